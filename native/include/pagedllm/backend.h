@@ -1,0 +1,117 @@
+// The contract every compute backend (cpu/, cuda/) implements: load weights, own the KV pool,
+// run one forward pass over a flattened batch, and move KV blocks (copy-on-write, swap).
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace pagedllm {
+
+enum class DType { F32, F16, BF16 };
+
+// One tensor as it lies in a safetensors file; the backend reads and converts it itself,
+// so multi-GB checkpoints never pass through a JS buffer.
+struct TensorSource {
+  std::string name;
+  DType dtype;
+  std::vector<int64_t> shape;
+  std::string path;
+  uint64_t offset = 0;  // absolute byte offset of the data in the file
+  uint64_t nbytes = 0;
+};
+
+enum class RopeScaling { None, Linear, Llama3 };
+
+struct ModelConfig {
+  int vocab_size = 0;
+  int hidden_size = 0;
+  int intermediate_size = 0;
+  int num_layers = 0;
+  int num_heads = 0;
+  int num_kv_heads = 0;
+  int head_dim = 0;
+  float rms_norm_eps = 1e-5f;
+  float rope_theta = 10000.f;
+  RopeScaling rope_scaling = RopeScaling::None;
+  float rope_factor = 1.f;
+  float rope_low_freq_factor = 1.f;
+  float rope_high_freq_factor = 4.f;
+  int rope_original_max_position = 8192;
+  bool tie_word_embeddings = false;
+  bool attention_bias = false;  // Qwen2: q/k/v projections carry a bias
+};
+
+struct CacheConfig {
+  int num_blocks = 0;       // device KV pool
+  int block_size = 16;      // tokens per block
+  int num_swap_blocks = 0;  // host swap pool (same block shape)
+};
+
+// Weight storage on the compute path: F32 converts everything; BF16/F16 keep half the bytes.
+enum class WeightFormat { F32, BF16, F16 };
+
+struct BackendOptions {
+  ModelConfig model;
+  CacheConfig cache;
+  std::vector<TensorSource> tensors;
+  WeightFormat weight_format = WeightFormat::F32;
+  int num_threads = 0;  // 0 = backend default
+};
+
+// A flattened batch; the same layout feeds CPU and CUDA kernels (vLLM / flash-attn varlen style).
+// Sequence i owns query rows [query_start_loc[i], query_start_loc[i+1]): a prefill chunk or one
+// decode token. Its context after this step is context_lens[i] tokens, all reachable through
+// block_tables[i * max_blocks_per_seq + j]. New K/V of row t go to slot_mapping[t]
+// (= block * block_size + offset; -1 = do not write).
+struct ForwardBatch {
+  int num_tokens = 0;
+  int num_seqs = 0;
+  int max_blocks_per_seq = 0;
+  const int32_t* token_ids = nullptr;        // [num_tokens]
+  const int32_t* positions = nullptr;        // [num_tokens]
+  const int32_t* slot_mapping = nullptr;     // [num_tokens]
+  const int32_t* query_start_loc = nullptr;  // [num_seqs + 1]
+  const int32_t* context_lens = nullptr;     // [num_seqs]
+  const int32_t* block_tables = nullptr;     // [num_seqs * max_blocks_per_seq]
+  int num_logits = 0;
+  const int32_t* logits_indices = nullptr;   // [num_logits] rows whose logits are returned
+};
+
+// Block moves requested by the scheduler, applied before the forward pass of the same step.
+struct BlockMoves {
+  int num_copies = 0;
+  const int32_t* copy_pairs = nullptr;      // [2 * num_copies] (src, dst) in the device pool
+  int num_swap_out = 0;
+  const int32_t* swap_out_pairs = nullptr;  // (device block, host block)
+  int num_swap_in = 0;
+  const int32_t* swap_in_pairs = nullptr;   // (host block, device block)
+};
+
+struct BackendInfo {
+  std::string name;         // "cpu" or "cuda"
+  std::string device_name;  // CPU model / GPU name
+  int num_threads = 0;
+  uint64_t weight_bytes = 0;
+  uint64_t kv_bytes_per_block = 0;  // K and V, all layers
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual BackendInfo info() const = 0;
+  // Applies moves, then runs the model; writes num_logits * vocab_size floats to logits_out.
+  virtual void step(const BlockMoves& moves, const ForwardBatch& batch, float* logits_out) = 0;
+  // Test hook: copies one block of one layer's K and V cache out as fp32
+  // ([block_size, num_kv_heads, head_dim] each).
+  virtual void read_kv_block(int layer, int block, bool from_swap, float* k_out, float* v_out) = 0;
+};
+
+std::unique_ptr<Backend> make_cpu_backend(const BackendOptions& options);
+#ifdef PAGEDLLM_WITH_CUDA
+// Returns nullptr and fills `why` when no usable device is present.
+std::unique_ptr<Backend> make_cuda_backend(const BackendOptions& options, std::string* why);
+bool cuda_device_available(std::string* device_name_or_reason);
+#endif
+
+}  // namespace pagedllm

@@ -1,0 +1,23 @@
+#!/usr/bin/env node
+// Builds the native addon with cmake-js (offline: native/package.json pins napi_versions so no headers are fetched).
+// PAGEDLLM_CUDA=OFF forces a CPU-only build even where nvcc exists.
+import {spawnSync} from 'node:child_process'
+import {existsSync} from 'node:fs'
+import {dirname, join} from 'node:path'
+import {fileURLToPath} from 'node:url'
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..')
+const cmakeJs = join(root, 'node_modules', 'cmake-js', 'bin', 'cmake-js')
+if (!existsSync(cmakeJs)) {
+  console.error('cmake-js is missing: run `npm install` first.')
+  process.exit(1)
+}
+const cuda = (process.env.PAGEDLLM_CUDA ?? 'ON').toUpperCase() === 'OFF' ? 'OFF' : 'ON'
+const args = [cmakeJs, 'build', '-d', join(root, 'native'), '--CDPAGEDLLM_CUDA=' + cuda]
+if (process.env.CUDACXX === undefined && existsSync('/usr/local/cuda/bin/nvcc')) process.env.CUDACXX = '/usr/local/cuda/bin/nvcc'
+const result = spawnSync(process.execPath, args, {stdio: 'inherit', cwd: root, env: process.env})
+if (result.status !== 0) {
+  console.error('\nNative build failed. It needs cmake >= 3.18 and a C++17 compiler (g++ or clang++).')
+  console.error('On Debian/Ubuntu: apt-get install -y cmake g++')
+  process.exit(result.status ?? 1)
+}

@@ -1,0 +1,66 @@
+// Engine configuration: built once (from CLI flags or code) and handed to every part of the engine.
+
+/** How KV blocks are handed out. All policies share one pool, one runner and one set of kernels. */
+export type KvPolicy = 'paged' | 'contiguous' | 'orca-max' | 'orca-pow2' | 'orca-oracle'
+export const KV_POLICIES: readonly KvPolicy[] = ['paged', 'contiguous', 'orca-max', 'orca-pow2', 'orca-oracle']
+
+export type PreemptionMode = 'auto' | 'recompute' | 'swap'
+export type DeviceKind = 'auto' | 'cpu' | 'cuda'
+export type WeightDtype = 'auto' | 'f32' | 'bf16' | 'f16'
+
+export interface EngineConfig {
+  /** Model directory in Hugging Face format (resolved from a hub id before it gets here). */
+  modelPath: string
+  /** Name reported by /v1/models; defaults to the directory name. */
+  servedModelName?: string
+  device: DeviceKind
+  /** Weights as kept on the compute path; 'auto' = f32 on CPU, bf16 on CUDA. */
+  weightDtype: WeightDtype
+  threads: number
+  /** Tokens per KV block. */
+  blockSize: number
+  /** KV pool size in bytes (CPU); ignored when numBlocks is set. */
+  kvMemoryBytes: number
+  /** KV pool size in blocks; overrides kvMemoryBytes. */
+  numBlocks?: number
+  /** GPU: fraction of device memory the engine may use (weights + KV). */
+  gpuMemoryUtilization: number
+  /** Host swap space in bytes, for swap preemption. */
+  swapSpaceBytes: number
+  /** Context limit; defaults to the model's max_position_embeddings. */
+  maxModelLen?: number
+  maxNumSeqs: number
+  maxNumBatchedTokens: number
+  /** Prompts longer than this are prefilled in chunks across steps. */
+  enableChunkedPrefill: boolean
+  enablePrefixCaching: boolean
+  policy: KvPolicy
+  preemptionMode: PreemptionMode
+  /** Fraction of blocks kept free at admission so running sequences can grow. */
+  watermark: number
+  /** Seed for requests that bring none. */
+  seed: number
+}
+
+export const DEFAULT_ENGINE_CONFIG: Omit<EngineConfig, 'modelPath'> = {
+  device: 'auto',
+  weightDtype: 'auto',
+  threads: 0,
+  blockSize: 16,
+  kvMemoryBytes: 1 << 30,
+  gpuMemoryUtilization: 0.9,
+  swapSpaceBytes: 1 << 30,
+  maxNumSeqs: 256,
+  maxNumBatchedTokens: 2048,
+  enableChunkedPrefill: true,
+  enablePrefixCaching: true,
+  policy: 'paged',
+  preemptionMode: 'auto',
+  watermark: 0.01,
+  seed: 0,
+}
+
+export function makeEngineConfig(options: Partial<EngineConfig> & {modelPath: string}): EngineConfig {
+  const defined = Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined))
+  return {...DEFAULT_ENGINE_CONFIG, ...defined} as EngineConfig
+}

@@ -1,0 +1,70 @@
+// The one error hierarchy: every user-facing failure carries its HTTP status, CLI exit code and OpenAI error type.
+
+export type OpenAIErrorType =
+  | 'invalid_request_error'
+  | 'authentication_error'
+  | 'not_found_error'
+  | 'server_error'
+  | 'service_unavailable'
+
+export class PagedLLMError extends Error {
+  readonly httpStatus: number = 500
+  readonly exitCode: number = 1
+  readonly type: OpenAIErrorType = 'server_error'
+  /** Name of the offending request field or flag, when there is one. */
+  readonly param: string | null
+  /** A short machine-readable code, e.g. 'context_length_exceeded'. */
+  readonly code: string | null
+
+  constructor(message: string, options: {param?: string | null; code?: string | null; cause?: unknown} = {}) {
+    super(message, options.cause === undefined ? undefined : {cause: options.cause})
+    this.name = new.target.name
+    this.param = options.param ?? null
+    this.code = options.code ?? null
+  }
+
+  toOpenAIError(): {error: {message: string; type: string; param: string | null; code: string | null}} {
+    return {error: {message: this.message, type: this.type, param: this.param, code: this.code}}
+  }
+}
+
+/** Bad input from a user: a request field, a flag, a prompt. */
+export class InvalidRequestError extends PagedLLMError {
+  override readonly httpStatus: number = 400
+  override readonly exitCode: number = 2
+  override readonly type: OpenAIErrorType = 'invalid_request_error'
+}
+
+/** The prompt (plus max_tokens) can never fit the model's context or the KV pool. */
+export class ContextLengthError extends InvalidRequestError {
+  constructor(message: string, param: string | null = 'messages') {
+    super(message, {param, code: 'context_length_exceeded'})
+  }
+}
+
+export class AuthenticationError extends PagedLLMError {
+  override readonly httpStatus = 401
+  override readonly exitCode = 2
+  override readonly type = 'authentication_error' as const
+}
+
+export class NotFoundError extends PagedLLMError {
+  override readonly httpStatus = 404
+  override readonly exitCode = 2
+  override readonly type = 'not_found_error' as const
+}
+
+export class PayloadTooLargeError extends InvalidRequestError {
+  override readonly httpStatus = 413
+}
+
+/** A model directory or checkpoint that cannot be loaded: missing file, bad shape, unsupported architecture. */
+export class ModelLoadError extends PagedLLMError {
+  override readonly exitCode = 3
+}
+
+/** The engine is not ready or is shutting down. */
+export class UnavailableError extends PagedLLMError {
+  override readonly httpStatus = 503
+  override readonly type = 'service_unavailable' as const
+}

@@ -1,0 +1,101 @@
+// Per-request sampling parameters (vLLM's SamplingParams), with defaults and validation in one place.
+import {InvalidRequestError} from './errors.js'
+
+export interface SamplingParams {
+  /** Sequences returned. */
+  n: number
+  /** Sequences generated; the n best by cumulative logprob are returned (>= n). */
+  bestOf: number
+  temperature: number
+  topP: number
+  /** 0 or -1 = disabled. */
+  topK: number
+  minP: number
+  presencePenalty: number
+  frequencyPenalty: number
+  repetitionPenalty: number
+  /** Per-request seed: the same seed gives the same tokens whatever else is batched. */
+  seed: number | null
+  stop: string[]
+  stopTokenIds: number[]
+  ignoreEos: boolean
+  maxTokens: number
+  minTokens: number
+  /** Number of top logprobs to return per generated token; null = none (0 = only the sampled token's). */
+  logprobs: number | null
+  /** Number of top logprobs per prompt token (echo); null = none. */
+  promptLogprobs: number | null
+  useBeamSearch: boolean
+  lengthPenalty: number
+  earlyStopping: boolean
+  skipSpecialTokens: boolean
+  includeStopStrInOutput: boolean
+}
+
+export const DEFAULT_SAMPLING_PARAMS: Readonly<SamplingParams> = Object.freeze({
+  n: 1,
+  bestOf: 1,
+  temperature: 1,
+  topP: 1,
+  topK: 0,
+  minP: 0,
+  presencePenalty: 0,
+  frequencyPenalty: 0,
+  repetitionPenalty: 1,
+  seed: null,
+  stop: [],
+  stopTokenIds: [],
+  ignoreEos: false,
+  maxTokens: 16,
+  minTokens: 0,
+  logprobs: null,
+  promptLogprobs: null,
+  useBeamSearch: false,
+  lengthPenalty: 1,
+  earlyStopping: false,
+  skipSpecialTokens: true,
+  includeStopStrInOutput: false,
+})
+
+/** Fills defaults and rejects out-of-range values with an InvalidRequestError naming the field. */
+export function makeSamplingParams(partial: Partial<SamplingParams> = {}): SamplingParams {
+  const defined = Object.fromEntries(Object.entries(partial).filter(([, value]) => value !== undefined))
+  const params: SamplingParams = {...DEFAULT_SAMPLING_PARAMS, ...defined}
+  if (partial.bestOf === undefined) params.bestOf = params.n
+  const fail = (param: string, message: string): never => {
+    throw new InvalidRequestError(message, {param})
+  }
+  const isInt = (value: number) => Number.isInteger(value)
+  if (!isInt(params.n) || params.n < 1) fail('n', `n must be an integer >= 1, got ${params.n}`)
+  if (!isInt(params.bestOf) || params.bestOf < params.n)
+    fail('best_of', `best_of must be an integer >= n (${params.n}), got ${params.bestOf}`)
+  if (!(params.temperature >= 0 && params.temperature <= 100)) fail('temperature', `temperature must be in [0, 100], got ${params.temperature}`)
+  if (!(params.topP > 0 && params.topP <= 1)) fail('top_p', `top_p must be in (0, 1], got ${params.topP}`)
+  if (!isInt(params.topK) || params.topK < -1) fail('top_k', `top_k must be -1, 0 (disabled) or a positive integer, got ${params.topK}`)
+  if (!(params.minP >= 0 && params.minP <= 1)) fail('min_p', `min_p must be in [0, 1], got ${params.minP}`)
+  if (!(params.presencePenalty >= -2 && params.presencePenalty <= 2)) fail('presence_penalty', `presence_penalty must be in [-2, 2], got ${params.presencePenalty}`)
+  if (!(params.frequencyPenalty >= -2 && params.frequencyPenalty <= 2)) fail('frequency_penalty', `frequency_penalty must be in [-2, 2], got ${params.frequencyPenalty}`)
+  if (!(params.repetitionPenalty > 0 && params.repetitionPenalty <= 2)) fail('repetition_penalty', `repetition_penalty must be in (0, 2], got ${params.repetitionPenalty}`)
+  if (params.seed !== null && !isInt(params.seed)) fail('seed', `seed must be an integer, got ${params.seed}`)
+  if (!isInt(params.maxTokens) || params.maxTokens < 1) fail('max_tokens', `max_tokens must be an integer >= 1, got ${params.maxTokens}`)
+  if (!isInt(params.minTokens) || params.minTokens < 0 || params.minTokens > params.maxTokens)
+    fail('min_tokens', `min_tokens must be an integer in [0, max_tokens], got ${params.minTokens}`)
+  if (params.logprobs !== null && (!isInt(params.logprobs) || params.logprobs < 0 || params.logprobs > 20))
+    fail('logprobs', `logprobs must be an integer in [0, 20], got ${params.logprobs}`)
+  if (params.promptLogprobs !== null && (!isInt(params.promptLogprobs) || params.promptLogprobs < 0 || params.promptLogprobs > 20))
+    fail('prompt_logprobs', `prompt_logprobs must be an integer in [0, 20], got ${params.promptLogprobs}`)
+  if (params.stop.some((s) => typeof s !== 'string' || s.length === 0)) fail('stop', 'stop must be a list of non-empty strings')
+  if (params.stop.length > 16) fail('stop', 'at most 16 stop strings')
+  if (params.stopTokenIds.some((id) => !isInt(id) || id < 0)) fail('stop_token_ids', 'stop_token_ids must be non-negative integers')
+  if (params.useBeamSearch) {
+    if (params.bestOf < 2 && params.n < 2) fail('best_of', 'beam search needs a beam width (best_of or n) >= 2')
+    if (params.temperature !== 0 && partial.temperature !== undefined && params.temperature !== 1)
+      fail('temperature', 'beam search is deterministic: leave temperature unset or 0')
+  }
+  return params
+}
+
+/** Greedy decoding: temperature 0 (or beam search, which picks by logprob). */
+export function isGreedy(params: SamplingParams): boolean {
+  return params.temperature === 0 || params.topK === 1
+}

@@ -1,0 +1,151 @@
+// A sequence (one stream of tokens) and a sequence group (one request: its n samples or beams).
+import type {SamplingParams} from './sampling-params.js'
+
+export enum SequenceStatus {
+  Waiting = 'waiting',
+  Running = 'running',
+  Swapped = 'swapped',
+  FinishedStopped = 'finished_stopped',
+  FinishedLength = 'finished_length',
+  FinishedAborted = 'finished_aborted',
+}
+
+export type FinishReason = 'stop' | 'length' | 'abort'
+
+export function isFinished(status: SequenceStatus): boolean {
+  return (
+    status === SequenceStatus.FinishedStopped ||
+    status === SequenceStatus.FinishedLength ||
+    status === SequenceStatus.FinishedAborted
+  )
+}
+
+export function finishReasonOf(status: SequenceStatus): FinishReason | null {
+  if (status === SequenceStatus.FinishedStopped) return 'stop'
+  if (status === SequenceStatus.FinishedLength) return 'length'
+  if (status === SequenceStatus.FinishedAborted) return 'abort'
+  return null
+}
+
+/** Top logprobs of one position: token id -> logprob; the chosen token is always present. */
+export type TokenLogprobs = Map<number, number>
+
+let nextSequenceId = 0
+
+export class Sequence {
+  readonly seqId = nextSequenceId++
+  status = SequenceStatus.Waiting
+  /** Prompt followed by generated tokens. */
+  readonly tokenIds: number[]
+  readonly promptLength: number
+  /** Tokens whose K/V are in the cache (prefix-cache hits and finished prefill chunks included). */
+  numComputedTokens = 0
+  cumulativeLogprob = 0
+  /** One entry per generated token when logprobs were asked for. */
+  readonly outputLogprobs: TokenLogprobs[] = []
+  /** Detokenized output so far (stop strings are matched against it). */
+  outputText = ''
+  /** Why it stopped: the matched stop string or stop token id. */
+  stopReason: string | number | null = null
+
+  constructor(tokenIds: readonly number[], promptLength = tokenIds.length) {
+    this.tokenIds = [...tokenIds]
+    this.promptLength = promptLength
+  }
+
+  get length(): number {
+    return this.tokenIds.length
+  }
+
+  get outputLength(): number {
+    return this.tokenIds.length - this.promptLength
+  }
+
+  get outputTokenIds(): number[] {
+    return this.tokenIds.slice(this.promptLength)
+  }
+
+  get lastTokenId(): number {
+    return this.tokenIds[this.tokenIds.length - 1]!
+  }
+
+  /** Tokens still to run through the model before a new token can be sampled. */
+  get numUncomputedTokens(): number {
+    return this.tokenIds.length - this.numComputedTokens
+  }
+
+  appendToken(tokenId: number, logprob: number, topLogprobs?: TokenLogprobs): void {
+    this.tokenIds.push(tokenId)
+    this.cumulativeLogprob += logprob
+    if (topLogprobs) this.outputLogprobs.push(topLogprobs)
+  }
+
+  /** A copy for parallel sampling or beam search: same tokens and computed state, a new id. */
+  fork(): Sequence {
+    const child = new Sequence(this.tokenIds, this.promptLength)
+    child.status = this.status
+    child.numComputedTokens = this.numComputedTokens
+    child.cumulativeLogprob = this.cumulativeLogprob
+    child.outputLogprobs.push(...this.outputLogprobs)
+    child.outputText = this.outputText
+    return child
+  }
+
+  /** Recompute preemption: the cache is dropped, so everything must be computed again. */
+  resetForRecompute(): void {
+    this.numComputedTokens = 0
+    this.status = SequenceStatus.Waiting
+  }
+}
+
+export interface RequestTimes {
+  arrival: number
+  firstScheduled: number | null
+  firstToken: number | null
+  finished: number | null
+}
+
+/** One request: the sequences that share its prompt (n samples, best_of, or beams). */
+export class SequenceGroup {
+  readonly times: RequestTimes
+  /** Sequences still alive plus finished ones (kept for the final output). */
+  sequences: Sequence[]
+  /** Prompt logprobs, filled after prefill when asked for (index i = logprobs of prompt token i; entry 0 is null). */
+  promptLogprobs: (TokenLogprobs | null)[] | null = null
+
+  constructor(
+    readonly requestId: string,
+    readonly prompt: string | null,
+    promptTokenIds: readonly number[],
+    readonly params: SamplingParams,
+    arrivalTime: number,
+  ) {
+    this.sequences = [new Sequence(promptTokenIds)]
+    this.times = {arrival: arrivalTime, firstScheduled: null, firstToken: null, finished: null}
+  }
+
+  get promptTokenIds(): number[] {
+    return this.sequences[0]!.tokenIds.slice(0, this.sequences[0]!.promptLength)
+  }
+
+  get promptLength(): number {
+    return this.sequences[0]!.promptLength
+  }
+
+  withStatus(status: SequenceStatus): Sequence[] {
+    return this.sequences.filter((seq) => seq.status === status)
+  }
+
+  get unfinished(): Sequence[] {
+    return this.sequences.filter((seq) => !isFinished(seq.status))
+  }
+
+  get isFinished(): boolean {
+    return this.sequences.every((seq) => isFinished(seq.status))
+  }
+
+  /** Sequences the group will eventually run at once (for admission: n samples need n decode slots). */
+  get maxParallelSequences(): number {
+    return this.params.bestOf
+  }
+}
