@@ -112,6 +112,7 @@ export class SequenceGroup {
   sequences: Sequence[]
   /** Prompt logprobs, filled after prefill when asked for (index i = logprobs of prompt token i; entry 0 is null). */
   promptLogprobs: (TokenLogprobs | null)[] | null = null
+  readonly promptTokenIds: readonly number[]
 
   constructor(
     readonly requestId: string,
@@ -120,16 +121,13 @@ export class SequenceGroup {
     readonly params: SamplingParams,
     arrivalTime: number,
   ) {
+    this.promptTokenIds = [...promptTokenIds]
     this.sequences = [new Sequence(promptTokenIds)]
     this.times = {arrival: arrivalTime, firstScheduled: null, firstToken: null, finished: null}
   }
 
-  get promptTokenIds(): number[] {
-    return this.sequences[0]!.tokenIds.slice(0, this.sequences[0]!.promptLength)
-  }
-
   get promptLength(): number {
-    return this.sequences[0]!.promptLength
+    return this.promptTokenIds.length
   }
 
   withStatus(status: SequenceStatus): Sequence[] {
@@ -140,6 +138,7 @@ export class SequenceGroup {
     return this.sequences.filter((seq) => !isFinished(seq.status))
   }
 
+  /** Beam search may discard every live beam; a group with no sequences left is finished. */
   get isFinished(): boolean {
     return this.sequences.every((seq) => isFinished(seq.status))
   }

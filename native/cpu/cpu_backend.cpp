@@ -1,0 +1,220 @@
+// The CPU backend: owns the weights, the KV pool (device + swap) and the thread pool, validates each batch,
+// applies block moves and chains the ops of kernels.h into a Llama forward pass.
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+#include "model_weights.h"
+
+namespace pagedllm {
+namespace cpu {
+
+namespace {
+
+struct FreeDeleter {
+  void operator()(float* p) const { std::free(p); }
+};
+using KvArray = std::unique_ptr<float[], FreeDeleter>;
+
+// calloc: the OS hands out zero pages lazily, so a large, mostly idle pool costs no start-up time.
+KvArray allocate_kv(size_t floats) {
+  if (floats == 0) return KvArray();
+  auto* p = static_cast<float*>(std::calloc(floats, sizeof(float)));
+  if (!p) throw std::runtime_error("cannot allocate the KV cache (" + std::to_string(floats * 4) + " bytes)");
+  return KvArray(p);
+}
+
+std::string cpu_model_name() {
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(cpuinfo, line)) {
+    if (line.rfind("model name", 0) == 0) {
+      auto colon = line.find(':');
+      if (colon != std::string::npos) return line.substr(line.find_first_not_of(' ', colon + 1));
+    }
+  }
+  return "CPU";
+}
+
+void check(bool ok, const std::string& message) {
+  if (!ok) throw std::invalid_argument(message);
+}
+
+class CpuBackend final : public Backend {
+ public:
+  explicit CpuBackend(const BackendOptions& options)
+      : config_(options.model),
+        cache_(options.cache),
+        weights_(load_model_weights(options.model, options.tensors, options.weight_format)),
+        pool_(options.num_threads),
+        inv_freq_(rope_inv_freq(options.model)) {
+    check(config_.num_heads % config_.num_kv_heads == 0, "num_heads must be a multiple of num_kv_heads");
+    check(config_.head_dim % 2 == 0, "head_dim must be even for rotary embeddings");
+    check(cache_.block_size > 0 && cache_.num_blocks >= 0 && cache_.num_swap_blocks >= 0, "invalid KV cache sizes");
+    layout_ = {cache_.block_size, config_.num_kv_heads, config_.head_dim};
+    const size_t device_floats = layout_.block_floats() * cache_.num_blocks;
+    const size_t swap_floats = layout_.block_floats() * cache_.num_swap_blocks;
+    for (int l = 0; l < config_.num_layers; ++l) {
+      key_cache_.push_back(allocate_kv(device_floats));
+      value_cache_.push_back(allocate_kv(device_floats));
+      key_swap_.push_back(allocate_kv(swap_floats));
+      value_swap_.push_back(allocate_kv(swap_floats));
+    }
+  }
+
+  BackendInfo info() const override {
+    BackendInfo out;
+    out.name = "cpu";
+    out.device_name = cpu_model_name();
+    out.num_threads = pool_.size();
+    out.weight_bytes = weights_.bytes();
+    out.kv_bytes_per_block = layout_.block_floats() * 4 * 2 * config_.num_layers;
+    return out;
+  }
+
+  void step(const BlockMoves& moves, const ForwardBatch& batch, float* logits_out) override {
+    apply_moves(moves);
+    if (batch.num_tokens > 0) forward(batch, logits_out);
+  }
+
+  void read_kv_block(int layer, int block, bool from_swap, float* k_out, float* v_out) override {
+    check(layer >= 0 && layer < config_.num_layers, "layer out of range");
+    check(block >= 0 && block < (from_swap ? cache_.num_swap_blocks : cache_.num_blocks), "block out of range");
+    const int32_t pair[2] = {block, 0};
+    copy_blocks(from_swap ? key_swap_[layer].get() : key_cache_[layer].get(), k_out, pair, 1, layout_);
+    copy_blocks(from_swap ? value_swap_[layer].get() : value_cache_[layer].get(), v_out, pair, 1, layout_);
+  }
+
+ private:
+  // Swap-outs first (they free device blocks a swap-in or copy of the same step may reuse), then swap-ins,
+  // then copy-on-write copies.
+  void apply_moves(const BlockMoves& moves) {
+    check_pairs(moves.swap_out_pairs, moves.num_swap_out, cache_.num_blocks, cache_.num_swap_blocks, "swapOut");
+    check_pairs(moves.swap_in_pairs, moves.num_swap_in, cache_.num_swap_blocks, cache_.num_blocks, "swapIn");
+    check_pairs(moves.copy_pairs, moves.num_copies, cache_.num_blocks, cache_.num_blocks, "copies");
+    for (int l = 0; l < config_.num_layers; ++l) {
+      copy_blocks(key_cache_[l].get(), key_swap_[l].get(), moves.swap_out_pairs, moves.num_swap_out, layout_);
+      copy_blocks(value_cache_[l].get(), value_swap_[l].get(), moves.swap_out_pairs, moves.num_swap_out, layout_);
+      copy_blocks(key_swap_[l].get(), key_cache_[l].get(), moves.swap_in_pairs, moves.num_swap_in, layout_);
+      copy_blocks(value_swap_[l].get(), value_cache_[l].get(), moves.swap_in_pairs, moves.num_swap_in, layout_);
+      copy_blocks(key_cache_[l].get(), key_cache_[l].get(), moves.copy_pairs, moves.num_copies, layout_);
+      copy_blocks(value_cache_[l].get(), value_cache_[l].get(), moves.copy_pairs, moves.num_copies, layout_);
+    }
+  }
+
+  static void check_pairs(const int32_t* pairs, int count, int src_limit, int dst_limit, const char* what) {
+    for (int i = 0; i < count; ++i) {
+      check(pairs[2 * i] >= 0 && pairs[2 * i] < src_limit && pairs[2 * i + 1] >= 0 && pairs[2 * i + 1] < dst_limit,
+            std::string(what) + " pair " + std::to_string(i) + " (" + std::to_string(pairs[2 * i]) + ", " +
+                std::to_string(pairs[2 * i + 1]) + ") is outside the pool");
+    }
+  }
+
+  // Rejects a batch that would read or write outside the pools (a scheduler bug must not corrupt memory).
+  void validate(const ForwardBatch& b) const {
+    const long num_slots = static_cast<long>(cache_.num_blocks) * cache_.block_size;
+    check(b.num_seqs >= 0 && b.query_start_loc[0] == 0 && b.query_start_loc[b.num_seqs] == b.num_tokens,
+          "queryStartLoc must start at 0 and end at the number of tokens");
+    for (int t = 0; t < b.num_tokens; ++t) {
+      check(b.token_ids[t] >= 0 && b.token_ids[t] < config_.vocab_size, "token id " + std::to_string(b.token_ids[t]) + " is outside the vocabulary");
+      check(b.slot_mapping[t] >= -1 && b.slot_mapping[t] < num_slots, "slot " + std::to_string(b.slot_mapping[t]) + " is outside the KV pool");
+      check(b.positions[t] >= 0, "negative position");
+    }
+    for (int s = 0; s < b.num_seqs; ++s) {
+      const int begin = b.query_start_loc[s], end = b.query_start_loc[s + 1];
+      check(begin <= end, "queryStartLoc must not decrease");
+      int max_position = -1;
+      for (int t = begin; t < end; ++t) max_position = std::max(max_position, static_cast<int>(b.positions[t]));
+      check(max_position < b.context_lens[s], "sequence " + std::to_string(s) + " has a position beyond its context length");
+      const int blocks_needed = max_position / cache_.block_size + 1;
+      check(end == begin || blocks_needed <= b.max_blocks_per_seq, "sequence " + std::to_string(s) + " needs more blocks than maxBlocksPerSeq");
+      for (int j = 0; end > begin && j < blocks_needed; ++j) {
+        const int32_t block = b.block_tables[static_cast<size_t>(s) * b.max_blocks_per_seq + j];
+        check(block >= 0 && block < cache_.num_blocks, "block table of sequence " + std::to_string(s) + " points outside the pool");
+      }
+    }
+    for (int i = 0; i < b.num_logits; ++i) {
+      check(b.logits_indices[i] >= 0 && b.logits_indices[i] < b.num_tokens, "logits index outside the batch");
+    }
+  }
+
+  void forward(const ForwardBatch& b, float* logits_out) {
+    validate(b);
+    const int tokens = b.num_tokens;
+    const int hidden = config_.hidden_size;
+    const int q_width = config_.num_heads * config_.head_dim;
+    const int kv_width = config_.num_kv_heads * config_.head_dim;
+    const int qkv_width = q_width + 2 * kv_width;
+    const int inter = config_.intermediate_size;
+    const float eps = config_.rms_norm_eps;
+    residual_.resize(static_cast<size_t>(tokens) * hidden);
+    hidden_.resize(static_cast<size_t>(tokens) * hidden);
+    qkv_.resize(static_cast<size_t>(tokens) * qkv_width);
+    attention_out_.resize(static_cast<size_t>(tokens) * q_width);
+    gate_up_.resize(static_cast<size_t>(tokens) * 2 * inter);
+    activated_.resize(static_cast<size_t>(tokens) * inter);
+    cos_sin_.resize(static_cast<size_t>(tokens) * config_.head_dim);
+
+    for (int t = 0; t < tokens; ++t) weights_.embed_tokens.load_row(b.token_ids[t], residual_.data() + static_cast<size_t>(t) * hidden);
+    rope_cos_sin(b.positions, tokens, inv_freq_, cos_sin_.data());
+    const AttentionBatch attention_batch{b.num_seqs, b.query_start_loc, b.positions, b.block_tables, b.max_blocks_per_seq};
+    const float scale = 1.f / std::sqrt(static_cast<float>(config_.head_dim));
+
+    for (int l = 0; l < config_.num_layers; ++l) {
+      const LayerWeights& w = weights_.layers[l];
+      // hidden_ holds the previous layer's MLP output; fold it into the residual while normalising.
+      if (l == 0) {
+        rms_norm(pool_, residual_.data(), w.input_norm.data(), hidden_.data(), tokens, hidden, eps);
+      } else {
+        fused_add_rms_norm(pool_, hidden_.data(), residual_.data(), w.input_norm.data(), tokens, hidden, eps);
+      }
+      linear(pool_, hidden_.data(), tokens, w.qkv, w.qkv_bias.empty() ? nullptr : w.qkv_bias.data(), qkv_.data());
+      float* keys = qkv_.data() + q_width;
+      rotary(pool_, qkv_.data(), tokens, qkv_width, config_.num_heads, config_.head_dim, cos_sin_.data());
+      rotary(pool_, keys, tokens, qkv_width, config_.num_kv_heads, config_.head_dim, cos_sin_.data());
+      reshape_and_cache(keys, keys + kv_width, qkv_width, key_cache_[l].get(), value_cache_[l].get(), b.slot_mapping,
+                        tokens, layout_);
+      paged_attention(pool_, qkv_.data(), qkv_width, key_cache_[l].get(), value_cache_[l].get(), attention_batch,
+                      config_.num_heads, layout_, scale, attention_out_.data());
+      linear(pool_, attention_out_.data(), tokens, w.o_proj, nullptr, hidden_.data());
+      fused_add_rms_norm(pool_, hidden_.data(), residual_.data(), w.post_attention_norm.data(), tokens, hidden, eps);
+      linear(pool_, hidden_.data(), tokens, w.gate_up, nullptr, gate_up_.data());
+      silu_and_mul(pool_, gate_up_.data(), activated_.data(), tokens, inter);
+      linear(pool_, activated_.data(), tokens, w.down, nullptr, hidden_.data());
+    }
+
+    // Final norm and LM head only for the rows whose logits are wanted.
+    const int rows = b.num_logits;
+    final_rows_.resize(static_cast<size_t>(rows) * hidden);
+    final_residual_.resize(static_cast<size_t>(rows) * hidden);
+    for (int i = 0; i < rows; ++i) {
+      const size_t src = static_cast<size_t>(b.logits_indices[i]) * hidden;
+      std::copy(hidden_.begin() + src, hidden_.begin() + src + hidden, final_rows_.begin() + static_cast<size_t>(i) * hidden);
+      std::copy(residual_.begin() + src, residual_.begin() + src + hidden, final_residual_.begin() + static_cast<size_t>(i) * hidden);
+    }
+    fused_add_rms_norm(pool_, final_rows_.data(), final_residual_.data(), weights_.final_norm.data(), rows, hidden, eps);
+    linear(pool_, final_rows_.data(), rows, weights_.output_matrix(), nullptr, logits_out);
+  }
+
+  ModelConfig config_;
+  CacheConfig cache_;
+  ModelWeights weights_;
+  ThreadPool pool_;
+  std::vector<double> inv_freq_;
+  KvLayout layout_;
+  std::vector<KvArray> key_cache_, value_cache_, key_swap_, value_swap_;
+  // Activations, grown to the largest batch seen and reused.
+  std::vector<float> residual_, hidden_, qkv_, attention_out_, gate_up_, activated_, cos_sin_, final_rows_, final_residual_;
+};
+
+}  // namespace
+}  // namespace cpu
+
+std::unique_ptr<Backend> make_cpu_backend(const BackendOptions& options) {
+  return std::make_unique<cpu::CpuBackend>(options);
+}
+
+}  // namespace pagedllm

@@ -1,0 +1,100 @@
+// The CPU op set (same op names as native/cuda): each op is plain data in, plain data out, so tests
+// can call it alone and the backend chains them into a forward pass.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "pagedllm/backend.h"
+#include "thread_pool.h"
+
+namespace pagedllm {
+namespace cpu {
+
+// ---- instruction-set dispatch ----
+// True when the CPU has AVX2, FMA and F16C; the vector kernels run only then.
+bool cpu_supports_avx2();
+// Whether kernels use the AVX2 paths now (tests switch it off to check the portable paths).
+bool avx2_enabled();
+// Returns false (and changes nothing) when asked for AVX2 on a CPU without it.
+bool set_avx2_enabled(bool enabled);
+
+// ---- weights ----
+// A [rows, cols] row-major matrix (PyTorch Linear layout: rows = out features) in its storage format.
+struct WeightMatrix {
+  WeightFormat format = WeightFormat::F32;
+  int rows = 0;
+  int cols = 0;
+  std::vector<uint8_t> storage;  // rows * cols elements of 4 or 2 bytes
+
+  void resize(WeightFormat fmt, int num_rows, int num_cols);
+  size_t element_bytes() const { return format == WeightFormat::F32 ? 4 : 2; }
+  size_t bytes() const { return storage.size(); }
+  const void* row_ptr(int row) const { return storage.data() + static_cast<size_t>(row) * cols * element_bytes(); }
+  // Stores fp32 values into rows [first_row, first_row + num_rows), converting to the storage format.
+  void store_rows(int first_row, int num_rows, const float* values);
+  // Copies one row out as fp32.
+  void load_row(int row, float* out) const;
+};
+
+// Converts num elements of a checkpoint dtype to fp32.
+void convert_to_f32(DType dtype, const void* in, float* out, size_t num);
+
+// ---- linear (GEMM): y[m, n] = sum_k x[m, k] * w[n, k] (+ bias[n]) ----
+void linear(ThreadPool& pool, const float* x, int num_rows, const WeightMatrix& w, const float* bias, float* y);
+
+// ---- layernorm ----
+// out[r] = x[r] / rms(x[r]) * weight
+void rms_norm(ThreadPool& pool, const float* x, const float* weight, float* out, int num_rows, int dim, float eps);
+// residual[r] += x[r]; x[r] = rms_norm(residual[r]) * weight (one pass over both, as vLLM fuses it).
+void fused_add_rms_norm(ThreadPool& pool, float* x, float* residual, const float* weight, int num_rows, int dim, float eps);
+
+// ---- pos_encoding (rotary, HF rotate_half convention) ----
+// Per-frequency inverse frequencies as HF computes them for the configured scaling; head_dim / 2 values.
+std::vector<double> rope_inv_freq(const ModelConfig& config);
+// cos/sin table for the rows of one step: [num_rows, head_dim] = cos(head_dim / 2) | sin(head_dim / 2).
+// Computed once per step and shared by every layer and head.
+void rope_cos_sin(const int32_t* positions, int num_rows, const std::vector<double>& inv_freq, float* table);
+// Rotates the first num_heads heads of each row of `x` (row stride `row_stride` floats) in place.
+void rotary(ThreadPool& pool, float* x, int num_rows, int row_stride, int num_heads, int head_dim, const float* cos_sin);
+
+// ---- activation ----
+// gate_up[r] = [gate (dim) | up (dim)]; out[r] = silu(gate) * up.
+void silu_and_mul(ThreadPool& pool, const float* gate_up, float* out, int num_rows, int dim);
+
+// ---- cache ----
+struct KvLayout {
+  int block_size = 0;
+  int num_kv_heads = 0;
+  int head_dim = 0;
+  size_t block_floats() const { return static_cast<size_t>(block_size) * num_kv_heads * head_dim; }
+};
+// Writes row t's K and V heads (rows of stride `row_stride`) to slot slot_mapping[t]; -1 skips.
+void reshape_and_cache(const float* key, const float* value, int row_stride, float* key_cache, float* value_cache,
+                       const int32_t* slot_mapping, int num_rows, const KvLayout& layout);
+// Copies whole blocks src -> dst between (possibly different) pools; pairs are (src, dst).
+void copy_blocks(const float* src_pool, float* dst_pool, const int32_t* pairs, int num_pairs, const KvLayout& layout);
+
+// ---- attention ----
+// Causal attention of every query row over its sequence's cached context (read through block_tables).
+// query rows have stride q_stride; out is [num_tokens, num_heads * head_dim].
+struct AttentionBatch {
+  int num_seqs = 0;
+  const int32_t* query_start_loc = nullptr;
+  const int32_t* positions = nullptr;
+  const int32_t* block_tables = nullptr;
+  int max_blocks_per_seq = 0;
+};
+void paged_attention(ThreadPool& pool, const float* query, int q_stride, const float* key_cache, const float* value_cache,
+                     const AttentionBatch& batch, int num_heads, const KvLayout& layout, float scale, float* out);
+
+// ---- machine ceilings (benchmarks) ----
+// Sustained read+write bandwidth of a large triad a[i] = b[i] + s * c[i], bytes moved per second.
+double measure_triad_bandwidth(ThreadPool& pool, size_t bytes_per_array, int repeats);
+// Sustained read bandwidth (sum of a large array), bytes per second.
+double measure_read_bandwidth(ThreadPool& pool, size_t bytes, int repeats);
+// Peak fp32 FMA throughput with independent register chains, FLOP per second.
+double measure_peak_flops(ThreadPool& pool, double seconds);
+
+}  // namespace cpu
+}  // namespace pagedllm

@@ -1,0 +1,26 @@
+// Entry points of the AVX2/FMA/F16C kernels; their .cpp files (*_avx2.cpp) alone are compiled for x86-64-v3,
+// and the dispatchers call them only after checking the CPU at run time.
+#pragma once
+#include <cstdint>
+
+#include "kernels.h"
+
+namespace pagedllm {
+namespace cpu {
+namespace avx2 {
+
+// y[m, n] for m in [row_begin, row_end), n in [col_begin, col_end); ld = row stride of y.
+void linear_block(const float* x, int row_begin, int row_end, const WeightMatrix& w, int col_begin, int col_end,
+                  const float* bias, float* y);
+
+// One attention work item: query rows [row_begin, row_end) of one sequence against one KV head.
+void attention_item(const float* query, int q_stride, const float* key_cache, const float* value_cache,
+                    const int32_t* positions, const int32_t* block_table, int row_begin, int row_end, int kv_head,
+                    int heads_per_kv, const KvLayout& layout, float scale, float* out, int out_stride);
+
+// Runs `iterations` rounds of independent FMA chains; returns a value that depends on them (keeps them alive).
+float fma_chains(long iterations);
+
+}  // namespace avx2
+}  // namespace cpu
+}  // namespace pagedllm

@@ -1,0 +1,48 @@
+// RMSNorm (Llama): plain and fused with the residual add, accumulating the mean square in double.
+#include <cmath>
+
+#include "kernels.h"
+#include "row_parallel.h"
+
+namespace pagedllm {
+namespace cpu {
+
+namespace {
+inline float inverse_rms(const float* row, int dim, float eps) {
+  double sum_squares = 0;
+  for (int i = 0; i < dim; ++i) sum_squares += static_cast<double>(row[i]) * row[i];
+  return static_cast<float>(1.0 / std::sqrt(sum_squares / dim + eps));
+}
+}  // namespace
+
+void rms_norm(ThreadPool& pool, const float* x, const float* weight, float* out, int num_rows, int dim, float eps) {
+  for_row_ranges(pool, num_rows, dim, [&](int begin, int end) {
+    for (int r = begin; r < end; ++r) {
+      const float* in_row = x + static_cast<size_t>(r) * dim;
+      float* out_row = out + static_cast<size_t>(r) * dim;
+      float scale = inverse_rms(in_row, dim, eps);
+      for (int i = 0; i < dim; ++i) out_row[i] = in_row[i] * scale * weight[i];
+    }
+  });
+}
+
+void fused_add_rms_norm(ThreadPool& pool, float* x, float* residual, const float* weight, int num_rows, int dim,
+                        float eps) {
+  for_row_ranges(pool, num_rows, dim, [&](int begin, int end) {
+    for (int r = begin; r < end; ++r) {
+      float* x_row = x + static_cast<size_t>(r) * dim;
+      float* res_row = residual + static_cast<size_t>(r) * dim;
+      double sum_squares = 0;
+      for (int i = 0; i < dim; ++i) {
+        float sum = res_row[i] + x_row[i];
+        res_row[i] = sum;
+        sum_squares += static_cast<double>(sum) * sum;
+      }
+      float scale = static_cast<float>(1.0 / std::sqrt(sum_squares / dim + eps));
+      for (int i = 0; i < dim; ++i) x_row[i] = res_row[i] * scale * weight[i];
+    }
+  });
+}
+
+}  // namespace cpu
+}  // namespace pagedllm

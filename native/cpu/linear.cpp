@@ -1,0 +1,125 @@
+// Linear layers (GEMM against a stored weight matrix): work partitioning over the pool, the weight
+// storage formats, and the portable scalar block used when AVX2 is absent.
+#include <algorithm>
+#include <cstring>
+
+#include "dtype_convert.h"
+#include "kernels_avx2.h"
+
+namespace pagedllm {
+namespace cpu {
+
+void WeightMatrix::resize(WeightFormat fmt, int num_rows, int num_cols) {
+  format = fmt;
+  rows = num_rows;
+  cols = num_cols;
+  storage.assign(static_cast<size_t>(num_rows) * num_cols * element_bytes(), 0);
+}
+
+void WeightMatrix::store_rows(int first_row, int num_rows, const float* values) {
+  size_t count = static_cast<size_t>(num_rows) * cols;
+  uint8_t* dst = storage.data() + static_cast<size_t>(first_row) * cols * element_bytes();
+  if (format == WeightFormat::F32) {
+    std::memcpy(dst, values, count * 4);
+    return;
+  }
+  auto* out = reinterpret_cast<uint16_t*>(dst);
+  if (format == WeightFormat::BF16) {
+    for (size_t i = 0; i < count; ++i) out[i] = f32_to_bf16(values[i]);
+  } else {
+    for (size_t i = 0; i < count; ++i) out[i] = f32_to_f16(values[i]);
+  }
+}
+
+void WeightMatrix::load_row(int row, float* out) const {
+  const void* src = row_ptr(row);
+  if (format == WeightFormat::F32) {
+    std::memcpy(out, src, static_cast<size_t>(cols) * 4);
+  } else if (format == WeightFormat::BF16) {
+    bf16_to_f32_array(static_cast<const uint16_t*>(src), out, cols);
+  } else {
+    f16_to_f32_array(static_cast<const uint16_t*>(src), out, cols);
+  }
+}
+
+void convert_to_f32(DType dtype, const void* in, float* out, size_t num) {
+  switch (dtype) {
+    case DType::F32: std::memcpy(out, in, num * 4); break;
+    case DType::BF16: bf16_to_f32_array(static_cast<const uint16_t*>(in), out, num); break;
+    case DType::F16: f16_to_f32_array(static_cast<const uint16_t*>(in), out, num); break;
+  }
+}
+
+namespace {
+
+template <typename Decode>
+void scalar_block_with(const float* x, int row_begin, int row_end, const WeightMatrix& w, int col_begin, int col_end,
+                       const float* bias, float* y, Decode decode) {
+  const int k_dim = w.cols;
+  for (int n = col_begin; n < col_end; ++n) {
+    const auto* w_row = static_cast<const typename Decode::Element*>(w.row_ptr(n));
+    for (int m = row_begin; m < row_end; ++m) {
+      const float* x_row = x + static_cast<size_t>(m) * k_dim;
+      // Four partial sums shorten the dependency chain and keep rounding close to the vector path.
+      float sums[4] = {0, 0, 0, 0};
+      int k = 0;
+      for (; k + 4 <= k_dim; k += 4) {
+        for (int lane = 0; lane < 4; ++lane) sums[lane] += x_row[k + lane] * decode(w_row[k + lane]);
+      }
+      for (; k < k_dim; ++k) sums[0] += x_row[k] * decode(w_row[k]);
+      float total = (sums[0] + sums[1]) + (sums[2] + sums[3]);
+      y[static_cast<size_t>(m) * w.rows + n] = total + (bias ? bias[n] : 0.f);
+    }
+  }
+}
+
+struct DecodeF32 {
+  using Element = float;
+  float operator()(float v) const { return v; }
+};
+struct DecodeBF16 {
+  using Element = uint16_t;
+  float operator()(uint16_t v) const { return bf16_to_f32(v); }
+};
+struct DecodeF16 {
+  using Element = uint16_t;
+  float operator()(uint16_t v) const { return f16_to_f32(v); }
+};
+
+void scalar_block(const float* x, int row_begin, int row_end, const WeightMatrix& w, int col_begin, int col_end,
+                  const float* bias, float* y) {
+  switch (w.format) {
+    case WeightFormat::F32: scalar_block_with(x, row_begin, row_end, w, col_begin, col_end, bias, y, DecodeF32{}); break;
+    case WeightFormat::BF16: scalar_block_with(x, row_begin, row_end, w, col_begin, col_end, bias, y, DecodeBF16{}); break;
+    case WeightFormat::F16: scalar_block_with(x, row_begin, row_end, w, col_begin, col_end, bias, y, DecodeF16{}); break;
+  }
+}
+
+}  // namespace
+
+void linear(ThreadPool& pool, const float* x, int num_rows, const WeightMatrix& w, const float* bias, float* y) {
+  if (num_rows <= 0 || w.rows <= 0) return;
+  // Tasks are (row block, column chunk). A column chunk of weights (<= 48 rows of W) stays in L2 while
+  // all row tiles stream past it; several chunks per thread even out the load between threads.
+  constexpr int kRowBlock = 128;
+  const int threads = pool.size();
+  int col_chunk = (w.rows + threads * 4 - 1) / (threads * 4);
+  col_chunk = std::max(12, std::min(48, (col_chunk + 11) / 12 * 12));
+  const int num_col_chunks = (w.rows + col_chunk - 1) / col_chunk;
+  const int num_row_blocks = (num_rows + kRowBlock - 1) / kRowBlock;
+  const bool vector = avx2_enabled();
+  pool.parallel_for(num_col_chunks * num_row_blocks, [&](int task) {
+    int col_begin = (task % num_col_chunks) * col_chunk;
+    int col_end = std::min(w.rows, col_begin + col_chunk);
+    int row_begin = (task / num_col_chunks) * kRowBlock;
+    int row_end = std::min(num_rows, row_begin + kRowBlock);
+    if (vector) {
+      avx2::linear_block(x, row_begin, row_end, w, col_begin, col_end, bias, y);
+    } else {
+      scalar_block(x, row_begin, row_end, w, col_begin, col_end, bias, y);
+    }
+  });
+}
+
+}  // namespace cpu
+}  // namespace pagedllm

@@ -1,0 +1,151 @@
+// Loads HF Llama/Qwen2 tensors by name with pread (no JS buffers) and converts them to the weight format.
+#include "model_weights.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <map>
+#include <sstream>
+#include <stdexcept>
+
+namespace pagedllm {
+namespace cpu {
+
+namespace {
+
+std::string shape_text(const std::vector<int64_t>& shape) {
+  std::ostringstream out;
+  out << '[';
+  for (size_t i = 0; i < shape.size(); ++i) out << (i ? ", " : "") << shape[i];
+  out << ']';
+  return out.str();
+}
+
+size_t dtype_bytes(DType dtype) { return dtype == DType::F32 ? 4 : 2; }
+
+class TensorReader {
+ public:
+  explicit TensorReader(const std::vector<TensorSource>& tensors) {
+    for (const auto& t : tensors) by_name_[t.name] = &t;
+  }
+  ~TensorReader() {
+    for (auto& entry : files_) ::close(entry.second);
+  }
+
+  bool has(const std::string& name) const { return by_name_.count(name) > 0; }
+
+  // The tensor as fp32, after checking it exists and has exactly `shape`.
+  std::vector<float> read(const std::string& name, const std::vector<int64_t>& shape) {
+    auto found = by_name_.find(name);
+    if (found == by_name_.end()) throw std::runtime_error("missing tensor " + name + " (expected shape " + shape_text(shape) + ")");
+    const TensorSource& t = *found->second;
+    if (t.shape != shape) {
+      throw std::runtime_error("tensor " + name + " has shape " + shape_text(t.shape) + ", expected " + shape_text(shape));
+    }
+    size_t count = 1;
+    for (int64_t d : shape) count *= static_cast<size_t>(d);
+    if (t.nbytes != count * dtype_bytes(t.dtype)) {
+      throw std::runtime_error("tensor " + name + " holds " + std::to_string(t.nbytes) + " bytes, but shape " +
+                               shape_text(shape) + " needs " + std::to_string(count * dtype_bytes(t.dtype)));
+    }
+    std::vector<uint8_t> raw(t.nbytes);
+    read_exact(t, raw.data());
+    std::vector<float> values(count);
+    convert_to_f32(t.dtype, raw.data(), values.data(), count);
+    return values;
+  }
+
+ private:
+  void read_exact(const TensorSource& t, uint8_t* out) {
+    int fd = open_file(t.path);
+    size_t done = 0;
+    while (done < t.nbytes) {
+      ssize_t got = ::pread(fd, out + done, t.nbytes - done, static_cast<off_t>(t.offset + done));
+      if (got < 0 && errno == EINTR) continue;
+      if (got <= 0) {
+        throw std::runtime_error("cannot read tensor " + t.name + " from " + t.path + ": " +
+                                 (got == 0 ? std::string("file ends early") : std::string(std::strerror(errno))));
+      }
+      done += static_cast<size_t>(got);
+    }
+  }
+
+  int open_file(const std::string& path) {
+    auto found = files_.find(path);
+    if (found != files_.end()) return found->second;
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) throw std::runtime_error("cannot open " + path + ": " + std::strerror(errno));
+    files_[path] = fd;
+    return fd;
+  }
+
+  std::map<std::string, const TensorSource*> by_name_;
+  std::map<std::string, int> files_;
+};
+
+// Stacks several [rows_i, cols] tensors into one matrix, in order.
+void load_stacked(TensorReader& reader, WeightMatrix& matrix, WeightFormat format,
+                  const std::vector<std::pair<std::string, int>>& parts, int cols) {
+  int total_rows = 0;
+  for (const auto& part : parts) total_rows += part.second;
+  matrix.resize(format, total_rows, cols);
+  int row = 0;
+  for (const auto& part : parts) {
+    std::vector<float> values = reader.read(part.first, {part.second, cols});
+    matrix.store_rows(row, part.second, values.data());
+    row += part.second;
+  }
+}
+
+}  // namespace
+
+uint64_t ModelWeights::bytes() const {
+  uint64_t total = embed_tokens.bytes() + lm_head.bytes() + final_norm.size() * 4;
+  for (const auto& layer : layers) {
+    total += layer.qkv.bytes() + layer.o_proj.bytes() + layer.gate_up.bytes() + layer.down.bytes();
+    total += (layer.input_norm.size() + layer.post_attention_norm.size() + layer.qkv_bias.size()) * 4;
+  }
+  return total;
+}
+
+ModelWeights load_model_weights(const ModelConfig& config, const std::vector<TensorSource>& tensors,
+                                WeightFormat format) {
+  TensorReader reader(tensors);
+  const int hidden = config.hidden_size;
+  const int q_rows = config.num_heads * config.head_dim;
+  const int kv_rows = config.num_kv_heads * config.head_dim;
+  const int inter = config.intermediate_size;
+  ModelWeights weights;
+  load_stacked(reader, weights.embed_tokens, format, {{"model.embed_tokens.weight", config.vocab_size}}, hidden);
+  if (reader.has("lm_head.weight") || !config.tie_word_embeddings) {
+    load_stacked(reader, weights.lm_head, format, {{"lm_head.weight", config.vocab_size}}, hidden);
+  }
+  weights.final_norm = reader.read("model.norm.weight", {hidden});
+  weights.layers.resize(config.num_layers);
+  for (int i = 0; i < config.num_layers; ++i) {
+    const std::string prefix = "model.layers." + std::to_string(i) + ".";
+    LayerWeights& layer = weights.layers[i];
+    layer.input_norm = reader.read(prefix + "input_layernorm.weight", {hidden});
+    layer.post_attention_norm = reader.read(prefix + "post_attention_layernorm.weight", {hidden});
+    load_stacked(reader, layer.qkv, format,
+                 {{prefix + "self_attn.q_proj.weight", q_rows}, {prefix + "self_attn.k_proj.weight", kv_rows},
+                  {prefix + "self_attn.v_proj.weight", kv_rows}},
+                 hidden);
+    if (config.attention_bias) {
+      for (const char* part : {"q", "k", "v"}) {
+        std::vector<float> bias = reader.read(prefix + "self_attn." + part + "_proj.bias", {part[0] == 'q' ? q_rows : kv_rows});
+        layer.qkv_bias.insert(layer.qkv_bias.end(), bias.begin(), bias.end());
+      }
+    }
+    load_stacked(reader, layer.o_proj, format, {{prefix + "self_attn.o_proj.weight", hidden}}, q_rows);
+    load_stacked(reader, layer.gate_up, format,
+                 {{prefix + "mlp.gate_proj.weight", inter}, {prefix + "mlp.up_proj.weight", inter}}, hidden);
+    load_stacked(reader, layer.down, format, {{prefix + "mlp.down_proj.weight", hidden}}, inter);
+  }
+  return weights;
+}
+
+}  // namespace cpu
+}  // namespace pagedllm

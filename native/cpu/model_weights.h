@@ -1,0 +1,36 @@
+// The Llama-family weights in compute layout (fused QKV and gate/up matrices), read from safetensors files.
+#pragma once
+#include <vector>
+
+#include "kernels.h"
+
+namespace pagedllm {
+namespace cpu {
+
+struct LayerWeights {
+  std::vector<float> input_norm;
+  std::vector<float> post_attention_norm;
+  WeightMatrix qkv;               // rows: q heads, then k heads, then v heads
+  std::vector<float> qkv_bias;    // empty unless attention_bias
+  WeightMatrix o_proj;
+  WeightMatrix gate_up;           // rows: gate, then up (silu_and_mul's input layout)
+  WeightMatrix down;
+};
+
+struct ModelWeights {
+  WeightMatrix embed_tokens;
+  WeightMatrix lm_head;           // empty when tied to embed_tokens
+  std::vector<float> final_norm;
+  std::vector<LayerWeights> layers;
+
+  const WeightMatrix& output_matrix() const { return lm_head.rows > 0 ? lm_head : embed_tokens; }
+  uint64_t bytes() const;
+};
+
+// Reads every tensor the config needs; throws std::runtime_error naming the tensor on a missing tensor,
+// a wrong shape or an unreadable file.
+ModelWeights load_model_weights(const ModelConfig& config, const std::vector<TensorSource>& tensors,
+                                WeightFormat format);
+
+}  // namespace cpu
+}  // namespace pagedllm

@@ -1,0 +1,133 @@
+// Conversions from JS option objects and typed arrays; every failure names the offending field.
+#include "js_convert.h"
+
+namespace pagedllm {
+namespace js {
+
+namespace {
+[[noreturn]] void fail(Napi::Env env, const std::string& message) { throw Napi::TypeError::New(env, message); }
+
+template <typename T, napi_typedarray_type kType>
+T* typed_data(const Napi::Value& value, const char* name, const char* type_name, long expected, size_t* length) {
+  if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != kType) {
+    fail(value.Env(), std::string(name) + " must be a " + type_name);
+  }
+  auto array = value.As<Napi::TypedArrayOf<T>>();
+  if (expected >= 0 && static_cast<long>(array.ElementLength()) != expected) {
+    fail(value.Env(), std::string(name) + " must have " + std::to_string(expected) + " elements, got " +
+                          std::to_string(array.ElementLength()));
+  }
+  if (length) *length = array.ElementLength();
+  return array.Data();
+}
+}  // namespace
+
+const int32_t* int32_data(const Napi::Value& value, const char* name, long expected, size_t* length) {
+  return typed_data<int32_t, napi_int32_array>(value, name, "Int32Array", expected, length);
+}
+
+float* float32_data(const Napi::Value& value, const char* name, long expected, size_t* length) {
+  return typed_data<float, napi_float32_array>(value, name, "Float32Array", expected, length);
+}
+
+double number_field(const Napi::Object& obj, const char* name) {
+  Napi::Value v = obj.Get(name);
+  if (!v.IsNumber()) fail(obj.Env(), std::string(name) + " must be a number");
+  return v.As<Napi::Number>().DoubleValue();
+}
+
+int int_field(const Napi::Object& obj, const char* name) {
+  double v = number_field(obj, name);
+  if (v != static_cast<double>(static_cast<long long>(v)) || v < -2147483648.0 || v > 2147483647.0) {
+    fail(obj.Env(), std::string(name) + " must be an integer");
+  }
+  return static_cast<int>(v);
+}
+
+std::string string_field(const Napi::Object& obj, const char* name) {
+  Napi::Value v = obj.Get(name);
+  if (!v.IsString()) fail(obj.Env(), std::string(name) + " must be a string");
+  return v.As<Napi::String>().Utf8Value();
+}
+
+static bool bool_field(const Napi::Object& obj, const char* name) {
+  Napi::Value v = obj.Get(name);
+  if (!v.IsBoolean()) fail(obj.Env(), std::string(name) + " must be a boolean");
+  return v.As<Napi::Boolean>().Value();
+}
+
+void parse_rope(const Napi::Object& config, ModelConfig& out) {
+  out.head_dim = int_field(config, "headDim");
+  out.rope_theta = static_cast<float>(number_field(config, "ropeTheta"));
+  Napi::Value scaling_value = config.Get("ropeScaling");
+  if (!scaling_value.IsObject()) fail(config.Env(), "ropeScaling must be an object");
+  Napi::Object scaling = scaling_value.As<Napi::Object>();
+  std::string type = string_field(scaling, "type");
+  if (type == "none") {
+    out.rope_scaling = RopeScaling::None;
+  } else if (type == "linear") {
+    out.rope_scaling = RopeScaling::Linear;
+    out.rope_factor = static_cast<float>(number_field(scaling, "factor"));
+  } else if (type == "llama3") {
+    out.rope_scaling = RopeScaling::Llama3;
+    out.rope_factor = static_cast<float>(number_field(scaling, "factor"));
+    out.rope_low_freq_factor = static_cast<float>(number_field(scaling, "lowFreqFactor"));
+    out.rope_high_freq_factor = static_cast<float>(number_field(scaling, "highFreqFactor"));
+    out.rope_original_max_position = int_field(scaling, "originalMaxPosition");
+  } else {
+    fail(config.Env(), "unsupported ropeScaling type '" + type + "'");
+  }
+}
+
+ModelConfig parse_model_config(const Napi::Object& config) {
+  ModelConfig out;
+  out.vocab_size = int_field(config, "vocabSize");
+  out.hidden_size = int_field(config, "hiddenSize");
+  out.intermediate_size = int_field(config, "intermediateSize");
+  out.num_layers = int_field(config, "numLayers");
+  out.num_heads = int_field(config, "numHeads");
+  out.num_kv_heads = int_field(config, "numKvHeads");
+  out.rms_norm_eps = static_cast<float>(number_field(config, "rmsNormEps"));
+  out.tie_word_embeddings = bool_field(config, "tieWordEmbeddings");
+  out.attention_bias = bool_field(config, "attentionBias");
+  parse_rope(config, out);
+  if (out.vocab_size <= 0 || out.hidden_size <= 0 || out.intermediate_size <= 0 || out.num_layers <= 0 ||
+      out.num_heads <= 0 || out.num_kv_heads <= 0 || out.head_dim <= 0) {
+    fail(config.Env(), "model config sizes must be positive");
+  }
+  return out;
+}
+
+DType parse_dtype(const std::string& name) {
+  if (name == "F32") return DType::F32;
+  if (name == "F16") return DType::F16;
+  if (name == "BF16") return DType::BF16;
+  throw std::invalid_argument("unsupported tensor dtype " + name + " (F32, F16 or BF16)");
+}
+
+WeightFormat parse_weight_format(const std::string& name) {
+  if (name == "f32") return WeightFormat::F32;
+  if (name == "bf16") return WeightFormat::BF16;
+  if (name == "f16") return WeightFormat::F16;
+  throw std::invalid_argument("unsupported weight format " + name + " (f32, bf16 or f16)");
+}
+
+std::vector<TensorSource> parse_tensors(const Napi::Array& tensors) {
+  std::vector<TensorSource> out;
+  for (uint32_t i = 0; i < tensors.Length(); ++i) {
+    Napi::Object t = tensors.Get(i).As<Napi::Object>();
+    TensorSource source;
+    source.name = string_field(t, "name");
+    source.dtype = parse_dtype(string_field(t, "dtype"));
+    Napi::Array shape = t.Get("shape").As<Napi::Array>();
+    for (uint32_t d = 0; d < shape.Length(); ++d) source.shape.push_back(shape.Get(d).As<Napi::Number>().Int64Value());
+    source.path = string_field(t, "path");
+    source.offset = static_cast<uint64_t>(number_field(t, "offset"));
+    source.nbytes = static_cast<uint64_t>(number_field(t, "nbytes"));
+    out.push_back(std::move(source));
+  }
+  return out;
+}
+
+}  // namespace js
+}  // namespace pagedllm

@@ -1,0 +1,259 @@
+// Model loading and stepping off the event loop (Napi::AsyncWorker), with logits handed to JS zero-copy.
+#include "model_handle.h"
+
+#include <vector>
+
+#include "js_convert.h"
+
+namespace pagedllm {
+
+namespace {
+
+struct AddonData {
+  Napi::FunctionReference model_constructor;
+};
+
+class LoadWorker : public Napi::AsyncWorker {
+ public:
+  LoadWorker(Napi::Env env, BackendOptions options, bool use_cuda)
+      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), options_(std::move(options)),
+        use_cuda_(use_cuda) {}
+  Napi::Promise promise() { return deferred_.Promise(); }
+
+  void Execute() override {
+    try {
+      auto loaded = std::make_shared<LoadedBackend>();
+      if (use_cuda_) {
+#ifdef PAGEDLLM_WITH_CUDA
+        std::string why;
+        loaded->backend = make_cuda_backend(options_, &why);
+        if (!loaded->backend) throw std::runtime_error("CUDA backend unavailable: " + why);
+#else
+        throw std::runtime_error("device 'cuda' requested, but this build of pagedllm has no CUDA kernels");
+#endif
+      } else {
+        loaded->backend = make_cpu_backend(options_);
+      }
+      loaded->cache = options_.cache;
+      loaded->num_layers = options_.model.num_layers;
+      loaded->num_kv_heads = options_.model.num_kv_heads;
+      loaded->head_dim = options_.model.head_dim;
+      loaded->vocab_size = options_.model.vocab_size;
+      options_.tensors.clear();
+      loaded_ = std::move(loaded);
+    } catch (const std::exception& e) {
+      SetError(e.what());
+    }
+  }
+  void OnOK() override { deferred_.Resolve(ModelHandle::Wrap(Env(), loaded_)); }
+  void OnError(const Napi::Error& error) override { deferred_.Reject(error.Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  BackendOptions options_;
+  bool use_cuda_;
+  std::shared_ptr<LoadedBackend> loaded_;
+};
+
+// The step's inputs, copied out of the JS arrays (they are small) so the worker owns them.
+struct StepInput {
+  std::vector<int32_t> copies, swap_out, swap_in;
+  std::vector<int32_t> token_ids, positions, slot_mapping, query_start_loc, context_lens, block_tables, logits_indices;
+  int max_blocks_per_seq = 0;
+
+  BlockMoves moves() const {
+    BlockMoves m;
+    m.num_copies = static_cast<int>(copies.size() / 2);
+    m.copy_pairs = copies.data();
+    m.num_swap_out = static_cast<int>(swap_out.size() / 2);
+    m.swap_out_pairs = swap_out.data();
+    m.num_swap_in = static_cast<int>(swap_in.size() / 2);
+    m.swap_in_pairs = swap_in.data();
+    return m;
+  }
+  ForwardBatch batch() const {
+    ForwardBatch b;
+    b.num_tokens = static_cast<int>(token_ids.size());
+    b.num_seqs = static_cast<int>(query_start_loc.size()) - 1;
+    b.max_blocks_per_seq = max_blocks_per_seq;
+    b.token_ids = token_ids.data();
+    b.positions = positions.data();
+    b.slot_mapping = slot_mapping.data();
+    b.query_start_loc = query_start_loc.data();
+    b.context_lens = context_lens.data();
+    b.block_tables = block_tables.data();
+    b.num_logits = static_cast<int>(logits_indices.size());
+    b.logits_indices = logits_indices.data();
+    return b;
+  }
+};
+
+std::vector<int32_t> copy_int32(const Napi::Value& value, const char* name, long expected = -1) {
+  size_t length = 0;
+  const int32_t* data = js::int32_data(value, name, expected, &length);
+  return std::vector<int32_t>(data, data + length);
+}
+
+std::vector<int32_t> copy_pairs(const Napi::Object& moves, const char* name) {
+  Napi::Value value = moves.Get(name);
+  if (value.IsUndefined() || value.IsNull()) return {};
+  std::vector<int32_t> pairs = copy_int32(value, name);
+  if (pairs.size() % 2 != 0) throw Napi::TypeError::New(moves.Env(), std::string(name) + " must hold (from, to) pairs");
+  return pairs;
+}
+
+StepInput parse_step_input(const Napi::Object& moves, const Napi::Object& batch) {
+  StepInput in;
+  in.copies = copy_pairs(moves, "copies");
+  in.swap_out = copy_pairs(moves, "swapOut");
+  in.swap_in = copy_pairs(moves, "swapIn");
+  in.token_ids = copy_int32(batch.Get("tokenIds"), "tokenIds");
+  const long tokens = static_cast<long>(in.token_ids.size());
+  in.positions = copy_int32(batch.Get("positions"), "positions", tokens);
+  in.slot_mapping = copy_int32(batch.Get("slotMapping"), "slotMapping", tokens);
+  in.query_start_loc = copy_int32(batch.Get("queryStartLoc"), "queryStartLoc");
+  if (in.query_start_loc.empty()) throw Napi::TypeError::New(batch.Env(), "queryStartLoc must have numSeqs + 1 elements");
+  const long seqs = static_cast<long>(in.query_start_loc.size()) - 1;
+  in.context_lens = copy_int32(batch.Get("contextLens"), "contextLens", seqs);
+  in.max_blocks_per_seq = js::int_field(batch, "maxBlocksPerSeq");
+  in.block_tables = copy_int32(batch.Get("blockTables"), "blockTables", seqs * in.max_blocks_per_seq);
+  in.logits_indices = copy_int32(batch.Get("logitsIndices"), "logitsIndices");
+  return in;
+}
+
+class StepWorker : public Napi::AsyncWorker {
+ public:
+  StepWorker(Napi::Env env, std::shared_ptr<LoadedBackend> loaded, StepInput input)
+      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), loaded_(std::move(loaded)),
+        input_(std::move(input)) {}
+  Napi::Promise promise() { return deferred_.Promise(); }
+
+  void Execute() override {
+    try {
+      logits_ = std::make_unique<std::vector<float>>(input_.logits_indices.size() * static_cast<size_t>(loaded_->vocab_size));
+      std::lock_guard<std::mutex> lock(loaded_->mutex);
+      loaded_->backend->step(input_.moves(), input_.batch(), logits_->data());
+    } catch (const std::exception& e) {
+      SetError(e.what());
+    }
+  }
+  void OnOK() override {
+    Napi::Env env = Env();
+    std::vector<float>* logits = logits_.release();
+    const size_t count = logits->size();
+    // An external buffer: JS sees the worker's vector directly; the finalizer frees it.
+    Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(env, logits->data(), count * sizeof(float),
+                                                      [](Napi::Env, void*, std::vector<float>* owned) { delete owned; },
+                                                      logits);
+    deferred_.Resolve(Napi::Float32Array::New(env, count, buffer, 0));
+  }
+  void OnError(const Napi::Error& error) override { deferred_.Reject(error.Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  std::shared_ptr<LoadedBackend> loaded_;
+  StepInput input_;
+  std::unique_ptr<std::vector<float>> logits_;
+};
+
+}  // namespace
+
+Napi::Function ModelHandle::Define(Napi::Env env) {
+  Napi::Function constructor = DefineClass(env, "NativeModelHandle",
+                                           {InstanceMethod<&ModelHandle::Info>("info"),
+                                            InstanceMethod<&ModelHandle::Step>("step"),
+                                            InstanceMethod<&ModelHandle::ReadKvBlock>("readKvBlock"),
+                                            InstanceMethod<&ModelHandle::Close>("close")});
+  auto* data = new AddonData();
+  data->model_constructor = Napi::Persistent(constructor);
+  env.SetInstanceData(data);
+  return constructor;
+}
+
+Napi::Object ModelHandle::Wrap(Napi::Env env, std::shared_ptr<LoadedBackend> loaded) {
+  auto* holder = new std::shared_ptr<LoadedBackend>(std::move(loaded));
+  Napi::External<std::shared_ptr<LoadedBackend>> external = Napi::External<std::shared_ptr<LoadedBackend>>::New(
+      env, holder, [](Napi::Env, std::shared_ptr<LoadedBackend>* p) { delete p; });
+  return env.GetInstanceData<AddonData>()->model_constructor.New({external});
+}
+
+ModelHandle::ModelHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelHandle>(info) {
+  if (info.Length() != 1 || !info[0].IsExternal()) {
+    throw Napi::TypeError::New(info.Env(), "NativeModelHandle is created by loadModel()");
+  }
+  loaded_ = *info[0].As<Napi::External<std::shared_ptr<LoadedBackend>>>().Data();
+}
+
+std::shared_ptr<LoadedBackend> ModelHandle::require_open(Napi::Env env) const {
+  if (!loaded_) throw Napi::Error::New(env, "the native model is closed");
+  return loaded_;
+}
+
+Napi::Value ModelHandle::Info(const Napi::CallbackInfo& info) {
+  auto loaded = require_open(info.Env());
+  BackendInfo details = loaded->backend->info();
+  Napi::Object out = Napi::Object::New(info.Env());
+  out.Set("backend", details.name);
+  out.Set("deviceName", details.device_name);
+  out.Set("threads", details.num_threads);
+  out.Set("weightBytes", static_cast<double>(details.weight_bytes));
+  out.Set("kvBytesPerBlock", static_cast<double>(details.kv_bytes_per_block));
+  out.Set("numBlocks", loaded->cache.num_blocks);
+  out.Set("blockSize", loaded->cache.block_size);
+  out.Set("numSwapBlocks", loaded->cache.num_swap_blocks);
+  out.Set("vocabSize", loaded->vocab_size);
+  return out;
+}
+
+Napi::Value ModelHandle::Step(const Napi::CallbackInfo& info) {
+  auto loaded = require_open(info.Env());
+  if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsObject()) {
+    throw Napi::TypeError::New(info.Env(), "step(moves, batch) expects two objects");
+  }
+  auto* worker = new StepWorker(info.Env(), loaded, parse_step_input(info[0].As<Napi::Object>(), info[1].As<Napi::Object>()));
+  Napi::Promise promise = worker->promise();
+  worker->Queue();
+  return promise;
+}
+
+Napi::Value ModelHandle::ReadKvBlock(const Napi::CallbackInfo& info) {
+  auto loaded = require_open(info.Env());
+  const int layer = info[0].As<Napi::Number>().Int32Value();
+  const int block = info[1].As<Napi::Number>().Int32Value();
+  const bool from_swap = info.Length() > 2 && info[2].ToBoolean().Value();
+  const size_t floats = static_cast<size_t>(loaded->cache.block_size) * loaded->num_kv_heads * loaded->head_dim;
+  Napi::Float32Array k = Napi::Float32Array::New(info.Env(), floats);
+  Napi::Float32Array v = Napi::Float32Array::New(info.Env(), floats);
+  {
+    std::lock_guard<std::mutex> lock(loaded->mutex);
+    loaded->backend->read_kv_block(layer, block, from_swap, k.Data(), v.Data());
+  }
+  Napi::Object out = Napi::Object::New(info.Env());
+  out.Set("k", k);
+  out.Set("v", v);
+  return out;
+}
+
+void ModelHandle::Close(const Napi::CallbackInfo&) { loaded_.reset(); }
+
+Napi::Value LoadModel(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, "loadModel(options) expects an object");
+  Napi::Object opts = info[0].As<Napi::Object>();
+  BackendOptions options;
+  options.model = js::parse_model_config(opts.Get("config").As<Napi::Object>());
+  options.tensors = js::parse_tensors(opts.Get("tensors").As<Napi::Array>());
+  options.cache.num_blocks = js::int_field(opts, "numBlocks");
+  options.cache.block_size = js::int_field(opts, "blockSize");
+  options.cache.num_swap_blocks = js::int_field(opts, "numSwapBlocks");
+  options.weight_format = js::parse_weight_format(js::string_field(opts, "weightFormat"));
+  options.num_threads = js::int_field(opts, "threads");
+  const std::string device = js::string_field(opts, "device");
+  if (device != "cpu" && device != "cuda") throw Napi::TypeError::New(env, "device must be 'cpu' or 'cuda'");
+  auto* worker = new LoadWorker(env, std::move(options), device == "cuda");
+  Napi::Promise promise = worker->promise();
+  worker->Queue();
+  return promise;
+}
+
+}  // namespace pagedllm

@@ -1,0 +1,89 @@
+// Micro-benchmark of the sampler (tinybench): ms per row for greedy, temperature, top-p, top-k and penalties at real vocab sizes.
+import {fileURLToPath} from 'node:url'
+import {Bench} from 'tinybench'
+import {makeRng} from '../../engine/random.js'
+import {makeSamplingParams, type SamplingParams} from '../../engine/sampling-params.js'
+import {sampleRows, type SampleRequest} from '../../engine/sampler.js'
+
+export interface SamplerBenchRow {
+  name: string
+  vocabSize: number
+  batchSize: number
+  /** Mean time of one sampleRows call over the whole batch. */
+  meanMs: number
+  msPerRow: number
+  samples: number
+}
+
+export interface SamplerBenchOptions {
+  vocabSizes?: number[]
+  batchSizes?: number[]
+  /** Time budget per case in ms (each case also runs at least `iterations` times). */
+  timeMs?: number
+  iterations?: number
+}
+
+const CASES: Array<{name: string; params: Partial<SamplingParams>; penalties?: boolean}> = [
+  {name: 'greedy', params: {temperature: 0}},
+  {name: 'temperature 0.8', params: {temperature: 0.8}},
+  {name: 'top-p 0.9', params: {topP: 0.9}},
+  {name: 'top-k 50', params: {topK: 50}},
+  {name: 'penalties (rep 1.1, freq 0.5, pres 0.5)', params: {repetitionPenalty: 1.1, frequencyPenalty: 0.5, presencePenalty: 0.5}, penalties: true},
+]
+
+/** Gaussian logits (std 2.5): peaked enough to look like a model, flat enough that top-p keeps thousands of tokens. */
+function gaussianLogits(numRows: number, vocabSize: number): Float32Array {
+  const rng = makeRng(1234, 0)
+  const logits = new Float32Array(numRows * vocabSize)
+  for (let i = 0; i < logits.length; i++) {
+    const radius = Math.sqrt(-2 * Math.log(1 - rng.nextFloat()))
+    logits[i] = 2.5 * radius * Math.cos(2 * Math.PI * rng.nextFloat())
+  }
+  return logits
+}
+
+function tokenHistory(length: number, vocabSize: number, stream: number): number[] {
+  const rng = makeRng(99, stream)
+  return Array.from({length}, () => Math.floor(rng.nextFloat() * vocabSize))
+}
+
+export async function runSamplerBenchmark(options: SamplerBenchOptions = {}): Promise<SamplerBenchRow[]> {
+  const vocabSizes = options.vocabSizes ?? [32000, 152064]
+  const batchSizes = options.batchSizes ?? [1, 64]
+  const bench = new Bench({time: options.timeMs ?? 300, iterations: options.iterations ?? 5, warmupTime: 50, warmupIterations: 2})
+  const shapes = new Map<string, {vocabSize: number; batchSize: number}>()
+  for (const vocabSize of vocabSizes) {
+    for (const batchSize of batchSizes) {
+      const logits = gaussianLogits(batchSize, vocabSize)
+      for (const benchCase of CASES) {
+        const params = makeSamplingParams(benchCase.params)
+        // A 512-token prompt and 128 generated tokens per row: what penalties have to walk.
+        const requests: SampleRequest[] = Array.from({length: batchSize}, (_, row) => ({
+          row,
+          params,
+          promptTokenIds: benchCase.penalties ? tokenHistory(512, vocabSize, 2 * row) : [],
+          outputTokenIds: benchCase.penalties ? tokenHistory(128, vocabSize, 2 * row + 1) : [],
+          rng: makeRng(7, row),
+          suppressTokenIds: [],
+        }))
+        const name = `${benchCase.name} | vocab ${vocabSize} | batch ${batchSize}`
+        shapes.set(name, {vocabSize, batchSize})
+        bench.add(name, () => {
+          sampleRows(logits, vocabSize, requests)
+        })
+      }
+    }
+  }
+  await bench.run()
+  return bench.tasks.map((task) => {
+    const result = task.result
+    if (!('latency' in result)) throw new Error(`benchmark task ${task.name} did not complete (${result.state})`)
+    const shape = shapes.get(task.name)!
+    return {name: task.name, ...shape, meanMs: result.latency.mean, msPerRow: result.latency.mean / shape.batchSize, samples: result.latency.samplesCount}
+  })
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const rows = await runSamplerBenchmark()
+  console.table(rows.map((row) => ({case: row.name, 'mean ms': row.meanMs.toFixed(3), 'ms/row': row.msPerRow.toFixed(4), samples: row.samples})))
+}

@@ -1,0 +1,107 @@
+// Request traces (prompt/output token lengths): vLLM's filter rules, summary statistics, seeded sampling.
+import {readFileSync} from 'node:fs'
+import {InvalidRequestError} from '../engine/errors.js'
+import type {PromptCompletionPair} from './datasets.js'
+import {SeededRandom} from './random.js'
+import {mean, median, percentile} from './statistics.js'
+
+export interface TraceRequest {
+  promptLen: number
+  outputLen: number
+  /** The prompt itself, when the trace came from dataset text tokenized with the model's tokenizer. */
+  promptTokenIds?: number[]
+}
+
+/** vLLM benchmark filter: drop too-short pairs (TGI errors on them) and anything beyond OPT's 2048 context. */
+export interface TraceFilter {
+  minLen: number
+  maxPromptLen: number
+  maxTotalLen: number
+}
+
+export const VLLM_TRACE_FILTER: Readonly<TraceFilter> = Object.freeze({minLen: 4, maxPromptLen: 1024, maxTotalLen: 2048})
+
+export function passesFilter(promptLen: number, outputLen: number, filter: TraceFilter = VLLM_TRACE_FILTER): boolean {
+  if (promptLen < filter.minLen || outputLen < filter.minLen) return false
+  return promptLen <= filter.maxPromptLen && promptLen + outputLen <= filter.maxTotalLen
+}
+
+/** Tokenizes each pair and keeps those that pass the filter, in input order. */
+export function traceFromPairs(
+  pairs: readonly PromptCompletionPair[],
+  encode: (text: string) => number[],
+  options: {filter?: TraceFilter; keepPromptTokens?: boolean} = {},
+): TraceRequest[] {
+  const trace: TraceRequest[] = []
+  for (const pair of pairs) {
+    const promptTokenIds = encode(pair.prompt)
+    const outputLen = encode(pair.completion).length
+    if (!passesFilter(promptTokenIds.length, outputLen, options.filter)) continue
+    trace.push(options.keepPromptTokens ? {promptLen: promptTokenIds.length, outputLen, promptTokenIds} : {promptLen: promptTokenIds.length, outputLen})
+  }
+  return trace
+}
+
+export interface LengthSummary {
+  mean: number
+  median: number
+  p90: number
+  max: number
+}
+
+export interface TraceStats {
+  count: number
+  prompt: LengthSummary
+  output: LengthSummary
+}
+
+function summarize(values: number[]): LengthSummary {
+  return {mean: mean(values), median: median(values), p90: percentile(values, 90), max: Math.max(...values)}
+}
+
+export function traceStats(trace: readonly TraceRequest[]): TraceStats {
+  return {
+    count: trace.length,
+    prompt: summarize(trace.map((r) => r.promptLen)),
+    output: summarize(trace.map((r) => r.outputLen)),
+  }
+}
+
+/** Seeded sample of n requests without replacement (vLLM shuffles, then takes the first n). */
+export function sampleTrace(trace: readonly TraceRequest[], n: number, seed: number): TraceRequest[] {
+  if (n > trace.length)
+    throw new InvalidRequestError(`--num-prompts ${n} exceeds the ${trace.length} usable requests in the trace`, {param: 'num-prompts'})
+  return new SeededRandom(seed).shuffled(trace).slice(0, n)
+}
+
+/** Drops requests the bench model or KV pool can never hold, and says how many went. */
+export function fitTrace(trace: readonly TraceRequest[], maxTotalTokens: number): {kept: TraceRequest[]; dropped: number} {
+  const kept = trace.filter((r) => r.promptLen + r.outputLen <= maxTotalTokens)
+  return {kept, dropped: trace.length - kept.length}
+}
+
+/** Built-in traces: datasets/<name>.jsonl, one {"prompt_len", "output_len"} object per line. */
+export const BUILTIN_TRACES = ['sharegpt', 'alpaca'] as const
+export type BuiltinTrace = (typeof BUILTIN_TRACES)[number]
+
+export function builtinTracePath(name: BuiltinTrace): URL {
+  return new URL(`../../datasets/${name}.jsonl`, import.meta.url)
+}
+
+export function parseTraceJsonl(text: string): TraceRequest[] {
+  return text
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => {
+      const record = JSON.parse(line) as {prompt_len: number; output_len: number}
+      return {promptLen: record.prompt_len, outputLen: record.output_len}
+    })
+}
+
+export function formatTraceJsonl(trace: readonly TraceRequest[]): string {
+  return trace.map((r) => JSON.stringify({prompt_len: r.promptLen, output_len: r.outputLen})).join('\n') + '\n'
+}
+
+export function loadBuiltinTrace(name: BuiltinTrace): TraceRequest[] {
+  return parseTraceJsonl(readFileSync(builtinTracePath(name), 'utf8'))
+}

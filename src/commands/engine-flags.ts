@@ -1,0 +1,59 @@
+// The one place that turns CLI flags into an EngineConfig: shared by generate, serve and bench.
+import {Flags} from '@oclif/core'
+import {KV_POLICIES, makeEngineConfig, type EngineConfig, type KvPolicy} from '../engine/config.js'
+import {InvalidRequestError} from '../engine/errors.js'
+
+/** Parses "512MiB", "2GB", "1.5g", "1048576" into bytes. */
+export function parseByteSize(text: string, flagName: string): number {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b?)\s*$/i.exec(text)
+  if (!match) throw new InvalidRequestError(`--${flagName}: cannot read "${text}" as a size (e.g. 512MiB, 2GB)`, {param: flagName})
+  const unit = match[2]!.toLowerCase()
+  const power = {'': 0, k: 1, m: 2, g: 3, t: 4}[unit]!
+  const base = match[3]!.toLowerCase().startsWith('i') || unit !== '' ? 1024 : 1
+  return Math.floor(Number(match[1]) * base ** power)
+}
+
+export const engineFlags = {
+  model: Flags.string({char: 'm', description: 'Model: a local Hugging Face-format directory or a hub id ORG/NAME[@revision]'}),
+  device: Flags.string({description: 'Compute backend', options: ['auto', 'cpu', 'cuda'], default: 'auto'}),
+  dtype: Flags.string({description: 'Weight format on the compute path (auto: f32 on CPU, bf16 on CUDA)', options: ['auto', 'f32', 'bf16', 'f16'], default: 'auto'}),
+  threads: Flags.integer({description: 'CPU compute threads (0 = one per core)', default: 0, min: 0}),
+  'block-size': Flags.integer({description: 'Tokens per KV block', default: 16, min: 1, max: 256}),
+  'kv-memory': Flags.string({description: 'KV cache size on CPU (e.g. 512MiB, 2GiB)', default: '1GiB'}),
+  'num-blocks': Flags.integer({description: 'KV cache size in blocks (overrides --kv-memory)', min: 1}),
+  'gpu-memory-utilization': Flags.string({description: 'GPU: fraction of device memory for weights + KV', default: '0.9'}),
+  'swap-space': Flags.string({description: 'Host swap space for preempted sequences (e.g. 256MiB)', default: '256MiB'}),
+  'max-model-len': Flags.integer({description: 'Context limit (default: the model config)', min: 1}),
+  'max-num-seqs': Flags.integer({description: 'Most sequences in one step', default: 256, min: 1}),
+  'max-num-batched-tokens': Flags.integer({description: 'Most tokens in one step (prefill chunks + decodes)', default: 2048, min: 1}),
+  'chunked-prefill': Flags.boolean({description: 'Split long prompts over several steps', default: true, allowNo: true}),
+  'prefix-caching': Flags.boolean({description: 'Reuse KV blocks of common prompt prefixes', default: true, allowNo: true}),
+  policy: Flags.string({description: 'KV allocation policy (baselines for comparison)', options: [...KV_POLICIES], default: 'paged'}),
+  'preemption-mode': Flags.string({description: 'What to do when KV memory runs out (auto: recompute single sequences, swap groups)', options: ['auto', 'recompute', 'swap'], default: 'auto'}),
+  seed: Flags.integer({description: 'Seed for requests that bring none', default: 0}),
+}
+
+export function engineConfigFromFlags(flags: Record<string, any>, modelPath: string): EngineConfig {
+  const utilization = Number(flags['gpu-memory-utilization'])
+  if (!(utilization > 0 && utilization <= 1))
+    throw new InvalidRequestError(`--gpu-memory-utilization must be in (0, 1], got ${flags['gpu-memory-utilization']}`, {param: 'gpu-memory-utilization'})
+  return makeEngineConfig({
+    modelPath,
+    device: flags.device,
+    weightDtype: flags.dtype,
+    threads: flags.threads,
+    blockSize: flags['block-size'],
+    kvMemoryBytes: parseByteSize(flags['kv-memory'], 'kv-memory'),
+    numBlocks: flags['num-blocks'],
+    gpuMemoryUtilization: utilization,
+    swapSpaceBytes: parseByteSize(flags['swap-space'], 'swap-space'),
+    maxModelLen: flags['max-model-len'],
+    maxNumSeqs: flags['max-num-seqs'],
+    maxNumBatchedTokens: flags['max-num-batched-tokens'],
+    enableChunkedPrefill: flags['chunked-prefill'],
+    enablePrefixCaching: flags['prefix-caching'],
+    policy: flags.policy as KvPolicy,
+    preemptionMode: flags['preemption-mode'],
+    seed: flags.seed,
+  })
+}

@@ -1,0 +1,123 @@
+// `pagedllm generate`: offline generation for one or more prompts, streamed to the terminal or as JSON.
+import {Args, Command, Flags} from '@oclif/core'
+import {makeSamplingParams} from '../engine/sampling-params.js'
+import type {RequestOutput} from '../engine/request-output.js'
+import {engineFlags} from './engine-flags.js'
+import {startEngine} from './start-engine.js'
+
+export default class Generate extends Command {
+  static override description = 'Generate text for one or more prompts on the local engine'
+  static override examples = [
+    '<%= config.bin %> generate --model ./my-model "The capital of France is"',
+    '<%= config.bin %> generate --model ./my-model --chat --max-tokens 64 "Write a haiku about the sea"',
+    '<%= config.bin %> generate --model ./my-model --n 4 --temperature 0.8 --seed 1 "Once upon a time"',
+    '<%= config.bin %> generate --model ./my-model --beam-width 4 "The best way to learn is"',
+  ]
+  static override strict = false
+  static override args = {prompt: Args.string({description: 'Prompt text (several prompts: several arguments)', required: true})}
+  static override flags = {
+    ...engineFlags,
+    'max-tokens': Flags.integer({description: 'Most tokens to generate per sequence', default: 64, min: 1}),
+    temperature: Flags.string({description: 'Sampling temperature (0 = greedy)', default: '0'}),
+    'top-p': Flags.string({description: 'Nucleus sampling: smallest token set with this probability mass', default: '1'}),
+    'top-k': Flags.integer({description: 'Sample from the k most likely tokens (0 = off)', default: 0}),
+    'min-p': Flags.string({description: 'Drop tokens below min-p times the top probability', default: '0'}),
+    'repetition-penalty': Flags.string({description: 'Penalty for tokens already present (1 = off)', default: '1'}),
+    n: Flags.integer({description: 'Parallel samples per prompt (share the prompt KV blocks)', default: 1, min: 1}),
+    'best-of': Flags.integer({description: 'Samples generated per prompt; the n best are shown', min: 1}),
+    'beam-width': Flags.integer({description: 'Beam search with this many beams (returns --n best)', min: 2}),
+    'length-penalty': Flags.string({description: 'Beam search: score = logprob / length^penalty', default: '1'}),
+    stop: Flags.string({description: 'Stop string (repeatable)', multiple: true}),
+    'ignore-eos': Flags.boolean({description: 'Keep generating past the end-of-sequence token', default: false}),
+    logprobs: Flags.integer({description: 'Return the top-k logprobs of each generated token', min: 0, max: 20}),
+    chat: Flags.boolean({description: "Wrap each prompt as a user message in the model's chat template", default: false}),
+    system: Flags.string({description: 'System message for --chat'}),
+    json: Flags.boolean({description: 'Print machine-readable JSON instead of streaming text', default: false}),
+  }
+
+  async run(): Promise<void> {
+    const {argv, flags} = await this.parse(Generate)
+    const prompts = argv as string[]
+    const beamWidth = flags['beam-width']
+    const params = makeSamplingParams({
+      maxTokens: flags['max-tokens'],
+      temperature: beamWidth ? 0 : Number(flags.temperature),
+      topP: Number(flags['top-p']),
+      topK: flags['top-k'],
+      minP: Number(flags['min-p']),
+      repetitionPenalty: Number(flags['repetition-penalty']),
+      n: flags.n,
+      bestOf: beamWidth ?? flags['best-of'],
+      useBeamSearch: beamWidth !== undefined,
+      lengthPenalty: Number(flags['length-penalty']),
+      stop: flags.stop ?? [],
+      ignoreEos: flags['ignore-eos'],
+      logprobs: flags.logprobs ?? null,
+      seed: flags.seed,
+    })
+    const engine = await startEngine(this, flags, {quiet: flags.json})
+    try {
+      const requests = prompts.map((text) => ({
+        prompt: flags.chat
+          ? engine.tokenizer.encodeChat([...(flags.system ? [{role: 'system', content: flags.system}] : []), {role: 'user', content: text}], {addGenerationPrompt: true})
+          : text,
+        params,
+      }))
+      // One prompt with one visible sequence streams; anything else prints whole results in order.
+      const streams = !flags.json && prompts.length === 1 && params.n === 1 && params.bestOf === 1
+      if (streams) {
+        const handle = engine.addRequest(requests[0]!)
+        let printed = 0
+        process.stdout.write(flags.chat ? '' : prompts[0]!)
+        for await (const output of handle) {
+          const text = output.outputs[0]!.text
+          process.stdout.write(text.slice(printed))
+          printed = text.length
+        }
+        process.stdout.write('\n')
+        this.printSummary([await handle.result()])
+        return
+      }
+      const results = await engine.generate(requests)
+      if (flags.json) {
+        this.log(JSON.stringify(results.map((result, i) => toJson(prompts[i]!, result)), null, 2))
+        return
+      }
+      results.forEach((result, i) => {
+        this.log(`=== prompt ${i}: ${JSON.stringify(prompts[i])}`)
+        for (const output of result.outputs) {
+          const label = result.outputs.length > 1 ? `--- sample ${output.index} (logprob ${output.cumulativeLogprob.toFixed(2)}, ${output.finishReason})\n` : ''
+          this.log(`${label}${output.text}`)
+        }
+      })
+      this.printSummary(results)
+    } finally {
+      await engine.shutdown()
+    }
+  }
+
+  private printSummary(results: RequestOutput[]): void {
+    const tokens = results.reduce((sum, result) => sum + result.outputs.reduce((s, o) => s + o.tokenIds.length, 0), 0)
+    const start = Math.min(...results.map((result) => result.metrics.arrivalTime))
+    const end = Math.max(...results.map((result) => result.metrics.finishedTime ?? result.metrics.arrivalTime))
+    const seconds = Math.max(end - start, 1e-9)
+    process.stderr.write(`[${tokens} tokens in ${seconds.toFixed(2)} s, ${(tokens / seconds).toFixed(1)} tokens/s]\n`)
+  }
+}
+
+function toJson(prompt: string, result: RequestOutput) {
+  return {
+    prompt,
+    prompt_token_ids: result.promptTokenIds,
+    outputs: result.outputs.map((output) => ({
+      index: output.index,
+      text: output.text,
+      token_ids: output.tokenIds,
+      cumulative_logprob: output.cumulativeLogprob,
+      finish_reason: output.finishReason,
+      stop_reason: output.stopReason,
+      logprobs: output.logprobs?.map((entry) => Object.fromEntries(entry)) ?? null,
+    })),
+    metrics: result.metrics,
+  }
+}

@@ -1,0 +1,68 @@
+// Which files of a Hugging Face repository make a loadable checkpoint, and whether a cached snapshot already holds them.
+import {readFile} from 'node:fs/promises'
+import {ModelLoadError} from '../errors.js'
+import type {RepoCache} from './hf-cache.js'
+
+export const CONFIG_FILE = 'config.json'
+export const SINGLE_WEIGHTS_FILE = 'model.safetensors'
+export const WEIGHTS_INDEX_FILE = 'model.safetensors.index.json'
+/** Downloaded when the repository has them; tokenizer.json is what the tokenizer loader needs. */
+export const OPTIONAL_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'generation_config.json']
+/** Without these a cached snapshot is not worth returning without asking the Hub. */
+const FILES_A_COMPLETE_SNAPSHOT_HAS = [CONFIG_FILE, 'tokenizer.json']
+
+export interface CheckpointPlan {
+  /** Downloaded first, in this order (the weight index among them when sharded). */
+  files: string[]
+  /** Set when the weights are sharded: the shards are read from this index after it is downloaded. */
+  weightsIndex: string | null
+}
+
+export function planCheckpointFiles(repoId: string, repoFiles: readonly string[]): CheckpointPlan {
+  const present = new Set(repoFiles)
+  if (!present.has(CONFIG_FILE)) {
+    throw new ModelLoadError(`${repoId} has no config.json at its top level, so it is not a Transformers model pagedllm can load.`, {code: 'not_a_model'})
+  }
+  const optional = OPTIONAL_FILES.filter((file) => present.has(file))
+  if (present.has(WEIGHTS_INDEX_FILE)) return {files: [CONFIG_FILE, ...optional, WEIGHTS_INDEX_FILE], weightsIndex: WEIGHTS_INDEX_FILE}
+  if (present.has(SINGLE_WEIGHTS_FILE)) return {files: [CONFIG_FILE, ...optional, SINGLE_WEIGHTS_FILE], weightsIndex: null}
+  const otherWeights = repoFiles.filter((file) => /\.(bin|pt|pth|ckpt|gguf|safetensors)$/.test(file))
+  const found = otherWeights.length === 0 ? 'no weight files at all' : `only ${otherWeights.slice(0, 4).join(', ')}${otherWeights.length > 4 ? ', ...' : ''}`
+  throw new ModelLoadError(
+    `${repoId} has no safetensors weights (${SINGLE_WEIGHTS_FILE} or ${WEIGHTS_INDEX_FILE}); it has ${found}. ` +
+      'pagedllm loads only safetensors, never pickle .bin files; pick a repository that ships safetensors, or convert the weights yourself and pass the directory to --model.',
+    {code: 'no_safetensors'},
+  )
+}
+
+/** The distinct shard files named by a model.safetensors.index.json, in first-use order. */
+export function shardsOfIndex(indexText: string, source: string): string[] {
+  let weightMap: unknown
+  try {
+    weightMap = (JSON.parse(indexText) as {weight_map?: unknown}).weight_map
+  } catch (error) {
+    throw new ModelLoadError(`${source} is not valid JSON: ${(error as Error).message}`, {cause: error})
+  }
+  if (typeof weightMap !== 'object' || weightMap === null) throw new ModelLoadError(`${source} has no "weight_map" object.`)
+  const shards = [...new Set(Object.values(weightMap))]
+  // A shard path must stay inside the snapshot: it becomes a link path there.
+  if (shards.length === 0 || !shards.every((shard) => typeof shard === 'string' && /^[^/\\][^\\]*\.safetensors$/.test(shard) && !shard.split('/').includes('..'))) {
+    throw new ModelLoadError(`${source} names no usable .safetensors shards in its "weight_map".`)
+  }
+  return shards as string[]
+}
+
+/** The files a snapshot still lacks before it can be loaded; empty means complete. Reads the cached index for sharded weights. */
+export async function missingSnapshotFiles(repo: RepoCache, commit: string): Promise<string[]> {
+  const missing: string[] = []
+  for (const file of FILES_A_COMPLETE_SNAPSHOT_HAS) if (!(await repo.hasSnapshotFile(commit, file))) missing.push(file)
+  if (await repo.hasSnapshotFile(commit, WEIGHTS_INDEX_FILE)) {
+    const indexPath = repo.snapshotFile(commit, WEIGHTS_INDEX_FILE)
+    for (const shard of shardsOfIndex(await readFile(indexPath, 'utf8'), indexPath)) {
+      if (!(await repo.hasSnapshotFile(commit, shard))) missing.push(shard)
+    }
+  } else if (!(await repo.hasSnapshotFile(commit, SINGLE_WEIGHTS_FILE))) {
+    missing.push(`${SINGLE_WEIGHTS_FILE} (or ${WEIGHTS_INDEX_FILE} and its shards)`)
+  }
+  return missing
+}

@@ -1,0 +1,108 @@
+// One repository's folder in the standard Hugging Face cache: models--ORG--NAME/{blobs,snapshots,refs}, shared with other tools.
+import {mkdir, readFile, rename, rm, stat, symlink, writeFile} from 'node:fs/promises'
+import {dirname, join, relative} from 'node:path'
+
+const COMMIT_SHA = /^[0-9a-f]{40}$/
+
+export function isCommitSha(revision: string): boolean {
+  return COMMIT_SHA.test(revision)
+}
+
+export function repoFolderName(repoId: string): string {
+  return `models--${repoId.split('/').join('--')}`
+}
+
+/** Inverse of repoFolderName, or null for folders that are not model repositories (datasets--, spaces--, stray files). */
+export function repoIdFromFolderName(folder: string): string | null {
+  if (!folder.startsWith('models--')) return null
+  const parts = folder.slice('models--'.length).split('--')
+  return parts.length >= 1 && parts.every((part) => part !== '') ? parts.join('/') : null
+}
+
+/** A unique sibling name for write-then-rename, so readers never see a half-written file. */
+function temporarySibling(path: string): string {
+  return `${path}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 10)}`
+}
+
+export class RepoCache {
+  readonly root: string
+
+  constructor(readonly cacheDir: string, readonly repoId: string) {
+    this.root = join(cacheDir, repoFolderName(repoId))
+  }
+
+  blobPath(etag: string): string {
+    return join(this.root, 'blobs', etag)
+  }
+
+  /** huggingface_hub's name for a partial download, so either tool can resume the other's. */
+  incompletePath(etag: string): string {
+    return `${this.blobPath(etag)}.incomplete`
+  }
+
+  snapshotDir(commit: string): string {
+    return join(this.root, 'snapshots', commit)
+  }
+
+  snapshotFile(commit: string, file: string): string {
+    return join(this.snapshotDir(commit), file)
+  }
+
+  refPath(revision: string): string {
+    return join(this.root, 'refs', revision)
+  }
+
+  /** The commit a revision points to in the cache: a commit sha is its own answer, a branch or tag needs refs/<name>. */
+  async commitFor(revision: string): Promise<string | null> {
+    if (isCommitSha(revision)) return revision
+    try {
+      const commit = (await readFile(this.refPath(revision), 'utf8')).trim()
+      return isCommitSha(commit) ? commit : null
+    } catch {
+      return null
+    }
+  }
+
+  async writeRef(revision: string, commit: string): Promise<void> {
+    if (isCommitSha(revision)) return
+    await writeAtomically(this.refPath(revision), commit)
+  }
+
+  /** Size of a complete blob, or null when it is absent. */
+  async blobSize(etag: string): Promise<number | null> {
+    try {
+      return (await stat(this.blobPath(etag))).size
+    } catch {
+      return null
+    }
+  }
+
+  /** True when snapshots/<commit>/<file> resolves to an existing file (a dangling link counts as missing). */
+  async hasSnapshotFile(commit: string, file: string): Promise<boolean> {
+    try {
+      return (await stat(this.snapshotFile(commit, file))).isFile()
+    } catch {
+      return false
+    }
+  }
+
+  /** Points snapshots/<commit>/<file> at blobs/<etag> with a relative link, as huggingface_hub does, replacing any old link atomically. */
+  async linkSnapshotFile(commit: string, file: string, etag: string): Promise<void> {
+    const linkPath = this.snapshotFile(commit, file)
+    await mkdir(dirname(linkPath), {recursive: true})
+    const temporary = temporarySibling(linkPath)
+    await symlink(relative(dirname(linkPath), this.blobPath(etag)), temporary)
+    await rename(temporary, linkPath)
+  }
+
+  async remove(): Promise<void> {
+    await rm(this.root, {recursive: true, force: true})
+  }
+}
+
+export async function writeAtomically(path: string, content: string): Promise<void> {
+  await mkdir(dirname(path), {recursive: true})
+  const temporary = temporarySibling(path)
+  await writeFile(temporary, content)
+  await rename(temporary, path)
+}

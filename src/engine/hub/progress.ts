@@ -1,0 +1,51 @@
+// Download progress: the sink interface the downloader reports to, and a cli-progress bar for interactive terminals.
+import cliProgress from 'cli-progress'
+
+export interface ProgressSink {
+  /** A file transfer begins; resumedBytes were already on disk from an earlier attempt. */
+  fileStarted(file: string, totalBytes: number | null, resumedBytes: number): void
+  bytesReceived(count: number): void
+  fileFinished(): void
+}
+
+const MIB = 1024 * 1024
+
+function mib(bytes: number): string {
+  return (bytes / MIB).toFixed(1)
+}
+
+/** Bytes, rate and ETA on stderr, one bar per file; null when stderr is not a terminal (pipes, CI, tests stay quiet). */
+export function terminalProgress(stream: NodeJS.WriteStream = process.stderr): ProgressSink | null {
+  if (!stream.isTTY) return null
+  let bar: cliProgress.SingleBar | null = null
+  let onDisk = 0
+  let receivedNow = 0
+  let startedAt = 0
+  // The rate counts only this run's bytes, so a resumed file does not show an absurd speed.
+  const payload = () => {
+    const seconds = (performance.now() - startedAt) / 1000
+    return {done_mib: mib(onDisk), rate: seconds > 0 ? mib(receivedNow / seconds) : '0.0'}
+  }
+  return {
+    fileStarted(file, totalBytes, resumedBytes) {
+      onDisk = resumedBytes
+      receivedNow = 0
+      startedAt = performance.now()
+      const total = totalBytes ?? resumedBytes
+      bar = new cliProgress.SingleBar(
+        {stream, format: `${file} |{bar}| {percentage}% {done_mib}/${mib(total)} MiB | {rate} MiB/s | ETA {eta_formatted}`, hideCursor: true, etaBuffer: 50},
+        cliProgress.Presets.shades_classic,
+      )
+      bar.start(total, resumedBytes, payload())
+    },
+    bytesReceived(count) {
+      onDisk += count
+      receivedNow += count
+      bar?.increment(count, payload())
+    },
+    fileFinished() {
+      bar?.stop()
+      bar = null
+    },
+  }
+}

@@ -1,0 +1,310 @@
+// The engine: add requests, and a loop whose every step is schedule -> run the model -> process outputs.
+import {performance} from 'node:perf_hooks'
+import {BlockManager} from './block-manager.js'
+import type {EngineConfig} from './config.js'
+import {selectDevice} from './device.js'
+import {ContextLengthError, InvalidRequestError, UnavailableError} from './errors.js'
+import {loadModel, type LoadedModel} from './model/load-model.js'
+import type {Tokenizer} from './model/tokenizer.js'
+import {ModelRunner} from './model-runner.js'
+import {kvBytesPerBlock, loadNativeModel, type NativeModel, type NativeModelInfo} from './native.js'
+import {OutputProcessor} from './output-processor.js'
+import {RequestHandle, snapshotGroup, type RequestOutput} from './request-output.js'
+import type {SamplingParams} from './sampling-params.js'
+import {Scheduler} from './scheduler.js'
+import {SequenceGroup, SequenceStatus, isFinished} from './sequence.js'
+import type {KvMemoryStats} from './block-manager.js'
+
+export interface AddRequestOptions {
+  requestId?: string
+  /** Text (tokenized with special tokens) or token ids used as they are. */
+  prompt: string | number[]
+  params: SamplingParams
+  /** Seconds on performance.now()/1000's clock; defaults to now. */
+  arrivalTime?: number
+}
+
+export interface StepStats {
+  numSeqs: number
+  numPrefillTokens: number
+  numDecodeTokens: number
+  numPreempted: number
+  durationMs: number
+  kv: KvMemoryStats
+}
+
+export interface EngineStats {
+  numRunning: number
+  numWaiting: number
+  numSwapped: number
+  kv: KvMemoryStats
+  numPreemptions: number
+  /** Prompt tokens served from the prefix cache / prompt tokens admitted. */
+  prefixCacheHitRate: number
+  promptTokens: number
+  generationTokens: number
+  numSteps: number
+}
+
+export const nowSeconds = (): number => performance.now() / 1000
+
+export class LLMEngine {
+  private readonly handles = new Map<string, {group: SequenceGroup; handle: RequestHandle}>()
+  private readonly pendingAborts = new Set<string>()
+  private readonly stepListeners: Array<(stats: StepStats) => void> = []
+  private loop: Promise<void> | null = null
+  private stepInFlight = false
+  private closed = false
+  private nextRequestNumber = 0
+  private counters = {promptTokens: 0, generationTokens: 0, numSteps: 0}
+
+  private constructor(
+    readonly config: EngineConfig,
+    readonly model: LoadedModel,
+    readonly native: NativeModel,
+    readonly maxModelLen: number,
+    private readonly blockManager: BlockManager,
+    private readonly scheduler: Scheduler,
+    private readonly runner: ModelRunner,
+    private readonly outputs: OutputProcessor,
+  ) {}
+
+  static async create(config: EngineConfig): Promise<LLMEngine> {
+    const model = await loadModel(config.modelPath)
+    const device = selectDevice(config.device)
+    const weightFormat = config.weightDtype === 'auto' ? (device.device === 'cuda' ? 'bf16' : 'f32') : config.weightDtype
+    const blockBytes = kvBytesPerBlock(model.config, config.blockSize, 'f32')
+    const numBlocks = config.numBlocks ?? Math.floor(config.kvMemoryBytes / blockBytes)
+    const numSwapBlocks = Math.floor(config.swapSpaceBytes / blockBytes)
+    const maxModelLen = Math.min(config.maxModelLen ?? model.config.maxPositionEmbeddings, model.config.maxPositionEmbeddings)
+    if (numBlocks < 1) throw new InvalidRequestError(`the KV cache holds no block: raise --kv-memory (one block takes ${blockBytes} bytes)`, {param: 'kv-memory'})
+    const native = await loadNativeModel({
+      config: model.config,
+      tensors: model.tensors,
+      numBlocks,
+      blockSize: config.blockSize,
+      numSwapBlocks,
+      weightFormat,
+      threads: config.threads,
+      device: device.device,
+    })
+    const blockManager = new BlockManager({
+      numBlocks,
+      blockSize: config.blockSize,
+      numSwapBlocks,
+      policy: config.policy,
+      enablePrefixCaching: config.enablePrefixCaching && config.policy === 'paged',
+      watermark: config.watermark,
+      maxModelLen,
+    })
+    const scheduler = new Scheduler(config, blockManager)
+    const runner = new ModelRunner(native, blockManager, config.blockSize)
+    const eos = model.generationConfig.eosTokenIds
+    const outputs = new OutputProcessor(model.tokenizer, blockManager, scheduler, model.config.vocabSize, eos, config.seed)
+    return new LLMEngine(config, model, native, maxModelLen, blockManager, scheduler, runner, outputs)
+  }
+
+  get tokenizer(): Tokenizer {
+    return this.model.tokenizer
+  }
+
+  get modelName(): string {
+    return this.config.servedModelName ?? this.model.name
+  }
+
+  get nativeInfo(): NativeModelInfo {
+    return this.native.info
+  }
+
+  /** Validates and queues a request. Throws InvalidRequestError / ContextLengthError for bad input. */
+  addRequest(options: AddRequestOptions): RequestHandle {
+    if (this.closed) throw new UnavailableError('the engine is shutting down')
+    const {params} = options
+    const requestId = options.requestId ?? `req-${this.nextRequestNumber++}`
+    if (this.handles.has(requestId)) throw new InvalidRequestError(`request id ${requestId} is already in use`, {param: 'request_id'})
+    const promptTokenIds = typeof options.prompt === 'string' ? this.tokenizer.encode(options.prompt, {addSpecialTokens: true}) : options.prompt
+    this.validatePrompt(promptTokenIds, params)
+    const group = new SequenceGroup(
+      requestId,
+      typeof options.prompt === 'string' ? options.prompt : null,
+      promptTokenIds,
+      params,
+      options.arrivalTime ?? nowSeconds(),
+    )
+    const handle = new RequestHandle(requestId, (id) => this.abort(id))
+    this.handles.set(requestId, {group, handle})
+    this.counters.promptTokens += promptTokenIds.length
+    this.scheduler.add(group)
+    this.kick()
+    return handle
+  }
+
+  /** Stops a request and frees its blocks now, or right after the step in flight. */
+  abort(requestId: string): void {
+    if (!this.handles.has(requestId)) return
+    if (this.stepInFlight) this.pendingAborts.add(requestId)
+    else this.abortNow(requestId)
+  }
+
+  onStep(listener: (stats: StepStats) => void): void {
+    this.stepListeners.push(listener)
+  }
+
+  stats(): EngineStats {
+    return {
+      numRunning: this.scheduler.running.length,
+      numWaiting: this.scheduler.waiting.length,
+      numSwapped: this.scheduler.swapped.length,
+      kv: this.blockManager.memoryStats(),
+      numPreemptions: this.scheduler.numPreemptions,
+      prefixCacheHitRate: this.scheduler.admittedPromptTokens === 0 ? 0 : this.scheduler.cachedPromptTokens / this.scheduler.admittedPromptTokens,
+      promptTokens: this.counters.promptTokens,
+      generationTokens: this.counters.generationTokens,
+      numSteps: this.counters.numSteps,
+    }
+  }
+
+  /** Runs requests to completion: the offline path of `generate` and the benches. */
+  async generate(requests: AddRequestOptions[]): Promise<RequestOutput[]> {
+    const handles = requests.map((request) => this.addRequest(request))
+    return Promise.all(handles.map((handle) => handle.result()))
+  }
+
+  async shutdown(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    for (const requestId of [...this.handles.keys()]) this.abort(requestId)
+    await this.loop
+    for (const requestId of [...this.pendingAborts]) this.abortNow(requestId)
+    this.native.close()
+  }
+
+  private validatePrompt(promptTokenIds: number[], params: SamplingParams): void {
+    const promptLength = promptTokenIds.length
+    if (promptLength === 0) throw new InvalidRequestError('the prompt is empty', {param: 'prompt'})
+    const vocabSize = this.model.config.vocabSize
+    const badToken = promptTokenIds.find((id) => !Number.isInteger(id) || id < 0 || id >= vocabSize)
+    if (badToken !== undefined) throw new InvalidRequestError(`token id ${badToken} is outside the vocabulary [0, ${vocabSize})`, {param: 'prompt'})
+    if (promptLength + params.maxTokens > this.maxModelLen) {
+      throw new ContextLengthError(
+        `This model's maximum context length is ${this.maxModelLen} tokens. However, you requested ` +
+          `${promptLength + params.maxTokens} tokens (${promptLength} in the prompt, ${params.maxTokens} for the completion). ` +
+          'Please reduce the prompt or max_tokens.',
+        promptLength > this.maxModelLen ? 'prompt' : 'max_tokens',
+      )
+    }
+    // A request that could never fit the whole KV pool would preempt itself forever.
+    const blockSize = this.config.blockSize
+    const totalBlocks = this.blockManager.numTotalBlocks
+    const ownBlocks = Math.ceil((promptLength + params.maxTokens) / blockSize)
+    const forkBlocks = (params.bestOf - 1) * (Math.ceil(params.maxTokens / blockSize) + 1)
+    if (this.config.policy === 'paged' && ownBlocks + forkBlocks > totalBlocks) {
+      throw new ContextLengthError(
+        `the request needs up to ${ownBlocks + forkBlocks} KV blocks (${promptLength} prompt tokens, ${params.maxTokens} max tokens, ` +
+          `best_of ${params.bestOf}) but the KV cache has ${totalBlocks} blocks of ${blockSize} tokens; raise --kv-memory or lower max_tokens`,
+        'max_tokens',
+      )
+    }
+  }
+
+  private kick(): void {
+    this.loop ??= this.runLoop().finally(() => {
+      this.loop = null
+      // Work that arrived while the loop was winding down.
+      if (this.scheduler.hasWork && !this.closed) this.kick()
+    })
+  }
+
+  private async runLoop(): Promise<void> {
+    while (this.scheduler.hasWork && !this.closed) {
+      await this.step()
+      // Let I/O (HTTP streams, new requests) in between steps.
+      await new Promise((resolve) => setImmediate(resolve))
+    }
+  }
+
+  private async step(): Promise<void> {
+    for (const requestId of this.pendingAborts) this.abortNow(requestId)
+    this.pendingAborts.clear()
+    const started = performance.now()
+    const out = this.scheduler.schedule(nowSeconds())
+    for (const group of out.rejected) {
+      this.failGroup(group, new ContextLengthError(`request ${group.requestId} can never fit the KV cache under the ${this.config.policy} policy`, 'max_tokens'))
+    }
+    if (out.scheduled.length === 0 && out.swapOut.length + out.swapIn.length + out.blockCopies.length === 0) {
+      if (this.scheduler.running.length === 0 && this.scheduler.swapped.length === 0 && this.scheduler.waiting.length > 0) {
+        // Nothing runs and the head still does not fit: it never will.
+        const head = this.scheduler.waiting[0]!
+        this.scheduler.remove(head)
+        this.failGroup(head, new ContextLengthError(`request ${head.requestId} does not fit the KV cache even when it is empty`, 'max_tokens'))
+      }
+      return
+    }
+    // A decode computes one token past the prompt; everything else is prefill (whole or chunked, or recompute).
+    let numDecodeTokens = 0
+    for (const entry of out.scheduled) if (entry.seq.numComputedTokens >= entry.seq.promptLength) numDecodeTokens += entry.numNewTokens
+    const numPrefillTokens = out.scheduled.reduce((sum, entry) => sum + entry.numNewTokens, 0) - numDecodeTokens
+    this.stepInFlight = true
+    let result
+    try {
+      result = await this.runner.run(out)
+    } catch (error) {
+      for (const group of new Set(out.scheduled.map((entry) => entry.group))) this.failGroup(group, error)
+      return
+    } finally {
+      this.stepInFlight = false
+    }
+    const touched = this.outputs.process(out.scheduled, result.rows, result.logits, nowSeconds())
+    for (const group of touched) this.publish(group)
+    this.counters.numSteps++
+    const stats: StepStats = {
+      numSeqs: out.scheduled.length,
+      numPrefillTokens,
+      numDecodeTokens,
+      numPreempted: out.numPreempted,
+      durationMs: performance.now() - started,
+      kv: this.blockManager.memoryStats(),
+    }
+    for (const listener of this.stepListeners) listener(stats)
+  }
+
+  private publish(group: SequenceGroup): void {
+    const entry = this.handles.get(group.requestId)
+    if (!entry) return
+    const finished = group.isFinished
+    if (finished) {
+      this.counters.generationTokens += group.sequences.reduce((sum, seq) => sum + seq.outputLength, 0)
+      this.scheduler.remove(group)
+      for (const seq of group.sequences) this.blockManager.free(seq)
+      this.handles.delete(group.requestId)
+    }
+    entry.handle.push(snapshotGroup(group, finished ? this.outputs.finalOutputs.get(group) : undefined))
+    if (finished) this.outputs.forgetGroup(group)
+  }
+
+  private abortNow(requestId: string): void {
+    const entry = this.handles.get(requestId)
+    if (!entry) return
+    const {group} = entry
+    this.scheduler.remove(group)
+    for (const seq of group.sequences) {
+      if (!isFinished(seq.status)) seq.status = SequenceStatus.FinishedAborted
+      this.blockManager.free(seq)
+    }
+    group.times.finished ??= nowSeconds()
+    this.publish(group)
+  }
+
+  private failGroup(group: SequenceGroup, error: unknown): void {
+    const entry = this.handles.get(group.requestId)
+    this.scheduler.remove(group)
+    for (const seq of group.sequences) {
+      if (!isFinished(seq.status)) seq.status = SequenceStatus.FinishedAborted
+      this.blockManager.free(seq)
+    }
+    this.outputs.forgetGroup(group)
+    this.handles.delete(group.requestId)
+    entry?.handle.fail(error)
+  }
+}
+

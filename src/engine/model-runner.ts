@@ -1,0 +1,119 @@
+// Turns a scheduler output into flat typed arrays and runs them as ONE native call per step.
+import type {BlockCopy, BlockManager, BlockMapping} from './block-manager.js'
+import type {BlockMovesArrays, ForwardBatchArrays, NativeModel} from './native.js'
+import type {ScheduledSequence, SchedulerOutput} from './scheduler.js'
+
+/** Where each scheduled sequence's logits rows landed in the returned logits array. */
+export interface LogitsRows {
+  /** Row of the last computed token (sampling), or -1 when the sequence did not reach its end this step. */
+  sampleRow: number
+  /** Rows of every computed token, in order, when prompt logprobs were asked for (else null). */
+  promptRows: number[] | null
+}
+
+export interface PreparedStep {
+  batch: ForwardBatchArrays
+  moves: BlockMovesArrays
+  rows: LogitsRows[]
+}
+
+function flattenPairs(pairs: ReadonlyArray<BlockCopy>): Int32Array {
+  const flat = new Int32Array(pairs.length * 2)
+  pairs.forEach((pair, i) => {
+    flat[2 * i] = pair.src
+    flat[2 * i + 1] = pair.dst
+  })
+  return flat
+}
+
+function flattenMappings(mappings: ReadonlyArray<BlockMapping>): Int32Array {
+  return flattenPairs(mappings.map((mapping) => ({src: mapping.from, dst: mapping.to})))
+}
+
+/** Builds the batch layout of native/include/pagedllm/backend.h from the scheduled sequences. */
+export function prepareStep(output: SchedulerOutput, blockManager: BlockManager, blockSize: number): PreparedStep {
+  const scheduled: ScheduledSequence[] = output.scheduled
+  const numTokens = scheduled.reduce((sum, entry) => sum + entry.numNewTokens, 0)
+  const tables = scheduled.map((entry) => blockManager.getBlockTable(entry.seq))
+  const maxBlocksPerSeq = Math.max(1, ...tables.map((table) => table.length))
+
+  const tokenIds = new Int32Array(numTokens)
+  const positions = new Int32Array(numTokens)
+  const slotMapping = new Int32Array(numTokens)
+  const queryStartLoc = new Int32Array(scheduled.length + 1)
+  const contextLens = new Int32Array(scheduled.length)
+  const blockTables = new Int32Array(scheduled.length * maxBlocksPerSeq)
+  const logitsIndices: number[] = []
+  const rows: LogitsRows[] = []
+
+  let row = 0
+  scheduled.forEach((entry, i) => {
+    const {seq, numNewTokens} = entry
+    const table = tables[i]!
+    const start = seq.numComputedTokens
+    for (let k = 0; k < numNewTokens; k++) {
+      const position = start + k
+      tokenIds[row + k] = seq.tokenIds[position]!
+      positions[row + k] = position
+      slotMapping[row + k] = table[Math.floor(position / blockSize)]! * blockSize + (position % blockSize)
+    }
+    queryStartLoc[i + 1] = row + numNewTokens
+    contextLens[i] = start + numNewTokens
+    blockTables.set(table, i * maxBlocksPerSeq)
+
+    // Prompt logprobs need every prompt row; sampling needs only the last row.
+    const wantsPromptRows = entry.group.params.promptLogprobs !== null && start < seq.promptLength
+    let promptRows: number[] | null = null
+    if (wantsPromptRows) {
+      promptRows = []
+      for (let k = 0; k < numNewTokens; k++) {
+        promptRows.push(logitsIndices.length)
+        logitsIndices.push(row + k)
+      }
+    }
+    let sampleRow = -1
+    if (entry.samples) {
+      if (promptRows) sampleRow = promptRows[promptRows.length - 1]!
+      else {
+        sampleRow = logitsIndices.length
+        logitsIndices.push(row + numNewTokens - 1)
+      }
+    }
+    rows.push({sampleRow, promptRows})
+    row += numNewTokens
+  })
+
+  return {
+    batch: {
+      tokenIds,
+      positions,
+      slotMapping,
+      queryStartLoc,
+      contextLens,
+      blockTables,
+      maxBlocksPerSeq,
+      logitsIndices: Int32Array.from(logitsIndices),
+    },
+    moves: {
+      copies: flattenPairs(output.blockCopies),
+      swapOut: flattenMappings(output.swapOut),
+      swapIn: flattenMappings(output.swapIn),
+    },
+    rows,
+  }
+}
+
+export class ModelRunner {
+  constructor(
+    private readonly model: NativeModel,
+    private readonly blockManager: BlockManager,
+    private readonly blockSize: number,
+  ) {}
+
+  /** Runs one step; resolves with the logits of the requested rows and where each sequence's rows are. */
+  async run(output: SchedulerOutput): Promise<{logits: Float32Array; rows: LogitsRows[]}> {
+    const prepared = prepareStep(output, this.blockManager, this.blockSize)
+    const logits = await this.model.step(prepared.moves, prepared.batch)
+    return {logits, rows: prepared.rows}
+  }
+}

@@ -1,0 +1,96 @@
+// Loads a Hugging Face model directory: config, tensor index with shape checks, tokenizer and generation defaults.
+import {existsSync, statSync} from 'node:fs'
+import {basename, join, resolve} from 'node:path'
+import {ModelLoadError} from '../errors.js'
+import {readJsonObject, readModelConfig, type ModelConfig} from './model-config.js'
+import {readCheckpointTensors, type TensorInfo} from './safetensors.js'
+import {Tokenizer} from './tokenizer.js'
+
+export interface GenerationDefaults {
+  eosTokenIds: number[]
+  temperature?: number
+  topP?: number
+  topK?: number
+}
+
+export interface LoadedModel {
+  dir: string
+  name: string
+  config: ModelConfig
+  /** The tensors the forward pass uses, in expectedTensorShapes order (extras in the checkpoint are dropped). */
+  tensors: TensorInfo[]
+  tokenizer: Tokenizer
+  generationConfig: GenerationDefaults
+}
+
+/** Every tensor a model with this config needs, with the shape the config implies (HF Llama names, [out, in] matrices). */
+export function expectedTensorShapes(config: ModelConfig): {name: string; shape: number[]}[] {
+  const {hiddenSize: hidden, intermediateSize: intermediate, numHeads, numKvHeads, headDim, vocabSize} = config
+  const qSize = numHeads * headDim
+  const kvSize = numKvHeads * headDim
+  const shapes: {name: string; shape: number[]}[] = [{name: 'model.embed_tokens.weight', shape: [vocabSize, hidden]}]
+  for (let layer = 0; layer < config.numLayers; layer++) {
+    const prefix = `model.layers.${layer}`
+    shapes.push(
+      {name: `${prefix}.input_layernorm.weight`, shape: [hidden]},
+      {name: `${prefix}.self_attn.q_proj.weight`, shape: [qSize, hidden]},
+      {name: `${prefix}.self_attn.k_proj.weight`, shape: [kvSize, hidden]},
+      {name: `${prefix}.self_attn.v_proj.weight`, shape: [kvSize, hidden]},
+    )
+    if (config.attentionBias) {
+      shapes.push(
+        {name: `${prefix}.self_attn.q_proj.bias`, shape: [qSize]},
+        {name: `${prefix}.self_attn.k_proj.bias`, shape: [kvSize]},
+        {name: `${prefix}.self_attn.v_proj.bias`, shape: [kvSize]},
+      )
+    }
+    shapes.push(
+      {name: `${prefix}.self_attn.o_proj.weight`, shape: [hidden, qSize]},
+      {name: `${prefix}.post_attention_layernorm.weight`, shape: [hidden]},
+      {name: `${prefix}.mlp.gate_proj.weight`, shape: [intermediate, hidden]},
+      {name: `${prefix}.mlp.up_proj.weight`, shape: [intermediate, hidden]},
+      {name: `${prefix}.mlp.down_proj.weight`, shape: [hidden, intermediate]},
+    )
+  }
+  shapes.push({name: 'model.norm.weight', shape: [hidden]})
+  if (!config.tieWordEmbeddings) shapes.push({name: 'lm_head.weight', shape: [vocabSize, hidden]})
+  return shapes
+}
+
+/** Checks presence and shape of every expected tensor; returns them in expected order. */
+export function selectModelTensors(config: ModelConfig, tensors: TensorInfo[], dir: string): TensorInfo[] {
+  const byName = new Map(tensors.map((t) => [t.name, t]))
+  return expectedTensorShapes(config).map(({name, shape}) => {
+    const tensor = byName.get(name)
+    if (tensor === undefined) {
+      const hint = name === 'lm_head.weight' ? ' (config.json says tie_word_embeddings is false)' : ''
+      throw new ModelLoadError(`Tensor ${name} is missing from the checkpoint in ${dir}${hint}; expected shape [${shape.join(', ')}].`)
+    }
+    if (tensor.shape.length !== shape.length || tensor.shape.some((d, i) => d !== shape[i])) {
+      throw new ModelLoadError(`Tensor ${name} has shape [${tensor.shape.join(', ')}], but config.json implies [${shape.join(', ')}] (in ${tensor.path}).`)
+    }
+    return tensor
+  })
+}
+
+export async function loadModel(dir: string): Promise<LoadedModel> {
+  const modelDir = resolve(dir)
+  if (!existsSync(modelDir) || !statSync(modelDir).isDirectory()) throw new ModelLoadError(`Model directory ${modelDir} does not exist.`)
+  const config = readModelConfig(modelDir)
+  const tensors = selectModelTensors(config, readCheckpointTensors(modelDir), modelDir)
+  const tokenizer = Tokenizer.load(modelDir, {extraEosTokenIds: config.eosTokenIds})
+  if (tokenizer.vocabSize > config.vocabSize) {
+    throw new ModelLoadError(`tokenizer.json has ${tokenizer.vocabSize} tokens but the model's vocab_size is ${config.vocabSize}.`)
+  }
+  return {dir: modelDir, name: basename(modelDir), config, tensors, tokenizer, generationConfig: readGenerationDefaults(modelDir, tokenizer)}
+}
+
+function readGenerationDefaults(dir: string, tokenizer: Tokenizer): GenerationDefaults {
+  const path = join(dir, 'generation_config.json')
+  const raw = existsSync(path) ? readJsonObject(path) : {}
+  const defaults: GenerationDefaults = {eosTokenIds: tokenizer.eosTokenIds}
+  if (typeof raw.temperature === 'number') defaults.temperature = raw.temperature
+  if (typeof raw.top_p === 'number') defaults.topP = raw.top_p
+  if (typeof raw.top_k === 'number') defaults.topK = raw.top_k
+  return defaults
+}

@@ -1,0 +1,209 @@
+// Turns a Hugging Face config.json (+ generation_config.json) into the engine's ModelConfig, rejecting what we cannot run.
+import {existsSync, readFileSync} from 'node:fs'
+import {join} from 'node:path'
+import {ModelLoadError} from '../errors.js'
+
+export type RopeScaling =
+  | {type: 'none'}
+  | {type: 'linear'; factor: number}
+  | {type: 'llama3'; factor: number; lowFreqFactor: number; highFreqFactor: number; originalMaxPosition: number}
+
+export interface ModelConfig {
+  architecture: string
+  modelType: string
+  vocabSize: number
+  hiddenSize: number
+  intermediateSize: number
+  numLayers: number
+  numHeads: number
+  numKvHeads: number
+  headDim: number
+  rmsNormEps: number
+  ropeTheta: number
+  ropeScaling: RopeScaling
+  tieWordEmbeddings: boolean
+  /** Biases on q/k/v projections (Qwen2); o_proj and the MLP never have biases here. */
+  attentionBias: boolean
+  maxPositionEmbeddings: number
+  bosTokenId: number | null
+  eosTokenIds: number[]
+  torchDtype: string
+  /** Things the loader changed or assumed that a user should hear about (e.g. a context capped to a sliding window). */
+  notes?: string[]
+}
+
+export const SUPPORTED_ARCHITECTURES = ['LlamaForCausalLM', 'MistralForCausalLM', 'Qwen2ForCausalLM'] as const
+
+type Json = Record<string, unknown>
+
+/** Reads <dir>/config.json and, when present, <dir>/generation_config.json. */
+export function readModelConfig(dir: string): ModelConfig {
+  const configPath = join(dir, 'config.json')
+  if (!existsSync(configPath)) {
+    throw new ModelLoadError(`No config.json in model directory ${dir}: a Hugging Face model directory needs config.json.`)
+  }
+  const config = readJsonObject(configPath)
+  const generationPath = join(dir, 'generation_config.json')
+  const generation = existsSync(generationPath) ? readJsonObject(generationPath) : undefined
+  return parseModelConfig(config, generation, configPath)
+}
+
+export function readJsonObject(path: string): Json {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8'))
+  } catch (error) {
+    throw new ModelLoadError(`Cannot parse ${path} as JSON: ${(error as Error).message}`, {cause: error})
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new ModelLoadError(`${path} must hold a JSON object.`)
+  }
+  return parsed as Json
+}
+
+/** Validates and normalises a parsed config.json; `source` names the file in error messages. */
+export function parseModelConfig(config: Json, generationConfig?: Json, source = 'config.json'): ModelConfig {
+  const architectures = config.architectures
+  const architecture = Array.isArray(architectures) && typeof architectures[0] === 'string' ? architectures[0] : null
+  if (architecture === null) {
+    throw new ModelLoadError(`${source} has no "architectures" entry; supported: ${SUPPORTED_ARCHITECTURES.join(', ')}.`)
+  }
+  if (!(SUPPORTED_ARCHITECTURES as readonly string[]).includes(architecture)) {
+    throw new ModelLoadError(
+      `Unsupported architecture ${architecture} in ${source}; supported: ${SUPPORTED_ARCHITECTURES.join(', ')}.`,
+    )
+  }
+  const isQwen2 = architecture === 'Qwen2ForCausalLM'
+  const notes: string[] = []
+
+  const required = (key: string): number => {
+    const value = config[key]
+    if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) {
+      throw new ModelLoadError(`${source} is missing "${key}" (a positive integer) for ${architecture}.`)
+    }
+    return value
+  }
+  const vocabSize = required('vocab_size')
+  const hiddenSize = required('hidden_size')
+  const intermediateSize = required('intermediate_size')
+  const numLayers = required('num_hidden_layers')
+  const numHeads = required('num_attention_heads')
+  let maxPositionEmbeddings = required('max_position_embeddings')
+  const numKvHeads = config.num_key_value_heads == null ? numHeads : required('num_key_value_heads')
+  if (numHeads % numKvHeads !== 0) {
+    throw new ModelLoadError(`${source}: num_attention_heads (${numHeads}) is not a multiple of num_key_value_heads (${numKvHeads}).`)
+  }
+  let headDim: number
+  if (config.head_dim == null) {
+    if (hiddenSize % numHeads !== 0) {
+      throw new ModelLoadError(`${source}: hidden_size (${hiddenSize}) is not divisible by num_attention_heads (${numHeads}) and head_dim is not given.`)
+    }
+    headDim = hiddenSize / numHeads
+  } else {
+    headDim = required('head_dim')
+  }
+  if (headDim % 2 !== 0) throw new ModelLoadError(`${source}: head_dim ${headDim} must be even for rotary embeddings.`)
+
+  const activation = config.hidden_act ?? config.hidden_activation ?? 'silu'
+  if (activation !== 'silu') throw new ModelLoadError(`${source}: hidden_act "${String(activation)}" is not supported (only silu).`)
+  if (config.mlp_bias === true) throw new ModelLoadError(`${source}: mlp_bias=true is not supported.`)
+  // Llama's attention_bias adds an o_proj bias too; only Qwen2's q/k/v-only biases are implemented.
+  if (!isQwen2 && config.attention_bias === true) {
+    throw new ModelLoadError(`${source}: attention_bias=true (biases on all attention projections) is not supported for ${architecture}.`)
+  }
+
+  // transformers v5 moves rope settings into rope_parameters; older configs have rope_theta + rope_scaling.
+  const ropeParameters = isObject(config.rope_parameters) ? config.rope_parameters : null
+  const ropeTheta = numberOr(ropeParameters?.rope_theta ?? config.rope_theta, 10000, 'rope_theta', source)
+  const ropeScaling = parseRopeScaling(ropeParameters ?? config.rope_scaling, source)
+
+  // Sliding-window attention is not implemented; a window below the context is honoured by capping the context.
+  const slidingWindow = config.sliding_window
+  const slidingWindowActive = isQwen2 ? config.use_sliding_window === true : true
+  if (slidingWindowActive && typeof slidingWindow === 'number' && slidingWindow < maxPositionEmbeddings) {
+    notes.push(
+      `sliding_window ${slidingWindow} < max_position_embeddings ${maxPositionEmbeddings}: context capped to ${slidingWindow} tokens (full attention within it is exact).`,
+    )
+    maxPositionEmbeddings = slidingWindow
+  }
+
+  const bosTokenId = firstId(config.bos_token_id) ?? firstId(generationConfig?.bos_token_id) ?? null
+  const eosTokenIds = unique([...ids(generationConfig?.eos_token_id), ...ids(config.eos_token_id)])
+
+  const dtype = config.torch_dtype ?? config.dtype ?? 'float32'
+  const modelConfig: ModelConfig = {
+    architecture,
+    modelType: typeof config.model_type === 'string' ? config.model_type : architecture,
+    vocabSize,
+    hiddenSize,
+    intermediateSize,
+    numLayers,
+    numHeads,
+    numKvHeads,
+    headDim,
+    rmsNormEps: numberOr(config.rms_norm_eps, 1e-6, 'rms_norm_eps', source),
+    ropeTheta,
+    ropeScaling,
+    tieWordEmbeddings: config.tie_word_embeddings === true,
+    attentionBias: isQwen2,
+    maxPositionEmbeddings,
+    bosTokenId,
+    eosTokenIds,
+    torchDtype: String(dtype),
+  }
+  if (notes.length > 0) modelConfig.notes = notes
+  return modelConfig
+}
+
+function parseRopeScaling(raw: unknown, source: string): RopeScaling {
+  if (raw == null) return {type: 'none'}
+  if (!isObject(raw)) throw new ModelLoadError(`${source}: rope_scaling must be an object or null.`)
+  const type = raw.rope_type ?? raw.type ?? 'default'
+  const factor = (): number => {
+    const value = raw.factor
+    if (typeof value !== 'number' || value <= 0) throw new ModelLoadError(`${source}: rope_scaling "${String(type)}" needs a positive "factor".`)
+    return value
+  }
+  if (type === 'default') return {type: 'none'}
+  if (type === 'linear') return {type: 'linear', factor: factor()}
+  if (type === 'llama3') {
+    const field = (key: string): number => {
+      const value = raw[key]
+      if (typeof value !== 'number' || value <= 0) throw new ModelLoadError(`${source}: llama3 rope_scaling needs a positive "${key}".`)
+      return value
+    }
+    return {
+      type: 'llama3',
+      factor: factor(),
+      lowFreqFactor: field('low_freq_factor'),
+      highFreqFactor: field('high_freq_factor'),
+      originalMaxPosition: field('original_max_position_embeddings'),
+    }
+  }
+  throw new ModelLoadError(`${source}: rope scaling type "${String(type)}" is not supported (supported: linear, llama3).`)
+}
+
+function isObject(value: unknown): value is Json {
+  return value !== null && typeof value === 'object' && !Array.isArray(value)
+}
+
+function numberOr(value: unknown, fallback: number, key: string, source: string): number {
+  if (value == null) return fallback
+  if (typeof value !== 'number' || !Number.isFinite(value)) throw new ModelLoadError(`${source}: "${key}" must be a number.`)
+  return value
+}
+
+/** Token id fields may be a number, an array of numbers, or null. */
+function ids(value: unknown): number[] {
+  if (typeof value === 'number') return [value]
+  if (Array.isArray(value)) return value.filter((v): v is number => typeof v === 'number')
+  return []
+}
+
+function firstId(value: unknown): number | undefined {
+  return ids(value)[0]
+}
+
+function unique(values: number[]): number[] {
+  return [...new Set(values)]
+}

@@ -1,0 +1,204 @@
+// Reads safetensors headers (single file or sharded via model.safetensors.index.json), reads tensors as floats, and writes files.
+import {closeSync, existsSync, fstatSync, openSync, readdirSync, readFileSync, readSync, writeSync} from 'node:fs'
+import {join, resolve} from 'node:path'
+import {ModelLoadError} from '../errors.js'
+import {bf16BitsToFloat32, f16BitsToFloat32, float32ToBf16Bits, float32ToF16Bits} from './float-formats.js'
+
+export type TensorDtype = 'F32' | 'F16' | 'BF16'
+
+export interface TensorInfo {
+  name: string
+  dtype: TensorDtype
+  shape: number[]
+  path: string
+  /** Absolute byte offset of the data in the file. */
+  offset: number
+  nbytes: number
+}
+
+export const BYTES_PER_ELEMENT: Record<TensorDtype, number> = {F32: 4, F16: 2, BF16: 2}
+const SUPPORTED_DTYPES = Object.keys(BYTES_PER_ELEMENT) as TensorDtype[]
+/** A header larger than this is a corrupt file, not a model (the format itself caps it at 100 MB). */
+const MAX_HEADER_BYTES = 100_000_000
+export const SINGLE_FILE = 'model.safetensors'
+export const INDEX_FILE = 'model.safetensors.index.json'
+
+/** Parses one .safetensors file's header into TensorInfo with absolute offsets, validating dtypes and extents. */
+export function readSafetensorsHeader(path: string): TensorInfo[] {
+  const fd = openSync(path, 'r')
+  try {
+    const fileSize = fstatSync(fd).size
+    if (fileSize < 8) throw new ModelLoadError(`${path} is not a safetensors file (only ${fileSize} bytes).`)
+    const lengthBytes = Buffer.alloc(8)
+    readSync(fd, lengthBytes, 0, 8, 0)
+    const headerLength = Number(lengthBytes.readBigUInt64LE(0))
+    if (headerLength > MAX_HEADER_BYTES || 8 + headerLength > fileSize) {
+      throw new ModelLoadError(`${path} is not a valid safetensors file (header length ${headerLength}, file size ${fileSize}).`)
+    }
+    const headerBytes = Buffer.alloc(headerLength)
+    readSync(fd, headerBytes, 0, headerLength, 8)
+    let header: Record<string, {dtype?: unknown; shape?: unknown; data_offsets?: unknown}>
+    try {
+      header = JSON.parse(headerBytes.toString('utf8'))
+    } catch (error) {
+      throw new ModelLoadError(`${path}: the safetensors header is not valid JSON.`, {cause: error})
+    }
+    const dataStart = 8 + headerLength
+    const tensors: TensorInfo[] = []
+    for (const [name, entry] of Object.entries(header)) {
+      if (name === '__metadata__') continue
+      tensors.push(parseEntry(path, name, entry, dataStart, fileSize))
+    }
+    return tensors
+  } finally {
+    closeSync(fd)
+  }
+}
+
+function parseEntry(path: string, name: string, entry: {dtype?: unknown; shape?: unknown; data_offsets?: unknown}, dataStart: number, fileSize: number): TensorInfo {
+  const dtype = entry.dtype
+  if (typeof dtype !== 'string' || !(SUPPORTED_DTYPES as string[]).includes(dtype)) {
+    throw new ModelLoadError(`${path}: tensor ${name} has dtype ${String(dtype)}, which is not supported (supported: ${SUPPORTED_DTYPES.join(', ')}).`)
+  }
+  const shape = entry.shape
+  const offsets = entry.data_offsets
+  if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0) || !Array.isArray(offsets) || offsets.length !== 2) {
+    throw new ModelLoadError(`${path}: tensor ${name} has a malformed header entry.`)
+  }
+  const [begin, end] = offsets as number[]
+  const nbytes = (shape as number[]).reduce((a, b) => a * b, 1) * BYTES_PER_ELEMENT[dtype as TensorDtype]
+  if (!Number.isInteger(begin) || end - begin !== nbytes || begin < 0 || dataStart + end > fileSize) {
+    throw new ModelLoadError(
+      `${path}: tensor ${name} (${dtype} [${shape.join(', ')}]) has data offsets [${begin}, ${end}] that do not fit its size (${nbytes} bytes) or the file (${fileSize} bytes); the file may be truncated.`,
+    )
+  }
+  return {name, dtype: dtype as TensorDtype, shape: shape as number[], path: resolve(path), offset: dataStart + begin, nbytes}
+}
+
+/** All tensors of a checkpoint directory: model.safetensors.index.json (sharded) or model.safetensors. */
+export function readCheckpointTensors(dir: string): TensorInfo[] {
+  const indexPath = join(dir, INDEX_FILE)
+  if (existsSync(indexPath)) return readShardedTensors(dir, indexPath)
+  const singlePath = join(dir, SINGLE_FILE)
+  if (existsSync(singlePath)) return readSafetensorsHeader(singlePath)
+  const files = existsSync(dir) ? readdirSync(dir) : []
+  const hint = files.some((f) => f.endsWith('.bin') || f.endsWith('.pt'))
+    ? ' PyTorch .bin/.pt checkpoints are not supported; convert them to safetensors.'
+    : files.some((f) => f.endsWith('.gguf'))
+      ? ' GGUF files are not supported; use the Hugging Face safetensors checkpoint.'
+      : ''
+  throw new ModelLoadError(`No ${SINGLE_FILE} or ${INDEX_FILE} in ${dir}.${hint}`)
+}
+
+function readShardedTensors(dir: string, indexPath: string): TensorInfo[] {
+  let weightMap: unknown
+  try {
+    weightMap = JSON.parse(readFileSync(indexPath, 'utf8')).weight_map
+  } catch (error) {
+    throw new ModelLoadError(`Cannot parse ${indexPath}: ${(error as Error).message}`, {cause: error})
+  }
+  if (weightMap === null || typeof weightMap !== 'object') throw new ModelLoadError(`${indexPath} has no "weight_map" object.`)
+  const byShard = new Map<string, string[]>()
+  for (const [name, shard] of Object.entries(weightMap as Record<string, unknown>)) {
+    if (typeof shard !== 'string') throw new ModelLoadError(`${indexPath}: weight_map entry for ${name} is not a file name.`)
+    byShard.set(shard, [...(byShard.get(shard) ?? []), name])
+  }
+  const tensors: TensorInfo[] = []
+  for (const [shard, names] of byShard) {
+    const shardPath = join(dir, shard)
+    if (!existsSync(shardPath)) throw new ModelLoadError(`${indexPath} names shard ${shard}, which is missing from ${dir}.`)
+    const found = new Map(readSafetensorsHeader(shardPath).map((t) => [t.name, t]))
+    for (const name of names) {
+      const tensor = found.get(name)
+      if (tensor === undefined) throw new ModelLoadError(`${indexPath} places tensor ${name} in ${shard}, but that shard does not contain it.`)
+      tensors.push(tensor)
+    }
+  }
+  return tensors
+}
+
+function readFileBytes(path: string, offset: number, size: number): Uint8Array {
+  const fd = openSync(path, 'r')
+  try {
+    const bytes = new Uint8Array(size)
+    let done = 0
+    while (done < size) {
+      const n = readSync(fd, bytes, done, size - done, offset + done)
+      if (n === 0) throw new ModelLoadError(`${path}: unexpected end of file at byte ${offset + done}.`)
+      done += n
+    }
+    return bytes
+  } finally {
+    closeSync(fd)
+  }
+}
+
+/** Reads a tensor's elements as float64 (exact for every supported dtype). */
+export function readTensorFloat64(tensor: TensorInfo): Float64Array {
+  return Float64Array.from(readTensorFloat32(tensor))
+}
+
+/** Reads a tensor's elements as float32, widening F16/BF16. */
+export function readTensorFloat32(tensor: TensorInfo): Float32Array {
+  // A fresh buffer is aligned, and typed arrays are little-endian on every platform Node supports for us (x86-64, arm64).
+  const bytes = readFileBytes(tensor.path, tensor.offset, tensor.nbytes)
+  if (tensor.dtype === 'F32') return new Float32Array(bytes.buffer, 0, tensor.nbytes / 4)
+  const halves = new Uint16Array(bytes.buffer, 0, tensor.nbytes / 2)
+  const widen = tensor.dtype === 'F16' ? f16BitsToFloat32 : bf16BitsToFloat32
+  const out = new Float32Array(halves.length)
+  for (let i = 0; i < halves.length; i++) out[i] = widen(halves[i])
+  return out
+}
+
+/** Encodes float values as little-endian bytes of the given dtype (rounding to nearest even). */
+export function encodeFloats(values: Float32Array, dtype: TensorDtype): Uint8Array {
+  if (dtype === 'F32') return new Uint8Array(values.buffer.slice(values.byteOffset, values.byteOffset + values.byteLength))
+  const narrow = dtype === 'F16' ? float32ToF16Bits : float32ToBf16Bits
+  const out = new Uint16Array(values.length)
+  for (let i = 0; i < values.length; i++) out[i] = narrow(values[i])
+  return new Uint8Array(out.buffer)
+}
+
+export interface TensorToWrite {
+  name: string
+  dtype: TensorDtype
+  shape: number[]
+  /** Called once, in order, while writing; lets a writer stream a large checkpoint without holding it all. */
+  data: () => Uint8Array
+}
+
+/** Writes a .safetensors file: 8-byte length, JSON header padded with spaces to 8 bytes, then the data in order. */
+export function writeSafetensors(path: string, tensors: TensorToWrite[], metadata: Record<string, string> = {}): void {
+  const header: Record<string, unknown> = {__metadata__: metadata}
+  let cursor = 0
+  for (const tensor of tensors) {
+    const nbytes = tensor.shape.reduce((a, b) => a * b, 1) * BYTES_PER_ELEMENT[tensor.dtype]
+    header[tensor.name] = {dtype: tensor.dtype, shape: tensor.shape, data_offsets: [cursor, cursor + nbytes]}
+    cursor += nbytes
+  }
+  let headerJson = JSON.stringify(header)
+  headerJson += ' '.repeat((8 - (Buffer.byteLength(headerJson) % 8)) % 8)
+  const headerBytes = Buffer.from(headerJson, 'utf8')
+  const lengthBytes = Buffer.alloc(8)
+  lengthBytes.writeBigUInt64LE(BigInt(headerBytes.length))
+  const fd = openSync(path, 'w')
+  try {
+    writeAll(fd, lengthBytes)
+    writeAll(fd, headerBytes)
+    for (const tensor of tensors) {
+      const bytes = tensor.data()
+      const expected = (header[tensor.name] as {data_offsets: number[]}).data_offsets
+      if (bytes.byteLength !== expected[1] - expected[0]) {
+        throw new Error(`writeSafetensors: ${tensor.name} produced ${bytes.byteLength} bytes, expected ${expected[1] - expected[0]}`)
+      }
+      writeAll(fd, bytes)
+    }
+  } finally {
+    closeSync(fd)
+  }
+}
+
+function writeAll(fd: number, bytes: Uint8Array): void {
+  let done = 0
+  while (done < bytes.byteLength) done += writeSync(fd, bytes, done, bytes.byteLength - done)
+}

@@ -1,0 +1,199 @@
+// Writes seeded-random Hugging Face checkpoints (tiny/small/bench presets) for tests and benchmarks, cached under .cache/models.
+import {existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync} from 'node:fs'
+import {dirname, join, resolve} from 'node:path'
+import {fileURLToPath} from 'node:url'
+import {ModelLoadError} from '../errors.js'
+import {buildByteLevelBpe, buildTokenizerConfig} from './byte-level-bpe.js'
+import {expectedTensorShapes} from './load-model.js'
+import {parseModelConfig, readJsonObject, type ModelConfig} from './model-config.js'
+import {encodeFloats, writeSafetensors, type TensorDtype} from './safetensors.js'
+import {SeededRandom} from './seeded-random.js'
+
+export type TestModelPreset = 'tiny' | 'small' | 'bench'
+export const TEST_MODEL_PRESETS: readonly TestModelPreset[] = ['tiny', 'small', 'bench']
+/**
+ * llama: Llama 2 layout (plain RoPE). qwen2: q/k/v biases, theta 1e6. llama3: llama3 RoPE scaling. All untied: a random
+ * tied model greedily repeats its last token (its own embedding dominates its logits); tied loading is covered by tinychat.
+ */
+export type TestModelVariant = 'llama' | 'qwen2' | 'llama3'
+export const TEST_MODEL_VARIANTS: readonly TestModelVariant[] = ['llama', 'qwen2', 'llama3']
+
+export interface TestModelOptions {
+  seed?: number
+  dtype?: TensorDtype
+  /** Write here instead of the shared cache. */
+  dir?: string
+  variant?: TestModelVariant
+}
+
+/** Bump when the generated weights or files change, so stale cached models are rebuilt. */
+const GENERATOR_VERSION = 1
+
+interface PresetShape {
+  vocabSize: number
+  hiddenSize: number
+  numLayers: number
+  numHeads: number
+  numKvHeads: number
+  intermediateSize: number
+  maxPositionEmbeddings: number
+}
+
+const PRESETS: Record<TestModelPreset, PresetShape> = {
+  tiny: {vocabSize: 512, hiddenSize: 64, numLayers: 2, numHeads: 4, numKvHeads: 2, intermediateSize: 128, maxPositionEmbeddings: 512},
+  small: {vocabSize: 8192, hiddenSize: 512, numLayers: 6, numHeads: 8, numKvHeads: 4, intermediateSize: 1408, maxPositionEmbeddings: 2048},
+  bench: {vocabSize: 32000, hiddenSize: 512, numLayers: 8, numHeads: 8, numKvHeads: 4, intermediateSize: 1536, maxPositionEmbeddings: 2048},
+}
+
+/** The repository root: this file sits at src/engine/model/ (or dist/engine/model/ once compiled). */
+const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..')
+
+export function defaultTestModelDir(preset: TestModelPreset, options: TestModelOptions = {}): string {
+  const variant = options.variant ?? 'llama'
+  const name = [preset, ...(variant === 'llama' ? [] : [variant]), options.seed ?? 0, (options.dtype ?? 'F32').toLowerCase()].join('-')
+  return join(REPO_ROOT, '.cache', 'models', name)
+}
+
+/** The HF config.json a preset/variant generates. */
+export function testModelConfigJson(preset: TestModelPreset, options: TestModelOptions = {}): Record<string, unknown> {
+  const shape = PRESETS[preset]
+  const variant = options.variant ?? 'llama'
+  const common = {
+    vocab_size: shape.vocabSize,
+    hidden_size: shape.hiddenSize,
+    intermediate_size: shape.intermediateSize,
+    num_hidden_layers: shape.numLayers,
+    num_attention_heads: shape.numHeads,
+    num_key_value_heads: shape.numKvHeads,
+    head_dim: shape.hiddenSize / shape.numHeads,
+    max_position_embeddings: shape.maxPositionEmbeddings,
+    hidden_act: 'silu',
+    bos_token_id: 1,
+    eos_token_id: 4,
+    torch_dtype: {F32: 'float32', BF16: 'bfloat16', F16: 'float16'}[options.dtype ?? 'F32'],
+    pagedllm_test_model: {preset, variant, seed: options.seed ?? 0, generatorVersion: GENERATOR_VERSION},
+  }
+  if (variant === 'qwen2') {
+    return {
+      architectures: ['Qwen2ForCausalLM'],
+      model_type: 'qwen2',
+      ...common,
+      rms_norm_eps: 1e-6,
+      rope_theta: 1000000.0,
+      tie_word_embeddings: false,
+      use_sliding_window: false,
+      sliding_window: shape.maxPositionEmbeddings,
+    }
+  }
+  const llama = {architectures: ['LlamaForCausalLM'], model_type: 'llama', ...common, rms_norm_eps: 1e-5, attention_bias: false, mlp_bias: false}
+  if (variant === 'llama3') {
+    // A short original context makes the scaled band of frequencies matter within a few hundred positions.
+    return {
+      ...llama,
+      rope_theta: 500000.0,
+      rope_scaling: {rope_type: 'llama3', factor: 8.0, low_freq_factor: 1.0, high_freq_factor: 4.0, original_max_position_embeddings: 64},
+      tie_word_embeddings: false,
+    }
+  }
+  return {...llama, rope_theta: 10000.0, rope_scaling: null, tie_word_embeddings: false}
+}
+
+/** Parameter count of a preset/variant (what the generated safetensors holds). */
+export function testModelParameterCount(preset: TestModelPreset, variant: TestModelVariant = 'llama'): number {
+  const config = parseModelConfig(testModelConfigJson(preset, {variant}))
+  return expectedTensorShapes(config).reduce((sum, t) => sum + t.shape.reduce((a, b) => a * b, 1), 0)
+}
+
+/** Returns a directory holding the model, generating it once; concurrent callers never see half-written files. */
+export async function ensureTestModel(preset: TestModelPreset, options: TestModelOptions = {}): Promise<string> {
+  if (!(preset in PRESETS)) throw new ModelLoadError(`Unknown test model preset ${preset}; presets: ${TEST_MODEL_PRESETS.join(', ')}.`)
+  const target = resolve(options.dir ?? defaultTestModelDir(preset, options))
+  const configJson = testModelConfigJson(preset, options)
+  if (isSameTestModel(target, configJson)) return target
+  if (existsSync(target) && !isTestModelDir(target) && readdirSync(target).length > 0) {
+    throw new ModelLoadError(`Refusing to write a test model into ${target}: it is a non-empty directory that holds no generated test model.`)
+  }
+
+  mkdirSync(dirname(target), {recursive: true})
+  const temporary = `${target}.tmp-${process.pid}-${Date.now()}`
+  mkdirSync(temporary)
+  try {
+    writeTestModelFiles(temporary, configJson, options)
+    // Another process may have finished the same model meanwhile; its copy is identical, so keep it.
+    if (isSameTestModel(target, configJson)) return target
+    if (existsSync(target)) discardStaleModel(target)
+    try {
+      renameSync(temporary, target)
+    } catch (error) {
+      if (!isSameTestModel(target, configJson)) throw error
+    }
+    return target
+  } finally {
+    rmSync(temporary, {recursive: true, force: true})
+  }
+}
+
+/** Moves an empty directory or an older generator's model out of the way (a rename, so no reader sees it half-deleted). */
+function discardStaleModel(dir: string): void {
+  const trash = `${dir}.stale-${process.pid}-${Date.now()}`
+  try {
+    renameSync(dir, trash)
+  } catch {
+    return // another process moved it first
+  }
+  rmSync(trash, {recursive: true, force: true})
+}
+
+function isTestModelDir(dir: string): boolean {
+  try {
+    return readJsonObject(join(dir, 'config.json')).pagedllm_test_model !== undefined
+  } catch {
+    return false
+  }
+}
+
+function isSameTestModel(dir: string, configJson: Record<string, unknown>): boolean {
+  if (!existsSync(join(dir, 'config.json'))) return false
+  try {
+    return JSON.stringify(readJsonObject(join(dir, 'config.json'))) === JSON.stringify(configJson)
+  } catch {
+    return false
+  }
+}
+
+function writeTestModelFiles(dir: string, configJson: Record<string, unknown>, options: TestModelOptions): void {
+  const config = parseModelConfig(configJson)
+  const seed = options.seed ?? 0
+  const dtype = options.dtype ?? 'F32'
+  const random = new SeededRandom(seed)
+  const tensors = expectedTensorShapes(config).map(({name, shape}) => ({
+    name,
+    dtype,
+    shape,
+    data: () => encodeFloats(randomTensor(name, shape, config, random), dtype),
+  }))
+  writeSafetensors(join(dir, 'model.safetensors'), tensors, {format: 'pt'})
+  writeJson(join(dir, 'tokenizer.json'), buildByteLevelBpe(config.vocabSize, seed))
+  writeJson(join(dir, 'tokenizer_config.json'), buildTokenizerConfig(config.maxPositionEmbeddings))
+  writeJson(join(dir, 'generation_config.json'), {bos_token_id: 1, eos_token_id: [2, 4]})
+  // config.json last: its presence with the right contents is what marks a directory complete.
+  writeJson(join(dir, 'config.json'), configJson)
+}
+
+/**
+ * Weight scales that keep activations of order one through every layer, so logits of random inputs have a std of a few units:
+ * projections ~ N(0, 1/fan_in); norms ~ 1 +- 0.1 (so a wrong norm weight shows); lm_head rows scaled so that
+ * logits = normed hidden . row have std ~3.
+ */
+function randomTensor(name: string, shape: number[], config: ModelConfig, random: SeededRandom): Float32Array {
+  const count = shape.reduce((a, b) => a * b, 1)
+  if (name.endsWith('norm.weight')) return random.normals(count, 1, 0.1)
+  if (name.endsWith('.bias')) return random.normals(count, 0, 0.2)
+  if (name === 'model.embed_tokens.weight') return random.normals(count, 0, 1)
+  if (name === 'lm_head.weight') return random.normals(count, 0, 3 / Math.sqrt(config.hiddenSize))
+  return random.normals(count, 0, 1 / Math.sqrt(shape[1]))
+}
+
+function writeJson(path: string, value: unknown): void {
+  writeFileSync(path, JSON.stringify(value, null, 2) + '\n')
+}

@@ -1,0 +1,140 @@
+// The model's tokenizer: tokenizer.json via @huggingface/tokenizers plus the chat template via @huggingface/jinja.
+import {Template} from '@huggingface/jinja'
+import {Tokenizer as HfTokenizer} from '@huggingface/tokenizers'
+import {existsSync, readFileSync} from 'node:fs'
+import {join} from 'node:path'
+import {InvalidRequestError, ModelLoadError} from '../errors.js'
+import {readJsonObject} from './model-config.js'
+
+export interface ChatMessage {
+  role: string
+  content: string
+}
+
+export interface ChatTemplateOptions {
+  /** Append the assistant turn header so the model answers; defaults to true (what chat completions need). */
+  addGenerationPrompt?: boolean
+}
+
+type Json = Record<string, unknown>
+
+export class Tokenizer {
+  readonly vocabSize: number
+  readonly bosTokenId: number | null
+  readonly eosTokenIds: number[]
+  readonly specialTokenIds: ReadonlySet<number>
+  private readonly inner: HfTokenizer
+  private readonly chatTemplate: Template | null
+  private readonly specialTokenText: {bos_token: string; eos_token: string; unk_token: string; pad_token: string}
+
+  /** Loads <dir>/tokenizer.json and <dir>/tokenizer_config.json; extraEosTokenIds come from config/generation_config. */
+  static load(dir: string, options: {extraEosTokenIds?: number[]} = {}): Tokenizer {
+    const tokenizerPath = join(dir, 'tokenizer.json')
+    if (!existsSync(tokenizerPath)) {
+      throw new ModelLoadError(`No tokenizer.json in ${dir}: only Hugging Face fast tokenizers (tokenizer.json) are supported.`)
+    }
+    const tokenizerJson = readJsonObject(tokenizerPath)
+    const configPath = join(dir, 'tokenizer_config.json')
+    const tokenizerConfig = existsSync(configPath) ? readJsonObject(configPath) : {}
+    // Newer checkpoints keep the template in its own file instead of tokenizer_config.json.
+    const templatePath = join(dir, 'chat_template.jinja')
+    const templateFile = existsSync(templatePath) ? readFileSync(templatePath, 'utf8') : null
+    return new Tokenizer(tokenizerJson, tokenizerConfig, {...options, chatTemplate: templateFile})
+  }
+
+  constructor(
+    tokenizerJson: Json,
+    tokenizerConfig: Json,
+    options: {extraEosTokenIds?: number[]; chatTemplate?: string | null} = {},
+  ) {
+    try {
+      this.inner = new HfTokenizer(tokenizerJson, tokenizerConfig)
+    } catch (error) {
+      throw new ModelLoadError(`Cannot build the tokenizer from tokenizer.json: ${(error as Error).message}`, {cause: error})
+    }
+    const vocab = this.inner.get_vocab(true)
+    let maxId = -1
+    for (const id of vocab.values()) maxId = Math.max(maxId, id)
+    this.vocabSize = maxId + 1
+
+    const special = new Set<number>()
+    for (const [id, token] of this.inner.get_added_tokens_decoder()) if (token.special) special.add(id)
+    this.specialTokenIds = special
+
+    this.specialTokenText = {
+      bos_token: tokenContent(tokenizerConfig.bos_token),
+      eos_token: tokenContent(tokenizerConfig.eos_token),
+      unk_token: tokenContent(tokenizerConfig.unk_token),
+      pad_token: tokenContent(tokenizerConfig.pad_token),
+    }
+    this.bosTokenId = this.tokenId(this.specialTokenText.bos_token)
+    const eos = this.tokenId(this.specialTokenText.eos_token)
+    this.eosTokenIds = [...new Set([...(eos === null ? [] : [eos]), ...(options.extraEosTokenIds ?? [])])]
+
+    const templateSource = options.chatTemplate ?? pickChatTemplate(tokenizerConfig.chat_template)
+    try {
+      this.chatTemplate = templateSource === null ? null : new Template(templateSource)
+    } catch (error) {
+      throw new ModelLoadError(`The chat_template does not parse: ${(error as Error).message}`, {cause: error})
+    }
+  }
+
+  encode(text: string, opts: {addSpecialTokens?: boolean} = {}): number[] {
+    return this.inner.encode(text, {add_special_tokens: opts.addSpecialTokens ?? true}).ids
+  }
+
+  decode(ids: number[], opts: {skipSpecialTokens?: boolean} = {}): string {
+    return this.inner.decode(ids, {skip_special_tokens: opts.skipSpecialTokens ?? false})
+  }
+
+  get hasChatTemplate(): boolean {
+    return this.chatTemplate !== null
+  }
+
+  /** Renders the chat template to text; the text already holds any BOS the template writes. */
+  applyChatTemplate(messages: ChatMessage[], opts: ChatTemplateOptions = {}): string {
+    if (this.chatTemplate === null) {
+      throw new InvalidRequestError('This model has no chat template; use the completions endpoint with a plain prompt.', {param: 'messages'})
+    }
+    try {
+      return this.chatTemplate.render({
+        messages,
+        add_generation_prompt: opts.addGenerationPrompt ?? true,
+        ...this.specialTokenText,
+      })
+    } catch (error) {
+      throw new InvalidRequestError(`The chat template rejected these messages: ${(error as Error).message}`, {param: 'messages', cause: error})
+    }
+  }
+
+  /** Renders and tokenizes without adding special tokens, as transformers' apply_chat_template(tokenize=True) does (no double BOS). */
+  encodeChat(messages: ChatMessage[], opts: ChatTemplateOptions = {}): number[] {
+    return this.encode(this.applyChatTemplate(messages, opts), {addSpecialTokens: false})
+  }
+
+  idToToken(id: number): string | undefined {
+    return this.inner.id_to_token(id)
+  }
+
+  private tokenId(content: string): number | null {
+    return content === '' ? null : (this.inner.token_to_id(content) ?? null)
+  }
+}
+
+/** tokenizer_config.json writes special tokens either as strings or as AddedToken objects. */
+function tokenContent(value: unknown): string {
+  if (typeof value === 'string') return value
+  if (value !== null && typeof value === 'object' && typeof (value as Json).content === 'string') return (value as Json).content as string
+  return ''
+}
+
+/** chat_template is a string, or a list of named templates of which "default" is the chat one. */
+function pickChatTemplate(value: unknown): string | null {
+  if (typeof value === 'string') return value
+  if (Array.isArray(value)) {
+    const named = value as {name?: unknown; template?: unknown}[]
+    const chosen = named.find((t) => t.name === 'default') ?? named[0]
+    return typeof chosen?.template === 'string' ? chosen.template : null
+  }
+  return null
+}

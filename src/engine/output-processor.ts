@@ -1,0 +1,249 @@
+// After a step: sample tokens, fork samples and beams, check stop conditions, free finished sequences.
+import {beamSearchStep, type BeamCandidates, type BeamState} from './beam-search.js'
+import type {BlockManager} from './block-manager.js'
+import {IncrementalDetokenizer} from './detokenizer.js'
+import type {Tokenizer} from './model/tokenizer.js'
+import type {LogitsRows} from './model-runner.js'
+import {makeRng, type Rng} from './random.js'
+import type {CompletionOutput} from './request-output.js'
+import {logprobsOfTokens, sampleRows, topLogprobsOfRow, type SampleRequest} from './sampler.js'
+import type {ScheduledSequence, Scheduler} from './scheduler.js'
+import {checkStop} from './stop-checker.js'
+import {SequenceStatus, type Sequence, type SequenceGroup} from './sequence.js'
+
+/** Per-sequence state that lives outside the sequence's data: its generator and its detokenizer. */
+interface SequenceState {
+  rng: Rng
+  detokenizer: IncrementalDetokenizer
+}
+
+export class OutputProcessor {
+  private readonly states = new Map<number, SequenceState>()
+  private readonly beamStates = new Map<SequenceGroup, BeamState>()
+  /** Final outputs of groups whose result is not their live sequences (best_of > n, beam search). */
+  readonly finalOutputs = new Map<SequenceGroup, CompletionOutput[]>()
+
+  constructor(
+    private readonly tokenizer: Tokenizer,
+    private readonly blockManager: BlockManager,
+    private readonly scheduler: Scheduler,
+    private readonly vocabSize: number,
+    private readonly eosTokenIds: readonly number[],
+    private readonly defaultSeed: number,
+  ) {}
+
+  /** Applies one step's logits to the scheduled sequences. Returns the groups that changed. */
+  process(scheduled: readonly ScheduledSequence[], rows: readonly LogitsRows[], logits: Float32Array, now: number): Set<SequenceGroup> {
+    const touched = new Set<SequenceGroup>()
+    const sampleRequests: SampleRequest[] = []
+    const sampleTargets: Array<{group: SequenceGroup; seq: Sequence}> = []
+    const beamCandidates = new Map<SequenceGroup, BeamCandidates[]>()
+
+    scheduled.forEach((entry, i) => {
+      const {group, seq} = entry
+      const row = rows[i]!
+      if (row.promptRows) this.recordPromptLogprobs(group, seq, row.promptRows, logits)
+      seq.numComputedTokens += entry.numNewTokens
+      this.blockManager.markComputed(seq)
+      if (!entry.samples) return
+      touched.add(group)
+      if (group.params.useBeamSearch) {
+        const {tokenIds, logprobs} = topLogprobsOfRow(logits, row.sampleRow, this.vocabSize, 2 * group.params.bestOf)
+        const list = beamCandidates.get(group) ?? []
+        list.push({seqId: seq.seqId, tokenIds, logprobs})
+        beamCandidates.set(group, list)
+        return
+      }
+      // The first sample of a best_of > 1 request forks the prompt into its samples; they share its blocks.
+      const targets = seq.outputLength === 0 && group.sequences.length === 1 ? this.forkSamples(group, seq) : [seq]
+      for (const target of targets) {
+        sampleRequests.push(this.sampleRequest(group, target, row.sampleRow))
+        sampleTargets.push({group, seq: target})
+      }
+    })
+
+    const results = sampleRows(logits, this.vocabSize, sampleRequests)
+    results.forEach((result, i) => {
+      const {group, seq} = sampleTargets[i]!
+      group.times.firstToken ??= now
+      seq.appendToken(result.tokenId, result.logprob, result.topLogprobs ?? undefined)
+      this.afterAppend(group, seq)
+    })
+    for (const [group, candidates] of beamCandidates) {
+      group.times.firstToken ??= now
+      this.stepBeams(group, candidates)
+    }
+    for (const group of touched) if (group.isFinished) this.finishGroup(group, now)
+    return touched
+  }
+
+  /** Frees a sequence's per-sequence state (finished, aborted or discarded beam). */
+  forget(seq: Sequence): void {
+    this.states.delete(seq.seqId)
+  }
+
+  forgetGroup(group: SequenceGroup): void {
+    for (const seq of group.sequences) this.forget(seq)
+    this.beamStates.delete(group)
+    this.finalOutputs.delete(group)
+  }
+
+  private stateOf(group: SequenceGroup, seq: Sequence): SequenceState {
+    let state = this.states.get(seq.seqId)
+    if (!state) {
+      const seed = group.params.seed ?? this.defaultSeed
+      const stream = group.sequences.indexOf(seq)
+      state = {
+        rng: makeRng(seed, stream),
+        detokenizer: new IncrementalDetokenizer(this.tokenizer, seq.tokenIds.slice(0, seq.promptLength), {
+          skipSpecialTokens: group.params.skipSpecialTokens,
+        }),
+      }
+      this.states.set(seq.seqId, state)
+    }
+    return state
+  }
+
+  private sampleRequest(group: SequenceGroup, seq: Sequence, row: number): SampleRequest {
+    const {params} = group
+    const suppress = seq.outputLength < params.minTokens ? [...(params.ignoreEos ? [] : this.eosTokenIds), ...params.stopTokenIds] : []
+    return {
+      row,
+      params,
+      promptTokenIds: seq.tokenIds.slice(0, seq.promptLength),
+      outputTokenIds: seq.outputTokenIds,
+      rng: this.stateOf(group, seq).rng,
+      suppressTokenIds: suppress,
+    }
+  }
+
+  private forkSamples(group: SequenceGroup, parent: Sequence): Sequence[] {
+    const samples = [parent]
+    for (let i = 1; i < group.params.bestOf; i++) {
+      const child = parent.fork()
+      group.sequences.push(child)
+      this.scheduler.addBlockCopies(this.blockManager.fork(parent, child))
+      samples.push(child)
+    }
+    return samples
+  }
+
+  private afterAppend(group: SequenceGroup, seq: Sequence): void {
+    const state = this.stateOf(group, seq)
+    const delta = state.detokenizer.push([seq.lastTokenId])
+    const verdict = checkStop({
+      params: group.params,
+      tokenId: seq.lastTokenId,
+      eosTokenIds: this.eosTokenIds,
+      outputLength: seq.outputLength,
+      text: state.detokenizer.text,
+      delta,
+    })
+    seq.outputText = verdict.text
+    if (verdict.finished === null) return
+    seq.status = verdict.finished === 'length' ? SequenceStatus.FinishedLength : SequenceStatus.FinishedStopped
+    seq.stopReason = verdict.stopReason
+    this.blockManager.free(seq)
+  }
+
+  private stepBeams(group: SequenceGroup, candidates: BeamCandidates[]): void {
+    const {params} = group
+    const live = group.withStatus(SequenceStatus.Running)
+    const state = this.beamStates.get(group) ?? {beams: [], finished: []}
+    state.beams = live.map((seq) => ({seqId: seq.seqId, tokenIds: seq.outputTokenIds, cumulativeLogprob: seq.cumulativeLogprob}))
+    const step = beamSearchStep(state, candidates, {
+      beamWidth: params.bestOf,
+      lengthPenalty: params.lengthPenalty,
+      earlyStopping: params.earlyStopping,
+      eosTokenIds: params.ignoreEos ? [] : this.eosTokenIds,
+      maxTokens: params.maxTokens,
+      promptLength: group.promptLength,
+    })
+    state.finished = step.finished
+    this.beamStates.set(group, state)
+
+    // Fork every chosen parent once per extra child BEFORE appending, so children start from the parent's tokens.
+    const byParent = new Map<number, typeof step.next>()
+    for (const choice of step.next) byParent.set(choice.parentSeqId, [...(byParent.get(choice.parentSeqId) ?? []), choice])
+    const survivors: Array<{seq: Sequence; tokenId: number; cumulativeLogprob: number}> = []
+    for (const seq of live) {
+      const choices = byParent.get(seq.seqId)
+      if (!choices || step.done) {
+        this.discardBeam(group, seq)
+        continue
+      }
+      for (const choice of choices.slice(1)) {
+        const child = seq.fork()
+        group.sequences.push(child)
+        this.scheduler.addBlockCopies(this.blockManager.fork(seq, child))
+        survivors.push({seq: child, tokenId: choice.tokenId, cumulativeLogprob: choice.cumulativeLogprob})
+      }
+      survivors.push({seq, tokenId: choices[0]!.tokenId, cumulativeLogprob: choices[0]!.cumulativeLogprob})
+    }
+    for (const {seq, tokenId, cumulativeLogprob} of survivors) {
+      seq.appendToken(tokenId, cumulativeLogprob - seq.cumulativeLogprob)
+    }
+    if (!step.done) return
+    const best = [...step.finished].sort((a, b) => b.score - a.score).slice(0, params.n)
+    this.finalOutputs.set(
+      group,
+      best.map((hypothesis, index) => {
+        const endsWithEos = this.eosTokenIds.includes(hypothesis.tokenIds[hypothesis.tokenIds.length - 1]!) && !params.ignoreEos
+        return {
+          index,
+          text: this.tokenizer.decode(hypothesis.tokenIds, {skipSpecialTokens: params.skipSpecialTokens}),
+          tokenIds: hypothesis.tokenIds,
+          cumulativeLogprob: hypothesis.cumulativeLogprob,
+          logprobs: null,
+          finishReason: endsWithEos ? 'stop' : 'length',
+          stopReason: endsWithEos ? hypothesis.tokenIds[hypothesis.tokenIds.length - 1]! : null,
+        }
+      }),
+    )
+  }
+
+  private discardBeam(group: SequenceGroup, seq: Sequence): void {
+    seq.status = SequenceStatus.FinishedAborted
+    this.blockManager.free(seq)
+    this.forget(seq)
+    group.sequences = group.sequences.filter((other) => other !== seq)
+  }
+
+  private finishGroup(group: SequenceGroup, now: number): void {
+    group.times.finished ??= now
+    if (group.params.useBeamSearch || group.params.bestOf === group.params.n) return
+    // best_of > n: return the n samples with the highest cumulative logprob.
+    const ranked = group.sequences
+      .map((seq, index) => ({seq, index}))
+      .sort((a, b) => b.seq.cumulativeLogprob - a.seq.cumulativeLogprob)
+      .slice(0, group.params.n)
+    this.finalOutputs.set(
+      group,
+      ranked.map(({seq}, index) => ({
+        index,
+        text: seq.outputText,
+        tokenIds: seq.outputTokenIds,
+        cumulativeLogprob: seq.cumulativeLogprob,
+        logprobs: group.params.logprobs === null ? null : [...seq.outputLogprobs],
+        finishReason: seq.status === SequenceStatus.FinishedLength ? 'length' : 'stop',
+        stopReason: seq.stopReason,
+      })),
+    )
+  }
+
+  private recordPromptLogprobs(group: SequenceGroup, seq: Sequence, promptRows: number[], logits: Float32Array): void {
+    const k = group.params.promptLogprobs ?? 0
+    group.promptLogprobs ??= [null]
+    const start = seq.numComputedTokens
+    promptRows.forEach((row, offset) => {
+      const nextPosition = start + offset + 1
+      if (nextPosition >= seq.promptLength) return
+      const actual = seq.tokenIds[nextPosition]!
+      const top = topLogprobsOfRow(logits, row, this.vocabSize, k)
+      const entry = new Map<number, number>()
+      top.tokenIds.forEach((id, j) => entry.set(id, top.logprobs[j]!))
+      entry.set(actual, logprobsOfTokens(logits, row, this.vocabSize, [actual])[0]!)
+      group.promptLogprobs![nextPosition] = entry
+    })
+  }
+}

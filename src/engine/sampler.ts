@@ -1,0 +1,211 @@
+// Turns each row of logits into one sampled token: penalties, suppression, greedy or temperature/top-k/top-p/min-p sampling, logprobs.
+//
+// Order (vLLM's): repetition penalty, then frequency/presence penalties, then suppression (min_tokens) -> argmax when
+// greedy -> else divide by temperature -> top-k -> top-p (over the top-k renormalized) -> min-p -> draw one token.
+// Reported logprobs are those of the RAW logits (log_softmax with no penalty and temperature 1), as vLLM reports
+// them; beam search and cumulative logprobs use the same numbers.
+//
+// Speed: the engine's logits row is edited in place for penalties and suppression and restored before returning
+// (only the few touched entries are saved), so nothing vocab-sized is copied; filters find their cut with a radix
+// select over the weights (weight-cutoff.ts) instead of sorting the vocabulary. Scratch buffers are reused.
+import {isGreedy, type SamplingParams} from './sampling-params.js'
+import type {TokenLogprobs} from './sequence.js'
+import type {Rng} from './random.js'
+import {argmaxOf, logSumExp, tokenLogprobsOfRow} from './logprobs.js'
+import {KEEP_ALL, WeightCutFinder, shorterCut, type WeightCut} from './weight-cutoff.js'
+
+export {logprobsOfTokens, promptTokenLogprobs, topLogprobsOfRow} from './logprobs.js'
+
+export interface SampleRequest {
+  /** Which row of the logits array this sample reads; several requests may share a row (best_of forks). */
+  row: number
+  params: SamplingParams
+  /** Presence/frequency penalties count OUTPUT tokens only (OpenAI); repetition_penalty covers prompt + output (vLLM/HF). */
+  promptTokenIds: readonly number[]
+  outputTokenIds: readonly number[]
+  /** Per-sequence generator; one draw per non-greedy sample, none when greedy. */
+  rng: Rng
+  /** Tokens that must not be sampled now (EOS and stop_token_ids while min_tokens is not reached). */
+  suppressTokenIds: readonly number[]
+}
+
+export interface SampleResult {
+  tokenId: number
+  /** Raw log_softmax of the chosen token (see the file header). */
+  logprob: number
+  /** When params.logprobs !== null: the top params.logprobs tokens by raw logprob plus the chosen one. */
+  topLogprobs: TokenLogprobs | null
+}
+
+/** Vocab-sized scratch reused across calls; grown on demand. */
+class SamplerScratch {
+  weights = new Float32Array(0)
+  weightBits = new Int32Array(0)
+  kept = new Int32Array(0)
+  /** seenStamp[t] === stamp marks token t as already saved during the current row. */
+  seenStamp = new Int32Array(0)
+  stamp = 0
+  outputCounts = new Int32Array(0)
+  savedIds: number[] = []
+  savedValues: number[] = []
+  readonly cutFinder = new WeightCutFinder()
+
+  ensure(vocabSize: number): void {
+    if (this.weights.length === vocabSize) return
+    this.weights = new Float32Array(vocabSize)
+    this.weightBits = new Int32Array(this.weights.buffer)
+    this.kept = new Int32Array(vocabSize)
+    this.seenStamp = new Int32Array(vocabSize)
+    this.outputCounts = new Int32Array(vocabSize)
+    this.stamp = 0
+  }
+
+  beginRow(): void {
+    this.savedIds.length = 0
+    this.savedValues.length = 0
+    if (++this.stamp === 0x7fffffff) {
+      this.seenStamp.fill(0)
+      this.stamp = 1
+    }
+  }
+}
+
+const scratch = new SamplerScratch()
+
+/** Samples one token per request from its row of `logits` (rows of `vocabSize`). The array is left as it was given. */
+export function sampleRows(logits: Float32Array, vocabSize: number, requests: readonly SampleRequest[]): SampleResult[] {
+  const numRows = Math.floor(logits.length / vocabSize)
+  scratch.ensure(vocabSize)
+  return requests.map((request) => {
+    if (!(request.row >= 0 && request.row < numRows)) throw new RangeError(`row ${request.row} is outside the ${numRows} rows of logits`)
+    return sampleRow(logits.subarray(request.row * vocabSize, (request.row + 1) * vocabSize), request)
+  })
+}
+
+function sampleRow(row: Float32Array, request: SampleRequest): SampleResult {
+  const {params} = request
+  scratch.beginRow()
+  const edited = applyPenaltiesAndSuppression(row, request)
+  let tokenId: number
+  let rawLogSumExp: number | null = null
+  if (isGreedy(params)) {
+    const best = argmaxOf(row)
+    tokenId = best.index
+    if (!edited) rawLogSumExp = logSumExp(row, best.value)
+  } else {
+    const draw = drawToken(row, params, request.rng)
+    tokenId = draw.tokenId
+    // At temperature 1 on an untouched row the sampling weights already are exp(raw - max).
+    if (!edited && params.temperature === 1) rawLogSumExp = draw.max + Math.log(draw.totalWeight)
+  }
+  restoreEdits(row)
+  rawLogSumExp ??= logSumExp(row)
+  return {
+    tokenId,
+    logprob: row[tokenId]! - rawLogSumExp,
+    topLogprobs: params.logprobs === null ? null : tokenLogprobsOfRow(row, tokenId, params.logprobs, rawLogSumExp),
+  }
+}
+
+function saveOnce(row: Float32Array, tokenId: number): boolean {
+  if (tokenId < 0 || tokenId >= row.length) return false
+  if (scratch.seenStamp[tokenId] !== scratch.stamp) {
+    scratch.seenStamp[tokenId] = scratch.stamp
+    scratch.savedIds.push(tokenId)
+    scratch.savedValues.push(row[tokenId]!)
+  }
+  return true
+}
+
+/** Edits the row in place (saving what it overwrites); returns whether anything changed. */
+function applyPenaltiesAndSuppression(row: Float32Array, request: SampleRequest): boolean {
+  const {repetitionPenalty, frequencyPenalty, presencePenalty} = request.params
+  if (repetitionPenalty !== 1) {
+    // HF/vLLM: shrink positive logits, grow negative ones, once per distinct token of prompt + output.
+    const penalize = (tokenId: number) => {
+      if (scratch.seenStamp[tokenId] === scratch.stamp || !saveOnce(row, tokenId)) return
+      const value = row[tokenId]!
+      row[tokenId] = value > 0 ? value / repetitionPenalty : value * repetitionPenalty
+    }
+    for (const tokenId of request.promptTokenIds) penalize(tokenId)
+    for (const tokenId of request.outputTokenIds) penalize(tokenId)
+  }
+  if (frequencyPenalty !== 0 || presencePenalty !== 0) {
+    const counts = scratch.outputCounts
+    for (const tokenId of request.outputTokenIds) if (tokenId >= 0 && tokenId < row.length) counts[tokenId]!++
+    for (const tokenId of request.outputTokenIds) {
+      const count = tokenId >= 0 && tokenId < row.length ? counts[tokenId]! : 0
+      if (count === 0) continue // out of range, or already penalized (counts are cleared as they are used)
+      saveOnce(row, tokenId)
+      row[tokenId] = row[tokenId]! - frequencyPenalty * count - presencePenalty
+      counts[tokenId] = 0
+    }
+  }
+  for (const tokenId of request.suppressTokenIds) if (saveOnce(row, tokenId)) row[tokenId] = -Infinity
+  return scratch.savedIds.length > 0
+}
+
+function restoreEdits(row: Float32Array): void {
+  for (let i = 0; i < scratch.savedIds.length; i++) row[scratch.savedIds[i]!] = scratch.savedValues[i]!
+}
+
+/** Temperature, top-k, top-p, min-p, then one draw from what is left. */
+function drawToken(row: Float32Array, params: SamplingParams, rng: Rng): {tokenId: number; max: number; totalWeight: number} {
+  const {weights, weightBits} = scratch
+  const max = argmaxOf(row).value
+  const inverseTemperature = 1 / params.temperature
+  // Weights relative to the best token (which gets exactly 1): the same ratios as softmax(row / temperature).
+  let totalWeight = 0
+  for (let i = 0; i < row.length; i++) {
+    const weight = Math.exp((row[i]! - max) * inverseTemperature)
+    weights[i] = weight
+    totalWeight += weight
+  }
+  let cut: WeightCut = KEEP_ALL
+  if (params.topK > 0 && params.topK < row.length) cut = scratch.cutFinder.topCount(weights, weightBits, params.topK)
+  if (params.topP < 1) {
+    const massBeforeTopP = cut === KEEP_ALL ? totalWeight : cut.keptMass
+    cut = shorterCut(cut, scratch.cutFinder.topMass(weights, weightBits, params.topP * massBeforeTopP))
+  }
+  const tokenId =
+    cut === KEEP_ALL && params.minP === 0
+      ? drawFromAll(weights, totalWeight, rng)
+      : drawFromCut(weights, weightBits, cut, params.minP, rng)
+  return {tokenId, max, totalWeight}
+}
+
+function drawFromAll(weights: Float32Array, totalWeight: number, rng: Rng): number {
+  const target = rng.nextFloat() * totalWeight
+  let cumulative = 0
+  let last = 0
+  for (let i = 0; i < weights.length; i++) {
+    if (weights[i] === 0) continue
+    cumulative += weights[i]!
+    last = i
+    if (cumulative > target) return i
+  }
+  return last // rounding left the target a hair above the sum
+}
+
+function drawFromCut(weights: Float32Array, weightBits: Int32Array, cut: WeightCut, minP: number, rng: Rng): number {
+  // min-p compares with the best token's probability, which is weight 1 here (ratios survive renormalization).
+  const kept = scratch.kept
+  let numKept = 0
+  let keptWeight = 0
+  let tiesSeen = 0
+  for (let i = 0; i < weights.length; i++) {
+    const bits = weightBits[i]!
+    const inCut = bits > cut.thresholdBits || (bits === cut.thresholdBits && tiesSeen++ < cut.tieTake)
+    if (inCut && weights[i]! >= minP && weights[i]! > 0) {
+      kept[numKept++] = i
+      keptWeight += weights[i]!
+    }
+  }
+  const target = rng.nextFloat() * keptWeight
+  let cumulative = 0
+  for (let k = 0; k < numKept; k++) {
+    cumulative += weights[kept[k]!]!
+    if (cumulative > target) return kept[k]!
+  }
+  return kept[numKept - 1]!
+}

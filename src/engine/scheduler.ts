@@ -1,0 +1,183 @@
+// Decides, once per step, which sequences run and how many tokens each computes; preempts when KV blocks run out.
+import type {BlockCopy, BlockManager, BlockMapping} from './block-manager.js'
+import type {EngineConfig} from './config.js'
+import {SequenceStatus, type Sequence, type SequenceGroup} from './sequence.js'
+
+/** One sequence's share of a step: tokens [seq.numComputedTokens, + numNewTokens) run through the model. */
+export interface ScheduledSequence {
+  group: SequenceGroup
+  seq: Sequence
+  numNewTokens: number
+  /** The step reaches the end of the sequence, so its last row's logits are sampled. */
+  samples: boolean
+}
+
+export interface SchedulerOutput {
+  scheduled: ScheduledSequence[]
+  blockCopies: BlockCopy[]
+  swapOut: BlockMapping[]
+  swapIn: BlockMapping[]
+  /** Groups whose request can never fit (the policy's reservation exceeds the pool): finished with an error. */
+  rejected: SequenceGroup[]
+  numPreempted: number
+}
+
+export class Scheduler {
+  readonly waiting: SequenceGroup[] = []
+  readonly running: SequenceGroup[] = []
+  readonly swapped: SequenceGroup[] = []
+  numPreemptions = 0
+  /** Prompt tokens of first admissions, and how many of them the prefix cache already held. */
+  admittedPromptTokens = 0
+  cachedPromptTokens = 0
+  /** Copies owed by forks made while processing the last step's outputs; applied before the next forward. */
+  private pendingCopies: BlockCopy[] = []
+
+  constructor(
+    private readonly config: EngineConfig,
+    private readonly blockManager: BlockManager,
+  ) {}
+
+  get hasWork(): boolean {
+    return this.waiting.length + this.running.length + this.swapped.length > 0
+  }
+
+  add(group: SequenceGroup): void {
+    this.waiting.push(group)
+  }
+
+  /** Forking happens during output processing; its block copies ride along with the next step. */
+  addBlockCopies(copies: readonly BlockCopy[]): void {
+    this.pendingCopies.push(...copies)
+  }
+
+  /** Removes a group from whichever queue holds it; the caller frees its blocks. */
+  remove(group: SequenceGroup): void {
+    for (const queue of [this.waiting, this.running, this.swapped]) {
+      const index = queue.indexOf(group)
+      if (index >= 0) queue.splice(index, 1)
+    }
+  }
+
+  schedule(now: number): SchedulerOutput {
+    const output: SchedulerOutput = {scheduled: [], blockCopies: this.pendingCopies, swapOut: [], swapIn: [], rejected: [], numPreempted: 0}
+    this.pendingCopies = []
+    let tokenBudget = this.config.maxNumBatchedTokens
+    let seqBudget = this.config.maxNumSeqs
+    // Static batching (FasterTransformer-style) admits a new batch only once the previous one has drained.
+    const mayAdmit = this.config.policy !== 'contiguous' || (this.running.length === 0 && this.swapped.length === 0)
+
+    // 1. Running groups in arrival order; make room by preempting from the back.
+    const scheduledGroups = new Set<SequenceGroup>()
+    for (let i = 0; i < this.running.length && tokenBudget > 0; ) {
+      const group = this.running[i]!
+      const seqs = group.withStatus(SequenceStatus.Running)
+      if (seqs.length > seqBudget) break
+      let fits = this.blockManager.canAppendSlots(group)
+      while (!fits && this.running.length - 1 > i) {
+        this.preempt(this.running[this.running.length - 1]!, output)
+        fits = this.blockManager.canAppendSlots(group)
+      }
+      if (!fits) {
+        this.preempt(group, output)
+        break
+      }
+      for (const seq of seqs) {
+        const numNewTokens = this.chunk(seq, tokenBudget)
+        if (numNewTokens === 0) continue
+        output.blockCopies.push(...this.blockManager.appendSlots(seq))
+        output.scheduled.push({group, seq, numNewTokens, samples: seq.numComputedTokens + numNewTokens === seq.length})
+        tokenBudget -= numNewTokens
+      }
+      seqBudget -= seqs.length
+      scheduledGroups.add(group)
+      i++
+    }
+
+    // 2. Swapped groups come back before new ones, but not in a step that had to preempt.
+    while (output.numPreempted === 0 && this.swapped.length > 0 && tokenBudget > 0) {
+      const group = this.swapped[0]!
+      const seqs = group.withStatus(SequenceStatus.Swapped)
+      if (seqs.length > seqBudget || !this.blockManager.canSwapIn(group)) break
+      this.swapped.shift()
+      output.swapIn.push(...this.blockManager.swapIn(group))
+      for (const seq of seqs) seq.status = SequenceStatus.Running
+      this.running.push(group)
+      for (const seq of seqs) {
+        const numNewTokens = this.chunk(seq, tokenBudget)
+        if (numNewTokens === 0) continue
+        output.blockCopies.push(...this.blockManager.appendSlots(seq))
+        output.scheduled.push({group, seq, numNewTokens, samples: seq.numComputedTokens + numNewTokens === seq.length})
+        tokenBudget -= numNewTokens
+      }
+      seqBudget -= seqs.length
+    }
+
+    // 3. Waiting groups, first come first served: the head blocks the queue until it fits.
+    while (mayAdmit && this.swapped.length === 0 && this.waiting.length > 0 && tokenBudget > 0) {
+      const group = this.waiting[0]!
+      const seqs = group.withStatus(SequenceStatus.Waiting)
+      if (seqs.length > seqBudget) break
+      const status = this.blockManager.canAllocate(group)
+      if (status === 'never') {
+        this.waiting.shift()
+        output.rejected.push(group)
+        continue
+      }
+      if (status === 'later') break
+      // Without chunking a prompt must fit the budget whole.
+      if (!this.config.enableChunkedPrefill && seqs.some((seq) => seq.numUncomputedTokens > tokenBudget)) break
+      this.waiting.shift()
+      this.blockManager.allocate(group)
+      if (group.times.firstScheduled === null) {
+        group.times.firstScheduled = now
+        this.admittedPromptTokens += group.promptLength
+        this.cachedPromptTokens += seqs[0]!.numComputedTokens
+      }
+      for (const seq of seqs) seq.status = SequenceStatus.Running
+      this.running.push(group)
+      for (const seq of seqs) {
+        const numNewTokens = this.chunk(seq, tokenBudget)
+        if (numNewTokens === 0) continue
+        output.scheduled.push({group, seq, numNewTokens, samples: seq.numComputedTokens + numNewTokens === seq.length})
+        tokenBudget -= numNewTokens
+      }
+      seqBudget -= seqs.length
+    }
+    return output
+  }
+
+  /** Tokens of `seq` to compute this step: all that are left, or a chunk when the budget is short. */
+  private chunk(seq: Sequence, tokenBudget: number): number {
+    const left = seq.numUncomputedTokens
+    if (left <= tokenBudget) return left
+    return this.config.enableChunkedPrefill ? tokenBudget : 0
+  }
+
+  /**
+   * Frees a running group's KV memory. Recompute drops the cache and re-queues the group at the front;
+   * swap moves its blocks to host memory. Groups of several sequences (n > 1, beams) swap by default,
+   * because recomputing them would prefill each sequence separately.
+   */
+  private preempt(group: SequenceGroup, output: SchedulerOutput): void {
+    const index = this.running.indexOf(group)
+    this.running.splice(index, 1)
+    output.numPreempted++
+    this.numPreemptions++
+    // A group preempted in the same step it was scheduled must not keep its entries.
+    output.scheduled = output.scheduled.filter((entry) => entry.group !== group)
+    const seqs = group.withStatus(SequenceStatus.Running)
+    const mode = this.config.preemptionMode === 'auto' ? (seqs.length > 1 ? 'swap' : 'recompute') : this.config.preemptionMode
+    if (mode === 'swap' && this.blockManager.canSwapOut(group)) {
+      output.swapOut.push(...this.blockManager.swapOut(group))
+      for (const seq of seqs) seq.status = SequenceStatus.Swapped
+      this.swapped.push(group)
+      return
+    }
+    for (const seq of seqs) {
+      this.blockManager.free(seq)
+      seq.resetForRecompute()
+    }
+    this.waiting.unshift(group)
+  }
+}

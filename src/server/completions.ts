@@ -1,0 +1,131 @@
+// POST /v1/completions: one or several prompts, n choices each, as one JSON reply or an SSE stream.
+import {InvalidRequestError} from '../engine/errors.js'
+import {type ApiContext, newObjectId, sendJson, unixSeconds} from './api-context.js'
+import {ChoiceDeltas} from './choice-deltas.js'
+import type {RequestHandleLike, RequestOutput} from './engine-like.js'
+import {errorReply} from './error-reply.js'
+import {collectFinalOutputs, mergeOutputs, type PreparedPrompt, returnedOutputs, submitPrompts, usageOf} from './generation.js'
+import {type CompletionLogprobs, completionLogprobs} from './logprobs-format.js'
+import {checkModel, type CompletionRequest, parseCompletionRequest, resolveMaxTokens, samplingParamsFor} from './openai-schema.js'
+import {SseStream} from './sse.js'
+
+interface ReplyHeader {
+  id: string
+  object: 'text_completion'
+  created: number
+  model: string
+}
+
+export async function createCompletion(context: ApiContext, body: unknown): Promise<void> {
+  const request = parseCompletionRequest(body)
+  checkModel(request.model, context.servedModelName)
+  const prompts = request.prompts.map((prompt) => preparePrompt(context, request, prompt))
+  const id = newObjectId('cmpl')
+  const handles = submitPrompts(context.engine, id, prompts)
+  const header: ReplyHeader = {id, object: 'text_completion', created: unixSeconds(), model: context.servedModelName}
+  if (request.stream) return streamCompletion(context, request, prompts, header, handles)
+  const finals = await collectFinalOutputs(handles, context.signal, context.metrics.observeFinished)
+  sendJson(context.response, 200, completionReply(context, request, prompts, header, finals))
+}
+
+function preparePrompt(context: ApiContext, request: CompletionRequest, prompt: CompletionRequest['prompts'][number]): PreparedPrompt {
+  const tokenizer = context.engine.tokenizer
+  const tokenIds = 'text' in prompt ? tokenizer.encode(prompt.text) : prompt.tokenIds
+  const outOfVocabulary = tokenIds.find((tokenId) => tokenId >= tokenizer.vocabSize)
+  if (outOfVocabulary !== undefined)
+    throw new InvalidRequestError(`token id ${outOfVocabulary} is outside the vocabulary (size ${tokenizer.vocabSize})`, {param: 'prompt'})
+  const maxTokens = resolveMaxTokens(request.maxTokens, tokenIds.length, context.engine.maxModelLen, 16, 'prompt')
+  const text = 'text' in prompt ? prompt.text : request.echo ? tokenizer.decode(tokenIds) : ''
+  return {tokenIds, text, params: samplingParamsFor(request, maxTokens)}
+}
+
+function completionReply(
+  context: ApiContext,
+  request: CompletionRequest,
+  prompts: PreparedPrompt[],
+  header: ReplyHeader,
+  finals: RequestOutput[],
+) {
+  const tokenizer = context.engine.tokenizer
+  const completionLengths: number[] = []
+  const choices = finals.flatMap((final, promptIndex) => {
+    const prompt = prompts[promptIndex]!
+    const topCount = prompt.params.logprobs
+    const echoed = request.echo ? prompt.text : ''
+    return returnedOutputs(final, prompt.params.n).map((output) => {
+      completionLengths.push(output.tokenIds.length)
+      let logprobs: CompletionLogprobs | null = null
+      if (topCount !== null) {
+        logprobs = completionLogprobs(tokenizer, output.tokenIds, output.logprobs ?? [], topCount, echoed.length)
+        if (request.echo) logprobs = concatLogprobs(completionLogprobs(tokenizer, prompt.tokenIds, final.promptLogprobs ?? [], topCount, 0), logprobs)
+      }
+      return {
+        index: promptIndex * prompt.params.n + output.index,
+        text: echoed + output.text,
+        logprobs,
+        finish_reason: output.finishReason,
+        stop_reason: output.stopReason,
+      }
+    })
+  })
+  const usage = usageOf(
+    prompts.map((prompt) => prompt.tokenIds.length),
+    completionLengths,
+  )
+  return {...header, choices, usage}
+}
+
+function concatLogprobs(first: CompletionLogprobs, second: CompletionLogprobs): CompletionLogprobs {
+  return {
+    tokens: [...first.tokens, ...second.tokens],
+    token_logprobs: [...first.token_logprobs, ...second.token_logprobs],
+    top_logprobs: [...first.top_logprobs, ...second.top_logprobs],
+    text_offset: [...first.text_offset, ...second.text_offset],
+  }
+}
+
+async function streamCompletion(
+  context: ApiContext,
+  request: CompletionRequest,
+  prompts: PreparedPrompt[],
+  header: ReplyHeader,
+  handles: RequestHandleLike[],
+): Promise<void> {
+  const sse = new SseStream(context.response)
+  const deltas = new ChoiceDeltas()
+  const tokenizer = context.engine.tokenizer
+  const completionLengths = new Map<number, number>()
+  const textOffsets = new Map<number, number>()
+  // With include_usage every chunk carries usage: null and a last chunk carries the totals (OpenAI's format).
+  const usageField = request.includeUsage ? {usage: null} : {}
+  try {
+    for await (const {promptIndex, output} of mergeOutputs(handles, context.signal, context.metrics.observeFinished)) {
+      const prompt = prompts[promptIndex]!
+      for (const completion of output.outputs) {
+        const index = promptIndex * prompt.params.n + completion.index
+        const delta = deltas.next(index, completion)
+        if (delta === null) continue
+        completionLengths.set(index, completion.tokenIds.length)
+        const echoed = delta.isFirst && request.echo ? prompt.text : ''
+        const offset = (textOffsets.get(index) ?? 0) + echoed.length
+        textOffsets.set(index, offset + delta.text.length)
+        const logprobs =
+          prompt.params.logprobs === null ? null : completionLogprobs(tokenizer, delta.tokenIds, delta.logprobs, prompt.params.logprobs, offset)
+        const choice = {index, text: echoed + delta.text, logprobs, finish_reason: delta.finishReason, stop_reason: delta.stopReason}
+        sse.send({...header, choices: [choice], ...usageField})
+      }
+    }
+    context.signal.throwIfAborted()
+    if (request.includeUsage) {
+      const usage = usageOf(
+        prompts.map((prompt) => prompt.tokenIds.length),
+        [...completionLengths.values()],
+      )
+      sse.send({...header, choices: [], usage})
+    }
+    sse.finish()
+  } catch (error) {
+    if (!sse.hasStarted || context.response.destroyed) throw error
+    sse.finish(errorReply(error, context.log).body)
+  }
+}

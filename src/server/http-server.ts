@@ -1,0 +1,248 @@
+// The OpenAI-compatible HTTP server: routing, body limit, API key, request limiting, loading state and graceful shutdown.
+import {createHash, timingSafeEqual} from 'node:crypto'
+import {createServer, type IncomingMessage, type Server, type ServerResponse} from 'node:http'
+import type {AddressInfo} from 'node:net'
+import {AuthenticationError, InvalidRequestError, NotFoundError, PagedLLMError, PayloadTooLargeError, UnavailableError} from '../engine/errors.js'
+import {type ApiContext, ClientDisconnected, sendJson, unixSeconds} from './api-context.js'
+import {createChatCompletion} from './chat-completions.js'
+import {createCompletion} from './completions.js'
+import type {EngineLike} from './engine-like.js'
+import {errorReply} from './error-reply.js'
+import {ServerMetrics} from './metrics.js'
+import {RequestLimiter} from './request-limiter.js'
+
+export interface ApiServerOptions {
+  host: string
+  /** 0 picks a free port (tests). */
+  port: number
+  /** When set, /v1/* requires `Authorization: Bearer <apiKey>`. */
+  apiKey?: string
+  /** Name clients must use as `model`; defaults to the engine's model name. */
+  servedModelName?: string
+  maxConcurrentRequests: number
+  /** Requests allowed to wait for a slot; beyond that, 503 at once. */
+  maxQueuedRequests: number
+  maxBodyBytes: number
+  version: string
+  log: (message: string) => void
+}
+
+export const DEFAULT_SERVER_OPTIONS = {
+  host: '127.0.0.1',
+  port: 8000,
+  maxConcurrentRequests: 256,
+  maxQueuedRequests: 1024,
+  maxBodyBytes: 4 * 1024 * 1024,
+} as const
+
+type Method = 'GET' | 'POST'
+type RouteHandler = (request: IncomingMessage, response: ServerResponse, signal: AbortSignal) => Promise<void>
+
+type EngineState = {kind: 'loading'} | {kind: 'ready'; engine: EngineLike} | {kind: 'failed'; message: string}
+
+export class ApiServer {
+  readonly metrics = new ServerMetrics()
+  private readonly server: Server
+  private readonly limiter: RequestLimiter
+  private engineState: EngineState = {kind: 'loading'}
+  private readonly inFlight = new Set<AbortController>()
+  private drainedListeners: (() => void)[] = []
+  private shutdownPromise: Promise<void> | null = null
+  private readonly routes: Record<string, Partial<Record<Method, RouteHandler>>>
+
+  constructor(private readonly options: ApiServerOptions) {
+    this.limiter = new RequestLimiter(options.maxConcurrentRequests, options.maxQueuedRequests)
+    this.server = createServer((request, response) => void this.handle(request, response))
+    this.routes = {
+      '/health': {GET: async (_, response) => this.health(response)},
+      '/version': {GET: async (_, response) => sendJson(response, 200, {version: options.version})},
+      '/metrics': {GET: async (_, response) => this.renderMetrics(response)},
+      '/v1/models': {GET: async (_, response) => this.listModels(response)},
+      '/v1/completions': {POST: (request, response, signal) => this.generate(request, response, signal, createCompletion)},
+      '/v1/chat/completions': {POST: (request, response, signal) => this.generate(request, response, signal, createChatCompletion)},
+    }
+  }
+
+  /** Starts listening before the model is loaded, so /health can say "loading". */
+  async listen(): Promise<{host: string; port: number; url: string}> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject)
+      this.server.listen(this.options.port, this.options.host, () => {
+        this.server.off('error', reject)
+        resolve()
+      })
+    })
+    const {port} = this.server.address() as AddressInfo
+    const host = this.options.host.includes(':') ? `[${this.options.host}]` : this.options.host
+    return {host: this.options.host, port, url: `http://${host}:${port}`}
+  }
+
+  attachEngine(engine: EngineLike): void {
+    this.engineState = {kind: 'ready', engine}
+  }
+
+  /** The model failed to load: /health reports it until the process exits. */
+  engineFailed(message: string): void {
+    this.engineState = {kind: 'failed', message}
+  }
+
+  get servedModelName(): string | null {
+    return this.engineState.kind === 'ready' ? (this.options.servedModelName ?? this.engineState.engine.modelName) : null
+  }
+
+  /**
+   * Stops accepting connections, lets requests in flight finish for up to `graceMs`, aborts the rest
+   * (they get a 503), then shuts the engine down.
+   */
+  shutdown(graceMs: number): Promise<void> {
+    this.shutdownPromise ??= this.shutdownOnce(graceMs)
+    return this.shutdownPromise
+  }
+
+  private async shutdownOnce(graceMs: number): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()))
+    this.server.closeIdleConnections()
+    let graceTimer: NodeJS.Timeout | undefined
+    const graceOver = new Promise<void>((resolve) => (graceTimer = setTimeout(resolve, graceMs)))
+    await Promise.race([this.drained(), graceOver])
+    clearTimeout(graceTimer)
+    for (const controller of this.inFlight) controller.abort(new UnavailableError('The server is shutting down.', {code: 'shutting_down'}))
+    await this.drained()
+    this.server.closeAllConnections()
+    await closed
+    if (this.engineState.kind === 'ready') await this.engineState.engine.shutdown()
+  }
+
+  private drained(): Promise<void> {
+    if (this.inFlight.size === 0) return Promise.resolve()
+    return new Promise((resolve) => this.drainedListeners.push(resolve))
+  }
+
+  private async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const controller = new AbortController()
+    this.inFlight.add(controller)
+    // 'close' before the reply is finished means the client went away: stop generating and free its blocks now.
+    response.on('close', () => {
+      if (!response.writableFinished) controller.abort(new ClientDisconnected())
+    })
+    try {
+      if (this.shutdownPromise) {
+        response.setHeader('connection', 'close')
+        throw new UnavailableError('The server is shutting down.', {code: 'shutting_down'})
+      }
+      const path = new URL(request.url ?? '/', 'http://localhost').pathname
+      const route = this.routes[path]
+      if (!route) throw new NotFoundError(`No route for ${path}.`, {code: 'unknown_url'})
+      const handler = route[request.method as Method]
+      if (!handler) {
+        response.setHeader('allow', Object.keys(route).join(', '))
+        throw new MethodNotAllowedError(`Method ${request.method} is not allowed on ${path}; use ${Object.keys(route).join(' or ')}.`)
+      }
+      if (path.startsWith('/v1/')) this.authenticate(request)
+      await handler(request, response, controller.signal)
+    } catch (error) {
+      if (!response.headersSent && !response.destroyed) {
+        const reply = errorReply(error, this.options.log)
+        sendJson(response, reply.status, reply.body)
+      } else if (!response.writableEnded && !response.destroyed) {
+        // Headers went out but the body cannot be finished sensibly: cut the connection so the client notices.
+        this.options.log(`aborting a half-sent reply: ${error instanceof Error ? error.message : String(error)}`)
+        response.destroy()
+      }
+    } finally {
+      this.metrics.countHttpResponse(response.statusCode)
+      this.inFlight.delete(controller)
+      if (this.inFlight.size === 0) for (const resolve of this.drainedListeners.splice(0)) resolve()
+    }
+  }
+
+  private authenticate(request: IncomingMessage): void {
+    const apiKey = this.options.apiKey
+    if (!apiKey) return
+    const header = request.headers.authorization ?? ''
+    const given = header.startsWith('Bearer ') ? header.slice('Bearer '.length).trim() : ''
+    // Compare digests, in constant time, so neither the key nor its length leaks through timing.
+    const digest = (text: string) => createHash('sha256').update(text).digest()
+    if (given === '' || !timingSafeEqual(digest(given), digest(apiKey)))
+      throw new AuthenticationError('Invalid or missing API key: send it as "Authorization: Bearer <key>".', {code: 'invalid_api_key'})
+  }
+
+  private readyEngine(): EngineLike {
+    if (this.engineState.kind === 'ready') return this.engineState.engine
+    if (this.engineState.kind === 'failed')
+      throw new UnavailableError(`The model failed to load: ${this.engineState.message}`, {code: 'model_load_failed'})
+    throw new UnavailableError('The model is still loading; retry shortly (GET /health says when it is ready).', {code: 'model_loading'})
+  }
+
+  private health(response: ServerResponse): void {
+    if (this.shutdownPromise) return sendJson(response, 503, {status: 'shutting_down'})
+    const state = this.engineState
+    if (state.kind === 'ready') return sendJson(response, 200, {status: 'ok'})
+    if (state.kind === 'failed') return sendJson(response, 503, {status: 'error', message: state.message})
+    sendJson(response, 503, {status: 'loading'})
+  }
+
+  private renderMetrics(response: ServerResponse): void {
+    const stats = this.engineState.kind === 'ready' ? this.engineState.engine.stats() : null
+    const text = this.metrics.render(stats)
+    response.writeHead(200, {'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'content-length': Buffer.byteLength(text)})
+    response.end(text)
+  }
+
+  private listModels(response: ServerResponse): void {
+    const engine = this.readyEngine()
+    sendJson(response, 200, {
+      object: 'list',
+      data: [
+        {id: this.servedModelName, object: 'model', created: unixSeconds(), owned_by: 'pagedllm', root: engine.modelName, max_model_len: engine.maxModelLen},
+      ],
+    })
+  }
+
+  private async generate(
+    request: IncomingMessage,
+    response: ServerResponse,
+    signal: AbortSignal,
+    create: (context: ApiContext, body: unknown) => Promise<void>,
+  ): Promise<void> {
+    const engine = this.readyEngine()
+    const body = parseJson(await readBody(request, this.options.maxBodyBytes))
+    const release = await this.limiter.acquire(signal)
+    try {
+      const context: ApiContext = {engine, servedModelName: this.servedModelName!, metrics: this.metrics, response, signal, log: this.options.log}
+      await create(context, body)
+    } finally {
+      release()
+    }
+  }
+}
+
+class MethodNotAllowedError extends PagedLLMError {
+  override readonly httpStatus = 405
+  override readonly type = 'invalid_request_error' as const
+}
+
+/**
+ * Reads the whole body, refusing more than `limit` bytes with a 413. The rest of an oversize body is read and
+ * thrown away (memory stays bounded) so that a client still sending reliably gets the 413 instead of a reset.
+ */
+async function readBody(request: IncomingMessage, limit: number): Promise<Buffer> {
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of request as AsyncIterable<Buffer>) {
+    size += chunk.length
+    if (size <= limit) chunks.push(chunk)
+  }
+  if (size > limit)
+    throw new PayloadTooLargeError(`The request body is larger than the server's limit of ${limit} bytes.`, {code: 'body_too_large'})
+  return Buffer.concat(chunks)
+}
+
+function parseJson(body: Buffer): unknown {
+  if (body.length === 0) throw new InvalidRequestError('The request body is empty; send a JSON object.', {code: 'invalid_json'})
+  try {
+    return JSON.parse(body.toString('utf8'))
+  } catch (error) {
+    throw new InvalidRequestError(`The request body is not valid JSON: ${(error as Error).message}`, {code: 'invalid_json'})
+  }
+}

@@ -1,0 +1,77 @@
+// Turns the engine's per-token logprob maps into OpenAI's two logprobs shapes (legacy completions and chat).
+import type {TokenLogprobs} from '../engine/sequence.js'
+import type {TokenizerLike} from './engine-like.js'
+
+export interface CompletionLogprobs {
+  tokens: string[]
+  token_logprobs: (number | null)[]
+  top_logprobs: (Record<string, number> | null)[]
+  text_offset: number[]
+}
+
+export interface ChatTokenLogprob {
+  token: string
+  logprob: number
+  bytes: number[]
+  top_logprobs: {token: string; logprob: number; bytes: number[]}[]
+}
+
+function tokenText(tokenizer: TokenizerLike, tokenId: number): string {
+  return tokenizer.decode([tokenId], {skipSpecialTokens: false})
+}
+
+/** Best first, at most `limit`. */
+function ranked(logprobs: TokenLogprobs, limit: number): [number, number][] {
+  return [...logprobs.entries()].sort((a, b) => b[1] - a[1]).slice(0, limit)
+}
+
+/**
+ * Legacy shape. `tokenLogprobs[i]` is null where the engine has none (the first prompt token);
+ * `startOffset` is where the first token's text starts in the full text the client sees.
+ */
+export function completionLogprobs(
+  tokenizer: TokenizerLike,
+  tokenIds: readonly number[],
+  tokenLogprobs: readonly (TokenLogprobs | null)[],
+  topCount: number,
+  startOffset: number,
+): CompletionLogprobs {
+  const result: CompletionLogprobs = {tokens: [], token_logprobs: [], top_logprobs: [], text_offset: []}
+  let offset = startOffset
+  tokenIds.forEach((tokenId, position) => {
+    const text = tokenText(tokenizer, tokenId)
+    const logprobs = tokenLogprobs[position] ?? null
+    result.tokens.push(text)
+    result.text_offset.push(offset)
+    offset += text.length
+    result.token_logprobs.push(logprobs?.get(tokenId) ?? null)
+    // Several ids can decode to the same text; keep the likelier one under that key.
+    result.top_logprobs.push(
+      logprobs === null
+        ? null
+        : Object.fromEntries(ranked(logprobs, Math.max(topCount, 1)).reverse().map(([id, logprob]) => [tokenText(tokenizer, id), logprob])),
+    )
+  })
+  return result
+}
+
+export function chatLogprobs(
+  tokenizer: TokenizerLike,
+  tokenIds: readonly number[],
+  tokenLogprobs: readonly TokenLogprobs[],
+  topCount: number,
+): {content: ChatTokenLogprob[]} {
+  const entry = (tokenId: number, logprob: number) => {
+    const token = tokenText(tokenizer, tokenId)
+    return {token, logprob, bytes: [...Buffer.from(token, 'utf8')]}
+  }
+  return {
+    content: tokenIds.map((tokenId, position) => {
+      const logprobs = tokenLogprobs[position]
+      return {
+        ...entry(tokenId, logprobs?.get(tokenId) ?? -Infinity),
+        top_logprobs: logprobs ? ranked(logprobs, topCount).map(([id, logprob]) => entry(id, logprob)) : [],
+      }
+    }),
+  }
+}

@@ -1,0 +1,89 @@
+// Typed readers for the fields of a JSON request body: each rejects a wrong type with an InvalidRequestError naming the field.
+import {InvalidRequestError} from '../engine/errors.js'
+
+export type JsonObject = Record<string, unknown>
+
+function typeName(value: unknown): string {
+  if (value === null) return 'null'
+  if (Array.isArray(value)) return 'array'
+  return typeof value
+}
+
+function wrongType(param: string, expected: string, value: unknown): never {
+  throw new InvalidRequestError(`'${param}' must be ${expected}, got ${typeName(value)}`, {param})
+}
+
+/** The parsed body must be a JSON object; anything else is a 400. */
+export function requireObject(body: unknown): JsonObject {
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    throw new InvalidRequestError(`request body must be a JSON object, got ${typeName(body)}`)
+  return body as JsonObject
+}
+
+/** Absent and null both mean "use the default", as in OpenAI's API. */
+function present(body: JsonObject, param: string): unknown {
+  const value = body[param]
+  return value === null ? undefined : value
+}
+
+export function optionalNumber(body: JsonObject, param: string): number | undefined {
+  const value = present(body, param)
+  if (value === undefined) return undefined
+  if (typeof value !== 'number' || !Number.isFinite(value)) wrongType(param, 'a number', value)
+  return value
+}
+
+export function optionalInteger(body: JsonObject, param: string): number | undefined {
+  const value = present(body, param)
+  if (value === undefined) return undefined
+  if (typeof value !== 'number' || !Number.isInteger(value)) wrongType(param, 'an integer', value)
+  return value
+}
+
+export function optionalBoolean(body: JsonObject, param: string): boolean | undefined {
+  const value = present(body, param)
+  if (value === undefined) return undefined
+  if (typeof value !== 'boolean') wrongType(param, 'a boolean', value)
+  return value
+}
+
+export function optionalString(body: JsonObject, param: string): string | undefined {
+  const value = present(body, param)
+  if (value === undefined) return undefined
+  if (typeof value !== 'string') wrongType(param, 'a string', value)
+  return value
+}
+
+export function optionalObject(body: JsonObject, param: string): JsonObject | undefined {
+  const value = present(body, param)
+  if (value === undefined) return undefined
+  if (typeof value !== 'object' || Array.isArray(value)) wrongType(param, 'an object', value)
+  return value as JsonObject
+}
+
+/** `stop` is a string or a list of strings. */
+export function optionalStringList(body: JsonObject, param: string): string[] | undefined {
+  const value = present(body, param)
+  if (value === undefined) return undefined
+  if (typeof value === 'string') return [value]
+  if (!Array.isArray(value) || value.some((item) => typeof item !== 'string')) wrongType(param, 'a string or a list of strings', value)
+  return value as string[]
+}
+
+export function optionalIntegerList(body: JsonObject, param: string): number[] | undefined {
+  const value = present(body, param)
+  if (value === undefined) return undefined
+  if (!Array.isArray(value) || value.some((item) => typeof item !== 'number' || !Number.isInteger(item)))
+    wrongType(param, 'a list of integers', value)
+  return value as number[]
+}
+
+/** Fields we do not implement are rejected rather than silently ignored, unless they are empty. */
+export function rejectUnsupported(body: JsonObject, params: readonly string[]): void {
+  for (const param of params) {
+    const value = present(body, param)
+    if (value === undefined) continue
+    const empty = (typeof value === 'object' && Object.keys(value as object).length === 0) || value === false || value === ''
+    if (!empty) throw new InvalidRequestError(`'${param}' is not supported by this server`, {param})
+  }
+}

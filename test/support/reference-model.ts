@@ -1,0 +1,273 @@
+// Independent float64 Llama/Mistral/Qwen2 forward pass in plain TypeScript: the ground truth the native kernels are tested against.
+import {loadModel} from '../../src/engine/model/load-model.js'
+import type {ModelConfig, RopeScaling} from '../../src/engine/model/model-config.js'
+import {readTensorFloat64} from '../../src/engine/model/safetensors.js'
+
+interface LayerWeights {
+  inputNorm: Float64Array
+  q: Float64Array
+  k: Float64Array
+  v: Float64Array
+  qBias: Float64Array | null
+  kBias: Float64Array | null
+  vBias: Float64Array | null
+  o: Float64Array
+  postNorm: Float64Array
+  gate: Float64Array
+  up: Float64Array
+  down: Float64Array
+}
+
+/** One sequence's KV cache: per layer, keys and values of every position so far, contiguous. */
+export class ReferenceSequence {
+  length = 0
+  private readonly keys: Float64Array[]
+  private readonly values: Float64Array[]
+
+  constructor(private readonly model: ReferenceModel) {
+    const size = model.config.maxPositionEmbeddings * model.config.numKvHeads * model.config.headDim
+    this.keys = Array.from({length: model.config.numLayers}, () => new Float64Array(size))
+    this.values = Array.from({length: model.config.numLayers}, () => new Float64Array(size))
+  }
+
+  /** Feeds tokens after those already cached; returns logits for every fed position, or only the last. */
+  append(tokenIds: number[], which: 'all' | 'last' = 'last'): Float64Array[] {
+    const logits = this.model.forwardChunk(tokenIds, this.length, this.keys, this.values, which)
+    this.length += tokenIds.length
+    return logits
+  }
+}
+
+export class ReferenceModel {
+  private constructor(
+    readonly config: ModelConfig,
+    private readonly embed: Float64Array,
+    private readonly layers: LayerWeights[],
+    private readonly finalNorm: Float64Array,
+    private readonly lmHead: Float64Array,
+    private readonly inverseFrequencies: Float64Array,
+  ) {}
+
+  static async load(dir: string): Promise<ReferenceModel> {
+    const loaded = await loadModel(dir)
+    const byName = new Map(loaded.tensors.map((t) => [t.name, t]))
+    const read = (name: string): Float64Array => readTensorFloat64(byName.get(name)!)
+    const config = loaded.config
+    const layers: LayerWeights[] = []
+    for (let i = 0; i < config.numLayers; i++) {
+      const p = `model.layers.${i}`
+      layers.push({
+        inputNorm: read(`${p}.input_layernorm.weight`),
+        q: read(`${p}.self_attn.q_proj.weight`),
+        k: read(`${p}.self_attn.k_proj.weight`),
+        v: read(`${p}.self_attn.v_proj.weight`),
+        qBias: config.attentionBias ? read(`${p}.self_attn.q_proj.bias`) : null,
+        kBias: config.attentionBias ? read(`${p}.self_attn.k_proj.bias`) : null,
+        vBias: config.attentionBias ? read(`${p}.self_attn.v_proj.bias`) : null,
+        o: read(`${p}.self_attn.o_proj.weight`),
+        postNorm: read(`${p}.post_attention_layernorm.weight`),
+        gate: read(`${p}.mlp.gate_proj.weight`),
+        up: read(`${p}.mlp.up_proj.weight`),
+        down: read(`${p}.mlp.down_proj.weight`),
+      })
+    }
+    const embed = read('model.embed_tokens.weight')
+    const lmHead = config.tieWordEmbeddings ? embed : read('lm_head.weight')
+    const inverseFrequencies = ropeInverseFrequencies(config.headDim, config.ropeTheta, config.ropeScaling)
+    return new ReferenceModel(config, embed, layers, read('model.norm.weight'), lmHead, inverseFrequencies)
+  }
+
+  newSequence(): ReferenceSequence {
+    return new ReferenceSequence(this)
+  }
+
+  /** Full forward of a fresh sequence: logits at every position. */
+  logits(tokenIds: number[]): Float64Array[] {
+    return this.newSequence().append(tokenIds, 'all')
+  }
+
+  /** Logits at the last position of a fresh sequence. */
+  nextLogits(tokenIds: number[]): Float64Array {
+    return this.newSequence().append(tokenIds, 'last')[0]
+  }
+
+  /** Greedy continuation of exactly n tokens (argmax, lowest id on ties; no stopping at EOS). */
+  greedy(tokenIds: number[], n: number): number[] {
+    const sequence = this.newSequence()
+    return this.continueGreedy(sequence, sequence.append(tokenIds)[0], n)
+  }
+
+  /** Greedy continuation of a sequence whose next-token logits are already known. */
+  continueGreedy(sequence: ReferenceSequence, nextLogits: Float64Array, n: number): number[] {
+    const generated: number[] = []
+    let logits = nextLogits
+    while (generated.length < n) {
+      const next = argmax(logits)
+      generated.push(next)
+      if (generated.length < n) logits = sequence.append([next])[0]
+    }
+    return generated
+  }
+
+  /** Runs tokens at positions start.. through every layer, writing their K/V into the caches. */
+  forwardChunk(tokenIds: number[], start: number, keyCache: Float64Array[], valueCache: Float64Array[], which: 'all' | 'last'): Float64Array[] {
+    const c = this.config
+    if (start + tokenIds.length > c.maxPositionEmbeddings) throw new Error('reference: sequence longer than max_position_embeddings')
+    const hidden = c.hiddenSize
+    const count = tokenIds.length
+    const kvSize = c.numKvHeads * c.headDim
+    const residual = new Float64Array(count * hidden)
+    tokenIds.forEach((id, t) => residual.set(this.embed.subarray(id * hidden, (id + 1) * hidden), t * hidden))
+
+    for (let layer = 0; layer < c.numLayers; layer++) {
+      const w = this.layers[layer]
+      const normed = rmsNorm(residual, w.inputNorm, hidden, c.rmsNormEps)
+      const q = linear(normed, w.q, w.qBias, hidden)
+      const k = linear(normed, w.k, w.kBias, hidden)
+      const v = linear(normed, w.v, w.vBias, hidden)
+      for (let t = 0; t < count; t++) {
+        applyRope(q, t * c.numHeads * c.headDim, c.numHeads, c.headDim, start + t, this.inverseFrequencies)
+        applyRope(k, t * kvSize, c.numKvHeads, c.headDim, start + t, this.inverseFrequencies)
+      }
+      keyCache[layer].set(k, start * kvSize)
+      valueCache[layer].set(v, start * kvSize)
+      const attended = attention(q, keyCache[layer], valueCache[layer], start, count, c)
+      addInPlace(residual, linear(attended, w.o, null, c.numHeads * c.headDim))
+      const normed2 = rmsNorm(residual, w.postNorm, hidden, c.rmsNormEps)
+      const gate = linear(normed2, w.gate, null, hidden)
+      const up = linear(normed2, w.up, null, hidden)
+      for (let i = 0; i < gate.length; i++) gate[i] = (gate[i] / (1 + Math.exp(-gate[i]))) * up[i]
+      addInPlace(residual, linear(gate, w.down, null, c.intermediateSize))
+    }
+
+    const positions = which === 'all' ? [...Array(count).keys()] : [count - 1]
+    return positions.map((t) => {
+      const normed = rmsNorm(residual.subarray(t * hidden, (t + 1) * hidden), this.finalNorm, hidden, c.rmsNormEps)
+      return linear(normed, this.lmHead, null, hidden)
+    })
+  }
+}
+
+export function argmax(values: ArrayLike<number>): number {
+  let best = 0
+  for (let i = 1; i < values.length; i++) if (values[i] > values[best]) best = i
+  return best
+}
+
+/** HF rotary inverse frequencies, including linear and llama3 scaling (transformers' _compute_llama3_parameters). */
+export function ropeInverseFrequencies(headDim: number, theta: number, scaling: RopeScaling): Float64Array {
+  const half = headDim / 2
+  const inv = new Float64Array(half)
+  for (let i = 0; i < half; i++) inv[i] = 1 / theta ** ((2 * i) / headDim)
+  if (scaling.type === 'linear') for (let i = 0; i < half; i++) inv[i] /= scaling.factor
+  if (scaling.type === 'llama3') {
+    const lowFreqWavelen = scaling.originalMaxPosition / scaling.lowFreqFactor
+    const highFreqWavelen = scaling.originalMaxPosition / scaling.highFreqFactor
+    for (let i = 0; i < half; i++) {
+      const wavelen = (2 * Math.PI) / inv[i]
+      if (wavelen > lowFreqWavelen) inv[i] /= scaling.factor
+      else if (wavelen >= highFreqWavelen) {
+        const smooth = (scaling.originalMaxPosition / wavelen - scaling.lowFreqFactor) / (scaling.highFreqFactor - scaling.lowFreqFactor)
+        inv[i] = ((1 - smooth) * inv[i]) / scaling.factor + smooth * inv[i]
+      }
+    }
+  }
+  return inv
+}
+
+/** rotate_half convention: dimension i pairs with i + headDim/2. */
+function applyRope(x: Float64Array, base: number, heads: number, headDim: number, position: number, inv: Float64Array): void {
+  const half = headDim / 2
+  for (let i = 0; i < half; i++) {
+    const angle = position * inv[i]
+    const cos = Math.cos(angle)
+    const sin = Math.sin(angle)
+    for (let h = 0; h < heads; h++) {
+      const a = base + h * headDim + i
+      const x1 = x[a]
+      const x2 = x[a + half]
+      x[a] = x1 * cos - x2 * sin
+      x[a + half] = x2 * cos + x1 * sin
+    }
+  }
+}
+
+/** Causal GQA attention of `count` new queries (positions start..) over the cached keys/values 0..start+t. */
+function attention(q: Float64Array, keys: Float64Array, values: Float64Array, start: number, count: number, c: ModelConfig): Float64Array {
+  const {numHeads, numKvHeads, headDim} = c
+  const groupSize = numHeads / numKvHeads
+  const kvSize = numKvHeads * headDim
+  const out = new Float64Array(count * numHeads * headDim)
+  const scale = 1 / Math.sqrt(headDim)
+  const scores = new Float64Array(start + count)
+  for (let t = 0; t < count; t++) {
+    const visible = start + t + 1
+    for (let h = 0; h < numHeads; h++) {
+      const qBase = (t * numHeads + h) * headDim
+      const kvHead = Math.floor(h / groupSize)
+      let max = -Infinity
+      for (let j = 0; j < visible; j++) {
+        const kBase = j * kvSize + kvHead * headDim
+        let dot = 0
+        for (let d = 0; d < headDim; d++) dot += q[qBase + d] * keys[kBase + d]
+        scores[j] = dot * scale
+        if (scores[j] > max) max = scores[j]
+      }
+      let sum = 0
+      for (let j = 0; j < visible; j++) {
+        scores[j] = Math.exp(scores[j] - max)
+        sum += scores[j]
+      }
+      for (let j = 0; j < visible; j++) {
+        const weight = scores[j] / sum
+        const vBase = j * kvSize + kvHead * headDim
+        for (let d = 0; d < headDim; d++) out[qBase + d] += weight * values[vBase + d]
+      }
+    }
+  }
+  return out
+}
+
+function rmsNorm(x: Float64Array, weight: Float64Array, size: number, eps: number): Float64Array {
+  const out = new Float64Array(x.length)
+  for (let base = 0; base < x.length; base += size) {
+    let sumSquares = 0
+    for (let i = 0; i < size; i++) sumSquares += x[base + i] * x[base + i]
+    const inverseRms = 1 / Math.sqrt(sumSquares / size + eps)
+    for (let i = 0; i < size; i++) out[base + i] = x[base + i] * inverseRms * weight[i]
+  }
+  return out
+}
+
+/** x [rows, inSize] times W^T where W is [outSize, inSize] row-major (the HF layout). */
+function linear(x: Float64Array, weight: Float64Array, bias: Float64Array | null, inSize: number): Float64Array {
+  const rows = x.length / inSize
+  const outSize = weight.length / inSize
+  const out = new Float64Array(rows * outSize)
+  for (let o = 0; o < outSize; o++) {
+    const wBase = o * inSize
+    const b = bias === null ? 0 : bias[o]
+    for (let r = 0; r < rows; r++) {
+      const xBase = r * inSize
+      // Four partial sums: independent add chains run ~2x faster in V8 than one.
+      let s0 = 0
+      let s1 = 0
+      let s2 = 0
+      let s3 = 0
+      let i = 0
+      for (; i + 3 < inSize; i += 4) {
+        s0 += weight[wBase + i] * x[xBase + i]
+        s1 += weight[wBase + i + 1] * x[xBase + i + 1]
+        s2 += weight[wBase + i + 2] * x[xBase + i + 2]
+        s3 += weight[wBase + i + 3] * x[xBase + i + 3]
+      }
+      for (; i < inSize; i++) s0 += weight[wBase + i] * x[xBase + i]
+      out[r * outSize + o] = s0 + s1 + (s2 + s3) + b
+    }
+  }
+  return out
+}
+
+function addInPlace(target: Float64Array, addend: Float64Array): void {
+  for (let i = 0; i < target.length; i++) target[i] += addend[i]
+}
