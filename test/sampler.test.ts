@@ -79,6 +79,24 @@ describe('sampler logprobs', () => {
     assert.deepEqual([...result!.topLogprobs!.keys()], [1])
   })
 
+  it('sampled logprobs stay raw at temperature 1 with penalties and suppression (the shortcut path)', () => {
+    const vocab = 3000
+    const logits = randomLogits(1, vocab, 21, 6)
+    const expected = logSoftmax64(logits)
+    const rng = makeRng(4, 0)
+    const best = expected.indexOf(Math.max(...expected))
+    for (let i = 0; i < 20; i++) {
+      const [result] = sampleRows(logits, vocab, [
+        request(
+          {repetitionPenalty: 1.8, presencePenalty: 1.5, logprobs: 1},
+          {rng, promptTokenIds: [best, 5, 6], outputTokenIds: [7, 7, 8], suppressTokenIds: [9, 10]},
+        ),
+      ])
+      assert.ok(Math.abs(result!.logprob - expected[result!.tokenId]!) < 1e-5)
+      assert.ok(Math.abs(result!.topLogprobs!.get(best)! - expected[best]!) < 1e-5)
+    }
+  })
+
   it('topLogprobsOfRow and logprobsOfTokens match float64 log-softmax', () => {
     const vocab = 1000
     const logits = randomLogits(3, vocab, 11, 5)

@@ -82,7 +82,7 @@ describe('Scheduler', () => {
   })
 
   it('preempts from the back when blocks run out, and the victim resumes from scratch (recompute)', () => {
-    const {scheduler, blockManager} = setup({numBlocks: 4, preemptionMode: 'recompute'})
+    const {scheduler, blockManager} = setup({numBlocks: 8, preemptionMode: 'recompute'})
     const first = group(4, 20)
     const second = group(4, 20)
     scheduler.add(first)
@@ -104,7 +104,7 @@ describe('Scheduler', () => {
   })
 
   it('swap preemption moves blocks to host memory and brings them back', () => {
-    const {scheduler, blockManager} = setup({numBlocks: 4, preemptionMode: 'swap'})
+    const {scheduler, blockManager} = setup({numBlocks: 8, preemptionMode: 'swap'})
     scheduler.add(group(4, 20))
     scheduler.add(group(4, 20))
     let swappedOut = 0

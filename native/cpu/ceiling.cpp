@@ -48,13 +48,15 @@ double measure_triad_bandwidth(ThreadPool& pool, size_t bytes_per_array, int rep
   const size_t n = bytes_per_array / sizeof(float);
   AlignedArray a = make_array(n, 0.f), b = make_array(n, 1.f), c = make_array(n, 2.f);
   const int tasks = pool.size();
+  const bool vector = avx2_enabled();
   double seconds = best_seconds(repeats, [&] {
     pool.parallel_for(tasks, [&](int t) {
       size_t begin = n * t / tasks, end = n * (t + 1) / tasks;
-      float* out = a.get();
-      const float* x = b.get();
-      const float* y = c.get();
-      for (size_t i = begin; i < end; ++i) out[i] = x[i] + 0.5f * y[i];
+      if (vector) {
+        avx2::triad(a.get() + begin, b.get() + begin, c.get() + begin, 0.5f, end - begin);
+      } else {
+        for (size_t i = begin; i < end; ++i) a[i] = b[i] + 0.5f * c[i];
+      }
     });
   });
   return 3.0 * n * sizeof(float) / seconds;
@@ -64,20 +66,22 @@ double measure_read_bandwidth(ThreadPool& pool, size_t bytes, int repeats) {
   const size_t n = bytes / sizeof(float);
   AlignedArray a = make_array(n, 1.f);
   const int tasks = pool.size();
+  const bool vector = avx2_enabled();
   std::vector<float> sums(tasks);
   double seconds = best_seconds(repeats, [&] {
     pool.parallel_for(tasks, [&](int t) {
       size_t begin = n * t / tasks, end = n * (t + 1) / tasks;
-      // Eight partial sums so the adds vectorise and do not serialise on latency.
+      if (vector) {
+        sums[t] = avx2::sum_array(a.get() + begin, end - begin);
+        return;
+      }
+      // Eight partial sums so the adds do not serialise on latency.
       float partial[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-      const float* x = a.get();
       size_t i = begin;
       for (; i + 8 <= end; i += 8)
-        for (int lane = 0; lane < 8; ++lane) partial[lane] += x[i + lane];
-      for (; i < end; ++i) partial[0] += x[i];
-      float total = 0;
-      for (float p : partial) total += p;
-      sums[t] = total;
+        for (int lane = 0; lane < 8; ++lane) partial[lane] += a[i + lane];
+      for (; i < end; ++i) partial[0] += a[i];
+      sums[t] = partial[0] + partial[1] + partial[2] + partial[3] + partial[4] + partial[5] + partial[6] + partial[7];
     });
   });
   volatile float sink = sums[0];
@@ -87,17 +91,18 @@ double measure_read_bandwidth(ThreadPool& pool, size_t bytes, int repeats) {
 
 double measure_peak_flops(ThreadPool& pool, double seconds) {
   if (!avx2_enabled()) return 0;
-  // Calibrate the iteration count on one thread, then time all threads together.
-  long iterations = 1 << 16;
+  // Short timed runs (~5 ms each), best of many: on a shared machine some run usually gets the core alone.
+  long iterations = 1 << 12;
   for (;;) {
     auto start = Clock::now();
     avx2::fma_chains(iterations);
-    if (seconds_since(start) > seconds / 4 || iterations > (1L << 34)) break;
+    if (seconds_since(start) > 0.005 || iterations > (1L << 34)) break;
     iterations *= 2;
   }
   const int tasks = pool.size();
   std::vector<float> sinks(tasks);
-  double best = best_seconds(3, [&] {
+  const int repeats = std::max(3, static_cast<int>(seconds / 0.005));
+  double best = best_seconds(repeats, [&] {
     pool.parallel_for(tasks, [&](int t) { sinks[t] = avx2::fma_chains(iterations); });
   });
   // fma_chains: 12 chains x 8 lanes x 2 FLOP per iteration.

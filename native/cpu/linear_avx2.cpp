@@ -1,8 +1,11 @@
-// AVX2/FMA GEMM micro-kernel for linear layers: a 4-row x 3-column register tile of 8-lane dot products
-// along K; bf16/f16 weights are widened to fp32 in registers (F16C for f16), accumulation is fp32.
+// AVX2/FMA GEMM for linear layers: y = x W^T with W [N, K] row-major (PyTorch layout), as 8-lane dot products
+// along K in a 4-row x 3-column register tile. Weights in bf16/f16 are widened to fp32 in registers (F16C for
+// f16) when few rows share them (decode: bandwidth-bound), or widened once per column chunk into an L2-resident
+// fp32 panel when many rows do (prefill: compute-bound). Accumulation is always fp32.
 #include <immintrin.h>
 
 #include <algorithm>
+#include <vector>
 
 #include "dtype_convert.h"
 #include "kernels_avx2.h"
@@ -15,6 +18,8 @@ namespace {
 
 constexpr int kTileRows = 4;
 constexpr int kTileCols = 3;
+// From this many rows on, converting a 16-bit weight chunk once beats converting it in every row tile.
+constexpr int kPanelMinRows = 8;
 
 template <WeightFormat F>
 inline __m256 load_weights8(const void* row, int k) {
@@ -41,6 +46,12 @@ inline float load_weight1(const void* row, int k) {
   }
 }
 
+template <WeightFormat F>
+inline const void* weight_row(const void* base, int row, int k_dim) {
+  constexpr size_t kBytes = F == WeightFormat::F32 ? 4 : 2;
+  return static_cast<const uint8_t*>(base) + static_cast<size_t>(row) * k_dim * kBytes;
+}
+
 inline float horizontal_sum(__m256 v) {
   __m128 sum = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
   sum = _mm_add_ps(sum, _mm_movehl_ps(sum, sum));
@@ -48,11 +59,21 @@ inline float horizontal_sum(__m256 v) {
   return _mm_cvtss_f32(sum);
 }
 
-// y[i, j] = x[i, :] . w[col + j, :] for an MR x NR tile.
+// Where a tile's weights come from and where its outputs go.
+struct TileTarget {
+  const void* weights;  // row 0 of the weight rows this block covers
+  int k_dim;
+  const float* bias;    // indexed by output column, or null
+  float* y;             // row 0 of the output rows, column 0
+  int ldy;
+};
+
+// y[i, col + j] = x[i, :] . w[j, :] (+ bias) for an MR x NR tile; w rows start at weight row `w_row`.
 template <WeightFormat F, int MR, int NR>
-void micro_kernel(const float* x, int k_dim, const WeightMatrix& w, int col, const float* bias, float* y, int ldy) {
+void micro_kernel(const float* x, const TileTarget& t, int w_row, int col) {
+  const int k_dim = t.k_dim;
   const void* w_rows[NR];
-  for (int j = 0; j < NR; ++j) w_rows[j] = w.row_ptr(col + j);
+  for (int j = 0; j < NR; ++j) w_rows[j] = weight_row<F>(t.weights, w_row + j, k_dim);
   __m256 acc[MR][NR];
   for (int i = 0; i < MR; ++i)
     for (int j = 0; j < NR; ++j) acc[i][j] = _mm256_setzero_ps();
@@ -70,12 +91,40 @@ void micro_kernel(const float* x, int k_dim, const WeightMatrix& w, int col, con
     for (int j = 0; j < NR; ++j) {
       float total = horizontal_sum(acc[i][j]);
       for (int kk = k; kk < k_dim; ++kk) total += x_row[kk] * load_weight1<F>(w_rows[j], kk);
-      y[static_cast<size_t>(i) * ldy + col + j] = total + (bias ? bias[col + j] : 0.f);
+      t.y[static_cast<size_t>(i) * t.ldy + col + j] = total + (t.bias ? t.bias[col + j] : 0.f);
     }
   }
 }
 
-using MicroKernel = void (*)(const float*, int, const WeightMatrix&, int, const float*, float*, int);
+// One row against four weight rows with K unrolled twice: eight independent FMA chains keep enough loads in
+// flight to stream weights at memory speed (the decode case).
+template <WeightFormat F>
+void vector_kernel4(const float* x, const TileTarget& t, int w_row, int col) {
+  const int k_dim = t.k_dim;
+  const void* w_rows[4];
+  for (int j = 0; j < 4; ++j) w_rows[j] = weight_row<F>(t.weights, w_row + j, k_dim);
+  __m256 acc[4][2];
+  for (int j = 0; j < 4; ++j) acc[j][0] = acc[j][1] = _mm256_setzero_ps();
+  int k = 0;
+  for (; k + 16 <= k_dim; k += 16) {
+    const __m256 x0 = _mm256_loadu_ps(x + k), x1 = _mm256_loadu_ps(x + k + 8);
+    for (int j = 0; j < 4; ++j) {
+      acc[j][0] = _mm256_fmadd_ps(x0, load_weights8<F>(w_rows[j], k), acc[j][0]);
+      acc[j][1] = _mm256_fmadd_ps(x1, load_weights8<F>(w_rows[j], k + 8), acc[j][1]);
+    }
+  }
+  for (; k + 8 <= k_dim; k += 8) {
+    const __m256 x0 = _mm256_loadu_ps(x + k);
+    for (int j = 0; j < 4; ++j) acc[j][0] = _mm256_fmadd_ps(x0, load_weights8<F>(w_rows[j], k), acc[j][0]);
+  }
+  for (int j = 0; j < 4; ++j) {
+    float total = horizontal_sum(_mm256_add_ps(acc[j][0], acc[j][1]));
+    for (int kk = k; kk < k_dim; ++kk) total += x[kk] * load_weight1<F>(w_rows[j], kk);
+    t.y[col + j] = total + (t.bias ? t.bias[col + j] : 0.f);
+  }
+}
+
+using MicroKernel = void (*)(const float*, const TileTarget&, int, int);
 
 template <WeightFormat F, int MR>
 constexpr MicroKernel pick_cols(int cols) {
@@ -92,20 +141,52 @@ MicroKernel pick(int rows, int cols) {
   }
 }
 
+// Output rows [row_begin, row_end) x columns [col_begin, col_end); weight row w_first holds column col_begin.
 template <WeightFormat F>
-void block(const float* x, int row_begin, int row_end, const WeightMatrix& w, int col_begin, int col_end,
-           const float* bias, float* y) {
-  const int k_dim = w.cols;
-  const int ldy = w.rows;
+void tiles(const float* x, int row_begin, int row_end, const TileTarget& t, int w_first, int col_begin, int col_end) {
+  const int k_dim = t.k_dim;
+  if (row_end - row_begin == 1) {
+    const float* x_row = x + static_cast<size_t>(row_begin) * k_dim;
+    const TileTarget row_target{t.weights, k_dim, t.bias, t.y + static_cast<size_t>(row_begin) * t.ldy, t.ldy};
+    int n = col_begin;
+    for (; n + 4 <= col_end; n += 4) vector_kernel4<F>(x_row, row_target, w_first + n - col_begin, n);
+    if (n < col_end) pick<F>(1, col_end - n)(x_row, row_target, w_first + n - col_begin, n);
+    return;
+  }
   for (int m = row_begin; m < row_end; m += kTileRows) {
     const int rows = std::min(kTileRows, row_end - m);
     const float* x_tile = x + static_cast<size_t>(m) * k_dim;
-    float* y_tile = y + static_cast<size_t>(m) * ldy;
+    const TileTarget tile_target{t.weights, k_dim, t.bias, t.y + static_cast<size_t>(m) * t.ldy, t.ldy};
     for (int n = col_begin; n < col_end; n += kTileCols) {
       const int cols = std::min(kTileCols, col_end - n);
-      pick<F>(rows, cols)(x_tile, k_dim, w, n, bias, y_tile, ldy);
+      pick<F>(rows, cols)(x_tile, tile_target, w_first + n - col_begin, n);
     }
   }
+}
+
+template <WeightFormat F>
+void widen_rows(const void* src, float* dst, size_t count) {
+  const auto* in = static_cast<const uint16_t*>(src);
+  size_t i = 0;
+  for (; i + 8 <= count; i += 8) _mm256_storeu_ps(dst + i, load_weights8<F>(in, static_cast<int>(i)));
+  for (; i < count; ++i) dst[i] = load_weight1<F>(in, static_cast<int>(i));
+}
+
+template <WeightFormat F>
+void block(const float* x, int row_begin, int row_end, const WeightMatrix& w, int col_begin, int col_end,
+           const float* bias, float* y) {
+  const TileTarget target{w.row_ptr(col_begin), w.cols, bias, y, w.rows};
+  if constexpr (F != WeightFormat::F32) {
+    if (row_end - row_begin >= kPanelMinRows) {
+      thread_local std::vector<float> panel;
+      panel.resize(static_cast<size_t>(col_end - col_begin) * w.cols);
+      widen_rows<F>(target.weights, panel.data(), panel.size());
+      const TileTarget panel_target{panel.data(), w.cols, bias, y, w.rows};
+      tiles<WeightFormat::F32>(x, row_begin, row_end, panel_target, 0, col_begin, col_end);
+      return;
+    }
+  }
+  tiles<F>(x, row_begin, row_end, target, 0, col_begin, col_end);
 }
 
 }  // namespace

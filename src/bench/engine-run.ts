@@ -51,49 +51,52 @@ export async function runOnEngine(
     setImmediate(() => steps.push({...record, pendingTokens: pendingTokens()}))
   })
 
-  const outputHashes: Record<string, string> = {}
-  const start = nowSeconds()
-  const records = await Promise.all(
-    requests.map(async (request, index): Promise<RequestRecord> => {
-      const arrivalTime = start + request.arrivalOffset
-      const wait = arrivalTime - nowSeconds()
-      if (wait > 0) await sleep(wait * 1000)
-      const handle = engine.addRequest({
-        requestId: request.requestId,
-        prompt: request.promptTokenIds,
-        arrivalTime,
-        params: makeSamplingParams({
-          maxTokens: request.outputLen,
-          ignoreEos: true,
-          temperature: settings.temperature,
-          seed: settings.temperature > 0 ? settings.seed + index : null,
-        }),
-      })
-      let firstTokenTime = Number.NaN
-      let tokenIds: number[] = []
-      for await (const output of handle) {
-        tokenIds = output.outputs[0]?.tokenIds ?? []
-        if (tokenIds.length > 0 && Number.isNaN(firstTokenTime)) firstTokenTime = nowSeconds()
-        if (output.finished) generated.delete(request.requestId)
-        else generated.set(request.requestId, tokenIds.length)
-      }
-      const final = await handle.result()
-      onRequestDone()
-      outputHashes[request.requestId] = hashTokenIds(tokenIds)
-      return {
-        promptLen: request.promptTokenIds.length,
-        outputLen: tokenIds.length,
-        arrivalTime,
-        firstTokenTime: final.metrics.firstTokenTime ?? firstTokenTime,
-        finishTime: final.metrics.finishedTime ?? nowSeconds(),
-      }
-    }),
-  )
-  const durationS = Math.max(...records.map((r) => r.finishTime)) - start
-  await nextTurn() // the last step's record lands one macrotask after it
-  const preemptions = engine.stats().numPreemptions
-  await engine.shutdown()
-  return {metrics: computeRunMetrics(records, steps, {durationS, preemptions}), steps, outputHashes}
+  try {
+    const outputHashes: Record<string, string> = {}
+    const start = nowSeconds()
+    const records = await Promise.all(
+      requests.map(async (request, index): Promise<RequestRecord> => {
+        const arrivalTime = start + request.arrivalOffset
+        const wait = arrivalTime - nowSeconds()
+        if (wait > 0) await sleep(wait * 1000)
+        const handle = engine.addRequest({
+          requestId: request.requestId,
+          prompt: request.promptTokenIds,
+          arrivalTime,
+          params: makeSamplingParams({
+            maxTokens: request.outputLen,
+            ignoreEos: true,
+            temperature: settings.temperature,
+            seed: settings.temperature > 0 ? settings.seed + index : null,
+          }),
+        })
+        let firstTokenTime = Number.NaN
+        let tokenIds: number[] = []
+        for await (const output of handle) {
+          tokenIds = output.outputs[0]?.tokenIds ?? []
+          if (tokenIds.length > 0 && Number.isNaN(firstTokenTime)) firstTokenTime = nowSeconds()
+          if (output.finished) generated.delete(request.requestId)
+          else generated.set(request.requestId, tokenIds.length)
+        }
+        const final = await handle.result()
+        onRequestDone()
+        outputHashes[request.requestId] = hashTokenIds(tokenIds)
+        return {
+          promptLen: request.promptTokenIds.length,
+          outputLen: tokenIds.length,
+          arrivalTime,
+          firstTokenTime: final.metrics.firstTokenTime ?? firstTokenTime,
+          finishTime: final.metrics.finishedTime ?? nowSeconds(),
+        }
+      }),
+    )
+    const durationS = Math.max(...records.map((r) => r.finishTime)) - start
+    await nextTurn() // the last step's record lands one macrotask after it
+    const preemptions = engine.stats().numPreemptions
+    return {metrics: computeRunMetrics(records, steps, {durationS, preemptions}), steps, outputHashes}
+  } finally {
+    await engine.shutdown()
+  }
 }
 
 function stepRecordOf(stats: StepStats): Omit<StepRecord, 'pendingTokens'> {

@@ -105,3 +105,23 @@ export function formatTraceJsonl(trace: readonly TraceRequest[]): string {
 export function loadBuiltinTrace(name: BuiltinTrace): TraceRequest[] {
   return parseTraceJsonl(readFileSync(builtinTracePath(name), 'utf8'))
 }
+
+/**
+ * vLLM's sampling from a full dataset: shuffle with the seed, then tokenize pairs in that order until n
+ * pass the filter and fit maxTotalTokens (tokenizing all of ShareGPT's 90k conversations would take minutes).
+ */
+export function sampleTraceFromPairs(
+  pairs: readonly PromptCompletionPair[],
+  encode: (text: string) => number[],
+  options: {numPrompts: number; seed: number; maxTotalTokens: number; filter?: TraceFilter},
+): TraceRequest[] {
+  const trace: TraceRequest[] = []
+  for (const pair of new SeededRandom(options.seed).shuffled(pairs)) {
+    if (trace.length === options.numPrompts) break
+    const [request] = traceFromPairs([pair], encode, {filter: options.filter, keepPromptTokens: true})
+    if (request && request.promptLen + request.outputLen <= options.maxTotalTokens) trace.push(request)
+  }
+  if (trace.length < options.numPrompts)
+    throw new InvalidRequestError(`the dataset has only ${trace.length} usable pairs for --num-prompts ${options.numPrompts}`, {param: 'num-prompts'})
+  return trace
+}

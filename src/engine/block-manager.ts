@@ -126,6 +126,7 @@ export class BlockManager {
 
   allocate(group: SequenceGroup): void {
     const seqs = this.unplaced(group)
+    if (seqs.length === 0) return
     const family = this.nextFamily++
     if (reservesUpfront(this.policy)) {
       const width = Math.max(group.params.bestOf, seqs.length)
@@ -154,6 +155,11 @@ export class BlockManager {
         this.promptTokensReused += seq.numComputedTokens
       }
     }
+  }
+
+  /** Tokens of seq that allocate() would take from the prefix cache now (a multiple of blockSize, < seq.length). */
+  cachedPrefixTokens(seq: Sequence): number {
+    return this.matchCachedPrefix(seq).length * this.blockSize
   }
 
   canAppendSlots(group: SequenceGroup): boolean {
@@ -248,13 +254,6 @@ export class BlockManager {
     return this.onDevice.get(seq.seqId)?.table ?? []
   }
 
-  /** Physical slot (block * blockSize + offset) of a token position of seq, for the runner's slot mapping. */
-  slotOf(seq: Sequence, position: number): number {
-    const blockId = this.stateOf(seq).table[Math.floor(position / this.blockSize)]
-    if (blockId === undefined) throw new Error(`position ${position} of sequence ${seq.seqId} has no slot`)
-    return blockId * this.blockSize + (position % this.blockSize)
-  }
-
   canSwapOut(group: SequenceGroup): boolean {
     return this.distinctBlocks(this.statesOf(group, this.onDevice)) <= this.host.numFree
   }
@@ -277,7 +276,8 @@ export class BlockManager {
     const states = this.statesOf(group, this.onHost)
     if (states.length === 0) return true
     if (reservesUpfront(this.policy)) return this.device.findRuns(states[0]!.table.length, states.length) !== null
-    return this.numFreeBlocks - this.distinctBlocks(states) >= this.watermarkBlocks
+    // Each returning sequence may need one more block for its next token right away.
+    return this.numFreeBlocks - this.distinctBlocks(states) - states.length >= this.watermarkBlocks
   }
 
   swapIn(group: SequenceGroup): BlockMapping[] {

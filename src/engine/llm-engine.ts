@@ -7,7 +7,7 @@ import {ContextLengthError, InvalidRequestError, UnavailableError} from './error
 import {loadModel, type LoadedModel} from './model/load-model.js'
 import type {Tokenizer} from './model/tokenizer.js'
 import {ModelRunner} from './model-runner.js'
-import {kvBytesPerBlock, loadNativeModel, type NativeModel, type NativeModelInfo} from './native.js'
+import {cudaStatus, kvBytesPerBlock, loadNativeModel, nativeBuildInfo, type NativeModel, type NativeModelInfo} from './native.js'
 import {OutputProcessor} from './output-processor.js'
 import {RequestHandle, snapshotGroup, type RequestOutput} from './request-output.js'
 import type {SamplingParams} from './sampling-params.js'
@@ -39,7 +39,7 @@ export interface EngineStats {
   numSwapped: number
   kv: KvMemoryStats
   numPreemptions: number
-  /** Prompt tokens served from the prefix cache / prompt tokens admitted. */
+  /** Prompt tokens served from the prefix cache / prompt tokens admitted (re-admissions after preemption included). */
   prefixCacheHitRate: number
   promptTokens: number
   generationTokens: number
@@ -71,7 +71,7 @@ export class LLMEngine {
 
   static async create(config: EngineConfig): Promise<LLMEngine> {
     const model = await loadModel(config.modelPath)
-    const device = selectDevice(config.device)
+    const device = selectDevice(config.device, nativeBuildInfo(), cudaStatus())
     const weightFormat = config.weightDtype === 'auto' ? (device.device === 'cuda' ? 'bf16' : 'f32') : config.weightDtype
     const blockBytes = kvBytesPerBlock(model.config, config.blockSize, 'f32')
     const numBlocks = config.numBlocks ?? Math.floor(config.kvMemoryBytes / blockBytes)
@@ -157,7 +157,7 @@ export class LLMEngine {
       numSwapped: this.scheduler.swapped.length,
       kv: this.blockManager.memoryStats(),
       numPreemptions: this.scheduler.numPreemptions,
-      prefixCacheHitRate: this.scheduler.admittedPromptTokens === 0 ? 0 : this.scheduler.cachedPromptTokens / this.scheduler.admittedPromptTokens,
+      prefixCacheHitRate: this.blockManager.prefixCacheHitRate,
       promptTokens: this.counters.promptTokens,
       generationTokens: this.counters.generationTokens,
       numSteps: this.counters.numSteps,

@@ -1,4 +1,5 @@
 // Log-softmax helpers over one row of raw logits: log-sum-exp, the top-k tokens by logprob, and the TokenLogprobs map.
+import {fastExp} from './fast-exp.js'
 import type {TokenLogprobs} from './sequence.js'
 
 /** The largest value of a row and (ties to the lowest id) its index. */
@@ -17,7 +18,7 @@ export function argmaxOf(row: Float32Array): {index: number; value: number} {
 /** log(sum(exp(row))) in float64, shifted by the row's max so large logits cannot overflow. */
 export function logSumExp(row: Float32Array, max = argmaxOf(row).value): number {
   let sum = 0
-  for (let i = 0; i < row.length; i++) sum += Math.exp(row[i]! - max)
+  for (let i = 0; i < row.length; i++) sum += fastExp(row[i]! - max)
   return max + Math.log(sum)
 }
 

@@ -1,12 +1,12 @@
 // After a step: sample tokens, fork samples and beams, check stop conditions, free finished sequences.
-import {beamSearchStep, type BeamCandidates, type BeamState} from './beam-search.js'
+import {beamSearchStep, bestHypotheses, type BeamCandidates, type BeamState} from './beam-search.js'
 import type {BlockManager} from './block-manager.js'
 import {IncrementalDetokenizer} from './detokenizer.js'
 import type {Tokenizer} from './model/tokenizer.js'
 import type {LogitsRows} from './model-runner.js'
 import {makeRng, type Rng} from './random.js'
 import type {CompletionOutput} from './request-output.js'
-import {logprobsOfTokens, sampleRows, topLogprobsOfRow, type SampleRequest} from './sampler.js'
+import {promptTokenLogprobs, sampleRows, topLogprobsOfRow, type SampleRequest} from './sampler.js'
 import type {ScheduledSequence, Scheduler} from './scheduler.js'
 import {checkStop} from './stop-checker.js'
 import {SequenceStatus, type Sequence, type SequenceGroup} from './sequence.js'
@@ -162,16 +162,18 @@ export class OutputProcessor {
     state.finished = step.finished
     this.beamStates.set(group, state)
 
-    // Fork every chosen parent once per extra child BEFORE appending, so children start from the parent's tokens.
+    // Discard dead beams first: under reserving policies their runs are what the forks below take.
     const byParent = new Map<number, typeof step.next>()
     for (const choice of step.next) byParent.set(choice.parentSeqId, [...(byParent.get(choice.parentSeqId) ?? []), choice])
+    const parents = live.filter((seq) => {
+      const keep = byParent.has(seq.seqId) && !step.done
+      if (!keep) this.discardBeam(group, seq)
+      return keep
+    })
+    // Fork every chosen parent once per extra child BEFORE appending, so children start from the parent's tokens.
     const survivors: Array<{seq: Sequence; tokenId: number; cumulativeLogprob: number}> = []
-    for (const seq of live) {
-      const choices = byParent.get(seq.seqId)
-      if (!choices || step.done) {
-        this.discardBeam(group, seq)
-        continue
-      }
+    for (const seq of parents) {
+      const choices = byParent.get(seq.seqId)!
       for (const choice of choices.slice(1)) {
         const child = seq.fork()
         group.sequences.push(child)
@@ -184,7 +186,7 @@ export class OutputProcessor {
       seq.appendToken(tokenId, cumulativeLogprob - seq.cumulativeLogprob)
     }
     if (!step.done) return
-    const best = [...step.finished].sort((a, b) => b.score - a.score).slice(0, params.n)
+    const best = bestHypotheses(step.finished, params.n)
     this.finalOutputs.set(
       group,
       best.map((hypothesis, index) => {
@@ -238,12 +240,7 @@ export class OutputProcessor {
     promptRows.forEach((row, offset) => {
       const nextPosition = start + offset + 1
       if (nextPosition >= seq.promptLength) return
-      const actual = seq.tokenIds[nextPosition]!
-      const top = topLogprobsOfRow(logits, row, this.vocabSize, k)
-      const entry = new Map<number, number>()
-      top.tokenIds.forEach((id, j) => entry.set(id, top.logprobs[j]!))
-      entry.set(actual, logprobsOfTokens(logits, row, this.vocabSize, [actual])[0]!)
-      group.promptLogprobs![nextPosition] = entry
+      group.promptLogprobs![nextPosition] = promptTokenLogprobs(logits, row, this.vocabSize, seq.tokenIds[nextPosition]!, k)
     })
   }
 }

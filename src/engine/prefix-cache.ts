@@ -107,11 +107,6 @@ export class PrefixCache {
     return blockId
   }
 
-  /** Parked block ids, least recently used first. */
-  parkedBlocks(): number[] {
-    return [...this.evictor.keys()]
-  }
-
   checkInvariants(): void {
     for (const [hash, entry] of this.byHash) {
       if (entry.hash !== hash || this.byBlock.get(entry.blockId) !== entry) throw new Error(`prefix cache: hash ${hash} maps to a stale entry`)

@@ -11,6 +11,7 @@
 import {isGreedy, type SamplingParams} from './sampling-params.js'
 import type {TokenLogprobs} from './sequence.js'
 import type {Rng} from './random.js'
+import {fastExp} from './fast-exp.js'
 import {argmaxOf, logSumExp, tokenLogprobsOfRow} from './logprobs.js'
 import {KEEP_ALL, WeightCutFinder, shorterCut, type WeightCut} from './weight-cutoff.js'
 
@@ -87,24 +88,32 @@ function sampleRow(row: Float32Array, request: SampleRequest): SampleResult {
   scratch.beginRow()
   const edited = applyPenaltiesAndSuppression(row, request)
   let tokenId: number
-  let rawLogSumExp: number | null = null
+  let rawLogSumExp: number
   if (isGreedy(params)) {
     const best = argmaxOf(row)
     tokenId = best.index
-    if (!edited) rawLogSumExp = logSumExp(row, best.value)
+    restoreEdits(row)
+    rawLogSumExp = edited ? logSumExp(row) : logSumExp(row, best.value)
   } else {
     const draw = drawToken(row, params, request.rng)
     tokenId = draw.tokenId
-    // At temperature 1 on an untouched row the sampling weights already are exp(raw - max).
-    if (!edited && params.temperature === 1) rawLogSumExp = draw.max + Math.log(draw.totalWeight)
+    restoreEdits(row)
+    // At temperature 1 the weights are exp(logit - max) already: swapping the few edited entries back to their raw
+    // values gives the raw sum without another pass over the vocabulary.
+    rawLogSumExp = params.temperature === 1 ? draw.max + Math.log(draw.totalWeight + rawWeightCorrection(draw.max)) : logSumExp(row)
   }
-  restoreEdits(row)
-  rawLogSumExp ??= logSumExp(row)
   return {
     tokenId,
     logprob: row[tokenId]! - rawLogSumExp,
     topLogprobs: params.logprobs === null ? null : tokenLogprobsOfRow(row, tokenId, params.logprobs, rawLogSumExp),
   }
+}
+
+/** Sum over the edited tokens of (raw weight - edited weight), both relative to `max`. */
+function rawWeightCorrection(max: number): number {
+  let correction = 0
+  for (let i = 0; i < scratch.savedIds.length; i++) correction += fastExp(scratch.savedValues[i]! - max) - scratch.weights[scratch.savedIds[i]!]!
+  return correction
 }
 
 function saveOnce(row: Float32Array, tokenId: number): boolean {
@@ -157,7 +166,7 @@ function drawToken(row: Float32Array, params: SamplingParams, rng: Rng): {tokenI
   // Weights relative to the best token (which gets exactly 1): the same ratios as softmax(row / temperature).
   let totalWeight = 0
   for (let i = 0; i < row.length; i++) {
-    const weight = Math.exp((row[i]! - max) * inverseTemperature)
+    const weight = fastExp((row[i]! - max) * inverseTemperature)
     weights[i] = weight
     totalWeight += weight
   }

@@ -27,9 +27,6 @@ export class Scheduler {
   readonly running: SequenceGroup[] = []
   readonly swapped: SequenceGroup[] = []
   numPreemptions = 0
-  /** Prompt tokens of first admissions, and how many of them the prefix cache already held. */
-  admittedPromptTokens = 0
-  cachedPromptTokens = 0
   /** Copies owed by forks made while processing the last step's outputs; applied before the next forward. */
   private pendingCopies: BlockCopy[] = []
 
@@ -129,11 +126,7 @@ export class Scheduler {
       if (!this.config.enableChunkedPrefill && seqs.some((seq) => seq.numUncomputedTokens > tokenBudget)) break
       this.waiting.shift()
       this.blockManager.allocate(group)
-      if (group.times.firstScheduled === null) {
-        group.times.firstScheduled = now
-        this.admittedPromptTokens += group.promptLength
-        this.cachedPromptTokens += seqs[0]!.numComputedTokens
-      }
+      group.times.firstScheduled ??= now
       for (const seq of seqs) seq.status = SequenceStatus.Running
       this.running.push(group)
       for (const seq of seqs) {

@@ -6,7 +6,6 @@ import type {ServerMetrics} from './metrics.js'
 
 export interface ApiContext {
   engine: EngineLike
-  servedModelName: string
   metrics: ServerMetrics
   response: ServerResponse
   /**
@@ -14,6 +13,8 @@ export interface ApiContext {
    * out (reason: an UnavailableError); generation stops and the engine frees the request's blocks.
    */
   signal: AbortSignal
+  /** When the HTTP request arrived (performance.now()/1000), so latency metrics include time queued in the server. */
+  arrivalTime: number
   /** Server log (stderr in `serve`); unexpected errors are written here. */
   log: (message: string) => void
 }

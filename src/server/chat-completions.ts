@@ -3,7 +3,7 @@ import {type ApiContext, newObjectId, sendJson, unixSeconds} from './api-context
 import {ChoiceDeltas} from './choice-deltas.js'
 import type {RequestHandleLike} from './engine-like.js'
 import {errorReply} from './error-reply.js'
-import {collectFinalOutputs, mergeOutputs, type PreparedPrompt, returnedOutputs, submitPrompts, usageOf} from './generation.js'
+import {collectFinalOutputs, mergeOutputs, type PreparedPrompt, submitPrompts, usageOf} from './generation.js'
 import {chatLogprobs} from './logprobs-format.js'
 import {type ChatCompletionRequest, checkModel, parseChatCompletionRequest, resolveMaxTokens, samplingParamsFor} from './openai-schema.js'
 import {SseStream} from './sse.js'
@@ -16,17 +16,17 @@ interface ReplyHeader {
 
 export async function createChatCompletion(context: ApiContext, body: unknown): Promise<void> {
   const request = parseChatCompletionRequest(body)
-  checkModel(request.model, context.servedModelName)
+  checkModel(request.model, context.engine.modelName)
   const tokenIds = context.engine.tokenizer.encodeChat(request.messages, {addGenerationPrompt: request.addGenerationPrompt})
   const maxTokens = resolveMaxTokens(request.maxTokens, tokenIds.length, context.engine.maxModelLen, 'remaining', 'messages')
   const prompt: PreparedPrompt = {tokenIds, text: '', params: samplingParamsFor(request, maxTokens)}
   const id = newObjectId('chatcmpl')
-  const handles = submitPrompts(context.engine, id, [prompt])
-  const header: ReplyHeader = {id, created: unixSeconds(), model: context.servedModelName}
+  const handles = submitPrompts(context.engine, id, [prompt], context.arrivalTime)
+  const header: ReplyHeader = {id, created: unixSeconds(), model: context.engine.modelName}
   if (request.stream) return streamChatCompletion(context, request, prompt, header, handles)
 
   const [final] = await collectFinalOutputs(handles, context.signal, context.metrics.observeFinished)
-  const outputs = returnedOutputs(final!, prompt.params.n)
+  const outputs = final!.outputs
   const topCount = prompt.params.logprobs
   sendJson(context.response, 200, {
     ...header,

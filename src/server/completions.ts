@@ -1,10 +1,9 @@
 // POST /v1/completions: one or several prompts, n choices each, as one JSON reply or an SSE stream.
-import {InvalidRequestError} from '../engine/errors.js'
 import {type ApiContext, newObjectId, sendJson, unixSeconds} from './api-context.js'
 import {ChoiceDeltas} from './choice-deltas.js'
 import type {RequestHandleLike, RequestOutput} from './engine-like.js'
 import {errorReply} from './error-reply.js'
-import {collectFinalOutputs, mergeOutputs, type PreparedPrompt, returnedOutputs, submitPrompts, usageOf} from './generation.js'
+import {collectFinalOutputs, mergeOutputs, type PreparedPrompt, submitPrompts, usageOf} from './generation.js'
 import {type CompletionLogprobs, completionLogprobs} from './logprobs-format.js'
 import {checkModel, type CompletionRequest, parseCompletionRequest, resolveMaxTokens, samplingParamsFor} from './openai-schema.js'
 import {SseStream} from './sse.js'
@@ -18,11 +17,11 @@ interface ReplyHeader {
 
 export async function createCompletion(context: ApiContext, body: unknown): Promise<void> {
   const request = parseCompletionRequest(body)
-  checkModel(request.model, context.servedModelName)
+  checkModel(request.model, context.engine.modelName)
   const prompts = request.prompts.map((prompt) => preparePrompt(context, request, prompt))
   const id = newObjectId('cmpl')
-  const handles = submitPrompts(context.engine, id, prompts)
-  const header: ReplyHeader = {id, object: 'text_completion', created: unixSeconds(), model: context.servedModelName}
+  const handles = submitPrompts(context.engine, id, prompts, context.arrivalTime)
+  const header: ReplyHeader = {id, object: 'text_completion', created: unixSeconds(), model: context.engine.modelName}
   if (request.stream) return streamCompletion(context, request, prompts, header, handles)
   const finals = await collectFinalOutputs(handles, context.signal, context.metrics.observeFinished)
   sendJson(context.response, 200, completionReply(context, request, prompts, header, finals))
@@ -31,9 +30,6 @@ export async function createCompletion(context: ApiContext, body: unknown): Prom
 function preparePrompt(context: ApiContext, request: CompletionRequest, prompt: CompletionRequest['prompts'][number]): PreparedPrompt {
   const tokenizer = context.engine.tokenizer
   const tokenIds = 'text' in prompt ? tokenizer.encode(prompt.text) : prompt.tokenIds
-  const outOfVocabulary = tokenIds.find((tokenId) => tokenId >= tokenizer.vocabSize)
-  if (outOfVocabulary !== undefined)
-    throw new InvalidRequestError(`token id ${outOfVocabulary} is outside the vocabulary (size ${tokenizer.vocabSize})`, {param: 'prompt'})
   const maxTokens = resolveMaxTokens(request.maxTokens, tokenIds.length, context.engine.maxModelLen, 16, 'prompt')
   const text = 'text' in prompt ? prompt.text : request.echo ? tokenizer.decode(tokenIds) : ''
   return {tokenIds, text, params: samplingParamsFor(request, maxTokens)}
@@ -52,7 +48,7 @@ function completionReply(
     const prompt = prompts[promptIndex]!
     const topCount = prompt.params.logprobs
     const echoed = request.echo ? prompt.text : ''
-    return returnedOutputs(final, prompt.params.n).map((output) => {
+    return final.outputs.map((output) => {
       completionLengths.push(output.tokenIds.length)
       let logprobs: CompletionLogprobs | null = null
       if (topCount !== null) {

@@ -8,7 +8,6 @@ export interface ChatMessage {
 }
 
 export interface TokenizerLike {
-  readonly vocabSize: number
   encode(text: string, opts?: {addSpecialTokens?: boolean}): number[]
   decode(ids: number[], opts?: {skipSpecialTokens?: boolean}): string
   /** The chat template rendered and tokenized without a double BOS. */

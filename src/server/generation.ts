@@ -1,7 +1,7 @@
 // Submits one HTTP request's prompts to the engine and merges their output streams, aborting them all when the client goes away.
 import {UnavailableError} from '../engine/errors.js'
 import type {SamplingParams} from '../engine/sampling-params.js'
-import type {CompletionOutput, EngineLike, RequestHandleLike, RequestOutput} from './engine-like.js'
+import type {EngineLike, RequestHandleLike, RequestOutput} from './engine-like.js'
 
 export interface PreparedPrompt {
   tokenIds: number[]
@@ -11,12 +11,17 @@ export interface PreparedPrompt {
 }
 
 /** Adds every prompt or none: if the engine rejects one, the ones already added are aborted. */
-export function submitPrompts(engine: EngineLike, requestId: string, prompts: readonly PreparedPrompt[]): RequestHandleLike[] {
+export function submitPrompts(
+  engine: EngineLike,
+  requestId: string,
+  prompts: readonly PreparedPrompt[],
+  arrivalTime: number,
+): RequestHandleLike[] {
   const handles: RequestHandleLike[] = []
   try {
     prompts.forEach((prompt, index) => {
       const id = prompts.length === 1 ? requestId : `${requestId}-${index}`
-      handles.push(engine.addRequest({requestId: id, prompt: prompt.tokenIds, params: prompt.params}))
+      handles.push(engine.addRequest({requestId: id, prompt: prompt.tokenIds, params: prompt.params, arrivalTime}))
     })
   } catch (error) {
     for (const handle of handles) handle.abort()
@@ -104,15 +109,6 @@ export async function collectFinalOutputs(
       throw new UnavailableError('the request was aborted by the engine before it finished', {code: 'request_aborted'})
     return final
   })
-}
-
-/** The n sequences a request returns, by choice index (with best_of > n, the n likeliest). */
-export function returnedOutputs(final: RequestOutput, n: number): CompletionOutput[] {
-  if (final.outputs.length <= n) return [...final.outputs].sort((a, b) => a.index - b.index)
-  return [...final.outputs]
-    .sort((a, b) => b.cumulativeLogprob - a.cumulativeLogprob)
-    .slice(0, n)
-    .map((output, index) => ({...output, index}))
 }
 
 export interface Usage {

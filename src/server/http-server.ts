@@ -17,8 +17,6 @@ export interface ApiServerOptions {
   port: number
   /** When set, /v1/* requires `Authorization: Bearer <apiKey>`. */
   apiKey?: string
-  /** Name clients must use as `model`; defaults to the engine's model name. */
-  servedModelName?: string
   maxConcurrentRequests: number
   /** Requests allowed to wait for a slot; beyond that, 503 at once. */
   maxQueuedRequests: number
@@ -86,8 +84,8 @@ export class ApiServer {
     this.engineState = {kind: 'failed', message}
   }
 
-  get servedModelName(): string | null {
-    return this.engineState.kind === 'ready' ? (this.options.servedModelName ?? this.engineState.engine.modelName) : null
+  get isShuttingDown(): boolean {
+    return this.shutdownPromise !== null
   }
 
   /**
@@ -194,7 +192,7 @@ export class ApiServer {
     sendJson(response, 200, {
       object: 'list',
       data: [
-        {id: this.servedModelName, object: 'model', created: unixSeconds(), owned_by: 'pagedllm', root: engine.modelName, max_model_len: engine.maxModelLen},
+        {id: engine.modelName, object: 'model', created: unixSeconds(), owned_by: 'pagedllm', max_model_len: engine.maxModelLen},
       ],
     })
   }
@@ -205,11 +203,12 @@ export class ApiServer {
     signal: AbortSignal,
     create: (context: ApiContext, body: unknown) => Promise<void>,
   ): Promise<void> {
+    const arrivalTime = performance.now() / 1000
     const engine = this.readyEngine()
     const body = parseJson(await readBody(request, this.options.maxBodyBytes))
     const release = await this.limiter.acquire(signal)
     try {
-      const context: ApiContext = {engine, servedModelName: this.servedModelName!, metrics: this.metrics, response, signal, log: this.options.log}
+      const context: ApiContext = {engine, metrics: this.metrics, response, signal, arrivalTime, log: this.options.log}
       await create(context, body)
     } finally {
       release()

@@ -48,7 +48,7 @@ export class FakeHub {
   readonly requests: RecordedRequest[] = []
   private readonly repos = new Map<string, FakeRepo>()
   private readonly blobsBySha256 = new Map<string, Buffer>()
-  private readonly dropAfterBytes = new Map<string, number>()
+  private readonly dropAfterBytes = new Map<string, {bytes: number; times: number}>()
   private readonly corruptFiles = new Set<string>()
 
   private constructor(private readonly server: http.Server) {}
@@ -79,9 +79,9 @@ export class FakeHub {
     return commit
   }
 
-  /** The next transfer of this file's content is cut (socket destroyed) after `bytes` body bytes; later ones are whole. */
-  dropConnectionOnce(file: string, bytes: number): void {
-    this.dropAfterBytes.set(file, bytes)
+  /** The next `times` transfers of this file's content are cut (socket destroyed) after `bytes` body bytes each; later ones are whole. */
+  dropConnection(file: string, bytes: number, times = 1): void {
+    this.dropAfterBytes.set(file, {bytes, times})
   }
 
   /** Serves this file with one byte flipped, while still advertising the true sha256 and size. */
@@ -89,8 +89,8 @@ export class FakeHub {
     this.corruptFiles.add(file)
   }
 
-  requestsMatching(pattern: RegExp): RecordedRequest[] {
-    return this.requests.filter((request) => pattern.test(request.url))
+  repair(file: string): void {
+    this.corruptFiles.delete(file)
   }
 
   async close(): Promise<void> {
@@ -210,9 +210,10 @@ export class FakeHub {
     const body = data.subarray(start)
     record.status = status
     response.writeHead(status, {...common, 'content-length': String(body.length)})
-    const dropAfter = this.dropAfterBytes.get(file)
-    if (dropAfter !== undefined && dropAfter < body.length) {
-      this.dropAfterBytes.delete(file)
+    const drop = this.dropAfterBytes.get(file)
+    if (drop !== undefined && drop.bytes < body.length) {
+      if (--drop.times === 0) this.dropAfterBytes.delete(file)
+      const dropAfter = drop.bytes
       record.bodyBytes = dropAfter
       // Flush the first bytes, then cut the connection as a failing network would.
       response.write(body.subarray(0, dropAfter), () => response.socket?.destroy())

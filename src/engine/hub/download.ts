@@ -4,6 +4,7 @@ import {createReadStream} from 'node:fs'
 import {mkdir, open, rename, rm, stat, truncate} from 'node:fs/promises'
 import {dirname} from 'node:path'
 import {ModelLoadError, UnavailableError} from '../errors.js'
+import {withBlobLock} from './blob-lock.js'
 import type {RepoCache} from './hf-cache.js'
 import type {HubClient, RemoteFile} from './hub-client.js'
 import {isNetworkFailure} from './hub-errors.js'
@@ -16,13 +17,13 @@ export interface SnapshotFileDownload {
   commit: string
   file: string
   progress: ProgressSink | null
-  /** Attempts per file when the connection drops mid-transfer; each resumes where the last one stopped. */
-  maxAttempts?: number
 }
 
-const DEFAULT_MAX_ATTEMPTS = 3
+/** Attempts per file when the connection drops mid-transfer; each resumes where the last one stopped. */
+const MAX_ATTEMPTS = 3
 const RETRY_DELAY_MS = 250
 const SHA256_HEX = /^[0-9a-f]{64}$/
+const WRITE_BATCH_BYTES = 4 << 20
 
 /** A transfer that stopped early; the .incomplete file keeps what arrived, so the next attempt resumes. */
 class InterruptedTransfer extends Error {}
@@ -45,20 +46,26 @@ export async function downloadSnapshotFile(job: SnapshotFileDownload): Promise<v
   const {client, repo, revision, commit, file} = job
   if (await repo.hasSnapshotFile(commit, file)) return
   const remote = await client.openFile(repo.repoId, revision, commit, file)
-  const cachedSize = await repo.blobSize(remote.etag)
-  if (cachedSize !== null && (remote.size === null || cachedSize === remote.size)) {
-    // Another revision (or another tool) already holds this exact content.
+  const isCached = async () => {
+    const cachedSize = await repo.blobSize(remote.etag)
+    return cachedSize !== null && (remote.size === null || cachedSize === remote.size)
+  }
+  // Another revision (or another tool) may already hold this exact content; else fetch it, one writer at a time.
+  if (await isCached()) {
     await remote.discard()
   } else {
-    await fetchBlob(job, remote)
+    await mkdir(dirname(repo.blobPath(remote.etag)), {recursive: true})
+    await withBlobLock(repo.blobLockPath(remote.etag), async () => {
+      // A concurrent run may have finished this blob while we waited for the lock.
+      if (await isCached()) await remote.discard()
+      else await fetchBlob(job, remote)
+    })
   }
   await repo.linkSnapshotFile(commit, file, remote.etag)
 }
 
 async function fetchBlob(job: SnapshotFileDownload, remote: RemoteFile): Promise<void> {
   const incomplete = job.repo.incompletePath(remote.etag)
-  await mkdir(dirname(incomplete), {recursive: true})
-  const maxAttempts = job.maxAttempts ?? DEFAULT_MAX_ATTEMPTS
   for (let attempt = 1; ; attempt++) {
     try {
       await transferIntoIncomplete(job, remote, incomplete)
@@ -66,10 +73,10 @@ async function fetchBlob(job: SnapshotFileDownload, remote: RemoteFile): Promise
     } catch (error) {
       const interrupted = error instanceof InterruptedTransfer || isNetworkFailure(error) || (error instanceof UnavailableError && error.code === 'hub_unreachable')
       if (!interrupted) throw error
-      if (attempt >= maxAttempts) {
+      if (attempt >= MAX_ATTEMPTS) {
         const kept = await fileSize(incomplete)
         throw new UnavailableError(
-          `Downloading ${job.file} of ${job.repo.repoId} was interrupted ${maxAttempts} times (${kept} of ${remote.size ?? '?'} bytes kept in ${incomplete}). ` +
+          `Downloading ${job.file} of ${job.repo.repoId} was interrupted ${MAX_ATTEMPTS} times (${kept} of ${remote.size ?? '?'} bytes kept in ${incomplete}). ` +
             'Check your network connection and run the command again: it resumes where it stopped.',
           {code: 'download_interrupted', cause: error},
         )
@@ -99,14 +106,31 @@ async function transferIntoIncomplete(job: SnapshotFileDownload, remote: RemoteF
     await hashExistingPrefix(incomplete, onDisk, hash)
     job.progress?.fileStarted(job.file, remote.size, onDisk)
     const handle = await open(incomplete, 'a')
+    // Network chunks are small (16-64 KiB); writing them in batches keeps the disk from being the bottleneck.
+    let pending: Uint8Array[] = []
+    let pendingBytes = 0
+    const flush = async () => {
+      const {bytesWritten} = await handle.writev(pending)
+      if (bytesWritten !== pendingBytes) throw new Error(`short write to ${incomplete}: ${bytesWritten} of ${pendingBytes} bytes`)
+      onDisk += pendingBytes
+      pending = []
+      pendingBytes = 0
+    }
     try {
       for await (const chunk of body) {
-        await handle.write(chunk)
         hash.update(chunk)
-        onDisk += chunk.byteLength
+        pending.push(chunk)
+        pendingBytes += chunk.byteLength
+        if (pendingBytes >= WRITE_BATCH_BYTES) await flush()
         job.progress?.bytesReceived(chunk.byteLength)
       }
+      await flush()
       await handle.sync()
+    } catch (error) {
+      // Keep what arrived before the connection dropped, so the next attempt resumes after it. If even that write
+      // fails, the transfer error is still the one worth reporting; the next attempt re-hashes whatever is on disk.
+      await flush().catch(() => undefined)
+      throw error
     } finally {
       await handle.close()
       job.progress?.fileFinished()

@@ -40,6 +40,11 @@ export class RepoCache {
     return `${this.blobPath(etag)}.incomplete`
   }
 
+  /** pagedllm's own lock name: huggingface_hub's `.locks/.../<etag>.lock` is a file it flocks, which a directory there would break. */
+  blobLockPath(etag: string): string {
+    return `${this.blobPath(etag)}.pagedllm-lock`
+  }
+
   snapshotDir(commit: string): string {
     return join(this.root, 'snapshots', commit)
   }

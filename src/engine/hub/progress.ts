@@ -9,6 +9,8 @@ export interface ProgressSink {
 }
 
 const MIB = 1024 * 1024
+/** Config and tokenizer files finish in a blink; a bar for each would only be noise. */
+const SMALLEST_FILE_WITH_A_BAR = MIB
 
 function mib(bytes: number): string {
   return (bytes / MIB).toFixed(1)
@@ -28,6 +30,7 @@ export function terminalProgress(stream: NodeJS.WriteStream = process.stderr): P
   }
   return {
     fileStarted(file, totalBytes, resumedBytes) {
+      if (totalBytes !== null && totalBytes < SMALLEST_FILE_WITH_A_BAR) return
       onDisk = resumedBytes
       receivedNow = 0
       startedAt = performance.now()

@@ -176,7 +176,6 @@ function writeTestModelFiles(dir: string, configJson: Record<string, unknown>, o
   writeJson(join(dir, 'tokenizer.json'), buildByteLevelBpe(config.vocabSize, seed))
   writeJson(join(dir, 'tokenizer_config.json'), buildTokenizerConfig(config.maxPositionEmbeddings))
   writeJson(join(dir, 'generation_config.json'), {bos_token_id: 1, eos_token_id: [2, 4]})
-  // config.json last: its presence with the right contents is what marks a directory complete.
   writeJson(join(dir, 'config.json'), configJson)
 }
 

@@ -84,6 +84,7 @@ export class Tokenizer {
   }
 
   decode(ids: number[], opts: {skipSpecialTokens?: boolean} = {}): string {
+    if (ids.length === 0) return '' // the library rejects an empty list; detokenizers ask for it at the start of a stream
     return this.inner.decode(ids, {skip_special_tokens: opts.skipSpecialTokens ?? false})
   }
 

@@ -1,0 +1,241 @@
+// Synchronous bindings of single kernels on a shared thread pool (ops.setThreads sizes it). They copy
+// nothing on the way in and write into a caller-provided output when one is given, so benchmarks time
+// the kernel and not allocation.
+#include "ops_bindings.h"
+
+#include <memory>
+
+#include "../cpu/kernels.h"
+#include "js_convert.h"
+
+namespace pagedllm {
+
+namespace {
+
+std::unique_ptr<ThreadPool>& ops_pool_slot() {
+  static std::unique_ptr<ThreadPool> pool;
+  return pool;
+}
+
+ThreadPool& ops_pool() {
+  auto& pool = ops_pool_slot();
+  if (!pool) pool = std::make_unique<ThreadPool>(0);
+  return *pool;
+}
+
+int arg_int(const Napi::CallbackInfo& info, size_t i, const char* name) {
+  if (!info[i].IsNumber()) throw Napi::TypeError::New(info.Env(), std::string(name) + " must be a number");
+  return info[i].As<Napi::Number>().Int32Value();
+}
+
+// The optional output argument at index i, or a new Float32Array of `length`.
+Napi::Float32Array output(const Napi::CallbackInfo& info, size_t i, size_t length) {
+  if (info.Length() > i && !info[i].IsUndefined() && !info[i].IsNull()) {
+    js::float32_data(info[i], "out", static_cast<long>(length));
+    return info[i].As<Napi::Float32Array>();
+  }
+  return Napi::Float32Array::New(info.Env(), length);
+}
+
+// rmsNorm(x, weight, rows, dim, eps, out?)
+Napi::Value RmsNorm(const Napi::CallbackInfo& info) {
+  const int rows = arg_int(info, 2, "rows"), dim = arg_int(info, 3, "dim");
+  const float* x = js::float32_data(info[0], "x", static_cast<long>(rows) * dim);
+  const float* weight = js::float32_data(info[1], "weight", dim);
+  Napi::Float32Array out = output(info, 5, static_cast<size_t>(rows) * dim);
+  cpu::rms_norm(ops_pool(), x, weight, out.Data(), rows, dim, info[4].As<Napi::Number>().FloatValue());
+  return out;
+}
+
+// fusedAddRmsNorm(x, residual, weight, rows, dim, eps): updates x and residual in place.
+Napi::Value FusedAddRmsNorm(const Napi::CallbackInfo& info) {
+  const int rows = arg_int(info, 3, "rows"), dim = arg_int(info, 4, "dim");
+  float* x = js::float32_data(info[0], "x", static_cast<long>(rows) * dim);
+  float* residual = js::float32_data(info[1], "residual", static_cast<long>(rows) * dim);
+  const float* weight = js::float32_data(info[2], "weight", dim);
+  cpu::fused_add_rms_norm(ops_pool(), x, residual, weight, rows, dim, info[5].As<Napi::Number>().FloatValue());
+  return info.Env().Undefined();
+}
+
+// rope(x, rows, rowStride, numHeads, positions, ropeConfig{headDim, ropeTheta, ropeScaling}): in place.
+Napi::Value Rope(const Napi::CallbackInfo& info) {
+  const int rows = arg_int(info, 1, "rows"), row_stride = arg_int(info, 2, "rowStride"), heads = arg_int(info, 3, "numHeads");
+  float* x = js::float32_data(info[0], "x", static_cast<long>(rows) * row_stride);
+  const int32_t* positions = js::int32_data(info[4], "positions", rows);
+  ModelConfig config;
+  js::parse_rope(info[5].As<Napi::Object>(), config);
+  if (heads * config.head_dim > row_stride) throw Napi::RangeError::New(info.Env(), "numHeads * headDim exceeds rowStride");
+  std::vector<float> cos_sin(static_cast<size_t>(rows) * config.head_dim);
+  cpu::rope_cos_sin(positions, rows, cpu::rope_inv_freq(config), cos_sin.data());
+  cpu::rotary(ops_pool(), x, rows, row_stride, heads, config.head_dim, cos_sin.data());
+  return info.Env().Undefined();
+}
+
+// siluAndMul(gateUp, rows, dim, out?)
+Napi::Value SiluAndMul(const Napi::CallbackInfo& info) {
+  const int rows = arg_int(info, 1, "rows"), dim = arg_int(info, 2, "dim");
+  const float* gate_up = js::float32_data(info[0], "gateUp", 2L * rows * dim);
+  Napi::Float32Array out = output(info, 3, static_cast<size_t>(rows) * dim);
+  cpu::silu_and_mul(ops_pool(), gate_up, out.Data(), rows, dim);
+  return out;
+}
+
+// convert(raw: Uint16Array | Float32Array, dtype 'F32'|'F16'|'BF16') -> Float32Array
+Napi::Value Convert(const Napi::CallbackInfo& info) {
+  const DType dtype = js::parse_dtype(info[1].As<Napi::String>().Utf8Value());
+  Napi::TypedArray raw = info[0].As<Napi::TypedArray>();
+  const size_t count = raw.ByteLength() / (dtype == DType::F32 ? 4 : 2);
+  Napi::Float32Array out = Napi::Float32Array::New(info.Env(), count);
+  cpu::convert_to_f32(dtype, static_cast<uint8_t*>(raw.ArrayBuffer().Data()) + raw.ByteOffset(), out.Data(), count);
+  return out;
+}
+
+// A weight matrix kept in its storage format across calls: new LinearWeights(raw, dtype, rows, cols, format).
+class LinearWeights : public Napi::ObjectWrap<LinearWeights> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "LinearWeights",
+                       {InstanceMethod<&LinearWeights::Run>("run"), InstanceAccessor<&LinearWeights::Bytes>("bytes")});
+  }
+
+  explicit LinearWeights(const Napi::CallbackInfo& info) : Napi::ObjectWrap<LinearWeights>(info) {
+    const DType dtype = js::parse_dtype(info[1].As<Napi::String>().Utf8Value());
+    const int rows = arg_int(info, 2, "rows"), cols = arg_int(info, 3, "cols");
+    const WeightFormat format = js::parse_weight_format(info[4].As<Napi::String>().Utf8Value());
+    Napi::TypedArray raw = info[0].As<Napi::TypedArray>();
+    const size_t count = static_cast<size_t>(rows) * cols;
+    if (raw.ByteLength() != count * (dtype == DType::F32 ? 4 : 2)) {
+      throw Napi::RangeError::New(info.Env(), "weight bytes do not match rows * cols of the dtype");
+    }
+    std::vector<float> values(count);
+    cpu::convert_to_f32(dtype, static_cast<uint8_t*>(raw.ArrayBuffer().Data()) + raw.ByteOffset(), values.data(), count);
+    matrix_.resize(format, rows, cols);
+    matrix_.store_rows(0, rows, values.data());
+    if (info.Length() > 5 && info[5].IsTypedArray()) {
+      const float* bias = js::float32_data(info[5], "bias", rows);
+      bias_.assign(bias, bias + rows);
+    }
+  }
+
+ private:
+  // run(x, numRows, out?) -> y [numRows, rows]
+  Napi::Value Run(const Napi::CallbackInfo& info) {
+    const int num_rows = arg_int(info, 1, "numRows");
+    const float* x = js::float32_data(info[0], "x", static_cast<long>(num_rows) * matrix_.cols);
+    Napi::Float32Array out = output(info, 2, static_cast<size_t>(num_rows) * matrix_.rows);
+    cpu::linear(ops_pool(), x, num_rows, matrix_, bias_.empty() ? nullptr : bias_.data(), out.Data());
+    return out;
+  }
+  Napi::Value Bytes(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), static_cast<double>(matrix_.bytes())); }
+
+  cpu::WeightMatrix matrix_;
+  std::vector<float> bias_;
+};
+
+// pagedAttention(query, qStride, keyCache, valueCache, batch{queryStartLoc, positions, blockTables,
+//   maxBlocksPerSeq}, numHeads, numKvHeads, headDim, blockSize, scale, out?) -> [numTokens, numHeads*headDim]
+Napi::Value PagedAttention(const Napi::CallbackInfo& info) {
+  Napi::Object batch = info[4].As<Napi::Object>();
+  size_t num_starts = 0;
+  const int32_t* query_start_loc = js::int32_data(batch.Get("queryStartLoc"), "queryStartLoc", -1, &num_starts);
+  const int num_seqs = static_cast<int>(num_starts) - 1;
+  const int num_tokens = query_start_loc[num_seqs];
+  const int heads = arg_int(info, 5, "numHeads"), kv_heads = arg_int(info, 6, "numKvHeads");
+  const int head_dim = arg_int(info, 7, "headDim"), block_size = arg_int(info, 8, "blockSize");
+  const int q_stride = arg_int(info, 1, "qStride");
+  cpu::AttentionBatch ab;
+  ab.num_seqs = num_seqs;
+  ab.query_start_loc = query_start_loc;
+  ab.positions = js::int32_data(batch.Get("positions"), "positions", num_tokens);
+  ab.max_blocks_per_seq = js::int_field(batch, "maxBlocksPerSeq");
+  ab.block_tables = js::int32_data(batch.Get("blockTables"), "blockTables", static_cast<long>(num_seqs) * ab.max_blocks_per_seq);
+  size_t cache_floats = 0;
+  const float* key_cache = js::float32_data(info[2], "keyCache", -1, &cache_floats);
+  const float* value_cache = js::float32_data(info[3], "valueCache", static_cast<long>(cache_floats));
+  const cpu::KvLayout layout{block_size, kv_heads, head_dim};
+  const long num_blocks = static_cast<long>(cache_floats / layout.block_floats());
+  for (int s = 0; s < num_seqs; ++s) {
+    for (int t = query_start_loc[s]; t < query_start_loc[s + 1]; ++t) {
+      for (int j = 0; j <= ab.positions[t] / block_size; ++j) {
+        if (j >= ab.max_blocks_per_seq) throw Napi::RangeError::New(info.Env(), "position beyond maxBlocksPerSeq");
+        const int32_t block = ab.block_tables[static_cast<size_t>(s) * ab.max_blocks_per_seq + j];
+        if (block < 0 || block >= num_blocks) throw Napi::RangeError::New(info.Env(), "block table entry outside the cache");
+      }
+    }
+  }
+  const float* query = js::float32_data(info[0], "query", static_cast<long>(num_tokens) * q_stride);
+  Napi::Float32Array out = output(info, 10, static_cast<size_t>(num_tokens) * heads * head_dim);
+  cpu::paged_attention(ops_pool(), query, q_stride, key_cache, value_cache, ab, heads, layout,
+                       info[9].As<Napi::Number>().FloatValue(), out.Data());
+  return out;
+}
+
+// reshapeAndCache(key, value, rowStride, keyCache, valueCache, slotMapping, numKvHeads, headDim, blockSize)
+Napi::Value ReshapeAndCache(const Napi::CallbackInfo& info) {
+  size_t rows = 0, cache_floats = 0;
+  const int32_t* slots = js::int32_data(info[5], "slotMapping", -1, &rows);
+  const int row_stride = arg_int(info, 2, "rowStride");
+  const cpu::KvLayout layout{arg_int(info, 8, "blockSize"), arg_int(info, 6, "numKvHeads"), arg_int(info, 7, "headDim")};
+  const float* key = js::float32_data(info[0], "key", static_cast<long>(rows) * row_stride);
+  const float* value = js::float32_data(info[1], "value", static_cast<long>(rows) * row_stride);
+  float* key_cache = js::float32_data(info[3], "keyCache", -1, &cache_floats);
+  float* value_cache = js::float32_data(info[4], "valueCache", static_cast<long>(cache_floats));
+  const size_t slot_floats = static_cast<size_t>(layout.num_kv_heads) * layout.head_dim;
+  for (size_t t = 0; t < rows; ++t) {
+    if (slots[t] >= 0 && (slots[t] + 1) * slot_floats > cache_floats) throw Napi::RangeError::New(info.Env(), "slot outside the cache");
+  }
+  cpu::reshape_and_cache(key, value, row_stride, key_cache, value_cache, slots, static_cast<int>(rows), layout);
+  return info.Env().Undefined();
+}
+
+// setThreads(n): resizes the ops pool (0 = number of cores); returns the resulting size.
+Napi::Value SetThreads(const Napi::CallbackInfo& info) {
+  ops_pool_slot() = std::make_unique<ThreadPool>(arg_int(info, 0, "threads"));
+  return Napi::Number::New(info.Env(), ops_pool().size());
+}
+
+// setAvx2(enabled) -> whether the request was honoured (false: this CPU lacks AVX2/FMA/F16C).
+Napi::Value SetAvx2(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), cpu::set_avx2_enabled(info[0].ToBoolean().Value()));
+}
+
+Napi::Value Avx2Status(const Napi::CallbackInfo& info) {
+  Napi::Object out = Napi::Object::New(info.Env());
+  out.Set("supported", cpu::cpu_supports_avx2());
+  out.Set("enabled", cpu::avx2_enabled());
+  return out;
+}
+
+// measureCeilings({bytes, repeats, flopSeconds}) on the ops pool -> bytes/s and FLOP/s.
+Napi::Value MeasureCeilings(const Napi::CallbackInfo& info) {
+  Napi::Object opts = info[0].As<Napi::Object>();
+  const size_t bytes = static_cast<size_t>(js::number_field(opts, "bytes"));
+  const int repeats = js::int_field(opts, "repeats");
+  Napi::Object out = Napi::Object::New(info.Env());
+  out.Set("threads", ops_pool().size());
+  out.Set("readBytesPerSecond", cpu::measure_read_bandwidth(ops_pool(), bytes, repeats));
+  out.Set("triadBytesPerSecond", cpu::measure_triad_bandwidth(ops_pool(), bytes, repeats));
+  out.Set("peakFlops", cpu::measure_peak_flops(ops_pool(), js::number_field(opts, "flopSeconds")));
+  return out;
+}
+
+}  // namespace
+
+Napi::Object CreateOps(Napi::Env env) {
+  Napi::Object ops = Napi::Object::New(env);
+  ops.Set("rmsNorm", Napi::Function::New(env, RmsNorm));
+  ops.Set("fusedAddRmsNorm", Napi::Function::New(env, FusedAddRmsNorm));
+  ops.Set("rope", Napi::Function::New(env, Rope));
+  ops.Set("siluAndMul", Napi::Function::New(env, SiluAndMul));
+  ops.Set("convert", Napi::Function::New(env, Convert));
+  ops.Set("LinearWeights", LinearWeights::Define(env));
+  ops.Set("pagedAttention", Napi::Function::New(env, PagedAttention));
+  ops.Set("reshapeAndCache", Napi::Function::New(env, ReshapeAndCache));
+  ops.Set("setThreads", Napi::Function::New(env, SetThreads));
+  ops.Set("setAvx2", Napi::Function::New(env, SetAvx2));
+  ops.Set("avx2Status", Napi::Function::New(env, Avx2Status));
+  ops.Set("measureCeilings", Napi::Function::New(env, MeasureCeilings));
+  return ops;
+}
+
+}  // namespace pagedllm

@@ -1,0 +1,100 @@
+// Side-by-side decode throughput: pagedllm vs llama.cpp (node-llama-cpp, prebuilt CPU binaries) on the same weights.
+// Usage: npm install --prefix .cache/peer node-llama-cpp@3   (once; kept out of the project's dependencies)
+//        npx tsx scripts/bench-peer.ts [--preset bench] [--threads 2] [--tokens 128] [--concurrency 32]
+import {existsSync, mkdirSync} from 'node:fs'
+import {join, resolve} from 'node:path'
+import {pathToFileURL} from 'node:url'
+import {parseArgs} from 'node:util'
+import {writeGguf} from '../src/bench/peer/gguf-writer.js'
+import {makeEngineConfig} from '../src/engine/config.js'
+import {LLMEngine} from '../src/engine/llm-engine.js'
+import {loadModel} from '../src/engine/model/load-model.js'
+import {ensureTestModel, type TestModelPreset} from '../src/engine/model/test-model.js'
+import {makeSamplingParams} from '../src/engine/sampling-params.js'
+
+const {values: args} = parseArgs({
+  options: {
+    preset: {type: 'string', default: 'bench'},
+    threads: {type: 'string', default: '2'},
+    tokens: {type: 'string', default: '128'},
+    concurrency: {type: 'string', default: '32'},
+    'peer-dir': {type: 'string', default: process.env.PAGEDLLM_PEER_DIR ?? '.cache/peer'},
+  },
+})
+const threads = Number(args.threads)
+const newTokens = Number(args.tokens)
+const concurrency = Number(args.concurrency)
+const promptLength = 16
+
+function prompt(salt: number): number[] {
+  return Array.from({length: promptLength}, (_, i) => 300 + ((i * 131 + salt * 17) % 5000))
+}
+
+interface Figures {
+  batch1TokensPerSecond: number
+  concurrentTokensPerSecond: number
+}
+
+async function measureOurs(modelDir: string, dtype: 'f32' | 'bf16'): Promise<Figures> {
+  const engine = await LLMEngine.create(makeEngineConfig({modelPath: modelDir, threads, weightDtype: dtype, kvMemoryBytes: 512 << 20}))
+  try {
+    const params = makeSamplingParams({temperature: 0, maxTokens: newTokens, ignoreEos: true})
+    await engine.generate([{prompt: prompt(0), params: makeSamplingParams({temperature: 0, maxTokens: 8, ignoreEos: true})}])
+    const [single] = await engine.generate([{prompt: prompt(1), params}])
+    const decodeSeconds = single!.metrics.finishedTime! - single!.metrics.firstTokenTime!
+    const batch1 = (newTokens - 1) / decodeSeconds
+    const started = performance.now()
+    const results = await engine.generate(Array.from({length: concurrency}, (_, i) => ({prompt: prompt(i + 2), params})))
+    const seconds = (performance.now() - started) / 1000
+    const tokens = results.reduce((sum, result) => sum + result.outputs[0]!.tokenIds.length, 0)
+    return {batch1TokensPerSecond: batch1, concurrentTokensPerSecond: tokens / seconds}
+  } finally {
+    await engine.shutdown()
+  }
+}
+
+async function measureLlamaCpp(ggufPath: string): Promise<Figures> {
+  const entry = resolve(args['peer-dir']!, 'node_modules', 'node-llama-cpp', 'dist', 'index.js')
+  if (!existsSync(entry)) throw new Error(`node-llama-cpp not found under ${args['peer-dir']}: run npm install --prefix ${args['peer-dir']} node-llama-cpp@3`)
+  const {getLlama, LlamaLogLevel} = await import(pathToFileURL(entry).href)
+  const llama = await getLlama({gpu: false, build: 'never', logLevel: LlamaLogLevel.error, maxThreads: threads})
+  const model = await llama.loadModel({modelPath: ggufPath})
+  const decode = async (sequence: any, tokens: number[]): Promise<{first: number; last: number}> => {
+    let count = 0
+    let first = 0
+    for await (const _token of sequence.evaluate(tokens, {temperature: 0})) {
+      if (++count === 1) first = performance.now()
+      if (count >= newTokens) break
+    }
+    return {first, last: performance.now()}
+  }
+  const single = await model.createContext({contextSize: 1024, sequences: 1, threads, batchSize: 512})
+  await decode(single.getSequence(), prompt(0))
+  const run = await decode((await model.createContext({contextSize: 1024, sequences: 1, threads, batchSize: 512})).getSequence(), prompt(1))
+  const batch1 = ((newTokens - 1) * 1000) / (run.last - run.first)
+  const context = await model.createContext({contextSize: concurrency * (promptLength + newTokens + 16), sequences: concurrency, threads, batchSize: 512})
+  const started = performance.now()
+  await Promise.all(Array.from({length: concurrency}, (_, i) => decode(context.getSequence(), prompt(i + 2))))
+  const seconds = (performance.now() - started) / 1000
+  await model.dispose()
+  return {batch1TokensPerSecond: batch1, concurrentTokensPerSecond: (concurrency * newTokens) / seconds}
+}
+
+const modelDir = await ensureTestModel(args.preset as TestModelPreset)
+const loaded = await loadModel(modelDir)
+const peerDir = resolve('.cache', 'peer-models')
+mkdirSync(peerDir, {recursive: true})
+const rows: string[] = []
+for (const [ours, theirs, half] of [['f32', 'f32', false], ['bf16', 'f16', true]] as const) {
+  const gguf = join(peerDir, `${args.preset}-${theirs}.gguf`)
+  if (!existsSync(gguf)) writeGguf(loaded, gguf, {halfPrecision: half})
+  const a = await measureOurs(modelDir, ours)
+  const b = await measureLlamaCpp(gguf)
+  rows.push(
+    `| ${ours} vs llama.cpp ${theirs} | batch 1 | ${a.batch1TokensPerSecond.toFixed(1)} | ${b.batch1TokensPerSecond.toFixed(1)} | ${(a.batch1TokensPerSecond / b.batch1TokensPerSecond).toFixed(2)} |`,
+    `| ${ours} vs llama.cpp ${theirs} | ${concurrency} concurrent | ${a.concurrentTokensPerSecond.toFixed(1)} | ${b.concurrentTokensPerSecond.toFixed(1)} | ${(a.concurrentTokensPerSecond / b.concurrentTokensPerSecond).toFixed(2)} |`,
+  )
+}
+console.log(`model: ${args.preset} preset (${loaded.config.numLayers} layers, hidden ${loaded.config.hiddenSize}, vocab ${loaded.config.vocabSize}), ${threads} threads, ${newTokens} new tokens, prompt ${promptLength}`)
+console.log('| weights | load | pagedllm tok/s | llama.cpp tok/s | ratio |\n|---|---|---|---|---|')
+for (const row of rows) console.log(row)

@@ -1,0 +1,98 @@
+// The flags `pagedllm bench` and `pagedllm compare` share, and how they become a bench suite's options.
+import {Flags} from '@oclif/core'
+import {KV_POLICIES, type KvPolicy} from '../engine/config.js'
+import {InvalidRequestError} from '../engine/errors.js'
+import {resolveModel} from '../engine/hub/resolve-model.js'
+import {ensureTestModel, testModelParameterCount} from '../engine/model/test-model.js'
+import {engineConfigFromFlags, engineFlags} from '../commands/engine-flags.js'
+import {parseRequestRate, parseRequestRates} from './arrivals.js'
+import type {SuiteOptions} from './bench-suite.js'
+import {LENGTH_SPREADS, type LengthSpread} from './synthetic-trace.js'
+import {TRACE_NAMES, type TraceName} from './workload.js'
+
+/**
+ * 256 blocks x 16 tokens = 4096 KV tokens: orca-max reserves the bench model's whole 2048-token context per
+ * request, so it fits 2 requests, while paged fits a dozen ShareGPT requests (~340 live tokens on average).
+ */
+export const DEFAULT_BENCH_NUM_BLOCKS = 256
+
+/** Printed after the default run: why its model, pool and prompt count were chosen. */
+export function whyDefaults(): string {
+  const parameters = testModelParameterCount('bench')
+  return (
+    `Why these defaults: the 'bench' model (${(parameters / 1e6).toFixed(0)}M parameters, ${((parameters * 4) / 1e6).toFixed(0)} MB of f32 weights) ` +
+    'is far beyond a 32 MB L3 cache, so a batch-1 decode step reads its weights from memory as on a GPU, while ' +
+    `the run stays within minutes on 2 cores. The KV pool (${DEFAULT_BENCH_NUM_BLOCKS} blocks x 16 = ${DEFAULT_BENCH_NUM_BLOCKS * 16} tokens) ` +
+    'is small enough that memory binds: orca-max reserves the 2048-token context per request and fits 2 requests; ' +
+    'paged fits as many as their actual tokens allow. Batch sizes, KV shares, preemptions and steps do not depend ' +
+    'on the machine; requests/s does (on a small CPU a step turns compute-bound at small batches), hence the ' +
+    'constant-step-cost projection beside it.'
+  )
+}
+
+const {policy: _policy, 'kv-memory': _kvMemory, ...sharedEngineFlags} = engineFlags
+
+export const benchFlags = {
+  ...sharedEngineFlags,
+  model: Flags.string({char: 'm', description: "Model directory or hub id (default: the built-in seeded-random 'bench' model, generated once under .cache/)"}),
+  'kv-memory': Flags.string({description: `KV cache size (e.g. 64MiB); default ${DEFAULT_BENCH_NUM_BLOCKS} blocks (--num-blocks)`}),
+  trace: Flags.string({description: 'Built-in workload: ShareGPT or Alpaca length traces (datasets/), or synthetic lengths', options: [...TRACE_NAMES], default: 'sharegpt'}),
+  dataset: Flags.string({description: "Your own ShareGPT or Alpaca JSON file (format auto-detected, tokenized with the model's tokenizer); overrides --trace"}),
+  'num-prompts': Flags.integer({description: 'Requests sampled from the trace', default: 50, min: 1}),
+  'input-len': Flags.integer({description: 'Synthetic trace: mean prompt length', default: 256, min: 1}),
+  'output-len': Flags.integer({description: 'Synthetic trace: mean output length', default: 256, min: 1}),
+  spread: Flags.string({description: 'Synthetic trace: length distribution around the means', options: [...LENGTH_SPREADS], default: 'uniform'}),
+  'range-ratio': Flags.string({description: 'Synthetic uniform spread: lengths within mean*(1 +- ratio)', default: '0.5'}),
+  'request-rate': Flags.string({description: 'Requests per second (Poisson arrivals), or inf to send all at t=0', default: 'inf'}),
+  'request-rates': Flags.string({description: 'A sweep of rates, e.g. 1,2,4,inf (overrides --request-rate)'}),
+  policies: Flags.string({description: `KV policies to compare, each on a fresh engine: ${KV_POLICIES.join(', ')}`, default: 'paged,orca-max,orca-oracle'}),
+  temperature: Flags.string({description: 'Sampling temperature; 0 = greedy, above 0 each request is seeded (seed + index)', default: '0'}),
+  'step-cost-ms': Flags.string({description: 'Step cost for the memory-bound projection (default: measured median batch-1 decode step)'}),
+  json: Flags.string({description: 'Write all results (per run, per step summary, output hashes) to this JSON file'}),
+}
+
+export function parsePolicies(text: string): KvPolicy[] {
+  const policies = text.split(',').map((p) => p.trim()).filter(Boolean)
+  const unknown = policies.filter((p) => !(KV_POLICIES as readonly string[]).includes(p))
+  if (unknown.length > 0 || policies.length === 0)
+    throw new InvalidRequestError(`--policies: unknown ${unknown.join(', ') || '(none given)'}; choose from ${KV_POLICIES.join(', ')}`, {param: 'policies'})
+  return policies as KvPolicy[]
+}
+
+const positiveNumber = (text: string, flag: string) => {
+  const value = Number(text)
+  if (!(value >= 0)) throw new InvalidRequestError(`--${flag} must be a number >= 0, got ${text}`, {param: flag})
+  return value
+}
+
+/** Flags -> suite options; the model is resolved (or the bench model generated) here. */
+export async function suiteOptionsFromFlags(
+  flags: Record<string, any>,
+  extra: {policies: KvPolicy[]; endpoints: string[]; endpointModel?: string; log: (line: string) => void},
+): Promise<SuiteOptions> {
+  const modelPath = flags.model ? await resolveModel(flags.model) : await ensureTestModel('bench')
+  const numBlocks = flags['num-blocks'] ?? (flags['kv-memory'] ? undefined : DEFAULT_BENCH_NUM_BLOCKS)
+  const engineConfig = engineConfigFromFlags({...flags, policy: 'paged', 'kv-memory': flags['kv-memory'] ?? '1GiB', 'num-blocks': numBlocks}, modelPath)
+  return {
+    workload: {
+      trace: flags.trace as TraceName,
+      dataset: flags.dataset,
+      numPrompts: flags['num-prompts'],
+      seed: flags.seed,
+      synthetic: {inputLen: flags['input-len'], outputLen: flags['output-len'], spread: flags.spread as LengthSpread, rangeRatio: positiveNumber(flags['range-ratio'], 'range-ratio')},
+    },
+    requestRates: flags['request-rates'] ? parseRequestRates(flags['request-rates']) : [parseRequestRate(flags['request-rate'])],
+    policies: extra.policies,
+    endpoints: extra.endpoints,
+    endpointModel: extra.endpointModel,
+    engineConfig,
+    generation: {temperature: positiveNumber(flags.temperature, 'temperature'), seed: flags.seed},
+    stepCostMs: flags['step-cost-ms'] === undefined ? undefined : positiveNumber(flags['step-cost-ms'], 'step-cost-ms'),
+    log: extra.log,
+  }
+}
+
+/** JSON with Infinity rates written as "inf". */
+export function resultsJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v) => (v === Infinity ? 'inf' : v), 2) + '\n'
+}

@@ -1,0 +1,142 @@
+// Runs a workload on each KV policy (one fresh engine each) and each HTTP endpoint, at each request rate.
+import type {EngineConfig, KvPolicy} from '../engine/config.js'
+import {InvalidRequestError} from '../engine/errors.js'
+import {LLMEngine} from '../engine/llm-engine.js'
+import {loadModel} from '../engine/model/load-model.js'
+import {arrivalTimes} from './arrivals.js'
+import {engineLimits, runOnEngine, type GenerationSettings} from './engine-run.js'
+import {runOnEndpoint} from './endpoint-run.js'
+import {projectedThroughput, stepTimeByBatch, type RunMetrics, type StepRecord} from './metrics.js'
+import {compareOutputHashes, type OutputAgreement} from './output-hash.js'
+import {startProgress} from './progress.js'
+import {buildBenchRequests} from './prompts.js'
+import {median} from './statistics.js'
+import {buildWorkload, type Workload, type WorkloadOptions} from './workload.js'
+
+export interface SuiteOptions {
+  workload: WorkloadOptions
+  requestRates: number[]
+  policies: KvPolicy[]
+  endpoints: string[]
+  endpointModel?: string
+  /** Base engine config; each policy run copies it with its own policy. */
+  engineConfig: EngineConfig
+  generation: GenerationSettings
+  /** Constant step cost for the memory-bound projection; default: measured median batch-1 decode step. */
+  stepCostMs?: number
+  log: (line: string) => void
+}
+
+export interface RunResult {
+  /** 'paged', 'orca-max', ..., or an endpoint URL. */
+  label: string
+  policy: KvPolicy | null
+  endpoint: string | null
+  requestRate: number
+  metrics: RunMetrics
+  /** Throughput if every step cost stepCostMs (offline engine runs only). */
+  projected: {requestsPerSecond: number; outputTokensPerSecond: number} | null
+  stepTimeByBatch: {batch: string; steps: number; medianMs: number}[]
+  outputHashes: Record<string, string>
+}
+
+export interface SuiteResults {
+  workload: Omit<Workload, 'trace'> & {numPrompts: number; seed: number}
+  engine: {model: string; blockSize: number; totalBlocks: number; poolTokens: number; maxModelLen: number; prefixCaching: boolean; backend: string; threads: number} | null
+  stepCostMs: number | null
+  stepCostSource: string
+  runs: RunResult[]
+  /** Whether every engine run generated the same tokens for every request. */
+  engineOutputs: OutputAgreement | null
+  /** Whether the endpoints streamed the same text (for the same rate). */
+  endpointOutputs: OutputAgreement | null
+}
+
+export function policyLabel(policy: KvPolicy, prefixCaching: boolean): string {
+  return policy === 'paged' && !prefixCaching ? 'paged (no prefix cache)' : policy
+}
+
+export async function runBenchSuite(options: SuiteOptions): Promise<SuiteResults> {
+  const {engineConfig, log} = options
+  const createEngine = (policy: KvPolicy) => LLMEngine.create({...engineConfig, policy})
+  // The first engine tells the limits (context, pool) the workload must fit; it then serves the first run.
+  let firstEngine: LLMEngine | null = options.policies.length > 0 ? await createEngine(options.policies[0]) : null
+  const model = firstEngine?.model ?? (await loadModel(engineConfig.modelPath))
+  const tokenizer = model.tokenizer
+  // Prompt ids must be valid for the weights as well as the tokenizer.
+  const vocab = {vocabSize: Math.min(tokenizer.vocabSize, model.config.vocabSize), specialTokenIds: tokenizer.specialTokenIds}
+  const limits = firstEngine ? engineLimits(firstEngine) : null
+  if (firstEngine && limits && limits.poolTokens < firstEngine.maxModelLen && options.policies.some((p) => p === 'orca-max' || p === 'contiguous')) {
+    await firstEngine.shutdown()
+    throw new InvalidRequestError(
+      `orca-max and contiguous reserve the whole context (${firstEngine.maxModelLen} tokens) per request, but the KV pool holds ` +
+        `${limits.poolTokens}: raise --num-blocks / --kv-memory or lower --max-model-len`,
+      {param: 'policies'},
+    )
+  }
+  const workload = buildWorkload(options.workload, tokenizer, limits?.maxTotalTokens ?? Number.POSITIVE_INFINITY)
+  const engineInfo = firstEngine && limits && {
+    model: firstEngine.modelName,
+    blockSize: engineConfig.blockSize,
+    totalBlocks: limits.poolTokens / engineConfig.blockSize,
+    poolTokens: limits.poolTokens,
+    maxModelLen: firstEngine.maxModelLen,
+    prefixCaching: engineConfig.enablePrefixCaching,
+    backend: `${firstEngine.nativeInfo.backend} (${firstEngine.nativeInfo.deviceName})`,
+    threads: firstEngine.nativeInfo.threads,
+  }
+  log(`workload: ${workload.source}; ${workload.trace.length} requests, seed ${options.workload.seed}` +
+    (workload.droppedTooLong > 0 ? `; ${workload.droppedTooLong} requests of the source exceed the engine's ${limits?.maxTotalTokens} tokens and were left out` : ''))
+
+  const runs: RunResult[] = []
+  const stepsByRun: StepRecord[][] = []
+  for (const rate of options.requestRates) {
+    const requests = buildBenchRequests(workload.trace, arrivalTimes(workload.trace.length, rate, options.workload.seed), vocab, options.workload.seed)
+    const rateText = rate === Infinity ? 'offline' : `${rate} req/s`
+    for (const policy of options.policies) {
+      const engine = firstEngine ?? (await createEngine(policy))
+      firstEngine = null
+      const label = policyLabel(policy, engineConfig.enablePrefixCaching)
+      const progress = startProgress(`${label} @ ${rateText}`, requests.length)
+      const started = performance.now()
+      const result = await runOnEngine(engine, requests, options.generation, progress.tick).finally(progress.stop)
+      log(`${label} @ ${rateText}: ${result.metrics.steps} steps in ${((performance.now() - started) / 1000).toFixed(1)} s`)
+      stepsByRun.push(result.steps)
+      runs.push({label, policy, endpoint: null, requestRate: rate, metrics: result.metrics, projected: null, stepTimeByBatch: stepTimeByBatch(result.steps), outputHashes: result.outputHashes})
+    }
+    for (const endpoint of options.endpoints) {
+      const progress = startProgress(`${endpoint} @ ${rateText}`, requests.length)
+      const result = await runOnEndpoint(endpoint, requests, options.generation, {model: options.endpointModel, onRequestDone: progress.tick}).finally(progress.stop)
+      runs.push({label: endpoint, policy: null, endpoint, requestRate: rate, metrics: result.metrics, projected: null, stepTimeByBatch: [], outputHashes: result.outputHashes})
+    }
+  }
+  await firstEngine?.shutdown() // only when no run used it
+
+  const stepCost = options.stepCostMs !== undefined ? {ms: options.stepCostMs, source: '--step-cost-ms'} : measuredStepCost(stepsByRun.flat())
+  for (const run of runs) if (run.policy && run.requestRate === Infinity && stepCost) run.projected = projectedThroughput(run.metrics, stepCost.ms)
+  const engineRuns = runs.filter((run) => run.policy !== null)
+  const endpointRuns = runs.filter((run) => run.endpoint !== null)
+  return {
+    workload: {source: workload.source, droppedTooLong: workload.droppedTooLong, stats: workload.stats, numPrompts: workload.trace.length, seed: options.workload.seed},
+    engine: engineInfo,
+    stepCostMs: stepCost?.ms ?? null,
+    stepCostSource: stepCost?.source ?? 'no engine steps',
+    runs,
+    engineOutputs: engineRuns.length > 1 ? compareOutputHashes(engineRuns.map((run) => run.outputHashes)) : null,
+    endpointOutputs: endpointRuns.length > 1 ? compareOutputHashes(endpointRuns.map((run) => run.outputHashes)) : null,
+  }
+}
+
+/**
+ * The cost of one step on a memory-bound device, taken as this machine's median batch-1 decode step (the
+ * regime where reading the weights dominates), pooled over all runs; the smallest batch seen if none ran at 1.
+ */
+function measuredStepCost(steps: StepRecord[]): {ms: number; source: string} | null {
+  const buckets = stepTimeByBatch(steps)
+  if (buckets.length === 0) return null
+  const smallest = buckets[0]
+  const batchOne = steps.filter((s) => s.numSeqs === 1 && s.decodeTokens === 1)
+  return batchOne.length > 0
+    ? {ms: median(batchOne.map((s) => s.durationMs)), source: `median batch-1 decode step of this machine (${batchOne.length} steps)`}
+    : {ms: smallest.medianMs, source: `median decode step at batch ${smallest.batch} of this machine`}
+}

@@ -1,0 +1,284 @@
+// Writes a Llama-family HF checkpoint as a GGUF file, so llama.cpp can run the very same weights as a peer.
+import {closeSync, openSync, readFileSync, writeSync} from 'node:fs'
+import {join} from 'node:path'
+import type {LoadedModel} from '../../engine/model/load-model.js'
+import {readTensorFloat32} from '../../engine/model/safetensors.js'
+
+// GGUF value types and ggml tensor types (from the GGUF specification).
+const GGUF_UINT32 = 4
+const GGUF_INT32 = 5
+const GGUF_FLOAT32 = 6
+const GGUF_STRING = 8
+const GGUF_ARRAY = 9
+const GGML_TYPE_F32 = 0
+const GGML_TYPE_F16 = 1
+const ALIGNMENT = 32
+
+type MetadataValue = {type: 'u32' | 'i32' | 'f32'; value: number} | {type: 'string'; value: string} | {type: 'strings'; value: string[]} | {type: 'i32s'; value: number[]}
+
+/** Growable little-endian byte buffer for the header part of the file. */
+class ByteWriter {
+  private buffer = Buffer.alloc(1 << 20)
+  length = 0
+
+  private ensure(extra: number): void {
+    if (this.length + extra <= this.buffer.length) return
+    const bigger = Buffer.alloc(Math.max(this.buffer.length * 2, this.length + extra))
+    this.buffer.copy(bigger, 0, 0, this.length)
+    this.buffer = bigger
+  }
+  u32(value: number): void {
+    this.ensure(4)
+    this.buffer.writeUInt32LE(value, this.length)
+    this.length += 4
+  }
+  i32(value: number): void {
+    this.ensure(4)
+    this.buffer.writeInt32LE(value, this.length)
+    this.length += 4
+  }
+  u64(value: number): void {
+    this.ensure(8)
+    this.buffer.writeBigUInt64LE(BigInt(value), this.length)
+    this.length += 8
+  }
+  f32(value: number): void {
+    this.ensure(4)
+    this.buffer.writeFloatLE(value, this.length)
+    this.length += 4
+  }
+  string(value: string): void {
+    const bytes = Buffer.from(value, 'utf8')
+    this.u64(bytes.length)
+    this.ensure(bytes.length)
+    bytes.copy(this.buffer, this.length)
+    this.length += bytes.length
+  }
+  pad(alignment: number): void {
+    const padding = (alignment - (this.length % alignment)) % alignment
+    this.ensure(padding)
+    this.buffer.fill(0, this.length, this.length + padding)
+    this.length += padding
+  }
+  bytes(): Buffer {
+    return this.buffer.subarray(0, this.length)
+  }
+}
+
+function writeMetadata(out: ByteWriter, key: string, entry: MetadataValue): void {
+  out.string(key)
+  switch (entry.type) {
+    case 'u32':
+      out.u32(GGUF_UINT32)
+      out.u32(entry.value)
+      break
+    case 'i32':
+      out.u32(GGUF_INT32)
+      out.i32(entry.value)
+      break
+    case 'f32':
+      out.u32(GGUF_FLOAT32)
+      out.f32(entry.value)
+      break
+    case 'string':
+      out.u32(GGUF_STRING)
+      out.string(entry.value)
+      break
+    case 'strings':
+      out.u32(GGUF_ARRAY)
+      out.u32(GGUF_STRING)
+      out.u64(entry.value.length)
+      for (const item of entry.value) out.string(item)
+      break
+    case 'i32s':
+      out.u32(GGUF_ARRAY)
+      out.u32(GGUF_INT32)
+      out.u64(entry.value.length)
+      for (const item of entry.value) out.i32(item)
+      break
+  }
+}
+
+/**
+ * llama.cpp applies RoPE to interleaved pairs (Meta's layout) while HF checkpoints use rotate_half,
+ * so q/k rows are permuted: within each head, row (half * headDim/2 + i) moves to (2i + half).
+ */
+function permuteRopeRows(data: Float32Array, numHeads: number, rows: number, cols: number): Float32Array {
+  const headDim = rows / numHeads
+  const half = headDim / 2
+  const out = new Float32Array(data.length)
+  for (let head = 0; head < numHeads; head++) {
+    for (let part = 0; part < 2; part++) {
+      for (let i = 0; i < half; i++) {
+        const from = head * headDim + part * half + i
+        const to = head * headDim + 2 * i + part
+        out.set(data.subarray(from * cols, (from + 1) * cols), to * cols)
+      }
+    }
+  }
+  return out
+}
+
+function toFloat16(data: Float32Array): Uint16Array {
+  const out = new Uint16Array(data.length)
+  const view = new DataView(new ArrayBuffer(4))
+  for (let i = 0; i < data.length; i++) {
+    view.setFloat32(0, data[i]!)
+    const bits = view.getUint32(0)
+    const sign = (bits >>> 16) & 0x8000
+    const exponent = ((bits >>> 23) & 0xff) - 127 + 15
+    let mantissa = bits & 0x7fffff
+    if (exponent <= 0) {
+      // Subnormal or zero in half precision.
+      mantissa = exponent < -10 ? 0 : (mantissa | 0x800000) >> (1 - exponent)
+      out[i] = sign | ((mantissa + 0x1000) >> 13)
+    } else if (exponent >= 31) {
+      out[i] = sign | 0x7c00
+    } else {
+      // Round to nearest; a carry out of the mantissa correctly bumps the exponent.
+      out[i] = (sign | (exponent << 10) | (mantissa >> 13)) + ((mantissa >> 12) & 1)
+    }
+  }
+  return out
+}
+
+interface GgufTensor {
+  name: string
+  /** ggml order: fastest-varying dimension first (reverse of the PyTorch shape). */
+  dims: number[]
+  data: Float32Array
+  halfPrecision: boolean
+}
+
+/** Reads a tokenizer.json byte-level BPE vocabulary as llama.cpp's "gpt2" tokenizer metadata. */
+function tokenizerMetadata(model: LoadedModel): Record<string, MetadataValue> {
+  const json = JSON.parse(readFileSync(join(model.dir, 'tokenizer.json'), 'utf8'))
+  const vocab: Record<string, number> = json.model.vocab
+  const tokens: string[] = new Array(model.config.vocabSize).fill('')
+  for (const [token, id] of Object.entries(vocab)) if (id < tokens.length) tokens[id] = token
+  const types = tokens.map(() => 1)
+  for (const added of json.added_tokens ?? []) {
+    if (added.id < tokens.length) {
+      tokens[added.id] = added.content
+      types[added.id] = added.special ? 3 : 4
+    }
+  }
+  // Ids the tokenizer does not cover (padded vocabularies) still need distinct names.
+  tokens.forEach((token, id) => {
+    if (token === '') {
+      tokens[id] = `<unused${id}>`
+      types[id] = 5
+    }
+  })
+  const merges: string[] = (json.model.merges ?? []).map((merge: string | string[]) => (Array.isArray(merge) ? merge.join(' ') : merge))
+  const metadata: Record<string, MetadataValue> = {
+    'tokenizer.ggml.model': {type: 'string', value: 'gpt2'},
+    'tokenizer.ggml.pre': {type: 'string', value: 'default'},
+    'tokenizer.ggml.tokens': {type: 'strings', value: tokens},
+    'tokenizer.ggml.token_type': {type: 'i32s', value: types},
+    'tokenizer.ggml.merges': {type: 'strings', value: merges},
+  }
+  if (model.config.bosTokenId !== null) metadata['tokenizer.ggml.bos_token_id'] = {type: 'u32', value: model.config.bosTokenId}
+  const eos = model.generationConfig.eosTokenIds[0] ?? model.config.eosTokenIds[0]
+  if (eos !== undefined) metadata['tokenizer.ggml.eos_token_id'] = {type: 'u32', value: eos}
+  return metadata
+}
+
+/** Writes `model` to `path` as GGUF (matrices in f32 or f16, norms always f32). */
+export function writeGguf(model: LoadedModel, path: string, options: {halfPrecision: boolean}): void {
+  const c = model.config
+  if (c.attentionBias) throw new Error('GGUF export covers Llama/Mistral (no q/k/v bias)')
+  const tensorsByName = new Map(model.tensors.map((tensor) => [tensor.name, tensor]))
+  const read = (name: string) => {
+    const info = tensorsByName.get(name)
+    if (!info) throw new Error(`missing tensor ${name}`)
+    return {info, data: readTensorFloat32(info)}
+  }
+  const matrix = (ggufName: string, hfName: string, permuteHeads = 0): GgufTensor => {
+    const {info, data} = read(hfName)
+    const [rows, cols] = info.shape as [number, number]
+    return {
+      name: ggufName,
+      dims: [cols, rows],
+      data: permuteHeads > 0 ? permuteRopeRows(data, permuteHeads, rows, cols) : data,
+      halfPrecision: options.halfPrecision,
+    }
+  }
+  const vector = (ggufName: string, hfName: string): GgufTensor => {
+    const {info, data} = read(hfName)
+    return {name: ggufName, dims: [info.shape[0]!], data, halfPrecision: false}
+  }
+  const tensors: GgufTensor[] = [matrix('token_embd.weight', 'model.embed_tokens.weight'), vector('output_norm.weight', 'model.norm.weight')]
+  if (!c.tieWordEmbeddings) tensors.push(matrix('output.weight', 'lm_head.weight'))
+  for (let layer = 0; layer < c.numLayers; layer++) {
+    const hf = `model.layers.${layer}`
+    const gguf = `blk.${layer}`
+    tensors.push(
+      vector(`${gguf}.attn_norm.weight`, `${hf}.input_layernorm.weight`),
+      matrix(`${gguf}.attn_q.weight`, `${hf}.self_attn.q_proj.weight`, c.numHeads),
+      matrix(`${gguf}.attn_k.weight`, `${hf}.self_attn.k_proj.weight`, c.numKvHeads),
+      matrix(`${gguf}.attn_v.weight`, `${hf}.self_attn.v_proj.weight`),
+      matrix(`${gguf}.attn_output.weight`, `${hf}.self_attn.o_proj.weight`),
+      vector(`${gguf}.ffn_norm.weight`, `${hf}.post_attention_layernorm.weight`),
+      matrix(`${gguf}.ffn_gate.weight`, `${hf}.mlp.gate_proj.weight`),
+      matrix(`${gguf}.ffn_up.weight`, `${hf}.mlp.up_proj.weight`),
+      matrix(`${gguf}.ffn_down.weight`, `${hf}.mlp.down_proj.weight`),
+    )
+  }
+
+  const metadata: Record<string, MetadataValue> = {
+    'general.architecture': {type: 'string', value: 'llama'},
+    'general.name': {type: 'string', value: model.name},
+    'general.alignment': {type: 'u32', value: ALIGNMENT},
+    'general.file_type': {type: 'u32', value: options.halfPrecision ? 1 : 0},
+    'llama.context_length': {type: 'u32', value: c.maxPositionEmbeddings},
+    'llama.embedding_length': {type: 'u32', value: c.hiddenSize},
+    'llama.block_count': {type: 'u32', value: c.numLayers},
+    'llama.feed_forward_length': {type: 'u32', value: c.intermediateSize},
+    'llama.attention.head_count': {type: 'u32', value: c.numHeads},
+    'llama.attention.head_count_kv': {type: 'u32', value: c.numKvHeads},
+    'llama.attention.key_length': {type: 'u32', value: c.headDim},
+    'llama.attention.value_length': {type: 'u32', value: c.headDim},
+    'llama.rope.dimension_count': {type: 'u32', value: c.headDim},
+    'llama.rope.freq_base': {type: 'f32', value: c.ropeTheta},
+    'llama.attention.layer_norm_rms_epsilon': {type: 'f32', value: c.rmsNormEps},
+    'llama.vocab_size': {type: 'u32', value: c.vocabSize},
+    ...tokenizerMetadata(model),
+  }
+
+  const header = new ByteWriter()
+  header.u32(0x46554747) // "GGUF"
+  header.u32(3)
+  header.u64(tensors.length)
+  header.u64(Object.keys(metadata).length)
+  for (const [key, value] of Object.entries(metadata)) writeMetadata(header, key, value)
+  let offset = 0
+  const offsets: number[] = []
+  for (const tensor of tensors) {
+    header.string(tensor.name)
+    header.u32(tensor.dims.length)
+    for (const dim of tensor.dims) header.u64(dim)
+    header.u32(tensor.halfPrecision ? GGML_TYPE_F16 : GGML_TYPE_F32)
+    header.u64(offset)
+    offsets.push(offset)
+    const bytes = tensor.data.length * (tensor.halfPrecision ? 2 : 4)
+    offset += Math.ceil(bytes / ALIGNMENT) * ALIGNMENT
+  }
+  header.pad(ALIGNMENT)
+
+  const fd = openSync(path, 'w')
+  try {
+    writeSync(fd, header.bytes())
+    let written = 0
+    tensors.forEach((tensor, i) => {
+      const payload = tensor.halfPrecision ? toFloat16(tensor.data) : tensor.data
+      const bytes = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength)
+      if (written < offsets[i]!) writeSync(fd, Buffer.alloc(offsets[i]! - written))
+      writeSync(fd, bytes)
+      written = offsets[i]! + bytes.length
+    })
+    if (written < offset) writeSync(fd, Buffer.alloc(offset - written))
+  } finally {
+    closeSync(fd)
+  }
+}

@@ -1,0 +1,53 @@
+// `pagedllm bench`: replays a request trace on each KV policy (same engine, model and KV budget) and compares them.
+import {writeFileSync} from 'node:fs'
+import {Command} from '@oclif/core'
+import chalk from 'chalk'
+import {PagedLLMError} from '../../engine/errors.js'
+import {benchFlags, parsePolicies, resultsJson, suiteOptionsFromFlags, whyDefaults} from '../../bench/bench-flags.js'
+import {runBenchSuite, type SuiteResults} from '../../bench/bench-suite.js'
+import {renderHeadline, renderOutputAgreement, renderProjection, renderStepTimes} from '../../bench/report-table.js'
+
+export default class Bench extends Command {
+  static override description =
+    'Benchmark KV policies (paged vs the Orca and FasterTransformer-style baselines) on ShareGPT/Alpaca traces, offline or at Poisson request rates'
+  static override examples = [
+    '<%= config.bin %> bench --trace sharegpt',
+    '<%= config.bin %> bench --trace alpaca --num-prompts 200 --policies paged,orca-max,orca-pow2,orca-oracle',
+    '<%= config.bin %> bench --request-rates 0.5,1,2 --json results.json',
+    '<%= config.bin %> bench --trace synthetic --input-len 128 --output-len 512 --spread exponential',
+    '<%= config.bin %> bench --dataset ShareGPT_V3_unfiltered_cleaned_split.json --model ./my-model --kv-memory 256MiB',
+  ]
+  static override flags = benchFlags
+
+  async run(): Promise<void> {
+    const {flags} = await this.parse(Bench)
+    const started = performance.now()
+    const log = (line: string) => process.stderr.write(chalk.dim(line) + '\n')
+    let results: SuiteResults
+    try {
+      const options = await suiteOptionsFromFlags(flags, {policies: parsePolicies(flags.policies), endpoints: [], log})
+      results = await runBenchSuite(options)
+    } catch (error) {
+      if (error instanceof PagedLLMError) this.error(error.message, {exit: error.exitCode})
+      throw error
+    }
+    const wallS = (performance.now() - started) / 1000
+    const engine = results.engine!
+    const w = results.workload
+    this.log(chalk.bold(`\npagedllm bench: ${w.source}`))
+    this.log(`${w.numPrompts} requests (seed ${w.seed}); prompt mean ${w.stats.prompt.mean.toFixed(1)}, output mean ${w.stats.output.mean.toFixed(1)} tokens; ` +
+      `model ${engine.model}, context ${engine.maxModelLen}; KV pool ${engine.totalBlocks} blocks x ${engine.blockSize} = ${engine.poolTokens} tokens; ${engine.backend}, ${engine.threads} threads`)
+    this.log('"KV holds tokens" = tokens stored / reserved slots, averaged over steps; "mean batch" = sequences per step, averaged over steps; paged/this = paged\'s throughput over this run\'s.\n')
+    for (const section of [renderHeadline(results), renderProjection(results), renderStepTimes(results), renderOutputAgreement(results)]) if (section) this.log(section + '\n')
+    if (usesDefaults(flags)) this.log(chalk.dim(whyDefaults()) + '\n')
+    this.log(`wall time ${wallS.toFixed(1)} s`)
+    if (flags.json) {
+      writeFileSync(flags.json, resultsJson({...results, wallTimeS: wallS}))
+      this.log(`results written to ${flags.json}`)
+    }
+  }
+}
+
+function usesDefaults(flags: Record<string, unknown>): boolean {
+  return !flags.model && !flags['num-blocks'] && !flags['kv-memory']
+}

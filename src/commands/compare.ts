@@ -1,0 +1,56 @@
+// `pagedllm compare`: runs KV policies and/or OpenAI-compatible endpoints across a request-rate sweep and plots them.
+import {mkdirSync, writeFileSync} from 'node:fs'
+import {join} from 'node:path'
+import {Command, Flags} from '@oclif/core'
+import chalk from 'chalk'
+import {PagedLLMError} from '../engine/errors.js'
+import {benchFlags, parsePolicies, resultsJson, suiteOptionsFromFlags} from '../bench/bench-flags.js'
+import {runBenchSuite, type SuiteResults} from '../bench/bench-suite.js'
+import {writePlots} from '../bench/plots.js'
+import {renderHeadline, renderOutputAgreement} from '../bench/report-table.js'
+
+const DEFAULT_POLICIES = 'paged,orca-max,orca-oracle'
+
+export default class Compare extends Command {
+  static override description =
+    'Compare KV policies and/or OpenAI-compatible servers across request rates; writes latency, batch-size and KV-memory plots (SVG + PNG)'
+  static override examples = [
+    '<%= config.bin %> compare --trace sharegpt --request-rates 0.25,0.5,1,2',
+    '<%= config.bin %> compare --endpoint http://localhost:8000 --endpoint http://localhost:8001 --request-rates 1,2,4',
+    '<%= config.bin %> compare --policies paged,orca-max --endpoint http://localhost:8000 --out out/mine',
+  ]
+  static override flags = {
+    ...benchFlags,
+    policies: Flags.string({description: `KV policies to run on the local engine (default ${DEFAULT_POLICIES}; none when --endpoint is given)`}),
+    'num-prompts': Flags.integer({description: 'Requests per run (sampled from the trace)', default: 30, min: 1}),
+    'request-rates': Flags.string({description: 'Request rates to sweep (req/s; inf = all at t=0)', default: '0.25,0.5,1,2'}),
+    endpoint: Flags.string({description: 'Base URL of an OpenAI-compatible server (POST /v1/completions, streaming); repeatable', multiple: true}),
+    'endpoint-model': Flags.string({description: 'Model name to send to the endpoints (default: the first one GET /v1/models lists)'}),
+    out: Flags.string({description: 'Directory for results.json and the plots', default: 'out/compare'}),
+  }
+
+  async run(): Promise<void> {
+    const {flags} = await this.parse(Compare)
+    const endpoints = flags.endpoint ?? []
+    const log = (line: string) => process.stderr.write(chalk.dim(line) + '\n')
+    let results: SuiteResults
+    try {
+      // Endpoint prompts are token ids of the local (or bench) model's vocab: the servers must accept them.
+      const policies = flags.policies ? parsePolicies(flags.policies) : endpoints.length > 0 ? [] : parsePolicies(DEFAULT_POLICIES)
+      const options = await suiteOptionsFromFlags(flags, {policies, endpoints, endpointModel: flags['endpoint-model'], log})
+      results = await runBenchSuite(options)
+    } catch (error) {
+      if (error instanceof PagedLLMError) this.error(error.message, {exit: error.exitCode})
+      throw error
+    }
+    mkdirSync(flags.out, {recursive: true})
+    writeFileSync(join(flags.out, 'results.json'), resultsJson(results))
+    const workload = `${results.workload.source.split(' (')[0]}, ${results.workload.numPrompts} requests`
+    const plots = await writePlots(results.runs, workload, flags.out)
+    this.log(renderHeadline(results) + '\n')
+    const agreement = renderOutputAgreement(results)
+    if (agreement) this.log(agreement + '\n')
+    this.log(`results: ${join(flags.out, 'results.json')}`)
+    for (const path of plots) this.log(`plot: ${path}`)
+  }
+}

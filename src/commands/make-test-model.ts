@@ -1,0 +1,42 @@
+// `pagedllm make-test-model`: writes a seeded-random Hugging Face checkpoint (tiny/small/bench) for tests and benchmarks.
+import {Command, Flags} from '@oclif/core'
+import {PagedLLMError} from '../engine/errors.js'
+import {
+  TEST_MODEL_PRESETS,
+  TEST_MODEL_VARIANTS,
+  ensureTestModel,
+  testModelParameterCount,
+  type TestModelPreset,
+  type TestModelVariant,
+} from '../engine/model/test-model.js'
+import type {TensorDtype} from '../engine/model/safetensors.js'
+
+export default class MakeTestModel extends Command {
+  static override description = 'Write a seeded-random Llama-family checkpoint (config, safetensors, byte-level BPE tokenizer, ChatML template)'
+  static override examples = [
+    '<%= config.bin %> make-test-model --preset bench',
+    '<%= config.bin %> make-test-model --preset tiny --variant qwen2 --dtype bf16 --out ./models/tiny-qwen2',
+  ]
+  static override flags = {
+    preset: Flags.string({description: 'Model size', options: [...TEST_MODEL_PRESETS], default: 'tiny'}),
+    variant: Flags.string({description: 'Architecture flavour', options: [...TEST_MODEL_VARIANTS], default: 'llama'}),
+    seed: Flags.integer({description: 'Seed of the random weights and merges', default: 0}),
+    dtype: Flags.string({description: 'Weight dtype in the safetensors file', options: ['f32', 'bf16', 'f16'], default: 'f32'}),
+    out: Flags.string({description: 'Output directory (default: the cache under .cache/models)'}),
+  }
+
+  async run(): Promise<void> {
+    const {flags} = await this.parse(MakeTestModel)
+    const preset = flags.preset as TestModelPreset
+    const variant = flags.variant as TestModelVariant
+    try {
+      const started = performance.now()
+      const dir = await ensureTestModel(preset, {seed: flags.seed, dtype: flags.dtype.toUpperCase() as TensorDtype, dir: flags.out, variant})
+      const parameters = (testModelParameterCount(preset, variant) / 1e6).toFixed(2)
+      this.log(`${preset} (${variant}, ${parameters}M parameters, ${flags.dtype}, seed ${flags.seed}) ready in ${((performance.now() - started) / 1000).toFixed(1)} s: ${dir}`)
+    } catch (error) {
+      if (error instanceof PagedLLMError) this.error(error.message, {exit: error.exitCode})
+      throw error
+    }
+  }
+}

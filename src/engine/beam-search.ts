@@ -1,0 +1,124 @@
+// One step of beam search for one request, as pure logic: rank candidates, keep finished hypotheses, decide when to stop.
+//
+// Semantics follow Hugging Face's BeamSearchScorer (which vLLM's beam search also followed):
+// - the candidates of all live beams are ranked together by cumulative logprob, and the best 2 x width are walked;
+// - an EOS candidate becomes a finished hypothesis only if it ranks within the first `width` candidates, and is kept
+//   if it is among the best `width` hypotheses by score; other candidates continue until `width` beams are chosen;
+// - score = cumulativeLogprob / length ** lengthPenalty, with length = OUTPUT tokens including the EOS (HF's
+//   generated_len convention; vLLM counted the prompt too). Hypothesis token ids include the EOS token;
+// - done when `width` hypotheses are finished and either earlyStopping is set, or (HF's heuristic for
+//   early_stopping=False) the best candidate's cumulative logprob at the current length cannot beat the worst
+//   finished score; or when maxTokens is reached, in which case the live beams become hypotheses too.
+// Ties rank by the order of the beams in the state, then by token id, so the result is deterministic.
+
+export interface BeamHypothesis {
+  tokenIds: number[]
+  cumulativeLogprob: number
+  score: number
+}
+
+export interface BeamState {
+  beams: Array<{seqId: number; tokenIds: readonly number[] /* output tokens */; cumulativeLogprob: number}>
+  finished: BeamHypothesis[]
+}
+
+/** The top 2 x width next tokens of one live beam (log_softmax, no temperature). */
+export interface BeamCandidates {
+  seqId: number
+  tokenIds: number[]
+  logprobs: number[]
+}
+
+export interface BeamSearchOptions {
+  beamWidth: number
+  lengthPenalty: number
+  earlyStopping: boolean
+  eosTokenIds: readonly number[]
+  /** Output tokens at which every live beam is finished. */
+  maxTokens: number
+  /** The prompt's length: informational, since scores use output lengths only (see the file header). */
+  promptLength?: number
+}
+
+export interface BeamStepResult {
+  /** The live beams for the next step (at most width); empty when done. */
+  next: Array<{parentSeqId: number; tokenId: number; cumulativeLogprob: number}>
+  /** At most width finished hypotheses, in the order they were found. */
+  finished: BeamHypothesis[]
+  done: boolean
+}
+
+export function beamScore(cumulativeLogprob: number, outputLength: number, lengthPenalty: number): number {
+  return cumulativeLogprob / outputLength ** lengthPenalty
+}
+
+/** HF's BeamHypotheses.add: keep the new hypothesis while fewer than width are held or it beats the worst, then drop the worst. */
+function addHypothesis(finished: BeamHypothesis[], hypothesis: BeamHypothesis, beamWidth: number): void {
+  if (finished.length >= beamWidth && !(hypothesis.score > worstScore(finished))) return
+  finished.push(hypothesis)
+  if (finished.length > beamWidth) {
+    let worst = 0
+    for (let i = 1; i < finished.length; i++) if (finished[i]!.score < finished[worst]!.score) worst = i
+    finished.splice(worst, 1)
+  }
+}
+
+function worstScore(finished: readonly BeamHypothesis[]): number {
+  return Math.min(...finished.map((hypothesis) => hypothesis.score))
+}
+
+export function beamSearchStep(state: BeamState, candidates: readonly BeamCandidates[], opts: BeamSearchOptions): BeamStepResult {
+  const {beamWidth, lengthPenalty, eosTokenIds} = opts
+  const beamIndexById = new Map(state.beams.map((beam, index) => [beam.seqId, index]))
+  const ranked: Array<{beamIndex: number; tokenId: number; cumulativeLogprob: number}> = []
+  for (const entry of candidates) {
+    const beamIndex = beamIndexById.get(entry.seqId)
+    if (beamIndex === undefined) throw new Error(`beam search: candidates for sequence ${entry.seqId}, which is not a live beam`)
+    const beam = state.beams[beamIndex]!
+    entry.tokenIds.forEach((tokenId, j) => ranked.push({beamIndex, tokenId, cumulativeLogprob: beam.cumulativeLogprob + entry.logprobs[j]!}))
+  }
+  if (candidates.length !== state.beams.length)
+    throw new Error(`beam search: ${state.beams.length} live beams but candidates for ${candidates.length}`)
+  ranked.sort((a, b) => b.cumulativeLogprob - a.cumulativeLogprob || a.beamIndex - b.beamIndex || a.tokenId - b.tokenId)
+
+  const outputLength = 1 + Math.max(...state.beams.map((beam) => beam.tokenIds.length))
+  const finished = [...state.finished]
+  const next: BeamStepResult['next'] = []
+  for (const [rank, candidate] of ranked.slice(0, 2 * beamWidth).entries()) {
+    const beam = state.beams[candidate.beamIndex]!
+    if (eosTokenIds.includes(candidate.tokenId)) {
+      if (rank >= beamWidth) continue
+      const tokenIds = [...beam.tokenIds, candidate.tokenId]
+      const score = beamScore(candidate.cumulativeLogprob, tokenIds.length, lengthPenalty)
+      addHypothesis(finished, {tokenIds, cumulativeLogprob: candidate.cumulativeLogprob, score}, beamWidth)
+    } else {
+      next.push({parentSeqId: beam.seqId, tokenId: candidate.tokenId, cumulativeLogprob: candidate.cumulativeLogprob})
+    }
+    if (next.length === beamWidth) break
+  }
+
+  const bestCandidate = ranked.length > 0 ? ranked[0]!.cumulativeLogprob : -Infinity
+  if (isDone(finished, bestCandidate, outputLength, opts) || next.length === 0) return {next: [], finished, done: true}
+  if (outputLength >= opts.maxTokens) {
+    const byId = new Map(state.beams.map((beam) => [beam.seqId, beam]))
+    for (const choice of next) {
+      const tokenIds = [...byId.get(choice.parentSeqId)!.tokenIds, choice.tokenId]
+      const score = beamScore(choice.cumulativeLogprob, tokenIds.length, lengthPenalty)
+      addHypothesis(finished, {tokenIds, cumulativeLogprob: choice.cumulativeLogprob, score}, beamWidth)
+    }
+    return {next: [], finished, done: true}
+  }
+  return {next, finished, done: false}
+}
+
+/** HF's BeamHypotheses.is_done for early_stopping True / False. */
+function isDone(finished: readonly BeamHypothesis[], bestCumulativeLogprob: number, outputLength: number, opts: BeamSearchOptions): boolean {
+  if (finished.length < opts.beamWidth) return false
+  if (opts.earlyStopping) return true
+  return worstScore(finished) >= beamScore(bestCumulativeLogprob, outputLength, opts.lengthPenalty)
+}
+
+/** The final outputs: the best n hypotheses by score (ties keep the order they were found in). */
+export function bestHypotheses(finished: readonly BeamHypothesis[], n: number): BeamHypothesis[] {
+  return [...finished].sort((a, b) => b.score - a.score).slice(0, n)
+}

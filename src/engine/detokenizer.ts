@@ -1,0 +1,51 @@
+// Incremental detokenization for streaming: turns each new batch of output tokens into the text it adds.
+//
+// Decoding one token alone is wrong in two ways, so a small window is decoded instead (vLLM's scheme):
+// - SentencePiece decoders strip the leading space of a decode, so the first output token is decoded after a few
+//   prompt tokens of context, and a token always after the tokens before it;
+// - byte-fallback tokens (<0xF0><0x9F>...) and byte-level BPE pieces carry parts of one UTF-8 character; while the
+//   window's text ends in U+FFFD the character is incomplete and the text is held back until it completes.
+// The delta is the text of [prefixOffset, end) minus the text of [prefixOffset, readOffset), the part already sent.
+import type {Tokenizer} from './model/tokenizer.js'
+
+/** Prompt tokens decoded before the first output token (vLLM uses 5): enough for the decoder to see mid-text spacing. */
+const CONTEXT_TOKENS = 5
+const REPLACEMENT_CHARACTER = '\uFFFD'
+
+export class IncrementalDetokenizer {
+  /** The decode window: tokens from the start of the previously emitted piece on; older tokens are dropped. */
+  private window: number[]
+  private prefixOffset = 0
+  private readOffset: number
+  private outputText = ''
+
+  constructor(
+    private readonly tokenizer: Pick<Tokenizer, 'decode'>,
+    promptTokenIds: readonly number[],
+    private readonly opts: {skipSpecialTokens: boolean},
+  ) {
+    this.window = promptTokenIds.slice(-CONTEXT_TOKENS)
+    this.readOffset = this.window.length
+  }
+
+  /** Appends tokens and returns the text they complete ('' while a character is still incomplete). */
+  push(tokenIds: readonly number[]): string {
+    this.window.push(...tokenIds)
+    const decode = (ids: number[]) => this.tokenizer.decode(ids, {skipSpecialTokens: this.opts.skipSpecialTokens})
+    const sentText = decode(this.window.slice(this.prefixOffset, this.readOffset))
+    const fullText = decode(this.window.slice(this.prefixOffset))
+    if (fullText.length <= sentText.length || fullText.endsWith(REPLACEMENT_CHARACTER)) return ''
+    const delta = fullText.slice(sentText.length)
+    this.outputText += delta
+    // The emitted piece becomes the next context; tokens before it are no longer needed.
+    this.window = this.window.slice(this.readOffset)
+    this.prefixOffset = 0
+    this.readOffset = this.window.length
+    return delta
+  }
+
+  /** All output text emitted so far. */
+  get text(): string {
+    return this.outputText
+  }
+}

@@ -1,0 +1,179 @@
+// Typed wrapper of the native addon (native/build/Release/pagedllm.node): model loading, one step per call, KV read-back.
+import {existsSync} from 'node:fs'
+import {createRequire} from 'node:module'
+import {dirname, join} from 'node:path'
+import {fileURLToPath} from 'node:url'
+import {ModelLoadError} from './errors.js'
+import type {ModelConfig} from './model/model-config.js'
+import type {TensorInfo} from './model/safetensors.js'
+
+export interface ForwardBatchArrays {
+  tokenIds: Int32Array
+  positions: Int32Array
+  slotMapping: Int32Array
+  /** [numSeqs + 1] */
+  queryStartLoc: Int32Array
+  contextLens: Int32Array
+  /** [numSeqs * maxBlocksPerSeq] */
+  blockTables: Int32Array
+  maxBlocksPerSeq: number
+  logitsIndices: Int32Array
+}
+
+/** Flat (from, to) pairs; applied in the order swapOut, swapIn, copies, before the forward pass. */
+export interface BlockMovesArrays {
+  copies?: Int32Array
+  swapOut?: Int32Array
+  swapIn?: Int32Array
+}
+
+export interface NativeModelInfo {
+  backend: 'cpu' | 'cuda'
+  deviceName: string
+  threads: number
+  weightBytes: number
+  kvBytesPerBlock: number
+  numBlocks: number
+  blockSize: number
+  numSwapBlocks: number
+  vocabSize: number
+}
+
+export type WeightFormat = 'f32' | 'bf16' | 'f16'
+
+export interface LoadNativeModelOptions {
+  config: ModelConfig
+  tensors: TensorInfo[]
+  numBlocks: number
+  blockSize: number
+  numSwapBlocks: number
+  weightFormat: WeightFormat
+  /** Compute threads including the calling one; 0 = number of cores. */
+  threads: number
+  device: 'cpu' | 'cuda'
+}
+
+interface NativeModelHandle {
+  info(): NativeModelInfo
+  step(moves: BlockMovesArrays, batch: ForwardBatchArrays): Promise<Float32Array>
+  readKvBlock(layer: number, block: number, fromSwap: boolean): {k: Float32Array; v: Float32Array}
+  close(): void
+}
+
+/** Single kernels, exposed for op-by-op tests and `pagedllm bench kernels` (see native/src/ops_bindings.cpp). */
+export interface NativeOps {
+  rmsNorm(x: Float32Array, weight: Float32Array, rows: number, dim: number, eps: number, out?: Float32Array): Float32Array
+  fusedAddRmsNorm(x: Float32Array, residual: Float32Array, weight: Float32Array, rows: number, dim: number, eps: number): void
+  rope(x: Float32Array, rows: number, rowStride: number, numHeads: number, positions: Int32Array,
+    config: Pick<ModelConfig, 'headDim' | 'ropeTheta' | 'ropeScaling'>): void
+  siluAndMul(gateUp: Float32Array, rows: number, dim: number, out?: Float32Array): Float32Array
+  convert(raw: Uint16Array | Float32Array, dtype: 'F32' | 'F16' | 'BF16'): Float32Array
+  LinearWeights: new (raw: Uint16Array | Float32Array, dtype: 'F32' | 'F16' | 'BF16', rows: number, cols: number,
+    format: WeightFormat, bias?: Float32Array) => NativeLinearWeights
+  pagedAttention(query: Float32Array, qStride: number, keyCache: Float32Array, valueCache: Float32Array,
+    batch: {queryStartLoc: Int32Array; positions: Int32Array; blockTables: Int32Array; maxBlocksPerSeq: number},
+    numHeads: number, numKvHeads: number, headDim: number, blockSize: number, scale: number, out?: Float32Array): Float32Array
+  reshapeAndCache(key: Float32Array, value: Float32Array, rowStride: number, keyCache: Float32Array, valueCache: Float32Array,
+    slotMapping: Int32Array, numKvHeads: number, headDim: number, blockSize: number): void
+  /** Resizes the pool the ops run on (0 = number of cores); returns its size. */
+  setThreads(threads: number): number
+  /** Switches the AVX2 kernels on or off; false when the CPU cannot run them. */
+  setAvx2(enabled: boolean): boolean
+  avx2Status(): {supported: boolean; enabled: boolean}
+  measureCeilings(opts: {bytes: number; repeats: number; flopSeconds: number}):
+    {threads: number; readBytesPerSecond: number; triadBytesPerSecond: number; peakFlops: number}
+}
+
+export interface NativeLinearWeights {
+  /** y[numRows, rows] = x[numRows, cols] * W^T (+ bias). */
+  run(x: Float32Array, numRows: number, out?: Float32Array): Float32Array
+  readonly bytes: number
+}
+
+interface Addon {
+  loadModel(options: Omit<LoadNativeModelOptions, 'config'> & {config: ModelConfig}): Promise<NativeModelHandle>
+  buildInfo(): {cuda: boolean}
+  cudaStatus(): {available: boolean; detail: string}
+  ops: NativeOps
+}
+
+/** The package root: this file is src/engine/native.ts under tsx, dist/engine/native.js once built. */
+const PACKAGE_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
+export const ADDON_PATH = join(PACKAGE_ROOT, 'native', 'build', 'Release', 'pagedllm.node')
+
+let addon: Addon | undefined
+
+function loadAddon(): Addon {
+  if (addon) return addon
+  if (!existsSync(ADDON_PATH)) {
+    throw new ModelLoadError(`native addon not built: run npm install (expected ${ADDON_PATH}; \`npm run build:native\` rebuilds it)`)
+  }
+  addon = createRequire(import.meta.url)(ADDON_PATH) as Addon
+  return addon
+}
+
+export class NativeModel {
+  readonly info: NativeModelInfo
+  #handle: NativeModelHandle | null
+
+  constructor(handle: NativeModelHandle) {
+    this.#handle = handle
+    this.info = handle.info()
+  }
+
+  /** Applies the block moves, runs one forward pass off the event loop; resolves to [logitsIndices.length * vocab] logits. */
+  step(moves: BlockMovesArrays, batch: ForwardBatchArrays): Promise<Float32Array> {
+    return this.#open().step(moves, batch)
+  }
+
+  /** One block of one layer's K and V cache as fp32, [blockSize, numKvHeads, headDim] each (a test hook). */
+  readKvBlock(layer: number, block: number, fromSwap = false): {k: Float32Array; v: Float32Array} {
+    return this.#open().readKvBlock(layer, block, fromSwap)
+  }
+
+  /** Releases weights and KV memory (after any step in flight finishes). */
+  close(): void {
+    this.#handle?.close()
+    this.#handle = null
+  }
+
+  #open(): NativeModelHandle {
+    if (!this.#handle) throw new Error('NativeModel is closed')
+    return this.#handle
+  }
+}
+
+/** Loads the weights (read and converted on a worker thread) and allocates the KV pool. */
+export async function loadNativeModel(opts: LoadNativeModelOptions): Promise<NativeModel> {
+  const native = loadAddon()
+  if (opts.device === 'cuda' && !native.buildInfo().cuda) {
+    throw new ModelLoadError('device cuda requested, but this build of pagedllm has no CUDA kernels (rebuild with nvcc present: npm run build:native)')
+  }
+  if (opts.device === 'cuda') {
+    const status = native.cudaStatus()
+    if (!status.available) throw new ModelLoadError(`device cuda requested, but CUDA is not available: ${status.detail}`)
+  }
+  try {
+    return new NativeModel(await native.loadModel(opts))
+  } catch (error) {
+    throw new ModelLoadError(`cannot load the model into the ${opts.device} backend: ${(error as Error).message}`, {cause: error})
+  }
+}
+
+/** Bytes one KV block takes (K and V, all layers); the pool stores fp32 whatever the weight format. */
+export function kvBytesPerBlock(config: ModelConfig, blockSize: number, _format: WeightFormat): number {
+  return 2 * config.numLayers * blockSize * config.numKvHeads * config.headDim * 4
+}
+
+export function nativeBuildInfo(): {cuda: boolean} {
+  return loadAddon().buildInfo()
+}
+
+export function cudaStatus(): {available: boolean; detail: string} {
+  return loadAddon().cudaStatus()
+}
+
+/** The single-kernel entry points (tests and kernel benchmarks). */
+export function nativeOps(): NativeOps {
+  return loadAddon().ops
+}

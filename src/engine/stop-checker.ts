@@ -1,0 +1,73 @@
+// Decides after each new token whether a sequence stops (EOS, stop token, stop string, max_tokens) and what text it shows.
+//
+// Order (vLLM's StopChecker): nothing stops before min_tokens; then EOS (unless ignore_eos); then stop_token_ids; then
+// stop strings; then max_tokens. EOS and stop tokens also drop their own text unless include_stop_str_in_output.
+// Stop strings may span token boundaries: the search covers the new text plus the stop string's length before it.
+// When several stop strings match, the earliest in the text wins (vLLM takes the first in the list).
+import type {SamplingParams} from './sampling-params.js'
+
+export interface StopCheckInput {
+  params: SamplingParams
+  /** The token just appended. */
+  tokenId: number
+  eosTokenIds: readonly number[]
+  /** Output tokens including the new one. */
+  outputLength: number
+  /** The whole detokenized output so far, the new delta included. */
+  text: string
+  /** The text the new token added (may be '' while a character is incomplete). */
+  delta: string
+}
+
+export interface StopVerdict {
+  finished: 'stop' | 'length' | null
+  /** The matched stop string or stop token id; null for EOS, length or not finished. */
+  stopReason: string | number | null
+  /**
+   * The text to show now. Finished: the final text (cut before a stop string, or after it with
+   * include_stop_str_in_output). Not finished: the text minus any tail that could still become a stop string, so a
+   * stream never shows text that a later token would take back.
+   */
+  text: string
+}
+
+export function checkStop(input: StopCheckInput): StopVerdict {
+  const {params, tokenId, outputLength, text, delta} = input
+  const keepStopText = params.includeStopStrInOutput
+  const running = (): StopVerdict => ({finished: null, stopReason: null, text: keepStopText ? text : text.slice(0, text.length - stopStringHoldback(text, params.stop))})
+  if (outputLength < params.minTokens) return running()
+  const withoutDelta = keepStopText ? text : text.slice(0, text.length - delta.length)
+  if (!params.ignoreEos && input.eosTokenIds.includes(tokenId)) return {finished: 'stop', stopReason: null, text: withoutDelta}
+  if (params.stopTokenIds.includes(tokenId)) return {finished: 'stop', stopReason: tokenId, text: withoutDelta}
+  const match = findStopString(text, delta.length, params.stop)
+  if (match !== null) {
+    const end = keepStopText ? match.index + match.stop.length : match.index
+    return {finished: 'stop', stopReason: match.stop, text: text.slice(0, end)}
+  }
+  if (outputLength >= params.maxTokens) return {finished: 'length', stopReason: null, text}
+  return running()
+}
+
+/** The earliest stop string that ends inside the new text (the last `newLength` characters). */
+export function findStopString(text: string, newLength: number, stop: readonly string[]): {stop: string; index: number} | null {
+  let best: {stop: string; index: number} | null = null
+  for (const candidate of stop) {
+    const index = text.indexOf(candidate, Math.max(0, text.length - newLength - candidate.length + 1))
+    if (index >= 0 && (best === null || index < best.index)) best = {stop: candidate, index}
+  }
+  return best
+}
+
+/** How many trailing characters of `text` could be the start of a stop string, and so must not be streamed yet. */
+export function stopStringHoldback(text: string, stop: readonly string[]): number {
+  let longest = 0
+  for (const candidate of stop) {
+    for (let length = Math.min(candidate.length - 1, text.length); length > longest; length--) {
+      if (text.endsWith(candidate.slice(0, length))) {
+        longest = length
+        break
+      }
+    }
+  }
+  return longest
+}

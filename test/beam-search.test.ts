@@ -1,0 +1,163 @@
+// beamSearchStep driven step by step against the independent reference beam search, plus hand-checked single steps.
+import {describe, it} from 'node:test'
+import assert from 'node:assert/strict'
+import {beamSearchStep, bestHypotheses, type BeamCandidates, type BeamHypothesis, type BeamState} from '../src/engine/beam-search.js'
+import {makeRng} from '../src/engine/random.js'
+import {referenceBeamSearch, type ReferenceBeamSearchOptions} from './support/reference-beam-search.js'
+
+const EOS = 0
+
+/** A bigram language model: a fixed random log-softmax table keyed by the last token. EOS gets a bias so hypotheses finish early and often. */
+function bigramModel(vocabSize: number, seed: number, eosBias: number): (tokens: number[]) => Float64Array {
+  const rng = makeRng(seed, 0)
+  const table = Array.from({length: vocabSize}, () => {
+    const logits = Array.from({length: vocabSize}, (_, token) => rng.nextFloat() * 4 + (token === EOS ? eosBias : 0))
+    const max = Math.max(...logits)
+    const lse = max + Math.log(logits.reduce((sum, x) => sum + Math.exp(x - max), 0))
+    return Float64Array.from(logits, (x) => x - lse)
+  })
+  return (tokens) => table[tokens[tokens.length - 1]!]!
+}
+
+/** Runs the engine's step function the way the engine does: top 2 x width candidates per live beam, forks as new ids. */
+function runStepwise(model: (tokens: number[]) => Float64Array, prompt: number[], opts: ReferenceBeamSearchOptions): {outputs: BeamHypothesis[]; steps: number} {
+  let nextSeqId = 1
+  let state: BeamState = {beams: [{seqId: 0, tokenIds: [], cumulativeLogprob: 0}], finished: []}
+  for (let steps = 1; ; steps++) {
+    const candidates: BeamCandidates[] = state.beams.map((beam) => {
+      const logprobs = model([...prompt, ...beam.tokenIds])
+      const order = Array.from(logprobs, (_, token) => token).sort((a, b) => logprobs[b]! - logprobs[a]! || a - b)
+      const top = order.slice(0, 2 * opts.beamWidth)
+      return {seqId: beam.seqId, tokenIds: top, logprobs: top.map((token) => logprobs[token]!)}
+    })
+    const result = beamSearchStep(state, candidates, {...opts, promptLength: prompt.length})
+    assert.ok(result.next.length <= opts.beamWidth && result.finished.length <= opts.beamWidth)
+    if (result.done) return {outputs: bestHypotheses(result.finished, opts.n), steps}
+    const parents = new Map(state.beams.map((beam) => [beam.seqId, beam]))
+    state = {
+      beams: result.next.map((choice) => ({
+        seqId: nextSeqId++,
+        tokenIds: [...parents.get(choice.parentSeqId)!.tokenIds, choice.tokenId],
+        cumulativeLogprob: choice.cumulativeLogprob,
+      })),
+      finished: result.finished,
+    }
+  }
+}
+
+describe('beamSearchStep against the reference beam search', () => {
+  for (const beamWidth of [2, 3, 5]) {
+    for (const lengthPenalty of [0, 1, 2]) {
+      for (const earlyStopping of [true, false]) {
+        it(`width ${beamWidth}, length penalty ${lengthPenalty}, early stopping ${earlyStopping}`, () => {
+          for (let seed = 0; seed < 6; seed++) {
+            const model = bigramModel(9, 1000 * beamWidth + seed, seed % 3)
+            const opts = {beamWidth, n: Math.min(2, beamWidth), lengthPenalty, earlyStopping, eosTokenIds: [EOS], maxTokens: 7}
+            const prompt = [1 + (seed % 8)]
+            const expected = referenceBeamSearch(model, prompt, opts)
+            const {outputs} = runStepwise(model, prompt, opts)
+            assert.deepEqual(outputs.map((o) => o.tokenIds), expected.map((o) => o.tokenIds), `seed ${seed}`)
+            outputs.forEach((output, i) => {
+              assert.ok(Math.abs(output.cumulativeLogprob - expected[i]!.cumulativeLogprob) < 1e-9)
+              assert.ok(Math.abs(output.score - expected[i]!.score) < 1e-9)
+            })
+          }
+        })
+      }
+    }
+  }
+
+  it('early stopping ends no later than the heuristic, and sometimes earlier', () => {
+    let earlier = 0
+    for (let seed = 0; seed < 20; seed++) {
+      const model = bigramModel(9, 77 + seed, 1)
+      const opts = {beamWidth: 3, n: 1, lengthPenalty: 1, eosTokenIds: [EOS], maxTokens: 12}
+      const eager = runStepwise(model, [2], {...opts, earlyStopping: true}).steps
+      const patient = runStepwise(model, [2], {...opts, earlyStopping: false}).steps
+      assert.ok(eager <= patient)
+      if (eager < patient) earlier++
+    }
+    assert.ok(earlier > 0)
+  })
+})
+
+describe('beamSearchStep single steps', () => {
+  const opts = {beamWidth: 2, lengthPenalty: 1, earlyStopping: false, eosTokenIds: [EOS], maxTokens: 10}
+  const start: BeamState = {beams: [{seqId: 7, tokenIds: [5], cumulativeLogprob: -1}], finished: []}
+
+  it('an EOS ranked beyond the width is not a hypothesis; the rest continue in rank order', () => {
+    const result = beamSearchStep(start, [{seqId: 7, tokenIds: [1, 2, EOS, 3], logprobs: [-0.1, -0.2, -0.3, -0.4]}], opts)
+    assert.deepEqual(result.finished, [])
+    assert.deepEqual(result.next, [
+      {parentSeqId: 7, tokenId: 1, cumulativeLogprob: -1.1},
+      {parentSeqId: 7, tokenId: 2, cumulativeLogprob: -1.2},
+    ])
+    assert.equal(result.done, false)
+  })
+
+  it('an EOS within the width becomes a hypothesis scored over the output length including EOS', () => {
+    const result = beamSearchStep(start, [{seqId: 7, tokenIds: [EOS, 1, 2], logprobs: [-0.5, -0.6, -0.7]}], {...opts, lengthPenalty: 2})
+    assert.deepEqual(result.finished, [{tokenIds: [5, EOS], cumulativeLogprob: -1.5, score: -1.5 / 4}])
+    assert.deepEqual(result.next.map((choice) => choice.tokenId), [1, 2])
+  })
+
+  it('candidates of all beams compete; one parent may fill every slot', () => {
+    const state: BeamState = {
+      beams: [
+        {seqId: 1, tokenIds: [4], cumulativeLogprob: -0.1},
+        {seqId: 2, tokenIds: [3], cumulativeLogprob: -3},
+      ],
+      finished: [],
+    }
+    const result = beamSearchStep(
+      state,
+      [
+        {seqId: 1, tokenIds: [6, 7], logprobs: [-0.2, -0.3]},
+        {seqId: 2, tokenIds: [6, 8], logprobs: [-0.01, -0.02]},
+      ],
+      opts,
+    )
+    assert.deepEqual(result.next.map((choice) => [choice.parentSeqId, choice.tokenId]), [[1, 6], [1, 7]])
+  })
+
+  it('early stopping is done once width hypotheses exist; the heuristic waits while a live beam could still win', () => {
+    const finished: BeamHypothesis[] = [{tokenIds: [9, EOS], cumulativeLogprob: -4, score: -2}]
+    const state: BeamState = {beams: [{seqId: 1, tokenIds: [4, 4], cumulativeLogprob: -1}], finished}
+    const candidates = [{seqId: 1, tokenIds: [EOS, 2, 3], logprobs: [-3, -0.5, -0.6]}]
+    // Ranked: 2 (-1.5), 3 (-1.6), EOS (-4, rank 2: skipped). One hypothesis, width 2: never done by hypotheses.
+    assert.equal(beamSearchStep(state, candidates, {...opts, earlyStopping: true}).done, false)
+    const twoFinished = [...finished, {tokenIds: [8, EOS], cumulativeLogprob: -5, score: -2.5}]
+    assert.equal(beamSearchStep({...state, finished: twoFinished}, candidates, {...opts, earlyStopping: true}).done, true)
+    // Heuristic: best candidate -1.5 at length 3 scores -0.5 > worst finished -2.5: not done.
+    assert.equal(beamSearchStep({...state, finished: twoFinished}, candidates, opts).done, false)
+    // With worst finished at -0.4 >= -0.5 it is done, and the live beams are dropped.
+    const strong = [{tokenIds: [1, EOS], cumulativeLogprob: -0.6, score: -0.3}, {tokenIds: [2, EOS], cumulativeLogprob: -0.8, score: -0.4}]
+    const done = beamSearchStep({...state, finished: strong}, candidates, opts)
+    assert.equal(done.done, true)
+    assert.deepEqual(done.next, [])
+    assert.deepEqual(done.finished, strong)
+  })
+
+  it('at maxTokens the live beams become hypotheses, the best width kept', () => {
+    const result = beamSearchStep(start, [{seqId: 7, tokenIds: [1, 2, 3], logprobs: [-0.1, -0.2, -0.3]}], {...opts, maxTokens: 2})
+    assert.equal(result.done, true)
+    assert.deepEqual(result.finished.map((hypothesis) => hypothesis.tokenIds), [[5, 1], [5, 2]])
+    assert.ok(Math.abs(result.finished[0]!.score - -1.1 / 2) < 1e-12)
+  })
+
+  it('a better hypothesis replaces the worst when width are held', () => {
+    const held: BeamHypothesis[] = [
+      {tokenIds: [1, EOS], cumulativeLogprob: -2, score: -1},
+      {tokenIds: [2, EOS], cumulativeLogprob: -6, score: -3},
+    ]
+    const state: BeamState = {beams: [{seqId: 1, tokenIds: [4], cumulativeLogprob: -1}], finished: held}
+    const result = beamSearchStep(state, [{seqId: 1, tokenIds: [EOS, 2], logprobs: [-1, -9]}], {...opts, lengthPenalty: 1})
+    // New hypothesis [4, EOS]: -2 / 2 = -1 beats -3, which leaves.
+    assert.deepEqual(result.finished.map((hypothesis) => hypothesis.tokenIds), [[1, EOS], [4, EOS]])
+    assert.deepEqual(bestHypotheses(result.finished, 1)[0]!.tokenIds, [1, EOS]) // tie at -1: the first found wins
+  })
+
+  it('rejects candidates of a sequence that is not a live beam', () => {
+    assert.throws(() => beamSearchStep(start, [{seqId: 99, tokenIds: [1], logprobs: [-1]}], opts), /not a live beam/)
+  })
+})

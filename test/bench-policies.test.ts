@@ -1,0 +1,36 @@
+// Every KV policy, each on its own engine, generates the same tokens for a tiny trace; paging batches more.
+import assert from 'node:assert/strict'
+import {describe, it} from 'node:test'
+import {runBenchSuite} from '../src/bench/bench-suite.js'
+import {KV_POLICIES, makeEngineConfig} from '../src/engine/config.js'
+import {ensureTestModel} from '../src/engine/model/test-model.js'
+
+describe('bench across policies', () => {
+  it('gives identical outputs under every policy, and paged holds more requests in the same pool', async () => {
+    const modelPath = await ensureTestModel('tiny')
+    // 32 blocks x 16 = 512 tokens; a 128-token context makes orca-max reserve 8 blocks, so it fits 4 requests.
+    const engineConfig = makeEngineConfig({modelPath, numBlocks: 32, blockSize: 16, maxModelLen: 128, threads: 1, device: 'cpu'})
+    const results = await runBenchSuite({
+      workload: {trace: 'synthetic', numPrompts: 12, seed: 3, synthetic: {inputLen: 24, outputLen: 16, spread: 'uniform', rangeRatio: 0.5}},
+      requestRates: [Infinity],
+      policies: [...KV_POLICIES],
+      endpoints: [],
+      engineConfig,
+      generation: {temperature: 0, seed: 0},
+      log: () => {},
+    })
+    assert.equal(results.runs.length, KV_POLICIES.length)
+    assert.deepEqual(results.engineOutputs, {identical: true, mismatched: []})
+    const byPolicy = Object.fromEntries(results.runs.map((run) => [run.policy, run.metrics]))
+    const expectedOutputTokens = results.workload.stats.output.mean * results.workload.numPrompts
+    for (const metrics of Object.values(byPolicy)) {
+      assert.equal(metrics.numRequests, 12)
+      assert.ok(Math.abs(metrics.outputTokensPerSecond * metrics.durationS - expectedOutputTokens) < 1e-6, 'ignore_eos: every request runs to its output length')
+    }
+    assert.ok(byPolicy.paged.maxBatch > byPolicy['orca-max'].maxBatch, `paged max batch ${byPolicy.paged.maxBatch} vs orca-max ${byPolicy['orca-max'].maxBatch}`)
+    assert.ok(byPolicy['orca-max'].maxBatch <= 4)
+    assert.ok(byPolicy.paged.steps < byPolicy['orca-max'].steps)
+    assert.ok(byPolicy.paged.kvTokenShare > byPolicy['orca-max'].kvTokenShare)
+    assert.ok(byPolicy['orca-oracle'].kvTokenShare > byPolicy['orca-max'].kvTokenShare)
+  })
+})

@@ -1,0 +1,55 @@
+// Terminal tables of bench results: alignment, each policy against paged, and the output-agreement line.
+import assert from 'node:assert/strict'
+import {describe, it} from 'node:test'
+import type {RunResult, SuiteResults} from '../src/bench/bench-suite.js'
+import type {RunMetrics} from '../src/bench/metrics.js'
+import {renderHeadline, renderOutputAgreement, renderProjection, renderTable} from '../src/bench/report-table.js'
+
+const stripAnsi = (text: string) => text.replace(/\x1b\[[0-9;]*m/g, '')
+
+function run(label: string, requestsPerSecond: number, steps: number, kvTokenShare: number, meanBatch: number): RunResult {
+  const d = {mean: 0.01, median: 0.01, p99: 0.02}
+  const metrics: RunMetrics = {
+    numRequests: 10, durationS: 10 / requestsPerSecond, requestsPerSecond, inputTokensPerSecond: 1, outputTokensPerSecond: requestsPerSecond * 100,
+    normalizedLatencyS: 0.05, e2eLatencyS: d, ttftS: d, tpotS: d, steps, meanBatch, maxBatch: Math.ceil(meanBatch),
+    kvTokenShare, kvTokenShareTimeWeighted: kvTokenShare, kvBreakdown: {tokenStates: 0.5, reserved: 0, internalFragmentation: 0, free: 0.5},
+    peakUsedBlocks: 100, preemptions: 0, outputTokensPerStep: 1000 / steps,
+  }
+  return {label, policy: label as RunResult['policy'], endpoint: null, requestRate: Infinity, metrics, projected: {requestsPerSecond: 1000 / steps, outputTokensPerSecond: 1}, stepTimeByBatch: [], outputHashes: {}}
+}
+
+const results: SuiteResults = {
+  workload: {source: 'test', droppedTooLong: 0, stats: {count: 10, prompt: {mean: 1, median: 1, p90: 1, max: 1}, output: {mean: 1, median: 1, p90: 1, max: 1}}, numPrompts: 10, seed: 0},
+  engine: null,
+  stepCostMs: 10,
+  stepCostSource: 'test',
+  runs: [run('paged', 2, 100, 0.97, 12.5), run('orca-max', 0.5, 500, 0.2, 2)],
+  engineOutputs: {identical: true, mismatched: []},
+  endpointOutputs: {identical: false, mismatched: ['r3']},
+}
+
+describe('report tables', () => {
+  it('aligns columns by visible width', () => {
+    const lines = stripAnsi(renderTable(['a', 'bb'], [['xyz', '1'], ['q', '12345']])).split('\n')
+    assert.deepEqual(lines, ['a       bb', '---  -----', 'xyz      1', 'q    12345'])
+  })
+
+  it('compares each policy to paged: throughput ratio, step ratio, KV share and batch', () => {
+    const text = stripAnsi(renderHeadline(results))
+    assert.match(text, /offline/)
+    const orca = text.split('\n').find((line) => line.startsWith('orca-max'))!
+    assert.match(orca, /4\.00x/) // paged 2 req/s over orca-max 0.5 req/s
+    assert.match(orca, /5\.00x/) // orca-max takes 500 steps, paged 100
+    assert.match(orca, /20\.0%/)
+    const paged = text.split('\n').find((line) => line.startsWith('paged'))!
+    assert.match(paged, /97\.0%/)
+    assert.match(paged, /12\.50/)
+  })
+
+  it('shows the constant-step-cost projection and whether outputs agree', () => {
+    assert.match(stripAnsi(renderProjection(results)), /orca-max\s+2\.00\s+1\s+5\.00x/)
+    const agreement = stripAnsi(renderOutputAgreement(results))
+    assert.match(agreement, /Policies: identical/)
+    assert.match(agreement, /Endpoints: outputs differ for 1 requests \(r3\)/)
+  })
+})

@@ -1,0 +1,90 @@
+// A deliberately simple beam search to check the engine's against: recomputes every score from the model, ranks the whole vocabulary, no forking.
+//
+// Same semantics as src/engine/beam-search.ts (Hugging Face's BeamSearchScorer), written independently:
+// - every step ranks ALL (beam, token) pairs by cumulative logprob, recomputed from scratch by summing the model's
+//   logprobs along each beam, and walks the best 2 x width;
+// - an EOS pair within the first width ranks becomes a hypothesis, scored logprob / outputLength ** lengthPenalty with
+//   the EOS counted; at most width hypotheses are held (a new one replaces the worst when it scores higher);
+// - stop when width hypotheses exist and earlyStopping, or when the worst hypothesis score >= the best pair's
+//   cumulative logprob scored at the current length; at maxTokens the live beams become hypotheses.
+
+export interface ReferenceBeamSearchOptions {
+  beamWidth: number
+  /** Hypotheses returned, best first. */
+  n: number
+  lengthPenalty: number
+  earlyStopping: boolean
+  eosTokenIds: readonly number[]
+  maxTokens: number
+}
+
+export interface ReferenceHypothesis {
+  tokenIds: number[]
+  cumulativeLogprob: number
+  score: number
+}
+
+/** `nextLogprobs(tokens)` = log-probabilities of the next token after prompt + output `tokens`. */
+export function referenceBeamSearch(
+  nextLogprobs: (tokens: number[]) => Float64Array,
+  promptTokenIds: readonly number[],
+  opts: ReferenceBeamSearchOptions,
+): ReferenceHypothesis[] {
+  const width = opts.beamWidth
+  const sumLogprobs = (output: number[]): number => {
+    let total = 0
+    for (let i = 0; i < output.length; i++) total += nextLogprobs([...promptTokenIds, ...output.slice(0, i)])[output[i]!]!
+    return total
+  }
+  const scoreOf = (output: number[]) => sumLogprobs(output) / output.length ** opts.lengthPenalty
+  let hypotheses: number[][] = []
+  let beams: number[][] = [[]]
+
+  for (let length = 1; length <= opts.maxTokens; length++) {
+    const pairs: Array<{beam: number; token: number; logprob: number}> = []
+    beams.forEach((output, beam) => {
+      const logprobs = nextLogprobs([...promptTokenIds, ...output])
+      const base = sumLogprobs(output)
+      logprobs.forEach((logprob, token) => pairs.push({beam, token, logprob: base + logprob}))
+    })
+    pairs.sort((a, b) => b.logprob - a.logprob || a.beam - b.beam || a.token - b.token)
+
+    const nextBeams: number[][] = []
+    for (let rank = 0; rank < 2 * width && nextBeams.length < width; rank++) {
+      const pair = pairs[rank]!
+      const output = [...beams[pair.beam]!, pair.token]
+      if (!opts.eosTokenIds.includes(pair.token)) nextBeams.push(output)
+      else if (rank < width) hypotheses = keepBest([...hypotheses, output], scoreOf, width)
+    }
+
+    const full = hypotheses.length === width
+    const worst = Math.min(...hypotheses.map(scoreOf))
+    if (full && (opts.earlyStopping || worst >= pairs[0]!.logprob / length ** opts.lengthPenalty)) break
+    if (nextBeams.length === 0) break
+    if (length === opts.maxTokens) {
+      for (const output of nextBeams) hypotheses = keepBest([...hypotheses, output], scoreOf, width)
+      break
+    }
+    beams = nextBeams
+  }
+
+  return hypotheses
+    .map((tokenIds) => ({tokenIds, cumulativeLogprob: sumLogprobs(tokenIds), score: scoreOf(tokenIds)}))
+    .sort((a, b) => b.score - a.score)
+    .slice(0, opts.n)
+}
+
+/**
+ * Keeps the best `width` of a list whose last element is new: the newcomer enters only if the list had room or it
+ * scores strictly above the worst held; an existing hypothesis tied for worst leaves in the order it arrived.
+ */
+function keepBest(list: number[][], scoreOf: (output: number[]) => number, width: number): number[][] {
+  if (list.length <= width) return list
+  const held = list.slice(0, -1)
+  const newcomer = list[list.length - 1]!
+  const scores = held.map(scoreOf)
+  const worst = Math.min(...scores)
+  if (!(scoreOf(newcomer) > worst)) return held
+  const worstIndex = scores.indexOf(worst)
+  return [...held.slice(0, worstIndex), ...held.slice(worstIndex + 1), newcomer]
+}
