@@ -75,9 +75,10 @@ describe('resolveModel with the Hugging Face Hub', () => {
     assert.equal(envRequests.length, 0)
   })
 
-  it('without cacheDir or HF_HUB_CACHE uses HF_HOME/hub', async () => {
+  it('takes the endpoint from HF_ENDPOINT and, without cacheDir or HF_HUB_CACHE, caches in HF_HOME/hub', async () => {
     hub.addRepo('acme/tiny-home', tiny)
-    const dir = await resolveModel('acme/tiny-home', {endpoint: hub.endpoint, progress: false})
+    process.env.HF_ENDPOINT = `${hub.endpoint}/`
+    const dir = await resolveModel('acme/tiny-home', {progress: false})
     assert.ok(dir.startsWith(join(environment.home, 'hub', 'models--acme--tiny-home')))
   })
 

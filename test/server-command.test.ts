@@ -10,7 +10,10 @@ let modelDir: string
 
 /** Runs the serve command through oclif in a child process (sources through tsx, no build needed). */
 function startServe(args: string[]) {
-  const program = `const {default: Serve} = await import('./src/commands/serve.ts'); await Serve.run(${JSON.stringify(args)}, import.meta.url)`
+  // oclif's handle() turns a command error into its message and exit code, as bin/run.js does.
+  const program =
+    `const {handle} = await import('@oclif/core'); const {default: Serve} = await import('./src/commands/serve.ts');` +
+    ` await Serve.run(${JSON.stringify(args)}, import.meta.url).catch(handle)`
   const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', program], {cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe']})
   let stderr = ''
   const lineWaiters: {pattern: RegExp; resolve: (match: RegExpMatchArray) => void}[] = []

@@ -18,6 +18,9 @@ void attention_item(const float* query, int q_stride, const float* key_cache, co
                     const int32_t* positions, const int32_t* block_table, int row_begin, int row_end, int kv_head,
                     int heads_per_kv, const KvLayout& layout, float scale, float* out, int out_stride);
 
+// SwiGLU rows [row_begin, row_end): see cpu::silu_and_mul.
+void silu_and_mul_rows(const float* gate_up, float* out, int row_begin, int row_end, int dim);
+
 // Sum of n floats with 256-bit loads (the read-bandwidth ceiling).
 float sum_array(const float* x, size_t n);
 // out[i] = x[i] + scale * y[i] with 256-bit loads and stores (the triad ceiling).

@@ -9,6 +9,7 @@
 
 #include "dtype_convert.h"
 #include "kernels_avx2.h"
+#include "simd_avx2.h"
 
 namespace pagedllm {
 namespace cpu {
@@ -50,13 +51,6 @@ template <WeightFormat F>
 inline const void* weight_row(const void* base, int row, int k_dim) {
   constexpr size_t kBytes = F == WeightFormat::F32 ? 4 : 2;
   return static_cast<const uint8_t*>(base) + static_cast<size_t>(row) * k_dim * kBytes;
-}
-
-inline float horizontal_sum(__m256 v) {
-  __m128 sum = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  sum = _mm_add_ps(sum, _mm_movehl_ps(sum, sum));
-  sum = _mm_add_ss(sum, _mm_movehdup_ps(sum));
-  return _mm_cvtss_f32(sum);
 }
 
 // Where a tile's weights come from and where its outputs go.

@@ -2,8 +2,8 @@
 import {Args, Command, Flags} from '@oclif/core'
 import {makeSamplingParams} from '../engine/sampling-params.js'
 import type {RequestOutput} from '../engine/request-output.js'
-import {engineFlags} from './engine-flags.js'
-import {startEngine} from './start-engine.js'
+import {engineFlags} from '../cli/engine-flags.js'
+import {startEngine} from '../cli/start-engine.js'
 
 export default class Generate extends Command {
   static override description = 'Generate text for one or more prompts on the local engine'

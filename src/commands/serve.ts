@@ -4,8 +4,8 @@ import {PagedLLMError} from '../engine/errors.js'
 import {resolveModel} from '../engine/hub/resolve-model.js'
 import {LLMEngine} from '../engine/llm-engine.js'
 import {ApiServer, DEFAULT_SERVER_OPTIONS} from '../server/http-server.js'
-import {engineConfigFromFlags, engineFlags, parseByteSize} from './engine-flags.js'
-import {describeEngine, NO_MODEL_HELP} from './start-engine.js'
+import {engineConfigFromFlags, engineFlags, parseByteSize} from '../cli/engine-flags.js'
+import {describeEngine, NO_MODEL_HELP} from '../cli/start-engine.js'
 
 export default class Serve extends Command {
   static override description = 'Serve the model over an OpenAI-compatible HTTP API (/v1/completions, /v1/chat/completions, /metrics)'

@@ -24,13 +24,23 @@ export interface ReferenceHypothesis {
   score: number
 }
 
-/** `nextLogprobs(tokens)` = log-probabilities of the next token after prompt + output `tokens`. */
+/**
+ * `model(tokens)` = log-probabilities of the next token after `tokens` (prompt + output so far). Calls are memoized
+ * by token sequence (a slow reference model is asked once per distinct prefix); every sum is still recomputed.
+ */
 export function referenceBeamSearch(
-  nextLogprobs: (tokens: number[]) => Float64Array,
+  model: (tokens: number[]) => Float64Array,
   promptTokenIds: readonly number[],
   opts: ReferenceBeamSearchOptions,
 ): ReferenceHypothesis[] {
   const width = opts.beamWidth
+  const memo = new Map<string, Float64Array>()
+  const nextLogprobs = (tokens: number[]): Float64Array => {
+    const key = tokens.join(',')
+    let logprobs = memo.get(key)
+    if (logprobs === undefined) memo.set(key, (logprobs = model(tokens)))
+    return logprobs
+  }
   const sumLogprobs = (output: number[]): number => {
     let total = 0
     for (let i = 0; i < output.length; i++) total += nextLogprobs([...promptTokenIds, ...output.slice(0, i)])[output[i]!]!

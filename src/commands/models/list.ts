@@ -4,14 +4,14 @@ import {formatBytes, listCachedModels, type CachedModel} from '../../engine/hub/
 import {hubCacheDir} from '../../engine/hub/hub-settings.js'
 
 /** "main@1a2b3c4d" for each ref, then the short shas of snapshots no ref points to. */
-export function describeRevisions(model: CachedModel): string {
+function describeRevisions(model: CachedModel): string {
   const referenced = new Set(Object.values(model.refs))
   const named = Object.entries(model.refs).map(([ref, commit]) => `${ref}@${commit.slice(0, 8)}`)
   const unnamed = model.snapshots.filter((commit) => !referenced.has(commit)).map((commit) => commit.slice(0, 8))
   return [...named, ...unnamed].join(', ') || '-'
 }
 
-export function formatModelTable(models: CachedModel[]): string {
+function formatModelTable(models: CachedModel[]): string {
   const rows = models.map((model) => [
     model.repoId,
     formatBytes(model.sizeBytes) + (model.partialBytes > 0 ? ` (+${formatBytes(model.partialBytes)} partial)` : ''),

@@ -3,11 +3,11 @@ import {readFile} from 'node:fs/promises'
 import {ModelLoadError} from '../errors.js'
 import type {RepoCache} from './hf-cache.js'
 
-export const CONFIG_FILE = 'config.json'
-export const SINGLE_WEIGHTS_FILE = 'model.safetensors'
-export const WEIGHTS_INDEX_FILE = 'model.safetensors.index.json'
+const CONFIG_FILE = 'config.json'
+const SINGLE_WEIGHTS_FILE = 'model.safetensors'
+const WEIGHTS_INDEX_FILE = 'model.safetensors.index.json'
 /** Downloaded when the repository has them; tokenizer.json is what the tokenizer loader needs. */
-export const OPTIONAL_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'generation_config.json']
+const OPTIONAL_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'generation_config.json']
 /** Without these a cached snapshot is not worth returning without asking the Hub. */
 const FILES_A_COMPLETE_SNAPSHOT_HAS = [CONFIG_FILE, 'tokenizer.json']
 

@@ -4,7 +4,7 @@ import {dirname, join, relative} from 'node:path'
 
 const COMMIT_SHA = /^[0-9a-f]{40}$/
 
-export function isCommitSha(revision: string): boolean {
+function isCommitSha(revision: string): boolean {
   return COMMIT_SHA.test(revision)
 }
 
@@ -105,7 +105,7 @@ export class RepoCache {
   }
 }
 
-export async function writeAtomically(path: string, content: string): Promise<void> {
+async function writeAtomically(path: string, content: string): Promise<void> {
   await mkdir(dirname(path), {recursive: true})
   const temporary = temporarySibling(path)
   await writeFile(temporary, content)

@@ -47,7 +47,7 @@ function isRedirect(status: number): boolean {
 }
 
 /** Hub ETags come quoted and sometimes weak (W/"..."); the bare value names the blob. */
-export function normalizeEtag(raw: string | null): string | null {
+function normalizeEtag(raw: string | null): string | null {
   if (raw === null) return null
   const bare = raw.trim().replace(/^W\//, '').replace(/^"|"$/g, '')
   return /^[A-Za-z0-9._-]{1,128}$/.test(bare) ? bare : null

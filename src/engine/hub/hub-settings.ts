@@ -3,7 +3,7 @@ import {readFileSync} from 'node:fs'
 import {homedir} from 'node:os'
 import {join} from 'node:path'
 
-export const DEFAULT_ENDPOINT = 'https://huggingface.co'
+const DEFAULT_ENDPOINT = 'https://huggingface.co'
 
 type Env = Record<string, string | undefined>
 
@@ -12,7 +12,7 @@ function nonEmpty(value: string | undefined): string | undefined {
 }
 
 /** HF_HOME, else $XDG_CACHE_HOME/huggingface, else ~/.cache/huggingface: where other HF tools keep their state. */
-export function hfHomeDir(env: Env = process.env): string {
+function hfHomeDir(env: Env = process.env): string {
   return nonEmpty(env.HF_HOME) ?? join(nonEmpty(env.XDG_CACHE_HOME) ?? join(homedir(), '.cache'), 'huggingface')
 }
 

@@ -10,7 +10,7 @@ export type ModelSpec = {kind: 'local'; dir: string} | {kind: 'hub'; repoId: str
  * The Hub's own rule for an org or repo name: letters, digits, '-', '_', '.', at most 96 characters, not starting
  * or ending with '-' or '.', and no '--' or '..' (the cache folder name models--ORG--NAME relies on that).
  */
-export function isValidRepoNamePart(part: string): boolean {
+function isValidRepoNamePart(part: string): boolean {
   return /^[A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,94}[A-Za-z0-9_])?$/.test(part) && !part.includes('--') && !part.includes('..')
 }
 

@@ -1,0 +1,292 @@
+// The CUDA backend: owns weights, the paged KV pool and a pinned host swap pool; runs one Llama forward pass per step.
+#include <cmath>
+#include <cstring>
+
+#include "cuda_common.cuh"
+#include "cuda_memory.h"
+#include "cuda_ops.h"
+#include "cuda_weights.h"
+#include "pagedllm/backend.h"
+
+namespace pagedllm {
+
+namespace {
+
+using namespace pagedllm::cuda;
+
+template <typename T>
+float host_to_float(T value);
+template <>
+float host_to_float<__half>(__half value) { return __half2float(value); }
+template <>
+float host_to_float<__nv_bfloat16>(__nv_bfloat16 value) { return __bfloat162float(value); }
+
+// Bump allocator over one grow-only device buffer: a step's scratch tensors are carved from it.
+class ScratchPlan {
+ public:
+  size_t add(size_t bytes) {
+    const size_t offset = total_;
+    total_ += (bytes + 255) / 256 * 256;
+    return offset;
+  }
+  size_t total() const { return total_; }
+
+ private:
+  size_t total_ = 0;
+};
+
+template <typename T>
+class CudaBackend final : public Backend {
+ public:
+  explicit CudaBackend(const BackendOptions& options)
+      : model_(options.model), cache_(options.cache) {
+    PAGEDLLM_CUDA_CHECK(cudaSetDevice(0));
+    cudaDeviceProp prop{};
+    PAGEDLLM_CUDA_CHECK(cudaGetDeviceProperties(&prop, 0));
+    device_name_ = prop.name;
+    num_sms_ = prop.multiProcessorCount;
+    if (model_.head_dim > kMaxAttentionHeadDim || model_.head_dim % 2 != 0)
+      throw std::runtime_error("CUDA backend: head_dim must be even and at most 256");
+    if (model_.num_kv_heads <= 0 || model_.num_heads % model_.num_kv_heads != 0)
+      throw std::runtime_error("CUDA backend: num_heads must be a multiple of num_kv_heads");
+    PAGEDLLM_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+    weights_ = std::make_unique<DeviceWeights<T>>(options, stream_);
+    layout_ = {model_.num_layers, cache_.block_size, model_.num_kv_heads, model_.head_dim};
+    const size_t block_bytes = layout_.block_stride() * sizeof(T);
+    kv_pool_.resize(size_t(cache_.num_blocks) * block_bytes);
+    // Zeroed so that a bug reading an unwritten slot gives finite numbers the tests can compare, not NaN noise.
+    PAGEDLLM_CUDA_CHECK(cudaMemsetAsync(kv_pool_.data(), 0, kv_pool_.bytes(), stream_));
+    swap_pool_.resize(size_t(cache_.num_swap_blocks) * block_bytes);
+    const std::vector<float> inv_freq = rope_inv_freq(model_);
+    inv_freq_.resize(inv_freq.size() * sizeof(float));
+    PAGEDLLM_CUDA_CHECK(cudaMemcpyAsync(inv_freq_.data(), inv_freq.data(), inv_freq_.bytes(), cudaMemcpyHostToDevice, stream_));
+    PAGEDLLM_CUDA_CHECK(cudaStreamSynchronize(stream_));
+  }
+
+  ~CudaBackend() override {
+    weights_.reset();
+    if (stream_) cudaStreamDestroy(stream_);
+  }
+
+  BackendInfo info() const override {
+    BackendInfo info;
+    info.name = "cuda";
+    info.device_name = device_name_;
+    info.num_threads = 1;
+    info.weight_bytes = weights_->bytes();
+    info.kv_bytes_per_block = layout_.block_stride() * sizeof(T);
+    return info;
+  }
+
+  void step(const BlockMoves& moves, const ForwardBatch& batch, float* logits_out) override {
+    upload_indices(moves, batch);
+    apply_moves(moves);
+    if (batch.num_tokens > 0) forward(batch);
+    if (batch.num_logits > 0) {
+      PAGEDLLM_CUDA_CHECK(cudaMemcpyAsync(logits_out, scratch_.as<char>() + logits_offset_,
+                                          size_t(batch.num_logits) * model_.vocab_size * sizeof(float),
+                                          cudaMemcpyDeviceToHost, stream_));
+    }
+    PAGEDLLM_CUDA_CHECK(cudaStreamSynchronize(stream_));
+  }
+
+  void read_kv_block(int layer, int block, bool from_swap, float* k_out, float* v_out) override {
+    const int limit = from_swap ? cache_.num_swap_blocks : cache_.num_blocks;
+    if (layer < 0 || layer >= model_.num_layers || block < 0 || block >= limit)
+      throw std::runtime_error("read_kv_block: layer or block out of range");
+    const size_t elems = layout_.block_elems();
+    std::vector<T> keys(elems), values(elems);
+    const size_t base = size_t(block) * layout_.block_stride();
+    if (from_swap) {
+      PAGEDLLM_CUDA_CHECK(cudaStreamSynchronize(stream_));
+      std::memcpy(keys.data(), swap_pool_.as<T>() + base + layout_.key_offset(layer), elems * sizeof(T));
+      std::memcpy(values.data(), swap_pool_.as<T>() + base + layout_.value_offset(layer), elems * sizeof(T));
+    } else {
+      PAGEDLLM_CUDA_CHECK(cudaMemcpyAsync(keys.data(), kv_pool_.as<T>() + base + layout_.key_offset(layer), elems * sizeof(T),
+                                          cudaMemcpyDeviceToHost, stream_));
+      PAGEDLLM_CUDA_CHECK(cudaMemcpyAsync(values.data(), kv_pool_.as<T>() + base + layout_.value_offset(layer),
+                                          elems * sizeof(T), cudaMemcpyDeviceToHost, stream_));
+      PAGEDLLM_CUDA_CHECK(cudaStreamSynchronize(stream_));
+    }
+    for (size_t i = 0; i < elems; ++i) {
+      k_out[i] = host_to_float(keys[i]);
+      v_out[i] = host_to_float(values[i]);
+    }
+  }
+
+ private:
+  // All integer inputs of a step travel in one pinned buffer and one copy.
+  void upload_indices(const BlockMoves& moves, const ForwardBatch& batch) {
+    const int rows = batch.num_tokens;
+    // Per query row: its sequence and how many cached tokens it may see (causal inside a prefill chunk).
+    row_seq_.assign(rows, 0);
+    row_kv_len_.assign(rows, 0);
+    max_kv_len_ = 0;
+    for (int s = 0; s < batch.num_seqs; ++s) {
+      const int begin = batch.query_start_loc[s], end = batch.query_start_loc[s + 1];
+      const int context = batch.context_lens[s];
+      max_kv_len_ = std::max(max_kv_len_, context);
+      for (int r = begin; r < end; ++r) {
+        row_seq_[r] = s;
+        row_kv_len_[r] = context - (end - 1 - r);
+      }
+    }
+    struct Part {
+      const int32_t* data;
+      size_t count;
+      size_t* offset;
+    };
+    const Part parts[] = {
+        {batch.token_ids, size_t(rows), &token_ids_at_},
+        {batch.positions, size_t(rows), &positions_at_},
+        {batch.slot_mapping, size_t(rows), &slot_mapping_at_},
+        {row_seq_.data(), size_t(rows), &row_seq_at_},
+        {row_kv_len_.data(), size_t(rows), &row_kv_len_at_},
+        {batch.block_tables, size_t(batch.num_seqs) * batch.max_blocks_per_seq, &block_tables_at_},
+        {batch.logits_indices, size_t(batch.num_logits), &logits_indices_at_},
+        {moves.copy_pairs, size_t(2) * moves.num_copies, &copy_pairs_at_},
+    };
+    size_t total = 0;
+    for (const Part& part : parts) {
+      *part.offset = total;
+      total += (part.count + 63) / 64 * 64;  // 256-byte aligned starts
+    }
+    if (host_indices_.bytes() < total * sizeof(int32_t)) host_indices_.resize(total * sizeof(int32_t) * 2);
+    if (device_indices_.bytes() < total * sizeof(int32_t)) device_indices_.resize(total * sizeof(int32_t) * 2);
+    // The previous step's copy out of host_indices_ finished at its final synchronize, so it can be overwritten.
+    for (const Part& part : parts)
+      if (part.count > 0) std::memcpy(host_indices_.as<int32_t>() + *part.offset, part.data, part.count * sizeof(int32_t));
+    if (total > 0)
+      PAGEDLLM_CUDA_CHECK(cudaMemcpyAsync(device_indices_.data(), host_indices_.data(), total * sizeof(int32_t),
+                                          cudaMemcpyHostToDevice, stream_));
+  }
+
+  const int32_t* device_index(size_t offset) const { return device_indices_.as<int32_t>() + offset; }
+
+  // Swap-outs first (they free device blocks a swap-in may reuse), then swap-ins, then copy-on-write copies.
+  void apply_moves(const BlockMoves& moves) {
+    const size_t block_bytes = layout_.block_stride() * sizeof(T);
+    auto check_pair = [&](int device_block, int host_block) {
+      if (device_block < 0 || device_block >= cache_.num_blocks || host_block < 0 || host_block >= cache_.num_swap_blocks)
+        throw std::runtime_error("swap: block id out of range");
+    };
+    for (int i = 0; i < moves.num_swap_out; ++i) {
+      const int device_block = moves.swap_out_pairs[2 * i], host_block = moves.swap_out_pairs[2 * i + 1];
+      check_pair(device_block, host_block);
+      PAGEDLLM_CUDA_CHECK(cudaMemcpyAsync(swap_pool_.as<char>() + host_block * block_bytes,
+                                          kv_pool_.as<char>() + device_block * block_bytes, block_bytes,
+                                          cudaMemcpyDeviceToHost, stream_));
+    }
+    for (int i = 0; i < moves.num_swap_in; ++i) {
+      const int host_block = moves.swap_in_pairs[2 * i], device_block = moves.swap_in_pairs[2 * i + 1];
+      check_pair(device_block, host_block);
+      PAGEDLLM_CUDA_CHECK(cudaMemcpyAsync(kv_pool_.as<char>() + device_block * block_bytes,
+                                          swap_pool_.as<char>() + host_block * block_bytes, block_bytes,
+                                          cudaMemcpyHostToDevice, stream_));
+    }
+    for (int i = 0; i < 2 * moves.num_copies; ++i)
+      if (moves.copy_pairs[i] < 0 || moves.copy_pairs[i] >= cache_.num_blocks)
+        throw std::runtime_error("copy_blocks: block id out of range");
+    copy_blocks(kv_pool_.as<T>(), device_index(copy_pairs_at_), moves.num_copies, layout_, stream_);
+  }
+
+  void forward(const ForwardBatch& batch) {
+    const int n = batch.num_tokens, H = model_.hidden_size, I = model_.intermediate_size, D = model_.head_dim;
+    const int q_width = model_.num_heads * D, kv_width = model_.num_kv_heads * D, qkv_width = q_width + 2 * kv_width;
+    const int num_logits = batch.num_logits, V = model_.vocab_size;
+    ScratchPlan plan;
+    const size_t residual_at = plan.add(size_t(n) * H * sizeof(float));
+    const size_t delta_at = plan.add(size_t(n) * H * sizeof(float));
+    const size_t normed_at = plan.add(size_t(n) * std::max(H, q_width) * sizeof(T));
+    const size_t qkv_at = plan.add(size_t(n) * qkv_width * sizeof(float));
+    const size_t attention_at = plan.add(size_t(n) * q_width * sizeof(T));
+    const size_t gate_up_at = plan.add(size_t(n) * 2 * I * sizeof(float));
+    const size_t activation_at = plan.add(size_t(n) * I * sizeof(T));
+    const size_t workspace_at = plan.add(paged_attention_workspace_bytes(n, model_.num_heads, D, max_kv_len_));
+    const size_t final_rows_at = plan.add(size_t(num_logits) * H * sizeof(T));
+    logits_offset_ = plan.add(size_t(num_logits) * V * sizeof(float));
+    if (scratch_.bytes() < plan.total()) scratch_.resize(plan.total() + plan.total() / 2);  // headroom: fewer reallocations
+    char* base = scratch_.as<char>();
+    float* residual = reinterpret_cast<float*>(base + residual_at);
+    float* delta = reinterpret_cast<float*>(base + delta_at);
+    T* normed = reinterpret_cast<T*>(base + normed_at);
+    float* qkv = reinterpret_cast<float*>(base + qkv_at);
+    T* attention = reinterpret_cast<T*>(base + attention_at);
+    float* gate_up = reinterpret_cast<float*>(base + gate_up_at);
+    T* activation = reinterpret_cast<T*>(base + activation_at);
+    float* workspace = reinterpret_cast<float*>(base + workspace_at);
+    T* final_rows = reinterpret_cast<T*>(base + final_rows_at);
+    float* logits = reinterpret_cast<float*>(base + logits_offset_);
+
+    for (int i = 0; i < batch.num_logits; ++i)
+      if (batch.logits_indices[i] < 0 || batch.logits_indices[i] >= n) throw std::runtime_error("logits index out of range");
+    const AttentionRows rows{n, max_kv_len_, device_index(row_seq_at_), device_index(row_kv_len_at_),
+                             device_index(block_tables_at_), batch.max_blocks_per_seq};
+    const float scale = 1.f / std::sqrt(float(D));
+    const float eps = model_.rms_norm_eps;
+    embedding_lookup(weights_->embed_tokens(), device_index(token_ids_at_), n, H, residual, stream_);
+    for (int l = 0; l < model_.num_layers; ++l) {
+      const LayerWeights<T>& w = weights_->layer(l);
+      if (l == 0) {
+        rms_norm(residual, nullptr, n, H, w.input_norm, eps, normed, stream_);
+      } else {
+        fused_add_rms_norm(residual, delta, nullptr, n, H, w.input_norm, eps, normed, stream_);  // previous MLP output
+      }
+      linear(normed, w.qkv, w.qkv_bias, n, qkv_width, H, qkv, num_sms_, stream_);
+      rotary_embedding(qkv, qkv_width, device_index(positions_at_), n, model_.num_heads, model_.num_kv_heads, D,
+                       inv_freq_.as<float>(), stream_);
+      reshape_and_cache(qkv, qkv_width, q_width, q_width + kv_width, device_index(slot_mapping_at_), n, kv_pool_.as<T>(),
+                        layout_, l, stream_);
+      paged_attention(qkv, qkv_width, model_.num_heads, kv_pool_.as<T>(), layout_, l, scale, rows, workspace, attention,
+                      stream_);
+      linear(attention, w.o_proj, nullptr, n, H, q_width, delta, num_sms_, stream_);
+      fused_add_rms_norm(residual, delta, nullptr, n, H, w.post_attention_norm, eps, normed, stream_);
+      linear(normed, w.gate_up, nullptr, n, 2 * I, H, gate_up, num_sms_, stream_);
+      silu_and_mul(gate_up, n, I, activation, stream_);
+      linear(activation, w.down_proj, nullptr, n, H, I, delta, num_sms_, stream_);
+    }
+    // Only the rows whose logits are returned get the last residual add, the final norm and the LM head.
+    fused_add_rms_norm(residual, delta, device_index(logits_indices_at_), num_logits, H, weights_->final_norm(), eps,
+                       final_rows, stream_);
+    linear(final_rows, weights_->lm_head(), nullptr, num_logits, V, H, logits, num_sms_, stream_);
+  }
+
+  const ModelConfig model_;
+  const CacheConfig cache_;
+  std::string device_name_;
+  int num_sms_ = 1;
+  cudaStream_t stream_ = nullptr;
+  std::unique_ptr<DeviceWeights<T>> weights_;
+  KvLayout layout_;
+  DeviceMemory kv_pool_;
+  PinnedMemory swap_pool_;
+  DeviceMemory inv_freq_;
+  DeviceMemory scratch_;
+  PinnedMemory host_indices_;
+  DeviceMemory device_indices_;
+  std::vector<int32_t> row_seq_, row_kv_len_;
+  int max_kv_len_ = 0;
+  size_t token_ids_at_ = 0, positions_at_ = 0, slot_mapping_at_ = 0, row_seq_at_ = 0, row_kv_len_at_ = 0,
+         block_tables_at_ = 0, logits_indices_at_ = 0, copy_pairs_at_ = 0, logits_offset_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_cuda_backend(const BackendOptions& options, std::string* why) {
+  std::string reason;
+  if (!cuda_device_available(&reason)) {
+    if (why) *why = reason;
+    return nullptr;
+  }
+  switch (options.weight_format) {
+    case WeightFormat::BF16:
+      return std::make_unique<CudaBackend<__nv_bfloat16>>(options);
+    case WeightFormat::F16:
+      return std::make_unique<CudaBackend<__half>>(options);
+    case WeightFormat::F32:
+      break;
+  }
+  throw std::runtime_error("the CUDA backend keeps weights in bf16 or f16 (weight dtype 'auto' picks bf16); f32 is CPU-only");
+}
+
+}  // namespace pagedllm

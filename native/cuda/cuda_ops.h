@@ -1,0 +1,85 @@
+// Host-side launchers of the CUDA kernels (one .cu per op family, same names as native/cpu/), used by the backend and the kernel checks.
+#pragma once
+#include <cuda_runtime.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "pagedllm/backend.h"
+
+namespace pagedllm::cuda {
+
+// KV pool layout, block-major: block b holds, for each layer, K then V as [block_size, num_kv_heads, head_dim].
+// Block-major keeps one block of all layers contiguous, so a swap is one memcpy and copy_blocks one launch.
+struct KvLayout {
+  int num_layers = 0;
+  int block_size = 0;
+  int num_kv_heads = 0;
+  int head_dim = 0;
+  size_t block_elems() const { return size_t(block_size) * num_kv_heads * head_dim; }  // one layer's K (or V)
+  size_t block_stride() const { return size_t(num_layers) * 2 * block_elems(); }      // one whole block
+  size_t key_offset(int layer) const { return size_t(2 * layer) * block_elems(); }
+  size_t value_offset(int layer) const { return size_t(2 * layer + 1) * block_elems(); }
+};
+
+// embedding_kernels.cu: out[t, :] = table[token_ids[t], :] as fp32.
+template <typename T>
+void embedding_lookup(const T* table, const int32_t* token_ids, int num_tokens, int hidden, float* out, cudaStream_t stream);
+
+// layernorm_kernels.cu. rms_norm: out[r] = x[src] / rms(x[src]) * weight with src = row_indices ? row_indices[r] : r.
+template <typename T>
+void rms_norm(const float* x, const int32_t* row_indices, int num_rows, int hidden, const T* weight, float eps, T* out,
+              cudaStream_t stream);
+// fused_add_rms_norm: residual[src] += delta[src], then out[r] = rms_norm(residual[src]) in the same pass
+// (src as above: the final norm gathers only the rows whose logits are wanted).
+template <typename T>
+void fused_add_rms_norm(float* residual, const float* delta, const int32_t* row_indices, int num_rows, int hidden, const T* weight, float eps, T* out,
+                        cudaStream_t stream);
+
+// pos_encoding_kernels.cu. Inverse frequencies with the model's rope scaling (none, linear, llama3), on the host.
+std::vector<float> rope_inv_freq(const ModelConfig& model);
+// Rotates q heads [0, num_heads) and k heads after them in place (HF rotate_half: pairs (i, i + head_dim/2)).
+void rotary_embedding(float* qkv, int row_stride, const int32_t* positions, int num_tokens, int num_heads, int num_kv_heads,
+                      int head_dim, const float* inv_freq, cudaStream_t stream);
+
+// activation_kernels.cu: gate_up rows are [gate(inter), up(inter)]; out = silu(gate) * up.
+template <typename T>
+void silu_and_mul(const float* gate_up, int num_tokens, int inter, T* out, cudaStream_t stream);
+
+// cache_kernels.cu. Writes row t's K (columns k_col..) and V (v_col..) of qkv into slot slot_mapping[t] of `layer`.
+template <typename T>
+void reshape_and_cache(const float* qkv, int row_stride, int k_col, int v_col, const int32_t* slot_mapping, int num_tokens,
+                       T* pool, const KvLayout& layout, int layer, cudaStream_t stream);
+// Copies whole blocks (every layer, K and V) for each (src, dst) pair in device memory.
+template <typename T>
+void copy_blocks(T* pool, const int32_t* pairs, int num_pairs, const KvLayout& layout, cudaStream_t stream);
+
+// attention_kernels.cu. Row r (a query token) of sequence row_seq[r] attends to its first row_kv_len[r] cached
+// tokens through that sequence's block table: decode rows and prefill rows (causal) alike.
+struct AttentionRows {
+  int num_rows = 0;
+  int max_kv_len = 0;
+  const int32_t* row_seq = nullptr;
+  const int32_t* row_kv_len = nullptr;
+  const int32_t* block_tables = nullptr;
+  int max_blocks_per_seq = 0;
+};
+constexpr int kAttentionPartitionTokens = 512;  // longer contexts are split across blocks, then reduced
+size_t paged_attention_workspace_bytes(int num_rows, int num_heads, int head_dim, int max_kv_len);
+constexpr int kMaxAttentionHeadDim = 256;
+template <typename T>
+void paged_attention(const float* qkv, int row_stride, int num_heads, const T* pool, const KvLayout& layout, int layer,
+                     float scale, const AttentionRows& rows, float* workspace, T* out, cudaStream_t stream);
+
+// gemm_kernels.cu: y[M, N] = x[M, K] * w[N, K]^T (+ bias[N]); tensor cores, fp32 accumulation.
+template <typename T>
+void linear(const T* x, const T* w, const float* bias, int M, int N, int K, float* y, int num_sms, cudaStream_t stream);
+
+// sampling_kernels.cu: per logits row the max, argmax (lowest index on ties), log-sum-exp and the top_k
+// (value, id) pairs in descending order (ties: lower id first). Lets sampling run without copying full logits.
+constexpr int kMaxTopK = 64;
+void logits_row_stats(const float* logits, int num_rows, int vocab, int top_k, float* row_max, int32_t* row_argmax,
+                      float* row_logsumexp, float* topk_values, int32_t* topk_ids, cudaStream_t stream);
+
+}  // namespace pagedllm::cuda

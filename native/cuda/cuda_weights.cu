@@ -1,0 +1,155 @@
+// Loads Llama-family weights from safetensors files into one device allocation, converting to bf16/fp16 on the GPU.
+#include <cstdio>
+#include <map>
+#include <string>
+
+#include "cuda_common.cuh"
+#include "cuda_weights.h"
+
+namespace pagedllm::cuda {
+
+namespace {
+
+template <typename Dst>
+__global__ void convert_kernel(const void* __restrict__ src, int dtype, int64_t count, Dst* __restrict__ dst) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < count; i += int64_t(gridDim.x) * blockDim.x) {
+    float value;
+    if (dtype == int(DType::F32)) {
+      value = static_cast<const float*>(src)[i];
+    } else if (dtype == int(DType::F16)) {
+      value = __half2float(static_cast<const __half*>(src)[i]);
+    } else {
+      value = __bfloat162float(static_cast<const __nv_bfloat16*>(src)[i]);
+    }
+    dst[i] = from_float<Dst>(value);
+  }
+}
+
+size_t dtype_bytes(DType dtype) { return dtype == DType::F32 ? 4 : 2; }
+size_t align256(size_t bytes) { return (bytes + 255) / 256 * 256; }
+
+// Where one checkpoint tensor goes: `rows` x `cols` elements at byte `offset` of the weight allocation.
+struct Placement {
+  const TensorSource* source;
+  int64_t rows, cols;
+  size_t offset;
+  bool as_float;  // biases stay fp32: they are added to fp32 GEMM outputs
+};
+
+class Planner {
+ public:
+  explicit Planner(const std::vector<TensorSource>& tensors) {
+    for (const auto& tensor : tensors) by_name_[tensor.name] = &tensor;
+  }
+  bool has(const std::string& name) const { return by_name_.count(name) > 0; }
+
+  // Reserves a region for `count` elements; the tensors in `parts` fill it one after another (row concatenation).
+  size_t reserve(const std::vector<std::pair<std::string, std::vector<int64_t>>>& parts, size_t element_bytes, bool as_float) {
+    const size_t start = total_;
+    size_t offset = start;
+    for (const auto& [name, shape] : parts) {
+      auto it = by_name_.find(name);
+      if (it == by_name_.end()) throw std::runtime_error("CUDA backend: checkpoint has no tensor " + name);
+      if (it->second->shape != shape) throw std::runtime_error("CUDA backend: unexpected shape for " + name);
+      int64_t count = 1;
+      for (int64_t dim : shape) count *= dim;
+      if (it->second->nbytes != size_t(count) * dtype_bytes(it->second->dtype))
+        throw std::runtime_error("CUDA backend: byte size does not match shape for " + name);
+      placements_.push_back({it->second, shape[0], count / shape[0], offset, as_float});
+      offset += size_t(count) * element_bytes;
+    }
+    total_ = align256(offset);
+    return start;
+  }
+  size_t total() const { return total_; }
+  const std::vector<Placement>& placements() const { return placements_; }
+
+ private:
+  std::map<std::string, const TensorSource*> by_name_;
+  std::vector<Placement> placements_;
+  size_t total_ = 0;
+};
+
+void read_file_range(const TensorSource& tensor, void* out) {
+  FILE* file = std::fopen(tensor.path.c_str(), "rb");
+  if (!file) throw std::runtime_error("CUDA backend: cannot open " + tensor.path);
+  const bool ok = fseeko(file, off_t(tensor.offset), SEEK_SET) == 0 && std::fread(out, 1, tensor.nbytes, file) == tensor.nbytes;
+  std::fclose(file);
+  if (!ok) throw std::runtime_error("CUDA backend: short read of " + tensor.name + " in " + tensor.path);
+}
+
+}  // namespace
+
+template <typename T>
+DeviceWeights<T>::DeviceWeights(const BackendOptions& options, cudaStream_t stream) {
+  const ModelConfig& m = options.model;
+  const int64_t H = m.hidden_size, I = m.intermediate_size, q_rows = int64_t(m.num_heads) * m.head_dim,
+                kv_rows = int64_t(m.num_kv_heads) * m.head_dim;
+  Planner plan(options.tensors);
+  const size_t t = sizeof(T);
+  const size_t embed_offset = plan.reserve({{"model.embed_tokens.weight", {m.vocab_size, H}}}, t, false);
+  const size_t final_norm_offset = plan.reserve({{"model.norm.weight", {H}}}, t, false);
+  const bool tied = m.tie_word_embeddings || !plan.has("lm_head.weight");
+  const size_t lm_head_offset = tied ? embed_offset : plan.reserve({{"lm_head.weight", {m.vocab_size, H}}}, t, false);
+  struct LayerOffsets {
+    size_t input_norm, qkv, qkv_bias, o_proj, post_norm, gate_up, down;
+  };
+  std::vector<LayerOffsets> offsets(m.num_layers);
+  for (int i = 0; i < m.num_layers; ++i) {
+    const std::string p = "model.layers." + std::to_string(i) + ".";
+    LayerOffsets& o = offsets[i];
+    o.input_norm = plan.reserve({{p + "input_layernorm.weight", {H}}}, t, false);
+    o.qkv = plan.reserve({{p + "self_attn.q_proj.weight", {q_rows, H}},
+                          {p + "self_attn.k_proj.weight", {kv_rows, H}},
+                          {p + "self_attn.v_proj.weight", {kv_rows, H}}},
+                         t, false);
+    o.qkv_bias = m.attention_bias ? plan.reserve({{p + "self_attn.q_proj.bias", {q_rows}},
+                                                  {p + "self_attn.k_proj.bias", {kv_rows}},
+                                                  {p + "self_attn.v_proj.bias", {kv_rows}}},
+                                                 sizeof(float), true)
+                                  : SIZE_MAX;
+    o.o_proj = plan.reserve({{p + "self_attn.o_proj.weight", {H, q_rows}}}, t, false);
+    o.post_norm = plan.reserve({{p + "post_attention_layernorm.weight", {H}}}, t, false);
+    o.gate_up = plan.reserve({{p + "mlp.gate_proj.weight", {I, H}}, {p + "mlp.up_proj.weight", {I, H}}}, t, false);
+    o.down = plan.reserve({{p + "mlp.down_proj.weight", {H, I}}}, t, false);
+  }
+
+  storage_.resize(plan.total());
+  size_t largest = 0;
+  for (const Placement& placement : plan.placements()) largest = std::max<size_t>(largest, placement.source->nbytes);
+  PinnedMemory host_staging(largest);
+  DeviceMemory device_staging(largest);
+  char* base = storage_.as<char>();
+  for (const Placement& placement : plan.placements()) {
+    const TensorSource& source = *placement.source;
+    read_file_range(source, host_staging.data());
+    PAGEDLLM_CUDA_CHECK(cudaMemcpyAsync(device_staging.data(), host_staging.data(), source.nbytes, cudaMemcpyHostToDevice, stream));
+    const int64_t count = placement.rows * placement.cols;
+    const int blocks = int(std::min<int64_t>(4096, (count + 255) / 256));
+    if (placement.as_float) {
+      convert_kernel<float><<<blocks, 256, 0, stream>>>(device_staging.data(), int(source.dtype), count,
+                                                        reinterpret_cast<float*>(base + placement.offset));
+    } else {
+      convert_kernel<T><<<blocks, 256, 0, stream>>>(device_staging.data(), int(source.dtype), count,
+                                                    reinterpret_cast<T*>(base + placement.offset));
+    }
+    PAGEDLLM_CUDA_CHECK_LAUNCH("convert_kernel");
+    // The staging buffers are reused by the next tensor: wait for this one to be converted.
+    PAGEDLLM_CUDA_CHECK(cudaStreamSynchronize(stream));
+  }
+
+  auto at = [base](size_t offset) { return reinterpret_cast<const T*>(base + offset); };
+  embed_tokens_ = at(embed_offset);
+  final_norm_ = at(final_norm_offset);
+  lm_head_ = at(lm_head_offset);
+  for (const LayerOffsets& o : offsets) {
+    layers_.push_back({at(o.input_norm), at(o.qkv),
+                       o.qkv_bias == SIZE_MAX ? nullptr : reinterpret_cast<const float*>(base + o.qkv_bias), at(o.o_proj),
+                       at(o.post_norm), at(o.gate_up), at(o.down)});
+  }
+}
+
+template class DeviceWeights<__half>;
+template class DeviceWeights<__nv_bfloat16>;
+
+}  // namespace pagedllm::cuda

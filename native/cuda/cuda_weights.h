@@ -1,0 +1,40 @@
+// Model weights on the GPU in bf16/fp16, with q/k/v and gate/up fused into single matrices (one GEMM each).
+#pragma once
+#include <vector>
+
+#include "cuda_memory.h"
+#include "pagedllm/backend.h"
+
+namespace pagedllm::cuda {
+
+template <typename T>
+struct LayerWeights {
+  const T* input_norm;
+  const T* qkv;            // [(num_heads + 2 * num_kv_heads) * head_dim, hidden]: q rows, then k, then v
+  const float* qkv_bias;   // same rows, or nullptr
+  const T* o_proj;         // [hidden, num_heads * head_dim]
+  const T* post_attention_norm;
+  const T* gate_up;        // [2 * intermediate, hidden]: gate rows, then up rows
+  const T* down_proj;      // [hidden, intermediate]
+};
+
+template <typename T>
+class DeviceWeights {
+ public:
+  // Reads every tensor straight from its safetensors file and converts it on the device.
+  DeviceWeights(const BackendOptions& options, cudaStream_t stream);
+  const T* embed_tokens() const { return embed_tokens_; }
+  const T* final_norm() const { return final_norm_; }
+  const T* lm_head() const { return lm_head_; }
+  const LayerWeights<T>& layer(int i) const { return layers_[i]; }
+  size_t bytes() const { return storage_.bytes(); }
+
+ private:
+  DeviceMemory storage_;  // one allocation for all weights
+  const T* embed_tokens_ = nullptr;
+  const T* final_norm_ = nullptr;
+  const T* lm_head_ = nullptr;
+  std::vector<LayerWeights<T>> layers_;
+};
+
+}  // namespace pagedllm::cuda

@@ -1,0 +1,113 @@
+// Linear layers: y = x * w^T on the tensor cores (WMMA 16x16x16, bf16/fp16 in, fp32 accumulation), split-K for decode.
+// cuBLAS is not part of the CUDA toolkit installed on these machines, so the GEMM is our own (see docs/CUDA.md).
+#include <mma.h>
+
+#include <algorithm>
+
+#include "cuda_common.cuh"
+#include "cuda_ops.h"
+
+namespace pagedllm::cuda {
+
+namespace {
+
+constexpr int kTileM = 64, kTileN = 64, kTileK = 32;
+constexpr int kPad = 8;  // 16 bytes per smem row: keeps WMMA loads off a single bank
+constexpr int kThreads = 128;
+
+// Copies a [64 rows, 32 k] tile of a row-major [rows, K] matrix into shared memory, zero-filling outside it.
+template <typename T>
+__device__ __forceinline__ void load_tile(const T* __restrict__ matrix, int rows, int K, int row0, int k0, int k_end,
+                                          T (*tile)[kTileK + kPad]) {
+  const bool vector_ok = (K % 8) == 0;
+  for (int chunk = threadIdx.x; chunk < kTileM * kTileK / 8; chunk += kThreads) {
+    const int r = chunk / (kTileK / 8), c = (chunk % (kTileK / 8)) * 8;
+    const int gr = row0 + r, gk = k0 + c;
+    if (vector_ok && gr < rows && gk + 8 <= k_end) {
+      *reinterpret_cast<uint4*>(&tile[r][c]) = *reinterpret_cast<const uint4*>(matrix + int64_t(gr) * K + gk);
+    } else {
+      for (int e = 0; e < 8; ++e)
+        tile[r][c + e] = (gr < rows && gk + e < k_end) ? matrix[int64_t(gr) * K + gk + e] : from_float<T>(0.f);
+    }
+  }
+}
+
+// Grid (n tile, m tile, k split). Four warps, each owning a 32x32 corner of the 64x64 output tile.
+template <typename T>
+__global__ void __launch_bounds__(kThreads) linear_kernel(const T* __restrict__ x, const T* __restrict__ w,
+                                                          const float* __restrict__ bias, int M, int N, int K,
+                                                          int k_per_split, float* __restrict__ y) {
+  using namespace nvcuda;
+  __shared__ __align__(16) T a_tile[kTileM][kTileK + kPad];
+  __shared__ __align__(16) T b_tile[kTileN][kTileK + kPad];
+  __shared__ __align__(16) float c_tile[kTileM][kTileN + 4];
+  const int m0 = blockIdx.y * kTileM, n0 = blockIdx.x * kTileN;
+  const int k_begin = blockIdx.z * k_per_split, k_end = min(K, k_begin + k_per_split);
+  const int warp = threadIdx.x >> 5, warp_m = (warp / 2) * 32, warp_n = (warp % 2) * 32;
+
+  wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc[2][2];
+#pragma unroll
+  for (int i = 0; i < 2; ++i)
+#pragma unroll
+    for (int j = 0; j < 2; ++j) wmma::fill_fragment(acc[i][j], 0.f);
+
+  for (int k0 = k_begin; k0 < k_end; k0 += kTileK) {
+    load_tile(x, M, K, m0, k0, k_end, a_tile);
+    load_tile(w, N, K, n0, k0, k_end, b_tile);
+    __syncthreads();
+#pragma unroll
+    for (int kk = 0; kk < kTileK; kk += 16) {
+      wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::row_major> a[2];
+      wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::col_major> b[2];  // w rows are B's columns
+#pragma unroll
+      for (int i = 0; i < 2; ++i) wmma::load_matrix_sync(a[i], &a_tile[warp_m + 16 * i][kk], kTileK + kPad);
+#pragma unroll
+      for (int j = 0; j < 2; ++j) wmma::load_matrix_sync(b[j], &b_tile[warp_n + 16 * j][kk], kTileK + kPad);
+#pragma unroll
+      for (int i = 0; i < 2; ++i)
+#pragma unroll
+        for (int j = 0; j < 2; ++j) wmma::mma_sync(acc[i][j], a[i], b[j], acc[i][j]);
+    }
+    __syncthreads();
+  }
+#pragma unroll
+  for (int i = 0; i < 2; ++i)
+#pragma unroll
+    for (int j = 0; j < 2; ++j)
+      wmma::store_matrix_sync(&c_tile[warp_m + 16 * i][warp_n + 16 * j], acc[i][j], kTileN + 4, wmma::mem_row_major);
+  __syncthreads();
+  const bool split = gridDim.z > 1;
+  for (int e = threadIdx.x; e < kTileM * kTileN; e += kThreads) {
+    const int r = e / kTileN, c = e % kTileN, gm = m0 + r, gn = n0 + c;
+    if (gm >= M || gn >= N) continue;
+    float value = c_tile[r][c];
+    if (bias && blockIdx.z == 0) value += bias[gn];
+    if (split) {
+      atomicAdd(&y[int64_t(gm) * N + gn], value);  // y was zeroed by the launcher
+    } else {
+      y[int64_t(gm) * N + gn] = value;
+    }
+  }
+}
+
+}  // namespace
+
+template <typename T>
+void linear(const T* x, const T* w, const float* bias, int M, int N, int K, float* y, int num_sms, cudaStream_t stream) {
+  if (M == 0) return;
+  const int tiles_n = ceil_div(N, kTileN), tiles_m = ceil_div(M, kTileM), tiles = tiles_n * tiles_m;
+  // Decode batches give few output tiles; split K until about two blocks per SM read the weights.
+  int splits = 1;
+  if (tiles < 2 * num_sms) splits = std::min({ceil_div(2 * num_sms, tiles), std::max(1, K / (4 * kTileK)), 16});
+  const int k_per_split = ceil_div(ceil_div(K, splits), kTileK) * kTileK;
+  splits = ceil_div(K, k_per_split);
+  if (splits > 1) PAGEDLLM_CUDA_CHECK(cudaMemsetAsync(y, 0, size_t(M) * N * sizeof(float), stream));
+  linear_kernel<T><<<dim3(tiles_n, tiles_m, splits), kThreads, 0, stream>>>(x, w, bias, M, N, K, k_per_split, y);
+  PAGEDLLM_CUDA_CHECK_LAUNCH("linear_kernel");
+}
+
+template void linear<__half>(const __half*, const __half*, const float*, int, int, int, float*, int, cudaStream_t);
+template void linear<__nv_bfloat16>(const __nv_bfloat16*, const __nv_bfloat16*, const float*, int, int, int, float*, int,
+                                    cudaStream_t);
+
+}  // namespace pagedllm::cuda

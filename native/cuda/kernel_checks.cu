@@ -1,0 +1,427 @@
+// Checks each CUDA kernel against a float64 host reference: relative L2 error under a stated bound per dtype,
+// outputs poisoned with NaN first so unwritten elements fail, inputs fresh random values for every call.
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <random>
+#include <sstream>
+#include <vector>
+
+#include "cuda_common.cuh"
+#include "cuda_memory.h"
+#include "cuda_ops.h"
+#include "kernel_checks.h"
+
+namespace pagedllm {
+
+namespace {
+
+using namespace pagedllm::cuda;
+
+template <typename T>
+T host_from_float(float value);
+template <>
+__half host_from_float<__half>(float value) { return __float2half_rn(value); }
+template <>
+__nv_bfloat16 host_from_float<__nv_bfloat16>(float value) { return __float2bfloat16_rn(value); }
+float host_float(float value) { return value; }
+float host_float(__half value) { return __half2float(value); }
+float host_float(__nv_bfloat16 value) { return __bfloat162float(value); }
+
+template <typename T>
+const char* dtype_name();
+template <>
+const char* dtype_name<__half>() { return "f16"; }
+template <>
+const char* dtype_name<__nv_bfloat16>() { return "bf16"; }
+template <typename T>
+double storage_bound();  // relative error of one rounding to T, with margin
+template <>
+double storage_bound<__half>() { return 2e-3; }
+template <>
+double storage_bound<__nv_bfloat16>() { return 8e-3; }
+constexpr double kFloat32Bound = 1e-4;  // fp32 accumulation over inputs already rounded to T
+
+// A device copy of a host vector; `poisoned` makes an output buffer all NaN bytes.
+template <typename E>
+struct DeviceArray {
+  DeviceMemory memory;
+  size_t count;
+  explicit DeviceArray(const std::vector<E>& host) : memory(std::max<size_t>(1, host.size()) * sizeof(E)), count(host.size()) {
+    PAGEDLLM_CUDA_CHECK(cudaMemcpy(memory.data(), host.data(), host.size() * sizeof(E), cudaMemcpyHostToDevice));
+  }
+  static DeviceArray poisoned(size_t count) {
+    DeviceArray array{std::vector<E>(count)};
+    PAGEDLLM_CUDA_CHECK(cudaMemset(array.memory.data(), 0xff, std::max<size_t>(1, count) * sizeof(E)));
+    return array;
+  }
+  E* get() const { return memory.as<E>(); }
+  std::vector<E> read() const {
+    PAGEDLLM_CUDA_CHECK(cudaDeviceSynchronize());
+    std::vector<E> host(count);
+    PAGEDLLM_CUDA_CHECK(cudaMemcpy(host.data(), memory.data(), count * sizeof(E), cudaMemcpyDeviceToHost));
+    return host;
+  }
+};
+
+class Checker {
+ public:
+  explicit Checker(uint32_t seed) : rng_(seed) {}
+
+  template <typename T>
+  std::vector<T> random_rounded(size_t count, float scale, std::vector<double>* as_double) {
+    std::normal_distribution<float> normal(0.f, scale);
+    std::vector<T> values(count);
+    as_double->resize(count);
+    for (size_t i = 0; i < count; ++i) {
+      values[i] = host_from_float<T>(normal(rng_));
+      (*as_double)[i] = host_float(values[i]);
+    }
+    return values;
+  }
+  std::vector<float> random_floats(size_t count, float scale) {
+    std::normal_distribution<float> normal(0.f, scale);
+    std::vector<float> values(count);
+    for (float& v : values) v = normal(rng_);
+    return values;
+  }
+  int uniform(int low, int high) { return std::uniform_int_distribution<int>(low, high)(rng_); }
+  std::mt19937& rng() { return rng_; }
+
+  template <typename E>
+  void report(const char* kernel, const char* dtype, const std::string& name, const std::vector<E>& out,
+              const std::vector<double>& ref, double bound) {
+    double diff = 0, norm = 0;
+    bool finite = out.size() == ref.size();
+    for (size_t i = 0; i < ref.size() && finite; ++i) {
+      const double value = host_float(out[i]);
+      if (!std::isfinite(value)) finite = false;
+      diff += (value - ref[i]) * (value - ref[i]);
+      norm += ref[i] * ref[i];
+    }
+    const double rel = finite ? std::sqrt(diff / std::max(norm, 1e-30)) : INFINITY;
+    if (!results_.empty()) json_ << ",";
+    json_ << "{\"kernel\":\"" << kernel << "\",\"dtype\":\"" << dtype << "\",\"case\":\"" << name
+          << "\",\"relError\":" << (finite ? rel : -1) << ",\"bound\":" << bound
+          << ",\"pass\":" << (finite && rel <= bound ? "true" : "false") << "}";
+    results_.push_back(rel);
+  }
+  std::string json() const { return "[" + json_.str() + "]"; }
+
+ private:
+  std::mt19937 rng_;
+  std::ostringstream json_;
+  std::vector<double> results_;
+};
+
+double rms_normalize(const double* x, int hidden, double eps, const std::vector<double>& weight, std::vector<double>* out,
+                     size_t out_at) {
+  double sum = 0;
+  for (int i = 0; i < hidden; ++i) sum += x[i] * x[i];
+  const double inv = 1 / std::sqrt(sum / hidden + eps);
+  for (int i = 0; i < hidden; ++i) (*out)[out_at + i] = x[i] * inv * weight[i];
+  return inv;
+}
+
+template <typename T>
+void check_norms(Checker& c) {
+  const int rows = 7, hidden = 1000;
+  const float eps = 1e-5f;
+  std::vector<double> weight_ref, unused;
+  const auto weight = c.random_rounded<T>(hidden, 1.f, &weight_ref);
+  const auto x = c.random_floats(size_t(rows) * hidden, 2.f);
+  const auto delta = c.random_floats(size_t(rows) * hidden, 1.f);
+  const std::vector<int32_t> gather = {5, 0, 3};
+  // rms_norm with a row gather
+  {
+    DeviceArray<float> x_dev(x);
+    DeviceArray<T> w_dev(weight);
+    DeviceArray<int32_t> idx(gather);
+    auto out = DeviceArray<T>::poisoned(gather.size() * hidden);
+    rms_norm(x_dev.get(), idx.get(), int(gather.size()), hidden, w_dev.get(), eps, out.get(), nullptr);
+    std::vector<double> ref(out.count);
+    for (size_t r = 0; r < gather.size(); ++r) {
+      std::vector<double> row(x.begin() + gather[r] * hidden, x.begin() + (gather[r] + 1) * hidden);
+      rms_normalize(row.data(), hidden, eps, weight_ref, &ref, r * hidden);
+    }
+    c.report("rms_norm", dtype_name<T>(), "gather 3 of 7 rows, hidden 1000", out.read(), ref, storage_bound<T>());
+  }
+  // fused residual add + norm: both the updated residual and the normalized output
+  {
+    DeviceArray<float> residual(x), delta_dev(delta);
+    DeviceArray<T> w_dev(weight);
+    auto out = DeviceArray<T>::poisoned(size_t(rows) * hidden);
+    fused_add_rms_norm(residual.get(), delta_dev.get(), nullptr, rows, hidden, w_dev.get(), eps, out.get(), nullptr);
+    std::vector<double> sum(x.size()), ref(x.size());
+    for (size_t i = 0; i < x.size(); ++i) sum[i] = double(x[i]) + delta[i];
+    for (int r = 0; r < rows; ++r) rms_normalize(sum.data() + size_t(r) * hidden, hidden, eps, weight_ref, &ref, size_t(r) * hidden);
+    c.report("fused_add_rms_norm", dtype_name<T>(), "normalized output", out.read(), ref, storage_bound<T>());
+    c.report("fused_add_rms_norm", "f32", "residual written back", residual.read(), sum, 1e-6);
+  }
+}
+
+void check_rotary(Checker& c) {
+  ModelConfig model;
+  model.head_dim = 128;
+  model.num_heads = 4;
+  model.num_kv_heads = 2;
+  model.rope_theta = 500000.f;
+  model.rope_scaling = RopeScaling::Llama3;
+  model.rope_factor = 8.f;
+  model.rope_low_freq_factor = 1.f;
+  model.rope_high_freq_factor = 4.f;
+  model.rope_original_max_position = 8192;
+  const std::vector<float> inv_freq = rope_inv_freq(model);
+  const int tokens = 5, width = (model.num_heads + 2 * model.num_kv_heads) * model.head_dim, half = model.head_dim / 2;
+  const std::vector<int32_t> positions = {0, 1, 17, 4095, 30000};
+  const auto qkv = c.random_floats(size_t(tokens) * width, 1.f);
+  DeviceArray<float> qkv_dev(qkv), freq_dev(inv_freq);
+  DeviceArray<int32_t> pos_dev(positions);
+  rotary_embedding(qkv_dev.get(), width, pos_dev.get(), tokens, model.num_heads, model.num_kv_heads, model.head_dim,
+                   freq_dev.get(), nullptr);
+  // Reference recomputes the llama3 frequencies independently in double.
+  std::vector<double> ref(qkv.begin(), qkv.end());
+  const double pi = 3.14159265358979323846;
+  for (int t = 0; t < tokens; ++t)
+    for (int h = 0; h < model.num_heads + model.num_kv_heads; ++h)
+      for (int i = 0; i < half; ++i) {
+        double freq = std::pow(500000.0, -2.0 * i / model.head_dim);
+        const double wavelen = 2 * pi / freq;
+        if (wavelen > 8192.0) {
+          freq /= 8;
+        } else if (wavelen >= 8192.0 / 4) {
+          const double smooth = (8192.0 / wavelen - 1) / (4 - 1);
+          freq = (1 - smooth) * freq / 8 + smooth * freq;
+        }
+        const double angle = positions[t] * double(float(freq));
+        const size_t at = size_t(t) * width + h * model.head_dim + i;
+        ref[at] = qkv[at] * std::cos(angle) - qkv[at + half] * std::sin(angle);
+        ref[at + half] = qkv[at + half] * std::cos(angle) + qkv[at] * std::sin(angle);
+      }
+  c.report("rotary_embedding", "f32", "llama3 scaling, positions up to 30000, v untouched", qkv_dev.read(), ref, 1e-5);
+}
+
+template <typename T>
+void check_activation_and_embedding(Checker& c) {
+  const int tokens = 9, inter = 700, vocab = 50, hidden = 96;
+  const auto gate_up = c.random_floats(size_t(tokens) * 2 * inter, 2.f);
+  DeviceArray<float> gu_dev(gate_up);
+  auto out = DeviceArray<T>::poisoned(size_t(tokens) * inter);
+  silu_and_mul(gu_dev.get(), tokens, inter, out.get(), nullptr);
+  std::vector<double> ref(out.count);
+  for (int t = 0; t < tokens; ++t)
+    for (int i = 0; i < inter; ++i) {
+      const double g = gate_up[size_t(t) * 2 * inter + i], u = gate_up[size_t(t) * 2 * inter + inter + i];
+      ref[size_t(t) * inter + i] = g / (1 + std::exp(-g)) * u;
+    }
+  c.report("silu_and_mul", dtype_name<T>(), "9 tokens, intermediate 700", out.read(), ref, storage_bound<T>());
+
+  std::vector<double> table_ref;
+  const auto table = c.random_rounded<T>(size_t(vocab) * hidden, 1.f, &table_ref);
+  std::vector<int32_t> ids(tokens);
+  for (int& id : ids) id = c.uniform(0, vocab - 1);
+  DeviceArray<T> table_dev(table);
+  DeviceArray<int32_t> ids_dev(ids);
+  auto embedded = DeviceArray<float>::poisoned(size_t(tokens) * hidden);
+  embedding_lookup(table_dev.get(), ids_dev.get(), tokens, hidden, embedded.get(), nullptr);
+  std::vector<double> emb_ref(embedded.count);
+  for (int t = 0; t < tokens; ++t)
+    for (int i = 0; i < hidden; ++i) emb_ref[size_t(t) * hidden + i] = table_ref[size_t(ids[t]) * hidden + i];
+  c.report("embedding", dtype_name<T>(), "exact gather", embedded.read(), emb_ref, 0.0);
+}
+
+template <typename T>
+void check_linear(Checker& c, int num_sms) {
+  struct Shape {
+    int M, N, K;
+    bool bias;
+  };
+  // Decode-like (split-K), prefill-like, and ragged sizes that take the scalar tile loads.
+  for (const Shape& s : {Shape{1, 4096, 4096, false}, Shape{64, 1024, 512, true}, Shape{100, 333, 200, true},
+                         Shape{3, 77, 37, false}}) {
+    std::vector<double> x_ref, w_ref;
+    const auto x = c.random_rounded<T>(size_t(s.M) * s.K, 1.f, &x_ref);
+    const auto w = c.random_rounded<T>(size_t(s.N) * s.K, 0.05f, &w_ref);
+    const auto bias = c.random_floats(s.N, 1.f);
+    DeviceArray<T> x_dev(x), w_dev(w);
+    DeviceArray<float> bias_dev(bias);
+    auto y = DeviceArray<float>::poisoned(size_t(s.M) * s.N);
+    linear(x_dev.get(), w_dev.get(), s.bias ? bias_dev.get() : nullptr, s.M, s.N, s.K, y.get(), num_sms, nullptr);
+    std::vector<double> ref(y.count);
+    for (int m = 0; m < s.M; ++m)
+      for (int n = 0; n < s.N; ++n) {
+        double sum = s.bias ? bias[n] : 0;
+        for (int k = 0; k < s.K; ++k) sum += x_ref[size_t(m) * s.K + k] * w_ref[size_t(n) * s.K + k];
+        ref[size_t(m) * s.N + n] = sum;
+      }
+    const std::string name = "M" + std::to_string(s.M) + " N" + std::to_string(s.N) + " K" + std::to_string(s.K) +
+                             (s.bias ? " +bias" : "");
+    c.report("linear", dtype_name<T>(), name, y.read(), ref, kFloat32Bound);
+  }
+}
+
+// reshape_and_cache, copy_blocks and paged attention share one scattered pool: sequences get shuffled blocks,
+// so a kernel that ignores the block table reads the wrong tokens.
+template <typename T>
+void check_cache_and_attention(Checker& c, int head_dim, int num_heads, int num_kv_heads, const std::vector<int>& contexts,
+                               const std::vector<int>& query_lens) {
+  const int layers = 2, layer = 1, block_size = 16;
+  const KvLayout layout{layers, block_size, num_kv_heads, head_dim};
+  const int num_seqs = int(contexts.size());
+  int max_blocks = 0, total_blocks = 0;
+  for (int ctx : contexts) {
+    max_blocks = std::max(max_blocks, ceil_div(ctx, block_size));
+    total_blocks += ceil_div(ctx, block_size);
+  }
+  const int num_blocks = total_blocks + 4;
+  std::vector<int> order(num_blocks);
+  std::iota(order.begin(), order.end(), 0);
+  std::shuffle(order.begin(), order.end(), c.rng());
+  std::vector<int32_t> block_tables(size_t(num_seqs) * max_blocks, -1);
+  int next = 0;
+  for (int s = 0; s < num_seqs; ++s)
+    for (int b = 0; b < ceil_div(contexts[s], block_size); ++b) block_tables[size_t(s) * max_blocks + b] = order[next++];
+
+  // Cached history as random T values written straight into the pool, in fp64 for the reference.
+  std::vector<double> pool_ref;
+  const auto pool_host = c.random_rounded<T>(size_t(num_blocks) * layout.block_stride(), 1.f, &pool_ref);
+  DeviceArray<T> pool(pool_host);
+
+  // New tokens: the last query_lens[s] tokens of each context; written by reshape_and_cache.
+  const int q_width = num_heads * head_dim, kv_width = num_kv_heads * head_dim, width = q_width + 2 * kv_width;
+  std::vector<int32_t> query_start(num_seqs + 1, 0), slots, row_seq, row_kv_len;
+  for (int s = 0; s < num_seqs; ++s) {
+    query_start[s + 1] = query_start[s] + query_lens[s];
+    for (int j = 0; j < query_lens[s]; ++j) {
+      const int token = contexts[s] - query_lens[s] + j;
+      slots.push_back(block_tables[size_t(s) * max_blocks + token / block_size] * block_size + token % block_size);
+      row_seq.push_back(s);
+      row_kv_len.push_back(token + 1);
+    }
+  }
+  const int rows = int(slots.size());
+  const auto qkv = c.random_floats(size_t(rows) * width, 1.f);
+  DeviceArray<float> qkv_dev(qkv);
+  DeviceArray<int32_t> slot_dev(slots), seq_dev(row_seq), len_dev(row_kv_len), table_dev(block_tables);
+  reshape_and_cache(qkv_dev.get(), width, q_width, q_width + kv_width, slot_dev.get(), rows, pool.get(), layout, layer, nullptr);
+  for (int r = 0; r < rows; ++r) {
+    const size_t base = size_t(slots[r] / block_size) * layout.block_stride() + size_t(slots[r] % block_size) * kv_width;
+    for (int i = 0; i < kv_width; ++i) {
+      pool_ref[base + layout.key_offset(layer) + i] = host_float(host_from_float<T>(qkv[size_t(r) * width + q_width + i]));
+      pool_ref[base + layout.value_offset(layer) + i] =
+          host_float(host_from_float<T>(qkv[size_t(r) * width + q_width + kv_width + i]));
+    }
+  }
+  const std::string shape = "hd" + std::to_string(head_dim) + " heads " + std::to_string(num_heads) + "/" +
+                            std::to_string(num_kv_heads) + " max ctx " + std::to_string(*std::max_element(contexts.begin(), contexts.end()));
+  c.report("reshape_and_cache", dtype_name<T>(), shape + " (whole pool)", pool.read(), pool_ref, 0.0);
+
+  const int max_kv_len = *std::max_element(contexts.begin(), contexts.end());
+  const AttentionRows attention_rows{rows, max_kv_len, seq_dev.get(), len_dev.get(), table_dev.get(), max_blocks};
+  DeviceMemory workspace(std::max<size_t>(1, paged_attention_workspace_bytes(rows, num_heads, head_dim, max_kv_len)));
+  auto out = DeviceArray<T>::poisoned(size_t(rows) * q_width);
+  const double scale = 1 / std::sqrt(double(head_dim));
+  paged_attention(qkv_dev.get(), width, num_heads, pool.get(), layout, layer, float(scale), attention_rows,
+                  workspace.as<float>(), out.get(), nullptr);
+  std::vector<double> ref(out.count, 0.0);
+  for (int r = 0; r < rows; ++r) {
+    const int s = row_seq[r];
+    for (int h = 0; h < num_heads; ++h) {
+      const int kvh = h / (num_heads / num_kv_heads);
+      std::vector<double> logits(row_kv_len[r]);
+      double max_logit = -INFINITY;
+      for (int t = 0; t < row_kv_len[r]; ++t) {
+        const size_t base = size_t(block_tables[size_t(s) * max_blocks + t / block_size]) * layout.block_stride() +
+                            size_t(t % block_size) * kv_width + size_t(kvh) * head_dim;
+        double dot = 0;
+        for (int d = 0; d < head_dim; ++d)
+          dot += double(qkv[size_t(r) * width + h * head_dim + d]) * pool_ref[base + layout.key_offset(layer) + d];
+        logits[t] = dot * scale;
+        max_logit = std::max(max_logit, logits[t]);
+      }
+      double total = 0;
+      for (double& l : logits) total += (l = std::exp(l - max_logit));
+      for (int t = 0; t < row_kv_len[r]; ++t) {
+        const size_t base = size_t(block_tables[size_t(s) * max_blocks + t / block_size]) * layout.block_stride() +
+                            size_t(t % block_size) * kv_width + size_t(kvh) * head_dim;
+        for (int d = 0; d < head_dim; ++d)
+          ref[size_t(r) * q_width + h * head_dim + d] += logits[t] / total * pool_ref[base + layout.value_offset(layer) + d];
+      }
+    }
+  }
+  c.report("paged_attention", dtype_name<T>(), shape, out.read(), ref, storage_bound<T>());
+
+  // copy_blocks: copy two blocks (all layers) onto two others; the rest of the pool must stay as it was.
+  const std::vector<int32_t> pairs = {order[0], order[num_blocks - 1], order[1], order[num_blocks - 2]};
+  DeviceArray<int32_t> pairs_dev(pairs);
+  copy_blocks(pool.get(), pairs_dev.get(), 2, layout, nullptr);
+  for (int p = 0; p < 2; ++p)
+    std::copy_n(pool_ref.begin() + size_t(pairs[2 * p]) * layout.block_stride(), layout.block_stride(),
+                pool_ref.begin() + size_t(pairs[2 * p + 1]) * layout.block_stride());
+  c.report("copy_blocks", dtype_name<T>(), shape + " (whole pool)", pool.read(), pool_ref, 0.0);
+}
+
+void check_logits_stats(Checker& c) {
+  const int rows = 3, vocab = 32000, top_k = 8;
+  auto logits = c.random_floats(size_t(rows) * vocab, 3.f);
+  logits[5] = logits[77] = 40.f;  // a tie at the top of row 0: the lower id must come first
+  DeviceArray<float> logits_dev(logits);
+  auto row_max = DeviceArray<float>::poisoned(rows);
+  auto row_lse = DeviceArray<float>::poisoned(rows);
+  auto top_values = DeviceArray<float>::poisoned(size_t(rows) * top_k);
+  auto argmax = DeviceArray<int32_t>(std::vector<int32_t>(rows, -7));
+  auto top_ids = DeviceArray<int32_t>(std::vector<int32_t>(size_t(rows) * top_k, -7));
+  logits_row_stats(logits_dev.get(), rows, vocab, top_k, row_max.get(), argmax.get(), row_lse.get(), top_values.get(),
+                   top_ids.get(), nullptr);
+  std::vector<double> max_ref(rows), lse_ref(rows), values_ref, ids_ref, argmax_ref(rows);
+  for (int r = 0; r < rows; ++r) {
+    const float* row = logits.data() + size_t(r) * vocab;
+    std::vector<int> ids(vocab);
+    std::iota(ids.begin(), ids.end(), 0);
+    std::stable_sort(ids.begin(), ids.end(), [row](int a, int b) { return row[a] > row[b]; });
+    max_ref[r] = row[ids[0]];
+    argmax_ref[r] = ids[0];
+    double sum = 0;
+    for (int i = 0; i < vocab; ++i) sum += std::exp(double(row[i]) - max_ref[r]);
+    lse_ref[r] = max_ref[r] + std::log(sum);
+    for (int j = 0; j < top_k; ++j) {
+      values_ref.push_back(row[ids[j]]);
+      ids_ref.push_back(ids[j]);
+    }
+  }
+  auto as_floats = [](const std::vector<int32_t>& v) { return std::vector<float>(v.begin(), v.end()); };
+  c.report("logits_row_stats", "f32", "row max", row_max.read(), max_ref, 0.0);
+  c.report("logits_row_stats", "f32", "argmax (ties: lowest id)", as_floats(argmax.read()), argmax_ref, 0.0);
+  c.report("logits_row_stats", "f32", "log-sum-exp", row_lse.read(), lse_ref, 1e-5);
+  c.report("logits_row_stats", "f32", "top-8 values", top_values.read(), values_ref, 0.0);
+  c.report("logits_row_stats", "f32", "top-8 ids", as_floats(top_ids.read()), ids_ref, 0.0);
+}
+
+template <typename T>
+void check_dtype(Checker& c, int num_sms) {
+  check_norms<T>(c);
+  check_activation_and_embedding<T>(c);
+  check_linear<T>(c, num_sms);
+  // decode rows (one query each) with a context past one partition, plus a causal prefill chunk; GQA and MHA
+  check_cache_and_attention<T>(c, 128, 8, 2, {1, 37, 700, 1500}, {1, 1, 1, 5});
+  check_cache_and_attention<T>(c, 64, 4, 4, {20, 300}, {20, 3});
+  check_cache_and_attention<T>(c, 32, 8, 4, {33, 2100}, {33, 1});  // the tiny test model's head shape
+}
+
+}  // namespace
+
+std::string run_cuda_kernel_checks(uint32_t seed) {
+  std::string why;
+  if (!cuda_device_available(&why)) throw std::runtime_error("no CUDA device: " + why);
+  cudaDeviceProp prop{};
+  PAGEDLLM_CUDA_CHECK(cudaGetDeviceProperties(&prop, 0));
+  Checker checker(seed);
+  check_dtype<__nv_bfloat16>(checker, prop.multiProcessorCount);
+  check_dtype<__half>(checker, prop.multiProcessorCount);
+  check_rotary(checker);
+  check_logits_stats(checker);
+  PAGEDLLM_CUDA_CHECK(cudaDeviceSynchronize());
+  return checker.json();
+}
+
+}  // namespace pagedllm
