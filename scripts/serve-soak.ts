@@ -1,6 +1,8 @@
 // Serving overhead: the same mixed requests through the HTTP server (a child process) and through the engine directly, same concurrency.
-// Usage: node --import tsx scripts/serve-soak.ts [--preset small] [--requests 200] [--concurrency 32] [--max-tokens 16] [--threads 1]
+// Usage: node --import tsx scripts/serve-soak.ts [--preset small] [--requests 200] [--concurrency 32] [--max-tokens 16] [--threads 1] [--rounds 2]
 import {spawn} from 'node:child_process'
+import {readFileSync} from 'node:fs'
+import {loadavg} from 'node:os'
 import {createInterface} from 'node:readline'
 import {fileURLToPath} from 'node:url'
 import {parseArgs} from 'node:util'
@@ -26,6 +28,7 @@ const {values: options} = parseArgs({
     'max-tokens': {type: 'string', default: '16'},
     threads: {type: 'string', default: '1'},
     'num-blocks': {type: 'string', default: '2048'},
+    rounds: {type: 'string', default: '2'},
     child: {type: 'boolean', default: false},
   },
 })
@@ -45,7 +48,7 @@ async function serveChild(): Promise<void> {
   process.stdout.write(`READY ${url} ${engine.modelName}\n`)
 }
 
-async function startServerChild(): Promise<{url: string; model: string; stop: () => Promise<void>}> {
+async function startServerChild(): Promise<{url: string; model: string; pid: number; stop: () => Promise<void>}> {
   const script = fileURLToPath(import.meta.url)
   const argv = process.argv.slice(2)
   const child = spawn(process.execPath, ['--import', 'tsx', script, ...argv, '--child'], {stdio: ['ignore', 'pipe', 'inherit']})
@@ -59,7 +62,7 @@ async function startServerChild(): Promise<{url: string; model: string; stop: ()
     child.kill('SIGTERM')
     await exited
   }
-  return {url: url!, model: model!, stop}
+  return {url: url!, model: model!, pid: child.pid!, stop}
 }
 
 /** The same requests (same tokens, same params) straight into the engine, `concurrency` in flight. */
@@ -80,37 +83,68 @@ async function runOffline(engine: LLMEngine, requests: number, concurrency: numb
   return {outputTokens, seconds: (performance.now() - started) / 1000}
 }
 
+/** CPU seconds (all threads) a process has used, from /proc: unlike wall time, it hardly moves when others load the machine. */
+function processCpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  // utime and stime are fields 14 and 15 of the file, in clock ticks (100 per second on Linux).
+  return (Number(fields[11]) + Number(fields[12])) / 100
+}
+
+interface Round {
+  seconds: number
+  outputTokens: number
+  engineCpuSeconds: number
+}
+
 async function main(): Promise<void> {
   if (options.child) return serveChild()
   const requests = Number(options.requests)
   const concurrency = Number(options.concurrency)
   const maxTokens = Number(options['max-tokens'])
-  const warmup = {prompts: PROMPTS, requests: concurrency, concurrency, maxTokens}
+  const load = {prompts: PROMPTS, concurrency, maxTokens}
 
   const server = await startServerChild()
-  let served
+  const engine = await LLMEngine.create(await engineConfig())
+  const served: Round[] = []
+  const offline: Round[] = []
   try {
-    await runSoak({baseUrl: server.url, model: server.model, ...warmup})
-    served = await runSoak({baseUrl: server.url, model: server.model, prompts: PROMPTS, requests, concurrency, maxTokens})
+    await runSoak({baseUrl: server.url, model: server.model, ...load, requests: concurrency})
+    await runOffline(engine, concurrency, concurrency, maxTokens)
+    // Alternate the two so that the machine's other load falls on both alike.
+    for (let round = 0; round < Number(options.rounds); round++) {
+      const serverCpuBefore = processCpuSeconds(server.pid)
+      const soak = await runSoak({baseUrl: server.url, model: server.model, ...load, requests})
+      if (soak.failures.length > 0) throw new Error(`served run had ${soak.failures.length} failures:\n${soak.failures.slice(0, 5).join('\n')}`)
+      served.push({seconds: soak.seconds, outputTokens: soak.outputTokens, engineCpuSeconds: processCpuSeconds(server.pid) - serverCpuBefore})
+      const cpuBefore = process.cpuUsage()
+      const direct = await runOffline(engine, requests, concurrency, maxTokens)
+      const cpu = process.cpuUsage(cpuBefore)
+      offline.push({...direct, engineCpuSeconds: (cpu.user + cpu.system) / 1e6})
+    }
   } finally {
     await server.stop()
-  }
-  if (served.failures.length > 0) throw new Error(`served run had ${served.failures.length} failures:\n${served.failures.slice(0, 5).join('\n')}`)
-
-  const engine = await LLMEngine.create(await engineConfig())
-  let offline
-  try {
-    await runOffline(engine, concurrency, concurrency, maxTokens)
-    offline = await runOffline(engine, requests, concurrency, maxTokens)
-  } finally {
     await engine.shutdown()
   }
 
-  const rate = (count: number, seconds: number) => (count / seconds).toFixed(2)
-  console.log(`preset ${options.preset}, ${requests} requests (completions/chat x stream/not), ${concurrency} concurrent, ${maxTokens} output tokens each, ${options.threads} thread(s)`)
-  console.log(`served : ${served.seconds.toFixed(2)} s, ${rate(requests, served.seconds)} req/s, ${rate(served.outputTokens, served.seconds)} output tok/s`)
-  console.log(`offline: ${offline.seconds.toFixed(2)} s, ${rate(requests, offline.seconds)} req/s, ${rate(offline.outputTokens, offline.seconds)} output tok/s`)
-  console.log(`served / offline throughput: ${(offline.seconds / served.seconds).toFixed(3)}`)
+  const best = (rounds: Round[]) => rounds.reduce((a, b) => (b.seconds < a.seconds ? b : a))
+  const cpu = (rounds: Round[]) => Math.min(...rounds.map((round) => round.engineCpuSeconds))
+  const describe = (name: string, rounds: Round[]) => {
+    const round = best(rounds)
+    const all = rounds.map((entry) => entry.seconds.toFixed(2)).join(', ')
+    return (
+      `${name}: best ${round.seconds.toFixed(2)} s (rounds: ${all}), ${(requests / round.seconds).toFixed(2)} req/s, ` +
+      `${(round.outputTokens / round.seconds).toFixed(1)} output tok/s, engine process CPU ${cpu(rounds).toFixed(2)} s`
+    )
+  }
+  console.log(
+    `preset ${options.preset}, ${requests} requests (completions/chat x stream/not), ${concurrency} concurrent, ` +
+      `${maxTokens} output tokens each, ${options.threads} thread(s), machine load ${loadavg()[0]!.toFixed(1)}`,
+  )
+  console.log(describe('served ', served))
+  console.log(describe('offline', offline))
+  console.log(`served / offline throughput (best rounds): ${(best(offline).seconds / best(served).seconds).toFixed(3)}`)
+  console.log(`server process CPU / engine-only CPU: ${(cpu(served) / cpu(offline)).toFixed(3)} (the serving overhead where the machine is shared)`)
 }
 
 await main()

@@ -157,7 +157,8 @@ for (const path of PATHS) {
       }
     })
 
-    for (const headDim of [16, 12]) {
+    // 12: the portable kernel's odd case; 64 and 72: the AVX2 register-held 64-wide chunks and their tail.
+    for (const headDim of [16, 12, 64, 72]) {
       it(`pagedAttention over scattered blocks with GQA matches contiguous attention (head_dim ${headDim})`, () => {
         useThisPath()
         checkPagedAttention(headDim)

@@ -79,7 +79,7 @@ describe('sampler logprobs', () => {
     assert.deepEqual([...result!.topLogprobs!.keys()], [1])
   })
 
-  it('sampled logprobs stay raw at temperature 1 with penalties and suppression (the shortcut path)', () => {
+  it('sampled logprobs stay raw with penalties and suppression, at temperature 1 and 0.6', () => {
     const vocab = 3000
     const logits = randomLogits(1, vocab, 21, 6)
     const expected = logSoftmax64(logits)
@@ -88,7 +88,7 @@ describe('sampler logprobs', () => {
     for (let i = 0; i < 20; i++) {
       const [result] = sampleRows(logits, vocab, [
         request(
-          {repetitionPenalty: 1.8, presencePenalty: 1.5, logprobs: 1},
+          {temperature: i % 2 === 0 ? 1 : 0.6, repetitionPenalty: 1.8, presencePenalty: 1.5, logprobs: 1},
           {rng, promptTokenIds: [best, 5, 6], outputTokenIds: [7, 7, 8], suppressTokenIds: [9, 10]},
         ),
       ])

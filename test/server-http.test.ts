@@ -310,7 +310,7 @@ describe('API key', () => {
 describe('disconnects, limits and shutdown', () => {
   it('aborts the request and frees its blocks when the client disconnects mid-stream', async () => {
     const engine = new FakeEngine({stepMs: 5})
-    const {url} = await start({}, engine)
+    const {server, url} = await start({}, engine)
     const controller = new AbortController()
     const response = await fetch(`${url}/v1/completions`, {
       method: 'POST',
@@ -325,6 +325,7 @@ describe('disconnects, limits and shutdown', () => {
     await waitFor(() => engine.stats().numRunning === 0, 'the engine request to be aborted')
     assert.equal(engine.stats().kv.usedBlocks, 0)
     assert.equal(engine.abortedRequestIds.length, 1)
+    await waitFor(() => server.metrics.render(null).includes('pagedllm_http_responses_total{status="499"} 1'), 'the reply to count as 499')
   })
 
   it('aborts a non-streaming request whose client goes away', async () => {
@@ -408,6 +409,7 @@ describe('GET /metrics', () => {
     assert.equal(value('pagedllm_time_per_output_token_seconds_count'), 1)
     assert.equal(value('pagedllm_e2e_request_latency_seconds_bucket{le="+Inf"}'), 1)
     assert.equal(value('pagedllm_request_success_total{finished_reason="length"}'), 1)
+    assert.equal(value('pagedllm_http_responses_total{status="200"}'), 1)
     assert.match(text, /# TYPE pagedllm_e2e_request_latency_seconds histogram/)
     // Every sample line is `name{labels} number`.
     for (const line of text.trim().split('\n').filter((candidate) => !candidate.startsWith('#')))

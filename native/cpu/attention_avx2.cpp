@@ -1,6 +1,7 @@
-// AVX2 PagedAttention work item: scores for a whole block at once, one online-softmax update per query and
-// block (vector exp), and the next block's K/V rows prefetched while this one computes: block tables scatter
-// blocks through the pool, so the hardware prefetcher cannot guess where the next one lies.
+// AVX2 PagedAttention work item: scores for a whole block at once (four keys per pass), one online-softmax
+// update per query and block (vector exp), the output accumulator held in registers across the block's tokens,
+// and the next block's K/V rows prefetched while this one computes: block tables scatter blocks through the
+// pool, so the hardware prefetcher cannot guess where the next one lies.
 // head_dim must be a multiple of 8.
 #include <immintrin.h>
 
@@ -16,15 +17,62 @@ namespace cpu {
 namespace avx2 {
 
 namespace {
-inline float dot(const float* a, const float* b, int n) {
-  __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
-  int d = 0;
-  for (; d + 16 <= n; d += 16) {
-    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + d), _mm256_loadu_ps(b + d), s0);
-    s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + d + 8), _mm256_loadu_ps(b + d + 8), s1);
+// Four sums of 8 lanes each, as one 4-lane vector.
+inline __m128 horizontal_sum4(__m256 a, __m256 b, __m256 c, __m256 d) {
+  const __m256 ab = _mm256_hadd_ps(a, b);  // a01 a23 b01 b23 | a45 a67 b45 b67
+  const __m256 cd = _mm256_hadd_ps(c, d);
+  const __m256 abcd = _mm256_hadd_ps(ab, cd);  // a0-3 b0-3 c0-3 d0-3 | a4-7 b4-7 c4-7 d4-7
+  return _mm_add_ps(_mm256_castps256_ps128(abcd), _mm256_extractf128_ps(abcd, 1));
+}
+
+// scores[t] = q . k_t * scale for t < count, four keys per pass so each q load feeds four FMAs.
+inline void block_scores(const float* q, const float* keys, size_t token_stride, int count, int head_dim, float scale,
+                         float* scores) {
+  const __m128 scale4 = _mm_set1_ps(scale);
+  int t = 0;
+  for (; t + 4 <= count; t += 4) {
+    const float* k0 = keys + t * token_stride;
+    const float* k1 = k0 + token_stride;
+    const float* k2 = k1 + token_stride;
+    const float* k3 = k2 + token_stride;
+    __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+    for (int d = 0; d < head_dim; d += 8) {
+      const __m256 qv = _mm256_loadu_ps(q + d);
+      s0 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k0 + d), s0);
+      s1 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k1 + d), s1);
+      s2 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k2 + d), s2);
+      s3 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k3 + d), s3);
+    }
+    _mm_storeu_ps(scores + t, _mm_mul_ps(horizontal_sum4(s0, s1, s2, s3), scale4));
   }
-  if (d < n) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + d), _mm256_loadu_ps(b + d), s0);
-  return horizontal_sum(_mm256_add_ps(s0, s1));
+  for (; t < count; ++t) {
+    const float* k = keys + t * token_stride;
+    __m256 s = _mm256_setzero_ps();
+    for (int d = 0; d < head_dim; d += 8) s = _mm256_fmadd_ps(_mm256_loadu_ps(q + d), _mm256_loadu_ps(k + d), s);
+    scores[t] = horizontal_sum(s) * scale;
+  }
+}
+
+// acc = acc * correction + sum_t p[t] v_t, 64 dimensions at a time held in registers across all tokens.
+inline void accumulate_values(float* acc, float correction, const float* p, const float* values, size_t token_stride,
+                              int count, int head_dim) {
+  const __m256 c = _mm256_set1_ps(correction);
+  int d = 0;
+  for (; d + 64 <= head_dim; d += 64) {
+    __m256 a[8];
+    for (int i = 0; i < 8; ++i) a[i] = _mm256_mul_ps(_mm256_loadu_ps(acc + d + 8 * i), c);
+    for (int t = 0; t < count; ++t) {
+      const __m256 pv = _mm256_broadcast_ss(p + t);
+      const float* v = values + t * token_stride + d;
+      for (int i = 0; i < 8; ++i) a[i] = _mm256_fmadd_ps(pv, _mm256_loadu_ps(v + 8 * i), a[i]);
+    }
+    for (int i = 0; i < 8; ++i) _mm256_storeu_ps(acc + d + 8 * i, a[i]);
+  }
+  for (; d < head_dim; d += 8) {
+    __m256 a = _mm256_mul_ps(_mm256_loadu_ps(acc + d), c);
+    for (int t = 0; t < count; ++t) a = _mm256_fmadd_ps(_mm256_broadcast_ss(p + t), _mm256_loadu_ps(values + t * token_stride + d), a);
+    _mm256_storeu_ps(acc + d, a);
+  }
 }
 
 // Touches every cache line of one head's rows in a block so they arrive while the current block computes.
@@ -68,7 +116,7 @@ void attention_item(const float* query, int q_stride, const float* key_cache, co
       for (int g = 0; g < heads_per_kv; ++g) {
         const int qi = (r - row_begin) * heads_per_kv + g;
         const float* q = query + static_cast<size_t>(r) * q_stride + static_cast<size_t>(kv_head * heads_per_kv + g) * head_dim;
-        for (int t = 0; t < visible; ++t) scores[t] = dot(q, keys + t * token_stride, head_dim) * scale;
+        block_scores(q, keys, token_stride, visible, head_dim, scale, scores.data());
         for (int t = visible; t < padded_block; ++t) scores[t] = -std::numeric_limits<float>::infinity();
         __m256 block_max = _mm256_loadu_ps(scores.data());
         for (int t = 8; t < padded_block; t += 8) block_max = _mm256_max_ps(block_max, _mm256_loadu_ps(scores.data() + t));
@@ -81,18 +129,8 @@ void attention_item(const float* query, int q_stride, const float* key_cache, co
           block_sum = _mm256_add_ps(block_sum, p);
         }
         const float correction = exp256(_mm256_set1_ps(running_max[qi] - new_max))[0];
-        float* a = acc.data() + static_cast<size_t>(qi) * head_dim;
-        if (correction != 1.f) {
-          const __m256 c = _mm256_set1_ps(correction);
-          for (int d = 0; d < head_dim; d += 8) _mm256_storeu_ps(a + d, _mm256_mul_ps(_mm256_loadu_ps(a + d), c));
-        }
-        for (int t = 0; t < visible; ++t) {
-          const __m256 pv = _mm256_set1_ps(scores[t]);
-          const float* v = values + t * token_stride;
-          for (int d = 0; d < head_dim; d += 8) {
-            _mm256_storeu_ps(a + d, _mm256_fmadd_ps(pv, _mm256_loadu_ps(v + d), _mm256_loadu_ps(a + d)));
-          }
-        }
+        accumulate_values(acc.data() + static_cast<size_t>(qi) * head_dim, correction, scores.data(), values,
+                          token_stride, visible, head_dim);
         running_sum[qi] = running_sum[qi] * correction + horizontal_sum(block_sum);
         running_max[qi] = new_max;
       }

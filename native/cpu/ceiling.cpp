@@ -2,9 +2,6 @@
 // arrays far beyond L3) and peak fp32 FMA throughput, each run on every thread of the pool at once.
 #include <algorithm>
 #include <chrono>
-#include <cstdlib>
-#include <cstring>
-#include <memory>
 #include <vector>
 
 #include "kernels_avx2.h"
@@ -15,17 +12,16 @@ namespace cpu {
 namespace {
 using Clock = std::chrono::steady_clock;
 
-struct AlignedFree {
-  void operator()(float* p) const { std::free(p); }
-};
-using AlignedArray = std::unique_ptr<float[], AlignedFree>;
+// Huge-page backed like the KV pool and the weights, and touched before timing.
+class FilledArray {
+ public:
+  FilledArray(size_t floats, float fill) : buffer_(floats * sizeof(float)) { std::fill(get(), get() + floats, fill); }
+  float* get() const { return static_cast<float*>(buffer_.data()); }
+  float& operator[](size_t i) const { return get()[i]; }
 
-AlignedArray make_array(size_t floats, float fill) {
-  size_t bytes = (floats * sizeof(float) + 63) / 64 * 64;
-  AlignedArray array(static_cast<float*>(std::aligned_alloc(64, bytes)));
-  std::fill(array.get(), array.get() + floats, fill);  // touches every page before timing
-  return array;
-}
+ private:
+  HugeBuffer buffer_;
+};
 
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
@@ -46,7 +42,7 @@ double best_seconds(int repeats, Body body) {
 
 double measure_triad_bandwidth(ThreadPool& pool, size_t bytes_per_array, int repeats) {
   const size_t n = bytes_per_array / sizeof(float);
-  AlignedArray a = make_array(n, 0.f), b = make_array(n, 1.f), c = make_array(n, 2.f);
+  FilledArray a(n, 0.f), b(n, 1.f), c(n, 2.f);
   const int tasks = pool.size();
   const bool vector = avx2_enabled();
   double seconds = best_seconds(repeats, [&] {
@@ -64,7 +60,7 @@ double measure_triad_bandwidth(ThreadPool& pool, size_t bytes_per_array, int rep
 
 double measure_read_bandwidth(ThreadPool& pool, size_t bytes, int repeats) {
   const size_t n = bytes / sizeof(float);
-  AlignedArray a = make_array(n, 1.f);
+  FilledArray a(n, 1.f);
   const int tasks = pool.size();
   const bool vector = avx2_enabled();
   std::vector<float> sums(tasks);

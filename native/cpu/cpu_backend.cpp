@@ -1,7 +1,6 @@
 // The CPU backend: owns the weights, the KV pool (device + swap) and the thread pool, validates each batch,
 // applies block moves and chains the ops of kernels.h into a Llama forward pass.
 #include <cmath>
-#include <cstdlib>
 #include <fstream>
 #include <memory>
 #include <stdexcept>
@@ -14,18 +13,15 @@ namespace cpu {
 
 namespace {
 
-struct FreeDeleter {
-  void operator()(float* p) const { std::free(p); }
-};
-using KvArray = std::unique_ptr<float[], FreeDeleter>;
+// One layer's K or V pool; pages are zero and untouched until a block is first written.
+class KvArray {
+ public:
+  explicit KvArray(size_t floats) : buffer_(floats * sizeof(float)) {}
+  float* get() const { return static_cast<float*>(buffer_.data()); }
 
-// calloc: the OS hands out zero pages lazily, so a large, mostly idle pool costs no start-up time.
-KvArray allocate_kv(size_t floats) {
-  if (floats == 0) return KvArray();
-  auto* p = static_cast<float*>(std::calloc(floats, sizeof(float)));
-  if (!p) throw std::runtime_error("cannot allocate the KV cache (" + std::to_string(floats * 4) + " bytes)");
-  return KvArray(p);
-}
+ private:
+  HugeBuffer buffer_;
+};
 
 std::string cpu_model_name() {
   std::ifstream cpuinfo("/proc/cpuinfo");
@@ -58,10 +54,10 @@ class CpuBackend final : public Backend {
     const size_t device_floats = layout_.block_floats() * cache_.num_blocks;
     const size_t swap_floats = layout_.block_floats() * cache_.num_swap_blocks;
     for (int l = 0; l < config_.num_layers; ++l) {
-      key_cache_.push_back(allocate_kv(device_floats));
-      value_cache_.push_back(allocate_kv(device_floats));
-      key_swap_.push_back(allocate_kv(swap_floats));
-      value_swap_.push_back(allocate_kv(swap_floats));
+      key_cache_.emplace_back(device_floats);
+      value_cache_.emplace_back(device_floats);
+      key_swap_.emplace_back(swap_floats);
+      value_swap_.emplace_back(swap_floats);
     }
   }
 

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "huge_buffer.h"
 #include "pagedllm/backend.h"
 #include "thread_pool.h"
 
@@ -25,12 +26,14 @@ struct WeightMatrix {
   WeightFormat format = WeightFormat::F32;
   int rows = 0;
   int cols = 0;
-  std::vector<uint8_t> storage;  // rows * cols elements of 4 or 2 bytes
+  HugeBuffer storage;  // rows * cols elements of 4 or 2 bytes
 
   void resize(WeightFormat fmt, int num_rows, int num_cols);
   size_t element_bytes() const { return format == WeightFormat::F32 ? 4 : 2; }
   size_t bytes() const { return storage.size(); }
-  const void* row_ptr(int row) const { return storage.data() + static_cast<size_t>(row) * cols * element_bytes(); }
+  const void* row_ptr(int row) const {
+    return static_cast<const uint8_t*>(storage.data()) + static_cast<size_t>(row) * cols * element_bytes();
+  }
   // Stores fp32 values into rows [first_row, first_row + num_rows), converting to the storage format.
   void store_rows(int first_row, int num_rows, const float* values);
   // Copies one row out as fp32.

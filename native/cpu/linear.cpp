@@ -13,12 +13,12 @@ void WeightMatrix::resize(WeightFormat fmt, int num_rows, int num_cols) {
   format = fmt;
   rows = num_rows;
   cols = num_cols;
-  storage.assign(static_cast<size_t>(num_rows) * num_cols * element_bytes(), 0);
+  storage = HugeBuffer(static_cast<size_t>(num_rows) * num_cols * element_bytes());
 }
 
 void WeightMatrix::store_rows(int first_row, int num_rows, const float* values) {
   size_t count = static_cast<size_t>(num_rows) * cols;
-  uint8_t* dst = storage.data() + static_cast<size_t>(first_row) * cols * element_bytes();
+  uint8_t* dst = static_cast<uint8_t*>(storage.data()) + static_cast<size_t>(first_row) * cols * element_bytes();
   if (format == WeightFormat::F32) {
     std::memcpy(dst, values, count * 4);
     return;

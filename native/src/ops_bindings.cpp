@@ -188,6 +188,16 @@ Napi::Value ReshapeAndCache(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// hugeFloat32Array(length): zeroed, huge-page backed memory as the KV pool gets it (benchmarks use it so a
+// JS-held cache sees the same TLB behaviour as the engine's).
+Napi::Value HugeFloat32Array(const Napi::CallbackInfo& info) {
+  const size_t length = static_cast<size_t>(arg_int(info, 0, "length"));
+  auto* buffer = new cpu::HugeBuffer(length * sizeof(float));
+  Napi::ArrayBuffer memory = Napi::ArrayBuffer::New(info.Env(), buffer->data(), length * sizeof(float),
+                                                    [](Napi::Env, void*, cpu::HugeBuffer* owned) { delete owned; }, buffer);
+  return Napi::Float32Array::New(info.Env(), length, memory, 0);
+}
+
 // setThreads(n): resizes the ops pool (0 = number of cores); returns the resulting size.
 Napi::Value SetThreads(const Napi::CallbackInfo& info) {
   ops_pool_slot() = std::make_unique<ThreadPool>(arg_int(info, 0, "threads"));
@@ -231,6 +241,7 @@ Napi::Object CreateOps(Napi::Env env) {
   ops.Set("LinearWeights", LinearWeights::Define(env));
   ops.Set("pagedAttention", Napi::Function::New(env, PagedAttention));
   ops.Set("reshapeAndCache", Napi::Function::New(env, ReshapeAndCache));
+  ops.Set("hugeFloat32Array", Napi::Function::New(env, HugeFloat32Array));
   ops.Set("setThreads", Napi::Function::New(env, SetThreads));
   ops.Set("setAvx2", Napi::Function::New(env, SetAvx2));
   ops.Set("avx2Status", Napi::Function::New(env, Avx2Status));

@@ -2,6 +2,8 @@
 import {Flags} from '@oclif/core'
 import {KV_POLICIES, makeEngineConfig, type EngineConfig, type KvPolicy} from '../engine/config.js'
 import {InvalidRequestError} from '../engine/errors.js'
+import {parseModelSpec} from '../engine/hub/model-spec.js'
+import {resolveModel} from '../engine/hub/resolve-model.js'
 
 /** Parses "512MiB", "2GB", "1.5g", "1048576" into bytes. */
 export function parseByteSize(text: string, flagName: string): number {
@@ -15,6 +17,8 @@ export function parseByteSize(text: string, flagName: string): number {
 
 export const engineFlags = {
   model: Flags.string({char: 'm', description: 'Model: a local Hugging Face-format directory or a hub id ORG/NAME[@revision]'}),
+  revision: Flags.string({description: 'Hub branch, tag or commit (same as ORG/NAME@revision)'}),
+  'served-model-name': Flags.string({description: 'Model name reported to clients (default: the hub id or the directory name)'}),
   device: Flags.string({description: 'Compute backend', options: ['auto', 'cpu', 'cuda'], default: 'auto'}),
   dtype: Flags.string({description: 'Weight format on the compute path (auto: f32 on CPU, bf16 on CUDA)', options: ['auto', 'f32', 'bf16', 'f16'], default: 'auto'}),
   threads: Flags.integer({description: 'CPU compute threads (0 = one per core)', default: 0, min: 0}),
@@ -56,4 +60,13 @@ export function engineConfigFromFlags(flags: Record<string, any>, modelPath: str
     preemptionMode: flags['preemption-mode'],
     seed: flags.seed,
   })
+}
+
+/** Resolves --model (downloading a hub id into the HF cache if needed) and builds the engine config. */
+export async function resolveEngineConfig(flags: Record<string, any>): Promise<EngineConfig> {
+  const modelPath = await resolveModel(flags.model, {revision: flags.revision})
+  const spec = parseModelSpec(flags.model)
+  // A hub snapshot directory is named by its commit; clients know the model by its id, as with vLLM.
+  const servedModelName = flags['served-model-name'] ?? (spec.kind === 'hub' ? spec.repoId : undefined)
+  return {...engineConfigFromFlags(flags, modelPath), servedModelName}
 }

@@ -2,8 +2,7 @@
 import type {Command} from '@oclif/core'
 import {LLMEngine} from '../engine/llm-engine.js'
 import {PagedLLMError} from '../engine/errors.js'
-import {resolveModel} from '../engine/hub/resolve-model.js'
-import {engineConfigFromFlags} from './engine-flags.js'
+import {resolveEngineConfig} from './engine-flags.js'
 
 export const NO_MODEL_HELP =
   'No model given. Pass --model with a Hugging Face-format directory (config.json, *.safetensors, tokenizer.json) ' +
@@ -19,6 +18,7 @@ export function describeEngine(engine: LLMEngine): string {
     `model: ${engine.modelName} (${engine.model.config.architecture}, ${engine.model.config.numLayers} layers, vocab ${engine.model.config.vocabSize}, context ${engine.maxModelLen})`,
     `backend: ${info.backend} (${info.deviceName}), ${info.threads} threads, weights ${mib(info.weightBytes)} MiB`,
     `kv cache: ${kv.totalBlocks} blocks x ${kv.blockSize} tokens = ${kv.totalBlocks * kv.blockSize} tokens, ${mib(kv.totalBlocks * info.kvBytesPerBlock)} MiB, policy ${engine.config.policy}, prefix caching ${engine.config.enablePrefixCaching && engine.config.policy === 'paged' ? 'on' : 'off'}`,
+    ...(engine.model.config.notes ?? []).map((note) => `note: ${note}`),
   ].join('\n')
 }
 
@@ -26,8 +26,7 @@ export function describeEngine(engine: LLMEngine): string {
 export async function startEngine(command: Command, flags: Record<string, any>, options: {quiet?: boolean} = {}): Promise<LLMEngine> {
   if (!flags.model) command.error(NO_MODEL_HELP, {exit: 2})
   try {
-    const modelPath = await resolveModel(flags.model)
-    const engine = await LLMEngine.create(engineConfigFromFlags(flags, modelPath))
+    const engine = await LLMEngine.create(await resolveEngineConfig(flags))
     if (!options.quiet) process.stderr.write(describeEngine(engine) + '\n')
     return engine
   } catch (error) {

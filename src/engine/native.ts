@@ -75,6 +75,8 @@ export interface NativeOps {
     numHeads: number, numKvHeads: number, headDim: number, blockSize: number, scale: number, out?: Float32Array): Float32Array
   reshapeAndCache(key: Float32Array, value: Float32Array, rowStride: number, keyCache: Float32Array, valueCache: Float32Array,
     slotMapping: Int32Array, numKvHeads: number, headDim: number, blockSize: number): void
+  /** Zeroed Float32Array over huge-page backed native memory (how the engine allocates its KV pool). */
+  hugeFloat32Array(length: number): Float32Array
   /** Resizes the pool the ops run on (0 = number of cores); returns its size. */
   setThreads(threads: number): number
   /** Switches the AVX2 kernels on or off; false when the CPU cannot run them. */

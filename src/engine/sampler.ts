@@ -97,10 +97,10 @@ function sampleRow(row: Float32Array, request: SampleRequest): SampleResult {
   } else {
     const draw = drawToken(row, params, request.rng)
     tokenId = draw.tokenId
+    // The draw summed exp(logit - max) over the edited row; swapping the few edited entries back to their raw values
+    // gives the raw sum without another pass over the vocabulary.
+    rawLogSumExp = draw.max + Math.log(draw.editedRowSum + rawWeightCorrection(row, draw.max))
     restoreEdits(row)
-    // At temperature 1 the weights are exp(logit - max) already: swapping the few edited entries back to their raw
-    // values gives the raw sum without another pass over the vocabulary.
-    rawLogSumExp = params.temperature === 1 ? draw.max + Math.log(draw.totalWeight + rawWeightCorrection(draw.max)) : logSumExp(row)
   }
   return {
     tokenId,
@@ -109,10 +109,12 @@ function sampleRow(row: Float32Array, request: SampleRequest): SampleResult {
   }
 }
 
-/** Sum over the edited tokens of (raw weight - edited weight), both relative to `max`. */
-function rawWeightCorrection(max: number): number {
+/** Sum over the edited tokens of exp(raw - max) - exp(edited - max); call before restoring the row. */
+function rawWeightCorrection(editedRow: Float32Array, max: number): number {
   let correction = 0
-  for (let i = 0; i < scratch.savedIds.length; i++) correction += fastExp(scratch.savedValues[i]! - max) - scratch.weights[scratch.savedIds[i]!]!
+  for (let i = 0; i < scratch.savedIds.length; i++) {
+    correction += fastExp(scratch.savedValues[i]! - max) - fastExp(editedRow[scratch.savedIds[i]!]! - max)
+  }
   return correction
 }
 
@@ -158,17 +160,32 @@ function restoreEdits(row: Float32Array): void {
   for (let i = 0; i < scratch.savedIds.length; i++) row[scratch.savedIds[i]!] = scratch.savedValues[i]!
 }
 
-/** Temperature, top-k, top-p, min-p, then one draw from what is left. */
-function drawToken(row: Float32Array, params: SamplingParams, rng: Rng): {tokenId: number; max: number; totalWeight: number} {
+/**
+ * Temperature, top-k, top-p, min-p, then one draw from what is left. Also returns the row's max and the sum of
+ * exp(logit - max) (what logprobs need), taken in the same pass as the weights.
+ */
+function drawToken(row: Float32Array, params: SamplingParams, rng: Rng): {tokenId: number; max: number; editedRowSum: number} {
   const {weights, weightBits} = scratch
   const max = argmaxOf(row).value
   const inverseTemperature = 1 / params.temperature
   // Weights relative to the best token (which gets exactly 1): the same ratios as softmax(row / temperature).
   let totalWeight = 0
-  for (let i = 0; i < row.length; i++) {
-    const weight = fastExp((row[i]! - max) * inverseTemperature)
-    weights[i] = weight
-    totalWeight += weight
+  let editedRowSum = 0
+  if (inverseTemperature === 1) {
+    for (let i = 0; i < row.length; i++) {
+      const weight = fastExp(row[i]! - max)
+      weights[i] = weight
+      totalWeight += weight
+    }
+    editedRowSum = totalWeight
+  } else {
+    for (let i = 0; i < row.length; i++) {
+      const shifted = row[i]! - max
+      const weight = fastExp(shifted * inverseTemperature)
+      weights[i] = weight
+      totalWeight += weight
+      editedRowSum += fastExp(shifted * 1.0001)
+    }
   }
   let cut: WeightCut = KEEP_ALL
   if (params.topK > 0 && params.topK < row.length) cut = scratch.cutFinder.topCount(weights, weightBits, params.topK)
@@ -180,7 +197,7 @@ function drawToken(row: Float32Array, params: SamplingParams, rng: Rng): {tokenI
     cut === KEEP_ALL && params.minP === 0
       ? drawFromAll(weights, totalWeight, rng)
       : drawFromCut(weights, weightBits, cut, params.minP, rng)
-  return {tokenId, max, totalWeight}
+  return {tokenId, max, editedRowSum}
 }
 
 function drawFromAll(weights: Float32Array, totalWeight: number, rng: Rng): number {

@@ -148,7 +148,8 @@ export class ApiServer {
         response.destroy()
       }
     } finally {
-      this.metrics.countHttpResponse(response.statusCode)
+      // 499 (nginx's "client closed request") for replies the client left before they were finished.
+      this.metrics.countHttpResponse(response.writableEnded ? response.statusCode : 499)
       this.inFlight.delete(controller)
       if (this.inFlight.size === 0) for (const resolve of this.drainedListeners.splice(0)) resolve()
     }

@@ -24,6 +24,8 @@ export interface KernelBenchOptions extends KernelBenchShape {
   blockSize: number
   /** Minimum measuring time per kernel, ms. */
   timeMs: number
+  /** Only kernels whose name contains this text (all when absent). */
+  only?: string
 }
 
 /** ~30M parameters: weights (120 MB in f32) far beyond the 32 MB L3, so batch-1 decode streams from memory. */
@@ -166,8 +168,11 @@ function attentionCase(ops: NativeOps, o: KernelBenchOptions, seqs: number, rows
   const blocksPerSeq = Math.ceil(context / o.blockSize)
   const numBlocks = seqs * blocksPerSeq
   const slotFloats = o.numKvHeads * headDim
-  const keyCache = randomFloats(numBlocks * o.blockSize * slotFloats, 7, 1)
-  const valueCache = randomFloats(keyCache.length, 8, 1)
+  // Native huge-page memory, as the engine's pool: 4 KB pages would add a TLB miss to every scattered block.
+  const keyCache = ops.hugeFloat32Array(numBlocks * o.blockSize * slotFloats)
+  const valueCache = ops.hugeFloat32Array(keyCache.length)
+  keyCache.set(randomFloats(keyCache.length, 7, 1))
+  valueCache.set(randomFloats(valueCache.length, 8, 1))
   // A fixed pseudo-random permutation of blocks: tables point all over the pool, as after many requests.
   const order = Array.from({length: numBlocks}, (_, i) => i)
   const shuffle = randomFloats(numBlocks, 9, 1)
@@ -243,7 +248,7 @@ export async function runKernelBench(options: KernelBenchOptions, onProgress: (m
   ]
   const ceiling = effectiveCeiling(ceilings, poolThreads)
   const results: KernelResult[] = []
-  for (const c of cases) {
+  for (const c of cases.filter((k) => o.only === undefined || k.kernel.includes(o.only))) {
     onProgress(`${c.kernel} ${c.shape}`)
     const bench = new Bench({time: o.timeMs, iterations: 5, warmupTime: 20, warmupIterations: 2, throws: true})
     bench.add(c.kernel, c.run)

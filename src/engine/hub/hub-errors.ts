@@ -15,7 +15,7 @@ const OFFLINE_HINT =
 
 /** undici's fetch rejects with TypeError('fetch failed') for refused connections, DNS failures, resets and dropped bodies. */
 export function isNetworkFailure(error: unknown): boolean {
-  return error instanceof TypeError && !(error instanceof PagedLLMError)
+  return error instanceof TypeError
 }
 
 function networkDetail(error: unknown): string {

@@ -16,9 +16,25 @@ function mib(bytes: number): string {
   return (bytes / MIB).toFixed(1)
 }
 
-/** Bytes, rate and ETA on stderr, one bar per file; null when stderr is not a terminal (pipes, CI, tests stay quiet). */
-export function terminalProgress(stream: NodeJS.WriteStream = process.stderr): ProgressSink | null {
-  if (!stream.isTTY) return null
+/**
+ * Where stderr is not a terminal (logs of a server in a container), one line per large file, so a long download
+ * is not mistaken for a hang; a bar's redraws would only fill the log.
+ */
+function logLineProgress(stream: NodeJS.WritableStream): ProgressSink {
+  return {
+    fileStarted(file, totalBytes, resumedBytes) {
+      if (totalBytes !== null && totalBytes < SMALLEST_FILE_WITH_A_BAR) return
+      const size = totalBytes === null ? 'size unknown' : `${mib(totalBytes)} MiB`
+      stream.write(`Downloading ${file} (${size}${resumedBytes > 0 ? `, resuming at ${mib(resumedBytes)} MiB` : ''})\n`)
+    },
+    bytesReceived() {},
+    fileFinished() {},
+  }
+}
+
+/** Bytes, rate and ETA on stderr, one bar per file, when stderr is a terminal; otherwise a line per large file. */
+export function stderrProgress(stream: NodeJS.WriteStream = process.stderr): ProgressSink {
+  if (!stream.isTTY) return logLineProgress(stream)
   let bar: cliProgress.SingleBar | null = null
   let onDisk = 0
   let receivedNow = 0

@@ -7,7 +7,7 @@ import {RepoCache} from './hf-cache.js'
 import {HubClient, type FetchImpl} from './hub-client.js'
 import {hubCacheDir, hubEndpoint, hubToken, isOfflineByEnv} from './hub-settings.js'
 import {parseModelSpec} from './model-spec.js'
-import {terminalProgress, type ProgressSink} from './progress.js'
+import {stderrProgress, type ProgressSink} from './progress.js'
 
 export interface ResolveModelOptions {
   /** Cache only, no network; defaults to HF_HUB_OFFLINE. */
@@ -20,7 +20,7 @@ export interface ResolveModelOptions {
   cacheDir?: string
   /** Branch, tag or commit when the spec has no @revision; defaults to main. */
   revision?: string
-  /** true (default): a progress bar when stderr is a terminal; false: silent; or a sink of one's own. */
+  /** true (default): a progress bar when stderr is a terminal, else a line per large file; false: silent; or a sink of one's own. */
   progress?: boolean | ProgressSink
   fetchImpl?: FetchImpl
 }
@@ -36,7 +36,7 @@ function chooseRevision(specRevision: string | null, optionRevision: string | un
 
 function progressSink(option: ResolveModelOptions['progress']): ProgressSink | null {
   if (option === false) return null
-  if (option === undefined || option === true) return terminalProgress()
+  if (option === undefined || option === true) return stderrProgress()
   return option
 }
 

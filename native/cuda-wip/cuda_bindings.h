@@ -1,7 +1,0 @@
-// The `cuda` export of pagedllm.node (builds with CUDA only): kernel self-checks and free device memory for KV sizing.
-#pragma once
-#include <napi.h>
-
-namespace pagedllm {
-Napi::Object CreateCudaBindings(Napi::Env env);
-}

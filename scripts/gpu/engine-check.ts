@@ -1,0 +1,175 @@
+// GPU part of npm run test:gpu: the CUDA backend against the CPU backend on identical steps (prefill, decode,
+// chunked prefill, copy-on-write, swap), then the engine end to end on CUDA. Exit code 1 on any failure.
+import {makeEngineConfig} from '../../src/engine/config.js'
+import {LLMEngine} from '../../src/engine/llm-engine.js'
+import {loadModel, type LoadedModel} from '../../src/engine/model/load-model.js'
+import {ensureTestModel, type TestModelPreset, type TestModelVariant} from '../../src/engine/model/test-model.js'
+import {loadNativeModel, type BlockMovesArrays, type ForwardBatchArrays, type NativeModel} from '../../src/engine/native.js'
+import {makeSamplingParams} from '../../src/engine/sampling-params.js'
+
+const seed = Number(process.argv[2] ?? 1)
+let state = seed >>> 0 || 1
+function random(): number {
+  // xorshift32: reproducible from the printed seed
+  state ^= state << 13
+  state >>>= 0
+  state ^= state >>> 17
+  state ^= state << 5
+  state >>>= 0
+  return state / 2 ** 32
+}
+const randomInt = (n: number) => Math.floor(random() * n)
+
+// bf16 activations against the fp32 CPU path on the same bf16 weights: rounding of activations only.
+const LOGITS_BOUND = {bf16: 3e-2, f16: 5e-3} as const
+const KV_BOUND = {bf16: 1e-2, f16: 2e-3} as const
+let failures = 0
+
+function relError(out: Float32Array, ref: Float32Array): number {
+  let diff = 0
+  let norm = 0
+  for (let i = 0; i < ref.length; i++) {
+    if (!Number.isFinite(out[i])) return Number.POSITIVE_INFINITY
+    diff += (out[i] - ref[i]) ** 2
+    norm += ref[i] ** 2
+  }
+  return Math.sqrt(diff / Math.max(norm, 1e-30))
+}
+
+function report(what: string, error: number, bound: number): void {
+  const pass = error <= bound
+  if (!pass) failures += 1
+  console.log(`${pass ? 'ok  ' : 'FAIL'} ${what.padEnd(58)} ${error.toExponential(2)} <= ${bound}`)
+}
+
+interface SeqState {
+  tokens: number[]
+  blocks: number[]
+  cached: number  // tokens already in the KV cache
+}
+
+/** Builds one step: `chunks[i]` new tokens of sequence i (all of it prefill or decode). */
+function buildBatch(seqs: SeqState[], chunks: number[], blockSize: number): ForwardBatchArrays {
+  const maxBlocksPerSeq = Math.max(...seqs.map((s) => s.blocks.length))
+  const tokenIds: number[] = []
+  const positions: number[] = []
+  const slotMapping: number[] = []
+  const queryStartLoc = [0]
+  const contextLens: number[] = []
+  const logitsIndices: number[] = []
+  const blockTables = new Int32Array(seqs.length * maxBlocksPerSeq).fill(-1)
+  seqs.forEach((seq, i) => {
+    for (let t = seq.cached; t < seq.cached + chunks[i]; t++) {
+      tokenIds.push(seq.tokens[t])
+      positions.push(t)
+      slotMapping.push(seq.blocks[Math.floor(t / blockSize)] * blockSize + (t % blockSize))
+    }
+    seq.cached += chunks[i]
+    queryStartLoc.push(tokenIds.length)
+    contextLens.push(seq.cached)
+    logitsIndices.push(tokenIds.length - 1)
+    blockTables.set(seq.blocks, i * maxBlocksPerSeq)
+  })
+  return {
+    tokenIds: Int32Array.from(tokenIds), positions: Int32Array.from(positions), slotMapping: Int32Array.from(slotMapping),
+    queryStartLoc: Int32Array.from(queryStartLoc), contextLens: Int32Array.from(contextLens), blockTables, maxBlocksPerSeq,
+    logitsIndices: Int32Array.from(logitsIndices),
+  }
+}
+
+function argmaxRows(logits: Float32Array, vocab: number): number[] {
+  const ids: number[] = []
+  for (let row = 0; row < logits.length / vocab; row++) {
+    let best = 0
+    for (let v = 1; v < vocab; v++) if (logits[row * vocab + v] > logits[row * vocab + best]) best = v
+    ids.push(best)
+  }
+  return ids
+}
+
+async function compareBackends(label: string, model: LoadedModel, format: 'bf16' | 'f16'): Promise<void> {
+  const blockSize = 16
+  const numBlocks = 64
+  const common = {config: model.config, tensors: model.tensors, numBlocks, blockSize, numSwapBlocks: 8, threads: 0}
+  const cpu = await loadNativeModel({...common, weightFormat: 'f32', device: 'cpu'})
+  const gpu = await loadNativeModel({...common, weightFormat: format, device: 'cuda'})
+  try {
+    const vocab = model.config.vocabSize
+    const free = Array.from({length: numBlocks}, (_, i) => i).sort(() => random() - 0.5)  // scattered blocks
+    const promptLens = [5, 40, 17, 600]
+    const seqs: SeqState[] = promptLens.map((length) => {
+      const tokens = Array.from({length: length + 32}, () => 1 + randomInt(vocab - 1))
+      return {tokens, blocks: free.splice(0, Math.ceil(tokens.length / blockSize)), cached: 0}
+    })
+    const step = async (what: string, chunks: number[], moves: BlockMovesArrays = {}): Promise<void> => {
+      const batch = buildBatch(seqs, chunks, blockSize)
+      const [ref, out] = [await cpu.step(moves, batch), await gpu.step(moves, batch)]
+      report(`${label} ${format} ${what}: logits`, relError(out, ref), LOGITS_BOUND[format])
+      // The next token of every sequence is the CPU's greedy choice, so both backends see the same history.
+      argmaxRows(ref, vocab).forEach((id, i) => {
+        if (seqs[i].cached < seqs[i].tokens.length) seqs[i].tokens[seqs[i].cached] = id
+      })
+    }
+    const compareKv = (what: string, layer: number, block: number, fromSwap = false) => {
+      const a = cpu.readKvBlock(layer, block, fromSwap)
+      const b = gpu.readKvBlock(layer, block, fromSwap)
+      const joined = (kv: {k: Float32Array; v: Float32Array}) => Float32Array.from([...kv.k, ...kv.v])
+      report(`${label} ${format} ${what}`, relError(joined(b), joined(a)), KV_BOUND[format])
+    }
+    await step('prefill 5+40+17+600 (600 > 512: partitioned attention)', promptLens)
+    await step('decode x4', [1, 1, 1, 1])
+    // chunked prefill: sequence 1 continues with 10 tokens that attend causally to its 41 cached ones
+    await step('mixed decode + 10-token chunk', [1, 10, 1, 1])
+    const spare = free.splice(0, 2)
+    const moves: BlockMovesArrays = {copies: Int32Array.from([seqs[1].blocks[0], spare[0]]), swapOut: Int32Array.from([seqs[2].blocks[0], 3])}
+    await step('decode with copy + swap-out', [1, 1, 1, 1], moves)
+    const lastLayer = model.config.numLayers - 1
+    compareKv('KV of a copied block', lastLayer, spare[0])
+    compareKv('KV of a swapped-out block (host pool)', lastLayer, 3, true)
+    await step('decode after swap-in', [1, 1, 1, 1], {swapIn: Int32Array.from([3, spare[1]])})
+    compareKv('KV of a swapped-in block', 0, spare[1])
+    compareKv('KV of a long sequence block', 0, seqs[3].blocks[10])
+  } finally {
+    cpu.close()
+    gpu.close()
+  }
+}
+
+async function engineEndToEnd(modelDir: string): Promise<void> {
+  const prompts = Array.from({length: 6}, (_, i) => Array.from({length: 8 + 7 * i}, () => 1 + randomInt(400)))
+  const params = makeSamplingParams({temperature: 0, maxTokens: 24, ignoreEos: true})
+  const run = async (device: 'cpu' | 'cuda') => {
+    const engine = await LLMEngine.create(makeEngineConfig({modelPath: modelDir, device, numBlocks: 64, threads: 0}))
+    try {
+      const results = await engine.generate(prompts.map((prompt) => ({prompt, params})))
+      return {tokens: results.map((r) => r.outputs[0].tokenIds), info: engine.nativeInfo}
+    } finally {
+      await engine.shutdown()
+    }
+  }
+  const gpu = await run('cuda')
+  const cpu = await run('cpu')
+  const complete = gpu.info.backend === 'cuda' && gpu.tokens.every((t) => t.length === params.maxTokens)
+  if (!complete) failures += 1
+  // Greedy paths may part where two logits are within bf16 rounding; the first tokens must agree.
+  const firstAgree = gpu.tokens.filter((t, i) => t[0] === cpu.tokens[i][0]).length
+  const agreeing = gpu.tokens.reduce((n, t, i) => n + t.filter((id, j) => id === cpu.tokens[i][j]).length, 0)
+  if (firstAgree < prompts.length - 1) failures += 1
+  console.log(`${complete && firstAgree >= prompts.length - 1 ? 'ok  ' : 'FAIL'} engine on ${gpu.info.deviceName}: ` +
+    `${prompts.length} greedy requests x ${params.maxTokens} tokens; first token equal to CPU in ${firstAgree}/${prompts.length}, ` +
+    `all tokens ${agreeing}/${prompts.length * params.maxTokens}`)
+}
+
+const cases: {preset: TestModelPreset; variant: TestModelVariant}[] = [
+  {preset: 'tiny', variant: 'llama'},
+  {preset: 'tiny', variant: 'qwen2'},   // q/k/v bias
+  {preset: 'tiny', variant: 'llama3'},  // llama3 rope scaling
+  {preset: 'small', variant: 'llama'},  // head_dim 64, GQA
+]
+for (const {preset, variant} of cases) {
+  const model = await loadModel(await ensureTestModel(preset, {variant, dtype: 'BF16'}))
+  for (const format of ['bf16', 'f16'] as const) await compareBackends(`${preset}/${variant}`, model, format)
+}
+await engineEndToEnd(await ensureTestModel('small', {dtype: 'BF16'}))
+console.log(failures === 0 ? 'backend and engine checks passed' : `${failures} backend/engine checks failed`)
+process.exit(failures === 0 ? 0 : 1)

@@ -1,0 +1,48 @@
+#!/usr/bin/env node
+// npm run test:gpu: every CUDA kernel against float64 references, then the CUDA backend against the CPU backend
+// step by step and the engine end to end. Without a usable CUDA device it says so and exits 0.
+import {spawnSync} from 'node:child_process'
+import {existsSync} from 'node:fs'
+import {createRequire} from 'node:module'
+import {dirname, join} from 'node:path'
+import {fileURLToPath} from 'node:url'
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..')
+const addonPath = join(root, 'native', 'build', 'Release', 'pagedllm.node')
+
+function skip(reason) {
+  console.log(`no CUDA device: skipped (${reason})`)
+  process.exit(0)
+}
+
+if (!existsSync(addonPath)) skip(`native addon not built at ${addonPath}; run npm run build:native`)
+const addon = createRequire(import.meta.url)(addonPath)
+if (!addon.buildInfo().cuda || !addon.cuda) skip('the native addon was built without CUDA (no nvcc at build time)')
+const status = addon.cudaStatus()
+if (!status.available) skip(status.detail)
+console.log(`CUDA device: ${status.detail}`)
+
+// Fresh inputs on every run (method: a fast kernel must compute the same function on any valid input);
+// the seed is printed so a failure can be replayed with PAGEDLLM_GPU_SEED.
+const seed = Number(process.env.PAGEDLLM_GPU_SEED ?? Math.floor(Math.random() * 2 ** 31))
+console.log(`seed ${seed}\n\nkernel checks (relative L2 error vs float64 reference; outputs poisoned with NaN first)`)
+const checks = JSON.parse(addon.cuda.kernelChecks(seed))
+let failures = 0
+for (const check of checks) {
+  const error = check.relError < 0 ? 'non-finite' : check.relError.toExponential(2)
+  console.log(`${check.pass ? 'ok  ' : 'FAIL'} ${check.kernel.padEnd(20)} ${check.dtype.padEnd(5)} ${error.padStart(10)} <= ${String(check.bound).padEnd(7)} ${check.case}`)
+  if (!check.pass) failures += 1
+}
+console.log(`${checks.length - failures}/${checks.length} kernel checks passed\n`)
+
+// Backend and engine comparisons import the TypeScript engine, so they run under tsx in a child process.
+const engineCheck = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'scripts', 'gpu', 'engine-check.ts'), String(seed)], {
+  stdio: 'inherit',
+  cwd: root,
+})
+if (engineCheck.status !== 0) failures += 1
+if (failures > 0) {
+  console.error(`test:gpu FAILED (${failures} failing part${failures === 1 ? '' : 's'})`)
+  process.exit(1)
+}
+console.log('test:gpu passed')
