@@ -33,6 +33,8 @@ function prompt(salt: number): number[] {
 interface Figures {
   batch1TokensPerSecond: number
   concurrentTokensPerSecond: number
+  /** Greedy continuation of prompt(1): the same weights must give the same tokens in both engines. */
+  greedyTokens: number[]
 }
 
 async function measureOurs(modelDir: string, dtype: 'f32' | 'bf16'): Promise<Figures> {
@@ -47,7 +49,7 @@ async function measureOurs(modelDir: string, dtype: 'f32' | 'bf16'): Promise<Fig
     const results = await engine.generate(Array.from({length: concurrency}, (_, i) => ({prompt: prompt(i + 2), params})))
     const seconds = (performance.now() - started) / 1000
     const tokens = results.reduce((sum, result) => sum + result.outputs[0]!.tokenIds.length, 0)
-    return {batch1TokensPerSecond: batch1, concurrentTokensPerSecond: tokens / seconds}
+    return {batch1TokensPerSecond: batch1, concurrentTokensPerSecond: tokens / seconds, greedyTokens: single!.outputs[0]!.tokenIds.slice(0, 16)}
   } finally {
     await engine.shutdown()
   }
@@ -59,14 +61,15 @@ async function measureLlamaCpp(ggufPath: string): Promise<Figures> {
   const {getLlama, LlamaLogLevel} = await import(pathToFileURL(entry).href)
   const llama = await getLlama({gpu: false, build: 'never', logLevel: LlamaLogLevel.error, maxThreads: threads})
   const model = await llama.loadModel({modelPath: ggufPath})
-  const decode = async (sequence: any, tokens: number[]): Promise<{first: number; last: number}> => {
-    let count = 0
+  const decode = async (sequence: any, tokens: number[]): Promise<{first: number; last: number; generated: number[]}> => {
+    const generated: number[] = []
     let first = 0
-    for await (const _token of sequence.evaluate(tokens, {temperature: 0})) {
-      if (++count === 1) first = performance.now()
-      if (count >= newTokens) break
+    for await (const token of sequence.evaluate(tokens, {temperature: 0})) {
+      generated.push(token)
+      if (generated.length === 1) first = performance.now()
+      if (generated.length >= newTokens) break
     }
-    return {first, last: performance.now()}
+    return {first, last: performance.now(), generated}
   }
   const single = await model.createContext({contextSize: 1024, sequences: 1, threads, batchSize: 512})
   await decode(single.getSequence(), prompt(0))
@@ -77,7 +80,7 @@ async function measureLlamaCpp(ggufPath: string): Promise<Figures> {
   await Promise.all(Array.from({length: concurrency}, (_, i) => decode(context.getSequence(), prompt(i + 2))))
   const seconds = (performance.now() - started) / 1000
   await model.dispose()
-  return {batch1TokensPerSecond: batch1, concurrentTokensPerSecond: (concurrency * newTokens) / seconds}
+  return {batch1TokensPerSecond: batch1, concurrentTokensPerSecond: (concurrency * newTokens) / seconds, greedyTokens: run.generated.slice(0, 16)}
 }
 
 const modelDir = await ensureTestModel(args.preset as TestModelPreset)
@@ -90,6 +93,8 @@ for (const [ours, theirs, half] of [['f32', 'f32', false], ['bf16', 'f16', true]
   if (!existsSync(gguf)) writeGguf(loaded, gguf, {halfPrecision: half})
   const a = await measureOurs(modelDir, ours)
   const b = await measureLlamaCpp(gguf)
+  const same = a.greedyTokens.join(',') === b.greedyTokens.join(',')
+  console.log(`${ours} vs ${theirs}: greedy tokens ${same ? 'identical' : 'DIFFER'} (${a.greedyTokens.join(' ')} | ${b.greedyTokens.join(' ')})`)
   rows.push(
     `| ${ours} vs llama.cpp ${theirs} | batch 1 | ${a.batch1TokensPerSecond.toFixed(1)} | ${b.batch1TokensPerSecond.toFixed(1)} | ${(a.batch1TokensPerSecond / b.batch1TokensPerSecond).toFixed(2)} |`,
     `| ${ours} vs llama.cpp ${theirs} | ${concurrency} concurrent | ${a.concurrentTokensPerSecond.toFixed(1)} | ${b.concurrentTokensPerSecond.toFixed(1)} | ${(a.concurrentTokensPerSecond / b.concurrentTokensPerSecond).toFixed(2)} |`,

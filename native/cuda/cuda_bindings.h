@@ -1,4 +1,4 @@
-// The `cuda` export of pagedllm.node (builds with CUDA only): kernel self-checks and free device memory for KV sizing.
+// The `cuda` export of pagedllm.node (builds with CUDA only): kernel self-checks, kernel timings, free device memory.
 #pragma once
 #include <napi.h>
 
