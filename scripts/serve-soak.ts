@@ -131,10 +131,10 @@ async function main(): Promise<void> {
   const cpu = (rounds: Round[]) => Math.min(...rounds.map((round) => round.engineCpuSeconds))
   const describe = (name: string, rounds: Round[]) => {
     const round = best(rounds)
-    const all = rounds.map((entry) => entry.seconds.toFixed(2)).join(', ')
+    const all = rounds.map((entry) => `${entry.seconds.toFixed(2)} s / ${entry.engineCpuSeconds.toFixed(2)} s CPU`).join(', ')
     return (
       `${name}: best ${round.seconds.toFixed(2)} s (rounds: ${all}), ${(requests / round.seconds).toFixed(2)} req/s, ` +
-      `${(round.outputTokens / round.seconds).toFixed(1)} output tok/s, engine process CPU ${cpu(rounds).toFixed(2)} s`
+      `${(round.outputTokens / round.seconds).toFixed(1)} output tok/s; least engine process CPU ${cpu(rounds).toFixed(2)} s`
     )
   }
   console.log(

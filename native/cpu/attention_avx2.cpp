@@ -7,7 +7,6 @@
 
 #include <algorithm>
 #include <limits>
-#include <vector>
 
 #include "kernels_avx2.h"
 #include "simd_avx2.h"
@@ -92,11 +91,11 @@ void attention_item(const float* query, int q_stride, const float* key_cache, co
   const size_t token_stride = static_cast<size_t>(layout.num_kv_heads) * head_dim;
   const int num_queries = (row_end - row_begin) * heads_per_kv;
   const int padded_block = (block_size + 7) / 8 * 8;
-  thread_local std::vector<float> running_max, running_sum, acc, scores;
-  running_max.assign(num_queries, -std::numeric_limits<float>::infinity());
-  running_sum.assign(num_queries, 0.f);
-  acc.assign(static_cast<size_t>(num_queries) * head_dim, 0.f);
-  scores.resize(padded_block);
+  thread_local Scratch max_scratch, sum_scratch, acc_scratch, score_scratch;
+  float* running_max = max_scratch.filled(num_queries, -std::numeric_limits<float>::infinity());
+  float* running_sum = sum_scratch.filled(num_queries, 0.f);
+  float* acc = acc_scratch.filled(static_cast<size_t>(num_queries) * head_dim, 0.f);
+  float* scores = score_scratch.floats(padded_block);
   int max_position = 0;
   for (int r = row_begin; r < row_end; ++r) max_position = std::max(max_position, static_cast<int>(positions[r]));
   const int num_blocks = max_position / block_size + 1;
@@ -116,20 +115,20 @@ void attention_item(const float* query, int q_stride, const float* key_cache, co
       for (int g = 0; g < heads_per_kv; ++g) {
         const int qi = (r - row_begin) * heads_per_kv + g;
         const float* q = query + static_cast<size_t>(r) * q_stride + static_cast<size_t>(kv_head * heads_per_kv + g) * head_dim;
-        block_scores(q, keys, token_stride, visible, head_dim, scale, scores.data());
+        block_scores(q, keys, token_stride, visible, head_dim, scale, scores);
         for (int t = visible; t < padded_block; ++t) scores[t] = -std::numeric_limits<float>::infinity();
-        __m256 block_max = _mm256_loadu_ps(scores.data());
-        for (int t = 8; t < padded_block; t += 8) block_max = _mm256_max_ps(block_max, _mm256_loadu_ps(scores.data() + t));
+        __m256 block_max = _mm256_loadu_ps(scores);
+        for (int t = 8; t < padded_block; t += 8) block_max = _mm256_max_ps(block_max, _mm256_loadu_ps(scores + t));
         const float new_max = std::max(running_max[qi], horizontal_max(block_max));
         const __m256 shift = _mm256_set1_ps(new_max);
         __m256 block_sum = _mm256_setzero_ps();
         for (int t = 0; t < padded_block; t += 8) {
-          const __m256 p = exp256(_mm256_sub_ps(_mm256_loadu_ps(scores.data() + t), shift));
-          _mm256_storeu_ps(scores.data() + t, p);
+          const __m256 p = exp256(_mm256_sub_ps(_mm256_loadu_ps(scores + t), shift));
+          _mm256_storeu_ps(scores + t, p);
           block_sum = _mm256_add_ps(block_sum, p);
         }
         const float correction = exp256(_mm256_set1_ps(running_max[qi] - new_max))[0];
-        accumulate_values(acc.data() + static_cast<size_t>(qi) * head_dim, correction, scores.data(), values,
+        accumulate_values(acc + static_cast<size_t>(qi) * head_dim, correction, scores, values,
                           token_stride, visible, head_dim);
         running_sum[qi] = running_sum[qi] * correction + horizontal_sum(block_sum);
         running_max[qi] = new_max;
@@ -141,7 +140,7 @@ void attention_item(const float* query, int q_stride, const float* key_cache, co
       const int qi = (r - row_begin) * heads_per_kv + g;
       const __m256 inv = _mm256_set1_ps(1.f / running_sum[qi]);
       float* o = out + static_cast<size_t>(r) * out_stride + static_cast<size_t>(kv_head * heads_per_kv + g) * head_dim;
-      const float* a = acc.data() + static_cast<size_t>(qi) * head_dim;
+      const float* a = acc + static_cast<size_t>(qi) * head_dim;
       for (int d = 0; d < head_dim; d += 8) _mm256_storeu_ps(o + d, _mm256_mul_ps(_mm256_loadu_ps(a + d), inv));
     }
   }

@@ -5,9 +5,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
-#include <vector>
 
-#include "dtype_convert.h"
 #include "kernels_avx2.h"
 #include "simd_avx2.h"
 
@@ -43,7 +41,8 @@ inline float load_weight1(const void* row, int k) {
   } else if constexpr (F == WeightFormat::F16) {
     return _cvtsh_ss(static_cast<const uint16_t*>(row)[k]);
   } else {
-    return bf16_to_f32(static_cast<const uint16_t*>(row)[k]);
+    // Same widening as the vector path, kept local so no shared inline function is compiled for AVX2.
+    return _mm_cvtss_f32(_mm_castsi128_ps(_mm_cvtsi32_si128(static_cast<int>(static_cast<const uint16_t*>(row)[k]) << 16)));
   }
 }
 
@@ -172,10 +171,11 @@ void block(const float* x, int row_begin, int row_end, const WeightMatrix& w, in
   const TileTarget target{w.row_ptr(col_begin), w.cols, bias, y, w.rows};
   if constexpr (F != WeightFormat::F32) {
     if (row_end - row_begin >= kPanelMinRows) {
-      thread_local std::vector<float> panel;
-      panel.resize(static_cast<size_t>(col_end - col_begin) * w.cols);
-      widen_rows<F>(target.weights, panel.data(), panel.size());
-      const TileTarget panel_target{panel.data(), w.cols, bias, y, w.rows};
+      thread_local Scratch panel_scratch;
+      const size_t panel_floats = static_cast<size_t>(col_end - col_begin) * w.cols;
+      float* panel = panel_scratch.floats(panel_floats);
+      widen_rows<F>(target.weights, panel, panel_floats);
+      const TileTarget panel_target{panel, w.cols, bias, y, w.rows};
       tiles<WeightFormat::F32>(x, row_begin, row_end, panel_target, 0, col_begin, col_end);
       return;
     }

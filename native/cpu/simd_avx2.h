@@ -2,9 +2,45 @@
 #pragma once
 #include <immintrin.h>
 
+#include <cstddef>
+#include <cstdlib>
+#include <new>
+
 namespace pagedllm {
 namespace cpu {
 namespace avx2 {
+
+namespace {
+// Grow-only per-thread scratch memory. Internal linkage on purpose: std::vector's out-of-line members would be
+// weak symbols that the linker may share with the portable files, running AVX2 code on the fallback path.
+class Scratch {
+ public:
+  Scratch() = default;
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+  ~Scratch() { std::free(data_); }
+
+  float* floats(size_t count) {
+    if (count > capacity_) {
+      std::free(data_);
+      data_ = static_cast<float*>(std::malloc(count * sizeof(float)));
+      if (!data_) throw std::bad_alloc();
+      capacity_ = count;
+    }
+    return data_;
+  }
+
+  float* filled(size_t count, float value) {
+    float* out = floats(count);
+    for (size_t i = 0; i < count; ++i) out[i] = value;
+    return out;
+  }
+
+ private:
+  float* data_ = nullptr;
+  size_t capacity_ = 0;
+};
+}  // namespace
 
 inline float horizontal_sum(__m256 v) {
   __m128 sum = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));

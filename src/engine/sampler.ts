@@ -184,7 +184,7 @@ function drawToken(row: Float32Array, params: SamplingParams, rng: Rng): {tokenI
       const weight = fastExp(shifted * inverseTemperature)
       weights[i] = weight
       totalWeight += weight
-      editedRowSum += fastExp(shifted * 1.0001)
+      editedRowSum += fastExp(shifted)
     }
   }
   let cut: WeightCut = KEEP_ALL

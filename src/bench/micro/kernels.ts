@@ -257,7 +257,9 @@ export async function runKernelBench(options: KernelBenchOptions, onProgress: (m
     if (result.state !== 'completed') throw new Error(`benchmark of ${c.kernel} did not complete`)
     const medianMs = result.latency.p50
     const bestMs = result.latency.min
-    const rate = (ms: number) => (c.bound === 'memory' ? c.bytes / (ms / 1000) / ceiling.readBytesPerSecond : c.flops / (ms / 1000) / ceiling.peakFlops)
+    // Without AVX2 there is no FMA peak to compare with: those fractions come out NaN and print as n/a.
+    const rate = (ms: number) => (c.bound === 'memory' ? c.bytes / (ms / 1000) / ceiling.readBytesPerSecond
+      : ceiling.peakFlops > 0 ? c.flops / (ms / 1000) / ceiling.peakFlops : Number.NaN)
     results.push({kernel: c.kernel, shape: c.shape, bound: c.bound, medianMs, bestMs, flops: c.flops, bytes: c.bytes,
       fraction: rate(medianMs), bestFraction: rate(bestMs)})
   }
@@ -279,7 +281,8 @@ export function formatKernelReport(report: KernelBenchReport): string {
   const header = ['kernel', 'shape', 'median ms', 'GB/s', 'GFLOP/s', 'of ceiling', 'best']
   const rows = report.results.map((r) => [
     r.kernel, r.shape, r.medianMs.toFixed(3), (r.bytes / r.medianMs / 1e6).toFixed(1), (r.flops / r.medianMs / 1e6).toFixed(1),
-    `${(100 * r.fraction).toFixed(0)}% ${r.bound === 'memory' ? 'bw' : 'peak'}`, `${(100 * r.bestFraction).toFixed(0)}%`,
+    Number.isNaN(r.fraction) ? 'n/a' : `${(100 * r.fraction).toFixed(0)}% ${r.bound === 'memory' ? 'bw' : 'peak'}`,
+    Number.isNaN(r.bestFraction) ? 'n/a' : `${(100 * r.bestFraction).toFixed(0)}%`,
   ])
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)))
   const render = (row: string[]) => row.map((cell, i) => (i < 2 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  ')
