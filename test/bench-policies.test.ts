@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
 import {runBenchSuite} from '../src/bench/bench-suite.js'
+import type {RunMetrics} from '../src/bench/metrics.js'
 import {KV_POLICIES, makeEngineConfig} from '../src/engine/config.js'
 import {ensureTestModel} from '../src/engine/model/test-model.js'
 
@@ -21,7 +22,7 @@ describe('bench across policies', () => {
     })
     assert.equal(results.runs.length, KV_POLICIES.length)
     assert.deepEqual(results.engineOutputs, {identical: true, mismatched: []})
-    const byPolicy = Object.fromEntries(results.runs.map((run) => [run.policy, run.metrics]))
+    const byPolicy: Record<string, RunMetrics> = Object.fromEntries(results.runs.map((run) => [run.policy!, run.metrics]))
     const expectedOutputTokens = results.workload.stats.output.mean * results.workload.numPrompts
     for (const metrics of Object.values(byPolicy)) {
       assert.equal(metrics.numRequests, 12)

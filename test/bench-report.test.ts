@@ -15,7 +15,7 @@ function run(label: string, requestsPerSecond: number, steps: number, kvTokenSha
     kvTokenShare, kvTokenShareTimeWeighted: kvTokenShare, kvBreakdown: {tokenStates: 0.5, reserved: 0, internalFragmentation: 0, free: 0.5},
     peakUsedBlocks: 100, preemptions: 0, outputTokensPerStep: 1000 / steps,
   }
-  return {label, policy: label as RunResult['policy'], endpoint: null, requestRate: Infinity, metrics, projected: {requestsPerSecond: 1000 / steps, outputTokensPerSecond: 1}, stepTimeByBatch: [], outputHashes: {}}
+  return {label, policy: label as RunResult['policy'], endpoint: null, requestRate: Infinity, metrics, projected: {requestsPerSecond: 1000 / steps, outputTokensPerSecond: 1}, stepTimeByBatch: [], outputHashes: {}, steps: []}
 }
 
 const results: SuiteResults = {

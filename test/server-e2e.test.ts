@@ -102,6 +102,41 @@ describe('server end to end (tiny model)', () => {
     assert.equal(usage.completion_tokens, 8)
   })
 
+  it('streams text that stops at a stop string exactly as the reply without streaming', async () => {
+    const full = await offlineGreedy('Hello there', 12)
+    const stop = full.slice(Math.floor(full.length / 2)).trim().slice(0, 3)
+    assert.ok(stop.length > 0, `no stop string in ${JSON.stringify(full)}`)
+    const request = {model, prompt: 'Hello there', max_tokens: 12, temperature: 0, ignore_eos: true, stop: [stop]}
+    const whole: any = await client.completions.create(request as any)
+    assert.equal(whole.choices[0].text, full.slice(0, full.indexOf(stop)))
+    assert.equal(whole.choices[0].finish_reason, 'stop')
+    let streamed = ''
+    for await (const chunk of (await client.completions.create({...request, stream: true} as any)) as any) streamed += chunk.choices[0]?.text ?? ''
+    assert.equal(streamed, whole.choices[0].text)
+  })
+
+  it('returns logprobs, and prompt logprobs with echo, from the engine', async () => {
+    const prompt = 'Hello there'
+    const promptLength = engine.tokenizer.encode(prompt).length
+    const completion: any = await client.completions.create({model, prompt, max_tokens: 3, temperature: 0, ignore_eos: true, logprobs: 2, echo: true} as any)
+    const choice = completion.choices[0]
+    assert.ok(choice.text.startsWith(prompt))
+    assert.equal(choice.logprobs.tokens.length, promptLength + 3)
+    assert.equal(choice.logprobs.token_logprobs[0], null)
+    for (const logprob of choice.logprobs.token_logprobs.slice(1)) assert.ok(logprob <= 0, `logprob ${logprob}`)
+    // Greedy: the chosen token is the likeliest, so its logprob is the top entry's.
+    for (const [position, top] of choice.logprobs.top_logprobs.slice(promptLength).entries()) {
+      assert.ok(Object.keys(top).length >= 1 && Object.keys(top).length <= 2)
+      assert.equal(Math.max(...(Object.values(top) as number[])), choice.logprobs.token_logprobs[promptLength + position])
+    }
+
+    const chat: any = await client.chat.completions.create({model, messages: [{role: 'user', content: 'x'}], max_tokens: 3, temperature: 0, logprobs: true, top_logprobs: 3})
+    const content = chat.choices[0].logprobs.content
+    assert.equal(content.length, chat.usage.completion_tokens)
+    assert.equal(content[0].top_logprobs.length, 3)
+    assert.equal(content[0].top_logprobs[0].logprob, content[0].logprob)
+  })
+
   it('answers chat through the chat template, streaming and not', async () => {
     const messages = [{role: 'user' as const, content: 'Say something'}]
     const chat = await client.chat.completions.create({model, messages, max_tokens: 6, temperature: 0, ignore_eos: true} as any)

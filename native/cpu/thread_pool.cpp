@@ -1,5 +1,7 @@
-// Persistent pool: workers spin briefly after each job (steps issue many small jobs back to back),
-// then sleep on a condition variable so an idle engine costs no CPU on a shared machine.
+// Persistent pool: workers spin briefly after each job (steps issue many small jobs back to back), then sleep on
+// a condition variable so an idle engine costs no CPU on a shared machine. The caller waits only for tasks, never
+// for a sleeping worker to wake up: on an oversubscribed machine a worker may not run for milliseconds, and the
+// caller then simply does all the tasks itself.
 #include "thread_pool.h"
 
 #include <chrono>
@@ -45,12 +47,15 @@ ThreadPool::~ThreadPool() {
   for (auto& worker : workers_) worker.join();
 }
 
-void ThreadPool::run_tasks() {
+void ThreadPool::run_tasks(Job& job) {
   for (;;) {
-    int task = next_task_.fetch_add(1, std::memory_order_relaxed);
-    if (task >= num_tasks_) break;
-    (*job_)(task);
-    finished_tasks_.fetch_add(1, std::memory_order_release);
+    const int task = job.next_task.fetch_add(1, std::memory_order_relaxed);
+    if (task >= job.num_tasks) return;
+    (*job.fn)(task);
+    if (job.finished.fetch_add(1, std::memory_order_acq_rel) + 1 == job.num_tasks) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      done_.notify_all();
+    }
   }
 }
 
@@ -60,42 +65,43 @@ void ThreadPool::parallel_for(int num_tasks, const std::function<void(int)>& fn)
     for (int i = 0; i < num_tasks; ++i) fn(i);
     return;
   }
+  Job job;
+  job.fn = &fn;
+  job.num_tasks = num_tasks;
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    job_ = &fn;
-    num_tasks_ = num_tasks;
-    next_task_.store(0, std::memory_order_relaxed);
-    finished_tasks_.store(0, std::memory_order_relaxed);
-    busy_workers_.store(static_cast<int>(workers_.size()), std::memory_order_relaxed);
-    generation_.fetch_add(1, std::memory_order_release);
+    job_.store(&job);
+    generation_.fetch_add(1);
   }
   wake_.notify_all();
-  run_tasks();
-  // Wait for the tasks other threads picked up, then for every worker to leave the job
-  // (so job_ can be replaced safely by the next call).
-  auto all_left = [this] { return busy_workers_.load(std::memory_order_acquire) == 0; };
-  if (!spin_until(all_left)) {
+  run_tasks(job);
+  auto all_finished = [&] { return job.finished.load(std::memory_order_acquire) == num_tasks; };
+  if (!spin_until(all_finished)) {
     std::unique_lock<std::mutex> lock(mutex_);
-    done_.wait(lock, all_left);
+    done_.wait(lock, all_finished);
   }
-  job_ = nullptr;
+  // Unpublish the job, then wait out workers that may still hold a pointer to it (they find no task left and
+  // leave at once). Sequentially consistent order pairs with the worker's increment-then-read.
+  job_.store(nullptr);
+  while (workers_inside_.load() != 0) PAGEDLLM_CPU_RELAX();
 }
 
 void ThreadPool::worker_loop() {
   uint64_t seen = 0;
   for (;;) {
-    bool have_job = spin_until([&] { return generation_.load(std::memory_order_acquire) != seen; });
-    {
+    const bool woke = spin_until([&] { return generation_.load(std::memory_order_acquire) != seen; });
+    if (!woke) {
       std::unique_lock<std::mutex> lock(mutex_);
-      if (!have_job) wake_.wait(lock, [&] { return generation_.load() != seen; });
-      seen = generation_.load();
-      if (stopping_) return;
+      wake_.wait(lock, [&] { return generation_.load() != seen || stopping_; });
     }
-    run_tasks();
-    if (busy_workers_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    {
       std::lock_guard<std::mutex> lock(mutex_);
-      done_.notify_one();
+      if (stopping_) return;
+      seen = generation_.load();
     }
+    workers_inside_.fetch_add(1);
+    if (Job* job = job_.load()) run_tasks(*job);
+    workers_inside_.fetch_sub(1);
   }
 }
 

@@ -2,6 +2,7 @@
 #pragma once
 #include <atomic>
 #include <condition_variable>
+#include <cstdint>
 #include <functional>
 #include <mutex>
 #include <thread>
@@ -19,23 +20,29 @@ class ThreadPool {
 
   int size() const { return static_cast<int>(workers_.size()) + 1; }
 
-  // Runs fn(i) for i in [0, num_tasks); returns when all are done. Not re-entrant.
+  // Runs fn(i) for i in [0, num_tasks); returns when all are done. One caller at a time.
   void parallel_for(int num_tasks, const std::function<void(int)>& fn);
 
  private:
+  struct Job {
+    const std::function<void(int)>* fn = nullptr;
+    int num_tasks = 0;
+    std::atomic<int> next_task{0};
+    std::atomic<int> finished{0};
+  };
+
   void worker_loop();
-  void run_tasks();
+  // Claims and runs tasks of `job` until none are left.
+  void run_tasks(Job& job);
 
   std::vector<std::thread> workers_;
   std::mutex mutex_;
   std::condition_variable wake_;
   std::condition_variable done_;
-  const std::function<void(int)>* job_ = nullptr;
-  int num_tasks_ = 0;
-  std::atomic<int> next_task_{0};
-  std::atomic<int> finished_tasks_{0};
+  std::atomic<Job*> job_{nullptr};
   std::atomic<uint64_t> generation_{0};
-  std::atomic<int> busy_workers_{0};
+  // Workers between reading job_ and leaving the job; the caller waits for 0 before its Job goes out of scope.
+  std::atomic<int> workers_inside_{0};
   bool stopping_ = false;
 };
 

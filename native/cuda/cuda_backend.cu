@@ -79,6 +79,7 @@ class CudaBackend final : public Backend {
   }
 
   void step(const BlockMoves& moves, const ForwardBatch& batch, float* logits_out) override {
+    if (batch.num_logits > 0 && batch.num_tokens == 0) throw std::runtime_error("step: logits asked of an empty batch");
     upload_indices(moves, batch);
     apply_moves(moves);
     if (batch.num_tokens > 0) forward(batch);

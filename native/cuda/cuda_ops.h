@@ -32,7 +32,7 @@ template <typename T>
 void rms_norm(const float* x, const int32_t* row_indices, int num_rows, int hidden, const T* weight, float eps, T* out,
               cudaStream_t stream);
 // fused_add_rms_norm: residual[src] += delta[src], then out[r] = rms_norm(residual[src]) in the same pass
-// (src as above: the final norm gathers only the rows whose logits are wanted).
+// (src as above: the final norm gathers only the rows whose logits are wanted; gathered sums are not written back).
 template <typename T>
 void fused_add_rms_norm(float* residual, const float* delta, const int32_t* row_indices, int num_rows, int hidden, const T* weight, float eps, T* out,
                         cudaStream_t stream);

@@ -127,7 +127,7 @@ template <typename T>
 void check_norms(Checker& c) {
   const int rows = 7, hidden = 1000;
   const float eps = 1e-5f;
-  std::vector<double> weight_ref, unused;
+  std::vector<double> weight_ref;
   const auto weight = c.random_rounded<T>(hidden, 1.f, &weight_ref);
   const auto x = c.random_floats(size_t(rows) * hidden, 2.f);
   const auto delta = c.random_floats(size_t(rows) * hidden, 1.f);
@@ -157,6 +157,24 @@ void check_norms(Checker& c) {
     for (int r = 0; r < rows; ++r) rms_normalize(sum.data() + size_t(r) * hidden, hidden, eps, weight_ref, &ref, size_t(r) * hidden);
     c.report("fused_add_rms_norm", dtype_name<T>(), "normalized output", out.read(), ref, storage_bound<T>());
     c.report("fused_add_rms_norm", "f32", "residual written back", residual.read(), sum, 1e-6);
+  }
+  // gathered final norm, a row listed twice: outputs of the sums, residual left as it was
+  {
+    const std::vector<int32_t> rows_twice = {6, 2, 6};
+    DeviceArray<float> residual(x), delta_dev(delta);
+    DeviceArray<T> w_dev(weight);
+    DeviceArray<int32_t> idx(rows_twice);
+    auto out = DeviceArray<T>::poisoned(rows_twice.size() * hidden);
+    fused_add_rms_norm(residual.get(), delta_dev.get(), idx.get(), int(rows_twice.size()), hidden, w_dev.get(), eps, out.get(),
+                       nullptr);
+    std::vector<double> ref(out.count), unchanged(x.begin(), x.end());
+    for (size_t r = 0; r < rows_twice.size(); ++r) {
+      std::vector<double> row(hidden);
+      for (int i = 0; i < hidden; ++i) row[i] = double(x[rows_twice[r] * hidden + i]) + delta[rows_twice[r] * hidden + i];
+      rms_normalize(row.data(), hidden, eps, weight_ref, &ref, r * hidden);
+    }
+    c.report("fused_add_rms_norm", dtype_name<T>(), "gather with a repeated row", out.read(), ref, storage_bound<T>());
+    c.report("fused_add_rms_norm", "f32", "gathered: residual not written", residual.read(), unchanged, 0.0);
   }
 }
 

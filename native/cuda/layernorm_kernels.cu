@@ -5,7 +5,8 @@
 namespace pagedllm::cuda {
 
 // One block per output row. With delta, residual[src] += delta[src] is written back in the same pass,
-// so the residual stream is read once per layer instead of twice.
+// so the residual stream is read once per layer instead of twice. A gathered final norm (row_indices set) does
+// not write back: a row listed twice would otherwise be added twice by two blocks.
 template <typename T>
 __global__ void rms_norm_kernel(float* __restrict__ x, const float* __restrict__ delta, const int32_t* __restrict__ row_indices,
                                 int hidden, const T* __restrict__ weight, float eps, T* __restrict__ out) {
@@ -13,19 +14,21 @@ __global__ void rms_norm_kernel(float* __restrict__ x, const float* __restrict__
   const int64_t src = row_indices ? row_indices[blockIdx.x] : blockIdx.x;
   float* row = x + src * hidden;
   const float* delta_row = delta ? delta + src * hidden : nullptr;
+  const bool write_back = delta_row && !row_indices;
   float sum_squares = 0.f;
   for (int i = threadIdx.x; i < hidden; i += blockDim.x) {
     float value = row[i];
-    if (delta_row) {
-      value += delta_row[i];
-      row[i] = value;
-    }
+    if (delta_row) value += delta_row[i];
+    if (write_back) row[i] = value;
     sum_squares += value * value;
   }
   const float inv_rms = rsqrtf(block_sum(sum_squares, scratch) / hidden + eps);
   T* dst = out + int64_t(blockIdx.x) * hidden;
   // Each thread re-reads only the elements it wrote itself, so no barrier is needed before this loop.
-  for (int i = threadIdx.x; i < hidden; i += blockDim.x) dst[i] = from_float<T>(row[i] * inv_rms * to_float(weight[i]));
+  for (int i = threadIdx.x; i < hidden; i += blockDim.x) {
+    const float value = write_back || !delta_row ? row[i] : row[i] + delta_row[i];
+    dst[i] = from_float<T>(value * inv_rms * to_float(weight[i]));
+  }
 }
 
 template <typename T>

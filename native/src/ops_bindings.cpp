@@ -90,6 +90,35 @@ Napi::Value Convert(const Napi::CallbackInfo& info) {
   return out;
 }
 
+cpu::WeightMatrix weight_matrix(const Napi::Value& raw_value, const Napi::Value& dtype_value, int rows, int cols,
+                                const Napi::Value& format_value) {
+  const DType dtype = js::parse_dtype(dtype_value.As<Napi::String>().Utf8Value());
+  const WeightFormat format = js::parse_weight_format(format_value.As<Napi::String>().Utf8Value());
+  Napi::TypedArray raw = raw_value.As<Napi::TypedArray>();
+  const size_t count = static_cast<size_t>(rows) * cols;
+  if (raw.ByteLength() != count * (dtype == DType::F32 ? 4 : 2)) {
+    throw Napi::RangeError::New(raw_value.Env(), "weight bytes do not match rows * cols of the dtype");
+  }
+  std::vector<float> values(count);
+  cpu::convert_to_f32(dtype, static_cast<uint8_t*>(raw.ArrayBuffer().Data()) + raw.ByteOffset(), values.data(), count);
+  cpu::WeightMatrix matrix;
+  matrix.resize(format, rows, cols);
+  matrix.store_rows(0, rows, values.data());
+  return matrix;
+}
+
+// linear(x, numRows, weight, dtype, outFeatures, inFeatures, format, bias?) -> y [numRows, outFeatures]; converts
+// the weights on every call (LinearWeights keeps them).
+Napi::Value Linear(const Napi::CallbackInfo& info) {
+  const int num_rows = arg_int(info, 1, "numRows"), rows = arg_int(info, 4, "outFeatures"), cols = arg_int(info, 5, "inFeatures");
+  const cpu::WeightMatrix matrix = weight_matrix(info[2], info[3], rows, cols, info[6]);
+  const float* x = js::float32_data(info[0], "x", static_cast<long>(num_rows) * cols);
+  const float* bias = info.Length() > 7 && info[7].IsTypedArray() ? js::float32_data(info[7], "bias", rows) : nullptr;
+  Napi::Float32Array out = Napi::Float32Array::New(info.Env(), static_cast<size_t>(num_rows) * rows);
+  cpu::linear(ops_pool(), x, num_rows, matrix, bias, out.Data());
+  return out;
+}
+
 // A weight matrix kept in its storage format across calls: new LinearWeights(raw, dtype, rows, cols, format).
 class LinearWeights : public Napi::ObjectWrap<LinearWeights> {
  public:
@@ -98,19 +127,10 @@ class LinearWeights : public Napi::ObjectWrap<LinearWeights> {
                        {InstanceMethod<&LinearWeights::Run>("run"), InstanceAccessor<&LinearWeights::Bytes>("bytes")});
   }
 
-  explicit LinearWeights(const Napi::CallbackInfo& info) : Napi::ObjectWrap<LinearWeights>(info) {
-    const DType dtype = js::parse_dtype(info[1].As<Napi::String>().Utf8Value());
-    const int rows = arg_int(info, 2, "rows"), cols = arg_int(info, 3, "cols");
-    const WeightFormat format = js::parse_weight_format(info[4].As<Napi::String>().Utf8Value());
-    Napi::TypedArray raw = info[0].As<Napi::TypedArray>();
-    const size_t count = static_cast<size_t>(rows) * cols;
-    if (raw.ByteLength() != count * (dtype == DType::F32 ? 4 : 2)) {
-      throw Napi::RangeError::New(info.Env(), "weight bytes do not match rows * cols of the dtype");
-    }
-    std::vector<float> values(count);
-    cpu::convert_to_f32(dtype, static_cast<uint8_t*>(raw.ArrayBuffer().Data()) + raw.ByteOffset(), values.data(), count);
-    matrix_.resize(format, rows, cols);
-    matrix_.store_rows(0, rows, values.data());
+  explicit LinearWeights(const Napi::CallbackInfo& info)
+      : Napi::ObjectWrap<LinearWeights>(info),
+        matrix_(weight_matrix(info[0], info[1], arg_int(info, 2, "rows"), arg_int(info, 3, "cols"), info[4])) {
+    const int rows = matrix_.rows;
     if (info.Length() > 5 && info[5].IsTypedArray()) {
       const float* bias = js::float32_data(info[5], "bias", rows);
       bias_.assign(bias, bias + rows);
@@ -238,6 +258,7 @@ Napi::Object CreateOps(Napi::Env env) {
   ops.Set("rope", Napi::Function::New(env, Rope));
   ops.Set("siluAndMul", Napi::Function::New(env, SiluAndMul));
   ops.Set("convert", Napi::Function::New(env, Convert));
+  ops.Set("linear", Napi::Function::New(env, Linear));
   ops.Set("LinearWeights", LinearWeights::Define(env));
   ops.Set("pagedAttention", Napi::Function::New(env, PagedAttention));
   ops.Set("reshapeAndCache", Napi::Function::New(env, ReshapeAndCache));

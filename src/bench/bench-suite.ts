@@ -38,6 +38,8 @@ export interface RunResult {
   projected: {requestsPerSecond: number; outputTokensPerSecond: number} | null
   stepTimeByBatch: {batch: string; steps: number; medianMs: number}[]
   outputHashes: Record<string, string>
+  /** Every engine step of the run (empty for endpoints), for re-plotting from the JSON. */
+  steps: StepRecord[]
 }
 
 export interface SuiteResults {
@@ -89,7 +91,6 @@ export async function runBenchSuite(options: SuiteOptions): Promise<SuiteResults
     (workload.droppedTooLong > 0 ? `; ${workload.droppedTooLong} requests of the source exceed the engine's ${limits?.maxTotalTokens} tokens and were left out` : ''))
 
   const runs: RunResult[] = []
-  const stepsByRun: StepRecord[][] = []
   for (const rate of options.requestRates) {
     const requests = buildBenchRequests(workload.trace, arrivalTimes(workload.trace.length, rate, options.workload.seed), vocab, options.workload.seed)
     const rateText = rate === Infinity ? 'offline' : `${rate} req/s`
@@ -101,18 +102,17 @@ export async function runBenchSuite(options: SuiteOptions): Promise<SuiteResults
       const started = performance.now()
       const result = await runOnEngine(engine, requests, options.generation, progress.tick).finally(progress.stop)
       log(`${label} @ ${rateText}: ${result.metrics.steps} steps in ${((performance.now() - started) / 1000).toFixed(1)} s`)
-      stepsByRun.push(result.steps)
-      runs.push({label, policy, endpoint: null, requestRate: rate, metrics: result.metrics, projected: null, stepTimeByBatch: stepTimeByBatch(result.steps), outputHashes: result.outputHashes})
+      runs.push({label, policy, endpoint: null, requestRate: rate, metrics: result.metrics, projected: null, stepTimeByBatch: stepTimeByBatch(result.steps), outputHashes: result.outputHashes, steps: result.steps})
     }
     for (const endpoint of options.endpoints) {
       const progress = startProgress(`${endpoint} @ ${rateText}`, requests.length)
       const result = await runOnEndpoint(endpoint, requests, options.generation, {model: options.endpointModel, onRequestDone: progress.tick}).finally(progress.stop)
-      runs.push({label: endpoint, policy: null, endpoint, requestRate: rate, metrics: result.metrics, projected: null, stepTimeByBatch: [], outputHashes: result.outputHashes})
+      runs.push({label: endpoint, policy: null, endpoint, requestRate: rate, metrics: result.metrics, projected: null, stepTimeByBatch: [], outputHashes: result.outputHashes, steps: []})
     }
   }
   await firstEngine?.shutdown() // only when no run used it
 
-  const stepCost = options.stepCostMs !== undefined ? {ms: options.stepCostMs, source: '--step-cost-ms'} : measuredStepCost(stepsByRun.flat())
+  const stepCost = options.stepCostMs !== undefined ? {ms: options.stepCostMs, source: '--step-cost-ms'} : measuredStepCost(runs.flatMap((run) => run.steps))
   for (const run of runs) if (run.policy && run.requestRate === Infinity && stepCost) run.projected = projectedThroughput(run.metrics, stepCost.ms)
   const engineRuns = runs.filter((run) => run.policy !== null)
   const endpointRuns = runs.filter((run) => run.endpoint !== null)

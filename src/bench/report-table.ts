@@ -65,6 +65,18 @@ function headlineRow(run: RunResult, paged: RunResult | undefined): string[] {
   ]
 }
 
+/** TTFT, TPOT and end-to-end latency distributions, per run. */
+export function renderLatencies(results: SuiteResults): string {
+  const triple = (d: {mean: number; median: number; p99: number}) => `${ms(d.mean)} / ${ms(d.median)} / ${ms(d.p99)}`
+  const rows = results.runs.map((run) => [
+    `${run.label} @ ${run.requestRate === Infinity ? 'offline' : `${run.requestRate} req/s`}`,
+    triple(run.metrics.ttftS),
+    triple(run.metrics.tpotS),
+    triple(run.metrics.e2eLatencyS),
+  ])
+  return `${chalk.bold('Latency')}, ms mean / median / p99:\n${renderTable(['run', 'TTFT', 'TPOT', 'end-to-end'], rows)}`
+}
+
 /** Projected throughput of a memory-bound device (constant step cost), offline engine runs only. */
 export function renderProjection(results: SuiteResults): string {
   const runs = results.runs.filter((run) => run.projected)

@@ -1,10 +1,9 @@
 // `pagedllm serve`: the OpenAI-compatible HTTP server over the local engine.
 import {Command, Flags} from '@oclif/core'
 import {PagedLLMError} from '../engine/errors.js'
-import {resolveModel} from '../engine/hub/resolve-model.js'
 import {LLMEngine} from '../engine/llm-engine.js'
 import {ApiServer, DEFAULT_SERVER_OPTIONS} from '../server/http-server.js'
-import {engineConfigFromFlags, engineFlags, parseByteSize} from '../cli/engine-flags.js'
+import {engineConfigFromFlags, engineFlags, parseByteSize, resolveEngineConfig} from '../cli/engine-flags.js'
 import {describeEngine, NO_MODEL_HELP} from '../cli/start-engine.js'
 
 export default class Serve extends Command {
@@ -18,7 +17,6 @@ export default class Serve extends Command {
     host: Flags.string({description: 'Address to listen on (0.0.0.0 for every interface)', default: DEFAULT_SERVER_OPTIONS.host}),
     port: Flags.integer({description: 'Port to listen on (0 = any free port)', default: DEFAULT_SERVER_OPTIONS.port, min: 0, max: 65535}),
     'api-key': Flags.string({description: 'Require "Authorization: Bearer <key>" on /v1/*', env: 'PAGEDLLM_API_KEY'}),
-    'served-model-name': Flags.string({description: 'Model name clients send and see (default: the model directory name)'}),
     'max-concurrent-requests': Flags.integer({
       description: 'HTTP generation requests handed to the engine at once; more wait in a queue',
       default: DEFAULT_SERVER_OPTIONS.maxConcurrentRequests,
@@ -38,9 +36,9 @@ export default class Serve extends Command {
     if (!flags.model) this.error(NO_MODEL_HELP, {exit: 2})
     const log = (message: string) => process.stderr.write(`${message}\n`)
     let server: ApiServer
-    let engineConfig
     try {
-      engineConfig = {...engineConfigFromFlags(flags, flags.model), servedModelName: flags['served-model-name']}
+      // Bad flags fail here, before the port is taken.
+      engineConfigFromFlags(flags, flags.model)
       server = new ApiServer({
         host: flags.host,
         port: flags.port,
@@ -63,7 +61,7 @@ export default class Serve extends Command {
 
     let engine: LLMEngine
     try {
-      engine = await LLMEngine.create({...engineConfig, modelPath: await resolveModel(flags.model)})
+      engine = await LLMEngine.create(await resolveEngineConfig(flags))
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error)
       server.engineFailed(message)

@@ -48,6 +48,13 @@ export interface EngineStats {
 
 export const nowSeconds = (): number => performance.now() / 1000
 
+/** A 32-bit mix of (engine seed, request number): nearby inputs give unrelated seeds. */
+function deriveSeed(engineSeed: number, requestNumber: number): number {
+  let x = (Math.imul(engineSeed ^ 0x9e3779b9, 0x85ebca6b) + Math.imul(requestNumber + 1, 0xc2b2ae35)) >>> 0
+  x = Math.imul(x ^ (x >>> 16), 0x7feb352d) >>> 0
+  return (x ^ (x >>> 15)) >>> 0
+}
+
 export class LLMEngine {
   private readonly handles = new Map<string, {group: SequenceGroup; handle: RequestHandle}>()
   private readonly pendingAborts = new Set<string>()
@@ -100,7 +107,7 @@ export class LLMEngine {
     const scheduler = new Scheduler(config, blockManager)
     const runner = new ModelRunner(native, blockManager, config.blockSize)
     const eos = model.generationConfig.eosTokenIds
-    const outputs = new OutputProcessor(model.tokenizer, blockManager, scheduler, model.config.vocabSize, eos, config.seed)
+    const outputs = new OutputProcessor(model.tokenizer, blockManager, scheduler, model.config.vocabSize, eos)
     return new LLMEngine(config, model, native, maxModelLen, blockManager, scheduler, runner, outputs)
   }
 
@@ -119,8 +126,10 @@ export class LLMEngine {
   /** Validates and queues a request. Throws InvalidRequestError / ContextLengthError for bad input. */
   addRequest(options: AddRequestOptions): RequestHandle {
     if (this.closed) throw new UnavailableError('the engine is shutting down')
-    const {params} = options
-    const requestId = options.requestId ?? `req-${this.nextRequestNumber++}`
+    const requestNumber = this.nextRequestNumber++
+    // Unseeded requests get distinct seeds derived from the engine seed: runs repeat, requests differ.
+    const params = options.params.seed === null ? {...options.params, seed: deriveSeed(this.config.seed, requestNumber)} : options.params
+    const requestId = options.requestId ?? `req-${requestNumber}`
     if (this.handles.has(requestId)) throw new InvalidRequestError(`request id ${requestId} is already in use`, {param: 'request_id'})
     const promptTokenIds = typeof options.prompt === 'string' ? this.tokenizer.encode(options.prompt, {addSpecialTokens: true}) : options.prompt
     this.validatePrompt(promptTokenIds, params)

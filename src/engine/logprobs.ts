@@ -17,9 +17,15 @@ export function argmaxOf(row: Float32Array): {index: number; value: number} {
 
 /** log(sum(exp(row))) in float64, shifted by the row's max so large logits cannot overflow. */
 export function logSumExp(row: Float32Array, max = argmaxOf(row).value): number {
+  return max + Math.log(sumOfShiftedExps(row, max))
+}
+
+// A separate function on purpose: with the Math.log in the same function V8 (Node 20) compiled this loop ~2.5x slower
+// (measured: 2.8 ms against 1.1 ms for 152k logits).
+function sumOfShiftedExps(row: Float32Array, max: number): number {
   let sum = 0
   for (let i = 0; i < row.length; i++) sum += fastExp(row[i]! - max)
-  return max + Math.log(sum)
+  return sum
 }
 
 /** The k largest values of a row, descending, ties to the lowest id: one pass with a small sorted buffer (k is at most a few dozen). */

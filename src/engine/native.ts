@@ -68,6 +68,9 @@ export interface NativeOps {
     config: Pick<ModelConfig, 'headDim' | 'ropeTheta' | 'ropeScaling'>): void
   siluAndMul(gateUp: Float32Array, rows: number, dim: number, out?: Float32Array): Float32Array
   convert(raw: Uint16Array | Float32Array, dtype: 'F32' | 'F16' | 'BF16'): Float32Array
+  /** y[numRows, outFeatures] = x W^T (+ bias), W converted to `format` on every call (LinearWeights keeps it). */
+  linear(x: Float32Array, numRows: number, weight: Uint16Array | Float32Array, dtype: 'F32' | 'F16' | 'BF16', outFeatures: number,
+    inFeatures: number, format: WeightFormat, bias?: Float32Array): Float32Array
   LinearWeights: new (raw: Uint16Array | Float32Array, dtype: 'F32' | 'F16' | 'BF16', rows: number, cols: number,
     format: WeightFormat, bias?: Float32Array) => NativeLinearWeights
   pagedAttention(query: Float32Array, qStride: number, keyCache: Float32Array, valueCache: Float32Array,

@@ -29,7 +29,6 @@ export class OutputProcessor {
     private readonly scheduler: Scheduler,
     private readonly vocabSize: number,
     private readonly eosTokenIds: readonly number[],
-    private readonly defaultSeed: number,
   ) {}
 
   /** Applies one step's logits to the scheduled sequences. Returns the groups that changed. */
@@ -48,9 +47,8 @@ export class OutputProcessor {
       if (!entry.samples) return
       touched.add(group)
       if (group.params.useBeamSearch) {
-        const {tokenIds, logprobs} = topLogprobsOfRow(logits, row.sampleRow, this.vocabSize, 2 * group.params.bestOf)
         const list = beamCandidates.get(group) ?? []
-        list.push({seqId: seq.seqId, tokenIds, logprobs})
+        list.push({seqId: seq.seqId, ...this.beamCandidates(group, seq, logits, row.sampleRow)})
         beamCandidates.set(group, list)
         return
       }
@@ -91,7 +89,8 @@ export class OutputProcessor {
   private stateOf(group: SequenceGroup, seq: Sequence): SequenceState {
     let state = this.states.get(seq.seqId)
     if (!state) {
-      const seed = group.params.seed ?? this.defaultSeed
+      // The engine gives every request a seed (its own or a derived one).
+      const seed = group.params.seed ?? 0
       const stream = group.sequences.indexOf(seq)
       state = {
         rng: makeRng(seed, stream),
@@ -102,6 +101,15 @@ export class OutputProcessor {
       this.states.set(seq.seqId, state)
     }
     return state
+  }
+
+  /** The top 2 x width next tokens of a beam; EOS is left out until min_tokens is reached. */
+  private beamCandidates(group: SequenceGroup, seq: Sequence, logits: Float32Array, row: number): {tokenIds: number[]; logprobs: number[]} {
+    const width = 2 * group.params.bestOf
+    const banned = seq.outputLength < group.params.minTokens && !group.params.ignoreEos ? this.eosTokenIds : []
+    const top = topLogprobsOfRow(logits, row, this.vocabSize, width + banned.length)
+    const keep = top.tokenIds.map((id, i) => i).filter((i) => !banned.includes(top.tokenIds[i]!)).slice(0, width)
+    return {tokenIds: keep.map((i) => top.tokenIds[i]!), logprobs: keep.map((i) => top.logprobs[i]!)}
   }
 
   private sampleRequest(group: SequenceGroup, seq: Sequence, row: number): SampleRequest {

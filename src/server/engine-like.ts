@@ -1,11 +1,12 @@
 // The part of LLMEngine the server uses, so the server can be tested against a scripted fake engine.
+import type {EngineStats} from '../engine/llm-engine.js'
+import type {ChatMessage} from '../engine/model/tokenizer.js'
+import type {RequestOutput} from '../engine/request-output.js'
 import type {SamplingParams} from '../engine/sampling-params.js'
-import type {TokenLogprobs} from '../engine/sequence.js'
 
-export interface ChatMessage {
-  role: string
-  content: string
-}
+// The engine's own output and stats types, re-exported so server modules and the fake engine name one source.
+export type {ChatMessage, EngineStats, RequestOutput}
+export type {CompletionOutput} from '../engine/request-output.js'
 
 export interface TokenizerLike {
   encode(text: string, opts?: {addSpecialTokens?: boolean}): number[]
@@ -14,55 +15,9 @@ export interface TokenizerLike {
   encodeChat(messages: ChatMessage[], opts?: {addGenerationPrompt?: boolean}): number[]
 }
 
-export interface CompletionOutput {
-  index: number
-  /** Cumulative: the whole text generated so far, not a delta. */
-  text: string
-  tokenIds: number[]
-  cumulativeLogprob: number
-  logprobs: TokenLogprobs[] | null
-  finishReason: 'stop' | 'length' | 'abort' | null
-  stopReason: string | number | null
-}
-
-export interface RequestOutput {
-  requestId: string
-  prompt: string | null
-  promptTokenIds: number[]
-  outputs: CompletionOutput[]
-  finished: boolean
-  promptLogprobs: (TokenLogprobs | null)[] | null
-  metrics: {arrivalTime: number; firstScheduledTime: number | null; firstTokenTime: number | null; finishedTime: number | null}
-}
-
 export interface RequestHandleLike extends AsyncIterable<RequestOutput> {
   result(): Promise<RequestOutput>
   abort(): void
-}
-
-export interface KvMemoryStatsLike {
-  blockSize: number
-  totalBlocks: number
-  usedBlocks: number
-  freeBlocks: number
-  cachedBlocks: number
-  tokensStored: number
-  reservedSlots: number
-  wasteSlots: number
-  sharedBlocks: number
-  savedBySharing: number
-}
-
-export interface EngineStatsLike {
-  numRunning: number
-  numWaiting: number
-  numSwapped: number
-  kv: KvMemoryStatsLike
-  numPreemptions: number
-  prefixCacheHitRate: number
-  promptTokens: number
-  generationTokens: number
-  numSteps: number
 }
 
 export interface EngineLike {
@@ -72,6 +27,6 @@ export interface EngineLike {
   /** Throws InvalidRequestError / ContextLengthError synchronously for bad input. */
   addRequest(request: {requestId?: string; prompt: string | number[]; params: SamplingParams; arrivalTime?: number}): RequestHandleLike
   abort(requestId: string): void
-  stats(): EngineStatsLike
+  stats(): EngineStats
   shutdown(): Promise<void>
 }

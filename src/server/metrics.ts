@@ -1,5 +1,5 @@
 // GET /metrics: engine state, KV memory and request latencies in the Prometheus text exposition format.
-import type {EngineStatsLike, RequestOutput} from './engine-like.js'
+import type {EngineStats, RequestOutput} from './engine-like.js'
 
 /** A cumulative Prometheus histogram with fixed upper bounds. */
 export class Histogram {
@@ -60,7 +60,7 @@ export class ServerMetrics {
   }
 
   /** `stats` is null while the model is still loading: only the server's own counters exist then. */
-  render(stats: EngineStatsLike | null): string {
+  render(stats: EngineStats | null): string {
     const parts: string[] = []
     if (stats) {
       const kv = stats.kv
@@ -68,7 +68,7 @@ export class ServerMetrics {
         sample('pagedllm_num_requests_running', 'gauge', 'Requests whose sequences are in the running batch.', [['', stats.numRunning]]),
         sample('pagedllm_num_requests_waiting', 'gauge', 'Requests waiting to be scheduled.', [['', stats.numWaiting]]),
         sample('pagedllm_num_requests_swapped', 'gauge', 'Requests whose KV blocks are swapped out to host memory.', [['', stats.numSwapped]]),
-        sample('pagedllm_kv_blocks', 'gauge', 'KV cache blocks by state (cached = free but holding a reusable prefix).', [
+        sample('pagedllm_kv_blocks', 'gauge', 'KV cache blocks: used, free (on the free list), cached (unreferenced, holding a reusable prefix, allocatable), total.', [
           ['{state="used"}', kv.usedBlocks],
           ['{state="free"}', kv.freeBlocks],
           ['{state="cached"}', kv.cachedBlocks],

@@ -5,7 +5,7 @@ import type {
   ChatMessage,
   CompletionOutput,
   EngineLike,
-  EngineStatsLike,
+  EngineStats,
   RequestHandleLike,
   RequestOutput,
   TokenizerLike,
@@ -122,7 +122,7 @@ export class FakeEngine implements EngineLike {
     this.finish(fake)
   }
 
-  stats(): EngineStatsLike {
+  stats(): EngineStats {
     let usedBlocks = 0
     let tokensStored = 0
     for (const fake of this.running.values())

@@ -5,7 +5,7 @@ import chalk from 'chalk'
 import {PagedLLMError} from '../../engine/errors.js'
 import {benchFlags, parsePolicies, resultsJson, suiteOptionsFromFlags, whyDefaults} from '../../bench/bench-flags.js'
 import {runBenchSuite, type SuiteResults} from '../../bench/bench-suite.js'
-import {renderHeadline, renderOutputAgreement, renderProjection, renderStepTimes} from '../../bench/report-table.js'
+import {renderHeadline, renderLatencies, renderOutputAgreement, renderProjection, renderStepTimes} from '../../bench/report-table.js'
 
 export default class Bench extends Command {
   static override description =
@@ -38,7 +38,7 @@ export default class Bench extends Command {
     this.log(`${w.numPrompts} requests (seed ${w.seed}); prompt mean ${w.stats.prompt.mean.toFixed(1)}, output mean ${w.stats.output.mean.toFixed(1)} tokens; ` +
       `model ${engine.model}, context ${engine.maxModelLen}; KV pool ${engine.totalBlocks} blocks x ${engine.blockSize} = ${engine.poolTokens} tokens; ${engine.backend}, ${engine.threads} threads`)
     this.log('"KV holds tokens" = tokens stored / reserved slots, averaged over steps; "mean batch" = sequences per step, averaged over steps; paged/this = paged\'s throughput over this run\'s.\n')
-    for (const section of [renderHeadline(results), renderProjection(results), renderStepTimes(results), renderOutputAgreement(results)]) if (section) this.log(section + '\n')
+    for (const section of [renderHeadline(results), renderLatencies(results), renderProjection(results), renderStepTimes(results), renderOutputAgreement(results)]) if (section) this.log(section + '\n')
     if (usesDefaults(flags)) this.log(chalk.dim(whyDefaults()) + '\n')
     this.log(`wall time ${wallS.toFixed(1)} s`)
     if (flags.json) {
