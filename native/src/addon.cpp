@@ -3,6 +3,9 @@
 
 #include "model_handle.h"
 #include "ops_bindings.h"
+#ifdef PAGEDLLM_WITH_CUDA
+#include "../cuda/cuda_bindings.h"
+#endif
 
 namespace pagedllm {
 namespace {
@@ -37,6 +40,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("buildInfo", Napi::Function::New(env, BuildInfo));
   exports.Set("cudaStatus", Napi::Function::New(env, CudaStatus));
   exports.Set("ops", CreateOps(env));
+#ifdef PAGEDLLM_WITH_CUDA
+  // Kernel checks and benchmarks for scripts/test-gpu.js and scripts/bench-gpu.js.
+  exports.Set("cuda", CreateCudaBindings(env));
+#endif
   return exports;
 }
 
