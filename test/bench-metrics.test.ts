@@ -8,8 +8,8 @@ import {percentile} from '../src/bench/statistics.js'
 const close = (actual: number, expected: number, what: string) => assert.ok(Math.abs(actual - expected) < 1e-9, `${what}: ${actual} != ${expected}`)
 
 // Pool: 10 blocks of 4 slots = 40 slots.
-const step = (numSeqs: number, decodeTokens: number, durationMs: number, usedBlocks: number, tokensStored: number, pendingTokens: number): StepRecord => ({
-  numSeqs, decodeTokens, durationMs, blockSize: 4, totalBlocks: 10, usedBlocks, tokensStored, reservedSlots: usedBlocks * 4, pendingTokens,
+const step = (numSeqs: number, decodeTokens: number, durationMs: number, usedBlocks: number, tokensStored: number, pendingTokens: number, waitingRequests = 0): StepRecord => ({
+  numSeqs, decodeTokens, durationMs, blockSize: 4, totalBlocks: 10, usedBlocks, tokensStored, reservedSlots: usedBlocks * 4, pendingTokens, waitingRequests,
 })
 
 describe('run metrics', () => {
@@ -19,7 +19,8 @@ describe('run metrics', () => {
     {promptLen: 10, outputLen: 4, arrivalTime: 0, firstTokenTime: 1, finishTime: 4},
     {promptLen: 20, outputLen: 2, arrivalTime: 1, firstTokenTime: 2, finishTime: 6},
   ]
-  const steps = [step(1, 0, 100, 3, 10, 4), step(2, 1, 300, 8, 28, 3), step(0, 0, 100, 0, 0, 0)]
+  // Requests wait during the first two steps; the third is the empty drain.
+  const steps = [step(1, 0, 100, 3, 10, 4, 1), step(2, 1, 300, 8, 28, 3, 1), step(0, 0, 100, 0, 0, 0)]
   const metrics = computeRunMetrics(requests, steps, {durationS: 6, preemptions: 2})
 
   it('computes throughput and latency', () => {
@@ -52,12 +53,20 @@ describe('run metrics', () => {
     close(second.reserved, 3 / 40, 'reserved')
     close(second.internalFragmentation, 1 / 40, 'fragmentation')
     close(second.free, 8 / 40, 'free')
+    // Averaged over the two steps with requests waiting, not the drain.
     const b = metrics.kvBreakdown
-    close(b.tokenStates, (10 / 40 + 28 / 40 + 0) / 3, 'mean tokens')
-    close(b.reserved, (2 / 40 + 3 / 40) / 3, 'mean reserved')
-    close(b.internalFragmentation, 1 / 40 / 3, 'mean fragmentation')
-    close(b.free, (28 / 40 + 8 / 40 + 1) / 3, 'mean free')
+    assert.equal(metrics.kvBreakdownScope, 'queued')
+    close(b.tokenStates, (10 / 40 + 28 / 40) / 2, 'mean tokens')
+    close(b.reserved, (2 / 40 + 3 / 40) / 2, 'mean reserved')
+    close(b.internalFragmentation, 1 / 40 / 2, 'mean fragmentation')
+    close(b.free, (28 / 40 + 8 / 40) / 2, 'mean free')
     close(b.tokenStates + b.reserved + b.internalFragmentation + b.free, 1, 'shares add up')
+  })
+
+  it('averages the breakdown over all steps when no request ever waited', () => {
+    const idle = computeRunMetrics(requests, [step(1, 1, 10, 3, 10, 4), step(0, 0, 10, 0, 0, 0)], {durationS: 6, preemptions: 0})
+    assert.equal(idle.kvBreakdownScope, 'all')
+    close(idle.kvBreakdown.free, (28 / 40 + 1) / 2, 'mean free')
   })
 
   it('projects a constant-step-cost throughput from the step count', () => {

@@ -14,9 +14,9 @@ function fakeRun(label: string, rate: number, latency: number, batch: number, to
     normalizedLatencyS: latency, e2eLatencyS: flat, ttftS: flat, tpotS: flat, steps: 100, meanBatch: batch, maxBatch: batch * 2,
     kvTokenShare: tokens, kvTokenShareTimeWeighted: tokens,
     kvBreakdown: {tokenStates: tokens * 0.7, reserved: 0.05, internalFragmentation: 0.7 - tokens * 0.7, free: 0.25},
-    peakUsedBlocks: 10, preemptions: 0, outputTokensPerStep: 1,
+    kvBreakdownScope: 'queued', peakUsedBlocks: 10, preemptions: 0, outputTokensPerStep: 1,
   }
-  return {label, policy: label === 'http://x' ? null : (label as RunResult['policy']), endpoint: label === 'http://x' ? label : null, requestRate: rate, metrics, projected: null, stepTimeByBatch: [], outputHashes: {}, steps: []}
+  return {label, policy: label === 'http://x' ? null : (label as RunResult['policy']), endpoint: label === 'http://x' ? label : null, requestRate: rate, metrics, projected: null, stepTimeByBatch: [], outputHashes: {}, cpuSeconds: null, loadAverage: null, steps: []}
 }
 
 const runs = [1, 2, 4].flatMap((rate) => [

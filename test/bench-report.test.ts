@@ -13,9 +13,9 @@ function run(label: string, requestsPerSecond: number, steps: number, kvTokenSha
     numRequests: 10, durationS: 10 / requestsPerSecond, requestsPerSecond, inputTokensPerSecond: 1, outputTokensPerSecond: requestsPerSecond * 100,
     normalizedLatencyS: 0.05, e2eLatencyS: d, ttftS: d, tpotS: d, steps, meanBatch, maxBatch: Math.ceil(meanBatch),
     kvTokenShare, kvTokenShareTimeWeighted: kvTokenShare, kvBreakdown: {tokenStates: 0.5, reserved: 0, internalFragmentation: 0, free: 0.5},
-    peakUsedBlocks: 100, preemptions: 0, outputTokensPerStep: 1000 / steps,
+    kvBreakdownScope: 'queued', peakUsedBlocks: 100, preemptions: 0, outputTokensPerStep: 1000 / steps,
   }
-  return {label, policy: label as RunResult['policy'], endpoint: null, requestRate: Infinity, metrics, projected: {requestsPerSecond: 1000 / steps, outputTokensPerSecond: 1}, stepTimeByBatch: [], outputHashes: {}, steps: []}
+  return {label, policy: label as RunResult['policy'], endpoint: null, requestRate: Infinity, metrics, projected: {requestsPerSecond: 1000 / steps, outputTokensPerSecond: 1}, stepTimeByBatch: [], outputHashes: {}, cpuSeconds: steps / 10 + 10, loadAverage: 1, steps: []}
 }
 
 const results: SuiteResults = {
@@ -34,12 +34,13 @@ describe('report tables', () => {
     assert.deepEqual(lines, ['a       bb', '---  -----', 'xyz      1', 'q    12345'])
   })
 
-  it('compares each policy to paged: throughput ratio, step ratio, KV share and batch', () => {
+  it('compares each policy to paged: throughput, CPU-time and step ratios, KV share and batch', () => {
     const text = stripAnsi(renderHeadline(results))
     assert.match(text, /offline/)
     const orca = text.split('\n').find((line) => line.startsWith('orca-max'))!
     assert.match(orca, /4\.00x/) // paged 2 req/s over orca-max 0.5 req/s
     assert.match(orca, /5\.00x/) // orca-max takes 500 steps, paged 100
+    assert.match(orca, /3\.00x/) // orca-max 60 CPU seconds, paged 20
     assert.match(orca, /20\.0%/)
     const paged = text.split('\n').find((line) => line.startsWith('paged'))!
     assert.match(paged, /97\.0%/)

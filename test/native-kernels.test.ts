@@ -11,6 +11,8 @@ import {readSafetensorsHeader, writeSafetensors, encodeFloats, type TensorDtype}
 import {kvBytesPerBlock, loadNativeModel, nativeOps, type ForwardBatchArrays} from '../src/engine/native.js'
 
 const ops = nativeOps()
+// Two threads whatever the machine: the attention tests' sequence counts are chosen against this pool size.
+ops.setThreads(2)
 const avx2Supported = ops.avx2Status().supported
 /** Every kernel test runs on the portable path and, where the CPU has it, the AVX2 path. */
 const PATHS: {name: string; avx2: boolean}[] = [{name: 'portable', avx2: false}, ...(avx2Supported ? [{name: 'avx2', avx2: true}] : [])]
@@ -132,7 +134,9 @@ for (const path of PATHS) {
           }
           const linear = new ops.LinearWeights(weight, 'F32', outFeatures, inFeatures, format, bias)
           assert.equal(linear.bytes, outFeatures * inFeatures * (format === 'f32' ? 4 : 2))
-          assertClose(linear.run(x, rows), expected, 2e-5 * Math.sqrt(inFeatures), 'linear')
+          const y = linear.run(x, rows)
+          assertClose(y, expected, 2e-5 * Math.sqrt(inFeatures), 'linear')
+          assert.deepEqual(ops.linear(x, rows, weight, 'F32', outFeatures, inFeatures, format, bias), y, 'one-shot linear')
         })
       }
     }
@@ -161,9 +165,15 @@ for (const path of PATHS) {
     for (const headDim of [16, 12, 64, 72]) {
       it(`pagedAttention over scattered blocks with GQA matches contiguous attention (head_dim ${headDim})`, () => {
         useThisPath()
-        checkPagedAttention(headDim)
+        checkPagedAttention(headDim, MIXED_SEQUENCES)
       })
     }
+
+    it('pagedAttention with many decode sequences (one work item covers all KV heads)', () => {
+      useThisPath()
+      checkPagedAttention(16, MANY_DECODES)
+      checkPagedAttention(12, MANY_DECODES)
+    })
   })
 }
 
@@ -234,24 +244,36 @@ function ropeInvFreqReference(headDim: number, theta: number, scaling: ModelConf
   })
 }
 
+interface AttentionSeq {
+  /** Position of the first query row; earlier tokens are cached context. */
+  start: number
+  rows: number
+  blocks: number[]
+}
+
+/** A 21-row prefill chunk after 11 cached tokens, a 1-token decode at position 40, and a whole 3-token prompt. */
+const MIXED_SEQUENCES: AttentionSeq[] = [
+  {start: 11, rows: 21, blocks: [37, 2, 19, 5, 30, 11, 24, 8]},
+  {start: 40, rows: 1, blocks: [1, 3, 6, 9, 12, 15, 18, 21, 23, 26, 29]},
+  {start: 0, rows: 3, blocks: [39]},
+]
+/** Twelve decode rows at assorted positions, each sequence on its own scattered blocks. */
+const MANY_DECODES: AttentionSeq[] = Array.from({length: 12}, (_, i) => ({
+  start: 3 * i + 2, rows: 1, blocks: Array.from({length: Math.floor((3 * i + 2) / 4) + 1}, (_, j) => (i * 11 + j * 3) % 40),
+}))
+
 /**
- * Three sequences in one batch: a 21-row prefill chunk after 11 cached tokens, a 1-token decode at position 40,
- * and a whole 3-token prompt; blocks are scattered through the pool. Each row must equal causal attention over
- * the same tokens laid out contiguously.
+ * Blocks are scattered through the pool (and may be shared between sequences, as prefix caching does). Each row
+ * must equal causal attention over the same tokens laid out contiguously.
  */
-function checkPagedAttention(headDim: number): void {
+function checkPagedAttention(headDim: number, seqs: AttentionSeq[]): void {
   const heads = 8, kvHeads = 2, blockSize = 4, numBlocks = 40, group = heads / kvHeads
   const slotFloats = kvHeads * headDim
   const keyCache = randomArray(numBlocks * blockSize * slotFloats, 13), valueCache = randomArray(keyCache.length, 14)
-  const seqs = [
-    {start: 11, rows: 21, blocks: [37, 2, 19, 5, 30, 11, 24, 8]},
-    {start: 40, rows: 1, blocks: [1, 3, 6, 9, 12, 15, 18, 21, 23, 26, 29]},
-    {start: 0, rows: 3, blocks: [39]},
-  ]
-  const maxBlocksPerSeq = 11
+  const maxBlocksPerSeq = Math.max(...seqs.map((s) => s.blocks.length))
   const blockTables = new Int32Array(seqs.length * maxBlocksPerSeq).fill(-1)
   seqs.forEach((s, i) => blockTables.set(s.blocks, i * maxBlocksPerSeq))
-  const queryStartLoc = Int32Array.from([0, 21, 22, 25])
+  const queryStartLoc = Int32Array.from([0, ...seqs.map((_, i) => seqs.slice(0, i + 1).reduce((n, s) => n + s.rows, 0))])
   const positions = Int32Array.from(seqs.flatMap((s) => Array.from({length: s.rows}, (_, r) => s.start + r)))
   const numTokens = positions.length, qStride = heads * headDim + 3
   const query = randomArray(numTokens * qStride, 15, 2)
@@ -367,7 +389,7 @@ describe('NativeModel', () => {
     assert.equal(model.info.backend, 'cpu')
     assert.equal(model.info.vocabSize, 97)
     assert.equal(model.info.threads, 2)
-    assert.equal(model.info.kvBytesPerBlock, kvBytesPerBlock(TINY, BLOCK_SIZE, 'f32'))
+    assert.equal(model.info.kvBytesPerBlock, kvBytesPerBlock(TINY, BLOCK_SIZE))
     model.close()
   })
 

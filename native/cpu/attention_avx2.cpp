@@ -84,12 +84,15 @@ inline void prefetch_block(const float* rows, size_t token_stride, int tokens, i
 }  // namespace
 
 void attention_item(const float* query, int q_stride, const float* key_cache, const float* value_cache,
-                    const int32_t* positions, const int32_t* block_table, int row_begin, int row_end, int kv_head,
-                    int heads_per_kv, const KvLayout& layout, float scale, float* out, int out_stride) {
+                    const int32_t* positions, const int32_t* block_table, int row_begin, int row_end, int kv_head_begin,
+                    int kv_head_end, int heads_per_kv, const KvLayout& layout, float scale, float* out, int out_stride) {
   const int head_dim = layout.head_dim;
   const int block_size = layout.block_size;
   const size_t token_stride = static_cast<size_t>(layout.num_kv_heads) * head_dim;
-  const int num_queries = (row_end - row_begin) * heads_per_kv;
+  const int kv_heads = kv_head_end - kv_head_begin;
+  const int num_queries = (row_end - row_begin) * kv_heads * heads_per_kv;
+  // Query slot of (row, kv head, group member) in the running state.
+  auto query_index = [&](int r, int h, int g) { return ((r - row_begin) * kv_heads + (h - kv_head_begin)) * heads_per_kv + g; };
   const int padded_block = (block_size + 7) / 8 * 8;
   thread_local Scratch max_scratch, sum_scratch, acc_scratch, score_scratch;
   float* running_max = max_scratch.filled(num_queries, -std::numeric_limits<float>::infinity());
@@ -99,49 +102,55 @@ void attention_item(const float* query, int q_stride, const float* key_cache, co
   int max_position = 0;
   for (int r = row_begin; r < row_end; ++r) max_position = std::max(max_position, static_cast<int>(positions[r]));
   const int num_blocks = max_position / block_size + 1;
-  auto head_rows = [&](const float* cache, int b) {
-    return cache + static_cast<size_t>(block_table[b]) * block_size * token_stride + static_cast<size_t>(kv_head) * head_dim;
+  auto head_rows = [&](const float* cache, int b, int h) {
+    return cache + static_cast<size_t>(block_table[b]) * block_size * token_stride + static_cast<size_t>(h) * head_dim;
   };
   for (int b = 0; b < num_blocks; ++b) {
-    const float* keys = head_rows(key_cache, b);
-    const float* values = head_rows(value_cache, b);
     if (b + 1 < num_blocks) {
-      prefetch_block(head_rows(key_cache, b + 1), token_stride, block_size, head_dim);
-      prefetch_block(head_rows(value_cache, b + 1), token_stride, block_size, head_dim);
+      for (int h = kv_head_begin; h < kv_head_end; ++h) {
+        prefetch_block(head_rows(key_cache, b + 1, h), token_stride, block_size, head_dim);
+        prefetch_block(head_rows(value_cache, b + 1, h), token_stride, block_size, head_dim);
+      }
     }
-    for (int r = row_begin; r < row_end; ++r) {
-      const int visible = std::min(block_size, positions[r] + 1 - b * block_size);
-      if (visible <= 0) continue;
-      for (int g = 0; g < heads_per_kv; ++g) {
-        const int qi = (r - row_begin) * heads_per_kv + g;
-        const float* q = query + static_cast<size_t>(r) * q_stride + static_cast<size_t>(kv_head * heads_per_kv + g) * head_dim;
-        block_scores(q, keys, token_stride, visible, head_dim, scale, scores);
-        for (int t = visible; t < padded_block; ++t) scores[t] = -std::numeric_limits<float>::infinity();
-        __m256 block_max = _mm256_loadu_ps(scores);
-        for (int t = 8; t < padded_block; t += 8) block_max = _mm256_max_ps(block_max, _mm256_loadu_ps(scores + t));
-        const float new_max = std::max(running_max[qi], horizontal_max(block_max));
-        const __m256 shift = _mm256_set1_ps(new_max);
-        __m256 block_sum = _mm256_setzero_ps();
-        for (int t = 0; t < padded_block; t += 8) {
-          const __m256 p = exp256(_mm256_sub_ps(_mm256_loadu_ps(scores + t), shift));
-          _mm256_storeu_ps(scores + t, p);
-          block_sum = _mm256_add_ps(block_sum, p);
+    for (int h = kv_head_begin; h < kv_head_end; ++h) {
+      const float* keys = head_rows(key_cache, b, h);
+      const float* values = head_rows(value_cache, b, h);
+      for (int r = row_begin; r < row_end; ++r) {
+        const int visible = std::min(block_size, positions[r] + 1 - b * block_size);
+        if (visible <= 0) continue;
+        for (int g = 0; g < heads_per_kv; ++g) {
+          const int qi = query_index(r, h, g);
+          const float* q = query + static_cast<size_t>(r) * q_stride + static_cast<size_t>(h * heads_per_kv + g) * head_dim;
+          block_scores(q, keys, token_stride, visible, head_dim, scale, scores);
+          for (int t = visible; t < padded_block; ++t) scores[t] = -std::numeric_limits<float>::infinity();
+          __m256 block_max = _mm256_loadu_ps(scores);
+          for (int t = 8; t < padded_block; t += 8) block_max = _mm256_max_ps(block_max, _mm256_loadu_ps(scores + t));
+          const float new_max = std::max(running_max[qi], horizontal_max(block_max));
+          const __m256 shift = _mm256_set1_ps(new_max);
+          __m256 block_sum = _mm256_setzero_ps();
+          for (int t = 0; t < padded_block; t += 8) {
+            const __m256 p = exp256(_mm256_sub_ps(_mm256_loadu_ps(scores + t), shift));
+            _mm256_storeu_ps(scores + t, p);
+            block_sum = _mm256_add_ps(block_sum, p);
+          }
+          const float correction = exp256(_mm256_set1_ps(running_max[qi] - new_max))[0];
+          accumulate_values(acc + static_cast<size_t>(qi) * head_dim, correction, scores, values, token_stride, visible,
+                            head_dim);
+          running_sum[qi] = running_sum[qi] * correction + horizontal_sum(block_sum);
+          running_max[qi] = new_max;
         }
-        const float correction = exp256(_mm256_set1_ps(running_max[qi] - new_max))[0];
-        accumulate_values(acc + static_cast<size_t>(qi) * head_dim, correction, scores, values,
-                          token_stride, visible, head_dim);
-        running_sum[qi] = running_sum[qi] * correction + horizontal_sum(block_sum);
-        running_max[qi] = new_max;
       }
     }
   }
   for (int r = row_begin; r < row_end; ++r) {
-    for (int g = 0; g < heads_per_kv; ++g) {
-      const int qi = (r - row_begin) * heads_per_kv + g;
-      const __m256 inv = _mm256_set1_ps(1.f / running_sum[qi]);
-      float* o = out + static_cast<size_t>(r) * out_stride + static_cast<size_t>(kv_head * heads_per_kv + g) * head_dim;
-      const float* a = acc + static_cast<size_t>(qi) * head_dim;
-      for (int d = 0; d < head_dim; d += 8) _mm256_storeu_ps(o + d, _mm256_mul_ps(_mm256_loadu_ps(a + d), inv));
+    for (int h = kv_head_begin; h < kv_head_end; ++h) {
+      for (int g = 0; g < heads_per_kv; ++g) {
+        const int qi = query_index(r, h, g);
+        const __m256 inv = _mm256_set1_ps(1.f / running_sum[qi]);
+        float* o = out + static_cast<size_t>(r) * out_stride + static_cast<size_t>(h * heads_per_kv + g) * head_dim;
+        const float* a = acc + static_cast<size_t>(qi) * head_dim;
+        for (int d = 0; d < head_dim; d += 8) _mm256_storeu_ps(o + d, _mm256_mul_ps(_mm256_loadu_ps(a + d), inv));
+      }
     }
   }
 }

@@ -1,5 +1,6 @@
 // The CPU backend: owns the weights, the KV pool (device + swap) and the thread pool, validates each batch,
 // applies block moves and chains the ops of kernels.h into a Llama forward pass.
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <memory>

@@ -5,7 +5,6 @@
 #include <sys/mman.h>
 
 #include <cstdint>
-#include <new>
 #include <string>
 #include <stdexcept>
 #include <utility>

@@ -13,10 +13,11 @@ namespace avx2 {
 void linear_block(const float* x, int row_begin, int row_end, const WeightMatrix& w, int col_begin, int col_end,
                   const float* bias, float* y);
 
-// One attention work item: query rows [row_begin, row_end) of one sequence against one KV head.
+// One attention work item: query rows [row_begin, row_end) of one sequence against KV heads
+// [kv_head_begin, kv_head_end), each block visited once for all of them.
 void attention_item(const float* query, int q_stride, const float* key_cache, const float* value_cache,
-                    const int32_t* positions, const int32_t* block_table, int row_begin, int row_end, int kv_head,
-                    int heads_per_kv, const KvLayout& layout, float scale, float* out, int out_stride);
+                    const int32_t* positions, const int32_t* block_table, int row_begin, int row_end, int kv_head_begin,
+                    int kv_head_end, int heads_per_kv, const KvLayout& layout, float scale, float* out, int out_stride);
 
 // SwiGLU rows [row_begin, row_end): see cpu::silu_and_mul.
 void silu_and_mul_rows(const float* gate_up, float* out, int row_begin, int row_end, int dim);

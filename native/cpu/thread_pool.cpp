@@ -83,7 +83,8 @@ void ThreadPool::parallel_for(int num_tasks, const std::function<void(int)>& fn)
   // Unpublish the job, then wait out workers that may still hold a pointer to it (they find no task left and
   // leave at once). Sequentially consistent order pairs with the worker's increment-then-read.
   job_.store(nullptr);
-  while (workers_inside_.load() != 0) PAGEDLLM_CPU_RELAX();
+  // A worker preempted inside that window may not run again for a while: spin briefly, then give up the core.
+  while (!spin_until([this] { return workers_inside_.load() == 0; })) std::this_thread::yield();
 }
 
 void ThreadPool::worker_loop() {

@@ -79,7 +79,7 @@ class CudaBackend final : public Backend {
   }
 
   void step(const BlockMoves& moves, const ForwardBatch& batch, float* logits_out) override {
-    if (batch.num_logits > 0 && batch.num_tokens == 0) throw std::runtime_error("step: logits asked of an empty batch");
+    validate(batch);
     upload_indices(moves, batch);
     apply_moves(moves);
     if (batch.num_tokens > 0) forward(batch);
@@ -116,6 +116,33 @@ class CudaBackend final : public Backend {
   }
 
  private:
+  // An out-of-range index would fault inside a kernel and leave the CUDA context unusable, so indices are
+  // checked on the host first (a few thousand integers per step).
+  void validate(const ForwardBatch& batch) const {
+    auto fail = [](const char* what) { throw std::runtime_error(std::string("step: ") + what); };
+    if (batch.num_logits > 0 && batch.num_tokens == 0) fail("logits asked of an empty batch");
+    if (batch.num_seqs == 0 ? batch.num_tokens != 0
+                            : batch.query_start_loc[0] != 0 || batch.query_start_loc[batch.num_seqs] != batch.num_tokens)
+      fail("query_start_loc does not cover the batch");
+    const int64_t num_slots = int64_t(cache_.num_blocks) * cache_.block_size;
+    for (int t = 0; t < batch.num_tokens; ++t) {
+      if (batch.slot_mapping[t] < -1 || batch.slot_mapping[t] >= num_slots) fail("slot out of range");
+      if (batch.token_ids[t] < 0 || batch.token_ids[t] >= model_.vocab_size) fail("token id out of range");
+    }
+    for (int i = 0; i < batch.num_logits; ++i)
+      if (batch.logits_indices[i] < 0 || batch.logits_indices[i] >= batch.num_tokens) fail("logits index out of range");
+    for (int s = 0; s < batch.num_seqs; ++s) {
+      const int query_len = batch.query_start_loc[s + 1] - batch.query_start_loc[s];
+      const int context = batch.context_lens[s];
+      if (query_len < 0 || context < query_len) fail("context shorter than the query chunk");
+      const int used_blocks = ceil_div(context, cache_.block_size);
+      if (used_blocks > batch.max_blocks_per_seq) fail("block table shorter than the context");
+      const int32_t* table = batch.block_tables + int64_t(s) * batch.max_blocks_per_seq;
+      for (int j = 0; j < used_blocks; ++j)
+        if (table[j] < 0 || table[j] >= cache_.num_blocks) fail("block table entry out of range");
+    }
+  }
+
   // All integer inputs of a step travel in one pinned buffer and one copy.
   void upload_indices(const BlockMoves& moves, const ForwardBatch& batch) {
     const int rows = batch.num_tokens;
@@ -219,8 +246,6 @@ class CudaBackend final : public Backend {
     T* final_rows = reinterpret_cast<T*>(base + final_rows_at);
     float* logits = reinterpret_cast<float*>(base + logits_offset_);
 
-    for (int i = 0; i < batch.num_logits; ++i)
-      if (batch.logits_indices[i] < 0 || batch.logits_indices[i] >= n) throw std::runtime_error("logits index out of range");
     const AttentionRows rows{n, max_kv_len_, device_index(row_seq_at_), device_index(row_kv_len_at_),
                              device_index(block_tables_at_), batch.max_blocks_per_seq};
     const float scale = 1.f / std::sqrt(float(D));

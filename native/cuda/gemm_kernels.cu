@@ -38,9 +38,10 @@ __global__ void __launch_bounds__(kThreads) linear_kernel(const T* __restrict__ 
                                                           const float* __restrict__ bias, int M, int N, int K,
                                                           int k_per_split, float* __restrict__ y) {
   using namespace nvcuda;
-  __shared__ __align__(16) T a_tile[kTileM][kTileK + kPad];
-  __shared__ __align__(16) T b_tile[kTileN][kTileK + kPad];
-  __shared__ __align__(16) float c_tile[kTileM][kTileN + 4];
+  // WMMA loads and stores need 256-bit aligned pointers; every fragment offset below is a multiple of 32 bytes.
+  __shared__ __align__(128) T a_tile[kTileM][kTileK + kPad];
+  __shared__ __align__(128) T b_tile[kTileN][kTileK + kPad];
+  __shared__ __align__(128) float c_tile[kTileM][kTileN + 4];
   const int m0 = blockIdx.y * kTileM, n0 = blockIdx.x * kTileN;
   const int k_begin = blockIdx.z * k_per_split, k_end = min(K, k_begin + k_per_split);
   const int warp = threadIdx.x >> 5, warp_m = (warp / 2) * 32, warp_n = (warp % 2) * 32;

@@ -1,6 +1,6 @@
 // Request arrival times: offline (everything at t = 0) or a seeded Poisson process at a given rate.
 import {InvalidRequestError} from '../engine/errors.js'
-import {SeededRandom} from './random.js'
+import {BenchRandom} from './random.js'
 
 /**
  * Arrival offsets in seconds from the start of the run. rate = Infinity sends all at t = 0 (vLLM's
@@ -9,7 +9,7 @@ import {SeededRandom} from './random.js'
 export function arrivalTimes(count: number, rate: number, seed: number): number[] {
   if (!(rate > 0)) throw new InvalidRequestError(`request rate must be > 0 or inf, got ${rate}`, {param: 'request-rate'})
   if (rate === Infinity) return new Array<number>(count).fill(0)
-  const random = new SeededRandom(seed)
+  const random = new BenchRandom(seed)
   const times: number[] = []
   let now = 0
   for (let i = 0; i < count; i++) {

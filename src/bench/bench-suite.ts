@@ -38,6 +38,9 @@ export interface RunResult {
   projected: {requestsPerSecond: number; outputTokensPerSecond: number} | null
   stepTimeByBatch: {batch: string; steps: number; medianMs: number}[]
   outputHashes: Record<string, string>
+  /** Engine runs: CPU seconds of this process and the 1-minute load average at the end (null for endpoints). */
+  cpuSeconds: number | null
+  loadAverage: number | null
   /** Every engine step of the run (empty for endpoints), for re-plotting from the JSON. */
   steps: StepRecord[]
 }
@@ -63,67 +66,71 @@ export async function runBenchSuite(options: SuiteOptions): Promise<SuiteResults
   const createEngine = (policy: KvPolicy) => LLMEngine.create({...engineConfig, policy})
   // The first engine tells the limits (context, pool) the workload must fit; it then serves the first run.
   let firstEngine: LLMEngine | null = options.policies.length > 0 ? await createEngine(options.policies[0]) : null
-  const model = firstEngine?.model ?? (await loadModel(engineConfig.modelPath))
-  const tokenizer = model.tokenizer
-  // Prompt ids must be valid for the weights as well as the tokenizer.
-  const vocab = {vocabSize: Math.min(tokenizer.vocabSize, model.config.vocabSize), specialTokenIds: tokenizer.specialTokenIds}
-  const limits = firstEngine ? engineLimits(firstEngine) : null
-  if (firstEngine && limits && limits.poolTokens < firstEngine.maxModelLen && options.policies.some((p) => p === 'orca-max' || p === 'contiguous')) {
-    await firstEngine.shutdown()
-    throw new InvalidRequestError(
-      `orca-max and contiguous reserve the whole context (${firstEngine.maxModelLen} tokens) per request, but the KV pool holds ` +
-        `${limits.poolTokens}: raise --num-blocks / --kv-memory or lower --max-model-len`,
-      {param: 'policies'},
-    )
-  }
-  const workload = buildWorkload(options.workload, tokenizer, limits?.maxTotalTokens ?? Number.POSITIVE_INFINITY)
-  const engineInfo = firstEngine && limits && {
-    model: firstEngine.modelName,
-    blockSize: engineConfig.blockSize,
-    totalBlocks: limits.poolTokens / engineConfig.blockSize,
-    poolTokens: limits.poolTokens,
-    maxModelLen: firstEngine.maxModelLen,
-    prefixCaching: engineConfig.enablePrefixCaching,
-    backend: `${firstEngine.nativeInfo.backend} (${firstEngine.nativeInfo.deviceName})`,
-    threads: firstEngine.nativeInfo.threads,
-  }
-  log(`workload: ${workload.source}; ${workload.trace.length} requests, seed ${options.workload.seed}` +
-    (workload.droppedTooLong > 0 ? `; ${workload.droppedTooLong} requests of the source exceed the engine's ${limits?.maxTotalTokens} tokens and were left out` : ''))
-
-  const runs: RunResult[] = []
-  for (const rate of options.requestRates) {
-    const requests = buildBenchRequests(workload.trace, arrivalTimes(workload.trace.length, rate, options.workload.seed), vocab, options.workload.seed)
-    const rateText = rate === Infinity ? 'offline' : `${rate} req/s`
-    for (const policy of options.policies) {
-      const engine = firstEngine ?? (await createEngine(policy))
-      firstEngine = null
-      const label = policyLabel(policy, engineConfig.enablePrefixCaching)
-      const progress = startProgress(`${label} @ ${rateText}`, requests.length)
-      const started = performance.now()
-      const result = await runOnEngine(engine, requests, options.generation, progress.tick).finally(progress.stop)
-      log(`${label} @ ${rateText}: ${result.metrics.steps} steps in ${((performance.now() - started) / 1000).toFixed(1)} s`)
-      runs.push({label, policy, endpoint: null, requestRate: rate, metrics: result.metrics, projected: null, stepTimeByBatch: stepTimeByBatch(result.steps), outputHashes: result.outputHashes, steps: result.steps})
+  try {
+    const model = firstEngine?.model ?? (await loadModel(engineConfig.modelPath))
+    const tokenizer = model.tokenizer
+    // Prompt ids must be valid for the weights as well as the tokenizer.
+    const vocab = {vocabSize: Math.min(tokenizer.vocabSize, model.config.vocabSize), specialTokenIds: tokenizer.specialTokenIds}
+    const limits = firstEngine ? engineLimits(firstEngine) : null
+    if (firstEngine && limits && limits.poolTokens < firstEngine.maxModelLen && options.policies.some((p) => p === 'orca-max' || p === 'contiguous')) {
+      throw new InvalidRequestError(
+        `orca-max and contiguous reserve the whole context (${firstEngine.maxModelLen} tokens) per request, but the KV pool holds ` +
+          `${limits.poolTokens}: raise --num-blocks / --kv-memory or lower --max-model-len`,
+        {param: 'policies'},
+      )
     }
-    for (const endpoint of options.endpoints) {
-      const progress = startProgress(`${endpoint} @ ${rateText}`, requests.length)
-      const result = await runOnEndpoint(endpoint, requests, options.generation, {model: options.endpointModel, onRequestDone: progress.tick}).finally(progress.stop)
-      runs.push({label: endpoint, policy: null, endpoint, requestRate: rate, metrics: result.metrics, projected: null, stepTimeByBatch: [], outputHashes: result.outputHashes, steps: []})
+    // Without a local engine (endpoints only) the model's own context is the limit.
+    const contextLimit = Math.min(engineConfig.maxModelLen ?? Infinity, model.config.maxPositionEmbeddings)
+    const workload = buildWorkload(options.workload, tokenizer, limits?.maxTotalTokens ?? contextLimit)
+    const engineInfo = firstEngine && limits && {
+      model: firstEngine.modelName,
+      blockSize: engineConfig.blockSize,
+      totalBlocks: limits.poolTokens / engineConfig.blockSize,
+      poolTokens: limits.poolTokens,
+      maxModelLen: firstEngine.maxModelLen,
+      prefixCaching: engineConfig.enablePrefixCaching,
+      backend: `${firstEngine.nativeInfo.backend} (${firstEngine.nativeInfo.deviceName})`,
+      threads: firstEngine.nativeInfo.threads,
     }
-  }
-  await firstEngine?.shutdown() // only when no run used it
+    log(`workload: ${workload.source}; ${workload.trace.length} requests, seed ${options.workload.seed}` +
+      (workload.droppedTooLong > 0 ? `; ${workload.droppedTooLong} requests of the source exceed the engine's ${limits?.maxTotalTokens} tokens and were left out` : ''))
 
-  const stepCost = options.stepCostMs !== undefined ? {ms: options.stepCostMs, source: '--step-cost-ms'} : measuredStepCost(runs.flatMap((run) => run.steps))
-  for (const run of runs) if (run.policy && run.requestRate === Infinity && stepCost) run.projected = projectedThroughput(run.metrics, stepCost.ms)
-  const engineRuns = runs.filter((run) => run.policy !== null)
-  const endpointRuns = runs.filter((run) => run.endpoint !== null)
-  return {
-    workload: {source: workload.source, droppedTooLong: workload.droppedTooLong, stats: workload.stats, numPrompts: workload.trace.length, seed: options.workload.seed},
-    engine: engineInfo,
-    stepCostMs: stepCost?.ms ?? null,
-    stepCostSource: stepCost?.source ?? 'no engine steps',
-    runs,
-    engineOutputs: engineRuns.length > 1 ? compareOutputHashes(engineRuns.map((run) => run.outputHashes)) : null,
-    endpointOutputs: endpointRuns.length > 1 ? compareOutputHashes(endpointRuns.map((run) => run.outputHashes)) : null,
+    const runs: RunResult[] = []
+    for (const rate of options.requestRates) {
+      const requests = buildBenchRequests(workload.trace, arrivalTimes(workload.trace.length, rate, options.workload.seed), vocab, options.workload.seed)
+      const rateText = rate === Infinity ? 'offline' : `${rate} req/s`
+      for (const policy of options.policies) {
+        const engine = firstEngine ?? (await createEngine(policy))
+        firstEngine = null
+        const label = policyLabel(policy, engineConfig.enablePrefixCaching)
+        const progress = startProgress(`${label} @ ${rateText}`, requests.length)
+        const started = performance.now()
+        const result = await runOnEngine(engine, requests, options.generation, progress.tick).finally(progress.stop)
+        log(`${label} @ ${rateText}: ${result.metrics.steps} steps in ${((performance.now() - started) / 1000).toFixed(1)} s`)
+        runs.push({label, policy, endpoint: null, requestRate: rate, metrics: result.metrics, projected: null, stepTimeByBatch: stepTimeByBatch(result.steps), outputHashes: result.outputHashes, cpuSeconds: result.cpuSeconds, loadAverage: result.loadAverage, steps: result.steps})
+      }
+      for (const endpoint of options.endpoints) {
+        const progress = startProgress(`${endpoint} @ ${rateText}`, requests.length)
+        const result = await runOnEndpoint(endpoint, requests, options.generation, {model: options.endpointModel, onRequestDone: progress.tick}).finally(progress.stop)
+        runs.push({label: endpoint, policy: null, endpoint, requestRate: rate, metrics: result.metrics, projected: null, stepTimeByBatch: [], outputHashes: result.outputHashes, cpuSeconds: null, loadAverage: null, steps: []})
+      }
+    }
+
+    const stepCost = options.stepCostMs !== undefined ? {ms: options.stepCostMs, source: '--step-cost-ms'} : measuredStepCost(runs.flatMap((run) => run.steps))
+    for (const run of runs) if (run.policy && run.requestRate === Infinity && stepCost) run.projected = projectedThroughput(run.metrics, stepCost.ms)
+    const engineRuns = runs.filter((run) => run.policy !== null)
+    const endpointRuns = runs.filter((run) => run.endpoint !== null)
+    return {
+      workload: {source: workload.source, droppedTooLong: workload.droppedTooLong, stats: workload.stats, numPrompts: workload.trace.length, seed: options.workload.seed},
+      engine: engineInfo,
+      stepCostMs: stepCost?.ms ?? null,
+      stepCostSource: stepCost?.source ?? 'no engine steps',
+      runs,
+      engineOutputs: engineRuns.length > 1 ? compareOutputHashes(engineRuns.map((run) => run.outputHashes)) : null,
+      endpointOutputs: endpointRuns.length > 1 ? compareOutputHashes(endpointRuns.map((run) => run.outputHashes)) : null,
+    }
+  } finally {
+    await firstEngine?.shutdown() // an engine no run took (error, or no policies ran)
   }
 }
 

@@ -1,4 +1,5 @@
 // Runs one bench workload on one engine instance (one KV policy) and records per-request and per-step numbers.
+import {loadavg} from 'node:os'
 import {setImmediate as nextTurn, setTimeout as sleep} from 'node:timers/promises'
 import {type LLMEngine, nowSeconds, type StepStats} from '../engine/llm-engine.js'
 import {makeSamplingParams} from '../engine/sampling-params.js'
@@ -14,6 +15,10 @@ export interface GenerationSettings {
 
 export interface EngineRunResult {
   metrics: RunMetrics
+  /** CPU time this process spent (all threads): less sensitive than wall time to other work on the machine. */
+  cpuSeconds: number
+  /** 1-minute load average at the end of the run, to tell a contended measurement. */
+  loadAverage: number
   steps: StepRecord[]
   /** requestId -> hash of its output token ids. */
   outputHashes: Record<string, string>
@@ -38,6 +43,8 @@ export async function runOnEngine(
 ): Promise<EngineRunResult> {
   const steps: StepRecord[] = []
   const generated = new Map<string, number>()
+  let added = 0
+  let finished = 0
   const outputLenById = new Map(requests.map((r) => [r.requestId, r.outputLen]))
   const pendingTokens = () => {
     let pending = 0
@@ -48,17 +55,19 @@ export async function runOnEngine(
     // The step's outputs reach the request streams through promise callbacks that run after this
     // listener; reading the pending tokens one macrotask later sees them, before the next step starts.
     const record = stepRecordOf(stats)
-    setImmediate(() => steps.push({...record, pendingTokens: pendingTokens()}))
+    setImmediate(() => steps.push({...record, pendingTokens: pendingTokens(), waitingRequests: added - finished - generated.size}))
   })
 
   try {
     const outputHashes: Record<string, string> = {}
+    const cpuAtStart = process.cpuUsage()
     const start = nowSeconds()
     const records = await Promise.all(
       requests.map(async (request, index): Promise<RequestRecord> => {
         const arrivalTime = start + request.arrivalOffset
         const wait = arrivalTime - nowSeconds()
         if (wait > 0) await sleep(wait * 1000)
+        added++
         const handle = engine.addRequest({
           requestId: request.requestId,
           prompt: request.promptTokenIds,
@@ -75,8 +84,10 @@ export async function runOnEngine(
         for await (const output of handle) {
           tokenIds = output.outputs[0]?.tokenIds ?? []
           if (tokenIds.length > 0 && Number.isNaN(firstTokenTime)) firstTokenTime = nowSeconds()
-          if (output.finished) generated.delete(request.requestId)
-          else generated.set(request.requestId, tokenIds.length)
+          if (output.finished) {
+            generated.delete(request.requestId)
+            finished++
+          } else generated.set(request.requestId, tokenIds.length)
         }
         const final = await handle.result()
         onRequestDone()
@@ -93,13 +104,20 @@ export async function runOnEngine(
     const durationS = Math.max(...records.map((r) => r.finishTime)) - start
     await nextTurn() // the last step's record lands one macrotask after it
     const preemptions = engine.stats().numPreemptions
-    return {metrics: computeRunMetrics(records, steps, {durationS, preemptions}), steps, outputHashes}
+    const cpu = process.cpuUsage(cpuAtStart)
+    return {
+      metrics: computeRunMetrics(records, steps, {durationS, preemptions}),
+      cpuSeconds: (cpu.user + cpu.system) / 1e6,
+      loadAverage: loadavg()[0],
+      steps,
+      outputHashes,
+    }
   } finally {
     await engine.shutdown()
   }
 }
 
-function stepRecordOf(stats: StepStats): Omit<StepRecord, 'pendingTokens'> {
+function stepRecordOf(stats: StepStats): Omit<StepRecord, 'pendingTokens' | 'waitingRequests'> {
   return {
     numSeqs: stats.numSeqs,
     decodeTokens: stats.numDecodeTokens,

@@ -24,6 +24,8 @@ export interface StepRecord {
   reservedSlots: number
   /** Tokens the running requests have still to generate (known to the bench from the trace). */
   pendingTokens: number
+  /** Requests that had arrived but not yet produced a token: the queue that memory holds back. */
+  waitingRequests: number
 }
 
 /** Shares of the whole KV pool, averaged over steps (the paper's Figure 2 categories). */
@@ -59,6 +61,8 @@ export interface RunMetrics {
   /** The same share weighted by step duration (what a memory snapshot at a random time would show). */
   kvTokenShareTimeWeighted: number
   kvBreakdown: KvBreakdown
+  /** 'queued': averaged over steps with requests waiting (memory is the limit, as in the paper's Figure 2); 'all': no step had a queue. */
+  kvBreakdownScope: 'queued' | 'all'
   peakUsedBlocks: number
   preemptions: number
   /** Output tokens per engine step: throughput in units of steps, independent of the machine. */
@@ -79,7 +83,10 @@ export function computeRunMetrics(
   const reserving = steps.filter((s) => s.reservedSlots > 0)
   const shares = reserving.map((s) => s.tokensStored / s.reservedSlots)
   const reservingTime = reserving.reduce((sum, s) => sum + s.durationMs, 0)
-  const breakdowns = steps.map(kvBreakdownOfStep)
+  // The drain at the end of a run (a few long requests alone in an emptying pool) says nothing about how a
+  // policy uses memory under load, so the breakdown averages the steps that had requests waiting.
+  const queued = steps.filter((s) => s.waitingRequests > 0)
+  const breakdowns = (queued.length > 0 ? queued : steps).map(kvBreakdownOfStep)
   const averageOf = (pick: (b: KvBreakdown) => number) => breakdowns.reduce((sum, b) => sum + pick(b), 0) / Math.max(1, breakdowns.length)
 
   return {
@@ -104,6 +111,7 @@ export function computeRunMetrics(
       internalFragmentation: averageOf((b) => b.internalFragmentation),
       free: averageOf((b) => b.free),
     },
+    kvBreakdownScope: queued.length > 0 ? 'queued' : 'all',
     peakUsedBlocks: steps.reduce((max, s) => Math.max(max, s.usedBlocks), 0),
     preemptions: run.preemptions,
     outputTokensPerStep: outputTokens / Math.max(1, steps.length),

@@ -42,7 +42,7 @@ export function batchSizeSpec(runs: readonly RunResult[], workload: string): Top
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
     title: {text: 'Average batched requests per step', subtitle: `${workload}; same KV memory for every policy`},
-    width: {step: 28 * order.length + 20},
+    width: 520,
     height: 300,
     config: CONFIG,
     data: {values},
@@ -51,7 +51,7 @@ export function batchSizeSpec(runs: readonly RunResult[], workload: string): Top
       {mark: {type: 'text', dy: -8, fontSize: 11}, encoding: {text: {field: 'batch', type: 'quantitative', format: '.1f'}}},
     ],
     encoding: {
-      x: {field: 'rate', type: 'nominal', title: 'Request rate', sort: [...new Set(values.map((v) => v.rate))], axis: {labelAngle: 0}},
+      x: {field: 'rate', type: 'nominal', title: 'Request rate', sort: [...new Set(values.map((v) => v.rate))], axis: {labelAngle: 0}, scale: {paddingInner: 0.25}},
       xOffset: {field: 'run', sort: order},
       y: {field: 'batch', type: 'quantitative', title: 'Mean batch size (requests)'},
       color: {field: 'run', type: 'nominal', title: 'Policy', sort: order},
@@ -84,7 +84,10 @@ export function kvBreakdownSpec(runs: readonly RunResult[], workload: string): T
   })
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
-    title: {text: 'KV cache memory: what it holds', subtitle: `${workload}; ${rateText(busiest)}; mean over steps`},
+    title: {
+      text: 'KV cache memory: what it holds',
+      subtitle: `${workload}; ${rateText(busiest)}; mean over ${chosen.every((run) => run.metrics.kvBreakdownScope === 'queued') ? 'steps with requests waiting' : 'steps'}`,
+    },
     width: 560,
     height: {step: 36},
     config: CONFIG,

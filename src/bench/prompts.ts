@@ -1,5 +1,5 @@
 // Turns a trace into prompts the engine can run: token ids of the traced length, max_tokens = output length.
-import {SeededRandom} from './random.js'
+import {BenchRandom} from './random.js'
 import type {TraceRequest} from './trace.js'
 
 export interface BenchRequest {
@@ -22,7 +22,7 @@ export function buildBenchRequests(
   vocab: {vocabSize: number; specialTokenIds: ReadonlySet<number>},
   seed: number,
 ): BenchRequest[] {
-  const random = new SeededRandom(seed ^ 0x5bd1e995)
+  const random = new BenchRandom(seed ^ 0x5bd1e995)
   const drawToken = () => {
     for (;;) {
       const id = random.int(vocab.vocabSize)

@@ -29,7 +29,7 @@ export function renderHeadline(results: SuiteResults): string {
   for (const rate of [...new Set(results.runs.map((run) => run.requestRate))]) {
     const runs = results.runs.filter((run) => run.requestRate === rate)
     const paged = runs.find((run) => run.policy === 'paged')
-    const header = ['run', 'req/s', 'out tok/s', 'paged/this', 'steps', 'tok/step', 'paged/this steps', 'KV holds tokens', 'mean batch', 'max batch', 'norm. lat. ms/tok', 'TTFT p50 ms', 'TPOT p50 ms', 'preempt', 'peak blocks']
+    const header = ['run', 'req/s', 'out tok/s', 'paged/this', 'CPU s', 'paged/this CPU', 'load', 'steps', 'tok/step', 'paged/this steps', 'KV holds tokens', 'mean batch', 'max batch', 'norm. lat. ms/tok', 'preempt', 'peak blocks']
     const rows = runs.map((run) => headlineRow(run, paged))
     sections.push(`${chalk.bold.underline(rateLabel(rate))}\n${renderTable(header, rows)}`)
   }
@@ -45,12 +45,16 @@ function headlineRow(run: RunResult, paged: RunResult | undefined): string[] {
   }
   const throughputRatio = paged && run !== paged ? ratio(paged.metrics.requestsPerSecond / m.requestsPerSecond) : '-'
   const stepRatio = paged && run !== paged && engine ? ratio(m.steps / paged.metrics.steps) : '-'
+  const cpuRatio = paged?.cpuSeconds && run !== paged && run.cpuSeconds ? ratio(run.cpuSeconds / paged.cpuSeconds) : '-'
   const share = engine ? percent(m.kvTokenShare) : '-'
   return [
     run.policy === 'paged' ? chalk.cyan(run.label) : run.label,
     fixed(m.requestsPerSecond, 3),
     fixed(m.outputTokensPerSecond, 1),
     throughputRatio,
+    run.cpuSeconds === null ? '-' : fixed(run.cpuSeconds, 1),
+    cpuRatio,
+    run.loadAverage === null ? '-' : fixed(run.loadAverage, 1),
     engine ? String(m.steps) : '-',
     engine ? fixed(m.outputTokensPerStep, 2) : '-',
     stepRatio,
@@ -58,8 +62,6 @@ function headlineRow(run: RunResult, paged: RunResult | undefined): string[] {
     engine ? fixed(m.meanBatch, 2) : '-',
     engine ? String(m.maxBatch) : '-',
     ms(m.normalizedLatencyS),
-    ms(m.ttftS.median),
-    ms(m.tpotS.median),
     engine ? String(m.preemptions) : '-',
     engine ? String(m.peakUsedBlocks) : '-',
   ]

@@ -1,6 +1,6 @@
 // Synthetic traces: prompt and output lengths drawn around given means (fixed, uniform or exponential spread).
 import {InvalidRequestError} from '../engine/errors.js'
-import {SeededRandom} from './random.js'
+import {BenchRandom} from './random.js'
 import type {TraceRequest} from './trace.js'
 
 export type LengthSpread = 'fixed' | 'uniform' | 'exponential'
@@ -16,7 +16,7 @@ export interface SyntheticTraceOptions {
   seed: number
 }
 
-function drawLength(random: SeededRandom, meanLen: number, options: SyntheticTraceOptions): number {
+function drawLength(random: BenchRandom, meanLen: number, options: SyntheticTraceOptions): number {
   switch (options.spread) {
     case 'fixed':
       return meanLen
@@ -36,7 +36,7 @@ export function syntheticTrace(options: SyntheticTraceOptions): TraceRequest[] {
     throw new InvalidRequestError('--input-len and --output-len must be >= 1', {param: 'input-len'})
   if (!(options.rangeRatio >= 0 && options.rangeRatio <= 1))
     throw new InvalidRequestError('--range-ratio must be in [0, 1]', {param: 'range-ratio'})
-  const random = new SeededRandom(options.seed)
+  const random = new BenchRandom(options.seed)
   return Array.from({length: options.numPrompts}, () => ({
     promptLen: drawLength(random, options.inputLen, options),
     outputLen: drawLength(random, options.outputLen, options),

@@ -2,7 +2,7 @@
 import {readFileSync} from 'node:fs'
 import {InvalidRequestError} from '../engine/errors.js'
 import type {PromptCompletionPair} from './datasets.js'
-import {SeededRandom} from './random.js'
+import {BenchRandom} from './random.js'
 import {mean, median, percentile} from './statistics.js'
 
 export interface TraceRequest {
@@ -71,7 +71,7 @@ export function traceStats(trace: readonly TraceRequest[]): TraceStats {
 export function sampleTrace(trace: readonly TraceRequest[], n: number, seed: number): TraceRequest[] {
   if (n > trace.length)
     throw new InvalidRequestError(`--num-prompts ${n} exceeds the ${trace.length} usable requests in the trace`, {param: 'num-prompts'})
-  return new SeededRandom(seed).shuffled(trace).slice(0, n)
+  return new BenchRandom(seed).shuffled(trace).slice(0, n)
 }
 
 /** Drops requests the bench model or KV pool can never hold, and says how many went. */
@@ -116,7 +116,7 @@ export function sampleTraceFromPairs(
   options: {numPrompts: number; seed: number; maxTotalTokens: number; filter?: TraceFilter},
 ): TraceRequest[] {
   const trace: TraceRequest[] = []
-  for (const pair of new SeededRandom(options.seed).shuffled(pairs)) {
+  for (const pair of new BenchRandom(options.seed).shuffled(pairs)) {
     if (trace.length === options.numPrompts) break
     const [request] = traceFromPairs([pair], encode, {filter: options.filter, keepPromptTokens: true})
     if (request && request.promptLen + request.outputLen <= options.maxTotalTokens) trace.push(request)

@@ -25,7 +25,8 @@ export default class Compare extends Command {
     // Alpaca's short requests let a whole sweep (rates x policies) finish in minutes on a CPU; ShareGPT needs lower rates.
     trace: Flags.string({description: benchFlags.trace.description, options: benchFlags.trace.options, default: 'alpaca'}),
     'num-prompts': Flags.integer({description: 'Requests per run (sampled from the trace)', default: 20, min: 1}),
-    'request-rates': Flags.string({description: 'Request rates to sweep (req/s; inf = all at t=0)', default: '0.5,1,2,4'}),
+    // inf adds the offline run: the memory-bound state the KV-memory plot shows.
+    'request-rates': Flags.string({description: 'Request rates to sweep (req/s; inf = all at t=0)', default: '0.5,1,2,4,inf'}),
     endpoint: Flags.string({description: 'Base URL of an OpenAI-compatible server (POST /v1/completions, streaming); repeatable', multiple: true}),
     'endpoint-model': Flags.string({description: 'Model name to send to the endpoints (default: the first one GET /v1/models lists)'}),
     out: Flags.string({description: 'Directory for results.json and the plots', default: 'out/compare'}),

@@ -2,12 +2,13 @@
 import {performance} from 'node:perf_hooks'
 import {BlockManager} from './block-manager.js'
 import type {EngineConfig} from './config.js'
-import {selectDevice} from './device.js'
+import {selectDevice, type DeviceChoice} from './device.js'
 import {ContextLengthError, InvalidRequestError, UnavailableError} from './errors.js'
 import {loadModel, type LoadedModel} from './model/load-model.js'
 import type {Tokenizer} from './model/tokenizer.js'
 import {ModelRunner} from './model-runner.js'
-import {cudaStatus, kvBytesPerBlock, loadNativeModel, nativeBuildInfo, type NativeModel, type NativeModelInfo} from './native.js'
+import {cudaMemoryInfo, cudaStatus, kvBytesPerBlock, loadNativeModel, nativeBuildInfo, type NativeModel, type NativeModelInfo} from './native.js'
+import {cudaActivationReserveBytes, cudaKvBytesPerBlock, cudaWeightBytes, gpuKvBlocks} from './gpu-memory.js'
 import {OutputProcessor} from './output-processor.js'
 import {RequestHandle, snapshotGroup, type RequestOutput} from './request-output.js'
 import type {SamplingParams} from './sampling-params.js'
@@ -48,6 +49,24 @@ export interface EngineStats {
 
 export const nowSeconds = (): number => performance.now() / 1000
 
+/** KV pool size: --num-blocks, else --kv-memory on CPU, else free GPU memory x --gpu-memory-utilization on CUDA. */
+function sizeKvPool(config: EngineConfig, model: LoadedModel, device: 'cpu' | 'cuda', maxModelLen: number): {numBlocks: number; blockBytes: number} {
+  if (device === 'cpu') {
+    const blockBytes = kvBytesPerBlock(model.config, config.blockSize)
+    return {blockBytes, numBlocks: config.numBlocks ?? Math.floor(config.kvMemoryBytes / blockBytes)}
+  }
+  const blockBytes = cudaKvBytesPerBlock(model.config, config.blockSize)
+  if (config.numBlocks !== undefined) return {blockBytes, numBlocks: config.numBlocks}
+  const numBlocks = gpuKvBlocks({
+    freeBytes: cudaMemoryInfo().freeBytes,
+    gpuMemoryUtilization: config.gpuMemoryUtilization,
+    weightBytes: cudaWeightBytes(model.config),
+    activationReserveBytes: cudaActivationReserveBytes(model.config, config.maxNumBatchedTokens, config.maxNumSeqs, maxModelLen),
+    kvBytesPerBlock: blockBytes,
+  })
+  return {blockBytes, numBlocks}
+}
+
 /** A 32-bit mix of (engine seed, request number): nearby inputs give unrelated seeds. */
 function deriveSeed(engineSeed: number, requestNumber: number): number {
   let x = (Math.imul(engineSeed ^ 0x9e3779b9, 0x85ebca6b) + Math.imul(requestNumber + 1, 0xc2b2ae35)) >>> 0
@@ -70,6 +89,8 @@ export class LLMEngine {
     readonly model: LoadedModel,
     readonly native: NativeModel,
     readonly maxModelLen: number,
+    /** Which backend runs, and why (e.g. "CUDA not available (...), using CPU"). */
+    readonly device: DeviceChoice,
     private readonly blockManager: BlockManager,
     private readonly scheduler: Scheduler,
     private readonly runner: ModelRunner,
@@ -80,11 +101,13 @@ export class LLMEngine {
     const model = await loadModel(config.modelPath)
     const device = selectDevice(config.device, nativeBuildInfo(), cudaStatus())
     const weightFormat = config.weightDtype === 'auto' ? (device.device === 'cuda' ? 'bf16' : 'f32') : config.weightDtype
-    const blockBytes = kvBytesPerBlock(model.config, config.blockSize, 'f32')
-    const numBlocks = config.numBlocks ?? Math.floor(config.kvMemoryBytes / blockBytes)
-    const numSwapBlocks = Math.floor(config.swapSpaceBytes / blockBytes)
     const maxModelLen = Math.min(config.maxModelLen ?? model.config.maxPositionEmbeddings, model.config.maxPositionEmbeddings)
-    if (numBlocks < 1) throw new InvalidRequestError(`the KV cache holds no block: raise --kv-memory (one block takes ${blockBytes} bytes)`, {param: 'kv-memory'})
+    const {numBlocks, blockBytes} = sizeKvPool(config, model, device.device, maxModelLen)
+    const numSwapBlocks = Math.floor(config.swapSpaceBytes / blockBytes)
+    if (numBlocks < 1) {
+      const knob = device.device === 'cuda' ? '--gpu-memory-utilization' : '--kv-memory'
+      throw new InvalidRequestError(`the KV cache holds no block: raise ${knob} (one block takes ${blockBytes} bytes)`, {param: knob.slice(2)})
+    }
     const native = await loadNativeModel({
       config: model.config,
       tensors: model.tensors,
@@ -108,7 +131,7 @@ export class LLMEngine {
     const runner = new ModelRunner(native, blockManager, config.blockSize)
     const eos = model.generationConfig.eosTokenIds
     const outputs = new OutputProcessor(model.tokenizer, blockManager, scheduler, model.config.vocabSize, eos)
-    return new LLMEngine(config, model, native, maxModelLen, blockManager, scheduler, runner, outputs)
+    return new LLMEngine(config, model, native, maxModelLen, device, blockManager, scheduler, runner, outputs)
   }
 
   get tokenizer(): Tokenizer {

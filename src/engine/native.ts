@@ -99,6 +99,8 @@ interface Addon {
   loadModel(options: Omit<LoadNativeModelOptions, 'config'> & {config: ModelConfig}): Promise<NativeModelHandle>
   buildInfo(): {cuda: boolean}
   cudaStatus(): {available: boolean; detail: string}
+  /** Present only in builds with CUDA. */
+  cuda?: {memoryInfo(): CudaMemoryInfo}
   ops: NativeOps
 }
 
@@ -165,9 +167,23 @@ export async function loadNativeModel(opts: LoadNativeModelOptions): Promise<Nat
   }
 }
 
-/** Bytes one KV block takes (K and V, all layers); the pool stores fp32 whatever the weight format. */
-export function kvBytesPerBlock(config: ModelConfig, blockSize: number, _format: WeightFormat): number {
+/** Bytes one KV block takes in the CPU pool (K and V, all layers, fp32 whatever the weight format). */
+export function kvBytesPerBlock(config: ModelConfig, blockSize: number): number {
   return 2 * config.numLayers * blockSize * config.numKvHeads * config.headDim * 4
+}
+
+export interface CudaMemoryInfo {
+  available: boolean
+  detail: string
+  freeBytes: number
+  totalBytes: number
+}
+
+/** Free and total device memory (cudaMemGetInfo), for sizing the GPU KV pool. */
+export function cudaMemoryInfo(): CudaMemoryInfo {
+  const cuda = loadAddon().cuda
+  if (!cuda) return {available: false, detail: 'built without CUDA', freeBytes: 0, totalBytes: 0}
+  return cuda.memoryInfo()
 }
 
 export function nativeBuildInfo(): {cuda: boolean} {

@@ -2,6 +2,7 @@
 // against this machine's measured ceilings (memory bandwidth for weight-streaming work, peak FMA for the rest).
 import {Bench} from 'tinybench'
 import {nativeOps, type NativeLinearWeights, type NativeOps, type WeightFormat} from '../../engine/native.js'
+import {modelStepCases} from './model-step.js'
 
 export interface KernelBenchShape {
   hiddenSize: number
@@ -26,6 +27,8 @@ export interface KernelBenchOptions extends KernelBenchShape {
   timeMs: number
   /** Only kernels whose name contains this text (all when absent). */
   only?: string
+  /** Also time whole steps of the generated 'bench' test model (its shape is the default shape). */
+  modelStep?: boolean
 }
 
 /** ~30M parameters: weights (120 MB in f32) far beyond the 32 MB L3, so batch-1 decode streams from memory. */
@@ -82,7 +85,7 @@ interface KernelCase {
   bound: 'memory' | 'compute'
   flops: number
   bytes: number
-  run: () => void
+  run: () => unknown
 }
 
 /** Fast seeded uniform values in [-scale, scale) (Math.random for 30M weights is slow and unseeded). */
@@ -248,11 +251,28 @@ export async function runKernelBench(options: KernelBenchOptions, onProgress: (m
     ...smallOpCases(ops, o, 1, 'decode'),
     ...smallOpCases(ops, o, o.batch, 'batch'),
   ]
+  let closeModel = () => {}
+  if (o.modelStep) {
+    onProgress('loading the bench test model')
+    const steps = await modelStepCases(o)
+    cases.push(...steps.cases)
+    closeModel = steps.close
+  }
   const ceiling = effectiveCeiling(ceilings, poolThreads)
   const results: KernelResult[] = []
-  for (const c of cases.filter((k) => o.only === undefined || k.kernel.includes(o.only))) {
+  try {
+    await measureCases(cases.filter((k) => o.only === undefined || k.kernel.includes(o.only)), o.timeMs, ceiling, results, onProgress)
+  } finally {
+    closeModel()
+  }
+  return {options: o, avx2: ops.avx2Status().enabled, ceilings, ceiling, results}
+}
+
+async function measureCases(cases: KernelCase[], timeMs: number, ceiling: {readBytesPerSecond: number; peakFlops: number},
+  results: KernelResult[], onProgress: (message: string) => void): Promise<void> {
+  for (const c of cases) {
     onProgress(`${c.kernel} ${c.shape}`)
-    const bench = new Bench({time: o.timeMs, iterations: 5, warmupTime: 20, warmupIterations: 2, throws: true})
+    const bench = new Bench({time: timeMs, iterations: 5, warmupTime: 20, warmupIterations: 2, throws: true})
     bench.add(c.kernel, c.run)
     await bench.run()
     const result = bench.tasks[0].result
@@ -265,7 +285,6 @@ export async function runKernelBench(options: KernelBenchOptions, onProgress: (m
     results.push({kernel: c.kernel, shape: c.shape, bound: c.bound, medianMs, bestMs, flops: c.flops, bytes: c.bytes,
       fraction: rate(medianMs), bestFraction: rate(bestMs)})
   }
-  return {options: o, avx2: ops.avx2Status().enabled, ceilings, ceiling, results}
 }
 
 export function formatKernelReport(report: KernelBenchReport): string {
@@ -292,5 +311,8 @@ export function formatKernelReport(report: KernelBenchReport): string {
   lines.push('"of ceiling": median-time rate over the ceiling (memory-bound rows: read bandwidth; others: peak FMA); at decode')
   lines.push('size the small ops take about a microsecond, mostly the JS-to-native call, so their fractions say little.')
   lines.push('"best": the same from the fastest run. The machine is shared: medians move with other tenants\' load.')
+  if (report.results.some((r) => r.kernel === 'model step')) {
+    lines.push('"model step": whole native steps of the bench test model; its unwritten KV pages read from cache, so attention is cheaper there.')
+  }
   return lines.join('\n')
 }

@@ -28,6 +28,7 @@ export default class BenchKernels extends Command {
     'context-len': Flags.integer({description: 'Context length of each decode sequence (attention)', default: d.contextLen, min: 1}),
     'block-size': Flags.integer({description: 'KV block size in tokens', default: d.blockSize, min: 1}),
     'time-ms': Flags.integer({description: 'Minimum measuring time per kernel (ms)', default: d.timeMs, min: 10}),
+    'model-step': Flags.boolean({description: "Also time whole native steps of the generated 'bench' test model (written under .cache once)", default: false}),
     only: Flags.string({description: 'Only kernels whose name contains this text (e.g. linear, paged_attention)'}),
     json: Flags.boolean({description: 'Print the report as JSON', default: false}),
   }
@@ -39,7 +40,7 @@ export default class BenchKernels extends Command {
       numHeads: flags.heads, numKvHeads: flags['kv-heads'], vocabSize: flags.vocab, threads: flags.threads,
       weightFormat: flags['weight-format'] as KernelBenchOptions['weightFormat'], batch: flags.batch,
       prefillTokens: flags['prefill-tokens'], contextLen: flags['context-len'], blockSize: flags['block-size'], timeMs: flags['time-ms'],
-      only: flags.only,
+      only: flags.only, modelStep: flags['model-step'],
     }
     if (options.hiddenSize % options.numHeads !== 0 || options.numHeads % options.numKvHeads !== 0) {
       this.error('--hidden-size must be a multiple of --heads, and --heads a multiple of --kv-heads', {exit: 2})
