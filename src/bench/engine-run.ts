@@ -24,7 +24,7 @@ export interface EngineRunResult {
   outputHashes: Record<string, string>
 }
 
-/** Requests the engine could never hold: longer than its context or its whole KV pool. */
+/** The most prompt + output tokens one request may have (the context, and the whole KV pool), and the pool size. */
 export function engineLimits(engine: LLMEngine): {maxTotalTokens: number; poolTokens: number} {
   const kv = engine.stats().kv
   const poolTokens = kv.totalBlocks * kv.blockSize

@@ -4,7 +4,12 @@ import {join} from 'node:path'
 import {Resvg} from '@resvg/resvg-js'
 import * as vega from 'vega'
 import {compile, type TopLevelSpec} from 'vega-lite'
-import type {RunResult} from './bench-suite.js'
+import type {RunResult, SuiteResults} from './bench-suite.js'
+
+/** Short plot subtitle for a workload: its source's name and the request count. */
+export function workloadTitle(workload: SuiteResults['workload']): string {
+  return `${workload.source.split(' (')[0]}, ${workload.numPrompts} requests`
+}
 
 const rateText = (rate: number) => (rate === Infinity ? 'offline' : `${rate} req/s`)
 const CONFIG = {background: 'white', font: 'DejaVu Sans', axis: {labelFontSize: 12, titleFontSize: 13}, legend: {labelFontSize: 12, titleFontSize: 12}, title: {fontSize: 15}}

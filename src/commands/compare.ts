@@ -6,7 +6,7 @@ import chalk from 'chalk'
 import {PagedLLMError} from '../engine/errors.js'
 import {benchFlags, parsePolicies, resultsJson, suiteOptionsFromFlags} from '../bench/bench-flags.js'
 import {runBenchSuite, type SuiteResults} from '../bench/bench-suite.js'
-import {writePlots} from '../bench/plots.js'
+import {workloadTitle, writePlots} from '../bench/plots.js'
 import {renderHeadline, renderOutputAgreement} from '../bench/report-table.js'
 
 const DEFAULT_POLICIES = 'paged,orca-max,orca-oracle'
@@ -48,8 +48,7 @@ export default class Compare extends Command {
     }
     mkdirSync(flags.out, {recursive: true})
     writeFileSync(join(flags.out, 'results.json'), resultsJson(results))
-    const workload = `${results.workload.source.split(' (')[0]}, ${results.workload.numPrompts} requests`
-    const plots = await writePlots(results.runs, workload, flags.out)
+    const plots = await writePlots(results.runs, workloadTitle(results.workload), flags.out)
     this.log(renderHeadline(results) + '\n')
     const agreement = renderOutputAgreement(results)
     if (agreement) this.log(agreement + '\n')

@@ -65,7 +65,6 @@ export class Scheduler {
     const mayAdmit = this.config.policy !== 'contiguous' || (this.running.length === 0 && this.swapped.length === 0)
 
     // 1. Running groups in arrival order; make room by preempting from the back.
-    const scheduledGroups = new Set<SequenceGroup>()
     for (let i = 0; i < this.running.length && tokenBudget > 0; ) {
       const group = this.running[i]!
       const seqs = group.withStatus(SequenceStatus.Running)
@@ -79,15 +78,8 @@ export class Scheduler {
         this.preempt(group, output)
         break
       }
-      for (const seq of seqs) {
-        const numNewTokens = this.chunk(seq, tokenBudget)
-        if (numNewTokens === 0) continue
-        output.blockCopies.push(...this.blockManager.appendSlots(seq))
-        output.scheduled.push({group, seq, numNewTokens, samples: seq.numComputedTokens + numNewTokens === seq.length})
-        tokenBudget -= numNewTokens
-      }
+      tokenBudget -= this.scheduleSequences(group, seqs, tokenBudget, output, true)
       seqBudget -= seqs.length
-      scheduledGroups.add(group)
       i++
     }
 
@@ -100,13 +92,7 @@ export class Scheduler {
       output.swapIn.push(...this.blockManager.swapIn(group))
       for (const seq of seqs) seq.status = SequenceStatus.Running
       this.running.push(group)
-      for (const seq of seqs) {
-        const numNewTokens = this.chunk(seq, tokenBudget)
-        if (numNewTokens === 0) continue
-        output.blockCopies.push(...this.blockManager.appendSlots(seq))
-        output.scheduled.push({group, seq, numNewTokens, samples: seq.numComputedTokens + numNewTokens === seq.length})
-        tokenBudget -= numNewTokens
-      }
+      tokenBudget -= this.scheduleSequences(group, seqs, tokenBudget, output, true)
       seqBudget -= seqs.length
     }
 
@@ -129,15 +115,24 @@ export class Scheduler {
       group.times.firstScheduled ??= now
       for (const seq of seqs) seq.status = SequenceStatus.Running
       this.running.push(group)
-      for (const seq of seqs) {
-        const numNewTokens = this.chunk(seq, tokenBudget)
-        if (numNewTokens === 0) continue
-        output.scheduled.push({group, seq, numNewTokens, samples: seq.numComputedTokens + numNewTokens === seq.length})
-        tokenBudget -= numNewTokens
-      }
+      // allocate() already covered the whole prompt: no slots to append.
+      tokenBudget -= this.scheduleSequences(group, seqs, tokenBudget, output, false)
       seqBudget -= seqs.length
     }
     return output
+  }
+
+  /** Adds the group's sequences to the step within the token budget; returns the tokens they take. */
+  private scheduleSequences(group: SequenceGroup, seqs: Sequence[], tokenBudget: number, output: SchedulerOutput, appendSlots: boolean): number {
+    let used = 0
+    for (const seq of seqs) {
+      const numNewTokens = this.chunk(seq, tokenBudget - used)
+      if (numNewTokens === 0) continue
+      if (appendSlots) output.blockCopies.push(...this.blockManager.appendSlots(seq))
+      output.scheduled.push({group, seq, numNewTokens, samples: seq.numComputedTokens + numNewTokens === seq.length})
+      used += numNewTokens
+    }
+    return used
   }
 
   /** Tokens of `seq` to compute this step: all that are left, or a chunk when the budget is short. */

@@ -1,10 +1,11 @@
 // `pagedllm bench`: replays a request trace on each KV policy (same engine, model and KV budget) and compares them.
-import {writeFileSync} from 'node:fs'
-import {Command} from '@oclif/core'
+import {mkdirSync, writeFileSync} from 'node:fs'
+import {Command, Flags} from '@oclif/core'
 import chalk from 'chalk'
 import {PagedLLMError} from '../../engine/errors.js'
 import {benchFlags, parsePolicies, resultsJson, suiteOptionsFromFlags, whyDefaults} from '../../bench/bench-flags.js'
 import {runBenchSuite, type SuiteResults} from '../../bench/bench-suite.js'
+import {workloadTitle, writePlots} from '../../bench/plots.js'
 import {renderHeadline, renderLatencies, renderOutputAgreement, renderProjection, renderStepTimes} from '../../bench/report-table.js'
 
 export default class Bench extends Command {
@@ -17,7 +18,10 @@ export default class Bench extends Command {
     '<%= config.bin %> bench --trace synthetic --input-len 128 --output-len 512 --spread exponential',
     '<%= config.bin %> bench --dataset ShareGPT_V3_unfiltered_cleaned_split.json --model ./my-model --kv-memory 256MiB',
   ]
-  static override flags = benchFlags
+  static override flags = {
+    ...benchFlags,
+    plots: Flags.string({description: 'Also write the batch-size and KV-memory plots (SVG + PNG) into this directory'}),
+  }
 
   async run(): Promise<void> {
     const {flags} = await this.parse(Bench)
@@ -41,6 +45,11 @@ export default class Bench extends Command {
     for (const section of [renderHeadline(results), renderLatencies(results), renderProjection(results), renderStepTimes(results), renderOutputAgreement(results)]) if (section) this.log(section + '\n')
     if (usesDefaults(flags)) this.log(chalk.dim(whyDefaults()) + '\n')
     this.log(`wall time ${wallS.toFixed(1)} s`)
+    if (flags.plots) {
+      mkdirSync(flags.plots, {recursive: true})
+      const written = await writePlots(results.runs, workloadTitle(w), flags.plots)
+      for (const path of written) this.log(`plot: ${path}`)
+    }
     if (flags.json) {
       writeFileSync(flags.json, resultsJson({...results, wallTimeS: wallS}))
       this.log(`results written to ${flags.json}`)
