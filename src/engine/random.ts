@@ -18,7 +18,7 @@ function mix32(value: number): number {
 }
 
 /** xoshiro128** (Blackman and Vigna): tiny state, fast on 32-bit integer math, passes BigCrush. */
-class Xoshiro128StarStar implements Rng {
+export class Xoshiro128StarStar implements Rng {
   private s0: number
   private s1: number
   private s2: number
@@ -30,7 +30,7 @@ class Xoshiro128StarStar implements Rng {
     if ((this.s0 | this.s1 | this.s2 | this.s3) === 0) this.s0 = 1
   }
 
-  private nextUint32(): number {
+  nextUint32(): number {
     const result = Math.imul(rotateLeft(Math.imul(this.s1, 5), 7), 9) >>> 0
     const shifted = this.s1 << 9
     this.s2 ^= this.s0

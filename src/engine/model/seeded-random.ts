@@ -1,14 +1,12 @@
-// Seeded pseudo-random numbers for generated test models: xoshiro128** seeded by splitmix32, normals by Box-Muller.
+// Seeded pseudo-random numbers for generated test models: the engine's xoshiro128** seeded by splitmix32, normals by Box-Muller.
+import {Xoshiro128StarStar} from '../random.js'
 
 export class SeededRandom {
-  private s0: number
-  private s1: number
-  private s2: number
-  private s3: number
+  private readonly generator: Xoshiro128StarStar
   private spareNormal: number | null = null
 
   constructor(seed: number) {
-    // splitmix32 spreads any seed (0 included) over the four state words, which must not all be zero.
+    // splitmix32 spreads any seed (0 included) over the four state words.
     let x = seed >>> 0
     const next = (): number => {
       x = (x + 0x9e3779b9) >>> 0
@@ -17,23 +15,12 @@ export class SeededRandom {
       z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35)
       return (z ^ (z >>> 16)) >>> 0
     }
-    this.s0 = next()
-    this.s1 = next()
-    this.s2 = next()
-    this.s3 = next()
+    this.generator = new Xoshiro128StarStar([next(), next(), next(), next()])
   }
 
   /** Uniform 32-bit unsigned integer. */
   nextUint32(): number {
-    const result = Math.imul(rotl(Math.imul(this.s1, 5), 7), 9) >>> 0
-    const t = this.s1 << 9
-    this.s2 ^= this.s0
-    this.s3 ^= this.s1
-    this.s1 ^= this.s2
-    this.s0 ^= this.s3
-    this.s2 ^= t
-    this.s3 = rotl(this.s3, 11)
-    return result
+    return this.generator.nextUint32()
   }
 
   /** Uniform in [0, 1). */
@@ -68,6 +55,3 @@ export class SeededRandom {
   }
 }
 
-function rotl(x: number, k: number): number {
-  return ((x << k) | (x >>> (32 - k))) >>> 0
-}
