@@ -1,7 +1,7 @@
 // Bench metric formulas checked on a hand-computed two-request, three-step example.
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
-import {computeRunMetrics, kvBreakdownOfStep, projectedThroughput, stepTimeByBatch, type StepRecord} from '../src/bench/metrics.js'
+import {averageKvBreakdown, computeRunMetrics, kvBreakdownOfStep, projectedThroughput, stepTimeByBatch, type StepRecord} from '../src/bench/metrics.js'
 import {compareOutputHashes, hashTokenIds} from '../src/bench/output-hash.js'
 import {percentile} from '../src/bench/statistics.js'
 
@@ -63,10 +63,14 @@ describe('run metrics', () => {
     close(b.tokenStates + b.reserved + b.internalFragmentation + b.free, 1, 'shares add up')
   })
 
-  it('averages the breakdown over all steps when no request ever waited', () => {
+  it('averages the breakdown over all steps when (almost) no request ever waited', () => {
     const idle = computeRunMetrics(requests, [step(1, 1, 10, 3, 10, 4), step(0, 0, 10, 0, 0, 0)], {durationS: 6, preemptions: 0})
     assert.equal(idle.kvBreakdownScope, 'all')
     close(idle.kvBreakdown.free, (28 / 40 + 1) / 2, 'mean free')
+    // A queue during 1 step of 11 (the first prefill) is not memory binding the run.
+    const brief = [step(1, 0, 10, 1, 4, 4, 5), ...Array.from({length: 10}, () => step(1, 1, 10, 5, 20, 4))]
+    assert.equal(averageKvBreakdown(brief).scope, 'all')
+    assert.equal(averageKvBreakdown(brief.slice(0, 5)).scope, 'queued')
   })
 
   it('projects a constant-step-cost throughput from the step count', () => {

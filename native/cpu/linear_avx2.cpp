@@ -1,7 +1,8 @@
 // AVX2/FMA GEMM for linear layers: y = x W^T with W [N, K] row-major (PyTorch layout), as 8-lane dot products
 // along K in a 4-row x 3-column register tile. Weights in bf16/f16 are widened to fp32 in registers (F16C for
 // f16) when few rows share them (decode: bandwidth-bound), or widened once per column chunk into an L2-resident
-// fp32 panel when many rows do (prefill: compute-bound). Accumulation is always fp32.
+// fp32 panel from 8 rows on. Accumulation is always fp32. From avx2::kPackedMinRows rows on (prefill, large batches)
+// linear() uses the packed-panel kernel of linear_packed_avx2.cpp instead.
 #include <immintrin.h>
 
 #include <algorithm>

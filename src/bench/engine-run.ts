@@ -43,8 +43,6 @@ export async function runOnEngine(
 ): Promise<EngineRunResult> {
   const steps: StepRecord[] = []
   const generated = new Map<string, number>()
-  let added = 0
-  let finished = 0
   const outputLenById = new Map(requests.map((r) => [r.requestId, r.outputLen]))
   const pendingTokens = () => {
     let pending = 0
@@ -54,8 +52,8 @@ export async function runOnEngine(
   engine.onStep((stats: StepStats) => {
     // The step's outputs reach the request streams through promise callbacks that run after this
     // listener; reading the pending tokens one macrotask later sees them, before the next step starts.
-    const record = stepRecordOf(stats)
-    setImmediate(() => steps.push({...record, pendingTokens: pendingTokens(), waitingRequests: added - finished - generated.size}))
+    const record = {...stepRecordOf(stats), waitingRequests: engine.stats().numWaiting}
+    setImmediate(() => steps.push({...record, pendingTokens: pendingTokens()}))
   })
 
   try {
@@ -67,7 +65,6 @@ export async function runOnEngine(
         const arrivalTime = start + request.arrivalOffset
         const wait = arrivalTime - nowSeconds()
         if (wait > 0) await sleep(wait * 1000)
-        added++
         const handle = engine.addRequest({
           requestId: request.requestId,
           prompt: request.promptTokenIds,
@@ -84,10 +81,8 @@ export async function runOnEngine(
         for await (const output of handle) {
           tokenIds = output.outputs[0]?.tokenIds ?? []
           if (tokenIds.length > 0 && Number.isNaN(firstTokenTime)) firstTokenTime = nowSeconds()
-          if (output.finished) {
-            generated.delete(request.requestId)
-            finished++
-          } else generated.set(request.requestId, tokenIds.length)
+          if (output.finished) generated.delete(request.requestId)
+          else generated.set(request.requestId, tokenIds.length)
         }
         const final = await handle.result()
         onRequestDone()

@@ -24,7 +24,7 @@ export interface StepRecord {
   reservedSlots: number
   /** Tokens the running requests have still to generate (known to the bench from the trace). */
   pendingTokens: number
-  /** Requests that had arrived but not yet produced a token: the queue that memory holds back. */
+  /** Requests in the scheduler's waiting queue after the step: admission held back (by memory, mostly). */
   waitingRequests: number
 }
 
@@ -61,7 +61,7 @@ export interface RunMetrics {
   /** The same share weighted by step duration (what a memory snapshot at a random time would show). */
   kvTokenShareTimeWeighted: number
   kvBreakdown: KvBreakdown
-  /** 'queued': averaged over steps with requests waiting (memory is the limit, as in the paper's Figure 2); 'all': no step had a queue. */
+  /** 'queued': averaged over steps with requests waiting (memory is the limit, as in the paper's Figure 2); 'all': (almost) no step had a queue. */
   kvBreakdownScope: 'queued' | 'all'
   peakUsedBlocks: number
   preemptions: number
@@ -83,11 +83,7 @@ export function computeRunMetrics(
   const reserving = steps.filter((s) => s.reservedSlots > 0)
   const shares = reserving.map((s) => s.tokensStored / s.reservedSlots)
   const reservingTime = reserving.reduce((sum, s) => sum + s.durationMs, 0)
-  // The drain at the end of a run (a few long requests alone in an emptying pool) says nothing about how a
-  // policy uses memory under load, so the breakdown averages the steps that had requests waiting.
-  const queued = steps.filter((s) => s.waitingRequests > 0)
-  const breakdowns = (queued.length > 0 ? queued : steps).map(kvBreakdownOfStep)
-  const averageOf = (pick: (b: KvBreakdown) => number) => breakdowns.reduce((sum, b) => sum + pick(b), 0) / Math.max(1, breakdowns.length)
+  const kv = averageKvBreakdown(steps)
 
   return {
     numRequests: requests.length,
@@ -105,16 +101,33 @@ export function computeRunMetrics(
     kvTokenShare: shares.reduce((sum, v) => sum + v, 0) / Math.max(1, shares.length),
     kvTokenShareTimeWeighted:
       reservingTime > 0 ? reserving.reduce((sum, s, i) => sum + shares[i] * s.durationMs, 0) / reservingTime : Number.NaN,
-    kvBreakdown: {
+    kvBreakdown: kv.breakdown,
+    kvBreakdownScope: kv.scope,
+    peakUsedBlocks: steps.reduce((max, s) => Math.max(max, s.usedBlocks), 0),
+    preemptions: run.preemptions,
+    outputTokensPerStep: outputTokens / Math.max(1, steps.length),
+  }
+}
+
+/**
+ * The Figure 2 breakdown averaged over the steps that had requests queued: the drain at the end of a run (a few
+ * long requests alone in an emptying pool) says nothing about how a policy uses memory under load. A queue that
+ * lasted under a tenth of the steps (e.g. only while the first prompts were prefilled) does not make the run
+ * memory-bound, so then every step counts.
+ */
+export function averageKvBreakdown(steps: readonly StepRecord[]): {breakdown: KvBreakdown; scope: 'queued' | 'all'} {
+  const queued = steps.filter((s) => s.waitingRequests > 0)
+  const scope = queued.length > 0 && queued.length >= steps.length / 10 ? 'queued' : 'all'
+  const breakdowns = (scope === 'queued' ? queued : steps).map(kvBreakdownOfStep)
+  const averageOf = (pick: (b: KvBreakdown) => number) => breakdowns.reduce((sum, b) => sum + pick(b), 0) / Math.max(1, breakdowns.length)
+  return {
+    breakdown: {
       tokenStates: averageOf((b) => b.tokenStates),
       reserved: averageOf((b) => b.reserved),
       internalFragmentation: averageOf((b) => b.internalFragmentation),
       free: averageOf((b) => b.free),
     },
-    kvBreakdownScope: queued.length > 0 ? 'queued' : 'all',
-    peakUsedBlocks: steps.reduce((max, s) => Math.max(max, s.usedBlocks), 0),
-    preemptions: run.preemptions,
-    outputTokensPerStep: outputTokens / Math.max(1, steps.length),
+    scope,
   }
 }
 

@@ -91,7 +91,8 @@ export function kvBreakdownSpec(runs: readonly RunResult[], workload: string): T
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
     title: {
       text: 'KV cache memory: what it holds',
-      subtitle: `${workload}; ${rateText(busiest)}; mean over ${chosen.every((run) => run.metrics.kvBreakdownScope === 'queued') ? 'steps with requests waiting' : 'steps'}`,
+      // A run whose queue never filled (everything admitted at once) is averaged over all its steps.
+      subtitle: `${workload}; ${rateText(busiest)}; mean over steps with requests queued${chosen.some((run) => run.metrics.kvBreakdownScope === 'all') ? ' (all steps if none)' : ''}`,
     },
     width: 560,
     height: {step: 36},
