@@ -116,7 +116,8 @@ for (const path of PATHS) {
       })
     }
 
-    for (const [rows, outFeatures, inFeatures] of [[1, 1, 1], [1, 37, 64], [5, 7, 13], [4, 3, 8], [33, 50, 67], [64, 96, 160]]) {
+    // 48+ rows take the packed prefill kernel; [50, 37, 1030] covers its partial column groups and several K blocks.
+    for (const [rows, outFeatures, inFeatures] of [[1, 1, 1], [1, 37, 64], [5, 7, 13], [4, 3, 8], [33, 50, 67], [64, 96, 160], [50, 37, 1030]]) {
       for (const format of ['f32', 'bf16', 'f16'] as const) {
         it(`linear ${rows}x${inFeatures} * (${outFeatures}x${inFeatures})^T, ${format} weights`, () => {
           useThisPath()

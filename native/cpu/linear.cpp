@@ -5,6 +5,7 @@
 
 #include "dtype_convert.h"
 #include "kernels_avx2.h"
+#include "linear_packed.h"
 
 namespace pagedllm {
 namespace cpu {
@@ -95,10 +96,29 @@ void scalar_block(const float* x, int row_begin, int row_end, const WeightMatrix
   }
 }
 
+// Many rows (prefill, large batches): compute-bound, so each task takes a column chunk of W for all rows and the
+// packed kernel converts every weight once. Chunks are whole 16-column panels, about four per thread so a thread
+// slowed by another tenant hands its share to the other, and at most 256 columns.
+void linear_packed(ThreadPool& pool, const float* x, int num_rows, const WeightMatrix& w, const float* bias, float* y) {
+  constexpr int kPanel = avx2::kPackedPanelCols;
+  int col_chunk = (w.rows + pool.size() * 4 - 1) / (pool.size() * 4);
+  col_chunk = std::max(kPanel, std::min(256, (col_chunk + kPanel - 1) / kPanel * kPanel));
+  const int num_col_chunks = (w.rows + col_chunk - 1) / col_chunk;
+  pool.parallel_for(num_col_chunks, [&](int task) {
+    const int col_begin = task * col_chunk;
+    avx2::linear_packed_columns(x, num_rows, w, col_begin, std::min(w.rows, col_begin + col_chunk), bias, y);
+  });
+}
+
 }  // namespace
 
 void linear(ThreadPool& pool, const float* x, int num_rows, const WeightMatrix& w, const float* bias, float* y) {
   if (num_rows <= 0 || w.rows <= 0) return;
+  if (num_rows >= avx2::kPackedMinRows && avx2_enabled()) {
+    linear_packed(pool, x, num_rows, w, bias, y);
+    return;
+  }
+  // Few rows (decode): bandwidth-bound dot products straight from the stored weights.
   // Tasks are (row block, column chunk). A column chunk of weights (<= 48 rows of W) stays in L2 while
   // all row tiles stream past it; several chunks per thread even out the load between threads.
   constexpr int kRowBlock = 128;
