@@ -22,32 +22,6 @@ constexpr int kTileCols = 3;
 constexpr int kPanelMinRows = 8;
 
 template <WeightFormat F>
-inline __m256 load_weights8(const void* row, int k) {
-  if constexpr (F == WeightFormat::F32) {
-    return _mm256_loadu_ps(static_cast<const float*>(row) + k);
-  } else {
-    __m128i halves = _mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(row) + k));
-    if constexpr (F == WeightFormat::F16) {
-      return _mm256_cvtph_ps(halves);
-    } else {
-      return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(halves), 16));
-    }
-  }
-}
-
-template <WeightFormat F>
-inline float load_weight1(const void* row, int k) {
-  if constexpr (F == WeightFormat::F32) {
-    return static_cast<const float*>(row)[k];
-  } else if constexpr (F == WeightFormat::F16) {
-    return _cvtsh_ss(static_cast<const uint16_t*>(row)[k]);
-  } else {
-    // Same widening as the vector path, kept local so no shared inline function is compiled for AVX2.
-    return _mm_cvtss_f32(_mm_castsi128_ps(_mm_cvtsi32_si128(static_cast<int>(static_cast<const uint16_t*>(row)[k]) << 16)));
-  }
-}
-
-template <WeightFormat F>
 inline const void* weight_row(const void* base, int row, int k_dim) {
   constexpr size_t kBytes = F == WeightFormat::F32 ? 4 : 2;
   return static_cast<const uint8_t*>(base) + static_cast<size_t>(row) * k_dim * kBytes;

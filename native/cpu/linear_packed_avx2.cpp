@@ -44,31 +44,6 @@ inline void transpose8(__m256 rows[8]) {
   }
 }
 
-template <WeightFormat F>
-inline __m256 load8(const void* row, int k) {
-  if constexpr (F == WeightFormat::F32) {
-    return _mm256_loadu_ps(static_cast<const float*>(row) + k);
-  } else {
-    __m128i halves = _mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(row) + k));
-    if constexpr (F == WeightFormat::F16) {
-      return _mm256_cvtph_ps(halves);
-    } else {
-      return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(halves), 16));
-    }
-  }
-}
-
-template <WeightFormat F>
-inline float load1(const void* row, int k) {
-  if constexpr (F == WeightFormat::F32) {
-    return static_cast<const float*>(row)[k];
-  } else if constexpr (F == WeightFormat::F16) {
-    return _cvtsh_ss(static_cast<const uint16_t*>(row)[k]);
-  } else {
-    return _mm_cvtss_f32(_mm_castsi128_ps(_mm_cvtsi32_si128(static_cast<int>(static_cast<const uint16_t*>(row)[k]) << 16)));
-  }
-}
-
 // panel[k * 16 + j] = W[n0 + j, k0 + k] for j < rows (zeros above: they feed output columns nobody stores).
 template <WeightFormat F>
 void pack_panel(const WeightMatrix& w, int n0, int rows, int k0, int kc, float* panel) {
@@ -84,17 +59,17 @@ void pack_panel(const WeightMatrix& w, int n0, int rows, int k0, int kc, float* 
       int k = 0;
       for (; k + 8 <= kc; k += 8) {
         __m256 block[8];
-        for (int j = 0; j < 8; ++j) block[j] = load8<F>(src[j], k);
+        for (int j = 0; j < 8; ++j) block[j] = load_weights8<F>(src[j], k);
         transpose8(block);
         for (int c = 0; c < 8; ++c) _mm256_store_ps(out + static_cast<size_t>(k + c) * kPanelCols, block[c]);
       }
       for (; k < kc; ++k)
-        for (int j = 0; j < 8; ++j) out[static_cast<size_t>(k) * kPanelCols + j] = load1<F>(src[j], k);
+        for (int j = 0; j < 8; ++j) out[static_cast<size_t>(k) * kPanelCols + j] = load_weight1<F>(src[j], k);
     } else {
       for (int k = 0; k < kc; ++k)
         for (int j = 0; j < 8; ++j) {
           out[static_cast<size_t>(k) * kPanelCols + j] =
-              j < count ? load1<F>(base + (static_cast<size_t>(n0 + first + j) * w.cols + k0) * kBytes, k) : 0.f;
+              j < count ? load_weight1<F>(base + (static_cast<size_t>(n0 + first + j) * w.cols + k0) * kBytes, k) : 0.f;
         }
     }
   }

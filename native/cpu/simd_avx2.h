@@ -3,8 +3,11 @@
 #include <immintrin.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <cstdlib>
 #include <new>
+
+#include "pagedllm/backend.h"
 
 namespace pagedllm {
 namespace cpu {
@@ -83,6 +86,35 @@ inline __m256 exp256(__m256 x) {
       _mm256_slli_epi32(_mm256_add_epi32(_mm256_sub_epi32(ni, half_n), _mm256_set1_epi32(127)), 23));
   return _mm256_andnot_ps(too_small, _mm256_mul_ps(_mm256_mul_ps(p, scale_a), scale_b));
 }
+
+namespace {
+// Eight weights of a row from column k widened to fp32: f16 through F16C, bf16 by shifting into the high half.
+template <WeightFormat F>
+inline __m256 load_weights8(const void* row, int k) {
+  if constexpr (F == WeightFormat::F32) {
+    return _mm256_loadu_ps(static_cast<const float*>(row) + k);
+  } else {
+    __m128i halves = _mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(row) + k));
+    if constexpr (F == WeightFormat::F16) {
+      return _mm256_cvtph_ps(halves);
+    } else {
+      return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(halves), 16));
+    }
+  }
+}
+
+// One weight, widened the same way (for K tails).
+template <WeightFormat F>
+inline float load_weight1(const void* row, int k) {
+  if constexpr (F == WeightFormat::F32) {
+    return static_cast<const float*>(row)[k];
+  } else if constexpr (F == WeightFormat::F16) {
+    return _cvtsh_ss(static_cast<const uint16_t*>(row)[k]);
+  } else {
+    return _mm_cvtss_f32(_mm_castsi128_ps(_mm_cvtsi32_si128(static_cast<int>(static_cast<const uint16_t*>(row)[k]) << 16)));
+  }
+}
+}  // namespace
 
 }  // namespace avx2
 }  // namespace cpu
