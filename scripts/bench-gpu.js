@@ -4,24 +4,11 @@
 // with `pagedllm bench --device cuda` on the ShareGPT and Alpaca traces. Results go to .cache/bench-gpu/.
 import {spawnSync} from 'node:child_process'
 import {existsSync, mkdirSync, writeFileSync} from 'node:fs'
-import {createRequire} from 'node:module'
-import {dirname, join} from 'node:path'
-import {fileURLToPath} from 'node:url'
+import {join} from 'node:path'
+import {loadCudaAddon, root} from './gpu/cuda-addon.js'
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..')
-const addonPath = join(root, 'native', 'build', 'Release', 'pagedllm.node')
+const {addon} = loadCudaAddon()
 const outDir = join(root, '.cache', 'bench-gpu')
-
-function skip(reason) {
-  console.log(`no CUDA device: skipped (${reason})`)
-  process.exit(0)
-}
-
-if (!existsSync(addonPath)) skip(`native addon not built at ${addonPath}; run npm run build:native`)
-const addon = createRequire(import.meta.url)(addonPath)
-if (!addon.buildInfo().cuda || !addon.cuda) skip('the native addon was built without CUDA (no nvcc at build time)')
-const status = addon.cudaStatus()
-if (!status.available) skip(status.detail)
 mkdirSync(outDir, {recursive: true})
 
 const kernels = JSON.parse(addon.cuda.kernelBench())

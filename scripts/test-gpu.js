@@ -2,25 +2,11 @@
 // npm run test:gpu: every CUDA kernel against float64 references, then the CUDA backend against the CPU backend
 // step by step and the engine end to end. Without a usable CUDA device it says so and exits 0.
 import {spawnSync} from 'node:child_process'
-import {existsSync} from 'node:fs'
-import {createRequire} from 'node:module'
-import {dirname, join} from 'node:path'
-import {fileURLToPath} from 'node:url'
+import {join} from 'node:path'
+import {loadCudaAddon, root} from './gpu/cuda-addon.js'
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..')
-const addonPath = join(root, 'native', 'build', 'Release', 'pagedllm.node')
-
-function skip(reason) {
-  console.log(`no CUDA device: skipped (${reason})`)
-  process.exit(0)
-}
-
-if (!existsSync(addonPath)) skip(`native addon not built at ${addonPath}; run npm run build:native`)
-const addon = createRequire(import.meta.url)(addonPath)
-if (!addon.buildInfo().cuda || !addon.cuda) skip('the native addon was built without CUDA (no nvcc at build time)')
-const status = addon.cudaStatus()
-if (!status.available) skip(status.detail)
-console.log(`CUDA device: ${status.detail}`)
+const {addon, device} = loadCudaAddon()
+console.log(`CUDA device: ${device}`)
 
 // Fresh inputs on every run (method: a fast kernel must compute the same function on any valid input);
 // the seed is printed so a failure can be replayed with PAGEDLLM_GPU_SEED.
