@@ -54,6 +54,21 @@ function rmsNormReference(x: Float32Array, weight: Float32Array, rows: number, d
   return out
 }
 
+/** max, first index of it, log(sum(exp)) in float64; NaN-free rows with a finite max. */
+function rowStatsReference(row: Float32Array): {max: number; argmax: number; logSumExp: number} {
+  let max = -Infinity
+  let argmax = 0
+  for (let i = 0; i < row.length; i++) {
+    if (row[i] > max) {
+      max = row[i]
+      argmax = i
+    }
+  }
+  let sum = 0
+  for (let i = 0; i < row.length; i++) sum += Math.exp(row[i] - max)
+  return {max, argmax, logSumExp: max + Math.log(sum)}
+}
+
 for (const path of PATHS) {
   describe(`native kernels (${path.name})`, () => {
     const useThisPath = () => assert.equal(ops.setAvx2(path.avx2), true)
@@ -85,6 +100,51 @@ for (const path of PATHS) {
         }
       }
       assertClose(ops.siluAndMul(gateUp, rows, dim), expected, 1e-6, 'siluAndMul')
+    })
+
+    for (const vocab of [1, 7, 33, 32000, 152064]) {
+      it(`rowStats matches float64 max, first argmax and log-sum-exp (vocab ${vocab})`, () => {
+        useThisPath()
+        // Logit scales from flat to far beyond exp's float range, each row with -inf entries and a tie for the max.
+        const scales = [0.5, 8, 40, 1e4, 3e37]
+        const logits = new Float32Array(scales.length * vocab)
+        scales.forEach((scale, r) => {
+          const row = logits.subarray(r * vocab, (r + 1) * vocab)
+          row.set(randomArray(vocab, 100 + r + vocab, scale))
+          for (let i = 1 + (r % 3); i < vocab; i += 5) row[i] = -Infinity
+          if (vocab > 1) row[vocab - 1] = row[Math.floor(vocab / 3)] = 1.5 * scale
+        })
+        const stats = ops.rowStats(logits, scales.length, vocab)
+        assert.ok(stats instanceof Float64Array && stats.length === 3 * scales.length)
+        scales.forEach((scale, r) => {
+          const expected = rowStatsReference(logits.subarray(r * vocab, (r + 1) * vocab))
+          const what = `vocab ${vocab}, scale ${scale}`
+          assert.equal(stats[3 * r], expected.max, `${what}: max`)
+          assert.equal(stats[3 * r + 1], expected.argmax, `${what}: argmax`)
+          const error = Math.abs(stats[3 * r + 2] - expected.logSumExp)
+          // A raw logprob is logit - logSumExp: 1e-7 absolute (both paths measure ~1e-8), plus a few float64 ulps
+          // where the logits are huge.
+          const tolerance = 1e-7 + Math.abs(expected.logSumExp) * 2 ** -50
+          assert.ok(error <= tolerance, `${what}: logSumExp ${stats[3 * r + 2]}, expected ${expected.logSumExp}`)
+        })
+      })
+    }
+
+    it('rowStats on rows without a finite max, with NaN, and a subarray view', () => {
+      useThisPath()
+      const rows = Float32Array.from([-Infinity, -Infinity, -Infinity, 2, Infinity, 3, Infinity, 1, NaN, NaN, 4, 4, 0, 0, 0])
+      const stats = ops.rowStats(rows, 5, 3)
+      assert.deepEqual([...stats.subarray(0, 3)], [-Infinity, 0, -Infinity]) // log(0), argmax 0 as for any tie
+      assert.deepEqual([...stats.subarray(3, 6)], [Infinity, 1, Infinity])
+      assert.deepEqual([...stats.subarray(6, 8)], [Infinity, 0]) // second row with +inf: first index holding it
+      assert.ok(Number.isNaN(stats[8]))
+      assert.deepEqual([...stats.subarray(9, 11)], [4, 1]) // NaN is skipped by max/argmax ...
+      assert.ok(Number.isNaN(stats[11])) // ... and poisons the sum
+      assert.deepEqual([...stats.subarray(12, 14)], [0, 0])
+      assert.ok(Math.abs(stats[14] - Math.log(3)) < 1e-7)
+      // A view into a larger buffer reads from its own offset.
+      assert.deepEqual([...ops.rowStats(rows.subarray(12, 15), 1, 3).subarray(0, 2)], [0, 0])
+      assert.throws(() => ops.rowStats(rows, 4, 3), /15|12/)
     })
 
     for (const scaling of [

@@ -300,4 +300,25 @@ describe('rows', () => {
     assert.equal(results.length, 2)
     assert.throws(() => sampleRows(logits, 100, [request({}, {row: 2})]), RangeError)
   })
+
+  it('takes each request\'s stats from its own row when requests read some rows out of order, and restores the logits', () => {
+    const vocab = 777
+    const logits = randomLogits(5, vocab, 11, 6)
+    const before = logits.slice()
+    const rowOf = (row: number) => logits.subarray(row * vocab, (row + 1) * vocab)
+    const rankedIds = (row: number) => [...rowOf(row).keys()].sort((a, b) => rowOf(row)[b]! - rowOf(row)[a]! || a - b)
+    const results = sampleRows(logits, vocab, [
+      request({temperature: 0}, {row: 3}),
+      // Halving row 1's best logit (about 6) puts the runner-up first.
+      request({temperature: 0, repetitionPenalty: 2}, {row: 1, promptTokenIds: [rankedIds(1)[0]!]}),
+      request({temperature: 0.9}, {row: 3, rng: makeRng(5, 0)}),
+    ])
+    assert.deepEqual(logits, before)
+    assert.equal(results[0]!.tokenId, rankedIds(3)[0])
+    assert.equal(results[1]!.tokenId, rankedIds(1)[1])
+    ;[3, 1, 3].forEach((row, i) => {
+      const expected = logSoftmax64(rowOf(row))[results[i]!.tokenId]!
+      assert.ok(Math.abs(results[i]!.logprob - expected) < 1e-6, `request ${i}: ${results[i]!.logprob} vs ${expected}`)
+    })
+  })
 })

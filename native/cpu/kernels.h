@@ -65,6 +65,12 @@ void rotary(ThreadPool& pool, float* x, int num_rows, int row_stride, int num_he
 // gate_up[r] = [gate (dim) | up (dim)]; out[r] = silu(gate) * up.
 void silu_and_mul(ThreadPool& pool, const float* gate_up, float* out, int num_rows, int dim);
 
+// ---- row statistics (sampling) ----
+// For each row of [num_rows, vocab] logits: stats[3r] = max, stats[3r + 1] = the lowest index holding it,
+// stats[3r + 2] = log(sum(exp(row))). NaN entries are skipped by max/argmax and make the log-sum-exp NaN; a row
+// with no finite max has max as its log-sum-exp (-inf when all -inf, +inf when it holds +inf). Calling thread only.
+void row_stats(const float* logits, int num_rows, int vocab, double* stats);
+
 // ---- cache ----
 struct KvLayout {
   int block_size = 0;

@@ -22,6 +22,16 @@ void attention_item(const float* query, int q_stride, const float* key_cache, co
 // SwiGLU rows [row_begin, row_end): see cpu::silu_and_mul.
 void silu_and_mul_rows(const float* gate_up, float* out, int row_begin, int row_end, int dim);
 
+// One row's max, first argmax and sum of exp(x - max) (0 when the max is not finite), for cpu::row_stats.
+// Plain aggregate (no constructor): nothing inline is shared between the AVX2 and the portable files.
+struct RowExpSum {
+  float max;
+  int argmax;
+  double shifted_exp_sum;
+  bool has_nan;
+};
+RowExpSum row_exp_sum(const float* row, int vocab);
+
 // Sum of n floats with 256-bit loads (the read-bandwidth ceiling).
 float sum_array(const float* x, size_t n);
 // out[i] = x[i] + scale * y[i] with 256-bit loads and stores (the triad ceiling).

@@ -80,6 +80,17 @@ Napi::Value SiluAndMul(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// rowStats(logits, numRows, vocabSize) -> Float64Array [numRows * 3]: max, argmax, logSumExp of each row. Runs on
+// the calling thread: ~30 us per 32k-logit row with AVX2, too little to pay for handing rows to the pool.
+Napi::Value RowStats(const Napi::CallbackInfo& info) {
+  const int rows = arg_int(info, 1, "numRows"), vocab = arg_int(info, 2, "vocabSize");
+  if (rows < 0 || vocab < 1) throw Napi::RangeError::New(info.Env(), "numRows must be >= 0 and vocabSize >= 1");
+  const float* logits = js::float32_data(info[0], "logits", static_cast<long>(rows) * vocab);
+  Napi::Float64Array stats = Napi::Float64Array::New(info.Env(), 3 * static_cast<size_t>(rows));
+  cpu::row_stats(logits, rows, vocab, stats.Data());
+  return stats;
+}
+
 // convert(raw: Uint16Array | Float32Array, dtype 'F32'|'F16'|'BF16') -> Float32Array
 Napi::Value Convert(const Napi::CallbackInfo& info) {
   const DType dtype = js::parse_dtype(info[1].As<Napi::String>().Utf8Value());
@@ -257,6 +268,7 @@ Napi::Object CreateOps(Napi::Env env) {
   ops.Set("fusedAddRmsNorm", Napi::Function::New(env, FusedAddRmsNorm));
   ops.Set("rope", Napi::Function::New(env, Rope));
   ops.Set("siluAndMul", Napi::Function::New(env, SiluAndMul));
+  ops.Set("rowStats", Napi::Function::New(env, RowStats));
   ops.Set("convert", Napi::Function::New(env, Convert));
   ops.Set("linear", Napi::Function::New(env, Linear));
   ops.Set("LinearWeights", LinearWeights::Define(env));

@@ -1,31 +1,30 @@
-// Log-softmax helpers over one row of raw logits: log-sum-exp, the top-k tokens by logprob, and the TokenLogprobs map.
-import {fastExp} from './fast-exp.js'
+// Log-softmax helpers over rows of raw logits: per-row max/argmax/log-sum-exp (native), the top-k tokens by logprob,
+// and the TokenLogprobs map.
+import {nativeOps} from './native.js'
 import type {TokenLogprobs} from './sequence.js'
 
-/** The largest value of a row and (ties to the lowest id) its index. */
-export function argmaxOf(row: Float32Array): {index: number; value: number} {
-  let index = 0
-  let value = -Infinity
-  for (let i = 0; i < row.length; i++) {
-    if (row[i]! > value) {
-      value = row[i]!
-      index = i
-    }
-  }
-  return {index, value}
+/** One row's max, the lowest index holding it, and log(sum(exp(row))) in float64. */
+export interface RowStats {
+  max: number
+  argmax: number
+  logSumExp: number
 }
 
-/** log(sum(exp(row))) in float64, shifted by the row's max so large logits cannot overflow. */
-export function logSumExp(row: Float32Array, max = argmaxOf(row).value): number {
-  return max + Math.log(sumOfShiftedExps(row, max))
+/**
+ * Stats of rows [firstRow, firstRow + numRows) of `logits` in one native call (a vectorized pass per row; the JS
+ * exp over the vocabulary it replaces cost ~0.3 ms per 32k-logit row). Read them with statsAt.
+ */
+export function rowStatsOf(logits: Float32Array, firstRow: number, numRows: number, vocabSize: number): Float64Array {
+  return nativeOps().rowStats(logits.subarray(firstRow * vocabSize, (firstRow + numRows) * vocabSize), numRows, vocabSize)
 }
 
-// A separate function on purpose: with the Math.log in the same function V8 (Node 20) compiled this loop ~2.5x slower
-// (measured: 2.8 ms against 1.1 ms for 152k logits).
-function sumOfShiftedExps(row: Float32Array, max: number): number {
-  let sum = 0
-  for (let i = 0; i < row.length; i++) sum += fastExp(row[i]! - max)
-  return sum
+/** The stats of the index-th row of a rowStatsOf result. */
+export function statsAt(stats: Float64Array, index: number): RowStats {
+  return {max: stats[3 * index]!, argmax: stats[3 * index + 1]!, logSumExp: stats[3 * index + 2]!}
+}
+
+function logSumExpOfRow(logits: Float32Array, row: number, vocabSize: number): number {
+  return rowStatsOf(logits, row, 1, vocabSize)[2]!
 }
 
 /** The k largest values of a row, descending, ties to the lowest id: one pass with a small sorted buffer (k is at most a few dozen). */
@@ -56,7 +55,7 @@ function rowOf(logits: Float32Array, row: number, vocabSize: number): Float32Arr
 /** The top k tokens of a row by log_softmax (no temperature): beam search candidates. */
 export function topLogprobsOfRow(logits: Float32Array, row: number, vocabSize: number, k: number): {tokenIds: number[]; logprobs: number[]} {
   const values = rowOf(logits, row, vocabSize)
-  const lse = logSumExp(values)
+  const lse = logSumExpOfRow(logits, row, vocabSize)
   const top = topValuesOf(values, k)
   return {tokenIds: top.tokenIds, logprobs: top.values.map((value) => value - lse)}
 }
@@ -64,15 +63,15 @@ export function topLogprobsOfRow(logits: Float32Array, row: number, vocabSize: n
 /** The logprobs of given tokens in one row (prompt logprobs of the tokens that actually came next). */
 export function logprobsOfTokens(logits: Float32Array, row: number, vocabSize: number, tokenIds: readonly number[]): number[] {
   const values = rowOf(logits, row, vocabSize)
-  const lse = logSumExp(values)
+  const lse = logSumExpOfRow(logits, row, vocabSize)
   return tokenIds.map((tokenId) => values[tokenId]! - lse)
 }
 
 /**
  * The top `k` logprobs of a row of raw logits plus the logprob of `tokenId` (always present, last if not in the top k),
- * as OpenAI's logprobs report them. `lse` may be passed when the caller already has the row's log-sum-exp.
+ * as OpenAI's logprobs report them; `lse` is the row's log-sum-exp.
  */
-export function tokenLogprobsOfRow(row: Float32Array, tokenId: number, k: number, lse = logSumExp(row)): TokenLogprobs {
+export function tokenLogprobsOfRow(row: Float32Array, tokenId: number, k: number, lse: number): TokenLogprobs {
   const top = topValuesOf(row, k)
   const result: TokenLogprobs = new Map()
   for (let i = 0; i < top.tokenIds.length; i++) result.set(top.tokenIds[i]!, top.values[i]! - lse)
@@ -82,5 +81,5 @@ export function tokenLogprobsOfRow(row: Float32Array, tokenId: number, k: number
 
 /** Prompt logprobs (echo): for row `row`, the logprob of the prompt token that actually came next, plus the top k. */
 export function promptTokenLogprobs(logits: Float32Array, row: number, vocabSize: number, nextTokenId: number, k: number): TokenLogprobs {
-  return tokenLogprobsOfRow(rowOf(logits, row, vocabSize), nextTokenId, k)
+  return tokenLogprobsOfRow(rowOf(logits, row, vocabSize), nextTokenId, k, logSumExpOfRow(logits, row, vocabSize))
 }

@@ -68,6 +68,11 @@ export interface NativeOps {
     config: Pick<ModelConfig, 'headDim' | 'ropeTheta' | 'ropeScaling'>): void
   siluAndMul(gateUp: Float32Array, rows: number, dim: number, out?: Float32Array): Float32Array
   convert(raw: Uint16Array | Float32Array, dtype: 'F32' | 'F16' | 'BF16'): Float32Array
+  /**
+   * Per row of `logits` [numRows, vocabSize]: [max, argmax (lowest index on ties), log(sum(exp(row)))] at 3 * row.
+   * NaN logits are skipped by max/argmax and make the log-sum-exp NaN. Runs on the calling thread.
+   */
+  rowStats(logits: Float32Array, numRows: number, vocabSize: number): Float64Array
   /** y[numRows, outFeatures] = x W^T (+ bias), W converted to `format` on every call (LinearWeights keeps it). */
   linear(x: Float32Array, numRows: number, weight: Uint16Array | Float32Array, dtype: 'F32' | 'F16' | 'BF16', outFeatures: number,
     inFeatures: number, format: WeightFormat, bias?: Float32Array): Float32Array

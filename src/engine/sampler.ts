@@ -5,14 +5,16 @@
 // Reported logprobs are those of the RAW logits (log_softmax with no penalty and temperature 1), as vLLM reports
 // them; beam search and cumulative logprobs use the same numbers.
 //
-// Speed: the engine's logits row is edited in place for penalties and suppression and restored before returning
-// (only the few touched entries are saved), so nothing vocab-sized is copied; filters find their cut with a radix
-// select over the weights (weight-cutoff.ts) instead of sorting the vocabulary. Scratch buffers are reused.
+// Speed: max, argmax and log-sum-exp of every sampled row come from one native call per step (rowStatsOf), so greedy
+// rows and raw logprobs cost no JS pass over the vocabulary. The engine's logits row is edited in place for penalties
+// and suppression and restored before returning (only the few touched entries are saved), so nothing vocab-sized is
+// copied; an edited row gets its own native stats call. Filters find their cut with a radix select over the weights
+// (weight-cutoff.ts) instead of sorting the vocabulary. Scratch buffers are reused.
 import {isGreedy, type SamplingParams} from './sampling-params.js'
 import type {TokenLogprobs} from './sequence.js'
 import type {Rng} from './random.js'
 import {fastExp} from './fast-exp.js'
-import {argmaxOf, logSumExp, tokenLogprobsOfRow} from './logprobs.js'
+import {rowStatsOf, statsAt, tokenLogprobsOfRow, type RowStats} from './logprobs.js'
 import {KEEP_ALL, WeightCutFinder, shorterCut, type WeightCut} from './weight-cutoff.js'
 
 export {logprobsOfTokens, promptTokenLogprobs, topLogprobsOfRow} from './logprobs.js'
@@ -76,46 +78,36 @@ const scratch = new SamplerScratch()
 /** Samples one token per request from its row of `logits` (rows of `vocabSize`). The array is left as it was given. */
 export function sampleRows(logits: Float32Array, vocabSize: number, requests: readonly SampleRequest[]): SampleResult[] {
   const numRows = Math.floor(logits.length / vocabSize)
+  if (requests.length === 0) return []
+  let firstRow = numRows
+  let lastRow = -1
+  for (const {row} of requests) {
+    if (!(row >= 0 && row < numRows)) throw new RangeError(`row ${row} is outside the ${numRows} rows of logits`)
+    firstRow = Math.min(firstRow, row)
+    lastRow = Math.max(lastRow, row)
+  }
   scratch.ensure(vocabSize)
-  return requests.map((request) => {
-    if (!(request.row >= 0 && request.row < numRows)) throw new RangeError(`row ${request.row} is outside the ${numRows} rows of logits`)
-    return sampleRow(logits.subarray(request.row * vocabSize, (request.row + 1) * vocabSize), request)
-  })
+  // Raw (unedited) stats of every row the requests read, in one native call: the span is the whole batch when
+  // decoding; rows inside it that no request reads (prompt logprob rows) are rare.
+  const rawStats = rowStatsOf(logits, firstRow, lastRow - firstRow + 1, vocabSize)
+  return requests.map((request) =>
+    sampleRow(logits.subarray(request.row * vocabSize, (request.row + 1) * vocabSize), request, statsAt(rawStats, request.row - firstRow)),
+  )
 }
 
-function sampleRow(row: Float32Array, request: SampleRequest): SampleResult {
+function sampleRow(row: Float32Array, request: SampleRequest, raw: RowStats): SampleResult {
   const {params} = request
   scratch.beginRow()
-  const edited = applyPenaltiesAndSuppression(row, request)
-  let tokenId: number
-  let rawLogSumExp: number
-  if (isGreedy(params)) {
-    const best = argmaxOf(row)
-    tokenId = best.index
-    restoreEdits(row)
-    rawLogSumExp = edited ? logSumExp(row) : logSumExp(row, best.value)
-  } else {
-    const draw = drawToken(row, params, request.rng)
-    tokenId = draw.tokenId
-    // The draw summed exp(logit - max) over the edited row; swapping the few edited entries back to their raw values
-    // gives the raw sum without another pass over the vocabulary.
-    rawLogSumExp = draw.max + Math.log(draw.editedRowSum + rawWeightCorrection(row, draw.max))
-    restoreEdits(row)
-  }
+  // Penalties and suppression can move the max anywhere (the raw best token is often in the history), so an edited
+  // row's max and argmax come from a native pass over the row as edited.
+  const sampled = applyPenaltiesAndSuppression(row, request) ? statsAt(rowStatsOf(row, 0, 1, row.length), 0) : raw
+  const tokenId = isGreedy(params) ? sampled.argmax : drawToken(row, params, sampled.max, request.rng)
+  restoreEdits(row)
   return {
     tokenId,
-    logprob: row[tokenId]! - rawLogSumExp,
-    topLogprobs: params.logprobs === null ? null : tokenLogprobsOfRow(row, tokenId, params.logprobs, rawLogSumExp),
+    logprob: row[tokenId]! - raw.logSumExp,
+    topLogprobs: params.logprobs === null ? null : tokenLogprobsOfRow(row, tokenId, params.logprobs, raw.logSumExp),
   }
-}
-
-/** Sum over the edited tokens of exp(raw - max) - exp(edited - max); call before restoring the row. */
-function rawWeightCorrection(editedRow: Float32Array, max: number): number {
-  let correction = 0
-  for (let i = 0; i < scratch.savedIds.length; i++) {
-    correction += fastExp(scratch.savedValues[i]! - max) - fastExp(editedRow[scratch.savedIds[i]!]! - max)
-  }
-  return correction
 }
 
 function saveOnce(row: Float32Array, tokenId: number): boolean {
@@ -160,32 +152,16 @@ function restoreEdits(row: Float32Array): void {
   for (let i = 0; i < scratch.savedIds.length; i++) row[scratch.savedIds[i]!] = scratch.savedValues[i]!
 }
 
-/**
- * Temperature, top-k, top-p, min-p, then one draw from what is left. Also returns the row's max and the sum of
- * exp(logit - max) (what logprobs need), taken in the same pass as the weights.
- */
-function drawToken(row: Float32Array, params: SamplingParams, rng: Rng): {tokenId: number; max: number; editedRowSum: number} {
+/** Temperature, top-k, top-p, min-p, then one draw from what is left; `max` is the row's (as edited) largest logit. */
+function drawToken(row: Float32Array, params: SamplingParams, max: number, rng: Rng): number {
   const {weights, weightBits} = scratch
-  const max = argmaxOf(row).value
   const inverseTemperature = 1 / params.temperature
   // Weights relative to the best token (which gets exactly 1): the same ratios as softmax(row / temperature).
   let totalWeight = 0
-  let editedRowSum = 0
-  if (inverseTemperature === 1) {
-    for (let i = 0; i < row.length; i++) {
-      const weight = fastExp(row[i]! - max)
-      weights[i] = weight
-      totalWeight += weight
-    }
-    editedRowSum = totalWeight
-  } else {
-    for (let i = 0; i < row.length; i++) {
-      const shifted = row[i]! - max
-      const weight = fastExp(shifted * inverseTemperature)
-      weights[i] = weight
-      totalWeight += weight
-      editedRowSum += fastExp(shifted)
-    }
+  for (let i = 0; i < row.length; i++) {
+    const weight = fastExp((row[i]! - max) * inverseTemperature)
+    weights[i] = weight
+    totalWeight += weight
   }
   let cut: WeightCut = KEEP_ALL
   if (params.topK > 0 && params.topK < row.length) cut = scratch.cutFinder.topCount(weights, weightBits, params.topK)
@@ -193,11 +169,9 @@ function drawToken(row: Float32Array, params: SamplingParams, rng: Rng): {tokenI
     const massBeforeTopP = cut === KEEP_ALL ? totalWeight : cut.keptMass
     cut = shorterCut(cut, scratch.cutFinder.topMass(weights, weightBits, params.topP * massBeforeTopP))
   }
-  const tokenId =
-    cut === KEEP_ALL && params.minP === 0
-      ? drawFromAll(weights, totalWeight, rng)
-      : drawFromCut(weights, weightBits, cut, params.minP, rng)
-  return {tokenId, max, editedRowSum}
+  return cut === KEEP_ALL && params.minP === 0
+    ? drawFromAll(weights, totalWeight, rng)
+    : drawFromCut(weights, weightBits, cut, params.minP, rng)
 }
 
 function drawFromAll(weights: Float32Array, totalWeight: number, rng: Rng): number {
