@@ -7,7 +7,7 @@ import {makeSamplingParams} from '../src/engine/sampling-params.js'
 import {Scheduler, type SchedulerOutput} from '../src/engine/scheduler.js'
 import {SequenceGroup, SequenceStatus} from '../src/engine/sequence.js'
 
-function setup(overrides: Partial<EngineConfig> & {numBlocks: number}) {
+function setup(overrides: Partial<EngineConfig> & {numBlocks: number}, swapIsCheap = false) {
   const config = makeEngineConfig({modelPath: 'unused', blockSize: 4, watermark: 0, maxNumBatchedTokens: 64, ...overrides})
   const blockManager = new BlockManager({
     numBlocks: overrides.numBlocks,
@@ -18,7 +18,7 @@ function setup(overrides: Partial<EngineConfig> & {numBlocks: number}) {
     watermark: config.watermark,
     maxModelLen: 256,
   })
-  return {config, blockManager, scheduler: new Scheduler(config, blockManager)}
+  return {config, blockManager, scheduler: new Scheduler(config, blockManager, swapIsCheap)}
 }
 
 let nextId = 0
@@ -118,6 +118,24 @@ describe('Scheduler', () => {
     assert.ok(swappedOut > 0 && swappedIn === swappedOut, `out ${swappedOut}, in ${swappedIn}`)
     assert.equal(blockManager.memoryStats().usedBlocks, 0)
   })
+
+  for (const swapIsCheap of [false, true]) {
+    it(`auto preemption ${swapIsCheap ? 'swaps single sequences where swapping is a memory copy' : 'recomputes single sequences on a GPU'}`, () => {
+      const {scheduler, blockManager} = setup({numBlocks: 8, preemptionMode: 'auto'}, swapIsCheap)
+      scheduler.add(group(4, 20))
+      scheduler.add(group(4, 20))
+      let swappedOut = 0
+      let preempted = 0
+      for (let step = 0; step < 200 && scheduler.hasWork; step++) {
+        const out = scheduler.schedule(step)
+        swappedOut += out.swapOut.length
+        preempted += out.numPreempted
+        finishStep(out, blockManager, scheduler)
+      }
+      assert.ok(preempted > 0)
+      assert.equal(swappedOut > 0, swapIsCheap)
+    })
+  }
 
   it('contiguous (static batching) admits no request while a batch runs', () => {
     const {scheduler, blockManager} = setup({numBlocks: 100, policy: 'contiguous'})

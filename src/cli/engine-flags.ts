@@ -33,7 +33,7 @@ export const engineFlags = {
   'chunked-prefill': Flags.boolean({description: 'Split long prompts over several steps', default: true, allowNo: true}),
   'prefix-caching': Flags.boolean({description: 'Reuse KV blocks of common prompt prefixes', default: true, allowNo: true}),
   policy: Flags.string({description: 'KV allocation policy (baselines for comparison)', options: [...KV_POLICIES], default: 'paged'}),
-  'preemption-mode': Flags.string({description: 'What to do when KV memory runs out (auto: recompute single sequences, swap groups)', options: ['auto', 'recompute', 'swap'], default: 'auto'}),
+  'preemption-mode': Flags.string({description: 'What to do when KV memory runs out (auto: swap on CPU, where it is a memory copy; on GPU recompute single sequences, swap groups)', options: ['auto', 'recompute', 'swap'], default: 'auto'}),
   seed: Flags.integer({description: 'Seed for requests that bring none', default: 0}),
 }
 

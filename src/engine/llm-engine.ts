@@ -127,7 +127,7 @@ export class LLMEngine {
       watermark: config.watermark,
       maxModelLen,
     })
-    const scheduler = new Scheduler(config, blockManager)
+    const scheduler = new Scheduler(config, blockManager, device.device === 'cpu')
     const runner = new ModelRunner(native, blockManager, config.blockSize)
     const eos = model.generationConfig.eosTokenIds
     const outputs = new OutputProcessor(model.tokenizer, blockManager, scheduler, model.config.vocabSize, eos)

@@ -30,9 +30,14 @@ export class Scheduler {
   /** Copies owed by forks made while processing the last step's outputs; applied before the next forward. */
   private pendingCopies: BlockCopy[] = []
 
+  /**
+   * @param swapIsCheap the swap pool lives in the same memory as the KV pool (CPU backend), so a swap is a
+   * memcpy, far cheaper than recomputing a prefill; on a GPU it crosses PCIe.
+   */
   constructor(
     private readonly config: EngineConfig,
     private readonly blockManager: BlockManager,
+    private readonly swapIsCheap = false,
   ) {}
 
   get hasWork(): boolean {
@@ -144,8 +149,9 @@ export class Scheduler {
 
   /**
    * Frees a running group's KV memory. Recompute drops the cache and re-queues the group at the front;
-   * swap moves its blocks to host memory. Groups of several sequences (n > 1, beams) swap by default,
-   * because recomputing them would prefill each sequence separately.
+   * swap moves its blocks to host memory. By default groups of several sequences (n > 1, beams) swap,
+   * because recomputing them would prefill each sequence separately, and so does everything when swapping
+   * is a plain memory copy (CPU). A full swap pool falls back to recompute.
    */
   private preempt(group: SequenceGroup, output: SchedulerOutput): void {
     const index = this.running.indexOf(group)
@@ -155,7 +161,7 @@ export class Scheduler {
     // A group preempted in the same step it was scheduled must not keep its entries.
     output.scheduled = output.scheduled.filter((entry) => entry.group !== group)
     const seqs = group.withStatus(SequenceStatus.Running)
-    const mode = this.config.preemptionMode === 'auto' ? (seqs.length > 1 ? 'swap' : 'recompute') : this.config.preemptionMode
+    const mode = this.config.preemptionMode === 'auto' ? (seqs.length > 1 || this.swapIsCheap ? 'swap' : 'recompute') : this.config.preemptionMode
     if (mode === 'swap' && this.blockManager.canSwapOut(group)) {
       output.swapOut.push(...this.blockManager.swapOut(group))
       for (const seq of seqs) seq.status = SequenceStatus.Swapped
