@@ -1,7 +1,6 @@
 // Builds the engine for a command from its flags, and prints what was loaded and reserved (as llama.cpp's server does).
 import type {Command} from '@oclif/core'
 import {LLMEngine} from '../engine/llm-engine.js'
-import {PagedLLMError} from '../engine/errors.js'
 import {resolveEngineConfig} from './engine-flags.js'
 
 export const NO_MODEL_HELP =
@@ -22,15 +21,10 @@ export function describeEngine(engine: LLMEngine): string {
   ].join('\n')
 }
 
-/** Resolves --model, builds the engine, reports it on stderr; user errors end the command with a message, not a stack. */
+/** Resolves --model, builds the engine and reports it on stderr (the command's catch turns user errors into messages). */
 export async function startEngine(command: Command, flags: Record<string, any>, options: {quiet?: boolean} = {}): Promise<LLMEngine> {
   if (!flags.model) command.error(NO_MODEL_HELP, {exit: 2})
-  try {
-    const engine = await LLMEngine.create(await resolveEngineConfig(flags))
-    if (!options.quiet) process.stderr.write(describeEngine(engine) + '\n')
-    return engine
-  } catch (error) {
-    if (error instanceof PagedLLMError) command.error(error.message, {exit: error.exitCode})
-    throw error
-  }
+  const engine = await LLMEngine.create(await resolveEngineConfig(flags))
+  if (!options.quiet) process.stderr.write(describeEngine(engine) + '\n')
+  return engine
 }

@@ -1,5 +1,6 @@
 // `pagedllm generate`: offline generation for one or more prompts, streamed to the terminal or as JSON.
 import {Args, Command, Flags} from '@oclif/core'
+import {PagedLLMError} from '../engine/errors.js'
 import {makeSamplingParams} from '../engine/sampling-params.js'
 import type {RequestOutput} from '../engine/request-output.js'
 import {engineFlags} from '../cli/engine-flags.js'
@@ -33,6 +34,12 @@ export default class Generate extends Command {
     chat: Flags.boolean({description: "Wrap each prompt as a user message in the model's chat template", default: false}),
     system: Flags.string({description: 'System message for --chat'}),
     json: Flags.boolean({description: 'Print machine-readable JSON instead of streaming text', default: false}),
+  }
+
+  /** User errors (bad flags, a prompt that does not fit) end with their message and exit code, not a stack. */
+  override async catch(error: Error & {exitCode?: number}): Promise<void> {
+    if (error instanceof PagedLLMError) this.error(error.message, {exit: error.exitCode})
+    throw error
   }
 
   async run(): Promise<void> {
