@@ -41,6 +41,19 @@ function finishStep(out: SchedulerOutput, blockManager: BlockManager, scheduler:
   }
 }
 
+/** Runs steps until the scheduler is idle; counts what it did. */
+function drain(scheduler: Scheduler, blockManager: BlockManager): {preempted: number; swappedOut: number; swappedIn: number} {
+  const totals = {preempted: 0, swappedOut: 0, swappedIn: 0}
+  for (let step = 0; step < 200 && scheduler.hasWork; step++) {
+    const out = scheduler.schedule(step)
+    totals.preempted += out.numPreempted
+    totals.swappedOut += out.swapOut.length
+    totals.swappedIn += out.swapIn.length
+    finishStep(out, blockManager, scheduler)
+  }
+  return totals
+}
+
 describe('Scheduler', () => {
   it('fills the token budget with whole prompts, then a chunk of the next', () => {
     const {scheduler} = setup({numBlocks: 100, maxNumBatchedTokens: 32})
@@ -107,14 +120,7 @@ describe('Scheduler', () => {
     const {scheduler, blockManager} = setup({numBlocks: 8, preemptionMode: 'swap'})
     scheduler.add(group(4, 20))
     scheduler.add(group(4, 20))
-    let swappedOut = 0
-    let swappedIn = 0
-    for (let step = 0; step < 200 && scheduler.hasWork; step++) {
-      const out = scheduler.schedule(step)
-      swappedOut += out.swapOut.length
-      swappedIn += out.swapIn.length
-      finishStep(out, blockManager, scheduler)
-    }
+    const {swappedOut, swappedIn} = drain(scheduler, blockManager)
     assert.ok(swappedOut > 0 && swappedIn === swappedOut, `out ${swappedOut}, in ${swappedIn}`)
     assert.equal(blockManager.memoryStats().usedBlocks, 0)
   })
@@ -124,14 +130,7 @@ describe('Scheduler', () => {
       const {scheduler, blockManager} = setup({numBlocks: 8, preemptionMode: 'auto'}, swapIsCheap)
       scheduler.add(group(4, 20))
       scheduler.add(group(4, 20))
-      let swappedOut = 0
-      let preempted = 0
-      for (let step = 0; step < 200 && scheduler.hasWork; step++) {
-        const out = scheduler.schedule(step)
-        swappedOut += out.swapOut.length
-        preempted += out.numPreempted
-        finishStep(out, blockManager, scheduler)
-      }
+      const {preempted, swappedOut} = drain(scheduler, blockManager)
       assert.ok(preempted > 0)
       assert.equal(swappedOut > 0, swapIsCheap)
     })
