@@ -318,12 +318,9 @@ export class LLMEngine {
     const entry = this.handles.get(requestId)
     if (!entry) return
     const {group} = entry
-    this.scheduler.remove(group)
-    for (const seq of group.sequences) {
-      if (!isFinished(seq.status)) seq.status = SequenceStatus.FinishedAborted
-      this.blockManager.free(seq)
-    }
+    for (const seq of group.sequences) if (!isFinished(seq.status)) seq.status = SequenceStatus.FinishedAborted
     group.times.finished ??= nowSeconds()
+    // The group is finished now: publishing it leaves the queues and frees its blocks.
     this.publish(group)
   }
 

@@ -76,7 +76,7 @@ export class OutputProcessor {
   }
 
   /** Frees a sequence's per-sequence state (finished, aborted or discarded beam). */
-  forget(seq: Sequence): void {
+  private forget(seq: Sequence): void {
     this.states.delete(seq.seqId)
   }
 

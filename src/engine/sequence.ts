@@ -142,9 +142,4 @@ export class SequenceGroup {
   get isFinished(): boolean {
     return this.sequences.every((seq) => isFinished(seq.status))
   }
-
-  /** Sequences the group will eventually run at once (for admission: n samples need n decode slots). */
-  get maxParallelSequences(): number {
-    return this.params.bestOf
-  }
 }
