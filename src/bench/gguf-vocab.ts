@@ -2,6 +2,7 @@
 import {readFileSync} from 'node:fs'
 import {Tokenizer as HfTokenizer} from '@huggingface/tokenizers'
 import {ModelLoadError} from '../engine/errors.js'
+import {specialAddedToken} from '../engine/model/byte-level-bpe.js'
 
 type GgufValue = number | bigint | boolean | string | GgufValue[]
 
@@ -85,7 +86,7 @@ export function gpt2TokenizerJsonFromGguf(metadata: Map<string, GgufValue>): obj
   const addedTokens = tokens
     .map((token, id) => ({id, content: String(token), type: Array.isArray(tokenTypes) ? Number(tokenTypes[id]) : 1}))
     .filter((token) => token.type === 3)
-    .map(({id, content}) => ({id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true}))
+    .map(({id, content}) => specialAddedToken(id, content))
   return {
     version: '1.0',
     truncation: null,

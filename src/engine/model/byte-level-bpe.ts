@@ -78,6 +78,11 @@ function learnMerges(byteChars: string[], limit: number): [string, string][] {
 }
 
 /** A tokenizer.json whose vocabulary has exactly vocabSize entries: specials, 256 bytes, learned then seeded-random merges. */
+/** A tokenizer.json added_tokens entry for a special token matched whole, never split by BPE. */
+export function specialAddedToken(id: number, content: string) {
+  return {id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true}
+}
+
 export function buildByteLevelBpe(vocabSize: number, seed: number): Record<string, unknown> {
   const minimum = TEST_SPECIAL_TOKENS.length + 256
   if (vocabSize < minimum) throw new Error(`byte-level BPE needs a vocabulary of at least ${minimum}`)
@@ -104,15 +109,7 @@ export function buildByteLevelBpe(vocabSize: number, seed: number): Record<strin
     mergeable.push(token)
   }
 
-  const addedTokens = TEST_SPECIAL_TOKENS.map((content, id) => ({
-    id,
-    content,
-    single_word: false,
-    lstrip: false,
-    rstrip: false,
-    normalized: false,
-    special: true,
-  }))
+  const addedTokens = TEST_SPECIAL_TOKENS.map((content, id) => specialAddedToken(id, content))
   return {
     version: '1.0',
     truncation: null,
