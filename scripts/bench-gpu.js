@@ -7,11 +7,11 @@ import {existsSync, mkdirSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {loadCudaAddon, root} from './gpu/cuda-addon.js'
 
-const {addon} = loadCudaAddon()
+const {tests} = loadCudaAddon()
 const outDir = join(root, '.cache', 'bench-gpu')
 mkdirSync(outDir, {recursive: true})
 
-const kernels = JSON.parse(addon.cuda.kernelBench())
+const kernels = JSON.parse(tests.kernelBench())
 writeFileSync(join(outDir, 'kernels.json'), JSON.stringify(kernels, null, 2))
 console.log(`${kernels.device}: device-to-device copy ${kernels.copyGBs.toFixed(0)} GB/s (read + write), the bandwidth ceiling below\n`)
 console.log(`${'kernel'.padEnd(62)} ${'ms'.padStart(8)} ${'GB/s'.padStart(7)} ${'of copy'.padStart(8)} ${'TFLOP/s'.padStart(8)}`)

@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 // Builds the native addon with cmake-js (offline: native/package.json pins napi_versions so no headers are fetched).
-// PAGEDLLM_CUDA=OFF forces a CPU-only build even where nvcc exists.
+// CUDA is built when nvcc and an NVIDIA driver are present, or when PAGEDLLM_CUDA=ON; PAGEDLLM_CUDA=OFF forces CPU-only.
 import {spawnSync} from 'node:child_process'
 import {existsSync} from 'node:fs'
 import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
+import {chooseCudaBuild, findNvcc, findNvidiaDriver} from './cuda-build-choice.js'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const cmakeJs = join(root, 'node_modules', 'cmake-js', 'bin', 'cmake-js')
@@ -12,9 +13,17 @@ if (!existsSync(cmakeJs)) {
   console.error('cmake-js is missing: run `npm install` first.')
   process.exit(1)
 }
-const cuda = (process.env.PAGEDLLM_CUDA ?? 'ON').toUpperCase() === 'OFF' ? 'OFF' : 'ON'
-const args = [cmakeJs, 'build', '-d', join(root, 'native'), '--CDPAGEDLLM_CUDA=' + cuda]
-if (process.env.CUDACXX === undefined && existsSync('/usr/local/cuda/bin/nvcc')) process.env.CUDACXX = '/usr/local/cuda/bin/nvcc'
+const nvcc = findNvcc()
+let choice
+try {
+  choice = chooseCudaBuild({setting: process.env.PAGEDLLM_CUDA, nvcc, driver: findNvidiaDriver()})
+} catch (error) {
+  console.error(`pagedllm native build: ${/** @type {Error} */ (error).message}`)
+  process.exit(1)
+}
+console.log(`pagedllm native build: ${choice.cuda ? 'CPU + CUDA' : 'CPU only'}: ${choice.why}`)
+const args = [cmakeJs, 'build', '-d', join(root, 'native'), '--CDPAGEDLLM_CUDA=' + (choice.cuda ? 'ON' : 'OFF')]
+if (choice.cuda && process.env.CUDACXX === undefined && nvcc !== null) process.env.CUDACXX = nvcc
 const result = spawnSync(process.execPath, args, {stdio: 'inherit', cwd: root, env: process.env})
 if (result.status !== 0) {
   console.error('\nNative build failed. It needs cmake >= 3.18 and a C++17 compiler (g++ or clang++).')

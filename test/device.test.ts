@@ -1,7 +1,7 @@
 // --device selection: auto picks CUDA only when built and available, cpu is always honoured, cuda fails clearly.
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
-import {selectDevice} from '../src/engine/device.js'
+import {describeCudaStatus, selectDevice} from '../src/engine/device.js'
 import {InvalidRequestError} from '../src/engine/errors.js'
 
 const noDriver = {available: false, detail: 'CUDA driver version is insufficient for CUDA runtime version'}
@@ -31,5 +31,36 @@ describe('selectDevice', () => {
     assert.throws(() => selectDevice('cuda', {cuda: false}, noDriver), (error: unknown) =>
       error instanceof InvalidRequestError && /built without CUDA/.test(error.message))
     assert.equal(selectDevice('cuda', {cuda: true}, h100).device, 'cuda')
+  })
+})
+
+describe('describeCudaStatus', () => {
+  const insufficient = 'CUDA driver version is insufficient for CUDA runtime version'
+
+  it('says "no NVIDIA GPU/driver found" when the runtime blames the driver and libcuda.so.1 does not load', () => {
+    for (const error of ['cudaErrorInsufficientDriver', 'cudaErrorNoDevice']) {
+      const status = describeCudaStatus({available: false, detail: insufficient, error, driverLoadable: false})
+      assert.deepEqual(status, {available: false, detail: 'no NVIDIA GPU/driver found'})
+    }
+  })
+
+  it('keeps the runtime reason when a driver is installed (an old driver, or a driver with no device)', () => {
+    assert.deepEqual(describeCudaStatus({available: false, detail: insufficient, error: 'cudaErrorInsufficientDriver', driverLoadable: true}),
+      {available: false, detail: insufficient})
+    assert.deepEqual(describeCudaStatus({available: false, detail: 'no CUDA-capable device is detected', error: 'cudaErrorNoDevice', driverLoadable: true}),
+      {available: false, detail: 'no CUDA-capable device is detected'})
+  })
+
+  it('keeps other failures and a found device as they are', () => {
+    const other = {available: false, detail: 'initialization error', error: 'cudaErrorInitializationError', driverLoadable: false}
+    assert.deepEqual(describeCudaStatus(other), {available: false, detail: 'initialization error'})
+    assert.deepEqual(describeCudaStatus({available: false, detail: 'built without CUDA', error: '', driverLoadable: false}),
+      {available: false, detail: 'built without CUDA'})
+    assert.deepEqual(describeCudaStatus({available: true, detail: 'NVIDIA H200', error: '', driverLoadable: true}), {available: true, detail: 'NVIDIA H200'})
+  })
+
+  it('the auto fallback line then names the missing GPU', () => {
+    const none = describeCudaStatus({available: false, detail: insufficient, error: 'cudaErrorInsufficientDriver', driverLoadable: false})
+    assert.equal(selectDevice('auto', {cuda: true}, none).message, 'CUDA not available (no NVIDIA GPU/driver found), using CPU')
   })
 })

@@ -1,4 +1,4 @@
-// The `cuda` export of pagedllm.node (builds with CUDA only): kernel self-checks, kernel timings, free device memory.
+// The `cuda` export of pagedllm.node (builds with CUDA only): free device memory for KV sizing.
 #pragma once
 #include <napi.h>
 

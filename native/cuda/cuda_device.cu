@@ -1,35 +1,59 @@
 // Device discovery: works without a driver (static cudart reports "insufficient driver" instead of failing to load).
+#include <dlfcn.h>
+
 #include "cuda_common.cuh"
 #include "cuda_device.h"
 #include "pagedllm/backend.h"
 
 namespace pagedllm {
+namespace {
 
-bool cuda_device_available(std::string* device_name_or_reason) {
+// The runtime loads the driver library itself; whether it can tells "no driver" from "a driver too old".
+bool nvidia_driver_loadable() {
+  void* handle = dlopen("libcuda.so.1", RTLD_LAZY | RTLD_LOCAL);
+  if (!handle) return false;
+  dlclose(handle);
+  return true;
+}
+
+}  // namespace
+
+CudaProbe probe_cuda() {
+  CudaProbe probe;
   int count = 0;
   const cudaError_t status = cudaGetDeviceCount(&count);
   if (status != cudaSuccess) {
-    if (device_name_or_reason) *device_name_or_reason = cudaGetErrorString(status);
+    probe.detail = cudaGetErrorString(status);
+    probe.error_name = cudaGetErrorName(status);
+    probe.driver_loadable = nvidia_driver_loadable();
     cudaGetLastError();  // reset the last-error state so later checks do not see this one
-    return false;
+    return probe;
   }
+  probe.driver_loadable = true;
   if (count == 0) {
-    if (device_name_or_reason) *device_name_or_reason = "no CUDA device found";
-    return false;
+    probe.detail = "no CUDA device found";
+    probe.error_name = cudaGetErrorName(cudaErrorNoDevice);
+    return probe;
   }
   cudaDeviceProp prop{};
   if (cudaGetDeviceProperties(&prop, 0) != cudaSuccess) {
-    if (device_name_or_reason) *device_name_or_reason = "cannot read the properties of device 0";
-    return false;
+    probe.detail = "cannot read the properties of device 0";
+    return probe;
   }
   if (prop.major < 8) {
-    if (device_name_or_reason)
-      *device_name_or_reason = std::string(prop.name) + " has compute capability " + std::to_string(prop.major) + "." +
-                               std::to_string(prop.minor) + "; pagedllm's kernels need 8.0 or newer";
-    return false;
+    probe.detail = std::string(prop.name) + " has compute capability " + std::to_string(prop.major) + "." +
+                   std::to_string(prop.minor) + "; pagedllm's kernels need 8.0 or newer";
+    return probe;
   }
-  if (device_name_or_reason) *device_name_or_reason = prop.name;
-  return true;
+  probe.available = true;
+  probe.detail = prop.name;
+  return probe;
+}
+
+bool cuda_device_available(std::string* device_name_or_reason) {
+  const CudaProbe probe = probe_cuda();
+  if (device_name_or_reason) *device_name_or_reason = probe.detail;
+  return probe.available;
 }
 
 bool cuda_memory_info(CudaMemoryInfo* info, std::string* why) {

@@ -72,11 +72,11 @@ template <typename T>
 void paged_attention(const float* qkv, int row_stride, int num_heads, const T* pool, const KvLayout& layout, int layer,
                      float scale, const AttentionRows& rows, float* workspace, T* out, cudaStream_t stream);
 
-// gemm_kernels.cu: y[M, N] = x[M, K] * w[N, K]^T (+ bias[N]); tensor cores, fp32 accumulation.
+// linear_kernels.cu: y[M, N] = x[M, K] * w[N, K]^T (+ bias[N]); tensor cores, fp32 accumulation.
 template <typename T>
 void linear(const T* x, const T* w, const float* bias, int M, int N, int K, float* y, int num_sms, cudaStream_t stream);
 
-// sampling_kernels.cu: per logits row the max, argmax (lowest index on ties), log-sum-exp and the top_k
+// row_stats_kernels.cu: per logits row the max, argmax (lowest index on ties), log-sum-exp and the top_k
 // (value, id) pairs in descending order (ties: lower id first). Lets sampling run without copying full logits.
 constexpr int kMaxTopK = 64;
 void logits_row_stats(const float* logits, int num_rows, int vocab, int top_k, float* row_max, int32_t* row_argmax,

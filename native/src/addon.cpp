@@ -5,6 +5,7 @@
 #include "ops_bindings.h"
 #ifdef PAGEDLLM_WITH_CUDA
 #include "../cuda/cuda_bindings.h"
+#include "../cuda/cuda_device.h"
 #endif
 
 namespace pagedllm {
@@ -23,13 +24,16 @@ Napi::Value BuildInfo(const Napi::CallbackInfo& info) {
 Napi::Value CudaStatus(const Napi::CallbackInfo& info) {
   Napi::Object out = Napi::Object::New(info.Env());
 #ifdef PAGEDLLM_WITH_CUDA
-  std::string detail;
-  const bool available = cuda_device_available(&detail);
-  out.Set("available", available);
-  out.Set("detail", detail);
+  const CudaProbe probe = probe_cuda();
+  out.Set("available", probe.available);
+  out.Set("detail", probe.detail);
+  out.Set("error", probe.error_name);
+  out.Set("driverLoadable", probe.driver_loadable);
 #else
   out.Set("available", false);
   out.Set("detail", "built without CUDA");
+  out.Set("error", "");
+  out.Set("driverLoadable", false);
 #endif
   return out;
 }
@@ -41,7 +45,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("cudaStatus", Napi::Function::New(env, CudaStatus));
   exports.Set("ops", CreateOps(env));
 #ifdef PAGEDLLM_WITH_CUDA
-  // Kernel checks and benchmarks for scripts/test-gpu.js and scripts/bench-gpu.js.
+  // Free device memory for KV sizing (kernel checks and benchmarks live in pagedllm_cuda_tests.node).
   exports.Set("cuda", CreateCudaBindings(env));
 #endif
   return exports;

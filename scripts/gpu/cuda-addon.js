@@ -1,23 +1,32 @@
-// Loads the native addon for the GPU scripts, or exits 0 with the reason there is no usable CUDA device.
+// Loads the production addon and the test-only CUDA addon for the GPU scripts, or exits 1 saying why CUDA cannot be tested.
 import {existsSync} from 'node:fs'
 import {createRequire} from 'node:module'
 import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
 export const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
-const addonPath = join(root, 'native', 'build', 'Release', 'pagedllm.node')
+const releaseDir = join(root, 'native', 'build', 'Release')
+const addonPath = join(releaseDir, 'pagedllm.node')
+const testsAddonPath = join(releaseDir, 'pagedllm_cuda_tests.node')
+const rebuild = 'rebuild with CUDA: PAGEDLLM_CUDA=ON npm run build:native'
 
-function skip(reason) {
-  console.log(`no CUDA device: skipped (${reason})`)
-  process.exit(0)
+/** Asked to test CUDA and cannot: a failure, never a skip, so a CPU-only build does not pass as tested. */
+function fail(/** @type {string} */ reason) {
+  console.error(`CUDA cannot be tested: ${reason}`)
+  process.exit(1)
 }
 
-/** The addon with a usable CUDA device, and that device's description. */
+/**
+ * The production addon, the test addon (kernelChecks, kernelBench) and the usable device's name.
+ * @returns {{addon: any, tests: {kernelChecks(seed: number): string, kernelBench(): string}, device: string}}
+ */
 export function loadCudaAddon() {
-  if (!existsSync(addonPath)) skip(`native addon not built at ${addonPath}; run npm run build:native`)
-  const addon = createRequire(import.meta.url)(addonPath)
-  if (!addon.buildInfo().cuda || !addon.cuda) skip('the native addon was built without CUDA (no nvcc at build time)')
+  if (!existsSync(addonPath)) fail(`the native addon is not built at ${addonPath}; ${rebuild}`)
+  const require = createRequire(import.meta.url)
+  const addon = require(addonPath)
+  if (!addon.buildInfo().cuda) fail(`the native addon was built without CUDA; ${rebuild}`)
+  if (!existsSync(testsAddonPath)) fail(`the CUDA test addon is missing at ${testsAddonPath}; ${rebuild}`)
   const status = addon.cudaStatus()
-  if (!status.available) skip(status.detail)
-  return {addon, device: status.detail}
+  if (!status.available) fail(`no usable CUDA device: ${status.detail}`)
+  return {addon, tests: require(testsAddonPath), device: status.detail}
 }

@@ -2,6 +2,26 @@
 import type {DeviceKind} from './config.js'
 import {InvalidRequestError} from './errors.js'
 
+/** What the addon's cudaStatus() reports: the device name or the runtime's reason, its error name, and whether libcuda.so.1 loads. */
+export interface NativeCudaStatus {
+  available: boolean
+  detail: string
+  error: string
+  driverLoadable: boolean
+}
+
+// Static cudart answers "driver version is insufficient" (or "no device") when it finds no driver library at all:
+// true to the letter, misleading on a machine that simply has no GPU.
+const NO_DRIVER_ERRORS = new Set(['cudaErrorInsufficientDriver', 'cudaErrorNoDevice'])
+
+/** The reason to show a user: "no NVIDIA GPU/driver found" when there is no driver, else the runtime's own words. */
+export function describeCudaStatus(status: NativeCudaStatus): {available: boolean; detail: string} {
+  if (!status.available && !status.driverLoadable && NO_DRIVER_ERRORS.has(status.error)) {
+    return {available: false, detail: 'no NVIDIA GPU/driver found'}
+  }
+  return {available: status.available, detail: status.detail}
+}
+
 export interface DeviceChoice {
   device: 'cpu' | 'cuda'
   message: string

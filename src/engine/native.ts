@@ -3,6 +3,7 @@ import {existsSync} from 'node:fs'
 import {createRequire} from 'node:module'
 import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
+import {describeCudaStatus, type NativeCudaStatus} from './device.js'
 import {ModelLoadError} from './errors.js'
 import type {ModelConfig} from './model/model-config.js'
 import type {TensorInfo} from './model/safetensors.js'
@@ -103,7 +104,7 @@ export interface NativeLinearWeights {
 interface Addon {
   loadModel(options: Omit<LoadNativeModelOptions, 'config'> & {config: ModelConfig}): Promise<NativeModelHandle>
   buildInfo(): {cuda: boolean}
-  cudaStatus(): {available: boolean; detail: string}
+  cudaStatus(): NativeCudaStatus
   /** Present only in builds with CUDA. */
   cuda?: {memoryInfo(): CudaMemoryInfo}
   ops: NativeOps
@@ -162,7 +163,7 @@ export async function loadNativeModel(opts: LoadNativeModelOptions): Promise<Nat
     throw new ModelLoadError('device cuda requested, but this build of pagedllm has no CUDA kernels (rebuild with nvcc present: npm run build:native)')
   }
   if (opts.device === 'cuda') {
-    const status = native.cudaStatus()
+    const status = cudaStatus()
     if (!status.available) throw new ModelLoadError(`device cuda requested, but CUDA is not available: ${status.detail}`)
   }
   try {
@@ -195,8 +196,9 @@ export function nativeBuildInfo(): {cuda: boolean} {
   return loadAddon().buildInfo()
 }
 
+/** Whether a usable CUDA device answers, with its name or the reason there is none (worded for users). */
 export function cudaStatus(): {available: boolean; detail: string} {
-  return loadAddon().cudaStatus()
+  return describeCudaStatus(loadAddon().cudaStatus())
 }
 
 /** The single-kernel entry points (tests and kernel benchmarks). */
