@@ -17,7 +17,7 @@ function promptOf(length: number, salt: number): number[] {
 }
 
 async function withEngine<T>(overrides: Partial<EngineConfig>, body: (engine: LLMEngine) => Promise<T>): Promise<T> {
-  const engine = await LLMEngine.create(makeEngineConfig({modelPath: modelDir, kvMemoryBytes: 8 << 20, threads: 1, ...overrides}))
+  const engine = await LLMEngine.create(makeEngineConfig({modelPath: modelDir, device: 'cpu', kvMemoryBytes: 8 << 20, threads: 1, ...overrides}))
   try {
     return await body(engine)
   } finally {

@@ -12,7 +12,7 @@ import {FakeHub} from './support/fake-hub.js'
 import {isolatedHubEnvironment, shardedCheckpointFiles, tinyCheckpointFiles} from './support/hub-checkpoints.js'
 
 async function greedyTokens(modelPath: string, prompt: string): Promise<number[]> {
-  const engine = await LLMEngine.create(makeEngineConfig({modelPath, kvMemoryBytes: 4 << 20, threads: 1}))
+  const engine = await LLMEngine.create(makeEngineConfig({modelPath, device: 'cpu', kvMemoryBytes: 4 << 20, threads: 1}))
   try {
     const [result] = await engine.generate([{prompt, params: makeSamplingParams({temperature: 0, maxTokens: 8, ignoreEos: true})}])
     return result!.outputs[0]!.tokenIds

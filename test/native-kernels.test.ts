@@ -213,7 +213,7 @@ for (const path of PATHS) {
         const bits = Uint16Array.from(values, (v) => encode(v))
         const identity = new Float32Array(cols * cols)
         for (let i = 0; i < cols; i++) identity[i * cols + i] = 1
-        for (const format of ['f32', dtype.toLowerCase() as 'bf16' | 'f16']) {
+        for (const format of ['f32' as const, dtype.toLowerCase() as 'bf16' | 'f16']) {
           const y = new ops.LinearWeights(bits, dtype, rows, cols, format).run(identity, cols)
           for (let k = 0; k < cols; k++) {
             for (let n = 0; n < rows; n++) assert.equal(y[k * rows + n], decode(bits[n * cols + k]), `${dtype} as ${format}`)

@@ -57,7 +57,7 @@ describe('pagedllm serve', () => {
       body: JSON.stringify({model: 'tiny-test', prompt: 'hi', max_tokens: 3}),
     })
     assert.equal(response.status, 200)
-    assert.equal((await response.json()).model, 'tiny-test')
+    assert.equal(((await response.json()) as {model: string}).model, 'tiny-test')
     serve.child.kill('SIGTERM')
     assert.equal(await serve.exit, 0, serve.stderr())
     assert.match(serve.stderr(), /shut down/)

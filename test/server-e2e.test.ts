@@ -6,6 +6,7 @@ import {makeEngineConfig} from '../src/engine/config.js'
 import {LLMEngine} from '../src/engine/llm-engine.js'
 import {ensureTestModel} from '../src/engine/model/test-model.js'
 import {makeSamplingParams} from '../src/engine/sampling-params.js'
+import type {ErrorReply} from '../src/server/error-reply.js'
 import {ApiServer, DEFAULT_SERVER_OPTIONS} from '../src/server/http-server.js'
 import {runSoak} from './support/serve-soak-client.js'
 
@@ -40,7 +41,7 @@ async function offlineGreedy(prompt: string | number[], maxTokens: number): Prom
 describe('server end to end (tiny model)', () => {
   before(async () => {
     const modelPath = await ensureTestModel('tiny')
-    engine = await LLMEngine.create(makeEngineConfig({modelPath, threads: 1, numBlocks: 256, blockSize: 16}))
+    engine = await LLMEngine.create(makeEngineConfig({modelPath, device: 'cpu', threads: 1, numBlocks: 256, blockSize: 16}))
     server = new ApiServer({
       ...DEFAULT_SERVER_OPTIONS,
       port: 0,
@@ -185,7 +186,7 @@ describe('server end to end (tiny model)', () => {
   it('answers bad raw HTTP with OpenAI error objects', async () => {
     const expectError = async (response: Response, status: number, param?: string) => {
       assert.equal(response.status, status)
-      const {error} = await response.json()
+      const {error} = (await response.json()) as ErrorReply['body']
       assert.equal(typeof error.message, 'string')
       assert.equal(typeof error.type, 'string')
       if (param !== undefined) assert.equal(error.param, param)

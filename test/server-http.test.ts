@@ -3,6 +3,7 @@ import assert from 'node:assert/strict'
 import {request as httpRequest} from 'node:http'
 import {after, describe, it} from 'node:test'
 import {ApiServer, type ApiServerOptions, DEFAULT_SERVER_OPTIONS} from '../src/server/http-server.js'
+import type {ErrorReply} from '../src/server/error-reply.js'
 import type {RequestHandleLike} from '../src/server/engine-like.js'
 import {FAKE_SCRIPT, FakeEngine} from './support/fake-engine.js'
 
@@ -76,17 +77,17 @@ describe('server state and simple routes', () => {
   it('answers /version, /v1/models, unknown routes (404) and wrong methods (405)', async () => {
     const {url} = await start()
     assert.deepEqual(await (await fetch(`${url}/version`)).json(), {version: '9.9.9'})
-    const models = await (await fetch(`${url}/v1/models`)).json()
+    const models = (await (await fetch(`${url}/v1/models`)).json()) as {object: string; data: {id: string; max_model_len: number}[]}
     assert.equal(models.object, 'list')
     assert.equal(models.data[0].id, 'fake-model')
     assert.equal(models.data[0].max_model_len, 256)
     const missing = await fetch(`${url}/v1/nothing`)
     assert.equal(missing.status, 404)
-    assert.equal((await missing.json()).error.type, 'not_found_error')
+    assert.equal(((await missing.json()) as ErrorReply['body']).error.type, 'not_found_error')
     const wrongMethod = await fetch(`${url}/v1/completions`)
     assert.equal(wrongMethod.status, 405)
     assert.equal(wrongMethod.headers.get('allow'), 'POST')
-    assert.equal((await wrongMethod.json()).error.type, 'invalid_request_error')
+    assert.equal(((await wrongMethod.json()) as ErrorReply['body']).error.type, 'invalid_request_error')
   })
 })
 
