@@ -1,0 +1,138 @@
+// What both KV allocators share: the device and host pools, every sequence's block table, and the KvAllocator contract.
+import {KvBlockPool} from './block-pool.js'
+import type {CachedBlock} from './prefix-cache.js'
+import {isFinished, type Sequence, type SequenceGroup} from './sequence.js'
+
+export type AllocStatus = 'ok' | 'later' | 'never'
+/** Device block -> device block (copy-on-write). */
+export interface BlockCopy {
+  src: number
+  dst: number
+}
+/** Swap: device -> host block ids on swap-out, host -> device on swap-in. */
+export interface BlockMapping {
+  from: number
+  to: number
+}
+
+export interface SeqBlocks {
+  readonly seq: Sequence
+  table: number[]
+  /** Sequences forked from one admission share a family; under reserving policies it owns their spare runs. */
+  readonly family: number
+  /** Leading full blocks already offered to the prefix cache, and the cache entry standing for that prefix. */
+  hashedBlocks: number
+  chainTip: CachedBlock | null
+  /** Set when a hash collision stops this sequence's later blocks from being cached. */
+  chainBroken: boolean
+}
+
+/**
+ * How one policy family hands out device blocks: PagedAllocator (block by block, shared, prefix-cached) or
+ * ReservingAllocator (one contiguous run per sequence at admission). BlockManager does the rest for both.
+ */
+export interface KvAllocator {
+  /** Device blocks an allocation could take now. */
+  readonly numFreeBlocks: number
+  /** Unreferenced blocks kept for the prefix they hold (allocatable): 0 without a prefix cache. */
+  readonly numCachedBlocks: number
+  /** Prompt tokens looked up in the prefix cache at admission, and those found there. */
+  readonly prefixCacheQueries: number
+  readonly prefixCacheHits: number
+  canAllocate(group: SequenceGroup, seqs: readonly Sequence[]): AllocStatus
+  /** Places `seqs` (none holds blocks yet) on the device as members of `family`. */
+  allocate(group: SequenceGroup, seqs: readonly Sequence[], family: number): void
+  cachedPrefixTokens(seq: Sequence): number
+  markComputed(state: SeqBlocks): void
+  /** New blocks the next appendSlots may take (Infinity: it cannot grow at all). */
+  blocksToGrow(state: SeqBlocks): number
+  appendSlots(state: SeqBlocks): BlockCopy[]
+  canFork(parent: SeqBlocks): boolean
+  fork(parent: SeqBlocks, child: Sequence): BlockCopy[]
+  /** The sequence has just left the device for good (its state is already out of onDevice). */
+  releaseFreed(state: SeqBlocks): void
+  /** The last member of an admission has been freed. */
+  familyGone(family: number): void
+  /** The sequence's blocks have just been copied to the host. */
+  releaseSwappedOut(state: SeqBlocks): void
+  canSwapIn(states: readonly SeqBlocks[]): boolean
+  /** Device tables for returning sequences (states non-empty), recording each host block's device copy. */
+  placeSwappedIn(states: readonly SeqBlocks[], hostToDevice: Map<number, number>): number[][]
+  /** Device runs held for no sequence right now (reserved for later forks). */
+  spareTables(): number[][]
+  isParked(blockId: number): boolean
+  checkInvariants(): void
+}
+
+export class BlockTables {
+  readonly device: KvBlockPool
+  readonly host: KvBlockPool
+  readonly onDevice = new Map<number, SeqBlocks>()
+  readonly onHost = new Map<number, SeqBlocks>()
+
+  constructor(readonly blockSize: number, numBlocks: number, numSwapBlocks: number) {
+    this.device = new KvBlockPool(numBlocks)
+    this.host = new KvBlockPool(numSwapBlocks)
+  }
+
+  newState(seq: Sequence, table: number[], family: number): SeqBlocks {
+    return {seq, table, family, hashedBlocks: 0, chainTip: null, chainBroken: false}
+  }
+
+  stateOf(seq: Sequence): SeqBlocks {
+    const state = this.onDevice.get(seq.seqId)
+    if (state === undefined) throw new Error(`sequence ${seq.seqId} has no blocks on the device`)
+    return state
+  }
+
+  /** Unfinished sequences of the group that hold no blocks yet (a new prompt, or one preempted by recompute). */
+  unplaced(group: SequenceGroup): Sequence[] {
+    return group.sequences.filter((seq) => !isFinished(seq.status) && !this.onDevice.has(seq.seqId) && !this.onHost.has(seq.seqId))
+  }
+
+  statesOf(group: SequenceGroup, where: Map<number, SeqBlocks>): SeqBlocks[] {
+    return group.unfinished.flatMap((seq) => where.get(seq.seqId) ?? [])
+  }
+
+  familyMembers(family: number): number {
+    let members = 0
+    for (const state of this.onDevice.values()) if (state.family === family) members++
+    for (const state of this.onHost.values()) if (state.family === family) members++
+    return members
+  }
+
+  /** Index of the first block the coming step writes into (blocks before it are computed and stay as they are). */
+  firstWrittenBlock(seq: Sequence): number {
+    return Math.floor(seq.numComputedTokens / this.blockSize)
+  }
+
+  distinctBlocks(states: readonly SeqBlocks[]): number {
+    return new Set(states.flatMap((state) => state.table)).size
+  }
+
+  /** Maps a block to its copy in the other pool, taking the copy once and adding a reference for each later sharer. */
+  shareOrTake(mapping: Map<number, number>, blockId: number, target: KvBlockPool, take: () => number): number {
+    const existing = mapping.get(blockId)
+    if (existing !== undefined) {
+      target.incRef(existing)
+      return existing
+    }
+    const copy = take()
+    mapping.set(blockId, copy)
+    return copy
+  }
+
+  releaseHostBlocks(table: readonly number[]): void {
+    for (const blockId of table) if (this.host.decRef(blockId) === 0) this.host.release(blockId)
+  }
+}
+
+/** Block id -> number of tables listing it; throws when one table lists a block twice. */
+export function countHolders(tables: readonly (readonly number[])[], label: string): Map<number, number> {
+  const holders = new Map<number, number>()
+  for (const table of tables) {
+    if (new Set(table).size !== table.length) throw new Error(`${label}: a table lists one block twice: [${table.join(', ')}]`)
+    for (const blockId of table) holders.set(blockId, (holders.get(blockId) ?? 0) + 1)
+  }
+  return holders
+}

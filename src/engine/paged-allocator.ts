@@ -1,0 +1,203 @@
+// The 'paged' policy's allocator (PagedAttention): blocks on demand, shared by forks with copy-on-write, prefix reuse.
+import type {AllocStatus, BlockCopy, BlockTables, KvAllocator, SeqBlocks} from './block-tables.js'
+import {blocksForTokens} from './kv-policy.js'
+import {PrefixCache, type BlockHasher, type CachedBlock} from './prefix-cache.js'
+import type {Sequence, SequenceGroup} from './sequence.js'
+
+export class PagedAllocator implements KvAllocator {
+  private readonly prefixCache: PrefixCache | null
+  /** Blocks kept free at admission so running sequences can grow. */
+  private readonly watermarkBlocks: number
+  prefixCacheQueries = 0
+  prefixCacheHits = 0
+
+  constructor(private readonly tables: BlockTables, opts: {watermark: number; enablePrefixCaching: boolean; blockHasher?: BlockHasher}) {
+    this.prefixCache = opts.enablePrefixCaching ? new PrefixCache(opts.blockHasher) : null
+    this.watermarkBlocks = Math.floor(opts.watermark * tables.device.numBlocks)
+  }
+
+  /** Truly allocatable now: the free list plus evictable cached blocks. */
+  get numFreeBlocks(): number {
+    return this.tables.device.numFree + this.numCachedBlocks
+  }
+
+  get numCachedBlocks(): number {
+    return this.prefixCache?.numCached ?? 0
+  }
+
+  canAllocate(_group: SequenceGroup, seqs: readonly Sequence[]): AllocStatus {
+    const {device, blockSize} = this.tables
+    let totalBlocks = 0
+    let newBlocks = 0
+    for (const seq of seqs) {
+      const blocks = blocksForTokens(seq.length, blockSize)
+      totalBlocks += blocks
+      // Hits on blocks other sequences hold cost nothing; hits on evictable blocks are already counted as free.
+      const heldHits = this.matchCachedPrefix(seq).filter((hit) => device.refCount(hit.blockId) > 0).length
+      newBlocks += blocks - heldHits
+    }
+    // Beyond the pool less its watermark the admission test below could never pass.
+    if (totalBlocks > device.numBlocks - this.watermarkBlocks) return 'never'
+    return this.numFreeBlocks - newBlocks >= this.watermarkBlocks ? 'ok' : 'later'
+  }
+
+  allocate(_group: SequenceGroup, seqs: readonly Sequence[], family: number): void {
+    for (const seq of seqs) {
+      const hits = this.matchCachedPrefix(seq)
+      // Take the hits before allocating: a fresh allocation may otherwise evict one of them.
+      const table = hits.map((hit) => this.reuse(hit.blockId))
+      const needed = blocksForTokens(seq.length, this.tables.blockSize)
+      while (table.length < needed) table.push(this.takeFreeBlock())
+      seq.numComputedTokens = hits.length * this.tables.blockSize
+      const state = this.tables.newState(seq, table, family)
+      state.hashedBlocks = hits.length
+      state.chainTip = hits.at(-1) ?? null
+      this.tables.onDevice.set(seq.seqId, state)
+      if (this.prefixCache !== null) {
+        this.prefixCacheQueries += seq.length
+        this.prefixCacheHits += seq.numComputedTokens
+      }
+    }
+  }
+
+  cachedPrefixTokens(seq: Sequence): number {
+    return this.matchCachedPrefix(seq).length * this.tables.blockSize
+  }
+
+  /** Offers the sequence's full, computed blocks to the prefix cache (generated tokens' blocks too). */
+  markComputed(state: SeqBlocks): void {
+    if (this.prefixCache === null || state.chainBroken) return
+    const {seq} = state
+    const blockSize = this.tables.blockSize
+    const fullBlocks = Math.min(Math.floor(seq.numComputedTokens / blockSize), state.table.length)
+    while (state.hashedBlocks < fullBlocks) {
+      const index = state.hashedBlocks
+      const tokens = seq.tokenIds.slice(index * blockSize, (index + 1) * blockSize)
+      const entry = this.prefixCache.register(state.table[index]!, state.chainTip, tokens)
+      if (entry === null) {
+        state.chainBroken = true
+        return
+      }
+      state.chainTip = entry
+      state.hashedBlocks++
+    }
+  }
+
+  /** Growth plus copy-on-write of shared blocks in the written range. */
+  blocksToGrow(state: SeqBlocks): number {
+    const needed = blocksForTokens(state.seq.length, this.tables.blockSize)
+    let copies = 0
+    for (let index = this.tables.firstWrittenBlock(state.seq); index < Math.min(state.table.length, needed); index++) {
+      if (this.tables.device.refCount(state.table[index]!) > 1) copies++
+    }
+    return Math.max(0, needed - state.table.length) + copies
+  }
+
+  /** Makes the table cover seq.length tokens; copies out any shared block that the coming step writes into. */
+  appendSlots(state: SeqBlocks): BlockCopy[] {
+    const {seq, table} = state
+    const needed = blocksForTokens(seq.length, this.tables.blockSize)
+    const copies: BlockCopy[] = []
+    for (let index = this.tables.firstWrittenBlock(seq); index < Math.min(table.length, needed); index++) {
+      const shared = table[index]!
+      if (this.tables.device.refCount(shared) === 1) continue
+      const fresh = this.takeFreeBlock()
+      this.tables.device.decRef(shared)
+      table[index] = fresh
+      copies.push({src: shared, dst: fresh})
+    }
+    while (table.length < needed) table.push(this.takeFreeBlock())
+    return copies
+  }
+
+  canFork(): boolean {
+    return true
+  }
+
+  /** The child shares every block; copy-on-write separates them when one writes. */
+  fork(parent: SeqBlocks, child: Sequence): BlockCopy[] {
+    for (const blockId of parent.table) this.tables.device.incRef(blockId)
+    this.tables.onDevice.set(child.seqId, {...parent, seq: child, table: [...parent.table]})
+    return []
+  }
+
+  releaseFreed(state: SeqBlocks): void {
+    this.releaseDeviceBlocks(state.table)
+  }
+
+  familyGone(): void {}
+
+  releaseSwappedOut(state: SeqBlocks): void {
+    this.releaseDeviceBlocks(state.table)
+  }
+
+  canSwapIn(states: readonly SeqBlocks[]): boolean {
+    // Each returning sequence may need one more block for its next token right away.
+    return this.numFreeBlocks - this.tables.distinctBlocks(states) - states.length >= this.watermarkBlocks
+  }
+
+  placeSwappedIn(states: readonly SeqBlocks[], hostToDevice: Map<number, number>): number[][] {
+    return states.map((state) =>
+      state.table.map((hostBlock) => this.tables.shareOrTake(hostToDevice, hostBlock, this.tables.device, () => this.takeFreeBlock())))
+  }
+
+  spareTables(): number[][] {
+    return []
+  }
+
+  isParked(blockId: number): boolean {
+    return this.prefixCache?.isParked(blockId) ?? false
+  }
+
+  checkInvariants(): void {
+    this.prefixCache?.checkInvariants()
+    for (let blockId = 0; blockId < this.tables.device.numBlocks; blockId++) {
+      if (this.tables.device.isFree(blockId) && this.prefixCache?.entryOf(blockId) !== undefined) throw new Error(`free device block ${blockId} is still in the prefix cache`)
+    }
+  }
+
+  /** Leading full blocks of seq found in the prefix cache, stopping short of its last token (which must be computed). */
+  private matchCachedPrefix(seq: Sequence): CachedBlock[] {
+    const hits: CachedBlock[] = []
+    if (this.prefixCache === null) return hits
+    const blockSize = this.tables.blockSize
+    const reusable = Math.floor((seq.length - 1) / blockSize)
+    let parent: CachedBlock | null = null
+    while (hits.length < reusable) {
+      const start = hits.length * blockSize
+      const hit = this.prefixCache.lookup(parent, seq.tokenIds.slice(start, start + blockSize))
+      if (hit === null) break
+      hits.push(hit)
+      parent = hit
+    }
+    return hits
+  }
+
+  private reuse(blockId: number): number {
+    if (this.tables.device.refCount(blockId) > 0) {
+      this.tables.device.incRef(blockId)
+    } else {
+      this.prefixCache!.unpark(blockId)
+      this.tables.device.unpark(blockId)
+    }
+    return blockId
+  }
+
+  /** A block from the free list, else the least recently used cached one. */
+  private takeFreeBlock(): number {
+    if (this.tables.device.numFree > 0) return this.tables.device.allocate()
+    const evicted = this.prefixCache?.evictOldest()
+    if (evicted === undefined) throw new Error('KV pool exhausted: the scheduler must check for room first')
+    this.tables.device.unpark(evicted)
+    return evicted
+  }
+
+  /** Last block first, so a freed chain is evicted from its tail: a cached prefix keeps its head longest. */
+  private releaseDeviceBlocks(table: readonly number[]): void {
+    for (let index = table.length - 1; index >= 0; index--) {
+      const blockId = table[index]!
+      if (this.tables.device.decRef(blockId) > 0) continue
+      if (this.prefixCache?.park(blockId) !== true) this.tables.device.release(blockId)
+    }
+  }
+}
