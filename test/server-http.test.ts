@@ -412,8 +412,9 @@ describe('GET /metrics', () => {
     assert.equal(value('pagedllm_request_success_total{finished_reason="length"}'), 1)
     assert.equal(value('pagedllm_http_responses_total{status="200"}'), 1)
     assert.match(text, /# TYPE pagedllm_e2e_request_latency_seconds histogram/)
-    // Every sample line is `name{labels} number`.
+    assert.equal(value('vllm:num_requests_running{model_name="fake-model"}'), 0)
+    // Every sample line is `name{labels} number` (names may hold ':', as vLLM's do).
     for (const line of text.trim().split('\n').filter((candidate) => !candidate.startsWith('#')))
-      assert.match(line, /^[a-z0-9_]+(\{[a-z_]+="[^"]*"\})? -?[0-9.e+-]+$/)
+      assert.match(line, /^[a-z0-9_:]+(\{[a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*\})? -?[0-9.e+-]+$/)
   })
 })

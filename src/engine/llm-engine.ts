@@ -42,6 +42,11 @@ export interface EngineStats {
   numPreemptions: number
   /** Prompt tokens served from the prefix cache / prompt tokens admitted (re-admissions after preemption included). */
   prefixCacheHitRate: number
+  /** Prompt tokens looked up in the prefix cache, and those found there (vLLM's prefix_cache_queries / _hits). */
+  prefixCacheQueries: number
+  prefixCacheHits: number
+  /** Swap pool (host memory) blocks in use, and in all. */
+  swapBlocks: {used: number; total: number}
   promptTokens: number
   generationTokens: number
   numSteps: number
@@ -190,6 +195,9 @@ export class LLMEngine {
       kv: this.blockManager.memoryStats(),
       numPreemptions: this.scheduler.numPreemptions,
       prefixCacheHitRate: this.blockManager.prefixCacheHitRate,
+      prefixCacheQueries: this.blockManager.prefixCacheQueries,
+      prefixCacheHits: this.blockManager.prefixCacheHits,
+      swapBlocks: {used: this.blockManager.numTotalSwapBlocks - this.blockManager.numFreeSwapBlocks, total: this.blockManager.numTotalSwapBlocks},
       promptTokens: this.counters.promptTokens,
       generationTokens: this.counters.generationTokens,
       numSteps: this.counters.numSteps,

@@ -182,8 +182,8 @@ export class ApiServer {
   }
 
   private renderMetrics(response: ServerResponse): void {
-    const stats = this.engineState.kind === 'ready' ? this.engineState.engine.stats() : null
-    const text = this.metrics.render(stats)
+    const engine = this.engineState.kind === 'ready' ? this.engineState.engine : null
+    const text = this.metrics.render(engine && {stats: engine.stats(), modelName: engine.modelName})
     response.writeHead(200, {'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'content-length': Buffer.byteLength(text)})
     response.end(text)
   }
