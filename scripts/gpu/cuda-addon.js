@@ -27,6 +27,6 @@ export function loadCudaAddon() {
   if (!addon.buildInfo().cuda) fail(`the native addon was built without CUDA; ${rebuild}`)
   if (!existsSync(testsAddonPath)) fail(`the CUDA test addon is missing at ${testsAddonPath}; ${rebuild}`)
   const status = addon.cudaStatus()
-  if (!status.available) fail(`no usable CUDA device: ${status.detail}`)
+  if (!status.available) fail(`no usable CUDA device: ${status.detail}${status.driverLoadable ? '' : ' (libcuda.so.1, the NVIDIA driver, cannot be loaded)'}`)
   return {addon, tests: require(testsAddonPath), device: status.detail}
 }
