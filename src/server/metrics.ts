@@ -4,7 +4,7 @@ import type {EngineStats, RequestOutput} from './engine-like.js'
 import {family, Histogram} from './prometheus-text.js'
 import {VllmMetrics} from './vllm-metrics.js'
 
-const none = {}
+const noLabels = {}
 
 export class ServerMetrics {
   readonly timeToFirstToken = new Histogram([0.001, 0.005, 0.01, 0.02, 0.04, 0.08, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 10, 20, 40, 80])
@@ -45,28 +45,28 @@ export class ServerMetrics {
       const {stats} = engine
       const kv = stats.kv
       parts.push(
-        family('pagedllm_num_requests_running', 'gauge', 'Requests whose sequences are in the running batch.', [[none, stats.numRunning]]),
-        family('pagedllm_num_requests_waiting', 'gauge', 'Requests waiting to be scheduled.', [[none, stats.numWaiting]]),
-        family('pagedllm_num_requests_swapped', 'gauge', 'Requests whose KV blocks are swapped out to host memory.', [[none, stats.numSwapped]]),
+        family('pagedllm_num_requests_running', 'gauge', 'Requests whose sequences are in the running batch.', [[noLabels, stats.numRunning]]),
+        family('pagedllm_num_requests_waiting', 'gauge', 'Requests waiting to be scheduled.', [[noLabels, stats.numWaiting]]),
+        family('pagedllm_num_requests_swapped', 'gauge', 'Requests whose KV blocks are swapped out to host memory.', [[noLabels, stats.numSwapped]]),
         family('pagedllm_kv_blocks', 'gauge', 'KV cache blocks: used, free (on the free list), cached (unreferenced, holding a reusable prefix, allocatable), total.', [
           [{state: 'used'}, kv.usedBlocks],
           [{state: 'free'}, kv.freeBlocks],
           [{state: 'cached'}, kv.cachedBlocks],
           [{state: 'total'}, kv.totalBlocks],
         ]),
-        family('pagedllm_kv_block_size_tokens', 'gauge', 'Tokens per KV block.', [[none, kv.blockSize]]),
-        family('pagedllm_kv_tokens_stored', 'gauge', 'Tokens whose K/V are held in used blocks.', [[none, kv.tokensStored]]),
-        family('pagedllm_kv_waste_slots', 'gauge', 'KV slots reserved in used blocks but holding no token.', [[none, kv.wasteSlots]]),
+        family('pagedllm_kv_block_size_tokens', 'gauge', 'Tokens per KV block.', [[noLabels, kv.blockSize]]),
+        family('pagedllm_kv_tokens_stored', 'gauge', 'Tokens whose K/V are held in used blocks.', [[noLabels, kv.tokensStored]]),
+        family('pagedllm_kv_waste_slots', 'gauge', 'KV slots reserved in used blocks but holding no token.', [[noLabels, kv.wasteSlots]]),
         family('pagedllm_kv_waste_ratio', 'gauge', 'Share of reserved KV slots holding no token.', [
-          [none, kv.reservedSlots === 0 ? 0 : kv.wasteSlots / kv.reservedSlots],
+          [noLabels, kv.reservedSlots === 0 ? 0 : kv.wasteSlots / kv.reservedSlots],
         ]),
-        family('pagedllm_kv_shared_blocks', 'gauge', 'KV blocks referenced by more than one sequence.', [[none, kv.sharedBlocks]]),
-        family('pagedllm_kv_tokens_saved_by_sharing', 'gauge', 'Tokens held once but used by several sequences.', [[none, kv.savedBySharing]]),
-        family('pagedllm_prefix_cache_hit_rate', 'gauge', 'Share of prompt tokens found in the prefix cache.', [[none, stats.prefixCacheHitRate]]),
-        family('pagedllm_num_preemptions_total', 'counter', 'Sequence groups preempted since start.', [[none, stats.numPreemptions]]),
-        family('pagedllm_prompt_tokens_total', 'counter', 'Prompt tokens processed since start.', [[none, stats.promptTokens]]),
-        family('pagedllm_generation_tokens_total', 'counter', 'Tokens generated since start.', [[none, stats.generationTokens]]),
-        family('pagedllm_engine_steps_total', 'counter', 'Engine steps run since start.', [[none, stats.numSteps]]),
+        family('pagedllm_kv_shared_blocks', 'gauge', 'KV blocks referenced by more than one sequence.', [[noLabels, kv.sharedBlocks]]),
+        family('pagedllm_kv_tokens_saved_by_sharing', 'gauge', 'Tokens held once but used by several sequences.', [[noLabels, kv.savedBySharing]]),
+        family('pagedllm_prefix_cache_hit_rate', 'gauge', 'Share of prompt tokens found in the prefix cache.', [[noLabels, stats.prefixCacheHitRate]]),
+        family('pagedllm_num_preemptions_total', 'counter', 'Sequence groups preempted since start.', [[noLabels, stats.numPreemptions]]),
+        family('pagedllm_prompt_tokens_total', 'counter', 'Prompt tokens processed since start.', [[noLabels, stats.promptTokens]]),
+        family('pagedllm_generation_tokens_total', 'counter', 'Tokens generated since start.', [[noLabels, stats.generationTokens]]),
+        family('pagedllm_engine_steps_total', 'counter', 'Engine steps run since start.', [[noLabels, stats.numSteps]]),
       )
     }
     parts.push(
