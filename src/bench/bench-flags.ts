@@ -31,7 +31,7 @@ export function whyDefaults(): string {
     'is small enough that memory binds: orca-max reserves the 2048-token context per request and fits 2 requests; ' +
     'paged fits as many as their actual tokens allow. Batch sizes, KV shares, preemptions and steps do not depend ' +
     'on the machine; requests/s does (on a small CPU a step turns compute-bound at small batches), hence the ' +
-    'constant-step-cost projection beside it.'
+    'constant-step-cost model (steps x the batch-1 step time) beside it.'
   )
 }
 
