@@ -1,13 +1,14 @@
-// The generate and bench commands through oclif, as a user runs them: output, JSON and exit codes.
+// The generate and bench commands through oclif, as a user runs them: output, JSON, the built-in model, errors and exit codes.
 import assert from 'node:assert/strict'
 import {spawn} from 'node:child_process'
-import {mkdtempSync, readFileSync} from 'node:fs'
+import {mkdtempSync, readFileSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {before, describe, it} from 'node:test'
 import {ensureTestModel} from '../src/engine/model/test-model.js'
 import {ReferenceModel} from './support/reference-model.js'
+import {tinychatReference} from './support/tinychat.js'
 
 const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url))
 
@@ -56,10 +57,29 @@ describe('pagedllm generate', () => {
     assert.match(result.stderr, /\[5 tokens in [\d.]+ s/)
   })
 
-  it('without --model says how to get one, exit code 2', async () => {
-    const result = await runCommand('generate', ['hello'])
-    assert.equal(result.code, 2)
-    assert.match(result.stderr, /make-test-model/)
+  it('without --model runs the built-in tinychat and reproduces its reference greedy ids (text and --chat)', async () => {
+    const reference = tinychatReference().prompts
+    const text = reference.find((p) => p.kind === 'text' && p.prompt!.startsWith('Here is a simple recipe'))!
+    const chat = reference.find((p) => p.kind === 'chat' && p.messages!.length === 2)!
+    const [system, user] = chat.messages!
+    for (const [args, expected] of [
+      [[text.prompt!], text],
+      [['--chat', '--system', system!.content, user!.content], chat],
+    ] as const) {
+      const result = await runCommand('generate', ['--json', '--max-tokens', '32', '--threads', '1', '--num-blocks', '64', ...args])
+      assert.equal(result.code, 0, result.stderr)
+      const [output] = JSON.parse(result.stdout)
+      assert.deepEqual(output.prompt_token_ids, expected.prompt_token_ids)
+      assert.deepEqual(output.outputs[0].token_ids, expected.greedy_token_ids)
+      // One line says what the model is and how to use a real one.
+      assert.equal(result.stderr.match(/built-in tinychat demo model \(6M parameters.*--model ORG\/NAME/g)?.length, 1, result.stderr)
+    }
+  })
+
+  it('a model given with --model is used without the built-in notice', async () => {
+    const result = await runCommand('generate', ['--model', modelDir, '--max-tokens', '2', 'hello'])
+    assert.equal(result.code, 0, result.stderr)
+    assert.doesNotMatch(result.stderr, /built-in/)
   })
 
   it('a prompt longer than the context is a clear error, exit code 2', async () => {
@@ -72,14 +92,55 @@ describe('pagedllm generate', () => {
 describe('pagedllm bench', () => {
   it('runs two policies on a short trace and records identical outputs in --json', async () => {
     const modelDir = await ensureTestModel('tiny')
-    const json = join(mkdtempSync(join(tmpdir(), 'pagedllm-bench-')), 'results.json')
-    const result = await runCommand('bench/index', [
-      '--model', modelDir, '--trace', 'alpaca', '--num-prompts', '4', '--policies', 'paged,orca-max', '--max-model-len', '512', '--num-blocks', '64', '--json', json,
-    ])
-    assert.equal(result.code, 0, result.stderr)
-    const results = JSON.parse(readFileSync(json, 'utf8'))
-    assert.deepEqual(results.runs.map((run: {policy: string}) => run.policy), ['paged', 'orca-max'])
-    assert.equal(results.engineOutputs.identical, true)
-    assert.match(result.stdout, /orca-max/)
+    const dir = mkdtempSync(join(tmpdir(), 'pagedllm-bench-'))
+    try {
+      const json = join(dir, 'results.json')
+      const result = await runCommand('bench/index', [
+        '--model', modelDir, '--trace', 'alpaca', '--num-prompts', '4', '--policies', 'paged,orca-max', '--max-model-len', '512', '--num-blocks', '64', '--json', json,
+      ])
+      assert.equal(result.code, 0, result.stderr)
+      const results = JSON.parse(readFileSync(json, 'utf8'))
+      assert.deepEqual(results.runs.map((run: {policy: string}) => run.policy), ['paged', 'orca-max'])
+      assert.equal(results.engineOutputs.identical, true)
+      assert.match(result.stdout, /orca-max/)
+    } finally {
+      rmSync(dir, {recursive: true, force: true})
+    }
+  })
+})
+
+describe('command-line errors: the message and one usage line, exit code 2', () => {
+  const usage = 'Usage: pagedllm generate PROMPT... [FLAGS]   (all flags: pagedllm generate --help)'
+  /** The whole stderr: no stack, no flag list. */
+  const expectUsageError = (result: {code: number | null; stderr: string}, error: string) => {
+    assert.equal(result.code, 2, result.stderr)
+    assert.equal(result.stderr, `Error: ${error}\n${usage}\n`)
+  }
+
+  it('a number flag that is not a number names the flag and the value', async () => {
+    expectUsageError(await runCommand('generate', ['--temperature', 'abc', 'hi']), '--temperature: "abc" is not a number')
+    expectUsageError(await runCommand('generate', ['--top-p', '', 'hi']), '--top-p: "" is not a number')
+    const bench = await runCommand('bench/index', ['--step-cost-ms', '1x'])
+    assert.equal(bench.code, 2)
+    assert.match(bench.stderr, /^Error: --step-cost-ms: "1x" is not a number\nUsage: pagedllm bench \[FLAGS\]/)
+  })
+
+  it('an integer flag that is not an integer names the flag and the value', async () => {
+    expectUsageError(await runCommand('generate', ['--max-tokens', 'lots', 'hi']), '--max-tokens: Expected an integer but received: lots')
+  })
+
+  it('an unknown flag and a missing prompt', async () => {
+    expectUsageError(await runCommand('generate', ['--bogus', 'hi']), 'Nonexistent flag: --bogus')
+    const missing = await runCommand('generate', [])
+    assert.equal(missing.code, 2)
+    assert.match(missing.stderr, /^Error: Missing 1 required arg: prompt/)
+    assert.ok(missing.stderr.endsWith(`\n${usage}\n`))
+    assert.equal(missing.stderr.split('\n').length, 3, missing.stderr)
+  })
+
+  it('an out-of-range value is reported by what checks it, without the usage line', async () => {
+    const result = await runCommand('generate', ['--temperature', '-1', 'hi'])
+    assert.equal(result.code, 2)
+    assert.equal(result.stderr, 'Error: temperature must be in [0, 100], got -1\n')
   })
 })

@@ -1,11 +1,11 @@
-// Incremental detokenizer on the real byte-fallback tokenizer of tinychat-llama-6m: emoji and CJK split over several tokens.
+// Incremental detokenizer on the real byte-fallback tokenizer of the committed tinychat model: emoji and CJK split over several tokens.
 import {describe, it} from 'node:test'
 import assert from 'node:assert/strict'
-import {fileURLToPath} from 'node:url'
 import {IncrementalDetokenizer} from '../src/engine/detokenizer.js'
 import {Tokenizer} from '../src/engine/model/tokenizer.js'
+import {TINYCHAT_DIR} from './support/tinychat.js'
 
-const tokenizer = Tokenizer.load(fileURLToPath(new URL('../../shared/models/tinychat-llama-6m', import.meta.url)))
+const tokenizer = Tokenizer.load(TINYCHAT_DIR)
 const encode = (text: string) => tokenizer.encode(text, {addSpecialTokens: false})
 const EOS = 2 // </s>
 

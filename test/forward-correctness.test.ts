@@ -153,7 +153,7 @@ describe(`native forward vs float64 reference (${DEVICE})`, () => {
   })
 })
 
-describe(`native forward on tinychat-llama-6m (${DEVICE})`, () => {
+describe(`native forward on the built-in tinychat (${DEVICE})`, () => {
   it('matches reference.json: top-10 logits within 1e-4 and 32 greedy ids for all 6 prompts, decoded as one batch', async () => {
     const h = await openHarness(TINYCHAT_DIR)
     try {

@@ -59,9 +59,9 @@ function assertLoadError(pattern: RegExp): (error: unknown) => boolean {
 }
 
 describe('loading good models', () => {
-  it('loads tinychat-llama-6m: tied embeddings, GQA, eos from config and generation_config', async () => {
+  it('loads the built-in tinychat (bf16): tied embeddings, GQA, eos from config and generation_config', async () => {
     const model = await loadModel(TINYCHAT_DIR)
-    assert.equal(model.name, 'tinychat-llama-6m')
+    assert.equal(model.name, 'tinychat')
     const c = model.config
     assert.deepEqual(
       [c.architecture, c.vocabSize, c.hiddenSize, c.intermediateSize, c.numLayers, c.numHeads, c.numKvHeads, c.headDim],
@@ -75,7 +75,7 @@ describe('loading good models', () => {
     assert.ok(!model.tensors.some((t) => t.name === 'lm_head.weight'))
     assert.deepEqual(model.generationConfig.eosTokenIds.sort(), [2, 4])
     const embed = model.tensors[0]
-    assert.deepEqual([embed.name, embed.dtype, embed.shape, embed.nbytes], ['model.embed_tokens.weight', 'F32', [4096, 256], 4096 * 256 * 4])
+    assert.deepEqual([embed.name, embed.dtype, embed.shape, embed.nbytes], ['model.embed_tokens.weight', 'BF16', [4096, 256], 4096 * 256 * 2])
   })
 
   it('loads the Qwen2 variant with q/k/v biases and an untied lm_head', async () => {

@@ -1,4 +1,4 @@
-// The float64 reference forward reproduces tinychat's reference.json and is self-consistent under chunking and KV caching.
+// The float64 reference forward reproduces the built-in tinychat's reference.json and is self-consistent under chunking and KV caching.
 import assert from 'node:assert/strict'
 import {before, describe, it} from 'node:test'
 import {ensureTestModel} from '../src/engine/model/test-model.js'
@@ -6,7 +6,7 @@ import {ReferenceModel, argmax, ropeInverseFrequencies} from './support/referenc
 import {relativeError} from './support/relative-error.js'
 import {TINYCHAT_DIR, tinychatReference} from './support/tinychat.js'
 
-describe('reference model on tinychat-llama-6m', () => {
+describe('reference model on the built-in tinychat (bf16 weights)', () => {
   let model: ReferenceModel
   before(async () => {
     model = await ReferenceModel.load(TINYCHAT_DIR)

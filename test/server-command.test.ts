@@ -1,6 +1,7 @@
-// `pagedllm serve` as a process: start-up report, serving with an API key, and exit 0 on SIGTERM.
+// `pagedllm serve` as a process: start-up report, serving with an API key, the built-in model, and a graceful exit on SIGTERM, SIGINT and SIGHUP.
 import assert from 'node:assert/strict'
 import {spawn} from 'node:child_process'
+import {existsSync} from 'node:fs'
 import {fileURLToPath} from 'node:url'
 import {before, describe, it} from 'node:test'
 import {ensureTestModel} from '../src/engine/model/test-model.js'
@@ -8,13 +9,17 @@ import {ensureTestModel} from '../src/engine/model/test-model.js'
 const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url))
 let modelDir: string
 
-/** Runs the serve command through oclif in a child process (sources through tsx, no build needed). */
-function startServe(args: string[]) {
+/**
+ * Runs the serve command in a child process: through oclif from the sources (tsx, no build needed), or as a
+ * supervisor runs it, `node bin/run.js serve` (the built dist/), so that signals reach the server itself.
+ */
+function startServe(args: string[], how: 'sources' | 'bin' = 'sources') {
   // oclif's handle() turns a command error into its message and exit code, as bin/run.js does.
   const program =
     `const {handle} = await import('@oclif/core'); const {default: Serve} = await import('./src/commands/serve.ts');` +
     ` await Serve.run(${JSON.stringify(args)}, import.meta.url).catch(handle)`
-  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', program], {cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe']})
+  const argv = how === 'bin' ? ['bin/run.js', 'serve', ...args] : ['--import', 'tsx', '--input-type=module', '-e', program]
+  const child = spawn(process.execPath, argv, {cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe']})
   let stderr = ''
   const lineWaiters: {pattern: RegExp; resolve: (match: RegExpMatchArray) => void}[] = []
   child.stderr!.setEncoding('utf8').on('data', (text: string) => {
@@ -63,9 +68,30 @@ describe('pagedllm serve', () => {
     assert.match(serve.stderr(), /shut down/)
   })
 
-  it('without --model says how to get one and exits 2', async () => {
-    const serve = startServe(['--port', '0'])
+  it('a bad flag fails before the port is taken: the message, one usage line, exit 2', async () => {
+    const serve = startServe(['--port', '0', '--gpu-memory-utilization', 'most'])
     assert.equal(await serve.exit, 2)
-    assert.match(serve.stderr(), /make-test-model/)
+    assert.equal(serve.stderr(), 'Error: --gpu-memory-utilization: "most" is not a number\nUsage: pagedllm serve [FLAGS]   (all flags: pagedllm serve --help)\n')
   })
+
+  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+    it(`node bin/run.js serve without --model serves the built-in model and shuts down on ${signal}, closing its port`, async () => {
+      assert.ok(existsSync(`${REPO_ROOT}/dist/commands/serve.js`), 'dist/ is not built: run npm run build:ts (npm install does it)')
+      const serve = startServe(['--port', '0', '--threads', '1', '--num-blocks', '64'], 'bin')
+      const [, url] = await serve.waitForLog(/listening on (http:\/\/127\.0\.0\.1:\d+)/)
+      await serve.waitForLog(/ready: model "tinychat"/)
+      assert.equal(serve.stderr().match(/built-in tinychat demo model \(6M parameters/g)?.length, 1, serve.stderr())
+      const response = await fetch(`${url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: {'content-type': 'application/json'},
+        body: JSON.stringify({messages: [{role: 'user', content: 'What is the capital of France?'}], max_tokens: 4}),
+      })
+      assert.equal(response.status, 200)
+      assert.equal((await response.json()).model, 'tinychat')
+      serve.child.kill(signal)
+      assert.equal(await serve.exit, 0, serve.stderr())
+      assert.match(serve.stderr(), new RegExp(`${signal}: no new requests[^]*shut down`))
+      await assert.rejects(fetch(`${url}/health`), 'nothing listens on the port any more')
+    })
+  }
 })

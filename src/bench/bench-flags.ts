@@ -5,6 +5,7 @@ import {InvalidRequestError} from '../engine/errors.js'
 import {resolveModel} from '../engine/hub/resolve-model.js'
 import {ensureTestModel, testModelParameterCount} from '../engine/model/test-model.js'
 import {engineConfigFromFlags, engineFlags} from '../cli/engine-flags.js'
+import {numberFlag} from '../cli/number-flag.js'
 import {parseRequestRate, parseRequestRates} from './arrivals.js'
 import type {SuiteOptions} from './bench-suite.js'
 import {LENGTH_SPREADS, type LengthSpread} from './synthetic-trace.js'
@@ -16,6 +17,10 @@ import {TRACE_NAMES, type TraceName} from './workload.js'
  */
 export const DEFAULT_BENCH_NUM_BLOCKS = 256
 
+/** The one default workload of `bench` and `compare`: ShareGPT, the vLLM paper's main trace, 30 requests. */
+export const DEFAULT_TRACE: TraceName = 'sharegpt'
+export const DEFAULT_NUM_PROMPTS = 30
+
 /** Printed after the default run: why its model, pool and prompt count were chosen. */
 export function whyDefaults(): string {
   const parameters = testModelParameterCount('bench')
@@ -26,7 +31,7 @@ export function whyDefaults(): string {
     'is small enough that memory binds: orca-max reserves the 2048-token context per request and fits 2 requests; ' +
     'paged fits as many as their actual tokens allow. Batch sizes, KV shares, preemptions and steps do not depend ' +
     'on the machine; requests/s does (on a small CPU a step turns compute-bound at small batches), hence the ' +
-    'constant-step-cost projection beside it.'
+    'constant-step-cost model (steps x the batch-1 step time) beside it.'
   )
 }
 
@@ -36,18 +41,18 @@ export const benchFlags = {
   ...sharedEngineFlags,
   model: Flags.string({char: 'm', description: "Model directory or hub id (default: the built-in seeded-random 'bench' model, generated once under .cache/)"}),
   'kv-memory': Flags.string({description: `KV cache size (e.g. 64MiB); default ${DEFAULT_BENCH_NUM_BLOCKS} blocks (--num-blocks)`}),
-  trace: Flags.string({description: 'Built-in workload: ShareGPT or Alpaca length traces (datasets/), or synthetic lengths', options: [...TRACE_NAMES], default: 'sharegpt'}),
+  trace: Flags.string({description: 'Built-in workload: ShareGPT or Alpaca length traces (datasets/), or synthetic lengths', options: [...TRACE_NAMES], default: DEFAULT_TRACE}),
   dataset: Flags.string({description: "Your own ShareGPT or Alpaca JSON file (format auto-detected, tokenized with the model's tokenizer); overrides --trace"}),
-  'num-prompts': Flags.integer({description: 'Requests sampled from the trace', default: 30, min: 1}),
+  'num-prompts': Flags.integer({description: 'Requests sampled from the trace', default: DEFAULT_NUM_PROMPTS, min: 1}),
   'input-len': Flags.integer({description: 'Synthetic trace: mean prompt length', default: 256, min: 1}),
   'output-len': Flags.integer({description: 'Synthetic trace: mean output length', default: 256, min: 1}),
   spread: Flags.string({description: 'Synthetic trace: length distribution around the means', options: [...LENGTH_SPREADS], default: 'uniform'}),
-  'range-ratio': Flags.string({description: 'Synthetic uniform spread: lengths within mean*(1 +- ratio)', default: '0.5'}),
+  'range-ratio': numberFlag({description: 'Synthetic uniform spread: lengths within mean*(1 +- ratio)', default: 0.5}),
   'request-rate': Flags.string({description: 'Requests per second (Poisson arrivals), or inf to send all at t=0', default: 'inf'}),
   'request-rates': Flags.string({description: 'A sweep of rates, e.g. 1,2,4,inf (overrides --request-rate)'}),
   policies: Flags.string({description: `KV policies to compare, each on a fresh engine: ${KV_POLICIES.join(', ')}`, default: 'paged,orca-max,orca-oracle'}),
-  temperature: Flags.string({description: 'Sampling temperature; 0 = greedy, above 0 each request is seeded (seed + index)', default: '0'}),
-  'step-cost-ms': Flags.string({description: 'Step cost for the memory-bound projection (default: measured median batch-1 decode step)'}),
+  temperature: numberFlag({description: 'Sampling temperature; 0 = greedy, above 0 each request is seeded (seed + index)', default: 0}),
+  'step-cost-ms': numberFlag({description: 'Step cost for the memory-bound projection model (default: measured median batch-1 decode step)'}),
   json: Flags.string({description: 'Write all results (per run, per step summary, output hashes) to this JSON file'}),
 }
 
@@ -59,9 +64,8 @@ export function parsePolicies(text: string): KvPolicy[] {
   return policies as KvPolicy[]
 }
 
-const positiveNumber = (text: string, flag: string) => {
-  const value = Number(text)
-  if (!(value >= 0)) throw new InvalidRequestError(`--${flag} must be a number >= 0, got ${text}`, {param: flag})
+const nonNegative = (value: number, flag: string) => {
+  if (!(value >= 0)) throw new InvalidRequestError(`--${flag} must be >= 0, got ${value}`, {param: flag})
   return value
 }
 
@@ -79,15 +83,15 @@ export async function suiteOptionsFromFlags(
       dataset: flags.dataset,
       numPrompts: flags['num-prompts'],
       seed: flags.seed,
-      synthetic: {inputLen: flags['input-len'], outputLen: flags['output-len'], spread: flags.spread as LengthSpread, rangeRatio: positiveNumber(flags['range-ratio'], 'range-ratio')},
+      synthetic: {inputLen: flags['input-len'], outputLen: flags['output-len'], spread: flags.spread as LengthSpread, rangeRatio: nonNegative(flags['range-ratio'], 'range-ratio')},
     },
     requestRates: flags['request-rates'] ? parseRequestRates(flags['request-rates']) : [parseRequestRate(flags['request-rate'])],
     policies: extra.policies,
     endpoints: extra.endpoints,
     endpointModel: extra.endpointModel,
     engineConfig,
-    generation: {temperature: positiveNumber(flags.temperature, 'temperature'), seed: flags.seed},
-    stepCostMs: flags['step-cost-ms'] === undefined ? undefined : positiveNumber(flags['step-cost-ms'], 'step-cost-ms'),
+    generation: {temperature: nonNegative(flags.temperature, 'temperature'), seed: flags.seed},
+    stepCostMs: flags['step-cost-ms'] === undefined ? undefined : nonNegative(flags['step-cost-ms'], 'step-cost-ms'),
     log: extra.log,
   }
 }

@@ -79,7 +79,7 @@ export function renderLatencies(results: SuiteResults): string {
   return `${chalk.bold('Latency')}, ms mean / median / p99:\n${renderTable(['run', 'TTFT', 'TPOT', 'end-to-end'], rows)}`
 }
 
-/** Projected throughput of a memory-bound device (constant step cost), offline engine runs only. */
+/** Modelled throughput of a memory-bound device (steps x a constant step cost), offline engine runs only; labelled as a model. */
 export function renderProjection(results: SuiteResults): string {
   const runs = results.runs.filter((run) => run.projected)
   if (runs.length === 0 || results.stepCostMs === null) return ''
@@ -90,8 +90,10 @@ export function renderProjection(results: SuiteResults): string {
     fixed(run.projected!.outputTokensPerSecond, 0),
     paged && run !== paged ? `${fixed(paged.projected!.requestsPerSecond / run.projected!.requestsPerSecond, 2)}x` : '-',
   ])
-  return `${chalk.bold(`If every step cost ${results.stepCostMs.toFixed(2)} ms`)} (${results.stepCostSource}; a GPU-like, memory-bound device):\n` +
-    renderTable(['run', 'req/s', 'out tok/s', 'paged/this'], rows)
+  return `${chalk.bold(`Modelled, not measured: steps x ${results.stepCostMs.toFixed(2)} ms`)} (${results.stepCostSource}). ` +
+    'Assumes every step costs the same whatever its batch, as on a memory-bound GPU that reads the weights once per step; ' +
+    'ignores prefill compute, attention over long contexts and scheduling overhead:\n' +
+    renderTable(['run', 'model req/s', 'model out tok/s', 'paged/this'], rows)
 }
 
 /** Where batching stops paying on this machine: median decode step time per batch bucket, per run. */

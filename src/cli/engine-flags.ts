@@ -4,6 +4,8 @@ import {KV_POLICIES, makeEngineConfig, type EngineConfig, type KvPolicy} from '.
 import {InvalidRequestError} from '../engine/errors.js'
 import {parseModelSpec} from '../engine/hub/model-spec.js'
 import {resolveModel} from '../engine/hub/resolve-model.js'
+import {BUILTIN_MODEL_DIR} from '../engine/model/builtin-model.js'
+import {numberFlag} from './number-flag.js'
 
 /** Parses "512MiB", "2GB", "1.5g", "1048576" into bytes. */
 export function parseByteSize(text: string, flagName: string): number {
@@ -16,7 +18,7 @@ export function parseByteSize(text: string, flagName: string): number {
 }
 
 export const engineFlags = {
-  model: Flags.string({char: 'm', description: 'Model: a local Hugging Face-format directory or a hub id ORG/NAME[@revision]'}),
+  model: Flags.string({char: 'm', description: 'Model: a local Hugging Face-format directory or a hub id ORG/NAME[@revision] (default: the built-in 6M-parameter tinychat demo model)'}),
   revision: Flags.string({description: 'Hub branch, tag or commit (same as ORG/NAME@revision)'}),
   'served-model-name': Flags.string({description: 'Model name reported to clients (default: the hub id or the directory name)'}),
   device: Flags.string({description: 'Compute backend', options: ['auto', 'cpu', 'cuda'], default: 'auto'}),
@@ -25,7 +27,7 @@ export const engineFlags = {
   'block-size': Flags.integer({description: 'Tokens per KV block', default: 16, min: 1, max: 256}),
   'kv-memory': Flags.string({description: 'KV cache size on CPU (e.g. 512MiB, 2GiB)', default: '1GiB'}),
   'num-blocks': Flags.integer({description: 'KV cache size in blocks (overrides --kv-memory)', min: 1}),
-  'gpu-memory-utilization': Flags.string({description: 'GPU: fraction of device memory for weights + KV', default: '0.9'}),
+  'gpu-memory-utilization': numberFlag({description: 'GPU: fraction of device memory for weights + KV', default: 0.9}),
   'swap-space': Flags.string({description: 'Host swap space for preempted sequences (e.g. 256MiB)', default: '256MiB'}),
   'max-model-len': Flags.integer({description: 'Context limit (default: the model config)', min: 1}),
   'max-num-seqs': Flags.integer({description: 'Most sequences in one step', default: 256, min: 1}),
@@ -38,7 +40,7 @@ export const engineFlags = {
 }
 
 export function engineConfigFromFlags(flags: Record<string, any>, modelPath: string): EngineConfig {
-  const utilization = Number(flags['gpu-memory-utilization'])
+  const utilization = flags['gpu-memory-utilization']
   if (!(utilization > 0 && utilization <= 1))
     throw new InvalidRequestError(`--gpu-memory-utilization must be in (0, 1], got ${flags['gpu-memory-utilization']}`, {param: 'gpu-memory-utilization'})
   return makeEngineConfig({
@@ -62,8 +64,9 @@ export function engineConfigFromFlags(flags: Record<string, any>, modelPath: str
   })
 }
 
-/** Resolves --model (downloading a hub id into the HF cache if needed) and builds the engine config. */
+/** Resolves --model (downloading a hub id into the HF cache if needed; none: the built-in model) and builds the engine config. */
 export async function resolveEngineConfig(flags: Record<string, any>): Promise<EngineConfig> {
+  if (!flags.model) return {...engineConfigFromFlags(flags, BUILTIN_MODEL_DIR), servedModelName: flags['served-model-name']}
   const modelPath = await resolveModel(flags.model, {revision: flags.revision})
   const spec = parseModelSpec(flags.model)
   // A hub snapshot directory is named by its commit; clients know the model by its id, as with vLLM.

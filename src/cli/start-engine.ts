@@ -1,13 +1,7 @@
 // Builds the engine for a command from its flags, and prints what was loaded and reserved (as llama.cpp's server does).
-import type {Command} from '@oclif/core'
 import {LLMEngine} from '../engine/llm-engine.js'
+import {BUILTIN_MODEL_NOTICE} from '../engine/model/builtin-model.js'
 import {resolveEngineConfig} from './engine-flags.js'
-
-export const NO_MODEL_HELP =
-  'No model given. Pass --model with a Hugging Face-format directory (config.json, *.safetensors, tokenizer.json) ' +
-  'or a hub id like Qwen/Qwen2.5-0.5B-Instruct. To try pagedllm without a download, make a seeded-random test model:\n' +
-  '  pagedllm make-test-model --preset small --out ./test-model\n' +
-  '  pagedllm generate --model ./test-model "Hello"'
 
 export function describeEngine(engine: LLMEngine): string {
   const info = engine.nativeInfo
@@ -21,10 +15,16 @@ export function describeEngine(engine: LLMEngine): string {
   ].join('\n')
 }
 
+/** Without --model a command runs the built-in demo model and says so in one line (on stderr, even with --json). */
+export function announceBuiltinModel(flags: Record<string, any>, log: (line: string) => void): void {
+  if (!flags.model) log(BUILTIN_MODEL_NOTICE)
+}
+
 /** Resolves --model, builds the engine and reports it on stderr (the command's catch turns user errors into messages). */
-export async function startEngine(command: Command, flags: Record<string, any>, options: {quiet?: boolean} = {}): Promise<LLMEngine> {
-  if (!flags.model) command.error(NO_MODEL_HELP, {exit: 2})
+export async function startEngine(flags: Record<string, any>, options: {quiet?: boolean} = {}): Promise<LLMEngine> {
+  const log = (line: string) => process.stderr.write(`${line}\n`)
+  announceBuiltinModel(flags, log)
   const engine = await LLMEngine.create(await resolveEngineConfig(flags))
-  if (!options.quiet) process.stderr.write(describeEngine(engine) + '\n')
+  if (!options.quiet) log(describeEngine(engine))
   return engine
 }

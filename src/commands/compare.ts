@@ -1,9 +1,9 @@
 // `pagedllm compare`: runs KV policies and/or OpenAI-compatible endpoints across a request-rate sweep and plots them.
 import {mkdirSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
-import {Command, Flags} from '@oclif/core'
+import {Flags} from '@oclif/core'
 import chalk from 'chalk'
-import {PagedLLMError} from '../engine/errors.js'
+import {PagedLLMCommand} from '../cli/pagedllm-command.js'
 import {benchFlags, parsePolicies, resultsJson, suiteOptionsFromFlags} from '../bench/bench-flags.js'
 import {runBenchSuite, type SuiteResults} from '../bench/bench-suite.js'
 import {workloadTitle, writePlots} from '../bench/plots.js'
@@ -11,7 +11,7 @@ import {renderHeadline, renderOutputAgreement} from '../bench/report-table.js'
 
 const DEFAULT_POLICIES = 'paged,orca-max,orca-oracle'
 
-export default class Compare extends Command {
+export default class Compare extends PagedLLMCommand {
   static override description =
     'Compare KV policies and/or OpenAI-compatible servers across request rates; writes latency, batch-size and KV-memory plots (SVG + PNG)'
   static override examples = [
@@ -22,9 +22,6 @@ export default class Compare extends Command {
   static override flags = {
     ...benchFlags,
     policies: Flags.string({description: `KV policies to run on the local engine (default ${DEFAULT_POLICIES}; none when --endpoint is given)`}),
-    // Alpaca's short requests let a whole sweep (rates x policies) finish in minutes on a CPU; ShareGPT needs lower rates.
-    trace: Flags.string({description: benchFlags.trace.description, options: benchFlags.trace.options, default: 'alpaca'}),
-    'num-prompts': Flags.integer({description: 'Requests per run (sampled from the trace)', default: 20, min: 1}),
     // inf adds the offline run: the memory-bound state the KV-memory plot shows.
     'request-rates': Flags.string({description: 'Request rates to sweep (req/s; inf = all at t=0)', default: '0.5,1,2,4,inf'}),
     endpoint: Flags.string({description: 'Base URL of an OpenAI-compatible server (POST /v1/completions, streaming); repeatable', multiple: true}),
@@ -36,16 +33,10 @@ export default class Compare extends Command {
     const {flags} = await this.parse(Compare)
     const endpoints = flags.endpoint ?? []
     const log = (line: string) => process.stderr.write(chalk.dim(line) + '\n')
-    let results: SuiteResults
-    try {
-      // Endpoint prompts are token ids of the local (or bench) model's vocab: the servers must accept them.
-      const policies = flags.policies ? parsePolicies(flags.policies) : endpoints.length > 0 ? [] : parsePolicies(DEFAULT_POLICIES)
-      const options = await suiteOptionsFromFlags(flags, {policies, endpoints, endpointModel: flags['endpoint-model'], log})
-      results = await runBenchSuite(options)
-    } catch (error) {
-      if (error instanceof PagedLLMError) this.error(error.message, {exit: error.exitCode})
-      throw error
-    }
+    // Endpoint prompts are token ids of the local (or bench) model's vocab: the servers must accept them.
+    const policies = flags.policies ? parsePolicies(flags.policies) : endpoints.length > 0 ? [] : parsePolicies(DEFAULT_POLICIES)
+    const options = await suiteOptionsFromFlags(flags, {policies, endpoints, endpointModel: flags['endpoint-model'], log})
+    const results: SuiteResults = await runBenchSuite(options)
     mkdirSync(flags.out, {recursive: true})
     writeFileSync(join(flags.out, 'results.json'), resultsJson(results))
     const plots = await writePlots(results.runs, workloadTitle(results.workload), flags.out)

@@ -1,33 +1,35 @@
 // `pagedllm generate`: offline generation for one or more prompts, streamed to the terminal or as JSON.
-import {Args, Command, Flags} from '@oclif/core'
-import {PagedLLMError} from '../engine/errors.js'
+import {Args, Flags} from '@oclif/core'
 import {makeSamplingParams} from '../engine/sampling-params.js'
 import type {RequestOutput} from '../engine/request-output.js'
 import {engineFlags} from '../cli/engine-flags.js'
+import {numberFlag} from '../cli/number-flag.js'
+import {PagedLLMCommand} from '../cli/pagedllm-command.js'
 import {startEngine} from '../cli/start-engine.js'
 
-export default class Generate extends Command {
+export default class Generate extends PagedLLMCommand {
   static override description = 'Generate text for one or more prompts on the local engine'
   static override examples = [
-    '<%= config.bin %> generate --model ./my-model "The capital of France is"',
-    '<%= config.bin %> generate --model ./my-model --chat --max-tokens 64 "Write a haiku about the sea"',
-    '<%= config.bin %> generate --model ./my-model --n 4 --temperature 0.8 --seed 1 "Once upon a time"',
-    '<%= config.bin %> generate --model ./my-model --beam-width 4 "The best way to learn is"',
+    '<%= config.bin %> generate --chat "What is the capital of France?"    # the built-in 6M-parameter demo model',
+    '<%= config.bin %> make-test-model --preset small --out ./test-model     # or seeded-random weights in HF format',
+    '<%= config.bin %> generate --model ./test-model --n 4 --temperature 0.8 --seed 1 "Once upon a time"',
+    '<%= config.bin %> generate --model ./test-model --beam-width 4 "The best way to learn is"',
+    '<%= config.bin %> generate --model Qwen/Qwen2.5-0.5B-Instruct --chat --max-tokens 64 "Write a haiku about the sea"',
   ]
   static override strict = false
   static override args = {prompt: Args.string({description: 'Prompt text (several prompts: several arguments)', required: true})}
   static override flags = {
     ...engineFlags,
     'max-tokens': Flags.integer({description: 'Most tokens to generate per sequence', default: 64, min: 1}),
-    temperature: Flags.string({description: 'Sampling temperature (0 = greedy)', default: '0'}),
-    'top-p': Flags.string({description: 'Nucleus sampling: smallest token set with this probability mass', default: '1'}),
+    temperature: numberFlag({description: 'Sampling temperature (0 = greedy)', default: 0}),
+    'top-p': numberFlag({description: 'Nucleus sampling: smallest token set with this probability mass', default: 1}),
     'top-k': Flags.integer({description: 'Sample from the k most likely tokens (0 = off)', default: 0}),
-    'min-p': Flags.string({description: 'Drop tokens below min-p times the top probability', default: '0'}),
-    'repetition-penalty': Flags.string({description: 'Penalty for tokens already present (1 = off)', default: '1'}),
+    'min-p': numberFlag({description: 'Drop tokens below min-p times the top probability', default: 0}),
+    'repetition-penalty': numberFlag({description: 'Penalty for tokens already present (1 = off)', default: 1}),
     n: Flags.integer({description: 'Parallel samples per prompt (share the prompt KV blocks)', default: 1, min: 1}),
     'best-of': Flags.integer({description: 'Samples generated per prompt; the n best are shown', min: 1}),
     'beam-width': Flags.integer({description: 'Beam search with this many beams (returns --n best)', min: 2}),
-    'length-penalty': Flags.string({description: 'Beam search: score = logprob / length^penalty', default: '1'}),
+    'length-penalty': numberFlag({description: 'Beam search: score = logprob / length^penalty', default: 1}),
     stop: Flags.string({description: 'Stop string (repeatable)', multiple: true}),
     'ignore-eos': Flags.boolean({description: 'Keep generating past the end-of-sequence token', default: false}),
     logprobs: Flags.integer({description: 'Return the top-k logprobs of each generated token', min: 0, max: 20}),
@@ -36,33 +38,27 @@ export default class Generate extends Command {
     json: Flags.boolean({description: 'Print machine-readable JSON instead of streaming text', default: false}),
   }
 
-  /** User errors (bad flags, a prompt that does not fit) end with their message and exit code, not a stack. */
-  override async catch(error: Error & {exitCode?: number}): Promise<void> {
-    if (error instanceof PagedLLMError) this.error(error.message, {exit: error.exitCode})
-    throw error
-  }
-
   async run(): Promise<void> {
     const {argv, flags} = await this.parse(Generate)
     const prompts = argv as string[]
     const beamWidth = flags['beam-width']
     const params = makeSamplingParams({
       maxTokens: flags['max-tokens'],
-      temperature: beamWidth ? 0 : Number(flags.temperature),
-      topP: Number(flags['top-p']),
+      temperature: beamWidth ? 0 : flags.temperature,
+      topP: flags['top-p'],
       topK: flags['top-k'],
-      minP: Number(flags['min-p']),
-      repetitionPenalty: Number(flags['repetition-penalty']),
+      minP: flags['min-p'],
+      repetitionPenalty: flags['repetition-penalty'],
       n: flags.n,
       bestOf: beamWidth ?? flags['best-of'],
       useBeamSearch: beamWidth !== undefined,
-      lengthPenalty: Number(flags['length-penalty']),
+      lengthPenalty: flags['length-penalty'],
       stop: flags.stop ?? [],
       ignoreEos: flags['ignore-eos'],
       logprobs: flags.logprobs ?? null,
       seed: flags.seed,
     })
-    const engine = await startEngine(this, flags, {quiet: flags.json})
+    const engine = await startEngine(flags, {quiet: flags.json})
     try {
       const requests = prompts.map((text) => ({
         prompt: flags.chat

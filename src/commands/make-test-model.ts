@@ -1,6 +1,6 @@
 // `pagedllm make-test-model`: writes a seeded-random Hugging Face checkpoint (tiny/small/bench) for tests and benchmarks.
-import {Command, Flags} from '@oclif/core'
-import {PagedLLMError} from '../engine/errors.js'
+import {Flags} from '@oclif/core'
+import {PagedLLMCommand} from '../cli/pagedllm-command.js'
 import {
   TEST_MODEL_PRESETS,
   TEST_MODEL_VARIANTS,
@@ -11,7 +11,7 @@ import {
 } from '../engine/model/test-model.js'
 import type {TensorDtype} from '../engine/model/safetensors.js'
 
-export default class MakeTestModel extends Command {
+export default class MakeTestModel extends PagedLLMCommand {
   static override description = 'Write a seeded-random Llama-family checkpoint (config, safetensors, byte-level BPE tokenizer, ChatML template)'
   static override examples = [
     '<%= config.bin %> make-test-model --preset bench',
@@ -29,14 +29,9 @@ export default class MakeTestModel extends Command {
     const {flags} = await this.parse(MakeTestModel)
     const preset = flags.preset as TestModelPreset
     const variant = flags.variant as TestModelVariant
-    try {
-      const started = performance.now()
-      const dir = await ensureTestModel(preset, {seed: flags.seed, dtype: flags.dtype.toUpperCase() as TensorDtype, dir: flags.out, variant})
-      const parameters = (testModelParameterCount(preset, variant) / 1e6).toFixed(2)
-      this.log(`${preset} (${variant}, ${parameters}M parameters, ${flags.dtype}, seed ${flags.seed}) ready in ${((performance.now() - started) / 1000).toFixed(1)} s: ${dir}`)
-    } catch (error) {
-      if (error instanceof PagedLLMError) this.error(error.message, {exit: error.exitCode})
-      throw error
-    }
+    const started = performance.now()
+    const dir = await ensureTestModel(preset, {seed: flags.seed, dtype: flags.dtype.toUpperCase() as TensorDtype, dir: flags.out, variant})
+    const parameters = (testModelParameterCount(preset, variant) / 1e6).toFixed(2)
+    this.log(`${preset} (${variant}, ${parameters}M parameters, ${flags.dtype}, seed ${flags.seed}) ready in ${((performance.now() - started) / 1000).toFixed(1)} s: ${dir}`)
   }
 }

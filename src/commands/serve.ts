@@ -1,15 +1,20 @@
 // `pagedllm serve`: the OpenAI-compatible HTTP server over the local engine.
-import {Command, Flags} from '@oclif/core'
-import {PagedLLMError} from '../engine/errors.js'
+import {Flags} from '@oclif/core'
 import {LLMEngine} from '../engine/llm-engine.js'
 import {ApiServer, DEFAULT_SERVER_OPTIONS} from '../server/http-server.js'
 import {engineConfigFromFlags, engineFlags, parseByteSize, resolveEngineConfig} from '../cli/engine-flags.js'
-import {describeEngine, NO_MODEL_HELP} from '../cli/start-engine.js'
+import {PagedLLMCommand} from '../cli/pagedllm-command.js'
+import {announceBuiltinModel, describeEngine} from '../cli/start-engine.js'
+import {BUILTIN_MODEL_DIR} from '../engine/model/builtin-model.js'
 
-export default class Serve extends Command {
+/** A supervisor's stop (TERM), Ctrl-C (INT) and a closed terminal (HUP) all mean: stop gracefully. */
+const STOP_SIGNALS: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP']
+
+export default class Serve extends PagedLLMCommand {
   static override description = 'Serve the model over an OpenAI-compatible HTTP API (/v1/completions, /v1/chat/completions, /metrics)'
   static override examples = [
-    '<%= config.bin %> serve --model ./my-model',
+    '<%= config.bin %> serve    # the built-in 6M-parameter demo model, on port 8000',
+    '<%= config.bin %> make-test-model --preset small --out ./test-model && <%= config.bin %> serve --model ./test-model',
     '<%= config.bin %> serve --model Qwen/Qwen2.5-0.5B-Instruct --port 8080 --api-key secret',
   ]
   static override flags = {
@@ -28,35 +33,29 @@ export default class Serve extends Command {
       min: 0,
     }),
     'max-body-size': Flags.string({description: 'Largest request body accepted (413 beyond)', default: '4MiB'}),
-    'shutdown-grace': Flags.integer({description: 'Seconds requests in flight may take to finish on SIGTERM/SIGINT', default: 10, min: 0}),
+    'shutdown-grace': Flags.integer({description: 'Seconds requests in flight may take to finish on SIGTERM/SIGINT/SIGHUP', default: 10, min: 0}),
   }
 
   async run(): Promise<void> {
     const {flags} = await this.parse(Serve)
-    if (!flags.model) this.error(NO_MODEL_HELP, {exit: 2})
     const log = (message: string) => process.stderr.write(`${message}\n`)
-    let server: ApiServer
-    try {
-      // Bad flags fail here, before the port is taken.
-      engineConfigFromFlags(flags, flags.model)
-      server = new ApiServer({
-        host: flags.host,
-        port: flags.port,
-        apiKey: flags['api-key'],
-        maxConcurrentRequests: flags['max-concurrent-requests'],
-        maxQueuedRequests: flags['max-queued-requests'],
-        maxBodyBytes: parseByteSize(flags['max-body-size'], 'max-body-size'),
-        version: this.config.version,
-        log,
-      })
-    } catch (error) {
-      if (error instanceof PagedLLMError) this.error(error.message, {exit: error.exitCode})
-      throw error
-    }
+    // Bad flags fail here, before the port is taken.
+    engineConfigFromFlags(flags, flags.model ?? BUILTIN_MODEL_DIR)
+    const server = new ApiServer({
+      host: flags.host,
+      port: flags.port,
+      apiKey: flags['api-key'],
+      maxConcurrentRequests: flags['max-concurrent-requests'],
+      maxQueuedRequests: flags['max-queued-requests'],
+      maxBodyBytes: parseByteSize(flags['max-body-size'], 'max-body-size'),
+      version: this.config.version,
+      log,
+    })
+    announceBuiltinModel(flags, log)
 
     // Listen first: /health answers "loading" while the weights load.
     const address = await server.listen().catch((error: Error) => this.error(`cannot listen on ${flags.host}:${flags.port}: ${error.message}`, {exit: 1}))
-    log(`pagedllm ${this.config.version}: listening on ${address.url}, loading ${flags.model} ...`)
+    log(`pagedllm ${this.config.version}: listening on ${address.url}, loading ${flags.model ?? 'the built-in model'} ...`)
     const stopped = this.stopOnSignals(server, flags['shutdown-grace'] * 1000, log)
 
     let engine: LLMEngine
@@ -66,7 +65,6 @@ export default class Serve extends Command {
       const message = error instanceof Error ? error.message : String(error)
       server.engineFailed(message)
       await server.shutdown(0)
-      if (error instanceof PagedLLMError) this.error(message, {exit: error.exitCode})
       throw error
     }
     if (server.isShuttingDown) {
@@ -80,7 +78,7 @@ export default class Serve extends Command {
     await stopped
   }
 
-  /** First SIGTERM/SIGINT: stop gracefully; a second one: exit at once. */
+  /** First stop signal: stop gracefully; a second one: exit at once. */
   private stopOnSignals(server: ApiServer, graceMs: number, log: (message: string) => void): Promise<void> {
     return new Promise((resolve) => {
       let stopping = false
@@ -94,8 +92,7 @@ export default class Serve extends Command {
         server.shutdown(graceMs).then(
           () => {
             log('shut down')
-            process.off('SIGTERM', onSignal)
-            process.off('SIGINT', onSignal)
+            for (const signal of STOP_SIGNALS) process.off(signal, onSignal)
             resolve()
           },
           (error: unknown) => {
@@ -104,8 +101,7 @@ export default class Serve extends Command {
           },
         )
       }
-      process.on('SIGTERM', onSignal)
-      process.on('SIGINT', onSignal)
+      for (const signal of STOP_SIGNALS) process.on(signal, onSignal)
     })
   }
 }

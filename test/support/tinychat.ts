@@ -1,9 +1,9 @@
-// Locates the shared tinychat-llama-6m model (read from /work/shared at run time, never copied) and types its reference.json.
+// The committed tinychat demo model (models/tinychat, bf16 weights) and the types of its reference.json.
 import {readFileSync} from 'node:fs'
-import {fileURLToPath} from 'node:url'
 import type {ChatMessage} from '../../src/engine/model/tokenizer.js'
+import {BUILTIN_MODEL_DIR} from '../../src/engine/model/builtin-model.js'
 
-export const TINYCHAT_DIR = fileURLToPath(new URL('../../../shared/models/tinychat-llama-6m', import.meta.url))
+export const TINYCHAT_DIR = BUILTIN_MODEL_DIR
 
 export interface TinychatPrompt {
   kind: 'text' | 'chat'

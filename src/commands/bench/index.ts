@@ -1,14 +1,14 @@
 // `pagedllm bench`: replays a request trace on each KV policy (same engine, model and KV budget) and compares them.
 import {mkdirSync, writeFileSync} from 'node:fs'
-import {Command, Flags} from '@oclif/core'
+import {Flags} from '@oclif/core'
 import chalk from 'chalk'
-import {PagedLLMError} from '../../engine/errors.js'
+import {PagedLLMCommand} from '../../cli/pagedllm-command.js'
 import {benchFlags, parsePolicies, resultsJson, suiteOptionsFromFlags, whyDefaults} from '../../bench/bench-flags.js'
 import {runBenchSuite, type SuiteResults} from '../../bench/bench-suite.js'
 import {workloadTitle, writePlots} from '../../bench/plots.js'
 import {renderHeadline, renderLatencies, renderOutputAgreement, renderProjection, renderStepTimes} from '../../bench/report-table.js'
 
-export default class Bench extends Command {
+export default class Bench extends PagedLLMCommand {
   static override description =
     'Benchmark KV policies (paged vs the Orca and FasterTransformer-style baselines) on ShareGPT/Alpaca traces, offline or at Poisson request rates'
   static override examples = [
@@ -27,14 +27,8 @@ export default class Bench extends Command {
     const {flags} = await this.parse(Bench)
     const started = performance.now()
     const log = (line: string) => process.stderr.write(chalk.dim(line) + '\n')
-    let results: SuiteResults
-    try {
-      const options = await suiteOptionsFromFlags(flags, {policies: parsePolicies(flags.policies), endpoints: [], log})
-      results = await runBenchSuite(options)
-    } catch (error) {
-      if (error instanceof PagedLLMError) this.error(error.message, {exit: error.exitCode})
-      throw error
-    }
+    const options = await suiteOptionsFromFlags(flags, {policies: parsePolicies(flags.policies), endpoints: [], log})
+    const results: SuiteResults = await runBenchSuite(options)
     const wallS = (performance.now() - started) / 1000
     const engine = results.engine!
     const w = results.workload

@@ -1,10 +1,11 @@
 // `pagedllm bench kernels`: times each native CPU kernel against this machine's bandwidth and FMA ceilings.
-import {Command, Flags} from '@oclif/core'
+import {Flags} from '@oclif/core'
+import {PagedLLMCommand} from '../../cli/pagedllm-command.js'
 import {DEFAULT_KERNEL_BENCH, formatKernelReport, runKernelBench, type KernelBenchOptions} from '../../bench/micro/kernels.js'
 
 const d = DEFAULT_KERNEL_BENCH
 
-export default class BenchKernels extends Command {
+export default class BenchKernels extends PagedLLMCommand {
   static override description =
     'Time the native CPU kernels (GEMM, paged attention, norms) at decode, batched and prefill shapes, as a fraction of ' +
     "this machine's measured memory bandwidth and peak FMA throughput. The default ~30M-parameter Llama shape keeps " +

@@ -1,5 +1,6 @@
 // `pagedllm models list`: the models in the Hugging Face cache, with disk size and cached revisions.
-import {Command, Flags} from '@oclif/core'
+import {Flags} from '@oclif/core'
+import {PagedLLMCommand} from '../../cli/pagedllm-command.js'
 import {formatBytes, listCachedModels, type CachedModel} from '../../engine/hub/cache-inventory.js'
 import {hubCacheDir} from '../../engine/hub/hub-settings.js'
 
@@ -23,7 +24,7 @@ function formatModelTable(models: CachedModel[]): string {
   return table.map((row) => row.map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column]!))).join('  ')).join('\n')
 }
 
-export default class ModelsList extends Command {
+export default class ModelsList extends PagedLLMCommand {
   static override description = 'List the models in the Hugging Face cache (HF_HUB_CACHE, else HF_HOME/hub, else ~/.cache/huggingface/hub)'
   static override examples = ['<%= config.bin %> models list', '<%= config.bin %> models list --json']
   static override flags = {

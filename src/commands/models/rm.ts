@@ -1,7 +1,7 @@
 // `pagedllm models rm ORG/NAME`: removes one model (all its cached revisions) from the Hugging Face cache.
 import {createInterface} from 'node:readline/promises'
-import {Args, Command, Flags} from '@oclif/core'
-import {PagedLLMError} from '../../engine/errors.js'
+import {Args, Flags} from '@oclif/core'
+import {PagedLLMCommand} from '../../cli/pagedllm-command.js'
 import {formatBytes, listCachedModels, removeCachedModel} from '../../engine/hub/cache-inventory.js'
 import {hubCacheDir} from '../../engine/hub/hub-settings.js'
 import {isValidRepoId} from '../../engine/hub/model-spec.js'
@@ -15,7 +15,7 @@ async function confirm(question: string): Promise<boolean> {
   }
 }
 
-export default class ModelsRm extends Command {
+export default class ModelsRm extends PagedLLMCommand {
   static override description = 'Remove a model (all its cached revisions) from the Hugging Face cache'
   static override examples = ['<%= config.bin %> models rm Qwen/Qwen2.5-0.5B-Instruct', '<%= config.bin %> models rm Qwen/Qwen2.5-0.5B-Instruct --yes']
   static override args = {model: Args.string({description: 'Model id ORG/NAME, as `pagedllm models list` shows it', required: true})}
@@ -37,12 +37,7 @@ export default class ModelsRm extends Command {
         return
       }
     }
-    try {
-      const removed = await removeCachedModel(cacheDir, args.model)
-      this.log(`Removed ${removed.repoId} (${formatBytes(removed.sizeBytes + removed.partialBytes)}) from ${cacheDir}.`)
-    } catch (error) {
-      if (error instanceof PagedLLMError) this.error(error.message, {exit: error.exitCode})
-      throw error
-    }
+    const removed = await removeCachedModel(cacheDir, args.model)
+    this.log(`Removed ${removed.repoId} (${formatBytes(removed.sizeBytes + removed.partialBytes)}) from ${cacheDir}.`)
   }
 }
