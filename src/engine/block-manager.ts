@@ -103,25 +103,31 @@ export class BlockManager {
   }
 
   canAllocate(group: SequenceGroup): AllocStatus {
+    if (this.admissionNeverFits(group) !== null) return 'never'
     const seqs = this.unplaced(group)
-    if (reservesUpfront(this.policy)) {
-      const runLength = this.runLength(group)
-      const runs = Math.max(group.params.bestOf, seqs.length)
-      if (runs * runLength > this.device.numBlocks) return 'never'
-      return this.device.findRuns(runLength, runs) === null ? 'later' : 'ok'
-    }
-    let totalBlocks = 0
+    if (reservesUpfront(this.policy)) return this.device.findRuns(this.runLength(group), Math.max(group.params.bestOf, seqs.length)) === null ? 'later' : 'ok'
     let newBlocks = 0
     for (const seq of seqs) {
-      const blocks = blocksForTokens(seq.length, this.blockSize)
-      totalBlocks += blocks
       // Hits on blocks other sequences hold cost nothing; hits on evictable blocks are already counted as free.
       const heldHits = this.matchCachedPrefix(seq).filter((hit) => this.device.refCount(hit.blockId) > 0).length
-      newBlocks += blocks - heldHits
+      newBlocks += blocksForTokens(seq.length, this.blockSize) - heldHits
     }
-    // Beyond the pool less its watermark the admission test below could never pass.
-    if (totalBlocks > this.device.numBlocks - this.watermarkBlocks) return 'never'
     return this.numFreeBlocks - newBlocks >= this.watermarkBlocks ? 'ok' : 'later'
+  }
+
+  /**
+   * Why the group could never run to its end in this pool, even alone, or null: canAllocate's 'never', or
+   * (paged) the blocks all its sequences hold at their longest (prompt blocks shared, each fork's own tail
+   * and a copied last prompt block) beyond the whole pool, where it would preempt itself forever.
+   */
+  neverFits(group: SequenceGroup): string | null {
+    const atAdmission = this.admissionNeverFits(group)
+    if (atAdmission !== null || reservesUpfront(this.policy)) return atAdmission
+    const {maxTokens} = group.params
+    const width = Math.max(group.params.bestOf, this.unplaced(group).length)
+    const peak = blocksForTokens(group.promptLength + maxTokens, this.blockSize) + (width - 1) * (blocksForTokens(maxTokens, this.blockSize) + 1)
+    if (peak <= this.device.numBlocks) return null
+    return `the request needs up to ${peak} KV blocks (${group.promptLength} prompt tokens + ${maxTokens} max_tokens, ${width} sequences) but ${this.poolDescription}`
   }
 
   allocate(group: SequenceGroup): void {
@@ -345,6 +351,24 @@ export class BlockManager {
       if (reservesUpfront(this.policy) && state.table.some((blockId, index) => blockId !== state.table[0]! + index))
         throw new Error(`sequence ${state.seq.seqId}: reserved run is not contiguous`)
     }
+  }
+
+  /** Why canAllocate could never say 'ok', even in an empty pool: the policy's reservation, or (paged) the prompt beyond the pool less its watermark. */
+  private admissionNeverFits(group: SequenceGroup): string | null {
+    const seqs = this.unplaced(group)
+    if (reservesUpfront(this.policy)) {
+      const runLength = this.runLength(group)
+      const width = Math.max(group.params.bestOf, seqs.length)
+      if (width * runLength <= this.device.numBlocks) return null
+      return `the ${this.policy} policy reserves ${width} x ${runLength} KV blocks up front for this request but ${this.poolDescription}`
+    }
+    const promptBlocks = seqs.reduce((sum, seq) => sum + blocksForTokens(seq.length, this.blockSize), 0)
+    if (promptBlocks <= this.device.numBlocks - this.watermarkBlocks) return null
+    return `the prompt needs ${promptBlocks} KV blocks at admission but ${this.poolDescription}, ${this.watermarkBlocks} of them kept free (--watermark)`
+  }
+
+  private get poolDescription(): string {
+    return `the KV cache has ${this.device.numBlocks} blocks of ${this.blockSize} tokens`
   }
 
   private newState(seq: Sequence, table: number[], family: number): SeqBlocks {
