@@ -224,6 +224,8 @@ export class LLMEngine {
     const vocabSize = this.model.config.vocabSize
     const badToken = promptTokenIds.find((id) => !Number.isInteger(id) || id < 0 || id >= vocabSize)
     if (badToken !== undefined) throw new InvalidRequestError(`token id ${badToken} is outside the vocabulary [0, ${vocabSize})`, {param: 'prompt'})
+    const badBias = Object.keys(params.logitBias ?? {}).find((id) => Number(id) >= vocabSize)
+    if (badBias !== undefined) throw new InvalidRequestError(`logit_bias token id ${badBias} is outside the vocabulary [0, ${vocabSize})`, {param: 'logit_bias'})
     if (promptLength + params.maxTokens > this.maxModelLen) {
       throw new ContextLengthError(
         `This model's maximum context length is ${this.maxModelLen} tokens. However, you requested ` +
