@@ -1,7 +1,7 @@
 // Sizes the KV pool from flags and free memory, and fits the context limit to the pool.
 import type {EngineConfig} from './config.js'
 import {InvalidRequestError} from './errors.js'
-import {cudaActivationReserveBytes, cudaKvBytesPerBlock, cudaWeightBytes, gpuKvBlocks} from './gpu-memory.js'
+import {checkCudaBatchedTokens, cudaActivationReserveBytes, cudaKvBytesPerBlock, cudaWeightBytes, gpuKvBlocks} from './gpu-memory.js'
 import type {LoadedModel} from './model/load-model.js'
 import {cudaMemoryInfo, kvBytesPerBlock} from './native.js'
 
@@ -11,13 +11,14 @@ export function sizeKvPool(config: EngineConfig, model: LoadedModel, device: 'cp
     const blockBytes = kvBytesPerBlock(model.config, config.blockSize)
     return {blockBytes, numBlocks: config.numBlocks ?? Math.floor(config.kvMemoryBytes / blockBytes)}
   }
+  checkCudaBatchedTokens(config.maxNumBatchedTokens)
   const blockBytes = cudaKvBytesPerBlock(model.config, config.blockSize)
   if (config.numBlocks !== undefined) return {blockBytes, numBlocks: config.numBlocks}
   const numBlocks = gpuKvBlocks({
     freeBytes: cudaMemoryInfo().freeBytes,
     gpuMemoryUtilization: config.gpuMemoryUtilization,
     weightBytes: cudaWeightBytes(model.config),
-    activationReserveBytes: cudaActivationReserveBytes(model.config, config.maxNumBatchedTokens, config.maxNumSeqs, maxModelLen),
+    activationReserveBytes: cudaActivationReserveBytes(model.config, config.maxNumBatchedTokens, maxModelLen),
     kvBytesPerBlock: blockBytes,
   })
   return {blockBytes, numBlocks}
