@@ -5,8 +5,18 @@ import {checkCudaBatchedTokens, cudaActivationReserveBytes, cudaKvBytesPerBlock,
 import type {LoadedModel} from './model/load-model.js'
 import {cudaMemoryInfo, kvBytesPerBlock} from './native.js'
 
+/** The KV pool's blocks and the context limit it can serve (with a note for the banner when that was lowered). */
+export function planKvPool(config: EngineConfig, model: LoadedModel, device: 'cpu' | 'cuda'): {numBlocks: number; blockBytes: number; maxModelLen: number; note: string | null} {
+  const modelMaxLen = Math.min(config.maxModelLen ?? model.config.maxPositionEmbeddings, model.config.maxPositionEmbeddings)
+  const {numBlocks, blockBytes} = sizeKvPool(config, model, device, modelMaxLen)
+  const knob = device === 'cuda' ? '--gpu-memory-utilization' : '--kv-memory'
+  if (numBlocks < 1) throw new InvalidRequestError(`the KV cache holds no block: raise ${knob} (one block takes ${blockBytes} bytes)`, {param: knob.slice(2)})
+  const sizeFlags = config.numBlocks === undefined ? knob : '--num-blocks'
+  return {numBlocks, blockBytes, ...fitMaxModelLen({requested: config.maxModelLen, maxModelLen: modelMaxLen, numBlocks, blockSize: config.blockSize, sizeFlags})}
+}
+
 /** KV pool size: --num-blocks, else --kv-memory on CPU, else free GPU memory x --gpu-memory-utilization on CUDA. */
-export function sizeKvPool(config: EngineConfig, model: LoadedModel, device: 'cpu' | 'cuda', maxModelLen: number): {numBlocks: number; blockBytes: number} {
+function sizeKvPool(config: EngineConfig, model: LoadedModel, device: 'cpu' | 'cuda', maxModelLen: number): {numBlocks: number; blockBytes: number} {
   if (device === 'cpu') {
     const blockBytes = kvBytesPerBlock(model.config, config.blockSize)
     return {blockBytes, numBlocks: config.numBlocks ?? Math.floor(config.kvMemoryBytes / blockBytes)}
@@ -29,7 +39,7 @@ export function sizeKvPool(config: EngineConfig, model: LoadedModel, device: 'cp
  * near the limit would be refused (or preempt itself forever). An explicit --max-model-len beyond the pool is
  * refused, naming both; the model's own limit is lowered to the pool's size, with a note for the start-up banner.
  */
-export function fitMaxModelLen(opts: {requested: number | undefined; maxModelLen: number; numBlocks: number; blockSize: number; sizeFlags: string}): {
+function fitMaxModelLen(opts: {requested: number | undefined; maxModelLen: number; numBlocks: number; blockSize: number; sizeFlags: string}): {
   maxModelLen: number
   note: string | null
 } {

@@ -7,7 +7,7 @@ import {ContextLengthError, InvalidRequestError, PagedLLMError, UnavailableError
 import {loadModel, type LoadedModel} from './model/load-model.js'
 import type {Tokenizer} from './model/tokenizer.js'
 import {ModelRunner} from './model-runner.js'
-import {fitMaxModelLen, sizeKvPool} from './kv-pool-sizing.js'
+import {planKvPool} from './kv-pool-sizing.js'
 import {cudaStatus, loadNativeModel, nativeBuildInfo, type NativeModel, type NativeModelInfo} from './native.js'
 import {OutputProcessor} from './output-processor.js'
 import {RequestHandle, snapshotGroup, type RequestOutput} from './request-output.js'
@@ -97,14 +97,8 @@ export class LLMEngine {
     const model = await loadModel(config.modelPath)
     const device = selectDevice(config.device, nativeBuildInfo(), cudaStatus())
     const weightFormat = config.weightDtype === 'auto' ? (device.device === 'cuda' ? 'bf16' : 'f32') : config.weightDtype
-    const modelMaxLen = Math.min(config.maxModelLen ?? model.config.maxPositionEmbeddings, model.config.maxPositionEmbeddings)
-    const {numBlocks, blockBytes} = sizeKvPool(config, model, device.device, modelMaxLen)
+    const {numBlocks, blockBytes, maxModelLen, note} = planKvPool(config, model, device.device)
     const numSwapBlocks = Math.floor(config.swapSpaceBytes / blockBytes)
-    const knob = device.device === 'cuda' ? '--gpu-memory-utilization' : '--kv-memory'
-    if (numBlocks < 1) throw new InvalidRequestError(`the KV cache holds no block: raise ${knob} (one block takes ${blockBytes} bytes)`, {param: knob.slice(2)})
-    const sizeFlags = config.numBlocks === undefined ? knob : '--num-blocks'
-    const fitted = fitMaxModelLen({requested: config.maxModelLen, maxModelLen: modelMaxLen, numBlocks, blockSize: config.blockSize, sizeFlags})
-    const maxModelLen = fitted.maxModelLen
     const native = await loadNativeModel({
       config: model.config,
       tensors: model.tensors,
@@ -129,7 +123,7 @@ export class LLMEngine {
     const eos = model.generationConfig.eosTokenIds
     const outputs = new OutputProcessor(model.tokenizer, blockManager, scheduler, model.config.vocabSize, eos)
     const engine = new LLMEngine(config, model, native, maxModelLen, device, blockManager, scheduler, runner, outputs)
-    if (fitted.note !== null) engine.notes.push(fitted.note)
+    if (note !== null) engine.notes.push(note)
     return engine
   }
 
