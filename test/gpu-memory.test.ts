@@ -1,7 +1,17 @@
 // GPU KV sizing: blocks from free memory, utilization, weights and activation reserve; CUDA byte counts.
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
-import {cudaActivationReserveBytes, cudaKvBytesPerBlock, cudaWeightBytes, gpuKvBlocks} from '../src/engine/gpu-memory.js'
+import {InvalidRequestError} from '../src/engine/errors.js'
+import {
+  CUDA_LOGITS_CHUNK_ROWS,
+  CUDA_MAX_BATCHED_TOKENS,
+  checkCudaBatchedTokens,
+  cudaActivationReserveBytes,
+  cudaKvBytesPerBlock,
+  cudaStepScratchBytes,
+  cudaWeightBytes,
+  gpuKvBlocks,
+} from '../src/engine/gpu-memory.js'
 import type {ModelConfig} from '../src/engine/model/model-config.js'
 
 const GiB = 2 ** 30
@@ -45,11 +55,47 @@ describe('CUDA byte counts', () => {
   })
 
   it('activation reserve grows with the token budget and adds the partition workspace for long contexts', () => {
-    const small = cudaActivationReserveBytes(llama7b, 512, 64, 512)
-    const large = cudaActivationReserveBytes(llama7b, 2048, 64, 512)
+    const small = cudaActivationReserveBytes(llama7b, 512, 512)
+    const large = cudaActivationReserveBytes(llama7b, 2048, 512)
     assert.ok(large > small)
-    assert.ok(cudaActivationReserveBytes(llama7b, 2048, 64, 4096) > large)
+    assert.ok(cudaActivationReserveBytes(llama7b, 2048, 4096) > large)
     // 2048 tokens of a 7B model: under 1 GiB of scratch, so the KV pool keeps almost all the free memory
     assert.ok(large < GiB, `got ${large}`)
+  })
+})
+
+describe('CUDA scratch bounds', () => {
+  // Qwen2.5-7B's shape: a 152k vocabulary makes every logits row 0.6 MB.
+  const qwen7b = {...llama7b, vocabSize: 152064, hiddenSize: 3584, intermediateSize: 18944, numLayers: 28, numHeads: 28, numKvHeads: 4}
+
+  it('the reserve covers the largest step with its 1.5x growth, even when every token wants prompt logprobs', () => {
+    for (const config of [llama7b, qwen7b]) {
+      for (const [budget, maxModelLen] of [[2048, 4096], [8192, 32768], [512, 512]] as const) {
+        const reserve = cudaActivationReserveBytes(config, budget, maxModelLen)
+        // Any step within the limits: tokens <= budget, logits rows <= tokens, contexts <= maxModelLen.
+        for (const tokens of [1, 256, budget]) {
+          for (const rows of [1, tokens]) {
+            const plan = cudaStepScratchBytes(config, tokens, rows, maxModelLen)
+            assert.ok(plan * 1.5 <= reserve, `${tokens} tokens, ${rows} logits rows: ${plan * 1.5} > ${reserve}`)
+          }
+        }
+      }
+    }
+  })
+
+  it('logits rows beyond one LM-head chunk do not grow the scratch', () => {
+    const chunk = cudaStepScratchBytes(qwen7b, 8192, CUDA_LOGITS_CHUNK_ROWS, 8192)
+    assert.equal(cudaStepScratchBytes(qwen7b, 8192, 8192, 8192), chunk)
+    assert.ok(cudaStepScratchBytes(qwen7b, 8192, 8, 8192) < chunk)
+    // 8192 prompt-logprob rows at once would take 8192 x 152064 x 4 bytes = 4.6 GiB; chunked, the logits take 149 MiB.
+    assert.ok(chunk < 4 * GiB, `got ${chunk}`)
+  })
+
+  it('--max-num-batched-tokens above the CUDA grid limit is refused with the limit named', () => {
+    checkCudaBatchedTokens(CUDA_MAX_BATCHED_TOKENS)
+    assert.throws(
+      () => checkCudaBatchedTokens(CUDA_MAX_BATCHED_TOKENS + 1),
+      (error: unknown) => error instanceof InvalidRequestError && error.param === 'max-num-batched-tokens' && /limit of 4194240 tokens per step/.test(error.message),
+    )
   })
 })

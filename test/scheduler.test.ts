@@ -83,7 +83,7 @@ describe('Scheduler', () => {
 
   it('is first come first served: a head that does not fit blocks smaller requests behind it', () => {
     const {scheduler} = setup({numBlocks: 6})
-    const big = group(20)
+    const big = group(20, 4)
     const small = group(2)
     scheduler.add(group(8))
     scheduler.schedule(0)
@@ -151,6 +151,7 @@ describe('Scheduler', () => {
     const g = group(4)
     scheduler.add(g)
     const out = scheduler.schedule(0)
-    assert.deepEqual(out.rejected, [g])
+    assert.deepEqual(out.rejected.map((entry) => entry.group), [g])
+    assert.match(out.rejected[0]!.error.message, /orca-max policy reserves/)
   })
 })

@@ -25,7 +25,7 @@ PartialLayout partial_layout(float* workspace, int num_rows, int num_heads, int 
   return {workspace, workspace + stats, workspace + 2 * stats};
 }
 
-// Grid (head, row, partition). Each warp walks its share of the partition's tokens with an online softmax;
+// Grid (row, head, partition): rows on x, whose limit is 2^31 - 1 (y and z stop at 65,535). Each warp walks its share of the partition's tokens with an online softmax;
 // warps then merge through shared memory. Unwritten partitions (beyond a row's context) are skipped by the reducer.
 template <typename T>
 __global__ void __launch_bounds__(kWarps * 32)
@@ -36,7 +36,7 @@ __global__ void __launch_bounds__(kWarps * 32)
                            int max_blocks_per_seq, int partition_tokens, PartialLayout partial, T* __restrict__ out) {
   __shared__ float warp_max_logit[kWarps], warp_sum_exp[kWarps];
   __shared__ float warp_acc[kWarps][kMaxAttentionHeadDim];
-  const int head = blockIdx.x, row = blockIdx.y, partition = blockIdx.z;
+  const int row = blockIdx.x, head = blockIdx.y, partition = blockIdx.z;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int kv_len = row_kv_len[row];
   const int start = partition * partition_tokens;
@@ -115,7 +115,7 @@ __global__ void __launch_bounds__(kWarps * 32)
     weights[w] = warp_max_logit[w] == -INFINITY ? 0.f : __expf(warp_max_logit[w] - block_max);  // idle warps weigh 0
     block_sum_exp += warp_sum_exp[w] * weights[w];
   }
-  const int64_t stat_index = (int64_t(row) * gridDim.x + head) * gridDim.z + partition;
+  const int64_t stat_index = (int64_t(row) * num_heads + head) * gridDim.z + partition;
   for (int d = threadIdx.x; d < head_dim; d += blockDim.x) {
     float merged = 0.f;
     for (int w = 0; w < kWarps; ++w) merged += warp_acc[w][d] * weights[w];
@@ -131,12 +131,12 @@ __global__ void __launch_bounds__(kWarps * 32)
   }
 }
 
-// Grid (head, row): merges the partitions a row actually used.
+// Grid (row, head): merges the partitions a row actually used.
 template <typename T>
 __global__ void paged_attention_reduce_kernel(int num_heads, int head_dim, int num_partitions, int partition_tokens,
                                               const int32_t* __restrict__ row_kv_len, PartialLayout partial,
                                               T* __restrict__ out) {
-  const int head = blockIdx.x, row = blockIdx.y;
+  const int row = blockIdx.x, head = blockIdx.y;
   const int used = min(num_partitions, (row_kv_len[row] + partition_tokens - 1) / partition_tokens);
   const int64_t first = (int64_t(row) * num_heads + head) * num_partitions;
   float global_max = -INFINITY;
@@ -166,14 +166,15 @@ void paged_attention(const float* qkv, int row_stride, int num_heads, const T* p
   if (layout.head_dim > kMaxAttentionHeadDim) throw std::runtime_error("paged_attention: head_dim above 256");
   const int partitions = std::max(1, ceil_div(rows.max_kv_len, kAttentionPartitionTokens));
   const PartialLayout partial = partial_layout(workspace, rows.num_rows, num_heads, partitions);
-  const dim3 grid(num_heads, rows.num_rows, partitions);
+  if (num_heads > 65535 || partitions > 65535) throw std::runtime_error("paged_attention: more than 65,535 heads or partitions");
+  const dim3 grid(rows.num_rows, num_heads, partitions);
   paged_attention_kernel<T><<<grid, kWarps * 32, 0, stream>>>(
       qkv, row_stride, num_heads, pool, layout.block_size, layout.num_kv_heads, layout.head_dim,
       int64_t(layout.block_stride()), int64_t(layout.key_offset(layer)), int64_t(layout.value_offset(layer)), scale,
       rows.row_seq, rows.row_kv_len, rows.block_tables, rows.max_blocks_per_seq, kAttentionPartitionTokens, partial, out);
   PAGEDLLM_CUDA_CHECK_LAUNCH("paged_attention_kernel");
   if (partitions == 1) return;
-  paged_attention_reduce_kernel<T><<<dim3(num_heads, rows.num_rows), 128, 0, stream>>>(
+  paged_attention_reduce_kernel<T><<<dim3(rows.num_rows, num_heads), 128, 0, stream>>>(
       num_heads, layout.head_dim, partitions, kAttentionPartitionTokens, rows.row_kv_len, partial, out);
   PAGEDLLM_CUDA_CHECK_LAUNCH("paged_attention_reduce_kernel");
 }

@@ -82,12 +82,7 @@ class CudaBackend final : public Backend {
     validate(batch);
     upload_indices(moves, batch);
     apply_moves(moves);
-    if (batch.num_tokens > 0) forward(batch);
-    if (batch.num_logits > 0) {
-      PAGEDLLM_CUDA_CHECK(cudaMemcpyAsync(logits_out, scratch_.as<char>() + logits_offset_,
-                                          size_t(batch.num_logits) * model_.vocab_size * sizeof(float),
-                                          cudaMemcpyDeviceToHost, stream_));
-    }
+    if (batch.num_tokens > 0) forward(batch, logits_out);
     PAGEDLLM_CUDA_CHECK(cudaStreamSynchronize(stream_));
   }
 
@@ -218,10 +213,11 @@ class CudaBackend final : public Backend {
     copy_blocks(kv_pool_.as<T>(), device_index(copy_pairs_at_), moves.num_copies, layout_, stream_);
   }
 
-  void forward(const ForwardBatch& batch) {
+  void forward(const ForwardBatch& batch, float* logits_out) {
     const int n = batch.num_tokens, H = model_.hidden_size, I = model_.intermediate_size, D = model_.head_dim;
     const int q_width = model_.num_heads * D, kv_width = model_.num_kv_heads * D, qkv_width = q_width + 2 * kv_width;
     const int num_logits = batch.num_logits, V = model_.vocab_size;
+    const int chunk_rows = std::min(num_logits, kLogitsChunkRows);
     ScratchPlan plan;
     const size_t residual_at = plan.add(size_t(n) * H * sizeof(float));
     const size_t delta_at = plan.add(size_t(n) * H * sizeof(float));
@@ -231,8 +227,8 @@ class CudaBackend final : public Backend {
     const size_t gate_up_at = plan.add(size_t(n) * 2 * I * sizeof(float));
     const size_t activation_at = plan.add(size_t(n) * I * sizeof(T));
     const size_t workspace_at = plan.add(paged_attention_workspace_bytes(n, model_.num_heads, D, max_kv_len_));
-    const size_t final_rows_at = plan.add(size_t(num_logits) * H * sizeof(T));
-    logits_offset_ = plan.add(size_t(num_logits) * V * sizeof(float));
+    const size_t final_rows_at = plan.add(size_t(chunk_rows) * H * sizeof(T));
+    const size_t logits_at = plan.add(size_t(chunk_rows) * V * sizeof(float));
     if (scratch_.bytes() < plan.total()) scratch_.resize(plan.total() + plan.total() / 2);  // headroom: fewer reallocations
     char* base = scratch_.as<char>();
     float* residual = reinterpret_cast<float*>(base + residual_at);
@@ -244,7 +240,7 @@ class CudaBackend final : public Backend {
     T* activation = reinterpret_cast<T*>(base + activation_at);
     float* workspace = reinterpret_cast<float*>(base + workspace_at);
     T* final_rows = reinterpret_cast<T*>(base + final_rows_at);
-    float* logits = reinterpret_cast<float*>(base + logits_offset_);
+    float* logits = reinterpret_cast<float*>(base + logits_at);
 
     const AttentionRows rows{n, max_kv_len_, device_index(row_seq_at_), device_index(row_kv_len_at_),
                              device_index(block_tables_at_), batch.max_blocks_per_seq};
@@ -271,10 +267,16 @@ class CudaBackend final : public Backend {
       silu_and_mul(gate_up, n, I, activation, stream_);
       linear(activation, w.down_proj, nullptr, n, H, I, delta, num_sms_, stream_);
     }
-    // Only the rows whose logits are returned get the last residual add, the final norm and the LM head.
-    fused_add_rms_norm(residual, delta, device_index(logits_indices_at_), num_logits, H, weights_->final_norm(), eps,
-                       final_rows, stream_);
-    linear(final_rows, weights_->lm_head(), nullptr, num_logits, V, H, logits, num_sms_, stream_);
+    // Only the rows whose logits are returned get the last residual add, the final norm and the LM head, in chunks
+    // of kLogitsChunkRows; each chunk is copied out before the next one overwrites it (same stream, in order).
+    for (int first = 0; first < num_logits; first += kLogitsChunkRows) {
+      const int rows = std::min(kLogitsChunkRows, num_logits - first);
+      fused_add_rms_norm(residual, delta, device_index(logits_indices_at_) + first, rows, H, weights_->final_norm(), eps,
+                         final_rows, stream_);
+      linear(final_rows, weights_->lm_head(), nullptr, rows, V, H, logits, num_sms_, stream_);
+      PAGEDLLM_CUDA_CHECK(cudaMemcpyAsync(logits_out + size_t(first) * V, logits, size_t(rows) * V * sizeof(float),
+                                          cudaMemcpyDeviceToHost, stream_));
+    }
   }
 
   const ModelConfig model_;
@@ -293,7 +295,7 @@ class CudaBackend final : public Backend {
   std::vector<int32_t> row_seq_, row_kv_len_;
   int max_kv_len_ = 0;
   size_t token_ids_at_ = 0, positions_at_ = 0, slot_mapping_at_ = 0, row_seq_at_ = 0, row_kv_len_at_ = 0,
-         block_tables_at_ = 0, logits_indices_at_ = 0, copy_pairs_at_ = 0, logits_offset_ = 0;
+         block_tables_at_ = 0, logits_indices_at_ = 0, copy_pairs_at_ = 0;
 };
 
 }  // namespace

@@ -66,6 +66,9 @@ struct AttentionRows {
   int max_blocks_per_seq = 0;
 };
 constexpr int kAttentionPartitionTokens = 512;  // longer contexts are split across blocks, then reduced
+// The LM head runs this many logits rows at a time (src/engine/gpu-memory.ts CUDA_LOGITS_CHUNK_ROWS), so prompt
+// logprobs (a row per prompt token) never grow the scratch beyond the activation reserve sized before the KV pool.
+constexpr int kLogitsChunkRows = 256;
 size_t paged_attention_workspace_bytes(int num_rows, int num_heads, int head_dim, int max_kv_len);
 constexpr int kMaxAttentionHeadDim = 256;
 template <typename T>

@@ -97,6 +97,8 @@ template <typename T>
 void linear(const T* x, const T* w, const float* bias, int M, int N, int K, float* y, int num_sms, cudaStream_t stream) {
   if (M == 0) return;
   const int tiles_n = ceil_div(N, kTileN), tiles_m = ceil_div(M, kTileM), tiles = tiles_n * tiles_m;
+  // Row tiles are the grid's y dimension (at most 65,535): src/engine/gpu-memory.ts bounds --max-num-batched-tokens by it.
+  if (tiles_m > 65535) throw std::runtime_error("linear: more than 65,535 x 64 rows");
   // Decode batches give few output tiles; split K until about two blocks per SM read the weights.
   int splits = 1;
   if (tiles < 2 * num_sms) splits = std::min({ceil_div(2 * num_sms, tiles), std::max(1, K / (4 * kTileK)), 16});

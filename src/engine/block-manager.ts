@@ -80,6 +80,11 @@ export class BlockManager {
     return this.allocator.canAllocate(group, this.tables.unplaced(group))
   }
 
+  /** Why the group could never be admitted or run to its end in this pool, even alone, or null. */
+  neverFits(group: SequenceGroup): string | null {
+    return this.allocator.neverFits(group, this.tables.unplaced(group))
+  }
+
   allocate(group: SequenceGroup): void {
     const seqs = this.tables.unplaced(group)
     if (seqs.length > 0) this.allocator.allocate(group, seqs, this.nextFamily++)

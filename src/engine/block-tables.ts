@@ -39,7 +39,10 @@ export interface KvAllocator {
   /** Prompt tokens looked up in the prefix cache at admission, and those found there. */
   readonly prefixCacheQueries: number
   readonly prefixCacheHits: number
+  /** 'never' exactly when neverFits finds a reason that holds at admission. */
   canAllocate(group: SequenceGroup, seqs: readonly Sequence[]): AllocStatus
+  /** Why `seqs` of the group could never be admitted, or never run to their end alone in this pool; null if they can. */
+  neverFits(group: SequenceGroup, seqs: readonly Sequence[]): string | null
   /** Places `seqs` (none holds blocks yet) on the device as members of `family`. */
   allocate(group: SequenceGroup, seqs: readonly Sequence[], family: number): void
   cachedPrefixTokens(seq: Sequence): number
@@ -73,6 +76,11 @@ export class BlockTables {
   constructor(readonly blockSize: number, numBlocks: number, numSwapBlocks: number) {
     this.device = new KvBlockPool(numBlocks)
     this.host = new KvBlockPool(numSwapBlocks)
+  }
+
+  /** The pool in words, for errors that say why a request can never fit. */
+  get poolDescription(): string {
+    return `the KV cache has ${this.device.numBlocks} blocks of ${this.blockSize} tokens`
   }
 
   newState(seq: Sequence, table: number[], family: number): SeqBlocks {

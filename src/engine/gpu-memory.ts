@@ -1,4 +1,5 @@
 // Sizes the GPU KV pool: free device memory times --gpu-memory-utilization, minus weights and activations.
+import {InvalidRequestError} from './errors.js'
 import type {ModelConfig} from './model/model-config.js'
 
 export interface GpuKvBudget {
@@ -33,25 +34,57 @@ export function cudaWeightBytes(config: ModelConfig): number {
   return 2 * (vocabSize * h * (config.tieWordEmbeddings ? 1 : 2) + h) + numLayers * perLayer
 }
 
+/** Rows the CUDA LM head computes at a time (native/cuda/cuda_ops.h kLogitsChunkRows). */
+export const CUDA_LOGITS_CHUNK_ROWS = 256
+/** Context tokens per attention partition (native/cuda/cuda_ops.h kAttentionPartitionTokens). */
+const ATTENTION_PARTITION_TOKENS = 512
+/** The GEMM grid's y dimension counts 64-row tiles of the step's tokens, and CUDA caps y at 65,535. */
+export const CUDA_MAX_BATCHED_TOKENS = 65535 * 64
+
+/** cuda_backend.cu's ScratchPlan rounds every tensor up to 256 bytes. */
+const planned = (bytes: number) => Math.ceil(bytes / 256) * 256
+
 /**
- * Peak scratch of one step (native/cuda/cuda_backend.cu's ScratchPlan at maxNumBatchedTokens tokens and maxNumSeqs
- * logits rows), with the 1.5x growth headroom it allocates, plus a fixed margin for allocator rounding.
+ * Scratch of one CUDA step, exactly as native/cuda/cuda_backend.cu's forward() plans it: `numTokens` rows through
+ * the layers, `numLogits` logits rows (the LM head takes them CUDA_LOGITS_CHUNK_ROWS at a time), attention
+ * partitions for the longest context.
  */
-export function cudaActivationReserveBytes(config: ModelConfig, maxNumBatchedTokens: number, maxNumSeqs: number, maxModelLen: number): number {
-  const n = maxNumBatchedTokens
+export function cudaStepScratchBytes(config: ModelConfig, numTokens: number, numLogits: number, maxKvLen: number): number {
+  const n = numTokens
   const {hiddenSize: h, intermediateSize: inter, numHeads, numKvHeads, headDim, vocabSize} = config
   const qWidth = numHeads * headDim
   const qkvWidth = qWidth + 2 * numKvHeads * headDim
-  const partitions = Math.ceil(maxModelLen / 512)
-  const bytes =
-    n * h * 4 * 2 + // residual and delta (fp32)
-    n * Math.max(h, qWidth) * 2 + // normed GEMM input
-    n * qkvWidth * 4 +
-    n * qWidth * 2 + // attention output
-    n * 2 * inter * 4 + // gate/up
-    n * inter * 2 + // SiLU output
-    (partitions > 1 ? n * numHeads * partitions * (2 + headDim) * 4 : 0) +
-    maxNumSeqs * h * 2 +
-    maxNumSeqs * vocabSize * 4 // logits
-  return Math.ceil(bytes * 1.5) + 256 * 2 ** 20
+  const partitions = Math.max(1, Math.ceil(maxKvLen / ATTENTION_PARTITION_TOKENS))
+  const chunkRows = Math.min(numLogits, CUDA_LOGITS_CHUNK_ROWS)
+  return [
+    n * h * 4, // residual (fp32)
+    n * h * 4, // delta (fp32)
+    n * Math.max(h, qWidth) * 2, // normed GEMM input
+    n * qkvWidth * 4,
+    n * qWidth * 2, // attention output
+    n * 2 * inter * 4, // gate/up
+    n * inter * 2, // SiLU output
+    partitions > 1 ? n * numHeads * partitions * (2 + headDim) * 4 : 0,
+    chunkRows * h * 2, // final-norm rows
+    chunkRows * vocabSize * 4, // logits
+  ].reduce((sum, bytes) => sum + planned(bytes), 0)
+}
+
+/**
+ * The scratch the CUDA backend can ever hold: the plan of the largest step (every one of --max-num-batched-tokens
+ * tokens wanting logits, as prompt_logprobs may) with the 1.5x growth headroom it allocates, plus a fixed margin
+ * for allocator rounding. Reserved before the KV pool takes the rest, so the scratch never outgrows it.
+ */
+export function cudaActivationReserveBytes(config: ModelConfig, maxNumBatchedTokens: number, maxModelLen: number): number {
+  const largestStep = cudaStepScratchBytes(config, maxNumBatchedTokens, maxNumBatchedTokens, maxModelLen)
+  return largestStep + Math.floor(largestStep / 2) + 256 * 2 ** 20
+}
+
+/** The CUDA kernels launch grids whose y dimension grows with the step's tokens: bound the budget with a clear error. */
+export function checkCudaBatchedTokens(maxNumBatchedTokens: number): void {
+  if (maxNumBatchedTokens <= CUDA_MAX_BATCHED_TOKENS) return
+  throw new InvalidRequestError(
+    `--max-num-batched-tokens ${maxNumBatchedTokens} is above the CUDA backend's limit of ${CUDA_MAX_BATCHED_TOKENS} tokens per step (65,535 GEMM row tiles of 64)`,
+    {param: 'max-num-batched-tokens'},
+  )
 }

@@ -3,16 +3,17 @@ import {performance} from 'node:perf_hooks'
 import {BlockManager} from './block-manager.js'
 import type {EngineConfig} from './config.js'
 import {selectDevice, type DeviceChoice} from './device.js'
-import {ContextLengthError, InvalidRequestError, UnavailableError} from './errors.js'
+import {ContextLengthError, InvalidRequestError, PagedLLMError, UnavailableError} from './errors.js'
 import {loadModel, type LoadedModel} from './model/load-model.js'
 import type {Tokenizer} from './model/tokenizer.js'
 import {ModelRunner} from './model-runner.js'
-import {cudaMemoryInfo, cudaStatus, kvBytesPerBlock, loadNativeModel, nativeBuildInfo, type NativeModel, type NativeModelInfo} from './native.js'
-import {cudaActivationReserveBytes, cudaKvBytesPerBlock, cudaWeightBytes, gpuKvBlocks} from './gpu-memory.js'
+import {planKvPool} from './kv-pool-sizing.js'
+import {cudaStatus, loadNativeModel, nativeBuildInfo, type NativeModel, type NativeModelInfo} from './native.js'
 import {OutputProcessor} from './output-processor.js'
 import {RequestHandle, snapshotGroup, type RequestOutput} from './request-output.js'
 import type {SamplingParams} from './sampling-params.js'
 import {Scheduler} from './scheduler.js'
+import {StepWatchdog, type EngineHealth} from './step-watchdog.js'
 import {SequenceGroup, SequenceStatus, isFinished} from './sequence.js'
 import type {KvMemoryStats} from './block-manager.js'
 
@@ -54,23 +55,10 @@ export interface EngineStats {
 
 export const nowSeconds = (): number => performance.now() / 1000
 
-/** KV pool size: --num-blocks, else --kv-memory on CPU, else free GPU memory x --gpu-memory-utilization on CUDA. */
-function sizeKvPool(config: EngineConfig, model: LoadedModel, device: 'cpu' | 'cuda', maxModelLen: number): {numBlocks: number; blockBytes: number} {
-  if (device === 'cpu') {
-    const blockBytes = kvBytesPerBlock(model.config, config.blockSize)
-    return {blockBytes, numBlocks: config.numBlocks ?? Math.floor(config.kvMemoryBytes / blockBytes)}
-  }
-  const blockBytes = cudaKvBytesPerBlock(model.config, config.blockSize)
-  if (config.numBlocks !== undefined) return {blockBytes, numBlocks: config.numBlocks}
-  const numBlocks = gpuKvBlocks({
-    freeBytes: cudaMemoryInfo().freeBytes,
-    gpuMemoryUtilization: config.gpuMemoryUtilization,
-    weightBytes: cudaWeightBytes(model.config),
-    activationReserveBytes: cudaActivationReserveBytes(model.config, config.maxNumBatchedTokens, config.maxNumSeqs, maxModelLen),
-    kvBytesPerBlock: blockBytes,
-  })
-  return {blockBytes, numBlocks}
-}
+/** Idle steps are microseconds apart: 100 in a row with work queued is a loop that cannot move, not a lull. */
+const WATCHDOG_MAX_IDLE_STEPS = 100
+/** Far beyond any real step (a full --max-num-batched-tokens prefill); only a hung native call lasts this long. */
+const WATCHDOG_MAX_STEP_SECONDS = 300
 
 /** A 32-bit mix of (engine seed, request number): nearby inputs give unrelated seeds. */
 function deriveSeed(engineSeed: number, requestNumber: number): number {
@@ -80,6 +68,8 @@ function deriveSeed(engineSeed: number, requestNumber: number): number {
 }
 
 export class LLMEngine {
+  /** What the start-up banner should tell the user about choices made for them (e.g. a lowered context limit). */
+  readonly notes: string[] = []
   private readonly handles = new Map<string, {group: SequenceGroup; handle: RequestHandle}>()
   private readonly pendingAborts = new Set<string>()
   private readonly stepListeners: Array<(stats: StepStats) => void> = []
@@ -88,6 +78,12 @@ export class LLMEngine {
   private closed = false
   private nextRequestNumber = 0
   private counters = {promptTokens: 0, generationTokens: 0, numSteps: 0}
+  private readonly watchdog = new StepWatchdog({
+    maxIdleSteps: WATCHDOG_MAX_IDLE_STEPS,
+    maxStepSeconds: WATCHDOG_MAX_STEP_SECONDS,
+    log: (message) => process.stderr.write(`${message}\n`),
+    now: nowSeconds,
+  })
 
   private constructor(
     readonly config: EngineConfig,
@@ -106,13 +102,8 @@ export class LLMEngine {
     const model = await loadModel(config.modelPath)
     const device = selectDevice(config.device, nativeBuildInfo(), cudaStatus())
     const weightFormat = config.weightDtype === 'auto' ? (device.device === 'cuda' ? 'bf16' : 'f32') : config.weightDtype
-    const maxModelLen = Math.min(config.maxModelLen ?? model.config.maxPositionEmbeddings, model.config.maxPositionEmbeddings)
-    const {numBlocks, blockBytes} = sizeKvPool(config, model, device.device, maxModelLen)
+    const {numBlocks, blockBytes, maxModelLen, note} = planKvPool(config, model, device.device)
     const numSwapBlocks = Math.floor(config.swapSpaceBytes / blockBytes)
-    if (numBlocks < 1) {
-      const knob = device.device === 'cuda' ? '--gpu-memory-utilization' : '--kv-memory'
-      throw new InvalidRequestError(`the KV cache holds no block: raise ${knob} (one block takes ${blockBytes} bytes)`, {param: knob.slice(2)})
-    }
     const native = await loadNativeModel({
       config: model.config,
       tensors: model.tensors,
@@ -136,7 +127,9 @@ export class LLMEngine {
     const runner = new ModelRunner(native, blockManager, config.blockSize)
     const eos = model.generationConfig.eosTokenIds
     const outputs = new OutputProcessor(model.tokenizer, blockManager, scheduler, model.config.vocabSize, eos)
-    return new LLMEngine(config, model, native, maxModelLen, device, blockManager, scheduler, runner, outputs)
+    const engine = new LLMEngine(config, model, native, maxModelLen, device, blockManager, scheduler, runner, outputs)
+    if (note !== null) engine.notes.push(note)
+    return engine
   }
 
   get tokenizer(): Tokenizer {
@@ -168,6 +161,9 @@ export class LLMEngine {
       params,
       options.arrivalTime ?? nowSeconds(),
     )
+    // A request the scheduler could never run would wait (and spin the step loop) forever: refuse it now.
+    const unschedulable = this.scheduler.unschedulable(group)
+    if (unschedulable !== null) throw unschedulable
     const handle = new RequestHandle(requestId, (id) => this.abort(id))
     this.handles.set(requestId, {group, handle})
     this.counters.promptTokens += promptTokenIds.length
@@ -181,6 +177,11 @@ export class LLMEngine {
     if (!this.handles.has(requestId)) return
     if (this.stepInFlight) this.pendingAborts.add(requestId)
     else this.abortNow(requestId)
+  }
+
+  /** Unhealthy while the step loop is stuck (or a step hangs), with the reason; /health turns it into a 503. */
+  health(): EngineHealth {
+    return this.watchdog.health()
   }
 
   onStep(listener: (stats: StepStats) => void): void {
@@ -225,24 +226,14 @@ export class LLMEngine {
     const vocabSize = this.model.config.vocabSize
     const badToken = promptTokenIds.find((id) => !Number.isInteger(id) || id < 0 || id >= vocabSize)
     if (badToken !== undefined) throw new InvalidRequestError(`token id ${badToken} is outside the vocabulary [0, ${vocabSize})`, {param: 'prompt'})
+    const badBias = Object.keys(params.logitBias ?? {}).find((id) => Number(id) >= vocabSize)
+    if (badBias !== undefined) throw new InvalidRequestError(`logit_bias token id ${badBias} is outside the vocabulary [0, ${vocabSize})`, {param: 'logit_bias'})
     if (promptLength + params.maxTokens > this.maxModelLen) {
       throw new ContextLengthError(
         `This model's maximum context length is ${this.maxModelLen} tokens. However, you requested ` +
           `${promptLength + params.maxTokens} tokens (${promptLength} in the prompt, ${params.maxTokens} for the completion). ` +
           'Please reduce the prompt or max_tokens.',
         promptLength > this.maxModelLen ? 'prompt' : 'max_tokens',
-      )
-    }
-    // A request that could never fit the whole KV pool would preempt itself forever.
-    const blockSize = this.config.blockSize
-    const totalBlocks = this.blockManager.numTotalBlocks
-    const ownBlocks = Math.ceil((promptLength + params.maxTokens) / blockSize)
-    const forkBlocks = (params.bestOf - 1) * (Math.ceil(params.maxTokens / blockSize) + 1)
-    if (this.config.policy === 'paged' && ownBlocks + forkBlocks > totalBlocks) {
-      throw new ContextLengthError(
-        `the request needs up to ${ownBlocks + forkBlocks} KV blocks (${promptLength} prompt tokens, ${params.maxTokens} max tokens, ` +
-          `best_of ${params.bestOf}) but the KV cache has ${totalBlocks} blocks of ${blockSize} tokens; raise --kv-memory or lower max_tokens`,
-        'max_tokens',
       )
     }
   }
@@ -263,22 +254,32 @@ export class LLMEngine {
     }
   }
 
+  /** One step under the watchdog: a loop that stops making progress fails its queued requests instead of spinning. */
   private async step(): Promise<void> {
+    this.watchdog.stepStarted()
+    const progressed = await this.runStep()
+    const {waiting, running, swapped} = this.scheduler
+    const stuck = this.watchdog.stepEnded(progressed, {waiting: waiting.length, running: running.length, swapped: swapped.length})
+    if (stuck === null) return
+    for (const group of [...waiting, ...running, ...swapped]) this.failGroup(group, new PagedLLMError(`the engine stopped making progress: ${stuck}`, {code: 'engine_stalled'}))
+  }
+
+  /** schedule -> run -> process outputs; returns whether anything moved (tokens computed, blocks moved, requests finished). */
+  private async runStep(): Promise<boolean> {
     for (const requestId of this.pendingAborts) this.abortNow(requestId)
     this.pendingAborts.clear()
     const started = performance.now()
     const out = this.scheduler.schedule(nowSeconds())
-    for (const group of out.rejected) {
-      this.failGroup(group, new ContextLengthError(`request ${group.requestId} can never fit the KV cache under the ${this.config.policy} policy`, 'max_tokens'))
-    }
+    for (const {group, error} of out.rejected) this.failGroup(group, error)
     if (out.scheduled.length === 0 && out.swapOut.length + out.swapIn.length + out.blockCopies.length === 0) {
       if (this.scheduler.running.length === 0 && this.scheduler.swapped.length === 0 && this.scheduler.waiting.length > 0) {
         // Nothing runs and the head still does not fit: it never will.
         const head = this.scheduler.waiting[0]!
         this.scheduler.remove(head)
         this.failGroup(head, new ContextLengthError(`request ${head.requestId} does not fit the KV cache even when it is empty`, 'max_tokens'))
+        return true
       }
-      return
+      return out.rejected.length > 0
     }
     // A decode computes one token past the prompt; everything else is prefill (whole or chunked, or recompute).
     let numDecodeTokens = 0
@@ -290,7 +291,7 @@ export class LLMEngine {
       result = await this.runner.run(out)
     } catch (error) {
       for (const group of new Set(out.scheduled.map((entry) => entry.group))) this.failGroup(group, error)
-      return
+      return true
     } finally {
       this.stepInFlight = false
     }
@@ -306,6 +307,7 @@ export class LLMEngine {
       kv: this.blockManager.memoryStats(),
     }
     for (const listener of this.stepListeners) listener(stats)
+    return true
   }
 
   private publish(group: SequenceGroup): void {

@@ -6,7 +6,7 @@ import type {Tokenizer} from './model/tokenizer.js'
 import type {LogitsRows} from './model-runner.js'
 import {makeRng, type Rng} from './random.js'
 import type {CompletionOutput} from './request-output.js'
-import {promptTokenLogprobs, sampleRows, topLogprobsOfRow, type SampleRequest} from './sampler.js'
+import {biasedRow, promptTokenLogprobs, sampleRows, topLogprobsOfRow, type SampleRequest} from './sampler.js'
 import type {ScheduledSequence, Scheduler} from './scheduler.js'
 import {checkStop} from './stop-checker.js'
 import {SequenceStatus, type Sequence, type SequenceGroup} from './sequence.js'
@@ -107,7 +107,12 @@ export class OutputProcessor {
   private beamCandidates(group: SequenceGroup, seq: Sequence, logits: Float32Array, row: number): {tokenIds: number[]; logprobs: number[]} {
     const width = 2 * group.params.bestOf
     const banned = seq.outputLength < group.params.minTokens && !group.params.ignoreEos ? this.eosTokenIds : []
-    const top = topLogprobsOfRow(logits, row, this.vocabSize, width + banned.length)
+    // logit_bias moves what beams pick: they rank by the biased distribution.
+    const {logitBias} = group.params
+    const top =
+      logitBias === null
+        ? topLogprobsOfRow(logits, row, this.vocabSize, width + banned.length)
+        : topLogprobsOfRow(biasedRow(logits, row, this.vocabSize, logitBias), 0, this.vocabSize, width + banned.length)
     const keep = top.tokenIds.map((id, i) => i).filter((i) => !banned.includes(top.tokenIds[i]!)).slice(0, width)
     return {tokenIds: keep.map((i) => top.tokenIds[i]!), logprobs: keep.map((i) => top.logprobs[i]!)}
   }

@@ -26,19 +26,38 @@ export class PagedAllocator implements KvAllocator {
   }
 
   canAllocate(_group: SequenceGroup, seqs: readonly Sequence[]): AllocStatus {
+    if (this.admissionNeverFits(seqs) !== null) return 'never'
     const {device, blockSize} = this.tables
-    let totalBlocks = 0
     let newBlocks = 0
     for (const seq of seqs) {
-      const blocks = blocksForTokens(seq.length, blockSize)
-      totalBlocks += blocks
       // Hits on blocks other sequences hold cost nothing; hits on evictable blocks are already counted as free.
       const heldHits = this.matchCachedPrefix(seq).filter((hit) => device.refCount(hit.blockId) > 0).length
-      newBlocks += blocks - heldHits
+      newBlocks += blocksForTokens(seq.length, blockSize) - heldHits
     }
-    // Beyond the pool less its watermark the admission test below could never pass.
-    if (totalBlocks > device.numBlocks - this.watermarkBlocks) return 'never'
     return this.numFreeBlocks - newBlocks >= this.watermarkBlocks ? 'ok' : 'later'
+  }
+
+  /**
+   * canAllocate's 'never', or the blocks all the group's sequences hold at their longest (prompt blocks shared,
+   * each fork's own tail and a copied last prompt block) beyond the whole pool, where it would preempt itself forever.
+   */
+  neverFits(group: SequenceGroup, seqs: readonly Sequence[]): string | null {
+    const atAdmission = this.admissionNeverFits(seqs)
+    if (atAdmission !== null) return atAdmission
+    const {device, blockSize} = this.tables
+    const {maxTokens} = group.params
+    const width = Math.max(group.params.bestOf, seqs.length)
+    const peak = blocksForTokens(group.promptLength + maxTokens, blockSize) + (width - 1) * (blocksForTokens(maxTokens, blockSize) + 1)
+    if (peak <= device.numBlocks) return null
+    return `the request needs up to ${peak} KV blocks (${group.promptLength} prompt tokens + ${maxTokens} max_tokens, ${width} sequences) but ${this.tables.poolDescription}`
+  }
+
+  /** The prompts beyond the pool less its watermark: the admission test could never pass. */
+  private admissionNeverFits(seqs: readonly Sequence[]): string | null {
+    const {device, blockSize} = this.tables
+    const promptBlocks = seqs.reduce((sum, seq) => sum + blocksForTokens(seq.length, blockSize), 0)
+    if (promptBlocks <= device.numBlocks - this.watermarkBlocks) return null
+    return `the prompt needs ${promptBlocks} KV blocks at admission but ${this.tables.poolDescription}, ${this.watermarkBlocks} of them kept free (--watermark)`
   }
 
   allocate(_group: SequenceGroup, seqs: readonly Sequence[], family: number): void {

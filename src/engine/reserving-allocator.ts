@@ -27,10 +27,16 @@ export class ReservingAllocator implements KvAllocator {
   }
 
   canAllocate(group: SequenceGroup, seqs: readonly Sequence[]): AllocStatus {
+    if (this.neverFits(group, seqs) !== null) return 'never'
+    return this.tables.device.findRuns(this.runLength(group), Math.max(group.params.bestOf, seqs.length)) === null ? 'later' : 'ok'
+  }
+
+  /** A reservation never grows, so what is reserved at admission is all the request will ever hold. */
+  neverFits(group: SequenceGroup, seqs: readonly Sequence[]): string | null {
     const runLength = this.runLength(group)
-    const runs = Math.max(group.params.bestOf, seqs.length)
-    if (runs * runLength > this.tables.device.numBlocks) return 'never'
-    return this.tables.device.findRuns(runLength, runs) === null ? 'later' : 'ok'
+    const width = Math.max(group.params.bestOf, seqs.length)
+    if (width * runLength <= this.tables.device.numBlocks) return null
+    return `the ${this.opts.policy} policy reserves ${width} x ${runLength} KV blocks up front for this request but ${this.tables.poolDescription}`
   }
 
   allocate(group: SequenceGroup, seqs: readonly Sequence[], family: number): void {

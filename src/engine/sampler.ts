@@ -1,6 +1,6 @@
 // Turns each row of logits into one sampled token: penalties, suppression, greedy or temperature/top-k/top-p/min-p sampling, logprobs.
 //
-// Order (vLLM's): repetition penalty, then frequency/presence penalties, then suppression (min_tokens) -> argmax when
+// Order (vLLM's): logit_bias, then repetition penalty, then frequency/presence penalties, then suppression (min_tokens) -> argmax when
 // greedy -> else divide by temperature -> top-k -> top-p (over the top-k renormalized) -> min-p -> draw one token.
 // Reported logprobs are those of the RAW logits (log_softmax with no penalty and temperature 1), as vLLM reports
 // them; beam search and cumulative logprobs use the same numbers.
@@ -47,6 +47,8 @@ class SamplerScratch {
   kept = new Int32Array(0)
   /** seenStamp[t] === stamp marks token t as already saved during the current row. */
   seenStamp = new Int32Array(0)
+  /** penalizedStamp[t] === stamp marks token t as already given the repetition penalty in the current row. */
+  penalizedStamp = new Int32Array(0)
   stamp = 0
   outputCounts = new Int32Array(0)
   savedIds: number[] = []
@@ -59,6 +61,7 @@ class SamplerScratch {
     this.weightBits = new Int32Array(this.weights.buffer)
     this.kept = new Int32Array(vocabSize)
     this.seenStamp = new Int32Array(vocabSize)
+    this.penalizedStamp = new Int32Array(vocabSize)
     this.outputCounts = new Int32Array(vocabSize)
     this.stamp = 0
   }
@@ -68,6 +71,7 @@ class SamplerScratch {
     this.savedValues.length = 0
     if (++this.stamp === 0x7fffffff) {
       this.seenStamp.fill(0)
+      this.penalizedStamp.fill(0)
       this.stamp = 1
     }
   }
@@ -122,11 +126,13 @@ function saveOnce(row: Float32Array, tokenId: number): boolean {
 
 /** Edits the row in place (saving what it overwrites); returns whether anything changed. */
 function applyPenaltiesAndSuppression(row: Float32Array, request: SampleRequest): boolean {
-  const {repetitionPenalty, frequencyPenalty, presencePenalty} = request.params
+  const {repetitionPenalty, frequencyPenalty, presencePenalty, logitBias} = request.params
+  if (logitBias !== null) for (const tokenId in logitBias) if (saveOnce(row, Number(tokenId))) row[Number(tokenId)] += logitBias[tokenId]!
   if (repetitionPenalty !== 1) {
     // HF/vLLM: shrink positive logits, grow negative ones, once per distinct token of prompt + output.
     const penalize = (tokenId: number) => {
-      if (scratch.seenStamp[tokenId] === scratch.stamp || !saveOnce(row, tokenId)) return
+      if (scratch.penalizedStamp[tokenId] === scratch.stamp || !saveOnce(row, tokenId)) return
+      scratch.penalizedStamp[tokenId] = scratch.stamp
       const value = row[tokenId]!
       row[tokenId] = value > 0 ? value / repetitionPenalty : value * repetitionPenalty
     }
@@ -146,6 +152,13 @@ function applyPenaltiesAndSuppression(row: Float32Array, request: SampleRequest)
   }
   for (const tokenId of request.suppressTokenIds) if (saveOnce(row, tokenId)) row[tokenId] = -Infinity
   return scratch.savedIds.length > 0
+}
+
+/** A copy of one row with logit_bias added, for beam search (which ranks rows without the sampler). */
+export function biasedRow(logits: Float32Array, row: number, vocabSize: number, logitBias: Readonly<Record<number, number>>): Float32Array {
+  const copy = logits.slice(row * vocabSize, (row + 1) * vocabSize)
+  for (const tokenId in logitBias) if (Number(tokenId) < vocabSize) copy[Number(tokenId)] += logitBias[tokenId]!
+  return copy
 }
 
 function restoreEdits(row: Float32Array): void {

@@ -30,6 +30,8 @@ export interface SamplingParams {
   earlyStopping: boolean
   skipSpecialTokens: boolean
   includeStopStrInOutput: boolean
+  /** OpenAI logit_bias: token id -> value in [-100, 100] added to its logit before penalties and temperature. */
+  logitBias: Readonly<Record<number, number>> | null
 }
 
 export const DEFAULT_SAMPLING_PARAMS: Readonly<SamplingParams> = Object.freeze({
@@ -55,6 +57,7 @@ export const DEFAULT_SAMPLING_PARAMS: Readonly<SamplingParams> = Object.freeze({
   earlyStopping: false,
   skipSpecialTokens: true,
   includeStopStrInOutput: false,
+  logitBias: null,
 })
 
 /** Fills defaults and rejects out-of-range values with an InvalidRequestError naming the field. */
@@ -87,6 +90,12 @@ export function makeSamplingParams(partial: Partial<SamplingParams> = {}): Sampl
   if (params.stop.some((s) => typeof s !== 'string' || s.length === 0)) fail('stop', 'stop must be a list of non-empty strings')
   if (params.stop.length > 16) fail('stop', 'at most 16 stop strings')
   if (params.stopTokenIds.some((id) => !isInt(id) || id < 0)) fail('stop_token_ids', 'stop_token_ids must be non-negative integers')
+  if (params.logitBias !== null) {
+    for (const [tokenId, bias] of Object.entries(params.logitBias)) {
+      if (!/^(0|[1-9][0-9]*)$/.test(tokenId)) fail('logit_bias', `logit_bias keys must be token ids (non-negative integers), got '${tokenId}'`)
+      if (!(typeof bias === 'number' && bias >= -100 && bias <= 100)) fail('logit_bias', `logit_bias values must be numbers in [-100, 100], got ${bias} for token ${tokenId}`)
+    }
+  }
   if (params.useBeamSearch) {
     if (params.bestOf < 2 && params.n < 2) fail('best_of', 'beam search needs a beam width (best_of or n) >= 2')
     if (params.temperature !== 0 && partial.temperature !== undefined && params.temperature !== 1)

@@ -1,6 +1,7 @@
 // Decides, once per step, which sequences run and how many tokens each computes; preempts when KV blocks run out.
 import type {BlockCopy, BlockManager, BlockMapping} from './block-manager.js'
 import type {EngineConfig} from './config.js'
+import {ContextLengthError, InvalidRequestError} from './errors.js'
 import {SequenceStatus, type Sequence, type SequenceGroup} from './sequence.js'
 
 /** One sequence's share of a step: tokens [seq.numComputedTokens, + numNewTokens) run through the model. */
@@ -17,8 +18,8 @@ export interface SchedulerOutput {
   blockCopies: BlockCopy[]
   swapOut: BlockMapping[]
   swapIn: BlockMapping[]
-  /** Groups whose request can never fit (the policy's reservation exceeds the pool): finished with an error. */
-  rejected: SequenceGroup[]
+  /** Groups that can never be scheduled (see unschedulable), each with the error that finishes it. */
+  rejected: Array<{group: SequenceGroup; error: InvalidRequestError}>
   numPreempted: number
 }
 
@@ -106,12 +107,14 @@ export class Scheduler {
       const group = this.waiting[0]!
       const seqs = group.withStatus(SequenceStatus.Waiting)
       if (seqs.length > seqBudget) break
-      const status = this.blockManager.canAllocate(group)
-      if (status === 'never') {
+      // A preempted group re-queued here may have outgrown a limit it passed at admission.
+      const error = this.unschedulable(group)
+      if (error !== null) {
         this.waiting.shift()
-        output.rejected.push(group)
+        output.rejected.push({group, error})
         continue
       }
+      const status = this.blockManager.canAllocate(group)
       if (status === 'later') break
       // Without chunking a prompt must fit the budget whole.
       if (!this.config.enableChunkedPrefill && seqs.some((seq) => seq.numUncomputedTokens > tokenBudget)) break
@@ -125,6 +128,30 @@ export class Scheduler {
       seqBudget -= seqs.length
     }
     return output
+  }
+
+  /**
+   * The error for a group this scheduler could never run, even alone in an empty engine, or null: more
+   * sequences than --max-num-seqs, a prompt over --max-num-batched-tokens without chunked prefill, or a KV
+   * need beyond the pool under the policy. Checked at admission and again when a group waits for re-admission.
+   */
+  unschedulable(group: SequenceGroup): InvalidRequestError | null {
+    const {n, bestOf, useBeamSearch} = group.params
+    if (bestOf > this.config.maxNumSeqs) {
+      const what = useBeamSearch ? `beam width ${bestOf}` : n === bestOf ? `n ${n}` : `best_of ${bestOf}`
+      return new InvalidRequestError(`${what} exceeds --max-num-seqs ${this.config.maxNumSeqs}: its sequences could never run in one step`, {
+        param: n === bestOf ? 'n' : 'best_of',
+      })
+    }
+    const longest = Math.max(...group.withStatus(SequenceStatus.Waiting).map((seq) => seq.numUncomputedTokens), 0)
+    if (!this.config.enableChunkedPrefill && longest > this.config.maxNumBatchedTokens) {
+      return new ContextLengthError(
+        `the prompt needs ${longest} tokens in one step but --max-num-batched-tokens is ${this.config.maxNumBatchedTokens} and chunked prefill is off`,
+        'prompt',
+      )
+    }
+    const kv = this.blockManager.neverFits(group)
+    return kv === null ? null : new ContextLengthError(`${kv}; raise the KV cache size or lower max_tokens`, 'max_tokens')
   }
 
   /** Adds the group's sequences to the step within the token budget; returns the tokens they take. */

@@ -1,11 +1,12 @@
 // The part of LLMEngine the server uses, so the server can be tested against a scripted fake engine.
 import type {EngineStats} from '../engine/llm-engine.js'
+import type {EngineHealth} from '../engine/step-watchdog.js'
 import type {ChatMessage} from '../engine/model/tokenizer.js'
 import type {RequestOutput} from '../engine/request-output.js'
 import type {SamplingParams} from '../engine/sampling-params.js'
 
 // The engine's own output and stats types, re-exported so server modules and the fake engine name one source.
-export type {ChatMessage, EngineStats, RequestOutput}
+export type {ChatMessage, EngineHealth, EngineStats, RequestOutput}
 export type {CompletionOutput} from '../engine/request-output.js'
 
 export interface TokenizerLike {
@@ -28,5 +29,7 @@ export interface EngineLike {
   addRequest(request: {requestId?: string; prompt: string | number[]; params: SamplingParams; arrivalTime?: number}): RequestHandleLike
   abort(requestId: string): void
   stats(): EngineStats
+  /** Unhealthy while the engine's step loop is stuck; GET /health answers 503 with the reason. */
+  health(): EngineHealth
   shutdown(): Promise<void>
 }

@@ -176,7 +176,10 @@ export class ApiServer {
   private health(response: ServerResponse): void {
     if (this.shutdownPromise) return sendJson(response, 503, {status: 'shutting_down'})
     const state = this.engineState
-    if (state.kind === 'ready') return sendJson(response, 200, {status: 'ok'})
+    if (state.kind === 'ready') {
+      const health = state.engine.health()
+      return health.healthy ? sendJson(response, 200, {status: 'ok'}) : sendJson(response, 503, {status: 'unhealthy', message: health.reason})
+    }
     if (state.kind === 'failed') return sendJson(response, 503, {status: 'error', message: state.message})
     sendJson(response, 503, {status: 'loading'})
   }

@@ -48,7 +48,7 @@ export function checkModel(requested: string | undefined, servedModelName: strin
 
 export function parseCompletionRequest(raw: unknown): CompletionRequest {
   const body = requireObject(raw)
-  rejectUnsupported(body, ['suffix', 'logit_bias', 'response_format', 'guided_json', 'guided_regex', 'guided_choice'])
+  rejectUnsupported(body, ['suffix', 'response_format', 'guided_json', 'guided_regex', 'guided_choice'])
   const common = parseCommon(body)
   const logprobs = optionalInteger(body, 'logprobs')
   const echo = optionalBoolean(body, 'echo') ?? false
@@ -61,7 +61,7 @@ export function parseCompletionRequest(raw: unknown): CompletionRequest {
 
 export function parseChatCompletionRequest(raw: unknown): ChatCompletionRequest {
   const body = requireObject(raw)
-  rejectUnsupported(body, ['tools', 'tool_choice', 'functions', 'function_call', 'logit_bias', 'response_format', 'guided_json'])
+  rejectUnsupported(body, ['tools', 'tool_choice', 'functions', 'function_call', 'response_format', 'guided_json'])
   const common = parseCommon(body)
   const maxCompletionTokens = optionalInteger(body, 'max_completion_tokens')
   if (maxCompletionTokens !== undefined) common.maxTokens = maxCompletionTokens
@@ -107,6 +107,7 @@ function parseCommon(body: JsonObject): CommonRequest {
     earlyStopping: optionalBoolean(body, 'early_stopping'),
     skipSpecialTokens: optionalBoolean(body, 'skip_special_tokens'),
     includeStopStrInOutput: optionalBoolean(body, 'include_stop_str_in_output'),
+    logitBias: parseLogitBias(body),
   }
   if (sampling.useBeamSearch && sampling.bestOf === undefined && n !== undefined) sampling.bestOf = n
   return {
@@ -116,6 +117,15 @@ function parseCommon(body: JsonObject): CommonRequest {
     sampling,
     maxTokens: optionalInteger(body, 'max_tokens'),
   }
+}
+
+/** logit_bias as OpenAI sends it, {"<token id>": bias}; keys and ranges are checked by makeSamplingParams, ids against the vocabulary by the engine. */
+function parseLogitBias(body: JsonObject): Record<number, number> | undefined {
+  const raw = optionalObject(body, 'logit_bias')
+  if (raw === undefined) return undefined
+  for (const [tokenId, bias] of Object.entries(raw))
+    if (typeof bias !== 'number') throw new InvalidRequestError(`logit_bias values must be numbers, got ${JSON.stringify(bias)} for token '${tokenId}'`, {param: 'logit_bias'})
+  return raw as Record<number, number>
 }
 
 /** Range-checks everything now, so a bad field fails before any tokenizing; max_tokens is checked for range only. */

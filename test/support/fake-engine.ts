@@ -4,6 +4,7 @@ import type {SamplingParams} from '../../src/engine/sampling-params.js'
 import type {
   ChatMessage,
   CompletionOutput,
+  EngineHealth,
   EngineLike,
   EngineStats,
   RequestHandleLike,
@@ -68,6 +69,8 @@ export class FakeEngine implements EngineLike {
   /** Every SamplingParams the server handed over, in order (tests check the field mapping). */
   readonly receivedParams: SamplingParams[] = []
   shutdownCalled = false
+  /** What health() reports; tests set it to play a stuck engine. */
+  currentHealth: EngineHealth = {healthy: true}
   private readonly stepMs: number
   private readonly running = new Map<string, FakeRequest>()
   private timer: NodeJS.Timeout | null = null
@@ -120,6 +123,10 @@ export class FakeEngine implements EngineLike {
     this.abortedRequestIds.push(requestId)
     for (const output of fake.outputs) output.finishReason ??= 'abort'
     this.finish(fake)
+  }
+
+  health(): EngineHealth {
+    return this.currentHealth
   }
 
   stats(): EngineStats {

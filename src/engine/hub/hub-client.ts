@@ -2,6 +2,7 @@
 import {fetch as undiciFetch} from 'undici'
 import {PagedLLMError} from '../errors.js'
 import {hubHttpError, hubNetworkError, isNetworkFailure, type HubRequestContext} from './hub-errors.js'
+import {checkRevision, isSafeEtag, isSafeRepoFile} from './hub-names.js'
 
 export interface ResponseBody extends AsyncIterable<Uint8Array> {
   cancel(reason?: unknown): Promise<void>
@@ -46,11 +47,11 @@ function isRedirect(status: number): boolean {
   return status === 301 || status === 302 || status === 303 || status === 307 || status === 308
 }
 
-/** Hub ETags come quoted and sometimes weak (W/"..."); the bare value names the blob. */
+/** Hub ETags come quoted and sometimes weak (W/"..."); the bare value names the blob, so it must be a safe file name. */
 function normalizeEtag(raw: string | null): string | null {
   if (raw === null) return null
   const bare = raw.trim().replace(/^W\//, '').replace(/^"|"$/g, '')
-  return /^[A-Za-z0-9._-]{1,128}$/.test(bare) ? bare : null
+  return isSafeEtag(bare) ? bare : null
 }
 
 function parseSize(raw: string | null): number | null {
@@ -69,6 +70,7 @@ export class HubClient {
   }
 
   async revisionInfo(repoId: string, revision: string): Promise<RevisionInfo> {
+    checkRevision(revision)
     const context = this.context(repoId, revision, null)
     const url = `${this.options.endpoint}/api/models/${repoId}/revision/${encodeURIComponent(revision)}`
     const response = await this.getFollowingRedirects(url, {accept: 'application/json'}, context)
@@ -84,6 +86,8 @@ export class HubClient {
     if (typeof info.sha !== 'string' || !/^[0-9a-f]{40}$/.test(info.sha)) {
       throw new PagedLLMError(`${url} answered without a commit sha; is HF_ENDPOINT (${this.options.endpoint}) a Hugging Face Hub?`, {code: 'hub_error'})
     }
+    const unsafe = files.find((file) => !isSafeRepoFile(file))
+    if (unsafe !== undefined) throw new PagedLLMError(`${url} lists a file named ${JSON.stringify(unsafe)}, which would leave the cache folder; refusing the revision.`, {code: 'hub_error'})
     return {commit: info.sha, files}
   }
 
@@ -108,7 +112,7 @@ export class HubClient {
       const etag = linkedEtag ?? normalizeEtag(response.headers.get('etag'))
       if (etag === null) {
         await response.body?.cancel()
-        throw new PagedLLMError(`The Hub sent ${file} of ${repoId} without an ETag, so it cannot be cached or verified; is HF_ENDPOINT a Hugging Face Hub?`, {code: 'hub_error'})
+        throw new PagedLLMError(`The Hub sent ${file} of ${repoId} without a usable ETag (a safe blob name), so it cannot be cached or verified; is HF_ENDPOINT a Hugging Face Hub?`, {code: 'hub_error'})
       }
       const size = parseSize(response.headers.get('x-linked-size')) ?? parseSize(response.headers.get('content-length'))
       return this.remoteFile(url, etag, size, response, context)

@@ -5,6 +5,7 @@ import {missingSnapshotFiles, planCheckpointFiles, shardsOfIndex} from './checkp
 import {downloadSnapshotFile} from './download.js'
 import {RepoCache} from './hf-cache.js'
 import {HubClient, type FetchImpl} from './hub-client.js'
+import {assertInside, checkRevision} from './hub-names.js'
 import {hubCacheDir, hubEndpoint, hubToken, isOfflineByEnv} from './hub-settings.js'
 import {parseModelSpec} from './model-spec.js'
 import {stderrProgress, type ProgressSink} from './progress.js'
@@ -45,7 +46,10 @@ export async function resolveModel(spec: string, options: ResolveModelOptions = 
   const parsed = parseModelSpec(spec)
   if (parsed.kind === 'local') return parsed.dir
   const revision = chooseRevision(parsed.revision, options.revision, spec)
+  // The revision names refs/<revision>, read below and written at the end: it must not lead out of the repo's folder.
+  checkRevision(revision)
   const repo = new RepoCache(options.cacheDir ?? hubCacheDir(), parsed.repoId)
+  assertInside(repo.root, repo.refPath(revision))
 
   const cachedCommit = await repo.commitFor(revision)
   const missing = cachedCommit === null ? null : await missingSnapshotFiles(repo, cachedCommit)

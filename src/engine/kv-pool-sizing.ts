@@ -1,0 +1,59 @@
+// Sizes the KV pool from flags and free memory, and fits the context limit to the pool.
+import type {EngineConfig} from './config.js'
+import {InvalidRequestError} from './errors.js'
+import {checkCudaBatchedTokens, cudaActivationReserveBytes, cudaKvBytesPerBlock, cudaWeightBytes, gpuKvBlocks} from './gpu-memory.js'
+import type {LoadedModel} from './model/load-model.js'
+import {cudaMemoryInfo, kvBytesPerBlock} from './native.js'
+
+/** The KV pool's blocks and the context limit it can serve (with a note for the banner when that was lowered). */
+export function planKvPool(config: EngineConfig, model: LoadedModel, device: 'cpu' | 'cuda'): {numBlocks: number; blockBytes: number; maxModelLen: number; note: string | null} {
+  const modelMaxLen = Math.min(config.maxModelLen ?? model.config.maxPositionEmbeddings, model.config.maxPositionEmbeddings)
+  const {numBlocks, blockBytes} = sizeKvPool(config, model, device, modelMaxLen)
+  const knob = device === 'cuda' ? '--gpu-memory-utilization' : '--kv-memory'
+  if (numBlocks < 1) throw new InvalidRequestError(`the KV cache holds no block: raise ${knob} (one block takes ${blockBytes} bytes)`, {param: knob.slice(2)})
+  const sizeFlags = config.numBlocks === undefined ? knob : '--num-blocks'
+  return {numBlocks, blockBytes, ...fitMaxModelLen({requested: config.maxModelLen, maxModelLen: modelMaxLen, numBlocks, blockSize: config.blockSize, sizeFlags})}
+}
+
+/** KV pool size: --num-blocks, else --kv-memory on CPU, else free GPU memory x --gpu-memory-utilization on CUDA. */
+function sizeKvPool(config: EngineConfig, model: LoadedModel, device: 'cpu' | 'cuda', maxModelLen: number): {numBlocks: number; blockBytes: number} {
+  if (device === 'cpu') {
+    const blockBytes = kvBytesPerBlock(model.config, config.blockSize)
+    return {blockBytes, numBlocks: config.numBlocks ?? Math.floor(config.kvMemoryBytes / blockBytes)}
+  }
+  checkCudaBatchedTokens(config.maxNumBatchedTokens)
+  const blockBytes = cudaKvBytesPerBlock(model.config, config.blockSize)
+  if (config.numBlocks !== undefined) return {blockBytes, numBlocks: config.numBlocks}
+  const numBlocks = gpuKvBlocks({
+    freeBytes: cudaMemoryInfo().freeBytes,
+    gpuMemoryUtilization: config.gpuMemoryUtilization,
+    weightBytes: cudaWeightBytes(model.config),
+    activationReserveBytes: cudaActivationReserveBytes(model.config, config.maxNumBatchedTokens, maxModelLen),
+    kvBytesPerBlock: blockBytes,
+  })
+  return {blockBytes, numBlocks}
+}
+
+/**
+ * The context limit the pool can serve. One sequence at the full context must fit the pool, or every request
+ * near the limit would be refused (or preempt itself forever). An explicit --max-model-len beyond the pool is
+ * refused, naming both; the model's own limit is lowered to the pool's size, with a note for the start-up banner.
+ */
+function fitMaxModelLen(opts: {requested: number | undefined; maxModelLen: number; numBlocks: number; blockSize: number; sizeFlags: string}): {
+  maxModelLen: number
+  note: string | null
+} {
+  const poolTokens = opts.numBlocks * opts.blockSize
+  if (opts.maxModelLen <= poolTokens) return {maxModelLen: opts.maxModelLen, note: null}
+  const pool = `the KV cache holds ${opts.numBlocks} blocks x ${opts.blockSize} tokens = ${poolTokens} tokens`
+  if (opts.requested !== undefined) {
+    throw new InvalidRequestError(
+      `--max-model-len ${opts.maxModelLen} does not fit the KV cache: ${pool}. Raise ${opts.sizeFlags}, or lower --max-model-len to at most ${poolTokens}`,
+      {param: 'max-model-len'},
+    )
+  }
+  return {
+    maxModelLen: poolTokens,
+    note: `max-model-len lowered from the model's ${opts.maxModelLen} to ${poolTokens}: ${pool} (raise ${opts.sizeFlags} for the full context)`,
+  }
+}
