@@ -31,9 +31,15 @@ export class FakeTokenizer implements TokenizerLike {
       .join('')
   }
 
-  encodeChat(messages: ChatMessage[], opts: {addGenerationPrompt?: boolean} = {}): number[] {
+  applyChatTemplate(messages: ChatMessage[], opts: {addGenerationPrompt?: boolean} = {}): string {
     const rendered = messages.map((message) => `<${message.role}>${message.content}\n`).join('')
-    return this.encode(rendered + (opts.addGenerationPrompt === false ? '' : '<assistant>'))
+    // The template writes the BOS itself, as real ones do; char code 1 encodes to FAKE_BOS.
+    return String.fromCharCode(FAKE_BOS) + rendered + (opts.addGenerationPrompt === false ? '' : '<assistant>')
+  }
+
+  /** One token per code point: at most 4 UTF-8 bytes each. */
+  maxTextBytes(tokens: number): number {
+    return tokens * 4
   }
 }
 
