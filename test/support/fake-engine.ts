@@ -61,6 +61,8 @@ export interface FakeEngineOptions {
   totalBlocks?: number
   /** Time between steps; every running request gains one token per step. */
   stepMs?: number
+  /** Sequences that run at once, first come first served (as the scheduler's --max-num-seqs); the rest wait. */
+  maxNumSeqs?: number
 }
 
 export class FakeEngine implements EngineLike {
@@ -75,6 +77,7 @@ export class FakeEngine implements EngineLike {
   readonly receivedParams: SamplingParams[] = []
   shutdownCalled = false
   private readonly stepMs: number
+  private readonly maxNumSeqs: number
   private readonly running = new Map<string, FakeRequest>()
   private timer: NodeJS.Timeout | null = null
   private promptTokens = 0
@@ -87,6 +90,7 @@ export class FakeEngine implements EngineLike {
     this.blockSize = options.blockSize ?? 4
     this.totalBlocks = options.totalBlocks ?? 1024
     this.stepMs = options.stepMs ?? 1
+    this.maxNumSeqs = options.maxNumSeqs ?? Number.POSITIVE_INFINITY
   }
 
   addRequest(request: {requestId?: string; prompt: string | number[]; params: SamplingParams; arrivalTime?: number}): RequestHandleLike {
@@ -178,7 +182,10 @@ export class FakeEngine implements EngineLike {
   private step(): void {
     this.steps += 1
     const now = performance.now() / 1000
+    let sequences = 0
     for (const fake of this.running.values()) {
+      sequences += fake.params.n
+      if (sequences > this.maxNumSeqs) break
       fake.firstTokenTime ??= now
       for (const output of fake.outputs) {
         if (output.finishReason !== null) continue
