@@ -48,14 +48,14 @@ export class TokenizerWorkers implements PromptTokenizer {
     for (let index = 0; index < threads; index++) this.pool.push(this.spawn())
   }
 
-  tokenize(job: TokenizeJob): Promise<number[]> {
+  async tokenize(job: TokenizeJob): Promise<number[]> {
     if (job.kind === 'text') checkTextFits(this.sizeLimit, job.text, this.maxModelLen, job.param)
-    if (this.closed || this.pool.length === 0) return Promise.reject(new Error('no tokenizer worker is running (closed, or they kept failing)'))
+    if (this.closed || this.pool.length === 0) throw new Error('no tokenizer worker is running (closed, or they kept failing)')
     const bytes = job.kind === 'text' ? job.text.length : job.messages.reduce((sum, message) => sum + message.content.length, 0)
     // The least loaded worker by queued text, so a huge prompt does not hold up the small ones behind it.
     const target = this.pool.reduce((best, candidate) => (candidate.pendingBytes < best.pendingBytes ? candidate : best))
     const id = this.nextJobId++
-    return new Promise((resolve, reject) => {
+    return new Promise<number[]>((resolve, reject) => {
       target.pending.set(id, {resolve, reject, bytes})
       target.pendingBytes += bytes
       target.worker.postMessage({id, job})
