@@ -269,7 +269,7 @@ export class ApiServer {
       const declared = Number(request.headers['content-length'])
       if (declared > maxBodyBytes) throw bodyTooLarge(maxBodyBytes)
       releases.push(await this.bodyBudget.acquire(signal, Number.isFinite(declared) && declared > 0 ? declared : maxBodyBytes))
-      const body = parseJson(await readBody(request, maxBodyBytes))
+      const body = parseJson(await readBodyText(request, maxBodyBytes))
       const admit = async (sequences: number) => void releases.push(await this.limiter.acquire(signal, sequences))
       const context: ApiContext = {engine, promptTokenizer, metrics: this.metrics, response, signal, arrivalTime, log: this.options.log, limits: this.limits, admit}
       await create(context, body)
@@ -293,35 +293,41 @@ class MethodNotAllowedError extends PagedLLMError {
 }
 
 /**
- * Reads the whole body, refusing more than `limit` bytes with a 413. The rest of an oversize body is read and
- * thrown away (memory stays bounded) so that a client still sending reliably gets the 413 instead of a reset.
+ * Reads the whole body as text, refusing more than `limit` bytes with a 413 and bytes that are not UTF-8 with a 400
+ * (JSON must be UTF-8, RFC 8259; nothing is silently replaced). Each chunk is decoded as it arrives, so a big body
+ * costs the event loop many small steps, not one long one. The rest of a refused body is read and thrown away
+ * (memory stays bounded) so that a client still sending reliably gets the error instead of a reset.
  */
-async function readBody(request: IncomingMessage, limit: number): Promise<Buffer> {
-  const chunks: Buffer[] = []
+async function readBodyText(request: IncomingMessage, limit: number): Promise<string> {
+  const decoder = new TextDecoder('utf-8', {fatal: true})
+  const parts: string[] = []
   let size = 0
+  let validUtf8 = true
   for await (const chunk of request as AsyncIterable<Buffer>) {
     size += chunk.length
-    if (size <= limit) chunks.push(chunk)
+    if (size > limit || !validUtf8) continue
+    try {
+      parts.push(decoder.decode(chunk, {stream: true}))
+    } catch {
+      validUtf8 = false
+    }
   }
   if (size > limit) throw bodyTooLarge(limit)
-  return Buffer.concat(chunks)
+  try {
+    if (validUtf8) parts.push(decoder.decode())
+  } catch {
+    validUtf8 = false
+  }
+  if (!validUtf8) throw new InvalidRequestError('The request body is not valid UTF-8.', {code: 'invalid_encoding'})
+  return parts.join('')
 }
 
 function bodyTooLarge(limit: number): PayloadTooLargeError {
   return new PayloadTooLargeError(`The request body is larger than the server's limit of ${limit} bytes.`, {code: 'body_too_large'})
 }
 
-/** JSON must be UTF-8 (RFC 8259): invalid bytes are refused, not silently replaced. */
-const strictUtf8 = new TextDecoder('utf-8', {fatal: true})
-
-function parseJson(body: Buffer): unknown {
-  if (body.length === 0) throw new InvalidRequestError('The request body is empty; send a JSON object.', {code: 'invalid_json'})
-  let text: string
-  try {
-    text = strictUtf8.decode(body)
-  } catch {
-    throw new InvalidRequestError('The request body is not valid UTF-8.', {code: 'invalid_encoding'})
-  }
+function parseJson(text: string): unknown {
+  if (text.length === 0) throw new InvalidRequestError('The request body is empty; send a JSON object.', {code: 'invalid_json'})
   try {
     return JSON.parse(text)
   } catch (error) {
