@@ -8,6 +8,7 @@ import {ensureTestModel} from '../src/engine/model/test-model.js'
 import {makeSamplingParams} from '../src/engine/sampling-params.js'
 import type {ErrorReply} from '../src/server/error-reply.js'
 import {ApiServer, DEFAULT_SERVER_OPTIONS} from '../src/server/http-server.js'
+import {TokenizerWorkers} from '../src/server/tokenizer-workers.js'
 import {runSoak} from './support/serve-soak-client.js'
 
 const API_KEY = 'e2e-key'
@@ -51,7 +52,8 @@ describe('server end to end (tiny model)', () => {
       log: (line) => serverLog.push(line),
     })
     baseUrl = (await server.listen()).url
-    server.attachEngine(engine)
+    // Prompts are tokenized in worker threads, as `serve` does.
+    server.attachEngine(engine, new TokenizerWorkers(modelPath, engine.maxModelLen, 1, engine.tokenizer))
     model = engine.modelName
     client = new OpenAI({baseURL: `${baseUrl}/v1`, apiKey: API_KEY, maxRetries: 0})
     idleUsedBlocks = engine.stats().kv.usedBlocks

@@ -1,63 +1,11 @@
 // The HTTP server over a scripted fake engine: endpoints, SSE, errors, auth, limits, disconnects and shutdown.
 import assert from 'node:assert/strict'
 import {request as httpRequest} from 'node:http'
-import {after, describe, it} from 'node:test'
-import {ApiServer, type ApiServerOptions, DEFAULT_SERVER_OPTIONS} from '../src/server/http-server.js'
+import {describe, it} from 'node:test'
 import type {ErrorReply} from '../src/server/error-reply.js'
 import type {RequestHandleLike} from '../src/server/engine-like.js'
 import {FAKE_SCRIPT, FakeEngine} from './support/fake-engine.js'
-
-interface Running {
-  server: ApiServer
-  engine: FakeEngine
-  url: string
-  logs: string[]
-}
-
-const servers: ApiServer[] = []
-after(async () => {
-  for (const server of servers) await server.shutdown(0)
-})
-
-async function start(options: Partial<ApiServerOptions> = {}, engine = new FakeEngine(), attach = true): Promise<Running> {
-  const logs: string[] = []
-  const server = new ApiServer({...DEFAULT_SERVER_OPTIONS, port: 0, version: '9.9.9', log: (line) => logs.push(line), ...options})
-  servers.push(server)
-  const {url} = await server.listen()
-  if (attach) server.attachEngine(engine)
-  return {server, engine, url, logs}
-}
-
-async function post(url: string, body: unknown, headers: Record<string, string> = {}) {
-  const response = await fetch(url, {
-    method: 'POST',
-    headers: {'content-type': 'application/json', ...headers},
-    body: typeof body === 'string' ? body : JSON.stringify(body),
-  })
-  const text = await response.text()
-  return {status: response.status, headers: response.headers, text, json: () => JSON.parse(text)}
-}
-
-/** The JSON payloads of an SSE body, checking the framing on the way; '[DONE]' stays a string. */
-function sseEvents(text: string): any[] {
-  assert.ok(text.endsWith('data: [DONE]\n\n'), `stream must end with [DONE]: ${text.slice(-80)}`)
-  return text
-    .split('\n\n')
-    .filter((event) => event !== '')
-    .map((event) => {
-      assert.ok(event.startsWith('data: '), `not an SSE data event: ${event}`)
-      const data = event.slice('data: '.length)
-      return data === '[DONE]' ? data : JSON.parse(data)
-    })
-}
-
-async function waitFor(condition: () => boolean, what: string, timeoutMs = 2000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!condition()) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 5))
-  }
-}
+import {post, sseEvents, start, waitFor} from './support/server-harness.js'
 
 describe('server state and simple routes', () => {
   it('says loading (503) until the engine is attached, then ok', async () => {

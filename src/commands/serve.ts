@@ -2,6 +2,7 @@
 import {Flags} from '@oclif/core'
 import {LLMEngine} from '../engine/llm-engine.js'
 import {ApiServer, DEFAULT_SERVER_OPTIONS} from '../server/http-server.js'
+import {TokenizerWorkers} from '../server/tokenizer-workers.js'
 import {engineConfigFromFlags, engineFlags, parseByteSize, resolveEngineConfig} from '../cli/engine-flags.js'
 import {PagedLLMCommand} from '../cli/pagedllm-command.js'
 import {announceBuiltinModel, describeEngine} from '../cli/start-engine.js'
@@ -23,7 +24,8 @@ export default class Serve extends PagedLLMCommand {
     port: Flags.integer({description: 'Port to listen on (0 = any free port)', default: DEFAULT_SERVER_OPTIONS.port, min: 0, max: 65535}),
     'api-key': Flags.string({description: 'Require "Authorization: Bearer <key>" on /v1/*', env: 'PAGEDLLM_API_KEY'}),
     'max-concurrent-requests': Flags.integer({
-      description: 'HTTP generation requests handed to the engine at once; more wait in a queue',
+      description:
+        'Sequences handed to the engine at once, counted as prompts x max(n, best_of) (a prompt list counts its --request-window); more requests wait in a queue',
       default: DEFAULT_SERVER_OPTIONS.maxConcurrentRequests,
       min: 1,
     }),
@@ -32,7 +34,27 @@ export default class Serve extends PagedLLMCommand {
       default: DEFAULT_SERVER_OPTIONS.maxQueuedRequests,
       min: 0,
     }),
+    'max-sequences-per-request': Flags.integer({
+      description: 'Most sequences one request may ask for, prompts x max(n, best_of) (400 beyond)',
+      default: DEFAULT_SERVER_OPTIONS.maxSequencesPerRequest,
+      min: 1,
+    }),
+    'request-window': Flags.integer({
+      description: "Sequences of one request in the engine at once; the rest of a prompt list waits, so other clients' requests interleave",
+      default: DEFAULT_SERVER_OPTIONS.requestWindow,
+      min: 1,
+    }),
     'max-body-size': Flags.string({description: 'Largest request body accepted (413 beyond)', default: '4MiB'}),
+    'max-body-memory': Flags.string({
+      description: 'Request bodies held in memory at once; a body reserves its Content-Length before it is read, others wait',
+      default: '64MiB',
+    }),
+    'tokenizer-threads': Flags.integer({description: 'Worker threads that tokenize prompts and render chat templates off the event loop', default: 2, min: 1}),
+    'slow-client-timeout': Flags.integer({description: 'Seconds a streaming client may leave its socket full before the stream is cut and its request aborted', default: 30, min: 1}),
+    'headers-timeout': Flags.integer({description: 'Seconds a client has to send the request headers', default: 10, min: 1}),
+    'request-timeout': Flags.integer({description: 'Seconds a client has to send the whole request (headers and body)', default: 30, min: 1}),
+    'keep-alive-timeout': Flags.integer({description: 'Seconds an idle keep-alive connection stays open', default: 5, min: 0}),
+    'max-connections': Flags.integer({description: 'Open connections accepted at once; more are closed at once', default: DEFAULT_SERVER_OPTIONS.maxConnections, min: 1}),
     'shutdown-grace': Flags.integer({description: 'Seconds requests in flight may take to finish on SIGTERM/SIGINT/SIGHUP', default: 10, min: 0}),
   }
 
@@ -48,6 +70,14 @@ export default class Serve extends PagedLLMCommand {
       maxConcurrentRequests: flags['max-concurrent-requests'],
       maxQueuedRequests: flags['max-queued-requests'],
       maxBodyBytes: parseByteSize(flags['max-body-size'], 'max-body-size'),
+      maxBodyBytesInFlight: parseByteSize(flags['max-body-memory'], 'max-body-memory'),
+      maxSequencesPerRequest: flags['max-sequences-per-request'],
+      requestWindow: flags['request-window'],
+      slowClientTimeoutMs: flags['slow-client-timeout'] * 1000,
+      headersTimeoutMs: flags['headers-timeout'] * 1000,
+      requestTimeoutMs: flags['request-timeout'] * 1000,
+      keepAliveTimeoutMs: flags['keep-alive-timeout'] * 1000,
+      maxConnections: flags['max-connections'],
       version: this.config.version,
       log,
     })
@@ -72,7 +102,7 @@ export default class Serve extends PagedLLMCommand {
       await engine.shutdown()
       return stopped
     }
-    server.attachEngine(engine)
+    server.attachEngine(engine, new TokenizerWorkers(engine.model.dir, engine.maxModelLen, flags['tokenizer-threads'], engine.tokenizer))
     log(describeEngine(engine))
     log(`ready: model "${engine.modelName}" at ${address.url}/v1 (completions, chat/completions, models); /health, /metrics${flags['api-key'] ? '; API key required' : ''}`)
     await stopped

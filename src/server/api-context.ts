@@ -3,9 +3,12 @@ import {randomBytes} from 'node:crypto'
 import type {ServerResponse} from 'node:http'
 import type {EngineLike} from './engine-like.js'
 import type {ServerMetrics} from './metrics.js'
+import type {PromptTokenizer} from './prompt-tokenizer.js'
 
 export interface ApiContext {
   engine: EngineLike
+  /** Prompt text and chat messages to token ids, off the event loop when the server has worker threads. */
+  promptTokenizer: PromptTokenizer
   metrics: ServerMetrics
   response: ServerResponse
   /**
@@ -17,6 +20,22 @@ export interface ApiContext {
   arrivalTime: number
   /** Server log (stderr in `serve`); unexpected errors are written here. */
   log: (message: string) => void
+  /** How much one request may ask for: its sequences in all, and at once in the engine. */
+  limits: RequestLimits
+  /**
+   * Waits for `sequences` slots of `--max-concurrent-requests` (counted in sequences; held until the reply
+   * ends). Throws a 503 when the queue is full, and the abort reason when the client leaves while waiting.
+   */
+  admit: (sequences: number) => Promise<void>
+}
+
+export interface RequestLimits {
+  /** prompts x max(n, best_of) above this is refused with a 400 (`--max-sequences-per-request`). */
+  maxSequencesPerRequest: number
+  /** Sequences one request keeps in the engine at once (`--request-window`); the rest of its prompts wait their turn. */
+  windowSequences: number
+  /** A streaming client that reads nothing for this long is disconnected (`--slow-client-timeout`). */
+  slowClientTimeoutMs: number
 }
 
 /** The abort reason used when the client went away: nobody is left to answer. */

@@ -1,9 +1,9 @@
 // POST /v1/completions: one or several prompts, n choices each, as one JSON reply or an SSE stream.
 import {type ApiContext, newObjectId, sendJson, unixSeconds} from './api-context.js'
 import {ChoiceDeltas} from './choice-deltas.js'
-import type {RequestHandleLike, RequestOutput} from './engine-like.js'
+import type {RequestOutput} from './engine-like.js'
 import {errorReply} from './error-reply.js'
-import {collectFinalOutputs, mergeOutputs, type PreparedPrompt, submitPrompts, usageOf} from './generation.js'
+import {admitPrompts, collectFinalOutputs, type PreparedPrompt, PromptRun, sequencesPerPrompt, usageOf} from './generation.js'
 import {type CompletionLogprobs, completionLogprobs} from './logprobs-format.js'
 import {checkModel, type CompletionRequest, parseCompletionRequest, resolveMaxTokens, samplingParamsFor} from './openai-schema.js'
 import {SseStream} from './sse.js'
@@ -18,18 +18,21 @@ interface ReplyHeader {
 export async function createCompletion(context: ApiContext, body: unknown): Promise<void> {
   const request = parseCompletionRequest(body)
   checkModel(request.model, context.engine.modelName)
-  const prompts = request.prompts.map((prompt) => preparePrompt(context, request, prompt))
+  const window = await admitPrompts(context, request.prompts.length, sequencesPerPrompt(request.sampling))
+  const prompts: PreparedPrompt[] = []
+  // One at a time: a long list must not flood the tokenizer workers ahead of other clients' prompts.
+  for (const prompt of request.prompts) prompts.push(await preparePrompt(context, request, prompt))
   const id = newObjectId('cmpl')
-  const handles = submitPrompts(context.engine, id, prompts, context.arrivalTime)
+  const run = new PromptRun(context.engine, id, prompts, context.arrivalTime, window)
   const header: ReplyHeader = {id, object: 'text_completion', created: unixSeconds(), model: context.engine.modelName}
-  if (request.stream) return streamCompletion(context, request, prompts, header, handles)
-  const finals = await collectFinalOutputs(handles, context.signal, context.metrics.observeFinished)
+  if (request.stream) return streamCompletion(context, request, prompts, header, run)
+  const finals = await collectFinalOutputs(run, prompts.length, context.signal, context.metrics.observeFinished)
   sendJson(context.response, 200, completionReply(context, request, prompts, header, finals))
 }
 
-function preparePrompt(context: ApiContext, request: CompletionRequest, prompt: CompletionRequest['prompts'][number]): PreparedPrompt {
+async function preparePrompt(context: ApiContext, request: CompletionRequest, prompt: CompletionRequest['prompts'][number]): Promise<PreparedPrompt> {
   const tokenizer = context.engine.tokenizer
-  const tokenIds = 'text' in prompt ? tokenizer.encode(prompt.text) : prompt.tokenIds
+  const tokenIds = 'text' in prompt ? await context.promptTokenizer.tokenize({kind: 'text', text: prompt.text, param: 'prompt'}) : prompt.tokenIds
   const maxTokens = resolveMaxTokens(request.maxTokens, tokenIds.length, context.engine.maxModelLen, 16, 'prompt')
   const text = 'text' in prompt ? prompt.text : request.echo ? tokenizer.decode(tokenIds) : ''
   return {tokenIds, text, params: samplingParamsFor(request, maxTokens)}
@@ -85,9 +88,9 @@ async function streamCompletion(
   request: CompletionRequest,
   prompts: PreparedPrompt[],
   header: ReplyHeader,
-  handles: RequestHandleLike[],
+  run: PromptRun,
 ): Promise<void> {
-  const sse = new SseStream(context.response)
+  const sse = new SseStream(context.response, context.limits.slowClientTimeoutMs)
   const deltas = new ChoiceDeltas()
   const tokenizer = context.engine.tokenizer
   const completionLengths = new Map<number, number>()
@@ -95,7 +98,7 @@ async function streamCompletion(
   // With include_usage every chunk carries usage: null and a last chunk carries the totals (OpenAI's format).
   const usageField = request.includeUsage ? {usage: null} : {}
   try {
-    for await (const {promptIndex, output} of mergeOutputs(handles, context.signal, context.metrics.observeFinished)) {
+    for await (const {promptIndex, output} of run.outputs(context.signal, context.metrics.observeFinished)) {
       const prompt = prompts[promptIndex]!
       for (const completion of output.outputs) {
         const index = promptIndex * prompt.params.n + completion.index
@@ -108,7 +111,7 @@ async function streamCompletion(
         const logprobs =
           prompt.params.logprobs === null ? null : completionLogprobs(tokenizer, delta.tokenIds, delta.logprobs, prompt.params.logprobs, offset)
         const choice = {index, text: echoed + delta.text, logprobs, finish_reason: delta.finishReason, stop_reason: delta.stopReason}
-        sse.send({...header, choices: [choice], ...usageField})
+        await sse.send({...header, choices: [choice], ...usageField})
       }
     }
     context.signal.throwIfAborted()
@@ -117,7 +120,7 @@ async function streamCompletion(
         prompts.map((prompt) => prompt.tokenIds.length),
         [...completionLengths.values()],
       )
-      sse.send({...header, choices: [], usage})
+      await sse.send({...header, choices: [], usage})
     }
     sse.finish()
   } catch (error) {

@@ -12,8 +12,10 @@ export type {CompletionOutput} from '../engine/request-output.js'
 export interface TokenizerLike {
   encode(text: string, opts?: {addSpecialTokens?: boolean}): number[]
   decode(ids: number[], opts?: {skipSpecialTokens?: boolean}): string
-  /** The chat template rendered and tokenized without a double BOS. */
-  encodeChat(messages: ChatMessage[], opts?: {addGenerationPrompt?: boolean}): number[]
+  /** The chat template rendered to text (tokenize it without adding special tokens: no double BOS). */
+  applyChatTemplate(messages: ChatMessage[], opts?: {addGenerationPrompt?: boolean}): string
+  /** The most UTF-8 bytes a text of `tokens` tokens can have; null when unknown. */
+  maxTextBytes(tokens: number): number | null
 }
 
 export interface RequestHandleLike extends AsyncIterable<RequestOutput> {

@@ -1,6 +1,7 @@
-// Submits one HTTP request's prompts to the engine and merges their output streams, aborting them all when the client goes away.
-import {UnavailableError} from '../engine/errors.js'
+// Submits one HTTP request's prompts to the engine through a window of sequences and merges their output streams, aborting them all when the client goes away.
+import {InvalidRequestError, UnavailableError} from '../engine/errors.js'
 import type {SamplingParams} from '../engine/sampling-params.js'
+import type {ApiContext} from './api-context.js'
 import type {EngineLike, RequestHandleLike, RequestOutput} from './engine-like.js'
 
 export interface PreparedPrompt {
@@ -10,24 +11,28 @@ export interface PreparedPrompt {
   params: SamplingParams
 }
 
-/** Adds every prompt or none: if the engine rejects one, the ones already added are aborted. */
-export function submitPrompts(
-  engine: EngineLike,
-  requestId: string,
-  prompts: readonly PreparedPrompt[],
-  arrivalTime: number,
-): RequestHandleLike[] {
-  const handles: RequestHandleLike[] = []
-  try {
-    prompts.forEach((prompt, index) => {
-      const id = prompts.length === 1 ? requestId : `${requestId}-${index}`
-      handles.push(engine.addRequest({requestId: id, prompt: prompt.tokenIds, params: prompt.params, arrivalTime}))
-    })
-  } catch (error) {
-    for (const handle of handles) handle.abort()
-    throw error
-  }
-  return handles
+/** Sequences one prompt occupies in the engine: its samples, or its beams (n and best_of default as SamplingParams do). */
+export function sequencesPerPrompt(params: Partial<Pick<SamplingParams, 'n' | 'bestOf'>>): number {
+  const n = params.n ?? 1
+  return Math.max(n, params.bestOf ?? n)
+}
+
+/**
+ * Refuses a request that asks for more sequences than one may queue (400 naming the limit), then waits for its
+ * share of the concurrency slots: its window, not its whole list. Returns the window the PromptRun must keep to.
+ */
+export async function admitPrompts(context: ApiContext, promptCount: number, perPrompt: number): Promise<number> {
+  const total = promptCount * perPrompt
+  const {maxSequencesPerRequest, windowSequences} = context.limits
+  if (total > maxSequencesPerRequest)
+    throw new InvalidRequestError(
+      `This request asks for ${total} sequences (${promptCount} prompts x ${perPrompt} per prompt, from n / best_of); ` +
+        `the server allows at most ${maxSequencesPerRequest} per request (--max-sequences-per-request). Split it into smaller requests.`,
+      {param: promptCount > 1 ? 'prompt' : 'n', code: 'too_many_sequences'},
+    )
+  const window = Math.min(total, Math.max(perPrompt, windowSequences))
+  await context.admit(window)
+  return window
 }
 
 export interface IndexedOutput {
@@ -35,58 +40,130 @@ export interface IndexedOutput {
   output: RequestOutput
 }
 
+interface Stream {
+  handle: RequestHandleLike
+  iterator: AsyncIterator<RequestOutput>
+  sequences: number
+}
+
+type Pulled = {index: number; result: IteratorResult<RequestOutput>} | {index: number; error: unknown}
+
 /**
- * Yields each prompt's outputs as they arrive, interleaved. Ends early when `signal` aborts (client gone);
- * whatever way it ends (done, abort, error, consumer stops), unfinished requests are aborted so their
- * KV blocks are freed at once.
+ * One request's prompts in the engine. At most `windowSequences` sequences are in the engine at once (always at
+ * least one prompt), so a long prompt list queues behind itself and other clients' requests interleave with it.
+ * Each live stream has at most one pending pull; settled pulls wait in one FIFO, so merging costs O(1) per output.
  */
-export async function* mergeOutputs(
-  handles: readonly RequestHandleLike[],
-  signal: AbortSignal,
-  onFinished: (output: RequestOutput) => void,
-): AsyncGenerator<IndexedOutput> {
-  const iterators = handles.map((handle) => handle[Symbol.asyncIterator]())
-  const finished = handles.map(() => false)
-  type Pulled = {index: number; result: IteratorResult<RequestOutput>} | {index: number; error: unknown}
-  const pending = new Map<number, Promise<Pulled>>()
-  // Failures become values so that a second failing stream cannot surface as an unhandled rejection.
-  const pull = (index: number) =>
-    pending.set(index, iterators[index]!.next().then((result) => ({index, result}), (error: unknown) => ({index, error})))
-  let removeAbortListener = () => {}
-  const aborted = new Promise<'aborted'>((resolve) => {
-    if (signal.aborted) return resolve('aborted')
-    const listener = () => resolve('aborted')
-    signal.addEventListener('abort', listener, {once: true})
-    removeAbortListener = () => signal.removeEventListener('abort', listener)
-  })
-  try {
-    iterators.forEach((_, index) => pull(index))
-    while (pending.size > 0) {
-      const next = await Promise.race([aborted, ...pending.values()])
-      if (next === 'aborted') return
-      pending.delete(next.index)
-      if ('error' in next) throw next.error
-      const {index, result} = next
-      if (result.done) {
-        finished[index] = true
-        continue
-      }
-      if (result.value.finished) {
-        finished[index] = true
-        onFinished(result.value)
-      } else {
-        pull(index)
-      }
-      yield {promptIndex: index, output: result.value}
+export class PromptRun {
+  /** next() calls made on the prompts' streams: the work merging costs (tests bound it). */
+  pulls = 0
+  private nextPrompt = 0
+  private sequencesInFlight = 0
+  private readonly live = new Map<number, Stream>()
+  private readonly settled: Pulled[] = []
+  private wake: (() => void) | null = null
+
+  /** Adds the first window at once, so a prompt the engine rejects fails before any reply; if one fails, none stay. */
+  constructor(
+    private readonly engine: EngineLike,
+    private readonly requestId: string,
+    private readonly prompts: readonly PreparedPrompt[],
+    private readonly arrivalTime: number,
+    private readonly windowSequences: number,
+  ) {
+    try {
+      this.admitMore()
+    } catch (error) {
+      this.abortLive()
+      throw error
     }
-  } finally {
-    removeAbortListener()
-    handles.forEach((handle, index) => {
-      if (finished[index]) return
+  }
+
+  /**
+   * Yields each prompt's outputs as they arrive, interleaved. Ends early when `signal` aborts (client gone);
+   * whatever way it ends (done, abort, error, consumer stops), unfinished requests are aborted so their
+   * KV blocks are freed at once. The consumer pulls: while it waits (a slow client), no output is taken.
+   */
+  async *outputs(signal: AbortSignal, onFinished: (output: RequestOutput) => void): AsyncGenerator<IndexedOutput> {
+    const onAbort = () => this.notify()
+    signal.addEventListener('abort', onAbort, {once: true})
+    try {
+      while (this.live.size > 0 && !signal.aborted) {
+        const next = this.settled.shift()
+        if (next === undefined) {
+          await new Promise<void>((resolve) => (this.wake = resolve))
+          continue
+        }
+        if ('error' in next) throw next.error
+        const {index, result} = next
+        if (result.done) {
+          this.retire(index)
+          continue
+        }
+        if (result.value.finished) {
+          this.retire(index)
+          onFinished(result.value)
+        } else {
+          this.pull(index)
+        }
+        yield {promptIndex: index, output: result.value}
+      }
+    } finally {
+      signal.removeEventListener('abort', onAbort)
+      this.abortLive()
+    }
+  }
+
+  private admitMore(): void {
+    while (this.nextPrompt < this.prompts.length) {
+      const prompt = this.prompts[this.nextPrompt]!
+      const sequences = sequencesPerPrompt(prompt.params)
+      if (this.live.size > 0 && this.sequencesInFlight + sequences > this.windowSequences) return
+      const index = this.nextPrompt++
+      const id = this.prompts.length === 1 ? this.requestId : `${this.requestId}-${index}`
+      const handle = this.engine.addRequest({requestId: id, prompt: prompt.tokenIds, params: prompt.params, arrivalTime: this.arrivalTime})
+      this.live.set(index, {handle, iterator: handle[Symbol.asyncIterator](), sequences})
+      this.sequencesInFlight += sequences
+      this.pull(index)
+    }
+  }
+
+  /** A finished prompt leaves the window; the next prompts take its place (the engine may reject one: it throws). */
+  private retire(index: number): void {
+    this.sequencesInFlight -= this.live.get(index)!.sequences
+    this.live.delete(index)
+    this.admitMore()
+  }
+
+  private pull(index: number): void {
+    this.pulls += 1
+    // Failures become values so that a second failing stream cannot surface as an unhandled rejection.
+    this.live
+      .get(index)!
+      .iterator.next()
+      .then(
+        (result) => this.settle({index, result}),
+        (error: unknown) => this.settle({index, error}),
+      )
+  }
+
+  private settle(pulled: Pulled): void {
+    this.settled.push(pulled)
+    this.notify()
+  }
+
+  private notify(): void {
+    const wake = this.wake
+    this.wake = null
+    wake?.()
+  }
+
+  private abortLive(): void {
+    for (const {handle, iterator} of this.live.values()) {
       handle.abort()
       // Not awaited: an engine that never settles the pending next() must not hang the reply.
-      void iterators[index]!.return?.().catch(() => {})
-    })
+      void iterator.return?.().catch(() => {})
+    }
+    this.live.clear()
   }
 }
 
@@ -95,12 +172,13 @@ export async function* mergeOutputs(
  * reason when the request was aborted, and an UnavailableError when the engine aborted a prompt itself.
  */
 export async function collectFinalOutputs(
-  handles: readonly RequestHandleLike[],
+  run: PromptRun,
+  promptCount: number,
   signal: AbortSignal,
   onFinished: (output: RequestOutput) => void,
 ): Promise<RequestOutput[]> {
-  const finals: (RequestOutput | null)[] = handles.map(() => null)
-  for await (const {promptIndex, output} of mergeOutputs(handles, signal, onFinished)) {
+  const finals: (RequestOutput | null)[] = Array.from({length: promptCount}, () => null)
+  for await (const {promptIndex, output} of run.outputs(signal, onFinished)) {
     if (output.finished) finals[promptIndex] = output
   }
   signal.throwIfAborted()

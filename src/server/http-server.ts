@@ -1,26 +1,40 @@
-// The OpenAI-compatible HTTP server: routing, body limit, API key, request limiting, loading state and graceful shutdown.
+// The OpenAI-compatible HTTP server: routing, body and connection limits, API key, admission in sequences, loading state and graceful shutdown.
 import {createHash, timingSafeEqual} from 'node:crypto'
 import {createServer, type IncomingMessage, type Server, type ServerResponse} from 'node:http'
 import type {AddressInfo} from 'node:net'
 import {AuthenticationError, InvalidRequestError, NotFoundError, PagedLLMError, PayloadTooLargeError, UnavailableError} from '../engine/errors.js'
-import {type ApiContext, ClientDisconnected, sendJson, unixSeconds} from './api-context.js'
+import {type ApiContext, ClientDisconnected, type RequestLimits, sendJson, unixSeconds} from './api-context.js'
 import {createChatCompletion} from './chat-completions.js'
 import {createCompletion} from './completions.js'
 import type {EngineLike} from './engine-like.js'
 import {errorReply} from './error-reply.js'
 import {ServerMetrics} from './metrics.js'
+import {InlinePromptTokenizer, type PromptTokenizer} from './prompt-tokenizer.js'
 import {RequestLimiter} from './request-limiter.js'
+import {ClientTooSlow} from './sse.js'
 
 export interface ApiServerOptions {
   host: string
   /** 0 picks a free port (tests). */
   port: number
-  /** When set, /v1/* requires `Authorization: Bearer <apiKey>`. */
+  /** When set, /v1/* requires `Authorization: Bearer <apiKey>` (the scheme in any case). */
   apiKey?: string
+  /** Sequences (prompts x max(n, best_of), up to a request's window) handed to the engine at once; more wait in a queue. */
   maxConcurrentRequests: number
   /** Requests allowed to wait for a slot; beyond that, 503 at once. */
   maxQueuedRequests: number
   maxBodyBytes: number
+  /** Request bodies held in memory at once, in bytes; a body's reservation (its Content-Length) is taken before it is read. */
+  maxBodyBytesInFlight: number
+  maxSequencesPerRequest: number
+  /** Sequences one request keeps in the engine at once; the rest of a prompt list waits its turn. */
+  requestWindow: number
+  slowClientTimeoutMs: number
+  /** node's server.headersTimeout / requestTimeout / keepAliveTimeout / maxConnections. */
+  headersTimeoutMs: number
+  requestTimeoutMs: number
+  keepAliveTimeoutMs: number
+  maxConnections: number
   version: string
   log: (message: string) => void
 }
@@ -31,17 +45,30 @@ export const DEFAULT_SERVER_OPTIONS = {
   maxConcurrentRequests: 256,
   maxQueuedRequests: 1024,
   maxBodyBytes: 4 * 1024 * 1024,
+  maxBodyBytesInFlight: 64 * 1024 * 1024,
+  maxSequencesPerRequest: 1024,
+  requestWindow: 64,
+  slowClientTimeoutMs: 30_000,
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  keepAliveTimeoutMs: 5_000,
+  maxConnections: 2048,
 } as const
 
-type Method = 'GET' | 'POST'
+type Method = 'GET' | 'HEAD' | 'POST'
 type RouteHandler = (request: IncomingMessage, response: ServerResponse, signal: AbortSignal) => Promise<void>
 
-type EngineState = {kind: 'loading'} | {kind: 'ready'; engine: EngineLike} | {kind: 'failed'; message: string}
+type EngineState =
+  | {kind: 'loading'}
+  | {kind: 'ready'; engine: EngineLike; promptTokenizer: PromptTokenizer}
+  | {kind: 'failed'; message: string}
 
 export class ApiServer {
   readonly metrics = new ServerMetrics()
   private readonly server: Server
   private readonly limiter: RequestLimiter
+  private readonly bodyBudget: RequestLimiter
+  private readonly limits: RequestLimits
   private engineState: EngineState = {kind: 'loading'}
   private readonly inFlight = new Set<AbortController>()
   private drainedListeners: (() => void)[] = []
@@ -49,13 +76,31 @@ export class ApiServer {
   private readonly routes: Record<string, Partial<Record<Method, RouteHandler>>>
 
   constructor(private readonly options: ApiServerOptions) {
-    this.limiter = new RequestLimiter(options.maxConcurrentRequests, options.maxQueuedRequests)
-    this.server = createServer((request, response) => void this.handle(request, response))
+    if (options.headersTimeoutMs > options.requestTimeoutMs)
+      throw new InvalidRequestError('--headers-timeout must not exceed --request-timeout', {param: 'headers-timeout'})
+    this.limiter = new RequestLimiter(options.maxConcurrentRequests, options.maxQueuedRequests, 'sequences')
+    this.bodyBudget = new RequestLimiter(Math.max(options.maxBodyBytesInFlight, options.maxBodyBytes), options.maxQueuedRequests, 'body bytes')
+    this.limits = {
+      maxSequencesPerRequest: options.maxSequencesPerRequest,
+      windowSequences: Math.min(options.requestWindow, options.maxConcurrentRequests),
+      slowClientTimeoutMs: options.slowClientTimeoutMs,
+    }
+    this.server = createServer(
+      {
+        headersTimeout: options.headersTimeoutMs,
+        requestTimeout: options.requestTimeoutMs,
+        keepAliveTimeout: options.keepAliveTimeoutMs,
+        // node checks the two timeouts on this period (30 s by default), so short timeouts need a short period.
+        connectionsCheckingInterval: Math.max(10, Math.min(1000, Math.floor(options.headersTimeoutMs / 4))),
+      },
+      (request, response) => void this.handle(request, response),
+    )
+    this.server.maxConnections = options.maxConnections
     this.routes = {
-      '/health': {GET: async (_, response) => this.health(response)},
-      '/version': {GET: async (_, response) => sendJson(response, 200, {version: options.version})},
-      '/metrics': {GET: async (_, response) => this.renderMetrics(response)},
-      '/v1/models': {GET: async (_, response) => this.listModels(response)},
+      '/health': getRoute(async (_, response) => this.health(response)),
+      '/version': getRoute(async (_, response) => sendJson(response, 200, {version: options.version})),
+      '/metrics': getRoute(async (_, response) => this.renderMetrics(response)),
+      '/v1/models': getRoute(async (_, response) => this.listModels(response)),
       '/v1/completions': {POST: (request, response, signal) => this.generate(request, response, signal, createCompletion)},
       '/v1/chat/completions': {POST: (request, response, signal) => this.generate(request, response, signal, createChatCompletion)},
     }
@@ -75,8 +120,9 @@ export class ApiServer {
     return {host: this.options.host, port, url: `http://${host}:${port}`}
   }
 
-  attachEngine(engine: EngineLike): void {
-    this.engineState = {kind: 'ready', engine}
+  /** `promptTokenizer`: worker threads in `serve`; by default prompts are tokenized inline (the fake engine, small tests). */
+  attachEngine(engine: EngineLike, promptTokenizer: PromptTokenizer = new InlinePromptTokenizer(engine.tokenizer, engine.maxModelLen)): void {
+    this.engineState = {kind: 'ready', engine, promptTokenizer}
   }
 
   /** The model failed to load: /health reports it until the process exits. */
@@ -108,7 +154,10 @@ export class ApiServer {
     await this.drained()
     this.server.closeAllConnections()
     await closed
-    if (this.engineState.kind === 'ready') await this.engineState.engine.shutdown()
+    if (this.engineState.kind === 'ready') {
+      await this.engineState.promptTokenizer.close()
+      await this.engineState.engine.shutdown()
+    }
   }
 
   private drained(): Promise<void> {
@@ -159,7 +208,9 @@ export class ApiServer {
     const apiKey = this.options.apiKey
     if (!apiKey) return
     const header = request.headers.authorization ?? ''
-    const given = header.startsWith('Bearer ') ? header.slice('Bearer '.length).trim() : ''
+    // The scheme is case-insensitive (RFC 9110 11.1): "bearer KEY" is as good as "Bearer KEY".
+    const match = /^bearer +(.+)$/i.exec(header)
+    const given = match ? match[1]!.trim() : ''
     // Compare digests, in constant time, so neither the key nor its length leaks through timing.
     const digest = (text: string) => createHash('sha256').update(text).digest()
     if (given === '' || !timingSafeEqual(digest(given), digest(apiKey)))
@@ -167,7 +218,11 @@ export class ApiServer {
   }
 
   private readyEngine(): EngineLike {
-    if (this.engineState.kind === 'ready') return this.engineState.engine
+    return this.readyState().engine
+  }
+
+  private readyState(): {engine: EngineLike; promptTokenizer: PromptTokenizer} {
+    if (this.engineState.kind === 'ready') return this.engineState
     if (this.engineState.kind === 'failed')
       throw new UnavailableError(`The model failed to load: ${this.engineState.message}`, {code: 'model_load_failed'})
     throw new UnavailableError('The model is still loading; retry shortly (GET /health says when it is ready).', {code: 'model_loading'})
@@ -208,16 +263,31 @@ export class ApiServer {
     create: (context: ApiContext, body: unknown) => Promise<void>,
   ): Promise<void> {
     const arrivalTime = performance.now() / 1000
-    const engine = this.readyEngine()
-    const body = parseJson(await readBody(request, this.options.maxBodyBytes))
-    const release = await this.limiter.acquire(signal)
+    const {engine, promptTokenizer} = this.readyState()
+    const releases: (() => void)[] = []
     try {
-      const context: ApiContext = {engine, metrics: this.metrics, response, signal, arrivalTime, log: this.options.log}
+      // The body's memory is reserved before it is read (its Content-Length, or the most allowed when chunked) and
+      // held for the whole request: the prompts parsed from it live that long.
+      const maxBodyBytes = this.options.maxBodyBytes
+      const declared = Number(request.headers['content-length'])
+      if (declared > maxBodyBytes) throw bodyTooLarge(maxBodyBytes)
+      releases.push(await this.bodyBudget.acquire(signal, Number.isFinite(declared) && declared > 0 ? declared : maxBodyBytes))
+      const body = parseJson(await readBodyText(request, maxBodyBytes))
+      const admit = async (sequences: number) => void releases.push(await this.limiter.acquire(signal, sequences))
+      const context: ApiContext = {engine, promptTokenizer, metrics: this.metrics, response, signal, arrivalTime, log: this.options.log, limits: this.limits, admit}
       await create(context, body)
+    } catch (error) {
+      if (error instanceof ClientTooSlow) this.options.log(`cut a stream: ${error.message}`)
+      throw error
     } finally {
-      release()
+      for (const release of releases) release()
     }
   }
+}
+
+/** HEAD answers as GET does, without the body (node drops the body of a HEAD reply). */
+function getRoute(handler: RouteHandler): Partial<Record<Method, RouteHandler>> {
+  return {GET: handler, HEAD: handler}
 }
 
 class MethodNotAllowedError extends PagedLLMError {
@@ -226,25 +296,43 @@ class MethodNotAllowedError extends PagedLLMError {
 }
 
 /**
- * Reads the whole body, refusing more than `limit` bytes with a 413. The rest of an oversize body is read and
- * thrown away (memory stays bounded) so that a client still sending reliably gets the 413 instead of a reset.
+ * Reads the whole body as text, refusing more than `limit` bytes with a 413 and bytes that are not UTF-8 with a 400
+ * (JSON must be UTF-8, RFC 8259; nothing is silently replaced). Each chunk is decoded as it arrives, so a big body
+ * costs the event loop many small steps, not one long one. The rest of a refused body is read and thrown away
+ * (memory stays bounded) so that a client still sending reliably gets the error instead of a reset.
  */
-async function readBody(request: IncomingMessage, limit: number): Promise<Buffer> {
-  const chunks: Buffer[] = []
+async function readBodyText(request: IncomingMessage, limit: number): Promise<string> {
+  const decoder = new TextDecoder('utf-8', {fatal: true})
+  const parts: string[] = []
   let size = 0
+  let validUtf8 = true
   for await (const chunk of request as AsyncIterable<Buffer>) {
     size += chunk.length
-    if (size <= limit) chunks.push(chunk)
+    if (size > limit || !validUtf8) continue
+    try {
+      parts.push(decoder.decode(chunk, {stream: true}))
+    } catch {
+      validUtf8 = false
+    }
   }
-  if (size > limit)
-    throw new PayloadTooLargeError(`The request body is larger than the server's limit of ${limit} bytes.`, {code: 'body_too_large'})
-  return Buffer.concat(chunks)
+  if (size > limit) throw bodyTooLarge(limit)
+  try {
+    if (validUtf8) parts.push(decoder.decode())
+  } catch {
+    validUtf8 = false
+  }
+  if (!validUtf8) throw new InvalidRequestError('The request body is not valid UTF-8.', {code: 'invalid_encoding'})
+  return parts.join('')
 }
 
-function parseJson(body: Buffer): unknown {
-  if (body.length === 0) throw new InvalidRequestError('The request body is empty; send a JSON object.', {code: 'invalid_json'})
+function bodyTooLarge(limit: number): PayloadTooLargeError {
+  return new PayloadTooLargeError(`The request body is larger than the server's limit of ${limit} bytes.`, {code: 'body_too_large'})
+}
+
+function parseJson(text: string): unknown {
+  if (text.length === 0) throw new InvalidRequestError('The request body is empty; send a JSON object.', {code: 'invalid_json'})
   try {
-    return JSON.parse(body.toString('utf8'))
+    return JSON.parse(text)
   } catch (error) {
     throw new InvalidRequestError(`The request body is not valid JSON: ${(error as Error).message}`, {code: 'invalid_json'})
   }

@@ -157,6 +157,9 @@ function parsePrompt(body: JsonObject): PromptInput[] {
   return fail("'prompt' must be a string, a list of strings, a list of token ids (non-negative integers) or a list of non-empty lists of token ids")
 }
 
+/** The roles OpenAI's chat API accepts (function: its deprecated predecessor of tool). */
+const CHAT_ROLES = ['system', 'developer', 'user', 'assistant', 'tool', 'function']
+
 function parseMessages(body: JsonObject): ChatMessage[] {
   const messages = body.messages
   if (!Array.isArray(messages) || messages.length === 0)
@@ -166,8 +169,8 @@ function parseMessages(body: JsonObject): ChatMessage[] {
     const fields = optionalObject({[param]: message}, param)
     if (fields === undefined) throw new InvalidRequestError(`'${param}' must be an object`, {param})
     const role = fields.role
-    if (typeof role !== 'string' || role.length === 0)
-      throw new InvalidRequestError(`'${param}.role' must be a non-empty string`, {param: `${param}.role`})
+    if (typeof role !== 'string' || !CHAT_ROLES.includes(role))
+      throw new InvalidRequestError(`'${param}.role' must be one of ${CHAT_ROLES.join(', ')}; got ${JSON.stringify(role)}`, {param: `${param}.role`})
     return {role, content: messageContent(fields.content, `${param}.content`)}
   })
 }

@@ -1,45 +1,55 @@
-// Bounds the generation requests in flight: a fixed number run, a bounded queue waits, the rest get a 503 at once.
+// A weighted FIFO semaphore: requests take units (sequences, or body bytes) of a fixed capacity, a bounded queue waits, the rest get a 503.
 import {UnavailableError} from '../engine/errors.js'
 
 interface Waiter {
+  units: number
   grant: () => void
   cancel: (reason: unknown) => void
 }
 
 export class RequestLimiter {
-  private running = 0
+  private used = 0
+  private holders = 0
   private readonly queue: Waiter[] = []
 
+  /** `unit` names what is counted, for the overload message ("sequences", "body bytes"). */
   constructor(
-    readonly maxConcurrent: number,
+    readonly capacity: number,
     readonly maxQueued: number,
+    readonly unit = 'sequences',
   ) {}
 
+  /** Requests holding units. */
   get numRunning(): number {
-    return this.running
+    return this.holders
   }
 
   get numQueued(): number {
     return this.queue.length
   }
 
+  get unitsInUse(): number {
+    return this.used
+  }
+
   /**
-   * Resolves with a release function once the request may run. Throws an UnavailableError when the queue is
-   * full, and the abort reason when `signal` aborts while it waits (the client left the queue).
+   * Resolves with a release function once `units` are free (more than the capacity is clamped to it, so any
+   * request can run alone). Waiters are served in arrival order, so a big request is not overtaken forever.
+   * Throws an UnavailableError when the queue is full, and the abort reason when `signal` aborts while it waits.
    */
-  async acquire(signal: AbortSignal): Promise<() => void> {
+  async acquire(signal: AbortSignal, units = 1): Promise<() => void> {
     signal.throwIfAborted()
-    if (this.running < this.maxConcurrent) {
-      this.running += 1
-      return this.releaser()
-    }
+    const wanted = Math.max(1, Math.min(units, this.capacity))
+    if (this.queue.length === 0 && this.used + wanted <= this.capacity) return this.take(wanted)
     if (this.queue.length >= this.maxQueued)
       throw new UnavailableError(
-        `The server is overloaded: ${this.running} requests running and ${this.queue.length} waiting. Retry later.`,
+        `The server is overloaded: ${this.used} of ${this.capacity} ${this.unit} in use by ${this.holders} requests, ` +
+          `${this.queue.length} waiting. Retry later.`,
         {code: 'server_overloaded'},
       )
     await new Promise<void>((resolve, reject) => {
       const waiter: Waiter = {
+        units: wanted,
         grant: () => {
           signal.removeEventListener('abort', onAbort)
           resolve()
@@ -49,22 +59,38 @@ export class RequestLimiter {
       const onAbort = () => {
         this.queue.splice(this.queue.indexOf(waiter), 1)
         waiter.cancel(signal.reason)
+        this.grantWaiters() // a big waiter leaving may unblock smaller ones behind it
       }
       signal.addEventListener('abort', onAbort, {once: true})
       this.queue.push(waiter)
     })
-    return this.releaser()
+    return this.releaser(wanted)
   }
 
-  /** A finished request hands its slot straight to the first waiter, so a newcomer cannot jump the queue. */
-  private releaser(): () => void {
+  private take(units: number): () => void {
+    this.used += units
+    this.holders += 1
+    return this.releaser(units)
+  }
+
+  /** Hands freed units to waiters in order; a granted waiter's units are counted here, before it resumes. */
+  private grantWaiters(): void {
+    while (this.queue.length > 0 && this.used + this.queue[0]!.units <= this.capacity) {
+      const next = this.queue.shift()!
+      this.used += next.units
+      this.holders += 1
+      next.grant()
+    }
+  }
+
+  private releaser(units: number): () => void {
     let released = false
     return () => {
       if (released) return
       released = true
-      const next = this.queue.shift()
-      if (next) next.grant()
-      else this.running -= 1
+      this.used -= units
+      this.holders -= 1
+      this.grantWaiters()
     }
   }
 }

@@ -1,19 +1,36 @@
-// Server-sent events as OpenAI streams them: `data: {json}\n\n` chunks closed by `data: [DONE]\n\n`.
+// Server-sent events as OpenAI streams them: `data: {json}\n\n` chunks closed by `data: [DONE]\n\n`, written no faster than the client reads.
 import type {ServerResponse} from 'node:http'
+
+/** The client read too slowly for too long: its stream was cut so the server does not buffer for it. */
+export class ClientTooSlow extends Error {
+  constructor(timeoutMs: number) {
+    super(`the client did not read its stream for ${timeoutMs} ms`)
+  }
+}
 
 export class SseStream {
   private started = false
 
-  constructor(private readonly response: ServerResponse) {}
+  /** `stallTimeoutMs`: how long a full socket buffer may wait for the client before the stream is cut. */
+  constructor(
+    private readonly response: ServerResponse,
+    private readonly stallTimeoutMs: number,
+  ) {}
 
   /** Headers go out with the first event, so an error found before it can still be a plain JSON error reply. */
   get hasStarted(): boolean {
     return this.started
   }
 
-  send(data: unknown): void {
+  /**
+   * Resolves once the event is handed to the socket and the socket can take more. The caller awaits it before
+   * pulling the next engine output, so a slow reader holds back the reply instead of growing a buffer; one that
+   * stays stalled past the timeout is disconnected (ClientTooSlow), which aborts its requests and frees their blocks.
+   */
+  async send(data: unknown): Promise<void> {
     this.start()
-    this.response.write(`data: ${JSON.stringify(data)}\n\n`)
+    if (this.response.write(`data: ${JSON.stringify(data)}\n\n`)) return
+    await this.drained()
   }
 
   /** Ends the stream; an error after the first event can only be told in-band, as vLLM does. */
@@ -21,6 +38,27 @@ export class SseStream {
     this.start()
     if (error) this.response.write(`data: ${JSON.stringify(error)}\n\n`)
     this.response.end('data: [DONE]\n\n')
+  }
+
+  private drained(): Promise<void> {
+    const response = this.response
+    return new Promise((resolve, reject) => {
+      const done = () => {
+        clearTimeout(timer)
+        response.off('drain', done)
+        response.off('close', done)
+        resolve()
+      }
+      const timer = setTimeout(() => {
+        response.off('drain', done)
+        response.off('close', done)
+        response.destroy()
+        reject(new ClientTooSlow(this.stallTimeoutMs))
+      }, this.stallTimeoutMs)
+      // 'close' (client gone) resolves too: the request's abort signal takes it from there.
+      response.on('drain', done)
+      response.on('close', done)
+    })
   }
 
   private start(): void {

@@ -32,9 +32,15 @@ export class FakeTokenizer implements TokenizerLike {
       .join('')
   }
 
-  encodeChat(messages: ChatMessage[], opts: {addGenerationPrompt?: boolean} = {}): number[] {
+  applyChatTemplate(messages: ChatMessage[], opts: {addGenerationPrompt?: boolean} = {}): string {
     const rendered = messages.map((message) => `<${message.role}>${message.content}\n`).join('')
-    return this.encode(rendered + (opts.addGenerationPrompt === false ? '' : '<assistant>'))
+    // The template writes the BOS itself, as real ones do; char code 1 encodes to FAKE_BOS.
+    return String.fromCharCode(FAKE_BOS) + rendered + (opts.addGenerationPrompt === false ? '' : '<assistant>')
+  }
+
+  /** One token per code point: at most 4 UTF-8 bytes each. */
+  maxTextBytes(tokens: number): number {
+    return tokens * 4
   }
 }
 
@@ -56,6 +62,8 @@ export interface FakeEngineOptions {
   totalBlocks?: number
   /** Time between steps; every running request gains one token per step. */
   stepMs?: number
+  /** Sequences that run at once, first come first served (as the scheduler's --max-num-seqs); the rest wait. */
+  maxNumSeqs?: number
 }
 
 export class FakeEngine implements EngineLike {
@@ -72,6 +80,7 @@ export class FakeEngine implements EngineLike {
   /** What health() reports; tests set it to play a stuck engine. */
   currentHealth: EngineHealth = {healthy: true}
   private readonly stepMs: number
+  private readonly maxNumSeqs: number
   private readonly running = new Map<string, FakeRequest>()
   private timer: NodeJS.Timeout | null = null
   private promptTokens = 0
@@ -84,6 +93,7 @@ export class FakeEngine implements EngineLike {
     this.blockSize = options.blockSize ?? 4
     this.totalBlocks = options.totalBlocks ?? 1024
     this.stepMs = options.stepMs ?? 1
+    this.maxNumSeqs = options.maxNumSeqs ?? Number.POSITIVE_INFINITY
   }
 
   addRequest(request: {requestId?: string; prompt: string | number[]; params: SamplingParams; arrivalTime?: number}): RequestHandleLike {
@@ -182,7 +192,10 @@ export class FakeEngine implements EngineLike {
   private step(): void {
     this.steps += 1
     const now = performance.now() / 1000
+    let sequences = 0
     for (const fake of this.running.values()) {
+      sequences += fake.params.n
+      if (sequences > this.maxNumSeqs) break
       fake.firstTokenTime ??= now
       for (const output of fake.outputs) {
         if (output.finishReason !== null) continue

@@ -5,6 +5,7 @@ import {existsSync, readFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {InvalidRequestError, ModelLoadError} from '../errors.js'
 import {readJsonObject} from './model-config.js'
+import {maxTextBytes, type TextSizeBound, textSizeBound} from './text-size-bound.js'
 
 export interface ChatMessage {
   role: string
@@ -24,6 +25,7 @@ export class Tokenizer {
   readonly eosTokenIds: number[]
   readonly specialTokenIds: ReadonlySet<number>
   private readonly inner: HfTokenizer
+  private readonly sizeBound: TextSizeBound | null
   private readonly chatTemplate: Template | null
   private readonly specialTokenText: {bos_token: string; eos_token: string; unk_token: string; pad_token: string}
 
@@ -52,6 +54,7 @@ export class Tokenizer {
     } catch (error) {
       throw new ModelLoadError(`Cannot build the tokenizer from tokenizer.json: ${(error as Error).message}`, {cause: error})
     }
+    this.sizeBound = textSizeBound(tokenizerJson)
     const vocab = this.inner.get_vocab(true)
     let maxId = -1
     for (const id of vocab.values()) maxId = Math.max(maxId, id)
@@ -81,6 +84,11 @@ export class Tokenizer {
 
   encode(text: string, opts: {addSpecialTokens?: boolean} = {}): number[] {
     return this.inner.encode(text, {add_special_tokens: opts.addSpecialTokens ?? true}).ids
+  }
+
+  /** The most UTF-8 bytes a text of `tokens` tokens can have; null when this tokenizer can drop unbounded text. */
+  maxTextBytes(tokens: number): number | null {
+    return this.sizeBound === null ? null : maxTextBytes(this.sizeBound, tokens)
   }
 
   decode(ids: number[], opts: {skipSpecialTokens?: boolean} = {}): string {

@@ -1,0 +1,73 @@
+// Turns prompt text and chat messages into token ids for the server: a size check first, then the tokenizer (inline, or in worker threads).
+import {ContextLengthError, InvalidRequestError} from '../engine/errors.js'
+import type {ChatMessage, TokenizerLike} from './engine-like.js'
+
+export type TokenizeJob = {kind: 'text'; text: string; param: string} | {kind: 'chat'; messages: ChatMessage[]; addGenerationPrompt: boolean}
+
+/** The server's way to tokenize; every method may throw an InvalidRequestError / ContextLengthError for the client. */
+export interface PromptTokenizer {
+  tokenize(job: TokenizeJob): Promise<number[]>
+  close(): Promise<void>
+}
+
+/**
+ * Refuses text that cannot fit `maxModelLen` tokens judged by its size alone (the tokenizer's bound on bytes per
+ * token). Costs one pass over the string, not a tokenization.
+ */
+export function checkTextFits(tokenizer: Pick<TokenizerLike, 'maxTextBytes'>, text: string, maxModelLen: number, param: string): void {
+  const limit = tokenizer.maxTextBytes(maxModelLen)
+  if (limit === null) return
+  const bytes = Buffer.byteLength(text, 'utf8')
+  if (bytes <= limit) return
+  throw new ContextLengthError(
+    `This model's maximum context length is ${maxModelLen} tokens. However, your prompt is ${bytes} bytes of text, more than ` +
+      `${limit} bytes, the most that ${maxModelLen} tokens of this model can hold. Please shorten the prompt.`,
+    param,
+  )
+}
+
+/** One job on one tokenizer, size-checked before tokenizing: what the inline tokenizer and every worker run. */
+export function runTokenizeJob(tokenizer: TokenizerLike, job: TokenizeJob, maxModelLen: number): number[] {
+  if (job.kind === 'text') {
+    checkTextFits(tokenizer, job.text, maxModelLen, job.param)
+    return tokenizer.encode(job.text)
+  }
+  const rendered = tokenizer.applyChatTemplate(job.messages, {addGenerationPrompt: job.addGenerationPrompt})
+  checkTextFits(tokenizer, rendered, maxModelLen, 'messages')
+  return tokenizer.encode(rendered, {addSpecialTokens: false})
+}
+
+/** Tokenizes on the calling thread: for the fake engine in tests, and for tokenizers too cheap to ship to a worker. */
+export class InlinePromptTokenizer implements PromptTokenizer {
+  constructor(
+    private readonly tokenizer: TokenizerLike,
+    private readonly maxModelLen: number,
+  ) {}
+
+  async tokenize(job: TokenizeJob): Promise<number[]> {
+    return runTokenizeJob(this.tokenizer, job, this.maxModelLen)
+  }
+
+  async close(): Promise<void> {}
+}
+
+/** A tokenize error as it crosses a thread boundary: client mistakes keep their class, anything else becomes a plain Error (500). */
+export interface SerializedJobError {
+  kind: 'context' | 'invalid' | 'internal'
+  message: string
+  param: string | null
+  code: string | null
+}
+
+export function serializeJobError(error: unknown): SerializedJobError {
+  const message = error instanceof Error ? error.message : String(error)
+  if (error instanceof ContextLengthError) return {kind: 'context', message, param: error.param, code: error.code}
+  if (error instanceof InvalidRequestError) return {kind: 'invalid', message, param: error.param, code: error.code}
+  return {kind: 'internal', message: error instanceof Error ? (error.stack ?? message) : message, param: null, code: null}
+}
+
+export function deserializeJobError(error: SerializedJobError): Error {
+  if (error.kind === 'context') return new ContextLengthError(error.message, error.param)
+  if (error.kind === 'invalid') return new InvalidRequestError(error.message, {param: error.param, code: error.code})
+  return new Error(`tokenizer worker: ${error.message}`)
+}

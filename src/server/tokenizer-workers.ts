@@ -1,0 +1,101 @@
+// A pool of worker threads that tokenize prompts and render chat templates, so a huge prompt never stalls the server's event loop.
+import {extname} from 'node:path'
+import {fileURLToPath} from 'node:url'
+import {Worker} from 'node:worker_threads'
+import type {TokenizerLike} from './engine-like.js'
+import {checkTextFits, deserializeJobError, type PromptTokenizer, type SerializedJobError, type TokenizeJob} from './prompt-tokenizer.js'
+
+interface Pending {
+  resolve: (ids: number[]) => void
+  reject: (error: unknown) => void
+  bytes: number
+}
+
+interface PooledWorker {
+  worker: Worker
+  pending: Map<number, Pending>
+  pendingBytes: number
+}
+
+const MAX_RESPAWNS_IN_A_ROW = 3
+
+type Reply = {id: number; ids: Int32Array} | {id: number; error: SerializedJobError}
+
+// node runs dist/ (.js); tsx runs the sources (tests, scripts), and a worker does not inherit its loader, so it registers it first.
+const RUNNING_SOURCES = extname(fileURLToPath(import.meta.url)) === '.ts'
+const WORKER_URL = new URL(`./tokenize-worker${RUNNING_SOURCES ? '.ts' : '.js'}`, import.meta.url)
+
+function startWorker(workerData: unknown): Worker {
+  if (!RUNNING_SOURCES) return new Worker(WORKER_URL, {workerData})
+  const source = `import('tsx/esm/api').then(({register}) => (register(), import(${JSON.stringify(WORKER_URL.href)})))`
+  return new Worker(source, {eval: true, workerData})
+}
+
+export class TokenizerWorkers implements PromptTokenizer {
+  private readonly pool: PooledWorker[] = []
+  private nextJobId = 0
+  private closed = false
+  /** Worker deaths since the last answered job: a tokenizer that cannot load must not respawn forever. */
+  private failuresInARow = 0
+
+  /** `sizeLimit` is the main thread's tokenizer: text that cannot fit is refused before it is copied to a worker. */
+  constructor(
+    private readonly modelDir: string,
+    private readonly maxModelLen: number,
+    threads: number,
+    private readonly sizeLimit: Pick<TokenizerLike, 'maxTextBytes'>,
+  ) {
+    for (let index = 0; index < threads; index++) this.pool.push(this.spawn())
+  }
+
+  async tokenize(job: TokenizeJob): Promise<number[]> {
+    if (job.kind === 'text') checkTextFits(this.sizeLimit, job.text, this.maxModelLen, job.param)
+    if (this.closed || this.pool.length === 0) throw new Error('no tokenizer worker is running (closed, or they kept failing)')
+    const bytes = job.kind === 'text' ? job.text.length : job.messages.reduce((sum, message) => sum + message.content.length, 0)
+    // The least loaded worker by queued text, so a huge prompt does not hold up the small ones behind it.
+    const target = this.pool.reduce((best, candidate) => (candidate.pendingBytes < best.pendingBytes ? candidate : best))
+    const id = this.nextJobId++
+    return new Promise<number[]>((resolve, reject) => {
+      target.pending.set(id, {resolve, reject, bytes})
+      target.pendingBytes += bytes
+      target.worker.postMessage({id, job})
+    })
+  }
+
+  async close(): Promise<void> {
+    this.closed = true
+    await Promise.all(this.pool.map(({worker}) => worker.terminate()))
+  }
+
+  private spawn(): PooledWorker {
+    const worker = startWorker({modelDir: this.modelDir, maxModelLen: this.maxModelLen})
+    // Idle workers must not keep the process alive; the server's socket does.
+    worker.unref()
+    const pooled: PooledWorker = {worker, pending: new Map(), pendingBytes: 0}
+    worker.on('message', (reply: Reply) => {
+      const job = pooled.pending.get(reply.id)
+      if (job === undefined) return
+      this.failuresInARow = 0
+      pooled.pending.delete(reply.id)
+      pooled.pendingBytes -= job.bytes
+      if ('error' in reply) job.reject(deserializeJobError(reply.error))
+      else job.resolve(Array.from(reply.ids))
+    })
+    // A worker that dies fails its jobs (500s: not the client's fault) and is replaced, a few times in a row at most.
+    const fail = (error: unknown) => {
+      for (const job of pooled.pending.values()) job.reject(error)
+      pooled.pending.clear()
+      pooled.pendingBytes = 0
+      const index = this.pool.indexOf(pooled)
+      if (this.closed || index < 0) return
+      this.failuresInARow += 1
+      if (this.failuresInARow <= MAX_RESPAWNS_IN_A_ROW) this.pool[index] = this.spawn()
+      else this.pool.splice(index, 1)
+    }
+    worker.on('error', fail)
+    worker.on('exit', (code) => {
+      if (!this.closed) fail(new Error(`tokenizer worker exited with code ${code}`))
+    })
+    return pooled
+  }
+}

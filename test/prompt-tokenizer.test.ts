@@ -1,0 +1,89 @@
+// The size bound read off tokenizer.json, and tokenizing in worker threads: same ids as inline, client errors keep their class.
+import assert from 'node:assert/strict'
+import {after, before, describe, it} from 'node:test'
+import fc from 'fast-check'
+import {ContextLengthError} from '../src/engine/errors.js'
+import {ensureTestModel} from '../src/engine/model/test-model.js'
+import {textSizeBound} from '../src/engine/model/text-size-bound.js'
+import {Tokenizer} from '../src/engine/model/tokenizer.js'
+import {TokenizerWorkers} from '../src/server/tokenizer-workers.js'
+
+const bpe = (extra: Record<string, unknown> = {}, model: Record<string, unknown> = {}) => ({
+  model: {type: 'BPE', vocab: {a: 0, abc: 1, '▁': 2}, merges: [], ...model},
+  added_tokens: [{id: 3, content: '<|im_start|>'}],
+  ...extra,
+})
+
+describe('textSizeBound', () => {
+  it('is the longest piece in UTF-8 bytes, added tokens included', () => {
+    assert.deepEqual(textSizeBound(bpe()), {bytesPerToken: 12, contraction: 1, slackBytes: 0})
+  })
+
+  it('accounts for what the normalizer may shrink or delete', () => {
+    assert.equal(textSizeBound(bpe({normalizer: {type: 'NFC'}}))!.contraction, 4)
+    const llamaStyle = {
+      type: 'Sequence',
+      normalizers: [
+        {type: 'Prepend', prepend: '▁'},
+        {type: 'Replace', pattern: {String: ' '}, content: '▁'},
+        {type: 'Replace', pattern: {Regex: '\\A▁(?=<\\|im_start\\|>\\z)'}, content: ''},
+      ],
+    }
+    assert.deepEqual(textSizeBound(bpe({normalizer: llamaStyle})), {bytesPerToken: 12, contraction: 1, slackBytes: 3})
+    assert.equal(textSizeBound(bpe({normalizer: {type: 'Replace', pattern: {String: 'abcd'}, content: 'x'}}))!.contraction, 4)
+  })
+
+  it('gives up (null) where a tokenizer can drop unbounded text', () => {
+    assert.equal(textSizeBound(bpe({normalizer: {type: 'Strip', left: true, right: true}})), null)
+    assert.equal(textSizeBound(bpe({normalizer: {type: 'Replace', pattern: {Regex: ' +'}, content: ' '}})), null)
+    assert.equal(textSizeBound(bpe({pre_tokenizer: {type: 'Whitespace'}})), null)
+    assert.equal(textSizeBound(bpe({pre_tokenizer: {type: 'Split', pattern: {String: ' '}, behavior: 'Removed'}})), null)
+    assert.equal(textSizeBound(bpe({}, {unk_token: '<unk>', fuse_unk: true})), null)
+    assert.notEqual(textSizeBound(bpe({}, {unk_token: '<unk>', fuse_unk: true, byte_fallback: true})), null)
+  })
+})
+
+describe('the tiny model tokenizer', () => {
+  let modelDir: string
+  let tokenizer: Tokenizer
+  let workers: TokenizerWorkers
+  before(async () => {
+    modelDir = await ensureTestModel('tiny')
+    tokenizer = Tokenizer.load(modelDir)
+    workers = new TokenizerWorkers(modelDir, 512, 2, tokenizer)
+  })
+  after(() => workers.close())
+
+  it('never has more bytes of text than its bound allows for its token count', () => {
+    fc.assert(
+      fc.property(fc.string({unit: fc.constantFrom('grapheme', 'binary', 'grapheme-ascii'), maxLength: 200}), (text) => {
+        const tokens = tokenizer.encode(text, {addSpecialTokens: false}).length
+        assert.ok(Buffer.byteLength(text) <= tokenizer.maxTextBytes(tokens)!, `${JSON.stringify(text)}: ${tokens} tokens`)
+      }),
+      {numRuns: 300, seed: 12},
+    )
+  })
+
+  it('tokenizes text and chat in worker threads exactly as inline', async () => {
+    const texts = ['Hello there', 'the system, the user and the assistant', 'ünïcödé 🙂 text']
+    const ids = await Promise.all(texts.map((text) => workers.tokenize({kind: 'text', text, param: 'prompt'})))
+    assert.deepEqual(
+      ids,
+      texts.map((text) => tokenizer.encode(text)),
+    )
+    const messages = [
+      {role: 'system', content: 'be brief'},
+      {role: 'user', content: 'hi'},
+    ]
+    assert.deepEqual(await workers.tokenize({kind: 'chat', messages, addGenerationPrompt: true}), tokenizer.encodeChat(messages, {addGenerationPrompt: true}))
+  })
+
+  it('refuses oversize text before it reaches a worker, and oversize chat in the worker, as ContextLengthError', async () => {
+    const huge = 'hello '.repeat(100_000)
+    await assert.rejects(workers.tokenize({kind: 'text', text: huge, param: 'prompt'}), (error: unknown) => error instanceof ContextLengthError && error.param === 'prompt')
+    await assert.rejects(
+      workers.tokenize({kind: 'chat', messages: [{role: 'user', content: huge}], addGenerationPrompt: true}),
+      (error: unknown) => error instanceof ContextLengthError && error.param === 'messages',
+    )
+  })
+})

@@ -1,0 +1,161 @@
+// Issue 12 over the fake engine: prompt lists merged in linear work, admission in sequences and fairness, validation gaps, size checks before tokenizing.
+import assert from 'node:assert/strict'
+import {describe, it} from 'node:test'
+import type {EngineLike, RequestHandleLike, RequestOutput} from '../src/server/engine-like.js'
+import {FakeEngine} from './support/fake-engine.js'
+import {post, start, waitFor} from './support/server-harness.js'
+
+/** Counts every then() on the promises the prompts' iterators return: Promise.race subscribes once per racer. */
+function countingEngine(engine: FakeEngine): {engine: EngineLike; counts: {pulls: number; thens: number}} {
+  const counts = {pulls: 0, thens: 0}
+  const wrapHandle = (handle: RequestHandleLike): RequestHandleLike => ({
+    abort: () => handle.abort(),
+    result: () => handle.result(),
+    [Symbol.asyncIterator]() {
+      const iterator = handle[Symbol.asyncIterator]()
+      return {
+        next() {
+          counts.pulls += 1
+          const promise = iterator.next()
+          const then = promise.then.bind(promise)
+          Object.defineProperty(promise, 'then', {value: (...args: Parameters<typeof then>) => (counts.thens++, then(...args))})
+          return promise
+        },
+        return: (value?: unknown) => iterator.return?.(value as RequestOutput) ?? Promise.resolve({done: true as const, value: undefined}),
+      }
+    },
+  })
+  const proxy = Object.create(engine) as EngineLike
+  proxy.addRequest = (request) => wrapHandle(engine.addRequest(request))
+  return {engine: proxy, counts}
+}
+
+describe('prompt lists', () => {
+  it('merges 2,000 prompt streams with work linear in the outputs (case 1)', async () => {
+    const fake = new FakeEngine({stepMs: 0})
+    const {engine, counts} = countingEngine(fake)
+    const {url} = await start({maxSequencesPerRequest: 4000, requestWindow: 4000, maxConcurrentRequests: 4000}, fake, false).then((running) => {
+      running.server.attachEngine(engine)
+      return running
+    })
+    const prompts = Array.from({length: 2000}, (_, index) => `p${index}`)
+    const reply = await post(`${url}/v1/completions`, {prompt: prompts, max_tokens: 2})
+    assert.equal(reply.status, 200)
+    assert.equal(reply.json().choices.length, 2000)
+    // Each prompt yields 2 snapshots and ends: at most 3 pulls each, and one subscription per pull (racing every
+    // pending stream per output would subscribe millions of times).
+    assert.ok(counts.pulls <= 3 * 2000, `pulls: ${counts.pulls}`)
+    assert.ok(counts.thens <= counts.pulls, `then() calls: ${counts.thens} for ${counts.pulls} pulls`)
+    assert.equal(fake.stats().kv.usedBlocks, 0)
+  })
+
+  it('refuses prompts x n beyond --max-sequences-per-request with a 400 naming it (case 4)', async () => {
+    const {url, engine} = await start({maxSequencesPerRequest: 100})
+    const reply = await post(`${url}/v1/completions`, {prompt: Array.from({length: 51}, () => 'a'), n: 2, max_tokens: 1})
+    assert.equal(reply.status, 400)
+    assert.equal(reply.json().error.code, 'too_many_sequences')
+    assert.match(reply.json().error.message, /102 sequences.*--max-sequences-per-request/)
+    assert.equal(engine.receivedParams.length, 0)
+    const bestOf = await post(`${url}/v1/completions`, {prompt: 'a', n: 1, best_of: 101, max_tokens: 1})
+    assert.equal(bestOf.status, 400)
+    assert.equal(bestOf.json().error.param, 'n')
+    assert.equal((await post(`${url}/v1/completions`, {prompt: Array.from({length: 50}, () => 'a'), n: 2, max_tokens: 1})).status, 200)
+  })
+
+  it('serves normal requests sent beside a huge prompt list before the list finishes (case 4)', async () => {
+    // The engine runs 8 sequences at a time, first come first served, as the real scheduler does.
+    const engine = new FakeEngine({stepMs: 1, maxNumSeqs: 8})
+    const {url} = await start({requestWindow: 4}, engine)
+    const finishedOrder: string[] = []
+    const big = post(`${url}/v1/completions`, {prompt: Array.from({length: 300}, (_, index) => `big ${index}`), max_tokens: 3}).then((reply) => {
+      finishedOrder.push('big')
+      return reply
+    })
+    await waitFor(() => engine.receivedParams.length > 0, 'the big list to reach the engine')
+    const normal = await Promise.all(
+      [0, 1, 2].map((index) =>
+        post(`${url}/v1/completions`, {prompt: `normal ${index}`, max_tokens: 3}).then((reply) => {
+          finishedOrder.push(`normal ${index}`)
+          return reply
+        }),
+      ),
+    )
+    assert.deepEqual(
+      normal.map((reply) => reply.status),
+      [200, 200, 200],
+    )
+    assert.equal((await big).status, 200)
+    assert.equal(finishedOrder.at(-1), 'big', `finish order: ${finishedOrder.join(', ')}`)
+    assert.equal(engine.stats().kv.usedBlocks, 0)
+  })
+
+  it('counts --max-concurrent-requests in sequences: n = 2 fills two slots (case 4)', async () => {
+    const engine = new FakeEngine({stepMs: 2})
+    const {url} = await start({maxConcurrentRequests: 2, maxQueuedRequests: 0}, engine)
+    const first = post(`${url}/v1/completions`, {prompt: 'x', n: 2, max_tokens: 30})
+    await waitFor(() => engine.stats().numRunning === 1, 'the first request to run')
+    const second = await post(`${url}/v1/completions`, {prompt: 'y', max_tokens: 2})
+    assert.equal(second.status, 503)
+    assert.match(second.json().error.message, /2 of 2 sequences/)
+    assert.equal((await first).status, 200)
+    assert.equal((await post(`${url}/v1/completions`, {prompt: 'y', max_tokens: 2})).status, 200)
+  })
+})
+
+describe('validation (case 6)', () => {
+  it('refuses chat roles OpenAI does not have, naming the field', async () => {
+    const {url} = await start()
+    const reply = await post(`${url}/v1/chat/completions`, {messages: [{role: 'user', content: 'hi'}, {role: 'wizard', content: 'x'}]})
+    assert.equal(reply.status, 400)
+    assert.equal(reply.json().error.param, 'messages[1].role')
+    for (const role of ['system', 'developer', 'user', 'assistant', 'tool', 'function'])
+      assert.equal((await post(`${url}/v1/chat/completions`, {messages: [{role, content: 'hi'}], max_tokens: 1})).status, 200, role)
+  })
+
+  it('refuses a body that is not valid UTF-8 instead of replacing the bytes', async () => {
+    const {url, engine} = await start()
+    const body = Buffer.concat([Buffer.from('{"prompt": "a'), Buffer.from([0xff, 0xfe]), Buffer.from('", "max_tokens": 1}')])
+    const reply = await fetch(`${url}/v1/completions`, {method: 'POST', headers: {'content-type': 'application/json'}, body})
+    assert.equal(reply.status, 400)
+    assert.equal((await reply.json()).error.code, 'invalid_encoding')
+    assert.equal(engine.receivedParams.length, 0)
+  })
+
+  it('takes the Authorization scheme in any case', async () => {
+    const {url} = await start({apiKey: 'k'})
+    for (const scheme of ['Bearer', 'bearer', 'BEARER'])
+      assert.equal((await post(`${url}/v1/completions`, {prompt: 'a', max_tokens: 1}, {authorization: `${scheme} k`})).status, 200, scheme)
+    assert.equal((await post(`${url}/v1/completions`, {prompt: 'a', max_tokens: 1}, {authorization: 'Basic k'})).status, 401)
+  })
+
+  it('answers HEAD on GET routes with the status and no body', async () => {
+    const {url} = await start()
+    for (const path of ['/health', '/version', '/metrics', '/v1/models']) {
+      const reply = await fetch(`${url}${path}`, {method: 'HEAD'})
+      assert.equal(reply.status, 200, path)
+      assert.equal(await reply.text(), '')
+    }
+  })
+})
+
+describe('prompt size (case 3)', () => {
+  it('refuses text that cannot fit the context by its size, without tokenizing it', async () => {
+    const engine = new FakeEngine({maxModelLen: 256})
+    let encoded = 0
+    const encode = engine.tokenizer.encode.bind(engine.tokenizer)
+    engine.tokenizer.encode = (text, opts) => (encoded++, encode(text, opts))
+    const {url} = await start({}, engine)
+    const huge = 'hello '.repeat(200_000)
+    const completion = await post(`${url}/v1/completions`, {prompt: huge})
+    assert.equal(completion.status, 400)
+    assert.equal(completion.json().error.code, 'context_length_exceeded')
+    assert.match(completion.json().error.message, /1200000 bytes/)
+    const chat = await post(`${url}/v1/chat/completions`, {messages: [{role: 'user', content: huge}]})
+    assert.equal(chat.status, 400)
+    assert.equal(chat.json().error.code, 'context_length_exceeded')
+    assert.equal(encoded, 0)
+    // Text at the bound is tokenized and judged by its token count as before.
+    assert.equal((await post(`${url}/v1/completions`, {prompt: 'x'.repeat(300)})).status, 400)
+    assert.equal(encoded, 1)
+  })
+})

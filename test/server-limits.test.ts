@@ -1,0 +1,100 @@
+// Issue 12 case 7 over the fake engine: body memory reserved before reading, slow stream readers cut, header/body/keep-alive timeouts, connection cap.
+import assert from 'node:assert/strict'
+import {connect, type Socket} from 'node:net'
+import {describe, it} from 'node:test'
+import {FakeEngine} from './support/fake-engine.js'
+import {post, start, waitFor} from './support/server-harness.js'
+
+function open(url: string): Promise<Socket> {
+  const {hostname, port} = new URL(url)
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname, () => resolve(socket))
+    socket.once('error', reject)
+  })
+}
+
+/** Resolves with what the server sent once it closes the connection. */
+function closed(socket: Socket): Promise<string> {
+  let received = ''
+  socket.setEncoding('utf8').on('data', (text: string) => (received += text))
+  socket.on('error', () => {})
+  return new Promise((resolve) => socket.once('close', () => resolve(received)))
+}
+
+/** A bound far above the configured timeouts (200-400 ms) and far below node's defaults (5-60 s): a missing limit fails here. */
+function within<T>(promise: Promise<T>, what: string, timeoutMs = 3000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const deadline = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: not within ${timeoutMs} ms`)), timeoutMs)))
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer))
+}
+
+describe('resource bounds (case 7)', () => {
+  it('reserves body memory before reading: an upload beyond the budget waits, and with no queue gets a 503', async () => {
+    const {url, server} = await start({maxBodyBytes: 1000, maxBodyBytesInFlight: 1000, maxQueuedRequests: 0})
+    // The first upload declares 1000 bytes and sends 10: it holds the whole budget while it trickles.
+    const slow = await open(url)
+    slow.write('POST /v1/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{"prompt":')
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    const second = await post(`${url}/v1/completions`, {prompt: 'a', max_tokens: 1})
+    assert.equal(second.status, 503)
+    assert.match(second.json().error.message, /body bytes/)
+    slow.destroy()
+    await waitFor(() => (server as any).bodyBudget.unitsInUse === 0, 'the budget to be returned')
+    assert.equal((await post(`${url}/v1/completions`, {prompt: 'a', max_tokens: 1})).status, 200)
+  })
+
+  it('refuses a declared Content-Length over the limit without waiting for the body', async () => {
+    const {url} = await start({maxBodyBytes: 1000})
+    const socket = await open(url)
+    const reply = closed(socket)
+    socket.write('POST /v1/completions HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-length: 5000000\r\n\r\n')
+    assert.match(await reply, /^HTTP\/1\.1 413/)
+  })
+
+  it('cuts a stream whose client stops reading, aborting its request and freeing its blocks', async () => {
+    const engine = new FakeEngine({maxModelLen: 300_000, totalBlocks: 1_000_000, stepMs: 1})
+    const {url, logs} = await start({slowClientTimeoutMs: 300}, engine)
+    const socket = await open(url)
+    socket.pause() // never reads: the socket buffers fill and the server's writes report backpressure
+    const body = JSON.stringify({prompt: 'y'.repeat(100_000), echo: true, n: 32, max_tokens: 100_000, stream: true})
+    socket.write(`POST /v1/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`)
+    await waitFor(() => engine.abortedRequestIds.length === 1, 'the stalled request to be aborted', 10_000)
+    assert.ok(logs.some((line) => /cut a stream: the client did not read its stream for 300 ms/.test(line)), logs.join('\n'))
+    await waitFor(() => engine.stats().kv.usedBlocks === 0, 'its blocks to be freed')
+    socket.destroy()
+  })
+
+  it('closes a connection whose headers do not arrive in time, and one whose body does not', async () => {
+    const {url} = await start({headersTimeoutMs: 200, requestTimeoutMs: 400})
+    const headers = await open(url)
+    const headersClosed = closed(headers)
+    headers.write('POST /v1/completions HTTP/1.1\r\nhost: x\r\n')
+    assert.match(await within(headersClosed, 'closing a connection without headers'), /^HTTP\/1\.1 408/)
+    const body = await open(url)
+    const bodyClosed = closed(body)
+    body.write('POST /v1/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"prompt"')
+    await within(bodyClosed, 'closing a connection without its body')
+  })
+
+  it('closes an idle keep-alive connection after the keep-alive timeout', async () => {
+    const {url} = await start({keepAliveTimeoutMs: 200})
+    const socket = await open(url)
+    const reply = closed(socket)
+    socket.write('GET /health HTTP/1.1\r\nhost: x\r\n\r\n')
+    assert.match(await within(reply, 'closing an idle keep-alive connection'), /^HTTP\/1\.1 200/)
+  })
+
+  it('accepts at most --max-connections connections at once', async () => {
+    const {url} = await start({maxConnections: 2})
+    const first = await open(url)
+    const second = await open(url)
+    const third = await open(url)
+    await within(closed(third), 'refusing a connection over the cap')
+    // The first two still work.
+    for (const socket of [first, second]) {
+      const reply = closed(socket)
+      socket.write('GET /health HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n')
+      assert.match(await reply, /^HTTP\/1\.1 200/)
+    }
+  })
+})

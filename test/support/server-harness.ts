@@ -1,0 +1,57 @@
+// Starts an ApiServer over a fake engine on a free loopback port, and the small HTTP helpers the server tests share.
+import assert from 'node:assert/strict'
+import {after} from 'node:test'
+import {ApiServer, type ApiServerOptions, DEFAULT_SERVER_OPTIONS} from '../../src/server/http-server.js'
+import {FakeEngine} from './fake-engine.js'
+
+export interface Running {
+  server: ApiServer
+  engine: FakeEngine
+  url: string
+  logs: string[]
+}
+
+const servers: ApiServer[] = []
+after(async () => {
+  for (const server of servers) await server.shutdown(0)
+})
+
+export async function start(options: Partial<ApiServerOptions> = {}, engine = new FakeEngine(), attach = true): Promise<Running> {
+  const logs: string[] = []
+  const server = new ApiServer({...DEFAULT_SERVER_OPTIONS, port: 0, version: '9.9.9', log: (line) => logs.push(line), ...options})
+  servers.push(server)
+  const {url} = await server.listen()
+  if (attach) server.attachEngine(engine)
+  return {server, engine, url, logs}
+}
+
+export async function post(url: string, body: unknown, headers: Record<string, string> = {}) {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: {'content-type': 'application/json', ...headers},
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  })
+  const text = await response.text()
+  return {status: response.status, headers: response.headers, text, json: () => JSON.parse(text)}
+}
+
+/** The JSON payloads of an SSE body, checking the framing on the way; '[DONE]' stays a string. */
+export function sseEvents(text: string): any[] {
+  assert.ok(text.endsWith('data: [DONE]\n\n'), `stream must end with [DONE]: ${text.slice(-80)}`)
+  return text
+    .split('\n\n')
+    .filter((event) => event !== '')
+    .map((event) => {
+      assert.ok(event.startsWith('data: '), `not an SSE data event: ${event}`)
+      const data = event.slice('data: '.length)
+      return data === '[DONE]' ? data : JSON.parse(data)
+    })
+}
+
+export async function waitFor(condition: () => boolean, what: string, timeoutMs = 2000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!condition()) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 5))
+  }
+}
