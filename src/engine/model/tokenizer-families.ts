@@ -20,7 +20,7 @@ export interface TokenizerFamily {
 }
 
 /** ChatML, opening with BOS as Llama-family chat fine-tunes (tinychat among them) do. */
-export const CHATML_TEMPLATE =
+const CHATML_TEMPLATE =
   "{{ bos_token }}{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
 
 /** Qwen2's ChatML: no BOS (Qwen2 has none). */
