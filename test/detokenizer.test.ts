@@ -1,61 +1,157 @@
-// Incremental detokenizer on the real byte-fallback tokenizer of the committed tinychat model: emoji and CJK split over several tokens.
-import {describe, it} from 'node:test'
+// Incremental detokenizer on generated Llama 2 (byte fallback) and Qwen2 (byte-level) tokenizers: split characters, final flush.
 import assert from 'node:assert/strict'
+import {describe, it} from 'node:test'
+import {makeEngineConfig} from '../src/engine/config.js'
 import {IncrementalDetokenizer} from '../src/engine/detokenizer.js'
+import {LLMEngine} from '../src/engine/llm-engine.js'
+import {ensureTestModel, type TestModelVariant} from '../src/engine/model/test-model.js'
 import {Tokenizer} from '../src/engine/model/tokenizer.js'
-import {TINYCHAT_DIR} from './support/tinychat.js'
+import {TOKENIZER_FAMILIES, buildTokenizerConfig, type TokenizerFamily} from '../src/engine/model/tokenizer-families.js'
+import {makeSamplingParams} from '../src/engine/sampling-params.js'
 
-const tokenizer = Tokenizer.load(TINYCHAT_DIR)
-const encode = (text: string) => tokenizer.encode(text, {addSpecialTokens: false})
+function familyTokenizer(family: TokenizerFamily): Tokenizer {
+  return new Tokenizer(family.buildTokenizerJson(512, 0), buildTokenizerConfig(family, 512))
+}
+
+const byteFallback = familyTokenizer(TOKENIZER_FAMILIES.llama2)
+const byteLevel = familyTokenizer(TOKENIZER_FAMILIES.qwen2)
+const BOS = 1
 const EOS = 2 // </s>
 
 /** Streams `output` one token at a time and returns the deltas. */
-function stream(prompt: number[], output: number[], skipSpecialTokens = true): {deltas: string[]; detokenizer: IncrementalDetokenizer} {
+function stream(tokenizer: Tokenizer, prompt: number[], output: number[], skipSpecialTokens = true): {deltas: string[]; detokenizer: IncrementalDetokenizer} {
   const detokenizer = new IncrementalDetokenizer(tokenizer, prompt, {skipSpecialTokens})
   return {deltas: output.map((token) => detokenizer.push([token])), detokenizer}
 }
 
-describe('IncrementalDetokenizer', () => {
-  const prompt = [1, ...encode('Tell me something:')]
+/** The text the output adds to the prompt when both are decoded together: what a client expects to see. */
+function outputTextOf(tokenizer: Tokenizer, prompt: number[], output: number[]): string {
+  const skip = {skipSpecialTokens: true}
+  return tokenizer.decode([...prompt, ...output], skip).slice(tokenizer.decode(prompt, skip).length)
+}
+
+describe('IncrementalDetokenizer (byte fallback, Llama 2 style)', () => {
+  const encode = (text: string) => byteFallback.encode(text, {addSpecialTokens: false})
+  const prompt = [BOS, ...encode('Tell me something:')]
   const answer = ' Hello 🌍 世界! 😀😀 naïve end'
   const output = encode(answer)
 
   it('streams text that adds up to the full decode, never emitting a broken character', () => {
-    const {deltas, detokenizer} = stream(prompt, output)
-    const expected = tokenizer.decode([...prompt, ...output], {skipSpecialTokens: true}).slice(tokenizer.decode(prompt, {skipSpecialTokens: true}).length)
+    const {deltas, detokenizer} = stream(byteFallback, prompt, output)
+    const expected = outputTextOf(byteFallback, prompt, output)
     assert.equal(deltas.join(''), expected)
     assert.equal(detokenizer.text, expected)
     for (const delta of deltas) assert.ok(!delta.includes('\uFFFD'), `delta ${JSON.stringify(delta)} holds a broken character`)
-    assert.ok(deltas.includes('🌍') || deltas.some((delta) => delta.includes('🌍')))
+    assert.ok(deltas.some((delta) => delta.includes('🌍')))
   })
 
   it('holds back the bytes of an emoji until its last byte arrives', () => {
-    const emoji = encode('😀').filter((token) => tokenizer.idToToken(token)!.startsWith('<0x'))
+    const emoji = encode('😀').filter((token) => byteFallback.idToToken(token)!.startsWith('<0x'))
     assert.equal(emoji.length, 4, 'the emoji should be four byte-fallback tokens')
-    const detokenizer = new IncrementalDetokenizer(tokenizer, prompt, {skipSpecialTokens: true})
+    const detokenizer = new IncrementalDetokenizer(byteFallback, prompt, {skipSpecialTokens: true})
     assert.deepEqual(emoji.slice(0, 3).map((token) => detokenizer.push([token])), ['', '', ''])
     assert.equal(detokenizer.push([emoji[3]!]), '😀')
+    assert.equal(detokenizer.flush(), '', 'nothing is left to flush once the character completed')
+  })
+
+  it('flushes an unfinished character as the decoder renders it, so the text equals the decode of the ids', () => {
+    const bytesOf = (char: string) => encode(char).filter((token) => byteFallback.idToToken(token)!.startsWith('<0x'))
+    for (const [char, cut] of [['世', 1], ['世', 2], ['😀', 3]] as const) {
+      const truncated = [...encode(' ok 😀'), ...bytesOf(char).slice(0, cut)]
+      const {deltas, detokenizer} = stream(byteFallback, prompt, truncated)
+      const expected = outputTextOf(byteFallback, prompt, truncated)
+      assert.ok(expected.endsWith('\uFFFD'), 'the decode shows the broken character')
+      assert.ok(detokenizer.text.length < expected.length, 'the held-back bytes are missing before the flush')
+      const flushed = detokenizer.flush()
+      assert.equal(deltas.join('') + flushed, expected)
+      assert.equal(detokenizer.text, expected)
+    }
   })
 
   it('gives the same text when tokens arrive in batches', () => {
-    const detokenizer = new IncrementalDetokenizer(tokenizer, prompt, {skipSpecialTokens: true})
+    const detokenizer = new IncrementalDetokenizer(byteFallback, prompt, {skipSpecialTokens: true})
     const batched = [output.slice(0, 3), output.slice(3, 4), output.slice(4, 11), output.slice(11)].map((batch) => detokenizer.push(batch))
-    assert.equal(batched.join(''), stream(prompt, output).detokenizer.text)
+    assert.equal(batched.join(''), stream(byteFallback, prompt, output).detokenizer.text)
   })
 
   it('keeps the space before the first output word (prompt tokens give context)', () => {
-    // encode('world') is the single piece '▁world' (the normalizer prepends ▁); decoded alone it would lose the space.
-    const {deltas} = stream(encode('Hello'), encode('world'))
+    // encode('world') is '▁world' pieces (the pre-tokenizer prepends ▁); decoded alone the Llama decoder drops the space.
+    const {deltas} = stream(byteFallback, encode('Hello'), encode('world'))
     assert.equal(deltas.join(''), ' world')
   })
 
   it('skips special tokens only when asked', () => {
-    assert.equal(stream(prompt, [...encode('ok'), EOS], true).detokenizer.text, ' ok')
-    assert.equal(stream(prompt, [...encode('ok'), EOS], false).detokenizer.text, ' ok</s>')
+    assert.equal(stream(byteFallback, prompt, [...encode('ok'), EOS], true).detokenizer.text, ' ok')
+    assert.equal(stream(byteFallback, prompt, [...encode('ok'), EOS], false).detokenizer.text, ' ok</s>')
   })
 
   it('starts cleanly from an empty prompt', () => {
-    const {detokenizer} = stream([], encode('Hi 世界'))
+    const {detokenizer} = stream(byteFallback, [], encode('Hi 世界'))
     assert.equal(detokenizer.text, 'Hi 世界')
+  })
+})
+
+describe('IncrementalDetokenizer (byte-level, Qwen2 style)', () => {
+  const encode = (text: string) => byteLevel.encode(text, {addSpecialTokens: false})
+  const prompt = encode('Say hi:')
+
+  it('holds back a split character and flushes U+FFFD for one that never completes', () => {
+    const complete = encode(' hi 🌍')
+    const {deltas, detokenizer} = stream(byteLevel, prompt, complete)
+    assert.equal(deltas.join(''), ' hi 🌍')
+    assert.ok(deltas.every((delta) => !delta.includes('\uFFFD')))
+    const broken = [...encode(' hi'), ...encode('🌍').slice(0, -1)]
+    assert.ok(broken.length > encode(' hi').length + 1, 'the emoji should span several byte-level tokens')
+    const cut = stream(byteLevel, prompt, broken)
+    assert.equal(cut.detokenizer.text, ' hi')
+    const flushed = cut.detokenizer.flush()
+    assert.equal(cut.deltas.join('') + flushed, byteLevel.decode(broken))
+    assert.equal(cut.detokenizer.text, byteLevel.decode(broken))
+    assert.ok(flushed.includes('\uFFFD'))
+  })
+})
+
+describe('final text of a generation', () => {
+  /**
+   * Samples many short completions from a random test model (whose vocabulary is a quarter byte tokens), so some end
+   * inside a character; every one finished by length or EOS must carry the text its ids decode to.
+   */
+  async function checkFinalTexts(variant: TestModelVariant, expectedText: (tokenizer: Tokenizer, prompt: number[], ids: number[]) => string): Promise<void> {
+    const modelDir = await ensureTestModel('tiny', {variant})
+    const tokenizer = Tokenizer.load(modelDir)
+    const engine = await LLMEngine.create(makeEngineConfig({modelPath: modelDir, kvMemoryBytes: 8 << 20, threads: 1}))
+    try {
+      const prompt = tokenizer.encode('The capital of France is')
+      // Streamed as a server streams: each snapshot's text beyond what was already sent is the next delta.
+      const streams = Array.from({length: 24}, async (_, seed) => {
+        const handle = engine.addRequest({prompt, params: makeSamplingParams({temperature: 1.5, maxTokens: 3 + (seed % 5), seed})})
+        let streamed = ''
+        let last = null
+        for await (const snapshot of handle) {
+          streamed += snapshot.outputs[0]!.text.slice(streamed.length)
+          last = snapshot.outputs[0]!
+        }
+        return {streamed, output: last!}
+      })
+      let endedMidCharacter = 0
+      for (const {streamed, output} of await Promise.all(streams)) {
+        assert.notEqual(output.finishReason, null)
+        const expected = expectedText(tokenizer, prompt, output.tokenIds)
+        assert.equal(output.text, expected, `ids ${output.tokenIds.join(',')}`)
+        assert.equal(streamed, expected, 'the streamed deltas add up to the final text')
+        if (expected.endsWith('\uFFFD')) endedMidCharacter++
+      }
+      assert.ok(endedMidCharacter > 0, 'some completions should end inside a character, or this test proves nothing')
+    } finally {
+      await engine.shutdown()
+    }
+  }
+
+  it('equals the decode of the returned ids with a byte-fallback vocabulary (Llama 2)', async () => {
+    await checkFinalTexts('llama', outputTextOf)
+  })
+
+  it('equals the decode of the returned ids with a byte-level vocabulary (Qwen2)', async () => {
+    await checkFinalTexts('qwen2', (tokenizer, _prompt, ids) => tokenizer.decode(ids, {skipSpecialTokens: true}))
   })
 })

@@ -60,7 +60,7 @@ describe('resolveModel with the Hugging Face Hub', () => {
     assert.equal((await readFile(join(repoRoot, 'refs', 'main'), 'utf8')).trim(), commit)
     assert.ok(!(await readdir(join(repoRoot, 'blobs'))).some((name) => name.includes('.incomplete') || name.includes('.tmp')))
     assert.equal(requests.filter((request) => request.url.startsWith('/api/models/acme/tiny-fresh/revision/main')).length, 1)
-    assert.equal(requests.filter((request) => request.url.startsWith('/cdn-lfs/')).length, 1, 'the safetensors came through the CDN redirect')
+    assert.equal(requests.filter((request) => request.host === 'cdn').length, 1, 'the safetensors came through the CDN redirect')
   })
 
   it('reuses a complete cached snapshot without any request, from cacheDir or HF_HUB_CACHE', async () => {
@@ -88,7 +88,7 @@ describe('resolveModel with the Hugging Face Hub', () => {
     const cutAt = 100_000
     hub.dropConnection('model.safetensors', cutAt)
     const {result: dir, requests} = await requestsDuring(() => resolveModel('acme/tiny-drop', options()))
-    const transfers = requests.filter((request) => request.url.startsWith('/cdn-lfs/'))
+    const transfers = requests.filter((request) => request.host === 'cdn')
     assert.equal(transfers.length, 2)
     assert.equal(transfers[0]!.headers.range, undefined)
     assert.equal(transfers[0]!.bodyBytes, cutAt)
@@ -110,7 +110,7 @@ describe('resolveModel with the Hugging Face Hub', () => {
       return true
     })
     const {result: dir, requests} = await requestsDuring(() => resolveModel('acme/tiny-flaky', options()))
-    const transfers = requests.filter((request) => request.url.startsWith('/cdn-lfs/'))
+    const transfers = requests.filter((request) => request.host === 'cdn')
     assert.deepEqual(transfers.map((request) => [request.headers.range, request.bodyBytes]), [['bytes=300000-', weights.length - 300_000]])
     assert.equal(requests.filter((request) => /\/resolve\/.*\.json$/.test(request.url)).length, 0, 'finished files are not fetched again')
     assert.ok((await readFile(join(dir, 'model.safetensors'))).equals(weights))
@@ -129,7 +129,7 @@ describe('resolveModel with the Hugging Face Hub', () => {
       fileFinished: () => progressEvents.push('finish'),
     }
     const {result: dir, requests} = await requestsDuring(() => resolveModel('acme/tiny-killed', options({progress: sink})))
-    const transfer = requests.find((request) => request.url.startsWith('/cdn-lfs/'))!
+    const transfer = requests.find((request) => request.host === 'cdn')!
     assert.equal(transfer.headers.range, 'bytes=200000-')
     assert.equal(transfer.bodyBytes, weights.length - 200_000)
     assert.ok(progressEvents.includes(`start model.safetensors ${weights.length} 200000`), progressEvents.join('\n'))
@@ -159,7 +159,7 @@ describe('resolveModel with the Hugging Face Hub', () => {
   it('sends the token as a Bearer header and downloads a gated model with it', async () => {
     hub.addRepo('acme/tiny-gated', tiny, {gatedToken: 'hf_secret'})
     const {requests} = await requestsDuring(() => resolveModel('acme/tiny-gated', options({token: 'hf_secret'})))
-    const hubRequests = requests.filter((request) => !request.url.startsWith('/cdn-lfs/'))
+    const hubRequests = requests.filter((request) => request.host !== 'cdn')
     assert.ok(hubRequests.length > 0)
     for (const request of hubRequests) assert.equal(request.headers.authorization, 'Bearer hf_secret')
     process.env.HF_TOKEN = 'hf_from_env'
@@ -206,7 +206,7 @@ describe('resolveModel with the Hugging Face Hub', () => {
 
   it('rejects a repository without safetensors and never downloads pickle weights', async () => {
     const {'model.safetensors': _weights, ...metadata} = tiny
-    hub.addRepo('acme/pickle-only', {...metadata, 'pytorch_model.bin': Buffer.from('not loaded')})
+    const commit = hub.addRepo('acme/pickle-only', {...metadata, 'pytorch_model.bin': Buffer.from('not loaded')})
     const {requests} = await requestsDuring(() =>
       assert.rejects(resolveModel('acme/pickle-only', options()), (error: unknown) => {
         assert.ok(error instanceof ModelLoadError)
@@ -216,7 +216,7 @@ describe('resolveModel with the Hugging Face Hub', () => {
         return true
       }),
     )
-    assert.equal(requests.length, 1, 'only the file list was fetched')
+    assert.deepEqual(requests.map((request) => request.url.split('?')[0]), ['/api/models/acme/pickle-only/revision/main', `/api/models/acme/pickle-only/tree/${commit}`], 'only the commit and its file list were fetched')
   })
 
   it('downloads a sharded checkpoint through its index, and it loads', async () => {
@@ -260,7 +260,7 @@ describe('resolveModel with the Hugging Face Hub', () => {
     assert.ok((await resolveModel('acme/tiny-revs', options())).endsWith(mainCommit))
     const {result: v2Dir, requests} = await requestsDuring(() => resolveModel('acme/tiny-revs@v2', options()))
     assert.ok(v2Dir.endsWith(v2Commit))
-    assert.equal(requests.filter((request) => request.url.startsWith('/cdn-lfs/')).length, 0, 'the unchanged weights blob is reused')
+    assert.equal(requests.filter((request) => request.host === 'cdn').length, 0, 'the unchanged weights blob is reused')
     assert.equal(JSON.parse(await readFile(join(v2Dir, 'config.json'), 'utf8')).pagedllm_note, 'v2')
     assert.equal((await readFile(join(cacheDir, 'models--acme--tiny-revs', 'refs', 'v2'), 'utf8')).trim(), v2Commit)
     assert.equal(await resolveModel('acme/tiny-revs', options({revision: v2Commit})), v2Dir)
@@ -273,7 +273,7 @@ describe('resolveModel with the Hugging Face Hub', () => {
       Promise.all([resolveModel('acme/tiny-concurrent', options()), resolveModel('acme/tiny-concurrent', options())]),
     )
     assert.equal(dirs[0], dirs[1])
-    assert.equal(requests.filter((request) => request.url.startsWith('/cdn-lfs/')).length, 1)
+    assert.equal(requests.filter((request) => request.host === 'cdn').length, 1)
     assert.ok((await readFile(join(dirs[0], 'model.safetensors'))).equals(tiny['model.safetensors']!))
 
     // Stale locks: a dead process of this host, an earlier process that had our pid, a silent holder elsewhere.

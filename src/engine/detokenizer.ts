@@ -4,7 +4,9 @@
 // - SentencePiece decoders strip the leading space of a decode, so the first output token is decoded after a few
 //   prompt tokens of context, and a token always after the tokens before it;
 // - byte-fallback tokens (<0xF0><0x9F>...) and byte-level BPE pieces carry parts of one UTF-8 character; while the
-//   window's text ends in U+FFFD the character is incomplete and the text is held back until it completes.
+//   window's text ends in U+FFFD the character is incomplete and the text is held back until it completes;
+//   when the sequence finishes, flush() releases what is still held (U+FFFD for a character that never completed),
+//   so the final text is what decoding the returned ids gives.
 // The delta is the text of [prefixOffset, end) minus the text of [prefixOffset, readOffset), the part already sent.
 import type {Tokenizer} from './model/tokenizer.js'
 
@@ -31,10 +33,19 @@ export class IncrementalDetokenizer {
   /** Appends tokens and returns the text they complete ('' while a character is still incomplete). */
   push(tokenIds: readonly number[]): string {
     this.window.push(...tokenIds)
+    return this.emit(false)
+  }
+
+  /** Releases the text still held back at the end of a sequence, incomplete characters as U+FFFD; '' if none. */
+  flush(): string {
+    return this.emit(true)
+  }
+
+  private emit(final: boolean): string {
     const decode = (ids: number[]) => this.tokenizer.decode(ids, {skipSpecialTokens: this.opts.skipSpecialTokens})
     const sentText = decode(this.window.slice(this.prefixOffset, this.readOffset))
     const fullText = decode(this.window.slice(this.prefixOffset))
-    if (fullText.length <= sentText.length || fullText.endsWith(REPLACEMENT_CHARACTER)) return ''
+    if (fullText.length <= sentText.length || (!final && fullText.endsWith(REPLACEMENT_CHARACTER))) return ''
     const delta = fullText.slice(sentText.length)
     this.outputText += delta
     // The emitted piece becomes the next context; tokens before it are no longer needed.

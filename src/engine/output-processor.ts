@@ -154,6 +154,9 @@ export class OutputProcessor {
     })
     seq.outputText = verdict.text
     if (verdict.finished === null) return
+    // Finished by length or EOS: bytes held back for an incomplete character belong to the returned ids, so they
+    // join the text (as U+FFFD if never completed). A stop string or stop token already fixed the text's end.
+    if (verdict.finished === 'length' || verdict.stopReason === null) seq.outputText += state.detokenizer.flush()
     seq.status = verdict.finished === 'length' ? SequenceStatus.FinishedLength : SequenceStatus.FinishedStopped
     seq.stopReason = verdict.stopReason
     this.blockManager.free(seq)

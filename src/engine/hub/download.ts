@@ -1,10 +1,11 @@
-// Fetches one file of a pinned snapshot into the cache: resumable (<blob>.incomplete + Range), verified (size, sha256), atomic (rename).
+// Fetches one file of a pinned snapshot into the cache: resumable (<blob>.incomplete + Range, either tool's), verified (size, sha256), atomic (rename).
 import {createHash, type Hash} from 'node:crypto'
 import {createReadStream} from 'node:fs'
 import {mkdir, open, rename, rm, stat, truncate} from 'node:fs/promises'
 import {dirname} from 'node:path'
 import {ModelLoadError, UnavailableError} from '../errors.js'
 import {withBlobLock} from './blob-lock.js'
+import {adoptLongestPartial, removeAbandonedPartials} from './partial-downloads.js'
 import type {RepoCache} from './hf-cache.js'
 import type {HubClient, RemoteFile} from './hub-client.js'
 import {isNetworkFailure} from './hub-errors.js'
@@ -55,17 +56,21 @@ export async function downloadSnapshotFile(job: SnapshotFileDownload): Promise<v
     await remote.discard()
   } else {
     await mkdir(dirname(repo.blobPath(remote.etag)), {recursive: true})
+    await repo.tagCacheDir()
+    await repo.createHubLockFile(remote.etag)
     await withBlobLock(repo.blobLockPath(remote.etag), async () => {
       // A concurrent run may have finished this blob while we waited for the lock.
       if (await isCached()) await remote.discard()
       else await fetchBlob(job, remote)
     })
   }
+  await removeAbandonedPartials(repo.blobPath(remote.etag))
   await repo.linkSnapshotFile(commit, file, remote.etag)
 }
 
 async function fetchBlob(job: SnapshotFileDownload, remote: RemoteFile): Promise<void> {
   const incomplete = job.repo.incompletePath(remote.etag)
+  await adoptLongestPartial(incomplete, job.repo.blobPath(remote.etag), remote.size)
   for (let attempt = 1; ; attempt++) {
     try {
       await transferIntoIncomplete(job, remote, incomplete)

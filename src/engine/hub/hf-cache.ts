@@ -1,8 +1,13 @@
-// One repository's folder in the standard Hugging Face cache: models--ORG--NAME/{blobs,snapshots,refs}, shared with other tools.
-import {mkdir, readFile, rename, rm, stat, symlink, writeFile} from 'node:fs/promises'
+// One repository's folder in the standard Hugging Face cache: models--ORG--NAME/{blobs,snapshots,refs,trees}, shared with other tools.
+import {access, mkdir, open, readFile, rename, rm, stat, symlink, writeFile} from 'node:fs/promises'
 import {dirname, join, relative} from 'node:path'
+import {treeFromJson, treeToJson} from './cache-tree.js'
+import type {TreeFile} from './hub-client.js'
 
 const COMMIT_SHA = /^[0-9a-f]{40}$/
+
+/** The Cache Directory Tagging Standard's tag (its first line is what backup tools check), as huggingface_hub writes at the cache root. */
+const CACHEDIR_TAG = 'Signature: 8a477f597d28d172789f06886806bc55\n# This file is a cache directory tag created by pagedllm for the Hugging Face cache.\n# For information about cache directory tags, see:\n#\thttps://bford.info/cachedir/\n'
 
 function isCommitSha(revision: string): boolean {
   return COMMIT_SHA.test(revision)
@@ -35,7 +40,10 @@ export class RepoCache {
     return join(this.root, 'blobs', etag)
   }
 
-  /** huggingface_hub's name for a partial download, so either tool can resume the other's. */
+  /**
+   * pagedllm's partial download, resumed by later runs. huggingface_hub (1.x) names its own <etag>.<uuid8>.incomplete,
+   * never resumes and deletes it on failure; one left by a killed process is adopted (partial-downloads.ts).
+   */
   incompletePath(etag: string): string {
     return `${this.blobPath(etag)}.incomplete`
   }
@@ -43,6 +51,45 @@ export class RepoCache {
   /** pagedllm's own lock name: huggingface_hub's `.locks/.../<etag>.lock` is a file it flocks, which a directory there would break. */
   blobLockPath(etag: string): string {
     return `${this.blobPath(etag)}.pagedllm-lock`
+  }
+
+  /** huggingface_hub's lock file of a blob; pagedllm creates it as huggingface_hub does (it cannot flock it from Node). */
+  hubLockPath(etag: string): string {
+    return join(this.cacheDir, '.locks', repoFolderName(this.repoId), `${etag}.lock`)
+  }
+
+  async createHubLockFile(etag: string): Promise<void> {
+    await mkdir(dirname(this.hubLockPath(etag)), {recursive: true})
+    // Group-writable like huggingface_hub's, so users sharing the cache can lock it.
+    await (await open(this.hubLockPath(etag), 'a', 0o664)).close()
+  }
+
+  /** Writes CACHEDIR.TAG at the cache root unless present, so backup tools skip the cache. */
+  async tagCacheDir(): Promise<void> {
+    const tagPath = join(this.cacheDir, 'CACHEDIR.TAG')
+    try {
+      await access(tagPath)
+    } catch {
+      await writeAtomically(tagPath, CACHEDIR_TAG)
+    }
+  }
+
+  treePath(commit: string): string {
+    return join(this.root, 'trees', `${commit}.json`)
+  }
+
+  /** The commit's cached file listing, or null when absent or unreadable. */
+  async readTree(commit: string): Promise<TreeFile[] | null> {
+    try {
+      return treeFromJson(await readFile(this.treePath(commit), 'utf8'))
+    } catch {
+      return null
+    }
+  }
+
+  /** A commit never changes, so its listing is cached for good (huggingface_hub does the same). */
+  async writeTree(commit: string, files: readonly TreeFile[]): Promise<void> {
+    await writeAtomically(this.treePath(commit), treeToJson(files))
   }
 
   snapshotDir(commit: string): string {

@@ -21,7 +21,15 @@ export type FetchImpl = (url: string, init: {method: string; headers: Record<str
 export interface RevisionInfo {
   /** The commit the revision points to now; everything after is fetched by this sha so the snapshot is consistent. */
   commit: string
-  files: string[]
+}
+
+/** One file of a commit as /tree lists it (what huggingface_hub caches in trees/<commit>.json). */
+export interface TreeFile {
+  path: string
+  size: number
+  /** The git blob sha (of the LFS pointer, for LFS files). */
+  blobId: string
+  lfs: {sha256: string; size: number} | null
 }
 
 export interface BodyFromOffset {
@@ -41,6 +49,8 @@ export interface RemoteFile {
 }
 
 const MAX_REDIRECTS = 5
+/** A repository of a million files at the Hub's 1000 per page; more means a server that pages forever. */
+const MAX_TREE_PAGES = 1000
 const USER_AGENT = 'pagedllm/0.1'
 
 function isRedirect(status: number): boolean {
@@ -71,24 +81,48 @@ export class HubClient {
 
   async revisionInfo(repoId: string, revision: string): Promise<RevisionInfo> {
     checkRevision(revision)
-    const context = this.context(repoId, revision, null)
     const url = `${this.options.endpoint}/api/models/${repoId}/revision/${encodeURIComponent(revision)}`
+    const {body} = await this.getJson(url, this.context(repoId, revision, null))
+    const {sha} = (body ?? {}) as {sha?: unknown}
+    if (typeof sha !== 'string' || !/^[0-9a-f]{40}$/.test(sha)) {
+      throw new PagedLLMError(`${url} answered without a commit sha; is HF_ENDPOINT (${this.options.endpoint}) a Hugging Face Hub?`, {code: 'hub_error'})
+    }
+    return {commit: sha}
+  }
+
+  /** Every file of a commit, from /tree (recursive, one page after another as its Link header says). */
+  async listTree(repoId: string, revision: string, commit: string): Promise<TreeFile[]> {
+    const context = this.context(repoId, revision, null)
+    const files: TreeFile[] = []
+    let url: string | null = `${this.options.endpoint}/api/models/${repoId}/tree/${commit}?recursive=true&expand=false`
+    for (let page = 0; url !== null; page++) {
+      if (page > MAX_TREE_PAGES) throw new PagedLLMError(`The file list of ${repoId} did not end after ${MAX_TREE_PAGES} pages.`, {code: 'hub_error'})
+      const {body, headers} = await this.getJson(url, context)
+      if (!Array.isArray(body)) throw new PagedLLMError(`${url} did not answer a file list; is HF_ENDPOINT (${this.options.endpoint}) a Hugging Face Hub?`, {code: 'hub_error'})
+      for (const entry of body as Array<Record<string, unknown>>) {
+        if (entry?.type !== 'file') continue
+        const lfs = entry.lfs as {oid?: unknown; size?: unknown} | undefined
+        if (typeof entry.path !== 'string' || typeof entry.size !== 'number' || typeof entry.oid !== 'string') {
+          throw new PagedLLMError(`${url} listed a file without path, size or oid.`, {code: 'hub_error'})
+        }
+        const lfsInfo = lfs !== undefined && typeof lfs.oid === 'string' && typeof lfs.size === 'number' ? {sha256: lfs.oid, size: lfs.size} : null
+        if (!isSafeRepoFile(entry.path)) throw new PagedLLMError(`${url} lists a file named ${JSON.stringify(entry.path)}, which would leave the cache folder; refusing the revision.`, {code: 'hub_error'})
+        files.push({path: entry.path, size: entry.size, blobId: entry.oid, lfs: lfsInfo})
+      }
+      const next = /<([^>]+)>\s*;\s*rel="next"/.exec(headers.get('link') ?? '')
+      url = next === null ? null : new URL(next[1]!, url).href
+    }
+    return files
+  }
+
+  private async getJson(url: string, context: HubRequestContext): Promise<{body: unknown; headers: HubResponse['headers']}> {
     const response = await this.getFollowingRedirects(url, {accept: 'application/json'}, context)
     if (response.status !== 200) throw await this.httpError(response, context)
-    let info: {sha?: unknown; siblings?: unknown}
     try {
-      info = JSON.parse(await response.text()) as typeof info
+      return {body: JSON.parse(await response.text()) as unknown, headers: response.headers}
     } catch (error) {
       throw new PagedLLMError(`${url} did not answer JSON; is HF_ENDPOINT (${this.options.endpoint}) a Hugging Face Hub?`, {code: 'hub_error', cause: error})
     }
-    const siblings = Array.isArray(info.siblings) ? info.siblings : []
-    const files = siblings.map((sibling) => (sibling as {rfilename?: unknown}).rfilename).filter((name): name is string => typeof name === 'string')
-    if (typeof info.sha !== 'string' || !/^[0-9a-f]{40}$/.test(info.sha)) {
-      throw new PagedLLMError(`${url} answered without a commit sha; is HF_ENDPOINT (${this.options.endpoint}) a Hugging Face Hub?`, {code: 'hub_error'})
-    }
-    const unsafe = files.find((file) => !isSafeRepoFile(file))
-    if (unsafe !== undefined) throw new PagedLLMError(`${url} lists a file named ${JSON.stringify(unsafe)}, which would leave the cache folder; refusing the revision.`, {code: 'hub_error'})
-    return {commit: info.sha, files}
   }
 
   /**

@@ -65,8 +65,13 @@ export async function resolveModel(spec: string, options: ResolveModelOptions = 
   }
 
   const client = new HubClient({endpoint: (options.endpoint ?? hubEndpoint()).replace(/\/+$/, ''), token: options.token ?? hubToken(), fetchImpl: options.fetchImpl})
-  const {commit, files} = await client.revisionInfo(parsed.repoId, revision)
+  const {commit} = await client.revisionInfo(parsed.repoId, revision)
+  // The listing of a commit never changes: a cached one (ours or huggingface_hub's) saves the request.
+  const cachedTree = await repo.readTree(commit)
+  const tree = cachedTree ?? (await client.listTree(parsed.repoId, revision, commit))
+  const files = tree.map((file) => file.path)
   const plan = planCheckpointFiles(parsed.repoId, files)
+  if (cachedTree === null) await repo.writeTree(commit, tree)
   const progress = progressSink(options.progress)
   const download = (file: string) => downloadSnapshotFile({client, repo, revision, commit, file, progress})
   for (const file of plan.files) await download(file)

@@ -1,14 +1,8 @@
-// Builds a deterministic GPT-2-style byte-level BPE tokenizer.json of an exact vocabulary size, for generated test models.
+// Builds deterministic byte-level BPE tokenizer.json files (Llama-3 / Qwen2 style) of an exact vocabulary size, for test models.
 import {SeededRandom} from './seeded-random.js'
 
-export const TEST_SPECIAL_TOKENS = ['<unk>', '<s>', '</s>', '<|im_start|>', '<|im_end|>'] as const
-
-/** ChatML, opening with BOS as Llama-family templates do (so chat prompts are tokenized without adding special tokens). */
-export const CHATML_TEMPLATE =
-  "{{ bos_token }}{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
-
-// Learned merges come from this text first, so common English words encode to few tokens.
-const TRAINING_TEXT = `The quick brown fox jumps over the lazy dog. A paged attention engine stores the key and value cache
+/** The text merges are learned from first, so common English words encode to few tokens. */
+export const TRAINING_TEXT = `The quick brown fox jumps over the lazy dog. A paged attention engine stores the key and value cache
 in fixed-size blocks, so that memory is allocated on demand and shared between sequences. What is the capital of France?
 The capital of France is Paris. Write a short poem about the sea. The sea is blue and the waves are high. Here is a simple
 recipe for chocolate chip cookies: first, mix the butter and the sugar, then add the eggs, the flour and the chocolate.
@@ -17,6 +11,11 @@ Give me three tips for staying healthy: eat well, sleep well, and move every day
 The system, the user and the assistant take turns in a conversation. This is a test of the tokenizer and of the model.
 In the beginning there were many questions, and the answers were not always simple, but they were often interesting.
 Numbers like 1, 2, 3, 10, 42, 100 and 2024 appear in text too, as do names, places, dates and times of the day.`
+
+/** A tokenizer.json added_tokens entry for a special token matched whole, never split by BPE. */
+export function specialAddedToken(id: number, content: string) {
+  return {id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true}
+}
 
 /** GPT-2's reversible map from bytes to printable characters, so every byte string is a valid token string. */
 export function bytesToUnicode(): string[] {
@@ -31,16 +30,12 @@ export function bytesToUnicode(): string[] {
   return map
 }
 
-// The ByteLevel pre-tokenizer's own split (GPT-2 pattern), so training sees the same words encoding will.
-const WORD_PATTERN = /'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+/gu
-
-/** Standard BPE training on TRAINING_TEXT: merge the most frequent adjacent pair until pairs stop repeating. */
-function learnMerges(byteChars: string[], limit: number): [string, string][] {
-  const encoder = new TextEncoder()
+/** Standard BPE training: merge the most frequent adjacent pair of the words (symbol lists with counts) until pairs stop repeating. */
+export function learnMerges(wordSymbols: string[][], limit: number): [string, string][] {
   const wordCounts = new Map<string, number>()
-  for (const word of TRAINING_TEXT.match(WORD_PATTERN) ?? []) {
-    const mapped = [...encoder.encode(word)].map((b) => byteChars[b]).join('\u0000')
-    wordCounts.set(mapped, (wordCounts.get(mapped) ?? 0) + 1)
+  for (const symbols of wordSymbols) {
+    const key = symbols.join('\u0000')
+    wordCounts.set(key, (wordCounts.get(key) ?? 0) + 1)
   }
   let words = [...wordCounts].map(([w, count]) => ({symbols: w.split('\u0000'), count}))
   const merges: [string, string][] = []
@@ -61,7 +56,7 @@ function learnMerges(byteChars: string[], limit: number): [string, string][] {
       }
     }
     if (best === null) break
-    const [left, right] = best.split('\u0000')
+    const [left, right] = best.split('\u0000') as [string, string]
     merges.push([left, right])
     words = words.map(({symbols, count}) => {
       const merged: string[] = []
@@ -69,7 +64,7 @@ function learnMerges(byteChars: string[], limit: number): [string, string][] {
         if (i + 1 < symbols.length && symbols[i] === left && symbols[i + 1] === right) {
           merged.push(left + right)
           i++
-        } else merged.push(symbols[i])
+        } else merged.push(symbols[i]!)
       }
       return {symbols: merged, count}
     })
@@ -77,58 +72,68 @@ function learnMerges(byteChars: string[], limit: number): [string, string][] {
   return merges
 }
 
-/** A tokenizer.json whose vocabulary has exactly vocabSize entries: specials, 256 bytes, learned then seeded-random merges. */
-/** A tokenizer.json added_tokens entry for a special token matched whole, never split by BPE. */
-export function specialAddedToken(id: number, content: string) {
-  return {id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true}
-}
-
-export function buildByteLevelBpe(vocabSize: number, seed: number): Record<string, unknown> {
-  const minimum = TEST_SPECIAL_TOKENS.length + 256
-  if (vocabSize < minimum) throw new Error(`byte-level BPE needs a vocabulary of at least ${minimum}`)
-  const byteChars = bytesToUnicode()
-  const vocab = new Map<string, number>()
-  TEST_SPECIAL_TOKENS.forEach((token, id) => vocab.set(token, id))
-  for (const char of byteChars) vocab.set(char, vocab.size)
-
+/**
+ * Grows `vocab` to vocabSize: learned merges first, then merges of seeded-random pairs of `mergeable` tokens, so every
+ * id is a real, decodable token. Returns all merges in rank order.
+ */
+export function fillVocabulary(vocab: Map<string, number>, learned: [string, string][], mergeable: string[], vocabSize: number, seed: number): [string, string][] {
   const merges: [string, string][] = []
-  for (const [left, right] of learnMerges(byteChars, vocabSize - minimum)) {
+  for (const [left, right] of learned) {
+    if (vocab.size >= vocabSize) break
+    if (vocab.has(left + right)) continue
     merges.push([left, right])
     vocab.set(left + right, vocab.size)
+    mergeable.push(left + right)
   }
-  // Fill the rest with merges of random existing tokens (never specials), so every id is a real, decodable token.
   const random = new SeededRandom(seed ^ 0x5bd1e995)
-  const mergeable = [...vocab.keys()].slice(TEST_SPECIAL_TOKENS.length)
   while (vocab.size < vocabSize) {
-    const left = mergeable[random.nextInt(mergeable.length)]
-    const right = mergeable[random.nextInt(mergeable.length)]
+    const left = mergeable[random.nextInt(mergeable.length)]!
+    const right = mergeable[random.nextInt(mergeable.length)]!
     const token = left + right
     if (vocab.has(token) || token.length > 16) continue
     merges.push([left, right])
     vocab.set(token, vocab.size)
     mergeable.push(token)
   }
+  return merges
+}
 
-  const addedTokens = TEST_SPECIAL_TOKENS.map((content, id) => specialAddedToken(id, content))
+export interface ByteLevelBpeSpec {
+  vocabSize: number
+  seed: number
+  /** Added tokens, given ids 0.. in this order ahead of the byte alphabet. */
+  specialTokens: readonly string[]
+  /** The family's pre-tokenizer split in JS syntax, so training sees the words encoding will. */
+  trainingSplit: RegExp
+  /** tokenizer.json sections copied as given (the family's own). */
+  normalizer: unknown
+  preTokenizer: unknown
+  postProcessor: unknown
+  decoder: unknown
+  ignoreMerges: boolean
+}
+
+/** A byte-level BPE tokenizer.json whose vocabulary has exactly spec.vocabSize entries: specials, 256 bytes, merges. */
+export function buildByteLevelBpe(spec: ByteLevelBpeSpec): Record<string, unknown> {
+  const minimum = spec.specialTokens.length + 256
+  if (spec.vocabSize < minimum) throw new Error(`byte-level BPE needs a vocabulary of at least ${minimum}`)
+  const byteChars = bytesToUnicode()
+  const vocab = new Map<string, number>()
+  spec.specialTokens.forEach((token, id) => vocab.set(token, id))
+  for (const char of byteChars) vocab.set(char, vocab.size)
+  const encoder = new TextEncoder()
+  const words = (TRAINING_TEXT.match(spec.trainingSplit) ?? []).map((word) => [...encoder.encode(word)].map((b) => byteChars[b]!))
+  const learned = learnMerges(words, spec.vocabSize - minimum)
+  const merges = fillVocabulary(vocab, learned, [...byteChars], spec.vocabSize, spec.seed)
   return {
     version: '1.0',
     truncation: null,
     padding: null,
-    added_tokens: addedTokens,
-    normalizer: null,
-    pre_tokenizer: {type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true},
-    post_processor: {
-      type: 'TemplateProcessing',
-      single: [{SpecialToken: {id: '<s>', type_id: 0}}, {Sequence: {id: 'A', type_id: 0}}],
-      pair: [
-        {SpecialToken: {id: '<s>', type_id: 0}},
-        {Sequence: {id: 'A', type_id: 0}},
-        {SpecialToken: {id: '<s>', type_id: 1}},
-        {Sequence: {id: 'B', type_id: 1}},
-      ],
-      special_tokens: {'<s>': {id: '<s>', ids: [1], tokens: ['<s>']}},
-    },
-    decoder: {type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true},
+    added_tokens: spec.specialTokens.map((content, id) => specialAddedToken(id, content)),
+    normalizer: spec.normalizer,
+    pre_tokenizer: spec.preTokenizer,
+    post_processor: spec.postProcessor,
+    decoder: spec.decoder,
     model: {
       type: 'BPE',
       dropout: null,
@@ -137,31 +142,9 @@ export function buildByteLevelBpe(vocabSize: number, seed: number): Record<strin
       end_of_word_suffix: null,
       fuse_unk: false,
       byte_fallback: false,
-      ignore_merges: false,
+      ignore_merges: spec.ignoreMerges,
       vocab: Object.fromEntries(vocab),
       merges: merges.map(([left, right]) => `${left} ${right}`),
     },
-  }
-}
-
-/** tokenizer_config.json for the generated tokenizer: BOS <s>, EOS <|im_end|>, ChatML template. */
-export function buildTokenizerConfig(maxLength: number): Record<string, unknown> {
-  return {
-    add_bos_token: true,
-    add_eos_token: false,
-    added_tokens_decoder: Object.fromEntries(
-      TEST_SPECIAL_TOKENS.map((content, id) => [
-        String(id),
-        {content, lstrip: false, normalized: false, rstrip: false, single_word: false, special: true},
-      ]),
-    ),
-    bos_token: '<s>',
-    eos_token: '<|im_end|>',
-    unk_token: '<unk>',
-    pad_token: null,
-    chat_template: CHATML_TEMPLATE,
-    clean_up_tokenization_spaces: false,
-    model_max_length: maxLength,
-    tokenizer_class: 'PreTrainedTokenizerFast',
   }
 }

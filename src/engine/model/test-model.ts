@@ -3,17 +3,18 @@ import {existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync} f
 import {dirname, join, resolve} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {ModelLoadError} from '../errors.js'
-import {buildByteLevelBpe, buildTokenizerConfig} from './byte-level-bpe.js'
 import {expectedTensorShapes} from './load-model.js'
 import {parseModelConfig, readJsonObject, type ModelConfig} from './model-config.js'
 import {encodeFloats, writeSafetensors, type TensorDtype} from './safetensors.js'
 import {SeededRandom} from './seeded-random.js'
+import {TOKENIZER_FAMILIES, buildTokenizerConfig, specialTokenId, type TokenizerFamily} from './tokenizer-families.js'
 
 export type TestModelPreset = 'tiny' | 'small' | 'bench'
 export const TEST_MODEL_PRESETS: readonly TestModelPreset[] = ['tiny', 'small', 'bench']
 /**
  * llama: Llama 2 layout (plain RoPE). qwen2: q/k/v biases, theta 1e6. llama3: llama3 RoPE scaling. All untied: a random
  * tied model greedily repeats its last token (its own embedding dominates its logits); tied loading is covered by tinychat.
+ * Each carries its family's tokenizer (tokenizer-families.ts), so transformers and pagedllm tokenize it alike.
  */
 export type TestModelVariant = 'llama' | 'qwen2' | 'llama3'
 export const TEST_MODEL_VARIANTS: readonly TestModelVariant[] = ['llama', 'qwen2', 'llama3']
@@ -27,7 +28,7 @@ export interface TestModelOptions {
 }
 
 /** Bump when the generated weights or files change, so stale cached models are rebuilt. */
-const GENERATOR_VERSION = 1
+const GENERATOR_VERSION = 2
 
 interface PresetShape {
   vocabSize: number
@@ -45,6 +46,10 @@ const PRESETS: Record<TestModelPreset, PresetShape> = {
   bench: {vocabSize: 32000, hiddenSize: 512, numLayers: 8, numHeads: 8, numKvHeads: 4, intermediateSize: 1536, maxPositionEmbeddings: 2048},
 }
 
+function tokenizerFamily(variant: TestModelVariant): TokenizerFamily {
+  return TOKENIZER_FAMILIES[variant === 'llama' ? 'llama2' : variant]
+}
+
 /** The repository root: this file sits at src/engine/model/ (or dist/engine/model/ once compiled). */
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..')
 
@@ -58,6 +63,7 @@ export function defaultTestModelDir(preset: TestModelPreset, options: TestModelO
 export function testModelConfigJson(preset: TestModelPreset, options: TestModelOptions = {}): Record<string, unknown> {
   const shape = PRESETS[preset]
   const variant = options.variant ?? 'llama'
+  const family = tokenizerFamily(variant)
   const common = {
     vocab_size: shape.vocabSize,
     hidden_size: shape.hiddenSize,
@@ -68,8 +74,8 @@ export function testModelConfigJson(preset: TestModelPreset, options: TestModelO
     head_dim: shape.hiddenSize / shape.numHeads,
     max_position_embeddings: shape.maxPositionEmbeddings,
     hidden_act: 'silu',
-    bos_token_id: 1,
-    eos_token_id: 4,
+    bos_token_id: specialTokenId(family, family.bosToken ?? family.specialTokens[0]!),
+    eos_token_id: specialTokenId(family, family.eosToken),
     torch_dtype: {F32: 'float32', BF16: 'bfloat16', F16: 'float16'}[options.dtype ?? 'F32'],
     pagedllm_test_model: {preset, variant, seed: options.seed ?? 0, generatorVersion: GENERATOR_VERSION},
   }
@@ -173,9 +179,11 @@ function writeTestModelFiles(dir: string, configJson: Record<string, unknown>, o
     data: () => encodeFloats(randomTensor(name, shape, config, random), dtype),
   }))
   writeSafetensors(join(dir, 'model.safetensors'), tensors, {format: 'pt'})
-  writeJson(join(dir, 'tokenizer.json'), buildByteLevelBpe(config.vocabSize, seed))
-  writeJson(join(dir, 'tokenizer_config.json'), buildTokenizerConfig(config.maxPositionEmbeddings))
-  writeJson(join(dir, 'generation_config.json'), {bos_token_id: 1, eos_token_id: [2, 4]})
+  const family = tokenizerFamily(options.variant ?? 'llama')
+  writeJson(join(dir, 'tokenizer.json'), family.buildTokenizerJson(config.vocabSize, seed))
+  writeJson(join(dir, 'tokenizer_config.json'), buildTokenizerConfig(family, config.maxPositionEmbeddings))
+  const eosIds = family.generationEosTokens.map((token) => specialTokenId(family, token)).sort((a, b) => a - b)
+  writeJson(join(dir, 'generation_config.json'), {bos_token_id: configJson.bos_token_id, eos_token_id: eosIds})
   writeJson(join(dir, 'config.json'), configJson)
 }
 
