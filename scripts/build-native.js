@@ -1,14 +1,19 @@
 #!/usr/bin/env node
 // Builds the native addon with cmake-js (offline: native/package.json pins napi_versions so no headers are fetched).
-// PAGEDLLM_CUDA=OFF forces a CPU-only build even where nvcc exists.
+// Runs as the package's `install` script, so a global install builds the addon too. PAGEDLLM_CUDA=OFF forces a
+// CPU-only build even where nvcc exists.
 import {spawnSync} from 'node:child_process'
 import {existsSync} from 'node:fs'
+import {createRequire} from 'node:module'
 import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
-const cmakeJs = join(root, 'node_modules', 'cmake-js', 'bin', 'cmake-js')
-if (!existsSync(cmakeJs)) {
+// Resolved as Node resolves it: npm may place cmake-js in this package's node_modules or in one above it.
+let cmakeJs
+try {
+  cmakeJs = join(dirname(createRequire(join(root, 'package.json')).resolve('cmake-js/package.json')), 'bin', 'cmake-js')
+} catch {
   console.error('cmake-js is missing: run `npm install` first.')
   process.exit(1)
 }
