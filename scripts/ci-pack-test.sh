@@ -27,7 +27,7 @@ echo "$(wc -l <<<"$contents") files, $(du -k "$tarball" | cut -f1) KiB"
 
 step "npm install -g (temp prefix; builds the native addon)"
 prefix="$work/prefix"
-# npm 11 asks for consent before a global package's install script runs: --allow-scripts names ours.
+# npm 11 warns about (and is to block) install scripts not approved with --allow-scripts: approve ours.
 PAGEDLLM_CUDA=${PAGEDLLM_CUDA:-OFF} npm install -g "$tarball" --prefix "$prefix" --allow-scripts=pagedllm --no-audit --no-fund --loglevel=error
 package_dir="$prefix/lib/node_modules/pagedllm"
 for dev in tsx typescript fast-check openai; do
