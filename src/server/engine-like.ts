@@ -9,6 +9,7 @@ export type {ChatMessage, EngineStats, RequestOutput}
 export type {CompletionOutput} from '../engine/request-output.js'
 
 export interface TokenizerLike {
+  readonly vocabSize: number
   encode(text: string, opts?: {addSpecialTokens?: boolean}): number[]
   decode(ids: number[], opts?: {skipSpecialTokens?: boolean}): string
   /** The chat template rendered and tokenized without a double BOS. */

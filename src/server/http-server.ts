@@ -10,6 +10,7 @@ import type {EngineLike} from './engine-like.js'
 import {errorReply} from './error-reply.js'
 import {ServerMetrics} from './metrics.js'
 import {RequestLimiter} from './request-limiter.js'
+import {detokenize, tokenize} from './tokenize.js'
 
 export interface ApiServerOptions {
   host: string
@@ -58,6 +59,8 @@ export class ApiServer {
       '/v1/models': {GET: async (_, response) => this.listModels(response)},
       '/v1/completions': {POST: (request, response, signal) => this.generate(request, response, signal, createCompletion)},
       '/v1/chat/completions': {POST: (request, response, signal) => this.generate(request, response, signal, createChatCompletion)},
+      '/tokenize': {POST: (request, response, signal) => this.generate(request, response, signal, tokenize)},
+      '/detokenize': {POST: (request, response, signal) => this.generate(request, response, signal, detokenize)},
     }
   }
 
