@@ -7,6 +7,7 @@ import {ensureTestModel, testModelParameterCount} from '../engine/model/test-mod
 import {engineConfigFromFlags, engineFlags} from '../cli/engine-flags.js'
 import {parseRequestRate, parseRequestRates} from './arrivals.js'
 import type {SuiteOptions} from './bench-suite.js'
+import type {PromptFormat} from './endpoint-prompts.js'
 import {LENGTH_SPREADS, type LengthSpread} from './synthetic-trace.js'
 import {TRACE_NAMES, type TraceName} from './workload.js'
 
@@ -68,7 +69,7 @@ const positiveNumber = (text: string, flag: string) => {
 /** Flags -> suite options; the model is resolved (or the bench model generated) here. */
 export async function suiteOptionsFromFlags(
   flags: Record<string, any>,
-  extra: {policies: KvPolicy[]; endpoints: string[]; endpointModel?: string; log: (line: string) => void},
+  extra: {policies: KvPolicy[]; endpoints: string[]; endpointLabels?: string[]; endpointModel?: string; promptFormat?: PromptFormat; log: (line: string) => void},
 ): Promise<SuiteOptions> {
   const modelPath = flags.model ? await resolveModel(flags.model) : await ensureTestModel('bench')
   const numBlocks = flags['num-blocks'] ?? (flags['kv-memory'] ? undefined : DEFAULT_BENCH_NUM_BLOCKS)
@@ -84,7 +85,9 @@ export async function suiteOptionsFromFlags(
     requestRates: flags['request-rates'] ? parseRequestRates(flags['request-rates']) : [parseRequestRate(flags['request-rate'])],
     policies: extra.policies,
     endpoints: extra.endpoints,
+    endpointLabels: extra.endpointLabels,
     endpointModel: extra.endpointModel,
+    promptFormat: extra.promptFormat ?? 'text',
     engineConfig,
     generation: {temperature: positiveNumber(flags.temperature, 'temperature'), seed: flags.seed},
     stepCostMs: flags['step-cost-ms'] === undefined ? undefined : positiveNumber(flags['step-cost-ms'], 'step-cost-ms'),
