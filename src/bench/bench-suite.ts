@@ -98,6 +98,8 @@ export async function runBenchSuite(options: SuiteOptions): Promise<SuiteResults
       )
     }
     const labels = endpointLabels(options.endpoints, options.endpointLabels)
+    const clash = labels.find((label) => options.policies.some((policy) => policyLabel(policy, engineConfig.enablePrefixCaching) === label))
+    if (clash) throw new InvalidRequestError(`endpoint label '${clash}' is also a policy run's label; pick another with --endpoint-label`, {param: 'endpoint-label'})
     const served = await Promise.all(options.endpoints.map((url) => describeEndpoint(url, options.endpointModel)))
     const endpointLimit = Math.min(Infinity, ...served.map((s) => s.maxModelLen ?? Infinity))
     // Without a local engine (endpoints only) the model's own context is the limit, unless the prompts are text

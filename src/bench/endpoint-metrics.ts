@@ -118,7 +118,7 @@ export function summarizeSamples(source: ServerSideStats['source'], samples: rea
  * stop() may be called more than once.
  * A server without /metrics, or with names we do not know, gives null: its columns stay empty.
  */
-export function startMetricsScraper(baseUrl: string, dispatcher: Dispatcher, intervalMs = 200): {stop(): Promise<ServerSideStats | null>} {
+export function startMetricsScraper(baseUrl: string, dispatcher: Dispatcher, intervalMs = 100): {stop(): Promise<ServerSideStats | null>} {
   const samples: Sample[] = []
   let source: ServerSideStats['source'] | null = null
   let unavailable = false

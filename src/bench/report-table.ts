@@ -48,8 +48,9 @@ function headlineRow(run: RunResult, paged: RunResult | undefined): string[] {
   const cpuRatio = paged?.cpuSeconds && run !== paged && run.cpuSeconds ? ratio(run.cpuSeconds / paged.cpuSeconds) : '-'
   // Endpoints: batch, KV and preemption figures come from the server's /metrics, when it has them.
   const server = run.server
-  const share = engine || server?.kvTokenShare != null ? percent(m.kvTokenShare) : '-'
-  const kvUsed = engine ? percent(meanPoolUse(run)) : server?.meanKvUsage != null ? percent(server.meanKvUsage) : '-'
+  const scraped = server != null && server.samples > 0 // a run shorter than the scrape interval saw no work
+  const share = engine || (scraped && server.kvTokenShare !== null) ? percent(m.kvTokenShare) : '-'
+  const kvUsed = engine ? percent(meanPoolUse(run)) : scraped && server.meanKvUsage !== null ? percent(server.meanKvUsage) : '-'
   return [
     run.policy === 'paged' ? chalk.cyan(run.label) : run.label,
     fixed(m.requestsPerSecond, 3),
@@ -63,11 +64,11 @@ function headlineRow(run: RunResult, paged: RunResult | undefined): string[] {
     stepRatio,
     m.kvTokenShare >= 0.96 ? chalk.green(share) : share,
     kvUsed,
-    engine || server ? fixed(m.meanBatch, 2) : '-',
-    engine || server ? String(m.maxBatch) : '-',
+    engine || scraped ? fixed(m.meanBatch, 2) : '-',
+    engine || scraped ? String(m.maxBatch) : '-',
     ms(m.normalizedLatencyS),
     engine || server?.preemptions != null ? String(m.preemptions) : '-',
-    engine || server?.peakUsedBlocks != null ? String(m.peakUsedBlocks) : '-',
+    engine || (scraped && server.peakUsedBlocks !== null) ? String(m.peakUsedBlocks) : '-',
   ]
 }
 
