@@ -92,8 +92,9 @@ describe('pagedllm compare --endpoint', () => {
 
   it('sends text sized by each server, reports its usage counts and /metrics, and labels every endpoint apart', async () => {
     const out = mkdtempSync(join(tmpdir(), 'pagedllm-compare-'))
+    // No --model: text prompts from a synthetic trace need no local model.
     const child = spawnCommand('compare', [
-      '--model', modelDir, '--endpoint', pagedUrl, '--endpoint-label', 'paged', '--endpoint', orcaUrl, '--endpoint-label', 'orca-max',
+      '--endpoint', pagedUrl, '--endpoint-label', 'paged', '--endpoint', orcaUrl, '--endpoint-label', 'orca-max',
       '--endpoint', stubUrl, '--trace', 'synthetic', '--input-len', '24', '--output-len', '24', '--num-prompts', '6',
       '--request-rates', '10,20', '--out', out,
     ])

@@ -79,16 +79,24 @@ export function policyLabel(policy: KvPolicy, prefixCaching: boolean): string {
   return policy === 'paged' && !prefixCaching ? 'paged (no prefix cache)' : policy
 }
 
+/** Endpoint-only runs that send text from a built-in or synthetic trace need no local model at all. */
+export function needsLocalModel(options: {policies: readonly KvPolicy[]; promptFormat: PromptFormat; dataset?: string}): boolean {
+  return options.policies.length > 0 || options.promptFormat === 'ids' || options.dataset !== undefined
+}
+
 export async function runBenchSuite(options: SuiteOptions): Promise<SuiteResults> {
   const {engineConfig, log} = options
   const createEngine = (policy: KvPolicy) => LLMEngine.create({...engineConfig, policy})
   // The first engine tells the limits (context, pool) the workload must fit; it then serves the first run.
   let firstEngine: LLMEngine | null = options.policies.length > 0 ? await createEngine(options.policies[0]) : null
   try {
-    const model = firstEngine?.model ?? (await loadModel(engineConfig.modelPath))
-    const tokenizer = model.tokenizer
-    // Prompt ids must be valid for the weights as well as the tokenizer.
-    const vocab = {vocabSize: Math.min(tokenizer.vocabSize, model.config.vocabSize), specialTokenIds: tokenizer.specialTokenIds}
+    const localModel = needsLocalModel({...options, dataset: options.workload.dataset})
+    const model = firstEngine?.model ?? (localModel ? await loadModel(engineConfig.modelPath) : null)
+    // Prompt ids must be valid for the weights as well as the tokenizer. Without a local model only text is
+    // sent, and the placeholder ids carry nothing but each prompt's traced length.
+    const vocab = model
+      ? {vocabSize: Math.min(model.tokenizer.vocabSize, model.config.vocabSize), specialTokenIds: model.tokenizer.specialTokenIds}
+      : {vocabSize: 1, specialTokenIds: new Set<number>()}
     const limits = firstEngine ? engineLimits(firstEngine) : null
     if (firstEngine && limits && limits.poolTokens < firstEngine.maxModelLen && options.policies.some((p) => p === 'orca-max' || p === 'contiguous')) {
       throw new InvalidRequestError(
@@ -105,9 +113,9 @@ export async function runBenchSuite(options: SuiteOptions): Promise<SuiteResults
     // Without a local engine (endpoints only) the model's own context is the limit, unless the prompts are text
     // sized for the servers and the servers say their context.
     const localOnly = options.policies.length === 0 && options.promptFormat === 'text' && Number.isFinite(endpointLimit)
-    const contextLimit = localOnly ? Infinity : Math.min(engineConfig.maxModelLen ?? Infinity, model.config.maxPositionEmbeddings)
+    const contextLimit = localOnly || !model ? (engineConfig.maxModelLen ?? Infinity) : Math.min(engineConfig.maxModelLen ?? Infinity, model.config.maxPositionEmbeddings)
     const maxTotalTokens = Math.min(limits?.maxTotalTokens ?? contextLimit, endpointLimit)
-    const workload = buildWorkload(options.workload, tokenizer, maxTotalTokens)
+    const workload = buildWorkload(options.workload, model?.tokenizer ?? null, maxTotalTokens)
     const engineInfo = firstEngine && limits && {
       model: firstEngine.modelName,
       blockSize: engineConfig.blockSize,
