@@ -1,15 +1,20 @@
 #!/usr/bin/env node
 // Builds the native addon with cmake-js (offline: native/package.json pins napi_versions so no headers are fetched).
-// CUDA is built when nvcc and an NVIDIA driver are present, or when PAGEDLLM_CUDA=ON; PAGEDLLM_CUDA=OFF forces CPU-only.
+// Runs as the package's `install` script, so a global install builds the addon too. CUDA is built when nvcc and an
+// NVIDIA driver are present, or when PAGEDLLM_CUDA=ON; PAGEDLLM_CUDA=OFF forces CPU-only.
 import {spawnSync} from 'node:child_process'
 import {existsSync} from 'node:fs'
+import {createRequire} from 'node:module'
 import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {chooseCudaBuild, findNvcc, findNvidiaDriver} from './cuda-build-choice.js'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
-const cmakeJs = join(root, 'node_modules', 'cmake-js', 'bin', 'cmake-js')
-if (!existsSync(cmakeJs)) {
+// Resolved as Node resolves it: npm may place cmake-js in this package's node_modules or in one above it.
+let cmakeJs
+try {
+  cmakeJs = join(dirname(createRequire(join(root, 'package.json')).resolve('cmake-js/package.json')), 'bin', 'cmake-js')
+} catch {
   console.error('cmake-js is missing: run `npm install` first.')
   process.exit(1)
 }

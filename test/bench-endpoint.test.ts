@@ -1,38 +1,70 @@
-// The HTTP endpoint driver against a fake OpenAI-compatible server that streams /v1/completions.
+// The HTTP endpoint driver against fake OpenAI-compatible servers: streaming, text prompts sized by /tokenize, /metrics scraping, labels.
 import assert from 'node:assert/strict'
 import {createServer, type Server} from 'node:http'
 import type {AddressInfo} from 'node:net'
 import {after, before, describe, it} from 'node:test'
-import {runOnEndpoint, serverSentData} from '../src/bench/endpoint-run.js'
-import {UnavailableError} from '../src/engine/errors.js'
+import {parsePrometheusText, readSample, summarizeSamples} from '../src/bench/endpoint-metrics.js'
+import {endpointTextPrompts, fillerText} from '../src/bench/endpoint-prompts.js'
+import {endpointAgent, endpointLabels, runOnEndpoint, serverSentData} from '../src/bench/endpoint-run.js'
+import {BenchRandom} from '../src/bench/random.js'
+import {InvalidRequestError, UnavailableError} from '../src/engine/errors.js'
 
 const TOKEN_DELAY_MS = 3
 const received: Record<string, unknown>[] = []
 
-/** Streams max_tokens chunks "<prompt length>:<i> " then a usage chunk (unless ?no-usage), then [DONE]. */
-function fakeServer(): Server {
+/**
+ * Streams max_tokens chunks "<prompt length>:<i> " then a usage chunk (when asked for), then [DONE]. With
+ * `extras`: a one-token-per-character /tokenize (BOS = 1) and /detokenize, and vLLM-named /metrics whose
+ * running gauge is the number of streams open and whose preemption counter counts requests.
+ */
+function fakeServer(extras = false): Server {
+  let open = 0
+  let served = 0
   return createServer((req, res) => {
     if (req.method === 'GET' && req.url === '/v1/models') {
       res.setHeader('content-type', 'application/json')
-      res.end(JSON.stringify({object: 'list', data: [{id: 'fake-model', object: 'model'}]}))
+      res.end(JSON.stringify({object: 'list', data: [{id: 'fake-model', object: 'model', max_model_len: 4096}]}))
+      return
+    }
+    if (extras && req.method === 'GET' && req.url === '/metrics') {
+      res.end(`# TYPE vllm:num_requests_running gauge\nvllm:num_requests_running{model_name="fake-model"} ${open}\n` +
+        `vllm:num_requests_waiting{model_name="fake-model"} 0\nvllm:kv_cache_usage_perc{model_name="fake-model"} ${open / 10}\n` +
+        `vllm:num_preemptions_total{model_name="fake-model"} ${served}\n`)
+      return
+    }
+    if (req.method !== 'POST' || !(req.url === '/v1/completions' || (extras && (req.url === '/tokenize' || req.url === '/detokenize')))) {
+      res.statusCode = 404
+      res.end(JSON.stringify({error: {message: 'not found'}}))
       return
     }
     let raw = ''
     req.on('data', (chunk) => (raw += chunk))
     req.on('end', async () => {
       const body = JSON.parse(raw)
+      if (req.url === '/tokenize') {
+        const tokens = [...(body.add_special_tokens === false ? [] : [1]), ...[...body.prompt].map((c: string) => c.charCodeAt(0))]
+        res.end(JSON.stringify({count: tokens.length, max_model_len: 4096, tokens}))
+        return
+      }
+      if (req.url === '/detokenize') {
+        res.end(JSON.stringify({prompt: String.fromCharCode(...body.tokens.filter((id: number) => id !== 1))}))
+        return
+      }
       received.push(body)
       if (body.model !== 'fake-model') {
         res.statusCode = 404
         res.end(JSON.stringify({error: {message: 'no such model'}}))
         return
       }
+      open++
+      served++
       res.setHeader('content-type', 'text/event-stream')
       for (let i = 0; i < body.max_tokens; i++) {
         await new Promise((resolve) => setTimeout(resolve, TOKEN_DELAY_MS))
         res.write(`data: ${JSON.stringify({choices: [{index: 0, text: `${body.prompt.length}:${i} `, finish_reason: null}]})}\n\n`)
       }
       if (body.stream_options?.include_usage) res.write(`data: ${JSON.stringify({choices: [], usage: {prompt_tokens: body.prompt.length, completion_tokens: body.max_tokens}})}\n\n`)
+      open--
       res.end('data: [DONE]\n\n')
     })
   })
@@ -63,7 +95,7 @@ describe('endpoint driver', () => {
     assert.equal(body.stream, true)
     const m = result.metrics
     assert.equal(m.numRequests, 2)
-    assert.equal(m.outputTokensPerSecond * m.durationS, 10)
+    assert.ok(Math.abs(m.outputTokensPerSecond * m.durationS - 10) < 1e-9) // rates times duration: float rounding
     assert.ok(m.ttftS.mean >= TOKEN_DELAY_MS / 1000 * 0.9, `ttft ${m.ttftS.mean}`)
     assert.ok(m.ttftS.mean < m.e2eLatencyS.mean)
     assert.ok(m.tpotS.mean >= TOKEN_DELAY_MS / 1000 * 0.9, `tpot ${m.tpotS.mean}`)
@@ -91,5 +123,94 @@ describe('endpoint driver', () => {
     const seen: unknown[] = []
     for await (const payload of serverSentData(chunks())) seen.push(payload)
     assert.deepEqual(seen, [{a: 1}, {a: 2}])
+  })
+})
+
+describe('endpoint text prompts, /metrics and labels', () => {
+  const plain = fakeServer()
+  const rich = fakeServer(true)
+  let plainUrl = ''
+  let richUrl = ''
+  before(async () => {
+    for (const server of [plain, rich]) await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    plainUrl = `http://127.0.0.1:${(plain.address() as AddressInfo).port}`
+    richUrl = `http://127.0.0.1:${(rich.address() as AddressInfo).port}`
+  })
+  after(() => {
+    plain.close()
+    rich.close()
+  })
+  const trace = [{promptLen: 40, outputLen: 3}, {promptLen: 7, outputLen: 5}, {promptLen: 2, outputLen: 4}]
+
+  it("sizes text prompts in the server's own tokens through /tokenize", async () => {
+    const prompts = await endpointTextPrompts(richUrl, 'fake-model', trace, 0, endpointAgent)
+    assert.match(prompts.source, /\/tokenize/)
+    // One token per character plus the BOS the server adds: each text is its traced length less one character.
+    assert.deepEqual(prompts.texts.map((text) => text.length), [39, 6, 1])
+    const again = await endpointTextPrompts(richUrl, 'fake-model', trace, 0, endpointAgent)
+    assert.deepEqual(again.texts, prompts.texts)
+  })
+
+  it('falls back to filler words without /tokenize, and sends the dataset text when the trace has it', async () => {
+    const filler = await endpointTextPrompts(plainUrl, 'fake-model', trace, 0, endpointAgent)
+    assert.match(filler.source, /filler/)
+    assert.deepEqual(filler.texts.map((text) => text.split(' ').length), [39, 6, 1])
+    assert.equal(filler.texts[0], fillerText(39, new BenchRandom(0 ^ 0x7e57)))
+    const dataset = await endpointTextPrompts(plainUrl, 'fake-model', [{promptLen: 3, outputLen: 4, promptTokenIds: [1, 2, 3], promptText: 'Hi there'}], 0, endpointAgent)
+    assert.deepEqual(dataset, {texts: ['Hi there'], source: 'the dataset text'})
+  })
+
+  it("sends text, takes the token counts from the server's usage and the batch, KV and preemption columns from its /metrics", async () => {
+    received.length = 0
+    const requests = [0, 1, 2, 3].map((i) => ({requestId: `r${i}`, promptTokenIds: [1, 2], outputLen: 20, arrivalOffset: 0}))
+    const texts = ['abcdefgh', 'abcdefgh', 'abcdefgh', 'abcdefgh']
+    const result = await runOnEndpoint(richUrl, requests, {temperature: 0, seed: 0}, {promptTexts: texts, scrapeIntervalMs: 10})
+    assert.ok(received.every((body) => body.prompt === 'abcdefgh'))
+    assert.ok(Math.abs(result.metrics.inputTokensPerSecond * result.metrics.durationS - 4 * 8) < 1e-9) // usage.prompt_tokens, not the 2 ids
+    const server = result.server!
+    assert.equal(server.source, 'vllm')
+    assert.ok(server.samples > 0)
+    assert.ok(server.maxRunning >= 1 && server.maxRunning <= 4, `max running ${server.maxRunning}`)
+    assert.equal(result.metrics.maxBatch, server.maxRunning)
+    assert.equal(server.preemptions, 4) // the fake's counter counts requests: 4 more after the run than before
+    assert.equal(result.metrics.preemptions, 4)
+    assert.ok(server.peakKvUsage! > 0 && server.peakKvUsage! <= 0.4)
+    assert.equal(server.kvTokenShare, null)
+    // A server without /metrics leaves them empty.
+    assert.equal((await runOnEndpoint(plainUrl, requests.slice(0, 1), {temperature: 0, seed: 0})).server, null)
+  })
+
+  it('reads pagedllm and vLLM metric names', () => {
+    const paged = readSample(parsePrometheusText([
+      '# HELP pagedllm_num_requests_running x', 'pagedllm_num_requests_running 3', 'pagedllm_num_requests_waiting 2',
+      'pagedllm_kv_blocks{state="used"} 30', 'pagedllm_kv_blocks{state="free"} 70', 'pagedllm_kv_blocks{state="total"} 100',
+      'pagedllm_kv_waste_ratio 0.25', 'pagedllm_num_preemptions_total 5',
+    ].join('\n')))
+    assert.deepEqual(paged, {source: 'pagedllm', sample: {running: 3, waiting: 2, kvUsage: 0.3, usedBlocks: 30, tokenShare: 0.75, preemptionsTotal: 5}})
+    // Older vLLM: gpu_cache_usage_perc; two engines behind one server add their requests up.
+    const vllm = readSample(parsePrometheusText([
+      'vllm:num_requests_running{engine="0"} 2', 'vllm:num_requests_running{engine="1"} 1',
+      'vllm:gpu_cache_usage_perc{engine="0"} 0.5', 'vllm:gpu_cache_usage_perc{engine="1"} 0.3', 'vllm:num_preemptions_total 1',
+    ].join('\n')))
+    assert.equal(vllm!.sample.running, 3)
+    assert.ok(Math.abs(vllm!.sample.kvUsage! - 0.4) < 1e-12)
+    assert.equal(readSample(parsePrometheusText('http_requests_total 4\n')), null)
+    const idle = {running: 0, waiting: 0, kvUsage: 0, usedBlocks: 0, tokenShare: null, preemptionsTotal: 1}
+    const summary = summarizeSamples('pagedllm', [idle, paged!.sample, {...paged!.sample, running: 5, kvUsage: 0.5, usedBlocks: 50}, {...idle, preemptionsTotal: 9}])
+    assert.equal(summary.samples, 2) // idle scrapes do not dilute the means
+    assert.equal(summary.meanRunning, 4)
+    assert.equal(summary.maxRunning, 5)
+    assert.equal(summary.peakUsedBlocks, 50)
+    assert.ok(Math.abs(summary.meanKvUsage! - 0.4) < 1e-12)
+    assert.equal(summary.preemptions, 8)
+  })
+
+  it('labels endpoints by --endpoint-label or host:port, never two the same', () => {
+    assert.deepEqual(endpointLabels(['http://127.0.0.1:8001', 'http://127.0.0.1:8002/v2/']), ['127.0.0.1:8001', '127.0.0.1:8002/v2'])
+    assert.deepEqual(endpointLabels(['http://a:1', 'http://b:2'], ['vllm']), ['vllm', 'b:2'])
+    assert.deepEqual(endpointLabels(['http://a:1', 'http://a:1']), ['a:1 #1', 'a:1 #2'])
+    assert.throws(() => endpointLabels(['http://a:1'], ['x', 'y']), InvalidRequestError)
+    assert.throws(() => endpointLabels(['localhost:8000']), InvalidRequestError) // no scheme: "localhost:" would be one
+    assert.throws(() => endpointLabels(['not a url']), InvalidRequestError)
   })
 })

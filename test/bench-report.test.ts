@@ -47,6 +47,19 @@ describe('report tables', () => {
     assert.match(paged, /12\.50/)
   })
 
+  it("fills an endpoint's batch, KV and preemption columns from its scraped /metrics, and leaves them empty without", () => {
+    const scraped = {...run('10.0.0.1:8000', 1, 1, 0.9, 7.25), policy: null, endpoint: 'http://10.0.0.1:8000', projected: null, cpuSeconds: null, loadAverage: null}
+    scraped.metrics = {...scraped.metrics, maxBatch: 9, preemptions: 3, peakUsedBlocks: 0}
+    const server = {source: 'vllm' as const, samples: 4, meanRunning: 7.25, maxRunning: 9, meanWaiting: 0, meanKvUsage: 0.625, peakKvUsage: 0.9, peakUsedBlocks: null, kvTokenShare: null, preemptions: 3}
+    const bare = {...scraped, label: 'stub:1', server: null}
+    const text = stripAnsi(renderHeadline({...results, runs: [{...scraped, server}, bare]}))
+    const row = text.split('\n').find((line) => line.startsWith('10.0.0.1:8000'))!.split(/\s+/)
+    // KV holds tokens (pagedllm servers only), KV used, mean batch, max batch, norm. latency, preempt, peak blocks
+    assert.deepEqual(row.slice(-7), ['-', '62.5%', '7.25', '9', '50.0', '3', '-'])
+    const bareRow = text.split('\n').find((line) => line.startsWith('stub:1'))!.split(/\s+/)
+    assert.deepEqual(bareRow.slice(-7), ['-', '-', '-', '-', '50.0', '-', '-'])
+  })
+
   it('shows the constant-step-cost projection and whether outputs agree', () => {
     assert.match(stripAnsi(renderProjection(results)), /orca-max\s+2\.00\s+1\s+5\.00x/)
     const agreement = stripAnsi(renderOutputAgreement(results))

@@ -7,7 +7,8 @@ import {ensureTestModel, testModelParameterCount} from '../engine/model/test-mod
 import {engineConfigFromFlags, engineFlags} from '../cli/engine-flags.js'
 import {numberFlag} from '../cli/number-flag.js'
 import {parseRequestRate, parseRequestRates} from './arrivals.js'
-import type {SuiteOptions} from './bench-suite.js'
+import {needsLocalModel, type SuiteOptions} from './bench-suite.js'
+import type {PromptFormat} from './endpoint-prompts.js'
 import {LENGTH_SPREADS, type LengthSpread} from './synthetic-trace.js'
 import {TRACE_NAMES, type TraceName} from './workload.js'
 
@@ -72,9 +73,12 @@ const nonNegative = (value: number, flag: string) => {
 /** Flags -> suite options; the model is resolved (or the bench model generated) here. */
 export async function suiteOptionsFromFlags(
   flags: Record<string, any>,
-  extra: {policies: KvPolicy[]; endpoints: string[]; endpointModel?: string; log: (line: string) => void},
+  extra: {policies: KvPolicy[]; endpoints: string[]; endpointLabels?: string[]; endpointModel?: string; promptFormat?: PromptFormat; log: (line: string) => void},
 ): Promise<SuiteOptions> {
-  const modelPath = flags.model ? await resolveModel(flags.model) : await ensureTestModel('bench')
+  const promptFormat = extra.promptFormat ?? 'text'
+  // No local model (modelPath '') when the run needs none: endpoints only, sent text from a built-in trace.
+  const modelNeeded = needsLocalModel({policies: extra.policies, promptFormat, dataset: flags.dataset})
+  const modelPath = !modelNeeded ? '' : flags.model ? await resolveModel(flags.model) : await ensureTestModel('bench')
   const numBlocks = flags['num-blocks'] ?? (flags['kv-memory'] ? undefined : DEFAULT_BENCH_NUM_BLOCKS)
   const engineConfig = engineConfigFromFlags({...flags, policy: 'paged', 'kv-memory': flags['kv-memory'] ?? '1GiB', 'num-blocks': numBlocks}, modelPath)
   return {
@@ -88,7 +92,9 @@ export async function suiteOptionsFromFlags(
     requestRates: flags['request-rates'] ? parseRequestRates(flags['request-rates']) : [parseRequestRate(flags['request-rate'])],
     policies: extra.policies,
     endpoints: extra.endpoints,
+    endpointLabels: extra.endpointLabels,
     endpointModel: extra.endpointModel,
+    promptFormat,
     engineConfig,
     generation: {temperature: nonNegative(flags.temperature, 'temperature'), seed: flags.seed},
     stepCostMs: flags['step-cost-ms'] === undefined ? undefined : nonNegative(flags['step-cost-ms'], 'step-cost-ms'),

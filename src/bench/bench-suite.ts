@@ -5,7 +5,9 @@ import {LLMEngine} from '../engine/llm-engine.js'
 import {loadModel} from '../engine/model/load-model.js'
 import {arrivalTimes} from './arrivals.js'
 import {engineLimits, runOnEngine, type GenerationSettings} from './engine-run.js'
-import {runOnEndpoint} from './endpoint-run.js'
+import type {ServerSideStats} from './endpoint-metrics.js'
+import {endpointTextPrompts, type PromptFormat} from './endpoint-prompts.js'
+import {describeEndpoint, endpointAgent, endpointLabels, runOnEndpoint} from './endpoint-run.js'
 import {projectedThroughput, stepTimeByBatch, type RunMetrics, type StepRecord} from './metrics.js'
 import {compareOutputHashes, type OutputAgreement} from './output-hash.js'
 import {startProgress} from './progress.js'
@@ -18,7 +20,11 @@ export interface SuiteOptions {
   requestRates: number[]
   policies: KvPolicy[]
   endpoints: string[]
+  /** Names for the endpoints in tables and plots, by position (default host:port). */
+  endpointLabels?: string[]
   endpointModel?: string
+  /** What endpoints are sent: text (default; any server) or token ids of the local model's vocabulary. */
+  promptFormat: PromptFormat
   /** Base engine config; each policy run copies it with its own policy. */
   engineConfig: EngineConfig
   generation: GenerationSettings
@@ -28,7 +34,7 @@ export interface SuiteOptions {
 }
 
 export interface RunResult {
-  /** 'paged', 'orca-max', ..., or an endpoint URL. */
+  /** 'paged', 'orca-max', ..., or an endpoint's label (--endpoint-label, else host:port). */
   label: string
   policy: KvPolicy | null
   endpoint: string | null
@@ -43,6 +49,17 @@ export interface RunResult {
   loadAverage: number | null
   /** Every engine step of the run (empty for endpoints), for re-plotting from the JSON. */
   steps: StepRecord[]
+  /** Endpoints: what the server's /metrics said during the run (null for engine runs, or a server without them). */
+  server: ServerSideStats | null
+}
+
+export interface EndpointInfo {
+  url: string
+  label: string
+  model: string
+  maxModelLen: number | null
+  /** How its prompts were made (text format), or 'token ids'. */
+  prompts: string
 }
 
 export interface SuiteResults {
@@ -51,6 +68,7 @@ export interface SuiteResults {
   stepCostMs: number | null
   stepCostSource: string
   runs: RunResult[]
+  endpoints: EndpointInfo[]
   /** Whether every engine run generated the same tokens for every request. */
   engineOutputs: OutputAgreement | null
   /** Whether the endpoints streamed the same text (for the same rate). */
@@ -61,16 +79,24 @@ export function policyLabel(policy: KvPolicy, prefixCaching: boolean): string {
   return policy === 'paged' && !prefixCaching ? 'paged (no prefix cache)' : policy
 }
 
+/** Endpoint-only runs that send text from a built-in or synthetic trace need no local model at all. */
+export function needsLocalModel(options: {policies: readonly KvPolicy[]; promptFormat: PromptFormat; dataset?: string}): boolean {
+  return options.policies.length > 0 || options.promptFormat === 'ids' || options.dataset !== undefined
+}
+
 export async function runBenchSuite(options: SuiteOptions): Promise<SuiteResults> {
   const {engineConfig, log} = options
   const createEngine = (policy: KvPolicy) => LLMEngine.create({...engineConfig, policy})
   // The first engine tells the limits (context, pool) the workload must fit; it then serves the first run.
   let firstEngine: LLMEngine | null = options.policies.length > 0 ? await createEngine(options.policies[0]) : null
   try {
-    const model = firstEngine?.model ?? (await loadModel(engineConfig.modelPath))
-    const tokenizer = model.tokenizer
-    // Prompt ids must be valid for the weights as well as the tokenizer.
-    const vocab = {vocabSize: Math.min(tokenizer.vocabSize, model.config.vocabSize), specialTokenIds: tokenizer.specialTokenIds}
+    const localModel = needsLocalModel({...options, dataset: options.workload.dataset})
+    const model = firstEngine?.model ?? (localModel ? await loadModel(engineConfig.modelPath) : null)
+    // Prompt ids must be valid for the weights as well as the tokenizer. Without a local model only text is
+    // sent, and the placeholder ids carry nothing but each prompt's traced length.
+    const vocab = model
+      ? {vocabSize: Math.min(model.tokenizer.vocabSize, model.config.vocabSize), specialTokenIds: model.tokenizer.specialTokenIds}
+      : {vocabSize: 1, specialTokenIds: new Set<number>()}
     const limits = firstEngine ? engineLimits(firstEngine) : null
     if (firstEngine && limits && limits.poolTokens < firstEngine.maxModelLen && options.policies.some((p) => p === 'orca-max' || p === 'contiguous')) {
       throw new InvalidRequestError(
@@ -79,9 +105,17 @@ export async function runBenchSuite(options: SuiteOptions): Promise<SuiteResults
         {param: 'policies'},
       )
     }
-    // Without a local engine (endpoints only) the model's own context is the limit.
-    const contextLimit = Math.min(engineConfig.maxModelLen ?? Infinity, model.config.maxPositionEmbeddings)
-    const workload = buildWorkload(options.workload, tokenizer, limits?.maxTotalTokens ?? contextLimit)
+    const labels = endpointLabels(options.endpoints, options.endpointLabels)
+    const clash = labels.find((label) => options.policies.some((policy) => policyLabel(policy, engineConfig.enablePrefixCaching) === label))
+    if (clash) throw new InvalidRequestError(`endpoint label '${clash}' is also a policy run's label; pick another with --endpoint-label`, {param: 'endpoint-label'})
+    const served = await Promise.all(options.endpoints.map((url) => describeEndpoint(url, options.endpointModel)))
+    const endpointLimit = Math.min(Infinity, ...served.map((s) => s.maxModelLen ?? Infinity))
+    // Without a local engine (endpoints only) the model's own context is the limit, unless the prompts are text
+    // sized for the servers and the servers say their context.
+    const localOnly = options.policies.length === 0 && options.promptFormat === 'text' && Number.isFinite(endpointLimit)
+    const contextLimit = localOnly || !model ? (engineConfig.maxModelLen ?? Infinity) : Math.min(engineConfig.maxModelLen ?? Infinity, model.config.maxPositionEmbeddings)
+    const maxTotalTokens = Math.min(limits?.maxTotalTokens ?? contextLimit, endpointLimit)
+    const workload = buildWorkload(options.workload, model?.tokenizer ?? null, maxTotalTokens)
     const engineInfo = firstEngine && limits && {
       model: firstEngine.modelName,
       blockSize: engineConfig.blockSize,
@@ -93,7 +127,15 @@ export async function runBenchSuite(options: SuiteOptions): Promise<SuiteResults
       threads: firstEngine.nativeInfo.threads,
     }
     log(`workload: ${workload.source}; ${workload.trace.length} requests, seed ${options.workload.seed}` +
-      (workload.droppedTooLong > 0 ? `; ${workload.droppedTooLong} requests of the source exceed the engine's ${limits?.maxTotalTokens} tokens and were left out` : ''))
+      (workload.droppedTooLong > 0 ? `; ${workload.droppedTooLong} requests of the source exceed the ${maxTotalTokens} tokens the engine or servers hold and were left out` : ''))
+    const endpoints: EndpointInfo[] = []
+    const promptTexts: (string[] | undefined)[] = []
+    for (const [index, url] of options.endpoints.entries()) {
+      const prompts = options.promptFormat === 'text' ? await endpointTextPrompts(url, served[index].model, workload.trace, options.workload.seed, endpointAgent) : null
+      promptTexts.push(prompts?.texts)
+      endpoints.push({url, label: labels[index], model: served[index].model, maxModelLen: served[index].maxModelLen, prompts: prompts?.source ?? 'token ids'})
+      log(`endpoint ${labels[index]} (${url}): model ${served[index].model}; prompts: ${prompts?.source ?? "token ids of the local model's vocabulary"}`)
+    }
 
     const runs: RunResult[] = []
     for (const rate of options.requestRates) {
@@ -107,12 +149,12 @@ export async function runBenchSuite(options: SuiteOptions): Promise<SuiteResults
         const started = performance.now()
         const result = await runOnEngine(engine, requests, options.generation, progress.tick).finally(progress.stop)
         log(`${label} @ ${rateText}: ${result.metrics.steps} steps in ${((performance.now() - started) / 1000).toFixed(1)} s`)
-        runs.push({label, policy, endpoint: null, requestRate: rate, metrics: result.metrics, projected: null, stepTimeByBatch: stepTimeByBatch(result.steps), outputHashes: result.outputHashes, cpuSeconds: result.cpuSeconds, loadAverage: result.loadAverage, steps: result.steps})
+        runs.push({label, policy, endpoint: null, requestRate: rate, metrics: result.metrics, projected: null, stepTimeByBatch: stepTimeByBatch(result.steps), outputHashes: result.outputHashes, cpuSeconds: result.cpuSeconds, loadAverage: result.loadAverage, steps: result.steps, server: null})
       }
-      for (const endpoint of options.endpoints) {
-        const progress = startProgress(`${endpoint} @ ${rateText}`, requests.length)
-        const result = await runOnEndpoint(endpoint, requests, options.generation, {model: options.endpointModel, onRequestDone: progress.tick}).finally(progress.stop)
-        runs.push({label: endpoint, policy: null, endpoint, requestRate: rate, metrics: result.metrics, projected: null, stepTimeByBatch: [], outputHashes: result.outputHashes, cpuSeconds: null, loadAverage: null, steps: []})
+      for (const [index, endpoint] of endpoints.entries()) {
+        const progress = startProgress(`${endpoint.label} @ ${rateText}`, requests.length)
+        const result = await runOnEndpoint(endpoint.url, requests, options.generation, {model: endpoint.model, promptTexts: promptTexts[index], onRequestDone: progress.tick}).finally(progress.stop)
+        runs.push({label: endpoint.label, policy: null, endpoint: endpoint.url, requestRate: rate, metrics: result.metrics, projected: null, stepTimeByBatch: [], outputHashes: result.outputHashes, cpuSeconds: null, loadAverage: null, steps: [], server: result.server})
       }
     }
 
@@ -126,6 +168,7 @@ export async function runBenchSuite(options: SuiteOptions): Promise<SuiteResults
       stepCostMs: stepCost?.ms ?? null,
       stepCostSource: stepCost?.source ?? 'no engine steps',
       runs,
+      endpoints,
       engineOutputs: engineRuns.length > 1 ? compareOutputHashes(engineRuns.map((run) => run.outputHashes)) : null,
       endpointOutputs: endpointRuns.length > 1 ? compareOutputHashes(endpointRuns.map((run) => run.outputHashes)) : null,
     }

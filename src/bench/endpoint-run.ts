@@ -1,7 +1,8 @@
 // Drives any OpenAI-compatible server over HTTP (streaming /v1/completions) and times each request from the stream.
 import {setTimeout as sleep} from 'node:timers/promises'
 import {Agent, request} from 'undici'
-import {UnavailableError} from '../engine/errors.js'
+import {InvalidRequestError, UnavailableError} from '../engine/errors.js'
+import {startMetricsScraper, type ServerSideStats} from './endpoint-metrics.js'
 import {computeRunMetrics, type RequestRecord, type RunMetrics} from './metrics.js'
 import {hashTokenIds} from './output-hash.js'
 import type {BenchRequest} from './prompts.js'
@@ -12,21 +13,47 @@ export interface EndpointRunResult {
   /** requestId -> hash of the streamed text (servers stream text, not token ids). */
   outputHashes: Record<string, string>
   model: string
+  /** The server's own view of the run from its /metrics (null: none, or names we do not know). */
+  server: ServerSideStats | null
 }
 
 // The engine's clock (seconds on performance.now()), without loading the engine and its native addon.
 const nowSeconds = () => performance.now() / 1000
 
 // Queued requests may wait minutes for their first token under load: no header or body timeouts.
-const agent = new Agent({headersTimeout: 0, bodyTimeout: 0})
+export const endpointAgent = new Agent({headersTimeout: 0, bodyTimeout: 0})
 
-/** The first model the server lists, for when the user names none. */
-export async function firstServedModel(baseUrl: string): Promise<string> {
-  const response = await request(new URL('/v1/models', baseUrl), {dispatcher: agent})
-  const body = (await response.body.json()) as {data?: {id: string}[]}
-  const id = body.data?.[0]?.id
-  if (response.statusCode !== 200 || !id) throw new UnavailableError(`${baseUrl}: GET /v1/models gave no model (status ${response.statusCode})`)
-  return id
+/** Names for tables and plots: the given label, else host:port (and path); never two the same. */
+export function endpointLabels(urls: readonly string[], given: readonly string[] = []): string[] {
+  if (given.length > urls.length)
+    throw new InvalidRequestError(`${given.length} --endpoint-label values for ${urls.length} --endpoint URLs: give at most one per endpoint, in order`, {param: 'endpoint-label'})
+  const labels = urls.map((url, index) => {
+    if (given[index]) return given[index]
+    const parsed = URL.canParse(url) ? new URL(url) : null
+    if (parsed?.protocol !== 'http:' && parsed?.protocol !== 'https:')
+      throw new InvalidRequestError(`--endpoint ${url} is not an http(s) URL (e.g. http://localhost:8000)`, {param: 'endpoint'})
+    return parsed.host + parsed.pathname.replace(/\/+$/, '')
+  })
+  return labels.map((label, index) => (labels.indexOf(label) !== labels.lastIndexOf(label) ? `${label} #${index + 1}` : label))
+}
+
+/** The model to send (the named one, else the first the server lists) and its context, when the server says (vLLM and we do). */
+export async function describeEndpoint(baseUrl: string, model?: string): Promise<{model: string; maxModelLen: number | null}> {
+  let response
+  try {
+    response = await request(new URL('/v1/models', baseUrl), {dispatcher: endpointAgent})
+  } catch (error) {
+    throw new UnavailableError(`${baseUrl}: cannot reach the server (${(error as Error).message})`)
+  }
+  const text = await response.body.text()
+  let listed: {id: string; max_model_len?: unknown}[] = []
+  try {
+    listed = JSON.parse(text).data ?? []
+  } catch {} // reported below as "no model"
+  const entry = model === undefined ? listed[0] : listed.find((m) => m.id === model)
+  if (model === undefined && (response.statusCode !== 200 || !entry)) throw new UnavailableError(`${baseUrl}: GET /v1/models gave no model (status ${response.statusCode})`)
+  const maxModelLen = typeof entry?.max_model_len === 'number' ? entry.max_model_len : null
+  return {model: model ?? entry!.id, maxModelLen}
 }
 
 /** Yields the JSON payload of each `data:` line of a server-sent-event stream, up to `[DONE]`. */
@@ -48,7 +75,7 @@ export async function* serverSentData(body: AsyncIterable<Buffer | string>): Asy
 
 interface CompletionChunk {
   choices?: {text?: string}[]
-  usage?: {completion_tokens?: number} | null
+  usage?: {prompt_tokens?: number; completion_tokens?: number} | null
 }
 
 /** One streamed completion: TTFT at the first chunk with text, e2e at the end of the stream. */
@@ -56,16 +83,17 @@ async function streamCompletion(
   baseUrl: string,
   model: string,
   benchRequest: BenchRequest,
+  promptText: string | undefined,
   settings: GenerationSettings,
   index: number,
 ): Promise<{record: Omit<RequestRecord, 'arrivalTime'>; text: string}> {
   const response = await request(new URL('/v1/completions', baseUrl), {
     method: 'POST',
-    dispatcher: agent,
+    dispatcher: endpointAgent,
     headers: {'content-type': 'application/json'},
     body: JSON.stringify({
       model,
-      prompt: benchRequest.promptTokenIds,
+      prompt: promptText ?? benchRequest.promptTokenIds,
       max_tokens: benchRequest.outputLen,
       ignore_eos: true,
       temperature: settings.temperature,
@@ -82,6 +110,7 @@ async function streamCompletion(
   let text = ''
   let textChunks = 0
   let reportedTokens: number | null = null
+  let reportedPromptTokens: number | null = null
   for await (const payload of serverSentData(response.body)) {
     const chunk = payload as CompletionChunk
     const delta = chunk.choices?.[0]?.text ?? ''
@@ -91,33 +120,49 @@ async function streamCompletion(
       textChunks++
     }
     if (chunk.usage?.completion_tokens !== undefined) reportedTokens = chunk.usage.completion_tokens
+    if (chunk.usage?.prompt_tokens !== undefined) reportedPromptTokens = chunk.usage.prompt_tokens
   }
   const finishTime = nowSeconds()
-  // Servers that omit usage stream one token per chunk (as vLLM does); prefer the usage count when given.
-  return {record: {promptLen: benchRequest.promptTokenIds.length, outputLen: reportedTokens ?? textChunks, firstTokenTime, finishTime}, text}
+  // The server's usage counts are the token figures (its tokenizer, not ours). Without usage: one token per
+  // streamed chunk (as vLLM streams), and the traced prompt length.
+  const promptLen = reportedPromptTokens ?? benchRequest.promptTokenIds.length
+  return {record: {promptLen, outputLen: reportedTokens ?? textChunks, firstTokenTime, finishTime}, text}
 }
 
-/** Sends the requests at their arrival offsets to one server and measures each from its stream. */
+/**
+ * Sends the requests at their arrival offsets to one server and measures each from its stream, while scraping
+ * the server's /metrics. promptTexts (one per request): send text; without them, the token ids of the requests.
+ */
 export async function runOnEndpoint(
   baseUrl: string,
   requests: readonly BenchRequest[],
   settings: GenerationSettings,
-  options: {model?: string; onRequestDone?: () => void} = {},
+  options: {model?: string; promptTexts?: readonly string[]; onRequestDone?: () => void; scrapeIntervalMs?: number} = {},
 ): Promise<EndpointRunResult> {
-  const model = options.model ?? (await firstServedModel(baseUrl))
+  const model = options.model ?? (await describeEndpoint(baseUrl)).model
   const outputHashes: Record<string, string> = {}
+  const scraper = startMetricsScraper(baseUrl, endpointAgent, options.scrapeIntervalMs)
   const start = nowSeconds()
   const records = await Promise.all(
     requests.map(async (benchRequest, index): Promise<RequestRecord> => {
       const arrivalTime = start + benchRequest.arrivalOffset
       const wait = arrivalTime - nowSeconds()
       if (wait > 0) await sleep(wait * 1000)
-      const {record, text} = await streamCompletion(baseUrl, model, benchRequest, settings, index)
+      const {record, text} = await streamCompletion(baseUrl, model, benchRequest, options.promptTexts?.[index], settings, index)
       outputHashes[benchRequest.requestId] = hashTokenIds([...Buffer.from(text, 'utf8')])
       options.onRequestDone?.()
       return {...record, arrivalTime}
     }),
-  )
+  ).finally(() => scraper.stop())
   const durationS = Math.max(...records.map((r) => r.finishTime)) - start
-  return {metrics: computeRunMetrics(records, [], {durationS, preemptions: 0}), outputHashes, model}
+  const server = await scraper.stop()
+  const metrics = computeRunMetrics(records, [], {durationS, preemptions: server?.preemptions ?? 0})
+  // The batch and KV columns of an endpoint come from the server's own gauges (engine runs: from their steps).
+  if (server) {
+    metrics.meanBatch = server.meanRunning
+    metrics.maxBatch = server.maxRunning
+    metrics.kvTokenShare = server.kvTokenShare ?? Number.NaN
+    metrics.peakUsedBlocks = server.peakUsedBlocks ?? 0
+  }
+  return {metrics, outputHashes, model, server}
 }

@@ -29,7 +29,7 @@ export function renderHeadline(results: SuiteResults): string {
   for (const rate of [...new Set(results.runs.map((run) => run.requestRate))]) {
     const runs = results.runs.filter((run) => run.requestRate === rate)
     const paged = runs.find((run) => run.policy === 'paged')
-    const header = ['run', 'req/s', 'out tok/s', 'paged/this', 'CPU s', 'paged/this CPU', 'load', 'steps', 'tok/step', 'paged/this steps', 'KV holds tokens', 'mean batch', 'max batch', 'norm. lat. ms/tok', 'preempt', 'peak blocks']
+    const header = ['run', 'req/s', 'out tok/s', 'paged/this', 'CPU s', 'paged/this CPU', 'load', 'steps', 'tok/step', 'paged/this steps', 'KV holds tokens', 'KV used', 'mean batch', 'max batch', 'norm. lat. ms/tok', 'preempt', 'peak blocks']
     const rows = runs.map((run) => headlineRow(run, paged))
     sections.push(`${chalk.bold.underline(rateLabel(rate))}\n${renderTable(header, rows)}`)
   }
@@ -46,7 +46,11 @@ function headlineRow(run: RunResult, paged: RunResult | undefined): string[] {
   const throughputRatio = paged && run !== paged ? ratio(paged.metrics.requestsPerSecond / m.requestsPerSecond) : '-'
   const stepRatio = paged && run !== paged && engine ? ratio(m.steps / paged.metrics.steps) : '-'
   const cpuRatio = paged?.cpuSeconds && run !== paged && run.cpuSeconds ? ratio(run.cpuSeconds / paged.cpuSeconds) : '-'
-  const share = engine ? percent(m.kvTokenShare) : '-'
+  // Endpoints: batch, KV and preemption figures come from the server's /metrics, when it has them.
+  const server = run.server
+  const scraped = server != null && server.samples > 0 // a run shorter than the scrape interval saw no work
+  const share = engine || (scraped && server.kvTokenShare !== null) ? percent(m.kvTokenShare) : '-'
+  const kvUsed = engine ? percent(meanPoolUse(run)) : scraped && server.meanKvUsage !== null ? percent(server.meanKvUsage) : '-'
   return [
     run.policy === 'paged' ? chalk.cyan(run.label) : run.label,
     fixed(m.requestsPerSecond, 3),
@@ -58,13 +62,20 @@ function headlineRow(run: RunResult, paged: RunResult | undefined): string[] {
     engine ? String(m.steps) : '-',
     engine ? fixed(m.outputTokensPerStep, 2) : '-',
     stepRatio,
-    engine && m.kvTokenShare >= 0.96 ? chalk.green(share) : share,
-    engine ? fixed(m.meanBatch, 2) : '-',
-    engine ? String(m.maxBatch) : '-',
+    m.kvTokenShare >= 0.96 ? chalk.green(share) : share,
+    kvUsed,
+    engine || scraped ? fixed(m.meanBatch, 2) : '-',
+    engine || scraped ? String(m.maxBatch) : '-',
     ms(m.normalizedLatencyS),
-    engine ? String(m.preemptions) : '-',
-    engine ? String(m.peakUsedBlocks) : '-',
+    engine || server?.preemptions != null ? String(m.preemptions) : '-',
+    engine || (scraped && server.peakUsedBlocks !== null) ? String(m.peakUsedBlocks) : '-',
   ]
+}
+
+/** Mean share of the KV pool in used blocks over an engine run's steps. */
+function meanPoolUse(run: RunResult): number {
+  const steps = run.steps.filter((s) => s.totalBlocks > 0)
+  return steps.reduce((sum, s) => sum + s.usedBlocks / s.totalBlocks, 0) / steps.length
 }
 
 /** TTFT, TPOT and end-to-end latency distributions, per run. */

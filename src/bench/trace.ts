@@ -10,6 +10,8 @@ export interface TraceRequest {
   outputLen: number
   /** The prompt itself, when the trace came from dataset text tokenized with the model's tokenizer. */
   promptTokenIds?: number[]
+  /** The dataset's prompt text (with promptTokenIds): what a text-prompt endpoint run sends. */
+  promptText?: string
 }
 
 /** vLLM benchmark filter: drop too-short pairs (TGI errors on them) and anything beyond OPT's 2048 context. */
@@ -37,7 +39,7 @@ export function traceFromPairs(
     const promptTokenIds = encode(pair.prompt)
     const outputLen = encode(pair.completion).length
     if (!passesFilter(promptTokenIds.length, outputLen, options.filter)) continue
-    trace.push(options.keepPromptTokens ? {promptLen: promptTokenIds.length, outputLen, promptTokenIds} : {promptLen: promptTokenIds.length, outputLen})
+    trace.push(options.keepPromptTokens ? {promptLen: promptTokenIds.length, outputLen, promptTokenIds, promptText: pair.prompt} : {promptLen: promptTokenIds.length, outputLen})
   }
   return trace
 }

@@ -1,4 +1,5 @@
 // Builds a bench workload: a sampled trace (built-in, synthetic or a user's dataset) and its requests per rate.
+import {InvalidRequestError} from '../engine/errors.js'
 import type {Tokenizer} from '../engine/model/tokenizer.js'
 import {readDatasetPairs} from './datasets.js'
 import {syntheticTrace, type LengthSpread} from './synthetic-trace.js'
@@ -25,9 +26,10 @@ export interface Workload {
   stats: TraceStats
 }
 
-/** maxTotalTokens: the most prompt + output tokens the engine can hold (context and pool). */
-export function buildWorkload(options: WorkloadOptions, tokenizer: Tokenizer, maxTotalTokens: number): Workload {
+/** maxTotalTokens: the most prompt + output tokens the engine can hold (context and pool); tokenizer: for --dataset. */
+export function buildWorkload(options: WorkloadOptions, tokenizer: Tokenizer | null, maxTotalTokens: number): Workload {
   if (options.dataset) {
+    if (!tokenizer) throw new InvalidRequestError('--dataset needs a model tokenizer to measure its text', {param: 'dataset'})
     const dataset = readDatasetPairs(options.dataset)
     // The dataset's own text, tokenized as the model sees it (vLLM's tokenizer(prompt) adds the BOS too).
     const encode = (text: string) => tokenizer.encode(text, {addSpecialTokens: true})

@@ -6,6 +6,7 @@ import chalk from 'chalk'
 import {PagedLLMCommand} from '../cli/pagedllm-command.js'
 import {benchFlags, parsePolicies, resultsJson, suiteOptionsFromFlags} from '../bench/bench-flags.js'
 import {runBenchSuite, type SuiteResults} from '../bench/bench-suite.js'
+import {PROMPT_FORMATS, type PromptFormat} from '../bench/endpoint-prompts.js'
 import {workloadTitle, writePlots} from '../bench/plots.js'
 import {renderHeadline, renderOutputAgreement} from '../bench/report-table.js'
 
@@ -17,6 +18,7 @@ export default class Compare extends PagedLLMCommand {
   static override examples = [
     '<%= config.bin %> compare --trace sharegpt --request-rates 0.25,0.5,1,2',
     '<%= config.bin %> compare --endpoint http://localhost:8000 --endpoint http://localhost:8001 --request-rates 1,2,4',
+    '<%= config.bin %> compare --endpoint http://gpu-a:8000 --endpoint-label vllm --endpoint http://gpu-b:8000 --endpoint-label pagedllm',
     '<%= config.bin %> compare --policies paged,orca-max --endpoint http://localhost:8000 --out out/mine',
   ]
   static override flags = {
@@ -25,7 +27,15 @@ export default class Compare extends PagedLLMCommand {
     // inf adds the offline run: the memory-bound state the KV-memory plot shows.
     'request-rates': Flags.string({description: 'Request rates to sweep (req/s; inf = all at t=0)', default: '0.5,1,2,4,inf'}),
     endpoint: Flags.string({description: 'Base URL of an OpenAI-compatible server (POST /v1/completions, streaming); repeatable', multiple: true}),
+    'endpoint-label': Flags.string({description: 'Name of an endpoint in tables and plots, in --endpoint order (default host:port); repeatable', multiple: true}),
     'endpoint-model': Flags.string({description: 'Model name to send to the endpoints (default: the first one GET /v1/models lists)'}),
+    'prompt-format': Flags.string({
+      description:
+        "Endpoint prompts: text (the dataset's text, else text of each traced length in the server's tokens via its /tokenize, else filler words; any server) " +
+        "or ids (token ids of the local model's vocabulary: the servers must serve a model with that vocabulary)",
+      options: [...PROMPT_FORMATS],
+      default: 'text',
+    }),
     out: Flags.string({description: 'Directory for results.json and the plots', default: 'out/compare'}),
   }
 
@@ -33,9 +43,15 @@ export default class Compare extends PagedLLMCommand {
     const {flags} = await this.parse(Compare)
     const endpoints = flags.endpoint ?? []
     const log = (line: string) => process.stderr.write(chalk.dim(line) + '\n')
-    // Endpoint prompts are token ids of the local (or bench) model's vocab: the servers must accept them.
     const policies = flags.policies ? parsePolicies(flags.policies) : endpoints.length > 0 ? [] : parsePolicies(DEFAULT_POLICIES)
-    const options = await suiteOptionsFromFlags(flags, {policies, endpoints, endpointModel: flags['endpoint-model'], log})
+    const options = await suiteOptionsFromFlags(flags, {
+      policies,
+      endpoints,
+      endpointLabels: flags['endpoint-label'],
+      endpointModel: flags['endpoint-model'],
+      promptFormat: flags['prompt-format'] as PromptFormat,
+      log,
+    })
     const results: SuiteResults = await runBenchSuite(options)
     mkdirSync(flags.out, {recursive: true})
     writeFileSync(join(flags.out, 'results.json'), resultsJson(results))

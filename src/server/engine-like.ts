@@ -10,6 +10,7 @@ export type {ChatMessage, EngineHealth, EngineStats, RequestOutput}
 export type {CompletionOutput} from '../engine/request-output.js'
 
 export interface TokenizerLike {
+  readonly vocabSize: number
   encode(text: string, opts?: {addSpecialTokens?: boolean}): number[]
   decode(ids: number[], opts?: {skipSpecialTokens?: boolean}): string
   /** The chat template rendered to text (tokenize it without adding special tokens: no double BOS). */

@@ -12,6 +12,7 @@ import {ServerMetrics} from './metrics.js'
 import {InlinePromptTokenizer, type PromptTokenizer} from './prompt-tokenizer.js'
 import {RequestLimiter} from './request-limiter.js'
 import {ClientTooSlow} from './sse.js'
+import {detokenize, tokenize} from './tokenize.js'
 
 export interface ApiServerOptions {
   host: string
@@ -103,6 +104,8 @@ export class ApiServer {
       '/v1/models': getRoute(async (_, response) => this.listModels(response)),
       '/v1/completions': {POST: (request, response, signal) => this.generate(request, response, signal, createCompletion)},
       '/v1/chat/completions': {POST: (request, response, signal) => this.generate(request, response, signal, createChatCompletion)},
+      '/tokenize': {POST: (request, response, signal) => this.generate(request, response, signal, tokenize)},
+      '/detokenize': {POST: (request, response, signal) => this.generate(request, response, signal, detokenize)},
     }
   }
 

@@ -2,7 +2,7 @@
 import {ContextLengthError, InvalidRequestError} from '../engine/errors.js'
 import type {ChatMessage, TokenizerLike} from './engine-like.js'
 
-export type TokenizeJob = {kind: 'text'; text: string; param: string} | {kind: 'chat'; messages: ChatMessage[]; addGenerationPrompt: boolean}
+export type TokenizeJob = {kind: 'text'; text: string; param: string; addSpecialTokens?: boolean} | {kind: 'chat'; messages: ChatMessage[]; addGenerationPrompt: boolean}
 
 /** The server's way to tokenize; every method may throw an InvalidRequestError / ContextLengthError for the client. */
 export interface PromptTokenizer {
@@ -30,7 +30,7 @@ export function checkTextFits(tokenizer: Pick<TokenizerLike, 'maxTextBytes'>, te
 export function runTokenizeJob(tokenizer: TokenizerLike, job: TokenizeJob, maxModelLen: number): number[] {
   if (job.kind === 'text') {
     checkTextFits(tokenizer, job.text, maxModelLen, job.param)
-    return tokenizer.encode(job.text)
+    return tokenizer.encode(job.text, {addSpecialTokens: job.addSpecialTokens ?? true})
   }
   const rendered = tokenizer.applyChatTemplate(job.messages, {addGenerationPrompt: job.addGenerationPrompt})
   checkTextFits(tokenizer, rendered, maxModelLen, 'messages')

@@ -1,0 +1,53 @@
+// POST /tokenize and /detokenize over the fake engine: vLLM's request and reply shapes, and 4xx for bad input.
+import assert from 'node:assert/strict'
+import {after, before, describe, it} from 'node:test'
+import {ApiServer, DEFAULT_SERVER_OPTIONS} from '../src/server/http-server.js'
+import {FAKE_BOS, FakeEngine} from './support/fake-engine.js'
+
+describe('tokenize routes', () => {
+  const engine = new FakeEngine()
+  const server = new ApiServer({...DEFAULT_SERVER_OPTIONS, port: 0, version: '0', log: () => {}})
+  let url = ''
+  before(async () => {
+    url = (await server.listen()).url
+    server.attachEngine(engine)
+  })
+  after(() => server.shutdown(0))
+
+  const post = async (path: string, body: unknown) => {
+    const response = await fetch(url + path, {method: 'POST', headers: {'content-type': 'application/json'}, body: JSON.stringify(body)})
+    return {status: response.status, body: (await response.json()) as any}
+  }
+
+  it('tokenizes with the served tokenizer, BOS included unless add_special_tokens is false', async () => {
+    const withBos = await post('/tokenize', {model: engine.modelName, prompt: 'hi!'})
+    assert.equal(withBos.status, 200)
+    assert.deepEqual(withBos.body, {count: 4, max_model_len: engine.maxModelLen, tokens: [FAKE_BOS, 104, 105, 33]})
+    const bare = await post('/tokenize', {prompt: 'hi!', add_special_tokens: false})
+    assert.deepEqual(bare.body.tokens, [104, 105, 33])
+  })
+
+  it('detokenizes back to the text', async () => {
+    const reply = await post('/detokenize', {tokens: [FAKE_BOS, 104, 105]})
+    assert.equal(reply.status, 200)
+    assert.deepEqual(reply.body, {prompt: 'hi'})
+  })
+
+  it('answers bad requests with OpenAI-style 4xx errors naming the field', async () => {
+    const cases: [string, unknown, number, string | null][] = [
+      ['/tokenize', {}, 400, 'prompt'],
+      ['/tokenize', {prompt: 7}, 400, 'prompt'],
+      ['/tokenize', {messages: [{role: 'user', content: 'hi'}]}, 400, 'messages'],
+      ['/tokenize', {prompt: 'x', model: 'other'}, 404, 'model'],
+      ['/detokenize', {tokens: [1, 256]}, 400, 'tokens'],
+      ['/detokenize', {tokens: 'abc'}, 400, 'tokens'],
+      ['/detokenize', [], 400, null],
+    ]
+    for (const [path, body, status, param] of cases) {
+      const reply = await post(path, body)
+      assert.equal(reply.status, status, `${path} ${JSON.stringify(body)}: ${JSON.stringify(reply.body)}`)
+      assert.equal(reply.body.error.param, param)
+      assert.equal(typeof reply.body.error.message, 'string')
+    }
+  })
+})
