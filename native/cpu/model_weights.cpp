@@ -10,6 +10,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "quant_formats.h"
+
 namespace pagedllm {
 namespace cpu {
 
@@ -85,9 +87,19 @@ class TensorReader {
   std::map<std::string, int> files_;
 };
 
+// The format a matrix with rows of `cols` values is kept in: the requested one when its blocks divide the rows,
+// else the nearest one that fits (as llama.cpp does for odd shapes): Q4_K -> Q4_0, Q6_K -> Q8_0, else f32.
+WeightFormat fitting_format(WeightFormat requested, int cols) {
+  if (cols % format_block_values(requested) == 0) return requested;
+  if (requested == WeightFormat::Q4_K) return fitting_format(WeightFormat::Q4_0, cols);
+  if (requested == WeightFormat::Q6_K) return fitting_format(WeightFormat::Q8_0, cols);
+  return WeightFormat::F32;
+}
+
 // Stacks several [rows_i, cols] tensors into one matrix, in order.
 void load_stacked(TensorReader& reader, WeightMatrix& matrix, WeightFormat format,
                   const std::vector<std::pair<std::string, int>>& parts, int cols) {
+  format = fitting_format(format, cols);
   int total_rows = 0;
   for (const auto& part : parts) total_rows += part.second;
   matrix.resize(format, total_rows, cols);
@@ -118,10 +130,12 @@ ModelWeights load_model_weights(const ModelConfig& config, const std::vector<Ten
   const int kv_rows = config.num_kv_heads * config.head_dim;
   const int inter = config.intermediate_size;
   ModelWeights weights;
-  load_stacked(reader, weights.embed_tokens, format, {{"model.embed_tokens.weight", config.vocab_size}}, hidden);
-  if (reader.has("lm_head.weight") || !config.tie_word_embeddings) {
-    load_stacked(reader, weights.lm_head, format, {{"lm_head.weight", config.vocab_size}}, hidden);
-  }
+  // Q4_K follows llama.cpp's Q4_K_M in keeping the output matrix (and a tied embedding) at 6 bits.
+  const bool has_lm_head = reader.has("lm_head.weight") || !config.tie_word_embeddings;
+  const WeightFormat output_format = format == WeightFormat::Q4_K ? WeightFormat::Q6_K : format;
+  load_stacked(reader, weights.embed_tokens, has_lm_head ? format : output_format,
+               {{"model.embed_tokens.weight", config.vocab_size}}, hidden);
+  if (has_lm_head) load_stacked(reader, weights.lm_head, output_format, {{"lm_head.weight", config.vocab_size}}, hidden);
   weights.final_norm = reader.read("model.norm.weight", {hidden});
   weights.layers.resize(config.num_layers);
   for (int i = 0; i < config.num_layers; ++i) {

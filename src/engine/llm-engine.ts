@@ -100,7 +100,10 @@ export class LLMEngine {
   static async create(config: EngineConfig): Promise<LLMEngine> {
     const model = await loadModel(config.modelPath)
     const device = selectDevice(config.device, nativeBuildInfo(), cudaStatus())
-    const weightFormat = config.weightDtype === 'auto' ? (device.device === 'cuda' ? 'bf16' : 'f32') : config.weightDtype
+    if (config.quantization && device.device === 'cuda') {
+      throw new InvalidRequestError(`--quantization ${config.quantization} runs on the CPU backend only (pass --device cpu)`, {param: 'quantization'})
+    }
+    const weightFormat = config.quantization ?? (config.weightDtype === 'auto' ? (device.device === 'cuda' ? 'bf16' : 'f32') : config.weightDtype)
     const maxModelLen = Math.min(config.maxModelLen ?? model.config.maxPositionEmbeddings, model.config.maxPositionEmbeddings)
     const {numBlocks, blockBytes} = sizeKvPool(config, model, device.device, maxModelLen)
     const numSwapBlocks = Math.floor(config.swapSpaceBytes / blockBytes)

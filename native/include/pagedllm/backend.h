@@ -48,8 +48,9 @@ struct CacheConfig {
   int num_swap_blocks = 0;  // host swap pool (same block shape)
 };
 
-// Weight storage on the compute path: F32 converts everything; BF16/F16 keep half the bytes.
-enum class WeightFormat { F32, BF16, F16 };
+// Weight storage on the compute path: F32 converts everything; BF16/F16 keep half the bytes; the block-quantized
+// formats keep ggml's block layouts (native/cpu/quant_formats.h), so GGUF tensors are stored as they are.
+enum class WeightFormat { F32, BF16, F16, Q8_0, Q4_0, Q4_K, Q6_K };
 
 struct BackendOptions {
   ModelConfig model;
