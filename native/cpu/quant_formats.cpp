@@ -56,16 +56,6 @@ const char* format_name(WeightFormat format) {
   return "?";
 }
 
-void q4_k_scale_min(const uint8_t* scales, int j, int* scale, int* min) {
-  if (j < 4) {
-    *scale = scales[j] & 63;
-    *min = scales[j + 4] & 63;
-  } else {
-    *scale = (scales[j + 4] & 0xF) | ((scales[j - 4] >> 6) << 4);
-    *min = (scales[j + 4] >> 4) | ((scales[j] >> 6) << 4);
-  }
-}
-
 namespace {
 
 int clamp_round(float v, int lo, int hi) { return std::min(hi, std::max(lo, static_cast<int>(std::nearbyint(v)))); }
@@ -241,7 +231,7 @@ void quantize_activations(const float* x, ActivationBlock* out, int n) {
       sum += out[b].q[i];
     }
     out[b].d = d;
-    out[b].sum = sum;
+    out[b].d_sum = d * static_cast<float>(sum);
   }
 }
 

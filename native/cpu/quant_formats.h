@@ -42,10 +42,10 @@ struct BlockQ6_K {
 static_assert(sizeof(BlockQ8_0) == 34 && sizeof(BlockQ4_0) == 18, "ggml block sizes");
 static_assert(sizeof(BlockQ4_K) == 144 && sizeof(BlockQ6_K) == 210, "ggml block sizes");
 
-// One activation block: x ~= d * q, with the sum of q (for the formats with an offset or a min).
+// One activation block: x ~= d * q, with d * sum(q) (the sum of the block, for Q4_K's min).
 struct ActivationBlock {
   float d;
-  int32_t sum;
+  float d_sum;
   int8_t q[32];
 };
 
@@ -57,8 +57,19 @@ size_t format_block_bytes(WeightFormat format);
 size_t weight_row_bytes(WeightFormat format, int cols);
 const char* format_name(WeightFormat format);
 
-// 6-bit scale and min of sub-block j (0..7) of a Q4_K block.
-void q4_k_scale_min(const uint8_t* scales, int j, int* scale, int* min);
+namespace {
+// 6-bit scale and min of sub-block j (0..7) of a Q4_K block. Internal linkage: the AVX2 kernels inline their own
+// copy, and the linker can never hand theirs to the portable files.
+inline void q4_k_scale_min(const uint8_t* scales, int j, int* scale, int* min) {
+  if (j < 4) {
+    *scale = scales[j] & 63;
+    *min = scales[j + 4] & 63;
+  } else {
+    *scale = (scales[j + 4] & 0xF) | ((scales[j - 4] >> 6) << 4);
+    *min = (scales[j + 4] >> 4) | ((scales[j] >> 6) << 4);
+  }
+}
+}  // namespace
 
 // One row of n values (a multiple of the block size) to and from a quantized format.
 void quantize_row(WeightFormat format, const float* x, void* out, int n);

@@ -51,7 +51,7 @@ float scalar_dot(const WeightMatrix& w, int n, const ActivationBlock* acts) {
           codes[l] = static_cast<int8_t>((j % 2 ? byte >> 4 : byte) & 0xF);
         }
         total += f16_to_f32(block.d) * scale * a.d * static_cast<float>(dot_codes(codes, a.q)) -
-                 f16_to_f32(block.dmin) * min * a.d * static_cast<float>(a.sum);
+                 f16_to_f32(block.dmin) * min * a.d_sum;
         break;
       }
       case WeightFormat::Q6_K: {

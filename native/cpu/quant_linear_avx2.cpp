@@ -5,6 +5,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <type_traits>
 
 #include "quant_linear.h"
 #include "simd_avx2.h"
@@ -32,35 +33,42 @@ inline __m256i ones16() { return _mm256_set1_epi16(1); }
 inline __m256i low_nibbles(__m256i v) { return _mm256_and_si256(v, _mm256_set1_epi8(0x0F)); }
 inline __m256i high_nibbles(__m256i v) { return _mm256_and_si256(_mm256_srli_epi16(v, 4), _mm256_set1_epi8(0x0F)); }
 
-// Calls fn(block_index, WeightBlock) for the 32-value blocks of a row in order.
+using Even = std::integral_constant<int, 0>;
+using Odd = std::integral_constant<int, 1>;
+
+// Calls fn(block_index, WeightBlock, parity) for the 32-value blocks of a row in order; the parity (block_index & 1)
+// is a compile-time constant so that callers can keep one accumulator per parity in registers.
 template <WeightFormat F, typename Fn>
 inline void for_each_block(const uint8_t* row, int num_blocks, Fn&& fn) {
-  if constexpr (F == WeightFormat::Q8_0) {
-    const auto* blocks = reinterpret_cast<const BlockQ8_0*>(row);
-    for (int b = 0; b < num_blocks; ++b) {
-      fn(b, WeightBlock{_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blocks[b].qs)), ones16(),
-                        half_to_float(blocks[b].d), 0.f});
+  if constexpr (F == WeightFormat::Q8_0 || F == WeightFormat::Q4_0) {
+    using Block = std::conditional_t<F == WeightFormat::Q8_0, BlockQ8_0, BlockQ4_0>;
+    const auto* blocks = reinterpret_cast<const Block*>(row);
+    auto unpack = [&](int b) {
+      if constexpr (F == WeightFormat::Q8_0) {
+        return WeightBlock{_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blocks[b].qs)), ones16(), half_to_float(blocks[b].d), 0.f};
+      } else {
+        const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blocks[b].qs));
+        const __m256i both = _mm256_set_m128i(_mm_srli_epi16(packed, 4), packed);
+        return WeightBlock{_mm256_sub_epi8(low_nibbles(both), _mm256_set1_epi8(8)), ones16(), half_to_float(blocks[b].d), 0.f};
+      }
+    };
+    int b = 0;
+    for (; b + 2 <= num_blocks; b += 2) {
+      fn(b, unpack(b), Even{});
+      fn(b + 1, unpack(b + 1), Odd{});
     }
-  } else if constexpr (F == WeightFormat::Q4_0) {
-    const auto* blocks = reinterpret_cast<const BlockQ4_0*>(row);
-    for (int b = 0; b < num_blocks; ++b) {
-      const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blocks[b].qs));
-      const __m256i both = _mm256_set_m128i(_mm_srli_epi16(packed, 4), packed);
-      const __m256i codes = _mm256_sub_epi8(low_nibbles(both), _mm256_set1_epi8(8));
-      fn(b, WeightBlock{codes, ones16(), half_to_float(blocks[b].d), 0.f});
-    }
+    if (b < num_blocks) fn(b, unpack(b), Even{});
   } else if constexpr (F == WeightFormat::Q4_K) {
     const auto* blocks = reinterpret_cast<const BlockQ4_K*>(row);
     for (int s = 0; s < num_blocks / 8; ++s) {
       const BlockQ4_K& block = blocks[s];
       const float d = half_to_float(block.d), dmin = half_to_float(block.dmin);
+      int scales[8], mins[8];
+      for (int j = 0; j < 8; ++j) q4_k_scale_min(block.scales, j, &scales[j], &mins[j]);
       for (int c = 0; c < 4; ++c) {
         const __m256i packed = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block.qs + 32 * c));
-        int scale, min;
-        q4_k_scale_min(block.scales, 2 * c, &scale, &min);
-        fn(8 * s + 2 * c, WeightBlock{low_nibbles(packed), ones16(), d * scale, dmin * min});
-        q4_k_scale_min(block.scales, 2 * c + 1, &scale, &min);
-        fn(8 * s + 2 * c + 1, WeightBlock{high_nibbles(packed), ones16(), d * scale, dmin * min});
+        fn(8 * s + 2 * c, WeightBlock{low_nibbles(packed), ones16(), d * scales[2 * c], dmin * mins[2 * c]}, Even{});
+        fn(8 * s + 2 * c + 1, WeightBlock{high_nibbles(packed), ones16(), d * scales[2 * c + 1], dmin * mins[2 * c + 1]}, Odd{});
       }
     }
   } else {
@@ -74,16 +82,18 @@ inline void for_each_block(const uint8_t* row, int num_blocks, Fn&& fn) {
         const __m256i ql0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block.ql + 64 * half));
         const __m256i ql1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block.ql + 64 * half + 32));
         const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block.qh + 32 * half));
-        const __m256i high[4] = {_mm256_and_si256(qh, three), _mm256_and_si256(_mm256_srli_epi16(qh, 2), three),
-                                 _mm256_and_si256(_mm256_srli_epi16(qh, 4), three),
-                                 _mm256_and_si256(_mm256_srli_epi16(qh, 6), three)};
-        const __m256i low[4] = {low_nibbles(ql0), low_nibbles(ql1), high_nibbles(ql0), high_nibbles(ql1)};
         const int8_t* scales = block.scales + 8 * half;
-        for (int k = 0; k < 4; ++k) {
-          const __m256i codes = _mm256_sub_epi8(_mm256_or_si256(low[k], _mm256_slli_epi16(high[k], 4)), bias);
+        // Quarter k: low bits from ql0 / ql1 (k even / odd), low or high nibble (k < 2 / k >= 2), high bits at qh >> 2k.
+        auto quarter = [&](int k, __m256i low, __m256i high) {
+          const __m256i codes = _mm256_sub_epi8(_mm256_or_si256(low, _mm256_slli_epi16(_mm256_and_si256(high, three), 4)), bias);
           const __m256i scales16 = _mm256_set_m128i(_mm_set1_epi16(scales[2 * k + 1]), _mm_set1_epi16(scales[2 * k]));
-          fn(8 * s + 4 * half + k, WeightBlock{codes, scales16, d, 0.f});
-        }
+          return WeightBlock{codes, scales16, d, 0.f};
+        };
+        const int b = 8 * s + 4 * half;
+        fn(b, quarter(0, low_nibbles(ql0), qh), Even{});
+        fn(b + 1, quarter(1, low_nibbles(ql1), _mm256_srli_epi16(qh, 2)), Odd{});
+        fn(b + 2, quarter(2, high_nibbles(ql0), _mm256_srli_epi16(qh, 4)), Even{});
+        fn(b + 3, quarter(3, high_nibbles(ql1), _mm256_srli_epi16(qh, 6)), Odd{});
       }
     }
   }
@@ -93,23 +103,24 @@ inline void for_each_block(const uint8_t* row, int num_blocks, Fn&& fn) {
 template <WeightFormat F, int MR>
 void dot_rows(const uint8_t* w_row, int num_blocks, const ActivationBlock* const* act_rows, float* out) {
   __m256 acc[MR][2];
-  float min_terms[MR];
-  for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_ps(), min_terms[i] = 0.f;
-  for_each_block<F>(w_row, num_blocks, [&](int b, const WeightBlock& w) {
+  float min_terms[MR][2];
+  for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_ps(), min_terms[i][0] = min_terms[i][1] = 0.f;
+  for_each_block<F>(w_row, num_blocks, [&](int b, const WeightBlock& w, auto parity) {
+    constexpr int p = decltype(parity)::value;
     const __m256i magnitudes = _mm256_sign_epi8(w.codes, w.codes);
     for (int i = 0; i < MR; ++i) {
       const ActivationBlock& a = act_rows[i][b];
       const __m256i signed_acts = _mm256_sign_epi8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.q)), w.codes);
       const __m256i sums = _mm256_madd_epi16(_mm256_maddubs_epi16(magnitudes, signed_acts), w.scales16);
       const float scale = w.scale * a.d;
-      acc[i][b & 1] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), _mm256_set1_ps(scale), acc[i][b & 1]);
+      acc[i][p] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), _mm256_set1_ps(scale), acc[i][p]);
       if constexpr (F == WeightFormat::Q4_K) {
-        const float min_scale = w.min * a.d;
-        min_terms[i] += min_scale * static_cast<float>(a.sum);
+        const float min_term = w.min * a.d_sum;
+        min_terms[i][p] += min_term;
       }
     }
   });
-  for (int i = 0; i < MR; ++i) out[i] = horizontal_sum(_mm256_add_ps(acc[i][0], acc[i][1])) - min_terms[i];
+  for (int i = 0; i < MR; ++i) out[i] = horizontal_sum(_mm256_add_ps(acc[i][0], acc[i][1])) - (min_terms[i][0] + min_terms[i][1]);
 }
 
 template <WeightFormat F>
