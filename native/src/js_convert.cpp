@@ -128,6 +128,10 @@ std::vector<TensorSource> parse_tensors(const Napi::Array& tensors) {
     source.path = string_field(t, "path");
     source.offset = static_cast<uint64_t>(number_field(t, "offset"));
     source.nbytes = static_cast<uint64_t>(number_field(t, "nbytes"));
+    if (t.Has("blockFormat") && t.Get("blockFormat").IsString()) source.block_format = parse_weight_format(string_field(t, "blockFormat"));
+    if (t.Has("ropeInterleavedHeads") && t.Get("ropeInterleavedHeads").IsNumber()) {
+      source.rope_interleaved_heads = static_cast<int>(number_field(t, "ropeInterleavedHeads"));
+    }
     out.push_back(std::move(source));
   }
   return out;
