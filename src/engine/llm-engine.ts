@@ -103,7 +103,11 @@ export class LLMEngine {
     if (config.quantization && device.device === 'cuda') {
       throw new InvalidRequestError(`--quantization ${config.quantization} runs on the CPU backend only (pass --device cpu)`, {param: 'quantization'})
     }
-    const weightFormat = config.quantization ?? (config.weightDtype === 'auto' ? (device.device === 'cuda' ? 'bf16' : 'f32') : config.weightDtype)
+    if (model.tensors.some((t) => t.blockFormat) && device.device === 'cuda') {
+      throw new InvalidRequestError('this GGUF file holds quantized tensors, which run on the CPU backend only (pass --device cpu)', {param: 'device'})
+    }
+    const autoFormat = device.device === 'cuda' ? 'bf16' : (model.defaultWeightFormat ?? 'f32')
+    const weightFormat = config.quantization ?? (config.weightDtype === 'auto' ? autoFormat : config.weightDtype)
     const maxModelLen = Math.min(config.maxModelLen ?? model.config.maxPositionEmbeddings, model.config.maxPositionEmbeddings)
     const {numBlocks, blockBytes} = sizeKvPool(config, model, device.device, maxModelLen)
     const numSwapBlocks = Math.floor(config.swapSpaceBytes / blockBytes)
