@@ -134,8 +134,8 @@ export class NativeModel {
   readonly info: NativeModelInfo
   #handle: NativeModelHandle | null
 
-  /** loadSeconds: how long reading (and converting or quantizing) the weights took. */
-  constructor(handle: NativeModelHandle, readonly weightFormat: WeightFormat, readonly loadSeconds: number) {
+  /** weightsLabel: the storage formats, e.g. "q8_0" or "q4_k+q6_k (GGUF)"; loadSeconds: how long reading (and converting or quantizing) took. */
+  constructor(handle: NativeModelHandle, readonly weightsLabel: string, readonly loadSeconds: number) {
     this.#handle = handle
     this.info = handle.info()
   }
@@ -175,7 +175,9 @@ export async function loadNativeModel(opts: LoadNativeModelOptions): Promise<Nat
   try {
     const started = performance.now()
     const handle = await native.loadModel(opts)
-    return new NativeModel(handle, opts.weightFormat, (performance.now() - started) / 1000)
+    const blockFormats = [...new Set(opts.tensors.flatMap((t) => (t.blockFormat ? [t.blockFormat] : [])))]
+    const label = blockFormats.length > 0 ? `${blockFormats.join('+')} (GGUF)` : opts.weightFormat
+    return new NativeModel(handle, label, (performance.now() - started) / 1000)
   } catch (error) {
     throw new ModelLoadError(`cannot load the model into the ${opts.device} backend: ${(error as Error).message}`, {cause: error})
   }
