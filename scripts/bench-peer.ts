@@ -1,11 +1,12 @@
-// Side-by-side decode throughput: pagedllm vs llama.cpp (node-llama-cpp, prebuilt CPU binaries) on the same weights.
+// Side-by-side decode throughput: pagedllm vs llama.cpp (node-llama-cpp, prebuilt CPU binaries) on the same GGUF file
+// (f32, f16, q8_0 and Q4_K_M, written from the seeded test checkpoint).
 // Usage: npm install --prefix .cache/peer node-llama-cpp@3   (once; kept out of the project's dependencies)
-//        npx tsx scripts/bench-peer.ts [--preset bench] [--threads 2] [--tokens 128] [--concurrency 32]
+//        npx tsx scripts/bench-peer.ts [--preset bench] [--threads 2] [--tokens 128] [--concurrency 32] [--formats f32,f16,q8_0,q4_k]
 import {existsSync, mkdirSync} from 'node:fs'
 import {join, resolve} from 'node:path'
 import {pathToFileURL} from 'node:url'
 import {parseArgs} from 'node:util'
-import {writeGguf} from '../src/bench/peer/gguf-writer.js'
+import {writeGguf, type GgufFileFormat} from '../src/bench/peer/gguf-writer.js'
 import {makeEngineConfig} from '../src/engine/config.js'
 import {LLMEngine} from '../src/engine/llm-engine.js'
 import {loadModel} from '../src/engine/model/load-model.js'
@@ -19,6 +20,7 @@ const {values: args} = parseArgs({
     tokens: {type: 'string', default: '128'},
     concurrency: {type: 'string', default: '32'},
     'peer-dir': {type: 'string', default: process.env.PAGEDLLM_PEER_DIR ?? '.cache/peer'},
+    formats: {type: 'string'},
   },
 })
 const threads = Number(args.threads)
@@ -37,8 +39,9 @@ interface Figures {
   greedyTokens: number[]
 }
 
-async function measureOurs(modelDir: string, dtype: 'f32' | 'bf16'): Promise<Figures> {
-  const engine = await LLMEngine.create(makeEngineConfig({modelPath: modelDir, threads, weightDtype: dtype, kvMemoryBytes: 512 << 20}))
+async function measureOurs(modelPath: string): Promise<Figures> {
+  // --dtype auto on a GGUF file computes on its own format (f32, f16, or the quantized blocks).
+  const engine = await LLMEngine.create(makeEngineConfig({modelPath, threads, weightDtype: 'auto', kvMemoryBytes: 512 << 20}))
   try {
     const params = makeSamplingParams({temperature: 0, maxTokens: newTokens, ignoreEos: true})
     await engine.generate([{prompt: prompt(0), params: makeSamplingParams({temperature: 0, maxTokens: 8, ignoreEos: true})}])
@@ -88,16 +91,18 @@ const loaded = await loadModel(modelDir)
 const peerDir = resolve('.cache', 'peer-models')
 mkdirSync(peerDir, {recursive: true})
 const rows: string[] = []
-for (const [ours, theirs, half] of [['f32', 'f32', false], ['bf16', 'f16', true]] as const) {
-  const gguf = join(peerDir, `${args.preset}-${theirs}.gguf`)
-  if (!existsSync(gguf)) writeGguf(loaded, gguf, {halfPrecision: half})
-  const a = await measureOurs(modelDir, ours)
+const formats = (args.formats ?? 'f32,f16,q8_0,q4_k').split(',') as GgufFileFormat[]
+for (const format of formats) {
+  const gguf = join(peerDir, `${args.preset}-${format}.gguf`)
+  if (!existsSync(gguf)) writeGguf(loaded, gguf, {format})
+  const label = format === 'q4_k' ? 'Q4_K_M' : format.toUpperCase()
+  const a = await measureOurs(gguf)
   const b = await measureLlamaCpp(gguf)
-  const same = a.greedyTokens.join(',') === b.greedyTokens.join(',')
-  console.log(`${ours} vs ${theirs}: greedy tokens ${same ? 'identical' : 'DIFFER'} (${a.greedyTokens.join(' ')} | ${b.greedyTokens.join(' ')})`)
+  const agree = a.greedyTokens.findIndex((token, i) => token !== b.greedyTokens[i])
+  console.log(`${label}: greedy tokens ${agree < 0 ? 'identical' : `agree for ${agree} of 16`} (${a.greedyTokens.join(' ')} | ${b.greedyTokens.join(' ')})`)
   rows.push(
-    `| ${ours} vs llama.cpp ${theirs} | batch 1 | ${a.batch1TokensPerSecond.toFixed(1)} | ${b.batch1TokensPerSecond.toFixed(1)} | ${(a.batch1TokensPerSecond / b.batch1TokensPerSecond).toFixed(2)} |`,
-    `| ${ours} vs llama.cpp ${theirs} | ${concurrency} concurrent | ${a.concurrentTokensPerSecond.toFixed(1)} | ${b.concurrentTokensPerSecond.toFixed(1)} | ${(a.concurrentTokensPerSecond / b.concurrentTokensPerSecond).toFixed(2)} |`,
+    `| ${label} | batch 1 | ${a.batch1TokensPerSecond.toFixed(1)} | ${b.batch1TokensPerSecond.toFixed(1)} | ${(a.batch1TokensPerSecond / b.batch1TokensPerSecond).toFixed(2)} |`,
+    `| ${label} | ${concurrency} concurrent | ${a.concurrentTokensPerSecond.toFixed(1)} | ${b.concurrentTokensPerSecond.toFixed(1)} | ${(a.concurrentTokensPerSecond / b.concurrentTokensPerSecond).toFixed(2)} |`,
   )
 }
 console.log(`model: ${args.preset} preset (${loaded.config.numLayers} layers, hidden ${loaded.config.hiddenSize}, vocab ${loaded.config.vocabSize}), ${threads} threads, ${newTokens} new tokens, prompt ${promptLength}`)

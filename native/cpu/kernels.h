@@ -26,17 +26,17 @@ struct WeightMatrix {
   WeightFormat format = WeightFormat::F32;
   int rows = 0;
   int cols = 0;
-  HugeBuffer storage;  // rows * cols elements of 4 or 2 bytes
+  HugeBuffer storage;  // rows * row_bytes: 4- or 2-byte elements, or ggml blocks (quant_formats.h)
+  size_t row_stride = 0;
 
   void resize(WeightFormat fmt, int num_rows, int num_cols);
-  size_t element_bytes() const { return format == WeightFormat::F32 ? 4 : 2; }
   size_t bytes() const { return storage.size(); }
-  const void* row_ptr(int row) const {
-    return static_cast<const uint8_t*>(storage.data()) + static_cast<size_t>(row) * cols * element_bytes();
-  }
-  // Stores fp32 values into rows [first_row, first_row + num_rows), converting to the storage format.
+  const void* row_ptr(int row) const { return static_cast<const uint8_t*>(storage.data()) + static_cast<size_t>(row) * row_stride; }
+  // Stores fp32 values into rows [first_row, first_row + num_rows), converting (or quantizing) to the storage format.
   void store_rows(int first_row, int num_rows, const float* values);
-  // Copies one row out as fp32.
+  // Stores rows already in the storage format (GGUF tensors), byte for byte.
+  void store_raw_rows(int first_row, int num_rows, const void* raw);
+  // Copies one row out as fp32 (dequantized).
   void load_row(int row, float* out) const;
 };
 

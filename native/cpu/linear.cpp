@@ -2,10 +2,13 @@
 // storage formats, and the portable scalar block used when AVX2 is absent.
 #include <algorithm>
 #include <cstring>
+#include <stdexcept>
+#include <string>
 
 #include "dtype_convert.h"
 #include "kernels_avx2.h"
 #include "linear_packed.h"
+#include "quant_linear.h"
 
 namespace pagedllm {
 namespace cpu {
@@ -14,12 +17,21 @@ void WeightMatrix::resize(WeightFormat fmt, int num_rows, int num_cols) {
   format = fmt;
   rows = num_rows;
   cols = num_cols;
-  storage = HugeBuffer(static_cast<size_t>(num_rows) * num_cols * element_bytes());
+  if (num_cols % format_block_values(fmt) != 0) {
+    throw std::invalid_argument(std::string(format_name(fmt)) + " weights need rows of a multiple of " +
+                                std::to_string(format_block_values(fmt)) + " values, got " + std::to_string(num_cols));
+  }
+  row_stride = weight_row_bytes(fmt, num_cols);
+  storage = HugeBuffer(static_cast<size_t>(num_rows) * row_stride);
 }
 
 void WeightMatrix::store_rows(int first_row, int num_rows, const float* values) {
   size_t count = static_cast<size_t>(num_rows) * cols;
-  uint8_t* dst = static_cast<uint8_t*>(storage.data()) + static_cast<size_t>(first_row) * cols * element_bytes();
+  uint8_t* dst = static_cast<uint8_t*>(storage.data()) + static_cast<size_t>(first_row) * row_stride;
+  if (is_quantized(format)) {
+    for (int r = 0; r < num_rows; ++r) quantize_row(format, values + static_cast<size_t>(r) * cols, dst + r * row_stride, cols);
+    return;
+  }
   if (format == WeightFormat::F32) {
     std::memcpy(dst, values, count * 4);
     return;
@@ -32,9 +44,16 @@ void WeightMatrix::store_rows(int first_row, int num_rows, const float* values) 
   }
 }
 
+void WeightMatrix::store_raw_rows(int first_row, int num_rows, const void* raw) {
+  std::memcpy(static_cast<uint8_t*>(storage.data()) + static_cast<size_t>(first_row) * row_stride, raw,
+              static_cast<size_t>(num_rows) * row_stride);
+}
+
 void WeightMatrix::load_row(int row, float* out) const {
   const void* src = row_ptr(row);
-  if (format == WeightFormat::F32) {
+  if (is_quantized(format)) {
+    dequantize_row(format, src, out, cols);
+  } else if (format == WeightFormat::F32) {
     std::memcpy(out, src, static_cast<size_t>(cols) * 4);
   } else if (format == WeightFormat::BF16) {
     bf16_to_f32_array(static_cast<const uint16_t*>(src), out, cols);
@@ -93,6 +112,7 @@ void scalar_block(const float* x, int row_begin, int row_end, const WeightMatrix
     case WeightFormat::F32: scalar_block_with(x, row_begin, row_end, w, col_begin, col_end, bias, y, DecodeF32{}); break;
     case WeightFormat::BF16: scalar_block_with(x, row_begin, row_end, w, col_begin, col_end, bias, y, DecodeBF16{}); break;
     case WeightFormat::F16: scalar_block_with(x, row_begin, row_end, w, col_begin, col_end, bias, y, DecodeF16{}); break;
+    default: break;  // quantized formats take linear_quantized
   }
 }
 
@@ -114,6 +134,10 @@ void linear_packed(ThreadPool& pool, const float* x, int num_rows, const WeightM
 
 void linear(ThreadPool& pool, const float* x, int num_rows, const WeightMatrix& w, const float* bias, float* y) {
   if (num_rows <= 0 || w.rows <= 0) return;
+  if (is_quantized(w.format)) {
+    linear_quantized(pool, x, num_rows, w, bias, y);
+    return;
+  }
   if (num_rows >= avx2::kPackedMinRows && avx2_enabled()) {
     linear_packed(pool, x, num_rows, w, bias, y);
     return;

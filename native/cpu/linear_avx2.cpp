@@ -166,6 +166,8 @@ void linear_block(const float* x, int row_begin, int row_end, const WeightMatrix
     case WeightFormat::F32: block<WeightFormat::F32>(x, row_begin, row_end, w, col_begin, col_end, bias, y); break;
     case WeightFormat::BF16: block<WeightFormat::BF16>(x, row_begin, row_end, w, col_begin, col_end, bias, y); break;
     case WeightFormat::F16: block<WeightFormat::F16>(x, row_begin, row_end, w, col_begin, col_end, bias, y); break;
+
+    default: break;  // quantized formats take linear_quantized
   }
 }
 

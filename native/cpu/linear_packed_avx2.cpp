@@ -215,6 +215,8 @@ void linear_packed_columns(const float* x, int num_rows, const WeightMatrix& w, 
     case WeightFormat::F32: packed_columns<WeightFormat::F32>(x, num_rows, w, col_begin, col_end, bias, y); break;
     case WeightFormat::BF16: packed_columns<WeightFormat::BF16>(x, num_rows, w, col_begin, col_end, bias, y); break;
     case WeightFormat::F16: packed_columns<WeightFormat::F16>(x, num_rows, w, col_begin, col_end, bias, y); break;
+
+    default: break;  // quantized formats take linear_quantized
   }
 }
 

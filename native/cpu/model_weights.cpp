@@ -10,6 +10,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "quant_formats.h"
+
 namespace pagedllm {
 namespace cpu {
 
@@ -36,28 +38,78 @@ class TensorReader {
 
   bool has(const std::string& name) const { return by_name_.count(name) > 0; }
 
-  // The tensor as fp32, after checking it exists and has exactly `shape`.
+  // The quantized format a tensor's data are stored in (F32 for plain float tensors).
+  WeightFormat block_format(const std::string& name) const {
+    auto found = by_name_.find(name);
+    return found == by_name_.end() ? WeightFormat::F32 : found->second->block_format;
+  }
+
+  // The tensor as fp32 (dequantized if stored in blocks), after checking it exists and has exactly `shape`.
   std::vector<float> read(const std::string& name, const std::vector<int64_t>& shape) {
+    const TensorSource& t = find(name, shape);
+    std::vector<uint8_t> raw = read_rows(t);
+    size_t count = 1;
+    for (int64_t d : shape) count *= static_cast<size_t>(d);
+    std::vector<float> values(count);
+    if (is_quantized(t.block_format)) {
+      const int cols = static_cast<int>(shape.back());
+      const size_t row_bytes = weight_row_bytes(t.block_format, cols);
+      for (size_t r = 0; r < count / cols; ++r) dequantize_row(t.block_format, raw.data() + r * row_bytes, values.data() + r * cols, cols);
+    } else {
+      convert_to_f32(t.dtype, raw.data(), values.data(), count);
+    }
+    return values;
+  }
+
+  // The tensor's bytes as stored (rows in rotate_half order), for a matrix kept in the tensor's own block format.
+  std::vector<uint8_t> read_raw(const std::string& name, const std::vector<int64_t>& shape) { return read_rows(find(name, shape)); }
+
+ private:
+  const TensorSource& find(const std::string& name, const std::vector<int64_t>& shape) const {
     auto found = by_name_.find(name);
     if (found == by_name_.end()) throw std::runtime_error("missing tensor " + name + " (expected shape " + shape_text(shape) + ")");
     const TensorSource& t = *found->second;
     if (t.shape != shape) {
       throw std::runtime_error("tensor " + name + " has shape " + shape_text(t.shape) + ", expected " + shape_text(shape));
     }
-    size_t count = 1;
-    for (int64_t d : shape) count *= static_cast<size_t>(d);
-    if (t.nbytes != count * dtype_bytes(t.dtype)) {
-      throw std::runtime_error("tensor " + name + " holds " + std::to_string(t.nbytes) + " bytes, but shape " +
-                               shape_text(shape) + " needs " + std::to_string(count * dtype_bytes(t.dtype)));
+    size_t rows = 1;
+    for (size_t d = 0; d + 1 < shape.size(); ++d) rows *= static_cast<size_t>(shape[d]);
+    const int cols = static_cast<int>(shape.back());
+    if (is_quantized(t.block_format) && cols % format_block_values(t.block_format) != 0) {
+      throw std::runtime_error("tensor " + name + " is " + format_name(t.block_format) + " but its rows of " + std::to_string(cols) +
+                               " values are not whole blocks");
     }
-    std::vector<uint8_t> raw(t.nbytes);
-    read_exact(t, raw.data());
-    std::vector<float> values(count);
-    convert_to_f32(t.dtype, raw.data(), values.data(), count);
-    return values;
+    const size_t expected = rows * (is_quantized(t.block_format) ? weight_row_bytes(t.block_format, cols) : cols * dtype_bytes(t.dtype));
+    if (t.nbytes != expected) {
+      throw std::runtime_error("tensor " + name + " holds " + std::to_string(t.nbytes) + " bytes, but shape " +
+                               shape_text(shape) + " needs " + std::to_string(expected));
+    }
+    return t;
   }
 
- private:
+  // All rows of a tensor; GGUF q/k rows go back from llama.cpp's interleaved rope order to rotate_half order.
+  std::vector<uint8_t> read_rows(const TensorSource& t) {
+    std::vector<uint8_t> raw(t.nbytes);
+    read_exact(t, raw.data());
+    if (t.rope_interleaved_heads <= 0) return raw;
+    const size_t rows = static_cast<size_t>(t.shape[0]);
+    const size_t head_dim = rows / t.rope_interleaved_heads, half = head_dim / 2, row_bytes = t.nbytes / rows;
+    if (head_dim * t.rope_interleaved_heads != rows || head_dim % 2 != 0) {
+      throw std::runtime_error("tensor " + t.name + ": " + std::to_string(rows) + " rows do not split into " +
+                               std::to_string(t.rope_interleaved_heads) + " heads of even size");
+    }
+    std::vector<uint8_t> out(t.nbytes);
+    for (size_t head = 0; head < rows / head_dim; ++head) {
+      for (size_t part = 0; part < 2; ++part) {
+        for (size_t i = 0; i < half; ++i) {
+          const size_t interleaved = head * head_dim + 2 * i + part, rotate_half = head * head_dim + part * half + i;
+          std::memcpy(out.data() + rotate_half * row_bytes, raw.data() + interleaved * row_bytes, row_bytes);
+        }
+      }
+    }
+    return out;
+  }
+
   void read_exact(const TensorSource& t, uint8_t* out) {
     int fd = open_file(t.path);
     size_t done = 0;
@@ -85,12 +137,38 @@ class TensorReader {
   std::map<std::string, int> files_;
 };
 
-// Stacks several [rows_i, cols] tensors into one matrix, in order.
+// The format a matrix with rows of `cols` values is kept in: the requested one when its blocks divide the rows,
+// else the nearest one that fits (as llama.cpp does for odd shapes): Q4_K -> Q4_0, Q6_K -> Q8_0, else f32.
+WeightFormat fitting_format(WeightFormat requested, int cols) {
+  if (cols % format_block_values(requested) == 0) return requested;
+  if (requested == WeightFormat::Q4_K) return fitting_format(WeightFormat::Q4_0, cols);
+  if (requested == WeightFormat::Q6_K) return fitting_format(WeightFormat::Q8_0, cols);
+  return WeightFormat::F32;
+}
+
+// Stacks several [rows_i, cols] tensors into one matrix, in order. Parts that are all in one block format (GGUF)
+// are kept as they are; parts in different block formats (Q4_K_M's q/k at Q4_K with v at Q6_K) meet in Q8_0, which
+// holds either within its rounding; float parts are converted to `format`.
 void load_stacked(TensorReader& reader, WeightMatrix& matrix, WeightFormat format,
                   const std::vector<std::pair<std::string, int>>& parts, int cols) {
+  const WeightFormat first = reader.block_format(parts[0].first);
+  bool same_blocks = is_quantized(first), any_blocks = false;
+  for (const auto& part : parts) {
+    same_blocks = same_blocks && reader.block_format(part.first) == first;
+    any_blocks = any_blocks || is_quantized(reader.block_format(part.first));
+  }
   int total_rows = 0;
   for (const auto& part : parts) total_rows += part.second;
-  matrix.resize(format, total_rows, cols);
+  if (same_blocks) {
+    matrix.resize(first, total_rows, cols);
+    int row = 0;
+    for (const auto& part : parts) {
+      matrix.store_raw_rows(row, part.second, reader.read_raw(part.first, {part.second, cols}).data());
+      row += part.second;
+    }
+    return;
+  }
+  matrix.resize(fitting_format(any_blocks ? WeightFormat::Q8_0 : format, cols), total_rows, cols);
   int row = 0;
   for (const auto& part : parts) {
     std::vector<float> values = reader.read(part.first, {part.second, cols});
@@ -118,10 +196,12 @@ ModelWeights load_model_weights(const ModelConfig& config, const std::vector<Ten
   const int kv_rows = config.num_kv_heads * config.head_dim;
   const int inter = config.intermediate_size;
   ModelWeights weights;
-  load_stacked(reader, weights.embed_tokens, format, {{"model.embed_tokens.weight", config.vocab_size}}, hidden);
-  if (reader.has("lm_head.weight") || !config.tie_word_embeddings) {
-    load_stacked(reader, weights.lm_head, format, {{"lm_head.weight", config.vocab_size}}, hidden);
-  }
+  // Q4_K follows llama.cpp's Q4_K_M in keeping the output matrix (and a tied embedding) at 6 bits.
+  const bool has_lm_head = reader.has("lm_head.weight") || !config.tie_word_embeddings;
+  const WeightFormat output_format = format == WeightFormat::Q4_K ? WeightFormat::Q6_K : format;
+  load_stacked(reader, weights.embed_tokens, has_lm_head ? format : output_format,
+               {{"model.embed_tokens.weight", config.vocab_size}}, hidden);
+  if (has_lm_head) load_stacked(reader, weights.lm_head, output_format, {{"lm_head.weight", config.vocab_size}}, hidden);
   weights.final_norm = reader.read("model.norm.weight", {hidden});
   weights.layers.resize(config.num_layers);
   for (int i = 0; i < config.num_layers; ++i) {

@@ -109,7 +109,11 @@ WeightFormat parse_weight_format(const std::string& name) {
   if (name == "f32") return WeightFormat::F32;
   if (name == "bf16") return WeightFormat::BF16;
   if (name == "f16") return WeightFormat::F16;
-  throw std::invalid_argument("unsupported weight format " + name + " (f32, bf16 or f16)");
+  if (name == "q8_0") return WeightFormat::Q8_0;
+  if (name == "q4_0") return WeightFormat::Q4_0;
+  if (name == "q4_k") return WeightFormat::Q4_K;
+  if (name == "q6_k") return WeightFormat::Q6_K;
+  throw std::invalid_argument("unsupported weight format " + name + " (f32, bf16, f16, q8_0, q4_0, q4_k or q6_k)");
 }
 
 std::vector<TensorSource> parse_tensors(const Napi::Array& tensors) {
@@ -124,6 +128,10 @@ std::vector<TensorSource> parse_tensors(const Napi::Array& tensors) {
     source.path = string_field(t, "path");
     source.offset = static_cast<uint64_t>(number_field(t, "offset"));
     source.nbytes = static_cast<uint64_t>(number_field(t, "nbytes"));
+    if (t.Has("blockFormat") && t.Get("blockFormat").IsString()) source.block_format = parse_weight_format(string_field(t, "blockFormat"));
+    if (t.Has("ropeInterleavedHeads") && t.Get("ropeInterleavedHeads").IsNumber()) {
+      source.rope_interleaved_heads = static_cast<int>(number_field(t, "ropeInterleavedHeads"));
+    }
     out.push_back(std::move(source));
   }
   return out;

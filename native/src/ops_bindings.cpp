@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "../cpu/kernels.h"
+#include "../cpu/quant_formats.h"
 #include "js_convert.h"
 
 namespace pagedllm {
@@ -260,6 +261,37 @@ Napi::Value MeasureCeilings(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// ---- block-quantized weight formats (issue 15) ----
+// quantizeRows(values Float32Array, rows, cols, format) -> Uint8Array of the rows in the format's ggml blocks.
+Napi::Value QuantizeRows(const Napi::CallbackInfo& info) {
+  const int rows = arg_int(info, 1, "rows"), cols = arg_int(info, 2, "cols");
+  const WeightFormat format = js::parse_weight_format(info[3].As<Napi::String>().Utf8Value());
+  if (!cpu::is_quantized(format)) throw Napi::TypeError::New(info.Env(), "quantizeRows needs a quantized format");
+  const float* values = js::float32_data(info[0], "values", static_cast<long>(rows) * cols);
+  const size_t row_bytes = cpu::weight_row_bytes(format, cols);
+  Napi::Uint8Array out = Napi::Uint8Array::New(info.Env(), row_bytes * rows);
+  for (int r = 0; r < rows; ++r) cpu::quantize_row(format, values + static_cast<size_t>(r) * cols, out.Data() + r * row_bytes, cols);
+  return out;
+}
+
+// dequantizeRows(raw Uint8Array, rows, cols, format) -> Float32Array [rows * cols].
+Napi::Value DequantizeRows(const Napi::CallbackInfo& info) {
+  const int rows = arg_int(info, 1, "rows"), cols = arg_int(info, 2, "cols");
+  const WeightFormat format = js::parse_weight_format(info[3].As<Napi::String>().Utf8Value());
+  if (!cpu::is_quantized(format)) throw Napi::TypeError::New(info.Env(), "dequantizeRows needs a quantized format");
+  Napi::Uint8Array raw = info[0].As<Napi::Uint8Array>();
+  const size_t row_bytes = cpu::weight_row_bytes(format, cols);
+  if (raw.ByteLength() != row_bytes * rows) throw Napi::RangeError::New(info.Env(), "raw bytes do not match rows * cols of the format");
+  Napi::Float32Array out = Napi::Float32Array::New(info.Env(), static_cast<size_t>(rows) * cols);
+  for (int r = 0; r < rows; ++r) cpu::dequantize_row(format, raw.Data() + r * row_bytes, out.Data() + static_cast<size_t>(r) * cols, cols);
+  return out;
+}
+
+void add_quant_ops(Napi::Env env, Napi::Object ops) {
+  ops.Set("quantizeRows", Napi::Function::New(env, QuantizeRows));
+  ops.Set("dequantizeRows", Napi::Function::New(env, DequantizeRows));
+}
+
 }  // namespace
 
 Napi::Object CreateOps(Napi::Env env) {
@@ -279,6 +311,7 @@ Napi::Object CreateOps(Napi::Env env) {
   ops.Set("setAvx2", Napi::Function::New(env, SetAvx2));
   ops.Set("avx2Status", Napi::Function::New(env, Avx2Status));
   ops.Set("measureCeilings", Napi::Function::New(env, MeasureCeilings));
+  add_quant_ops(env, ops);
   return ops;
 }
 

@@ -1,6 +1,6 @@
 // The one place that turns CLI flags into an EngineConfig: shared by generate, serve and bench.
 import {Flags} from '@oclif/core'
-import {KV_POLICIES, makeEngineConfig, type EngineConfig, type KvPolicy} from '../engine/config.js'
+import {KV_POLICIES, QUANTIZATIONS, makeEngineConfig, type EngineConfig, type KvPolicy, type Quantization} from '../engine/config.js'
 import {InvalidRequestError} from '../engine/errors.js'
 import {parseModelSpec} from '../engine/hub/model-spec.js'
 import {resolveModel} from '../engine/hub/resolve-model.js'
@@ -23,6 +23,7 @@ export const engineFlags = {
   'served-model-name': Flags.string({description: 'Model name reported to clients (default: the hub id or the directory name)'}),
   device: Flags.string({description: 'Compute backend', options: ['auto', 'cpu', 'cuda'], default: 'auto'}),
   dtype: Flags.string({description: 'Weight format on the compute path (auto: f32 on CPU, bf16 on CUDA)', options: ['auto', 'f32', 'bf16', 'f16'], default: 'auto'}),
+  quantization: Flags.string({description: 'Quantize the weights at load, in ggml block formats (CPU; q4_k = Q4_K_M: q6_k output matrix)', options: [...QUANTIZATIONS]}),
   threads: Flags.integer({description: 'CPU compute threads (0 = one per core)', default: 0, min: 0}),
   'block-size': Flags.integer({description: 'Tokens per KV block', default: 16, min: 1, max: 256}),
   'kv-memory': Flags.string({description: 'KV cache size on CPU (e.g. 512MiB, 2GiB)', default: '1GiB'}),
@@ -47,6 +48,7 @@ export function engineConfigFromFlags(flags: Record<string, any>, modelPath: str
     modelPath,
     device: flags.device,
     weightDtype: flags.dtype,
+    quantization: flags.quantization as Quantization | undefined,
     threads: flags.threads,
     blockSize: flags['block-size'],
     kvMemoryBytes: parseByteSize(flags['kv-memory'], 'kv-memory'),

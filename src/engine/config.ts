@@ -7,6 +7,9 @@ export const KV_POLICIES: readonly KvPolicy[] = ['paged', 'contiguous', 'orca-ma
 export type PreemptionMode = 'auto' | 'recompute' | 'swap'
 export type DeviceKind = 'auto' | 'cpu' | 'cuda'
 export type WeightDtype = 'auto' | 'f32' | 'bf16' | 'f16'
+/** Block quantization applied to a float checkpoint at load (CPU only); q4_k keeps the output matrix in q6_k, as Q4_K_M. */
+export type Quantization = 'q8_0' | 'q4_0' | 'q4_k'
+export const QUANTIZATIONS: readonly Quantization[] = ['q8_0', 'q4_0', 'q4_k']
 
 export interface EngineConfig {
   /** Model directory in Hugging Face format (resolved from a hub id before it gets here). */
@@ -16,6 +19,8 @@ export interface EngineConfig {
   device: DeviceKind
   /** Weights as kept on the compute path; 'auto' = f32 on CPU, bf16 on CUDA. */
   weightDtype: WeightDtype
+  /** Quantize the weights at load (overrides weightDtype for the matrices; CPU only). */
+  quantization?: Quantization
   threads: number
   /** Tokens per KV block. */
   blockSize: number

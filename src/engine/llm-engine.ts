@@ -101,7 +101,14 @@ export class LLMEngine {
   static async create(config: EngineConfig): Promise<LLMEngine> {
     const model = await loadModel(config.modelPath)
     const device = selectDevice(config.device, nativeBuildInfo(), cudaStatus())
-    const weightFormat = config.weightDtype === 'auto' ? (device.device === 'cuda' ? 'bf16' : 'f32') : config.weightDtype
+    if (config.quantization && device.device === 'cuda') {
+      throw new InvalidRequestError(`--quantization ${config.quantization} runs on the CPU backend only (pass --device cpu)`, {param: 'quantization'})
+    }
+    if (model.tensors.some((t) => t.blockFormat) && device.device === 'cuda') {
+      throw new InvalidRequestError('this GGUF file holds quantized tensors, which run on the CPU backend only (pass --device cpu)', {param: 'device'})
+    }
+    const autoFormat = device.device === 'cuda' ? 'bf16' : (model.defaultWeightFormat ?? 'f32')
+    const weightFormat = config.quantization ?? (config.weightDtype === 'auto' ? autoFormat : config.weightDtype)
     const {numBlocks, blockBytes, maxModelLen, note} = planKvPool(config, model, device.device)
     const numSwapBlocks = Math.floor(config.swapSpaceBytes / blockBytes)
     const native = await loadNativeModel({

@@ -40,7 +40,9 @@ export interface NativeModelInfo {
   vocabSize: number
 }
 
-export type WeightFormat = 'f32' | 'bf16' | 'f16'
+/** Weight storage on the compute path; the q* formats are ggml's block layouts (native/cpu/quant_formats.h). */
+export type WeightFormat = 'f32' | 'bf16' | 'f16' | QuantizedFormat
+export type QuantizedFormat = 'q8_0' | 'q4_0' | 'q4_k' | 'q6_k'
 
 export interface LoadNativeModelOptions {
   config: ModelConfig
@@ -93,6 +95,10 @@ export interface NativeOps {
   avx2Status(): {supported: boolean; enabled: boolean}
   measureCeilings(opts: {bytes: number; repeats: number; flopSeconds: number}):
     {threads: number; readBytesPerSecond: number; triadBytesPerSecond: number; peakFlops: number}
+  /** Rows of [rows, cols] fp32 values in a quantized format's ggml blocks (as stored in GGUF files). */
+  quantizeRows(values: Float32Array, rows: number, cols: number, format: QuantizedFormat): Uint8Array
+  /** The inverse: fp32 values of rows stored in a quantized format. */
+  dequantizeRows(raw: Uint8Array, rows: number, cols: number, format: QuantizedFormat): Float32Array
 }
 
 export interface NativeLinearWeights {
@@ -129,7 +135,8 @@ export class NativeModel {
   readonly info: NativeModelInfo
   #handle: NativeModelHandle | null
 
-  constructor(handle: NativeModelHandle) {
+  /** weightsLabel: the storage formats, e.g. "q8_0" or "q4_k+q6_k (GGUF)"; loadSeconds: how long reading (and converting or quantizing) took. */
+  constructor(handle: NativeModelHandle, readonly weightsLabel: string, readonly loadSeconds: number) {
     this.#handle = handle
     this.info = handle.info()
   }
@@ -167,7 +174,11 @@ export async function loadNativeModel(opts: LoadNativeModelOptions): Promise<Nat
     if (!status.available) throw new ModelLoadError(`device cuda requested, but CUDA is not available: ${status.detail}`)
   }
   try {
-    return new NativeModel(await native.loadModel(opts))
+    const started = performance.now()
+    const handle = await native.loadModel(opts)
+    const blockFormats = [...new Set(opts.tensors.flatMap((t) => (t.blockFormat ? [t.blockFormat] : [])))]
+    const label = blockFormats.length > 0 ? `${blockFormats.join('+')} (GGUF)` : opts.weightFormat
+    return new NativeModel(handle, label, (performance.now() - started) / 1000)
   } catch (error) {
     throw new ModelLoadError(`cannot load the model into the ${opts.device} backend: ${(error as Error).message}`, {cause: error})
   }

@@ -14,7 +14,11 @@ export interface SamplingParams {
   presencePenalty: number
   frequencyPenalty: number
   repetitionPenalty: number
-  /** Per-request seed: the same seed gives the same tokens whatever else is batched. */
+  /**
+   * Per-request seed: the same seed gives the same random draws. The tokens are also the same whatever else is batched
+   * with block-quantized weights on CPU (--quantization, quantized GGUF), whose kernels reduce every row in one fixed
+   * order; with f32/f16/bf16 weights logits move by ~1e-5 with batch composition, which can flip a near-tie.
+   */
   seed: number | null
   stop: string[]
   stopTokenIds: number[]

@@ -48,10 +48,15 @@ export class ReferenceModel {
     private readonly inverseFrequencies: Float64Array,
   ) {}
 
-  static async load(dir: string): Promise<ReferenceModel> {
+  /** mapWeight rewrites a tensor after reading (e.g. to its quantized-then-dequantized values). */
+  static async load(dir: string, options: {mapWeight?: (name: string, values: Float64Array, shape: number[]) => Float64Array} = {}): Promise<ReferenceModel> {
     const loaded = await loadModel(dir)
     const byName = new Map(loaded.tensors.map((t) => [t.name, t]))
-    const read = (name: string): Float64Array => readTensorFloat64(byName.get(name)!)
+    const read = (name: string): Float64Array => {
+      const tensor = byName.get(name)!
+      const values = readTensorFloat64(tensor)
+      return options.mapWeight ? options.mapWeight(name, values, tensor.shape) : values
+    }
     const config = loaded.config
     const layers: LayerWeights[] = []
     for (let i = 0; i < config.numLayers; i++) {

@@ -10,6 +10,10 @@ namespace pagedllm {
 
 enum class DType { F32, F16, BF16 };
 
+// Weight storage on the compute path: F32 converts everything; BF16/F16 keep half the bytes; the block-quantized
+// formats keep ggml's block layouts (native/cpu/quant_formats.h), so GGUF tensors are stored as they are.
+enum class WeightFormat { F32, BF16, F16, Q8_0, Q4_0, Q4_K, Q6_K };
+
 // One tensor as it lies in a safetensors file; the backend reads and converts it itself,
 // so multi-GB checkpoints never pass through a JS buffer.
 struct TensorSource {
@@ -19,6 +23,10 @@ struct TensorSource {
   std::string path;
   uint64_t offset = 0;  // absolute byte offset of the data in the file
   uint64_t nbytes = 0;
+  // GGUF: a quantized format here means the data are ggml blocks of it (dtype then says nothing).
+  WeightFormat block_format = WeightFormat::F32;
+  // GGUF llama q/k: rows interleaved per head for llama.cpp's rope; the loader restores rotate_half order.
+  int rope_interleaved_heads = 0;
 };
 
 enum class RopeScaling { None, Linear, Llama3 };
@@ -47,9 +55,6 @@ struct CacheConfig {
   int block_size = 16;      // tokens per block
   int num_swap_blocks = 0;  // host swap pool (same block shape)
 };
-
-// Weight storage on the compute path: F32 converts everything; BF16/F16 keep half the bytes.
-enum class WeightFormat { F32, BF16, F16 };
 
 struct BackendOptions {
   ModelConfig model;

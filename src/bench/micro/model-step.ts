@@ -57,7 +57,9 @@ export async function modelStepCases(opts: {threads: number; weightFormat: Weigh
   const blocksNeeded = Math.max(opts.batch * Math.ceil(opts.contextLen / BLOCK_SIZE), Math.ceil(opts.prefillTokens / BLOCK_SIZE))
   const model = await loadNativeModel({config, tensors: loaded.tensors, numBlocks: blocksNeeded, blockSize: BLOCK_SIZE,
     numSwapBlocks: 0, weightFormat: opts.weightFormat, threads: opts.threads, device: 'cpu'})
-  const elementBytes = opts.weightFormat === 'f32' ? 4 : 2
+  // Average stored bytes per weight (quantized formats mix block sizes; norms stay f32 but are negligible).
+  const values = loaded.tensors.reduce((sum, t) => sum + t.shape.reduce((a, b) => a * b, 1), 0)
+  const elementBytes = model.info.weightBytes / values
   // A decode step reads every weight once except the embedding table (one row per token) when the head is untied.
   const embeddingBytes = config.tieWordEmbeddings ? 0 : config.vocabSize * config.hiddenSize * elementBytes
   const streamedBytes = model.info.weightBytes - embeddingBytes

@@ -1,20 +1,28 @@
 // Writes a Llama-family HF checkpoint as a GGUF file, so llama.cpp can run the very same weights as a peer.
-import {closeSync, openSync, readFileSync, writeSync} from 'node:fs'
+import {closeSync, existsSync, openSync, readFileSync, writeSync} from 'node:fs'
 import {join} from 'node:path'
 import type {LoadedModel} from '../../engine/model/load-model.js'
 import {readTensorFloat32} from '../../engine/model/safetensors.js'
+import {nativeOps, type QuantizedFormat} from '../../engine/native.js'
 
 // GGUF value types and ggml tensor types (from the GGUF specification).
 const GGUF_UINT32 = 4
+const GGUF_BOOL = 7
 const GGUF_INT32 = 5
 const GGUF_FLOAT32 = 6
 const GGUF_STRING = 8
 const GGUF_ARRAY = 9
-const GGML_TYPE_F32 = 0
-const GGML_TYPE_F16 = 1
+/** ggml type ids and block shapes (values, bytes) of the formats written here. */
+const GGML_TYPES: Record<GgufTensorFormat, {id: number; values: number; bytes: number}> = {
+  f32: {id: 0, values: 1, bytes: 4}, f16: {id: 1, values: 1, bytes: 2}, q4_0: {id: 2, values: 32, bytes: 18},
+  q8_0: {id: 8, values: 32, bytes: 34}, q4_k: {id: 12, values: 256, bytes: 144}, q6_k: {id: 14, values: 256, bytes: 210},
+}
+/** f32/f16 files, or llama.cpp's q8_0, q4_0 and Q4_K_M (q4_k with the output matrix at q6_k) mixes. */
+export type GgufFileFormat = 'f32' | 'f16' | 'q8_0' | 'q4_0' | 'q4_k'
+type GgufTensorFormat = 'f32' | 'f16' | QuantizedFormat
 const ALIGNMENT = 32
 
-type MetadataValue = {type: 'u32' | 'i32' | 'f32'; value: number} | {type: 'string'; value: string} | {type: 'strings'; value: string[]} | {type: 'i32s'; value: number[]}
+type MetadataValue = {type: 'bool'; value: boolean} | {type: 'u32' | 'i32' | 'f32'; value: number} | {type: 'string'; value: string} | {type: 'strings'; value: string[]} | {type: 'i32s'; value: number[]}
 
 /** Growable little-endian byte buffer for the header part of the file. */
 class ByteWriter {
@@ -26,6 +34,11 @@ class ByteWriter {
     const bigger = Buffer.alloc(Math.max(this.buffer.length * 2, this.length + extra))
     this.buffer.copy(bigger, 0, 0, this.length)
     this.buffer = bigger
+  }
+  u8(value: number): void {
+    this.ensure(1)
+    this.buffer.writeUInt8(value, this.length)
+    this.length += 1
   }
   u32(value: number): void {
     this.ensure(4)
@@ -68,6 +81,10 @@ class ByteWriter {
 function writeMetadata(out: ByteWriter, key: string, entry: MetadataValue): void {
   out.string(key)
   switch (entry.type) {
+    case 'bool':
+      out.u32(GGUF_BOOL)
+      out.u8(entry.value ? 1 : 0)
+      break
     case 'u32':
       out.u32(GGUF_UINT32)
       out.u32(entry.value)
@@ -135,8 +152,9 @@ function toFloat16(data: Float32Array): Uint16Array {
     } else if (exponent >= 31) {
       out[i] = sign | 0x7c00
     } else {
-      // Round to nearest; a carry out of the mantissa correctly bumps the exponent.
-      out[i] = (sign | (exponent << 10) | (mantissa >> 13)) + ((mantissa >> 12) & 1)
+      // Round to nearest, ties to even (as torch and the native converter); a carry out of the mantissa bumps the exponent.
+      const roundUp = (mantissa & 0x1000) !== 0 && ((mantissa & 0xfff) !== 0 || (mantissa & 0x2000) !== 0)
+      out[i] = (sign | (exponent << 10) | (mantissa >> 13)) + (roundUp ? 1 : 0)
     }
   }
   return out
@@ -147,7 +165,25 @@ interface GgufTensor {
   /** ggml order: fastest-varying dimension first (reverse of the PyTorch shape). */
   dims: number[]
   data: Float32Array
-  halfPrecision: boolean
+  format: GgufTensorFormat
+}
+
+/** A matrix's format in a file of `fileFormat`: as llama.cpp, the nearest fitting one when rows are not whole blocks. */
+function matrixFormat(fileFormat: GgufFileFormat, isOutput: boolean, cols: number): GgufTensorFormat {
+  let format: GgufTensorFormat = fileFormat === 'q4_k' && isOutput ? 'q6_k' : fileFormat
+  const fallback: Record<GgufTensorFormat, GgufTensorFormat> = {q4_k: 'q4_0', q6_k: 'q8_0', q8_0: 'f16', q4_0: 'f16', f16: 'f16', f32: 'f32'}
+  while (cols % GGML_TYPES[format].values !== 0) format = fallback[format]
+  return format
+}
+
+function encodeTensor(tensor: GgufTensor): Uint8Array {
+  const payload = (() => {
+    if (tensor.format === 'f32') return tensor.data
+    if (tensor.format === 'f16') return toFloat16(tensor.data)
+    const [cols, rows] = tensor.dims as [number, number]
+    return nativeOps().quantizeRows(tensor.data, rows, cols, tensor.format)
+  })()
+  return new Uint8Array(payload.buffer, payload.byteOffset, payload.byteLength)
 }
 
 /** Reads a tokenizer.json byte-level BPE vocabulary as llama.cpp's "gpt2" tokenizer metadata. */
@@ -178,14 +214,20 @@ function tokenizerMetadata(model: LoadedModel): Record<string, MetadataValue> {
     'tokenizer.ggml.token_type': {type: 'i32s', value: types},
     'tokenizer.ggml.merges': {type: 'strings', value: merges},
   }
-  if (model.config.bosTokenId !== null) metadata['tokenizer.ggml.bos_token_id'] = {type: 'u32', value: model.config.bosTokenId}
+  const configPath = join(model.dir, 'tokenizer_config.json')
+  const template = existsSync(configPath) ? JSON.parse(readFileSync(configPath, 'utf8')).chat_template : undefined
+  if (typeof template === 'string') metadata['tokenizer.chat_template'] = {type: 'string', value: template}
+  if (model.config.bosTokenId !== null) {
+    metadata['tokenizer.ggml.bos_token_id'] = {type: 'u32', value: model.config.bosTokenId}
+    metadata['tokenizer.ggml.add_bos_token'] = {type: 'bool', value: model.tokenizer.encode('a')[0] === model.config.bosTokenId}
+  }
   const eos = model.generationConfig.eosTokenIds[0] ?? model.config.eosTokenIds[0]
   if (eos !== undefined) metadata['tokenizer.ggml.eos_token_id'] = {type: 'u32', value: eos}
   return metadata
 }
 
-/** Writes `model` to `path` as GGUF (matrices in f32 or f16, norms always f32). */
-export function writeGguf(model: LoadedModel, path: string, options: {halfPrecision: boolean}): void {
+/** Writes `model` to `path` as GGUF (matrices in `format`, norms always f32). */
+export function writeGguf(model: LoadedModel, path: string, options: {format: GgufFileFormat}): void {
   const c = model.config
   if (c.attentionBias) throw new Error('GGUF export covers Llama/Mistral (no q/k/v bias)')
   const tensorsByName = new Map(model.tensors.map((tensor) => [tensor.name, tensor]))
@@ -197,16 +239,17 @@ export function writeGguf(model: LoadedModel, path: string, options: {halfPrecis
   const matrix = (ggufName: string, hfName: string, permuteHeads = 0): GgufTensor => {
     const {info, data} = read(hfName)
     const [rows, cols] = info.shape as [number, number]
+    const isOutput = ggufName === 'output.weight' || (ggufName === 'token_embd.weight' && c.tieWordEmbeddings)
     return {
       name: ggufName,
       dims: [cols, rows],
       data: permuteHeads > 0 ? permuteRopeRows(data, permuteHeads, rows, cols) : data,
-      halfPrecision: options.halfPrecision,
+      format: matrixFormat(options.format, isOutput, cols),
     }
   }
   const vector = (ggufName: string, hfName: string): GgufTensor => {
     const {info, data} = read(hfName)
-    return {name: ggufName, dims: [info.shape[0]!], data, halfPrecision: false}
+    return {name: ggufName, dims: [info.shape[0]!], data, format: 'f32'}
   }
   const tensors: GgufTensor[] = [matrix('token_embd.weight', 'model.embed_tokens.weight'), vector('output_norm.weight', 'model.norm.weight')]
   if (!c.tieWordEmbeddings) tensors.push(matrix('output.weight', 'lm_head.weight'))
@@ -230,7 +273,8 @@ export function writeGguf(model: LoadedModel, path: string, options: {halfPrecis
     'general.architecture': {type: 'string', value: 'llama'},
     'general.name': {type: 'string', value: model.name},
     'general.alignment': {type: 'u32', value: ALIGNMENT},
-    'general.file_type': {type: 'u32', value: options.halfPrecision ? 1 : 0},
+    // llama_ftype: ALL_F32, MOSTLY_F16, MOSTLY_Q4_0, MOSTLY_Q8_0, MOSTLY_Q4_K_M
+    'general.file_type': {type: 'u32', value: {f32: 0, f16: 1, q4_0: 2, q8_0: 7, q4_k: 15}[options.format]},
     'llama.context_length': {type: 'u32', value: c.maxPositionEmbeddings},
     'llama.embedding_length': {type: 'u32', value: c.hiddenSize},
     'llama.block_count': {type: 'u32', value: c.numLayers},
@@ -258,10 +302,11 @@ export function writeGguf(model: LoadedModel, path: string, options: {halfPrecis
     header.string(tensor.name)
     header.u32(tensor.dims.length)
     for (const dim of tensor.dims) header.u64(dim)
-    header.u32(tensor.halfPrecision ? GGML_TYPE_F16 : GGML_TYPE_F32)
+    const type = GGML_TYPES[tensor.format]
+    header.u32(type.id)
     header.u64(offset)
     offsets.push(offset)
-    const bytes = tensor.data.length * (tensor.halfPrecision ? 2 : 4)
+    const bytes = (tensor.data.length / type.values) * type.bytes
     offset += Math.ceil(bytes / ALIGNMENT) * ALIGNMENT
   }
   header.pad(ALIGNMENT)
@@ -271,7 +316,7 @@ export function writeGguf(model: LoadedModel, path: string, options: {halfPrecis
     writeSync(fd, header.bytes())
     let written = 0
     tensors.forEach((tensor, i) => {
-      const payload = tensor.halfPrecision ? toFloat16(tensor.data) : tensor.data
+      const payload = encodeTensor(tensor)
       const bytes = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength)
       if (written < offsets[i]!) writeSync(fd, Buffer.alloc(offsets[i]! - written))
       writeSync(fd, bytes)

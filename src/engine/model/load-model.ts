@@ -2,6 +2,7 @@
 import {existsSync, statSync} from 'node:fs'
 import {basename, join, resolve} from 'node:path'
 import {ModelLoadError} from '../errors.js'
+import {isGgufPath, loadGgufModel} from './gguf-model.js'
 import {readJsonObject, readModelConfig, type ModelConfig} from './model-config.js'
 import {readCheckpointTensors, type TensorInfo} from './safetensors.js'
 import {Tokenizer} from './tokenizer.js'
@@ -21,6 +22,8 @@ export interface LoadedModel {
   tensors: TensorInfo[]
   tokenizer: Tokenizer
   generationConfig: GenerationDefaults
+  /** What --dtype auto keeps the float matrices in on CPU when not f32 (a GGUF file's own f16/bf16). */
+  defaultWeightFormat?: 'f32' | 'f16' | 'bf16'
 }
 
 /** Every tensor a model with this config needs, with the shape the config implies (HF Llama names, [out, in] matrices). */
@@ -73,7 +76,9 @@ export function selectModelTensors(config: ModelConfig, tensors: TensorInfo[], d
   })
 }
 
+/** A Hugging Face model directory, or a llama-architecture .gguf file (gguf-model.ts). */
 export async function loadModel(dir: string): Promise<LoadedModel> {
+  if (isGgufPath(dir) && existsSync(dir) && statSync(dir).isFile()) return loadGgufModel(dir)
   const modelDir = resolve(dir)
   if (!existsSync(modelDir) || !statSync(modelDir).isDirectory()) throw new ModelLoadError(`Model directory ${modelDir} does not exist.`)
   const config = readModelConfig(modelDir)

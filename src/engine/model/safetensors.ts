@@ -14,6 +14,10 @@ export interface TensorInfo {
   /** Absolute byte offset of the data in the file. */
   offset: number
   nbytes: number
+  /** GGUF: the data are ggml blocks of this format (dtype then says nothing). */
+  blockFormat?: 'q8_0' | 'q4_0' | 'q4_k' | 'q6_k'
+  /** GGUF llama q/k: rows interleaved per head for llama.cpp's rope; the native loader restores rotate_half order. */
+  ropeInterleavedHeads?: number
 }
 
 export const BYTES_PER_ELEMENT: Record<TensorDtype, number> = {F32: 4, F16: 2, BF16: 2}

@@ -1,0 +1,119 @@
+// Linear layers over quantized weights: activations to 8-bit blocks once per call, then (row block, column
+// chunk) tasks over the pool, each running the AVX2 kernel or the portable scalar one below.
+#include "quant_linear.h"
+
+#include <algorithm>
+#include <stdexcept>
+#include <vector>
+
+#include "dtype_convert.h"
+#include "row_parallel.h"
+
+namespace pagedllm {
+namespace cpu {
+
+namespace {
+
+// Integer dot of n weight codes (already offset to signed) with activation codes.
+int dot_codes(const int8_t* w, const int8_t* a, int n = kQuantBlock) {
+  int sum = 0;
+  for (int i = 0; i < n; ++i) sum += w[i] * a[i];
+  return sum;
+}
+
+// One weight row against one activation row, block by block in fp32 (the portable path).
+float scalar_dot(const WeightMatrix& w, int n, const ActivationBlock* acts) {
+  const int num_blocks = w.cols / kQuantBlock;
+  const uint8_t* row = static_cast<const uint8_t*>(w.row_ptr(n));
+  float total = 0;
+  int8_t codes[kQuantBlock];
+  for (int b = 0; b < num_blocks; ++b) {
+    const ActivationBlock& a = acts[b];
+    switch (w.format) {
+      case WeightFormat::Q8_0: {
+        const auto& block = reinterpret_cast<const BlockQ8_0*>(row)[b];
+        total += f16_to_f32(block.d) * a.d * static_cast<float>(dot_codes(block.qs, a.q));
+        break;
+      }
+      case WeightFormat::Q4_0: {
+        const auto& block = reinterpret_cast<const BlockQ4_0*>(row)[b];
+        for (int i = 0; i < 16; ++i) codes[i] = (block.qs[i] & 0xF) - 8, codes[i + 16] = (block.qs[i] >> 4) - 8;
+        total += f16_to_f32(block.d) * a.d * static_cast<float>(dot_codes(codes, a.q));
+        break;
+      }
+      case WeightFormat::Q4_K: {
+        const auto& block = reinterpret_cast<const BlockQ4_K*>(row)[b / 8];
+        const int j = b % 8;
+        int scale, min;
+        q4_k_scale_min(block.scales, j, &scale, &min);
+        for (int l = 0; l < 32; ++l) {
+          const uint8_t byte = block.qs[32 * (j / 2) + l];
+          codes[l] = static_cast<int8_t>((j % 2 ? byte >> 4 : byte) & 0xF);
+        }
+        total += f16_to_f32(block.d) * scale * a.d * static_cast<float>(dot_codes(codes, a.q)) -
+                 f16_to_f32(block.dmin) * min * a.d_sum;
+        break;
+      }
+      case WeightFormat::Q6_K: {
+        const auto& block = reinterpret_cast<const BlockQ6_K*>(row)[b / 8];
+        const int half = (b % 8) / 4, k = b % 4;
+        for (int l = 0; l < 32; ++l) {
+          const int lo = (block.ql[64 * half + (k & 1) * 32 + l] >> (4 * (k >> 1))) & 0xF;
+          const int hi = (block.qh[32 * half + l] >> (2 * k)) & 3;
+          codes[l] = static_cast<int8_t>((lo | (hi << 4)) - 32);
+        }
+        const int8_t* scales = block.scales + 8 * half + 2 * k;
+        const int sum = scales[0] * dot_codes(codes, a.q, 16) + scales[1] * dot_codes(codes + 16, a.q + 16, 16);
+        total += f16_to_f32(block.d) * a.d * static_cast<float>(sum);
+        break;
+      }
+      default: throw std::invalid_argument("scalar_dot: not a quantized format");
+    }
+  }
+  return total;
+}
+
+void scalar_block(const ActivationBlock* acts, int row_begin, int row_end, const WeightMatrix& w, int col_begin,
+                  int col_end, const float* bias, float* y) {
+  const int num_blocks = w.cols / kQuantBlock;
+  for (int m = row_begin; m < row_end; ++m) {
+    for (int n = col_begin; n < col_end; ++n) {
+      y[static_cast<size_t>(m) * w.rows + n] = scalar_dot(w, n, acts + static_cast<size_t>(m) * num_blocks) + (bias ? bias[n] : 0.f);
+    }
+  }
+}
+
+}  // namespace
+
+void linear_quantized(ThreadPool& pool, const float* x, int num_rows, const WeightMatrix& w, const float* bias, float* y) {
+  const int num_blocks = w.cols / kQuantBlock;
+  // The calling thread's buffer, reused across layers and steps (linear() is never re-entered).
+  // (Workers see their own thread_local, so the lambdas below use this pointer, never the vector.)
+  thread_local std::vector<ActivationBlock> act_buffer;
+  act_buffer.resize(static_cast<size_t>(num_rows) * num_blocks);
+  ActivationBlock* acts = act_buffer.data();
+  for_row_ranges(pool, num_rows, static_cast<size_t>(w.cols) * 4, [&](int begin, int end) {
+    for (int m = begin; m < end; ++m) {
+      quantize_activations(x + static_cast<size_t>(m) * w.cols, acts + static_cast<size_t>(m) * num_blocks, w.cols);
+    }
+  });
+  // Same partition as the float decode path: a column chunk of weights stays in cache while row blocks pass by.
+  constexpr int kRowBlock = 64;
+  int col_chunk = (w.rows + pool.size() * 4 - 1) / (pool.size() * 4);
+  col_chunk = std::max(8, std::min(64, (col_chunk + 7) / 8 * 8));
+  const int num_col_chunks = (w.rows + col_chunk - 1) / col_chunk;
+  const int num_row_blocks = (num_rows + kRowBlock - 1) / kRowBlock;
+  const bool vector = avx2_enabled();
+  pool.parallel_for(num_col_chunks * num_row_blocks, [&](int task) {
+    const int col_begin = (task % num_col_chunks) * col_chunk, col_end = std::min(w.rows, col_begin + col_chunk);
+    const int row_begin = (task / num_col_chunks) * kRowBlock, row_end = std::min(num_rows, row_begin + kRowBlock);
+    if (vector) {
+      avx2::quant_linear_block(acts, row_begin, row_end, w, col_begin, col_end, bias, y);
+    } else {
+      scalar_block(acts, row_begin, row_end, w, col_begin, col_end, bias, y);
+    }
+  });
+}
+
+}  // namespace cpu
+}  // namespace pagedllm

@@ -1,0 +1,21 @@
+// Linear layers over block-quantized weights: activations quantized per 32 values to 8 bits, integer dot products
+// per block, one fp32 accumulation order per output whatever the batch (so results are batch invariant).
+#pragma once
+
+#include "kernels.h"
+#include "quant_formats.h"
+
+namespace pagedllm {
+namespace cpu {
+
+// y[m, n] = x[m, :] . w[n, :] (+ bias) for a quantized w (see linear()).
+void linear_quantized(ThreadPool& pool, const float* x, int num_rows, const WeightMatrix& w, const float* bias, float* y);
+
+namespace avx2 {
+// Outputs rows [row_begin, row_end) x columns [col_begin, col_end); acts holds w.cols / 32 blocks per row.
+void quant_linear_block(const ActivationBlock* acts, int row_begin, int row_end, const WeightMatrix& w, int col_begin,
+                        int col_end, const float* bias, float* y);
+}  // namespace avx2
+
+}  // namespace cpu
+}  // namespace pagedllm

@@ -1,0 +1,174 @@
+// Reads a GGUF file's header (from the GGUF specification): metadata key/values and tensor infos with absolute data offsets.
+import {closeSync, fstatSync, openSync, readSync} from 'node:fs'
+import {resolve} from 'node:path'
+import {ModelLoadError} from '../errors.js'
+
+export type GgufValue = number | bigint | boolean | string | GgufValue[]
+
+/** GGUF value type ids (GGUF_TYPE_*). */
+const enum GgufType {
+  U8 = 0, I8 = 1, U16 = 2, I16 = 3, U32 = 4, I32 = 5, F32 = 6, BOOL = 7, STRING = 8, ARRAY = 9, U64 = 10, I64 = 11, F64 = 12,
+}
+
+/** ggml tensor type ids and names (those pagedllm loads, and the common rest for error messages). */
+export const GGML_TYPE_NAMES: Record<number, string> = {
+  0: 'F32', 1: 'F16', 2: 'Q4_0', 3: 'Q4_1', 6: 'Q5_0', 7: 'Q5_1', 8: 'Q8_0', 9: 'Q8_1', 10: 'Q2_K', 11: 'Q3_K', 12: 'Q4_K',
+  13: 'Q5_K', 14: 'Q6_K', 15: 'Q8_K', 16: 'IQ2_XXS', 17: 'IQ2_XS', 18: 'IQ3_XXS', 19: 'IQ1_S', 20: 'IQ4_NL', 21: 'IQ3_S',
+  22: 'IQ2_S', 23: 'IQ4_XS', 24: 'I8', 25: 'I16', 26: 'I32', 27: 'I64', 28: 'F64', 29: 'IQ1_M', 30: 'BF16',
+}
+/** Values per block and bytes per block of the types pagedllm loads. */
+export const GGML_BLOCKS: Record<string, {values: number; bytes: number}> = {
+  F32: {values: 1, bytes: 4}, F16: {values: 1, bytes: 2}, BF16: {values: 1, bytes: 2},
+  Q8_0: {values: 32, bytes: 34}, Q4_0: {values: 32, bytes: 18}, Q4_K: {values: 256, bytes: 144}, Q6_K: {values: 256, bytes: 210},
+}
+
+export interface GgufTensorInfo {
+  name: string
+  /** ggml type name, e.g. Q4_K (or TYPE_<id> when unknown). */
+  type: string
+  /** PyTorch order (slowest-varying first): the reverse of ggml's ne[]. */
+  shape: number[]
+  /** Absolute byte offset of the data in the file. */
+  offset: number
+  /** Data size when the type is one pagedllm loads, else null. */
+  nbytes: number | null
+}
+
+export interface GgufFile {
+  path: string
+  version: number
+  metadata: Map<string, GgufValue>
+  tensors: GgufTensorInfo[]
+}
+
+/** Reads the header part of the file through a growing window, so a multi-GB model is never read whole. */
+class HeaderReader {
+  private buffer = Buffer.alloc(0)
+  private view = new DataView(this.buffer.buffer)
+  offset = 0
+
+  constructor(private readonly fd: number, private readonly fileSize: number, private readonly path: string) {}
+
+  fail(why: string): never {
+    throw new ModelLoadError(`${this.path}: not a readable GGUF file (${why} at byte ${this.offset})`)
+  }
+
+  private need(n: number): void {
+    if (this.offset + n <= this.buffer.length) return
+    if (this.offset + n > this.fileSize) this.fail('truncated')
+    const size = Math.min(this.fileSize, Math.max(this.offset + n, this.buffer.length * 2, 1 << 20))
+    const bigger = Buffer.alloc(size)
+    this.buffer.copy(bigger)
+    let at = this.buffer.length
+    while (at < size) {
+      const got = readSync(this.fd, bigger, at, size - at, at)
+      if (got <= 0) this.fail('truncated')
+      at += got
+    }
+    this.buffer = bigger
+    this.view = new DataView(bigger.buffer, bigger.byteOffset, bigger.byteLength)
+  }
+
+  private take(n: number): number {
+    this.need(n)
+    this.offset += n
+    return this.offset - n
+  }
+
+  /** Reads n bytes through the view (taken after the window has grown). */
+  private read<T>(n: number, get: (view: DataView, at: number) => T): T {
+    const at = this.take(n)
+    return get(this.view, at)
+  }
+
+  u32 = (): number => this.read(4, (v, at) => v.getUint32(at, true))
+  u64 = (): number => {
+    const value = this.read(8, (v, at) => v.getBigUint64(at, true))
+    if (value > BigInt(Number.MAX_SAFE_INTEGER)) this.fail('a size beyond 2^53')
+    return Number(value)
+  }
+  string = (): string => {
+    const length = this.u64()
+    const at = this.take(length)
+    return this.buffer.toString('utf8', at, at + length)
+  }
+  align(alignment: number): void {
+    this.offset = Math.ceil(this.offset / alignment) * alignment
+  }
+
+  value(type: number): GgufValue {
+    switch (type) {
+      case GgufType.U8: return this.read(1, (v, at) => v.getUint8(at))
+      case GgufType.I8: return this.read(1, (v, at) => v.getInt8(at))
+      case GgufType.U16: return this.read(2, (v, at) => v.getUint16(at, true))
+      case GgufType.I16: return this.read(2, (v, at) => v.getInt16(at, true))
+      case GgufType.U32: return this.u32()
+      case GgufType.I32: return this.read(4, (v, at) => v.getInt32(at, true))
+      case GgufType.F32: return this.read(4, (v, at) => v.getFloat32(at, true))
+      case GgufType.BOOL: return this.read(1, (v, at) => v.getUint8(at)) !== 0
+      case GgufType.STRING: return this.string()
+      case GgufType.U64: return this.read(8, (v, at) => v.getBigUint64(at, true))
+      case GgufType.I64: return this.read(8, (v, at) => v.getBigInt64(at, true))
+      case GgufType.F64: return this.read(8, (v, at) => v.getFloat64(at, true))
+      case GgufType.ARRAY: {
+        const itemType = this.u32()
+        const count = this.u64()
+        const items: GgufValue[] = new Array(count)
+        for (let i = 0; i < count; i++) items[i] = this.value(itemType)
+        return items
+      }
+      default: return this.fail(`unknown value type ${type}`)
+    }
+  }
+}
+
+/** Parses the header, metadata and (unless metadataOnly) the tensor infos of a GGUF file. */
+export function readGguf(path: string, options: {metadataOnly?: boolean} = {}): GgufFile {
+  const absolute = resolve(path)
+  let fd: number
+  try {
+    fd = openSync(absolute, 'r')
+  } catch (error) {
+    throw new ModelLoadError(`Cannot open ${absolute}: ${(error as Error).message}`, {cause: error})
+  }
+  try {
+    const fileSize = fstatSync(fd).size
+    const reader = new HeaderReader(fd, fileSize, absolute)
+    if (reader.u32() !== 0x46554747) reader.fail('bad magic')
+    const version = reader.u32()
+    if (version < 2) reader.fail(`unsupported version ${version}`)
+    const tensorCount = reader.u64()
+    const kvCount = reader.u64()
+    const metadata = new Map<string, GgufValue>()
+    for (let i = 0; i < kvCount; i++) {
+      const key = reader.string()
+      metadata.set(key, reader.value(reader.u32()))
+    }
+    const tensors: GgufTensorInfo[] = []
+    if (options.metadataOnly) return {path: absolute, version, metadata, tensors}
+    const relative: number[] = []
+    for (let i = 0; i < tensorCount; i++) {
+      const name = reader.string()
+      const dims = Array.from({length: reader.u32()}, () => reader.u64())
+      const typeId = reader.u32()
+      relative.push(reader.u64())
+      const type = GGML_TYPE_NAMES[typeId] ?? `TYPE_${typeId}`
+      const block = GGML_BLOCKS[type]
+      const count = dims.reduce((a, b) => a * b, 1)
+      const nbytes = block && dims[0] % block.values === 0 ? (count / block.values) * block.bytes : null
+      tensors.push({name, type, shape: [...dims].reverse(), offset: 0, nbytes})
+    }
+    const alignment = Number(metadata.get('general.alignment') ?? 32)
+    reader.align(alignment)
+    const dataStart = reader.offset
+    tensors.forEach((tensor, i) => {
+      tensor.offset = dataStart + relative[i]
+      if (tensor.nbytes !== null && tensor.offset + tensor.nbytes > fileSize) {
+        throw new ModelLoadError(`${absolute}: tensor ${tensor.name} (${tensor.type} [${tensor.shape.join(', ')}]) ends past the end of the file; the file may be truncated.`)
+      }
+    })
+    return {path: absolute, version, metadata, tensors}
+  } finally {
+    closeSync(fd)
+  }
+}

@@ -1,0 +1,122 @@
+// Builds a tokenizer.json (and the special-token config) from GGUF tokenizer metadata: SPM "llama" and GPT-2 BPE "gpt2" vocabularies.
+import {ModelLoadError} from '../errors.js'
+import {specialAddedToken} from './byte-level-bpe.js'
+import type {GgufValue} from './gguf-file.js'
+import {Tokenizer} from './tokenizer.js'
+
+/** tokenizer.ggml.token_type values (llama.cpp's llama_token_type). */
+const TOKEN_TYPE = {normal: 1, unknown: 2, control: 3, userDefined: 4, unused: 5, byte: 6}
+
+function stringArray(metadata: Map<string, GgufValue>, key: string): string[] {
+  const value = metadata.get(key)
+  if (!Array.isArray(value)) throw new ModelLoadError(`GGUF metadata ${key} is missing or not an array`)
+  return value.map(String)
+}
+
+function numberArray(metadata: Map<string, GgufValue>, key: string, length: number, fallback: number): number[] {
+  const value = metadata.get(key)
+  return Array.isArray(value) ? value.map(Number) : new Array(length).fill(fallback)
+}
+
+function optionalId(metadata: Map<string, GgufValue>, key: string): number | null {
+  const value = metadata.get(key)
+  return value === undefined ? null : Number(value)
+}
+
+/** Control and user-defined tokens must match as one piece, never through BPE. */
+function addedTokens(tokens: string[], types: number[]) {
+  return tokens
+    .map((content, id) => ({id, content, type: types[id]}))
+    .filter((t) => t.type === TOKEN_TYPE.control || t.type === TOKEN_TYPE.userDefined || t.type === TOKEN_TYPE.unknown)
+    .map(({id, content, type}) => ({...specialAddedToken(id, content), special: type !== TOKEN_TYPE.userDefined}))
+}
+
+/** A post-processor that puts the BOS token before every encoded text (tokenizer.ggml.add_bos_token). */
+function bosTemplate(bos: string, bosTokenId: number) {
+  return {
+    type: 'TemplateProcessing',
+    single: [{SpecialToken: {id: bos, type_id: 0}}, {Sequence: {id: 'A', type_id: 0}}],
+    pair: [{SpecialToken: {id: bos, type_id: 0}}, {Sequence: {id: 'A', type_id: 0}}, {SpecialToken: {id: bos, type_id: 1}}, {Sequence: {id: 'B', type_id: 1}}],
+    special_tokens: {[bos]: {id: bos, ids: [bosTokenId], tokens: [bos]}},
+  }
+}
+
+/** GPT-2 byte-level BPE: the GGUF tokens are already in GPT-2's byte-to-unicode alphabet, so they go in as they are. */
+export function gpt2TokenizerJson(metadata: Map<string, GgufValue>, bosTokenId: number | null = null, addBos = false): Record<string, unknown> {
+  const tokens = stringArray(metadata, 'tokenizer.ggml.tokens')
+  const merges = stringArray(metadata, 'tokenizer.ggml.merges')
+  const types = numberArray(metadata, 'tokenizer.ggml.token_type', tokens.length, TOKEN_TYPE.normal)
+  const vocab: Record<string, number> = {}
+  tokens.forEach((token, id) => (vocab[token] = id))
+  return {
+    version: '1.0', truncation: null, padding: null,
+    added_tokens: addedTokens(tokens, types).filter((t) => t.special),
+    normalizer: null,
+    pre_tokenizer: {type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true},
+    post_processor: addBos && bosTokenId !== null
+      ? bosTemplate(tokens[bosTokenId], bosTokenId)
+      : {type: 'ByteLevel', add_prefix_space: true, trim_offsets: false, use_regex: true},
+    decoder: {type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true},
+    model: {
+      type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: '', end_of_word_suffix: '',
+      fuse_unk: false, byte_fallback: false, vocab, merges,
+    },
+  }
+}
+
+/**
+ * SentencePiece BPE (Llama): the vocabulary with its scores becomes a BPE model whose merges are every split of a
+ * token into two vocabulary tokens, ranked by the merged token's score (as transformers converts a .model file),
+ * with byte fallback to the <0xXX> tokens and "▁" for spaces.
+ */
+export function spmTokenizerJson(metadata: Map<string, GgufValue>, bosTokenId: number | null, addBos: boolean): Record<string, unknown> {
+  const tokens = stringArray(metadata, 'tokenizer.ggml.tokens')
+  const scores = numberArray(metadata, 'tokenizer.ggml.scores', tokens.length, 0)
+  const types = numberArray(metadata, 'tokenizer.ggml.token_type', tokens.length, TOKEN_TYPE.normal)
+  const vocab: Record<string, number> = {}
+  tokens.forEach((token, id) => (vocab[token] = id))
+  const merges: {pair: string; score: number; id: number}[] = []
+  tokens.forEach((token, id) => {
+    if (types[id] !== TOKEN_TYPE.normal && types[id] !== TOKEN_TYPE.userDefined) return
+    const chars = Array.from(token)
+    for (let split = 1; split < chars.length; split++) {
+      const left = chars.slice(0, split).join('')
+      const right = chars.slice(split).join('')
+      if (vocab[left] !== undefined && vocab[right] !== undefined) merges.push({pair: `${left} ${right}`, score: scores[id], id})
+    }
+  })
+  merges.sort((a, b) => b.score - a.score || a.id - b.id)
+  const unknownId = types.indexOf(TOKEN_TYPE.unknown)
+  return {
+    version: '1.0', truncation: null, padding: null,
+    added_tokens: addedTokens(tokens, types),
+    normalizer: {type: 'Sequence', normalizers: [{type: 'Prepend', prepend: '▁'}, {type: 'Replace', pattern: {String: ' '}, content: '▁'}]},
+    pre_tokenizer: null,
+    post_processor: addBos && bosTokenId !== null ? bosTemplate(tokens[bosTokenId], bosTokenId) : null,
+    decoder: {
+      type: 'Sequence',
+      decoders: [{type: 'Replace', pattern: {String: '▁'}, content: ' '}, {type: 'ByteFallback'}, {type: 'Fuse'}, {type: 'Strip', content: ' ', start: 1, stop: 0}],
+    },
+    model: {
+      type: 'BPE', dropout: null, unk_token: unknownId >= 0 ? tokens[unknownId] : null, continuing_subword_prefix: null,
+      end_of_word_suffix: null, fuse_unk: true, byte_fallback: true, ignore_merges: false, vocab, merges: merges.map((m) => m.pair),
+    },
+  }
+}
+
+/** The model's tokenizer from GGUF metadata, with its chat template (tokenizer.chat_template) and special tokens. */
+export function tokenizerFromGguf(metadata: Map<string, GgufValue>, options: {extraEosTokenIds?: number[]} = {}): Tokenizer {
+  const kind = metadata.get('tokenizer.ggml.model')
+  const tokens = stringArray(metadata, 'tokenizer.ggml.tokens')
+  const bosTokenId = optionalId(metadata, 'tokenizer.ggml.bos_token_id')
+  const eosTokenId = optionalId(metadata, 'tokenizer.ggml.eos_token_id')
+  const addBos = metadata.get('tokenizer.ggml.add_bos_token') ?? kind === 'llama'
+  let json: Record<string, unknown>
+  if (kind === 'llama') json = spmTokenizerJson(metadata, bosTokenId, addBos === true)
+  else if (kind === 'gpt2') json = gpt2TokenizerJson(metadata, bosTokenId, addBos === true)
+  else throw new ModelLoadError(`GGUF tokenizer model "${String(kind)}" is not supported (llama SentencePiece or gpt2 BPE)`)
+  const name = (id: number | null) => (id === null ? '' : (tokens[id] ?? ''))
+  const config = {bos_token: name(bosTokenId), eos_token: name(eosTokenId), unk_token: name(optionalId(metadata, 'tokenizer.ggml.unknown_token_id'))}
+  const template = metadata.get('tokenizer.chat_template')
+  return new Tokenizer(json, config, {...options, chatTemplate: typeof template === 'string' ? template : null})
+}

@@ -1,0 +1,104 @@
+// GGUF files written from HF test checkpoints load with identical logits to the checkpoint itself (q/k rope rows, block formats, tokenizer, chat template), and bad files get clear errors.
+import assert from 'node:assert/strict'
+import {mkdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {after, before, describe, it} from 'node:test'
+import {writeGguf, type GgufFileFormat} from '../src/bench/peer/gguf-writer.js'
+import {loadModel, type LoadedModel} from '../src/engine/model/load-model.js'
+import {SeededRandom} from '../src/engine/model/seeded-random.js'
+import {ensureTestModel, type TestModelPreset} from '../src/engine/model/test-model.js'
+import {loadNativeModel, type WeightFormat} from '../src/engine/native.js'
+import {TestBlockPool, TestSequence, buildStep} from './support/paged-batch.js'
+
+const BLOCK_SIZE = 4
+const DIR = join(tmpdir(), `pagedllm-gguf-test-${process.pid}`)
+
+/** Logits of every position of two prompts run as one batch. */
+async function promptLogits(model: LoadedModel, weightFormat: WeightFormat): Promise<Float32Array> {
+  const native = await loadNativeModel({
+    config: model.config, tensors: model.tensors, numBlocks: 64, blockSize: BLOCK_SIZE, numSwapBlocks: 0, weightFormat, threads: 2, device: 'cpu',
+  })
+  try {
+    const random = new SeededRandom(5)
+    const prompts = [13, 6].map((length) => [1, ...Array.from({length: length - 1}, () => 5 + random.nextInt(model.config.vocabSize - 5))])
+    const parts = prompts.map((tokens) => ({sequence: new TestSequence(tokens), count: tokens.length, logits: 'all' as const}))
+    return await native.step({}, buildStep(parts, new TestBlockPool(64), BLOCK_SIZE).batch)
+  } finally {
+    native.close()
+  }
+}
+
+function maxAbsDifference(a: Float32Array, b: Float32Array): number {
+  assert.equal(a.length, b.length)
+  let worst = 0
+  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]))
+  return worst
+}
+
+/** [file format, preset, the format the HF checkpoint is loaded in for the same weights] */
+const CASES: [GgufFileFormat, TestModelPreset, WeightFormat][] = [
+  ['f32', 'tiny', 'f32'], ['f16', 'tiny', 'f16'], ['q8_0', 'tiny', 'q8_0'], ['q4_0', 'tiny', 'q4_0'], ['q4_k', 'small', 'q4_k'],
+]
+
+describe('GGUF models', () => {
+  before(() => mkdirSync(DIR, {recursive: true}))
+  after(() => rmSync(DIR, {recursive: true, force: true}))
+
+  for (const [format, preset, hfFormat] of CASES) {
+    it(`${preset} written as ${format} GGUF gives the same logits as the checkpoint loaded as ${hfFormat}`, async () => {
+      const hf = await loadModel(await ensureTestModel(preset))
+      const path = join(DIR, `${preset}-${format}.gguf`)
+      writeGguf(hf, path, {format})
+      const gguf = await loadModel(path)
+      // GGUF stores rms_norm_eps as f32 (the kernels use it as f32 anyway) and one eos id, one of the checkpoint's.
+      const comparable = (c: LoadedModel['config']) => ({...c, architecture: '', modelType: '', torchDtype: '', rmsNormEps: Math.fround(c.rmsNormEps), eosTokenIds: []})
+      assert.deepEqual(comparable(gguf.config), comparable(hf.config))
+      assert.ok(hf.generationConfig.eosTokenIds.includes(gguf.config.eosTokenIds[0]))
+      assert.equal(gguf.defaultWeightFormat, format === 'f16' ? 'f16' : 'f32')
+      const expected = await promptLogits(hf, hfFormat)
+      const actual = await promptLogits(gguf, format === 'f16' ? 'f16' : 'f32')
+      // Same bytes in the same order (the q/k rows un-interleaved): bit-identical logits.
+      assert.equal(maxAbsDifference(actual, expected), 0)
+    })
+  }
+
+  it('builds the tokenizer and chat template from the GGUF metadata', async () => {
+    const hf = await loadModel(await ensureTestModel('tiny'))
+    const path = join(DIR, 'tokenizer.gguf')
+    writeGguf(hf, path, {format: 'f32'})
+    const gguf = await loadModel(path)
+    for (const text of ['Hello world', ' two  spaces\nand a newline', 'caf\u00e9 \u{1F642}']) {
+      assert.deepEqual(gguf.tokenizer.encode(text), hf.tokenizer.encode(text), text)
+      assert.equal(gguf.tokenizer.decode(gguf.tokenizer.encode(text, {addSpecialTokens: false})), text)
+    }
+    assert.ok(gguf.tokenizer.eosTokenIds.every((id) => hf.generationConfig.eosTokenIds.includes(id)))
+    assert.equal(gguf.tokenizer.hasChatTemplate, hf.tokenizer.hasChatTemplate)
+    if (hf.tokenizer.hasChatTemplate) {
+      const messages = [{role: 'user' as const, content: 'hi'}]
+      assert.equal(gguf.tokenizer.applyChatTemplate(messages), hf.tokenizer.applyChatTemplate(messages))
+    }
+  })
+
+  it('rejects other architectures and tensor types by name', async () => {
+    const hf = await loadModel(await ensureTestModel('tiny'))
+    const path = join(DIR, 'patched.gguf')
+    writeGguf(hf, path, {format: 'f32'})
+    const original = readFileSync(path)
+
+    const arch = Buffer.from(original)
+    const key = arch.indexOf('general.architecture')
+    arch.write('bloom', key + 'general.architecture'.length + 4 + 8, 'latin1') // after value type (u32) and length (u64)
+    writeFileSync(path, arch)
+    await assert.rejects(loadModel(path), /architecture "bloom" is not supported/)
+
+    const type = Buffer.from(original)
+    const name = type.indexOf('blk.0.attn_q.weight')
+    type.writeUInt32LE(13, name + 'blk.0.attn_q.weight'.length + 4 + 2 * 8) // after n_dims (u32) and two dims (u64): Q5_K
+    writeFileSync(path, type)
+    await assert.rejects(loadModel(path), /blk\.0\.attn_q\.weight is Q5_K; pagedllm loads F32, F16, BF16, Q8_0, Q4_0, Q4_K and Q6_K/)
+
+    writeFileSync(path, original.subarray(0, 100))
+    await assert.rejects(loadModel(path), /not a readable GGUF file \(truncated/)
+  })
+})

@@ -1,0 +1,87 @@
+// The native ggml block formats decode as the format description says, round-trip within their resolution, and their integer linear kernel is accurate and batch invariant.
+import assert from 'node:assert/strict'
+import {after, describe, it} from 'node:test'
+import {SeededRandom} from '../src/engine/model/seeded-random.js'
+import {nativeOps, type QuantizedFormat} from '../src/engine/native.js'
+import {dequantizeReference, roundActivationsReference} from './support/ggml-blocks.js'
+
+const ops = nativeOps()
+const FORMATS: QuantizedFormat[] = ['q8_0', 'q4_0', 'q4_k', 'q6_k']
+/** RMS round-trip error over RMS value, Gaussian weights: about step / sqrt(12) of each format's grid, with margin. */
+const ROUND_TRIP_LIMIT: Record<QuantizedFormat, number> = {q8_0: 0.006, q4_0: 0.12, q4_k: 0.1, q6_k: 0.03}
+
+function gaussian(count: number, seed: number, scale = 1): Float32Array {
+  return new SeededRandom(seed).normals(count, 0, scale)
+}
+
+function rms(values: ArrayLike<number>): number {
+  let sum = 0
+  for (let i = 0; i < values.length; i++) sum += values[i] * values[i]
+  return Math.sqrt(sum / values.length)
+}
+
+describe('ggml block formats', () => {
+  for (const format of FORMATS) {
+    it(`${format}: native decode equals the reference decoder bit for bit, and the round trip is within the grid`, () => {
+      const rows = 6
+      const cols = 512
+      // Rows at very different magnitudes, one all zero, one with an outlier: scales and the 6-bit packing get exercised.
+      const values = gaussian(rows * cols, 11)
+      for (let c = 0; c < cols; c++) {
+        values[cols + c] *= 1e-3
+        values[2 * cols + c] = 0
+        values[3 * cols + c] *= 40
+      }
+      values[4 * cols + 77] = 25
+      const raw = ops.quantizeRows(values, rows, cols, format)
+      const decoded = ops.dequantizeRows(raw, rows, cols, format)
+      assert.deepEqual(decoded, dequantizeReference(format, raw, rows, cols))
+      for (let r = 0; r < rows; r++) {
+        const original = values.subarray(r * cols, (r + 1) * cols)
+        const back = decoded.subarray(r * cols, (r + 1) * cols)
+        const error = rms(original.map((v, i) => v - back[i]))
+        if (r === 2) assert.equal(error, 0, 'zeros stay zero')
+        else if (r === 4) assert.ok(Math.abs(back[77] - 25) < 0.5, `${format}: the outlier comes back as ${back[77]}`)
+        else assert.ok(error <= ROUND_TRIP_LIMIT[format] * rms(original), `${format} row ${r}: rms error ${error} vs rms ${rms(original)}`)
+      }
+    })
+  }
+
+  it('rejects rows that are not whole blocks', () => {
+    assert.throws(() => ops.quantizeRows(new Float32Array(2 * 96), 2, 96, 'q4_k'), /multiple of 256/)
+  })
+})
+
+describe('quantized linear (8-bit activations, integer dot products)', () => {
+  after(() => ops.setAvx2(ops.avx2Status().supported))
+
+  for (const format of FORMATS) {
+    it(`${format}: equals a float64 product of the dequantized weights and 8-bit activations; a row's output is the same in any batch`, () => {
+      const outFeatures = 72
+      const inFeatures = 768
+      const weights = gaussian(outFeatures * inFeatures, 3, 0.05)
+      const dequantized = ops.dequantizeRows(ops.quantizeRows(weights, outFeatures, inFeatures, format), outFeatures, inFeatures, format)
+      const numRows = 37
+      const x = gaussian(numRows * inFeatures, 5)
+      const roundedX = roundActivationsReference(x)
+      const bias = gaussian(outFeatures, 7)
+      for (const avx2 of [true, false]) {
+        if (avx2 && !ops.avx2Status().supported) continue
+        ops.setAvx2(avx2)
+        const batched = ops.linear(x, numRows, weights, 'F32', outFeatures, inFeatures, format, bias)
+        let worst = 0
+        for (let m = 0; m < numRows; m++) {
+          const alone = ops.linear(x.subarray(m * inFeatures, (m + 1) * inFeatures), 1, weights, 'F32', outFeatures, inFeatures, format, bias)
+          assert.deepEqual(alone, batched.subarray(m * outFeatures, (m + 1) * outFeatures), `${format} avx2=${avx2}: row ${m} alone differs from batched`)
+          for (let n = 0; n < outFeatures; n++) {
+            let exact = bias[n]
+            for (let k = 0; k < inFeatures; k++) exact += roundedX[m * inFeatures + k] * dequantized[n * inFeatures + k]
+            worst = Math.max(worst, Math.abs(batched[m * outFeatures + n] - exact))
+          }
+        }
+        // Left: fp32 accumulation over 768 terms of size ~0.05 (outputs ~1.4), about 1e-6; 1e-4 catches any wrong code or scale.
+        assert.ok(worst < 1e-4, `${format} avx2=${avx2}: worst abs error ${worst}`)
+      }
+    })
+  }
+})
