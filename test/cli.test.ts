@@ -67,6 +67,16 @@ describe('pagedllm generate', () => {
     assert.equal(result.code, 2)
     assert.match(result.stderr, /maximum context length is 8 tokens/)
   })
+
+  it('a KV pool smaller than the context: an explicit --max-model-len is refused, the model default lowered with a note', async () => {
+    const refused = await runCommand('generate', ['--model', modelDir, '--threads', '1', '--num-blocks', '8', '--max-model-len', '512', 'hi'])
+    assert.equal(refused.code, 2)
+    assert.match(refused.stderr.replace(/\s*›\s*/g, ' '), /--max-model-len 512 does not fit the KV cache: the KV cache holds 8 blocks x 16 tokens = 128 tokens/)
+    const lowered = await runCommand('generate', ['--model', modelDir, '--threads', '1', '--num-blocks', '8', '--max-tokens', '2', 'hi'])
+    assert.equal(lowered.code, 0, lowered.stderr)
+    assert.match(lowered.stderr, /context 128\)/)
+    assert.match(lowered.stderr, /note: max-model-len lowered from the model's 512 to 128/)
+  })
 })
 
 describe('pagedllm bench', () => {
