@@ -87,6 +87,25 @@ describe('pagedllm generate', () => {
     assert.equal(result.code, 2)
     assert.match(result.stderr, /maximum context length is 8 tokens/)
   })
+
+  it('--logit-bias forces a token and rejects a malformed map (exit code 2)', async () => {
+    const forced = await runCommand('generate', ['--model', modelDir, '--json', '--threads', '1', '--max-tokens', '3', '--logit-bias', '{"77": 100}', 'hello'])
+    assert.equal(forced.code, 0, forced.stderr)
+    assert.deepEqual(JSON.parse(forced.stdout)[0].outputs[0].token_ids, [77, 77, 77])
+    const bad = await runCommand('generate', ['--model', modelDir, '--threads', '1', '--logit-bias', '{"77": 101}', 'hello'])
+    assert.equal(bad.code, 2)
+    assert.match(bad.stderr, /logit_bias values must be numbers in \[-100, 100\], got 101/)
+  })
+
+  it('a KV pool smaller than the context: an explicit --max-model-len is refused, the model default lowered with a note', async () => {
+    const refused = await runCommand('generate', ['--model', modelDir, '--threads', '1', '--num-blocks', '8', '--max-model-len', '512', 'hi'])
+    assert.equal(refused.code, 2)
+    assert.match(refused.stderr.replace(/\s*›\s*/g, ' '), /--max-model-len 512 does not fit the KV cache: the KV cache holds 8 blocks x 16 tokens = 128 tokens/)
+    const lowered = await runCommand('generate', ['--model', modelDir, '--threads', '1', '--num-blocks', '8', '--max-tokens', '2', 'hi'])
+    assert.equal(lowered.code, 0, lowered.stderr)
+    assert.match(lowered.stderr, /context 128\)/)
+    assert.match(lowered.stderr, /note: max-model-len lowered from the model's 512 to 128/)
+  })
 })
 
 describe('pagedllm bench', () => {

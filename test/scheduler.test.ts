@@ -146,6 +146,22 @@ describe('Scheduler', () => {
     assert.equal(scheduler.waiting.length, 1)
   })
 
+  it('rejects a preempted group that outgrew --max-num-batched-tokens without chunking, instead of waiting forever', () => {
+    const {scheduler, blockManager} = setup({numBlocks: 100, maxNumBatchedTokens: 16, enableChunkedPrefill: false})
+    const g = group(10, 20)
+    scheduler.add(g)
+    const seq = g.sequences[0]!
+    while (seq.length <= 16) finishStep(scheduler.schedule(0), blockManager, scheduler)
+    // Recompute preemption, as the scheduler does it: blocks freed, the whole sequence to prefill again.
+    scheduler.remove(g)
+    blockManager.free(seq)
+    seq.resetForRecompute()
+    scheduler.waiting.unshift(g)
+    const out = scheduler.schedule(1)
+    assert.deepEqual(out.rejected.map((entry) => entry.group), [g])
+    assert.match(out.rejected[0]!.error.message, /needs 17 tokens in one step but --max-num-batched-tokens is 16 and chunked prefill is off/)
+  })
+
   it('rejects a request whose reservation can never fit the pool', () => {
     const {scheduler} = setup({numBlocks: 8, policy: 'orca-max'})
     const g = group(4)

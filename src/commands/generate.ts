@@ -1,5 +1,6 @@
 // `pagedllm generate`: offline generation for one or more prompts, streamed to the terminal or as JSON.
 import {Args, Flags} from '@oclif/core'
+import {InvalidRequestError} from '../engine/errors.js'
 import {makeSamplingParams} from '../engine/sampling-params.js'
 import type {RequestOutput} from '../engine/request-output.js'
 import {engineFlags} from '../cli/engine-flags.js'
@@ -33,6 +34,7 @@ export default class Generate extends PagedLLMCommand {
     stop: Flags.string({description: 'Stop string (repeatable)', multiple: true}),
     'ignore-eos': Flags.boolean({description: 'Keep generating past the end-of-sequence token', default: false}),
     logprobs: Flags.integer({description: 'Return the top-k logprobs of each generated token', min: 0, max: 20}),
+    'logit-bias': Flags.string({description: 'JSON map of token id to a bias in [-100, 100] added to its logit, e.g. \'{"2": -100}\''}),
     chat: Flags.boolean({description: "Wrap each prompt as a user message in the model's chat template", default: false}),
     system: Flags.string({description: 'System message for --chat'}),
     json: Flags.boolean({description: 'Print machine-readable JSON instead of streaming text', default: false}),
@@ -56,6 +58,7 @@ export default class Generate extends PagedLLMCommand {
       stop: flags.stop ?? [],
       ignoreEos: flags['ignore-eos'],
       logprobs: flags.logprobs ?? null,
+      logitBias: flags['logit-bias'] === undefined ? null : parseLogitBiasFlag(flags['logit-bias']),
       seed: flags.seed,
     })
     const engine = await startEngine(flags, {quiet: flags.json})
@@ -124,3 +127,17 @@ function toJson(prompt: string, result: RequestOutput) {
     metrics: result.metrics,
   }
 }
+
+/** --logit-bias as OpenAI's logit_bias: a JSON object; makeSamplingParams checks its ids and ranges. */
+function parseLogitBiasFlag(text: string): Record<number, number> {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(text)
+  } catch {
+    throw new InvalidRequestError(`--logit-bias must be a JSON object such as '{"2": -100}', got ${text}`, {param: 'logit-bias'})
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    throw new InvalidRequestError(`--logit-bias must be a JSON object such as '{"2": -100}', got ${text}`, {param: 'logit-bias'})
+  return parsed as Record<number, number>
+}
+
