@@ -5,7 +5,7 @@ import type {AddressInfo} from 'node:net'
 import {after, before, describe, it} from 'node:test'
 import {parsePrometheusText, readSample, summarizeSamples} from '../src/bench/endpoint-metrics.js'
 import {endpointTextPrompts, fillerText} from '../src/bench/endpoint-prompts.js'
-import {endpointAgent, endpointLabels, runOnEndpoint, serverSentData} from '../src/bench/endpoint-run.js'
+import {describeEndpoint, endpointAgent, endpointLabels, runOnEndpoint, serverSentData} from '../src/bench/endpoint-run.js'
 import {BenchRandom} from '../src/bench/random.js'
 import {InvalidRequestError, UnavailableError} from '../src/engine/errors.js'
 
@@ -203,6 +203,25 @@ describe('endpoint text prompts, /metrics and labels', () => {
     assert.equal(summary.peakUsedBlocks, 50)
     assert.ok(Math.abs(summary.meanKvUsage! - 0.4) < 1e-12)
     assert.equal(summary.preemptions, 8)
+  })
+
+  it("names the model and context from GET /v1/models, sending OPENAI_API_KEY as the bearer token", async () => {
+    const seen: (string | undefined)[] = []
+    const keyed = createServer((req, res) => {
+      seen.push(req.headers.authorization)
+      res.end(JSON.stringify({data: [{id: 'm', max_model_len: 777}]}))
+    })
+    await new Promise<void>((resolve) => keyed.listen(0, '127.0.0.1', resolve))
+    process.env.OPENAI_API_KEY = 'sk-test'
+    try {
+      const info = await describeEndpoint(`http://127.0.0.1:${(keyed.address() as AddressInfo).port}`)
+      assert.deepEqual(info, {model: 'm', maxModelLen: 777})
+      assert.deepEqual(seen, ['Bearer sk-test'])
+    } finally {
+      delete process.env.OPENAI_API_KEY
+      keyed.close()
+    }
+    await assert.rejects(describeEndpoint('http://127.0.0.1:1'), UnavailableError)
   })
 
   it('labels endpoints by --endpoint-label or host:port, never two the same', () => {

@@ -20,15 +20,16 @@ function spawnCommand(command: string, args: string[]): ChildProcess {
   return spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', program], {cwd: REPO_ROOT})
 }
 
-/** Starts `serve` and resolves with its URL once the model is loaded. */
-function startServe(args: string[]): Promise<{child: ChildProcess; url: string}> {
+/** Starts `serve` (added to `children` at once, so it is stopped even if the other fails) and resolves with its URL once loaded. */
+function startServe(args: string[], children: ChildProcess[]): Promise<string> {
   const child = spawnCommand('serve', args)
+  children.push(child)
   let stderr = ''
   return new Promise((resolve, reject) => {
     child.stderr!.setEncoding('utf8').on('data', (text: string) => {
       stderr += text
       const ready = /ready: model "[^"]*" at (http:\/\/[^ ]+)\/v1 /.exec(stderr)
-      if (ready) resolve({child, url: ready[1]})
+      if (ready) resolve(ready[1])
     })
     child.once('exit', (code) => reject(new Error(`serve exited (${code}):\n${stderr}`)))
   })
@@ -78,10 +79,7 @@ describe('pagedllm compare --endpoint', () => {
     modelDir = await ensureTestModel('tiny')
     // 64 blocks of 16: orca-max reserves the whole 512-token context per request, so it runs at most 2 at once.
     const common = ['--model', modelDir, '--port', '0', '--threads', '1', '--num-blocks', '64']
-    const [paged, orca] = await Promise.all([startServe([...common, '--policy', 'paged']), startServe([...common, '--policy', 'orca-max'])])
-    servers.push(paged.child, orca.child)
-    pagedUrl = paged.url
-    orcaUrl = orca.url
+    ;[pagedUrl, orcaUrl] = await Promise.all([startServe([...common, '--policy', 'paged'], servers), startServe([...common, '--policy', 'orca-max'], servers)])
     await new Promise<void>((resolve) => stub.listen(0, '127.0.0.1', resolve))
     stubUrl = `http://127.0.0.1:${(stub.address() as AddressInfo).port}`
   })
@@ -90,7 +88,7 @@ describe('pagedllm compare --endpoint', () => {
     stub.close()
   })
 
-  it('sends text sized by each server, reports its usage counts and /metrics, and labels every endpoint apart', async () => {
+  it('sends text sized by each server, reports its usage counts and /metrics, and labels every endpoint apart', {timeout: 300_000}, async () => {
     const out = mkdtempSync(join(tmpdir(), 'pagedllm-compare-'))
     // No --model: text prompts from a synthetic trace need no local model.
     const child = spawnCommand('compare', [

@@ -110,11 +110,11 @@ export async function runBenchSuite(options: SuiteOptions): Promise<SuiteResults
     if (clash) throw new InvalidRequestError(`endpoint label '${clash}' is also a policy run's label; pick another with --endpoint-label`, {param: 'endpoint-label'})
     const served = await Promise.all(options.endpoints.map((url) => describeEndpoint(url, options.endpointModel)))
     const endpointLimit = Math.min(Infinity, ...served.map((s) => s.maxModelLen ?? Infinity))
-    // Without a local engine (endpoints only) the model's own context is the limit, unless the prompts are text
-    // sized for the servers and the servers say their context.
-    const localOnly = options.policies.length === 0 && options.promptFormat === 'text' && Number.isFinite(endpointLimit)
-    const contextLimit = localOnly || !model ? (engineConfig.maxModelLen ?? Infinity) : Math.min(engineConfig.maxModelLen ?? Infinity, model.config.maxPositionEmbeddings)
-    const maxTotalTokens = Math.min(limits?.maxTotalTokens ?? contextLimit, endpointLimit)
+    // Engine runs and id prompts are bound by the local model too; text sized for the servers only by the
+    // servers' context, when they say it (else the local model's, if one is loaded).
+    const serversBind = options.policies.length === 0 && options.promptFormat === 'text' && Number.isFinite(endpointLimit)
+    const localContext = model && !serversBind ? model.config.maxPositionEmbeddings : Infinity
+    const maxTotalTokens = Math.min(limits?.maxTotalTokens ?? Math.min(engineConfig.maxModelLen ?? Infinity, localContext), endpointLimit)
     const workload = buildWorkload(options.workload, model?.tokenizer ?? null, maxTotalTokens)
     const engineInfo = firstEngine && limits && {
       model: firstEngine.modelName,

@@ -23,6 +23,12 @@ const nowSeconds = () => performance.now() / 1000
 // Queued requests may wait minutes for their first token under load: no header or body timeouts.
 export const endpointAgent = new Agent({headersTimeout: 0, bodyTimeout: 0})
 
+/** JSON headers, with OPENAI_API_KEY as the bearer token when set (as vLLM's benchmark_serving sends it). */
+export function endpointHeaders(): Record<string, string> {
+  const key = process.env.OPENAI_API_KEY
+  return {'content-type': 'application/json', ...(key ? {authorization: `Bearer ${key}`} : {})}
+}
+
 /** Names for tables and plots: the given label, else host:port (and path); never two the same. */
 export function endpointLabels(urls: readonly string[], given: readonly string[] = []): string[] {
   if (given.length > urls.length)
@@ -41,7 +47,7 @@ export function endpointLabels(urls: readonly string[], given: readonly string[]
 export async function describeEndpoint(baseUrl: string, model?: string): Promise<{model: string; maxModelLen: number | null}> {
   let response
   try {
-    response = await request(new URL('/v1/models', baseUrl), {dispatcher: endpointAgent})
+    response = await request(new URL('/v1/models', baseUrl), {dispatcher: endpointAgent, headers: endpointHeaders()})
   } catch (error) {
     throw new UnavailableError(`${baseUrl}: cannot reach the server (${(error as Error).message})`)
   }
@@ -90,7 +96,7 @@ async function streamCompletion(
   const response = await request(new URL('/v1/completions', baseUrl), {
     method: 'POST',
     dispatcher: endpointAgent,
-    headers: {'content-type': 'application/json'},
+    headers: endpointHeaders(),
     body: JSON.stringify({
       model,
       prompt: promptText ?? benchRequest.promptTokenIds,

@@ -26,7 +26,7 @@ export default class Compare extends PagedLLMCommand {
     policies: Flags.string({description: `KV policies to run on the local engine (default ${DEFAULT_POLICIES}; none when --endpoint is given)`}),
     // inf adds the offline run: the memory-bound state the KV-memory plot shows.
     'request-rates': Flags.string({description: 'Request rates to sweep (req/s; inf = all at t=0)', default: '0.5,1,2,4,inf'}),
-    endpoint: Flags.string({description: 'Base URL of an OpenAI-compatible server (POST /v1/completions, streaming); repeatable', multiple: true}),
+    endpoint: Flags.string({description: 'Base URL of an OpenAI-compatible server (POST /v1/completions, streaming; OPENAI_API_KEY is sent as its bearer token when set); repeatable', multiple: true}),
     'endpoint-label': Flags.string({description: 'Name of an endpoint in tables and plots, in --endpoint order (default host:port); repeatable', multiple: true}),
     'endpoint-model': Flags.string({description: 'Model name to send to the endpoints (default: the first one GET /v1/models lists)'}),
     'prompt-format': Flags.string({
