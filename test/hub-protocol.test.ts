@@ -6,7 +6,8 @@ import type {AddressInfo} from 'node:net'
 import {join} from 'node:path'
 import {after, afterEach, before, beforeEach, describe, it} from 'node:test'
 import {fetch} from 'undici'
-import {resolveModel} from '../src/engine/hub/resolve-model.js'
+import {NotFoundError, PagedLLMError} from '../src/engine/errors.js'
+import {resolveModel, type ResolveModelOptions} from '../src/engine/hub/resolve-model.js'
 import {FakeHub, type RecordedRequest} from './support/fake-hub.js'
 import {isolatedHubEnvironment, tinyCheckpointFiles} from './support/hub-checkpoints.js'
 
@@ -213,6 +214,17 @@ describe('the recorded Hub protocol', () => {
       proxy.closeAllConnections()
       await new Promise<void>((resolve) => proxy.close(() => resolve()))
     }
+  })
+
+  it('says so when HF_ENDPOINT serves model info but no /tree listing (an old mirror)', async () => {
+    const withoutTree = (async (url: string, init: Parameters<typeof fetch>[1]) =>
+      url.includes('/tree/') ? new Response('Not Found', {status: 404}) : fetch(url, init)) as unknown as ResolveModelOptions['fetchImpl']
+    await assert.rejects(resolveModel('acme/proto', {endpoint: hub.endpoint, cacheDir: join(environment.home, 'hub'), progress: false, fetchImpl: withoutTree}), (error: unknown) => {
+      assert.ok(error instanceof PagedLLMError && !(error instanceof NotFoundError), String(error))
+      assert.equal(error.code, 'hub_error')
+      assert.match(error.message, /has no file-list API .*HTTP 404.*up-to-date mirror/)
+      return true
+    })
   })
 
   it('follows a renamed repository to its new name', async () => {

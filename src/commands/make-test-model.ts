@@ -12,7 +12,7 @@ import {
 import type {TensorDtype} from '../engine/model/safetensors.js'
 
 export default class MakeTestModel extends PagedLLMCommand {
-  static override description = 'Write a seeded-random Llama-family checkpoint (config, safetensors, byte-level BPE tokenizer, ChatML template)'
+  static override description = 'Write a seeded-random Llama-family checkpoint (config, safetensors, and the tokenizer of the family: Llama 2, Llama 3 or Qwen2)'
   static override examples = [
     '<%= config.bin %> make-test-model --preset bench',
     '<%= config.bin %> make-test-model --preset tiny --variant qwen2 --dtype bf16 --out ./models/tiny-qwen2',

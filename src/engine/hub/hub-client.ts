@@ -1,6 +1,6 @@
 // Talks to the Hugging Face Hub (or a mirror) over HTTP with undici: lists a revision's files and opens file downloads.
 import {fetch as undiciFetch} from 'undici'
-import {PagedLLMError} from '../errors.js'
+import {NotFoundError, PagedLLMError} from '../errors.js'
 import {hubHttpError, hubNetworkError, isNetworkFailure, type HubRequestContext} from './hub-errors.js'
 import {checkRevision, isSafeEtag, isSafeRepoFile} from './hub-names.js'
 
@@ -97,7 +97,16 @@ export class HubClient {
     let url: string | null = `${this.options.endpoint}/api/models/${repoId}/tree/${commit}?recursive=true&expand=false`
     for (let page = 0; url !== null; page++) {
       if (page > MAX_TREE_PAGES) throw new PagedLLMError(`The file list of ${repoId} did not end after ${MAX_TREE_PAGES} pages.`, {code: 'hub_error'})
-      const {body, headers} = await this.getJson(url, context)
+      const {body, headers} = await this.getJson(url, context).catch((error: unknown) => {
+        // The model info answered, so a bare 404 here is a server without the /tree API, not a missing model.
+        if (error instanceof NotFoundError && error.code === 'model_not_found') {
+          throw new PagedLLMError(
+            `${this.options.endpoint} has no file-list API (/api/models/${repoId}/tree/... answered HTTP 404), which huggingface_hub needs too; is HF_ENDPOINT a Hugging Face Hub or an up-to-date mirror?`,
+            {code: 'hub_error', cause: error},
+          )
+        }
+        throw error
+      })
       if (!Array.isArray(body)) throw new PagedLLMError(`${url} did not answer a file list; is HF_ENDPOINT (${this.options.endpoint}) a Hugging Face Hub?`, {code: 'hub_error'})
       for (const entry of body as Array<Record<string, unknown>>) {
         if (entry?.type !== 'file') continue
