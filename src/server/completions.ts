@@ -20,8 +20,9 @@ export async function createCompletion(context: ApiContext, body: unknown): Prom
   checkModel(request.model, context.engine.modelName)
   const window = await admitPrompts(context, request.prompts.length, sequencesPerPrompt(request.sampling))
   const prompts: PreparedPrompt[] = []
-  // One at a time: a long list must not flood the tokenizer workers ahead of other clients' prompts.
-  for (const prompt of request.prompts) prompts.push(await preparePrompt(context, request, prompt))
+  // A window at a time: a long list keeps the tokenizer workers busy without queueing all of itself ahead of other clients.
+  for (let start = 0; start < request.prompts.length; start += window)
+    prompts.push(...(await Promise.all(request.prompts.slice(start, start + window).map((prompt) => preparePrompt(context, request, prompt)))))
   const id = newObjectId('cmpl')
   const run = new PromptRun(context.engine, id, prompts, context.arrivalTime, window)
   const header: ReplyHeader = {id, object: 'text_completion', created: unixSeconds(), model: context.engine.modelName}
