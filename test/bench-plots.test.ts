@@ -16,7 +16,7 @@ function fakeRun(label: string, rate: number, latency: number, batch: number, to
     kvBreakdown: {tokenStates: tokens * 0.7, reserved: 0.05, internalFragmentation: 0.7 - tokens * 0.7, free: 0.25},
     kvBreakdownScope: 'queued', peakUsedBlocks: 10, preemptions: 0, outputTokensPerStep: 1,
   }
-  return {label, policy: label === 'http://x' ? null : (label as RunResult['policy']), endpoint: label === 'http://x' ? label : null, requestRate: rate, metrics, projected: null, stepTimeByBatch: [], outputHashes: {}, cpuSeconds: null, loadAverage: null, steps: []}
+  return {label, policy: label === 'http://x' ? null : (label as RunResult['policy']), endpoint: label === 'http://x' ? label : null, requestRate: rate, metrics, projected: null, stepTimeByBatch: [], outputHashes: {}, cpuSeconds: null, loadAverage: null, steps: [], server: null}
 }
 
 const runs = [1, 2, 4].flatMap((rate) => [

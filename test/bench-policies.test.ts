@@ -17,6 +17,7 @@ describe('bench across policies', () => {
       requestRates: [Infinity, 40],
       policies: [...KV_POLICIES],
       endpoints: [],
+      promptFormat: 'ids',
       engineConfig,
       generation: {temperature: 0, seed: 0},
       log: () => {},

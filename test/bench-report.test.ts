@@ -15,7 +15,7 @@ function run(label: string, requestsPerSecond: number, steps: number, kvTokenSha
     kvTokenShare, kvTokenShareTimeWeighted: kvTokenShare, kvBreakdown: {tokenStates: 0.5, reserved: 0, internalFragmentation: 0, free: 0.5},
     kvBreakdownScope: 'queued', peakUsedBlocks: 100, preemptions: 0, outputTokensPerStep: 1000 / steps,
   }
-  return {label, policy: label as RunResult['policy'], endpoint: null, requestRate: Infinity, metrics, projected: {requestsPerSecond: 1000 / steps, outputTokensPerSecond: 1}, stepTimeByBatch: [], outputHashes: {}, cpuSeconds: steps / 10 + 10, loadAverage: 1, steps: []}
+  return {label, policy: label as RunResult['policy'], endpoint: null, requestRate: Infinity, metrics, projected: {requestsPerSecond: 1000 / steps, outputTokensPerSecond: 1}, stepTimeByBatch: [], outputHashes: {}, cpuSeconds: steps / 10 + 10, loadAverage: 1, steps: [], server: null}
 }
 
 const results: SuiteResults = {
@@ -26,6 +26,7 @@ const results: SuiteResults = {
   runs: [run('paged', 2, 100, 0.97, 12.5), run('orca-max', 0.5, 500, 0.2, 2)],
   engineOutputs: {identical: true, mismatched: []},
   endpointOutputs: {identical: false, mismatched: ['r3']},
+  endpoints: [],
 }
 
 describe('report tables', () => {

@@ -87,7 +87,7 @@ describe('pagedllm serve', () => {
         body: JSON.stringify({messages: [{role: 'user', content: 'What is the capital of France?'}], max_tokens: 4}),
       })
       assert.equal(response.status, 200)
-      assert.equal((await response.json()).model, 'tinychat')
+      assert.equal(((await response.json()) as {model: string}).model, 'tinychat')
       serve.child.kill(signal)
       assert.equal(await serve.exit, 0, serve.stderr())
       assert.match(serve.stderr(), new RegExp(`${signal}: no new requests[^]*shut down`))

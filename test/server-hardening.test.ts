@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
 import type {EngineLike, RequestHandleLike, RequestOutput} from '../src/server/engine-like.js'
+import type {ErrorReply} from '../src/server/error-reply.js'
 import {FakeEngine} from './support/fake-engine.js'
 import {post, start, waitFor} from './support/server-harness.js'
 
@@ -117,7 +118,7 @@ describe('validation (case 6)', () => {
     const body = Buffer.concat([Buffer.from('{"prompt": "a'), Buffer.from([0xff, 0xfe]), Buffer.from('", "max_tokens": 1}')])
     const reply = await fetch(`${url}/v1/completions`, {method: 'POST', headers: {'content-type': 'application/json'}, body})
     assert.equal(reply.status, 400)
-    assert.equal((await reply.json()).error.code, 'invalid_encoding')
+    assert.equal(((await reply.json()) as ErrorReply['body']).error.code, 'invalid_encoding')
     assert.equal(engine.receivedParams.length, 0)
   })
 

@@ -6,7 +6,10 @@ import {join} from 'node:path'
 import {after, describe, it} from 'node:test'
 import {fileURLToPath} from 'node:url'
 import {detectDatasetFormat, pairsFromRecords, readDatasetPairs} from '../src/bench/datasets.js'
-import {loadGpt2TokenizerFromGguf, readGgufMetadata} from '../src/bench/gguf-vocab.js'
+import {loadGpt2TokenizerFromGguf} from '../src/bench/gguf-vocab.js'
+import {readGguf} from '../src/engine/model/gguf-file.js'
+
+const readGgufMetadata = (path: string) => readGguf(path, {metadataOnly: true}).metadata
 import {InvalidRequestError, ModelLoadError} from '../src/engine/errors.js'
 import {bytesToUnicode} from '../src/engine/model/byte-level-bpe.js'
 import {
