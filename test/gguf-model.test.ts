@@ -68,7 +68,9 @@ describe('GGUF models', () => {
     const path = join(DIR, 'tokenizer.gguf')
     writeGguf(hf, path, {format: 'f32'})
     const gguf = await loadModel(path)
-    for (const text of ['Hello world', ' two  spaces\nand a newline', 'caf\u00e9 \u{1F642}']) {
+    // Texts start with a non-space: for a leading space, llama.cpp's SentencePiece adds its dummy ▁ anyway (as the GGUF
+    // tokenizer does), while transformers' Metaspace(prepend_scheme: first) in the checkpoint's tokenizer.json does not.
+    for (const text of ['Hello world', 'two  spaces\nand a newline', 'caf\u00e9 \u{1F642}']) {
       assert.deepEqual(gguf.tokenizer.encode(text), hf.tokenizer.encode(text), text)
       assert.equal(gguf.tokenizer.decode(gguf.tokenizer.encode(text, {addSpecialTokens: false})), text)
     }

@@ -47,6 +47,19 @@ test('a second request with the same prefix reuses its full blocks', () => {
   manager.checkInvariants()
 })
 
+test('a request asking for prompt logprobs computes its whole prompt: cached blocks hold no logits', () => {
+  const manager = cachingManager()
+  finish(manager, prefill(manager, tokenRange(10)))
+  const withLogprobs = makeGroup(tokenRange(12), {promptLogprobs: 1})
+  assert.equal(manager.canAllocate(withLogprobs), 'ok')
+  manager.allocate(withLogprobs)
+  assert.equal(withLogprobs.sequences[0]!.numComputedTokens, 0)
+  const plain = makeGroup(tokenRange(12))
+  manager.allocate(plain)
+  assert.equal(plain.sequences[0]!.numComputedTokens, 8, 'the cache still serves requests without prompt logprobs')
+  manager.checkInvariants()
+})
+
 test('freed prefix blocks stay cached and are taken back from the evictor', () => {
   const manager = cachingManager()
   const first = prefill(manager, tokenRange(10))

@@ -25,13 +25,13 @@ export class PagedAllocator implements KvAllocator {
     return this.prefixCache?.numCached ?? 0
   }
 
-  canAllocate(_group: SequenceGroup, seqs: readonly Sequence[]): AllocStatus {
+  canAllocate(group: SequenceGroup, seqs: readonly Sequence[]): AllocStatus {
     if (this.admissionNeverFits(seqs) !== null) return 'never'
     const {device, blockSize} = this.tables
     let newBlocks = 0
     for (const seq of seqs) {
       // Hits on blocks other sequences hold cost nothing; hits on evictable blocks are already counted as free.
-      const heldHits = this.matchCachedPrefix(seq).filter((hit) => device.refCount(hit.blockId) > 0).length
+      const heldHits = this.reusableHits(group, seq).filter((hit) => device.refCount(hit.blockId) > 0).length
       newBlocks += blocksForTokens(seq.length, blockSize) - heldHits
     }
     return this.numFreeBlocks - newBlocks >= this.watermarkBlocks ? 'ok' : 'later'
@@ -60,9 +60,9 @@ export class PagedAllocator implements KvAllocator {
     return `the prompt needs ${promptBlocks} KV blocks at admission but ${this.tables.poolDescription}, ${this.watermarkBlocks} of them kept free (--watermark)`
   }
 
-  allocate(_group: SequenceGroup, seqs: readonly Sequence[], family: number): void {
+  allocate(group: SequenceGroup, seqs: readonly Sequence[], family: number): void {
     for (const seq of seqs) {
-      const hits = this.matchCachedPrefix(seq)
+      const hits = this.reusableHits(group, seq)
       // Take the hits before allocating: a fresh allocation may otherwise evict one of them.
       const table = hits.map((hit) => this.reuse(hit.blockId))
       const needed = blocksForTokens(seq.length, this.tables.blockSize)
@@ -173,6 +173,11 @@ export class PagedAllocator implements KvAllocator {
     for (let blockId = 0; blockId < this.tables.device.numBlocks; blockId++) {
       if (this.tables.device.isFree(blockId) && this.prefixCache?.entryOf(blockId) !== undefined) throw new Error(`free device block ${blockId} is still in the prefix cache`)
     }
+  }
+
+  /** Prompt logprobs need the logits of every prompt position, so such a request computes its whole prompt. */
+  private reusableHits(group: SequenceGroup, seq: Sequence): CachedBlock[] {
+    return group.params.promptLogprobs === null ? this.matchCachedPrefix(seq) : []
   }
 
   /** Leading full blocks of seq found in the prefix cache, stopping short of its last token (which must be computed). */

@@ -5,7 +5,7 @@ import {SequenceGroup} from '../../src/engine/sequence.js'
 
 let nextRequest = 0
 
-export function makeGroup(promptTokenIds: readonly number[], options: {maxTokens?: number; bestOf?: number; useBeamSearch?: boolean} = {}): SequenceGroup {
+export function makeGroup(promptTokenIds: readonly number[], options: {maxTokens?: number; bestOf?: number; useBeamSearch?: boolean; promptLogprobs?: number} = {}): SequenceGroup {
   const bestOf = options.bestOf ?? 1
   const params = makeSamplingParams({
     maxTokens: options.maxTokens ?? 16,
@@ -13,6 +13,7 @@ export function makeGroup(promptTokenIds: readonly number[], options: {maxTokens
     bestOf,
     useBeamSearch: options.useBeamSearch ?? false,
     temperature: options.useBeamSearch ? 0 : 1,
+    promptLogprobs: options.promptLogprobs ?? null,
   })
   return new SequenceGroup(`request-${nextRequest++}`, null, promptTokenIds, params, 0)
 }

@@ -22,7 +22,7 @@ export type GgufFileFormat = 'f32' | 'f16' | 'q8_0' | 'q4_0' | 'q4_k'
 type GgufTensorFormat = 'f32' | 'f16' | QuantizedFormat
 const ALIGNMENT = 32
 
-type MetadataValue = {type: 'bool'; value: boolean} | {type: 'u32' | 'i32' | 'f32'; value: number} | {type: 'string'; value: string} | {type: 'strings'; value: string[]} | {type: 'i32s'; value: number[]}
+type MetadataValue = {type: 'bool'; value: boolean} | {type: 'u32' | 'i32' | 'f32'; value: number} | {type: 'string'; value: string} | {type: 'strings'; value: string[]} | {type: 'i32s' | 'f32s'; value: number[]}
 
 /** Growable little-endian byte buffer for the header part of the file. */
 class ByteWriter {
@@ -113,6 +113,12 @@ function writeMetadata(out: ByteWriter, key: string, entry: MetadataValue): void
       out.u64(entry.value.length)
       for (const item of entry.value) out.i32(item)
       break
+    case 'f32s':
+      out.u32(GGUF_ARRAY)
+      out.u32(GGUF_FLOAT32)
+      out.u64(entry.value.length)
+      for (const item of entry.value) out.f32(item)
+      break
   }
 }
 
@@ -186,33 +192,58 @@ function encodeTensor(tensor: GgufTensor): Uint8Array {
   return new Uint8Array(payload.buffer, payload.byteOffset, payload.byteLength)
 }
 
-/** Reads a tokenizer.json byte-level BPE vocabulary as llama.cpp's "gpt2" tokenizer metadata. */
-function tokenizerMetadata(model: LoadedModel): Record<string, MetadataValue> {
-  const json = JSON.parse(readFileSync(join(model.dir, 'tokenizer.json'), 'utf8'))
-  const vocab: Record<string, number> = json.model.vocab
-  const tokens: string[] = new Array(model.config.vocabSize).fill('')
-  for (const [token, id] of Object.entries(vocab)) if (id < tokens.length) tokens[id] = token
-  const types = tokens.map(() => 1)
+/** Token names and llama.cpp token types by id; ids the tokenizer does not cover (padded vocabularies) still need distinct names. */
+function vocabularyById(json: any, vocabSize: number): {tokens: string[]; types: number[]} {
+  const tokens: string[] = new Array(vocabSize).fill('')
+  for (const [token, id] of Object.entries(json.model.vocab as Record<string, number>)) if (id < tokens.length) tokens[id] = token
+  const types: number[] = tokens.map((token) => (/^<0x[0-9A-F]{2}>$/.test(token) ? 6 : 1))
   for (const added of json.added_tokens ?? []) {
     if (added.id < tokens.length) {
       tokens[added.id] = added.content
-      types[added.id] = added.special ? 3 : 4
+      types[added.id] = added.content === json.model.unk_token ? 2 : added.special ? 3 : 4
     }
   }
-  // Ids the tokenizer does not cover (padded vocabularies) still need distinct names.
   tokens.forEach((token, id) => {
     if (token === '') {
       tokens[id] = `<unused${id}>`
       types[id] = 5
     }
   })
+  return {tokens, types}
+}
+
+/**
+ * A tokenizer.json BPE vocabulary as llama.cpp tokenizer metadata: byte-fallback (SentencePiece-style) vocabularies
+ * as "llama" with scores, byte-level ones as "gpt2" with merges.
+ */
+function tokenizerMetadata(model: LoadedModel): Record<string, MetadataValue> {
+  const json = JSON.parse(readFileSync(join(model.dir, 'tokenizer.json'), 'utf8'))
+  const {tokens, types} = vocabularyById(json, model.config.vocabSize)
   const merges: string[] = (json.model.merges ?? []).map((merge: string | string[]) => (Array.isArray(merge) ? merge.join(' ') : merge))
-  const metadata: Record<string, MetadataValue> = {
-    'tokenizer.ggml.model': {type: 'string', value: 'gpt2'},
-    'tokenizer.ggml.pre': {type: 'string', value: 'default'},
-    'tokenizer.ggml.tokens': {type: 'strings', value: tokens},
-    'tokenizer.ggml.token_type': {type: 'i32s', value: types},
-    'tokenizer.ggml.merges': {type: 'strings', value: merges},
+  let metadata: Record<string, MetadataValue>
+  if (json.model.byte_fallback === true) {
+    // SentencePiece ranks merges by the merged piece's score: a piece made by an earlier merge scores higher.
+    const scores = tokens.map(() => 0)
+    merges.forEach((merge, rank) => {
+      const id = json.model.vocab[merge.replace(' ', '')]
+      if (id !== undefined && id < scores.length) scores[id] = -(rank + 1)
+    })
+    metadata = {
+      'tokenizer.ggml.model': {type: 'string', value: 'llama'},
+      'tokenizer.ggml.tokens': {type: 'strings', value: tokens},
+      'tokenizer.ggml.scores': {type: 'f32s', value: scores},
+      'tokenizer.ggml.token_type': {type: 'i32s', value: types},
+    }
+    const unknownId = types.indexOf(2)
+    if (unknownId >= 0) metadata['tokenizer.ggml.unknown_token_id'] = {type: 'u32', value: unknownId}
+  } else {
+    metadata = {
+      'tokenizer.ggml.model': {type: 'string', value: 'gpt2'},
+      'tokenizer.ggml.pre': {type: 'string', value: 'default'},
+      'tokenizer.ggml.tokens': {type: 'strings', value: tokens},
+      'tokenizer.ggml.token_type': {type: 'i32s', value: types},
+      'tokenizer.ggml.merges': {type: 'strings', value: merges},
+    }
   }
   const configPath = join(model.dir, 'tokenizer_config.json')
   const template = existsSync(configPath) ? JSON.parse(readFileSync(configPath, 'utf8')).chat_template : undefined
