@@ -1,6 +1,7 @@
 // After a step: sample tokens, fork samples and beams, check stop conditions, free finished sequences.
 import {beamSearchStep, bestHypotheses, type BeamCandidates, type BeamState} from './beam-search.js'
 import type {BlockManager} from './block-manager.js'
+import type {SequenceGuides} from './guided/sequence-guides.js'
 import {IncrementalDetokenizer} from './detokenizer.js'
 import type {Tokenizer} from './model/tokenizer.js'
 import type {LogitsRows} from './model-runner.js'
@@ -29,10 +30,11 @@ export class OutputProcessor {
     private readonly scheduler: Scheduler,
     private readonly vocabSize: number,
     private readonly eosTokenIds: readonly number[],
+    private readonly guides: SequenceGuides,
   ) {}
 
   /** Applies one step's logits to the scheduled sequences. Returns the groups that changed. */
-  process(scheduled: readonly ScheduledSequence[], rows: readonly LogitsRows[], logits: Float32Array, now: number): Set<SequenceGroup> {
+  async process(scheduled: readonly ScheduledSequence[], rows: readonly LogitsRows[], logits: Float32Array, now: number): Promise<Set<SequenceGroup>> {
     const touched = new Set<SequenceGroup>()
     const sampleRequests: SampleRequest[] = []
     const sampleTargets: Array<{group: SequenceGroup; seq: Sequence}> = []
@@ -60,6 +62,9 @@ export class OutputProcessor {
       }
     })
 
+    // Grammar masks come from xgrammar's WebAssembly matchers (async API, no I/O: it settles within this step).
+    const masks = await this.guides.masksFor(sampleTargets)
+    masks.forEach((mask, i) => (sampleRequests[i]!.allowedMask = mask))
     const results = sampleRows(logits, this.vocabSize, sampleRequests)
     results.forEach((result, i) => {
       const {group, seq} = sampleTargets[i]!
@@ -78,6 +83,7 @@ export class OutputProcessor {
   /** Frees a sequence's per-sequence state (finished, aborted or discarded beam). */
   private forget(seq: Sequence): void {
     this.states.delete(seq.seqId)
+    this.guides.forget(seq.seqId)
   }
 
   forgetGroup(group: SequenceGroup): void {
@@ -115,6 +121,7 @@ export class OutputProcessor {
   private sampleRequest(group: SequenceGroup, seq: Sequence, row: number): SampleRequest {
     const {params} = group
     const suppress = seq.outputLength < params.minTokens ? [...(params.ignoreEos ? [] : this.eosTokenIds), ...params.stopTokenIds] : []
+    suppress.push(...this.guides.bannedTokens(group, seq))
     return {
       row,
       params,
@@ -138,6 +145,7 @@ export class OutputProcessor {
 
   private afterAppend(group: SequenceGroup, seq: Sequence): void {
     const state = this.stateOf(group, seq)
+    const guide = this.guides.accept(seq)
     const delta = state.detokenizer.push([seq.lastTokenId])
     const verdict = checkStop({
       params: group.params,
@@ -148,6 +156,11 @@ export class OutputProcessor {
       delta,
     })
     seq.outputText = verdict.text
+    // A grammar that has taken its stop token (with ignore_eos) or cannot take the sampled one ends the sequence.
+    if (verdict.finished === null && guide !== 'continue') {
+      verdict.finished = 'stop'
+      verdict.stopReason = seq.lastTokenId
+    }
     if (verdict.finished === null) return
     seq.status = verdict.finished === 'length' ? SequenceStatus.FinishedLength : SequenceStatus.FinishedStopped
     seq.stopReason = verdict.stopReason

@@ -1,5 +1,6 @@
 // Per-request sampling parameters (vLLM's SamplingParams), with defaults and validation in one place.
 import {InvalidRequestError} from './errors.js'
+import type {GuidedSpec} from './guided/guided-spec.js'
 
 export interface SamplingParams {
   /** Sequences returned. */
@@ -30,6 +31,12 @@ export interface SamplingParams {
   earlyStopping: boolean
   skipSpecialTokens: boolean
   includeStopStrInOutput: boolean
+  /** Constrained decoding: every sampled token keeps the output inside this grammar; EOS only where it may end. */
+  guided: GuidedSpec | null
+  /** Only these tokens may be sampled (vLLM's allowed_token_ids); null = any. */
+  allowedTokenIds: number[] | null
+  /** Words that must not appear in the output (vLLM's bad_words). */
+  badWords: string[]
 }
 
 export const DEFAULT_SAMPLING_PARAMS: Readonly<SamplingParams> = Object.freeze({
@@ -55,6 +62,9 @@ export const DEFAULT_SAMPLING_PARAMS: Readonly<SamplingParams> = Object.freeze({
   earlyStopping: false,
   skipSpecialTokens: true,
   includeStopStrInOutput: false,
+  guided: null,
+  allowedTokenIds: null,
+  badWords: [],
 })
 
 /** Fills defaults and rejects out-of-range values with an InvalidRequestError naming the field. */
@@ -87,6 +97,13 @@ export function makeSamplingParams(partial: Partial<SamplingParams> = {}): Sampl
   if (params.stop.some((s) => typeof s !== 'string' || s.length === 0)) fail('stop', 'stop must be a list of non-empty strings')
   if (params.stop.length > 16) fail('stop', 'at most 16 stop strings')
   if (params.stopTokenIds.some((id) => !isInt(id) || id < 0)) fail('stop_token_ids', 'stop_token_ids must be non-negative integers')
+  if (params.allowedTokenIds !== null && (params.allowedTokenIds.length === 0 || params.allowedTokenIds.some((id) => !isInt(id) || id < 0)))
+    fail('allowed_token_ids', 'allowed_token_ids must be a non-empty list of non-negative integers')
+  if (params.badWords.some((word) => typeof word !== 'string' || word.trim().length === 0)) fail('bad_words', 'bad_words must be a list of non-empty strings')
+  if (params.useBeamSearch && params.guided !== null)
+    fail(params.guided.param, 'guided decoding (response_format, guided_*, tools) is not supported with beam search')
+  if (params.useBeamSearch && (params.allowedTokenIds !== null || params.badWords.length > 0))
+    fail(params.allowedTokenIds !== null ? 'allowed_token_ids' : 'bad_words', 'allowed_token_ids and bad_words are not supported with beam search')
   if (params.useBeamSearch) {
     if (params.bestOf < 2 && params.n < 2) fail('best_of', 'beam search needs a beam width (best_of or n) >= 2')
     if (params.temperature !== 0 && partial.temperature !== undefined && params.temperature !== 1)

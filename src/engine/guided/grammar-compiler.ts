@@ -1,0 +1,98 @@
+// Compiles guided specs against one tokenizer with xgrammar, cached per spec (the engine has one tokenizer), and makes matchers.
+import {InvalidRequestError} from '../errors.js'
+import type {Tokenizer} from '../model/tokenizer.js'
+import {checkJsonSchema, choiceGrammar, guidedKey, type GuidedSpec} from './guided-spec.js'
+import {takeXgrammarError, xgrammar, type XgCompiledGrammar, type XgGrammarCompiler, type XgGrammarMatcher} from './xgrammar.js'
+
+/** Distinct grammars kept compiled; the least recently used is dropped past this. */
+const CACHE_CAPACITY = 256
+
+export class GrammarCompiler {
+  private compiler: Promise<XgGrammarCompiler> | null = null
+  /** key -> compiled grammar (or the compile in progress); Map order is recency order. */
+  private readonly cache = new Map<string, Promise<XgCompiledGrammar>>()
+  private readonly done = new Map<string, XgCompiledGrammar>()
+
+  constructor(
+    private readonly tokenizer: Tokenizer,
+    /** Logits row width (config vocab_size, which may exceed the tokenizer's). */
+    private readonly vocabSize: number,
+    private readonly eosTokenIds: readonly number[],
+  ) {}
+
+  /**
+   * Compiles (or finds) the grammar; a spec that does not compile is an InvalidRequestError naming its field.
+   * xgrammar compiles asynchronously in its WebAssembly instance; the first call also builds the tokenizer tables.
+   */
+  async compile(spec: GuidedSpec): Promise<void> {
+    const key = guidedKey(spec)
+    let pending = this.cache.get(key)
+    if (pending) {
+      this.cache.delete(key)
+      this.cache.set(key, pending)
+    } else {
+      if (spec.kind === 'json' && spec.schema !== null) checkJsonSchema(spec.schema, spec.param)
+      pending = this.compileNew(spec)
+      this.cache.set(key, pending)
+      pending.then(
+        (compiled) => this.done.set(key, compiled),
+        () => this.cache.delete(key),
+      )
+      this.evict()
+    }
+    await pending
+  }
+
+  isCompiled(spec: GuidedSpec): boolean {
+    return this.done.has(guidedKey(spec))
+  }
+
+  /** A fresh matcher at the start of the grammar, with EOS as its stop token. */
+  async newMatcher(spec: GuidedSpec): Promise<XgGrammarMatcher> {
+    const compiled = this.done.get(guidedKey(spec))
+    if (!compiled) throw new InvalidRequestError(`the ${spec.kind} constraint was not compiled before the request was queued`, {param: spec.param})
+    return xgrammar().GrammarMatcher.createGrammarMatcher(compiled, [...this.eosTokenIds])
+  }
+
+  private async compileNew(spec: GuidedSpec): Promise<XgCompiledGrammar> {
+    const compiler = await (this.compiler ??= this.createCompiler())
+    try {
+      switch (spec.kind) {
+        case 'json':
+          return spec.schema === null
+            ? await compiler.compileBuiltinJSONGrammar()
+            : await compiler.compileJSONSchema(JSON.stringify(spec.schema), spec.anyWhitespace, spec.anyWhitespace ? 2 : -1, spec.anyWhitespace ? undefined : [',', ':'])
+        case 'regex':
+          return await compiler.compileStructuralTag({type: 'structural_tag', format: {type: 'regex', pattern: spec.pattern}})
+        case 'choice':
+          return await compiler.compileGrammar(choiceGrammar(spec.choices))
+        case 'grammar':
+          return await compiler.compileGrammar(spec.ebnf)
+        case 'structural_tag':
+          return await compiler.compileStructuralTag(spec.tag)
+      }
+    } catch (error) {
+      const reason = takeXgrammarError() || (error as Error).message
+      throw new InvalidRequestError(`'${spec.param}' cannot be compiled to a grammar: ${reason}`, {param: spec.param, cause: error})
+    }
+  }
+
+  private async createCompiler(): Promise<XgGrammarCompiler> {
+    const xg = xgrammar()
+    const vocab: string[] = new Array(this.vocabSize)
+    for (let id = 0; id < this.vocabSize; id++) vocab[id] = this.tokenizer.idToToken(id) ?? ''
+    const {vocabType, prependSpace} = this.tokenizer.decoderKind
+    const info = await xg.TokenizerInfo.createTokenizerInfo(vocab, vocabType, prependSpace, this.vocabSize, [...this.eosTokenIds])
+    return xg.GrammarCompiler.createGrammarCompiler(info)
+  }
+
+  private evict(): void {
+    while (this.cache.size > CACHE_CAPACITY) {
+      const oldest = this.cache.keys().next().value as string
+      this.cache.delete(oldest)
+      // Matchers hold their own reference to the grammar, so dropping ours is safe while they run.
+      this.done.get(oldest)?.dispose()
+      this.done.delete(oldest)
+    }
+  }
+}

@@ -1,0 +1,83 @@
+// Loads @mlc-ai/web-xgrammar (xgrammar compiled to WebAssembly) once, with the CommonJS bindings its UMD bundle needs.
+//
+// The package is "type": "module" but lib/index.js is a UMD bundle, so `import` yields no exports; evaluating the file
+// with CommonJS `module`/`exports`/`require` (and __filename, which its loader reads) gives the real API.
+import {readFileSync} from 'node:fs'
+import {createRequire} from 'node:module'
+
+export interface XgTokenizerInfo {
+  getVocabSize(): number
+  dispose(): void
+}
+export interface XgCompiledGrammar {
+  dispose(): void
+}
+export interface XgGrammarMatcher {
+  acceptToken(tokenId: number): boolean
+  getNextTokenBitmask(): Promise<Int32Array>
+  isTerminated(): boolean
+  dispose(): void
+}
+export interface XgGrammarCompiler {
+  compileJSONSchema(
+    schema: string,
+    anyWhitespace?: boolean,
+    indent?: number,
+    separators?: [string, string],
+    strictMode?: boolean,
+    maxWhitespaceCnt?: number,
+  ): Promise<XgCompiledGrammar>
+  compileBuiltinJSONGrammar(): Promise<XgCompiledGrammar>
+  compileGrammar(ebnf: string, rootRule?: string): Promise<XgCompiledGrammar>
+  compileStructuralTag(structuralTag: object): Promise<XgCompiledGrammar>
+  dispose(): void
+}
+export interface XgrammarModule {
+  TokenizerInfo: {
+    createTokenizerInfo(
+      encodedVocab: string[],
+      vocabType?: string,
+      prependSpaceInTokenization?: boolean,
+      vocabSize?: number,
+      stopTokenIds?: number[],
+    ): Promise<XgTokenizerInfo>
+  }
+  GrammarCompiler: {createGrammarCompiler(info: XgTokenizerInfo, cacheEnabled?: boolean): Promise<XgGrammarCompiler>}
+  GrammarMatcher: {
+    createGrammarMatcher(compiled: XgCompiledGrammar, overrideStopTokens?: number[], terminateWithoutStopToken?: boolean): Promise<XgGrammarMatcher>
+  }
+  Grammar: {fromEBNF(ebnf: string, rootRule?: string): Promise<{dispose(): void}>}
+  Testings: {_jsonSchemaToEBNF(schema: string, anyWhitespace?: boolean, indent?: number): Promise<string>}
+}
+
+let loaded: XgrammarModule | null = null
+/** The last fatal message the WebAssembly side printed: its exceptions reach JS only as a bare "Aborted()". */
+let lastFatal = ''
+
+/** Why the last xgrammar call failed, in xgrammar's words without its build path, or '' when it said nothing. */
+export function takeXgrammarError(): string {
+  const message = lastFatal.replace(/^\[FATAL\]\s*\S+:\d+:\s*/, '')
+  lastFatal = ''
+  return message
+}
+
+// The bundle binds its stderr printer to console.error when it starts; this console keeps fatal lines instead of
+// printing them (a bad user grammar is a 400, not server noise) and passes everything else through.
+const xgrammarConsole = Object.create(console) as Console
+xgrammarConsole.error = (...args: unknown[]) => {
+  const line = args.map(String).join(' ')
+  if (line.startsWith('[FATAL]')) lastFatal = line
+  else if (line !== 'Aborted()') console.error(...args)
+}
+
+/** The xgrammar API; the WebAssembly instance itself starts on the first async call. */
+export function xgrammar(): XgrammarModule {
+  if (loaded) return loaded
+  const require = createRequire(import.meta.url)
+  const path = require.resolve('@mlc-ai/web-xgrammar/lib/index.js')
+  const module = {exports: {} as Record<string, unknown>}
+  const evaluate = new Function('module', 'exports', 'require', '__filename', '__dirname', 'console', readFileSync(path, 'utf8'))
+  evaluate(module, module.exports, createRequire(path), path, path.slice(0, path.lastIndexOf('/')), xgrammarConsole)
+  loaded = module.exports as unknown as XgrammarModule
+  return loaded
+}
