@@ -3,6 +3,7 @@ import {Command, Flags} from '@oclif/core'
 import {PagedLLMError} from '../engine/errors.js'
 import {LLMEngine} from '../engine/llm-engine.js'
 import {ApiServer, DEFAULT_SERVER_OPTIONS} from '../server/http-server.js'
+import {TOOL_CALL_PARSERS} from '../server/tool-calls.js'
 import {engineConfigFromFlags, engineFlags, parseByteSize, resolveEngineConfig} from '../cli/engine-flags.js'
 import {describeEngine, NO_MODEL_HELP} from '../cli/start-engine.js'
 
@@ -29,6 +30,10 @@ export default class Serve extends Command {
     }),
     'max-body-size': Flags.string({description: 'Largest request body accepted (413 beyond)', default: '4MiB'}),
     'shutdown-grace': Flags.integer({description: 'Seconds requests in flight may take to finish on SIGTERM/SIGINT', default: 10, min: 0}),
+    'tool-call-parser': Flags.string({
+      description: 'Read tool calls from the output for tool_choice "auto": hermes (<tool_call> JSON, Qwen2.5) or llama3_json',
+      options: [...TOOL_CALL_PARSERS],
+    }),
   }
 
   async run(): Promise<void> {
@@ -46,6 +51,7 @@ export default class Serve extends Command {
         maxConcurrentRequests: flags['max-concurrent-requests'],
         maxQueuedRequests: flags['max-queued-requests'],
         maxBodyBytes: parseByteSize(flags['max-body-size'], 'max-body-size'),
+        toolCallParser: flags['tool-call-parser'] as (typeof TOOL_CALL_PARSERS)[number] | undefined,
         version: this.config.version,
         log,
       })

@@ -3,6 +3,7 @@ import {randomBytes} from 'node:crypto'
 import type {ServerResponse} from 'node:http'
 import type {EngineLike} from './engine-like.js'
 import type {ServerMetrics} from './metrics.js'
+import type {ToolCallParserName} from './tool-calls.js'
 
 export interface ApiContext {
   engine: EngineLike
@@ -17,6 +18,8 @@ export interface ApiContext {
   arrivalTime: number
   /** Server log (stderr in `serve`); unexpected errors are written here. */
   log: (message: string) => void
+  /** serve --tool-call-parser; null when tool_choice "auto" cannot be served. */
+  toolCallParser?: ToolCallParserName | null
 }
 
 /** The abort reason used when the client went away: nobody is left to answer. */

@@ -3,7 +3,7 @@ import {type ApiContext, newObjectId, sendJson, unixSeconds} from './api-context
 import {ChoiceDeltas} from './choice-deltas.js'
 import type {RequestHandleLike, RequestOutput} from './engine-like.js'
 import {errorReply} from './error-reply.js'
-import {collectFinalOutputs, mergeOutputs, type PreparedPrompt, submitPrompts, usageOf} from './generation.js'
+import {collectFinalOutputs, mergeOutputs, prepareGuided, type PreparedPrompt, submitPrompts, usageOf} from './generation.js'
 import {type CompletionLogprobs, completionLogprobs} from './logprobs-format.js'
 import {checkModel, type CompletionRequest, parseCompletionRequest, resolveMaxTokens, samplingParamsFor} from './openai-schema.js'
 import {SseStream} from './sse.js'
@@ -19,6 +19,7 @@ export async function createCompletion(context: ApiContext, body: unknown): Prom
   const request = parseCompletionRequest(body)
   checkModel(request.model, context.engine.modelName)
   const prompts = request.prompts.map((prompt) => preparePrompt(context, request, prompt))
+  await prepareGuided(context.engine, prompts)
   const id = newObjectId('cmpl')
   const handles = submitPrompts(context.engine, id, prompts, context.arrivalTime)
   const header: ReplyHeader = {id, object: 'text_completion', created: unixSeconds(), model: context.engine.modelName}

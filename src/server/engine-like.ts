@@ -12,7 +12,7 @@ export interface TokenizerLike {
   encode(text: string, opts?: {addSpecialTokens?: boolean}): number[]
   decode(ids: number[], opts?: {skipSpecialTokens?: boolean}): string
   /** The chat template rendered and tokenized without a double BOS. */
-  encodeChat(messages: ChatMessage[], opts?: {addGenerationPrompt?: boolean}): number[]
+  encodeChat(messages: ChatMessage[], opts?: {addGenerationPrompt?: boolean; tools?: readonly object[]}): number[]
 }
 
 export interface RequestHandleLike extends AsyncIterable<RequestOutput> {
@@ -24,6 +24,8 @@ export interface EngineLike {
   readonly modelName: string
   readonly maxModelLen: number
   readonly tokenizer: TokenizerLike
+  /** Compiles a request's grammar before it is queued (a bad one throws InvalidRequestError); absent = no guided decoding. */
+  prepareRequest?(params: SamplingParams): Promise<void>
   /** Throws InvalidRequestError / ContextLengthError synchronously for bad input. */
   addRequest(request: {requestId?: string; prompt: string | number[]; params: SamplingParams; arrivalTime?: number}): RequestHandleLike
   abort(requestId: string): void

@@ -1,5 +1,5 @@
 // Submits one HTTP request's prompts to the engine and merges their output streams, aborting them all when the client goes away.
-import {UnavailableError} from '../engine/errors.js'
+import {InvalidRequestError, UnavailableError} from '../engine/errors.js'
 import type {SamplingParams} from '../engine/sampling-params.js'
 import type {EngineLike, RequestHandleLike, RequestOutput} from './engine-like.js'
 
@@ -8,6 +8,15 @@ export interface PreparedPrompt {
   /** The prompt's text, for echo: as sent, or decoded from the token ids sent. */
   text: string
   params: SamplingParams
+}
+
+/** Compiles the prompts' grammars before anything is queued, so a bad schema is a 400 with nothing to undo. */
+export async function prepareGuided(engine: EngineLike, prompts: readonly PreparedPrompt[]): Promise<void> {
+  for (const {params} of prompts) {
+    if (params.guided === null) continue
+    if (!engine.prepareRequest) throw new InvalidRequestError('this engine does not support guided decoding', {param: params.guided.param})
+    await engine.prepareRequest(params)
+  }
 }
 
 /** Adds every prompt or none: if the engine rejects one, the ones already added are aborted. */

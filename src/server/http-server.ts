@@ -10,6 +10,7 @@ import type {EngineLike} from './engine-like.js'
 import {errorReply} from './error-reply.js'
 import {ServerMetrics} from './metrics.js'
 import {RequestLimiter} from './request-limiter.js'
+import type {ToolCallParserName} from './tool-calls.js'
 
 export interface ApiServerOptions {
   host: string
@@ -21,6 +22,8 @@ export interface ApiServerOptions {
   /** Requests allowed to wait for a slot; beyond that, 503 at once. */
   maxQueuedRequests: number
   maxBodyBytes: number
+  /** How tool calls are read from free-form output (tool_choice "auto"); unset = auto tool choice is refused. */
+  toolCallParser?: ToolCallParserName
   version: string
   log: (message: string) => void
 }
@@ -209,7 +212,15 @@ export class ApiServer {
     const body = parseJson(await readBody(request, this.options.maxBodyBytes))
     const release = await this.limiter.acquire(signal)
     try {
-      const context: ApiContext = {engine, metrics: this.metrics, response, signal, arrivalTime, log: this.options.log}
+      const context: ApiContext = {
+        engine,
+        metrics: this.metrics,
+        response,
+        signal,
+        arrivalTime,
+        log: this.options.log,
+        toolCallParser: this.options.toolCallParser ?? null,
+      }
       await create(context, body)
     } finally {
       release()

@@ -9,11 +9,18 @@ import {readJsonObject} from './model-config.js'
 export interface ChatMessage {
   role: string
   content: string
+  /** An assistant turn's calls (function.arguments parsed to an object where it is JSON, as templates expect). */
+  tool_calls?: unknown[]
+  /** A tool result's call id. */
+  tool_call_id?: string
+  name?: string
 }
 
 export interface ChatTemplateOptions {
   /** Append the assistant turn header so the model answers; defaults to true (what chat completions need). */
   addGenerationPrompt?: boolean
+  /** OpenAI tool objects, passed to the template as transformers' apply_chat_template(tools=...) does. */
+  tools?: readonly object[]
 }
 
 type Json = Record<string, unknown>
@@ -111,6 +118,7 @@ export class Tokenizer {
       return this.chatTemplate.render({
         messages,
         add_generation_prompt: opts.addGenerationPrompt ?? true,
+        ...(opts.tools && opts.tools.length > 0 ? {tools: opts.tools} : {}),
         ...this.specialTokenText,
       })
     } catch (error) {
