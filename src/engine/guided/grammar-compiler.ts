@@ -59,9 +59,7 @@ export class GrammarCompiler {
     try {
       switch (spec.kind) {
         case 'json':
-          return spec.schema === null
-            ? await compiler.compileBuiltinJSONGrammar()
-            : await compiler.compileJSONSchema(JSON.stringify(spec.schema), spec.anyWhitespace, spec.anyWhitespace ? 2 : -1, spec.anyWhitespace ? undefined : [',', ':'])
+          return spec.schema === null ? await compiler.compileBuiltinJSONGrammar() : await compiler.compileGrammar(await jsonSchemaGrammar(spec))
         case 'regex':
           return await compiler.compileStructuralTag({type: 'structural_tag', format: {type: 'regex', pattern: spec.pattern}})
         case 'choice':
@@ -95,4 +93,16 @@ export class GrammarCompiler {
       this.done.delete(oldest)
     }
   }
+}
+
+// xgrammar 0.1.27 writes strings with a length bound as [^"\\\r\n]{m,n}, which admits raw control characters
+// (invalid JSON: JSON.parse rejects them); its unbounded strings already exclude them, and so does this class.
+const LOOSE_STRING_CHAR = String.raw`[^"\\\r\n]`
+const JSON_STRING_CHAR = String.raw`[^\0-\x1f\"\\\r\n]`
+
+/** The schema's EBNF (compact: no whitespace, "," and ":"; or any whitespace), with JSON-valid string characters. */
+async function jsonSchemaGrammar(spec: Extract<GuidedSpec, {kind: 'json'}>): Promise<string> {
+  const separators: [string, string] | undefined = spec.anyWhitespace ? undefined : [',', ':']
+  const ebnf = await xgrammar().Testings._jsonSchemaToEBNF(JSON.stringify(spec.schema), spec.anyWhitespace, spec.anyWhitespace ? 2 : -1, separators, true)
+  return ebnf.split(LOOSE_STRING_CHAR).join(JSON_STRING_CHAR)
 }

@@ -47,7 +47,9 @@ export interface XgrammarModule {
     createGrammarMatcher(compiled: XgCompiledGrammar, overrideStopTokens?: number[], terminateWithoutStopToken?: boolean): Promise<XgGrammarMatcher>
   }
   Grammar: {fromEBNF(ebnf: string, rootRule?: string): Promise<{dispose(): void}>}
-  Testings: {_jsonSchemaToEBNF(schema: string, anyWhitespace?: boolean, indent?: number): Promise<string>}
+  Testings: {
+    _jsonSchemaToEBNF(schema: string, anyWhitespace?: boolean, indent?: number, separators?: [string, string], strictMode?: boolean): Promise<string>
+  }
 }
 
 let loaded: XgrammarModule | null = null
