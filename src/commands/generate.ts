@@ -4,6 +4,7 @@ import {PagedLLMError} from '../engine/errors.js'
 import {makeSamplingParams} from '../engine/sampling-params.js'
 import type {RequestOutput} from '../engine/request-output.js'
 import {engineFlags} from '../cli/engine-flags.js'
+import {guidedFlags, guidedSpecFromFlags} from '../cli/guided-flags.js'
 import {startEngine} from '../cli/start-engine.js'
 
 export default class Generate extends Command {
@@ -18,6 +19,7 @@ export default class Generate extends Command {
   static override args = {prompt: Args.string({description: 'Prompt text (several prompts: several arguments)', required: true})}
   static override flags = {
     ...engineFlags,
+    ...guidedFlags,
     'max-tokens': Flags.integer({description: 'Most tokens to generate per sequence', default: 64, min: 1}),
     temperature: Flags.string({description: 'Sampling temperature (0 = greedy)', default: '0'}),
     'top-p': Flags.string({description: 'Nucleus sampling: smallest token set with this probability mass', default: '1'}),
@@ -61,9 +63,11 @@ export default class Generate extends Command {
       ignoreEos: flags['ignore-eos'],
       logprobs: flags.logprobs ?? null,
       seed: flags.seed,
+      guided: guidedSpecFromFlags(flags),
     })
     const engine = await startEngine(this, flags, {quiet: flags.json})
     try {
+      await engine.prepareRequest(params)
       const requests = prompts.map((text) => ({
         prompt: flags.chat
           ? engine.tokenizer.encodeChat([...(flags.system ? [{role: 'system', content: flags.system}] : []), {role: 'user', content: text}], {addGenerationPrompt: true})
