@@ -7,6 +7,7 @@
 
 #include "../cpu/kernels.h"
 #include "js_convert.h"
+#include "token_mask_binding.h"
 
 namespace pagedllm {
 
@@ -279,6 +280,7 @@ Napi::Object CreateOps(Napi::Env env) {
   ops.Set("setAvx2", Napi::Function::New(env, SetAvx2));
   ops.Set("avx2Status", Napi::Function::New(env, Avx2Status));
   ops.Set("measureCeilings", Napi::Function::New(env, MeasureCeilings));
+  AddTokenMaskOps(env, ops);
   return ops;
 }
 

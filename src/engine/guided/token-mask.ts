@@ -1,4 +1,5 @@
 // Allowed-token bitmasks (bit t of word t>>5 set = token t may be sampled): building, combining, applying to a logits row.
+import {nativeOps} from '../native.js'
 
 /** A bitmask allowing exactly `tokenIds` (ids outside [0, vocabSize) are ignored). */
 export function bitmaskOf(tokenIds: readonly number[], vocabSize: number): Int32Array {
@@ -14,28 +15,9 @@ export function intersectMasks(a: Int32Array, b: Int32Array): Int32Array {
   return out
 }
 
-/**
- * Writes `row` masked by `mask` into `out`: allowed tokens keep their logit, the rest get -Infinity.
- * Cost follows the allowed tokens, not the vocabulary: one fill, then a copy only where a word has set bits.
- */
+/** Writes `row` masked by `mask` into `out`: allowed tokens keep their logit, the rest get -Infinity (native, AVX2). */
 export function maskRowInto(row: Float32Array, mask: Int32Array, out: Float32Array): void {
-  out.fill(-Infinity)
-  const n = row.length
-  for (let w = 0; w < mask.length; w++) {
-    let bits = mask[w]!
-    if (bits === 0) continue
-    const base = w << 5
-    if (bits === -1 && base + 32 <= n) {
-      for (let i = base; i < base + 32; i++) out[i] = row[i]!
-      continue
-    }
-    while (bits !== 0) {
-      const bit = 31 - Math.clz32(bits & -bits) // lowest set bit
-      const i = base + bit
-      if (i < n) out[i] = row[i]!
-      bits &= bits - 1
-    }
-  }
+  nativeOps().applyTokenMask(row, mask, out)
 }
 
 /** The first allowed token, or -1 when the mask allows none. */
