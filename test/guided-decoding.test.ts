@@ -8,8 +8,8 @@ import {Ajv2020} from 'ajv/dist/2020.js'
 import addFormats from 'ajv-formats'
 import {makeEngineConfig} from '../src/engine/config.js'
 import {InvalidRequestError} from '../src/engine/errors.js'
-import {GrammarCompiler} from '../src/engine/guided/grammar-compiler.js'
-import type {GuidedSpec} from '../src/engine/guided/guided-spec.js'
+import {GrammarCompiler, vocabInfoOf} from '../src/engine/guided/grammar-compiler.js'
+import {guidedKey, type GuidedSpec} from '../src/engine/guided/guided-spec.js'
 import {LLMEngine} from '../src/engine/llm-engine.js'
 import {ensureTestModel} from '../src/engine/model/test-model.js'
 import type {RequestOutput} from '../src/engine/request-output.js'
@@ -34,7 +34,7 @@ function variants(guided: GuidedSpec, maxTokens: number): SamplingParams[] {
 /** Every token of the output is accepted by a fresh matcher; a "stop" output must also have ended the grammar. */
 async function assertValidPrefix(guided: GuidedSpec, output: RequestOutput['outputs'][number]): Promise<void> {
   await checker.compile(guided)
-  const matcher = await checker.newMatcher(guided)
+  const matcher = await checker.newMatcher(guidedKey(guided))
   try {
     output.tokenIds.forEach((tokenId, i) => assert.ok(matcher.acceptToken(tokenId), `${guided.param}: token ${i} (${tokenId}) of ${JSON.stringify(output.text)} breaks the grammar`))
     if (output.finishReason === 'stop') assert.ok(matcher.isTerminated(), `${guided.param}: stopped before the grammar could end`)
@@ -52,7 +52,8 @@ async function runSpecs(specs: GuidedSpec[], maxTokens: number): Promise<Array<{
 describe('guided decoding (tiny random model)', () => {
   before(async () => {
     engine = await LLMEngine.create(makeEngineConfig({modelPath: await ensureTestModel('tiny'), threads: 1, numBlocks: 512, blockSize: 16}))
-    checker = new GrammarCompiler(engine.tokenizer, engine.model.config.vocabSize, engine.model.generationConfig.eosTokenIds)
+    // The engine's matchers live in its grammar worker; the checker is an independent one on this thread.
+    checker = new GrammarCompiler(vocabInfoOf(engine.tokenizer, engine.model.config.vocabSize, engine.model.generationConfig.eosTokenIds))
   })
   after(async () => {
     await engine.shutdown()

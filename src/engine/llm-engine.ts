@@ -10,7 +10,7 @@ import {ModelRunner} from './model-runner.js'
 import {cudaMemoryInfo, cudaStatus, kvBytesPerBlock, loadNativeModel, nativeBuildInfo, type NativeModel, type NativeModelInfo} from './native.js'
 import {cudaActivationReserveBytes, cudaKvBytesPerBlock, cudaWeightBytes, gpuKvBlocks} from './gpu-memory.js'
 import {OutputProcessor} from './output-processor.js'
-import {GrammarCompiler} from './guided/grammar-compiler.js'
+import {GrammarService} from './guided/grammar-service.js'
 import {SequenceGuides} from './guided/sequence-guides.js'
 import {RequestHandle, snapshotGroup, type RequestOutput} from './request-output.js'
 import type {SamplingParams} from './sampling-params.js'
@@ -97,7 +97,7 @@ export class LLMEngine {
     private readonly scheduler: Scheduler,
     private readonly runner: ModelRunner,
     private readonly outputs: OutputProcessor,
-    private readonly grammars: GrammarCompiler,
+    private readonly grammars: GrammarService,
   ) {}
 
   static async create(config: EngineConfig): Promise<LLMEngine> {
@@ -133,8 +133,8 @@ export class LLMEngine {
     const scheduler = new Scheduler(config, blockManager, device.device === 'cpu')
     const runner = new ModelRunner(native, blockManager, config.blockSize)
     const eos = model.generationConfig.eosTokenIds
-    const grammars = new GrammarCompiler(model.tokenizer, model.config.vocabSize, eos)
-    const guides = new SequenceGuides(grammars, model.tokenizer, model.config.vocabSize)
+    const grammars = new GrammarService(model.tokenizer, model.config.vocabSize, eos)
+    const guides = new SequenceGuides(grammars, model.tokenizer, model.config.vocabSize, eos)
     const outputs = new OutputProcessor(model.tokenizer, blockManager, scheduler, model.config.vocabSize, eos, guides)
     return new LLMEngine(config, model, native, maxModelLen, device, blockManager, scheduler, runner, outputs, grammars)
   }
@@ -152,8 +152,8 @@ export class LLMEngine {
   }
 
   /**
-   * Compiles the request's grammar (cached per spec) before it may be queued; a spec that does not compile throws an
-   * InvalidRequestError. Requests without a constraint return at once.
+   * Compiles the request's grammar (cached per spec, in the grammar worker thread) before it may be queued; a spec that
+   * does not compile throws an InvalidRequestError. Requests without a constraint return at once.
    */
   async prepareRequest(params: SamplingParams): Promise<void> {
     if (params.guided !== null) await this.grammars.compile(params.guided)
@@ -222,6 +222,7 @@ export class LLMEngine {
     for (const requestId of [...this.handles.keys()]) this.abort(requestId)
     await this.loop
     for (const requestId of [...this.pendingAborts]) this.abortNow(requestId)
+    await this.grammars.close()
     this.native.close()
   }
 

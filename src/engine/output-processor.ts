@@ -145,7 +145,6 @@ export class OutputProcessor {
 
   private afterAppend(group: SequenceGroup, seq: Sequence): void {
     const state = this.stateOf(group, seq)
-    const guide = this.guides.accept(seq)
     const delta = state.detokenizer.push([seq.lastTokenId])
     const verdict = checkStop({
       params: group.params,
@@ -156,8 +155,8 @@ export class OutputProcessor {
       delta,
     })
     seq.outputText = verdict.text
-    // A grammar that has taken its stop token (with ignore_eos) or cannot take the sampled one ends the sequence.
-    if (verdict.finished === null && guide !== 'continue') {
+    // A grammar ends at its stop token, even with ignore_eos (the grammar allows nothing after it).
+    if (verdict.finished === null && group.params.guided !== null && this.eosTokenIds.includes(seq.lastTokenId)) {
       verdict.finished = 'stop'
       verdict.stopReason = seq.lastTokenId
     }

@@ -1,11 +1,24 @@
-// Compiles guided specs against one tokenizer with xgrammar, cached per spec (the engine has one tokenizer), and makes matchers.
+// Compiles guided specs against one vocabulary with xgrammar, cached per spec, and makes matchers (runs in the grammar worker).
 import {InvalidRequestError} from '../errors.js'
-import type {Tokenizer} from '../model/tokenizer.js'
+import type {DecoderKind, Tokenizer} from '../model/tokenizer.js'
 import {checkJsonSchema, choiceGrammar, guidedKey, type GuidedSpec} from './guided-spec.js'
 import {takeXgrammarError, xgrammar, type XgCompiledGrammar, type XgGrammarCompiler, type XgGrammarMatcher} from './xgrammar.js'
 
 /** Distinct grammars kept compiled; the least recently used is dropped past this. */
 const CACHE_CAPACITY = 256
+
+/** What xgrammar needs of a tokenizer; plain data, so it can be sent to a worker thread. */
+export interface VocabInfo extends DecoderKind {
+  /** Token strings by id, '' for ids the tokenizer lacks; length = logits row width (config vocab_size). */
+  vocab: string[]
+  eosTokenIds: number[]
+}
+
+export function vocabInfoOf(tokenizer: Tokenizer, vocabSize: number, eosTokenIds: readonly number[]): VocabInfo {
+  const vocab: string[] = new Array(vocabSize)
+  for (let id = 0; id < vocabSize; id++) vocab[id] = tokenizer.idToToken(id) ?? ''
+  return {vocab, ...tokenizer.decoderKind, eosTokenIds: [...eosTokenIds]}
+}
 
 export class GrammarCompiler {
   private compiler: Promise<XgGrammarCompiler> | null = null
@@ -13,12 +26,7 @@ export class GrammarCompiler {
   private readonly cache = new Map<string, Promise<XgCompiledGrammar>>()
   private readonly done = new Map<string, XgCompiledGrammar>()
 
-  constructor(
-    private readonly tokenizer: Tokenizer,
-    /** Logits row width (config vocab_size, which may exceed the tokenizer's). */
-    private readonly vocabSize: number,
-    private readonly eosTokenIds: readonly number[],
-  ) {}
+  constructor(private readonly vocabInfo: VocabInfo) {}
 
   /**
    * Compiles (or finds) the grammar; a spec that does not compile is an InvalidRequestError naming its field.
@@ -47,11 +55,12 @@ export class GrammarCompiler {
     return this.done.has(guidedKey(spec))
   }
 
-  /** A fresh matcher at the start of the grammar, with EOS as its stop token. */
-  async newMatcher(spec: GuidedSpec): Promise<XgGrammarMatcher> {
-    const compiled = this.done.get(guidedKey(spec))
-    if (!compiled) throw new InvalidRequestError(`the ${spec.kind} constraint was not compiled before the request was queued`, {param: spec.param})
-    return xgrammar().GrammarMatcher.createGrammarMatcher(compiled, [...this.eosTokenIds])
+  /** A fresh matcher at the start of a compiled grammar (by its guidedKey), with EOS as its stop token. */
+  async newMatcher(key: string): Promise<XgGrammarMatcher> {
+    // The key is the spec itself: a grammar dropped from the cache while its requests still run is compiled again.
+    if (!this.done.has(key)) await this.compile({...JSON.parse(key), param: 'guided'} as GuidedSpec)
+    const compiled = this.done.get(key)!
+    return xgrammar().GrammarMatcher.createGrammarMatcher(compiled, this.vocabInfo.eosTokenIds)
   }
 
   private async compileNew(spec: GuidedSpec): Promise<XgCompiledGrammar> {
@@ -77,10 +86,8 @@ export class GrammarCompiler {
 
   private async createCompiler(): Promise<XgGrammarCompiler> {
     const xg = xgrammar()
-    const vocab: string[] = new Array(this.vocabSize)
-    for (let id = 0; id < this.vocabSize; id++) vocab[id] = this.tokenizer.idToToken(id) ?? ''
-    const {vocabType, prependSpace} = this.tokenizer.decoderKind
-    const info = await xg.TokenizerInfo.createTokenizerInfo(vocab, vocabType, prependSpace, this.vocabSize, [...this.eosTokenIds])
+    const {vocab, vocabType, prependSpace, eosTokenIds} = this.vocabInfo
+    const info = await xg.TokenizerInfo.createTokenizerInfo(vocab, vocabType, prependSpace, vocab.length, eosTokenIds)
     return xg.GrammarCompiler.createGrammarCompiler(info)
   }
 

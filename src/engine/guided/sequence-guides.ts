@@ -1,35 +1,49 @@
-// Per-sequence constraint state: a grammar matcher per guided sequence, allowed_token_ids masks and bad-word bans per request.
+// Per-sequence constraint state: grammar masks from the worker's matchers, allowed_token_ids masks, bad-word bans.
 //
-// A matcher lives as long as its sequence: preemption (swap or recompute) keeps the sequence's tokens, so its matcher
-// stays where it was. A sequence that has no matcher yet (the first sample, or a best_of fork) gets a fresh one that
-// replays the tokens it already has, so forks never share state.
+// A matcher (in the grammar worker, keyed by sequence id) lives as long as its sequence; each step sends it the
+// tokens the sequence took since the last step. Preemption (swap or recompute) keeps a sequence's tokens, so its
+// matcher stays where it was. A sequence without a matcher yet (first sample, or a best_of fork) gets a fresh one
+// that replays every token it already has, so forks never share state.
 import type {Tokenizer} from '../model/tokenizer.js'
 import type {Sequence, SequenceGroup} from '../sequence.js'
 import {badWordTokenSequences, bannedNextTokens} from './bad-words.js'
-import type {GrammarCompiler} from './grammar-compiler.js'
+import type {GrammarService} from './grammar-service.js'
+import {guidedKey} from './guided-spec.js'
 import {bitmaskOf, intersectMasks} from './token-mask.js'
-import type {XgGrammarMatcher} from './xgrammar.js'
 
-export type AcceptVerdict = 'continue' | 'grammar_complete' | 'rejected'
+type Target = {group: SequenceGroup; seq: Sequence}
 
 export class SequenceGuides {
-  private readonly matchers = new Map<number, XgGrammarMatcher>()
+  /** Output tokens of each guided sequence that its matcher has already taken. */
+  private readonly synced = new Map<number, number>()
   private readonly allowedMasks = new WeakMap<SequenceGroup, Int32Array>()
   private readonly badWordSequences = new WeakMap<SequenceGroup, number[][]>()
 
   constructor(
-    private readonly compiler: GrammarCompiler,
+    private readonly grammars: GrammarService,
     private readonly tokenizer: Tokenizer,
     private readonly vocabSize: number,
+    private readonly eosTokenIds: readonly number[],
   ) {}
 
-  static needsMask(group: SequenceGroup): boolean {
-    return group.params.guided !== null || group.params.allowedTokenIds !== null
-  }
-
-  /** The allowed-token mask of each sequence about to sample (null = unconstrained), in order. */
-  async masksFor(targets: ReadonlyArray<{group: SequenceGroup; seq: Sequence}>): Promise<(Int32Array | null)[]> {
-    return Promise.all(targets.map(({group, seq}) => (SequenceGuides.needsMask(group) ? this.maskOf(group, seq) : null)))
+  /** The allowed-token mask of each sequence about to sample (null = unconstrained), in order; one worker call. */
+  async masksFor(targets: readonly Target[]): Promise<(Int32Array | null)[]> {
+    const guided = targets.filter(({group}) => group.params.guided !== null)
+    const grammarMasks = await this.grammars.step(
+      guided.map(({group, seq}) => {
+        const sent = this.synced.get(seq.seqId) ?? 0
+        this.synced.set(seq.seqId, seq.outputLength)
+        return {matcherId: seq.seqId, key: guidedKey(group.params.guided!), accept: seq.outputTokenIds.slice(sent)}
+      }),
+    )
+    let next = 0
+    return targets.map(({group}) => {
+      // A sequence that left its grammar (it cannot while its masks are applied) may only end.
+      const grammarMask = group.params.guided === null ? null : (grammarMasks[next++] ?? bitmaskOf(this.eosTokenIds, this.vocabSize))
+      const allowed = this.allowedMaskOf(group)
+      if (grammarMask === null || allowed === null) return grammarMask ?? allowed
+      return intersectMasks(grammarMask, allowed)
+    })
   }
 
   /** Tokens that would finish a bad word now. */
@@ -40,34 +54,15 @@ export class SequenceGuides {
     return bannedNextTokens(sequences, seq.outputTokenIds)
   }
 
-  /** Advances the sequence's matcher past its newest token. */
-  accept(seq: Sequence): AcceptVerdict {
-    const matcher = this.matchers.get(seq.seqId)
-    if (!matcher) return 'continue'
-    if (!matcher.acceptToken(seq.lastTokenId)) return 'rejected'
-    return matcher.isTerminated() ? 'grammar_complete' : 'continue'
-  }
-
   forget(seqId: number): void {
-    this.matchers.get(seqId)?.dispose()
-    this.matchers.delete(seqId)
+    if (this.synced.delete(seqId)) this.grammars.forget([seqId])
   }
 
-  private async maskOf(group: SequenceGroup, seq: Sequence): Promise<Int32Array> {
-    const {guided, allowedTokenIds} = group.params
-    let allowed: Int32Array | undefined
-    if (allowedTokenIds !== null) {
-      allowed = this.allowedMasks.get(group)
-      if (!allowed) this.allowedMasks.set(group, (allowed = bitmaskOf(allowedTokenIds, this.vocabSize)))
-    }
-    if (guided === null) return allowed!
-    let matcher = this.matchers.get(seq.seqId)
-    if (!matcher) {
-      matcher = await this.compiler.newMatcher(guided)
-      for (const tokenId of seq.outputTokenIds) matcher.acceptToken(tokenId)
-      this.matchers.set(seq.seqId, matcher)
-    }
-    const grammarMask = await matcher.getNextTokenBitmask()
-    return allowed ? intersectMasks(grammarMask, allowed) : grammarMask
+  private allowedMaskOf(group: SequenceGroup): Int32Array | null {
+    const ids = group.params.allowedTokenIds
+    if (ids === null) return null
+    let mask = this.allowedMasks.get(group)
+    if (!mask) this.allowedMasks.set(group, (mask = bitmaskOf(ids, this.vocabSize)))
+    return mask
   }
 }
