@@ -64,13 +64,18 @@ async function maskCost(vocabSize: number): Promise<void> {
   const row = new Float32Array(vocabSize).map(() => random.nextFloat())
   const masked = new Float32Array(vocabSize)
   const maskTimes: number[] = []
+  const maskCpu: number[] = []
   const applyTimes: number[] = []
   const acceptTimes: number[] = []
   let matcher = await xg.GrammarMatcher.createGrammarMatcher(compiled, [eos])
   for (let step = 0; step < STEPS; step++) {
+    // CPU time as well as wall time: on a shared, loaded machine the wall clock also counts time spent descheduled.
+    const cpuStart = process.cpuUsage()
     let start = performance.now()
     const mask = await matcher.getNextTokenBitmask()
     maskTimes.push(performance.now() - start)
+    const cpu = process.cpuUsage(cpuStart)
+    maskCpu.push((cpu.user + cpu.system) / 1000)
     start = performance.now()
     maskRowInto(row, mask, masked)
     applyTimes.push(performance.now() - start)
@@ -92,7 +97,8 @@ async function maskCost(vocabSize: number): Promise<void> {
     return `${name} mean ${us(mean)} p50 ${us(percentile(sorted, 0.5))} p99 ${us(percentile(sorted, 0.99))}`
   }
   console.log(`vocab ${vocabSize}: tokenizer tables ${infoMs.toFixed(0)} ms, schema compile ${compileMs.toFixed(1)} ms (cached ${cachedMs.toFixed(2)} ms)`)
-  console.log(`  ${report('mask', maskTimes)} | ${report('apply', applyTimes)} | ${report('accept', acceptTimes)}`)
+  console.log(`  ${report('mask', maskTimes)} | ${report('mask cpu', maskCpu)}`)
+  console.log(`  ${report('apply', applyTimes)} | ${report('accept', acceptTimes)}`)
 }
 
 async function decodeThroughput(): Promise<void> {
@@ -102,18 +108,25 @@ async function decodeThroughput(): Promise<void> {
     for (const batch of [1, 32]) {
       // Interleaved (plain, guided, plain, guided) so drift in machine load hits both alike.
       const rates = {plain: [] as number[], guided: [] as number[]}
+      // CPU ms per token (engine threads and grammar worker included): steadier than wall time under load.
+      const cpuPerToken = {plain: [] as number[], guided: [] as number[]}
       for (const constrained of [false, true, false, true]) {
         const params = makeSamplingParams({maxTokens: DECODE_TOKENS, temperature: 1, ignoreEos: true, guided: constrained ? guided : null})
         await engine.generate([{prompt: 'warm up', params: {...params, maxTokens: 2}}])
         const prompts = Array.from({length: batch}, (_, i) => ({prompt: `Request ${i}: describe a person as JSON.`, params}))
         const start = performance.now()
+        const cpuStart = process.cpuUsage()
         const results = await engine.generate(prompts)
         const seconds = (performance.now() - start) / 1000
+        const cpu = process.cpuUsage(cpuStart)
         const tokens = results.reduce((sum, r) => sum + r.outputs[0]!.tokenIds.length, 0)
         rates[constrained ? 'guided' : 'plain'].push(tokens / seconds)
+        cpuPerToken[constrained ? 'guided' : 'plain'].push((cpu.user + cpu.system) / 1000 / tokens)
       }
       const show = (list: number[]) => list.map((rate) => rate.toFixed(1)).join(', ')
       console.log(`decode batch ${batch} (${DECODE_TOKENS} tokens each): unconstrained ${show(rates.plain)} tok/s | json-schema ${show(rates.guided)} tok/s`)
+      const showMs = (list: number[]) => list.map((ms) => ms.toFixed(2)).join(", ")
+      console.log(`  cpu ms/token: unconstrained ${showMs(cpuPerToken.plain)} | json-schema ${showMs(cpuPerToken.guided)}`)
     }
   } finally {
     await engine.shutdown()

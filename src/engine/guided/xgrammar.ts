@@ -46,7 +46,6 @@ export interface XgrammarModule {
   GrammarMatcher: {
     createGrammarMatcher(compiled: XgCompiledGrammar, overrideStopTokens?: number[], terminateWithoutStopToken?: boolean): Promise<XgGrammarMatcher>
   }
-  Grammar: {fromEBNF(ebnf: string, rootRule?: string): Promise<{dispose(): void}>}
   Testings: {
     _jsonSchemaToEBNF(schema: string, anyWhitespace?: boolean, indent?: number, separators?: [string, string], strictMode?: boolean): Promise<string>
   }
