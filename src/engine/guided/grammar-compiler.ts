@@ -107,9 +107,22 @@ export class GrammarCompiler {
 const LOOSE_STRING_CHAR = String.raw`[^"\\\r\n]`
 const JSON_STRING_CHAR = String.raw`[^\0-\x1f\"\\\r\n]`
 
-/** The schema's EBNF (compact: no whitespace, "," and ":"; or any whitespace), with JSON-valid string characters. */
+/**
+ * Whitespace characters allowed between two JSON tokens: enough for pretty-printed JSON nested a few levels deep, and a
+ * bound on the whitespace loops small models fall into when any amount is allowed.
+ */
+const MAX_WHITESPACE_RUN = 16
+
+/** The schema's EBNF (compact: no whitespace, "," and ":"; or bounded whitespace), with JSON-valid string characters. */
 async function jsonSchemaGrammar(spec: Extract<GuidedSpec, {kind: 'json'}>): Promise<string> {
   const separators: [string, string] | undefined = spec.anyWhitespace ? undefined : [',', ':']
-  const ebnf = await xgrammar().Testings._jsonSchemaToEBNF(JSON.stringify(spec.schema), spec.anyWhitespace, spec.anyWhitespace ? 2 : -1, separators, true)
+  const ebnf = await xgrammar().Testings._jsonSchemaToEBNF(
+    JSON.stringify(spec.schema),
+    spec.anyWhitespace,
+    spec.anyWhitespace ? 2 : -1,
+    separators,
+    true,
+    spec.anyWhitespace ? MAX_WHITESPACE_RUN : undefined,
+  )
   return ebnf.split(LOOSE_STRING_CHAR).join(JSON_STRING_CHAR)
 }

@@ -47,7 +47,14 @@ export interface XgrammarModule {
     createGrammarMatcher(compiled: XgCompiledGrammar, overrideStopTokens?: number[], terminateWithoutStopToken?: boolean): Promise<XgGrammarMatcher>
   }
   Testings: {
-    _jsonSchemaToEBNF(schema: string, anyWhitespace?: boolean, indent?: number, separators?: [string, string], strictMode?: boolean): Promise<string>
+    _jsonSchemaToEBNF(
+      schema: string,
+      anyWhitespace?: boolean,
+      indent?: number,
+      separators?: [string, string],
+      strictMode?: boolean,
+      maxWhitespaceCnt?: number,
+    ): Promise<string>
   }
 }
 
