@@ -74,3 +74,29 @@ describe('tool-call grammar and held-back deltas', () => {
     assert.ok(deltas.madeCalls(0))
   })
 })
+
+describe('auto tool calls while streaming', () => {
+  const tools = [{type: 'function', function: {name: 'lookup', parameters: {type: 'object', properties: {q: {type: 'string'}}}}}]
+  const contentOf = (deltas: object[]) => deltas.map((delta) => (delta as {content?: string}).content ?? '').join('')
+
+  it('hermes: content streams up to <tool_call>, the call is sent at the end', () => {
+    const deltas = new ToolCallDeltas(parseToolRequest({tools})!, 'hermes')
+    assert.equal(contentOf(deltas.next(0, 'Let me look. <tool', false)), 'Let me look. ')
+    assert.deepEqual(deltas.next(0, '_call>{"name": "lookup", ', false), [])
+    const end = deltas.next(0, '"arguments": {"q": "x"}}</tool_call>', true)
+    assert.equal(contentOf(end), '')
+    assert.equal((end[0] as {tool_calls: {function: {name: string}}[]}).tool_calls[0]!.function.name, 'lookup')
+    assert.ok(deltas.madeCalls(0))
+    const plain = new ToolCallDeltas(parseToolRequest({tools})!, 'hermes')
+    assert.equal(contentOf([...plain.next(1, 'a <to', false), ...plain.next(1, 'p> b', true)]), 'a <top> b')
+    assert.ok(!plain.madeCalls(1))
+  })
+
+  it('llama3_json: an output opening with { is held; plain text streams', () => {
+    const call = new ToolCallDeltas(parseToolRequest({tools})!, 'llama3_json')
+    assert.deepEqual(call.next(0, ' {"name": "lookup", ', false), [])
+    assert.equal(call.next(0, '"parameters": {"q": "y"}}', true).length, 2)
+    const text = new ToolCallDeltas(parseToolRequest({tools})!, 'llama3_json')
+    assert.equal(contentOf(text.next(0, 'Hello', false)), 'Hello')
+  })
+})

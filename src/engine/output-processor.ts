@@ -62,7 +62,7 @@ export class OutputProcessor {
       }
     })
 
-    // Grammar masks come from xgrammar's WebAssembly matchers (async API, no I/O: it settles within this step).
+    // Guided sequences' masks come from the grammar worker: one round trip per step, the event loop free meanwhile.
     const masks = await this.guides.masksFor(sampleTargets)
     masks.forEach((mask, i) => (sampleRequests[i]!.allowedMask = mask))
     const results = sampleRows(logits, this.vocabSize, sampleRequests)

@@ -29,7 +29,7 @@ export interface SampleRequest {
   outputTokenIds: readonly number[]
   /** Per-sequence generator; one draw per non-greedy sample, none when greedy. */
   rng: Rng
-  /** Tokens that must not be sampled now (EOS and stop_token_ids while min_tokens is not reached). */
+  /** Tokens that must not be sampled now (EOS and stop_token_ids while min_tokens is not reached, bad-word endings). */
   suppressTokenIds: readonly number[]
   /** Bitmask of the tokens that may be sampled (bit t of word t >> 5); absent or null = all. */
   allowedMask?: Int32Array | null
