@@ -70,13 +70,12 @@ export class GrammarCompiler {
         case 'json':
           return spec.schema === null ? await compiler.compileBuiltinJSONGrammar() : await compiler.compileGrammar(await jsonSchemaGrammar(spec))
         case 'regex':
+          // xgrammar's web build compiles a regex only as a structural tag of one regex element.
           return await compiler.compileStructuralTag({type: 'structural_tag', format: {type: 'regex', pattern: spec.pattern}})
         case 'choice':
           return await compiler.compileGrammar(choiceGrammar(spec.choices))
         case 'grammar':
           return await compiler.compileGrammar(spec.ebnf)
-        case 'structural_tag':
-          return await compiler.compileStructuralTag(spec.tag)
       }
     } catch (error) {
       const reason = takeXgrammarError() || (error as Error).message

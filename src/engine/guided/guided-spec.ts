@@ -1,4 +1,4 @@
-// What a constrained request asks for (JSON schema, regex, choice, EBNF grammar, structural tag) and its checks.
+// What a constrained request asks for (JSON schema, regex, choice, EBNF grammar) and the checks made before compiling.
 import {InvalidRequestError} from '../errors.js'
 
 export type JsonSchema = Record<string, unknown>
@@ -9,8 +9,6 @@ export type GuidedSpec =
   | {kind: 'regex'; pattern: string; param: string}
   | {kind: 'choice'; choices: string[]; param: string}
   | {kind: 'grammar'; ebnf: string; param: string}
-  /** xgrammar's structural tag (tool calls: fixed wrappers around per-function argument schemas). */
-  | {kind: 'structural_tag'; tag: Record<string, unknown>; param: string}
 
 /** The compile cache key: everything that changes the grammar, nothing that only names the field. */
 export function guidedKey(spec: GuidedSpec): string {
