@@ -120,7 +120,8 @@ describe('guided decoding (tiny random model)', () => {
     const bad: Array<[GuidedSpec, RegExp]> = [
       [{kind: 'json', schema: {type: 'object', patternProperties: {'^a': {type: 'string'}}}, anyWhitespace: true, param: 'response_format'}, /patternProperties/],
       [{kind: 'json', schema: {type: 'array', uniqueItems: true}, anyWhitespace: true, param: 'guided_json'}, /uniqueItems/],
-      [{kind: 'json', schema: {type: 'object', properties: {x: {type: 'number', maximum: 1}}}, anyWhitespace: true, param: 'guided_json'}, /maximum.*integers only/],
+      [{kind: 'json', schema: {type: 'object', properties: {x: {type: 'number', maximum: 0.5}}}, anyWhitespace: true, param: 'guided_json'}, /maximum.*integer values/],
+      [{kind: 'json', schema: {type: 'number', exclusiveMinimum: 0}, anyWhitespace: true, param: 'guided_json'}, /exclusiveMinimum/],
       [{kind: 'json', schema: {type: 'string', format: 'credit-card'}, anyWhitespace: true, param: 'guided_json'}, /credit-card/],
       [{kind: 'json', schema: {$ref: '#/$defs/missing'}, anyWhitespace: true, param: 'guided_json'}, /missing|\$defs/],
       [{kind: 'grammar', ebnf: 'root ::= "a" |', param: 'guided_grammar'}, /EBNF/],

@@ -1,4 +1,4 @@
-// 56 JSON schemas for guided-decoding tests: scalars to nested objects, with refs, enums, patterns, arrays, anyOf/oneOf, formats.
+// 57 JSON schemas for guided-decoding tests: scalars to nested objects, with refs, enums, patterns, arrays, anyOf/oneOf, formats.
 type Schema = Record<string, unknown>
 
 const str = (extra: Schema = {}): Schema => ({type: 'string', maxLength: 6, ...extra})
@@ -16,7 +16,7 @@ export const JSON_SCHEMA_CORPUS: Schema[] = [
   {type: 'integer', minimum: 3, maximum: 9},
   {type: 'integer', minimum: -50, maximum: -10},
   {type: 'integer', exclusiveMinimum: 0, exclusiveMaximum: 5},
-  {type: 'number', title: 'any number'},
+  {type: 'number', minimum: 0, maximum: 1},
   {type: 'number'},
   {type: 'null'},
   str(),
@@ -60,7 +60,8 @@ export const JSON_SCHEMA_CORPUS: Schema[] = [
   {$defs: {node: {type: 'object', properties: {leaf: {type: 'boolean'}, next: {anyOf: [{$ref: '#/$defs/node'}, {type: 'null'}]}}, required: ['leaf', 'next'], additionalProperties: false}}, $ref: '#/$defs/node'},
   obj({code: {type: 'string', pattern: '^[A-Z]{2}[0-9]$'}}),
   obj({word: {type: 'string', minLength: 1, maxLength: 3}}),
-  obj({score: {type: 'number'}, count: {type: 'integer', maximum: 10}}),
+  obj({score: {type: 'number', minimum: -1, maximum: 1}, count: {type: 'integer', maximum: 10}, lat: {type: 'number', minimum: -90, maximum: 90}}),
+  obj({price: {type: 'number', minimum: 10}, debt: {type: 'number', maximum: -5}, any: {type: 'number'}}),
   obj({email: {type: 'string', format: 'email', maxLength: 16}}),
   obj({at: {type: 'string', format: 'date-time'}}),
   {title: 'Annotated', description: 'annotations constrain nothing', ...obj({a: {type: 'boolean', description: 'a flag', default: false}})},

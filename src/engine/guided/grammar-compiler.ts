@@ -2,6 +2,7 @@
 import {InvalidRequestError} from '../errors.js'
 import type {DecoderKind, Tokenizer} from '../model/tokenizer.js'
 import {checkJsonSchema, choiceGrammar, guidedKey, type GuidedSpec} from './guided-spec.js'
+import {extractBoundedNumbers, insertNumberGrammars} from './number-range.js'
 import {takeXgrammarError, xgrammar, type XgCompiledGrammar, type XgGrammarCompiler, type XgGrammarMatcher} from './xgrammar.js'
 
 /** Distinct grammars kept compiled; the least recently used is dropped past this. */
@@ -112,16 +113,20 @@ const JSON_STRING_CHAR = String.raw`[^\0-\x1f\"\\\r\n]`
  */
 const MAX_WHITESPACE_RUN = 16
 
-/** The schema's EBNF (compact: no whitespace, "," and ":"; or bounded whitespace), with JSON-valid string characters. */
+/**
+ * The schema's EBNF (compact: no whitespace, "," and ":"; or bounded whitespace), with JSON-valid string characters
+ * and bounded numbers.
+ */
 async function jsonSchemaGrammar(spec: Extract<GuidedSpec, {kind: 'json'}>): Promise<string> {
   const separators: [string, string] | undefined = spec.anyWhitespace ? undefined : [',', ':']
+  const {schema, grammars} = extractBoundedNumbers(spec.schema!)
   const ebnf = await xgrammar().Testings._jsonSchemaToEBNF(
-    JSON.stringify(spec.schema),
+    JSON.stringify(schema),
     spec.anyWhitespace,
     spec.anyWhitespace ? 2 : -1,
     separators,
     true,
     spec.anyWhitespace ? MAX_WHITESPACE_RUN : undefined,
   )
-  return ebnf.split(LOOSE_STRING_CHAR).join(JSON_STRING_CHAR)
+  return insertNumberGrammars(ebnf.split(LOOSE_STRING_CHAR).join(JSON_STRING_CHAR), grammars)
 }

@@ -26,7 +26,8 @@ const ANNOTATIONS = new Set(['title', 'description', 'default', 'examples', '$sc
 /** Subschema holders: their values are maps of name -> schema, not keywords. */
 const SCHEMA_MAPS = new Set(['properties', '$defs', 'definitions'])
 const SCHEMA_LISTS = new Set(['anyOf', 'oneOf', 'prefixItems'])
-// xgrammar 0.1.27 enforces numeric bounds on integers only; a bounded "number" would be silently unbounded.
+// xgrammar 0.1.27 enforces numeric bounds on integers only; number-range.ts adds inclusive integer-valued bounds on
+// numbers. Any other bound on a number would be silently unenforced.
 const RANGE_KEYWORDS = new Set(['minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum'])
 const SUPPORTED_FORMATS = new Set(['date', 'date-time', 'time', 'uuid', 'email', 'ipv4', 'ipv6', 'hostname', 'uri', 'duration'])
 
@@ -39,8 +40,13 @@ export function checkJsonSchema(schema: unknown, param: string, path = '#'): voi
     const at = `${path}/${keyword}`
     if (!ENFORCED_KEYWORDS.has(keyword) && !ANNOTATIONS.has(keyword))
       throw new InvalidRequestError(`'${param}': JSON schema keyword '${keyword}' (at ${at}) is not supported for guided decoding`, {param})
-    if (RANGE_KEYWORDS.has(keyword) && (schema as JsonSchema).type !== 'integer')
-      throw new InvalidRequestError(`'${param}': '${keyword}' (at ${at}) is supported on integers only, not on numbers`, {param})
+    const type = (schema as JsonSchema).type
+    const numberBound = type === 'number' && (keyword === 'minimum' || keyword === 'maximum') && Number.isInteger(value)
+    if (RANGE_KEYWORDS.has(keyword) && type !== 'integer' && !numberBound)
+      throw new InvalidRequestError(
+        `'${param}': '${keyword}' (at ${at}) is supported on integers, and on numbers only as minimum/maximum with integer values`,
+        {param},
+      )
     if (SCHEMA_MAPS.has(keyword)) {
       if (typeof value !== 'object' || value === null || Array.isArray(value))
         throw new InvalidRequestError(`'${param}': ${at} must be an object of schemas`, {param})

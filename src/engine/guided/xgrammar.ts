@@ -18,6 +18,9 @@ export interface XgGrammarMatcher {
   isTerminated(): boolean
   dispose(): void
 }
+export interface XgGrammar {
+  dispose(): void
+}
 export interface XgGrammarCompiler {
   compileJSONSchema(
     schema: string,
@@ -46,7 +49,9 @@ export interface XgrammarModule {
   GrammarMatcher: {
     createGrammarMatcher(compiled: XgCompiledGrammar, overrideStopTokens?: number[], terminateWithoutStopToken?: boolean): Promise<XgGrammarMatcher>
   }
+  Grammar: {fromEBNF(ebnf: string, rootRule?: string): Promise<XgGrammar>}
   Testings: {
+    isGrammarAcceptString(grammar: XgGrammar, text: string): Promise<boolean>
     _jsonSchemaToEBNF(
       schema: string,
       anyWhitespace?: boolean,
