@@ -122,6 +122,7 @@ describe('guided decoding (tiny random model)', () => {
       [{kind: 'json', schema: {type: 'array', uniqueItems: true}, anyWhitespace: true, param: 'guided_json'}, /uniqueItems/],
       [{kind: 'json', schema: {type: 'object', properties: {x: {type: 'number', maximum: 0.5}}}, anyWhitespace: true, param: 'guided_json'}, /maximum.*integer values/],
       [{kind: 'json', schema: {type: 'number', exclusiveMinimum: 0}, anyWhitespace: true, param: 'guided_json'}, /exclusiveMinimum/],
+      [{kind: 'json', schema: {type: 'string', format: 'email', maxLength: 9}, anyWhitespace: true, param: 'guided_json'}, /maxLength.*pattern or format/],
       [{kind: 'json', schema: {type: 'string', format: 'credit-card'}, anyWhitespace: true, param: 'guided_json'}, /credit-card/],
       [{kind: 'json', schema: {$ref: '#/$defs/missing'}, anyWhitespace: true, param: 'guided_json'}, /missing|\$defs/],
       [{kind: 'grammar', ebnf: 'root ::= "a" |', param: 'guided_grammar'}, /EBNF/],

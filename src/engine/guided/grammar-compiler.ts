@@ -3,7 +3,7 @@ import {InvalidRequestError} from '../errors.js'
 import type {DecoderKind, Tokenizer} from '../model/tokenizer.js'
 import {checkJsonSchema, choiceGrammar, guidedKey, type GuidedSpec} from './guided-spec.js'
 import {extractBoundedNumbers, insertNumberGrammars} from './number-range.js'
-import {takeXgrammarError, xgrammar, type XgCompiledGrammar, type XgGrammarCompiler, type XgGrammarMatcher} from './xgrammar.js'
+import {takeXgrammarError, takeXgrammarWarnings, xgrammar, type XgCompiledGrammar, type XgGrammarCompiler, type XgGrammarMatcher} from './xgrammar.js'
 
 /** Distinct grammars kept compiled; the least recently used is dropped past this. */
 const CACHE_CAPACITY = 256
@@ -69,7 +69,7 @@ export class GrammarCompiler {
     try {
       switch (spec.kind) {
         case 'json':
-          return spec.schema === null ? await compiler.compileBuiltinJSONGrammar() : await compiler.compileGrammar(await jsonSchemaGrammar(spec))
+          return spec.schema === null ? await compiler.compileBuiltinJSONGrammar() : await compiler.compileGrammar(await jsonSchemaGrammar(spec, spec.param))
         case 'regex':
           // xgrammar's web build compiles a regex only as a structural tag of one regex element.
           return await compiler.compileStructuralTag({type: 'structural_tag', format: {type: 'regex', pattern: spec.pattern}})
@@ -117,9 +117,10 @@ const MAX_WHITESPACE_RUN = 16
  * The schema's EBNF (compact: no whitespace, "," and ":"; or bounded whitespace), with JSON-valid string characters
  * and bounded numbers.
  */
-async function jsonSchemaGrammar(spec: Extract<GuidedSpec, {kind: 'json'}>): Promise<string> {
+async function jsonSchemaGrammar(spec: Extract<GuidedSpec, {kind: 'json'}>, param: string): Promise<string> {
   const separators: [string, string] | undefined = spec.anyWhitespace ? undefined : [',', ':']
   const {schema, grammars} = extractBoundedNumbers(spec.schema!)
+  takeXgrammarWarnings()
   const ebnf = await xgrammar().Testings._jsonSchemaToEBNF(
     JSON.stringify(schema),
     spec.anyWhitespace,
@@ -128,5 +129,8 @@ async function jsonSchemaGrammar(spec: Extract<GuidedSpec, {kind: 'json'}>): Pro
     true,
     spec.anyWhitespace ? MAX_WHITESPACE_RUN : undefined,
   )
+  // A part of the schema the converter says it ignores would go unenforced: refuse it, in its words.
+  const ignored = takeXgrammarWarnings().find((warning) => /ignor|not supported/i.test(warning))
+  if (ignored) throw new InvalidRequestError(`'${param}': this schema cannot be fully enforced: ${ignored}`, {param})
   return insertNumberGrammars(ebnf.split(LOOSE_STRING_CHAR).join(JSON_STRING_CHAR), grammars)
 }

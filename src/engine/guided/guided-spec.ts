@@ -41,6 +41,9 @@ export function checkJsonSchema(schema: unknown, param: string, path = '#'): voi
     if (!ENFORCED_KEYWORDS.has(keyword) && !ANNOTATIONS.has(keyword))
       throw new InvalidRequestError(`'${param}': JSON schema keyword '${keyword}' (at ${at}) is not supported for guided decoding`, {param})
     const type = (schema as JsonSchema).type
+    const fields = schema as JsonSchema
+    if ((keyword === 'minLength' || keyword === 'maxLength') && (fields.pattern !== undefined || fields.format !== undefined))
+      throw new InvalidRequestError(`'${param}': '${keyword}' (at ${at}) cannot be combined with pattern or format (it would not be enforced)`, {param})
     const numberBound = type === 'number' && (keyword === 'minimum' || keyword === 'maximum') && Number.isInteger(value)
     if (RANGE_KEYWORDS.has(keyword) && type !== 'integer' && !numberBound)
       throw new InvalidRequestError(

@@ -66,22 +66,37 @@ export interface XgrammarModule {
 let loaded: XgrammarModule | null = null
 /** The last fatal message the WebAssembly side printed: its exceptions reach JS only as a bare "Aborted()". */
 let lastFatal = ''
+/** Warnings printed since the last take (e.g. schema keywords it ignores). */
+let warnings: string[] = []
+
+const withoutBuildPath = (line: string) => line.replace(/^\[(FATAL|WARNING)\]\s*\S+:\d+:\s*/, '')
 
 /** Why the last xgrammar call failed, in xgrammar's words without its build path, or '' when it said nothing. */
 export function takeXgrammarError(): string {
-  const message = lastFatal.replace(/^\[FATAL\]\s*\S+:\d+:\s*/, '')
+  const message = withoutBuildPath(lastFatal)
   lastFatal = ''
   return message
 }
 
-// The bundle binds its stderr printer to console.error when it starts; this console keeps fatal lines instead of
-// printing them (a bad user grammar is a 400, not server noise) and passes everything else through.
-const xgrammarConsole = Object.create(console) as Console
-xgrammarConsole.error = (...args: unknown[]) => {
-  const line = args.map(String).join(' ')
-  if (line.startsWith('[FATAL]')) lastFatal = line
-  else if (line !== 'Aborted()') console.error(...args)
+export function takeXgrammarWarnings(): string[] {
+  const taken = warnings.map(withoutBuildPath)
+  warnings = []
+  return taken
 }
+
+// The bundle binds its printers to console.log/error when it starts; this console keeps fatal and warning lines
+// instead of printing them (a bad user grammar is a 400, not server noise) and passes everything else through.
+const xgrammarConsole = Object.create(console) as Console
+const keep =
+  (print: (...args: unknown[]) => void) =>
+  (...args: unknown[]) => {
+    const line = args.map(String).join(' ')
+    if (line.startsWith('[FATAL]')) lastFatal = line
+    else if (line.startsWith('[WARNING]')) warnings.push(line)
+    else if (line !== 'Aborted()') print(...args)
+  }
+xgrammarConsole.error = keep(console.error.bind(console))
+xgrammarConsole.log = keep(console.log.bind(console))
 
 /** The xgrammar API; the WebAssembly instance itself starts on the first async call. */
 export function xgrammar(): XgrammarModule {
