@@ -158,7 +158,7 @@ describe('parseChatCompletionRequest', () => {
     rejects(() => parseChatCompletionRequest({messages: [{content: 'x'}]}), 'messages[0].role')
     rejects(() => parseChatCompletionRequest({messages: [{role: 'user', content: 3}]}), 'messages[0].content')
     rejects(() => parseChatCompletionRequest({messages: [{role: 'user', content: [{type: 'image_url'}]}]}), 'messages[0].content')
-    rejects(() => parseChatCompletionRequest({messages: [{role: 'user', content: 'x'}], tools: [{}]}), 'tools')
+    rejects(() => parseChatCompletionRequest({messages: [{role: 'user', content: 'x'}], tools: [{}]}), 'tools[0]')
   })
 })
 

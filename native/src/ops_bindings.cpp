@@ -8,6 +8,7 @@
 #include "../cpu/kernels.h"
 #include "../cpu/quant_formats.h"
 #include "js_convert.h"
+#include "token_mask_binding.h"
 
 namespace pagedllm {
 
@@ -312,6 +313,7 @@ Napi::Object CreateOps(Napi::Env env) {
   ops.Set("avx2Status", Napi::Function::New(env, Avx2Status));
   ops.Set("measureCeilings", Napi::Function::New(env, MeasureCeilings));
   add_quant_ops(env, ops);
+  AddTokenMaskOps(env, ops);
   return ops;
 }
 

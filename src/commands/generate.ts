@@ -6,6 +6,7 @@ import type {RequestOutput} from '../engine/request-output.js'
 import {engineFlags} from '../cli/engine-flags.js'
 import {numberFlag} from '../cli/number-flag.js'
 import {PagedLLMCommand} from '../cli/pagedllm-command.js'
+import {guidedFlags, guidedSpecFromFlags} from '../cli/guided-flags.js'
 import {startEngine} from '../cli/start-engine.js'
 
 export default class Generate extends PagedLLMCommand {
@@ -21,6 +22,7 @@ export default class Generate extends PagedLLMCommand {
   static override args = {prompt: Args.string({description: 'Prompt text (several prompts: several arguments)', required: true})}
   static override flags = {
     ...engineFlags,
+    ...guidedFlags,
     'max-tokens': Flags.integer({description: 'Most tokens to generate per sequence', default: 64, min: 1}),
     temperature: numberFlag({description: 'Sampling temperature (0 = greedy)', default: 0}),
     'top-p': numberFlag({description: 'Nucleus sampling: smallest token set with this probability mass', default: 1}),
@@ -60,9 +62,11 @@ export default class Generate extends PagedLLMCommand {
       logprobs: flags.logprobs ?? null,
       logitBias: flags['logit-bias'] === undefined ? null : parseLogitBiasFlag(flags['logit-bias']),
       seed: flags.seed,
+      guided: guidedSpecFromFlags(flags),
     })
     const engine = await startEngine(flags, {quiet: flags.json})
     try {
+      await engine.prepareRequest(params)
       const requests = prompts.map((text) => ({
         prompt: flags.chat
           ? engine.tokenizer.encodeChat([...(flags.system ? [{role: 'system', content: flags.system}] : []), {role: 'user', content: text}], {addGenerationPrompt: true})

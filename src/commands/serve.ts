@@ -3,6 +3,7 @@ import {Flags} from '@oclif/core'
 import {LLMEngine} from '../engine/llm-engine.js'
 import {ApiServer, DEFAULT_SERVER_OPTIONS} from '../server/http-server.js'
 import {TokenizerWorkers} from '../server/tokenizer-workers.js'
+import {TOOL_CALL_PARSERS} from '../server/tool-calls.js'
 import {engineConfigFromFlags, engineFlags, parseByteSize, resolveEngineConfig} from '../cli/engine-flags.js'
 import {PagedLLMCommand} from '../cli/pagedllm-command.js'
 import {announceBuiltinModel, describeEngine} from '../cli/start-engine.js'
@@ -56,6 +57,10 @@ export default class Serve extends PagedLLMCommand {
     'keep-alive-timeout': Flags.integer({description: 'Seconds an idle keep-alive connection stays open', default: 5, min: 0}),
     'max-connections': Flags.integer({description: 'Open connections accepted at once; more are closed at once', default: DEFAULT_SERVER_OPTIONS.maxConnections, min: 1}),
     'shutdown-grace': Flags.integer({description: 'Seconds requests in flight may take to finish on SIGTERM/SIGINT/SIGHUP', default: 10, min: 0}),
+    'tool-call-parser': Flags.string({
+      description: 'Read tool calls from the output for tool_choice "auto": hermes (<tool_call> JSON, Qwen2.5) or llama3_json',
+      options: [...TOOL_CALL_PARSERS],
+    }),
   }
 
   async run(): Promise<void> {
@@ -78,6 +83,7 @@ export default class Serve extends PagedLLMCommand {
       requestTimeoutMs: flags['request-timeout'] * 1000,
       keepAliveTimeoutMs: flags['keep-alive-timeout'] * 1000,
       maxConnections: flags['max-connections'],
+      toolCallParser: flags['tool-call-parser'] as (typeof TOOL_CALL_PARSERS)[number] | undefined,
       version: this.config.version,
       log,
     })

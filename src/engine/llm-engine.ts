@@ -10,6 +10,8 @@ import {ModelRunner} from './model-runner.js'
 import {planKvPool} from './kv-pool-sizing.js'
 import {cudaStatus, loadNativeModel, nativeBuildInfo, type NativeModel, type NativeModelInfo} from './native.js'
 import {OutputProcessor} from './output-processor.js'
+import {GrammarService} from './guided/grammar-service.js'
+import {SequenceGuides} from './guided/sequence-guides.js'
 import {RequestHandle, snapshotGroup, type RequestOutput} from './request-output.js'
 import type {SamplingParams} from './sampling-params.js'
 import {Scheduler} from './scheduler.js'
@@ -96,6 +98,7 @@ export class LLMEngine {
     private readonly scheduler: Scheduler,
     private readonly runner: ModelRunner,
     private readonly outputs: OutputProcessor,
+    private readonly grammars: GrammarService,
   ) {}
 
   static async create(config: EngineConfig): Promise<LLMEngine> {
@@ -133,8 +136,10 @@ export class LLMEngine {
     const scheduler = new Scheduler(config, blockManager, device.device === 'cpu')
     const runner = new ModelRunner(native, blockManager, config.blockSize)
     const eos = model.generationConfig.eosTokenIds
-    const outputs = new OutputProcessor(model.tokenizer, blockManager, scheduler, model.config.vocabSize, eos)
-    const engine = new LLMEngine(config, model, native, maxModelLen, device, blockManager, scheduler, runner, outputs)
+    const grammars = new GrammarService(model.tokenizer, model.config.vocabSize, eos)
+    const guides = new SequenceGuides(grammars, model.tokenizer, model.config.vocabSize, eos)
+    const outputs = new OutputProcessor(model.tokenizer, blockManager, scheduler, model.config.vocabSize, eos, guides)
+    const engine = new LLMEngine(config, model, native, maxModelLen, device, blockManager, scheduler, runner, outputs, grammars)
     if (note !== null) engine.notes.push(note)
     return engine
   }
@@ -149,6 +154,14 @@ export class LLMEngine {
 
   get nativeInfo(): NativeModelInfo {
     return this.native.info
+  }
+
+  /**
+   * Compiles the request's grammar (cached per spec, in the grammar worker thread) before it may be queued; a spec that
+   * does not compile throws an InvalidRequestError. Requests without a constraint return at once.
+   */
+  async prepareRequest(params: SamplingParams): Promise<void> {
+    if (params.guided !== null) await this.grammars.compile(params.guided)
   }
 
   /** Validates and queues a request. Throws InvalidRequestError / ContextLengthError for bad input. */
@@ -214,6 +227,7 @@ export class LLMEngine {
 
   /** Runs requests to completion: the offline path of `generate` and the benches. */
   async generate(requests: AddRequestOptions[]): Promise<RequestOutput[]> {
+    for (const request of requests) await this.prepareRequest(request.params)
     const handles = requests.map((request) => this.addRequest(request))
     return Promise.all(handles.map((handle) => handle.result()))
   }
@@ -224,6 +238,7 @@ export class LLMEngine {
     for (const requestId of [...this.handles.keys()]) this.abort(requestId)
     await this.loop
     for (const requestId of [...this.pendingAborts]) this.abortNow(requestId)
+    await this.grammars.close()
     this.native.close()
   }
 
@@ -235,6 +250,11 @@ export class LLMEngine {
     if (badToken !== undefined) throw new InvalidRequestError(`token id ${badToken} is outside the vocabulary [0, ${vocabSize})`, {param: 'prompt'})
     const badBias = Object.keys(params.logitBias ?? {}).find((id) => Number(id) >= vocabSize)
     if (badBias !== undefined) throw new InvalidRequestError(`logit_bias token id ${badBias} is outside the vocabulary [0, ${vocabSize})`, {param: 'logit_bias'})
+    const badAllowed = params.allowedTokenIds?.find((id) => id >= vocabSize)
+    if (badAllowed !== undefined)
+      throw new InvalidRequestError(`allowed token id ${badAllowed} is outside the vocabulary [0, ${vocabSize})`, {param: 'allowed_token_ids'})
+    if (params.guided !== null && !this.grammars.isCompiled(params.guided))
+      throw new InvalidRequestError(`the ${params.guided.kind} constraint must be compiled first (LLMEngine.prepareRequest)`, {param: params.guided.param})
     if (promptLength + params.maxTokens > this.maxModelLen) {
       throw new ContextLengthError(
         `This model's maximum context length is ${this.maxModelLen} tokens. However, you requested ` +
@@ -302,7 +322,17 @@ export class LLMEngine {
     } finally {
       this.stepInFlight = false
     }
-    const touched = this.outputs.process(out.scheduled, result.rows, result.logits, nowSeconds())
+    // Processing awaits grammar masks; aborts meanwhile wait for the next step like those during the run.
+    this.stepInFlight = true
+    let touched
+    try {
+      touched = await this.outputs.process(out.scheduled, result.rows, result.logits, nowSeconds())
+    } catch (error) {
+      for (const group of new Set(out.scheduled.map((entry) => entry.group))) this.failGroup(group, error)
+      return true
+    } finally {
+      this.stepInFlight = false
+    }
     for (const group of touched) this.publish(group)
     this.counters.numSteps++
     const stats: StepStats = {

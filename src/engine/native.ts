@@ -76,6 +76,8 @@ export interface NativeOps {
    * NaN logits are skipped by max/argmax and make the log-sum-exp NaN. Runs on the calling thread.
    */
   rowStats(logits: Float32Array, numRows: number, vocabSize: number): Float64Array
+  /** out = row where `mask` (a bit per token, ceil(vocab / 32) words) allows, -Infinity elsewhere; calling thread. */
+  applyTokenMask(row: Float32Array, mask: Int32Array, out: Float32Array): void
   /** y[numRows, outFeatures] = x W^T (+ bias), W converted to `format` on every call (LinearWeights keeps it). */
   linear(x: Float32Array, numRows: number, weight: Uint16Array | Float32Array, dtype: 'F32' | 'F16' | 'BF16', outFeatures: number,
     inFeatures: number, format: WeightFormat, bias?: Float32Array): Float32Array

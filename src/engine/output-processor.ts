@@ -1,6 +1,7 @@
 // After a step: sample tokens, fork samples and beams, check stop conditions, free finished sequences.
 import {beamSearchStep, bestHypotheses, type BeamCandidates, type BeamState} from './beam-search.js'
 import type {BlockManager} from './block-manager.js'
+import type {SequenceGuides} from './guided/sequence-guides.js'
 import {IncrementalDetokenizer} from './detokenizer.js'
 import type {Tokenizer} from './model/tokenizer.js'
 import type {LogitsRows} from './model-runner.js'
@@ -29,10 +30,11 @@ export class OutputProcessor {
     private readonly scheduler: Scheduler,
     private readonly vocabSize: number,
     private readonly eosTokenIds: readonly number[],
+    private readonly guides: SequenceGuides,
   ) {}
 
   /** Applies one step's logits to the scheduled sequences. Returns the groups that changed. */
-  process(scheduled: readonly ScheduledSequence[], rows: readonly LogitsRows[], logits: Float32Array, now: number): Set<SequenceGroup> {
+  async process(scheduled: readonly ScheduledSequence[], rows: readonly LogitsRows[], logits: Float32Array, now: number): Promise<Set<SequenceGroup>> {
     const touched = new Set<SequenceGroup>()
     const sampleRequests: SampleRequest[] = []
     const sampleTargets: Array<{group: SequenceGroup; seq: Sequence}> = []
@@ -60,6 +62,9 @@ export class OutputProcessor {
       }
     })
 
+    // Guided sequences' masks come from the grammar worker: one round trip per step, the event loop free meanwhile.
+    const masks = await this.guides.masksFor(sampleTargets)
+    masks.forEach((mask, i) => (sampleRequests[i]!.allowedMask = mask))
     const results = sampleRows(logits, this.vocabSize, sampleRequests)
     results.forEach((result, i) => {
       const {group, seq} = sampleTargets[i]!
@@ -78,6 +83,7 @@ export class OutputProcessor {
   /** Frees a sequence's per-sequence state (finished, aborted or discarded beam). */
   private forget(seq: Sequence): void {
     this.states.delete(seq.seqId)
+    this.guides.forget(seq.seqId)
   }
 
   forgetGroup(group: SequenceGroup): void {
@@ -120,6 +126,7 @@ export class OutputProcessor {
   private sampleRequest(group: SequenceGroup, seq: Sequence, row: number): SampleRequest {
     const {params} = group
     const suppress = seq.outputLength < params.minTokens ? [...(params.ignoreEos ? [] : this.eosTokenIds), ...params.stopTokenIds] : []
+    suppress.push(...this.guides.bannedTokens(group, seq))
     return {
       row,
       params,
@@ -153,6 +160,11 @@ export class OutputProcessor {
       delta,
     })
     seq.outputText = verdict.text
+    // A grammar ends at its stop token, even with ignore_eos (the grammar allows nothing after it).
+    if (verdict.finished === null && group.params.guided !== null && this.eosTokenIds.includes(seq.lastTokenId)) {
+      verdict.finished = 'stop'
+      verdict.stopReason = seq.lastTokenId
+    }
     if (verdict.finished === null) return
     // Finished by length or EOS: bytes held back for an incomplete character belong to the returned ids, so they
     // join the text (as U+FFFD if never completed). A stop string or stop token already fixed the text's end.

@@ -16,6 +16,7 @@ import type {Rng} from './random.js'
 import {fastExp} from './fast-exp.js'
 import {rowStatsOf, statsAt, tokenLogprobsOfRow, type RowStats} from './logprobs.js'
 import {KEEP_ALL, WeightCutFinder, shorterCut, type WeightCut} from './weight-cutoff.js'
+import {firstAllowed, maskRowInto} from './guided/token-mask.js'
 
 export {logprobsOfTokens, promptTokenLogprobs, topLogprobsOfRow} from './logprobs.js'
 
@@ -28,8 +29,10 @@ export interface SampleRequest {
   outputTokenIds: readonly number[]
   /** Per-sequence generator; one draw per non-greedy sample, none when greedy. */
   rng: Rng
-  /** Tokens that must not be sampled now (EOS and stop_token_ids while min_tokens is not reached). */
+  /** Tokens that must not be sampled now (EOS and stop_token_ids while min_tokens is not reached, bad-word endings). */
   suppressTokenIds: readonly number[]
+  /** Bitmask of the tokens that may be sampled (bit t of word t >> 5); absent or null = all. */
+  allowedMask?: Int32Array | null
 }
 
 export interface SampleResult {
@@ -43,6 +46,7 @@ export interface SampleResult {
 /** Vocab-sized scratch reused across calls; grown on demand. */
 class SamplerScratch {
   weights = new Float32Array(0)
+  masked = new Float32Array(0)
   weightBits = new Int32Array(0)
   kept = new Int32Array(0)
   /** seenStamp[t] === stamp marks token t as already saved during the current row. */
@@ -58,6 +62,7 @@ class SamplerScratch {
   ensure(vocabSize: number): void {
     if (this.weights.length === vocabSize) return
     this.weights = new Float32Array(vocabSize)
+    this.masked = new Float32Array(vocabSize)
     this.weightBits = new Int32Array(this.weights.buffer)
     this.kept = new Int32Array(vocabSize)
     this.seenStamp = new Int32Array(vocabSize)
@@ -102,11 +107,21 @@ export function sampleRows(logits: Float32Array, vocabSize: number, requests: re
 function sampleRow(row: Float32Array, request: SampleRequest, raw: RowStats): SampleResult {
   const {params} = request
   scratch.beginRow()
+  const mask = request.allowedMask ?? null
+  const working = mask === null ? row : scratch.masked
+  if (mask !== null) maskRowInto(row, mask, working)
   // Penalties and suppression can move the max anywhere (the raw best token is often in the history), so an edited
   // row's max and argmax come from a native pass over the row as edited.
-  const sampled = applyPenaltiesAndSuppression(row, request) ? statsAt(rowStatsOf(row, 0, 1, row.length), 0) : raw
-  const tokenId = isGreedy(params) ? sampled.argmax : drawToken(row, params, sampled.max, request.rng)
-  restoreEdits(row)
+  const edited = applyPenaltiesAndSuppression(working, request) || mask !== null
+  const sampled = edited ? statsAt(rowStatsOf(working, 0, 1, working.length), 0) : raw
+  // Suppression (min_tokens, bad words) can remove every token the mask allows: the mask wins then.
+  const tokenId =
+    sampled.max === -Infinity && mask !== null
+      ? Math.max(firstAllowed(mask, row.length), 0)
+      : isGreedy(params)
+        ? sampled.argmax
+        : drawToken(working, params, sampled.max, request.rng)
+  restoreEdits(working)
   return {
     tokenId,
     logprob: row[tokenId]! - raw.logSumExp,

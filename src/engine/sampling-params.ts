@@ -1,5 +1,6 @@
 // Per-request sampling parameters (vLLM's SamplingParams), with defaults and validation in one place.
 import {InvalidRequestError} from './errors.js'
+import type {GuidedSpec} from './guided/guided-spec.js'
 
 export interface SamplingParams {
   /** Sequences returned. */
@@ -36,6 +37,12 @@ export interface SamplingParams {
   includeStopStrInOutput: boolean
   /** OpenAI logit_bias: token id -> value in [-100, 100] added to its logit before penalties and temperature. */
   logitBias: Readonly<Record<number, number>> | null
+  /** Constrained decoding: every sampled token keeps the output inside this grammar; EOS only where it may end. */
+  guided: GuidedSpec | null
+  /** Only these tokens may be sampled (vLLM's allowed_token_ids); null = any. */
+  allowedTokenIds: number[] | null
+  /** Words that must not appear in the output (vLLM's bad_words). */
+  badWords: string[]
 }
 
 export const DEFAULT_SAMPLING_PARAMS: Readonly<SamplingParams> = Object.freeze({
@@ -62,6 +69,9 @@ export const DEFAULT_SAMPLING_PARAMS: Readonly<SamplingParams> = Object.freeze({
   skipSpecialTokens: true,
   includeStopStrInOutput: false,
   logitBias: null,
+  guided: null,
+  allowedTokenIds: null,
+  badWords: [],
 })
 
 /** Fills defaults and rejects out-of-range values with an InvalidRequestError naming the field. */
@@ -100,6 +110,13 @@ export function makeSamplingParams(partial: Partial<SamplingParams> = {}): Sampl
       if (!(typeof bias === 'number' && bias >= -100 && bias <= 100)) fail('logit_bias', `logit_bias values must be numbers in [-100, 100], got ${bias} for token ${tokenId}`)
     }
   }
+  if (params.allowedTokenIds !== null && (params.allowedTokenIds.length === 0 || params.allowedTokenIds.some((id) => !isInt(id) || id < 0)))
+    fail('allowed_token_ids', 'allowed_token_ids must be a non-empty list of non-negative integers')
+  if (params.badWords.some((word) => typeof word !== 'string' || word.trim().length === 0)) fail('bad_words', 'bad_words must be a list of non-empty strings')
+  if (params.useBeamSearch && params.guided !== null)
+    fail(params.guided.param, 'guided decoding (response_format, guided_*, tools) is not supported with beam search')
+  if (params.useBeamSearch && (params.allowedTokenIds !== null || params.badWords.length > 0))
+    fail(params.allowedTokenIds !== null ? 'allowed_token_ids' : 'bad_words', 'allowed_token_ids and bad_words are not supported with beam search')
   if (params.useBeamSearch) {
     if (params.bestOf < 2 && params.n < 2) fail('best_of', 'beam search needs a beam width (best_of or n) >= 2')
     if (params.temperature !== 0 && partial.temperature !== undefined && params.temperature !== 1)

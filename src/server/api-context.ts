@@ -4,6 +4,7 @@ import type {ServerResponse} from 'node:http'
 import type {EngineLike} from './engine-like.js'
 import type {ServerMetrics} from './metrics.js'
 import type {PromptTokenizer} from './prompt-tokenizer.js'
+import type {ToolCallParserName} from './tool-calls.js'
 
 export interface ApiContext {
   engine: EngineLike
@@ -27,6 +28,8 @@ export interface ApiContext {
    * ends). Throws a 503 when the queue is full, and the abort reason when the client leaves while waiting.
    */
   admit: (sequences: number) => Promise<void>
+  /** serve --tool-call-parser; null when tool_choice "auto" cannot be served. */
+  toolCallParser?: ToolCallParserName | null
 }
 
 export interface RequestLimits {

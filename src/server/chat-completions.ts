@@ -2,10 +2,14 @@
 import {type ApiContext, newObjectId, sendJson, unixSeconds} from './api-context.js'
 import {ChoiceDeltas} from './choice-deltas.js'
 import {errorReply} from './error-reply.js'
-import {admitPrompts, collectFinalOutputs, type PreparedPrompt, PromptRun, sequencesPerPrompt, usageOf} from './generation.js'
+import {admitPrompts, collectFinalOutputs, prepareGuided, type PreparedPrompt, PromptRun, sequencesPerPrompt, usageOf} from './generation.js'
 import {chatLogprobs} from './logprobs-format.js'
 import {type ChatCompletionRequest, checkModel, parseChatCompletionRequest, resolveMaxTokens, samplingParamsFor} from './openai-schema.js'
 import {SseStream} from './sse.js'
+import {InvalidRequestError} from '../engine/errors.js'
+import type {CompletionOutput} from './engine-like.js'
+import {ToolCallDeltas} from './tool-call-deltas.js'
+import {parseToolOutput, type ToolCallParserName, type ToolRequest} from './tool-calls.js'
 
 interface ReplyHeader {
   id: string
@@ -16,10 +20,14 @@ interface ReplyHeader {
 export async function createChatCompletion(context: ApiContext, body: unknown): Promise<void> {
   const request = parseChatCompletionRequest(body)
   checkModel(request.model, context.engine.modelName)
+  const parser = context.toolCallParser ?? null
+  if (request.tools?.mode.kind === 'auto' && parser === null)
+    throw new InvalidRequestError('tool_choice "auto" needs the server started with --tool-call-parser (hermes or llama3_json)', {param: 'tool_choice'})
   const window = await admitPrompts(context, 1, sequencesPerPrompt(request.sampling))
-  const tokenIds = await context.promptTokenizer.tokenize({kind: 'chat', messages: request.messages, addGenerationPrompt: request.addGenerationPrompt})
+  const tokenIds = await context.promptTokenizer.tokenize({kind: 'chat', messages: request.messages, addGenerationPrompt: request.addGenerationPrompt, tools: request.tools?.tools})
   const maxTokens = resolveMaxTokens(request.maxTokens, tokenIds.length, context.engine.maxModelLen, 'remaining', 'messages')
   const prompt: PreparedPrompt = {tokenIds, text: '', params: samplingParamsFor(request, maxTokens)}
+  await prepareGuided(context.engine, [prompt])
   const id = newObjectId('chatcmpl')
   const run = new PromptRun(context.engine, id, [prompt], context.arrivalTime, window)
   const header: ReplyHeader = {id, created: unixSeconds(), model: context.engine.modelName}
@@ -33,9 +41,8 @@ export async function createChatCompletion(context: ApiContext, body: unknown): 
     object: 'chat.completion',
     choices: outputs.map((output) => ({
       index: output.index,
-      message: {role: 'assistant', content: output.text},
+      ...messageOf(output, request.tools, parser),
       logprobs: topCount === null ? null : chatLogprobs(context.engine.tokenizer, output.tokenIds, output.logprobs ?? [], topCount),
-      finish_reason: output.finishReason,
       stop_reason: output.stopReason,
     })),
     usage: usageOf(
@@ -43,6 +50,20 @@ export async function createChatCompletion(context: ApiContext, body: unknown): 
       outputs.map((output) => output.tokenIds.length),
     ),
   })
+}
+
+/** The assistant message and finish reason of one choice: plain content, or the tool calls read from it. */
+function messageOf(output: CompletionOutput, tools: ToolRequest | null, parser: ToolCallParserName | null) {
+  const plain = {message: {role: 'assistant', content: output.text}, finish_reason: output.finishReason}
+  if (tools === null || tools.mode.kind === 'none') return plain
+  // A forced call cut by max_tokens does not parse: it is returned as content.
+  if (output.finishReason === 'length' && tools.mode.kind !== 'auto') return plain
+  const parsed = parseToolOutput(output.text, tools, parser)
+  const hasCalls = parsed.toolCalls.length > 0
+  return {
+    message: {role: 'assistant', content: parsed.content, ...(hasCalls ? {tool_calls: parsed.toolCalls} : {})},
+    finish_reason: hasCalls && output.finishReason === 'stop' ? 'tool_calls' : output.finishReason,
+  }
 }
 
 /** Role first, then content deltas, then a chunk with the finish reason; usage last when asked for. */
@@ -58,6 +79,7 @@ async function streamChatCompletion(
   const completionLengths = new Map<number, number>()
   const usageField = request.includeUsage ? {usage: null} : {}
   const topCount = prompt.params.logprobs
+  const tools = request.tools !== null && request.tools.mode.kind !== 'none' ? new ToolCallDeltas(request.tools, context.toolCallParser ?? null) : null
   const sendChunk = (choice: object) => sse.send({...header, object: 'chat.completion.chunk', choices: [choice], ...usageField})
   try {
     for await (const {output} of run.outputs(context.signal, context.metrics.observeFinished)) {
@@ -66,12 +88,17 @@ async function streamChatCompletion(
         if (delta === null) continue
         completionLengths.set(completion.index, completion.tokenIds.length)
         if (delta.isFirst) await sendChunk({index: completion.index, delta: {role: 'assistant', content: ''}, logprobs: null, finish_reason: null})
-        if (delta.text !== '' || delta.tokenIds.length > 0) {
+        if (tools !== null) {
+          for (const toolDelta of tools.next(completion.index, delta.text, delta.finishReason !== null))
+            await sendChunk({index: completion.index, delta: toolDelta, logprobs: null, finish_reason: null})
+        } else if (delta.text !== '' || delta.tokenIds.length > 0) {
           const logprobs = topCount === null ? null : chatLogprobs(context.engine.tokenizer, delta.tokenIds, delta.logprobs, topCount)
           await sendChunk({index: completion.index, delta: {content: delta.text}, logprobs, finish_reason: null})
         }
-        if (delta.finishReason !== null)
-          await sendChunk({index: completion.index, delta: {}, logprobs: null, finish_reason: delta.finishReason, stop_reason: delta.stopReason})
+        if (delta.finishReason !== null) {
+          const finishReason = tools?.madeCalls(completion.index) && delta.finishReason === 'stop' ? 'tool_calls' : delta.finishReason
+          await sendChunk({index: completion.index, delta: {}, logprobs: null, finish_reason: finishReason, stop_reason: delta.stopReason})
+        }
       }
     }
     context.signal.throwIfAborted()

@@ -3,7 +3,7 @@ import {type ApiContext, newObjectId, sendJson, unixSeconds} from './api-context
 import {ChoiceDeltas} from './choice-deltas.js'
 import type {RequestOutput} from './engine-like.js'
 import {errorReply} from './error-reply.js'
-import {admitPrompts, collectFinalOutputs, type PreparedPrompt, PromptRun, sequencesPerPrompt, usageOf} from './generation.js'
+import {admitPrompts, collectFinalOutputs, prepareGuided, type PreparedPrompt, PromptRun, sequencesPerPrompt, usageOf} from './generation.js'
 import {type CompletionLogprobs, completionLogprobs} from './logprobs-format.js'
 import {checkModel, type CompletionRequest, parseCompletionRequest, resolveMaxTokens, samplingParamsFor} from './openai-schema.js'
 import {SseStream} from './sse.js'
@@ -23,6 +23,7 @@ export async function createCompletion(context: ApiContext, body: unknown): Prom
   // A window at a time: a long list keeps the tokenizer workers busy without queueing all of itself ahead of other clients.
   for (let start = 0; start < request.prompts.length; start += window)
     prompts.push(...(await Promise.all(request.prompts.slice(start, start + window).map((prompt) => preparePrompt(context, request, prompt)))))
+  await prepareGuided(context.engine, prompts)
   const id = newObjectId('cmpl')
   const run = new PromptRun(context.engine, id, prompts, context.arrivalTime, window)
   const header: ReplyHeader = {id, object: 'text_completion', created: unixSeconds(), model: context.engine.modelName}

@@ -14,7 +14,7 @@ export interface TokenizerLike {
   encode(text: string, opts?: {addSpecialTokens?: boolean}): number[]
   decode(ids: number[], opts?: {skipSpecialTokens?: boolean}): string
   /** The chat template rendered to text (tokenize it without adding special tokens: no double BOS). */
-  applyChatTemplate(messages: ChatMessage[], opts?: {addGenerationPrompt?: boolean}): string
+  applyChatTemplate(messages: ChatMessage[], opts?: {addGenerationPrompt?: boolean; tools?: readonly object[]}): string
   /** The most UTF-8 bytes a text of `tokens` tokens can have; null when unknown. */
   maxTextBytes(tokens: number): number | null
 }
@@ -28,6 +28,8 @@ export interface EngineLike {
   readonly modelName: string
   readonly maxModelLen: number
   readonly tokenizer: TokenizerLike
+  /** Compiles a request's grammar before it is queued (a bad one throws InvalidRequestError); absent = no guided decoding. */
+  prepareRequest?(params: SamplingParams): Promise<void>
   /** Throws InvalidRequestError / ContextLengthError synchronously for bad input. */
   addRequest(request: {requestId?: string; prompt: string | number[]; params: SamplingParams; arrivalTime?: number}): RequestHandleLike
   abort(requestId: string): void

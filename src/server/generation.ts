@@ -35,6 +35,15 @@ export async function admitPrompts(context: ApiContext, promptCount: number, per
   return window
 }
 
+/** Compiles the prompts' grammars before anything is queued, so a bad schema is a 400 with nothing to undo. */
+export async function prepareGuided(engine: EngineLike, prompts: readonly PreparedPrompt[]): Promise<void> {
+  for (const {params} of prompts) {
+    if (params.guided === null) continue
+    if (!engine.prepareRequest) throw new InvalidRequestError('this engine does not support guided decoding', {param: params.guided.param})
+    await engine.prepareRequest(params)
+  }
+}
+
 export interface IndexedOutput {
   promptIndex: number
   output: RequestOutput

@@ -13,6 +13,7 @@ import {InlinePromptTokenizer, type PromptTokenizer} from './prompt-tokenizer.js
 import {RequestLimiter} from './request-limiter.js'
 import {ClientTooSlow} from './sse.js'
 import {detokenize, tokenize} from './tokenize.js'
+import type {ToolCallParserName} from './tool-calls.js'
 
 export interface ApiServerOptions {
   host: string
@@ -36,6 +37,8 @@ export interface ApiServerOptions {
   requestTimeoutMs: number
   keepAliveTimeoutMs: number
   maxConnections: number
+  /** How tool calls are read from free-form output (tool_choice "auto"); unset = auto tool choice is refused. */
+  toolCallParser?: ToolCallParserName
   version: string
   log: (message: string) => void
 }
@@ -277,7 +280,8 @@ export class ApiServer {
       releases.push(await this.bodyBudget.acquire(signal, Number.isFinite(declared) && declared > 0 ? declared : maxBodyBytes))
       const body = parseJson(await readBodyText(request, maxBodyBytes))
       const admit = async (sequences: number) => void releases.push(await this.limiter.acquire(signal, sequences))
-      const context: ApiContext = {engine, promptTokenizer, metrics: this.metrics, response, signal, arrivalTime, log: this.options.log, limits: this.limits, admit}
+      const context: ApiContext = {engine, promptTokenizer, metrics: this.metrics, response, signal, arrivalTime, log: this.options.log, limits: this.limits, admit,
+        toolCallParser: this.options.toolCallParser ?? null}
       await create(context, body)
     } catch (error) {
       if (error instanceof ClientTooSlow) this.options.log(`cut a stream: ${error.message}`)

@@ -2,6 +2,8 @@
 import {ContextLengthError, InvalidRequestError, NotFoundError} from '../engine/errors.js'
 import {makeSamplingParams, type SamplingParams} from '../engine/sampling-params.js'
 import type {ChatMessage} from './engine-like.js'
+import {parseAllowedTokenIds, parseBadWords, parseGuided} from './guided-fields.js'
+import {parseToolRequest, toolGrammar, toolMessageFields, type ToolRequest} from './tool-calls.js'
 import {
   type JsonObject,
   optionalBoolean,
@@ -35,6 +37,8 @@ export interface CompletionRequest extends CommonRequest {
 export interface ChatCompletionRequest extends CommonRequest {
   messages: ChatMessage[]
   addGenerationPrompt: boolean
+  /** tools / tool_choice / parallel_tool_calls; null without tools (or with tool_choice "none" and no tools). */
+  tools: ToolRequest | null
 }
 
 /** The requested model must be the one we serve (clients may also leave it out). */
@@ -48,7 +52,7 @@ export function checkModel(requested: string | undefined, servedModelName: strin
 
 export function parseCompletionRequest(raw: unknown): CompletionRequest {
   const body = requireObject(raw)
-  rejectUnsupported(body, ['suffix', 'response_format', 'guided_json', 'guided_regex', 'guided_choice'])
+  rejectUnsupported(body, ['suffix'])
   const common = parseCommon(body)
   const logprobs = optionalInteger(body, 'logprobs')
   const echo = optionalBoolean(body, 'echo') ?? false
@@ -61,8 +65,13 @@ export function parseCompletionRequest(raw: unknown): CompletionRequest {
 
 export function parseChatCompletionRequest(raw: unknown): ChatCompletionRequest {
   const body = requireObject(raw)
-  rejectUnsupported(body, ['tools', 'tool_choice', 'functions', 'function_call', 'response_format', 'guided_json'])
+  rejectUnsupported(body, ['functions', 'function_call'])
   const common = parseCommon(body)
+  const tools = parseToolRequest(body)
+  const toolSpec = tools === null ? null : toolGrammar(tools)
+  if (toolSpec !== null && common.sampling.guided)
+    throw new InvalidRequestError(`'tool_choice' ${tools!.mode.kind} forces a grammar, so it cannot be combined with '${common.sampling.guided.param}'`, {param: 'tool_choice'})
+  if (toolSpec !== null) common.sampling.guided = toolSpec
   const maxCompletionTokens = optionalInteger(body, 'max_completion_tokens')
   if (maxCompletionTokens !== undefined) common.maxTokens = maxCompletionTokens
   const logprobs = optionalBoolean(body, 'logprobs') ?? false
@@ -77,6 +86,7 @@ export function parseChatCompletionRequest(raw: unknown): ChatCompletionRequest 
     ...common,
     messages: parseMessages(body),
     addGenerationPrompt: optionalBoolean(body, 'add_generation_prompt') ?? true,
+    tools,
   }
 }
 
@@ -108,6 +118,9 @@ function parseCommon(body: JsonObject): CommonRequest {
     skipSpecialTokens: optionalBoolean(body, 'skip_special_tokens'),
     includeStopStrInOutput: optionalBoolean(body, 'include_stop_str_in_output'),
     logitBias: parseLogitBias(body),
+    guided: parseGuided(body) ?? undefined,
+    allowedTokenIds: parseAllowedTokenIds(body),
+    badWords: parseBadWords(body),
   }
   if (sampling.useBeamSearch && sampling.bestOf === undefined && n !== undefined) sampling.bestOf = n
   return {
@@ -171,7 +184,7 @@ function parseMessages(body: JsonObject): ChatMessage[] {
     const role = fields.role
     if (typeof role !== 'string' || !CHAT_ROLES.includes(role))
       throw new InvalidRequestError(`'${param}.role' must be one of ${CHAT_ROLES.join(', ')}; got ${JSON.stringify(role)}`, {param: `${param}.role`})
-    return {role, content: messageContent(fields.content, `${param}.content`)}
+    return {role, content: messageContent(fields.content, `${param}.content`), ...toolMessageFields(fields, param)}
   })
 }
 

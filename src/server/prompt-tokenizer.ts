@@ -2,7 +2,7 @@
 import {ContextLengthError, InvalidRequestError} from '../engine/errors.js'
 import type {ChatMessage, TokenizerLike} from './engine-like.js'
 
-export type TokenizeJob = {kind: 'text'; text: string; param: string; addSpecialTokens?: boolean} | {kind: 'chat'; messages: ChatMessage[]; addGenerationPrompt: boolean}
+export type TokenizeJob = {kind: 'text'; text: string; param: string; addSpecialTokens?: boolean} | {kind: 'chat'; messages: ChatMessage[]; addGenerationPrompt: boolean; tools?: readonly object[]}
 
 /** The server's way to tokenize; every method may throw an InvalidRequestError / ContextLengthError for the client. */
 export interface PromptTokenizer {
@@ -32,7 +32,7 @@ export function runTokenizeJob(tokenizer: TokenizerLike, job: TokenizeJob, maxMo
     checkTextFits(tokenizer, job.text, maxModelLen, job.param)
     return tokenizer.encode(job.text, {addSpecialTokens: job.addSpecialTokens ?? true})
   }
-  const rendered = tokenizer.applyChatTemplate(job.messages, {addGenerationPrompt: job.addGenerationPrompt})
+  const rendered = tokenizer.applyChatTemplate(job.messages, {addGenerationPrompt: job.addGenerationPrompt, tools: job.tools})
   checkTextFits(tokenizer, rendered, maxModelLen, 'messages')
   return tokenizer.encode(rendered, {addSpecialTokens: false})
 }

@@ -10,20 +10,36 @@ import {maxTextBytes, type TextSizeBound, textSizeBound} from './text-size-bound
 export interface ChatMessage {
   role: string
   content: string
+  /** An assistant turn's calls (function.arguments parsed to an object where it is JSON, as templates expect). */
+  tool_calls?: unknown[]
+  /** A tool result's call id. */
+  tool_call_id?: string
+  name?: string
 }
 
 export interface ChatTemplateOptions {
   /** Append the assistant turn header so the model answers; defaults to true (what chat completions need). */
   addGenerationPrompt?: boolean
+  /** OpenAI tool objects, passed to the template as transformers' apply_chat_template(tools=...) does. */
+  tools?: readonly object[]
 }
 
 type Json = Record<string, unknown>
+
+export interface DecoderKind {
+  /** byte_level: GPT-2 byte-to-unicode strings; byte_fallback: SentencePiece pieces with <0xNN> bytes; raw: plain text. */
+  vocabType: 'byte_level' | 'byte_fallback' | 'raw'
+  /** SentencePiece-style tokenizers put a space (a leading U+2581) in front of the text. */
+  prependSpace: boolean
+}
 
 export class Tokenizer {
   readonly vocabSize: number
   readonly bosTokenId: number | null
   readonly eosTokenIds: number[]
   readonly specialTokenIds: ReadonlySet<number>
+  /** How token strings map to text, as grammar engines need it (xgrammar's vocab types). */
+  readonly decoderKind: DecoderKind
   private readonly inner: HfTokenizer
   private readonly sizeBound: TextSizeBound | null
   private readonly chatTemplate: Template | null
@@ -63,6 +79,7 @@ export class Tokenizer {
     const special = new Set<number>()
     for (const [id, token] of this.inner.get_added_tokens_decoder()) if (token.special) special.add(id)
     this.specialTokenIds = special
+    this.decoderKind = decoderKindOf(tokenizerJson)
 
     this.specialTokenText = {
       bos_token: tokenContent(tokenizerConfig.bos_token),
@@ -109,6 +126,7 @@ export class Tokenizer {
       return this.chatTemplate.render({
         messages,
         add_generation_prompt: opts.addGenerationPrompt ?? true,
+        ...(opts.tools && opts.tools.length > 0 ? {tools: opts.tools} : {}),
         ...this.specialTokenText,
       })
     } catch (error) {
@@ -146,4 +164,19 @@ function pickChatTemplate(value: unknown): string | null {
     return typeof chosen?.template === 'string' ? chosen.template : null
   }
   return null
+}
+
+/** Reads the decoder (and normalizer) of tokenizer.json to tell how token strings become text. */
+function decoderKindOf(tokenizerJson: Json): DecoderKind {
+  const types = (node: unknown): string[] => {
+    if (node === null || typeof node !== 'object') return []
+    const {type, decoders, normalizers} = node as Json
+    const children = [...(Array.isArray(decoders) ? decoders : []), ...(Array.isArray(normalizers) ? normalizers : [])]
+    return [...(typeof type === 'string' ? [type] : []), ...children.flatMap(types)]
+  }
+  const decoderTypes = types(tokenizerJson.decoder)
+  const prependSpace = types(tokenizerJson.normalizer).includes('Prepend') || decoderTypes.includes('Metaspace')
+  if (decoderTypes.includes('ByteLevel')) return {vocabType: 'byte_level', prependSpace: false}
+  if (decoderTypes.includes('ByteFallback')) return {vocabType: 'byte_fallback', prependSpace}
+  return {vocabType: 'raw', prependSpace}
 }

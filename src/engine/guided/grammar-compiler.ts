@@ -1,0 +1,136 @@
+// Compiles guided specs against one vocabulary with xgrammar, cached per spec, and makes matchers (runs in the grammar worker).
+import {InvalidRequestError} from '../errors.js'
+import type {DecoderKind, Tokenizer} from '../model/tokenizer.js'
+import {checkJsonSchema, choiceGrammar, guidedKey, type GuidedSpec} from './guided-spec.js'
+import {extractBoundedNumbers, insertNumberGrammars} from './number-range.js'
+import {takeXgrammarError, takeXgrammarWarnings, xgrammar, type XgCompiledGrammar, type XgGrammarCompiler, type XgGrammarMatcher} from './xgrammar.js'
+
+/** Distinct grammars kept compiled; the least recently used is dropped past this. */
+const CACHE_CAPACITY = 256
+
+/** What xgrammar needs of a tokenizer; plain data, so it can be sent to a worker thread. */
+export interface VocabInfo extends DecoderKind {
+  /** Token strings by id, '' for ids the tokenizer lacks; length = logits row width (config vocab_size). */
+  vocab: string[]
+  eosTokenIds: number[]
+}
+
+export function vocabInfoOf(tokenizer: Tokenizer, vocabSize: number, eosTokenIds: readonly number[]): VocabInfo {
+  const vocab: string[] = new Array(vocabSize)
+  for (let id = 0; id < vocabSize; id++) vocab[id] = tokenizer.idToToken(id) ?? ''
+  return {vocab, ...tokenizer.decoderKind, eosTokenIds: [...eosTokenIds]}
+}
+
+export class GrammarCompiler {
+  private compiler: Promise<XgGrammarCompiler> | null = null
+  /** key -> compiled grammar (or the compile in progress); Map order is recency order. */
+  private readonly cache = new Map<string, Promise<XgCompiledGrammar>>()
+  private readonly done = new Map<string, XgCompiledGrammar>()
+
+  constructor(private readonly vocabInfo: VocabInfo) {}
+
+  /**
+   * Compiles (or finds) the grammar; a spec that does not compile is an InvalidRequestError naming its field.
+   * xgrammar compiles asynchronously in its WebAssembly instance; the first call also builds the tokenizer tables.
+   */
+  async compile(spec: GuidedSpec): Promise<void> {
+    const key = guidedKey(spec)
+    let pending = this.cache.get(key)
+    if (pending) {
+      this.cache.delete(key)
+      this.cache.set(key, pending)
+    } else {
+      if (spec.kind === 'json' && spec.schema !== null) checkJsonSchema(spec.schema, spec.param)
+      pending = this.compileNew(spec)
+      this.cache.set(key, pending)
+      pending.then(
+        (compiled) => this.done.set(key, compiled),
+        () => this.cache.delete(key),
+      )
+      this.evict()
+    }
+    await pending
+  }
+
+  isCompiled(spec: GuidedSpec): boolean {
+    return this.done.has(guidedKey(spec))
+  }
+
+  /** A fresh matcher at the start of a compiled grammar (by its guidedKey), with EOS as its stop token. */
+  async newMatcher(key: string): Promise<XgGrammarMatcher> {
+    // The key is the spec itself: a grammar dropped from the cache while its requests still run is compiled again.
+    if (!this.done.has(key)) await this.compile({...JSON.parse(key), param: 'guided'} as GuidedSpec)
+    const compiled = this.done.get(key)!
+    return xgrammar().GrammarMatcher.createGrammarMatcher(compiled, this.vocabInfo.eosTokenIds)
+  }
+
+  private async compileNew(spec: GuidedSpec): Promise<XgCompiledGrammar> {
+    const compiler = await (this.compiler ??= this.createCompiler())
+    try {
+      switch (spec.kind) {
+        case 'json':
+          return spec.schema === null ? await compiler.compileBuiltinJSONGrammar() : await compiler.compileGrammar(await jsonSchemaGrammar(spec, spec.param))
+        case 'regex':
+          // xgrammar's web build compiles a regex only as a structural tag of one regex element.
+          return await compiler.compileStructuralTag({type: 'structural_tag', format: {type: 'regex', pattern: spec.pattern}})
+        case 'choice':
+          return await compiler.compileGrammar(choiceGrammar(spec.choices))
+        case 'grammar':
+          return await compiler.compileGrammar(spec.ebnf)
+      }
+    } catch (error) {
+      const reason = takeXgrammarError() || (error as Error).message
+      throw new InvalidRequestError(`'${spec.param}' cannot be compiled to a grammar: ${reason}`, {param: spec.param, cause: error})
+    }
+  }
+
+  private async createCompiler(): Promise<XgGrammarCompiler> {
+    const xg = xgrammar()
+    const {vocab, vocabType, prependSpace, eosTokenIds} = this.vocabInfo
+    const info = await xg.TokenizerInfo.createTokenizerInfo(vocab, vocabType, prependSpace, vocab.length, eosTokenIds)
+    return xg.GrammarCompiler.createGrammarCompiler(info)
+  }
+
+  private evict(): void {
+    while (this.cache.size > CACHE_CAPACITY) {
+      const oldest = this.cache.keys().next().value as string
+      this.cache.delete(oldest)
+      // Matchers hold their own reference to the grammar, so dropping ours is safe while they run.
+      this.done.get(oldest)?.dispose()
+      this.done.delete(oldest)
+    }
+  }
+}
+
+// xgrammar 0.1.27 writes strings with a length bound as [^"\\\r\n]{m,n}, which admits raw control characters
+// (invalid JSON: JSON.parse rejects them); its unbounded strings already exclude them, and so does this class.
+const LOOSE_STRING_CHAR = String.raw`[^"\\\r\n]`
+const JSON_STRING_CHAR = String.raw`[^\0-\x1f\"\\\r\n]`
+
+/**
+ * Whitespace characters allowed between two JSON tokens: enough for pretty-printed JSON nested a few levels deep, and a
+ * bound on the whitespace loops small models fall into when any amount is allowed.
+ */
+const MAX_WHITESPACE_RUN = 16
+
+/**
+ * The schema's EBNF (compact: no whitespace, "," and ":"; or bounded whitespace), with JSON-valid string characters
+ * and bounded numbers.
+ */
+async function jsonSchemaGrammar(spec: Extract<GuidedSpec, {kind: 'json'}>, param: string): Promise<string> {
+  const separators: [string, string] | undefined = spec.anyWhitespace ? undefined : [',', ':']
+  const {schema, grammars} = extractBoundedNumbers(spec.schema!)
+  takeXgrammarWarnings()
+  const ebnf = await xgrammar().Testings._jsonSchemaToEBNF(
+    JSON.stringify(schema),
+    spec.anyWhitespace,
+    spec.anyWhitespace ? 2 : -1,
+    separators,
+    true,
+    spec.anyWhitespace ? MAX_WHITESPACE_RUN : undefined,
+  )
+  // A part of the schema the converter says it ignores would go unenforced: refuse it, in its words.
+  const ignored = takeXgrammarWarnings().find((warning) => /ignor|not supported/i.test(warning))
+  if (ignored) throw new InvalidRequestError(`'${param}': this schema cannot be fully enforced: ${ignored}`, {param})
+  return insertNumberGrammars(ebnf.split(LOOSE_STRING_CHAR).join(JSON_STRING_CHAR), grammars)
+}

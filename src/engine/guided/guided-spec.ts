@@ -1,0 +1,94 @@
+// What a constrained request asks for (JSON schema, regex, choice, EBNF grammar) and the checks made before compiling.
+import {InvalidRequestError} from '../errors.js'
+
+export type JsonSchema = Record<string, unknown>
+
+/** One constraint; `param` names the request field it came from, so a compile error is a 400 on that field. */
+export type GuidedSpec =
+  | {kind: 'json'; schema: JsonSchema | null; anyWhitespace: boolean; param: string}
+  | {kind: 'regex'; pattern: string; param: string}
+  | {kind: 'choice'; choices: string[]; param: string}
+  | {kind: 'grammar'; ebnf: string; param: string}
+
+/** The compile cache key: everything that changes the grammar, nothing that only names the field. */
+export function guidedKey(spec: GuidedSpec): string {
+  const {param: _param, ...grammar} = spec
+  return JSON.stringify(grammar)
+}
+
+// Keywords the compiler enforces (xgrammar's JSON-schema converter) plus annotations that constrain nothing.
+const ENFORCED_KEYWORDS = new Set([
+  'type', 'properties', 'required', 'additionalProperties', 'enum', 'const', 'items', 'prefixItems', 'minItems',
+  'maxItems', 'anyOf', 'oneOf', '$ref', '$defs', 'definitions', 'pattern', 'minLength', 'maxLength', 'minimum',
+  'maximum', 'exclusiveMinimum', 'exclusiveMaximum', 'format',
+])
+const ANNOTATIONS = new Set(['title', 'description', 'default', 'examples', '$schema', '$id', '$comment', 'deprecated', 'readOnly', 'writeOnly', 'strict', 'name'])
+/** Subschema holders: their values are maps of name -> schema, not keywords. */
+const SCHEMA_MAPS = new Set(['properties', '$defs', 'definitions'])
+const SCHEMA_LISTS = new Set(['anyOf', 'oneOf', 'prefixItems'])
+// xgrammar 0.1.27 enforces numeric bounds on integers only; number-range.ts adds inclusive integer-valued bounds on
+// numbers. Any other bound on a number would be silently unenforced.
+const RANGE_KEYWORDS = new Set(['minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum'])
+const SUPPORTED_FORMATS = new Set(['date', 'date-time', 'time', 'uuid', 'email', 'ipv4', 'ipv6', 'hostname', 'uri', 'duration'])
+
+/** Rejects (400, naming the keyword and where it is) any schema keyword that would otherwise be silently unenforced. */
+export function checkJsonSchema(schema: unknown, param: string, path = '#'): void {
+  if (typeof schema === 'boolean') return
+  if (typeof schema !== 'object' || schema === null || Array.isArray(schema))
+    throw new InvalidRequestError(`'${param}': the schema at ${path} must be an object or a boolean`, {param})
+  for (const [keyword, value] of Object.entries(schema as JsonSchema)) {
+    const at = `${path}/${keyword}`
+    if (!ENFORCED_KEYWORDS.has(keyword) && !ANNOTATIONS.has(keyword))
+      throw new InvalidRequestError(`'${param}': JSON schema keyword '${keyword}' (at ${at}) is not supported for guided decoding`, {param})
+    const type = (schema as JsonSchema).type
+    const fields = schema as JsonSchema
+    if ((keyword === 'minLength' || keyword === 'maxLength') && (fields.pattern !== undefined || fields.format !== undefined))
+      throw new InvalidRequestError(`'${param}': '${keyword}' (at ${at}) cannot be combined with pattern or format (it would not be enforced)`, {param})
+    const numberBound = type === 'number' && (keyword === 'minimum' || keyword === 'maximum') && Number.isInteger(value)
+    if (RANGE_KEYWORDS.has(keyword) && type !== 'integer' && !numberBound)
+      throw new InvalidRequestError(
+        `'${param}': '${keyword}' (at ${at}) is supported on integers, and on numbers only as minimum/maximum with integer values`,
+        {param},
+      )
+    if (SCHEMA_MAPS.has(keyword)) {
+      if (typeof value !== 'object' || value === null || Array.isArray(value))
+        throw new InvalidRequestError(`'${param}': ${at} must be an object of schemas`, {param})
+      for (const [name, sub] of Object.entries(value)) checkJsonSchema(sub, param, `${at}/${name}`)
+    } else if (SCHEMA_LISTS.has(keyword)) {
+      if (!Array.isArray(value) || value.length === 0) throw new InvalidRequestError(`'${param}': ${at} must be a non-empty list of schemas`, {param})
+      value.forEach((sub, i) => checkJsonSchema(sub, param, `${at}/${i}`))
+    } else if (keyword === 'items' || keyword === 'additionalProperties') {
+      checkJsonSchema(value, param, at)
+    } else if (keyword === 'format' && !SUPPORTED_FORMATS.has(String(value))) {
+      throw new InvalidRequestError(`'${param}': string format '${String(value)}' (at ${at}) is not supported; formats: ${[...SUPPORTED_FORMATS].join(', ')}`, {param})
+    } else if (keyword === 'pattern' && typeof value === 'string') {
+      try {
+        new RegExp(value, 'u')
+      } catch (error) {
+        throw new InvalidRequestError(`'${param}': pattern at ${at} is not a valid regular expression: ${(error as Error).message}`, {param})
+      }
+    }
+  }
+}
+
+/**
+ * vLLM's guided_whitespace_pattern. xgrammar can allow any whitespace between JSON tokens or none, so a pattern must
+ * mean one of those: matching only "" gives compact JSON, matching runs of spaces, tabs and newlines gives any.
+ */
+export function anyWhitespaceFromPattern(pattern: string | undefined, param: string): boolean {
+  if (pattern === undefined) return true
+  let regex: RegExp
+  try {
+    regex = new RegExp(`^(?:${pattern})$`, 'u')
+  } catch (error) {
+    throw new InvalidRequestError(`'${param}' is not a valid regular expression: ${(error as Error).message}`, {param})
+  }
+  if (regex.test('') && !regex.test(' ')) return false
+  if (['', ' ', '\n', '\t', '  \n\t '].every((sample) => regex.test(sample))) return true
+  throw new InvalidRequestError(`'${param}' must match either only the empty string or any run of whitespace (the two modes the grammar engine has)`, {param})
+}
+
+/** The literal text of each choice as an EBNF grammar (JSON string escaping is valid EBNF string escaping). */
+export function choiceGrammar(choices: readonly string[]): string {
+  return `root ::= ${choices.map((choice) => JSON.stringify(choice)).join(' | ')}`
+}

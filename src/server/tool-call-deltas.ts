@@ -1,0 +1,97 @@
+// Streaming tool calls: turns a choice's text deltas into OpenAI chat delta objects (content or tool_calls fragments).
+//
+// A named function streams its arguments as they are generated (the output is the arguments). `required` holds the
+// whole output (a JSON list of calls) until the choice ends. `auto` streams content until the text may be starting a
+// call (hermes: from "<tool_call>"; llama3_json: an output opening with "{" or <|python_tag|>), then holds the rest.
+// Held text is parsed at the end and sent as content plus, per call, a header delta (index, id, type, function.name)
+// and then its arguments.
+import {newToolCallId, parseToolOutput, type ToolCallParserName, type ToolRequest} from './tool-calls.js'
+
+export type ChatDelta = {content: string} | {tool_calls: object[]}
+
+const HERMES_START = '<tool_call>'
+const PYTHON_TAG = '<|python_tag|>'
+
+interface ChoiceState {
+  text: string
+  /** Characters of `text` already sent as content. */
+  sent: number
+  /** From `sent` on, the text may hold calls: nothing more is streamed until the end. */
+  holding: boolean
+  callId: string | null
+  madeCalls: boolean
+}
+
+export class ToolCallDeltas {
+  private readonly choices = new Map<number, ChoiceState>()
+
+  constructor(
+    private readonly request: ToolRequest,
+    private readonly parser: ToolCallParserName | null,
+  ) {}
+
+  /** The deltas to send for new text of choice `index`; `finished` flushes what was held. */
+  next(index: number, text: string, finished: boolean): ChatDelta[] {
+    let state = this.choices.get(index)
+    if (!state) this.choices.set(index, (state = {text: '', sent: 0, holding: this.request.mode.kind === 'required', callId: null, madeCalls: false}))
+    state.text += text
+    if (this.request.mode.kind === 'named') return this.namedDeltas(state, text, finished)
+    const deltas: ChatDelta[] = []
+    if (!state.holding) {
+      const {streamUpTo, hold} = this.streamable(state.text, state.sent, finished)
+      if (streamUpTo > state.sent) deltas.push({content: state.text.slice(state.sent, streamUpTo)})
+      state.sent = streamUpTo
+      state.holding = hold
+    }
+    if (finished && state.holding) deltas.push(...this.callDeltas(state))
+    return deltas
+  }
+
+  /** Whether choice `index` made calls (its finish_reason becomes "tool_calls"). */
+  madeCalls(index: number): boolean {
+    return this.choices.get(index)?.madeCalls ?? false
+  }
+
+  private namedDeltas(state: ChoiceState, text: string, finished: boolean): ChatDelta[] {
+    const deltas: ChatDelta[] = []
+    if (state.callId === null && (text !== '' || finished)) {
+      state.callId = newToolCallId()
+      state.madeCalls = true
+      const name = (this.request.mode as {name: string}).name
+      deltas.push({tool_calls: [{index: 0, id: state.callId, type: 'function', function: {name, arguments: ''}}]})
+    }
+    if (text !== '') deltas.push({tool_calls: [{index: 0, function: {arguments: text}}]})
+    return deltas
+  }
+
+  /** How far plain content may stream, and whether the rest must be held as a possible call. */
+  private streamable(text: string, sent: number, finished: boolean): {streamUpTo: number; hold: boolean} {
+    if (this.parser === 'llama3_json') {
+      const start = text.trimStart()
+      if (start.startsWith('{') || start.startsWith(PYTHON_TAG)) return {streamUpTo: sent, hold: true}
+      const undecided = !finished && (start === '' || PYTHON_TAG.startsWith(start))
+      return {streamUpTo: undecided ? sent : text.length, hold: false}
+    }
+    if (this.parser === 'hermes') {
+      const marker = text.indexOf(HERMES_START, sent)
+      if (marker >= 0) return {streamUpTo: marker, hold: true}
+      // Keep back a tail that could still grow into the marker.
+      let tail = finished ? 0 : Math.min(HERMES_START.length - 1, text.length - sent)
+      while (tail > 0 && !HERMES_START.startsWith(text.slice(text.length - tail))) tail--
+      return {streamUpTo: text.length - tail, hold: false}
+    }
+    return {streamUpTo: text.length, hold: false}
+  }
+
+  private callDeltas(state: ChoiceState): ChatDelta[] {
+    const parsed = parseToolOutput(state.text.slice(state.sent), this.request, this.parser)
+    const deltas: ChatDelta[] = []
+    if (parsed.content !== null && parsed.content !== '') deltas.push({content: parsed.content})
+    parsed.toolCalls.forEach((call, callIndex) => {
+      deltas.push({tool_calls: [{index: callIndex, id: call.id, type: 'function', function: {name: call.function.name, arguments: ''}}]})
+      deltas.push({tool_calls: [{index: callIndex, function: {arguments: call.function.arguments}}]})
+    })
+    state.madeCalls = parsed.toolCalls.length > 0
+    return deltas
+  }
+}

@@ -1,0 +1,169 @@
+// Tool calling on chat completions: tools/tool_choice fields, the grammar that forces a call, and the parsers that read calls back.
+import {randomBytes} from 'node:crypto'
+import {InvalidRequestError} from '../engine/errors.js'
+import type {GuidedSpec, JsonSchema} from '../engine/guided/guided-spec.js'
+import {type JsonObject, optionalBoolean} from './request-fields.js'
+
+export type ToolCallParserName = 'hermes' | 'llama3_json'
+export const TOOL_CALL_PARSERS: readonly ToolCallParserName[] = ['hermes', 'llama3_json']
+
+export interface ToolFunction {
+  name: string
+  description?: string
+  parameters: JsonSchema
+}
+
+/** `required`: at least one call (grammar-forced); `named`: exactly this function (grammar-forced arguments). */
+export type ToolMode = {kind: 'none'} | {kind: 'auto'} | {kind: 'required'} | {kind: 'named'; name: string}
+
+export interface ToolRequest {
+  /** As sent, for the chat template (transformers passes the OpenAI tool objects). */
+  tools: JsonObject[]
+  functions: ToolFunction[]
+  mode: ToolMode
+  parallel: boolean
+}
+
+export interface ToolCall {
+  id: string
+  type: 'function'
+  function: {name: string; arguments: string}
+}
+
+const NAME_PATTERN = /^[a-zA-Z0-9_-]{1,64}$/
+
+/** Reads tools, tool_choice and parallel_tool_calls; null when the request has no tools. */
+export function parseToolRequest(body: JsonObject): ToolRequest | null {
+  const rawTools = body.tools ?? undefined
+  const rawChoice = body.tool_choice ?? undefined
+  if (rawTools === undefined || (Array.isArray(rawTools) && rawTools.length === 0)) {
+    if (rawChoice !== undefined && rawChoice !== 'none')
+      throw new InvalidRequestError("'tool_choice' needs 'tools'", {param: 'tool_choice'})
+    return null
+  }
+  if (!Array.isArray(rawTools)) throw new InvalidRequestError("'tools' must be a list of function tools", {param: 'tools'})
+  const functions = rawTools.map((tool: unknown, index): ToolFunction => {
+    const param = `tools[${index}]`
+    const fn = (tool as {type?: unknown; function?: unknown} | null)?.function as JsonObject | undefined
+    if ((tool as {type?: unknown} | null)?.type !== 'function' || typeof fn !== 'object' || fn === null)
+      throw new InvalidRequestError(`'${param}' must be {"type": "function", "function": {...}}`, {param})
+    if (typeof fn.name !== 'string' || !NAME_PATTERN.test(fn.name))
+      throw new InvalidRequestError(`'${param}.function.name' must be 1-64 letters, digits, '_' or '-'`, {param: `${param}.function.name`})
+    const parameters = fn.parameters ?? {type: 'object', properties: {}}
+    if (typeof parameters !== 'object' || Array.isArray(parameters))
+      throw new InvalidRequestError(`'${param}.function.parameters' must be a JSON schema object`, {param: `${param}.function.parameters`})
+    return {name: fn.name, description: typeof fn.description === 'string' ? fn.description : undefined, parameters: parameters as JsonSchema}
+  })
+  return {tools: rawTools as JsonObject[], functions, mode: parseToolChoice(rawChoice, functions), parallel: optionalBoolean(body, 'parallel_tool_calls') ?? true}
+}
+
+function parseToolChoice(choice: unknown, functions: ToolFunction[]): ToolMode {
+  if (choice === undefined || choice === 'auto') return {kind: 'auto'}
+  if (choice === 'none') return {kind: 'none'}
+  if (choice === 'required') return {kind: 'required'}
+  const name = (choice as {type?: unknown; function?: {name?: unknown}} | null)?.function?.name
+  if ((choice as {type?: unknown} | null)?.type === 'function' && typeof name === 'string') {
+    if (!functions.some((fn) => fn.name === name))
+      throw new InvalidRequestError(`'tool_choice' names function '${name}', which is not in 'tools'`, {param: 'tool_choice'})
+    return {kind: 'named', name}
+  }
+  throw new InvalidRequestError(`'tool_choice' must be 'none', 'auto', 'required' or {"type": "function", "function": {"name": ...}}`, {param: 'tool_choice'})
+}
+
+/**
+ * The grammar that makes a forced call always parse (vLLM's way): a named function's output IS its arguments object;
+ * `required` outputs a JSON list of {"name", "parameters"} (one item unless parallel_tool_calls).
+ */
+export function toolGrammar(request: ToolRequest): GuidedSpec | null {
+  const {mode} = request
+  if (mode.kind === 'named') {
+    const fn = request.functions.find((f) => f.name === mode.name)!
+    return {kind: 'json', schema: fn.parameters, anyWhitespace: false, param: 'tool_choice'}
+  }
+  if (mode.kind !== 'required') return null
+  const callSchemas = request.functions.map((fn) => ({
+    type: 'object',
+    properties: {name: {type: 'string', enum: [fn.name]}, parameters: fn.parameters},
+    required: ['name', 'parameters'],
+  }))
+  const schema = {type: 'array', minItems: 1, ...(request.parallel ? {} : {maxItems: 1}), items: {anyOf: callSchemas}}
+  return {kind: 'json', schema, anyWhitespace: false, param: 'tool_choice'}
+}
+
+export function newToolCallId(): string {
+  return `call_${randomBytes(12).toString('hex')}`
+}
+
+function makeCall(name: string, args: unknown): ToolCall {
+  return {id: newToolCallId(), type: 'function', function: {name, arguments: typeof args === 'string' ? args : JSON.stringify(args ?? {})}}
+}
+
+/** What the model said, split into plain content and tool calls. */
+export interface ParsedOutput {
+  content: string | null
+  toolCalls: ToolCall[]
+}
+
+/** Reads calls from a finished output: forced modes by their grammar's shape, `auto` with the server's parser. */
+export function parseToolOutput(text: string, request: ToolRequest, parser: ToolCallParserName | null): ParsedOutput {
+  const {mode} = request
+  if (mode.kind === 'named') return {content: null, toolCalls: [makeCall(mode.name, text)]}
+  if (mode.kind === 'required') {
+    const calls = tryJson(text)
+    if (!Array.isArray(calls)) return {content: text, toolCalls: []} // cut by max_tokens
+    return {content: null, toolCalls: calls.map((call: {name: string; parameters: unknown}) => makeCall(call.name, call.parameters))}
+  }
+  if (mode.kind === 'none' || parser === null) return {content: text, toolCalls: []}
+  return parser === 'hermes' ? parseHermes(text) : parseLlama3Json(text)
+}
+
+/** Qwen2.5 / Hermes: `<tool_call>{"name": ..., "arguments": {...}}</tool_call>` blocks, anywhere in the text. */
+function parseHermes(text: string): ParsedOutput {
+  const toolCalls: ToolCall[] = []
+  const content = text.replace(/<tool_call>\s*([\s\S]*?)\s*<\/tool_call>/g, (block, json: string) => {
+    const call = tryJson(json) as {name?: unknown; arguments?: unknown} | undefined
+    if (typeof call?.name !== 'string') return block
+    toolCalls.push(makeCall(call.name, call.arguments))
+    return ''
+  })
+  const rest = content.trim()
+  return {content: toolCalls.length === 0 ? text : rest === '' ? null : rest, toolCalls}
+}
+
+/** Llama 3.x JSON tool calls: the whole output is `{"name": ..., "parameters": {...}}` (several joined by ';'). */
+function parseLlama3Json(text: string): ParsedOutput {
+  const body = text.trim().replace(/^<\|python_tag\|>/, '')
+  const calls = body.split(/;\s*(?=\{)/).map((part) => tryJson(part) as {name?: unknown; parameters?: unknown; arguments?: unknown} | undefined)
+  if (calls.length === 0 || calls.some((call) => typeof call?.name !== 'string')) return {content: text, toolCalls: []}
+  return {content: null, toolCalls: calls.map((call) => makeCall(call!.name as string, call!.parameters ?? call!.arguments))}
+}
+
+function tryJson(text: string): unknown {
+  try {
+    return JSON.parse(text)
+  } catch {
+    return undefined
+  }
+}
+
+/** Assistant tool_calls and tool results of the conversation, in the shape chat templates read (arguments as objects). */
+export function toolMessageFields(fields: JsonObject, param: string): {tool_calls?: unknown[]; tool_call_id?: string; name?: string} {
+  const extra: {tool_calls?: unknown[]; tool_call_id?: string; name?: string} = {}
+  if (fields.tool_calls !== undefined && fields.tool_calls !== null) {
+    if (!Array.isArray(fields.tool_calls)) throw new InvalidRequestError(`'${param}.tool_calls' must be a list`, {param: `${param}.tool_calls`})
+    extra.tool_calls = fields.tool_calls.map((call: unknown, index) => {
+      const fn = (call as {function?: {name?: unknown; arguments?: unknown}} | null)?.function
+      if (typeof fn?.name !== 'string' || typeof fn.arguments !== 'string')
+        throw new InvalidRequestError(`'${param}.tool_calls[${index}]' must have function.name and function.arguments strings`, {param: `${param}.tool_calls`})
+      const args = tryJson(fn.arguments) ?? fn.arguments
+      return {...(call as object), function: {name: fn.name, arguments: args}}
+    })
+  }
+  if (fields.role === 'tool') {
+    if (typeof fields.tool_call_id !== 'string')
+      throw new InvalidRequestError(`'${param}.tool_call_id' is required on tool messages`, {param: `${param}.tool_call_id`})
+    extra.tool_call_id = fields.tool_call_id
+  }
+  if (typeof fields.name === 'string') extra.name = fields.name
+  return extra
+}

@@ -1,0 +1,142 @@
+// Guided decoding on a random-weight model: only the mask can make its output valid, so every output is checked.
+//
+// Finished outputs ("stop") must parse and validate (ajv for JSON schemas, the regex, the choices, the grammar);
+// outputs cut by max_tokens must be a valid prefix, which a fresh xgrammar matcher confirms token by token.
+import assert from 'node:assert/strict'
+import {after, before, describe, it} from 'node:test'
+import {makeEngineConfig} from '../src/engine/config.js'
+import {InvalidRequestError} from '../src/engine/errors.js'
+import type {GuidedSpec} from '../src/engine/guided/guided-spec.js'
+import {LLMEngine} from '../src/engine/llm-engine.js'
+import {ensureTestModel} from '../src/engine/model/test-model.js'
+import type {RequestOutput} from '../src/engine/request-output.js'
+import {makeSamplingParams, type SamplingParams} from '../src/engine/sampling-params.js'
+import {GuidedChecker} from './support/guided-check.js'
+import {JSON_SCHEMA_CORPUS} from './support/json-schema-corpus.js'
+
+let engine: LLMEngine
+let checker: GuidedChecker
+
+const json = (schema: Record<string, unknown>, i: number): GuidedSpec => ({kind: 'json', schema, anyWhitespace: false, param: `corpus[${i}]`})
+
+/** Greedy, and two seeded samples: three outputs per spec. */
+function variants(guided: GuidedSpec, maxTokens: number): SamplingParams[] {
+  return [
+    makeSamplingParams({guided, maxTokens, temperature: 0}),
+    makeSamplingParams({guided, maxTokens, temperature: 1, n: 2, seed: 7}),
+  ]
+}
+
+/** Every token valid for the grammar, and a finished output valid as a whole. */
+async function assertValid(spec: GuidedSpec, output: RequestOutput['outputs'][number]): Promise<void> {
+  const problem = await checker.problem(spec, output)
+  assert.equal(problem, null, problem ?? '')
+}
+
+async function runSpecs(specs: GuidedSpec[], maxTokens: number): Promise<Array<{spec: GuidedSpec; output: RequestOutput['outputs'][number]}>> {
+  const requests = specs.flatMap((spec) => variants(spec, maxTokens).map((params) => ({spec, params})))
+  const results = await engine.generate(requests.map(({params}) => ({prompt: 'Answer in JSON:', params})))
+  return results.flatMap((result, i) => result.outputs.map((output) => ({spec: requests[i]!.spec, output})))
+}
+
+describe('guided decoding (tiny random model)', () => {
+  before(async () => {
+    engine = await LLMEngine.create(makeEngineConfig({modelPath: await ensureTestModel('tiny'), threads: 1, numBlocks: 512, blockSize: 16}))
+    checker = new GuidedChecker(engine)
+  })
+  after(async () => {
+    await engine.shutdown()
+  })
+
+  it(`keeps ${JSON_SCHEMA_CORPUS.length} JSON schemas: finished outputs validate, cut ones are valid prefixes`, async () => {
+    assert.ok(JSON_SCHEMA_CORPUS.length >= 50)
+    const outputs = await runSpecs(JSON_SCHEMA_CORPUS.map(json), 48)
+    let stopped = 0
+    for (const {spec, output} of outputs) {
+      await assertValid(spec, output)
+      if (output.finishReason === 'stop') stopped++
+    }
+    // Random weights still finish most small schemas; the validation above must have real work to do.
+    assert.ok(stopped >= outputs.length / 2, `only ${stopped} of ${outputs.length} outputs finished`)
+    assert.equal(engine.stats().kv.usedBlocks, 0)
+  })
+
+  it('keeps regex, choice and EBNF grammar constraints', async () => {
+    const regexes = ['[0-9]{3}-[a-z]{2}', '(yes|no)!', 'a+b?c{0,2}', '[A-Z][a-z]{1,3} [0-9]+\\.']
+    const choices = [['alpha', 'beta', 'gamma delta'], ['1', '22', '333'], ['x']]
+    const grammars = ['root ::= "(" num ("+" num)* ")"\nnum ::= [0-9]', 'root ::= ("ab" | "cd") [x-z]? "!"']
+    const specs: GuidedSpec[] = [
+      ...regexes.map((pattern, i): GuidedSpec => ({kind: 'regex', pattern, param: `regex[${i}]`})),
+      ...choices.map((list, i): GuidedSpec => ({kind: 'choice', choices: list, param: `choice[${i}]`})),
+      ...grammars.map((ebnf, i): GuidedSpec => ({kind: 'grammar', ebnf, param: `grammar[${i}]`})),
+    ]
+    const outputs = await runSpecs(specs, 24)
+    let stopped = 0
+    for (const {spec, output} of outputs) {
+      await assertValid(spec, output)
+      if (output.finishReason !== 'stop') continue
+      stopped++
+      // The grammars are regular here, so a regex states them independently of the matcher.
+      if (spec.kind === 'grammar' && spec.param === 'grammar[1]') assert.match(output.text, /^(ab|cd)[x-z]?!$/)
+      if (spec.kind === 'grammar' && spec.param === 'grammar[0]') assert.match(output.text, /^\([0-9](\+[0-9])*\)$/)
+    }
+    assert.ok(stopped >= outputs.length / 2, `only ${stopped} of ${outputs.length} outputs finished`)
+  })
+
+  it('gives each best_of fork its own matcher and survives recompute preemption', async () => {
+    const small = await LLMEngine.create(
+      makeEngineConfig({modelPath: await ensureTestModel('tiny'), threads: 1, numBlocks: 24, blockSize: 4, preemptionMode: 'recompute'}),
+    )
+    try {
+      const spec = json({type: 'array', items: {type: 'integer', minimum: 0, maximum: 9}, minItems: 3, maxItems: 6}, 0)
+      const params = makeSamplingParams({guided: spec, maxTokens: 12, temperature: 1, n: 2, bestOf: 3, seed: 3})
+      const requests = Array.from({length: 4}, () => ({prompt: 'List:', params}))
+      const results = await small.generate(requests)
+      assert.ok(small.stats().numPreemptions > 0, 'the small pool must preempt')
+      for (const output of results.flatMap((result) => result.outputs)) await assertValid(spec, output)
+      assert.equal(small.stats().kv.usedBlocks, 0)
+    } finally {
+      await small.shutdown()
+    }
+  })
+
+  it('allowed_token_ids and bad_words', async () => {
+    const allowed = [40, 41, 42]
+    const [only] = await engine.generate([{prompt: 'x', params: makeSamplingParams({allowedTokenIds: allowed, maxTokens: 12, temperature: 1, seed: 1, ignoreEos: true})}])
+    assert.ok(only!.outputs[0]!.tokenIds.every((id) => allowed.includes(id)))
+    // The words greedy decoding produces unconstrained are the ones to ban.
+    const free = makeSamplingParams({maxTokens: 12, temperature: 0, ignoreEos: true})
+    const [plain] = await engine.generate([{prompt: 'The sea', params: free}])
+    const firstTokens = plain!.outputs[0]!.tokenIds.slice(0, 2)
+    const word = engine.tokenizer.decode(firstTokens)
+    const [banned] = await engine.generate([{prompt: 'The sea', params: makeSamplingParams({...free, badWords: [word.trim()]})}])
+    const ids = banned!.outputs[0]!.tokenIds
+    const bannedIds = engine.tokenizer.encode(word, {addSpecialTokens: false})
+    const contains = ids.some((_, i) => bannedIds.every((id, j) => ids[i + j] === id))
+    assert.ok(!contains, `${JSON.stringify(word)} still appears in ${JSON.stringify(banned!.outputs[0]!.text)}`)
+  })
+
+  it('rejects unsupported keywords and bad grammars before queueing, naming the field', async () => {
+    const bad: Array<[GuidedSpec, RegExp]> = [
+      [{kind: 'json', schema: {type: 'object', patternProperties: {'^a': {type: 'string'}}}, anyWhitespace: true, param: 'response_format'}, /patternProperties/],
+      [{kind: 'json', schema: {type: 'array', uniqueItems: true}, anyWhitespace: true, param: 'guided_json'}, /uniqueItems/],
+      [{kind: 'json', schema: {type: 'object', properties: {x: {type: 'number', maximum: 0.5}}}, anyWhitespace: true, param: 'guided_json'}, /maximum.*integer values/],
+      [{kind: 'json', schema: {type: 'number', exclusiveMinimum: 0}, anyWhitespace: true, param: 'guided_json'}, /exclusiveMinimum/],
+      [{kind: 'json', schema: {type: 'string', format: 'email', maxLength: 9}, anyWhitespace: true, param: 'guided_json'}, /maxLength.*pattern or format/],
+      [{kind: 'json', schema: {type: 'string', format: 'credit-card'}, anyWhitespace: true, param: 'guided_json'}, /credit-card/],
+      [{kind: 'json', schema: {$ref: '#/$defs/missing'}, anyWhitespace: true, param: 'guided_json'}, /missing|\$defs/],
+      [{kind: 'grammar', ebnf: 'root ::= "a" |', param: 'guided_grammar'}, /EBNF/],
+    ]
+    for (const [spec, message] of bad) {
+      await assert.rejects(engine.prepareRequest(makeSamplingParams({guided: spec})), (error: unknown) => {
+        assert.ok(error instanceof InvalidRequestError)
+        assert.equal(error.param, spec.param)
+        assert.match(error.message, message)
+        return true
+      })
+    }
+    const unprepared = makeSamplingParams({guided: json({type: 'object', properties: {zz: {type: 'null'}}}, 99)})
+    assert.throws(() => engine.addRequest({prompt: 'x', params: unprepared}), InvalidRequestError)
+    assert.throws(() => makeSamplingParams({guided: unprepared.guided, useBeamSearch: true, n: 2}), /beam search/)
+  })
+})

@@ -1,0 +1,175 @@
+// Structured outputs and tool calling through the real server and engine (tiny random model), driven by the openai client.
+import assert from 'node:assert/strict'
+import {after, before, describe, it} from 'node:test'
+import OpenAI from 'openai'
+import {zodResponseFormat} from 'openai/helpers/zod'
+import {z} from 'zod'
+import {makeEngineConfig} from '../src/engine/config.js'
+import {LLMEngine} from '../src/engine/llm-engine.js'
+import {ensureTestModel} from '../src/engine/model/test-model.js'
+import {ApiServer, DEFAULT_SERVER_OPTIONS} from '../src/server/http-server.js'
+import {parseToolOutput, parseToolRequest} from '../src/server/tool-calls.js'
+import {schemaErrors} from './support/guided-check.js'
+
+let engine: LLMEngine
+let server: ApiServer
+let client: OpenAI
+let baseUrl: string
+let model: string
+/** Compact JSON: a random model otherwise spends its tokens on whitespace. */
+const compact = {guided_whitespace_pattern: ''}
+
+const weatherParameters = {
+  type: 'object',
+  properties: {city: {type: 'string', enum: ['Paris', 'Rome']}, days: {type: 'integer', minimum: 1, maximum: 7}},
+  required: ['city', 'days'],
+  additionalProperties: false,
+}
+const tools: OpenAI.ChatCompletionFunctionTool[] = [
+  {type: 'function', function: {name: 'get_weather', description: 'Weather forecast', parameters: weatherParameters}},
+  {type: 'function', function: {name: 'get_time', parameters: {type: 'object', properties: {zone: {enum: ['UTC', 'CET']}}, required: ['zone'], additionalProperties: false}}},
+]
+const parametersOf = (name: string) => tools.find((tool) => tool.function.name === name)!.function.parameters!
+const messages: OpenAI.ChatCompletionMessageParam[] = [{role: 'user', content: 'What is the weather?'}]
+
+describe('structured outputs and tools over HTTP (tiny model)', () => {
+  before(async () => {
+    engine = await LLMEngine.create(makeEngineConfig({modelPath: await ensureTestModel('tiny'), threads: 1, numBlocks: 256, blockSize: 16}))
+    server = new ApiServer({...DEFAULT_SERVER_OPTIONS, port: 0, maxBodyBytes: 1 << 20, version: 'guided', log: () => {}, toolCallParser: 'hermes'})
+    baseUrl = (await server.listen()).url
+    server.attachEngine(engine)
+    model = engine.modelName
+    client = new OpenAI({baseURL: `${baseUrl}/v1`, apiKey: 'unused', maxRetries: 0})
+  })
+  after(async () => {
+    await server.shutdown(1000)
+  })
+
+  it('response_format json_schema: the content validates', async () => {
+    const schema = {type: 'object', properties: {ok: {type: 'boolean'}, n: {type: 'integer', minimum: 0, maximum: 9}}, required: ['ok', 'n'], additionalProperties: false}
+    const reply = await client.chat.completions.create({
+      model,
+      messages,
+      max_tokens: 40,
+      seed: 1,
+      n: 3,
+      response_format: {type: 'json_schema', json_schema: {name: 'flags', schema, strict: true}},
+      ...compact,
+    })
+    for (const choice of reply.choices) {
+      assert.equal(choice.finish_reason, 'stop')
+      assert.equal(schemaErrors(schema, JSON.parse(choice.message.content!)), null)
+    }
+  })
+
+  it('zodResponseFormat: the client parses our reply', async () => {
+    const Forecast = z.object({city: z.enum(['Paris', 'Rome']), rain: z.boolean(), level: z.enum(['low', 'high'])})
+    const reply = await client.chat.completions.parse({model, messages, max_tokens: 150, seed: 2, response_format: zodResponseFormat(Forecast, 'forecast'), ...compact})
+    const message = reply.choices[0]!.message
+    assert.deepEqual(message.parsed, Forecast.parse(JSON.parse(message.content!)))
+  })
+
+  it('tool_choice "required": calls parse, name real tools and validate their parameters', async () => {
+    const reply = await client.chat.completions.create({model, messages, tools, tool_choice: 'required', max_tokens: 80, seed: 3, n: 2})
+    for (const choice of reply.choices) {
+      assert.equal(choice.finish_reason, 'tool_calls')
+      assert.equal(choice.message.content, null)
+      assert.ok(choice.message.tool_calls!.length >= 1)
+      for (const call of choice.message.tool_calls!) {
+        assert.equal(call.type, 'function')
+        assert.match(call.id, /^call_/)
+        if (call.type !== 'function') continue
+        assert.equal(schemaErrors(parametersOf(call.function.name), JSON.parse(call.function.arguments)), null)
+      }
+    }
+  })
+
+  it('a named function, streamed: the client reassembles the tool-call deltas', async () => {
+    const request = {model, messages, tools, tool_choice: {type: 'function', function: {name: 'get_weather'}}, max_tokens: 40, seed: 4} as const
+    const stream = client.chat.completions.stream({...request, stream: true})
+    const shapes: object[] = []
+    stream.on('chunk', (chunk) => {
+      for (const call of chunk.choices[0]?.delta.tool_calls ?? []) shapes.push(call)
+    })
+    const final = await stream.finalChatCompletion()
+    const choice = final.choices[0]!
+    assert.equal(choice.finish_reason, 'tool_calls')
+    const call = choice.message.tool_calls![0]!
+    assert.ok(call.type === 'function' && call.function.name === 'get_weather')
+    assert.equal(schemaErrors(weatherParameters, JSON.parse(call.function.arguments)), null)
+    // OpenAI's shape: a header delta (index, id, type, name, empty arguments), then argument fragments by index only.
+    assert.deepEqual(Object.keys(shapes[0]!).sort(), ['function', 'id', 'index', 'type'])
+    assert.ok(shapes.length > 2 && shapes.slice(1).every((delta) => Object.keys(delta).join() === 'index,function'))
+  })
+
+  it('accepts assistant tool_calls and role "tool" results in the conversation', async () => {
+    const reply = await client.chat.completions.create({
+      model,
+      max_tokens: 4,
+      tools,
+      tool_choice: 'none',
+      messages: [
+        ...messages,
+        {role: 'assistant', content: null, tool_calls: [{id: 'call_1', type: 'function', function: {name: 'get_weather', arguments: '{"city":"Rome","days":2}'}}]},
+        {role: 'tool', tool_call_id: 'call_1', content: '{"sky":"clear"}'},
+      ],
+    })
+    assert.equal(typeof reply.choices[0]!.message.content, 'string')
+    const missingId = await fetch(`${baseUrl}/v1/chat/completions`, {
+      method: 'POST',
+      headers: {'content-type': 'application/json'},
+      body: JSON.stringify({model, messages: [{role: 'tool', content: 'x'}]}),
+    })
+    assert.equal(missingId.status, 400)
+    assert.equal(((await missingId.json()) as {error: {param: string}}).error.param, 'messages[0].tool_call_id')
+  })
+
+  it('completions take guided_regex, guided_choice and guided_grammar', async () => {
+    const regex = await client.completions.create({model, prompt: 'Code:', max_tokens: 12, seed: 5, guided_regex: '[A-Z]{2}-[0-9]{2}'} as never)
+    assert.match((regex as OpenAI.Completion).choices[0]!.text, /^[A-Z]{2}-[0-9]{2}$/)
+    const choice = await client.completions.create({model, prompt: 'Pick:', max_tokens: 8, n: 3, seed: 6, guided_choice: ['left', 'right']} as never)
+    for (const c of (choice as OpenAI.Completion).choices) assert.ok(['left', 'right'].includes(c.text))
+    const grammar = await client.completions.create({model, prompt: 'Sum:', max_tokens: 12, seed: 7, guided_grammar: 'root ::= [1-9] ("+" [1-9])? "="'} as never)
+    assert.match((grammar as OpenAI.Completion).choices[0]!.text, /^[1-9](\+[1-9])?=$/)
+  })
+
+  it('bad constraints are 400s naming the field, and nothing is queued', async () => {
+    const cases: Array<[object, string]> = [
+      [{response_format: {type: 'json_schema', json_schema: {name: 'x', schema: {type: 'object', patternProperties: {}}}}}, 'response_format'],
+      [{guided_grammar: 'root ::= "a" |'}, 'guided_grammar'],
+      [{guided_regex: '[a-'}, 'guided_regex'],
+      [{guided_json: {type: 'string'}, guided_regex: 'a'}, 'guided_regex'],
+      [{tools, tool_choice: {type: 'function', function: {name: 'nope'}}}, 'tool_choice'],
+      [{tools, tool_choice: 'required', response_format: {type: 'json_object'}}, 'tool_choice'],
+      [{guided_json: {type: 'string'}, use_beam_search: true, n: 2}, 'guided_json'],
+    ]
+    for (const [fields, param] of cases) {
+      const response = await fetch(`${baseUrl}/v1/chat/completions`, {
+        method: 'POST',
+        headers: {'content-type': 'application/json'},
+        body: JSON.stringify({model, messages, max_tokens: 4, ...fields}),
+      })
+      assert.equal(response.status, 400, JSON.stringify(fields))
+      assert.equal(((await response.json()) as {error: {param: string}}).error.param, param)
+    }
+    assert.equal(engine.stats().numWaiting + engine.stats().numRunning, 0)
+  })
+})
+
+describe('tool-call parsers', () => {
+  const request = parseToolRequest({tools, tool_choice: 'auto'})!
+  it('hermes reads <tool_call> blocks and keeps the rest as content', () => {
+    const text = 'Let me check.\n<tool_call>\n{"name": "get_weather", "arguments": {"city": "Rome", "days": 2}}\n</tool_call>'
+    const parsed = parseToolOutput(text, request, 'hermes')
+    assert.equal(parsed.content, 'Let me check.')
+    assert.equal(parsed.toolCalls[0]!.function.name, 'get_weather')
+    assert.deepEqual(JSON.parse(parsed.toolCalls[0]!.function.arguments), {city: 'Rome', days: 2})
+    assert.deepEqual(parseToolOutput('no calls here', request, 'hermes'), {content: 'no calls here', toolCalls: []})
+  })
+  it('llama3_json reads {"name", "parameters"} objects', () => {
+    const parsed = parseToolOutput('<|python_tag|>{"name": "get_time", "parameters": {"zone": "UTC"}}; {"name": "get_weather", "parameters": {"city": "Paris", "days": 1}}', request, 'llama3_json')
+    assert.equal(parsed.content, null)
+    assert.deepEqual(parsed.toolCalls.map((call) => call.function.name), ['get_time', 'get_weather'])
+    assert.equal(parseToolOutput('Plain answer.', request, 'llama3_json').toolCalls.length, 0)
+  })
+})
