@@ -70,11 +70,12 @@ describe('structured outputs and tools over HTTP (tiny model)', () => {
   })
 
   it('tool_choice "required": calls parse, name real tools and validate their parameters', async () => {
-    const reply = await client.chat.completions.create({model, messages, tools, tool_choice: 'required', max_tokens: 80, seed: 3, n: 2})
+    const reply = await client.chat.completions.create({model, messages, tools, tool_choice: 'required', parallel_tool_calls: false, max_tokens: 80, seed: 3, n: 2})
     for (const choice of reply.choices) {
       assert.equal(choice.finish_reason, 'tool_calls')
       assert.equal(choice.message.content, null)
-      assert.ok(choice.message.tool_calls!.length >= 1)
+      // One call: a random-weight model given a list of parallel calls may keep adding to it until max_tokens.
+      assert.equal(choice.message.tool_calls!.length, 1)
       for (const call of choice.message.tool_calls!) {
         assert.equal(call.type, 'function')
         assert.match(call.id, /^call_/)

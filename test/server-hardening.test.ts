@@ -109,8 +109,9 @@ describe('validation (case 6)', () => {
     const reply = await post(`${url}/v1/chat/completions`, {messages: [{role: 'user', content: 'hi'}, {role: 'wizard', content: 'x'}]})
     assert.equal(reply.status, 400)
     assert.equal(reply.json().error.param, 'messages[1].role')
+    // A tool message must say which call it answers (OpenAI requires tool_call_id).
     for (const role of ['system', 'developer', 'user', 'assistant', 'tool', 'function'])
-      assert.equal((await post(`${url}/v1/chat/completions`, {messages: [{role, content: 'hi'}], max_tokens: 1})).status, 200, role)
+      assert.equal((await post(`${url}/v1/chat/completions`, {messages: [{role, content: 'hi', ...(role === 'tool' ? {tool_call_id: 'call_1'} : {})}], max_tokens: 1})).status, 200, role)
   })
 
   it('refuses a body that is not valid UTF-8 instead of replacing the bytes', async () => {

@@ -1,5 +1,6 @@
 // A GPT-2 tokenizer from a GGUF vocab file, for counting tokens of benchmark datasets as the papers did.
 import {Tokenizer as HfTokenizer} from '@huggingface/tokenizers'
+import {ModelLoadError} from '../engine/errors.js'
 import {readGguf} from '../engine/model/gguf-file.js'
 import {gpt2TokenizerJson} from '../engine/model/gguf-tokenizer.js'
 
@@ -11,7 +12,10 @@ export function loadGpt2TokenizerFromGguf(
   path: string,
   options: {prependBosId?: number} = {},
 ): {encode(text: string): number[]; vocabSize: number} {
-  const json = gpt2TokenizerJson(readGguf(path, {metadataOnly: true}).metadata) as {model: {vocab: object}}
+  const {metadata} = readGguf(path, {metadataOnly: true})
+  const kind = metadata.get('tokenizer.ggml.model')
+  if (kind !== 'gpt2') throw new ModelLoadError(`${path}: tokenizer.ggml.model is ${JSON.stringify(kind)}, not a GPT-2 BPE vocab ("gpt2")`)
+  const json = gpt2TokenizerJson(metadata) as {model: {vocab: object}}
   const tokenizer = new HfTokenizer(json, {})
   const bos = options.prependBosId === undefined ? [] : [options.prependBosId]
   return {
