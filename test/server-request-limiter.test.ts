@@ -58,6 +58,13 @@ describe('RequestLimiter', () => {
     assert.deepEqual([order, limiter.unitsInUse], [['two', 'one'], 3])
     ;(await two)()
     ;(await one)()
+    // A grant can shrink early: the freed units go to the waiters.
+    const releaseBig = await limiter.acquire(never, 4)
+    const waiting = limiter.acquire(never, 2)
+    releaseBig.shrinkTo(2)
+    ;(await waiting)()
+    releaseBig()
+    assert.equal(limiter.unitsInUse, 0)
     // More than the capacity is clamped to it, so such a request can still run alone.
     const releaseAll = await limiter.acquire(never, 100)
     assert.equal(limiter.unitsInUse, 4)

@@ -269,8 +269,12 @@ export class ApiServer {
       const maxBodyBytes = this.options.maxBodyBytes
       const declared = Number(request.headers['content-length'])
       if (declared > maxBodyBytes) throw bodyTooLarge(maxBodyBytes)
-      releases.push(await this.bodyBudget.acquire(signal, Number.isFinite(declared) && declared > 0 ? declared : maxBodyBytes))
-      const body = parseJson(await readBodyText(request, maxBodyBytes))
+      const chunked = !(Number.isFinite(declared) && declared > 0)
+      const bodyGrant = await this.bodyBudget.acquire(signal, chunked ? maxBodyBytes : declared)
+      releases.push(bodyGrant)
+      const text = await readBodyText(request, maxBodyBytes)
+      if (chunked) bodyGrant.shrinkTo(Buffer.byteLength(text))
+      const body = parseJson(text)
       const admit = async (sequences: number) => void releases.push(await this.limiter.acquire(signal, sequences))
       const context: ApiContext = {engine, promptTokenizer, metrics: this.metrics, response, signal, arrivalTime, log: this.options.log, limits: this.limits, admit}
       await create(context, body)
