@@ -10,7 +10,7 @@ import type {EngineLike} from './engine-like.js'
 import {errorReply} from './error-reply.js'
 import {ServerMetrics} from './metrics.js'
 import {InlinePromptTokenizer, type PromptTokenizer} from './prompt-tokenizer.js'
-import {bodyTooLarge, parseJson, readBodyText} from './request-body.js'
+import {bodyTooLarge, type PromptField, readBody} from './request-body.js'
 import {RequestLimiter} from './request-limiter.js'
 import {ClientTooSlow} from './sse.js'
 
@@ -102,8 +102,8 @@ export class ApiServer {
       '/version': getRoute(async (_, response) => sendJson(response, 200, {version: options.version})),
       '/metrics': getRoute(async (_, response) => this.renderMetrics(response)),
       '/v1/models': getRoute(async (_, response) => this.listModels(response)),
-      '/v1/completions': {POST: (request, response, signal) => this.generate(request, response, signal, createCompletion)},
-      '/v1/chat/completions': {POST: (request, response, signal) => this.generate(request, response, signal, createChatCompletion)},
+      '/v1/completions': {POST: (request, response, signal) => this.generate(request, response, signal, 'prompt', createCompletion)},
+      '/v1/chat/completions': {POST: (request, response, signal) => this.generate(request, response, signal, 'messages', createChatCompletion)},
     }
   }
 
@@ -258,6 +258,7 @@ export class ApiServer {
     request: IncomingMessage,
     response: ServerResponse,
     signal: AbortSignal,
+    promptField: PromptField,
     create: (context: ApiContext, body: unknown) => Promise<void>,
   ): Promise<void> {
     const arrivalTime = performance.now() / 1000
@@ -272,9 +273,9 @@ export class ApiServer {
       const chunked = !(Number.isFinite(declared) && declared > 0)
       const bodyGrant = await this.bodyBudget.acquire(signal, chunked ? maxBodyBytes : declared)
       releases.push(bodyGrant)
-      const text = await readBodyText(request, maxBodyBytes)
-      if (chunked) bodyGrant.shrinkTo(Buffer.byteLength(text))
-      const body = parseJson(text)
+      const bytes = await readBody(request, maxBodyBytes)
+      if (chunked) bodyGrant.shrinkTo(bytes.length)
+      const body = await promptTokenizer.parseBody(bytes, promptField)
       const admit = async (sequences: number) => void releases.push(await this.limiter.acquire(signal, sequences))
       const context: ApiContext = {engine, promptTokenizer, metrics: this.metrics, response, signal, arrivalTime, log: this.options.log, limits: this.limits, admit}
       await create(context, body)
