@@ -1,4 +1,4 @@
-// Turns prompt text and chat messages into token ids for the server: a size check first, then the tokenizer (inline, or in worker threads).
+// Turns request bodies and prompts into parsed JSON and token ids for the server: size checks first, then the work (inline, or in worker threads).
 import {ContextLengthError, InvalidRequestError} from '../engine/errors.js'
 import type {ChatMessage, TokenizerLike} from './engine-like.js'
 import {parseJson, type PromptField, promptTexts} from './request-body.js'

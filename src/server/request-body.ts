@@ -1,4 +1,4 @@
-// Reads a request body: bounded in size, then strict UTF-8 JSON, with prompt text too long for any context refused; each failure a 4xx.
+// Reads a request body (bounded in size), parses it as strict UTF-8 JSON and finds the prompt texts in it; each failure a 4xx.
 import type {IncomingMessage} from 'node:http'
 import {InvalidRequestError, PayloadTooLargeError} from '../engine/errors.js'
 
