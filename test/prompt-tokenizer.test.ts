@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict'
 import {after, before, describe, it} from 'node:test'
 import fc from 'fast-check'
-import {ContextLengthError} from '../src/engine/errors.js'
+import {ContextLengthError, InvalidRequestError} from '../src/engine/errors.js'
 import {ensureTestModel} from '../src/engine/model/test-model.js'
 import {textSizeBound} from '../src/engine/model/text-size-bound.js'
 import {Tokenizer} from '../src/engine/model/tokenizer.js'
@@ -85,5 +85,14 @@ describe('the tiny model tokenizer', () => {
       workers.tokenize({kind: 'chat', messages: [{role: 'user', content: huge}], addGenerationPrompt: true}),
       (error: unknown) => error instanceof ContextLengthError && error.param === 'messages',
     )
+  })
+  it('parses big bodies in a worker: huge prompts refused there, other bodies returned whole, bad bytes a 400', async () => {
+    const huge = Buffer.from(JSON.stringify({messages: [{role: 'user', content: [{type: 'text', text: 'hello '.repeat(100_000)}]}]}))
+    await assert.rejects(workers.parseBody(huge, 'messages'), (error: unknown) => error instanceof ContextLengthError && error.param === 'messages')
+    const big = {prompt: 'short', user: 'u'.repeat(200_000)}
+    assert.deepEqual(await workers.parseBody(Buffer.from(JSON.stringify(big)), 'prompt'), big)
+    const badBytes = Buffer.concat([Buffer.from(`{"prompt": "${'a'.repeat(100_000)}`), Buffer.from([0xc3, 0x28]), Buffer.from('"}')])
+    await assert.rejects(workers.parseBody(badBytes, 'prompt'), (error: unknown) => error instanceof InvalidRequestError && error.code === 'invalid_encoding')
+    assert.deepEqual(await workers.parseBody(Buffer.from('{"prompt": ["a", "b"]}'), 'prompt'), {prompt: ['a', 'b']})
   })
 })

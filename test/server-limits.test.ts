@@ -43,6 +43,18 @@ describe('resource bounds (case 7)', () => {
     assert.equal((await post(`${url}/v1/completions`, {prompt: 'a', max_tokens: 1})).status, 200)
   })
 
+  it('gives back the unused reservation of a chunked body once it is read', async () => {
+    const engine = new FakeEngine({stepMs: 5})
+    const {url} = await start({maxBodyBytes: 1000, maxBodyBytesInFlight: 1000, maxQueuedRequests: 0}, engine)
+    const chunks = [JSON.stringify({prompt: 'x', max_tokens: 60})]
+    // No Content-Length: it reserves the whole 1000-byte limit until its body is read.
+    const body = new ReadableStream({pull: (controller) => void (chunks.length > 0 ? controller.enqueue(new TextEncoder().encode(chunks.shift())) : controller.close())})
+    const first = fetch(`${url}/v1/completions`, {method: 'POST', headers: {'content-type': 'application/json'}, body, duplex: 'half'} as RequestInit)
+    await waitFor(() => engine.stats().numRunning === 1, 'the chunked request to run')
+    assert.equal((await post(`${url}/v1/completions`, {prompt: 'y', max_tokens: 1})).status, 200)
+    assert.equal((await first).status, 200)
+  })
+
   it('refuses a declared Content-Length over the limit without waiting for the body', async () => {
     const {url} = await start({maxBodyBytes: 1000})
     const socket = await open(url)

@@ -1,4 +1,4 @@
-// The server's request limiter: a fixed number run, waiters are served in order, a full queue is refused, a leaving waiter frees its place.
+// The server's request limiter: units of a fixed capacity, waiters served in order without overtaking, a full queue refused, a leaving waiter frees its place.
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
 import {UnavailableError} from '../src/engine/errors.js'
@@ -41,5 +41,34 @@ describe('RequestLimiter', () => {
     assert.equal(limiter.numQueued, 0)
     release()
     assert.equal(limiter.numRunning, 0)
+  })
+
+  it('counts units: a big request waits for room and smaller ones behind it do not overtake it', async () => {
+    const limiter = new RequestLimiter(4, 8)
+    const never = new AbortController().signal
+    const releaseThree = await limiter.acquire(never, 3)
+    const order: string[] = []
+    const two = limiter.acquire(never, 2).then((release) => (order.push('two'), release))
+    const one = limiter.acquire(never, 1).then((release) => (order.push('one'), release))
+    await tick()
+    // One unit is free, but the 1-unit request queued behind the 2-unit one.
+    assert.deepEqual([order, limiter.unitsInUse, limiter.numQueued], [[], 3, 2])
+    releaseThree()
+    await tick()
+    assert.deepEqual([order, limiter.unitsInUse], [['two', 'one'], 3])
+    ;(await two)()
+    ;(await one)()
+    // A grant can shrink early: the freed units go to the waiters.
+    const releaseBig = await limiter.acquire(never, 4)
+    const waiting = limiter.acquire(never, 2)
+    releaseBig.shrinkTo(2)
+    ;(await waiting)()
+    releaseBig()
+    assert.equal(limiter.unitsInUse, 0)
+    // More than the capacity is clamped to it, so such a request can still run alone.
+    const releaseAll = await limiter.acquire(never, 100)
+    assert.equal(limiter.unitsInUse, 4)
+    releaseAll()
+    assert.deepEqual([limiter.unitsInUse, limiter.numRunning], [0, 0])
   })
 })

@@ -21,8 +21,10 @@ export async function createCompletion(context: ApiContext, body: unknown): Prom
   const window = await admitPrompts(context, request.prompts.length, sequencesPerPrompt(request.sampling))
   const prompts: PreparedPrompt[] = []
   // A window at a time: a long list keeps the tokenizer workers busy without queueing all of itself ahead of other clients.
-  for (let start = 0; start < request.prompts.length; start += window)
+  for (let start = 0; start < request.prompts.length; start += window) {
+    context.signal.throwIfAborted()
     prompts.push(...(await Promise.all(request.prompts.slice(start, start + window).map((prompt) => preparePrompt(context, request, prompt)))))
+  }
   await prepareGuided(context.engine, prompts)
   const id = newObjectId('cmpl')
   const run = new PromptRun(context.engine, id, prompts, context.arrivalTime, window)

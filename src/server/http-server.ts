@@ -2,7 +2,7 @@
 import {createHash, timingSafeEqual} from 'node:crypto'
 import {createServer, type IncomingMessage, type Server, type ServerResponse} from 'node:http'
 import type {AddressInfo} from 'node:net'
-import {AuthenticationError, InvalidRequestError, NotFoundError, PagedLLMError, PayloadTooLargeError, UnavailableError} from '../engine/errors.js'
+import {AuthenticationError, InvalidRequestError, NotFoundError, PagedLLMError, UnavailableError} from '../engine/errors.js'
 import {type ApiContext, ClientDisconnected, type RequestLimits, sendJson, unixSeconds} from './api-context.js'
 import {createChatCompletion} from './chat-completions.js'
 import {createCompletion} from './completions.js'
@@ -10,6 +10,7 @@ import type {EngineLike} from './engine-like.js'
 import {errorReply} from './error-reply.js'
 import {ServerMetrics} from './metrics.js'
 import {InlinePromptTokenizer, type PromptTokenizer} from './prompt-tokenizer.js'
+import {bodyTooLarge, type PromptField, readBody} from './request-body.js'
 import {RequestLimiter} from './request-limiter.js'
 import {ClientTooSlow} from './sse.js'
 import {detokenize, tokenize} from './tokenize.js'
@@ -105,10 +106,10 @@ export class ApiServer {
       '/version': getRoute(async (_, response) => sendJson(response, 200, {version: options.version})),
       '/metrics': getRoute(async (_, response) => this.renderMetrics(response)),
       '/v1/models': getRoute(async (_, response) => this.listModels(response)),
-      '/v1/completions': {POST: (request, response, signal) => this.generate(request, response, signal, createCompletion)},
-      '/v1/chat/completions': {POST: (request, response, signal) => this.generate(request, response, signal, createChatCompletion)},
-      '/tokenize': {POST: (request, response, signal) => this.generate(request, response, signal, tokenize)},
-      '/detokenize': {POST: (request, response, signal) => this.generate(request, response, signal, detokenize)},
+      '/v1/completions': {POST: (request, response, signal) => this.generate(request, response, signal, 'prompt', createCompletion)},
+      '/v1/chat/completions': {POST: (request, response, signal) => this.generate(request, response, signal, 'messages', createChatCompletion)},
+      '/tokenize': {POST: (request, response, signal) => this.generate(request, response, signal, 'prompt', tokenize)},
+      '/detokenize': {POST: (request, response, signal) => this.generate(request, response, signal, 'prompt', detokenize)},
     }
   }
 
@@ -266,6 +267,7 @@ export class ApiServer {
     request: IncomingMessage,
     response: ServerResponse,
     signal: AbortSignal,
+    promptField: PromptField,
     create: (context: ApiContext, body: unknown) => Promise<void>,
   ): Promise<void> {
     const arrivalTime = performance.now() / 1000
@@ -277,8 +279,12 @@ export class ApiServer {
       const maxBodyBytes = this.options.maxBodyBytes
       const declared = Number(request.headers['content-length'])
       if (declared > maxBodyBytes) throw bodyTooLarge(maxBodyBytes)
-      releases.push(await this.bodyBudget.acquire(signal, Number.isFinite(declared) && declared > 0 ? declared : maxBodyBytes))
-      const body = parseJson(await readBodyText(request, maxBodyBytes))
+      const chunked = !(Number.isFinite(declared) && declared > 0)
+      const bodyGrant = await this.bodyBudget.acquire(signal, chunked ? maxBodyBytes : declared)
+      releases.push(bodyGrant)
+      const bytes = await readBody(request, maxBodyBytes)
+      if (chunked) bodyGrant.shrinkTo(bytes.length)
+      const body = await promptTokenizer.parseBody(bytes, promptField)
       const admit = async (sequences: number) => void releases.push(await this.limiter.acquire(signal, sequences))
       const context: ApiContext = {engine, promptTokenizer, metrics: this.metrics, response, signal, arrivalTime, log: this.options.log, limits: this.limits, admit,
         toolCallParser: this.options.toolCallParser ?? null}
@@ -300,47 +306,4 @@ function getRoute(handler: RouteHandler): Partial<Record<Method, RouteHandler>> 
 class MethodNotAllowedError extends PagedLLMError {
   override readonly httpStatus = 405
   override readonly type = 'invalid_request_error' as const
-}
-
-/**
- * Reads the whole body as text, refusing more than `limit` bytes with a 413 and bytes that are not UTF-8 with a 400
- * (JSON must be UTF-8, RFC 8259; nothing is silently replaced). Each chunk is decoded as it arrives, so a big body
- * costs the event loop many small steps, not one long one. The rest of a refused body is read and thrown away
- * (memory stays bounded) so that a client still sending reliably gets the error instead of a reset.
- */
-async function readBodyText(request: IncomingMessage, limit: number): Promise<string> {
-  const decoder = new TextDecoder('utf-8', {fatal: true})
-  const parts: string[] = []
-  let size = 0
-  let validUtf8 = true
-  for await (const chunk of request as AsyncIterable<Buffer>) {
-    size += chunk.length
-    if (size > limit || !validUtf8) continue
-    try {
-      parts.push(decoder.decode(chunk, {stream: true}))
-    } catch {
-      validUtf8 = false
-    }
-  }
-  if (size > limit) throw bodyTooLarge(limit)
-  try {
-    if (validUtf8) parts.push(decoder.decode())
-  } catch {
-    validUtf8 = false
-  }
-  if (!validUtf8) throw new InvalidRequestError('The request body is not valid UTF-8.', {code: 'invalid_encoding'})
-  return parts.join('')
-}
-
-function bodyTooLarge(limit: number): PayloadTooLargeError {
-  return new PayloadTooLargeError(`The request body is larger than the server's limit of ${limit} bytes.`, {code: 'body_too_large'})
-}
-
-function parseJson(text: string): unknown {
-  if (text.length === 0) throw new InvalidRequestError('The request body is empty; send a JSON object.', {code: 'invalid_json'})
-  try {
-    return JSON.parse(text)
-  } catch (error) {
-    throw new InvalidRequestError(`The request body is not valid JSON: ${(error as Error).message}`, {code: 'invalid_json'})
-  }
 }

@@ -1,13 +1,23 @@
-// Turns prompt text and chat messages into token ids for the server: a size check first, then the tokenizer (inline, or in worker threads).
+// Turns request bodies and prompts into parsed JSON and token ids for the server: size checks first, then the work (inline, or in worker threads).
 import {ContextLengthError, InvalidRequestError} from '../engine/errors.js'
 import type {ChatMessage, TokenizerLike} from './engine-like.js'
+import {parseJson, type PromptField, promptTexts} from './request-body.js'
 
 export type TokenizeJob = {kind: 'text'; text: string; param: string; addSpecialTokens?: boolean} | {kind: 'chat'; messages: ChatMessage[]; addGenerationPrompt: boolean; tools?: readonly object[]}
 
 /** The server's way to tokenize; every method may throw an InvalidRequestError / ContextLengthError for the client. */
 export interface PromptTokenizer {
   tokenize(job: TokenizeJob): Promise<number[]>
+  /** A JSON body decoded and parsed, refusing prompt text that cannot fit the context (big bodies: off the event loop). */
+  parseBody(body: Buffer, field: PromptField): Promise<unknown>
   close(): Promise<void>
+}
+
+/** Decodes and parses a body, then refuses any prompt text in `field` too long for the context, before any schema check. */
+export function parseBodyJob(tokenizer: Pick<TokenizerLike, 'maxTextBytes'>, body: Uint8Array, field: PromptField, maxModelLen: number): unknown {
+  const parsed = parseJson(body)
+  for (const text of promptTexts(parsed, field)) checkTextFits(tokenizer, text, maxModelLen, field)
+  return parsed
 }
 
 /**
@@ -46,6 +56,10 @@ export class InlinePromptTokenizer implements PromptTokenizer {
 
   async tokenize(job: TokenizeJob): Promise<number[]> {
     return runTokenizeJob(this.tokenizer, job, this.maxModelLen)
+  }
+
+  async parseBody(body: Buffer, field: PromptField): Promise<unknown> {
+    return parseBodyJob(this.tokenizer, body, field, this.maxModelLen)
   }
 
   async close(): Promise<void> {}

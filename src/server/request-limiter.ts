@@ -7,6 +7,12 @@ interface Waiter {
   cancel: (reason: unknown) => void
 }
 
+/** Gives the units back; `shrinkTo` gives back all but `units` of them early (a chunked body turned out smaller). */
+export interface Grant {
+  (): void
+  shrinkTo(units: number): void
+}
+
 export class RequestLimiter {
   private used = 0
   private holders = 0
@@ -37,7 +43,7 @@ export class RequestLimiter {
    * request can run alone). Waiters are served in arrival order, so a big request is not overtaken forever.
    * Throws an UnavailableError when the queue is full, and the abort reason when `signal` aborts while it waits.
    */
-  async acquire(signal: AbortSignal, units = 1): Promise<() => void> {
+  async acquire(signal: AbortSignal, units = 1): Promise<Grant> {
     signal.throwIfAborted()
     const wanted = Math.max(1, Math.min(units, this.capacity))
     if (this.queue.length === 0 && this.used + wanted <= this.capacity) return this.take(wanted)
@@ -67,7 +73,7 @@ export class RequestLimiter {
     return this.releaser(wanted)
   }
 
-  private take(units: number): () => void {
+  private take(units: number): Grant {
     this.used += units
     this.holders += 1
     return this.releaser(units)
@@ -83,14 +89,23 @@ export class RequestLimiter {
     }
   }
 
-  private releaser(units: number): () => void {
+  private releaser(units: number): Grant {
+    let held = units
     let released = false
-    return () => {
+    const release = (() => {
       if (released) return
       released = true
-      this.used -= units
+      this.used -= held
       this.holders -= 1
       this.grantWaiters()
+    }) as Grant
+    release.shrinkTo = (wanted: number) => {
+      const keep = Math.max(1, wanted)
+      if (released || keep >= held) return
+      this.used -= held - keep
+      held = keep
+      this.grantWaiters()
     }
+    return release
   }
 }

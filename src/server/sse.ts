@@ -42,6 +42,8 @@ export class SseStream {
 
   private drained(): Promise<void> {
     const response = this.response
+    // Already gone: its 'close' has fired, and the request's abort signal takes it from here.
+    if (response.destroyed) return Promise.resolve()
     return new Promise((resolve, reject) => {
       const done = () => {
         clearTimeout(timer)

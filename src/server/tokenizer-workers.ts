@@ -3,10 +3,12 @@ import {extname} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {Worker} from 'node:worker_threads'
 import type {TokenizerLike} from './engine-like.js'
-import {checkTextFits, deserializeJobError, type PromptTokenizer, type SerializedJobError, type TokenizeJob} from './prompt-tokenizer.js'
+import {checkTextFits, deserializeJobError, parseBodyJob, type PromptTokenizer, type SerializedJobError, type TokenizeJob} from './prompt-tokenizer.js'
+import type {PromptField} from './request-body.js'
+import type {WorkerJob} from './tokenize-worker.js'
 
 interface Pending {
-  resolve: (ids: number[]) => void
+  resolve: (value: unknown) => void
   reject: (error: unknown) => void
   bytes: number
 }
@@ -19,7 +21,10 @@ interface PooledWorker {
 
 const MAX_RESPAWNS_IN_A_ROW = 3
 
-type Reply = {id: number; ids: Int32Array} | {id: number; error: SerializedJobError}
+type Reply = {id: number; ids: Int32Array} | {id: number; value: unknown} | {id: number; error: SerializedJobError}
+
+/** Smaller bodies are parsed on the event loop: a copy to a worker and back would cost about as much. */
+const OFFLOAD_BODY_BYTES = 64 * 1024
 
 // node runs dist/ (.js); tsx runs the sources (tests, scripts), and a worker does not inherit its loader, so it registers it first.
 const RUNNING_SOURCES = extname(fileURLToPath(import.meta.url)) === '.ts'
@@ -50,15 +55,26 @@ export class TokenizerWorkers implements PromptTokenizer {
 
   async tokenize(job: TokenizeJob): Promise<number[]> {
     if (job.kind === 'text') checkTextFits(this.sizeLimit, job.text, this.maxModelLen, job.param)
-    if (this.closed || this.pool.length === 0) throw new Error('no tokenizer worker is running (closed, or they kept failing)')
     const bytes = job.kind === 'text' ? job.text.length : job.messages.reduce((sum, message) => sum + message.content.length, 0)
+    return (await this.post(job, bytes)) as number[]
+  }
+
+  /** A big body's bytes move (not copied) to a worker, so decoding, parsing and refusing a huge prompt cost the event loop nothing. */
+  async parseBody(body: Buffer, field: PromptField): Promise<unknown> {
+    if (body.length < OFFLOAD_BODY_BYTES) return parseBodyJob(this.sizeLimit, body, field, this.maxModelLen)
+    const own = body.byteOffset === 0 && body.byteLength === body.buffer.byteLength ? body : Buffer.from(body)
+    return this.post({kind: 'body', body: own, field}, body.length, [own.buffer as ArrayBuffer])
+  }
+
+  private async post(job: WorkerJob, bytes: number, transfer: ArrayBuffer[] = []): Promise<unknown> {
+    if (this.closed || this.pool.length === 0) throw new Error('no tokenizer worker is running (closed, or they kept failing)')
     // The least loaded worker by queued text, so a huge prompt does not hold up the small ones behind it.
     const target = this.pool.reduce((best, candidate) => (candidate.pendingBytes < best.pendingBytes ? candidate : best))
     const id = this.nextJobId++
-    return new Promise<number[]>((resolve, reject) => {
+    return new Promise((resolve, reject) => {
       target.pending.set(id, {resolve, reject, bytes})
       target.pendingBytes += bytes
-      target.worker.postMessage({id, job})
+      target.worker.postMessage({id, job}, transfer)
     })
   }
 
@@ -79,7 +95,8 @@ export class TokenizerWorkers implements PromptTokenizer {
       pooled.pending.delete(reply.id)
       pooled.pendingBytes -= job.bytes
       if ('error' in reply) job.reject(deserializeJobError(reply.error))
-      else job.resolve(Array.from(reply.ids))
+      else if ('ids' in reply) job.resolve(Array.from(reply.ids))
+      else job.resolve(reply.value)
     })
     // A worker that dies fails its jobs (500s: not the client's fault) and is replaced, a few times in a row at most.
     const fail = (error: unknown) => {

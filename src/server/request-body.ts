@@ -1,0 +1,59 @@
+// Reads a request body (bounded in size), parses it as strict UTF-8 JSON and finds the prompt texts in it; each failure a 4xx.
+import type {IncomingMessage} from 'node:http'
+import {InvalidRequestError, PayloadTooLargeError} from '../engine/errors.js'
+
+/** The body field that holds prompt text: `prompt` (completions) or `messages[].content` (chat). */
+export type PromptField = 'prompt' | 'messages'
+
+/**
+ * Reads the whole body, refusing more than `limit` bytes with a 413. The rest of an oversize body is read and
+ * thrown away (memory stays bounded) so that a client still sending reliably gets the 413 instead of a reset.
+ */
+export async function readBody(request: IncomingMessage, limit: number): Promise<Buffer> {
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of request as AsyncIterable<Buffer>) {
+    size += chunk.length
+    if (size <= limit) chunks.push(chunk)
+  }
+  if (size > limit) throw bodyTooLarge(limit)
+  return Buffer.concat(chunks)
+}
+
+export function bodyTooLarge(limit: number): PayloadTooLargeError {
+  return new PayloadTooLargeError(`The request body is larger than the server's limit of ${limit} bytes.`, {code: 'body_too_large'})
+}
+
+/** JSON must be UTF-8 (RFC 8259): invalid bytes are refused, not silently replaced. */
+const strictUtf8 = new TextDecoder('utf-8', {fatal: true})
+
+export function parseJson(body: Uint8Array): unknown {
+  if (body.length === 0) throw new InvalidRequestError('The request body is empty; send a JSON object.', {code: 'invalid_json'})
+  let text: string
+  try {
+    text = strictUtf8.decode(body)
+  } catch {
+    throw new InvalidRequestError('The request body is not valid UTF-8.', {code: 'invalid_encoding'})
+  }
+  try {
+    return JSON.parse(text)
+  } catch (error) {
+    throw new InvalidRequestError(`The request body is not valid JSON: ${(error as Error).message}`, {code: 'invalid_json'})
+  }
+}
+
+/**
+ * Every prompt text in a parsed body, as far as its shape allows (the schema check comes later and names
+ * whatever is malformed): the prompt string or strings, or each message's string content and text parts.
+ */
+export function promptTexts(body: unknown, field: PromptField): string[] {
+  const value = typeof body === 'object' && body !== null ? (body as Record<string, unknown>)[field] : undefined
+  const items = Array.isArray(value) ? value : [value]
+  if (field === 'prompt') return items.filter((item): item is string => typeof item === 'string')
+  return items.flatMap((message) => {
+    const content = typeof message === 'object' && message !== null ? (message as {content?: unknown}).content : undefined
+    if (typeof content === 'string') return [content]
+    if (!Array.isArray(content)) return []
+    return content.map((part) => (part as {text?: unknown} | null)?.text).filter((text): text is string => typeof text === 'string')
+  })
+}
