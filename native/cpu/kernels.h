@@ -26,7 +26,7 @@ struct WeightMatrix {
   WeightFormat format = WeightFormat::F32;
   int rows = 0;
   int cols = 0;
-  HugeBuffer storage;  // rows * row_bytes: 4- or 2-byte elements, or ggml blocks (quant_formats.h)
+  HugeBuffer storage;  // rows * row_stride bytes: 4- or 2-byte elements, or ggml blocks (quant_formats.h)
   size_t row_stride = 0;
 
   void resize(WeightFormat fmt, int num_rows, int num_cols);

@@ -1,7 +1,8 @@
-// RMSNorm (Llama): plain and fused with the residual add, accumulating the mean square in double.
+// RMSNorm (Llama): plain and fused with the residual add, accumulating the mean square in double (portable path;
+// norm_rope_avx2.cpp holds the vector one).
 #include <cmath>
 
-#include "kernels.h"
+#include "kernels_avx2.h"
 #include "row_parallel.h"
 
 namespace pagedllm {
@@ -16,7 +17,9 @@ inline float inverse_rms(const float* row, int dim, float eps) {
 }  // namespace
 
 void rms_norm(ThreadPool& pool, const float* x, const float* weight, float* out, int num_rows, int dim, float eps) {
+  const bool vector = avx2_enabled();
   for_row_ranges(pool, num_rows, dim, [&](int begin, int end) {
+    if (vector) return avx2::rms_norm_rows(x, weight, out, begin, end, dim, eps);
     for (int r = begin; r < end; ++r) {
       const float* in_row = x + static_cast<size_t>(r) * dim;
       float* out_row = out + static_cast<size_t>(r) * dim;
@@ -28,7 +31,9 @@ void rms_norm(ThreadPool& pool, const float* x, const float* weight, float* out,
 
 void fused_add_rms_norm(ThreadPool& pool, float* x, float* residual, const float* weight, int num_rows, int dim,
                         float eps) {
+  const bool vector = avx2_enabled();
   for_row_ranges(pool, num_rows, dim, [&](int begin, int end) {
+    if (vector) return avx2::fused_add_rms_norm_rows(x, residual, weight, begin, end, dim, eps);
     for (int r = begin; r < end; ++r) {
       float* x_row = x + static_cast<size_t>(r) * dim;
       float* res_row = residual + static_cast<size_t>(r) * dim;

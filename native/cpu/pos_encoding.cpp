@@ -2,7 +2,7 @@
 // frequency scaling. Angles are computed in double: positions times small frequencies lose digits in fp32.
 #include <cmath>
 
-#include "kernels.h"
+#include "kernels_avx2.h"
 #include "row_parallel.h"
 
 namespace pagedllm {
@@ -48,7 +48,9 @@ void rope_cos_sin(const int32_t* positions, int num_rows, const std::vector<doub
 
 void rotary(ThreadPool& pool, float* x, int num_rows, int row_stride, int num_heads, int head_dim, const float* cos_sin) {
   const int half = head_dim / 2;
+  const bool vector = avx2_enabled();
   for_row_ranges(pool, num_rows, static_cast<size_t>(num_heads) * head_dim, [&](int begin, int end) {
+    if (vector) return avx2::rotary_rows(x, begin, end, row_stride, num_heads, head_dim, cos_sin);
     for (int r = begin; r < end; ++r) {
       const float* cos_row = cos_sin + static_cast<size_t>(r) * head_dim;
       const float* sin_row = cos_row + half;

@@ -1,5 +1,5 @@
 // AVX2 integer dot products of quantized weight rows with 8-bit activation blocks: each 32-value block is
-// unpacked to signed int8, multiplied with maddubs (sign moved onto the activations), summed to 8 int32 lanes,
+// unpacked to int8 codes, multiplied with maddubs (signed codes lend their sign to the activations), summed to 8 int32 lanes,
 // scaled in fp32. Up to four activation rows share one unpacked weight block; every output keeps its own
 // accumulators in the same order, so a row's result does not depend on how many rows run with it.
 #include <immintrin.h>
@@ -20,8 +20,9 @@ constexpr int kTileRows = 4;
 
 inline float half_to_float(uint16_t h) { return _cvtsh_ss(h); }
 
-// One unpacked 32-value weight block: signed codes, per-16 integer scales (Q6_K; else ones), the fp32 scale and
-// the fp32 coefficient of the activation sum (Q4_K's min; 0 elsewhere).
+// One unpacked 32-value weight block: codes (unsigned 0..15 for Q4_0 / Q4_K, else signed), per-16 integer scales
+// (Q6_K; else ones), the fp32 scale and the fp32 coefficient subtracted per unit of activation sum (Q4_K's min,
+// Q4_0's offset 8; 0 elsewhere).
 struct WeightBlock {
   __m256i codes;
   __m256i scales16;
@@ -47,9 +48,11 @@ inline void for_each_block(const uint8_t* row, int num_blocks, Fn&& fn) {
       if constexpr (F == WeightFormat::Q8_0) {
         return WeightBlock{_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blocks[b].qs)), ones16(), half_to_float(blocks[b].d), 0.f};
       } else {
+        // Codes kept unsigned (0..15); the offset 8 becomes a "min" of 8 d against the activation sum.
         const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blocks[b].qs));
         const __m256i both = _mm256_set_m128i(_mm_srli_epi16(packed, 4), packed);
-        return WeightBlock{_mm256_sub_epi8(low_nibbles(both), _mm256_set1_epi8(8)), ones16(), half_to_float(blocks[b].d), 0.f};
+        const float d = half_to_float(blocks[b].d);
+        return WeightBlock{low_nibbles(both), ones16(), d, 8.f * d};
       }
     };
     int b = 0;
@@ -105,16 +108,20 @@ void dot_rows(const uint8_t* w_row, int num_blocks, const ActivationBlock* const
   __m256 acc[MR][2];
   float min_terms[MR][2];
   for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_ps(), min_terms[i][0] = min_terms[i][1] = 0.f;
+  // maddubs multiplies unsigned by signed bytes: 4-bit codes go in as they are, signed codes lend their sign to the
+  // activations.
+  constexpr bool kUnsignedCodes = F == WeightFormat::Q4_0 || F == WeightFormat::Q4_K;
   for_each_block<F>(w_row, num_blocks, [&](int b, const WeightBlock& w, auto parity) {
     constexpr int p = decltype(parity)::value;
-    const __m256i magnitudes = _mm256_sign_epi8(w.codes, w.codes);
+    const __m256i magnitudes = kUnsignedCodes ? w.codes : _mm256_sign_epi8(w.codes, w.codes);
     for (int i = 0; i < MR; ++i) {
       const ActivationBlock& a = act_rows[i][b];
-      const __m256i signed_acts = _mm256_sign_epi8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.q)), w.codes);
+      const __m256i acts = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.q));
+      const __m256i signed_acts = kUnsignedCodes ? acts : _mm256_sign_epi8(acts, w.codes);
       const __m256i sums = _mm256_madd_epi16(_mm256_maddubs_epi16(magnitudes, signed_acts), w.scales16);
       const float scale = w.scale * a.d;
       acc[i][p] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), _mm256_set1_ps(scale), acc[i][p]);
-      if constexpr (F == WeightFormat::Q4_K) {
+      if constexpr (kUnsignedCodes) {
         const float min_term = w.min * a.d_sum;
         min_terms[i][p] += min_term;
       }
