@@ -27,15 +27,11 @@ function runtimeImports(source: string): string[] {
     .map((s) => (s.startsWith('@') ? s.split('/').slice(0, 2).join('/') : s.split('/')[0]))
 }
 
-/** Imports that only run from the TypeScript sources (tests, scripts under tsx), never from dist/: tsx is there then. */
-const SOURCES_ONLY = new Set(['tsx (src/server/tokenizer-workers.ts)'])
-
 describe('package manifest', () => {
   it('lists every package imported at run time under dependencies', () => {
     const missing = new Set<string>()
     for (const file of [...sourceFiles(join(ROOT, 'src')), join(ROOT, 'bin', 'run.js'), join(ROOT, 'scripts', 'build-native.js')])
       for (const name of runtimeImports(readFileSync(file, 'utf8'))) if (!manifest.dependencies[name]) missing.add(`${name} (${file.slice(ROOT.length)})`)
-    for (const allowed of SOURCES_ONLY) missing.delete(allowed)
     assert.deepEqual([...missing], [])
   })
 

@@ -1,7 +1,6 @@
 // A pool of worker threads that tokenize prompts and render chat templates, so a huge prompt never stalls the server's event loop.
-import {extname} from 'node:path'
-import {fileURLToPath} from 'node:url'
-import {Worker} from 'node:worker_threads'
+import type {Worker} from 'node:worker_threads'
+import {startModuleWorker} from '../engine/module-worker.js'
 import type {TokenizerLike} from './engine-like.js'
 import {checkTextFits, deserializeJobError, parseBodyJob, type PromptTokenizer, type SerializedJobError, type TokenizeJob} from './prompt-tokenizer.js'
 import type {PromptField} from './request-body.js'
@@ -26,14 +25,8 @@ type Reply = {id: number; ids: Int32Array} | {id: number; value: unknown} | {id:
 /** Smaller bodies are parsed on the event loop: a copy to a worker and back would cost about as much. */
 const OFFLOAD_BODY_BYTES = 64 * 1024
 
-// node runs dist/ (.js); tsx runs the sources (tests, scripts), and a worker does not inherit its loader, so it registers it first.
-const RUNNING_SOURCES = extname(fileURLToPath(import.meta.url)) === '.ts'
-const WORKER_URL = new URL(`./tokenize-worker${RUNNING_SOURCES ? '.ts' : '.js'}`, import.meta.url)
-
 function startWorker(workerData: unknown): Worker {
-  if (!RUNNING_SOURCES) return new Worker(WORKER_URL, {workerData})
-  const source = `import('tsx/esm/api').then(({register}) => (register(), import(${JSON.stringify(WORKER_URL.href)})))`
-  return new Worker(source, {eval: true, workerData})
+  return startModuleWorker(import.meta.url, 'tokenize-worker', workerData)
 }
 
 export class TokenizerWorkers implements PromptTokenizer {

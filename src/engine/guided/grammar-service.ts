@@ -1,7 +1,6 @@
 // The engine's side of the grammar worker: compile specs (cached), step guided sequences' matchers, forget them.
-import {createRequire} from 'node:module'
-import {pathToFileURL} from 'node:url'
-import {Worker} from 'node:worker_threads'
+import type {Worker} from 'node:worker_threads'
+import {startModuleWorker} from '../module-worker.js'
 import {InvalidRequestError, PagedLLMError} from '../errors.js'
 import type {Tokenizer} from '../model/tokenizer.js'
 import {vocabInfoOf} from './grammar-compiler.js'
@@ -63,14 +62,7 @@ export class GrammarService {
 
   private startWorker(): Worker {
     const workerData = vocabInfoOf(this.tokenizer, this.vocabSize, this.eosTokenIds)
-    // Under tsx (tests, scripts) this module is .ts and so is the worker, which must register tsx's loader first.
-    const worker = import.meta.url.endsWith('.ts')
-      ? new Worker(
-          `import(${JSON.stringify(pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm/api')).href)})` +
-            `.then(({register}) => { register(); return import(${JSON.stringify(new URL('./grammar-worker.ts', import.meta.url).href)}) })`,
-          {eval: true, workerData},
-        )
-      : new Worker(new URL('./grammar-worker.js', import.meta.url), {workerData})
+    const worker = startModuleWorker(import.meta.url, 'grammar-worker', workerData)
     worker.on('message', (reply: WorkerReply) => {
       const waiter = this.pending.get(reply.id)
       this.pending.delete(reply.id)
