@@ -17,7 +17,7 @@ step "npm pack"
 (cd "$root" && npm pack --silent --pack-destination "$work" >/dev/null)
 tarball=$(ls "$work"/pagedllm-*.tgz)
 contents=$(tar tzf "$tarball")
-for needed in package/bin/run.js package/dist/commands/generate.js package/native/CMakeLists.txt package/scripts/build-native.js package/datasets/sharegpt.jsonl; do
+for needed in package/bin/run.js package/dist/commands/generate.js package/native/CMakeLists.txt package/scripts/build-native.js package/datasets/sharegpt.jsonl package/models/tinychat/model.safetensors; do
   grep -qx "$needed" <<<"$contents" || { echo "missing from the tarball: $needed"; exit 1; }
 done
 if grep -qE '^package/(test|native/build|out|\.cache|src)/' <<<"$contents"; then
@@ -40,7 +40,10 @@ cd "$work" # away from the repo: nothing may come from its node_modules or dist
 step "pagedllm --version"
 "$pagedllm" --version
 
-step "generate"
+step "generate (the built-in model)"
+"$pagedllm" generate --max-tokens 8 --chat "Hello" 2>"$work/generate-builtin.log" || { cat "$work/generate-builtin.log"; exit 1; }
+
+step "generate (a made checkpoint)"
 "$pagedllm" make-test-model --out "$work/model"
 "$pagedllm" generate -m "$work/model" --max-tokens 8 --ignore-eos "hello from the installed package" 2>"$work/generate.log" \
   || { cat "$work/generate.log"; exit 1; }
