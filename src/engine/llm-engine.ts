@@ -15,6 +15,7 @@ import type {SamplingParams} from './sampling-params.js'
 import {Scheduler} from './scheduler.js'
 import {StepWatchdog, type EngineHealth} from './step-watchdog.js'
 import {SequenceGroup, SequenceStatus, isFinished} from './sequence.js'
+import {Speculator, emptySpecCounts, type SpecDecodeCounts} from './spec-decode/speculator.js'
 import type {KvMemoryStats} from './block-manager.js'
 
 export interface AddRequestOptions {
@@ -51,6 +52,8 @@ export interface EngineStats {
   promptTokens: number
   generationTokens: number
   numSteps: number
+  /** Speculative decoding since start (all zero when it is off). */
+  specDecode: SpecDecodeCounts
 }
 
 export const nowSeconds = (): number => performance.now() / 1000
@@ -96,6 +99,7 @@ export class LLMEngine {
     private readonly scheduler: Scheduler,
     private readonly runner: ModelRunner,
     private readonly outputs: OutputProcessor,
+    private readonly speculator: Speculator | null,
   ) {}
 
   static async create(config: EngineConfig): Promise<LLMEngine> {
@@ -130,11 +134,12 @@ export class LLMEngine {
       watermark: config.watermark,
       maxModelLen,
     })
-    const scheduler = new Scheduler(config, blockManager, device.device === 'cpu')
+    const speculator = config.speculative ? new Speculator(config.speculative) : null
+    const scheduler = new Scheduler(config, blockManager, device.device === 'cpu', speculator)
     const runner = new ModelRunner(native, blockManager, config.blockSize)
     const eos = model.generationConfig.eosTokenIds
-    const outputs = new OutputProcessor(model.tokenizer, blockManager, scheduler, model.config.vocabSize, eos)
-    const engine = new LLMEngine(config, model, native, maxModelLen, device, blockManager, scheduler, runner, outputs)
+    const outputs = new OutputProcessor(model.tokenizer, blockManager, scheduler, model.config.vocabSize, eos, speculator)
+    const engine = new LLMEngine(config, model, native, maxModelLen, device, blockManager, scheduler, runner, outputs, speculator)
     if (note !== null) engine.notes.push(note)
     return engine
   }
@@ -209,6 +214,7 @@ export class LLMEngine {
       promptTokens: this.counters.promptTokens,
       generationTokens: this.counters.generationTokens,
       numSteps: this.counters.numSteps,
+      specDecode: {...(this.speculator?.totals ?? emptySpecCounts())},
     }
   }
 
@@ -235,6 +241,9 @@ export class LLMEngine {
     if (badToken !== undefined) throw new InvalidRequestError(`token id ${badToken} is outside the vocabulary [0, ${vocabSize})`, {param: 'prompt'})
     const badBias = Object.keys(params.logitBias ?? {}).find((id) => Number(id) >= vocabSize)
     if (badBias !== undefined) throw new InvalidRequestError(`logit_bias token id ${badBias} is outside the vocabulary [0, ${vocabSize})`, {param: 'logit_bias'})
+    // As vLLM: verifying drafts against several beams at once is not defined; say so rather than silently not speculating.
+    if (params.useBeamSearch && this.speculator !== null)
+      throw new InvalidRequestError('beam search cannot run with speculative decoding: start the engine without --speculative-method', {param: 'use_beam_search'})
     if (promptLength + params.maxTokens > this.maxModelLen) {
       throw new ContextLengthError(
         `This model's maximum context length is ${this.maxModelLen} tokens. However, you requested ` +
