@@ -12,7 +12,7 @@ export interface SpeculativeConfig {
   ngramMax: number
   /** Skip speculation in a step with more running decode sequences than this (verification stops paying). */
   maxBatchSize: number
-  /** Per-sequence back-off: after a fully rejected proposal, skip proposing for a growing number of steps. */
+  /** Back-off: per sequence after fully rejected proposals in a row, and globally past maxBatchSize. */
   adaptive: boolean
 }
 

@@ -15,8 +15,8 @@ const MAX_BACKOFF_STEPS = 16
 interface BackOff {
   /** Steps left without proposing. */
   skip: number
-  /** The next pause, doubled by each fully rejected proposal, reset by an accepted token. */
-  nextSkip: number
+  /** Fully rejected proposals in a row; an accepted token resets it. */
+  misses: number
 }
 
 export class Speculator {
@@ -56,12 +56,10 @@ export class Speculator {
       target.numAcceptedTokens += numAccepted
     }
     if (!this.config.adaptive) return
-    const state = this.backOff.get(seq) ?? {skip: 0, nextSkip: 1}
-    if (numAccepted > 0) state.nextSkip = 1
-    else {
-      state.skip = state.nextSkip
-      state.nextSkip = Math.min(MAX_BACKOFF_STEPS, state.nextSkip * 2)
-    }
+    const state = this.backOff.get(seq) ?? {skip: 0, misses: 0}
+    state.misses = numAccepted > 0 ? 0 : state.misses + 1
+    // A verification row costs little next to a step on CPU, so one miss is tolerated; then 1, 2, 4 ... steps pass.
+    if (state.misses >= 2) state.skip = Math.min(MAX_BACKOFF_STEPS, 2 ** (state.misses - 2))
     this.backOff.set(seq, state)
   }
 }
