@@ -60,15 +60,15 @@ export function speculativeConfigFromFlags(flags: Record<string, any>): Speculat
   }
   if (flags['speculative-model'] !== undefined || method === 'draft')
     throw new InvalidRequestError('--speculative-method draft / --speculative-model: the draft-model proposer is not built yet; use --speculative-method ngram', {param: 'speculative-method'})
-  return makeSpeculativeConfig({
-    ...fromJson,
-    method,
+  // Flags given on the command line win over the JSON's keys.
+  const fromFlags = Object.entries({
     numSpeculativeTokens: flags['num-speculative-tokens'],
     ngramMin: flags['ngram-min'],
     ngramMax: flags['ngram-max'],
     maxBatchSize: flags['speculative-max-batch'],
-    ...(flags['speculative-adaptive'] === false ? {adaptive: false} : {}),
-  })
+    adaptive: flags['speculative-adaptive'] === false ? false : undefined,
+  }).filter(([, value]) => value !== undefined)
+  return makeSpeculativeConfig({...fromJson, ...Object.fromEntries(fromFlags), method})
 }
 
 export function engineConfigFromFlags(flags: Record<string, any>, modelPath: string): EngineConfig {
