@@ -28,7 +28,7 @@ export const DEFAULT_SPECULATIVE_CONFIG: Omit<SpeculativeConfig, 'method'> = {
 }
 
 /** Checks ranges and fills defaults; a bad value is a user error naming its flag. */
-export function makeSpeculativeConfig(options: Partial<SpeculativeConfig> & {method: string}): SpeculativeConfig {
+export function makeSpeculativeConfig(options: Omit<Partial<SpeculativeConfig>, 'method'> & {method: string}): SpeculativeConfig {
   if (options.method !== 'ngram') {
     const hint = options.method === 'draft' ? ' (a draft model proposer is not built yet; use ngram)' : ''
     throw new InvalidRequestError(`--speculative-method must be ngram, got ${options.method}${hint}`, {param: 'speculative-method'})
@@ -47,7 +47,7 @@ export function makeSpeculativeConfig(options: Partial<SpeculativeConfig> & {met
 }
 
 /** vLLM's --speculative-config JSON ({"method": "ngram", "num_speculative_tokens": 4, "prompt_lookup_min": 1, "prompt_lookup_max": 4}). */
-export function parseSpeculativeConfigJson(text: string): Partial<SpeculativeConfig> & {method: string} {
+export function parseSpeculativeConfigJson(text: string): Omit<Partial<SpeculativeConfig>, 'method'> & {method: string} {
   let parsed: unknown
   try {
     parsed = JSON.parse(text)
@@ -70,5 +70,5 @@ export function parseSpeculativeConfigJson(text: string): Partial<SpeculativeCon
     out[field] = value
   }
   if (typeof out.method !== 'string') throw new InvalidRequestError('--speculative-config needs "method" (ngram)', {param: 'speculative-config'})
-  return out as Partial<SpeculativeConfig> & {method: string}
+  return out as Omit<Partial<SpeculativeConfig>, 'method'> & {method: string}
 }
