@@ -12,7 +12,7 @@ export interface SpeculativeConfig {
   ngramMax: number
   /** Skip speculation in a step with more running decode sequences than this (verification stops paying). */
   maxBatchSize: number
-  /** Back-off: per sequence after fully rejected proposals in a row, and globally past maxBatchSize. */
+  /** Back-off: per sequence (fewer tokens after a poor proposal, pauses after misses in a row), and globally past maxBatchSize. */
   adaptive: boolean
 }
 

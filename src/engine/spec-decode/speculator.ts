@@ -17,6 +17,8 @@ interface BackOff {
   skip: number
   /** Fully rejected proposals in a row; an accepted token resets it. */
   misses: number
+  /** Tokens to propose next: two more than the last proposal had accepted (each row costs compute), at most K. */
+  k: number
 }
 
 export class Speculator {
@@ -43,7 +45,7 @@ export class Speculator {
       return []
     }
     const room = group.params.maxTokens - seq.outputLength - 1
-    const k = Math.min(this.config.numSpeculativeTokens, room)
+    const k = Math.min(state?.k ?? this.config.numSpeculativeTokens, room)
     return proposeNgram(seq.tokenIds, this.config.ngramMin, this.config.ngramMax, k)
   }
 
@@ -56,8 +58,9 @@ export class Speculator {
       target.numAcceptedTokens += numAccepted
     }
     if (!this.config.adaptive) return
-    const state = this.backOff.get(seq) ?? {skip: 0, misses: 0}
+    const state = this.backOff.get(seq) ?? {skip: 0, misses: 0, k: this.config.numSpeculativeTokens}
     state.misses = numAccepted > 0 ? 0 : state.misses + 1
+    state.k = Math.min(this.config.numSpeculativeTokens, numAccepted + 2)
     // A verification row costs little next to a step on CPU, so one miss is tolerated; then 1, 2, 4 ... steps pass.
     if (state.misses >= 2) state.skip = Math.min(MAX_BACKOFF_STEPS, 2 ** (state.misses - 2))
     this.backOff.set(seq, state)
