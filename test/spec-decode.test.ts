@@ -13,6 +13,7 @@ import {makeSamplingParams, type SamplingParams} from '../src/engine/sampling-pa
 import {proposeNgram} from '../src/engine/spec-decode/ngram-proposer.js'
 import {makeSpeculativeConfig, parseSpeculativeConfigJson} from '../src/engine/spec-decode/spec-config.js'
 import {verifyDraft} from '../src/engine/spec-decode/verify.js'
+import {ApiServer, DEFAULT_SERVER_OPTIONS} from '../src/server/http-server.js'
 import {TINYCHAT_DIR, tinychatReference} from './support/tinychat.js'
 
 const ngram = (overrides: Record<string, unknown> = {}) => makeSpeculativeConfig({method: 'ngram', ...overrides})
@@ -179,5 +180,32 @@ describe('speculative decoding in the engine', () => {
     assert.equal(specStop!.outputs[0]!.text, plainStop!.outputs[0]!.text)
     assert.deepEqual(specStop!.outputs[0]!.tokenIds, plainStop!.outputs[0]!.tokenIds)
     assert.equal(specStop!.outputs[0]!.finishReason, 'stop')
+  })
+
+  it('serve: completions match the offline engine, beam search is a 400, /metrics counts proposals', async () => {
+    const engine = await LLMEngine.create(makeEngineConfig({modelPath: TINYCHAT_DIR, device: 'cpu', threads: 1, numBlocks: 256, speculative: ngram()}))
+    const server = new ApiServer({...DEFAULT_SERVER_OPTIONS, port: 0, version: 'spec', log: () => {}})
+    try {
+      const {url} = await server.listen()
+      server.attachEngine(engine)
+      const prompt = tinychatReference().prompts[0]!.prompt_token_ids
+      const post = (body: unknown) => fetch(`${url}/v1/completions`, {method: 'POST', headers: {'content-type': 'application/json'}, body: JSON.stringify(body)})
+      const response = await post({model: engine.modelName, prompt, max_tokens: 32, temperature: 0, ignore_eos: true})
+      assert.equal(response.status, 200)
+      const completion = (await response.json()) as {choices: Array<{text: string}>}
+      const offline = await run(TINYCHAT_DIR, {}, [{prompt, params: greedy(32)}])
+      assert.equal(completion.choices[0]!.text, offline.outputs[0]!.outputs[0]!.text)
+      const beam = await post({model: engine.modelName, prompt: 'hi', max_tokens: 4, n: 2, use_beam_search: true, temperature: 0})
+      assert.equal(beam.status, 400)
+      assert.match(await beam.text(), /beam search cannot run with speculative decoding/)
+      const metrics = await (await fetch(`${url}/metrics`)).text()
+      const value = (name: string) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(metrics)?.[1])
+      assert.ok(value('vllm:spec_decode_num_draft_tokens_total') > 0, metrics)
+      assert.equal(value('vllm:spec_decode_num_accepted_tokens_total'), engine.stats().specDecode.numAcceptedTokens)
+      assert.equal(value('pagedllm_spec_decode_num_draft_tokens_total'), value('vllm:spec_decode_num_draft_tokens_total'))
+    } finally {
+      await server.shutdown(1000)
+      await engine.shutdown()
+    }
   })
 })
