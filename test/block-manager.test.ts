@@ -19,6 +19,7 @@ type Op =
   | {kind: 'fork'; pick: number}
   | {kind: 'abort'; pick: number; wholeGroup: boolean}
   | {kind: 'swapOut' | 'swapIn' | 'recompute'; pick: number}
+  | {kind: 'speculate'; pick: number; draft: number; accept: number; token: number}
 
 const opArbitrary: fc.Arbitrary<Op> = fc.oneof(
   {
@@ -39,6 +40,10 @@ const opArbitrary: fc.Arbitrary<Op> = fc.oneof(
   {weight: 1, arbitrary: fc.record({kind: fc.constant('fork' as const), pick: fc.nat()})},
   {weight: 1, arbitrary: fc.record({kind: fc.constant('abort' as const), pick: fc.nat(), wholeGroup: fc.boolean()})},
   {weight: 1, arbitrary: fc.record({kind: fc.constantFrom('swapOut' as const, 'swapIn' as const, 'recompute' as const), pick: fc.nat()})},
+  {
+    weight: 3,
+    arbitrary: fc.record({kind: fc.constant('speculate' as const), pick: fc.nat(), draft: fc.integer({min: 1, max: 6}), accept: fc.nat(), token: fc.nat(3)}),
+  },
 )
 
 interface Scenario {
@@ -87,6 +92,8 @@ class Simulation {
         return this.swapIn(op.pick)
       case 'recompute':
         return this.recompute(op.pick)
+      case 'speculate':
+        return this.speculate(op)
     }
   }
 
@@ -186,6 +193,58 @@ class Simulation {
         sample.status = SequenceStatus.FinishedLength
         this.manager.free(sample)
       }
+    }
+    if (group.isFinished) remove(this.running, group)
+  }
+
+  /**
+   * Speculative decoding as the engine does it: each decoding sequence computes its last token plus up to `draft`
+   * proposed tokens (slots past its length), accepts some, appends one more, and rolls back the rejected slots.
+   */
+  private speculate(op: {pick: number; draft: number; accept: number; token: number}): void {
+    const group = this.running[op.pick % this.running.length]
+    const seqs = group?.unfinished ?? []
+    if (group === undefined || seqs.some((seq) => seq.numUncomputedTokens !== 1 || seq.outputLength === 0)) return
+    // Never past max_tokens (the step yields one token of its own), as the speculator.
+    const draftOf = (seq: Sequence) => Math.max(0, Math.min(op.draft, group.params.maxTokens - seq.outputLength - 1))
+    if (!this.manager.canAppendSlots(group, draftOf)) return
+    for (const seq of seqs) {
+      const before = [...this.manager.getBlockTable(seq)]
+      const written = range(Math.floor(seq.numComputedTokens / BLOCK_SIZE), Math.min(before.length, blocksForTokens(seq.length + draftOf(seq), BLOCK_SIZE)))
+      const shared = written.filter((index) => this.holders(before[index]!) > 1)
+      const copies = this.manager.appendSlots(seq, draftOf(seq))
+      assert.deepEqual(copies.map((copy) => copy.src), shared.map((index) => before[index]!), 'copy-on-write covers the draft slots too')
+      assert.ok(this.manager.getBlockTable(seq).length * BLOCK_SIZE >= seq.length + draftOf(seq))
+      this.copyBlocks(copies)
+    }
+    for (const seq of seqs) {
+      const draft = range(0, draftOf(seq)).map((k) => (op.token + k) % 4)
+      const table = this.manager.getBlockTable(seq)
+      const tokens = [seq.lastTokenId, ...draft]
+      tokens.forEach((tokenId, k) => {
+        const position = seq.numComputedTokens + k
+        const blockId = table[Math.floor(position / BLOCK_SIZE)]!
+        assert.equal(this.holders(blockId), 1, `block ${blockId} is written while shared`)
+        this.slotsOf(this.deviceSlots, blockId)[position % BLOCK_SIZE] = tokenId
+      })
+      const accepted = op.accept % (draft.length + 1)
+      seq.numComputedTokens += 1 + accepted
+      for (const tokenId of draft.slice(0, accepted)) seq.appendToken(tokenId, -1)
+      // The correction (or bonus) token: differs from the rejected draft token, so rolled-back slots hold stale K/V.
+      seq.appendToken(accepted < draft.length ? (draft[accepted]! + 1) % 4 : op.token, -1)
+      if (seq.outputLength >= group.params.maxTokens) {
+        seq.status = SequenceStatus.FinishedLength
+        this.manager.free(seq)
+        continue
+      }
+      const tableBefore = [...table]
+      this.manager.trimSlots(seq)
+      const trimmed = this.manager.getBlockTable(seq)
+      assert.deepEqual(trimmed, tableBefore.slice(0, trimmed.length), 'rollback only drops blocks from the end')
+      // The newest token has no slot yet when a whole draft was accepted (the next step appends it).
+      const kept = Math.min(tableBefore.length, blocksForTokens(seq.length, BLOCK_SIZE))
+      if (!reservesUpfront(this.scenario.policy)) assert.equal(trimmed.length, kept, 'no block past the sequence stays')
+      this.manager.markComputed(seq)
     }
     if (group.isFinished) remove(this.running, group)
   }

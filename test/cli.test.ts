@@ -43,6 +43,29 @@ describe('pagedllm generate', () => {
     }
   })
 
+  it('--speculative-method ngram: the same greedy tokens, with proposed / accepted counts in --json', async () => {
+    const prompt = 'the cat sat on the mat and the cat sat on the mat and the cat sat on the'
+    const base = ['--model', modelDir, '--json', '--max-tokens', '24', '--threads', '1', prompt]
+    const [plain, spec] = await Promise.all([runCommand('generate', base), runCommand('generate', [...base, '--speculative-method', 'ngram', '--num-speculative-tokens', '3'])])
+    assert.equal(spec.code, 0, spec.stderr)
+    const [plainOut, specOut] = [JSON.parse(plain.stdout)[0], JSON.parse(spec.stdout)[0]]
+    assert.deepEqual(specOut.outputs[0].token_ids, plainOut.outputs[0].token_ids)
+    const counts = specOut.metrics.spec_decode
+    assert.ok(counts.proposed > 0 && counts.accepted <= counts.proposed, JSON.stringify(counts))
+    assert.equal(counts.acceptance_rate, counts.accepted / counts.proposed)
+    assert.equal(plainOut.metrics.spec_decode, undefined)
+  })
+
+  it('speculative flags without a method, and the draft method, are refused by name', async () => {
+    const stray = await runCommand('generate', ['--num-speculative-tokens', '3', 'hi'])
+    assert.equal(stray.code, 2)
+    assert.match(stray.stderr, /--num-speculative-tokens needs --speculative-method/)
+    const draft = await runCommand('generate', ['--speculative-method', 'draft', 'hi'])
+    assert.match(draft.stderr, /draft-model proposer is not built yet/)
+    const json = await runCommand('generate', ['--speculative-config', '{"method":"ngram","prompt_lookup_min":5,"prompt_lookup_max":2}', 'hi'])
+    assert.match(json.stderr, /--ngram-min 5 exceeds --ngram-max 2/)
+  })
+
   it('--n 3 returns three samples of one prompt', async () => {
     const result = await runCommand('generate', ['--model', modelDir, '--json', '--n', '3', '--temperature', '1', '--max-tokens', '4', 'hello'])
     assert.equal(result.code, 0, result.stderr)

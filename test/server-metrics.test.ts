@@ -58,6 +58,7 @@ function stats(overrides: Partial<EngineStats> = {}): EngineStats {
     kv: {blockSize: 16, totalBlocks: 100, usedBlocks: 25, freeBlocks: 70, cachedBlocks: 5, tokensStored: 380, reservedSlots: 400, wasteSlots: 20, sharedBlocks: 2, savedBySharing: 32},
     numPreemptions: 4, prefixCacheHitRate: 0.25, prefixCacheQueries: 400, prefixCacheHits: 100,
     swapBlocks: {used: 8, total: 32}, promptTokens: 400, generationTokens: 57, numSteps: 60,
+    specDecode: {numDrafts: 5, numDraftTokens: 20, numAcceptedTokens: 15},
     ...overrides,
   }
 }
@@ -83,6 +84,9 @@ const VLLM_TYPES: Record<string, string> = {
   'vllm:num_preemptions_total': 'counter',
   'vllm:prompt_tokens_total': 'counter',
   'vllm:generation_tokens_total': 'counter',
+  'vllm:spec_decode_num_drafts_total': 'counter',
+  'vllm:spec_decode_num_draft_tokens_total': 'counter',
+  'vllm:spec_decode_num_accepted_tokens_total': 'counter',
   'vllm:request_success_total': 'counter',
   'vllm:time_to_first_token_seconds': 'histogram',
   'vllm:time_per_output_token_seconds': 'histogram',
@@ -123,6 +127,12 @@ describe('/metrics text', () => {
     assert.equal(value('vllm:prompt_tokens_total'), 400)
     assert.equal(value('vllm:generation_tokens_total'), 57)
     assert.equal(value('vllm:num_preemptions_total'), 4)
+    assert.equal(value('vllm:spec_decode_num_drafts_total'), 5)
+    assert.equal(value('vllm:spec_decode_num_draft_tokens_total'), 20)
+    assert.equal(value('vllm:spec_decode_num_accepted_tokens_total'), 15)
+    assert.equal(value('pagedllm_spec_decode_num_draft_tokens_total'), 20)
+    assert.equal(value('pagedllm_spec_decode_num_accepted_tokens_total'), 15)
+    assert.equal(value('pagedllm_spec_decode_acceptance_rate'), 0.75)
     assert.equal(value('vllm:request_success_total', {finished_reason: 'length'}), 1)
     assert.equal(value('vllm:request_success_total', {finished_reason: 'stop'}), 1)
   })

@@ -128,7 +128,10 @@ function toJson(prompt: string, result: RequestOutput) {
       stop_reason: output.stopReason,
       logprobs: output.logprobs?.map((entry) => Object.fromEntries(entry)) ?? null,
     })),
-    metrics: result.metrics,
+    metrics: {
+      ...result.metrics,
+      ...(result.specDecode ? {spec_decode: {proposed: result.specDecode.numDraftTokens, accepted: result.specDecode.numAcceptedTokens, acceptance_rate: result.specDecode.acceptanceRate}} : {}),
+    },
   }
 }
 

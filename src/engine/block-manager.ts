@@ -95,15 +95,24 @@ export class BlockManager {
     return this.allocator.cachedPrefixTokens(seq)
   }
 
-  canAppendSlots(group: SequenceGroup): boolean {
+  /** lookahead: draft tokens a sequence will compute past its length this step (speculative decoding). */
+  canAppendSlots(group: SequenceGroup, lookahead: (seq: Sequence) => number = () => 0): boolean {
     let needed = 0
-    for (const state of this.tables.statesOf(group, this.tables.onDevice)) needed += this.allocator.blocksToGrow(state)
+    for (const state of this.tables.statesOf(group, this.tables.onDevice)) needed += this.allocator.blocksToGrow(state, lookahead(state.seq))
     return needed <= this.numFreeBlocks
   }
 
-  /** Makes the table cover seq.length tokens; copies out any shared block that the coming step writes into. */
-  appendSlots(seq: Sequence): BlockCopy[] {
-    return this.allocator.appendSlots(this.tables.stateOf(seq))
+  /** Makes the table cover seq.length + lookahead tokens; copies out any shared block that the coming step writes into. */
+  appendSlots(seq: Sequence, lookahead = 0): BlockCopy[] {
+    return this.allocator.appendSlots(this.tables.stateOf(seq), lookahead)
+  }
+
+  /** Rolls back rejected draft tokens: blocks past seq.length are released (a reservation keeps its run). */
+  trimSlots(seq: Sequence): void {
+    const state = this.tables.onDevice.get(seq.seqId)
+    if (state === undefined) return
+    if (seq.numComputedTokens > seq.length) throw new Error(`sequence ${seq.seqId}: ${seq.numComputedTokens} computed tokens but only ${seq.length} tokens`)
+    this.allocator.trimTo(state, seq.length)
   }
 
   canFork(parent: Sequence): boolean {

@@ -47,9 +47,11 @@ export interface KvAllocator {
   allocate(group: SequenceGroup, seqs: readonly Sequence[], family: number): void
   cachedPrefixTokens(seq: Sequence): number
   markComputed(state: SeqBlocks): void
-  /** New blocks the next appendSlots may take (Infinity: it cannot grow at all). */
-  blocksToGrow(state: SeqBlocks): number
-  appendSlots(state: SeqBlocks): BlockCopy[]
+  /** New blocks the next appendSlots may take (Infinity: it cannot grow at all); lookahead: draft tokens past seq.length. */
+  blocksToGrow(state: SeqBlocks, lookahead: number): number
+  appendSlots(state: SeqBlocks, lookahead: number): BlockCopy[]
+  /** Gives back blocks past the first `tokens` tokens' (rejected draft tokens); they were never offered to the prefix cache. */
+  trimTo(state: SeqBlocks, tokens: number): void
   canFork(parent: SeqBlocks): boolean
   fork(parent: SeqBlocks, child: Sequence): BlockCopy[]
   /** The sequence has just left the device for good (its state is already out of onDevice). */

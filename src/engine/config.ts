@@ -1,4 +1,5 @@
 // Engine configuration: built once (from CLI flags or code) and handed to every part of the engine.
+import type {SpeculativeConfig} from './spec-decode/spec-config.js'
 
 /** How KV blocks are handed out. All policies share one pool, one runner and one set of kernels. */
 export type KvPolicy = 'paged' | 'contiguous' | 'orca-max' | 'orca-pow2' | 'orca-oracle'
@@ -45,6 +46,8 @@ export interface EngineConfig {
   watermark: number
   /** Seed for requests that bring none. */
   seed: number
+  /** Speculative decoding (n-gram prompt lookup); absent: off. */
+  speculative?: SpeculativeConfig
 }
 
 export const DEFAULT_ENGINE_CONFIG: Omit<EngineConfig, 'modelPath'> = {

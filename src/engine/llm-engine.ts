@@ -17,6 +17,7 @@ import type {SamplingParams} from './sampling-params.js'
 import {Scheduler} from './scheduler.js'
 import {StepWatchdog, type EngineHealth} from './step-watchdog.js'
 import {SequenceGroup, SequenceStatus, isFinished} from './sequence.js'
+import {Speculator, emptySpecCounts, type SpecDecodeCounts} from './spec-decode/speculator.js'
 import type {KvMemoryStats} from './block-manager.js'
 
 export interface AddRequestOptions {
@@ -53,6 +54,8 @@ export interface EngineStats {
   promptTokens: number
   generationTokens: number
   numSteps: number
+  /** Speculative decoding since start (all zero when it is off). */
+  specDecode: SpecDecodeCounts
 }
 
 export const nowSeconds = (): number => performance.now() / 1000
@@ -99,6 +102,7 @@ export class LLMEngine {
     private readonly runner: ModelRunner,
     private readonly outputs: OutputProcessor,
     private readonly grammars: GrammarService,
+    private readonly speculator: Speculator | null,
   ) {}
 
   static async create(config: EngineConfig): Promise<LLMEngine> {
@@ -133,13 +137,14 @@ export class LLMEngine {
       watermark: config.watermark,
       maxModelLen,
     })
-    const scheduler = new Scheduler(config, blockManager, device.device === 'cpu')
+    const speculator = config.speculative ? new Speculator(config.speculative) : null
+    const scheduler = new Scheduler(config, blockManager, device.device === 'cpu', speculator)
     const runner = new ModelRunner(native, blockManager, config.blockSize)
     const eos = model.generationConfig.eosTokenIds
     const grammars = new GrammarService(model.tokenizer, model.config.vocabSize, eos)
     const guides = new SequenceGuides(grammars, model.tokenizer, model.config.vocabSize, eos)
-    const outputs = new OutputProcessor(model.tokenizer, blockManager, scheduler, model.config.vocabSize, eos, guides)
-    const engine = new LLMEngine(config, model, native, maxModelLen, device, blockManager, scheduler, runner, outputs, grammars)
+    const outputs = new OutputProcessor(model.tokenizer, blockManager, scheduler, model.config.vocabSize, eos, guides, speculator)
+    const engine = new LLMEngine(config, model, native, maxModelLen, device, blockManager, scheduler, runner, outputs, grammars, speculator)
     if (note !== null) engine.notes.push(note)
     return engine
   }
@@ -222,6 +227,7 @@ export class LLMEngine {
       promptTokens: this.counters.promptTokens,
       generationTokens: this.counters.generationTokens,
       numSteps: this.counters.numSteps,
+      specDecode: {...(this.speculator?.totals ?? emptySpecCounts())},
     }
   }
 
@@ -255,6 +261,9 @@ export class LLMEngine {
       throw new InvalidRequestError(`allowed token id ${badAllowed} is outside the vocabulary [0, ${vocabSize})`, {param: 'allowed_token_ids'})
     if (params.guided !== null && !this.grammars.isCompiled(params.guided))
       throw new InvalidRequestError(`the ${params.guided.kind} constraint must be compiled first (LLMEngine.prepareRequest)`, {param: params.guided.param})
+    // As vLLM: verifying drafts against several beams at once is not defined; say so rather than silently not speculating.
+    if (params.useBeamSearch && this.speculator !== null)
+      throw new InvalidRequestError('beam search cannot run with speculative decoding: start the engine without --speculative-method', {param: 'use_beam_search'})
     if (promptLength + params.maxTokens > this.maxModelLen) {
       throw new ContextLengthError(
         `This model's maximum context length is ${this.maxModelLen} tokens. However, you requested ` +

@@ -9,6 +9,8 @@ export interface LogitsRows {
   sampleRow: number
   /** Rows of every computed token, in order, when prompt logprobs were asked for (else null). */
   promptRows: number[] | null
+  /** Speculative decoding: the rows after sampleRow, one per draft token (row i predicts the token after draft i). */
+  draftRows: number[]
 }
 
 export interface PreparedStep {
@@ -48,12 +50,12 @@ export function prepareStep(output: SchedulerOutput, blockManager: BlockManager,
 
   let row = 0
   scheduled.forEach((entry, i) => {
-    const {seq, numNewTokens} = entry
+    const {seq, numNewTokens, draftTokenIds} = entry
     const table = tables[i]!
     const start = seq.numComputedTokens
     for (let k = 0; k < numNewTokens; k++) {
       const position = start + k
-      tokenIds[row + k] = seq.tokenIds[position]!
+      tokenIds[row + k] = position < seq.length ? seq.tokenIds[position]! : draftTokenIds[position - seq.length]!
       positions[row + k] = position
       slotMapping[row + k] = table[Math.floor(position / blockSize)]! * blockSize + (position % blockSize)
     }
@@ -72,14 +74,20 @@ export function prepareStep(output: SchedulerOutput, blockManager: BlockManager,
       }
     }
     let sampleRow = -1
+    const draftRows: number[] = []
+    const lastRealRow = row + numNewTokens - 1 - draftTokenIds.length
     if (entry.samples) {
-      if (promptRows) sampleRow = promptRows[promptRows.length - 1]!
+      if (promptRows) sampleRow = promptRows[lastRealRow - row]!
       else {
         sampleRow = logitsIndices.length
-        logitsIndices.push(row + numNewTokens - 1)
+        logitsIndices.push(lastRealRow)
+      }
+      for (let k = 1; k <= draftTokenIds.length; k++) {
+        draftRows.push(promptRows ? promptRows[lastRealRow - row + k]! : logitsIndices.length)
+        if (!promptRows) logitsIndices.push(lastRealRow + k)
       }
     }
-    rows.push({sampleRow, promptRows})
+    rows.push({sampleRow, promptRows, draftRows})
     row += numNewTokens
   })
 

@@ -11,6 +11,8 @@ import {biasedRow, promptTokenLogprobs, sampleRows, topLogprobsOfRow, type Sampl
 import type {ScheduledSequence, Scheduler} from './scheduler.js'
 import {checkStop} from './stop-checker.js'
 import {SequenceStatus, type Sequence, type SequenceGroup} from './sequence.js'
+import type {Speculator} from './spec-decode/speculator.js'
+import {verifyDraft} from './spec-decode/verify.js'
 
 /** Per-sequence state that lives outside the sequence's data: its generator and its detokenizer. */
 interface SequenceState {
@@ -31,6 +33,7 @@ export class OutputProcessor {
     private readonly vocabSize: number,
     private readonly eosTokenIds: readonly number[],
     private readonly guides: SequenceGuides,
+    private readonly speculator: Speculator | null = null,
   ) {}
 
   /** Applies one step's logits to the scheduled sequences. Returns the groups that changed. */
@@ -44,7 +47,13 @@ export class OutputProcessor {
       const {group, seq} = entry
       const row = rows[i]!
       if (row.promptRows) this.recordPromptLogprobs(group, seq, row.promptRows, logits)
-      seq.numComputedTokens += entry.numNewTokens
+      // Draft tokens count as computed only once accepted.
+      seq.numComputedTokens += entry.numNewTokens - entry.draftTokenIds.length
+      if (entry.draftTokenIds.length > 0) {
+        touched.add(group)
+        this.verifyDrafts(group, seq, entry.draftTokenIds, [row.sampleRow, ...row.draftRows], logits)
+        return
+      }
       this.blockManager.markComputed(seq)
       if (!entry.samples) return
       touched.add(group)
@@ -78,6 +87,21 @@ export class OutputProcessor {
     }
     for (const group of touched) if (group.isFinished) this.finishGroup(group, now)
     return touched
+  }
+
+  /** Speculative decoding: appends the accepted draft tokens and one more, then rolls back the rejected slots. */
+  private verifyDrafts(group: SequenceGroup, seq: Sequence, draft: readonly number[], rows: readonly number[], logits: Float32Array): void {
+    const accepted = verifyDraft(draft, rows, (row) => {
+      const [result] = sampleRows(logits, this.vocabSize, [this.sampleRequest(group, seq, row)])
+      seq.appendToken(result!.tokenId, result!.logprob, result!.topLogprobs ?? undefined)
+      this.afterAppend(group, seq)
+      return {tokenId: result!.tokenId, finished: seq.status !== SequenceStatus.Running}
+    })
+    this.speculator?.record(group, seq, draft.length, accepted)
+    if (seq.status !== SequenceStatus.Running) return // finished: its blocks are already freed
+    seq.numComputedTokens += accepted
+    this.blockManager.trimSlots(seq)
+    this.blockManager.markComputed(seq)
   }
 
   /** Frees a sequence's per-sequence state (finished, aborted or discarded beam). */

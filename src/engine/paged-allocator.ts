@@ -103,8 +103,8 @@ export class PagedAllocator implements KvAllocator {
   }
 
   /** Growth plus copy-on-write of shared blocks in the written range. */
-  blocksToGrow(state: SeqBlocks): number {
-    const needed = blocksForTokens(state.seq.length, this.tables.blockSize)
+  blocksToGrow(state: SeqBlocks, lookahead: number): number {
+    const needed = blocksForTokens(state.seq.length + lookahead, this.tables.blockSize)
     let copies = 0
     for (let index = this.tables.firstWrittenBlock(state.seq); index < Math.min(state.table.length, needed); index++) {
       if (this.tables.device.refCount(state.table[index]!) > 1) copies++
@@ -112,10 +112,10 @@ export class PagedAllocator implements KvAllocator {
     return Math.max(0, needed - state.table.length) + copies
   }
 
-  /** Makes the table cover seq.length tokens; copies out any shared block that the coming step writes into. */
-  appendSlots(state: SeqBlocks): BlockCopy[] {
+  /** Makes the table cover seq.length + lookahead tokens; copies out any shared block that the coming step writes into. */
+  appendSlots(state: SeqBlocks, lookahead: number): BlockCopy[] {
     const {seq, table} = state
-    const needed = blocksForTokens(seq.length, this.tables.blockSize)
+    const needed = blocksForTokens(seq.length + lookahead, this.tables.blockSize)
     const copies: BlockCopy[] = []
     for (let index = this.tables.firstWrittenBlock(seq); index < Math.min(table.length, needed); index++) {
       const shared = table[index]!
@@ -127,6 +127,12 @@ export class PagedAllocator implements KvAllocator {
     }
     while (table.length < needed) table.push(this.takeFreeBlock())
     return copies
+  }
+
+  trimTo(state: SeqBlocks, tokens: number): void {
+    const keep = blocksForTokens(tokens, this.tables.blockSize)
+    if (keep < state.hashedBlocks) throw new Error(`sequence ${state.seq.seqId}: trimming to ${keep} blocks would drop prefix-cached blocks`)
+    if (state.table.length > keep) this.releaseDeviceBlocks(state.table.splice(keep))
   }
 
   canFork(): boolean {

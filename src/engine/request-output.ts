@@ -1,5 +1,5 @@
 // What a caller sees of a request: cumulative outputs, and a handle to stream, await or abort them.
-import {finishReasonOf, type FinishReason, type SequenceGroup, type TokenLogprobs} from './sequence.js'
+import {finishReasonOf, type FinishReason, type SequenceGroup, type SpecDecodeCounts, type TokenLogprobs} from './sequence.js'
 
 export interface CompletionOutput {
   index: number
@@ -20,6 +20,8 @@ export interface RequestOutput {
   finished: boolean
   promptLogprobs: (TokenLogprobs | null)[] | null
   metrics: {arrivalTime: number; firstScheduledTime: number | null; firstTokenTime: number | null; finishedTime: number | null}
+  /** Speculative decoding counts, when the engine speculates (null otherwise or before any proposal). */
+  specDecode?: (SpecDecodeCounts & {acceptanceRate: number}) | null
 }
 
 /**
@@ -51,7 +53,12 @@ export function snapshotGroup(group: SequenceGroup, finishedOutputs?: Completion
       firstTokenTime: group.times.firstToken,
       finishedTime: group.times.finished,
     },
+    ...(group.specDecode === null ? {} : {specDecode: {...group.specDecode, acceptanceRate: acceptanceRate(group.specDecode)}}),
   }
+}
+
+export function acceptanceRate(counts: SpecDecodeCounts): number {
+  return counts.numDraftTokens === 0 ? 0 : counts.numAcceptedTokens / counts.numDraftTokens
 }
 
 /** Streams a request's outputs. Only the newest snapshot matters (outputs are cumulative), so slow readers skip ahead. */

@@ -57,15 +57,18 @@ export class ReservingAllocator implements KvAllocator {
   markComputed(): void {}
 
   /** A reservation never grows: outgrowing it is impossible (Infinity), anything else needs no new block. */
-  blocksToGrow(state: SeqBlocks): number {
-    return blocksForTokens(state.seq.length, this.tables.blockSize) > state.table.length ? Infinity : 0
+  blocksToGrow(state: SeqBlocks, lookahead: number): number {
+    return blocksForTokens(state.seq.length + lookahead, this.tables.blockSize) > state.table.length ? Infinity : 0
   }
 
-  appendSlots(state: SeqBlocks): BlockCopy[] {
-    if (blocksForTokens(state.seq.length, this.tables.blockSize) > state.table.length)
+  appendSlots(state: SeqBlocks, lookahead: number): BlockCopy[] {
+    if (blocksForTokens(state.seq.length + lookahead, this.tables.blockSize) > state.table.length)
       throw new Error(`sequence ${state.seq.seqId} outgrew its reservation of ${state.table.length} blocks`)
     return []
   }
+
+  /** The reservation is the sequence's whole run: rejected draft slots are simply overwritten later. */
+  trimTo(): void {}
 
   canFork(parent: SeqBlocks): boolean {
     if ((this.families.get(parent.family)?.spares.length ?? 0) > 0) return true

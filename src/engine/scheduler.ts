@@ -3,6 +3,7 @@ import type {BlockCopy, BlockManager, BlockMapping} from './block-manager.js'
 import type {EngineConfig} from './config.js'
 import {ContextLengthError, InvalidRequestError} from './errors.js'
 import {SequenceStatus, type Sequence, type SequenceGroup} from './sequence.js'
+import type {Speculator} from './spec-decode/speculator.js'
 
 /** One sequence's share of a step: tokens [seq.numComputedTokens, + numNewTokens) run through the model. */
 export interface ScheduledSequence {
@@ -11,6 +12,8 @@ export interface ScheduledSequence {
   numNewTokens: number
   /** The step reaches the end of the sequence, so its last row's logits are sampled. */
   samples: boolean
+  /** Proposed tokens computed after the sequence's last token, to be verified (speculative decoding); else empty. */
+  draftTokenIds: number[]
 }
 
 export interface SchedulerOutput {
@@ -39,6 +42,7 @@ export class Scheduler {
     private readonly config: EngineConfig,
     private readonly blockManager: BlockManager,
     private readonly swapIsCheap = false,
+    private readonly speculator: Speculator | null = null,
   ) {}
 
   get hasWork(): boolean {
@@ -71,11 +75,14 @@ export class Scheduler {
     const mayAdmit = this.config.policy !== 'contiguous' || (this.running.length === 0 && this.swapped.length === 0)
 
     // 1. Running groups in arrival order; make room by preempting from the back.
+    const drafts = this.proposeDrafts()
     for (let i = 0; i < this.running.length && tokenBudget > 0; ) {
       const group = this.running[i]!
       const seqs = group.withStatus(SequenceStatus.Running)
       if (seqs.length > seqBudget) break
-      let fits = this.blockManager.canAppendSlots(group)
+      let fits = this.blockManager.canAppendSlots(group, (seq) => drafts.get(seq)?.length ?? 0)
+      // Drafts are optional: drop them before preempting anyone for their room.
+      if (!fits && seqs.some((seq) => drafts.delete(seq))) fits = this.blockManager.canAppendSlots(group)
       while (!fits && this.running.length - 1 > i) {
         this.preempt(this.running[this.running.length - 1]!, output)
         fits = this.blockManager.canAppendSlots(group)
@@ -84,7 +91,7 @@ export class Scheduler {
         this.preempt(group, output)
         break
       }
-      tokenBudget -= this.scheduleSequences(group, seqs, tokenBudget, output, true)
+      tokenBudget -= this.scheduleSequences(group, seqs, tokenBudget, output, true, drafts)
       seqBudget -= seqs.length
       i++
     }
@@ -154,15 +161,38 @@ export class Scheduler {
     return kv === null ? null : new ContextLengthError(`${kv}; raise the KV cache size or lower max_tokens`, 'max_tokens')
   }
 
+  /** Draft tokens per running decode sequence, when speculation is on and the batch is small enough to pay. */
+  private proposeDrafts(): Map<Sequence, number[]> {
+    const drafts = new Map<Sequence, number[]>()
+    if (this.speculator === null) return drafts
+    const decoding = this.running.flatMap((group) => group.withStatus(SequenceStatus.Running).map((seq) => ({group, seq})))
+    if (!this.speculator.paysAt(decoding.length)) return drafts
+    for (const {group, seq} of decoding) {
+      const draft = this.speculator.propose(group, seq)
+      if (draft.length > 0) drafts.set(seq, draft)
+    }
+    return drafts
+  }
+
   /** Adds the group's sequences to the step within the token budget; returns the tokens they take. */
-  private scheduleSequences(group: SequenceGroup, seqs: Sequence[], tokenBudget: number, output: SchedulerOutput, appendSlots: boolean): number {
+  private scheduleSequences(
+    group: SequenceGroup,
+    seqs: Sequence[],
+    tokenBudget: number,
+    output: SchedulerOutput,
+    appendSlots: boolean,
+    drafts: ReadonlyMap<Sequence, number[]> = new Map(),
+  ): number {
     let used = 0
     for (const seq of seqs) {
       const numNewTokens = this.chunk(seq, tokenBudget - used)
       if (numNewTokens === 0) continue
-      if (appendSlots) output.blockCopies.push(...this.blockManager.appendSlots(seq))
-      output.scheduled.push({group, seq, numNewTokens, samples: seq.numComputedTokens + numNewTokens === seq.length})
-      used += numNewTokens
+      const samples = seq.numComputedTokens + numNewTokens === seq.length
+      // Drafts ride after the last token, as far as the budget allows.
+      const draftTokenIds = samples ? (drafts.get(seq) ?? []).slice(0, Math.max(0, tokenBudget - used - numNewTokens)) : []
+      if (appendSlots) output.blockCopies.push(...this.blockManager.appendSlots(seq, draftTokenIds.length))
+      output.scheduled.push({group, seq, numNewTokens: numNewTokens + draftTokenIds.length, samples, draftTokenIds})
+      used += numNewTokens + draftTokenIds.length
     }
     return used
   }

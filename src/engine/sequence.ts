@@ -98,6 +98,13 @@ export class Sequence {
   }
 }
 
+/** Speculative decoding of one request: verification steps with a proposal, tokens proposed, tokens accepted. */
+export interface SpecDecodeCounts {
+  numDrafts: number
+  numDraftTokens: number
+  numAcceptedTokens: number
+}
+
 export interface RequestTimes {
   arrival: number
   firstScheduled: number | null
@@ -112,6 +119,8 @@ export class SequenceGroup {
   sequences: Sequence[]
   /** Prompt logprobs, filled after prefill when asked for (index i = logprobs of prompt token i; entry 0 is null). */
   promptLogprobs: (TokenLogprobs | null)[] | null = null
+  /** Set once a speculative proposal of this request has been verified. */
+  specDecode: SpecDecodeCounts | null = null
   readonly promptTokenIds: readonly number[]
 
   constructor(

@@ -67,6 +67,12 @@ export class ServerMetrics {
         family('pagedllm_prompt_tokens_total', 'counter', 'Prompt tokens processed since start.', [[noLabels, stats.promptTokens]]),
         family('pagedllm_generation_tokens_total', 'counter', 'Tokens generated since start.', [[noLabels, stats.generationTokens]]),
         family('pagedllm_engine_steps_total', 'counter', 'Engine steps run since start.', [[noLabels, stats.numSteps]]),
+        family('pagedllm_spec_decode_num_drafts_total', 'counter', 'Speculative decoding: sequence steps that verified a proposal.', [[noLabels, stats.specDecode.numDrafts]]),
+        family('pagedllm_spec_decode_num_draft_tokens_total', 'counter', 'Speculative decoding: tokens proposed.', [[noLabels, stats.specDecode.numDraftTokens]]),
+        family('pagedllm_spec_decode_num_accepted_tokens_total', 'counter', 'Speculative decoding: proposed tokens accepted.', [[noLabels, stats.specDecode.numAcceptedTokens]]),
+        family('pagedllm_spec_decode_acceptance_rate', 'gauge', 'Speculative decoding: accepted / proposed tokens since start.', [
+          [noLabels, stats.specDecode.numDraftTokens === 0 ? 0 : stats.specDecode.numAcceptedTokens / stats.specDecode.numDraftTokens],
+        ]),
       )
     }
     parts.push(
