@@ -1,4 +1,5 @@
 // The CUDA backend: owns weights, the paged KV pool and a pinned host swap pool; runs one Llama forward pass per step.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -6,6 +7,7 @@
 #include "cuda_memory.h"
 #include "cuda_ops.h"
 #include "cuda_weights.h"
+#include "gemm.h"
 #include "pagedllm/backend.h"
 
 namespace pagedllm {
@@ -51,6 +53,7 @@ class CudaBackend final : public Backend {
       throw std::runtime_error("CUDA backend: num_heads must be a multiple of num_kv_heads");
     PAGEDLLM_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
     weights_ = std::make_unique<DeviceWeights<T>>(options, stream_);
+    gemm_ = std::make_unique<Gemm>(gemm_setting(), num_sms_, stream_);
     layout_ = {model_.num_layers, cache_.block_size, model_.num_kv_heads, model_.head_dim};
     const size_t block_bytes = layout_.block_stride() * sizeof(T);
     kv_pool_.resize(size_t(cache_.num_blocks) * block_bytes);
@@ -64,6 +67,7 @@ class CudaBackend final : public Backend {
   }
 
   ~CudaBackend() override {
+    gemm_.reset();
     weights_.reset();
     if (stream_) cudaStreamDestroy(stream_);
   }
@@ -71,7 +75,7 @@ class CudaBackend final : public Backend {
   BackendInfo info() const override {
     BackendInfo info;
     info.name = "cuda";
-    info.device_name = device_name_;
+    info.device_name = device_name_ + "; " + gemm_->description();
     info.num_threads = 1;
     info.weight_bytes = weights_->bytes();
     info.kv_bytes_per_block = layout_.block_stride() * sizeof(T);
@@ -227,6 +231,11 @@ class CudaBackend final : public Backend {
     const size_t gate_up_at = plan.add(size_t(n) * 2 * I * sizeof(float));
     const size_t activation_at = plan.add(size_t(n) * I * sizeof(T));
     const size_t workspace_at = plan.add(paged_attention_workspace_bytes(n, model_.num_heads, D, max_kv_len_));
+    // WMMA split-K partials (decode shapes); one buffer serves every GEMM of the step, as they run in stream order.
+    const size_t gemm_floats = std::max({gemm_->workspace_floats(n, qkv_width, H), gemm_->workspace_floats(n, H, q_width),
+                                         gemm_->workspace_floats(n, 2 * I, H), gemm_->workspace_floats(n, H, I),
+                                         gemm_->workspace_floats(chunk_rows, V, H)});
+    const size_t gemm_workspace_at = plan.add(gemm_floats * sizeof(float));
     const size_t final_rows_at = plan.add(size_t(chunk_rows) * H * sizeof(T));
     const size_t logits_at = plan.add(size_t(chunk_rows) * V * sizeof(float));
     if (scratch_.bytes() < plan.total()) scratch_.resize(plan.total() + plan.total() / 2);  // headroom: fewer reallocations
@@ -241,6 +250,7 @@ class CudaBackend final : public Backend {
     float* workspace = reinterpret_cast<float*>(base + workspace_at);
     T* final_rows = reinterpret_cast<T*>(base + final_rows_at);
     float* logits = reinterpret_cast<float*>(base + logits_at);
+    float* gemm_workspace = reinterpret_cast<float*>(base + gemm_workspace_at);
 
     const AttentionRows rows{n, max_kv_len_, device_index(row_seq_at_), device_index(row_kv_len_at_),
                              device_index(block_tables_at_), batch.max_blocks_per_seq};
@@ -254,18 +264,18 @@ class CudaBackend final : public Backend {
       } else {
         fused_add_rms_norm(residual, delta, nullptr, n, H, w.input_norm, eps, normed, stream_);  // previous MLP output
       }
-      linear(normed, w.qkv, w.qkv_bias, n, qkv_width, H, qkv, num_sms_, stream_);
+      gemm_->linear(normed, w.qkv, w.qkv_bias, n, qkv_width, H, qkv, gemm_workspace);
       rotary_embedding(qkv, qkv_width, device_index(positions_at_), n, model_.num_heads, model_.num_kv_heads, D,
                        inv_freq_.as<float>(), stream_);
       reshape_and_cache(qkv, qkv_width, q_width, q_width + kv_width, device_index(slot_mapping_at_), n, kv_pool_.as<T>(),
                         layout_, l, stream_);
       paged_attention(qkv, qkv_width, model_.num_heads, kv_pool_.as<T>(), layout_, l, scale, rows, workspace, attention,
                       stream_);
-      linear(attention, w.o_proj, nullptr, n, H, q_width, delta, num_sms_, stream_);
+      gemm_->linear(attention, w.o_proj, nullptr, n, H, q_width, delta, gemm_workspace);
       fused_add_rms_norm(residual, delta, nullptr, n, H, w.post_attention_norm, eps, normed, stream_);
-      linear(normed, w.gate_up, nullptr, n, 2 * I, H, gate_up, num_sms_, stream_);
+      gemm_->linear(normed, w.gate_up, nullptr, n, 2 * I, H, gate_up, gemm_workspace);
       silu_and_mul(gate_up, n, I, activation, stream_);
-      linear(activation, w.down_proj, nullptr, n, H, I, delta, num_sms_, stream_);
+      gemm_->linear(activation, w.down_proj, nullptr, n, H, I, delta, gemm_workspace);
     }
     // Only the rows whose logits are returned get the last residual add, the final norm and the LM head, in chunks
     // of kLogitsChunkRows; each chunk is copied out before the next one overwrites it (same stream, in order).
@@ -273,7 +283,7 @@ class CudaBackend final : public Backend {
       const int rows = std::min(kLogitsChunkRows, num_logits - first);
       fused_add_rms_norm(residual, delta, device_index(logits_indices_at_) + first, rows, H, weights_->final_norm(), eps,
                          final_rows, stream_);
-      linear(final_rows, weights_->lm_head(), nullptr, rows, V, H, logits, num_sms_, stream_);
+      gemm_->linear(final_rows, weights_->lm_head(), nullptr, rows, V, H, logits, gemm_workspace);
       PAGEDLLM_CUDA_CHECK(cudaMemcpyAsync(logits_out + size_t(first) * V, logits, size_t(rows) * V * sizeof(float),
                                           cudaMemcpyDeviceToHost, stream_));
     }
@@ -285,6 +295,7 @@ class CudaBackend final : public Backend {
   int num_sms_ = 1;
   cudaStream_t stream_ = nullptr;
   std::unique_ptr<DeviceWeights<T>> weights_;
+  std::unique_ptr<Gemm> gemm_;
   KvLayout layout_;
   DeviceMemory kv_pool_;
   PinnedMemory swap_pool_;

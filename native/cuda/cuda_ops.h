@@ -75,9 +75,14 @@ template <typename T>
 void paged_attention(const float* qkv, int row_stride, int num_heads, const T* pool, const KvLayout& layout, int layer,
                      float scale, const AttentionRows& rows, float* workspace, T* out, cudaStream_t stream);
 
-// linear_kernels.cu: y[M, N] = x[M, K] * w[N, K]^T (+ bias[N]); tensor cores, fp32 accumulation.
+// linear_kernels.cu: y[M, N] = x[M, K] * w[N, K]^T (+ bias[N]); WMMA tensor cores, fp32 accumulation. Split-K
+// (decode) needs split_workspace of linear_split_workspace_floats(M, N, K, num_sms) floats (0: no split, may be null).
+size_t linear_split_workspace_floats(int M, int N, int K, int num_sms);
 template <typename T>
-void linear(const T* x, const T* w, const float* bias, int M, int N, int K, float* y, int num_sms, cudaStream_t stream);
+void linear(const T* x, const T* w, const float* bias, int M, int N, int K, float* y, int num_sms, float* split_workspace,
+            cudaStream_t stream);
+// Adds bias[N] to every row of y[M, N] (cuBLAS GEMMs have no bias epilogue in the GemmEx call).
+void add_bias_rows(float* y, const float* bias, int M, int N, cudaStream_t stream);
 
 // row_stats_kernels.cu: per logits row the max, argmax (lowest index on ties), log-sum-exp and the top_k
 // (value, id) pairs in descending order (ties: lower id first). Lets sampling run without copying full logits.

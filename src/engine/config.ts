@@ -1,4 +1,5 @@
 // Engine configuration: built once (from CLI flags or code) and handed to every part of the engine.
+import type {GemmMode} from './cublas-search.js'
 
 /** How KV blocks are handed out. All policies share one pool, one runner and one set of kernels. */
 export type KvPolicy = 'paged' | 'contiguous' | 'orca-max' | 'orca-pow2' | 'orca-oracle'
@@ -30,6 +31,8 @@ export interface EngineConfig {
   numBlocks?: number
   /** GPU: fraction of device memory the engine may use (weights + KV). */
   gpuMemoryUtilization: number
+  /** GPU: cuBLAS or the WMMA kernel for the linear layers (unset: $PAGEDLLM_GEMM, else auto). */
+  gemm?: GemmMode
   /** Host swap space in bytes, for swap preemption. */
   swapSpaceBytes: number
   /** Context limit; defaults to the model's max_position_embeddings. */

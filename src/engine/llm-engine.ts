@@ -120,6 +120,7 @@ export class LLMEngine {
       weightFormat,
       threads: config.threads,
       device: device.device,
+      gemm: config.gemm,
     })
     const blockManager = new BlockManager({
       numBlocks,

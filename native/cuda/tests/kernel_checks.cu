@@ -10,6 +10,7 @@
 #include "cuda_common.cuh"
 #include "cuda_memory.h"
 #include "cuda_ops.h"
+#include "gemm.h"
 #include "kernel_checks.h"
 
 namespace pagedllm {
@@ -248,33 +249,52 @@ void check_activation_and_embedding(Checker& c) {
   c.report("embedding", dtype_name<T>(), "exact gather", embedded.read(), emb_ref, 0.0);
 }
 
+// Each GEMM this machine can run (WMMA always; cuBLAS when a library loads), against float64, and twice on the same
+// inputs: the second run must give the same bits (split-K reduces in a fixed order, no atomics).
 template <typename T>
 void check_linear(Checker& c, int num_sms) {
   struct Shape {
     int M, N, K;
     bool bias;
   };
-  // Decode-like (split-K), prefill-like, and ragged sizes that take the scalar tile loads.
-  for (const Shape& s : {Shape{1, 4096, 4096, false}, Shape{64, 1024, 512, true}, Shape{100, 333, 200, true},
-                         Shape{3, 77, 37, false}}) {
-    std::vector<double> x_ref, w_ref;
-    const auto x = c.random_rounded<T>(size_t(s.M) * s.K, 1.f, &x_ref);
-    const auto w = c.random_rounded<T>(size_t(s.N) * s.K, 0.05f, &w_ref);
-    const auto bias = c.random_floats(s.N, 1.f);
-    DeviceArray<T> x_dev(x), w_dev(w);
-    DeviceArray<float> bias_dev(bias);
-    auto y = DeviceArray<float>::poisoned(size_t(s.M) * s.N);
-    linear(x_dev.get(), w_dev.get(), s.bias ? bias_dev.get() : nullptr, s.M, s.N, s.K, y.get(), num_sms, nullptr);
-    std::vector<double> ref(y.count);
-    for (int m = 0; m < s.M; ++m)
-      for (int n = 0; n < s.N; ++n) {
-        double sum = s.bias ? bias[n] : 0;
-        for (int k = 0; k < s.K; ++k) sum += x_ref[size_t(m) * s.K + k] * w_ref[size_t(n) * s.K + k];
-        ref[size_t(m) * s.N + n] = sum;
-      }
-    const std::string name = "M" + std::to_string(s.M) + " N" + std::to_string(s.N) + " K" + std::to_string(s.K) +
-                             (s.bias ? " +bias" : "");
-    c.report("linear", dtype_name<T>(), name, y.read(), ref, kFloat32Bound);
+  std::vector<std::string> modes = {"wmma"};
+  GemmSetting cublas_setting;
+  cublas_setting.mode = "cublas";
+  if (choose_gemm_library(cublas_setting).cublas) modes.push_back("cublas");
+  for (const std::string& mode : modes) {
+    GemmSetting setting = cublas_setting;
+    setting.mode = mode;
+    const Gemm gemm(setting, num_sms, nullptr);
+    const std::string kernel = "linear " + mode;
+    // Decode-like (split-K), prefill-like, and ragged sizes that take the scalar tile loads.
+    for (const Shape& s : {Shape{1, 4096, 4096, false}, Shape{64, 1024, 512, true}, Shape{100, 333, 200, true},
+                           Shape{3, 77, 37, false}, Shape{7, 2048, 4096, true}}) {
+      std::vector<double> x_ref, w_ref;
+      const auto x = c.random_rounded<T>(size_t(s.M) * s.K, 1.f, &x_ref);
+      const auto w = c.random_rounded<T>(size_t(s.N) * s.K, 0.05f, &w_ref);
+      const auto bias = c.random_floats(s.N, 1.f);
+      DeviceArray<T> x_dev(x), w_dev(w);
+      DeviceArray<float> bias_dev(bias);
+      auto workspace = DeviceArray<float>::poisoned(std::max<size_t>(1, gemm.workspace_floats(s.M, s.N, s.K)));
+      auto y = DeviceArray<float>::poisoned(size_t(s.M) * s.N);
+      const float* bias_ptr = s.bias ? bias_dev.get() : nullptr;
+      gemm.linear(x_dev.get(), w_dev.get(), bias_ptr, s.M, s.N, s.K, y.get(), workspace.get());
+      const std::vector<float> first = y.read();
+      std::vector<double> ref(y.count);
+      for (int m = 0; m < s.M; ++m)
+        for (int n = 0; n < s.N; ++n) {
+          double sum = s.bias ? bias[n] : 0;
+          for (int k = 0; k < s.K; ++k) sum += x_ref[size_t(m) * s.K + k] * w_ref[size_t(n) * s.K + k];
+          ref[size_t(m) * s.N + n] = sum;
+        }
+      const std::string name = "M" + std::to_string(s.M) + " N" + std::to_string(s.N) + " K" + std::to_string(s.K) +
+                               (s.bias ? " +bias" : "");
+      c.report(kernel.c_str(), dtype_name<T>(), name, first, ref, kFloat32Bound);
+      PAGEDLLM_CUDA_CHECK(cudaMemset(y.get(), 0xff, y.count * sizeof(float)));
+      gemm.linear(x_dev.get(), w_dev.get(), bias_ptr, s.M, s.N, s.K, y.get(), workspace.get());
+      c.report(kernel.c_str(), dtype_name<T>(), name + " rerun bits", y.read(), std::vector<double>(first.begin(), first.end()),
+               0.0);
+    }
   }
 }
 
