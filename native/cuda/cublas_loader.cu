@@ -10,10 +10,14 @@
 #if __has_include(<cublas_api.h>)
 // The build found cuBLAS headers (e.g. the nvidia-cublas wheel's include/): check our copies of the enums.
 #include <cublas_api.h>
-static_assert(pagedllm::cuda::kCublasOpT == CUBLAS_OP_T && pagedllm::cuda::kCublasOpN == CUBLAS_OP_N);
-static_assert(pagedllm::cuda::kCublasCompute32F == CUBLAS_COMPUTE_32F);
-static_assert(pagedllm::cuda::kCublasGemmDefault == CUBLAS_GEMM_DEFAULT);
-static_assert(pagedllm::cuda::kCublasDefaultMath == CUBLAS_DEFAULT_MATH);
+namespace {
+constexpr bool same(int ours, int theirs) { return ours == theirs; }
+}  // namespace
+static_assert(same(pagedllm::cuda::kCublasOpT, CUBLAS_OP_T) && same(pagedllm::cuda::kCublasOpN, CUBLAS_OP_N));
+static_assert(same(pagedllm::cuda::kCublasCompute32F, CUBLAS_COMPUTE_32F));
+static_assert(same(pagedllm::cuda::kCublasGemmDefault, CUBLAS_GEMM_DEFAULT));
+static_assert(same(pagedllm::cuda::kCublasDefaultMath, CUBLAS_DEFAULT_MATH));
+static_assert(same(pagedllm::cuda::kCublasStatusSuccess, CUBLAS_STATUS_SUCCESS));
 #endif
 
 namespace pagedllm::cuda {
