@@ -158,6 +158,8 @@ class CudaBackend final : public Backend {
         row_kv_len_[r] = context - (end - 1 - r);
       }
     }
+    // Decode rows go to the per-row kernel, prefill chunks to the tiled one (prefill_attention_kernels.cu).
+    attention_split_ = split_attention_rows(batch.query_start_loc, batch.context_lens, batch.num_seqs);
     struct Part {
       const int32_t* data;
       size_t count;
@@ -172,6 +174,8 @@ class CudaBackend final : public Backend {
         {batch.block_tables, size_t(batch.num_seqs) * batch.max_blocks_per_seq, &block_tables_at_},
         {batch.logits_indices, size_t(batch.num_logits), &logits_indices_at_},
         {moves.copy_pairs, size_t(2) * moves.num_copies, &copy_pairs_at_},
+        {attention_split_.decode_rows.data(), attention_split_.decode_rows.size(), &decode_rows_at_},
+        {attention_split_.prefill_tiles.data(), attention_split_.prefill_tiles.size(), &prefill_tiles_at_},
     };
     size_t total = 0;
     for (const Part& part : parts) {
@@ -230,7 +234,10 @@ class CudaBackend final : public Backend {
     const size_t attention_at = plan.add(size_t(n) * q_width * sizeof(T));
     const size_t gate_up_at = plan.add(size_t(n) * 2 * I * sizeof(float));
     const size_t activation_at = plan.add(size_t(n) * I * sizeof(T));
-    const size_t workspace_at = plan.add(paged_attention_workspace_bytes(n, model_.num_heads, D, max_kv_len_));
+    // Partitioned partials for decode rows only: prefill rows take the tiled kernel, which needs no workspace.
+    const int num_decode_rows = int(attention_split_.decode_rows.size());
+    const size_t workspace_at = plan.add(
+        paged_attention_workspace_bytes(num_decode_rows, model_.num_heads, D, attention_split_.max_decode_kv_len));
     // WMMA split-K partials (decode shapes); one buffer serves every GEMM of the step, as they run in stream order.
     const size_t gemm_floats = std::max({gemm_->workspace_floats(n, qkv_width, H), gemm_->workspace_floats(n, H, q_width),
                                          gemm_->workspace_floats(n, 2 * I, H), gemm_->workspace_floats(n, H, I),
@@ -252,8 +259,14 @@ class CudaBackend final : public Backend {
     float* logits = reinterpret_cast<float*>(base + logits_at);
     float* gemm_workspace = reinterpret_cast<float*>(base + gemm_workspace_at);
 
-    const AttentionRows rows{n, max_kv_len_, device_index(row_seq_at_), device_index(row_kv_len_at_),
-                             device_index(block_tables_at_), batch.max_blocks_per_seq};
+    AttentionRows rows{n, max_kv_len_, device_index(row_seq_at_), device_index(row_kv_len_at_),
+                       device_index(block_tables_at_), batch.max_blocks_per_seq};
+    rows.split = true;
+    rows.decode_rows = device_index(decode_rows_at_);
+    rows.num_decode_rows = num_decode_rows;
+    rows.max_decode_kv_len = attention_split_.max_decode_kv_len;
+    rows.prefill_tiles = device_index(prefill_tiles_at_);
+    rows.num_prefill_tiles = int(attention_split_.prefill_tiles.size() / 2);
     const float scale = 1.f / std::sqrt(float(D));
     const float eps = model_.rms_norm_eps;
     embedding_lookup(weights_->embed_tokens(), device_index(token_ids_at_), n, H, residual, stream_);
@@ -304,9 +317,10 @@ class CudaBackend final : public Backend {
   PinnedMemory host_indices_;
   DeviceMemory device_indices_;
   std::vector<int32_t> row_seq_, row_kv_len_;
+  AttentionSplit attention_split_;
   int max_kv_len_ = 0;
   size_t token_ids_at_ = 0, positions_at_ = 0, slot_mapping_at_ = 0, row_seq_at_ = 0, row_kv_len_at_ = 0,
-         block_tables_at_ = 0, logits_indices_at_ = 0, copy_pairs_at_ = 0;
+         block_tables_at_ = 0, logits_indices_at_ = 0, copy_pairs_at_ = 0, decode_rows_at_ = 0, prefill_tiles_at_ = 0;
 };
 
 }  // namespace

@@ -54,7 +54,7 @@ fi
 [ "$DRY_RUN" != 1 ] && part ceilings 60 $PYTHON scripts/gpu/torch-ceilings.py
 
 # --- Kernels against float64, kernel speed against the copy bandwidth (WMMA and cuBLAS GEMMs side by side) --------
-[ "$DRY_RUN" != 1 ] && part kernels 120 "$NODE" scripts/gpu/kernels-json.js
+[ "$DRY_RUN" != 1 ] && part kernels 120 "$NODE" --import tsx scripts/gpu/kernels-json.ts
 
 # --- CUDA backend vs CPU backend, step by step and end to end (existing test:gpu engine check) --------------------
 [ "$DRY_RUN" != 1 ] && part engine_vs_cpu 150 "$NODE" --import tsx scripts/gpu/engine-check.ts 1
@@ -72,19 +72,19 @@ done
 IDS=$($PYTHON -c 'import random; r = random.Random(7); print(",".join(str(r.randrange(10, 4000)) for _ in range(64)))')
 for model in "$ROOT/models/tinychat" "$PROJECT_MODEL"; do
   name=$(basename "$model")
-  part "ours_logits_$name" 120 "$NODE" scripts/gpu/step-speed.js "$model" --device $DEVICE --batches '' \
+  part "ours_logits_$name" 120 "$NODE" --import tsx scripts/gpu/step-speed.ts "$model" --device $DEVICE --batches '' \
     --logits-ids "$IDS" --logits-out "$WORK/ours-$name.f32" &&
   part "hf_vs_ours_$name" 120 $PYTHON scripts/gpu/hf-logits.py "$model" "$IDS" "$WORK/ours-$name.f32"
 done
 
 # --- Decode tok/s at batch 1/32/256 and prefill TFLOP/s: cuBLAS (auto) on both shapes, WMMA on the 1B shape ----------
 for shape in $SHAPES; do
-  part "speed_${shape}_auto" 200 "$NODE" scripts/gpu/step-speed.js "$WORK/models/$shape" --gemm auto --batches 1,32,256 \
+  part "speed_${shape}_auto" 200 "$NODE" --import tsx scripts/gpu/step-speed.ts "$WORK/models/$shape" --gemm auto --batches 1,32,256 \
     --context 512 --prefill-tokens 4096
 done
-[ "$DRY_RUN" != 1 ] && part "speed_llama-3.2-1b_wmma" 120 "$NODE" scripts/gpu/step-speed.js "$WORK/models/llama-3.2-1b" \
+[ "$DRY_RUN" != 1 ] && part "speed_llama-3.2-1b_wmma" 120 "$NODE" --import tsx scripts/gpu/step-speed.ts "$WORK/models/llama-3.2-1b" \
   --gemm wmma --batches 1,32,256 --context 512 --prefill-tokens 4096
-[ "$DRY_RUN" = 1 ] && part speed_dry 120 "$NODE" scripts/gpu/step-speed.js "$PROJECT_MODEL" --device cpu --batches 1,4 \
+[ "$DRY_RUN" = 1 ] && part speed_dry 120 "$NODE" --import tsx scripts/gpu/step-speed.ts "$PROJECT_MODEL" --device cpu --batches 1,4 \
   --context 64 --prefill-tokens 64 --steps 2
 
 # --- ShareGPT: paged vs orca-max / orca-oracle through pagedllm bench; HF generate static batching on the same trace

@@ -389,6 +389,25 @@ void check_cache_and_attention(Checker& c, int head_dim, int num_heads, int num_
   }
   c.report("paged_attention", dtype_name<T>(), shape, out.read(), ref, storage_bound<T>());
 
+  // The backend's way: decode rows by index through the per-row kernel (workspace for them only), prefill chunks
+  // through the tiled kernel; same reference.
+  const std::vector<int32_t> context_lens(contexts.begin(), contexts.end());
+  const AttentionSplit split = split_attention_rows(query_start.data(), context_lens.data(), num_seqs);
+  DeviceArray<int32_t> decode_dev(split.decode_rows), tiles_dev(split.prefill_tiles);
+  AttentionRows split_rows = attention_rows;
+  split_rows.split = true;
+  split_rows.decode_rows = decode_dev.get();
+  split_rows.num_decode_rows = int(split.decode_rows.size());
+  split_rows.max_decode_kv_len = split.max_decode_kv_len;
+  split_rows.prefill_tiles = tiles_dev.get();
+  split_rows.num_prefill_tiles = int(split.prefill_tiles.size() / 2);
+  DeviceMemory split_workspace(std::max<size_t>(
+      1, paged_attention_workspace_bytes(split_rows.num_decode_rows, num_heads, head_dim, split.max_decode_kv_len)));
+  auto split_out = DeviceArray<T>::poisoned(size_t(rows) * q_width);
+  paged_attention(qkv_dev.get(), width, num_heads, pool.get(), layout, layer, float(scale), split_rows,
+                  split_workspace.as<float>(), split_out.get(), nullptr);
+  c.report("attention tiled+decode", dtype_name<T>(), shape, split_out.read(), ref, storage_bound<T>());
+
   // copy_blocks: copy two blocks (all layers) onto two others; the rest of the pool must stay as it was.
   const std::vector<int32_t> pairs = {order[0], order[num_blocks - 1], order[1], order[num_blocks - 2]};
   DeviceArray<int32_t> pairs_dev(pairs);
@@ -444,6 +463,7 @@ void check_dtype(Checker& c, int num_sms) {
   check_cache_and_attention<T>(c, 128, 8, 2, {1, 37, 700, 1500}, {1, 1, 1, 5});
   check_cache_and_attention<T>(c, 64, 4, 4, {20, 300}, {20, 3});
   check_cache_and_attention<T>(c, 32, 8, 4, {33, 2100}, {33, 1});  // the tiny test model's head shape
+  check_cache_and_attention<T>(c, 256, 4, 2, {40, 90, 600}, {40, 17, 1});  // head_dim 256: over 48 KiB of tile memory
 }
 
 }  // namespace

@@ -1,12 +1,12 @@
-#!/usr/bin/env node
 // GPU check: forward-step speed of the CUDA backend on one model (decode tok/s at given batches, prefill TFLOP/s),
-// and our logits for fixed token ids (for hf-logits.py). Uses the compiled engine (dist/). Prints one JSON line.
-// usage: node scripts/gpu/step-speed.js MODEL_DIR [--device cuda|cpu] --gemm auto|wmma --batches 1,32,256 --context 512
+// and our logits for fixed token ids (for hf-logits.py). Prints one JSON line. Runs under tsx.
+// usage: node --import tsx scripts/gpu/step-speed.ts MODEL_DIR [--device cuda|cpu] --gemm auto|wmma --batches 1,32,256 --context 512
 //        [--prefill-tokens 8192] [--logits-ids 1,2,3 --logits-out FILE.f32]
 import {writeFileSync} from 'node:fs'
 import {parseArgs} from 'node:util'
-import {loadModel} from '../../dist/engine/model/load-model.js'
-import {loadNativeModel} from '../../dist/engine/native.js'
+import {loadModel} from '../../src/engine/model/load-model.js'
+import {loadNativeModel, type ForwardBatchArrays} from '../../src/engine/native.js'
+import type {GemmMode} from '../../src/engine/cublas-search.js'
 
 const {values, positionals} = parseArgs({
   allowPositionals: true,
@@ -34,17 +34,18 @@ const blocksPerSeq = Math.ceil(Math.max(context, prefillTokens, logitsIds.length
 const numBlocks = Math.max(maxBatch * Math.ceil(context / BLOCK), blocksPerSeq) + 1
 const native = await loadNativeModel({
   config: model.config, tensors: model.tensors, numBlocks, blockSize: BLOCK, numSwapBlocks: 0,
-  weightFormat: values.device === 'cuda' ? 'bf16' : 'f32', threads: 0, device: values.device, gemm: values.gemm,
+  weightFormat: values.device === 'cuda' ? 'bf16' : 'f32', threads: 0, device: values.device as 'cpu' | 'cuda', gemm: values.gemm as GemmMode,
 })
 const c = model.config
-const result = {model: positionals[0], deviceName: native.info.deviceName, weightBytes: native.info.weightBytes,
+interface DecodeRow {batch: number; stepMs: number; tokensPerSecond: number}
+const result: {decode: DecodeRow[]; prefill: unknown; logits: unknown; [key: string]: unknown} = {model: positionals[0], deviceName: native.info.deviceName, weightBytes: native.info.weightBytes,
   loadSeconds: native.loadSeconds, context, decode: [], prefill: null, logits: null}
 
 /** One step of `seqs` sequences of `queryLen` new tokens each, ending at position `end` (its KV before that is zeros). */
-function makeBatch(seqs, queryLen, end, ids) {
+function makeBatch(seqs: number, queryLen: number, end: number, ids?: number[]): ForwardBatchArrays {
   const n = seqs * queryLen
   const blocks = Math.ceil(end / BLOCK)
-  const batch = {
+  const batch: ForwardBatchArrays = {
     tokenIds: new Int32Array(n), positions: new Int32Array(n), slotMapping: new Int32Array(n),
     queryStartLoc: new Int32Array(seqs + 1), contextLens: new Int32Array(seqs).fill(end),
     blockTables: new Int32Array(seqs * blocks), maxBlocksPerSeq: blocks, logitsIndices: new Int32Array(0),
@@ -55,24 +56,24 @@ function makeBatch(seqs, queryLen, end, ids) {
     for (let t = 0; t < queryLen; t++) {
       const row = s * queryLen + t
       const position = end - queryLen + t
-      batch.tokenIds[row] = ids ? ids[t] : (row * 7919 + 13) % c.vocabSize
+      batch.tokenIds[row] = ids ? ids[t]! : (row * 7919 + 13) % c.vocabSize
       batch.positions[row] = position
-      batch.slotMapping[row] = batch.blockTables[s * blocks + Math.floor(position / BLOCK)] * BLOCK + (position % BLOCK)
+      batch.slotMapping[row] = batch.blockTables[s * blocks + Math.floor(position / BLOCK)]! * BLOCK + (position % BLOCK)
     }
   }
   return batch
 }
 
-async function timeSteps(batch, count) {
+async function timeSteps(batch: ForwardBatchArrays, count: number): Promise<number> {
   for (let i = 0; i < 3; i++) await native.step({}, batch)  // warm-up (scratch growth, cuBLAS heuristics)
-  const times = []
+  const times: number[] = []
   for (let i = 0; i < count; i++) {
     const started = performance.now()
     await native.step({}, batch)
     times.push(performance.now() - started)
   }
   times.sort((a, b) => a - b)
-  return times[Math.floor(times.length / 2)]
+  return times[Math.floor(times.length / 2)]!
 }
 
 // Decode: one new token per sequence at `context`; one logits row, so the LM head weights are read as in serving.
