@@ -7,6 +7,7 @@
 #include "cuda_memory.h"
 #include "cuda_ops.h"
 #include "cuda_weights.h"
+#include "decode_graphs.h"
 #include "gemm.h"
 #include "pagedllm/backend.h"
 
@@ -54,6 +55,7 @@ class CudaBackend final : public Backend {
     PAGEDLLM_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
     weights_ = std::make_unique<DeviceWeights<T>>(options, stream_);
     gemm_ = std::make_unique<Gemm>(gemm_setting(), num_sms_, stream_);
+    use_graphs_ = cuda_graphs_enabled();
     layout_ = {model_.num_layers, cache_.block_size, model_.num_kv_heads, model_.head_dim};
     const size_t block_bytes = layout_.block_stride() * sizeof(T);
     kv_pool_.resize(size_t(cache_.num_blocks) * block_bytes);
@@ -67,6 +69,7 @@ class CudaBackend final : public Backend {
   }
 
   ~CudaBackend() override {
+    graphs_.clear();
     gemm_.reset();
     weights_.reset();
     if (stream_) cudaStreamDestroy(stream_);
@@ -75,7 +78,8 @@ class CudaBackend final : public Backend {
   BackendInfo info() const override {
     BackendInfo info;
     info.name = "cuda";
-    info.device_name = device_name_ + "; " + gemm_->description();
+    info.device_name = device_name_ + "; " + gemm_->description() +
+                       (use_graphs_ ? "; CUDA graphs for decode" : "; eager (--enforce-eager)");
     info.num_threads = 1;
     info.weight_bytes = weights_->bytes();
     info.kv_bytes_per_block = layout_.block_stride() * sizeof(T);
@@ -84,9 +88,14 @@ class CudaBackend final : public Backend {
 
   void step(const BlockMoves& moves, const ForwardBatch& batch, float* logits_out) override {
     validate(batch);
-    upload_indices(moves, batch);
-    apply_moves(moves);
-    if (batch.num_tokens > 0) forward(batch, logits_out);
+    const int bucket = use_graphs_ ? graph_bucket(batch) : 0;
+    if (bucket > 0) {
+      step_decode_graph(moves, batch, bucket, logits_out);
+    } else {
+      upload_indices(moves, batch);
+      apply_moves(moves);
+      if (batch.num_tokens > 0) forward(batch, logits_out);
+    }
     PAGEDLLM_CUDA_CHECK(cudaStreamSynchronize(stream_));
   }
 
@@ -173,9 +182,10 @@ class CudaBackend final : public Backend {
         {row_kv_len_.data(), size_t(rows), &row_kv_len_at_},
         {batch.block_tables, size_t(batch.num_seqs) * batch.max_blocks_per_seq, &block_tables_at_},
         {batch.logits_indices, size_t(batch.num_logits), &logits_indices_at_},
-        {moves.copy_pairs, size_t(2) * moves.num_copies, &copy_pairs_at_},
         {attention_split_.decode_rows.data(), attention_split_.decode_rows.size(), &decode_rows_at_},
         {attention_split_.prefill_tiles.data(), attention_split_.prefill_tiles.size(), &prefill_tiles_at_},
+        // Last: every offset a decode graph reads then depends on the padded batch alone, not on the moves.
+        {moves.copy_pairs, size_t(2) * moves.num_copies, &copy_pairs_at_},
     };
     size_t total = 0;
     for (const Part& part : parts) {
@@ -183,13 +193,44 @@ class CudaBackend final : public Backend {
       total += (part.count + 63) / 64 * 64;  // 256-byte aligned starts
     }
     if (host_indices_.bytes() < total * sizeof(int32_t)) host_indices_.resize(total * sizeof(int32_t) * 2);
-    if (device_indices_.bytes() < total * sizeof(int32_t)) device_indices_.resize(total * sizeof(int32_t) * 2);
+    if (device_indices_.bytes() < total * sizeof(int32_t)) {
+      device_indices_.resize(total * sizeof(int32_t) * 2);
+      graphs_.clear();  // they read indices at the old address
+    }
     // The previous step's copy out of host_indices_ finished at its final synchronize, so it can be overwritten.
     for (const Part& part : parts)
       if (part.count > 0) std::memcpy(host_indices_.as<int32_t>() + *part.offset, part.data, part.count * sizeof(int32_t));
     if (total > 0)
       PAGEDLLM_CUDA_CHECK(cudaMemcpyAsync(device_indices_.data(), host_indices_.data(), total * sizeof(int32_t),
                                           cudaMemcpyHostToDevice, stream_));
+  }
+
+  // Decode-only steps (one query row per sequence, logits of at most every row) of up to 256 sequences.
+  static int graph_bucket(const ForwardBatch& batch) {
+    if (batch.num_seqs == 0 || batch.num_tokens != batch.num_seqs || batch.num_logits == 0) return 0;
+    for (int s = 0; s < batch.num_seqs; ++s)
+      if (batch.query_start_loc[s + 1] - batch.query_start_loc[s] != 1) return 0;
+    return decode_bucket(batch.num_seqs);
+  }
+
+  // The step padded to its bucket runs as a CUDA graph keyed by (bucket, attention partitions); index upload and
+  // block moves stay outside it, and the wanted logits rows are copied out after it.
+  void step_decode_graph(const BlockMoves& moves, const ForwardBatch& batch, int bucket, float* logits_out) {
+    const int max_context = *std::max_element(batch.context_lens, batch.context_lens + batch.num_seqs);
+    const int partitions = std::max(1, ceil_div(max_context, kAttentionPartitionTokens));
+    padded_.fill(batch, bucket, partitions, cache_.block_size);
+    upload_indices(moves, padded_.batch());
+    apply_moves(moves);
+    graphs_.run({bucket, partitions}, stream_, [&] { forward(padded_.batch(), nullptr); });
+    const size_t row_bytes = size_t(model_.vocab_size) * sizeof(float);
+    for (int i = 0; i < batch.num_logits; ++i)  // decode steps ask for rows 0..n-1 in order: one copy then
+      if (i == 0 || batch.logits_indices[i] != batch.logits_indices[i - 1] + 1) {
+        int run = 1;
+        while (i + run < batch.num_logits && batch.logits_indices[i + run] == batch.logits_indices[i] + run) ++run;
+        PAGEDLLM_CUDA_CHECK(cudaMemcpyAsync(logits_out + size_t(i) * model_.vocab_size,
+                                            last_logits_ + size_t(batch.logits_indices[i]) * model_.vocab_size,
+                                            run * row_bytes, cudaMemcpyDeviceToHost, stream_));
+      }
   }
 
   const int32_t* device_index(size_t offset) const { return device_indices_.as<int32_t>() + offset; }
@@ -245,7 +286,10 @@ class CudaBackend final : public Backend {
     const size_t gemm_workspace_at = plan.add(gemm_floats * sizeof(float));
     const size_t final_rows_at = plan.add(size_t(chunk_rows) * H * sizeof(T));
     const size_t logits_at = plan.add(size_t(chunk_rows) * V * sizeof(float));
-    if (scratch_.bytes() < plan.total()) scratch_.resize(plan.total() + plan.total() / 2);  // headroom: fewer reallocations
+    if (scratch_.bytes() < plan.total()) {
+      scratch_.resize(plan.total() + plan.total() / 2);  // headroom: fewer reallocations
+      graphs_.clear();  // they use the old scratch
+    }
     char* base = scratch_.as<char>();
     float* residual = reinterpret_cast<float*>(base + residual_at);
     float* delta = reinterpret_cast<float*>(base + delta_at);
@@ -297,8 +341,10 @@ class CudaBackend final : public Backend {
       fused_add_rms_norm(residual, delta, device_index(logits_indices_at_) + first, rows, H, weights_->final_norm(), eps,
                          final_rows, stream_);
       gemm_->linear(final_rows, weights_->lm_head(), nullptr, rows, V, H, logits, gemm_workspace);
-      PAGEDLLM_CUDA_CHECK(cudaMemcpyAsync(logits_out + size_t(first) * V, logits, size_t(rows) * V * sizeof(float),
-                                          cudaMemcpyDeviceToHost, stream_));
+      last_logits_ = logits;
+      if (logits_out != nullptr)  // null while a decode graph is captured: its caller copies the rows out
+        PAGEDLLM_CUDA_CHECK(cudaMemcpyAsync(logits_out + size_t(first) * V, logits, size_t(rows) * V * sizeof(float),
+                                            cudaMemcpyDeviceToHost, stream_));
     }
   }
 
@@ -309,6 +355,10 @@ class CudaBackend final : public Backend {
   cudaStream_t stream_ = nullptr;
   std::unique_ptr<DeviceWeights<T>> weights_;
   std::unique_ptr<Gemm> gemm_;
+  bool use_graphs_ = true;
+  DecodeGraphs graphs_;
+  PaddedDecodeBatch padded_;
+  const float* last_logits_ = nullptr;  // the last LM-head chunk in scratch
   KvLayout layout_;
   DeviceMemory kv_pool_;
   PinnedMemory swap_pool_;

@@ -1,7 +1,8 @@
-// JS bindings of the CUDA-only helpers of the production addon: memoryInfo() (free/total bytes), configureGemm().
+// JS bindings of the CUDA-only helpers of the production addon: memoryInfo() (free/total bytes), configureGemm(), setCudaGraphs().
 #include "cuda_bindings.h"
 
 #include "cuda_device.h"
+#include "decode_graphs.h"
 #include "gemm.h"
 
 namespace pagedllm {
@@ -41,12 +42,20 @@ Napi::Value ConfigureGemm(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// setCudaGraphs(enabled): whether CUDA backends created from now on replay decode steps as graphs (--enforce-eager: no).
+Napi::Value SetCudaGraphs(const Napi::CallbackInfo& info) {
+  if (info.Length() < 1 || !info[0].IsBoolean()) throw Napi::TypeError::New(info.Env(), "setCudaGraphs(enabled: boolean)");
+  cuda::set_cuda_graphs_enabled(info[0].As<Napi::Boolean>().Value());
+  return info.Env().Undefined();
+}
+
 }  // namespace
 
 Napi::Object CreateCudaBindings(Napi::Env env) {
   Napi::Object cuda = Napi::Object::New(env);
   cuda.Set("memoryInfo", Napi::Function::New(env, MemoryInfo));
   cuda.Set("configureGemm", Napi::Function::New(env, ConfigureGemm));
+  cuda.Set("setCudaGraphs", Napi::Function::New(env, SetCudaGraphs));
   return cuda;
 }
 

@@ -33,6 +33,8 @@ export interface EngineConfig {
   gpuMemoryUtilization: number
   /** GPU: cuBLAS or the WMMA kernel for the linear layers (unset: $PAGEDLLM_GEMM, else auto). */
   gemm?: GemmMode
+  /** GPU: no CUDA graphs for decode steps. */
+  enforceEager?: boolean
   /** Host swap space in bytes, for swap preemption. */
   swapSpaceBytes: number
   /** Context limit; defaults to the model's max_position_embeddings. */

@@ -121,6 +121,7 @@ export class LLMEngine {
       threads: config.threads,
       device: device.device,
       gemm: config.gemm,
+      enforceEager: config.enforceEager,
     })
     const blockManager = new BlockManager({
       numBlocks,

@@ -57,6 +57,8 @@ export interface LoadNativeModelOptions {
   device: 'cpu' | 'cuda'
   /** CUDA: cuBLAS or the WMMA kernel for the linear layers (default $PAGEDLLM_GEMM, else auto). */
   gemm?: GemmMode
+  /** CUDA: run every step eagerly, no CUDA graphs for decode (vLLM's --enforce-eager). */
+  enforceEager?: boolean
 }
 
 interface NativeModelHandle {
@@ -115,7 +117,11 @@ interface Addon {
   buildInfo(): {cuda: boolean}
   cudaStatus(): NativeCudaStatus
   /** Present only in builds with CUDA. */
-  cuda?: {memoryInfo(): CudaMemoryInfo; configureGemm(options: {mode: GemmMode; cublasCandidates: string[]}): CudaGemmChoice}
+  cuda?: {
+    memoryInfo(): CudaMemoryInfo
+    configureGemm(options: {mode: GemmMode; cublasCandidates: string[]}): CudaGemmChoice
+    setCudaGraphs(enabled: boolean): void
+  }
   ops: NativeOps
 }
 
@@ -176,10 +182,13 @@ export async function loadNativeModel(opts: LoadNativeModelOptions): Promise<Nat
     const status = cudaStatus()
     if (!status.available) throw new ModelLoadError(`device cuda requested, but CUDA is not available: ${status.detail}`)
   }
-  if (opts.device === 'cuda') configureCudaGemm(opts.gemm ?? parseGemmMode(process.env.PAGEDLLM_GEMM))
+  if (opts.device === 'cuda') {
+    configureCudaGemm(opts.gemm ?? parseGemmMode(process.env.PAGEDLLM_GEMM))
+    native.cuda?.setCudaGraphs(!opts.enforceEager)
+  }
   try {
     const started = performance.now()
-    const {gemm: _gemm, ...loadOptions} = opts
+    const {gemm: _gemm, enforceEager: _enforceEager, ...loadOptions} = opts
     const handle = await native.loadModel(loadOptions)
     const blockFormats = [...new Set(opts.tensors.flatMap((t) => (t.blockFormat ? [t.blockFormat] : [])))]
     const label = blockFormats.length > 0 ? `${blockFormats.join('+')} (GGUF)` : opts.weightFormat
