@@ -59,6 +59,7 @@ std::unique_ptr<CublasApi> try_candidate(const std::string& candidate, std::stri
   resolve(library, "cublasSetStream_v2", &api->set_stream, &missing);
   resolve(library, "cublasSetMathMode", &api->set_math_mode, &missing);
   resolve(library, "cublasGemmEx", &api->gemm_ex, &missing);
+  resolve(library, "cublasSetWorkspace_v2", &api->set_workspace, &missing);
   if (!missing.empty()) {
     *why = "missing " + missing;
     dlclose(library);

@@ -1,4 +1,4 @@
-// cuBLAS loaded at run time (dlopen): the five calls the GEMM uses, so the addon never links or needs libcublas.
+// cuBLAS loaded at run time (dlopen): the six calls the GEMM uses, so the addon never links or needs libcublas.
 #pragma once
 #include <cuda_runtime.h>
 #include <library_types.h>
@@ -27,6 +27,7 @@ struct CublasApi {
   int (*destroy)(CublasHandle) = nullptr;
   int (*set_stream)(CublasHandle, cudaStream_t) = nullptr;
   int (*set_math_mode)(CublasHandle, int) = nullptr;
+  int (*set_workspace)(CublasHandle, void*, size_t) = nullptr;
   int (*gemm_ex)(CublasHandle, int transa, int transb, int m, int n, int k, const void* alpha, const void* a,
                  cudaDataType_t a_type, int lda, const void* b, cudaDataType_t b_type, int ldb, const void* beta,
                  void* c, cudaDataType_t c_type, int ldc, int compute_type, int algo) = nullptr;

@@ -15,6 +15,7 @@ namespace pagedllm::cuda {
 
 namespace {
 
+constexpr size_t kCublasWorkspaceBytes = size_t(32) << 20;  // NVIDIA's recommendation for Hopper
 std::mutex setting_mutex;
 GemmSetting current_setting;
 
@@ -48,8 +49,10 @@ Gemm::Gemm(const GemmSetting& setting, int num_sms, cudaStream_t stream) : num_s
   if (choice.cublas) {
     CublasHandle handle = nullptr;
     const int status = choice.cublas->create(&handle);
+    if (status == kCublasStatusSuccess) cublas_workspace_.resize(kCublasWorkspaceBytes);
     if (status == kCublasStatusSuccess && choice.cublas->set_stream(handle, stream) == kCublasStatusSuccess &&
-        choice.cublas->set_math_mode(handle, kCublasDefaultMath) == kCublasStatusSuccess) {
+        choice.cublas->set_math_mode(handle, kCublasDefaultMath) == kCublasStatusSuccess &&
+        choice.cublas->set_workspace(handle, cublas_workspace_.data(), kCublasWorkspaceBytes) == kCublasStatusSuccess) {
       api_ = choice.cublas;
       handle_ = handle;
     } else {

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "cublas_loader.h"
+#include "cuda_memory.h"
 
 namespace pagedllm::cuda {
 
@@ -45,6 +46,7 @@ class Gemm {
  private:
   const CublasApi* api_ = nullptr;
   CublasHandle handle_ = nullptr;
+  DeviceMemory cublas_workspace_;  // our own, so cuBLAS allocates nothing while a decode graph is captured
   int num_sms_ = 1;
   cudaStream_t stream_ = nullptr;
   std::string description_;

@@ -39,6 +39,8 @@ NODE=${NODE:-}
 [ -z "$NODE" ] && [ -x "$WORK/node" ] && NODE=$WORK/node
 [ -z "$NODE" ] && NODE=$(command -v node || true)
 if [ -z "$NODE" ]; then echo "no node binary: carry .carry/node.xz (docs/CUDA.md)"; fi
+# CMake asks `node` for node-addon-api's include dir, and npm-style tools spawn `node`: the chosen one comes first.
+[ -n "$NODE" ] && export PATH="$(dirname "$NODE"):$PATH"
 if [ ! -d node_modules ] && [ -f .carry/runtime.tar.xz ]; then tar -xJf .carry/runtime.tar.xz; fi
 if [ ! -d dist ] && [ -f .carry/runtime.tar.xz ]; then tar -xJf .carry/runtime.tar.xz dist; fi
 PYTHON=${PYTHON:-python3}
