@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdio>
+#include <stdexcept>
 
 #include "cuda_common.cuh"
 #include "cuda_ops.h"
@@ -60,26 +62,33 @@ void PaddedDecodeBatch::fill(const ForwardBatch& batch, int bucket, int partitio
 
 void DecodeGraphs::run(const Key& key, cudaStream_t stream, const std::function<void()>& enqueue) {
   auto found = graphs_.find(key);
-  if (found == graphs_.end() && warmed_.insert(key).second) {
+  if (!failed_.empty() || (found == graphs_.end() && warmed_.insert(key).second)) {
     enqueue();
     return;
   }
   if (found == graphs_.end()) {
     if (graphs_.size() >= kMaxGraphs) clear();
     cudaGraph_t graph = nullptr;
-    PAGEDLLM_CUDA_CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
-    try {
-      enqueue();
-    } catch (...) {
-      cudaStreamEndCapture(stream, &graph);  // leave the stream usable, then report the launch's own error
-      if (graph) cudaGraphDestroy(graph);
-      throw;
-    }
-    PAGEDLLM_CUDA_CHECK(cudaStreamEndCapture(stream, &graph));
     cudaGraphExec_t exec = nullptr;
-    const cudaError_t status = cudaGraphInstantiate(&exec, graph, 0);
-    cudaGraphDestroy(graph);
-    PAGEDLLM_CUDA_CHECK(status);
+    cudaError_t status = cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal);
+    if (status == cudaSuccess) {
+      try {
+        enqueue();
+      } catch (const std::exception& error) {
+        failed_ = error.what();
+      }
+      status = cudaStreamEndCapture(stream, &graph);  // also ends an invalidated capture: the stream stays usable
+    }
+    if (status == cudaSuccess && failed_.empty()) status = cudaGraphInstantiate(&exec, graph, 0);
+    if (graph) cudaGraphDestroy(graph);
+    if (status != cudaSuccess || !failed_.empty()) {
+      if (failed_.empty()) failed_ = cudaGetErrorString(status);
+      cudaGetLastError();  // capture errors are not sticky; clear the last-error slot for the eager run
+      std::fprintf(stderr, "pagedllm: CUDA graph capture failed (%s); decode steps run eagerly from now on\n", failed_.c_str());
+      clear();
+      enqueue();
+      return;
+    }
     found = graphs_.emplace(key, exec).first;
   }
   PAGEDLLM_CUDA_CHECK(cudaGraphLaunch(found->second, stream));

@@ -6,6 +6,7 @@
 #include <functional>
 #include <map>
 #include <set>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -42,13 +43,17 @@ class DecodeGraphs {
   ~DecodeGraphs() { clear(); }
   // The first time a key is seen `enqueue` runs eagerly (it may size buffers); the second time it is captured (all
   // work on `stream`, no allocation, no sync) and replayed; after that only replayed.
+  // A capture that fails (a launch the driver refuses to capture, say) turns graphs off for good: the step then runs
+  // eagerly, and failed() says why.
   void run(const Key& key, cudaStream_t stream, const std::function<void()>& enqueue);
   void clear();
+  const std::string& failed() const { return failed_; }
   size_t size() const { return graphs_.size(); }
 
  private:
   std::map<Key, cudaGraphExec_t> graphs_;
   std::set<Key> warmed_;
+  std::string failed_;
 };
 
 }  // namespace pagedllm::cuda
