@@ -1,4 +1,4 @@
-// PagedAttention over the block-table KV cache: one kernel for decode and (causal) prefill rows, split into
+// PagedAttention over the block-table KV cache, one query row per block: decode rows (and, unsplit, prefill rows), in
 // 512-token partitions plus a reduction when contexts are long (flash-decoding style, vLLM's "v2").
 #include <algorithm>
 
@@ -33,10 +33,12 @@ __global__ void __launch_bounds__(kWarps * 32)
                            int block_size, int num_kv_heads, int head_dim, int64_t block_stride, int64_t key_offset,
                            int64_t value_offset, float scale, const int32_t* __restrict__ row_seq,
                            const int32_t* __restrict__ row_kv_len, const int32_t* __restrict__ block_tables,
-                           int max_blocks_per_seq, int partition_tokens, PartialLayout partial, T* __restrict__ out) {
+                           int max_blocks_per_seq, const int32_t* __restrict__ row_list, int partition_tokens,
+                           PartialLayout partial, T* __restrict__ out) {
   __shared__ float warp_max_logit[kWarps], warp_sum_exp[kWarps];
   __shared__ float warp_acc[kWarps][kMaxAttentionHeadDim];
-  const int row = blockIdx.x, head = blockIdx.y, partition = blockIdx.z;
+  // Partials are indexed by blockIdx.x, so the workspace holds only the rows launched (decode rows when split).
+  const int row = row_list ? row_list[blockIdx.x] : blockIdx.x, head = blockIdx.y, partition = blockIdx.z;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int kv_len = row_kv_len[row];
   const int start = partition * partition_tokens;
@@ -115,7 +117,7 @@ __global__ void __launch_bounds__(kWarps * 32)
     weights[w] = warp_max_logit[w] == -INFINITY ? 0.f : __expf(warp_max_logit[w] - block_max);  // idle warps weigh 0
     block_sum_exp += warp_sum_exp[w] * weights[w];
   }
-  const int64_t stat_index = (int64_t(row) * num_heads + head) * gridDim.z + partition;
+  const int64_t stat_index = (int64_t(blockIdx.x) * num_heads + head) * gridDim.z + partition;
   for (int d = threadIdx.x; d < head_dim; d += blockDim.x) {
     float merged = 0.f;
     for (int w = 0; w < kWarps; ++w) merged += warp_acc[w][d] * weights[w];
@@ -134,11 +136,12 @@ __global__ void __launch_bounds__(kWarps * 32)
 // Grid (row, head): merges the partitions a row actually used.
 template <typename T>
 __global__ void paged_attention_reduce_kernel(int num_heads, int head_dim, int num_partitions, int partition_tokens,
-                                              const int32_t* __restrict__ row_kv_len, PartialLayout partial,
+                                              const int32_t* __restrict__ row_kv_len,
+                                              const int32_t* __restrict__ row_list, PartialLayout partial,
                                               T* __restrict__ out) {
-  const int row = blockIdx.x, head = blockIdx.y;
+  const int row = row_list ? row_list[blockIdx.x] : blockIdx.x, head = blockIdx.y;
   const int used = min(num_partitions, (row_kv_len[row] + partition_tokens - 1) / partition_tokens);
-  const int64_t first = (int64_t(row) * num_heads + head) * num_partitions;
+  const int64_t first = (int64_t(blockIdx.x) * num_heads + head) * num_partitions;
   float global_max = -INFINITY;
   for (int p = 0; p < used; ++p) global_max = fmaxf(global_max, partial.max_logit[first + p]);
   float total = 0.f;
@@ -164,18 +167,23 @@ void paged_attention(const float* qkv, int row_stride, int num_heads, const T* p
                      float scale, const AttentionRows& rows, float* workspace, T* out, cudaStream_t stream) {
   if (rows.num_rows == 0) return;
   if (layout.head_dim > kMaxAttentionHeadDim) throw std::runtime_error("paged_attention: head_dim above 256");
-  const int partitions = std::max(1, ceil_div(rows.max_kv_len, kAttentionPartitionTokens));
-  const PartialLayout partial = partial_layout(workspace, rows.num_rows, num_heads, partitions);
+  if (rows.split) prefill_attention(qkv, row_stride, num_heads, pool, layout, layer, scale, rows, out, stream);
+  const int launched = rows.split ? rows.num_decode_rows : rows.num_rows;
+  if (launched == 0) return;
+  const int32_t* row_list = rows.split ? rows.decode_rows : nullptr;
+  const int partitions = std::max(1, ceil_div(rows.split ? rows.max_decode_kv_len : rows.max_kv_len, kAttentionPartitionTokens));
+  const PartialLayout partial = partial_layout(workspace, launched, num_heads, partitions);
   if (num_heads > 65535 || partitions > 65535) throw std::runtime_error("paged_attention: more than 65,535 heads or partitions");
-  const dim3 grid(rows.num_rows, num_heads, partitions);
+  const dim3 grid(launched, num_heads, partitions);
   paged_attention_kernel<T><<<grid, kWarps * 32, 0, stream>>>(
       qkv, row_stride, num_heads, pool, layout.block_size, layout.num_kv_heads, layout.head_dim,
       int64_t(layout.block_stride()), int64_t(layout.key_offset(layer)), int64_t(layout.value_offset(layer)), scale,
-      rows.row_seq, rows.row_kv_len, rows.block_tables, rows.max_blocks_per_seq, kAttentionPartitionTokens, partial, out);
+      rows.row_seq, rows.row_kv_len, rows.block_tables, rows.max_blocks_per_seq, row_list, kAttentionPartitionTokens,
+      partial, out);
   PAGEDLLM_CUDA_CHECK_LAUNCH("paged_attention_kernel");
   if (partitions == 1) return;
-  paged_attention_reduce_kernel<T><<<dim3(rows.num_rows, num_heads), 128, 0, stream>>>(
-      num_heads, layout.head_dim, partitions, kAttentionPartitionTokens, rows.row_kv_len, partial, out);
+  paged_attention_reduce_kernel<T><<<dim3(launched, num_heads), 128, 0, stream>>>(
+      num_heads, layout.head_dim, partitions, kAttentionPartitionTokens, rows.row_kv_len, row_list, partial, out);
   PAGEDLLM_CUDA_CHECK_LAUNCH("paged_attention_reduce_kernel");
 }
 

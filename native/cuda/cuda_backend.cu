@@ -1,4 +1,5 @@
 // The CUDA backend: owns weights, the paged KV pool and a pinned host swap pool; runs one Llama forward pass per step.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -6,6 +7,8 @@
 #include "cuda_memory.h"
 #include "cuda_ops.h"
 #include "cuda_weights.h"
+#include "decode_graphs.h"
+#include "gemm.h"
 #include "pagedllm/backend.h"
 
 namespace pagedllm {
@@ -51,6 +54,8 @@ class CudaBackend final : public Backend {
       throw std::runtime_error("CUDA backend: num_heads must be a multiple of num_kv_heads");
     PAGEDLLM_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
     weights_ = std::make_unique<DeviceWeights<T>>(options, stream_);
+    gemm_ = std::make_unique<Gemm>(gemm_setting(), num_sms_, stream_);
+    use_graphs_ = cuda_graphs_enabled();
     layout_ = {model_.num_layers, cache_.block_size, model_.num_kv_heads, model_.head_dim};
     const size_t block_bytes = layout_.block_stride() * sizeof(T);
     kv_pool_.resize(size_t(cache_.num_blocks) * block_bytes);
@@ -64,6 +69,8 @@ class CudaBackend final : public Backend {
   }
 
   ~CudaBackend() override {
+    graphs_.clear();
+    gemm_.reset();
     weights_.reset();
     if (stream_) cudaStreamDestroy(stream_);
   }
@@ -71,7 +78,8 @@ class CudaBackend final : public Backend {
   BackendInfo info() const override {
     BackendInfo info;
     info.name = "cuda";
-    info.device_name = device_name_;
+    info.device_name = device_name_ + "; " + gemm_->description() +
+                       (use_graphs_ ? "; CUDA graphs for decode" : "; eager (--enforce-eager)");
     info.num_threads = 1;
     info.weight_bytes = weights_->bytes();
     info.kv_bytes_per_block = layout_.block_stride() * sizeof(T);
@@ -80,9 +88,14 @@ class CudaBackend final : public Backend {
 
   void step(const BlockMoves& moves, const ForwardBatch& batch, float* logits_out) override {
     validate(batch);
-    upload_indices(moves, batch);
-    apply_moves(moves);
-    if (batch.num_tokens > 0) forward(batch, logits_out);
+    const int bucket = use_graphs_ ? graph_bucket(batch) : 0;
+    if (bucket > 0) {
+      step_decode_graph(moves, batch, bucket, logits_out);
+    } else {
+      upload_indices(moves, batch);
+      apply_moves(moves);
+      if (batch.num_tokens > 0) forward(batch, logits_out);
+    }
     PAGEDLLM_CUDA_CHECK(cudaStreamSynchronize(stream_));
   }
 
@@ -154,6 +167,8 @@ class CudaBackend final : public Backend {
         row_kv_len_[r] = context - (end - 1 - r);
       }
     }
+    // Decode rows go to the per-row kernel, prefill chunks to the tiled one (prefill_attention_kernels.cu).
+    attention_split_ = split_attention_rows(batch.query_start_loc, batch.context_lens, batch.num_seqs);
     struct Part {
       const int32_t* data;
       size_t count;
@@ -167,6 +182,9 @@ class CudaBackend final : public Backend {
         {row_kv_len_.data(), size_t(rows), &row_kv_len_at_},
         {batch.block_tables, size_t(batch.num_seqs) * batch.max_blocks_per_seq, &block_tables_at_},
         {batch.logits_indices, size_t(batch.num_logits), &logits_indices_at_},
+        {attention_split_.decode_rows.data(), attention_split_.decode_rows.size(), &decode_rows_at_},
+        {attention_split_.prefill_tiles.data(), attention_split_.prefill_tiles.size(), &prefill_tiles_at_},
+        // Last: every offset a decode graph reads then depends on the padded batch alone, not on the moves.
         {moves.copy_pairs, size_t(2) * moves.num_copies, &copy_pairs_at_},
     };
     size_t total = 0;
@@ -175,13 +193,44 @@ class CudaBackend final : public Backend {
       total += (part.count + 63) / 64 * 64;  // 256-byte aligned starts
     }
     if (host_indices_.bytes() < total * sizeof(int32_t)) host_indices_.resize(total * sizeof(int32_t) * 2);
-    if (device_indices_.bytes() < total * sizeof(int32_t)) device_indices_.resize(total * sizeof(int32_t) * 2);
+    if (device_indices_.bytes() < total * sizeof(int32_t)) {
+      device_indices_.resize(total * sizeof(int32_t) * 2);
+      graphs_.clear();  // they read indices at the old address
+    }
     // The previous step's copy out of host_indices_ finished at its final synchronize, so it can be overwritten.
     for (const Part& part : parts)
       if (part.count > 0) std::memcpy(host_indices_.as<int32_t>() + *part.offset, part.data, part.count * sizeof(int32_t));
     if (total > 0)
       PAGEDLLM_CUDA_CHECK(cudaMemcpyAsync(device_indices_.data(), host_indices_.data(), total * sizeof(int32_t),
                                           cudaMemcpyHostToDevice, stream_));
+  }
+
+  // Decode-only steps (one query row per sequence, logits of at most every row) of up to 256 sequences.
+  static int graph_bucket(const ForwardBatch& batch) {
+    if (batch.num_seqs == 0 || batch.num_tokens != batch.num_seqs || batch.num_logits == 0) return 0;
+    for (int s = 0; s < batch.num_seqs; ++s)
+      if (batch.query_start_loc[s + 1] - batch.query_start_loc[s] != 1) return 0;
+    return decode_bucket(batch.num_seqs);
+  }
+
+  // The step padded to its bucket runs as a CUDA graph keyed by (bucket, attention partitions); index upload and
+  // block moves stay outside it, and the wanted logits rows are copied out after it.
+  void step_decode_graph(const BlockMoves& moves, const ForwardBatch& batch, int bucket, float* logits_out) {
+    const int max_context = *std::max_element(batch.context_lens, batch.context_lens + batch.num_seqs);
+    const int partitions = std::max(1, ceil_div(max_context, kAttentionPartitionTokens));
+    padded_.fill(batch, bucket, partitions, cache_.block_size);
+    upload_indices(moves, padded_.batch());
+    apply_moves(moves);
+    graphs_.run({bucket, partitions}, stream_, [&] { forward(padded_.batch(), nullptr); });
+    const size_t row_bytes = size_t(model_.vocab_size) * sizeof(float);
+    for (int i = 0; i < batch.num_logits; ++i)  // decode steps ask for rows 0..n-1 in order: one copy then
+      if (i == 0 || batch.logits_indices[i] != batch.logits_indices[i - 1] + 1) {
+        int run = 1;
+        while (i + run < batch.num_logits && batch.logits_indices[i + run] == batch.logits_indices[i] + run) ++run;
+        PAGEDLLM_CUDA_CHECK(cudaMemcpyAsync(logits_out + size_t(i) * model_.vocab_size,
+                                            last_logits_ + size_t(batch.logits_indices[i]) * model_.vocab_size,
+                                            run * row_bytes, cudaMemcpyDeviceToHost, stream_));
+      }
   }
 
   const int32_t* device_index(size_t offset) const { return device_indices_.as<int32_t>() + offset; }
@@ -226,10 +275,21 @@ class CudaBackend final : public Backend {
     const size_t attention_at = plan.add(size_t(n) * q_width * sizeof(T));
     const size_t gate_up_at = plan.add(size_t(n) * 2 * I * sizeof(float));
     const size_t activation_at = plan.add(size_t(n) * I * sizeof(T));
-    const size_t workspace_at = plan.add(paged_attention_workspace_bytes(n, model_.num_heads, D, max_kv_len_));
+    // Partitioned partials for decode rows only: prefill rows take the tiled kernel, which needs no workspace.
+    const int num_decode_rows = int(attention_split_.decode_rows.size());
+    const size_t workspace_at = plan.add(
+        paged_attention_workspace_bytes(num_decode_rows, model_.num_heads, D, attention_split_.max_decode_kv_len));
+    // WMMA split-K partials (decode shapes); one buffer serves every GEMM of the step, as they run in stream order.
+    const size_t gemm_floats = std::max({gemm_->workspace_floats(n, qkv_width, H), gemm_->workspace_floats(n, H, q_width),
+                                         gemm_->workspace_floats(n, 2 * I, H), gemm_->workspace_floats(n, H, I),
+                                         gemm_->workspace_floats(chunk_rows, V, H)});
+    const size_t gemm_workspace_at = plan.add(gemm_floats * sizeof(float));
     const size_t final_rows_at = plan.add(size_t(chunk_rows) * H * sizeof(T));
     const size_t logits_at = plan.add(size_t(chunk_rows) * V * sizeof(float));
-    if (scratch_.bytes() < plan.total()) scratch_.resize(plan.total() + plan.total() / 2);  // headroom: fewer reallocations
+    if (scratch_.bytes() < plan.total()) {
+      scratch_.resize(plan.total() + plan.total() / 2);  // headroom: fewer reallocations
+      graphs_.clear();  // they use the old scratch
+    }
     char* base = scratch_.as<char>();
     float* residual = reinterpret_cast<float*>(base + residual_at);
     float* delta = reinterpret_cast<float*>(base + delta_at);
@@ -241,9 +301,16 @@ class CudaBackend final : public Backend {
     float* workspace = reinterpret_cast<float*>(base + workspace_at);
     T* final_rows = reinterpret_cast<T*>(base + final_rows_at);
     float* logits = reinterpret_cast<float*>(base + logits_at);
+    float* gemm_workspace = reinterpret_cast<float*>(base + gemm_workspace_at);
 
-    const AttentionRows rows{n, max_kv_len_, device_index(row_seq_at_), device_index(row_kv_len_at_),
-                             device_index(block_tables_at_), batch.max_blocks_per_seq};
+    AttentionRows rows{n, max_kv_len_, device_index(row_seq_at_), device_index(row_kv_len_at_),
+                       device_index(block_tables_at_), batch.max_blocks_per_seq};
+    rows.split = true;
+    rows.decode_rows = device_index(decode_rows_at_);
+    rows.num_decode_rows = num_decode_rows;
+    rows.max_decode_kv_len = attention_split_.max_decode_kv_len;
+    rows.prefill_tiles = device_index(prefill_tiles_at_);
+    rows.num_prefill_tiles = int(attention_split_.prefill_tiles.size() / 2);
     const float scale = 1.f / std::sqrt(float(D));
     const float eps = model_.rms_norm_eps;
     embedding_lookup(weights_->embed_tokens(), device_index(token_ids_at_), n, H, residual, stream_);
@@ -254,18 +321,18 @@ class CudaBackend final : public Backend {
       } else {
         fused_add_rms_norm(residual, delta, nullptr, n, H, w.input_norm, eps, normed, stream_);  // previous MLP output
       }
-      linear(normed, w.qkv, w.qkv_bias, n, qkv_width, H, qkv, num_sms_, stream_);
+      gemm_->linear(normed, w.qkv, w.qkv_bias, n, qkv_width, H, qkv, gemm_workspace);
       rotary_embedding(qkv, qkv_width, device_index(positions_at_), n, model_.num_heads, model_.num_kv_heads, D,
                        inv_freq_.as<float>(), stream_);
       reshape_and_cache(qkv, qkv_width, q_width, q_width + kv_width, device_index(slot_mapping_at_), n, kv_pool_.as<T>(),
                         layout_, l, stream_);
       paged_attention(qkv, qkv_width, model_.num_heads, kv_pool_.as<T>(), layout_, l, scale, rows, workspace, attention,
                       stream_);
-      linear(attention, w.o_proj, nullptr, n, H, q_width, delta, num_sms_, stream_);
+      gemm_->linear(attention, w.o_proj, nullptr, n, H, q_width, delta, gemm_workspace);
       fused_add_rms_norm(residual, delta, nullptr, n, H, w.post_attention_norm, eps, normed, stream_);
-      linear(normed, w.gate_up, nullptr, n, 2 * I, H, gate_up, num_sms_, stream_);
+      gemm_->linear(normed, w.gate_up, nullptr, n, 2 * I, H, gate_up, gemm_workspace);
       silu_and_mul(gate_up, n, I, activation, stream_);
-      linear(activation, w.down_proj, nullptr, n, H, I, delta, num_sms_, stream_);
+      gemm_->linear(activation, w.down_proj, nullptr, n, H, I, delta, gemm_workspace);
     }
     // Only the rows whose logits are returned get the last residual add, the final norm and the LM head, in chunks
     // of kLogitsChunkRows; each chunk is copied out before the next one overwrites it (same stream, in order).
@@ -273,9 +340,11 @@ class CudaBackend final : public Backend {
       const int rows = std::min(kLogitsChunkRows, num_logits - first);
       fused_add_rms_norm(residual, delta, device_index(logits_indices_at_) + first, rows, H, weights_->final_norm(), eps,
                          final_rows, stream_);
-      linear(final_rows, weights_->lm_head(), nullptr, rows, V, H, logits, num_sms_, stream_);
-      PAGEDLLM_CUDA_CHECK(cudaMemcpyAsync(logits_out + size_t(first) * V, logits, size_t(rows) * V * sizeof(float),
-                                          cudaMemcpyDeviceToHost, stream_));
+      gemm_->linear(final_rows, weights_->lm_head(), nullptr, rows, V, H, logits, gemm_workspace);
+      last_logits_ = logits;
+      if (logits_out != nullptr)  // null while a decode graph is captured: its caller copies the rows out
+        PAGEDLLM_CUDA_CHECK(cudaMemcpyAsync(logits_out + size_t(first) * V, logits, size_t(rows) * V * sizeof(float),
+                                            cudaMemcpyDeviceToHost, stream_));
     }
   }
 
@@ -285,6 +354,11 @@ class CudaBackend final : public Backend {
   int num_sms_ = 1;
   cudaStream_t stream_ = nullptr;
   std::unique_ptr<DeviceWeights<T>> weights_;
+  std::unique_ptr<Gemm> gemm_;
+  bool use_graphs_ = true;
+  DecodeGraphs graphs_;
+  PaddedDecodeBatch padded_;
+  const float* last_logits_ = nullptr;  // the last LM-head chunk in scratch
   KvLayout layout_;
   DeviceMemory kv_pool_;
   PinnedMemory swap_pool_;
@@ -293,9 +367,10 @@ class CudaBackend final : public Backend {
   PinnedMemory host_indices_;
   DeviceMemory device_indices_;
   std::vector<int32_t> row_seq_, row_kv_len_;
+  AttentionSplit attention_split_;
   int max_kv_len_ = 0;
   size_t token_ids_at_ = 0, positions_at_ = 0, slot_mapping_at_ = 0, row_seq_at_ = 0, row_kv_len_at_ = 0,
-         block_tables_at_ = 0, logits_indices_at_ = 0, copy_pairs_at_ = 0;
+         block_tables_at_ = 0, logits_indices_at_ = 0, copy_pairs_at_ = 0, decode_rows_at_ = 0, prefill_tiles_at_ = 0;
 };
 
 }  // namespace

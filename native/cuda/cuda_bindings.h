@@ -1,4 +1,4 @@
-// The `cuda` export of pagedllm.node (builds with CUDA only): free device memory for KV sizing.
+// The `cuda` export of pagedllm.node (builds with CUDA only): free device memory for KV sizing, the GEMM choice.
 #pragma once
 #include <napi.h>
 

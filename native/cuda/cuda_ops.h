@@ -57,6 +57,10 @@ void copy_blocks(T* pool, const int32_t* pairs, int num_pairs, const KvLayout& l
 
 // attention_kernels.cu. Row r (a query token) of sequence row_seq[r] attends to its first row_kv_len[r] cached
 // tokens through that sequence's block table: decode rows and prefill rows (causal) alike.
+// With `split` set (the backend always sets it), decode rows (sequences with one query row) run through the per-row
+// kernel by index and prefill chunks through the tiled kernel (prefill_attention_kernels.cu), whose tiles are
+// (first row, row count) pairs; the partition workspace then holds decode rows only. Without it every row takes the
+// per-row kernel (the kernel checks run both ways).
 struct AttentionRows {
   int num_rows = 0;
   int max_kv_len = 0;
@@ -64,20 +68,45 @@ struct AttentionRows {
   const int32_t* row_kv_len = nullptr;
   const int32_t* block_tables = nullptr;
   int max_blocks_per_seq = 0;
+  bool split = false;
+  const int32_t* decode_rows = nullptr;
+  int num_decode_rows = 0;
+  int max_decode_kv_len = 0;
+  const int32_t* prefill_tiles = nullptr;
+  int num_prefill_tiles = 0;
 };
+constexpr int kPrefillTileRows = 16;  // query rows sharing one K/V tile
+// The host side of the split: decode row indices, prefill tiles, the longest decode context.
+struct AttentionSplit {
+  std::vector<int32_t> decode_rows;
+  std::vector<int32_t> prefill_tiles;  // (first row, rows) pairs
+  int max_decode_kv_len = 0;
+};
+AttentionSplit split_attention_rows(const int32_t* query_start_loc, const int32_t* context_lens, int num_seqs);
 constexpr int kAttentionPartitionTokens = 512;  // longer contexts are split across blocks, then reduced
 // The LM head runs this many logits rows at a time (src/engine/gpu-memory.ts CUDA_LOGITS_CHUNK_ROWS), so prompt
 // logprobs (a row per prompt token) never grow the scratch beyond the activation reserve sized before the KV pool.
 constexpr int kLogitsChunkRows = 256;
 size_t paged_attention_workspace_bytes(int num_rows, int num_heads, int head_dim, int max_kv_len);
 constexpr int kMaxAttentionHeadDim = 256;
+// Workspace: paged_attention_workspace_bytes(split ? num_decode_rows : num_rows, heads, head_dim,
+// split ? max_decode_kv_len : max_kv_len).
 template <typename T>
 void paged_attention(const float* qkv, int row_stride, int num_heads, const T* pool, const KvLayout& layout, int layer,
                      float scale, const AttentionRows& rows, float* workspace, T* out, cudaStream_t stream);
-
-// linear_kernels.cu: y[M, N] = x[M, K] * w[N, K]^T (+ bias[N]); tensor cores, fp32 accumulation.
+// prefill_attention_kernels.cu: the tiled kernel over rows.prefill_tiles (paged_attention calls it when split).
 template <typename T>
-void linear(const T* x, const T* w, const float* bias, int M, int N, int K, float* y, int num_sms, cudaStream_t stream);
+void prefill_attention(const float* qkv, int row_stride, int num_heads, const T* pool, const KvLayout& layout, int layer,
+                       float scale, const AttentionRows& rows, T* out, cudaStream_t stream);
+
+// linear_kernels.cu: y[M, N] = x[M, K] * w[N, K]^T (+ bias[N]); WMMA tensor cores, fp32 accumulation. Split-K
+// (decode) needs split_workspace of linear_split_workspace_floats(M, N, K, num_sms) floats (0: no split, may be null).
+size_t linear_split_workspace_floats(int M, int N, int K, int num_sms);
+template <typename T>
+void linear(const T* x, const T* w, const float* bias, int M, int N, int K, float* y, int num_sms, float* split_workspace,
+            cudaStream_t stream);
+// Adds bias[N] to every row of y[M, N] (cuBLAS GEMMs have no bias epilogue in the GemmEx call).
+void add_bias_rows(float* y, const float* bias, int M, int N, cudaStream_t stream);
 
 // row_stats_kernels.cu: per logits row the max, argmax (lowest index on ties), log-sum-exp and the top_k
 // (value, id) pairs in descending order (ties: lower id first). Lets sampling run without copying full logits.

@@ -1,5 +1,5 @@
-// Linear layers: y = x * w^T on the tensor cores (WMMA 16x16x16, bf16/fp16 in, fp32 accumulation), split-K for decode.
-// cuBLAS is not part of the CUDA toolkit installed on these machines, so the GEMM is our own (see docs/CUDA.md).
+// The WMMA GEMM y = x * w^T (bf16/fp16 in, fp32 accumulation): cuBLAS's fallback and test reference (gemm.cu picks).
+// Split-K for decode writes per-split partials that one kernel sums in split order: no atomics, same bits every run.
 #include <mma.h>
 
 #include <algorithm>
@@ -37,6 +37,7 @@ template <typename T>
 __global__ void __launch_bounds__(kThreads) linear_kernel(const T* __restrict__ x, const T* __restrict__ w,
                                                           const float* __restrict__ bias, int M, int N, int K,
                                                           int k_per_split, float* __restrict__ y) {
+  // Split-K: y points at this split's [M, N] partial in the workspace; the reduce kernel adds the bias.
   using namespace nvcuda;
   // WMMA loads and stores need 256-bit aligned pointers; every fragment offset below is a multiple of 32 bytes.
   __shared__ __align__(128) T a_tile[kTileM][kTileK + kPad];
@@ -78,39 +79,83 @@ __global__ void __launch_bounds__(kThreads) linear_kernel(const T* __restrict__ 
       wmma::store_matrix_sync(&c_tile[warp_m + 16 * i][warp_n + 16 * j], acc[i][j], kTileN + 4, wmma::mem_row_major);
   __syncthreads();
   const bool split = gridDim.z > 1;
+  float* out = y + (split ? int64_t(blockIdx.z) * M * N : 0);
   for (int e = threadIdx.x; e < kTileM * kTileN; e += kThreads) {
     const int r = e / kTileN, c = e % kTileN, gm = m0 + r, gn = n0 + c;
     if (gm >= M || gn >= N) continue;
-    float value = c_tile[r][c];
-    if (bias && blockIdx.z == 0) value += bias[gn];
-    if (split) {
-      atomicAdd(&y[int64_t(gm) * N + gn], value);  // y was zeroed by the launcher
-    } else {
-      y[int64_t(gm) * N + gn] = value;
-    }
+    out[int64_t(gm) * N + gn] = c_tile[r][c] + (bias && !split ? bias[gn] : 0.f);
   }
+}
+
+// y = sum of the split partials in split order (a fixed order, so the bits never depend on scheduling) + bias.
+__global__ void reduce_splits_kernel(const float* __restrict__ partials, int splits, const float* __restrict__ bias,
+                                     int64_t M, int N, float* __restrict__ y) {
+  const int64_t total = M * N;
+  for (int64_t e = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; e < total; e += int64_t(gridDim.x) * blockDim.x) {
+    float sum = bias ? bias[e % N] : 0.f;
+    for (int s = 0; s < splits; ++s) sum += partials[s * total + e];
+    y[e] = sum;
+  }
+}
+
+__global__ void add_bias_rows_kernel(float* __restrict__ y, const float* __restrict__ bias, int64_t total, int N) {
+  for (int64_t e = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; e < total; e += int64_t(gridDim.x) * blockDim.x)
+    y[e] += bias[e % N];
+}
+
+struct SplitPlan {
+  int splits = 1;
+  int k_per_split = 0;
+};
+
+// Decode batches give few output tiles; split K until about two blocks per SM read the weights.
+SplitPlan plan_splits(int M, int N, int K, int num_sms) {
+  const int tiles = ceil_div(N, kTileN) * ceil_div(M, kTileM);
+  int splits = 1;
+  if (tiles < 2 * num_sms) splits = std::min({ceil_div(2 * num_sms, tiles), std::max(1, K / (4 * kTileK)), 16});
+  SplitPlan plan;
+  plan.k_per_split = ceil_div(ceil_div(K, splits), kTileK) * kTileK;
+  plan.splits = std::max(1, ceil_div(K, plan.k_per_split));
+  return plan;
 }
 
 }  // namespace
 
-template <typename T>
-void linear(const T* x, const T* w, const float* bias, int M, int N, int K, float* y, int num_sms, cudaStream_t stream) {
-  if (M == 0) return;
-  const int tiles_n = ceil_div(N, kTileN), tiles_m = ceil_div(M, kTileM), tiles = tiles_n * tiles_m;
-  // Row tiles are the grid's y dimension (at most 65,535): src/engine/gpu-memory.ts bounds --max-num-batched-tokens by it.
-  if (tiles_m > 65535) throw std::runtime_error("linear: more than 65,535 x 64 rows");
-  // Decode batches give few output tiles; split K until about two blocks per SM read the weights.
-  int splits = 1;
-  if (tiles < 2 * num_sms) splits = std::min({ceil_div(2 * num_sms, tiles), std::max(1, K / (4 * kTileK)), 16});
-  const int k_per_split = ceil_div(ceil_div(K, splits), kTileK) * kTileK;
-  splits = ceil_div(K, k_per_split);
-  if (splits > 1) PAGEDLLM_CUDA_CHECK(cudaMemsetAsync(y, 0, size_t(M) * N * sizeof(float), stream));
-  linear_kernel<T><<<dim3(tiles_n, tiles_m, splits), kThreads, 0, stream>>>(x, w, bias, M, N, K, k_per_split, y);
-  PAGEDLLM_CUDA_CHECK_LAUNCH("linear_kernel");
+size_t linear_split_workspace_floats(int M, int N, int K, int num_sms) {
+  if (M == 0) return 0;
+  const SplitPlan plan = plan_splits(M, N, K, num_sms);
+  return plan.splits > 1 ? size_t(plan.splits) * M * N : 0;
 }
 
-template void linear<__half>(const __half*, const __half*, const float*, int, int, int, float*, int, cudaStream_t);
+template <typename T>
+void linear(const T* x, const T* w, const float* bias, int M, int N, int K, float* y, int num_sms, float* split_workspace,
+            cudaStream_t stream) {
+  if (M == 0) return;
+  const int tiles_n = ceil_div(N, kTileN), tiles_m = ceil_div(M, kTileM);
+  // Row tiles are the grid's y dimension (at most 65,535): src/engine/gpu-memory.ts bounds --max-num-batched-tokens by it.
+  if (tiles_m > 65535) throw std::runtime_error("linear: more than 65,535 x 64 rows");
+  const SplitPlan plan = plan_splits(M, N, K, num_sms);
+  if (plan.splits > 1 && split_workspace == nullptr) throw std::runtime_error("linear: split-K needs a workspace");
+  float* out = plan.splits > 1 ? split_workspace : y;
+  linear_kernel<T><<<dim3(tiles_n, tiles_m, plan.splits), kThreads, 0, stream>>>(x, w, bias, M, N, K, plan.k_per_split, out);
+  PAGEDLLM_CUDA_CHECK_LAUNCH("linear_kernel");
+  if (plan.splits > 1) {
+    const int64_t total = int64_t(M) * N;
+    const int blocks = int(std::min<int64_t>((total + 255) / 256, 8 * int64_t(num_sms)));
+    reduce_splits_kernel<<<blocks, 256, 0, stream>>>(split_workspace, plan.splits, bias, M, N, y);
+    PAGEDLLM_CUDA_CHECK_LAUNCH("reduce_splits_kernel");
+  }
+}
+
+void add_bias_rows(float* y, const float* bias, int M, int N, cudaStream_t stream) {
+  const int64_t total = int64_t(M) * N;
+  if (total == 0 || bias == nullptr) return;
+  add_bias_rows_kernel<<<int(std::min<int64_t>((total + 255) / 256, 4096)), 256, 0, stream>>>(y, bias, total, N);
+  PAGEDLLM_CUDA_CHECK_LAUNCH("add_bias_rows_kernel");
+}
+
+template void linear<__half>(const __half*, const __half*, const float*, int, int, int, float*, int, float*, cudaStream_t);
 template void linear<__nv_bfloat16>(const __nv_bfloat16*, const __nv_bfloat16*, const float*, int, int, int, float*, int,
-                                    cudaStream_t);
+                                    float*, cudaStream_t);
 
 }  // namespace pagedllm::cuda

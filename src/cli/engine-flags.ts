@@ -1,6 +1,7 @@
 // The one place that turns CLI flags into an EngineConfig: shared by generate, serve and bench.
 import {Flags} from '@oclif/core'
 import {KV_POLICIES, QUANTIZATIONS, makeEngineConfig, type EngineConfig, type KvPolicy, type Quantization} from '../engine/config.js'
+import type {GemmMode} from '../engine/cublas-search.js'
 import {InvalidRequestError} from '../engine/errors.js'
 import {parseModelSpec} from '../engine/hub/model-spec.js'
 import {resolveModel} from '../engine/hub/resolve-model.js'
@@ -29,6 +30,8 @@ export const engineFlags = {
   'block-size': Flags.integer({description: 'Tokens per KV block', default: 16, min: 1, max: 256}),
   'kv-memory': Flags.string({description: 'KV cache size on CPU (e.g. 512MiB, 2GiB)', default: '1GiB'}),
   'num-blocks': Flags.integer({description: 'KV cache size in blocks (overrides --kv-memory)', min: 1}),
+  gemm: Flags.string({description: 'GPU: GEMM for the linear layers (auto: cuBLAS when libcublas loads, else the WMMA kernel; default $PAGEDLLM_GEMM or auto)', options: ['auto', 'cublas', 'wmma']}),
+  'enforce-eager': Flags.boolean({description: 'GPU: run every step eagerly (no CUDA graphs for decode)', default: false}),
   'gpu-memory-utilization': numberFlag({description: 'GPU: fraction of device memory for weights + KV', default: 0.9}),
   'swap-space': Flags.string({description: 'Host swap space for preempted sequences (e.g. 256MiB)', default: '256MiB'}),
   'max-model-len': Flags.integer({description: 'Context limit (default: the model config)', min: 1}),
@@ -85,6 +88,8 @@ export function engineConfigFromFlags(flags: Record<string, any>, modelPath: str
     kvMemoryBytes: parseByteSize(flags['kv-memory'], 'kv-memory'),
     numBlocks: flags['num-blocks'],
     gpuMemoryUtilization: utilization,
+    gemm: flags.gemm as GemmMode | undefined,
+    enforceEager: flags['enforce-eager'],
     swapSpaceBytes: parseByteSize(flags['swap-space'], 'swap-space'),
     maxModelLen: flags['max-model-len'],
     maxNumSeqs: flags['max-num-seqs'],

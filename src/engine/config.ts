@@ -1,4 +1,5 @@
 // Engine configuration: built once (from CLI flags or code) and handed to every part of the engine.
+import type {GemmMode} from './cublas-search.js'
 import type {SpeculativeConfig} from './spec-decode/spec-config.js'
 
 /** How KV blocks are handed out. All policies share one pool, one runner and one set of kernels. */
@@ -31,6 +32,10 @@ export interface EngineConfig {
   numBlocks?: number
   /** GPU: fraction of device memory the engine may use (weights + KV). */
   gpuMemoryUtilization: number
+  /** GPU: cuBLAS or the WMMA kernel for the linear layers (unset: $PAGEDLLM_GEMM, else auto). */
+  gemm?: GemmMode
+  /** GPU: no CUDA graphs for decode steps. */
+  enforceEager?: boolean
   /** Host swap space in bytes, for swap preemption. */
   swapSpaceBytes: number
   /** Context limit; defaults to the model's max_position_embeddings. */

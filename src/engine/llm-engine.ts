@@ -127,6 +127,8 @@ export class LLMEngine {
       weightFormat,
       threads: config.threads,
       device: device.device,
+      gemm: config.gemm,
+      enforceEager: config.enforceEager,
     })
     const blockManager = new BlockManager({
       numBlocks,

@@ -3,6 +3,7 @@ import {existsSync} from 'node:fs'
 import {createRequire} from 'node:module'
 import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
+import {defaultCublasCandidates, parseGemmMode, type GemmMode} from './cublas-search.js'
 import {describeCudaStatus, type NativeCudaStatus} from './device.js'
 import {ModelLoadError} from './errors.js'
 import type {ModelConfig} from './model/model-config.js'
@@ -54,6 +55,10 @@ export interface LoadNativeModelOptions {
   /** Compute threads including the calling one; 0 = number of cores. */
   threads: number
   device: 'cpu' | 'cuda'
+  /** CUDA: cuBLAS or the WMMA kernel for the linear layers (default $PAGEDLLM_GEMM, else auto). */
+  gemm?: GemmMode
+  /** CUDA: run every step eagerly, no CUDA graphs for decode (vLLM's --enforce-eager). */
+  enforceEager?: boolean
 }
 
 interface NativeModelHandle {
@@ -114,7 +119,11 @@ interface Addon {
   buildInfo(): {cuda: boolean}
   cudaStatus(): NativeCudaStatus
   /** Present only in builds with CUDA. */
-  cuda?: {memoryInfo(): CudaMemoryInfo}
+  cuda?: {
+    memoryInfo(): CudaMemoryInfo
+    configureGemm(options: {mode: GemmMode; cublasCandidates: string[]}): CudaGemmChoice
+    setCudaGraphs(enabled: boolean): void
+  }
   ops: NativeOps
 }
 
@@ -175,9 +184,14 @@ export async function loadNativeModel(opts: LoadNativeModelOptions): Promise<Nat
     const status = cudaStatus()
     if (!status.available) throw new ModelLoadError(`device cuda requested, but CUDA is not available: ${status.detail}`)
   }
+  if (opts.device === 'cuda') {
+    configureCudaGemm(opts.gemm ?? parseGemmMode(process.env.PAGEDLLM_GEMM))
+    native.cuda?.setCudaGraphs(!opts.enforceEager)
+  }
   try {
     const started = performance.now()
-    const handle = await native.loadModel(opts)
+    const {gemm: _gemm, enforceEager: _enforceEager, ...loadOptions} = opts
+    const handle = await native.loadModel(loadOptions)
     const blockFormats = [...new Set(opts.tensors.flatMap((t) => (t.blockFormat ? [t.blockFormat] : [])))]
     const label = blockFormats.length > 0 ? `${blockFormats.join('+')} (GGUF)` : opts.weightFormat
     return new NativeModel(handle, label, (performance.now() - started) / 1000)
@@ -203,6 +217,19 @@ export function cudaMemoryInfo(): CudaMemoryInfo {
   const cuda = loadAddon().cuda
   if (!cuda) return {available: false, detail: 'built without CUDA', freeBytes: 0, totalBytes: 0}
   return cuda.memoryInfo()
+}
+
+/** The cuBLAS library a CUDA backend would load (null: WMMA kernel), and why; the backend's deviceName says which runs. */
+export interface CudaGemmChoice {
+  cublas: string | null
+  detail: string
+}
+
+/** Sets the GEMM of CUDA backends created from now on; cuBLAS candidates from cublasCandidates() unless given. */
+export function configureCudaGemm(mode: GemmMode, cublasCandidates: string[] = mode === 'wmma' ? [] : defaultCublasCandidates()): CudaGemmChoice {
+  const cuda = loadAddon().cuda
+  if (!cuda) return {cublas: null, detail: 'built without CUDA'}
+  return cuda.configureGemm({mode, cublasCandidates})
 }
 
 export function nativeBuildInfo(): {cuda: boolean} {

@@ -10,6 +10,7 @@
 #include "cuda_common.cuh"
 #include "cuda_memory.h"
 #include "cuda_ops.h"
+#include "gemm.h"
 #include "kernel_checks.h"
 
 namespace pagedllm {
@@ -248,33 +249,52 @@ void check_activation_and_embedding(Checker& c) {
   c.report("embedding", dtype_name<T>(), "exact gather", embedded.read(), emb_ref, 0.0);
 }
 
+// Each GEMM this machine can run (WMMA always; cuBLAS when a library loads), against float64, and twice on the same
+// inputs: the second run must give the same bits (split-K reduces in a fixed order, no atomics).
 template <typename T>
 void check_linear(Checker& c, int num_sms) {
   struct Shape {
     int M, N, K;
     bool bias;
   };
-  // Decode-like (split-K), prefill-like, and ragged sizes that take the scalar tile loads.
-  for (const Shape& s : {Shape{1, 4096, 4096, false}, Shape{64, 1024, 512, true}, Shape{100, 333, 200, true},
-                         Shape{3, 77, 37, false}}) {
-    std::vector<double> x_ref, w_ref;
-    const auto x = c.random_rounded<T>(size_t(s.M) * s.K, 1.f, &x_ref);
-    const auto w = c.random_rounded<T>(size_t(s.N) * s.K, 0.05f, &w_ref);
-    const auto bias = c.random_floats(s.N, 1.f);
-    DeviceArray<T> x_dev(x), w_dev(w);
-    DeviceArray<float> bias_dev(bias);
-    auto y = DeviceArray<float>::poisoned(size_t(s.M) * s.N);
-    linear(x_dev.get(), w_dev.get(), s.bias ? bias_dev.get() : nullptr, s.M, s.N, s.K, y.get(), num_sms, nullptr);
-    std::vector<double> ref(y.count);
-    for (int m = 0; m < s.M; ++m)
-      for (int n = 0; n < s.N; ++n) {
-        double sum = s.bias ? bias[n] : 0;
-        for (int k = 0; k < s.K; ++k) sum += x_ref[size_t(m) * s.K + k] * w_ref[size_t(n) * s.K + k];
-        ref[size_t(m) * s.N + n] = sum;
-      }
-    const std::string name = "M" + std::to_string(s.M) + " N" + std::to_string(s.N) + " K" + std::to_string(s.K) +
-                             (s.bias ? " +bias" : "");
-    c.report("linear", dtype_name<T>(), name, y.read(), ref, kFloat32Bound);
+  std::vector<std::string> modes = {"wmma"};
+  GemmSetting cublas_setting;
+  cublas_setting.mode = "cublas";
+  if (choose_gemm_library(cublas_setting).cublas) modes.push_back("cublas");
+  for (const std::string& mode : modes) {
+    GemmSetting setting = cublas_setting;
+    setting.mode = mode;
+    const Gemm gemm(setting, num_sms, nullptr);
+    const std::string kernel = "linear " + mode;
+    // Decode-like (split-K), prefill-like, and ragged sizes that take the scalar tile loads.
+    for (const Shape& s : {Shape{1, 4096, 4096, false}, Shape{64, 1024, 512, true}, Shape{100, 333, 200, true},
+                           Shape{3, 77, 37, false}, Shape{7, 2048, 4096, true}}) {
+      std::vector<double> x_ref, w_ref;
+      const auto x = c.random_rounded<T>(size_t(s.M) * s.K, 1.f, &x_ref);
+      const auto w = c.random_rounded<T>(size_t(s.N) * s.K, 0.05f, &w_ref);
+      const auto bias = c.random_floats(s.N, 1.f);
+      DeviceArray<T> x_dev(x), w_dev(w);
+      DeviceArray<float> bias_dev(bias);
+      auto workspace = DeviceArray<float>::poisoned(std::max<size_t>(1, gemm.workspace_floats(s.M, s.N, s.K)));
+      auto y = DeviceArray<float>::poisoned(size_t(s.M) * s.N);
+      const float* bias_ptr = s.bias ? bias_dev.get() : nullptr;
+      gemm.linear(x_dev.get(), w_dev.get(), bias_ptr, s.M, s.N, s.K, y.get(), workspace.get());
+      const std::vector<float> first = y.read();
+      std::vector<double> ref(y.count);
+      for (int m = 0; m < s.M; ++m)
+        for (int n = 0; n < s.N; ++n) {
+          double sum = s.bias ? bias[n] : 0;
+          for (int k = 0; k < s.K; ++k) sum += x_ref[size_t(m) * s.K + k] * w_ref[size_t(n) * s.K + k];
+          ref[size_t(m) * s.N + n] = sum;
+        }
+      const std::string name = "M" + std::to_string(s.M) + " N" + std::to_string(s.N) + " K" + std::to_string(s.K) +
+                               (s.bias ? " +bias" : "");
+      c.report(kernel.c_str(), dtype_name<T>(), name, first, ref, kFloat32Bound);
+      PAGEDLLM_CUDA_CHECK(cudaMemset(y.get(), 0xff, y.count * sizeof(float)));
+      gemm.linear(x_dev.get(), w_dev.get(), bias_ptr, s.M, s.N, s.K, y.get(), workspace.get());
+      c.report(kernel.c_str(), dtype_name<T>(), name + " rerun bits", y.read(), std::vector<double>(first.begin(), first.end()),
+               0.0);
+    }
   }
 }
 
@@ -369,6 +389,25 @@ void check_cache_and_attention(Checker& c, int head_dim, int num_heads, int num_
   }
   c.report("paged_attention", dtype_name<T>(), shape, out.read(), ref, storage_bound<T>());
 
+  // The backend's way: decode rows by index through the per-row kernel (workspace for them only), prefill chunks
+  // through the tiled kernel; same reference.
+  const std::vector<int32_t> context_lens(contexts.begin(), contexts.end());
+  const AttentionSplit split = split_attention_rows(query_start.data(), context_lens.data(), num_seqs);
+  DeviceArray<int32_t> decode_dev(split.decode_rows), tiles_dev(split.prefill_tiles);
+  AttentionRows split_rows = attention_rows;
+  split_rows.split = true;
+  split_rows.decode_rows = decode_dev.get();
+  split_rows.num_decode_rows = int(split.decode_rows.size());
+  split_rows.max_decode_kv_len = split.max_decode_kv_len;
+  split_rows.prefill_tiles = tiles_dev.get();
+  split_rows.num_prefill_tiles = int(split.prefill_tiles.size() / 2);
+  DeviceMemory split_workspace(std::max<size_t>(
+      1, paged_attention_workspace_bytes(split_rows.num_decode_rows, num_heads, head_dim, split.max_decode_kv_len)));
+  auto split_out = DeviceArray<T>::poisoned(size_t(rows) * q_width);
+  paged_attention(qkv_dev.get(), width, num_heads, pool.get(), layout, layer, float(scale), split_rows,
+                  split_workspace.as<float>(), split_out.get(), nullptr);
+  c.report("attention tiled+decode", dtype_name<T>(), shape, split_out.read(), ref, storage_bound<T>());
+
   // copy_blocks: copy two blocks (all layers) onto two others; the rest of the pool must stay as it was.
   const std::vector<int32_t> pairs = {order[0], order[num_blocks - 1], order[1], order[num_blocks - 2]};
   DeviceArray<int32_t> pairs_dev(pairs);
@@ -424,6 +463,7 @@ void check_dtype(Checker& c, int num_sms) {
   check_cache_and_attention<T>(c, 128, 8, 2, {1, 37, 700, 1500}, {1, 1, 1, 5});
   check_cache_and_attention<T>(c, 64, 4, 4, {20, 300}, {20, 3});
   check_cache_and_attention<T>(c, 32, 8, 4, {33, 2100}, {33, 1});  // the tiny test model's head shape
+  check_cache_and_attention<T>(c, 256, 4, 2, {40, 90, 600}, {40, 17, 1});  // head_dim 256: over 48 KiB of tile memory
 }
 
 }  // namespace

@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# The one GPU check (issue 14): build for sm_90, kernels vs float64, CUDA vs CPU engine, HF vs our logits, decode and
+# prefill speed on Llama-3.2-1B / 3.1-8B shapes against measured ceilings, bench sharegpt vs orca and HF generate.
+# Writes $OUT/gpu-check.json (every part: status, seconds, result) and $OUT/gpu-check.log. Designed for < 8 minutes
+# on one H200; each part has its own time limit, and a failed part is recorded, never fatal to the rest.
+# usage: bash scripts/gpu/check.sh        (DRY_RUN=1: the non-GPU plumbing only, on a CPU machine)
+set -uo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$ROOT"
+OUT=${OUT:-$ROOT/.cache/gpu-check}
+WORK=${PAGEDLLM_CHECK_WORK:-/tmp/pagedllm-check}
+PARTS=$WORK/parts
+mkdir -p "$OUT" "$PARTS" "$WORK/models"
+exec > >(tee -a "$OUT/gpu-check.log") 2>&1
+DRY_RUN=${DRY_RUN:-0}
+DEVICE=cuda
+[ "$DRY_RUN" = 1 ] && DEVICE=cpu
+CHECK_STARTED=$(date +%s)
+echo "pagedllm GPU check, $(date -u), dry run $DRY_RUN"
+nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm --format=csv 2>/dev/null || echo "nvidia-smi: none"
+
+# Runs one part under a time limit: part NAME SECONDS COMMAND...; stdout's last JSON line is the result.
+part() {
+  local name=$1 limit=$2
+  shift 2
+  local started=$(date +%s)
+  echo; echo "=== $name (limit ${limit}s): $*"
+  timeout --kill-after=10 "$limit" "$@" > "$PARTS/$name.out" 2> >(tee "$PARTS/$name.err" >&2)
+  local status=$?
+  cat "$PARTS/$name.out"
+  echo "{\"status\": $status, \"seconds\": $(( $(date +%s) - started ))}" > "$PARTS/$name.meta"
+  echo "=== $name: exit $status in $(( $(date +%s) - started )) s"
+  return $status
+}
+
+# --- Node: the tree's own (carried, see docs/CUDA.md) before any on PATH --------------------------------------
+if [ -f .carry/node.xz ] && [ ! -x "$WORK/node" ]; then xz -dc .carry/node.xz > "$WORK/node" && chmod +x "$WORK/node"; fi
+NODE=${NODE:-}
+[ -z "$NODE" ] && [ -x "$WORK/node" ] && NODE=$WORK/node
+[ -z "$NODE" ] && NODE=$(command -v node || true)
+if [ -z "$NODE" ]; then echo "no node binary: carry .carry/node.xz (docs/CUDA.md)"; fi
+# CMake asks `node` for node-addon-api's include dir, and npm-style tools spawn `node`: the chosen one comes first.
+[ -n "$NODE" ] && export PATH="$(dirname "$NODE"):$PATH"
+if [ ! -d node_modules ] && [ -f .carry/runtime.tar.xz ]; then tar -xJf .carry/runtime.tar.xz; fi
+if [ ! -d dist ] && [ -f .carry/runtime.tar.xz ]; then tar -xJf .carry/runtime.tar.xz dist; fi
+PYTHON=${PYTHON:-python3}
+echo "node: ${NODE:-none} $($NODE --version 2>/dev/null); python: $($PYTHON -c 'import sys, torch, transformers; print(sys.version.split()[0], "torch", torch.__version__, "transformers", transformers.__version__)' 2>&1 | tail -1)"
+
+# --- Build for sm_90 (Hopper) only: one architecture keeps the build about a minute on 16 cores -------------------
+if [ "$DRY_RUN" != 1 ]; then
+  part build 300 env CUDACXX=${CUDACXX:-$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)} \
+    "$NODE" node_modules/cmake-js/bin/cmake-js build -d native --CDPAGEDLLM_CUDA=ON --CDCMAKE_CUDA_ARCHITECTURES=90-real
+fi
+
+# --- Ceilings through PyTorch: copy bandwidth (the decode roofline) and the bf16 GEMM rate (the prefill peak) -------
+[ "$DRY_RUN" != 1 ] && part ceilings 60 $PYTHON scripts/gpu/torch-ceilings.py
+
+# --- Kernels against float64, kernel speed against the copy bandwidth (WMMA and cuBLAS GEMMs side by side) --------
+[ "$DRY_RUN" != 1 ] && part kernels 120 "$NODE" --import tsx scripts/gpu/kernels-json.ts
+
+# --- CUDA backend vs CPU backend, step by step and end to end (existing test:gpu engine check) --------------------
+[ "$DRY_RUN" != 1 ] && part engine_vs_cpu 150 "$NODE" --import tsx scripts/gpu/engine-check.ts 1
+
+# --- Models: a project-made one (bench shape, llama3 flavour, bf16) and the two real shapes with seeded weights --
+PROJECT_MODEL=$WORK/models/bench-llama3
+part make_project_model 60 "$NODE" bin/run.js make-test-model --preset bench --variant llama3 --dtype bf16 --out "$PROJECT_MODEL"
+SHAPES="llama-3.2-1b llama-3.1-8b"
+[ "$DRY_RUN" = 1 ] && SHAPES=""
+for shape in $SHAPES; do
+  [ -f "$WORK/models/$shape/config.json" ] || part "make_$shape" 150 $PYTHON scripts/gpu/make-shape-model.py "$shape" "$WORK/models/$shape" "$PROJECT_MODEL"
+done
+
+# --- HF transformers (LlamaForCausalLM, bf16 on the GPU) vs our logits, same weights ---------------------------
+IDS=$($PYTHON -c 'import random; r = random.Random(7); print(",".join(str(r.randrange(10, 4000)) for _ in range(64)))')
+for model in "$ROOT/models/tinychat" "$PROJECT_MODEL"; do
+  name=$(basename "$model")
+  part "ours_logits_$name" 120 "$NODE" --import tsx scripts/gpu/step-speed.ts "$model" --device $DEVICE --batches '' \
+    --logits-ids "$IDS" --logits-out "$WORK/ours-$name.f32" &&
+  part "hf_vs_ours_$name" 120 $PYTHON scripts/gpu/hf-logits.py "$model" "$IDS" "$WORK/ours-$name.f32"
+done
+
+# --- Decode tok/s at batch 1/32/256 and prefill TFLOP/s: cuBLAS (auto) on both shapes, WMMA on the 1B shape ----------
+for shape in $SHAPES; do
+  part "speed_${shape}_auto" 200 "$NODE" --import tsx scripts/gpu/step-speed.ts "$WORK/models/$shape" --gemm auto --batches 1,32,256 \
+    --context 512 --prefill-tokens 4096
+done
+[ "$DRY_RUN" != 1 ] && part "speed_llama-3.2-1b_wmma" 120 "$NODE" --import tsx scripts/gpu/step-speed.ts "$WORK/models/llama-3.2-1b" \
+  --gemm wmma --batches 1,32,256 --context 512 --prefill-tokens 4096
+[ "$DRY_RUN" = 1 ] && part speed_dry 120 "$NODE" --import tsx scripts/gpu/step-speed.ts "$PROJECT_MODEL" --device cpu --batches 1,4 \
+  --context 64 --prefill-tokens 64 --steps 2
+
+# --- ShareGPT: paged vs orca-max / orca-oracle through pagedllm bench; HF generate static batching on the same trace
+BENCH_MODEL=$WORK/models/llama-3.2-1b
+[ "$DRY_RUN" = 1 ] && BENCH_MODEL=$PROJECT_MODEL
+part bench_sharegpt 240 "$NODE" bin/run.js bench --device $DEVICE -m "$BENCH_MODEL" --trace sharegpt \
+  --num-prompts $([ "$DRY_RUN" = 1 ] && echo 4 || echo 400) --policies paged,orca-max,orca-oracle --json "$PARTS/bench_sharegpt.json"
+part hf_generate_sharegpt 120 $PYTHON scripts/gpu/hf-generate.py "$BENCH_MODEL" datasets/sharegpt.jsonl \
+  --num-prompts $([ "$DRY_RUN" = 1 ] && echo 1 || echo 400) --batch 32 --max-seconds $([ "$DRY_RUN" = 1 ] && echo 5 || echo 90)
+
+# --- One report ---------------------------------------------------------------------------------------------------
+echo; echo "total $(( $(date +%s) - CHECK_STARTED )) s"
+$PYTHON scripts/gpu/check-report.py "$PARTS" "$OUT/gpu-check.json"

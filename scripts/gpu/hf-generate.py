@@ -1,0 +1,49 @@
+"""GPU check: the ShareGPT trace through Hugging Face transformers `generate` with static batching (the baseline
+of the vLLM paper): requests in trace order, batches of --batch, each batch padded to its longest prompt and run
+until its longest output (EOS ignored). Counts only the tokens each request asked for, like pagedllm bench.
+
+usage: hf-generate.py MODEL_DIR TRACE.jsonl [--num-prompts N] [--batch B] [--max-seconds S]
+Prints one JSON line. Stops after the batch that passes --max-seconds and reports the requests done so far.
+"""
+import argparse, json, random, time
+
+import torch
+from transformers import LlamaForCausalLM
+
+parser = argparse.ArgumentParser()
+parser.add_argument('model'), parser.add_argument('trace')
+parser.add_argument('--num-prompts', type=int, default=200)
+parser.add_argument('--batch', type=int, default=32)
+parser.add_argument('--max-seconds', type=float, default=60)
+args = parser.parse_args()
+
+requests = [json.loads(line) for line in open(args.trace)][:args.num_prompts]
+device = 'cuda' if torch.cuda.is_available() else 'cpu'
+model = LlamaForCausalLM.from_pretrained(args.model, torch_dtype=torch.bfloat16 if device == 'cuda' else torch.float32).to(device).eval()
+vocab = model.config.vocab_size
+rng = random.Random(0)
+done = useful = 0
+started = time.time()
+for first in range(0, len(requests), args.batch):
+    batch = requests[first:first + args.batch]
+    longest = max(r['prompt_len'] for r in batch)
+    ids = torch.zeros((len(batch), longest), dtype=torch.long)
+    mask = torch.zeros_like(ids)
+    for row, r in enumerate(batch):  # left padding, random prompt tokens (ids 0-999 avoided: specials)
+        ids[row, longest - r['prompt_len']:] = torch.tensor([rng.randrange(1000, vocab) for _ in range(r['prompt_len'])])
+        mask[row, longest - r['prompt_len']:] = 1
+    new_tokens = max(r['output_len'] for r in batch)
+    with torch.no_grad():
+        model.generate(input_ids=ids.to(device), attention_mask=mask.to(device), max_new_tokens=new_tokens,
+                       min_new_tokens=new_tokens, do_sample=False, pad_token_id=0)
+    done += len(batch)
+    useful += sum(r['output_len'] for r in batch)
+    if time.time() - started > args.max_seconds:
+        break
+if device == 'cuda':
+    torch.cuda.synchronize()
+elapsed = time.time() - started
+print(json.dumps({'model': args.model, 'device': device, 'batch': args.batch, 'requests': done,
+                  'requestedTokens': useful, 'seconds': elapsed, 'requestsPerSecond': done / elapsed,
+                  'outputTokensPerSecond': useful / elapsed,
+                  'peakMemoryGiB': torch.cuda.max_memory_allocated() / 2**30 if device == 'cuda' else None}))
