@@ -186,3 +186,22 @@ describe('command-line errors: the message and one usage line, exit code 2', () 
     assert.equal(result.stderr, 'Error: temperature must be in [0, 100], got -1\n')
   })
 })
+
+describe('pagedllm make-test-model --gguf', () => {
+  it('writes a GGUF file beside the checkpoint that generate loads and runs to the same greedy tokens', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pagedllm-gguf-'))
+    try {
+      const made = await runCommand('make-test-model', ['--preset', 'tiny', '--out', dir, '--gguf', 'f32'])
+      assert.equal(made.code, 0, made.stderr)
+      assert.match(made.stdout, /GGUF \(f32\): .*model-f32\.gguf/)
+      const args = ['--max-tokens', '6', '--ignore-eos', '--json', 'Hello there']
+      const fromCheckpoint = await runCommand('generate', ['--model', dir, ...args])
+      const fromGguf = await runCommand('generate', ['--model', join(dir, 'model-f32.gguf'), ...args])
+      assert.equal(fromGguf.code, 0, fromGguf.stderr)
+      const ids = (stdout: string) => (JSON.parse(stdout) as {outputs: {token_ids: number[]}[]}[])[0]!.outputs[0]!.token_ids
+      assert.deepEqual(ids(fromGguf.stdout), ids(fromCheckpoint.stdout))
+    } finally {
+      rmSync(dir, {recursive: true, force: true})
+    }
+  })
+})

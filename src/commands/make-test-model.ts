@@ -9,13 +9,17 @@ import {
   type TestModelPreset,
   type TestModelVariant,
 } from '../engine/model/test-model.js'
+import {join} from 'node:path'
+import {loadModel} from '../engine/model/load-model.js'
 import type {TensorDtype} from '../engine/model/safetensors.js'
+import {GGUF_FILE_FORMATS, writeGguf, type GgufFileFormat} from '../bench/peer/gguf-writer.js'
 
 export default class MakeTestModel extends PagedLLMCommand {
   static override description = 'Write a seeded-random Llama-family checkpoint (config, safetensors, and the tokenizer of the family: Llama 2, Llama 3 or Qwen2)'
   static override examples = [
     '<%= config.bin %> make-test-model --preset bench',
     '<%= config.bin %> make-test-model --preset tiny --variant qwen2 --dtype bf16 --out ./models/tiny-qwen2',
+    '<%= config.bin %> make-test-model --preset small --out ./test-model --gguf q4_k    # also test-model/model-q4_k.gguf',
   ]
   static override flags = {
     preset: Flags.string({description: 'Model size', options: [...TEST_MODEL_PRESETS], default: 'tiny'}),
@@ -23,6 +27,7 @@ export default class MakeTestModel extends PagedLLMCommand {
     seed: Flags.integer({description: 'Seed of the random weights and merges', default: 0}),
     dtype: Flags.string({description: 'Weight dtype in the safetensors file', options: ['f32', 'bf16', 'f16'], default: 'f32'}),
     out: Flags.string({description: 'Output directory (default: the cache under .cache/models)'}),
+    gguf: Flags.string({description: 'Also write the checkpoint as a GGUF file of this format (model-FORMAT.gguf in the output directory)', options: [...GGUF_FILE_FORMATS]}),
   }
 
   async run(): Promise<void> {
@@ -33,5 +38,9 @@ export default class MakeTestModel extends PagedLLMCommand {
     const dir = await ensureTestModel(preset, {seed: flags.seed, dtype: flags.dtype.toUpperCase() as TensorDtype, dir: flags.out, variant})
     const parameters = (testModelParameterCount(preset, variant) / 1e6).toFixed(2)
     this.log(`${preset} (${variant}, ${parameters}M parameters, ${flags.dtype}, seed ${flags.seed}) ready in ${((performance.now() - started) / 1000).toFixed(1)} s: ${dir}`)
+    if (flags.gguf === undefined) return
+    const path = join(dir, `model-${flags.gguf}.gguf`)
+    writeGguf(await loadModel(dir), path, {format: flags.gguf as GgufFileFormat})
+    this.log(`GGUF (${flags.gguf}): ${path}`)
   }
 }

@@ -18,7 +18,8 @@ const GGML_TYPES: Record<GgufTensorFormat, {id: number; values: number; bytes: n
   q8_0: {id: 8, values: 32, bytes: 34}, q4_k: {id: 12, values: 256, bytes: 144}, q6_k: {id: 14, values: 256, bytes: 210},
 }
 /** f32/f16 files, or llama.cpp's q8_0, q4_0 and Q4_K_M (q4_k with the output matrix at q6_k) mixes. */
-export type GgufFileFormat = 'f32' | 'f16' | 'q8_0' | 'q4_0' | 'q4_k'
+export const GGUF_FILE_FORMATS = ['f32', 'f16', 'q8_0', 'q4_0', 'q4_k'] as const
+export type GgufFileFormat = (typeof GGUF_FILE_FORMATS)[number]
 type GgufTensorFormat = 'f32' | 'f16' | QuantizedFormat
 const ALIGNMENT = 32
 
