@@ -95,4 +95,11 @@ describe('the tiny model tokenizer', () => {
     await assert.rejects(workers.parseBody(badBytes, 'prompt'), (error: unknown) => error instanceof InvalidRequestError && error.code === 'invalid_encoding')
     assert.deepEqual(await workers.parseBody(Buffer.from('{"prompt": ["a", "b"]}'), 'prompt'), {prompt: ['a', 'b']})
   })
+
+  it('refuses JSON nested too deep to copy between threads as a 400, not a 500; brackets inside strings do not count', async () => {
+    const deep = Buffer.from(`{"prompt": ${'['.repeat(500_000)}${']'.repeat(500_000)}}`)
+    await assert.rejects(workers.parseBody(deep, 'prompt'), (error: unknown) => error instanceof InvalidRequestError && error.code === 'invalid_json')
+    const bracketsInText = {prompt: "a", user: `${'[{'.repeat(50_000)} \\" ${'}]'.repeat(50_000)}`}
+    assert.deepEqual(await workers.parseBody(Buffer.from(JSON.stringify(bracketsInText)), 'prompt'), bracketsInText)
+  })
 })

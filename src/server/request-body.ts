@@ -27,6 +27,26 @@ export function bodyTooLarge(limit: number): PayloadTooLargeError {
 /** JSON must be UTF-8 (RFC 8259): invalid bytes are refused, not silently replaced. */
 const strictUtf8 = new TextDecoder('utf-8', {fatal: true})
 
+/** Deeper JSON than any request needs; beyond it, copying the parsed body between threads would overflow the stack. */
+export const MAX_JSON_DEPTH = 128
+
+/** The deepest nesting of arrays and objects in `text`, stopping early once it passes `limit` (strings skipped). */
+function jsonDepthExceeds(text: string, limit: number): boolean {
+  let depth = 0
+  let inString = false
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (inString) {
+      if (c === 0x5c) i++ // backslash: skip the escaped character
+      else if (c === 0x22) inString = false
+    } else if (c === 0x22) inString = true
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > limit) return true
+    } else if (c === 0x5d || c === 0x7d) depth--
+  }
+  return false
+}
+
 export function parseJson(body: Uint8Array): unknown {
   if (body.length === 0) throw new InvalidRequestError('The request body is empty; send a JSON object.', {code: 'invalid_json'})
   let text: string
@@ -35,6 +55,8 @@ export function parseJson(body: Uint8Array): unknown {
   } catch {
     throw new InvalidRequestError('The request body is not valid UTF-8.', {code: 'invalid_encoding'})
   }
+  if (jsonDepthExceeds(text, MAX_JSON_DEPTH))
+    throw new InvalidRequestError(`The request body nests arrays and objects deeper than ${MAX_JSON_DEPTH} levels.`, {code: 'invalid_json'})
   try {
     return JSON.parse(text)
   } catch (error) {
