@@ -139,4 +139,24 @@ describe('guided decoding (tiny random model)', () => {
     assert.throws(() => engine.addRequest({prompt: 'x', params: unprepared}), InvalidRequestError)
     assert.throws(() => makeSamplingParams({guided: unprepared.guided, useBeamSearch: true, n: 2}), /beam search/)
   })
+
+  it('input that would overflow xgrammar is refused, and a trap that corrupts it costs a fresh worker, not later requests', async () => {
+    let nested: Record<string, unknown> = {type: 'string'}
+    for (let i = 0; i < 40; i++) nested = {type: 'object', properties: {a: nested}, required: ['a']}
+    const tooDeep: GuidedSpec[] = [
+      json(nested, 90),
+      {kind: 'regex', pattern: `${'('.repeat(100)}a${')'.repeat(100)}`, param: 'guided_regex'},
+      {kind: 'grammar', ebnf: `root ::= ${'('.repeat(100)}"a"${')'.repeat(100)}`, param: 'guided_grammar'},
+    ]
+    for (const spec of tooDeep) await assert.rejects(engine.prepareRequest(makeSamplingParams({guided: spec})), /nests? deeper/)
+    // A chain of 100 $refs passes the checks, and its abort leaves xgrammar's instance unable to compile anything.
+    const defs: Record<string, unknown> = {}
+    for (let i = 0; i < 100; i++) defs[`d${i}`] = i === 99 ? {type: 'string'} : {type: 'object', properties: {a: {$ref: `#/$defs/d${i + 1}`}}, required: ['a']}
+    await assert.rejects(engine.prepareRequest(makeSamplingParams({guided: json({$defs: defs, $ref: '#/$defs/d0'}, 91)})), InvalidRequestError)
+    const after = json({type: 'object', properties: {ok: {type: 'boolean'}}, required: ['ok'], additionalProperties: false}, 92)
+    const params = makeSamplingParams({guided: after, maxTokens: 12, temperature: 0})
+    await engine.prepareRequest(params)
+    const [output] = await engine.generate([{prompt: 'x', params}])
+    assert.match(output!.outputs[0]!.text, /^\{"ok":(true|false)\}$/)
+  })
 })

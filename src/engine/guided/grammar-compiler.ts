@@ -1,7 +1,7 @@
 // Compiles guided specs against one vocabulary with xgrammar, cached per spec, and makes matchers (runs in the grammar worker).
 import {InvalidRequestError} from '../errors.js'
 import type {DecoderKind, Tokenizer} from '../model/tokenizer.js'
-import {checkJsonSchema, choiceGrammar, guidedKey, type GuidedSpec} from './guided-spec.js'
+import {checkGuidedSpec, choiceGrammar, guidedKey, type GuidedSpec} from './guided-spec.js'
 import {extractBoundedNumbers, insertNumberGrammars} from './number-range.js'
 import {takeXgrammarError, takeXgrammarWarnings, xgrammar, type XgCompiledGrammar, type XgGrammarCompiler, type XgGrammarMatcher} from './xgrammar.js'
 
@@ -22,6 +22,7 @@ export function vocabInfoOf(tokenizer: Tokenizer, vocabSize: number, eosTokenIds
 }
 
 export class GrammarCompiler {
+  private probes = 0
   private compiler: Promise<XgGrammarCompiler> | null = null
   /** key -> compiled grammar (or the compile in progress); Map order is recency order. */
   private readonly cache = new Map<string, Promise<XgCompiledGrammar>>()
@@ -40,7 +41,7 @@ export class GrammarCompiler {
       this.cache.delete(key)
       this.cache.set(key, pending)
     } else {
-      if (spec.kind === 'json' && spec.schema !== null) checkJsonSchema(spec.schema, spec.param)
+      checkGuidedSpec(spec)
       pending = this.compileNew(spec)
       this.cache.set(key, pending)
       pending.then(
@@ -81,6 +82,26 @@ export class GrammarCompiler {
     } catch (error) {
       const reason = takeXgrammarError() || (error as Error).message
       throw new InvalidRequestError(`'${spec.param}' cannot be compiled to a grammar: ${reason}`, {param: spec.param, cause: error})
+    }
+  }
+
+  /**
+   * Whether xgrammar still compiles after a failure: some traps (stack overflows, some aborts) leave the WebAssembly
+   * instance corrupt for every later compile. Specs never compiled before (a schema and a regex, through the same paths
+   * requests take) are the probe, so no cache answers it.
+   */
+  async stillCompiles(): Promise<boolean> {
+    const name = `probe${this.probes++}`
+    const probes: GuidedSpec[] = [
+      {kind: 'json', schema: {type: 'object', properties: {[name]: {type: 'integer'}}}, anyWhitespace: false, param: 'probe'},
+      {kind: 'regex', pattern: name, param: 'probe'},
+    ]
+    try {
+      for (const spec of probes) (await this.compileNew(spec)).dispose()
+      return true
+    } catch {
+      takeXgrammarError()
+      return false
     }
   }
 

@@ -67,6 +67,7 @@ export class GrammarService {
       const waiter = this.pending.get(reply.id)
       this.pending.delete(reply.id)
       if (this.pending.size === 0) worker.unref()
+      if (reply.error?.corrupt) this.replace(worker)
       if (!waiter) return
       if (!reply.error) return waiter.resolve(reply)
       const {message, invalidParam} = reply.error
@@ -74,11 +75,22 @@ export class GrammarService {
     })
     worker.on('error', (error) => this.failAll(error))
     worker.on('exit', () => {
+      if (this.worker !== worker) return // already replaced, its waiters failed then
       this.worker = null
       this.compiled.clear()
       this.failAll(new PagedLLMError('the grammar worker stopped'))
     })
     return worker
+  }
+
+  /** Drops a worker whose xgrammar instance is corrupt; the next call starts a fresh one and compiles again on demand. */
+  private replace(worker: Worker): void {
+    if (this.worker !== worker) return
+    this.worker = null
+    this.compiled.clear()
+    void worker.terminate()
+    // Requests queued behind the trap would run on the corrupt instance: fail them (the reply in hand is already out).
+    this.failAll(new PagedLLMError('the grammar worker was restarted after a WebAssembly trap'))
   }
 
   private failAll(error: Error): void {

@@ -19,7 +19,14 @@ export type WorkerRequest =
   | {id: number; op: 'forget'; matcherIds: number[]}
 
 /** A null mask: the sequence took a token its grammar rejects (cannot happen when its masks were applied). */
-export type WorkerReply = {id: number; error?: {message: string; invalidParam: string | null}; masks?: (Int32Array | null)[]}
+export type WorkerReply = {id: number; error?: {message: string; invalidParam: string | null; corrupt?: boolean}; masks?: (Int32Array | null)[]}
+
+/** After a WebAssembly trap or a stack overflow, whether the instance is now corrupt (the engine then replaces this worker). */
+async function leftCorrupt(error: unknown): Promise<boolean> {
+  const cause = error instanceof Error && error.cause instanceof Error ? error.cause : error
+  const trapped = cause instanceof RangeError || (cause instanceof Error && cause.name === 'RuntimeError')
+  return trapped && !(await compiler.stillCompiles())
+}
 
 const compiler = new GrammarCompiler(workerData as VocabInfo)
 const matchers = new Map<number, XgGrammarMatcher>()
@@ -62,7 +69,7 @@ parentPort!.on('message', (request: WorkerRequest) => {
     } catch (error) {
       // A spec the user got wrong comes back as an InvalidRequestError on its field; anything else is internal.
       const invalidParam = error instanceof InvalidRequestError ? (error.param ?? '') : null
-      parentPort!.postMessage({id: request.id, error: {message: (error as Error).message, invalidParam}} satisfies WorkerReply)
+      parentPort!.postMessage({id: request.id, error: {message: (error as Error).message, invalidParam, corrupt: await leftCorrupt(error)}} satisfies WorkerReply)
     }
   })
 })

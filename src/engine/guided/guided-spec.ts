@@ -31,8 +31,14 @@ const SCHEMA_LISTS = new Set(['anyOf', 'oneOf', 'prefixItems'])
 const RANGE_KEYWORDS = new Set(['minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum'])
 const SUPPORTED_FORMATS = new Set(['date', 'date-time', 'time', 'uuid', 'email', 'ipv4', 'ipv6', 'hostname', 'uri', 'duration'])
 
+// xgrammar's WebAssembly build overflows its stack on deeply nested input (a JSON schema ~55 levels deep, a grammar
+// with ~1,000 nested groups), and an overflow corrupts the instance for every later compile: refuse such input first.
+const MAX_SCHEMA_DEPTH = 32
+const MAX_GROUP_DEPTH = 64
+
 /** Rejects (400, naming the keyword and where it is) any schema keyword that would otherwise be silently unenforced. */
-export function checkJsonSchema(schema: unknown, param: string, path = '#'): void {
+export function checkJsonSchema(schema: unknown, param: string, path = '#', depth = 0): void {
+  if (depth > MAX_SCHEMA_DEPTH) throw new InvalidRequestError(`'${param}': the schema nests deeper than ${MAX_SCHEMA_DEPTH} levels (at ${path})`, {param})
   if (typeof schema === 'boolean') return
   if (typeof schema !== 'object' || schema === null || Array.isArray(schema))
     throw new InvalidRequestError(`'${param}': the schema at ${path} must be an object or a boolean`, {param})
@@ -53,12 +59,12 @@ export function checkJsonSchema(schema: unknown, param: string, path = '#'): voi
     if (SCHEMA_MAPS.has(keyword)) {
       if (typeof value !== 'object' || value === null || Array.isArray(value))
         throw new InvalidRequestError(`'${param}': ${at} must be an object of schemas`, {param})
-      for (const [name, sub] of Object.entries(value)) checkJsonSchema(sub, param, `${at}/${name}`)
+      for (const [name, sub] of Object.entries(value)) checkJsonSchema(sub, param, `${at}/${name}`, depth + 1)
     } else if (SCHEMA_LISTS.has(keyword)) {
       if (!Array.isArray(value) || value.length === 0) throw new InvalidRequestError(`'${param}': ${at} must be a non-empty list of schemas`, {param})
-      value.forEach((sub, i) => checkJsonSchema(sub, param, `${at}/${i}`))
+      value.forEach((sub, i) => checkJsonSchema(sub, param, `${at}/${i}`, depth + 1))
     } else if (keyword === 'items' || keyword === 'additionalProperties') {
-      checkJsonSchema(value, param, at)
+      checkJsonSchema(value, param, at, depth + 1)
     } else if (keyword === 'format' && !SUPPORTED_FORMATS.has(String(value))) {
       throw new InvalidRequestError(`'${param}': string format '${String(value)}' (at ${at}) is not supported; formats: ${[...SUPPORTED_FORMATS].join(', ')}`, {param})
     } else if (keyword === 'pattern' && typeof value === 'string') {
@@ -69,6 +75,28 @@ export function checkJsonSchema(schema: unknown, param: string, path = '#'): voi
       }
     }
   }
+}
+
+/** Rejects a regex or EBNF grammar whose groups nest deeper than xgrammar can compile (quoted EBNF strings skipped). */
+export function checkGroupNesting(text: string, param: string, quotedStrings: boolean): void {
+  let depth = 0
+  let inString = false
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]
+    if (c === '\\') i++
+    else if (quotedStrings && c === '"') inString = !inString
+    else if (inString) continue
+    else if (c === '(' || c === '[') {
+      if (++depth > MAX_GROUP_DEPTH) throw new InvalidRequestError(`'${param}': groups nest deeper than ${MAX_GROUP_DEPTH} levels`, {param})
+    } else if (c === ')' || c === ']') depth--
+  }
+}
+
+/** Every check of a spec that must pass before xgrammar sees it. */
+export function checkGuidedSpec(spec: GuidedSpec): void {
+  if (spec.kind === 'json' && spec.schema !== null) checkJsonSchema(spec.schema, spec.param)
+  if (spec.kind === 'regex') checkGroupNesting(spec.pattern, spec.param, false)
+  if (spec.kind === 'grammar') checkGroupNesting(spec.ebnf, spec.param, true)
 }
 
 /**
