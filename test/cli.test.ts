@@ -1,29 +1,14 @@
 // The generate and bench commands through oclif, as a user runs them: output, JSON, the built-in model, errors and exit codes.
 import assert from 'node:assert/strict'
-import {spawn} from 'node:child_process'
 import {mkdtempSync, readFileSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import {fileURLToPath} from 'node:url'
 import {before, describe, it} from 'node:test'
 import {ensureTestModel} from '../src/engine/model/test-model.js'
 import {ReferenceModel} from './support/reference-model.js'
+import {runCommand} from './support/run-command.js'
 import {tinychatReference} from './support/tinychat.js'
 
-const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url))
-
-/** Runs a command class from src/commands in a child process (through tsx, no build), as bin/run.js would. */
-function runCommand(command: string, args: string[]): Promise<{code: number | null; stdout: string; stderr: string}> {
-  const program =
-    `const {handle} = await import('@oclif/core'); const {default: Command} = await import('./src/commands/${command}.ts');` +
-    ` await Command.run(${JSON.stringify(args)}, import.meta.url).catch(handle)`
-  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', program], {cwd: REPO_ROOT})
-  let stdout = ''
-  let stderr = ''
-  child.stdout.on('data', (chunk) => (stdout += chunk))
-  child.stderr.on('data', (chunk) => (stderr += chunk))
-  return new Promise((resolve) => child.on('close', (code) => resolve({code, stdout, stderr})))
-}
 
 describe('pagedllm generate', () => {
   let modelDir: string

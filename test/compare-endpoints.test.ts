@@ -1,24 +1,14 @@
 // `pagedllm compare` against two `serve` processes (paged vs orca-max) and a stub OpenAI server that knows nothing of our tokenizer.
 import assert from 'node:assert/strict'
-import {spawn, type ChildProcess} from 'node:child_process'
+import type {ChildProcess} from 'node:child_process'
 import {mkdtempSync, readFileSync} from 'node:fs'
 import {createServer, type Server} from 'node:http'
 import type {AddressInfo} from 'node:net'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import {fileURLToPath} from 'node:url'
 import {after, before, describe, it} from 'node:test'
 import {ensureTestModel} from '../src/engine/model/test-model.js'
-
-const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url))
-
-/** A command class from src/commands in a child process through tsx, as bin/run.js runs it. */
-function spawnCommand(command: string, args: string[]): ChildProcess {
-  const program =
-    `const {handle} = await import('@oclif/core'); const {default: Command} = await import('./src/commands/${command}.ts');` +
-    ` await Command.run(${JSON.stringify(args)}, import.meta.url).catch(handle)`
-  return spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', program], {cwd: REPO_ROOT})
-}
+import {spawnCommand} from './support/run-command.js'
 
 /** Starts `serve` (added to `children` at once, so it is stopped even if the other fails) and resolves with its URL once loaded. */
 function startServe(args: string[], children: ChildProcess[]): Promise<string> {

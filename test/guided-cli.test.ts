@@ -1,26 +1,13 @@
 // generate's constraint flags as a user runs them (--choice, --json-schema), and their errors, plus the
 // tool-call pieces that need no model: the forcing grammar and the streamed deltas of held-back calls.
 import assert from 'node:assert/strict'
-import {spawn} from 'node:child_process'
-import {fileURLToPath} from 'node:url'
 import {before, describe, it} from 'node:test'
 import {ensureTestModel} from '../src/engine/model/test-model.js'
 import {ToolCallDeltas} from '../src/server/tool-call-deltas.js'
 import {parseToolRequest, toolGrammar} from '../src/server/tool-calls.js'
+import {runCommand} from './support/run-command.js'
 
-const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url))
-
-function generate(args: string[]): Promise<{code: number | null; stdout: string; stderr: string}> {
-  const program =
-    `const {handle} = await import('@oclif/core'); const {default: Command} = await import('./src/commands/generate.ts');` +
-    ` await Command.run(${JSON.stringify(args)}, import.meta.url).catch(handle)`
-  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', program], {cwd: REPO_ROOT})
-  let stdout = ''
-  let stderr = ''
-  child.stdout.on('data', (chunk) => (stdout += chunk))
-  child.stderr.on('data', (chunk) => (stderr += chunk))
-  return new Promise((resolve) => child.on('close', (code) => resolve({code, stdout, stderr})))
-}
+const generate = (args: string[]) => runCommand('generate', args)
 
 describe('pagedllm generate with constraints', () => {
   let modelDir: string
