@@ -1,7 +1,8 @@
 // AVX2/FMA GEMM for linear layers: y = x W^T with W [N, K] row-major (PyTorch layout), as 8-lane dot products
 // along K in a 4-row x 3-column register tile. Weights in bf16/f16 are widened to fp32 in registers (F16C for
 // f16) when few rows share them (decode: bandwidth-bound), or widened once per column chunk into an L2-resident
-// fp32 panel from 8 rows on. Accumulation is always fp32. From avx2::kPackedMinRows rows on (prefill, large batches)
+// fp32 panel from 8 rows on. Accumulation is always fp32, one accumulator per output fed in K order by every kernel
+// here, so a row's result is the same at any row count below the packed threshold. From avx2::kPackedMinRows rows on (prefill, large batches)
 // linear() uses the packed-panel kernel of linear_packed_avx2.cpp instead.
 #include <immintrin.h>
 
@@ -64,29 +65,33 @@ void micro_kernel(const float* x, const TileTarget& t, int w_row, int col) {
   }
 }
 
-// One row against four weight rows with K unrolled twice: eight independent FMA chains keep enough loads in
-// flight to stream weights at memory speed (the decode case).
+// One row against kStreamRows weight rows, 32 columns of K per iteration (the decode case). Each output keeps a
+// single accumulator fed chunk by chunk in K order, exactly as micro_kernel does, so a row's result does not depend
+// on how many rows run with it (below kPackedMinRows). The kStreamRows independent FMA chains and 4 x kStreamRows
+// weight loads per iteration keep enough reads in flight to stream long rows at the machine's read rate; software
+// prefetch (within the row, or a later group of short rows) measured no faster, so there is none.
+constexpr int kStreamRows = 4;
+
 template <WeightFormat F>
-void vector_kernel4(const float* x, const TileTarget& t, int w_row, int col) {
+void vector_kernel(const float* x, const TileTarget& t, int w_row, int col) {
   const int k_dim = t.k_dim;
-  const void* w_rows[4];
-  for (int j = 0; j < 4; ++j) w_rows[j] = weight_row<F>(t.weights, w_row + j, k_dim);
-  __m256 acc[4][2];
-  for (int j = 0; j < 4; ++j) acc[j][0] = acc[j][1] = _mm256_setzero_ps();
+  const void* w_rows[kStreamRows];
+  for (int j = 0; j < kStreamRows; ++j) w_rows[j] = weight_row<F>(t.weights, w_row + j, k_dim);
+  __m256 acc[kStreamRows];
+  for (int j = 0; j < kStreamRows; ++j) acc[j] = _mm256_setzero_ps();
   int k = 0;
-  for (; k + 16 <= k_dim; k += 16) {
-    const __m256 x0 = _mm256_loadu_ps(x + k), x1 = _mm256_loadu_ps(x + k + 8);
-    for (int j = 0; j < 4; ++j) {
-      acc[j][0] = _mm256_fmadd_ps(x0, load_weights8<F>(w_rows[j], k), acc[j][0]);
-      acc[j][1] = _mm256_fmadd_ps(x1, load_weights8<F>(w_rows[j], k + 8), acc[j][1]);
+  for (; k + 32 <= k_dim; k += 32) {
+    for (int c = 0; c < 32; c += 8) {
+      const __m256 xv = _mm256_loadu_ps(x + k + c);
+      for (int j = 0; j < kStreamRows; ++j) acc[j] = _mm256_fmadd_ps(xv, load_weights8<F>(w_rows[j], k + c), acc[j]);
     }
   }
   for (; k + 8 <= k_dim; k += 8) {
-    const __m256 x0 = _mm256_loadu_ps(x + k);
-    for (int j = 0; j < 4; ++j) acc[j][0] = _mm256_fmadd_ps(x0, load_weights8<F>(w_rows[j], k), acc[j][0]);
+    const __m256 xv = _mm256_loadu_ps(x + k);
+    for (int j = 0; j < kStreamRows; ++j) acc[j] = _mm256_fmadd_ps(xv, load_weights8<F>(w_rows[j], k), acc[j]);
   }
-  for (int j = 0; j < 4; ++j) {
-    float total = horizontal_sum(_mm256_add_ps(acc[j][0], acc[j][1]));
+  for (int j = 0; j < kStreamRows; ++j) {
+    float total = horizontal_sum(acc[j]);
     for (int kk = k; kk < k_dim; ++kk) total += x[kk] * load_weight1<F>(w_rows[j], kk);
     t.y[col + j] = total + (t.bias ? t.bias[col + j] : 0.f);
   }
@@ -117,8 +122,8 @@ void tiles(const float* x, int row_begin, int row_end, const TileTarget& t, int 
     const float* x_row = x + static_cast<size_t>(row_begin) * k_dim;
     const TileTarget row_target{t.weights, k_dim, t.bias, t.y + static_cast<size_t>(row_begin) * t.ldy, t.ldy};
     int n = col_begin;
-    for (; n + 4 <= col_end; n += 4) vector_kernel4<F>(x_row, row_target, w_first + n - col_begin, n);
-    if (n < col_end) pick<F>(1, col_end - n)(x_row, row_target, w_first + n - col_begin, n);
+    for (; n + kStreamRows <= col_end; n += kStreamRows) vector_kernel<F>(x_row, row_target, w_first + n - col_begin, n);
+    for (; n < col_end; n += kTileCols) pick<F>(1, std::min(kTileCols, col_end - n))(x_row, row_target, w_first + n - col_begin, n);
     return;
   }
   for (int m = row_begin; m < row_end; m += kTileRows) {

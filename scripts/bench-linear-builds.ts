@@ -1,0 +1,42 @@
+// Side-by-side read rate of the native linear kernel in several addon builds (e.g. a copy of native/build/Release
+// from before a change, and the current one), same weights and inputs, runs interleaved so load noise hits all alike.
+// Usage: npx tsx scripts/bench-linear-builds.ts [--rows 1] [--shapes 32000x768,4096x4096] [--formats f16,bf16,f32]
+//          [--reps 31] OLD/pagedllm.node native/build/Release/pagedllm.node
+import {createRequire} from 'node:module'
+import {resolve} from 'node:path'
+import {parseArgs} from 'node:util'
+import type {NativeOps, WeightFormat} from '../src/engine/native.js'
+
+const {values, positionals} = parseArgs({allowPositionals: true, options: {
+  rows: {type: 'string', default: '1'}, shapes: {type: 'string', default: '32000x768,4096x4096,11008x4096'},
+  formats: {type: 'string', default: 'f16,bf16,f32'}, reps: {type: 'string', default: '31'},
+}})
+if (positionals.length === 0) throw new Error('name one or more pagedllm.node builds')
+const require = createRequire(import.meta.url)
+const builds = positionals.map((path) => ({path, ops: (require(resolve(path)) as {ops: NativeOps}).ops}))
+for (const {ops} of builds) ops.setThreads(1)
+const rows = Number(values.rows), reps = Number(values.reps)
+
+for (const format of values.formats.split(',') as WeightFormat[]) {
+  for (const [n, k] of values.shapes.split(',').map((s) => s.split('x').map(Number))) {
+    const weight = Float32Array.from({length: n * k}, (_, i) => Math.sin(i) * 0.1)
+    const x = Float32Array.from({length: rows * k}, (_, i) => Math.cos(i))
+    const linears = builds.map(({ops}) => new ops.LinearWeights(weight, 'F32', n, k, format))
+    const seconds: number[][] = linears.map(() => [])
+    for (let rep = 0; rep < reps; rep++) {
+      linears.forEach((linear, b) => {
+        const start = process.hrtime.bigint()
+        linear.run(x, rows)
+        seconds[b].push(Number(process.hrtime.bigint() - start) / 1e9)
+      })
+    }
+    const bytes = linears[0].bytes
+    const cells = seconds.map((s, b) => {
+      s.sort((p, q) => p - q)
+      const median = s[Math.floor(s.length / 2)]
+      return `${builds[b].path}: ${(bytes / median / 1e9).toFixed(1)} GB/s median, ${(bytes / s[0] / 1e9).toFixed(1)} best, ` +
+        `${(2 * rows * n * k / median / 1e9).toFixed(1)} GFLOP/s`
+    })
+    console.log(`${format} ${rows}x${k} * ${k}x${n} (${(bytes / 2 ** 20).toFixed(0)} MB): ${cells.join(' | ')}`)
+  }
+}
