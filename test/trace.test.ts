@@ -123,9 +123,10 @@ describe('GPT-2-style tokenizer from a GGUF vocab (a file made here)', () => {
   })
 })
 
-// Reference figures copied from ../shared/datasets/README.md ("Reference figures (GPT-2/OPT BPE tokens, after the
-// filter above)"): usable count, then prompt and output mean / median / p90. The traces are re-derived from the raw
-// samples by scripts/derive-traces.ts (which reads ../shared; run it with --check to compare with the committed files).
+// Reference figures copied from the datasets README of the project's shared material ("Reference figures (GPT-2/OPT
+// BPE tokens, after the filter above)"): usable count, then prompt and output mean / median / p90. The traces are
+// re-derived from the raw samples by scripts/derive-traces.ts (run it with --check to compare with the committed files);
+// this test needs only the committed traces.
 const SHAREGPT_REFERENCE = {count: 873, prompt: [219.8, 83, 664], output: [233.6, 167, 557]}
 const ALPACA_REFERENCE = {count: 4856, prompt: [18.8, 15, 31], output: [61.3, 47, 129]}
 
