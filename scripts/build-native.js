@@ -3,7 +3,7 @@
 // Runs as the package's `install` script, so a global install builds the addon too. CUDA is built when nvcc and an
 // NVIDIA driver are present, or when PAGEDLLM_CUDA=ON; PAGEDLLM_CUDA=OFF forces CPU-only.
 import {spawnSync} from 'node:child_process'
-import {existsSync} from 'node:fs'
+import {existsSync, readFileSync, rmSync} from 'node:fs'
 import {createRequire} from 'node:module'
 import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
@@ -27,7 +27,15 @@ try {
   process.exit(1)
 }
 console.log(`pagedllm native build: ${choice.cuda ? 'CPU + CUDA' : 'CPU only'}: ${choice.why}`)
-const args = [cmakeJs, 'build', '-d', join(root, 'native'), '--CDPAGEDLLM_CUDA=' + (choice.cuda ? 'ON' : 'OFF')]
+const wanted = choice.cuda ? 'ON' : 'OFF'
+// cmake-js configures only a new build folder: one configured the other way would keep its old choice.
+const cache = join(root, 'native', 'build', 'CMakeCache.txt')
+const configured = existsSync(cache) ? /^PAGEDLLM_CUDA:BOOL=(\w+)$/m.exec(readFileSync(cache, 'utf8'))?.[1] : undefined
+if (configured !== undefined && configured !== wanted) {
+  console.log(`pagedllm native build: native/build was configured with PAGEDLLM_CUDA=${configured}; reconfiguring`)
+  rmSync(join(root, 'native', 'build'), {recursive: true, force: true})
+}
+const args = [cmakeJs, 'build', '-d', join(root, 'native'), '--CDPAGEDLLM_CUDA=' + wanted]
 if (choice.cuda && process.env.CUDACXX === undefined && nvcc !== null) process.env.CUDACXX = nvcc
 const result = spawnSync(process.execPath, args, {stdio: 'inherit', cwd: root, env: process.env})
 if (result.status !== 0) {
