@@ -3,18 +3,18 @@ import assert from 'node:assert/strict'
 import {createHash} from 'node:crypto'
 import {mkdir, readFile, readdir, rm, stat, utimes, writeFile} from 'node:fs/promises'
 import {join} from 'node:path'
-import {after, afterEach, before, beforeEach, describe, it} from 'node:test'
+import {describe, it} from 'node:test'
 import {ABANDONED_AFTER_MS} from '../src/engine/hub/partial-downloads.js'
 import {resolveModel, type ResolveModelOptions} from '../src/engine/hub/resolve-model.js'
-import {FakeHub} from './support/fake-hub.js'
+import type {FakeHub} from './support/fake-hub.js'
+import {type IsolatedHubEnvironment, useHubSuite} from './support/hub-suite.js'
 import {gitBlobSha, lfsPointer} from './support/fake-hub-listing.js'
-import {isolatedHubEnvironment, tinyCheckpointFiles} from './support/hub-checkpoints.js'
 
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex')
 
 let hub: FakeHub
 let tiny: Record<string, Buffer>
-let environment: Awaited<ReturnType<typeof isolatedHubEnvironment>>
+let environment: IsolatedHubEnvironment
 let cacheDir: string
 
 function options(extra: ResolveModelOptions = {}): ResolveModelOptions {
@@ -28,16 +28,7 @@ async function abandon(path: string): Promise<void> {
 }
 
 describe('the cache huggingface_hub shares', () => {
-  before(async () => {
-    hub = await FakeHub.start()
-    tiny = await tinyCheckpointFiles()
-  })
-  after(async () => hub.close())
-  beforeEach(async () => {
-    environment = await isolatedHubEnvironment()
-    cacheDir = join(environment.home, 'hub')
-  })
-  afterEach(async () => environment.restore())
+  useHubSuite((state) => ({hub, tiny} = state), (state) => ({environment, cacheDir} = state))
 
   it('writes trees/<commit>.json with every file of the commit, CACHEDIR.TAG and the .locks files, in their formats', async () => {
     const files = {...tiny, 'README.md': Buffer.from('# not downloaded\n'), 'onnx/model.onnx': Buffer.from('onnx')}

@@ -2,14 +2,14 @@
 import assert from 'node:assert/strict'
 import {access, mkdir, writeFile} from 'node:fs/promises'
 import {join} from 'node:path'
-import {after, afterEach, before, beforeEach, describe, it} from 'node:test'
+import {describe, it} from 'node:test'
 import Models from '../src/commands/models/index.js'
 import ModelsList from '../src/commands/models/list.js'
 import ModelsRm from '../src/commands/models/rm.js'
 import {listCachedModels} from '../src/engine/hub/cache-inventory.js'
 import {resolveModel} from '../src/engine/hub/resolve-model.js'
-import {FakeHub} from './support/fake-hub.js'
-import {isolatedHubEnvironment, tinyCheckpointFiles} from './support/hub-checkpoints.js'
+import type {FakeHub} from './support/fake-hub.js'
+import {type IsolatedHubEnvironment, useHubSuite} from './support/hub-suite.js'
 
 // A config without a commands folder: oclif then loads only the command under test, not every built command in dist/.
 const commandConfig = {root: new URL('..', import.meta.url).pathname, pjson: {name: 'pagedllm', version: '0.0.0', oclif: {bin: 'pagedllm'}}}
@@ -34,20 +34,11 @@ async function runCommand(command: typeof ModelsList | typeof ModelsRm, argv: st
 
 let hub: FakeHub
 let tiny: Record<string, Buffer>
-let environment: Awaited<ReturnType<typeof isolatedHubEnvironment>>
+let environment: IsolatedHubEnvironment
 let cacheDir: string
 
 describe('pagedllm models', () => {
-  before(async () => {
-    hub = await FakeHub.start()
-    tiny = await tinyCheckpointFiles()
-  })
-  after(async () => hub.close())
-  beforeEach(async () => {
-    environment = await isolatedHubEnvironment()
-    cacheDir = join(environment.home, 'hub')
-  })
-  afterEach(async () => environment.restore())
+  useHubSuite((state) => ({hub, tiny} = state), (state) => ({environment, cacheDir} = state))
 
   it('lists cached models with blob sizes and revisions', async () => {
     const mainCommit = hub.addRepo('acme/listed', tiny)

@@ -2,13 +2,13 @@
 import assert from 'node:assert/strict'
 import {readdir} from 'node:fs/promises'
 import {join} from 'node:path'
-import {after, afterEach, before, beforeEach, describe, it} from 'node:test'
+import {before, describe, it} from 'node:test'
 import {InvalidRequestError, PagedLLMError} from '../src/engine/errors.js'
 import type {FetchImpl} from '../src/engine/hub/hub-client.js'
 import {assertInside, isSafeEtag, isSafeRepoFile, isValidRevision} from '../src/engine/hub/hub-names.js'
 import {resolveModel} from '../src/engine/hub/resolve-model.js'
-import {FakeHub} from './support/fake-hub.js'
-import {isolatedHubEnvironment, tinyCheckpointFiles} from './support/hub-checkpoints.js'
+import type {FakeHub} from './support/fake-hub.js'
+import {type IsolatedHubEnvironment, useHubSuite} from './support/hub-suite.js'
 
 describe('hub name rules', () => {
   it('revisions follow git ref rules: branches may hold / but never .. or empty or dot-leading parts', () => {
@@ -34,19 +34,10 @@ describe('hub name rules', () => {
 describe('resolveModel against hostile revisions and ETags', () => {
   let hub: FakeHub
   let tiny: Record<string, Buffer>
-  let environment: Awaited<ReturnType<typeof isolatedHubEnvironment>>
+  let environment: IsolatedHubEnvironment
   let cacheDir: string
 
-  before(async () => {
-    hub = await FakeHub.start()
-    tiny = await tinyCheckpointFiles()
-  })
-  after(async () => hub.close())
-  beforeEach(async () => {
-    environment = await isolatedHubEnvironment()
-    cacheDir = join(environment.home, 'hub')
-  })
-  afterEach(async () => environment.restore())
+  useHubSuite((state) => ({hub, tiny} = state), (state) => ({environment, cacheDir} = state))
 
   /** Everything under the isolated HF_HOME, so a test can see that nothing landed outside the repo's folder. */
   async function filesUnderHome(): Promise<string[]> {

@@ -6,19 +6,20 @@ import {spawnSync} from 'node:child_process'
 import net from 'node:net'
 import {hostname} from 'node:os'
 import {join} from 'node:path'
-import {after, afterEach, before, beforeEach, describe, it} from 'node:test'
+import {after, describe, it} from 'node:test'
 import {AuthenticationError, InvalidRequestError, ModelLoadError, NotFoundError, UnavailableError} from '../src/engine/errors.js'
 import {resolveModel, type ResolveModelOptions} from '../src/engine/hub/resolve-model.js'
 import type {ProgressSink} from '../src/engine/hub/progress.js'
 import {loadModel} from '../src/engine/model/load-model.js'
-import {FakeHub} from './support/fake-hub.js'
-import {isolatedHubEnvironment, shardedCheckpointFiles, tinyCheckpointFiles} from './support/hub-checkpoints.js'
+import type {FakeHub} from './support/fake-hub.js'
+import {type IsolatedHubEnvironment, useHubSuite} from './support/hub-suite.js'
+import {shardedCheckpointFiles} from './support/hub-checkpoints.js'
 
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex')
 
 let hub: FakeHub
 let tiny: Record<string, Buffer>
-let environment: Awaited<ReturnType<typeof isolatedHubEnvironment>>
+let environment: IsolatedHubEnvironment
 let cacheDir: string
 
 function options(extra: ResolveModelOptions = {}): ResolveModelOptions {
@@ -33,16 +34,7 @@ async function requestsDuring<T>(body: () => Promise<T>): Promise<{result: T; re
 }
 
 describe('resolveModel with the Hugging Face Hub', () => {
-  before(async () => {
-    hub = await FakeHub.start()
-    tiny = await tinyCheckpointFiles()
-  })
-  after(async () => hub.close())
-  beforeEach(async () => {
-    environment = await isolatedHubEnvironment()
-    cacheDir = join(environment.home, 'hub')
-  })
-  afterEach(async () => environment.restore())
+  useHubSuite((state) => ({hub, tiny} = state), (state) => ({environment, cacheDir} = state))
 
   it('downloads a fresh model into the standard cache layout', async () => {
     const commit = hub.addRepo('acme/tiny-fresh', tiny)
