@@ -17,6 +17,16 @@ export function specialAddedToken(id: number, content: string) {
   return {id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true}
 }
 
+/** A tokenizer.json post-processor that puts the BOS token before every encoded text (and before each of a pair). */
+export function bosPostProcessor(bosToken: string, bosId: number) {
+  return {
+    type: 'TemplateProcessing',
+    single: [{SpecialToken: {id: bosToken, type_id: 0}}, {Sequence: {id: 'A', type_id: 0}}],
+    pair: [{SpecialToken: {id: bosToken, type_id: 0}}, {Sequence: {id: 'A', type_id: 0}}, {SpecialToken: {id: bosToken, type_id: 1}}, {Sequence: {id: 'B', type_id: 1}}],
+    special_tokens: {[bosToken]: {id: bosToken, ids: [bosId], tokens: [bosToken]}},
+  }
+}
+
 /** GPT-2's reversible map from bytes to printable characters, so every byte string is a valid token string. */
 export function bytesToUnicode(): string[] {
   const printable: number[] = []

@@ -1,6 +1,6 @@
 // Builds a tokenizer.json (and the special-token config) from GGUF tokenizer metadata: SPM "llama" and GPT-2 BPE "gpt2" vocabularies.
 import {ModelLoadError} from '../errors.js'
-import {specialAddedToken} from './byte-level-bpe.js'
+import {bosPostProcessor, specialAddedToken} from './byte-level-bpe.js'
 import type {GgufValue} from './gguf-file.js'
 import {Tokenizer} from './tokenizer.js'
 
@@ -31,16 +31,6 @@ function addedTokens(tokens: string[], types: number[]) {
     .map(({id, content, type}) => ({...specialAddedToken(id, content), special: type !== TOKEN_TYPE.userDefined}))
 }
 
-/** A post-processor that puts the BOS token before every encoded text (tokenizer.ggml.add_bos_token). */
-function bosTemplate(bos: string, bosTokenId: number) {
-  return {
-    type: 'TemplateProcessing',
-    single: [{SpecialToken: {id: bos, type_id: 0}}, {Sequence: {id: 'A', type_id: 0}}],
-    pair: [{SpecialToken: {id: bos, type_id: 0}}, {Sequence: {id: 'A', type_id: 0}}, {SpecialToken: {id: bos, type_id: 1}}, {Sequence: {id: 'B', type_id: 1}}],
-    special_tokens: {[bos]: {id: bos, ids: [bosTokenId], tokens: [bos]}},
-  }
-}
-
 /** GPT-2 byte-level BPE: the GGUF tokens are already in GPT-2's byte-to-unicode alphabet, so they go in as they are. */
 export function gpt2TokenizerJson(metadata: Map<string, GgufValue>, bosTokenId: number | null = null, addBos = false): Record<string, unknown> {
   const tokens = stringArray(metadata, 'tokenizer.ggml.tokens')
@@ -54,7 +44,7 @@ export function gpt2TokenizerJson(metadata: Map<string, GgufValue>, bosTokenId: 
     normalizer: null,
     pre_tokenizer: {type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true},
     post_processor: addBos && bosTokenId !== null
-      ? bosTemplate(tokens[bosTokenId], bosTokenId)
+      ? bosPostProcessor(tokens[bosTokenId], bosTokenId)
       : {type: 'ByteLevel', add_prefix_space: true, trim_offsets: false, use_regex: true},
     decoder: {type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true},
     model: {
@@ -92,7 +82,7 @@ export function spmTokenizerJson(metadata: Map<string, GgufValue>, bosTokenId: n
     added_tokens: addedTokens(tokens, types),
     normalizer: {type: 'Sequence', normalizers: [{type: 'Prepend', prepend: '▁'}, {type: 'Replace', pattern: {String: ' '}, content: '▁'}]},
     pre_tokenizer: null,
-    post_processor: addBos && bosTokenId !== null ? bosTemplate(tokens[bosTokenId], bosTokenId) : null,
+    post_processor: addBos && bosTokenId !== null ? bosPostProcessor(tokens[bosTokenId], bosTokenId) : null,
     decoder: {
       type: 'Sequence',
       decoders: [{type: 'Replace', pattern: {String: '▁'}, content: ' '}, {type: 'ByteFallback'}, {type: 'Fuse'}, {type: 'Strip', content: ' ', start: 1, stop: 0}],

@@ -1,5 +1,5 @@
 // Builds a deterministic Llama-2-style tokenizer.json (SentencePiece BPE: ▁ metaspace, byte fallback) of an exact vocabulary size.
-import {TRAINING_TEXT, fillVocabulary, learnMerges, specialAddedToken} from './byte-level-bpe.js'
+import {TRAINING_TEXT, bosPostProcessor, fillVocabulary, learnMerges, specialAddedToken} from './byte-level-bpe.js'
 
 const METASPACE = '\u2581'
 
@@ -41,17 +41,7 @@ export function buildSentencePieceBpe(spec: SentencePieceBpeSpec): Record<string
     normalizer: null,
     // What transformers' LlamaTokenizer (legacy=False) builds: ▁ before the first piece only, no splitting.
     pre_tokenizer: {type: 'Metaspace', replacement: METASPACE, prepend_scheme: 'first', split: false},
-    post_processor: {
-      type: 'TemplateProcessing',
-      single: [{SpecialToken: {id: spec.bosToken, type_id: 0}}, {Sequence: {id: 'A', type_id: 0}}],
-      pair: [
-        {SpecialToken: {id: spec.bosToken, type_id: 0}},
-        {Sequence: {id: 'A', type_id: 0}},
-        {SpecialToken: {id: spec.bosToken, type_id: 1}},
-        {Sequence: {id: 'B', type_id: 1}},
-      ],
-      special_tokens: {[spec.bosToken]: {id: spec.bosToken, ids: [bosId], tokens: [spec.bosToken]}},
-    },
+    post_processor: bosPostProcessor(spec.bosToken, bosId),
     decoder: {
       type: 'Sequence',
       decoders: [

@@ -1,5 +1,5 @@
 // The tokenizers generated test models imitate (Llama 2, Llama 3, Qwen2): their pre-tokenizers, normalizers, decoders, specials and templates.
-import {buildByteLevelBpe, specialAddedToken} from './byte-level-bpe.js'
+import {bosPostProcessor, buildByteLevelBpe, specialAddedToken} from './byte-level-bpe.js'
 import {buildSentencePieceBpe} from './sentencepiece-bpe.js'
 
 export type TokenizerFamilyName = 'llama2' | 'llama3' | 'qwen2'
@@ -51,15 +51,6 @@ function splitThenByteLevel(pattern: string, trimOffsets: boolean) {
   }
 }
 
-function bosTemplate(bosToken: string, bosId: number) {
-  return {
-    type: 'TemplateProcessing',
-    single: [{SpecialToken: {id: bosToken, type_id: 0}}, {Sequence: {id: 'A', type_id: 0}}],
-    pair: [{SpecialToken: {id: bosToken, type_id: 0}}, {Sequence: {id: 'A', type_id: 0}}, {SpecialToken: {id: bosToken, type_id: 1}}, {Sequence: {id: 'B', type_id: 1}}],
-    special_tokens: {[bosToken]: {id: bosToken, ids: [bosId], tokens: [bosToken]}},
-  }
-}
-
 const LLAMA2: TokenizerFamily = {
   name: 'llama2',
   // Llama 2's three, then ChatML's two as a chat fine-tune adds them.
@@ -92,7 +83,7 @@ const LLAMA3: TokenizerFamily = {
       preTokenizer: splitThenByteLevel(LLAMA3_SPLIT_REGEX, true),
       postProcessor: {
         type: 'Sequence',
-        processors: [{type: 'ByteLevel', add_prefix_space: true, trim_offsets: false, use_regex: true}, bosTemplate('<|begin_of_text|>', 0)],
+        processors: [{type: 'ByteLevel', add_prefix_space: true, trim_offsets: false, use_regex: true}, bosPostProcessor('<|begin_of_text|>', 0)],
       },
       decoder: {type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true},
       ignoreMerges: true,
