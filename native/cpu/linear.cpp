@@ -9,6 +9,7 @@
 #include "kernels_avx2.h"
 #include "linear_packed.h"
 #include "quant_linear.h"
+#include "row_parallel.h"
 
 namespace pagedllm {
 namespace cpu {
@@ -145,18 +146,8 @@ void linear(ThreadPool& pool, const float* x, int num_rows, const WeightMatrix& 
   // Few rows (decode): bandwidth-bound dot products straight from the stored weights.
   // Tasks are (row block, column chunk). A column chunk of weights (<= 48 rows of W) stays in L2 while
   // all row tiles stream past it; several chunks per thread even out the load between threads.
-  constexpr int kRowBlock = 128;
-  const int threads = pool.size();
-  int col_chunk = (w.rows + threads * 4 - 1) / (threads * 4);
-  col_chunk = std::max(12, std::min(48, (col_chunk + 11) / 12 * 12));
-  const int num_col_chunks = (w.rows + col_chunk - 1) / col_chunk;
-  const int num_row_blocks = (num_rows + kRowBlock - 1) / kRowBlock;
   const bool vector = avx2_enabled();
-  pool.parallel_for(num_col_chunks * num_row_blocks, [&](int task) {
-    int col_begin = (task % num_col_chunks) * col_chunk;
-    int col_end = std::min(w.rows, col_begin + col_chunk);
-    int row_begin = (task / num_col_chunks) * kRowBlock;
-    int row_end = std::min(num_rows, row_begin + kRowBlock);
+  for_weight_tiles(pool, w.rows, num_rows, 128, 12, 48, [&](int col_begin, int col_end, int row_begin, int row_end) {
     if (vector) {
       avx2::linear_block(x, row_begin, row_end, w, col_begin, col_end, bias, y);
     } else {

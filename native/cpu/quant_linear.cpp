@@ -97,16 +97,9 @@ void linear_quantized(ThreadPool& pool, const float* x, int num_rows, const Weig
       quantize_activations(x + static_cast<size_t>(m) * w.cols, acts + static_cast<size_t>(m) * num_blocks, w.cols);
     }
   });
-  // Same partition as the float decode path: a column chunk of weights stays in cache while row blocks pass by.
-  constexpr int kRowBlock = 64;
-  int col_chunk = (w.rows + pool.size() * 4 - 1) / (pool.size() * 4);
-  col_chunk = std::max(8, std::min(64, (col_chunk + 7) / 8 * 8));
-  const int num_col_chunks = (w.rows + col_chunk - 1) / col_chunk;
-  const int num_row_blocks = (num_rows + kRowBlock - 1) / kRowBlock;
+  // The float decode path's partition (for_weight_tiles), with blocks of 32 activations: chunks of 8 columns, rows by 64.
   const bool vector = avx2_enabled();
-  pool.parallel_for(num_col_chunks * num_row_blocks, [&](int task) {
-    const int col_begin = (task % num_col_chunks) * col_chunk, col_end = std::min(w.rows, col_begin + col_chunk);
-    const int row_begin = (task / num_col_chunks) * kRowBlock, row_end = std::min(num_rows, row_begin + kRowBlock);
+  for_weight_tiles(pool, w.rows, num_rows, 64, 8, 64, [&](int col_begin, int col_end, int row_begin, int row_end) {
     if (vector) {
       avx2::quant_linear_block(acts, row_begin, row_end, w, col_begin, col_end, bias, y);
     } else {
