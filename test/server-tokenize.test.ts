@@ -27,6 +27,19 @@ describe('tokenize routes', () => {
     assert.deepEqual(bare.body.tokens, [104, 105, 33])
   })
 
+  it('tokenizes a chat through the chat template, as /v1/chat/completions renders it', async () => {
+    const messages = [
+      {role: 'system', content: 'be brief'},
+      {role: 'user', content: 'hi'},
+    ]
+    const reply = await post('/tokenize', {messages})
+    assert.equal(reply.status, 200)
+    const expected = engine.tokenizer.encode(engine.tokenizer.applyChatTemplate(messages, {addGenerationPrompt: true}), {addSpecialTokens: false})
+    assert.deepEqual(reply.body, {count: expected.length, max_model_len: engine.maxModelLen, tokens: expected})
+    const noPrompt = await post('/tokenize', {messages, add_generation_prompt: false})
+    assert.ok(noPrompt.body.count < reply.body.count, 'the generation prompt adds tokens')
+  })
+
   it('detokenizes back to the text', async () => {
     const reply = await post('/detokenize', {tokens: [FAKE_BOS, 104, 105]})
     assert.equal(reply.status, 200)
@@ -37,7 +50,10 @@ describe('tokenize routes', () => {
     const cases: [string, unknown, number, string | null][] = [
       ['/tokenize', {}, 400, 'prompt'],
       ['/tokenize', {prompt: 7}, 400, 'prompt'],
-      ['/tokenize', {messages: [{role: 'user', content: 'hi'}]}, 400, 'messages'],
+      ['/tokenize', {prompt: 'x', messages: [{role: 'user', content: 'hi'}]}, 400, 'messages'],
+      ['/tokenize', {messages: []}, 400, 'messages'],
+      ['/tokenize', {messages: [{role: 'robot', content: 'hi'}]}, 400, 'messages[0].role'],
+      ['/tokenize', {messages: [{role: 'user', content: 'hi'}], tools: 'x'}, 400, 'tools'],
       ['/tokenize', {prompt: 'x', model: 'other'}, 404, 'model'],
       ['/detokenize', {tokens: [1, 256]}, 400, 'tokens'],
       ['/detokenize', {tokens: 'abc'}, 400, 'tokens'],

@@ -173,7 +173,7 @@ function parsePrompt(body: JsonObject): PromptInput[] {
 /** The roles OpenAI's chat API accepts (function: its deprecated predecessor of tool). */
 const CHAT_ROLES = ['system', 'developer', 'user', 'assistant', 'tool', 'function']
 
-function parseMessages(body: JsonObject): ChatMessage[] {
+export function parseMessages(body: JsonObject): ChatMessage[] {
   const messages = body.messages
   if (!Array.isArray(messages) || messages.length === 0)
     throw new InvalidRequestError("'messages' must be a non-empty list of {role, content} objects", {param: 'messages'})

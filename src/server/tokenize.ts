@@ -1,20 +1,37 @@
 // POST /tokenize and /detokenize (vLLM's shapes): the served model's tokenizer over HTTP, so clients can size prompts in its tokens.
 import {InvalidRequestError} from '../engine/errors.js'
 import {type ApiContext, sendJson} from './api-context.js'
-import {checkModel} from './openai-schema.js'
-import {optionalBoolean, optionalIntegerList, optionalString, rejectUnsupported, requireObject} from './request-fields.js'
+import {checkModel, parseMessages} from './openai-schema.js'
+import {optionalBoolean, optionalIntegerList, optionalString, requireObject} from './request-fields.js'
+import {parseToolRequest} from './tool-calls.js'
 
-/** {prompt, add_special_tokens = true} -> {count, max_model_len, tokens}, as vLLM answers. */
+/**
+ * vLLM's two request shapes -> {count, max_model_len, tokens}:
+ * {prompt, add_special_tokens = true}, or {messages, add_generation_prompt = true, tools?} rendered by the chat
+ * template exactly as /v1/chat/completions renders them, so a client can count a conversation before sending it.
+ */
 export async function tokenize(context: ApiContext, raw: unknown): Promise<void> {
   const body = requireObject(raw)
   checkModel(optionalString(body, 'model'), context.engine.modelName)
-  rejectUnsupported(body, ['messages']) // chat prompts: render them with the template yourself, or use the chat endpoint
-  const prompt = optionalString(body, 'prompt')
-  if (prompt === undefined) throw new InvalidRequestError("'prompt' is required: the text to tokenize", {param: 'prompt'})
-  const addSpecialTokens = optionalBoolean(body, 'add_special_tokens') ?? true
+  const hasPrompt = body.prompt !== undefined
+  if (hasPrompt === (body.messages !== undefined))
+    throw new InvalidRequestError("give exactly one of 'prompt' (text) or 'messages' (a chat)", {param: hasPrompt ? 'messages' : 'prompt'})
   // Off the event loop and size-checked first, like every prompt the server tokenizes.
-  const tokens = await context.promptTokenizer.tokenize({kind: 'text', text: prompt, param: 'prompt', addSpecialTokens})
+  const tokens = hasPrompt
+    ? await context.promptTokenizer.tokenize({kind: 'text', text: requirePrompt(body), param: 'prompt', addSpecialTokens: optionalBoolean(body, 'add_special_tokens') ?? true})
+    : await context.promptTokenizer.tokenize({
+        kind: 'chat',
+        messages: parseMessages(body),
+        addGenerationPrompt: optionalBoolean(body, 'add_generation_prompt') ?? true,
+        tools: parseToolRequest(body)?.tools,
+      })
   sendJson(context.response, 200, {count: tokens.length, max_model_len: context.engine.maxModelLen, tokens})
+}
+
+function requirePrompt(body: Record<string, unknown>): string {
+  const prompt = optionalString(body, 'prompt')
+  if (prompt === undefined) throw new InvalidRequestError("'prompt' must be the text to tokenize", {param: 'prompt'})
+  return prompt
 }
 
 /** {tokens} -> {prompt}: special tokens are kept in the text, as vLLM does. */
