@@ -44,6 +44,7 @@ export async function loadDraftModel(opts: {
   device: 'cpu' | 'cuda'
   targetWeightFormat: WeightFormat
   maxModelLen: number
+  targetNumBlocks: number
 }): Promise<DraftModel> {
   const {spec, engine, target, device} = opts
   if (spec.draftQuantization !== undefined && device === 'cuda')
@@ -58,8 +59,9 @@ export async function loadDraftModel(opts: {
 
   const maxModelLen = Math.min(opts.maxModelLen, model.config.maxPositionEmbeddings)
   const blocksPerSeq = Math.ceil(maxModelLen / engine.blockSize)
-  // Modest: speculation runs only while at most maxBatchSize sequences decode; one more sequence's room for turnover.
-  const numBlocks = spec.draftNumBlocks ?? blocksPerSeq * (Math.min(spec.maxBatchSize, engine.maxNumSeqs) + 1)
+  // Modest: speculation runs only while at most maxBatchSize sequences decode (one more sequence's room for
+  // turnover), and never more blocks than the target's pool.
+  const numBlocks = spec.draftNumBlocks ?? Math.min(opts.targetNumBlocks, blocksPerSeq * (Math.min(spec.maxBatchSize, engine.maxNumSeqs) + 1))
   const weightFormat = spec.draftQuantization ?? (model === target ? opts.targetWeightFormat : device === 'cuda' ? 'bf16' : (model.defaultWeightFormat ?? 'f32'))
   const native = await loadNativeModel({
     config: model.config,
@@ -92,7 +94,7 @@ export async function makeSpeculator(config: EngineConfig, model: LoadedModel, d
   const spec = config.speculative!
   if (spec.method !== 'draft') return new Speculator(spec)
   try {
-    const draft = await loadDraftModel({spec, engine: config, target: model, device, targetWeightFormat: weightFormat, maxModelLen})
+    const draft = await loadDraftModel({spec, engine: config, target: model, device, targetWeightFormat: weightFormat, maxModelLen, targetNumBlocks: native.info.numBlocks})
     return new Speculator(spec, new DraftProposer(draft, model.generationConfig.eosTokenIds, config.maxNumBatchedTokens))
   } catch (error) {
     native.close()
