@@ -45,6 +45,8 @@ const tinychatPrompts = (count: number) => tinychatReference().prompts.slice(0, 
 describe('draft-model speculation: configuration', () => {
   it('needs a draft (a model or a quantization of the target), reads vLLM JSON and the CLI flags', () => {
     assert.throws(() => draft(), (error: Error) => error instanceof InvalidRequestError && /needs --speculative-model DIR/.test(error.message))
+    assert.equal(draft({draftModel: '/m'}).maxBatchSize, 2, 'a draft model pays at smaller batches than n-gram lookup')
+    assert.equal(makeSpeculativeConfig({method: 'ngram'}).maxBatchSize, 8)
     assert.throws(() => makeSpeculativeConfig({method: 'ngram', draftModel: '/x'}), /need --speculative-method draft/)
     assert.throws(() => draft({draftQuantization: 'q3_k'}), /--speculative-quantization must be one of q8_0, q4_0, q4_k/)
     assert.deepEqual(parseSpeculativeConfigJson('{"method":"draft","model":"/m","num_speculative_tokens":3,"quantization":"q4_0"}'), {
@@ -124,7 +126,7 @@ describe('draft-model speculation in the engine', () => {
   it('tinychat: greedy identity with a random draft and with itself in q8_0, alone and batched with requests that get no drafts', async () => {
     const prompts = tinychatPrompts(4)
     const plain = await run(TINYCHAT_DIR, {}, prompts.map((prompt) => ({prompt, params: greedy(40)})))
-    for (const speculative of [draft({draftModel: randomDraft, adaptive: false}), draft({draftQuantization: 'q8_0'})]) {
+    for (const speculative of [draft({draftModel: randomDraft, adaptive: false}), draft({draftQuantization: 'q8_0', maxBatchSize: 4})]) {
       const alone = await run(TINYCHAT_DIR, {speculative}, [{prompt: prompts[0]!, params: greedy(40)}])
       assert.deepEqual(tokensOf(alone.outputs), tokensOf(plain.outputs).slice(0, 1))
       // bad_words requests are never speculated: a mixed batch.

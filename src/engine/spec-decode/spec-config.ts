@@ -26,6 +26,8 @@ export interface SpeculativeConfig {
 
 /** Measured on a 2-core CPU with tinychat (docs/PERFORMANCE.md): past this many sequences speculation costs more than it saves. */
 export const DEFAULT_SPEC_MAX_BATCH = 8
+/** The same for a draft model, whose own K steps per proposal cost more than a lookup (docs/PERFORMANCE.md). */
+export const DEFAULT_DRAFT_SPEC_MAX_BATCH = 2
 
 export const DEFAULT_SPECULATIVE_CONFIG: Omit<SpeculativeConfig, 'method'> = {
   numSpeculativeTokens: 4,
@@ -46,7 +48,8 @@ export function makeSpeculativeConfig(options: Omit<Partial<SpeculativeConfig>, 
   if (options.draftQuantization !== undefined && !QUANTIZATIONS.includes(options.draftQuantization))
     throw new InvalidRequestError(`--speculative-quantization must be one of ${QUANTIZATIONS.join(', ')}, got ${options.draftQuantization}`, {param: 'speculative-quantization'})
   const defined = Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined))
-  const config = {...DEFAULT_SPECULATIVE_CONFIG, ...defined} as SpeculativeConfig
+  const defaults = options.method === 'draft' ? {...DEFAULT_SPECULATIVE_CONFIG, maxBatchSize: DEFAULT_DRAFT_SPEC_MAX_BATCH} : DEFAULT_SPECULATIVE_CONFIG
+  const config = {...defaults, ...defined} as SpeculativeConfig
   const positive = (value: number, flag: string, max = 64) => {
     if (!(Number.isInteger(value) && value >= 1 && value <= max)) throw new InvalidRequestError(`--${flag} must be an integer in [1, ${max}], got ${value}`, {param: flag})
   }
