@@ -1,11 +1,16 @@
-// Decode throughput with n-gram speculative decoding vs without, side by side: tinychat's own greedy continuations and
-// "repeat this passage" prompts built from ShareGPT turns, at several batch sizes; acceptance rates alongside.
+// Decode throughput with speculative decoding (n-gram lookup or a draft model) vs without, side by side: the model's own
+// greedy continuations of tinychat's reference prompts and "repeat this passage" prompts built from ShareGPT turns, at
+// several batch sizes; acceptance rates alongside.
 // Usage: npx tsx scripts/bench-spec.ts [--batches 1,8,32] [--tokens 128] [--threads 1] [--k 4] [--repeats 3] [--sharegpt PATH]
+//          [--method ngram|draft] [--model DIR|bench] [--draft DIR] [--draft-quantization q8_0|q4_0|q4_k]
+// --method draft drafts with --draft (a checkpoint sharing the model's tokenizer) and/or --draft-quantization (without
+// --draft: the model's own weights quantized, i.e. self-speculation). --model bench is the generated bench preset.
 import {existsSync, readFileSync} from 'node:fs'
 import {parseArgs} from 'node:util'
-import {makeEngineConfig, type EngineConfig} from '../src/engine/config.js'
+import {makeEngineConfig, type EngineConfig, type Quantization} from '../src/engine/config.js'
 import {LLMEngine} from '../src/engine/llm-engine.js'
 import {BUILTIN_MODEL_DIR} from '../src/engine/model/builtin-model.js'
+import {ensureTestModel} from '../src/engine/model/test-model.js'
 import {makeSamplingParams} from '../src/engine/sampling-params.js'
 import {makeSpeculativeConfig} from '../src/engine/spec-decode/spec-config.js'
 
@@ -24,8 +29,14 @@ const {values: args} = parseArgs({
     k: {type: 'string', default: '4'},
     repeats: {type: 'string', default: '3'},
     sharegpt: {type: 'string', default: sharegptDefault()},
+    method: {type: 'string', default: 'ngram'},
+    model: {type: 'string', default: BUILTIN_MODEL_DIR},
+    draft: {type: 'string'},
+    'draft-quantization': {type: 'string'},
   },
 })
+const modelPath = args.model === 'bench' ? await ensureTestModel('bench') : args.model
+const method = args.method
 const batches = args.batches.split(',').map(Number)
 const maxTokens = Number(args.tokens)
 const k = Number(args.k)
@@ -51,15 +62,16 @@ interface Mode {
   label: string
   speculative?: EngineConfig['speculative']
 }
+const methodOptions = method === 'draft' ? {method, draftModel: args.draft, draftQuantization: args['draft-quantization'] as Quantization | undefined} : {method}
 const modes: Mode[] = [
   {label: 'off'},
-  {label: 'ngram always', speculative: makeSpeculativeConfig({method: 'ngram', numSpeculativeTokens: k, adaptive: false})},
-  {label: 'ngram adaptive', speculative: makeSpeculativeConfig({method: 'ngram', numSpeculativeTokens: k})},
+  {label: `${method} always`, speculative: makeSpeculativeConfig({...methodOptions, numSpeculativeTokens: k, adaptive: false})},
+  {label: `${method} adaptive`, speculative: makeSpeculativeConfig({...methodOptions, numSpeculativeTokens: k})},
 ]
 
 async function measure(mode: Mode, prompts: Array<number[] | string>, batch: number) {
   const engine = await LLMEngine.create(
-    makeEngineConfig({modelPath: BUILTIN_MODEL_DIR, device: 'cpu', threads: Number(args.threads), kvMemoryBytes: 256 << 20, speculative: mode.speculative}),
+    makeEngineConfig({modelPath, device: 'cpu', threads: Number(args.threads), kvMemoryBytes: 256 << 20, speculative: mode.speculative}),
   )
   try {
     const params = makeSamplingParams({temperature: 0, maxTokens, ignoreEos: true})
@@ -88,12 +100,13 @@ async function measure(mode: Mode, prompts: Array<number[] | string>, batch: num
   }
 }
 
-const workloads: Array<[string, Array<number[] | string>]> = [['tinychat greedy', tinychatPrompts()]]
+const workloads: Array<[string, Array<number[] | string>]> = [['own greedy', tinychatPrompts()]]
 const rewrites = rewritePrompts()
 if (rewrites.length > 0) workloads.push(['repeat passage (ShareGPT)', rewrites])
 else console.log(`(no ShareGPT file at ${args.sharegpt}: the passage workload is skipped)`)
 
-console.log(`tinychat, greedy, ${maxTokens} new tokens per request, K = ${k}, threads ${args.threads}, best of ${args.repeats} interleaved runs`)
+const draftLabel = method === 'draft' ? `, draft ${args.draft ?? 'the model itself'}${args['draft-quantization'] ? ` in ${args['draft-quantization']}` : ''}` : ''
+console.log(`${args.model === BUILTIN_MODEL_DIR ? 'tinychat' : args.model}, greedy, ${maxTokens} new tokens per request, ${method} K = ${k}${draftLabel}, threads ${args.threads}, best of ${args.repeats} interleaved runs`)
 console.log('tok/s: output tokens per wall second (prefill included); tok/cpu-s: per second of this process\'s CPU time (steadier on a shared machine)')
 console.log('workload                     batch  mode             tok/s  speedup  tok/cpu-s  speedup  accepted/proposed  steps')
 for (const [name, prompts] of workloads) {

@@ -41,12 +41,25 @@ describe('pagedllm generate', () => {
     assert.equal(plainOut.metrics.spec_decode, undefined)
   })
 
-  it('speculative flags without a method, and the draft method, are refused by name', async () => {
+  it('--speculative-method draft (the target quantized to q8_0 as its own draft): the same greedy tokens, counts in --json', async () => {
+    const base = ['--model', modelDir, '--json', '--max-tokens', '16', '--threads', '1', 'the cat sat on the mat']
+    const [plain, spec] = await Promise.all([
+      runCommand('generate', base),
+      runCommand('generate', [...base, '--speculative-config', '{"method":"draft","quantization":"q8_0","num_speculative_tokens":3}']),
+    ])
+    assert.equal(spec.code, 0, spec.stderr)
+    const [plainOut, specOut] = [JSON.parse(plain.stdout)[0], JSON.parse(spec.stdout)[0]]
+    assert.deepEqual(specOut.outputs[0].token_ids, plainOut.outputs[0].token_ids)
+    const counts = specOut.metrics.spec_decode
+    assert.ok(counts.proposed > 0 && counts.accepted > 0, JSON.stringify(counts))
+  })
+
+  it('speculative flags without a method, and the draft method without a draft, are refused by name', async () => {
     const stray = await runCommand('generate', ['--num-speculative-tokens', '3', 'hi'])
     assert.equal(stray.code, 2)
     assert.match(stray.stderr, /--num-speculative-tokens needs --speculative-method/)
     const draft = await runCommand('generate', ['--speculative-method', 'draft', 'hi'])
-    assert.match(draft.stderr, /draft-model proposer is not built yet/)
+    assert.match(draft.stderr, /--speculative-method draft needs --speculative-model DIR/)
     const json = await runCommand('generate', ['--speculative-config', '{"method":"ngram","prompt_lookup_min":5,"prompt_lookup_max":2}', 'hi'])
     assert.match(json.stderr, /--ngram-min 5 exceeds --ngram-max 2/)
   })

@@ -42,14 +42,15 @@ export const engineFlags = {
   policy: Flags.string({description: 'KV allocation policy (baselines for comparison)', options: [...KV_POLICIES], default: 'paged'}),
   'preemption-mode': Flags.string({description: 'What to do when KV memory runs out (auto: swap on CPU, where it is a memory copy; on GPU recompute single sequences, swap groups)', options: ['auto', 'recompute', 'swap'], default: 'auto'}),
   seed: Flags.integer({description: 'Seed for requests that bring none', default: 0}),
-  'speculative-method': Flags.string({description: 'Speculative decoding: ngram = prompt lookup (propose what followed the last n tokens earlier in the text)', options: ['ngram', 'draft']}),
+  'speculative-method': Flags.string({description: 'Speculative decoding: ngram = prompt lookup (propose what followed the last n tokens earlier in the text); draft = a small draft model sharing the tokenizer', options: ['ngram', 'draft']}),
   'num-speculative-tokens': Flags.integer({description: 'Speculative decoding: most tokens proposed per sequence per step (default 4)', min: 1, max: 64}),
   'ngram-min': Flags.integer({description: 'Speculative decoding (ngram): shortest suffix matched (default 1)', min: 1}),
   'ngram-max': Flags.integer({description: 'Speculative decoding (ngram): longest suffix matched (default 4)', min: 1}),
-  'speculative-model': Flags.string({description: 'Speculative decoding (draft): the draft model directory (not built yet: refused)'}),
-  'speculative-max-batch': Flags.integer({description: 'Speculative decoding: skip it in steps with more decoding sequences than this (default 8, measured on CPU)', min: 1}),
+  'speculative-model': Flags.string({description: 'Speculative decoding (draft): the draft model (HF directory or .gguf file) sharing the target\'s tokenizer (default: the target itself, with --speculative-quantization)'}),
+  'speculative-quantization': Flags.string({description: 'Speculative decoding (draft): quantize the draft at load; without --speculative-model the draft is the target\'s own weights quantized (CPU)', options: [...QUANTIZATIONS]}),
+  'speculative-max-batch': Flags.integer({description: 'Speculative decoding: skip it in steps with more decoding sequences than this (default 8 for ngram, 2 for draft: measured on CPU)', min: 1}),
   'speculative-adaptive': Flags.boolean({description: 'Speculative decoding: back off on low acceptance and large batches', default: true, allowNo: true}),
-  'speculative-config': Flags.string({description: 'Speculative decoding as one JSON object, vLLM-style: {"method":"ngram","num_speculative_tokens":4,"prompt_lookup_min":1,"prompt_lookup_max":4}'}),
+  'speculative-config': Flags.string({description: 'Speculative decoding as one JSON object, vLLM-style: {"method":"ngram","num_speculative_tokens":4,"prompt_lookup_min":1,"prompt_lookup_max":4} or {"method":"draft","model":DIR,"num_speculative_tokens":4,"quantization":"q4_0"}'}),
 }
 
 /** The speculative decoding flags (or --speculative-config) as a config; undefined when speculation is off. */
@@ -57,12 +58,10 @@ export function speculativeConfigFromFlags(flags: Record<string, any>): Speculat
   const fromJson = flags['speculative-config'] === undefined ? {} : parseSpeculativeConfigJson(flags['speculative-config'])
   const method = flags['speculative-method'] ?? (fromJson as {method?: string}).method
   if (method === undefined) {
-    const stray = ['num-speculative-tokens', 'ngram-min', 'ngram-max', 'speculative-model', 'speculative-max-batch'].find((name) => flags[name] !== undefined)
+    const stray = ['num-speculative-tokens', 'ngram-min', 'ngram-max', 'speculative-model', 'speculative-quantization', 'speculative-max-batch'].find((name) => flags[name] !== undefined)
     if (stray !== undefined) throw new InvalidRequestError(`--${stray} needs --speculative-method (or --speculative-config)`, {param: stray})
     return undefined
   }
-  if (flags['speculative-model'] !== undefined || method === 'draft')
-    throw new InvalidRequestError('--speculative-method draft / --speculative-model: the draft-model proposer is not built yet; use --speculative-method ngram', {param: 'speculative-method'})
   // Flags given on the command line win over the JSON's keys.
   const fromFlags = Object.entries({
     numSpeculativeTokens: flags['num-speculative-tokens'],
@@ -70,6 +69,8 @@ export function speculativeConfigFromFlags(flags: Record<string, any>): Speculat
     ngramMax: flags['ngram-max'],
     maxBatchSize: flags['speculative-max-batch'],
     adaptive: flags['speculative-adaptive'] === false ? false : undefined,
+    draftModel: flags['speculative-model'],
+    draftQuantization: flags['speculative-quantization'],
   }).filter(([, value]) => value !== undefined)
   return makeSpeculativeConfig({...fromJson, ...Object.fromEntries(fromFlags), method})
 }

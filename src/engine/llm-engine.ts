@@ -17,7 +17,8 @@ import type {SamplingParams} from './sampling-params.js'
 import {Scheduler} from './scheduler.js'
 import {StepWatchdog, type EngineHealth} from './step-watchdog.js'
 import {SequenceGroup, SequenceStatus, isFinished} from './sequence.js'
-import {Speculator, emptySpecCounts, type SpecDecodeCounts} from './spec-decode/speculator.js'
+import {emptySpecCounts, type Speculator, type SpecDecodeCounts} from './spec-decode/speculator.js'
+import {makeSpeculator} from './spec-decode/draft-model.js'
 import type {KvMemoryStats} from './block-manager.js'
 
 export interface AddRequestOptions {
@@ -56,6 +57,8 @@ export interface EngineStats {
   numSteps: number
   /** Speculative decoding since start (all zero when it is off). */
   specDecode: SpecDecodeCounts
+  /** The draft model's own KV pool (draft-model speculation only). */
+  draftKv?: KvMemoryStats
 }
 
 export const nowSeconds = (): number => performance.now() / 1000
@@ -139,7 +142,7 @@ export class LLMEngine {
       watermark: config.watermark,
       maxModelLen,
     })
-    const speculator = config.speculative ? new Speculator(config.speculative) : null
+    const speculator = config.speculative ? await makeSpeculator(config, model, device.device, weightFormat, maxModelLen, native) : null
     const scheduler = new Scheduler(config, blockManager, device.device === 'cpu', speculator)
     const runner = new ModelRunner(native, blockManager, config.blockSize)
     const eos = model.generationConfig.eosTokenIds
@@ -148,6 +151,7 @@ export class LLMEngine {
     const outputs = new OutputProcessor(model.tokenizer, blockManager, scheduler, model.config.vocabSize, eos, guides, speculator)
     const engine = new LLMEngine(config, model, native, maxModelLen, device, blockManager, scheduler, runner, outputs, grammars, speculator)
     if (note !== null) engine.notes.push(note)
+    if (speculator?.drafter) engine.notes.push(`speculative decoding drafts with ${speculator.drafter.draft.label}`)
     return engine
   }
 
@@ -230,7 +234,14 @@ export class LLMEngine {
       generationTokens: this.counters.generationTokens,
       numSteps: this.counters.numSteps,
       specDecode: {...(this.speculator?.totals ?? emptySpecCounts())},
+      ...(this.speculator?.drafter ? {draftKv: this.speculator.drafter.draft.blockManager.memoryStats()} : {}),
     }
+  }
+
+  /** Checks the bookkeeping of the KV pool (and the draft's); throws on a leak or a broken count (tests). */
+  checkKvInvariants(): void {
+    this.blockManager.checkInvariants()
+    this.speculator?.drafter?.draft.blockManager.checkInvariants()
   }
 
   /** Runs requests to completion: the offline path of `generate` and the benches. */
@@ -247,6 +258,7 @@ export class LLMEngine {
     await this.loop
     for (const requestId of [...this.pendingAborts]) this.abortNow(requestId)
     await this.grammars.close()
+    this.speculator?.drafter?.close()
     this.native.close()
   }
 
@@ -307,6 +319,7 @@ export class LLMEngine {
     for (const requestId of this.pendingAborts) this.abortNow(requestId)
     this.pendingAborts.clear()
     const started = performance.now()
+    if (this.speculator?.drafter && !(await this.prepareDrafts())) return true
     const out = this.scheduler.schedule(nowSeconds())
     for (const {group, error} of out.rejected) this.failGroup(group, error)
     if (out.scheduled.length === 0 && out.swapOut.length + out.swapIn.length + out.blockCopies.length === 0) {
@@ -358,6 +371,21 @@ export class LLMEngine {
     return true
   }
 
+  /** Draft-model speculation: runs the draft for this step's proposals; a failure fails the running requests. */
+  private async prepareDrafts(): Promise<boolean> {
+    const running = [...this.scheduler.running]
+    this.stepInFlight = true
+    try {
+      await this.speculator!.prepare(running)
+      return true
+    } catch (error) {
+      for (const group of running) this.failGroup(group, error)
+      return false
+    } finally {
+      this.stepInFlight = false
+    }
+  }
+
   private publish(group: SequenceGroup): void {
     const entry = this.handles.get(group.requestId)
     if (!entry) return
@@ -367,6 +395,7 @@ export class LLMEngine {
       this.scheduler.remove(group)
       for (const seq of group.sequences) this.blockManager.free(seq)
       this.handles.delete(group.requestId)
+      this.speculator?.forgetGroup(group)
     }
     entry.handle.push(snapshotGroup(group, finished ? this.outputs.finalOutputs.get(group) : undefined))
     if (finished) this.outputs.forgetGroup(group)
@@ -390,6 +419,7 @@ export class LLMEngine {
       this.blockManager.free(seq)
     }
     this.outputs.forgetGroup(group)
+    this.speculator?.forgetGroup(group)
     this.handles.delete(group.requestId)
     entry?.handle.fail(error)
   }

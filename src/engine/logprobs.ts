@@ -83,3 +83,10 @@ export function tokenLogprobsOfRow(row: Float32Array, tokenId: number, k: number
 export function promptTokenLogprobs(logits: Float32Array, row: number, vocabSize: number, nextTokenId: number, k: number): TokenLogprobs {
   return tokenLogprobsOfRow(rowOf(logits, row, vocabSize), nextTokenId, k, logSumExpOfRow(logits, row, vocabSize))
 }
+
+/** A token chosen other than by sampling the row (an accepted draft token): its raw logprob, and the top k when asked for. */
+export function chosenTokenLogprobs(logits: Float32Array, row: number, vocabSize: number, tokenId: number, k: number | null): {logprob: number; topLogprobs: TokenLogprobs | null} {
+  const values = rowOf(logits, row, vocabSize)
+  const lse = logSumExpOfRow(logits, row, vocabSize)
+  return {logprob: values[tokenId]! - lse, topLogprobs: k === null ? null : tokenLogprobsOfRow(values, tokenId, k, lse)}
+}

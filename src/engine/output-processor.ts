@@ -5,13 +5,15 @@ import type {SequenceGuides} from './guided/sequence-guides.js'
 import {IncrementalDetokenizer} from './detokenizer.js'
 import type {Tokenizer} from './model/tokenizer.js'
 import type {LogitsRows} from './model-runner.js'
+import {chosenTokenLogprobs} from './logprobs.js'
 import {makeRng, type Rng} from './random.js'
 import type {CompletionOutput} from './request-output.js'
-import {biasedRow, promptTokenLogprobs, sampleRows, topLogprobsOfRow, type SampleRequest} from './sampler.js'
+import {biasedRow, promptTokenLogprobs, sampleRows, samplingDistribution, topLogprobsOfRow, type SampleRequest} from './sampler.js'
 import type {ScheduledSequence, Scheduler} from './scheduler.js'
 import {checkStop} from './stop-checker.js'
 import {SequenceStatus, type Sequence, type SequenceGroup} from './sequence.js'
 import type {Speculator} from './spec-decode/speculator.js'
+import {verifyByRejection} from './spec-decode/rejection-sampler.js'
 import {verifyDraft} from './spec-decode/verify.js'
 
 /** Per-sequence state that lives outside the sequence's data: its generator and its detokenizer. */
@@ -91,12 +93,28 @@ export class OutputProcessor {
 
   /** Speculative decoding: appends the accepted draft tokens and one more, then rolls back the rejected slots. */
   private verifyDrafts(group: SequenceGroup, seq: Sequence, draft: readonly number[], rows: readonly number[], logits: Float32Array): void {
-    const accepted = verifyDraft(draft, rows, (row) => {
+    const sampleAndAppend = (row: number) => {
       const [result] = sampleRows(logits, this.vocabSize, [this.sampleRequest(group, seq, row)])
       seq.appendToken(result!.tokenId, result!.logprob, result!.topLogprobs ?? undefined)
       this.afterAppend(group, seq)
       return {tokenId: result!.tokenId, finished: seq.status !== SequenceStatus.Running}
-    })
+    }
+    // A draft model's sampled proposal carries its distributions q; point masses (n-gram, greedy) need none.
+    const draftDistributions = this.speculator?.draftDistributions(seq) ?? null
+    const accepted =
+      draftDistributions === null
+        ? verifyDraft(draft, rows, sampleAndAppend)
+        : verifyByRejection(draft, draftDistributions, rows, {
+            targetDistribution: (row) => samplingDistribution(logits, this.vocabSize, this.sampleRequest(group, seq, row)),
+            append: (row, tokenId) => {
+              const result = chosenTokenLogprobs(logits, row, this.vocabSize, tokenId, group.params.logprobs)
+              seq.appendToken(tokenId, result.logprob, result.topLogprobs ?? undefined)
+              this.afterAppend(group, seq)
+              return {tokenId, finished: seq.status !== SequenceStatus.Running}
+            },
+            sampleAndAppend,
+            rng: this.stateOf(group, seq).rng,
+          })
     this.speculator?.record(group, seq, draft.length, accepted)
     if (seq.status !== SequenceStatus.Running) return // finished: its blocks are already freed
     seq.numComputedTokens += accepted

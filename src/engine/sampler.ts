@@ -182,6 +182,14 @@ function restoreEdits(row: Float32Array): void {
 
 /** Temperature, top-k, top-p, min-p, then one draw from what is left; `max` is the row's (as edited) largest logit. */
 function drawToken(row: Float32Array, params: SamplingParams, max: number, rng: Rng): number {
+  const {cut, totalWeight} = filteredWeights(row, params, max)
+  return cut === KEEP_ALL && params.minP === 0
+    ? drawFromAll(scratch.weights, totalWeight, rng)
+    : drawFromCut(scratch.weights, scratch.weightBits, cut, params.minP, rng)
+}
+
+/** Fills scratch.weights with softmax(row / temperature) relative to the best token; returns the top-k/top-p cut. */
+function filteredWeights(row: Float32Array, params: SamplingParams, max: number): {cut: WeightCut; totalWeight: number} {
   const {weights, weightBits} = scratch
   const inverseTemperature = 1 / params.temperature
   // Weights relative to the best token (which gets exactly 1): the same ratios as softmax(row / temperature).
@@ -197,9 +205,7 @@ function drawToken(row: Float32Array, params: SamplingParams, max: number, rng: 
     const massBeforeTopP = cut === KEEP_ALL ? totalWeight : cut.keptMass
     cut = shorterCut(cut, scratch.cutFinder.topMass(weights, weightBits, params.topP * massBeforeTopP))
   }
-  return cut === KEEP_ALL && params.minP === 0
-    ? drawFromAll(weights, totalWeight, rng)
-    : drawFromCut(weights, weightBits, cut, params.minP, rng)
+  return {cut, totalWeight}
 }
 
 function drawFromAll(weights: Float32Array, totalWeight: number, rng: Rng): number {
@@ -236,4 +242,42 @@ function drawFromCut(weights: Float32Array, weightBits: Int32Array, cut: WeightC
     if (cumulative > target) return kept[k]!
   }
   return kept[numKept - 1]!
+}
+
+/**
+ * The distribution sampleRows draws this request's token from, normalized (speculative rejection sampling compares the
+ * target's and the draft's): the same mask, penalties, suppression, temperature, top-k, top-p and min-p; greedy is a
+ * point mass on the argmax. The kept set is drawFromCut's, with every weight kept instead of one drawn.
+ */
+export function samplingDistribution(logits: Float32Array, vocabSize: number, request: SampleRequest): Float32Array {
+  scratch.ensure(vocabSize)
+  scratch.beginRow()
+  const row = logits.subarray(request.row * vocabSize, (request.row + 1) * vocabSize)
+  const mask = request.allowedMask ?? null
+  const working = mask === null ? row : scratch.masked
+  if (mask !== null) maskRowInto(row, mask, working)
+  applyPenaltiesAndSuppression(working, request)
+  const {max, argmax} = statsAt(rowStatsOf(working, 0, 1, vocabSize), 0)
+  const out = new Float32Array(vocabSize)
+  const {params} = request
+  if (isGreedy(params) || max === -Infinity) {
+    out[max === -Infinity && mask !== null ? Math.max(firstAllowed(mask, vocabSize), 0) : argmax] = 1
+    restoreEdits(working)
+    return out
+  }
+  const {cut} = filteredWeights(working, params, max)
+  const {weights, weightBits} = scratch
+  let total = 0
+  let tiesSeen = 0
+  for (let i = 0; i < vocabSize; i++) {
+    const bits = weightBits[i]!
+    const inCut = cut === KEEP_ALL || bits > cut.thresholdBits || (bits === cut.thresholdBits && tiesSeen++ < cut.tieTake)
+    if (inCut && weights[i]! >= params.minP && weights[i]! > 0) {
+      out[i] = weights[i]!
+      total += weights[i]!
+    }
+  }
+  for (let i = 0; i < vocabSize; i++) out[i] = out[i]! / total
+  restoreEdits(working)
+  return out
 }

@@ -1,7 +1,9 @@
 // Speculative decoding settings: the method, how many tokens to propose, and when to back off.
+import {QUANTIZATIONS, type Quantization} from '../config.js'
 import {InvalidRequestError} from '../errors.js'
 
-export type SpeculativeMethod = 'ngram'
+export type SpeculativeMethod = 'ngram' | 'draft'
+export const SPECULATIVE_METHODS: readonly SpeculativeMethod[] = ['ngram', 'draft']
 
 export interface SpeculativeConfig {
   method: SpeculativeMethod
@@ -14,10 +16,18 @@ export interface SpeculativeConfig {
   maxBatchSize: number
   /** Back-off: per sequence (fewer tokens after a poor proposal, pauses after misses in a row), and globally past maxBatchSize. */
   adaptive: boolean
+  /** Draft method: the draft checkpoint (HF directory or GGUF file); absent = the target's own weights (with draftQuantization). */
+  draftModel?: string
+  /** Draft method: quantize the draft's weights at load (self-speculation: the target's weights in 4 or 8 bits). */
+  draftQuantization?: Quantization
+  /** Draft method: blocks in the draft's own KV pool (default: enough for maxBatchSize sequences at full context). */
+  draftNumBlocks?: number
 }
 
 /** Measured on a 2-core CPU with tinychat (docs/PERFORMANCE.md): past this many sequences speculation costs more than it saves. */
 export const DEFAULT_SPEC_MAX_BATCH = 8
+/** The same for a draft model, whose own K steps per proposal cost more than a lookup (docs/PERFORMANCE.md). */
+export const DEFAULT_DRAFT_SPEC_MAX_BATCH = 2
 
 export const DEFAULT_SPECULATIVE_CONFIG: Omit<SpeculativeConfig, 'method'> = {
   numSpeculativeTokens: 4,
@@ -29,12 +39,17 @@ export const DEFAULT_SPECULATIVE_CONFIG: Omit<SpeculativeConfig, 'method'> = {
 
 /** Checks ranges and fills defaults; a bad value is a user error naming its flag. */
 export function makeSpeculativeConfig(options: Omit<Partial<SpeculativeConfig>, 'method'> & {method: string}): SpeculativeConfig {
-  if (options.method !== 'ngram') {
-    const hint = options.method === 'draft' ? ' (a draft model proposer is not built yet; use ngram)' : ''
-    throw new InvalidRequestError(`--speculative-method must be ngram, got ${options.method}${hint}`, {param: 'speculative-method'})
-  }
+  if (!SPECULATIVE_METHODS.includes(options.method as SpeculativeMethod))
+    throw new InvalidRequestError(`--speculative-method must be ngram or draft, got ${options.method}`, {param: 'speculative-method'})
+  if (options.method === 'draft' && options.draftModel === undefined && options.draftQuantization === undefined)
+    throw new InvalidRequestError('--speculative-method draft needs --speculative-model DIR, or --speculative-quantization to draft with the target\'s own weights quantized', {param: 'speculative-model'})
+  if (options.method !== 'draft' && (options.draftModel !== undefined || options.draftQuantization !== undefined))
+    throw new InvalidRequestError('--speculative-model / --speculative-quantization need --speculative-method draft', {param: 'speculative-model'})
+  if (options.draftQuantization !== undefined && !QUANTIZATIONS.includes(options.draftQuantization))
+    throw new InvalidRequestError(`--speculative-quantization must be one of ${QUANTIZATIONS.join(', ')}, got ${options.draftQuantization}`, {param: 'speculative-quantization'})
   const defined = Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined))
-  const config = {...DEFAULT_SPECULATIVE_CONFIG, ...defined} as SpeculativeConfig
+  const defaults = options.method === 'draft' ? {...DEFAULT_SPECULATIVE_CONFIG, maxBatchSize: DEFAULT_DRAFT_SPEC_MAX_BATCH} : DEFAULT_SPECULATIVE_CONFIG
+  const config = {...defaults, ...defined} as SpeculativeConfig
   const positive = (value: number, flag: string, max = 64) => {
     if (!(Number.isInteger(value) && value >= 1 && value <= max)) throw new InvalidRequestError(`--${flag} must be an integer in [1, ${max}], got ${value}`, {param: flag})
   }
@@ -42,11 +57,15 @@ export function makeSpeculativeConfig(options: Omit<Partial<SpeculativeConfig>, 
   positive(config.ngramMin, 'ngram-min')
   positive(config.ngramMax, 'ngram-max')
   positive(config.maxBatchSize, 'speculative-max-batch', 1 << 20)
+  if (config.draftNumBlocks !== undefined) positive(config.draftNumBlocks, 'speculative-num-blocks', 1 << 24)
   if (config.ngramMin > config.ngramMax) throw new InvalidRequestError(`--ngram-min ${config.ngramMin} exceeds --ngram-max ${config.ngramMax}`, {param: 'ngram-min'})
   return config
 }
 
-/** vLLM's --speculative-config JSON ({"method": "ngram", "num_speculative_tokens": 4, "prompt_lookup_min": 1, "prompt_lookup_max": 4}). */
+/**
+ * vLLM's --speculative-config JSON: {"method": "ngram", "num_speculative_tokens": 4, "prompt_lookup_min": 1, "prompt_lookup_max": 4}
+ * or {"method": "draft", "model": DIR, "num_speculative_tokens": 4, "quantization": "q4_0"}.
+ */
 export function parseSpeculativeConfigJson(text: string): Omit<Partial<SpeculativeConfig>, 'method'> & {method: string} {
   let parsed: unknown
   try {
@@ -62,6 +81,9 @@ export function parseSpeculativeConfigJson(text: string): Omit<Partial<Speculati
     prompt_lookup_max: 'ngramMax',
     max_batch_size: 'maxBatchSize',
     adaptive: 'adaptive',
+    model: 'draftModel',
+    quantization: 'draftQuantization',
+    num_blocks: 'draftNumBlocks',
   }
   const out: Record<string, unknown> = {}
   for (const [key, value] of Object.entries(parsed)) {
@@ -69,6 +91,6 @@ export function parseSpeculativeConfigJson(text: string): Omit<Partial<Speculati
     if (field === undefined) throw new InvalidRequestError(`--speculative-config: unknown key ${key} (known: ${Object.keys(known).join(', ')})`, {param: 'speculative-config'})
     out[field] = value
   }
-  if (typeof out.method !== 'string') throw new InvalidRequestError('--speculative-config needs "method" (ngram)', {param: 'speculative-config'})
+  if (typeof out.method !== 'string') throw new InvalidRequestError('--speculative-config needs "method" (ngram or draft)', {param: 'speculative-config'})
   return out as Omit<Partial<SpeculativeConfig>, 'method'> & {method: string}
 }

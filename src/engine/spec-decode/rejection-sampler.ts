@@ -1,0 +1,74 @@
+// Verifies a draft model's sampled proposal: standard speculative rejection sampling against the target's rows.
+//
+// Draft token x_i was drawn from the draft's distribution q_i. It is accepted with probability min(1, p_i(x)/q_i(x)),
+// where p_i is the target's distribution at row i (after the request's penalties, temperature, top-k/top-p: exactly
+// what plain decoding samples from). On the first rejection the token is drawn from normalize(max(0, p_i - q_i)) and
+// the step ends; when every draft token is accepted, a bonus token is sampled from the last row as plain decoding
+// would. Each emitted token is then distributed exactly as p (Leviathan et al. 2023, Chen et al. 2023). Draws come
+// from the sequence's own seeded generator in a fixed order (one uniform per draft token checked, one for a residual
+// or the bonus), so a seeded request's tokens do not depend on the other requests in its batch.
+import type {Rng} from '../random.js'
+import type {VerifiedToken} from './verify.js'
+
+export interface RejectionHooks {
+  /** The target's sampling distribution at `row`, given the tokens appended so far (penalties see them). */
+  targetDistribution(row: number): Float32Array
+  /** Appends `tokenId` as the token sampled at `row` (its logprobs read from the row). */
+  append(row: number, tokenId: number): VerifiedToken
+  /** Samples the row as plain decoding does and appends the token (the bonus token). */
+  sampleAndAppend(row: number): VerifiedToken
+  rng: Rng
+}
+
+/** Walks rows[0..draft.length] (row i predicts the token after draft[i-1]); returns how many draft tokens were accepted. */
+export function verifyByRejection(draft: readonly number[], draftDistributions: readonly Float32Array[], rows: readonly number[], hooks: RejectionHooks): number {
+  if (rows.length !== draft.length + 1) throw new Error(`verifying ${draft.length} draft tokens needs ${draft.length + 1} rows, got ${rows.length}`)
+  if (draftDistributions.length < draft.length) throw new Error(`${draft.length} draft tokens but ${draftDistributions.length} draft distributions`)
+  for (let i = 0; i < draft.length; i++) {
+    const p = hooks.targetDistribution(rows[i]!)
+    const q = draftDistributions[i]!
+    const x = draft[i]!
+    const u = hooks.rng.nextFloat()
+    if (u * q[x]! < p[x]!) {
+      if (hooks.append(rows[i]!, x).finished) return i + 1
+      continue
+    }
+    hooks.append(rows[i]!, drawResidual(p, q, hooks.rng))
+    return i
+  }
+  hooks.sampleAndAppend(rows[draft.length]!)
+  return draft.length
+}
+
+/** One draw from normalize(max(0, p - q)); p itself if rounding left no mass there. */
+export function drawResidual(p: Float32Array, q: Float32Array, rng: Rng): number {
+  let total = 0
+  for (let i = 0; i < p.length; i++) if (p[i]! > q[i]!) total += p[i]! - q[i]!
+  const useP = !(total > 0)
+  if (useP) for (let i = 0; i < p.length; i++) total += p[i]!
+  const target = rng.nextFloat() * total
+  let cumulative = 0
+  let last = 0
+  for (let i = 0; i < p.length; i++) {
+    const mass = useP ? p[i]! : Math.max(0, p[i]! - q[i]!)
+    if (mass === 0) continue
+    cumulative += mass
+    last = i
+    if (cumulative > target) return i
+  }
+  return last
+}
+
+/** One draw from a normalized distribution (the draft's proposal). */
+export function drawFrom(distribution: Float32Array, rng: Rng): number {
+  const target = rng.nextFloat()
+  let cumulative = 0
+  let last = 0
+  for (let i = 0; i < distribution.length; i++) {
+    if (distribution[i] === 0) continue
+    cumulative += distribution[i]!
+    last = i
+    if (cumulative > target) return i
+  }
+  return last
+}
