@@ -3,7 +3,15 @@ import {InvalidRequestError} from '../errors.js'
 import type {DecoderKind, Tokenizer} from '../model/tokenizer.js'
 import {checkGuidedSpec, choiceGrammar, guidedKey, type GuidedSpec} from './guided-spec.js'
 import {extractBoundedNumbers, insertNumberGrammars} from './number-range.js'
-import {takeXgrammarError, takeXgrammarWarnings, xgrammar, type XgCompiledGrammar, type XgGrammarCompiler, type XgGrammarMatcher} from './xgrammar.js'
+import {
+  takeXgrammarError,
+  takeXgrammarWarnings,
+  xgrammar,
+  type XgCompiledGrammar,
+  type XgGrammarCompiler,
+  type XgGrammarMatcher,
+  type XgTokenizerInfo,
+} from './xgrammar.js'
 
 /** Distinct grammars kept compiled; the least recently used is dropped past this. */
 const CACHE_CAPACITY = 256
@@ -23,6 +31,7 @@ export function vocabInfoOf(tokenizer: Tokenizer, vocabSize: number, eosTokenIds
 
 export class GrammarCompiler {
   private probes = 0
+  private tokenizerInfo: Promise<XgTokenizerInfo> | null = null
   private compiler: Promise<XgGrammarCompiler> | null = null
   /** key -> compiled grammar (or the compile in progress); Map order is recency order. */
   private readonly cache = new Map<string, Promise<XgCompiledGrammar>>()
@@ -105,11 +114,22 @@ export class GrammarCompiler {
     }
   }
 
-  private async createCompiler(): Promise<XgGrammarCompiler> {
-    const xg = xgrammar()
+  /** Each token's text as it appears in the output (xgrammar's decoding of the vocabulary). */
+  async decodedVocab(): Promise<string[]> {
+    const handle = (await this.createTokenizerInfo()).getDecodedVocabHandle()
+    const texts: string[] = new Array(handle.size())
+    for (let id = 0; id < texts.length; id++) texts[id] = handle.get(id)
+    handle.delete()
+    return texts
+  }
+
+  private createTokenizerInfo(): Promise<XgTokenizerInfo> {
     const {vocab, vocabType, prependSpace, eosTokenIds} = this.vocabInfo
-    const info = await xg.TokenizerInfo.createTokenizerInfo(vocab, vocabType, prependSpace, vocab.length, eosTokenIds)
-    return xg.GrammarCompiler.createGrammarCompiler(info)
+    return (this.tokenizerInfo ??= xgrammar().TokenizerInfo.createTokenizerInfo(vocab, vocabType, prependSpace, vocab.length, eosTokenIds))
+  }
+
+  private async createCompiler(): Promise<XgGrammarCompiler> {
+    return xgrammar().GrammarCompiler.createGrammarCompiler(await this.createTokenizerInfo())
   }
 
   private evict(): void {
@@ -129,14 +149,8 @@ const LOOSE_STRING_CHAR = String.raw`[^"\\\r\n]`
 const JSON_STRING_CHAR = String.raw`[^\0-\x1f\"\\\r\n]`
 
 /**
- * Whitespace characters allowed between two JSON tokens: enough for pretty-printed JSON nested a few levels deep, and a
- * bound on the whitespace loops small models fall into when any amount is allowed.
- */
-const MAX_WHITESPACE_RUN = 16
-
-/**
- * The schema's EBNF (compact: no whitespace, "," and ":"; or bounded whitespace), with JSON-valid string characters
- * and bounded numbers.
+ * The schema's EBNF (compact: no whitespace, "," and ":"; or any whitespace, which the worker bounds per sequence with
+ * whitespace-bound.ts), with JSON-valid string characters and bounded numbers.
  */
 async function jsonSchemaGrammar(spec: Extract<GuidedSpec, {kind: 'json'}>, param: string): Promise<string> {
   const separators: [string, string] | undefined = spec.anyWhitespace ? undefined : [',', ':']
@@ -148,7 +162,6 @@ async function jsonSchemaGrammar(spec: Extract<GuidedSpec, {kind: 'json'}>, para
     spec.anyWhitespace ? 2 : -1,
     separators,
     true,
-    spec.anyWhitespace ? MAX_WHITESPACE_RUN : undefined,
   )
   // A part of the schema the converter says it ignores would go unenforced: refuse it, in its words.
   const ignored = takeXgrammarWarnings().find((warning) => /ignor|not supported/i.test(warning))
