@@ -154,7 +154,7 @@ const JSON_STRING_CHAR = String.raw`[^\0-\x1f\"\\\r\n]`
  */
 async function jsonSchemaGrammar(spec: Extract<GuidedSpec, {kind: 'json'}>, param: string): Promise<string> {
   const separators: [string, string] | undefined = spec.anyWhitespace ? undefined : [',', ':']
-  const {schema, grammars} = extractBoundedNumbers(spec.schema!)
+  const {schema, grammars} = extractBoundedNumbers(spec.schema!, param)
   takeXgrammarWarnings()
   const ebnf = await xgrammar().Testings._jsonSchemaToEBNF(
     JSON.stringify(schema),
