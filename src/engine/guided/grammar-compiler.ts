@@ -23,7 +23,7 @@ export interface VocabInfo extends DecoderKind {
   eosTokenIds: number[]
 }
 
-export function vocabInfoOf(tokenizer: Tokenizer, vocabSize: number, eosTokenIds: readonly number[]): VocabInfo {
+export function vocabInfoOf(tokenizer: Pick<Tokenizer, 'idToToken' | 'decoderKind'>, vocabSize: number, eosTokenIds: readonly number[]): VocabInfo {
   const vocab: string[] = new Array(vocabSize)
   for (let id = 0; id < vocabSize; id++) vocab[id] = tokenizer.idToToken(id) ?? ''
   return {vocab, ...tokenizer.decoderKind, eosTokenIds: [...eosTokenIds]}
@@ -147,6 +147,21 @@ export class GrammarCompiler {
 // (invalid JSON: JSON.parse rejects them); its unbounded strings already exclude them, and so does this class.
 const LOOSE_STRING_CHAR = String.raw`[^"\\\r\n]`
 const JSON_STRING_CHAR = String.raw`[^\0-\x1f\"\\\r\n]`
+/** Its bounded runs, `{m,n}` or `{m}`. */
+const LOOSE_STRING_RUN = /\[\^"\\\\\\r\\n\]\{(\d+)(?:,(\d+))?\}/g
+
+/**
+ * Up to this length a bounded string is written as one alternative per allowed length: xgrammar checks a repetition
+ * `c{0,n}` token by token at run time (masks of 1-10 ms inside such strings at 32k tokens), alternatives come from its
+ * precomputed cache (docs/PERFORMANCE.md). The grammar grows with the square of the bound, hence the limit.
+ */
+const MAX_UNROLLED_STRING = 16
+
+function boundedStringRun(min: number, max: number): string {
+  if (max > MAX_UNROLLED_STRING) return `${JSON_STRING_CHAR}{${min},${max}}`
+  const lengths = Array.from({length: max - min + 1}, (_, i) => min + i)
+  return `(${lengths.map((length) => (length === 0 ? '""' : Array(length).fill(JSON_STRING_CHAR).join(' '))).join(' | ')})`
+}
 
 /**
  * The schema's EBNF (compact: no whitespace, "," and ":"; or any whitespace, which the worker bounds per sequence with
@@ -166,5 +181,6 @@ async function jsonSchemaGrammar(spec: Extract<GuidedSpec, {kind: 'json'}>, para
   // A part of the schema the converter says it ignores would go unenforced: refuse it, in its words.
   const ignored = takeXgrammarWarnings().find((warning) => /ignor|not supported/i.test(warning))
   if (ignored) throw new InvalidRequestError(`'${param}': this schema cannot be fully enforced: ${ignored}`, {param})
-  return insertNumberGrammars(ebnf.split(LOOSE_STRING_CHAR).join(JSON_STRING_CHAR), grammars)
+  const strings = ebnf.replace(LOOSE_STRING_RUN, (_, min: string, max?: string) => boundedStringRun(Number(min), Number(max ?? min)))
+  return insertNumberGrammars(strings.split(LOOSE_STRING_CHAR).join(JSON_STRING_CHAR), grammars)
 }

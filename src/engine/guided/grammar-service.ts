@@ -24,7 +24,7 @@ export class GrammarService {
   lastStepBusyMs = 0
 
   constructor(
-    private readonly tokenizer: Tokenizer,
+    private readonly tokenizer: Pick<Tokenizer, 'idToToken' | 'decoderKind'>,
     private readonly vocabSize: number,
     private readonly eosTokenIds: readonly number[],
   ) {}
