@@ -147,20 +147,21 @@ export class GrammarCompiler {
 // (invalid JSON: JSON.parse rejects them); its unbounded strings already exclude them, and so does this class.
 const LOOSE_STRING_CHAR = String.raw`[^"\\\r\n]`
 const JSON_STRING_CHAR = String.raw`[^\0-\x1f\"\\\r\n]`
-/** Its bounded runs, `{m,n}` or `{m}`. */
-const LOOSE_STRING_RUN = /\[\^"\\\\\\r\\n\]\{(\d+)(?:,(\d+))?\}/g
+/** A character class repeated a bounded number of times, `[...]{m,n}` or `[...]{m}`. */
+const CLASS_RUN = /(\[(?:\\.|[^\]\\])+\])\{(\d+)(?:,(\d+))?\}/g
 
 /**
- * Up to this length a bounded string is written as one alternative per allowed length: xgrammar checks a repetition
- * `c{0,n}` token by token at run time (masks of 1-10 ms inside such strings at 32k tokens), alternatives come from its
- * precomputed cache (docs/PERFORMANCE.md). The grammar grows with the square of the bound, hence the limit.
+ * Up to this count a bounded repetition (strings' maxLength, patterns, formats) is written as one alternative per
+ * count: xgrammar checks a repetition `c{m,n}` token by token at run time (masks of 1-10 ms inside such strings at 32k
+ * tokens), alternatives come from its precomputed cache (docs/PERFORMANCE.md). The grammar grows with the square of
+ * the count, hence the limit.
  */
-const MAX_UNROLLED_STRING = 16
+const MAX_UNROLLED_RUN = 16
 
-function boundedStringRun(min: number, max: number): string {
-  if (max > MAX_UNROLLED_STRING) return `${JSON_STRING_CHAR}{${min},${max}}`
-  const lengths = Array.from({length: max - min + 1}, (_, i) => min + i)
-  return `(${lengths.map((length) => (length === 0 ? '""' : Array(length).fill(JSON_STRING_CHAR).join(' '))).join(' | ')})`
+function unrolledRun(charClass: string, min: number, max: number): string {
+  if (max > MAX_UNROLLED_RUN) return `${charClass}{${min},${max}}`
+  const counts = Array.from({length: max - min + 1}, (_, i) => min + i)
+  return `(${counts.map((count) => (count === 0 ? '""' : Array(count).fill(charClass).join(' '))).join(' | ')})`
 }
 
 /**
@@ -181,6 +182,6 @@ async function jsonSchemaGrammar(spec: Extract<GuidedSpec, {kind: 'json'}>, para
   // A part of the schema the converter says it ignores would go unenforced: refuse it, in its words.
   const ignored = takeXgrammarWarnings().find((warning) => /ignor|not supported/i.test(warning))
   if (ignored) throw new InvalidRequestError(`'${param}': this schema cannot be fully enforced: ${ignored}`, {param})
-  const strings = ebnf.replace(LOOSE_STRING_RUN, (_, min: string, max?: string) => boundedStringRun(Number(min), Number(max ?? min)))
-  return insertNumberGrammars(strings.split(LOOSE_STRING_CHAR).join(JSON_STRING_CHAR), grammars)
+  const unrolled = ebnf.replace(CLASS_RUN, (_, charClass: string, min: string, max?: string) => unrolledRun(charClass, Number(min), Number(max ?? min)))
+  return insertNumberGrammars(unrolled.split(LOOSE_STRING_CHAR).join(JSON_STRING_CHAR), grammars)
 }
