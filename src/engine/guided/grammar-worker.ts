@@ -44,13 +44,14 @@ async function leftCorrupt(error: unknown): Promise<boolean> {
 const vocabInfo = workerData as VocabInfo
 const compiler = new GrammarCompiler(vocabInfo)
 const matchers = new Map<number, {matcher: XgGrammarMatcher; whitespace: WhitespaceRun | null}>()
-let whitespaceBound: Promise<WhitespaceBound> | null = null
+// Built as the worker starts (with the tokenizer tables its first compile needs), not in some sequence's first step.
+const whitespaceBound = compiler.decodedVocab().then((texts) => new WhitespaceBound(texts, vocabInfo.vocab.length, MAX_WHITESPACE_RUN))
+whitespaceBound.catch(() => {}) // a failure here surfaces in the first step that needs it
 
 async function newMatcher(key: string): Promise<{matcher: XgGrammarMatcher; whitespace: WhitespaceRun | null}> {
   const matcher = await compiler.newMatcher(key)
   const spec = JSON.parse(key) as Partial<GuidedSpec> & {anyWhitespace?: boolean}
   if (spec.kind !== 'json' || !spec.anyWhitespace) return {matcher, whitespace: null}
-  whitespaceBound ??= compiler.decodedVocab().then((texts) => new WhitespaceBound(texts, vocabInfo.vocab.length, MAX_WHITESPACE_RUN))
   return {matcher, whitespace: (await whitespaceBound).start()}
 }
 
