@@ -124,7 +124,7 @@ async function inProcessCost(compiler: GrammarCompiler, vocabSize: number, anyWh
     matcher.dispose()
   }
   const sortedCompile = [...compileMs].sort((a, b) => a - b)
-  console.log(`  ${anyWhitespace ? 'any whitespace' : 'compact'}: ${mask.length} steps over ${compileMs.length} schemas (tokenizer tables ${tablesMs.toFixed(0)} ms, 0 when already built)`)
+  console.log(`  ${anyWhitespace ? 'any whitespace' : 'compact'}: ${mask.length} steps over ${compileMs.length} schemas (vocabulary tables ${tablesMs.toFixed(0)} ms, built in the first mode)`)
   console.log(`    mask, wall: ${summary(mask)}`)
   console.log(`    mask, CPU:  ${summary(maskCpu)}`)
   console.log(`    accept:     ${summary(accept)}`)
