@@ -46,7 +46,10 @@ export class GrammarHost {
   async close(): Promise<void> {
     const worker = this.worker
     this.worker = null
-    if (worker) await worker.terminate()
+    if (!worker) return
+    // An unreferenced worker's exit would not keep the process alive until the terminate settles.
+    worker.ref()
+    await worker.terminate()
   }
 
   private start(vocabInfo: VocabInfo): Worker {
