@@ -1,7 +1,8 @@
-// Per-sequence constraint state: grammar masks from the worker's matchers, allowed_token_ids masks, bad-word bans.
+// Per-sequence constraint state: grammar masks from the workers' matchers, allowed_token_ids masks, bad-word bans.
 //
-// A matcher (in the grammar worker, keyed by sequence id) lives as long as its sequence; each step sends it the
-// tokens the sequence took since the last step. Preemption (swap or recompute) keeps a sequence's tokens, so its
+// A matcher (in a grammar worker, keyed by sequence id) lives as long as its sequence; each step sends it the
+// tokens the sequence took since the last step, as soon as the step is scheduled (prefetch), and the output processor
+// takes the masks after the forward pass (masksFor). Preemption (swap or recompute) keeps a sequence's tokens, so its
 // matcher stays where it was. A sequence without a matcher yet (first sample, or a best_of fork) gets a fresh one
 // that replays every token it already has, so forks never share state.
 import type {Tokenizer} from '../model/tokenizer.js'
@@ -50,8 +51,10 @@ export class SequenceGuides {
     if (prefetched) (await prefetched.masks).forEach((mask, i) => grammarMasks.set(prefetched.seqIds[i]!, mask))
     // Sequences not prefetched (best_of samples forked in this step) take one more worker call.
     const missing = targets.filter(({group, seq}) => group.params.guided !== null && !grammarMasks.has(seq.seqId))
-    const fresh = await this.grammars.step(missing.map((target) => this.stepRequestOf(target)))
-    missing.forEach(({seq}, i) => grammarMasks.set(seq.seqId, fresh[i]!))
+    if (missing.length > 0) {
+      const fresh = await this.grammars.step(missing.map((target) => this.stepRequestOf(target)))
+      missing.forEach(({seq}, i) => grammarMasks.set(seq.seqId, fresh[i]!))
+    }
     return targets.map(({group, seq}) => {
       // A sequence that left its grammar (it cannot while its masks are applied) may only end.
       const grammarMask = group.params.guided === null ? null : (grammarMasks.get(seq.seqId) ?? bitmaskOf(this.eosTokenIds, this.vocabSize))
