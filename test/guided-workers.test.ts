@@ -60,6 +60,16 @@ describe('whitespace bound', () => {
     run.applyTo(mask)
     assert.deepEqual(allowed(mask), vocab)
   })
+
+  it('never leaves a mask empty: where only whitespace may follow, the run goes on', () => {
+    const bound = new WhitespaceBound(vocab, vocab.length, 5)
+    const run = bound.start()
+    for (let i = 0; i < 5; i++) run.accept(vocab.indexOf(' '))
+    const mask = new Int32Array(1)
+    mask[0] = (1 << vocab.indexOf(' ')) | (1 << vocab.indexOf('\n'))
+    run.applyTo(mask)
+    assert.deepEqual(allowed(mask), [' ', '\n'])
+  })
 })
 
 describe('grammar workers (tiny random model)', () => {

@@ -32,9 +32,15 @@ export class WhitespaceBound {
     return new WhitespaceRun(this)
   }
 
-  /** Clears the tokens that would overrun from `mask`, given the whitespace characters already in the run. */
+  /**
+   * Clears the tokens that would overrun from `mask`, given the whitespace characters already in the run; unless that
+   * would leave no token (a vocabulary without a token to continue the JSON otherwise), where the run may go on.
+   */
   applyTo(mask: Int32Array, run: number): void {
     const ban = this.bans[Math.max(0, this.maxRun - run)]!
+    let left = 0
+    for (let w = 0; w < mask.length && left === 0; w++) left = mask[w]! & ~ban[w]!
+    if (left === 0) return
     for (let w = 0; w < mask.length; w++) mask[w]! &= ~ban[w]!
   }
 
