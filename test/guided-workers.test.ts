@@ -1,9 +1,12 @@
-// Grammar workers: a compile never stalls guided sequences already stepping; whitespace runs between JSON tokens stay bounded.
+// Grammar workers and the forms they match fast: a compile never stalls guided sequences already stepping; whitespace
+// runs between JSON tokens stay bounded; email without quoted local parts; bounded repetitions unrolled.
 import assert from 'node:assert/strict'
 import {after, before, describe, it} from 'node:test'
 import {makeEngineConfig} from '../src/engine/config.js'
+import {jsonSchemaGrammar} from '../src/engine/guided/grammar-compiler.js'
 import type {GuidedSpec} from '../src/engine/guided/guided-spec.js'
 import {WhitespaceBound} from '../src/engine/guided/whitespace-bound.js'
+import {xgrammar} from '../src/engine/guided/xgrammar.js'
 import {LLMEngine} from '../src/engine/llm-engine.js'
 import {ensureTestModel} from '../src/engine/model/test-model.js'
 import {makeSamplingParams} from '../src/engine/sampling-params.js'
@@ -124,5 +127,29 @@ describe('grammar workers (tiny random model)', () => {
     }
     // A random model takes whitespace wherever it may: the bound must have been reached, not merely unneeded.
     assert.ok(whitespace >= 8, `longest run only ${whitespace}`)
+  })
+})
+
+describe('schema grammar forms', () => {
+  const grammarOf = async (schema: Record<string, unknown>) =>
+    xgrammar().Grammar.fromEBNF(await jsonSchemaGrammar({kind: 'json', schema, anyWhitespace: false, param: 'p'}, 'p'))
+  const accepts = async (grammar: Awaited<ReturnType<typeof grammarOf>>, text: string) => xgrammar().Testings.isGrammarAcceptString(grammar, text)
+
+  it('email: the quoted local part validators reject (and that costs milliseconds per mask) is left out', async () => {
+    const grammar = await grammarOf({type: 'string', format: 'email'})
+    assert.equal(await accepts(grammar, '"ann.lee+x@mail.example.com"'), true)
+    assert.equal(await accepts(grammar, String.raw`"\"ann lee\"@example.com"`), false)
+  })
+
+  it('bounded repetitions are unrolled into the same language', async () => {
+    const grammar = await grammarOf({type: 'object', properties: {code: {type: 'string', pattern: '^[A-Z]{2}[0-9]{1,3}$'}, word: {type: 'string', minLength: 2, maxLength: 4}}, required: ['code', 'word'], additionalProperties: false})
+    for (const [text, ok] of [
+      ['{"code":"AB1","word":"ab"}', true],
+      ['{"code":"AB123","word":"abcd"}', true],
+      ['{"code":"A1","word":"ab"}', false],
+      ['{"code":"AB1234","word":"ab"}', false],
+      ['{"code":"AB1","word":"a"}', false],
+      ['{"code":"AB1","word":"abcde"}', false],
+    ] as const) assert.equal(await accepts(grammar, text), ok, text)
   })
 })
