@@ -1,117 +1,180 @@
-// Guided decoding costs: xgrammar mask + accept per token at 32k/152k vocabularies, grammar compile time, and decode
-// throughput with and without a JSON-schema constraint (batch 1 and 32) on the generated 'small' test model.
-// Usage: npx tsx scripts/bench-guided.ts [--steps 300] [--tokens 32]
+// Guided decoding costs: per-sequence mask cost on real vocabularies over the schema corpus, the grammar workers'
+// round trip against their own time, and decode throughput with and without a JSON-schema constraint (batch 1, 32).
+// Usage: npx tsx scripts/bench-guided.ts [--vocab llama,gpt2,neox,152k] [--steps 48] [--tokens 32] [--skip-decode]
+//   [--tokenizers ../shared/tokenizers]. Vocabularies come from the shared GGUF vocabularies; "152k" is GPT-2's extended with pairs of its tokens (synthetic).
 import {performance} from 'node:perf_hooks'
 import {parseArgs} from 'node:util'
 import {makeEngineConfig} from '../src/engine/config.js'
-import {maskRowInto} from '../src/engine/guided/token-mask.js'
-import {xgrammar} from '../src/engine/guided/xgrammar.js'
+import {GrammarCompiler, vocabInfoOf} from '../src/engine/guided/grammar-compiler.js'
+import {GrammarService} from '../src/engine/guided/grammar-service.js'
+import {guidedKey, type GuidedSpec} from '../src/engine/guided/guided-spec.js'
+import {WhitespaceBound} from '../src/engine/guided/whitespace-bound.js'
 import {LLMEngine} from '../src/engine/llm-engine.js'
+import {readGguf} from '../src/engine/model/gguf-file.js'
+import {tokenizerFromGguf} from '../src/engine/model/gguf-tokenizer.js'
 import {ensureTestModel} from '../src/engine/model/test-model.js'
-import {makeRng} from '../src/engine/random.js'
+import type {Tokenizer} from '../src/engine/model/tokenizer.js'
+import {makeRng, type Rng} from '../src/engine/random.js'
 import {makeSamplingParams} from '../src/engine/sampling-params.js'
+import {JSON_SCHEMA_CORPUS} from '../test/support/json-schema-corpus.js'
 
-const {values} = parseArgs({options: {steps: {type: 'string', default: '300'}, tokens: {type: 'string', default: '32'}}})
+const {values} = parseArgs({
+  options: {
+    vocab: {type: 'string', default: 'llama,gpt2,152k'},
+    steps: {type: 'string', default: '48'},
+    tokens: {type: 'string', default: '32'},
+    'skip-decode': {type: 'boolean', default: false},
+    tokenizers: {type: 'string', default: '../shared/tokenizers'},
+  },
+})
 const STEPS = Number(values.steps)
 const DECODE_TOKENS = Number(values.tokens)
+const TOKENIZERS = values.tokenizers
 
-const SCHEMA = {
-  type: 'object',
-  properties: {
-    name: {type: 'string', maxLength: 12},
-    age: {type: 'integer', minimum: 0, maximum: 120},
-    tags: {type: 'array', items: {enum: ['a', 'b', 'c']}, maxItems: 4},
-    address: {type: 'object', properties: {city: {type: 'string'}, zip: {type: 'string', pattern: '^[0-9]{5}$'}}, required: ['city', 'zip']},
-  },
-  required: ['name', 'age', 'tags', 'address'],
+type VocabSource = {name: string; tokenizer: Pick<Tokenizer, 'idToToken' | 'decoderKind'>; size: number; eos: number}
+
+function ggufVocab(name: string, file: string): VocabSource {
+  const metadata = readGguf(`${TOKENIZERS}/${file}`, {metadataOnly: true}).metadata
+  const tokenizer = tokenizerFromGguf(metadata)
+  const tokens = metadata.get('tokenizer.ggml.tokens') as string[]
+  return {name, tokenizer, size: tokens.length, eos: Number(metadata.get('tokenizer.ggml.eos_token_id') ?? 0)}
 }
 
-/** A byte-level vocabulary of `size` tokens: the 256 byte symbols, then random 2-8 character strings of JSON-ish text. */
-function syntheticVocab(size: number): string[] {
-  const random = makeRng(size, 0)
-  const vocab: string[] = []
-  for (let b = 0; b < 256; b++) vocab.push(String.fromCodePoint(b >= 0x21 && b <= 0x7e ? b : 0x100 + b))
-  const alphabet = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789{}[]":,Ġ'
-  const seen = new Set(vocab)
-  while (vocab.length < size) {
-    const length = 2 + Math.floor(random.nextFloat() * 7)
-    let token = ''
-    for (let i = 0; i < length; i++) token += alphabet[Math.floor(random.nextFloat() * alphabet.length)]
-    if (!seen.has(token)) seen.add(token), vocab.push(token)
+/** GPT-2's byte-level vocabulary grown to Qwen2's 152,064 with concatenations of random pairs of its tokens. */
+function extended152k(): VocabSource {
+  const base = ggufVocab('gpt2', 'ggml-vocab-gpt-2.gguf')
+  const tokens: string[] = []
+  for (let id = 0; id < base.size; id++) tokens.push(base.tokenizer.idToToken(id) ?? '')
+  const seen = new Set(tokens)
+  const random = makeRng(152064, 0)
+  while (tokens.length < 152064) {
+    const pair = tokens[Math.floor(random.nextFloat() * base.size)]! + tokens[Math.floor(random.nextFloat() * base.size)]!
+    if (!seen.has(pair)) seen.add(pair), tokens.push(pair)
   }
-  return vocab
+  return {name: '152k (GPT-2 + pairs)', tokenizer: {idToToken: (id) => tokens[id], decoderKind: base.tokenizer.decoderKind}, size: tokens.length, eos: base.eos}
+}
+
+const SOURCES: Record<string, () => VocabSource> = {
+  llama: () => ggufVocab('llama-2 32k (sentencepiece)', 'ggml-vocab-llama-spm.gguf'),
+  gpt2: () => ggufVocab('gpt-2 50k (BPE)', 'ggml-vocab-gpt-2.gguf'),
+  neox: () => ggufVocab('gpt-neox 50k (BPE)', 'ggml-vocab-gpt-neox.gguf'),
+  '152k': extended152k,
 }
 
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!
-const us = (ms: number) => `${(ms * 1000).toFixed(1)} us`
+function summary(times: number[]): string {
+  const sorted = [...times].sort((a, b) => a - b)
+  const mean = times.reduce((a, b) => a + b, 0) / times.length
+  const us = (ms: number) => (ms * 1000).toFixed(1)
+  return `p50 ${us(percentile(sorted, 0.5))} p90 ${us(percentile(sorted, 0.9))} p99 ${us(percentile(sorted, 0.99))} mean ${us(mean)} us`
+}
 
-async function maskCost(vocabSize: number): Promise<void> {
-  const xg = xgrammar()
-  const eos = 2
-  let t = performance.now()
-  const info = await xg.TokenizerInfo.createTokenizerInfo(syntheticVocab(vocabSize), 'byte_level', false, vocabSize, [eos])
-  const infoMs = performance.now() - t
-  const compiler = await xg.GrammarCompiler.createGrammarCompiler(info)
-  t = performance.now()
-  const compiled = await compiler.compileJSONSchema(JSON.stringify(SCHEMA), false, -1, [',', ':'])
-  const compileMs = performance.now() - t
-  t = performance.now()
-  await compiler.compileJSONSchema(JSON.stringify(SCHEMA), false, -1, [',', ':'])
-  const cachedMs = performance.now() - t
+const specsOf = (anyWhitespace: boolean): GuidedSpec[] =>
+  JSON_SCHEMA_CORPUS.map((schema, i) => ({kind: 'json', schema, anyWhitespace, param: `corpus[${i}]`}))
 
-  // A random walk through the grammar: each step = mask, apply it to a logits row, pick an allowed token, accept it.
-  const random = makeRng(1, 0)
-  const row = new Float32Array(vocabSize).map(() => random.nextFloat())
-  const masked = new Float32Array(vocabSize)
-  const maskTimes: number[] = []
+/** A random allowed token (the random walk a random-weight model takes). */
+function pick(mask: Int32Array, random: Rng): number {
+  const allowed: number[] = []
+  for (let w = 0; w < mask.length; w++) for (let bits = mask[w]!; bits !== 0; bits &= bits - 1) allowed.push((w << 5) + 31 - Math.clz32(bits & -bits))
+  return allowed[Math.floor(random.nextFloat() * allowed.length)]!
+}
+
+/** xgrammar in this thread, as the worker runs it: mask (+ whitespace bound) and accept per sequence per step. */
+async function inProcessCost(compiler: GrammarCompiler, vocabSize: number, anyWhitespace: boolean): Promise<void> {
+  let start = performance.now()
+  const texts = await compiler.decodedVocab()
+  const tablesMs = performance.now() - start
+  const bound = new WhitespaceBound(texts, vocabSize, 16)
+  const compileMs: number[] = []
+  const mask: number[] = []
   const maskCpu: number[] = []
-  const applyTimes: number[] = []
-  const acceptTimes: number[] = []
-  let matcher = await xg.GrammarMatcher.createGrammarMatcher(compiled, [eos])
-  for (let step = 0; step < STEPS; step++) {
-    // CPU time as well as wall time: on a shared, loaded machine the wall clock also counts time spent descheduled.
-    const cpuStart = process.cpuUsage()
-    let start = performance.now()
-    const mask = await matcher.getNextTokenBitmask()
-    maskTimes.push(performance.now() - start)
-    const cpu = process.cpuUsage(cpuStart)
-    maskCpu.push((cpu.user + cpu.system) / 1000)
+  const accept: number[] = []
+  const slowest: Array<{ms: number; where: string}> = []
+  const random = makeRng(1, 0)
+  for (const [index, spec] of specsOf(anyWhitespace).entries()) {
     start = performance.now()
-    maskRowInto(row, mask, masked)
-    applyTimes.push(performance.now() - start)
-    const allowed: number[] = []
-    for (let id = 0; id < vocabSize; id++) if (mask[id >>> 5]! & (1 << (id & 31))) allowed.push(id)
-    // Prefer ending tokens rarely so walks cover long outputs; restart when the grammar ends.
-    const choice = allowed[Math.floor(random.nextFloat() * allowed.length)]!
-    start = performance.now()
-    matcher.acceptToken(choice)
-    acceptTimes.push(performance.now() - start)
-    if (matcher.isTerminated()) {
-      matcher.dispose()
-      matcher = await xg.GrammarMatcher.createGrammarMatcher(compiled, [eos])
+    await compiler.compile(spec)
+    compileMs.push(performance.now() - start)
+    let matcher = await compiler.newMatcher(guidedKey(spec))
+    let run = anyWhitespace ? bound.start() : null
+    let text = ''
+    for (let step = 0; step < STEPS; step++) {
+      const cpuStart = process.cpuUsage()
+      start = performance.now()
+      const bits = await matcher.getNextTokenBitmask()
+      run?.applyTo(bits)
+      const ms = performance.now() - start
+      const cpu = process.cpuUsage(cpuStart)
+      mask.push(ms)
+      maskCpu.push((cpu.user + cpu.system) / 1000)
+      slowest.push({ms, where: `corpus[${index}] after ${JSON.stringify(text.slice(-24))}`})
+      const tokenId = pick(bits, random)
+      start = performance.now()
+      matcher.acceptToken(tokenId)
+      run?.accept(tokenId)
+      accept.push(performance.now() - start)
+      text += texts[tokenId]
+      if (matcher.isTerminated()) {
+        matcher.dispose()
+        matcher = await compiler.newMatcher(guidedKey(spec))
+        run = anyWhitespace ? bound.start() : null
+        text = ''
+      }
     }
+    matcher.dispose()
   }
-  const report = (name: string, times: number[]) => {
-    const sorted = [...times].sort((a, b) => a - b)
-    const mean = times.reduce((a, b) => a + b, 0) / times.length
-    return `${name} mean ${us(mean)} p50 ${us(percentile(sorted, 0.5))} p99 ${us(percentile(sorted, 0.99))}`
+  const sortedCompile = [...compileMs].sort((a, b) => a - b)
+  console.log(`  ${anyWhitespace ? 'any whitespace' : 'compact'}: ${mask.length} steps over ${compileMs.length} schemas (vocabulary tables ${tablesMs.toFixed(0)} ms, built in the first mode)`)
+  console.log(`    mask, wall: ${summary(mask)}`)
+  console.log(`    mask, CPU:  ${summary(maskCpu)}`)
+  console.log(`    accept:     ${summary(accept)}`)
+  console.log(`    compile per schema: p50 ${percentile(sortedCompile, 0.5).toFixed(1)} ms, max ${sortedCompile.at(-1)!.toFixed(1)} ms`)
+  const top = slowest.sort((a, b) => b.ms - a.ms).slice(0, 3)
+  console.log(`    slowest (wall): ${top.map(({ms, where}) => `${(ms * 1000).toFixed(0)} us ${where}`).join('; ')}`)
+}
+
+/** The engine's path: one GrammarService step for a batch; wall against the workers' own time is our overhead. */
+async function workerRoundTrip(source: VocabSource, batch: number): Promise<void> {
+  const service = new GrammarService(source.tokenizer, source.size, [source.eos])
+  try {
+    const specs = specsOf(true).slice(0, batch)
+    for (const spec of specs) await service.compile(spec)
+    const random = makeRng(2, 0)
+    const wall: number[] = []
+    const overhead: number[] = []
+    let accepts: number[][] = specs.map(() => [])
+    const matcherIds = specs.map((_, i) => i)
+    for (let step = 0; step < STEPS; step++) {
+      const start = performance.now()
+      const masks = await service.step(specs.map((spec, i) => ({matcherId: matcherIds[i]!, key: guidedKey(spec), accept: accepts[i]!})))
+      const ms = performance.now() - start
+      wall.push(ms / batch)
+      overhead.push((ms - service.lastStepBusyMs) / batch)
+      accepts = masks.map((mask, i) => {
+        const tokenId = mask ? pick(mask, random) : source.eos
+        // A grammar that ended starts again as a new sequence.
+        if (tokenId === source.eos) service.forget([matcherIds[i]!]), (matcherIds[i]! += 1000)
+        return tokenId === source.eos ? [] : [tokenId]
+      })
+    }
+    console.log(`  worker step, batch ${batch}, per sequence: wall ${summary(wall)}; outside the worker (messages, scheduling): ${summary(overhead)}`)
+  } finally {
+    await service.close()
   }
-  console.log(`vocab ${vocabSize}: tokenizer tables ${infoMs.toFixed(0)} ms, schema compile ${compileMs.toFixed(1)} ms (cached ${cachedMs.toFixed(2)} ms)`)
-  console.log(`  ${report('mask', maskTimes)} | ${report('mask cpu', maskCpu)}`)
-  console.log(`  ${report('apply', applyTimes)} | ${report('accept', acceptTimes)}`)
 }
 
 async function decodeThroughput(): Promise<void> {
   const engine = await LLMEngine.create(makeEngineConfig({modelPath: await ensureTestModel('small'), kvMemoryBytes: 512 << 20}))
   try {
-    const guided = {kind: 'json' as const, schema: SCHEMA, anyWhitespace: true, param: 'bench'}
+    const guided: GuidedSpec = {kind: 'json', schema: JSON_SCHEMA_CORPUS[40]!, anyWhitespace: true, param: 'bench'}
     for (const batch of [1, 32]) {
       // Interleaved (plain, guided, plain, guided) so drift in machine load hits both alike.
       const rates = {plain: [] as number[], guided: [] as number[]}
-      // CPU ms per token (engine threads and grammar worker included): steadier than wall time under load.
+      // CPU ms per token (engine threads and grammar workers included): steadier than wall time under load.
       const cpuPerToken = {plain: [] as number[], guided: [] as number[]}
       for (const constrained of [false, true, false, true]) {
         const params = makeSamplingParams({maxTokens: DECODE_TOKENS, temperature: 1, ignoreEos: true, guided: constrained ? guided : null})
+        if (constrained) await engine.prepareRequest(params)
         await engine.generate([{prompt: 'warm up', params: {...params, maxTokens: 2}}])
         const prompts = Array.from({length: batch}, (_, i) => ({prompt: `Request ${i}: describe a person as JSON.`, params}))
         const start = performance.now()
@@ -123,16 +186,23 @@ async function decodeThroughput(): Promise<void> {
         rates[constrained ? 'guided' : 'plain'].push(tokens / seconds)
         cpuPerToken[constrained ? 'guided' : 'plain'].push((cpu.user + cpu.system) / 1000 / tokens)
       }
-      const show = (list: number[]) => list.map((rate) => rate.toFixed(1)).join(', ')
-      console.log(`decode batch ${batch} (${DECODE_TOKENS} tokens each): unconstrained ${show(rates.plain)} tok/s | json-schema ${show(rates.guided)} tok/s`)
-      const showMs = (list: number[]) => list.map((ms) => ms.toFixed(2)).join(", ")
-      console.log(`  cpu ms/token: unconstrained ${showMs(cpuPerToken.plain)} | json-schema ${showMs(cpuPerToken.guided)}`)
+      const show = (list: number[], digits: number) => list.map((value) => value.toFixed(digits)).join(', ')
+      console.log(`decode batch ${batch} (${DECODE_TOKENS} tokens each): unconstrained ${show(rates.plain, 1)} tok/s | json-schema ${show(rates.guided, 1)} tok/s`)
+      console.log(`  CPU ms/token: unconstrained ${show(cpuPerToken.plain, 2)} | json-schema ${show(cpuPerToken.guided, 2)}`)
     }
   } finally {
     await engine.shutdown()
   }
 }
 
-await maskCost(32000)
-await maskCost(152064)
-await decodeThroughput()
+for (const name of values.vocab.split(',')) {
+  const source = SOURCES[name]?.()
+  if (!source) throw new Error(`unknown vocabulary ${name}; choose from ${Object.keys(SOURCES).join(', ')}`)
+  const info = vocabInfoOf(source.tokenizer, source.size, [source.eos])
+  console.log(`vocabulary ${source.name}: ${source.size} tokens`)
+  // One xgrammar instance for both modes: WebAssembly memory never shrinks, and a 152k vocabulary's tables are large.
+  const compiler = new GrammarCompiler(info)
+  for (const anyWhitespace of [true, false]) await inProcessCost(compiler, info.vocab.length, anyWhitespace)
+  for (const batch of [1, 32]) await workerRoundTrip(source, batch)
+}
+if (!values['skip-decode']) await decodeThroughput()

@@ -1,4 +1,4 @@
-// Runs the guided-decoding corpus (57 JSON schemas, greedy + 2 seeded samples each) on any model directory, e.g. the
+// Runs the guided-decoding corpus (62 JSON schemas, greedy + 2 seeded samples each) on any model directory, e.g. the
 // shared tinychat checkpoint, and reports finished / cut / invalid outputs. Tests use generated models only.
 // Usage: npx tsx scripts/guided-corpus.ts MODEL_DIR [--max-tokens 96] [--chat]
 import {parseArgs} from 'node:util'

@@ -120,8 +120,10 @@ describe('guided decoding (tiny random model)', () => {
     const bad: Array<[GuidedSpec, RegExp]> = [
       [{kind: 'json', schema: {type: 'object', patternProperties: {'^a': {type: 'string'}}}, anyWhitespace: true, param: 'response_format'}, /patternProperties/],
       [{kind: 'json', schema: {type: 'array', uniqueItems: true}, anyWhitespace: true, param: 'guided_json'}, /uniqueItems/],
-      [{kind: 'json', schema: {type: 'object', properties: {x: {type: 'number', maximum: 0.5}}}, anyWhitespace: true, param: 'guided_json'}, /maximum.*integer values/],
-      [{kind: 'json', schema: {type: 'number', exclusiveMinimum: 0}, anyWhitespace: true, param: 'guided_json'}, /exclusiveMinimum/],
+      [{kind: 'json', schema: {type: 'object', properties: {x: {type: 'number', multipleOf: 0.5}}}, anyWhitespace: true, param: 'guided_json'}, /multipleOf/],
+      [{kind: 'json', schema: {type: 'string', exclusiveMinimum: 0}, anyWhitespace: true, param: 'guided_json'}, /exclusiveMinimum.*integer or number/],
+      [{kind: 'json', schema: {type: 'number', minimum: 1.5, exclusiveMaximum: 1.5}, anyWhitespace: true, param: 'guided_json'}, /no number satisfies/],
+      [{kind: 'json', schema: {type: 'integer', minimum: 1.2, maximum: 1.8}, anyWhitespace: true, param: 'guided_json'}, /no integer satisfies/],
       [{kind: 'json', schema: {type: 'string', format: 'email', maxLength: 9}, anyWhitespace: true, param: 'guided_json'}, /maxLength.*pattern or format/],
       [{kind: 'json', schema: {type: 'string', format: 'credit-card'}, anyWhitespace: true, param: 'guided_json'}, /credit-card/],
       [{kind: 'json', schema: {$ref: '#/$defs/missing'}, anyWhitespace: true, param: 'guided_json'}, /missing|\$defs/],

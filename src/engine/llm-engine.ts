@@ -339,6 +339,7 @@ export class LLMEngine {
     this.stepInFlight = true
     let result
     try {
+      this.outputs.prefetchMasks(out.scheduled)
       result = await this.runner.run(out)
     } catch (error) {
       for (const group of new Set(out.scheduled.map((entry) => entry.group))) this.failGroup(group, error)

@@ -38,6 +38,11 @@ export class OutputProcessor {
     private readonly speculator: Speculator | null = null,
   ) {}
 
+  /** Before the forward pass: starts the grammar masks of the sequences that will sample, to compute alongside it. */
+  prefetchMasks(scheduled: readonly ScheduledSequence[]): void {
+    this.guides.prefetch(scheduled.filter((entry) => entry.samples && entry.draftTokenIds.length === 0 && !entry.group.params.useBeamSearch))
+  }
+
   /** Applies one step's logits to the scheduled sequences. Returns the groups that changed. */
   async process(scheduled: readonly ScheduledSequence[], rows: readonly LogitsRows[], logits: Float32Array, now: number): Promise<Set<SequenceGroup>> {
     const touched = new Set<SequenceGroup>()
@@ -73,7 +78,7 @@ export class OutputProcessor {
       }
     })
 
-    // Guided sequences' masks come from the grammar worker: one round trip per step, the event loop free meanwhile.
+    // Guided sequences' masks come from the grammar workers, started by prefetchMasks before the forward pass.
     const masks = await this.guides.masksFor(sampleTargets)
     masks.forEach((mask, i) => (sampleRequests[i]!.allowedMask = mask))
     const results = sampleRows(logits, this.vocabSize, sampleRequests)

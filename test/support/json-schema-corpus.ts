@@ -1,4 +1,4 @@
-// 57 JSON schemas for guided-decoding tests: scalars to nested objects, with refs, enums, patterns, arrays, anyOf/oneOf, formats.
+// 62 JSON schemas for guided-decoding tests: scalars to nested objects, with refs, enums, patterns, arrays, anyOf/oneOf, formats.
 type Schema = Record<string, unknown>
 
 const str = (extra: Schema = {}): Schema => ({type: 'string', maxLength: 6, ...extra})
@@ -68,4 +68,10 @@ export const JSON_SCHEMA_CORPUS: Schema[] = [
   obj({user: obj({name: str(), roles: {type: 'array', items: {enum: ['admin', 'dev']}, maxItems: 2}}), active: {type: 'boolean'}}),
   obj({event: obj({date: {type: 'string', format: 'date'}, kind: {enum: ['a', 'b']}}), count: {type: 'integer', minimum: 0, maximum: 3}}),
   obj({list: {type: 'array', items: {anyOf: [{type: 'boolean'}, {type: 'integer', minimum: 0, maximum: 5}]}, maxItems: 3}}),
+  // Fractional and exclusive bounds (number-range.ts).
+  {type: 'number', minimum: 0.25, maximum: 0.75},
+  {type: 'number', exclusiveMinimum: 0, exclusiveMaximum: 1},
+  obj({ratio: {type: 'number', minimum: -1.5, exclusiveMaximum: 2.5}, rate: {type: 'number', exclusiveMinimum: 0.05}}),
+  obj({n: {type: 'integer', minimum: 0.5, maximum: 3.5}, m: {type: 'integer', exclusiveMinimum: -2.5, exclusiveMaximum: 2}}),
+  {type: 'array', items: {type: 'number', minimum: -0.01, maximum: 0.01}, minItems: 1, maxItems: 3},
 ]

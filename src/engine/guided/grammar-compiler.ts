@@ -3,7 +3,15 @@ import {InvalidRequestError} from '../errors.js'
 import type {DecoderKind, Tokenizer} from '../model/tokenizer.js'
 import {checkGuidedSpec, choiceGrammar, guidedKey, type GuidedSpec} from './guided-spec.js'
 import {extractBoundedNumbers, insertNumberGrammars} from './number-range.js'
-import {takeXgrammarError, takeXgrammarWarnings, xgrammar, type XgCompiledGrammar, type XgGrammarCompiler, type XgGrammarMatcher} from './xgrammar.js'
+import {
+  takeXgrammarError,
+  takeXgrammarWarnings,
+  xgrammar,
+  type XgCompiledGrammar,
+  type XgGrammarCompiler,
+  type XgGrammarMatcher,
+  type XgTokenizerInfo,
+} from './xgrammar.js'
 
 /** Distinct grammars kept compiled; the least recently used is dropped past this. */
 const CACHE_CAPACITY = 256
@@ -15,7 +23,7 @@ export interface VocabInfo extends DecoderKind {
   eosTokenIds: number[]
 }
 
-export function vocabInfoOf(tokenizer: Tokenizer, vocabSize: number, eosTokenIds: readonly number[]): VocabInfo {
+export function vocabInfoOf(tokenizer: Pick<Tokenizer, 'idToToken' | 'decoderKind'>, vocabSize: number, eosTokenIds: readonly number[]): VocabInfo {
   const vocab: string[] = new Array(vocabSize)
   for (let id = 0; id < vocabSize; id++) vocab[id] = tokenizer.idToToken(id) ?? ''
   return {vocab, ...tokenizer.decoderKind, eosTokenIds: [...eosTokenIds]}
@@ -23,6 +31,7 @@ export function vocabInfoOf(tokenizer: Tokenizer, vocabSize: number, eosTokenIds
 
 export class GrammarCompiler {
   private probes = 0
+  private tokenizerInfo: Promise<XgTokenizerInfo> | null = null
   private compiler: Promise<XgGrammarCompiler> | null = null
   /** key -> compiled grammar (or the compile in progress); Map order is recency order. */
   private readonly cache = new Map<string, Promise<XgCompiledGrammar>>()
@@ -105,11 +114,22 @@ export class GrammarCompiler {
     }
   }
 
-  private async createCompiler(): Promise<XgGrammarCompiler> {
-    const xg = xgrammar()
+  /** Each token's text as it appears in the output (xgrammar's decoding of the vocabulary). */
+  async decodedVocab(): Promise<string[]> {
+    const handle = (await this.createTokenizerInfo()).getDecodedVocabHandle()
+    const texts: string[] = new Array(handle.size())
+    for (let id = 0; id < texts.length; id++) texts[id] = handle.get(id)
+    handle.delete()
+    return texts
+  }
+
+  private createTokenizerInfo(): Promise<XgTokenizerInfo> {
     const {vocab, vocabType, prependSpace, eosTokenIds} = this.vocabInfo
-    const info = await xg.TokenizerInfo.createTokenizerInfo(vocab, vocabType, prependSpace, vocab.length, eosTokenIds)
-    return xg.GrammarCompiler.createGrammarCompiler(info)
+    return (this.tokenizerInfo ??= xgrammar().TokenizerInfo.createTokenizerInfo(vocab, vocabType, prependSpace, vocab.length, eosTokenIds))
+  }
+
+  private async createCompiler(): Promise<XgGrammarCompiler> {
+    return xgrammar().GrammarCompiler.createGrammarCompiler(await this.createTokenizerInfo())
   }
 
   private evict(): void {
@@ -127,20 +147,37 @@ export class GrammarCompiler {
 // (invalid JSON: JSON.parse rejects them); its unbounded strings already exclude them, and so does this class.
 const LOOSE_STRING_CHAR = String.raw`[^"\\\r\n]`
 const JSON_STRING_CHAR = String.raw`[^\0-\x1f\"\\\r\n]`
+/** A character class repeated a bounded number of times, `[...]{m,n}` or `[...]{m}`. */
+const CLASS_RUN = /(\[(?:\\.|[^\]\\])+\])\{(\d+)(?:,(\d+))?\}/g
 
 /**
- * Whitespace characters allowed between two JSON tokens: enough for pretty-printed JSON nested a few levels deep, and a
- * bound on the whitespace loops small models fall into when any amount is allowed.
+ * Up to this count a bounded repetition (strings' maxLength, patterns, formats) is written as one alternative per
+ * count: xgrammar checks a repetition `c{m,n}` token by token at run time (masks of 1-10 ms inside such strings at 32k
+ * tokens), alternatives come from its precomputed cache (docs/PERFORMANCE.md). The grammar grows with the square of
+ * the count, hence the limit.
  */
-const MAX_WHITESPACE_RUN = 16
+const MAX_UNROLLED_RUN = 16
+
+function unrolledRun(charClass: string, min: number, max: number): string {
+  if (max > MAX_UNROLLED_RUN) return `${charClass}{${min},${max}}`
+  const counts = Array.from({length: max - min + 1}, (_, i) => min + i)
+  return `(${counts.map((count) => (count === 0 ? '""' : Array(count).fill(charClass).join(' '))).join(' | ')})`
+}
 
 /**
- * The schema's EBNF (compact: no whitespace, "," and ":"; or bounded whitespace), with JSON-valid string characters
- * and bounded numbers.
+ * xgrammar 0.1.27's `format: email` also allows a quoted local part ("a b"@x.io). Validators' email formats (ajv's
+ * among them) reject it, and with it in the grammar every mask inside an email costs 50 ms at a 152k vocabulary
+ * (41 us without; docs/PERFORMANCE.md): it is left out.
  */
-async function jsonSchemaGrammar(spec: Extract<GuidedSpec, {kind: 'json'}>, param: string): Promise<string> {
+const QUOTED_EMAIL_LOCAL_PART = String.raw` | "\\" "\"" ( "\\" [ -~] | [ !#-[\]-~] )* "\\" "\""`
+
+/**
+ * The schema's EBNF (compact: no whitespace, "," and ":"; or any whitespace, which the worker bounds per sequence with
+ * whitespace-bound.ts), with JSON-valid string characters and bounded numbers.
+ */
+export async function jsonSchemaGrammar(spec: Extract<GuidedSpec, {kind: 'json'}>, param: string): Promise<string> {
   const separators: [string, string] | undefined = spec.anyWhitespace ? undefined : [',', ':']
-  const {schema, grammars} = extractBoundedNumbers(spec.schema!)
+  const {schema, grammars} = extractBoundedNumbers(spec.schema!, param)
   takeXgrammarWarnings()
   const ebnf = await xgrammar().Testings._jsonSchemaToEBNF(
     JSON.stringify(schema),
@@ -148,10 +185,10 @@ async function jsonSchemaGrammar(spec: Extract<GuidedSpec, {kind: 'json'}>, para
     spec.anyWhitespace ? 2 : -1,
     separators,
     true,
-    spec.anyWhitespace ? MAX_WHITESPACE_RUN : undefined,
   )
   // A part of the schema the converter says it ignores would go unenforced: refuse it, in its words.
   const ignored = takeXgrammarWarnings().find((warning) => /ignor|not supported/i.test(warning))
   if (ignored) throw new InvalidRequestError(`'${param}': this schema cannot be fully enforced: ${ignored}`, {param})
-  return insertNumberGrammars(ebnf.split(LOOSE_STRING_CHAR).join(JSON_STRING_CHAR), grammars)
+  const unrolled = ebnf.split(QUOTED_EMAIL_LOCAL_PART).join('').replace(CLASS_RUN, (_, charClass: string, min: string, max?: string) => unrolledRun(charClass, Number(min), Number(max ?? min)))
+  return insertNumberGrammars(unrolled.split(LOOSE_STRING_CHAR).join(JSON_STRING_CHAR), grammars)
 }

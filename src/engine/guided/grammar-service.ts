@@ -1,100 +1,132 @@
-// The engine's side of the grammar worker: compile specs (cached), step guided sequences' matchers, forget them.
-import type {Worker} from 'node:worker_threads'
-import {startModuleWorker} from '../module-worker.js'
-import {InvalidRequestError, PagedLLMError} from '../errors.js'
+// The engine's side of the grammar workers: compile specs (cached), step guided sequences' matchers, forget them.
+//
+// A compile takes seconds at large vocabularies and a worker does one thing at a time, while compiled grammars cannot
+// cross WebAssembly instances. So a grammar's matchers live in the worker that compiled it, and a new grammar compiles
+// in a worker with no live matchers (a new one, up to MAX_WORKERS): a compile never stalls the guided sequences already
+// stepping. Only when every worker holds live matchers does a compile share one (the one with the fewest).
 import type {Tokenizer} from '../model/tokenizer.js'
-import {vocabInfoOf} from './grammar-compiler.js'
-import type {StepItem, WorkerReply, WorkerRequest} from './grammar-worker.js'
+import {vocabInfoOf, type VocabInfo} from './grammar-compiler.js'
+import {GrammarHost} from './grammar-host.js'
+import type {StepItem} from './grammar-worker.js'
 import {guidedKey, type GuidedSpec} from './guided-spec.js'
 
-type Pending = {resolve: (reply: WorkerReply) => void; reject: (error: Error) => void}
-type Request = WorkerRequest extends infer R ? (R extends {id: number} ? Omit<R, 'id'> : never) : never
+/** Worker threads at most; each holds its own tokenizer tables (built once, about a second at 32k tokens). */
+export const MAX_WORKERS = 3
+
+/** What a step asks of one sequence (the service assigns its mask slot). */
+export type StepRequest = Omit<StepItem, 'slot'>
 
 export class GrammarService {
-  private worker: Worker | null = null
-  private nextId = 0
-  private readonly pending = new Map<number, Pending>()
-  /** Keys that compiled; the worker keeps the grammars (and may drop the least recent past its cache size). */
-  private readonly compiled = new Set<string>()
+  private vocabInfo: VocabInfo | null = null
+  private readonly hosts: GrammarHost[] = []
+  private readonly hostOfMatcher = new Map<number, GrammarHost>()
+  /** Worker time of the last step, summed over workers (the benchmark's split of a round trip). */
+  lastStepBusyMs = 0
 
   constructor(
-    private readonly tokenizer: Tokenizer,
+    private readonly tokenizer: Pick<Tokenizer, 'idToToken' | 'decoderKind'>,
     private readonly vocabSize: number,
     private readonly eosTokenIds: readonly number[],
   ) {}
 
+  get numWorkers(): number {
+    return this.hosts.length
+  }
+
   /** Compiles off the event loop; a spec that does not compile rejects with an InvalidRequestError on its field. */
   async compile(spec: GuidedSpec): Promise<void> {
-    await this.call({op: 'compile', spec})
-    this.compiled.add(guidedKey(spec))
+    const key = guidedKey(spec)
+    if (this.hostOf(key)) return
+    const host = this.hostForCompile()
+    host.compiling++
+    try {
+      await host.call({op: 'compile', spec})
+      host.compiled.add(key)
+    } finally {
+      host.compiling--
+    }
   }
 
   isCompiled(spec: GuidedSpec): boolean {
-    return this.compiled.has(guidedKey(spec))
+    return this.hostOf(guidedKey(spec)) !== undefined
   }
 
-  /** Next masks of the sequences in `items` (a null mask: the sequence left its grammar). */
-  async step(items: StepItem[]): Promise<(Int32Array | null)[]> {
+  /**
+   * Next masks of the sequences in `items` (a null mask: the sequence left its grammar): one request per worker, in
+   * parallel, each writing its masks straight into one shared buffer.
+   */
+  async step(items: StepRequest[]): Promise<(Int32Array | null)[]> {
     if (items.length === 0) return []
-    return (await this.call({op: 'step', items})).masks!
+    const words = Math.ceil(this.vocabSize / 32)
+    const masks = new SharedArrayBuffer(items.length * words * 4)
+    const byHost = new Map<GrammarHost, StepItem[]>()
+    items.forEach((item, slot) => {
+      const host = this.matcherHost(item)
+      const list = byHost.get(host) ?? []
+      list.push({...item, slot})
+      byHost.set(host, list)
+    })
+    const replies = await Promise.all([...byHost].map(([host, list]) => host.call({op: 'step', items: list, masks, words})))
+    const left = new Set(replies.flatMap((reply) => reply.left ?? []))
+    this.lastStepBusyMs = replies.reduce((sum, reply) => sum + (reply.busyMs ?? 0), 0)
+    return items.map((_, slot) => (left.has(slot) ? null : new Int32Array(masks, slot * words * 4, words)))
+  }
+
+  /** Whether the sequence's matcher exists (false after its worker was lost: it must be replayed from the start). */
+  hasMatcher(matcherId: number): boolean {
+    return this.hostOfMatcher.get(matcherId)?.alive ?? false
   }
 
   forget(matcherIds: number[]): void {
-    if (matcherIds.length > 0 && this.worker) void this.call({op: 'forget', matcherIds}).catch(() => {})
+    const byHost = new Map<GrammarHost, number[]>()
+    for (const id of matcherIds) {
+      const host = this.hostOfMatcher.get(id)
+      this.hostOfMatcher.delete(id)
+      if (!host?.alive) continue
+      host.matchers.delete(id)
+      byHost.set(host, [...(byHost.get(host) ?? []), id])
+    }
+    for (const [host, ids] of byHost) void host.call({op: 'forget', matcherIds: ids}).catch(() => {})
   }
 
   async close(): Promise<void> {
-    const worker = this.worker
-    this.worker = null
-    if (worker) await worker.terminate()
+    const hosts = this.hosts.splice(0)
+    this.hostOfMatcher.clear()
+    await Promise.all(hosts.map((host) => host.close()))
   }
 
-  private call(request: Request): Promise<WorkerReply> {
-    const worker = (this.worker ??= this.startWorker())
-    const id = this.nextId++
-    // Referenced only while a reply is awaited: an idle worker must not keep the process alive, a busy one must.
-    if (this.pending.size === 0) worker.ref()
-    return new Promise<WorkerReply>((resolve, reject) => {
-      this.pending.set(id, {resolve, reject})
-      worker.postMessage({...request, id})
-    })
+  private hostOf(key: string): GrammarHost | undefined {
+    return this.hosts.find((host) => host.compiled.has(key))
   }
 
-  private startWorker(): Worker {
-    const workerData = vocabInfoOf(this.tokenizer, this.vocabSize, this.eosTokenIds)
-    const worker = startModuleWorker(import.meta.url, 'grammar-worker', workerData)
-    worker.on('message', (reply: WorkerReply) => {
-      const waiter = this.pending.get(reply.id)
-      this.pending.delete(reply.id)
-      if (this.pending.size === 0) worker.unref()
-      if (reply.error?.corrupt) this.replace(worker)
-      if (!waiter) return
-      if (!reply.error) return waiter.resolve(reply)
-      const {message, invalidParam} = reply.error
-      waiter.reject(invalidParam === null ? new PagedLLMError(`grammar worker: ${message}`) : new InvalidRequestError(message, {param: invalidParam || null}))
-    })
-    worker.on('error', (error) => this.failAll(error))
-    worker.on('exit', () => {
-      if (this.worker !== worker) return // already replaced, its waiters failed then
-      this.worker = null
-      this.compiled.clear()
-      this.failAll(new PagedLLMError('the grammar worker stopped'))
-    })
-    return worker
+  /** A sequence's matcher stays in one worker; a new one goes where its grammar is (or is compiled again on demand). */
+  private matcherHost(item: StepRequest): GrammarHost {
+    let host = this.hostOfMatcher.get(item.matcherId)
+    if (!host?.alive) {
+      host = this.hostOf(item.key) ?? this.hostForCompile()
+      this.hostOfMatcher.set(item.matcherId, host)
+      host.matchers.add(item.matcherId)
+    }
+    return host
   }
 
-  /** Drops a worker whose xgrammar instance is corrupt; the next call starts a fresh one and compiles again on demand. */
-  private replace(worker: Worker): void {
-    if (this.worker !== worker) return
-    this.worker = null
-    this.compiled.clear()
-    void worker.terminate()
-    // Requests queued behind the trap would run on the corrupt instance: fail them (the reply in hand is already out).
-    this.failAll(new PagedLLMError('the grammar worker was restarted after a WebAssembly trap'))
+  /** An idle worker, else a new one, else a worker with no matchers, else the one with the fewest. */
+  private hostForCompile(): GrammarHost {
+    const idle = this.hosts.find((host) => host.matchers.size === 0 && host.compiling === 0)
+    if (idle) return idle
+    if (this.hosts.length < MAX_WORKERS) {
+      this.vocabInfo ??= vocabInfoOf(this.tokenizer, this.vocabSize, this.eosTokenIds)
+      const host = new GrammarHost(this.vocabInfo, (lost) => this.drop(lost))
+      this.hosts.push(host)
+      return host
+    }
+    return [...this.hosts].sort((a, b) => a.matchers.size - b.matchers.size || a.compiling - b.compiling)[0]!
   }
 
-  private failAll(error: Error): void {
-    for (const waiter of this.pending.values()) waiter.reject(error)
-    this.pending.clear()
+  /** A worker that stopped or was left corrupt: its grammars recompile on demand, in a fresh worker if need be. */
+  private drop(host: GrammarHost): void {
+    const index = this.hosts.indexOf(host)
+    if (index >= 0) this.hosts.splice(index, 1)
+    for (const id of host.matchers) this.hostOfMatcher.delete(id)
   }
 }

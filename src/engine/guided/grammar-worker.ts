@@ -1,25 +1,38 @@
 // The grammar worker thread: owns xgrammar (compiled grammars and one matcher per guided sequence), so grammar
 // compilation and per-step masks never run on the engine's event loop.
+import {performance} from 'node:perf_hooks'
 import {parentPort, workerData} from 'node:worker_threads'
 import {InvalidRequestError} from '../errors.js'
 import {GrammarCompiler, type VocabInfo} from './grammar-compiler.js'
 import type {GuidedSpec} from './guided-spec.js'
+import {WhitespaceBound, type WhitespaceRun} from './whitespace-bound.js'
 import type {XgGrammarMatcher} from './xgrammar.js'
 
-/** One guided sequence's step: the tokens it took since the last step, then its next mask. */
+/** One guided sequence's step: the tokens it took since the last step, then its next mask, written to slot `slot`. */
 export interface StepItem {
   matcherId: number
   key: string
   accept: number[]
+  slot: number
 }
 
+/**
+ * A step writes each mask into `masks` (shared with the engine, so nothing is copied or transferred back), `words`
+ * 32-bit words per slot.
+ */
 export type WorkerRequest =
   | {id: number; op: 'compile'; spec: GuidedSpec}
-  | {id: number; op: 'step'; items: StepItem[]}
+  | {id: number; op: 'step'; items: StepItem[]; masks: SharedArrayBuffer; words: number}
   | {id: number; op: 'forget'; matcherIds: number[]}
 
-/** A null mask: the sequence took a token its grammar rejects (cannot happen when its masks were applied). */
-export type WorkerReply = {id: number; error?: {message: string; invalidParam: string | null; corrupt?: boolean}; masks?: (Int32Array | null)[]}
+/**
+ * `left`: slots of sequences that took a token their grammar rejects (cannot happen when their masks were applied).
+ * `busyMs`: time the worker spent on the request (for the benchmark: the rest of a round trip is message passing).
+ */
+export type WorkerReply = {id: number; error?: {message: string; invalidParam: string | null; corrupt?: boolean}; left?: number[]; busyMs?: number}
+
+/** Whitespace characters allowed between two JSON tokens: enough for pretty-printed JSON nested a few levels deep. */
+const MAX_WHITESPACE_RUN = 16
 
 /** After a WebAssembly trap or a stack overflow, whether the instance is now corrupt (the engine then replaces this worker). */
 async function leftCorrupt(error: unknown): Promise<boolean> {
@@ -28,18 +41,36 @@ async function leftCorrupt(error: unknown): Promise<boolean> {
   return trapped && !(await compiler.stillCompiles())
 }
 
-const compiler = new GrammarCompiler(workerData as VocabInfo)
-const matchers = new Map<number, XgGrammarMatcher>()
+const vocabInfo = workerData as VocabInfo
+const compiler = new GrammarCompiler(vocabInfo)
+const matchers = new Map<number, {matcher: XgGrammarMatcher; whitespace: WhitespaceRun | null}>()
+// Built as the worker starts (with the tokenizer tables its first compile needs), not in some sequence's first step.
+const whitespaceBound = compiler.decodedVocab().then((texts) => new WhitespaceBound(texts, vocabInfo.vocab.length, MAX_WHITESPACE_RUN))
+whitespaceBound.catch(() => {}) // a failure here surfaces in the first step that needs it
 
-async function step(items: StepItem[]): Promise<(Int32Array | null)[]> {
-  const masks: (Int32Array | null)[] = []
-  for (const {matcherId, key, accept} of items) {
-    let matcher = matchers.get(matcherId)
-    if (!matcher) matchers.set(matcherId, (matcher = await compiler.newMatcher(key)))
-    const accepted = accept.every((tokenId) => matcher.acceptToken(tokenId))
-    masks.push(accepted ? await matcher.getNextTokenBitmask() : null)
+async function newMatcher(key: string): Promise<{matcher: XgGrammarMatcher; whitespace: WhitespaceRun | null}> {
+  const matcher = await compiler.newMatcher(key)
+  const spec = JSON.parse(key) as Partial<GuidedSpec> & {anyWhitespace?: boolean}
+  if (spec.kind !== 'json' || !spec.anyWhitespace) return {matcher, whitespace: null}
+  return {matcher, whitespace: (await whitespaceBound).start()}
+}
+
+async function step(items: StepItem[], masks: SharedArrayBuffer, words: number): Promise<number[]> {
+  const left: number[] = []
+  for (const {matcherId, key, accept, slot} of items) {
+    let entry = matchers.get(matcherId)
+    if (!entry) matchers.set(matcherId, (entry = await newMatcher(key)))
+    const {matcher, whitespace} = entry
+    const accepted = accept.every((tokenId) => (whitespace?.accept(tokenId), matcher.acceptToken(tokenId)))
+    if (!accepted) {
+      left.push(slot)
+      continue
+    }
+    const mask = new Int32Array(masks, slot * words * 4, words)
+    mask.set(await matcher.getNextTokenBitmask())
+    whitespace?.applyTo(mask)
   }
-  return masks
+  return left
 }
 
 async function handle(request: WorkerRequest): Promise<WorkerReply> {
@@ -48,10 +79,10 @@ async function handle(request: WorkerRequest): Promise<WorkerReply> {
       await compiler.compile(request.spec)
       return {id: request.id}
     case 'step':
-      return {id: request.id, masks: await step(request.items)}
+      return {id: request.id, left: await step(request.items, request.masks, request.words)}
     case 'forget':
       for (const matcherId of request.matcherIds) {
-        matchers.get(matcherId)?.dispose()
+        matchers.get(matcherId)?.matcher.dispose()
         matchers.delete(matcherId)
       }
       return {id: request.id}
@@ -62,10 +93,10 @@ async function handle(request: WorkerRequest): Promise<WorkerReply> {
 let queue: Promise<unknown> = Promise.resolve()
 parentPort!.on('message', (request: WorkerRequest) => {
   queue = queue.then(async () => {
+    const started = performance.now()
     try {
       const reply = await handle(request)
-      const buffers = (reply.masks ?? []).flatMap((mask) => (mask ? [mask.buffer as ArrayBuffer] : []))
-      parentPort!.postMessage(reply, buffers)
+      parentPort!.postMessage({...reply, busyMs: performance.now() - started} satisfies WorkerReply)
     } catch (error) {
       // A spec the user got wrong comes back as an InvalidRequestError on its field; anything else is internal.
       const invalidParam = error instanceof InvalidRequestError ? (error.param ?? '') : null

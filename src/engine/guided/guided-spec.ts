@@ -26,9 +26,11 @@ const ANNOTATIONS = new Set(['title', 'description', 'default', 'examples', '$sc
 /** Subschema holders: their values are maps of name -> schema, not keywords. */
 const SCHEMA_MAPS = new Set(['properties', '$defs', 'definitions'])
 const SCHEMA_LISTS = new Set(['anyOf', 'oneOf', 'prefixItems'])
-// xgrammar 0.1.27 enforces numeric bounds on integers only; number-range.ts adds inclusive integer-valued bounds on
-// numbers. Any other bound on a number would be silently unenforced.
+// Numeric bounds: xgrammar 0.1.27 enforces inclusive integer bounds on integers only; number-range.ts gives integers
+// their bounds in that form and bounds numbers with a grammar of its own. On any other type a bound would go unenforced.
 const RANGE_KEYWORDS = new Set(['minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum'])
+/** Beyond this, bounds lose integer precision in the range grammar. */
+const MAX_BOUND = Number.MAX_SAFE_INTEGER
 const SUPPORTED_FORMATS = new Set(['date', 'date-time', 'time', 'uuid', 'email', 'ipv4', 'ipv6', 'hostname', 'uri', 'duration'])
 
 // xgrammar's WebAssembly build overflows its stack on deeply nested input (a JSON schema ~55 levels deep, a grammar
@@ -50,12 +52,7 @@ export function checkJsonSchema(schema: unknown, param: string, path = '#', dept
     const fields = schema as JsonSchema
     if ((keyword === 'minLength' || keyword === 'maxLength') && (fields.pattern !== undefined || fields.format !== undefined))
       throw new InvalidRequestError(`'${param}': '${keyword}' (at ${at}) cannot be combined with pattern or format (it would not be enforced)`, {param})
-    const numberBound = type === 'number' && (keyword === 'minimum' || keyword === 'maximum') && Number.isInteger(value)
-    if (RANGE_KEYWORDS.has(keyword) && type !== 'integer' && !numberBound)
-      throw new InvalidRequestError(
-        `'${param}': '${keyword}' (at ${at}) is supported on integers, and on numbers only as minimum/maximum with integer values`,
-        {param},
-      )
+    if (RANGE_KEYWORDS.has(keyword)) checkBound(keyword, value, type, at, param)
     if (SCHEMA_MAPS.has(keyword)) {
       if (typeof value !== 'object' || value === null || Array.isArray(value))
         throw new InvalidRequestError(`'${param}': ${at} must be an object of schemas`, {param})
@@ -75,6 +72,15 @@ export function checkJsonSchema(schema: unknown, param: string, path = '#', dept
       }
     }
   }
+}
+
+function checkBound(keyword: string, value: unknown, type: unknown, at: string, param: string): void {
+  if (type !== 'integer' && type !== 'number')
+    throw new InvalidRequestError(`'${param}': '${keyword}' (at ${at}) is supported on schemas of type integer or number`, {param})
+  // Draft 4 writes exclusive bounds as booleans beside minimum/maximum.
+  if (typeof value === 'boolean' && keyword.startsWith('exclusive')) return
+  if (typeof value !== 'number' || !Number.isFinite(value) || Math.abs(value) > MAX_BOUND)
+    throw new InvalidRequestError(`'${param}': '${keyword}' (at ${at}) must be a number of magnitude at most ${MAX_BOUND}`, {param})
 }
 
 /** Rejects a regex or EBNF grammar whose groups nest deeper than xgrammar can compile (quoted EBNF strings skipped). */

@@ -1,13 +1,14 @@
-// Per-sequence constraint state: grammar masks from the worker's matchers, allowed_token_ids masks, bad-word bans.
+// Per-sequence constraint state: grammar masks from the workers' matchers, allowed_token_ids masks, bad-word bans.
 //
-// A matcher (in the grammar worker, keyed by sequence id) lives as long as its sequence; each step sends it the
-// tokens the sequence took since the last step. Preemption (swap or recompute) keeps a sequence's tokens, so its
+// A matcher (in a grammar worker, keyed by sequence id) lives as long as its sequence; each step sends it the
+// tokens the sequence took since the last step, as soon as the step is scheduled (prefetch), and the output processor
+// takes the masks after the forward pass (masksFor). Preemption (swap or recompute) keeps a sequence's tokens, so its
 // matcher stays where it was. A sequence without a matcher yet (first sample, or a best_of fork) gets a fresh one
 // that replays every token it already has, so forks never share state.
 import type {Tokenizer} from '../model/tokenizer.js'
 import type {Sequence, SequenceGroup} from '../sequence.js'
 import {badWordTokenSequences, bannedNextTokens} from './bad-words.js'
-import type {GrammarService} from './grammar-service.js'
+import type {GrammarService, StepRequest} from './grammar-service.js'
 import {guidedKey} from './guided-spec.js'
 import {bitmaskOf, intersectMasks} from './token-mask.js'
 
@@ -16,6 +17,8 @@ type Target = {group: SequenceGroup; seq: Sequence}
 export class SequenceGuides {
   /** Output tokens of each guided sequence that its matcher has already taken. */
   private readonly synced = new Map<number, number>()
+  /** The grammar step started for this step's samplers before the forward pass, by sequence id. */
+  private prefetched: {seqIds: number[]; masks: Promise<(Int32Array | null)[]>} | null = null
   private readonly allowedMasks = new WeakMap<SequenceGroup, Int32Array>()
   private readonly badWordSequences = new WeakMap<SequenceGroup, number[][]>()
 
@@ -26,24 +29,46 @@ export class SequenceGuides {
     private readonly eosTokenIds: readonly number[],
   ) {}
 
-  /** The allowed-token mask of each sequence about to sample (null = unconstrained), in order; one worker call. */
-  async masksFor(targets: readonly Target[]): Promise<(Int32Array | null)[]> {
+  /**
+   * Starts the grammar step of the guided sequences that will sample this step (known once it is scheduled), so the
+   * worker computes their masks while the forward pass runs; masksFor takes them.
+   */
+  prefetch(targets: readonly Target[]): void {
     const guided = targets.filter(({group}) => group.params.guided !== null)
-    const grammarMasks = await this.grammars.step(
-      guided.map(({group, seq}) => {
-        const sent = this.synced.get(seq.seqId) ?? 0
-        this.synced.set(seq.seqId, seq.outputLength)
-        return {matcherId: seq.seqId, key: guidedKey(group.params.guided!), accept: seq.outputTokenIds.slice(sent)}
-      }),
-    )
-    let next = 0
-    return targets.map(({group}) => {
+    this.prefetched = null
+    if (guided.length === 0) return
+    const masks = this.grammars.step(guided.map((target) => this.stepRequestOf(target)))
+    // Awaited by masksFor; a step abandoned (its forward pass failed) must not become an unhandled rejection.
+    masks.catch(() => {})
+    this.prefetched = {seqIds: guided.map(({seq}) => seq.seqId), masks}
+  }
+
+  /** The allowed-token mask of each sequence about to sample (null = unconstrained), in order. */
+  async masksFor(targets: readonly Target[]): Promise<(Int32Array | null)[]> {
+    const grammarMasks = new Map<number, Int32Array | null>()
+    const prefetched = this.prefetched
+    this.prefetched = null
+    if (prefetched) (await prefetched.masks).forEach((mask, i) => grammarMasks.set(prefetched.seqIds[i]!, mask))
+    // Sequences not prefetched (best_of samples forked in this step) take one more worker call.
+    const missing = targets.filter(({group, seq}) => group.params.guided !== null && !grammarMasks.has(seq.seqId))
+    if (missing.length > 0) {
+      const fresh = await this.grammars.step(missing.map((target) => this.stepRequestOf(target)))
+      missing.forEach(({seq}, i) => grammarMasks.set(seq.seqId, fresh[i]!))
+    }
+    return targets.map(({group, seq}) => {
       // A sequence that left its grammar (it cannot while its masks are applied) may only end.
-      const grammarMask = group.params.guided === null ? null : (grammarMasks[next++] ?? bitmaskOf(this.eosTokenIds, this.vocabSize))
+      const grammarMask = group.params.guided === null ? null : (grammarMasks.get(seq.seqId) ?? bitmaskOf(this.eosTokenIds, this.vocabSize))
       const allowed = this.allowedMaskOf(group)
       if (grammarMask === null || allowed === null) return grammarMask ?? allowed
       return intersectMasks(grammarMask, allowed)
     })
+  }
+
+  /** The tokens the sequence's matcher has not taken yet (all of them for a new matcher), and its grammar. */
+  private stepRequestOf({group, seq}: Target): StepRequest {
+    const sent = this.grammars.hasMatcher(seq.seqId) ? (this.synced.get(seq.seqId) ?? 0) : 0
+    this.synced.set(seq.seqId, seq.outputLength)
+    return {matcherId: seq.seqId, key: guidedKey(group.params.guided!), accept: seq.outputTokenIds.slice(sent)}
   }
 
   /** Tokens that would finish a bad word now. */

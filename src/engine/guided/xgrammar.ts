@@ -7,6 +7,8 @@ import {createRequire} from 'node:module'
 
 export interface XgTokenizerInfo {
   getVocabSize(): number
+  /** An embind vector of each token's decoded text; the caller deletes it. */
+  getDecodedVocabHandle(): {size(): number; get(index: number): string; delete(): void}
   dispose(): void
 }
 export interface XgCompiledGrammar {

@@ -1,0 +1,70 @@
+// Grammar masks are asked for when a step is scheduled (before the forward pass) and taken after it, one worker call.
+import assert from 'node:assert/strict'
+import {describe, it} from 'node:test'
+import type {GrammarService, StepRequest} from '../src/engine/guided/grammar-service.js'
+import type {GuidedSpec} from '../src/engine/guided/guided-spec.js'
+import {SequenceGuides} from '../src/engine/guided/sequence-guides.js'
+import type {Tokenizer} from '../src/engine/model/tokenizer.js'
+import type {Sequence, SequenceGroup} from '../src/engine/sequence.js'
+
+const VOCAB = 64
+const spec: GuidedSpec = {kind: 'regex', pattern: '[a-z]+', param: 'guided_regex'}
+
+/** A grammar service that records its step calls and answers each sequence with a mask allowing only its id. */
+function fakeService(): {service: GrammarService; calls: StepRequest[][]; fail: {next: boolean}} {
+  const calls: StepRequest[][] = []
+  const fail = {next: false}
+  const known = new Set<number>()
+  const service = {
+    step: async (items: StepRequest[]) => {
+      calls.push(items)
+      for (const item of items) known.add(item.matcherId)
+      if (fail.next) {
+        fail.next = false
+        throw new Error('worker lost')
+      }
+      return items.map((item) => Int32Array.from({length: VOCAB / 32}, (_, w) => (w === item.matcherId >>> 5 ? 1 << (item.matcherId & 31) : 0)))
+    },
+    hasMatcher: (id: number) => known.has(id),
+    forget: () => {},
+  }
+  return {service: service as unknown as GrammarService, calls, fail}
+}
+
+const group = {params: {guided: spec, allowedTokenIds: null, badWords: []}} as unknown as SequenceGroup
+const sequence = (seqId: number, outputTokenIds: number[]) => ({seqId, outputTokenIds, outputLength: outputTokenIds.length}) as unknown as Sequence
+
+describe('prefetched grammar masks', () => {
+  it('the step starts at prefetch; masksFor takes its masks without another call, and asks only for forks', async () => {
+    const {service, calls} = fakeService()
+    const guides = new SequenceGuides(service, {} as Tokenizer, VOCAB, [0])
+    const a = sequence(3, [5, 6])
+    guides.prefetch([{group, seq: a}])
+    assert.equal(calls.length, 1, 'the worker was asked before the forward pass')
+    assert.deepEqual(calls[0]![0]!.accept, [5, 6])
+    const [mask] = await guides.masksFor([{group, seq: a}])
+    assert.equal(calls.length, 1)
+    assert.equal(mask![0], 1 << 3)
+    // Next step: only the new token is sent; a best_of fork made during processing gets its own call, replaying all.
+    a.outputTokenIds.push(7)
+    ;(a as {outputLength: number}).outputLength = 3
+    guides.prefetch([{group, seq: a}])
+    const fork = sequence(4, [5, 6, 7])
+    const masks = await guides.masksFor([{group, seq: a}, {group, seq: fork}])
+    assert.deepEqual(calls.map((items) => items.map(({matcherId, accept}) => [matcherId, accept])), [[[3, [5, 6]]], [[3, [7]]], [[4, [5, 6, 7]]]])
+    assert.equal(masks[1]![0], 1 << 4)
+  })
+
+  it('a prefetch abandoned with its step (the forward pass failed) is replaced by the next one, no unhandled rejection', async () => {
+    const {service, calls, fail} = fakeService()
+    const guides = new SequenceGuides(service, {} as Tokenizer, VOCAB, [0])
+    const a = sequence(1, [])
+    fail.next = true
+    guides.prefetch([{group, seq: a}])
+    await new Promise((resolve) => setImmediate(resolve))
+    guides.prefetch([{group, seq: a}])
+    const [mask] = await guides.masksFor([{group, seq: a}])
+    assert.equal(mask![0], 1 << 1)
+    assert.equal(calls.length, 2)
+  })
+})
