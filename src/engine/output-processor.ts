@@ -5,19 +5,25 @@ import type {SequenceGuides} from './guided/sequence-guides.js'
 import {IncrementalDetokenizer} from './detokenizer.js'
 import type {Tokenizer} from './model/tokenizer.js'
 import type {LogitsRows} from './model-runner.js'
-import {makeRng, type Rng} from './random.js'
+import {encodeSampleRequests, sampledResult, samplesInBackend, type NativeSampledArrays, type NativeSamplingArrays} from './native-sampling.js'
 import type {CompletionOutput} from './request-output.js'
-import {biasedRow, promptTokenLogprobs, sampleRows, topLogprobsOfRow, type SampleRequest} from './sampler.js'
+import {biasedRow, promptTokenLogprobs, sampleRows, topLogprobsOfRow, type SampleRequest, type SampleResult} from './sampler.js'
 import type {ScheduledSequence, Scheduler} from './scheduler.js'
 import {checkStop} from './stop-checker.js'
 import {SequenceStatus, type Sequence, type SequenceGroup} from './sequence.js'
 import type {Speculator} from './spec-decode/speculator.js'
 import {verifyDraft} from './spec-decode/verify.js'
 
-/** Per-sequence state that lives outside the sequence's data: its generator and its detokenizer. */
+/** Per-sequence state that lives outside the sequence's data: its random stream (index in its group) and its detokenizer. */
 interface SequenceState {
-  rng: Rng
+  stream: number
   detokenizer: IncrementalDetokenizer
+}
+
+/** The samples a step asks the backend for (planSampling), and per scheduled entry the index of its first one (-1: JS samples it). */
+export interface SamplingPlan {
+  arrays: NativeSamplingArrays
+  firstSample: Int32Array
 }
 
 export class OutputProcessor {
@@ -36,11 +42,45 @@ export class OutputProcessor {
     private readonly speculator: Speculator | null = null,
   ) {}
 
-  /** Applies one step's logits to the scheduled sequences. Returns the groups that changed. */
-  async process(scheduled: readonly ScheduledSequence[], rows: readonly LogitsRows[], logits: Float32Array, now: number): Promise<Set<SequenceGroup>> {
+  /**
+   * Before a step: the samples the backend draws (samplesInBackend decides), with every row JS still reads listed as a
+   * host row; null when JS samples everything. Forks of a first best_of sample are planned here, created in process.
+   */
+  planSampling(scheduled: readonly ScheduledSequence[], rows: readonly LogitsRows[]): SamplingPlan | null {
+    const requests: SampleRequest[] = []
+    const hostRows: number[] = []
+    const firstSample = new Int32Array(scheduled.length).fill(-1)
+    scheduled.forEach((entry, i) => {
+      const {group, seq} = entry
+      const row = rows[i]!
+      if (entry.samples && samplesInBackend(group.params, entry.draftTokenIds.length)) {
+        firstSample[i] = requests.length
+        const samples = this.forksOnSample(group, seq) ? group.params.bestOf : 1
+        for (let stream = 0; stream < samples; stream++) requests.push(this.sampleRequest(group, seq, row.sampleRow, samples > 1 ? stream : undefined))
+        return
+      }
+      if (entry.samples) hostRows.push(row.sampleRow, ...row.draftRows)
+      if (row.promptRows) hostRows.push(...row.promptRows)
+    })
+    if (requests.length === 0) return null
+    return {arrays: encodeSampleRequests(requests, [...new Set(hostRows)].sort((a, b) => a - b)), firstSample}
+  }
+
+  /**
+   * Applies one step to the scheduled sequences: `logits` holds the rows JS samples or reads (all of them without a
+   * plan), `sampled` the backend's samples. Returns the groups that changed.
+   */
+  async process(
+    scheduled: readonly ScheduledSequence[],
+    rows: readonly LogitsRows[],
+    logits: Float32Array,
+    now: number,
+    backend: {plan: SamplingPlan; sampled: NativeSampledArrays} | null = null,
+  ): Promise<Set<SequenceGroup>> {
     const touched = new Set<SequenceGroup>()
     const sampleRequests: SampleRequest[] = []
     const sampleTargets: Array<{group: SequenceGroup; seq: Sequence}> = []
+    const backendResults: Array<{group: SequenceGroup; seq: Sequence; result: SampleResult}> = []
     const beamCandidates = new Map<SequenceGroup, BeamCandidates[]>()
 
     scheduled.forEach((entry, i) => {
@@ -64,7 +104,15 @@ export class OutputProcessor {
         return
       }
       // The first sample of a best_of > 1 request forks the prompt into its samples; they share its blocks.
-      const targets = seq.outputLength === 0 && group.sequences.length === 1 ? this.forkSamples(group, seq) : [seq]
+      const targets = this.forksOnSample(group, seq) ? this.forkSamples(group, seq) : [seq]
+      const first = backend?.plan.firstSample[i] ?? -1
+      if (first >= 0) {
+        targets.forEach((target, k) => {
+          const result = sampledResult(backend!.sampled, first + k, backend!.plan.arrays.topStride, group.params)
+          backendResults.push({group, seq: target, result})
+        })
+        return
+      }
       for (const target of targets) {
         sampleRequests.push(this.sampleRequest(group, target, row.sampleRow))
         sampleTargets.push({group, seq: target})
@@ -75,8 +123,8 @@ export class OutputProcessor {
     const masks = await this.guides.masksFor(sampleTargets)
     masks.forEach((mask, i) => (sampleRequests[i]!.allowedMask = mask))
     const results = sampleRows(logits, this.vocabSize, sampleRequests)
-    results.forEach((result, i) => {
-      const {group, seq} = sampleTargets[i]!
+    const sampled = [...backendResults, ...results.map((result, i) => ({...sampleTargets[i]!, result}))]
+    sampled.forEach(({group, seq, result}) => {
       group.times.firstToken ??= now
       seq.appendToken(result.tokenId, result.logprob, result.topLogprobs ?? undefined)
       this.afterAppend(group, seq)
@@ -119,11 +167,8 @@ export class OutputProcessor {
   private stateOf(group: SequenceGroup, seq: Sequence): SequenceState {
     let state = this.states.get(seq.seqId)
     if (!state) {
-      // The engine gives every request a seed (its own or a derived one).
-      const seed = group.params.seed ?? 0
-      const stream = group.sequences.indexOf(seq)
       state = {
-        rng: makeRng(seed, stream),
+        stream: group.sequences.indexOf(seq),
         detokenizer: new IncrementalDetokenizer(this.tokenizer, seq.tokenIds.slice(0, seq.promptLength), {
           skipSpecialTokens: group.params.skipSpecialTokens,
         }),
@@ -147,7 +192,13 @@ export class OutputProcessor {
     return {tokenIds: keep.map((i) => top.tokenIds[i]!), logprobs: keep.map((i) => top.logprobs[i]!)}
   }
 
-  private sampleRequest(group: SequenceGroup, seq: Sequence, row: number): SampleRequest {
+  /** Whether this sample is the first of a best_of > 1 request, which forks the prompt into its samples. */
+  private forksOnSample(group: SequenceGroup, seq: Sequence): boolean {
+    return seq.outputLength === 0 && group.sequences.length === 1 && group.params.bestOf > 1
+  }
+
+  /** `stream` overrides the sequence's own (a fork planned before it exists). */
+  private sampleRequest(group: SequenceGroup, seq: Sequence, row: number, stream?: number): SampleRequest {
     const {params} = group
     const suppress = seq.outputLength < params.minTokens ? [...(params.ignoreEos ? [] : this.eosTokenIds), ...params.stopTokenIds] : []
     suppress.push(...this.guides.bannedTokens(group, seq))
@@ -156,7 +207,9 @@ export class OutputProcessor {
       params,
       promptTokenIds: seq.tokenIds.slice(0, seq.promptLength),
       outputTokenIds: seq.outputTokenIds,
-      rng: this.stateOf(group, seq).rng,
+      // The engine gives every request a seed (its own or a derived one).
+      seed: params.seed ?? 0,
+      stream: stream ?? this.stateOf(group, seq).stream,
       suppressTokenIds: suppress,
     }
   }

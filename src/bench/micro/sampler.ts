@@ -65,7 +65,8 @@ export async function runSamplerBenchmark(options: SamplerBenchOptions = {}): Pr
           params,
           promptTokenIds: benchCase.penalties ? tokenHistory(512, vocabSize, 2 * row) : [],
           outputTokenIds: benchCase.penalties ? tokenHistory(128, vocabSize, 2 * row + 1) : [],
-          rng: makeRng(7, row),
+          seed: 7,
+          stream: row,
           suppressTokenIds: [],
         }))
         const name = `${benchCase.name} | vocab ${vocabSize} | batch ${batchSize}`
