@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <optional>
 #include <vector>
 
 #include "kernels.h"
@@ -169,20 +170,22 @@ void top_logprobs(const float* raw, int vocab, int k, int token, double lse, int
   *count = held;
 }
 
-void sample_one(const float* logits, int vocab, const SampleBatch& b, int index, const SampleOutputs& out, Scratch& scratch) {
+// `lazy` is the task's scratch, made on first need: plain greedy rows need none (vocab-sized buffers cost more than them).
+void sample_one(const float* logits, int vocab, const SampleBatch& b, int index, const SampleOutputs& out, std::optional<Scratch>& lazy) {
   const SampleSpec& s = b.specs[index];
   const float* raw = logits + static_cast<size_t>(s.row) * vocab;
   const int32_t* mask = s.mask_index >= 0 ? b.masks + static_cast<size_t>(s.mask_index) * ((vocab + 31) / 32) : nullptr;
   const Stats raw_stats = stats_of(raw, vocab);
   const bool edited = edits_row(s);
-  if (edited) edit_row(raw, vocab, s, b, mask, scratch);
-  const float* row = edited ? scratch.working.data() : raw;
-  const Stats stats = edited ? stats_of(row, vocab) : raw_stats;
   const bool greedy = s.temperature == 0 || s.top_k == 1;
+  if ((edited || !greedy) && !lazy) lazy.emplace(vocab);
+  if (edited) edit_row(raw, vocab, s, b, mask, *lazy);
+  const float* row = edited ? lazy->working.data() : raw;
+  const Stats stats = edited ? stats_of(row, vocab) : raw_stats;
   int token;
   if (stats.max == -std::numeric_limits<double>::infinity() && mask) token = first_allowed(mask, vocab);  // the mask wins
   else if (greedy) token = stats.argmax;
-  else token = draw_token(row, vocab, s, static_cast<float>(stats.max), scratch);
+  else token = draw_token(row, vocab, s, static_cast<float>(stats.max), *lazy);
   out.token_ids[index] = token;
   out.logprobs[index] = raw[token] - raw_stats.log_sum_exp;
   const size_t top = static_cast<size_t>(index) * b.top_stride;
@@ -197,7 +200,7 @@ void sample_rows(ThreadPool& pool, const float* logits, int vocab, const SampleB
   if (tasks <= 0) return;
   std::atomic<int> next{0};
   const auto run = [&](int) {
-    Scratch scratch(vocab);
+    std::optional<Scratch> scratch;
     for (int index = next++; index < batch.num_samples; index = next++) sample_one(logits, vocab, batch, index, out, scratch);
   };
   if (tasks == 1) run(0);
