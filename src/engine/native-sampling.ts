@@ -8,10 +8,11 @@
 // request asked for; its logits row never reaches JS. PAGEDLLM_SAMPLER=js sends every row to the JS sampler (the
 // reference), for measurements and debugging.
 import type {LogitsRows} from './model-runner.js'
+import type {ScheduledSequence} from './scheduler.js'
 import {seedWords} from './philox.js'
 import type {SampleRequest, SampleResult} from './sampler.js'
 import type {SamplingParams} from './sampling-params.js'
-import type {TokenLogprobs} from './sequence.js'
+import type {Sequence, SequenceGroup, TokenLogprobs} from './sequence.js'
 
 /** What one step asks the backend to sample; field order matches native/src/sampling_input.cpp. */
 export interface NativeSamplingArrays {
@@ -40,6 +41,12 @@ export interface NativeSampledArrays {
   topLogprobs: Float64Array
 }
 
+/** The samples a step asks the backend for, and per scheduled entry the index of its first one (-1: JS samples it). */
+export interface SamplingPlan {
+  arrays: NativeSamplingArrays
+  firstSample: Int32Array
+}
+
 const INT_FIELDS = 16
 const FLOAT_FIELDS = 6
 
@@ -58,6 +65,32 @@ export function samplesInBackend(params: SamplingParams, draftTokens: number): b
     params.allowedTokenIds === null &&
     params.badWords.length === 0
   )
+}
+
+/**
+ * Before a step: the samples the backend draws (samplesInBackend decides; `requestsOf` gives an entry's requests, several
+ * for a best_of request's first sample), with every row JS still reads as a host row; null when JS samples everything.
+ */
+export function planBackendSampling(
+  scheduled: readonly ScheduledSequence[],
+  rows: readonly LogitsRows[],
+  requestsOf: (group: SequenceGroup, seq: Sequence, row: number) => SampleRequest[],
+): SamplingPlan | null {
+  const requests: SampleRequest[] = []
+  const hostRows = new Set<number>()
+  const firstSample = new Int32Array(scheduled.length).fill(-1)
+  scheduled.forEach((entry, i) => {
+    const row = rows[i]!
+    if (entry.samples && samplesInBackend(entry.group.params, entry.draftTokenIds.length)) {
+      firstSample[i] = requests.length
+      requests.push(...requestsOf(entry.group, entry.seq, row.sampleRow))
+      return
+    }
+    if (entry.samples) for (const r of [row.sampleRow, ...row.draftRows]) hostRows.add(r)
+    for (const r of row.promptRows ?? []) hostRows.add(r)
+  })
+  if (requests.length === 0) return null
+  return {arrays: encodeSampleRequests(requests, [...hostRows].sort((a, b) => a - b)), firstSample}
 }
 
 /** Flattens sample requests (rows as the step numbers them) for the backend; masks are passed when a request has one. */

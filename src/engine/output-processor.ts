@@ -5,7 +5,7 @@ import type {SequenceGuides} from './guided/sequence-guides.js'
 import {IncrementalDetokenizer} from './detokenizer.js'
 import type {Tokenizer} from './model/tokenizer.js'
 import type {LogitsRows} from './model-runner.js'
-import {encodeSampleRequests, sampledResult, samplesInBackend, type NativeSampledArrays, type NativeSamplingArrays} from './native-sampling.js'
+import {planBackendSampling, sampledResult, type NativeSampledArrays, type SamplingPlan} from './native-sampling.js'
 import type {CompletionOutput} from './request-output.js'
 import {biasedRow, promptTokenLogprobs, sampleRows, topLogprobsOfRow, type SampleRequest, type SampleResult} from './sampler.js'
 import type {ScheduledSequence, Scheduler} from './scheduler.js'
@@ -18,12 +18,6 @@ import {verifyDraft} from './spec-decode/verify.js'
 interface SequenceState {
   stream: number
   detokenizer: IncrementalDetokenizer
-}
-
-/** The samples a step asks the backend for (planSampling), and per scheduled entry the index of its first one (-1: JS samples it). */
-export interface SamplingPlan {
-  arrays: NativeSamplingArrays
-  firstSample: Int32Array
 }
 
 export class OutputProcessor {
@@ -42,34 +36,16 @@ export class OutputProcessor {
     private readonly speculator: Speculator | null = null,
   ) {}
 
-  /**
-   * Before a step: the samples the backend draws (samplesInBackend decides), with every row JS still reads listed as a
-   * host row; null when JS samples everything. Forks of a first best_of sample are planned here, created in process.
-   */
+  /** Before a step: what the backend samples (native-sampling.ts); a best_of request's first sample is planned as its forks. */
   planSampling(scheduled: readonly ScheduledSequence[], rows: readonly LogitsRows[]): SamplingPlan | null {
-    const requests: SampleRequest[] = []
-    const hostRows: number[] = []
-    const firstSample = new Int32Array(scheduled.length).fill(-1)
-    scheduled.forEach((entry, i) => {
-      const {group, seq} = entry
-      const row = rows[i]!
-      if (entry.samples && samplesInBackend(group.params, entry.draftTokenIds.length)) {
-        firstSample[i] = requests.length
-        const samples = this.forksOnSample(group, seq) ? group.params.bestOf : 1
-        for (let stream = 0; stream < samples; stream++) requests.push(this.sampleRequest(group, seq, row.sampleRow, samples > 1 ? stream : undefined))
-        return
-      }
-      if (entry.samples) hostRows.push(row.sampleRow, ...row.draftRows)
-      if (row.promptRows) hostRows.push(...row.promptRows)
-    })
-    if (requests.length === 0) return null
-    return {arrays: encodeSampleRequests(requests, [...new Set(hostRows)].sort((a, b) => a - b)), firstSample}
+    return planBackendSampling(scheduled, rows, (group, seq, row) =>
+      this.forksOnSample(group, seq)
+        ? Array.from({length: group.params.bestOf}, (_, stream) => this.sampleRequest(group, seq, row, stream))
+        : [this.sampleRequest(group, seq, row)],
+    )
   }
 
-  /**
-   * Applies one step to the scheduled sequences: `logits` holds the rows JS samples or reads (all of them without a
-   * plan), `sampled` the backend's samples. Returns the groups that changed.
-   */
+  /** Applies one step: `logits` holds the rows JS reads (all without a plan), `backend` the backend's samples. Returns the groups that changed. */
   async process(
     scheduled: readonly ScheduledSequence[],
     rows: readonly LogitsRows[],
@@ -107,10 +83,7 @@ export class OutputProcessor {
       const targets = this.forksOnSample(group, seq) ? this.forkSamples(group, seq) : [seq]
       const first = backend?.plan.firstSample[i] ?? -1
       if (first >= 0) {
-        targets.forEach((target, k) => {
-          const result = sampledResult(backend!.sampled, first + k, backend!.plan.arrays.topStride, group.params)
-          backendResults.push({group, seq: target, result})
-        })
+        targets.forEach((seq, k) => backendResults.push({group, seq, result: sampledResult(backend!.sampled, first + k, backend!.plan.arrays.topStride, group.params)}))
         return
       }
       for (const target of targets) {
