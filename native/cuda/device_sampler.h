@@ -51,7 +51,6 @@ class DeviceSampler {
   void sample(const float* logits, int first_row, int num_rows, const int32_t* host_row_map, int logits_rows, cudaStream_t stream);
   // Copies the results into `out` (synchronizes the stream).
   void download(const SampleOutputs& out, cudaStream_t stream);
-  bool active() const { return num_samples_ > 0; }
 
  private:
   int num_samples_ = 0, vocab_ = 0, top_stride_ = 1, max_logprobs_ = 0;
