@@ -5,14 +5,13 @@ import {makeEngineConfig} from '../src/engine/config.js'
 import {InvalidRequestError} from '../src/engine/errors.js'
 import {LLMEngine} from '../src/engine/llm-engine.js'
 import {ensureTestModel} from '../src/engine/model/test-model.js'
-import {makeRng} from '../src/engine/random.js'
 import {makeSamplingParams, type SamplingParams} from '../src/engine/sampling-params.js'
 import {sampleRows, type SampleRequest} from '../src/engine/sampler.js'
 import {ApiServer, DEFAULT_SERVER_OPTIONS} from '../src/server/http-server.js'
 import {parseChatCompletionRequest, parseCompletionRequest} from '../src/server/openai-schema.js'
 
 function request(params: Partial<SamplingParams>, extra: Partial<SampleRequest> = {}): SampleRequest {
-  return {row: 0, params: makeSamplingParams(params), promptTokenIds: [], outputTokenIds: [], rng: makeRng(1, 0), suppressTokenIds: [], ...extra}
+  return {row: 0, params: makeSamplingParams(params), promptTokenIds: [], outputTokenIds: [], seed: 1, stream: 0, suppressTokenIds: [], ...extra}
 }
 
 function rejectsBias(parse: () => unknown, message: RegExp): void {
@@ -50,9 +49,8 @@ describe('logit_bias in the sampler', () => {
     assert.deepEqual(logits, before)
     // Sampling at temperature 1: a banned token is never drawn, a forced one always is.
     for (let i = 0; i < 200; i++) {
-      const rng = makeRng(i, 0)
-      assert.notEqual(sampleRows(logits, 5, [request({logitBias: {0: -100, 4: -100}}, {rng})])[0]!.tokenId, 0)
-      assert.equal(sampleRows(logits, 5, [request({logitBias: {2: 100}}, {rng})])[0]!.tokenId, 2)
+      assert.notEqual(sampleRows(logits, 5, [request({logitBias: {0: -100, 4: -100}}, {seed: i})])[0]!.tokenId, 0)
+      assert.equal(sampleRows(logits, 5, [request({logitBias: {2: 100}}, {seed: i})])[0]!.tokenId, 2)
     }
   })
 

@@ -2,7 +2,7 @@
 import {describe, it} from 'node:test'
 import assert from 'node:assert/strict'
 import {makeSamplingParams, type SamplingParams} from '../src/engine/sampling-params.js'
-import {makeRng, type Rng} from '../src/engine/random.js'
+import {makeRng} from '../src/engine/random.js'
 import {logprobsOfTokens, sampleRows, topLogprobsOfRow, type SampleRequest} from '../src/engine/sampler.js'
 
 function randomLogits(numRows: number, vocabSize: number, seed: number, scale = 3): Float32Array {
@@ -13,7 +13,7 @@ function randomLogits(numRows: number, vocabSize: number, seed: number, scale = 
 }
 
 function request(params: Partial<SamplingParams>, extra: Partial<SampleRequest> = {}): SampleRequest {
-  return {row: 0, params: makeSamplingParams(params), promptTokenIds: [], outputTokenIds: [], rng: makeRng(1, 0), suppressTokenIds: [], ...extra}
+  return {row: 0, params: makeSamplingParams(params), promptTokenIds: [], outputTokenIds: [], seed: 1, stream: 0, suppressTokenIds: [], ...extra}
 }
 
 /** float64 log_softmax of one row. */
@@ -26,12 +26,10 @@ function logSoftmax64(row: ArrayLike<number>): number[] {
   return Array.from(row, (value) => value - lse)
 }
 
-/** Draws `draws` tokens from one row with one seeded generator and counts them. */
+/** Draws `draws` tokens from one row (draw i on stream i of one seed) and counts them. */
 function sampleCounts(logits: Float32Array, params: Partial<SamplingParams>, draws: number, seed = 7): number[] {
-  const rng = makeRng(seed, 0)
   const counts = new Array<number>(logits.length).fill(0)
-  const req = request(params, {rng})
-  for (let i = 0; i < draws; i++) counts[sampleRows(logits, logits.length, [req])[0]!.tokenId]!++
+  for (let i = 0; i < draws; i++) counts[sampleRows(logits, logits.length, [request(params, {seed, stream: i})])[0]!.tokenId]!++
   return counts
 }
 
@@ -83,13 +81,12 @@ describe('sampler logprobs', () => {
     const vocab = 3000
     const logits = randomLogits(1, vocab, 21, 6)
     const expected = logSoftmax64(logits)
-    const rng = makeRng(4, 0)
     const best = expected.indexOf(Math.max(...expected))
     for (let i = 0; i < 20; i++) {
       const [result] = sampleRows(logits, vocab, [
         request(
           {temperature: i % 2 === 0 ? 1 : 0.6, repetitionPenalty: 1.8, presencePenalty: 1.5, logprobs: 1},
-          {rng, promptTokenIds: [best, 5, 6], outputTokenIds: [7, 7, 8], suppressTokenIds: [9, 10]},
+          {seed: 4, stream: i, promptTokenIds: [best, 5, 6], outputTokenIds: [7, 7, 8], suppressTokenIds: [9, 10]},
         ),
       ])
       assert.ok(Math.abs(result!.logprob - expected[result!.tokenId]!) < 1e-5)
@@ -111,26 +108,21 @@ describe('sampler logprobs', () => {
 })
 
 describe('greedy', () => {
-  it('takes the argmax, ties to the lowest id, and draws nothing from the generator', () => {
-    let draws = 0
-    const countingRng: Rng = {nextFloat: () => (draws++, 0.5)}
+  it('takes the argmax, ties to the lowest id, whatever the seed', () => {
     const logits = Float32Array.from([0, 3, 1, 3, 2])
-    const [result] = sampleRows(logits, 5, [request({temperature: 0}, {rng: countingRng})])
-    assert.equal(result!.tokenId, 1)
-    assert.equal(draws, 0)
-    const [topK1] = sampleRows(logits, 5, [request({temperature: 1, topK: 1}, {rng: countingRng})])
-    assert.equal(topK1!.tokenId, 1)
-    assert.equal(draws, 0)
+    for (const seed of [1, 2, 3]) {
+      assert.equal(sampleRows(logits, 5, [request({temperature: 0}, {seed})])[0]!.tokenId, 1)
+      assert.equal(sampleRows(logits, 5, [request({temperature: 1, topK: 1}, {seed})])[0]!.tokenId, 1)
+    }
   })
 })
 
 describe('seeded sampling', () => {
   const vocab = 2000
   const logits = randomLogits(1, vocab, 5, 1)
-  const run = (seed: number, stream: number) => {
-    const rng = makeRng(seed, stream)
-    return Array.from({length: 40}, () => sampleRows(logits, vocab, [request({topP: 0.95}, {rng})])[0]!.tokenId)
-  }
+  // Draw i is the one at output position i.
+  const run = (seed: number, stream: number) =>
+    Array.from({length: 40}, (_, i) => sampleRows(logits, vocab, [request({topP: 0.95}, {seed, stream, outputTokenIds: new Array<number>(i).fill(0)})])[0]!.tokenId)
 
   it('the same seed and stream give the same tokens; other seeds or streams give others', () => {
     assert.deepEqual(run(42, 0), run(42, 0))
@@ -141,11 +133,11 @@ describe('seeded sampling', () => {
   it('a row samples the same token alone or batched with other rows', () => {
     const batchLogits = randomLogits(4, vocab, 9, 2)
     const params = {temperature: 0.8, topK: 100}
-    const alone = sampleRows(batchLogits.slice(2 * vocab, 3 * vocab), vocab, [request(params, {rng: makeRng(5, 0)})])[0]!.tokenId
+    const alone = sampleRows(batchLogits.slice(2 * vocab, 3 * vocab), vocab, [request(params, {seed: 5, stream: 0})])[0]!.tokenId
     const batched = sampleRows(batchLogits, vocab, [
-      request({temperature: 1.3}, {row: 0, rng: makeRng(1, 0)}),
-      request({topP: 0.5}, {row: 1, rng: makeRng(2, 0)}),
-      request(params, {row: 2, rng: makeRng(5, 0)}),
+      request({temperature: 1.3}, {row: 0, seed: 1, stream: 0}),
+      request({topP: 0.5}, {row: 1, seed: 2, stream: 0}),
+      request(params, {row: 2, seed: 5, stream: 0}),
       request({temperature: 0}, {row: 3}),
     ])[2]!.tokenId
     assert.equal(batched, alone)
@@ -280,9 +272,8 @@ describe('suppression', () => {
     const logits = Float32Array.from([5, 0, 4.9, 0, 0])
     const [greedyResult] = sampleRows(logits, 5, [request({temperature: 0}, {suppressTokenIds: [0]})])
     assert.equal(greedyResult!.tokenId, 2)
-    const rng = makeRng(3, 0)
     for (let i = 0; i < 500; i++) {
-      const [result] = sampleRows(logits, 5, [request({temperature: 2}, {rng, suppressTokenIds: [0, 2]})])
+      const [result] = sampleRows(logits, 5, [request({temperature: 2}, {seed: 3, stream: i, suppressTokenIds: [0, 2]})])
       assert.ok(result!.tokenId !== 0 && result!.tokenId !== 2)
     }
   })
@@ -296,7 +287,7 @@ describe('suppression', () => {
 describe('rows', () => {
   it('several requests may read one row (best_of forks), and a row out of range throws', () => {
     const logits = randomLogits(2, 100, 4)
-    const results = sampleRows(logits, 100, [request({}, {row: 1, rng: makeRng(1, 0)}), request({}, {row: 1, rng: makeRng(1, 1)})])
+    const results = sampleRows(logits, 100, [request({}, {row: 1, seed: 1, stream: 0}), request({}, {row: 1, seed: 1, stream: 1})])
     assert.equal(results.length, 2)
     assert.throws(() => sampleRows(logits, 100, [request({}, {row: 2})]), RangeError)
   })
@@ -311,7 +302,7 @@ describe('rows', () => {
       request({temperature: 0}, {row: 3}),
       // Halving row 1's best logit (about 6) puts the runner-up first.
       request({temperature: 0, repetitionPenalty: 2}, {row: 1, promptTokenIds: [rankedIds(1)[0]!]}),
-      request({temperature: 0.9}, {row: 3, rng: makeRng(5, 0)}),
+      request({temperature: 0.9}, {row: 3, seed: 5, stream: 0}),
     ])
     assert.deepEqual(logits, before)
     assert.equal(results[0]!.tokenId, rankedIds(3)[0])

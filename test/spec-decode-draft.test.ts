@@ -7,7 +7,7 @@ import {makeEngineConfig, type EngineConfig} from '../src/engine/config.js'
 import {InvalidRequestError} from '../src/engine/errors.js'
 import {LLMEngine} from '../src/engine/llm-engine.js'
 import {ensureTestModel} from '../src/engine/model/test-model.js'
-import {makeRng} from '../src/engine/random.js'
+import {DrawPurpose, sampleUniform} from '../src/engine/philox.js'
 import type {RequestOutput} from '../src/engine/request-output.js'
 import {samplingDistribution} from '../src/engine/sampler.js'
 import {makeSamplingParams, type SamplingParams} from '../src/engine/sampling-params.js'
@@ -77,7 +77,7 @@ describe('rejection sampling keeps the target distribution', () => {
     const targetLogits = Float32Array.from([1.2, 0.1, -0.5, 2.0, 0.7, -1.0, /* row 1 */ 0.3, 0.3, 1.5, -0.2, 0.0, 0.9])
     const draftLogits = Float32Array.from([-0.4, 1.6, 0.2, 0.9, -1.1, 1.3])
     const params = makeSamplingParams({temperature: 0.9, topK: 5, maxTokens: 8})
-    const request = (row: number, outputTokenIds: number[] = []) => ({row, params, promptTokenIds: [], outputTokenIds, rng: makeRng(0, 0), suppressTokenIds: []})
+    const request = (row: number, outputTokenIds: number[] = []) => ({row, params, promptTokenIds: [], outputTokenIds, seed: 0, stream: 0, suppressTokenIds: []})
     const p = samplingDistribution(targetLogits, vocabSize, request(0))
     const q = samplingDistribution(draftLogits, vocabSize, request(0))
     assert.equal(p[5], 0, 'top-k applies to the target distribution')
@@ -85,9 +85,8 @@ describe('rejection sampling keeps the target distribution', () => {
     const counts = new Array<number>(vocabSize).fill(0)
     let accepted = 0
     for (let seed = 0; seed < draws; seed++) {
-      const draftRng = makeRng(seed, 1 << 20)
-      const rng = makeRng(seed, 0)
-      const x = drawFrom(q, draftRng)
+      // Position 0 of stream 0: the engine's three independent draws for a draft token there.
+      const x = drawFrom(q, sampleUniform(seed, 0, 0, DrawPurpose.Draft))
       const out: number[] = []
       const append = (tokenId: number) => {
         out.push(tokenId)
@@ -96,8 +95,9 @@ describe('rejection sampling keeps the target distribution', () => {
       const acceptedNow = verifyByRejection([x], [q], [0, 1], {
         targetDistribution: (row) => samplingDistribution(targetLogits, vocabSize, request(row, out)),
         append: (_row, tokenId) => append(tokenId),
-        sampleAndAppend: (row) => append(drawFrom(samplingDistribution(targetLogits, vocabSize, request(row, out)), rng)),
-        rng,
+        sampleAndAppend: (row) => append(drawFrom(samplingDistribution(targetLogits, vocabSize, request(row, out)), sampleUniform(seed, 0, out.length))),
+        acceptUniform: () => sampleUniform(seed, 0, out.length, DrawPurpose.Accept),
+        residualUniform: () => sampleUniform(seed, 0, out.length),
       })
       accepted += acceptedNow
       counts[out[0]!]!++

@@ -6,7 +6,6 @@ import {makeEngineConfig, type EngineConfig, type KvPolicy} from '../src/engine/
 import {InvalidRequestError} from '../src/engine/errors.js'
 import {LLMEngine} from '../src/engine/llm-engine.js'
 import {ensureTestModel} from '../src/engine/model/test-model.js'
-import {makeRng} from '../src/engine/random.js'
 import type {RequestOutput} from '../src/engine/request-output.js'
 import {sampleRows} from '../src/engine/sampler.js'
 import {makeSamplingParams, type SamplingParams} from '../src/engine/sampling-params.js'
@@ -73,10 +72,9 @@ describe('verification keeps the target distribution', () => {
       const counts = new Array<number>(vocabSize).fill(0)
       let accepted = 0
       for (let seed = 0; seed < draws; seed++) {
-        const rng = makeRng(seed, 0)
         const out: number[] = []
         accepted += verifyDraft([draftToken], [0, 1], (row) => {
-          const [result] = sampleRows(logits, vocabSize, [{row, params, promptTokenIds: [], outputTokenIds: out, rng, suppressTokenIds: []}])
+          const [result] = sampleRows(logits, vocabSize, [{row, params, promptTokenIds: [], outputTokenIds: out, seed, stream: 0, suppressTokenIds: []}])
           out.push(result!.tokenId)
           return {tokenId: result!.tokenId, finished: false}
         })

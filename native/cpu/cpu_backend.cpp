@@ -8,6 +8,7 @@
 #include <string>
 
 #include "model_weights.h"
+#include "sampler.h"
 
 namespace pagedllm {
 namespace cpu {
@@ -72,9 +73,18 @@ class CpuBackend final : public Backend {
     return out;
   }
 
-  void step(const BlockMoves& moves, const ForwardBatch& batch, float* logits_out) override {
+  void step(const BlockMoves& moves, const ForwardBatch& batch, float* logits_out, const SampleBatch* sampling,
+            const SampleOutputs* sampled) override {
     apply_moves(moves);
-    if (batch.num_tokens > 0) forward(batch, logits_out);
+    if (batch.num_tokens == 0) return;
+    if (!sampling) return forward(batch, logits_out);
+    // Sampled in the backend: the logits stay in a buffer of ours and only the host rows are copied out.
+    const size_t vocab = config_.vocab_size;
+    logits_.resize(static_cast<size_t>(batch.num_logits) * vocab);
+    forward(batch, logits_.data());
+    sample_rows(pool_, logits_.data(), config_.vocab_size, *sampling, *sampled);
+    for (int i = 0; i < sampling->num_host_rows; ++i)
+      std::copy_n(logits_.data() + sampling->host_rows[i] * vocab, vocab, logits_out + i * vocab);
   }
 
   void read_kv_block(int layer, int block, bool from_swap, float* k_out, float* v_out) override {
@@ -204,7 +214,7 @@ class CpuBackend final : public Backend {
   KvLayout layout_;
   std::vector<KvArray> key_cache_, value_cache_, key_swap_, value_swap_;
   // Activations, grown to the largest batch seen and reused.
-  std::vector<float> residual_, hidden_, qkv_, attention_out_, gate_up_, activated_, cos_sin_, final_rows_, final_residual_;
+  std::vector<float> residual_, hidden_, qkv_, attention_out_, gate_up_, activated_, cos_sin_, final_rows_, final_residual_, logits_;
 };
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include "cuda_ops.h"
 #include "cuda_weights.h"
 #include "decode_graphs.h"
+#include "device_sampler.h"
 #include "gemm.h"
 #include "pagedllm/backend.h"
 
@@ -86,17 +87,20 @@ class CudaBackend final : public Backend {
     return info;
   }
 
-  void step(const BlockMoves& moves, const ForwardBatch& batch, float* logits_out) override {
+  void step(const BlockMoves& moves, const ForwardBatch& batch, float* logits_out, const SampleBatch* sampling,
+            const SampleOutputs* sampled) override {
     validate(batch);
+    if (sampling) sampler_.upload(*sampling, model_.vocab_size, stream_);
     const int bucket = use_graphs_ ? graph_bucket(batch) : 0;
     if (bucket > 0) {
-      step_decode_graph(moves, batch, bucket, logits_out);
+      step_decode_graph(moves, batch, bucket, logits_out, sampling);
     } else {
       upload_indices(moves, batch);
       apply_moves(moves);
-      if (batch.num_tokens > 0) forward(batch, logits_out);
+      if (batch.num_tokens > 0) forward(batch, logits_out, sampling);
     }
     PAGEDLLM_CUDA_CHECK(cudaStreamSynchronize(stream_));
+    if (sampling) sampler_.download(*sampled, stream_);
   }
 
   void read_kv_block(int layer, int block, bool from_swap, float* k_out, float* v_out) override {
@@ -215,14 +219,23 @@ class CudaBackend final : public Backend {
 
   // The step padded to its bucket runs as a CUDA graph keyed by (bucket, attention partitions); index upload and
   // block moves stay outside it, and the wanted logits rows are copied out after it.
-  void step_decode_graph(const BlockMoves& moves, const ForwardBatch& batch, int bucket, float* logits_out) {
+  void step_decode_graph(const BlockMoves& moves, const ForwardBatch& batch, int bucket, float* logits_out, const SampleBatch* sampling) {
     const int max_context = *std::max_element(batch.context_lens, batch.context_lens + batch.num_seqs);
     const int partitions = std::max(1, ceil_div(max_context, kAttentionPartitionTokens));
     padded_.fill(batch, bucket, partitions, cache_.block_size);
     upload_indices(moves, padded_.batch());
     apply_moves(moves);
-    graphs_.run({bucket, partitions}, stream_, [&] { forward(padded_.batch(), nullptr); });
+    graphs_.run({bucket, partitions}, stream_, [&] { forward(padded_.batch(), nullptr, nullptr); });
     const size_t row_bytes = size_t(model_.vocab_size) * sizeof(float);
+    if (sampling) {  // sampled after the graph (the samples change every step); only JS's rows are copied out
+      const int logits_rows = *std::max_element(batch.logits_indices, batch.logits_indices + batch.num_logits) + 1;
+      sampler_.sample(last_logits_, 0, batch.num_logits, batch.logits_indices, logits_rows, stream_);
+      for (int k = 0; k < sampling->num_host_rows; ++k)
+        PAGEDLLM_CUDA_CHECK(cudaMemcpyAsync(logits_out + size_t(k) * model_.vocab_size,
+                                            last_logits_ + size_t(batch.logits_indices[sampling->host_rows[k]]) * model_.vocab_size,
+                                            row_bytes, cudaMemcpyDeviceToHost, stream_));
+      return;
+    }
     for (int i = 0; i < batch.num_logits; ++i)  // decode steps ask for rows 0..n-1 in order: one copy then
       if (i == 0 || batch.logits_indices[i] != batch.logits_indices[i - 1] + 1) {
         int run = 1;
@@ -262,7 +275,8 @@ class CudaBackend final : public Backend {
     copy_blocks(kv_pool_.as<T>(), device_index(copy_pairs_at_), moves.num_copies, layout_, stream_);
   }
 
-  void forward(const ForwardBatch& batch, float* logits_out) {
+  // With sampling: each LM-head chunk is sampled on the device and only the host rows are copied to logits_out.
+  void forward(const ForwardBatch& batch, float* logits_out, const SampleBatch* sampling) {
     const int n = batch.num_tokens, H = model_.hidden_size, I = model_.intermediate_size, D = model_.head_dim;
     const int q_width = model_.num_heads * D, kv_width = model_.num_kv_heads * D, qkv_width = q_width + 2 * kv_width;
     const int num_logits = batch.num_logits, V = model_.vocab_size;
@@ -342,7 +356,15 @@ class CudaBackend final : public Backend {
                          final_rows, stream_);
       gemm_->linear(final_rows, weights_->lm_head(), nullptr, rows, V, H, logits, gemm_workspace);
       last_logits_ = logits;
-      if (logits_out != nullptr)  // null while a decode graph is captured: its caller copies the rows out
+      if (sampling) {
+        sampler_.sample(logits, first, rows, nullptr, rows, stream_);
+        for (int k = 0; k < sampling->num_host_rows; ++k) {
+          const int row = sampling->host_rows[k];
+          if (row >= first && row < first + rows)
+            PAGEDLLM_CUDA_CHECK(cudaMemcpyAsync(logits_out + size_t(k) * V, logits + size_t(row - first) * V, size_t(V) * sizeof(float),
+                                                cudaMemcpyDeviceToHost, stream_));
+        }
+      } else if (logits_out != nullptr)  // null while a decode graph is captured: its caller copies the rows out
         PAGEDLLM_CUDA_CHECK(cudaMemcpyAsync(logits_out + size_t(first) * V, logits, size_t(rows) * V * sizeof(float),
                                             cudaMemcpyDeviceToHost, stream_));
     }
@@ -358,6 +380,7 @@ class CudaBackend final : public Backend {
   bool use_graphs_ = true;
   DecodeGraphs graphs_;
   PaddedDecodeBatch padded_;
+  DeviceSampler sampler_;
   const float* last_logits_ = nullptr;  // the last LM-head chunk in scratch
   KvLayout layout_;
   DeviceMemory kv_pool_;

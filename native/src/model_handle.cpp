@@ -1,9 +1,12 @@
-// Model loading and stepping off the event loop (Napi::AsyncWorker), with logits handed to JS zero-copy.
+// Model loading and stepping off the event loop (Napi::AsyncWorker), with logits handed to JS zero-copy; a step given
+// sampling arrays samples in the backend and hands back tokens, logprobs and only the logits rows JS still samples.
 #include "model_handle.h"
 
+#include <optional>
 #include <vector>
 
 #include "js_convert.h"
+#include "sampling_input.h"
 
 namespace pagedllm {
 
@@ -60,6 +63,7 @@ struct StepInput {
   std::vector<int32_t> copies, swap_out, swap_in;
   std::vector<int32_t> token_ids, positions, slot_mapping, query_start_loc, context_lens, block_tables, logits_indices;
   int max_blocks_per_seq = 0;
+  std::optional<SamplingInput> sampling;
 
   BlockMoves moves() const {
     BlockMoves m;
@@ -102,7 +106,7 @@ std::vector<int32_t> copy_pairs(const Napi::Object& moves, const char* name) {
   return pairs;
 }
 
-StepInput parse_step_input(const Napi::Object& moves, const Napi::Object& batch) {
+StepInput parse_step_input(const Napi::Object& moves, const Napi::Object& batch, const Napi::Value& sampling, int vocab) {
   StepInput in;
   in.copies = copy_pairs(moves, "copies");
   in.swap_out = copy_pairs(moves, "swapOut");
@@ -118,6 +122,7 @@ StepInput parse_step_input(const Napi::Object& moves, const Napi::Object& batch)
   in.max_blocks_per_seq = js::int_field(batch, "maxBlocksPerSeq");
   in.block_tables = copy_int32(batch.Get("blockTables"), "blockTables", seqs * in.max_blocks_per_seq);
   in.logits_indices = copy_int32(batch.Get("logitsIndices"), "logitsIndices");
+  if (sampling.IsObject()) in.sampling = parse_sampling_input(sampling.As<Napi::Object>(), static_cast<int>(in.logits_indices.size()), vocab);
   return in;
 }
 
@@ -130,9 +135,18 @@ class StepWorker : public Napi::AsyncWorker {
 
   void Execute() override {
     try {
-      logits_ = std::make_unique<std::vector<float>>(input_.logits_indices.size() * static_cast<size_t>(loaded_->vocab_size));
-      std::lock_guard<std::mutex> lock(loaded_->mutex);
-      loaded_->backend->step(input_.moves(), input_.batch(), logits_->data());
+      const size_t rows = input_.sampling ? input_.sampling->host_rows.size() : input_.logits_indices.size();
+      logits_ = std::make_unique<std::vector<float>>(rows * static_cast<size_t>(loaded_->vocab_size));
+      if (input_.sampling) {
+        results_.emplace(*input_.sampling);
+        const SampleBatch sampling = input_.sampling->batch();
+        const SampleOutputs sampled = results_->outputs();
+        std::lock_guard<std::mutex> lock(loaded_->mutex);
+        loaded_->backend->step(input_.moves(), input_.batch(), logits_->data(), &sampling, &sampled);
+      } else {
+        std::lock_guard<std::mutex> lock(loaded_->mutex);
+        loaded_->backend->step(input_.moves(), input_.batch(), logits_->data(), nullptr, nullptr);
+      }
     } catch (const std::exception& e) {
       SetError(e.what());
     }
@@ -145,7 +159,12 @@ class StepWorker : public Napi::AsyncWorker {
     Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(env, logits->data(), count * sizeof(float),
                                                       [](Napi::Env, void*, std::vector<float>* owned) { delete owned; },
                                                       logits);
-    deferred_.Resolve(Napi::Float32Array::New(env, count, buffer, 0));
+    Napi::Float32Array array = Napi::Float32Array::New(env, count, buffer, 0);
+    if (!results_) return deferred_.Resolve(array);
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("logits", array);
+    out.Set("sampled", results_->to_js(env));
+    deferred_.Resolve(out);
   }
   void OnError(const Napi::Error& error) override { deferred_.Reject(error.Value()); }
 
@@ -154,6 +173,7 @@ class StepWorker : public Napi::AsyncWorker {
   std::shared_ptr<LoadedBackend> loaded_;
   StepInput input_;
   std::unique_ptr<std::vector<float>> logits_;
+  std::optional<SamplingResults> results_;
 };
 
 }  // namespace
@@ -208,9 +228,10 @@ Napi::Value ModelHandle::Info(const Napi::CallbackInfo& info) {
 Napi::Value ModelHandle::Step(const Napi::CallbackInfo& info) {
   auto loaded = require_open(info.Env());
   if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsObject()) {
-    throw Napi::TypeError::New(info.Env(), "step(moves, batch) expects two objects");
+    throw Napi::TypeError::New(info.Env(), "step(moves, batch[, sampling]) expects objects");
   }
-  auto* worker = new StepWorker(info.Env(), loaded, parse_step_input(info[0].As<Napi::Object>(), info[1].As<Napi::Object>()));
+  auto* worker = new StepWorker(info.Env(), loaded,
+                                parse_step_input(info[0].As<Napi::Object>(), info[1].As<Napi::Object>(), info[2], loaded->vocab_size));
   Napi::Promise promise = worker->promise();
   worker->Queue();
   return promise;

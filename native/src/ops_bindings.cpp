@@ -8,6 +8,7 @@
 #include "../cpu/kernels.h"
 #include "../cpu/quant_formats.h"
 #include "js_convert.h"
+#include "sampler_binding.h"
 #include "token_mask_binding.h"
 
 namespace pagedllm {
@@ -314,6 +315,7 @@ Napi::Object CreateOps(Napi::Env env) {
   ops.Set("measureCeilings", Napi::Function::New(env, MeasureCeilings));
   add_quant_ops(env, ops);
   AddTokenMaskOps(env, ops);
+  AddSamplerOps(env, ops, ops_pool);
   return ops;
 }
 

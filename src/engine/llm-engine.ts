@@ -10,6 +10,7 @@ import {ModelRunner} from './model-runner.js'
 import {planKvPool} from './kv-pool-sizing.js'
 import {cudaStatus, loadNativeModel, nativeBuildInfo, type NativeModel, type NativeModelInfo} from './native.js'
 import {OutputProcessor} from './output-processor.js'
+import {backendSamplingEnabled} from './native-sampling.js'
 import {GrammarService} from './guided/grammar-service.js'
 import {SequenceGuides} from './guided/sequence-guides.js'
 import {RequestHandle, snapshotGroup, type RequestOutput} from './request-output.js'
@@ -340,7 +341,7 @@ export class LLMEngine {
     let result
     try {
       this.outputs.prefetchMasks(out.scheduled)
-      result = await this.runner.run(out)
+      result = await this.runner.run(out, (rows) => (backendSamplingEnabled() ? this.outputs.planSampling(out.scheduled, rows) : null))
     } catch (error) {
       for (const group of new Set(out.scheduled.map((entry) => entry.group))) this.failGroup(group, error)
       return true
@@ -351,7 +352,7 @@ export class LLMEngine {
     this.stepInFlight = true
     let touched
     try {
-      touched = await this.outputs.process(out.scheduled, result.rows, result.logits, nowSeconds())
+      touched = await this.outputs.process(out.scheduled, result.rows, result.logits, nowSeconds(), result.backend)
     } catch (error) {
       for (const group of new Set(out.scheduled.map((entry) => entry.group))) this.failGroup(group, error)
       return true

@@ -1,6 +1,7 @@
 // Turns a scheduler output into flat typed arrays and runs them as ONE native call per step.
 import type {BlockCopy, BlockManager, BlockMapping} from './block-manager.js'
 import type {BlockMovesArrays, ForwardBatchArrays, NativeModel} from './native.js'
+import {compactRows, type NativeSampledArrays, type NativeSamplingArrays} from './native-sampling.js'
 import type {ScheduledSequence, SchedulerOutput} from './scheduler.js'
 
 /** Where each scheduled sequence's logits rows landed in the returned logits array. */
@@ -118,10 +119,18 @@ export class ModelRunner {
     private readonly blockSize: number,
   ) {}
 
-  /** Runs one step; resolves with the logits of the requested rows and where each sequence's rows are. */
-  async run(output: SchedulerOutput): Promise<{logits: Float32Array; rows: LogitsRows[]}> {
+  /**
+   * Runs one step; resolves with the logits JS reads and where each sequence's rows are in them. `planSampling` (given
+   * where the rows are) may ask the backend to sample: then only its host rows come back, plus the backend's samples.
+   */
+  async run<Plan extends {arrays: NativeSamplingArrays}>(
+    output: SchedulerOutput,
+    planSampling: (rows: readonly LogitsRows[]) => Plan | null = () => null,
+  ): Promise<{logits: Float32Array; rows: LogitsRows[]; backend: {plan: Plan; sampled: NativeSampledArrays} | null}> {
     const prepared = prepareStep(output, this.blockManager, this.blockSize)
-    const logits = await this.model.step(prepared.moves, prepared.batch)
-    return {logits, rows: prepared.rows}
+    const plan = planSampling(prepared.rows)
+    if (plan === null) return {logits: await this.model.step(prepared.moves, prepared.batch), rows: prepared.rows, backend: null}
+    const {logits, sampled} = await this.model.stepAndSample(prepared.moves, prepared.batch, plan.arrays)
+    return {logits, rows: compactRows(prepared.rows, plan.arrays.hostRows), backend: {plan, sampled}}
   }
 }

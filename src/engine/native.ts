@@ -8,6 +8,7 @@ import {describeCudaStatus, type NativeCudaStatus} from './device.js'
 import {ModelLoadError} from './errors.js'
 import type {ModelConfig} from './model/model-config.js'
 import type {TensorInfo} from './model/safetensors.js'
+import type {NativeSampledArrays, NativeSamplingArrays} from './native-sampling.js'
 
 export interface ForwardBatchArrays {
   tokenIds: Int32Array
@@ -64,6 +65,7 @@ export interface LoadNativeModelOptions {
 interface NativeModelHandle {
   info(): NativeModelInfo
   step(moves: BlockMovesArrays, batch: ForwardBatchArrays): Promise<Float32Array>
+  step(moves: BlockMovesArrays, batch: ForwardBatchArrays, sampling: NativeSamplingArrays): Promise<{logits: Float32Array; sampled: NativeSampledArrays}>
   readKvBlock(layer: number, block: number, fromSwap: boolean): {k: Float32Array; v: Float32Array}
   close(): void
 }
@@ -81,6 +83,8 @@ export interface NativeOps {
    * NaN logits are skipped by max/argmax and make the log-sum-exp NaN. Runs on the calling thread.
    */
   rowStats(logits: Float32Array, numRows: number, vocabSize: number): Float64Array
+  /** The CPU backend's sampler (native/cpu/sampler.cpp) over rows of `logits`, on the ops pool (tests compare it with sampler.ts). */
+  sampleRows(logits: Float32Array, numRows: number, vocabSize: number, sampling: NativeSamplingArrays): NativeSampledArrays
   /** out = row where `mask` (a bit per token, ceil(vocab / 32) words) allows, -Infinity elsewhere; calling thread. */
   applyTokenMask(row: Float32Array, mask: Int32Array, out: Float32Array): void
   /** y[numRows, outFeatures] = x W^T (+ bias), W converted to `format` on every call (LinearWeights keeps it). */
@@ -155,6 +159,11 @@ export class NativeModel {
   /** Applies the block moves, runs one forward pass off the event loop; resolves to [logitsIndices.length * vocab] logits. */
   step(moves: BlockMovesArrays, batch: ForwardBatchArrays): Promise<Float32Array> {
     return this.#open().step(moves, batch)
+  }
+
+  /** step() that also samples in the backend: returns only the logits of sampling.hostRows (in that order) and the samples. */
+  stepAndSample(moves: BlockMovesArrays, batch: ForwardBatchArrays, sampling: NativeSamplingArrays): Promise<{logits: Float32Array; sampled: NativeSampledArrays}> {
+    return this.#open().step(moves, batch, sampling)
   }
 
   /** One block of one layer's K and V cache as fp32, [blockSize, numKvHeads, headDim] each (a test hook). */

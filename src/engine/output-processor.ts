@@ -6,9 +6,10 @@ import {IncrementalDetokenizer} from './detokenizer.js'
 import type {Tokenizer} from './model/tokenizer.js'
 import type {LogitsRows} from './model-runner.js'
 import {chosenTokenLogprobs} from './logprobs.js'
-import {makeRng, type Rng} from './random.js'
+import {DrawPurpose, sampleUniform} from './philox.js'
+import {planBackendSampling, sampledResult, type NativeSampledArrays, type SamplingPlan} from './native-sampling.js'
 import type {CompletionOutput} from './request-output.js'
-import {biasedRow, promptTokenLogprobs, sampleRows, samplingDistribution, topLogprobsOfRow, type SampleRequest} from './sampler.js'
+import {biasedRow, promptTokenLogprobs, sampleRows, samplingDistribution, topLogprobsOfRow, type SampleRequest, type SampleResult} from './sampler.js'
 import type {ScheduledSequence, Scheduler} from './scheduler.js'
 import {checkStop} from './stop-checker.js'
 import {SequenceStatus, type Sequence, type SequenceGroup} from './sequence.js'
@@ -16,9 +17,9 @@ import type {Speculator} from './spec-decode/speculator.js'
 import {verifyByRejection} from './spec-decode/rejection-sampler.js'
 import {verifyDraft} from './spec-decode/verify.js'
 
-/** Per-sequence state that lives outside the sequence's data: its generator and its detokenizer. */
+/** Per-sequence state that lives outside the sequence's data: its random stream (index in its group) and its detokenizer. */
 interface SequenceState {
-  rng: Rng
+  stream: number
   detokenizer: IncrementalDetokenizer
 }
 
@@ -43,11 +44,28 @@ export class OutputProcessor {
     this.guides.prefetch(scheduled.filter((entry) => entry.samples && entry.draftTokenIds.length === 0 && !entry.group.params.useBeamSearch))
   }
 
-  /** Applies one step's logits to the scheduled sequences. Returns the groups that changed. */
-  async process(scheduled: readonly ScheduledSequence[], rows: readonly LogitsRows[], logits: Float32Array, now: number): Promise<Set<SequenceGroup>> {
+
+  /** Before a step: what the backend samples (native-sampling.ts); a best_of request's first sample is planned as its forks. */
+  planSampling(scheduled: readonly ScheduledSequence[], rows: readonly LogitsRows[]): SamplingPlan | null {
+    return planBackendSampling(scheduled, rows, (group, seq, row) =>
+      this.forksOnSample(group, seq)
+        ? Array.from({length: group.params.bestOf}, (_, stream) => this.sampleRequest(group, seq, row, stream))
+        : [this.sampleRequest(group, seq, row)],
+    )
+  }
+
+  /** Applies one step: `logits` holds the rows JS reads (all without a plan), `backend` the backend's samples. Returns the groups that changed. */
+  async process(
+    scheduled: readonly ScheduledSequence[],
+    rows: readonly LogitsRows[],
+    logits: Float32Array,
+    now: number,
+    backend: {plan: SamplingPlan; sampled: NativeSampledArrays} | null = null,
+  ): Promise<Set<SequenceGroup>> {
     const touched = new Set<SequenceGroup>()
     const sampleRequests: SampleRequest[] = []
     const sampleTargets: Array<{group: SequenceGroup; seq: Sequence}> = []
+    const backendResults: Array<{group: SequenceGroup; seq: Sequence; result: SampleResult}> = []
     const beamCandidates = new Map<SequenceGroup, BeamCandidates[]>()
 
     scheduled.forEach((entry, i) => {
@@ -71,7 +89,12 @@ export class OutputProcessor {
         return
       }
       // The first sample of a best_of > 1 request forks the prompt into its samples; they share its blocks.
-      const targets = seq.outputLength === 0 && group.sequences.length === 1 ? this.forkSamples(group, seq) : [seq]
+      const targets = this.forksOnSample(group, seq) ? this.forkSamples(group, seq) : [seq]
+      const first = backend?.plan.firstSample[i] ?? -1
+      if (first >= 0) {
+        targets.forEach((seq, k) => backendResults.push({group, seq, result: sampledResult(backend!.sampled, first + k, backend!.plan.arrays.topStride, group.params)}))
+        return
+      }
       for (const target of targets) {
         sampleRequests.push(this.sampleRequest(group, target, row.sampleRow))
         sampleTargets.push({group, seq: target})
@@ -82,8 +105,8 @@ export class OutputProcessor {
     const masks = await this.guides.masksFor(sampleTargets)
     masks.forEach((mask, i) => (sampleRequests[i]!.allowedMask = mask))
     const results = sampleRows(logits, this.vocabSize, sampleRequests)
-    results.forEach((result, i) => {
-      const {group, seq} = sampleTargets[i]!
+    const sampled = [...backendResults, ...results.map((result, i) => ({...sampleTargets[i]!, result}))]
+    sampled.forEach(({group, seq, result}) => {
       group.times.firstToken ??= now
       seq.appendToken(result.tokenId, result.logprob, result.topLogprobs ?? undefined)
       this.afterAppend(group, seq)
@@ -118,7 +141,8 @@ export class OutputProcessor {
               return {tokenId, finished: seq.status !== SequenceStatus.Running}
             },
             sampleAndAppend,
-            rng: this.stateOf(group, seq).rng,
+            acceptUniform: () => sampleUniform(group.params.seed ?? 0, this.stateOf(group, seq).stream, seq.outputLength, DrawPurpose.Accept),
+            residualUniform: () => sampleUniform(group.params.seed ?? 0, this.stateOf(group, seq).stream, seq.outputLength),
           })
     this.speculator?.record(group, seq, draft.length, accepted)
     if (seq.status !== SequenceStatus.Running) return // finished: its blocks are already freed
@@ -142,11 +166,8 @@ export class OutputProcessor {
   private stateOf(group: SequenceGroup, seq: Sequence): SequenceState {
     let state = this.states.get(seq.seqId)
     if (!state) {
-      // The engine gives every request a seed (its own or a derived one).
-      const seed = group.params.seed ?? 0
-      const stream = group.sequences.indexOf(seq)
       state = {
-        rng: makeRng(seed, stream),
+        stream: group.sequences.indexOf(seq),
         detokenizer: new IncrementalDetokenizer(this.tokenizer, seq.tokenIds.slice(0, seq.promptLength), {
           skipSpecialTokens: group.params.skipSpecialTokens,
         }),
@@ -170,7 +191,13 @@ export class OutputProcessor {
     return {tokenIds: keep.map((i) => top.tokenIds[i]!), logprobs: keep.map((i) => top.logprobs[i]!)}
   }
 
-  private sampleRequest(group: SequenceGroup, seq: Sequence, row: number): SampleRequest {
+  /** Whether this sample is the first of a best_of > 1 request, which forks the prompt into its samples. */
+  private forksOnSample(group: SequenceGroup, seq: Sequence): boolean {
+    return seq.outputLength === 0 && group.sequences.length === 1 && group.params.bestOf > 1
+  }
+
+  /** `stream` overrides the sequence's own (a fork planned before it exists). */
+  private sampleRequest(group: SequenceGroup, seq: Sequence, row: number, stream?: number): SampleRequest {
     const {params} = group
     const suppress = seq.outputLength < params.minTokens ? [...(params.ignoreEos ? [] : this.eosTokenIds), ...params.stopTokenIds] : []
     suppress.push(...this.guides.bannedTokens(group, seq))
@@ -179,7 +206,9 @@ export class OutputProcessor {
       params,
       promptTokenIds: seq.tokenIds.slice(0, seq.promptLength),
       outputTokenIds: seq.outputTokenIds,
-      rng: this.stateOf(group, seq).rng,
+      // The engine gives every request a seed (its own or a derived one).
+      seed: params.seed ?? 0,
+      stream: stream ?? this.stateOf(group, seq).stream,
       suppressTokenIds: suppress,
     }
   }

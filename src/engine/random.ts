@@ -1,5 +1,4 @@
-// Seeded pseudo-random generators for sampling: one independent, reproducible stream per (request seed, sequence index).
-import {randomBytes} from 'node:crypto'
+// Seeded pseudo-random streams for synthetic weights and test data (sampling draws come from philox.ts instead).
 
 export interface Rng {
   /** A uniform float in [0, 1) with 53 random bits. */
@@ -65,9 +64,4 @@ export function makeRng(seed: number, stream: number): Rng {
   // Each state word hashes all inputs with a different salt, so stream k of seed s never aliases stream j of seed t.
   const word = (salt: number) => mix32(mix32(mix32(seedLow ^ salt) ^ seedHigh) ^ Math.imul(stream + 1, 0x9e3779b9))
   return new Xoshiro128StarStar([word(0x243f6a88), word(0x85a308d3), word(0x13198a2e), word(0x03707344)])
-}
-
-/** A fresh random 32-bit seed, for requests that did not give one. */
-export function randomSeed(): number {
-  return randomBytes(4).readUInt32LE(0)
 }

@@ -1,7 +1,8 @@
 // Turns each row of logits into one sampled token: penalties, suppression, greedy or temperature/top-k/top-p/min-p sampling, logprobs.
 //
 // Order (vLLM's): logit_bias, then repetition penalty, then frequency/presence penalties, then suppression (min_tokens) -> argmax when
-// greedy -> else divide by temperature -> top-k -> top-p (over the top-k renormalized) -> min-p -> draw one token.
+// greedy -> else divide by temperature -> top-k -> top-p (over the top-k renormalized) -> min-p -> draw one token with
+// the Philox uniform of (seed, stream, output position) (philox.ts), so a draw never depends on the batch.
 // Reported logprobs are those of the RAW logits (log_softmax with no penalty and temperature 1), as vLLM reports
 // them; beam search and cumulative logprobs use the same numbers.
 //
@@ -10,9 +11,12 @@
 // and suppression and restored before returning (only the few touched entries are saved), so nothing vocab-sized is
 // copied; an edited row gets its own native stats call. Filters find their cut with a radix select over the weights
 // (weight-cutoff.ts) instead of sorting the vocabulary. Scratch buffers are reused.
+//
+// The engine samples most rows in the backend (native/cpu/sampler.cpp, native-sampling.ts decides which); this file
+// is the reference those samplers are tested against and samples the rows that need their logits in JS.
 import {isGreedy, type SamplingParams} from './sampling-params.js'
 import type {TokenLogprobs} from './sequence.js'
-import type {Rng} from './random.js'
+import {sampleUniform} from './philox.js'
 import {fastExp} from './fast-exp.js'
 import {rowStatsOf, statsAt, tokenLogprobsOfRow, type RowStats} from './logprobs.js'
 import {KEEP_ALL, WeightCutFinder, shorterCut, type WeightCut} from './weight-cutoff.js'
@@ -27,8 +31,9 @@ export interface SampleRequest {
   /** Presence/frequency penalties count OUTPUT tokens only (OpenAI); repetition_penalty covers prompt + output (vLLM/HF). */
   promptTokenIds: readonly number[]
   outputTokenIds: readonly number[]
-  /** Per-sequence generator; one draw per non-greedy sample, none when greedy. */
-  rng: Rng
+  /** Request seed and sequence index within the request: a non-greedy sample draws sampleUniform(seed, stream, outputTokenIds.length). */
+  seed: number
+  stream: number
   /** Tokens that must not be sampled now (EOS and stop_token_ids while min_tokens is not reached, bad-word endings). */
   suppressTokenIds: readonly number[]
   /** Bitmask of the tokens that may be sampled (bit t of word t >> 5); absent or null = all. */
@@ -120,7 +125,7 @@ function sampleRow(row: Float32Array, request: SampleRequest, raw: RowStats): Sa
       ? Math.max(firstAllowed(mask, row.length), 0)
       : isGreedy(params)
         ? sampled.argmax
-        : drawToken(working, params, sampled.max, request.rng)
+        : drawToken(working, params, sampled.max, sampleUniform(request.seed, request.stream, request.outputTokenIds.length))
   restoreEdits(working)
   return {
     tokenId,
@@ -180,12 +185,12 @@ function restoreEdits(row: Float32Array): void {
   for (let i = 0; i < scratch.savedIds.length; i++) row[scratch.savedIds[i]!] = scratch.savedValues[i]!
 }
 
-/** Temperature, top-k, top-p, min-p, then one draw from what is left; `max` is the row's (as edited) largest logit. */
-function drawToken(row: Float32Array, params: SamplingParams, max: number, rng: Rng): number {
+/** Temperature, top-k, top-p, min-p, then one draw (`uniform` in [0, 1)) from what is left; `max` is the row's (as edited) largest logit. */
+function drawToken(row: Float32Array, params: SamplingParams, max: number, uniform: number): number {
   const {cut, totalWeight} = filteredWeights(row, params, max)
   return cut === KEEP_ALL && params.minP === 0
-    ? drawFromAll(scratch.weights, totalWeight, rng)
-    : drawFromCut(scratch.weights, scratch.weightBits, cut, params.minP, rng)
+    ? drawFromAll(scratch.weights, totalWeight, uniform)
+    : drawFromCut(scratch.weights, scratch.weightBits, cut, params.minP, uniform)
 }
 
 /** Fills scratch.weights with softmax(row / temperature) relative to the best token; returns the top-k/top-p cut. */
@@ -208,8 +213,8 @@ function filteredWeights(row: Float32Array, params: SamplingParams, max: number)
   return {cut, totalWeight}
 }
 
-function drawFromAll(weights: Float32Array, totalWeight: number, rng: Rng): number {
-  const target = rng.nextFloat() * totalWeight
+function drawFromAll(weights: Float32Array, totalWeight: number, uniform: number): number {
+  const target = uniform * totalWeight
   let cumulative = 0
   let last = 0
   for (let i = 0; i < weights.length; i++) {
@@ -221,7 +226,7 @@ function drawFromAll(weights: Float32Array, totalWeight: number, rng: Rng): numb
   return last // rounding left the target a hair above the sum
 }
 
-function drawFromCut(weights: Float32Array, weightBits: Int32Array, cut: WeightCut, minP: number, rng: Rng): number {
+function drawFromCut(weights: Float32Array, weightBits: Int32Array, cut: WeightCut, minP: number, uniform: number): number {
   // min-p compares with the best token's probability, which is weight 1 here (ratios survive renormalization).
   const kept = scratch.kept
   let numKept = 0
@@ -235,7 +240,7 @@ function drawFromCut(weights: Float32Array, weightBits: Int32Array, cut: WeightC
       keptWeight += weights[i]!
     }
   }
-  const target = rng.nextFloat() * keptWeight
+  const target = uniform * keptWeight
   let cumulative = 0
   for (let k = 0; k < numKept; k++) {
     cumulative += weights[kept[k]!]!

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "sampling.h"
+
 namespace pagedllm {
 
 enum class DType { F32, F16, BF16 };
@@ -105,8 +107,11 @@ class Backend {
  public:
   virtual ~Backend() = default;
   virtual BackendInfo info() const = 0;
-  // Applies moves, then runs the model; writes num_logits * vocab_size floats to logits_out.
-  virtual void step(const BlockMoves& moves, const ForwardBatch& batch, float* logits_out) = 0;
+  // Applies moves, then runs the model. Without sampling: writes num_logits * vocab_size floats to logits_out.
+  // With sampling: samples its specs from the step's logits into `sampled`, and writes only sampling->host_rows
+  // (the rows JS still samples) to logits_out, compactly in that order.
+  virtual void step(const BlockMoves& moves, const ForwardBatch& batch, float* logits_out, const SampleBatch* sampling,
+                    const SampleOutputs* sampled) = 0;
   // Test hook: copies one block of one layer's K and V cache out as fp32
   // ([block_size, num_kv_heads, head_dim] each).
   virtual void read_kv_block(int layer, int block, bool from_swap, float* k_out, float* v_out) = 0;

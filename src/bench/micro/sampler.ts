@@ -1,6 +1,9 @@
-// Micro-benchmark of the sampler (tinybench): ms per row for greedy, temperature, top-p, top-k and penalties at real vocab sizes.
+// Micro-benchmark of the samplers (tinybench): ms per row for greedy, temperature, top-p, top-k and penalties at real vocab
+// sizes, the JS sampler (sampler.ts) and the CPU backend's (ops.sampleRows, on the ops pool) on the same rows.
 import {fileURLToPath} from 'node:url'
 import {Bench} from 'tinybench'
+import {nativeOps} from '../../engine/native.js'
+import {encodeSampleRequests} from '../../engine/native-sampling.js'
 import {makeRng} from '../../engine/random.js'
 import {makeSamplingParams, type SamplingParams} from '../../engine/sampling-params.js'
 import {sampleRows, type SampleRequest} from '../../engine/sampler.js'
@@ -65,13 +68,19 @@ export async function runSamplerBenchmark(options: SamplerBenchOptions = {}): Pr
           params,
           promptTokenIds: benchCase.penalties ? tokenHistory(512, vocabSize, 2 * row) : [],
           outputTokenIds: benchCase.penalties ? tokenHistory(128, vocabSize, 2 * row + 1) : [],
-          rng: makeRng(7, row),
+          seed: 7,
+          stream: row,
           suppressTokenIds: [],
         }))
         const name = `${benchCase.name} | vocab ${vocabSize} | batch ${batchSize}`
-        shapes.set(name, {vocabSize, batchSize})
-        bench.add(name, () => {
+        shapes.set(`${name} | js`, {vocabSize, batchSize})
+        bench.add(`${name} | js`, () => {
           sampleRows(logits, vocabSize, requests)
+        })
+        const arrays = encodeSampleRequests(requests, [])
+        shapes.set(`${name} | native`, {vocabSize, batchSize})
+        bench.add(`${name} | native`, () => {
+          nativeOps().sampleRows(logits, batchSize, vocabSize, arrays)
         })
       }
     }

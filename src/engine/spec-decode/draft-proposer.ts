@@ -7,7 +7,7 @@
 // ONE native call of the draft model. Mirrors of sequences that finish, abort or leave the running queue (preempted,
 // swapped) are freed; a fork gets its own mirror, rebuilt from the draft's prefix cache.
 import type {BlockCopy} from '../block-manager.js'
-import {makeRng, type Rng} from '../random.js'
+import {DrawPurpose, sampleUniform} from '../philox.js'
 import {sampleRows, samplingDistribution, type SampleRequest} from '../sampler.js'
 import {isGreedy} from '../sampling-params.js'
 import type {ScheduledSequence, SchedulerOutput} from '../scheduler.js'
@@ -31,12 +31,9 @@ export interface DraftProposal {
 interface Mirror {
   group: SequenceGroup
   seq: Sequence
-  /** The draft's own stream of the request's seed (the target's streams are the sequence indices). */
-  rng: Rng
+  /** The target's stream (its index in its group): draft tokens take its Draft draws, position by position. */
+  stream: number
 }
-
-/** Draft streams sit far above any sequence index of a request. */
-const DRAFT_STREAM_BASE = 1 << 20
 
 interface Drafting {
   mirror: Mirror
@@ -121,8 +118,7 @@ export class DraftProposer {
       blockManager.allocate(draftGroup)
       const seq = draftGroup.sequences[0]!
       seq.status = SequenceStatus.Running
-      const stream = DRAFT_STREAM_BASE + group.sequences.indexOf(target)
-      mirror = {group: draftGroup, seq, rng: makeRng(group.params.seed ?? 0, stream)}
+      mirror = {group: draftGroup, seq, stream: group.sequences.indexOf(target)}
       this.mirrors.set(target, mirror)
     }
     // The last token is always computed again: its row gives the first draft token.
@@ -186,16 +182,18 @@ export class DraftProposer {
 
   private sampleDraftToken(entry: Drafting, logits: Float32Array, row: number): void {
     const {mirror, proposal} = entry
-    const {seq, group, rng} = mirror
+    const {seq, group, stream} = mirror
     const {params} = group
+    const seed = params.seed ?? 0
     const suppress = seq.outputLength < params.minTokens ? [...(params.ignoreEos ? [] : this.eosTokenIds), ...params.stopTokenIds] : []
-    const request: SampleRequest = {row, params, promptTokenIds: seq.tokenIds.slice(0, seq.promptLength), outputTokenIds: seq.outputTokenIds, rng, suppressTokenIds: suppress}
+    const request: SampleRequest = {row, params, promptTokenIds: seq.tokenIds.slice(0, seq.promptLength), outputTokenIds: seq.outputTokenIds, seed, stream, suppressTokenIds: suppress}
     let tokenId: number
     if (proposal.distributions === null) {
       tokenId = sampleRows(logits, this.draft.vocabSize, [request])[0]!.tokenId
     } else {
       const q = samplingDistribution(logits, this.draft.vocabSize, request)
-      tokenId = drawFrom(q, rng)
+      // The mirror shares the target's prompt length, so its output length is the target position this token takes.
+      tokenId = drawFrom(q, sampleUniform(seed, stream, seq.outputLength, DrawPurpose.Draft))
       proposal.distributions.push(q)
     }
     proposal.tokenIds.push(tokenId)

@@ -4,10 +4,10 @@
 // where p_i is the target's distribution at row i (after the request's penalties, temperature, top-k/top-p: exactly
 // what plain decoding samples from). On the first rejection the token is drawn from normalize(max(0, p_i - q_i)) and
 // the step ends; when every draft token is accepted, a bonus token is sampled from the last row as plain decoding
-// would. Each emitted token is then distributed exactly as p (Leviathan et al. 2023, Chen et al. 2023). Draws come
-// from the sequence's own seeded generator in a fixed order (one uniform per draft token checked, one for a residual
-// or the bonus), so a seeded request's tokens do not depend on the other requests in its batch.
-import type {Rng} from '../random.js'
+// would. Each emitted token is then distributed exactly as p (Leviathan et al. 2023, Chen et al. 2023). Draws are
+// counter-based (philox.ts): at output position t the acceptance test uses the Accept uniform of t and a residual the
+// Sample uniform of t, independent of each other and of the draft's own draw, so a seeded request's tokens do not
+// depend on the other requests in its batch.
 import type {VerifiedToken} from './verify.js'
 
 export interface RejectionHooks {
@@ -17,7 +17,9 @@ export interface RejectionHooks {
   append(row: number, tokenId: number): VerifiedToken
   /** Samples the row as plain decoding does and appends the token (the bonus token). */
   sampleAndAppend(row: number): VerifiedToken
-  rng: Rng
+  /** The uniforms of the output position the next appended token takes. */
+  acceptUniform(): number
+  residualUniform(): number
 }
 
 /** Walks rows[0..draft.length] (row i predicts the token after draft[i-1]); returns how many draft tokens were accepted. */
@@ -28,12 +30,12 @@ export function verifyByRejection(draft: readonly number[], draftDistributions: 
     const p = hooks.targetDistribution(rows[i]!)
     const q = draftDistributions[i]!
     const x = draft[i]!
-    const u = hooks.rng.nextFloat()
+    const u = hooks.acceptUniform()
     if (u * q[x]! < p[x]!) {
       if (hooks.append(rows[i]!, x).finished) return i + 1
       continue
     }
-    hooks.append(rows[i]!, drawResidual(p, q, hooks.rng))
+    hooks.append(rows[i]!, drawResidual(p, q, hooks.residualUniform()))
     return i
   }
   hooks.sampleAndAppend(rows[draft.length]!)
@@ -41,12 +43,12 @@ export function verifyByRejection(draft: readonly number[], draftDistributions: 
 }
 
 /** One draw from normalize(max(0, p - q)); p itself if rounding left no mass there. */
-export function drawResidual(p: Float32Array, q: Float32Array, rng: Rng): number {
+export function drawResidual(p: Float32Array, q: Float32Array, uniform: number): number {
   let total = 0
   for (let i = 0; i < p.length; i++) if (p[i]! > q[i]!) total += p[i]! - q[i]!
   const useP = !(total > 0)
   if (useP) for (let i = 0; i < p.length; i++) total += p[i]!
-  const target = rng.nextFloat() * total
+  const target = uniform * total
   let cumulative = 0
   let last = 0
   for (let i = 0; i < p.length; i++) {
@@ -60,8 +62,8 @@ export function drawResidual(p: Float32Array, q: Float32Array, rng: Rng): number
 }
 
 /** One draw from a normalized distribution (the draft's proposal). */
-export function drawFrom(distribution: Float32Array, rng: Rng): number {
-  const target = rng.nextFloat()
+export function drawFrom(distribution: Float32Array, uniform: number): number {
+  const target = uniform
   let cumulative = 0
   let last = 0
   for (let i = 0; i < distribution.length; i++) {

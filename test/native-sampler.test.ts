@@ -1,0 +1,166 @@
+// The backend's sampler (native/cpu/sampler.cpp) against the JS reference (sampler.ts) over random rows and parameter
+// combinations, with and without AVX2; Philox known answers; penalty, bias, min-p and mask edge cases.
+import assert from 'node:assert/strict'
+import {after, describe, it} from 'node:test'
+import {bitmaskOf} from '../src/engine/guided/token-mask.js'
+import {nativeOps} from '../src/engine/native.js'
+import {encodeSampleRequests, sampledResult} from '../src/engine/native-sampling.js'
+import {philox4x32, sampleUniform} from '../src/engine/philox.js'
+import {makeRng} from '../src/engine/random.js'
+import {sampleRows, type SampleRequest, type SampleResult} from '../src/engine/sampler.js'
+import {makeSamplingParams, type SamplingParams} from '../src/engine/sampling-params.js'
+
+const ops = nativeOps()
+const avx2 = ops.avx2Status()
+after(() => ops.setAvx2(avx2.enabled))
+
+function nativeSample(logits: Float32Array, vocab: number, requests: SampleRequest[]): SampleResult[] {
+  const arrays = encodeSampleRequests(requests, [])
+  const sampled = ops.sampleRows(logits, logits.length / vocab, vocab, arrays)
+  return requests.map((request, i) => sampledResult(sampled, i, arrays.topStride, request.params))
+}
+
+function request(params: Partial<SamplingParams>, extra: Partial<SampleRequest> = {}): SampleRequest {
+  return {row: 0, params: makeSamplingParams(params), promptTokenIds: [], outputTokenIds: [], seed: 1, stream: 0, suppressTokenIds: [], ...extra}
+}
+
+/** Logits shaped like a model's: a few strong tokens over a Gaussian-ish floor. */
+function modelLikeLogits(numRows: number, vocab: number, seed: number): Float32Array {
+  const rng = makeRng(seed, 0)
+  const logits = new Float32Array(numRows * vocab)
+  for (let i = 0; i < logits.length; i++) logits[i] = 2.5 * Math.sqrt(-2 * Math.log(1 - rng.nextFloat())) * Math.cos(2 * Math.PI * rng.nextFloat())
+  for (let r = 0; r < numRows; r++) for (let k = 0; k < 5; k++) logits[r * vocab + Math.floor(rng.nextFloat() * vocab)] = 8 + 4 * rng.nextFloat()
+  return logits
+}
+
+/** A random request over `numRows` rows: every parameter drawn from values the API allows. */
+function randomRequest(rng: {nextFloat(): number}, numRows: number, vocab: number): SampleRequest {
+  const pick = <T>(values: readonly T[]): T => values[Math.floor(rng.nextFloat() * values.length)]!
+  const ids = (count: number) => Array.from({length: count}, () => Math.floor(rng.nextFloat() * vocab))
+  const params: Partial<SamplingParams> = {
+    temperature: pick([0, 0.3, 0.8, 1, 1.7]),
+    topK: pick([0, 0, 1, 7, 60, 1000]),
+    topP: pick([1, 1, 0.95, 0.9, 0.5, 0.1]),
+    minP: pick([0, 0, 0.02, 0.1, 0.5]),
+    repetitionPenalty: pick([1, 1, 1.3, 0.8]),
+    frequencyPenalty: pick([0, 0, 0.5, -0.7]),
+    presencePenalty: pick([0, 0, 1.2, -0.4]),
+    logprobs: pick([null, null, 0, 3, 20]),
+    logitBias: pick([null, null, {[ids(1)[0]!]: 5, [ids(1)[0]!]: -100, [vocab + 3]: 7}]),
+  }
+  return {
+    row: Math.floor(rng.nextFloat() * numRows),
+    params: makeSamplingParams(params),
+    promptTokenIds: ids(pick([0, 5, 40])),
+    outputTokenIds: [...ids(pick([0, 3, 20])), ...ids(2).flatMap((id) => [id, id, id])],
+    seed: Math.floor(rng.nextFloat() * 2 ** 40) - 2 ** 39,
+    stream: pick([0, 1, 5]),
+    suppressTokenIds: pick([[], [], ids(3), [vocab + 1]]),
+    allowedMask: pick([null, null, null, bitmaskOf(ids(vocab >> 2), vocab)]),
+  }
+}
+
+function assertSameResults(native: SampleResult[], reference: SampleResult[], requests: SampleRequest[]): void {
+  native.forEach((got, i) => {
+    const want = reference[i]!
+    const where = `request ${i}: ${JSON.stringify({...requests[i]!.params, guided: undefined})}`
+    assert.equal(got.tokenId, want.tokenId, where)
+    assert.ok(Math.abs(got.logprob - want.logprob) < 1e-5, `${where}: logprob ${got.logprob} vs ${want.logprob}`)
+    if (want.topLogprobs === null) return assert.equal(got.topLogprobs, null)
+    assert.deepEqual([...got.topLogprobs!.keys()], [...want.topLogprobs.keys()], where)
+    for (const [id, logprob] of want.topLogprobs) assert.ok(Math.abs(got.topLogprobs!.get(id)! - logprob) < 1e-5, where)
+  })
+}
+
+describe('Philox4x32-10', () => {
+  it('gives the Random123 known answers', () => {
+    const hex = (words: number[]) => words.map((w) => w.toString(16).padStart(8, '0')).join(' ')
+    assert.equal(hex(philox4x32(0, 0, 0, 0, 0, 0)), '6627e8d5 e169c58d bc57ac4c 9b00dbd8')
+    const ones = 0xffffffff
+    assert.equal(hex(philox4x32(ones, ones, ones, ones, ones, ones)), '408f276d 41c83b0e a20bc7c6 6d5451fd')
+    assert.equal(hex(philox4x32(0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344, 0xa4093822, 0x299f31d0)), 'd16cfe09 94fdcceb 5001e420 24126ea1')
+  })
+
+  it('draws uniforms in [0, 1) that differ by seed, stream, position and the seed\'s high bits', () => {
+    const values = Array.from({length: 20000}, (_, i) => sampleUniform(9, 0, i))
+    assert.ok(values.every((v) => v >= 0 && v < 1))
+    const mean = values.reduce((a, b) => a + b, 0) / values.length
+    assert.ok(Math.abs(mean - 0.5) < 5 * Math.sqrt(1 / 12 / values.length), `mean ${mean}`)
+    const variants = [sampleUniform(5, 2, 3), sampleUniform(6, 2, 3), sampleUniform(5, 3, 3), sampleUniform(5, 2, 4), sampleUniform(5 + 2 ** 32, 2, 3), sampleUniform(-5, 2, 3)]
+    assert.equal(new Set(variants).size, variants.length)
+  })
+})
+
+for (const useAvx2 of [true, false]) {
+  describe(`native sampler vs sampler.ts (${useAvx2 ? 'AVX2' : 'portable'})`, () => {
+    it('gives the same tokens and logprobs over 1500 random requests on model-like rows', (t) => {
+      if (useAvx2 && !avx2.supported) return t.skip('no AVX2 on this CPU')
+      ops.setAvx2(useAvx2)
+      for (const [vocab, rows] of [[3001, 24], [32000, 6]] as const) {
+        const logits = modelLikeLogits(rows, vocab, vocab)
+        const rng = makeRng(vocab, 1)
+        const requests = Array.from({length: 750}, () => randomRequest(rng, rows, vocab))
+        const before = logits.slice()
+        assertSameResults(nativeSample(logits, vocab, requests), sampleRows(logits, vocab, requests), requests)
+        assert.deepEqual(logits, before, 'the logits are left as they were')
+      }
+    })
+  })
+}
+
+describe('native sampler edge cases', () => {
+  const vocab = 40
+  const logits = Float32Array.from({length: vocab}, (_, i) => Math.sin(i) * 3)
+  const both = (requests: SampleRequest[]) => {
+    const native = nativeSample(logits, vocab, requests)
+    assertSameResults(native, sampleRows(logits, vocab, requests), requests)
+    return native
+  }
+  const ranked = [...logits.keys()].sort((a, b) => logits[b]! - logits[a]! || a - b)
+
+  it('greedy takes the first of tied maxima; a bias of +100 forces a token, -100 bans the best', () => {
+    const tied = Float32Array.from([1, 5, 2, 5])
+    assert.equal(nativeSample(tied, 4, [request({temperature: 0})])[0]!.tokenId, 1)
+    assert.equal(both([request({temperature: 0, logitBias: {7: 100}})])[0]!.tokenId, 7)
+    assert.equal(both([request({temperature: 0, logitBias: {[ranked[0]!]: -100}})])[0]!.tokenId, ranked[1])
+  })
+
+  it('penalties: repetition shrinks a positive and grows a negative logit once per token; frequency counts repeats', () => {
+    const best = ranked[0]!
+    assert.equal(both([request({temperature: 0, repetitionPenalty: 2}, {promptTokenIds: [best, best], outputTokenIds: [best]})])[0]!.tokenId, ranked[1])
+    const worst = ranked[vocab - 1]!
+    both([request({temperature: 0.7, repetitionPenalty: 1.9}, {promptTokenIds: [worst], outputTokenIds: [worst, ranked[2]!]})])
+    const gap = logits[ranked[0]!]! - logits[ranked[1]!]!
+    // Three repeats at frequency 0.4 cost 1.2: enough to lose the lead only when the gap is smaller.
+    const repeated = both([request({temperature: 0, frequencyPenalty: 0.4}, {outputTokenIds: [best, best, best]})])[0]!.tokenId
+    assert.equal(repeated, gap < 1.2 ? ranked[1] : best)
+    assert.equal(both([request({temperature: 0, presencePenalty: 2, frequencyPenalty: 2}, {outputTokenIds: [best]})])[0]!.tokenId, gap < 4 ? ranked[1] : best)
+  })
+
+  it('min-p 1 keeps only the best token; min-p with top-k and top-p agrees with the reference on every seed', () => {
+    for (let seed = 0; seed < 200; seed++) {
+      assert.equal(both([request({temperature: 1.5, minP: 1}, {seed})])[0]!.tokenId, ranked[0])
+      both([request({temperature: 1.2, minP: 0.05, topK: 9, topP: 0.8}, {seed, stream: seed % 3})])
+    }
+  })
+
+  it('suppression and the mask: a suppressed token is never drawn; when suppression empties the mask, the mask wins', () => {
+    for (let seed = 0; seed < 100; seed++) {
+      const [result] = both([request({temperature: 3}, {seed, suppressTokenIds: ranked.slice(0, 30)})])
+      assert.ok(!ranked.slice(0, 30).includes(result!.tokenId))
+    }
+    const mask = bitmaskOf([11, 17], vocab)
+    assert.equal(both([request({temperature: 0.5}, {allowedMask: mask, suppressTokenIds: [11, 17]})])[0]!.tokenId, 11)
+    for (let seed = 0; seed < 50; seed++) assert.ok([11, 17].includes(both([request({temperature: 2}, {seed, allowedMask: mask})])[0]!.tokenId))
+  })
+
+  it('best_of forks read one row with different streams; rows and ranges are checked', () => {
+    const forks = both([0, 1, 2, 3].map((stream) => request({temperature: 2}, {stream, seed: 11})))
+    assert.ok(new Set(forks.map((r) => r.tokenId)).size > 1, 'different streams draw differently')
+    const arrays = encodeSampleRequests([request({}, {row: 1})], [])
+    assert.throws(() => ops.sampleRows(logits, 1, vocab, arrays), /row outside/)
+    const bad = encodeSampleRequests([request({}, {outputTokenIds: [1]})], [])
+    bad.ints[9] = 99 // output range end past tokenIds
+    assert.throws(() => ops.sampleRows(logits, 1, vocab, bad), /token range/)
+  })
+})
