@@ -1,13 +1,13 @@
 // Decode throughput with n-gram speculative decoding vs without, side by side: tinychat's own greedy continuations and
 // "repeat this passage" prompts built from ShareGPT turns, at several batch sizes; acceptance rates alongside.
-// Usage: npx tsx scripts/bench-spec.ts [--batches 1,8,32] [--tokens 128] [--threads 1] [--k 4] [--repeats 3] [--sharegpt PATH]
+// Usage: npx tsx scripts/bench-spec.ts [--batches 1,8,32] [--tokens 128] [--threads 1] [--k K (default: the engine's)] [--repeats 3] [--sharegpt PATH]
 import {existsSync, readFileSync} from 'node:fs'
 import {parseArgs} from 'node:util'
 import {makeEngineConfig, type EngineConfig} from '../src/engine/config.js'
 import {LLMEngine} from '../src/engine/llm-engine.js'
 import {BUILTIN_MODEL_DIR} from '../src/engine/model/builtin-model.js'
 import {makeSamplingParams} from '../src/engine/sampling-params.js'
-import {makeSpeculativeConfig} from '../src/engine/spec-decode/spec-config.js'
+import {DEFAULT_SPECULATIVE_CONFIG, makeSpeculativeConfig} from '../src/engine/spec-decode/spec-config.js'
 
 /** ../shared beside the checkout (a worktree one level deeper: ../../shared). */
 function sharegptDefault(): string {
@@ -21,14 +21,14 @@ const {values: args} = parseArgs({
     batches: {type: 'string', default: '1,8,32'},
     tokens: {type: 'string', default: '128'},
     threads: {type: 'string', default: '1'},
-    k: {type: 'string', default: '4'},
+    k: {type: 'string'},
     repeats: {type: 'string', default: '3'},
     sharegpt: {type: 'string', default: sharegptDefault()},
   },
 })
 const batches = args.batches.split(',').map(Number)
 const maxTokens = Number(args.tokens)
-const k = Number(args.k)
+const k = args.k === undefined ? DEFAULT_SPECULATIVE_CONFIG.numSpeculativeTokens : Number(args.k)
 
 /** tinychat's reference prompts (its greedy continuations repeat themselves: the case n-gram lookup is for). */
 function tinychatPrompts(): number[][] {

@@ -19,9 +19,14 @@ export interface SpeculativeConfig {
 /** Measured on a 2-core CPU with tinychat (docs/PERFORMANCE.md): past this many sequences speculation costs more than it saves. */
 export const DEFAULT_SPEC_MAX_BATCH = 8
 
+/**
+ * K = 8 and n-grams of 2-4 tokens: on tinychat's greedy continuations and on "repeat this passage" prompts these gave the
+ * most tokens per unit of step cost (docs/PERFORMANCE.md); 1-token matches were mostly rejected, and with the per-sequence
+ * back-off a large K costs rows only where proposals keep being accepted.
+ */
 export const DEFAULT_SPECULATIVE_CONFIG: Omit<SpeculativeConfig, 'method'> = {
-  numSpeculativeTokens: 4,
-  ngramMin: 1,
+  numSpeculativeTokens: 8,
+  ngramMin: 2,
   ngramMax: 4,
   maxBatchSize: DEFAULT_SPEC_MAX_BATCH,
   adaptive: true,
@@ -35,6 +40,8 @@ export function makeSpeculativeConfig(options: Omit<Partial<SpeculativeConfig>, 
   }
   const defined = Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined))
   const config = {...DEFAULT_SPECULATIVE_CONFIG, ...defined} as SpeculativeConfig
+  // Only --ngram-max given, below the default minimum: match suffixes of up to that length.
+  if (defined.ngramMin === undefined) config.ngramMin = Math.min(config.ngramMin, config.ngramMax)
   const positive = (value: number, flag: string, max = 64) => {
     if (!(Number.isInteger(value) && value >= 1 && value <= max)) throw new InvalidRequestError(`--${flag} must be an integer in [1, ${max}], got ${value}`, {param: flag})
   }
