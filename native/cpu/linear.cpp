@@ -148,7 +148,7 @@ void linear(ThreadPool& pool, const float* x, int num_rows, const WeightMatrix& 
   // all row tiles stream past it; several chunks per thread even out the load between threads.
   // f32 weights: the first row alone takes the one-row kernel, which keeps more weight reads in flight than the
   // 4 x 3 tiles and so fetches the chunk from memory faster; the other rows' tiles then find it in L2 (a 5-row
-  // step measured ~25% faster on tinychat). Every kernel sums in K order, so each row's result is unchanged.
+  // step measured ~20% faster on tinychat, docs/PERFORMANCE.md). Every kernel sums in K order, so rows are unchanged.
   const bool vector = avx2_enabled();
   const bool stream_first_row = vector && w.format == WeightFormat::F32;
   for_weight_tiles(pool, w.rows, num_rows, 128, 12, 48, [&](int col_begin, int col_end, int row_begin, int row_end) {
