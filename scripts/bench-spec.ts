@@ -1,7 +1,7 @@
 // Decode throughput with speculative decoding (n-gram lookup or a draft model) vs without, side by side: the model's own
 // greedy continuations of tinychat's reference prompts and "repeat this passage" prompts built from ShareGPT turns, at
 // several batch sizes; acceptance rates alongside.
-// Usage: npx tsx scripts/bench-spec.ts [--batches 1,8,32] [--tokens 128] [--threads 1] [--k 4] [--repeats 3] [--sharegpt PATH]
+// Usage: npx tsx scripts/bench-spec.ts [--batches 1,8,32] [--tokens 128] [--threads 1] [--k K (default: the engine's)] [--repeats 3] [--sharegpt PATH]
 //          [--method ngram|draft] [--model DIR|bench] [--draft DIR] [--draft-quantization q8_0|q4_0|q4_k]
 // --method draft drafts with --draft (a checkpoint sharing the model's tokenizer) and/or --draft-quantization (without
 // --draft: the model's own weights quantized, i.e. self-speculation). --model bench is the generated bench preset.
@@ -26,7 +26,7 @@ const {values: args} = parseArgs({
     batches: {type: 'string', default: '1,8,32'},
     tokens: {type: 'string', default: '128'},
     threads: {type: 'string', default: '1'},
-    k: {type: 'string', default: '4'},
+    k: {type: 'string'},
     repeats: {type: 'string', default: '3'},
     sharegpt: {type: 'string', default: sharegptDefault()},
     method: {type: 'string', default: 'ngram'},
@@ -39,7 +39,6 @@ const modelPath = args.model === 'bench' ? await ensureTestModel('bench') : args
 const method = args.method
 const batches = args.batches.split(',').map(Number)
 const maxTokens = Number(args.tokens)
-const k = Number(args.k)
 
 /** tinychat's reference prompts (its greedy continuations repeat themselves: the case n-gram lookup is for). */
 function tinychatPrompts(): number[][] {
@@ -63,10 +62,12 @@ interface Mode {
   speculative?: EngineConfig['speculative']
 }
 const methodOptions = method === 'draft' ? {method, draftModel: args.draft, draftQuantization: args['draft-quantization'] as Quantization | undefined} : {method}
+/** --k, or the method's default K (undefined leaves it to makeSpeculativeConfig). */
+const numSpeculativeTokens = args.k === undefined ? undefined : Number(args.k)
 const modes: Mode[] = [
   {label: 'off'},
-  {label: `${method} always`, speculative: makeSpeculativeConfig({...methodOptions, numSpeculativeTokens: k, adaptive: false})},
-  {label: `${method} adaptive`, speculative: makeSpeculativeConfig({...methodOptions, numSpeculativeTokens: k})},
+  {label: `${method} always`, speculative: makeSpeculativeConfig({...methodOptions, numSpeculativeTokens, adaptive: false})},
+  {label: `${method} adaptive`, speculative: makeSpeculativeConfig({...methodOptions, numSpeculativeTokens})},
 ]
 
 async function measure(mode: Mode, prompts: Array<number[] | string>, batch: number) {
@@ -106,7 +107,7 @@ if (rewrites.length > 0) workloads.push(['repeat passage (ShareGPT)', rewrites])
 else console.log(`(no ShareGPT file at ${args.sharegpt}: the passage workload is skipped)`)
 
 const draftLabel = method === 'draft' ? `, draft ${args.draft ?? 'the model itself'}${args['draft-quantization'] ? ` in ${args['draft-quantization']}` : ''}` : ''
-console.log(`${args.model === BUILTIN_MODEL_DIR ? 'tinychat' : args.model}, greedy, ${maxTokens} new tokens per request, ${method} K = ${k}${draftLabel}, threads ${args.threads}, best of ${args.repeats} interleaved runs`)
+console.log(`${args.model === BUILTIN_MODEL_DIR ? 'tinychat' : args.model}, greedy, ${maxTokens} new tokens per request, ${method} K = ${makeSpeculativeConfig({...methodOptions, numSpeculativeTokens}).numSpeculativeTokens}${draftLabel}, threads ${args.threads}, best of ${args.repeats} interleaved runs`)
 console.log('tok/s: output tokens per wall second (prefill included); tok/cpu-s: per second of this process\'s CPU time (steadier on a shared machine)')
 console.log('workload                     batch  mode             tok/s  speedup  tok/cpu-s  speedup  accepted/proposed  steps')
 for (const [name, prompts] of workloads) {

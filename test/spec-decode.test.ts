@@ -54,6 +54,8 @@ describe('n-gram proposer', () => {
   it('the config refuses bad values with the flag named, and reads vLLM-style JSON', () => {
     assert.throws(() => ngram({ngramMin: 3, ngramMax: 2}), (error: Error) => error instanceof InvalidRequestError && /--ngram-min 3 exceeds --ngram-max 2/.test(error.message))
     assert.throws(() => ngram({numSpeculativeTokens: 0}), /--num-speculative-tokens/)
+    // The default shortest suffix (2) follows a smaller --ngram-max instead of refusing it.
+    assert.deepEqual([ngram({}).ngramMin, ngram({ngramMax: 1}).ngramMin, ngram({ngramMax: 1}).ngramMax], [2, 1, 1])
     assert.throws(() => makeSpeculativeConfig({method: 'eagle'}), /--speculative-method must be ngram/)
     assert.deepEqual(parseSpeculativeConfigJson('{"method":"ngram","num_speculative_tokens":3,"prompt_lookup_max":2}'), {method: 'ngram', numSpeculativeTokens: 3, ngramMax: 2})
     assert.throws(() => parseSpeculativeConfigJson('{"method":"ngram","k":3}'), /unknown key k/)
@@ -102,7 +104,8 @@ describe('speculative decoding in the engine', () => {
     const plain = await run(modelDir, {}, requests)
     const alone = await run(modelDir, {speculative: ngram()}, [requests[0]!])
     assert.deepEqual(tokensOf(alone.outputs), tokensOf(plain.outputs).slice(0, 1))
-    const batched = await run(modelDir, {speculative: ngram({numSpeculativeTokens: 3})}, requests)
+    // 1-token matches: the random test model rarely repeats longer ones, and both accept and reject paths must run.
+    const batched = await run(modelDir, {speculative: ngram({numSpeculativeTokens: 3, ngramMin: 1})}, requests)
     assert.deepEqual(tokensOf(batched.outputs), tokensOf(plain.outputs))
     const {numDraftTokens, numAcceptedTokens} = batched.stats.specDecode
     assert.ok(numAcceptedTokens > 0 && numAcceptedTokens < numDraftTokens, `both paths run: ${numAcceptedTokens} of ${numDraftTokens} accepted`)

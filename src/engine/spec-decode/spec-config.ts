@@ -29,13 +29,21 @@ export const DEFAULT_SPEC_MAX_BATCH = 8
 /** The same for a draft model, whose own K steps per proposal cost more than a lookup (docs/PERFORMANCE.md). */
 export const DEFAULT_DRAFT_SPEC_MAX_BATCH = 2
 
+/**
+ * K = 8 and n-grams of 2-4 tokens: on tinychat's greedy continuations and on "repeat this passage" prompts these gave the
+ * most tokens per unit of step cost (docs/PERFORMANCE.md); 1-token matches were mostly rejected, and with the per-sequence
+ * back-off a large K costs rows only where proposals keep being accepted.
+ */
 export const DEFAULT_SPECULATIVE_CONFIG: Omit<SpeculativeConfig, 'method'> = {
-  numSpeculativeTokens: 4,
-  ngramMin: 1,
+  numSpeculativeTokens: 8,
+  ngramMin: 2,
   ngramMax: 4,
   maxBatchSize: DEFAULT_SPEC_MAX_BATCH,
   adaptive: true,
 }
+
+/** A draft model pays for each proposed token with a draft step, so it proposes fewer (K = 4, as measured) and only at small batches. */
+const DEFAULT_DRAFT_CONFIG: Omit<SpeculativeConfig, 'method'> = {...DEFAULT_SPECULATIVE_CONFIG, numSpeculativeTokens: 4, maxBatchSize: DEFAULT_DRAFT_SPEC_MAX_BATCH}
 
 /** Checks ranges and fills defaults; a bad value is a user error naming its flag. */
 export function makeSpeculativeConfig(options: Omit<Partial<SpeculativeConfig>, 'method'> & {method: string}): SpeculativeConfig {
@@ -48,8 +56,10 @@ export function makeSpeculativeConfig(options: Omit<Partial<SpeculativeConfig>, 
   if (options.draftQuantization !== undefined && !QUANTIZATIONS.includes(options.draftQuantization))
     throw new InvalidRequestError(`--speculative-quantization must be one of ${QUANTIZATIONS.join(', ')}, got ${options.draftQuantization}`, {param: 'speculative-quantization'})
   const defined = Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined))
-  const defaults = options.method === 'draft' ? {...DEFAULT_SPECULATIVE_CONFIG, maxBatchSize: DEFAULT_DRAFT_SPEC_MAX_BATCH} : DEFAULT_SPECULATIVE_CONFIG
+  const defaults = options.method === 'draft' ? DEFAULT_DRAFT_CONFIG : DEFAULT_SPECULATIVE_CONFIG
   const config = {...defaults, ...defined} as SpeculativeConfig
+  // Only --ngram-max given, below the default minimum: match suffixes of up to that length.
+  if (defined.ngramMin === undefined) config.ngramMin = Math.min(config.ngramMin, config.ngramMax)
   const positive = (value: number, flag: string, max = 64) => {
     if (!(Number.isInteger(value) && value >= 1 && value <= max)) throw new InvalidRequestError(`--${flag} must be an integer in [1, ${max}], got ${value}`, {param: flag})
   }
