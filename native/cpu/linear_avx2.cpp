@@ -2,8 +2,8 @@
 // along K in a 4-row x 3-column register tile. Weights in bf16/f16 are widened to fp32 in registers (F16C for
 // f16) when few rows share them (decode: bandwidth-bound), or widened once per column chunk into an L2-resident
 // fp32 panel from 8 rows on. Accumulation is always fp32, one accumulator per output fed in K order by every kernel
-// here, so a row's result is the same at any row count below the packed threshold. From avx2::kPackedMinRows rows on (prefill, large batches)
-// linear() uses the packed-panel kernel of linear_packed_avx2.cpp instead.
+// here, so a row's result is the same at any row count. From avx2::kPackedMinRows rows on (prefill, large batches)
+// linear() uses the faster packed-panel kernel of linear_packed_avx2.cpp instead, unless asked for LinearOrder::kBatchInvariant.
 #include <immintrin.h>
 
 #include <algorithm>
