@@ -205,11 +205,12 @@ for (const path of PATHS) {
     // A row's output must not depend on how many rows share the call: decode (one row) and batches take different
     // kernels, which must add up each dot product in the same order. Below the packed kernel's 48 rows that holds by
     // default; at any row count with batchInvariant (130 rows: the packed threshold and two row blocks of 128).
-    // K = 203 covers the 32-wide loop, the 8-wide and the scalar tails; 37 outputs the partial column groups.
-    for (const [maxRows, invariant] of [[47, false], [130, true]] as const) {
-      it(`linear gives each row bitwise the same output alone and in batches of up to ${maxRows} rows${invariant ? ' (batchInvariant)' : ''}`, () => {
+    // 37 outputs cover the partial column groups; K = 203 the scalar tail, K = 1003 (three 256-wide chunks of 16-bit
+    // weights and a short one, read one row at a time) and 2093 (rows read four side by side) the chunk sums.
+    for (const [maxRows, invariant, inFeatures] of [[47, false, 203], [47, false, 1003], [47, false, 2093], [130, true, 1003]] as const) {
+      it(`linear gives each row bitwise the same output alone and in batches of up to ${maxRows} rows, K ${inFeatures}${invariant ? ' (batchInvariant)' : ''}`, () => {
         useThisPath()
-        const outFeatures = 37, inFeatures = 203
+        const outFeatures = 37
         const x = randomArray(maxRows * inFeatures, 21)
         const weight = randomArray(outFeatures * inFeatures, 22)
         const bias = randomArray(outFeatures, 23)
