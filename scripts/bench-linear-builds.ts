@@ -1,7 +1,8 @@
 // Side-by-side read rate of the native linear kernel in several addon builds (e.g. a copy of native/build/Release
 // from before a change, and the current one), same weights and inputs, runs interleaved so load noise hits all alike.
+// --batch-invariant adds a column per build for LinearOrder::kBatchInvariant (what --batch-invariant costs at this size).
 // Usage: npx tsx scripts/bench-linear-builds.ts [--rows 1] [--shapes 32000x768,4096x4096] [--formats f16,bf16,f32]
-//          [--reps 31] OLD/pagedllm.node native/build/Release/pagedllm.node
+//          [--reps 31] [--batch-invariant] OLD/pagedllm.node native/build/Release/pagedllm.node
 import {createRequire} from 'node:module'
 import {resolve} from 'node:path'
 import {parseArgs} from 'node:util'
@@ -10,10 +11,15 @@ import type {NativeOps, WeightFormat} from '../src/engine/native.js'
 const {values, positionals} = parseArgs({allowPositionals: true, options: {
   rows: {type: 'string', default: '1'}, shapes: {type: 'string', default: '32000x768,4096x4096,11008x4096'},
   formats: {type: 'string', default: 'f16,bf16,f32'}, reps: {type: 'string', default: '31'},
+  'batch-invariant': {type: 'boolean', default: false},
 }})
 if (positionals.length === 0) throw new Error('name one or more pagedllm.node builds')
 const require = createRequire(import.meta.url)
-const builds = positionals.map((path) => ({path, ops: (require(resolve(path)) as {ops: NativeOps}).ops}))
+const orders = values['batch-invariant'] ? [false, true] : [false]
+const builds = positionals.flatMap((path) => {
+  const ops = (require(resolve(path)) as {ops: NativeOps}).ops
+  return orders.map((invariant) => ({path: invariant ? `${path} (batch-invariant)` : path, ops, invariant}))
+})
 for (const {ops} of builds) ops.setThreads(1)
 const rows = Number(values.rows), reps = Number(values.reps)
 
@@ -22,11 +28,12 @@ for (const format of values.formats.split(',') as WeightFormat[]) {
     const weight = Float32Array.from({length: n * k}, (_, i) => Math.sin(i) * 0.1)
     const x = Float32Array.from({length: rows * k}, (_, i) => Math.cos(i))
     const linears = builds.map(({ops}) => new ops.LinearWeights(weight, 'F32', n, k, format))
+    for (const [b, linear] of linears.entries()) linear.run(x, rows, undefined, builds[b].invariant)
     const seconds: number[][] = linears.map(() => [])
     for (let rep = 0; rep < reps; rep++) {
       linears.forEach((linear, b) => {
         const start = process.hrtime.bigint()
-        linear.run(x, rows)
+        linear.run(x, rows, undefined, builds[b].invariant)
         seconds[b].push(Number(process.hrtime.bigint() - start) / 1e9)
       })
     }

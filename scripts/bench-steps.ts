@@ -1,5 +1,6 @@
 // Prefill and decode throughput of the engine against batch size: where batching stops paying on this machine.
 // Usage: npx tsx scripts/bench-steps.ts [--preset small|bench] [--dtype f32|bf16] [--threads 2] [--batches 1,8,32,64]
+//          [--batch-invariant]
 import {parseArgs} from 'node:util'
 import {makeEngineConfig} from '../src/engine/config.js'
 import {LLMEngine, type StepStats} from '../src/engine/llm-engine.js'
@@ -14,6 +15,7 @@ const {values: args} = parseArgs({
     batches: {type: 'string', default: '1,8,32,64'},
     'prompt-len': {type: 'string', default: '128'},
     'decode-tokens': {type: 'string', default: '32'},
+    'batch-invariant': {type: 'boolean', default: false},
   },
 })
 const promptLength = Number(args['prompt-len'])
@@ -27,6 +29,7 @@ const engine = await LLMEngine.create(
     kvMemoryBytes: 2 * 2 ** 30,
     enablePrefixCaching: false,
     maxNumBatchedTokens: 8192,
+    batchInvariant: args['batch-invariant'],
   }),
 )
 const steps: StepStats[] = []
@@ -34,7 +37,7 @@ engine.onStep((stats) => steps.push(stats))
 let salt = 0
 const prompt = () => Array.from({length: promptLength}, (_, i) => 5 + ((i * 7919 + ++salt * 104729) % 4000))
 
-console.log(`model ${args.preset} (${engine.model.config.numLayers} layers, hidden ${engine.model.config.hiddenSize}, vocab ${engine.model.config.vocabSize}), weights ${args.dtype}, ${engine.nativeInfo.threads} threads, prompt ${promptLength}`)
+console.log(`model ${args.preset} (${engine.model.config.numLayers} layers, hidden ${engine.model.config.hiddenSize}, vocab ${engine.model.config.vocabSize}), weights ${args.dtype}${args['batch-invariant'] ? ' (batch-invariant)' : ''}, ${engine.nativeInfo.threads} threads, prompt ${promptLength}`)
 console.log('| batch | prefill tok/s | decode step ms | decode tok/s |\n|---|---|---|---|')
 await engine.generate([{prompt: prompt(), params: makeSamplingParams({temperature: 0, maxTokens: 4, ignoreEos: true})}])
 for (const batch of args.batches!.split(',').map(Number)) {

@@ -1,12 +1,11 @@
-// With block-quantized weights on CPU a request's logprobs are bit-identical alone, batched with 29 others, and under preemption.
+// On CPU a request's logprobs are bit-identical alone, batched with 29 others (chunked prefill mixed with decode), and
+// under preemption: always for block-quantized weights, and for float weights (f32, bf16) with batchInvariant.
 import assert from 'node:assert/strict'
 import {before, describe, it} from 'node:test'
 import {makeEngineConfig, type EngineConfig} from '../src/engine/config.js'
 import {LLMEngine} from '../src/engine/llm-engine.js'
 import {ensureTestModel} from '../src/engine/model/test-model.js'
 import {makeSamplingParams, type SamplingParams} from '../src/engine/sampling-params.js'
-
-let modelDir: string
 
 /** 30 requests: even ones greedy, odd ones seeded at temperature 0.8, prompts of 3 to 61 tokens. */
 const REQUESTS: {prompt: number[]; params: SamplingParams}[] = Array.from({length: 30}, (_, i) => ({
@@ -16,35 +15,52 @@ const REQUESTS: {prompt: number[]; params: SamplingParams}[] = Array.from({lengt
     : {temperature: 0.8, seed: 1000 + i, maxTokens: 24, ignoreEos: true, logprobs: 2}),
 }))
 
-async function run(overrides: Partial<EngineConfig>, requests: typeof REQUESTS): Promise<{outputs: unknown[]; preemptions: number}> {
-  const engine = await LLMEngine.create(makeEngineConfig({modelPath: modelDir, kvMemoryBytes: 8 << 20, threads: 2, quantization: 'q8_0', ...overrides}))
-  try {
-    const results = await engine.generate(requests)
-    return {outputs: results.map((r) => r.outputs.map((o) => ({tokens: o.tokenIds, logprobs: o.logprobs}))), preemptions: engine.stats().numPreemptions}
-  } finally {
-    await engine.shutdown()
-  }
-}
+const WEIGHTS: {name: string; config: Partial<EngineConfig>}[] = [
+  {name: 'q8_0 weights', config: {quantization: 'q8_0'}},
+  {name: 'f32 weights, batchInvariant', config: {weightDtype: 'f32', batchInvariant: true}},
+  {name: 'bf16 weights, batchInvariant', config: {weightDtype: 'bf16', batchInvariant: true}},
+]
 
-describe('batch invariance (q8_0 weights, CPU)', () => {
-  let alone: unknown[]
-  before(async () => {
-    modelDir = await ensureTestModel('tiny')
-    alone = []
-    for (const request of REQUESTS) alone.push(...(await run({}, [request])).outputs)
-  })
+for (const weights of WEIGHTS) {
+  describe(`batch invariance (${weights.name}, CPU)`, () => {
+    let modelDir: string
+    let alone: unknown[]
 
-  it('30 mixed requests batched give the tokens and logprobs each gives alone', async () => {
-    const batched = await run({}, REQUESTS)
-    assert.deepEqual(batched.outputs, alone)
-  })
+    async function run(overrides: Partial<EngineConfig>, requests: typeof REQUESTS): Promise<{outputs: unknown[]; preemptions: number}> {
+      const engine = await LLMEngine.create(makeEngineConfig({modelPath: modelDir, kvMemoryBytes: 8 << 20, threads: 2, ...weights.config, ...overrides}))
+      try {
+        const results = await engine.generate(requests)
+        return {outputs: results.map((r) => r.outputs.map((o) => ({tokens: o.tokenIds, logprobs: o.logprobs}))), preemptions: engine.stats().numPreemptions}
+      } finally {
+        await engine.shutdown()
+      }
+    }
 
-  for (const preemptionMode of ['recompute', 'swap'] as const) {
-    it(`and so under preemption (${preemptionMode})`, async () => {
-      // 40 blocks of 16 tokens cannot hold 30 sequences of up to 85 tokens at once.
-      const tight = await run({numBlocks: 40, preemptionMode, enablePrefixCaching: false}, REQUESTS)
-      assert.ok(tight.preemptions > 0, 'preemption happened')
-      assert.deepEqual(tight.outputs, alone)
+    before(async () => {
+      modelDir = await ensureTestModel('tiny')
+      alone = []
+      for (const request of REQUESTS) alone.push(...(await run({}, [request])).outputs)
     })
-  }
-})
+
+    it('30 mixed requests batched give the tokens and logprobs each gives alone', async () => {
+      // Steps of up to 480 rows: whole prompts prefilled together, then 30 decode rows.
+      const batched = await run({}, REQUESTS)
+      assert.deepEqual(batched.outputs, alone)
+    })
+
+    it('and so with chunked prefill mixed into decode steps', async () => {
+      // A 72-token step budget splits the prompts into chunks that share steps (of 48 rows and more) with decode rows.
+      const chunked = await run({maxNumBatchedTokens: 72, enableChunkedPrefill: true}, REQUESTS)
+      assert.deepEqual(chunked.outputs, alone)
+    })
+
+    for (const preemptionMode of ['recompute', 'swap'] as const) {
+      it(`and so under preemption (${preemptionMode})`, async () => {
+        // 40 blocks of 16 tokens cannot hold 30 sequences of up to 85 tokens at once.
+        const tight = await run({numBlocks: 40, preemptionMode, enablePrefixCaching: false}, REQUESTS)
+        assert.ok(tight.preemptions > 0, 'preemption happened')
+        assert.deepEqual(tight.outputs, alone)
+      })
+    }
+  })
+}

@@ -202,26 +202,30 @@ for (const path of PATHS) {
       }
     }
 
-    // Below the packed kernel's 48 rows a row's output must not depend on how many rows share the call: decode (one
-    // row) and small batches take different kernels, which must add up each dot product in the same order.
-    // K = 203 covers the 32-wide loop, the 8-wide and the scalar tails; 37 outputs the partial column groups.
-    it('linear gives each row bitwise the same output alone and in batches of up to 47 rows', () => {
-      useThisPath()
-      const outFeatures = 37, inFeatures = 203, maxRows = 47
-      const x = randomArray(maxRows * inFeatures, 21)
-      const weight = randomArray(outFeatures * inFeatures, 22)
-      const bias = randomArray(outFeatures, 23)
-      for (const format of ['f32', 'bf16', 'f16'] as const) {
-        const linear = new ops.LinearWeights(weight, 'F32', outFeatures, inFeatures, format, bias)
-        const alone = Array.from({length: maxRows}, (_, m) => linear.run(x.subarray(m * inFeatures, (m + 1) * inFeatures), 1))
-        for (const rows of [2, 3, 5, 8, 20, maxRows]) {
-          const batched = linear.run(x.subarray(0, rows * inFeatures), rows)
-          for (let m = 0; m < rows; m++) {
-            assert.deepEqual(batched.subarray(m * outFeatures, (m + 1) * outFeatures), alone[m], `${format}: row ${m} of ${rows}`)
+    // A row's output must not depend on how many rows share the call: decode (one row) and batches take different
+    // kernels, which must add up each dot product in the same order. Below the packed kernel's 48 rows that holds by
+    // default; at any row count with batchInvariant (130 rows: the packed threshold and two row blocks of 128).
+    // 37 outputs cover the partial column groups; K = 203 the scalar tail, K = 1003 (three 256-wide chunks of 16-bit
+    // weights and a short one, read one row at a time) and 2093 (rows read four side by side) the chunk sums.
+    for (const [maxRows, invariant, inFeatures] of [[47, false, 203], [47, false, 1003], [47, false, 2093], [130, true, 1003]] as const) {
+      it(`linear gives each row bitwise the same output alone and in batches of up to ${maxRows} rows, K ${inFeatures}${invariant ? ' (batchInvariant)' : ''}`, () => {
+        useThisPath()
+        const outFeatures = 37
+        const x = randomArray(maxRows * inFeatures, 21)
+        const weight = randomArray(outFeatures * inFeatures, 22)
+        const bias = randomArray(outFeatures, 23)
+        for (const format of ['f32', 'bf16', 'f16'] as const) {
+          const linear = new ops.LinearWeights(weight, 'F32', outFeatures, inFeatures, format, bias)
+          const alone = Array.from({length: maxRows}, (_, m) => linear.run(x.subarray(m * inFeatures, (m + 1) * inFeatures), 1))
+          for (const rows of [2, 3, 5, 8, 20, 47, 48, 64, maxRows].filter((r) => r <= maxRows)) {
+            const batched = linear.run(x.subarray(0, rows * inFeatures), rows, undefined, invariant)
+            for (let m = 0; m < rows; m++) {
+              assert.deepEqual(batched.subarray(m * outFeatures, (m + 1) * outFeatures), alone[m], `${format}: row ${m} of ${rows}`)
+            }
           }
         }
-      }
-    })
+      })
+    }
 
     it('linear keeps bf16/f16 source weights exactly (identity input reads W back)', () => {
       useThisPath()

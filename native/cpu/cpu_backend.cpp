@@ -48,6 +48,7 @@ class CpuBackend final : public Backend {
         cache_(options.cache),
         weights_(load_model_weights(options.model, options.tensors, options.weight_format)),
         pool_(options.num_threads),
+        linear_order_(options.batch_invariant ? LinearOrder::kBatchInvariant : LinearOrder::kFastest),
         inv_freq_(rope_inv_freq(options.model)) {
     check(config_.num_heads % config_.num_kv_heads == 0, "num_heads must be a multiple of num_kv_heads");
     check(config_.head_dim % 2 == 0, "head_dim must be even for rotary embeddings");
@@ -178,7 +179,7 @@ class CpuBackend final : public Backend {
       } else {
         fused_add_rms_norm(pool_, hidden_.data(), residual_.data(), w.input_norm.data(), tokens, hidden, eps);
       }
-      linear(pool_, hidden_.data(), tokens, w.qkv, w.qkv_bias.empty() ? nullptr : w.qkv_bias.data(), qkv_.data());
+      linear(pool_, hidden_.data(), tokens, w.qkv, w.qkv_bias.empty() ? nullptr : w.qkv_bias.data(), qkv_.data(), linear_order_);
       float* keys = qkv_.data() + q_width;
       rotary(pool_, qkv_.data(), tokens, qkv_width, config_.num_heads, config_.head_dim, cos_sin_.data());
       rotary(pool_, keys, tokens, qkv_width, config_.num_kv_heads, config_.head_dim, cos_sin_.data());
@@ -186,11 +187,11 @@ class CpuBackend final : public Backend {
                         tokens, layout_);
       paged_attention(pool_, qkv_.data(), qkv_width, key_cache_[l].get(), value_cache_[l].get(), attention_batch,
                       config_.num_heads, layout_, scale, attention_out_.data());
-      linear(pool_, attention_out_.data(), tokens, w.o_proj, nullptr, hidden_.data());
+      linear(pool_, attention_out_.data(), tokens, w.o_proj, nullptr, hidden_.data(), linear_order_);
       fused_add_rms_norm(pool_, hidden_.data(), residual_.data(), w.post_attention_norm.data(), tokens, hidden, eps);
-      linear(pool_, hidden_.data(), tokens, w.gate_up, nullptr, gate_up_.data());
+      linear(pool_, hidden_.data(), tokens, w.gate_up, nullptr, gate_up_.data(), linear_order_);
       silu_and_mul(pool_, gate_up_.data(), activated_.data(), tokens, inter);
-      linear(pool_, activated_.data(), tokens, w.down, nullptr, hidden_.data());
+      linear(pool_, activated_.data(), tokens, w.down, nullptr, hidden_.data(), linear_order_);
     }
 
     // Final norm and LM head only for the rows whose logits are wanted.
@@ -203,13 +204,14 @@ class CpuBackend final : public Backend {
       std::copy(residual_.begin() + src, residual_.begin() + src + hidden, final_residual_.begin() + static_cast<size_t>(i) * hidden);
     }
     fused_add_rms_norm(pool_, final_rows_.data(), final_residual_.data(), weights_.final_norm.data(), rows, hidden, eps);
-    linear(pool_, final_rows_.data(), rows, weights_.output_matrix(), nullptr, logits_out);
+    linear(pool_, final_rows_.data(), rows, weights_.output_matrix(), nullptr, logits_out, linear_order_);
   }
 
   ModelConfig config_;
   CacheConfig cache_;
   ModelWeights weights_;
   ThreadPool pool_;
+  LinearOrder linear_order_;
   std::vector<double> inv_freq_;
   KvLayout layout_;
   std::vector<KvArray> key_cache_, value_cache_, key_swap_, value_swap_;

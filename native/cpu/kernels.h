@@ -44,7 +44,13 @@ struct WeightMatrix {
 void convert_to_f32(DType dtype, const void* in, float* out, size_t num);
 
 // ---- linear (GEMM): y[m, n] = sum_k x[m, k] * w[n, k] (+ bias[n]) ----
-void linear(ThreadPool& pool, const float* x, int num_rows, const WeightMatrix& w, const float* bias, float* y);
+// kFastest: from avx2::kPackedMinRows rows on (prefill, big batches) the packed kernel, which sums in another order
+// than the decode tiles, so a row's result can move in the last bits with what shares its call. kBatchInvariant: the
+// decode tiles' order at every row count (bitwise the same result alone or in any batch), slower for many rows.
+// Block-quantized weights take one order either way.
+enum class LinearOrder { kFastest, kBatchInvariant };
+void linear(ThreadPool& pool, const float* x, int num_rows, const WeightMatrix& w, const float* bias, float* y,
+            LinearOrder order = LinearOrder::kFastest);
 
 // ---- layernorm ----
 // out[r] = x[r] / rms(x[r]) * weight

@@ -133,17 +133,19 @@ void linear_packed(ThreadPool& pool, const float* x, int num_rows, const WeightM
 
 }  // namespace
 
-void linear(ThreadPool& pool, const float* x, int num_rows, const WeightMatrix& w, const float* bias, float* y) {
+void linear(ThreadPool& pool, const float* x, int num_rows, const WeightMatrix& w, const float* bias, float* y,
+            LinearOrder order) {
   if (num_rows <= 0 || w.rows <= 0) return;
   if (is_quantized(w.format)) {
     linear_quantized(pool, x, num_rows, w, bias, y);
     return;
   }
-  if (num_rows >= avx2::kPackedMinRows && avx2_enabled()) {
+  if (order == LinearOrder::kFastest && num_rows >= avx2::kPackedMinRows && avx2_enabled()) {
     linear_packed(pool, x, num_rows, w, bias, y);
     return;
   }
-  // Few rows (decode, speculative verification chunks): bandwidth-bound dot products straight from the stored weights.
+  // Few rows (decode, speculative verification chunks), or any number in the batch-invariant order: dot products
+  // straight from the stored weights.
   // Tasks are (row block, column chunk). A column chunk of weights (<= 48 rows of W) stays in L2 while
   // all row tiles stream past it; several chunks per thread even out the load between threads.
   // f32 weights: the first row alone takes the one-row kernel, which keeps more weight reads in flight than the

@@ -1,12 +1,14 @@
 // AVX2/FMA GEMM for linear layers: y = x W^T with W [N, K] row-major (PyTorch layout), as 8-lane dot products
-// along K in a 4-row x 3-column register tile. Weights in bf16/f16 are widened to fp32 in registers (F16C for
-// f16) when few rows share them (decode: bandwidth-bound), or widened once per column chunk into an L2-resident
-// fp32 panel from 8 rows on. Accumulation is always fp32, one accumulator per output fed in K order by every kernel
-// here, so a row's result is the same at any row count below the packed threshold. From avx2::kPackedMinRows rows on (prefill, large batches)
-// linear() uses the packed-panel kernel of linear_packed_avx2.cpp instead.
+// along K in a 4-row x 3-column register tile, or one weight row at a time for decode over short 16-bit rows. Weights
+// in bf16/f16 are widened to fp32 in registers (F16C for f16) when few rows share them (decode: bandwidth-bound), or
+// widened once per column chunk into an L2-resident fp32 panel from 8 rows on. Every kernel here sums an output in
+// the same order (see kWholeRow below), so a row's result is bitwise the same at any row count. From
+// avx2::kPackedMinRows rows on (prefill, large batches) linear() uses the faster packed-panel kernel of
+// linear_packed_avx2.cpp instead, unless asked for LinearOrder::kBatchInvariant.
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cmath>
 
 #include "kernels_avx2.h"
 #include "simd_avx2.h"
@@ -23,9 +25,13 @@ constexpr int kTileCols = 3;
 constexpr int kPanelMinRows = 8;
 
 template <WeightFormat F>
+constexpr size_t weight_bytes() {
+  return F == WeightFormat::F32 ? 4 : 2;
+}
+
+template <WeightFormat F>
 inline const void* weight_row(const void* base, int row, int k_dim) {
-  constexpr size_t kBytes = F == WeightFormat::F32 ? 4 : 2;
-  return static_cast<const uint8_t*>(base) + static_cast<size_t>(row) * k_dim * kBytes;
+  return static_cast<const uint8_t*>(base) + static_cast<size_t>(row) * k_dim * weight_bytes<F>();
 }
 
 // Where a tile's weights come from and where its outputs go.
@@ -37,93 +43,140 @@ struct TileTarget {
   int ldy;
 };
 
+// Every kernel here sums an output in one order, whatever the row count: K (rounded down to a multiple of 8) is cut
+// into Chunk-wide chunks, the last one shorter; each chunk's products go into one 8-lane accumulator in K order; the
+// chunk accumulators are added up in K order, then summed across lanes, then the scalar K % 8 tail, then the bias.
+// Chunks let the one-row kernel (row_dot) run several independent FMA chains inside one weight row, reading it in
+// address order. They pay for 16-bit weights, whose rows are short streams (below); f32 keeps one chain per output.
+constexpr int kWholeRow = 1 << 30;
+constexpr int kHalfChunk = 128;
+
+template <WeightFormat F>
+constexpr int chunk_for() {
+  return F == WeightFormat::F32 ? kWholeRow : kHalfChunk;
+}
+
+// sum + x[k] * w[k] for k in [from, to), one explicit FMA each: left to the compiler, a * b + c is contracted in some
+// instantiations and not in others, and the widened-panel tiles would then round the tail unlike the one-row kernels.
+template <WeightFormat F>
+inline float add_tail(float sum, const float* x, const void* w_row, int from, int to) {
+  for (int k = from; k < to; ++k) sum = std::fma(x[k], load_weight1<F>(w_row, k), sum);
+  return sum;
+}
+
 // y[i, col + j] = x[i, :] . w[j, :] (+ bias) for an MR x NR tile; w rows start at weight row `w_row`.
-template <WeightFormat F, int MR, int NR>
+template <WeightFormat F, int Chunk, int MR, int NR>
 void micro_kernel(const float* x, const TileTarget& t, int w_row, int col) {
-  const int k_dim = t.k_dim;
+  const int k_dim = t.k_dim, k_vec = k_dim / 8 * 8;
   const void* w_rows[NR];
   for (int j = 0; j < NR; ++j) w_rows[j] = weight_row<F>(t.weights, w_row + j, k_dim);
-  __m256 acc[MR][NR];
+  __m256 total[MR][NR];
   for (int i = 0; i < MR; ++i)
-    for (int j = 0; j < NR; ++j) acc[i][j] = _mm256_setzero_ps();
-  int k = 0;
-  for (; k + 8 <= k_dim; k += 8) {
-    __m256 wv[NR];
-    for (int j = 0; j < NR; ++j) wv[j] = load_weights8<F>(w_rows[j], k);
-    for (int i = 0; i < MR; ++i) {
-      __m256 xv = _mm256_loadu_ps(x + static_cast<size_t>(i) * k_dim + k);
-      for (int j = 0; j < NR; ++j) acc[i][j] = _mm256_fmadd_ps(xv, wv[j], acc[i][j]);
+    for (int j = 0; j < NR; ++j) total[i][j] = _mm256_setzero_ps();
+  for (int k0 = 0; k0 < k_vec; k0 += Chunk) {
+    const int k1 = std::min(k_vec, k0 + Chunk);
+    __m256 acc[MR][NR];
+    for (int i = 0; i < MR; ++i)
+      for (int j = 0; j < NR; ++j) acc[i][j] = _mm256_setzero_ps();
+    for (int k = k0; k < k1; k += 8) {
+      __m256 wv[NR];
+      for (int j = 0; j < NR; ++j) wv[j] = load_weights8<F>(w_rows[j], k);
+      for (int i = 0; i < MR; ++i) {
+        __m256 xv = _mm256_loadu_ps(x + static_cast<size_t>(i) * k_dim + k);
+        for (int j = 0; j < NR; ++j) acc[i][j] = _mm256_fmadd_ps(xv, wv[j], acc[i][j]);
+      }
     }
+    for (int i = 0; i < MR; ++i)
+      for (int j = 0; j < NR; ++j) total[i][j] = _mm256_add_ps(total[i][j], acc[i][j]);
   }
   for (int i = 0; i < MR; ++i) {
     const float* x_row = x + static_cast<size_t>(i) * k_dim;
     for (int j = 0; j < NR; ++j) {
-      float total = horizontal_sum(acc[i][j]);
-      for (int kk = k; kk < k_dim; ++kk) total += x_row[kk] * load_weight1<F>(w_rows[j], kk);
-      t.y[static_cast<size_t>(i) * t.ldy + col + j] = total + (t.bias ? t.bias[col + j] : 0.f);
+      float sum = horizontal_sum(total[i][j]);
+      sum = add_tail<F>(sum, x_row, w_rows[j], k_vec, k_dim);
+      t.y[static_cast<size_t>(i) * t.ldy + col + j] = sum + (t.bias ? t.bias[col + j] : 0.f);
     }
   }
 }
 
-// One row against kStreamRows weight rows, 32 columns of K per iteration (the decode case). Each output keeps a
-// single accumulator fed chunk by chunk in K order, exactly as micro_kernel does, so a row's result does not depend
-// on how many rows run with it (below kPackedMinRows). The kStreamRows independent FMA chains and 4 x kStreamRows
-// weight loads per iteration keep enough reads in flight to stream long rows at the machine's read rate; software
-// prefetch (within the row, or a later group of short rows) measured no faster, so there is none.
-constexpr int kStreamRows = 4;
-
-template <WeightFormat F>
-void vector_kernel(const float* x, const TileTarget& t, int w_row, int col) {
-  const int k_dim = t.k_dim;
-  const void* w_rows[kStreamRows];
-  for (int j = 0; j < kStreamRows; ++j) w_rows[j] = weight_row<F>(t.weights, w_row + j, k_dim);
-  __m256 acc[kStreamRows];
-  for (int j = 0; j < kStreamRows; ++j) acc[j] = _mm256_setzero_ps();
-  int k = 0;
-  for (; k + 32 <= k_dim; k += 32) {
-    for (int c = 0; c < 32; c += 8) {
-      const __m256 xv = _mm256_loadu_ps(x + k + c);
-      for (int j = 0; j < kStreamRows; ++j) acc[j] = _mm256_fmadd_ps(xv, load_weights8<F>(w_rows[j], k + c), acc[j]);
+// G whole chunks from k0 side by side, each its own chain, added to total in K order.
+template <WeightFormat F, int Chunk, int G>
+inline __m256 chunk_group(const float* x, const void* w_row, int k0, __m256 total) {
+  __m256 acc[G];
+  for (int g = 0; g < G; ++g) acc[g] = _mm256_setzero_ps();
+  for (int k = k0; k < k0 + Chunk; k += 8) {
+    for (int g = 0; g < G; ++g) {
+      const int kg = k + g * Chunk;
+      acc[g] = _mm256_fmadd_ps(_mm256_loadu_ps(x + kg), load_weights8<F>(w_row, kg), acc[g]);
     }
   }
-  for (; k + 8 <= k_dim; k += 8) {
-    const __m256 xv = _mm256_loadu_ps(x + k);
-    for (int j = 0; j < kStreamRows; ++j) acc[j] = _mm256_fmadd_ps(xv, load_weights8<F>(w_rows[j], k), acc[j]);
+  for (int g = 0; g < G; ++g) total = _mm256_add_ps(total, acc[g]);
+  return total;
+}
+
+// Decode (one row of x) reads chunked weight rows shorter than this one at a time (row_dot), longer ones kStreamRows
+// side by side (micro_kernel<F, Chunk, 1, kStreamRows>): a short row is too short a stream for the prefetcher to get
+// ahead of when several run side by side, while long rows side by side read fastest (measured, docs/PERFORMANCE.md).
+constexpr size_t kShortRowBytes = 2048;
+constexpr int kStreamRows = 4;
+
+// One row of x against one weight row (the decode case), in micro_kernel's order: four chunks at a time, then two,
+// then one, then the short last chunk.
+template <WeightFormat F, int Chunk>
+float row_dot(const float* x, const void* w_row, int k_dim) {
+  const int k_vec = k_dim / 8 * 8;
+  __m256 total = _mm256_setzero_ps();
+  int k0 = 0;
+  for (; k0 + 4 * Chunk <= k_vec; k0 += 4 * Chunk) total = chunk_group<F, Chunk, 4>(x, w_row, k0, total);
+  if (k0 + 2 * Chunk <= k_vec) total = chunk_group<F, Chunk, 2>(x, w_row, k0, total), k0 += 2 * Chunk;
+  if (k0 + Chunk <= k_vec) total = chunk_group<F, Chunk, 1>(x, w_row, k0, total), k0 += Chunk;
+  if (k0 < k_vec) {
+    __m256 acc = _mm256_setzero_ps();
+    for (int k = k0; k < k_vec; k += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(x + k), load_weights8<F>(w_row, k), acc);
+    total = _mm256_add_ps(total, acc);
   }
-  for (int j = 0; j < kStreamRows; ++j) {
-    float total = horizontal_sum(acc[j]);
-    for (int kk = k; kk < k_dim; ++kk) total += x[kk] * load_weight1<F>(w_rows[j], kk);
-    t.y[col + j] = total + (t.bias ? t.bias[col + j] : 0.f);
-  }
+  float sum = horizontal_sum(total);
+  sum = add_tail<F>(sum, x, w_row, k_vec, k_dim);
+  return sum;
 }
 
 using MicroKernel = void (*)(const float*, const TileTarget&, int, int);
 
-template <WeightFormat F, int MR>
+template <WeightFormat F, int Chunk, int MR>
 constexpr MicroKernel pick_cols(int cols) {
-  return cols == 1 ? micro_kernel<F, MR, 1> : cols == 2 ? micro_kernel<F, MR, 2> : micro_kernel<F, MR, 3>;
+  return cols == 1 ? micro_kernel<F, Chunk, MR, 1> : cols == 2 ? micro_kernel<F, Chunk, MR, 2> : micro_kernel<F, Chunk, MR, 3>;
 }
 
-template <WeightFormat F>
+template <WeightFormat F, int Chunk>
 MicroKernel pick(int rows, int cols) {
   switch (rows) {
-    case 1: return pick_cols<F, 1>(cols);
-    case 2: return pick_cols<F, 2>(cols);
-    case 3: return pick_cols<F, 3>(cols);
-    default: return pick_cols<F, 4>(cols);
+    case 1: return pick_cols<F, Chunk, 1>(cols);
+    case 2: return pick_cols<F, Chunk, 2>(cols);
+    case 3: return pick_cols<F, Chunk, 3>(cols);
+    default: return pick_cols<F, Chunk, 4>(cols);
   }
 }
 
 // Output rows [row_begin, row_end) x columns [col_begin, col_end); weight row w_first holds column col_begin.
-template <WeightFormat F>
+template <WeightFormat F, int Chunk>
 void tiles(const float* x, int row_begin, int row_end, const TileTarget& t, int w_first, int col_begin, int col_end) {
   const int k_dim = t.k_dim;
   if (row_end - row_begin == 1) {
     const float* x_row = x + static_cast<size_t>(row_begin) * k_dim;
     const TileTarget row_target{t.weights, k_dim, t.bias, t.y + static_cast<size_t>(row_begin) * t.ldy, t.ldy};
     int n = col_begin;
-    for (; n + kStreamRows <= col_end; n += kStreamRows) vector_kernel<F>(x_row, row_target, w_first + n - col_begin, n);
-    for (; n < col_end; n += kTileCols) pick<F>(1, std::min(kTileCols, col_end - n))(x_row, row_target, w_first + n - col_begin, n);
+    if constexpr (Chunk != kWholeRow) {
+      if (static_cast<size_t>(k_dim) * weight_bytes<F>() < kShortRowBytes) {
+        for (; n < col_end; ++n) {
+          const float dot = row_dot<F, Chunk>(x_row, weight_row<F>(t.weights, w_first + n - col_begin, k_dim), k_dim);
+          row_target.y[n] = dot + (t.bias ? t.bias[n] : 0.f);
+        }
+      }
+    }
+    for (; n + kStreamRows <= col_end; n += kStreamRows) {
+      micro_kernel<F, Chunk, 1, kStreamRows>(x_row, row_target, w_first + n - col_begin, n);
+    }
+    for (; n < col_end; n += kTileCols) pick<F, Chunk>(1, std::min(kTileCols, col_end - n))(x_row, row_target, w_first + n - col_begin, n);
     return;
   }
   for (int m = row_begin; m < row_end; m += kTileRows) {
@@ -132,7 +185,7 @@ void tiles(const float* x, int row_begin, int row_end, const TileTarget& t, int 
     const TileTarget tile_target{t.weights, k_dim, t.bias, t.y + static_cast<size_t>(m) * t.ldy, t.ldy};
     for (int n = col_begin; n < col_end; n += kTileCols) {
       const int cols = std::min(kTileCols, col_end - n);
-      pick<F>(rows, cols)(x_tile, tile_target, w_first + n - col_begin, n);
+      pick<F, Chunk>(rows, cols)(x_tile, tile_target, w_first + n - col_begin, n);
     }
   }
 }
@@ -156,11 +209,11 @@ void block(const float* x, int row_begin, int row_end, const WeightMatrix& w, in
       float* panel = panel_scratch.floats(panel_floats);
       widen_rows<F>(target.weights, panel, panel_floats);
       const TileTarget panel_target{panel, w.cols, bias, y, w.rows};
-      tiles<WeightFormat::F32>(x, row_begin, row_end, panel_target, 0, col_begin, col_end);
+      tiles<WeightFormat::F32, chunk_for<F>()>(x, row_begin, row_end, panel_target, 0, col_begin, col_end);
       return;
     }
   }
-  tiles<F>(x, row_begin, row_end, target, 0, col_begin, col_end);
+  tiles<F, chunk_for<F>()>(x, row_begin, row_end, target, 0, col_begin, col_end);
 }
 
 }  // namespace

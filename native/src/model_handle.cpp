@@ -269,6 +269,8 @@ Napi::Value LoadModel(const Napi::CallbackInfo& info) {
   options.cache.num_swap_blocks = js::int_field(opts, "numSwapBlocks");
   options.weight_format = js::parse_weight_format(js::string_field(opts, "weightFormat"));
   options.num_threads = js::int_field(opts, "threads");
+  const Napi::Value batch_invariant = opts.Get("batchInvariant");
+  options.batch_invariant = batch_invariant.IsBoolean() && batch_invariant.As<Napi::Boolean>().Value();
   const std::string device = js::string_field(opts, "device");
   if (device != "cpu" && device != "cuda") throw Napi::TypeError::New(env, "device must be 'cpu' or 'cuda'");
   auto* worker = new LoadWorker(env, std::move(options), device == "cuda");

@@ -152,12 +152,14 @@ class LinearWeights : public Napi::ObjectWrap<LinearWeights> {
   }
 
  private:
-  // run(x, numRows, out?) -> y [numRows, rows]
+  // run(x, numRows, out?, batchInvariant?) -> y [numRows, rows]
   Napi::Value Run(const Napi::CallbackInfo& info) {
     const int num_rows = arg_int(info, 1, "numRows");
     const float* x = js::float32_data(info[0], "x", static_cast<long>(num_rows) * matrix_.cols);
     Napi::Float32Array out = output(info, 2, static_cast<size_t>(num_rows) * matrix_.rows);
-    cpu::linear(ops_pool(), x, num_rows, matrix_, bias_.empty() ? nullptr : bias_.data(), out.Data());
+    const bool invariant = info.Length() > 3 && info[3].IsBoolean() && info[3].As<Napi::Boolean>().Value();
+    cpu::linear(ops_pool(), x, num_rows, matrix_, bias_.empty() ? nullptr : bias_.data(), out.Data(),
+                invariant ? cpu::LinearOrder::kBatchInvariant : cpu::LinearOrder::kFastest);
     return out;
   }
   Napi::Value Bytes(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), static_cast<double>(matrix_.bytes())); }

@@ -23,6 +23,12 @@ export interface EngineConfig {
   weightDtype: WeightDtype
   /** Quantize the weights at load (overrides weightDtype for the matrices; CPU only). */
   quantization?: Quantization
+  /**
+   * CPU: float linear layers (f32/bf16/f16) sum every output in one order at any batch size, so a request's logits,
+   * and its greedy or seeded tokens, are bitwise the same alone and under load; prefill and steps of 48+ rows lose
+   * the faster packed kernel (docs/PERFORMANCE.md has the cost). Quantized weights are batch-invariant either way.
+   */
+  batchInvariant?: boolean
   threads: number
   /** Tokens per KV block. */
   blockSize: number

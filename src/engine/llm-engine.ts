@@ -115,6 +115,9 @@ export class LLMEngine {
     if (config.quantization && device.device === 'cuda') {
       throw new InvalidRequestError(`--quantization ${config.quantization} runs on the CPU backend only (pass --device cpu)`, {param: 'quantization'})
     }
+    if (config.batchInvariant && device.device === 'cuda') {
+      throw new InvalidRequestError('--batch-invariant runs on the CPU backend only (pass --device cpu)', {param: 'batch-invariant'})
+    }
     if (model.tensors.some((t) => t.blockFormat) && device.device === 'cuda') {
       throw new InvalidRequestError('this GGUF file holds quantized tensors, which run on the CPU backend only (pass --device cpu)', {param: 'device'})
     }
@@ -133,6 +136,7 @@ export class LLMEngine {
       device: device.device,
       gemm: config.gemm,
       enforceEager: config.enforceEager,
+      batchInvariant: config.batchInvariant,
     })
     const blockManager = new BlockManager({
       numBlocks,

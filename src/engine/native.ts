@@ -60,6 +60,8 @@ export interface LoadNativeModelOptions {
   gemm?: GemmMode
   /** CUDA: run every step eagerly, no CUDA graphs for decode (vLLM's --enforce-eager). */
   enforceEager?: boolean
+  /** CPU: float linear layers sum each output in one order at any batch size (see EngineConfig.batchInvariant). */
+  batchInvariant?: boolean
 }
 
 interface NativeModelHandle {
@@ -113,8 +115,8 @@ export interface NativeOps {
 }
 
 export interface NativeLinearWeights {
-  /** y[numRows, rows] = x[numRows, cols] * W^T (+ bias). */
-  run(x: Float32Array, numRows: number, out?: Float32Array): Float32Array
+  /** y[numRows, rows] = x[numRows, cols] * W^T (+ bias); batchInvariant: the decode tiles' order at any numRows. */
+  run(x: Float32Array, numRows: number, out?: Float32Array, batchInvariant?: boolean): Float32Array
   readonly bytes: number
 }
 

@@ -18,7 +18,8 @@ export interface SamplingParams {
   /**
    * Per-request seed: the same seed gives the same random draws. The tokens are also the same whatever else is batched
    * with block-quantized weights on CPU (--quantization, quantized GGUF), whose kernels reduce every row in one fixed
-   * order; with f32/f16/bf16 weights logits move by ~1e-5 with batch composition, which can flip a near-tie.
+   * order, and with f32/f16/bf16 weights under --batch-invariant; otherwise float logits move by ~1e-5 with batch
+   * composition (prefill and steps of 48+ rows sum in another order), which can flip a near-tie.
    */
   seed: number | null
   stop: string[]

@@ -64,6 +64,9 @@ struct BackendOptions {
   std::vector<TensorSource> tensors;
   WeightFormat weight_format = WeightFormat::F32;
   int num_threads = 0;  // 0 = backend default
+  // CPU: float linear layers sum every output in one order at any row count, so a request's logits do not depend on
+  // what shares its step (at the cost of the faster packed kernel for prefill); quantized weights always do.
+  bool batch_invariant = false;
 };
 
 // A flattened batch; the same layout feeds CPU and CUDA kernels (vLLM / flash-attn varlen style).
