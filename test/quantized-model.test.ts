@@ -47,7 +47,7 @@ function dequantizedReference(dir: string, quantization: QuantizedFormat, tied: 
   return ReferenceModel.load(dir, {
     mapWeight: (name, values, shape) => {
       if (shape.length !== 2) return values
-      let rounded = Float32Array.from(values)
+      let rounded: Float32Array = Float32Array.from(values)
       for (const format of matrixFormats(quantization, name, shape[1], tied, numLayers)) {
         if (format !== 'f32') rounded = ops.dequantizeRows(ops.quantizeRows(rounded, shape[0], shape[1], format), shape[0], shape[1], format)
       }
