@@ -134,8 +134,9 @@ void dot_row_tile(const Panel& panel, int cols, const ActivationBlock* const* ro
   for (; col < cols; ++col) dot_tile<F, MR, 1>(panel, col, rows, out, out_stride);
 }
 
-// mins[m * cols + j] = the min terms of row m, column j, 8 rows at a time (d_sums: block-major, rows padded to 8): per lane the same fused
-// multiply-adds, in the same two chains (even / odd blocks), as the dot-product kernel's scalar code.
+// mins[m * cols + j] = the min terms of row m, column j, 8 rows at a time (d_sums: block-major, rows padded to 8):
+// per lane the same fused multiply-adds, in the same two chains (even / odd blocks), as the dot-product kernel's
+// scalar code (which the compiler contracts to FMAs; the bitwise tests would catch a change).
 void min_terms(const Panel& panel, int cols, const float* d_sums, int num_rows, float* mins) {
   const int num_blocks = panel.num_blocks;
   const int padded_rows = (num_rows + kMinLanes - 1) / kMinLanes * kMinLanes;
