@@ -1,8 +1,8 @@
 // Prefill and decode throughput of the engine against batch size: where batching stops paying on this machine.
-// Usage: npx tsx scripts/bench-steps.ts [--preset small|bench] [--dtype f32|bf16] [--threads 2] [--batches 1,8,32,64]
-//          [--batch-invariant]
+// Usage: npx tsx scripts/bench-steps.ts [--preset small|bench] [--dtype f32|bf16] [--quantization q8_0|q4_0|q4_k] [--threads 2]
+//          [--batches 1,8,32,64] [--batch-invariant]
 import {parseArgs} from 'node:util'
-import {makeEngineConfig} from '../src/engine/config.js'
+import {makeEngineConfig, type Quantization} from '../src/engine/config.js'
 import {LLMEngine, type StepStats} from '../src/engine/llm-engine.js'
 import {ensureTestModel, type TestModelPreset} from '../src/engine/model/test-model.js'
 import {makeSamplingParams} from '../src/engine/sampling-params.js'
@@ -11,6 +11,7 @@ const {values: args} = parseArgs({
   options: {
     preset: {type: 'string', default: 'small'},
     dtype: {type: 'string', default: 'f32'},
+    quantization: {type: 'string'},
     threads: {type: 'string', default: '0'},
     batches: {type: 'string', default: '1,8,32,64'},
     'prompt-len': {type: 'string', default: '128'},
@@ -26,6 +27,7 @@ const engine = await LLMEngine.create(
     modelPath: modelDir,
     threads: Number(args.threads),
     weightDtype: args.dtype as 'f32' | 'bf16',
+    quantization: args.quantization as Quantization | undefined,
     kvMemoryBytes: 2 * 2 ** 30,
     enablePrefixCaching: false,
     maxNumBatchedTokens: 8192,
@@ -37,7 +39,7 @@ engine.onStep((stats) => steps.push(stats))
 let salt = 0
 const prompt = () => Array.from({length: promptLength}, (_, i) => 5 + ((i * 7919 + ++salt * 104729) % 4000))
 
-console.log(`model ${args.preset} (${engine.model.config.numLayers} layers, hidden ${engine.model.config.hiddenSize}, vocab ${engine.model.config.vocabSize}), weights ${args.dtype}${args['batch-invariant'] ? ' (batch-invariant)' : ''}, ${engine.nativeInfo.threads} threads, prompt ${promptLength}`)
+console.log(`model ${args.preset} (${engine.model.config.numLayers} layers, hidden ${engine.model.config.hiddenSize}, vocab ${engine.model.config.vocabSize}), weights ${args.quantization ?? args.dtype}${args['batch-invariant'] ? ' (batch-invariant)' : ''}, ${engine.nativeInfo.threads} threads, prompt ${promptLength}`)
 console.log('| batch | prefill tok/s | decode step ms | decode tok/s |\n|---|---|---|---|')
 await engine.generate([{prompt: prompt(), params: makeSamplingParams({temperature: 0, maxTokens: 4, ignoreEos: true})}])
 for (const batch of args.batches!.split(',').map(Number)) {

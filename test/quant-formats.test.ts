@@ -85,3 +85,32 @@ describe('quantized linear (8-bit activations, integer dot products)', () => {
     })
   }
 })
+
+describe('quantized linear: the packed prefill kernel equals the decode kernel bit for bit', () => {
+  for (const format of FORMATS) {
+    it(`${format}: every row of a batch of 1..200 rows equals that row alone`, {skip: !ops.avx2Status().supported && 'no AVX2'}, () => {
+      ops.setAvx2(true)
+      // 45 outputs: whole 2-column tiles and a last single column; 512 inputs: two Q4_K / Q6_K super-blocks.
+      const outFeatures = 45
+      const inFeatures = 512
+      const weights = gaussian(outFeatures * inFeatures, 13, 0.05)
+      for (let k = 0; k < inFeatures; k += 37) weights[5 * inFeatures + k] = 1.5  // an outlier row: large scales and mins
+      const maxRows = 200
+      const x = gaussian(maxRows * inFeatures, 17)
+      for (let k = 0; k < inFeatures; k++) x[3 * inFeatures + k] = Math.abs(x[3 * inFeatures + k])  // all-positive row: large sums
+      for (const bias of [undefined, gaussian(outFeatures, 19)]) {
+        const linear = new ops.LinearWeights(weights, 'F32', outFeatures, inFeatures, format, bias)
+        const alone = Array.from({length: maxRows}, (_, m) => linear.run(x.subarray(m * inFeatures, (m + 1) * inFeatures), 1))
+        for (let rows = 1; rows <= maxRows; rows++) {
+          const batched = linear.run(x.subarray(0, rows * inFeatures), rows)
+          for (let m = 0; m < rows; m++) {
+            const row = batched.subarray(m * outFeatures, (m + 1) * outFeatures)
+            if (!row.every((v, n) => Object.is(v, alone[m][n]))) {
+              assert.deepEqual(row, alone[m], `${format}, bias ${bias !== undefined}: row ${m} of a ${rows}-row batch differs from the row alone`)
+            }
+          }
+        }
+      }
+    })
+  }
+})

@@ -1,7 +1,8 @@
 // A checkpoint quantized at load (q8_0, q4_0, q4_k) gives logits close to a float64 forward of the dequantized weights, the same greedy tokens, and batch-invariant rows.
 import assert from 'node:assert/strict'
 import {after, before, describe, it} from 'node:test'
-import {loadModel} from '../src/engine/model/load-model.js'
+import {q4KMediumMoreBits} from '../src/bench/peer/gguf-writer.js'
+import {loadModel, type LoadedModel} from '../src/engine/model/load-model.js'
 import {SeededRandom} from '../src/engine/model/seeded-random.js'
 import {ensureTestModel} from '../src/engine/model/test-model.js'
 import {loadNativeModel, nativeOps, type NativeModel, type QuantizedFormat} from '../src/engine/native.js'
@@ -21,24 +22,36 @@ const LOGPROB_TOLERANCE = 0.25
 const CLEAR_MARGIN = 2 * LOGPROB_TOLERANCE
 const GREEDY_TOKENS = 12
 
-/** The format the native loader keeps a matrix in (native/cpu/model_weights.cpp: Q4_K_M-style output, fallbacks for odd rows). */
-function matrixFormat(quantization: QuantizedFormat, name: string, cols: number, tied: boolean): QuantizedFormat | 'f32' {
+/** The format the native loader gives one matrix (native/cpu/model_weights.cpp: Q4_K_M mix, fallbacks for odd rows). */
+function matrixFormat(quantization: QuantizedFormat, name: string, cols: number, tied: boolean, numLayers: number): QuantizedFormat | 'f32' {
   const isOutput = name === 'lm_head.weight' || (tied && name === 'model.embed_tokens.weight')
-  let format: QuantizedFormat | 'f32' = quantization === 'q4_k' && isOutput ? 'q6_k' : quantization
+  const layer = /^model\.layers\.(\d+)\.(self_attn\.v_proj|mlp\.down_proj)\.weight$/.exec(name)
+  const moreBits = isOutput || (layer !== null && q4KMediumMoreBits(Number(layer[1]), numLayers))
+  let format: QuantizedFormat | 'f32' = quantization === 'q4_k' && moreBits ? 'q6_k' : quantization
   const fallback: Record<string, QuantizedFormat | 'f32'> = {q4_k: 'q4_0', q6_k: 'q8_0', q8_0: 'f32', q4_0: 'f32'}
   while (format !== 'f32' && cols % BLOCK_SHAPES[format].values !== 0) format = fallback[format]
   return format
 }
 
-function dequantizedReference(dir: string, quantization: QuantizedFormat, tied: boolean): Promise<ReferenceModel> {
+/** The formats a matrix is rounded through, in order: its own, then q8_0 where q, k and v stack in different formats. */
+function matrixFormats(quantization: QuantizedFormat, name: string, cols: number, tied: boolean, numLayers: number): (QuantizedFormat | 'f32')[] {
+  const own = matrixFormat(quantization, name, cols, tied, numLayers)
+  const qkv = /^(model\.layers\.\d+\.self_attn\.)[qkv]_proj\.weight$/.exec(name)
+  if (!qkv) return [own]
+  const stacked = ['q', 'k', 'v'].map((part) => matrixFormat(quantization, `${qkv[1]}${part}_proj.weight`, cols, tied, numLayers))
+  return stacked.every((format) => format === own) ? [own] : [own, 'q8_0']
+}
+
+function dequantizedReference(dir: string, quantization: QuantizedFormat, tied: boolean, numLayers: number): Promise<ReferenceModel> {
   const ops = nativeOps()
   return ReferenceModel.load(dir, {
     mapWeight: (name, values, shape) => {
       if (shape.length !== 2) return values
-      const format = matrixFormat(quantization, name, shape[1], tied)
-      if (format === 'f32') return Float64Array.from(Float32Array.from(values))
-      const raw = ops.quantizeRows(Float32Array.from(values), shape[0], shape[1], format)
-      return Float64Array.from(ops.dequantizeRows(raw, shape[0], shape[1], format))
+      let rounded: Float32Array = Float32Array.from(values)
+      for (const format of matrixFormats(quantization, name, shape[1], tied, numLayers)) {
+        if (format !== 'f32') rounded = ops.dequantizeRows(ops.quantizeRows(rounded, shape[0], shape[1], format), shape[0], shape[1], format)
+      }
+      return Float64Array.from(rounded)
     },
   })
 }
@@ -69,21 +82,37 @@ for (const quantization of ['q8_0', 'q4_0', 'q4_k'] as const) {
     let native: NativeModel
     let reference: ReferenceModel
     let vocabSize: number
+    let config: LoadedModel['config']
     before(async () => {
       const dir = await ensureTestModel('tiny')
       const model = await loadModel(dir)
+      config = model.config
       vocabSize = model.config.vocabSize
       native = await loadNativeModel({
         config: model.config, tensors: model.tensors, numBlocks: NUM_BLOCKS, blockSize: BLOCK_SIZE, numSwapBlocks: 0,
         weightFormat: quantization, threads: 2, device: 'cpu',
       })
-      reference = await dequantizedReference(dir, quantization, model.config.tieWordEmbeddings)
+      reference = await dequantizedReference(dir, quantization, model.config.tieWordEmbeddings, model.config.numLayers)
     })
     after(() => native.close())
 
-    it('stores fewer bytes than f16 would', () => {
+    it('stores fewer bytes than f16 would, exactly those of its formats (the Q4_K_M mix for q4_k)', () => {
       // f32 tiny: 512 * 64 * 2 + 2 * (64 * (64 + 32 + 32 + 64) + 3 * 64 * 128) = 139264 values
       assert.ok(native.info.weightBytes < 139264 * 2, `${native.info.weightBytes} bytes`)
+      const {hiddenSize: hidden, intermediateSize: inter, numLayers, vocabSize: vocab, tieWordEmbeddings: tied} = config
+      const qRows = config.numHeads * config.headDim, kvRows = config.numKvHeads * config.headDim
+      const bytes = (name: string, rows: number, cols: number) => {
+        const format = matrixFormats(quantization, name, cols, tied, numLayers).at(-1)!
+        return rows * (format === 'f32' ? 4 * cols : (cols / BLOCK_SHAPES[format].values) * BLOCK_SHAPES[format].bytes)
+      }
+      let expected = bytes('model.embed_tokens.weight', vocab, hidden) + (tied ? 0 : bytes('lm_head.weight', vocab, hidden)) + 4 * hidden
+      for (let layer = 0; layer < numLayers; layer++) {
+        const prefix = `model.layers.${layer}.`
+        expected += bytes(`${prefix}self_attn.q_proj.weight`, qRows, hidden) + bytes(`${prefix}self_attn.k_proj.weight`, kvRows, hidden) +
+          bytes(`${prefix}self_attn.v_proj.weight`, kvRows, hidden) + bytes(`${prefix}self_attn.o_proj.weight`, hidden, qRows) +
+          2 * bytes(`${prefix}mlp.gate_proj.weight`, inter, hidden) + bytes(`${prefix}mlp.down_proj.weight`, hidden, inter) + 2 * 4 * hidden
+      }
+      assert.equal(native.info.weightBytes, expected)
     })
 
     it('logprobs close to float64 on the dequantized weights, greedy agrees on clear margins, batched rows bit-identical', async () => {

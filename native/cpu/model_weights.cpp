@@ -146,34 +146,64 @@ WeightFormat fitting_format(WeightFormat requested, int cols) {
   return WeightFormat::F32;
 }
 
-// Stacks several [rows_i, cols] tensors into one matrix, in order. Parts that are all in one block format (GGUF)
-// are kept as they are; parts in different block formats (Q4_K_M's q/k at Q4_K with v at Q6_K) meet in Q8_0, which
-// holds either within its rounding; float parts are converted to `format`.
-void load_stacked(TensorReader& reader, WeightMatrix& matrix, WeightFormat format,
-                  const std::vector<std::pair<std::string, int>>& parts, int cols) {
-  const WeightFormat first = reader.block_format(parts[0].first);
-  bool same_blocks = is_quantized(first), any_blocks = false;
-  for (const auto& part : parts) {
-    same_blocks = same_blocks && reader.block_format(part.first) == first;
-    any_blocks = any_blocks || is_quantized(reader.block_format(part.first));
+// llama.cpp's Q4_K_M gives attn_v and ffn_down 6 bits in these layers: the first and last eighth, and every third one
+// in between.
+bool q4_k_m_more_bits(int layer, int num_layers) {
+  return layer < num_layers / 8 || layer >= 7 * num_layers / 8 || (layer - num_layers / 8) % 3 == 2;
+}
+
+// One tensor of a stacked matrix: its name, its rows, and the format a float tensor is converted to.
+struct StackedPart {
+  std::string name;
+  int rows;
+  WeightFormat format;
+};
+
+// Rounds rows of float values through a block format and back (what a file stored in that format would hold).
+void round_trip(WeightFormat format, std::vector<float>& values, int cols) {
+  std::vector<uint8_t> row(weight_row_bytes(format, cols));
+  for (size_t r = 0; r < values.size() / cols; ++r) {
+    quantize_row(format, values.data() + r * cols, row.data(), cols);
+    dequantize_row(format, row.data(), values.data() + r * cols, cols);
   }
+}
+
+// Stacks several [rows_i, cols] tensors into one matrix, in order. Parts that are all in one block format (GGUF)
+// are kept as they are; parts in different block formats (Q4_K_M's q/k at Q4_K with v at Q6_K, from a file or
+// quantized here) meet in Q8_0, which holds either within its rounding, each part first rounded through its own
+// format so that a checkpoint quantized at load and its GGUF file give the same matrix; float parts are converted
+// to their format.
+void load_stacked(TensorReader& reader, WeightMatrix& matrix, const std::vector<StackedPart>& parts, int cols) {
+  const WeightFormat first = reader.block_format(parts[0].name);
+  bool same_blocks = is_quantized(first);
+  for (const auto& part : parts) same_blocks = same_blocks && reader.block_format(part.name) == first;
   int total_rows = 0;
-  for (const auto& part : parts) total_rows += part.second;
+  for (const auto& part : parts) total_rows += part.rows;
   if (same_blocks) {
     matrix.resize(first, total_rows, cols);
     int row = 0;
     for (const auto& part : parts) {
-      matrix.store_raw_rows(row, part.second, reader.read_raw(part.first, {part.second, cols}).data());
-      row += part.second;
+      matrix.store_raw_rows(row, part.rows, reader.read_raw(part.name, {part.rows, cols}).data());
+      row += part.rows;
     }
     return;
   }
-  matrix.resize(fitting_format(any_blocks ? WeightFormat::Q8_0 : format, cols), total_rows, cols);
-  int row = 0;
+  // Each part's own format: its blocks in the file, else the one it is converted to.
+  std::vector<WeightFormat> formats;
   for (const auto& part : parts) {
-    std::vector<float> values = reader.read(part.first, {part.second, cols});
-    matrix.store_rows(row, part.second, values.data());
-    row += part.second;
+    const WeightFormat stored = reader.block_format(part.name);
+    formats.push_back(is_quantized(stored) ? stored : fitting_format(part.format, cols));
+  }
+  bool mixed = false, any_blocks = false;
+  for (WeightFormat format : formats) mixed = mixed || format != formats[0], any_blocks = any_blocks || is_quantized(format);
+  const bool meet_in_q8_0 = mixed && any_blocks;
+  matrix.resize(meet_in_q8_0 ? fitting_format(WeightFormat::Q8_0, cols) : formats[0], total_rows, cols);
+  int row = 0;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    std::vector<float> values = reader.read(parts[i].name, {parts[i].rows, cols});
+    if (meet_in_q8_0 && is_quantized(formats[i]) && !is_quantized(reader.block_format(parts[i].name))) round_trip(formats[i], values, cols);
+    matrix.store_rows(row, parts[i].rows, values.data());
+    row += parts[i].rows;
   }
 }
 
@@ -196,22 +226,24 @@ ModelWeights load_model_weights(const ModelConfig& config, const std::vector<Ten
   const int kv_rows = config.num_kv_heads * config.head_dim;
   const int inter = config.intermediate_size;
   ModelWeights weights;
-  // Q4_K follows llama.cpp's Q4_K_M in keeping the output matrix (and a tied embedding) at 6 bits.
+  // Q4_K follows llama.cpp's Q4_K_M: the output matrix (and a tied embedding) at 6 bits, and attn_v and ffn_down in
+  // the layers q4_k_m_more_bits picks.
+  const bool q4_k_m = format == WeightFormat::Q4_K;
   const bool has_lm_head = reader.has("lm_head.weight") || !config.tie_word_embeddings;
-  const WeightFormat output_format = format == WeightFormat::Q4_K ? WeightFormat::Q6_K : format;
-  load_stacked(reader, weights.embed_tokens, has_lm_head ? format : output_format,
-               {{"model.embed_tokens.weight", config.vocab_size}}, hidden);
-  if (has_lm_head) load_stacked(reader, weights.lm_head, output_format, {{"lm_head.weight", config.vocab_size}}, hidden);
+  const WeightFormat output_format = q4_k_m ? WeightFormat::Q6_K : format;
+  load_stacked(reader, weights.embed_tokens, {{"model.embed_tokens.weight", config.vocab_size, has_lm_head ? format : output_format}}, hidden);
+  if (has_lm_head) load_stacked(reader, weights.lm_head, {{"lm_head.weight", config.vocab_size, output_format}}, hidden);
   weights.final_norm = reader.read("model.norm.weight", {hidden});
   weights.layers.resize(config.num_layers);
   for (int i = 0; i < config.num_layers; ++i) {
     const std::string prefix = "model.layers." + std::to_string(i) + ".";
+    const WeightFormat more_bits = q4_k_m && q4_k_m_more_bits(i, config.num_layers) ? WeightFormat::Q6_K : format;
     LayerWeights& layer = weights.layers[i];
     layer.input_norm = reader.read(prefix + "input_layernorm.weight", {hidden});
     layer.post_attention_norm = reader.read(prefix + "post_attention_layernorm.weight", {hidden});
-    load_stacked(reader, layer.qkv, format,
-                 {{prefix + "self_attn.q_proj.weight", q_rows}, {prefix + "self_attn.k_proj.weight", kv_rows},
-                  {prefix + "self_attn.v_proj.weight", kv_rows}},
+    load_stacked(reader, layer.qkv,
+                 {{prefix + "self_attn.q_proj.weight", q_rows, format}, {prefix + "self_attn.k_proj.weight", kv_rows, format},
+                  {prefix + "self_attn.v_proj.weight", kv_rows, more_bits}},
                  hidden);
     if (config.attention_bias) {
       for (const char* part : {"q", "k", "v"}) {
@@ -219,10 +251,10 @@ ModelWeights load_model_weights(const ModelConfig& config, const std::vector<Ten
         layer.qkv_bias.insert(layer.qkv_bias.end(), bias.begin(), bias.end());
       }
     }
-    load_stacked(reader, layer.o_proj, format, {{prefix + "self_attn.o_proj.weight", hidden}}, q_rows);
-    load_stacked(reader, layer.gate_up, format,
-                 {{prefix + "mlp.gate_proj.weight", inter}, {prefix + "mlp.up_proj.weight", inter}}, hidden);
-    load_stacked(reader, layer.down, format, {{prefix + "mlp.down_proj.weight", hidden}}, inter);
+    load_stacked(reader, layer.o_proj, {{prefix + "self_attn.o_proj.weight", hidden, format}}, q_rows);
+    load_stacked(reader, layer.gate_up,
+                 {{prefix + "mlp.gate_proj.weight", inter, format}, {prefix + "mlp.up_proj.weight", inter, format}}, hidden);
+    load_stacked(reader, layer.down, {{prefix + "mlp.down_proj.weight", hidden, more_bits}}, inter);
   }
   return weights;
 }

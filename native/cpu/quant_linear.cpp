@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "dtype_convert.h"
+#include "quant_packed.h"
 #include "row_parallel.h"
 
 namespace pagedllm {
@@ -97,8 +98,15 @@ void linear_quantized(ThreadPool& pool, const float* x, int num_rows, const Weig
       quantize_activations(x + static_cast<size_t>(m) * w.cols, acts + static_cast<size_t>(m) * num_blocks, w.cols);
     }
   });
-  // The float decode path's partition (for_weight_tiles), with blocks of 32 activations: chunks of 8 columns, rows by 64.
   const bool vector = avx2_enabled();
+  if (vector && num_rows >= avx2::kQuantPackedMinRows) {
+    // Many rows: each task unpacks its column chunk once and runs every row of its row block over it.
+    for_weight_tiles(pool, w.rows, num_rows, 128, 12, avx2::kQuantPackedChunk, [&](int col_begin, int col_end, int row_begin, int row_end) {
+      avx2::quant_packed_block(acts, row_begin, row_end, w, col_begin, col_end, bias, y);
+    });
+    return;
+  }
+  // The float decode path's partition (for_weight_tiles), with blocks of 32 activations: chunks of 8 columns, rows by 64.
   for_weight_tiles(pool, w.rows, num_rows, 64, 8, 64, [&](int col_begin, int col_end, int row_begin, int row_end) {
     if (vector) {
       avx2::quant_linear_block(acts, row_begin, row_end, w, col_begin, col_end, bias, y);

@@ -25,7 +25,7 @@ export const engineFlags = {
   'served-model-name': Flags.string({description: 'Model name reported to clients (default: the hub id or the directory name)'}),
   device: Flags.string({description: 'Compute backend', options: ['auto', 'cpu', 'cuda'], default: 'auto'}),
   dtype: Flags.string({description: 'Weight format on the compute path (auto: f32 on CPU, bf16 on CUDA)', options: ['auto', 'f32', 'bf16', 'f16'], default: 'auto'}),
-  quantization: Flags.string({description: 'Quantize the weights at load, in ggml block formats (CPU; q4_k = Q4_K_M: q6_k output matrix)', options: [...QUANTIZATIONS]}),
+  quantization: Flags.string({description: 'Quantize the weights at load, in ggml block formats (CPU; q4_k = Q4_K_M: q6_k output matrix, and attn_v / ffn_down in a third of the layers)', options: [...QUANTIZATIONS]}),
   'batch-invariant': Flags.boolean({description: 'CPU: float linear layers sum in one order at any batch size (same logits alone and batched; slower prefill)', default: false}),
   threads: Flags.integer({description: 'CPU compute threads (0 = one per core)', default: 0, min: 0}),
   'block-size': Flags.integer({description: 'Tokens per KV block', default: 16, min: 1, max: 256}),

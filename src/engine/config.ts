@@ -9,7 +9,7 @@ export const KV_POLICIES: readonly KvPolicy[] = ['paged', 'contiguous', 'orca-ma
 export type PreemptionMode = 'auto' | 'recompute' | 'swap'
 export type DeviceKind = 'auto' | 'cpu' | 'cuda'
 export type WeightDtype = 'auto' | 'f32' | 'bf16' | 'f16'
-/** Block quantization applied to a float checkpoint at load (CPU only); q4_k keeps the output matrix in q6_k, as Q4_K_M. */
+/** Block quantization applied to a float checkpoint at load (CPU only); q4_k is llama.cpp's Q4_K_M mix (q6_k output matrix, v and down projections in some layers). */
 export type Quantization = 'q8_0' | 'q4_0' | 'q4_k'
 export const QUANTIZATIONS: readonly Quantization[] = ['q8_0', 'q4_0', 'q4_k']
 

@@ -17,7 +17,7 @@ const GGML_TYPES: Record<GgufTensorFormat, {id: number; values: number; bytes: n
   f32: {id: 0, values: 1, bytes: 4}, f16: {id: 1, values: 1, bytes: 2}, q4_0: {id: 2, values: 32, bytes: 18},
   q8_0: {id: 8, values: 32, bytes: 34}, q4_k: {id: 12, values: 256, bytes: 144}, q6_k: {id: 14, values: 256, bytes: 210},
 }
-/** f32/f16 files, or llama.cpp's q8_0, q4_0 and Q4_K_M (q4_k with the output matrix at q6_k) mixes. */
+/** f32/f16 files, or llama.cpp's q8_0, q4_0 and Q4_K_M (q4_k, with q6_k where q4KMediumMoreBits says) mixes. */
 export const GGUF_FILE_FORMATS = ['f32', 'f16', 'q8_0', 'q4_0', 'q4_k'] as const
 export type GgufFileFormat = (typeof GGUF_FILE_FORMATS)[number]
 type GgufTensorFormat = 'f32' | 'f16' | QuantizedFormat
@@ -175,9 +175,20 @@ interface GgufTensor {
   format: GgufTensorFormat
 }
 
+/**
+ * llama.cpp's Q4_K_M: the output matrix (or a tied token embedding) at q6_k, and attn_v and ffn_down at q6_k in the
+ * first and last eighth of the layers and every third one in between; everything else q4_k.
+ */
+export function q4KMediumMoreBits(layer: number, numLayers: number): boolean {
+  const eighth = Math.floor(numLayers / 8)
+  return layer < eighth || layer >= Math.floor((7 * numLayers) / 8) || (layer - eighth) % 3 === 2
+}
+
 /** A matrix's format in a file of `fileFormat`: as llama.cpp, the nearest fitting one when rows are not whole blocks. */
-function matrixFormat(fileFormat: GgufFileFormat, isOutput: boolean, cols: number): GgufTensorFormat {
-  let format: GgufTensorFormat = fileFormat === 'q4_k' && isOutput ? 'q6_k' : fileFormat
+function matrixFormat(fileFormat: GgufFileFormat, ggufName: string, isOutput: boolean, numLayers: number, cols: number): GgufTensorFormat {
+  const layer = /^blk\.(\d+)\.(attn_v|ffn_down)\.weight$/.exec(ggufName)
+  const moreBits = isOutput || (layer !== null && q4KMediumMoreBits(Number(layer[1]), numLayers))
+  let format: GgufTensorFormat = fileFormat === 'q4_k' && moreBits ? 'q6_k' : fileFormat
   const fallback: Record<GgufTensorFormat, GgufTensorFormat> = {q4_k: 'q4_0', q6_k: 'q8_0', q8_0: 'f16', q4_0: 'f16', f16: 'f16', f32: 'f32'}
   while (cols % GGML_TYPES[format].values !== 0) format = fallback[format]
   return format
@@ -276,7 +287,7 @@ export function writeGguf(model: LoadedModel, path: string, options: {format: Gg
       name: ggufName,
       dims: [cols, rows],
       data: permuteHeads > 0 ? permuteRopeRows(data, permuteHeads, rows, cols) : data,
-      format: matrixFormat(options.format, isOutput, cols),
+      format: matrixFormat(options.format, ggufName, isOutput, c.numLayers, cols),
     }
   }
   const vector = (ggufName: string, hfName: string): GgufTensor => {

@@ -1,0 +1,26 @@
+// Entry point of the packed-panel AVX2 kernel for quantized linear layers with many rows (prefill, large batches).
+#pragma once
+
+#include "kernels.h"
+#include "quant_formats.h"
+
+namespace pagedllm {
+namespace cpu {
+namespace avx2 {
+
+// From this many rows on, linear_quantized() uses quant_packed_block: unpacking a column chunk once into a panel
+// pays off once enough rows share it. Fewer rows stay on the dot-product kernel (quant_linear_avx2.cpp), which
+// reads the stored blocks directly (decode) and measured as fast for q8_0 at 8 rows. Both give bit-identical
+// outputs, so the switch never shows.
+constexpr int kQuantPackedMinRows = 16;
+// Output columns per task (a multiple of the 2-column register tile): the chunk's panel stays in L2.
+constexpr int kQuantPackedChunk = 48;
+
+// Outputs rows [row_begin, row_end) x columns [col_begin, col_end) (at most kQuantPackedChunk columns); acts holds
+// w.cols / 32 blocks per row. Same result, bit for bit, as quant_linear_block over the same rows and columns.
+void quant_packed_block(const ActivationBlock* acts, int row_begin, int row_end, const WeightMatrix& w, int col_begin,
+                        int col_end, const float* bias, float* y);
+
+}  // namespace avx2
+}  // namespace cpu
+}  // namespace pagedllm
