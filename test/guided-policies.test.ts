@@ -53,6 +53,21 @@ describe('guided decoding under every KV policy', () => {
   }
 })
 
+describe('guided decoding with other tokenizer families', () => {
+  // Byte-level BPE vocabularies (Llama 3, Qwen2: GPT-2 style bytes-to-unicode tokens) reach xgrammar as raw bytes too.
+  for (const variant of ['llama3', 'qwen2'] as const) {
+    it(`${variant}: JSON schemas and a regex hold, token by token`, async () => {
+      const specs = [json(3), json(12, true), json(41), {kind: 'regex', pattern: '\\{"k": [0-9]{1,3}\\}', param: 'regex'} as GuidedSpec]
+      const runs = specs.flatMap((spec) => [
+        {spec, params: makeSamplingParams({guided: spec, maxTokens: 40, temperature: 0})},
+        {spec, params: makeSamplingParams({guided: spec, maxTokens: 40, temperature: 1, n: 2, seed: 2})},
+      ])
+      const finished = await checkAll({modelPath: await ensureTestModel('tiny', {variant})}, runs, 'JSON:')
+      assert.ok(finished > 0, 'some outputs finish, so whole-output validation ran')
+    })
+  }
+})
+
 describe('guided decoding on the built-in tinychat model', () => {
   it('a trained model keeps 12 corpus schemas (greedy and seeded), finished outputs validate', async () => {
     const specs = Array.from({length: 12}, (_, k) => json((k * 5) % JSON_SCHEMA_CORPUS.length, k % 2 === 1))
