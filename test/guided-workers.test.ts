@@ -1,8 +1,14 @@
 // Grammar workers and the forms they match fast: a compile never stalls guided sequences already stepping; whitespace
-// runs between JSON tokens stay bounded; email without quoted local parts; bounded repetitions unrolled.
+// runs between JSON tokens stay bounded; email without quoted local parts; bounded repetitions unrolled; compiles
+// past their time limit are refused.
 import assert from 'node:assert/strict'
 import {after, before, describe, it} from 'node:test'
 import {makeEngineConfig} from '../src/engine/config.js'
+import {InvalidRequestError} from '../src/engine/errors.js'
+import {GrammarService} from '../src/engine/guided/grammar-service.js'
+import {guidedKey} from '../src/engine/guided/guided-spec.js'
+import {BUILTIN_MODEL_DIR} from '../src/engine/model/builtin-model.js'
+import {Tokenizer} from '../src/engine/model/tokenizer.js'
 import {jsonSchemaGrammar} from '../src/engine/guided/grammar-compiler.js'
 import type {GuidedSpec} from '../src/engine/guided/guided-spec.js'
 import {WhitespaceBound} from '../src/engine/guided/whitespace-bound.js'
@@ -151,5 +157,25 @@ describe('schema grammar forms', () => {
       ['{"code":"AB1","word":"a"}', false],
       ['{"code":"AB1","word":"abcde"}', false],
     ] as const) assert.equal(await accepts(grammar, text), ok, text)
+  })
+})
+
+describe('grammar compile time limit', () => {
+  it('a compile past the limit is a 400 on its field, its worker is replaced, and later compiles work', async () => {
+    const tokenizer = Tokenizer.load(BUILTIN_MODEL_DIR)
+    const grammars = new GrammarService(tokenizer, tokenizer.vocabSize, [4], 3000)
+    try {
+      // 200,000 enum values take close to a minute to compile: far past 3 s (which also covers a worker's start-up).
+      const huge: GuidedSpec = {kind: 'json', schema: {enum: Array.from({length: 200_000}, (_, i) => `value ${i}`)}, anyWhitespace: false, param: 'response_format'}
+      await assert.rejects(grammars.compile(huge), (error: Error) => error instanceof InvalidRequestError && (error as InvalidRequestError).param === 'response_format' && /did not compile within 3 s/.test(error.message))
+      assert.equal(grammars.isCompiled(huge), false)
+      const small: GuidedSpec = {kind: 'json', schema: {type: 'object', properties: {a: {type: 'integer'}}, required: ['a']}, anyWhitespace: false, param: 'response_format'}
+      await grammars.compile(small)
+      assert.ok(grammars.isCompiled(small))
+      const [mask] = await grammars.step([{matcherId: 1, key: guidedKey(small), accept: []}])
+      assert.ok(mask && mask.some((word) => word !== 0), 'the fresh worker steps matchers')
+    } finally {
+      await grammars.close()
+    }
   })
 })

@@ -70,6 +70,11 @@ export class GrammarHost {
     return worker
   }
 
+  /** Stops the worker (a compile past its time limit): every request waiting on it fails with `error`. */
+  terminate(error: Error): void {
+    this.lose(error, true)
+  }
+
   /** Drops this worker; requests queued behind a trap would run on the corrupt instance, so they fail. */
   private lose(error: Error, terminate: boolean): void {
     const worker = this.worker

@@ -4,6 +4,7 @@
 // cross WebAssembly instances. So a grammar's matchers live in the worker that compiled it, and a new grammar compiles
 // in a worker with no live matchers (a new one, up to MAX_WORKERS): a compile never stalls the guided sequences already
 // stepping. Only when every worker holds live matchers does a compile share one (the one with the fewest).
+import {InvalidRequestError} from '../errors.js'
 import type {Tokenizer} from '../model/tokenizer.js'
 import {vocabInfoOf, type VocabInfo} from './grammar-compiler.js'
 import {GrammarHost} from './grammar-host.js'
@@ -12,6 +13,13 @@ import {guidedKey, type GuidedSpec} from './guided-spec.js'
 
 /** Worker threads at most; each holds its own tokenizer tables (built once, about a second at 32k tokens). */
 export const MAX_WORKERS = 3
+
+/**
+ * A compile not answered after this long (worker start-up and queueing included) is stopped with its worker (the only way to stop WebAssembly) and its request
+ * refused: the corpus compiles in well under a second, a 20,000-value enum in ~5 s at 4k tokens, so only a grammar
+ * built to be huge gets here, and it must not hold a worker (and the sequences whose matchers live there) for minutes.
+ */
+export const DEFAULT_COMPILE_TIMEOUT_MS = 60_000
 
 /** What a step asks of one sequence (the service assigns its mask slot). */
 export type StepRequest = Omit<StepItem, 'slot'>
@@ -27,6 +35,7 @@ export class GrammarService {
     private readonly tokenizer: Pick<Tokenizer, 'idToToken' | 'decoderKind'>,
     private readonly vocabSize: number,
     private readonly eosTokenIds: readonly number[],
+    private readonly compileTimeoutMs = DEFAULT_COMPILE_TIMEOUT_MS,
   ) {}
 
   get numWorkers(): number {
@@ -39,10 +48,18 @@ export class GrammarService {
     if (this.hostOf(key)) return
     const host = this.hostForCompile()
     host.compiling++
+    let timer: NodeJS.Timeout | undefined
+    const tooSlow = new InvalidRequestError(
+      `the '${spec.param}' constraint did not compile within ${this.compileTimeoutMs / 1000} s; simplify it (fewer alternatives, smaller counts)`,
+      {param: spec.param},
+    )
     try {
+      // Sequences whose matchers shared that worker are replayed into a fresh one (SequenceGuides), as after a crash.
+      timer = setTimeout(() => host.terminate(tooSlow), this.compileTimeoutMs)
       await host.call({op: 'compile', spec})
       host.compiled.add(key)
     } finally {
+      clearTimeout(timer)
       host.compiling--
     }
   }
