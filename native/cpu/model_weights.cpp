@@ -201,7 +201,7 @@ void load_stacked(TensorReader& reader, WeightMatrix& matrix, const std::vector<
     return;
   }
   for (WeightFormat& format : formats) {
-    if (!is_quantized(format)) format = WeightFormat::Q8_0;  // fits: a stored block part has whole blocks of 32
+    if (!is_quantized(format)) format = WeightFormat::Q8_0;  // fits: the block parts' rows are whole blocks of 32
   }
   // Runs of consecutive parts in one format make one segment each.
   std::vector<WeightMatrix> segments;
