@@ -3,10 +3,11 @@
 // --batch-invariant adds a column per build for LinearOrder::kBatchInvariant (what --batch-invariant costs at this size).
 // Usage: npx tsx scripts/bench-linear-builds.ts [--rows 1] [--shapes 32000x768,4096x4096] [--formats f16,bf16,f32]
 //          [--reps 31] [--batch-invariant] OLD/pagedllm.node native/build/Release/pagedllm.node
+// A --formats entry FORMAT:ROWS+FORMAT:ROWS is a stacked matrix (builds since issue 15's Q4_K_M fix only).
 import {createRequire} from 'node:module'
 import {resolve} from 'node:path'
 import {parseArgs} from 'node:util'
-import type {NativeOps, WeightFormat} from '../src/engine/native.js'
+import type {NativeOps, QuantizedFormat, WeightFormat} from '../src/engine/native.js'
 
 const {values, positionals} = parseArgs({allowPositionals: true, options: {
   rows: {type: 'string', default: '1'}, shapes: {type: 'string', default: '32000x768,4096x4096,11008x4096'},
@@ -23,7 +24,17 @@ const builds = positionals.flatMap((path) => {
 for (const {ops} of builds) ops.setThreads(1)
 const rows = Number(values.rows), reps = Number(values.reps)
 
-for (const format of values.formats.split(',') as WeightFormat[]) {
+/** A format, or a stacked matrix's row blocks as FORMAT:ROWS+FORMAT:ROWS (e.g. q4_k:1024+q6_k:256, Q4_K_M's q/k/v). */
+function parseFormat(spec: string): WeightFormat | [QuantizedFormat, number][] {
+  if (!spec.includes(':')) return spec as WeightFormat
+  return spec.split('+').map((block) => {
+    const [format, rows] = block.split(':')
+    return [format as QuantizedFormat, Number(rows)]
+  })
+}
+
+for (const formatSpec of values.formats.split(',')) {
+  const format = parseFormat(formatSpec)
   for (const [n, k] of values.shapes.split(',').map((s) => s.split('x').map(Number))) {
     const weight = Float32Array.from({length: n * k}, (_, i) => Math.sin(i) * 0.1)
     const x = Float32Array.from({length: rows * k}, (_, i) => Math.cos(i))
@@ -44,6 +55,6 @@ for (const format of values.formats.split(',') as WeightFormat[]) {
       return `${builds[b].path}: ${(bytes / median / 1e9).toFixed(1)} GB/s median, ${(bytes / s[0] / 1e9).toFixed(1)} best, ` +
         `${(2 * rows * n * k / median / 1e9).toFixed(1)} GFLOP/s`
     })
-    console.log(`${format} ${rows}x${k} * ${k}x${n} (${(bytes / 2 ** 20).toFixed(0)} MB): ${cells.join(' | ')}`)
+    console.log(`${formatSpec} ${rows}x${k} * ${k}x${n} (${(bytes / 2 ** 20).toFixed(0)} MB): ${cells.join(' | ')}`)
   }
 }

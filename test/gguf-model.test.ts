@@ -14,8 +14,8 @@ import {TestBlockPool, TestSequence, buildStep} from './support/paged-batch.js'
 const BLOCK_SIZE = 4
 const DIR = join(tmpdir(), `pagedllm-gguf-test-${process.pid}`)
 
-/** Logits of every position of two prompts run as one batch. */
-async function promptLogits(model: LoadedModel, weightFormat: WeightFormat): Promise<Float32Array> {
+/** Logits of every position of two prompts run as one batch, and the resident size of the weights. */
+async function promptLogits(model: LoadedModel, weightFormat: WeightFormat): Promise<{logits: Float32Array; weightBytes: number}> {
   const native = await loadNativeModel({
     config: model.config, tensors: model.tensors, numBlocks: 64, blockSize: BLOCK_SIZE, numSwapBlocks: 0, weightFormat, threads: 2, device: 'cpu',
   })
@@ -23,7 +23,7 @@ async function promptLogits(model: LoadedModel, weightFormat: WeightFormat): Pro
     const random = new SeededRandom(5)
     const prompts = [13, 6].map((length) => [1, ...Array.from({length: length - 1}, () => 5 + random.nextInt(model.config.vocabSize - 5))])
     const parts = prompts.map((tokens) => ({sequence: new TestSequence(tokens), count: tokens.length, logits: 'all' as const}))
-    return await native.step({}, buildStep(parts, new TestBlockPool(64), BLOCK_SIZE).batch)
+    return {logits: await native.step({}, buildStep(parts, new TestBlockPool(64), BLOCK_SIZE).batch), weightBytes: native.info.weightBytes}
   } finally {
     native.close()
   }
@@ -59,7 +59,11 @@ describe('GGUF models', () => {
       const expected = await promptLogits(hf, hfFormat)
       const actual = await promptLogits(gguf, format === 'f16' ? 'f16' : 'f32')
       // Same bytes in the same order (the q/k rows un-interleaved): bit-identical logits.
-      assert.equal(maxAbsDifference(actual, expected), 0)
+      assert.equal(maxAbsDifference(actual.logits, expected.logits), 0)
+      // Every tensor kept as the file stores it (Q4_K_M's q/k at Q4_K stacked with v at Q6_K too), nothing re-quantized.
+      const fileBytes = gguf.tensors.reduce((sum, t) => sum + t.nbytes, 0)
+      assert.equal(actual.weightBytes, fileBytes)
+      assert.equal(expected.weightBytes, fileBytes)
     })
   }
 

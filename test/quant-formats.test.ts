@@ -114,3 +114,46 @@ describe('quantized linear: the packed prefill kernel equals the decode kernel b
     })
   }
 })
+
+describe('quantized linear: a stacked matrix keeps each row block in its own format', () => {
+  after(() => ops.setAvx2(ops.avx2Status().supported))
+
+  it('q4_k / q4_k / q6_k row blocks (Q4_K_M q/k/v): each block\'s outputs equal its own matrix\'s, bit for bit, from 1 to 40 rows (decode and packed kernels)', () => {
+    // Block boundaries at 20 and 27: inside the decode kernel's 8-column and the packed kernel's 48-column chunks.
+    const blocks: [QuantizedFormat, number][] = [['q4_k', 20], ['q4_k', 7], ['q6_k', 30]]
+    const outFeatures = 57
+    const inFeatures = 512
+    const weights = gaussian(outFeatures * inFeatures, 23, 0.05)
+    const bias = gaussian(outFeatures, 29)
+    const maxRows = 40
+    const x = gaussian(maxRows * inFeatures, 31)
+    for (const avx2 of [true, false]) {
+      if (avx2 && !ops.avx2Status().supported) continue
+      ops.setAvx2(avx2)
+      const stacked = new ops.LinearWeights(weights, 'F32', outFeatures, inFeatures, blocks, bias)
+      let first = 0
+      const parts = blocks.map(([format, rows]) => {
+        const part = {first, rows, linear: new ops.LinearWeights(weights.subarray(first * inFeatures, (first + rows) * inFeatures), 'F32', rows, inFeatures, format, bias.subarray(first, first + rows))}
+        first += rows
+        return part
+      })
+      assert.equal(stacked.bytes, parts.reduce((sum, part) => sum + part.linear.bytes, 0), 'each block stored in its own format')
+      for (const rows of [1, 3, 15, 16, 40]) {
+        const y = stacked.run(x.subarray(0, rows * inFeatures), rows)
+        for (const part of parts) {
+          const expected = part.linear.run(x.subarray(0, rows * inFeatures), rows)
+          for (let m = 0; m < rows; m++) {
+            const actual = y.subarray(m * outFeatures + part.first, m * outFeatures + part.first + part.rows)
+            assert.deepEqual(actual, expected.subarray(m * part.rows, (m + 1) * part.rows), `avx2=${avx2}, ${rows} rows: row ${m}, block at ${part.first}`)
+          }
+        }
+      }
+    }
+  })
+
+  it('rejects row blocks that do not add up to the matrix or are not block formats', () => {
+    const weights = gaussian(8 * 256, 37)
+    assert.throws(() => new ops.LinearWeights(weights, 'F32', 8, 256, [['q4_k', 4], ['q6_k', 3]]), /do not add up/)
+    assert.throws(() => new ops.LinearWeights(weights, 'F32', 8, 256, [['q4_k', 4], ['f32' as QuantizedFormat, 4]]), /block-quantized/)
+  })
+})

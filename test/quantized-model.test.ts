@@ -33,24 +33,15 @@ function matrixFormat(quantization: QuantizedFormat, name: string, cols: number,
   return format
 }
 
-/** The formats a matrix is rounded through, in order: its own, then q8_0 where q, k and v stack in different formats. */
-function matrixFormats(quantization: QuantizedFormat, name: string, cols: number, tied: boolean, numLayers: number): (QuantizedFormat | 'f32')[] {
-  const own = matrixFormat(quantization, name, cols, tied, numLayers)
-  const qkv = /^(model\.layers\.\d+\.self_attn\.)[qkv]_proj\.weight$/.exec(name)
-  if (!qkv) return [own]
-  const stacked = ['q', 'k', 'v'].map((part) => matrixFormat(quantization, `${qkv[1]}${part}_proj.weight`, cols, tied, numLayers))
-  return stacked.every((format) => format === own) ? [own] : [own, 'q8_0']
-}
-
 function dequantizedReference(dir: string, quantization: QuantizedFormat, tied: boolean, numLayers: number): Promise<ReferenceModel> {
   const ops = nativeOps()
   return ReferenceModel.load(dir, {
     mapWeight: (name, values, shape) => {
       if (shape.length !== 2) return values
-      let rounded: Float32Array = Float32Array.from(values)
-      for (const format of matrixFormats(quantization, name, shape[1], tied, numLayers)) {
-        if (format !== 'f32') rounded = ops.dequantizeRows(ops.quantizeRows(rounded, shape[0], shape[1], format), shape[0], shape[1], format)
-      }
+      // Each matrix through its own format only, as the engine keeps it (also q/k/v stacked in different formats).
+      const format = matrixFormat(quantization, name, shape[1], tied, numLayers)
+      if (format === 'f32') return values
+      const rounded = ops.dequantizeRows(ops.quantizeRows(Float32Array.from(values), shape[0], shape[1], format), shape[0], shape[1], format)
       return Float64Array.from(rounded)
     },
   })
@@ -102,7 +93,7 @@ for (const quantization of ['q8_0', 'q4_0', 'q4_k'] as const) {
       const {hiddenSize: hidden, intermediateSize: inter, numLayers, vocabSize: vocab, tieWordEmbeddings: tied} = config
       const qRows = config.numHeads * config.headDim, kvRows = config.numKvHeads * config.headDim
       const bytes = (name: string, rows: number, cols: number) => {
-        const format = matrixFormats(quantization, name, cols, tied, numLayers).at(-1)!
+        const format = matrixFormat(quantization, name, cols, tied, numLayers)
         return rows * (format === 'f32' ? 4 * cols : (cols / BLOCK_SHAPES[format].values) * BLOCK_SHAPES[format].bytes)
       }
       let expected = bytes('model.embed_tokens.weight', vocab, hidden) + (tied ? 0 : bytes('lm_head.weight', vocab, hidden)) + 4 * hidden

@@ -28,9 +28,17 @@ struct WeightMatrix {
   int cols = 0;
   HugeBuffer storage;  // rows * row_stride bytes: 4- or 2-byte elements, or ggml blocks (quant_formats.h)
   size_t row_stride = 0;
+  // A stack of row blocks in different block formats (Q4_K_M's v_proj at Q6_K under q/k at Q4_K), top to bottom, each
+  // kept as stored: then storage is empty, format is the first block's, and linear() runs each block's own kernel
+  // into its columns of y (stack_quantized() in quant_linear.h builds one).
+  std::vector<WeightMatrix> segments;
 
   void resize(WeightFormat fmt, int num_rows, int num_cols);
-  size_t bytes() const { return storage.size(); }
+  size_t bytes() const {
+    size_t total = storage.size();
+    for (const WeightMatrix& segment : segments) total += segment.bytes();
+    return total;
+  }
   const void* row_ptr(int row) const { return static_cast<const uint8_t*>(storage.data()) + static_cast<size_t>(row) * row_stride; }
   // Stores fp32 values into rows [first_row, first_row + num_rows), converting (or quantizing) to the storage format.
   void store_rows(int first_row, int num_rows, const float* values);

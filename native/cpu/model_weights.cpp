@@ -9,8 +9,10 @@
 #include <map>
 #include <sstream>
 #include <stdexcept>
+#include <utility>
 
 #include "quant_formats.h"
+#include "quant_linear.h"
 
 namespace pagedllm {
 namespace cpu {
@@ -159,52 +161,55 @@ struct StackedPart {
   WeightFormat format;
 };
 
-// Rounds rows of float values through a block format and back (what a file stored in that format would hold).
-void round_trip(WeightFormat format, std::vector<float>& values, int cols) {
-  std::vector<uint8_t> row(weight_row_bytes(format, cols));
-  for (size_t r = 0; r < values.size() / cols; ++r) {
-    quantize_row(format, values.data() + r * cols, row.data(), cols);
-    dequantize_row(format, row.data(), values.data() + r * cols, cols);
+// parts[begin, end), all of one format, as one matrix: blocks stored in that format copied byte for byte, float
+// tensors converted to it.
+WeightMatrix load_uniform(TensorReader& reader, const std::vector<StackedPart>& parts, size_t begin, size_t end,
+                          WeightFormat format, int cols) {
+  int rows = 0;
+  for (size_t i = begin; i < end; ++i) rows += parts[i].rows;
+  WeightMatrix matrix;
+  matrix.resize(format, rows, cols);
+  int row = 0;
+  for (size_t i = begin; i < end; ++i) {
+    const StackedPart& part = parts[i];
+    const WeightFormat stored = reader.block_format(part.name);
+    if (is_quantized(stored) && stored == format) {
+      matrix.store_raw_rows(row, part.rows, reader.read_raw(part.name, {part.rows, cols}).data());
+    } else {
+      matrix.store_rows(row, part.rows, reader.read(part.name, {part.rows, cols}).data());
+    }
+    row += part.rows;
   }
+  return matrix;
 }
 
-// Stacks several [rows_i, cols] tensors into one matrix, in order. Parts that are all in one block format (GGUF)
-// are kept as they are; parts in different block formats (Q4_K_M's q/k at Q4_K with v at Q6_K, from a file or
-// quantized here) meet in Q8_0, which holds either within its rounding, each part first rounded through its own
-// format so that a checkpoint quantized at load and its GGUF file give the same matrix; float parts are converted
-// to their format.
+// Stacks several [rows_i, cols] tensors into one matrix, in order, each in its own format and never re-quantized:
+// a tensor stored in blocks keeps them (GGUF), a float tensor takes its part's format (quantized here). Parts in
+// different block formats (Q4_K_M's v at Q6_K under q/k at Q4_K) become segments of a stacked matrix, each run by its
+// own kernel, so a checkpoint quantized at load and its GGUF file give the same matrix. The integer kernels need
+// blocks throughout, so a float tensor stacked with block-quantized ones (an unusual file) is quantized to Q8_0.
 void load_stacked(TensorReader& reader, WeightMatrix& matrix, const std::vector<StackedPart>& parts, int cols) {
-  const WeightFormat first = reader.block_format(parts[0].name);
-  bool same_blocks = is_quantized(first);
-  for (const auto& part : parts) same_blocks = same_blocks && reader.block_format(part.name) == first;
-  int total_rows = 0;
-  for (const auto& part : parts) total_rows += part.rows;
-  if (same_blocks) {
-    matrix.resize(first, total_rows, cols);
-    int row = 0;
-    for (const auto& part : parts) {
-      matrix.store_raw_rows(row, part.rows, reader.read_raw(part.name, {part.rows, cols}).data());
-      row += part.rows;
-    }
-    return;
-  }
-  // Each part's own format: its blocks in the file, else the one it is converted to.
   std::vector<WeightFormat> formats;
   for (const auto& part : parts) {
     const WeightFormat stored = reader.block_format(part.name);
     formats.push_back(is_quantized(stored) ? stored : fitting_format(part.format, cols));
   }
-  bool mixed = false, any_blocks = false;
-  for (WeightFormat format : formats) mixed = mixed || format != formats[0], any_blocks = any_blocks || is_quantized(format);
-  const bool meet_in_q8_0 = mixed && any_blocks;
-  matrix.resize(meet_in_q8_0 ? fitting_format(WeightFormat::Q8_0, cols) : formats[0], total_rows, cols);
-  int row = 0;
-  for (size_t i = 0; i < parts.size(); ++i) {
-    std::vector<float> values = reader.read(parts[i].name, {parts[i].rows, cols});
-    if (meet_in_q8_0 && is_quantized(formats[i]) && !is_quantized(reader.block_format(parts[i].name))) round_trip(formats[i], values, cols);
-    matrix.store_rows(row, parts[i].rows, values.data());
-    row += parts[i].rows;
+  bool mixed = false;
+  for (WeightFormat format : formats) mixed = mixed || format != formats[0];
+  if (!mixed) {
+    matrix = load_uniform(reader, parts, 0, parts.size(), formats[0], cols);
+    return;
   }
+  for (WeightFormat& format : formats) {
+    if (!is_quantized(format)) format = WeightFormat::Q8_0;  // fits: the block parts' rows are whole blocks of 32
+  }
+  // Runs of consecutive parts in one format make one segment each.
+  std::vector<WeightMatrix> segments;
+  for (size_t begin = 0, end; begin < parts.size(); begin = end) {
+    for (end = begin + 1; end < parts.size() && formats[end] == formats[begin];) ++end;
+    segments.push_back(load_uniform(reader, parts, begin, end, formats[begin], cols));
+  }
+  matrix = stack_quantized(std::move(segments));
 }
 
 }  // namespace

@@ -1,9 +1,11 @@
 // Linear layers over quantized weights: activations to 8-bit blocks once per call, then (row block, column
-// chunk) tasks over the pool, each running the AVX2 kernel or the portable scalar one below.
+// chunk) tasks over the pool, each running the AVX2 kernel or the portable scalar one below (per part of a stacked
+// matrix, each in its own format).
 #include "quant_linear.h"
 
 #include <algorithm>
 #include <stdexcept>
+#include <utility>
 #include <vector>
 
 #include "dtype_convert.h"
@@ -75,16 +77,48 @@ float scalar_dot(const WeightMatrix& w, int n, const ActivationBlock* acts) {
 }
 
 void scalar_block(const ActivationBlock* acts, int row_begin, int row_end, const WeightMatrix& w, int col_begin,
-                  int col_end, const float* bias, float* y) {
+                  int col_end, const float* bias, float* y, int y_stride) {
   const int num_blocks = w.cols / kQuantBlock;
   for (int m = row_begin; m < row_end; ++m) {
     for (int n = col_begin; n < col_end; ++n) {
-      y[static_cast<size_t>(m) * w.rows + n] = scalar_dot(w, n, acts + static_cast<size_t>(m) * num_blocks) + (bias ? bias[n] : 0.f);
+      y[static_cast<size_t>(m) * y_stride + n] = scalar_dot(w, n, acts + static_cast<size_t>(m) * num_blocks) + (bias ? bias[n] : 0.f);
     }
   }
 }
 
+// Calls fn(part, first, begin, end) for each part of w (w itself unless stacked) that holds some of the output
+// columns [col_begin, col_end): part's columns [begin, end) are w's columns first + [begin, end).
+template <typename Fn>
+void for_each_part(const WeightMatrix& w, int col_begin, int col_end, Fn fn) {
+  if (w.segments.empty()) {
+    fn(w, 0, col_begin, col_end);
+    return;
+  }
+  int first = 0;
+  for (const WeightMatrix& part : w.segments) {
+    const int begin = std::max(col_begin, first), end = std::min(col_end, first + part.rows);
+    if (begin < end) fn(part, first, begin - first, end - first);
+    first += part.rows;
+  }
+}
+
 }  // namespace
+
+WeightMatrix stack_quantized(std::vector<WeightMatrix> parts) {
+  if (parts.empty()) throw std::invalid_argument("stack_quantized: no parts");
+  if (parts.size() == 1) return std::move(parts[0]);
+  WeightMatrix stacked;
+  stacked.format = parts[0].format;
+  stacked.cols = parts[0].cols;
+  for (const WeightMatrix& part : parts) {
+    if (!is_quantized(part.format) || !part.segments.empty() || part.cols != stacked.cols) {
+      throw std::invalid_argument("stack_quantized: parts must be unstacked block-quantized matrices of the same width");
+    }
+    stacked.rows += part.rows;
+  }
+  stacked.segments = std::move(parts);
+  return stacked;
+}
 
 void linear_quantized(ThreadPool& pool, const float* x, int num_rows, const WeightMatrix& w, const float* bias, float* y) {
   const int num_blocks = w.cols / kQuantBlock;
@@ -101,18 +135,24 @@ void linear_quantized(ThreadPool& pool, const float* x, int num_rows, const Weig
   const bool vector = avx2_enabled();
   if (vector && num_rows >= avx2::kQuantPackedMinRows) {
     // Many rows: each task unpacks its column chunk once and runs every row of its row block over it.
+    // A chunk that straddles two parts of a stacked matrix runs as two smaller chunks; each output's sum is the same.
     for_weight_tiles(pool, w.rows, num_rows, 128, 12, avx2::kQuantPackedChunk, [&](int col_begin, int col_end, int row_begin, int row_end) {
-      avx2::quant_packed_block(acts, row_begin, row_end, w, col_begin, col_end, bias, y);
+      for_each_part(w, col_begin, col_end, [&](const WeightMatrix& part, int first, int begin, int end) {
+        avx2::quant_packed_block(acts, row_begin, row_end, part, begin, end, bias ? bias + first : nullptr, y + first, w.rows);
+      });
     });
     return;
   }
   // The float decode path's partition (for_weight_tiles), with blocks of 32 activations: chunks of 8 columns, rows by 64.
   for_weight_tiles(pool, w.rows, num_rows, 64, 8, 64, [&](int col_begin, int col_end, int row_begin, int row_end) {
-    if (vector) {
-      avx2::quant_linear_block(acts, row_begin, row_end, w, col_begin, col_end, bias, y);
-    } else {
-      scalar_block(acts, row_begin, row_end, w, col_begin, col_end, bias, y);
-    }
+    for_each_part(w, col_begin, col_end, [&](const WeightMatrix& part, int first, int begin, int end) {
+      const float* part_bias = bias ? bias + first : nullptr;
+      if (vector) {
+        avx2::quant_linear_block(acts, row_begin, row_end, part, begin, end, part_bias, y + first, w.rows);
+      } else {
+        scalar_block(acts, row_begin, row_end, part, begin, end, part_bias, y + first, w.rows);
+      }
+    });
   });
 }
 

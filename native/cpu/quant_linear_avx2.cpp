@@ -48,7 +48,7 @@ void dot_rows(const uint8_t* w_row, int num_blocks, const ActivationBlock* const
 
 template <WeightFormat F>
 void block(const ActivationBlock* acts, int row_begin, int row_end, const WeightMatrix& w, int col_begin, int col_end,
-           const float* bias, float* y) {
+           const float* bias, float* y, int y_stride) {
   const int num_blocks = w.cols / kQuantBlock;
   for (int m = row_begin; m < row_end; m += kTileRows) {
     const int rows = std::min(kTileRows, row_end - m);
@@ -63,7 +63,7 @@ void block(const ActivationBlock* acts, int row_begin, int row_end, const Weight
         case 3: dot_rows<F, 3>(w_row, num_blocks, act_rows, out); break;
         default: dot_rows<F, 4>(w_row, num_blocks, act_rows, out); break;
       }
-      for (int i = 0; i < rows; ++i) y[static_cast<size_t>(m + i) * w.rows + n] = out[i] + (bias ? bias[n] : 0.f);
+      for (int i = 0; i < rows; ++i) y[static_cast<size_t>(m + i) * y_stride + n] = out[i] + (bias ? bias[n] : 0.f);
     }
   }
 }
@@ -71,12 +71,12 @@ void block(const ActivationBlock* acts, int row_begin, int row_end, const Weight
 }  // namespace
 
 void quant_linear_block(const ActivationBlock* acts, int row_begin, int row_end, const WeightMatrix& w, int col_begin,
-                        int col_end, const float* bias, float* y) {
+                        int col_end, const float* bias, float* y, int y_stride) {
   switch (w.format) {
-    case WeightFormat::Q8_0: block<WeightFormat::Q8_0>(acts, row_begin, row_end, w, col_begin, col_end, bias, y); break;
-    case WeightFormat::Q4_0: block<WeightFormat::Q4_0>(acts, row_begin, row_end, w, col_begin, col_end, bias, y); break;
-    case WeightFormat::Q4_K: block<WeightFormat::Q4_K>(acts, row_begin, row_end, w, col_begin, col_end, bias, y); break;
-    case WeightFormat::Q6_K: block<WeightFormat::Q6_K>(acts, row_begin, row_end, w, col_begin, col_end, bias, y); break;
+    case WeightFormat::Q8_0: block<WeightFormat::Q8_0>(acts, row_begin, row_end, w, col_begin, col_end, bias, y, y_stride); break;
+    case WeightFormat::Q4_0: block<WeightFormat::Q4_0>(acts, row_begin, row_end, w, col_begin, col_end, bias, y, y_stride); break;
+    case WeightFormat::Q4_K: block<WeightFormat::Q4_K>(acts, row_begin, row_end, w, col_begin, col_end, bias, y, y_stride); break;
+    case WeightFormat::Q6_K: block<WeightFormat::Q6_K>(acts, row_begin, row_end, w, col_begin, col_end, bias, y, y_stride); break;
     default: break;
   }
 }

@@ -16,10 +16,11 @@ constexpr int kQuantPackedMinRows = 16;
 // Output columns per task (a multiple of the 2-column register tile): the chunk's panel stays in L2.
 constexpr int kQuantPackedChunk = 48;
 
-// Outputs rows [row_begin, row_end) x columns [col_begin, col_end) (at most kQuantPackedChunk columns); acts holds
-// w.cols / 32 blocks per row. Same result, bit for bit, as quant_linear_block over the same rows and columns.
+// Outputs rows [row_begin, row_end) x columns [col_begin, col_end) (at most kQuantPackedChunk columns) into
+// y[m * y_stride + n]; acts holds w.cols / 32 blocks per row. Same result, bit for bit, as quant_linear_block over the
+// same rows and columns.
 void quant_packed_block(const ActivationBlock* acts, int row_begin, int row_end, const WeightMatrix& w, int col_begin,
-                        int col_end, const float* bias, float* y);
+                        int col_end, const float* bias, float* y, int y_stride);
 
 }  // namespace avx2
 }  // namespace cpu

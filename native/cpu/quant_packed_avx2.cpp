@@ -156,7 +156,7 @@ void min_terms(const Panel& panel, int cols, const float* d_sums, int num_rows, 
 
 template <WeightFormat F>
 void packed(const ActivationBlock* acts, int row_begin, int row_end, const WeightMatrix& w, int col_begin, int col_end,
-            const float* bias, float* y) {
+            const float* bias, float* y, int y_stride) {
   static thread_local Scratch panel_scratch, out_scratch;
   const int cols = col_end - col_begin, num_rows = row_end - row_begin;
   const Panel panel = pack_panel<F>(w, col_begin, cols, panel_scratch);
@@ -183,7 +183,7 @@ void packed(const ActivationBlock* acts, int row_begin, int row_end, const Weigh
     min_terms(panel, cols, d_sums, num_rows, mins);
   }
   for (int m = 0; m < num_rows; ++m) {
-    float* y_row = y + static_cast<size_t>(row_begin + m) * w.rows + col_begin;
+    float* y_row = y + static_cast<size_t>(row_begin + m) * y_stride + col_begin;
     for (int j = 0; j < cols; ++j) {
       const size_t at = static_cast<size_t>(m) * cols + j;
       const float out = dots[at] - (kUnsignedCodes<F> ? mins[at] : 0.f);
@@ -195,12 +195,12 @@ void packed(const ActivationBlock* acts, int row_begin, int row_end, const Weigh
 }  // namespace
 
 void quant_packed_block(const ActivationBlock* acts, int row_begin, int row_end, const WeightMatrix& w, int col_begin,
-                        int col_end, const float* bias, float* y) {
+                        int col_end, const float* bias, float* y, int y_stride) {
   switch (w.format) {
-    case WeightFormat::Q8_0: packed<WeightFormat::Q8_0>(acts, row_begin, row_end, w, col_begin, col_end, bias, y); break;
-    case WeightFormat::Q4_0: packed<WeightFormat::Q4_0>(acts, row_begin, row_end, w, col_begin, col_end, bias, y); break;
-    case WeightFormat::Q4_K: packed<WeightFormat::Q4_K>(acts, row_begin, row_end, w, col_begin, col_end, bias, y); break;
-    case WeightFormat::Q6_K: packed<WeightFormat::Q6_K>(acts, row_begin, row_end, w, col_begin, col_end, bias, y); break;
+    case WeightFormat::Q8_0: packed<WeightFormat::Q8_0>(acts, row_begin, row_end, w, col_begin, col_end, bias, y, y_stride); break;
+    case WeightFormat::Q4_0: packed<WeightFormat::Q4_0>(acts, row_begin, row_end, w, col_begin, col_end, bias, y, y_stride); break;
+    case WeightFormat::Q4_K: packed<WeightFormat::Q4_K>(acts, row_begin, row_end, w, col_begin, col_end, bias, y, y_stride); break;
+    case WeightFormat::Q6_K: packed<WeightFormat::Q6_K>(acts, row_begin, row_end, w, col_begin, col_end, bias, y, y_stride); break;
     default: break;
   }
 }

@@ -4,9 +4,12 @@
 #include "ops_bindings.h"
 
 #include <memory>
+#include <utility>
+#include <vector>
 
 #include "../cpu/kernels.h"
 #include "../cpu/quant_formats.h"
+#include "../cpu/quant_linear.h"
 #include "js_convert.h"
 #include "sampler_binding.h"
 #include "token_mask_binding.h"
@@ -104,10 +107,10 @@ Napi::Value Convert(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// format: one format name, or [[format, rows], ...] for a stacked matrix whose row blocks keep their own block formats.
 cpu::WeightMatrix weight_matrix(const Napi::Value& raw_value, const Napi::Value& dtype_value, int rows, int cols,
                                 const Napi::Value& format_value) {
   const DType dtype = js::parse_dtype(dtype_value.As<Napi::String>().Utf8Value());
-  const WeightFormat format = js::parse_weight_format(format_value.As<Napi::String>().Utf8Value());
   Napi::TypedArray raw = raw_value.As<Napi::TypedArray>();
   const size_t count = static_cast<size_t>(rows) * cols;
   if (raw.ByteLength() != count * (dtype == DType::F32 ? 4 : 2)) {
@@ -115,8 +118,24 @@ cpu::WeightMatrix weight_matrix(const Napi::Value& raw_value, const Napi::Value&
   }
   std::vector<float> values(count);
   cpu::convert_to_f32(dtype, static_cast<uint8_t*>(raw.ArrayBuffer().Data()) + raw.ByteOffset(), values.data(), count);
+  if (format_value.IsArray()) {
+    Napi::Array blocks = format_value.As<Napi::Array>();
+    std::vector<cpu::WeightMatrix> parts;
+    int first = 0;
+    for (uint32_t i = 0; i < blocks.Length(); ++i) {
+      Napi::Array block = blocks.Get(i).As<Napi::Array>();
+      const WeightFormat format = js::parse_weight_format(block.Get(0u).As<Napi::String>().Utf8Value());
+      const int block_rows = block.Get(1u).As<Napi::Number>().Int32Value();
+      if (block_rows <= 0 || first + block_rows > rows) throw Napi::RangeError::New(raw_value.Env(), "stacked row blocks exceed rows");
+      parts.emplace_back().resize(format, block_rows, cols);
+      parts.back().store_rows(0, block_rows, values.data() + static_cast<size_t>(first) * cols);
+      first += block_rows;
+    }
+    if (first != rows) throw Napi::RangeError::New(raw_value.Env(), "stacked row blocks do not add up to rows");
+    return cpu::stack_quantized(std::move(parts));
+  }
   cpu::WeightMatrix matrix;
-  matrix.resize(format, rows, cols);
+  matrix.resize(js::parse_weight_format(format_value.As<Napi::String>().Utf8Value()), rows, cols);
   matrix.store_rows(0, rows, values.data());
   return matrix;
 }

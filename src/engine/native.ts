@@ -92,8 +92,9 @@ export interface NativeOps {
   /** y[numRows, outFeatures] = x W^T (+ bias), W converted to `format` on every call (LinearWeights keeps it). */
   linear(x: Float32Array, numRows: number, weight: Uint16Array | Float32Array, dtype: 'F32' | 'F16' | 'BF16', outFeatures: number,
     inFeatures: number, format: WeightFormat, bias?: Float32Array): Float32Array
+  /** format [[format, rows], ...]: a stacked matrix whose row blocks keep their own block formats (Q4_K_M's q/k/v). */
   LinearWeights: new (raw: Uint16Array | Float32Array, dtype: 'F32' | 'F16' | 'BF16', rows: number, cols: number,
-    format: WeightFormat, bias?: Float32Array) => NativeLinearWeights
+    format: WeightFormat | [QuantizedFormat, number][], bias?: Float32Array) => NativeLinearWeights
   pagedAttention(query: Float32Array, qStride: number, keyCache: Float32Array, valueCache: Float32Array,
     batch: {queryStartLoc: Int32Array; positions: Int32Array; blockTables: Int32Array; maxBlocksPerSeq: number},
     numHeads: number, numKvHeads: number, headDim: number, blockSize: number, scale: number, out?: Float32Array): Float32Array
