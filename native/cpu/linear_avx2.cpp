@@ -173,8 +173,8 @@ MicroKernel pick(int rows, int cols) {
 
 // 2 .. kFewRowsMax rows (verification chunks, small decode batches): one register tile spans every row, so each
 // weight vector is loaded once for all of them and a row past the first costs only its FMAs. Columns per tile
-// (few_row_cols) keep at least 8 independent chains (FMA latency x throughput) within the 16 vector registers:
-// Rows x Cols accumulators, Cols weight vectors and one x vector.
+// (few_row_cols) keep at least 8 independent chains (FMA latency x throughput) in about the 16 vector registers:
+// Rows x Cols accumulators, Cols weight vectors and one x vector (7 x 2 is one over; x can come from memory).
 constexpr int few_row_cols(int rows) { return rows == 2 ? 4 : rows <= 4 ? 3 : rows <= 7 ? 2 : 1; }
 
 template <WeightFormat F, int Chunk, int Rows>
