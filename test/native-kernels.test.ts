@@ -217,7 +217,7 @@ for (const path of PATHS) {
         for (const format of ['f32', 'bf16', 'f16'] as const) {
           const linear = new ops.LinearWeights(weight, 'F32', outFeatures, inFeatures, format, bias)
           const alone = Array.from({length: maxRows}, (_, m) => linear.run(x.subarray(m * inFeatures, (m + 1) * inFeatures), 1))
-          for (const rows of [2, 3, 5, 8, 20, 47, 48, 64, maxRows].filter((r) => r <= maxRows)) {
+          for (const rows of [2, 3, 4, 5, 6, 7, 8, 9, 10, 20, 47, 48, 64, maxRows].filter((r) => r <= maxRows)) {
             const batched = linear.run(x.subarray(0, rows * inFeatures), rows, undefined, invariant)
             for (let m = 0; m < rows; m++) {
               assert.deepEqual(batched.subarray(m * outFeatures, (m + 1) * outFeatures), alone[m], `${format}: row ${m} of ${rows}`)

@@ -145,24 +145,16 @@ void linear(ThreadPool& pool, const float* x, int num_rows, const WeightMatrix& 
     return;
   }
   // Few rows (decode, speculative verification chunks), or any number in the batch-invariant order: dot products
-  // straight from the stored weights.
-  // Tasks are (row block, column chunk). A column chunk of weights (<= 48 rows of W) stays in L2 while
-  // all row tiles stream past it; several chunks per thread even out the load between threads.
-  // f32 weights: the first row alone takes the one-row kernel, which keeps more weight reads in flight than the
-  // 4 x 3 tiles and so fetches the chunk from memory faster; the other rows' tiles then find it in L2 (a 5-row
-  // step measured ~20% faster on tinychat, docs/PERFORMANCE.md). Every kernel sums in K order, so rows are unchanged.
+  // straight from the stored weights (linear_avx2.cpp: up to 9 rows in one register tile, each weight load shared
+  // by all of them). Tasks are (row block, column chunk). A column chunk of weights (<= 48 rows of W) stays in L2
+  // while all row tiles stream past it; several chunks per thread even out the load between threads.
   const bool vector = avx2_enabled();
-  const bool stream_first_row = vector && w.format == WeightFormat::F32;
   for_weight_tiles(pool, w.rows, num_rows, 128, 12, 48, [&](int col_begin, int col_end, int row_begin, int row_end) {
-    if (!vector) {
+    if (vector) {
+      avx2::linear_block(x, row_begin, row_end, w, col_begin, col_end, bias, y);
+    } else {
       scalar_block(x, row_begin, row_end, w, col_begin, col_end, bias, y);
-      return;
     }
-    if (stream_first_row && row_end - row_begin > 1) {
-      avx2::linear_block(x, row_begin, row_begin + 1, w, col_begin, col_end, bias, y);
-      ++row_begin;
-    }
-    avx2::linear_block(x, row_begin, row_end, w, col_begin, col_end, bias, y);
   });
 }
 

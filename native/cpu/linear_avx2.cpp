@@ -1,7 +1,8 @@
 // AVX2/FMA GEMM for linear layers: y = x W^T with W [N, K] row-major (PyTorch layout), as 8-lane dot products
-// along K in a 4-row x 3-column register tile, or one weight row at a time for decode over short 16-bit rows. Weights
-// in bf16/f16 are widened to fp32 in registers (F16C for f16) when few rows share them (decode: bandwidth-bound), or
-// widened once per column chunk into an L2-resident fp32 panel from 8 rows on. Every kernel here sums an output in
+// along K in register tiles: one tile over all rows up to 9 (decode batches, verification chunks), 4 rows x 3 columns
+// beyond, or one weight row at a time for decode over short 16-bit rows. Weights in bf16/f16 are widened to fp32 in
+// registers (F16C for f16) when few rows share them (bandwidth-bound), or widened once per column chunk into an
+// L2-resident fp32 panel from 10 rows on. Every kernel here sums an output in
 // the same order (see kWholeRow below), so a row's result is bitwise the same at any row count. From
 // avx2::kPackedMinRows rows on (prefill, large batches) linear() uses the faster packed-panel kernel of
 // linear_packed_avx2.cpp instead, unless asked for LinearOrder::kBatchInvariant.
@@ -21,8 +22,11 @@ namespace {
 
 constexpr int kTileRows = 4;
 constexpr int kTileCols = 3;
-// From this many rows on, converting a 16-bit weight chunk once beats converting it in every row tile.
-constexpr int kPanelMinRows = 8;
+// Up to this many rows one register tile spans them all (few_rows); 16-bit weights are read straight from storage
+// up to there too, and from the next row count on converting a chunk once into an fp32 panel beats converting it in
+// every row tile (8- and 9-row steps measured faster from storage, docs/PERFORMANCE.md).
+constexpr int kFewRowsMax = 9;
+constexpr int kPanelMinRows = kFewRowsMax + 1;
 
 template <WeightFormat F>
 constexpr size_t weight_bytes() {
@@ -64,6 +68,11 @@ inline float add_tail(float sum, const float* x, const void* w_row, int from, in
   return sum;
 }
 
+// Tiles of several rows do several FMAs per weight vector, so their loop reaches fewer weight bytes ahead than the
+// one-row kernels do, and the hardware prefetcher alone left them waiting on memory: they prefetch this far ahead
+// in the weight stream (which runs through memory in address order, a chunk of whole rows per task).
+constexpr size_t kPrefetchBytes = 4096;
+
 // y[i, col + j] = x[i, :] . w[j, :] (+ bias) for an MR x NR tile; w rows start at weight row `w_row`.
 template <WeightFormat F, int Chunk, int MR, int NR>
 void micro_kernel(const float* x, const TileTarget& t, int w_row, int col) {
@@ -79,6 +88,11 @@ void micro_kernel(const float* x, const TileTarget& t, int w_row, int col) {
     for (int i = 0; i < MR; ++i)
       for (int j = 0; j < NR; ++j) acc[i][j] = _mm256_setzero_ps();
     for (int k = k0; k < k1; k += 8) {
+      if constexpr (MR > 1) {
+        for (int j = 0; j < NR; ++j) {
+          _mm_prefetch(static_cast<const char*>(w_rows[j]) + k * weight_bytes<F>() + kPrefetchBytes, _MM_HINT_T0);
+        }
+      }
       __m256 wv[NR];
       for (int j = 0; j < NR; ++j) wv[j] = load_weights8<F>(w_rows[j], k);
       for (int i = 0; i < MR; ++i) {
@@ -157,6 +171,34 @@ MicroKernel pick(int rows, int cols) {
   }
 }
 
+// 2 .. kFewRowsMax rows (verification chunks, small decode batches): one register tile spans every row, so each
+// weight vector is loaded once for all of them and a row past the first costs only its FMAs. Columns per tile
+// (few_row_cols) keep at least 8 independent chains (FMA latency x throughput) in about the 16 vector registers:
+// Rows x Cols accumulators, Cols weight vectors and one x vector (7 x 2 is one over; x can come from memory).
+constexpr int few_row_cols(int rows) { return rows == 2 ? 4 : rows <= 4 ? 3 : rows <= 7 ? 2 : 1; }
+
+template <WeightFormat F, int Chunk, int Rows>
+void few_rows(const float* x_rows, const TileTarget& t, int w_first, int col_begin, int col_end) {
+  constexpr int kCols = few_row_cols(Rows);
+  int n = col_begin;
+  for (; n + kCols <= col_end; n += kCols) micro_kernel<F, Chunk, Rows, kCols>(x_rows, t, w_first + n - col_begin, n);
+  for (; n < col_end; ++n) micro_kernel<F, Chunk, Rows, 1>(x_rows, t, w_first + n - col_begin, n);
+}
+
+template <WeightFormat F, int Chunk>
+void few_rows(const float* x_rows, int rows, const TileTarget& t, int w_first, int col_begin, int col_end) {
+  switch (rows) {
+    case 2: return few_rows<F, Chunk, 2>(x_rows, t, w_first, col_begin, col_end);
+    case 3: return few_rows<F, Chunk, 3>(x_rows, t, w_first, col_begin, col_end);
+    case 4: return few_rows<F, Chunk, 4>(x_rows, t, w_first, col_begin, col_end);
+    case 5: return few_rows<F, Chunk, 5>(x_rows, t, w_first, col_begin, col_end);
+    case 6: return few_rows<F, Chunk, 6>(x_rows, t, w_first, col_begin, col_end);
+    case 7: return few_rows<F, Chunk, 7>(x_rows, t, w_first, col_begin, col_end);
+    case 8: return few_rows<F, Chunk, 8>(x_rows, t, w_first, col_begin, col_end);
+    default: return few_rows<F, Chunk, 9>(x_rows, t, w_first, col_begin, col_end);
+  }
+}
+
 // Output rows [row_begin, row_end) x columns [col_begin, col_end); weight row w_first holds column col_begin.
 template <WeightFormat F, int Chunk>
 void tiles(const float* x, int row_begin, int row_end, const TileTarget& t, int w_first, int col_begin, int col_end) {
@@ -177,6 +219,11 @@ void tiles(const float* x, int row_begin, int row_end, const TileTarget& t, int 
       micro_kernel<F, Chunk, 1, kStreamRows>(x_row, row_target, w_first + n - col_begin, n);
     }
     for (; n < col_end; n += kTileCols) pick<F, Chunk>(1, std::min(kTileCols, col_end - n))(x_row, row_target, w_first + n - col_begin, n);
+    return;
+  }
+  if (row_end - row_begin <= kFewRowsMax) {
+    const TileTarget rows_target{t.weights, k_dim, t.bias, t.y + static_cast<size_t>(row_begin) * t.ldy, t.ldy};
+    few_rows<F, Chunk>(x + static_cast<size_t>(row_begin) * k_dim, row_end - row_begin, rows_target, w_first, col_begin, col_end);
     return;
   }
   for (int m = row_begin; m < row_end; m += kTileRows) {
