@@ -189,7 +189,7 @@ function restoreEdits(row: Float32Array): void {
 function drawToken(row: Float32Array, params: SamplingParams, max: number, uniform: number): number {
   const {cut, totalWeight} = filteredWeights(row, params, max)
   return cut === KEEP_ALL && params.minP === 0
-    ? drawFromAll(scratch.weights, totalWeight, uniform)
+    ? drawFromWeights(scratch.weights, totalWeight, uniform)
     : drawFromCut(scratch.weights, scratch.weightBits, cut, params.minP, uniform)
 }
 
@@ -213,7 +213,8 @@ function filteredWeights(row: Float32Array, params: SamplingParams, max: number)
   return {cut, totalWeight}
 }
 
-function drawFromAll(weights: Float32Array, totalWeight: number, uniform: number): number {
+/** One draw from unnormalized weights summing to `totalWeight` (`uniform` in [0, 1)). */
+export function drawFromWeights(weights: Float32Array, totalWeight: number, uniform: number): number {
   const target = uniform * totalWeight
   let cumulative = 0
   let last = 0

@@ -8,6 +8,7 @@
 // counter-based (philox.ts): at output position t the acceptance test uses the Accept uniform of t and a residual the
 // Sample uniform of t, independent of each other and of the draft's own draw, so a seeded request's tokens do not
 // depend on the other requests in its batch.
+import {drawFromWeights} from '../sampler.js'
 import type {VerifiedToken} from './verify.js'
 
 export interface RejectionHooks {
@@ -63,14 +64,5 @@ export function drawResidual(p: Float32Array, q: Float32Array, uniform: number):
 
 /** One draw from a normalized distribution (the draft's proposal). */
 export function drawFrom(distribution: Float32Array, uniform: number): number {
-  const target = uniform
-  let cumulative = 0
-  let last = 0
-  for (let i = 0; i < distribution.length; i++) {
-    if (distribution[i] === 0) continue
-    cumulative += distribution[i]!
-    last = i
-    if (cumulative > target) return i
-  }
-  return last
+  return drawFromWeights(distribution, 1, uniform)
 }
