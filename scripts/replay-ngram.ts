@@ -82,13 +82,7 @@ function replay(k: number, ngramMin: number, ngramMax: number, batch: number, po
         let budget = 0
         if (done > 0 && active.length <= policy.maxBatch) {
           if (!policy.adaptive) budget = k
-          else {
-            if (!backOff.pays(active.length)) {
-              const hindsight = ngramInHindsight(tokenIds, ngramMin, ngramMax, backOff.k)
-              if (hindsight !== null) backOff.recordHindsight(hindsight.proposed, hindsight.accepted)
-            }
-            budget = backOff.budget(active.length)
-          }
+          else budget = backOff.budget(active.length, (k) => ngramInHindsight(tokenIds, ngramMin, ngramMax, k))
         }
         const draft = proposeNgram(tokenIds, ngramMin, ngramMax, Math.min(budget, generated.length - done - 1))
         let matched = 0

@@ -3,10 +3,13 @@ import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
 import {makeSamplingParams} from '../src/engine/sampling-params.js'
 import {SequenceGroup, SequenceStatus} from '../src/engine/sequence.js'
-import {breakEvenAcceptance, SequenceBackOff, VERIFY_ROW_COST} from '../src/engine/spec-decode/back-off.js'
+import {breakEvenAcceptance, SequenceBackOff, VERIFY_ROW_COST, type Hindsight} from '../src/engine/spec-decode/back-off.js'
 import {ngramInHindsight} from '../src/engine/spec-decode/ngram-proposer.js'
 import {makeSpeculativeConfig} from '../src/engine/spec-decode/spec-config.js'
 import {Speculator} from '../src/engine/spec-decode/speculator.js'
+
+/** n-gram hindsight with nothing to replay: the back-off's decisions alone. */
+const noHindsight: Hindsight = () => null
 
 const near = (actual: number, expected: number) => assert.ok(Math.abs(actual - expected) < 1e-9, `${actual} vs ${expected}`)
 
@@ -25,53 +28,54 @@ describe('break-even acceptance', () => {
 describe('per-sequence back-off', () => {
   it('starts trusting with K tokens, then proposes two more than the last proposal had accepted', () => {
     const backOff = new SequenceBackOff(8)
-    assert.equal(backOff.budget(32), 8)
+    assert.equal(backOff.budget(32, noHindsight), 8)
     backOff.recordVerified(8, 3)
-    assert.equal(backOff.budget(1), 5)
+    assert.equal(backOff.budget(1, noHindsight), 5)
     backOff.recordVerified(5, 5)
-    assert.equal(backOff.budget(1), 7)
+    assert.equal(backOff.budget(1, noHindsight), 7)
   })
 
   it('a sequence accepting 60% of its tokens proposes at batch 1 and 8, not at 32', () => {
     const backOff = new SequenceBackOff(8)
     for (let i = 0; i < 30; i++) backOff.recordVerified(5, 3)
     near(Math.round(backOff.acceptance * 1000) / 1000, 0.6)
-    assert.deepEqual([1, 8, 32].map((batch) => backOff.budget(batch)), [5, 5, 0])
+    assert.deepEqual([1, 8, 32].map((batch) => backOff.budget(batch, noHindsight)), [5, 5, 0])
   })
 
   it('two fully rejected proposals in a row pause it 1, then 2 steps; an accepted token ends the streak', () => {
     const backOff = new SequenceBackOff(8)
     backOff.recordVerified(8, 0)
-    assert.equal(backOff.budget(1), 2, 'one miss is tolerated')
+    assert.equal(backOff.budget(1, noHindsight), 2, 'one miss is tolerated')
     backOff.recordVerified(2, 0)
-    assert.deepEqual([backOff.budget(1), backOff.budget(1)], [0, 2])
+    assert.deepEqual([backOff.budget(1, noHindsight), backOff.budget(1, noHindsight)], [0, 2])
     backOff.recordVerified(2, 0)
-    assert.deepEqual([backOff.budget(1), backOff.budget(1), backOff.budget(1)], [0, 0, 2])
+    assert.deepEqual([backOff.budget(1, noHindsight), backOff.budget(1, noHindsight), backOff.budget(1, noHindsight)], [0, 0, 2])
     backOff.recordVerified(2, 1)
     backOff.recordVerified(3, 0)
-    assert.equal(backOff.budget(1), 2)
+    assert.equal(backOff.budget(1, noHindsight), 2)
   })
 
-  it('hindsight moves the estimate and k but never pauses (nothing was spent)', () => {
+  it('below break-even, hindsight moves the estimate and k but never pauses (nothing was spent)', () => {
     const backOff = new SequenceBackOff(8)
-    for (let i = 0; i < 3; i++) backOff.recordHindsight(4, 0)
-    near(backOff.acceptance, 0.75 ** 3)
-    assert.equal(backOff.budget(1), 2)
-    for (let i = 0; i < 20; i++) backOff.recordHindsight(2, 2)
-    assert.ok(backOff.pays(32), `${backOff.acceptance}`)
+    for (let i = 0; i < 6; i++) backOff.recordVerified(8, 1)
+    const before = backOff.acceptance
+    assert.equal(backOff.budget(32, () => ({proposed: 3, accepted: 0})), 0)
+    assert.equal(backOff.budget(32, () => ({proposed: 3, accepted: 0})), 0)
+    near(backOff.acceptance, before * 0.75 ** 2)
+    assert.equal(backOff.budget(1, noHindsight), 2, 'two rejected replays cost nothing, so no pause')
+    let gatedSteps = 0
+    while (backOff.budget(32, () => ({proposed: 2, accepted: 2})) === 0) gatedSteps++
+    assert.ok(gatedSteps > 1 && gatedSteps < 20, `${gatedSteps} gated steps`)
     assert.equal(backOff.k, 4)
   })
 
   it('without hindsight (draft models) trust creeps back until the sequence probes again', () => {
     const backOff = new SequenceBackOff(4)
     for (let i = 0; i < 10; i++) backOff.recordVerified(4, 1)
-    assert.equal(backOff.pays(8), false)
-    let steps = 0
-    while (!backOff.pays(8)) {
-      backOff.regainTrust()
-      steps++
-    }
-    assert.ok(steps > 1 && steps < 40, `${steps} steps`)
+    let gatedSteps = 0
+    while (backOff.budget(8, null) === 0) gatedSteps++
+    assert.ok(gatedSteps > 1 && gatedSteps < 40, `${gatedSteps} gated steps`)
+    assert.equal(backOff.budget(1, null), 3)
   })
 })
 

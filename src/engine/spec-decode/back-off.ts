@@ -26,6 +26,9 @@ export function breakEvenAcceptance(numDecodeSeqs: number, rowCost = VERIFY_ROW_
   return (batch * rowCost) / (1 + (batch - 1) * rowCost)
 }
 
+/** What a proposal of k tokens made k tokens ago would have got; null when there was nothing to propose then. */
+export type Hindsight = (k: number) => {proposed: number; accepted: number} | null
+
 export class SequenceBackOff {
   /** Moving average of accepted / proposed over the sequence's recent proposals (verified or checked in hindsight); starts trusting. */
   acceptance = 1
@@ -45,12 +48,24 @@ export class SequenceBackOff {
   }
 
   /** Whether the sequence's recent acceptance pays for draft rows at this batch size. */
-  pays(numDecodeSeqs: number): boolean {
+  private pays(numDecodeSeqs: number): boolean {
     return this.acceptance >= breakEvenAcceptance(numDecodeSeqs, this.rowCost)
   }
 
-  /** Tokens to propose this step (0: none): none while paused (the pause counts down) or below break-even. */
-  budget(numDecodeSeqs: number): number {
+  /**
+   * Tokens to propose this step (0: none): none while paused (the pause counts down) or below break-even. Below it the
+   * sequence first learns: from `hindsight` when the method has one (n-gram lookup is free to replay, and the target's
+   * tokens do not depend on speculation; no pause, nothing was spent), else (null: a draft costs draft steps) trust
+   * creeps back, so it proposes again one day.
+   */
+  budget(numDecodeSeqs: number, hindsight: Hindsight | null): number {
+    if (!this.pays(numDecodeSeqs)) {
+      if (hindsight === null) this.acceptance += (1 - this.acceptance) * TRUST_REGAIN
+      else {
+        const seen = hindsight(this.k)
+        if (seen !== null) this.learn(seen.proposed, seen.accepted)
+      }
+    }
     if (this.pause > 0) {
       this.pause--
       return 0
@@ -64,19 +79,6 @@ export class SequenceBackOff {
     this.misses = numAccepted > 0 ? 0 : this.misses + 1
     // A verification row costs little next to a step on CPU, so one miss is tolerated.
     if (this.misses >= 2) this.pause = Math.min(MAX_PAUSE_STEPS, 2 ** (this.misses - 2))
-  }
-
-  /**
-   * What a proposal made k tokens ago would have got (n-gram lookup is free to replay, and the target's tokens do not
-   * depend on speculation): lets a sequence below break-even learn without paying for rows. No pause: nothing was spent.
-   */
-  recordHindsight(numProposed: number, numAccepted: number): void {
-    this.learn(numProposed, numAccepted)
-  }
-
-  /** A step below break-even with no hindsight to learn from (draft models: a draft costs steps): trust creeps back. */
-  regainTrust(): void {
-    this.acceptance += (1 - this.acceptance) * TRUST_REGAIN
   }
 
   private learn(numProposed: number, numAccepted: number): void {

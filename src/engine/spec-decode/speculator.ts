@@ -78,16 +78,8 @@ export class Speculator {
     if (seq.numUncomputedTokens !== 1 || seq.outputLength === 0) return 0
     const room = group.params.maxTokens - seq.outputLength - 1
     if (!this.config.adaptive) return Math.max(0, Math.min(this.config.numSpeculativeTokens, room))
-    const state = this.backOffOf(seq)
-    // Below break-even: learn from what lookup would have got (free), or, for a draft model, slowly trust again.
-    if (!state.pays(numDecodeSeqs)) {
-      if (this.drafter !== null) state.regainTrust()
-      else {
-        const hindsight = ngramInHindsight(seq.tokenIds, this.config.ngramMin, this.config.ngramMax, state.k)
-        if (hindsight !== null) state.recordHindsight(hindsight.proposed, hindsight.accepted)
-      }
-    }
-    return Math.max(0, Math.min(state.budget(numDecodeSeqs), room))
+    const hindsight = this.drafter === null ? (k: number) => ngramInHindsight(seq.tokenIds, this.config.ngramMin, this.config.ngramMax, k) : null
+    return Math.max(0, Math.min(this.backOffOf(seq).budget(numDecodeSeqs, hindsight), room))
   }
 
   /** Records a verified proposal, rolls the draft back to what was accepted, and updates the sequence's back-off. */
