@@ -2,7 +2,8 @@
 // greedy continuations of tinychat's reference prompts and "repeat this passage" prompts built from ShareGPT turns, at
 // several batch sizes; acceptance rates alongside.
 // Usage: npx tsx scripts/bench-spec.ts [--batches 1,8,32] [--tokens 128] [--threads 1] [--k K (default: the engine's)] [--repeats 3] [--sharegpt PATH]
-//          [--method ngram|draft] [--model DIR|bench] [--draft DIR] [--draft-quantization q8_0|q4_0|q4_k]
+//          [--method ngram|draft] [--model DIR|bench] [--draft DIR] [--draft-quantization q8_0|q4_0|q4_k] [--max-batch N]
+// --max-batch sets the adaptive mode's --speculative-max-batch (default: the method's).
 // --method draft drafts with --draft (a checkpoint sharing the model's tokenizer) and/or --draft-quantization (without
 // --draft: the model's own weights quantized, i.e. self-speculation). --model bench is the generated bench preset.
 import {existsSync, readFileSync} from 'node:fs'
@@ -33,6 +34,7 @@ const {values: args} = parseArgs({
     model: {type: 'string', default: BUILTIN_MODEL_DIR},
     draft: {type: 'string'},
     'draft-quantization': {type: 'string'},
+    'max-batch': {type: 'string'},
   },
 })
 const modelPath = args.model === 'bench' ? await ensureTestModel('bench') : args.model
@@ -64,10 +66,11 @@ interface Mode {
 const methodOptions = method === 'draft' ? {method, draftModel: args.draft, draftQuantization: args['draft-quantization'] as Quantization | undefined} : {method}
 /** --k, or the method's default K (undefined leaves it to makeSpeculativeConfig). */
 const numSpeculativeTokens = args.k === undefined ? undefined : Number(args.k)
+const maxBatchSize = args['max-batch'] === undefined ? undefined : Number(args['max-batch'])
 const modes: Mode[] = [
   {label: 'off'},
   {label: `${method} always`, speculative: makeSpeculativeConfig({...methodOptions, numSpeculativeTokens, adaptive: false})},
-  {label: `${method} adaptive`, speculative: makeSpeculativeConfig({...methodOptions, numSpeculativeTokens})},
+  {label: `${method} adaptive`, speculative: makeSpeculativeConfig({...methodOptions, numSpeculativeTokens, maxBatchSize})},
 ]
 
 async function measure(mode: Mode, prompts: Array<number[] | string>, batch: number) {
@@ -107,7 +110,7 @@ if (rewrites.length > 0) workloads.push(['repeat passage (ShareGPT)', rewrites])
 else console.log(`(no ShareGPT file at ${args.sharegpt}: the passage workload is skipped)`)
 
 const draftLabel = method === 'draft' ? `, draft ${args.draft ?? 'the model itself'}${args['draft-quantization'] ? ` in ${args['draft-quantization']}` : ''}` : ''
-console.log(`${args.model === BUILTIN_MODEL_DIR ? 'tinychat' : args.model}, greedy, ${maxTokens} new tokens per request, ${method} K = ${makeSpeculativeConfig({...methodOptions, numSpeculativeTokens}).numSpeculativeTokens}${draftLabel}, threads ${args.threads}, best of ${args.repeats} interleaved runs`)
+console.log(`${args.model === BUILTIN_MODEL_DIR ? 'tinychat' : args.model}, greedy, ${maxTokens} new tokens per request, ${method} K = ${modes[2]!.speculative!.numSpeculativeTokens}${draftLabel}, adaptive max batch ${modes[2]!.speculative!.maxBatchSize}, threads ${args.threads}, best of ${args.repeats} interleaved runs`)
 console.log('tok/s: output tokens per wall second (prefill included); tok/cpu-s: per second of this process\'s CPU time (steadier on a shared machine)')
 console.log('workload                     batch  mode             tok/s  speedup  tok/cpu-s  speedup  accepted/proposed  steps')
 for (const [name, prompts] of workloads) {

@@ -168,7 +168,7 @@ export class Scheduler {
     const decoding = this.running.flatMap((group) => group.withStatus(SequenceStatus.Running).map((seq) => ({group, seq})))
     if (!this.speculator.paysAt(decoding.length)) return drafts
     for (const {group, seq} of decoding) {
-      const draft = this.speculator.propose(group, seq)
+      const draft = this.speculator.propose(group, seq, decoding.length)
       if (draft.length > 0) drafts.set(seq, draft)
     }
     return drafts

@@ -25,3 +25,17 @@ export function proposeNgram(tokenIds: readonly number[], ngramMin: number, ngra
   }
   return []
 }
+
+/**
+ * Hindsight: the proposal lookup would have made `numTokens` tokens ago (at most that many tokens), and how many of
+ * them the text that followed accepted. null when there was nothing to propose then.
+ */
+export function ngramInHindsight(tokenIds: readonly number[], ngramMin: number, ngramMax: number, numTokens: number): {proposed: number; accepted: number} | null {
+  const then = tokenIds.length - numTokens
+  if (numTokens <= 0 || then < 1) return null
+  const draft = proposeNgram(tokenIds.slice(0, then), ngramMin, ngramMax, numTokens)
+  if (draft.length === 0) return null
+  let accepted = 0
+  while (accepted < draft.length && draft[accepted] === tokenIds[then + accepted]) accepted++
+  return {proposed: draft.length, accepted}
+}

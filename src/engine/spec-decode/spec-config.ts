@@ -14,7 +14,10 @@ export interface SpeculativeConfig {
   ngramMax: number
   /** Skip speculation in a step with more running decode sequences than this (verification stops paying). */
   maxBatchSize: number
-  /** Back-off: per sequence (fewer tokens after a poor proposal, pauses after misses in a row), and globally past maxBatchSize. */
+  /**
+   * Back-off: per sequence (fewer tokens after a poor proposal, pauses after misses in a row, none while its recent
+   * acceptance is below the batch size's break-even, back-off.ts), and globally past maxBatchSize.
+   */
   adaptive: boolean
   /** Draft method: the draft checkpoint (HF directory or GGUF file); absent = the target's own weights (with draftQuantization). */
   draftModel?: string

@@ -1,7 +1,8 @@
 // Decides, per step, which decoding sequences get proposed tokens (and how many), and keeps acceptance counts.
 import {SequenceStatus, type Sequence, type SequenceGroup, type SpecDecodeCounts} from '../sequence.js'
 import type {DraftProposal, DraftProposer} from './draft-proposer.js'
-import {proposeNgram} from './ngram-proposer.js'
+import {SequenceBackOff} from './back-off.js'
+import {ngramInHindsight, proposeNgram} from './ngram-proposer.js'
 import type {SpeculativeConfig} from './spec-config.js'
 
 export type {SpecDecodeCounts} from '../sequence.js'
@@ -10,21 +11,9 @@ export function emptySpecCounts(): SpecDecodeCounts {
   return {numDrafts: 0, numDraftTokens: 0, numAcceptedTokens: 0}
 }
 
-/** Longest pause after repeated fully rejected proposals. */
-const MAX_BACKOFF_STEPS = 16
-
-interface BackOff {
-  /** Steps left without proposing. */
-  skip: number
-  /** Fully rejected proposals in a row; an accepted token resets it. */
-  misses: number
-  /** Tokens to propose next: two more than the last proposal had accepted (each row costs compute), at most K. */
-  k: number
-}
-
 export class Speculator {
   readonly totals = emptySpecCounts()
-  private readonly backOff = new WeakMap<Sequence, BackOff>()
+  private readonly backOff = new WeakMap<Sequence, SequenceBackOff>()
   /** Draft method: this step's proposals (made by prepare, handed out by propose), and the q of those handed out. */
   private drafted = new Map<Sequence, DraftProposal>()
   private readonly proposed = new Map<Sequence, Float32Array[]>()
@@ -46,7 +35,7 @@ export class Speculator {
     this.proposed.clear()
     if (this.drafter === null) return
     const decoding = running.flatMap((group) => group.withStatus(SequenceStatus.Running).map((seq) => ({group, seq})))
-    const requests = this.paysAt(decoding.length) ? decoding.map(({group, seq}) => ({group, seq, k: this.budget(group, seq)})).filter((request) => request.k > 0) : []
+    const requests = this.paysAt(decoding.length) ? decoding.map(({group, seq}) => ({group, seq, k: this.budget(group, seq, decoding.length)})).filter((request) => request.k > 0) : []
     this.drafted = await this.drafter.propose(requests)
   }
 
@@ -56,12 +45,12 @@ export class Speculator {
   }
 
   /**
-   * Draft tokens for a sequence about to decode one token, or []. Never proposes past max_tokens (the step also
-   * yields one token of its own), so reserving KV policies already hold the room.
+   * Draft tokens for a sequence about to decode one token in a step with `numDecodeSeqs` decoding sequences, or [].
+   * Never proposes past max_tokens (the step also yields one token of its own), so reserving KV policies already hold the room.
    */
-  propose(group: SequenceGroup, seq: Sequence): number[] {
+  propose(group: SequenceGroup, seq: Sequence, numDecodeSeqs: number): number[] {
     if (this.drafter === null) {
-      const k = this.budget(group, seq)
+      const k = this.budget(group, seq, numDecodeSeqs)
       return k === 0 ? [] : proposeNgram(seq.tokenIds, this.config.ngramMin, this.config.ngramMax, k)
     }
     const proposal = this.drafted.get(seq)
@@ -81,19 +70,16 @@ export class Speculator {
     for (const seq of group.sequences) this.drafter?.release(seq)
   }
 
-  /** Tokens the sequence may be proposed now (0: none), after the per-sequence back-off. */
-  private budget(group: SequenceGroup, seq: Sequence): number {
+  /** Tokens the sequence may be proposed now (0: none), after the per-sequence back-off (back-off.ts). */
+  private budget(group: SequenceGroup, seq: Sequence, numDecodeSeqs: number): number {
     if (group.params.useBeamSearch || seq.status !== SequenceStatus.Running) return 0
     // A grammar's or bad_words' mask depends on the tokens before it, so drafts would be checked against the wrong one.
     if (group.params.guided !== null || group.params.badWords.length > 0) return 0
     if (seq.numUncomputedTokens !== 1 || seq.outputLength === 0) return 0
-    const state = this.backOff.get(seq)
-    if (state !== undefined && state.skip > 0) {
-      state.skip--
-      return 0
-    }
     const room = group.params.maxTokens - seq.outputLength - 1
-    return Math.max(0, Math.min(state?.k ?? this.config.numSpeculativeTokens, room))
+    if (!this.config.adaptive) return Math.max(0, Math.min(this.config.numSpeculativeTokens, room))
+    const hindsight = this.drafter === null ? (k: number) => ngramInHindsight(seq.tokenIds, this.config.ngramMin, this.config.ngramMax, k) : null
+    return Math.max(0, Math.min(this.backOffOf(seq).budget(numDecodeSeqs, hindsight), room))
   }
 
   /** Records a verified proposal, rolls the draft back to what was accepted, and updates the sequence's back-off. */
@@ -105,13 +91,13 @@ export class Speculator {
       target.numDraftTokens += numProposed
       target.numAcceptedTokens += numAccepted
     }
-    if (!this.config.adaptive) return
-    const state = this.backOff.get(seq) ?? {skip: 0, misses: 0, k: this.config.numSpeculativeTokens}
-    state.misses = numAccepted > 0 ? 0 : state.misses + 1
-    state.k = Math.min(this.config.numSpeculativeTokens, numAccepted + 2)
-    // A verification row costs little next to a step on CPU, so one miss is tolerated; then 1, 2, 4 ... steps pass.
-    if (state.misses >= 2) state.skip = Math.min(MAX_BACKOFF_STEPS, 2 ** (state.misses - 2))
-    this.backOff.set(seq, state)
+    if (this.config.adaptive) this.backOffOf(seq).recordVerified(numProposed, numAccepted)
+  }
+
+  private backOffOf(seq: Sequence): SequenceBackOff {
+    let state = this.backOff.get(seq)
+    if (state === undefined) this.backOff.set(seq, (state = new SequenceBackOff(this.config.numSpeculativeTokens)))
+    return state
   }
 
   /** After verification: the draft's KV of rejected tokens goes now, not at the next proposal. */
