@@ -46,7 +46,7 @@ describe('draft-model speculation: configuration', () => {
   it('needs a draft (a model or a quantization of the target), reads vLLM JSON and the CLI flags', () => {
     assert.throws(() => draft(), (error: Error) => error instanceof InvalidRequestError && /needs --speculative-model DIR/.test(error.message))
     assert.equal(draft({draftModel: '/m'}).maxBatchSize, 2, 'a draft model pays at smaller batches than n-gram lookup')
-    assert.equal(makeSpeculativeConfig({method: 'ngram'}).maxBatchSize, 8)
+    assert.equal(makeSpeculativeConfig({method: 'ngram'}).maxBatchSize, 4)
     assert.throws(() => makeSpeculativeConfig({method: 'ngram', draftModel: '/x'}), /need --speculative-method draft/)
     assert.throws(() => draft({draftQuantization: 'q3_k'}), /--speculative-quantization must be one of q8_0, q4_0, q4_k/)
     assert.deepEqual(parseSpeculativeConfigJson('{"method":"draft","model":"/m","num_speculative_tokens":3,"quantization":"q4_0"}'), {

@@ -49,7 +49,7 @@ export const engineFlags = {
   'ngram-max': Flags.integer({description: 'Speculative decoding (ngram): longest suffix matched (default 4)', min: 1}),
   'speculative-model': Flags.string({description: 'Speculative decoding (draft): the draft model (HF directory or .gguf file) sharing the target\'s tokenizer (default: the target itself, with --speculative-quantization)'}),
   'speculative-quantization': Flags.string({description: 'Speculative decoding (draft): quantize the draft at load; without --speculative-model the draft is the target\'s own weights quantized (CPU)', options: [...QUANTIZATIONS]}),
-  'speculative-max-batch': Flags.integer({description: 'Speculative decoding: skip it in steps with more decoding sequences than this (default 8 for ngram, 2 for draft: measured on CPU)', min: 1}),
+  'speculative-max-batch': Flags.integer({description: 'Speculative decoding: skip it in steps with more decoding sequences than this (default 4 for ngram, 2 for draft: measured on CPU)', min: 1}),
   'speculative-adaptive': Flags.boolean({description: 'Speculative decoding: back off on low acceptance and large batches', default: true, allowNo: true}),
   'speculative-config': Flags.string({description: 'Speculative decoding as one JSON object, vLLM-style: {"method":"ngram","num_speculative_tokens":4,"prompt_lookup_min":1,"prompt_lookup_max":4} or {"method":"draft","model":DIR,"num_speculative_tokens":4,"quantization":"q4_0"}'}),
 }

@@ -27,8 +27,11 @@ export interface SpeculativeConfig {
   draftNumBlocks?: number
 }
 
-/** Measured on a 2-core CPU with tinychat (docs/PERFORMANCE.md): past this many sequences speculation costs more than it saves. */
-export const DEFAULT_SPEC_MAX_BATCH = 8
+/**
+ * Measured on a 2-core CPU with tinychat (docs/PERFORMANCE.md): at 4 decoding sequences lookup still paid on both
+ * workloads (1.16-1.20x), at 8 it cost 3-5% on a quiet machine, so steps with more than 4 propose nothing.
+ */
+export const DEFAULT_SPEC_MAX_BATCH = 4
 /** The same for a draft model, whose own K steps per proposal cost more than a lookup (docs/PERFORMANCE.md). */
 export const DEFAULT_DRAFT_SPEC_MAX_BATCH = 2
 
