@@ -1,4 +1,4 @@
-// Starts a worker thread on a sibling module, from dist/ (.js) or from the TypeScript sources under tsx (tests, scripts).
+// Starts a worker thread on a sibling module, from dist/ (.js) or from the TypeScript sources under tsx (tests, scripts), and stops one.
 import {createRequire} from 'node:module'
 import {extname} from 'node:path'
 import {fileURLToPath, pathToFileURL} from 'node:url'
@@ -16,4 +16,18 @@ export function startModuleWorker(callerUrl: string, name: string, workerData: u
   const tsxApi = pathToFileURL(createRequire(callerUrl).resolve('tsx/esm/api')).href
   const source = `import(${JSON.stringify(tsxApi)}).then(({register}) => (register(), import(${JSON.stringify(moduleUrl.href)})))`
   return new Worker(source, {eval: true, workerData})
+}
+
+/**
+ * Stops a worker. Node does not always keep the process alive while a worker terminates: a script awaiting an engine's
+ * shutdown exited with code 13 ("unsettled top-level await") about one run in three. A timer holds the loop until it
+ * settles.
+ */
+export async function terminateWorker(worker: Worker): Promise<void> {
+  const keepAlive = setInterval(() => {}, 1000)
+  try {
+    await worker.terminate()
+  } finally {
+    clearInterval(keepAlive)
+  }
 }

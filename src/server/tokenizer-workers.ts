@@ -1,6 +1,6 @@
 // A pool of worker threads that tokenize prompts and render chat templates, so a huge prompt never stalls the server's event loop.
 import type {Worker} from 'node:worker_threads'
-import {startModuleWorker} from '../engine/module-worker.js'
+import {startModuleWorker, terminateWorker} from '../engine/module-worker.js'
 import type {TokenizerLike} from './engine-like.js'
 import {checkTextFits, deserializeJobError, parseBodyJob, type PromptTokenizer, type SerializedJobError, type TokenizeJob} from './prompt-tokenizer.js'
 import type {PromptField} from './request-body.js'
@@ -73,7 +73,7 @@ export class TokenizerWorkers implements PromptTokenizer {
 
   async close(): Promise<void> {
     this.closed = true
-    await Promise.all(this.pool.map(({worker}) => worker.terminate()))
+    await Promise.all(this.pool.map(({worker}) => terminateWorker(worker)))
   }
 
   private spawn(): PooledWorker {

@@ -1,7 +1,7 @@
 // One grammar worker thread as the engine sees it: its requests and replies, the grammars it compiled, its live matchers.
 import type {Worker} from 'node:worker_threads'
 import {InvalidRequestError, PagedLLMError} from '../errors.js'
-import {startModuleWorker} from '../module-worker.js'
+import {startModuleWorker, terminateWorker} from '../module-worker.js'
 import type {VocabInfo} from './grammar-compiler.js'
 import type {WorkerReply, WorkerRequest} from './grammar-worker.js'
 
@@ -47,9 +47,7 @@ export class GrammarHost {
     const worker = this.worker
     this.worker = null
     if (!worker) return
-    // An unreferenced worker's exit would not keep the process alive until the terminate settles.
-    worker.ref()
-    await worker.terminate()
+    await terminateWorker(worker)
   }
 
   private start(vocabInfo: VocabInfo): Worker {
