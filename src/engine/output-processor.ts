@@ -6,6 +6,7 @@ import {IncrementalDetokenizer} from './detokenizer.js'
 import type {Tokenizer} from './model/tokenizer.js'
 import type {LogitsRows} from './model-runner.js'
 import {chosenTokenLogprobs} from './logprobs.js'
+import {minTokensSuppressed} from './sampling-params.js'
 import {DrawPurpose, sampleUniform} from './philox.js'
 import {planBackendSampling, sampledResult, type NativeSampledArrays, type SamplingPlan} from './native-sampling.js'
 import type {CompletionOutput} from './request-output.js'
@@ -199,7 +200,7 @@ export class OutputProcessor {
   /** `stream` overrides the sequence's own (a fork planned before it exists). */
   private sampleRequest(group: SequenceGroup, seq: Sequence, row: number, stream?: number): SampleRequest {
     const {params} = group
-    const suppress = seq.outputLength < params.minTokens ? [...(params.ignoreEos ? [] : this.eosTokenIds), ...params.stopTokenIds] : []
+    const suppress = minTokensSuppressed(params, seq.outputLength, this.eosTokenIds)
     suppress.push(...this.guides.bannedTokens(group, seq))
     return {
       row,

@@ -126,6 +126,11 @@ export function makeSamplingParams(partial: Partial<SamplingParams> = {}): Sampl
   return params
 }
 
+/** Tokens that may not be sampled yet: EOS (unless ignored) and stop_token_ids while fewer than min_tokens are out. */
+export function minTokensSuppressed(params: SamplingParams, outputLength: number, eosTokenIds: readonly number[]): number[] {
+  return outputLength < params.minTokens ? [...(params.ignoreEos ? [] : eosTokenIds), ...params.stopTokenIds] : []
+}
+
 /** Greedy decoding: temperature 0 (or beam search, which picks by logprob). */
 export function isGreedy(params: SamplingParams): boolean {
   return params.temperature === 0 || params.topK === 1

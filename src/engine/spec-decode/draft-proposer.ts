@@ -9,7 +9,7 @@
 import type {BlockCopy} from '../block-manager.js'
 import {DrawPurpose, sampleUniform} from '../philox.js'
 import {sampleRows, samplingDistribution, type SampleRequest} from '../sampler.js'
-import {isGreedy} from '../sampling-params.js'
+import {isGreedy, minTokensSuppressed} from '../sampling-params.js'
 import type {ScheduledSequence, SchedulerOutput} from '../scheduler.js'
 import {Sequence, SequenceGroup, SequenceStatus} from '../sequence.js'
 import type {DraftModel} from './draft-model.js'
@@ -185,7 +185,7 @@ export class DraftProposer {
     const {seq, group, stream} = mirror
     const {params} = group
     const seed = params.seed ?? 0
-    const suppress = seq.outputLength < params.minTokens ? [...(params.ignoreEos ? [] : this.eosTokenIds), ...params.stopTokenIds] : []
+    const suppress = minTokensSuppressed(params, seq.outputLength, this.eosTokenIds)
     const request: SampleRequest = {row, params, promptTokenIds: seq.tokenIds.slice(0, seq.promptLength), outputTokenIds: seq.outputTokenIds, seed, stream, suppressTokenIds: suppress}
     let tokenId: number
     if (proposal.distributions === null) {
