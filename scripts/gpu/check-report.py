@@ -20,7 +20,7 @@ for meta in sorted(glob.glob(os.path.join(parts_dir, '*.meta'))):
     name = os.path.basename(meta)[:-5]
     entry = json.load(open(meta))
     entry['result'] = last_json(os.path.join(parts_dir, name + '.out'))
-    if entry['status'] != 0:
+    if entry['status'] not in (0, 'skipped'):
         try:
             entry['stderrTail'] = open(os.path.join(parts_dir, name + '.err')).read()[-2000:]
         except OSError:
@@ -67,9 +67,10 @@ hf = ((parts.get('hf_generate_sharegpt') or {}).get('result') or {}).get('reques
 summary['sharegpt'] = {'pagedRequestsPerSecond': paged, 'orcaMaxRequestsPerSecond': orca_max, 'hfStaticRequestsPerSecond': hf,
                        'pagedOverOrcaMax': paged / orca_max if paged and orca_max else None,
                        'pagedOverHf': paged / hf if paged and hf else None}
-failed = [name for name, entry in parts.items() if entry['status'] != 0]
-report = {'failedParts': failed, 'ceilings': ceilings, 'summary': summary, 'parts': parts}
+failed = [name for name, entry in parts.items() if entry['status'] not in (0, 'skipped')]
+skipped = [name for name, entry in parts.items() if entry['status'] == 'skipped']
+report = {'failedParts': failed, 'skippedParts': skipped, 'ceilings': ceilings, 'summary': summary, 'parts': parts}
 with open(report_path, 'w') as f:
     json.dump(report, f, indent=1)
-print(json.dumps({'failedParts': failed, 'summary': summary}, indent=1))
+print(json.dumps({'failedParts': failed, 'skippedParts': skipped, 'summary': summary}, indent=1))
 sys.exit(1 if failed else 0)

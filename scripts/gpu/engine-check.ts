@@ -5,7 +5,11 @@ import {LLMEngine} from '../../src/engine/llm-engine.js'
 import {loadModel, type LoadedModel} from '../../src/engine/model/load-model.js'
 import {ensureTestModel, type TestModelPreset, type TestModelVariant} from '../../src/engine/model/test-model.js'
 import {loadNativeModel, type BlockMovesArrays, type ForwardBatchArrays, type NativeModel} from '../../src/engine/native.js'
-import {makeSamplingParams} from '../../src/engine/sampling-params.js'
+import {makeSamplingParams, type SamplingParams} from '../../src/engine/sampling-params.js'
+import {bitmaskOf} from '../../src/engine/guided/token-mask.js'
+import {nativeOps} from '../../src/engine/native.js'
+import {encodeSampleRequests, sampledResult} from '../../src/engine/native-sampling.js'
+import type {SampleRequest} from '../../src/engine/sampler.js'
 
 const seed = Number(process.argv[2] ?? 1)
 let state = seed >>> 0 || 1
@@ -206,6 +210,62 @@ async function engineEndToEnd(modelDir: string): Promise<void> {
   }
 }
 
+/** A random sample over `rows` rows: every parameter drawn from values the API allows (as test/native-sampler.test.ts). */
+function randomSample(rows: number, vocab: number): SampleRequest {
+  const pick = <T>(values: readonly T[]): T => values[randomInt(values.length)]!
+  const ids = (count: number) => Array.from({length: count}, () => randomInt(vocab))
+  const params: Partial<SamplingParams> = {
+    temperature: pick([0, 0, 0.3, 0.8, 1, 1.7]), topK: pick([0, 0, 1, 7, 60, 1000]), topP: pick([1, 1, 0.95, 0.9, 0.5]),
+    minP: pick([0, 0, 0.02, 0.1]), repetitionPenalty: pick([1, 1, 1.3, 0.8]), frequencyPenalty: pick([0, 0, 0.5, -0.7]),
+    presencePenalty: pick([0, 0, 1.2]), logprobs: pick([null, null, 0, 3, 20]),
+    logitBias: pick([null, null, {[ids(1)[0]!]: 5, [ids(1)[0]!]: -100}]),
+  }
+  return {
+    row: randomInt(rows), params: makeSamplingParams(params), promptTokenIds: ids(pick([0, 5, 40])),
+    outputTokenIds: ids(pick([0, 3, 20])), seed: randomInt(2 ** 31), stream: pick([0, 1, 5]),
+    suppressTokenIds: pick([[], [], ids(3)]), allowedMask: pick([null, null, null, bitmaskOf(ids(vocab >> 2), vocab)]),
+  }
+}
+
+/**
+ * The device sampler against the CPU sampler on the SAME logits: a CUDA step samples in the backend and also returns
+ * every logits row; ops.sampleRows (native/cpu/sampler.cpp, itself tested against sampler.ts) samples those rows.
+ * Greedy picks must agree exactly; a draw may differ only where fast-math exp moves a cut or the draw across a
+ * boundary, so sampled picks must agree in >= 97%; logprobs within 1e-3.
+ */
+async function deviceSamplerCheck(model: LoadedModel): Promise<void> {
+  const vocab = model.config.vocabSize
+  const gpu = await loadNativeModel({config: model.config, tensors: model.tensors, numBlocks: 64, blockSize: 16, numSwapBlocks: 0,
+    threads: 0, weightFormat: 'bf16', device: 'cuda'})
+  try {
+    const seqs: SeqState[] = [9, 30, 3, 17].map((length, i) => ({tokens: Array.from({length}, () => 1 + randomInt(vocab - 1)),
+      blocks: [4 * i, 4 * i + 1, 4 * i + 2], cached: 0}))
+    let greedyAgree = 0, greedy = 0, drawAgree = 0, draws = 0, worstLogprob = 0
+    for (let round = 0; round < 6; round++) {
+      const batch = buildBatch(seqs, round === 0 ? seqs.map((s) => s.tokens.length) : seqs.map(() => 1), 16)
+      const rows = batch.logitsIndices.length
+      const requests = Array.from({length: 48}, () => randomSample(rows, vocab))
+      const arrays = encodeSampleRequests(requests, Array.from({length: rows}, (_, r) => r))
+      const {logits, sampled} = await gpu.stepAndSample({}, batch, arrays)
+      const reference = nativeOps().sampleRows(logits, rows, vocab, encodeSampleRequests(requests, []))
+      requests.forEach((request, i) => {
+        const got = sampledResult(sampled, i, arrays.topStride, request.params)
+        const want = sampledResult(reference, i, arrays.topStride, request.params)
+        const isGreedy = request.params.temperature === 0
+        if (isGreedy) { greedy += 1; if (got.tokenId === want.tokenId) greedyAgree += 1 } else { draws += 1; if (got.tokenId === want.tokenId) drawAgree += 1 }
+        if (got.tokenId === want.tokenId) worstLogprob = Math.max(worstLogprob, Math.abs(got.logprob - want.logprob))
+      })
+      seqs.forEach((s) => s.tokens.push(1 + randomInt(vocab - 1)))
+    }
+    const ok = greedyAgree === greedy && drawAgree >= 0.97 * draws && worstLogprob <= 1e-3
+    if (!ok) failures += 1
+    console.log(`${ok ? 'ok  ' : 'FAIL'} device sampler vs CPU sampler on the same logits: greedy ${greedyAgree}/${greedy}, ` +
+      `draws ${drawAgree}/${draws}, max |logprob diff| ${worstLogprob.toExponential(2)} <= 1e-3`)
+  } finally {
+    gpu.close()
+  }
+}
+
 const cases: {preset: TestModelPreset; variant: TestModelVariant}[] = [
   {preset: 'tiny', variant: 'llama'},
   {preset: 'tiny', variant: 'qwen2'},   // q/k/v bias
@@ -216,6 +276,7 @@ for (const {preset, variant} of cases) {
   const model = await loadModel(await ensureTestModel(preset, {variant, dtype: 'BF16'}))
   for (const format of ['bf16', 'f16'] as const) await compareBackends(`${preset}/${variant}`, model, format)
 }
+await deviceSamplerCheck(await loadModel(await ensureTestModel('small', {dtype: 'BF16'})))
 await engineEndToEnd(await ensureTestModel('small', {dtype: 'BF16'}))
 console.log(failures === 0 ? 'backend and engine checks passed' : `${failures} backend/engine checks failed`)
 process.exit(failures === 0 ? 0 : 1)
