@@ -55,10 +55,10 @@ describe('CUDA byte counts', () => {
   })
 
   it('activation reserve grows with the token budget and adds the partition workspace for long contexts', () => {
-    const small = cudaActivationReserveBytes(llama7b, 512, 512)
-    const large = cudaActivationReserveBytes(llama7b, 2048, 512)
+    const small = cudaActivationReserveBytes(llama7b, 512, 512, 256)
+    const large = cudaActivationReserveBytes(llama7b, 2048, 512, 256)
     assert.ok(large > small)
-    assert.ok(cudaActivationReserveBytes(llama7b, 2048, 4096) > large)
+    assert.ok(cudaActivationReserveBytes(llama7b, 2048, 4096, 256) > large)
     // 2048 tokens of a 7B model: under 1 GiB of scratch, so the KV pool keeps almost all the free memory
     assert.ok(large < GiB, `got ${large}`)
   })
@@ -71,11 +71,11 @@ describe('CUDA scratch bounds', () => {
   it('the reserve covers the largest step with its 1.5x growth, even when every token wants prompt logprobs', () => {
     for (const config of [llama7b, qwen7b]) {
       for (const [budget, maxModelLen] of [[2048, 4096], [8192, 32768], [512, 512]] as const) {
-        const reserve = cudaActivationReserveBytes(config, budget, maxModelLen)
-        // Any step within the limits: tokens <= budget, logits rows <= tokens, contexts <= maxModelLen.
+        const reserve = cudaActivationReserveBytes(config, budget, maxModelLen, 256)
+        // Any step within the limits: tokens <= budget, logits rows <= tokens, contexts <= maxModelLen, <= 256 sequences.
         for (const tokens of [1, 256, budget]) {
           for (const rows of [1, tokens]) {
-            const plan = cudaStepScratchBytes(config, tokens, rows, maxModelLen)
+            const plan = cudaStepScratchBytes(config, tokens, rows, maxModelLen, 256)
             assert.ok(plan * 1.5 <= reserve, `${tokens} tokens, ${rows} logits rows: ${plan * 1.5} > ${reserve}`)
           }
         }
@@ -83,10 +83,18 @@ describe('CUDA scratch bounds', () => {
     }
   })
 
+  it('the attention workspace is sized for decode rows (one per sequence), not for every token', () => {
+    // 8192 tokens at a 32k context: a partial (max, sum, 128 floats) per decode row, head and 256-token partition.
+    const partials = (rows: number) => rows * 28 * (32768 / 256) * 130 * 4
+    const at = (maxSeqs: number) => cudaStepScratchBytes(qwen7b, 8192, 1, 32768, maxSeqs)
+    assert.equal(at(512) - at(256), partials(512) - partials(256))
+    assert.equal(at(8192) - at(256), partials(8192) - partials(256))  // 15 GiB more if every token were a decode row
+  })
+
   it('logits rows beyond one LM-head chunk do not grow the scratch', () => {
-    const chunk = cudaStepScratchBytes(qwen7b, 8192, CUDA_LOGITS_CHUNK_ROWS, 8192)
-    assert.equal(cudaStepScratchBytes(qwen7b, 8192, 8192, 8192), chunk)
-    assert.ok(cudaStepScratchBytes(qwen7b, 8192, 8, 8192) < chunk)
+    const chunk = cudaStepScratchBytes(qwen7b, 8192, CUDA_LOGITS_CHUNK_ROWS, 8192, 256)
+    assert.equal(cudaStepScratchBytes(qwen7b, 8192, 8192, 8192, 256), chunk)
+    assert.ok(cudaStepScratchBytes(qwen7b, 8192, 8, 8192, 256) < chunk)
     // 8192 prompt-logprob rows at once would take 8192 x 152064 x 4 bytes = 4.6 GiB; chunked, the logits take 149 MiB.
     assert.ok(chunk < 4 * GiB, `got ${chunk}`)
   })

@@ -49,8 +49,8 @@ class CudaBackend final : public Backend {
     PAGEDLLM_CUDA_CHECK(cudaGetDeviceProperties(&prop, 0));
     device_name_ = prop.name;
     num_sms_ = prop.multiProcessorCount;
-    if (model_.head_dim > kMaxAttentionHeadDim || model_.head_dim % 2 != 0)
-      throw std::runtime_error("CUDA backend: head_dim must be even and at most 256");
+    if (model_.head_dim > kMaxAttentionHeadDim || model_.head_dim % 8 != 0)
+      throw std::runtime_error("CUDA backend: head_dim must be a multiple of 8 and at most 256 (use --device cpu)");
     if (model_.num_kv_heads <= 0 || model_.num_heads % model_.num_kv_heads != 0)
       throw std::runtime_error("CUDA backend: num_heads must be a multiple of num_kv_heads");
     PAGEDLLM_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));

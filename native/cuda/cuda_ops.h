@@ -83,7 +83,7 @@ struct AttentionSplit {
   int max_decode_kv_len = 0;
 };
 AttentionSplit split_attention_rows(const int32_t* query_start_loc, const int32_t* context_lens, int num_seqs);
-constexpr int kAttentionPartitionTokens = 512;  // longer contexts are split across blocks, then reduced
+constexpr int kAttentionPartitionTokens = 256;  // longer contexts are split across blocks, then reduced
 // The LM head runs this many logits rows at a time (src/engine/gpu-memory.ts CUDA_LOGITS_CHUNK_ROWS), so prompt
 // logprobs (a row per prompt token) never grow the scratch beyond the activation reserve sized before the KV pool.
 constexpr int kLogitsChunkRows = 256;

@@ -3,7 +3,7 @@ of the vLLM paper): requests in trace order, batches of --batch, each batch padd
 until its longest output (EOS ignored). Counts only the tokens each request asked for, like pagedllm bench.
 
 usage: hf-generate.py MODEL_DIR TRACE.jsonl [--num-prompts N] [--batch B] [--max-seconds S]
-Prints one JSON line. Stops after the batch that passes --max-seconds and reports the requests done so far.
+Prints a JSON line after each batch (the last is the result). Stops after the batch that passes --max-seconds.
 """
 import argparse, json, random, time
 
@@ -19,11 +19,24 @@ args = parser.parse_args()
 
 requests = [json.loads(line) for line in open(args.trace)][:args.num_prompts]
 device = 'cuda' if torch.cuda.is_available() else 'cpu'
-model = LlamaForCausalLM.from_pretrained(args.model, torch_dtype=torch.bfloat16 if device == 'cuda' else torch.float32).to(device).eval()
+model = LlamaForCausalLM.from_pretrained(args.model, dtype=torch.bfloat16 if device == 'cuda' else torch.float32).to(device).eval()
 vocab = model.config.vocab_size
 rng = random.Random(0)
 done = useful = 0
 started = time.time()
+
+
+def report():
+    if device == 'cuda':
+        torch.cuda.synchronize()
+    elapsed = time.time() - started
+    # One line per finished batch: a run cut off by its time limit still leaves its last complete figure.
+    print(json.dumps({'model': args.model, 'device': device, 'batch': args.batch, 'requests': done,
+                      'requestedTokens': useful, 'seconds': elapsed, 'requestsPerSecond': done / elapsed,
+                      'outputTokensPerSecond': useful / elapsed,
+                      'peakMemoryGiB': torch.cuda.max_memory_allocated() / 2**30 if device == 'cuda' else None}), flush=True)
+
+
 for first in range(0, len(requests), args.batch):
     batch = requests[first:first + args.batch]
     longest = max(r['prompt_len'] for r in batch)
@@ -38,12 +51,6 @@ for first in range(0, len(requests), args.batch):
                        min_new_tokens=new_tokens, do_sample=False, pad_token_id=0)
     done += len(batch)
     useful += sum(r['output_len'] for r in batch)
+    report()
     if time.time() - started > args.max_seconds:
         break
-if device == 'cuda':
-    torch.cuda.synchronize()
-elapsed = time.time() - started
-print(json.dumps({'model': args.model, 'device': device, 'batch': args.batch, 'requests': done,
-                  'requestedTokens': useful, 'seconds': elapsed, 'requestsPerSecond': done / elapsed,
-                  'outputTokensPerSecond': useful / elapsed,
-                  'peakMemoryGiB': torch.cuda.max_memory_allocated() / 2**30 if device == 'cuda' else None}))

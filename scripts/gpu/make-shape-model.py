@@ -23,7 +23,7 @@ def main():
     seed = int(sys.argv[4]) if len(sys.argv) > 4 else 0
     dims = SHAPES[shape]
     config = dict(architectures=['LlamaForCausalLM'], model_type='llama', vocab_size=128256, rms_norm_eps=1e-5,
-                  rope_theta=500000.0, max_position_embeddings=8192, torch_dtype='bfloat16', hidden_act='silu',
+                  rope_theta=500000.0, max_position_embeddings=131072, torch_dtype='bfloat16', hidden_act='silu',
                   bos_token_id=128000, eos_token_id=128001, attention_bias=False, mlp_bias=False,
                   rope_scaling=dict(rope_type='llama3', factor=32.0, low_freq_factor=1.0, high_freq_factor=4.0,
                                     original_max_position_embeddings=8192), **dims)

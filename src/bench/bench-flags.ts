@@ -80,7 +80,7 @@ export async function suiteOptionsFromFlags(
   const modelNeeded = needsLocalModel({policies: extra.policies, promptFormat, dataset: flags.dataset})
   const modelPath = !modelNeeded ? '' : flags.model ? await resolveModel(flags.model) : await ensureTestModel('bench')
   const numBlocks = flags['num-blocks'] ?? (flags['kv-memory'] ? undefined : DEFAULT_BENCH_NUM_BLOCKS)
-  const engineConfig = engineConfigFromFlags({...flags, policy: 'paged', 'kv-memory': flags['kv-memory'] ?? '1GiB', 'num-blocks': numBlocks}, modelPath)
+  const engineConfig = engineConfigFromFlags({...flags, policy: 'paged', 'num-blocks': numBlocks}, modelPath)
   return {
     workload: {
       trace: flags.trace as TraceName,

@@ -32,8 +32,11 @@ export interface EngineConfig {
   threads: number
   /** Tokens per KV block. */
   blockSize: number
-  /** KV pool size in bytes (CPU); ignored when numBlocks is set. */
-  kvMemoryBytes: number
+  /**
+   * KV pool size in bytes; ignored when numBlocks is set. Unset: DEFAULT_CPU_KV_MEMORY_BYTES on CPU, and on CUDA what
+   * free device memory x gpuMemoryUtilization leaves after weights and activations (vLLM's kv_cache_memory_bytes).
+   */
+  kvMemoryBytes?: number
   /** KV pool size in blocks; overrides kvMemoryBytes. */
   numBlocks?: number
   /** GPU: fraction of device memory the engine may use (weights + KV). */
@@ -66,7 +69,6 @@ export const DEFAULT_ENGINE_CONFIG: Omit<EngineConfig, 'modelPath'> = {
   weightDtype: 'auto',
   threads: 0,
   blockSize: 16,
-  kvMemoryBytes: 1 << 30,
   gpuMemoryUtilization: 0.9,
   swapSpaceBytes: 1 << 30,
   maxNumSeqs: 256,

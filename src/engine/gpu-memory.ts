@@ -37,7 +37,7 @@ export function cudaWeightBytes(config: ModelConfig): number {
 /** Rows the CUDA LM head computes at a time (native/cuda/cuda_ops.h kLogitsChunkRows). */
 export const CUDA_LOGITS_CHUNK_ROWS = 256
 /** Context tokens per attention partition (native/cuda/cuda_ops.h kAttentionPartitionTokens). */
-const ATTENTION_PARTITION_TOKENS = 512
+const ATTENTION_PARTITION_TOKENS = 256
 /** The GEMM grid's y dimension counts 64-row tiles of the step's tokens, and CUDA caps y at 65,535. */
 export const CUDA_MAX_BATCHED_TOKENS = 65535 * 64
 
@@ -47,9 +47,10 @@ const planned = (bytes: number) => Math.ceil(bytes / 256) * 256
 /**
  * Scratch of one CUDA step, exactly as native/cuda/cuda_backend.cu's forward() plans it: `numTokens` rows through
  * the layers, `numLogits` logits rows (the LM head takes them CUDA_LOGITS_CHUNK_ROWS at a time), attention
- * partitions for the longest context.
+ * partitions for the longest context, for decode rows only (one per sequence, so at most `maxSeqs`; prefill rows
+ * take the tiled kernel, which needs no workspace).
  */
-export function cudaStepScratchBytes(config: ModelConfig, numTokens: number, numLogits: number, maxKvLen: number): number {
+export function cudaStepScratchBytes(config: ModelConfig, numTokens: number, numLogits: number, maxKvLen: number, maxSeqs = numTokens): number {
   const n = numTokens
   const {hiddenSize: h, intermediateSize: inter, numHeads, numKvHeads, headDim, vocabSize} = config
   const qWidth = numHeads * headDim
@@ -64,7 +65,7 @@ export function cudaStepScratchBytes(config: ModelConfig, numTokens: number, num
     n * qWidth * 2, // attention output
     n * 2 * inter * 4, // gate/up
     n * inter * 2, // SiLU output
-    partitions > 1 ? n * numHeads * partitions * (2 + headDim) * 4 : 0,
+    partitions > 1 ? Math.min(n, maxSeqs) * numHeads * partitions * (2 + headDim) * 4 : 0,
     chunkRows * h * 2, // final-norm rows
     chunkRows * vocabSize * 4, // logits
   ].reduce((sum, bytes) => sum + planned(bytes), 0)
@@ -75,8 +76,8 @@ export function cudaStepScratchBytes(config: ModelConfig, numTokens: number, num
  * tokens wanting logits, as prompt_logprobs may) with the 1.5x growth headroom it allocates, plus a fixed margin
  * for allocator rounding. Reserved before the KV pool takes the rest, so the scratch never outgrows it.
  */
-export function cudaActivationReserveBytes(config: ModelConfig, maxNumBatchedTokens: number, maxModelLen: number): number {
-  const largestStep = cudaStepScratchBytes(config, maxNumBatchedTokens, maxNumBatchedTokens, maxModelLen)
+export function cudaActivationReserveBytes(config: ModelConfig, maxNumBatchedTokens: number, maxModelLen: number, maxNumSeqs: number): number {
+  const largestStep = cudaStepScratchBytes(config, maxNumBatchedTokens, maxNumBatchedTokens, maxModelLen, maxNumSeqs)
   return largestStep + Math.floor(largestStep / 2) + 256 * 2 ** 20
 }
 

@@ -9,29 +9,42 @@ import {cudaMemoryInfo, kvBytesPerBlock} from './native.js'
 export function planKvPool(config: EngineConfig, model: LoadedModel, device: 'cpu' | 'cuda'): {numBlocks: number; blockBytes: number; maxModelLen: number; note: string | null} {
   const modelMaxLen = Math.min(config.maxModelLen ?? model.config.maxPositionEmbeddings, model.config.maxPositionEmbeddings)
   const {numBlocks, blockBytes} = sizeKvPool(config, model, device, modelMaxLen)
-  const knob = device === 'cuda' ? '--gpu-memory-utilization' : '--kv-memory'
+  const knob = device === 'cuda' && config.kvMemoryBytes === undefined ? '--gpu-memory-utilization' : '--kv-memory'
   if (numBlocks < 1) throw new InvalidRequestError(`the KV cache holds no block: raise ${knob} (one block takes ${blockBytes} bytes)`, {param: knob.slice(2)})
   const sizeFlags = config.numBlocks === undefined ? knob : '--num-blocks'
   return {numBlocks, blockBytes, ...fitMaxModelLen({requested: config.maxModelLen, maxModelLen: modelMaxLen, numBlocks, blockSize: config.blockSize, sizeFlags})}
 }
 
-/** KV pool size: --num-blocks, else --kv-memory on CPU, else free GPU memory x --gpu-memory-utilization on CUDA. */
+/** The CPU pool when neither --kv-memory nor --num-blocks is given. */
+export const DEFAULT_CPU_KV_MEMORY_BYTES = 1 << 30
+
+/**
+ * KV pool size: --num-blocks, else --kv-memory, else 1 GiB on CPU and free GPU memory x --gpu-memory-utilization on
+ * CUDA. An explicit size on CUDA must fit what --gpu-memory-utilization allows (the same pool at equal memory is how
+ * bench compares policies on a GPU).
+ */
 function sizeKvPool(config: EngineConfig, model: LoadedModel, device: 'cpu' | 'cuda', maxModelLen: number): {numBlocks: number; blockBytes: number} {
   if (device === 'cpu') {
     const blockBytes = kvBytesPerBlock(model.config, config.blockSize)
-    return {blockBytes, numBlocks: config.numBlocks ?? Math.floor(config.kvMemoryBytes / blockBytes)}
+    return {blockBytes, numBlocks: config.numBlocks ?? Math.floor((config.kvMemoryBytes ?? DEFAULT_CPU_KV_MEMORY_BYTES) / blockBytes)}
   }
   checkCudaBatchedTokens(config.maxNumBatchedTokens)
   const blockBytes = cudaKvBytesPerBlock(model.config, config.blockSize)
-  if (config.numBlocks !== undefined) return {blockBytes, numBlocks: config.numBlocks}
-  const numBlocks = gpuKvBlocks({
+  const explicit = config.numBlocks ?? (config.kvMemoryBytes === undefined ? undefined : Math.floor(config.kvMemoryBytes / blockBytes))
+  const fitting = gpuKvBlocks({
     freeBytes: cudaMemoryInfo().freeBytes,
     gpuMemoryUtilization: config.gpuMemoryUtilization,
     weightBytes: cudaWeightBytes(model.config),
-    activationReserveBytes: cudaActivationReserveBytes(model.config, config.maxNumBatchedTokens, maxModelLen),
+    activationReserveBytes: cudaActivationReserveBytes(model.config, config.maxNumBatchedTokens, maxModelLen, config.maxNumSeqs),
     kvBytesPerBlock: blockBytes,
   })
-  return {blockBytes, numBlocks}
+  if (explicit === undefined) return {blockBytes, numBlocks: fitting}
+  if (explicit > fitting) {
+    const flag = config.numBlocks === undefined ? '--kv-memory' : '--num-blocks'
+    throw new InvalidRequestError(`${flag} asks for ${explicit} KV blocks, but free GPU memory x --gpu-memory-utilization ` +
+      `${config.gpuMemoryUtilization} leaves room for ${fitting} (${blockBytes} bytes each)`, {param: flag.slice(2)})
+  }
+  return {blockBytes, numBlocks: explicit}
 }
 
 /**

@@ -464,6 +464,8 @@ void check_dtype(Checker& c, int num_sms) {
   check_cache_and_attention<T>(c, 64, 4, 4, {20, 300}, {20, 3});
   check_cache_and_attention<T>(c, 32, 8, 4, {33, 2100}, {33, 1});  // the tiny test model's head shape
   check_cache_and_attention<T>(c, 256, 4, 2, {40, 90, 600}, {40, 17, 1});  // head_dim 256: over 48 KiB of tile memory
+  check_cache_and_attention<T>(c, 80, 16, 2, {5, 300, 1030}, {1, 1, 7});  // 10 of 16 lanes read a token; 8 heads/block
+  check_cache_and_attention<T>(c, 16, 6, 2, {3, 260}, {3, 1});  // GQA group 3: one head per block; 2 lanes per token
 }
 
 }  // namespace
