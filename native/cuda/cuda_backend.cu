@@ -229,10 +229,10 @@ class CudaBackend final : public Backend {
     const size_t row_bytes = size_t(model_.vocab_size) * sizeof(float);
     if (sampling) {  // sampled after the graph (the samples change every step); only JS's rows are copied out
       const int logits_rows = *std::max_element(batch.logits_indices, batch.logits_indices + batch.num_logits) + 1;
-      sampler_.sample(last_logits_, 0, batch.num_logits, batch.logits_indices, logits_rows, stream_);
+      sampler_.sample(logits_scratch(), 0, batch.num_logits, batch.logits_indices, logits_rows, stream_);
       for (int k = 0; k < sampling->num_host_rows; ++k)
         PAGEDLLM_CUDA_CHECK(cudaMemcpyAsync(logits_out + size_t(k) * model_.vocab_size,
-                                            last_logits_ + size_t(batch.logits_indices[sampling->host_rows[k]]) * model_.vocab_size,
+                                            logits_scratch() + size_t(batch.logits_indices[sampling->host_rows[k]]) * model_.vocab_size,
                                             row_bytes, cudaMemcpyDeviceToHost, stream_));
       return;
     }
@@ -241,12 +241,15 @@ class CudaBackend final : public Backend {
         int run = 1;
         while (i + run < batch.num_logits && batch.logits_indices[i + run] == batch.logits_indices[i] + run) ++run;
         PAGEDLLM_CUDA_CHECK(cudaMemcpyAsync(logits_out + size_t(i) * model_.vocab_size,
-                                            last_logits_ + size_t(batch.logits_indices[i]) * model_.vocab_size,
+                                            logits_scratch() + size_t(batch.logits_indices[i]) * model_.vocab_size,
                                             run * row_bytes, cudaMemcpyDeviceToHost, stream_));
       }
   }
 
   const int32_t* device_index(size_t offset) const { return device_indices_.as<int32_t>() + offset; }
+  // The last LM-head chunk: forward() puts it at offset 0 of the scratch. A replayed graph runs no forward(), and an
+  // eager step of another shape may have run since its capture, so the place must not depend on the step's shape.
+  const float* logits_scratch() const { return scratch_.as<float>(); }
 
   // Swap-outs first (they free device blocks a swap-in may reuse), then swap-ins, then copy-on-write copies.
   void apply_moves(const BlockMoves& moves) {
@@ -282,6 +285,8 @@ class CudaBackend final : public Backend {
     const int num_logits = batch.num_logits, V = model_.vocab_size;
     const int chunk_rows = std::min(num_logits, kLogitsChunkRows);
     ScratchPlan plan;
+    // The LM-head chunk first: at offset 0 in every step, so a replayed decode graph's logits are at logits_scratch().
+    const size_t logits_at = plan.add(size_t(chunk_rows) * V * sizeof(float));
     const size_t residual_at = plan.add(size_t(n) * H * sizeof(float));
     const size_t delta_at = plan.add(size_t(n) * H * sizeof(float));
     const size_t normed_at = plan.add(size_t(n) * std::max(H, q_width) * sizeof(T));
@@ -299,7 +304,6 @@ class CudaBackend final : public Backend {
                                          gemm_->workspace_floats(chunk_rows, V, H)});
     const size_t gemm_workspace_at = plan.add(gemm_floats * sizeof(float));
     const size_t final_rows_at = plan.add(size_t(chunk_rows) * H * sizeof(T));
-    const size_t logits_at = plan.add(size_t(chunk_rows) * V * sizeof(float));
     if (scratch_.bytes() < plan.total()) {
       scratch_.resize(plan.total() + plan.total() / 2);  // headroom: fewer reallocations
       graphs_.clear();  // they use the old scratch
@@ -355,7 +359,6 @@ class CudaBackend final : public Backend {
       fused_add_rms_norm(residual, delta, device_index(logits_indices_at_) + first, rows, H, weights_->final_norm(), eps,
                          final_rows, stream_);
       gemm_->linear(final_rows, weights_->lm_head(), nullptr, rows, V, H, logits, gemm_workspace);
-      last_logits_ = logits;
       if (sampling) {
         sampler_.sample(logits, first, rows, nullptr, rows, stream_);
         for (int k = 0; k < sampling->num_host_rows; ++k) {
@@ -381,7 +384,6 @@ class CudaBackend final : public Backend {
   DecodeGraphs graphs_;
   PaddedDecodeBatch padded_;
   DeviceSampler sampler_;
-  const float* last_logits_ = nullptr;  // the last LM-head chunk in scratch
   KvLayout layout_;
   DeviceMemory kv_pool_;
   PinnedMemory swap_pool_;
