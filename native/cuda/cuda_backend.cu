@@ -299,9 +299,11 @@ class CudaBackend final : public Backend {
     const size_t workspace_at = plan.add(
         paged_attention_workspace_bytes(num_decode_rows, model_.num_heads, D, attention_split_.max_decode_kv_len));
     // WMMA split-K partials (decode shapes); one buffer serves every GEMM of the step, as they run in stream order.
+    // The LM head's last chunk is asked for too: fewer rows give fewer tiles, and so possibly more splits x rows.
     const size_t gemm_floats = std::max({gemm_->workspace_floats(n, qkv_width, H), gemm_->workspace_floats(n, H, q_width),
                                          gemm_->workspace_floats(n, 2 * I, H), gemm_->workspace_floats(n, H, I),
-                                         gemm_->workspace_floats(chunk_rows, V, H)});
+                                         gemm_->workspace_floats(chunk_rows, V, H),
+                                         gemm_->workspace_floats(num_logits % kLogitsChunkRows, V, H)});
     const size_t gemm_workspace_at = plan.add(gemm_floats * sizeof(float));
     const size_t final_rows_at = plan.add(size_t(chunk_rows) * H * sizeof(T));
     if (scratch_.bytes() < plan.total()) {
