@@ -1,7 +1,9 @@
-// Loads Llama-family weights from safetensors files into one device allocation, converting to bf16/fp16 on the GPU.
+// Loads Llama-family weights (safetensors, or float GGUF) into one device allocation, converting to bf16/fp16 on the GPU.
 #include <cstdio>
+#include <cstring>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "cuda_common.cuh"
 #include "cuda_weights.h"
@@ -78,6 +80,21 @@ void read_file_range(const TensorSource& tensor, void* out) {
   if (!ok) throw std::runtime_error("CUDA backend: short read of " + tensor.name + " in " + tensor.path);
 }
 
+// GGUF q/k rows are in llama.cpp's interleaved rope order (pairs 2i, 2i + 1 of a head); our RoPE rotates rotate_half
+// pairs (i, i + head_dim / 2), so the rows go back to that order here, as the CPU loader does.
+void restore_rotate_half_rows(const TensorSource& tensor, char* data) {
+  const size_t rows = size_t(tensor.shape[0]), heads = size_t(tensor.rope_interleaved_heads);
+  const size_t head_dim = rows / heads, half = head_dim / 2, row_bytes = tensor.nbytes / rows;
+  if (head_dim * heads != rows || head_dim % 2 != 0)
+    throw std::runtime_error("CUDA backend: " + tensor.name + " rows do not split into heads of even size");
+  const std::vector<char> interleaved(data, data + tensor.nbytes);
+  for (size_t head = 0; head < heads; ++head)
+    for (size_t part = 0; part < 2; ++part)
+      for (size_t i = 0; i < half; ++i)
+        std::memcpy(data + (head * head_dim + part * half + i) * row_bytes,
+                    interleaved.data() + (head * head_dim + 2 * i + part) * row_bytes, row_bytes);
+}
+
 }  // namespace
 
 template <typename T>
@@ -123,6 +140,7 @@ DeviceWeights<T>::DeviceWeights(const BackendOptions& options, cudaStream_t stre
   for (const Placement& placement : plan.placements()) {
     const TensorSource& source = *placement.source;
     read_file_range(source, host_staging.data());
+    if (source.rope_interleaved_heads > 0) restore_rotate_half_rows(source, host_staging.as<char>());
     PAGEDLLM_CUDA_CHECK(cudaMemcpyAsync(device_staging.data(), host_staging.data(), source.nbytes, cudaMemcpyHostToDevice, stream));
     const int64_t count = placement.rows * placement.cols;
     const int blocks = int(std::min<int64_t>(4096, (count + 255) / 256));
