@@ -3,7 +3,9 @@ of the vLLM paper): requests in trace order, batches of --batch, each batch padd
 until its longest output (EOS ignored). Counts only the tokens each request asked for, like pagedllm bench.
 
 usage: hf-generate.py MODEL_DIR TRACE.jsonl [--num-prompts N] [--batch B] [--max-seconds S]
-Prints a JSON line after each batch (the last is the result). Stops after the batch that passes --max-seconds.
+Prints a JSON line after every batch (the last one is the result): --max-seconds bounds the generation time, also
+inside a batch (generate's max_time), so a caller's limit a little above it plus model loading still gets a line. A
+batch cut by the clock counts the tokens it generated for each request and the requests it completed.
 """
 import argparse, json, random, time
 
@@ -24,20 +26,11 @@ vocab = model.config.vocab_size
 rng = random.Random(0)
 done = useful = 0
 started = time.time()
-
-
-def report():
-    if device == 'cuda':
-        torch.cuda.synchronize()
-    elapsed = time.time() - started
-    # One line per finished batch: a run cut off by its time limit still leaves its last complete figure.
-    print(json.dumps({'model': args.model, 'device': device, 'batch': args.batch, 'requests': done,
-                      'requestedTokens': useful, 'seconds': elapsed, 'requestsPerSecond': done / elapsed,
-                      'outputTokensPerSecond': useful / elapsed,
-                      'peakMemoryGiB': torch.cuda.max_memory_allocated() / 2**30 if device == 'cuda' else None}), flush=True)
-
-
+deadline = started + args.max_seconds
 for first in range(0, len(requests), args.batch):
+    remaining = deadline - time.time()
+    if remaining <= 0:
+        break
     batch = requests[first:first + args.batch]
     longest = max(r['prompt_len'] for r in batch)
     ids = torch.zeros((len(batch), longest), dtype=torch.long)
@@ -47,10 +40,17 @@ for first in range(0, len(requests), args.batch):
         mask[row, longest - r['prompt_len']:] = 1
     new_tokens = max(r['output_len'] for r in batch)
     with torch.no_grad():
-        model.generate(input_ids=ids.to(device), attention_mask=mask.to(device), max_new_tokens=new_tokens,
-                       min_new_tokens=new_tokens, do_sample=False, pad_token_id=0)
-    done += len(batch)
-    useful += sum(r['output_len'] for r in batch)
-    report()
-    if time.time() - started > args.max_seconds:
+        out = model.generate(input_ids=ids.to(device), attention_mask=mask.to(device), max_new_tokens=new_tokens,
+                             min_new_tokens=new_tokens, do_sample=False, pad_token_id=0, max_time=remaining)
+    generated = out.shape[1] - longest  # every row runs as long as the batch (EOS suppressed by min_new_tokens)
+    done += sum(1 for r in batch if r['output_len'] <= generated)
+    useful += sum(min(r['output_len'], generated) for r in batch)
+    if device == 'cuda':
+        torch.cuda.synchronize()
+    elapsed = time.time() - started
+    print(json.dumps({'model': args.model, 'device': device, 'batch': args.batch, 'requests': done,
+                      'requestedTokens': useful, 'seconds': elapsed, 'requestsPerSecond': done / elapsed,
+                      'outputTokensPerSecond': useful / elapsed, 'cutByClock': generated < new_tokens,
+                      'peakMemoryGiB': torch.cuda.max_memory_allocated() / 2**30 if device == 'cuda' else None}), flush=True)
+    if generated < new_tokens:
         break
