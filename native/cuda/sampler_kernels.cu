@@ -215,7 +215,8 @@ __global__ void __launch_bounds__(kThreads)
       token = 0;
       for (int w = 0; w < words; ++w)
         if (mask[w] != 0) {
-          token = min(vocab - 1, w * 32 + __ffs(mask[w]) - 1);
+          const int id = w * 32 + __ffs(mask[w]) - 1;
+          token = id < vocab ? id : 0;  // as native/cpu/sampler.cpp first_allowed
           break;
         }
     }
