@@ -57,7 +57,7 @@ void DeviceSampler::upload(const SampleBatch& batch, int vocab, cudaStream_t str
       return &edits[slot->second];
     };
     for (int j = s.bias_begin; j < s.bias_end; ++j)
-      if (TokenEdit* e = edit(batch.bias_ids[j])) e->bias += static_cast<float>(batch.bias_values[j]);
+      if (TokenEdit* e = edit(batch.bias_ids[j])) e->bias += batch.bias_values[j];
     if (s.repetition_penalty != 1) {
       for (int j = s.prompt_begin; j < s.prompt_end; ++j)
         if (TokenEdit* e = edit(batch.token_ids[j])) e->flags |= kRepeated;

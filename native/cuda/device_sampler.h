@@ -14,7 +14,7 @@ namespace pagedllm::cuda {
 // the kernel edits each token once, in parallel and in a fixed order.
 struct TokenEdit {
   int32_t id;
-  float bias;
+  double bias;    // double, added to the float logit and rounded once, as native/cpu/sampler.cpp does
   int32_t count;  // output occurrences (frequency/presence penalties), 0 when those are off
   int32_t flags;  // kRepeated: repetition penalty applies; kSuppressed: -inf
 };

@@ -198,7 +198,7 @@ __global__ void __launch_bounds__(kThreads)
     __syncthreads();
     for (int j = d.edit_begin + threadIdx.x; j < d.edit_end; j += kThreads) {  // distinct ids: no two threads meet
       const TokenEdit& e = edits[j];
-      float v = edited[e.id] + e.bias;
+      float v = float(edited[e.id] + e.bias);
       if (e.flags & kRepeated) v = float(v > 0 ? v / s.repetition_penalty : v * s.repetition_penalty);
       if (e.count > 0) v = float(v - s.frequency_penalty * e.count - s.presence_penalty);
       edited[e.id] = (e.flags & kSuppressed) ? -INFINITY : v;
