@@ -224,8 +224,18 @@ __global__ void paged_attention_reduce_kernel(int num_heads, int head_dim, int n
 
 }  // namespace
 
-size_t paged_attention_workspace_bytes(int num_rows, int num_heads, int head_dim, int max_kv_len) {
+// Few rows with short contexts would leave most of the GPU idle (batch 1 at 512 tokens: 2 partitions), so the
+// 256-token partitions are cut into 2 or 4 until rows x partitions reaches 32. A function of (rows, 256-token
+// partitions) alone: a decode graph's key (bucket, partitions) still fixes the grid and the workspace.
+int attention_partition_tokens(int num_rows, int max_kv_len) {
   const int partitions = std::max(1, ceil_div(max_kv_len, kAttentionPartitionTokens));
+  int cut = 1;
+  while (cut < 4 && num_rows * partitions * cut < 32) cut *= 2;
+  return kAttentionPartitionTokens / cut;
+}
+
+size_t paged_attention_workspace_bytes(int num_rows, int num_heads, int head_dim, int max_kv_len) {
+  const int partitions = std::max(1, ceil_div(max_kv_len, attention_partition_tokens(num_rows, max_kv_len)));
   if (partitions == 1) return 0;
   return size_t(num_rows) * num_heads * partitions * (2 + head_dim) * sizeof(float);
 }
@@ -240,7 +250,9 @@ void paged_attention(const float* qkv, int row_stride, int num_heads, const T* p
   const int launched = rows.split ? rows.num_decode_rows : rows.num_rows;
   if (launched == 0) return;
   const int32_t* row_list = rows.split ? rows.decode_rows : nullptr;
-  const int partitions = std::max(1, ceil_div(rows.split ? rows.max_decode_kv_len : rows.max_kv_len, kAttentionPartitionTokens));
+  const int max_kv_len = rows.split ? rows.max_decode_kv_len : rows.max_kv_len;
+  const int partition_tokens = attention_partition_tokens(launched, max_kv_len);
+  const int partitions = std::max(1, ceil_div(max_kv_len, partition_tokens));
   const PartialLayout partial = partial_layout(workspace, launched, num_heads, partitions);
   // Query heads per block: the largest of 8, 4, 2, 1 dividing the GQA group (more would not fit the registers).
   const int group = num_heads / layout.num_kv_heads;
@@ -254,7 +266,7 @@ void paged_attention(const float* qkv, int row_stride, int num_heads, const T* p
     kernel<<<grid, kWarps * 32, 0, stream>>>(
         qkv, row_stride, num_heads, pool, layout.block_size, layout.num_kv_heads, layout.head_dim, lanes_per_token,
         int64_t(layout.block_stride()), int64_t(layout.key_offset(layer)), int64_t(layout.value_offset(layer)), scale,
-        rows.row_seq, rows.row_kv_len, rows.block_tables, rows.max_blocks_per_seq, row_list, kAttentionPartitionTokens,
+        rows.row_seq, rows.row_kv_len, rows.block_tables, rows.max_blocks_per_seq, row_list, partition_tokens,
         partial, out);
   };
   // Fewer loads in flight as the per-head registers grow with the heads per block.
@@ -267,7 +279,7 @@ void paged_attention(const float* qkv, int row_stride, int num_heads, const T* p
   PAGEDLLM_CUDA_CHECK_LAUNCH("paged_attention_kernel");
   if (partitions == 1) return;
   paged_attention_reduce_kernel<T><<<dim3(launched, num_heads), 128, 0, stream>>>(
-      num_heads, layout.head_dim, partitions, kAttentionPartitionTokens, rows.row_kv_len, row_list, partial, out);
+      num_heads, layout.head_dim, partitions, partition_tokens, rows.row_kv_len, row_list, partial, out);
   PAGEDLLM_CUDA_CHECK_LAUNCH("paged_attention_reduce_kernel");
 }
 

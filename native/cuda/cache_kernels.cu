@@ -25,7 +25,9 @@ template <typename T>
 void reshape_and_cache(const float* qkv, int row_stride, int k_col, int v_col, const int32_t* slot_mapping, int num_tokens,
                        T* pool, const KvLayout& layout, int layer, cudaStream_t stream) {
   if (num_tokens == 0) return;
-  reshape_and_cache_kernel<T><<<num_tokens, 128, 0, stream>>>(
+  // A thread per K/V element pair of the token (up to 1024), so one token's write is one round of loads.
+  const int threads = std::min(1024, (layout.num_kv_heads * layout.head_dim + 31) / 32 * 32);
+  reshape_and_cache_kernel<T><<<num_tokens, threads, 0, stream>>>(
       qkv, row_stride, k_col, v_col, slot_mapping, pool, layout.block_size, int64_t(layout.block_stride()),
       int64_t(layout.key_offset(layer)), int64_t(layout.value_offset(layer)), layout.num_kv_heads * layout.head_dim);
   PAGEDLLM_CUDA_CHECK_LAUNCH("reshape_and_cache_kernel");

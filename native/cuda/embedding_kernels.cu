@@ -1,4 +1,6 @@
 // Token embedding lookup: gathers bf16/fp16 table rows into the fp32 residual stream.
+#include <algorithm>
+
 #include "cuda_common.cuh"
 #include "cuda_ops.h"
 
@@ -16,7 +18,7 @@ __global__ void embedding_kernel(const T* __restrict__ table, const int32_t* __r
 template <typename T>
 void embedding_lookup(const T* table, const int32_t* token_ids, int num_tokens, int hidden, float* out, cudaStream_t stream) {
   if (num_tokens == 0) return;
-  embedding_kernel<<<num_tokens, 256, 0, stream>>>(table, token_ids, hidden, out);
+  embedding_kernel<<<num_tokens, std::min(1024, (hidden + 31) / 32 * 32), 0, stream>>>(table, token_ids, hidden, out);
   PAGEDLLM_CUDA_CHECK_LAUNCH("embedding_kernel");
 }
 

@@ -1,4 +1,5 @@
 // Rotary position embedding (HF rotate_half layout) with linear and llama3 rope scaling, in place on q and k.
+#include <algorithm>
 #include <cmath>
 
 #include "cuda_common.cuh"
@@ -60,8 +61,11 @@ __global__ void rotary_kernel(float* __restrict__ qkv, int row_stride, const int
 void rotary_embedding(float* qkv, int row_stride, const int32_t* positions, int num_tokens, int num_heads, int num_kv_heads,
                       int head_dim, const float* inv_freq, cudaStream_t stream) {
   if (num_tokens == 0) return;
-  rotary_kernel<<<num_tokens, 128, head_dim * sizeof(float), stream>>>(qkv, row_stride, positions, num_heads, num_kv_heads,
-                                                                        head_dim, inv_freq);
+  // A thread per rotated pair (up to 1024): a decode step's single token is otherwise a long dependent loop.
+  const int pairs = (num_heads + num_kv_heads) * (head_dim / 2);
+  const int threads = std::min(1024, (std::max(pairs, head_dim / 2) + 31) / 32 * 32);
+  rotary_kernel<<<num_tokens, threads, head_dim * sizeof(float), stream>>>(qkv, row_stride, positions, num_heads,
+                                                                          num_kv_heads, head_dim, inv_freq);
   PAGEDLLM_CUDA_CHECK_LAUNCH("rotary_kernel");
 }
 

@@ -10,6 +10,7 @@ const gemm = configureCudaGemm('auto')
 const seed = Number(process.env.PAGEDLLM_GPU_SEED ?? 1)
 const checks = JSON.parse(tests.kernelChecks(seed))
 const failed = checks.filter((check: {pass: boolean}) => !check.pass)
-const bench = JSON.parse(tests.kernelBench())
+// PAGEDLLM_KERNEL_BENCH=0: the checks alone (a short rerun after kernel changes); the timings take most of the part.
+const bench = process.env.PAGEDLLM_KERNEL_BENCH === '0' ? null : JSON.parse(tests.kernelBench())
 console.log(JSON.stringify({device, seed, cublas: gemm, checks: checks.length, failed, bench, allChecks: checks}))
 process.exit(failed.length > 0 ? 1 : 0)

@@ -65,7 +65,9 @@ export function cudaStepScratchBytes(config: ModelConfig, numTokens: number, num
     n * qWidth * 2, // attention output
     n * 2 * inter * 4, // gate/up
     n * inter * 2, // SiLU output
-    partitions > 1 ? Math.min(n, maxSeqs) * numHeads * partitions * (2 + headDim) * 4 : 0,
+    // (max, sum, head_dim floats) per decode row, head and partition; the native side cuts partitions finer while
+    // rows x partitions < 32 (attention_partition_tokens), which never takes more than 64 such row-partitions.
+    Math.max(partitions > 1 ? Math.min(n, maxSeqs) * numHeads * partitions * (2 + headDim) * 4 : 0, 64 * numHeads * (2 + headDim) * 4),
     chunkRows * h * 2, // final-norm rows
     chunkRows * vocabSize * 4, // logits
   ].reduce((sum, bytes) => sum + planned(bytes), 0)
