@@ -28,24 +28,6 @@ PartialLayout partial_layout(float* workspace, int num_rows, int num_heads, int 
   return {workspace, workspace + stats, workspace + 2 * stats};
 }
 
-// 8 bf16/fp16 values of a 16-byte load as fp32 (bf16: exact shifts).
-__device__ __forceinline__ void unpack8(const uint4& v, float (&f)[kVec], __nv_bfloat16) {
-  const uint32_t words[4] = {v.x, v.y, v.z, v.w};
-#pragma unroll
-  for (int i = 0; i < 4; ++i) {
-    f[2 * i] = __uint_as_float(words[i] << 16);
-    f[2 * i + 1] = __uint_as_float(words[i] & 0xffff0000u);
-  }
-}
-__device__ __forceinline__ void unpack8(const uint4& v, float (&f)[kVec], __half) {
-  const uint32_t words[4] = {v.x, v.y, v.z, v.w};
-#pragma unroll
-  for (int i = 0; i < 4; ++i) {
-    f[2 * i] = __half2float(__ushort_as_half(static_cast<unsigned short>(words[i] & 0xffffu)));
-    f[2 * i + 1] = __half2float(__ushort_as_half(static_cast<unsigned short>(words[i] >> 16)));
-  }
-}
-
 // Online-softmax state (max, sum, weighted V) of one query head over the tokens a lane group has seen so far.
 struct SoftmaxState {
   float max_logit, sum_exp, acc[kVec];

@@ -107,6 +107,12 @@ void linear(const T* x, const T* w, const float* bias, int M, int N, int K, floa
             cudaStream_t stream);
 // Adds bias[N] to every row of y[M, N] (cuBLAS GEMMs have no bias epilogue in the GemmEx call).
 void add_bias_rows(float* y, const float* bias, int M, int N, cudaStream_t stream);
+// gemv_kernels.cu: the same product for 1 to kGemvMaxRows rows, one warp per output column streaming its weight row
+// (decode at batch 1-4; gemm.cu routes there in --gemm auto). Needs K % 8 == 0 and 16-byte aligned x and w.
+constexpr int kGemvMaxRows = 4;
+bool gemv_applies(const void* x, const void* w, int M, int K);
+template <typename T>
+void linear_gemv(const T* x, const T* w, const float* bias, int M, int N, int K, float* y, cudaStream_t stream);
 
 // row_stats_kernels.cu: per logits row the max, argmax (lowest index on ties), log-sum-exp and the top_k
 // (value, id) pairs in descending order (ties: lower id first). Lets sampling run without copying full logits.

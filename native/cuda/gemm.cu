@@ -61,8 +61,10 @@ Gemm::Gemm(const GemmSetting& setting, int num_sms, cudaStream_t stream) : num_s
     }
   }
   if (setting.mode == "cublas" && handle_ == nullptr) throw std::runtime_error("--gemm cublas: " + choice.why);
+  small_rows_gemv_ = setting.mode == "auto";
   description_ = handle_ ? "GEMM: cuBLAS (" + choice.why + ")"
                          : "GEMM: WMMA kernel (" + (setting.mode == "wmma" ? choice.why : "cuBLAS unavailable: " + choice.why) + ")";
+  if (small_rows_gemv_) description_ += ", GEMV kernel for 1-4 rows";
 }
 
 Gemm::~Gemm() {
@@ -76,6 +78,10 @@ size_t Gemm::workspace_floats(int M, int N, int K) const {
 template <typename T>
 void Gemm::linear(const T* x, const T* w, const float* bias, int M, int N, int K, float* y, float* workspace) const {
   if (M == 0) return;
+  if (small_rows_gemv_ && gemv_applies(x, w, M, K)) {
+    linear_gemv(x, w, bias, M, N, K, y, stream_);
+    return;
+  }
   if (!handle_) {
     cuda::linear(x, w, bias, M, N, K, y, num_sms_, workspace, stream_);
     return;

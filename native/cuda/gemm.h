@@ -11,7 +11,9 @@
 namespace pagedllm::cuda {
 
 // The process-wide choice JS sets before loading a model (cuda.configureGemm): mode "auto" takes cuBLAS when a
-// candidate library loads and a handle can be made, else WMMA; "cublas" fails without it; "wmma" never loads it.
+// candidate library loads and a handle can be made, else WMMA, and our GEMV kernel for steps of 1-4 rows (it streams
+// the weights closer to the copy bandwidth than cuBLAS at those sizes); "cublas" fails without cuBLAS and uses it
+// for every size; "wmma" never loads it and uses the WMMA kernel for every size.
 struct GemmSetting {
   std::string mode = "auto";
   std::vector<std::string> cublas_candidates = default_cublas_candidates();
@@ -35,6 +37,7 @@ class Gemm {
   Gemm& operator=(const Gemm&) = delete;
 
   bool uses_cublas() const { return handle_ != nullptr; }
+  bool uses_gemv() const { return small_rows_gemv_; }
   // For the start-up line: e.g. "GEMM: cuBLAS (/usr/local/cuda/lib64/libcublas.so.13; --gemm auto)".
   const std::string& description() const { return description_; }
   // Floats of workspace linear() needs for this shape (WMMA split-K partials; 0 with cuBLAS).
@@ -47,6 +50,7 @@ class Gemm {
   const CublasApi* api_ = nullptr;
   CublasHandle handle_ = nullptr;
   DeviceMemory cublas_workspace_;  // our own, so cuBLAS allocates nothing while a decode graph is captured
+  bool small_rows_gemv_ = false;  // --gemm auto: linear_gemv for 1-4 rows
   int num_sms_ = 1;
   cudaStream_t stream_ = nullptr;
   std::string description_;

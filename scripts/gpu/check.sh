@@ -100,11 +100,7 @@ speed() {  # speed SHAPE GEMM
 if [ "$DRY_RUN" != 1 ]; then
   make_shape llama-3.2-1b && speed llama-3.2-1b auto
   make_shape llama-3.1-8b && speed llama-3.1-8b auto
-  # Where a batch-1 8B decode step's time goes, kernel by kernel (ncu reads only each kernel's duration; clocks
-  # left alone): the per-kernel summary lands in the parts folder.
-  NCU=$(command -v ncu || ls /usr/local/cuda/bin/ncu /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
-  [ -n "$NCU" ] && part profile_8b_batch1 90 "$NCU" --clock-control none --metrics gpu__time_duration.sum --print-summary per-kernel \
-    --csv "$NODE" --import tsx scripts/gpu/step-speed.ts "$WORK/models/llama-3.1-8b" --batches 1 --context 512 --steps 2
+  speed llama-3.1-8b cublas  # cuBLAS at every size: what the GEMV kernel for 1-4 rows changes
 else
   part speed_dry 120 "$NODE" --import tsx scripts/gpu/step-speed.ts "$PROJECT_MODEL" --device cpu --batches 1,4 \
     --context 64 --prefill-tokens 64 --steps 2
@@ -120,7 +116,7 @@ part bench_sharegpt 200 "$NODE" bin/run.js bench --device $DEVICE -m "$BENCH_MOD
   --num-prompts $BENCH_PROMPTS $([ "$DRY_RUN" = 1 ] || echo --kv-memory 2GiB --max-model-len 2048 --max-num-seqs 256) \
   --policies paged,orca-max,orca-oracle --json "$PARTS/bench_sharegpt.json"
 part hf_generate_sharegpt 90 $PYTHON scripts/gpu/hf-generate.py "$BENCH_MODEL" datasets/sharegpt.jsonl \
-  --num-prompts $BENCH_PROMPTS --batch 32 --max-seconds $([ "$DRY_RUN" = 1 ] && echo 5 || echo 60)
+  --num-prompts $BENCH_PROMPTS --batch 32 --max-seconds $([ "$DRY_RUN" = 1 ] && echo 5 || echo 40)
 # --- Our logits and transformers' bf16 run, each against transformers in float32 on the same weights -------------
 IDS=$($PYTHON -c 'import random; r = random.Random(7); print(",".join(str(r.randrange(10, 4000)) for _ in range(64)))')
 for model in "$ROOT/models/tinychat" "$PROJECT_MODEL"; do
@@ -131,6 +127,13 @@ for model in "$ROOT/models/tinychat" "$PROJECT_MODEL"; do
 done
 
 [ "$DRY_RUN" != 1 ] && speed llama-3.2-1b wmma
+if [ "$DRY_RUN" != 1 ]; then
+  # Last: where a batch-1 8B decode step's time goes, kernel by kernel (ncu reads only each kernel's duration; clocks
+  # left alone): the per-kernel summary lands in the parts folder.
+  NCU=$(command -v ncu || ls /usr/local/cuda/bin/ncu /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
+  [ -n "$NCU" ] && part profile_8b_batch1 90 "$NCU" --clock-control none --metrics gpu__time_duration.sum --print-summary per-kernel \
+    --csv "$NODE" --import tsx scripts/gpu/step-speed.ts "$WORK/models/llama-3.1-8b" --batches 1 --context 512 --steps 2
+fi
 
 # --- One report ---------------------------------------------------------------------------------------------------
 echo; echo "total $(( $(date +%s) - CHECK_STARTED )) s"

@@ -31,7 +31,7 @@ export const engineFlags = {
   'block-size': Flags.integer({description: 'Tokens per KV block', default: 16, min: 1, max: 256}),
   'kv-memory': Flags.string({description: 'KV cache size (e.g. 512MiB, 2GiB; default 1GiB on CPU, --gpu-memory-utilization of free memory on CUDA)'}),
   'num-blocks': Flags.integer({description: 'KV cache size in blocks (overrides --kv-memory)', min: 1}),
-  gemm: Flags.string({description: 'GPU: GEMM for the linear layers (auto: cuBLAS when libcublas loads, else the WMMA kernel; default $PAGEDLLM_GEMM or auto)', options: ['auto', 'cublas', 'wmma']}),
+  gemm: Flags.string({description: 'GPU: GEMM for the linear layers (auto: cuBLAS when libcublas loads, else the WMMA kernel, and our GEMV kernel for 1-4 rows; default $PAGEDLLM_GEMM or auto)', options: ['auto', 'cublas', 'wmma']}),
   'enforce-eager': Flags.boolean({description: 'GPU: run every step eagerly (no CUDA graphs for decode)', default: false}),
   'gpu-memory-utilization': numberFlag({description: 'GPU: fraction of device memory for weights + KV', default: 0.9}),
   'swap-space': Flags.string({description: 'Host swap space for preempted sequences (e.g. 256MiB)', default: '256MiB'}),

@@ -257,7 +257,7 @@ void check_linear(Checker& c, int num_sms) {
     int M, N, K;
     bool bias;
   };
-  std::vector<std::string> modes = {"wmma"};
+  std::vector<std::string> modes = {"wmma", "auto"};  // auto: the GEMV kernel for 1-4 rows (K % 8 == 0)
   GemmSetting cublas_setting;
   cublas_setting.mode = "cublas";
   if (choose_gemm_library(cublas_setting).cublas) modes.push_back("cublas");
@@ -268,7 +268,8 @@ void check_linear(Checker& c, int num_sms) {
     const std::string kernel = "linear " + mode;
     // Decode-like (split-K), prefill-like, and ragged sizes that take the scalar tile loads.
     for (const Shape& s : {Shape{1, 4096, 4096, false}, Shape{64, 1024, 512, true}, Shape{100, 333, 200, true},
-                           Shape{3, 77, 37, false}, Shape{7, 2048, 4096, true}}) {
+                           Shape{3, 77, 37, false}, Shape{7, 2048, 4096, true}, Shape{2, 333, 200, true},
+                           Shape{4, 1001, 1032, true}, Shape{3, 8, 14336, false}}) {
       std::vector<double> x_ref, w_ref;
       const auto x = c.random_rounded<T>(size_t(s.M) * s.K, 1.f, &x_ref);
       const auto w = c.random_rounded<T>(size_t(s.N) * s.K, 0.05f, &w_ref);
