@@ -37,7 +37,8 @@ part() {
   fi
   [ "$limit" -gt "$left" ] && limit=$left
   echo; echo "=== $name (limit ${limit}s): $*"
-  timeout --kill-after=10 "$limit" "$@" > "$PARTS/$name.out" 2> >(tee "$PARTS/$name.err" >&2)
+  # PART_SECONDS: the limit this part got, for parts that budget their own work inside it (hf-generate.py).
+  PART_SECONDS=$limit timeout --kill-after=10 "$limit" "$@" > "$PARTS/$name.out" 2> >(tee "$PARTS/$name.err" >&2)
   local status=$?
   cat "$PARTS/$name.out"
   echo "{\"status\": $status, \"seconds\": $(( $(date +%s) - started ))}" > "$PARTS/$name.meta"
