@@ -10,6 +10,7 @@ import {bitmaskOf} from '../../src/engine/guided/token-mask.js'
 import {nativeOps} from '../../src/engine/native.js'
 import {encodeSampleRequests, sampledResult} from '../../src/engine/native-sampling.js'
 import type {SampleRequest} from '../../src/engine/sampler.js'
+import {relError, Reporter} from './compare-outputs.js'
 
 const seed = Number(process.argv[2] ?? 1)
 let state = seed >>> 0 || 1
@@ -27,24 +28,8 @@ const randomInt = (n: number) => Math.floor(random() * n)
 // bf16 activations against the fp32 CPU path on the same bf16 weights: rounding of activations only.
 const LOGITS_BOUND = {bf16: 3e-2, f16: 5e-3} as const
 const KV_BOUND = {bf16: 1e-2, f16: 2e-3} as const
-let failures = 0
+const results = new Reporter(58)
 
-function relError(out: Float32Array, ref: Float32Array): number {
-  let diff = 0
-  let norm = 0
-  for (let i = 0; i < ref.length; i++) {
-    if (!Number.isFinite(out[i])) return Number.POSITIVE_INFINITY
-    diff += (out[i] - ref[i]) ** 2
-    norm += ref[i] ** 2
-  }
-  return Math.sqrt(diff / Math.max(norm, 1e-30))
-}
-
-function report(what: string, error: number, bound: number): void {
-  const pass = error <= bound
-  if (!pass) failures += 1
-  console.log(`${pass ? 'ok  ' : 'FAIL'} ${what.padEnd(58)} ${error.toExponential(2)} <= ${bound}`)
-}
 
 interface SeqState {
   tokens: number[]
@@ -108,7 +93,7 @@ async function compareBackends(label: string, model: LoadedModel, format: 'bf16'
     const step = async (what: string, chunks: number[], moves: BlockMovesArrays = {}): Promise<void> => {
       const batch = buildBatch(seqs, chunks, blockSize)
       const [ref, out] = [await cpu.step(moves, batch), await gpu.step(moves, batch)]
-      report(`${label} ${format} ${what}: logits`, relError(out, ref), LOGITS_BOUND[format])
+      results.check(`${label} ${format} ${what}: logits`, relError(out, ref), LOGITS_BOUND[format])
       // The next token of every sequence is the CPU's greedy choice, so both backends see the same history.
       argmaxRows(ref, vocab).forEach((id, i) => {
         if (seqs[i].cached < seqs[i].tokens.length) seqs[i].tokens[seqs[i].cached] = id
@@ -118,7 +103,7 @@ async function compareBackends(label: string, model: LoadedModel, format: 'bf16'
       const a = cpu.readKvBlock(layer, block, fromSwap)
       const b = gpu.readKvBlock(layer, block, fromSwap)
       const joined = (kv: {k: Float32Array; v: Float32Array}) => Float32Array.from([...kv.k, ...kv.v])
-      report(`${label} ${format} ${what}`, relError(joined(b), joined(a)), KV_BOUND[format])
+      results.check(`${label} ${format} ${what}`, relError(joined(b), joined(a)), KV_BOUND[format])
     }
     await step('prefill 5+40+17+600 (600 > 512: partitioned attention)', promptLens)
     await step('decode x4', [1, 1, 1, 1])
@@ -201,7 +186,7 @@ async function engineEndToEnd(modelDir: string): Promise<void> {
       }
     })
     const backendOk = gpuEngine.nativeInfo.backend === 'cuda'
-    if (!(backendOk && forcedOk && freeOk)) failures += 1
+    if (!(backendOk && forcedOk && freeOk)) results.failures += 1
     console.log(`${backendOk && forcedOk && freeOk ? 'ok  ' : 'FAIL'} engine on ${deviceName}: ${prompts.length} greedy requests x ` +
       `${greedy.maxTokens} tokens; teacher-forced max |logprob error| ${maxError.toExponential(2)} <= ${LOGPROB_TOL}; ` +
       `free-running outputs identical to CPU in ${identical}/${prompts.length} (others part only at near-ties)`)
@@ -258,7 +243,7 @@ async function deviceSamplerCheck(model: LoadedModel): Promise<void> {
       seqs.forEach((s) => s.tokens.push(1 + randomInt(vocab - 1)))
     }
     const ok = greedyAgree === greedy && drawAgree >= 0.97 * draws && worstLogprob <= 1e-3
-    if (!ok) failures += 1
+    if (!ok) results.failures += 1
     console.log(`${ok ? 'ok  ' : 'FAIL'} device sampler vs CPU sampler on the same logits: greedy ${greedyAgree}/${greedy}, ` +
       `draws ${drawAgree}/${draws}, max |logprob diff| ${worstLogprob.toExponential(2)} <= 1e-3`)
   } finally {
@@ -278,5 +263,5 @@ for (const {preset, variant} of cases) {
 }
 await deviceSamplerCheck(await loadModel(await ensureTestModel('small', {dtype: 'BF16'})))
 await engineEndToEnd(await ensureTestModel('small', {dtype: 'BF16'}))
-console.log(failures === 0 ? 'backend and engine checks passed' : `${failures} backend/engine checks failed`)
-process.exit(failures === 0 ? 0 : 1)
+console.log(results.failures === 0 ? 'backend and engine checks passed' : `${results.failures} backend/engine checks failed`)
+process.exit(results.failures === 0 ? 0 : 1)

@@ -12,29 +12,13 @@ import {ensureTestModel} from '../../src/engine/model/test-model.js'
 import {loadNativeModel, type NativeModel, type WeightFormat} from '../../src/engine/native.js'
 import type {GemmMode} from '../../src/engine/cublas-search.js'
 import {TestBlockPool, TestSequence, buildStep, type StepPart} from '../../test/support/paged-batch.js'
+import {relError, Reporter} from './compare-outputs.js'
 
 const BLOCK = 16
 const BF16_LOGITS_BOUND = 3e-2  // bf16 activations against the fp32 CPU path (as engine-check.ts)
 const GPU = process.env.DRY_RUN === '1' ? 'cpu' : 'cuda'
-let failures = 0
+const results = new Reporter(70)
 
-function relError(out: Float32Array, ref: Float32Array): number {
-  if (out.length !== ref.length) return Number.POSITIVE_INFINITY
-  let diff = 0
-  let norm = 0
-  for (let i = 0; i < ref.length; i++) {
-    if (!Number.isFinite(out[i])) return Number.POSITIVE_INFINITY
-    diff += (out[i] - ref[i]) ** 2
-    norm += ref[i] ** 2
-  }
-  return Math.sqrt(diff / Math.max(norm, 1e-30))
-}
-
-function report(what: string, error: number, bound: number): void {
-  const pass = error <= bound
-  if (!pass) failures += 1
-  console.log(`${pass ? 'ok  ' : 'FAIL'} ${what.padEnd(70)} ${error.toExponential(2)} <= ${bound}`)
-}
 
 const open = (model: LoadedModel, device: 'cpu' | 'gpu', weightFormat: WeightFormat, gemm: GemmMode = 'auto'): Promise<NativeModel> =>
   loadNativeModel({config: model.config, tensors: model.tensors, numBlocks: 128, blockSize: BLOCK, numSwapBlocks: 0, weightFormat,
@@ -50,7 +34,7 @@ async function compareSteps(label: string, a: NativeModel, b: NativeModel, steps
     const outputs: Float32Array[] = []
     const parts = step.parts(sides.map((side) => side.seqs))
     for (const [i, side] of sides.entries()) outputs.push(await [a, b][i]!.step({}, buildStep(parts[i]!, side.pool, BLOCK).batch))
-    report(`${label}: ${step.what}`, relError(outputs[1]!, outputs[0]!), bound)
+    results.check(`${label}: ${step.what}`, relError(outputs[1]!, outputs[0]!), bound)
   }
 }
 
@@ -123,5 +107,5 @@ async function floatGguf(model: LoadedModel): Promise<void> {
 await graphReplay(await loadModel(await ensureTestModel('small', {dtype: 'BF16'})))
 await longLogitsWmma(await loadModel(await ensureTestModel('small', {dtype: 'BF16'})))
 await floatGguf(await loadModel(await ensureTestModel('tiny')))
-console.log(failures === 0 ? 'regression checks passed' : `${failures} regression checks failed`)
-process.exit(failures === 0 ? 0 : 1)
+console.log(results.failures === 0 ? 'regression checks passed' : `${results.failures} regression checks failed`)
+process.exit(results.failures === 0 ? 0 : 1)
