@@ -63,7 +63,7 @@ describe('quantized linear (8-bit activations, integer dot products)', () => {
       const dequantized = ops.dequantizeRows(ops.quantizeRows(weights, outFeatures, inFeatures, format), outFeatures, inFeatures, format)
       const numRows = 37
       const x = gaussian(numRows * inFeatures, 5)
-      const roundedX = roundActivationsReference(x)
+      const roundedX = roundActivationsReference(x, format === 'q4_k' || format === 'q6_k' ? 256 : 32)
       const bias = gaussian(outFeatures, 7)
       for (const avx2 of [true, false]) {
         if (avx2 && !ops.avx2Status().supported) continue

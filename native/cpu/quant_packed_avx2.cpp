@@ -1,4 +1,5 @@
-// Packed-panel AVX2 kernel for quantized linear layers with many rows: a column chunk of W is unpacked once into a
+// Packed-panel AVX2 kernel for Q8_0 / Q4_0 linear layers with many rows (K-quants: quant_packed_k_avx2.cpp), and the
+// entry point for all block formats: a column chunk of W is unpacked once into a
 // panel of int8 codes and fp32 scales, then a 4-row x 2-column register tile walks all rows over it, so each loaded
 // weight block serves 4 rows and each activation block 2 columns. Every output sums the same fp32 terms in the same
 // order as the dot-product kernel (quant_linear_avx2.cpp: one accumulator for even blocks, one for odd, in K order;
@@ -25,16 +26,15 @@ constexpr int kTileCols = 2;
 constexpr int kMinLanes = 8;  // rows per vector of min terms
 
 template <WeightFormat F>
-constexpr bool kUnsignedCodes = F == WeightFormat::Q4_0 || F == WeightFormat::Q4_K;
+constexpr bool kUnsignedCodes = F == WeightFormat::Q4_0;
 
 // One chunk of unpacked weight columns, column-major by block (column j block b at index j * num_blocks + b): the
 // maddubs-ready magnitudes (the codes themselves when unsigned), the signed codes whose signs the activations take
-// (signed formats), the per-16 scales (Q6_K) and the fp32 scale and min.
+// (signed formats) and the fp32 scale and min.
 struct Panel {
   int num_blocks;
   __m256i* magnitudes;
-  __m256i* codes;     // signed formats only
-  __m256i* scales16;  // Q6_K only
+  __m256i* codes;  // signed formats only
   float* scale;
   float* min;
 };
@@ -43,15 +43,14 @@ template <WeightFormat F>
 Panel pack_panel(const WeightMatrix& w, int col_begin, int cols, Scratch& scratch) {
   const int num_blocks = w.cols / kQuantBlock;
   const size_t blocks = static_cast<size_t>(cols) * num_blocks;
-  constexpr bool kSigned = !kUnsignedCodes<F>, kScales16 = F == WeightFormat::Q6_K;
-  constexpr int kVectors = 1 + kSigned + kScales16;
+  constexpr bool kSigned = !kUnsignedCodes<F>;
+  constexpr int kVectors = 1 + kSigned;
   // 8 floats per ymm; one extra ymm so the vectors can start 32-byte aligned.
   float* base = scratch.floats(blocks * (8 * kVectors + 2) + 8);
   auto* next = reinterpret_cast<__m256i*>((reinterpret_cast<uintptr_t>(base) + 31) & ~uintptr_t{31});
-  Panel panel{num_blocks, next, nullptr, nullptr, nullptr, nullptr};
+  Panel panel{num_blocks, next, nullptr, nullptr, nullptr};
   next += blocks;
   if (kSigned) panel.codes = next, next += blocks;
-  if (kScales16) panel.scales16 = next, next += blocks;
   panel.scale = reinterpret_cast<float*>(next);
   panel.min = panel.scale + blocks;
   for (int j = 0; j < cols; ++j) {
@@ -63,7 +62,6 @@ Panel pack_panel(const WeightMatrix& w, int col_begin, int cols, Scratch& scratc
       } else {
         _mm256_store_si256(panel.magnitudes + first + b, block.codes);
       }
-      if constexpr (kScales16) _mm256_store_si256(panel.scales16 + first + b, block.scales16);
       panel.scale[first + b] = block.scale;
       panel.min[first + b] = block.min;
     });
@@ -101,8 +99,7 @@ inline void parity_pass(const Panel& panel, int col, const ActivationBlock* cons
         const size_t at = first + j * num_blocks + b;
         __m256i signed_acts = acts;
         if constexpr (!kUnsignedCodes<F>) signed_acts = _mm256_sign_epi8(acts, _mm256_load_si256(panel.codes + at));
-        const __m256i scales16 = F == WeightFormat::Q6_K ? _mm256_load_si256(panel.scales16 + at) : ones16();
-        const __m256i sums = _mm256_madd_epi16(_mm256_maddubs_epi16(magnitudes[j], signed_acts), scales16);
+        const __m256i sums = _mm256_madd_epi16(_mm256_maddubs_epi16(magnitudes[j], signed_acts), ones16());
         acc[i][j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), _mm256_mul_ps(w_scale[j], a_scale), acc[i][j]);
       }
     }
@@ -194,13 +191,13 @@ void packed(const ActivationBlock* acts, int row_begin, int row_end, const Weigh
 
 }  // namespace
 
-void quant_packed_block(const ActivationBlock* acts, int row_begin, int row_end, const WeightMatrix& w, int col_begin,
-                        int col_end, const float* bias, float* y, int y_stride) {
+void quant_packed_block(const QuantizedActivations& acts, int row_begin, int row_end, const WeightMatrix& w,
+                        int col_begin, int col_end, const float* bias, float* y, int y_stride) {
   switch (w.format) {
-    case WeightFormat::Q8_0: packed<WeightFormat::Q8_0>(acts, row_begin, row_end, w, col_begin, col_end, bias, y, y_stride); break;
-    case WeightFormat::Q4_0: packed<WeightFormat::Q4_0>(acts, row_begin, row_end, w, col_begin, col_end, bias, y, y_stride); break;
-    case WeightFormat::Q4_K: packed<WeightFormat::Q4_K>(acts, row_begin, row_end, w, col_begin, col_end, bias, y, y_stride); break;
-    case WeightFormat::Q6_K: packed<WeightFormat::Q6_K>(acts, row_begin, row_end, w, col_begin, col_end, bias, y, y_stride); break;
+    case WeightFormat::Q8_0: packed<WeightFormat::Q8_0>(acts.blocks, row_begin, row_end, w, col_begin, col_end, bias, y, y_stride); break;
+    case WeightFormat::Q4_0: packed<WeightFormat::Q4_0>(acts.blocks, row_begin, row_end, w, col_begin, col_end, bias, y, y_stride); break;
+    case WeightFormat::Q4_K:
+    case WeightFormat::Q6_K: quant_packed_super_block(acts.supers, row_begin, row_end, w, col_begin, col_end, bias, y, y_stride); break;
     default: break;
   }
 }
