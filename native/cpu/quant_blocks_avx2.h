@@ -74,8 +74,9 @@ struct SuperScales {
 
 // Q4_K's eight 6-bit scales (bytes 0..7 of out) and mins (bytes 8..15); see q4_k_scale_min.
 inline __m128i q4_k_scales_mins(const uint8_t* packed) {
+  // Three 4-byte loads straight from the block (one 12-byte copy went through the stack, stalling on forwarding).
   uint32_t w[3];
-  std::memcpy(w, packed, sizeof(w));
+  for (int i = 0; i < 3; ++i) std::memcpy(&w[i], packed + 4 * i, 4);
   const uint32_t low6 = 0x3F3F3F3F, low4 = 0x0F0F0F0F, low2 = 0x03030303;
   const uint32_t scales_hi = (w[2] & low4) | (((w[0] >> 6) & low2) << 4);
   const uint32_t mins_hi = ((w[2] >> 4) & low4) | (((w[1] >> 6) & low2) << 4);
@@ -91,12 +92,14 @@ inline SuperScales unpack_super(const uint8_t* bytes, Fn&& fn) {
     const auto& block = *reinterpret_cast<const BlockQ4_K*>(bytes);
     const __m128i scales_mins = q4_k_scales_mins(block.scales);
     const __m128i mins = _mm_cvtepu8_epi16(_mm_srli_si128(scales_mins, 8));
-    alignas(16) int16_t scales[8];
-    _mm_store_si128(reinterpret_cast<__m128i*>(scales), _mm_cvtepu8_epi16(scales_mins));
+    // The 8 scales as int16 in both 128-bit lanes; block j's is spread to every lane by one byte shuffle.
+    const __m256i scales = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(scales_mins));
+    auto scale_of = [&](int j) { return _mm256_shuffle_epi8(scales, _mm256_set1_epi16(static_cast<int16_t>(((2 * j + 1) << 8) | 2 * j))); };
+    #pragma GCC unroll 4
     for (int c = 0; c < 4; ++c) {
       const __m256i packed = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block.qs + 32 * c));
-      fn(2 * c, low_nibbles(packed), _mm256_set1_epi16(scales[2 * c]));
-      fn(2 * c + 1, high_nibbles(packed), _mm256_set1_epi16(scales[2 * c + 1]));
+      fn(2 * c, low_nibbles(packed), scale_of(2 * c));
+      fn(2 * c + 1, high_nibbles(packed), scale_of(2 * c + 1));
     }
     const __m256i offsets16 = _mm256_set_m128i(_mm_unpackhi_epi16(mins, mins), _mm_unpacklo_epi16(mins, mins));
     return SuperScales{offsets16, half_to_float(block.d), half_to_float(block.dmin)};
@@ -104,23 +107,30 @@ inline SuperScales unpack_super(const uint8_t* bytes, Fn&& fn) {
     static_assert(F == WeightFormat::Q6_K, "K-quant formats only");
     const auto& block = *reinterpret_cast<const BlockQ6_K*>(bytes);
     const __m256i three = _mm256_set1_epi8(3);
+    const __m256i all_scales = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block.scales)));
+    #pragma GCC unroll 2
     for (int half = 0; half < 2; ++half) {
       const __m256i ql0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block.ql + 64 * half));
       const __m256i ql1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block.ql + 64 * half + 32));
       const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block.qh + 32 * half));
-      const int8_t* scales = block.scales + 8 * half;
+      // This half's 8 scales as int16 in both 128-bit lanes; quarter k takes scale 2k in its low lane (values 0..15)
+      // and 2k + 1 in its high lane, by one byte shuffle.
+      const __m256i scales = half ? _mm256_permute2x128_si256(all_scales, all_scales, 0x11) : _mm256_permute2x128_si256(all_scales, all_scales, 0x00);
+      auto scale_of = [&](int k) {
+        const int16_t low = static_cast<int16_t>(((4 * k + 1) << 8) | 4 * k), high = static_cast<int16_t>(((4 * k + 3) << 8) | (4 * k + 2));
+        return _mm256_shuffle_epi8(scales, _mm256_set_m128i(_mm_set1_epi16(high), _mm_set1_epi16(low)));
+      };
       // Quarter k: low bits from ql0 / ql1 (k even / odd), low or high nibble (k < 2 / k >= 2), high bits at qh >> 2k.
       auto quarter = [&](int k, __m256i low, __m256i high) {
         const __m256i codes = _mm256_or_si256(low, _mm256_slli_epi16(_mm256_and_si256(high, three), 4));
-        fn(4 * half + k, codes, _mm256_set_m128i(_mm_set1_epi16(scales[2 * k + 1]), _mm_set1_epi16(scales[2 * k])));
+        fn(4 * half + k, codes, scale_of(k));
       };
       quarter(0, low_nibbles(ql0), qh);
       quarter(1, low_nibbles(ql1), _mm256_srli_epi16(qh, 2));
       quarter(2, high_nibbles(ql0), _mm256_srli_epi16(qh, 4));
       quarter(3, high_nibbles(ql1), _mm256_srli_epi16(qh, 6));
     }
-    const __m256i scales16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block.scales)));
-    return SuperScales{_mm256_slli_epi16(scales16, 5), half_to_float(block.d), 0.f};
+    return SuperScales{_mm256_slli_epi16(all_scales, 5), half_to_float(block.d), 0.f};
   }
 }
 

@@ -92,6 +92,13 @@ void scalar_block(const QuantizedActivations& acts, int row_begin, int row_end, 
   }
 }
 
+// quantize_activations, with AVX2 when enabled (the same values either way).
+template <typename Block>
+void round_row(bool vector, const float* x, Block* out, int n) {
+  if (vector) avx2::quantize_activations(x, out, n);
+  else quantize_activations(x, out, n);
+}
+
 // Calls fn(part, first, begin, end) for each part of w (w itself unless stacked) that holds some of the output
 // columns [col_begin, col_end): part's columns [begin, end) are w's columns first + [begin, end).
 template <typename Fn>
@@ -141,15 +148,15 @@ void linear_quantized(ThreadPool& pool, const float* x, int num_rows, const Weig
   super_buffer.resize(num_rows * num_supers);
   ActivationBlock* blocks = block_buffer.data();
   ActivationSuperBlock* supers = super_buffer.data();
+  const bool vector = avx2_enabled();
   for_row_ranges(pool, num_rows, static_cast<size_t>(w.cols) * 4, [&](int begin, int end) {
     for (int m = begin; m < end; ++m) {
       const float* row = x + static_cast<size_t>(m) * w.cols;
-      if (need_blocks) quantize_activations(row, blocks + m * num_blocks, w.cols);
-      if (need_supers) quantize_activations(row, supers + m * num_supers, w.cols);
+      if (need_blocks) round_row(vector, row, blocks + m * num_blocks, w.cols);
+      if (need_supers) round_row(vector, row, supers + m * num_supers, w.cols);
     }
   });
   const QuantizedActivations acts{blocks, supers};
-  const bool vector = avx2_enabled();
   if (vector && num_rows >= avx2::kQuantPackedMinRows) {
     // Many rows: each task unpacks its column chunk once and runs every row of its row block over it.
     // A chunk that straddles two parts of a stacked matrix runs as two smaller chunks; each output's sum is the same.

@@ -24,6 +24,9 @@ namespace avx2 {
 // w's format takes.
 void quant_linear_block(const QuantizedActivations& acts, int row_begin, int row_end, const WeightMatrix& w, int col_begin,
                         int col_end, const float* bias, float* y, int y_stride);
+// quantize_activations (quant_formats.h), the same values with AVX2.
+void quantize_activations(const float* x, ActivationBlock* out, int n);
+void quantize_activations(const float* x, ActivationSuperBlock* out, int n);
 }  // namespace avx2
 
 }  // namespace cpu

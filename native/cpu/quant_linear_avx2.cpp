@@ -54,7 +54,7 @@ template <WeightFormat F, int MR>
 void dot_rows_k(const uint8_t* w_row, int num_supers, const ActivationSuperBlock* const* act_rows, float* out) {
   __m256 acc[MR];
   for (int i = 0; i < MR; ++i) acc[i] = _mm256_setzero_ps();
-  const size_t super_bytes = format_block_bytes(F);
+  constexpr size_t super_bytes = F == WeightFormat::Q4_K ? sizeof(BlockQ4_K) : sizeof(BlockQ6_K);
   for (int s = 0; s < num_supers; ++s) {
     __m256i products[MR];
     for (int i = 0; i < MR; ++i) products[i] = _mm256_setzero_si256();

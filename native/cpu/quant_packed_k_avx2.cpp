@@ -33,7 +33,7 @@ const PackedSuper* pack_panel(const WeightMatrix& w, int col_begin, int cols, in
   const size_t count = static_cast<size_t>(cols) * num_supers;
   float* base = scratch.floats(count * sizeof(PackedSuper) / sizeof(float) + 8);
   auto* panel = reinterpret_cast<PackedSuper*>((reinterpret_cast<uintptr_t>(base) + 31) & ~uintptr_t{31});
-  const size_t super_bytes = format_block_bytes(F);
+  constexpr size_t super_bytes = F == WeightFormat::Q4_K ? sizeof(BlockQ4_K) : sizeof(BlockQ6_K);
   for (int j = 0; j < cols; ++j) {
     const auto* row = static_cast<const uint8_t*>(w.row_ptr(col_begin + j));
     for (int s = 0; s < num_supers; ++s) {
