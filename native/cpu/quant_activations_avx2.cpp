@@ -44,7 +44,7 @@ int sum16(const int8_t* q) {
 void quantize_activations(const float* x, ActivationBlock* out, int n) {
   for (int b = 0; b < n / kQuantBlock; ++b) {
     out[b].d = round_to_int8(x + kQuantBlock * b, out[b].q, kQuantBlock);
-    out[b].d_sum = out[b].d * static_cast<float>(sum16(out[b].q) + sum16(out[b].q + 16));
+    out[b].sum = sum16(out[b].q) + sum16(out[b].q + 16);
   }
 }
 

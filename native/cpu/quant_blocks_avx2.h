@@ -18,50 +18,91 @@ namespace {
 
 inline float half_to_float(uint16_t h) { return _cvtsh_ss(h); }
 
-// One unpacked Q8_0 / Q4_0 block: codes (unsigned 0..15 for Q4_0, else signed), per-16 integer scales (ones), the
-// fp32 scale and the fp32 coefficient subtracted per unit of activation sum (Q4_0's offset 8; 0 for Q8_0).
-struct WeightBlock {
-  __m256i codes;
-  __m256i scales16;
-  float scale;
-  float min;
-};
-
 inline __m256i ones16() { return _mm256_set1_epi16(1); }
 inline __m256i low_nibbles(__m256i v) { return _mm256_and_si256(v, _mm256_set1_epi8(0x0F)); }
 inline __m256i high_nibbles(__m256i v) { return _mm256_and_si256(_mm256_srli_epi16(v, 4), _mm256_set1_epi8(0x0F)); }
 
-using Even = std::integral_constant<int, 0>;
-using Odd = std::integral_constant<int, 1>;
+// ---- Q8_0 / Q4_0: one fp32 step per 32-value block, 8 outputs per vector ----
 
-// Calls fn(block_index, WeightBlock, parity) for the 32-value blocks of a row in order; the parity (block_index & 1)
-// is a compile-time constant so that callers can keep one accumulator per parity in registers.
-template <WeightFormat F, typename Fn>
-inline void for_each_block(const uint8_t* row, int num_blocks, Fn&& fn) {
-  if constexpr (F == WeightFormat::Q8_0 || F == WeightFormat::Q4_0) {
-    using Block = std::conditional_t<F == WeightFormat::Q8_0, BlockQ8_0, BlockQ4_0>;
-    const auto* blocks = reinterpret_cast<const Block*>(row);
-    auto unpack = [&](int b) {
-      if constexpr (F == WeightFormat::Q8_0) {
-        return WeightBlock{_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blocks[b].qs)), ones16(), half_to_float(blocks[b].d), 0.f};
-      } else {
-        // Codes kept unsigned (0..15); the offset 8 becomes a "min" of 8 d against the activation sum.
-        const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blocks[b].qs));
-        const __m256i both = _mm256_set_m128i(_mm_srli_epi16(packed, 4), packed);
-        const float d = half_to_float(blocks[b].d);
-        return WeightBlock{low_nibbles(both), ones16(), d, 8.f * d};
-      }
-    };
-    int b = 0;
-    for (; b + 2 <= num_blocks; b += 2) {
-      fn(b, unpack(b), Even{});
-      fn(b + 1, unpack(b + 1), Odd{});
-    }
-    if (b < num_blocks) fn(b, unpack(b), Even{});
+template <WeightFormat F>
+using Block32 = std::conditional_t<F == WeightFormat::Q8_0, BlockQ8_0, BlockQ4_0>;
+
+// The codes of block b of a stored row: Q8_0 signed; Q4_0 unsigned 0..15 (its offset of 8 is taken back through the
+// activation sum, see add_block8).
+template <WeightFormat F>
+inline __m256i block_codes(const uint8_t* row, int b) {
+  const Block32<F>& block = reinterpret_cast<const Block32<F>*>(row)[b];
+  if constexpr (F == WeightFormat::Q8_0) {
+    return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block.qs));
   } else {
-    static_assert(F == WeightFormat::Q8_0 || F == WeightFormat::Q4_0, "32-value block formats only (see unpack_super)");
+    const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block.qs));
+    return low_nibbles(_mm256_set_m128i(_mm_srli_epi16(packed, 4), packed));
   }
 }
+
+// The maddubs-ready (unsigned) weight operand: Q8_0's codes lend their sign to the activations.
+template <WeightFormat F>
+inline __m256i block_magnitudes(__m256i codes) {
+  return F == WeightFormat::Q8_0 ? _mm256_sign_epi8(codes, codes) : codes;
+}
+
+// The fp32 scales of block b of 8 stored rows, lane j from rows[j].
+template <WeightFormat F>
+inline __m256 block_scales8(const uint8_t* const* rows, int b) {
+  auto d = [&](int j) { return static_cast<short>(reinterpret_cast<const Block32<F>*>(rows[j])[b].d); };
+  return _mm256_cvtph_ps(_mm_setr_epi16(d(0), d(1), d(2), d(3), d(4), d(5), d(6), d(7)));
+}
+
+// The exact int32 products of one block with 32 activation codes, in 8 lanes.
+template <WeightFormat F>
+inline __m256i block_dot(__m256i magnitudes, __m256i codes, __m256i acts) {
+  const __m256i signed_acts = F == WeightFormat::Q8_0 ? _mm256_sign_epi8(acts, codes) : acts;
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(magnitudes, signed_acts), ones16());
+}
+
+// acc + one block's term of 8 outputs: dots = their exact integer dot products (lane j = output j), then one fp32
+// multiply-add per output. The one place this arithmetic is written, for the decode and packed kernels alike.
+template <WeightFormat F>
+inline __m256 add_block8(__m256 acc, __m256i dots, __m256 w_scales, const ActivationBlock& a) {
+  if constexpr (F == WeightFormat::Q4_0) dots = _mm256_sub_epi32(dots, _mm256_set1_epi32(8 * a.sum));
+  return _mm256_fmadd_ps(_mm256_cvtepi32_ps(dots), _mm256_mul_ps(w_scales, _mm256_set1_ps(a.d)), acc);
+}
+
+// acc[i] (lane j) += rows[i] . column j of w over all blocks, for MR activation rows x 8 weight columns. Columns gives
+// codes(j, b), magnitudes(j, b) and scales(b) (stored rows for decode, an unpacked panel for prefill); each block's 8 x 8
+// int32 lane sums are reduced to one exact sum per output by a horizontal-add tree, so every output is one fp32 chain
+// over its blocks in K order, whichever kernel and tile computes it.
+template <WeightFormat F, int MR, typename Columns>
+inline void tile8(const Columns& w, int num_blocks, const ActivationBlock* const* rows, __m256* acc) {
+  for (int b = 0; b < num_blocks; ++b) {
+    __m256i acts[MR], quads[MR][2];
+    #pragma GCC unroll 4
+    for (int i = 0; i < MR; ++i) acts[i] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(rows[i][b].q));
+    #pragma GCC unroll 2
+    for (int half = 0; half < 2; ++half) {
+      __m256i pairs[MR][2];
+      #pragma GCC unroll 2
+      for (int p = 0; p < 2; ++p) {
+        const int j = 4 * half + 2 * p;
+        const __m256i c0 = w.codes(j, b), c1 = w.codes(j + 1, b), m0 = w.magnitudes(j, b), m1 = w.magnitudes(j + 1, b);
+        #pragma GCC unroll 4
+        for (int i = 0; i < MR; ++i) pairs[i][p] = _mm256_hadd_epi32(block_dot<F>(m0, c0, acts[i]), block_dot<F>(m1, c1, acts[i]));
+      }
+      // Lanes: the sums of columns 4 half + 0..3 over their low 128 bits, then over their high 128 bits.
+      #pragma GCC unroll 4
+      for (int i = 0; i < MR; ++i) quads[i][half] = _mm256_hadd_epi32(pairs[i][0], pairs[i][1]);
+    }
+    const __m256 scales = w.scales(b);
+    #pragma GCC unroll 4
+    for (int i = 0; i < MR; ++i) {
+      const __m256i dots = _mm256_add_epi32(_mm256_permute2x128_si256(quads[i][0], quads[i][1], 0x20),
+                                            _mm256_permute2x128_si256(quads[i][0], quads[i][1], 0x31));
+      acc[i] = add_block8<F>(acc[i], dots, scales, rows[i][b]);
+    }
+  }
+}
+
+// ---- Q4_K / Q6_K: one fp32 step per 256-value super-block ----
 
 // The per-super-block part of an unpacked Q4_K / Q6_K super-block: per 16 values, the integer coefficient of the
 // activation sum (Q4_K: its sub-block's min, scaled by dmin; Q6_K: 32 times its scale, scaled by d: the codes are

@@ -235,9 +235,8 @@ float round_to_int8(const float* x, int8_t* q, int n) {
 void quantize_activations(const float* x, ActivationBlock* out, int n) {
   for (int b = 0; b < n / kQuantBlock; ++b) {
     out[b].d = round_to_int8(x + kQuantBlock * b, out[b].q, kQuantBlock);
-    int32_t sum = 0;
-    for (int i = 0; i < kQuantBlock; ++i) sum += out[b].q[i];
-    out[b].d_sum = out[b].d * static_cast<float>(sum);
+    out[b].sum = 0;
+    for (int i = 0; i < kQuantBlock; ++i) out[b].sum += out[b].q[i];
   }
 }
 

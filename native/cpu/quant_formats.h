@@ -42,10 +42,10 @@ struct BlockQ6_K {
 static_assert(sizeof(BlockQ8_0) == 34 && sizeof(BlockQ4_0) == 18, "ggml block sizes");
 static_assert(sizeof(BlockQ4_K) == 144 && sizeof(BlockQ6_K) == 210, "ggml block sizes");
 
-// One activation block: x ~= d * q, with d * sum(q) (the sum of the block, for Q4_K's min).
+// One activation block: x ~= d * q, with sum(q) (for Q4_0's offset of 8).
 struct ActivationBlock {
   float d;
-  float d_sum;
+  int32_t sum;
   int8_t q[32];
 };
 

@@ -35,11 +35,11 @@ float scalar_dot(const WeightMatrix& w, int n, const ActivationBlock* acts) {
     const ActivationBlock& a = acts[b];
     if (w.format == WeightFormat::Q8_0) {
       const auto& block = reinterpret_cast<const BlockQ8_0*>(row)[b];
-      total += f16_to_f32(block.d) * a.d * static_cast<float>(dot_codes(block.qs, a.q));
+      total = std::fma(static_cast<float>(dot_codes(block.qs, a.q)), f16_to_f32(block.d) * a.d, total);
     } else {
       const auto& block = reinterpret_cast<const BlockQ4_0*>(row)[b];
       for (int i = 0; i < 16; ++i) codes[i] = (block.qs[i] & 0xF) - 8, codes[i + 16] = (block.qs[i] >> 4) - 8;
-      total += f16_to_f32(block.d) * a.d * static_cast<float>(dot_codes(codes, a.q));
+      total = std::fma(static_cast<float>(dot_codes(codes, a.q)), f16_to_f32(block.d) * a.d, total);
     }
   }
   return total;
@@ -160,7 +160,7 @@ void linear_quantized(ThreadPool& pool, const float* x, int num_rows, const Weig
   if (vector && num_rows >= avx2::kQuantPackedMinRows) {
     // Many rows: each task unpacks its column chunk once and runs every row of its row block over it.
     // A chunk that straddles two parts of a stacked matrix runs as two smaller chunks; each output's sum is the same.
-    for_weight_tiles(pool, w.rows, num_rows, 128, 12, avx2::kQuantPackedChunk, [&](int col_begin, int col_end, int row_begin, int row_end) {
+    for_weight_tiles(pool, w.rows, num_rows, 128, 8, avx2::kQuantPackedChunk, [&](int col_begin, int col_end, int row_begin, int row_end) {
       for_each_part(w, col_begin, col_end, [&](const WeightMatrix& part, int first, int begin, int end) {
         avx2::quant_packed_block(acts, row_begin, row_end, part, begin, end, bias ? bias + first : nullptr, y + first, w.rows);
       });

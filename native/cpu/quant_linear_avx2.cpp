@@ -1,8 +1,8 @@
-// AVX2 integer dot products of quantized weight rows with 8-bit activation blocks: each block is unpacked to int8
-// codes, multiplied with maddubs (signed codes lend their sign to the activations) and summed to 8 int32 lanes, then
-// scaled in fp32 per 32-value block (Q8_0, Q4_0) or, K-quants, per 256-value super-block after an int32 sum over its
-// integer sub-block scales. Up to four activation rows share one unpacked weight block; every output keeps its own
-// accumulators in the same order, so a row's result does not depend on how many rows run with it.
+// AVX2 integer dot products of quantized weight rows, read as stored, with 8-bit activation blocks (the kernel for
+// few rows: decode). Q8_0 / Q4_0: 8 weight rows at a time, each block's exact int32 dot products reduced to one sum
+// per output and scaled in fp32 (tile8); Q4_K / Q6_K: per output, each 256-value super-block summed in int32 over its
+// integer sub-block scales and scaled in fp32 once (add_super). Up to four activation rows share each unpacked
+// weight block, and every output is summed in the same order however many rows run with it.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -20,36 +20,26 @@ namespace {
 
 constexpr int kTileRows = 4;
 
-// out[i] = w_row . act_rows[i] for MR activation rows. Two accumulators (even / odd blocks) per row hide FMA latency.
+// tile8's Columns over 8 stored weight rows.
+template <WeightFormat F>
+struct StoredColumns {
+  const uint8_t* rows[8];
+  __m256i codes(int j, int b) const { return block_codes<F>(rows[j], b); }
+  __m256i magnitudes(int j, int b) const { return block_magnitudes<F>(codes(j, b)); }
+  __m256 scales(int b) const { return block_scales8<F>(rows, b); }
+};
+
+// out[i * 8 + j] = w_row[j] . act_rows[i] for MR activation rows.
 template <WeightFormat F, int MR>
-void dot_rows(const uint8_t* w_row, int num_blocks, const ActivationBlock* const* act_rows, float* out) {
-  __m256 acc[MR][2];
-  float min_terms[MR][2];
-  for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_ps(), min_terms[i][0] = min_terms[i][1] = 0.f;
-  // maddubs multiplies unsigned by signed bytes: 4-bit codes go in as they are, signed codes lend their sign to the
-  // activations.
-  constexpr bool kUnsignedCodes = F == WeightFormat::Q4_0 || F == WeightFormat::Q4_K;
-  for_each_block<F>(w_row, num_blocks, [&](int b, const WeightBlock& w, auto parity) {
-    constexpr int p = decltype(parity)::value;
-    const __m256i magnitudes = kUnsignedCodes ? w.codes : _mm256_sign_epi8(w.codes, w.codes);
-    for (int i = 0; i < MR; ++i) {
-      const ActivationBlock& a = act_rows[i][b];
-      const __m256i acts = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.q));
-      const __m256i signed_acts = kUnsignedCodes ? acts : _mm256_sign_epi8(acts, w.codes);
-      const __m256i sums = _mm256_madd_epi16(_mm256_maddubs_epi16(magnitudes, signed_acts), w.scales16);
-      const float scale = w.scale * a.d;
-      acc[i][p] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), _mm256_set1_ps(scale), acc[i][p]);
-      if constexpr (kUnsignedCodes) {
-        const float min_term = w.min * a.d_sum;
-        min_terms[i][p] += min_term;
-      }
-    }
-  });
-  for (int i = 0; i < MR; ++i) out[i] = horizontal_sum(_mm256_add_ps(acc[i][0], acc[i][1])) - (min_terms[i][0] + min_terms[i][1]);
+void dot_rows(const StoredColumns<F>& columns, int num_blocks, const ActivationBlock* const* act_rows, float* out) {
+  __m256 acc[MR];
+  for (int i = 0; i < MR; ++i) acc[i] = _mm256_setzero_ps();
+  tile8<F, MR>(columns, num_blocks, act_rows, acc);
+  for (int i = 0; i < MR; ++i) _mm256_storeu_ps(out + 8 * i, acc[i]);
 }
 
-// The same for Q4_K / Q6_K against 256-value activation blocks: per super-block an int32 sum per row, then
-// add_super; one accumulator per row (one fp32 step per 256 values leaves no latency to hide).
+// out[i] = w_row . act_rows[i] for MR activation rows against 256-value activation blocks: per super-block an int32
+// sum per row, then add_super; one accumulator per row (one fp32 step per 256 values leaves no latency to hide).
 template <WeightFormat F, int MR>
 void dot_rows_k(const uint8_t* w_row, int num_supers, const ActivationSuperBlock* const* act_rows, float* out) {
   __m256 acc[MR];
@@ -66,7 +56,7 @@ void dot_rows_k(const uint8_t* w_row, int num_supers, const ActivationSuperBlock
   for (int i = 0; i < MR; ++i) out[i] = horizontal_sum(acc[i]);
 }
 
-// Calls dot(MR, out) with MR = rows as a compile-time constant (1..kTileRows).
+// Calls dot(MR) with MR = rows as a compile-time constant (1..kTileRows).
 template <typename Dot>
 inline void with_rows(int rows, Dot&& dot) {
   switch (rows) {
@@ -78,25 +68,38 @@ inline void with_rows(int rows, Dot&& dot) {
 }
 
 template <WeightFormat F>
-void block(const QuantizedActivations& acts, int row_begin, int row_end, const WeightMatrix& w, int col_begin, int col_end,
-           const float* bias, float* y, int y_stride) {
-  constexpr bool kSuper = F == WeightFormat::Q4_K || F == WeightFormat::Q6_K;
-  const int num_blocks = w.cols / (kSuper ? kSuperBlock : kQuantBlock);
+void block32(const ActivationBlock* acts, int row_begin, int row_end, const WeightMatrix& w, int col_begin, int col_end,
+             const float* bias, float* y, int y_stride) {
+  const int num_blocks = w.cols / kQuantBlock;
   for (int m = row_begin; m < row_end; m += kTileRows) {
     const int rows = std::min(kTileRows, row_end - m);
     const ActivationBlock* act_rows[kTileRows];
-    const ActivationSuperBlock* super_rows[kTileRows];
-    for (int i = 0; i < rows; ++i) {
-      if constexpr (kSuper) super_rows[i] = acts.supers + static_cast<size_t>(m + i) * num_blocks;
-      else act_rows[i] = acts.blocks + static_cast<size_t>(m + i) * num_blocks;
+    for (int i = 0; i < rows; ++i) act_rows[i] = acts + static_cast<size_t>(m + i) * num_blocks;
+    for (int n = col_begin; n < col_end; n += 8) {
+      const int count = std::min(8, col_end - n);
+      StoredColumns<F> columns;
+      // A last group of fewer than 8 columns repeats its last one; those lanes are dropped.
+      for (int j = 0; j < 8; ++j) columns.rows[j] = static_cast<const uint8_t*>(w.row_ptr(n + std::min(j, count - 1)));
+      float out[kTileRows * 8];
+      with_rows(rows, [&](auto mr) { dot_rows<F, decltype(mr)::value>(columns, num_blocks, act_rows, out); });
+      for (int i = 0; i < rows; ++i)
+        for (int j = 0; j < count; ++j) y[static_cast<size_t>(m + i) * y_stride + n + j] = out[8 * i + j] + (bias ? bias[n + j] : 0.f);
     }
+  }
+}
+
+template <WeightFormat F>
+void block256(const ActivationSuperBlock* acts, int row_begin, int row_end, const WeightMatrix& w, int col_begin,
+              int col_end, const float* bias, float* y, int y_stride) {
+  const int num_supers = w.cols / kSuperBlock;
+  for (int m = row_begin; m < row_end; m += kTileRows) {
+    const int rows = std::min(kTileRows, row_end - m);
+    const ActivationSuperBlock* act_rows[kTileRows];
+    for (int i = 0; i < rows; ++i) act_rows[i] = acts + static_cast<size_t>(m + i) * num_supers;
     for (int n = col_begin; n < col_end; ++n) {
       const auto* w_row = static_cast<const uint8_t*>(w.row_ptr(n));
       float out[kTileRows];
-      with_rows(rows, [&](auto mr) {
-        if constexpr (kSuper) dot_rows_k<F, decltype(mr)::value>(w_row, num_blocks, super_rows, out);
-        else dot_rows<F, decltype(mr)::value>(w_row, num_blocks, act_rows, out);
-      });
+      with_rows(rows, [&](auto mr) { dot_rows_k<F, decltype(mr)::value>(w_row, num_supers, act_rows, out); });
       for (int i = 0; i < rows; ++i) y[static_cast<size_t>(m + i) * y_stride + n] = out[i] + (bias ? bias[n] : 0.f);
     }
   }
@@ -104,13 +107,13 @@ void block(const QuantizedActivations& acts, int row_begin, int row_end, const W
 
 }  // namespace
 
-void quant_linear_block(const QuantizedActivations& acts, int row_begin, int row_end, const WeightMatrix& w, int col_begin,
-                        int col_end, const float* bias, float* y, int y_stride) {
+void quant_linear_block(const QuantizedActivations& acts, int row_begin, int row_end, const WeightMatrix& w,
+                        int col_begin, int col_end, const float* bias, float* y, int y_stride) {
   switch (w.format) {
-    case WeightFormat::Q8_0: block<WeightFormat::Q8_0>(acts, row_begin, row_end, w, col_begin, col_end, bias, y, y_stride); break;
-    case WeightFormat::Q4_0: block<WeightFormat::Q4_0>(acts, row_begin, row_end, w, col_begin, col_end, bias, y, y_stride); break;
-    case WeightFormat::Q4_K: block<WeightFormat::Q4_K>(acts, row_begin, row_end, w, col_begin, col_end, bias, y, y_stride); break;
-    case WeightFormat::Q6_K: block<WeightFormat::Q6_K>(acts, row_begin, row_end, w, col_begin, col_end, bias, y, y_stride); break;
+    case WeightFormat::Q8_0: block32<WeightFormat::Q8_0>(acts.blocks, row_begin, row_end, w, col_begin, col_end, bias, y, y_stride); break;
+    case WeightFormat::Q4_0: block32<WeightFormat::Q4_0>(acts.blocks, row_begin, row_end, w, col_begin, col_end, bias, y, y_stride); break;
+    case WeightFormat::Q4_K: block256<WeightFormat::Q4_K>(acts.supers, row_begin, row_end, w, col_begin, col_end, bias, y, y_stride); break;
+    case WeightFormat::Q6_K: block256<WeightFormat::Q6_K>(acts.supers, row_begin, row_end, w, col_begin, col_end, bias, y, y_stride); break;
     default: break;
   }
 }
