@@ -28,7 +28,7 @@ template <WeightFormat F>
 using Block32 = std::conditional_t<F == WeightFormat::Q8_0, BlockQ8_0, BlockQ4_0>;
 
 // The codes of block b of a stored row: Q8_0 signed; Q4_0 unsigned 0..15 (its offset of 8 is taken back through the
-// activation sum, see add_block8).
+// activation sum, see tile_group).
 template <WeightFormat F>
 inline __m256i block_codes(const uint8_t* row, int b) {
   const Block32<F>& block = reinterpret_cast<const Block32<F>*>(row)[b];
@@ -46,13 +46,6 @@ inline __m256i block_magnitudes(__m256i codes) {
   return F == WeightFormat::Q8_0 ? _mm256_sign_epi8(codes, codes) : codes;
 }
 
-// The fp32 scales of block b of 8 stored rows, lane j from rows[j].
-template <WeightFormat F>
-inline __m256 block_scales8(const uint8_t* const* rows, int b) {
-  auto d = [&](int j) { return static_cast<short>(reinterpret_cast<const Block32<F>*>(rows[j])[b].d); };
-  return _mm256_cvtph_ps(_mm_setr_epi16(d(0), d(1), d(2), d(3), d(4), d(5), d(6), d(7)));
-}
-
 // The exact int32 products of one block with 32 activation codes, in 8 lanes.
 template <WeightFormat F>
 inline __m256i block_dot(__m256i magnitudes, __m256i codes, __m256i acts) {
@@ -60,44 +53,75 @@ inline __m256i block_dot(__m256i magnitudes, __m256i codes, __m256i acts) {
   return _mm256_madd_epi16(_mm256_maddubs_epi16(magnitudes, signed_acts), ones16());
 }
 
-// acc + one block's term of 8 outputs: dots = their exact integer dot products (lane j = output j), then one fp32
-// multiply-add per output. The one place this arithmetic is written, for the decode and packed kernels alike.
+// A weight row as tile_group reads it: codes(b), magnitudes(b) and the fp32 scales of blocks b..b+7 (stored blocks for
+// decode, an unpacked panel for prefill).
 template <WeightFormat F>
-inline __m256 add_block8(__m256 acc, __m256i dots, __m256 w_scales, const ActivationBlock& a) {
-  if constexpr (F == WeightFormat::Q4_0) dots = _mm256_sub_epi32(dots, _mm256_set1_epi32(8 * a.sum));
-  return _mm256_fmadd_ps(_mm256_cvtepi32_ps(dots), _mm256_mul_ps(w_scales, _mm256_set1_ps(a.d)), acc);
-}
+struct StoredRow {
+  const uint8_t* row;
+  __m256i codes(int b) const { return block_codes<F>(row, b); }
+  __m256i magnitudes(int b) const { return block_magnitudes<F>(codes(b)); }
+  __m256 scales8(int b) const {
+    auto d = [&](int l) { return static_cast<short>(reinterpret_cast<const Block32<F>*>(row)[b + l].d); };
+    return _mm256_cvtph_ps(_mm_setr_epi16(d(0), d(1), d(2), d(3), d(4), d(5), d(6), d(7)));
+  }
+};
 
-// acc[i] (lane j) += rows[i] . column j of w over all blocks, for MR activation rows x 8 weight columns. Columns gives
-// codes(j, b), magnitudes(j, b) and scales(b) (stored rows for decode, an unpacked panel for prefill); each block's 8 x 8
-// int32 lane sums are reduced to one exact sum per output by a horizontal-add tree, so every output is one fp32 chain
-// over its blocks in K order, whichever kernel and tile computes it.
-template <WeightFormat F, int MR, typename Columns>
-inline void tile8(const Columns& w, int num_blocks, const ActivationBlock* const* rows, __m256* acc) {
-  for (int b = 0; b < num_blocks; ++b) {
-    __m256i acts[MR], quads[MR][2];
-    #pragma GCC unroll 4
-    for (int i = 0; i < MR; ++i) acts[i] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(rows[i][b].q));
+// MR activation rows as tile_group reads them: the codes of each block, and (padded to whole groups of 8 blocks with
+// zeros) the blocks' scales and integer sums in order.
+struct ActivationRows {
+  const ActivationBlock* blocks[4];
+  const float* scales[4];
+  const int32_t* sums[4];
+};
+
+// acc[i * NR + j] + the terms of blocks b..b+7 of weight row w[j] for activation row i (MR x NR outputs), lane l
+// for block b + l: each block's 8 x int32 products reduced to its exact sum by a horizontal-add tree, then one fp32
+// multiply-add per block (Q4_0's offset 8 taken back in int32 first). So every output is 8 fp32 chains (blocks l,
+// l + 8, ... in K order) and a horizontal_sum, however it is tiled: the one place this arithmetic is written, for the
+// decode and packed kernels alike.
+template <WeightFormat F, int MR, int NR, typename Row>
+inline void tile_group(const Row* w, int b, const ActivationRows& a, __m256* acc) {
+  __m256i quads[MR][NR][2];
+  #pragma GCC unroll 2
+  for (int half = 0; half < 2; ++half) {
+    __m256i pairs[MR][NR][2];
     #pragma GCC unroll 2
-    for (int half = 0; half < 2; ++half) {
-      __m256i pairs[MR][2];
+    for (int p = 0; p < 2; ++p) {
+      const int l = 4 * half + 2 * p;
+      __m256i c0[NR], c1[NR], m0[NR], m1[NR];
       #pragma GCC unroll 2
-      for (int p = 0; p < 2; ++p) {
-        const int j = 4 * half + 2 * p;
-        const __m256i c0 = w.codes(j, b), c1 = w.codes(j + 1, b), m0 = w.magnitudes(j, b), m1 = w.magnitudes(j + 1, b);
-        #pragma GCC unroll 4
-        for (int i = 0; i < MR; ++i) pairs[i][p] = _mm256_hadd_epi32(block_dot<F>(m0, c0, acts[i]), block_dot<F>(m1, c1, acts[i]));
+      for (int j = 0; j < NR; ++j) {
+        c0[j] = w[j].codes(b + l), c1[j] = w[j].codes(b + l + 1);
+        m0[j] = w[j].magnitudes(b + l), m1[j] = w[j].magnitudes(b + l + 1);
       }
-      // Lanes: the sums of columns 4 half + 0..3 over their low 128 bits, then over their high 128 bits.
       #pragma GCC unroll 4
-      for (int i = 0; i < MR; ++i) quads[i][half] = _mm256_hadd_epi32(pairs[i][0], pairs[i][1]);
+      for (int i = 0; i < MR; ++i) {
+        const __m256i a0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.blocks[i][b + l].q));
+        const __m256i a1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.blocks[i][b + l + 1].q));
+        #pragma GCC unroll 2
+        for (int j = 0; j < NR; ++j) pairs[i][j][p] = _mm256_hadd_epi32(block_dot<F>(m0[j], c0[j], a0), block_dot<F>(m1[j], c1[j], a1));
+      }
     }
-    const __m256 scales = w.scales(b);
+    // Lanes: the sums of blocks 4 half + 0..3 over their low 128 bits, then over their high 128 bits.
     #pragma GCC unroll 4
-    for (int i = 0; i < MR; ++i) {
-      const __m256i dots = _mm256_add_epi32(_mm256_permute2x128_si256(quads[i][0], quads[i][1], 0x20),
-                                            _mm256_permute2x128_si256(quads[i][0], quads[i][1], 0x31));
-      acc[i] = add_block8<F>(acc[i], dots, scales, rows[i][b]);
+    for (int i = 0; i < MR; ++i)
+      #pragma GCC unroll 2
+      for (int j = 0; j < NR; ++j) quads[i][j][half] = _mm256_hadd_epi32(pairs[i][j][0], pairs[i][j][1]);
+  }
+  __m256 w_scales[NR];
+  #pragma GCC unroll 2
+  for (int j = 0; j < NR; ++j) w_scales[j] = w[j].scales8(b);
+  #pragma GCC unroll 4
+  for (int i = 0; i < MR; ++i) {
+    const __m256 a_scales = _mm256_loadu_ps(a.scales[i] + b);
+    #pragma GCC unroll 2
+    for (int j = 0; j < NR; ++j) {
+      __m256i dots = _mm256_add_epi32(_mm256_permute2x128_si256(quads[i][j][0], quads[i][j][1], 0x20),
+                                      _mm256_permute2x128_si256(quads[i][j][0], quads[i][j][1], 0x31));
+      if constexpr (F == WeightFormat::Q4_0) {
+        dots = _mm256_sub_epi32(dots, _mm256_slli_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.sums[i] + b)), 3));
+      }
+      acc[i * NR + j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dots), _mm256_mul_ps(w_scales[j], a_scales), acc[i * NR + j]);
     }
   }
 }

@@ -58,10 +58,15 @@ struct ActivationSuperBlock {
 };
 
 // A matrix's input rows rounded to 8 bits: per 32 values for Q8_0 / Q4_0, per 256 for Q4_K / Q6_K (null where no
-// part of the matrix is in such a format). Row m starts at blocks + m * cols / 32 and supers + m * cols / 256.
+// part of the matrix is in such a format). Row m starts at blocks + m * cols / 32 and supers + m * cols / 256; the
+// blocks are followed by 8 more (any codes) so that a kernel may read a whole last group of 8. The blocks' scales and
+// sums also lie in order at block_scales / block_sums + m * padded_blocks (cols / 32 rounded up to 8, zeros after).
 struct QuantizedActivations {
   const ActivationBlock* blocks;
   const ActivationSuperBlock* supers;
+  const float* block_scales;
+  const int32_t* block_sums;
+  int padded_blocks;
 };
 
 bool is_quantized(WeightFormat format);

@@ -142,21 +142,35 @@ void linear_quantized(ThreadPool& pool, const float* x, int num_rows, const Weig
   const size_t num_blocks = need_blocks ? w.cols / kQuantBlock : 0, num_supers = need_supers ? w.cols / kSuperBlock : 0;
   // The calling thread's buffers, reused across layers and steps (linear() is never re-entered).
   // (Workers see their own thread_local, so the lambdas below use these pointers, never the vectors.)
+  const size_t padded_blocks = (num_blocks + 7) / 8 * 8;
   thread_local std::vector<ActivationBlock> block_buffer;
   thread_local std::vector<ActivationSuperBlock> super_buffer;
-  block_buffer.resize(num_rows * num_blocks);
+  thread_local std::vector<float> scale_buffer;
+  thread_local std::vector<int32_t> sum_buffer;
+  block_buffer.resize(num_rows * num_blocks + 8);
   super_buffer.resize(num_rows * num_supers);
+  scale_buffer.assign(num_rows * padded_blocks, 0.f);
+  sum_buffer.assign(num_rows * padded_blocks, 0);
   ActivationBlock* blocks = block_buffer.data();
   ActivationSuperBlock* supers = super_buffer.data();
+  float* block_scales = scale_buffer.data();
+  int32_t* block_sums = sum_buffer.data();
   const bool vector = avx2_enabled();
   for_row_ranges(pool, num_rows, static_cast<size_t>(w.cols) * 4, [&](int begin, int end) {
     for (int m = begin; m < end; ++m) {
       const float* row = x + static_cast<size_t>(m) * w.cols;
-      if (need_blocks) round_row(vector, row, blocks + m * num_blocks, w.cols);
+      if (need_blocks) {
+        ActivationBlock* row_blocks = blocks + m * num_blocks;
+        round_row(vector, row, row_blocks, w.cols);
+        for (size_t b = 0; b < num_blocks; ++b) {
+          block_scales[m * padded_blocks + b] = row_blocks[b].d;
+          block_sums[m * padded_blocks + b] = row_blocks[b].sum;
+        }
+      }
       if (need_supers) round_row(vector, row, supers + m * num_supers, w.cols);
     }
   });
-  const QuantizedActivations acts{blocks, supers};
+  const QuantizedActivations acts{blocks, supers, block_scales, block_sums, static_cast<int>(padded_blocks)};
   if (vector && num_rows >= avx2::kQuantPackedMinRows) {
     // Many rows: each task unpacks its column chunk once and runs every row of its row block over it.
     // A chunk that straddles two parts of a stacked matrix runs as two smaller chunks; each output's sum is the same.

@@ -1,11 +1,12 @@
 // AVX2 integer dot products of quantized weight rows, read as stored, with 8-bit activation blocks (the kernel for
-// few rows: decode). Q8_0 / Q4_0: 8 weight rows at a time, each block's exact int32 dot products reduced to one sum
-// per output and scaled in fp32 (tile8); Q4_K / Q6_K: per output, each 256-value super-block summed in int32 over its
-// integer sub-block scales and scaled in fp32 once (add_super). Up to four activation rows share each unpacked
-// weight block, and every output is summed in the same order however many rows run with it.
+// few rows: decode). Q8_0 / Q4_0: per group of 8 blocks, each block's exact int32 dot product scaled in fp32
+// (tile_group); Q4_K / Q6_K: each 256-value super-block summed in int32 over its integer sub-block scales and scaled
+// in fp32 once (add_super). Up to four activation rows share each unpacked weight block, and every output is summed
+// in the same order however many rows run with it.
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cstring>
 #include <type_traits>
 
 #include "quant_blocks_avx2.h"
@@ -20,22 +21,21 @@ namespace {
 
 constexpr int kTileRows = 4;
 
-// tile8's Columns over 8 stored weight rows.
-template <WeightFormat F>
-struct StoredColumns {
-  const uint8_t* rows[8];
-  __m256i codes(int j, int b) const { return block_codes<F>(rows[j], b); }
-  __m256i magnitudes(int j, int b) const { return block_magnitudes<F>(codes(j, b)); }
-  __m256 scales(int b) const { return block_scales8<F>(rows, b); }
-};
-
-// out[i * 8 + j] = w_row[j] . act_rows[i] for MR activation rows.
+// out[i] = w_row . activation row i for MR rows, over whole groups of 8 blocks (tile_group). A row whose blocks do
+// not fill its last group is first copied into row_copy, zero-padded (its codes and scales then add exact zeros).
 template <WeightFormat F, int MR>
-void dot_rows(const StoredColumns<F>& columns, int num_blocks, const ActivationBlock* const* act_rows, float* out) {
+void dot_rows(const uint8_t* w_row, int num_blocks, const ActivationRows& acts, uint8_t* row_copy, float* out) {
+  const int padded = (num_blocks + 7) / 8 * 8;
+  if (padded != num_blocks) {
+    std::memset(row_copy, 0, padded * sizeof(Block32<F>));
+    std::memcpy(row_copy, w_row, num_blocks * sizeof(Block32<F>));
+    w_row = row_copy;
+  }
   __m256 acc[MR];
   for (int i = 0; i < MR; ++i) acc[i] = _mm256_setzero_ps();
-  tile8<F, MR>(columns, num_blocks, act_rows, acc);
-  for (int i = 0; i < MR; ++i) _mm256_storeu_ps(out + 8 * i, acc[i]);
+  const StoredRow<F> row{w_row};
+  for (int b = 0; b < padded; b += 8) tile_group<F, MR, 1>(&row, b, acts, acc);
+  for (int i = 0; i < MR; ++i) out[i] = horizontal_sum(acc[i]);
 }
 
 // out[i] = w_row . act_rows[i] for MR activation rows against 256-value activation blocks: per super-block an int32
@@ -68,22 +68,24 @@ inline void with_rows(int rows, Dot&& dot) {
 }
 
 template <WeightFormat F>
-void block32(const ActivationBlock* acts, int row_begin, int row_end, const WeightMatrix& w, int col_begin, int col_end,
-             const float* bias, float* y, int y_stride) {
+void block32(const QuantizedActivations& acts, int row_begin, int row_end, const WeightMatrix& w, int col_begin,
+             int col_end, const float* bias, float* y, int y_stride) {
   const int num_blocks = w.cols / kQuantBlock;
+  static thread_local Scratch copy_scratch;
+  auto* row_copy = reinterpret_cast<uint8_t*>(copy_scratch.floats(static_cast<size_t>(num_blocks + 8) * sizeof(Block32<F>) / 4 + 1));
   for (int m = row_begin; m < row_end; m += kTileRows) {
     const int rows = std::min(kTileRows, row_end - m);
-    const ActivationBlock* act_rows[kTileRows];
-    for (int i = 0; i < rows; ++i) act_rows[i] = acts + static_cast<size_t>(m + i) * num_blocks;
-    for (int n = col_begin; n < col_end; n += 8) {
-      const int count = std::min(8, col_end - n);
-      StoredColumns<F> columns;
-      // A last group of fewer than 8 columns repeats its last one; those lanes are dropped.
-      for (int j = 0; j < 8; ++j) columns.rows[j] = static_cast<const uint8_t*>(w.row_ptr(n + std::min(j, count - 1)));
-      float out[kTileRows * 8];
-      with_rows(rows, [&](auto mr) { dot_rows<F, decltype(mr)::value>(columns, num_blocks, act_rows, out); });
-      for (int i = 0; i < rows; ++i)
-        for (int j = 0; j < count; ++j) y[static_cast<size_t>(m + i) * y_stride + n + j] = out[8 * i + j] + (bias ? bias[n + j] : 0.f);
+    ActivationRows act_rows{};
+    for (int i = 0; i < rows; ++i) {
+      act_rows.blocks[i] = acts.blocks + static_cast<size_t>(m + i) * num_blocks;
+      act_rows.scales[i] = acts.block_scales + static_cast<size_t>(m + i) * acts.padded_blocks;
+      act_rows.sums[i] = acts.block_sums + static_cast<size_t>(m + i) * acts.padded_blocks;
+    }
+    for (int n = col_begin; n < col_end; ++n) {
+      const auto* w_row = static_cast<const uint8_t*>(w.row_ptr(n));
+      float out[kTileRows];
+      with_rows(rows, [&](auto mr) { dot_rows<F, decltype(mr)::value>(w_row, num_blocks, act_rows, row_copy, out); });
+      for (int i = 0; i < rows; ++i) y[static_cast<size_t>(m + i) * y_stride + n] = out[i] + (bias ? bias[n] : 0.f);
     }
   }
 }
@@ -110,8 +112,8 @@ void block256(const ActivationSuperBlock* acts, int row_begin, int row_end, cons
 void quant_linear_block(const QuantizedActivations& acts, int row_begin, int row_end, const WeightMatrix& w,
                         int col_begin, int col_end, const float* bias, float* y, int y_stride) {
   switch (w.format) {
-    case WeightFormat::Q8_0: block32<WeightFormat::Q8_0>(acts.blocks, row_begin, row_end, w, col_begin, col_end, bias, y, y_stride); break;
-    case WeightFormat::Q4_0: block32<WeightFormat::Q4_0>(acts.blocks, row_begin, row_end, w, col_begin, col_end, bias, y, y_stride); break;
+    case WeightFormat::Q8_0: block32<WeightFormat::Q8_0>(acts, row_begin, row_end, w, col_begin, col_end, bias, y, y_stride); break;
+    case WeightFormat::Q4_0: block32<WeightFormat::Q4_0>(acts, row_begin, row_end, w, col_begin, col_end, bias, y, y_stride); break;
     case WeightFormat::Q4_K: block256<WeightFormat::Q4_K>(acts.supers, row_begin, row_end, w, col_begin, col_end, bias, y, y_stride); break;
     case WeightFormat::Q6_K: block256<WeightFormat::Q6_K>(acts.supers, row_begin, row_end, w, col_begin, col_end, bias, y, y_stride); break;
     default: break;
