@@ -1,7 +1,7 @@
-// AVX2 unpacking of ggml weight blocks into int8 codes plus their scales, in row order: the one decoder shared by
-// the dot-product kernels (quant_linear_avx2.cpp) and the packed-panel kernel (quant_packed_avx2.cpp), so both see
-// the same codes and scales, and (K-quants) the one place a super-block's integer sum becomes fp32. Include only
-// from *_avx2.cpp files.
+// AVX2 unpacking of ggml weight blocks into int8 codes plus their scales, and the fp32 arithmetic of every output
+// (tile_group, add_super): shared by the dot-product kernel (quant_linear_avx2.cpp) and the packed-panel kernels
+// (quant_packed_avx2.cpp, quant_packed_k_avx2.cpp), so all see the same codes and scales and sum each output in the
+// same order. Include only from *_avx2.cpp files.
 #pragma once
 #include <immintrin.h>
 
@@ -22,7 +22,7 @@ inline __m256i ones16() { return _mm256_set1_epi16(1); }
 inline __m256i low_nibbles(__m256i v) { return _mm256_and_si256(v, _mm256_set1_epi8(0x0F)); }
 inline __m256i high_nibbles(__m256i v) { return _mm256_and_si256(_mm256_srli_epi16(v, 4), _mm256_set1_epi8(0x0F)); }
 
-// ---- Q8_0 / Q4_0: one fp32 step per 32-value block, 8 outputs per vector ----
+// ---- Q8_0 / Q4_0: one fp32 step per 32-value block, 8 blocks per vector ----
 
 template <WeightFormat F>
 using Block32 = std::conditional_t<F == WeightFormat::Q8_0, BlockQ8_0, BlockQ4_0>;
