@@ -16,6 +16,8 @@ bool is_quantized(WeightFormat format) {
          format == WeightFormat::Q6_K;
 }
 
+bool is_k_quant(WeightFormat format) { return format == WeightFormat::Q4_K || format == WeightFormat::Q6_K; }
+
 int format_block_values(WeightFormat format) {
   switch (format) {
     case WeightFormat::Q8_0:
@@ -218,20 +220,34 @@ void dequantize_row(WeightFormat format, const void* in, float* out, int n) {
   }
 }
 
+namespace {
+// n values to d = max|x| / 127 and q = round(x / d) in [-127, 127].
+float round_to_int8(const float* x, int8_t* q, int n) {
+  float amax = 0;
+  for (int i = 0; i < n; ++i) amax = std::max(amax, std::fabs(x[i]));
+  const float d = amax / 127.f;
+  const float id = d > 0 ? 1.f / d : 0.f;
+  for (int i = 0; i < n; ++i) q[i] = static_cast<int8_t>(clamp_round(x[i] * id, -127, 127));
+  return d;
+}
+}  // namespace
+
 void quantize_activations(const float* x, ActivationBlock* out, int n) {
   for (int b = 0; b < n / kQuantBlock; ++b) {
-    const float* v = x + kQuantBlock * b;
-    float amax = 0;
-    for (int i = 0; i < kQuantBlock; ++i) amax = std::max(amax, std::fabs(v[i]));
-    const float d = amax / 127.f;
-    const float id = d > 0 ? 1.f / d : 0.f;
-    int32_t sum = 0;
-    for (int i = 0; i < kQuantBlock; ++i) {
-      out[b].q[i] = static_cast<int8_t>(clamp_round(v[i] * id, -127, 127));
-      sum += out[b].q[i];
+    out[b].d = round_to_int8(x + kQuantBlock * b, out[b].q, kQuantBlock);
+    out[b].sum = 0;
+    for (int i = 0; i < kQuantBlock; ++i) out[b].sum += out[b].q[i];
+  }
+}
+
+void quantize_activations(const float* x, ActivationSuperBlock* out, int n) {
+  for (int b = 0; b < n / kSuperBlock; ++b) {
+    out[b].d = round_to_int8(x + kSuperBlock * b, out[b].q, kSuperBlock);
+    for (int g = 0; g < 16; ++g) {
+      int sum = 0;
+      for (int i = 0; i < 16; ++i) sum += out[b].q[16 * g + i];
+      out[b].sums[g] = static_cast<int16_t>(sum);
     }
-    out[b].d = d;
-    out[b].d_sum = d * static_cast<float>(sum);
   }
 }
 

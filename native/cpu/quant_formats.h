@@ -42,14 +42,36 @@ struct BlockQ6_K {
 static_assert(sizeof(BlockQ8_0) == 34 && sizeof(BlockQ4_0) == 18, "ggml block sizes");
 static_assert(sizeof(BlockQ4_K) == 144 && sizeof(BlockQ6_K) == 210, "ggml block sizes");
 
-// One activation block: x ~= d * q, with d * sum(q) (the sum of the block, for Q4_K's min).
+// One activation block: x ~= d * q, with sum(q) (for Q4_0's offset of 8).
 struct ActivationBlock {
   float d;
-  float d_sum;
+  int32_t sum;
   int8_t q[32];
 };
 
+// One 256-value activation block for the K-quant kernels (Q4_K, Q6_K): x ~= d * q, with the integer sum of each 16
+// codes, so that Q4_K's mins and Q6_K's offset of 32 are integer terms and a whole super-block sums in int32.
+struct ActivationSuperBlock {
+  float d;
+  int16_t sums[16];
+  int8_t q[256];
+};
+
+// A matrix's input rows rounded to 8 bits: per 32 values for Q8_0 / Q4_0, per 256 for Q4_K / Q6_K (null where no
+// part of the matrix is in such a format). Row m starts at blocks + m * cols / 32 and supers + m * cols / 256; the
+// blocks are followed by 8 more (any codes) so that a kernel may read a whole last group of 8. The blocks' scales and
+// sums also lie in order at block_scales / block_sums + m * padded_blocks (cols / 32 rounded up to 8, zeros after).
+struct QuantizedActivations {
+  const ActivationBlock* blocks;
+  const ActivationSuperBlock* supers;
+  const float* block_scales;
+  const int32_t* block_sums;
+  int padded_blocks;
+};
+
 bool is_quantized(WeightFormat format);
+// Q4_K and Q6_K: 256-value super-blocks, multiplied with ActivationSuperBlocks.
+bool is_k_quant(WeightFormat format);
 // Values per block (1 for the float formats) and bytes per block.
 int format_block_values(WeightFormat format);
 size_t format_block_bytes(WeightFormat format);
@@ -75,8 +97,9 @@ inline void q4_k_scale_min(const uint8_t* scales, int j, int* scale, int* min) {
 void quantize_row(WeightFormat format, const float* x, void* out, int n);
 void dequantize_row(WeightFormat format, const void* in, float* out, int n);
 
-// One row of n activations (a multiple of 32) to 8-bit blocks: d = max|x| / 127, q = round(x / d).
+// One row of n activations (a multiple of 32, resp. 256) to 8-bit blocks: d = max|x| / 127, q = round(x / d).
 void quantize_activations(const float* x, ActivationBlock* out, int n);
+void quantize_activations(const float* x, ActivationSuperBlock* out, int n);
 
 }  // namespace cpu
 }  // namespace pagedllm

@@ -1,5 +1,6 @@
-// Linear layers over block-quantized weights: activations quantized per 32 values to 8 bits, integer dot products
-// per block, one fp32 accumulation order per output whatever the batch (so results are batch invariant).
+// Linear layers over block-quantized weights: activations quantized to 8 bits per 32 values (per 256 for K-quants),
+// integer dot products per block, one fp32 accumulation order per output whatever the batch (so results are batch
+// invariant).
 #pragma once
 
 #include <vector>
@@ -19,10 +20,13 @@ void linear_quantized(ThreadPool& pool, const float* x, int num_rows, const Weig
 WeightMatrix stack_quantized(std::vector<WeightMatrix> parts);
 
 namespace avx2 {
-// Outputs rows [row_begin, row_end) x columns [col_begin, col_end) into y[m * y_stride + n]; acts holds w.cols / 32
-// blocks per row.
-void quant_linear_block(const ActivationBlock* acts, int row_begin, int row_end, const WeightMatrix& w, int col_begin,
+// Outputs rows [row_begin, row_end) x columns [col_begin, col_end) into y[m * y_stride + n], from the activations
+// w's format takes.
+void quant_linear_block(const QuantizedActivations& acts, int row_begin, int row_end, const WeightMatrix& w, int col_begin,
                         int col_end, const float* bias, float* y, int y_stride);
+// quantize_activations (quant_formats.h), the same values with AVX2.
+void quantize_activations(const float* x, ActivationBlock* out, int n);
+void quantize_activations(const float* x, ActivationSuperBlock* out, int n);
 }  // namespace avx2
 
 }  // namespace cpu

@@ -13,14 +13,18 @@ namespace avx2 {
 // reads the stored blocks directly (decode) and measured as fast for q8_0 at 8 rows. Both give bit-identical
 // outputs, so the switch never shows.
 constexpr int kQuantPackedMinRows = 16;
-// Output columns per task (a multiple of the 2-column register tile): the chunk's panel stays in L2.
+// Output columns per task (a multiple of the 8-column groups of tile8, and of the K-quant 2-column tile): the chunk's
+// panel stays in L2.
 constexpr int kQuantPackedChunk = 48;
 
 // Outputs rows [row_begin, row_end) x columns [col_begin, col_end) (at most kQuantPackedChunk columns) into
-// y[m * y_stride + n]; acts holds w.cols / 32 blocks per row. Same result, bit for bit, as quant_linear_block over the
-// same rows and columns.
-void quant_packed_block(const ActivationBlock* acts, int row_begin, int row_end, const WeightMatrix& w, int col_begin,
-                        int col_end, const float* bias, float* y, int y_stride);
+// y[m * y_stride + n], from the activations w's format takes. Same result, bit for bit, as quant_linear_block over
+// the same rows and columns.
+void quant_packed_block(const QuantizedActivations& acts, int row_begin, int row_end, const WeightMatrix& w,
+                        int col_begin, int col_end, const float* bias, float* y, int y_stride);
+// The Q4_K / Q6_K half of it (quant_packed_k_avx2.cpp); acts holds w.cols / 256 blocks per row.
+void quant_packed_super_block(const ActivationSuperBlock* acts, int row_begin, int row_end, const WeightMatrix& w,
+                              int col_begin, int col_end, const float* bias, float* y, int y_stride);
 
 }  // namespace avx2
 }  // namespace cpu

@@ -86,15 +86,18 @@ export function dequantizeReference(format: QuantizedFormat, raw: Uint8Array, ro
   return out
 }
 
-/** The 8-bit activation rounding of the integer kernels: per 32 values d = max|x| / 127, q = round-half-even(x * (1 / d)), back to d * q. */
-export function roundActivationsReference(x: Float32Array): Float32Array {
+/**
+ * The 8-bit activation rounding of the integer kernels: per `blockSize` values (32 for Q8_0 / Q4_0, 256 for the
+ * K-quants) d = max|x| / 127, q = round-half-even(x * (1 / d)), back to d * q.
+ */
+export function roundActivationsReference(x: Float32Array, blockSize: 32 | 256): Float32Array {
   const out = new Float32Array(x.length)
-  for (let b = 0; b < x.length; b += 32) {
+  for (let b = 0; b < x.length; b += blockSize) {
     let amax = 0
-    for (let i = b; i < b + 32; i++) amax = Math.max(amax, Math.abs(x[i]))
+    for (let i = b; i < b + blockSize; i++) amax = Math.max(amax, Math.abs(x[i]))
     const d = f32(amax / 127)
     const inverse = d > 0 ? f32(1 / d) : 0
-    for (let i = b; i < b + 32; i++) {
+    for (let i = b; i < b + blockSize; i++) {
       const scaled = f32(x[i] * inverse)
       const floor = Math.floor(scaled)
       const diff = scaled - floor
