@@ -9,6 +9,7 @@
 #include <cstring>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "kernels.h"
@@ -82,9 +83,46 @@ int sweep(WeightFormat format, int threads, int cols) {
   return 0;
 }
 
+// The pool's hand-off: parallel_for over one task per thread, each task ~1 us of work, back to back and with gaps
+// that let the workers fall asleep (checks every task ran once; a lost wake-up would hang here).
+int pool_check(int threads) {
+  ThreadPool pool(threads);
+  std::vector<int> hits(pool.size());
+  auto work = [&](int task) {
+    volatile double sink = 0;
+    for (int i = 0; i < 300; ++i) sink = sink + i * 0.5;
+    ++hits[task];
+  };
+  for (int gap_us : {0, 50, 150, 400}) {
+    std::vector<double> times;
+    for (int i = 0; i < (gap_us ? 3000 : 30000); ++i) {
+      if (gap_us) std::this_thread::sleep_for(std::chrono::microseconds(gap_us));
+      if (i % 1000 == 0) pool.wake();
+      const double start = now_us();
+      pool.parallel_for(pool.size(), work);
+      times.push_back(now_us() - start);
+    }
+    std::sort(times.begin(), times.end());
+    std::printf("gap %3d us: parallel_for median %.2f us, p90 %.2f us\n", gap_us, times[times.size() / 2], times[times.size() * 9 / 10]);
+  }
+  for (int h : hits) {
+    if (h != hits[0]) return std::printf("task counts differ\n"), 1;
+  }
+  // Pools started and stopped while workers spin, sleep or are being woken.
+  for (int i = 0; i < 300; ++i) {
+    ThreadPool short_lived(threads + i % 3);
+    if (i % 2) std::this_thread::sleep_for(std::chrono::microseconds(i % 7 * 40));
+    if (i % 3 == 0) short_lived.wake();
+    short_lived.parallel_for(5, [](int) {});
+  }
+  std::printf("pool start/stop cycles done\n");
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc > 1 && std::string(argv[1]) == "pool") return pool_check(argc > 2 ? std::atoi(argv[2]) : 2);
   if (argc > 1 && std::string(argv[1]) == "sweep") {
     return sweep(parse_format(argc > 2 ? argv[2] : "f16"), argc > 3 ? std::atoi(argv[3]) : 2, argc > 4 ? std::atoi(argv[4]) : 512);
   }
