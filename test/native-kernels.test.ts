@@ -268,6 +268,20 @@ for (const path of PATHS) {
   })
 }
 
+describe('huge-page buffers', () => {
+  it('start zeroed and never overlap, small ones (shared slabs) and large alike', () => {
+    // Under 2 MB a buffer is cut from a shared slab; 20 of 1.9 MB run past the first slab into the next.
+    const lengths = [1, 3, 1000, 100_000, 262_144, 600_000, ...Array.from({length: 20}, () => 475_000), 7]
+    const arrays = lengths.map((length) => ops.hugeFloat32Array(length))
+    arrays.forEach((array, i) => {
+      assert.equal(array.length, lengths[i])
+      assert.ok(array.every((v) => v === 0), `buffer ${i} starts zeroed`)
+      array.fill(i + 1)
+    })
+    arrays.forEach((array, i) => assert.ok(array.every((v) => v === i + 1), `buffer ${i} kept its own values`))
+  })
+})
+
 describe('weight conversion', () => {
   it('decodes F16 (normals, subnormals, inf, NaN) and BF16 bit patterns exactly', () => {
     const f16 = Uint16Array.from({length: 65536}, (_, i) => i)

@@ -1,5 +1,5 @@
-// Anonymous mappings aligned to 2 MB with MADV_HUGEPAGE (THP is often in "madvise" mode), whole huge pages only;
-// buffers under 2 MB are cut from shared slabs of huge pages. Pages stay untouched, so zero, until first use.
+// Anonymous mappings aligned to 2 MB with MADV_HUGEPAGE (THP is often in "madvise" mode); buffers under 2 MB are cut
+// from shared slabs of huge pages. Pages stay untouched, so zero, until first use.
 // Why slabs: a model's per-layer matrices are often under 2 MB (a hidden-512 model's are 0.25-1.7 MB), and on their
 // own 4 KB pages a decode step's GEMVs read them about a quarter slower than the same bytes in huge pages (TLB
 // misses every 4 KB of the stream; docs/PERFORMANCE.md).
@@ -20,10 +20,11 @@ namespace {
 constexpr size_t kHugePage = 2u << 20;
 constexpr size_t kSlabBytes = 16 * kHugePage;
 constexpr size_t kSlabAlign = 4096;
+constexpr size_t kRoundUpBelow = 32 * kHugePage;
 
 size_t round_up(size_t n, size_t to) { return (n + to - 1) / to * to; }
 
-// Maps `bytes` (a multiple of 2 MB) at a 2 MB boundary; returns the aligned start, sets the mapping to unmap later.
+// Maps `bytes` at a 2 MB boundary, advised for huge pages; returns the aligned start, sets the mapping to unmap later.
 void* map_huge_pages(size_t bytes, void** mapping, size_t* mapping_bytes) {
   *mapping_bytes = bytes + kHugePage;
   void* base = ::mmap(nullptr, *mapping_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -60,7 +61,9 @@ HugeBuffer::HugeBuffer(size_t bytes) {
   if (bytes == 0) return;
   size_ = bytes;
   if (bytes >= kHugePage) {
-    data_ = map_huge_pages(round_up(bytes, kHugePage), &mapping_, &mapping_bytes_);
+    // A last partial 2 MB is given a whole huge page too while it is a noticeable share of the buffer; in a big buffer
+    // (a large model's matrices and KV pools, many of them) it stays on 4 KB pages rather than cost up to 2 MB each.
+    data_ = map_huge_pages(bytes < kRoundUpBelow ? round_up(bytes, kHugePage) : bytes, &mapping_, &mapping_bytes_);
     return;
   }
   std::lock_guard<std::mutex> lock(slab_mutex);
