@@ -1,6 +1,7 @@
 // Per-op timing of one batch-1 decode step (the CPU backend's op sequence on random weights of the bench preset's
 // shape), to see where a step's time goes: bytes streamed by the GEMVs against fixed costs between them.
-// Build and run: scripts/decode-profile.sh [format] [threads] [context] (not part of the addon).
+// Build and run: scripts/decode-profile.sh [format] [threads] [context] [steps] (not part of the addon); also
+// `sweep FORMAT THREADS K` (GEMV rate against matrix size) and `pool THREADS` (hand-off cost, start/stop check).
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -57,8 +58,8 @@ double now_us() {
   return std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
-// GEMV time against matrix size: 8 copies of [rows x cols] (so each call reads from memory, as in a step), rows
-// swept; a straight line through (bytes, us) gives the fixed cost per call and the streaming rate.
+// GEMV time against matrix size: copies of [rows x cols] adding up to ~96 MB (so each call reads from memory, as in a
+// step), rows swept; a straight line through (bytes, us) gives the fixed cost per call and the streaming rate.
 int sweep(WeightFormat format, int threads, int cols) {
   ThreadPool pool(threads);
   std::mt19937 rng(2);
