@@ -98,7 +98,6 @@ int pool_check(int threads) {
     std::vector<double> times;
     for (int i = 0; i < (gap_us ? 3000 : 30000); ++i) {
       if (gap_us) std::this_thread::sleep_for(std::chrono::microseconds(gap_us));
-      if (i % 1000 == 0) pool.wake();
       const double start = now_us();
       pool.parallel_for(pool.size(), work);
       times.push_back(now_us() - start);
@@ -113,7 +112,6 @@ int pool_check(int threads) {
   for (int i = 0; i < 300; ++i) {
     ThreadPool short_lived(threads + i % 3);
     if (i % 2) std::this_thread::sleep_for(std::chrono::microseconds(i % 7 * 40));
-    if (i % 3 == 0) short_lived.wake();
     short_lived.parallel_for(5, [](int) {});
   }
   std::printf("pool start/stop cycles done\n");

@@ -76,7 +76,6 @@ class CpuBackend final : public Backend {
 
   void step(const BlockMoves& moves, const ForwardBatch& batch, float* logits_out, const SampleBatch* sampling,
             const SampleOutputs* sampled) override {
-    pool_.wake();  // a worker asleep since the last step wakes while this thread validates and embeds
     apply_moves(moves);
     if (batch.num_tokens == 0) return;
     if (!sampling) return forward(batch, logits_out);

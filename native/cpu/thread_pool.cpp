@@ -54,10 +54,6 @@ void ThreadPool::publish(Job* job) {
   }
 }
 
-void ThreadPool::wake() {
-  if (!workers_.empty() && sleepers_.load() > 0) publish(nullptr);
-}
-
 void ThreadPool::run_tasks(Job& job) {
   for (;;) {
     const int task = job.next_task.fetch_add(1, std::memory_order_relaxed);

@@ -23,10 +23,6 @@ class ThreadPool {
   // Runs fn(i) for i in [0, num_tasks); returns when all are done. One caller at a time.
   void parallel_for(int num_tasks, const std::function<void(int)>& fn);
 
-  // Wakes sleeping workers without a job, so they are spinning when the next parallel_for comes (a step calls it
-  // first thing: the wake-up then overlaps the step's serial start instead of its first GEMV).
-  void wake();
-
  private:
   struct Job {
     const std::function<void(int)>* fn = nullptr;
