@@ -125,7 +125,7 @@ void paged_attention(ThreadPool& pool, const float* query, int q_stride, const f
         item.kv_head_begin, item.kv_head_end, heads_per_kv, layout, scale, out, out_stride);
   };
   // A short decode context (batch 1, a few K/V blocks) is done sooner by this thread alone than split: measured at
-  // 64 tokens (128 KB of K/V per layer), one thread took 15-18 us per layer and two 26-48 (docs/PERFORMANCE.md).
+  // 64 tokens (128 KB of K/V per layer, from memory), one thread took 13-16 us and two 26-48 at best (docs/PERFORMANCE.md).
   size_t kv_bytes = 0;
   for (const WorkItem& item : items) {
     int last = 0;
