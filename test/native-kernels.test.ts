@@ -260,8 +260,27 @@ for (const path of PATHS) {
       checkPagedAttention(16, MANY_DECODES)
       checkPagedAttention(12, MANY_DECODES)
     })
+
+    it('pagedAttention over a long context (enough K/V to split over the pool)', () => {
+      useThisPath()
+      checkPagedAttention(64, LONG_DECODES, 200)
+    })
   })
 }
+
+describe('huge-page buffers', () => {
+  it('start zeroed and never overlap, small ones (shared slabs) and large alike', () => {
+    // Under 2 MB a buffer is cut from a shared slab; 20 of 1.9 MB run past the first slab into the next.
+    const lengths = [1, 3, 1000, 100_000, 262_144, 600_000, ...Array.from({length: 20}, () => 475_000), 7]
+    const arrays = lengths.map((length) => ops.hugeFloat32Array(length))
+    arrays.forEach((array, i) => {
+      assert.equal(array.length, lengths[i])
+      assert.ok(array.every((v) => v === 0), `buffer ${i} starts zeroed`)
+      array.fill(i + 1)
+    })
+    arrays.forEach((array, i) => assert.ok(array.every((v) => v === i + 1), `buffer ${i} kept its own values`))
+  })
+})
 
 describe('weight conversion', () => {
   it('decodes F16 (normals, subnormals, inf, NaN) and BF16 bit patterns exactly', () => {
@@ -348,12 +367,18 @@ const MANY_DECODES: AttentionSeq[] = Array.from({length: 12}, (_, i) => ({
   start: 3 * i + 2, rows: 1, blocks: Array.from({length: Math.floor((3 * i + 2) / 4) + 1}, (_, j) => (i * 11 + j * 3) % 40),
 }))
 
+/** Two decode rows 600 and 500 tokens in (about 1 MB of K/V at head_dim 64): the paged_attention call splits its items over the pool. */
+const LONG_DECODES: AttentionSeq[] = [
+  {start: 599, rows: 1, blocks: Array.from({length: 150}, (_, j) => (j * 7) % 200)},
+  {start: 499, rows: 1, blocks: Array.from({length: 125}, (_, j) => (j * 13 + 5) % 200)},
+]
+
 /**
  * Blocks are scattered through the pool (and may be shared between sequences, as prefix caching does). Each row
  * must equal causal attention over the same tokens laid out contiguously.
  */
-function checkPagedAttention(headDim: number, seqs: AttentionSeq[]): void {
-  const heads = 8, kvHeads = 2, blockSize = 4, numBlocks = 40, group = heads / kvHeads
+function checkPagedAttention(headDim: number, seqs: AttentionSeq[], numBlocks = 40): void {
+  const heads = 8, kvHeads = 2, blockSize = 4, group = heads / kvHeads
   const slotFloats = kvHeads * headDim
   const keyCache = randomArray(numBlocks * blockSize * slotFloats, 13), valueCache = randomArray(keyCache.length, 14)
   const maxBlocksPerSeq = Math.max(...seqs.map((s) => s.blocks.length))

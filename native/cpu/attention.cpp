@@ -14,6 +14,8 @@ namespace cpu {
 namespace {
 
 constexpr int kRowChunk = 16;
+// Below this much K/V to read in a call, the calling thread runs every work item itself.
+constexpr size_t kMinParallelKvBytes = 256 << 10;
 
 // Portable twin of avx2::attention_item: blockwise online softmax, fp32 state.
 void scalar_attention_item(const float* query, int q_stride, const float* key_cache, const float* value_cache,
@@ -115,13 +117,26 @@ void paged_attention(ThreadPool& pool, const float* query, int q_stride, const f
     }
   }
   const bool vector = avx2_enabled() && layout.head_dim % 8 == 0;
-  pool.parallel_for(static_cast<int>(items.size()), [&](int i) {
+  auto run_item = [&](int i) {
     const WorkItem& item = items[i];
     const int32_t* table = batch.block_tables + static_cast<size_t>(item.seq) * batch.max_blocks_per_seq;
     auto run = vector ? avx2::attention_item : scalar_attention_item;
     run(query, q_stride, key_cache, value_cache, batch.positions, table, item.row_begin, item.row_end,
         item.kv_head_begin, item.kv_head_end, heads_per_kv, layout, scale, out, out_stride);
-  });
+  };
+  // A short decode context (batch 1, a few K/V blocks) is done sooner by this thread alone than split: measured at
+  // 64 tokens (128 KB of K/V per layer, from memory), one thread took 13-16 us and two 26-48 at best (docs/PERFORMANCE.md).
+  size_t kv_bytes = 0;
+  for (const WorkItem& item : items) {
+    int last = 0;
+    for (int r = item.row_begin; r < item.row_end; ++r) last = std::max(last, static_cast<int>(batch.positions[r]));
+    kv_bytes += static_cast<size_t>(last + 1) * (item.kv_head_end - item.kv_head_begin) * layout.head_dim * 2 * sizeof(float);
+  }
+  if (kv_bytes < kMinParallelKvBytes) {
+    for (int i = 0; i < static_cast<int>(items.size()); ++i) run_item(i);
+    return;
+  }
+  pool.parallel_for(static_cast<int>(items.size()), run_item);
 }
 
 }  // namespace cpu

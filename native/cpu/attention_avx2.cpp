@@ -1,6 +1,6 @@
 // AVX2 PagedAttention work item: scores for a whole block at once (four keys per pass), one online-softmax
 // update per query and block (vector exp), the output accumulator held in registers across the block's tokens,
-// and the next block's K/V rows prefetched while this one computes: block tables scatter blocks through the
+// and the next blocks' K/V rows prefetched while this one computes: block tables scatter blocks through the
 // pool, so the hardware prefetcher cannot guess where the next one lies.
 // head_dim must be a multiple of 8.
 #include <immintrin.h>
@@ -74,6 +74,10 @@ inline void accumulate_values(float* acc, float correction, const float* p, cons
   }
 }
 
+// Blocks requested ahead of the one computing: one block of one head is only a few KB, so with a single block in
+// flight a short decode context (a few blocks per head, read once per step from memory) waited on each one in turn.
+constexpr int kPrefetchBlocks = 4;
+
 // Touches every cache line of one head's rows in a block so they arrive while the current block computes.
 inline void prefetch_block(const float* rows, size_t token_stride, int tokens, int head_dim) {
   for (int t = 0; t < tokens; ++t) {
@@ -105,13 +109,15 @@ void attention_item(const float* query, int q_stride, const float* key_cache, co
   auto head_rows = [&](const float* cache, int b, int h) {
     return cache + static_cast<size_t>(block_table[b]) * block_size * token_stride + static_cast<size_t>(h) * head_dim;
   };
-  for (int b = 0; b < num_blocks; ++b) {
-    if (b + 1 < num_blocks) {
-      for (int h = kv_head_begin; h < kv_head_end; ++h) {
-        prefetch_block(head_rows(key_cache, b + 1, h), token_stride, block_size, head_dim);
-        prefetch_block(head_rows(value_cache, b + 1, h), token_stride, block_size, head_dim);
-      }
+  auto prefetch = [&](int b) {
+    for (int h = kv_head_begin; h < kv_head_end; ++h) {
+      prefetch_block(head_rows(key_cache, b, h), token_stride, block_size, head_dim);
+      prefetch_block(head_rows(value_cache, b, h), token_stride, block_size, head_dim);
     }
+  };
+  for (int b = 0; b < std::min(num_blocks, kPrefetchBlocks); ++b) prefetch(b);
+  for (int b = 0; b < num_blocks; ++b) {
+    if (b + kPrefetchBlocks < num_blocks) prefetch(b + kPrefetchBlocks);
     for (int h = kv_head_begin; h < kv_head_end; ++h) {
       const float* keys = head_rows(key_cache, b, h);
       const float* values = head_rows(value_cache, b, h);

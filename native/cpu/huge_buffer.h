@@ -19,10 +19,13 @@ class HugeBuffer {
   void* data() const { return data_; }
   size_t size() const { return size_; }
 
+  struct Slab;
+
  private:
   void release();
   void* mapping_ = nullptr;
   size_t mapping_bytes_ = 0;
+  Slab* slab_ = nullptr;  // a buffer under 2 MB lives in a slab shared with others, or it would get no huge page
   void* data_ = nullptr;
   size_t size_ = 0;
 };

@@ -70,7 +70,8 @@ inline float add_tail(float sum, const float* x, const void* w_row, int from, in
 
 // Tiles of several rows do several FMAs per weight vector, so their loop reaches fewer weight bytes ahead than the
 // one-row kernels do, and the hardware prefetcher alone left them waiting on memory: they prefetch this far ahead
-// in the weight stream (which runs through memory in address order, a chunk of whole rows per task).
+// in the weight stream (which runs through memory in address order, a chunk of whole rows per task). So does the
+// one-row kernel over short 16-bit rows (row_dot), whole rows at a time.
 constexpr size_t kPrefetchBytes = 4096;
 
 // y[i, col + j] = x[i, :] . w[j, :] (+ bias) for an MR x NR tile; w rows start at weight row `w_row`.
@@ -208,8 +209,16 @@ void tiles(const float* x, int row_begin, int row_end, const TileTarget& t, int 
     const TileTarget row_target{t.weights, k_dim, t.bias, t.y + static_cast<size_t>(row_begin) * t.ldy, t.ldy};
     int n = col_begin;
     if constexpr (Chunk != kWholeRow) {
-      if (static_cast<size_t>(k_dim) * weight_bytes<F>() < kShortRowBytes) {
+      const size_t row_bytes = static_cast<size_t>(k_dim) * weight_bytes<F>();
+      if (row_bytes < kShortRowBytes) {
+        // Whole rows kPrefetchBytes ahead are requested before each dot: 1-8% faster on 0.1-32 MB matrices of 1 KB
+        // rows (the long-row streams below measured slower with it, so they leave it to the hardware).
+        const int ahead = static_cast<int>((kPrefetchBytes + row_bytes - 1) / row_bytes);
         for (; n < col_end; ++n) {
+          if (n + ahead < col_end) {
+            const char* next = static_cast<const char*>(weight_row<F>(t.weights, w_first + n + ahead - col_begin, k_dim));
+            for (size_t offset = 0; offset < row_bytes; offset += 64) _mm_prefetch(next + offset, _MM_HINT_T0);
+          }
           const float dot = row_dot<F, Chunk>(x_row, weight_row<F>(t.weights, w_first + n - col_begin, k_dim), k_dim);
           row_target.y[n] = dot + (t.bias ? t.bias[n] : 0.f);
         }

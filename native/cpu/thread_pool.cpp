@@ -1,7 +1,9 @@
 // Persistent pool: workers spin briefly after each job (steps issue many small jobs back to back), then sleep on
 // a condition variable so an idle engine costs no CPU on a shared machine. The caller waits only for tasks, never
 // for a sleeping worker to wake up: on an oversubscribed machine a worker may not run for milliseconds, and the
-// caller then simply does all the tasks itself.
+// caller then simply does all the tasks itself. While workers spin, handing out a job takes no lock and no system
+// call: the mutex and the condition variables are touched only when someone sleeps (sleepers_, caller_sleeping;
+// each side writes its flag, then reads the other's, both sequentially consistent, so no wake-up is missed).
 #include "thread_pool.h"
 
 #include <chrono>
@@ -38,13 +40,18 @@ ThreadPool::ThreadPool(int num_threads) {
 }
 
 ThreadPool::~ThreadPool() {
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    stopping_ = true;
-    generation_.fetch_add(1);
-  }
-  wake_.notify_all();
+  stopping_.store(true);
+  publish(nullptr);
   for (auto& worker : workers_) worker.join();
+}
+
+void ThreadPool::publish(Job* job) {
+  job_.store(job);
+  generation_.fetch_add(1);
+  if (sleepers_.load() > 0) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    wake_.notify_all();
+  }
 }
 
 void ThreadPool::run_tasks(Job& job) {
@@ -52,7 +59,7 @@ void ThreadPool::run_tasks(Job& job) {
     const int task = job.next_task.fetch_add(1, std::memory_order_relaxed);
     if (task >= job.num_tasks) return;
     (*job.fn)(task);
-    if (job.finished.fetch_add(1, std::memory_order_acq_rel) + 1 == job.num_tasks) {
+    if (job.finished.fetch_add(1) + 1 == job.num_tasks && job.caller_sleeping.load()) {
       std::lock_guard<std::mutex> lock(mutex_);
       done_.notify_all();
     }
@@ -68,16 +75,12 @@ void ThreadPool::parallel_for(int num_tasks, const std::function<void(int)>& fn)
   Job job;
   job.fn = &fn;
   job.num_tasks = num_tasks;
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    job_.store(&job);
-    generation_.fetch_add(1);
-  }
-  wake_.notify_all();
+  publish(&job);
   run_tasks(job);
-  auto all_finished = [&] { return job.finished.load(std::memory_order_acquire) == num_tasks; };
+  auto all_finished = [&] { return job.finished.load() == num_tasks; };
   if (!spin_until(all_finished)) {
     std::unique_lock<std::mutex> lock(mutex_);
+    job.caller_sleeping.store(true);
     done_.wait(lock, all_finished);
   }
   // Unpublish the job, then wait out workers that may still hold a pointer to it (they find no task left and
@@ -93,13 +96,12 @@ void ThreadPool::worker_loop() {
     const bool woke = spin_until([&] { return generation_.load(std::memory_order_acquire) != seen; });
     if (!woke) {
       std::unique_lock<std::mutex> lock(mutex_);
-      wake_.wait(lock, [&] { return generation_.load() != seen || stopping_; });
+      sleepers_.fetch_add(1);
+      wake_.wait(lock, [&] { return generation_.load() != seen; });
+      sleepers_.fetch_sub(1);
     }
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      if (stopping_) return;
-      seen = generation_.load();
-    }
+    if (stopping_.load()) return;
+    seen = generation_.load();
     workers_inside_.fetch_add(1);
     if (Job* job = job_.load()) run_tasks(*job);
     workers_inside_.fetch_sub(1);

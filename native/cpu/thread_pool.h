@@ -29,21 +29,26 @@ class ThreadPool {
     int num_tasks = 0;
     std::atomic<int> next_task{0};
     std::atomic<int> finished{0};
+    std::atomic<bool> caller_sleeping{false};
   };
 
   void worker_loop();
   // Claims and runs tasks of `job` until none are left.
   void run_tasks(Job& job);
+  // Bumps the generation (workers watch it) and wakes those asleep.
+  void publish(Job* job);
 
   std::vector<std::thread> workers_;
   std::mutex mutex_;
   std::condition_variable wake_;
   std::condition_variable done_;
-  std::atomic<Job*> job_{nullptr};
-  std::atomic<uint64_t> generation_{0};
+  // Workers and caller poll these from other cores: each on its own cache line.
+  alignas(64) std::atomic<Job*> job_{nullptr};
+  alignas(64) std::atomic<uint64_t> generation_{0};
+  alignas(64) std::atomic<int> sleepers_{0};  // workers in (or about to enter) wake_.wait
   // Workers between reading job_ and leaving the job; the caller waits for 0 before its Job goes out of scope.
-  std::atomic<int> workers_inside_{0};
-  bool stopping_ = false;
+  alignas(64) std::atomic<int> workers_inside_{0};
+  std::atomic<bool> stopping_{false};
 };
 
 }  // namespace pagedllm
