@@ -6,7 +6,7 @@
 import {createRequire} from 'node:module'
 import {resolve} from 'node:path'
 import {parseArgs} from 'node:util'
-import {DEFAULT_KERNEL_BENCH, measureCeilings} from '../src/bench/micro/kernels.js'
+import {DEFAULT_KERNEL_BENCH, measureCeilings, randomFloats} from '../src/bench/micro/kernels.js'
 import type {NativeLinearWeights, NativeOps, WeightFormat} from '../src/engine/native.js'
 
 const {values, positionals} = parseArgs({allowPositionals: true, options: {
@@ -21,17 +21,6 @@ const o = DEFAULT_KERNEL_BENCH
 const headDim = o.hiddenSize / o.numHeads
 const qkvRows = (o.numHeads + 2 * o.numKvHeads) * headDim
 
-function randomFloats(length: number, seed: number): Float32Array {
-  const out = new Float32Array(length)
-  let state = seed >>> 0 || 1
-  for (let i = 0; i < length; i++) {
-    state ^= state << 13
-    state ^= state >>> 17
-    state ^= state << 5
-    out[i] = ((state >>> 0) / 2 ** 32 * 2 - 1) * 0.05
-  }
-  return out
-}
 
 /** [rows, cols] of each matrix a decode step reads, in step order. */
 const shapes: [number, number][] = []

@@ -74,6 +74,17 @@ struct ActivationRows {
   const int32_t* sums[4];
 };
 
+// Rows m..m+rows-1 (rows <= 4) of the step's quantized activations, as one tile reads them.
+inline ActivationRows activation_rows(const QuantizedActivations& acts, int m, int rows, int num_blocks) {
+  ActivationRows act_rows{};
+  for (int i = 0; i < rows; ++i) {
+    act_rows.blocks[i] = acts.blocks + static_cast<size_t>(m + i) * num_blocks;
+    act_rows.scales[i] = acts.block_scales + static_cast<size_t>(m + i) * acts.padded_blocks;
+    act_rows.sums[i] = acts.block_sums + static_cast<size_t>(m + i) * acts.padded_blocks;
+  }
+  return act_rows;
+}
+
 // acc[i * NR + j] + the terms of blocks b..b+7 of weight row w[j] for activation row i (MR x NR outputs), lane l
 // for block b + l: each block's 8 x int32 products reduced to its exact sum by a horizontal-add tree, then one fp32
 // multiply-add per block (Q4_0's offset 8 taken back in int32 first). So every output is 8 fp32 chains (blocks l,

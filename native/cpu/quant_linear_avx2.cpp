@@ -75,12 +75,7 @@ void block32(const QuantizedActivations& acts, int row_begin, int row_end, const
   auto* row_copy = reinterpret_cast<uint8_t*>(copy_scratch.floats(static_cast<size_t>(num_blocks + 8) * sizeof(Block32<F>) / 4 + 1));
   for (int m = row_begin; m < row_end; m += kTileRows) {
     const int rows = std::min(kTileRows, row_end - m);
-    ActivationRows act_rows{};
-    for (int i = 0; i < rows; ++i) {
-      act_rows.blocks[i] = acts.blocks + static_cast<size_t>(m + i) * num_blocks;
-      act_rows.scales[i] = acts.block_scales + static_cast<size_t>(m + i) * acts.padded_blocks;
-      act_rows.sums[i] = acts.block_sums + static_cast<size_t>(m + i) * acts.padded_blocks;
-    }
+    const ActivationRows act_rows = activation_rows(acts, m, rows, num_blocks);
     for (int n = col_begin; n < col_end; ++n) {
       const auto* w_row = static_cast<const uint8_t*>(w.row_ptr(n));
       float out[kTileRows];

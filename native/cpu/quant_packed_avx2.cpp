@@ -96,12 +96,7 @@ void packed(const QuantizedActivations& acts, int row_begin, int row_end, const 
   // Row tile by row tile, so that its activations stay in L1 while every column of the panel goes over them.
   for (int m = row_begin; m < row_end; m += kTileRows) {
     const int rows = std::min(kTileRows, row_end - m);
-    ActivationRows act_rows{};
-    for (int i = 0; i < rows; ++i) {
-      act_rows.blocks[i] = acts.blocks + static_cast<size_t>(m + i) * num_blocks;
-      act_rows.scales[i] = acts.block_scales + static_cast<size_t>(m + i) * acts.padded_blocks;
-      act_rows.sums[i] = acts.block_sums + static_cast<size_t>(m + i) * acts.padded_blocks;
-    }
+    const ActivationRows act_rows = activation_rows(acts, m, rows, num_blocks);
     float* out = y + static_cast<size_t>(m) * y_stride + col_begin;
     if (rows == kTileRows) {
       dot_row_tile<F, kTileRows>(panel, cols, act_rows, out, y_stride);

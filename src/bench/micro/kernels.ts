@@ -89,7 +89,7 @@ interface KernelCase {
 }
 
 /** Fast seeded uniform values in [-scale, scale) (Math.random for 30M weights is slow and unseeded). */
-function randomFloats(length: number, seed: number, scale = 0.05): Float32Array {
+export function randomFloats(length: number, seed: number, scale = 0.05): Float32Array {
   const out = new Float32Array(length)
   let state = seed >>> 0 || 1
   for (let i = 0; i < length; i++) {
