@@ -9,6 +9,7 @@ import {philox4x32, sampleUniform} from '../src/engine/philox.js'
 import {makeRng} from '../src/engine/random.js'
 import {sampleRows, type SampleRequest, type SampleResult} from '../src/engine/sampler.js'
 import {makeSamplingParams, type SamplingParams} from '../src/engine/sampling-params.js'
+import {randomRequest} from './support/sample-requests.js'
 
 const ops = nativeOps()
 const avx2 = ops.avx2Status()
@@ -31,33 +32,6 @@ function modelLikeLogits(numRows: number, vocab: number, seed: number): Float32A
   for (let i = 0; i < logits.length; i++) logits[i] = 2.5 * Math.sqrt(-2 * Math.log(1 - rng.nextFloat())) * Math.cos(2 * Math.PI * rng.nextFloat())
   for (let r = 0; r < numRows; r++) for (let k = 0; k < 5; k++) logits[r * vocab + Math.floor(rng.nextFloat() * vocab)] = 8 + 4 * rng.nextFloat()
   return logits
-}
-
-/** A random request over `numRows` rows: every parameter drawn from values the API allows. */
-function randomRequest(rng: {nextFloat(): number}, numRows: number, vocab: number): SampleRequest {
-  const pick = <T>(values: readonly T[]): T => values[Math.floor(rng.nextFloat() * values.length)]!
-  const ids = (count: number) => Array.from({length: count}, () => Math.floor(rng.nextFloat() * vocab))
-  const params: Partial<SamplingParams> = {
-    temperature: pick([0, 0.3, 0.8, 1, 1.7]),
-    topK: pick([0, 0, 1, 7, 60, 1000]),
-    topP: pick([1, 1, 0.95, 0.9, 0.5, 0.1]),
-    minP: pick([0, 0, 0.02, 0.1, 0.5]),
-    repetitionPenalty: pick([1, 1, 1.3, 0.8]),
-    frequencyPenalty: pick([0, 0, 0.5, -0.7]),
-    presencePenalty: pick([0, 0, 1.2, -0.4]),
-    logprobs: pick([null, null, 0, 3, 20]),
-    logitBias: pick([null, null, {[ids(1)[0]!]: 5, [ids(1)[0]!]: -100, [vocab + 3]: 7}]),
-  }
-  return {
-    row: Math.floor(rng.nextFloat() * numRows),
-    params: makeSamplingParams(params),
-    promptTokenIds: ids(pick([0, 5, 40])),
-    outputTokenIds: [...ids(pick([0, 3, 20])), ...ids(2).flatMap((id) => [id, id, id])],
-    seed: Math.floor(rng.nextFloat() * 2 ** 40) - 2 ** 39,
-    stream: pick([0, 1, 5]),
-    suppressTokenIds: pick([[], [], ids(3), [vocab + 1]]),
-    allowedMask: pick([null, null, null, bitmaskOf(ids(vocab >> 2), vocab)]),
-  }
 }
 
 function assertSameResults(native: SampleResult[], reference: SampleResult[], requests: SampleRequest[]): void {

@@ -5,11 +5,10 @@ import {LLMEngine} from '../../src/engine/llm-engine.js'
 import {loadModel, type LoadedModel} from '../../src/engine/model/load-model.js'
 import {ensureTestModel, type TestModelPreset, type TestModelVariant} from '../../src/engine/model/test-model.js'
 import {loadNativeModel, type BlockMovesArrays, type ForwardBatchArrays, type NativeModel} from '../../src/engine/native.js'
-import {makeSamplingParams, type SamplingParams} from '../../src/engine/sampling-params.js'
-import {bitmaskOf} from '../../src/engine/guided/token-mask.js'
+import {makeSamplingParams} from '../../src/engine/sampling-params.js'
+import {randomRequest} from '../../test/support/sample-requests.js'
 import {nativeOps} from '../../src/engine/native.js'
 import {encodeSampleRequests, sampledResult} from '../../src/engine/native-sampling.js'
-import type {SampleRequest} from '../../src/engine/sampler.js'
 import {relError, Reporter} from './compare-outputs.js'
 
 const seed = Number(process.argv[2] ?? 1)
@@ -195,23 +194,6 @@ async function engineEndToEnd(modelDir: string): Promise<void> {
   }
 }
 
-/** A random sample over `rows` rows: every parameter drawn from values the API allows (as test/native-sampler.test.ts). */
-function randomSample(rows: number, vocab: number): SampleRequest {
-  const pick = <T>(values: readonly T[]): T => values[randomInt(values.length)]!
-  const ids = (count: number) => Array.from({length: count}, () => randomInt(vocab))
-  const params: Partial<SamplingParams> = {
-    temperature: pick([0, 0, 0.3, 0.8, 1, 1.7]), topK: pick([0, 0, 1, 7, 60, 1000]), topP: pick([1, 1, 0.95, 0.9, 0.5]),
-    minP: pick([0, 0, 0.02, 0.1]), repetitionPenalty: pick([1, 1, 1.3, 0.8]), frequencyPenalty: pick([0, 0, 0.5, -0.7]),
-    presencePenalty: pick([0, 0, 1.2]), logprobs: pick([null, null, 0, 3, 20]),
-    logitBias: pick([null, null, {[ids(1)[0]!]: 5, [ids(1)[0]!]: -100}]),
-  }
-  return {
-    row: randomInt(rows), params: makeSamplingParams(params), promptTokenIds: ids(pick([0, 5, 40])),
-    outputTokenIds: ids(pick([0, 3, 20])), seed: randomInt(2 ** 31), stream: pick([0, 1, 5]),
-    suppressTokenIds: pick([[], [], ids(3)]), allowedMask: pick([null, null, null, bitmaskOf(ids(vocab >> 2), vocab)]),
-  }
-}
-
 /**
  * The device sampler against the CPU sampler on the SAME logits: a CUDA step samples in the backend and also returns
  * every logits row; ops.sampleRows (native/cpu/sampler.cpp, itself tested against sampler.ts) samples those rows.
@@ -229,7 +211,7 @@ async function deviceSamplerCheck(model: LoadedModel): Promise<void> {
     for (let round = 0; round < 6; round++) {
       const batch = buildBatch(seqs, round === 0 ? seqs.map((s) => s.tokens.length) : seqs.map(() => 1), 16)
       const rows = batch.logitsIndices.length
-      const requests = Array.from({length: 48}, () => randomSample(rows, vocab))
+      const requests = Array.from({length: 48}, () => randomRequest({nextFloat: random}, rows, vocab))
       const arrays = encodeSampleRequests(requests, Array.from({length: rows}, (_, r) => r))
       const {logits, sampled} = await gpu.stepAndSample({}, batch, arrays)
       const reference = nativeOps().sampleRows(logits, rows, vocab, encodeSampleRequests(requests, []))
