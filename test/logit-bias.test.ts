@@ -9,9 +9,10 @@ import {makeSamplingParams, type SamplingParams} from '../src/engine/sampling-pa
 import {sampleRows, type SampleRequest} from '../src/engine/sampler.js'
 import {ApiServer, DEFAULT_SERVER_OPTIONS} from '../src/server/http-server.js'
 import {parseChatCompletionRequest, parseCompletionRequest} from '../src/server/openai-schema.js'
+import {tokensOf} from './support/sample-requests.js'
 
 function request(params: Partial<SamplingParams>, extra: Partial<SampleRequest> = {}): SampleRequest {
-  return {row: 0, params: makeSamplingParams(params), promptTokenIds: [], outputTokenIds: [], seed: 1, stream: 0, suppressTokenIds: [], ...extra}
+  return {row: 0, params: makeSamplingParams(params), tokenIds: [], promptLength: 0, seed: 1, stream: 0, suppressTokenIds: [], ...extra}
 }
 
 function rejectsBias(parse: () => unknown, message: RegExp): void {
@@ -56,7 +57,7 @@ describe('logit_bias in the sampler', () => {
 
   it('comes before the repetition penalty, which still applies to a biased token', () => {
     // Token 1: 1 + 2.5 = 3.5 beats token 0 (3); the penalty then halves it to 1.75, so token 0 wins.
-    const [result] = sampleRows(logits, 5, [request({temperature: 0, logitBias: {1: 2.5}, repetitionPenalty: 2}, {promptTokenIds: [1]})])
+    const [result] = sampleRows(logits, 5, [request({temperature: 0, logitBias: {1: 2.5}, repetitionPenalty: 2}, tokensOf([1], []))])
     assert.equal(result!.tokenId, 0)
     const [unpenalized] = sampleRows(logits, 5, [request({temperature: 0, logitBias: {1: 2.5}})])
     assert.equal(unpenalized!.tokenId, 1)

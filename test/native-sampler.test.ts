@@ -9,7 +9,7 @@ import {philox4x32, sampleUniform} from '../src/engine/philox.js'
 import {makeRng} from '../src/engine/random.js'
 import {sampleRows, type SampleRequest, type SampleResult} from '../src/engine/sampler.js'
 import {makeSamplingParams, type SamplingParams} from '../src/engine/sampling-params.js'
-import {randomRequest} from './support/sample-requests.js'
+import {randomRequest, tokensOf} from './support/sample-requests.js'
 
 const ops = nativeOps()
 const avx2 = ops.avx2Status()
@@ -22,7 +22,7 @@ function nativeSample(logits: Float32Array, vocab: number, requests: SampleReque
 }
 
 function request(params: Partial<SamplingParams>, extra: Partial<SampleRequest> = {}): SampleRequest {
-  return {row: 0, params: makeSamplingParams(params), promptTokenIds: [], outputTokenIds: [], seed: 1, stream: 0, suppressTokenIds: [], ...extra}
+  return {row: 0, params: makeSamplingParams(params), tokenIds: [], promptLength: 0, seed: 1, stream: 0, suppressTokenIds: [], ...extra}
 }
 
 /** Logits shaped like a model's: a few strong tokens over a Gaussian-ish floor. */
@@ -101,14 +101,14 @@ describe('native sampler edge cases', () => {
 
   it('penalties: repetition shrinks a positive and grows a negative logit once per token; frequency counts repeats', () => {
     const best = ranked[0]!
-    assert.equal(both([request({temperature: 0, repetitionPenalty: 2}, {promptTokenIds: [best, best], outputTokenIds: [best]})])[0]!.tokenId, ranked[1])
+    assert.equal(both([request({temperature: 0, repetitionPenalty: 2}, tokensOf([best, best], [best]))])[0]!.tokenId, ranked[1])
     const worst = ranked[vocab - 1]!
-    both([request({temperature: 0.7, repetitionPenalty: 1.9}, {promptTokenIds: [worst], outputTokenIds: [worst, ranked[2]!]})])
+    both([request({temperature: 0.7, repetitionPenalty: 1.9}, tokensOf([worst], [worst, ranked[2]!]))])
     const gap = logits[ranked[0]!]! - logits[ranked[1]!]!
     // Three repeats at frequency 0.4 cost 1.2: enough to lose the lead only when the gap is smaller.
-    const repeated = both([request({temperature: 0, frequencyPenalty: 0.4}, {outputTokenIds: [best, best, best]})])[0]!.tokenId
+    const repeated = both([request({temperature: 0, frequencyPenalty: 0.4}, tokensOf([], [best, best, best]))])[0]!.tokenId
     assert.equal(repeated, gap < 1.2 ? ranked[1] : best)
-    assert.equal(both([request({temperature: 0, presencePenalty: 2, frequencyPenalty: 2}, {outputTokenIds: [best]})])[0]!.tokenId, gap < 4 ? ranked[1] : best)
+    assert.equal(both([request({temperature: 0, presencePenalty: 2, frequencyPenalty: 2}, tokensOf([], [best]))])[0]!.tokenId, gap < 4 ? ranked[1] : best)
   })
 
   it('min-p 1 keeps only the best token; min-p with top-k and top-p agrees with the reference on every seed', () => {
@@ -133,7 +133,7 @@ describe('native sampler edge cases', () => {
     assert.ok(new Set(forks.map((r) => r.tokenId)).size > 1, 'different streams draw differently')
     const arrays = encodeSampleRequests([request({}, {row: 1})], [])
     assert.throws(() => ops.sampleRows(logits, 1, vocab, arrays), /row outside/)
-    const bad = encodeSampleRequests([request({}, {outputTokenIds: [1]})], [])
+    const bad = encodeSampleRequests([request({}, tokensOf([], [1]))], [])
     bad.ints[9] = 99 // output range end past tokenIds
     assert.throws(() => ops.sampleRows(logits, 1, vocab, bad), /token range/)
   })

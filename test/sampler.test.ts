@@ -4,6 +4,7 @@ import assert from 'node:assert/strict'
 import {makeSamplingParams, type SamplingParams} from '../src/engine/sampling-params.js'
 import {makeRng} from '../src/engine/random.js'
 import {logprobsOfTokens, sampleRows, topLogprobsOfRow, type SampleRequest} from '../src/engine/sampler.js'
+import {tokensOf} from './support/sample-requests.js'
 
 function randomLogits(numRows: number, vocabSize: number, seed: number, scale = 3): Float32Array {
   const rng = makeRng(seed, 0)
@@ -13,7 +14,7 @@ function randomLogits(numRows: number, vocabSize: number, seed: number, scale = 
 }
 
 function request(params: Partial<SamplingParams>, extra: Partial<SampleRequest> = {}): SampleRequest {
-  return {row: 0, params: makeSamplingParams(params), promptTokenIds: [], outputTokenIds: [], seed: 1, stream: 0, suppressTokenIds: [], ...extra}
+  return {row: 0, params: makeSamplingParams(params), tokenIds: [], promptLength: 0, seed: 1, stream: 0, suppressTokenIds: [], ...extra}
 }
 
 /** float64 log_softmax of one row. */
@@ -71,7 +72,7 @@ describe('sampler logprobs', () => {
 
   it('logprobs ignore penalties and temperature, and logprobs: 0 returns only the chosen token', () => {
     const logits = Float32Array.from([2, 1.9, -0.5, 0.1])
-    const [result] = sampleRows(logits, 4, [request({temperature: 0, repetitionPenalty: 1.5, logprobs: 0}, {promptTokenIds: [0]})])
+    const [result] = sampleRows(logits, 4, [request({temperature: 0, repetitionPenalty: 1.5, logprobs: 0}, tokensOf([0], []))])
     assert.equal(result!.tokenId, 1)
     assert.ok(Math.abs(result!.logprob - logSoftmax64(logits)[1]!) < 1e-6)
     assert.deepEqual([...result!.topLogprobs!.keys()], [1])
@@ -86,7 +87,7 @@ describe('sampler logprobs', () => {
       const [result] = sampleRows(logits, vocab, [
         request(
           {temperature: i % 2 === 0 ? 1 : 0.6, repetitionPenalty: 1.8, presencePenalty: 1.5, logprobs: 1},
-          {seed: 4, stream: i, promptTokenIds: [best, 5, 6], outputTokenIds: [7, 7, 8], suppressTokenIds: [9, 10]},
+          {seed: 4, stream: i, ...tokensOf([best, 5, 6], [7, 7, 8]), suppressTokenIds: [9, 10]},
         ),
       ])
       assert.ok(Math.abs(result!.logprob - expected[result!.tokenId]!) < 1e-5)
@@ -122,7 +123,7 @@ describe('seeded sampling', () => {
   const logits = randomLogits(1, vocab, 5, 1)
   // Draw i is the one at output position i.
   const run = (seed: number, stream: number) =>
-    Array.from({length: 40}, (_, i) => sampleRows(logits, vocab, [request({topP: 0.95}, {seed, stream, outputTokenIds: new Array<number>(i).fill(0)})])[0]!.tokenId)
+    Array.from({length: 40}, (_, i) => sampleRows(logits, vocab, [request({topP: 0.95}, {seed, stream, ...tokensOf([], new Array<number>(i).fill(0))})])[0]!.tokenId)
 
   it('the same seed and stream give the same tokens; other seeds or streams give others', () => {
     assert.deepEqual(run(42, 0), run(42, 0))
@@ -221,7 +222,7 @@ function bruteForceAllowed(logits: Float32Array, params: SamplingParams): Set<nu
 describe('penalties', () => {
   const logits = Float32Array.from([2, 1.9, -0.5, 0.1, 1.5])
   const greedy = (params: Partial<SamplingParams>, promptTokenIds: number[], outputTokenIds: number[]) =>
-    sampleRows(logits, 5, [request({temperature: 0, ...params}, {promptTokenIds, outputTokenIds})])[0]!.tokenId
+    sampleRows(logits, 5, [request({temperature: 0, ...params}, tokensOf(promptTokenIds, outputTokenIds))])[0]!.tokenId
 
   it('repetition penalty divides positive logits and multiplies negative ones, over prompt and output', () => {
     // token 0: 2 / 1.25 = 1.6 < 1.9, so token 1 wins when 0 was seen (in the prompt or the output).
@@ -250,7 +251,7 @@ describe('penalties', () => {
     // (1.5 - 1) / 2 = 0.25 > 0.1 (token 4 would win).
     const promptTokenIds = [0, 1, 2]
     const row = Float32Array.from([-5, -5, -5, 0.1, 1.5])
-    const [result] = sampleRows(row, 5, [request({temperature: 0, repetitionPenalty: 2, presencePenalty: 1}, {promptTokenIds, outputTokenIds: [4]})])
+    const [result] = sampleRows(row, 5, [request({temperature: 0, repetitionPenalty: 2, presencePenalty: 1}, tokensOf(promptTokenIds, [4]))])
     assert.equal(result!.tokenId, 3)
   })
 
@@ -260,7 +261,7 @@ describe('penalties', () => {
     sampleRows(row, 64, [
       request(
         {repetitionPenalty: 1.3, frequencyPenalty: 0.5, presencePenalty: 0.5, topP: 0.5},
-        {promptTokenIds: [1, 2, 3, 3], outputTokenIds: [3, 4, 4, 63], suppressTokenIds: [5, 6, 4]},
+        {...tokensOf([1, 2, 3, 3], [3, 4, 4, 63]), suppressTokenIds: [5, 6, 4]},
       ),
     ])
     assert.deepEqual(row, before)
@@ -301,7 +302,7 @@ describe('rows', () => {
     const results = sampleRows(logits, vocab, [
       request({temperature: 0}, {row: 3}),
       // Halving row 1's best logit (about 6) puts the runner-up first.
-      request({temperature: 0, repetitionPenalty: 2}, {row: 1, promptTokenIds: [rankedIds(1)[0]!]}),
+      request({temperature: 0, repetitionPenalty: 2}, {row: 1, ...tokensOf([rankedIds(1)[0]!], [])}),
       request({temperature: 0.9}, {row: 3, seed: 5, stream: 0}),
     ])
     assert.deepEqual(logits, before)

@@ -77,7 +77,7 @@ describe('rejection sampling keeps the target distribution', () => {
     const targetLogits = Float32Array.from([1.2, 0.1, -0.5, 2.0, 0.7, -1.0, /* row 1 */ 0.3, 0.3, 1.5, -0.2, 0.0, 0.9])
     const draftLogits = Float32Array.from([-0.4, 1.6, 0.2, 0.9, -1.1, 1.3])
     const params = makeSamplingParams({temperature: 0.9, topK: 5, maxTokens: 8})
-    const request = (row: number, outputTokenIds: number[] = []) => ({row, params, promptTokenIds: [], outputTokenIds, seed: 0, stream: 0, suppressTokenIds: []})
+    const request = (row: number, outputTokenIds: number[] = []) => ({row, params, tokenIds: outputTokenIds, promptLength: 0, seed: 0, stream: 0, suppressTokenIds: []})
     const p = samplingDistribution(targetLogits, vocabSize, request(0))
     const q = samplingDistribution(draftLogits, vocabSize, request(0))
     assert.equal(p[5], 0, 'top-k applies to the target distribution')

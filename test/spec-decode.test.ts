@@ -76,7 +76,7 @@ describe('verification keeps the target distribution', () => {
       for (let seed = 0; seed < draws; seed++) {
         const out: number[] = []
         accepted += verifyDraft([draftToken], [0, 1], (row) => {
-          const [result] = sampleRows(logits, vocabSize, [{row, params, promptTokenIds: [], outputTokenIds: out, seed, stream: 0, suppressTokenIds: []}])
+          const [result] = sampleRows(logits, vocabSize, [{row, params, tokenIds: out, promptLength: 0, seed, stream: 0, suppressTokenIds: []}])
           out.push(result!.tokenId)
           return {tokenId: result!.tokenId, finished: false}
         })

@@ -81,6 +81,8 @@ export class LLMEngine {
   readonly notes: string[] = []
   private readonly handles = new Map<string, {group: SequenceGroup; handle: RequestHandle}>()
   private readonly pendingAborts = new Set<string>()
+  /** Groups the last step changed, published (text, snapshot) while the next step's forward pass runs. */
+  private unpublished = new Set<SequenceGroup>()
   private readonly stepListeners: Array<(stats: StepStats) => void> = []
   private loop: Promise<void> | null = null
   private stepInFlight = false
@@ -307,6 +309,7 @@ export class LLMEngine {
       // Let I/O (HTTP streams, new requests) in between steps.
       await new Promise((resolve) => setImmediate(resolve))
     }
+    this.publishPending()
   }
 
   /** One step under the watchdog: a loop that stops making progress fails its queued requests instead of spinning. */
@@ -335,6 +338,7 @@ export class LLMEngine {
         this.failGroup(head, new ContextLengthError(`request ${head.requestId} does not fit the KV cache even when it is empty`, 'max_tokens'))
         return true
       }
+      this.publishPending()
       return out.rejected.length > 0
     }
     // A decode computes one token past the prompt; everything else is prefill (whole or chunked, or recompute).
@@ -345,7 +349,10 @@ export class LLMEngine {
     let result
     try {
       this.outputs.prefetchMasks(out.scheduled)
-      result = await this.runner.run(out, (rows) => (backendSamplingEnabled() ? this.outputs.planSampling(out.scheduled, rows) : null))
+      const forward = this.runner.run(out, (rows) => (backendSamplingEnabled() ? this.outputs.planSampling(out.scheduled, rows) : null))
+      // The host's share of the previous step (detokenizing, snapshots) overlaps this step's forward pass.
+      this.publishPending()
+      result = await forward
     } catch (error) {
       for (const group of new Set(out.scheduled.map((entry) => entry.group))) this.failGroup(group, error)
       return true
@@ -363,7 +370,11 @@ export class LLMEngine {
     } finally {
       this.stepInFlight = false
     }
-    for (const group of touched) this.publish(group)
+    // Finished groups leave the queues and free their blocks now, before the next schedule; callers hear next step.
+    for (const group of touched) {
+      if (group.isFinished) this.retire(group)
+      this.unpublished.add(group)
+    }
     this.counters.numSteps++
     const stats: StepStats = {
       numSeqs: out.scheduled.length,
@@ -392,16 +403,34 @@ export class LLMEngine {
     }
   }
 
+  private publishPending(): void {
+    const groups = this.unpublished
+    this.unpublished = new Set()
+    for (const group of groups) {
+      try {
+        this.publish(group)
+      } catch (error) {
+        this.failGroup(group, error)
+      }
+    }
+  }
+
+  /** A finished group leaves the scheduler's queues and frees its blocks (again harmless). */
+  private retire(group: SequenceGroup): void {
+    this.scheduler.remove(group)
+    for (const seq of group.sequences) this.blockManager.free(seq)
+    this.speculator?.forgetGroup(group)
+  }
+
   private publish(group: SequenceGroup): void {
     const entry = this.handles.get(group.requestId)
     if (!entry) return
+    this.outputs.catchUpGroupText(group)
     const finished = group.isFinished
     if (finished) {
       this.counters.generationTokens += group.sequences.reduce((sum, seq) => sum + seq.outputLength, 0)
-      this.scheduler.remove(group)
-      for (const seq of group.sequences) this.blockManager.free(seq)
+      this.retire(group)
       this.handles.delete(group.requestId)
-      this.speculator?.forgetGroup(group)
     }
     entry.handle.push(snapshotGroup(group, finished ? this.outputs.finalOutputs.get(group) : undefined))
     if (finished) this.outputs.forgetGroup(group)

@@ -27,6 +27,10 @@ export interface BlockHolder {
   readonly numTokens: number
 }
 
+/** Per-block scratch counters, kept between calls (stats are taken every step) and zeroed again after each use. */
+let filledScratch = new Int32Array(0)
+let holdersScratch = new Int32Array(0)
+
 export function computeKvMemoryStats(pool: {
   blockSize: number
   totalBlocks: number
@@ -34,28 +38,39 @@ export function computeKvMemoryStats(pool: {
   cachedBlocks: number
   holders: Iterable<BlockHolder>
 }): KvMemoryStats {
-  const {blockSize} = pool
-  const filledPerBlock = new Map<number, number>()
-  const holdersPerBlock = new Map<number, number>()
+  const {blockSize, totalBlocks} = pool
+  if (filledScratch.length < totalBlocks) {
+    filledScratch = new Int32Array(totalBlocks)
+    holdersScratch = new Int32Array(totalBlocks)
+  }
+  const filledPerBlock = filledScratch
+  const holdersPerBlock = holdersScratch
+  const touched: number[] = []
   let tokensHeld = 0
   for (const {table, numTokens} of pool.holders) {
     const held = Math.min(numTokens, table.length * blockSize)
     tokensHeld += held
-    table.forEach((blockId, index) => {
+    for (let index = 0; index < table.length; index++) {
+      const blockId = table[index]!
       const filled = Math.max(0, Math.min(blockSize, held - index * blockSize))
-      filledPerBlock.set(blockId, Math.max(filledPerBlock.get(blockId) ?? 0, filled))
-      holdersPerBlock.set(blockId, (holdersPerBlock.get(blockId) ?? 0) + 1)
-    })
+      if (holdersPerBlock[blockId] === 0) touched.push(blockId)
+      holdersPerBlock[blockId]!++
+      if (filled > filledPerBlock[blockId]!) filledPerBlock[blockId] = filled
+    }
   }
   let tokensStored = 0
-  for (const filled of filledPerBlock.values()) tokensStored += filled
   let sharedBlocks = 0
-  for (const holders of holdersPerBlock.values()) if (holders > 1) sharedBlocks++
-  const usedBlocks = filledPerBlock.size
+  for (const blockId of touched) {
+    tokensStored += filledPerBlock[blockId]!
+    if (holdersPerBlock[blockId]! > 1) sharedBlocks++
+    filledPerBlock[blockId] = 0
+    holdersPerBlock[blockId] = 0
+  }
+  const usedBlocks = touched.length
   const reservedSlots = usedBlocks * blockSize
   return {
     blockSize,
-    totalBlocks: pool.totalBlocks,
+    totalBlocks,
     usedBlocks,
     freeBlocks: pool.freeBlocks,
     cachedBlocks: pool.cachedBlocks,

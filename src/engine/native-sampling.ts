@@ -102,18 +102,19 @@ export function encodeSampleRequests(requests: readonly SampleRequest[], hostRow
   const biasValues: number[] = []
   const masks: Int32Array[] = []
   let topStride = 1
-  const pushTokens = (ids: readonly number[]): [number, number] => {
+  const pushTokens = (ids: readonly number[], from = 0, to = ids.length): [number, number] => {
     const begin = tokenIds.length
-    for (const id of ids) tokenIds.push(id)
+    for (let i = from; i < to; i++) tokenIds.push(ids[i]!)
     return [begin, tokenIds.length]
   }
   requests.forEach((request, i) => {
     const {params} = request
     const [seedLow, seedHigh] = seedWords(request.seed)
     // Token lists cross only when a penalty reads them.
-    const prompt = pushTokens(params.repetitionPenalty !== 1 ? request.promptTokenIds : [])
+    const {tokenIds: sequenceIds, promptLength} = request
+    const prompt = pushTokens(sequenceIds, 0, params.repetitionPenalty !== 1 ? promptLength : 0)
     const penalized = params.repetitionPenalty !== 1 || params.frequencyPenalty !== 0 || params.presencePenalty !== 0
-    const output = pushTokens(penalized ? request.outputTokenIds : [])
+    const output = pushTokens(sequenceIds, promptLength, penalized ? sequenceIds.length : promptLength)
     const suppress = pushTokens(request.suppressTokenIds)
     const biasBegin = biasIds.length
     if (params.logitBias !== null) for (const tokenId in params.logitBias) {
@@ -126,7 +127,7 @@ export function encodeSampleRequests(requests: readonly SampleRequest[], hostRow
       masks.push(request.allowedMask)
     }
     if (params.logprobs !== null) topStride = Math.max(topStride, params.logprobs + 1)
-    ints.set([request.row, params.topK, params.logprobs ?? -1, seedLow | 0, seedHigh | 0, request.stream, request.outputTokenIds.length,
+    ints.set([request.row, params.topK, params.logprobs ?? -1, seedLow | 0, seedHigh | 0, request.stream, sequenceIds.length - promptLength,
       ...prompt, ...output, ...suppress, biasBegin, biasIds.length, maskIndex], i * INT_FIELDS)
     floats.set([params.temperature, params.topP, params.minP, params.presencePenalty, params.frequencyPenalty, params.repetitionPenalty], i * FLOAT_FIELDS)
   })

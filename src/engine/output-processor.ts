@@ -1,4 +1,8 @@
 // After a step: sample tokens, fork samples and beams, check stop conditions, free finished sequences.
+//
+// Text is made apart from the stop decision when it can be: a request without stop strings stops on token ids alone
+// (EOS, stop_token_ids, max_tokens), so its new tokens are detokenized only when the engine publishes them, which it
+// does while the next step runs (catchUpText). A request with stop strings is detokenized token by token, here.
 import {beamSearchStep, bestHypotheses, type BeamCandidates, type BeamState} from './beam-search.js'
 import type {BlockManager} from './block-manager.js'
 import type {SequenceGuides} from './guided/sequence-guides.js'
@@ -12,7 +16,7 @@ import {planBackendSampling, sampledResult, type NativeSampledArrays, type Sampl
 import type {CompletionOutput} from './request-output.js'
 import {biasedRow, promptTokenLogprobs, sampleRows, samplingDistribution, topLogprobsOfRow, type SampleRequest, type SampleResult} from './sampler.js'
 import type {ScheduledSequence, Scheduler} from './scheduler.js'
-import {checkStop} from './stop-checker.js'
+import {checkStop, type StopVerdict} from './stop-checker.js'
 import {SequenceStatus, type Sequence, type SequenceGroup} from './sequence.js'
 import type {Speculator} from './spec-decode/speculator.js'
 import {verifyByRejection} from './spec-decode/rejection-sampler.js'
@@ -22,6 +26,8 @@ import {verifyDraft} from './spec-decode/verify.js'
 interface SequenceState {
   stream: number
   detokenizer: IncrementalDetokenizer
+  /** Tokens of the sequence (prompt included) whose text is in seq.outputText. */
+  textTokens: number
 }
 
 export class OutputProcessor {
@@ -172,6 +178,7 @@ export class OutputProcessor {
         detokenizer: new IncrementalDetokenizer(this.tokenizer, seq.tokenIds.slice(0, seq.promptLength), {
           skipSpecialTokens: group.params.skipSpecialTokens,
         }),
+        textTokens: seq.promptLength,
       }
       this.states.set(seq.seqId, state)
     }
@@ -205,8 +212,8 @@ export class OutputProcessor {
     return {
       row,
       params,
-      promptTokenIds: seq.tokenIds.slice(0, seq.promptLength),
-      outputTokenIds: seq.outputTokenIds,
+      tokenIds: seq.tokenIds,
+      promptLength: seq.promptLength,
       // The engine gives every request a seed (its own or a derived one).
       seed: params.seed ?? 0,
       stream: stream ?? this.stateOf(group, seq).stream,
@@ -225,30 +232,45 @@ export class OutputProcessor {
     return samples
   }
 
+  /** Decides whether the sequence stops at its newest token (and frees it if so). */
   private afterAppend(group: SequenceGroup, seq: Sequence): void {
-    const state = this.stateOf(group, seq)
-    const delta = state.detokenizer.push([seq.lastTokenId])
-    const verdict = checkStop({
-      params: group.params,
-      tokenId: seq.lastTokenId,
-      eosTokenIds: this.eosTokenIds,
-      outputLength: seq.outputLength,
-      text: state.detokenizer.text,
-      delta,
-    })
-    seq.outputText = verdict.text
-    // A grammar ends at its stop token, even with ignore_eos (the grammar allows nothing after it).
-    if (verdict.finished === null && group.params.guided !== null && this.eosTokenIds.includes(seq.lastTokenId)) {
-      verdict.finished = 'stop'
-      verdict.stopReason = seq.lastTokenId
-    }
+    const verdict = group.params.stop.length > 0 ? this.catchUpText(group, seq) : this.verdict(group, seq.lastTokenId, seq.outputLength, '', '')
     if (verdict.finished === null) return
-    // Finished by length or EOS: bytes held back for an incomplete character belong to the returned ids, so they
-    // join the text (as U+FFFD if never completed). A stop string or stop token already fixed the text's end.
-    if (verdict.finished === 'length' || verdict.stopReason === null) seq.outputText += state.detokenizer.flush()
     seq.status = verdict.finished === 'length' ? SequenceStatus.FinishedLength : SequenceStatus.FinishedStopped
     seq.stopReason = verdict.stopReason
     this.blockManager.free(seq)
+  }
+
+  /** Brings the text of every sequence of the group up to its tokens (beams are decoded whole when they end). */
+  catchUpGroupText(group: SequenceGroup): void {
+    if (group.params.useBeamSearch) return
+    for (const seq of group.sequences) if (seq.length > (this.states.get(seq.seqId)?.textTokens ?? seq.promptLength)) this.catchUpText(group, seq)
+  }
+
+  /** Detokenizes the tokens not yet in seq.outputText, in order; returns the stop verdict of the last one. */
+  private catchUpText(group: SequenceGroup, seq: Sequence): StopVerdict {
+    const state = this.stateOf(group, seq)
+    let verdict: StopVerdict = {finished: null, stopReason: null, text: seq.outputText}
+    while (state.textTokens < seq.length) {
+      const tokenId = seq.tokenIds[state.textTokens++]!
+      const delta = state.detokenizer.push([tokenId])
+      verdict = this.verdict(group, tokenId, state.textTokens - seq.promptLength, state.detokenizer.text, delta)
+      seq.outputText = verdict.text
+      // Finished by length or EOS: bytes held back for an incomplete character belong to the returned ids, so they
+      // join the text (as U+FFFD if never completed). A stop string or stop token already fixed the text's end.
+      if (verdict.finished === 'length' || (verdict.finished !== null && verdict.stopReason === null)) seq.outputText += state.detokenizer.flush()
+    }
+    return verdict
+  }
+
+  /** checkStop, plus: a grammar ends at its stop token, even with ignore_eos (the grammar allows nothing after it). */
+  private verdict(group: SequenceGroup, tokenId: number, outputLength: number, text: string, delta: string): StopVerdict {
+    const verdict = checkStop({params: group.params, tokenId, eosTokenIds: this.eosTokenIds, outputLength, text, delta})
+    if (verdict.finished === null && group.params.guided !== null && this.eosTokenIds.includes(tokenId)) {
+      verdict.finished = 'stop'
+      verdict.stopReason = tokenId
+    }
+    return verdict
   }
 
   private stepBeams(group: SequenceGroup, candidates: BeamCandidates[]): void {
@@ -319,6 +341,7 @@ export class OutputProcessor {
   private finishGroup(group: SequenceGroup, now: number): void {
     group.times.finished ??= now
     if (group.params.useBeamSearch || group.params.bestOf === group.params.n) return
+    this.catchUpGroupText(group)
     // best_of > n: return the n samples with the highest cumulative logprob.
     const ranked = group.sequences
       .map((seq, index) => ({seq, index}))

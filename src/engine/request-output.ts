@@ -15,7 +15,7 @@ export interface CompletionOutput {
 export interface RequestOutput {
   requestId: string
   prompt: string | null
-  promptTokenIds: number[]
+  promptTokenIds: readonly number[]
   outputs: CompletionOutput[]
   finished: boolean
   promptLogprobs: (TokenLogprobs | null)[] | null
@@ -43,7 +43,7 @@ export function snapshotGroup(group: SequenceGroup, finishedOutputs?: Completion
   return {
     requestId: group.requestId,
     prompt: group.prompt,
-    promptTokenIds: [...group.promptTokenIds],
+    promptTokenIds: group.promptTokenIds,
     outputs,
     finished: group.isFinished,
     promptLogprobs: group.promptLogprobs,

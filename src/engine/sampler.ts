@@ -28,10 +28,13 @@ export interface SampleRequest {
   /** Which row of the logits array this sample reads; several requests may share a row (best_of forks). */
   row: number
   params: SamplingParams
-  /** Presence/frequency penalties count OUTPUT tokens only (OpenAI); repetition_penalty covers prompt + output (vLLM/HF). */
-  promptTokenIds: readonly number[]
-  outputTokenIds: readonly number[]
-  /** Request seed and sequence index within the request: a non-greedy sample draws sampleUniform(seed, stream, outputTokenIds.length). */
+  /**
+   * The sequence's prompt then output tokens (read, never copied: a sequence's own array) and where the output starts.
+   * Presence/frequency penalties count OUTPUT tokens only (OpenAI); repetition_penalty covers prompt + output (vLLM/HF).
+   */
+  tokenIds: readonly number[]
+  promptLength: number
+  /** Request seed and sequence index within the request: a non-greedy sample draws sampleUniform(seed, stream, output length). */
   seed: number
   stream: number
   /** Tokens that must not be sampled now (EOS and stop_token_ids while min_tokens is not reached, bad-word endings). */
@@ -125,7 +128,7 @@ function sampleRow(row: Float32Array, request: SampleRequest, raw: RowStats): Sa
       ? Math.max(firstAllowed(mask, row.length), 0)
       : isGreedy(params)
         ? sampled.argmax
-        : drawToken(working, params, sampled.max, sampleUniform(request.seed, request.stream, request.outputTokenIds.length))
+        : drawToken(working, params, sampled.max, sampleUniform(request.seed, request.stream, request.tokenIds.length - request.promptLength))
   restoreEdits(working)
   return {
     tokenId,
@@ -156,13 +159,14 @@ function applyPenaltiesAndSuppression(row: Float32Array, request: SampleRequest)
       const value = row[tokenId]!
       row[tokenId] = value > 0 ? value / repetitionPenalty : value * repetitionPenalty
     }
-    for (const tokenId of request.promptTokenIds) penalize(tokenId)
-    for (const tokenId of request.outputTokenIds) penalize(tokenId)
+    for (const tokenId of request.tokenIds) penalize(tokenId)
   }
   if (frequencyPenalty !== 0 || presencePenalty !== 0) {
     const counts = scratch.outputCounts
-    for (const tokenId of request.outputTokenIds) if (tokenId >= 0 && tokenId < row.length) counts[tokenId]!++
-    for (const tokenId of request.outputTokenIds) {
+    const {tokenIds, promptLength} = request
+    for (let i = promptLength; i < tokenIds.length; i++) if (tokenIds[i]! >= 0 && tokenIds[i]! < row.length) counts[tokenIds[i]!]!++
+    for (let i = promptLength; i < tokenIds.length; i++) {
+      const tokenId = tokenIds[i]!
       const count = tokenId >= 0 && tokenId < row.length ? counts[tokenId]! : 0
       if (count === 0) continue // out of range, or already penalized (counts are cleared as they are used)
       saveOnce(row, tokenId)

@@ -4,6 +4,11 @@ import type {SampleRequest} from '../../src/engine/sampler.js'
 import {makeSamplingParams, type SamplingParams} from '../../src/engine/sampling-params.js'
 
 /** A random request over `numRows` rows: every parameter drawn from values the API allows. */
+/** A SampleRequest's token fields from separate prompt and output lists. */
+export function tokensOf(prompt: readonly number[], output: readonly number[]): Pick<SampleRequest, 'tokenIds' | 'promptLength'> {
+  return {tokenIds: [...prompt, ...output], promptLength: prompt.length}
+}
+
 export function randomRequest(rng: {nextFloat(): number}, numRows: number, vocab: number): SampleRequest {
   const pick = <T>(values: readonly T[]): T => values[Math.floor(rng.nextFloat() * values.length)]!
   const ids = (count: number) => Array.from({length: count}, () => Math.floor(rng.nextFloat() * vocab))
@@ -21,8 +26,7 @@ export function randomRequest(rng: {nextFloat(): number}, numRows: number, vocab
   return {
     row: Math.floor(rng.nextFloat() * numRows),
     params: makeSamplingParams(params),
-    promptTokenIds: ids(pick([0, 5, 40])),
-    outputTokenIds: [...ids(pick([0, 3, 20])), ...ids(2).flatMap((id) => [id, id, id])],
+    ...tokensOf(ids(pick([0, 5, 40])), [...ids(pick([0, 3, 20])), ...ids(2).flatMap((id) => [id, id, id])]),
     seed: Math.floor(rng.nextFloat() * 2 ** 40) - 2 ** 39,
     stream: pick([0, 1, 5]),
     suppressTokenIds: pick([[], [], ids(3), [vocab + 1]]),

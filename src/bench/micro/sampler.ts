@@ -66,8 +66,8 @@ export async function runSamplerBenchmark(options: SamplerBenchOptions = {}): Pr
         const requests: SampleRequest[] = Array.from({length: batchSize}, (_, row) => ({
           row,
           params,
-          promptTokenIds: benchCase.penalties ? tokenHistory(512, vocabSize, 2 * row) : [],
-          outputTokenIds: benchCase.penalties ? tokenHistory(128, vocabSize, 2 * row + 1) : [],
+          tokenIds: benchCase.penalties ? [...tokenHistory(512, vocabSize, 2 * row), ...tokenHistory(128, vocabSize, 2 * row + 1)] : [],
+          promptLength: benchCase.penalties ? 512 : 0,
           seed: 7,
           stream: row,
           suppressTokenIds: [],

@@ -186,7 +186,7 @@ export class DraftProposer {
     const {params} = group
     const seed = params.seed ?? 0
     const suppress = minTokensSuppressed(params, seq.outputLength, this.eosTokenIds)
-    const request: SampleRequest = {row, params, promptTokenIds: seq.tokenIds.slice(0, seq.promptLength), outputTokenIds: seq.outputTokenIds, seed, stream, suppressTokenIds: suppress}
+    const request: SampleRequest = {row, params, tokenIds: seq.tokenIds, promptLength: seq.promptLength, seed, stream, suppressTokenIds: suppress}
     let tokenId: number
     if (proposal.distributions === null) {
       tokenId = sampleRows(logits, this.draft.vocabSize, [request])[0]!.tokenId
