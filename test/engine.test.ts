@@ -174,53 +174,55 @@ describe('LLMEngine', () => {
     })
   })
 
-  it('text is the decode of the returned tokens, streamed as growing prefixes, with and without stop strings', async () => {
-    // Without stop strings the text is made when the engine publishes (while the next step runs); with them, per token.
-    await withEngine({}, async (engine) => {
-      const sampled = {temperature: 1, maxTokens: 24, ignoreEos: true, skipSpecialTokens: false}
-      const requests = [
-        {prompt: promptOf(9, 80), params: makeSamplingParams({...sampled, seed: 1})},
-        {prompt: promptOf(5, 81), params: makeSamplingParams({...sampled, seed: 2, n: 2, bestOf: 3})},
-        {prompt: promptOf(7, 82), params: makeSamplingParams({...sampled, seed: 3, stop: ['\u0000never']})},
-      ]
-      const handles = requests.map((request) => engine.addRequest(request))
-      const finals = await Promise.all(
-        handles.map(async (handle) => {
-          const seen: string[] = []
-          let last
-          for await (const output of handle) {
-            seen.push(output.outputs[0]!.text)
-            last = output
-          }
-          return {last: last!, seen}
-        }),
-      )
-      // The prompt's text is cut from a decode of prompt + output: SentencePiece keeps the space a token starts with only after other text.
-      const decode = (ids: number[]) => engine.tokenizer.decode(ids, {skipSpecialTokens: false})
-      finals.forEach(({last, seen}, i) => {
-        const prompt = requests[i]!.prompt
-        for (const output of last.outputs) assert.equal(output.text, decode([...prompt, ...output.tokenIds]).slice(decode(prompt).length))
-        const final = last.outputs[0]!.text
-        if (last.outputs.length === 1) for (const text of seen) assert.ok(final.startsWith(text), `streamed ${JSON.stringify(text)} is not a prefix of ${JSON.stringify(final)}`)
+  for (const overlapOutputs of [false, true]) {
+    it(`text is the decode of the returned tokens, streamed as growing prefixes, with and without stop strings (overlapOutputs ${overlapOutputs})`, async () => {
+      // Without stop strings the text is made when the engine publishes (with overlap, while the next step runs); with them, per token.
+      await withEngine({overlapOutputs}, async (engine) => {
+        const sampled = {temperature: 1, maxTokens: 24, ignoreEos: true, skipSpecialTokens: false}
+        const requests = [
+          {prompt: promptOf(9, 80), params: makeSamplingParams({...sampled, seed: 1})},
+          {prompt: promptOf(5, 81), params: makeSamplingParams({...sampled, seed: 2, n: 2, bestOf: 3})},
+          {prompt: promptOf(7, 82), params: makeSamplingParams({...sampled, seed: 3, stop: ['\u0000never']})},
+        ]
+        const handles = requests.map((request) => engine.addRequest(request))
+        const finals = await Promise.all(
+          handles.map(async (handle) => {
+            const seen: string[] = []
+            let last
+            for await (const output of handle) {
+              seen.push(output.outputs[0]!.text)
+              last = output
+            }
+            return {last: last!, seen}
+          }),
+        )
+        // The prompt's text is cut from a decode of prompt + output: SentencePiece keeps the space a token starts with only after other text.
+        const decode = (ids: number[]) => engine.tokenizer.decode(ids, {skipSpecialTokens: false})
+        finals.forEach(({last, seen}, i) => {
+          const prompt = requests[i]!.prompt
+          for (const output of last.outputs) assert.equal(output.text, decode([...prompt, ...output.tokenIds]).slice(decode(prompt).length))
+          const final = last.outputs[0]!.text
+          if (last.outputs.length === 1) for (const text of seen) assert.ok(final.startsWith(text), `streamed ${JSON.stringify(text)} is not a prefix of ${JSON.stringify(final)}`)
+        })
+        assert.equal(usedBlocks(engine), 0)
       })
-      assert.equal(usedBlocks(engine), 0)
     })
-  })
 
-  it('abort frees a running request at once', async () => {
-    await withEngine({}, async (engine) => {
-      const handle = engine.addRequest({prompt: promptOf(30, 70), params: greedy(200)})
-      let seen = 0
-      for await (const output of handle) {
-        if (++seen === 3) handle.abort()
-        if (output.finished) {
-          assert.equal(output.outputs[0]!.finishReason, 'abort')
+    it(`abort frees a running request at once (overlapOutputs ${overlapOutputs})`, async () => {
+      await withEngine({overlapOutputs}, async (engine) => {
+        const handle = engine.addRequest({prompt: promptOf(30, 70), params: greedy(200)})
+        let seen = 0
+        for await (const output of handle) {
+          if (++seen === 3) handle.abort()
+          if (output.finished) {
+            assert.equal(output.outputs[0]!.finishReason, 'abort')
+          }
         }
-      }
-      assert.equal(engine.stats().numRunning, 0)
-      assert.equal(usedBlocks(engine), 0)
+        assert.equal(engine.stats().numRunning, 0)
+        assert.equal(usedBlocks(engine), 0)
+      })
     })
-  })
+  }
 
   it('rejects prompts longer than the context, empty prompts and out-of-vocabulary ids', async () => {
     await withEngine({maxModelLen: 64}, async (engine) => {

@@ -45,6 +45,11 @@ export interface EngineConfig {
   gemm?: GemmMode
   /** GPU: no CUDA graphs for decode steps. */
   enforceEager?: boolean
+  /**
+   * Make a step's text and snapshots while the next step's forward pass runs (llm-engine.ts, publishPending); on by
+   * default. Off: between the steps, as a baseline for scripts/bench-host-work.ts (docs/PERFORMANCE.md, "Host work per step").
+   */
+  overlapOutputs?: boolean
   /** Host swap space in bytes, for swap preemption. */
   swapSpaceBytes: number
   /** Context limit; defaults to the model's max_position_embeddings. */

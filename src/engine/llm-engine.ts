@@ -37,6 +37,8 @@ export interface StepStats {
   numDecodeTokens: number
   numPreempted: number
   durationMs: number
+  /** Of durationMs, the time from handing the step to the native worker to its result (work overlapping it included). */
+  forwardMs: number
   kv: KvMemoryStats
 }
 
@@ -83,6 +85,7 @@ export class LLMEngine {
   private readonly pendingAborts = new Set<string>()
   /** Groups the last step changed, published (text, snapshot) while the next step's forward pass runs. */
   private unpublished = new Set<SequenceGroup>()
+  private readonly overlapOutputs: boolean
   private readonly stepListeners: Array<(stats: StepStats) => void> = []
   private loop: Promise<void> | null = null
   private stepInFlight = false
@@ -109,7 +112,9 @@ export class LLMEngine {
     private readonly outputs: OutputProcessor,
     private readonly grammars: GrammarService,
     private readonly speculator: Speculator | null,
-  ) {}
+  ) {
+    this.overlapOutputs = config.overlapOutputs ?? true
+  }
 
   static async create(config: EngineConfig): Promise<LLMEngine> {
     const model = await loadModel(config.modelPath)
@@ -347,12 +352,15 @@ export class LLMEngine {
     const numPrefillTokens = out.scheduled.reduce((sum, entry) => sum + entry.numNewTokens, 0) - numDecodeTokens
     this.stepInFlight = true
     let result
+    let forwardMs = 0
     try {
       this.outputs.prefetchMasks(out.scheduled)
       const forward = this.runner.run(out, (rows) => (backendSamplingEnabled() ? this.outputs.planSampling(out.scheduled, rows) : null))
+      const launched = performance.now()
       // The host's share of the previous step (detokenizing, snapshots) overlaps this step's forward pass.
       this.publishPending()
       result = await forward
+      forwardMs = performance.now() - launched
     } catch (error) {
       for (const group of new Set(out.scheduled.map((entry) => entry.group))) this.failGroup(group, error)
       return true
@@ -370,11 +378,13 @@ export class LLMEngine {
     } finally {
       this.stepInFlight = false
     }
-    // Finished groups leave the queues and free their blocks now, before the next schedule; callers hear next step.
+    // Finished groups leave the queues and free their blocks now, before the next schedule; callers hear of them now,
+    // or while the next step's forward pass runs.
     for (const group of touched) {
       if (group.isFinished) this.retire(group)
       this.unpublished.add(group)
     }
+    if (!this.overlapOutputs) this.publishPending()
     this.counters.numSteps++
     const stats: StepStats = {
       numSeqs: out.scheduled.length,
@@ -382,6 +392,7 @@ export class LLMEngine {
       numDecodeTokens,
       numPreempted: out.numPreempted,
       durationMs: performance.now() - started,
+      forwardMs,
       kv: this.blockManager.memoryStats(),
     }
     for (const listener of this.stepListeners) listener(stats)
