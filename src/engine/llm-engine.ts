@@ -83,7 +83,7 @@ export class LLMEngine {
   readonly notes: string[] = []
   private readonly handles = new Map<string, {group: SequenceGroup; handle: RequestHandle}>()
   private readonly pendingAborts = new Set<string>()
-  /** Groups the last step changed, published (text, snapshot) while the next step's forward pass runs. */
+  /** Groups the last step changed, published (text, snapshot) while the next step's forward pass runs (overlapOutputs). */
   private unpublished = new Set<SequenceGroup>()
   private readonly overlapOutputs: boolean
   private readonly stepListeners: Array<(stats: StepStats) => void> = []
@@ -428,7 +428,7 @@ export class LLMEngine {
     }
   }
 
-  /** A finished group leaves the scheduler's queues and frees its blocks (again harmless). */
+  /** A finished group leaves the scheduler's queues and frees its blocks; idempotent (publish retires it again). */
   private retire(group: SequenceGroup): void {
     this.scheduler.remove(group)
     for (const seq of group.sequences) this.blockManager.free(seq)
