@@ -1,13 +1,15 @@
-// Host work on a step's critical path: per decode step, the time outside the forward pass (scheduling, batch
-// layout, applying the samples, stats) against the forward pass itself, for a batch of sampled requests run to the
-// end, with the text and snapshots made between steps and while the next forward pass runs (overlapOutputs).
+// Host work on a step's critical path: per step, the time the backend waits between steps for the host (scheduling,
+// batch layout, applying the samples, text and snapshots) against the time it computes, for a batch of sampled
+// requests run to the end, under each EngineConfig.hostOverlap: 'none' (all host work between the steps), 'outputs'
+// (text and snapshots while the next forward pass runs), 'async' (also the next step scheduled and queued first).
 // On a GPU every host millisecond on the critical path is a millisecond the GPU waits.
 // Usage: npx tsx scripts/bench-host-work.ts [--preset tiny | --model DIR] [--device cpu|cuda] [--batch 256]
 //          [--prompt-len 256] [--output-len 200] [--threads 1] [--rounds 2] [--stop-strings]
 // --stop-strings gives every request a stop string, whose text must be made before the stop decision.
 import {parseArgs} from 'node:util'
 import {makeEngineConfig} from '../src/engine/config.js'
-import {LLMEngine, type StepStats} from '../src/engine/llm-engine.js'
+import type {HostOverlap} from '../src/engine/config.js'
+import {LLMEngine} from '../src/engine/llm-engine.js'
 import {ensureTestModel, type TestModelPreset} from '../src/engine/model/test-model.js'
 import {makeSamplingParams} from '../src/engine/sampling-params.js'
 
@@ -29,13 +31,14 @@ const modelPath = args.model ?? (await ensureTestModel(args.preset as TestModelP
 const median = (values: number[]) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? Number.NaN
 
 interface Measured {
-  hostMs: number
-  forwardMs: number
+  idleMs: number
+  busyMs: number
+  steps: number
   wallMs: number
 }
 
-/** Runs the batch to the end in a fresh engine: the median decode step's host time on the critical path and forward time. */
-async function measure(overlapOutputs: boolean): Promise<Measured & {device: string}> {
+/** Runs the batch to the end in a fresh engine: the backend's idle and busy time per step, and the wall time. */
+async function measure(hostOverlap: HostOverlap): Promise<Measured & {device: string}> {
   const engine = await LLMEngine.create(
     makeEngineConfig({
       modelPath,
@@ -46,12 +49,11 @@ async function measure(overlapOutputs: boolean): Promise<Measured & {device: str
       enablePrefixCaching: false,
       maxNumSeqs: batch,
       maxNumBatchedTokens: 8192,
-      overlapOutputs,
+      hostOverlap,
     }),
   )
-  const steps: StepStats[] = []
-  engine.onStep((stats) => steps.push(stats))
   const vocab = engine.model.config.vocabSize
+  const before = engine.native.timing()
   const started = performance.now()
   await engine.generate(
     Array.from({length: batch}, (_, r) => ({
@@ -67,26 +69,25 @@ async function measure(overlapOutputs: boolean): Promise<Measured & {device: str
     })),
   )
   const wallMs = performance.now() - started
+  const after = engine.native.timing()
   await engine.shutdown()
-  const decode = steps.filter((s) => s.numPrefillTokens === 0 && s.numDecodeTokens > 0)
-  return {
-    hostMs: median(decode.map((s) => s.durationMs - s.forwardMs)),
-    forwardMs: median(decode.map((s) => s.forwardMs)),
-    wallMs,
-    device: engine.native.info.deviceName,
-  }
+  const steps = after.steps - before.steps
+  return {idleMs: (after.idleMs - before.idleMs) / steps, busyMs: (after.busyMs - before.busyMs) / steps, steps, wallMs, device: engine.native.info.deviceName}
 }
 
-const rows: Array<{overlap: boolean; measured: Measured & {device: string}}> = []
+const modes: HostOverlap[] = ['none', 'outputs', 'async']
+const rows: Array<{mode: HostOverlap; measured: Measured & {device: string}}> = []
 for (let round = 0; round < Number(args.rounds); round++) {
-  for (const overlap of [false, true]) rows.push({overlap, measured: await measure(overlap)})
+  for (const mode of modes) rows.push({mode, measured: await measure(mode)})
 }
 console.log(`${rows[0]!.measured.device}; ${args.model ?? args.preset}; ${batch} requests, ${args['prompt-len']} prompt + ${args['output-len']} output tokens${args['stop-strings'] ? ', a stop string each' : ''}`)
-for (const {overlap, measured: m} of rows) {
-  const share = (100 * m.hostMs) / (m.hostMs + m.forwardMs)
-  console.log(`overlapOutputs ${String(overlap).padEnd(5)}  host ${m.hostMs.toFixed(3)} ms + forward ${m.forwardMs.toFixed(3)} ms per decode step (host ${share.toFixed(1)}%), wall ${(m.wallMs / 1000).toFixed(2)} s`)
+for (const {mode, measured: m} of rows) {
+  const share = (100 * m.idleMs) / (m.idleMs + m.busyMs)
+  console.log(`hostOverlap ${mode.padEnd(7)}  backend idle ${m.idleMs.toFixed(3)} ms + busy ${m.busyMs.toFixed(3)} ms per step (idle ${share.toFixed(1)}%), ${m.steps} steps, wall ${(m.wallMs / 1000).toFixed(2)} s`)
 }
-const medianOf = (overlap: boolean, pick: (m: Measured) => number) => median(rows.filter((row) => row.overlap === overlap).map((row) => pick(row.measured)))
-const hostRatio = medianOf(false, (m) => m.hostMs) / medianOf(true, (m) => m.hostMs)
-const wallRatio = medianOf(false, (m) => m.wallMs) / medianOf(true, (m) => m.wallMs)
-console.log(`without overlap / with: host work on the critical path ${hostRatio.toFixed(2)}x, wall time ${wallRatio.toFixed(2)}x`)
+const medianOf = (mode: HostOverlap, pick: (m: Measured) => number) => median(rows.filter((row) => row.mode === mode).map((row) => pick(row.measured)))
+for (const mode of modes.slice(1)) {
+  const idleRatio = medianOf('none', (m) => m.idleMs) / medianOf(mode, (m) => m.idleMs)
+  const wallRatio = medianOf('none', (m) => m.wallMs) / medianOf(mode, (m) => m.wallMs)
+  console.log(`none / ${mode}: backend idle per step ${idleRatio.toFixed(2)}x, wall time ${wallRatio.toFixed(2)}x`)
+}

@@ -220,7 +220,7 @@ class Simulation {
     for (const seq of seqs) {
       const draft = range(0, draftOf(seq)).map((k) => (op.token + k) % 4)
       const table = this.manager.getBlockTable(seq)
-      const tokens = [seq.lastTokenId, ...draft]
+      const tokens = [seq.tokenIds.at(-1)!, ...draft]
       tokens.forEach((tokenId, k) => {
         const position = seq.numComputedTokens + k
         const blockId = table[Math.floor(position / BLOCK_SIZE)]!

@@ -174,10 +174,10 @@ describe('LLMEngine', () => {
     })
   })
 
-  for (const overlapOutputs of [false, true]) {
-    it(`text is the decode of the returned tokens, streamed as growing prefixes, with and without stop strings (overlapOutputs ${overlapOutputs})`, async () => {
+  for (const hostOverlap of ['none', 'outputs', 'async'] as const) {
+    it(`text is the decode of the returned tokens, streamed as growing prefixes, with and without stop strings (hostOverlap ${hostOverlap})`, async () => {
       // Without stop strings the text is made when the engine publishes (with overlap, while the next step runs); with them, per token.
-      await withEngine({overlapOutputs}, async (engine) => {
+      await withEngine({hostOverlap}, async (engine) => {
         const sampled = {temperature: 1, maxTokens: 24, ignoreEos: true, skipSpecialTokens: false}
         const requests = [
           {prompt: promptOf(9, 80), params: makeSamplingParams({...sampled, seed: 1})},
@@ -208,8 +208,8 @@ describe('LLMEngine', () => {
       })
     })
 
-    it(`abort frees a running request at once (overlapOutputs ${overlapOutputs})`, async () => {
-      await withEngine({overlapOutputs}, async (engine) => {
+    it(`abort frees a running request at once (hostOverlap ${hostOverlap})`, async () => {
+      await withEngine({hostOverlap}, async (engine) => {
         const handle = engine.addRequest({prompt: promptOf(30, 70), params: greedy(200)})
         let seen = 0
         for await (const output of handle) {

@@ -57,7 +57,7 @@ function stats(overrides: Partial<EngineStats> = {}): EngineStats {
     numRunning: 3, numWaiting: 2, numSwapped: 1,
     kv: {blockSize: 16, totalBlocks: 100, usedBlocks: 25, freeBlocks: 70, cachedBlocks: 5, tokensStored: 380, reservedSlots: 400, wasteSlots: 20, sharedBlocks: 2, savedBySharing: 32},
     numPreemptions: 4, prefixCacheHitRate: 0.25, prefixCacheQueries: 400, prefixCacheHits: 100,
-    swapBlocks: {used: 8, total: 32}, promptTokens: 400, generationTokens: 57, numSteps: 60,
+    swapBlocks: {used: 8, total: 32}, promptTokens: 400, generationTokens: 57, numSteps: 60, numStepsQueuedAhead: 0,
     specDecode: {numDrafts: 5, numDraftTokens: 20, numAcceptedTokens: 15},
     ...overrides,
   }

@@ -1,8 +1,12 @@
-// Model loading and stepping off the event loop (Napi::AsyncWorker), with logits handed to JS zero-copy; a step given
-// sampling arrays samples in the backend and hands back tokens, logprobs and only the logits rows JS still samples.
+// Model loading and stepping off the event loop (Napi::AsyncWorker), with logits handed to JS zero-copy. Steps run in
+// the order they were queued; a step given sampling arrays samples in the backend and hands back tokens, logprobs
+// and only the logits rows JS still samples.
 #include "model_handle.h"
 
+#include <chrono>
 #include <optional>
+#include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "js_convert.h"
@@ -126,15 +130,59 @@ StepInput parse_step_input(const Napi::Object& moves, const Napi::Object& batch,
   return in;
 }
 
+// Token ids -(k + 1) stand for sample k of the previous step (async scheduling: the step was queued before that
+// sample was known); replaced here, on the worker, once that step has run.
+void resolve_sample_references(std::vector<int32_t>& ids, const std::vector<int32_t>& previous) {
+  for (int32_t& id : ids) {
+    if (id >= 0) continue;
+    const size_t k = static_cast<size_t>(-(static_cast<int64_t>(id) + 1));
+    if (k >= previous.size()) {
+      throw std::runtime_error("token id " + std::to_string(id) + " names sample " + std::to_string(k) + " of the previous step, which made " +
+                               std::to_string(previous.size()) + " (or failed)");
+    }
+    id = previous[k];
+  }
+}
+
+// Waits for a step's turn (its ticket) and hands the turn on when it goes out of scope, whatever happened.
+class StepTurn {
+ public:
+  StepTurn(LoadedBackend& loaded, uint64_t ticket) : loaded_(loaded), lock_(loaded.order_mutex) {
+    loaded_.turn.wait(lock_, [&] { return loaded_.now_serving == ticket; });
+    started_ = std::chrono::steady_clock::now();
+    if (loaded_.steps_run > 0) loaded_.idle_ms += std::chrono::duration<double, std::milli>(started_ - loaded_.last_step_end).count();
+    lock_.unlock();
+  }
+  ~StepTurn() {
+    lock_.lock();
+    loaded_.last_step_end = std::chrono::steady_clock::now();
+    loaded_.busy_ms += std::chrono::duration<double, std::milli>(loaded_.last_step_end - started_).count();
+    loaded_.steps_run++;
+    loaded_.now_serving++;
+    lock_.unlock();
+    loaded_.turn.notify_all();
+  }
+
+ private:
+  LoadedBackend& loaded_;
+  std::unique_lock<std::mutex> lock_;
+  std::chrono::steady_clock::time_point started_;
+};
+
 class StepWorker : public Napi::AsyncWorker {
  public:
   StepWorker(Napi::Env env, std::shared_ptr<LoadedBackend> loaded, StepInput input)
       : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), loaded_(std::move(loaded)),
-        input_(std::move(input)) {}
+        input_(std::move(input)), ticket_(loaded_->next_ticket++) {}
   Napi::Promise promise() { return deferred_.Promise(); }
 
   void Execute() override {
+    StepTurn turn(*loaded_, ticket_);
+    // Only the step holding the turn touches previous_samples.
+    std::vector<int32_t>& previous = loaded_->previous_samples;
     try {
+      resolve_sample_references(input_.token_ids, previous);
+      if (input_.sampling) resolve_sample_references(input_.sampling->token_ids, previous);
       const size_t rows = input_.sampling ? input_.sampling->host_rows.size() : input_.logits_indices.size();
       logits_ = std::make_unique<std::vector<float>>(rows * static_cast<size_t>(loaded_->vocab_size));
       if (input_.sampling) {
@@ -147,7 +195,9 @@ class StepWorker : public Napi::AsyncWorker {
         std::lock_guard<std::mutex> lock(loaded_->mutex);
         loaded_->backend->step(input_.moves(), input_.batch(), logits_->data(), nullptr, nullptr);
       }
+      previous = results_ ? results_->token_ids : std::vector<int32_t>();
     } catch (const std::exception& e) {
+      previous.clear();
       SetError(e.what());
     }
   }
@@ -174,6 +224,7 @@ class StepWorker : public Napi::AsyncWorker {
   StepInput input_;
   std::unique_ptr<std::vector<float>> logits_;
   std::optional<SamplingResults> results_;
+  uint64_t ticket_;
 };
 
 }  // namespace
@@ -183,6 +234,7 @@ Napi::Function ModelHandle::Define(Napi::Env env) {
                                            {InstanceMethod<&ModelHandle::Info>("info"),
                                             InstanceMethod<&ModelHandle::Step>("step"),
                                             InstanceMethod<&ModelHandle::ReadKvBlock>("readKvBlock"),
+                                            InstanceMethod<&ModelHandle::Timing>("timing"),
                                             InstanceMethod<&ModelHandle::Close>("close")});
   auto* data = new AddonData();
   data->model_constructor = Napi::Persistent(constructor);
@@ -252,6 +304,16 @@ Napi::Value ModelHandle::ReadKvBlock(const Napi::CallbackInfo& info) {
   Napi::Object out = Napi::Object::New(info.Env());
   out.Set("k", k);
   out.Set("v", v);
+  return out;
+}
+
+Napi::Value ModelHandle::Timing(const Napi::CallbackInfo& info) {
+  auto loaded = require_open(info.Env());
+  std::lock_guard<std::mutex> lock(loaded->order_mutex);
+  Napi::Object out = Napi::Object::New(info.Env());
+  out.Set("steps", static_cast<double>(loaded->steps_run));
+  out.Set("busyMs", loaded->busy_ms);
+  out.Set("idleMs", loaded->idle_ms);
   return out;
 }
 

@@ -2,8 +2,12 @@
 #pragma once
 #include <napi.h>
 
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
 #include <memory>
 #include <mutex>
+#include <vector>
 
 #include "pagedllm/backend.h"
 
@@ -18,6 +22,18 @@ struct LoadedBackend {
   int head_dim = 0;
   int vocab_size = 0;
   std::mutex mutex;  // one step (or KV read) at a time
+
+  // Steps run in the order JS queued them (tickets): a step may name the samples of the step queued before it.
+  std::mutex order_mutex;
+  std::condition_variable turn;
+  uint64_t next_ticket = 0;  // taken on the JS thread
+  uint64_t now_serving = 0;
+  // The previous step's backend samples, which a token id -(k + 1) in the next step stands for (empty after a failure).
+  std::vector<int32_t> previous_samples;
+  // Time between one step's end and the next one's start: the backend waiting for the host (bench-host-work).
+  int64_t steps_run = 0;
+  double busy_ms = 0, idle_ms = 0;
+  std::chrono::steady_clock::time_point last_step_end;
 };
 
 class ModelHandle : public Napi::ObjectWrap<ModelHandle> {
@@ -30,6 +46,7 @@ class ModelHandle : public Napi::ObjectWrap<ModelHandle> {
   Napi::Value Info(const Napi::CallbackInfo& info);
   Napi::Value Step(const Napi::CallbackInfo& info);
   Napi::Value ReadKvBlock(const Napi::CallbackInfo& info);
+  Napi::Value Timing(const Napi::CallbackInfo& info);
   void Close(const Napi::CallbackInfo& info);
   std::shared_ptr<LoadedBackend> require_open(Napi::Env env) const;
 

@@ -116,7 +116,7 @@ BENCH_PROMPTS=${BENCH_PROMPTS:-400}
 part bench_sharegpt 200 "$NODE" bin/run.js bench --device $DEVICE -m "$BENCH_MODEL" --trace sharegpt \
   --num-prompts $BENCH_PROMPTS $([ "$DRY_RUN" = 1 ] || echo --kv-memory 2GiB --max-model-len 2048 --max-num-seqs 256) \
   --policies paged,orca-max,orca-oracle --json "$PARTS/bench_sharegpt.json"
-# Host work on a decode step's critical path, text and snapshots overlapping the next forward pass or not.
+# The backend's idle time between steps under each hostOverlap (none, outputs, async scheduling).
 part host_work 60 "$NODE" --import tsx scripts/bench-host-work.ts --device $DEVICE --model "$BENCH_MODEL" --rounds 1 \
   $([ "$DRY_RUN" = 1 ] && echo --batch 4 --prompt-len 16 --output-len 8)
 part hf_generate_sharegpt 90 $PYTHON scripts/gpu/hf-generate.py "$BENCH_MODEL" datasets/sharegpt.jsonl \

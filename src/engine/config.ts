@@ -13,6 +13,8 @@ export type WeightDtype = 'auto' | 'f32' | 'bf16' | 'f16'
 export type Quantization = 'q8_0' | 'q4_0' | 'q4_k'
 export const QUANTIZATIONS: readonly Quantization[] = ['q8_0', 'q4_0', 'q4_k']
 
+export type HostOverlap = 'none' | 'outputs' | 'async'
+
 export interface EngineConfig {
   /** Model directory in Hugging Face format (resolved from a hub id before it gets here). */
   modelPath: string
@@ -46,10 +48,12 @@ export interface EngineConfig {
   /** GPU: no CUDA graphs for decode steps. */
   enforceEager?: boolean
   /**
-   * Make a step's text and snapshots while the next step's forward pass runs (llm-engine.ts, publishPending); on by
-   * default. Off: between the steps, as a baseline for scripts/bench-host-work.ts (docs/PERFORMANCE.md, "Host work per step").
+   * What host work overlaps the forward pass (llm-engine.ts); 'async' by default. 'none': all of it between the steps,
+   * the baseline of scripts/bench-host-work.ts. 'outputs': a step's text and snapshots are made while the next step's
+   * forward pass runs. 'async': also async scheduling, the next step is scheduled and queued before this one's result
+   * is back (step-launch.ts); speculative decoding runs with 'outputs'.
    */
-  overlapOutputs?: boolean
+  hostOverlap?: HostOverlap
   /** Host swap space in bytes, for swap preemption. */
   swapSpaceBytes: number
   /** Context limit; defaults to the model's max_position_embeddings. */

@@ -1,21 +1,22 @@
 // The engine: add requests, and a loop whose every step is schedule -> run the model -> process outputs.
 import {performance} from 'node:perf_hooks'
 import {BlockManager} from './block-manager.js'
-import type {EngineConfig} from './config.js'
+import type {EngineConfig, HostOverlap} from './config.js'
 import {selectDevice, type DeviceChoice} from './device.js'
 import {ContextLengthError, InvalidRequestError, PagedLLMError, UnavailableError} from './errors.js'
 import {loadModel, type LoadedModel} from './model/load-model.js'
 import type {Tokenizer} from './model/tokenizer.js'
-import {ModelRunner} from './model-runner.js'
+import {ModelRunner, type RunResult} from './model-runner.js'
 import {planKvPool} from './kv-pool-sizing.js'
 import {cudaStatus, loadNativeModel, nativeBuildInfo, type NativeModel, type NativeModelInfo} from './native.js'
 import {OutputProcessor} from './output-processor.js'
-import {backendSamplingEnabled} from './native-sampling.js'
+import {backendSamplingEnabled, type SamplingPlan} from './native-sampling.js'
 import {GrammarService} from './guided/grammar-service.js'
 import {SequenceGuides} from './guided/sequence-guides.js'
 import {RequestHandle, snapshotGroup, type RequestOutput} from './request-output.js'
 import type {SamplingParams} from './sampling-params.js'
-import {Scheduler} from './scheduler.js'
+import {Scheduler, type SchedulerOutput} from './scheduler.js'
+import {markQueued} from './step-launch.js'
 import {StepWatchdog, type EngineHealth} from './step-watchdog.js'
 import {SequenceGroup, SequenceStatus, isFinished} from './sequence.js'
 import {emptySpecCounts, type Speculator, type SpecDecodeCounts} from './spec-decode/speculator.js'
@@ -36,10 +37,19 @@ export interface StepStats {
   numPrefillTokens: number
   numDecodeTokens: number
   numPreempted: number
+  /** Wall time of the loop's turn that applied the step (with async scheduling, steps overlap: this is the time per step). */
   durationMs: number
-  /** Of durationMs, the time from handing the step to the native worker to its result (work overlapping it included). */
-  forwardMs: number
   kv: KvMemoryStats
+}
+
+/** A step handed to the native worker and not yet applied. */
+interface QueuedStep {
+  out: SchedulerOutput
+  result: Promise<RunResult>
+  /** Every sample of the step holds its place (step-launch.ts): the next step may be queued before this one's result. */
+  nextMayQueue: boolean
+  numPrefillTokens: number
+  numDecodeTokens: number
 }
 
 export interface EngineStats {
@@ -58,6 +68,8 @@ export interface EngineStats {
   promptTokens: number
   generationTokens: number
   numSteps: number
+  /** Steps queued before the previous step's result was back (async scheduling). */
+  numStepsQueuedAhead: number
   /** Speculative decoding since start (all zero when it is off). */
   specDecode: SpecDecodeCounts
   /** The draft model's own KV pool (draft-model speculation only). */
@@ -83,15 +95,17 @@ export class LLMEngine {
   readonly notes: string[] = []
   private readonly handles = new Map<string, {group: SequenceGroup; handle: RequestHandle}>()
   private readonly pendingAborts = new Set<string>()
-  /** Groups the last step changed, published (text, snapshot) while the next step's forward pass runs (overlapOutputs). */
+  /** Groups the last step changed, published (text, snapshot) while the next step's forward pass runs. */
   private unpublished = new Set<SequenceGroup>()
-  private readonly overlapOutputs: boolean
+  private readonly hostOverlap: HostOverlap
+  /** Async scheduling: the step queued behind the one being applied. */
+  private queued: QueuedStep | null = null
   private readonly stepListeners: Array<(stats: StepStats) => void> = []
   private loop: Promise<void> | null = null
   private stepInFlight = false
   private closed = false
   private nextRequestNumber = 0
-  private counters = {promptTokens: 0, generationTokens: 0, numSteps: 0}
+  private counters = {promptTokens: 0, generationTokens: 0, numSteps: 0, numStepsQueuedAhead: 0}
   private readonly watchdog = new StepWatchdog({
     maxIdleSteps: WATCHDOG_MAX_IDLE_STEPS,
     maxStepSeconds: WATCHDOG_MAX_STEP_SECONDS,
@@ -113,7 +127,8 @@ export class LLMEngine {
     private readonly grammars: GrammarService,
     private readonly speculator: Speculator | null,
   ) {
-    this.overlapOutputs = config.overlapOutputs ?? true
+    // Speculation proposes from the last tokens, which a queued step does not know yet.
+    this.hostOverlap = speculator !== null && config.hostOverlap !== 'none' ? 'outputs' : (config.hostOverlap ?? 'async')
   }
 
   static async create(config: EngineConfig): Promise<LLMEngine> {
@@ -245,6 +260,7 @@ export class LLMEngine {
       promptTokens: this.counters.promptTokens,
       generationTokens: this.counters.generationTokens,
       numSteps: this.counters.numSteps,
+      numStepsQueuedAhead: this.counters.numStepsQueuedAhead,
       specDecode: {...(this.speculator?.totals ?? emptySpecCounts())},
       ...(this.speculator?.drafter ? {draftKv: this.speculator.drafter.draft.blockManager.memoryStats()} : {}),
     }
@@ -314,6 +330,10 @@ export class LLMEngine {
       // Let I/O (HTTP streams, new requests) in between steps.
       await new Promise((resolve) => setImmediate(resolve))
     }
+    // A step queued for requests that have all ended since (or at shutdown) still runs; its rows are void.
+    const queued = this.queued
+    this.queued = null
+    if (queued !== null) await queued.result.catch(() => undefined)
     this.publishPending()
   }
 
@@ -327,42 +347,44 @@ export class LLMEngine {
     for (const group of [...waiting, ...running, ...swapped]) this.failGroup(group, new PagedLLMError(`the engine stopped making progress: ${stuck}`, {code: 'engine_stalled'}))
   }
 
-  /** schedule -> run -> process outputs; returns whether anything moved (tokens computed, blocks moved, requests finished). */
+  /**
+   * schedule -> queue -> apply the result; returns whether anything moved (tokens computed, blocks moved, requests
+   * finished). With async scheduling the step applied may have been queued by the previous turn, and this turn queues
+   * the next one before applying it, so the backend never waits for the host between them.
+   */
   private async runStep(): Promise<boolean> {
     for (const requestId of this.pendingAborts) this.abortNow(requestId)
     this.pendingAborts.clear()
     const started = performance.now()
-    if (this.speculator?.drafter && !(await this.prepareDrafts())) return true
-    const out = this.scheduler.schedule(nowSeconds())
-    for (const {group, error} of out.rejected) this.failGroup(group, error)
-    if (out.scheduled.length === 0 && out.swapOut.length + out.swapIn.length + out.blockCopies.length === 0) {
-      if (this.scheduler.running.length === 0 && this.scheduler.swapped.length === 0 && this.scheduler.waiting.length > 0) {
-        // Nothing runs and the head still does not fit: it never will.
-        const head = this.scheduler.waiting[0]!
-        this.scheduler.remove(head)
-        this.failGroup(head, new ContextLengthError(`request ${head.requestId} does not fit the KV cache even when it is empty`, 'max_tokens'))
-        return true
+    let current = this.queued
+    this.queued = null
+    if (current === null) {
+      if (this.speculator?.drafter && !(await this.prepareDrafts())) return true
+      const out = this.scheduler.schedule(nowSeconds())
+      for (const {group, error} of out.rejected) this.failGroup(group, error)
+      if (out.scheduled.length === 0 && out.swapOut.length + out.swapIn.length + out.blockCopies.length === 0) {
+        if (this.scheduler.running.length === 0 && this.scheduler.swapped.length === 0 && this.scheduler.waiting.length > 0) {
+          // Nothing runs and the head still does not fit: it never will.
+          const head = this.scheduler.waiting[0]!
+          this.scheduler.remove(head)
+          this.failGroup(head, new ContextLengthError(`request ${head.requestId} does not fit the KV cache even when it is empty`, 'max_tokens'))
+          return true
+        }
+        this.publishPending()
+        return out.rejected.length > 0
       }
-      this.publishPending()
-      return out.rejected.length > 0
+      current = this.queue(out)
     }
-    // A decode computes one token past the prompt; everything else is prefill (whole or chunked, or recompute).
-    let numDecodeTokens = 0
-    for (const entry of out.scheduled) if (entry.seq.numComputedTokens >= entry.seq.promptLength) numDecodeTokens += entry.numNewTokens
-    const numPrefillTokens = out.scheduled.reduce((sum, entry) => sum + entry.numNewTokens, 0) - numDecodeTokens
+    if (current.nextMayQueue) this.queued = this.queueNext()
+    // The host's share of the previous step (detokenizing, snapshots) overlaps this step's forward pass.
+    this.publishPending()
+    const groupsOf = (out: SchedulerOutput) => new Set(out.scheduled.map((entry) => entry.group))
     this.stepInFlight = true
     let result
-    let forwardMs = 0
     try {
-      this.outputs.prefetchMasks(out.scheduled)
-      const forward = this.runner.run(out, (rows) => (backendSamplingEnabled() ? this.outputs.planSampling(out.scheduled, rows) : null))
-      const launched = performance.now()
-      // The host's share of the previous step (detokenizing, snapshots) overlaps this step's forward pass.
-      this.publishPending()
-      result = await forward
-      forwardMs = performance.now() - launched
+      result = await current.result
     } catch (error) {
-      for (const group of new Set(out.scheduled.map((entry) => entry.group))) this.failGroup(group, error)
+      for (const group of groupsOf(current.out)) this.failGroup(group, error)
       return true
     } finally {
       this.stepInFlight = false
@@ -371,9 +393,9 @@ export class LLMEngine {
     this.stepInFlight = true
     let touched
     try {
-      touched = await this.outputs.process(out.scheduled, result.rows, result.logits, nowSeconds(), result.backend)
+      touched = await this.outputs.process(current.out.scheduled, result.rows, result.logits, nowSeconds(), result.backend)
     } catch (error) {
-      for (const group of new Set(out.scheduled.map((entry) => entry.group))) this.failGroup(group, error)
+      for (const group of groupsOf(current.out)) this.failGroup(group, error)
       return true
     } finally {
       this.stepInFlight = false
@@ -384,21 +406,47 @@ export class LLMEngine {
       if (group.isFinished) this.retire(group)
       this.unpublished.add(group)
     }
-    if (!this.overlapOutputs) this.publishPending()
+    if (this.hostOverlap === 'none') this.publishPending()
     this.counters.numSteps++
     // KV statistics walk every block table: taken only for a listener (bench).
     if (this.stepListeners.length === 0) return true
     const stats: StepStats = {
-      numSeqs: out.scheduled.length,
-      numPrefillTokens,
-      numDecodeTokens,
-      numPreempted: out.numPreempted,
+      numSeqs: current.out.scheduled.length,
+      numPrefillTokens: current.numPrefillTokens,
+      numDecodeTokens: current.numDecodeTokens,
+      numPreempted: current.out.numPreempted,
       durationMs: performance.now() - started,
-      forwardMs,
       kv: this.blockManager.memoryStats(),
     }
     for (const listener of this.stepListeners) listener(stats)
     return true
+  }
+
+  /** Hands a scheduled step to the native worker (it runs after any step queued before it). */
+  private queue(out: SchedulerOutput): QueuedStep {
+    // A decode computes one token past the prompt; everything else is prefill (whole or chunked, or recompute).
+    let numDecodeTokens = 0
+    for (const entry of out.scheduled) if (entry.start >= entry.seq.promptLength) numDecodeTokens += entry.numNewTokens
+    const numPrefillTokens = out.scheduled.reduce((sum, entry) => sum + entry.numNewTokens, 0) - numDecodeTokens
+    let plan: SamplingPlan | null = null
+    // Runs at once up to the native call (which copies the inputs); a throw becomes the step's rejection.
+    const result = (async () => {
+      this.outputs.prefetchMasks(out.scheduled)
+      return this.runner.run(out, (rows) => (plan = backendSamplingEnabled() ? this.outputs.planSampling(out.scheduled, rows) : null))
+    })()
+    // Awaited when the step is applied; until then a rejection must not count as unhandled.
+    result.catch(() => undefined)
+    const nextMayQueue = markQueued(out.scheduled, plan, this.hostOverlap === 'async')
+    return {out, result, nextMayQueue, numPrefillTokens, numDecodeTokens}
+  }
+
+  /** Async scheduling: schedules and queues the next step while the current one runs; null when there is nothing to run. */
+  private queueNext(): QueuedStep | null {
+    const out = this.scheduler.schedule(nowSeconds())
+    for (const {group, error} of out.rejected) this.failGroup(group, error)
+    if (out.scheduled.length === 0 && out.swapOut.length + out.swapIn.length + out.blockCopies.length === 0) return null
+    this.counters.numStepsQueuedAhead++
+    return this.queue(out)
   }
 
   /** Draft-model speculation: runs the draft for this step's proposals; a failure fails the running requests. */
@@ -453,7 +501,10 @@ export class LLMEngine {
     const entry = this.handles.get(requestId)
     if (!entry) return
     const {group} = entry
-    for (const seq of group.sequences) if (!isFinished(seq.status)) seq.status = SequenceStatus.FinishedAborted
+    for (const seq of group.sequences) {
+      if (!isFinished(seq.status)) seq.status = SequenceStatus.FinishedAborted
+      seq.dropPending()
+    }
     group.times.finished ??= nowSeconds()
     // The group is finished now: publishing it leaves the queues and frees its blocks.
     this.publish(group)
@@ -464,6 +515,7 @@ export class LLMEngine {
     this.scheduler.remove(group)
     for (const seq of group.sequences) {
       if (!isFinished(seq.status)) seq.status = SequenceStatus.FinishedAborted
+      seq.dropPending()
       this.blockManager.free(seq)
     }
     this.outputs.forgetGroup(group)

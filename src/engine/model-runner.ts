@@ -1,7 +1,7 @@
 // Turns a scheduler output into flat typed arrays and runs them as ONE native call per step.
 import type {BlockCopy, BlockManager, BlockMapping} from './block-manager.js'
 import type {BlockMovesArrays, ForwardBatchArrays, NativeModel} from './native.js'
-import {compactRows, type NativeSampledArrays, type NativeSamplingArrays} from './native-sampling.js'
+import {compactRows, type NativeSampledArrays, type NativeSamplingArrays, type SamplingPlan} from './native-sampling.js'
 import type {ScheduledSequence, SchedulerOutput} from './scheduler.js'
 
 /** Where each scheduled sequence's logits rows landed in the returned logits array. */
@@ -53,7 +53,7 @@ export function prepareStep(output: SchedulerOutput, blockManager: BlockManager,
   scheduled.forEach((entry, i) => {
     const {seq, numNewTokens, draftTokenIds} = entry
     const table = tables[i]!
-    const start = seq.numComputedTokens
+    const {start} = entry
     for (let k = 0; k < numNewTokens; k++) {
       const position = start + k
       tokenIds[row + k] = position < seq.length ? seq.tokenIds[position]! : draftTokenIds[position - seq.length]!
@@ -112,6 +112,13 @@ export function prepareStep(output: SchedulerOutput, blockManager: BlockManager,
   }
 }
 
+/** A step's answer: the logits JS reads, where each sequence's rows are in them, and the backend's samples (if planned). */
+export interface RunResult<Plan extends {arrays: NativeSamplingArrays} = SamplingPlan> {
+  logits: Float32Array
+  rows: LogitsRows[]
+  backend: {plan: Plan; sampled: NativeSampledArrays} | null
+}
+
 export class ModelRunner {
   constructor(
     private readonly model: NativeModel,
@@ -126,7 +133,7 @@ export class ModelRunner {
   async run<Plan extends {arrays: NativeSamplingArrays}>(
     output: SchedulerOutput,
     planSampling: (rows: readonly LogitsRows[]) => Plan | null = () => null,
-  ): Promise<{logits: Float32Array; rows: LogitsRows[]; backend: {plan: Plan; sampled: NativeSampledArrays} | null}> {
+  ): Promise<RunResult<Plan>> {
     const prepared = prepareStep(output, this.blockManager, this.blockSize)
     const plan = planSampling(prepared.rows)
     if (plan === null) return {logits: await this.model.step(prepared.moves, prepared.batch), rows: prepared.rows, backend: null}

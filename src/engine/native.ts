@@ -69,7 +69,15 @@ interface NativeModelHandle {
   step(moves: BlockMovesArrays, batch: ForwardBatchArrays): Promise<Float32Array>
   step(moves: BlockMovesArrays, batch: ForwardBatchArrays, sampling: NativeSamplingArrays): Promise<{logits: Float32Array; sampled: NativeSampledArrays}>
   readKvBlock(layer: number, block: number, fromSwap: boolean): {k: Float32Array; v: Float32Array}
+  timing(): StepTiming
   close(): void
+}
+
+/** Steps run since load, the time spent in them, and the time the backend waited between them for the next one. */
+export interface StepTiming {
+  steps: number
+  busyMs: number
+  idleMs: number
 }
 
 /** Single kernels, exposed for op-by-op tests and `pagedllm bench kernels` (see native/src/ops_bindings.cpp). */
@@ -159,7 +167,11 @@ export class NativeModel {
     this.info = handle.info()
   }
 
-  /** Applies the block moves, runs one forward pass off the event loop; resolves to [logitsIndices.length * vocab] logits. */
+  /**
+   * Applies the block moves, runs one forward pass off the event loop; resolves to [logitsIndices.length * vocab] logits.
+   * Steps run in the order they are called; a token id -(k + 1) (batch or sampling tokens) stands for the backend's
+   * sample k of the step called just before, so a step can be queued before that one's result is back.
+   */
   step(moves: BlockMovesArrays, batch: ForwardBatchArrays): Promise<Float32Array> {
     return this.#open().step(moves, batch)
   }
@@ -172,6 +184,11 @@ export class NativeModel {
   /** One block of one layer's K and V cache as fp32, [blockSize, numKvHeads, headDim] each (a test hook). */
   readKvBlock(layer: number, block: number, fromSwap = false): {k: Float32Array; v: Float32Array} {
     return this.#open().readKvBlock(layer, block, fromSwap)
+  }
+
+  /** How long the backend ran steps and waited between them: the host's share of the critical path (bench-host-work). */
+  timing(): StepTiming {
+    return this.#open().timing()
   }
 
   /** Releases weights and KV memory (after any step in flight finishes). */

@@ -17,7 +17,7 @@ import type {CompletionOutput} from './request-output.js'
 import {biasedRow, promptTokenLogprobs, sampleRows, samplingDistribution, topLogprobsOfRow, type SampleRequest, type SampleResult} from './sampler.js'
 import type {ScheduledSequence, Scheduler} from './scheduler.js'
 import {checkStop, type StopVerdict} from './stop-checker.js'
-import {SequenceStatus, type Sequence, type SequenceGroup} from './sequence.js'
+import {SequenceStatus, isFinished, type Sequence, type SequenceGroup} from './sequence.js'
 import type {Speculator} from './spec-decode/speculator.js'
 import {verifyByRejection} from './spec-decode/rejection-sampler.js'
 import {verifyDraft} from './spec-decode/verify.js'
@@ -55,7 +55,7 @@ export class OutputProcessor {
   /** Before a step: what the backend samples (native-sampling.ts); a best_of request's first sample is planned as its forks. */
   planSampling(scheduled: readonly ScheduledSequence[], rows: readonly LogitsRows[]): SamplingPlan | null {
     return planBackendSampling(scheduled, rows, (group, seq, row) =>
-      this.forksOnSample(group, seq)
+      group.forksOnSample(seq)
         ? Array.from({length: group.params.bestOf}, (_, stream) => this.sampleRequest(group, seq, row, stream))
         : [this.sampleRequest(group, seq, row)],
     )
@@ -72,15 +72,15 @@ export class OutputProcessor {
     const touched = new Set<SequenceGroup>()
     const sampleRequests: SampleRequest[] = []
     const sampleTargets: Array<{group: SequenceGroup; seq: Sequence}> = []
-    const backendResults: Array<{group: SequenceGroup; seq: Sequence; result: SampleResult}> = []
+    const backendResults: Array<{group: SequenceGroup; seq: Sequence; pending: boolean; result: SampleResult}> = []
     const beamCandidates = new Map<SequenceGroup, BeamCandidates[]>()
 
     scheduled.forEach((entry, i) => {
       const {group, seq} = entry
+      // Finished or aborted while the step was in flight (async scheduling): its row is void.
+      if (isFinished(seq.status)) return
       const row = rows[i]!
-      if (row.promptRows) this.recordPromptLogprobs(group, seq, row.promptRows, logits)
-      // Draft tokens count as computed only once accepted.
-      seq.numComputedTokens += entry.numNewTokens - entry.draftTokenIds.length
+      if (row.promptRows) this.recordPromptLogprobs(group, seq, entry.start, row.promptRows, logits)
       if (entry.draftTokenIds.length > 0) {
         touched.add(group)
         this.verifyDrafts(group, seq, entry.draftTokenIds, [row.sampleRow, ...row.draftRows], logits)
@@ -96,10 +96,12 @@ export class OutputProcessor {
         return
       }
       // The first sample of a best_of > 1 request forks the prompt into its samples; they share its blocks.
-      const targets = this.forksOnSample(group, seq) ? this.forkSamples(group, seq) : [seq]
+      const targets = group.forksOnSample(seq) ? this.forkSamples(group, seq) : [seq]
       const first = backend?.plan.firstSample[i] ?? -1
       if (first >= 0) {
-        targets.forEach((seq, k) => backendResults.push({group, seq, result: sampledResult(backend!.sampled, first + k, backend!.plan.arrays.topStride, group.params)}))
+        targets.forEach((seq, k) =>
+          backendResults.push({group, seq, pending: entry.pendingSample >= 0, result: sampledResult(backend!.sampled, first + k, backend!.plan.arrays.topStride, group.params)}),
+        )
         return
       }
       for (const target of targets) {
@@ -112,10 +114,11 @@ export class OutputProcessor {
     const masks = await this.guides.masksFor(sampleTargets)
     masks.forEach((mask, i) => (sampleRequests[i]!.allowedMask = mask))
     const results = sampleRows(logits, this.vocabSize, sampleRequests)
-    const sampled = [...backendResults, ...results.map((result, i) => ({...sampleTargets[i]!, result}))]
-    sampled.forEach(({group, seq, result}) => {
+    const sampled = [...backendResults, ...results.map((result, i) => ({...sampleTargets[i]!, pending: false, result}))]
+    sampled.forEach(({group, seq, pending, result}) => {
       group.times.firstToken ??= now
-      seq.appendToken(result.tokenId, result.logprob, result.topLogprobs ?? undefined)
+      if (pending) seq.resolvePending(result.tokenId, result.logprob, result.topLogprobs ?? undefined)
+      else seq.appendToken(result.tokenId, result.logprob, result.topLogprobs ?? undefined)
       this.afterAppend(group, seq)
     })
     for (const [group, candidates] of beamCandidates) {
@@ -199,11 +202,6 @@ export class OutputProcessor {
     return {tokenIds: keep.map((i) => top.tokenIds[i]!), logprobs: keep.map((i) => top.logprobs[i]!)}
   }
 
-  /** Whether this sample is the first of a best_of > 1 request, which forks the prompt into its samples. */
-  private forksOnSample(group: SequenceGroup, seq: Sequence): boolean {
-    return seq.outputLength === 0 && group.sequences.length === 1 && group.params.bestOf > 1
-  }
-
   /** `stream` overrides the sequence's own (a fork planned before it exists). */
   private sampleRequest(group: SequenceGroup, seq: Sequence, row: number, stream?: number): SampleRequest {
     const {params} = group
@@ -232,26 +230,29 @@ export class OutputProcessor {
     return samples
   }
 
-  /** Decides whether the sequence stops at its newest token (and frees it if so). */
+  /** Decides whether the sequence stops at its newest known token (and frees it if so). */
   private afterAppend(group: SequenceGroup, seq: Sequence): void {
-    const verdict = group.params.stop.length > 0 ? this.catchUpText(group, seq) : this.verdict(group, seq.lastTokenId, seq.outputLength, '', '')
+    const newest = seq.resolvedLength
+    const verdict =
+      group.params.stop.length > 0 ? this.catchUpText(group, seq) : this.verdict(group, seq.tokenIds[newest - 1]!, newest - seq.promptLength, '', '')
     if (verdict.finished === null) return
     seq.status = verdict.finished === 'length' ? SequenceStatus.FinishedLength : SequenceStatus.FinishedStopped
     seq.stopReason = verdict.stopReason
+    seq.dropPending()
     this.blockManager.free(seq)
   }
 
   /** Brings the text of every sequence of the group up to its tokens (beams are decoded whole when they end). */
   catchUpGroupText(group: SequenceGroup): void {
     if (group.params.useBeamSearch) return
-    for (const seq of group.sequences) if (seq.length > (this.states.get(seq.seqId)?.textTokens ?? seq.promptLength)) this.catchUpText(group, seq)
+    for (const seq of group.sequences) if (seq.resolvedLength > (this.states.get(seq.seqId)?.textTokens ?? seq.promptLength)) this.catchUpText(group, seq)
   }
 
-  /** Detokenizes the tokens not yet in seq.outputText, in order; returns the stop verdict of the last one. */
+  /** Detokenizes the known tokens not yet in seq.outputText, in order; returns the stop verdict of the last one. */
   private catchUpText(group: SequenceGroup, seq: Sequence): StopVerdict {
     const state = this.stateOf(group, seq)
     let verdict: StopVerdict = {finished: null, stopReason: null, text: seq.outputText}
-    while (state.textTokens < seq.length) {
+    while (state.textTokens < seq.resolvedLength) {
       const tokenId = seq.tokenIds[state.textTokens++]!
       const delta = state.detokenizer.push([tokenId])
       verdict = this.verdict(group, tokenId, state.textTokens - seq.promptLength, state.detokenizer.text, delta)
@@ -361,10 +362,9 @@ export class OutputProcessor {
     )
   }
 
-  private recordPromptLogprobs(group: SequenceGroup, seq: Sequence, promptRows: number[], logits: Float32Array): void {
+  private recordPromptLogprobs(group: SequenceGroup, seq: Sequence, start: number, promptRows: number[], logits: Float32Array): void {
     const k = group.params.promptLogprobs ?? 0
     group.promptLogprobs ??= [null]
-    const start = seq.numComputedTokens
     promptRows.forEach((row, offset) => {
       const nextPosition = start + offset + 1
       if (nextPosition >= seq.promptLength) return

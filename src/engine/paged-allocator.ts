@@ -88,7 +88,8 @@ export class PagedAllocator implements KvAllocator {
     if (this.prefixCache === null || state.chainBroken) return
     const {seq} = state
     const blockSize = this.tables.blockSize
-    const fullBlocks = Math.min(Math.floor(seq.numComputedTokens / blockSize), state.table.length)
+    // A block is hashed once its K/V are computed (or queued) and all its token ids are known.
+    const fullBlocks = Math.min(Math.floor(Math.min(seq.numComputedTokens, seq.resolvedLength) / blockSize), state.table.length)
     while (state.hashedBlocks < fullBlocks) {
       const index = state.hashedBlocks
       const tokens = seq.tokenIds.slice(index * blockSize, (index + 1) * blockSize)

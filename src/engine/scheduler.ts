@@ -10,10 +10,14 @@ export interface ScheduledSequence {
   group: SequenceGroup
   seq: Sequence
   numNewTokens: number
+  /** The first position computed: seq.numComputedTokens when scheduled. */
+  start: number
   /** The step reaches the end of the sequence, so its last row's logits are sampled. */
   samples: boolean
   /** Proposed tokens computed after the sequence's last token, to be verified (speculative decoding); else empty. */
   draftTokenIds: number[]
+  /** Index of this entry's sample among the step's backend samples when a pending token holds its place (async scheduling); else -1. */
+  pendingSample: number
 }
 
 export interface SchedulerOutput {
@@ -191,7 +195,7 @@ export class Scheduler {
       // Drafts ride after the last token, as far as the budget allows.
       const draftTokenIds = samples ? (drafts.get(seq) ?? []).slice(0, Math.max(0, tokenBudget - used - numNewTokens)) : []
       if (appendSlots) output.blockCopies.push(...this.blockManager.appendSlots(seq, draftTokenIds.length))
-      output.scheduled.push({group, seq, numNewTokens: numNewTokens + draftTokenIds.length, samples, draftTokenIds})
+      output.scheduled.push({group, seq, numNewTokens: numNewTokens + draftTokenIds.length, start: seq.numComputedTokens, samples, draftTokenIds, pendingSample: -1})
       used += numNewTokens + draftTokenIds.length
     }
     return used

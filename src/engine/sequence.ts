@@ -35,8 +35,12 @@ let nextSequenceId = 0
 export class Sequence {
   readonly seqId = nextSequenceId++
   status = SequenceStatus.Waiting
-  /** Prompt followed by generated tokens. */
+  /**
+   * Prompt followed by generated tokens. The last numPending entries are samples of a step still in flight (async
+   * scheduling), each held as -(k + 1), k its sample's index in that step, which is how the next step names it.
+   */
   readonly tokenIds: number[]
+  numPending = 0
   readonly promptLength: number
   /** Tokens whose K/V are in the cache (prefix-cache hits and finished prefill chunks included). */
   numComputedTokens = 0
@@ -57,16 +61,19 @@ export class Sequence {
     return this.tokenIds.length
   }
 
+  /** Generated tokens, pending ones included: the position the next sample takes. */
   get outputLength(): number {
     return this.tokenIds.length - this.promptLength
   }
 
-  get outputTokenIds(): number[] {
-    return this.tokenIds.slice(this.promptLength)
+  /** Tokens whose ids are known (all but the pending ones). */
+  get resolvedLength(): number {
+    return this.tokenIds.length - this.numPending
   }
 
-  get lastTokenId(): number {
-    return this.tokenIds[this.tokenIds.length - 1]!
+  /** The generated tokens whose ids are known: what callers see. */
+  get outputTokenIds(): number[] {
+    return this.tokenIds.slice(this.promptLength, this.resolvedLength)
   }
 
   /** Tokens still to run through the model before a new token can be sampled. */
@@ -80,11 +87,32 @@ export class Sequence {
     if (topLogprobs) this.outputLogprobs.push(topLogprobs)
   }
 
+  /** Holds a place for the sample a step just queued makes (async scheduling); k: its index among that step's samples. */
+  appendPending(k: number): void {
+    this.tokenIds.push(-(k + 1))
+    this.numPending++
+  }
+
+  /** The oldest pending token's sample is back. */
+  resolvePending(tokenId: number, logprob: number, topLogprobs?: TokenLogprobs): void {
+    this.tokenIds[this.resolvedLength] = tokenId
+    this.numPending--
+    this.cumulativeLogprob += logprob
+    if (topLogprobs) this.outputLogprobs.push(topLogprobs)
+  }
+
+  /** A finished sequence drops the places of samples it no longer wants. */
+  dropPending(): void {
+    this.tokenIds.length = this.resolvedLength
+    this.numPending = 0
+  }
+
   /** A copy for parallel sampling or beam search: same tokens and computed state, a new id. */
   fork(): Sequence {
     const child = new Sequence(this.tokenIds, this.promptLength)
     child.status = this.status
     child.numComputedTokens = this.numComputedTokens
+    child.numPending = this.numPending
     child.cumulativeLogprob = this.cumulativeLogprob
     child.outputLogprobs.push(...this.outputLogprobs)
     child.outputText = this.outputText
@@ -145,6 +173,11 @@ export class SequenceGroup {
 
   get unfinished(): Sequence[] {
     return this.sequences.filter((seq) => !isFinished(seq.status))
+  }
+
+  /** Whether seq's next sample is the first of a best_of > 1 request, which forks the prompt into its samples. */
+  forksOnSample(seq: Sequence): boolean {
+    return seq.outputLength === 0 && this.sequences.length === 1 && this.params.bestOf > 1
   }
 
   /** Beam search may discard every live beam; a group with no sequences left is finished. */

@@ -173,6 +173,7 @@ export class FakeEngine implements EngineLike {
       promptTokens: this.promptTokens,
       generationTokens: this.generationTokens,
       numSteps: this.steps,
+      numStepsQueuedAhead: 0,
       specDecode: {numDrafts: 0, numDraftTokens: 0, numAcceptedTokens: 0},
     }
   }

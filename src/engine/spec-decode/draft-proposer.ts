@@ -168,8 +168,10 @@ export class DraftProposer {
       group: entry.mirror.group,
       seq: entry.mirror.seq,
       numNewTokens,
+      start: entry.mirror.seq.numComputedTokens,
       samples: entry.mirror.seq.numComputedTokens + numNewTokens === entry.mirror.seq.length,
       draftTokenIds: [],
+      pendingSample: -1,
     }))
     const output: SchedulerOutput = {scheduled, blockCopies, swapOut: [], swapIn: [], rejected: [], numPreempted: 0}
     const {logits, rows} = await this.draft.runner.run(output)
