@@ -28,6 +28,14 @@ describe('pagedllm generate', () => {
     }
   })
 
+  it('--no-async-scheduling gives the same greedy tokens', async () => {
+    const args = ['--model', modelDir, '--json', '--max-tokens', '12', '--threads', '1', 'hello world', 'the sea']
+    const [ahead, between] = await Promise.all([runCommand('generate', args), runCommand('generate', [...args, '--no-async-scheduling'])])
+    assert.equal(between.code, 0, between.stderr)
+    const tokens = (stdout: string) => JSON.parse(stdout).map((output: {outputs: Array<{token_ids: number[]}>}) => output.outputs[0]!.token_ids)
+    assert.deepEqual(tokens(between.stdout), tokens(ahead.stdout))
+  })
+
   it('--speculative-method ngram: the same greedy tokens, with proposed / accepted counts in --json', async () => {
     const prompt = 'the cat sat on the mat and the cat sat on the mat and the cat sat on the'
     const base = ['--model', modelDir, '--json', '--max-tokens', '24', '--threads', '1', prompt]
