@@ -1,6 +1,6 @@
 // Reads a request body (bounded in size), parses it as strict UTF-8 JSON and finds the prompt texts in it; each failure a 4xx.
 import type {IncomingMessage} from 'node:http'
-import {InvalidRequestError, PayloadTooLargeError} from '../engine/errors.js'
+import {InvalidRequestError, PayloadTooLargeError, UnsupportedMediaTypeError} from '../engine/errors.js'
 
 /** The body field that holds prompt text: `prompt` (completions) or `messages[].content` (chat). */
 export type PromptField = 'prompt' | 'messages'
@@ -18,6 +18,12 @@ export async function readBody(request: IncomingMessage, limit: number): Promise
   }
   if (size > limit) throw bodyTooLarge(limit)
   return Buffer.concat(chunks)
+}
+
+/** Bodies are read as sent: a compressed one (gzip, br, ...) is refused up front, not misread as bad UTF-8 or JSON. */
+export function checkContentEncoding(encoding: string | undefined): void {
+  if (encoding === undefined || /^\s*(identity)?\s*$/i.test(encoding)) return
+  throw new UnsupportedMediaTypeError(`Content-Encoding '${encoding}' is not supported; send the body uncompressed.`, {code: 'unsupported_content_encoding'})
 }
 
 export function bodyTooLarge(limit: number): PayloadTooLargeError {
