@@ -31,6 +31,9 @@ const SCHEMA_LISTS = new Set(['anyOf', 'oneOf', 'prefixItems'])
 const RANGE_KEYWORDS = new Set(['minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum'])
 /** Beyond this, bounds lose integer precision in the range grammar. */
 const MAX_BOUND = Number.MAX_SAFE_INTEGER
+// Counts xgrammar reads as 32-bit ints: a larger one wraps negative (an unbounded string, or a garbled parse error).
+const COUNT_KEYWORDS = new Set(['minLength', 'maxLength', 'minItems', 'maxItems'])
+const MAX_COUNT = 2 ** 31 - 1
 const SUPPORTED_FORMATS = new Set(['date', 'date-time', 'time', 'uuid', 'email', 'ipv4', 'ipv6', 'hostname', 'uri', 'duration'])
 
 // xgrammar's WebAssembly build overflows its stack on deeply nested input (a JSON schema ~55 levels deep, a grammar
@@ -53,6 +56,11 @@ export function checkJsonSchema(schema: unknown, param: string, path = '#', dept
     if ((keyword === 'minLength' || keyword === 'maxLength') && (fields.pattern !== undefined || fields.format !== undefined))
       throw new InvalidRequestError(`'${param}': '${keyword}' (at ${at}) cannot be combined with pattern or format (it would not be enforced)`, {param})
     if (RANGE_KEYWORDS.has(keyword)) checkBound(keyword, value, type, at, param)
+    if (COUNT_KEYWORDS.has(keyword) && !(Number.isInteger(value) && (value as number) >= 0 && (value as number) <= MAX_COUNT))
+      throw new InvalidRequestError(`'${param}': '${keyword}' (at ${at}) must be an integer in [0, ${MAX_COUNT}], got ${JSON.stringify(value)}`, {param})
+    // Only references into this schema resolve; any other would be left unenforced.
+    if (keyword === '$ref' && !(typeof value === 'string' && value.startsWith('#')))
+      throw new InvalidRequestError(`'${param}': '$ref' (at ${at}) must point into this schema ("#/$defs/..."), got ${JSON.stringify(value)}`, {param})
     if (SCHEMA_MAPS.has(keyword)) {
       if (typeof value !== 'object' || value === null || Array.isArray(value))
         throw new InvalidRequestError(`'${param}': ${at} must be an object of schemas`, {param})
