@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import {connect} from 'node:net'
 import {describe, it} from 'node:test'
 import {gzipSync} from 'node:zlib'
-import {start} from './support/server-harness.js'
+import {post, start} from './support/server-harness.js'
 
 /** Writes raw bytes to the server and resolves with all it sent once it closes the connection. */
 function exchange(url: string, request: string | Buffer): Promise<string> {
@@ -68,5 +68,17 @@ describe('hostile HTTP framing', () => {
     const body = JSON.stringify({prompt: 'hi', max_tokens: 1})
     const reply = errorOf(await exchange(url, `POST /v1/completions HTTP/1.1\r\nhost: x\r\nexpect: teapot\r\ncontent-length: ${body.length}\r\n\r\n${body}`))
     assert.deepEqual([reply.status, reply.error.code], [417, 'expectation_failed'])
+  })
+})
+
+describe('hostile field values', () => {
+  it('quotes at most 1,000 characters of what the client sent back in an error message', async () => {
+    const {url} = await start()
+    const name = 'm'.repeat(200_000)
+    const reply = await post(`${url}/v1/completions`, {model: name, prompt: 'hi', max_tokens: 1})
+    assert.equal(reply.status, 404)
+    const {message} = reply.json().error
+    assert.ok(message.length < 1100, `message of ${message.length} characters`)
+    assert.match(message, /^The model 'm+\.\.\. \(\d+ more characters\)$/)
   })
 })

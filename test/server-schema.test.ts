@@ -95,6 +95,25 @@ describe('parseCompletionRequest', () => {
     rejects(() => parseCompletionRequest([1, 2]), null)
   })
 
+  it('says what was wrong with a value: out-of-range numbers (1e400), fractions, and the bad item of a list', () => {
+    const messageOf = (body: unknown) => {
+      try {
+        parseCompletionRequest(JSON.parse(body as string))
+      } catch (error) {
+        return [(error as InvalidRequestError).message, (error as InvalidRequestError).param]
+      }
+      return assert.fail('accepted')
+    }
+    assert.deepEqual(messageOf('{"prompt":"a","temperature":1e400}'), ["'temperature' must be a number, got a number out of range", 'temperature'])
+    assert.deepEqual(messageOf('{"prompt":"a","max_tokens":2.5}'), ["'max_tokens' must be an integer, got 2.5", 'max_tokens'])
+    assert.deepEqual(messageOf('{"prompt":"a","stop_token_ids":[1,2,-1e400]}'), ["'stop_token_ids[2]' must be an integer, got a number out of range", 'stop_token_ids'])
+    assert.deepEqual(messageOf('{"prompt":"a","stop":["x",null]}'), ["'stop[1]' must be a string, got null", 'stop'])
+    assert.deepEqual(messageOf('{"prompt":"a","stream":true,"stream_options":{"include_usage":"yes"}}'), [
+      "'stream_options.include_usage' must be a boolean, got string",
+      'stream_options.include_usage',
+    ])
+  })
+
   it('treats null like an absent field', () => {
     const params = samplingParamsFor(parseCompletionRequest({prompt: 'a', temperature: null, stop: null, seed: null}), 16)
     assert.equal(params.temperature, 1)
