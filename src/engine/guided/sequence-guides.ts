@@ -60,7 +60,10 @@ export class SequenceGuides {
       const grammarMask = group.params.guided === null ? null : (grammarMasks.get(seq.seqId) ?? bitmaskOf(this.eosTokenIds, this.vocabSize))
       const allowed = this.allowedMaskOf(group)
       if (grammarMask === null || allowed === null) return grammarMask ?? allowed
-      return intersectMasks(grammarMask, allowed)
+      const both = intersectMasks(grammarMask, allowed)
+      // allowed_token_ids may share no token with what the grammar allows next: the sequence can then only end (an
+      // empty mask would make the sampler take a token outside both).
+      return both.some((word) => word !== 0) ? both : bitmaskOf(this.eosTokenIds, this.vocabSize)
     })
   }
 
