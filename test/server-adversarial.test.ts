@@ -61,6 +61,13 @@ describe('hostile HTTP framing', () => {
     assert.equal(engine.receivedParams.length, 0)
     const identity = head.replace('gzip', 'identity').replace(`content-length: ${gzipped.length}`, `content-length: ${body.length}`)
     assert.match(await exchange(url, identity + body), /^HTTP\/1\.1 200/)
+    // The same body as a gzip transfer coding: node passes it on undecoded.
+    const chunk = Buffer.concat([Buffer.from(`${gzipped.length.toString(16)}\r\n`), gzipped, Buffer.from('\r\n0\r\n\r\n')])
+    const transferHead = 'POST /v1/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ntransfer-encoding: gzip, chunked\r\nconnection: close\r\n\r\n'
+    const transfer = errorOf(await exchange(url, Buffer.concat([Buffer.from(transferHead), chunk])))
+    assert.deepEqual([transfer.status, transfer.error.code], [415, 'unsupported_content_encoding'])
+    assert.match(transfer.error.message, /Transfer-Encoding 'gzip'/)
+    assert.equal(engine.receivedParams.length, 1)
   })
 
   it('answers an Expect header other than 100-continue with a 417 error body', async () => {

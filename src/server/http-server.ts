@@ -11,7 +11,7 @@ import type {EngineLike} from './engine-like.js'
 import {errorReply} from './error-reply.js'
 import {ServerMetrics} from './metrics.js'
 import {InlinePromptTokenizer, type PromptTokenizer} from './prompt-tokenizer.js'
-import {bodyTooLarge, checkContentEncoding, type PromptField, readBody} from './request-body.js'
+import {bodyTooLarge, checkBodyCodings, type PromptField, readBody} from './request-body.js'
 import {RequestLimiter} from './request-limiter.js'
 import {ClientTooSlow} from './sse.js'
 import {detokenize, tokenize} from './tokenize.js'
@@ -278,7 +278,7 @@ export class ApiServer {
     try {
       // The body's memory is reserved before it is read (its Content-Length, or the most allowed when chunked) and
       // held for the whole request: the prompts parsed from it live that long.
-      checkContentEncoding(request.headers['content-encoding'])
+      checkBodyCodings(request.headers)
       const maxBodyBytes = this.options.maxBodyBytes
       const declared = Number(request.headers['content-length'])
       if (declared > maxBodyBytes) throw bodyTooLarge(maxBodyBytes)
