@@ -3,7 +3,7 @@ import {createHash, timingSafeEqual} from 'node:crypto'
 import {createServer, type IncomingMessage, type Server, type ServerResponse} from 'node:http'
 import type {AddressInfo} from 'node:net'
 import {AuthenticationError, InvalidRequestError, NotFoundError, PagedLLMError, UnavailableError} from '../engine/errors.js'
-import {type ApiContext, ClientDisconnected, type RequestLimits, sendJson, unixSeconds} from './api-context.js'
+import {type ApiContext, ClientDisconnected, cutWhenNotTaken, type RequestLimits, sendJson, unixSeconds} from './api-context.js'
 import {createChatCompletion} from './chat-completions.js'
 import {answerRefusedRequests} from './client-errors.js'
 import {createCompletion} from './completions.js'
@@ -206,6 +206,8 @@ export class ApiServer {
         response.destroy()
       }
     } finally {
+      // A reply whole in the socket's buffers, streamed or not, still waits for a client that may never read it.
+      cutWhenNotTaken(response, this.options.slowClientTimeoutMs, this.options.log)
       // 499 (nginx's "client closed request") for replies the client left before they were finished.
       this.metrics.countHttpResponse(response.writableEnded ? response.statusCode : 499)
       this.inFlight.delete(controller)
