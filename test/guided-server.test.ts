@@ -85,6 +85,22 @@ describe('structured outputs and tools over HTTP (tiny model)', () => {
     }
   })
 
+  it('tool_choice "required" keeps tools whose parameters use local $refs ($defs, as pydantic writes them)', async () => {
+    // Nested in the list-of-calls wrapper, "#/$defs/Place" pointed at the wrapper: the request was a 400.
+    const place = {type: 'object', properties: {city: {type: 'string', enum: ['Paris', 'Rome']}}, required: ['city'], additionalProperties: false}
+    const parameters = {type: 'object', properties: {where: {$ref: '#/$defs/Place'}}, required: ['where'], additionalProperties: false, $defs: {Place: place}}
+    const refTools: OpenAI.ChatCompletionFunctionTool[] = [{type: 'function', function: {name: 'travel', parameters}}, tools[1]!]
+    const reply = await client.chat.completions.create({model, messages, tools: refTools, tool_choice: 'required', parallel_tool_calls: false, max_tokens: 80, seed: 4, n: 3})
+    for (const choice of reply.choices) {
+      assert.equal(choice.finish_reason, 'tool_calls')
+      for (const call of choice.message.tool_calls!) {
+        if (call.type !== 'function') continue
+        const schema = refTools.find((tool) => tool.function.name === call.function.name)!.function.parameters!
+        assert.equal(schemaErrors(schema, JSON.parse(call.function.arguments)), null)
+      }
+    }
+  })
+
   it('a named function, streamed: the client reassembles the tool-call deltas', async () => {
     const request = {model, messages, tools, tool_choice: {type: 'function', function: {name: 'get_weather'}}, max_tokens: 40, seed: 4} as const
     const stream = client.chat.completions.stream({...request, stream: true})
