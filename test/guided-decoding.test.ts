@@ -130,6 +130,20 @@ describe('guided decoding (tiny random model)', () => {
     assert.equal(output.text, '')
   })
 
+  it('ends a sequence whose grammar has no way on (a $ref cycle inside an object) instead of sampling outside it', async () => {
+    const guided: GuidedSpec = {kind: 'json', schema: {type: 'object', properties: {a: {$ref: '#/$defs/x'}}, required: ['a'], $defs: {x: {$ref: '#/$defs/x'}}}, anyWhitespace: false, param: 'guided_json'}
+    await engine.prepareRequest(makeSamplingParams({guided}))
+    const [result] = await engine.generate([{prompt: 'x', params: makeSamplingParams({guided, maxTokens: 20, temperature: 1, seed: 4, n: 2})}])
+    const eos = engine.model.generationConfig.eosTokenIds
+    for (const output of result!.outputs) {
+      // The start '{"a":' is all the grammar allows; before, token 0 (<unk>) followed it.
+      assert.equal(output.finishReason, 'stop', JSON.stringify(output))
+      assert.ok('{"a":'.startsWith(output.text), JSON.stringify(output.text))
+      assert.ok(!output.tokenIds.includes(0), JSON.stringify(output.tokenIds))
+      assert.ok(eos.includes(output.tokenIds.at(-1)!))
+    }
+  })
+
   it('rejects unsupported keywords and bad grammars before queueing, naming the field', async () => {
     const bad: Array<[GuidedSpec, RegExp]> = [
       [{kind: 'json', schema: {type: 'object', patternProperties: {'^a': {type: 'string'}}}, anyWhitespace: true, param: 'response_format'}, /patternProperties/],

@@ -62,10 +62,12 @@ export class SequenceGuides {
       const grammarMask = group.params.guided === null ? null : (grammarMasks.get(seq.seqId) ?? bitmaskOf(this.eosTokenIds, this.vocabSize))
       const allowed = this.allowedMaskOf(group)
       if (grammarMask === null || allowed === null) return grammarMask ?? allowed
-      const both = intersectMasks(grammarMask, allowed)
-      // allowed_token_ids may share no token with what the grammar allows next: the sequence can then only end (an
-      // empty mask would make the sampler take a token outside both).
-      return both.some((word) => word !== 0) ? both : bitmaskOf(this.eosTokenIds, this.vocabSize)
+      return intersectMasks(grammarMask, allowed)
+    }).map((mask, i) => {
+      // A guided mask that leaves no token (a grammar with no way on from here, e.g. into a $ref cycle; or
+      // allowed_token_ids sharing none with it): the sequence can only end. Empty, the sampler would take a token outside it.
+      if (mask === null || targets[i]!.group.params.guided === null || mask.some((word) => word !== 0)) return mask
+      return bitmaskOf(this.eosTokenIds, this.vocabSize)
     })
   }
 
