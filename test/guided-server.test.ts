@@ -179,6 +179,8 @@ describe('structured outputs and tools over HTTP (tiny model)', () => {
       [schema({$ref: '#/$defs/a', $defs: {a: {$ref: '#/$defs/a'}}}), /admits no output/],
       [schema({$ref: '#/$defs/a', $defs: {a: {$ref: '#/$defs/b'}, b: {anyOf: [{$ref: '#/$defs/a'}]}}}), /admits no output/],
       [schema({$ref: '#'}), /admits no output/],
+      // Found before compiling, anywhere in the schema (the compile's first-token check sees only the start).
+      [schema({type: 'object', properties: {a: {$ref: '#/$defs/x'}}, required: ['a'], $defs: {x: {$ref: '#/$defs/y'}, y: {$ref: '#/$defs/x'}}}), /admits no output: the \$ref at #\/properties\/a\/\$ref leads back to itself/],
       // Left unenforced before: the output could be any JSON.
       [schema({$ref: 'https://example.com/schema.json'}), /must point into this schema/],
       // Wrapped to negative 32-bit ints before: maxLength 2^32 + 1 meant "unbounded", 3e9 gave a garbled parse error.
