@@ -116,6 +116,36 @@ describe('guided decoding (tiny random model)', () => {
     assert.ok(!contains, `${JSON.stringify(word)} still appears in ${JSON.stringify(banned!.outputs[0]!.text)}`)
   })
 
+  it('ends a sequence whose allowed_token_ids share no token with what its grammar allows next', async () => {
+    const digits = /^[0-9]$/
+    const letters = Array.from({length: engine.tokenizer.vocabSize}, (_, id) => id).filter((id) => /^[a-z]+$/.test(engine.tokenizer.decode([id])))
+    const eos = engine.model.generationConfig.eosTokenIds
+    const guided: GuidedSpec = {kind: 'regex', pattern: '[0-9]+', param: 'guided_regex'}
+    await engine.prepareRequest(makeSamplingParams({guided}))
+    const [result] = await engine.generate([{prompt: 'x', params: makeSamplingParams({guided, allowedTokenIds: letters, maxTokens: 6, temperature: 1, seed: 2})}])
+    const output = result!.outputs[0]!
+    // Before, the empty mask let the sampler take token 0 (<unk>), outside both constraints.
+    assert.ok(output.tokenIds.every((id) => eos.includes(id) || (letters.includes(id) && digits.test(engine.tokenizer.decode([id])))), JSON.stringify(output.tokenIds))
+    assert.equal(output.finishReason, 'stop')
+    assert.equal(output.text, '')
+  })
+
+  it('ends a sequence whose grammar has no way on (a cycle through anyOf inside an object) instead of sampling outside it', async () => {
+    // Not a chain of bare $refs (those are refused before compiling), so it compiles and dead-ends after '{"a":'.
+    const schema = {type: 'object', properties: {a: {$ref: '#/$defs/x'}}, required: ['a'], $defs: {x: {anyOf: [{$ref: '#/$defs/x'}]}}}
+    const guided: GuidedSpec = {kind: 'json', schema, anyWhitespace: false, param: 'guided_json'}
+    await engine.prepareRequest(makeSamplingParams({guided}))
+    const [result] = await engine.generate([{prompt: 'x', params: makeSamplingParams({guided, maxTokens: 20, temperature: 1, seed: 4, n: 2})}])
+    const eos = engine.model.generationConfig.eosTokenIds
+    for (const output of result!.outputs) {
+      // The start '{"a":' is all the grammar allows; before, token 0 (<unk>) followed it.
+      assert.equal(output.finishReason, 'stop', JSON.stringify(output))
+      assert.ok('{"a":'.startsWith(output.text), JSON.stringify(output.text))
+      assert.ok(!output.tokenIds.includes(0), JSON.stringify(output.tokenIds))
+      assert.ok(eos.includes(output.tokenIds.at(-1)!))
+    }
+  })
+
   it('rejects unsupported keywords and bad grammars before queueing, naming the field', async () => {
     const bad: Array<[GuidedSpec, RegExp]> = [
       [{kind: 'json', schema: {type: 'object', patternProperties: {'^a': {type: 'string'}}}, anyWhitespace: true, param: 'response_format'}, /patternProperties/],

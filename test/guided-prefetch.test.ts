@@ -11,9 +11,9 @@ const VOCAB = 64
 const spec: GuidedSpec = {kind: 'regex', pattern: '[a-z]+', param: 'guided_regex'}
 
 /** A grammar service that records its step calls and answers each sequence with a mask allowing only its id. */
-function fakeService(): {service: GrammarService; calls: StepRequest[][]; fail: {next: boolean}} {
+function fakeService(): {service: GrammarService; calls: StepRequest[][]; fail: {next: boolean; losing?: number}} {
   const calls: StepRequest[][] = []
-  const fail = {next: false}
+  const fail: {next: boolean; losing?: number} = {next: false}
   const known = new Set<number>()
   const service = {
     step: async (items: StepRequest[]) => {
@@ -21,6 +21,8 @@ function fakeService(): {service: GrammarService; calls: StepRequest[][]; fail: 
       for (const item of items) known.add(item.matcherId)
       if (fail.next) {
         fail.next = false
+        // The worker holding this matcher stopped under the step (as a compile past its time limit stops it).
+        if (fail.losing !== undefined) known.delete(fail.losing)
         throw new Error('worker lost')
       }
       return items.map((item) => Int32Array.from({length: VOCAB / 32}, (_, w) => (w === item.matcherId >>> 5 ? 1 << (item.matcherId & 31) : 0)))
@@ -66,5 +68,33 @@ describe('prefetched grammar masks', () => {
     const [mask] = await guides.masksFor([{group, seq: a}])
     assert.equal(mask![0], 1 << 1)
     assert.equal(calls.length, 2)
+  })
+
+  it('a step whose worker was lost under it replays the lost sequences into a fresh worker instead of failing the step', async () => {
+    // Before, the error reached the engine, which failed every request in the step (another client's compile error).
+    const {service, calls, fail} = fakeService()
+    const guides = new SequenceGuides(service, {} as Tokenizer, VOCAB, [0])
+    const kept = sequence(2, [9])
+    const lost = sequence(5, [7, 8])
+    await guides.masksFor([{group, seq: kept}, {group, seq: lost}])
+    kept.outputTokenIds.push(10)
+    lost.outputTokenIds.push(11)
+    ;(kept as {outputLength: number}).outputLength = 2
+    ;(lost as {outputLength: number}).outputLength = 3
+    Object.assign(fail, {next: true, losing: 5})
+    guides.prefetch([{group, seq: kept}, {group, seq: lost}])
+    const masks = await guides.masksFor([{group, seq: kept}, {group, seq: lost}])
+    assert.deepEqual([masks[0]![0], masks[1]![0]], [1 << 2, 1 << 5])
+    // The lost sequence sends all its tokens again; the kept one, whose matcher took its token, sends none.
+    assert.deepEqual(calls.at(-1)!.map(({matcherId, accept}) => [matcherId, accept]), [[2, []], [5, [7, 8, 11]]])
+  })
+
+  it('a step that fails with every matcher still in place is an error', async () => {
+    const {service, fail} = fakeService()
+    const guides = new SequenceGuides(service, {} as Tokenizer, VOCAB, [0])
+    const a = sequence(6, [])
+    await guides.masksFor([{group, seq: a}])
+    fail.next = true
+    await assert.rejects(guides.masksFor([{group, seq: a}]), /worker lost/)
   })
 })

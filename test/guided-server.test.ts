@@ -85,6 +85,22 @@ describe('structured outputs and tools over HTTP (tiny model)', () => {
     }
   })
 
+  it('tool_choice "required" keeps tools whose parameters use local $refs ($defs, as pydantic writes them)', async () => {
+    // Nested in the list-of-calls wrapper, "#/$defs/Place" pointed at the wrapper: the request was a 400.
+    const place = {type: 'object', properties: {city: {type: 'string', enum: ['Paris', 'Rome']}}, required: ['city'], additionalProperties: false}
+    const parameters = {type: 'object', properties: {where: {$ref: '#/$defs/Place'}}, required: ['where'], additionalProperties: false, $defs: {Place: place}}
+    const refTools: OpenAI.ChatCompletionFunctionTool[] = [{type: 'function', function: {name: 'travel', parameters}}, tools[1]!]
+    const reply = await client.chat.completions.create({model, messages, tools: refTools, tool_choice: 'required', parallel_tool_calls: false, max_tokens: 80, seed: 4, n: 3})
+    for (const choice of reply.choices) {
+      assert.equal(choice.finish_reason, 'tool_calls')
+      for (const call of choice.message.tool_calls!) {
+        if (call.type !== 'function') continue
+        const schema = refTools.find((tool) => tool.function.name === call.function.name)!.function.parameters!
+        assert.equal(schemaErrors(schema, JSON.parse(call.function.arguments)), null)
+      }
+    }
+  })
+
   it('a named function, streamed: the client reassembles the tool-call deltas', async () => {
     const request = {model, messages, tools, tool_choice: {type: 'function', function: {name: 'get_weather'}}, max_tokens: 40, seed: 4} as const
     const stream = client.chat.completions.stream({...request, stream: true})
@@ -154,6 +170,41 @@ describe('structured outputs and tools over HTTP (tiny model)', () => {
       assert.equal(((await response.json()) as {error: {param: string}}).error.param, param)
     }
     assert.equal(engine.stats().numWaiting + engine.stats().numRunning, 0)
+  })
+
+  it('hostile schemas are 400s before any token: grammars nothing can start, remote $refs, counts past 32 bits', async () => {
+    const schema = (body: object) => ({response_format: {type: 'json_schema', json_schema: {name: 'x', schema: body}}})
+    const cases: Array<[object, RegExp]> = [
+      // Each would compile to a grammar with no first token: the sampler then had to emit one outside it (<unk>).
+      [schema({$ref: '#/$defs/a', $defs: {a: {$ref: '#/$defs/a'}}}), /admits no output/],
+      [schema({$ref: '#/$defs/a', $defs: {a: {$ref: '#/$defs/b'}, b: {anyOf: [{$ref: '#/$defs/a'}]}}}), /admits no output/],
+      [schema({$ref: '#'}), /admits no output/],
+      // Found before compiling, anywhere in the schema (the compile's first-token check sees only the start).
+      [schema({type: 'object', properties: {a: {$ref: '#/$defs/x'}}, required: ['a'], $defs: {x: {$ref: '#/$defs/y'}, y: {$ref: '#/$defs/x'}}}), /admits no output: the \$ref at #\/properties\/a\/\$ref leads back to itself/],
+      // Left unenforced before: the output could be any JSON.
+      [schema({$ref: 'https://example.com/schema.json'}), /must point into this schema/],
+      // Wrapped to negative 32-bit ints before: maxLength 2^32 + 1 meant "unbounded", 3e9 gave a garbled parse error.
+      [schema({type: 'string', maxLength: 2 ** 32 + 1}), /'maxLength' .* must be an integer in \[0, 2147483647\]/],
+      [schema({type: 'string', minLength: 3e9}), /'minLength'/],
+      [schema({type: 'array', items: {type: 'integer'}, maxItems: -1}), /'maxItems'/],
+      [{guided_regex: ''}, /'guided_regex' is empty/],
+    ]
+    for (const [fields, message] of cases) {
+      const response = await fetch(`${baseUrl}/v1/completions`, {
+        method: 'POST',
+        headers: {'content-type': 'application/json'},
+        body: JSON.stringify({model, prompt: 'x', max_tokens: 4, ...fields}),
+      })
+      const {error} = (await response.json()) as {error: {message: string; param: string}}
+      assert.equal(response.status, 400, JSON.stringify(fields))
+      assert.match(error.message, message)
+      assert.equal(error.param, 'guided_regex' in fields ? 'guided_regex' : 'response_format')
+    }
+    assert.equal(engine.stats().numWaiting + engine.stats().numRunning, 0)
+    // A recursive schema that does make progress still compiles and is enforced.
+    const tree = {$ref: '#/$defs/n', $defs: {n: {type: 'object', properties: {k: {type: 'array', items: {$ref: '#/$defs/n'}, maxItems: 1}}, required: ['k'], additionalProperties: false}}}
+    const reply = await client.completions.create({model, prompt: 'x', max_tokens: 40, seed: 3, ...compact, ...schema(tree)} as never)
+    assert.match((reply as OpenAI.Completion).choices[0]!.text, /^\{"k":\[/)
   })
 })
 

@@ -7,6 +7,8 @@ import {makeEngineConfig} from '../src/engine/config.js'
 import {InvalidRequestError} from '../src/engine/errors.js'
 import {GrammarService} from '../src/engine/guided/grammar-service.js'
 import {guidedKey} from '../src/engine/guided/guided-spec.js'
+import {SequenceGuides} from '../src/engine/guided/sequence-guides.js'
+import type {Sequence, SequenceGroup} from '../src/engine/sequence.js'
 import {BUILTIN_MODEL_DIR} from '../src/engine/model/builtin-model.js'
 import {Tokenizer} from '../src/engine/model/tokenizer.js'
 import {jsonSchemaGrammar} from '../src/engine/guided/grammar-compiler.js'
@@ -161,6 +163,35 @@ describe('schema grammar forms', () => {
 })
 
 describe('grammar compile time limit', () => {
+  it('a compile sharing a worker with live matchers has seconds, not a minute, and fails only its own request: theirs replay elsewhere', async () => {
+    const tokenizer = Tokenizer.load(BUILTIN_MODEL_DIR)
+    // A minute for a compile alone in its worker; 3 s for one whose wait stalls other requests' steps.
+    const grammars = new GrammarService(tokenizer, tokenizer.vocabSize, [4], 60_000, 3000)
+    const guides = new SequenceGuides(grammars, tokenizer, tokenizer.vocabSize, [4])
+    try {
+      // Three grammars with a live sequence each: every worker holds matchers, so the next compile shares one.
+      const targets = ['[a-z]+', '[0-9]+', '[A-Z]+'].map((pattern, i) => {
+        const group = {params: {guided: {kind: 'regex', pattern, param: 'guided_regex'}, allowedTokenIds: null, badWords: []}} as unknown as SequenceGroup
+        return {group, seq: {seqId: i, outputTokenIds: [], outputLength: 0} as unknown as Sequence}
+      })
+      for (const target of targets) {
+        await grammars.compile(target.group.params.guided!)
+        await guides.masksFor([target])
+      }
+      assert.equal(grammars.numWorkers, 3)
+      const huge: GuidedSpec = {kind: 'json', schema: {enum: Array.from({length: 200_000}, (_, i) => `value ${i}`)}, anyWhitespace: false, param: 'response_format'}
+      const compile = grammars.compile(huge)
+      compile.catch(() => {})
+      // A step of the live sequences queued behind that compile: its worker is stopped under it.
+      guides.prefetch(targets)
+      await assert.rejects(compile, /did not compile within 3 s \(the grammar workers are busy with other requests\)/)
+      const masks = await guides.masksFor(targets)
+      assert.ok(masks.every((mask) => mask !== null && mask.some((word) => word !== 0)), 'every live sequence still has its mask')
+    } finally {
+      await grammars.close()
+    }
+  })
+
   it('a compile past the limit is a 400 on its field, its worker is replaced, and later compiles work', async () => {
     const tokenizer = Tokenizer.load(BUILTIN_MODEL_DIR)
     const grammars = new GrammarService(tokenizer, tokenizer.vocabSize, [4], 3000)

@@ -6,6 +6,7 @@ import {ContextLengthError, InvalidRequestError} from '../src/engine/errors.js'
 import {ensureTestModel} from '../src/engine/model/test-model.js'
 import {textSizeBound} from '../src/engine/model/text-size-bound.js'
 import {Tokenizer} from '../src/engine/model/tokenizer.js'
+import {runTokenizeJob} from '../src/server/prompt-tokenizer.js'
 import {TokenizerWorkers} from '../src/server/tokenizer-workers.js'
 
 const bpe = (extra: Record<string, unknown> = {}, model: Record<string, unknown> = {}) => ({
@@ -86,6 +87,20 @@ describe('the tiny model tokenizer', () => {
       (error: unknown) => error instanceof ContextLengthError && error.param === 'messages',
     )
   })
+  it('refuses more messages than the context has tokens before rendering them (100,000 empty ones took 5 s to render)', () => {
+    let renders = 0
+    const counting = Object.create(tokenizer) as Tokenizer
+    counting.applyChatTemplate = (...args) => (renders++, tokenizer.applyChatTemplate(...args))
+    const conversation = (count: number) => Array.from({length: count}, () => ({role: 'user', content: ''}))
+    assert.throws(
+      () => runTokenizeJob(counting, {kind: 'chat', messages: conversation(513), addGenerationPrompt: true}, 512),
+      (error: unknown) => error instanceof ContextLengthError && error.param === 'messages' && /513 messages/.test(error.message),
+    )
+    assert.equal(renders, 0)
+    assert.ok(runTokenizeJob(counting, {kind: 'chat', messages: conversation(4), addGenerationPrompt: true}, 512).length > 4)
+    assert.equal(renders, 1)
+  })
+
   it('parses big bodies in a worker: huge prompts refused there, other bodies returned whole, bad bytes a 400', async () => {
     const huge = Buffer.from(JSON.stringify({messages: [{role: 'user', content: [{type: 'text', text: 'hello '.repeat(100_000)}]}]}))
     await assert.rejects(workers.parseBody(huge, 'messages'), (error: unknown) => error instanceof ContextLengthError && error.param === 'messages')

@@ -76,6 +76,29 @@ describe('resource bounds (case 7)', () => {
     socket.destroy()
   })
 
+  it('cuts a client that does not take a reply sent whole (not streamed), so the reply does not stay in memory', async () => {
+    const engine = new FakeEngine({maxModelLen: 300_000, totalBlocks: 1_000_000, stepMs: 1})
+    const {url, logs} = await start({slowClientTimeoutMs: 1000}, engine)
+    const socket = await open(url)
+    socket.pause() // never reads: a 16 MB reply cannot fit the socket's buffers
+    const body = JSON.stringify({prompt: 'y'.repeat(200_000), echo: true, n: 80, max_tokens: 1})
+    socket.write(`POST /v1/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`)
+    await waitFor(() => logs.some((line) => /cut a reply: the client took none of it for 1000 ms/.test(line)), 'the reply nobody takes to be cut', 10_000)
+    socket.destroy()
+    // A client reading the same reply slowly is not cut: what counts is a stall, not the time the reply takes.
+    const slow = await open(url)
+    let received = 0
+    slow.on('data', (chunk: Buffer) => {
+      received += chunk.length
+      slow.pause()
+      setTimeout(() => slow.resume(), 10)
+    })
+    const done = new Promise((resolve) => slow.once('close', resolve))
+    slow.write(`POST /v1/completions HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`)
+    await within(done, 'the slow reader to get its whole reply', 60_000)
+    assert.ok(received > 16_000_000, `received ${received} bytes`)
+  })
+
   it('closes a connection whose headers do not arrive in time, and one whose body does not', async () => {
     const {url} = await start({headersTimeoutMs: 200, requestTimeoutMs: 400})
     const headers = await open(url)

@@ -58,6 +58,11 @@ export class PayloadTooLargeError extends InvalidRequestError {
   override readonly httpStatus = 413
 }
 
+/** A body the server cannot read as sent: compressed (Content-Encoding), for one. */
+export class UnsupportedMediaTypeError extends InvalidRequestError {
+  override readonly httpStatus = 415
+}
+
 /** A model directory or checkpoint that cannot be loaded: missing file, bad shape, unsupported architecture. */
 export class ModelLoadError extends PagedLLMError {
   override readonly exitCode = 3

@@ -75,6 +75,13 @@ export const DEFAULT_SAMPLING_PARAMS: Readonly<SamplingParams> = Object.freeze({
   badWords: [],
 })
 
+// Lists whose size sets the engine's work for every token of the request (ids suppressed while min_tokens holds, bad
+// words tokenized on the engine's thread and matched each step): bounded, so one request cannot slow every other one.
+const MAX_STOP_STRINGS = 16
+const MAX_STOP_TOKEN_IDS = 1024
+const MAX_BAD_WORDS = 256
+const MAX_BAD_WORD_CHARS = 256
+
 /** Fills defaults and rejects out-of-range values with an InvalidRequestError naming the field. */
 export function makeSamplingParams(partial: Partial<SamplingParams> = {}): SamplingParams {
   const defined = Object.fromEntries(Object.entries(partial).filter(([, value]) => value !== undefined))
@@ -103,8 +110,10 @@ export function makeSamplingParams(partial: Partial<SamplingParams> = {}): Sampl
   if (params.promptLogprobs !== null && (!isInt(params.promptLogprobs) || params.promptLogprobs < 0 || params.promptLogprobs > 20))
     fail('prompt_logprobs', `prompt_logprobs must be an integer in [0, 20], got ${params.promptLogprobs}`)
   if (params.stop.some((s) => typeof s !== 'string' || s.length === 0)) fail('stop', 'stop must be a list of non-empty strings')
-  if (params.stop.length > 16) fail('stop', 'at most 16 stop strings')
+  if (params.stop.length > MAX_STOP_STRINGS) fail('stop', `at most ${MAX_STOP_STRINGS} stop strings`)
   if (params.stopTokenIds.some((id) => !isInt(id) || id < 0)) fail('stop_token_ids', 'stop_token_ids must be non-negative integers')
+  if (params.stopTokenIds.length > MAX_STOP_TOKEN_IDS)
+    fail('stop_token_ids', `at most ${MAX_STOP_TOKEN_IDS} stop_token_ids, got ${params.stopTokenIds.length}`)
   if (params.logitBias !== null) {
     for (const [tokenId, bias] of Object.entries(params.logitBias)) {
       if (!/^(0|[1-9][0-9]*)$/.test(tokenId)) fail('logit_bias', `logit_bias keys must be token ids (non-negative integers), got '${tokenId}'`)
@@ -114,6 +123,8 @@ export function makeSamplingParams(partial: Partial<SamplingParams> = {}): Sampl
   if (params.allowedTokenIds !== null && (params.allowedTokenIds.length === 0 || params.allowedTokenIds.some((id) => !isInt(id) || id < 0)))
     fail('allowed_token_ids', 'allowed_token_ids must be a non-empty list of non-negative integers')
   if (params.badWords.some((word) => typeof word !== 'string' || word.trim().length === 0)) fail('bad_words', 'bad_words must be a list of non-empty strings')
+  if (params.badWords.length > MAX_BAD_WORDS) fail('bad_words', `at most ${MAX_BAD_WORDS} bad_words, got ${params.badWords.length}`)
+  if (params.badWords.some((word) => word.length > MAX_BAD_WORD_CHARS)) fail('bad_words', `each of bad_words must be at most ${MAX_BAD_WORD_CHARS} characters`)
   if (params.useBeamSearch && params.guided !== null)
     fail(params.guided.param, 'guided decoding (response_format, guided_*, tools) is not supported with beam search')
   if (params.useBeamSearch && (params.allowedTokenIds !== null || params.badWords.length > 0))

@@ -75,6 +75,7 @@ function requireSchema(schema: unknown, param: string): JsonSchema {
 }
 
 function checkedRegex(pattern: string): string {
+  if (pattern === '') throw new InvalidRequestError("'guided_regex' is empty; give a pattern the output must match", {param: 'guided_regex'})
   try {
     new RegExp(pattern, 'u')
   } catch (error) {

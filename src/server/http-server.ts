@@ -3,14 +3,15 @@ import {createHash, timingSafeEqual} from 'node:crypto'
 import {createServer, type IncomingMessage, type Server, type ServerResponse} from 'node:http'
 import type {AddressInfo} from 'node:net'
 import {AuthenticationError, InvalidRequestError, NotFoundError, PagedLLMError, UnavailableError} from '../engine/errors.js'
-import {type ApiContext, ClientDisconnected, type RequestLimits, sendJson, unixSeconds} from './api-context.js'
+import {type ApiContext, ClientDisconnected, cutWhenNotTaken, type RequestLimits, sendJson, unixSeconds} from './api-context.js'
 import {createChatCompletion} from './chat-completions.js'
+import {answerRefusedRequests} from './client-errors.js'
 import {createCompletion} from './completions.js'
 import type {EngineLike} from './engine-like.js'
 import {errorReply} from './error-reply.js'
 import {ServerMetrics} from './metrics.js'
 import {InlinePromptTokenizer, type PromptTokenizer} from './prompt-tokenizer.js'
-import {bodyTooLarge, type PromptField, readBody} from './request-body.js'
+import {bodyTooLarge, checkBodyCodings, type PromptField, readBody} from './request-body.js'
 import {RequestLimiter} from './request-limiter.js'
 import {ClientTooSlow} from './sse.js'
 import {detokenize, tokenize} from './tokenize.js'
@@ -101,6 +102,7 @@ export class ApiServer {
       (request, response) => void this.handle(request, response),
     )
     this.server.maxConnections = options.maxConnections
+    answerRefusedRequests(this.server)
     this.routes = {
       '/health': getRoute(async (_, response) => this.health(response)),
       '/version': getRoute(async (_, response) => sendJson(response, 200, {version: options.version})),
@@ -184,7 +186,7 @@ export class ApiServer {
         response.setHeader('connection', 'close')
         throw new UnavailableError('The server is shutting down.', {code: 'shutting_down'})
       }
-      const path = new URL(request.url ?? '/', 'http://localhost').pathname
+      const path = requestPath(request.url)
       const route = this.routes[path]
       if (!route) throw new NotFoundError(`No route for ${path}.`, {code: 'unknown_url'})
       const handler = route[request.method as Method]
@@ -204,6 +206,8 @@ export class ApiServer {
         response.destroy()
       }
     } finally {
+      // A reply whole in the socket's buffers, streamed or not, still waits for a client that may never read it.
+      cutWhenNotTaken(response, this.options.slowClientTimeoutMs, this.options.log)
       // 499 (nginx's "client closed request") for replies the client left before they were finished.
       this.metrics.countHttpResponse(response.writableEnded ? response.statusCode : 499)
       this.inFlight.delete(controller)
@@ -276,6 +280,7 @@ export class ApiServer {
     try {
       // The body's memory is reserved before it is read (its Content-Length, or the most allowed when chunked) and
       // held for the whole request: the prompts parsed from it live that long.
+      checkBodyCodings(request.headers)
       const maxBodyBytes = this.options.maxBodyBytes
       const declared = Number(request.headers['content-length'])
       if (declared > maxBodyBytes) throw bodyTooLarge(maxBodyBytes)
@@ -301,6 +306,15 @@ export class ApiServer {
 /** HEAD answers as GET does, without the body (node drops the body of a HEAD reply). */
 function getRoute(handler: RouteHandler): Partial<Record<Method, RouteHandler>> {
   return {GET: handler, HEAD: handler}
+}
+
+/** The path of a request target; one that is not a URL at all (`http://[x/`) is the client's error. */
+function requestPath(target: string | undefined): string {
+  try {
+    return new URL(target ?? '/', 'http://localhost').pathname
+  } catch {
+    throw new InvalidRequestError(`The request target ${JSON.stringify(target)} is not a valid URL.`, {code: 'invalid_url'})
+  }
 }
 
 class MethodNotAllowedError extends PagedLLMError {

@@ -126,7 +126,7 @@ function parseCommon(body: JsonObject): CommonRequest {
   return {
     model: optionalString(body, 'model'),
     stream,
-    includeUsage: streamOptions === undefined ? false : (optionalBoolean(streamOptions, 'include_usage') ?? false),
+    includeUsage: streamOptions === undefined ? false : (optionalBoolean({'stream_options.include_usage': streamOptions.include_usage}, 'stream_options.include_usage') ?? false),
     sampling,
     maxTokens: optionalInteger(body, 'max_tokens'),
   }

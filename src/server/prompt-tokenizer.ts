@@ -42,6 +42,14 @@ export function runTokenizeJob(tokenizer: TokenizerLike, job: TokenizeJob, maxMo
     checkTextFits(tokenizer, job.text, maxModelLen, job.param)
     return tokenizer.encode(job.text, {addSpecialTokens: job.addSpecialTokens ?? true})
   }
+  // Every message renders to at least one token (its role marker) in any useful template, so more messages than the
+  // context has tokens cannot fit; refused before rendering, which costs time per message (100,000 took 5 s).
+  if (job.messages.length > maxModelLen)
+    throw new ContextLengthError(
+      `This model's maximum context length is ${maxModelLen} tokens. However, your conversation has ${job.messages.length} messages, ` +
+        'more than that many tokens can hold. Please shorten the conversation.',
+      'messages',
+    )
   const rendered = tokenizer.applyChatTemplate(job.messages, {addGenerationPrompt: job.addGenerationPrompt, tools: job.tools})
   checkTextFits(tokenizer, rendered, maxModelLen, 'messages')
   return tokenizer.encode(rendered, {addSpecialTokens: false})

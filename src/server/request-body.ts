@@ -1,6 +1,6 @@
 // Reads a request body (bounded in size), parses it as strict UTF-8 JSON and finds the prompt texts in it; each failure a 4xx.
-import type {IncomingMessage} from 'node:http'
-import {InvalidRequestError, PayloadTooLargeError} from '../engine/errors.js'
+import type {IncomingHttpHeaders, IncomingMessage} from 'node:http'
+import {InvalidRequestError, PayloadTooLargeError, UnsupportedMediaTypeError} from '../engine/errors.js'
 
 /** The body field that holds prompt text: `prompt` (completions) or `messages[].content` (chat). */
 export type PromptField = 'prompt' | 'messages'
@@ -18,6 +18,22 @@ export async function readBody(request: IncomingMessage, limit: number): Promise
   }
   if (size > limit) throw bodyTooLarge(limit)
   return Buffer.concat(chunks)
+}
+
+/**
+ * Bodies are read as sent: a compressed one (Content-Encoding, or a Transfer-Encoding coding besides chunked, which node
+ * does not decode either) is refused up front, not misread as bad UTF-8 or JSON.
+ */
+export function checkBodyCodings(headers: IncomingHttpHeaders): void {
+  const contentCodings = codings(headers['content-encoding']).filter((coding) => coding !== 'identity')
+  const transferCodings = codings(headers['transfer-encoding']).filter((coding) => coding !== 'chunked')
+  for (const [header, found] of [['Content-Encoding', contentCodings], ['Transfer-Encoding', transferCodings]] as const)
+    if (found.length > 0)
+      throw new UnsupportedMediaTypeError(`${header} '${found.join(', ')}' is not supported; send the body uncompressed.`, {code: 'unsupported_content_encoding'})
+}
+
+function codings(header: string | undefined): string[] {
+  return (header ?? '').split(',').map((coding) => coding.trim().toLowerCase()).filter((coding) => coding !== '')
 }
 
 export function bodyTooLarge(limit: number): PayloadTooLargeError {

@@ -9,8 +9,19 @@ function typeName(value: unknown): string {
   return typeof value
 }
 
+/** What was sent, for a message: numbers as themselves (JSON's 1e400 parses to Infinity), other values by type. */
+function describe(value: unknown): string {
+  if (typeof value === 'number') return Number.isFinite(value) ? String(value) : 'a number out of range'
+  return typeName(value)
+}
+
 function wrongType(param: string, expected: string, value: unknown): never {
-  throw new InvalidRequestError(`'${param}' must be ${expected}, got ${typeName(value)}`, {param})
+  throw new InvalidRequestError(`'${param}' must be ${expected}, got ${describe(value)}`, {param})
+}
+
+/** A list with a bad item: the message points at the item, the param names the field. */
+function wrongItem(param: string, expected: string, value: unknown[], index: number): never {
+  throw new InvalidRequestError(`'${param}[${index}]' must be ${expected}, got ${describe(value[index])}`, {param})
 }
 
 /** The parsed body must be a JSON object; anything else is a 400. */
@@ -66,15 +77,18 @@ export function optionalStringList(body: JsonObject, param: string): string[] | 
   const value = present(body, param)
   if (value === undefined) return undefined
   if (typeof value === 'string') return [value]
-  if (!Array.isArray(value) || value.some((item) => typeof item !== 'string')) wrongType(param, 'a string or a list of strings', value)
+  if (!Array.isArray(value)) wrongType(param, 'a string or a list of strings', value)
+  const bad = value.findIndex((item) => typeof item !== 'string')
+  if (bad >= 0) wrongItem(param, 'a string', value, bad)
   return value as string[]
 }
 
 export function optionalIntegerList(body: JsonObject, param: string): number[] | undefined {
   const value = present(body, param)
   if (value === undefined) return undefined
-  if (!Array.isArray(value) || value.some((item) => typeof item !== 'number' || !Number.isInteger(item)))
-    wrongType(param, 'a list of integers', value)
+  if (!Array.isArray(value)) wrongType(param, 'a list of integers', value)
+  const bad = value.findIndex((item) => typeof item !== 'number' || !Number.isInteger(item))
+  if (bad >= 0) wrongItem(param, 'an integer', value, bad)
   return value as number[]
 }
 

@@ -81,13 +81,36 @@ export function toolGrammar(request: ToolRequest): GuidedSpec | null {
     return {kind: 'json', schema: fn.parameters, anyWhitespace: false, param: 'tool_choice'}
   }
   if (mode.kind !== 'required') return null
-  const callSchemas = request.functions.map((fn) => ({
+  // Each function's parameters become a definition of the wrapper, their local $refs ("#/$defs/...", as pydantic
+  // writes them) rebased onto it: nested as they are, "#" would mean the wrapper and the refs would not resolve.
+  const definitions = Object.fromEntries(request.functions.map((fn, i) => [`tool${i}`, rebaseRefs(fn.parameters, `#/$defs/tool${i}`)]))
+  const callSchemas = request.functions.map((fn, i) => ({
     type: 'object',
-    properties: {name: {type: 'string', enum: [fn.name]}, parameters: fn.parameters},
+    properties: {name: {type: 'string', enum: [fn.name]}, parameters: {$ref: `#/$defs/tool${i}`}},
     required: ['name', 'parameters'],
   }))
-  const schema = {type: 'array', minItems: 1, ...(request.parallel ? {} : {maxItems: 1}), items: {anyOf: callSchemas}}
+  const schema = {type: 'array', minItems: 1, ...(request.parallel ? {} : {maxItems: 1}), items: {anyOf: callSchemas}, $defs: definitions}
   return {kind: 'json', schema, anyWhitespace: false, param: 'tool_choice'}
+}
+
+/** Values, not schemas: a "$ref" inside them is data. */
+const SCHEMA_DATA_KEYWORDS = new Set(['enum', 'const', 'default', 'examples'])
+/** Maps of name -> schema: their keys are names (a property may be called "enum"), not keywords. */
+const SCHEMA_MAPS = new Set(['properties', '$defs', 'definitions'])
+
+/** A copy of `schema` whose local $refs ("#...") point into it at `base` instead of at the document root. */
+function rebaseRefs(schema: unknown, base: string): unknown {
+  if (Array.isArray(schema)) return schema.map((item) => rebaseRefs(item, base))
+  if (typeof schema !== 'object' || schema === null) return schema
+  return Object.fromEntries(
+    Object.entries(schema).map(([key, value]) => {
+      if (key === '$ref' && typeof value === 'string' && value.startsWith('#')) return [key, base + value.slice(1)]
+      if (SCHEMA_DATA_KEYWORDS.has(key)) return [key, value]
+      if (SCHEMA_MAPS.has(key) && typeof value === 'object' && value !== null && !Array.isArray(value))
+        return [key, Object.fromEntries(Object.entries(value).map(([name, sub]) => [name, rebaseRefs(sub, base)]))]
+      return [key, rebaseRefs(value, base)]
+    }),
+  )
 }
 
 export function newToolCallId(): string {

@@ -75,6 +75,12 @@ export class GrammarCompiler {
   }
 
   private async compileNew(spec: GuidedSpec): Promise<XgCompiledGrammar> {
+    const compiled = await this.compileSpec(spec)
+    await this.checkSomeTokenStarts(compiled, spec)
+    return compiled
+  }
+
+  private async compileSpec(spec: GuidedSpec): Promise<XgCompiledGrammar> {
     const compiler = await (this.compiler ??= this.createCompiler())
     try {
       switch (spec.kind) {
@@ -89,9 +95,30 @@ export class GrammarCompiler {
           return await compiler.compileGrammar(spec.ebnf)
       }
     } catch (error) {
-      const reason = takeXgrammarError() || (error as Error).message
+      // Some of its exceptions reach JS as bare numbers (no message): say so rather than "undefined".
+      const reason = takeXgrammarError() || (error instanceof Error ? error.message : 'the grammar engine rejected it without a reason')
       throw new InvalidRequestError(`'${spec.param}' cannot be compiled to a grammar: ${reason}`, {param: spec.param, cause: error})
     }
+  }
+
+  /**
+   * A grammar that no token (not even EOS) can start admits no output: a $ref cycle with nothing in between, text no
+   * token can write. Its first mask would allow nothing, and the sampler would have to emit a token outside it.
+   */
+  private async checkSomeTokenStarts(compiled: XgCompiledGrammar, spec: GuidedSpec): Promise<void> {
+    const matcher = await xgrammar().GrammarMatcher.createGrammarMatcher(compiled, this.vocabInfo.eosTokenIds)
+    let mask: Int32Array
+    try {
+      mask = await matcher.getNextTokenBitmask()
+    } finally {
+      matcher.dispose()
+    }
+    if (mask.some((word) => word !== 0)) return
+    compiled.dispose()
+    throw new InvalidRequestError(
+      `'${spec.param}' admits no output: no token of this model can start it (a $ref that only refers back to itself, or characters no token writes)`,
+      {param: spec.param, code: 'empty_grammar'},
+    )
   }
 
   /**

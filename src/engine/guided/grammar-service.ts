@@ -21,6 +21,13 @@ export const MAX_WORKERS = 3
  */
 export const DEFAULT_COMPILE_TIMEOUT_MS = 60_000
 
+/**
+ * The limit for a compile that shares a worker with live matchers (every worker holds some): their steps wait behind
+ * it, and with them every request in the engine's step, so such a compile gets seconds, not a minute. Stopping the
+ * worker costs its sequences only a replay into a fresh one (SequenceGuides).
+ */
+export const DEFAULT_SHARED_COMPILE_TIMEOUT_MS = 5_000
+
 /** What a step asks of one sequence (the service assigns its mask slot). */
 export type StepRequest = Omit<StepItem, 'slot'>
 
@@ -36,6 +43,7 @@ export class GrammarService {
     private readonly vocabSize: number,
     private readonly eosTokenIds: readonly number[],
     private readonly compileTimeoutMs = DEFAULT_COMPILE_TIMEOUT_MS,
+    private readonly sharedCompileTimeoutMs = DEFAULT_SHARED_COMPILE_TIMEOUT_MS,
   ) {}
 
   get numWorkers(): number {
@@ -47,15 +55,18 @@ export class GrammarService {
     const key = guidedKey(spec)
     if (this.hostOf(key)) return
     const host = this.hostForCompile()
+    const shared = host.matchers.size > 0
+    const limitMs = shared ? Math.min(this.compileTimeoutMs, this.sharedCompileTimeoutMs) : this.compileTimeoutMs
     host.compiling++
     let timer: NodeJS.Timeout | undefined
     const tooSlow = new InvalidRequestError(
-      `the '${spec.param}' constraint did not compile within ${this.compileTimeoutMs / 1000} s; simplify it (fewer alternatives, smaller counts)`,
+      `the '${spec.param}' constraint did not compile within ${limitMs / 1000} s` +
+        `${shared ? ' (the grammar workers are busy with other requests)' : ''}; simplify it (fewer alternatives, smaller counts)`,
       {param: spec.param},
     )
     try {
       // Sequences whose matchers shared that worker are replayed into a fresh one (SequenceGuides), as after a crash.
-      timer = setTimeout(() => host.terminate(tooSlow), this.compileTimeoutMs)
+      timer = setTimeout(() => host.terminate(tooSlow), limitMs)
       await host.call({op: 'compile', spec})
       host.compiled.add(key)
     } finally {

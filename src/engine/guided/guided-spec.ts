@@ -31,6 +31,9 @@ const SCHEMA_LISTS = new Set(['anyOf', 'oneOf', 'prefixItems'])
 const RANGE_KEYWORDS = new Set(['minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum'])
 /** Beyond this, bounds lose integer precision in the range grammar. */
 const MAX_BOUND = Number.MAX_SAFE_INTEGER
+// Counts xgrammar reads as 32-bit ints: a larger one wraps negative (an unbounded string, or a garbled parse error).
+const COUNT_KEYWORDS = new Set(['minLength', 'maxLength', 'minItems', 'maxItems'])
+const MAX_COUNT = 2 ** 31 - 1
 const SUPPORTED_FORMATS = new Set(['date', 'date-time', 'time', 'uuid', 'email', 'ipv4', 'ipv6', 'hostname', 'uri', 'duration'])
 
 // xgrammar's WebAssembly build overflows its stack on deeply nested input (a JSON schema ~55 levels deep, a grammar
@@ -39,7 +42,7 @@ const MAX_SCHEMA_DEPTH = 32
 const MAX_GROUP_DEPTH = 64
 
 /** Rejects (400, naming the keyword and where it is) any schema keyword that would otherwise be silently unenforced. */
-export function checkJsonSchema(schema: unknown, param: string, path = '#', depth = 0): void {
+export function checkJsonSchema(schema: unknown, param: string, path = '#', depth = 0, root: unknown = schema): void {
   if (depth > MAX_SCHEMA_DEPTH) throw new InvalidRequestError(`'${param}': the schema nests deeper than ${MAX_SCHEMA_DEPTH} levels (at ${path})`, {param})
   if (typeof schema === 'boolean') return
   if (typeof schema !== 'object' || schema === null || Array.isArray(schema))
@@ -53,15 +56,21 @@ export function checkJsonSchema(schema: unknown, param: string, path = '#', dept
     if ((keyword === 'minLength' || keyword === 'maxLength') && (fields.pattern !== undefined || fields.format !== undefined))
       throw new InvalidRequestError(`'${param}': '${keyword}' (at ${at}) cannot be combined with pattern or format (it would not be enforced)`, {param})
     if (RANGE_KEYWORDS.has(keyword)) checkBound(keyword, value, type, at, param)
+    if (COUNT_KEYWORDS.has(keyword) && !(Number.isInteger(value) && (value as number) >= 0 && (value as number) <= MAX_COUNT))
+      throw new InvalidRequestError(`'${param}': '${keyword}' (at ${at}) must be an integer in [0, ${MAX_COUNT}], got ${JSON.stringify(value)}`, {param})
+    // Only references into this schema resolve; any other would be left unenforced.
+    if (keyword === '$ref' && !(typeof value === 'string' && value.startsWith('#')))
+      throw new InvalidRequestError(`'${param}': '$ref' (at ${at}) must point into this schema ("#/$defs/..."), got ${JSON.stringify(value)}`, {param})
+    if (keyword === '$ref') checkRefChain(root, fields, param, at)
     if (SCHEMA_MAPS.has(keyword)) {
       if (typeof value !== 'object' || value === null || Array.isArray(value))
         throw new InvalidRequestError(`'${param}': ${at} must be an object of schemas`, {param})
-      for (const [name, sub] of Object.entries(value)) checkJsonSchema(sub, param, `${at}/${name}`, depth + 1)
+      for (const [name, sub] of Object.entries(value)) checkJsonSchema(sub, param, `${at}/${name}`, depth + 1, root)
     } else if (SCHEMA_LISTS.has(keyword)) {
       if (!Array.isArray(value) || value.length === 0) throw new InvalidRequestError(`'${param}': ${at} must be a non-empty list of schemas`, {param})
-      value.forEach((sub, i) => checkJsonSchema(sub, param, `${at}/${i}`, depth + 1))
+      value.forEach((sub, i) => checkJsonSchema(sub, param, `${at}/${i}`, depth + 1, root))
     } else if (keyword === 'items' || keyword === 'additionalProperties') {
-      checkJsonSchema(value, param, at, depth + 1)
+      checkJsonSchema(value, param, at, depth + 1, root)
     } else if (keyword === 'format' && !SUPPORTED_FORMATS.has(String(value))) {
       throw new InvalidRequestError(`'${param}': string format '${String(value)}' (at ${at}) is not supported; formats: ${[...SUPPORTED_FORMATS].join(', ')}`, {param})
     } else if (keyword === 'pattern' && typeof value === 'string') {
@@ -71,6 +80,33 @@ export function checkJsonSchema(schema: unknown, param: string, path = '#', dept
         throw new InvalidRequestError(`'${param}': pattern at ${at} is not a valid regular expression: ${(error as Error).message}`, {param})
       }
     }
+  }
+}
+
+/** Only a $ref (besides definitions and annotations): it matches what its target matches, adding nothing. */
+function isPureRef(node: unknown): node is {$ref: string} {
+  if (typeof node !== 'object' || node === null || typeof (node as JsonSchema).$ref !== 'string') return false
+  return Object.keys(node).every((key) => key === '$ref' || key === '$defs' || key === 'definitions' || ANNOTATIONS.has(key))
+}
+
+/** The schema a local JSON pointer ("#", "#/$defs/a") names, or undefined. */
+function resolveRef(root: unknown, ref: string): unknown {
+  let parts: string[]
+  try {
+    parts = decodeURIComponent(ref.slice(1)).split('/').slice(1).map((part) => part.replace(/~1/g, '/').replace(/~0/g, '~'))
+  } catch {
+    return undefined
+  }
+  return parts.reduce<unknown>((node, part) => (typeof node === 'object' && node !== null ? (node as JsonSchema)[part] : undefined), root)
+}
+
+/** A chain of schemas that are only $refs and comes back to where it went through admits no value: refused here. */
+function checkRefChain(root: unknown, start: JsonSchema, param: string, at: string): void {
+  const seen = new Set<unknown>()
+  for (let node: unknown = start; isPureRef(node); node = resolveRef(root, node.$ref)) {
+    if (seen.has(node))
+      throw new InvalidRequestError(`'${param}' admits no output: the $ref at ${at} leads back to itself through $refs alone, so no value matches it`, {param, code: 'empty_grammar'})
+    seen.add(node)
   }
 }
 

@@ -48,11 +48,13 @@ export class SequenceGuides {
     const grammarMasks = new Map<number, Int32Array | null>()
     const prefetched = this.prefetched
     this.prefetched = null
-    if (prefetched) (await prefetched.masks).forEach((mask, i) => grammarMasks.set(prefetched.seqIds[i]!, mask))
-    // Sequences not prefetched (best_of samples forked in this step) take one more worker call.
+    const prefetchedMasks = prefetched && (await prefetched.masks.catch((error: unknown) => this.replayIfLost(error, prefetched.seqIds)))
+    if (prefetchedMasks) prefetchedMasks.forEach((mask, i) => grammarMasks.set(prefetched!.seqIds[i]!, mask))
+    // Sequences not prefetched (best_of samples forked in this step, or whose worker was lost) take one more worker call.
     const missing = targets.filter(({group, seq}) => group.params.guided !== null && !grammarMasks.has(seq.seqId))
     if (missing.length > 0) {
-      const fresh = await this.grammars.step(missing.map((target) => this.stepRequestOf(target)))
+      const step = () => this.grammars.step(missing.map((target) => this.stepRequestOf(target)))
+      const fresh = (await step().catch((error: unknown) => this.replayIfLost(error, missing.map(({seq}) => seq.seqId)))) ?? (await step())
       missing.forEach(({seq}, i) => grammarMasks.set(seq.seqId, fresh[i]!))
     }
     return targets.map(({group, seq}) => {
@@ -61,7 +63,22 @@ export class SequenceGuides {
       const allowed = this.allowedMaskOf(group)
       if (grammarMask === null || allowed === null) return grammarMask ?? allowed
       return intersectMasks(grammarMask, allowed)
+    }).map((mask, i) => {
+      // A guided mask that leaves no token (a grammar with no way on from here, e.g. into a $ref cycle; or
+      // allowed_token_ids sharing none with it): the sequence can only end. Empty, the sampler would take a token outside it.
+      if (mask === null || targets[i]!.group.params.guided === null || mask.some((word) => word !== 0)) return mask
+      return bitmaskOf(this.eosTokenIds, this.vocabSize)
     })
+  }
+
+  /**
+   * A step fails when a worker is lost under it: a compile past its time limit stops the worker it shares (the
+   * compile's own request gets the error), a trap corrupts one. Its sequences lost their matchers: null asks for one
+   * more step, in which they replay their tokens into a fresh worker. Any other failure is rethrown.
+   */
+  private replayIfLost(error: unknown, seqIds: readonly number[]): null {
+    if (seqIds.every((seqId) => this.grammars.hasMatcher(seqId))) throw error
+    return null
   }
 
   /** The tokens the sequence's matcher has not taken yet (all of them for a new matcher), and its grammar. */

@@ -1,0 +1,49 @@
+// Requests node's HTTP layer refuses before any route runs (bad framing, headers too large, too slow, an unknown Expect): answered as OpenAI error JSON.
+import {type IncomingMessage, type Server, type ServerResponse, STATUS_CODES} from 'node:http'
+import type {Duplex} from 'node:stream'
+import {PagedLLMError} from '../engine/errors.js'
+import {sendJson} from './api-context.js'
+
+/** Without these listeners node answers such requests with a bare status line; with them, the same status with an error body. */
+export function answerRefusedRequests(server: Server): void {
+  server.on('clientError', answerClientError)
+  server.on('checkExpectation', (request: IncomingMessage, response: ServerResponse) => {
+    const error = new ExpectationFailedError(`Expect: ${request.headers.expect} is not supported; only 100-continue is.`, {code: 'expectation_failed'})
+    sendJson(response, error.httpStatus, error.toOpenAIError(), {connection: 'close'})
+  })
+}
+
+class ExpectationFailedError extends PagedLLMError {
+  override readonly httpStatus = 417
+  override readonly type = 'invalid_request_error' as const
+}
+
+/** Node's status for each parser error (the one its default handler sends), with our message and code. */
+function describeParserError(code: string | undefined): {status: number; message: string; code: string} {
+  switch (code) {
+    case 'HPE_HEADER_OVERFLOW':
+      return {status: 431, message: 'The request headers are larger than the server accepts.', code: 'headers_too_large'}
+    case 'HPE_CHUNK_EXTENSIONS_OVERFLOW':
+      return {status: 413, message: 'The chunk extensions of the request body are larger than the server accepts.', code: 'body_too_large'}
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return {status: 408, message: 'The request (headers or body) did not arrive in time.', code: 'request_timeout'}
+    default:
+      return {status: 400, message: `The request is not valid HTTP/1.1 (${code ?? 'parse error'}).`, code: 'malformed_http'}
+  }
+}
+
+/** Answers, then closes the connection: after a parse error its framing can no longer be trusted. */
+function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
+  // Nobody to answer, or a reply already half-written on this connection: only closing is left (node does the same).
+  const replying = (socket as {_httpMessage?: {headersSent?: boolean} | null})._httpMessage?.headersSent === true
+  if (error.code === 'ECONNRESET' || !socket.writable || replying) {
+    socket.destroy()
+    return
+  }
+  const {status, message, code} = describeParserError(error.code)
+  const body = JSON.stringify({error: {message, type: 'invalid_request_error', param: null, code}})
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
+      `connection: close\r\n\r\n${body}`,
+  )
+}

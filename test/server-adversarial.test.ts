@@ -1,0 +1,91 @@
+// Hostile HTTP the other server tests do not send: targets that are not URLs, framing node's parser refuses, compressed bodies, odd Expect headers.
+import assert from 'node:assert/strict'
+import {connect} from 'node:net'
+import {describe, it} from 'node:test'
+import {gzipSync} from 'node:zlib'
+import {post, start} from './support/server-harness.js'
+
+/** Writes raw bytes to the server and resolves with all it sent once it closes the connection. */
+function exchange(url: string, request: string | Buffer): Promise<string> {
+  const {hostname, port} = new URL(url)
+  return new Promise((resolve, reject) => {
+    let received = ''
+    const socket = connect(Number(port), hostname, () => socket.write(request))
+    socket.setEncoding('utf8').on('data', (text: string) => (received += text))
+    socket.on('error', reject)
+    socket.on('close', () => resolve(received))
+  })
+}
+
+/** Status and OpenAI error object of a raw reply; fails unless the body is one. */
+function errorOf(reply: string): {status: number; error: {message: string; type: string; param: unknown; code: unknown}} {
+  const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(reply)?.[1])
+  const body = reply.slice(reply.indexOf('\r\n\r\n') + 4)
+  assert.match(reply, /content-type: application\/json/i, reply)
+  const {error} = JSON.parse(body)
+  assert.equal(typeof error.message, 'string')
+  assert.equal(error.type, 'invalid_request_error')
+  return {status, error}
+}
+
+describe('hostile HTTP framing', () => {
+  it('answers a request target that is not a URL with a 400, not a 500', async () => {
+    const {url, logs} = await start()
+    const reply = errorOf(await exchange(url, 'GET http://[bad/health HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n'))
+    assert.equal(reply.status, 400)
+    assert.equal(reply.error.code, 'invalid_url')
+    assert.deepEqual(logs.filter((line) => /internal error/.test(line)), [])
+  })
+
+  it("answers what node's parser refuses with node's status and an OpenAI error body", async () => {
+    const {url} = await start({headersTimeoutMs: 200, requestTimeoutMs: 400})
+    const conflicting = 'POST /v1/completions HTTP/1.1\r\nhost: x\r\ncontent-length: 5\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\n'
+    const conflict = errorOf(await exchange(url, conflicting))
+    assert.deepEqual([conflict.status, conflict.error.code], [400, 'malformed_http'])
+    const garbage = errorOf(await exchange(url, '\x00\x01 nonsense\r\n\r\n'))
+    assert.equal(garbage.status, 400)
+    const bigHeaders = errorOf(await exchange(url, `GET /health HTTP/1.1\r\nhost: x\r\nx-pad: ${'a'.repeat(64 * 1024)}\r\n\r\n`))
+    assert.deepEqual([bigHeaders.status, bigHeaders.error.code], [431, 'headers_too_large'])
+    const slowBody = errorOf(await exchange(url, 'POST /v1/completions HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\n\r\n{"prompt"'))
+    assert.deepEqual([slowBody.status, slowBody.error.code], [408, 'request_timeout'])
+  })
+
+  it('refuses a compressed body with a 415 naming Content-Encoding, and serves the same body sent plain', async () => {
+    const {url, engine} = await start()
+    const body = JSON.stringify({prompt: 'hi', max_tokens: 2})
+    const gzipped = gzipSync(body)
+    const head = `POST /v1/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-encoding: gzip\r\ncontent-length: ${gzipped.length}\r\nconnection: close\r\n\r\n`
+    const reply = errorOf(await exchange(url, Buffer.concat([Buffer.from(head), gzipped])))
+    assert.deepEqual([reply.status, reply.error.code], [415, 'unsupported_content_encoding'])
+    assert.match(reply.error.message, /Content-Encoding 'gzip'/)
+    assert.equal(engine.receivedParams.length, 0)
+    const identity = head.replace('gzip', 'identity').replace(`content-length: ${gzipped.length}`, `content-length: ${body.length}`)
+    assert.match(await exchange(url, identity + body), /^HTTP\/1\.1 200/)
+    // The same body as a gzip transfer coding: node passes it on undecoded.
+    const chunk = Buffer.concat([Buffer.from(`${gzipped.length.toString(16)}\r\n`), gzipped, Buffer.from('\r\n0\r\n\r\n')])
+    const transferHead = 'POST /v1/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ntransfer-encoding: gzip, chunked\r\nconnection: close\r\n\r\n'
+    const transfer = errorOf(await exchange(url, Buffer.concat([Buffer.from(transferHead), chunk])))
+    assert.deepEqual([transfer.status, transfer.error.code], [415, 'unsupported_content_encoding'])
+    assert.match(transfer.error.message, /Transfer-Encoding 'gzip'/)
+    assert.equal(engine.receivedParams.length, 1)
+  })
+
+  it('answers an Expect header other than 100-continue with a 417 error body', async () => {
+    const {url} = await start()
+    const body = JSON.stringify({prompt: 'hi', max_tokens: 1})
+    const reply = errorOf(await exchange(url, `POST /v1/completions HTTP/1.1\r\nhost: x\r\nexpect: teapot\r\ncontent-length: ${body.length}\r\n\r\n${body}`))
+    assert.deepEqual([reply.status, reply.error.code], [417, 'expectation_failed'])
+  })
+})
+
+describe('hostile field values', () => {
+  it('quotes at most 1,000 characters of what the client sent back in an error message', async () => {
+    const {url} = await start()
+    const name = 'm'.repeat(200_000)
+    const reply = await post(`${url}/v1/completions`, {model: name, prompt: 'hi', max_tokens: 1})
+    assert.equal(reply.status, 404)
+    const {message} = reply.json().error
+    assert.ok(message.length < 1100, `message of ${message.length} characters`)
+    assert.match(message, /^The model 'm+\.\.\. \(\d+ more characters\)$/)
+  })
+})
