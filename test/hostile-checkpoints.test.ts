@@ -6,6 +6,7 @@ import {join} from 'node:path'
 import {after, before, describe, it} from 'node:test'
 import {ModelLoadError} from '../src/engine/errors.js'
 import {loadModel} from '../src/engine/model/load-model.js'
+import {parseModelConfig} from '../src/engine/model/model-config.js'
 import {ensureTestModel} from '../src/engine/model/test-model.js'
 
 let scratch: string
@@ -73,5 +74,45 @@ describe('corrupt safetensors headers', () => {
     const names = Object.keys(headerOf(dir)).filter((name) => name !== '__metadata__')
     writeFileSync(join(dir, 'model.safetensors.index.json'), JSON.stringify({weight_map: Object.fromEntries(names.map((name) => [name, '../outside.safetensors']))}))
     await assert.rejects(loadModel(dir), loadError(/names shard \.\.\/outside\.safetensors, which is not a file in/))
+  })
+})
+
+describe('hostile config.json values', () => {
+  const base = {
+    architectures: ['LlamaForCausalLM'], vocab_size: 100, hidden_size: 64, intermediate_size: 128, num_hidden_layers: 1,
+    num_attention_heads: 4, max_position_embeddings: 256,
+  }
+  const llama3 = {rope_type: 'llama3', factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 64}
+  const cases: [string, Record<string, unknown>, RegExp][] = [
+    ['rope_theta 0', {rope_theta: 0}, /"rope_theta" must be positive, got 0/],
+    ['a negative rope_theta', {rope_theta: -10000}, /"rope_theta" must be positive/],
+    ['a negative rms_norm_eps', {rms_norm_eps: -1e-5}, /"rms_norm_eps" must not be negative/],
+    ['llama3 scaling with low_freq_factor == high_freq_factor', {rope_scaling: {...llama3, low_freq_factor: 4}}, /low_freq_factor \(4\) below high_freq_factor \(4\)/],
+    ['llama3 scaling with an inverted band', {rope_scaling: {...llama3, low_freq_factor: 8}}, /low_freq_factor \(8\) below high_freq_factor \(4\)/],
+    ['sliding_window 0', {sliding_window: 0}, /"sliding_window" must be a positive integer or null, got 0/],
+    ['a negative sliding_window', {sliding_window: -1}, /"sliding_window" must be a positive integer or null/],
+    ['a fractional sliding_window', {sliding_window: 3.5}, /"sliding_window" must be a positive integer or null/],
+    ['a string sliding_window', {sliding_window: '4096'}, /"sliding_window" must be a positive integer or null/],
+    ['partial rotary embeddings', {partial_rotary_factor: 0.5}, /partial_rotary_factor 0\.5 is not supported/],
+    ['a GPTQ checkpoint', {quantization_config: {quant_method: 'gptq', bits: 4}}, /quantized checkpoints \(quant_method "gptq"\) are not supported/],
+    ['an FP8 checkpoint', {quantization_config: {quant_method: 'fp8'}}, /quant_method "fp8"/],
+  ]
+  for (const [label, fields, pattern] of cases) {
+    it(`refuses ${label}`, () => {
+      assert.throws(() => parseModelConfig({...base, ...fields}), loadError(pattern))
+    })
+  }
+
+  it('still accepts what real checkpoints write: a null sliding window, a Qwen2 window that is off, eps 0, partial_rotary_factor 1', () => {
+    assert.equal(parseModelConfig({...base, sliding_window: null}).maxPositionEmbeddings, 256)
+    assert.equal(parseModelConfig({...base, architectures: ['Qwen2ForCausalLM'], use_sliding_window: false, sliding_window: 0}).maxPositionEmbeddings, 256)
+    assert.equal(parseModelConfig({...base, rms_norm_eps: 0, partial_rotary_factor: 1, quantization_config: null}).rmsNormEps, 0)
+  })
+
+  it('a layer count far beyond the checkpoint fails at once instead of listing billions of tensors', async () => {
+    const dir = copyOfTiny('layers-huge')
+    const configPath = join(dir, 'config.json')
+    writeFileSync(configPath, JSON.stringify({...JSON.parse(readFileSync(configPath, 'utf8')), num_hidden_layers: 2 ** 31 - 1}))
+    await assert.rejects(loadModel(dir), loadError(/says 2147483647 layers of 9 tensors each, but the checkpoint in .* holds only 21 tensors/))
   })
 })

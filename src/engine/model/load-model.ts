@@ -62,6 +62,11 @@ export function expectedTensorShapes(config: ModelConfig): {name: string; shape:
 
 /** Checks presence and shape of every expected tensor; returns them in expected order. */
 export function selectModelTensors(config: ModelConfig, tensors: TensorInfo[], dir: string): TensorInfo[] {
+  // A corrupt or hostile layer count must not make us list billions of expected tensors before the first one is missing.
+  const perLayer = config.attentionBias ? 12 : 9
+  if (config.numLayers * perLayer > tensors.length) {
+    throw new ModelLoadError(`The config says ${config.numLayers} layers of ${perLayer} tensors each, but the checkpoint in ${dir} holds only ${tensors.length} tensors.`)
+  }
   const byName = new Map(tensors.map((t) => [t.name, t]))
   return expectedTensorShapes(config).map(({name, shape}) => {
     const tensor = byName.get(name)
