@@ -1,6 +1,7 @@
 // Writes a Llama-family HF checkpoint as a GGUF file, so llama.cpp can run the very same weights as a peer.
 import {closeSync, existsSync, openSync, readFileSync, writeSync} from 'node:fs'
 import {join} from 'node:path'
+import {ggufPreTokenizerName} from '../../engine/model/gguf-tokenizer.js'
 import type {LoadedModel} from '../../engine/model/load-model.js'
 import {readTensorFloat32} from '../../engine/model/safetensors.js'
 import {nativeOps, type QuantizedFormat} from '../../engine/native.js'
@@ -251,7 +252,7 @@ function tokenizerMetadata(model: LoadedModel): Record<string, MetadataValue> {
   } else {
     metadata = {
       'tokenizer.ggml.model': {type: 'string', value: 'gpt2'},
-      'tokenizer.ggml.pre': {type: 'string', value: 'default'},
+      'tokenizer.ggml.pre': {type: 'string', value: ggufPreTokenizerName(json)},
       'tokenizer.ggml.tokens': {type: 'strings', value: tokens},
       'tokenizer.ggml.token_type': {type: 'i32s', value: types},
       'tokenizer.ggml.merges': {type: 'strings', value: merges},

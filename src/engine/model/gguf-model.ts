@@ -3,6 +3,7 @@ import {basename} from 'node:path'
 import {ModelLoadError} from '../errors.js'
 import {GGML_BLOCKS, readGguf, type GgufFile, type GgufValue} from './gguf-file.js'
 import {tokenizerFromGguf} from './gguf-tokenizer.js'
+import type {Tokenizer} from './tokenizer.js'
 import type {LoadedModel} from './load-model.js'
 import {selectModelTensors} from './load-model.js'
 import {parseModelConfig, type ModelConfig} from './model-config.js'
@@ -41,7 +42,7 @@ function plain(value: GgufValue | undefined): unknown {
  * The model config from llama.* metadata, written as the config.json keys it stands for and checked by the same
  * validator (parseModelConfig), so a GGUF file gets every check a Hugging Face checkpoint gets.
  */
-function ggufConfig(file: GgufFile, vocabSize: number): ModelConfig {
+function ggufConfig(file: GgufFile, vocabSize: number, tokenizer: Tokenizer): ModelConfig {
   const m = file.metadata
   const arch = m.get('general.architecture')
   if (typeof arch !== 'string' || !LLAMA_ARCHITECTURES.has(arch)) {
@@ -72,7 +73,6 @@ function ggufConfig(file: GgufFile, vocabSize: number): ModelConfig {
     throw new ModelLoadError(`${file.path}: rope scaling "${String(ropeType)}" is not supported (none or linear)`)
   }
   const ropeFactor = get('rope.scaling.factor') ?? 1
-  const optionalId = (key: string) => plain(m.get(key)) ?? null
   const configJson = {
     architectures: ['LlamaForCausalLM'],
     model_type: 'llama',
@@ -88,8 +88,9 @@ function ggufConfig(file: GgufFile, vocabSize: number): ModelConfig {
     rope_scaling: ropeType === 'linear' && ropeFactor !== 1 ? {type: 'linear', factor: ropeFactor} : null,
     tie_word_embeddings: !file.tensors.some((t) => t.name === 'output.weight'),
     max_position_embeddings: required('context_length'),
-    bos_token_id: optionalId('tokenizer.ggml.bos_token_id'),
-    eos_token_id: optionalId('tokenizer.ggml.eos_token_id'),
+    // The tokenizer's, which drops ids outside the vocabulary.
+    bos_token_id: tokenizer.bosTokenId,
+    eos_token_id: tokenizer.eosTokenIds,
     torch_dtype: 'gguf',
   }
   return parseModelConfig(configJson, undefined, `${file.path} (GGUF metadata as config.json)`)
@@ -130,7 +131,7 @@ export function loadGgufModel(path: string): LoadedModel {
   const tokenizer = tokenizerFromGguf(file.metadata)
   const embedding = file.tensors.find((t) => t.name === 'token_embd.weight')
   if (!embedding) throw new ModelLoadError(`${file.path}: no token_embd.weight tensor`)
-  const config = ggufConfig(file, Number(file.metadata.get(`${String(file.metadata.get('general.architecture'))}.vocab_size`) ?? embedding.shape[0]))
+  const config = ggufConfig(file, Number(file.metadata.get(`${String(file.metadata.get('general.architecture'))}.vocab_size`) ?? embedding.shape[0]), tokenizer)
   if (tokenizer.vocabSize > config.vocabSize) {
     throw new ModelLoadError(`${file.path}: the tokenizer has ${tokenizer.vocabSize} tokens but the model's vocabulary is ${config.vocabSize}.`)
   }

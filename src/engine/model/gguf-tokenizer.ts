@@ -2,6 +2,7 @@
 import {ModelLoadError} from '../errors.js'
 import {bosPostProcessor, specialAddedToken} from './byte-level-bpe.js'
 import type {GgufValue} from './gguf-file.js'
+import {LLAMA3_SPLIT_REGEX, QWEN2_SPLIT_REGEX, splitThenByteLevel} from './tokenizer-families.js'
 import {Tokenizer} from './tokenizer.js'
 
 /** tokenizer.ggml.token_type values (llama.cpp's llama_token_type). */
@@ -18,9 +19,40 @@ function numberArray(metadata: Map<string, GgufValue>, key: string, length: numb
   return Array.isArray(value) ? value.map(Number) : new Array(length).fill(fallback)
 }
 
-function optionalId(metadata: Map<string, GgufValue>, key: string): number | null {
-  const value = metadata.get(key)
-  return value === undefined ? null : Number(value)
+/** A special token id; one outside the vocabulary counts as absent (as llama.cpp does), or it would reach the model as a token. */
+function optionalId(metadata: Map<string, GgufValue>, key: string, vocabSize: number): number | null {
+  const value = Number(metadata.get(key))
+  return Number.isInteger(value) && value >= 0 && value < vocabSize ? value : null
+}
+
+/**
+ * llama.cpp's names for the BPE pre-tokenizers (tokenizer.ggml.pre) we know: the regex that splits text before the
+ * merges (null: GPT-2's, which the ByteLevel pre-tokenizer applies itself) and whether a word that is a whole token skips
+ * the merges (Llama 3). Files without the key are older GPT-2-style conversions.
+ */
+const PRE_TOKENIZERS: Record<string, {split: string | null; ignoreMerges: boolean}> = {
+  default: {split: null, ignoreMerges: false},
+  'gpt-2': {split: null, ignoreMerges: false},
+  'llama-bpe': {split: LLAMA3_SPLIT_REGEX, ignoreMerges: true},
+  llama3: {split: LLAMA3_SPLIT_REGEX, ignoreMerges: true},
+  'smaug-bpe': {split: LLAMA3_SPLIT_REGEX, ignoreMerges: true},
+  qwen2: {split: QWEN2_SPLIT_REGEX, ignoreMerges: false},
+}
+
+/** The tokenizer.ggml.pre name of a tokenizer.json whose pre-tokenizer splits by one of the regexes above, else "default" (GGUF writers). */
+export function ggufPreTokenizerName(tokenizerJson: {pre_tokenizer?: unknown}): string {
+  const preTokenizer = JSON.stringify(tokenizerJson.pre_tokenizer ?? null)
+  const match = Object.entries(PRE_TOKENIZERS).find(([, {split}]) => split !== null && preTokenizer.includes(JSON.stringify(split)))
+  return match?.[0] ?? 'default'
+}
+
+function preTokenizer(metadata: Map<string, GgufValue>): {split: string | null; ignoreMerges: boolean} {
+  const name = metadata.get('tokenizer.ggml.pre') ?? 'default'
+  const known = typeof name === 'string' ? PRE_TOKENIZERS[name] : undefined
+  if (known === undefined) {
+    throw new ModelLoadError(`GGUF pre-tokenizer "${String(name)}" (tokenizer.ggml.pre) is not supported; supported: ${Object.keys(PRE_TOKENIZERS).join(', ')}.`)
+  }
+  return known
 }
 
 /** Control and user-defined tokens must match as one piece, never through BPE. */
@@ -38,18 +70,19 @@ export function gpt2TokenizerJson(metadata: Map<string, GgufValue>, bosTokenId: 
   const types = numberArray(metadata, 'tokenizer.ggml.token_type', tokens.length, TOKEN_TYPE.normal)
   const vocab: Record<string, number> = {}
   tokens.forEach((token, id) => (vocab[token] = id))
+  const {split, ignoreMerges} = preTokenizer(metadata)
   return {
     version: '1.0', truncation: null, padding: null,
     added_tokens: addedTokens(tokens, types).filter((t) => t.special),
     normalizer: null,
-    pre_tokenizer: {type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true},
+    pre_tokenizer: split === null ? {type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true} : splitThenByteLevel(split, true),
     post_processor: addBos && bosTokenId !== null
       ? bosPostProcessor(tokens[bosTokenId], bosTokenId)
       : {type: 'ByteLevel', add_prefix_space: true, trim_offsets: false, use_regex: true},
     decoder: {type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true},
     model: {
       type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: '', end_of_word_suffix: '',
-      fuse_unk: false, byte_fallback: false, vocab, merges,
+      fuse_unk: false, byte_fallback: false, ignore_merges: ignoreMerges, vocab, merges,
     },
   }
 }
@@ -98,15 +131,15 @@ export function spmTokenizerJson(metadata: Map<string, GgufValue>, bosTokenId: n
 export function tokenizerFromGguf(metadata: Map<string, GgufValue>, options: {extraEosTokenIds?: number[]} = {}): Tokenizer {
   const kind = metadata.get('tokenizer.ggml.model')
   const tokens = stringArray(metadata, 'tokenizer.ggml.tokens')
-  const bosTokenId = optionalId(metadata, 'tokenizer.ggml.bos_token_id')
-  const eosTokenId = optionalId(metadata, 'tokenizer.ggml.eos_token_id')
+  const bosTokenId = optionalId(metadata, 'tokenizer.ggml.bos_token_id', tokens.length)
+  const eosTokenId = optionalId(metadata, 'tokenizer.ggml.eos_token_id', tokens.length)
   const addBos = metadata.get('tokenizer.ggml.add_bos_token') ?? kind === 'llama'
   let json: Record<string, unknown>
   if (kind === 'llama') json = spmTokenizerJson(metadata, bosTokenId, addBos === true)
   else if (kind === 'gpt2') json = gpt2TokenizerJson(metadata, bosTokenId, addBos === true)
   else throw new ModelLoadError(`GGUF tokenizer model "${String(kind)}" is not supported (llama SentencePiece or gpt2 BPE)`)
   const name = (id: number | null) => (id === null ? '' : (tokens[id] ?? ''))
-  const config = {bos_token: name(bosTokenId), eos_token: name(eosTokenId), unk_token: name(optionalId(metadata, 'tokenizer.ggml.unknown_token_id'))}
+  const config = {bos_token: name(bosTokenId), eos_token: name(eosTokenId), unk_token: name(optionalId(metadata, 'tokenizer.ggml.unknown_token_id', tokens.length))}
   const template = metadata.get('tokenizer.chat_template')
   return new Tokenizer(json, config, {...options, chatTemplate: typeof template === 'string' ? template : null})
 }

@@ -70,6 +70,10 @@ export class Tokenizer {
     } catch (error) {
       throw new ModelLoadError(`Cannot build the tokenizer from tokenizer.json: ${(error as Error).message}`, {cause: error})
     }
+    // A post-processor naming a token the vocabulary lacks adds an undefined id to every prompt.
+    if (!this.inner.encode('a', {add_special_tokens: true}).ids.every((id: number) => Number.isInteger(id))) {
+      throw new ModelLoadError('The tokenizer adds a special token (BOS or a template token) that is not in its vocabulary.')
+    }
     this.sizeBound = textSizeBound(tokenizerJson)
     const vocab = this.inner.get_vocab(true)
     let maxId = -1
@@ -108,9 +112,11 @@ export class Tokenizer {
     return this.sizeBound === null ? null : maxTextBytes(this.sizeBound, tokens)
   }
 
+  /** Ids without a token (a model's vocabulary padded past the tokenizer's) decode to nothing, as in HF's Rust tokenizers. */
   decode(ids: number[], opts: {skipSpecialTokens?: boolean} = {}): string {
-    if (ids.length === 0) return '' // the library rejects an empty list; detokenizers ask for it at the start of a stream
-    return this.inner.decode(ids, {skip_special_tokens: opts.skipSpecialTokens ?? false})
+    const known = ids.every((id) => this.inner.id_to_token(id) !== undefined) ? ids : ids.filter((id) => this.inner.id_to_token(id) !== undefined)
+    if (known.length === 0) return '' // the library rejects an empty list; detokenizers ask for it at the start of a stream
+    return this.inner.decode(known, {skip_special_tokens: opts.skipSpecialTokens ?? false})
   }
 
   get hasChatTemplate(): boolean {

@@ -1,0 +1,96 @@
+// Tokenizers at their edges: GGUF pre-tokenizer names, special ids outside the vocabulary, padded model vocabularies, broken post-processors.
+import assert from 'node:assert/strict'
+import {describe, it} from 'node:test'
+import {ModelLoadError} from '../src/engine/errors.js'
+import {bytesToUnicode} from '../src/engine/model/byte-level-bpe.js'
+import type {GgufValue} from '../src/engine/model/gguf-file.js'
+import {tokenizerFromGguf} from '../src/engine/model/gguf-tokenizer.js'
+import {Tokenizer} from '../src/engine/model/tokenizer.js'
+import {TOKENIZER_FAMILIES, buildTokenizerConfig} from '../src/engine/model/tokenizer-families.js'
+
+/** A GPT-2 style GGUF vocabulary: the 256 byte tokens, then merged tokens; a token may have no merge leading to it. */
+function bpeMetadata(merged: string[], merges: string[], extra: Record<string, GgufValue> = {}): Map<string, GgufValue> {
+  const tokens = [...bytesToUnicode(), ...merged, '<|end|>']
+  return new Map<string, GgufValue>(Object.entries({
+    'tokenizer.ggml.model': 'gpt2',
+    'tokenizer.ggml.tokens': tokens,
+    'tokenizer.ggml.token_type': tokens.map((token) => (token === '<|end|>' ? 3 : 1)),
+    'tokenizer.ggml.merges': merges,
+    'tokenizer.ggml.eos_token_id': tokens.length - 1,
+    ...extra,
+  }))
+}
+
+describe('GGUF pre-tokenizers (tokenizer.ggml.pre)', () => {
+  // "1234" is a token reachable by merges, and " hello" a token no merge reaches.
+  const merged = ['12', '123', '1234', '\u0120hello']
+  const metadata = (pre?: string) => bpeMetadata(merged, ['1 2', '12 3', '123 4'], pre === undefined ? {} : {'tokenizer.ggml.pre': pre})
+  const id = (token: string) => 256 + merged.indexOf(token)
+  const byte = (char: string) => bytesToUnicode().indexOf(char)
+
+  it('GPT-2 ("default", "gpt-2" or none) splits digits as one word and merges without shortcuts', () => {
+    for (const pre of [undefined, 'default', 'gpt-2']) {
+      const tokenizer = tokenizerFromGguf(metadata(pre))
+      assert.deepEqual(tokenizer.encode('1234', {addSpecialTokens: false}), [id('1234')], String(pre))
+      assert.equal(tokenizer.encode(' hello', {addSpecialTokens: false}).length, 6, String(pre))
+    }
+  })
+
+  it('Llama 3 ("llama-bpe") splits digits in threes and takes a word that is a whole token as it is', () => {
+    const tokenizer = tokenizerFromGguf(metadata('llama-bpe'))
+    assert.deepEqual(tokenizer.encode('1234', {addSpecialTokens: false}), [id('123'), byte('4')])
+    assert.deepEqual(tokenizer.encode(' hello', {addSpecialTokens: false}), [id('\u0120hello')])
+  })
+
+  it('Qwen2 ("qwen2") splits every digit', () => {
+    const tokenizer = tokenizerFromGguf(metadata('qwen2'))
+    assert.deepEqual(tokenizer.encode('1234', {addSpecialTokens: false}), ['1', '2', '3', '4'].map(byte))
+  })
+
+  it('an unknown pre-tokenizer is refused by name rather than tokenizing differently from llama.cpp', () => {
+    assert.throws(() => tokenizerFromGguf(metadata('deepseek-llm')), (error: unknown) =>
+      error instanceof ModelLoadError && /pre-tokenizer "deepseek-llm" \(tokenizer\.ggml\.pre\) is not supported; supported: default, gpt-2, llama-bpe/.test(error.message))
+  })
+})
+
+describe('special token ids outside the GGUF vocabulary', () => {
+  it('count as absent instead of reaching the model as an undefined id', () => {
+    const size = 256 + 1 + 1
+    const tokenizer = tokenizerFromGguf(bpeMetadata(['ab'], ['a b'], {'tokenizer.ggml.bos_token_id': 100000, 'tokenizer.ggml.add_bos_token': true, 'tokenizer.ggml.eos_token_id': size + 5}))
+    assert.equal(tokenizer.bosTokenId, null)
+    assert.deepEqual(tokenizer.eosTokenIds, [])
+    const ids = tokenizer.encode('ab')
+    assert.ok(ids.every((id) => Number.isInteger(id) && id >= 0 && id < size), `ids ${ids}`)
+  })
+})
+
+describe('a model vocabulary padded past the tokenizer', () => {
+  for (const family of ['llama2', 'qwen2'] as const) {
+    it(`${family}: ids without a token decode to nothing, alone or between others (as HF's Rust tokenizers)`, () => {
+      const tokenizer = new Tokenizer(TOKENIZER_FAMILIES[family].buildTokenizerJson(512, 0), buildTokenizerConfig(TOKENIZER_FAMILIES[family], 512))
+      const hello = tokenizer.encode('Hello world', {addSpecialTokens: false})
+      for (const skipSpecialTokens of [false, true]) {
+        assert.equal(tokenizer.decode([600], {skipSpecialTokens}), '')
+        assert.equal(tokenizer.decode([...hello, 600, 700], {skipSpecialTokens}), 'Hello world')
+      }
+    })
+  }
+
+  it('a SentencePiece vocabulary without an unknown token does not throw', () => {
+    const json = TOKENIZER_FAMILIES.llama2.buildTokenizerJson(512, 0) as {model: {unk_token: string | null}}
+    json.model.unk_token = null
+    const tokenizer = new Tokenizer(json, buildTokenizerConfig(TOKENIZER_FAMILIES.llama2, 512))
+    assert.equal(tokenizer.decode([...tokenizer.encode('Hi', {addSpecialTokens: false}), 999]), 'Hi')
+  })
+})
+
+it('a post-processor that adds a token missing from the vocabulary is refused at load', () => {
+  const json = TOKENIZER_FAMILIES.llama3.buildTokenizerJson(512, 0) as Record<string, unknown>
+  json.post_processor = {
+    type: 'TemplateProcessing',
+    single: [{SpecialToken: {id: '<|not_in_vocab|>', type_id: 0}}, {Sequence: {id: 'A', type_id: 0}}],
+    pair: [{Sequence: {id: 'A', type_id: 0}}, {Sequence: {id: 'B', type_id: 1}}],
+    special_tokens: {},
+  }
+  assert.throws(() => new Tokenizer(json, {}), (error: unknown) => error instanceof ModelLoadError && /adds a special token .* not in its vocabulary/.test(error.message))
+})
