@@ -58,9 +58,18 @@ describe('special token ids outside the GGUF vocabulary', () => {
     const size = 256 + 1 + 1
     const tokenizer = tokenizerFromGguf(bpeMetadata(['ab'], ['a b'], {'tokenizer.ggml.bos_token_id': 100000, 'tokenizer.ggml.add_bos_token': true, 'tokenizer.ggml.eos_token_id': size + 5}))
     assert.equal(tokenizer.bosTokenId, null)
-    assert.deepEqual(tokenizer.eosTokenIds, [])
+    assert.deepEqual(tokenizer.eosTokenIds, [size - 1]) // <|end|> only: a chat turn end (below), not the id given
     const ids = tokenizer.encode('ab')
     assert.ok(ids.every((id) => Number.isInteger(id) && id >= 0 && id < size), `ids ${ids}`)
+  })
+})
+
+describe('end of generation in GGUF vocabularies', () => {
+  it('stops at eot/eom ids and at the chat turn ends llama.cpp stops at, not only at eos_token_id', () => {
+    const metadata = bpeMetadata(['<|im_start|>', '<|im_end|>', '<|my_eot|>'], [], {'tokenizer.ggml.eot_token_id': 256 + 2})
+    const tokenizer = tokenizerFromGguf(metadata)
+    const end = 256 + 3 // bpeMetadata's eos, <|end|>
+    assert.deepEqual([...tokenizer.eosTokenIds].sort((a, b) => a - b), [256 + 1, 256 + 2, end])
   })
 })
 

@@ -5,6 +5,12 @@ import type {GgufValue} from './gguf-file.js'
 import {LLAMA3_SPLIT_REGEX, QWEN2_SPLIT_REGEX, splitThenByteLevel} from './tokenizer-families.js'
 import {Tokenizer} from './tokenizer.js'
 
+/**
+ * Tokens that end generation whatever eos_token_id says, as llama.cpp decides (its end-of-generation set): chat turn ends
+ * of the common templates. A ChatML fine-tune whose eos is </s> stops at <|im_end|>.
+ */
+const END_OF_GENERATION_TOKENS = ['<|eot_id|>', '<|eom_id|>', '<|im_end|>', '<|end|>', '<end_of_turn>', '<|endoftext|>', '<EOT>', '_<EOT>', '<\uff5cend\u2581of\u2581sentence\uff5c>']
+
 /** tokenizer.ggml.token_type values (llama.cpp's llama_token_type). */
 const TOKEN_TYPE = {normal: 1, unknown: 2, control: 3, userDefined: 4, unused: 5, byte: 6}
 
@@ -141,5 +147,8 @@ export function tokenizerFromGguf(metadata: Map<string, GgufValue>, options: {ex
   const name = (id: number | null) => (id === null ? '' : (tokens[id] ?? ''))
   const config = {bos_token: name(bosTokenId), eos_token: name(eosTokenId), unk_token: name(optionalId(metadata, 'tokenizer.ggml.unknown_token_id', tokens.length))}
   const template = metadata.get('tokenizer.chat_template')
-  return new Tokenizer(json, config, {...options, chatTemplate: typeof template === 'string' ? template : null})
+  const endOfTurn = ['tokenizer.ggml.eot_token_id', 'tokenizer.ggml.eom_token_id'].map((key) => optionalId(metadata, key, tokens.length))
+  const endOfGeneration = tokens.flatMap((token, id) => (END_OF_GENERATION_TOKENS.includes(token) ? [id] : []))
+  const extraEosTokenIds = [...endOfTurn.filter((id) => id !== null), ...endOfGeneration, ...(options.extraEosTokenIds ?? [])]
+  return new Tokenizer(json, config, {extraEosTokenIds, chatTemplate: typeof template === 'string' ? template : null})
 }
