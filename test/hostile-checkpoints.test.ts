@@ -116,3 +116,26 @@ describe('hostile config.json values', () => {
     await assert.rejects(loadModel(dir), loadError(/says 2147483647 layers of 9 tensors each, but the checkpoint in .* holds only 21 tensors/))
   })
 })
+
+describe('a tokenizer with more ids than the model', () => {
+  function withTokenizer(name: string, edit: (json: {added_tokens: object[]; model: {vocab: Record<string, number>}}) => void): string {
+    const dir = copyOfTiny(name)
+    const path = join(dir, 'tokenizer.json')
+    const json = JSON.parse(readFileSync(path, 'utf8'))
+    edit(json)
+    writeFileSync(path, JSON.stringify(json))
+    return dir
+  }
+
+  it('loads when the extra ids are added tokens (a fine-tune\'s <pad>), and says so', async () => {
+    const dir = withTokenizer('added-pad', (json) => json.added_tokens.push({id: 512, content: '<pad>', single_word: false, lstrip: false, rstrip: false, normalized: false, special: true}))
+    const model = await loadModel(dir)
+    assert.equal(model.tokenizer.encode('<pad>', {addSpecialTokens: false})[0], 512)
+    assert.match(model.config.notes?.join('\n') ?? '', /adds 1 token\(s\) beyond the model's vocab_size 512 \(<pad>\); prompts holding them are refused/)
+  })
+
+  it('refuses ordinary vocabulary beyond the model, which plain text would reach', async () => {
+    const dir = withTokenizer('big-vocab', (json) => (json.model.vocab['zzzz'] = 512))
+    await assert.rejects(loadModel(dir), loadError(/tokenizer\.json has 513 tokens but the model's vocab_size is 512 \(token 512 is ordinary vocabulary/))
+  })
+})

@@ -5,7 +5,7 @@ import {GGML_BLOCKS, readGguf, type GgufFile, type GgufValue} from './gguf-file.
 import {tokenizerFromGguf} from './gguf-tokenizer.js'
 import type {Tokenizer} from './tokenizer.js'
 import type {LoadedModel} from './load-model.js'
-import {selectModelTensors} from './load-model.js'
+import {checkTokenizerFits, selectModelTensors} from './load-model.js'
 import {parseModelConfig, type ModelConfig} from './model-config.js'
 import type {TensorDtype, TensorInfo} from './safetensors.js'
 
@@ -132,9 +132,7 @@ export function loadGgufModel(path: string): LoadedModel {
   const embedding = file.tensors.find((t) => t.name === 'token_embd.weight')
   if (!embedding) throw new ModelLoadError(`${file.path}: no token_embd.weight tensor`)
   const config = ggufConfig(file, Number(file.metadata.get(`${String(file.metadata.get('general.architecture'))}.vocab_size`) ?? embedding.shape[0]), tokenizer)
-  if (tokenizer.vocabSize > config.vocabSize) {
-    throw new ModelLoadError(`${file.path}: the tokenizer has ${tokenizer.vocabSize} tokens but the model's vocabulary is ${config.vocabSize}.`)
-  }
+  checkTokenizerFits(tokenizer, config, `${file.path}'s vocabulary`)
   const tensors = ggufTensors(file, config)
   return {
     dir: file.path,

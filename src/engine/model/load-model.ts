@@ -89,10 +89,24 @@ export async function loadModel(dir: string): Promise<LoadedModel> {
   const config = readModelConfig(modelDir)
   const tensors = selectModelTensors(config, readCheckpointTensors(modelDir), modelDir)
   const tokenizer = Tokenizer.load(modelDir, {extraEosTokenIds: config.eosTokenIds})
-  if (tokenizer.vocabSize > config.vocabSize) {
-    throw new ModelLoadError(`tokenizer.json has ${tokenizer.vocabSize} tokens but the model's vocab_size is ${config.vocabSize}.`)
-  }
+  checkTokenizerFits(tokenizer, config, 'tokenizer.json')
   return {dir: modelDir, name: basename(modelDir), config, tensors, tokenizer, generationConfig: readGenerationDefaults(modelDir, tokenizer)}
+}
+
+/**
+ * A tokenizer may know more ids than the model has rows for only through added tokens (a <pad> appended by a fine-tune,
+ * as vLLM allows): prompts holding them are refused per request. Ordinary vocabulary beyond the model is refused here,
+ * as ordinary text would encode to ids the model does not have.
+ */
+export function checkTokenizerFits(tokenizer: Tokenizer, config: ModelConfig, source: string): void {
+  if (tokenizer.vocabSize <= config.vocabSize) return
+  const beyond = Array.from({length: tokenizer.vocabSize - config.vocabSize}, (_, i) => config.vocabSize + i).filter((id) => tokenizer.idToToken(id) !== undefined)
+  const vocabulary = beyond.filter((id) => !tokenizer.addedTokenIds.has(id))
+  if (vocabulary.length > 0) {
+    throw new ModelLoadError(`${source} has ${tokenizer.vocabSize} tokens but the model's vocab_size is ${config.vocabSize} (token ${vocabulary[0]} is ordinary vocabulary, not an added token).`)
+  }
+  const shown = beyond.slice(0, 3).map((id) => tokenizer.idToToken(id)).join(', ')
+  ;(config.notes ??= []).push(`${source} adds ${beyond.length} token(s) beyond the model's vocab_size ${config.vocabSize} (${shown}${beyond.length > 3 ? ', ...' : ''}); prompts holding them are refused.`)
 }
 
 function readGenerationDefaults(dir: string, tokenizer: Tokenizer): GenerationDefaults {

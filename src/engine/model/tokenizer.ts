@@ -38,6 +38,8 @@ export class Tokenizer {
   readonly bosTokenId: number | null
   readonly eosTokenIds: number[]
   readonly specialTokenIds: ReadonlySet<number>
+  /** Ids of tokenizer.json's added_tokens (special or not): matched whole in text, outside the BPE vocabulary. */
+  readonly addedTokenIds: ReadonlySet<number>
   /** How token strings map to text, as grammar engines need it (xgrammar's vocab types). */
   readonly decoderKind: DecoderKind
   private readonly inner: HfTokenizer
@@ -81,8 +83,13 @@ export class Tokenizer {
     this.vocabSize = maxId + 1
 
     const special = new Set<number>()
-    for (const [id, token] of this.inner.get_added_tokens_decoder()) if (token.special) special.add(id)
+    const added = new Set<number>()
+    for (const [id, token] of this.inner.get_added_tokens_decoder()) {
+      added.add(id)
+      if (token.special) special.add(id)
+    }
     this.specialTokenIds = special
+    this.addedTokenIds = added
     this.decoderKind = decoderKindOf(tokenizerJson)
 
     this.specialTokenText = {
