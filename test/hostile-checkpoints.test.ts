@@ -1,6 +1,6 @@
 // Corrupt or hostile Hugging Face checkpoints (safetensors headers, shard maps, config values) fail with one clear ModelLoadError.
 import assert from 'node:assert/strict'
-import {cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {after, before, describe, it} from 'node:test'
@@ -137,5 +137,18 @@ describe('a tokenizer with more ids than the model', () => {
   it('refuses ordinary vocabulary beyond the model, which plain text would reach', async () => {
     const dir = withTokenizer('big-vocab', (json) => (json.model.vocab['zzzz'] = 512))
     await assert.rejects(loadModel(dir), loadError(/tokenizer\.json has 513 tokens but the model's vocab_size is 512 \(token 512 is ordinary vocabulary/))
+  })
+})
+
+describe('a directory holding a GGUF file', () => {
+  it('names the file to pass, with or without a config.json beside it', async () => {
+    const bare = join(scratch, 'gguf-only')
+    mkdirSync(bare)
+    writeFileSync(join(bare, 'model-q8_0.gguf'), 'GGUF')
+    await assert.rejects(loadModel(bare), loadError(/No config\.json in model directory .*gguf-only, which holds model-q8_0\.gguf: a GGUF file is loaded by its path/))
+    const withConfig = copyOfTiny('gguf-and-config')
+    rmSync(join(withConfig, 'model.safetensors'))
+    writeFileSync(join(withConfig, 'model.gguf'), 'GGUF')
+    await assert.rejects(loadModel(withConfig), loadError(/A GGUF file is loaded by its path: pass .*gguf-and-config\/model\.gguf as the model/))
   })
 })

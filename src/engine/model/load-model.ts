@@ -1,5 +1,5 @@
 // Loads a Hugging Face model directory: config, tensor index with shape checks, tokenizer and generation defaults.
-import {existsSync, statSync} from 'node:fs'
+import {existsSync, readdirSync, statSync} from 'node:fs'
 import {basename, join, resolve} from 'node:path'
 import {ModelLoadError} from '../errors.js'
 import {isGgufPath, loadGgufModel} from './gguf-model.js'
@@ -86,6 +86,10 @@ export async function loadModel(dir: string): Promise<LoadedModel> {
   if (isGgufPath(dir) && existsSync(dir) && statSync(dir).isFile()) return loadGgufModel(dir)
   const modelDir = resolve(dir)
   if (!existsSync(modelDir) || !statSync(modelDir).isDirectory()) throw new ModelLoadError(`Model directory ${modelDir} does not exist.`)
+  const gguf = readdirSync(modelDir).find(isGgufPath)
+  if (gguf !== undefined && !existsSync(join(modelDir, 'config.json'))) {
+    throw new ModelLoadError(`No config.json in model directory ${modelDir}, which holds ${gguf}: a GGUF file is loaded by its path (pass ${join(modelDir, gguf)} as the model).`)
+  }
   const config = readModelConfig(modelDir)
   const tensors = selectModelTensors(config, readCheckpointTensors(modelDir), modelDir)
   const tokenizer = Tokenizer.load(modelDir, {extraEosTokenIds: config.eosTokenIds})

@@ -95,7 +95,7 @@ export function readCheckpointTensors(dir: string): TensorInfo[] {
   const hint = files.some((f) => f.endsWith('.bin') || f.endsWith('.pt'))
     ? ' PyTorch .bin/.pt checkpoints are not supported; convert them to safetensors.'
     : files.some((f) => f.endsWith('.gguf'))
-      ? ' GGUF files are not supported; use the Hugging Face safetensors checkpoint.'
+      ? ` A GGUF file is loaded by its path: pass ${join(dir, files.find((f) => f.endsWith('.gguf'))!)} as the model.`
       : ''
   throw new ModelLoadError(`No ${SINGLE_FILE} or ${INDEX_FILE} in ${dir}.${hint}`)
 }
