@@ -64,6 +64,34 @@ describe('special token ids outside the GGUF vocabulary', () => {
   })
 })
 
+describe('add_bos_token / add_eos_token', () => {
+  const family = TOKENIZER_FAMILIES.llama2
+  const json = family.buildTokenizerJson(512, 0)
+  const [BOS, EOS] = [1, family.specialTokens.indexOf(family.eosToken)]
+
+  it('a Llama tokenizer_config.json decides BOS and EOS, as transformers\' LlamaTokenizerFast rebuilds its post-processor', () => {
+    const encode = (flags: Record<string, boolean>) => new Tokenizer(json, {...buildTokenizerConfig(family, 512), ...flags}).encode('Hello')
+    const text = encode({add_bos_token: false})
+    assert.notEqual(text[0], BOS)
+    assert.deepEqual(encode({}), [BOS, ...text])
+    assert.deepEqual(encode({add_eos_token: true}), [BOS, ...text, EOS])
+    assert.deepEqual(encode({add_bos_token: false, add_eos_token: true}), [...text, EOS])
+  })
+
+  it('other tokenizer classes keep tokenizer.json\'s post-processor', () => {
+    const tokenizer = new Tokenizer(json, {...buildTokenizerConfig(family, 512), tokenizer_class: 'PreTrainedTokenizerFast', add_bos_token: false})
+    assert.equal(tokenizer.encode('Hello')[0], BOS)
+  })
+
+  it('a GGUF vocabulary adds EOS when tokenizer.ggml.add_eos_token says so, and BOS only when add_bos_token does', () => {
+    const metadata = bpeMetadata(['ab', '<s>'], ['a b'], {'tokenizer.ggml.bos_token_id': 256 + 1, 'tokenizer.ggml.add_eos_token': true})
+    const end = 256 + 2 // <|end|>, the eos
+    assert.deepEqual(tokenizerFromGguf(metadata).encode('ab'), [256, end])
+    metadata.set('tokenizer.ggml.add_bos_token', true)
+    assert.deepEqual(tokenizerFromGguf(metadata).encode('ab'), [256 + 1, 256, end])
+  })
+})
+
 describe('end of generation in GGUF vocabularies', () => {
   it('stops at eot/eom ids and at the chat turn ends llama.cpp stops at, not only at eos_token_id', () => {
     const metadata = bpeMetadata(['<|im_start|>', '<|im_end|>', '<|my_eot|>'], [], {'tokenizer.ggml.eot_token_id': 256 + 2})

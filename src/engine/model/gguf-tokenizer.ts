@@ -1,6 +1,6 @@
 // Builds a tokenizer.json (and the special-token config) from GGUF tokenizer metadata: SPM "llama" and GPT-2 BPE "gpt2" vocabularies.
 import {ModelLoadError} from '../errors.js'
-import {bosPostProcessor, specialAddedToken} from './byte-level-bpe.js'
+import {specialAddedToken, specialTokensPostProcessor} from './byte-level-bpe.js'
 import type {GgufValue} from './gguf-file.js'
 import {LLAMA3_SPLIT_REGEX, QWEN2_SPLIT_REGEX, splitThenByteLevel} from './tokenizer-families.js'
 import {Tokenizer} from './tokenizer.js'
@@ -70,7 +70,7 @@ function addedTokens(tokens: string[], types: number[]) {
 }
 
 /** GPT-2 byte-level BPE: the GGUF tokens are already in GPT-2's byte-to-unicode alphabet, so they go in as they are. */
-export function gpt2TokenizerJson(metadata: Map<string, GgufValue>, bosTokenId: number | null = null, addBos = false): Record<string, unknown> {
+export function gpt2TokenizerJson(metadata: Map<string, GgufValue>): Record<string, unknown> {
   const tokens = stringArray(metadata, 'tokenizer.ggml.tokens')
   const merges = stringArray(metadata, 'tokenizer.ggml.merges')
   const types = numberArray(metadata, 'tokenizer.ggml.token_type', tokens.length, TOKEN_TYPE.normal)
@@ -82,9 +82,7 @@ export function gpt2TokenizerJson(metadata: Map<string, GgufValue>, bosTokenId: 
     added_tokens: addedTokens(tokens, types).filter((t) => t.special),
     normalizer: null,
     pre_tokenizer: split === null ? {type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true} : splitThenByteLevel(split, true),
-    post_processor: addBos && bosTokenId !== null
-      ? bosPostProcessor(tokens[bosTokenId], bosTokenId)
-      : {type: 'ByteLevel', add_prefix_space: true, trim_offsets: false, use_regex: true},
+    post_processor: {type: 'ByteLevel', add_prefix_space: true, trim_offsets: false, use_regex: true},
     decoder: {type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true},
     model: {
       type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: '', end_of_word_suffix: '',
@@ -98,7 +96,7 @@ export function gpt2TokenizerJson(metadata: Map<string, GgufValue>, bosTokenId: 
  * token into two vocabulary tokens, ranked by the merged token's score (as transformers converts a .model file),
  * with byte fallback to the <0xXX> tokens and "▁" for spaces.
  */
-export function spmTokenizerJson(metadata: Map<string, GgufValue>, bosTokenId: number | null, addBos: boolean): Record<string, unknown> {
+export function spmTokenizerJson(metadata: Map<string, GgufValue>): Record<string, unknown> {
   const tokens = stringArray(metadata, 'tokenizer.ggml.tokens')
   const scores = numberArray(metadata, 'tokenizer.ggml.scores', tokens.length, 0)
   const types = numberArray(metadata, 'tokenizer.ggml.token_type', tokens.length, TOKEN_TYPE.normal)
@@ -121,7 +119,7 @@ export function spmTokenizerJson(metadata: Map<string, GgufValue>, bosTokenId: n
     added_tokens: addedTokens(tokens, types),
     normalizer: {type: 'Sequence', normalizers: [{type: 'Prepend', prepend: '▁'}, {type: 'Replace', pattern: {String: ' '}, content: '▁'}]},
     pre_tokenizer: null,
-    post_processor: addBos && bosTokenId !== null ? bosPostProcessor(tokens[bosTokenId], bosTokenId) : null,
+    post_processor: null,
     decoder: {
       type: 'Sequence',
       decoders: [{type: 'Replace', pattern: {String: '▁'}, content: ' '}, {type: 'ByteFallback'}, {type: 'Fuse'}, {type: 'Strip', content: ' ', start: 1, stop: 0}],
@@ -139,11 +137,15 @@ export function tokenizerFromGguf(metadata: Map<string, GgufValue>, options: {ex
   const tokens = stringArray(metadata, 'tokenizer.ggml.tokens')
   const bosTokenId = optionalId(metadata, 'tokenizer.ggml.bos_token_id', tokens.length)
   const eosTokenId = optionalId(metadata, 'tokenizer.ggml.eos_token_id', tokens.length)
-  const addBos = metadata.get('tokenizer.ggml.add_bos_token') ?? kind === 'llama'
   let json: Record<string, unknown>
-  if (kind === 'llama') json = spmTokenizerJson(metadata, bosTokenId, addBos === true)
-  else if (kind === 'gpt2') json = gpt2TokenizerJson(metadata, bosTokenId, addBos === true)
+  if (kind === 'llama') json = spmTokenizerJson(metadata)
+  else if (kind === 'gpt2') json = gpt2TokenizerJson(metadata)
   else throw new ModelLoadError(`GGUF tokenizer model "${String(kind)}" is not supported (llama SentencePiece or gpt2 BPE)`)
+  // BOS (by default for SentencePiece vocabularies) and EOS around every encoded text, as llama.cpp adds them.
+  const special = (id: number | null, add: boolean) => (add && id !== null ? {token: tokens[id]!, id} : null)
+  const bos = special(bosTokenId, (metadata.get('tokenizer.ggml.add_bos_token') ?? kind === 'llama') === true)
+  const eos = special(eosTokenId, metadata.get('tokenizer.ggml.add_eos_token') === true)
+  if (bos !== null || eos !== null) json.post_processor = specialTokensPostProcessor(bos, eos)
   const name = (id: number | null) => (id === null ? '' : (tokens[id] ?? ''))
   const config = {bos_token: name(bosTokenId), eos_token: name(eosTokenId), unk_token: name(optionalId(metadata, 'tokenizer.ggml.unknown_token_id', tokens.length))}
   const template = metadata.get('tokenizer.chat_template')

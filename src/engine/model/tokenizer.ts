@@ -5,6 +5,7 @@ import {existsSync, readFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {InvalidRequestError, ModelLoadError} from '../errors.js'
 import {readJsonObject} from './model-config.js'
+import {specialTokensPostProcessor} from './byte-level-bpe.js'
 import {maxTextBytes, type TextSizeBound, textSizeBound} from './text-size-bound.js'
 
 export interface ChatMessage {
@@ -68,7 +69,7 @@ export class Tokenizer {
     options: {extraEosTokenIds?: number[]; chatTemplate?: string | null} = {},
   ) {
     try {
-      this.inner = new HfTokenizer(tokenizerJson, tokenizerConfig)
+      this.inner = new HfTokenizer(withSpecialTokenFlags(tokenizerJson, tokenizerConfig), tokenizerConfig)
     } catch (error) {
       throw new ModelLoadError(`Cannot build the tokenizer from tokenizer.json: ${(error as Error).message}`, {cause: error})
     }
@@ -159,6 +160,41 @@ export class Tokenizer {
   private tokenId(content: string): number | null {
     return content === '' ? null : (this.inner.token_to_id(content) ?? null)
   }
+}
+
+/** transformers' Llama and Gemma tokenizer classes rebuild the post-processor from these flags, whatever tokenizer.json says. */
+const FLAG_DRIVEN_CLASSES = /^(Llama|CodeLlama|Gemma)Tokenizer(Fast)?$/
+
+/**
+ * tokenizer.json with the post-processor transformers' LlamaTokenizerFast builds (update_post_processor): BOS when
+ * add_bos_token (default true), EOS when add_eos_token (default false). Other classes keep tokenizer.json's.
+ */
+function withSpecialTokenFlags(tokenizerJson: Json, tokenizerConfig: Json): Json {
+  const tokenizerClass = tokenizerConfig.tokenizer_class
+  if (typeof tokenizerClass !== 'string' || !FLAG_DRIVEN_CLASSES.test(tokenizerClass)) return tokenizerJson
+  const special = (flag: unknown, fallback: boolean, key: 'bos_token' | 'eos_token') => {
+    if ((typeof flag === 'boolean' ? flag : fallback) === false) return null
+    const token = tokenContent(tokenizerConfig[key])
+    const id = token === '' ? undefined : tokenIdIn(tokenizerJson, token)
+    if (id === undefined) throw new ModelLoadError(`tokenizer_config.json asks for ${key} on every text (add_${key}), but ${key} "${token}" is not a token.`)
+    return {token, id}
+  }
+  const bos = special(tokenizerConfig.add_bos_token, true, 'bos_token')
+  const eos = special(tokenizerConfig.add_eos_token, false, 'eos_token')
+  return {...tokenizerJson, post_processor: specialTokensPostProcessor(bos, eos)}
+}
+
+/** A token's id in tokenizer.json: an added token, or an entry of a BPE/WordPiece (object) or Unigram (list) vocabulary. */
+function tokenIdIn(tokenizerJson: Json, content: string): number | undefined {
+  const added = Array.isArray(tokenizerJson.added_tokens) ? (tokenizerJson.added_tokens as {id?: unknown; content?: unknown}[]).find((t) => t.content === content) : undefined
+  if (typeof added?.id === 'number') return added.id
+  const vocab = (tokenizerJson.model as Json | undefined)?.vocab
+  if (Array.isArray(vocab)) {
+    const index = vocab.findIndex((entry) => Array.isArray(entry) && entry[0] === content)
+    return index >= 0 ? index : undefined
+  }
+  const id = vocab !== null && typeof vocab === 'object' ? (vocab as Record<string, unknown>)[content] : undefined
+  return typeof id === 'number' ? id : undefined
 }
 
 /** tokenizer_config.json writes special tokens either as strings or as AddedToken objects. */
