@@ -31,13 +31,15 @@ const u32 = (value: number): GgufEntry => ({type: 'u32', value})
 const withMetadata = (metadata: Record<string, GgufEntry | undefined>) => llamaGgufBytes(SMALL_GGUF_SHAPE, {metadata})
 
 describe('GGUF files made here load', () => {
-  it('a small llama file with a SentencePiece vocabulary, and one with tied embeddings and u64 metadata', async () => {
+  it('a small llama file with a SentencePiece vocabulary, one with tied embeddings and u64 metadata, one aligned to 64', async () => {
     const model = await loadModel(write(llamaGgufBytes()))
     assert.equal(model.config.numLayers, SMALL_GGUF_SHAPE.numLayers)
     assert.equal(model.config.tieWordEmbeddings, false)
     const tied = await loadModel(write(llamaGgufBytes({...SMALL_GGUF_SHAPE, tied: true}, {metadata: {'llama.context_length': {type: 'u64', value: 64n}}})))
     assert.equal(tied.config.tieWordEmbeddings, true)
     assert.equal(tied.config.maxPositionEmbeddings, 64)
+    const aligned = llamaGgufBytes(SMALL_GGUF_SHAPE, {metadata: {'general.alignment': {type: 'u64', value: 64n}}, file: {alignment: 64}})
+    assert.equal((await loadModel(write(aligned))).config.hiddenSize, SMALL_GGUF_SHAPE.hiddenSize)
   })
 })
 

@@ -186,7 +186,8 @@ export function readGguf(path: string, options: {metadataOnly?: boolean} = {}): 
       const nbytes = block && dims[0] % block.values === 0 ? (count / block.values) * block.bytes : null
       tensors.push({name, type, shape: [...dims].reverse(), offset: 0, nbytes})
     }
-    const declared = metadata.get('general.alignment') ?? 32
+    const raw = metadata.get('general.alignment') ?? 32
+    const declared = typeof raw === 'bigint' ? Number(raw) : raw
     const alignment = typeof declared === 'number' && Number.isInteger(declared) && declared > 0 && (declared & (declared - 1)) === 0 ? declared : 0
     if (alignment === 0) reader.fail(`general.alignment ${String(declared)} is not a power of two`)
     reader.align(alignment)
