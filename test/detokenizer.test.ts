@@ -111,6 +111,22 @@ describe('IncrementalDetokenizer (byte-level, Qwen2 style)', () => {
   })
 })
 
+describe('a prompt (given as ids) that ends inside a character', () => {
+  const lonePart = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/
+  for (const [name, tokenizer] of [['byte fallback', byteFallback], ['byte-level', byteLevel]] as const) {
+    it(`${name}: output bytes that complete it never stream half a UTF-16 pair, and decode as the output ids do`, () => {
+      const ids = tokenizer.encode('x\u{1F600}y', {addSpecialTokens: false})
+      const emoji = ids.findIndex((_, i) => tokenizer.decode(ids.slice(0, i + 1)).endsWith('\uFFFD'))
+      for (let cut = emoji + 1; cut < ids.length - 1; cut++) {
+        const {deltas, detokenizer} = stream(tokenizer, ids.slice(0, cut), ids.slice(cut))
+        deltas.push(detokenizer.flush())
+        assert.ok(deltas.every((delta) => !lonePart.test(delta)), `cut ${cut}: ${JSON.stringify(deltas)}`)
+        assert.equal(deltas.join(''), tokenizer.decode(ids.slice(cut), {skipSpecialTokens: true}), `cut ${cut}`)
+      }
+    })
+  }
+})
+
 describe('final text of a generation', () => {
   /**
    * Samples many short completions from a random test model (whose vocabulary is a quarter byte tokens), so some end

@@ -27,6 +27,11 @@ export class IncrementalDetokenizer {
     private readonly opts: {skipSpecialTokens: boolean},
   ) {
     this.window = promptTokenIds.slice(-CONTEXT_TOKENS)
+    // A prompt (given as ids) may end inside a character; output bytes completing it would be sliced off the text of a
+    // context that shows U+FFFD, leaving half of a UTF-16 pair. Such bytes stay out of the context: the output's own
+    // bytes then decode on their own, as the output ids do.
+    const decode = (ids: number[]) => this.tokenizer.decode(ids, {skipSpecialTokens: this.opts.skipSpecialTokens})
+    while (this.window.length > 0 && decode(this.window).endsWith(REPLACEMENT_CHARACTER)) this.window.pop()
     this.readOffset = this.window.length
   }
 
