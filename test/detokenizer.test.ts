@@ -171,3 +171,23 @@ describe('final text of a generation', () => {
     await checkFinalTexts('qwen2', (tokenizer, _prompt, ids) => tokenizer.decode(ids, {skipSpecialTokens: true}))
   })
 })
+
+describe('clean_up_tokenization_spaces', () => {
+  const family = TOKENIZER_FAMILIES.llama3
+  const json = family.buildTokenizerJson(512, 0)
+  const {clean_up_tokenization_spaces: _flag, ...withoutFlag} = buildTokenizerConfig(family, 512)
+  const words = [' Hello', ' ,', ' world', ' .', " 's", " n't", ' !']
+
+  it('never takes back streamed text: " ," stays as generated even when the config asks for clean-up (as vLLM streams)', () => {
+    const tokenizer = new Tokenizer(json, {...withoutFlag, clean_up_tokenization_spaces: true})
+    const output = words.flatMap((word) => tokenizer.encode(word, {addSpecialTokens: false}))
+    const {deltas, detokenizer} = stream(tokenizer, tokenizer.encode('Say:', {addSpecialTokens: false}), output)
+    assert.equal(deltas.join('') + detokenizer.flush(), words.join(''))
+    assert.equal(tokenizer.decode(output), ' Hello, world.\'sn\'t!', 'a whole-text decode still cleans up as configured')
+  })
+
+  it('is off when tokenizer_config.json does not say (transformers\' default), and for GGUF vocabularies', () => {
+    const tokenizer = new Tokenizer(json, withoutFlag)
+    assert.equal(tokenizer.decode(tokenizer.encode(' a , b .', {addSpecialTokens: false})), ' a , b .')
+  })
+})

@@ -69,7 +69,8 @@ export class Tokenizer {
     options: {extraEosTokenIds?: number[]; chatTemplate?: string | null} = {},
   ) {
     try {
-      this.inner = new HfTokenizer(withSpecialTokenFlags(tokenizerJson, tokenizerConfig), tokenizerConfig)
+      // transformers defaults clean_up_tokenization_spaces to false (the library to true); llama.cpp never cleans up.
+      this.inner = new HfTokenizer(withSpecialTokenFlags(tokenizerJson, tokenizerConfig), {clean_up_tokenization_spaces: false, ...tokenizerConfig})
     } catch (error) {
       throw new ModelLoadError(`Cannot build the tokenizer from tokenizer.json: ${(error as Error).message}`, {cause: error})
     }
@@ -120,11 +121,17 @@ export class Tokenizer {
     return this.sizeBound === null ? null : maxTextBytes(this.sizeBound, tokens)
   }
 
-  /** Ids without a token (a model's vocabulary padded past the tokenizer's) decode to nothing, as in HF's Rust tokenizers. */
-  decode(ids: number[], opts: {skipSpecialTokens?: boolean} = {}): string {
+  /**
+   * Ids without a token (a model's vocabulary padded past the tokenizer's) decode to nothing, as in HF's Rust tokenizers.
+   * cleanUpSpaces overrides clean_up_tokenization_spaces (" ," -> ","), which only whole-text decodes apply.
+   */
+  decode(ids: number[], opts: {skipSpecialTokens?: boolean; cleanUpSpaces?: boolean} = {}): string {
     const known = ids.every((id) => this.inner.id_to_token(id) !== undefined) ? ids : ids.filter((id) => this.inner.id_to_token(id) !== undefined)
     if (known.length === 0) return '' // the library rejects an empty list; detokenizers ask for it at the start of a stream
-    return this.inner.decode(known, {skip_special_tokens: opts.skipSpecialTokens ?? false})
+    return this.inner.decode(known, {
+      skip_special_tokens: opts.skipSpecialTokens ?? false,
+      ...(opts.cleanUpSpaces === undefined ? {} : {clean_up_tokenization_spaces: opts.cleanUpSpaces}),
+    })
   }
 
   get hasChatTemplate(): boolean {
