@@ -7,6 +7,7 @@ import type {GgufValue} from '../src/engine/model/gguf-file.js'
 import {tokenizerFromGguf} from '../src/engine/model/gguf-tokenizer.js'
 import {Tokenizer} from '../src/engine/model/tokenizer.js'
 import {TOKENIZER_FAMILIES, buildTokenizerConfig} from '../src/engine/model/tokenizer-families.js'
+import {familyVocabMetadata} from './support/llama-gguf.js'
 
 /** A GPT-2 style GGUF vocabulary: the 256 byte tokens, then merged tokens; a token may have no merge leading to it. */
 function bpeMetadata(merged: string[], merges: string[], extra: Record<string, GgufValue> = {}): Map<string, GgufValue> {
@@ -89,6 +90,22 @@ describe('add_bos_token / add_eos_token', () => {
     assert.deepEqual(tokenizerFromGguf(metadata).encode('ab'), [256, end])
     metadata.set('tokenizer.ggml.add_bos_token', true)
     assert.deepEqual(tokenizerFromGguf(metadata).encode('ab'), [256 + 1, 256, end])
+  })
+})
+
+describe('SentencePiece GGUF vocabularies', () => {
+  const metadata = (extra: Record<string, GgufValue>) =>
+    new Map<string, GgufValue>([...Object.entries(familyVocabMetadata('llama2', 512)).map(([key, entry]) => [key, entry.value] as [string, GgufValue]), ...Object.entries(extra)])
+
+  it('put the dummy space prefix in front of the text unless tokenizer.ggml.add_space_prefix is false', () => {
+    const spaced = tokenizerFromGguf(metadata({}))
+    const unspaced = tokenizerFromGguf(metadata({'tokenizer.ggml.add_space_prefix': false}))
+    const first = (tokenizer: Tokenizer) => tokenizer.idToToken(tokenizer.encode('Hello', {addSpecialTokens: false})[0]!)!
+    assert.ok(first(spaced).startsWith('\u2581'))
+    assert.ok(!first(unspaced).startsWith('\u2581'), first(unspaced))
+    for (const tokenizer of [spaced, unspaced]) {
+      assert.equal(tokenizer.decode(tokenizer.encode('Hello world', {addSpecialTokens: false})), 'Hello world')
+    }
   })
 })
 

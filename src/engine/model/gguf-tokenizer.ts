@@ -114,15 +114,20 @@ export function spmTokenizerJson(metadata: Map<string, GgufValue>): Record<strin
   })
   merges.sort((a, b) => b.score - a.score || a.id - b.id)
   const unknownId = types.indexOf(TOKEN_TYPE.unknown)
+  // SentencePiece's dummy prefix: a space before the text, dropped again when decoding (llama.cpp: add_space_prefix).
+  const spacePrefix = metadata.get('tokenizer.ggml.add_space_prefix') !== false
   return {
     version: '1.0', truncation: null, padding: null,
     added_tokens: addedTokens(tokens, types),
-    normalizer: {type: 'Sequence', normalizers: [{type: 'Prepend', prepend: '▁'}, {type: 'Replace', pattern: {String: ' '}, content: '▁'}]},
+    normalizer: {type: 'Sequence', normalizers: [...(spacePrefix ? [{type: 'Prepend', prepend: '▁'}] : []), {type: 'Replace', pattern: {String: ' '}, content: '▁'}]},
     pre_tokenizer: null,
     post_processor: null,
     decoder: {
       type: 'Sequence',
-      decoders: [{type: 'Replace', pattern: {String: '▁'}, content: ' '}, {type: 'ByteFallback'}, {type: 'Fuse'}, {type: 'Strip', content: ' ', start: 1, stop: 0}],
+      decoders: [
+        {type: 'Replace', pattern: {String: '▁'}, content: ' '}, {type: 'ByteFallback'}, {type: 'Fuse'},
+        ...(spacePrefix ? [{type: 'Strip', content: ' ', start: 1, stop: 0}] : []),
+      ],
     },
     model: {
       type: 'BPE', dropout: null, unk_token: unknownId >= 0 ? tokens[unknownId] : null, continuing_subword_prefix: null,
