@@ -152,3 +152,16 @@ describe('a directory holding a GGUF file', () => {
     await assert.rejects(loadModel(withConfig), loadError(/A GGUF file is loaded by its path: pass .*gguf-and-config\/model\.gguf as the model/))
   })
 })
+
+describe('special tokens named only in special_tokens_map.json (older checkpoints)', () => {
+  it('give BOS/EOS to the tokenizer and the chat template', async () => {
+    const dir = copyOfTiny('special-tokens-map')
+    const configPath = join(dir, 'tokenizer_config.json')
+    const {bos_token: bos, eos_token: eos, ...rest} = JSON.parse(readFileSync(configPath, 'utf8'))
+    writeFileSync(configPath, JSON.stringify(rest))
+    writeFileSync(join(dir, 'special_tokens_map.json'), JSON.stringify({bos_token: {content: bos, lstrip: false, normalized: false, rstrip: false, single_word: false}, eos_token: eos}))
+    const {tokenizer} = await loadModel(dir)
+    assert.equal(tokenizer.bosTokenId, 1)
+    assert.ok(tokenizer.applyChatTemplate([{role: 'user', content: 'hi'}]).startsWith(bos))
+  })
+})

@@ -56,7 +56,10 @@ export class Tokenizer {
     }
     const tokenizerJson = readJsonObject(tokenizerPath)
     const configPath = join(dir, 'tokenizer_config.json')
-    const tokenizerConfig = existsSync(configPath) ? readJsonObject(configPath) : {}
+    // Older checkpoints name their special tokens in special_tokens_map.json only; tokenizer_config.json wins where both do.
+    const mapPath = join(dir, 'special_tokens_map.json')
+    const specialTokensMap = existsSync(mapPath) ? readJsonObject(mapPath) : {}
+    const tokenizerConfig = {...specialTokensMap, ...(existsSync(configPath) ? readJsonObject(configPath) : {})}
     // Newer checkpoints keep the template in its own file instead of tokenizer_config.json.
     const templatePath = join(dir, 'chat_template.jinja')
     const templateFile = existsSync(templatePath) ? readFileSync(templatePath, 'utf8') : null
