@@ -1,5 +1,5 @@
 // Reads a GGUF file's header (from the GGUF specification): metadata key/values and tensor infos with absolute data offsets.
-import {closeSync, fstatSync, openSync, readSync} from 'node:fs'
+import {closeSync, existsSync, fstatSync, openSync, readSync, statSync} from 'node:fs'
 import {resolve} from 'node:path'
 import {ModelLoadError} from '../errors.js'
 
@@ -143,6 +143,15 @@ class HeaderReader {
       default: return this.fail(`unknown value type ${type}`)
     }
   }
+}
+
+export function isGgufPath(path: string): boolean {
+  return path.toLowerCase().endsWith('.gguf')
+}
+
+/** A path naming an existing .gguf file (model paths are otherwise Hugging Face directories). */
+export function isGgufFile(path: string): boolean {
+  return isGgufPath(path) && existsSync(path) && statSync(path).isFile()
 }
 
 /** Parses the header, metadata and (unless metadataOnly) the tensor infos of a GGUF file. */

@@ -22,10 +22,6 @@ const LAYER_NAMES: Record<string, string> = {
   'ffn_gate.weight': 'mlp.gate_proj.weight', 'ffn_up.weight': 'mlp.up_proj.weight', 'ffn_down.weight': 'mlp.down_proj.weight',
 }
 
-export function isGgufPath(path: string): boolean {
-  return path.toLowerCase().endsWith('.gguf')
-}
-
 function hfName(ggufName: string): string | null {
   if (GLOBAL_NAMES[ggufName]) return GLOBAL_NAMES[ggufName]
   const match = /^blk\.(\d+)\.(.+)$/.exec(ggufName)

@@ -2,7 +2,8 @@
 import {existsSync, readdirSync, statSync} from 'node:fs'
 import {basename, join, resolve} from 'node:path'
 import {ModelLoadError} from '../errors.js'
-import {isGgufPath, loadGgufModel} from './gguf-model.js'
+import {isGgufFile, isGgufPath} from './gguf-file.js'
+import {loadGgufModel} from './gguf-model.js'
 import {readJsonObject, readModelConfig, type ModelConfig} from './model-config.js'
 import {readCheckpointTensors, type TensorInfo} from './safetensors.js'
 import {Tokenizer} from './tokenizer.js'
@@ -83,7 +84,7 @@ export function selectModelTensors(config: ModelConfig, tensors: TensorInfo[], d
 
 /** A Hugging Face model directory, or a llama-architecture .gguf file (gguf-model.ts). */
 export async function loadModel(dir: string): Promise<LoadedModel> {
-  if (isGgufPath(dir) && existsSync(dir) && statSync(dir).isFile()) return loadGgufModel(dir)
+  if (isGgufFile(dir)) return loadGgufModel(dir)
   const modelDir = resolve(dir)
   if (!existsSync(modelDir) || !statSync(modelDir).isDirectory()) throw new ModelLoadError(`Model directory ${modelDir} does not exist.`)
   const gguf = readdirSync(modelDir).find(isGgufPath)

@@ -4,6 +4,8 @@ import {Tokenizer as HfTokenizer} from '@huggingface/tokenizers'
 import {existsSync, readFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {InvalidRequestError, ModelLoadError} from '../errors.js'
+import {isGgufFile, readGguf} from './gguf-file.js'
+import {tokenizerFromGguf} from './gguf-tokenizer.js'
 import {readJsonObject} from './model-config.js'
 import {specialTokensPostProcessor} from './byte-level-bpe.js'
 import {maxTextBytes, type TextSizeBound, textSizeBound} from './text-size-bound.js'
@@ -48,8 +50,13 @@ export class Tokenizer {
   private readonly chatTemplate: Template | null
   private readonly specialTokenText: {bos_token: string; eos_token: string; unk_token: string; pad_token: string}
 
-  /** Loads <dir>/tokenizer.json and <dir>/tokenizer_config.json; extraEosTokenIds come from config/generation_config. */
+  /**
+   * Loads <dir>/tokenizer.json and <dir>/tokenizer_config.json, or a GGUF file's vocabulary (so whatever takes a model
+   * path, the server's tokenizer workers among them, gets the model's tokenizer); extraEosTokenIds come from
+   * config/generation_config.
+   */
   static load(dir: string, options: {extraEosTokenIds?: number[]} = {}): Tokenizer {
+    if (isGgufFile(dir)) return tokenizerFromGguf(readGguf(dir, {metadataOnly: true}).metadata, options)
     const tokenizerPath = join(dir, 'tokenizer.json')
     if (!existsSync(tokenizerPath)) {
       throw new ModelLoadError(`No tokenizer.json in ${dir}: only Hugging Face fast tokenizers (tokenizer.json) are supported.`)
