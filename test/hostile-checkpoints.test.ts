@@ -109,6 +109,13 @@ describe('hostile config.json values', () => {
     assert.equal(parseModelConfig({...base, rms_norm_eps: 0, partial_rotary_factor: 1, quantization_config: null}).rmsNormEps, 0)
   })
 
+  it('takes transformers\' default context when max_position_embeddings is absent', () => {
+    const {max_position_embeddings: _absent, ...withoutContext} = base
+    assert.equal(parseModelConfig(withoutContext).maxPositionEmbeddings, 2048)
+    assert.equal(parseModelConfig({...withoutContext, architectures: ['Qwen2ForCausalLM']}).maxPositionEmbeddings, 32768)
+    assert.throws(() => parseModelConfig({...base, max_position_embeddings: 0}), loadError(/"max_position_embeddings" \(a positive integer\)/))
+  })
+
   it('a layer count far beyond the checkpoint fails at once instead of listing billions of tensors', async () => {
     const dir = copyOfTiny('layers-huge')
     const configPath = join(dir, 'config.json')

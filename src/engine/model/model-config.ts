@@ -36,6 +36,9 @@ export const SUPPORTED_ARCHITECTURES = ['LlamaForCausalLM', 'MistralForCausalLM'
 
 type Json = Record<string, unknown>
 
+/** transformers' LlamaConfig / MistralConfig / Qwen2Config default max_position_embeddings. */
+const DEFAULT_MAX_POSITIONS: Record<string, number> = {LlamaForCausalLM: 2048, MistralForCausalLM: 4096 * 32, Qwen2ForCausalLM: 32768}
+
 /** Reads <dir>/config.json and, when present, <dir>/generation_config.json. */
 export function readModelConfig(dir: string): ModelConfig {
   const configPath = join(dir, 'config.json')
@@ -88,7 +91,8 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   const intermediateSize = required('intermediate_size')
   const numLayers = required('num_hidden_layers')
   const numHeads = required('num_attention_heads')
-  let maxPositionEmbeddings = required('max_position_embeddings')
+  // The only size no tensor shape checks; absent, it is the architecture's transformers default.
+  let maxPositionEmbeddings = config.max_position_embeddings == null ? DEFAULT_MAX_POSITIONS[architecture]! : required('max_position_embeddings')
   const numKvHeads = config.num_key_value_heads == null ? numHeads : required('num_key_value_heads')
   if (numHeads % numKvHeads !== 0) {
     throw new ModelLoadError(`${source}: num_attention_heads (${numHeads}) is not a multiple of num_key_value_heads (${numKvHeads}).`)
