@@ -75,6 +75,15 @@ describe('hostile GGUF headers', () => {
     await assert.rejects(loadModel(write(llamaGgufBytes(SMALL_GGUF_SHAPE, {tensors}))), loadError(/duplicate tensor name output\.weight/))
   })
 
+  it('a metadata key given twice (llama.cpp refuses it; which one counts would be a guess)', async () => {
+    const bytes = llamaGgufBytes()
+    // The first pair is general.architecture = "llama": key length, key, value type, value length, value.
+    const pair = bytes.subarray(24, 24 + 8 + 'general.architecture'.length + 4 + 8 + 'llama'.length)
+    const twice = Buffer.concat([bytes.subarray(0, 24 + pair.length), pair, bytes.subarray(24 + pair.length)])
+    twice.writeBigUInt64LE(twice.readBigUInt64LE(16) + 1n, 16)
+    await assert.rejects(loadModel(write(twice)), loadError(/duplicate metadata key general\.architecture/))
+  })
+
   it('a tensor with more than four dimensions', async () => {
     const tensors = llamaTensors(SMALL_GGUF_SHAPE)
     tensors[1]!.dims = [32, 1, 1, 1, 1]

@@ -174,6 +174,7 @@ export function readGguf(path: string, options: {metadataOnly?: boolean} = {}): 
     const metadata = new Map<string, GgufValue>()
     for (let i = 0; i < kvCount; i++) {
       const key = reader.string()
+      if (metadata.has(key)) reader.fail(`duplicate metadata key ${key}`)
       metadata.set(key, reader.value(reader.u32()))
     }
     const tensors: GgufTensorInfo[] = []
