@@ -1,6 +1,6 @@
 // Reads safetensors headers (single file or sharded via model.safetensors.index.json), reads tensors as floats, and writes files.
 import {closeSync, existsSync, fstatSync, openSync, readdirSync, readFileSync, readSync, writeSync} from 'node:fs'
-import {dirname, join, resolve} from 'node:path'
+import {join, resolve, sep} from 'node:path'
 import {ModelLoadError} from '../errors.js'
 import {bf16BitsToFloat32, f16BitsToFloat32, float32ToBf16Bits, float32ToF16Bits} from './float-formats.js'
 
@@ -116,7 +116,7 @@ function readShardedTensors(dir: string, indexPath: string): TensorInfo[] {
   const tensors: TensorInfo[] = []
   for (const [shard, names] of byShard) {
     const shardPath = join(dir, shard)
-    if (dirname(resolve(shardPath)) !== resolve(dir)) throw new ModelLoadError(`${indexPath} names shard ${shard}, which is not a file in ${dir}.`)
+    if (!resolve(shardPath).startsWith(resolve(dir) + sep)) throw new ModelLoadError(`${indexPath} names shard ${shard}, which is not a file in ${dir}.`)
     if (!existsSync(shardPath)) throw new ModelLoadError(`${indexPath} names shard ${shard}, which is missing from ${dir}.`)
     const found = new Map(readSafetensorsHeader(shardPath).map((t) => [t.name, t]))
     for (const name of names) {
