@@ -148,3 +148,11 @@ it('a post-processor that adds a token missing from the vocabulary is refused at
   }
   assert.throws(() => new Tokenizer(json, {}), (error: unknown) => error instanceof ModelLoadError && /adds a special token .* not in its vocabulary/.test(error.message))
 })
+
+it('a token id far past the vocabulary is refused at once instead of walking (and allocating) every id up to it', () => {
+  for (const id of [2 ** 31 - 2, -1, 1.5]) {
+    const json = TOKENIZER_FAMILIES.llama3.buildTokenizerJson(512, 0) as {added_tokens: object[]}
+    json.added_tokens.push({id, content: '<far>', single_word: false, lstrip: false, rstrip: false, normalized: false, special: true})
+    assert.throws(() => new Tokenizer(json, {}), (error: unknown) => error instanceof ModelLoadError && /tokenizer\.json gives a token the id/.test(error.message), String(id))
+  }
+})

@@ -78,6 +78,7 @@ export class Tokenizer {
     tokenizerConfig: Json,
     options: {extraEosTokenIds?: number[]; chatTemplate?: string | null} = {},
   ) {
+    checkTokenIds(tokenizerJson)
     try {
       // transformers defaults clean_up_tokenization_spaces to false (the library to true); llama.cpp never cleans up.
       this.inner = new HfTokenizer(withSpecialTokenFlags(tokenizerJson, tokenizerConfig), {clean_up_tokenization_spaces: false, ...tokenizerConfig})
@@ -177,6 +178,23 @@ export class Tokenizer {
   private tokenId(content: string): number | null {
     return content === '' ? null : (this.inner.token_to_id(content) ?? null)
   }
+}
+
+/**
+ * Ids of a real vocabulary are dense (padding aside); one far past the entries would make the tokenizer library walk,
+ * and allocate, every id up to it.
+ */
+function checkTokenIds(tokenizerJson: Json): void {
+  const vocab = (tokenizerJson.model as Json | undefined)?.vocab
+  const ids = Array.isArray(vocab) ? [] : Object.values((vocab ?? {}) as Json)
+  if (Array.isArray(tokenizerJson.added_tokens)) for (const token of tokenizerJson.added_tokens as Json[]) ids.push(token?.id)
+  const entries = ids.length + (Array.isArray(vocab) ? vocab.length : 0)
+  let largest = Array.isArray(vocab) ? vocab.length - 1 : -1
+  for (const id of ids) {
+    if (typeof id !== 'number' || !Number.isInteger(id) || id < 0) throw new ModelLoadError(`tokenizer.json gives a token the id ${JSON.stringify(id)}, which is not a non-negative integer.`)
+    largest = Math.max(largest, id)
+  }
+  if (largest >= 2 * entries + 65536) throw new ModelLoadError(`tokenizer.json gives a token the id ${largest}, far beyond its ${entries} entries.`)
 }
 
 /** transformers' Llama and Gemma tokenizer classes rebuild the post-processor from these flags, whatever tokenizer.json says. */
