@@ -111,6 +111,22 @@ describe('IncrementalDetokenizer (byte-level, Qwen2 style)', () => {
   })
 })
 
+describe('a prompt (given as ids) that ends inside a character', () => {
+  const lonePart = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/
+  for (const [name, tokenizer] of [['byte fallback', byteFallback], ['byte-level', byteLevel]] as const) {
+    it(`${name}: output bytes that complete it never stream half a UTF-16 pair, and decode as the output ids do`, () => {
+      const ids = tokenizer.encode('x\u{1F600}y', {addSpecialTokens: false})
+      const emoji = ids.findIndex((_, i) => tokenizer.decode(ids.slice(0, i + 1)).endsWith('\uFFFD'))
+      for (let cut = emoji + 1; cut < ids.length - 1; cut++) {
+        const {deltas, detokenizer} = stream(tokenizer, ids.slice(0, cut), ids.slice(cut))
+        deltas.push(detokenizer.flush())
+        assert.ok(deltas.every((delta) => !lonePart.test(delta)), `cut ${cut}: ${JSON.stringify(deltas)}`)
+        assert.equal(deltas.join(''), tokenizer.decode(ids.slice(cut), {skipSpecialTokens: true}), `cut ${cut}`)
+      }
+    })
+  }
+})
+
 describe('final text of a generation', () => {
   /**
    * Samples many short completions from a random test model (whose vocabulary is a quarter byte tokens), so some end
@@ -153,5 +169,25 @@ describe('final text of a generation', () => {
 
   it('equals the decode of the returned ids with a byte-level vocabulary (Qwen2)', async () => {
     await checkFinalTexts('qwen2', (tokenizer, _prompt, ids) => tokenizer.decode(ids, {skipSpecialTokens: true}))
+  })
+})
+
+describe('clean_up_tokenization_spaces', () => {
+  const family = TOKENIZER_FAMILIES.llama3
+  const json = family.buildTokenizerJson(512, 0)
+  const {clean_up_tokenization_spaces: _flag, ...withoutFlag} = buildTokenizerConfig(family, 512)
+  const words = [' Hello', ' ,', ' world', ' .', " 's", " n't", ' !']
+
+  it('never takes back streamed text: " ," stays as generated even when the config asks for clean-up (as vLLM streams)', () => {
+    const tokenizer = new Tokenizer(json, {...withoutFlag, clean_up_tokenization_spaces: true})
+    const output = words.flatMap((word) => tokenizer.encode(word, {addSpecialTokens: false}))
+    const {deltas, detokenizer} = stream(tokenizer, tokenizer.encode('Say:', {addSpecialTokens: false}), output)
+    assert.equal(deltas.join('') + detokenizer.flush(), words.join(''))
+    assert.equal(tokenizer.decode(output), ' Hello, world.\'sn\'t!', 'a whole-text decode still cleans up as configured')
+  })
+
+  it('is off when tokenizer_config.json does not say (transformers\' default), and for GGUF vocabularies', () => {
+    const tokenizer = new Tokenizer(json, withoutFlag)
+    assert.equal(tokenizer.decode(tokenizer.encode(' a , b .', {addSpecialTokens: false})), ' a , b .')
   })
 })

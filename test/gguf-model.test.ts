@@ -8,7 +8,9 @@ import {writeGguf, type GgufFileFormat} from '../src/bench/peer/gguf-writer.js'
 import {loadModel, type LoadedModel} from '../src/engine/model/load-model.js'
 import {SeededRandom} from '../src/engine/model/seeded-random.js'
 import {ensureTestModel, type TestModelPreset} from '../src/engine/model/test-model.js'
+import {Tokenizer} from '../src/engine/model/tokenizer.js'
 import {loadNativeModel, type WeightFormat} from '../src/engine/native.js'
+import {TokenizerWorkers} from '../src/server/tokenizer-workers.js'
 import {TestBlockPool, TestSequence, buildStep} from './support/paged-batch.js'
 
 const BLOCK_SIZE = 4
@@ -83,6 +85,34 @@ describe('GGUF models', () => {
     if (hf.tokenizer.hasChatTemplate) {
       const messages = [{role: 'user' as const, content: 'hi'}]
       assert.equal(gguf.tokenizer.applyChatTemplate(messages), hf.tokenizer.applyChatTemplate(messages))
+    }
+  })
+
+  it('a Llama 3 checkpoint written as GGUF names its pre-tokenizer and tokenizes as the checkpoint does', async () => {
+    const hf = await loadModel(await ensureTestModel('tiny', {variant: 'llama3'}))
+    const path = join(DIR, 'llama3.gguf')
+    // Without its llama3 rope scaling, which GGUF carries only as a rope_freqs tensor (refused at load).
+    writeGguf({...hf, config: {...hf.config, ropeScaling: {type: 'none'}}}, path, {format: 'f32'})
+    const gguf = await loadModel(path)
+    // Llama 3's split keeps newlines with the punctuation before them (".\n" is one of its tokens); GPT-2's does not.
+    for (const text of ['1.\na', 'sea.\n\nsea', 'The capital of France is Paris.\n']) {
+      assert.deepEqual(gguf.tokenizer.encode(text), hf.tokenizer.encode(text), JSON.stringify(text))
+    }
+  })
+
+  it('serves: the server\'s tokenizer workers load the GGUF file\'s vocabulary from the model path', async () => {
+    const hf = await loadModel(await ensureTestModel('tiny'))
+    const path = join(DIR, 'served.gguf')
+    writeGguf(hf, path, {format: 'f32'})
+    const gguf = await loadModel(path)
+    assert.deepEqual(Tokenizer.load(path).encode('Hello world'), gguf.tokenizer.encode('Hello world'))
+    const workers = new TokenizerWorkers(gguf.dir, 512, 1, gguf.tokenizer)
+    try {
+      const messages = [{role: 'user', content: 'hi'}]
+      assert.deepEqual(await workers.tokenize({kind: 'chat', messages, addGenerationPrompt: true}), gguf.tokenizer.encodeChat(messages))
+      assert.deepEqual(await workers.tokenize({kind: 'text', text: 'Hello world', param: 'prompt'}), gguf.tokenizer.encode('Hello world'))
+    } finally {
+      await workers.close()
     }
   })
 

@@ -82,3 +82,20 @@ describe('stopStringHoldback', () => {
     assert.equal(stopStringHoldback('', ['x']), 0)
   })
 })
+
+describe('stop strings with lone surrogates', () => {
+  // U+1F600 is \ud83d\ude00 in UTF-16; a stop string may hold one half of it (JSON allows "\ude00").
+  it('never match or hold back half of a character, so no text shows half a character', () => {
+    assert.equal(findStopString('a\u{1F600}b', 3, ['\ude00b']), null)
+    assert.equal(findStopString('a\u{1F600}', 2, ['a\ud83d']), null)
+    assert.equal(stopStringHoldback('a\u{1F600}', ['\ude00x']), 0)
+    const verdicts = run({stop: ['\ude00x']}, ['a', '\u{1F600}', 'y'])
+    assert.ok(verdicts.every((v) => !/[\ud800-\udbff]$/.test(v.text)), JSON.stringify(verdicts))
+    assert.equal(last(verdicts).text, 'a\u{1F600}y')
+  })
+
+  it('still match a whole character or a lone surrogate standing alone', () => {
+    assert.deepEqual(findStopString('a\u{1F600}b', 3, ['\u{1F600}']), {stop: '\u{1F600}', index: 1})
+    assert.deepEqual(findStopString('a\ude00b', 3, ['\ude00']), {stop: '\ude00', index: 1})
+  })
+})

@@ -6,7 +6,9 @@
 // - byte-fallback tokens (<0xF0><0x9F>...) and byte-level BPE pieces carry parts of one UTF-8 character; while the
 //   window's text ends in U+FFFD the character is incomplete and the text is held back until it completes;
 //   when the sequence finishes, flush() releases what is still held (U+FFFD for a character that never completed),
-//   so the final text is what decoding the returned ids gives.
+//   so the final text is what decoding the returned ids gives;
+// - clean_up_tokenization_spaces would take back a space already sent (" ," -> ","), so windows decode without it, as
+//   vLLM's incremental detokenizer does.
 // The delta is the text of [prefixOffset, end) minus the text of [prefixOffset, readOffset), the part already sent.
 import type {Tokenizer} from './model/tokenizer.js'
 
@@ -27,6 +29,11 @@ export class IncrementalDetokenizer {
     private readonly opts: {skipSpecialTokens: boolean},
   ) {
     this.window = promptTokenIds.slice(-CONTEXT_TOKENS)
+    // A prompt (given as ids) may end inside a character; output bytes completing it would be sliced off the text of a
+    // context that shows U+FFFD, leaving half of a UTF-16 pair. Such bytes stay out of the context: the output's own
+    // bytes then decode on their own, as the output ids do.
+    const decode = (ids: number[]) => this.tokenizer.decode(ids, {skipSpecialTokens: this.opts.skipSpecialTokens, cleanUpSpaces: false})
+    while (this.window.length > 0 && decode(this.window).endsWith(REPLACEMENT_CHARACTER)) this.window.pop()
     this.readOffset = this.window.length
   }
 
@@ -42,7 +49,7 @@ export class IncrementalDetokenizer {
   }
 
   private emit(final: boolean): string {
-    const decode = (ids: number[]) => this.tokenizer.decode(ids, {skipSpecialTokens: this.opts.skipSpecialTokens})
+    const decode = (ids: number[]) => this.tokenizer.decode(ids, {skipSpecialTokens: this.opts.skipSpecialTokens, cleanUpSpaces: false})
     const sentText = decode(this.window.slice(this.prefixOffset, this.readOffset))
     const fullText = decode(this.window.slice(this.prefixOffset))
     if (fullText.length <= sentText.length || (!final && fullText.endsWith(REPLACEMENT_CHARACTER))) return ''

@@ -52,10 +52,20 @@ export function checkStop(input: StopCheckInput): StopVerdict {
 export function findStopString(text: string, newLength: number, stop: readonly string[]): {stop: string; index: number} | null {
   let best: {stop: string; index: number} | null = null
   for (const candidate of stop) {
-    const index = text.indexOf(candidate, Math.max(0, text.length - newLength - candidate.length + 1))
+    let index = text.indexOf(candidate, Math.max(0, text.length - newLength - candidate.length + 1))
+    // A stop string holding a lone surrogate may match half of a character; such a match would cut the character in two.
+    while (index >= 0 && (splitsCharacter(text, index) || splitsCharacter(text, index + candidate.length))) index = text.indexOf(candidate, index + 1)
     if (index >= 0 && (best === null || index < best.index)) best = {stop: candidate, index}
   }
   return best
+}
+
+/** Whether cutting `text` at `index` separates the two UTF-16 halves of one character. */
+function splitsCharacter(text: string, index: number): boolean {
+  if (index <= 0 || index >= text.length) return false
+  const before = text.charCodeAt(index - 1)
+  const after = text.charCodeAt(index)
+  return before >= 0xd800 && before <= 0xdbff && after >= 0xdc00 && after <= 0xdfff
 }
 
 /** How many trailing characters of `text` could be the start of a stop string, and so must not be streamed yet. */
@@ -63,7 +73,7 @@ export function stopStringHoldback(text: string, stop: readonly string[]): numbe
   let longest = 0
   for (const candidate of stop) {
     for (let length = Math.min(candidate.length - 1, text.length); length > longest; length--) {
-      if (text.endsWith(candidate.slice(0, length))) {
+      if (text.endsWith(candidate.slice(0, length)) && !splitsCharacter(text, text.length - length)) {
         longest = length
         break
       }

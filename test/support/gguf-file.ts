@@ -1,35 +1,96 @@
-// Writes small vocab-only GGUF files (header + key/value metadata, no tensors) so the GGUF reader is tested on files we make.
+// Writes small GGUF files (header, key/value metadata, optional tensors) so the GGUF reader is tested on files we make, hostile ones included.
 
-/** A metadata value: a string, a uint32, or an array of strings or int32s (all a GGUF tokenizer vocab needs). */
-export type GgufEntry = {type: 'string'; value: string} | {type: 'u32'; value: number} | {type: 'strings'; value: string[]} | {type: 'i32s'; value: number[]}
+/** A metadata value: the GGUF types tokenizer vocabularies and llama configs use. */
+export type GgufEntry =
+  | {type: 'string'; value: string}
+  | {type: 'u32' | 'i32' | 'f32'; value: number}
+  | {type: 'u64'; value: bigint}
+  | {type: 'bool'; value: boolean}
+  | {type: 'strings'; value: string[]}
+  | {type: 'i32s' | 'f32s'; value: number[]}
 
-// gguf.h: GGUF_TYPE_UINT32 = 4, GGUF_TYPE_INT32 = 5, GGUF_TYPE_STRING = 8, GGUF_TYPE_ARRAY = 9.
-const U32 = 4
-const I32 = 5
-const STRING = 8
-const ARRAY = 9
+/** One tensor: ggml dims (fastest-varying first), ggml type id, its data, and optionally a forced relative offset. */
+export interface GgufTensorSpec {
+  name: string
+  dims: number[]
+  /** ggml type id (0 = F32, 1 = F16, 8 = Q8_0, ...); F32 by default. */
+  type?: number
+  data: Buffer
+  /** Offset relative to the data section; by default the next aligned one. */
+  offset?: number
+}
 
-export function ggufBytes(metadata: Record<string, GgufEntry>, version = 3): Buffer {
+export interface GgufFileOptions {
+  version?: number
+  tensors?: GgufTensorSpec[]
+  /** The data section's alignment (general.alignment is written separately, as metadata). */
+  alignment?: number
+  /** Counts written in the header instead of the true ones (hostile files). */
+  tensorCount?: bigint
+  kvCount?: bigint
+}
+
+// gguf.h: GGUF_TYPE_UINT32 = 4, INT32 = 5, FLOAT32 = 6, BOOL = 7, STRING = 8, ARRAY = 9, UINT64 = 10.
+const TYPE_IDS = {u32: 4, i32: 5, f32: 6, bool: 7, string: 8, array: 9, u64: 10}
+
+export function ggufBytes(metadata: Record<string, GgufEntry>, versionOrOptions: number | GgufFileOptions = 3): Buffer {
+  const options = typeof versionOrOptions === 'number' ? {version: versionOrOptions} : versionOrOptions
+  const tensors = options.tensors ?? []
+  const alignment = options.alignment ?? 32
   const parts: Buffer[] = [Buffer.from('GGUF', 'latin1')]
-  const u32 = (n: number) => parts.push(Buffer.from(new Uint32Array([n]).buffer))
-  const i32 = (n: number) => parts.push(Buffer.from(new Int32Array([n]).buffer))
-  const u64 = (n: number) => parts.push(Buffer.from(new BigUint64Array([BigInt(n)]).buffer))
+  let length = 4
+  const push = (bytes: Buffer) => {
+    parts.push(bytes)
+    length += bytes.length
+  }
+  const u32 = (n: number) => push(Buffer.from(new Uint32Array([n]).buffer))
+  const i32 = (n: number) => push(Buffer.from(new Int32Array([n]).buffer))
+  const f32 = (n: number) => push(Buffer.from(new Float32Array([n]).buffer))
+  const u64 = (n: number | bigint) => push(Buffer.from(new BigUint64Array([BigInt(n)]).buffer))
   const string = (text: string) => {
     const bytes = Buffer.from(text, 'utf8')
     u64(bytes.length)
-    parts.push(bytes)
+    push(bytes)
   }
-  u32(version)
-  u64(0) // tensors
-  u64(Object.keys(metadata).length)
+  u32(options.version ?? 3)
+  u64(options.tensorCount ?? BigInt(tensors.length))
+  u64(options.kvCount ?? BigInt(Object.keys(metadata).length))
   for (const [key, entry] of Object.entries(metadata)) {
     string(key)
     switch (entry.type) {
-      case 'string': u32(STRING); string(entry.value); break
-      case 'u32': u32(U32); u32(entry.value); break
-      case 'strings': u32(ARRAY); u32(STRING); u64(entry.value.length); entry.value.forEach(string); break
-      case 'i32s': u32(ARRAY); u32(I32); u64(entry.value.length); entry.value.forEach(i32); break
+      case 'string': u32(TYPE_IDS.string); string(entry.value); break
+      case 'u32': u32(TYPE_IDS.u32); u32(entry.value); break
+      case 'i32': u32(TYPE_IDS.i32); i32(entry.value); break
+      case 'f32': u32(TYPE_IDS.f32); f32(entry.value); break
+      case 'u64': u32(TYPE_IDS.u64); u64(entry.value); break
+      case 'bool': u32(TYPE_IDS.bool); push(Buffer.from([entry.value ? 1 : 0])); break
+      case 'strings': u32(TYPE_IDS.array); u32(TYPE_IDS.string); u64(entry.value.length); entry.value.forEach(string); break
+      case 'i32s': u32(TYPE_IDS.array); u32(TYPE_IDS.i32); u64(entry.value.length); entry.value.forEach(i32); break
+      case 'f32s': u32(TYPE_IDS.array); u32(TYPE_IDS.f32); u64(entry.value.length); entry.value.forEach(f32); break
     }
   }
+  const aligned = (n: number) => Math.ceil(n / alignment) * alignment
+  // A forced offset far past the data (a hostile file) is written in the header only.
+  const MAX_DATA = 1 << 30
+  let cursor = 0
+  const offsets = tensors.map((tensor) => {
+    const offset = tensor.offset ?? cursor
+    if (offset + tensor.data.length <= MAX_DATA) cursor = aligned(Math.max(cursor, offset + tensor.data.length))
+    return offset
+  })
+  tensors.forEach((tensor, i) => {
+    string(tensor.name)
+    u32(tensor.dims.length)
+    tensor.dims.forEach(u64)
+    u32(tensor.type ?? 0)
+    u64(offsets[i]!)
+  })
+  if (tensors.length === 0) return Buffer.concat(parts)
+  push(Buffer.alloc(aligned(length) - length))
+  const data = Buffer.alloc(cursor)
+  tensors.forEach((tensor, i) => {
+    if (offsets[i]! + tensor.data.length <= data.length) tensor.data.copy(data, offsets[i]!)
+  })
+  push(data)
   return Buffer.concat(parts)
 }

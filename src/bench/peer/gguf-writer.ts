@@ -1,6 +1,7 @@
 // Writes a Llama-family HF checkpoint as a GGUF file, so llama.cpp can run the very same weights as a peer.
 import {closeSync, existsSync, openSync, readFileSync, writeSync} from 'node:fs'
 import {join} from 'node:path'
+import {ggufPreTokenizerName} from '../../engine/model/gguf-tokenizer.js'
 import type {LoadedModel} from '../../engine/model/load-model.js'
 import {readTensorFloat32} from '../../engine/model/safetensors.js'
 import {nativeOps, type QuantizedFormat} from '../../engine/native.js'
@@ -251,7 +252,7 @@ function tokenizerMetadata(model: LoadedModel): Record<string, MetadataValue> {
   } else {
     metadata = {
       'tokenizer.ggml.model': {type: 'string', value: 'gpt2'},
-      'tokenizer.ggml.pre': {type: 'string', value: 'default'},
+      'tokenizer.ggml.pre': {type: 'string', value: ggufPreTokenizerName(json)},
       'tokenizer.ggml.tokens': {type: 'strings', value: tokens},
       'tokenizer.ggml.token_type': {type: 'i32s', value: types},
       'tokenizer.ggml.merges': {type: 'strings', value: merges},
@@ -273,6 +274,8 @@ function tokenizerMetadata(model: LoadedModel): Record<string, MetadataValue> {
 export function writeGguf(model: LoadedModel, path: string, options: {format: GgufFileFormat}): void {
   const c = model.config
   if (c.attentionBias) throw new Error('GGUF export covers Llama/Mistral (no q/k/v bias)')
+  // llama.cpp carries llama3 scaling as a rope_freqs.weight tensor of per-frequency factors, which the loader refuses.
+  if (c.ropeScaling.type === 'llama3') throw new Error('GGUF export covers plain and linear rope scaling, not llama3')
   const tensorsByName = new Map(model.tensors.map((tensor) => [tensor.name, tensor]))
   const read = (name: string) => {
     const info = tensorsByName.get(name)
@@ -328,6 +331,9 @@ export function writeGguf(model: LoadedModel, path: string, options: {format: Gg
     'llama.attention.value_length': {type: 'u32', value: c.headDim},
     'llama.rope.dimension_count': {type: 'u32', value: c.headDim},
     'llama.rope.freq_base': {type: 'f32', value: c.ropeTheta},
+    ...(c.ropeScaling.type === 'linear'
+      ? {'llama.rope.scaling.type': {type: 'string', value: 'linear'}, 'llama.rope.scaling.factor': {type: 'f32', value: c.ropeScaling.factor}}
+      : {}),
     'llama.attention.layer_norm_rms_epsilon': {type: 'f32', value: c.rmsNormEps},
     'llama.vocab_size': {type: 'u32', value: c.vocabSize},
     ...tokenizerMetadata(model),

@@ -19,11 +19,22 @@ export function specialAddedToken(id: number, content: string) {
 
 /** A tokenizer.json post-processor that puts the BOS token before every encoded text (and before each of a pair). */
 export function bosPostProcessor(bosToken: string, bosId: number) {
+  return specialTokensPostProcessor({token: bosToken, id: bosId}, null)
+}
+
+/** BOS before and EOS after every encoded text (and each of a pair), either optional: transformers' Llama update_post_processor. */
+export function specialTokensPostProcessor(bos: {token: string; id: number} | null, eos: {token: string; id: number} | null) {
+  const sequence = (id: 'A' | 'B', typeId: number) => [
+    ...(bos ? [{SpecialToken: {id: bos.token, type_id: typeId}}] : []),
+    {Sequence: {id, type_id: typeId}},
+    ...(eos ? [{SpecialToken: {id: eos.token, type_id: typeId}}] : []),
+  ]
+  const specials = [bos, eos].filter((t) => t !== null)
   return {
     type: 'TemplateProcessing',
-    single: [{SpecialToken: {id: bosToken, type_id: 0}}, {Sequence: {id: 'A', type_id: 0}}],
-    pair: [{SpecialToken: {id: bosToken, type_id: 0}}, {Sequence: {id: 'A', type_id: 0}}, {SpecialToken: {id: bosToken, type_id: 1}}, {Sequence: {id: 'B', type_id: 1}}],
-    special_tokens: {[bosToken]: {id: bosToken, ids: [bosId], tokens: [bosToken]}},
+    single: sequence('A', 0),
+    pair: [...sequence('A', 0), ...sequence('B', 1)],
+    special_tokens: Object.fromEntries(specials.map(({token, id}) => [token, {id: token, ids: [id], tokens: [token]}])),
   }
 }
 

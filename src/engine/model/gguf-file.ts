@@ -1,5 +1,5 @@
 // Reads a GGUF file's header (from the GGUF specification): metadata key/values and tensor infos with absolute data offsets.
-import {closeSync, fstatSync, openSync, readSync} from 'node:fs'
+import {closeSync, existsSync, fstatSync, openSync, readSync, statSync} from 'node:fs'
 import {resolve} from 'node:path'
 import {ModelLoadError} from '../errors.js'
 
@@ -41,6 +41,22 @@ export interface GgufFile {
   tensors: GgufTensorInfo[]
 }
 
+/** The fewest bytes one array item of a value type takes, so a count beyond the file is refused before anything is allocated. */
+function minimumItemBytes(type: number): number {
+  switch (type) {
+    case GgufType.U8: case GgufType.I8: case GgufType.BOOL: return 1
+    case GgufType.U16: case GgufType.I16: return 2
+    case GgufType.U32: case GgufType.I32: case GgufType.F32: return 4
+    case GgufType.ARRAY: return 12 // item type + count
+    default: return 8 // 64-bit numbers, and strings (their length)
+  }
+}
+/** ggml tensors have at most four dimensions (GGML_MAX_DIMS). */
+const MAX_DIMS = 4
+/** The smallest tensor info (empty name, no dims) and key/value pair (empty key, a one-byte value). */
+const MIN_TENSOR_INFO_BYTES = 24
+const MIN_KV_BYTES = 13
+
 /** Reads the header part of the file through a growing window, so a multi-GB model is never read whole. */
 class HeaderReader {
   private buffer = Buffer.alloc(0)
@@ -51,6 +67,13 @@ class HeaderReader {
 
   fail(why: string): never {
     throw new ModelLoadError(`${this.path}: not a readable GGUF file (${why} at byte ${this.offset})`)
+  }
+
+  /** Refuses a count of items that cannot all fit in the rest of the file. */
+  count(itemBytes: number, what: string): number {
+    const count = this.u64()
+    if (count * itemBytes > this.fileSize - this.offset) this.fail(`truncated: ${count} ${what} cannot fit in the rest of the file`)
+    return count
   }
 
   private need(n: number): void {
@@ -112,7 +135,7 @@ class HeaderReader {
       case GgufType.F64: return this.read(8, (v, at) => v.getFloat64(at, true))
       case GgufType.ARRAY: {
         const itemType = this.u32()
-        const count = this.u64()
+        const count = this.count(minimumItemBytes(itemType), 'array items')
         const items: GgufValue[] = new Array(count)
         for (let i = 0; i < count; i++) items[i] = this.value(itemType)
         return items
@@ -120,6 +143,15 @@ class HeaderReader {
       default: return this.fail(`unknown value type ${type}`)
     }
   }
+}
+
+export function isGgufPath(path: string): boolean {
+  return path.toLowerCase().endsWith('.gguf')
+}
+
+/** A path naming an existing .gguf file (model paths are otherwise Hugging Face directories). */
+export function isGgufFile(path: string): boolean {
+  return isGgufPath(path) && existsSync(path) && statSync(path).isFile()
 }
 
 /** Parses the header, metadata and (unless metadataOnly) the tensor infos of a GGUF file. */
@@ -136,20 +168,26 @@ export function readGguf(path: string, options: {metadataOnly?: boolean} = {}): 
     const reader = new HeaderReader(fd, fileSize, absolute)
     if (reader.u32() !== 0x46554747) reader.fail('bad magic')
     const version = reader.u32()
-    if (version < 2) reader.fail(`unsupported version ${version}`)
-    const tensorCount = reader.u64()
-    const kvCount = reader.u64()
+    if (version < 2 || version > 3) reader.fail(`unsupported version ${version} (GGUF versions 2 and 3 are read)`)
+    const tensorCount = reader.count(MIN_TENSOR_INFO_BYTES, 'tensors')
+    const kvCount = reader.count(MIN_KV_BYTES, 'metadata keys')
     const metadata = new Map<string, GgufValue>()
     for (let i = 0; i < kvCount; i++) {
       const key = reader.string()
+      if (metadata.has(key)) reader.fail(`duplicate metadata key ${key}`)
       metadata.set(key, reader.value(reader.u32()))
     }
     const tensors: GgufTensorInfo[] = []
     if (options.metadataOnly) return {path: absolute, version, metadata, tensors}
     const relative: number[] = []
+    const names = new Set<string>()
     for (let i = 0; i < tensorCount; i++) {
       const name = reader.string()
-      const dims = Array.from({length: reader.u32()}, () => reader.u64())
+      if (names.has(name)) reader.fail(`duplicate tensor name ${name}`)
+      names.add(name)
+      const numDims = reader.u32()
+      if (numDims > MAX_DIMS) reader.fail(`tensor ${name} has ${numDims} dimensions (at most ${MAX_DIMS})`)
+      const dims = Array.from({length: numDims}, () => reader.u64())
       const typeId = reader.u32()
       relative.push(reader.u64())
       const type = GGML_TYPE_NAMES[typeId] ?? `TYPE_${typeId}`
@@ -158,11 +196,15 @@ export function readGguf(path: string, options: {metadataOnly?: boolean} = {}): 
       const nbytes = block && dims[0] % block.values === 0 ? (count / block.values) * block.bytes : null
       tensors.push({name, type, shape: [...dims].reverse(), offset: 0, nbytes})
     }
-    const alignment = Number(metadata.get('general.alignment') ?? 32)
+    const raw = metadata.get('general.alignment') ?? 32
+    const declared = typeof raw === 'bigint' ? Number(raw) : raw
+    const alignment = typeof declared === 'number' && Number.isInteger(declared) && declared > 0 && (declared & (declared - 1)) === 0 ? declared : 0
+    if (alignment === 0) reader.fail(`general.alignment ${String(declared)} is not a power of two`)
     reader.align(alignment)
     const dataStart = reader.offset
     tensors.forEach((tensor, i) => {
-      tensor.offset = dataStart + relative[i]
+      if (relative[i]! % alignment !== 0) reader.fail(`tensor ${tensor.name}'s data offset ${relative[i]} is not a multiple of the alignment ${alignment}`)
+      tensor.offset = dataStart + relative[i]!
       if (tensor.nbytes !== null && tensor.offset + tensor.nbytes > fileSize) {
         throw new ModelLoadError(`${absolute}: tensor ${tensor.name} (${tensor.type} [${tensor.shape.join(', ')}]) ends past the end of the file; the file may be truncated.`)
       }

@@ -1,11 +1,12 @@
 // Loads a llama-architecture GGUF file as a model: config from metadata, tensors under their HF names, tokenizer and chat template.
 import {basename} from 'node:path'
 import {ModelLoadError} from '../errors.js'
-import {readGguf, type GgufFile, type GgufValue} from './gguf-file.js'
+import {GGML_BLOCKS, readGguf, type GgufFile, type GgufValue} from './gguf-file.js'
 import {tokenizerFromGguf} from './gguf-tokenizer.js'
+import type {Tokenizer} from './tokenizer.js'
 import type {LoadedModel} from './load-model.js'
-import {selectModelTensors} from './load-model.js'
-import type {ModelConfig} from './model-config.js'
+import {checkTokenizerFits, selectModelTensors} from './load-model.js'
+import {parseModelConfig, type ModelConfig} from './model-config.js'
 import type {TensorDtype, TensorInfo} from './safetensors.js'
 
 /** Architectures whose GGUF tensors follow llama's names and layout (llama.cpp also writes Mistral as llama). */
@@ -21,10 +22,6 @@ const LAYER_NAMES: Record<string, string> = {
   'ffn_gate.weight': 'mlp.gate_proj.weight', 'ffn_up.weight': 'mlp.up_proj.weight', 'ffn_down.weight': 'mlp.down_proj.weight',
 }
 
-export function isGgufPath(path: string): boolean {
-  return path.toLowerCase().endsWith('.gguf')
-}
-
 function hfName(ggufName: string): string | null {
   if (GLOBAL_NAMES[ggufName]) return GLOBAL_NAMES[ggufName]
   const match = /^blk\.(\d+)\.(.+)$/.exec(ggufName)
@@ -32,52 +29,67 @@ function hfName(ggufName: string): string | null {
   return match && suffix ? `model.layers.${match[1]}.${suffix}` : null
 }
 
-function ggufConfig(file: GgufFile, vocabSize: number): ModelConfig {
+/** A metadata number as a plain number (u64/i64 values arrive as bigint); anything else is passed on for the validator to refuse. */
+function plain(value: GgufValue | undefined): unknown {
+  return typeof value === 'bigint' ? Number(value) : value
+}
+
+/**
+ * The model config from llama.* metadata, written as the config.json keys it stands for and checked by the same
+ * validator (parseModelConfig), so a GGUF file gets every check a Hugging Face checkpoint gets.
+ */
+function ggufConfig(file: GgufFile, vocabSize: number, tokenizer: Tokenizer): ModelConfig {
   const m = file.metadata
-  const arch = String(m.get('general.architecture'))
-  if (!LLAMA_ARCHITECTURES.has(arch)) {
-    throw new ModelLoadError(`${file.path}: GGUF architecture "${arch}" is not supported; pagedllm loads llama-architecture GGUF files (Llama, Mistral).`)
+  const arch = m.get('general.architecture')
+  if (typeof arch !== 'string' || !LLAMA_ARCHITECTURES.has(arch)) {
+    throw new ModelLoadError(`${file.path}: GGUF architecture "${String(arch)}" is not supported; pagedllm loads llama-architecture GGUF files (Llama, Mistral).`)
   }
   if (file.tensors.some((t) => t.name === 'rope_freqs.weight')) {
     throw new ModelLoadError(`${file.path}: per-frequency rope factors (rope_freqs.weight, Llama 3.1 scaling) are not supported in GGUF files; load the Hugging Face checkpoint instead.`)
   }
-  const get = (key: string): GgufValue | undefined => m.get(`${arch}.${key}`)
-  const required = (key: string): number => {
-    const value = get(key)
-    if (value === undefined) throw new ModelLoadError(`${file.path}: GGUF metadata ${arch}.${key} is missing`)
-    return Number(value)
+  const get = (key: string): unknown => plain(m.get(`${arch}.${key}`))
+  const required = (key: string): unknown => {
+    if (get(key) === undefined) throw new ModelLoadError(`${file.path}: GGUF metadata ${arch}.${key} is missing`)
+    return get(key)
   }
-  const hiddenSize = required('embedding_length')
-  const numHeads = required('attention.head_count')
-  const numKvHeads = Number(get('attention.head_count_kv') ?? numHeads)
-  const headDim = Number(get('attention.key_length') ?? hiddenSize / numHeads)
+  const experts = get('expert_count')
+  if (experts !== undefined && experts !== 0) {
+    throw new ModelLoadError(`${file.path}: mixture-of-experts models (${arch}.expert_count ${String(experts)}, e.g. Mixtral) are not supported.`)
+  }
+  const headDim = get('attention.key_length')
+  for (const key of ['attention.value_length', 'rope.dimension_count']) {
+    const value = get(key)
+    const expected = headDim ?? Number(get('embedding_length')) / Number(get('attention.head_count'))
+    if (value !== undefined && value !== expected) {
+      throw new ModelLoadError(`${file.path}: ${arch}.${key} ${String(value)} differs from the head size ${expected}; only full-head rotary embeddings with equal key and value sizes are supported.`)
+    }
+  }
   const ropeType = get('rope.scaling.type')
-  const ropeFactor = Number(get('rope.scaling.factor') ?? 1)
   if (ropeType !== undefined && ropeType !== 'none' && ropeType !== 'linear') {
     throw new ModelLoadError(`${file.path}: rope scaling "${String(ropeType)}" is not supported (none or linear)`)
   }
-  const optionalId = (key: string) => (m.get(key) === undefined ? null : Number(m.get(key)))
-  const eos = optionalId('tokenizer.ggml.eos_token_id')
-  return {
-    architecture: 'LlamaForCausalLM',
-    modelType: 'llama',
-    vocabSize,
-    hiddenSize,
-    intermediateSize: required('feed_forward_length'),
-    numLayers: required('block_count'),
-    numHeads,
-    numKvHeads,
-    headDim,
-    rmsNormEps: Number(get('attention.layer_norm_rms_epsilon') ?? 1e-5),
-    ropeTheta: Number(get('rope.freq_base') ?? 10000),
-    ropeScaling: ropeType === 'linear' && ropeFactor !== 1 ? {type: 'linear', factor: ropeFactor} : {type: 'none'},
-    tieWordEmbeddings: !file.tensors.some((t) => t.name === 'output.weight'),
-    attentionBias: false,
-    maxPositionEmbeddings: required('context_length'),
-    bosTokenId: optionalId('tokenizer.ggml.bos_token_id'),
-    eosTokenIds: eos === null ? [] : [eos],
-    torchDtype: 'gguf',
+  const ropeFactor = get('rope.scaling.factor') ?? 1
+  const configJson = {
+    architectures: ['LlamaForCausalLM'],
+    model_type: 'llama',
+    vocab_size: vocabSize,
+    hidden_size: required('embedding_length'),
+    intermediate_size: required('feed_forward_length'),
+    num_hidden_layers: required('block_count'),
+    num_attention_heads: required('attention.head_count'),
+    num_key_value_heads: get('attention.head_count_kv') ?? null,
+    head_dim: headDim ?? null,
+    rms_norm_eps: get('attention.layer_norm_rms_epsilon') ?? 1e-5,
+    rope_theta: get('rope.freq_base') ?? 10000,
+    rope_scaling: ropeType === 'linear' && ropeFactor !== 1 ? {type: 'linear', factor: ropeFactor} : null,
+    tie_word_embeddings: !file.tensors.some((t) => t.name === 'output.weight'),
+    max_position_embeddings: required('context_length'),
+    // The tokenizer's, which drops ids outside the vocabulary.
+    bos_token_id: tokenizer.bosTokenId,
+    eos_token_id: tokenizer.eosTokenIds,
+    torch_dtype: 'gguf',
   }
+  return parseModelConfig(configJson, undefined, `${file.path} (GGUF metadata as config.json)`)
 }
 
 function ggufTensors(file: GgufFile, config: ModelConfig): TensorInfo[] {
@@ -87,8 +99,11 @@ function ggufTensors(file: GgufFile, config: ModelConfig): TensorInfo[] {
     if (name === null) continue
     const dtype = FLOAT_TYPES[t.type]
     const blockFormat = BLOCK_TYPES[t.type]
-    if ((!dtype && !blockFormat) || t.nbytes === null) {
+    if (!dtype && !blockFormat) {
       throw new ModelLoadError(`${file.path}: tensor ${t.name} is ${t.type}; pagedllm loads F32, F16, BF16, Q8_0, Q4_0, Q4_K and Q6_K tensors.`)
+    }
+    if (t.nbytes === null) {
+      throw new ModelLoadError(`${file.path}: tensor ${t.name} is ${t.type} with rows of ${t.shape.at(-1)} values, not a whole number of its ${GGML_BLOCKS[t.type]!.values}-value blocks.`)
     }
     const ropeHeads = t.name.endsWith('.attn_q.weight') ? config.numHeads : t.name.endsWith('.attn_k.weight') ? config.numKvHeads : 0
     tensors.push({
@@ -112,10 +127,8 @@ export function loadGgufModel(path: string): LoadedModel {
   const tokenizer = tokenizerFromGguf(file.metadata)
   const embedding = file.tensors.find((t) => t.name === 'token_embd.weight')
   if (!embedding) throw new ModelLoadError(`${file.path}: no token_embd.weight tensor`)
-  const config = ggufConfig(file, Number(file.metadata.get(`${String(file.metadata.get('general.architecture'))}.vocab_size`) ?? embedding.shape[0]))
-  if (tokenizer.vocabSize > config.vocabSize) {
-    throw new ModelLoadError(`${file.path}: the tokenizer has ${tokenizer.vocabSize} tokens but the model's vocabulary is ${config.vocabSize}.`)
-  }
+  const config = ggufConfig(file, Number(file.metadata.get(`${String(file.metadata.get('general.architecture'))}.vocab_size`) ?? embedding.shape[0]), tokenizer)
+  checkTokenizerFits(tokenizer, config, `${file.path}'s vocabulary`)
   const tensors = ggufTensors(file, config)
   return {
     dir: file.path,

@@ -1,8 +1,15 @@
 // Builds a tokenizer.json (and the special-token config) from GGUF tokenizer metadata: SPM "llama" and GPT-2 BPE "gpt2" vocabularies.
 import {ModelLoadError} from '../errors.js'
-import {bosPostProcessor, specialAddedToken} from './byte-level-bpe.js'
+import {specialAddedToken, specialTokensPostProcessor} from './byte-level-bpe.js'
 import type {GgufValue} from './gguf-file.js'
+import {LLAMA3_SPLIT_REGEX, QWEN2_SPLIT_REGEX, splitThenByteLevel} from './tokenizer-families.js'
 import {Tokenizer} from './tokenizer.js'
+
+/**
+ * Tokens that end generation whatever eos_token_id says, as llama.cpp decides (its end-of-generation set): chat turn ends
+ * of the common templates. A ChatML fine-tune whose eos is </s> stops at <|im_end|>.
+ */
+const END_OF_GENERATION_TOKENS = ['<|eot_id|>', '<|eom_id|>', '<|im_end|>', '<|end|>', '<end_of_turn>', '<|endoftext|>', '<EOT>', '_<EOT>', '<\uff5cend\u2581of\u2581sentence\uff5c>']
 
 /** tokenizer.ggml.token_type values (llama.cpp's llama_token_type). */
 const TOKEN_TYPE = {normal: 1, unknown: 2, control: 3, userDefined: 4, unused: 5, byte: 6}
@@ -18,9 +25,40 @@ function numberArray(metadata: Map<string, GgufValue>, key: string, length: numb
   return Array.isArray(value) ? value.map(Number) : new Array(length).fill(fallback)
 }
 
-function optionalId(metadata: Map<string, GgufValue>, key: string): number | null {
-  const value = metadata.get(key)
-  return value === undefined ? null : Number(value)
+/** A special token id; one outside the vocabulary counts as absent (as llama.cpp does), or it would reach the model as a token. */
+function optionalId(metadata: Map<string, GgufValue>, key: string, vocabSize: number): number | null {
+  const value = Number(metadata.get(key))
+  return Number.isInteger(value) && value >= 0 && value < vocabSize ? value : null
+}
+
+/**
+ * llama.cpp's names for the BPE pre-tokenizers (tokenizer.ggml.pre) we know: the regex that splits text before the
+ * merges (null: GPT-2's, which the ByteLevel pre-tokenizer applies itself) and whether a word that is a whole token skips
+ * the merges (Llama 3). Files without the key are older GPT-2-style conversions.
+ */
+const PRE_TOKENIZERS: Record<string, {split: string | null; ignoreMerges: boolean}> = {
+  default: {split: null, ignoreMerges: false},
+  'gpt-2': {split: null, ignoreMerges: false},
+  'llama-bpe': {split: LLAMA3_SPLIT_REGEX, ignoreMerges: true},
+  llama3: {split: LLAMA3_SPLIT_REGEX, ignoreMerges: true},
+  'smaug-bpe': {split: LLAMA3_SPLIT_REGEX, ignoreMerges: true},
+  qwen2: {split: QWEN2_SPLIT_REGEX, ignoreMerges: false},
+}
+
+/** The tokenizer.ggml.pre name of a tokenizer.json whose pre-tokenizer splits by one of the regexes above, else "default" (GGUF writers). */
+export function ggufPreTokenizerName(tokenizerJson: {pre_tokenizer?: unknown}): string {
+  const preTokenizer = JSON.stringify(tokenizerJson.pre_tokenizer ?? null)
+  const match = Object.entries(PRE_TOKENIZERS).find(([, {split}]) => split !== null && preTokenizer.includes(JSON.stringify(split)))
+  return match?.[0] ?? 'default'
+}
+
+function preTokenizer(metadata: Map<string, GgufValue>): {split: string | null; ignoreMerges: boolean} {
+  const name = metadata.get('tokenizer.ggml.pre') ?? 'default'
+  const known = typeof name === 'string' ? PRE_TOKENIZERS[name] : undefined
+  if (known === undefined) {
+    throw new ModelLoadError(`GGUF pre-tokenizer "${String(name)}" (tokenizer.ggml.pre) is not supported; supported: ${Object.keys(PRE_TOKENIZERS).join(', ')}.`)
+  }
+  return known
 }
 
 /** Control and user-defined tokens must match as one piece, never through BPE. */
@@ -32,24 +70,23 @@ function addedTokens(tokens: string[], types: number[]) {
 }
 
 /** GPT-2 byte-level BPE: the GGUF tokens are already in GPT-2's byte-to-unicode alphabet, so they go in as they are. */
-export function gpt2TokenizerJson(metadata: Map<string, GgufValue>, bosTokenId: number | null = null, addBos = false): Record<string, unknown> {
+export function gpt2TokenizerJson(metadata: Map<string, GgufValue>): Record<string, unknown> {
   const tokens = stringArray(metadata, 'tokenizer.ggml.tokens')
   const merges = stringArray(metadata, 'tokenizer.ggml.merges')
   const types = numberArray(metadata, 'tokenizer.ggml.token_type', tokens.length, TOKEN_TYPE.normal)
   const vocab: Record<string, number> = {}
   tokens.forEach((token, id) => (vocab[token] = id))
+  const {split, ignoreMerges} = preTokenizer(metadata)
   return {
     version: '1.0', truncation: null, padding: null,
     added_tokens: addedTokens(tokens, types).filter((t) => t.special),
     normalizer: null,
-    pre_tokenizer: {type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true},
-    post_processor: addBos && bosTokenId !== null
-      ? bosPostProcessor(tokens[bosTokenId], bosTokenId)
-      : {type: 'ByteLevel', add_prefix_space: true, trim_offsets: false, use_regex: true},
+    pre_tokenizer: split === null ? {type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true} : splitThenByteLevel(split, true),
+    post_processor: {type: 'ByteLevel', add_prefix_space: true, trim_offsets: false, use_regex: true},
     decoder: {type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true},
     model: {
       type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: '', end_of_word_suffix: '',
-      fuse_unk: false, byte_fallback: false, vocab, merges,
+      fuse_unk: false, byte_fallback: false, ignore_merges: ignoreMerges, vocab, merges,
     },
   }
 }
@@ -59,7 +96,7 @@ export function gpt2TokenizerJson(metadata: Map<string, GgufValue>, bosTokenId: 
  * token into two vocabulary tokens, ranked by the merged token's score (as transformers converts a .model file),
  * with byte fallback to the <0xXX> tokens and "▁" for spaces.
  */
-export function spmTokenizerJson(metadata: Map<string, GgufValue>, bosTokenId: number | null, addBos: boolean): Record<string, unknown> {
+export function spmTokenizerJson(metadata: Map<string, GgufValue>): Record<string, unknown> {
   const tokens = stringArray(metadata, 'tokenizer.ggml.tokens')
   const scores = numberArray(metadata, 'tokenizer.ggml.scores', tokens.length, 0)
   const types = numberArray(metadata, 'tokenizer.ggml.token_type', tokens.length, TOKEN_TYPE.normal)
@@ -77,15 +114,20 @@ export function spmTokenizerJson(metadata: Map<string, GgufValue>, bosTokenId: n
   })
   merges.sort((a, b) => b.score - a.score || a.id - b.id)
   const unknownId = types.indexOf(TOKEN_TYPE.unknown)
+  // SentencePiece's dummy prefix: a space before the text, dropped again when decoding (llama.cpp: add_space_prefix).
+  const spacePrefix = metadata.get('tokenizer.ggml.add_space_prefix') !== false
   return {
     version: '1.0', truncation: null, padding: null,
     added_tokens: addedTokens(tokens, types),
-    normalizer: {type: 'Sequence', normalizers: [{type: 'Prepend', prepend: '▁'}, {type: 'Replace', pattern: {String: ' '}, content: '▁'}]},
+    normalizer: {type: 'Sequence', normalizers: [...(spacePrefix ? [{type: 'Prepend', prepend: '▁'}] : []), {type: 'Replace', pattern: {String: ' '}, content: '▁'}]},
     pre_tokenizer: null,
-    post_processor: addBos && bosTokenId !== null ? bosPostProcessor(tokens[bosTokenId], bosTokenId) : null,
+    post_processor: null,
     decoder: {
       type: 'Sequence',
-      decoders: [{type: 'Replace', pattern: {String: '▁'}, content: ' '}, {type: 'ByteFallback'}, {type: 'Fuse'}, {type: 'Strip', content: ' ', start: 1, stop: 0}],
+      decoders: [
+        {type: 'Replace', pattern: {String: '▁'}, content: ' '}, {type: 'ByteFallback'}, {type: 'Fuse'},
+        ...(spacePrefix ? [{type: 'Strip', content: ' ', start: 1, stop: 0}] : []),
+      ],
     },
     model: {
       type: 'BPE', dropout: null, unk_token: unknownId >= 0 ? tokens[unknownId] : null, continuing_subword_prefix: null,
@@ -98,15 +140,22 @@ export function spmTokenizerJson(metadata: Map<string, GgufValue>, bosTokenId: n
 export function tokenizerFromGguf(metadata: Map<string, GgufValue>, options: {extraEosTokenIds?: number[]} = {}): Tokenizer {
   const kind = metadata.get('tokenizer.ggml.model')
   const tokens = stringArray(metadata, 'tokenizer.ggml.tokens')
-  const bosTokenId = optionalId(metadata, 'tokenizer.ggml.bos_token_id')
-  const eosTokenId = optionalId(metadata, 'tokenizer.ggml.eos_token_id')
-  const addBos = metadata.get('tokenizer.ggml.add_bos_token') ?? kind === 'llama'
+  const bosTokenId = optionalId(metadata, 'tokenizer.ggml.bos_token_id', tokens.length)
+  const eosTokenId = optionalId(metadata, 'tokenizer.ggml.eos_token_id', tokens.length)
   let json: Record<string, unknown>
-  if (kind === 'llama') json = spmTokenizerJson(metadata, bosTokenId, addBos === true)
-  else if (kind === 'gpt2') json = gpt2TokenizerJson(metadata, bosTokenId, addBos === true)
+  if (kind === 'llama') json = spmTokenizerJson(metadata)
+  else if (kind === 'gpt2') json = gpt2TokenizerJson(metadata)
   else throw new ModelLoadError(`GGUF tokenizer model "${String(kind)}" is not supported (llama SentencePiece or gpt2 BPE)`)
+  // BOS (by default for SentencePiece vocabularies) and EOS around every encoded text, as llama.cpp adds them.
+  const special = (id: number | null, add: boolean) => (add && id !== null ? {token: tokens[id]!, id} : null)
+  const bos = special(bosTokenId, (metadata.get('tokenizer.ggml.add_bos_token') ?? kind === 'llama') === true)
+  const eos = special(eosTokenId, metadata.get('tokenizer.ggml.add_eos_token') === true)
+  if (bos !== null || eos !== null) json.post_processor = specialTokensPostProcessor(bos, eos)
   const name = (id: number | null) => (id === null ? '' : (tokens[id] ?? ''))
-  const config = {bos_token: name(bosTokenId), eos_token: name(eosTokenId), unk_token: name(optionalId(metadata, 'tokenizer.ggml.unknown_token_id'))}
+  const config = {bos_token: name(bosTokenId), eos_token: name(eosTokenId), unk_token: name(optionalId(metadata, 'tokenizer.ggml.unknown_token_id', tokens.length))}
   const template = metadata.get('tokenizer.chat_template')
-  return new Tokenizer(json, config, {...options, chatTemplate: typeof template === 'string' ? template : null})
+  const endOfTurn = ['tokenizer.ggml.eot_token_id', 'tokenizer.ggml.eom_token_id'].map((key) => optionalId(metadata, key, tokens.length))
+  const endOfGeneration = tokens.flatMap((token, id) => (END_OF_GENERATION_TOKENS.includes(token) ? [id] : []))
+  const extraEosTokenIds = [...endOfTurn.filter((id) => id !== null), ...endOfGeneration, ...(options.extraEosTokenIds ?? [])]
+  return new Tokenizer(json, config, {extraEosTokenIds, chatTemplate: typeof template === 'string' ? template : null})
 }

@@ -1,8 +1,9 @@
 // Loads a Hugging Face model directory: config, tensor index with shape checks, tokenizer and generation defaults.
-import {existsSync, statSync} from 'node:fs'
+import {existsSync, readdirSync, statSync} from 'node:fs'
 import {basename, join, resolve} from 'node:path'
 import {ModelLoadError} from '../errors.js'
-import {isGgufPath, loadGgufModel} from './gguf-model.js'
+import {isGgufFile, isGgufPath} from './gguf-file.js'
+import {loadGgufModel} from './gguf-model.js'
 import {readJsonObject, readModelConfig, type ModelConfig} from './model-config.js'
 import {readCheckpointTensors, type TensorInfo} from './safetensors.js'
 import {Tokenizer} from './tokenizer.js'
@@ -62,6 +63,11 @@ export function expectedTensorShapes(config: ModelConfig): {name: string; shape:
 
 /** Checks presence and shape of every expected tensor; returns them in expected order. */
 export function selectModelTensors(config: ModelConfig, tensors: TensorInfo[], dir: string): TensorInfo[] {
+  // A corrupt or hostile layer count must not make us list billions of expected tensors before the first one is missing.
+  const perLayer = config.attentionBias ? 12 : 9
+  if (config.numLayers * perLayer > tensors.length) {
+    throw new ModelLoadError(`The config says ${config.numLayers} layers of ${perLayer} tensors each, but the checkpoint in ${dir} holds only ${tensors.length} tensors.`)
+  }
   const byName = new Map(tensors.map((t) => [t.name, t]))
   return expectedTensorShapes(config).map(({name, shape}) => {
     const tensor = byName.get(name)
@@ -78,16 +84,34 @@ export function selectModelTensors(config: ModelConfig, tensors: TensorInfo[], d
 
 /** A Hugging Face model directory, or a llama-architecture .gguf file (gguf-model.ts). */
 export async function loadModel(dir: string): Promise<LoadedModel> {
-  if (isGgufPath(dir) && existsSync(dir) && statSync(dir).isFile()) return loadGgufModel(dir)
+  if (isGgufFile(dir)) return loadGgufModel(dir)
   const modelDir = resolve(dir)
   if (!existsSync(modelDir) || !statSync(modelDir).isDirectory()) throw new ModelLoadError(`Model directory ${modelDir} does not exist.`)
+  const gguf = readdirSync(modelDir).find(isGgufPath)
+  if (gguf !== undefined && !existsSync(join(modelDir, 'config.json'))) {
+    throw new ModelLoadError(`No config.json in model directory ${modelDir}, which holds ${gguf}: a GGUF file is loaded by its path (pass ${join(modelDir, gguf)} as the model).`)
+  }
   const config = readModelConfig(modelDir)
   const tensors = selectModelTensors(config, readCheckpointTensors(modelDir), modelDir)
   const tokenizer = Tokenizer.load(modelDir, {extraEosTokenIds: config.eosTokenIds})
-  if (tokenizer.vocabSize > config.vocabSize) {
-    throw new ModelLoadError(`tokenizer.json has ${tokenizer.vocabSize} tokens but the model's vocab_size is ${config.vocabSize}.`)
-  }
+  checkTokenizerFits(tokenizer, config, 'tokenizer.json')
   return {dir: modelDir, name: basename(modelDir), config, tensors, tokenizer, generationConfig: readGenerationDefaults(modelDir, tokenizer)}
+}
+
+/**
+ * A tokenizer may know more ids than the model has rows for only through added tokens (a <pad> appended by a fine-tune,
+ * as vLLM allows): prompts holding them are refused per request. Ordinary vocabulary beyond the model is refused here,
+ * as ordinary text would encode to ids the model does not have.
+ */
+export function checkTokenizerFits(tokenizer: Tokenizer, config: ModelConfig, source: string): void {
+  if (tokenizer.vocabSize <= config.vocabSize) return
+  const beyond = Array.from({length: tokenizer.vocabSize - config.vocabSize}, (_, i) => config.vocabSize + i).filter((id) => tokenizer.idToToken(id) !== undefined)
+  const vocabulary = beyond.filter((id) => !tokenizer.addedTokenIds.has(id))
+  if (vocabulary.length > 0) {
+    throw new ModelLoadError(`${source} has ${tokenizer.vocabSize} tokens but the model's vocab_size is ${config.vocabSize} (token ${vocabulary[0]} is ordinary vocabulary, not an added token).`)
+  }
+  const shown = beyond.slice(0, 3).map((id) => tokenizer.idToToken(id)).join(', ')
+  ;(config.notes ??= []).push(`${source} adds ${beyond.length} token(s) beyond the model's vocab_size ${config.vocabSize} (${shown}${beyond.length > 3 ? ', ...' : ''}); prompts holding them are refused.`)
 }
 
 function readGenerationDefaults(dir: string, tokenizer: Tokenizer): GenerationDefaults {

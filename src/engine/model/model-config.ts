@@ -36,6 +36,9 @@ export const SUPPORTED_ARCHITECTURES = ['LlamaForCausalLM', 'MistralForCausalLM'
 
 type Json = Record<string, unknown>
 
+/** transformers' LlamaConfig / MistralConfig / Qwen2Config default max_position_embeddings. */
+const DEFAULT_MAX_POSITIONS: Record<string, number> = {LlamaForCausalLM: 2048, MistralForCausalLM: 4096 * 32, Qwen2ForCausalLM: 32768}
+
 /** Reads <dir>/config.json and, when present, <dir>/generation_config.json. */
 export function readModelConfig(dir: string): ModelConfig {
   const configPath = join(dir, 'config.json')
@@ -88,7 +91,8 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   const intermediateSize = required('intermediate_size')
   const numLayers = required('num_hidden_layers')
   const numHeads = required('num_attention_heads')
-  let maxPositionEmbeddings = required('max_position_embeddings')
+  // The only size no tensor shape checks; absent, it is the architecture's transformers default.
+  let maxPositionEmbeddings = config.max_position_embeddings == null ? DEFAULT_MAX_POSITIONS[architecture]! : required('max_position_embeddings')
   const numKvHeads = config.num_key_value_heads == null ? numHeads : required('num_key_value_heads')
   if (numHeads % numKvHeads !== 0) {
     throw new ModelLoadError(`${source}: num_attention_heads (${numHeads}) is not a multiple of num_key_value_heads (${numKvHeads}).`)
@@ -112,14 +116,31 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
     throw new ModelLoadError(`${source}: attention_bias=true (biases on all attention projections) is not supported for ${architecture}.`)
   }
 
+  // Weights of GPTQ / AWQ / bitsandbytes / FP8 checkpoints are packed integer tensors under other names.
+  if (config.quantization_config != null) {
+    const method = isObject(config.quantization_config) ? config.quantization_config.quant_method : undefined
+    throw new ModelLoadError(
+      `${source}: quantized checkpoints (quant_method ${JSON.stringify(method ?? 'unknown')}) are not supported; load the float checkpoint (optionally with --quantization q8_0|q4_0|q4_k) or a GGUF file.`,
+    )
+  }
+
   // transformers v5 moves rope settings into rope_parameters; older configs have rope_theta + rope_scaling.
   const ropeParameters = isObject(config.rope_parameters) ? config.rope_parameters : null
   const ropeTheta = numberOr(ropeParameters?.rope_theta ?? config.rope_theta, 10000, 'rope_theta', source)
+  if (ropeTheta <= 0) throw new ModelLoadError(`${source}: "rope_theta" must be positive, got ${ropeTheta}.`)
   const ropeScaling = parseRopeScaling(ropeParameters ?? config.rope_scaling, source)
+  // transformers rotates only this fraction of each head when it is set; the kernels rotate whole heads.
+  const rotaryFraction = numberOr(ropeParameters?.partial_rotary_factor ?? config.partial_rotary_factor, 1, 'partial_rotary_factor', source)
+  if (rotaryFraction !== 1) throw new ModelLoadError(`${source}: partial_rotary_factor ${rotaryFraction} is not supported (rotary embeddings over whole heads only).`)
+  const rmsNormEps = numberOr(config.rms_norm_eps, 1e-6, 'rms_norm_eps', source)
+  if (rmsNormEps < 0) throw new ModelLoadError(`${source}: "rms_norm_eps" must not be negative, got ${rmsNormEps}.`)
 
   // Sliding-window attention is not implemented; a window below the context is honoured by capping the context.
   const slidingWindow = config.sliding_window
   const slidingWindowActive = isQwen2 ? config.use_sliding_window === true : true
+  if (slidingWindowActive && slidingWindow != null && !(Number.isInteger(slidingWindow) && (slidingWindow as number) > 0)) {
+    throw new ModelLoadError(`${source}: "sliding_window" must be a positive integer or null, got ${JSON.stringify(slidingWindow)}.`)
+  }
   if (slidingWindowActive && typeof slidingWindow === 'number' && slidingWindow < maxPositionEmbeddings) {
     notes.push(
       `sliding_window ${slidingWindow} < max_position_embeddings ${maxPositionEmbeddings}: context capped to ${slidingWindow} tokens (full attention within it is exact).`,
@@ -141,7 +162,7 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
     numHeads,
     numKvHeads,
     headDim,
-    rmsNormEps: numberOr(config.rms_norm_eps, 1e-6, 'rms_norm_eps', source),
+    rmsNormEps,
     ropeTheta,
     ropeScaling,
     tieWordEmbeddings: config.tie_word_embeddings === true,
@@ -172,13 +193,21 @@ function parseRopeScaling(raw: unknown, source: string): RopeScaling {
       if (typeof value !== 'number' || value <= 0) throw new ModelLoadError(`${source}: llama3 rope_scaling needs a positive "${key}".`)
       return value
     }
-    return {
-      type: 'llama3',
+    const scaling = {
+      type: 'llama3' as const,
       factor: factor(),
       lowFreqFactor: field('low_freq_factor'),
       highFreqFactor: field('high_freq_factor'),
       originalMaxPosition: field('original_max_position_embeddings'),
     }
+    // The band between the two is interpolated over (high - low): empty or inverted, it divides by zero.
+    if (scaling.lowFreqFactor >= scaling.highFreqFactor) {
+      throw new ModelLoadError(`${source}: llama3 rope_scaling needs low_freq_factor (${scaling.lowFreqFactor}) below high_freq_factor (${scaling.highFreqFactor}).`)
+    }
+    if (!Number.isInteger(scaling.originalMaxPosition)) {
+      throw new ModelLoadError(`${source}: llama3 rope_scaling needs an integer "original_max_position_embeddings".`)
+    }
+    return scaling
   }
   throw new ModelLoadError(`${source}: rope scaling type "${String(type)}" is not supported (supported: linear, llama3).`)
 }

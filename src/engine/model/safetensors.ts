@@ -1,6 +1,6 @@
 // Reads safetensors headers (single file or sharded via model.safetensors.index.json), reads tensors as floats, and writes files.
 import {closeSync, existsSync, fstatSync, openSync, readdirSync, readFileSync, readSync, writeSync} from 'node:fs'
-import {join, resolve} from 'node:path'
+import {join, resolve, sep} from 'node:path'
 import {ModelLoadError} from '../errors.js'
 import {bf16BitsToFloat32, f16BitsToFloat32, float32ToBf16Bits, float32ToF16Bits} from './float-formats.js'
 
@@ -41,22 +41,28 @@ export function readSafetensorsHeader(path: string): TensorInfo[] {
     }
     const headerBytes = Buffer.alloc(headerLength)
     readSync(fd, headerBytes, 0, headerLength, 8)
-    let header: Record<string, {dtype?: unknown; shape?: unknown; data_offsets?: unknown}>
+    let header: unknown
     try {
       header = JSON.parse(headerBytes.toString('utf8'))
     } catch (error) {
       throw new ModelLoadError(`${path}: the safetensors header is not valid JSON.`, {cause: error})
     }
+    if (!isJsonObject(header)) throw new ModelLoadError(`${path}: the safetensors header is not a JSON object.`)
     const dataStart = 8 + headerLength
     const tensors: TensorInfo[] = []
     for (const [name, entry] of Object.entries(header)) {
       if (name === '__metadata__') continue
+      if (!isJsonObject(entry)) throw new ModelLoadError(`${path}: tensor ${name} has a malformed header entry.`)
       tensors.push(parseEntry(path, name, entry, dataStart, fileSize))
     }
     return tensors
   } finally {
     closeSync(fd)
   }
+}
+
+function isJsonObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value)
 }
 
 function parseEntry(path: string, name: string, entry: {dtype?: unknown; shape?: unknown; data_offsets?: unknown}, dataStart: number, fileSize: number): TensorInfo {
@@ -71,7 +77,7 @@ function parseEntry(path: string, name: string, entry: {dtype?: unknown; shape?:
   }
   const [begin, end] = offsets as number[]
   const nbytes = (shape as number[]).reduce((a, b) => a * b, 1) * BYTES_PER_ELEMENT[dtype as TensorDtype]
-  if (!Number.isInteger(begin) || end - begin !== nbytes || begin < 0 || dataStart + end > fileSize) {
+  if (!Number.isInteger(begin) || !Number.isInteger(end) || end - begin !== nbytes || begin < 0 || dataStart + end > fileSize) {
     throw new ModelLoadError(
       `${path}: tensor ${name} (${dtype} [${shape.join(', ')}]) has data offsets [${begin}, ${end}] that do not fit its size (${nbytes} bytes) or the file (${fileSize} bytes); the file may be truncated.`,
     )
@@ -89,7 +95,7 @@ export function readCheckpointTensors(dir: string): TensorInfo[] {
   const hint = files.some((f) => f.endsWith('.bin') || f.endsWith('.pt'))
     ? ' PyTorch .bin/.pt checkpoints are not supported; convert them to safetensors.'
     : files.some((f) => f.endsWith('.gguf'))
-      ? ' GGUF files are not supported; use the Hugging Face safetensors checkpoint.'
+      ? ` A GGUF file is loaded by its path: pass ${join(dir, files.find((f) => f.endsWith('.gguf'))!)} as the model.`
       : ''
   throw new ModelLoadError(`No ${SINGLE_FILE} or ${INDEX_FILE} in ${dir}.${hint}`)
 }
@@ -110,6 +116,7 @@ function readShardedTensors(dir: string, indexPath: string): TensorInfo[] {
   const tensors: TensorInfo[] = []
   for (const [shard, names] of byShard) {
     const shardPath = join(dir, shard)
+    if (!resolve(shardPath).startsWith(resolve(dir) + sep)) throw new ModelLoadError(`${indexPath} names shard ${shard}, which is not a file in ${dir}.`)
     if (!existsSync(shardPath)) throw new ModelLoadError(`${indexPath} names shard ${shard}, which is missing from ${dir}.`)
     const found = new Map(readSafetensorsHeader(shardPath).map((t) => [t.name, t]))
     for (const name of names) {

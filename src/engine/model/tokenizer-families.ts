@@ -41,7 +41,8 @@ function jsSplit(pattern: string): RegExp {
   return new RegExp(pattern.replace("(?i:'s|'t|'re|'ve|'m|'ll|'d)", caseless), 'gu')
 }
 
-function splitThenByteLevel(pattern: string, trimOffsets: boolean) {
+/** A tokenizer.json pre-tokenizer: split by the family's regex, then map bytes to GPT-2's alphabet. */
+export function splitThenByteLevel(pattern: string, trimOffsets: boolean) {
   return {
     type: 'Sequence',
     pretokenizers: [

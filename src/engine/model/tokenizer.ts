@@ -4,7 +4,10 @@ import {Tokenizer as HfTokenizer} from '@huggingface/tokenizers'
 import {existsSync, readFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {InvalidRequestError, ModelLoadError} from '../errors.js'
+import {isGgufFile, readGguf} from './gguf-file.js'
+import {tokenizerFromGguf} from './gguf-tokenizer.js'
 import {readJsonObject} from './model-config.js'
+import {specialTokensPostProcessor} from './byte-level-bpe.js'
 import {maxTextBytes, type TextSizeBound, textSizeBound} from './text-size-bound.js'
 
 export interface ChatMessage {
@@ -38,6 +41,8 @@ export class Tokenizer {
   readonly bosTokenId: number | null
   readonly eosTokenIds: number[]
   readonly specialTokenIds: ReadonlySet<number>
+  /** Ids of tokenizer.json's added_tokens (special or not): matched whole in text, outside the BPE vocabulary. */
+  readonly addedTokenIds: ReadonlySet<number>
   /** How token strings map to text, as grammar engines need it (xgrammar's vocab types). */
   readonly decoderKind: DecoderKind
   private readonly inner: HfTokenizer
@@ -45,15 +50,23 @@ export class Tokenizer {
   private readonly chatTemplate: Template | null
   private readonly specialTokenText: {bos_token: string; eos_token: string; unk_token: string; pad_token: string}
 
-  /** Loads <dir>/tokenizer.json and <dir>/tokenizer_config.json; extraEosTokenIds come from config/generation_config. */
+  /**
+   * Loads <dir>/tokenizer.json and <dir>/tokenizer_config.json, or a GGUF file's vocabulary (so whatever takes a model
+   * path, the server's tokenizer workers among them, gets the model's tokenizer); extraEosTokenIds come from
+   * config/generation_config.
+   */
   static load(dir: string, options: {extraEosTokenIds?: number[]} = {}): Tokenizer {
+    if (isGgufFile(dir)) return tokenizerFromGguf(readGguf(dir, {metadataOnly: true}).metadata, options)
     const tokenizerPath = join(dir, 'tokenizer.json')
     if (!existsSync(tokenizerPath)) {
       throw new ModelLoadError(`No tokenizer.json in ${dir}: only Hugging Face fast tokenizers (tokenizer.json) are supported.`)
     }
     const tokenizerJson = readJsonObject(tokenizerPath)
     const configPath = join(dir, 'tokenizer_config.json')
-    const tokenizerConfig = existsSync(configPath) ? readJsonObject(configPath) : {}
+    // Older checkpoints name their special tokens in special_tokens_map.json only; tokenizer_config.json wins where both do.
+    const mapPath = join(dir, 'special_tokens_map.json')
+    const specialTokensMap = existsSync(mapPath) ? readJsonObject(mapPath) : {}
+    const tokenizerConfig = {...specialTokensMap, ...(existsSync(configPath) ? readJsonObject(configPath) : {})}
     // Newer checkpoints keep the template in its own file instead of tokenizer_config.json.
     const templatePath = join(dir, 'chat_template.jinja')
     const templateFile = existsSync(templatePath) ? readFileSync(templatePath, 'utf8') : null
@@ -65,10 +78,16 @@ export class Tokenizer {
     tokenizerConfig: Json,
     options: {extraEosTokenIds?: number[]; chatTemplate?: string | null} = {},
   ) {
+    checkTokenIds(tokenizerJson)
     try {
-      this.inner = new HfTokenizer(tokenizerJson, tokenizerConfig)
+      // transformers defaults clean_up_tokenization_spaces to false (the library to true); llama.cpp never cleans up.
+      this.inner = new HfTokenizer(withSpecialTokenFlags(tokenizerJson, tokenizerConfig), {clean_up_tokenization_spaces: false, ...tokenizerConfig})
     } catch (error) {
       throw new ModelLoadError(`Cannot build the tokenizer from tokenizer.json: ${(error as Error).message}`, {cause: error})
+    }
+    // A post-processor naming a token the vocabulary lacks adds an undefined id to every prompt.
+    if (!this.inner.encode('a', {add_special_tokens: true}).ids.every((id: number) => Number.isInteger(id))) {
+      throw new ModelLoadError('The tokenizer adds a special token (BOS or a template token) that is not in its vocabulary.')
     }
     this.sizeBound = textSizeBound(tokenizerJson)
     const vocab = this.inner.get_vocab(true)
@@ -77,8 +96,13 @@ export class Tokenizer {
     this.vocabSize = maxId + 1
 
     const special = new Set<number>()
-    for (const [id, token] of this.inner.get_added_tokens_decoder()) if (token.special) special.add(id)
+    const added = new Set<number>()
+    for (const [id, token] of this.inner.get_added_tokens_decoder()) {
+      added.add(id)
+      if (token.special) special.add(id)
+    }
     this.specialTokenIds = special
+    this.addedTokenIds = added
     this.decoderKind = decoderKindOf(tokenizerJson)
 
     this.specialTokenText = {
@@ -108,9 +132,17 @@ export class Tokenizer {
     return this.sizeBound === null ? null : maxTextBytes(this.sizeBound, tokens)
   }
 
-  decode(ids: number[], opts: {skipSpecialTokens?: boolean} = {}): string {
-    if (ids.length === 0) return '' // the library rejects an empty list; detokenizers ask for it at the start of a stream
-    return this.inner.decode(ids, {skip_special_tokens: opts.skipSpecialTokens ?? false})
+  /**
+   * Ids without a token (a model's vocabulary padded past the tokenizer's) decode to nothing, as in HF's Rust tokenizers.
+   * cleanUpSpaces overrides clean_up_tokenization_spaces (" ," -> ","), which only whole-text decodes apply.
+   */
+  decode(ids: number[], opts: {skipSpecialTokens?: boolean; cleanUpSpaces?: boolean} = {}): string {
+    const known = ids.every((id) => this.inner.id_to_token(id) !== undefined) ? ids : ids.filter((id) => this.inner.id_to_token(id) !== undefined)
+    if (known.length === 0) return '' // the library rejects an empty list; detokenizers ask for it at the start of a stream
+    return this.inner.decode(known, {
+      skip_special_tokens: opts.skipSpecialTokens ?? false,
+      ...(opts.cleanUpSpaces === undefined ? {} : {clean_up_tokenization_spaces: opts.cleanUpSpaces}),
+    })
   }
 
   get hasChatTemplate(): boolean {
@@ -146,6 +178,58 @@ export class Tokenizer {
   private tokenId(content: string): number | null {
     return content === '' ? null : (this.inner.token_to_id(content) ?? null)
   }
+}
+
+/**
+ * Ids of a real vocabulary are dense (padding aside); one far past the entries would make the tokenizer library walk,
+ * and allocate, every id up to it.
+ */
+function checkTokenIds(tokenizerJson: Json): void {
+  const vocab = (tokenizerJson.model as Json | undefined)?.vocab
+  const ids = Array.isArray(vocab) ? [] : Object.values((vocab ?? {}) as Json)
+  if (Array.isArray(tokenizerJson.added_tokens)) for (const token of tokenizerJson.added_tokens as Json[]) ids.push(token?.id)
+  const entries = ids.length + (Array.isArray(vocab) ? vocab.length : 0)
+  let largest = Array.isArray(vocab) ? vocab.length - 1 : -1
+  for (const id of ids) {
+    if (typeof id !== 'number' || !Number.isInteger(id) || id < 0) throw new ModelLoadError(`tokenizer.json gives a token the id ${JSON.stringify(id)}, which is not a non-negative integer.`)
+    largest = Math.max(largest, id)
+  }
+  if (largest >= 2 * entries + 65536) throw new ModelLoadError(`tokenizer.json gives a token the id ${largest}, far beyond its ${entries} entries.`)
+}
+
+/** transformers' Llama and Gemma tokenizer classes rebuild the post-processor from these flags, whatever tokenizer.json says. */
+const FLAG_DRIVEN_CLASSES = /^(Llama|CodeLlama|Gemma)Tokenizer(Fast)?$/
+
+/**
+ * tokenizer.json with the post-processor transformers' LlamaTokenizerFast builds (update_post_processor): BOS when
+ * add_bos_token (default true), EOS when add_eos_token (default false). Other classes keep tokenizer.json's.
+ */
+function withSpecialTokenFlags(tokenizerJson: Json, tokenizerConfig: Json): Json {
+  const tokenizerClass = tokenizerConfig.tokenizer_class
+  if (typeof tokenizerClass !== 'string' || !FLAG_DRIVEN_CLASSES.test(tokenizerClass)) return tokenizerJson
+  const special = (flag: unknown, fallback: boolean, key: 'bos_token' | 'eos_token') => {
+    if ((typeof flag === 'boolean' ? flag : fallback) === false) return null
+    const token = tokenContent(tokenizerConfig[key])
+    const id = token === '' ? undefined : tokenIdIn(tokenizerJson, token)
+    if (id === undefined) throw new ModelLoadError(`tokenizer_config.json asks for ${key} on every text (add_${key}), but ${key} "${token}" is not a token.`)
+    return {token, id}
+  }
+  const bos = special(tokenizerConfig.add_bos_token, true, 'bos_token')
+  const eos = special(tokenizerConfig.add_eos_token, false, 'eos_token')
+  return {...tokenizerJson, post_processor: specialTokensPostProcessor(bos, eos)}
+}
+
+/** A token's id in tokenizer.json: an added token, or an entry of a BPE/WordPiece (object) or Unigram (list) vocabulary. */
+function tokenIdIn(tokenizerJson: Json, content: string): number | undefined {
+  const added = Array.isArray(tokenizerJson.added_tokens) ? (tokenizerJson.added_tokens as {id?: unknown; content?: unknown}[]).find((t) => t.content === content) : undefined
+  if (typeof added?.id === 'number') return added.id
+  const vocab = (tokenizerJson.model as Json | undefined)?.vocab
+  if (Array.isArray(vocab)) {
+    const index = vocab.findIndex((entry) => Array.isArray(entry) && entry[0] === content)
+    return index >= 0 ? index : undefined
+  }
+  const id = vocab !== null && typeof vocab === 'object' ? (vocab as Record<string, unknown>)[content] : undefined
+  return typeof id === 'number' ? id : undefined
 }
 
 /** tokenizer_config.json writes special tokens either as strings or as AddedToken objects. */

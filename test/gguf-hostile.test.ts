@@ -1,0 +1,122 @@
+// Hostile or unsupported GGUF files (header counts, alignment, offsets, duplicate tensors, metadata values) fail with one clear ModelLoadError.
+import assert from 'node:assert/strict'
+import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {after, describe, it} from 'node:test'
+import {ModelLoadError} from '../src/engine/errors.js'
+import {loadModel} from '../src/engine/model/load-model.js'
+import type {GgufEntry} from './support/gguf-file.js'
+import {SMALL_GGUF_SHAPE, llamaGgufBytes, llamaTensors} from './support/llama-gguf.js'
+
+const dir = mkdtempSync(join(tmpdir(), 'pagedllm-gguf-hostile-'))
+after(() => rmSync(dir, {recursive: true, force: true}))
+
+let files = 0
+function write(bytes: Buffer): string {
+  const path = join(dir, `model-${files++}.gguf`)
+  writeFileSync(path, bytes)
+  return path
+}
+
+function loadError(pattern: RegExp): (error: unknown) => boolean {
+  return (error: unknown) => {
+    assert.ok(error instanceof ModelLoadError, `expected a ModelLoadError, got ${String(error)}`)
+    assert.match(error.message, pattern)
+    return true
+  }
+}
+
+const u32 = (value: number): GgufEntry => ({type: 'u32', value})
+const withMetadata = (metadata: Record<string, GgufEntry | undefined>) => llamaGgufBytes(SMALL_GGUF_SHAPE, {metadata})
+
+describe('GGUF files made here load', () => {
+  it('a small llama file with a SentencePiece vocabulary, one with tied embeddings and u64 metadata, one aligned to 64', async () => {
+    const model = await loadModel(write(llamaGgufBytes()))
+    assert.equal(model.config.numLayers, SMALL_GGUF_SHAPE.numLayers)
+    assert.equal(model.config.tieWordEmbeddings, false)
+    const tied = await loadModel(write(llamaGgufBytes({...SMALL_GGUF_SHAPE, tied: true}, {metadata: {'llama.context_length': {type: 'u64', value: 64n}}})))
+    assert.equal(tied.config.tieWordEmbeddings, true)
+    assert.equal(tied.config.maxPositionEmbeddings, 64)
+    const aligned = llamaGgufBytes(SMALL_GGUF_SHAPE, {metadata: {'general.alignment': {type: 'u64', value: 64n}}, file: {alignment: 64}})
+    assert.equal((await loadModel(write(aligned))).config.hiddenSize, SMALL_GGUF_SHAPE.hiddenSize)
+  })
+})
+
+describe('hostile GGUF headers', () => {
+  it('a version this reader does not know', async () => {
+    const bytes = llamaGgufBytes()
+    bytes.writeUInt32LE(4, 4)
+    await assert.rejects(loadModel(write(bytes)), loadError(/unsupported version 4/))
+  })
+
+  it('an array count far beyond the file is refused before anything is allocated', async () => {
+    const bytes = llamaGgufBytes()
+    const key = bytes.indexOf('tokenizer.ggml.tokens')
+    bytes.writeBigUInt64LE(2n ** 40n, key + 'tokenizer.ggml.tokens'.length + 4 + 4) // after the value type and the item type
+    await assert.rejects(loadModel(write(bytes)), loadError(/truncated: 1099511627776 array items cannot fit in the rest of the file/))
+  })
+
+  for (const [label, alignment] of [['0', u32(0)], ['7 (not a power of two)', u32(7)], ['a string', {type: 'string', value: '32'}]] as const) {
+    it(`general.alignment ${label}`, async () => {
+      await assert.rejects(loadModel(write(withMetadata({'general.alignment': alignment}))), loadError(/general\.alignment .* is not a power of two/))
+    })
+  }
+
+  it('a tensor whose data offset is not a multiple of the alignment', async () => {
+    const tensors = llamaTensors(SMALL_GGUF_SHAPE)
+    tensors[1]!.offset = tensors[0]!.data.length + 4
+    await assert.rejects(loadModel(write(llamaGgufBytes(SMALL_GGUF_SHAPE, {tensors}))), loadError(/tensor output_norm\.weight's data offset \d+ is not a multiple of the alignment 32/))
+  })
+
+  it('two tensors with the same name', async () => {
+    const tensors = llamaTensors(SMALL_GGUF_SHAPE)
+    tensors.push({...tensors[2]!})
+    await assert.rejects(loadModel(write(llamaGgufBytes(SMALL_GGUF_SHAPE, {tensors}))), loadError(/duplicate tensor name output\.weight/))
+  })
+
+  it('a metadata key given twice (llama.cpp refuses it; which one counts would be a guess)', async () => {
+    const bytes = llamaGgufBytes()
+    // The first pair is general.architecture = "llama": key length, key, value type, value length, value.
+    const pair = bytes.subarray(24, 24 + 8 + 'general.architecture'.length + 4 + 8 + 'llama'.length)
+    const twice = Buffer.concat([bytes.subarray(0, 24 + pair.length), pair, bytes.subarray(24 + pair.length)])
+    twice.writeBigUInt64LE(twice.readBigUInt64LE(16) + 1n, 16)
+    await assert.rejects(loadModel(write(twice)), loadError(/duplicate metadata key general\.architecture/))
+  })
+
+  it('a tensor with more than four dimensions', async () => {
+    const tensors = llamaTensors(SMALL_GGUF_SHAPE)
+    tensors[1]!.dims = [32, 1, 1, 1, 1]
+    await assert.rejects(loadModel(write(llamaGgufBytes(SMALL_GGUF_SHAPE, {tensors}))), loadError(/tensor output_norm\.weight has 5 dimensions \(at most 4\)/))
+  })
+
+  it('a block-quantized tensor whose rows are not whole blocks', async () => {
+    const tensors = llamaTensors(SMALL_GGUF_SHAPE)
+    const output = tensors.find((t) => t.name === 'output.weight')!
+    Object.assign(output, {type: 8, dims: [20, SMALL_GGUF_SHAPE.vocabSize]}) // Q8_0 blocks hold 32 values
+    await assert.rejects(loadModel(write(llamaGgufBytes(SMALL_GGUF_SHAPE, {tensors}))), loadError(/output\.weight is Q8_0 with rows of 20 values, not a whole number of its 32-value blocks/))
+  })
+})
+
+describe('GGUF metadata gets the checks config.json gets', () => {
+  it('a block count of 2^31 fails at once instead of running out of memory', async () => {
+    await assert.rejects(loadModel(write(withMetadata({'llama.block_count': u32(2 ** 31)}))), loadError(/says 2147483648 layers of 9 tensors each, but the checkpoint .* holds only 21 tensors/))
+  })
+
+  const cases: [string, Record<string, GgufEntry | undefined>, RegExp][] = [
+    ['zero attention heads', {'llama.attention.head_count': u32(0)}, /"num_attention_heads" \(a positive integer\)/],
+    ['kv heads that do not divide the heads', {'llama.attention.head_count_kv': u32(3)}, /num_attention_heads \(4\) is not a multiple of num_key_value_heads \(3\)/],
+    ['a string where a size belongs', {'llama.embedding_length': {type: 'string', value: '32'}}, /"hidden_size" \(a positive integer\)/],
+    ['a context length of 0', {'llama.context_length': u32(0)}, /"max_position_embeddings" \(a positive integer\)/],
+    ['a negative rms epsilon', {'llama.attention.layer_norm_rms_epsilon': {type: 'f32', value: -1}}, /"rms_norm_eps" must not be negative/],
+    ['rope freq_base 0', {'llama.rope.freq_base': {type: 'f32', value: 0}}, /"rope_theta" must be positive, got 0/],
+    ['a Mixtral-style expert count', {'llama.expert_count': u32(8)}, /mixture-of-experts models \(llama\.expert_count 8, e\.g\. Mixtral\) are not supported/],
+    ['rotary embeddings over part of each head', {'llama.rope.dimension_count': u32(4)}, /llama\.rope\.dimension_count 4 differs from the head size 8/],
+    ['value heads of another size', {'llama.attention.value_length': u32(16)}, /llama\.attention\.value_length 16 differs from the head size 8/],
+  ]
+  for (const [label, metadata, pattern] of cases) {
+    it(`refuses ${label}`, async () => {
+      await assert.rejects(loadModel(write(withMetadata(metadata))), loadError(pattern))
+    })
+  }
+})
