@@ -229,6 +229,8 @@ describe('LLMEngine', () => {
       assert.throws(() => engine.addRequest({prompt: promptOf(60, 1), params: greedy(10)}), ContextLengthError)
       assert.throws(() => engine.addRequest({prompt: [], params: greedy(10)}), InvalidRequestError)
       assert.throws(() => engine.addRequest({prompt: [1, 2, 999999], params: greedy(10)}), InvalidRequestError)
+      assert.throws(() => engine.addRequest({prompt: [1, undefined as unknown as number, 3], params: greedy(10)}), /token id undefined is outside/)
+      assert.throws(() => engine.addRequest({prompt: [1, 2.5], params: greedy(10)}), InvalidRequestError)
       assert.equal(usedBlocks(engine), 0)
     })
   })

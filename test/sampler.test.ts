@@ -5,6 +5,7 @@ import {makeSamplingParams, type SamplingParams} from '../src/engine/sampling-pa
 import {makeRng} from '../src/engine/random.js'
 import {logprobsOfTokens, sampleRows, topLogprobsOfRow, type SampleRequest} from '../src/engine/sampler.js'
 import {tokensOf} from './support/sample-requests.js'
+import {topValuesOf} from '../src/engine/logprobs.js'
 
 function randomLogits(numRows: number, vocabSize: number, seed: number, scale = 3): Float32Array {
   const rng = makeRng(seed, 0)
@@ -105,6 +106,27 @@ describe('sampler logprobs', () => {
     top.logprobs.forEach((logprob, i) => assert.ok(Math.abs(logprob - expected[top.tokenIds[i]!]!) < 1e-5))
     const some = [0, 17, 999]
     logprobsOfTokens(logits, 2, vocab, some).forEach((logprob, i) => assert.ok(Math.abs(logprob - expected[some[i]!]!) < 1e-5))
+  })
+})
+
+describe('top values of a row', () => {
+  it('match a full sort (value descending, lower id first on ties) for any k, with ties, -Infinity and NaN', () => {
+    const random = makeRng(11, 0)
+    const rng = () => random.nextFloat()
+    for (const vocab of [1, 7, 300, 5000]) {
+      // Few distinct values make many ties; masked (-Infinity) and NaN entries never outrank a number.
+      const row = Float32Array.from({length: vocab}, () => {
+        const u = rng()
+        return u < 0.1 ? -Infinity : u < 0.12 ? NaN : Math.floor(rng() * 40) / 4
+      })
+      const ranked = [...row.keys()].filter((i) => !Number.isNaN(row[i]!)).sort((a, b) => (row[b]! === row[a]! ? a - b : row[b]! > row[a]! ? 1 : -1))
+      for (const k of [1, 2, 5, 64, 600, vocab - 1, vocab, vocab + 5]) {
+        const top = topValuesOf(row, k)
+        const expected = ranked.slice(0, Math.max(0, k))
+        assert.deepEqual(top.tokenIds, expected, `vocab ${vocab}, k ${k}`)
+        assert.deepEqual(top.values, expected.map((i) => row[i]))
+      }
+    }
   })
 })
 

@@ -10,6 +10,7 @@
 //   early_stopping=False) the best candidate's cumulative logprob at the current length cannot beat the worst
 //   finished score; or when maxTokens is reached, in which case the live beams become hypotheses too.
 // Ties rank by the order of the beams in the state, then by token id, so the result is deterministic.
+import {topIndices} from './top-k.js'
 
 export interface BeamHypothesis {
   tokenIds: number[]
@@ -70,21 +71,33 @@ function worstScore(finished: readonly BeamHypothesis[]): number {
 export function beamSearchStep(state: BeamState, candidates: readonly BeamCandidates[], opts: BeamSearchOptions): BeamStepResult {
   const {beamWidth, lengthPenalty, eosTokenIds} = opts
   const beamIndexById = new Map(state.beams.map((beam, index) => [beam.seqId, index]))
-  const ranked: Array<{beamIndex: number; tokenId: number; cumulativeLogprob: number}> = []
+  if (candidates.length !== state.beams.length)
+    throw new Error(`beam search: ${state.beams.length} live beams but candidates for ${candidates.length}`)
+  // Every (beam, token) candidate in flat arrays; only the 2 x width best are ever read, so only those are ranked.
+  const total = candidates.reduce((sum, entry) => sum + entry.tokenIds.length, 0)
+  const scores = new Float64Array(total)
+  const order = new Float64Array(total)
+  const beamOf = new Int32Array(total)
+  const tokenOf = new Int32Array(total)
+  let at = 0
   for (const entry of candidates) {
     const beamIndex = beamIndexById.get(entry.seqId)
     if (beamIndex === undefined) throw new Error(`beam search: candidates for sequence ${entry.seqId}, which is not a live beam`)
     const beam = state.beams[beamIndex]!
-    entry.tokenIds.forEach((tokenId, j) => ranked.push({beamIndex, tokenId, cumulativeLogprob: beam.cumulativeLogprob + entry.logprobs[j]!}))
+    entry.tokenIds.forEach((tokenId, j) => {
+      scores[at] = beam.cumulativeLogprob + entry.logprobs[j]!
+      // Ties go to the earlier beam, then the lower token id.
+      order[at] = beamIndex * 2 ** 32 + tokenId
+      beamOf[at] = beamIndex
+      tokenOf[at++] = tokenId
+    })
   }
-  if (candidates.length !== state.beams.length)
-    throw new Error(`beam search: ${state.beams.length} live beams but candidates for ${candidates.length}`)
-  ranked.sort((a, b) => b.cumulativeLogprob - a.cumulativeLogprob || a.beamIndex - b.beamIndex || a.tokenId - b.tokenId)
+  const ranked = Array.from(topIndices(scores, 2 * beamWidth, order), (i) => ({beamIndex: beamOf[i]!, tokenId: tokenOf[i]!, cumulativeLogprob: scores[i]!}))
 
   const outputLength = 1 + Math.max(...state.beams.map((beam) => beam.tokenIds.length))
   const finished = [...state.finished]
   const next: BeamStepResult['next'] = []
-  for (const [rank, candidate] of ranked.slice(0, 2 * beamWidth).entries()) {
+  for (const [rank, candidate] of ranked.entries()) {
     const beam = state.beams[candidate.beamIndex]!
     if (eosTokenIds.includes(candidate.tokenId)) {
       if (rank >= beamWidth) continue

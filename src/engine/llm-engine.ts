@@ -294,8 +294,9 @@ export class LLMEngine {
     const promptLength = promptTokenIds.length
     if (promptLength === 0) throw new InvalidRequestError('the prompt is empty', {param: 'prompt'})
     const vocabSize = this.model.config.vocabSize
-    const badToken = promptTokenIds.find((id) => !Number.isInteger(id) || id < 0 || id >= vocabSize)
-    if (badToken !== undefined) throw new InvalidRequestError(`token id ${badToken} is outside the vocabulary [0, ${vocabSize})`, {param: 'prompt'})
+    // findIndex, not find: an undefined (or null) id is itself what must be refused.
+    const badIndex = promptTokenIds.findIndex((id) => !Number.isInteger(id) || id < 0 || id >= vocabSize)
+    if (badIndex >= 0) throw new InvalidRequestError(`token id ${String(promptTokenIds[badIndex])} is outside the vocabulary [0, ${vocabSize})`, {param: 'prompt'})
     const badBias = Object.keys(params.logitBias ?? {}).find((id) => Number(id) >= vocabSize)
     if (badBias !== undefined) throw new InvalidRequestError(`logit_bias token id ${badBias} is outside the vocabulary [0, ${vocabSize})`, {param: 'logit_bias'})
     const badAllowed = params.allowedTokenIds?.find((id) => id >= vocabSize)

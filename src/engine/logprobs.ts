@@ -2,6 +2,7 @@
 // and the TokenLogprobs map.
 import {nativeOps} from './native.js'
 import type {TokenLogprobs} from './sequence.js'
+import {topIndices} from './top-k.js'
 
 /** One row's max, the lowest index holding it, and log(sum(exp(row))) in float64. */
 export interface RowStats {
@@ -27,25 +28,10 @@ function logSumExpOfRow(logits: Float32Array, row: number, vocabSize: number): n
   return rowStatsOf(logits, row, 1, vocabSize)[2]!
 }
 
-/** The k largest values of a row, descending, ties to the lowest id: one pass with a small sorted buffer (k is at most a few dozen). */
+/** The k largest values of a row, descending, ties to the lowest id (NaN never counts). */
 export function topValuesOf(row: Float32Array, k: number): {tokenIds: number[]; values: number[]} {
-  const tokenIds: number[] = []
-  const values: number[] = []
-  if (k <= 0) return {tokenIds, values}
-  for (let i = 0; i < row.length; i++) {
-    const value = row[i]!
-    if (values.length === k && !(value > values[k - 1]!)) continue
-    // Insert after every equal value already held, so an earlier (lower) id wins a tie.
-    let at = values.length
-    while (at > 0 && values[at - 1]! < value) at--
-    values.splice(at, 0, value)
-    tokenIds.splice(at, 0, i)
-    if (values.length > k) {
-      values.pop()
-      tokenIds.pop()
-    }
-  }
-  return {tokenIds, values}
+  const tokenIds = Array.from(topIndices(row, k))
+  return {tokenIds, values: tokenIds.map((i) => row[i]!)}
 }
 
 function rowOf(logits: Float32Array, row: number, vocabSize: number): Float32Array {
