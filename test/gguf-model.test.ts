@@ -5,6 +5,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {after, before, describe, it} from 'node:test'
 import {writeGguf, type GgufFileFormat} from '../src/bench/peer/gguf-writer.js'
+import {llama3RopeFactors, llama3ScalingFromFactors} from '../src/engine/model/llama3-rope.js'
 import {loadModel, type LoadedModel} from '../src/engine/model/load-model.js'
 import {SeededRandom} from '../src/engine/model/seeded-random.js'
 import {ensureTestModel, type TestModelPreset} from '../src/engine/model/test-model.js'
@@ -91,8 +92,7 @@ describe('GGUF models', () => {
   it('a Llama 3 checkpoint written as GGUF names its pre-tokenizer and tokenizes as the checkpoint does', async () => {
     const hf = await loadModel(await ensureTestModel('tiny', {variant: 'llama3'}))
     const path = join(DIR, 'llama3.gguf')
-    // Without its llama3 rope scaling, which GGUF carries only as a rope_freqs tensor (refused at load).
-    writeGguf({...hf, config: {...hf.config, ropeScaling: {type: 'none'}}}, path, {format: 'f32'})
+    writeGguf(hf, path, {format: 'f32'})
     const gguf = await loadModel(path)
     // Llama 3's split keeps newlines with the punctuation before them (".\n" is one of its tokens); GPT-2's does not.
     for (const text of ['1.\na', 'sea.\n\nsea', 'The capital of France is Paris.\n']) {
@@ -114,6 +114,31 @@ describe('GGUF models', () => {
     } finally {
       await workers.close()
     }
+  })
+
+  it('llama3 rope scaling round-trips as rope_freqs.weight: same parameters, bit-identical logits', async () => {
+    const hf = await loadModel(await ensureTestModel('tiny', {variant: 'llama3'}))
+    assert.equal(hf.config.ropeScaling.type, 'llama3')
+    const path = join(DIR, 'llama3-rope.gguf')
+    writeGguf(hf, path, {format: 'f32'})
+    const gguf = await loadModel(path)
+    assert.deepEqual(gguf.config.ropeScaling, hf.config.ropeScaling)
+    assert.equal(maxAbsDifference((await promptLogits(gguf, 'f32')).logits, (await promptLogits(hf, 'f32')).logits), 0)
+
+    // Llama 3.1 (factor 8) and 3.2 (factor 32) as released: head size 128, theta 500000, original context 8192.
+    for (const factor of [8, 32]) {
+      const scaling = {type: 'llama3' as const, factor, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPosition: 8192}
+      assert.deepEqual(llama3ScalingFromFactors(llama3RopeFactors(scaling, 128, 500000), 128, 500000), scaling)
+    }
+    // Divisors that no llama3 band gives are refused, not run with a rope the file does not describe.
+    const patched = readFileSync(path)
+    const factors = new Float32Array(hf.config.headDim / 2).fill(1)
+    factors[1] = 3
+    const data = patched.indexOf(Buffer.from(llama3RopeFactors(hf.config.ropeScaling as never, hf.config.headDim, hf.config.ropeTheta).buffer))
+    assert.ok(data > 0)
+    Buffer.from(factors.buffer).copy(patched, data)
+    writeFileSync(path, patched)
+    await assert.rejects(loadModel(path), /rope_freqs\.weight holds per-frequency factors that are not Llama 3 rope scaling/)
   })
 
   it('rejects other architectures and tensor types by name', async () => {

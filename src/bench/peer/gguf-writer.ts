@@ -2,6 +2,7 @@
 import {closeSync, existsSync, openSync, readFileSync, writeSync} from 'node:fs'
 import {join} from 'node:path'
 import {ggufPreTokenizerName} from '../../engine/model/gguf-tokenizer.js'
+import {llama3RopeFactors} from '../../engine/model/llama3-rope.js'
 import type {LoadedModel} from '../../engine/model/load-model.js'
 import {readTensorFloat32} from '../../engine/model/safetensors.js'
 import {nativeOps, type QuantizedFormat} from '../../engine/native.js'
@@ -274,8 +275,6 @@ function tokenizerMetadata(model: LoadedModel): Record<string, MetadataValue> {
 export function writeGguf(model: LoadedModel, path: string, options: {format: GgufFileFormat}): void {
   const c = model.config
   if (c.attentionBias) throw new Error('GGUF export covers Llama/Mistral (no q/k/v bias)')
-  // llama.cpp carries llama3 scaling as a rope_freqs.weight tensor of per-frequency factors, which the loader refuses.
-  if (c.ropeScaling.type === 'llama3') throw new Error('GGUF export covers plain and linear rope scaling, not llama3')
   const tensorsByName = new Map(model.tensors.map((tensor) => [tensor.name, tensor]))
   const read = (name: string) => {
     const info = tensorsByName.get(name)
@@ -299,6 +298,10 @@ export function writeGguf(model: LoadedModel, path: string, options: {format: Gg
   }
   const tensors: GgufTensor[] = [matrix('token_embd.weight', 'model.embed_tokens.weight'), vector('output_norm.weight', 'model.norm.weight')]
   if (!c.tieWordEmbeddings) tensors.push(matrix('output.weight', 'lm_head.weight'))
+  // llama.cpp carries llama3 scaling as per-frequency divisors.
+  if (c.ropeScaling.type === 'llama3') {
+    tensors.push({name: 'rope_freqs.weight', dims: [c.headDim / 2], data: llama3RopeFactors(c.ropeScaling, c.headDim, c.ropeTheta), format: 'f32'})
+  }
   for (let layer = 0; layer < c.numLayers; layer++) {
     const hf = `model.layers.${layer}`
     const gguf = `blk.${layer}`

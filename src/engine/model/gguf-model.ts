@@ -1,8 +1,10 @@
 // Loads a llama-architecture GGUF file as a model: config from metadata, tensors under their HF names, tokenizer and chat template.
+import {closeSync, openSync, readSync} from 'node:fs'
 import {basename} from 'node:path'
 import {ModelLoadError} from '../errors.js'
 import {GGML_BLOCKS, readGguf, type GgufFile, type GgufValue} from './gguf-file.js'
 import {tokenizerFromGguf} from './gguf-tokenizer.js'
+import {llama3ScalingFromFactors} from './llama3-rope.js'
 import type {Tokenizer} from './tokenizer.js'
 import type {LoadedModel} from './load-model.js'
 import {checkTokenizerFits, selectModelTensors} from './load-model.js'
@@ -44,9 +46,6 @@ function ggufConfig(file: GgufFile, vocabSize: number, tokenizer: Tokenizer): Mo
   if (typeof arch !== 'string' || !LLAMA_ARCHITECTURES.has(arch)) {
     throw new ModelLoadError(`${file.path}: GGUF architecture "${String(arch)}" is not supported; pagedllm loads llama-architecture GGUF files (Llama, Mistral).`)
   }
-  if (file.tensors.some((t) => t.name === 'rope_freqs.weight')) {
-    throw new ModelLoadError(`${file.path}: per-frequency rope factors (rope_freqs.weight, Llama 3.1 scaling) are not supported in GGUF files; load the Hugging Face checkpoint instead.`)
-  }
   const get = (key: string): unknown => plain(m.get(`${arch}.${key}`))
   const required = (key: string): unknown => {
     if (get(key) === undefined) throw new ModelLoadError(`${file.path}: GGUF metadata ${arch}.${key} is missing`)
@@ -69,6 +68,9 @@ function ggufConfig(file: GgufFile, vocabSize: number, tokenizer: Tokenizer): Mo
     throw new ModelLoadError(`${file.path}: rope scaling "${String(ropeType)}" is not supported (none or linear)`)
   }
   const ropeFactor = get('rope.scaling.factor') ?? 1
+  const headSize = Number(headDim ?? Number(get('embedding_length')) / Number(get('attention.head_count')))
+  const llama3 = llama3ScalingOf(file, headSize, Number(get('rope.freq_base') ?? 10000))
+  if (llama3 !== null && ropeType === 'linear' && ropeFactor !== 1) throw new ModelLoadError(`${file.path}: both linear rope scaling and rope_freqs.weight`)
   const configJson = {
     architectures: ['LlamaForCausalLM'],
     model_type: 'llama',
@@ -81,7 +83,7 @@ function ggufConfig(file: GgufFile, vocabSize: number, tokenizer: Tokenizer): Mo
     head_dim: headDim ?? null,
     rms_norm_eps: get('attention.layer_norm_rms_epsilon') ?? 1e-5,
     rope_theta: get('rope.freq_base') ?? 10000,
-    rope_scaling: ropeType === 'linear' && ropeFactor !== 1 ? {type: 'linear', factor: ropeFactor} : null,
+    rope_scaling: llama3 ?? (ropeType === 'linear' && ropeFactor !== 1 ? {type: 'linear', factor: ropeFactor} : null),
     tie_word_embeddings: !file.tensors.some((t) => t.name === 'output.weight'),
     max_position_embeddings: required('context_length'),
     // The tokenizer's, which drops ids outside the vocabulary.
@@ -90,6 +92,34 @@ function ggufConfig(file: GgufFile, vocabSize: number, tokenizer: Tokenizer): Mo
     torch_dtype: 'gguf',
   }
   return parseModelConfig(configJson, undefined, `${file.path} (GGUF metadata as config.json)`)
+}
+
+/**
+ * Llama 3.x scaling, which llama.cpp writes as rope_freqs.weight (one divisor per rotary frequency), as the
+ * config.json rope_scaling it stands for; null without that tensor.
+ */
+function llama3ScalingOf(file: GgufFile, headDim: number, ropeTheta: number): Record<string, unknown> | null {
+  const tensor = file.tensors.find((t) => t.name === 'rope_freqs.weight')
+  if (tensor === undefined) return null
+  if (tensor.type !== 'F32' || tensor.shape.length !== 1 || tensor.shape[0] !== headDim / 2) {
+    throw new ModelLoadError(`${file.path}: rope_freqs.weight should hold ${headDim / 2} F32 factors, but is ${tensor.type} [${tensor.shape.join(', ')}]`)
+  }
+  const factors = new Float32Array(headDim / 2)
+  const fd = openSync(file.path, 'r')
+  try {
+    readSync(fd, new Uint8Array(factors.buffer), 0, factors.byteLength, tensor.offset)
+  } finally {
+    closeSync(fd)
+  }
+  const scaling = llama3ScalingFromFactors(factors, headDim, ropeTheta)
+  if (scaling === null) throw new ModelLoadError(`${file.path}: rope_freqs.weight holds per-frequency factors that are not Llama 3 rope scaling`)
+  return {
+    rope_type: 'llama3',
+    factor: scaling.factor,
+    low_freq_factor: scaling.lowFreqFactor,
+    high_freq_factor: scaling.highFreqFactor,
+    original_max_position_embeddings: scaling.originalMaxPosition,
+  }
 }
 
 function ggufTensors(file: GgufFile, config: ModelConfig): TensorInfo[] {
