@@ -1,0 +1,30 @@
+// Hostile and unusual command lines: each mistake is one "Error:" line (plus the usage line for a bad command line) and a non-zero exit.
+import assert from 'node:assert/strict'
+import {describe, it} from 'node:test'
+import {runCommand} from './support/run-command.js'
+
+const GENERATE_USAGE = 'Usage: pagedllm generate PROMPT... [FLAGS]   (all flags: pagedllm generate --help)'
+
+/** The whole stderr is the message and the usage line: no stack, no oclif "›" wrapping. */
+function assertUsageError(result: {code: number | null; stderr: string}, error: string, usage = GENERATE_USAGE): void {
+  assert.equal(result.code, 2, result.stderr)
+  assert.equal(result.stderr, `Error: ${error}\n${usage}\n`)
+}
+
+describe("oclif's own parse errors read like ours", () => {
+  it('a flag given twice, a flag without its value, two exclusive flags', async () => {
+    assertUsageError(await runCommand('generate', ['--max-tokens', '2', '--max-tokens', '3', 'hi']), '--max-tokens can only be specified once')
+    assertUsageError(await runCommand('generate', ['hi', '--max-tokens']), '--max-tokens expects a value')
+    assertUsageError(await runCommand('generate', ['hi', '--device']), '--device expects one of these values: auto, cpu, cuda')
+    assertUsageError(await runCommand('generate', ['--json-schema', '{}', '--regex', 'a', 'hi']), '--json-schema={} cannot also be provided when using --regex')
+  })
+
+  it("a command's own refusal is one unwrapped line", async () => {
+    const result = await runCommand('models/rm', ['not-a-model-id'])
+    assert.equal(result.code, 2)
+    assert.equal(result.stderr, 'Error: not-a-model-id is not a model id of the form ORG/NAME (revisions cannot be removed one by one).\n')
+    const kernels = await runCommand('bench/kernels', ['--heads', '3'])
+    assert.equal(kernels.code, 2)
+    assert.equal(kernels.stderr, 'Error: --hidden-size must be a multiple of --heads, and --heads a multiple of --kv-heads\n')
+  })
+})
