@@ -1,6 +1,7 @@
 // Hostile and unusual command lines: each mistake is one "Error:" line (plus the usage line for a bad command line) and a non-zero exit.
 import assert from 'node:assert/strict'
-import {describe, it} from 'node:test'
+import {before, describe, it} from 'node:test'
+import {ensureTestModel} from '../src/engine/model/test-model.js'
 import {runCommand} from './support/run-command.js'
 
 const GENERATE_USAGE = 'Usage: pagedllm generate PROMPT... [FLAGS]   (all flags: pagedllm generate --help)'
@@ -26,5 +27,23 @@ describe("oclif's own parse errors read like ours", () => {
     const kernels = await runCommand('bench/kernels', ['--heads', '3'])
     assert.equal(kernels.code, 2)
     assert.equal(kernels.stderr, 'Error: --hidden-size must be a multiple of --heads, and --heads a multiple of --kv-heads\n')
+  })
+})
+
+describe('generate: repeatable flags before the prompt', () => {
+  let modelDir: string
+  before(async () => {
+    modelDir = await ensureTestModel('tiny')
+  })
+
+  it('--stop and --choice take one value each, so the prompt after them stays the prompt', async () => {
+    const stopped = await runCommand('generate', ['--model', modelDir, '--threads', '1', '--json', '--max-tokens', '3', '--stop', 'zzz', '--stop', 'yyy', 'hi'])
+    assert.equal(stopped.code, 0, stopped.stderr)
+    assert.deepEqual(JSON.parse(stopped.stdout).map((output: {prompt: string}) => output.prompt), ['hi'])
+    const chosen = await runCommand('generate', ['--model', modelDir, '--threads', '1', '--json', '--choice', 'yes', '--choice', 'no', 'hi'])
+    assert.equal(chosen.code, 0, chosen.stderr)
+    const [output] = JSON.parse(chosen.stdout)
+    assert.equal(output.prompt, 'hi')
+    assert.ok(['yes', 'no'].includes(output.outputs[0].text), output.outputs[0].text)
   })
 })

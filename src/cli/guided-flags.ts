@@ -7,7 +7,7 @@ import type {GuidedSpec} from '../engine/guided/guided-spec.js'
 export const guidedFlags = {
   'json-schema': Flags.string({description: 'Constrain the output to this JSON schema (a file, or the schema as JSON text)', exclusive: ['regex', 'choice']}),
   regex: Flags.string({description: 'Constrain the output to match this regular expression', exclusive: ['json-schema', 'choice']}),
-  choice: Flags.string({description: 'Constrain the output to one of these strings (repeatable)', multiple: true, exclusive: ['json-schema', 'regex']}),
+  choice: Flags.string({description: 'Constrain the output to one of these strings (repeatable: --choice A --choice B)', multiple: true, multipleNonGreedy: true, exclusive: ['json-schema', 'regex']}),
 }
 
 export function guidedSpecFromFlags(flags: {'json-schema'?: string; regex?: string; choice?: string[]}): GuidedSpec | null {

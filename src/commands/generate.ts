@@ -33,7 +33,7 @@ export default class Generate extends PagedLLMCommand {
     'best-of': Flags.integer({description: 'Samples generated per prompt; the n best are shown', min: 1}),
     'beam-width': Flags.integer({description: 'Beam search with this many beams (returns --n best)', min: 2}),
     'length-penalty': numberFlag({description: 'Beam search: score = logprob / length^penalty', default: 1}),
-    stop: Flags.string({description: 'Stop string (repeatable)', multiple: true}),
+    stop: Flags.string({description: 'Stop string (repeatable: --stop A --stop B)', multiple: true, multipleNonGreedy: true}),
     'ignore-eos': Flags.boolean({description: 'Keep generating past the end-of-sequence token', default: false}),
     logprobs: Flags.integer({description: 'Return the top-k logprobs of each generated token', min: 0, max: 20}),
     'logit-bias': Flags.string({description: 'JSON map of token id to a bias in [-100, 100] added to its logit, e.g. \'{"2": -100}\''}),
