@@ -47,3 +47,21 @@ describe('generate: repeatable flags before the prompt', () => {
     assert.ok(['yes', 'no'].includes(output.outputs[0].text), output.outputs[0].text)
   })
 })
+
+describe('generate: flags the run would ignore or contradict are refused by name (before the model loads)', () => {
+  const refusals: [string[], string][] = [
+    [['--beam-width', '4', '--temperature', '1'], '--temperature cannot be used with --beam-width: beam search keeps the most likely beams and samples nothing'],
+    [['--beam-width', '4', '--top-p', '0.5'], '--top-p cannot be used with --beam-width: beam search keeps the most likely beams and samples nothing'],
+    [['--beam-width', '4', '--best-of', '6'], '--best-of cannot be used with --beam-width: the beam width is the number of candidates'],
+    [['--beam-width', '4', '--n', '8'], '--n 8 exceeds --beam-width 4: beam search returns at most its beams'],
+    [['--length-penalty', '2'], '--length-penalty scores beams: it needs --beam-width'],
+    [['--best-of', '3'], '--best-of 3 picks the best of several samples, but with --temperature 0 every sample is the same greedy text: set --temperature'],
+    [['--system', 'be brief'], '--system is a chat message: it needs --chat'],
+  ]
+  for (const [flags, message] of refusals)
+    it(flags.join(' '), async () => {
+      const result = await runCommand('generate', [...flags, '--model', '/nonexistent-model-dir', 'hi'])
+      assert.equal(result.code, 2, result.stderr)
+      assert.equal(result.stderr, `Error: ${message}\n`)
+    })
+})

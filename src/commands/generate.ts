@@ -45,10 +45,11 @@ export default class Generate extends PagedLLMCommand {
   async run(): Promise<void> {
     const {argv, flags} = await this.parse(Generate)
     const prompts = argv as string[]
+    refuseIgnoredFlags(flags)
     const beamWidth = flags['beam-width']
     const params = makeSamplingParams({
       maxTokens: flags['max-tokens'],
-      temperature: beamWidth ? 0 : flags.temperature,
+      temperature: flags.temperature,
       topP: flags['top-p'],
       topK: flags['top-k'],
       minP: flags['min-p'],
@@ -133,6 +134,26 @@ function toJson(prompt: string, result: RequestOutput) {
       ...(result.specDecode ? {spec_decode: {proposed: result.specDecode.numDraftTokens, accepted: result.specDecode.numAcceptedTokens, acceptance_rate: result.specDecode.acceptanceRate}} : {}),
     },
   }
+}
+
+/** Flags the run would silently ignore (or contradict) are refused, naming them: the user meant something else. */
+function refuseIgnoredFlags(flags: Record<string, any>): void {
+  const refuse = (param: string, message: string) => {
+    throw new InvalidRequestError(message, {param})
+  }
+  const beamWidth = flags['beam-width'] as number | undefined
+  if (beamWidth !== undefined) {
+    // Beam search keeps the beams of highest cumulative logprob: nothing is sampled.
+    const sampling = (['temperature', 'top-p', 'top-k', 'min-p'] as const).find((name) => flags[name] !== {temperature: 0, 'top-p': 1, 'top-k': 0, 'min-p': 0}[name])
+    if (sampling) refuse(sampling, `--${sampling} cannot be used with --beam-width: beam search keeps the most likely beams and samples nothing`)
+    if (flags['best-of'] !== undefined) refuse('best-of', '--best-of cannot be used with --beam-width: the beam width is the number of candidates')
+    if (flags.n > beamWidth) refuse('n', `--n ${flags.n} exceeds --beam-width ${beamWidth}: beam search returns at most its beams`)
+  } else {
+    if (flags['length-penalty'] !== 1) refuse('length-penalty', '--length-penalty scores beams: it needs --beam-width')
+    if (flags['best-of'] > 1 && flags.temperature === 0)
+      refuse('best-of', `--best-of ${flags['best-of']} picks the best of several samples, but with --temperature 0 every sample is the same greedy text: set --temperature`)
+  }
+  if (flags.system !== undefined && !flags.chat) refuse('system', '--system is a chat message: it needs --chat')
 }
 
 /** --logit-bias as OpenAI's logit_bias: a JSON object; makeSamplingParams checks its ids and ranges. */
