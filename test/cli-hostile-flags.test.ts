@@ -1,5 +1,6 @@
 // Hostile and unusual command lines: each mistake is one "Error:" line (plus the usage line for a bad command line) and a non-zero exit.
 import assert from 'node:assert/strict'
+import {tmpdir} from 'node:os'
 import {before, describe, it} from 'node:test'
 import {ensureTestModel} from '../src/engine/model/test-model.js'
 import {runCommand} from './support/run-command.js'
@@ -13,6 +14,18 @@ function assertUsageError(result: {code: number | null; stderr: string}, error: 
 }
 
 describe("oclif's own parse errors read like ours", () => {
+  it('an empty flag value is refused, never read as "not given" (--model \'\' is not the built-in model)', async () => {
+    assertUsageError(await runCommand('generate', ['--model', '', 'hi']), '--model cannot be empty')
+    assertUsageError(await runCommand('generate', ['--stop', 'x', '--stop', '', 'hi']), '--stop cannot be empty')
+    assertUsageError(await runCommand('serve', ['--host', '']), '--host cannot be empty', 'Usage: pagedllm serve [FLAGS]   (all flags: pagedllm serve --help)')
+  })
+
+  it('--json-schema naming a directory is refused, not a crash', async () => {
+    const result = await runCommand('generate', ['--json-schema', tmpdir(), 'hi'])
+    assert.equal(result.code, 2)
+    assert.equal(result.stderr, `Error: --json-schema: cannot read ${tmpdir()}: EISDIR: illegal operation on a directory, read\n`)
+  })
+
   it('a flag given twice, a flag without its value, two exclusive flags', async () => {
     assertUsageError(await runCommand('generate', ['--max-tokens', '2', '--max-tokens', '3', 'hi']), '--max-tokens can only be specified once')
     assertUsageError(await runCommand('generate', ['hi', '--max-tokens']), '--max-tokens expects a value')

@@ -1,5 +1,5 @@
 // The base of every pagedllm command: a user error ends as its message (plus ONE usage line for a bad command line), never a stack or the whole help.
-import {Command, Errors} from '@oclif/core'
+import {Command, Errors, Interfaces} from '@oclif/core'
 import {PagedLLMError} from '../engine/errors.js'
 
 /** oclif prefixes a flag's parse error with "Parsing --name \n\t" and ends parse errors with a pointer to --help. */
@@ -11,7 +11,21 @@ const REASONS_HEADING = /^The following errors? occurred:\n\s*([^\n]*)/
 const HELP_POINTER = /\nSee more help with --help$/
 const ANSI_CODES = /\x1b\[[0-9;]*m/g
 
+/** oclif's FlagOutput / ArgOutput, which its index does not export. */
+type ParsedValues = {[name: string]: any}
+
 export abstract class PagedLLMCommand extends Command {
+  /** oclif's parse, and one rule it lacks: a flag given as an empty string ("--model ''") is a mistake, never "unset". */
+  protected override async parse<F extends ParsedValues, B extends ParsedValues, A extends ParsedValues>(
+    options?: Interfaces.Input<F, B, A>,
+    argv?: string[],
+  ): Promise<Interfaces.ParserOutput<F, B, A>> {
+    const parsed = await super.parse(options, argv)
+    const empty = Object.entries(parsed.flags).find(([, value]) => value === '' || (Array.isArray(value) && value.includes('')))
+    if (empty) throw new Errors.CLIError(`Flag --${empty[0]} cannot be empty`)
+    return parsed
+  }
+
   override async catch(error: Error & {parse?: unknown}): Promise<void> {
     if (error instanceof Errors.ExitError) throw error
     const flagError = FLAG_PARSE_ERROR.exec(error.message)
