@@ -78,3 +78,32 @@ describe('generate: flags the run would ignore or contradict are refused by name
       assert.equal(result.stderr, `Error: ${message}\n`)
     })
 })
+
+describe('numbers and sizes: exact decimals, nothing past what the machine or node timers can hold', () => {
+  it('a decimal flag refuses hex and padded numbers, which Number() would read', async () => {
+    assertUsageError(await runCommand('generate', ['--temperature', '0x10', 'hi']), '--temperature: "0x10" is not a number')
+    assertUsageError(await runCommand('generate', ['--top-p', ' 1', 'hi']), '--top-p: " 1" is not a number')
+  })
+
+  it('--threads past 1024 is refused at parse time (100000 threads hung the load)', async () => {
+    assertUsageError(await runCommand('generate', ['--threads', '100000', 'hi']), '--threads: Expected an integer less than or equal to 1024 but received: 100000')
+  })
+
+  it('a byte size past 2^53 is refused by name, not passed on as an inexact block count', async () => {
+    const modelDir = await ensureTestModel('tiny')
+    const result = await runCommand('generate', ['--model', modelDir, '--kv-memory', '99999999999999999999999', 'hi'])
+    assert.equal(result.code, 2)
+    assert.equal(result.stderr, 'Error: --kv-memory: 99999999999999999999999 is more bytes than any machine has\n')
+  })
+
+  it('serve: timeouts past 2^31 ms (which node fires at once) and a zero body size are refused before the port is taken', async () => {
+    const serveUsage = 'Usage: pagedllm serve [FLAGS]   (all flags: pagedllm serve --help)'
+    // Without the checks the server would start, then fail on the model: never left running.
+    const noModel = ['--port', '0', '--model', '/nonexistent-model-dir']
+    assertUsageError(await runCommand('serve', ['--shutdown-grace', '2147484', ...noModel]), '--shutdown-grace: Expected an integer less than or equal to 2147483 but received: 2147484', serveUsage)
+    assertUsageError(await runCommand('serve', ['--slow-client-timeout', '99999999999', ...noModel]), '--slow-client-timeout: Expected an integer less than or equal to 2147483 but received: 99999999999', serveUsage)
+    const body = await runCommand('serve', ['--max-body-size', '0', ...noModel])
+    assert.equal(body.code, 2)
+    assert.equal(body.stderr, 'Error: --max-body-size must be at least 1 byte, got 0\n')
+  })
+})

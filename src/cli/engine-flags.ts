@@ -9,15 +9,22 @@ import {BUILTIN_MODEL_DIR} from '../engine/model/builtin-model.js'
 import {makeSpeculativeConfig, parseSpeculativeConfigJson, type SpeculativeConfig} from '../engine/spec-decode/spec-config.js'
 import {numberFlag} from './number-flag.js'
 
-/** Parses "512MiB", "2GB", "1.5g", "1048576" into bytes. */
-export function parseByteSize(text: string, flagName: string): number {
+/** Parses "512MiB", "2GB", "1.5g", "1048576" into bytes; min: the least that makes sense for the flag. */
+export function parseByteSize(text: string, flagName: string, options: {min?: number} = {}): number {
   const match = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b?)\s*$/i.exec(text)
   if (!match) throw new InvalidRequestError(`--${flagName}: cannot read "${text}" as a size (e.g. 512MiB, 2GB)`, {param: flagName})
   const unit = match[2]!.toLowerCase()
   const power = {'': 0, k: 1, m: 2, g: 3, t: 4}[unit]!
   const base = match[3]!.toLowerCase().startsWith('i') || unit !== '' ? 1024 : 1
-  return Math.floor(Number(match[1]) * base ** power)
+  const bytes = Math.floor(Number(match[1]) * base ** power)
+  // Beyond 2^53 bytes (8 PiB) the count is no longer exact, and no machine has that much.
+  if (!Number.isSafeInteger(bytes)) throw new InvalidRequestError(`--${flagName}: ${text} is more bytes than any machine has`, {param: flagName})
+  if (bytes < (options.min ?? 0)) throw new InvalidRequestError(`--${flagName} must be at least ${options.min} byte${options.min === 1 ? "" : "s"}, got ${text}`, {param: flagName})
+  return bytes
 }
+
+/** More compute threads than this is a typo: each is an OS thread started at load (100000 of them hang the machine). */
+export const MAX_THREADS = 1024
 
 export const engineFlags = {
   model: Flags.string({char: 'm', description: 'Model: a local Hugging Face-format directory or a hub id ORG/NAME[@revision] (default: the built-in 6M-parameter tinychat demo model)'}),
@@ -27,7 +34,7 @@ export const engineFlags = {
   dtype: Flags.string({description: 'Weight format on the compute path (auto: f32 on CPU, bf16 on CUDA)', options: ['auto', 'f32', 'bf16', 'f16'], default: 'auto'}),
   quantization: Flags.string({description: 'Quantize the weights at load, in ggml block formats (CPU; q4_k = Q4_K_M: q6_k output matrix, and attn_v / ffn_down in a third of the layers)', options: [...QUANTIZATIONS]}),
   'batch-invariant': Flags.boolean({description: 'CPU: float linear layers sum in one order at any batch size (same logits alone and batched; slower prefill)', default: false}),
-  threads: Flags.integer({description: 'CPU compute threads (0 = one per core)', default: 0, min: 0}),
+  threads: Flags.integer({description: 'CPU compute threads (0 = one per core)', default: 0, min: 0, max: MAX_THREADS}),
   'block-size': Flags.integer({description: 'Tokens per KV block', default: 16, min: 1, max: 256}),
   'kv-memory': Flags.string({description: 'KV cache size (e.g. 512MiB, 2GiB; default 1GiB on CPU, --gpu-memory-utilization of free memory on CUDA)'}),
   'num-blocks': Flags.integer({description: 'KV cache size in blocks (overrides --kv-memory)', min: 1}),

@@ -2,11 +2,14 @@
 import {Flags} from '@oclif/core'
 import {InvalidRequestError} from '../engine/errors.js'
 
+const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i
+
 /** Range checks stay with what the value feeds (sampling params, engine config), which report them in their own terms. */
 export const numberFlag = Flags.custom<number>({
   parse: async (input, _context, options) => {
     const value = Number(input)
-    if (input.trim() === '' || !Number.isFinite(value))
+    // Number() also reads "0x10", "0b1" and "  1 ": a decimal flag takes decimals only.
+    if (!DECIMAL.test(input) || !Number.isFinite(value))
       throw new InvalidRequestError(`"${input}" is not a number`, {param: options.name})
     return value
   },
