@@ -107,3 +107,19 @@ describe('numbers and sizes: exact decimals, nothing past what the machine or no
     assert.equal(body.stderr, 'Error: --max-body-size must be at least 1 byte, got 0\n')
   })
 })
+
+describe('bench kernels: shapes are checked before anything is allocated or measured', () => {
+  const tiny = ['--hidden-size', '32', '--heads', '2', '--kv-heads', '1', '--intermediate-size', '32', '--vocab', '16', '--layers', '1', '--batch', '2', '--prefill-tokens', '4', '--context-len', '8', '--time-ms', '10']
+  const refusals: [string[], RegExp][] = [
+    [['--vocab', '2000000000'], /^Error: these shapes need about \d+\.\d GiB \(one array of 1024000000000 floats\), more than half of this machine's [\d.]+ GiB: lower the sizes, --batch, --prefill-tokens or --context-len\n$/],
+    [['--context-len', '100000000'], /^Error: these shapes need about \d+\.\d GiB .*lower the sizes/],
+    [[...tiny, '--weight-format', 'q4_k'], /^Error: --weight-format q4_k stores rows in blocks of 256 values: --hidden-size and --intermediate-size must be multiples of 256\n$/],
+    [[...tiny, '--only', 'no_such_kernel'], /^ {2}building weights\nError: --only no_such_kernel matches no kernel; kernels: linear .*paged_attention, rms_norm, silu_and_mul, rotary \(q\)\n$/],
+  ]
+  for (const [flags, message] of refusals)
+    it(flags.slice(-2).join(' '), async () => {
+      const result = await runCommand('bench/kernels', flags)
+      assert.equal(result.code, 2, result.stderr)
+      assert.match(result.stderr, message)
+    })
+})
