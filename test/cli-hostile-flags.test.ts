@@ -123,3 +123,13 @@ describe('bench kernels: shapes are checked before anything is allocated or meas
       assert.match(result.stderr, message)
     })
 })
+
+describe('bench and compare: the runs asked for', () => {
+  it('a policy given twice is refused before any model loads', async () => {
+    for (const command of ['bench/index', 'compare']) {
+      const result = await runCommand(command, ['--policies', 'paged,orca-max,paged', '--model', '/nonexistent-model-dir'])
+      assert.equal(result.code, 2, result.stderr)
+      assert.equal(result.stderr, 'Error: --policies: paged is given twice\n')
+    }
+  })
+})

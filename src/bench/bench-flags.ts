@@ -62,6 +62,9 @@ export function parsePolicies(text: string): KvPolicy[] {
   const unknown = policies.filter((p) => !(KV_POLICIES as readonly string[]).includes(p))
   if (unknown.length > 0 || policies.length === 0)
     throw new InvalidRequestError(`--policies: unknown ${unknown.join(', ') || '(none given)'}; choose from ${KV_POLICIES.join(', ')}`, {param: 'policies'})
+  // The same policy twice is the same run twice: a typo, and a table with two rows of one label.
+  const repeated = policies.find((policy, index) => policies.indexOf(policy) !== index)
+  if (repeated !== undefined) throw new InvalidRequestError(`--policies: ${repeated} is given twice`, {param: 'policies'})
   return policies as KvPolicy[]
 }
 
