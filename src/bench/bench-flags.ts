@@ -76,7 +76,7 @@ const nonNegative = (value: number, flag: string) => {
 /** Flags -> suite options; the model is resolved (or the bench model generated) here. */
 export async function suiteOptionsFromFlags(
   flags: Record<string, any>,
-  extra: {policies: KvPolicy[]; endpoints: string[]; endpointLabels?: string[]; endpointModel?: string; promptFormat?: PromptFormat; log: (line: string) => void},
+  extra: {policies: KvPolicy[]; endpoints: string[]; endpointLabels?: string[]; endpointModel?: string; endpointTimeoutS?: number; promptFormat?: PromptFormat; log: (line: string) => void},
 ): Promise<SuiteOptions> {
   const promptFormat = extra.promptFormat ?? 'text'
   // No local model (modelPath '') when the run needs none: endpoints only, sent text from a built-in trace.
@@ -97,6 +97,7 @@ export async function suiteOptionsFromFlags(
     endpoints: extra.endpoints,
     endpointLabels: extra.endpointLabels,
     endpointModel: extra.endpointModel,
+    endpointTimeoutS: extra.endpointTimeoutS,
     promptFormat,
     engineConfig,
     generation: {temperature: nonNegative(flags.temperature, 'temperature'), seed: flags.seed},

@@ -1,4 +1,4 @@
-// A decimal-number CLI flag: "abc" is refused at parse time with the flag's name and the bad value, never read as NaN.
+// Number CLI flags: a decimal flag refuses "abc" at parse time with the flag's name and the bad value (never NaN); seconds flags stop where node's timers do.
 import {Flags} from '@oclif/core'
 import {InvalidRequestError} from '../engine/errors.js'
 
@@ -14,3 +14,6 @@ export const numberFlag = Flags.custom<number>({
     return value
   },
 })
+
+/** The longest a node timer waits (2^31 - 1 ms): a longer one fires at once, so flags in seconds that become timers stop there (24.8 days). */
+export const MAX_TIMER_SECONDS = 2_147_483

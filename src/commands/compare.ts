@@ -7,6 +7,8 @@ import {PagedLLMCommand} from '../cli/pagedllm-command.js'
 import {benchFlags, parsePolicies, resultsJson, suiteOptionsFromFlags} from '../bench/bench-flags.js'
 import {runBenchSuite, type SuiteResults} from '../bench/bench-suite.js'
 import {PROMPT_FORMATS, type PromptFormat} from '../bench/endpoint-prompts.js'
+import {DEFAULT_ENDPOINT_TIMEOUT_S} from '../bench/endpoint-run.js'
+import {MAX_TIMER_SECONDS} from '../cli/number-flag.js'
 import {workloadTitle, writePlots} from '../bench/plots.js'
 import {renderHeadline, renderOutputAgreement} from '../bench/report-table.js'
 
@@ -28,6 +30,12 @@ export default class Compare extends PagedLLMCommand {
     'request-rates': Flags.string({description: 'Request rates to sweep (req/s; inf = all at t=0)', default: '0.5,1,2,4,inf'}),
     endpoint: Flags.string({description: 'Base URL of an OpenAI-compatible server (POST /v1/completions, streaming; OPENAI_API_KEY is sent as its bearer token when set); repeatable', multiple: true}),
     'endpoint-label': Flags.string({description: 'Name of an endpoint in tables and plots, in --endpoint order (default host:port); repeatable', multiple: true}),
+    'endpoint-timeout': Flags.integer({
+      description: 'Seconds an endpoint may send nothing (no response headers, no byte of a stream) before the comparison stops with an error',
+      default: DEFAULT_ENDPOINT_TIMEOUT_S,
+      min: 1,
+      max: MAX_TIMER_SECONDS,
+    }),
     'endpoint-model': Flags.string({description: 'Model name to send to the endpoints (default: the first one GET /v1/models lists)'}),
     'prompt-format': Flags.string({
       description:
@@ -49,6 +57,7 @@ export default class Compare extends PagedLLMCommand {
       endpoints,
       endpointLabels: flags['endpoint-label'],
       endpointModel: flags['endpoint-model'],
+      endpointTimeoutS: flags['endpoint-timeout'],
       promptFormat: flags['prompt-format'] as PromptFormat,
       log,
     })

@@ -5,12 +5,10 @@ import {ApiServer, DEFAULT_SERVER_OPTIONS} from '../server/http-server.js'
 import {TokenizerWorkers} from '../server/tokenizer-workers.js'
 import {TOOL_CALL_PARSERS} from '../server/tool-calls.js'
 import {engineConfigFromFlags, engineFlags, parseByteSize, resolveEngineConfig} from '../cli/engine-flags.js'
+import {MAX_TIMER_SECONDS} from '../cli/number-flag.js'
 import {PagedLLMCommand} from '../cli/pagedllm-command.js'
 import {announceBuiltinModel, describeEngine} from '../cli/start-engine.js'
 import {BUILTIN_MODEL_DIR} from '../engine/model/builtin-model.js'
-
-/** The longest a node timer waits (2^31 - 1 ms): a longer one fires at once, so the timeouts' flags stop there (24.8 days). */
-const MAX_TIMER_SECONDS = 2_147_483
 
 /** A supervisor's stop (TERM), Ctrl-C (INT) and a closed terminal (HUP) all mean: stop gracefully. */
 const STOP_SIGNALS: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP']
