@@ -1,6 +1,8 @@
 // Hostile and unusual command lines: each mistake is one "Error:" line (plus the usage line for a bad command line) and a non-zero exit.
 import assert from 'node:assert/strict'
+import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
+import {join} from 'node:path'
 import {before, describe, it} from 'node:test'
 import {ensureTestModel} from '../src/engine/model/test-model.js'
 import {runCommand} from './support/run-command.js'
@@ -125,6 +127,28 @@ describe('bench kernels: shapes are checked before anything is allocated or meas
 })
 
 describe('bench and compare: the runs asked for', () => {
+  it('output paths that cannot be written are refused before the run, not after it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pagedllm-outputs-'))
+    try {
+      const file = join(dir, 'a-file')
+      writeFileSync(file, '')
+      const noModel = ['--model', '/nonexistent-model-dir']
+      const cases: [string, string[], string][] = [
+        ['bench/index', ['--plots', file], `--plots ${file}: is a file (or below one), not a directory`],
+        ['bench/index', ['--json', dir], `--json ${dir}: is a directory; give a file name`],
+        ['compare', ['--out', join(file, 'sub')], `--out ${join(file, 'sub')}: is a file (or below one), not a directory`],
+      ]
+      for (const [command, flags, message] of cases) {
+        const result = await runCommand(command, [...flags, ...noModel])
+        assert.equal(result.code, 2, result.stderr)
+        assert.equal(result.stderr, `Error: ${message}\n`)
+      }
+    } finally {
+      rmSync(dir, {recursive: true, force: true})
+    }
+  })
+
+
   it('a policy given twice is refused before any model loads', async () => {
     for (const command of ['bench/index', 'compare']) {
       const result = await runCommand(command, ['--policies', 'paged,orca-max,paged', '--model', '/nonexistent-model-dir'])

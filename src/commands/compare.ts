@@ -1,8 +1,9 @@
 // `pagedllm compare`: runs KV policies and/or OpenAI-compatible endpoints across a request-rate sweep and plots them.
-import {mkdirSync, writeFileSync} from 'node:fs'
+import {writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {Flags} from '@oclif/core'
 import chalk from 'chalk'
+import {prepareOutputDir} from '../cli/output-paths.js'
 import {PagedLLMCommand} from '../cli/pagedllm-command.js'
 import {benchFlags, parsePolicies, resultsJson, suiteOptionsFromFlags} from '../bench/bench-flags.js'
 import {runBenchSuite, type SuiteResults} from '../bench/bench-suite.js'
@@ -49,6 +50,7 @@ export default class Compare extends PagedLLMCommand {
 
   async run(): Promise<void> {
     const {flags} = await this.parse(Compare)
+    prepareOutputDir(flags.out, 'out')
     const endpoints = flags.endpoint ?? []
     const log = (line: string) => process.stderr.write(chalk.dim(line) + '\n')
     const policies = flags.policies ? parsePolicies(flags.policies) : endpoints.length > 0 ? [] : parsePolicies(DEFAULT_POLICIES)
@@ -62,7 +64,6 @@ export default class Compare extends PagedLLMCommand {
       log,
     })
     const results: SuiteResults = await runBenchSuite(options)
-    mkdirSync(flags.out, {recursive: true})
     writeFileSync(join(flags.out, 'results.json'), resultsJson(results))
     const plots = await writePlots(results.runs, workloadTitle(results.workload), flags.out)
     this.log(renderHeadline(results) + '\n')

@@ -1,7 +1,8 @@
 // `pagedllm bench`: replays a request trace on each KV policy (same engine, model and KV budget) and compares them.
-import {mkdirSync, writeFileSync} from 'node:fs'
+import {writeFileSync} from 'node:fs'
 import {Flags} from '@oclif/core'
 import chalk from 'chalk'
+import {prepareOutputDir, prepareOutputFile} from '../../cli/output-paths.js'
 import {PagedLLMCommand} from '../../cli/pagedllm-command.js'
 import {benchFlags, parsePolicies, resultsJson, suiteOptionsFromFlags, whyDefaults} from '../../bench/bench-flags.js'
 import {runBenchSuite, type SuiteResults} from '../../bench/bench-suite.js'
@@ -25,6 +26,8 @@ export default class Bench extends PagedLLMCommand {
 
   async run(): Promise<void> {
     const {flags} = await this.parse(Bench)
+    if (flags.plots) prepareOutputDir(flags.plots, 'plots')
+    if (flags.json) prepareOutputFile(flags.json, 'json')
     const started = performance.now()
     const log = (line: string) => process.stderr.write(chalk.dim(line) + '\n')
     const options = await suiteOptionsFromFlags(flags, {policies: parsePolicies(flags.policies), endpoints: [], log})
@@ -40,7 +43,6 @@ export default class Bench extends PagedLLMCommand {
     if (usesDefaults(flags)) this.log(chalk.dim(whyDefaults()) + '\n')
     this.log(`wall time ${wallS.toFixed(1)} s`)
     if (flags.plots) {
-      mkdirSync(flags.plots, {recursive: true})
       const written = await writePlots(results.runs, workloadTitle(w), flags.plots)
       for (const path of written) this.log(`plot: ${path}`)
     }
