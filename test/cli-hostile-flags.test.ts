@@ -5,7 +5,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {before, describe, it} from 'node:test'
 import {ensureTestModel} from '../src/engine/model/test-model.js'
-import {runCommand} from './support/run-command.js'
+import {runCommand, spawnCommand} from './support/run-command.js'
 
 const GENERATE_USAGE = 'Usage: pagedllm generate PROMPT... [FLAGS]   (all flags: pagedllm generate --help)'
 
@@ -155,5 +155,25 @@ describe('bench and compare: the runs asked for', () => {
       assert.equal(result.code, 2, result.stderr)
       assert.equal(result.stderr, 'Error: --policies: paged is given twice\n')
     }
+  })
+})
+
+describe('Ctrl-C', () => {
+  it('generate: SIGINT while streaming ends the line, says how far it got and exits 130', async () => {
+    // The built-in model: its 2048-token context at tens of tokens/s outlasts the interrupt by far.
+    const child = spawnCommand('generate', ['--threads', '1', '--max-tokens', '2000', '--num-blocks', '128', '--ignore-eos', 'hi'])
+    let stdout = ''
+    let stderr = ''
+    child.stderr!.on('data', (chunk) => (stderr += chunk))
+    const exited = new Promise<{code: number | null; signal: string | null}>((resolve) => child.on('close', (code, signal) => resolve({code, signal})))
+    // Interrupt once tokens are streaming (or report how it ended before).
+    await Promise.race([
+      new Promise<void>((resolve) => child.stdout!.on('data', (chunk) => (stdout += chunk).length > 'hi'.length + 8 && resolve())),
+      exited.then(() => assert.fail(`generate ended before the interrupt:\n${stderr}`)),
+    ])
+    child.kill('SIGINT')
+    const {code, signal} = await exited
+    assert.deepEqual({code, signal}, {code: 130, signal: null}, stderr)
+    assert.match(stderr, /\nInterrupted: \d+ tokens generated \(the text above\)\n$/)
   })
 })

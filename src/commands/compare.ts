@@ -3,6 +3,7 @@ import {writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {Flags} from '@oclif/core'
 import chalk from 'chalk'
+import {reportInterrupt} from '../cli/interrupt.js'
 import {prepareOutputDir} from '../cli/output-paths.js'
 import {PagedLLMCommand} from '../cli/pagedllm-command.js'
 import {benchFlags, parsePolicies, resultsJson, suiteOptionsFromFlags} from '../bench/bench-flags.js'
@@ -63,7 +64,8 @@ export default class Compare extends PagedLLMCommand {
       promptFormat: flags['prompt-format'] as PromptFormat,
       log,
     })
-    const results: SuiteResults = await runBenchSuite(options)
+    const stopReporting = reportInterrupt(() => `nothing written to ${flags.out} (results and plots come once every run has finished)`)
+    const results: SuiteResults = await runBenchSuite(options).finally(stopReporting)
     writeFileSync(join(flags.out, 'results.json'), resultsJson(results))
     const plots = await writePlots(results.runs, workloadTitle(results.workload), flags.out)
     this.log(renderHeadline(results) + '\n')

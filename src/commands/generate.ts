@@ -7,6 +7,7 @@ import {engineFlags} from '../cli/engine-flags.js'
 import {numberFlag} from '../cli/number-flag.js'
 import {PagedLLMCommand} from '../cli/pagedllm-command.js'
 import {guidedFlags, guidedSpecFromFlags} from '../cli/guided-flags.js'
+import {reportInterrupt} from '../cli/interrupt.js'
 import {startEngine} from '../cli/start-engine.js'
 
 export default class Generate extends PagedLLMCommand {
@@ -79,17 +80,22 @@ export default class Generate extends PagedLLMCommand {
       if (streams) {
         const handle = engine.addRequest(requests[0]!)
         let printed = 0
+        let tokens = 0
         process.stdout.write(flags.chat ? '' : prompts[0]!)
+        const stopReporting = reportInterrupt(() => `${tokens} tokens generated (the text above)`)
         for await (const output of handle) {
           const text = output.outputs[0]!.text
           process.stdout.write(text.slice(printed))
           printed = text.length
+          tokens = output.outputs[0]!.tokenIds.length
         }
+        stopReporting()
         process.stdout.write('\n')
         this.printSummary([await handle.result()])
         return
       }
-      const results = await engine.generate(requests)
+      const stopReporting = reportInterrupt(() => `no output: ${prompts.length} prompt(s) were generating, printed only when all finish`)
+      const results = await engine.generate(requests).finally(stopReporting)
       if (flags.json) {
         this.log(JSON.stringify(results.map((result, i) => toJson(prompts[i]!, result)), null, 2))
         return

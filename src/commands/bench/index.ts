@@ -2,6 +2,7 @@
 import {writeFileSync} from 'node:fs'
 import {Flags} from '@oclif/core'
 import chalk from 'chalk'
+import {reportInterrupt} from '../../cli/interrupt.js'
 import {prepareOutputDir, prepareOutputFile} from '../../cli/output-paths.js'
 import {PagedLLMCommand} from '../../cli/pagedllm-command.js'
 import {benchFlags, parsePolicies, resultsJson, suiteOptionsFromFlags, whyDefaults} from '../../bench/bench-flags.js'
@@ -31,7 +32,8 @@ export default class Bench extends PagedLLMCommand {
     const started = performance.now()
     const log = (line: string) => process.stderr.write(chalk.dim(line) + '\n')
     const options = await suiteOptionsFromFlags(flags, {policies: parsePolicies(flags.policies), endpoints: [], log})
-    const results: SuiteResults = await runBenchSuite(options)
+    const stopReporting = reportInterrupt(() => `no results (tables${flags.json ? ', --json' : ''}${flags.plots ? ', --plots' : ''} come once every run has finished)`)
+    const results: SuiteResults = await runBenchSuite(options).finally(stopReporting)
     const wallS = (performance.now() - started) / 1000
     const engine = results.engine!
     const w = results.workload
