@@ -72,6 +72,7 @@ describe('generate: flags the run would ignore or contradict are refused by name
     [['--length-penalty', '2'], '--length-penalty scores beams: it needs --beam-width'],
     [['--best-of', '3'], '--best-of 3 picks the best of several samples, but with --temperature 0 every sample is the same greedy text: set --temperature'],
     [['--system', 'be brief'], '--system is a chat message: it needs --chat'],
+    [['--logprobs', '3'], '--logprobs are printed in the --json output only: add --json'],
   ]
   for (const [flags, message] of refusals)
     it(flags.join(' '), async () => {
@@ -126,6 +127,37 @@ describe('bench kernels: shapes are checked before anything is allocated or meas
     })
 })
 
+describe('flags that would do nothing in this run are refused by name', () => {
+  const noModel = ['--model', '/nonexistent-model-dir']
+  it('--revision without a hub id', async () => {
+    const modelDir = await ensureTestModel('tiny')
+    for (const command of ['generate', 'bench/index']) {
+      const result = await runCommand(command, ['--model', modelDir, '--revision', 'main', ...(command === 'generate' ? ['hi'] : [])])
+      assert.equal(result.code, 2, result.stderr)
+      assert.equal(result.stderr, `Error: --revision needs a hub model id (--model ORG/NAME); ${modelDir} is a local path\n`)
+    }
+  })
+
+  it("the synthetic trace's flags with another workload, --range-ratio with another spread", async () => {
+    const cases: [string, string[], string][] = [
+      ['bench/index', ['--input-len', '64'], '--input-len shapes the synthetic trace: it needs --trace synthetic'],
+      ['compare', ['--trace', 'synthetic', '--dataset', '/x.json', '--spread', 'fixed'], '--spread shapes the synthetic trace: it needs --trace synthetic and no --dataset'],
+      ['bench/index', ['--trace', 'synthetic', '--spread', 'exponential', '--range-ratio', '0.2'], '--range-ratio sets the width of --spread uniform, not exponential'],
+    ]
+    for (const [command, flags, message] of cases) {
+      const result = await runCommand(command, [...flags, ...noModel])
+      assert.equal(result.code, 2, result.stderr)
+      assert.equal(result.stderr, `Error: ${message}\n`)
+    }
+  })
+
+  it('compare has no --request-rate (it always sweeps --request-rates)', async () => {
+    const result = await runCommand('compare', ['--request-rate', '2', ...noModel])
+    assert.equal(result.code, 2)
+    assert.match(result.stderr, /^Error: Nonexistent flag: --request-rate\nUsage: pagedllm compare \[FLAGS\]/)
+  })
+})
+
 describe('bench and compare: the runs asked for', () => {
   it('output paths that cannot be written are refused before the run, not after it', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'pagedllm-outputs-'))
@@ -137,9 +169,10 @@ describe('bench and compare: the runs asked for', () => {
         ['bench/index', ['--plots', file], `--plots ${file}: is a file (or below one), not a directory`],
         ['bench/index', ['--json', dir], `--json ${dir}: is a directory; give a file name`],
         ['compare', ['--out', join(file, 'sub')], `--out ${join(file, 'sub')}: is a file (or below one), not a directory`],
+        ['make-test-model', ['--out', file], `--out ${file}: is a file (or below one), not a directory`],
       ]
       for (const [command, flags, message] of cases) {
-        const result = await runCommand(command, [...flags, ...noModel])
+        const result = await runCommand(command, [...flags, ...(command === 'make-test-model' ? [] : noModel)])
         assert.equal(result.code, 2, result.stderr)
         assert.equal(result.stderr, `Error: ${message}\n`)
       }

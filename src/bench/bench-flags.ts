@@ -2,9 +2,8 @@
 import {Flags} from '@oclif/core'
 import {KV_POLICIES, type KvPolicy} from '../engine/config.js'
 import {InvalidRequestError} from '../engine/errors.js'
-import {resolveModel} from '../engine/hub/resolve-model.js'
 import {ensureTestModel, testModelParameterCount} from '../engine/model/test-model.js'
-import {engineConfigFromFlags, engineFlags} from '../cli/engine-flags.js'
+import {engineConfigFromFlags, engineFlags, resolveModelFlag} from '../cli/engine-flags.js'
 import {numberFlag} from '../cli/number-flag.js'
 import {parseRequestRate, parseRequestRates} from './arrivals.js'
 import {needsLocalModel, type SuiteOptions} from './bench-suite.js'
@@ -68,6 +67,21 @@ export function parsePolicies(text: string): KvPolicy[] {
   return policies as KvPolicy[]
 }
 
+/** The flags given on the command line (oclif's raw tokens), as opposed to those at their defaults. */
+export function givenFlags(raw: readonly {type: string; flag?: string}[]): Set<string> {
+  return new Set(raw.flatMap((token) => (token.type === 'flag' && token.flag !== undefined ? [token.flag] : [])))
+}
+
+/** The synthetic trace's flags given for another workload would do nothing: refused, naming the flag. */
+export function refuseIdleTraceFlags(flags: Record<string, any>, given: ReadonlySet<string>): void {
+  const synthetic = flags.trace === 'synthetic' && !flags.dataset
+  const idle = ['input-len', 'output-len', 'spread', 'range-ratio'].find((name) => given.has(name))
+  if (idle !== undefined && !synthetic)
+    throw new InvalidRequestError(`--${idle} shapes the synthetic trace: it needs --trace synthetic${flags.dataset ? ' and no --dataset' : ''}`, {param: idle})
+  if (given.has('range-ratio') && flags.spread !== 'uniform')
+    throw new InvalidRequestError(`--range-ratio sets the width of --spread uniform, not ${flags.spread}`, {param: 'range-ratio'})
+}
+
 const nonNegative = (value: number, flag: string) => {
   if (!(value >= 0)) throw new InvalidRequestError(`--${flag} must be >= 0, got ${value}`, {param: flag})
   return value
@@ -81,7 +95,7 @@ export async function suiteOptionsFromFlags(
   const promptFormat = extra.promptFormat ?? 'text'
   // No local model (modelPath '') when the run needs none: endpoints only, sent text from a built-in trace.
   const modelNeeded = needsLocalModel({policies: extra.policies, promptFormat, dataset: flags.dataset})
-  const modelPath = !modelNeeded ? '' : flags.model ? await resolveModel(flags.model) : await ensureTestModel('bench')
+  const modelPath = !modelNeeded ? '' : ((await resolveModelFlag(flags)) ?? (await ensureTestModel('bench')))
   const numBlocks = flags['num-blocks'] ?? (flags['kv-memory'] ? undefined : DEFAULT_BENCH_NUM_BLOCKS)
   const engineConfig = engineConfigFromFlags({...flags, policy: 'paged', 'num-blocks': numBlocks}, modelPath)
   return {

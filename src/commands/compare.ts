@@ -6,7 +6,7 @@ import chalk from 'chalk'
 import {reportInterrupt} from '../cli/interrupt.js'
 import {prepareOutputDir} from '../cli/output-paths.js'
 import {PagedLLMCommand} from '../cli/pagedllm-command.js'
-import {benchFlags, parsePolicies, resultsJson, suiteOptionsFromFlags} from '../bench/bench-flags.js'
+import {benchFlags, givenFlags, parsePolicies, refuseIdleTraceFlags, resultsJson, suiteOptionsFromFlags} from '../bench/bench-flags.js'
 import {runBenchSuite, type SuiteResults} from '../bench/bench-suite.js'
 import {PROMPT_FORMATS, type PromptFormat} from '../bench/endpoint-prompts.js'
 import {DEFAULT_ENDPOINT_TIMEOUT_S} from '../bench/endpoint-run.js'
@@ -15,6 +15,9 @@ import {workloadTitle, writePlots} from '../bench/plots.js'
 import {renderHeadline, renderOutputAgreement} from '../bench/report-table.js'
 
 const DEFAULT_POLICIES = 'paged,orca-max,orca-oracle'
+
+// compare always sweeps --request-rates: bench's single --request-rate would be silently ignored here.
+const {'request-rate': _singleRate, ...sharedBenchFlags} = benchFlags
 
 export default class Compare extends PagedLLMCommand {
   static override description =
@@ -26,7 +29,7 @@ export default class Compare extends PagedLLMCommand {
     '<%= config.bin %> compare --policies paged,orca-max --endpoint http://localhost:8000 --out out/mine',
   ]
   static override flags = {
-    ...benchFlags,
+    ...sharedBenchFlags,
     policies: Flags.string({description: `KV policies to run on the local engine (default ${DEFAULT_POLICIES}; none when --endpoint is given)`}),
     // inf adds the offline run: the memory-bound state the KV-memory plot shows.
     'request-rates': Flags.string({description: 'Request rates to sweep (req/s; inf = all at t=0)', default: '0.5,1,2,4,inf'}),
@@ -50,7 +53,8 @@ export default class Compare extends PagedLLMCommand {
   }
 
   async run(): Promise<void> {
-    const {flags} = await this.parse(Compare)
+    const {flags, raw} = await this.parse(Compare)
+    refuseIdleTraceFlags(flags, givenFlags(raw))
     prepareOutputDir(flags.out, 'out')
     const endpoints = flags.endpoint ?? []
     const log = (line: string) => process.stderr.write(chalk.dim(line) + '\n')

@@ -25,10 +25,10 @@ export default class Generate extends PagedLLMCommand {
     ...engineFlags,
     ...guidedFlags,
     'max-tokens': Flags.integer({description: 'Most tokens to generate per sequence', default: 64, min: 1}),
-    temperature: numberFlag({description: 'Sampling temperature (0 = greedy)', default: 0}),
+    temperature: numberFlag({description: 'Sampling temperature (default 0 = greedy)', default: 0}),
     'top-p': numberFlag({description: 'Nucleus sampling: smallest token set with this probability mass', default: 1}),
-    'top-k': Flags.integer({description: 'Sample from the k most likely tokens (0 = off)', default: 0}),
-    'min-p': numberFlag({description: 'Drop tokens below min-p times the top probability', default: 0}),
+    'top-k': Flags.integer({description: 'Sample from the k most likely tokens (default 0 = off)', default: 0}),
+    'min-p': numberFlag({description: 'Drop tokens below min-p times the top probability (default 0 = off)', default: 0}),
     'repetition-penalty': numberFlag({description: 'Penalty for tokens already present (1 = off)', default: 1}),
     n: Flags.integer({description: 'Parallel samples per prompt (share the prompt KV blocks)', default: 1, min: 1}),
     'best-of': Flags.integer({description: 'Samples generated per prompt; the n best are shown', min: 1}),
@@ -36,7 +36,7 @@ export default class Generate extends PagedLLMCommand {
     'length-penalty': numberFlag({description: 'Beam search: score = logprob / length^penalty', default: 1}),
     stop: Flags.string({description: 'Stop string (repeatable: --stop A --stop B)', multiple: true, multipleNonGreedy: true}),
     'ignore-eos': Flags.boolean({description: 'Keep generating past the end-of-sequence token', default: false}),
-    logprobs: Flags.integer({description: 'Return the top-k logprobs of each generated token', min: 0, max: 20}),
+    logprobs: Flags.integer({description: 'With --json: the top-k logprobs of each generated token', min: 0, max: 20}),
     'logit-bias': Flags.string({description: 'JSON map of token id to a bias in [-100, 100] added to its logit, e.g. \'{"2": -100}\''}),
     chat: Flags.boolean({description: "Wrap each prompt as a user message in the model's chat template", default: false}),
     system: Flags.string({description: 'System message for --chat'}),
@@ -160,6 +160,7 @@ function refuseIgnoredFlags(flags: Record<string, any>): void {
       refuse('best-of', `--best-of ${flags['best-of']} picks the best of several samples, but with --temperature 0 every sample is the same greedy text: set --temperature`)
   }
   if (flags.system !== undefined && !flags.chat) refuse('system', '--system is a chat message: it needs --chat')
+  if (flags.logprobs !== undefined && !flags.json) refuse('logprobs', '--logprobs are printed in the --json output only: add --json')
 }
 
 /** --logit-bias as OpenAI's logit_bias: a JSON object; makeSamplingParams checks its ids and ranges. */

@@ -5,7 +5,7 @@ import chalk from 'chalk'
 import {reportInterrupt} from '../../cli/interrupt.js'
 import {prepareOutputDir, prepareOutputFile} from '../../cli/output-paths.js'
 import {PagedLLMCommand} from '../../cli/pagedllm-command.js'
-import {benchFlags, parsePolicies, resultsJson, suiteOptionsFromFlags, whyDefaults} from '../../bench/bench-flags.js'
+import {benchFlags, givenFlags, parsePolicies, refuseIdleTraceFlags, resultsJson, suiteOptionsFromFlags, whyDefaults} from '../../bench/bench-flags.js'
 import {runBenchSuite, type SuiteResults} from '../../bench/bench-suite.js'
 import {workloadTitle, writePlots} from '../../bench/plots.js'
 import {renderHeadline, renderLatencies, renderOutputAgreement, renderProjection, renderStepTimes} from '../../bench/report-table.js'
@@ -26,7 +26,8 @@ export default class Bench extends PagedLLMCommand {
   }
 
   async run(): Promise<void> {
-    const {flags} = await this.parse(Bench)
+    const {flags, raw} = await this.parse(Bench)
+    refuseIdleTraceFlags(flags, givenFlags(raw))
     if (flags.plots) prepareOutputDir(flags.plots, 'plots')
     if (flags.json) prepareOutputFile(flags.json, 'json')
     const started = performance.now()
