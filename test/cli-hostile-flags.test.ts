@@ -99,12 +99,13 @@ describe('numbers and sizes: exact decimals, nothing past what the machine or no
     assert.equal(result.stderr, 'Error: --kv-memory: 99999999999999999999999 is more bytes than any machine has\n')
   })
 
-  it('serve: timeouts past 2^31 ms (which node fires at once) and a zero body size are refused before the port is taken', async () => {
+  it('serve: timeouts past 2^31 ms (which node fires at once), 100000 tokenizer threads and a zero body size are refused before the port is taken', async () => {
     const serveUsage = 'Usage: pagedllm serve [FLAGS]   (all flags: pagedllm serve --help)'
     // Without the checks the server would start, then fail on the model: never left running.
     const noModel = ['--port', '0', '--model', '/nonexistent-model-dir']
     assertUsageError(await runCommand('serve', ['--shutdown-grace', '2147484', ...noModel]), '--shutdown-grace: Expected an integer less than or equal to 2147483 but received: 2147484', serveUsage)
     assertUsageError(await runCommand('serve', ['--slow-client-timeout', '99999999999', ...noModel]), '--slow-client-timeout: Expected an integer less than or equal to 2147483 but received: 99999999999', serveUsage)
+    assertUsageError(await runCommand('serve', ['--tokenizer-threads', '100000', ...noModel]), '--tokenizer-threads: Expected an integer less than or equal to 64 but received: 100000', serveUsage)
     const body = await runCommand('serve', ['--max-body-size', '0', ...noModel])
     assert.equal(body.code, 2)
     assert.equal(body.stderr, 'Error: --max-body-size must be at least 1 byte, got 0\n')

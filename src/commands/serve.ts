@@ -51,7 +51,8 @@ export default class Serve extends PagedLLMCommand {
       description: 'Request bodies held in memory at once; a body reserves its Content-Length before it is read, others wait',
       default: '64MiB',
     }),
-    'tokenizer-threads': Flags.integer({description: 'Worker threads that tokenize prompts and render chat templates off the event loop', default: 2, min: 1}),
+    // Each worker is a thread with its own copy of the tokenizer: thousands of them would exhaust memory.
+    'tokenizer-threads': Flags.integer({description: 'Worker threads that tokenize prompts and render chat templates off the event loop (at most 64)', default: 2, min: 1, max: 64}),
     'slow-client-timeout': Flags.integer({description: 'Seconds a streaming client may leave its socket full before the stream is cut and its request aborted', default: 30, min: 1, max: MAX_TIMER_SECONDS}),
     'headers-timeout': Flags.integer({description: 'Seconds a client has to send the request headers', default: 10, min: 1, max: MAX_TIMER_SECONDS}),
     'request-timeout': Flags.integer({description: 'Seconds a client has to send the whole request (headers and body)', default: 30, min: 1, max: MAX_TIMER_SECONDS}),
