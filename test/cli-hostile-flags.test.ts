@@ -152,6 +152,12 @@ describe('flags that would do nothing in this run are refused by name', () => {
     }
   })
 
+  it('--num-prompts past 100000 is refused at parse time (1e8 synthetic requests exhausted memory)', async () => {
+    const result = await runCommand('bench/index', ['--trace', 'synthetic', '--num-prompts', '100000000', ...noModel])
+    assert.equal(result.code, 2)
+    assert.match(result.stderr, /^Error: --num-prompts: Expected an integer less than or equal to 100000 but received: 100000000\n/)
+  })
+
   it('compare has no --request-rate (it always sweeps --request-rates)', async () => {
     const result = await runCommand('compare', ['--request-rate', '2', ...noModel])
     assert.equal(result.code, 2)

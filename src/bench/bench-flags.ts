@@ -43,7 +43,8 @@ export const benchFlags = {
   'kv-memory': Flags.string({description: `KV cache size (e.g. 64MiB); default ${DEFAULT_BENCH_NUM_BLOCKS} blocks (--num-blocks)`}),
   trace: Flags.string({description: 'Built-in workload: ShareGPT or Alpaca length traces (datasets/), or synthetic lengths', options: [...TRACE_NAMES], default: DEFAULT_TRACE}),
   dataset: Flags.string({description: "Your own ShareGPT or Alpaca JSON file (format auto-detected, tokenized with the model's tokenizer); overrides --trace"}),
-  'num-prompts': Flags.integer({description: 'Requests sampled from the trace', default: DEFAULT_NUM_PROMPTS, min: 1}),
+  // Each request is held in memory from the start: a typo of 1e8 would exhaust it before the first step.
+  'num-prompts': Flags.integer({description: 'Requests sampled from the trace (at most 100000)', default: DEFAULT_NUM_PROMPTS, min: 1, max: 100_000}),
   'input-len': Flags.integer({description: 'Synthetic trace: mean prompt length', default: 256, min: 1}),
   'output-len': Flags.integer({description: 'Synthetic trace: mean output length', default: 256, min: 1}),
   spread: Flags.string({description: 'Synthetic trace: length distribution around the means', options: [...LENGTH_SPREADS], default: 'uniform'}),
