@@ -23,7 +23,7 @@ export default class BenchKernels extends PagedLLMCommand {
     heads: Flags.integer({description: 'Attention heads', default: d.numHeads, min: 1}),
     'kv-heads': Flags.integer({description: 'KV heads (GQA groups)', default: d.numKvHeads, min: 1}),
     vocab: Flags.integer({description: 'Vocabulary size (LM head rows)', default: d.vocabSize, min: 1}),
-    threads: Flags.integer({description: 'Compute threads (0 = all cores)', default: d.threads, min: 0, max: MAX_THREADS}),
+    threads: Flags.integer({description: 'Compute threads (default 0 = all cores)', default: d.threads, min: 0, max: MAX_THREADS}),
     'weight-format': Flags.string({description: 'Weight storage format', options: ['f32', 'bf16', 'f16', 'q8_0', 'q4_0', 'q4_k', 'q6_k'], default: d.weightFormat}),
     batch: Flags.integer({description: 'Rows of the batched-decode shape', default: d.batch, min: 1}),
     'prefill-tokens': Flags.integer({description: 'Tokens of the prefill shape', default: d.prefillTokens, min: 2}),
