@@ -166,7 +166,7 @@ describe('flags that would do nothing in this run are refused by name', () => {
 })
 
 describe('bench and compare: the runs asked for', () => {
-  it('output paths that cannot be written are refused before the run, not after it', async () => {
+  it('output paths that cannot be written (and a cache folder that is a file) are refused before the run, not after it', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'pagedllm-outputs-'))
     try {
       const file = join(dir, 'a-file')
@@ -177,9 +177,11 @@ describe('bench and compare: the runs asked for', () => {
         ['bench/index', ['--json', dir], `--json ${dir}: is a directory; give a file name`],
         ['compare', ['--out', join(file, 'sub')], `--out ${join(file, 'sub')}: is a file (or below one), not a directory`],
         ['make-test-model', ['--out', file], `--out ${file}: is a file (or below one), not a directory`],
+        ['models/list', ['--cache-dir', file], `--cache-dir ${file} is a file, not a Hugging Face cache folder`],
+        ['models/rm', ['acme/model', '--cache-dir', file], `--cache-dir ${file} is a file, not a Hugging Face cache folder`],
       ]
       for (const [command, flags, message] of cases) {
-        const result = await runCommand(command, [...flags, ...(command === 'make-test-model' ? [] : noModel)])
+        const result = await runCommand(command, [...flags, ...(command.startsWith('bench') || command === 'compare' ? noModel : [])])
         assert.equal(result.code, 2, result.stderr)
         assert.equal(result.stderr, `Error: ${message}\n`)
       }
