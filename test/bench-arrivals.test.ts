@@ -34,4 +34,13 @@ describe('arrivals', () => {
     assert.throws(() => parseRequestRate('0'), InvalidRequestError)
     assert.throws(() => parseRequestRate('fast'), InvalidRequestError)
   })
+
+  it('refuses rates whose gaps overflow node timers (which then fire at once), hex, an empty sweep and a rate given twice', () => {
+    assert.equal(parseRequestRate('1e-3'), 0.001)
+    assert.throws(() => parseRequestRate('1e-9'), /request rate 1e-9 is below 0.001 req\/s/)
+    assert.throws(() => parseRequestRate('0x10'), /positive number or "inf", got "0x10"/)
+    assert.throws(() => parseRequestRates(',,'), /--request-rates: no rate in ",,"/)
+    assert.throws(() => parseRequestRates('1,2,1.0'), /--request-rates: 1 is given twice/)
+    assert.throws(() => parseRequestRates('inf,Infinity'), /--request-rates: inf is given twice/)
+  })
 })

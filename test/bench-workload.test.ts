@@ -4,6 +4,7 @@ import {describe, it} from 'node:test'
 import {buildBenchRequests} from '../src/bench/prompts.js'
 import {syntheticTrace} from '../src/bench/synthetic-trace.js'
 import {sampleTraceFromPairs} from '../src/bench/trace.js'
+import {buildWorkload} from '../src/bench/workload.js'
 import {InvalidRequestError} from '../src/engine/errors.js'
 
 const words = (text: string) => text.split(/\s+/).filter(Boolean).map((word) => word.length)
@@ -11,6 +12,12 @@ const repeat = (n: number) => Array.from({length: n}, () => 'w').join(' ')
 
 describe('synthetic traces', () => {
   const base = {inputLen: 100, outputLen: 50, rangeRatio: 0.2, numPrompts: 2000, seed: 1}
+
+  it('a workload none of whose requests fits the context is refused, not run as zero requests (NaN tables)', () => {
+    const options = {trace: 'synthetic' as const, numPrompts: 2, seed: 0, synthetic: {inputLen: 100_000, outputLen: 8, spread: 'fixed' as const, rangeRatio: 0}}
+    assert.throws(() => buildWorkload(options, null, 512), /^InvalidRequestError: no synthetic request fits the 512 tokens the engine or servers hold: lower --input-len \/ --output-len$/)
+    assert.equal(buildWorkload({...options, synthetic: {...options.synthetic, inputLen: 100}}, null, 512).trace.length, 2)
+  })
 
   it('fixed gives the means exactly', () => {
     assert.ok(syntheticTrace({...base, spread: 'fixed'}).every((r) => r.promptLen === 100 && r.outputLen === 50))

@@ -14,19 +14,23 @@ import {type IsolatedHubEnvironment, useHubSuite} from './support/hub-suite.js'
 // A config without a commands folder: oclif then loads only the command under test, not every built command in dist/.
 const commandConfig = {root: new URL('..', import.meta.url).pathname, pjson: {name: 'pagedllm', version: '0.0.0', oclif: {bin: 'pagedllm'}}}
 
-/** Runs an oclif command class in-process and returns what it printed and how it exited. */
+/** Runs an oclif command class in-process and returns what it printed and how it exited (message: its error line on stderr). */
 async function runCommand(command: typeof ModelsList | typeof ModelsRm, argv: string[]): Promise<{stdout: string; exitCode: number | undefined; message: string}> {
   let stdout = ''
+  let stderr = ''
   const write = process.stdout.write.bind(process.stdout)
+  const writeError = process.stderr.write.bind(process.stderr)
   process.stdout.write = ((chunk: string | Uint8Array) => ((stdout += chunk.toString()), true)) as typeof process.stdout.write
+  process.stderr.write = ((chunk: string | Uint8Array) => ((stderr += chunk.toString()), true)) as typeof process.stderr.write
   try {
     await command.run(argv, commandConfig as never)
     return {stdout, exitCode: undefined, message: ''}
   } catch (error) {
     const oclifError = error as {oclif?: {exit?: number}; message: string}
-    return {stdout, exitCode: oclifError.oclif?.exit, message: oclifError.message}
+    return {stdout, exitCode: oclifError.oclif?.exit, message: stderr || oclifError.message}
   } finally {
     process.stdout.write = write
+    process.stderr.write = writeError
     // oclif marks the process as failed when a command errors; here the failure is the expected outcome under test.
     process.exitCode = undefined
   }

@@ -39,6 +39,16 @@ describe('pairing and filter rules', () => {
     ])
   })
 
+  it('refuses a record of the wrong shape by its index, instead of crashing on it or skipping it', () => {
+    const sharegpt = [{conversations: [{value: 'a'}, {value: 'b'}]}, {conversations: [null, null]}]
+    assert.throws(() => pairsFromRecords(sharegpt, 'sharegpt'), /^InvalidRequestError: dataset record 1 is not a ShareGPT record: expected turns 0 and 1 with a string value$/)
+    assert.throws(() => pairsFromRecords([...sharegpt.slice(0, 1), 7], 'sharegpt'), /dataset record 1 is not a ShareGPT record: expected \{conversations/)
+    assert.throws(() => pairsFromRecords([{conversations: [{value: 'a'}, {value: 5}]}], 'sharegpt'), /dataset record 0 is not a ShareGPT record/)
+    const alpaca = [{instruction: 'a', output: 'b'}, {instruction: 5, output: null}]
+    assert.throws(() => pairsFromRecords(alpaca, 'alpaca'), /dataset record 1 is not an Alpaca record: expected \{instruction, input, output\} strings/)
+    assert.throws(() => pairsFromRecords([null], 'alpaca'), /dataset record 0 is not an Alpaca record/)
+  })
+
   it('rejects an unknown format with a readable error', () => {
     assert.throws(() => detectDatasetFormat([{text: 'x'}], 'mine.json'), InvalidRequestError)
   })

@@ -19,15 +19,26 @@ export function arrivalTimes(count: number, rate: number, seed: number): number[
   return times
 }
 
-/** Parses "inf" or a positive number (requests per second). */
+/**
+ * Below one request per 1000 s a run takes hours per request, and gaps past 2^31 ms (rates near 1e-9) overflow node's
+ * timers, which then fire at once: the run would silently become offline.
+ */
+export const MIN_REQUEST_RATE = 0.001
+
+/** Parses "inf" or a decimal number of requests per second, at least MIN_REQUEST_RATE. */
 export function parseRequestRate(text: string): number {
   const trimmed = text.trim().toLowerCase()
-  const rate = trimmed === 'inf' || trimmed === 'infinity' ? Infinity : Number(trimmed)
+  const rate = trimmed === 'inf' || trimmed === 'infinity' ? Infinity : /^(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/.test(trimmed) ? Number(trimmed) : Number.NaN
   if (!(rate > 0)) throw new InvalidRequestError(`request rate must be a positive number or "inf", got "${text}"`, {param: 'request-rate'})
+  if (rate < MIN_REQUEST_RATE) throw new InvalidRequestError(`request rate ${text} is below ${MIN_REQUEST_RATE} req/s (one request per 1000 s)`, {param: 'request-rate'})
   return rate
 }
 
-/** Parses a comma-separated sweep such as "1,2,4,inf". */
+/** Parses a comma-separated sweep such as "1,2,4,inf": at least one rate, none twice. */
 export function parseRequestRates(text: string): number[] {
-  return text.split(',').filter((part) => part.trim() !== '').map(parseRequestRate)
+  const rates = text.split(',').filter((part) => part.trim() !== '').map(parseRequestRate)
+  if (rates.length === 0) throw new InvalidRequestError(`--request-rates: no rate in "${text}" (e.g. 1,2,4,inf)`, {param: 'request-rates'})
+  const repeated = rates.find((rate, index) => rates.indexOf(rate) !== index)
+  if (repeated !== undefined) throw new InvalidRequestError(`--request-rates: ${repeated === Infinity ? 'inf' : repeated} is given twice`, {param: 'request-rates'})
+  return rates
 }

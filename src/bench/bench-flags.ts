@@ -2,9 +2,8 @@
 import {Flags} from '@oclif/core'
 import {KV_POLICIES, type KvPolicy} from '../engine/config.js'
 import {InvalidRequestError} from '../engine/errors.js'
-import {resolveModel} from '../engine/hub/resolve-model.js'
 import {ensureTestModel, testModelParameterCount} from '../engine/model/test-model.js'
-import {engineConfigFromFlags, engineFlags} from '../cli/engine-flags.js'
+import {engineConfigFromFlags, engineFlags, resolveModelFlag} from '../cli/engine-flags.js'
 import {numberFlag} from '../cli/number-flag.js'
 import {parseRequestRate, parseRequestRates} from './arrivals.js'
 import {needsLocalModel, type SuiteOptions} from './bench-suite.js'
@@ -44,7 +43,8 @@ export const benchFlags = {
   'kv-memory': Flags.string({description: `KV cache size (e.g. 64MiB); default ${DEFAULT_BENCH_NUM_BLOCKS} blocks (--num-blocks)`}),
   trace: Flags.string({description: 'Built-in workload: ShareGPT or Alpaca length traces (datasets/), or synthetic lengths', options: [...TRACE_NAMES], default: DEFAULT_TRACE}),
   dataset: Flags.string({description: "Your own ShareGPT or Alpaca JSON file (format auto-detected, tokenized with the model's tokenizer); overrides --trace"}),
-  'num-prompts': Flags.integer({description: 'Requests sampled from the trace', default: DEFAULT_NUM_PROMPTS, min: 1}),
+  // Each request is held in memory from the start: a typo of 1e8 would exhaust it before the first step.
+  'num-prompts': Flags.integer({description: 'Requests sampled from the trace (at most 100000)', default: DEFAULT_NUM_PROMPTS, min: 1, max: 100_000}),
   'input-len': Flags.integer({description: 'Synthetic trace: mean prompt length', default: 256, min: 1}),
   'output-len': Flags.integer({description: 'Synthetic trace: mean output length', default: 256, min: 1}),
   spread: Flags.string({description: 'Synthetic trace: length distribution around the means', options: [...LENGTH_SPREADS], default: 'uniform'}),
@@ -62,7 +62,25 @@ export function parsePolicies(text: string): KvPolicy[] {
   const unknown = policies.filter((p) => !(KV_POLICIES as readonly string[]).includes(p))
   if (unknown.length > 0 || policies.length === 0)
     throw new InvalidRequestError(`--policies: unknown ${unknown.join(', ') || '(none given)'}; choose from ${KV_POLICIES.join(', ')}`, {param: 'policies'})
+  // The same policy twice is the same run twice: a typo, and a table with two rows of one label.
+  const repeated = policies.find((policy, index) => policies.indexOf(policy) !== index)
+  if (repeated !== undefined) throw new InvalidRequestError(`--policies: ${repeated} is given twice`, {param: 'policies'})
   return policies as KvPolicy[]
+}
+
+/** The flags given on the command line (oclif's raw tokens), as opposed to those at their defaults. */
+export function givenFlags(raw: readonly {type: string; flag?: string}[]): Set<string> {
+  return new Set(raw.flatMap((token) => (token.type === 'flag' && token.flag !== undefined ? [token.flag] : [])))
+}
+
+/** The synthetic trace's flags given for another workload would do nothing: refused, naming the flag. */
+export function refuseIdleTraceFlags(flags: Record<string, any>, given: ReadonlySet<string>): void {
+  const synthetic = flags.trace === 'synthetic' && !flags.dataset
+  const idle = ['input-len', 'output-len', 'spread', 'range-ratio'].find((name) => given.has(name))
+  if (idle !== undefined && !synthetic)
+    throw new InvalidRequestError(`--${idle} shapes the synthetic trace: it needs --trace synthetic${flags.dataset ? ' and no --dataset' : ''}`, {param: idle})
+  if (given.has('range-ratio') && flags.spread !== 'uniform')
+    throw new InvalidRequestError(`--range-ratio sets the width of --spread uniform, not ${flags.spread}`, {param: 'range-ratio'})
 }
 
 const nonNegative = (value: number, flag: string) => {
@@ -73,12 +91,12 @@ const nonNegative = (value: number, flag: string) => {
 /** Flags -> suite options; the model is resolved (or the bench model generated) here. */
 export async function suiteOptionsFromFlags(
   flags: Record<string, any>,
-  extra: {policies: KvPolicy[]; endpoints: string[]; endpointLabels?: string[]; endpointModel?: string; promptFormat?: PromptFormat; log: (line: string) => void},
+  extra: {policies: KvPolicy[]; endpoints: string[]; endpointLabels?: string[]; endpointModel?: string; endpointTimeoutS?: number; promptFormat?: PromptFormat; log: (line: string) => void},
 ): Promise<SuiteOptions> {
   const promptFormat = extra.promptFormat ?? 'text'
   // No local model (modelPath '') when the run needs none: endpoints only, sent text from a built-in trace.
   const modelNeeded = needsLocalModel({policies: extra.policies, promptFormat, dataset: flags.dataset})
-  const modelPath = !modelNeeded ? '' : flags.model ? await resolveModel(flags.model) : await ensureTestModel('bench')
+  const modelPath = !modelNeeded ? '' : ((await resolveModelFlag(flags)) ?? (await ensureTestModel('bench')))
   const numBlocks = flags['num-blocks'] ?? (flags['kv-memory'] ? undefined : DEFAULT_BENCH_NUM_BLOCKS)
   const engineConfig = engineConfigFromFlags({...flags, policy: 'paged', 'num-blocks': numBlocks}, modelPath)
   return {
@@ -94,6 +112,7 @@ export async function suiteOptionsFromFlags(
     endpoints: extra.endpoints,
     endpointLabels: extra.endpointLabels,
     endpointModel: extra.endpointModel,
+    endpointTimeoutS: extra.endpointTimeoutS,
     promptFormat,
     engineConfig,
     generation: {temperature: nonNegative(flags.temperature, 'temperature'), seed: flags.seed},

@@ -7,7 +7,7 @@ import {arrivalTimes} from './arrivals.js'
 import {engineLimits, runOnEngine, type GenerationSettings} from './engine-run.js'
 import type {ServerSideStats} from './endpoint-metrics.js'
 import {endpointTextPrompts, type PromptFormat} from './endpoint-prompts.js'
-import {describeEndpoint, endpointAgent, endpointLabels, runOnEndpoint} from './endpoint-run.js'
+import {describeEndpoint, endpointLabels, makeEndpointAgent, runOnEndpoint} from './endpoint-run.js'
 import {projectedThroughput, stepTimeByBatch, type RunMetrics, type StepRecord} from './metrics.js'
 import {compareOutputHashes, type OutputAgreement} from './output-hash.js'
 import {startProgress} from './progress.js'
@@ -23,6 +23,8 @@ export interface SuiteOptions {
   /** Names for the endpoints in tables and plots, by position (default host:port). */
   endpointLabels?: string[]
   endpointModel?: string
+  /** Seconds an endpoint may send nothing before its request fails (default DEFAULT_ENDPOINT_TIMEOUT_S). */
+  endpointTimeoutS?: number
   /** What endpoints are sent: text (default; any server) or token ids of the local model's vocabulary. */
   promptFormat: PromptFormat
   /** Base engine config; each policy run copies it with its own policy. */
@@ -108,7 +110,8 @@ export async function runBenchSuite(options: SuiteOptions): Promise<SuiteResults
     const labels = endpointLabels(options.endpoints, options.endpointLabels)
     const clash = labels.find((label) => options.policies.some((policy) => policyLabel(policy, engineConfig.enablePrefixCaching) === label))
     if (clash) throw new InvalidRequestError(`endpoint label '${clash}' is also a policy run's label; pick another with --endpoint-label`, {param: 'endpoint-label'})
-    const served = await Promise.all(options.endpoints.map((url) => describeEndpoint(url, options.endpointModel)))
+    const agent = makeEndpointAgent(options.endpointTimeoutS)
+    const served = await Promise.all(options.endpoints.map((url) => describeEndpoint(url, options.endpointModel, agent)))
     const endpointLimit = Math.min(Infinity, ...served.map((s) => s.maxModelLen ?? Infinity))
     // Engine runs and id prompts are bound by the local model too; text sized for the servers only by the
     // servers' context, when they say it (else the local model's, if one is loaded).
@@ -131,7 +134,7 @@ export async function runBenchSuite(options: SuiteOptions): Promise<SuiteResults
     const endpoints: EndpointInfo[] = []
     const promptTexts: (string[] | undefined)[] = []
     for (const [index, url] of options.endpoints.entries()) {
-      const prompts = options.promptFormat === 'text' ? await endpointTextPrompts(url, served[index].model, workload.trace, options.workload.seed, endpointAgent) : null
+      const prompts = options.promptFormat === 'text' ? await endpointTextPrompts(url, served[index].model, workload.trace, options.workload.seed, agent) : null
       promptTexts.push(prompts?.texts)
       endpoints.push({url, label: labels[index], model: served[index].model, maxModelLen: served[index].maxModelLen, prompts: prompts?.source ?? 'token ids'})
       log(`endpoint ${labels[index]} (${url}): model ${served[index].model}; prompts: ${prompts?.source ?? "token ids of the local model's vocabulary"}`)
@@ -153,7 +156,7 @@ export async function runBenchSuite(options: SuiteOptions): Promise<SuiteResults
       }
       for (const [index, endpoint] of endpoints.entries()) {
         const progress = startProgress(`${endpoint.label} @ ${rateText}`, requests.length)
-        const result = await runOnEndpoint(endpoint.url, requests, options.generation, {model: endpoint.model, promptTexts: promptTexts[index], onRequestDone: progress.tick}).finally(progress.stop)
+        const result = await runOnEndpoint(endpoint.url, requests, options.generation, {model: endpoint.model, promptTexts: promptTexts[index], onRequestDone: progress.tick, agent}).finally(progress.stop)
         runs.push({label: endpoint.label, policy: null, endpoint: endpoint.url, requestRate: rate, metrics: result.metrics, projected: null, stepTimeByBatch: [], outputHashes: result.outputHashes, cpuSeconds: null, loadAverage: null, steps: [], server: result.server})
       }
     }

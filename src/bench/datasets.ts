@@ -17,10 +17,6 @@ export interface DatasetPairs {
   pairs: PromptCompletionPair[]
 }
 
-interface ShareGptRecord {
-  conversations: {from?: string; value: string}[]
-}
-
 interface AlpacaRecord {
   instruction: string
   input?: string
@@ -41,16 +37,29 @@ export function detectDatasetFormat(records: unknown[], source: string): Dataset
 /**
  * vLLM's pairing rules: ShareGPT keeps conversations with >= 2 turns, prompt = turn 0, completion = turn 1
  * (whatever their roles); Alpaca's prompt is the instruction, plus "\n" + input when there is one.
+ * A record of the wrong shape is refused by its index: skipping it would quietly change the workload.
  */
 export function pairsFromRecords(records: unknown[], format: DatasetFormat): PromptCompletionPair[] {
-  if (format === 'sharegpt')
-    return (records as ShareGptRecord[])
-      .filter((record) => Array.isArray(record.conversations) && record.conversations.length >= 2)
-      .map((record) => ({prompt: String(record.conversations[0].value ?? ''), completion: String(record.conversations[1].value ?? '')}))
-  return (records as AlpacaRecord[]).map((record) => ({
-    prompt: record.input ? `${record.instruction}\n${record.input}` : record.instruction,
-    completion: record.output,
-  }))
+  const malformed = (index: number, expected: string) =>
+    new InvalidRequestError(`dataset record ${index} is not ${format === 'sharegpt' ? 'a ShareGPT' : 'an Alpaca'} record: expected ${expected}`, {param: 'dataset'})
+  const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value)
+  const pairs: PromptCompletionPair[] = []
+  records.forEach((record, index) => {
+    if (format === 'sharegpt') {
+      const turns = isRecord(record) ? record.conversations : undefined
+      if (!Array.isArray(turns)) throw malformed(index, '{conversations: [{from, value}, ...]}')
+      if (turns.length < 2) return
+      const [prompt, completion] = turns.slice(0, 2).map((turn) => (isRecord(turn) ? turn.value : undefined))
+      if (typeof prompt !== 'string' || typeof completion !== 'string') throw malformed(index, 'turns 0 and 1 with a string value')
+      pairs.push({prompt, completion})
+      return
+    }
+    const {instruction, input, output} = (isRecord(record) ? record : {}) as Partial<AlpacaRecord>
+    if (typeof instruction !== 'string' || typeof output !== 'string' || (input !== undefined && typeof input !== 'string'))
+      throw malformed(index, '{instruction, input, output} strings')
+    pairs.push({prompt: input ? `${instruction}\n${input}` : instruction, completion: output})
+  })
+  return pairs
 }
 
 export function readDatasetPairs(path: string): DatasetPairs {

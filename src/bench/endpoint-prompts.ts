@@ -46,11 +46,21 @@ async function serverTokenizer(baseUrl: string, model: string, dispatcher: Dispa
     const response = await request(new URL(path, baseUrl), {method: 'POST', dispatcher, headers: endpointHeaders(), body: JSON.stringify({model, ...body})})
     const text = await response.body.text()
     if (response.statusCode !== 200) throw new UnavailableError(`${baseUrl}: POST ${path} answered ${response.statusCode}: ${text.slice(0, 300)}`)
-    return JSON.parse(text)
+    try {
+      return JSON.parse(text)
+    } catch {
+      throw new UnavailableError(`${baseUrl}: POST ${path} answered with text that is not JSON: ${JSON.stringify(text.slice(0, 100))}`)
+    }
   }
+  // Answers of the wrong shape are refused: the prompts would silently have the wrong lengths.
+  const expect = <T>(value: unknown, valid: (value: unknown) => value is T, what: string): T => {
+    if (!valid(value)) throw new UnavailableError(`${baseUrl}: ${what} answered ${JSON.stringify(value)?.slice(0, 100)}`)
+    return value
+  }
+  const isTokenList = (value: unknown): value is number[] => Array.isArray(value) && value.every((id) => Number.isInteger(id))
   const tokenizer: ServerTokenizer = {
-    tokenize: async (text, addSpecialTokens) => (await call('/tokenize', {prompt: text, add_special_tokens: addSpecialTokens})).tokens,
-    detokenize: async (tokens) => (await call('/detokenize', {tokens})).prompt,
+    tokenize: async (text, addSpecialTokens) => expect((await call('/tokenize', {prompt: text, add_special_tokens: addSpecialTokens}))?.tokens, isTokenList, 'POST /tokenize'),
+    detokenize: async (tokens) => expect((await call('/detokenize', {tokens}))?.prompt, (value): value is string => typeof value === 'string', 'POST /detokenize'),
   }
   try {
     const probe = await tokenizer.tokenize('hello', false)
@@ -64,13 +74,16 @@ async function serverTokenizer(baseUrl: string, model: string, dispatcher: Dispa
  * Text of `promptLen` server tokens, special tokens included (the traces count OPT's BOS, and servers add
  * theirs to a text prompt): seeded filler words, tokenized by the server, cut to the length and turned back into text.
  */
-async function textOfLength(tokenizer: ServerTokenizer, promptLen: number, specialTokens: number, random: BenchRandom): Promise<string> {
+async function textOfLength(tokenizer: ServerTokenizer, promptLen: number, specialTokens: number, random: BenchRandom, baseUrl: string): Promise<string> {
   const wanted = Math.max(1, promptLen - specialTokens)
   let text = fillerText(wanted, random)
   let tokens = await tokenizer.tokenize(text, false)
   while (tokens.length < wanted) {
+    const counted = tokens.length
     text += ' ' + fillerText(wanted - tokens.length, random)
     tokens = await tokenizer.tokenize(text, false)
+    // A tokenizer that counts no more tokens for more words would grow the text forever.
+    if (tokens.length <= counted) throw new UnavailableError(`${baseUrl}: /tokenize counts ${tokens.length} tokens for ever longer text: it cannot size a ${wanted}-token prompt`)
   }
   return tokenizer.detokenize(tokens.slice(0, wanted))
 }
@@ -90,6 +103,6 @@ export async function endpointTextPrompts(
     return {texts: trace.map((r) => fillerText(Math.max(1, r.promptLen - 1), random)), source: 'filler words, one per traced token less a BOS (no /tokenize)'}
   const specialTokens = (await tokenizer.tokenize('', true)).length
   const texts: string[] = []
-  for (const r of trace) texts.push(await textOfLength(tokenizer, r.promptLen, specialTokens, random))
+  for (const r of trace) texts.push(await textOfLength(tokenizer, r.promptLen, specialTokens, random, baseUrl))
   return {texts, source: "filler words cut to each traced length in the server's tokens (/tokenize)"}
 }

@@ -20,8 +20,15 @@ export interface EndpointRunResult {
 // The engine's clock (seconds on performance.now()), without loading the engine and its native addon.
 const nowSeconds = () => performance.now() / 1000
 
-// Queued requests may wait minutes for their first token under load: no header or body timeouts.
-export const endpointAgent = new Agent({headersTimeout: 0, bodyTimeout: 0})
+/** Queued requests may wait minutes for their first token under load, but a server silent this long is stuck. */
+export const DEFAULT_ENDPOINT_TIMEOUT_S = 600
+
+/** Connections to the endpoints: a request fails when its server sends no headers, or no byte of the body, for timeoutS. */
+export function makeEndpointAgent(timeoutS = DEFAULT_ENDPOINT_TIMEOUT_S): Agent {
+  return new Agent({headersTimeout: timeoutS * 1000, bodyTimeout: timeoutS * 1000, connectTimeout: Math.min(timeoutS, 30) * 1000})
+}
+
+export const endpointAgent = makeEndpointAgent()
 
 /** JSON headers, with OPENAI_API_KEY as the bearer token when set (as vLLM's benchmark_serving sends it). */
 export function endpointHeaders(): Record<string, string> {
@@ -44,25 +51,27 @@ export function endpointLabels(urls: readonly string[], given: readonly string[]
 }
 
 /** The model to send (the named one, else the first the server lists) and its context, when the server says (vLLM and we do). */
-export async function describeEndpoint(baseUrl: string, model?: string): Promise<{model: string; maxModelLen: number | null}> {
+export async function describeEndpoint(baseUrl: string, model?: string, agent: Agent = endpointAgent): Promise<{model: string; maxModelLen: number | null}> {
   let response
+  let text
   try {
-    response = await request(new URL('/v1/models', baseUrl), {dispatcher: endpointAgent, headers: endpointHeaders()})
+    response = await request(new URL('/v1/models', baseUrl), {dispatcher: agent, headers: endpointHeaders()})
+    text = await response.body.text()
   } catch (error) {
     throw new UnavailableError(`${baseUrl}: cannot reach the server (${(error as Error).message})`)
   }
-  const text = await response.body.text()
-  let listed: {id: string; max_model_len?: unknown}[] = []
+  let listed: unknown
   try {
-    listed = JSON.parse(text).data ?? []
+    listed = JSON.parse(text).data
   } catch {} // reported below as "no model"
-  const entry = model === undefined ? listed[0] : listed.find((m) => m.id === model)
+  const entries = (Array.isArray(listed) ? listed : []).filter((m): m is {id: string; max_model_len?: unknown} => typeof m?.id === 'string')
+  const entry = model === undefined ? entries[0] : entries.find((m) => m.id === model)
   if (model === undefined && (response.statusCode !== 200 || !entry)) throw new UnavailableError(`${baseUrl}: GET /v1/models gave no model (status ${response.statusCode})`)
   const maxModelLen = typeof entry?.max_model_len === 'number' ? entry.max_model_len : null
   return {model: model ?? entry!.id, maxModelLen}
 }
 
-/** Yields the JSON payload of each `data:` line of a server-sent-event stream, up to `[DONE]`. */
+/** Yields the JSON payload of each `data:` line of a server-sent-event stream, up to `[DONE]`; a stream that is not one throws. */
 export async function* serverSentData(body: AsyncIterable<Buffer | string>): AsyncGenerator<unknown> {
   let buffered = ''
   for await (const chunk of body) {
@@ -74,9 +83,27 @@ export async function* serverSentData(body: AsyncIterable<Buffer | string>): Asy
       if (!line.startsWith('data:')) continue
       const data = line.slice('data:'.length).trim()
       if (data === '[DONE]') return
-      yield JSON.parse(data)
+      try {
+        yield JSON.parse(data)
+      } catch (error) {
+        if (!(error instanceof SyntaxError)) throw error
+        throw new UnavailableError(`streamed an event that is not JSON: ${JSON.stringify(data.slice(0, 100))}`)
+      }
     }
   }
+  // OpenAI-compatible servers end every stream with [DONE]; without it the answer was cut off.
+  throw new UnavailableError('the stream ended before "data: [DONE]"')
+}
+
+/** A streamed completion chunk as OpenAI shapes it, or a message saying what is wrong with it. */
+function completionChunk(payload: unknown): CompletionChunk | string {
+  if (typeof payload !== 'object' || payload === null) return `streamed ${JSON.stringify(payload)}, not a completion chunk`
+  const chunk = payload as CompletionChunk
+  const text = chunk.choices?.[0]?.text
+  if (text !== undefined && typeof text !== 'string') return `streamed a choice whose text is ${JSON.stringify(text)}, not a string`
+  for (const count of [chunk.usage?.completion_tokens, chunk.usage?.prompt_tokens])
+    if (count !== undefined && !(Number.isInteger(count) && count >= 0)) return `streamed a usage count ${JSON.stringify(count)}, not a token count`
+  return chunk
 }
 
 interface CompletionChunk {
@@ -92,10 +119,30 @@ async function streamCompletion(
   promptText: string | undefined,
   settings: GenerationSettings,
   index: number,
+  agent: Agent,
+): Promise<{record: Omit<RequestRecord, 'arrivalTime'>; text: string}> {
+  try {
+    return await streamCompletionOnce(baseUrl, model, benchRequest, promptText, settings, index, agent)
+  } catch (error) {
+    // An error status, a timeout, a reset connection, a malformed stream: one line that names the server.
+    const code = (error as {code?: unknown}).code
+    const why = code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' ? `silent for longer than --endpoint-timeout (${(error as Error).message})` : (error as Error).message
+    throw new UnavailableError(`${baseUrl}: POST /v1/completions: ${why}`, {cause: error})
+  }
+}
+
+async function streamCompletionOnce(
+  baseUrl: string,
+  model: string,
+  benchRequest: BenchRequest,
+  promptText: string | undefined,
+  settings: GenerationSettings,
+  index: number,
+  agent: Agent,
 ): Promise<{record: Omit<RequestRecord, 'arrivalTime'>; text: string}> {
   const response = await request(new URL('/v1/completions', baseUrl), {
     method: 'POST',
-    dispatcher: endpointAgent,
+    dispatcher: agent,
     headers: endpointHeaders(),
     body: JSON.stringify({
       model,
@@ -110,7 +157,7 @@ async function streamCompletion(
   })
   if (response.statusCode !== 200) {
     const detail = await response.body.text()
-    throw new UnavailableError(`${baseUrl}: POST /v1/completions answered ${response.statusCode}: ${detail.slice(0, 300)}`)
+    throw new UnavailableError(`answered ${response.statusCode}: ${detail.slice(0, 300)}`)
   }
   let firstTokenTime = Number.NaN
   let text = ''
@@ -118,7 +165,8 @@ async function streamCompletion(
   let reportedTokens: number | null = null
   let reportedPromptTokens: number | null = null
   for await (const payload of serverSentData(response.body)) {
-    const chunk = payload as CompletionChunk
+    const chunk = completionChunk(payload)
+    if (typeof chunk === 'string') throw new UnavailableError(chunk)
     const delta = chunk.choices?.[0]?.text ?? ''
     if (delta !== '') {
       if (Number.isNaN(firstTokenTime)) firstTokenTime = nowSeconds()
@@ -143,18 +191,19 @@ export async function runOnEndpoint(
   baseUrl: string,
   requests: readonly BenchRequest[],
   settings: GenerationSettings,
-  options: {model?: string; promptTexts?: readonly string[]; onRequestDone?: () => void; scrapeIntervalMs?: number} = {},
+  options: {model?: string; promptTexts?: readonly string[]; onRequestDone?: () => void; scrapeIntervalMs?: number; agent?: Agent} = {},
 ): Promise<EndpointRunResult> {
-  const model = options.model ?? (await describeEndpoint(baseUrl)).model
+  const agent = options.agent ?? endpointAgent
+  const model = options.model ?? (await describeEndpoint(baseUrl, undefined, agent)).model
   const outputHashes: Record<string, string> = {}
-  const scraper = startMetricsScraper(baseUrl, endpointAgent, options.scrapeIntervalMs)
+  const scraper = startMetricsScraper(baseUrl, agent, options.scrapeIntervalMs)
   const start = nowSeconds()
   const records = await Promise.all(
     requests.map(async (benchRequest, index): Promise<RequestRecord> => {
       const arrivalTime = start + benchRequest.arrivalOffset
       const wait = arrivalTime - nowSeconds()
       if (wait > 0) await sleep(wait * 1000)
-      const {record, text} = await streamCompletion(baseUrl, model, benchRequest, options.promptTexts?.[index], settings, index)
+      const {record, text} = await streamCompletion(baseUrl, model, benchRequest, options.promptTexts?.[index], settings, index, agent)
       outputHashes[benchRequest.requestId] = hashTokenIds([...Buffer.from(text, 'utf8')])
       options.onRequestDone?.()
       return {...record, arrivalTime}

@@ -39,6 +39,9 @@ export function buildWorkload(options: WorkloadOptions, tokenizer: Tokenizer | n
   if (options.trace === 'synthetic') {
     const {inputLen, outputLen, spread, rangeRatio} = options.synthetic
     const {kept, dropped} = fitTrace(syntheticTrace({...options.synthetic, numPrompts: options.numPrompts, seed: options.seed}), maxTotalTokens)
+    // A run of no requests has no figures: its table would be NaN from end to end.
+    if (kept.length === 0)
+      throw new InvalidRequestError(`no synthetic request fits the ${maxTotalTokens} tokens the engine or servers hold: lower --input-len / --output-len`, {param: 'input-len'})
     return {source: `synthetic (input ${inputLen}, output ${outputLen}, ${spread}${spread === 'uniform' ? ` +-${rangeRatio * 100}%` : ''})`, trace: kept, droppedTooLong: dropped, stats: traceStats(kept)}
   }
   const full = loadBuiltinTrace(options.trace)

@@ -1,21 +1,49 @@
 // The base of every pagedllm command: a user error ends as its message (plus ONE usage line for a bad command line), never a stack or the whole help.
-import {Command} from '@oclif/core'
+import {Command, Errors, Interfaces} from '@oclif/core'
 import {PagedLLMError} from '../engine/errors.js'
 
 /** oclif prefixes a flag's parse error with "Parsing --name \n\t" and ends parse errors with a pointer to --help. */
 const FLAG_PARSE_ERROR = /^Parsing --(\S+) \n\t([^]*?)(?:\nSee more help with --help)?$/
+/** oclif's plain parse errors: "Flag --seed can only be specified once", "Flag --model expects a value". */
+const FLAG_USE_ERROR = /^Flag (--\S+ [^]*)$/
+/** Flag-constraint errors (exclusive flags) list one reason per line under this heading; the first one says it. */
+const REASONS_HEADING = /^The following errors? occurred:\n\s*([^\n]*)/
 const HELP_POINTER = /\nSee more help with --help$/
+const ANSI_CODES = /\x1b\[[0-9;]*m/g
+
+/** oclif's FlagOutput / ArgOutput, which its index does not export. */
+type ParsedValues = {[name: string]: any}
 
 export abstract class PagedLLMCommand extends Command {
+  /** oclif's parse, and one rule it lacks: a flag given as an empty string ("--model ''") is a mistake, never "unset". */
+  protected override async parse<F extends ParsedValues, B extends ParsedValues, A extends ParsedValues>(
+    options?: Interfaces.Input<F, B, A>,
+    argv?: string[],
+  ): Promise<Interfaces.ParserOutput<F, B, A>> {
+    const parsed = await super.parse(options, argv)
+    const empty = Object.entries(parsed.flags).find(([, value]) => value === '' || (Array.isArray(value) && value.includes('')))
+    if (empty) throw new Errors.CLIError(`Flag --${empty[0]} cannot be empty`)
+    return parsed
+  }
+
   override async catch(error: Error & {parse?: unknown}): Promise<void> {
+    if (error instanceof Errors.ExitError) throw error
     const flagError = FLAG_PARSE_ERROR.exec(error.message)
+    const useError = FLAG_USE_ERROR.exec(error.message)
     // A missing argument, an unknown flag or a bad flag value: the command line is wrong, so show how it should look.
-    if (flagError || error.parse !== undefined) {
+    if (flagError || useError || error.parse !== undefined) {
+      const text = error.message.replace(ANSI_CODES, '')
       // oclif's own text may go on with notes after a blank line; the first paragraph is the error.
-      const message = flagError ? `--${flagError[1]}: ${flagError[2]}` : error.message.replace(HELP_POINTER, '').split('\n\n')[0]!.replace(/:\n/, ': ')
+      const message = flagError
+        ? `--${flagError[1]}: ${flagError[2]}`
+        : useError
+          ? useError[1]!
+          : (REASONS_HEADING.exec(text)?.[1] ?? text.replace(HELP_POINTER, '').split('\n\n')[0]!.replace(/:\n/, ': '))
       this.fail(`${message}\n${this.usageLine()}`, 2)
     }
     if (error instanceof PagedLLMError) this.fail(error.message, error.exitCode)
+    // this.error(...) in a command: already a message for the user, printed the same way (one line, unwrapped).
+    if (error instanceof Errors.CLIError) this.fail(error.message, error.oclif.exit ?? 1)
     throw error
   }
 

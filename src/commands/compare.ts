@@ -1,16 +1,23 @@
 // `pagedllm compare`: runs KV policies and/or OpenAI-compatible endpoints across a request-rate sweep and plots them.
-import {mkdirSync, writeFileSync} from 'node:fs'
+import {writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {Flags} from '@oclif/core'
 import chalk from 'chalk'
+import {reportInterrupt} from '../cli/interrupt.js'
+import {prepareOutputDir} from '../cli/output-paths.js'
 import {PagedLLMCommand} from '../cli/pagedllm-command.js'
-import {benchFlags, parsePolicies, resultsJson, suiteOptionsFromFlags} from '../bench/bench-flags.js'
+import {benchFlags, givenFlags, parsePolicies, refuseIdleTraceFlags, resultsJson, suiteOptionsFromFlags} from '../bench/bench-flags.js'
 import {runBenchSuite, type SuiteResults} from '../bench/bench-suite.js'
 import {PROMPT_FORMATS, type PromptFormat} from '../bench/endpoint-prompts.js'
+import {DEFAULT_ENDPOINT_TIMEOUT_S} from '../bench/endpoint-run.js'
+import {MAX_TIMER_SECONDS} from '../cli/number-flag.js'
 import {workloadTitle, writePlots} from '../bench/plots.js'
 import {renderHeadline, renderOutputAgreement} from '../bench/report-table.js'
 
 const DEFAULT_POLICIES = 'paged,orca-max,orca-oracle'
+
+// compare always sweeps --request-rates: bench's single --request-rate would be silently ignored here.
+const {'request-rate': _singleRate, ...sharedBenchFlags} = benchFlags
 
 export default class Compare extends PagedLLMCommand {
   static override description =
@@ -22,12 +29,18 @@ export default class Compare extends PagedLLMCommand {
     '<%= config.bin %> compare --policies paged,orca-max --endpoint http://localhost:8000 --out out/mine',
   ]
   static override flags = {
-    ...benchFlags,
+    ...sharedBenchFlags,
     policies: Flags.string({description: `KV policies to run on the local engine (default ${DEFAULT_POLICIES}; none when --endpoint is given)`}),
     // inf adds the offline run: the memory-bound state the KV-memory plot shows.
     'request-rates': Flags.string({description: 'Request rates to sweep (req/s; inf = all at t=0)', default: '0.5,1,2,4,inf'}),
     endpoint: Flags.string({description: 'Base URL of an OpenAI-compatible server (POST /v1/completions, streaming; OPENAI_API_KEY is sent as its bearer token when set); repeatable', multiple: true}),
     'endpoint-label': Flags.string({description: 'Name of an endpoint in tables and plots, in --endpoint order (default host:port); repeatable', multiple: true}),
+    'endpoint-timeout': Flags.integer({
+      description: 'Seconds an endpoint may send nothing (no response headers, no byte of a stream) before the comparison stops with an error',
+      default: DEFAULT_ENDPOINT_TIMEOUT_S,
+      min: 1,
+      max: MAX_TIMER_SECONDS,
+    }),
     'endpoint-model': Flags.string({description: 'Model name to send to the endpoints (default: the first one GET /v1/models lists)'}),
     'prompt-format': Flags.string({
       description:
@@ -40,7 +53,9 @@ export default class Compare extends PagedLLMCommand {
   }
 
   async run(): Promise<void> {
-    const {flags} = await this.parse(Compare)
+    const {flags, raw} = await this.parse(Compare)
+    refuseIdleTraceFlags(flags, givenFlags(raw))
+    prepareOutputDir(flags.out, 'out')
     const endpoints = flags.endpoint ?? []
     const log = (line: string) => process.stderr.write(chalk.dim(line) + '\n')
     const policies = flags.policies ? parsePolicies(flags.policies) : endpoints.length > 0 ? [] : parsePolicies(DEFAULT_POLICIES)
@@ -49,11 +64,12 @@ export default class Compare extends PagedLLMCommand {
       endpoints,
       endpointLabels: flags['endpoint-label'],
       endpointModel: flags['endpoint-model'],
+      endpointTimeoutS: flags['endpoint-timeout'],
       promptFormat: flags['prompt-format'] as PromptFormat,
       log,
     })
-    const results: SuiteResults = await runBenchSuite(options)
-    mkdirSync(flags.out, {recursive: true})
+    const stopReporting = reportInterrupt(() => `nothing written to ${flags.out} (results and plots come once every run has finished)`)
+    const results: SuiteResults = await runBenchSuite(options).finally(stopReporting)
     writeFileSync(join(flags.out, 'results.json'), resultsJson(results))
     const plots = await writePlots(results.runs, workloadTitle(results.workload), flags.out)
     this.log(renderHeadline(results) + '\n')

@@ -7,6 +7,7 @@ import {engineFlags} from '../cli/engine-flags.js'
 import {numberFlag} from '../cli/number-flag.js'
 import {PagedLLMCommand} from '../cli/pagedllm-command.js'
 import {guidedFlags, guidedSpecFromFlags} from '../cli/guided-flags.js'
+import {reportInterrupt} from '../cli/interrupt.js'
 import {startEngine} from '../cli/start-engine.js'
 
 export default class Generate extends PagedLLMCommand {
@@ -24,18 +25,18 @@ export default class Generate extends PagedLLMCommand {
     ...engineFlags,
     ...guidedFlags,
     'max-tokens': Flags.integer({description: 'Most tokens to generate per sequence', default: 64, min: 1}),
-    temperature: numberFlag({description: 'Sampling temperature (0 = greedy)', default: 0}),
+    temperature: numberFlag({description: 'Sampling temperature (default 0 = greedy)', default: 0}),
     'top-p': numberFlag({description: 'Nucleus sampling: smallest token set with this probability mass', default: 1}),
-    'top-k': Flags.integer({description: 'Sample from the k most likely tokens (0 = off)', default: 0}),
-    'min-p': numberFlag({description: 'Drop tokens below min-p times the top probability', default: 0}),
+    'top-k': Flags.integer({description: 'Sample from the k most likely tokens (default 0 = off)', default: 0}),
+    'min-p': numberFlag({description: 'Drop tokens below min-p times the top probability (default 0 = off)', default: 0}),
     'repetition-penalty': numberFlag({description: 'Penalty for tokens already present (1 = off)', default: 1}),
     n: Flags.integer({description: 'Parallel samples per prompt (share the prompt KV blocks)', default: 1, min: 1}),
     'best-of': Flags.integer({description: 'Samples generated per prompt; the n best are shown', min: 1}),
     'beam-width': Flags.integer({description: 'Beam search with this many beams (returns --n best)', min: 2}),
     'length-penalty': numberFlag({description: 'Beam search: score = logprob / length^penalty', default: 1}),
-    stop: Flags.string({description: 'Stop string (repeatable)', multiple: true}),
+    stop: Flags.string({description: 'Stop string (repeatable: --stop A --stop B)', multiple: true, multipleNonGreedy: true}),
     'ignore-eos': Flags.boolean({description: 'Keep generating past the end-of-sequence token', default: false}),
-    logprobs: Flags.integer({description: 'Return the top-k logprobs of each generated token', min: 0, max: 20}),
+    logprobs: Flags.integer({description: 'With --json: the top-k logprobs of each generated token', min: 0, max: 20}),
     'logit-bias': Flags.string({description: 'JSON map of token id to a bias in [-100, 100] added to its logit, e.g. \'{"2": -100}\''}),
     chat: Flags.boolean({description: "Wrap each prompt as a user message in the model's chat template", default: false}),
     system: Flags.string({description: 'System message for --chat'}),
@@ -45,10 +46,11 @@ export default class Generate extends PagedLLMCommand {
   async run(): Promise<void> {
     const {argv, flags} = await this.parse(Generate)
     const prompts = argv as string[]
+    refuseIgnoredFlags(flags)
     const beamWidth = flags['beam-width']
     const params = makeSamplingParams({
       maxTokens: flags['max-tokens'],
-      temperature: beamWidth ? 0 : flags.temperature,
+      temperature: flags.temperature,
       topP: flags['top-p'],
       topK: flags['top-k'],
       minP: flags['min-p'],
@@ -78,17 +80,22 @@ export default class Generate extends PagedLLMCommand {
       if (streams) {
         const handle = engine.addRequest(requests[0]!)
         let printed = 0
+        let tokens = 0
         process.stdout.write(flags.chat ? '' : prompts[0]!)
+        const stopReporting = reportInterrupt(() => `${tokens} tokens generated (the text above)`)
         for await (const output of handle) {
           const text = output.outputs[0]!.text
           process.stdout.write(text.slice(printed))
           printed = text.length
+          tokens = output.outputs[0]!.tokenIds.length
         }
+        stopReporting()
         process.stdout.write('\n')
         this.printSummary([await handle.result()])
         return
       }
-      const results = await engine.generate(requests)
+      const stopReporting = reportInterrupt(() => `no output: ${prompts.length} prompt(s) were generating, printed only when all finish`)
+      const results = await engine.generate(requests).finally(stopReporting)
       if (flags.json) {
         this.log(JSON.stringify(results.map((result, i) => toJson(prompts[i]!, result)), null, 2))
         return
@@ -133,6 +140,27 @@ function toJson(prompt: string, result: RequestOutput) {
       ...(result.specDecode ? {spec_decode: {proposed: result.specDecode.numDraftTokens, accepted: result.specDecode.numAcceptedTokens, acceptance_rate: result.specDecode.acceptanceRate}} : {}),
     },
   }
+}
+
+/** Flags the run would silently ignore (or contradict) are refused, naming them: the user meant something else. */
+function refuseIgnoredFlags(flags: Record<string, any>): void {
+  const refuse = (param: string, message: string) => {
+    throw new InvalidRequestError(message, {param})
+  }
+  const beamWidth = flags['beam-width'] as number | undefined
+  if (beamWidth !== undefined) {
+    // Beam search keeps the beams of highest cumulative logprob: nothing is sampled.
+    const sampling = (['temperature', 'top-p', 'top-k', 'min-p'] as const).find((name) => flags[name] !== {temperature: 0, 'top-p': 1, 'top-k': 0, 'min-p': 0}[name])
+    if (sampling) refuse(sampling, `--${sampling} cannot be used with --beam-width: beam search keeps the most likely beams and samples nothing`)
+    if (flags['best-of'] !== undefined) refuse('best-of', '--best-of cannot be used with --beam-width: the beam width is the number of candidates')
+    if (flags.n > beamWidth) refuse('n', `--n ${flags.n} exceeds --beam-width ${beamWidth}: beam search returns at most its beams`)
+  } else {
+    if (flags['length-penalty'] !== 1) refuse('length-penalty', '--length-penalty scores beams: it needs --beam-width')
+    if (flags['best-of'] > 1 && flags.temperature === 0)
+      refuse('best-of', `--best-of ${flags['best-of']} picks the best of several samples, but with --temperature 0 every sample is the same greedy text: set --temperature`)
+  }
+  if (flags.system !== undefined && !flags.chat) refuse('system', '--system is a chat message: it needs --chat')
+  if (flags.logprobs !== undefined && !flags.json) refuse('logprobs', '--logprobs are printed in the --json output only: add --json')
 }
 
 /** --logit-bias as OpenAI's logit_bias: a JSON object; makeSamplingParams checks its ids and ranges. */

@@ -1,5 +1,6 @@
 // `pagedllm make-test-model`: writes a seeded-random Hugging Face checkpoint (tiny/small/bench) for tests and benchmarks.
 import {Flags} from '@oclif/core'
+import {prepareOutputDir} from '../cli/output-paths.js'
 import {PagedLLMCommand} from '../cli/pagedllm-command.js'
 import {
   TEST_MODEL_PRESETS,
@@ -24,7 +25,7 @@ export default class MakeTestModel extends PagedLLMCommand {
   static override flags = {
     preset: Flags.string({description: 'Model size', options: [...TEST_MODEL_PRESETS], default: 'tiny'}),
     variant: Flags.string({description: 'Architecture flavour', options: [...TEST_MODEL_VARIANTS], default: 'llama'}),
-    seed: Flags.integer({description: 'Seed of the random weights and merges', default: 0}),
+    seed: Flags.integer({description: 'Seed of the random weights and merges (default 0)', default: 0}),
     dtype: Flags.string({description: 'Weight dtype in the safetensors file', options: ['f32', 'bf16', 'f16'], default: 'f32'}),
     out: Flags.string({description: 'Output directory (default: the cache under .cache/models)'}),
     gguf: Flags.string({description: 'Also write the checkpoint as a GGUF file of this format (model-FORMAT.gguf in the output directory)', options: [...GGUF_FILE_FORMATS]}),
@@ -34,6 +35,7 @@ export default class MakeTestModel extends PagedLLMCommand {
     const {flags} = await this.parse(MakeTestModel)
     const preset = flags.preset as TestModelPreset
     const variant = flags.variant as TestModelVariant
+    if (flags.out) prepareOutputDir(flags.out, 'out')
     const started = performance.now()
     const dir = await ensureTestModel(preset, {seed: flags.seed, dtype: flags.dtype.toUpperCase() as TensorDtype, dir: flags.out, variant})
     const parameters = (testModelParameterCount(preset, variant) / 1e6).toFixed(2)

@@ -5,6 +5,7 @@ import {ApiServer, DEFAULT_SERVER_OPTIONS} from '../server/http-server.js'
 import {TokenizerWorkers} from '../server/tokenizer-workers.js'
 import {TOOL_CALL_PARSERS} from '../server/tool-calls.js'
 import {engineConfigFromFlags, engineFlags, parseByteSize, resolveEngineConfig} from '../cli/engine-flags.js'
+import {MAX_TIMER_SECONDS} from '../cli/number-flag.js'
 import {PagedLLMCommand} from '../cli/pagedllm-command.js'
 import {announceBuiltinModel, describeEngine} from '../cli/start-engine.js'
 import {BUILTIN_MODEL_DIR} from '../engine/model/builtin-model.js'
@@ -50,13 +51,14 @@ export default class Serve extends PagedLLMCommand {
       description: 'Request bodies held in memory at once; a body reserves its Content-Length before it is read, others wait',
       default: '64MiB',
     }),
-    'tokenizer-threads': Flags.integer({description: 'Worker threads that tokenize prompts and render chat templates off the event loop', default: 2, min: 1}),
-    'slow-client-timeout': Flags.integer({description: 'Seconds a streaming client may leave its socket full before the stream is cut and its request aborted', default: 30, min: 1}),
-    'headers-timeout': Flags.integer({description: 'Seconds a client has to send the request headers', default: 10, min: 1}),
-    'request-timeout': Flags.integer({description: 'Seconds a client has to send the whole request (headers and body)', default: 30, min: 1}),
-    'keep-alive-timeout': Flags.integer({description: 'Seconds an idle keep-alive connection stays open', default: 5, min: 0}),
+    // Each worker is a thread with its own copy of the tokenizer: thousands of them would exhaust memory.
+    'tokenizer-threads': Flags.integer({description: 'Worker threads that tokenize prompts and render chat templates off the event loop (at most 64)', default: 2, min: 1, max: 64}),
+    'slow-client-timeout': Flags.integer({description: 'Seconds a streaming client may leave its socket full before the stream is cut and its request aborted', default: 30, min: 1, max: MAX_TIMER_SECONDS}),
+    'headers-timeout': Flags.integer({description: 'Seconds a client has to send the request headers', default: 10, min: 1, max: MAX_TIMER_SECONDS}),
+    'request-timeout': Flags.integer({description: 'Seconds a client has to send the whole request (headers and body)', default: 30, min: 1, max: MAX_TIMER_SECONDS}),
+    'keep-alive-timeout': Flags.integer({description: 'Seconds an idle keep-alive connection stays open', default: 5, min: 0, max: MAX_TIMER_SECONDS}),
     'max-connections': Flags.integer({description: 'Open connections accepted at once; more are closed at once', default: DEFAULT_SERVER_OPTIONS.maxConnections, min: 1}),
-    'shutdown-grace': Flags.integer({description: 'Seconds requests in flight may take to finish on SIGTERM/SIGINT/SIGHUP', default: 10, min: 0}),
+    'shutdown-grace': Flags.integer({description: 'Seconds requests in flight may take to finish on SIGTERM/SIGINT/SIGHUP', default: 10, min: 0, max: MAX_TIMER_SECONDS}),
     'tool-call-parser': Flags.string({
       description: 'Read tool calls from the output for tool_choice "auto": hermes (<tool_call> JSON, Qwen2.5) or llama3_json',
       options: [...TOOL_CALL_PARSERS],
@@ -74,7 +76,7 @@ export default class Serve extends PagedLLMCommand {
       apiKey: flags['api-key'],
       maxConcurrentRequests: flags['max-concurrent-requests'],
       maxQueuedRequests: flags['max-queued-requests'],
-      maxBodyBytes: parseByteSize(flags['max-body-size'], 'max-body-size'),
+      maxBodyBytes: parseByteSize(flags['max-body-size'], 'max-body-size', {min: 1}),
       maxBodyBytesInFlight: parseByteSize(flags['max-body-memory'], 'max-body-memory'),
       maxSequencesPerRequest: flags['max-sequences-per-request'],
       requestWindow: flags['request-window'],

@@ -2,6 +2,8 @@
 // against this machine's measured ceilings (memory bandwidth for weight-streaming work, peak FMA for the rest).
 import {Bench} from 'tinybench'
 import {nativeOps, type NativeLinearWeights, type NativeOps, type WeightFormat} from '../../engine/native.js'
+import {InvalidRequestError} from '../../engine/errors.js'
+import {checkKernelBenchOptions} from './kernel-bench-limits.js'
 import {modelStepCases} from './model-step.js'
 
 export interface KernelBenchShape {
@@ -226,16 +228,10 @@ export function measureCeilings(ops: NativeOps, threads: number): Ceilings {
 }
 
 export async function runKernelBench(options: KernelBenchOptions, onProgress: (message: string) => void = () => {}): Promise<KernelBenchReport> {
-  const ops = nativeOps()
   const o = options
-  if (o.hiddenSize % o.numHeads !== 0 || o.numHeads % o.numKvHeads !== 0) {
-    throw new Error('hiddenSize must be a multiple of numHeads, and numHeads of numKvHeads')
-  }
+  checkKernelBenchOptions(o)
+  const ops = nativeOps()
   const poolThreads = ops.setThreads(o.threads)
-  onProgress(`measuring ceilings on 1 and ${poolThreads} threads`)
-  const ceilings = [measureCeilings(ops, 1)]
-  if (poolThreads > 1) ceilings.push(measureCeilings(ops, poolThreads))
-  ops.setThreads(poolThreads)
   onProgress('building weights')
   const {layers, lmHead} = makeLayers(ops, o)
   const cases: KernelCase[] = [
@@ -251,17 +247,25 @@ export async function runKernelBench(options: KernelBenchOptions, onProgress: (m
     ...smallOpCases(ops, o, 1, 'decode'),
     ...smallOpCases(ops, o, o.batch, 'batch'),
   ]
+  const chosen = cases.filter((k) => o.only === undefined || k.kernel.includes(o.only))
+  if (chosen.length === 0 && !(o.modelStep && 'model step'.includes(o.only!)))
+    throw new InvalidRequestError(`--only ${o.only} matches no kernel; kernels: ${[...new Set(cases.map((k) => k.kernel))].join(', ')}${o.modelStep ? ', model step' : ''}`, {param: 'only'})
+  // Ceilings after the shapes are known good: they take seconds.
+  onProgress(`measuring ceilings on 1 and ${poolThreads} threads`)
+  const ceilings = [measureCeilings(ops, 1)]
+  if (poolThreads > 1) ceilings.push(measureCeilings(ops, poolThreads))
+  ops.setThreads(poolThreads)
   let closeModel = () => {}
   if (o.modelStep) {
     onProgress('loading the bench test model')
     const steps = await modelStepCases(o)
-    cases.push(...steps.cases)
+    chosen.push(...steps.cases.filter((k) => o.only === undefined || k.kernel.includes(o.only)))
     closeModel = steps.close
   }
   const ceiling = effectiveCeiling(ceilings, poolThreads)
   const results: KernelResult[] = []
   try {
-    await measureCases(cases.filter((k) => o.only === undefined || k.kernel.includes(o.only)), o.timeMs, ceiling, results, onProgress)
+    await measureCases(chosen, o.timeMs, ceiling, results, onProgress)
   } finally {
     closeModel()
   }

@@ -1,9 +1,11 @@
 // `pagedllm bench`: replays a request trace on each KV policy (same engine, model and KV budget) and compares them.
-import {mkdirSync, writeFileSync} from 'node:fs'
+import {writeFileSync} from 'node:fs'
 import {Flags} from '@oclif/core'
 import chalk from 'chalk'
+import {reportInterrupt} from '../../cli/interrupt.js'
+import {prepareOutputDir, prepareOutputFile} from '../../cli/output-paths.js'
 import {PagedLLMCommand} from '../../cli/pagedllm-command.js'
-import {benchFlags, parsePolicies, resultsJson, suiteOptionsFromFlags, whyDefaults} from '../../bench/bench-flags.js'
+import {benchFlags, givenFlags, parsePolicies, refuseIdleTraceFlags, resultsJson, suiteOptionsFromFlags, whyDefaults} from '../../bench/bench-flags.js'
 import {runBenchSuite, type SuiteResults} from '../../bench/bench-suite.js'
 import {workloadTitle, writePlots} from '../../bench/plots.js'
 import {renderHeadline, renderLatencies, renderOutputAgreement, renderProjection, renderStepTimes} from '../../bench/report-table.js'
@@ -24,11 +26,15 @@ export default class Bench extends PagedLLMCommand {
   }
 
   async run(): Promise<void> {
-    const {flags} = await this.parse(Bench)
+    const {flags, raw} = await this.parse(Bench)
+    refuseIdleTraceFlags(flags, givenFlags(raw))
+    if (flags.plots) prepareOutputDir(flags.plots, 'plots')
+    if (flags.json) prepareOutputFile(flags.json, 'json')
     const started = performance.now()
     const log = (line: string) => process.stderr.write(chalk.dim(line) + '\n')
     const options = await suiteOptionsFromFlags(flags, {policies: parsePolicies(flags.policies), endpoints: [], log})
-    const results: SuiteResults = await runBenchSuite(options)
+    const stopReporting = reportInterrupt(() => `no results (tables${flags.json ? ', --json' : ''}${flags.plots ? ', --plots' : ''} come once every run has finished)`)
+    const results: SuiteResults = await runBenchSuite(options).finally(stopReporting)
     const wallS = (performance.now() - started) / 1000
     const engine = results.engine!
     const w = results.workload
@@ -40,7 +46,6 @@ export default class Bench extends PagedLLMCommand {
     if (usesDefaults(flags)) this.log(chalk.dim(whyDefaults()) + '\n')
     this.log(`wall time ${wallS.toFixed(1)} s`)
     if (flags.plots) {
-      mkdirSync(flags.plots, {recursive: true})
       const written = await writePlots(results.runs, workloadTitle(w), flags.plots)
       for (const path of written) this.log(`plot: ${path}`)
     }

@@ -1,8 +1,8 @@
 // `pagedllm models list`: the models in the Hugging Face cache, with disk size and cached revisions.
 import {Flags} from '@oclif/core'
+import {cacheDirFlag, cacheDirFromFlag} from '../../cli/cache-dir-flag.js'
 import {PagedLLMCommand} from '../../cli/pagedllm-command.js'
 import {formatBytes, listCachedModels, type CachedModel} from '../../engine/hub/cache-inventory.js'
-import {hubCacheDir} from '../../engine/hub/hub-settings.js'
 
 /** "main@1a2b3c4d" for each ref, then the short shas of snapshots no ref points to. */
 function describeRevisions(model: CachedModel): string {
@@ -28,13 +28,13 @@ export default class ModelsList extends PagedLLMCommand {
   static override description = 'List the models in the Hugging Face cache (HF_HUB_CACHE, else HF_HOME/hub, else ~/.cache/huggingface/hub)'
   static override examples = ['<%= config.bin %> models list', '<%= config.bin %> models list --json']
   static override flags = {
-    'cache-dir': Flags.string({description: 'Hub cache folder (default: from HF_HUB_CACHE / HF_HOME)'}),
+    'cache-dir': cacheDirFlag,
     json: Flags.boolean({description: 'Print machine-readable JSON', default: false}),
   }
 
   async run(): Promise<void> {
     const {flags} = await this.parse(ModelsList)
-    const cacheDir = flags['cache-dir'] ?? hubCacheDir()
+    const cacheDir = cacheDirFromFlag(flags['cache-dir'])
     const models = await listCachedModels(cacheDir)
     if (flags.json) {
       this.log(JSON.stringify({cacheDir, models}, null, 2))

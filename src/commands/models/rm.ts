@@ -1,9 +1,9 @@
 // `pagedllm models rm ORG/NAME`: removes one model (all its cached revisions) from the Hugging Face cache.
 import {createInterface} from 'node:readline/promises'
 import {Args, Flags} from '@oclif/core'
+import {cacheDirFlag, cacheDirFromFlag} from '../../cli/cache-dir-flag.js'
 import {PagedLLMCommand} from '../../cli/pagedllm-command.js'
 import {formatBytes, listCachedModels, removeCachedModel} from '../../engine/hub/cache-inventory.js'
-import {hubCacheDir} from '../../engine/hub/hub-settings.js'
 import {isValidRepoId} from '../../engine/hub/model-spec.js'
 
 async function confirm(question: string): Promise<boolean> {
@@ -21,12 +21,12 @@ export default class ModelsRm extends PagedLLMCommand {
   static override args = {model: Args.string({description: 'Model id ORG/NAME, as `pagedllm models list` shows it', required: true})}
   static override flags = {
     yes: Flags.boolean({char: 'y', description: 'Do not ask for confirmation (needed when stdin is not a terminal)', default: false}),
-    'cache-dir': Flags.string({description: 'Hub cache folder (default: from HF_HUB_CACHE / HF_HOME)'}),
+    'cache-dir': cacheDirFlag,
   }
 
   async run(): Promise<void> {
     const {args, flags} = await this.parse(ModelsRm)
-    const cacheDir = flags['cache-dir'] ?? hubCacheDir()
+    const cacheDir = cacheDirFromFlag(flags['cache-dir'])
     if (!isValidRepoId(args.model)) this.error(`${args.model} is not a model id of the form ORG/NAME (revisions cannot be removed one by one).`, {exit: 2})
     const cached = (await listCachedModels(cacheDir)).find((model) => model.repoId === args.model)
     if (cached === undefined) this.error(`${args.model} is not in the Hugging Face cache at ${cacheDir}; \`pagedllm models list\` shows what is.`, {exit: 2})
