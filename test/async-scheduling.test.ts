@@ -70,6 +70,32 @@ describe('async scheduling', () => {
     })
   }
 
+  it('requests ending by max_tokens hand their blocks back before the next step is scheduled: the same batches as without it', async () => {
+    // With lengths known in advance (ignore_eos, as in bench traces) every schedule sees what the synchronous loop sees.
+    const counts = async (hostOverlap: HostOverlap) => {
+      const engine = await LLMEngine.create(makeEngineConfig({modelPath: modelDir, device: 'cpu', threads: 1, hostOverlap, numBlocks: 24}))
+      try {
+        await engine.generate(
+          Array.from({length: 16}, (_, i) => ({
+            prompt: Array.from({length: 10 + 3 * i}, (_, t) => 1 + ((t * 41 + i) % 250)),
+            params: makeSamplingParams({temperature: 1, seed: i, maxTokens: 5 + ((i * 7) % 23), ignoreEos: true}),
+          })),
+        )
+        const {numSteps, numPreemptions, numStepsQueuedAhead} = engine.stats()
+        return {numSteps, numPreemptions, numStepsQueuedAhead}
+      } finally {
+        await engine.shutdown()
+      }
+    }
+    const sync = await counts('none')
+    const ahead = await counts('async')
+    assert.ok(sync.numPreemptions > 0, 'the pool is small enough to preempt')
+    assert.ok(ahead.numStepsQueuedAhead > 0)
+    assert.equal(ahead.numPreemptions, sync.numPreemptions)
+    // At most the void step queued behind the last one.
+    assert.ok(ahead.numSteps - sync.numSteps <= 1, `${ahead.numSteps} steps against ${sync.numSteps}`)
+  })
+
   it('generated blocks enter the prefix cache with their real tokens, as without async scheduling', async () => {
     // A follow-up whose prompt is a finished request's prompt + output finds those blocks; a block hashed while a
     // token in it was still pending would not match.

@@ -16,7 +16,7 @@ import {SequenceGuides} from './guided/sequence-guides.js'
 import {RequestHandle, snapshotGroup, type RequestOutput} from './request-output.js'
 import type {SamplingParams} from './sampling-params.js'
 import {Scheduler, type SchedulerOutput} from './scheduler.js'
-import {markQueued} from './step-launch.js'
+import {groupsEndingIn, markQueued} from './step-launch.js'
 import {StepWatchdog, type EngineHealth} from './step-watchdog.js'
 import {SequenceGroup, SequenceStatus, isFinished} from './sequence.js'
 import {emptySpecCounts, type Speculator, type SpecDecodeCounts} from './spec-decode/speculator.js'
@@ -376,7 +376,7 @@ export class LLMEngine {
       }
       current = this.queue(out)
     }
-    if (current.nextMayQueue) this.queued = this.queueNext()
+    if (current.nextMayQueue) this.queued = this.queueNext(current)
     // The host's share of the previous step (detokenizing, snapshots) overlaps this step's forward pass.
     this.publishPending()
     const groupsOf = (out: SchedulerOutput) => new Set(out.scheduled.map((entry) => entry.group))
@@ -441,8 +441,12 @@ export class LLMEngine {
     return {out, result, nextMayQueue, numPrefillTokens, numDecodeTokens}
   }
 
-  /** Async scheduling: schedules and queues the next step while the current one runs; null when there is nothing to run. */
-  private queueNext(): QueuedStep | null {
+  /** Async scheduling: schedules and queues the next step while `current` runs; null when there is nothing to run. */
+  private queueNext(current: QueuedStep): QueuedStep | null {
+    for (const group of groupsEndingIn(current.out.scheduled)) {
+      this.scheduler.remove(group)
+      for (const seq of group.sequences) this.blockManager.free(seq)
+    }
     const out = this.scheduler.schedule(nowSeconds())
     for (const {group, error} of out.rejected) this.failGroup(group, error)
     if (out.scheduled.length === 0 && out.swapOut.length + out.swapIn.length + out.blockCopies.length === 0) return null

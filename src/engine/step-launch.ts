@@ -3,6 +3,7 @@
 // before its result is back (the backend resolves the pending ids in order; see NativeModel.step).
 import type {SamplingPlan} from './native-sampling.js'
 import type {ScheduledSequence} from './scheduler.js'
+import type {Sequence, SequenceGroup} from './sequence.js'
 
 /**
  * Marks the step's tokens computed (draft tokens count once accepted). With `holdPlaces`, gives every backend sample
@@ -26,4 +27,16 @@ export function markQueued(scheduled: readonly ScheduledSequence[], plan: Sampli
     entry.pendingSample = sample
   })
   return nextMayQueue
+}
+
+/**
+ * Groups whose every live sequence samples its last token (by max_tokens) in this step: once the step runs they are
+ * done with their KV, so async scheduling hands their blocks back before scheduling the next step, which can admit
+ * in their place (the backend runs this step before any later one that reuses the blocks).
+ */
+export function groupsEndingIn(scheduled: readonly ScheduledSequence[]): SequenceGroup[] {
+  const ending = new Set<Sequence>()
+  for (const {group, seq, samples, pendingSample} of scheduled) if (samples && pendingSample < 0 && seq.outputLength + 1 >= group.params.maxTokens) ending.add(seq)
+  const groups = new Set(scheduled.map((entry) => entry.group))
+  return [...groups].filter((group) => group.unfinished.every((seq) => ending.has(seq)))
 }
