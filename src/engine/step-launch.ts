@@ -22,7 +22,7 @@ export function markQueued(scheduled: readonly ScheduledSequence[], plan: Sampli
       nextMayQueue = false
       return
     }
-    if (seq.outputLength + 1 >= group.params.maxTokens) return
+    if (samplesLastToken(entry)) return
     seq.appendPending(sample)
     entry.pendingSample = sample
   })
@@ -36,7 +36,12 @@ export function markQueued(scheduled: readonly ScheduledSequence[], plan: Sampli
  */
 export function groupsEndingIn(scheduled: readonly ScheduledSequence[]): SequenceGroup[] {
   const ending = new Set<Sequence>()
-  for (const {group, seq, samples, pendingSample} of scheduled) if (samples && pendingSample < 0 && seq.outputLength + 1 >= group.params.maxTokens) ending.add(seq)
+  for (const entry of scheduled) if (entry.samples && entry.pendingSample < 0 && samplesLastToken(entry)) ending.add(entry.seq)
   const groups = new Set(scheduled.map((entry) => entry.group))
   return [...groups].filter((group) => group.unfinished.every((seq) => ending.has(seq)))
+}
+
+/** The entry's sample (if it samples) is its sequence's last by max_tokens. */
+function samplesLastToken({group, seq}: ScheduledSequence): boolean {
+  return seq.outputLength + 1 >= group.params.maxTokens
 }
