@@ -1,27 +1,14 @@
 // Corrupt or hostile Hugging Face checkpoints (safetensors headers, shard maps, config values) fail with one clear ModelLoadError.
 import assert from 'node:assert/strict'
-import {cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {cpSync, mkdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
-import {after, before, describe, it} from 'node:test'
+import {describe, it} from 'node:test'
 import {ModelLoadError} from '../src/engine/errors.js'
 import {loadModel} from '../src/engine/model/load-model.js'
 import {parseModelConfig} from '../src/engine/model/model-config.js'
-import {ensureTestModel} from '../src/engine/model/test-model.js'
+import {tinyScratch} from './support/tiny-scratch.js'
 
-let scratch: string
-let tinyDir: string
-before(async () => {
-  scratch = mkdtempSync(join(tmpdir(), 'pagedllm-hostile-'))
-  tinyDir = await ensureTestModel('tiny')
-})
-after(() => rmSync(scratch, {recursive: true, force: true}))
-
-function copyOfTiny(name: string): string {
-  const dir = join(scratch, name)
-  cpSync(tinyDir, dir, {recursive: true})
-  return dir
-}
+const scratch = tinyScratch('pagedllm-hostile-')
 
 function loadError(pattern: RegExp): (error: unknown) => boolean {
   return (error: unknown) => {
@@ -54,7 +41,7 @@ describe('corrupt safetensors headers', () => {
     ['a number', 42, /header is not a JSON object/],
   ] as const) {
     it(`a header that is ${label}`, async () => {
-      const dir = copyOfTiny(`header-${label.replace(' ', '-')}`)
+      const dir = scratch.copy(`header-${label.replace(' ', '-')}`)
       writeHeader(dir, header)
       await assert.rejects(loadModel(dir), loadError(pattern))
     })
@@ -62,15 +49,15 @@ describe('corrupt safetensors headers', () => {
 
   it('a tensor entry that is null or a string', async () => {
     for (const entry of [null, 'F32']) {
-      const dir = copyOfTiny(`entry-${String(entry)}`)
+      const dir = scratch.copy(`entry-${String(entry)}`)
       writeHeader(dir, {...headerOf(dir), 'model.norm.weight': entry})
       await assert.rejects(loadModel(dir), loadError(/tensor model\.norm\.weight has a malformed header entry/))
     }
   })
 
   it('a shard map naming a file outside the model directory', async () => {
-    const dir = copyOfTiny('shard-escape')
-    cpSync(join(dir, 'model.safetensors'), join(scratch, 'outside.safetensors'))
+    const dir = scratch.copy('shard-escape')
+    cpSync(join(dir, 'model.safetensors'), join(scratch.dir, 'outside.safetensors'))
     const names = Object.keys(headerOf(dir)).filter((name) => name !== '__metadata__')
     writeFileSync(join(dir, 'model.safetensors.index.json'), JSON.stringify({weight_map: Object.fromEntries(names.map((name) => [name, '../outside.safetensors']))}))
     await assert.rejects(loadModel(dir), loadError(/names shard \.\.\/outside\.safetensors, which is not a file in/))
@@ -117,7 +104,7 @@ describe('hostile config.json values', () => {
   })
 
   it('a layer count far beyond the checkpoint fails at once instead of listing billions of tensors', async () => {
-    const dir = copyOfTiny('layers-huge')
+    const dir = scratch.copy('layers-huge')
     const configPath = join(dir, 'config.json')
     writeFileSync(configPath, JSON.stringify({...JSON.parse(readFileSync(configPath, 'utf8')), num_hidden_layers: 2 ** 31 - 1}))
     await assert.rejects(loadModel(dir), loadError(/says 2147483647 layers of 9 tensors each, but the checkpoint in .* holds only 21 tensors/))
@@ -126,7 +113,7 @@ describe('hostile config.json values', () => {
 
 describe('a tokenizer with more ids than the model', () => {
   function withTokenizer(name: string, edit: (json: {added_tokens: object[]; model: {vocab: Record<string, number>}}) => void): string {
-    const dir = copyOfTiny(name)
+    const dir = scratch.copy(name)
     const path = join(dir, 'tokenizer.json')
     const json = JSON.parse(readFileSync(path, 'utf8'))
     edit(json)
@@ -149,11 +136,11 @@ describe('a tokenizer with more ids than the model', () => {
 
 describe('a directory holding a GGUF file', () => {
   it('names the file to pass, with or without a config.json beside it', async () => {
-    const bare = join(scratch, 'gguf-only')
+    const bare = join(scratch.dir, 'gguf-only')
     mkdirSync(bare)
     writeFileSync(join(bare, 'model-q8_0.gguf'), 'GGUF')
     await assert.rejects(loadModel(bare), loadError(/No config\.json in model directory .*gguf-only, which holds model-q8_0\.gguf: a GGUF file is loaded by its path/))
-    const withConfig = copyOfTiny('gguf-and-config')
+    const withConfig = scratch.copy('gguf-and-config')
     rmSync(join(withConfig, 'model.safetensors'))
     writeFileSync(join(withConfig, 'model.gguf'), 'GGUF')
     await assert.rejects(loadModel(withConfig), loadError(/A GGUF file is loaded by its path: pass .*gguf-and-config\/model\.gguf as the model/))
@@ -162,7 +149,7 @@ describe('a directory holding a GGUF file', () => {
 
 describe('special tokens named only in special_tokens_map.json (older checkpoints)', () => {
   it('give BOS/EOS to the tokenizer and the chat template', async () => {
-    const dir = copyOfTiny('special-tokens-map')
+    const dir = scratch.copy('special-tokens-map')
     const configPath = join(dir, 'tokenizer_config.json')
     const {bos_token: bos, eos_token: eos, ...rest} = JSON.parse(readFileSync(configPath, 'utf8'))
     writeFileSync(configPath, JSON.stringify(rest))

@@ -1,30 +1,17 @@
 // Model loading: HF configs of each supported family, single and sharded safetensors in every dtype, and clear errors for bad inputs.
 import assert from 'node:assert/strict'
-import {cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {cpSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
-import {after, before, describe, it} from 'node:test'
+import {describe, it} from 'node:test'
 import {ModelLoadError} from '../src/engine/errors.js'
 import {loadModel} from '../src/engine/model/load-model.js'
 import {parseModelConfig} from '../src/engine/model/model-config.js'
 import {encodeFloats, readSafetensorsHeader, readTensorFloat32, writeSafetensors, type TensorDtype, type TensorInfo} from '../src/engine/model/safetensors.js'
 import {ensureTestModel} from '../src/engine/model/test-model.js'
 import {TINYCHAT_DIR} from './support/tinychat.js'
+import {tinyScratch} from './support/tiny-scratch.js'
 
-let scratch: string
-let tinyDir: string
-before(async () => {
-  scratch = mkdtempSync(join(tmpdir(), 'pagedllm-model-loading-'))
-  tinyDir = await ensureTestModel('tiny')
-})
-after(() => rmSync(scratch, {recursive: true, force: true}))
-
-/** A fresh copy of the tiny test model that a test may break. */
-function copyOfTiny(name: string): string {
-  const dir = join(scratch, name)
-  cpSync(tinyDir, dir, {recursive: true})
-  return dir
-}
+const scratch = tinyScratch('pagedllm-model-loading-')
 
 function editJson(path: string, edit: (json: Record<string, unknown>) => void): void {
   const json = JSON.parse(readFileSync(path, 'utf8'))
@@ -95,7 +82,7 @@ describe('loading good models', () => {
 
   for (const dtype of ['F16', 'BF16'] as TensorDtype[]) {
     it(`loads a sharded ${dtype} checkpoint through model.safetensors.index.json with the same values`, async () => {
-      const dir = copyOfTiny(`sharded-${dtype}`)
+      const dir = scratch.copy(`sharded-${dtype}`)
       const single = readSafetensorsHeader(join(dir, 'model.safetensors'))
       const shards = [single.slice(0, 7), single.slice(7)]
       const weightMap: Record<string, string> = {}
@@ -110,7 +97,7 @@ describe('loading good models', () => {
       const model = await loadModel(dir)
       assert.equal(model.tensors.length, single.length)
       assert.equal(new Set(model.tensors.map((t) => t.path)).size, 2)
-      const original = await loadModel(tinyDir)
+      const original = await loadModel(scratch.tinyDir)
       for (const [i, tensor] of model.tensors.entries()) {
         assert.equal(tensor.dtype, dtype)
         const a = readTensorFloat32(tensor)
@@ -147,23 +134,23 @@ describe('loading good models', () => {
 
 describe('bad model inputs give clear ModelLoadErrors', () => {
   it('missing directory', async () => {
-    await assert.rejects(loadModel(join(scratch, 'nope')), assertLoadError(/does not exist/))
+    await assert.rejects(loadModel(join(scratch.dir, 'nope')), assertLoadError(/does not exist/))
   })
 
   it('missing config.json', async () => {
-    const dir = copyOfTiny('no-config')
+    const dir = scratch.copy('no-config')
     rmSync(join(dir, 'config.json'))
     await assert.rejects(loadModel(dir), assertLoadError(/No config\.json/))
   })
 
   it('unsupported architecture names it and lists the supported ones', async () => {
-    const dir = copyOfTiny('gpt2')
+    const dir = scratch.copy('gpt2')
     editJson(join(dir, 'config.json'), (c) => (c.architectures = ['GPT2LMHeadModel']))
     await assert.rejects(loadModel(dir), assertLoadError(/Unsupported architecture GPT2LMHeadModel.*LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM/))
   })
 
   it('missing config field', async () => {
-    const dir = copyOfTiny('no-hidden')
+    const dir = scratch.copy('no-hidden')
     editJson(join(dir, 'config.json'), (c) => delete c.hidden_size)
     await assert.rejects(loadModel(dir), assertLoadError(/missing "hidden_size"/))
   })
@@ -174,38 +161,38 @@ describe('bad model inputs give clear ModelLoadErrors', () => {
   })
 
   it('wrong tensor shape names the tensor, the expected and the found shape', async () => {
-    const dir = copyOfTiny('bad-shape')
+    const dir = scratch.copy('bad-shape')
     rewriteTensors(dir, (tensors) => tensors.map((info) => (info.name === 'model.layers.1.mlp.up_proj.weight' ? {info, shape: [64, 64]} : {info})))
     await assert.rejects(loadModel(dir), assertLoadError(/model\.layers\.1\.mlp\.up_proj\.weight has shape \[64, 64\], but config\.json implies \[128, 64\]/))
   })
 
   it('missing tensor', async () => {
-    const dir = copyOfTiny('missing-tensor')
+    const dir = scratch.copy('missing-tensor')
     rewriteTensors(dir, (tensors) => tensors.filter((t) => t.name !== 'model.layers.0.self_attn.k_proj.weight').map((info) => ({info})))
     await assert.rejects(loadModel(dir), assertLoadError(/model\.layers\.0\.self_attn\.k_proj\.weight is missing.*\[32, 64\]/))
   })
 
   it('missing lm_head of an untied model says the config is untied', async () => {
-    const dir = copyOfTiny('missing-lm-head')
+    const dir = scratch.copy('missing-lm-head')
     rewriteTensors(dir, (tensors) => tensors.filter((t) => t.name !== 'lm_head.weight').map((info) => ({info})))
     await assert.rejects(loadModel(dir), assertLoadError(/lm_head\.weight is missing.*tie_word_embeddings is false/))
   })
 
   it('missing tokenizer.json', async () => {
-    const dir = copyOfTiny('no-tokenizer')
+    const dir = scratch.copy('no-tokenizer')
     rmSync(join(dir, 'tokenizer.json'))
     await assert.rejects(loadModel(dir), assertLoadError(/No tokenizer\.json/))
   })
 
   it('missing weights, with a hint for .bin checkpoints', async () => {
-    const dir = copyOfTiny('bin-only')
+    const dir = scratch.copy('bin-only')
     rmSync(join(dir, 'model.safetensors'))
     writeFileSync(join(dir, 'pytorch_model.bin'), '')
     await assert.rejects(loadModel(dir), assertLoadError(/No model\.safetensors.*\.bin\/\.pt checkpoints are not supported/))
   })
 
   it('unsupported dtype names the tensor and its dtype', async () => {
-    const dir = copyOfTiny('int64')
+    const dir = scratch.copy('int64')
     const header = JSON.stringify({'model.embed_tokens.weight': {dtype: 'I64', shape: [2], data_offsets: [0, 16]}})
     const length = Buffer.alloc(8)
     length.writeBigUInt64LE(BigInt(header.length))
@@ -214,7 +201,7 @@ describe('bad model inputs give clear ModelLoadErrors', () => {
   })
 
   it('truncated safetensors file', async () => {
-    const dir = copyOfTiny('truncated')
+    const dir = scratch.copy('truncated')
     const path = join(dir, 'model.safetensors')
     const bytes = readFileSync(path)
     writeFileSync(path, bytes.subarray(0, bytes.length - 100))
@@ -222,7 +209,7 @@ describe('bad model inputs give clear ModelLoadErrors', () => {
   })
 
   it('sharded index naming a missing shard', async () => {
-    const dir = copyOfTiny('missing-shard')
+    const dir = scratch.copy('missing-shard')
     writeFileSync(join(dir, 'model.safetensors.index.json'), JSON.stringify({weight_map: {'model.norm.weight': 'model-00002-of-00002.safetensors'}}))
     await assert.rejects(loadModel(dir), assertLoadError(/names shard model-00002-of-00002\.safetensors, which is missing/))
   })
