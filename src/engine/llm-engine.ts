@@ -1,4 +1,5 @@
-// The engine: add requests, and a loop whose every step is schedule -> run the model -> process outputs.
+// The engine: add requests, and a loop whose every step is schedule -> queue on the native worker -> apply the
+// result (with async scheduling, the next step is queued before this one's result is back).
 import {performance} from 'node:perf_hooks'
 import {BlockManager} from './block-manager.js'
 import type {EngineConfig, HostOverlap} from './config.js'
