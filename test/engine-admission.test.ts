@@ -120,6 +120,14 @@ describe('the KV pool bounds the context', () => {
         error instanceof InvalidRequestError && error.param === 'max-model-len' && /--max-model-len 512 does not fit the KV cache: .* 128 tokens\. Raise --num-blocks/.test(error.message),
     )
   })
+
+  it('lowers a --max-model-len past the model\'s positions to them and says so', async () => {
+    await withEngine({maxModelLen: 100_000}, async (engine) => {
+      assert.equal(engine.maxModelLen, 512)
+      assert.match(engine.notes.join('\n'), /max-model-len lowered from the requested 100000 to the model's 512 \(max_position_embeddings\)/)
+      assert.throws(() => engine.addRequest({prompt: 'hi', params: makeSamplingParams({maxTokens: 600})}), /maximum context length is 512 tokens/)
+    })
+  })
 })
 
 describe('engine watchdog', () => {

@@ -5,14 +5,20 @@ import {checkCudaBatchedTokens, cudaActivationReserveBytes, cudaKvBytesPerBlock,
 import type {LoadedModel} from './model/load-model.js'
 import {cudaMemoryInfo, kvBytesPerBlock} from './native.js'
 
-/** The KV pool's blocks and the context limit it can serve (with a note for the banner when that was lowered). */
-export function planKvPool(config: EngineConfig, model: LoadedModel, device: 'cpu' | 'cuda'): {numBlocks: number; blockBytes: number; maxModelLen: number; note: string | null} {
-  const modelMaxLen = Math.min(config.maxModelLen ?? model.config.maxPositionEmbeddings, model.config.maxPositionEmbeddings)
+/** The KV pool's blocks and the context limit it can serve (with notes for the banner when that was lowered). */
+export function planKvPool(config: EngineConfig, model: LoadedModel, device: 'cpu' | 'cuda'): {numBlocks: number; blockBytes: number; maxModelLen: number; notes: string[]} {
+  const positions = model.config.maxPositionEmbeddings
+  const modelMaxLen = Math.min(config.maxModelLen ?? positions, positions)
+  // Past its positions a model's output degrades; the limit is lowered, not refused, so one flag serves several models.
+  const notes = config.maxModelLen !== undefined && config.maxModelLen > positions
+    ? [`max-model-len lowered from the requested ${config.maxModelLen} to the model's ${positions} (max_position_embeddings)`]
+    : []
   const {numBlocks, blockBytes} = sizeKvPool(config, model, device, modelMaxLen)
   const knob = device === 'cuda' && config.kvMemoryBytes === undefined ? '--gpu-memory-utilization' : '--kv-memory'
   if (numBlocks < 1) throw new InvalidRequestError(`the KV cache holds no block: raise ${knob} (one block takes ${blockBytes} bytes)`, {param: knob.slice(2)})
   const sizeFlags = config.numBlocks === undefined ? knob : '--num-blocks'
-  return {numBlocks, blockBytes, ...fitMaxModelLen({requested: config.maxModelLen, maxModelLen: modelMaxLen, numBlocks, blockSize: config.blockSize, sizeFlags})}
+  const fitted = fitMaxModelLen({requested: config.maxModelLen, maxModelLen: modelMaxLen, numBlocks, blockSize: config.blockSize, sizeFlags})
+  return {numBlocks, blockBytes, maxModelLen: fitted.maxModelLen, notes: fitted.note === null ? notes : [...notes, fitted.note]}
 }
 
 /** The CPU pool when neither --kv-memory nor --num-blocks is given. */

@@ -146,7 +146,7 @@ export class LLMEngine {
     }
     const autoFormat = device.device === 'cuda' ? 'bf16' : (model.defaultWeightFormat ?? 'f32')
     const weightFormat = config.quantization ?? (config.weightDtype === 'auto' ? autoFormat : config.weightDtype)
-    const {numBlocks, blockBytes, maxModelLen, note} = planKvPool(config, model, device.device)
+    const {numBlocks, blockBytes, maxModelLen, notes} = planKvPool(config, model, device.device)
     const numSwapBlocks = Math.floor(config.swapSpaceBytes / blockBytes)
     const native = await loadNativeModel({
       config: model.config,
@@ -178,7 +178,7 @@ export class LLMEngine {
     const guides = new SequenceGuides(grammars, model.tokenizer, model.config.vocabSize, eos)
     const outputs = new OutputProcessor(model.tokenizer, blockManager, scheduler, model.config.vocabSize, eos, guides, speculator)
     const engine = new LLMEngine(config, model, native, maxModelLen, device, blockManager, scheduler, runner, outputs, grammars, speculator)
-    if (note !== null) engine.notes.push(note)
+    engine.notes.push(...notes)
     if (speculator?.drafter) engine.notes.push(`speculative decoding drafts with ${speculator.drafter.draft.label}`)
     return engine
   }
