@@ -19,7 +19,7 @@ function run(label: string, requestsPerSecond: number, steps: number, kvTokenSha
 }
 
 const results: SuiteResults = {
-  workload: {source: 'test', droppedTooLong: 0, stats: {count: 10, prompt: {mean: 1, median: 1, p90: 1, max: 1}, output: {mean: 1, median: 1, p90: 1, max: 1}}, numPrompts: 10, seed: 0},
+  workload: {source: 'test', droppedTooLong: 0, stats: {count: 10, prompt: {mean: 1, median: 1, p90: 1, max: 1}, output: {mean: 1, median: 1, p90: 1, max: 1}}, numPrompts: 10, seed: 0, requests: []},
   engine: null,
   stepCostMs: 10,
   stepCostSource: 'test',

@@ -151,6 +151,11 @@ describe('pagedllm bench', () => {
       assert.deepEqual(results.runs.map((run: {policy: string}) => run.policy), ['paged', 'orca-max'])
       assert.equal(results.engineOutputs.identical, true)
       assert.match(result.stdout, /orca-max/)
+      // The lengths run, for tools that replay the same requests (scripts/gpu/hf-generate.py).
+      const requests = results.workload.requests as {prompt_len: number; output_len: number}[]
+      assert.equal(requests.length, 4)
+      assert.ok(requests.every((r) => Number.isInteger(r.prompt_len) && r.prompt_len > 0 && Number.isInteger(r.output_len) && r.output_len > 0))
+      assert.equal(requests.reduce((sum, r) => sum + r.prompt_len, 0) / 4, results.workload.stats.prompt.mean)
     } finally {
       rmSync(dir, {recursive: true, force: true})
     }

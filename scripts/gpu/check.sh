@@ -119,7 +119,10 @@ part bench_sharegpt 200 "$NODE" bin/run.js bench --device $DEVICE -m "$BENCH_MOD
 # The backend's idle time between steps under each hostOverlap (none, outputs, async scheduling).
 part host_work 60 "$NODE" --import tsx scripts/bench-host-work.ts --device $DEVICE --model "$BENCH_MODEL" --rounds 1 \
   $([ "$DRY_RUN" = 1 ] && echo --batch 4 --prompt-len 16 --output-len 8)
-part hf_generate_sharegpt 90 $PYTHON scripts/gpu/hf-generate.py "$BENCH_MODEL" datasets/sharegpt.jsonl \
+# HF runs bench's own requests (its --json lists them), or the trace's first ones when bench left no JSON.
+HF_TRACE=$PARTS/bench_sharegpt.json
+[ -f "$HF_TRACE" ] || HF_TRACE=datasets/sharegpt.jsonl
+part hf_generate_sharegpt 90 $PYTHON scripts/gpu/hf-generate.py "$BENCH_MODEL" "$HF_TRACE" \
   --num-prompts $BENCH_PROMPTS --batch 32 --max-seconds $([ "$DRY_RUN" = 1 ] && echo 5 || echo 40)
 # --- Our logits and transformers' bf16 run, each against transformers in float32 on the same weights -------------
 IDS=$($PYTHON -c 'import random; r = random.Random(7); print(",".join(str(r.randrange(10, 4000)) for _ in range(64)))')

@@ -2,7 +2,9 @@
 of the vLLM paper): requests in trace order, batches of --batch, each batch padded to its longest prompt and run
 until its longest output (EOS ignored). Counts only the tokens each request asked for, like pagedllm bench.
 
-usage: hf-generate.py MODEL_DIR TRACE.jsonl [--num-prompts N] [--batch B] [--max-seconds S]
+usage: hf-generate.py MODEL_DIR TRACE [--num-prompts N] [--batch B] [--max-seconds S]
+TRACE: a length trace (datasets/*.jsonl: prompt_len, output_len per line), or the --json of `pagedllm bench`, whose
+workload.requests are the very requests bench ran, in its order.
 Prints a JSON line after every batch (the last one is the result): --max-seconds bounds the generation time, also
 inside a batch (generate's max_time), so a caller's limit a little above it plus model loading still gets a line. A
 batch cut by the clock counts the tokens it generated for each request and the requests it completed.
@@ -19,7 +21,10 @@ parser.add_argument('--batch', type=int, default=32)
 parser.add_argument('--max-seconds', type=float, default=60)
 args = parser.parse_args()
 
-requests = [json.loads(line) for line in open(args.trace)][:args.num_prompts]
+if args.trace.endswith('.json'):
+    requests = json.load(open(args.trace))['workload']['requests'][:args.num_prompts]
+else:
+    requests = [json.loads(line) for line in open(args.trace) if line.strip()][:args.num_prompts]
 device = 'cuda' if torch.cuda.is_available() else 'cpu'
 model = LlamaForCausalLM.from_pretrained(args.model, dtype=torch.bfloat16 if device == 'cuda' else torch.float32).to(device).eval()
 vocab = model.config.vocab_size

@@ -65,7 +65,8 @@ export interface EndpointInfo {
 }
 
 export interface SuiteResults {
-  workload: Omit<Workload, 'trace'> & {numPrompts: number; seed: number}
+  /** requests: the lengths run, in datasets/*.jsonl's names, so other tools (scripts/gpu/hf-generate.py) run the same. */
+  workload: Omit<Workload, 'trace'> & {numPrompts: number; seed: number; requests: {prompt_len: number; output_len: number}[]}
   engine: {model: string; blockSize: number; totalBlocks: number; poolTokens: number; maxModelLen: number; prefixCaching: boolean; backend: string; threads: number} | null
   stepCostMs: number | null
   stepCostSource: string
@@ -166,7 +167,10 @@ export async function runBenchSuite(options: SuiteOptions): Promise<SuiteResults
     const engineRuns = runs.filter((run) => run.policy !== null)
     const endpointRuns = runs.filter((run) => run.endpoint !== null)
     return {
-      workload: {source: workload.source, droppedTooLong: workload.droppedTooLong, stats: workload.stats, numPrompts: workload.trace.length, seed: options.workload.seed},
+      workload: {
+        source: workload.source, droppedTooLong: workload.droppedTooLong, stats: workload.stats, numPrompts: workload.trace.length, seed: options.workload.seed,
+        requests: workload.trace.map((r) => ({prompt_len: r.promptLen, output_len: r.outputLen})),
+      },
       engine: engineInfo,
       stepCostMs: stepCost?.ms ?? null,
       stepCostSource: stepCost?.source ?? 'no engine steps',
