@@ -9,7 +9,7 @@ import {SseStream} from './sse.js'
 import {InvalidRequestError} from '../engine/errors.js'
 import type {CompletionOutput} from './engine-like.js'
 import {ToolCallDeltas} from './tool-call-deltas.js'
-import {parseToolOutput, type ToolCallParserName, type ToolRequest} from './tool-calls.js'
+import {parseToolOutput, TOOL_CALL_PARSERS, type ToolCallParserName, type ToolRequest} from './tool-calls.js'
 
 interface ReplyHeader {
   id: string
@@ -22,11 +22,14 @@ export async function createChatCompletion(context: ApiContext, body: unknown): 
   checkModel(request.model, context.engine.modelName)
   const parser = context.toolCallParser ?? null
   if (request.tools?.mode.kind === 'auto' && parser === null)
-    throw new InvalidRequestError('tool_choice "auto" needs the server started with --tool-call-parser (hermes or llama3_json)', {param: 'tool_choice'})
+    throw new InvalidRequestError(`tool_choice "auto" needs the server started with --tool-call-parser (${TOOL_CALL_PARSERS.join(', ')})`, {param: 'tool_choice'})
   const window = await admitPrompts(context, 1, sequencesPerPrompt(request.sampling))
   const tokenIds = await context.promptTokenizer.tokenize({kind: 'chat', messages: request.messages, addGenerationPrompt: request.addGenerationPrompt, tools: request.tools?.tools})
   const maxTokens = resolveMaxTokens(request.maxTokens, tokenIds.length, context.engine.maxModelLen, 'remaining', 'messages')
-  const prompt: PreparedPrompt = {tokenIds, text: '', params: samplingParamsFor(request, maxTokens)}
+  // The parsers read the call markers, which some families make special tokens ([TOOL_CALLS]): keep them (vLLM does too).
+  const keepMarkers = request.tools?.mode.kind === 'auto' && parser !== 'llama3_json'
+  const sampling = keepMarkers ? {...request, sampling: {...request.sampling, skipSpecialTokens: false}} : request
+  const prompt: PreparedPrompt = {tokenIds, text: '', params: samplingParamsFor(sampling, maxTokens)}
   await prepareGuided(context.engine, [prompt])
   const id = newObjectId('chatcmpl')
   const run = new PromptRun(context.engine, id, [prompt], context.arrivalTime, window)

@@ -3,9 +3,9 @@ import {randomBytes} from 'node:crypto'
 import {InvalidRequestError} from '../engine/errors.js'
 import type {GuidedSpec, JsonSchema} from '../engine/guided/guided-spec.js'
 import {type JsonObject, optionalBoolean} from './request-fields.js'
+import {argumentsJson, callsInText, type TextCall, type ToolCallParserName, tryJson} from './tool-call-parsers.js'
 
-export type ToolCallParserName = 'hermes' | 'llama3_json'
-export const TOOL_CALL_PARSERS: readonly ToolCallParserName[] = ['hermes', 'llama3_json']
+export {TOOL_CALL_PARSERS, type ToolCallParserName} from './tool-call-parsers.js'
 
 export interface ToolFunction {
   name: string
@@ -113,12 +113,14 @@ function rebaseRefs(schema: unknown, base: string): unknown {
   )
 }
 
-export function newToolCallId(): string {
+/** OpenAI's "call_" ids; Mistral's templates refuse any id but 9 letters or digits, so its calls get such ids. */
+export function newToolCallId(parser: ToolCallParserName | null = null): string {
+  if (parser === 'mistral') return randomBytes(9).toString('base64url').replace(/[-_]/g, 'x').slice(0, 9)
   return `call_${randomBytes(12).toString('hex')}`
 }
 
-function makeCall(name: string, args: unknown): ToolCall {
-  return {id: newToolCallId(), type: 'function', function: {name, arguments: typeof args === 'string' ? args : JSON.stringify(args ?? {})}}
+function makeCall(call: TextCall, parser: ToolCallParserName | null): ToolCall {
+  return {id: newToolCallId(parser), type: 'function', function: {name: call.name, arguments: call.arguments}}
 }
 
 /** What the model said, split into plain content and tool calls. */
@@ -127,46 +129,30 @@ export interface ParsedOutput {
   toolCalls: ToolCall[]
 }
 
-/** Reads calls from a finished output: forced modes by their grammar's shape, `auto` with the server's parser. */
+/**
+ * Reads calls from a finished output: forced modes by their grammar's shape, `auto` with the server's parser.
+ * Without parallel_tool_calls only the first call is kept (vLLM's rule: the grammar bounds `required`, not free text).
+ */
 export function parseToolOutput(text: string, request: ToolRequest, parser: ToolCallParserName | null): ParsedOutput {
   const {mode} = request
-  if (mode.kind === 'named') return {content: null, toolCalls: [makeCall(mode.name, text)]}
-  if (mode.kind === 'required') {
-    const calls = tryJson(text)
-    if (!Array.isArray(calls)) return {content: text, toolCalls: []} // cut by max_tokens
-    return {content: null, toolCalls: calls.map((call: {name: string; parameters: unknown}) => makeCall(call.name, call.parameters))}
-  }
-  if (mode.kind === 'none' || parser === null) return {content: text, toolCalls: []}
-  return parser === 'hermes' ? parseHermes(text) : parseLlama3Json(text)
+  // A named call's output IS its arguments, complete or cut by max_tokens.
+  if (mode.kind === 'named') return {content: null, toolCalls: [makeCall({name: mode.name, arguments: text}, parser)]}
+  if (mode.kind === 'none' || (mode.kind === 'auto' && parser === null)) return {content: text, toolCalls: []}
+  const found = mode.kind === 'required' ? forcedCalls(text) : callsInText(text, parser!)
+  if (found.calls.length === 0) return {content: text, toolCalls: []}
+  const calls = request.parallel ? found.calls : found.calls.slice(0, 1)
+  return {content: found.content, toolCalls: calls.map((call) => makeCall(call, parser))}
 }
 
-/** Qwen2.5 / Hermes: `<tool_call>{"name": ..., "arguments": {...}}</tool_call>` blocks, anywhere in the text. */
-function parseHermes(text: string): ParsedOutput {
-  const toolCalls: ToolCall[] = []
-  const content = text.replace(/<tool_call>\s*([\s\S]*?)\s*<\/tool_call>/g, (block, json: string) => {
-    const call = tryJson(json) as {name?: unknown; arguments?: unknown} | undefined
-    if (typeof call?.name !== 'string') return block
-    toolCalls.push(makeCall(call.name, call.arguments))
-    return ''
+/** `required`'s output: a JSON list of {"name", "parameters"}; a list cut by max_tokens does not parse and stays content. */
+function forcedCalls(text: string): {content: string | null; calls: TextCall[]} {
+  const list = tryJson(text)
+  if (!Array.isArray(list)) return {content: text, calls: []}
+  const calls = list.map((item: {name?: unknown; parameters?: unknown} | null) => {
+    const args = argumentsJson(item?.parameters)
+    return typeof item?.name === 'string' && args !== null ? {name: item.name, arguments: args} : null
   })
-  const rest = content.trim()
-  return {content: toolCalls.length === 0 ? text : rest === '' ? null : rest, toolCalls}
-}
-
-/** Llama 3.x JSON tool calls: the whole output is `{"name": ..., "parameters": {...}}` (several joined by ';'). */
-function parseLlama3Json(text: string): ParsedOutput {
-  const body = text.trim().replace(/^<\|python_tag\|>/, '')
-  const calls = body.split(/;\s*(?=\{)/).map((part) => tryJson(part) as {name?: unknown; parameters?: unknown; arguments?: unknown} | undefined)
-  if (calls.length === 0 || calls.some((call) => typeof call?.name !== 'string')) return {content: text, toolCalls: []}
-  return {content: null, toolCalls: calls.map((call) => makeCall(call!.name as string, call!.parameters ?? call!.arguments))}
-}
-
-function tryJson(text: string): unknown {
-  try {
-    return JSON.parse(text)
-  } catch {
-    return undefined
-  }
+  return calls.some((call) => call === null) ? {content: text, calls: []} : {content: null, calls: calls as TextCall[]}
 }
 
 /** Assistant tool_calls and tool results of the conversation, in the shape chat templates read (arguments as objects). */
