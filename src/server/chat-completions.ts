@@ -3,7 +3,7 @@ import {type ApiContext, newObjectId, sendJson, unixSeconds} from './api-context
 import {ChoiceDeltas} from './choice-deltas.js'
 import {errorReply} from './error-reply.js'
 import {admitPrompts, collectFinalOutputs, prepareGuided, type PreparedPrompt, PromptRun, sequencesPerPrompt, usageOf} from './generation.js'
-import {chatLogprobs} from './logprobs-format.js'
+import {type ChatTokenLogprob, chatLogprobs} from './logprobs-format.js'
 import {type ChatCompletionRequest, checkModel, parseChatCompletionRequest, resolveMaxTokens, samplingParamsFor} from './openai-schema.js'
 import {SseStream} from './sse.js'
 import {InvalidRequestError} from '../engine/errors.js'
@@ -59,8 +59,7 @@ export async function createChatCompletion(context: ApiContext, body: unknown): 
 function messageOf(output: CompletionOutput, tools: ToolRequest | null, parser: ToolCallParserName | null) {
   const plain = {message: {role: 'assistant', content: output.text}, finish_reason: output.finishReason}
   if (tools === null || tools.mode.kind === 'none') return plain
-  // A forced call cut by max_tokens does not parse: it is returned as content.
-  if (output.finishReason === 'length' && tools.mode.kind !== 'auto') return plain
+  // Cut by max_tokens, a named call is still a call (its arguments cut, as streamed); a `required` list is content.
   const parsed = parseToolOutput(output.text, tools, parser)
   const hasCalls = parsed.toolCalls.length > 0
   return {
@@ -83,6 +82,7 @@ async function streamChatCompletion(
   const usageField = request.includeUsage ? {usage: null} : {}
   const topCount = prompt.params.logprobs
   const tools = request.tools !== null && request.tools.mode.kind !== 'none' ? new ToolCallDeltas(request.tools, context.toolCallParser ?? null) : null
+  const heldLogprobs = new Map<number, ChatTokenLogprob[]>()
   const sendChunk = (choice: object) => sse.send({...header, object: 'chat.completion.chunk', choices: [choice], ...usageField})
   try {
     for await (const {output} of run.outputs(context.signal, context.metrics.observeFinished)) {
@@ -91,16 +91,23 @@ async function streamChatCompletion(
         if (delta === null) continue
         completionLengths.set(completion.index, completion.tokenIds.length)
         if (delta.isFirst) await sendChunk({index: completion.index, delta: {role: 'assistant', content: ''}, logprobs: null, finish_reason: null})
+        const logprobs = topCount === null ? null : chatLogprobs(context.engine.tokenizer, delta.tokenIds, delta.logprobs, topCount)
         if (tools !== null) {
-          for (const toolDelta of tools.next(completion.index, delta.text, delta.finishReason !== null))
-            await sendChunk({index: completion.index, delta: toolDelta, logprobs: null, finish_reason: null})
+          // Tokens whose text is held back (a call being read) send their logprobs with the next chunk.
+          if (logprobs !== null) heldLogprobs.set(completion.index, [...(heldLogprobs.get(completion.index) ?? []), ...logprobs.content])
+          for (const toolDelta of tools.next(completion.index, delta.text, delta.finishReason !== null)) {
+            const held = heldLogprobs.get(completion.index)
+            heldLogprobs.delete(completion.index)
+            await sendChunk({index: completion.index, delta: toolDelta, logprobs: held === undefined ? null : {content: held}, finish_reason: null})
+          }
         } else if (delta.text !== '' || delta.tokenIds.length > 0) {
-          const logprobs = topCount === null ? null : chatLogprobs(context.engine.tokenizer, delta.tokenIds, delta.logprobs, topCount)
           await sendChunk({index: completion.index, delta: {content: delta.text}, logprobs, finish_reason: null})
         }
         if (delta.finishReason !== null) {
+          const held = heldLogprobs.get(completion.index)
+          heldLogprobs.delete(completion.index)
           const finishReason = tools?.madeCalls(completion.index) && delta.finishReason === 'stop' ? 'tool_calls' : delta.finishReason
-          await sendChunk({index: completion.index, delta: {}, logprobs: null, finish_reason: finishReason, stop_reason: delta.stopReason})
+          await sendChunk({index: completion.index, delta: {}, logprobs: held === undefined ? null : {content: held}, finish_reason: finishReason, stop_reason: delta.stopReason})
         }
       }
     }
