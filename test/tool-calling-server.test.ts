@@ -111,4 +111,45 @@ describe('tool calling over HTTP (tiny model)', () => {
       assert.deepEqual(JSON.parse(call!.arguments), JSON.parse(expected.function.arguments))
     }
   })
+
+  it('hostile tools are 400s naming the tool: repeated names, parameters of another type, odd names, dangling $refs, unsupported keywords', async () => {
+    const fn = (name: string, parameters?: unknown) => ({type: 'function', function: {name, ...(parameters === undefined ? {} : {parameters})}})
+    const cases: Array<[object, string, RegExp]> = [
+      // Accepted before: `required` then offered two branches of one name.
+      [{tools: [tools[0], tools[0]], tool_choice: 'required'}, 'tools[1].function.name', /repeats 'get_weather'/],
+      // Accepted before: a call's arguments came back as a JSON string, never an object.
+      [{tools: [fn('f', {type: 'string'})], tool_choice: 'required'}, 'tools[0].function.parameters', /type "object"/],
+      [{tools: [fn('f', [])]}, 'tools[0].function.parameters', /type "object"/],
+      [{tools: [fn('a b')]}, 'tools[0].function.name', /letters, digits/],
+      [{tools: [fn('x'.repeat(65))]}, 'tools[0].function.name', /letters, digits/],
+      // Before: xgrammar's internal check message about '#/$defs/tool0/$defs/nope', on 'tool_choice'.
+      [{tools: [fn('f', {type: 'object', properties: {a: {$ref: '#/$defs/nope'}}})], tool_choice: 'required'}, 'tools[0].function.parameters', /'\$ref' \(at #\/properties\/a\/\$ref\) points to nothing/],
+      [{tools: [tools[0], fn('f', {type: 'object', not: {}})], tool_choice: {type: 'function', function: {name: 'f'}}}, 'tools[1].function.parameters', /keyword 'not'/],
+      [{guided_json: {$ref: '#/definitions/missing'}}, 'guided_json', /points to nothing/],
+    ]
+    for (const [fields, param, message] of cases) {
+      const reply = await post({max_tokens: 4, ...fields})
+      assert.equal(reply.status, 400, JSON.stringify(fields).slice(0, 200))
+      assert.equal(reply.json.error.param, param)
+      assert.match(reply.json.error.message, message)
+    }
+    assert.equal(engine.stats().numWaiting + engine.stats().numRunning, 0)
+  })
+
+  it('tools without parameters, or with an open schema, still get object arguments; 1,000 tools compile and answer', async () => {
+    const open = [{type: 'function', function: {name: 'ping'}}, {type: 'function', function: {name: 'echo', parameters: {}}}]
+    for (const name of ['ping', 'echo']) {
+      const reply = await post({tools: open, tool_choice: {type: 'function', function: {name}}, max_tokens: 30, seed: 4, n: 4})
+      for (const choice of reply.json.choices) {
+        if (choice.finish_reason !== 'tool_calls') continue
+        const args = JSON.parse(choice.message.tool_calls[0].function.arguments)
+        assert.ok(typeof args === 'object' && args !== null && !Array.isArray(args), `${name}: ${choice.message.tool_calls[0].function.arguments}`)
+      }
+    }
+    const many = Array.from({length: 1000}, (_, i) => ({type: 'function', function: {name: `tool_${i}`, parameters: {type: 'object', properties: {n: {type: 'integer'}}, required: ['n'], additionalProperties: false}}}))
+    const reply = await post({tools: many, tool_choice: 'required', parallel_tool_calls: false, max_tokens: 40, seed: 5})
+    assert.equal(reply.status, 200, reply.text.slice(0, 300))
+    const choice = reply.json.choices[0]
+    if (choice.finish_reason === 'tool_calls') assert.match(choice.message.tool_calls[0].function.name, /^tool_\d+$/)
+  })
 })

@@ -1,7 +1,7 @@
 // Tool calling on chat completions: tools/tool_choice fields, the grammar that forces a call, and the parsers that read calls back.
 import {randomBytes} from 'node:crypto'
 import {InvalidRequestError} from '../engine/errors.js'
-import type {GuidedSpec, JsonSchema} from '../engine/guided/guided-spec.js'
+import {checkJsonSchema, type GuidedSpec, type JsonSchema} from '../engine/guided/guided-spec.js'
 import {type JsonObject, optionalBoolean} from './request-fields.js'
 import {argumentsJson, callsInText, type TextCall, type ToolCallParserName, tryJson} from './tool-call-parsers.js'
 
@@ -42,17 +42,21 @@ export function parseToolRequest(body: JsonObject): ToolRequest | null {
     return null
   }
   if (!Array.isArray(rawTools)) throw new InvalidRequestError("'tools' must be a list of function tools", {param: 'tools'})
-  const functions = rawTools.map((tool: unknown, index): ToolFunction => {
+  const functions: ToolFunction[] = []
+  rawTools.forEach((tool: unknown, index) => {
     const param = `tools[${index}]`
     const fn = (tool as {type?: unknown; function?: unknown} | null)?.function as JsonObject | undefined
     if ((tool as {type?: unknown} | null)?.type !== 'function' || typeof fn !== 'object' || fn === null)
       throw new InvalidRequestError(`'${param}' must be {"type": "function", "function": {...}}`, {param})
     if (typeof fn.name !== 'string' || !NAME_PATTERN.test(fn.name))
       throw new InvalidRequestError(`'${param}.function.name' must be 1-64 letters, digits, '_' or '-'`, {param: `${param}.function.name`})
+    if (functions.slice(0, index).some((earlier) => earlier.name === fn.name))
+      throw new InvalidRequestError(`'${param}.function.name' repeats '${fn.name}': each tool needs its own name`, {param: `${param}.function.name`})
     const parameters = fn.parameters ?? {type: 'object', properties: {}}
-    if (typeof parameters !== 'object' || Array.isArray(parameters))
-      throw new InvalidRequestError(`'${param}.function.parameters' must be a JSON schema object`, {param: `${param}.function.parameters`})
-    return {name: fn.name, description: typeof fn.description === 'string' ? fn.description : undefined, parameters: parameters as JsonSchema}
+    // Arguments are a JSON object (OpenAI's rule): a schema of another type could never be met by a call.
+    if (typeof parameters !== 'object' || Array.isArray(parameters) || ((parameters as JsonObject).type ?? 'object') !== 'object')
+      throw new InvalidRequestError(`'${param}.function.parameters' must be a JSON schema of type "object"`, {param: `${param}.function.parameters`})
+    functions.push({name: fn.name, description: typeof fn.description === 'string' ? fn.description : undefined, parameters: parameters as JsonSchema})
   })
   return {tools: rawTools as JsonObject[], functions, mode: parseToolChoice(rawChoice, functions), parallel: optionalBoolean(body, 'parallel_tool_calls') ?? true}
 }
@@ -77,13 +81,13 @@ function parseToolChoice(choice: unknown, functions: ToolFunction[]): ToolMode {
 export function toolGrammar(request: ToolRequest): GuidedSpec | null {
   const {mode} = request
   if (mode.kind === 'named') {
-    const fn = request.functions.find((f) => f.name === mode.name)!
-    return {kind: 'json', schema: fn.parameters, anyWhitespace: false, param: 'tool_choice'}
+    const index = request.functions.findIndex((f) => f.name === mode.name)
+    return {kind: 'json', schema: argumentsSchema(request.functions[index]!, index), anyWhitespace: false, param: 'tool_choice'}
   }
   if (mode.kind !== 'required') return null
   // Each function's parameters become a definition of the wrapper, their local $refs ("#/$defs/...", as pydantic
   // writes them) rebased onto it: nested as they are, "#" would mean the wrapper and the refs would not resolve.
-  const definitions = Object.fromEntries(request.functions.map((fn, i) => [`tool${i}`, rebaseRefs(fn.parameters, `#/$defs/tool${i}`)]))
+  const definitions = Object.fromEntries(request.functions.map((fn, i) => [`tool${i}`, rebaseRefs(argumentsSchema(fn, i), `#/$defs/tool${i}`)]))
   const callSchemas = request.functions.map((fn, i) => ({
     type: 'object',
     properties: {name: {type: 'string', enum: [fn.name]}, parameters: {$ref: `#/$defs/tool${i}`}},
@@ -91,6 +95,16 @@ export function toolGrammar(request: ToolRequest): GuidedSpec | null {
   }))
   const schema = {type: 'array', minItems: 1, ...(request.parallel ? {} : {maxItems: 1}), items: {anyOf: callSchemas}, $defs: definitions}
   return {kind: 'json', schema, anyWhitespace: false, param: 'tool_choice'}
+}
+
+/**
+ * The schema a forced call's arguments follow, checked on its own so an error names the tool and a path in its
+ * parameters; one without a type or a combinator at the top gets type "object" (arguments are an object).
+ */
+function argumentsSchema(fn: ToolFunction, index: number): JsonSchema {
+  checkJsonSchema(fn.parameters, `tools[${index}].function.parameters`)
+  const open = ['type', 'anyOf', 'oneOf', '$ref', 'enum', 'const'].every((keyword) => fn.parameters[keyword] === undefined)
+  return open ? {...fn.parameters, type: 'object'} : fn.parameters
 }
 
 /** Values, not schemas: a "$ref" inside them is data. */

@@ -61,6 +61,9 @@ export function checkJsonSchema(schema: unknown, param: string, path = '#', dept
     // Only references into this schema resolve; any other would be left unenforced.
     if (keyword === '$ref' && !(typeof value === 'string' && value.startsWith('#')))
       throw new InvalidRequestError(`'${param}': '$ref' (at ${at}) must point into this schema ("#/$defs/..."), got ${JSON.stringify(value)}`, {param})
+    // xgrammar's own error for a dangling $ref is an internal check message: name the pointer instead.
+    if (keyword === '$ref' && !isSchema(resolveRef(root, value as string)))
+      throw new InvalidRequestError(`'${param}': '$ref' (at ${at}) points to nothing in this schema: ${JSON.stringify(value)}`, {param})
     if (keyword === '$ref') checkRefChain(root, fields, param, at)
     if (SCHEMA_MAPS.has(keyword)) {
       if (typeof value !== 'object' || value === null || Array.isArray(value))
@@ -87,6 +90,10 @@ export function checkJsonSchema(schema: unknown, param: string, path = '#', dept
 function isPureRef(node: unknown): node is {$ref: string} {
   if (typeof node !== 'object' || node === null || typeof (node as JsonSchema).$ref !== 'string') return false
   return Object.keys(node).every((key) => key === '$ref' || key === '$defs' || key === 'definitions' || ANNOTATIONS.has(key))
+}
+
+function isSchema(node: unknown): boolean {
+  return typeof node === 'boolean' || (typeof node === 'object' && node !== null && !Array.isArray(node))
 }
 
 /** The schema a local JSON pointer ("#", "#/$defs/a") names, or undefined. */
