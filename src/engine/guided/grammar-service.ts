@@ -8,7 +8,7 @@ import {InvalidRequestError} from '../errors.js'
 import type {Tokenizer} from '../model/tokenizer.js'
 import {vocabInfoOf, type VocabInfo} from './grammar-compiler.js'
 import {GrammarHost} from './grammar-host.js'
-import type {StepItem} from './grammar-worker.js'
+import type {MaskBudget, StepItem} from './grammar-worker.js'
 import {guidedKey, type GuidedSpec} from './guided-spec.js'
 
 /** Worker threads at most; each holds its own tokenizer tables (built once, about a second at 32k tokens). */
@@ -28,6 +28,13 @@ export const DEFAULT_COMPILE_TIMEOUT_MS = 60_000
  */
 export const DEFAULT_SHARED_COMPILE_TIMEOUT_MS = 5_000
 
+/**
+ * A guided sequence whose one step holds its worker over `stepMs`, or whose steps together pass `totalMs`, fails
+ * (SequenceGuides) rather than stall every request behind its masks: masks take microseconds to a few milliseconds
+ * (docs/PERFORMANCE.md), so only a grammar that grows dearer with each token, as an ambiguous regex does, gets here.
+ */
+export const DEFAULT_MASK_BUDGET: MaskBudget = {stepMs: 500, totalMs: 30_000}
+
 /** What a step asks of one sequence (the service assigns its mask slot). */
 export type StepRequest = Omit<StepItem, 'slot'>
 
@@ -37,6 +44,8 @@ export class GrammarService {
   private readonly hostOfMatcher = new Map<number, GrammarHost>()
   /** Worker time of the last step, summed over workers (the benchmark's split of a round trip). */
   lastStepBusyMs = 0
+  /** Sequences whose grammar went over the mask budget, until taken. */
+  private readonly overBudget = new Set<number>()
 
   constructor(
     private readonly tokenizer: Pick<Tokenizer, 'idToToken' | 'decoderKind'>,
@@ -44,6 +53,7 @@ export class GrammarService {
     private readonly eosTokenIds: readonly number[],
     private readonly compileTimeoutMs = DEFAULT_COMPILE_TIMEOUT_MS,
     private readonly sharedCompileTimeoutMs = DEFAULT_SHARED_COMPILE_TIMEOUT_MS,
+    private readonly maskBudget = DEFAULT_MASK_BUDGET,
   ) {}
 
   get numWorkers(): number {
@@ -94,10 +104,16 @@ export class GrammarService {
       list.push({...item, slot})
       byHost.set(host, list)
     })
-    const replies = await Promise.all([...byHost].map(([host, list]) => host.call({op: 'step', items: list, masks, words})))
+    const replies = await Promise.all([...byHost].map(([host, list]) => host.call({op: 'step', items: list, masks, words, budget: this.maskBudget})))
     const left = new Set(replies.flatMap((reply) => reply.left ?? []))
+    for (const slot of replies.flatMap((reply) => reply.overBudget ?? [])) this.overBudget.add(items[slot]!.matcherId)
     this.lastStepBusyMs = replies.reduce((sum, reply) => sum + (reply.busyMs ?? 0), 0)
     return items.map((_, slot) => (left.has(slot) ? null : new Int32Array(masks, slot * words * 4, words)))
+  }
+
+  /** Whether the sequence's grammar went over the mask budget since last asked. */
+  takeOverBudget(matcherId: number): boolean {
+    return this.overBudget.delete(matcherId)
   }
 
   /** Whether the sequence's matcher exists (false after its worker was lost: it must be replayed from the start). */
