@@ -56,6 +56,9 @@ describe('tool calls in chat templates', () => {
     const body = conversation('call_1')
     const text = tokenizerWith(TEMPLATES.llama3, 'llama3').applyChatTemplate(parseMessages(body), {addGenerationPrompt: false})
     assert.equal(text, 'user: Weather in Rome?|{"name": "get_weather", "parameters": {"city": "Rome", "days": [1, 2]}}|tool: {"sky": "clear"}|')
+    // An empty list (clients send one on turns without calls) is no calls: before, the template read call 0 of it (a 400).
+    const empty = parseMessages({messages: [{role: 'assistant', content: 'Hi.', tool_calls: []}]})
+    assert.equal(tokenizerWith(TEMPLATES.llama3, 'llama3-empty').applyChatTemplate(empty, {addGenerationPrompt: false}), 'assistant: Hi.|')
   })
 
   it('mistral-style: a template that refuses an id is a 400 on messages, not a 500', () => {

@@ -174,6 +174,9 @@ export function toolMessageFields(fields: JsonObject, param: string): {tool_call
   const extra: {tool_calls?: unknown[]; tool_call_id?: string; name?: string} = {}
   if (fields.tool_calls !== undefined && fields.tool_calls !== null) {
     if (!Array.isArray(fields.tool_calls)) throw new InvalidRequestError(`'${param}.tool_calls' must be a list`, {param: `${param}.tool_calls`})
+  }
+  // Clients send [] on turns without calls; templates test for the key ('tool_calls' in message) and read call 0.
+  if (Array.isArray(fields.tool_calls) && fields.tool_calls.length > 0) {
     extra.tool_calls = fields.tool_calls.map((call: unknown, index) => {
       const fn = (call as {function?: {name?: unknown; arguments?: unknown}} | null)?.function
       if (typeof fn?.name !== 'string' || typeof fn.arguments !== 'string')
