@@ -4,6 +4,7 @@ import {describe, it} from 'node:test'
 import {ToolCallDeltas} from '../src/server/tool-call-deltas.js'
 import {TOOL_CALL_PARSERS} from '../src/server/tool-call-parsers.js'
 import {parseToolOutput, parseToolRequest} from '../src/server/tool-calls.js'
+import {post, start} from './support/server-harness.js'
 
 const tools = [
   {type: 'function', function: {name: 'get_weather', parameters: {type: 'object', properties: {city: {type: 'string'}}}}},
@@ -90,5 +91,22 @@ describe('auto tool calls streamed (mistral)', () => {
     assert.match(end[0]!.tool_calls[0]!.id!, /^[a-zA-Z0-9]{9}$/)
     assert.deepEqual(JSON.parse(end.map((delta) => delta.tool_calls[0]!.function.arguments).join('')), {city: 'Rome'})
     assert.ok(deltas.madeCalls(0))
+  })
+})
+
+describe('auto tool calls keep the markers in the text', () => {
+  it('hermes and mistral turn skip_special_tokens off for auto (their markers may be special tokens), as vLLM does', async () => {
+    const cases: Array<[Parameters<typeof start>[0], object, boolean]> = [
+      [{toolCallParser: 'mistral'}, {tools}, false],
+      [{toolCallParser: 'hermes'}, {tools, tool_choice: 'auto', skip_special_tokens: true}, false],
+      [{toolCallParser: 'mistral'}, {tools, tool_choice: 'none'}, true],
+      [{toolCallParser: 'llama3_json'}, {tools}, true],
+    ]
+    for (const [options, fields, skip] of cases) {
+      const {url, engine} = await start(options)
+      const reply = await post(`${url}/v1/chat/completions`, {messages: [{role: 'user', content: 'hi'}], max_tokens: 2, ...fields})
+      assert.equal(reply.status, 200, reply.text)
+      assert.equal(engine.receivedParams.at(-1)!.skipSpecialTokens, skip, JSON.stringify({options, fields}))
+    }
   })
 })
