@@ -81,6 +81,18 @@ describe('tool-call parsers', () => {
   })
 })
 
+describe('tool-call parsers on long output', () => {
+  // Before, hermes' regex (a lazy group, then \s*) took quadratic time on a whitespace run: 8 s for 50,000 spaces
+  // on the event loop, so a model looping on spaces after a call held the whole server; at a million this test did
+  // not finish (no timing is asserted: the old code hangs here, the new takes milliseconds).
+  it('a call followed by a million spaces parses in linear time', () => {
+    const text = `<tool_call>{"name": "get_time", "arguments": {}}${' '.repeat(1_000_000)}x`
+    for (const parser of TOOL_CALL_PARSERS) parseToolOutput(text, auto, parser)
+    const spaced = parseToolOutput(`<tool_call>{"name": "get_time", "arguments": {}}</tool_call>${' '.repeat(1_000_000)}`, auto, 'hermes')
+    assert.deepEqual(namesOf(spaced), ['get_time'])
+  })
+})
+
 describe('auto tool calls streamed (mistral)', () => {
   it('content streams up to [TOOL_CALLS]; the calls follow at the end with their ids and names first', () => {
     const deltas = new ToolCallDeltas(auto, 'mistral')

@@ -56,15 +56,24 @@ function argsJson(fields: Record<string, unknown>, keys: string[]): string | nul
   return argumentsJson(key === undefined ? {} : fields[key])
 }
 
-/** Qwen2.5 / Hermes: `<tool_call>{"name": ..., "arguments": {...}}</tool_call>` blocks; the last may be unclosed (cut or stopped). */
+/**
+ * Qwen2.5 / Hermes: `<tool_call>{"name": ..., "arguments": {...}}</tool_call>` blocks; the last may be unclosed (cut
+ * or stopped). Found with indexOf, not a regex: a lazy group before `\s*` costs quadratic time on long whitespace.
+ */
 function hermesCalls(text: string): CallsInText {
+  const [open, close] = [CALL_START.hermes!, '</tool_call>']
   const calls: TextCall[] = []
-  const content = text.replace(/<tool_call>\s*([\s\S]*?)\s*(?:<\/tool_call>|$)/g, (block, json: string) => {
-    const call = callOf(tryJson(json), 'arguments', 'parameters')
-    if (call === null) return block
-    calls.push(call)
-    return ''
-  })
+  let content = ''
+  let from = 0
+  for (let start = text.indexOf(open); start >= 0; start = text.indexOf(open, from)) {
+    const end = text.indexOf(close, start + open.length)
+    const blockEnd = end < 0 ? text.length : end + close.length
+    const call = callOf(tryJson(text.slice(start + open.length, end < 0 ? text.length : end)), 'arguments', 'parameters')
+    content += text.slice(from, call === null ? blockEnd : start)
+    if (call !== null) calls.push(call)
+    from = blockEnd
+  }
+  content += text.slice(from)
   return withContent(text, content.trim(), calls)
 }
 
