@@ -46,12 +46,43 @@ describe('grammars over their mask budget', () => {
     // Its matcher's worker is still good for the next request.
     assert.equal((await post({max_tokens: 12, seed: 4, guided_regex: '[a-c]{3}'})).status, 200)
   })
+
+  // One mask of this grammar takes seconds (6 s here at load 6): past stopMs the worker is stopped under it, short of
+  // it the step budget catches it after that one mask; either way the request fails alone.
+  it('one mask that runs for seconds fails its request; requests beside it finish', {timeout: 180_000}, async () => {
+    const hostile = post({max_tokens: 40, min_tokens: 40, seed: 6, guided_regex: ambiguous(1000)})
+    const plain = await post({max_tokens: 8, seed: 7})
+    assert.equal(plain.status, 200)
+    const slow = await hostile
+    assert.equal(slow.status, 400, JSON.stringify(slow.json))
+    assert.equal(slow.json.error.code, 'grammar_too_slow', JSON.stringify(slow.json))
+    assert.equal(engine.stats().numWaiting + engine.stats().numRunning, 0)
+  })
 })
 
 describe('GrammarService mask budget', () => {
+  it('a step past stopMs stops its worker, flags the sequence it was on, and the others replay elsewhere', async () => {
+    const tokenizer = Tokenizer.load(await ensureTestModel('tiny'))
+    const grammars = new GrammarService(tokenizer, tokenizer.vocabSize, [4], 60_000, 5000, {stepMs: 1e9, totalMs: 1e9, stopMs: 300})
+    try {
+      const slow = {kind: 'regex', pattern: ambiguous(1000), param: 'guided_regex'} as const
+      const plain = {kind: 'regex', pattern: '[a-c]+', param: 'guided_regex'} as const
+      await grammars.compile(slow)
+      await grammars.compile(plain)
+      await assert.rejects(grammars.step([{matcherId: 2, key: guidedKey(plain), accept: []}, {matcherId: 1, key: guidedKey(slow), accept: []}]), /ran past 300 ms/)
+      assert.equal(grammars.takeOverBudget(1), true)
+      assert.equal(grammars.takeOverBudget(2), false)
+      assert.equal(grammars.hasMatcher(2), false)
+      const [mask] = await grammars.step([{matcherId: 2, key: guidedKey(plain), accept: []}])
+      assert.ok(mask!.some((word) => word !== 0))
+    } finally {
+      await grammars.close()
+    }
+  })
+
   it('flags only the sequence over its budget, in a worker it shares with others', async () => {
     const tokenizer = Tokenizer.load(await ensureTestModel('tiny'))
-    const grammars = new GrammarService(tokenizer, tokenizer.vocabSize, [4], 60_000, 5000, {stepMs: 1e9, totalMs: 300})
+    const grammars = new GrammarService(tokenizer, tokenizer.vocabSize, [4], 60_000, 5000, {stepMs: 1e9, totalMs: 300, stopMs: 60_000})
     try {
       const a = [...Array(tokenizer.vocabSize).keys()].find((id) => tokenizer.idToToken(id) === 'a')!
       const slow = {kind: 'regex', pattern: ambiguous(30), param: 'guided_regex'} as const

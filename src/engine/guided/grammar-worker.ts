@@ -22,7 +22,7 @@ export interface StepItem {
  */
 export type WorkerRequest =
   | {id: number; op: 'compile'; spec: GuidedSpec}
-  | {id: number; op: 'step'; items: StepItem[]; masks: SharedArrayBuffer; words: number; budget: MaskBudget}
+  | {id: number; op: 'step'; items: StepItem[]; masks: SharedArrayBuffer; words: number; budget: MaskBudget; progress: Int32Array}
   | {id: number; op: 'forget'; matcherIds: number[]}
 
 /**
@@ -33,6 +33,8 @@ export type WorkerRequest =
 export interface MaskBudget {
   stepMs: number
   totalMs: number
+  /** A step not answered after this long stops its worker (the only way to stop WebAssembly): see GrammarService. */
+  stopMs: number
 }
 
 /**
@@ -73,22 +75,30 @@ async function newMatcher(key: string): Promise<{matcher: XgGrammarMatcher; whit
   return {matcher, whitespace: (await whitespaceBound).start(), busyMs: 0}
 }
 
-async function step(items: StepItem[], masks: SharedArrayBuffer, words: number, budget: MaskBudget): Promise<{left: number[]; overBudget: number[]}> {
+/**
+ * `progress[0]`: the matcher whose tokens and mask are being computed (-1 otherwise, a compile on demand included);
+ * `progress[1]` counts those computations. The engine reads both while the worker is busy (GrammarService).
+ */
+async function step(items: StepItem[], masks: SharedArrayBuffer, words: number, budget: MaskBudget, progress: Int32Array): Promise<{left: number[]; overBudget: number[]}> {
   const left: number[] = []
   const overBudget: number[] = []
   for (const {matcherId, key, accept, slot} of items) {
     let entry = matchers.get(matcherId)
     if (!entry) matchers.set(matcherId, (entry = await newMatcher(key)))
     const {matcher, whitespace} = entry
+    Atomics.add(progress, 1, 1)
+    Atomics.store(progress, 0, matcherId)
     const started = performance.now()
     const accepted = accept.every((tokenId) => (whitespace?.accept(tokenId), matcher.acceptToken(tokenId)))
     if (!accepted) {
+      Atomics.store(progress, 0, -1)
       left.push(slot)
       continue
     }
     const mask = new Int32Array(masks, slot * words * 4, words)
     mask.set(await matcher.getNextTokenBitmask())
     whitespace?.applyTo(mask)
+    Atomics.store(progress, 0, -1)
     const stepMs = performance.now() - started
     entry.busyMs += stepMs
     if (stepMs > budget.stepMs || entry.busyMs > budget.totalMs) overBudget.push(slot)
@@ -102,7 +112,7 @@ async function handle(request: WorkerRequest): Promise<WorkerReply> {
       await compiler.compile(request.spec)
       return {id: request.id}
     case 'step':
-      return {id: request.id, ...(await step(request.items, request.masks, request.words, request.budget))}
+      return {id: request.id, ...(await step(request.items, request.masks, request.words, request.budget, request.progress))}
     case 'forget':
       for (const matcherId of request.matcherIds) {
         matchers.get(matcherId)?.matcher.dispose()

@@ -53,6 +53,8 @@ export class SequenceGuides {
     this.prefetched = null
     const prefetchedMasks = prefetched && (await prefetched.masks.catch((error: unknown) => this.replayIfLost(error, prefetched.seqIds)))
     if (prefetchedMasks) prefetchedMasks.forEach((mask, i) => grammarMasks.set(prefetched!.seqIds[i]!, mask))
+    // A sequence whose step overran and stopped its worker would stop the next one too: it only ends (and fails).
+    for (const {group, seq} of targets) if (!grammarMasks.has(seq.seqId) && this.grammars.takeOverBudget(seq.seqId)) this.fail(group, seq, grammarMasks)
     // Sequences not prefetched (best_of samples forked in this step, or whose worker was lost) take one more worker call.
     const missing = targets.filter(({group, seq}) => group.params.guided !== null && !grammarMasks.has(seq.seqId))
     if (missing.length > 0) {
@@ -60,7 +62,7 @@ export class SequenceGuides {
       const fresh = (await step().catch((error: unknown) => this.replayIfLost(error, missing.map(({seq}) => seq.seqId)))) ?? (await step())
       missing.forEach(({seq}, i) => grammarMasks.set(seq.seqId, fresh[i]!))
     }
-    for (const {group, seq} of targets) if (this.grammars.takeOverBudget(seq.seqId) && !this.failures.has(group)) this.failures.set(group, overBudgetError(group))
+    for (const {group, seq} of targets) if (this.grammars.takeOverBudget(seq.seqId)) this.fail(group, seq, grammarMasks)
     return targets.map(({group, seq}) => {
       // A sequence that left its grammar (it cannot while its masks are applied) may only end.
       const grammarMask = group.params.guided === null ? null : (grammarMasks.get(seq.seqId) ?? bitmaskOf(this.eosTokenIds, this.vocabSize))
@@ -73,6 +75,12 @@ export class SequenceGuides {
       if (mask === null || targets[i]!.group.params.guided === null || mask.some((word) => word !== 0)) return mask
       return bitmaskOf(this.eosTokenIds, this.vocabSize)
     })
+  }
+
+  /** Records the group's failure; a sequence without a mask gets one that allows EOS alone (it is failed after the step). */
+  private fail(group: SequenceGroup, seq: Sequence, grammarMasks: Map<number, Int32Array | null>): void {
+    if (!this.failures.has(group)) this.failures.set(group, overBudgetError(group))
+    if (!grammarMasks.has(seq.seqId)) grammarMasks.set(seq.seqId, bitmaskOf(this.eosTokenIds, this.vocabSize))
   }
 
   /** The groups to fail now, each with its error (a grammar over the mask budget), and forgets them. */
