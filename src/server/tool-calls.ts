@@ -1,4 +1,4 @@
-// Tool calling on chat completions: tools/tool_choice fields, the grammar that forces a call, and the parsers that read calls back.
+// Tool calling on chat completions: tools/tool_choice fields, the grammar that forces a call, and the calls read back (per family: tool-call-parsers.ts).
 import {randomBytes} from 'node:crypto'
 import {InvalidRequestError} from '../engine/errors.js'
 import {checkJsonSchema, type GuidedSpec, type JsonSchema} from '../engine/guided/guided-spec.js'
