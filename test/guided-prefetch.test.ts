@@ -28,6 +28,7 @@ function fakeService(): {service: GrammarService; calls: StepRequest[][]; fail: 
       return items.map((item) => Int32Array.from({length: VOCAB / 32}, (_, w) => (w === item.matcherId >>> 5 ? 1 << (item.matcherId & 31) : 0)))
     },
     hasMatcher: (id: number) => known.has(id),
+    takeOverBudget: () => false,
     forget: () => {},
   }
   return {service: service as unknown as GrammarService, calls, fail}

@@ -57,4 +57,12 @@ describe('unsupported JSON Schema keywords', () => {
     assert.throws(() => checkJsonSchema({type: 'number', maximum: '3'}, 'p'), /'maximum'.*must be a number/)
     assert.throws(() => checkJsonSchema({type: 'number', maximum: 1e300}, 'p'), /'maximum'.*magnitude/)
   })
+
+  it("'required' may name only properties defined beside it (xgrammar drops any other name, unenforced)", () => {
+    assert.doesNotThrow(() => checkJsonSchema({type: 'object', properties: {a: {type: 'boolean'}}, required: ['a']}, 'p'))
+    assert.throws(() => checkJsonSchema({type: 'object', properties: {a: {type: 'boolean'}}, required: ['a', 'b']}, 'p'), /'required' \(at #\/required\) names 'b'/)
+    assert.throws(() => checkJsonSchema({type: 'object', required: ['a']}, 'p'), /names 'a'/)
+    assert.throws(() => checkJsonSchema({type: 'object', properties: {x: {type: 'object', required: ['toString']}}}, 'p'), /#\/properties\/x\/required/)
+    assert.throws(() => checkJsonSchema({type: 'object', properties: {}, required: 'a'}, 'p'), /list of property names/)
+  })
 })

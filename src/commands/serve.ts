@@ -60,7 +60,7 @@ export default class Serve extends PagedLLMCommand {
     'max-connections': Flags.integer({description: 'Open connections accepted at once; more are closed at once', default: DEFAULT_SERVER_OPTIONS.maxConnections, min: 1}),
     'shutdown-grace': Flags.integer({description: 'Seconds requests in flight may take to finish on SIGTERM/SIGINT/SIGHUP', default: 10, min: 0, max: MAX_TIMER_SECONDS}),
     'tool-call-parser': Flags.string({
-      description: 'Read tool calls from the output for tool_choice "auto": hermes (<tool_call> JSON, Qwen2.5) or llama3_json',
+      description: 'Read tool calls from the output for tool_choice "auto": hermes (<tool_call> JSON, Qwen2.5), llama3_json or mistral ([TOOL_CALLS])',
       options: [...TOOL_CALL_PARSERS],
     }),
   }

@@ -408,6 +408,9 @@ export class LLMEngine {
       if (group.isFinished) this.retire(group)
       this.unpublished.add(group)
     }
+    // No step is queued ahead of a guided one (it samples in JS), so failing one now leaves nothing in flight; one
+    // this step finished fails too (its last mask may have been EOS alone, given when its worker was stopped).
+    for (const {group, error} of this.outputs.takeGuideFailures()) this.failGroup(group, error)
     if (this.hostOverlap === 'none') this.publishPending()
     this.counters.numSteps++
     // KV statistics walk every block table: taken only for a listener (bench).

@@ -51,6 +51,11 @@ export class OutputProcessor {
     this.guides.prefetch(scheduled.filter((entry) => entry.samples && entry.draftTokenIds.length === 0 && !entry.group.params.useBeamSearch))
   }
 
+  /** After a step: guided groups to fail, each alone (their grammar went over its mask budget: SequenceGuides). */
+  takeGuideFailures(): Array<{group: SequenceGroup; error: Error}> {
+    return this.guides.takeFailures()
+  }
+
 
   /** Before a step: what the backend samples (native-sampling.ts); a best_of request's first sample is planned as its forks. */
   planSampling(scheduled: readonly ScheduledSequence[], rows: readonly LogitsRows[]): SamplingPlan | null {

@@ -3,13 +3,13 @@ import {type ApiContext, newObjectId, sendJson, unixSeconds} from './api-context
 import {ChoiceDeltas} from './choice-deltas.js'
 import {errorReply} from './error-reply.js'
 import {admitPrompts, collectFinalOutputs, prepareGuided, type PreparedPrompt, PromptRun, sequencesPerPrompt, usageOf} from './generation.js'
-import {chatLogprobs} from './logprobs-format.js'
+import {type ChatTokenLogprob, chatLogprobs} from './logprobs-format.js'
 import {type ChatCompletionRequest, checkModel, parseChatCompletionRequest, resolveMaxTokens, samplingParamsFor} from './openai-schema.js'
 import {SseStream} from './sse.js'
 import {InvalidRequestError} from '../engine/errors.js'
 import type {CompletionOutput} from './engine-like.js'
 import {ToolCallDeltas} from './tool-call-deltas.js'
-import {parseToolOutput, type ToolCallParserName, type ToolRequest} from './tool-calls.js'
+import {parseToolOutput, TOOL_CALL_PARSERS, type ToolCallParserName, type ToolRequest} from './tool-calls.js'
 
 interface ReplyHeader {
   id: string
@@ -22,11 +22,14 @@ export async function createChatCompletion(context: ApiContext, body: unknown): 
   checkModel(request.model, context.engine.modelName)
   const parser = context.toolCallParser ?? null
   if (request.tools?.mode.kind === 'auto' && parser === null)
-    throw new InvalidRequestError('tool_choice "auto" needs the server started with --tool-call-parser (hermes or llama3_json)', {param: 'tool_choice'})
+    throw new InvalidRequestError(`tool_choice "auto" needs the server started with --tool-call-parser (${TOOL_CALL_PARSERS.join(', ')})`, {param: 'tool_choice'})
   const window = await admitPrompts(context, 1, sequencesPerPrompt(request.sampling))
   const tokenIds = await context.promptTokenizer.tokenize({kind: 'chat', messages: request.messages, addGenerationPrompt: request.addGenerationPrompt, tools: request.tools?.tools})
   const maxTokens = resolveMaxTokens(request.maxTokens, tokenIds.length, context.engine.maxModelLen, 'remaining', 'messages')
-  const prompt: PreparedPrompt = {tokenIds, text: '', params: samplingParamsFor(request, maxTokens)}
+  // The parsers read the call markers, which some families make special tokens ([TOOL_CALLS]): keep them (vLLM does too).
+  const keepMarkers = request.tools?.mode.kind === 'auto' && parser !== 'llama3_json'
+  const sampling = keepMarkers ? {...request, sampling: {...request.sampling, skipSpecialTokens: false}} : request
+  const prompt: PreparedPrompt = {tokenIds, text: '', params: samplingParamsFor(sampling, maxTokens)}
   await prepareGuided(context.engine, [prompt])
   const id = newObjectId('chatcmpl')
   const run = new PromptRun(context.engine, id, [prompt], context.arrivalTime, window)
@@ -56,8 +59,7 @@ export async function createChatCompletion(context: ApiContext, body: unknown): 
 function messageOf(output: CompletionOutput, tools: ToolRequest | null, parser: ToolCallParserName | null) {
   const plain = {message: {role: 'assistant', content: output.text}, finish_reason: output.finishReason}
   if (tools === null || tools.mode.kind === 'none') return plain
-  // A forced call cut by max_tokens does not parse: it is returned as content.
-  if (output.finishReason === 'length' && tools.mode.kind !== 'auto') return plain
+  // Cut by max_tokens, a named call is still a call (its arguments cut, as streamed); a `required` list is content.
   const parsed = parseToolOutput(output.text, tools, parser)
   const hasCalls = parsed.toolCalls.length > 0
   return {
@@ -80,6 +82,7 @@ async function streamChatCompletion(
   const usageField = request.includeUsage ? {usage: null} : {}
   const topCount = prompt.params.logprobs
   const tools = request.tools !== null && request.tools.mode.kind !== 'none' ? new ToolCallDeltas(request.tools, context.toolCallParser ?? null) : null
+  const heldLogprobs = new Map<number, ChatTokenLogprob[]>()
   const sendChunk = (choice: object) => sse.send({...header, object: 'chat.completion.chunk', choices: [choice], ...usageField})
   try {
     for await (const {output} of run.outputs(context.signal, context.metrics.observeFinished)) {
@@ -88,16 +91,23 @@ async function streamChatCompletion(
         if (delta === null) continue
         completionLengths.set(completion.index, completion.tokenIds.length)
         if (delta.isFirst) await sendChunk({index: completion.index, delta: {role: 'assistant', content: ''}, logprobs: null, finish_reason: null})
+        const logprobs = topCount === null ? null : chatLogprobs(context.engine.tokenizer, delta.tokenIds, delta.logprobs, topCount)
         if (tools !== null) {
-          for (const toolDelta of tools.next(completion.index, delta.text, delta.finishReason !== null))
-            await sendChunk({index: completion.index, delta: toolDelta, logprobs: null, finish_reason: null})
+          // Tokens whose text is held back (a call being read) send their logprobs with the next chunk.
+          if (logprobs !== null) heldLogprobs.set(completion.index, [...(heldLogprobs.get(completion.index) ?? []), ...logprobs.content])
+          for (const toolDelta of tools.next(completion.index, delta.text, delta.finishReason !== null)) {
+            const held = heldLogprobs.get(completion.index)
+            heldLogprobs.delete(completion.index)
+            await sendChunk({index: completion.index, delta: toolDelta, logprobs: held === undefined ? null : {content: held}, finish_reason: null})
+          }
         } else if (delta.text !== '' || delta.tokenIds.length > 0) {
-          const logprobs = topCount === null ? null : chatLogprobs(context.engine.tokenizer, delta.tokenIds, delta.logprobs, topCount)
           await sendChunk({index: completion.index, delta: {content: delta.text}, logprobs, finish_reason: null})
         }
         if (delta.finishReason !== null) {
+          const held = heldLogprobs.get(completion.index)
+          heldLogprobs.delete(completion.index)
           const finishReason = tools?.madeCalls(completion.index) && delta.finishReason === 'stop' ? 'tool_calls' : delta.finishReason
-          await sendChunk({index: completion.index, delta: {}, logprobs: null, finish_reason: finishReason, stop_reason: delta.stopReason})
+          await sendChunk({index: completion.index, delta: {}, logprobs: held === undefined ? null : {content: held}, finish_reason: finishReason, stop_reason: delta.stopReason})
         }
       }
     }

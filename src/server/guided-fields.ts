@@ -1,30 +1,22 @@
-// Reads the structured-output fields of a request (OpenAI response_format, vLLM guided_*) into one GuidedSpec.
+// Reads the structured-output fields of a request (OpenAI response_format, vLLM structured_outputs and guided_*) into one GuidedSpec.
 import {InvalidRequestError} from '../engine/errors.js'
 import {anyWhitespaceFromPattern, type GuidedSpec, type JsonSchema} from '../engine/guided/guided-spec.js'
-import {type JsonObject, optionalIntegerList, optionalObject, optionalString, optionalStringList} from './request-fields.js'
+import {type JsonObject, optionalBoolean, optionalIntegerList, optionalObject, optionalString, optionalStringList} from './request-fields.js'
 
-/** The constraint a request asks for, or null; asking for two at once is a 400. */
+/** vLLM >= 0.10 spells its constraints as keys of `structured_outputs`; these are the ones we enforce. */
+const STRUCTURED_OUTPUT_KEYS = ['json', 'regex', 'choice', 'grammar', 'json_object', 'whitespace_pattern', 'disable_any_whitespace']
+
+/** The constraint a request asks for, or null; asking for two at once is a 400 naming both. */
 export function parseGuided(body: JsonObject): GuidedSpec | null {
-  const anyWhitespace = anyWhitespaceFromPattern(optionalString(body, 'guided_whitespace_pattern'), 'guided_whitespace_pattern')
+  const outputs = structuredOutputFields(body)
+  const fields = {...body, ...outputs}
+  const anyWhitespace = whitespaceSetting(fields)
   const specs: GuidedSpec[] = []
   const responseFormat = parseResponseFormat(body, anyWhitespace)
   if (responseFormat) specs.push(responseFormat)
-  const guidedJson = body.guided_json ?? undefined
-  if (guidedJson !== undefined) {
-    // vLLM takes the schema as an object or as its JSON text.
-    const schema = typeof guidedJson === 'string' ? parseSchemaText(guidedJson, 'guided_json') : guidedJson
-    specs.push({kind: 'json', schema: requireSchema(schema, 'guided_json'), anyWhitespace, param: 'guided_json'})
-  }
-  const pattern = optionalString(body, 'guided_regex')
-  if (pattern !== undefined) specs.push({kind: 'regex', pattern: checkedRegex(pattern), param: 'guided_regex'})
-  const choices = optionalStringList(body, 'guided_choice')
-  if (choices !== undefined) {
-    if (choices.length === 0 || choices.some((choice) => choice.length === 0))
-      throw new InvalidRequestError("'guided_choice' must be a non-empty list of non-empty strings", {param: 'guided_choice'})
-    specs.push({kind: 'choice', choices, param: 'guided_choice'})
-  }
-  const ebnf = optionalString(body, 'guided_grammar')
-  if (ebnf !== undefined) specs.push({kind: 'grammar', ebnf, param: 'guided_grammar'})
+  // The same four constraints under both spellings; a request may use either, never two constraints at once.
+  for (const prefix of ['guided_', 'structured_outputs.']) specs.push(...constraintsIn(fields, prefix, anyWhitespace))
+  if (optionalBoolean(fields, 'structured_outputs.json_object')) specs.push({kind: 'json', schema: null, anyWhitespace, param: 'structured_outputs.json_object'})
   if (specs.length > 1)
     throw new InvalidRequestError(`only one constraint per request: got ${specs.map((spec) => spec.param).join(' and ')}`, {param: specs[1]!.param})
   return specs[0] ?? null
@@ -36,6 +28,52 @@ export function parseAllowedTokenIds(body: JsonObject): number[] | undefined {
 
 export function parseBadWords(body: JsonObject): string[] | undefined {
   return optionalStringList(body, 'bad_words')
+}
+
+/** `structured_outputs` flattened to 'structured_outputs.<key>' fields, so every reader names the nested field; unknown keys are a 400. */
+function structuredOutputFields(body: JsonObject): JsonObject {
+  const outputs = optionalObject(body, 'structured_outputs')
+  if (outputs === undefined) return {}
+  for (const key of Object.keys(outputs))
+    if (!STRUCTURED_OUTPUT_KEYS.includes(key) && outputs[key] !== null)
+      throw new InvalidRequestError(`'structured_outputs.${key}' is not supported by this server (supported: ${STRUCTURED_OUTPUT_KEYS.join(', ')})`, {
+        param: `structured_outputs.${key}`,
+      })
+  return Object.fromEntries(Object.entries(outputs).map(([key, value]) => [`structured_outputs.${key}`, value]))
+}
+
+/** Whether JSON may hold free whitespace: vLLM's whitespace pattern (either spelling) or disable_any_whitespace. */
+function whitespaceSetting(fields: JsonObject): boolean {
+  const patterns = ['guided_whitespace_pattern', 'structured_outputs.whitespace_pattern'].filter((param) => optionalString(fields, param) !== undefined)
+  if (patterns.length > 1) throw new InvalidRequestError(`give one whitespace pattern: got ${patterns.join(' and ')}`, {param: patterns[1]})
+  const [param] = patterns
+  const anyWhitespace = param === undefined ? true : anyWhitespaceFromPattern(optionalString(fields, param), param)
+  return anyWhitespace && !optionalBoolean(fields, 'structured_outputs.disable_any_whitespace')
+}
+
+function constraintsIn(fields: JsonObject, prefix: string, anyWhitespace: boolean): GuidedSpec[] {
+  const specs: GuidedSpec[] = []
+  const jsonParam = `${prefix}json`
+  const json = fields[jsonParam] ?? undefined
+  if (json !== undefined) {
+    // vLLM takes the schema as an object or as its JSON text.
+    const schema = typeof json === 'string' ? parseSchemaText(json, jsonParam) : json
+    specs.push({kind: 'json', schema: requireSchema(schema, jsonParam), anyWhitespace, param: jsonParam})
+  }
+  const regexParam = `${prefix}regex`
+  const pattern = optionalString(fields, regexParam)
+  if (pattern !== undefined) specs.push({kind: 'regex', pattern: checkedRegex(pattern, regexParam), param: regexParam})
+  const choiceParam = `${prefix}choice`
+  const choices = optionalStringList(fields, choiceParam)
+  if (choices !== undefined) {
+    if (choices.length === 0 || choices.some((choice) => choice.length === 0))
+      throw new InvalidRequestError(`'${choiceParam}' must be a non-empty list of non-empty strings`, {param: choiceParam})
+    specs.push({kind: 'choice', choices, param: choiceParam})
+  }
+  const grammarParam = `${prefix}grammar`
+  const ebnf = optionalString(fields, grammarParam)
+  if (ebnf !== undefined) specs.push({kind: 'grammar', ebnf, param: grammarParam})
+  return specs
 }
 
 function parseResponseFormat(body: JsonObject, anyWhitespace: boolean): GuidedSpec | null {
@@ -74,12 +112,12 @@ function requireSchema(schema: unknown, param: string): JsonSchema {
   return schema as JsonSchema
 }
 
-function checkedRegex(pattern: string): string {
-  if (pattern === '') throw new InvalidRequestError("'guided_regex' is empty; give a pattern the output must match", {param: 'guided_regex'})
+function checkedRegex(pattern: string, param: string): string {
+  if (pattern === '') throw new InvalidRequestError(`'${param}' is empty; give a pattern the output must match`, {param})
   try {
     new RegExp(pattern, 'u')
   } catch (error) {
-    throw new InvalidRequestError(`'guided_regex' is not a valid regular expression: ${(error as Error).message}`, {param: 'guided_regex'})
+    throw new InvalidRequestError(`'${param}' is not a valid regular expression: ${(error as Error).message}`, {param})
   }
   return pattern
 }

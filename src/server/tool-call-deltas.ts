@@ -2,15 +2,14 @@
 //
 // A named function streams its arguments as they are generated (the output is the arguments). `required` holds the
 // whole output (a JSON list of calls) until the choice ends. `auto` streams content until the text may be starting a
-// call (hermes: from "<tool_call>"; llama3_json: an output opening with "{" or <|python_tag|>), then holds the rest.
+// call (hermes: from "<tool_call>"; mistral: from "[TOOL_CALLS]"; llama3_json: an output opening with "{" or
+// <|python_tag|>), then holds the rest.
 // Held text is parsed at the end and sent as content plus, per call, a header delta (index, id, type, function.name)
 // and then its arguments.
+import {CALL_START, PYTHON_TAG} from './tool-call-parsers.js'
 import {newToolCallId, parseToolOutput, type ToolCallParserName, type ToolRequest} from './tool-calls.js'
 
 export type ChatDelta = {content: string} | {tool_calls: object[]}
-
-const HERMES_START = '<tool_call>'
-const PYTHON_TAG = '<|python_tag|>'
 
 interface ChoiceState {
   text: string
@@ -55,7 +54,7 @@ export class ToolCallDeltas {
   private namedDeltas(state: ChoiceState, text: string, finished: boolean): ChatDelta[] {
     const deltas: ChatDelta[] = []
     if (state.callId === null && (text !== '' || finished)) {
-      state.callId = newToolCallId()
+      state.callId = newToolCallId(this.parser)
       state.madeCalls = true
       const name = (this.request.mode as {name: string}).name
       deltas.push({tool_calls: [{index: 0, id: state.callId, type: 'function', function: {name, arguments: ''}}]})
@@ -72,12 +71,13 @@ export class ToolCallDeltas {
       const undecided = !finished && (start === '' || PYTHON_TAG.startsWith(start))
       return {streamUpTo: undecided ? sent : text.length, hold: false}
     }
-    if (this.parser === 'hermes') {
-      const marker = text.indexOf(HERMES_START, sent)
+    const start = this.parser === null ? undefined : CALL_START[this.parser]
+    if (start !== undefined) {
+      const marker = text.indexOf(start, sent)
       if (marker >= 0) return {streamUpTo: marker, hold: true}
       // Keep back a tail that could still grow into the marker.
-      let tail = finished ? 0 : Math.min(HERMES_START.length - 1, text.length - sent)
-      while (tail > 0 && !HERMES_START.startsWith(text.slice(text.length - tail))) tail--
+      let tail = finished ? 0 : Math.min(start.length - 1, text.length - sent)
+      while (tail > 0 && !start.startsWith(text.slice(text.length - tail))) tail--
       return {streamUpTo: text.length - tail, hold: false}
     }
     return {streamUpTo: text.length, hold: false}

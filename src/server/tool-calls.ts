@@ -1,11 +1,11 @@
-// Tool calling on chat completions: tools/tool_choice fields, the grammar that forces a call, and the parsers that read calls back.
+// Tool calling on chat completions: tools/tool_choice fields, the grammar that forces a call, and the calls read back (per family: tool-call-parsers.ts).
 import {randomBytes} from 'node:crypto'
 import {InvalidRequestError} from '../engine/errors.js'
-import type {GuidedSpec, JsonSchema} from '../engine/guided/guided-spec.js'
+import {checkJsonSchema, type GuidedSpec, type JsonSchema} from '../engine/guided/guided-spec.js'
 import {type JsonObject, optionalBoolean} from './request-fields.js'
+import {argumentsJson, callsInText, type TextCall, type ToolCallParserName, tryJson} from './tool-call-parsers.js'
 
-export type ToolCallParserName = 'hermes' | 'llama3_json'
-export const TOOL_CALL_PARSERS: readonly ToolCallParserName[] = ['hermes', 'llama3_json']
+export {TOOL_CALL_PARSERS, type ToolCallParserName} from './tool-call-parsers.js'
 
 export interface ToolFunction {
   name: string
@@ -42,17 +42,21 @@ export function parseToolRequest(body: JsonObject): ToolRequest | null {
     return null
   }
   if (!Array.isArray(rawTools)) throw new InvalidRequestError("'tools' must be a list of function tools", {param: 'tools'})
-  const functions = rawTools.map((tool: unknown, index): ToolFunction => {
+  const functions: ToolFunction[] = []
+  rawTools.forEach((tool: unknown, index) => {
     const param = `tools[${index}]`
     const fn = (tool as {type?: unknown; function?: unknown} | null)?.function as JsonObject | undefined
     if ((tool as {type?: unknown} | null)?.type !== 'function' || typeof fn !== 'object' || fn === null)
       throw new InvalidRequestError(`'${param}' must be {"type": "function", "function": {...}}`, {param})
     if (typeof fn.name !== 'string' || !NAME_PATTERN.test(fn.name))
       throw new InvalidRequestError(`'${param}.function.name' must be 1-64 letters, digits, '_' or '-'`, {param: `${param}.function.name`})
+    if (functions.slice(0, index).some((earlier) => earlier.name === fn.name))
+      throw new InvalidRequestError(`'${param}.function.name' repeats '${fn.name}': each tool needs its own name`, {param: `${param}.function.name`})
     const parameters = fn.parameters ?? {type: 'object', properties: {}}
-    if (typeof parameters !== 'object' || Array.isArray(parameters))
-      throw new InvalidRequestError(`'${param}.function.parameters' must be a JSON schema object`, {param: `${param}.function.parameters`})
-    return {name: fn.name, description: typeof fn.description === 'string' ? fn.description : undefined, parameters: parameters as JsonSchema}
+    // Arguments are a JSON object (OpenAI's rule): a schema of another type could never be met by a call.
+    if (typeof parameters !== 'object' || Array.isArray(parameters) || ((parameters as JsonObject).type ?? 'object') !== 'object')
+      throw new InvalidRequestError(`'${param}.function.parameters' must be a JSON schema of type "object"`, {param: `${param}.function.parameters`})
+    functions.push({name: fn.name, description: typeof fn.description === 'string' ? fn.description : undefined, parameters: parameters as JsonSchema})
   })
   return {tools: rawTools as JsonObject[], functions, mode: parseToolChoice(rawChoice, functions), parallel: optionalBoolean(body, 'parallel_tool_calls') ?? true}
 }
@@ -77,13 +81,13 @@ function parseToolChoice(choice: unknown, functions: ToolFunction[]): ToolMode {
 export function toolGrammar(request: ToolRequest): GuidedSpec | null {
   const {mode} = request
   if (mode.kind === 'named') {
-    const fn = request.functions.find((f) => f.name === mode.name)!
-    return {kind: 'json', schema: fn.parameters, anyWhitespace: false, param: 'tool_choice'}
+    const index = request.functions.findIndex((f) => f.name === mode.name)
+    return {kind: 'json', schema: argumentsSchema(request.functions[index]!, index), anyWhitespace: false, param: 'tool_choice'}
   }
   if (mode.kind !== 'required') return null
   // Each function's parameters become a definition of the wrapper, their local $refs ("#/$defs/...", as pydantic
   // writes them) rebased onto it: nested as they are, "#" would mean the wrapper and the refs would not resolve.
-  const definitions = Object.fromEntries(request.functions.map((fn, i) => [`tool${i}`, rebaseRefs(fn.parameters, `#/$defs/tool${i}`)]))
+  const definitions = Object.fromEntries(request.functions.map((fn, i) => [`tool${i}`, rebaseRefs(argumentsSchema(fn, i), `#/$defs/tool${i}`)]))
   const callSchemas = request.functions.map((fn, i) => ({
     type: 'object',
     properties: {name: {type: 'string', enum: [fn.name]}, parameters: {$ref: `#/$defs/tool${i}`}},
@@ -91,6 +95,16 @@ export function toolGrammar(request: ToolRequest): GuidedSpec | null {
   }))
   const schema = {type: 'array', minItems: 1, ...(request.parallel ? {} : {maxItems: 1}), items: {anyOf: callSchemas}, $defs: definitions}
   return {kind: 'json', schema, anyWhitespace: false, param: 'tool_choice'}
+}
+
+/**
+ * The schema a forced call's arguments follow, checked on its own so an error names the tool and a path in its
+ * parameters; one without a type or a combinator at the top gets type "object" (arguments are an object).
+ */
+function argumentsSchema(fn: ToolFunction, index: number): JsonSchema {
+  checkJsonSchema(fn.parameters, `tools[${index}].function.parameters`)
+  const open = ['type', 'anyOf', 'oneOf', '$ref', 'enum', 'const'].every((keyword) => fn.parameters[keyword] === undefined)
+  return open ? {...fn.parameters, type: 'object'} : fn.parameters
 }
 
 /** Values, not schemas: a "$ref" inside them is data. */
@@ -113,12 +127,14 @@ function rebaseRefs(schema: unknown, base: string): unknown {
   )
 }
 
-export function newToolCallId(): string {
+/** OpenAI's "call_" ids; Mistral's templates refuse any id but 9 letters or digits, so its calls get such ids. */
+export function newToolCallId(parser: ToolCallParserName | null = null): string {
+  if (parser === 'mistral') return randomBytes(9).toString('base64url').replace(/[-_]/g, 'x').slice(0, 9)
   return `call_${randomBytes(12).toString('hex')}`
 }
 
-function makeCall(name: string, args: unknown): ToolCall {
-  return {id: newToolCallId(), type: 'function', function: {name, arguments: typeof args === 'string' ? args : JSON.stringify(args ?? {})}}
+function makeCall(call: TextCall, parser: ToolCallParserName | null): ToolCall {
+  return {id: newToolCallId(parser), type: 'function', function: {name: call.name, arguments: call.arguments}}
 }
 
 /** What the model said, split into plain content and tool calls. */
@@ -127,46 +143,30 @@ export interface ParsedOutput {
   toolCalls: ToolCall[]
 }
 
-/** Reads calls from a finished output: forced modes by their grammar's shape, `auto` with the server's parser. */
+/**
+ * Reads calls from a finished output: forced modes by their grammar's shape, `auto` with the server's parser.
+ * Without parallel_tool_calls only the first call is kept (vLLM's rule: the grammar bounds `required`, not free text).
+ */
 export function parseToolOutput(text: string, request: ToolRequest, parser: ToolCallParserName | null): ParsedOutput {
   const {mode} = request
-  if (mode.kind === 'named') return {content: null, toolCalls: [makeCall(mode.name, text)]}
-  if (mode.kind === 'required') {
-    const calls = tryJson(text)
-    if (!Array.isArray(calls)) return {content: text, toolCalls: []} // cut by max_tokens
-    return {content: null, toolCalls: calls.map((call: {name: string; parameters: unknown}) => makeCall(call.name, call.parameters))}
-  }
-  if (mode.kind === 'none' || parser === null) return {content: text, toolCalls: []}
-  return parser === 'hermes' ? parseHermes(text) : parseLlama3Json(text)
+  // A named call's output IS its arguments, complete or cut by max_tokens.
+  if (mode.kind === 'named') return {content: null, toolCalls: [makeCall({name: mode.name, arguments: text}, parser)]}
+  if (mode.kind === 'none' || (mode.kind === 'auto' && parser === null)) return {content: text, toolCalls: []}
+  const found = mode.kind === 'required' ? forcedCalls(text) : callsInText(text, parser!)
+  if (found.calls.length === 0) return {content: text, toolCalls: []}
+  const calls = request.parallel ? found.calls : found.calls.slice(0, 1)
+  return {content: found.content, toolCalls: calls.map((call) => makeCall(call, parser))}
 }
 
-/** Qwen2.5 / Hermes: `<tool_call>{"name": ..., "arguments": {...}}</tool_call>` blocks, anywhere in the text. */
-function parseHermes(text: string): ParsedOutput {
-  const toolCalls: ToolCall[] = []
-  const content = text.replace(/<tool_call>\s*([\s\S]*?)\s*<\/tool_call>/g, (block, json: string) => {
-    const call = tryJson(json) as {name?: unknown; arguments?: unknown} | undefined
-    if (typeof call?.name !== 'string') return block
-    toolCalls.push(makeCall(call.name, call.arguments))
-    return ''
+/** `required`'s output: a JSON list of {"name", "parameters"}; a list cut by max_tokens does not parse and stays content. */
+function forcedCalls(text: string): {content: string | null; calls: TextCall[]} {
+  const list = tryJson(text)
+  if (!Array.isArray(list)) return {content: text, calls: []}
+  const calls = list.map((item: {name?: unknown; parameters?: unknown} | null) => {
+    const args = argumentsJson(item?.parameters)
+    return typeof item?.name === 'string' && args !== null ? {name: item.name, arguments: args} : null
   })
-  const rest = content.trim()
-  return {content: toolCalls.length === 0 ? text : rest === '' ? null : rest, toolCalls}
-}
-
-/** Llama 3.x JSON tool calls: the whole output is `{"name": ..., "parameters": {...}}` (several joined by ';'). */
-function parseLlama3Json(text: string): ParsedOutput {
-  const body = text.trim().replace(/^<\|python_tag\|>/, '')
-  const calls = body.split(/;\s*(?=\{)/).map((part) => tryJson(part) as {name?: unknown; parameters?: unknown; arguments?: unknown} | undefined)
-  if (calls.length === 0 || calls.some((call) => typeof call?.name !== 'string')) return {content: text, toolCalls: []}
-  return {content: null, toolCalls: calls.map((call) => makeCall(call!.name as string, call!.parameters ?? call!.arguments))}
-}
-
-function tryJson(text: string): unknown {
-  try {
-    return JSON.parse(text)
-  } catch {
-    return undefined
-  }
+  return calls.some((call) => call === null) ? {content: text, calls: []} : {content: null, calls: calls as TextCall[]}
 }
 
 /** Assistant tool_calls and tool results of the conversation, in the shape chat templates read (arguments as objects). */
@@ -174,6 +174,9 @@ export function toolMessageFields(fields: JsonObject, param: string): {tool_call
   const extra: {tool_calls?: unknown[]; tool_call_id?: string; name?: string} = {}
   if (fields.tool_calls !== undefined && fields.tool_calls !== null) {
     if (!Array.isArray(fields.tool_calls)) throw new InvalidRequestError(`'${param}.tool_calls' must be a list`, {param: `${param}.tool_calls`})
+  }
+  // Clients send [] on turns without calls; templates test for the key ('tool_calls' in message) and read call 0.
+  if (Array.isArray(fields.tool_calls) && fields.tool_calls.length > 0) {
     extra.tool_calls = fields.tool_calls.map((call: unknown, index) => {
       const fn = (call as {function?: {name?: unknown; arguments?: unknown}} | null)?.function
       if (typeof fn?.name !== 'string' || typeof fn.arguments !== 'string')

@@ -18,6 +18,8 @@ export class GrammarHost {
   readonly matchers = new Set<number>()
   /** Compiles sent and not answered yet. */
   compiling = 0
+  /** The matcher whose mask the worker computes now (-1: none) and a count of those (shared memory: read while it works). */
+  readonly progress = new Int32Array(new SharedArrayBuffer(8)).fill(-1, 0, 1)
 
   constructor(
     vocabInfo: VocabInfo,

@@ -4,11 +4,12 @@
 // cross WebAssembly instances. So a grammar's matchers live in the worker that compiled it, and a new grammar compiles
 // in a worker with no live matchers (a new one, up to MAX_WORKERS): a compile never stalls the guided sequences already
 // stepping. Only when every worker holds live matchers does a compile share one (the one with the fewest).
-import {InvalidRequestError} from '../errors.js'
+import {performance} from 'node:perf_hooks'
+import {InvalidRequestError, PagedLLMError} from '../errors.js'
 import type {Tokenizer} from '../model/tokenizer.js'
 import {vocabInfoOf, type VocabInfo} from './grammar-compiler.js'
-import {GrammarHost} from './grammar-host.js'
-import type {StepItem} from './grammar-worker.js'
+import {GrammarHost, type HostRequest} from './grammar-host.js'
+import type {MaskBudget, StepItem, WorkerReply} from './grammar-worker.js'
 import {guidedKey, type GuidedSpec} from './guided-spec.js'
 
 /** Worker threads at most; each holds its own tokenizer tables (built once, about a second at 32k tokens). */
@@ -28,6 +29,15 @@ export const DEFAULT_COMPILE_TIMEOUT_MS = 60_000
  */
 export const DEFAULT_SHARED_COMPILE_TIMEOUT_MS = 5_000
 
+/**
+ * A guided sequence whose one step holds its worker over `stepMs`, or whose steps together pass `totalMs`, fails
+ * (SequenceGuides) rather than stall every request behind its masks: masks take microseconds to a few milliseconds
+ * (docs/PERFORMANCE.md), so only a grammar that grows dearer with each token, as an ambiguous regex does, gets here.
+ * A step still running after `stopMs` (one mask of `(a*)*` x1000 takes seconds) stops its worker: the sequence it was
+ * on is over budget, the others replay into a fresh worker.
+ */
+export const DEFAULT_MASK_BUDGET: MaskBudget = {stepMs: 500, totalMs: 30_000, stopMs: 5_000}
+
 /** What a step asks of one sequence (the service assigns its mask slot). */
 export type StepRequest = Omit<StepItem, 'slot'>
 
@@ -37,6 +47,8 @@ export class GrammarService {
   private readonly hostOfMatcher = new Map<number, GrammarHost>()
   /** Worker time of the last step, summed over workers (the benchmark's split of a round trip). */
   lastStepBusyMs = 0
+  /** Sequences whose grammar went over the mask budget, until taken. */
+  private readonly overBudget = new Set<number>()
 
   constructor(
     private readonly tokenizer: Pick<Tokenizer, 'idToToken' | 'decoderKind'>,
@@ -44,6 +56,7 @@ export class GrammarService {
     private readonly eosTokenIds: readonly number[],
     private readonly compileTimeoutMs = DEFAULT_COMPILE_TIMEOUT_MS,
     private readonly sharedCompileTimeoutMs = DEFAULT_SHARED_COMPILE_TIMEOUT_MS,
+    private readonly maskBudget = DEFAULT_MASK_BUDGET,
   ) {}
 
   get numWorkers(): number {
@@ -94,10 +107,45 @@ export class GrammarService {
       list.push({...item, slot})
       byHost.set(host, list)
     })
-    const replies = await Promise.all([...byHost].map(([host, list]) => host.call({op: 'step', items: list, masks, words})))
+    const replies = await Promise.all([...byHost].map(([host, list]) => this.stepIn(host, {op: 'step', items: list, masks, words, budget: this.maskBudget, progress: host.progress})))
     const left = new Set(replies.flatMap((reply) => reply.left ?? []))
+    for (const slot of replies.flatMap((reply) => reply.overBudget ?? [])) this.overBudget.add(items[slot]!.matcherId)
     this.lastStepBusyMs = replies.reduce((sum, reply) => sum + (reply.busyMs ?? 0), 0)
     return items.map((_, slot) => (left.has(slot) ? null : new Int32Array(masks, slot * words * 4, words)))
+  }
+
+  /**
+   * One worker's share of a step. The worker says which matcher it computes and counts each computation; one seen on
+   * the same computation for `stopMs` (compiles on demand do not count) stops the worker, and the step rejects.
+   */
+  private async stepIn(host: GrammarHost, request: HostRequest): Promise<WorkerReply> {
+    const {stopMs} = this.maskBudget
+    let seen = -1
+    let since = performance.now()
+    const watch = setInterval(
+      () => {
+        const [matcherId, count] = [Atomics.load(host.progress, 0), Atomics.load(host.progress, 1)]
+        if (matcherId < 0 || count !== seen) {
+          seen = count
+          since = performance.now()
+        } else if (performance.now() - since >= stopMs) {
+          clearInterval(watch)
+          this.overBudget.add(matcherId)
+          host.terminate(new PagedLLMError(`a grammar step ran past ${stopMs} ms; its worker was stopped`))
+        }
+      },
+      Math.max(5, stopMs / 10),
+    )
+    try {
+      return await host.call(request)
+    } finally {
+      clearInterval(watch)
+    }
+  }
+
+  /** Whether the sequence's grammar went over the mask budget since last asked. */
+  takeOverBudget(matcherId: number): boolean {
+    return this.overBudget.delete(matcherId)
   }
 
   /** Whether the sequence's matcher exists (false after its worker was lost: it must be replayed from the start). */

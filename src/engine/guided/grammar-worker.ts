@@ -22,14 +22,33 @@ export interface StepItem {
  */
 export type WorkerRequest =
   | {id: number; op: 'compile'; spec: GuidedSpec}
-  | {id: number; op: 'step'; items: StepItem[]; masks: SharedArrayBuffer; words: number}
+  | {id: number; op: 'step'; items: StepItem[]; masks: SharedArrayBuffer; words: number; budget: MaskBudget; progress: Int32Array}
   | {id: number; op: 'forget'; matcherIds: number[]}
 
 /**
+ * How long one sequence's grammar may hold its worker: one step's tokens and mask, and all its steps together. Some
+ * grammars (ambiguous ones, as `(a*)*(a*)*...`) make each mask dearer than the last, and every request in the
+ * engine's step waits for the slowest mask.
+ */
+export interface MaskBudget {
+  stepMs: number
+  totalMs: number
+  /** A step not answered after this long stops its worker (the only way to stop WebAssembly): see GrammarService. */
+  stopMs: number
+}
+
+/**
  * `left`: slots of sequences that took a token their grammar rejects (cannot happen when their masks were applied).
+ * `overBudget`: slots of sequences whose grammar went over its MaskBudget (their masks are written all the same).
  * `busyMs`: time the worker spent on the request (for the benchmark: the rest of a round trip is message passing).
  */
-export type WorkerReply = {id: number; error?: {message: string; invalidParam: string | null; corrupt?: boolean}; left?: number[]; busyMs?: number}
+export type WorkerReply = {
+  id: number
+  error?: {message: string; invalidParam: string | null; corrupt?: boolean}
+  left?: number[]
+  overBudget?: number[]
+  busyMs?: number
+}
 
 /** Whitespace characters allowed between two JSON tokens: enough for pretty-printed JSON nested a few levels deep. */
 const MAX_WHITESPACE_RUN = 16
@@ -43,34 +62,48 @@ async function leftCorrupt(error: unknown): Promise<boolean> {
 
 const vocabInfo = workerData as VocabInfo
 const compiler = new GrammarCompiler(vocabInfo)
-const matchers = new Map<number, {matcher: XgGrammarMatcher; whitespace: WhitespaceRun | null}>()
+/** Each sequence's matcher, whitespace run and the worker time its steps took so far. */
+const matchers = new Map<number, {matcher: XgGrammarMatcher; whitespace: WhitespaceRun | null; busyMs: number}>()
 // Built as the worker starts (with the tokenizer tables its first compile needs), not in some sequence's first step.
 const whitespaceBound = compiler.decodedVocab().then((texts) => new WhitespaceBound(texts, vocabInfo.vocab.length, MAX_WHITESPACE_RUN))
 whitespaceBound.catch(() => {}) // a failure here surfaces in the first step that needs it
 
-async function newMatcher(key: string): Promise<{matcher: XgGrammarMatcher; whitespace: WhitespaceRun | null}> {
+async function newMatcher(key: string): Promise<{matcher: XgGrammarMatcher; whitespace: WhitespaceRun | null; busyMs: number}> {
   const matcher = await compiler.newMatcher(key)
   const spec = JSON.parse(key) as Partial<GuidedSpec> & {anyWhitespace?: boolean}
-  if (spec.kind !== 'json' || !spec.anyWhitespace) return {matcher, whitespace: null}
-  return {matcher, whitespace: (await whitespaceBound).start()}
+  if (spec.kind !== 'json' || !spec.anyWhitespace) return {matcher, whitespace: null, busyMs: 0}
+  return {matcher, whitespace: (await whitespaceBound).start(), busyMs: 0}
 }
 
-async function step(items: StepItem[], masks: SharedArrayBuffer, words: number): Promise<number[]> {
+/**
+ * `progress[0]`: the matcher whose tokens and mask are being computed (-1 otherwise, a compile on demand included);
+ * `progress[1]` counts those computations. The engine reads both while the worker is busy (GrammarService).
+ */
+async function step(items: StepItem[], masks: SharedArrayBuffer, words: number, budget: MaskBudget, progress: Int32Array): Promise<{left: number[]; overBudget: number[]}> {
   const left: number[] = []
+  const overBudget: number[] = []
   for (const {matcherId, key, accept, slot} of items) {
     let entry = matchers.get(matcherId)
     if (!entry) matchers.set(matcherId, (entry = await newMatcher(key)))
     const {matcher, whitespace} = entry
+    Atomics.add(progress, 1, 1)
+    Atomics.store(progress, 0, matcherId)
+    const started = performance.now()
     const accepted = accept.every((tokenId) => (whitespace?.accept(tokenId), matcher.acceptToken(tokenId)))
     if (!accepted) {
+      Atomics.store(progress, 0, -1)
       left.push(slot)
       continue
     }
     const mask = new Int32Array(masks, slot * words * 4, words)
     mask.set(await matcher.getNextTokenBitmask())
     whitespace?.applyTo(mask)
+    Atomics.store(progress, 0, -1)
+    const stepMs = performance.now() - started
+    entry.busyMs += stepMs
+    if (stepMs > budget.stepMs || entry.busyMs > budget.totalMs) overBudget.push(slot)
   }
-  return left
+  return {left, overBudget}
 }
 
 async function handle(request: WorkerRequest): Promise<WorkerReply> {
@@ -79,7 +112,7 @@ async function handle(request: WorkerRequest): Promise<WorkerReply> {
       await compiler.compile(request.spec)
       return {id: request.id}
     case 'step':
-      return {id: request.id, left: await step(request.items, request.masks, request.words)}
+      return {id: request.id, ...(await step(request.items, request.masks, request.words, request.budget, request.progress))}
     case 'forget':
       for (const matcherId of request.matcherIds) {
         matchers.get(matcherId)?.matcher.dispose()

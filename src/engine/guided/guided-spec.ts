@@ -56,11 +56,15 @@ export function checkJsonSchema(schema: unknown, param: string, path = '#', dept
     if ((keyword === 'minLength' || keyword === 'maxLength') && (fields.pattern !== undefined || fields.format !== undefined))
       throw new InvalidRequestError(`'${param}': '${keyword}' (at ${at}) cannot be combined with pattern or format (it would not be enforced)`, {param})
     if (RANGE_KEYWORDS.has(keyword)) checkBound(keyword, value, type, at, param)
+    if (keyword === 'required') checkRequired(value, fields.properties, at, param)
     if (COUNT_KEYWORDS.has(keyword) && !(Number.isInteger(value) && (value as number) >= 0 && (value as number) <= MAX_COUNT))
       throw new InvalidRequestError(`'${param}': '${keyword}' (at ${at}) must be an integer in [0, ${MAX_COUNT}], got ${JSON.stringify(value)}`, {param})
     // Only references into this schema resolve; any other would be left unenforced.
     if (keyword === '$ref' && !(typeof value === 'string' && value.startsWith('#')))
       throw new InvalidRequestError(`'${param}': '$ref' (at ${at}) must point into this schema ("#/$defs/..."), got ${JSON.stringify(value)}`, {param})
+    // xgrammar's own error for a dangling $ref is an internal check message: name the pointer instead.
+    if (keyword === '$ref' && !isSchema(resolveRef(root, value as string)))
+      throw new InvalidRequestError(`'${param}': '$ref' (at ${at}) points to nothing in this schema: ${JSON.stringify(value)}`, {param})
     if (keyword === '$ref') checkRefChain(root, fields, param, at)
     if (SCHEMA_MAPS.has(keyword)) {
       if (typeof value !== 'object' || value === null || Array.isArray(value))
@@ -89,6 +93,10 @@ function isPureRef(node: unknown): node is {$ref: string} {
   return Object.keys(node).every((key) => key === '$ref' || key === '$defs' || key === 'definitions' || ANNOTATIONS.has(key))
 }
 
+function isSchema(node: unknown): boolean {
+  return typeof node === 'boolean' || (typeof node === 'object' && node !== null && !Array.isArray(node))
+}
+
 /** The schema a local JSON pointer ("#", "#/$defs/a") names, or undefined. */
 function resolveRef(root: unknown, ref: string): unknown {
   let parts: string[]
@@ -108,6 +116,16 @@ function checkRefChain(root: unknown, start: JsonSchema, param: string, at: stri
       throw new InvalidRequestError(`'${param}' admits no output: the $ref at ${at} leads back to itself through $refs alone, so no value matches it`, {param, code: 'empty_grammar'})
     seen.add(node)
   }
+}
+
+/** xgrammar requires only names its `properties` define: any other required name would be silently dropped. */
+function checkRequired(value: unknown, properties: unknown, at: string, param: string): void {
+  if (!Array.isArray(value) || value.some((name) => typeof name !== 'string'))
+    throw new InvalidRequestError(`'${param}': 'required' (at ${at}) must be a list of property names`, {param})
+  const defined = typeof properties === 'object' && properties !== null ? properties : {}
+  const missing = value.find((name: string) => !Object.hasOwn(defined, name))
+  if (missing !== undefined)
+    throw new InvalidRequestError(`'${param}': 'required' (at ${at}) names '${missing}', which the schema's 'properties' beside it do not define, so it would not be enforced`, {param})
 }
 
 function checkBound(keyword: string, value: unknown, type: unknown, at: string, param: string): void {

@@ -8,6 +8,7 @@
 import type {Tokenizer} from '../model/tokenizer.js'
 import type {Sequence, SequenceGroup} from '../sequence.js'
 import {badWordTokenSequences, bannedNextTokens} from './bad-words.js'
+import {InvalidRequestError} from '../errors.js'
 import type {GrammarService, StepRequest} from './grammar-service.js'
 import {guidedKey} from './guided-spec.js'
 import {bitmaskOf, intersectMasks} from './token-mask.js'
@@ -21,6 +22,8 @@ export class SequenceGuides {
   private prefetched: {seqIds: number[]; masks: Promise<(Int32Array | null)[]>} | null = null
   private readonly allowedMasks = new WeakMap<SequenceGroup, Int32Array>()
   private readonly badWordSequences = new WeakMap<SequenceGroup, number[][]>()
+  /** Groups whose grammar went over the mask budget: the engine fails them after this step. */
+  private failures = new Map<SequenceGroup, Error>()
 
   constructor(
     private readonly grammars: GrammarService,
@@ -50,6 +53,8 @@ export class SequenceGuides {
     this.prefetched = null
     const prefetchedMasks = prefetched && (await prefetched.masks.catch((error: unknown) => this.replayIfLost(error, prefetched.seqIds)))
     if (prefetchedMasks) prefetchedMasks.forEach((mask, i) => grammarMasks.set(prefetched!.seqIds[i]!, mask))
+    // A sequence whose step overran and stopped its worker would stop the next one too: it only ends (and fails).
+    for (const {group, seq} of targets) if (!grammarMasks.has(seq.seqId) && this.grammars.takeOverBudget(seq.seqId)) this.fail(group, seq, grammarMasks)
     // Sequences not prefetched (best_of samples forked in this step, or whose worker was lost) take one more worker call.
     const missing = targets.filter(({group, seq}) => group.params.guided !== null && !grammarMasks.has(seq.seqId))
     if (missing.length > 0) {
@@ -57,6 +62,7 @@ export class SequenceGuides {
       const fresh = (await step().catch((error: unknown) => this.replayIfLost(error, missing.map(({seq}) => seq.seqId)))) ?? (await step())
       missing.forEach(({seq}, i) => grammarMasks.set(seq.seqId, fresh[i]!))
     }
+    for (const {group, seq} of targets) if (this.grammars.takeOverBudget(seq.seqId)) this.fail(group, seq, grammarMasks)
     return targets.map(({group, seq}) => {
       // A sequence that left its grammar (it cannot while its masks are applied) may only end.
       const grammarMask = group.params.guided === null ? null : (grammarMasks.get(seq.seqId) ?? bitmaskOf(this.eosTokenIds, this.vocabSize))
@@ -69,6 +75,19 @@ export class SequenceGuides {
       if (mask === null || targets[i]!.group.params.guided === null || mask.some((word) => word !== 0)) return mask
       return bitmaskOf(this.eosTokenIds, this.vocabSize)
     })
+  }
+
+  /** Records the group's failure; a sequence without a mask gets one that allows EOS alone (it is failed after the step). */
+  private fail(group: SequenceGroup, seq: Sequence, grammarMasks: Map<number, Int32Array | null>): void {
+    if (!this.failures.has(group)) this.failures.set(group, overBudgetError(group))
+    if (!grammarMasks.has(seq.seqId)) grammarMasks.set(seq.seqId, bitmaskOf(this.eosTokenIds, this.vocabSize))
+  }
+
+  /** The groups to fail now, each with its error (a grammar over the mask budget), and forgets them. */
+  takeFailures(): Array<{group: SequenceGroup; error: Error}> {
+    const failures = [...this.failures].map(([group, error]) => ({group, error}))
+    this.failures = new Map()
+    return failures
   }
 
   /**
@@ -107,4 +126,14 @@ export class SequenceGuides {
     if (!mask) this.allowedMasks.set(group, (mask = bitmaskOf(ids, this.vocabSize)))
     return mask
   }
+}
+
+function overBudgetError(group: SequenceGroup): InvalidRequestError {
+  const {param} = group.params.guided!
+  return new InvalidRequestError(
+    `the '${param}' constraint became too slow to enforce (its token masks went over their time budget, growing ` +
+      'dearer with each token), so the request was stopped rather than stall every other; simplify it (an ambiguous ' +
+      'pattern such as (a*)* is the usual cause)',
+    {param, code: 'grammar_too_slow'},
+  )
 }
