@@ -143,7 +143,7 @@ export class Scheduler {
 
   /**
    * The error for a group this scheduler could never run, even alone in an empty engine, or null: more
-   * sequences than --max-num-seqs, a prompt over --max-num-batched-tokens without chunked prefill, or a KV
+   * sequences than --max-num-seqs, more beams than --max-num-batched-tokens (they decode in one step), a prompt over --max-num-batched-tokens without chunked prefill, or a KV
    * need beyond the pool under the policy. Checked at admission and again when a group waits for re-admission.
    */
   unschedulable(group: SequenceGroup): InvalidRequestError | null {
@@ -153,6 +153,12 @@ export class Scheduler {
       return new InvalidRequestError(`${what} exceeds --max-num-seqs ${this.config.maxNumSeqs}: its sequences could never run in one step`, {
         param: n === bestOf ? 'n' : 'best_of',
       })
+    }
+    if (useBeamSearch && bestOf > this.config.maxNumBatchedTokens) {
+      return new InvalidRequestError(
+        `beam width ${bestOf} exceeds --max-num-batched-tokens ${this.config.maxNumBatchedTokens}: its beams could never decode in one step`,
+        {param: 'best_of'},
+      )
     }
     const longest = Math.max(...group.withStatus(SequenceStatus.Waiting).map((seq) => seq.numUncomputedTokens), 0)
     if (!this.config.enableChunkedPrefill && longest > this.config.maxNumBatchedTokens) {
@@ -188,8 +194,11 @@ export class Scheduler {
     drafts: ReadonlyMap<Sequence, number[]> = new Map(),
   ): number {
     let used = 0
+    // Beam search ranks every live beam's candidates at once: its beams sample in the same step or none does (each
+    // holds back its last token until all of them fit).
+    const lockstep = group.params.useBeamSearch && seqs.reduce((sum, seq) => sum + seq.numUncomputedTokens, 0) > tokenBudget
     for (const seq of seqs) {
-      const numNewTokens = this.chunk(seq, tokenBudget - used)
+      const numNewTokens = lockstep ? Math.min(this.chunk(seq, tokenBudget - used), seq.numUncomputedTokens - 1) : this.chunk(seq, tokenBudget - used)
       if (numNewTokens === 0) continue
       const samples = seq.numComputedTokens + numNewTokens === seq.length
       // Drafts ride after the last token, as far as the budget allows.

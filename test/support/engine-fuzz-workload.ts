@@ -1,0 +1,128 @@
+// fast-check arbitraries for the engine fuzz test: workloads (requests, arrivals, aborts) and stressful engine configs.
+import fc from 'fast-check'
+import type {EngineConfig} from '../../src/engine/config.js'
+import type {GuidedSpec} from '../../src/engine/guided/guided-spec.js'
+import {makeSamplingParams, type SamplingParams} from '../../src/engine/sampling-params.js'
+
+/** The tiny test model's vocabulary. */
+const VOCAB = 512
+export const CHOICE_SPEC: GuidedSpec = {kind: 'choice', choices: ['yes', 'no', 'maybe so'], param: 'guided_choice'}
+
+/** When a request is aborted: never, right after it is added, after k outputs it streamed, at step s, after it finished. */
+export type AbortPoint = {kind: 'none'} | {kind: 'before'} | {kind: 'afterOutputs'; outputs: number} | {kind: 'atStep'; step: number} | {kind: 'afterFinish'}
+
+export interface FuzzRequest {
+  prompt: number[]
+  params: SamplingParams
+  /** 0: added before the engine starts; k: added right after the engine's k-th step (or once it is idle). */
+  arriveAfterStep: number
+  abort: AbortPoint
+}
+
+const tokens = (length: number) => fc.array(fc.integer({min: 3, max: VOCAB - 1}), {minLength: length, maxLength: length})
+
+/** Sampling options: one of the kinds the engine treats differently, with random stops, penalties and logprobs mixed in. */
+const paramsArb: fc.Arbitrary<SamplingParams> = fc
+  .record({
+    kind: fc.constantFrom('greedy', 'seeded', 'parallel', 'bestOf', 'beam', 'guided'),
+    seed: fc.integer({min: 0, max: 1 << 20}),
+    maxTokens: fc.oneof(fc.constant(1), fc.integer({min: 1, max: 24}), fc.integer({min: 24, max: 64})),
+    minTokens: fc.constantFrom(0, 0, 3),
+    ignoreEos: fc.boolean(),
+    stopIds: fc.option(fc.array(fc.integer({min: 3, max: VOCAB - 1}), {minLength: 1, maxLength: 30}), {freq: 3}),
+    stop: fc.option(fc.constantFrom(['e'], ['a', 'o'], ['th'], [' ']), {freq: 3}),
+    includeStop: fc.boolean(),
+    penalties: fc.boolean(),
+    logprobs: fc.option(fc.constantFrom(0, 1, 3)),
+    promptLogprobs: fc.option(fc.constantFrom(0, 2), {freq: 4}),
+    topK: fc.constantFrom(0, 5, 40),
+    topP: fc.constantFrom(1, 0.9),
+    minP: fc.constantFrom(0, 0.05),
+    n: fc.integer({min: 2, max: 4}),
+    extra: fc.integer({min: 0, max: 2}),
+    logitBias: fc.boolean(),
+  })
+  .map((r) => {
+    const sampled = {temperature: 0.9, seed: r.seed, topK: r.topK, topP: r.topP, minP: r.minP}
+    const common = {
+      maxTokens: r.maxTokens,
+      minTokens: Math.min(r.minTokens, r.maxTokens),
+      ignoreEos: r.ignoreEos,
+      logprobs: r.logprobs,
+      promptLogprobs: r.promptLogprobs,
+      ...(r.stopIds === null ? {} : {stopTokenIds: r.stopIds}),
+      ...(r.stop === null ? {} : {stop: [...r.stop], includeStopStrInOutput: r.includeStop}),
+      ...(r.penalties ? {repetitionPenalty: 1.3, frequencyPenalty: 0.4, presencePenalty: 0.3} : {}),
+      ...(r.logitBias ? {logitBias: {7: 4, 9: -100}} : {}),
+    }
+    switch (r.kind) {
+      case 'greedy':
+        return makeSamplingParams({...common, temperature: 0})
+      case 'seeded':
+        return makeSamplingParams({...common, ...sampled})
+      case 'parallel':
+        return makeSamplingParams({...common, ...sampled, n: r.n})
+      case 'bestOf':
+        return makeSamplingParams({...common, ...sampled, n: r.n - 1, bestOf: r.n + r.extra})
+      case 'beam':
+        return makeSamplingParams({...common, temperature: 0, useBeamSearch: true, n: r.n - 1, bestOf: r.n, stop: [], logprobs: null})
+      default:
+        return makeSamplingParams({...common, ...sampled, guided: CHOICE_SPEC, stop: [], stopTokenIds: []})
+    }
+  })
+
+const abortArb: fc.Arbitrary<AbortPoint> = fc.oneof(
+  {weight: 6, arbitrary: fc.constant({kind: 'none'} as const)},
+  {weight: 1, arbitrary: fc.constant({kind: 'before'} as const)},
+  {weight: 1, arbitrary: fc.integer({min: 1, max: 6}).map((outputs) => ({kind: 'afterOutputs', outputs}) as const)},
+  {weight: 2, arbitrary: fc.integer({min: 1, max: 12}).map((step) => ({kind: 'atStep', step}) as const)},
+  {weight: 1, arbitrary: fc.constant({kind: 'afterFinish'} as const)},
+)
+
+/** 1-8 requests; prompts are fresh, share a prefix with the first prompt, or repeat an earlier prompt exactly. */
+export const workloadArb: fc.Arbitrary<FuzzRequest[]> = fc
+  .tuple(
+    tokens(40),
+    fc.array(
+      fc.record({
+        promptKind: fc.constantFrom('fresh', 'fresh', 'sharedPrefix', 'same'),
+        prefixLength: fc.integer({min: 1, max: 40}),
+        own: fc.integer({min: 1, max: 50}).chain(tokens),
+        params: paramsArb,
+        arriveAfterStep: fc.oneof({weight: 3, arbitrary: fc.constant(0)}, {weight: 1, arbitrary: fc.integer({min: 1, max: 15})}),
+        abort: abortArb,
+      }),
+      {minLength: 1, maxLength: 10},
+    ),
+  )
+  .map(([prefix, drafts]) => {
+    const requests: FuzzRequest[] = []
+    for (const draft of drafts) {
+      const earlier = requests.at(-1)
+      const prompt =
+        draft.promptKind === 'same' && earlier !== undefined
+          ? [...earlier.prompt]
+          : draft.promptKind === 'sharedPrefix'
+            ? [...prefix.slice(0, draft.prefixLength), ...draft.own]
+            : draft.own
+      requests.push({prompt, params: draft.params, arriveAfterStep: draft.arriveAfterStep, abort: draft.abort})
+    }
+    return requests
+  })
+
+/** Engine configs under stress: tight pools (recompute, swap, no swap space), tiny token budgets, every policy and overlap. */
+export const configArb = fc.record({
+  policy: fc.constantFrom('paged', 'paged', 'paged', 'orca-max', 'orca-oracle', 'contiguous'),
+  blockSize: fc.constantFrom(1, 2, 4, 16, 32),
+  slackBlocks: fc.integer({min: 0, max: 4}),
+  /** Chunked prefill with a budget of a few tokens, or whole prompts in one step (the test model's context). */
+  chunkedBudget: fc.option(fc.constantFrom(1, 3, 8, 17, 64), {freq: 4}),
+  maxNumSeqs: fc.constantFrom(1, 2, 4, 8, 256),
+  preemptionMode: fc.constantFrom('recompute', 'swap', 'auto'),
+  swapSpaceBytes: fc.constantFrom(0, 1 << 12, 1 << 16, 1 << 22),
+  enablePrefixCaching: fc.boolean(),
+  hostOverlap: fc.constantFrom('async', 'async', 'async', 'outputs', 'none'),
+}).map(({chunkedBudget, slackBlocks, ...config}) => ({
+  slackBlocks,
+  config: {...config, enableChunkedPrefill: chunkedBudget !== null, maxNumBatchedTokens: chunkedBudget ?? 512} as Partial<EngineConfig> & {blockSize: number},
+}))
