@@ -138,7 +138,6 @@ export function compareRuns(requests: readonly FuzzRequest[], reference: FuzzRun
     if (expected.kind !== 'done') return
     if (got.kind === 'rejected') {
       assertClientError(got.error, `request ${i} refused`)
-      if (process.env.FUZZ_DEBUG) console.log(String(got.error).slice(0, 90))
       rejected++
       return
     }

@@ -21,20 +21,23 @@ export interface FuzzRequest {
 
 const tokens = (length: number) => fc.array(fc.integer({min: 3, max: VOCAB - 1}), {minLength: length, maxLength: length})
 
+/** null 3 times in 4: options that end or slow a request early stay a minority, so pools fill up. */
+const rarely = <T>(value: fc.Arbitrary<T>): fc.Arbitrary<T | null> => fc.oneof({weight: 3, arbitrary: fc.constant(null)}, {weight: 1, arbitrary: value})
+
 /** Sampling options: one of the kinds the engine treats differently, with random stops, penalties and logprobs mixed in. */
 const paramsArb: fc.Arbitrary<SamplingParams> = fc
   .record({
-    kind: fc.constantFrom('greedy', 'seeded', 'parallel', 'bestOf', 'beam', 'guided'),
+    kind: fc.constantFrom('greedy', 'greedy', 'seeded', 'seeded', 'parallel', 'bestOf', 'beam', 'guided'),
     seed: fc.integer({min: 0, max: 1 << 20}),
-    maxTokens: fc.oneof(fc.constant(1), fc.integer({min: 1, max: 24}), fc.integer({min: 24, max: 64})),
+    maxTokens: fc.oneof({weight: 1, arbitrary: fc.constant(1)}, {weight: 2, arbitrary: fc.integer({min: 1, max: 24})}, {weight: 4, arbitrary: fc.integer({min: 24, max: 64})}),
     minTokens: fc.constantFrom(0, 0, 3),
-    ignoreEos: fc.boolean(),
-    stopIds: fc.option(fc.array(fc.integer({min: 3, max: VOCAB - 1}), {minLength: 1, maxLength: 30}), {freq: 3}),
-    stop: fc.option(fc.constantFrom(['e'], ['a', 'o'], ['th'], [' ']), {freq: 3}),
+    ignoreEos: fc.constantFrom(true, true, false),
+    stopIds: rarely(fc.array(fc.integer({min: 3, max: VOCAB - 1}), {minLength: 1, maxLength: 30})),
+    stop: rarely(fc.constantFrom(['e'], ['a', 'o'], ['th'], [' '])),
     includeStop: fc.boolean(),
     penalties: fc.boolean(),
     logprobs: fc.option(fc.constantFrom(0, 1, 3)),
-    promptLogprobs: fc.option(fc.constantFrom(0, 2), {freq: 4}),
+    promptLogprobs: rarely(fc.constantFrom(0, 2)),
     topK: fc.constantFrom(0, 5, 40),
     topP: fc.constantFrom(1, 0.9),
     minP: fc.constantFrom(0, 0.05),
@@ -72,16 +75,17 @@ const paramsArb: fc.Arbitrary<SamplingParams> = fc
   })
 
 const abortArb: fc.Arbitrary<AbortPoint> = fc.oneof(
-  {weight: 6, arbitrary: fc.constant({kind: 'none'} as const)},
+  {weight: 10, arbitrary: fc.constant({kind: 'none'} as const)},
   {weight: 1, arbitrary: fc.constant({kind: 'before'} as const)},
   {weight: 1, arbitrary: fc.integer({min: 1, max: 6}).map((outputs) => ({kind: 'afterOutputs', outputs}) as const)},
   {weight: 2, arbitrary: fc.integer({min: 1, max: 12}).map((step) => ({kind: 'atStep', step}) as const)},
   {weight: 1, arbitrary: fc.constant({kind: 'afterFinish'} as const)},
 )
 
-/** 1-8 requests; prompts are fresh, share a prefix with the first prompt, or repeat an earlier prompt exactly. */
-export const workloadArb: fc.Arbitrary<FuzzRequest[]> = fc
+/** 2-12 requests; prompts are fresh, share a prefix with the first prompt, or repeat an earlier prompt exactly. */
+export const workloadArb: fc.Arbitrary<{pressure: boolean; requests: FuzzRequest[]}> = fc
   .tuple(
+    fc.boolean(),
     tokens(40),
     fc.array(
       fc.record({
@@ -92,12 +96,15 @@ export const workloadArb: fc.Arbitrary<FuzzRequest[]> = fc
         arriveAfterStep: fc.oneof({weight: 3, arbitrary: fc.constant(0)}, {weight: 1, arbitrary: fc.integer({min: 1, max: 15})}),
         abort: abortArb,
       }),
-      {minLength: 1, maxLength: 10},
+      {minLength: 2, maxLength: 12},
     ),
   )
-  .map(([prefix, drafts]) => {
+  .map(([pressure, prefix, drafts]) => {
     const requests: FuzzRequest[] = []
     for (const draft of drafts) {
+      // Half the workloads run every request to a long max_tokens, all at once: pools fill and preempt.
+      const params = pressure ? {...draft.params, ignoreEos: true, stop: [], stopTokenIds: [], maxTokens: Math.max(draft.params.maxTokens, 40)} : draft.params
+      const arriveAfterStep = pressure ? Math.min(draft.arriveAfterStep, 2) : draft.arriveAfterStep
       const earlier = requests.at(-1)
       const prompt =
         draft.promptKind === 'same' && earlier !== undefined
@@ -105,24 +112,25 @@ export const workloadArb: fc.Arbitrary<FuzzRequest[]> = fc
           : draft.promptKind === 'sharedPrefix'
             ? [...prefix.slice(0, draft.prefixLength), ...draft.own]
             : draft.own
-      requests.push({prompt, params: draft.params, arriveAfterStep: draft.arriveAfterStep, abort: draft.abort})
+      requests.push({prompt, params, arriveAfterStep, abort: draft.abort})
     }
-    return requests
+    return {pressure, requests}
   })
 
 /** Engine configs under stress: tight pools (recompute, swap, no swap space), tiny token budgets, every policy and overlap. */
 export const configArb = fc.record({
-  policy: fc.constantFrom('paged', 'paged', 'paged', 'orca-max', 'orca-oracle', 'contiguous'),
+  policy: fc.constantFrom('paged', 'paged', 'paged', 'paged', 'paged', 'orca-max', 'orca-oracle', 'contiguous'),
   blockSize: fc.constantFrom(1, 2, 4, 16, 32),
-  slackBlocks: fc.integer({min: 0, max: 4}),
+  /** The pool holds this share of what all requests need at their longest (at least what the largest one needs). */
+  poolShare: fc.constantFrom(0, 0.2, 0.35, 0.6),
   /** Chunked prefill with a budget of a few tokens, or whole prompts in one step (the test model's context). */
-  chunkedBudget: fc.option(fc.constantFrom(1, 3, 8, 17, 64), {freq: 4}),
-  maxNumSeqs: fc.constantFrom(1, 2, 4, 8, 256),
+  chunkedBudget: fc.option(fc.constantFrom(3, 8, 17, 64), {freq: 4}),
+  maxNumSeqs: fc.constantFrom(1, 6, 256, 256, 256, 256),
   preemptionMode: fc.constantFrom('recompute', 'swap', 'auto'),
   swapSpaceBytes: fc.constantFrom(0, 1 << 12, 1 << 16, 1 << 22),
   enablePrefixCaching: fc.boolean(),
   hostOverlap: fc.constantFrom('async', 'async', 'async', 'outputs', 'none'),
-}).map(({chunkedBudget, slackBlocks, ...config}) => ({
-  slackBlocks,
+}).map(({chunkedBudget, poolShare, ...config}) => ({
+  poolShare,
   config: {...config, enableChunkedPrefill: chunkedBudget !== null, maxNumBatchedTokens: chunkedBudget ?? 512} as Partial<EngineConfig> & {blockSize: number},
 }))
