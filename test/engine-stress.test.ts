@@ -67,4 +67,99 @@ describe('engine stress edge cases', () => {
     assert.equal(rejected, 0)
     assert.ok(run.numPreemptions > 0, 'the pool is small enough to preempt')
   })
+
+  it('a request whose prompt and max_tokens fill the pool exactly runs, one at a time; one token more is refused', async () => {
+    // 4 blocks of 16 tokens: each request takes all 64 slots at its longest.
+    const full = {temperature: 1, seed: 5, maxTokens: 4, ignoreEos: true, logprobs: 1}
+    const {run, rejected} = await differential(
+      [request(prompt(60), full), request(prompt(60, 1), full), request(prompt(48, 2), {...full, maxTokens: 16})],
+      {numBlocks: 4, watermark: 0, preemptionMode: 'recompute'},
+    )
+    assert.equal(rejected, 0)
+    assert.ok(run.numSteps > 0)
+    const over = await differential([request(prompt(61), full)], {numBlocks: 4, watermark: 0})
+    assert.equal(over.rejected, 1)
+  })
+
+  for (const blockSize of [1, 128]) {
+    it(`block size ${blockSize} under a tight pool, async scheduling, prefix caching and aborts`, async () => {
+      const shared = prompt(70, 9)
+      const requests = Array.from({length: 8}, (_, i) =>
+        request(i % 2 === 0 ? [...shared, ...prompt(5 + i, i)] : prompt(20 + 9 * i, i), {temperature: 0.8, seed: i, maxTokens: 30, ignoreEos: true, n: i % 3 === 0 ? 2 : 1}, {
+          arriveAfterStep: i % 4 === 3 ? 3 : 0,
+          abort: i === 5 ? {kind: 'atStep', step: 4} : {kind: 'none'},
+        }),
+      )
+      const numBlocks = blockSize === 1 ? 260 : 3
+      const {rejected} = await differential(requests, {blockSize, numBlocks, maxModelLen: 256, maxNumBatchedTokens: 64, enablePrefixCaching: true})
+      assert.equal(rejected, 0)
+    })
+  }
+
+  it('max_num_seqs 1: requests run one by one, aborted ones in the middle included', async () => {
+    const requests = Array.from({length: 5}, (_, i) =>
+      request(prompt(10 + 7 * i, i), {temperature: 0.9, seed: 40 + i, maxTokens: 12, ignoreEos: true}, {abort: i === 2 ? {kind: 'afterOutputs', outputs: 3} : i === 3 ? {kind: 'before'} : {kind: 'none'}}),
+    )
+    const {aborted, rejected} = await differential(requests, {maxNumSeqs: 1})
+    assert.equal(rejected, 0)
+    assert.equal(aborted, 2)
+  })
+
+  it('n = 8 in a pool that holds two whole sequences: runs when its shared prompt makes it fit, refused when it cannot', async () => {
+    // 40 prompt tokens + 8 new ones: 3 blocks alone; 8 samples share the prompt blocks, each with its own tail.
+    const eight = {temperature: 1, seed: 11, n: 8, maxTokens: 8, ignoreEos: true}
+    for (const preemptionMode of ['recompute', 'swap'] as const) {
+      const {run, rejected} = await differential([request(prompt(40), eight), request(prompt(30, 1), {...eight, n: 1, maxTokens: 20})], {numBlocks: 18, preemptionMode})
+      assert.equal(rejected, 0, preemptionMode)
+      assert.ok(run.numSteps > 0)
+    }
+    const refused = await differential([request(prompt(40), eight)], {numBlocks: 6})
+    assert.equal(refused.rejected, 1)
+  })
+
+  it('swap preemption without swap space falls back to recompute', async () => {
+    const requests = Array.from({length: 6}, (_, i) => request(prompt(12 + 5 * i, i), {temperature: 0.7, seed: i, maxTokens: 40, ignoreEos: true, n: i === 4 ? 3 : 1}))
+    const {run, rejected} = await differential(requests, {numBlocks: 20, preemptionMode: 'swap', swapSpaceBytes: 0})
+    assert.equal(rejected, 0)
+    assert.ok(run.numPreemptions > 0, 'the pool is small enough to preempt')
+  })
+
+  it('a step that fails in the backend while the next is queued ahead fails its requests, and the engine goes on', async () => {
+    const engine = await LLMEngine.create(fuzzEngineConfig(modelDir, {hostOverlap: 'async', numBlocks: 64}))
+    try {
+      // The 6th native call gets a slot outside the KV pool: the backend throws on its worker, after the 7th call
+      // (queued ahead, naming its samples) is already waiting behind it.
+      const native = engine.native
+      let calls = 0
+      const corrupt = <B extends {slotMapping: Int32Array}>(batch: B): B => (++calls === 6 ? {...batch, slotMapping: batch.slotMapping.map(() => 1 << 30)} : batch)
+      const realStep = native.step.bind(native)
+      const realStepAndSample = native.stepAndSample.bind(native)
+      native.step = ((moves, batch) => realStep(moves, corrupt(batch))) as typeof native.step
+      native.stepAndSample = (moves, batch, sampling) => realStepAndSample(moves, corrupt(batch), sampling)
+
+      const params = makeSamplingParams({temperature: 0.9, seed: 3, maxTokens: 20, ignoreEos: true})
+      const handles = Array.from({length: 4}, (_, i) => engine.addRequest({prompt: prompt(8 + i, i), params}))
+      const settled = await Promise.allSettled(handles.map((handle) => handle.result()))
+      const failures = settled.filter((outcome) => outcome.status === 'rejected')
+      assert.equal(failures.length, 4, 'every request in the failed step fails')
+      for (const failure of failures) assert.match(String((failure as PromiseRejectedResult).reason), /outside the KV pool|previous step/)
+      assert.ok(engine.stats().numStepsQueuedAhead > 0)
+      engine.checkKvInvariants()
+      assert.equal(engine.stats().kv.usedBlocks, 0)
+
+      // The next request runs as on a fresh engine.
+      const [after] = await engine.generate([{prompt: prompt(8), params}])
+      const fresh = await LLMEngine.create(fuzzEngineConfig(modelDir, {hostOverlap: 'none'}))
+      try {
+        const [expected] = await fresh.generate([{prompt: prompt(8), params}])
+        assert.deepEqual(after!.outputs[0]!.tokenIds, expected!.outputs[0]!.tokenIds)
+      } finally {
+        await fresh.shutdown()
+      }
+      engine.checkKvInvariants()
+      assert.equal(engine.stats().kv.usedBlocks, 0)
+    } finally {
+      await engine.shutdown()
+    }
+  })
 })
