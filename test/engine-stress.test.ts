@@ -68,6 +68,15 @@ describe('engine stress edge cases', () => {
     assert.ok(run.numPreemptions > 0, 'the pool is small enough to preempt')
   })
 
+  it('without chunked prefill, a sequence recomputed after preemption may outgrow the step budget: it is chunked, not failed', async () => {
+    // 50-token prompts fit a 64-token step; preempted after 15 tokens, a sequence must recompute 65 (it failed with a
+    // 400, "the prompt needs 65 tokens in one step", after it had been accepted and had streamed tokens).
+    const requests = [0, 1, 2, 3].map((i) => request(prompt(50, i), {temperature: 1, seed: 1, maxTokens: 40, ignoreEos: true}))
+    const {run, rejected} = await differential(requests, {numBlocks: 14, enableChunkedPrefill: false, maxNumBatchedTokens: 64, preemptionMode: 'recompute'})
+    assert.equal(rejected, 0)
+    assert.ok(run.numPreemptions > 0, 'the pool is small enough to preempt')
+  })
+
   it('a request whose prompt and max_tokens fill the pool exactly runs, one at a time; one token more is refused', async () => {
     // 4 blocks of 16 tokens: each request takes all 64 slots at its longest.
     const full = {temperature: 1, seed: 5, maxTokens: 4, ignoreEos: true, logprobs: 1}

@@ -127,8 +127,8 @@ export class Scheduler {
       }
       const status = this.blockManager.canAllocate(group)
       if (status === 'later') break
-      // Without chunking a prompt must fit the budget whole.
-      if (!this.config.enableChunkedPrefill && seqs.some((seq) => seq.numUncomputedTokens > tokenBudget)) break
+      // Without chunking a prompt must fit the budget whole (a recompute is chunked: mayChunk).
+      if (seqs.some((seq) => !this.mayChunk(seq) && seq.numUncomputedTokens > tokenBudget)) break
       this.waiting.shift()
       this.blockManager.allocate(group)
       group.times.firstScheduled ??= now
@@ -160,8 +160,9 @@ export class Scheduler {
         {param: 'best_of'},
       )
     }
-    const longest = Math.max(...group.withStatus(SequenceStatus.Waiting).map((seq) => seq.numUncomputedTokens), 0)
-    if (!this.config.enableChunkedPrefill && longest > this.config.maxNumBatchedTokens) {
+    const wholePrompts = group.withStatus(SequenceStatus.Waiting).filter((seq) => !this.mayChunk(seq))
+    const longest = Math.max(...wholePrompts.map((seq) => seq.numUncomputedTokens), 0)
+    if (longest > this.config.maxNumBatchedTokens) {
       return new ContextLengthError(
         `the prompt needs ${longest} tokens in one step but --max-num-batched-tokens is ${this.config.maxNumBatchedTokens} and chunked prefill is off`,
         'prompt',
@@ -214,7 +215,16 @@ export class Scheduler {
   private chunk(seq: Sequence, tokenBudget: number): number {
     const left = seq.numUncomputedTokens
     if (left <= tokenBudget) return left
-    return this.config.enableChunkedPrefill ? tokenBudget : 0
+    return this.mayChunk(seq) ? tokenBudget : 0
+  }
+
+  /**
+   * Whether seq may be computed over several steps. Without chunked prefill a prompt runs whole, but a sequence
+   * recomputed after preemption (prompt + output) may have outgrown the step budget: it is chunked, since refusing it
+   * would fail a request for having been preempted.
+   */
+  private mayChunk(seq: Sequence): boolean {
+    return this.config.enableChunkedPrefill || seq.outputLength > 0
   }
 
   /**

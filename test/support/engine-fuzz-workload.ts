@@ -123,14 +123,15 @@ export const configArb = fc.record({
   blockSize: fc.constantFrom(1, 2, 4, 16, 32),
   /** The pool holds this share of what all requests need at their longest (at least what the largest one needs). */
   poolShare: fc.constantFrom(0, 0.2, 0.35, 0.6),
-  /** Chunked prefill with a budget of a few tokens, or whole prompts in one step (the test model's context). */
+  /** Chunked prefill with a budget of a few tokens, or whole prompts in one step (96: every prompt, not every recompute). */
   chunkedBudget: fc.option(fc.constantFrom(3, 8, 17, 64), {freq: 4}),
+  wholeBudget: fc.constantFrom(96, 512),
   maxNumSeqs: fc.constantFrom(1, 6, 256, 256, 256, 256),
   preemptionMode: fc.constantFrom('recompute', 'swap', 'auto'),
   swapSpaceBytes: fc.constantFrom(0, 1 << 12, 1 << 16, 1 << 22),
   enablePrefixCaching: fc.boolean(),
   hostOverlap: fc.constantFrom('async', 'async', 'async', 'outputs', 'none'),
-}).map(({chunkedBudget, poolShare, ...config}) => ({
+}).map(({chunkedBudget, wholeBudget, poolShare, ...config}) => ({
   poolShare,
-  config: {...config, enableChunkedPrefill: chunkedBudget !== null, maxNumBatchedTokens: chunkedBudget ?? 512} as Partial<EngineConfig> & {blockSize: number},
+  config: {...config, enableChunkedPrefill: chunkedBudget !== null, maxNumBatchedTokens: chunkedBudget ?? wholeBudget} as Partial<EngineConfig> & {blockSize: number},
 }))
