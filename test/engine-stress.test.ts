@@ -5,6 +5,7 @@ import {before, describe, it} from 'node:test'
 import type {EngineConfig} from '../src/engine/config.js'
 import {InvalidRequestError} from '../src/engine/errors.js'
 import {LLMEngine} from '../src/engine/llm-engine.js'
+import type {ForwardBatchArrays} from '../src/engine/native.js'
 import {ensureTestModel} from '../src/engine/model/test-model.js'
 import {makeSamplingParams, type SamplingParams} from '../src/engine/sampling-params.js'
 import {compareRuns, fuzzEngineConfig, runWorkload} from './support/engine-fuzz-run.js'
@@ -20,6 +21,21 @@ const request = (promptIds: number[], params: Partial<SamplingParams>, extra: Pa
   abort: {kind: 'none'},
   ...extra,
 })
+
+/** The first native step whose batch `fails` picks gets slots outside the KV pool: the backend throws on its worker. */
+function failNativeStepWhen(engine: LLMEngine, fails: (batch: ForwardBatchArrays) => boolean): void {
+  const native = engine.native
+  let failed = false
+  const corrupt = (batch: ForwardBatchArrays): ForwardBatchArrays => {
+    if (failed || !fails(batch)) return batch
+    failed = true
+    return {...batch, slotMapping: batch.slotMapping.map(() => 1 << 30)}
+  }
+  const step = native.step.bind(native)
+  const stepAndSample = native.stepAndSample.bind(native)
+  native.step = ((moves, batch) => step(moves, corrupt(batch))) as typeof native.step
+  native.stepAndSample = (moves, batch, sampling) => stepAndSample(moves, corrupt(batch), sampling)
+}
 
 describe('engine stress edge cases', () => {
   let modelDir: string
@@ -136,15 +152,9 @@ describe('engine stress edge cases', () => {
   it('a step that fails in the backend while the next is queued ahead fails its requests, and the engine goes on', async () => {
     const engine = await LLMEngine.create(fuzzEngineConfig(modelDir, {hostOverlap: 'async', numBlocks: 64}))
     try {
-      // The 6th native call gets a slot outside the KV pool: the backend throws on its worker, after the 7th call
-      // (queued ahead, naming its samples) is already waiting behind it.
-      const native = engine.native
+      // The 6th native call fails on the backend's worker, after the 7th (queued ahead, naming its samples) is waiting behind it.
       let calls = 0
-      const corrupt = <B extends {slotMapping: Int32Array}>(batch: B): B => (++calls === 6 ? {...batch, slotMapping: batch.slotMapping.map(() => 1 << 30)} : batch)
-      const realStep = native.step.bind(native)
-      const realStepAndSample = native.stepAndSample.bind(native)
-      native.step = ((moves, batch) => realStep(moves, corrupt(batch))) as typeof native.step
-      native.stepAndSample = (moves, batch, sampling) => realStepAndSample(moves, corrupt(batch), sampling)
+      failNativeStepWhen(engine, () => ++calls === 6)
 
       const params = makeSamplingParams({temperature: 0.9, seed: 3, maxTokens: 20, ignoreEos: true})
       const handles = Array.from({length: 4}, (_, i) => engine.addRequest({prompt: prompt(8 + i, i), params}))
@@ -169,6 +179,31 @@ describe('engine stress edge cases', () => {
       assert.equal(engine.stats().kv.usedBlocks, 0)
     } finally {
       await engine.shutdown()
+    }
+  })
+
+  it('blocks a failed step was to write never enter the prefix cache', async () => {
+    // Async scheduling counts a queued step's tokens as computed; blocks they completed were offered to the prefix
+    // cache before the step ran, so when it failed, the same prompt later reused K/V that was never written.
+    const params = makeSamplingParams({temperature: 0, maxTokens: 10, ignoreEos: true})
+    const expected = await runWorkload(fuzzEngineConfig(modelDir, ROOMY), [request(prompt(48), {temperature: 0, maxTokens: 10, ignoreEos: true})])
+    for (const hostOverlap of ['none', 'async'] as const) {
+      const engine = await LLMEngine.create(fuzzEngineConfig(modelDir, {hostOverlap, maxNumBatchedTokens: 16, enablePrefixCaching: true}))
+      try {
+        // The prompt is prefilled in chunks of the 16-token budget; the chunk holding position 20 fails.
+        failNativeStepWhen(engine, (batch) => batch.positions.includes(20))
+        const running = engine.addRequest({prompt: prompt(5, 1), params: makeSamplingParams({temperature: 0, maxTokens: 30, ignoreEos: true})})
+        const chunked = engine.addRequest({prompt: prompt(48), params})
+        const settled = await Promise.allSettled([running.result(), chunked.result()])
+        assert.ok(settled.every((outcome) => outcome.status === 'rejected'), hostOverlap)
+        const [again] = await engine.generate([{prompt: prompt(48), params}])
+        const want = expected.outcomes[0]!
+        assert.ok(want.kind === 'done')
+        assert.deepEqual(again!.outputs[0]!.tokenIds, want.output.outputs[0]!.tokens, hostOverlap)
+        engine.checkKvInvariants()
+      } finally {
+        await engine.shutdown()
+      }
     }
   })
 })

@@ -140,10 +140,13 @@ export class BlockManager {
     if (family !== undefined && this.tables.familyMembers(family) === 0) this.allocator.familyGone(family)
   }
 
-  /** Offers the sequence's full, computed blocks to the prefix cache (generated tokens' blocks too). */
-  markComputed(seq: Sequence): void {
+  /**
+   * Offers the sequence's full, computed blocks to the prefix cache (generated tokens' blocks too), up to
+   * `writtenTokens`: the tokens whose K/V a step that has completed wrote (not those of a step still queued, which may fail).
+   */
+  markComputed(seq: Sequence, writtenTokens = seq.numComputedTokens): void {
     const state = this.tables.onDevice.get(seq.seqId)
-    if (state !== undefined) this.allocator.markComputed(state)
+    if (state !== undefined) this.allocator.markComputed(state, writtenTokens)
   }
 
   getBlockTable(seq: Sequence): readonly number[] {

@@ -46,7 +46,7 @@ export interface KvAllocator {
   /** Places `seqs` (none holds blocks yet) on the device as members of `family`. */
   allocate(group: SequenceGroup, seqs: readonly Sequence[], family: number): void
   cachedPrefixTokens(seq: Sequence): number
-  markComputed(state: SeqBlocks): void
+  markComputed(state: SeqBlocks, writtenTokens: number): void
   /** New blocks the next appendSlots may take (Infinity: it cannot grow at all); lookahead: draft tokens past seq.length. */
   blocksToGrow(state: SeqBlocks, lookahead: number): number
   appendSlots(state: SeqBlocks, lookahead: number): BlockCopy[]

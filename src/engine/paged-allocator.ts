@@ -84,12 +84,12 @@ export class PagedAllocator implements KvAllocator {
   }
 
   /** Offers the sequence's full, computed blocks to the prefix cache (generated tokens' blocks too). */
-  markComputed(state: SeqBlocks): void {
+  markComputed(state: SeqBlocks, writtenTokens: number): void {
     if (this.prefixCache === null || state.chainBroken) return
     const {seq} = state
     const blockSize = this.tables.blockSize
-    // A block is hashed once its K/V are computed (or queued) and all its token ids are known.
-    const fullBlocks = Math.min(Math.floor(Math.min(seq.numComputedTokens, seq.resolvedLength) / blockSize), state.table.length)
+    // A block is hashed once a completed step has written its K/V and all its token ids are known.
+    const fullBlocks = Math.min(Math.floor(Math.min(writtenTokens, seq.numComputedTokens, seq.resolvedLength) / blockSize), state.table.length)
     while (state.hashedBlocks < fullBlocks) {
       const index = state.hashedBlocks
       const tokens = seq.tokenIds.slice(index * blockSize, (index + 1) * blockSize)
