@@ -43,9 +43,12 @@ describe('engine fuzz (differential against a roomy synchronous engine)', () => 
   })
 
   it(`${NUM_RUNS} seeded workloads on stressed configs give the reference outputs and leak nothing`, async () => {
-    const totals = {runs: 0, requests: 0, rejected: 0, aborted: 0, preemptions: 0, queuedAhead: 0}
+    const totals = {runs: 0, requests: 0, rejected: 0, aborted: 0, failed: 0, preemptions: 0, queuedAhead: 0}
     await fc.assert(
-      fc.asyncProperty(workloadArb, configArb, async ({pressure, requests}, {poolShare, config}) => {
+      fc.asyncProperty(workloadArb, configArb, async ({pressure, requests}, {poolShare, failNativeCall, config: drawn}) => {
+        // Pressure workloads (long outputs, all at once) go to the policy that preempts, in the smallest pool that runs
+        // them, with steps wide enough to run several requests at once.
+        const config = pressure ? {...drawn, policy: 'paged' as const, maxNumSeqs: 256, maxNumBatchedTokens: Math.max(drawn.maxNumBatchedTokens!, 64)} : drawn
         const reference = await runWorkload(
           fuzzEngineConfig(modelDir, {...REFERENCE, blockSize: config.blockSize}),
           requests.map((request) => ({...request, arriveAfterStep: 0, abort: {kind: 'none'}})),
@@ -54,13 +57,14 @@ describe('engine fuzz (differential against a roomy synchronous engine)', () => 
         // A context of the longest request: reserving policies (orca-max) reserve that much per sequence.
         const maxModelLen = Math.max(...requests.map(({prompt, params}) => prompt.length + params.maxTokens))
         const numBlocks = tightPool(requests, config.blockSize, pressure ? 0 : poolShare)
-        const stressed = await runWorkload(fuzzEngineConfig(modelDir, {...config, numBlocks, maxModelLen}), requests)
-        const {rejected, aborted} = compareRuns(requests, reference, stressed)
+        const stressed = await runWorkload(fuzzEngineConfig(modelDir, {...config, numBlocks, maxModelLen}), requests, failNativeCall)
+        const {rejected, aborted, failed} = compareRuns(requests, reference, stressed, failNativeCall !== null)
         if (process.env.PAGEDLLM_FUZZ_VERBOSE) console.log(pressure, config.policy, config.blockSize, numBlocks, requests.map((q) => `${q.prompt.length}+${q.params.maxTokens}x${q.params.bestOf}@${q.arriveAfterStep}${q.abort.kind}`).join(' '), 'P', stressed.numPreemptions, stressed.outcomes.map((o) => (o.kind === 'done' ? o.output.outputs.map((x) => x.tokens.length + x.finish!) : o.kind)).join(' '))
         totals.runs++
         totals.requests += requests.length
         totals.rejected += rejected
         totals.aborted += aborted
+        totals.failed += failed
         totals.preemptions += stressed.numPreemptions
         totals.queuedAhead += stressed.numStepsQueuedAhead
       }),
@@ -68,6 +72,6 @@ describe('engine fuzz (differential against a roomy synchronous engine)', () => 
     )
     console.log(`engine fuzz: ${JSON.stringify(totals)}`)
     // The workloads must actually stress what they claim to.
-    assert.ok(totals.preemptions > 0 && totals.queuedAhead > 0 && totals.aborted > 0, JSON.stringify(totals))
+    assert.ok(totals.preemptions > 0 && totals.queuedAhead > 0 && totals.aborted > 0 && totals.failed > 0, JSON.stringify(totals))
   })
 })

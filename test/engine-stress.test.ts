@@ -5,10 +5,9 @@ import {before, describe, it} from 'node:test'
 import type {EngineConfig} from '../src/engine/config.js'
 import {InvalidRequestError} from '../src/engine/errors.js'
 import {LLMEngine} from '../src/engine/llm-engine.js'
-import type {ForwardBatchArrays} from '../src/engine/native.js'
 import {ensureTestModel} from '../src/engine/model/test-model.js'
 import {makeSamplingParams, type SamplingParams} from '../src/engine/sampling-params.js'
-import {compareRuns, fuzzEngineConfig, runWorkload} from './support/engine-fuzz-run.js'
+import {compareRuns, failNativeStepWhen, fuzzEngineConfig, runWorkload} from './support/engine-fuzz-run.js'
 import type {FuzzRequest} from './support/engine-fuzz-workload.js'
 
 const ROOMY: Partial<EngineConfig> = {hostOverlap: 'none', numBlocks: 4096, maxNumBatchedTokens: 8192, enablePrefixCaching: false}
@@ -21,21 +20,6 @@ const request = (promptIds: number[], params: Partial<SamplingParams>, extra: Pa
   abort: {kind: 'none'},
   ...extra,
 })
-
-/** The first native step whose batch `fails` picks gets slots outside the KV pool: the backend throws on its worker. */
-function failNativeStepWhen(engine: LLMEngine, fails: (batch: ForwardBatchArrays) => boolean): void {
-  const native = engine.native
-  let failed = false
-  const corrupt = (batch: ForwardBatchArrays): ForwardBatchArrays => {
-    if (failed || !fails(batch)) return batch
-    failed = true
-    return {...batch, slotMapping: batch.slotMapping.map(() => 1 << 30)}
-  }
-  const step = native.step.bind(native)
-  const stepAndSample = native.stepAndSample.bind(native)
-  native.step = ((moves, batch) => step(moves, corrupt(batch))) as typeof native.step
-  native.stepAndSample = (moves, batch, sampling) => stepAndSample(moves, corrupt(batch), sampling)
-}
 
 describe('engine stress edge cases', () => {
   let modelDir: string

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict'
 import {makeEngineConfig, type EngineConfig} from '../../src/engine/config.js'
 import {PagedLLMError} from '../../src/engine/errors.js'
 import {LLMEngine} from '../../src/engine/llm-engine.js'
+import type {ForwardBatchArrays} from '../../src/engine/native.js'
 import type {RequestHandle, RequestOutput} from '../../src/engine/request-output.js'
 import type {FuzzRequest} from './engine-fuzz-workload.js'
 
@@ -30,6 +31,21 @@ export function fuzzEngineConfig(modelDir: string, config: Partial<EngineConfig>
   return makeEngineConfig({modelPath: modelDir, device: 'cpu', threads: 1, weightDtype: 'f32', batchInvariant: true, ...config})
 }
 
+/** The first native step whose batch `fails` picks gets slots outside the KV pool: the backend throws on its worker. */
+export function failNativeStepWhen(engine: LLMEngine, fails: (batch: ForwardBatchArrays) => boolean): void {
+  const native = engine.native
+  let failed = false
+  const corrupt = (batch: ForwardBatchArrays): ForwardBatchArrays => {
+    if (failed || !fails(batch)) return batch
+    failed = true
+    return {...batch, slotMapping: batch.slotMapping.map(() => 1 << 30)}
+  }
+  const step = native.step.bind(native)
+  const stepAndSample = native.stepAndSample.bind(native)
+  native.step = ((moves, batch) => step(moves, corrupt(batch))) as typeof native.step
+  native.stepAndSample = (moves, batch, sampling) => stepAndSample(moves, corrupt(batch), sampling)
+}
+
 /** Fails the run instead of letting a wedged engine hang the suite. */
 async function withinMs<T>(ms: number, what: string, work: Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined
@@ -41,9 +57,12 @@ async function withinMs<T>(ms: number, what: string, work: Promise<T>): Promise<
   }
 }
 
-export async function runWorkload(config: EngineConfig, requests: readonly FuzzRequest[], timeoutMs = 60_000): Promise<FuzzRun> {
+/** failNativeCall: the backend fails that native step (1-based), as a hostile model or a device error would. */
+export async function runWorkload(config: EngineConfig, requests: readonly FuzzRequest[], failNativeCall: number | null = null): Promise<FuzzRun> {
   const engine = await LLMEngine.create(config)
   try {
+    let calls = 0
+    if (failNativeCall !== null) failNativeStepWhen(engine, () => ++calls === failNativeCall)
     for (const request of requests) await engine.prepareRequest(request.params)
     const outcomes: Outcome[] = new Array(requests.length)
     const added = new Set<number>()
@@ -105,7 +124,7 @@ export async function runWorkload(config: EngineConfig, requests: readonly FuzzR
       // The loop winds down (a step queued ahead still runs) and stops.
       await (engine as unknown as {loop: Promise<void> | null}).loop
     }
-    await withinMs(timeoutMs, 'the workload', run())
+    await withinMs(60_000, 'the workload', run())
 
     assert.equal((engine as unknown as {loop: Promise<void> | null}).loop, null, 'the engine loop stopped')
     engine.checkKvInvariants()
@@ -126,11 +145,12 @@ function assertClientError(error: unknown, what: string): void {
 
 /**
  * Checks a stressed run against the reference run of the same requests. Returns how many requests were refused at
- * admission and how many were cut by an abort.
+ * admission, cut by an abort, and failed by a backend failure (allowed only when one was injected).
  */
-export function compareRuns(requests: readonly FuzzRequest[], reference: FuzzRun, stressed: FuzzRun): {rejected: number; aborted: number} {
+export function compareRuns(requests: readonly FuzzRequest[], reference: FuzzRun, stressed: FuzzRun, backendFailed = false): {rejected: number; aborted: number; failed: number} {
   let rejected = 0
   let aborted = 0
+  let failed = 0
   requests.forEach((request, i) => {
     const expected = reference.outcomes[i]!
     const got = stressed.outcomes[i]!
@@ -139,6 +159,11 @@ export function compareRuns(requests: readonly FuzzRequest[], reference: FuzzRun
     if (got.kind === 'rejected') {
       assertClientError(got.error, `request ${i} refused`)
       rejected++
+      return
+    }
+    // A failed backend step fails the requests in it (and in the step queued behind it); the others must be untouched.
+    if (got.kind === 'failed' && backendFailed) {
+      failed++
       return
     }
     assert.equal(got.kind, 'done', `request ${i} failed: ${got.kind === 'done' ? '' : String(got.error)}`)
@@ -158,5 +183,5 @@ export function compareRuns(requests: readonly FuzzRequest[], reference: FuzzRun
       assert.deepEqual(cut.tokens, full.tokens.slice(0, cut.tokens.length), `aborted request ${i}'s tokens are a prefix of the reference's`)
     }
   })
-  return {rejected, aborted}
+  return {rejected, aborted, failed}
 }

@@ -131,7 +131,10 @@ export const configArb = fc.record({
   swapSpaceBytes: fc.constantFrom(0, 1 << 12, 1 << 16, 1 << 22),
   enablePrefixCaching: fc.boolean(),
   hostOverlap: fc.constantFrom('async', 'async', 'async', 'outputs', 'none'),
-}).map(({chunkedBudget, wholeBudget, poolShare, ...config}) => ({
+  /** One run in four, the backend fails this native step. */
+  failNativeCall: rarely(fc.integer({min: 1, max: 30})),
+}).map(({chunkedBudget, wholeBudget, poolShare, failNativeCall, ...config}) => ({
   poolShare,
+  failNativeCall,
   config: {...config, enableChunkedPrefill: chunkedBudget !== null, maxNumBatchedTokens: chunkedBudget ?? wholeBudget} as Partial<EngineConfig> & {blockSize: number},
 }))
