@@ -77,6 +77,19 @@ describe('engine stress edge cases', () => {
     assert.ok(run.numPreemptions > 0, 'the pool is small enough to preempt')
   })
 
+  for (const preemptionMode of ['swap', 'recompute'] as const) {
+    it(`a request preempted (${preemptionMode}) that needs more than the pool less its watermark comes back once alone`, async () => {
+      // 20 blocks, 2 kept free at admission. The 270-token prompt is admitted (17 + 2 <= 20) and grows to 18 blocks while
+      // a small request holds 2; it is preempted. Coming back needed its blocks + the watermark (+ a block per sequence
+      // to swap in): more than the pool. Swapped, it waited until the watchdog failed it; recomputed, it was refused
+      // with a 400 ("the prompt needs 19 KV blocks at admission").
+      const requests = [request(prompt(10, 1), {temperature: 0, maxTokens: 30, ignoreEos: true}), request(prompt(270, 2), {temperature: 0, maxTokens: 50, ignoreEos: true})]
+      const {run, rejected} = await differential(requests, {numBlocks: 20, watermark: 0.1, preemptionMode, swapSpaceBytes: 1 << 20})
+      assert.equal(rejected, 0)
+      assert.equal(run.numPreemptions, 1)
+    })
+  }
+
   it('a request whose prompt and max_tokens fill the pool exactly runs, one at a time; one token more is refused', async () => {
     // 4 blocks of 16 tokens: each request takes all 64 slots at its longest.
     const full = {temperature: 1, seed: 5, maxTokens: 4, ignoreEos: true, logprobs: 1}

@@ -76,8 +76,9 @@ export class BlockManager {
     return this.prefixCacheQueries === 0 ? 0 : this.prefixCacheHits / this.prefixCacheQueries
   }
 
-  canAllocate(group: SequenceGroup): AllocStatus {
-    return this.allocator.canAllocate(group, this.tables.unplaced(group))
+  /** alone: no other group holds device blocks (nothing runs), so no headroom for their growth is kept. */
+  canAllocate(group: SequenceGroup, alone = false): AllocStatus {
+    return this.allocator.canAllocate(group, this.tables.unplaced(group), alone)
   }
 
   /** Why the group could never be admitted or run to its end in this pool, even alone, or null. */
@@ -170,9 +171,10 @@ export class BlockManager {
     return [...deviceToHost].map(([from, to]) => ({from, to}))
   }
 
-  canSwapIn(group: SequenceGroup): boolean {
+  /** alone: as canAllocate's. */
+  canSwapIn(group: SequenceGroup, alone = false): boolean {
     const states = this.tables.statesOf(group, this.tables.onHost)
-    return states.length === 0 || this.allocator.canSwapIn(states)
+    return states.length === 0 || this.allocator.canSwapIn(states, alone)
   }
 
   swapIn(group: SequenceGroup): BlockMapping[] {

@@ -104,7 +104,9 @@ export class Scheduler {
     while (output.numPreempted === 0 && this.swapped.length > 0 && tokenBudget > 0) {
       const group = this.swapped[0]!
       const seqs = group.withStatus(SequenceStatus.Swapped)
-      if (seqs.length > seqBudget || !this.blockManager.canSwapIn(group)) break
+      // Alone, a group comes back without the headroom kept for others' growth: its blocks plus that headroom may
+      // exceed the pool, and it would wait forever.
+      if (seqs.length > seqBudget || !this.blockManager.canSwapIn(group, this.running.length === 0)) break
       this.swapped.shift()
       output.swapIn.push(...this.blockManager.swapIn(group))
       for (const seq of seqs) seq.status = SequenceStatus.Running
@@ -125,7 +127,7 @@ export class Scheduler {
         output.rejected.push({group, error})
         continue
       }
-      const status = this.blockManager.canAllocate(group)
+      const status = this.blockManager.canAllocate(group, this.running.length === 0)
       if (status === 'later') break
       // Without chunking a prompt must fit the budget whole (a recompute is chunked: mayChunk).
       if (seqs.some((seq) => !this.mayChunk(seq) && seq.numUncomputedTokens > tokenBudget)) break
