@@ -130,6 +130,8 @@ export const configArb = fc.record({
   preemptionMode: fc.constantFrom('recompute', 'swap', 'auto'),
   swapSpaceBytes: fc.constantFrom(0, 1 << 12, 1 << 16, 1 << 22),
   enablePrefixCaching: fc.boolean(),
+  /** Blocks kept free at admission: 0.1 keeps a few even in the small pools here. */
+  watermark: fc.constantFrom(0.01, 0.1),
   hostOverlap: fc.constantFrom('async', 'async', 'async', 'outputs', 'none'),
   /** One run in four, the backend fails this native step. */
   failNativeCall: rarely(fc.integer({min: 1, max: 30})),
