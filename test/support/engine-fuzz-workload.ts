@@ -119,7 +119,7 @@ export const workloadArb: fc.Arbitrary<{pressure: boolean; requests: FuzzRequest
 
 /** Engine configs under stress: tight pools (recompute, swap, no swap space), tiny token budgets, every policy and overlap. */
 export const configArb = fc.record({
-  policy: fc.constantFrom('paged', 'paged', 'paged', 'paged', 'paged', 'orca-max', 'orca-oracle', 'contiguous'),
+  policy: fc.constantFrom('paged', 'paged', 'paged', 'paged', 'paged', 'orca-max', 'orca-pow2', 'orca-oracle', 'contiguous'),
   blockSize: fc.constantFrom(1, 2, 4, 16, 32),
   /** The pool holds this share of what all requests need at their longest (at least what the largest one needs). */
   poolShare: fc.constantFrom(0, 0.2, 0.35, 0.6),
