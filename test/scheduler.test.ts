@@ -146,7 +146,7 @@ describe('Scheduler', () => {
     assert.equal(scheduler.waiting.length, 1)
   })
 
-  it('rejects a preempted group that outgrew --max-num-batched-tokens without chunking, instead of waiting forever', () => {
+  it('chunks the recompute of a preempted group that outgrew --max-num-batched-tokens without chunking, instead of failing it', () => {
     const {scheduler, blockManager} = setup({numBlocks: 100, maxNumBatchedTokens: 16, enableChunkedPrefill: false})
     const g = group(10, 20)
     scheduler.add(g)
@@ -157,9 +157,12 @@ describe('Scheduler', () => {
     blockManager.free(seq)
     seq.resetForRecompute()
     scheduler.waiting.unshift(g)
-    const out = scheduler.schedule(1)
-    assert.deepEqual(out.rejected.map((entry) => entry.group), [g])
-    assert.match(out.rejected[0]!.error.message, /needs 17 tokens in one step but --max-num-batched-tokens is 16 and chunked prefill is off/)
+    const first = scheduler.schedule(1)
+    assert.deepEqual(first.rejected, [])
+    assert.deepEqual(first.scheduled.map((entry) => [entry.numNewTokens, entry.samples]), [[16, false]])
+    seq.numComputedTokens += 16
+    const second = scheduler.schedule(2)
+    assert.deepEqual(second.scheduled.map((entry) => [entry.numNewTokens, entry.samples]), [[1, true]])
   })
 
   it('rejects a request whose reservation can never fit the pool', () => {

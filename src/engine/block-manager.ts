@@ -76,8 +76,9 @@ export class BlockManager {
     return this.prefixCacheQueries === 0 ? 0 : this.prefixCacheHits / this.prefixCacheQueries
   }
 
-  canAllocate(group: SequenceGroup): AllocStatus {
-    return this.allocator.canAllocate(group, this.tables.unplaced(group))
+  /** alone: no other group holds device blocks (nothing runs), so no headroom for their growth is kept. */
+  canAllocate(group: SequenceGroup, alone = false): AllocStatus {
+    return this.allocator.canAllocate(group, this.tables.unplaced(group), alone)
   }
 
   /** Why the group could never be admitted or run to its end in this pool, even alone, or null. */
@@ -140,10 +141,13 @@ export class BlockManager {
     if (family !== undefined && this.tables.familyMembers(family) === 0) this.allocator.familyGone(family)
   }
 
-  /** Offers the sequence's full, computed blocks to the prefix cache (generated tokens' blocks too). */
-  markComputed(seq: Sequence): void {
+  /**
+   * Offers the sequence's full, computed blocks to the prefix cache (generated tokens' blocks too), up to
+   * `writtenTokens`: the tokens whose K/V a step that has completed wrote (not those of a step still queued, which may fail).
+   */
+  markComputed(seq: Sequence, writtenTokens = seq.numComputedTokens): void {
     const state = this.tables.onDevice.get(seq.seqId)
-    if (state !== undefined) this.allocator.markComputed(state)
+    if (state !== undefined) this.allocator.markComputed(state, writtenTokens)
   }
 
   getBlockTable(seq: Sequence): readonly number[] {
@@ -167,9 +171,10 @@ export class BlockManager {
     return [...deviceToHost].map(([from, to]) => ({from, to}))
   }
 
-  canSwapIn(group: SequenceGroup): boolean {
+  /** alone: as canAllocate's. */
+  canSwapIn(group: SequenceGroup, alone = false): boolean {
     const states = this.tables.statesOf(group, this.tables.onHost)
-    return states.length === 0 || this.allocator.canSwapIn(states)
+    return states.length === 0 || this.allocator.canSwapIn(states, alone)
   }
 
   swapIn(group: SequenceGroup): BlockMapping[] {

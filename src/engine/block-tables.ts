@@ -39,14 +39,17 @@ export interface KvAllocator {
   /** Prompt tokens looked up in the prefix cache at admission, and those found there. */
   readonly prefixCacheQueries: number
   readonly prefixCacheHits: number
-  /** 'never' exactly when neverFits finds a reason that holds at admission. */
-  canAllocate(group: SequenceGroup, seqs: readonly Sequence[]): AllocStatus
+  /**
+   * 'never' exactly when neverFits finds a reason that holds at admission. alone: no other group holds blocks, so the
+   * headroom kept for running sequences to grow into (the watermark) is not needed.
+   */
+  canAllocate(group: SequenceGroup, seqs: readonly Sequence[], alone?: boolean): AllocStatus
   /** Why `seqs` of the group could never be admitted, or never run to their end alone in this pool; null if they can. */
   neverFits(group: SequenceGroup, seqs: readonly Sequence[]): string | null
   /** Places `seqs` (none holds blocks yet) on the device as members of `family`. */
   allocate(group: SequenceGroup, seqs: readonly Sequence[], family: number): void
   cachedPrefixTokens(seq: Sequence): number
-  markComputed(state: SeqBlocks): void
+  markComputed(state: SeqBlocks, writtenTokens: number): void
   /** New blocks the next appendSlots may take (Infinity: it cannot grow at all); lookahead: draft tokens past seq.length. */
   blocksToGrow(state: SeqBlocks, lookahead: number): number
   appendSlots(state: SeqBlocks, lookahead: number): BlockCopy[]
@@ -60,7 +63,8 @@ export interface KvAllocator {
   familyGone(family: number): void
   /** The sequence's blocks have just been copied to the host. */
   releaseSwappedOut(state: SeqBlocks): void
-  canSwapIn(states: readonly SeqBlocks[]): boolean
+  /** alone: as canAllocate's. */
+  canSwapIn(states: readonly SeqBlocks[], alone?: boolean): boolean
   /** Device tables for returning sequences (states non-empty), recording each host block's device copy. */
   placeSwappedIn(states: readonly SeqBlocks[], hostToDevice: Map<number, number>): number[][]
   /** Device runs held for no sequence right now (reserved for later forks). */

@@ -91,7 +91,8 @@ export class OutputProcessor {
         this.verifyDrafts(group, seq, entry.draftTokenIds, [row.sampleRow, ...row.draftRows], logits)
         return
       }
-      this.blockManager.markComputed(seq)
+      // Only what this step wrote: under async scheduling the step queued behind it counts as computed, and may fail.
+      this.blockManager.markComputed(seq, entry.start + entry.numNewTokens)
       if (!entry.samples) return
       touched.add(group)
       if (group.params.useBeamSearch) {

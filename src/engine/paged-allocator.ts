@@ -25,7 +25,7 @@ export class PagedAllocator implements KvAllocator {
     return this.prefixCache?.numCached ?? 0
   }
 
-  canAllocate(group: SequenceGroup, seqs: readonly Sequence[]): AllocStatus {
+  canAllocate(group: SequenceGroup, seqs: readonly Sequence[], alone = false): AllocStatus {
     if (this.admissionNeverFits(seqs) !== null) return 'never'
     const {device, blockSize} = this.tables
     let newBlocks = 0
@@ -34,7 +34,7 @@ export class PagedAllocator implements KvAllocator {
       const heldHits = this.reusableHits(group, seq).filter((hit) => device.refCount(hit.blockId) > 0).length
       newBlocks += blocksForTokens(seq.length, blockSize) - heldHits
     }
-    return this.numFreeBlocks - newBlocks >= this.watermarkBlocks ? 'ok' : 'later'
+    return this.numFreeBlocks - newBlocks >= (alone ? 0 : this.watermarkBlocks) ? 'ok' : 'later'
   }
 
   /**
@@ -52,11 +52,15 @@ export class PagedAllocator implements KvAllocator {
     return `the request needs up to ${peak} KV blocks (${group.promptLength} prompt tokens + ${maxTokens} max_tokens, ${width} sequences) but ${this.tables.poolDescription}`
   }
 
-  /** The prompts beyond the pool less its watermark: the admission test could never pass. */
+  /**
+   * The prompts beyond the pool less its watermark: the admission test could never pass. A preempted group coming back
+   * (prompt + output) is admitted without the watermark once it is alone, so only the whole pool bounds it.
+   */
   private admissionNeverFits(seqs: readonly Sequence[]): string | null {
     const {device, blockSize} = this.tables
     const promptBlocks = seqs.reduce((sum, seq) => sum + blocksForTokens(seq.length, blockSize), 0)
-    if (promptBlocks <= device.numBlocks - this.watermarkBlocks) return null
+    const keptFree = seqs.some((seq) => seq.outputLength > 0) ? 0 : this.watermarkBlocks
+    if (promptBlocks <= device.numBlocks - keptFree) return null
     return `the prompt needs ${promptBlocks} KV blocks at admission but ${this.tables.poolDescription}, ${this.watermarkBlocks} of them kept free (--watermark)`
   }
 
@@ -84,12 +88,12 @@ export class PagedAllocator implements KvAllocator {
   }
 
   /** Offers the sequence's full, computed blocks to the prefix cache (generated tokens' blocks too). */
-  markComputed(state: SeqBlocks): void {
+  markComputed(state: SeqBlocks, writtenTokens: number): void {
     if (this.prefixCache === null || state.chainBroken) return
     const {seq} = state
     const blockSize = this.tables.blockSize
-    // A block is hashed once its K/V are computed (or queued) and all its token ids are known.
-    const fullBlocks = Math.min(Math.floor(Math.min(seq.numComputedTokens, seq.resolvedLength) / blockSize), state.table.length)
+    // A block is hashed once a completed step has written its K/V and all its token ids are known.
+    const fullBlocks = Math.min(Math.floor(Math.min(writtenTokens, seq.numComputedTokens, seq.resolvedLength) / blockSize), state.table.length)
     while (state.hashedBlocks < fullBlocks) {
       const index = state.hashedBlocks
       const tokens = seq.tokenIds.slice(index * blockSize, (index + 1) * blockSize)
@@ -157,9 +161,11 @@ export class PagedAllocator implements KvAllocator {
     this.releaseDeviceBlocks(state.table)
   }
 
-  canSwapIn(states: readonly SeqBlocks[]): boolean {
-    // Each returning sequence may need one more block for its next token right away.
-    return this.numFreeBlocks - this.tables.distinctBlocks(states) - states.length >= this.watermarkBlocks
+  canSwapIn(states: readonly SeqBlocks[], alone = false): boolean {
+    // Each returning sequence may need one more block for its next token right away; alone, the group grows to at
+    // most its peak, which fits the pool (neverFits), so its blocks are all it needs.
+    const headroom = alone ? 0 : states.length + this.watermarkBlocks
+    return this.numFreeBlocks - this.tables.distinctBlocks(states) >= headroom
   }
 
   placeSwappedIn(states: readonly SeqBlocks[], hostToDevice: Map<number, number>): number[][] {

@@ -104,7 +104,9 @@ export class Scheduler {
     while (output.numPreempted === 0 && this.swapped.length > 0 && tokenBudget > 0) {
       const group = this.swapped[0]!
       const seqs = group.withStatus(SequenceStatus.Swapped)
-      if (seqs.length > seqBudget || !this.blockManager.canSwapIn(group)) break
+      // Alone, a group comes back without the headroom kept for others' growth: its blocks plus that headroom may
+      // exceed the pool, and it would wait forever.
+      if (seqs.length > seqBudget || !this.blockManager.canSwapIn(group, this.running.length === 0)) break
       this.swapped.shift()
       output.swapIn.push(...this.blockManager.swapIn(group))
       for (const seq of seqs) seq.status = SequenceStatus.Running
@@ -125,10 +127,10 @@ export class Scheduler {
         output.rejected.push({group, error})
         continue
       }
-      const status = this.blockManager.canAllocate(group)
+      const status = this.blockManager.canAllocate(group, this.running.length === 0)
       if (status === 'later') break
-      // Without chunking a prompt must fit the budget whole.
-      if (!this.config.enableChunkedPrefill && seqs.some((seq) => seq.numUncomputedTokens > tokenBudget)) break
+      // Without chunking a prompt must fit the budget whole (a recompute is chunked: mayChunk).
+      if (seqs.some((seq) => !this.mayChunk(seq) && seq.numUncomputedTokens > tokenBudget)) break
       this.waiting.shift()
       this.blockManager.allocate(group)
       group.times.firstScheduled ??= now
@@ -143,7 +145,7 @@ export class Scheduler {
 
   /**
    * The error for a group this scheduler could never run, even alone in an empty engine, or null: more
-   * sequences than --max-num-seqs, a prompt over --max-num-batched-tokens without chunked prefill, or a KV
+   * sequences than --max-num-seqs, more beams than --max-num-batched-tokens (they decode in one step), a prompt over --max-num-batched-tokens without chunked prefill, or a KV
    * need beyond the pool under the policy. Checked at admission and again when a group waits for re-admission.
    */
   unschedulable(group: SequenceGroup): InvalidRequestError | null {
@@ -154,8 +156,15 @@ export class Scheduler {
         param: n === bestOf ? 'n' : 'best_of',
       })
     }
-    const longest = Math.max(...group.withStatus(SequenceStatus.Waiting).map((seq) => seq.numUncomputedTokens), 0)
-    if (!this.config.enableChunkedPrefill && longest > this.config.maxNumBatchedTokens) {
+    if (useBeamSearch && bestOf > this.config.maxNumBatchedTokens) {
+      return new InvalidRequestError(
+        `beam width ${bestOf} exceeds --max-num-batched-tokens ${this.config.maxNumBatchedTokens}: its beams could never decode in one step`,
+        {param: 'best_of'},
+      )
+    }
+    const wholePrompts = group.withStatus(SequenceStatus.Waiting).filter((seq) => !this.mayChunk(seq))
+    const longest = Math.max(...wholePrompts.map((seq) => seq.numUncomputedTokens), 0)
+    if (longest > this.config.maxNumBatchedTokens) {
       return new ContextLengthError(
         `the prompt needs ${longest} tokens in one step but --max-num-batched-tokens is ${this.config.maxNumBatchedTokens} and chunked prefill is off`,
         'prompt',
@@ -188,8 +197,11 @@ export class Scheduler {
     drafts: ReadonlyMap<Sequence, number[]> = new Map(),
   ): number {
     let used = 0
+    // Beam search ranks every live beam's candidates at once: its beams sample in the same step or none does (each
+    // holds back its last token until all of them fit).
+    const lockstep = group.params.useBeamSearch && seqs.reduce((sum, seq) => sum + seq.numUncomputedTokens, 0) > tokenBudget
     for (const seq of seqs) {
-      const numNewTokens = this.chunk(seq, tokenBudget - used)
+      const numNewTokens = lockstep ? Math.min(this.chunk(seq, tokenBudget - used), seq.numUncomputedTokens - 1) : this.chunk(seq, tokenBudget - used)
       if (numNewTokens === 0) continue
       const samples = seq.numComputedTokens + numNewTokens === seq.length
       // Drafts ride after the last token, as far as the budget allows.
@@ -205,7 +217,16 @@ export class Scheduler {
   private chunk(seq: Sequence, tokenBudget: number): number {
     const left = seq.numUncomputedTokens
     if (left <= tokenBudget) return left
-    return this.config.enableChunkedPrefill ? tokenBudget : 0
+    return this.mayChunk(seq) ? tokenBudget : 0
+  }
+
+  /**
+   * Whether seq may be computed over several steps. Without chunked prefill a prompt runs whole, but a sequence
+   * recomputed after preemption (prompt + output) may have outgrown the step budget: it is chunked, since refusing it
+   * would fail a request for having been preempted.
+   */
+  private mayChunk(seq: Sequence): boolean {
+    return this.config.enableChunkedPrefill || seq.outputLength > 0
   }
 
   /**
