@@ -1,27 +1,26 @@
 // The engine: add requests, and a loop whose every step is schedule -> queue on the native worker -> apply the
 // result (with async scheduling, the next step is queued before this one's result is back).
 import {performance} from 'node:perf_hooks'
-import {BlockManager} from './block-manager.js'
+import type {BlockManager} from './block-manager.js'
 import type {EngineConfig, HostOverlap} from './config.js'
-import {selectDevice, type DeviceChoice} from './device.js'
+import type {DeviceChoice} from './device.js'
 import {ContextLengthError, InvalidRequestError, PagedLLMError, UnavailableError} from './errors.js'
-import {loadModel, type LoadedModel} from './model/load-model.js'
+import {buildEngineParts, type EngineParts} from './engine-parts.js'
+import type {LoadedModel} from './model/load-model.js'
 import type {Tokenizer} from './model/tokenizer.js'
-import {ModelRunner, type RunResult} from './model-runner.js'
-import {planKvPool} from './kv-pool-sizing.js'
-import {cudaStatus, loadNativeModel, nativeBuildInfo, type NativeModel, type NativeModelInfo} from './native.js'
-import {OutputProcessor} from './output-processor.js'
+import type {ModelRunner, RunResult} from './model-runner.js'
+import type {NativeModel, NativeModelInfo} from './native.js'
+import type {OutputProcessor} from './output-processor.js'
 import {backendSamplingEnabled, type SamplingPlan} from './native-sampling.js'
-import {GrammarService} from './guided/grammar-service.js'
-import {SequenceGuides} from './guided/sequence-guides.js'
+import type {GrammarService} from './guided/grammar-service.js'
 import {RequestHandle, snapshotGroup, type RequestOutput} from './request-output.js'
+import {validateRequest} from './request-validation.js'
 import type {SamplingParams} from './sampling-params.js'
-import {Scheduler, type SchedulerOutput} from './scheduler.js'
+import type {Scheduler, SchedulerOutput} from './scheduler.js'
 import {groupsEndingIn, markQueued} from './step-launch.js'
 import {StepWatchdog, type EngineHealth} from './step-watchdog.js'
 import {SequenceGroup, SequenceStatus, isFinished} from './sequence.js'
 import {emptySpecCounts, type Speculator, type SpecDecodeCounts} from './spec-decode/speculator.js'
-import {makeSpeculator} from './spec-decode/draft-model.js'
 import type {KvMemoryStats} from './block-manager.js'
 
 export interface AddRequestOptions {
@@ -114,73 +113,37 @@ export class LLMEngine {
     now: nowSeconds,
   })
 
-  private constructor(
-    readonly config: EngineConfig,
-    readonly model: LoadedModel,
-    readonly native: NativeModel,
-    readonly maxModelLen: number,
-    /** Which backend runs, and why (e.g. "CUDA not available (...), using CPU"). */
-    readonly device: DeviceChoice,
-    private readonly blockManager: BlockManager,
-    private readonly scheduler: Scheduler,
-    private readonly runner: ModelRunner,
-    private readonly outputs: OutputProcessor,
-    private readonly grammars: GrammarService,
-    private readonly speculator: Speculator | null,
-  ) {
+  readonly model: LoadedModel
+  readonly native: NativeModel
+  readonly maxModelLen: number
+  /** Which backend runs, and why (e.g. "CUDA not available (...), using CPU"). */
+  readonly device: DeviceChoice
+  private readonly blockManager: BlockManager
+  private readonly scheduler: Scheduler
+  private readonly runner: ModelRunner
+  private readonly outputs: OutputProcessor
+  private readonly grammars: GrammarService
+  private readonly speculator: Speculator | null
+
+  private constructor(readonly config: EngineConfig, parts: EngineParts) {
+    this.model = parts.model
+    this.native = parts.native
+    this.maxModelLen = parts.maxModelLen
+    this.device = parts.device
+    this.blockManager = parts.blockManager
+    this.scheduler = parts.scheduler
+    this.runner = parts.runner
+    this.outputs = parts.outputs
+    this.grammars = parts.grammars
+    this.speculator = parts.speculator
+    this.notes.push(...parts.notes)
     // Speculation proposes from the last tokens, which a queued step does not know yet.
-    this.hostOverlap = speculator !== null && config.hostOverlap !== 'none' ? 'outputs' : (config.hostOverlap ?? 'async')
+    this.hostOverlap = this.speculator !== null && config.hostOverlap !== 'none' ? 'outputs' : (config.hostOverlap ?? 'async')
   }
 
+  /** Loads the model and builds every part (engine-parts.ts). */
   static async create(config: EngineConfig): Promise<LLMEngine> {
-    const model = await loadModel(config.modelPath)
-    const device = selectDevice(config.device, nativeBuildInfo(), cudaStatus())
-    if (config.quantization && device.device === 'cuda') {
-      throw new InvalidRequestError(`--quantization ${config.quantization} runs on the CPU backend only (pass --device cpu)`, {param: 'quantization'})
-    }
-    if (config.batchInvariant && device.device === 'cuda') {
-      throw new InvalidRequestError('--batch-invariant runs on the CPU backend only (pass --device cpu)', {param: 'batch-invariant'})
-    }
-    if (model.tensors.some((t) => t.blockFormat) && device.device === 'cuda') {
-      throw new InvalidRequestError('this GGUF file holds quantized tensors, which run on the CPU backend only (pass --device cpu)', {param: 'device'})
-    }
-    const autoFormat = device.device === 'cuda' ? 'bf16' : (model.defaultWeightFormat ?? 'f32')
-    const weightFormat = config.quantization ?? (config.weightDtype === 'auto' ? autoFormat : config.weightDtype)
-    const {numBlocks, blockBytes, maxModelLen, notes} = planKvPool(config, model, device.device)
-    const numSwapBlocks = Math.floor(config.swapSpaceBytes / blockBytes)
-    const native = await loadNativeModel({
-      config: model.config,
-      tensors: model.tensors,
-      numBlocks,
-      blockSize: config.blockSize,
-      numSwapBlocks,
-      weightFormat,
-      threads: config.threads,
-      device: device.device,
-      gemm: config.gemm,
-      enforceEager: config.enforceEager,
-      batchInvariant: config.batchInvariant,
-    })
-    const blockManager = new BlockManager({
-      numBlocks,
-      blockSize: config.blockSize,
-      numSwapBlocks,
-      policy: config.policy,
-      enablePrefixCaching: config.enablePrefixCaching && config.policy === 'paged',
-      watermark: config.watermark,
-      maxModelLen,
-    })
-    const speculator = config.speculative ? await makeSpeculator(config, model, device.device, weightFormat, maxModelLen, native) : null
-    const scheduler = new Scheduler(config, blockManager, device.device === 'cpu', speculator)
-    const runner = new ModelRunner(native, blockManager, config.blockSize)
-    const eos = model.generationConfig.eosTokenIds
-    const grammars = new GrammarService(model.tokenizer, model.config.vocabSize, eos)
-    const guides = new SequenceGuides(grammars, model.tokenizer, model.config.vocabSize, eos)
-    const outputs = new OutputProcessor(model.tokenizer, blockManager, scheduler, model.config.vocabSize, eos, guides, speculator)
-    const engine = new LLMEngine(config, model, native, maxModelLen, device, blockManager, scheduler, runner, outputs, grammars, speculator)
-    engine.notes.push(...notes)
-    if (speculator?.drafter) engine.notes.push(`speculative decoding drafts with ${speculator.drafter.draft.label}`)
-    return engine
+    return new LLMEngine(config, await buildEngineParts(config))
   }
 
   get tokenizer(): Tokenizer {
@@ -212,7 +175,12 @@ export class LLMEngine {
     const requestId = options.requestId ?? `req-${requestNumber}`
     if (this.handles.has(requestId)) throw new InvalidRequestError(`request id ${requestId} is already in use`, {param: 'request_id'})
     const promptTokenIds = typeof options.prompt === 'string' ? this.tokenizer.encode(options.prompt, {addSpecialTokens: true}) : options.prompt
-    this.validatePrompt(promptTokenIds, params)
+    validateRequest(promptTokenIds, params, {
+      vocabSize: this.model.config.vocabSize,
+      maxModelLen: this.maxModelLen,
+      isCompiled: (spec) => this.grammars.isCompiled(spec),
+      speculating: this.speculator !== null,
+    })
     const group = new SequenceGroup(
       requestId,
       typeof options.prompt === 'string' ? options.prompt : null,
@@ -289,33 +257,6 @@ export class LLMEngine {
     await this.grammars.close()
     this.speculator?.drafter?.close()
     this.native.close()
-  }
-
-  private validatePrompt(promptTokenIds: number[], params: SamplingParams): void {
-    const promptLength = promptTokenIds.length
-    if (promptLength === 0) throw new InvalidRequestError('the prompt is empty', {param: 'prompt'})
-    const vocabSize = this.model.config.vocabSize
-    // findIndex, not find: an undefined (or null) id is itself what must be refused.
-    const badIndex = promptTokenIds.findIndex((id) => !Number.isInteger(id) || id < 0 || id >= vocabSize)
-    if (badIndex >= 0) throw new InvalidRequestError(`token id ${String(promptTokenIds[badIndex])} is outside the vocabulary [0, ${vocabSize})`, {param: 'prompt'})
-    const badBias = Object.keys(params.logitBias ?? {}).find((id) => Number(id) >= vocabSize)
-    if (badBias !== undefined) throw new InvalidRequestError(`logit_bias token id ${badBias} is outside the vocabulary [0, ${vocabSize})`, {param: 'logit_bias'})
-    const badAllowed = params.allowedTokenIds?.find((id) => id >= vocabSize)
-    if (badAllowed !== undefined)
-      throw new InvalidRequestError(`allowed token id ${badAllowed} is outside the vocabulary [0, ${vocabSize})`, {param: 'allowed_token_ids'})
-    if (params.guided !== null && !this.grammars.isCompiled(params.guided))
-      throw new InvalidRequestError(`the ${params.guided.kind} constraint must be compiled first (LLMEngine.prepareRequest)`, {param: params.guided.param})
-    // As vLLM: verifying drafts against several beams at once is not defined; say so rather than silently not speculating.
-    if (params.useBeamSearch && this.speculator !== null)
-      throw new InvalidRequestError('beam search cannot run with speculative decoding: start the engine without --speculative-method', {param: 'use_beam_search'})
-    if (promptLength + params.maxTokens > this.maxModelLen) {
-      throw new ContextLengthError(
-        `This model's maximum context length is ${this.maxModelLen} tokens. However, you requested ` +
-          `${promptLength + params.maxTokens} tokens (${promptLength} in the prompt, ${params.maxTokens} for the completion). ` +
-          'Please reduce the prompt or max_tokens.',
-        promptLength > this.maxModelLen ? 'prompt' : 'max_tokens',
-      )
-    }
   }
 
   private kick(): void {

@@ -1,0 +1,81 @@
+// Builds an engine's parts from its config: the model, the backend (CPU or CUDA), the KV pool and its manager,
+// the scheduler, the runner, the output processor, grammar workers and the speculator; refuses combinations the
+// chosen backend cannot run.
+import {BlockManager} from './block-manager.js'
+import type {EngineConfig} from './config.js'
+import {selectDevice, type DeviceChoice} from './device.js'
+import {InvalidRequestError} from './errors.js'
+import {GrammarService} from './guided/grammar-service.js'
+import {SequenceGuides} from './guided/sequence-guides.js'
+import {planKvPool} from './kv-pool-sizing.js'
+import {loadModel, type LoadedModel} from './model/load-model.js'
+import {ModelRunner} from './model-runner.js'
+import {cudaStatus, loadNativeModel, nativeBuildInfo, type NativeModel} from './native.js'
+import {OutputProcessor} from './output-processor.js'
+import {Scheduler} from './scheduler.js'
+import {makeSpeculator} from './spec-decode/draft-model.js'
+import type {Speculator} from './spec-decode/speculator.js'
+
+export interface EngineParts {
+  model: LoadedModel
+  native: NativeModel
+  maxModelLen: number
+  device: DeviceChoice
+  blockManager: BlockManager
+  scheduler: Scheduler
+  runner: ModelRunner
+  outputs: OutputProcessor
+  grammars: GrammarService
+  speculator: Speculator | null
+  /** For the start-up banner: choices made for the user (a lowered context limit, the draft model). */
+  notes: string[]
+}
+
+export async function buildEngineParts(config: EngineConfig): Promise<EngineParts> {
+  const model = await loadModel(config.modelPath)
+  const device = selectDevice(config.device, nativeBuildInfo(), cudaStatus())
+  if (config.quantization && device.device === 'cuda') {
+    throw new InvalidRequestError(`--quantization ${config.quantization} runs on the CPU backend only (pass --device cpu)`, {param: 'quantization'})
+  }
+  if (config.batchInvariant && device.device === 'cuda') {
+    throw new InvalidRequestError('--batch-invariant runs on the CPU backend only (pass --device cpu)', {param: 'batch-invariant'})
+  }
+  if (model.tensors.some((t) => t.blockFormat) && device.device === 'cuda') {
+    throw new InvalidRequestError('this GGUF file holds quantized tensors, which run on the CPU backend only (pass --device cpu)', {param: 'device'})
+  }
+  const autoFormat = device.device === 'cuda' ? 'bf16' : (model.defaultWeightFormat ?? 'f32')
+  const weightFormat = config.quantization ?? (config.weightDtype === 'auto' ? autoFormat : config.weightDtype)
+  const {numBlocks, blockBytes, maxModelLen, notes} = planKvPool(config, model, device.device)
+  const numSwapBlocks = Math.floor(config.swapSpaceBytes / blockBytes)
+  const native = await loadNativeModel({
+    config: model.config,
+    tensors: model.tensors,
+    numBlocks,
+    blockSize: config.blockSize,
+    numSwapBlocks,
+    weightFormat,
+    threads: config.threads,
+    device: device.device,
+    gemm: config.gemm,
+    enforceEager: config.enforceEager,
+    batchInvariant: config.batchInvariant,
+  })
+  const blockManager = new BlockManager({
+    numBlocks,
+    blockSize: config.blockSize,
+    numSwapBlocks,
+    policy: config.policy,
+    enablePrefixCaching: config.enablePrefixCaching && config.policy === 'paged',
+    watermark: config.watermark,
+    maxModelLen,
+  })
+  const speculator = config.speculative ? await makeSpeculator(config, model, device.device, weightFormat, maxModelLen, native) : null
+  const scheduler = new Scheduler(config, blockManager, device.device === 'cpu', speculator)
+  const runner = new ModelRunner(native, blockManager, config.blockSize)
+  const eos = model.generationConfig.eosTokenIds
+  const grammars = new GrammarService(model.tokenizer, model.config.vocabSize, eos)
+  const guides = new SequenceGuides(grammars, model.tokenizer, model.config.vocabSize, eos)
+  const outputs = new OutputProcessor(model.tokenizer, blockManager, scheduler, model.config.vocabSize, eos, guides, speculator)
+  if (speculator?.drafter) notes.push(`speculative decoding drafts with ${speculator.drafter.draft.label}`)
+  return {model, native, maxModelLen, device, blockManager, scheduler, runner, outputs, grammars, speculator, notes}
+}
