@@ -1,8 +1,10 @@
 // Turns each row of logits into one sampled token: penalties, suppression, greedy or temperature/top-k/top-p/min-p sampling, logprobs.
 //
-// Order (vLLM's): logit_bias, then repetition penalty, then frequency/presence penalties, then suppression (min_tokens) -> argmax when
-// greedy -> else divide by temperature -> top-k -> top-p (over the top-k renormalized) -> min-p -> draw one token with
-// the Philox uniform of (seed, stream, output position) (philox.ts), so a draw never depends on the batch.
+// Order (vLLM V1's): allowed-token mask, logit_bias, then repetition penalty, then frequency/presence penalties, then
+// suppression (min_tokens, bad words) -> argmax when greedy (temperature below 1e-5) -> else divide by temperature ->
+// min-p -> top-k (keeping ties of the k-th) -> top-p (over what min-p and top-k kept, renormalized) -> draw one token
+// with the Philox uniform of (seed, stream, output position) (philox.ts), so a draw never depends on the batch.
+// A broken model's NaN logits are never drawn and +Inf ones share the mass (finiteRow): every row gives a vocabulary id.
 // Reported logprobs are those of the RAW logits (log_softmax with no penalty and temperature 1), as vLLM reports
 // them; beam search and cumulative logprobs use the same numbers.
 //
@@ -55,6 +57,8 @@ export interface SampleResult {
 class SamplerScratch {
   weights = new Float32Array(0)
   masked = new Float32Array(0)
+  /** A NaN/Inf row made drawable (finiteRow). */
+  finite = new Float32Array(0)
   weightBits = new Int32Array(0)
   kept = new Int32Array(0)
   /** seenStamp[t] === stamp marks token t as already saved during the current row. */
@@ -71,6 +75,7 @@ class SamplerScratch {
     if (this.weights.length === vocabSize) return
     this.weights = new Float32Array(vocabSize)
     this.masked = new Float32Array(vocabSize)
+    this.finite = new Float32Array(vocabSize)
     this.weightBits = new Int32Array(this.weights.buffer)
     this.kept = new Int32Array(vocabSize)
     this.seenStamp = new Int32Array(vocabSize)
@@ -114,27 +119,61 @@ export function sampleRows(logits: Float32Array, vocabSize: number, requests: re
 
 function sampleRow(row: Float32Array, request: SampleRequest, raw: RowStats): SampleResult {
   const {params} = request
-  scratch.beginRow()
-  const mask = request.allowedMask ?? null
-  const working = mask === null ? row : scratch.masked
-  if (mask !== null) maskRowInto(row, mask, working)
-  // Penalties and suppression can move the max anywhere (the raw best token is often in the history), so an edited
-  // row's max and argmax come from a native pass over the row as edited.
-  const edited = applyPenaltiesAndSuppression(working, request) || mask !== null
-  const sampled = edited ? statsAt(rowStatsOf(working, 0, 1, working.length), 0) : raw
-  // Suppression (min_tokens, bad words) can remove every token the mask allows: the mask wins then.
+  const working = request.allowedMask ? scratch.masked : row
+  const edited = editRow(row, working, request, raw)
+  const {values, stats} = finiteRow(working, edited)
   const tokenId =
-    sampled.max === -Infinity && mask !== null
-      ? Math.max(firstAllowed(mask, row.length), 0)
+    stats.max === -Infinity
+      ? noTokenLeft(request)
       : isGreedy(params)
-        ? sampled.argmax
-        : drawToken(working, params, sampled.max, sampleUniform(request.seed, request.stream, request.tokenIds.length - request.promptLength))
+        ? stats.argmax
+        : drawToken(values, params, stats.max, sampleUniform(request.seed, request.stream, request.tokenIds.length - request.promptLength))
   restoreEdits(working)
   return {
     tokenId,
     logprob: row[tokenId]! - raw.logSumExp,
     topLogprobs: params.logprobs === null ? null : tokenLogprobsOfRow(row, tokenId, params.logprobs, raw.logSumExp),
   }
+}
+
+/**
+ * Writes the mask and the edits (bias, penalties, suppression) into `working` (the row itself when there is no mask)
+ * and returns the stats of the row as edited. Suppression (min_tokens, bad words) that would leave no token is undone:
+ * the mask (a grammar, allowed_token_ids) and the model's logits then choose, as a grammar's output must stay valid.
+ */
+function editRow(row: Float32Array, working: Float32Array, request: SampleRequest, raw: RowStats): RowStats {
+  const mask = request.allowedMask ?? null
+  scratch.beginRow()
+  if (mask !== null) maskRowInto(row, mask, working)
+  // Penalties and suppression can move the max anywhere (the raw best token is often in the history), so an edited
+  // row's max and argmax come from a native pass over the row as edited.
+  const edited = applyPenaltiesAndSuppression(working, request, true) || mask !== null
+  const stats = edited ? statsAt(rowStatsOf(working, 0, 1, working.length), 0) : raw
+  if (stats.max !== -Infinity || request.suppressTokenIds.length === 0) return stats
+  restoreEdits(working)
+  scratch.beginRow()
+  applyPenaltiesAndSuppression(working, request, false)
+  return statsAt(rowStatsOf(working, 0, 1, working.length), 0)
+}
+
+/**
+ * A broken model's row made drawable: NaN logits count as -Infinity (never drawn), and when some logits are +Infinity
+ * they share all the mass (the limit of softmax: each gets weight 1, the rest 0). Other rows pass through untouched.
+ */
+function finiteRow(working: Float32Array, stats: RowStats): {values: Float32Array; stats: RowStats} {
+  const infinite = stats.max === Infinity
+  if (!infinite && !Number.isNaN(stats.logSumExp)) return {values: working, stats}
+  const values = scratch.finite
+  for (let i = 0; i < working.length; i++) {
+    const value = working[i]!
+    values[i] = infinite ? (value === Infinity ? 0 : -Infinity) : Number.isNaN(value) ? -Infinity : value
+  }
+  return {values, stats: {max: infinite ? 0 : stats.max, argmax: stats.argmax, logSumExp: Number.NaN}}
+}
+
+/** Every token is -Infinity or NaN even without suppression: the mask's first token, else token 0 (still a vocabulary id). */
+function noTokenLeft(request: SampleRequest): number {
+  return request.allowedMask ? Math.max(firstAllowed(request.allowedMask, scratch.finite.length), 0) : 0
 }
 
 function saveOnce(row: Float32Array, tokenId: number): boolean {
@@ -148,7 +187,7 @@ function saveOnce(row: Float32Array, tokenId: number): boolean {
 }
 
 /** Edits the row in place (saving what it overwrites); returns whether anything changed. */
-function applyPenaltiesAndSuppression(row: Float32Array, request: SampleRequest): boolean {
+function applyPenaltiesAndSuppression(row: Float32Array, request: SampleRequest, suppress: boolean): boolean {
   const {repetitionPenalty, frequencyPenalty, presencePenalty, logitBias} = request.params
   if (logitBias !== null) for (const tokenId in logitBias) if (saveOnce(row, Number(tokenId))) row[Number(tokenId)] += logitBias[tokenId]!
   if (repetitionPenalty !== 1) {
@@ -174,7 +213,7 @@ function applyPenaltiesAndSuppression(row: Float32Array, request: SampleRequest)
       counts[tokenId] = 0
     }
   }
-  for (const tokenId of request.suppressTokenIds) if (saveOnce(row, tokenId)) row[tokenId] = -Infinity
+  if (suppress) for (const tokenId of request.suppressTokenIds) if (saveOnce(row, tokenId)) row[tokenId] = -Infinity
   return scratch.savedIds.length > 0
 }
 
@@ -192,12 +231,12 @@ function restoreEdits(row: Float32Array): void {
 /** Temperature, top-k, top-p, min-p, then one draw (`uniform` in [0, 1)) from what is left; `max` is the row's (as edited) largest logit. */
 function drawToken(row: Float32Array, params: SamplingParams, max: number, uniform: number): number {
   const {cut, totalWeight} = filteredWeights(row, params, max)
-  return cut === KEEP_ALL && params.minP === 0
+  return cut === KEEP_ALL
     ? drawFromWeights(scratch.weights, totalWeight, uniform)
-    : drawFromCut(scratch.weights, scratch.weightBits, cut, params.minP, uniform)
+    : drawFromCut(scratch.weights, scratch.weightBits, cut, uniform)
 }
 
-/** Fills scratch.weights with softmax(row / temperature) relative to the best token; returns the top-k/top-p cut. */
+/** Fills scratch.weights with softmax(row / temperature) relative to the best token; returns the min-p/top-k/top-p cut. */
 function filteredWeights(row: Float32Array, params: SamplingParams, max: number): {cut: WeightCut; totalWeight: number} {
   const {weights, weightBits} = scratch
   const inverseTemperature = 1 / params.temperature
@@ -208,8 +247,10 @@ function filteredWeights(row: Float32Array, params: SamplingParams, max: number)
     weights[i] = weight
     totalWeight += weight
   }
+  // vLLM's order: min-p (relative to the best token, whose weight is 1), then top-k, then top-p over what they kept.
   let cut: WeightCut = KEEP_ALL
-  if (params.topK > 0 && params.topK < row.length) cut = scratch.cutFinder.topCount(weights, weightBits, params.topK)
+  if (params.minP > 0) cut = scratch.cutFinder.atLeast(weights, weightBits, params.minP)
+  if (params.topK > 0 && params.topK < row.length) cut = shorterCut(cut, scratch.cutFinder.topCount(weights, weightBits, params.topK))
   if (params.topP < 1) {
     const massBeforeTopP = cut === KEEP_ALL ? totalWeight : cut.keptMass
     cut = shorterCut(cut, scratch.cutFinder.topMass(weights, weightBits, params.topP * massBeforeTopP))
@@ -231,8 +272,7 @@ export function drawFromWeights(weights: Float32Array, totalWeight: number, unif
   return last // rounding left the target a hair above the sum
 }
 
-function drawFromCut(weights: Float32Array, weightBits: Int32Array, cut: WeightCut, minP: number, uniform: number): number {
-  // min-p compares with the best token's probability, which is weight 1 here (ratios survive renormalization).
+function drawFromCut(weights: Float32Array, weightBits: Int32Array, cut: WeightCut, uniform: number): number {
   const kept = scratch.kept
   let numKept = 0
   let keptWeight = 0
@@ -240,7 +280,7 @@ function drawFromCut(weights: Float32Array, weightBits: Int32Array, cut: WeightC
   for (let i = 0; i < weights.length; i++) {
     const bits = weightBits[i]!
     const inCut = bits > cut.thresholdBits || (bits === cut.thresholdBits && tiesSeen++ < cut.tieTake)
-    if (inCut && weights[i]! >= minP && weights[i]! > 0) {
+    if (inCut && weights[i]! > 0) {
       kept[numKept++] = i
       keptWeight += weights[i]!
     }
@@ -261,28 +301,24 @@ function drawFromCut(weights: Float32Array, weightBits: Int32Array, cut: WeightC
  */
 export function samplingDistribution(logits: Float32Array, vocabSize: number, request: SampleRequest): Float32Array {
   scratch.ensure(vocabSize)
-  scratch.beginRow()
   const row = logits.subarray(request.row * vocabSize, (request.row + 1) * vocabSize)
-  const mask = request.allowedMask ?? null
-  const working = mask === null ? row : scratch.masked
-  if (mask !== null) maskRowInto(row, mask, working)
-  applyPenaltiesAndSuppression(working, request)
-  const {max, argmax} = statsAt(rowStatsOf(working, 0, 1, vocabSize), 0)
+  const working = request.allowedMask ? scratch.masked : row
+  const {values, stats} = finiteRow(working, editRow(row, working, request, statsAt(rowStatsOf(row, 0, 1, vocabSize), 0)))
   const out = new Float32Array(vocabSize)
   const {params} = request
-  if (isGreedy(params) || max === -Infinity) {
-    out[max === -Infinity && mask !== null ? Math.max(firstAllowed(mask, vocabSize), 0) : argmax] = 1
+  if (isGreedy(params) || stats.max === -Infinity) {
+    out[stats.max === -Infinity ? noTokenLeft(request) : stats.argmax] = 1
     restoreEdits(working)
     return out
   }
-  const {cut} = filteredWeights(working, params, max)
+  const {cut} = filteredWeights(values, params, stats.max)
   const {weights, weightBits} = scratch
   let total = 0
   let tiesSeen = 0
   for (let i = 0; i < vocabSize; i++) {
     const bits = weightBits[i]!
     const inCut = cut === KEEP_ALL || bits > cut.thresholdBits || (bits === cut.thresholdBits && tiesSeen++ < cut.tieTake)
-    if (inCut && weights[i]! >= params.minP && weights[i]! > 0) {
+    if (inCut && weights[i]! > 0) {
       out[i] = weights[i]!
       total += weights[i]!
     }

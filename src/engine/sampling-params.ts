@@ -142,7 +142,10 @@ export function minTokensSuppressed(params: SamplingParams, outputLength: number
   return outputLength < params.minTokens ? [...(params.ignoreEos ? [] : eosTokenIds), ...params.stopTokenIds] : []
 }
 
-/** Greedy decoding: temperature 0 (or beam search, which picks by logprob). */
+/** Temperatures below this are greedy (vLLM's _SAMPLING_EPS): 1 / T would overflow float32 weights long before 0. */
+export const GREEDY_BELOW_TEMPERATURE = 1e-5
+
+/** Greedy decoding: temperature 0 or below 1e-5, or top_k 1 (the argmax, ties to the lowest id). */
 export function isGreedy(params: SamplingParams): boolean {
-  return params.temperature === 0 || params.topK === 1
+  return params.temperature < GREEDY_BELOW_TEMPERATURE || params.topK === 1
 }
