@@ -1,6 +1,6 @@
 // vLLM (V1) sampling semantics in every sampler (sampler.ts and native/cpu/sampler.cpp, AVX2 and portable): min-p
 // before top-k/top-p, top-k keeping ties, temperatures below 1e-5 as greedy, and hostile rows (NaN, +-Inf logits,
-// suppression that leaves nothing) always giving a valid token.
+// suppression that leaves nothing) always giving a valid token; then vLLM's bounds and reported logprobs.
 import assert from 'node:assert/strict'
 import {after, describe, it} from 'node:test'
 import {bitmaskOf} from '../src/engine/guided/token-mask.js'
@@ -8,6 +8,9 @@ import {nativeOps} from '../src/engine/native.js'
 import {encodeSampleRequests, sampledResult} from '../src/engine/native-sampling.js'
 import {sampleRows, samplingDistribution, type SampleRequest, type SampleResult} from '../src/engine/sampler.js'
 import {isGreedy, makeSamplingParams, type SamplingParams} from '../src/engine/sampling-params.js'
+import type {TokenLogprobs} from '../src/engine/sequence.js'
+import type {TokenizerLike} from '../src/server/engine-like.js'
+import {chatLogprobs, completionLogprobs} from '../src/server/logprobs-format.js'
 
 const ops = nativeOps()
 const avx2 = ops.avx2Status()
@@ -100,7 +103,7 @@ for (const [name, sample] of samplers) {
       const mask = bitmaskOf([11, 17], 40)
       assert.deepEqual(drawnSet(drawCounts(sample, logits, {temperature: 0}, 5, {allowedMask: mask, suppressTokenIds: [11, 17]})), [17])
       assert.deepEqual(drawnSet(drawCounts(sample, logits, {temperature: 1}, 200, {allowedMask: mask, suppressTokenIds: [11, 17]})), [11, 17])
-      // Without a mask too: a model that offers only EOS (the rest -Inf) while min_tokens suppresses it ends the sequence.
+      // Without a mask too: a model that offers only EOS (the rest -Inf) while min_tokens suppresses it still gets EOS.
       const onlyEos = new Float32Array(40).fill(-Infinity)
       onlyEos[2] = 0
       assert.deepEqual(drawnSet(drawCounts(sample, onlyEos, {temperature: 0.8}, 20, {suppressTokenIds: [2]})), [2])
@@ -116,5 +119,24 @@ describe('samplingDistribution (speculative decoding) follows the same rules', (
     assert.deepEqual([...hostile], [0, 0.5, 0, 0.5])
     const ordered = samplingDistribution(logOf([0.4, 0.3, 0.2, 0.1]), 4, request({minP: 0.3, topP: 0.75}))
     assert.deepEqual(Array.from(ordered, (p) => p > 0), [true, true, false, false])
+  })
+})
+
+describe("vLLM's request and reply edges", () => {
+  it('repetition_penalty is bounded only below, as in vLLM (3 and 10 are valid; 0, negative and Infinity are not)', () => {
+    for (const repetitionPenalty of [3, 10, 0.01]) assert.equal(makeSamplingParams({repetitionPenalty}).repetitionPenalty, repetitionPenalty)
+    for (const repetitionPenalty of [0, -1, Infinity, Number.NaN]) assert.throws(() => makeSamplingParams({repetitionPenalty}), /repetition_penalty/)
+  })
+
+  it('a -inf (or NaN) logprob is reported as -9999.0, as vLLM does, never as JSON null', () => {
+    const tokenizer = {decode: (ids: number[]) => ids.map((id) => String.fromCharCode(97 + id)).join('')} as unknown as TokenizerLike
+    const logprobs: TokenLogprobs = new Map([[0, -0.5], [1, -Infinity], [2, Number.NaN]])
+    const chat = chatLogprobs(tokenizer, [1], [logprobs], 3)
+    assert.equal(chat.content[0]!.logprob, -9999)
+    assert.deepEqual(new Set(chat.content[0]!.top_logprobs.map((entry) => entry.logprob)), new Set([-0.5, -9999]))
+    const completion = completionLogprobs(tokenizer, [2, 1], [logprobs, logprobs], 3, 0)
+    assert.deepEqual(completion.token_logprobs, [-9999, -9999])
+    assert.ok(Object.values(completion.top_logprobs[0]!).every((value) => Number.isFinite(value)))
+    assert.ok(!JSON.stringify({chat, completion}).includes('null'))
   })
 })
