@@ -30,6 +30,14 @@ describe("chat templates follow Python's operators", () => {
     assert.equal(render('{{ 1 if a == b else 0 }}{{ 1 if a != c else 0 }}{{ 1 if [1, 2] == [1, 2] else 0 }}{{ 1 if 1 == 1.0 else 0 }}', {a: same, b: structuredClone(same), c: {x: [1]}}), '1111')
   })
 
+  it('values print as Python prints them: None, True, repr() inside lists and dicts; ~ and |string too', () => {
+    const variables = {x: null, y: [1, 'a', null, true, {k: "it's"}, 'q"', 'both\'"\n'], z: {a: [1.5]}}
+    // jinja2's output for the same template and values:
+    const python = `None|None|True|[1, 'a', None, True, {'k': "it's"}, 'q"', 'both\\'"\\n']|{'a': [1.5]}|1.0|2|x1NoneTrue|[1, 'a', None, True, {'k': "it's"}, 'q"', 'both\\'"\\n']|`
+    assert.equal(render("{{ none }}|{{ x }}|{{ true }}|{{ y }}|{{ z }}|{{ 1.0 }}|{{ 2 }}|{{ 'x' ~ 1 ~ none ~ true }}|{{ y | string }}|{{ u }}", variables), python)
+    assert.equal(render('{% set a = 1 %}{% for i in [1, 2] %}{{ i }}{% endfor %}{% if true %}T{% endif %}{# c #}{{ (1, 2) }}'), '12T(1, 2)')
+  })
+
   it('a string plus a dict or a list is an error, as in Python, not "[object Map]" in the prompt', () => {
     assert.throws(() => render("{{ 'a' + x }}", {x: {k: 1}}), /can only concatenate str \(not "dict"\) to str/)
     assert.throws(() => render("{{ 'a' + x }}", {x: [1]}), /can only concatenate str \(not "list"\) to str/)
@@ -39,12 +47,12 @@ describe("chat templates follow Python's operators", () => {
 
 describe("transformers' template variables", () => {
   it('tools and documents are always defined (None when absent), as apply_chat_template passes them', () => {
-    assert.equal(render('{{ tools is defined }} {{ tools is none }} {{ documents is none }}'), 'true true true')
+    assert.equal(render('{{ tools is defined }} {{ tools is none }} {{ documents is none }}'), 'True True True')
     assert.equal(render('{% if tools is not none %}{{ tools | length }}{% endif %}', {}, {tools: [{type: 'function'}]}), '1')
   })
 
   it('chat_template_kwargs become variables but cannot replace messages', () => {
-    assert.equal(render('{{ enable_thinking }} {{ messages | length }}', {enable_thinking: false, messages: []}), 'false 1')
+    assert.equal(render('{{ enable_thinking }} {{ messages | length }}', {enable_thinking: false, messages: []}), 'False 1')
   })
 
   it('raise_exception is a 400 with the template\'s message', () => {

@@ -1,5 +1,6 @@
 // An @huggingface/jinja interpreter that behaves as Python's jinja2 where real chat templates meet the differences:
-// value equality of dicts and lists, `+` of a string and a container as an error, and the filters the library lacks.
+// value equality of dicts and lists, `+` of a string and a container as an error, values printed as Python's str()
+// prints them (None, True, {'a': [1]}), and the filters the library lacks.
 import {Environment, Interpreter, parse, tokenize} from '@huggingface/jinja'
 
 /** The library's runtime values as this file uses them (its classes are not exported; see runtimeClass). */
@@ -22,6 +23,7 @@ interface Node {
 /** The interpreter's private steps this file extends (present in @huggingface/jinja 0.5.x). */
 interface InterpreterSteps {
   evaluate(node: Node, environment: Environment): Value
+  evaluateBlock(statements: Node[], environment: Environment): Value
   evaluateBinaryExpression(node: Node, environment: Environment): Value
   applyFilter(operand: Value, filter: Node, environment: Environment): Value
 }
@@ -34,6 +36,7 @@ function runtimeClass(expression: string): ValueClass {
   return library.evaluate.call(new Interpreter(new Environment()), node, new Environment()).constructor as ValueClass
 }
 const BooleanValue = runtimeClass('1 == 1')
+const StringValue = runtimeClass("'a'")
 const IntegerValue = runtimeClass('1')
 const ArrayValue = runtimeClass('[1]')
 
@@ -66,6 +69,41 @@ function pythonEquals(a: Value, b: Value): boolean {
   }
   if (a.type === 'UndefinedValue' || b.type === 'UndefinedValue') return a.type === b.type
   return a.type === b.type && a.value === b.value
+}
+
+/** Python's repr() of a string: single quotes unless it holds one and no double quote; escapes as Python writes them. */
+function pythonStringRepr(text: string): string {
+  const quote = text.includes("'") && !text.includes('"') ? '"' : "'"
+  const escapes: Record<string, string> = {'\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t', [quote]: '\\' + quote}
+  const body = text.replace(/[\\\n\r\t'"]|[\x00-\x1f\x7f]/g, (char) =>
+    escapes[char] ?? (char === "'" || char === '"' ? char : '\\x' + char.charCodeAt(0).toString(16).padStart(2, '0')),
+  )
+  return quote + body + quote
+}
+
+/** Python's str() of a value (repr() inside containers), as jinja2 prints {{ value }}, `~` and |string. */
+export function pythonStr(value: Value, nested = false): string {
+  switch (value.type) {
+    case 'StringValue':
+      return nested ? pythonStringRepr(value.value as string) : (value.value as string)
+    case 'NullValue':
+      return 'None'
+    case 'UndefinedValue':
+      return ''
+    case 'BooleanValue':
+      return value.value ? 'True' : 'False'
+    case 'ArrayValue':
+      return '[' + (value.value as Value[]).map((item) => pythonStr(item, true)).join(', ') + ']'
+    case 'TupleValue': {
+      const items = (value.value as Value[]).map((item) => pythonStr(item, true))
+      return '(' + items.join(', ') + (items.length === 1 ? ',)' : ')')
+    }
+    case 'ObjectValue':
+    case 'KeywordArgumentsValue':
+      return '{' + [...(value.value as Map<string, Value>)].map(([key, item]) => `${pythonStringRepr(key)}: ${pythonStr(item, true)}`).join(', ') + '}'
+    default:
+      return value.toString() // numbers (the library prints 1.0 as Python does), namespaces, functions
+  }
 }
 
 /** jinja2's tests as select/reject take them: a name, then its arguments. */
@@ -109,6 +147,8 @@ function extraFilter(interpreter: InterpreterSteps, operand: Value, name: string
       const filter = argNodes.length === 1 ? {type: 'Identifier', value: filterName} : {type: 'CallExpression', callee: {type: 'Identifier', value: filterName}, args: argNodes.slice(1)}
       return new ArrayValue(items().map((item) => interpreter.applyFilter(item, filter, environment)))
     }
+    case 'string':
+      return new StringValue(pythonStr(operand))
     case 'count':
       return operand.type === 'StringValue' ? new IntegerValue((operand.value as string).length) : new IntegerValue(items().length)
   }
@@ -124,15 +164,31 @@ parity.evaluate = function (node, environment) {
 
 parity.evaluateBinaryExpression = function (node, environment) {
   const operator = node.operator!.value
-  if (operator !== '==' && operator !== '!=' && operator !== '+') return library.evaluateBinaryExpression.call(this, node, environment)
+  if (operator !== '==' && operator !== '!=' && operator !== '+' && operator !== '~') return library.evaluateBinaryExpression.call(this, node, environment)
   const left = this.evaluate(node.left!, environment)
   const right = this.evaluate(node.right!, environment)
+  if (operator === '~') return new StringValue(pythonStr(left) + pythonStr(right))
   if (operator !== '+') return new BooleanValue(pythonEquals(left, right) === (operator === '=='))
   // Python refuses str + dict (or list) where the library would print "[object Map]" into the prompt.
   if ((left.type === 'StringValue' && isContainer(right)) || (right.type === 'StringValue' && isContainer(left)))
     throw new TypeError(`can only concatenate ${pythonType(left)} (not "${pythonType(right)}") to ${pythonType(left)}`)
   const precomputed = (value: Value): Node => ({type: PRECOMPUTED, value})
   return library.evaluateBinaryExpression.call(this, {...node, left: precomputed(left), right: precomputed(right)}, environment)
+}
+
+// Statements print what they render; an expression's value prints as Python's str() (None, True, [1, 'a']).
+const STATEMENTS = new Set(['Set', 'If', 'For', 'Macro', 'CallStatement', 'FilterStatement', 'Break', 'Continue', 'Comment', 'Program'])
+parity.evaluateBlock = function (statements, environment) {
+  let text = ''
+  for (const statement of statements) {
+    const value = this.evaluate(statement, environment)
+    if (STATEMENTS.has(statement.type)) {
+      if (value.type !== 'NullValue' && value.type !== 'UndefinedValue') text += value.toString()
+    } else {
+      text += pythonStr(value)
+    }
+  }
+  return new StringValue(text)
 }
 
 parity.applyFilter = function (operand, filter, environment) {
