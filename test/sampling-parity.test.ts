@@ -3,6 +3,9 @@
 // suppression that leaves nothing) always giving a valid token; then vLLM's bounds and reported logprobs.
 import assert from 'node:assert/strict'
 import {after, describe, it} from 'node:test'
+import {makeEngineConfig} from '../src/engine/config.js'
+import {LLMEngine} from '../src/engine/llm-engine.js'
+import {ensureTestModel} from '../src/engine/model/test-model.js'
 import {bitmaskOf} from '../src/engine/guided/token-mask.js'
 import {nativeOps} from '../src/engine/native.js'
 import {encodeSampleRequests, sampledResult} from '../src/engine/native-sampling.js'
@@ -138,5 +141,21 @@ describe("vLLM's request and reply edges", () => {
     assert.deepEqual(completion.token_logprobs, [-9999, -9999])
     assert.ok(Object.values(completion.top_logprobs[0]!).every((value) => Number.isFinite(value)))
     assert.ok(!JSON.stringify({chat, completion}).includes('null'))
+  })
+})
+
+describe('n > 1 with one seed (engine, tiny model)', () => {
+  it('gives n different samples (each its own Philox stream), the same ones on every run', async () => {
+    const engine = await LLMEngine.create(makeEngineConfig({modelPath: await ensureTestModel('tiny'), threads: 1, numBlocks: 256, blockSize: 16}))
+    try {
+      const request = {prompt: [5, 9, 13, 21, 34], params: makeSamplingParams({n: 4, temperature: 1.2, seed: 42, maxTokens: 8, ignoreEos: true})}
+      const [first] = await engine.generate([request])
+      const [again] = await engine.generate([request])
+      const samples = first!.outputs.map((output) => output.tokenIds.join(','))
+      assert.equal(new Set(samples).size, 4, `n = 4 with one seed gave ${new Set(samples).size} distinct samples`)
+      assert.deepEqual(again!.outputs.map((output) => output.tokenIds.join(',')), samples)
+    } finally {
+      await engine.shutdown()
+    }
   })
 })
