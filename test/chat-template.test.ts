@@ -51,6 +51,11 @@ describe("transformers' template variables", () => {
     assert.equal(render('{% if tools is not none %}{{ tools | length }}{% endif %}', {}, {tools: [{type: 'function'}]}), '1')
   })
 
+  it("a message key set to undefined is absent, as from JSON ('tool_calls' in message is false)", () => {
+    const template = new ChatTemplate("{{ 'tool_calls' in messages[0] }} {{ messages[0] | length }}")
+    assert.equal(template.render([{role: 'user', content: 'hi', tool_calls: undefined}], {}), 'False 2')
+  })
+
   it('chat_template_kwargs become variables but cannot replace messages', () => {
     assert.equal(render('{{ enable_thinking }} {{ messages | length }}', {enable_thinking: false, messages: []}), 'False 1')
   })

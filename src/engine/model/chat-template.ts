@@ -40,7 +40,8 @@ export class ChatTemplate {
     const variables = {
       ...specialTokens,
       ...opts.variables,
-      messages,
+      // A key set to undefined would still be 'in message' for the template; a Python dict has no such key.
+      messages: messages.map((message) => Object.fromEntries(Object.entries(message).filter(([, value]) => value !== undefined))),
       tools: opts.tools && opts.tools.length > 0 ? opts.tools : null,
       documents: null,
       add_generation_prompt: opts.variables?.add_generation_prompt ?? opts.addGenerationPrompt ?? true,
