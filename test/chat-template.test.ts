@@ -19,6 +19,11 @@ describe('chat template filters jinja2 has and @huggingface/jinja lacks', () => 
     assert.equal(render("{{ x | count }} {{ 'abc' | count }}", {x: [1, 2]}), '2 3')
   })
 
+  it("the float test and Python's repetition of strings and lists by an int", () => {
+    assert.equal(render("{{ 1.5 is float }} {{ 1 is float }} {{ '-' * 3 }}{{ 2 * 'ab' }} {{ ([1] * 2) | length }} {{ 2 * 3 }}"), 'True False ---abab 2 6')
+    assert.throws(() => render("{{ 'x' * n }}", {n: 1e9}), (error: Error) => error instanceof InvalidRequestError)
+  })
+
   it('a filter nobody supports is a 400 naming the filter', () => {
     assert.throws(() => render("{{ x | groupby('a') }}", {x: [{a: 1}]}), (error: Error) => error instanceof InvalidRequestError && /Jinja filter 'groupby'/.test(error.message))
   })

@@ -1,7 +1,7 @@
 // A model's chat template rendered as transformers' apply_chat_template renders it (jinja2), on @huggingface/jinja.
 import {Environment, Template} from '@huggingface/jinja'
 import {InvalidRequestError} from '../errors.js'
-import {runTemplate} from './jinja-parity.js'
+import {addParityTests, runTemplate} from './jinja-parity.js'
 
 export interface ChatMessage {
   role: string
@@ -58,6 +58,7 @@ export class ChatTemplate {
 /** What transformers' template environment offers besides the request: constants, raise_exception, range, strftime_now. */
 function templateGlobals(): Environment {
   const environment = new Environment()
+  addParityTests(environment)
   for (const [name, value] of Object.entries({true: true, false: false, none: null, True: true, False: false, None: null})) environment.set(name, value)
   environment.set('raise_exception', (message: unknown) => {
     throw new Error(String(message))

@@ -40,6 +40,9 @@ const StringValue = runtimeClass("'a'")
 const IntegerValue = runtimeClass('1')
 const ArrayValue = runtimeClass('[1]')
 
+/** The most characters (or list items) '*' may build: a template cannot make one request exhaust the server's memory. */
+const MAX_REPEATED_SIZE = 10_000_000
+
 /** A value already evaluated, handed back to the library's own operators. */
 const PRECOMPUTED = 'PagedllmPrecomputed'
 
@@ -106,6 +109,18 @@ export function pythonStr(value: Value, nested = false): string {
   }
 }
 
+/** The environment's tests (jinja2's `is` tests), as the library keeps them. */
+function testsOf(environment: Environment): Map<string, (value: Value) => boolean> {
+  return (environment as unknown as {tests: Map<string, (value: Value) => boolean>}).tests
+}
+
+/** jinja2's tests the library lacks, added to one environment (the library's own table is shared by all). */
+export function addParityTests(environment: Environment): void {
+  const tests = new Map(testsOf(environment))
+  tests.set('float', (value) => value.type === 'FloatValue')
+  ;(environment as unknown as {tests: Map<string, (value: Value) => boolean>}).tests = tests
+}
+
 /** jinja2's tests as select/reject take them: a name, then its arguments. */
 function passesTest(item: Value, name: string, args: Value[], environment: Environment): boolean {
   const [arg] = args
@@ -120,7 +135,7 @@ function passesTest(item: Value, name: string, args: Value[], environment: Envir
     case 'in':
       return (arg!.value as Value[]).some((other) => pythonEquals(item, other))
   }
-  const test = (environment as unknown as {tests: Map<string, (value: Value) => boolean>}).tests.get(name)
+  const test = testsOf(environment).get(name)
   if (test === undefined) throw new Error(`the chat template uses the Jinja test '${name}', which is not supported`)
   return test(item)
 }
@@ -164,13 +179,22 @@ parity.evaluate = function (node, environment) {
 
 parity.evaluateBinaryExpression = function (node, environment) {
   const operator = node.operator!.value
-  if (operator !== '==' && operator !== '!=' && operator !== '+' && operator !== '~') return library.evaluateBinaryExpression.call(this, node, environment)
+  if (!['==', '!=', '+', '~', '*'].includes(operator)) return library.evaluateBinaryExpression.call(this, node, environment)
   const left = this.evaluate(node.left!, environment)
   const right = this.evaluate(node.right!, environment)
   if (operator === '~') return new StringValue(pythonStr(left) + pythonStr(right))
-  if (operator !== '+') return new BooleanValue(pythonEquals(left, right) === (operator === '=='))
+  if (operator === '*') {
+    // Python repeats a string or a list by an int ('-' * 20); numbers multiply as the library does.
+    const [sequence, count] = right.type === 'IntegerValue' ? [left, right] : [right, left]
+    const size = (sequence.value as {length?: number}).length ?? 0
+    if (count.type === 'IntegerValue' && size * (count.value as number) > MAX_REPEATED_SIZE) throw new RangeError(`'*' would build ${size} x ${String(count.value)} items`)
+    if (count.type === 'IntegerValue' && sequence.type === 'StringValue') return new StringValue((sequence.value as string).repeat(Math.max(0, count.value as number)))
+    if (count.type === 'IntegerValue' && sequence.type === 'ArrayValue')
+      return new ArrayValue(Array.from({length: Math.max(0, count.value as number)}, () => sequence.value as Value[]).flat())
+  }
+  if (operator === '==' || operator === '!=') return new BooleanValue(pythonEquals(left, right) === (operator === '=='))
   // Python refuses str + dict (or list) where the library would print "[object Map]" into the prompt.
-  if ((left.type === 'StringValue' && isContainer(right)) || (right.type === 'StringValue' && isContainer(left)))
+  if (operator === '+' && ((left.type === 'StringValue' && isContainer(right)) || (right.type === 'StringValue' && isContainer(left))))
     throw new TypeError(`can only concatenate ${pythonType(left)} (not "${pythonType(right)}") to ${pythonType(left)}`)
   const precomputed = (value: Value): Node => ({type: PRECOMPUTED, value})
   return library.evaluateBinaryExpression.call(this, {...node, left: precomputed(left), right: precomputed(right)}, environment)
