@@ -198,8 +198,8 @@ describe('sampled frequencies (chi-square at the 99.99th percentile, fixed seed)
 })
 
 describe('filters never return excluded tokens', () => {
-  it('cuts through tied weights by token id (top-k 2 of four equal best tokens keeps the lowest ids, 1 and 2)', () => {
-    const counts = sampleCounts(Float32Array.from([0, 1, 1, 1, 1, -1]), {topK: 2}, 300)
+  it('top-p cuts through tied weights by token id (0.3 of the mass takes two of four equal best tokens: the lowest ids, 1 and 2)', () => {
+    const counts = sampleCounts(Float32Array.from([0, 1, 1, 1, 1, -1]), {topP: 0.3}, 300)
     assert.deepEqual(counts.map((count) => count > 0), [false, true, true, false, false, false])
   })
 
@@ -219,17 +219,18 @@ describe('filters never return excluded tokens', () => {
       counts.forEach((count, id) => {
         if (count > 0) assert.ok(allowed.has(id), `case ${caseIndex}: token ${id} is outside the filtered set`)
       })
-      if (params.topK) assert.equal(allowed.size <= params.topK, true)
+      if (params.topK) assert.equal(allowed.size <= params.topK, true) // no exact ties in these rows
     })
   })
 })
 
-/** The filtered set by the definitions, float64, full sort. */
+/** The filtered set by vLLM V1's definitions (min-p, then top-k keeping ties, then top-p), float64, full sort. */
 function bruteForceAllowed(logits: Float32Array, params: SamplingParams): Set<number> {
   const max = Math.max(...logits)
   const weights = Array.from(logits, (x) => Math.exp((x - max) / params.temperature))
   let order = weights.map((_, id) => id).sort((a, b) => weights[b]! - weights[a]! || a - b)
-  if (params.topK > 0) order = order.slice(0, params.topK)
+  order = order.filter((id) => weights[id]! >= params.minP)
+  if (params.topK > 0 && order.length > params.topK) order = order.filter((id) => weights[id]! >= weights[order[params.topK - 1]!]!)
   const total = order.reduce((sum, id) => sum + weights[id]!, 0)
   let above = 0
   const kept: number[] = []
@@ -238,7 +239,7 @@ function bruteForceAllowed(logits: Float32Array, params: SamplingParams): Set<nu
     kept.push(id)
     above += weights[id]!
   }
-  return new Set(kept.filter((id) => weights[id]! >= params.minP))
+  return new Set(kept)
 }
 
 describe('penalties', () => {

@@ -157,7 +157,7 @@ describe('parseCompletionRequest', () => {
 })
 
 describe('parseChatCompletionRequest', () => {
-  it('reads messages, text parts and null content', () => {
+  it('reads messages, text parts (joined by newlines, as vLLM joins them) and null content', () => {
     const request = parseChatCompletionRequest({
       messages: [
         {role: 'system', content: 'be brief'},
@@ -168,11 +168,14 @@ describe('parseChatCompletionRequest', () => {
     })
     assert.deepEqual(request.messages, [
       {role: 'system', content: 'be brief'},
-      {role: 'user', content: 'hi there'},
+      {role: 'user', content: 'hi \nthere'},
       {role: 'assistant', content: ''},
     ])
     assert.equal(request.maxTokens, 9)
     assert.equal(request.addGenerationPrompt, true)
+    assert.equal(request.chatTemplateKwargs, undefined)
+    assert.deepEqual(parseChatCompletionRequest({messages: [{role: 'user', content: 'x'}], chat_template_kwargs: {enable_thinking: false}}).chatTemplateKwargs, {enable_thinking: false})
+    rejects(() => parseChatCompletionRequest({messages: [{role: 'user', content: 'x'}], chat_template_kwargs: 'x'}), 'chat_template_kwargs')
   })
 
   it('maps logprobs (bool) and top_logprobs (count)', () => {

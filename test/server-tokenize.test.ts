@@ -38,6 +38,9 @@ describe('tokenize routes', () => {
     assert.deepEqual(reply.body, {count: expected.length, max_model_len: engine.maxModelLen, tokens: expected})
     const noPrompt = await post('/tokenize', {messages, add_generation_prompt: false})
     assert.ok(noPrompt.body.count < reply.body.count, 'the generation prompt adds tokens')
+    // vLLM's chat_template_kwargs reach the template as variables (here one that overrides add_generation_prompt).
+    const viaKwargs = await post('/tokenize', {messages, chat_template_kwargs: {add_generation_prompt: false}})
+    assert.deepEqual(viaKwargs.body.tokens, noPrompt.body.tokens)
   })
 
   it('detokenizes back to the text', async () => {
@@ -54,6 +57,7 @@ describe('tokenize routes', () => {
       ['/tokenize', {messages: []}, 400, 'messages'],
       ['/tokenize', {messages: [{role: 'robot', content: 'hi'}]}, 400, 'messages[0].role'],
       ['/tokenize', {messages: [{role: 'user', content: 'hi'}], tools: 'x'}, 400, 'tools'],
+      ['/tokenize', {messages: [{role: 'user', content: 'hi'}], chat_template_kwargs: ['x']}, 400, 'chat_template_kwargs'],
       ['/tokenize', {prompt: 'x', model: 'other'}, 404, 'model'],
       ['/detokenize', {tokens: [1, 256]}, 400, 'tokens'],
       ['/detokenize', {tokens: 'abc'}, 400, 'tokens'],

@@ -1,4 +1,4 @@
-// Radix-select cut of a weight row against a brute-force sort, with many ties and exactly representable masses.
+// Radix-select and threshold cuts of a weight row against a brute-force sort, with many ties and exactly representable masses.
 import {describe, it} from 'node:test'
 import assert from 'node:assert/strict'
 import {makeRng} from '../src/engine/random.js'
@@ -39,12 +39,30 @@ function tiedWeights(size: number, seed: number): Float32Array {
 describe('WeightCutFinder', () => {
   const finder = new WeightCutFinder()
 
-  it('top-k keeps exactly the k first of the ranking', () => {
+  it('top-k keeps the k first of the ranking and every token tied with the k-th (vLLM masks only weights below it)', () => {
     for (let seed = 0; seed < 20; seed++) {
       const weights = seed % 2 === 0 ? tiedWeights(500, seed) : Float32Array.from({length: 700}, (_, i) => Math.exp(-((i * 7919) % 700) / 50))
       const k = 1 + ((seed * 37) % weights.length)
       const cut = finder.topCount(weights, new Int32Array(weights.buffer), k)
-      assert.deepEqual(keptIds(weights, cut), ranking(weights).slice(0, k).sort((a, b) => a - b), `seed ${seed}, k ${k}`)
+      const kth = weights[ranking(weights)[k - 1]!]!
+      const expected = ranking(weights).filter((id) => weights[id]! >= kth)
+      assert.deepEqual(keptIds(weights, cut), expected.sort((a, b) => a - b), `seed ${seed}, k ${k}`)
+      assert.equal(cut.keptMass, expected.reduce((sum, id) => sum + weights[id]!, 0))
+    }
+  })
+
+  it('atLeast (min-p) keeps exactly the tokens whose weight is >= the bound, the bound compared in float64', () => {
+    for (let seed = 0; seed < 20; seed++) {
+      const weights = tiedWeights(300, 100 + seed)
+      const order = ranking(weights)
+      // On a weight (kept inclusively), just above and just below one, and a bound no float32 equals.
+      const pivot = weights[order[(seed * 29) % weights.length]!]!
+      for (const bound of [pivot, pivot * (1 + 1e-12), pivot * (1 - 1e-12), 0.3]) {
+        const cut = finder.atLeast(weights, new Int32Array(weights.buffer), bound)
+        const expected = order.filter((id) => weights[id]! >= bound)
+        assert.deepEqual(keptIds(weights, cut), expected.sort((a, b) => a - b), `seed ${seed}, bound ${bound}`)
+        assert.equal(cut.keptMass, expected.reduce((sum, id) => sum + weights[id]!, 0))
+      }
     }
   })
 

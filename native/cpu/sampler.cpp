@@ -1,6 +1,7 @@
 // Native sampling over rows of logits, the same steps in the same order as src/engine/sampler.ts: allowed-token mask,
-// logit_bias, repetition then frequency/presence penalties, suppression -> greedy argmax, or temperature weights ->
-// top-k -> top-p (of the top-k mass) -> min-p -> one Philox draw. Logprobs are of the RAW row (log_softmax at
+// logit_bias, repetition then frequency/presence penalties, suppression (undone if it leaves no token) -> NaN as -inf,
+// +inf tokens sharing the mass -> greedy argmax, or temperature weights -> min-p -> top-k (with ties) -> top-p (of
+// what they kept) -> one Philox draw. Logprobs are of the RAW row (log_softmax at
 // temperature 1), as vLLM and the JS sampler report them. Samples are spread over the pool, one scratch per task.
 #include "sampler.h"
 
@@ -49,8 +50,8 @@ bool edits_row(const SampleSpec& s) {
          ((s.frequency_penalty != 0 || s.presence_penalty != 0) && has_output);
 }
 
-// Writes the edited row (mask, bias, penalties, suppression) into scratch.working.
-void edit_row(const float* raw, int vocab, const SampleSpec& s, const SampleBatch& b, const int32_t* mask, Scratch& scratch) {
+// Writes the edited row (mask, bias, penalties, and suppression when `suppress`) into scratch.working.
+void edit_row(const float* raw, int vocab, const SampleSpec& s, const SampleBatch& b, const int32_t* mask, bool suppress, Scratch& scratch) {
   float* row = scratch.working.data();
   if (mask) apply_token_mask(raw, mask, vocab, row);
   else std::memcpy(row, raw, sizeof(float) * vocab);
@@ -82,8 +83,17 @@ void edit_row(const float* raw, int vocab, const SampleSpec& s, const SampleBatc
       counts[id] = 0;
     }
   }
-  for (int j = s.suppress_begin; j < s.suppress_end; ++j)
+  for (int j = s.suppress_begin; j < s.suppress_end && suppress; ++j)
     if (in_range(b.token_ids[j])) row[b.token_ids[j]] = kNegInf;
+}
+
+// A broken model's row made drawable, in scratch.working: NaN as -inf; when some logits are +inf, those weigh 1 (logit
+// 0) and the rest 0. Returns the row's new max (its argmax is unchanged).
+float finite_row(const float* row, int vocab, bool infinite, float max, Scratch& scratch) {
+  float* out = scratch.working.data();
+  for (int i = 0; i < vocab; ++i)
+    out[i] = infinite ? (row[i] == std::numeric_limits<float>::infinity() ? 0.0f : kNegInf) : std::isnan(row[i]) ? kNegInf : row[i];
+  return infinite ? 0.0f : max;
 }
 
 int first_allowed(const int32_t* mask, int vocab) {
@@ -103,15 +113,16 @@ double weights_of(const float* row, int vocab, float max, double temperature, fl
   return total;
 }
 
-// Temperature, top-k, top-p, min-p, then the token where the cumulative kept weight passes uniform * total.
+// Temperature, min-p, top-k, top-p (vLLM's order), then the token where the cumulative kept weight passes uniform * total.
 int draw_token(const float* row, int vocab, const SampleSpec& s, float max, Scratch& scratch) {
   float* weights = scratch.weights.data();
   const double total = weights_of(row, vocab, max, s.temperature, weights);
   WeightCut cut;
-  if (s.top_k > 0 && s.top_k < vocab) cut = scratch.cuts.top_count(weights, vocab, s.top_k);
+  if (s.min_p > 0) cut = scratch.cuts.at_least(weights, vocab, s.min_p);  // the best token weighs 1
+  if (s.top_k > 0 && s.top_k < vocab) cut = shorter_cut(cut, scratch.cuts.top_count(weights, vocab, s.top_k));
   if (s.top_p < 1) cut = shorter_cut(cut, scratch.cuts.top_mass(weights, vocab, s.top_p * (cut.keep_all ? total : cut.kept_mass)));
   const double uniform = philox_uniform(s.seed_low, s.seed_high, s.stream, s.position);
-  if (cut.keep_all && s.min_p == 0) {
+  if (cut.keep_all) {
     const double target = uniform * total;
     double cumulative = 0;
     int last = 0;
@@ -123,7 +134,6 @@ int draw_token(const float* row, int vocab, const SampleSpec& s, float max, Scra
     }
     return last;  // rounding left the target a hair above the sum
   }
-  // min-p compares with the best token's probability, which is weight 1 here (ratios survive renormalization).
   int32_t* kept = scratch.kept.data();
   int num_kept = 0, ties_seen = 0;
   double kept_weight = 0;
@@ -131,7 +141,7 @@ int draw_token(const float* row, int vocab, const SampleSpec& s, float max, Scra
     int32_t bits;
     std::memcpy(&bits, &weights[i], sizeof bits);
     const bool in_cut = cut.keep_all || bits > cut.threshold_bits || (bits == cut.threshold_bits && ties_seen++ < cut.tie_take);
-    if (in_cut && weights[i] >= s.min_p && weights[i] > 0) {
+    if (in_cut && weights[i] > 0) {
       kept[num_kept++] = i;
       kept_weight += weights[i];
     }
@@ -179,11 +189,22 @@ void sample_one(const float* logits, int vocab, const SampleBatch& b, int index,
   const bool edited = edits_row(s);
   const bool greedy = s.temperature == 0 || s.top_k == 1;
   if ((edited || !greedy) && !lazy) lazy.emplace(vocab);
-  if (edited) edit_row(raw, vocab, s, b, mask, *lazy);
+  if (edited) edit_row(raw, vocab, s, b, mask, true, *lazy);
   const float* row = edited ? lazy->working.data() : raw;
-  const Stats stats = edited ? stats_of(row, vocab) : raw_stats;
+  Stats stats = edited ? stats_of(row, vocab) : raw_stats;
+  constexpr double kInf = std::numeric_limits<double>::infinity();
+  if (stats.max == -kInf && s.suppress_end > s.suppress_begin) {
+    // Suppression (min_tokens) left no token: undo it; the mask and the logits choose.
+    edit_row(raw, vocab, s, b, mask, false, *lazy);
+    stats = stats_of(row, vocab);
+  }
+  if (stats.max == kInf || std::isnan(stats.log_sum_exp)) {
+    if (!lazy) lazy.emplace(vocab);
+    stats.max = finite_row(row, vocab, stats.max == kInf, static_cast<float>(stats.max), *lazy);
+    row = lazy->working.data();
+  }
   int token;
-  if (stats.max == -std::numeric_limits<double>::infinity() && mask) token = first_allowed(mask, vocab);  // the mask wins
+  if (stats.max == -kInf) token = mask ? first_allowed(mask, vocab) : 0;  // every logit -inf or NaN
   else if (greedy) token = stats.argmax;
   else token = draw_token(row, vocab, s, static_cast<float>(stats.max), *lazy);
   out.token_ids[index] = token;

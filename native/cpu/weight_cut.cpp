@@ -70,13 +70,24 @@ WeightCut WeightCutFinder::find(const float* weights, int size, double budget, b
       tie_take++;
     }
   } else {
-    tie_take = static_cast<int>(std::min<double>(num_candidates, budget - count_above));
+    tie_take = num_candidates;  // every tie of the k-th (vLLM's top-k masks only logits below the k-th)
   }
   WeightCut cut;
   cut.keep_all = false;
   cut.threshold_bits = static_cast<int32_t>(prefix_bits);
   cut.tie_take = tie_take;
   cut.kept_mass = mass_above + tie_take * tie_weight;
+  return cut;
+}
+
+WeightCut WeightCutFinder::at_least(const float* weights, int size, double min_weight) {
+  // Float weights compare with the double bound as with its float rounding, taken inclusively when not below it.
+  const float bound = static_cast<float>(min_weight);
+  WeightCut cut;
+  cut.keep_all = false;
+  cut.threshold_bits = static_cast<int32_t>(bits_of(bound)) - (bound >= min_weight ? 1 : 0);
+  for (int i = 0; i < size; ++i)
+    if (static_cast<int32_t>(bits_of(weights[i])) > cut.threshold_bits) cut.kept_mass += weights[i];
   return cut;
 }
 

@@ -1,4 +1,4 @@
-// Where top-k (by count) or top-p (by mass) cuts a row of non-negative token weights: radix selection on the float
+// Where min-p (by weight), top-k (by count) or top-p (by mass) cuts a row of non-negative token weights: radix selection on the float
 // bits, O(vocab), no sort. The ranking is weight descending, ties by lowest id (src/engine/weight-cutoff.ts is the twin).
 #pragma once
 #include <cstdint>
@@ -17,7 +17,10 @@ struct WeightCut {
 
 class WeightCutFinder {
  public:
+  // The k heaviest tokens and every token tied with the k-th.
   WeightCut top_count(const float* weights, int size, int k) { return find(weights, size, k, false); }
+  // The tokens weighing at least min_weight (min-p: the best token weighs 1).
+  WeightCut at_least(const float* weights, int size, double min_weight);
   // The shortest prefix whose mass reaches target_mass (a token stays while the mass ranked above it is below it).
   WeightCut top_mass(const float* weights, int size, double target_mass) { return find(weights, size, target_mass, true); }
 

@@ -1,6 +1,7 @@
 // Sampling kernels, one block per sample, the order of native/cpu/sampler.cpp: mask, merged edits (bias, repetition,
-// frequency/presence, suppression) into a workspace row -> greedy argmax, or exp((x - max) / T) weights -> top-k and
-// top-p cuts found by bisection on the weights' float bits -> min-p -> one Philox draw located with a block prefix sum.
+// frequency/presence, suppression, undone when it leaves no token) into a workspace row -> greedy argmax, or
+// exp((x - max) / T) weights (NaN logits weigh 0, +inf ones share the mass) -> min-p, top-k (with ties) and top-p cuts
+// found by bisection on the weights' float bits -> one Philox draw located with a block prefix sum.
 // Raw max / log-sum-exp / top-N logprobs come from logits_row_stats (row_stats_kernels.cu).
 #include <cfloat>
 #include <climits>
@@ -61,8 +62,11 @@ __device__ void block_argmax(const float* row, int vocab, float& best, int& best
   __syncthreads();
 }
 
+// A broken model's row stays drawable: a NaN logit weighs 0, and when the max is +inf the +inf tokens weigh 1, the rest 0.
 __device__ __forceinline__ uint32_t weight_bits(const float* row, int i, float max, float inverse_temperature) {
-  return __float_as_uint(__expf((row[i] - max) * inverse_temperature));
+  if (max == INFINITY) return row[i] == INFINITY ? 0x3f800000u : 0u;
+  const float w = __expf((row[i] - max) * inverse_temperature);
+  return w == w ? __float_as_uint(w) : 0u;
 }
 
 // (count, mass) of the tokens whose weight bits are >= threshold.
@@ -109,27 +113,45 @@ __device__ Cut find_cut(const float* row, int vocab, float max, float inv_t, dou
     double kept = mass_above;
     while (cut.tie_take < count - count_above && kept < budget) kept += tie_weight, cut.tie_take++;
   } else {
-    cut.tie_take = min(count - count_above, int(budget) - count_above);
+    cut.tie_take = count - count_above;  // every tie of the k-th (vLLM's top-k masks only logits below the k-th)
   }
   cut.kept_mass = mass_above + cut.tie_take * double(tie_weight);
   return cut;
 }
 
+// min-p's cut: the tokens weighing at least min_p (the best weighs 1), the bound compared as native/cpu/weight_cut.cpp does.
+__device__ Cut at_least(const float* row, int vocab, float max, float inv_t, double min_p, Shared& sh) {
+  const float bound = float(min_p);
+  Cut cut;
+  cut.keep_all = false;
+  cut.threshold = __float_as_uint(bound) - (double(bound) >= min_p ? 1u : 0u);
+  int count;
+  at_or_above(row, vocab, max, inv_t, cut.threshold + 1, cut.kept_mass, count, sh);
+  return cut;
+}
+
+__device__ Cut shorter(const Cut& a, const Cut& b) {
+  if (a.keep_all) return b;
+  if (b.keep_all) return a;
+  if (a.threshold != b.threshold) return a.threshold > b.threshold ? a : b;
+  return a.tie_take <= b.tie_take ? a : b;
+}
+
 // Kept tokens in [begin, end) given how many ties lie before begin; calls fn(i, weight) for each, in id order.
 template <typename Fn>
-__device__ void for_kept(const float* row, int begin, int end, float max, float inv_t, const Cut& cut, float min_p, int ties_before, Fn fn) {
+__device__ void for_kept(const float* row, int begin, int end, float max, float inv_t, const Cut& cut, int ties_before, Fn fn) {
   for (int i = begin; i < end; ++i) {
     const uint32_t bits = weight_bits(row, i, max, inv_t);
     const bool tie = !cut.keep_all && bits == cut.threshold;
     const bool in_cut = cut.keep_all || bits > cut.threshold || (tie && ties_before < cut.tie_take);
     ties_before += tie;
     const float w = __uint_as_float(bits);
-    if (in_cut && w >= min_p && w > 0) fn(i, w);
+    if (in_cut && w > 0) fn(i, w);
   }
 }
 
 // The token where the cumulative kept weight (in id order) first exceeds uniform * total kept weight.
-__device__ int draw(const float* row, int vocab, float max, float inv_t, const Cut& cut, float min_p, double uniform, Shared& sh) {
+__device__ int draw(const float* row, int vocab, float max, float inv_t, const Cut& cut, double uniform, Shared& sh) {
   const int chunk = (vocab + kThreads - 1) / kThreads;
   const int begin = min(vocab, int(threadIdx.x) * chunk), end = min(vocab, begin + chunk);
   int ties = 0;
@@ -146,7 +168,7 @@ __device__ int draw(const float* row, int vocab, float max, float inv_t, const C
   __syncthreads();
   double own_mass = 0;
   int last = -1;
-  for_kept(row, begin, end, max, inv_t, cut, min_p, sh.counts[threadIdx.x], [&](int i, float w) { own_mass += w, last = i; });
+  for_kept(row, begin, end, max, inv_t, cut, sh.counts[threadIdx.x], [&](int i, float w) { own_mass += w, last = i; });
   sh.sums[threadIdx.x] = own_mass;
   sh.ids[threadIdx.x] = last;
   __syncthreads();
@@ -168,13 +190,26 @@ __device__ int draw(const float* row, int vocab, float max, float inv_t, const C
   if (own_mass > 0 && start <= target && target < start + own_mass) {
     double cumulative = start;
     bool found = false;
-    for_kept(row, begin, end, max, inv_t, cut, min_p, sh.counts[threadIdx.x], [&](int i, float w) {
+    for_kept(row, begin, end, max, inv_t, cut, sh.counts[threadIdx.x], [&](int i, float w) {
       cumulative += w;
       if (!found && cumulative > target) found = true, token = i;
     });
   }
   __syncthreads();
   return token;
+}
+
+// The merged edits over the masked row, each from the raw logit (so a second call without suppression redoes them).
+__device__ void apply_edits(const TokenEdit* edits, int begin, int end, const SampleSpec& s, const float* raw, const int32_t* mask, bool suppress, float* edited) {
+  for (int j = begin + threadIdx.x; j < end; j += kThreads) {  // distinct ids: no two threads meet
+    const TokenEdit& e = edits[j];
+    const bool allowed = !mask || ((uint32_t(mask[e.id >> 5]) >> (e.id & 31)) & 1u);
+    float v = float((allowed ? raw[e.id] : -INFINITY) + e.bias);
+    if (e.flags & kRepeated) v = float(v > 0 ? v / s.repetition_penalty : v * s.repetition_penalty);
+    if (e.count > 0) v = float(v - s.frequency_penalty * e.count - s.presence_penalty);
+    edited[e.id] = suppress && (e.flags & kSuppressed) ? -INFINITY : v;
+  }
+  __syncthreads();
 }
 
 __global__ void __launch_bounds__(kThreads)
@@ -196,21 +231,18 @@ __global__ void __launch_bounds__(kThreads)
     for (int i = threadIdx.x; i < vocab; i += kThreads)
       edited[i] = !mask || ((uint32_t(mask[i >> 5]) >> (i & 31)) & 1u) ? raw[i] : -INFINITY;
     __syncthreads();
-    for (int j = d.edit_begin + threadIdx.x; j < d.edit_end; j += kThreads) {  // distinct ids: no two threads meet
-      const TokenEdit& e = edits[j];
-      float v = float(edited[e.id] + e.bias);
-      if (e.flags & kRepeated) v = float(v > 0 ? v / s.repetition_penalty : v * s.repetition_penalty);
-      if (e.count > 0) v = float(v - s.frequency_penalty * e.count - s.presence_penalty);
-      edited[e.id] = (e.flags & kSuppressed) ? -INFINITY : v;
-    }
-    __syncthreads();
+    apply_edits(edits, d.edit_begin, d.edit_end, s, raw, mask, true, edited);
     row = edited;
   }
   float max;
   int argmax;
   block_argmax(row, vocab, max, argmax, sh);
+  if (max == -INFINITY && d.working_index >= 0) {  // suppression (min_tokens) left no token: undo it
+    apply_edits(edits, d.edit_begin, d.edit_end, s, raw, mask, false, working + int64_t(d.working_index) * vocab);
+    block_argmax(row, vocab, max, argmax, sh);
+  }
   __shared__ int token;
-  if (max == -INFINITY && mask) {
+  if (max == -INFINITY) {  // every logit -inf or NaN: the mask's first token, else 0
     if (threadIdx.x == 0) {
       token = 0;
       for (int w = 0; w < words; ++w)
@@ -227,14 +259,11 @@ __global__ void __launch_bounds__(kThreads)
     double total;
     int count;
     at_or_above(row, vocab, max, inv_t, 0, total, count, sh);
-    Cut cut;
-    if (s.top_k > 0 && s.top_k < vocab) cut = find_cut(row, vocab, max, inv_t, s.top_k, false, sh);
-    if (s.top_p < 1) {
-      const Cut by_mass = find_cut(row, vocab, max, inv_t, s.top_p * (cut.keep_all ? total : cut.kept_mass), true, sh);
-      if (cut.keep_all || (!by_mass.keep_all && (by_mass.threshold > cut.threshold || (by_mass.threshold == cut.threshold && by_mass.tie_take < cut.tie_take))))
-        cut = by_mass;
-    }
-    const int drawn = draw(row, vocab, max, inv_t, cut, float(s.min_p), philox_uniform(s.seed_low, s.seed_high, s.stream, s.position), sh);
+    Cut cut;  // vLLM's order: min-p, top-k, then top-p over what they kept
+    if (s.min_p > 0) cut = at_least(row, vocab, max, inv_t, s.min_p, sh);
+    if (s.top_k > 0 && s.top_k < vocab) cut = shorter(cut, find_cut(row, vocab, max, inv_t, s.top_k, false, sh));
+    if (s.top_p < 1) cut = shorter(cut, find_cut(row, vocab, max, inv_t, s.top_p * (cut.keep_all ? total : cut.kept_mass), true, sh));
+    const int drawn = draw(row, vocab, max, inv_t, cut, philox_uniform(s.seed_low, s.seed_high, s.stream, s.position), sh);
     if (threadIdx.x == 0) token = drawn;
   }
   __syncthreads();

@@ -11,7 +11,7 @@ import type {LogitsRows} from './model-runner.js'
 import type {ScheduledSequence} from './scheduler.js'
 import {seedWords} from './philox.js'
 import type {SampleRequest, SampleResult} from './sampler.js'
-import type {SamplingParams} from './sampling-params.js'
+import {isGreedy, type SamplingParams} from './sampling-params.js'
 import type {Sequence, SequenceGroup, TokenLogprobs} from './sequence.js'
 
 /** What one step asks the backend to sample; field order matches native/src/sampling_input.cpp. */
@@ -129,7 +129,7 @@ export function encodeSampleRequests(requests: readonly SampleRequest[], hostRow
     if (params.logprobs !== null) topStride = Math.max(topStride, params.logprobs + 1)
     ints.set([request.row, params.topK, params.logprobs ?? -1, seedLow | 0, seedHigh | 0, request.stream, sequenceIds.length - promptLength,
       ...prompt, ...output, ...suppress, biasBegin, biasIds.length, maskIndex], i * INT_FIELDS)
-    floats.set([params.temperature, params.topP, params.minP, params.presencePenalty, params.frequencyPenalty, params.repetitionPenalty], i * FLOAT_FIELDS)
+    floats.set([isGreedy(params) ? 0 : params.temperature, params.topP, params.minP, params.presencePenalty, params.frequencyPenalty, params.repetitionPenalty], i * FLOAT_FIELDS)
   })
   const maskWords = masks[0]?.length ?? 0
   const flatMasks = new Int32Array(masks.length * maskWords)

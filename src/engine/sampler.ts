@@ -1,16 +1,17 @@
 // Turns each row of logits into one sampled token: penalties, suppression, greedy or temperature/top-k/top-p/min-p sampling, logprobs.
 //
-// Order (vLLM's): logit_bias, then repetition penalty, then frequency/presence penalties, then suppression (min_tokens) -> argmax when
-// greedy -> else divide by temperature -> top-k -> top-p (over the top-k renormalized) -> min-p -> draw one token with
-// the Philox uniform of (seed, stream, output position) (philox.ts), so a draw never depends on the batch.
+// Order (vLLM V1's): allowed-token mask, logit_bias, then repetition penalty, then frequency/presence penalties, then
+// suppression (min_tokens, bad words) -> argmax when greedy (temperature below 1e-5) -> else divide by temperature ->
+// min-p -> top-k (keeping ties of the k-th) -> top-p (over what min-p and top-k kept, renormalized) -> draw one token
+// with the Philox uniform of (seed, stream, output position) (philox.ts), so a draw never depends on the batch.
+// A broken model's NaN logits are never drawn and +Inf ones share the mass (row-edits.ts): every row gives a vocabulary id.
 // Reported logprobs are those of the RAW logits (log_softmax with no penalty and temperature 1), as vLLM reports
 // them; beam search and cumulative logprobs use the same numbers.
 //
 // Speed: max, argmax and log-sum-exp of every sampled row come from one native call per step (rowStatsOf), so greedy
 // rows and raw logprobs cost no JS pass over the vocabulary. The engine's logits row is edited in place for penalties
-// and suppression and restored before returning (only the few touched entries are saved), so nothing vocab-sized is
-// copied; an edited row gets its own native stats call. Filters find their cut with a radix select over the weights
-// (weight-cutoff.ts) instead of sorting the vocabulary. Scratch buffers are reused.
+// and suppression and restored before returning (row-edits.ts), so nothing vocab-sized is copied. Filters find their
+// cut with a radix select over the weights (weight-cutoff.ts) instead of sorting the vocabulary. Scratch is reused.
 //
 // The engine samples most rows in the backend (native/cpu/sampler.cpp, native-sampling.ts decides which); this file
 // is the reference those samplers are tested against and samples the rows that need their logits in JS.
@@ -20,7 +21,7 @@ import {sampleUniform} from './philox.js'
 import {fastExp} from './fast-exp.js'
 import {rowStatsOf, statsAt, tokenLogprobsOfRow, type RowStats} from './logprobs.js'
 import {KEEP_ALL, WeightCutFinder, shorterCut, type WeightCut} from './weight-cutoff.js'
-import {firstAllowed, maskRowInto} from './guided/token-mask.js'
+import {RowEditor} from './row-edits.js'
 
 export {logprobsOfTokens, promptTokenLogprobs, topLogprobsOfRow} from './logprobs.js'
 
@@ -51,46 +52,23 @@ export interface SampleResult {
   topLogprobs: TokenLogprobs | null
 }
 
-/** Vocab-sized scratch reused across calls; grown on demand. */
-class SamplerScratch {
+/** Vocab-sized scratch of the draw reused across calls; grown on demand. */
+class DrawScratch {
   weights = new Float32Array(0)
-  masked = new Float32Array(0)
   weightBits = new Int32Array(0)
   kept = new Int32Array(0)
-  /** seenStamp[t] === stamp marks token t as already saved during the current row. */
-  seenStamp = new Int32Array(0)
-  /** penalizedStamp[t] === stamp marks token t as already given the repetition penalty in the current row. */
-  penalizedStamp = new Int32Array(0)
-  stamp = 0
-  outputCounts = new Int32Array(0)
-  savedIds: number[] = []
-  savedValues: number[] = []
   readonly cutFinder = new WeightCutFinder()
 
   ensure(vocabSize: number): void {
     if (this.weights.length === vocabSize) return
     this.weights = new Float32Array(vocabSize)
-    this.masked = new Float32Array(vocabSize)
     this.weightBits = new Int32Array(this.weights.buffer)
     this.kept = new Int32Array(vocabSize)
-    this.seenStamp = new Int32Array(vocabSize)
-    this.penalizedStamp = new Int32Array(vocabSize)
-    this.outputCounts = new Int32Array(vocabSize)
-    this.stamp = 0
-  }
-
-  beginRow(): void {
-    this.savedIds.length = 0
-    this.savedValues.length = 0
-    if (++this.stamp === 0x7fffffff) {
-      this.seenStamp.fill(0)
-      this.penalizedStamp.fill(0)
-      this.stamp = 1
-    }
   }
 }
 
-const scratch = new SamplerScratch()
+const scratch = new DrawScratch()
+const editor = new RowEditor()
 
 /** Samples one token per request from its row of `logits` (rows of `vocabSize`). The array is left as it was given. */
 export function sampleRows(logits: Float32Array, vocabSize: number, requests: readonly SampleRequest[]): SampleResult[] {
@@ -104,6 +82,7 @@ export function sampleRows(logits: Float32Array, vocabSize: number, requests: re
     lastRow = Math.max(lastRow, row)
   }
   scratch.ensure(vocabSize)
+  editor.ensure(vocabSize)
   // Raw (unedited) stats of every row the requests read, in one native call: the span is the whole batch when
   // decoding; rows inside it that no request reads (prompt logprob rows) are rare.
   const rawStats = rowStatsOf(logits, firstRow, lastRow - firstRow + 1, vocabSize)
@@ -114,68 +93,20 @@ export function sampleRows(logits: Float32Array, vocabSize: number, requests: re
 
 function sampleRow(row: Float32Array, request: SampleRequest, raw: RowStats): SampleResult {
   const {params} = request
-  scratch.beginRow()
-  const mask = request.allowedMask ?? null
-  const working = mask === null ? row : scratch.masked
-  if (mask !== null) maskRowInto(row, mask, working)
-  // Penalties and suppression can move the max anywhere (the raw best token is often in the history), so an edited
-  // row's max and argmax come from a native pass over the row as edited.
-  const edited = applyPenaltiesAndSuppression(working, request) || mask !== null
-  const sampled = edited ? statsAt(rowStatsOf(working, 0, 1, working.length), 0) : raw
-  // Suppression (min_tokens, bad words) can remove every token the mask allows: the mask wins then.
+  const {working, stats: edited} = editor.edit(row, request, raw)
+  const {values, stats} = editor.drawable(working, edited)
   const tokenId =
-    sampled.max === -Infinity && mask !== null
-      ? Math.max(firstAllowed(mask, row.length), 0)
+    stats.max === -Infinity
+      ? editor.noTokenLeft(request)
       : isGreedy(params)
-        ? sampled.argmax
-        : drawToken(working, params, sampled.max, sampleUniform(request.seed, request.stream, request.tokenIds.length - request.promptLength))
-  restoreEdits(working)
+        ? stats.argmax
+        : drawToken(values, params, stats.max, sampleUniform(request.seed, request.stream, request.tokenIds.length - request.promptLength))
+  editor.restore(working)
   return {
     tokenId,
     logprob: row[tokenId]! - raw.logSumExp,
     topLogprobs: params.logprobs === null ? null : tokenLogprobsOfRow(row, tokenId, params.logprobs, raw.logSumExp),
   }
-}
-
-function saveOnce(row: Float32Array, tokenId: number): boolean {
-  if (tokenId < 0 || tokenId >= row.length) return false
-  if (scratch.seenStamp[tokenId] !== scratch.stamp) {
-    scratch.seenStamp[tokenId] = scratch.stamp
-    scratch.savedIds.push(tokenId)
-    scratch.savedValues.push(row[tokenId]!)
-  }
-  return true
-}
-
-/** Edits the row in place (saving what it overwrites); returns whether anything changed. */
-function applyPenaltiesAndSuppression(row: Float32Array, request: SampleRequest): boolean {
-  const {repetitionPenalty, frequencyPenalty, presencePenalty, logitBias} = request.params
-  if (logitBias !== null) for (const tokenId in logitBias) if (saveOnce(row, Number(tokenId))) row[Number(tokenId)] += logitBias[tokenId]!
-  if (repetitionPenalty !== 1) {
-    // HF/vLLM: shrink positive logits, grow negative ones, once per distinct token of prompt + output.
-    const penalize = (tokenId: number) => {
-      if (scratch.penalizedStamp[tokenId] === scratch.stamp || !saveOnce(row, tokenId)) return
-      scratch.penalizedStamp[tokenId] = scratch.stamp
-      const value = row[tokenId]!
-      row[tokenId] = value > 0 ? value / repetitionPenalty : value * repetitionPenalty
-    }
-    for (const tokenId of request.tokenIds) penalize(tokenId)
-  }
-  if (frequencyPenalty !== 0 || presencePenalty !== 0) {
-    const counts = scratch.outputCounts
-    const {tokenIds, promptLength} = request
-    for (let i = promptLength; i < tokenIds.length; i++) if (tokenIds[i]! >= 0 && tokenIds[i]! < row.length) counts[tokenIds[i]!]!++
-    for (let i = promptLength; i < tokenIds.length; i++) {
-      const tokenId = tokenIds[i]!
-      const count = tokenId >= 0 && tokenId < row.length ? counts[tokenId]! : 0
-      if (count === 0) continue // out of range, or already penalized (counts are cleared as they are used)
-      saveOnce(row, tokenId)
-      row[tokenId] = row[tokenId]! - frequencyPenalty * count - presencePenalty
-      counts[tokenId] = 0
-    }
-  }
-  for (const tokenId of request.suppressTokenIds) if (saveOnce(row, tokenId)) row[tokenId] = -Infinity
-  return scratch.savedIds.length > 0
 }
 
 /** A copy of one row with logit_bias added, for beam search (which ranks rows without the sampler). */
@@ -185,19 +116,15 @@ export function biasedRow(logits: Float32Array, row: number, vocabSize: number, 
   return copy
 }
 
-function restoreEdits(row: Float32Array): void {
-  for (let i = 0; i < scratch.savedIds.length; i++) row[scratch.savedIds[i]!] = scratch.savedValues[i]!
-}
-
-/** Temperature, top-k, top-p, min-p, then one draw (`uniform` in [0, 1)) from what is left; `max` is the row's (as edited) largest logit. */
+/** Temperature, min-p, top-k, top-p, then one draw (`uniform` in [0, 1)) from what is left; `max` is the row's (as edited) largest logit. */
 function drawToken(row: Float32Array, params: SamplingParams, max: number, uniform: number): number {
   const {cut, totalWeight} = filteredWeights(row, params, max)
-  return cut === KEEP_ALL && params.minP === 0
+  return cut === KEEP_ALL
     ? drawFromWeights(scratch.weights, totalWeight, uniform)
-    : drawFromCut(scratch.weights, scratch.weightBits, cut, params.minP, uniform)
+    : drawFromCut(scratch.weights, scratch.weightBits, cut, uniform)
 }
 
-/** Fills scratch.weights with softmax(row / temperature) relative to the best token; returns the top-k/top-p cut. */
+/** Fills scratch.weights with softmax(row / temperature) relative to the best token; returns the min-p/top-k/top-p cut. */
 function filteredWeights(row: Float32Array, params: SamplingParams, max: number): {cut: WeightCut; totalWeight: number} {
   const {weights, weightBits} = scratch
   const inverseTemperature = 1 / params.temperature
@@ -208,8 +135,10 @@ function filteredWeights(row: Float32Array, params: SamplingParams, max: number)
     weights[i] = weight
     totalWeight += weight
   }
+  // vLLM's order: min-p (relative to the best token, whose weight is 1), then top-k, then top-p over what they kept.
   let cut: WeightCut = KEEP_ALL
-  if (params.topK > 0 && params.topK < row.length) cut = scratch.cutFinder.topCount(weights, weightBits, params.topK)
+  if (params.minP > 0) cut = scratch.cutFinder.atLeast(weights, weightBits, params.minP)
+  if (params.topK > 0 && params.topK < row.length) cut = shorterCut(cut, scratch.cutFinder.topCount(weights, weightBits, params.topK))
   if (params.topP < 1) {
     const massBeforeTopP = cut === KEEP_ALL ? totalWeight : cut.keptMass
     cut = shorterCut(cut, scratch.cutFinder.topMass(weights, weightBits, params.topP * massBeforeTopP))
@@ -231,8 +160,7 @@ export function drawFromWeights(weights: Float32Array, totalWeight: number, unif
   return last // rounding left the target a hair above the sum
 }
 
-function drawFromCut(weights: Float32Array, weightBits: Int32Array, cut: WeightCut, minP: number, uniform: number): number {
-  // min-p compares with the best token's probability, which is weight 1 here (ratios survive renormalization).
+function drawFromCut(weights: Float32Array, weightBits: Int32Array, cut: WeightCut, uniform: number): number {
   const kept = scratch.kept
   let numKept = 0
   let keptWeight = 0
@@ -240,7 +168,7 @@ function drawFromCut(weights: Float32Array, weightBits: Int32Array, cut: WeightC
   for (let i = 0; i < weights.length; i++) {
     const bits = weightBits[i]!
     const inCut = bits > cut.thresholdBits || (bits === cut.thresholdBits && tiesSeen++ < cut.tieTake)
-    if (inCut && weights[i]! >= minP && weights[i]! > 0) {
+    if (inCut && weights[i]! > 0) {
       kept[numKept++] = i
       keptWeight += weights[i]!
     }
@@ -261,33 +189,30 @@ function drawFromCut(weights: Float32Array, weightBits: Int32Array, cut: WeightC
  */
 export function samplingDistribution(logits: Float32Array, vocabSize: number, request: SampleRequest): Float32Array {
   scratch.ensure(vocabSize)
-  scratch.beginRow()
+  editor.ensure(vocabSize)
   const row = logits.subarray(request.row * vocabSize, (request.row + 1) * vocabSize)
-  const mask = request.allowedMask ?? null
-  const working = mask === null ? row : scratch.masked
-  if (mask !== null) maskRowInto(row, mask, working)
-  applyPenaltiesAndSuppression(working, request)
-  const {max, argmax} = statsAt(rowStatsOf(working, 0, 1, vocabSize), 0)
+  const {working, stats: edited} = editor.edit(row, request, statsAt(rowStatsOf(row, 0, 1, vocabSize), 0))
+  const {values, stats} = editor.drawable(working, edited)
   const out = new Float32Array(vocabSize)
   const {params} = request
-  if (isGreedy(params) || max === -Infinity) {
-    out[max === -Infinity && mask !== null ? Math.max(firstAllowed(mask, vocabSize), 0) : argmax] = 1
-    restoreEdits(working)
+  if (isGreedy(params) || stats.max === -Infinity) {
+    out[stats.max === -Infinity ? editor.noTokenLeft(request) : stats.argmax] = 1
+    editor.restore(working)
     return out
   }
-  const {cut} = filteredWeights(working, params, max)
+  const {cut} = filteredWeights(values, params, stats.max)
   const {weights, weightBits} = scratch
   let total = 0
   let tiesSeen = 0
   for (let i = 0; i < vocabSize; i++) {
     const bits = weightBits[i]!
     const inCut = cut === KEEP_ALL || bits > cut.thresholdBits || (bits === cut.thresholdBits && tiesSeen++ < cut.tieTake)
-    if (inCut && weights[i]! >= params.minP && weights[i]! > 0) {
+    if (inCut && weights[i]! > 0) {
       out[i] = weights[i]!
       total += weights[i]!
     }
   }
   for (let i = 0; i < vocabSize; i++) out[i] = out[i]! / total
-  restoreEdits(working)
+  editor.restore(working)
   return out
 }

@@ -100,7 +100,8 @@ export function makeSamplingParams(partial: Partial<SamplingParams> = {}): Sampl
   if (!(params.minP >= 0 && params.minP <= 1)) fail('min_p', `min_p must be in [0, 1], got ${params.minP}`)
   if (!(params.presencePenalty >= -2 && params.presencePenalty <= 2)) fail('presence_penalty', `presence_penalty must be in [-2, 2], got ${params.presencePenalty}`)
   if (!(params.frequencyPenalty >= -2 && params.frequencyPenalty <= 2)) fail('frequency_penalty', `frequency_penalty must be in [-2, 2], got ${params.frequencyPenalty}`)
-  if (!(params.repetitionPenalty > 0 && params.repetitionPenalty <= 2)) fail('repetition_penalty', `repetition_penalty must be in (0, 2], got ${params.repetitionPenalty}`)
+  // vLLM bounds repetition_penalty only below (> 0): 3 or 10 are valid there, so they are here.
+  if (!(params.repetitionPenalty > 0 && Number.isFinite(params.repetitionPenalty))) fail('repetition_penalty', `repetition_penalty must be a finite number > 0, got ${params.repetitionPenalty}`)
   if (params.seed !== null && !isInt(params.seed)) fail('seed', `seed must be an integer, got ${params.seed}`)
   if (!isInt(params.maxTokens) || params.maxTokens < 1) fail('max_tokens', `max_tokens must be an integer >= 1, got ${params.maxTokens}`)
   if (!isInt(params.minTokens) || params.minTokens < 0 || params.minTokens > params.maxTokens)
@@ -142,7 +143,10 @@ export function minTokensSuppressed(params: SamplingParams, outputLength: number
   return outputLength < params.minTokens ? [...(params.ignoreEos ? [] : eosTokenIds), ...params.stopTokenIds] : []
 }
 
-/** Greedy decoding: temperature 0 (or beam search, which picks by logprob). */
+/** Temperatures below this are greedy (vLLM's _SAMPLING_EPS): 1 / T would overflow float32 weights long before 0. */
+export const GREEDY_BELOW_TEMPERATURE = 1e-5
+
+/** Greedy decoding: temperature 0 or below 1e-5, or top_k 1 (the argmax, ties to the lowest id). */
 export function isGreedy(params: SamplingParams): boolean {
-  return params.temperature === 0 || params.topK === 1
+  return params.temperature < GREEDY_BELOW_TEMPERATURE || params.topK === 1
 }

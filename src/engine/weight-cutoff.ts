@@ -1,7 +1,7 @@
 // Finds where top-k (by count) or top-p (by mass) cuts a row of token weights, by radix selection on float bits: O(vocab), no sort.
 //
 // Tokens are ranked by weight descending, ties by token id ascending. Every filter the sampler applies keeps a
-// prefix of that one ranking, so a cut is fully described by a threshold bit pattern plus how many tokens that
+// prefix of that one ranking (top-k and min-p keep whole tie groups; top-p may cut through one), so a cut is fully described by a threshold bit pattern plus how many tokens that
 // sit exactly on the threshold (the lowest ids among them) are kept. Non-negative float32 values order like their
 // bit patterns read as integers, so three histogram passes over 11 + 11 + 9 bits find the exact cut.
 
@@ -30,10 +30,23 @@ export class WeightCutFinder {
   private readonly bucketMasses = new Float64Array(BUCKETS)
   private candidates = new Int32Array(0)
   private nextCandidates = new Int32Array(0)
+  private readonly boundBits = new Float32Array(1)
+  private readonly boundBitsInt = new Int32Array(this.boundBits.buffer)
 
-  /** The `k` highest-weight tokens. */
+  /** The `k` highest-weight tokens and every token tied with the k-th (vLLM's top-k masks only logits below the k-th). */
   topCount(weights: Float32Array, bits: Int32Array, k: number): WeightCut {
     return this.find(weights, bits, k, false)
+  }
+
+  /** The tokens whose weight is at least `minWeight` (min-p, the best token's weight being 1): a threshold, no select. */
+  atLeast(weights: Float32Array, bits: Int32Array, minWeight: number): WeightCut {
+    // Float32 weights compare with the float64 bound as with its float32 rounding, taken inclusively when not below it.
+    const bound = Math.fround(minWeight)
+    this.boundBits[0] = bound
+    const thresholdBits = bound >= minWeight ? this.boundBitsInt[0]! - 1 : this.boundBitsInt[0]!
+    let keptMass = 0
+    for (let i = 0; i < weights.length; i++) if (bits[i]! > thresholdBits) keptMass += weights[i]!
+    return {thresholdBits, tieTake: 0, keptMass}
   }
 
   /** The shortest prefix of the ranking whose mass reaches `targetMass` (vLLM's top-p: a token stays while the mass ranked above it is below the target). */
@@ -107,7 +120,7 @@ export class WeightCutFinder {
         tieTake++
       }
     } else {
-      tieTake = Math.min(numCandidates, budget - countAbove)
+      tieTake = numCandidates // every tie of the k-th
     }
     return {thresholdBits: prefixBits, tieTake, keptMass: massAbove + tieTake * tieWeight}
   }

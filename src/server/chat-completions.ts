@@ -24,7 +24,7 @@ export async function createChatCompletion(context: ApiContext, body: unknown): 
   if (request.tools?.mode.kind === 'auto' && parser === null)
     throw new InvalidRequestError(`tool_choice "auto" needs the server started with --tool-call-parser (${TOOL_CALL_PARSERS.join(', ')})`, {param: 'tool_choice'})
   const window = await admitPrompts(context, 1, sequencesPerPrompt(request.sampling))
-  const tokenIds = await context.promptTokenizer.tokenize({kind: 'chat', messages: request.messages, addGenerationPrompt: request.addGenerationPrompt, tools: request.tools?.tools})
+  const tokenIds = await context.promptTokenizer.tokenize({kind: 'chat', messages: request.messages, addGenerationPrompt: request.addGenerationPrompt, tools: request.tools?.tools, variables: request.chatTemplateKwargs})
   const maxTokens = resolveMaxTokens(request.maxTokens, tokenIds.length, context.engine.maxModelLen, 'remaining', 'messages')
   // The parsers read the call markers, which some families make special tokens ([TOOL_CALLS]): keep them (vLLM does too).
   const keepMarkers = request.tools?.mode.kind === 'auto' && parser !== 'llama3_json'

@@ -1,7 +1,7 @@
 // The part of LLMEngine the server uses, so the server can be tested against a scripted fake engine.
 import type {EngineStats} from '../engine/llm-engine.js'
 import type {EngineHealth} from '../engine/step-watchdog.js'
-import type {ChatMessage} from '../engine/model/tokenizer.js'
+import type {ChatMessage, ChatTemplateOptions} from '../engine/model/tokenizer.js'
 import type {RequestOutput} from '../engine/request-output.js'
 import type {SamplingParams} from '../engine/sampling-params.js'
 
@@ -14,7 +14,7 @@ export interface TokenizerLike {
   encode(text: string, opts?: {addSpecialTokens?: boolean}): number[]
   decode(ids: number[], opts?: {skipSpecialTokens?: boolean}): string
   /** The chat template rendered to text (tokenize it without adding special tokens: no double BOS). */
-  applyChatTemplate(messages: ChatMessage[], opts?: {addGenerationPrompt?: boolean; tools?: readonly object[]}): string
+  applyChatTemplate(messages: ChatMessage[], opts?: ChatTemplateOptions): string
   /** The most UTF-8 bytes a text of `tokens` tokens can have; null when unknown. */
   maxTextBytes(tokens: number): number | null
 }

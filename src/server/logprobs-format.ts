@@ -16,6 +16,11 @@ export interface ChatTokenLogprob {
   top_logprobs: {token: string; logprob: number; bytes: number[]}[]
 }
 
+/** vLLM reports a logprob below -9999 (a -inf logit) as -9999.0: JSON has no -Infinity (it would print null). NaN (a broken model) too. */
+export function reportedLogprob(logprob: number): number {
+  return logprob >= -9999 ? logprob : -9999
+}
+
 function tokenText(tokenizer: TokenizerLike, tokenId: number): string {
   return tokenizer.decode([tokenId], {skipSpecialTokens: false})
 }
@@ -44,12 +49,13 @@ export function completionLogprobs(
     result.tokens.push(text)
     result.text_offset.push(offset)
     offset += text.length
-    result.token_logprobs.push(logprobs?.get(tokenId) ?? null)
+    const logprob = logprobs?.get(tokenId)
+    result.token_logprobs.push(logprob === undefined ? null : reportedLogprob(logprob))
     // Several ids can decode to the same text; keep the likelier one under that key.
     result.top_logprobs.push(
       logprobs === null
         ? null
-        : Object.fromEntries(ranked(logprobs, Math.max(topCount, 1)).reverse().map(([id, logprob]) => [tokenText(tokenizer, id), logprob])),
+        : Object.fromEntries(ranked(logprobs, Math.max(topCount, 1)).reverse().map(([id, logprob]) => [tokenText(tokenizer, id), reportedLogprob(logprob)])),
     )
   })
   return result
@@ -63,7 +69,7 @@ export function chatLogprobs(
 ): {content: ChatTokenLogprob[]} {
   const entry = (tokenId: number, logprob: number) => {
     const token = tokenText(tokenizer, tokenId)
-    return {token, logprob, bytes: [...Buffer.from(token, 'utf8')]}
+    return {token, logprob: reportedLogprob(logprob), bytes: [...Buffer.from(token, 'utf8')]}
   }
   return {
     content: tokenIds.map((tokenId, position) => {

@@ -37,6 +37,8 @@ export interface CompletionRequest extends CommonRequest {
 export interface ChatCompletionRequest extends CommonRequest {
   messages: ChatMessage[]
   addGenerationPrompt: boolean
+  /** vLLM's chat_template_kwargs: extra variables for the chat template (enable_thinking, date_string, ...). */
+  chatTemplateKwargs: Record<string, unknown> | undefined
   /** tools / tool_choice / parallel_tool_calls; null without tools (or with tool_choice "none" and no tools). */
   tools: ToolRequest | null
 }
@@ -86,6 +88,7 @@ export function parseChatCompletionRequest(raw: unknown): ChatCompletionRequest 
     ...common,
     messages: parseMessages(body),
     addGenerationPrompt: optionalBoolean(body, 'add_generation_prompt') ?? true,
+    chatTemplateKwargs: optionalObject(body, 'chat_template_kwargs'),
     tools,
   }
 }
@@ -188,7 +191,7 @@ export function parseMessages(body: JsonObject): ChatMessage[] {
   })
 }
 
-/** Content is a string, null (an assistant turn without text) or a list of text parts. */
+/** Content is a string, null (an assistant turn without text) or a list of text parts, joined by newlines as vLLM joins them. */
 function messageContent(content: unknown, param: string): string {
   if (content === null || content === undefined) return ''
   if (typeof content === 'string') return content
@@ -200,7 +203,7 @@ function messageContent(content: unknown, param: string): string {
           throw new InvalidRequestError(`'${param}[${index}]' must be {"type":"text","text":...}; only text parts are supported`, {param})
         return text
       })
-      .join('')
+      .join('\n')
   }
   throw new InvalidRequestError(`'${param}' must be a string or a list of text parts`, {param})
 }

@@ -2,7 +2,7 @@
 import {InvalidRequestError} from '../engine/errors.js'
 import {type ApiContext, sendJson} from './api-context.js'
 import {checkModel, parseMessages} from './openai-schema.js'
-import {optionalBoolean, optionalIntegerList, optionalString, requireObject} from './request-fields.js'
+import {optionalBoolean, optionalIntegerList, optionalObject, optionalString, requireObject} from './request-fields.js'
 import {parseToolRequest} from './tool-calls.js'
 
 /**
@@ -24,6 +24,7 @@ export async function tokenize(context: ApiContext, raw: unknown): Promise<void>
         messages: parseMessages(body),
         addGenerationPrompt: optionalBoolean(body, 'add_generation_prompt') ?? true,
         tools: parseToolRequest(body)?.tools,
+        variables: optionalObject(body, 'chat_template_kwargs'),
       })
   sendJson(context.response, 200, {count: tokens.length, max_model_len: context.engine.maxModelLen, tokens})
 }

@@ -32,10 +32,12 @@ export class FakeTokenizer implements TokenizerLike {
       .join('')
   }
 
-  applyChatTemplate(messages: ChatMessage[], opts: {addGenerationPrompt?: boolean} = {}): string {
+  applyChatTemplate(messages: ChatMessage[], opts: {addGenerationPrompt?: boolean; variables?: Readonly<Record<string, unknown>>} = {}): string {
     const rendered = messages.map((message) => `<${message.role}>${message.content}\n`).join('')
-    // The template writes the BOS itself, as real ones do; char code 1 encodes to FAKE_BOS.
-    return String.fromCharCode(FAKE_BOS) + rendered + (opts.addGenerationPrompt === false ? '' : '<assistant>')
+    // The template writes the BOS itself, as real ones do; char code 1 encodes to FAKE_BOS. chat_template_kwargs may
+    // set add_generation_prompt, as with a real template.
+    const generationPrompt = opts.variables?.add_generation_prompt ?? opts.addGenerationPrompt
+    return String.fromCharCode(FAKE_BOS) + rendered + (generationPrompt === false ? '' : '<assistant>')
   }
 
   /** One token per code point: at most 4 UTF-8 bytes each. */

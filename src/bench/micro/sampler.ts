@@ -1,4 +1,4 @@
-// Micro-benchmark of the samplers (tinybench): ms per row for greedy, temperature, top-p, top-k and penalties at real vocab
+// Micro-benchmark of the samplers (tinybench): ms per row for greedy, temperature, top-p, top-k, min-p and penalties at real vocab
 // sizes, the JS sampler (sampler.ts) and the CPU backend's (ops.sampleRows, on the ops pool) on the same rows.
 import {fileURLToPath} from 'node:url'
 import {Bench} from 'tinybench'
@@ -33,6 +33,7 @@ const CASES: Array<{name: string; params: Partial<SamplingParams>; penalties?: b
   {name: 'temperature 0.8', params: {temperature: 0.8}},
   {name: 'top-p 0.9', params: {topP: 0.9}},
   {name: 'top-k 50', params: {topK: 50}},
+  {name: 'min-p 0.05 + top-p 0.9', params: {minP: 0.05, topP: 0.9}},
   {name: 'penalties (rep 1.1, freq 0.5, pres 0.5)', params: {repetitionPenalty: 1.1, frequencyPenalty: 0.5, presencePenalty: 0.5}, penalties: true},
 ]
 

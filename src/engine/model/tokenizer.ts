@@ -1,5 +1,4 @@
-// The model's tokenizer: tokenizer.json via @huggingface/tokenizers plus the chat template via @huggingface/jinja.
-import {Template} from '@huggingface/jinja'
+// The model's tokenizer: tokenizer.json via @huggingface/tokenizers plus the chat template (chat-template.ts).
 import {Tokenizer as HfTokenizer} from '@huggingface/tokenizers'
 import {existsSync, readFileSync} from 'node:fs'
 import {join} from 'node:path'
@@ -9,23 +8,9 @@ import {tokenizerFromGguf} from './gguf-tokenizer.js'
 import {readJsonObject} from './model-config.js'
 import {specialTokensPostProcessor} from './byte-level-bpe.js'
 import {maxTextBytes, type TextSizeBound, textSizeBound} from './text-size-bound.js'
+import {ChatTemplate, type ChatMessage, type ChatTemplateOptions} from './chat-template.js'
 
-export interface ChatMessage {
-  role: string
-  content: string
-  /** An assistant turn's calls (function.arguments parsed to an object where it is JSON, as templates expect). */
-  tool_calls?: unknown[]
-  /** A tool result's call id. */
-  tool_call_id?: string
-  name?: string
-}
-
-export interface ChatTemplateOptions {
-  /** Append the assistant turn header so the model answers; defaults to true (what chat completions need). */
-  addGenerationPrompt?: boolean
-  /** OpenAI tool objects, passed to the template as transformers' apply_chat_template(tools=...) does. */
-  tools?: readonly object[]
-}
+export type {ChatMessage, ChatTemplateOptions}
 
 type Json = Record<string, unknown>
 
@@ -47,7 +32,7 @@ export class Tokenizer {
   readonly decoderKind: DecoderKind
   private readonly inner: HfTokenizer
   private readonly sizeBound: TextSizeBound | null
-  private readonly chatTemplate: Template | null
+  private readonly chatTemplate: ChatTemplate | null
   private readonly specialTokenText: {bos_token: string; eos_token: string; unk_token: string; pad_token: string}
 
   /**
@@ -117,7 +102,7 @@ export class Tokenizer {
 
     const templateSource = options.chatTemplate ?? pickChatTemplate(tokenizerConfig.chat_template)
     try {
-      this.chatTemplate = templateSource === null ? null : new Template(templateSource)
+      this.chatTemplate = templateSource === null ? null : new ChatTemplate(templateSource)
     } catch (error) {
       throw new ModelLoadError(`The chat_template does not parse: ${(error as Error).message}`, {cause: error})
     }
@@ -154,16 +139,7 @@ export class Tokenizer {
     if (this.chatTemplate === null) {
       throw new InvalidRequestError('This model has no chat template; use the completions endpoint with a plain prompt.', {param: 'messages'})
     }
-    try {
-      return this.chatTemplate.render({
-        messages,
-        add_generation_prompt: opts.addGenerationPrompt ?? true,
-        ...(opts.tools && opts.tools.length > 0 ? {tools: opts.tools} : {}),
-        ...this.specialTokenText,
-      })
-    } catch (error) {
-      throw new InvalidRequestError(`The chat template rejected these messages: ${(error as Error).message}`, {param: 'messages', cause: error})
-    }
+    return this.chatTemplate.render(messages, this.specialTokenText, opts)
   }
 
   /** Renders and tokenizes without adding special tokens, as transformers' apply_chat_template(tokenize=True) does (no double BOS). */

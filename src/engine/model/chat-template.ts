@@ -1,0 +1,104 @@
+// A model's chat template rendered as transformers' apply_chat_template renders it (jinja2), on @huggingface/jinja.
+import {Environment, Template} from '@huggingface/jinja'
+import {InvalidRequestError} from '../errors.js'
+import {addParityTests, runTemplate} from './jinja-parity.js'
+
+export interface ChatMessage {
+  role: string
+  content: string
+  /** An assistant turn's calls (function.arguments parsed to an object where it is JSON, as templates expect). */
+  tool_calls?: unknown[]
+  /** A tool result's call id. */
+  tool_call_id?: string
+  name?: string
+}
+
+export interface ChatTemplateOptions {
+  /** Append the assistant turn header so the model answers; defaults to true (what chat completions need). */
+  addGenerationPrompt?: boolean
+  /** OpenAI tool objects, passed to the template as transformers' apply_chat_template(tools=...) does. */
+  tools?: readonly object[]
+  /** Extra template variables (vLLM's chat_template_kwargs: enable_thinking, date_string, ...); they cannot replace messages or tools. */
+  variables?: Readonly<Record<string, unknown>>
+}
+
+/** The special tokens' text, which transformers hands every template (bos_token, eos_token, ...). */
+export type SpecialTokenText = Readonly<Record<string, string>>
+
+export class ChatTemplate {
+  private readonly template: Template
+
+  /** Throws when the source does not parse. */
+  constructor(readonly source: string) {
+    this.template = new Template(source)
+  }
+
+  /** The prompt text; a template's raise_exception (or a conversation it cannot render) is an InvalidRequestError. */
+  render(messages: readonly ChatMessage[], specialTokens: SpecialTokenText, opts: ChatTemplateOptions = {}): string {
+    const environment = templateGlobals()
+    // transformers passes tools and documents always (None when absent): `tools is not none` must be false then.
+    const variables = {
+      ...specialTokens,
+      ...opts.variables,
+      // A key set to undefined would still be 'in message' for the template; a Python dict has no such key.
+      messages: messages.map((message) => Object.fromEntries(Object.entries(message).filter(([, value]) => value !== undefined))),
+      tools: opts.tools && opts.tools.length > 0 ? opts.tools : null,
+      documents: null,
+      add_generation_prompt: opts.variables?.add_generation_prompt ?? opts.addGenerationPrompt ?? true,
+    }
+    try {
+      for (const [name, value] of Object.entries(variables)) environment.set(name, value)
+      return runTemplate(this.template.parsed, environment)
+    } catch (error) {
+      throw new InvalidRequestError(`The chat template rejected these messages: ${(error as Error).message}`, {param: 'messages', cause: error})
+    }
+  }
+}
+
+/** What transformers' template environment offers besides the request: constants, raise_exception, range, strftime_now. */
+function templateGlobals(): Environment {
+  const environment = new Environment()
+  addParityTests(environment)
+  for (const [name, value] of Object.entries({true: true, false: false, none: null, True: true, False: false, None: null})) environment.set(name, value)
+  environment.set('raise_exception', (message: unknown) => {
+    throw new Error(String(message))
+  })
+  environment.set('range', (start: number, stop?: number, step = 1) => {
+    const [from, to] = stop === undefined ? [0, start] : [start, stop]
+    if (step === 0) throw new Error('range() arg 3 must not be zero')
+    const out: number[] = []
+    for (let i = from; step > 0 ? i < to : i > to; i += step) out.push(i)
+    return out
+  })
+  environment.set('strftime_now', (format: string) => strftime(new Date(), String(format)))
+  return environment
+}
+
+const MONTHS = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December']
+const DAYS = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday']
+
+/** Python's datetime.strftime in the C locale (English names, local time), for the directives templates use. */
+export function strftime(date: Date, format: string): string {
+  const pad = (n: number, width = 2) => String(n).padStart(width, '0')
+  const hour12 = date.getHours() % 12 === 0 ? 12 : date.getHours() % 12
+  const dayOfYear = Math.floor((Date.UTC(date.getFullYear(), date.getMonth(), date.getDate()) - Date.UTC(date.getFullYear(), 0, 1)) / 86_400_000) + 1
+  const fields: Record<string, string> = {
+    Y: String(date.getFullYear()),
+    y: pad(date.getFullYear() % 100),
+    m: pad(date.getMonth() + 1),
+    d: pad(date.getDate()),
+    e: String(date.getDate()).padStart(2, ' '),
+    b: MONTHS[date.getMonth()]!.slice(0, 3),
+    B: MONTHS[date.getMonth()]!,
+    a: DAYS[date.getDay()]!.slice(0, 3),
+    A: DAYS[date.getDay()]!,
+    H: pad(date.getHours()),
+    I: pad(hour12),
+    p: date.getHours() < 12 ? 'AM' : 'PM',
+    M: pad(date.getMinutes()),
+    S: pad(date.getSeconds()),
+    j: pad(dayOfYear, 3),
+    '%': '%',
+  }
+  return format.replace(/%([A-Za-z%])/g, (directive, letter: string) => fields[letter] ?? directive)
+}

@@ -1,0 +1,237 @@
+// An @huggingface/jinja interpreter that behaves as Python's jinja2 where real chat templates meet the differences:
+// value equality of dicts and lists, `+` of a string and a container as an error, values printed as Python's str()
+// prints them (None, True, {'a': [1]}), and the filters the library lacks.
+import {Environment, Interpreter, parse, tokenize} from '@huggingface/jinja'
+
+/** The library's runtime values as this file uses them (its classes are not exported; see runtimeClass). */
+interface Value {
+  type: string
+  value: unknown
+  toString(): string
+}
+type ValueClass = new (value?: unknown) => Value
+interface Node {
+  type: string
+  value?: unknown
+  operator?: {value: string}
+  left?: Node
+  right?: Node
+  callee?: Node
+  args?: Node[]
+}
+
+/** The interpreter's private steps this file extends (present in @huggingface/jinja 0.5.x). */
+interface InterpreterSteps {
+  evaluate(node: Node, environment: Environment): Value
+  evaluateBlock(statements: Node[], environment: Environment): Value
+  evaluateBinaryExpression(node: Node, environment: Environment): Value
+  applyFilter(operand: Value, filter: Node, environment: Environment): Value
+}
+
+const library = Interpreter.prototype as unknown as InterpreterSteps
+
+/** A runtime value's class, found by evaluating a literal (the library exports no value classes). */
+function runtimeClass(expression: string): ValueClass {
+  const node = parse(tokenize(`{{ ${expression} }}`)).body[0] as unknown as Node
+  return library.evaluate.call(new Interpreter(new Environment()), node, new Environment()).constructor as ValueClass
+}
+const BooleanValue = runtimeClass('1 == 1')
+const StringValue = runtimeClass("'a'")
+const IntegerValue = runtimeClass('1')
+const ArrayValue = runtimeClass('[1]')
+
+/** The most characters (or list items) '*' may build: a template cannot make one request exhaust the server's memory. */
+const MAX_REPEATED_SIZE = 10_000_000
+
+/** A value already evaluated, handed back to the library's own operators. */
+const PRECOMPUTED = 'PagedllmPrecomputed'
+
+/** Python's name for a value's type, as its TypeError messages say it. */
+function pythonType(value: Value): string {
+  const names: Record<string, string> = {StringValue: 'str', IntegerValue: 'int', FloatValue: 'float', BooleanValue: 'bool', ArrayValue: 'list', TupleValue: 'tuple', ObjectValue: 'dict', NullValue: 'NoneType'}
+  return names[value.type] ?? value.type
+}
+
+const isContainer = (value: Value) => ['ArrayValue', 'TupleValue', 'ObjectValue', 'KeywordArgumentsValue', 'NamespaceValue'].includes(value.type)
+
+/** Python's == : numbers (and booleans) by value, strings by value, lists and dicts element by element. */
+function pythonEquals(a: Value, b: Value): boolean {
+  const numeric = (value: Value) => ['IntegerValue', 'FloatValue', 'BooleanValue'].includes(value.type)
+  if (numeric(a) && numeric(b)) return Number(a.value) === Number(b.value)
+  const sequence = (value: Value) => value.type === 'ArrayValue' || value.type === 'TupleValue'
+  if (sequence(a) || sequence(b)) {
+    if (a.type !== b.type) return false
+    const [left, right] = [a.value as Value[], b.value as Value[]]
+    return left.length === right.length && left.every((item, i) => pythonEquals(item, right[i]!))
+  }
+  if (a.value instanceof Map || b.value instanceof Map) {
+    if (!(a.value instanceof Map && b.value instanceof Map) || a.value.size !== b.value.size) return false
+    const right = b.value as Map<string, Value>
+    for (const [key, item] of a.value as Map<string, Value>) if (!right.has(key) || !pythonEquals(item, right.get(key)!)) return false
+    return true
+  }
+  if (a.type === 'UndefinedValue' || b.type === 'UndefinedValue') return a.type === b.type
+  return a.type === b.type && a.value === b.value
+}
+
+/** Python's repr() of a string: single quotes unless it holds one and no double quote; escapes as Python writes them. */
+function pythonStringRepr(text: string): string {
+  const quote = text.includes("'") && !text.includes('"') ? '"' : "'"
+  const escapes: Record<string, string> = {'\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t', [quote]: '\\' + quote}
+  const body = text.replace(/[\\\n\r\t'"]|[\x00-\x1f\x7f]/g, (char) =>
+    escapes[char] ?? (char === "'" || char === '"' ? char : '\\x' + char.charCodeAt(0).toString(16).padStart(2, '0')),
+  )
+  return quote + body + quote
+}
+
+/** Python's str() of a value (repr() inside containers), as jinja2 prints {{ value }}, `~` and |string. */
+export function pythonStr(value: Value, nested = false): string {
+  switch (value.type) {
+    case 'StringValue':
+      return nested ? pythonStringRepr(value.value as string) : (value.value as string)
+    case 'NullValue':
+      return 'None'
+    case 'UndefinedValue':
+      return ''
+    case 'BooleanValue':
+      return value.value ? 'True' : 'False'
+    case 'ArrayValue':
+      return '[' + (value.value as Value[]).map((item) => pythonStr(item, true)).join(', ') + ']'
+    case 'TupleValue': {
+      const items = (value.value as Value[]).map((item) => pythonStr(item, true))
+      return '(' + items.join(', ') + (items.length === 1 ? ',)' : ')')
+    }
+    case 'ObjectValue':
+    case 'KeywordArgumentsValue':
+      return '{' + [...(value.value as Map<string, Value>)].map(([key, item]) => `${pythonStringRepr(key)}: ${pythonStr(item, true)}`).join(', ') + '}'
+    default:
+      return value.toString() // numbers (the library prints 1.0 as Python does), namespaces, functions
+  }
+}
+
+/** The environment's tests (jinja2's `is` tests), as the library keeps them. */
+function testsOf(environment: Environment): Map<string, (value: Value) => boolean> {
+  return (environment as unknown as {tests: Map<string, (value: Value) => boolean>}).tests
+}
+
+/** jinja2's tests the library lacks, added to one environment (the library's own table is shared by all). */
+export function addParityTests(environment: Environment): void {
+  const tests = new Map(testsOf(environment))
+  tests.set('float', (value) => value.type === 'FloatValue')
+  ;(environment as unknown as {tests: Map<string, (value: Value) => boolean>}).tests = tests
+}
+
+/** jinja2's tests as select/reject take them: a name, then its arguments. */
+function passesTest(item: Value, name: string, args: Value[], environment: Environment): boolean {
+  const [arg] = args
+  switch (name) {
+    case 'equalto':
+    case 'eq':
+    case '==':
+      return pythonEquals(item, arg!)
+    case 'ne':
+    case '!=':
+      return !pythonEquals(item, arg!)
+    case 'in':
+      return (arg!.value as Value[]).some((other) => pythonEquals(item, other))
+  }
+  const test = testsOf(environment).get(name)
+  if (test === undefined) throw new Error(`the chat template uses the Jinja test '${name}', which is not supported`)
+  return test(item)
+}
+
+/** Filters real chat templates use that @huggingface/jinja lacks, jinja2's way; null when the filter is the library's. */
+function extraFilter(interpreter: InterpreterSteps, operand: Value, name: string, argNodes: Node[], environment: Environment): Value | null {
+  const args = () => argNodes.map((node) => interpreter.evaluate(node, environment))
+  const items = () => {
+    if (operand.type !== 'ArrayValue' && operand.type !== 'TupleValue') throw new Error(`the '${name}' filter needs a list, got ${pythonType(operand)}`)
+    return operand.value as Value[]
+  }
+  switch (name) {
+    case 'select':
+    case 'reject': {
+      const [test, ...testArgs] = args()
+      if (test === undefined) return new ArrayValue(items().filter((item) => (item as unknown as {__bool__(): {value: boolean}}).__bool__().value === (name === 'select')))
+      return new ArrayValue(items().filter((item) => passesTest(item, String(test.value), testArgs, environment) === (name === 'select')))
+    }
+    case 'map': {
+      const [first] = argNodes
+      // map(attribute=...) is the library's; map('filter', ...) applies a filter to each item.
+      if (first === undefined || first.type === 'KeywordArgumentExpression') return null
+      const filterName = String(interpreter.evaluate(first, environment).value)
+      const filter = argNodes.length === 1 ? {type: 'Identifier', value: filterName} : {type: 'CallExpression', callee: {type: 'Identifier', value: filterName}, args: argNodes.slice(1)}
+      return new ArrayValue(items().map((item) => interpreter.applyFilter(item, filter, environment)))
+    }
+    case 'string':
+      return new StringValue(pythonStr(operand))
+    case 'count':
+      return operand.type === 'StringValue' ? new IntegerValue((operand.value as string).length) : new IntegerValue(items().length)
+  }
+  return null
+}
+
+class ParityInterpreter extends Interpreter {}
+const parity = ParityInterpreter.prototype as unknown as InterpreterSteps
+
+parity.evaluate = function (node, environment) {
+  return node?.type === PRECOMPUTED ? (node.value as Value) : library.evaluate.call(this, node, environment)
+}
+
+parity.evaluateBinaryExpression = function (node, environment) {
+  const operator = node.operator!.value
+  if (!['==', '!=', '+', '~', '*'].includes(operator)) return library.evaluateBinaryExpression.call(this, node, environment)
+  const left = this.evaluate(node.left!, environment)
+  const right = this.evaluate(node.right!, environment)
+  if (operator === '~') return new StringValue(pythonStr(left) + pythonStr(right))
+  if (operator === '*') {
+    // Python repeats a string or a list by an int ('-' * 20); numbers multiply as the library does.
+    const [sequence, count] = right.type === 'IntegerValue' ? [left, right] : [right, left]
+    const size = (sequence.value as {length?: number}).length ?? 0
+    if (count.type === 'IntegerValue' && size * (count.value as number) > MAX_REPEATED_SIZE) throw new RangeError(`'*' would build ${size} x ${String(count.value)} items`)
+    if (count.type === 'IntegerValue' && sequence.type === 'StringValue') return new StringValue((sequence.value as string).repeat(Math.max(0, count.value as number)))
+    if (count.type === 'IntegerValue' && sequence.type === 'ArrayValue')
+      return new ArrayValue(Array.from({length: Math.max(0, count.value as number)}, () => sequence.value as Value[]).flat())
+  }
+  if (operator === '==' || operator === '!=') return new BooleanValue(pythonEquals(left, right) === (operator === '=='))
+  // Python refuses str + dict (or list) where the library would print "[object Map]" into the prompt.
+  if (operator === '+' && ((left.type === 'StringValue' && isContainer(right)) || (right.type === 'StringValue' && isContainer(left))))
+    throw new TypeError(`can only concatenate ${pythonType(left)} (not "${pythonType(right)}") to ${pythonType(left)}`)
+  const precomputed = (value: Value): Node => ({type: PRECOMPUTED, value})
+  return library.evaluateBinaryExpression.call(this, {...node, left: precomputed(left), right: precomputed(right)}, environment)
+}
+
+// Statements print what they render; an expression's value prints as Python's str() (None, True, [1, 'a']).
+const STATEMENTS = new Set(['Set', 'If', 'For', 'Macro', 'CallStatement', 'FilterStatement', 'Break', 'Continue', 'Comment', 'Program'])
+parity.evaluateBlock = function (statements, environment) {
+  let text = ''
+  for (const statement of statements) {
+    const value = this.evaluate(statement, environment)
+    if (STATEMENTS.has(statement.type)) {
+      if (value.type !== 'NullValue' && value.type !== 'UndefinedValue') text += value.toString()
+    } else {
+      text += pythonStr(value)
+    }
+  }
+  return new StringValue(text)
+}
+
+parity.applyFilter = function (operand, filter, environment) {
+  const name = filter.type === 'Identifier' ? String(filter.value) : filter.type === 'CallExpression' && filter.callee?.type === 'Identifier' ? String(filter.callee.value) : null
+  const extra = name === null ? null : extraFilter(this, operand, name, filter.type === 'CallExpression' ? (filter.args ?? []) : [], environment)
+  if (extra !== null) return extra
+  try {
+    return library.applyFilter.call(this, operand, filter, environment)
+  } catch (error) {
+    // "Unknown ArrayValue filter: x", "Unknown filter: x": say which filter, plainly.
+    if (name !== null && /^Unknown (\w+ )?filter/.test((error as Error).message))
+      throw new Error(`the chat template uses the Jinja filter '${name}' on a ${pythonType(operand)}, which pagedllm's template engine does not support`)
+    throw error
+  }
+}
+
+/** Runs a parsed template (Template.parsed) over an environment holding its variables; returns the text. */
+export function runTemplate(program: unknown, environment: Environment): string {
+  // The package's declarations do not resolve under NodeNext (extensionless relative imports), so the class is typed here.
+  const Runner = ParityInterpreter as unknown as new (environment: Environment) => {run(program: unknown): Value}
+  return String(new Runner(environment).run(program).value)
+}

@@ -1,0 +1,77 @@
+// The chat-template renderer's jinja2 behaviour beyond the real-template fixtures: the filters @huggingface/jinja lacks,
+// Python's == and str + dict, transformers' variables and globals, and clear errors (expected values are jinja2's).
+import assert from 'node:assert/strict'
+import {describe, it} from 'node:test'
+import {ChatTemplate, strftime} from '../src/engine/model/chat-template.js'
+import {InvalidRequestError} from '../src/engine/errors.js'
+
+const render = (source: string, variables: Record<string, unknown> = {}, opts: {tools?: object[]} = {}) =>
+  new ChatTemplate(source).render([{role: 'user', content: 'hi'}], {bos_token: '<s>'}, {variables, ...opts})
+
+describe('chat template filters jinja2 has and @huggingface/jinja lacks', () => {
+  it('select / reject, with and without a test', () => {
+    assert.equal(render("{{ x | select | list | length }} {{ x | reject | list | length }}", {x: [0, 1, '', 'a', null]}), '2 3')
+    assert.equal(render("{{ x | select('odd') | join(',') }} {{ x | reject('equalto', 2) | join(',') }} {{ x | select('in', [1, 3]) | join(',') }}", {x: [1, 2, 3]}), '1,3 1,3 1,3')
+  })
+
+  it('map with a filter name, and count', () => {
+    assert.equal(render("{{ x | map('trim') | join('|') }}", {x: [' a ', 'b ']}), 'a|b')
+    assert.equal(render("{{ x | count }} {{ 'abc' | count }}", {x: [1, 2]}), '2 3')
+  })
+
+  it("the float test and Python's repetition of strings and lists by an int", () => {
+    assert.equal(render("{{ 1.5 is float }} {{ 1 is float }} {{ '-' * 3 }}{{ 2 * 'ab' }} {{ ([1] * 2) | length }} {{ 2 * 3 }}"), 'True False ---abab 2 6')
+    assert.throws(() => render("{{ 'x' * n }}", {n: 1e9}), (error: Error) => error instanceof InvalidRequestError)
+  })
+
+  it('a filter nobody supports is a 400 naming the filter', () => {
+    assert.throws(() => render("{{ x | groupby('a') }}", {x: [{a: 1}]}), (error: Error) => error instanceof InvalidRequestError && /Jinja filter 'groupby'/.test(error.message))
+  })
+})
+
+describe("chat templates follow Python's operators", () => {
+  it('== and != compare dicts and lists by value (a repeated user message equals the last one)', () => {
+    const same = {x: [1, {y: 2}]}
+    assert.equal(render('{{ 1 if a == b else 0 }}{{ 1 if a != c else 0 }}{{ 1 if [1, 2] == [1, 2] else 0 }}{{ 1 if 1 == 1.0 else 0 }}', {a: same, b: structuredClone(same), c: {x: [1]}}), '1111')
+  })
+
+  it('values print as Python prints them: None, True, repr() inside lists and dicts; ~ and |string too', () => {
+    const variables = {x: null, y: [1, 'a', null, true, {k: "it's"}, 'q"', 'both\'"\n'], z: {a: [1.5]}}
+    // jinja2's output for the same template and values:
+    const python = `None|None|True|[1, 'a', None, True, {'k': "it's"}, 'q"', 'both\\'"\\n']|{'a': [1.5]}|1.0|2|x1NoneTrue|[1, 'a', None, True, {'k': "it's"}, 'q"', 'both\\'"\\n']|`
+    assert.equal(render("{{ none }}|{{ x }}|{{ true }}|{{ y }}|{{ z }}|{{ 1.0 }}|{{ 2 }}|{{ 'x' ~ 1 ~ none ~ true }}|{{ y | string }}|{{ u }}", variables), python)
+    assert.equal(render('{% set a = 1 %}{% for i in [1, 2] %}{{ i }}{% endfor %}{% if true %}T{% endif %}{# c #}{{ (1, 2) }}'), '12T(1, 2)')
+  })
+
+  it('a string plus a dict or a list is an error, as in Python, not "[object Map]" in the prompt', () => {
+    assert.throws(() => render("{{ 'a' + x }}", {x: {k: 1}}), /can only concatenate str \(not "dict"\) to str/)
+    assert.throws(() => render("{{ 'a' + x }}", {x: [1]}), /can only concatenate str \(not "list"\) to str/)
+    assert.equal(render("{{ 'a' + x }}", {x: 'b'}), 'ab')
+  })
+})
+
+describe("transformers' template variables", () => {
+  it('tools and documents are always defined (None when absent), as apply_chat_template passes them', () => {
+    assert.equal(render('{{ tools is defined }} {{ tools is none }} {{ documents is none }}'), 'True True True')
+    assert.equal(render('{% if tools is not none %}{{ tools | length }}{% endif %}', {}, {tools: [{type: 'function'}]}), '1')
+  })
+
+  it("a message key set to undefined is absent, as from JSON ('tool_calls' in message is false)", () => {
+    const template = new ChatTemplate("{{ 'tool_calls' in messages[0] }} {{ messages[0] | length }}")
+    assert.equal(template.render([{role: 'user', content: 'hi', tool_calls: undefined}], {}), 'False 2')
+  })
+
+  it('chat_template_kwargs become variables but cannot replace messages', () => {
+    assert.equal(render('{{ enable_thinking }} {{ messages | length }}', {enable_thinking: false, messages: []}), 'False 1')
+  })
+
+  it('raise_exception is a 400 with the template\'s message', () => {
+    assert.throws(() => render("{{ raise_exception('Only user and assistant roles') }}"), (error: Error) => error instanceof InvalidRequestError && /Only user and assistant roles/.test(error.message))
+  })
+
+  it('strftime_now formats like Python in the C locale', () => {
+    const date = new Date(2025, 2, 7, 15, 4, 5)
+    assert.equal(strftime(date, '%Y|%y|%m|%d|%e|%b|%B|%a|%A|%H|%I|%p|%M|%S|%j|%%|%d %b %Y|%B %d, %Y'), '2025|25|03|07| 7|Mar|March|Fri|Friday|15|03|PM|04|05|066|%|07 Mar 2025|March 07, 2025')
+    assert.match(render('{{ strftime_now("%Y") }}'), /^\d{4}$/)
+  })
+})
