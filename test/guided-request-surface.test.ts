@@ -1,12 +1,10 @@
 // vLLM's and OpenAI's structured-output request fields over HTTP (tiny random model): spellings, conflicts, n, logprobs, streaming, max_tokens cuts.
 import assert from 'node:assert/strict'
 import {after, before, describe, it} from 'node:test'
-import {makeEngineConfig} from '../src/engine/config.js'
 import {LLMEngine} from '../src/engine/llm-engine.js'
-import {ensureTestModel} from '../src/engine/model/test-model.js'
-import {ApiServer, DEFAULT_SERVER_OPTIONS} from '../src/server/http-server.js'
+import type {ApiServer} from '../src/server/http-server.js'
 import {schemaErrors} from './support/guided-check.js'
-import {sseEvents} from './support/server-harness.js'
+import {sseEvents, startTinyEngineServer} from './support/server-harness.js'
 
 let engine: LLMEngine
 let server: ApiServer
@@ -22,10 +20,7 @@ async function post(path: string, body: object): Promise<{status: number; json: 
 
 describe('structured-output request fields (tiny model)', () => {
   before(async () => {
-    engine = await LLMEngine.create(makeEngineConfig({modelPath: await ensureTestModel('tiny'), threads: 1, numBlocks: 256, blockSize: 16}))
-    server = new ApiServer({...DEFAULT_SERVER_OPTIONS, port: 0, maxBodyBytes: 1 << 20, version: 'surface', log: () => {}, toolCallParser: 'hermes'})
-    baseUrl = (await server.listen()).url
-    server.attachEngine(engine)
+    ;({server, engine, url: baseUrl} = await startTinyEngineServer({version: 'surface'}))
   })
   after(async () => {
     await server.shutdown(1000)

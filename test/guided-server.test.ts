@@ -4,12 +4,11 @@ import {after, before, describe, it} from 'node:test'
 import OpenAI from 'openai'
 import {zodResponseFormat} from 'openai/helpers/zod'
 import {z} from 'zod'
-import {makeEngineConfig} from '../src/engine/config.js'
 import {LLMEngine} from '../src/engine/llm-engine.js'
-import {ensureTestModel} from '../src/engine/model/test-model.js'
-import {ApiServer, DEFAULT_SERVER_OPTIONS} from '../src/server/http-server.js'
+import type {ApiServer} from '../src/server/http-server.js'
 import {parseToolOutput, parseToolRequest} from '../src/server/tool-calls.js'
 import {schemaErrors} from './support/guided-check.js'
+import {startTinyEngineServer} from './support/server-harness.js'
 
 let engine: LLMEngine
 let server: ApiServer
@@ -34,10 +33,7 @@ const messages: OpenAI.ChatCompletionMessageParam[] = [{role: 'user', content: '
 
 describe('structured outputs and tools over HTTP (tiny model)', () => {
   before(async () => {
-    engine = await LLMEngine.create(makeEngineConfig({modelPath: await ensureTestModel('tiny'), threads: 1, numBlocks: 256, blockSize: 16}))
-    server = new ApiServer({...DEFAULT_SERVER_OPTIONS, port: 0, maxBodyBytes: 1 << 20, version: 'guided', log: () => {}, toolCallParser: 'hermes'})
-    baseUrl = (await server.listen()).url
-    server.attachEngine(engine)
+    ;({server, engine, url: baseUrl} = await startTinyEngineServer({version: 'guided'}))
     model = engine.modelName
     client = new OpenAI({baseURL: `${baseUrl}/v1`, apiKey: 'unused', maxRetries: 0})
   })

@@ -1,12 +1,10 @@
 // Tool calling through the real server (tiny random model): forced calls' shapes streamed and not, cuts by max_tokens, logprobs, hostile tools.
 import assert from 'node:assert/strict'
 import {after, before, describe, it} from 'node:test'
-import {makeEngineConfig} from '../src/engine/config.js'
 import {LLMEngine} from '../src/engine/llm-engine.js'
-import {ensureTestModel} from '../src/engine/model/test-model.js'
-import {ApiServer, DEFAULT_SERVER_OPTIONS} from '../src/server/http-server.js'
+import type {ApiServer} from '../src/server/http-server.js'
 import {schemaErrors} from './support/guided-check.js'
-import {sseEvents} from './support/server-harness.js'
+import {sseEvents, startTinyEngineServer} from './support/server-harness.js'
 
 let engine: LLMEngine
 let server: ApiServer
@@ -53,10 +51,7 @@ function rebuild(text: string) {
 
 describe('tool calling over HTTP (tiny model)', () => {
   before(async () => {
-    engine = await LLMEngine.create(makeEngineConfig({modelPath: await ensureTestModel('tiny'), threads: 1, numBlocks: 256, blockSize: 16}))
-    server = new ApiServer({...DEFAULT_SERVER_OPTIONS, port: 0, maxBodyBytes: 4 << 20, version: 'tools', log: () => {}, toolCallParser: 'hermes'})
-    baseUrl = (await server.listen()).url
-    server.attachEngine(engine)
+    ;({server, engine, url: baseUrl} = await startTinyEngineServer({version: 'tools', maxBodyBytes: 4 << 20}))
   })
   after(async () => {
     await server.shutdown(1000)

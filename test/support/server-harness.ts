@@ -1,6 +1,10 @@
-// Starts an ApiServer over a fake engine on a free loopback port, and the small HTTP helpers the server tests share.
+// Starts an ApiServer over a fake engine (or the tiny test model) on a free loopback port, and the small HTTP helpers
+// the server tests share.
 import assert from 'node:assert/strict'
 import {after} from 'node:test'
+import {makeEngineConfig} from '../../src/engine/config.js'
+import {LLMEngine} from '../../src/engine/llm-engine.js'
+import {ensureTestModel} from '../../src/engine/model/test-model.js'
 import {ApiServer, type ApiServerOptions, DEFAULT_SERVER_OPTIONS} from '../../src/server/http-server.js'
 import {FakeEngine} from './fake-engine.js'
 
@@ -23,6 +27,15 @@ export async function start(options: Partial<ApiServerOptions> = {}, engine = ne
   const {url} = await server.listen()
   if (attach) server.attachEngine(engine)
   return {server, engine, url, logs}
+}
+
+/** A real engine on the tiny test model behind a server with the hermes tool-call parser; the caller shuts it down. */
+export async function startTinyEngineServer(options: Partial<ApiServerOptions> = {}): Promise<{server: ApiServer; engine: LLMEngine; url: string}> {
+  const engine = await LLMEngine.create(makeEngineConfig({modelPath: await ensureTestModel('tiny'), threads: 1, numBlocks: 256, blockSize: 16}))
+  const server = new ApiServer({...DEFAULT_SERVER_OPTIONS, port: 0, maxBodyBytes: 1 << 20, version: 'test', log: () => {}, toolCallParser: 'hermes', ...options})
+  const {url} = await server.listen()
+  server.attachEngine(engine)
+  return {server, engine, url}
 }
 
 export async function post(url: string, body: unknown, headers: Record<string, string> = {}) {
