@@ -112,17 +112,10 @@ interface CompletionChunk {
 }
 
 /** One streamed completion: TTFT at the first chunk with text, e2e at the end of the stream. */
-async function streamCompletion(
-  baseUrl: string,
-  model: string,
-  benchRequest: BenchRequest,
-  promptText: string | undefined,
-  settings: GenerationSettings,
-  index: number,
-  agent: Agent,
-): Promise<{record: Omit<RequestRecord, 'arrivalTime'>; text: string}> {
+async function streamCompletion(...args: Parameters<typeof streamCompletionOnce>): ReturnType<typeof streamCompletionOnce> {
+  const baseUrl = args[0]
   try {
-    return await streamCompletionOnce(baseUrl, model, benchRequest, promptText, settings, index, agent)
+    return await streamCompletionOnce(...args)
   } catch (error) {
     // An error status, a timeout, a reset connection, a malformed stream: one line that names the server.
     const code = (error as {code?: unknown}).code
