@@ -75,3 +75,50 @@ describe("transformers' template variables", () => {
     assert.match(render('{{ strftime_now("%Y") }}'), /^\d{4}$/)
   })
 })
+
+describe("Python's str methods in templates (expected values are jinja2's)", () => {
+  const s = '\n\n  Hello World  \n'
+  const cases: Array<[string, string]> = [
+    ["s.lstrip('\\n')", '  Hello World  \n'],
+    ["s.rstrip('\\n')", '\n\n  Hello World  '],
+    ["s.strip(' \\n')", 'Hello World'],
+    ['s.strip()', 'Hello World'],
+    ["'xxhixx'.strip('x')", 'hi'],
+    ["'<think>a</think>\\n\\nb'.split('</think>')[-1].lstrip('\\n')", 'b'],
+    ["'abcabc'.find('c', 3)", '5'],
+    ["'abcabc'.rfind('b', -3)", '4'],
+    ["'abcabc'.find('z')", '-1'],
+    ["'abc'.find('', 5)", '-1'],
+    ["'aaa'.count('aa')", '1'],
+    ["'abc'.count('')", '4'],
+    ["'abc'.count('', 1, 2)", '2'],
+    ["'a\\r\\nb\\rc\\n'.splitlines()", "['a', 'b', 'c']"],
+    ["'a\\nb'.splitlines(True)", "['a\\n', 'b']"],
+    ["'a b  c'.rsplit(None, 1)", "['a b', 'c']"],
+    ["'a,b,c'.rsplit(',', 1)", "['a,b', 'c']"],
+    ["' a b '.rsplit()", "['a', 'b']"],
+    ["'a,b,c'.rsplit(',')", "['a', 'b', 'c']"],
+    ["'<tool>x'.removeprefix('<tool>')", 'x'],
+    ["'x</tool>'.removesuffix('</tool>')", 'x'],
+    ["'abc'.removesuffix('')", 'abc'],
+    ["''.isdigit()", 'False'],
+    ["'12'.isdigit()", 'True'],
+    ["'A1'.isupper()", 'True'],
+    ["'1'.isupper()", 'False'],
+    ["'ab'.isalpha()", 'True'],
+    ["' \\t'.isspace()", 'True'],
+    ["'abc'.islower()", 'True'],
+    ["'a1'.isalnum()", 'True'],
+    ["'-42'.zfill(5)", '-0042'],
+    ["'7'.zfill(3)", '007'],
+    ["'abcabc'.index('c')", '2'],
+    ['d.count', '3'],
+  ]
+  for (const [expression, want] of cases) {
+    it(expression, () => assert.equal(render(`{{ ${expression} }}`, {s, d: {count: 3}}), want))
+  }
+
+  it("index of a missing substring is an error, as Python's ValueError", () => {
+    assert.throws(() => render("{{ 'abc'.index('z') }}"), /substring not found/)
+  })
+})

@@ -2,6 +2,7 @@
 // value equality of dicts and lists, `+` of a string and a container as an error, values printed as Python's str()
 // prints them (None, True, {'a': [1]}), and the filters the library lacks.
 import {Environment, Interpreter, parse, tokenize} from '@huggingface/jinja'
+import {PYTHON_STR_METHODS, type PyValueClasses} from './python-str-methods.js'
 
 /** The library's runtime values as this file uses them (its classes are not exported; see runtimeClass). */
 interface Value {
@@ -18,6 +19,9 @@ interface Node {
   right?: Node
   callee?: Node
   args?: Node[]
+  object?: Node
+  property?: Node
+  computed?: boolean
 }
 
 /** The interpreter's private steps this file extends (present in @huggingface/jinja 0.5.x). */
@@ -26,6 +30,7 @@ interface InterpreterSteps {
   evaluateBlock(statements: Node[], environment: Environment): Value
   evaluateBinaryExpression(node: Node, environment: Environment): Value
   applyFilter(operand: Value, filter: Node, environment: Environment): Value
+  evaluateMemberExpression(node: Node, environment: Environment): Value
 }
 
 const library = Interpreter.prototype as unknown as InterpreterSteps
@@ -39,6 +44,8 @@ const BooleanValue = runtimeClass('1 == 1')
 const StringValue = runtimeClass("'a'")
 const IntegerValue = runtimeClass('1')
 const ArrayValue = runtimeClass('[1]')
+const FunctionValue = runtimeClass("'a'.upper") as unknown as new (call: (args: Value[]) => Value) => Value
+const PY_VALUES = {string: StringValue, integer: IntegerValue, boolean: BooleanValue, array: ArrayValue} as unknown as PyValueClasses
 
 /** The most characters (or list items) '*' may build: a template cannot make one request exhaust the server's memory. */
 const MAX_REPEATED_SIZE = 10_000_000
@@ -175,6 +182,15 @@ const parity = ParityInterpreter.prototype as unknown as InterpreterSteps
 
 parity.evaluate = function (node, environment) {
   return node?.type === PRECOMPUTED ? (node.value as Value) : library.evaluate.call(this, node, environment)
+}
+
+// "text".lstrip('\n'), .find(...): Python's str methods, where the library lacks them or ignores their arguments.
+parity.evaluateMemberExpression = function (node, environment) {
+  const method = !node.computed && node.property?.type === 'Identifier' ? PYTHON_STR_METHODS[String(node.property.value)] : undefined
+  if (method === undefined) return library.evaluateMemberExpression.call(this, node, environment)
+  const object = this.evaluate(node.object!, environment)
+  if (object.type !== 'StringValue') return library.evaluateMemberExpression.call(this, {...node, object: {type: PRECOMPUTED, value: object}}, environment)
+  return new FunctionValue((args) => method(object.value as string, args, PY_VALUES) as Value)
 }
 
 parity.evaluateBinaryExpression = function (node, environment) {
