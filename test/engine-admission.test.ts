@@ -138,7 +138,7 @@ describe('engine watchdog', () => {
       // A stuck scheduler, as with a group wider than --max-num-seqs: it runs, yet no step schedules it.
       scheduler.schedule = () => {
         scheduler.running.push(...scheduler.waiting.splice(0))
-        return {scheduled: [], blockCopies: [], swapOut: [], swapIn: [], rejected: [], numPreempted: 0}
+        return {scheduled: [], blockCopies: [], swapOut: [], swapIn: [], swappedOut: [], rejected: [], numPreempted: 0}
       }
       const stuck = engine.addRequest({prompt, params: makeSamplingParams({maxTokens: 4})})
       await assert.rejects(stuck.result(), (error: unknown) => error instanceof PagedLLMError && error.code === 'engine_stalled' && error.httpStatus === 500)

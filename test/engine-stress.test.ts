@@ -90,6 +90,18 @@ describe('engine stress edge cases', () => {
     })
   }
 
+  it('a step that fails while it swaps a request out fails that request too: its swapped K/V were never written', async () => {
+    // The step's block moves and forward pass fail together; the group it swapped out came back later with host
+    // blocks that never held its K/V, and went on to wrong tokens.
+    const requests = [0, 1, 2, 3].map((i) => request(prompt(40, i), {temperature: 0, maxTokens: 60, ignoreEos: true}))
+    const reference = await runWorkload(fuzzEngineConfig(modelDir, ROOMY), requests)
+    const failsOnSwapOut = {when: (_batch: unknown, moves: {swapOut?: Int32Array}) => (moves.swapOut?.length ?? 0) > 0, beforeMoves: true}
+    const run = await runWorkload(fuzzEngineConfig(modelDir, {numBlocks: 12, preemptionMode: 'swap', swapSpaceBytes: 1 << 20}), requests, failsOnSwapOut)
+    assert.ok(run.numPreemptions > 0, 'the pool is small enough to preempt')
+    const {failed} = compareRuns(requests, reference, run, true)
+    assert.ok(failed > 0, 'the failed step failed its requests')
+  })
+
   it('a request whose prompt and max_tokens fill the pool exactly runs, one at a time; one token more is refused', async () => {
     // 4 blocks of 16 tokens: each request takes all 64 slots at its longest.
     const full = {temperature: 1, seed: 5, maxTokens: 4, ignoreEos: true, logprobs: 1}

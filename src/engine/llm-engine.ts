@@ -327,7 +327,8 @@ export class LLMEngine {
     try {
       result = await current.result
     } catch (error) {
-      for (const group of groupsOf(current.out)) this.failGroup(group, error)
+      // A failed step may have failed before its block moves: the groups it swapped out have no K/V to come back to.
+      for (const group of new Set([...groupsOf(current.out), ...current.out.swappedOut])) this.failGroup(group, error)
       return true
     } finally {
       this.stepInFlight = false

@@ -25,6 +25,8 @@ export interface SchedulerOutput {
   blockCopies: BlockCopy[]
   swapOut: BlockMapping[]
   swapIn: BlockMapping[]
+  /** The groups whose blocks swapOut moves: if the step fails, their host copies may never have been written. */
+  swappedOut: SequenceGroup[]
   /** Groups that can never be scheduled (see unschedulable), each with the error that finishes it. */
   rejected: Array<{group: SequenceGroup; error: InvalidRequestError}>
   numPreempted: number
@@ -71,7 +73,7 @@ export class Scheduler {
   }
 
   schedule(now: number): SchedulerOutput {
-    const output: SchedulerOutput = {scheduled: [], blockCopies: this.pendingCopies, swapOut: [], swapIn: [], rejected: [], numPreempted: 0}
+    const output: SchedulerOutput = {scheduled: [], blockCopies: this.pendingCopies, swapOut: [], swapIn: [], swappedOut: [], rejected: [], numPreempted: 0}
     this.pendingCopies = []
     let tokenBudget = this.config.maxNumBatchedTokens
     let seqBudget = this.config.maxNumSeqs
@@ -246,6 +248,7 @@ export class Scheduler {
     const mode = this.config.preemptionMode === 'auto' ? (seqs.length > 1 || this.swapIsCheap ? 'swap' : 'recompute') : this.config.preemptionMode
     if (mode === 'swap' && this.blockManager.canSwapOut(group)) {
       output.swapOut.push(...this.blockManager.swapOut(group))
+      output.swappedOut.push(group)
       for (const seq of seqs) seq.status = SequenceStatus.Swapped
       this.swapped.push(group)
       return

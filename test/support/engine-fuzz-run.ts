@@ -4,7 +4,7 @@ import assert from 'node:assert/strict'
 import {makeEngineConfig, type EngineConfig} from '../../src/engine/config.js'
 import {PagedLLMError} from '../../src/engine/errors.js'
 import {LLMEngine} from '../../src/engine/llm-engine.js'
-import type {ForwardBatchArrays} from '../../src/engine/native.js'
+import type {BlockMovesArrays, ForwardBatchArrays} from '../../src/engine/native.js'
 import type {RequestHandle, RequestOutput} from '../../src/engine/request-output.js'
 import type {FuzzRequest} from './engine-fuzz-workload.js'
 
@@ -31,19 +31,30 @@ export function fuzzEngineConfig(modelDir: string, config: Partial<EngineConfig>
   return makeEngineConfig({modelPath: modelDir, device: 'cpu', threads: 1, weightDtype: 'f32', batchInvariant: true, ...config})
 }
 
-/** The first native step whose batch `fails` picks gets slots outside the KV pool: the backend throws on its worker. */
-export function failNativeStepWhen(engine: LLMEngine, fails: (batch: ForwardBatchArrays) => boolean): void {
+/**
+ * The first native step `fails` picks gets slots outside the KV pool (the backend throws on its worker, after its
+ * block moves), or with `beforeMoves` a swap-in pair outside the swap pool (it throws before moving any block, as
+ * the CUDA backend does on any bad batch).
+ */
+export function failNativeStepWhen(engine: LLMEngine, fails: StepFailure, beforeMoves = false): void {
   const native = engine.native
   let failed = false
-  const corrupt = (batch: ForwardBatchArrays): ForwardBatchArrays => {
-    if (failed || !fails(batch)) return batch
+  const corrupt = (moves: BlockMovesArrays, batch: ForwardBatchArrays): [BlockMovesArrays, ForwardBatchArrays] => {
+    if (failed || !fails(batch, moves)) return [moves, batch]
     failed = true
-    return {...batch, slotMapping: batch.slotMapping.map(() => 1 << 30)}
+    if (beforeMoves) return [{...moves, swapIn: Int32Array.from([...(moves.swapIn ?? []), 1 << 30, 0])}, batch]
+    return [moves, {...batch, slotMapping: batch.slotMapping.map(() => 1 << 30)}]
   }
   const step = native.step.bind(native)
   const stepAndSample = native.stepAndSample.bind(native)
-  native.step = ((moves, batch) => step(moves, corrupt(batch))) as typeof native.step
-  native.stepAndSample = (moves, batch, sampling) => stepAndSample(moves, corrupt(batch), sampling)
+  native.step = ((moves, batch) => step(...corrupt(moves, batch))) as typeof native.step
+  native.stepAndSample = (moves, batch, sampling) => stepAndSample(...corrupt(moves, batch), sampling)
+}
+export type StepFailure = (batch: ForwardBatchArrays, moves: BlockMovesArrays) => boolean
+/** Which native step fails (its 1-based number, or the first the predicate picks), and how. */
+export interface NativeStepFailure {
+  when: number | StepFailure
+  beforeMoves: boolean
 }
 
 /** Fails the run instead of letting a wedged engine hang the suite. */
@@ -57,12 +68,15 @@ async function withinMs<T>(ms: number, what: string, work: Promise<T>): Promise<
   }
 }
 
-/** failNativeCall: the backend fails that native step (1-based), as a hostile model or a device error would. */
-export async function runWorkload(config: EngineConfig, requests: readonly FuzzRequest[], failNativeCall: number | null = null): Promise<FuzzRun> {
+/** failNativeCall: the backend fails that native step, as a hostile model or a device error would. */
+export async function runWorkload(config: EngineConfig, requests: readonly FuzzRequest[], failNativeCall: NativeStepFailure | null = null): Promise<FuzzRun> {
   const engine = await LLMEngine.create(config)
   try {
     let calls = 0
-    if (failNativeCall !== null) failNativeStepWhen(engine, () => ++calls === failNativeCall)
+    if (failNativeCall !== null) {
+      const {when, beforeMoves} = failNativeCall
+      failNativeStepWhen(engine, typeof when === 'number' ? () => ++calls === when : when, beforeMoves)
+    }
     for (const request of requests) await engine.prepareRequest(request.params)
     const outcomes: Outcome[] = new Array(requests.length)
     const added = new Set<number>()

@@ -134,7 +134,7 @@ export const configArb = fc.record({
   watermark: fc.constantFrom(0.01, 0.1),
   hostOverlap: fc.constantFrom('async', 'async', 'async', 'outputs', 'none'),
   /** One run in four, the backend fails this native step. */
-  failNativeCall: rarely(fc.integer({min: 1, max: 30})),
+  failNativeCall: rarely(fc.record({when: fc.integer({min: 1, max: 30}), beforeMoves: fc.boolean()})),
 }).map(({chunkedBudget, wholeBudget, poolShare, failNativeCall, ...config}) => ({
   poolShare,
   failNativeCall,

@@ -173,7 +173,7 @@ export class DraftProposer {
       draftTokenIds: [],
       pendingSample: -1,
     }))
-    const output: SchedulerOutput = {scheduled, blockCopies, swapOut: [], swapIn: [], rejected: [], numPreempted: 0}
+    const output: SchedulerOutput = {scheduled, blockCopies, swapOut: [], swapIn: [], swappedOut: [], rejected: [], numPreempted: 0}
     const {logits, rows} = await this.draft.runner.run(output)
     batch.forEach(({entry, numNewTokens}, i) => {
       const {seq} = entry.mirror
