@@ -2,7 +2,7 @@
 // files run as the float64 reference does, the same weights as HF and as GGUF give the same logits and tokens, and the
 // near misses (MoE, layer-wise sliding windows, unknown GGUF architectures) are refused by name.
 import assert from 'node:assert/strict'
-import {mkdirSync, rmSync, writeFileSync} from 'node:fs'
+import {mkdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {after, before, describe, it} from 'node:test'
@@ -79,6 +79,27 @@ describe('Qwen3 checkpoints', () => {
       }
     } finally {
       ops.setAvx2(avx2.enabled)
+    }
+  })
+
+  it('matches transformers 5.18 (test/fixtures/qwen3-tiny-transformers.json): top-10 last-position logits within 1e-4, 8 greedy tokens', async () => {
+    const fixture = JSON.parse(readFileSync(join(import.meta.dirname, 'fixtures', 'qwen3-tiny-transformers.json'), 'utf8')) as {
+      prompts: {prompt_token_ids: number[]; last_position_top10: {ids: number[]; logits: number[]}; greedy_token_ids: number[]}[]
+    }
+    const dir = await ensureTestModel('tiny', {variant: 'qwen3'})
+    const reference = await ReferenceModel.load(dir)
+    const engine = await LLMEngine.create(makeEngineConfig({modelPath: dir, kvMemoryBytes: 4 << 20, threads: 2, weightDtype: 'f32'}))
+    try {
+      const params = makeSamplingParams({temperature: 0, maxTokens: 8, ignoreEos: true})
+      const results = await engine.generate(fixture.prompts.map((p) => ({prompt: p.prompt_token_ids, params})))
+      fixture.prompts.forEach((p, i) => {
+        const top = p.last_position_top10
+        const ours = reference.nextLogits(p.prompt_token_ids)
+        assert.ok(relativeError(top.ids.map((id) => ours[id]), top.logits) < 1e-4, `prompt ${i}: reference top-10 logits`)
+        assert.deepEqual(results[i]!.outputs[0]!.tokenIds, p.greedy_token_ids, `prompt ${i}: the engine's greedy tokens`)
+      })
+    } finally {
+      await engine.shutdown()
     }
   })
 
