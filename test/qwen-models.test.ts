@@ -195,8 +195,9 @@ describe('near misses are refused by name', () => {
       assert.equal(parseModelConfig(qwen3Config({...sliding, max_window_layers: 4})).maxPositionEmbeddings, 512)
       assert.equal(parseModelConfig(qwen3Config({...sliding, use_sliding_window: false, layer_types: layerTypes})).maxPositionEmbeddings, 512)
     }
-    assert.throws(() => parseModelConfig(qwen3Config({layer_types: ['full_attention']})), loadError(/"layer_types" must list .* each of the 4 layers/))
-    assert.throws(() => parseModelConfig(qwen3Config({layer_types: Array(4).fill('linear_attention')})), loadError(/"layer_types"/))
+    const window = {use_sliding_window: true, sliding_window: 64}
+    assert.throws(() => parseModelConfig(qwen3Config({...window, layer_types: ['full_attention']})), loadError(/"layer_types" must list .* each of the 4 layers/))
+    assert.throws(() => parseModelConfig(qwen3Config({...window, layer_types: Array(4).fill('linear_attention')})), loadError(/"layer_types"/))
   })
 
   it('GGUF qwen3moe and unknown architectures, with the supported list', async () => {
@@ -244,6 +245,18 @@ describe('GGUF BPE pre-tokenizers (tokenizer.ggml.pre) split as llama.cpp docume
     const [e6, x97, a5] = [0xe6, 0x97, 0xa5].map((byte) => bytesToUnicode()[byte]!)
     assert.deepEqual(pieces('deepseek-v3', [`a ${e6}`], 'a日'), ['a', e6, x97, a5])
     assert.deepEqual(pieces('qwen2', [`a ${e6}`], 'a日'), [`a${e6}`, x97, a5])
+  })
+
+  it('user-defined tokens (Qwen3\'s <think>) match as one piece, as control tokens do, and decode as written', () => {
+    const tokens = [...bytesToUnicode(), '<think>', '<|im_end|>']
+    const types = tokens.map((_, id) => (id === 256 ? 4 : id === 257 ? 3 : 1))
+    const tokenizer = tokenizerFromGguf(new Map<string, GgufValue>([
+      ['tokenizer.ggml.model', 'gpt2'], ['tokenizer.ggml.pre', 'qwen2'], ['tokenizer.ggml.tokens', tokens], ['tokenizer.ggml.merges', []],
+      ['tokenizer.ggml.token_type', types],
+    ]))
+    const ids = tokenizer.encode('a<think>b<|im_end|>', {addSpecialTokens: false})
+    assert.deepEqual(ids, [tokens.indexOf('a'), 256, tokens.indexOf('b'), 257])
+    assert.equal(tokenizer.decode(ids, {skipSpecialTokens: true}), 'a<think>b')
   })
 
   it('Qwen2\'s other names (deepseek-r1-qwen for the R1 distills) split as qwen2; unknown names are refused, listing the known', () => {

@@ -62,9 +62,6 @@ const DEEPSEEK_V3_SPLITS = [
 const PRE_TOKENIZERS: Record<string, PreTokenizerSpec> = {
   default: GPT2,
   'gpt-2': GPT2,
-  'phi-2': GPT2,
-  mpt: GPT2,
-  olmo: GPT2,
   'llama-bpe': LLAMA3,
   llama3: LLAMA3,
   'llama-v3': LLAMA3,
@@ -73,6 +70,9 @@ const PRE_TOKENIZERS: Record<string, PreTokenizerSpec> = {
   // Llama 3's split without skipping the merges.
   'smaug-bpe': {...LLAMA3, ignoreMerges: false},
   dbrx: {...LLAMA3, ignoreMerges: false},
+  'phi-2': GPT2,
+  mpt: GPT2,
+  olmo: GPT2,
   qwen2: QWEN2,
   'deepseek-r1-qwen': QWEN2,
   megrez: QWEN2,
@@ -129,7 +129,9 @@ export function gpt2TokenizerJson(metadata: Map<string, GgufValue>): Record<stri
   const spec = preTokenizer(metadata)
   return {
     version: '1.0', truncation: null, padding: null,
-    added_tokens: addedTokens(tokens, types).filter((t) => t.special),
+    // Control tokens as special ones; user-defined ones (Qwen3's <think>, <tool_call>: plain text, as llama.cpp's converter
+    // writes them) as ordinary added tokens, which still match as one piece and are kept when decoding.
+    added_tokens: addedTokens(tokens, types),
     normalizer: null,
     pre_tokenizer: preTokenizerJson(spec),
     post_processor: {type: 'ByteLevel', add_prefix_space: true, trim_offsets: false, use_regex: true},

@@ -196,13 +196,14 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
  * none or all can run here (vLLM refuses the mix as well).
  */
 function qwenSlidingLayers(config: Json, numLayers: number, source: string): 'none' | 'all' {
+  // Without use_sliding_window transformers sets no window at all, whatever the layer types say.
+  if (config.use_sliding_window !== true) return 'none'
   const layerTypes = config.layer_types
   if (layerTypes != null) {
     if (!Array.isArray(layerTypes) || layerTypes.length !== numLayers || layerTypes.some((t) => t !== 'full_attention' && t !== 'sliding_attention')) {
       throw new ModelLoadError(`${source}: "layer_types" must list "full_attention" or "sliding_attention" for each of the ${numLayers} layers.`)
     }
   }
-  if (config.use_sliding_window !== true) return 'none'
   let sliding: number
   if (Array.isArray(layerTypes)) {
     sliding = layerTypes.filter((t) => t === 'sliding_attention').length
