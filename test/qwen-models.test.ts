@@ -48,7 +48,7 @@ describe('Qwen3 checkpoints', () => {
     assert.deepEqual([c.architecture, c.qkNorm, c.attentionBias, c.headDim, c.hiddenSize / c.numHeads], ['Qwen3ForCausalLM', true, false, 32, 16])
     assert.ok(model.tensors.some((t) => t.name === 'model.layers.1.self_attn.k_norm.weight' && t.shape[0] === 32))
     // Qwen3Config's default head size is 128 whatever hidden / heads is.
-    const {head_dim: _absent, ...withoutHeadDim} = JSON.parse(JSON.stringify(qwen3Config()))
+    const {head_dim: _absent, ...withoutHeadDim} = qwen3Config()
     assert.equal(parseModelConfig(withoutHeadDim).headDim, 128)
   })
 
