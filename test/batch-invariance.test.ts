@@ -4,7 +4,7 @@ import assert from 'node:assert/strict'
 import {before, describe, it} from 'node:test'
 import {makeEngineConfig, type EngineConfig} from '../src/engine/config.js'
 import {LLMEngine} from '../src/engine/llm-engine.js'
-import {ensureTestModel} from '../src/engine/model/test-model.js'
+import {ensureTestModel, type TestModelVariant} from '../src/engine/model/test-model.js'
 import {makeSamplingParams, type SamplingParams} from '../src/engine/sampling-params.js'
 
 /** 30 requests: even ones greedy, odd ones seeded at temperature 0.8, prompts of 3 to 61 tokens. */
@@ -15,10 +15,12 @@ const REQUESTS: {prompt: number[]; params: SamplingParams}[] = Array.from({lengt
     : {temperature: 0.8, seed: 1000 + i, maxTokens: 24, ignoreEos: true, logprobs: 2}),
 }))
 
-const WEIGHTS: {name: string; config: Partial<EngineConfig>}[] = [
+const WEIGHTS: {name: string; config: Partial<EngineConfig>; variant?: TestModelVariant}[] = [
   {name: 'q8_0 weights', config: {quantization: 'q8_0'}},
   {name: 'f32 weights, batchInvariant', config: {weightDtype: 'f32', batchInvariant: true}},
   {name: 'bf16 weights, batchInvariant', config: {weightDtype: 'bf16', batchInvariant: true}},
+  // Qwen3's per-head q/k norms in the same steps.
+  {name: 'qwen3, f32 weights, batchInvariant', config: {weightDtype: 'f32', batchInvariant: true}, variant: 'qwen3'},
 ]
 
 for (const weights of WEIGHTS) {
@@ -37,7 +39,7 @@ for (const weights of WEIGHTS) {
     }
 
     before(async () => {
-      modelDir = await ensureTestModel('tiny')
+      modelDir = await ensureTestModel('tiny', {variant: weights.variant ?? 'llama'})
       alone = []
       for (const request of REQUESTS) alone.push(...(await run({}, [request])).outputs)
     })

@@ -199,6 +199,8 @@ describe(`native forward on other architectures and checkpoint dtypes (${DEVICE}
   const cases: {variant: TestModelVariant; dtype: TensorDtype; weightFormat: WeightFormat}[] = [
     {variant: 'qwen2', dtype: 'F32', weightFormat: 'f32'},
     {variant: 'llama3', dtype: 'F32', weightFormat: 'f32'},
+    {variant: 'qwen3', dtype: 'F32', weightFormat: 'f32'},
+    {variant: 'qwen3', dtype: 'BF16', weightFormat: 'bf16'},
     {variant: 'llama', dtype: 'BF16', weightFormat: 'bf16'},
     {variant: 'llama', dtype: 'BF16', weightFormat: 'f32'},
     {variant: 'llama', dtype: 'F16', weightFormat: 'f16'},

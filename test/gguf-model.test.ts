@@ -7,37 +7,13 @@ import {after, before, describe, it} from 'node:test'
 import {writeGguf, type GgufFileFormat} from '../src/bench/peer/gguf-writer.js'
 import {llama3RopeFactors, llama3ScalingFromFactors} from '../src/engine/model/llama3-rope.js'
 import {loadModel, type LoadedModel} from '../src/engine/model/load-model.js'
-import {SeededRandom} from '../src/engine/model/seeded-random.js'
 import {ensureTestModel, type TestModelPreset} from '../src/engine/model/test-model.js'
 import {Tokenizer} from '../src/engine/model/tokenizer.js'
-import {loadNativeModel, type WeightFormat} from '../src/engine/native.js'
+import type {WeightFormat} from '../src/engine/native.js'
 import {TokenizerWorkers} from '../src/server/tokenizer-workers.js'
-import {TestBlockPool, TestSequence, buildStep} from './support/paged-batch.js'
+import {maxAbsDifference, promptLogits} from './support/model-logits.js'
 
-const BLOCK_SIZE = 4
 const DIR = join(tmpdir(), `pagedllm-gguf-test-${process.pid}`)
-
-/** Logits of every position of two prompts run as one batch, and the resident size of the weights. */
-async function promptLogits(model: LoadedModel, weightFormat: WeightFormat): Promise<{logits: Float32Array; weightBytes: number}> {
-  const native = await loadNativeModel({
-    config: model.config, tensors: model.tensors, numBlocks: 64, blockSize: BLOCK_SIZE, numSwapBlocks: 0, weightFormat, threads: 2, device: 'cpu',
-  })
-  try {
-    const random = new SeededRandom(5)
-    const prompts = [13, 6].map((length) => [1, ...Array.from({length: length - 1}, () => 5 + random.nextInt(model.config.vocabSize - 5))])
-    const parts = prompts.map((tokens) => ({sequence: new TestSequence(tokens), count: tokens.length, logits: 'all' as const}))
-    return {logits: await native.step({}, buildStep(parts, new TestBlockPool(64), BLOCK_SIZE).batch), weightBytes: native.info.weightBytes}
-  } finally {
-    native.close()
-  }
-}
-
-function maxAbsDifference(a: Float32Array, b: Float32Array): number {
-  assert.equal(a.length, b.length)
-  let worst = 0
-  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]))
-  return worst
-}
 
 /** [file format, preset, the format the HF checkpoint is loaded in for the same weights] */
 const CASES: [GgufFileFormat, TestModelPreset, WeightFormat][] = [

@@ -1,4 +1,4 @@
-// Unusual but valid model shapes (head sizes 80/96/24, odd GQA groups, vocabularies and widths that are no multiple of 32, tied Qwen2, small contexts) run to the float64 reference, from HF checkpoints and as GGUF.
+// Unusual but valid model shapes (head sizes 80/96/24/12, odd GQA groups, vocabularies and widths that are no multiple of 32, tied Qwen2/Qwen3, small contexts) run to the float64 reference, from HF checkpoints and as GGUF.
 import assert from 'node:assert/strict'
 import {mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
@@ -52,6 +52,9 @@ async function nativeLogits(model: LoadedModel, tokens: number[]): Promise<Float
   }
 }
 
+/** Qwen3 over the qwen2 variant's config (its tokenizer family): no biases, q/k norms. */
+const QWEN3 = {architectures: ['Qwen3ForCausalLM'], model_type: 'qwen3'}
+
 const SHAPES: [string, TokenizerFamilyName, Record<string, unknown>][] = [
   ['head_dim 80, 2 heads sharing 1 kv head', 'llama2', {hidden_size: 160, num_attention_heads: 2, num_key_value_heads: 1, head_dim: 80}],
   ['head_dim 96, no GQA, llama3 scaling', 'llama3', {hidden_size: 192, num_attention_heads: 2, num_key_value_heads: 2, head_dim: 96}],
@@ -60,6 +63,8 @@ const SHAPES: [string, TokenizerFamilyName, Record<string, unknown>][] = [
   ['vocab 509 and hidden 36 / intermediate 50 (no multiple of 32)', 'llama2', {vocab_size: 509, hidden_size: 36, num_attention_heads: 3, num_key_value_heads: 1, head_dim: 12, intermediate_size: 50}],
   ['tied Qwen2 embeddings', 'qwen2', {tie_word_embeddings: true}],
   ['tied Llama embeddings, linear rope scaling x2', 'llama2', {tie_word_embeddings: true, rope_scaling: {type: 'linear', factor: 2}}],
+  ['Qwen3 q/k norms over head_dim 12 (a vector tail), 3 heads sharing 1 kv head', 'qwen2', {...QWEN3, hidden_size: 48, num_attention_heads: 3, num_key_value_heads: 1, head_dim: 12}],
+  ['tied Qwen3, head_dim 80 over hidden 64', 'qwen2', {...QWEN3, num_attention_heads: 4, num_key_value_heads: 2, head_dim: 80, tie_word_embeddings: true}],
 ]
 
 describe('unusual model shapes', () => {
@@ -72,14 +77,12 @@ describe('unusual model shapes', () => {
       const reference = (await ReferenceModel.load(dir)).logits(tokens)
       const actual = await nativeLogits(model, tokens)
       tokens.forEach((_, position) => assert.ok(relativeError(actual[position]!, reference[position]!) < 1e-4, `position ${position}`))
-      if (!model.config.attentionBias) {
-        // The same weights as GGUF (q/k rows interleaved for llama.cpp's rope and put back at load; llama3 scaling as
-        // rope_freqs.weight): identical logits.
-        const path = join(dir, 'model.gguf')
-        writeGguf(model, path, {format: 'f32'})
-        const fromGguf = await nativeLogits(await loadModel(path), tokens)
-        fromGguf.forEach((row, position) => assert.deepEqual(row, actual[position], `GGUF position ${position}`))
-      }
+      // The same weights as GGUF (llama's q/k rows interleaved for llama.cpp's rope and put back at load; llama3
+      // scaling as rope_freqs.weight; Qwen biases and norms): identical logits.
+      const path = join(dir, 'model.gguf')
+      writeGguf(model, path, {format: 'f32'})
+      const fromGguf = await nativeLogits(await loadModel(path), tokens)
+      fromGguf.forEach((row, position) => assert.deepEqual(row, actual[position], `GGUF position ${position}`))
     })
   }
 

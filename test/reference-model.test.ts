@@ -29,7 +29,7 @@ describe('reference model on the built-in tinychat (bf16 weights)', () => {
 describe('reference model self-consistency (tiny test models)', () => {
   const prompt = [1, 77, 333, 116, 280, 275, 113, 105, 49, 261, 109, 269, 300, 12, 400, 401, 7]
 
-  for (const variant of ['llama', 'qwen2', 'llama3'] as const) {
+  for (const variant of ['llama', 'qwen2', 'llama3', 'qwen3'] as const) {
     it(`${variant}: chunked prefill and token-by-token decoding equal one full forward`, async () => {
       const model = await ReferenceModel.load(await ensureTestModel('tiny', {variant}))
       const full = model.logits(prompt)

@@ -1,5 +1,5 @@
 // The CPU backend: owns the weights, the KV pool (device + swap) and the thread pool, validates each batch,
-// applies block moves and chains the ops of kernels.h into a Llama forward pass.
+// applies block moves and chains the ops of kernels.h into a Llama forward pass (Qwen2's q/k/v biases, Qwen3's q/k norms).
 #include <algorithm>
 #include <cmath>
 #include <fstream>
@@ -181,6 +181,10 @@ class CpuBackend final : public Backend {
       }
       linear(pool_, hidden_.data(), tokens, w.qkv, w.qkv_bias.empty() ? nullptr : w.qkv_bias.data(), qkv_.data(), linear_order_);
       float* keys = qkv_.data() + q_width;
+      if (config_.qk_norm) {
+        head_rms_norm(pool_, qkv_.data(), tokens, qkv_width, config_.num_heads, config_.head_dim, w.q_norm.data(), eps);
+        head_rms_norm(pool_, keys, tokens, qkv_width, config_.num_kv_heads, config_.head_dim, w.k_norm.data(), eps);
+      }
       rotary(pool_, qkv_.data(), tokens, qkv_width, config_.num_heads, config_.head_dim, cos_sin_.data());
       rotary(pool_, keys, tokens, qkv_width, config_.num_kv_heads, config_.head_dim, cos_sin_.data());
       reshape_and_cache(keys, keys + kv_width, qkv_width, key_cache_[l].get(), value_cache_[l].get(), b.slot_mapping,

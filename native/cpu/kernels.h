@@ -65,6 +65,10 @@ void linear(ThreadPool& pool, const float* x, int num_rows, const WeightMatrix& 
 void rms_norm(ThreadPool& pool, const float* x, const float* weight, float* out, int num_rows, int dim, float eps);
 // residual[r] += x[r]; x[r] = rms_norm(residual[r]) * weight (one pass over both, as vLLM fuses it).
 void fused_add_rms_norm(ThreadPool& pool, float* x, float* residual, const float* weight, int num_rows, int dim, float eps);
+// Qwen3's q/k norm: each of the first num_heads heads (head_dim floats) of each row of `x` (row stride `row_stride`)
+// becomes rms_norm(head) * weight, in place; one weight [head_dim] for all heads.
+void head_rms_norm(ThreadPool& pool, float* x, int num_rows, int row_stride, int num_heads, int head_dim, const float* weight,
+                   float eps);
 
 // ---- pos_encoding (rotary, HF rotate_half convention) ----
 // Per-frequency inverse frequencies as HF computes them for the configured scaling; head_dim / 2 values.

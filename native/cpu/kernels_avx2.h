@@ -19,9 +19,11 @@ void attention_item(const float* query, int q_stride, const float* key_cache, co
                     const int32_t* positions, const int32_t* block_table, int row_begin, int row_end, int kv_head_begin,
                     int kv_head_end, int heads_per_kv, const KvLayout& layout, float scale, float* out, int out_stride);
 
-// RMSNorm and rotary embedding for rows [row_begin, row_end): see cpu::rms_norm, fused_add_rms_norm, rotary.
+// RMSNorm and rotary embedding for rows [row_begin, row_end): see cpu::rms_norm, fused_add_rms_norm, head_rms_norm, rotary.
 void rms_norm_rows(const float* x, const float* weight, float* out, int row_begin, int row_end, int dim, float eps);
 void fused_add_rms_norm_rows(float* x, float* residual, const float* weight, int row_begin, int row_end, int dim, float eps);
+void head_rms_norm_rows(float* x, int row_begin, int row_end, int row_stride, int num_heads, int head_dim, const float* weight,
+                        float eps);
 void rotary_rows(float* x, int row_begin, int row_end, int row_stride, int num_heads, int head_dim, const float* cos_sin);
 
 // SwiGLU rows [row_begin, row_end): see cpu::silu_and_mul.

@@ -1,5 +1,5 @@
-// RMSNorm (Llama): plain and fused with the residual add, accumulating the mean square in double (portable path;
-// norm_rope_avx2.cpp holds the vector one).
+// RMSNorm (Llama): plain, fused with the residual add, and per attention head (Qwen3's q/k norm), accumulating the mean
+// square in double (portable path; norm_rope_avx2.cpp holds the vector one).
 #include <cmath>
 
 #include "kernels_avx2.h"
@@ -45,6 +45,21 @@ void fused_add_rms_norm(ThreadPool& pool, float* x, float* residual, const float
       }
       float scale = static_cast<float>(1.0 / std::sqrt(sum_squares / dim + eps));
       for (int i = 0; i < dim; ++i) x_row[i] = res_row[i] * scale * weight[i];
+    }
+  });
+}
+
+void head_rms_norm(ThreadPool& pool, float* x, int num_rows, int row_stride, int num_heads, int head_dim, const float* weight,
+                   float eps) {
+  const bool vector = avx2_enabled();
+  for_row_ranges(pool, num_rows, static_cast<size_t>(num_heads) * head_dim, [&](int begin, int end) {
+    if (vector) return avx2::head_rms_norm_rows(x, begin, end, row_stride, num_heads, head_dim, weight, eps);
+    for (int r = begin; r < end; ++r) {
+      for (int h = 0; h < num_heads; ++h) {
+        float* head = x + static_cast<size_t>(r) * row_stride + static_cast<size_t>(h) * head_dim;
+        const float scale = inverse_rms(head, head_dim, eps);
+        for (int i = 0; i < head_dim; ++i) head[i] = head[i] * scale * weight[i];
+      }
     }
   });
 }

@@ -1,4 +1,4 @@
-// Loads HF Llama/Qwen2 tensors by name with pread (no JS buffers) and converts them to the weight format.
+// Loads HF Llama/Qwen2/Qwen3 tensors by name with pread (no JS buffers) and converts them to the weight format.
 #include "model_weights.h"
 
 #include <fcntl.h>
@@ -218,7 +218,8 @@ uint64_t ModelWeights::bytes() const {
   uint64_t total = embed_tokens.bytes() + lm_head.bytes() + final_norm.size() * 4;
   for (const auto& layer : layers) {
     total += layer.qkv.bytes() + layer.o_proj.bytes() + layer.gate_up.bytes() + layer.down.bytes();
-    total += (layer.input_norm.size() + layer.post_attention_norm.size() + layer.qkv_bias.size()) * 4;
+    total += (layer.input_norm.size() + layer.post_attention_norm.size() + layer.qkv_bias.size() + layer.q_norm.size() +
+              layer.k_norm.size()) * 4;
   }
   return total;
 }
@@ -255,6 +256,10 @@ ModelWeights load_model_weights(const ModelConfig& config, const std::vector<Ten
         std::vector<float> bias = reader.read(prefix + "self_attn." + part + "_proj.bias", {part[0] == 'q' ? q_rows : kv_rows});
         layer.qkv_bias.insert(layer.qkv_bias.end(), bias.begin(), bias.end());
       }
+    }
+    if (config.qk_norm) {
+      layer.q_norm = reader.read(prefix + "self_attn.q_norm.weight", {config.head_dim});
+      layer.k_norm = reader.read(prefix + "self_attn.k_norm.weight", {config.head_dim});
     }
     load_stacked(reader, layer.o_proj, {{prefix + "self_attn.o_proj.weight", hidden, format}}, q_rows);
     load_stacked(reader, layer.gate_up,

@@ -12,6 +12,8 @@ struct LayerWeights {
   std::vector<float> post_attention_norm;
   WeightMatrix qkv;               // rows: q heads, then k heads, then v heads
   std::vector<float> qkv_bias;    // empty unless attention_bias
+  std::vector<float> q_norm;      // [head_dim] each, empty unless qk_norm (Qwen3)
+  std::vector<float> k_norm;
   WeightMatrix o_proj;
   WeightMatrix gate_up;           // rows: gate, then up (silu_and_mul's input layout)
   WeightMatrix down;

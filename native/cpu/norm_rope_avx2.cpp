@@ -1,5 +1,6 @@
-// AVX2/FMA RMSNorm (mean square accumulated in double, 4 lanes x 2 chains) and rotary embedding (8 frequencies per
-// step), for the rows a pool task owns; cpu::rms_norm, fused_add_rms_norm and rotary dispatch here.
+// AVX2/FMA RMSNorm (mean square accumulated in double, 4 lanes x 2 chains; of whole rows or of each head) and rotary
+// embedding (8 frequencies per step), for the rows a pool task owns; cpu::rms_norm, fused_add_rms_norm, head_rms_norm
+// and rotary dispatch here.
 #include <immintrin.h>
 
 #include <cmath>
@@ -42,15 +43,29 @@ inline float inverse_rms(__m256d low, __m256d high, const float* row, int from, 
   return static_cast<float>(1.0 / std::sqrt(sum / dim + eps));
 }
 
+// out = row / rms(row) * weight; out may be row.
+inline void normalize_row(const float* row, const float* weight, float* out, int dim, float eps) {
+  __m256d low = _mm256_setzero_pd(), high = _mm256_setzero_pd();
+  int i = 0;
+  for (; i + 8 <= dim; i += 8) add_squares(_mm256_loadu_ps(row + i), low, high);
+  scale_row(row, weight, inverse_rms(low, high, row, i, dim, eps), out, dim);
+}
+
 }  // namespace
 
 void rms_norm_rows(const float* x, const float* weight, float* out, int row_begin, int row_end, int dim, float eps) {
   for (int r = row_begin; r < row_end; ++r) {
-    const float* row = x + static_cast<size_t>(r) * dim;
-    __m256d low = _mm256_setzero_pd(), high = _mm256_setzero_pd();
-    int i = 0;
-    for (; i + 8 <= dim; i += 8) add_squares(_mm256_loadu_ps(row + i), low, high);
-    scale_row(row, weight, inverse_rms(low, high, row, i, dim, eps), out + static_cast<size_t>(r) * dim, dim);
+    normalize_row(x + static_cast<size_t>(r) * dim, weight, out + static_cast<size_t>(r) * dim, dim, eps);
+  }
+}
+
+void head_rms_norm_rows(float* x, int row_begin, int row_end, int row_stride, int num_heads, int head_dim, const float* weight,
+                        float eps) {
+  for (int r = row_begin; r < row_end; ++r) {
+    for (int h = 0; h < num_heads; ++h) {
+      float* head = x + static_cast<size_t>(r) * row_stride + static_cast<size_t>(h) * head_dim;
+      normalize_row(head, weight, head, head_dim, eps);
+    }
   }
 }
 

@@ -37,6 +37,11 @@ template <typename T>
 void fused_add_rms_norm(float* residual, const float* delta, const int32_t* row_indices, int num_rows, int hidden, const T* weight, float eps, T* out,
                         cudaStream_t stream);
 
+// head_norm_kernels.cu. Qwen3's q/k norm: each q head [0, num_heads) and the k heads after it become
+// rms_norm(head) * weight (q_weight / k_weight, fp32 [head_dim]) in place.
+void head_rms_norm(float* qkv, int row_stride, int num_tokens, int num_heads, int num_kv_heads, int head_dim,
+                   const float* q_weight, const float* k_weight, float eps, cudaStream_t stream);
+
 // pos_encoding_kernels.cu. Inverse frequencies with the model's rope scaling (none, linear, llama3), on the host.
 std::vector<float> rope_inv_freq(const ModelConfig& model);
 // Rotates q heads [0, num_heads) and k heads after them in place (HF rotate_half: pairs (i, i + head_dim/2)).

@@ -109,7 +109,7 @@ DeviceWeights<T>::DeviceWeights(const BackendOptions& options, cudaStream_t stre
   const bool tied = m.tie_word_embeddings || !plan.has("lm_head.weight");
   const size_t lm_head_offset = tied ? embed_offset : plan.reserve({{"lm_head.weight", {m.vocab_size, H}}}, t, false);
   struct LayerOffsets {
-    size_t input_norm, qkv, qkv_bias, o_proj, post_norm, gate_up, down;
+    size_t input_norm, qkv, qkv_bias, q_norm, k_norm, o_proj, post_norm, gate_up, down;
   };
   std::vector<LayerOffsets> offsets(m.num_layers);
   for (int i = 0; i < m.num_layers; ++i) {
@@ -125,6 +125,9 @@ DeviceWeights<T>::DeviceWeights(const BackendOptions& options, cudaStream_t stre
                                                   {p + "self_attn.v_proj.bias", {kv_rows}}},
                                                  sizeof(float), true)
                                   : SIZE_MAX;
+    // fp32 like the biases: they scale the fp32 QKV rows.
+    o.q_norm = m.qk_norm ? plan.reserve({{p + "self_attn.q_norm.weight", {m.head_dim}}}, sizeof(float), true) : SIZE_MAX;
+    o.k_norm = m.qk_norm ? plan.reserve({{p + "self_attn.k_norm.weight", {m.head_dim}}}, sizeof(float), true) : SIZE_MAX;
     o.o_proj = plan.reserve({{p + "self_attn.o_proj.weight", {H, q_rows}}}, t, false);
     o.post_norm = plan.reserve({{p + "post_attention_layernorm.weight", {H}}}, t, false);
     o.gate_up = plan.reserve({{p + "mlp.gate_proj.weight", {I, H}}, {p + "mlp.up_proj.weight", {I, H}}}, t, false);
@@ -160,10 +163,10 @@ DeviceWeights<T>::DeviceWeights(const BackendOptions& options, cudaStream_t stre
   embed_tokens_ = at(embed_offset);
   final_norm_ = at(final_norm_offset);
   lm_head_ = at(lm_head_offset);
+  auto floats_at = [base](size_t offset) { return offset == SIZE_MAX ? nullptr : reinterpret_cast<const float*>(base + offset); };
   for (const LayerOffsets& o : offsets) {
-    layers_.push_back({at(o.input_norm), at(o.qkv),
-                       o.qkv_bias == SIZE_MAX ? nullptr : reinterpret_cast<const float*>(base + o.qkv_bias), at(o.o_proj),
-                       at(o.post_norm), at(o.gate_up), at(o.down)});
+    layers_.push_back({at(o.input_norm), at(o.qkv), floats_at(o.qkv_bias), floats_at(o.q_norm), floats_at(o.k_norm),
+                       at(o.o_proj), at(o.post_norm), at(o.gate_up), at(o.down)});
   }
 }
 

@@ -12,6 +12,8 @@ struct LayerWeights {
   const T* input_norm;
   const T* qkv;            // [(num_heads + 2 * num_kv_heads) * head_dim, hidden]: q rows, then k, then v
   const float* qkv_bias;   // same rows, or nullptr
+  const float* q_norm;     // [head_dim] each (Qwen3), or nullptr
+  const float* k_norm;
   const T* o_proj;         // [hidden, num_heads * head_dim]
   const T* post_attention_norm;
   const T* gate_up;        // [2 * intermediate, hidden]: gate rows, then up rows

@@ -90,6 +90,7 @@ ModelConfig parse_model_config(const Napi::Object& config) {
   out.rms_norm_eps = static_cast<float>(number_field(config, "rmsNormEps"));
   out.tie_word_embeddings = bool_field(config, "tieWordEmbeddings");
   out.attention_bias = bool_field(config, "attentionBias");
+  out.qk_norm = bool_field(config, "qkNorm");
   parse_rope(config, out);
   if (out.vocab_size <= 0 || out.hidden_size <= 0 || out.intermediate_size <= 0 || out.num_layers <= 0 ||
       out.num_heads <= 0 || out.num_kv_heads <= 0 || out.head_dim <= 0) {

@@ -237,6 +237,7 @@ const cases: {preset: TestModelPreset; variant: TestModelVariant}[] = [
   {preset: 'tiny', variant: 'llama'},
   {preset: 'tiny', variant: 'qwen2'},   // q/k/v bias
   {preset: 'tiny', variant: 'llama3'},  // llama3 rope scaling
+  {preset: 'tiny', variant: 'qwen3'},   // q/k head norms (head_norm_kernels.cu), head_dim 32 over hidden 64
   {preset: 'small', variant: 'llama'},  // head_dim 64, GQA
 ]
 for (const {preset, variant} of cases) {

@@ -26,11 +26,11 @@ export function cudaKvBytesPerBlock(config: ModelConfig, blockSize: number): num
   return 2 * config.numLayers * blockSize * config.numKvHeads * config.headDim * 2
 }
 
-/** Weights as the CUDA backend stores them: every matrix and norm in 2 bytes, a tied LM head once, biases in fp32. */
+/** Weights as the CUDA backend stores them: every matrix and norm in 2 bytes, a tied LM head once, biases and q/k norms in fp32. */
 export function cudaWeightBytes(config: ModelConfig): number {
   const {hiddenSize: h, intermediateSize: inter, numHeads, numKvHeads, headDim, vocabSize, numLayers} = config
   const qkvRows = (numHeads + 2 * numKvHeads) * headDim
-  const perLayer = 2 * (2 * h + qkvRows * h + h * numHeads * headDim + 3 * h * inter) + (config.attentionBias ? 4 * qkvRows : 0)
+  const perLayer = 2 * (2 * h + qkvRows * h + h * numHeads * headDim + 3 * h * inter) + (config.attentionBias ? 4 * qkvRows : 0) + (config.qkNorm ? 4 * 2 * headDim : 0)
   return 2 * (vocabSize * h * (config.tieWordEmbeddings ? 1 : 2) + h) + numLayers * perLayer
 }
 

@@ -1,4 +1,4 @@
-// Independent float64 Llama/Mistral/Qwen2 forward pass in plain TypeScript: the ground truth the native kernels are tested against.
+// Independent float64 Llama/Mistral/Qwen2/Qwen3 forward pass in plain TypeScript: the ground truth the native kernels are tested against.
 import {loadModel} from '../../src/engine/model/load-model.js'
 import type {ModelConfig, RopeScaling} from '../../src/engine/model/model-config.js'
 import {readTensorFloat64} from '../../src/engine/model/safetensors.js'
@@ -11,6 +11,9 @@ interface LayerWeights {
   qBias: Float64Array | null
   kBias: Float64Array | null
   vBias: Float64Array | null
+  /** Qwen3's per-head RMSNorm weights of q and k ([headDim]); null without q/k norms. */
+  qNorm: Float64Array | null
+  kNorm: Float64Array | null
   o: Float64Array
   postNorm: Float64Array
   gate: Float64Array
@@ -69,6 +72,8 @@ export class ReferenceModel {
         qBias: config.attentionBias ? read(`${p}.self_attn.q_proj.bias`) : null,
         kBias: config.attentionBias ? read(`${p}.self_attn.k_proj.bias`) : null,
         vBias: config.attentionBias ? read(`${p}.self_attn.v_proj.bias`) : null,
+        qNorm: config.qkNorm ? read(`${p}.self_attn.q_norm.weight`) : null,
+        kNorm: config.qkNorm ? read(`${p}.self_attn.k_norm.weight`) : null,
         o: read(`${p}.self_attn.o_proj.weight`),
         postNorm: read(`${p}.post_attention_layernorm.weight`),
         gate: read(`${p}.mlp.gate_proj.weight`),
@@ -130,6 +135,11 @@ export class ReferenceModel {
       const q = linear(normed, w.q, w.qBias, hidden)
       const k = linear(normed, w.k, w.kBias, hidden)
       const v = linear(normed, w.v, w.vBias, hidden)
+      // Each head normalised on its own (rmsNorm over rows of headDim), before RoPE.
+      const qNormed = w.qNorm ? rmsNorm(q, w.qNorm, c.headDim, c.rmsNormEps) : q
+      const kNormed = w.kNorm ? rmsNorm(k, w.kNorm, c.headDim, c.rmsNormEps) : k
+      q.set(qNormed)
+      k.set(kNormed)
       for (let t = 0; t < count; t++) {
         applyRope(q, t * c.numHeads * c.headDim, c.numHeads, c.headDim, start + t, this.inverseFrequencies)
         applyRope(k, t * kvSize, c.numKvHeads, c.headDim, start + t, this.inverseFrequencies)

@@ -220,6 +220,27 @@ void check_rotary(Checker& c) {
   c.report("rotary_embedding", "f32", "llama3 scaling, positions up to 30000, v untouched", qkv_dev.read(), ref, 1e-5);
 }
 
+// Qwen3's q/k norm on fp32 QKV rows: each q and k head normalised with its own weights, v untouched; head_dim 128
+// (four floats a lane) and 12 (lanes with nothing), 5 q heads and 3 k heads (a partial block of 4 heads).
+void check_head_norm(Checker& c) {
+  for (const int head_dim : {128, 12}) {
+    const int tokens = 6, heads = 5, kv_heads = 3, width = (heads + 2 * kv_heads) * head_dim;
+    const float eps = 1e-6f;
+    const auto qkv = c.random_floats(size_t(tokens) * width, 2.f);
+    const auto q_weight = c.random_floats(head_dim, 1.f), k_weight = c.random_floats(head_dim, 1.f);
+    DeviceArray<float> qkv_dev(qkv), q_dev(q_weight), k_dev(k_weight);
+    head_rms_norm(qkv_dev.get(), width, tokens, heads, kv_heads, head_dim, q_dev.get(), k_dev.get(), eps, nullptr);
+    std::vector<double> ref(qkv.begin(), qkv.end());
+    const std::vector<double> q_ref(q_weight.begin(), q_weight.end()), k_ref(k_weight.begin(), k_weight.end());
+    for (int t = 0; t < tokens; ++t)
+      for (int h = 0; h < heads + kv_heads; ++h) {
+        const size_t at = size_t(t) * width + size_t(h) * head_dim;
+        rms_normalize(ref.data() + at, head_dim, eps, h < heads ? q_ref : k_ref, &ref, at);
+      }
+    c.report("head_rms_norm", "f32", "q and k heads, head_dim " + std::to_string(head_dim) + ", v untouched", qkv_dev.read(), ref, 1e-5);
+  }
+}
+
 template <typename T>
 void check_activation_and_embedding(Checker& c) {
   const int tokens = 9, inter = 700, vocab = 50, hidden = 96;
@@ -480,6 +501,7 @@ std::string run_cuda_kernel_checks(uint32_t seed) {
   check_dtype<__nv_bfloat16>(checker, prop.multiProcessorCount);
   check_dtype<__half>(checker, prop.multiProcessorCount);
   check_rotary(checker);
+  check_head_norm(checker);
   check_logits_stats(checker);
   PAGEDLLM_CUDA_CHECK(cudaDeviceSynchronize());
   return checker.json();

@@ -50,6 +50,7 @@ struct ModelConfig {
   int rope_original_max_position = 8192;
   bool tie_word_embeddings = false;
   bool attention_bias = false;  // Qwen2: q/k/v projections carry a bias
+  bool qk_norm = false;         // Qwen3: each q and k head is RMS-normalised (own weights, [head_dim]) before RoPE
 };
 
 struct CacheConfig {

@@ -1,4 +1,4 @@
-// Writes a Llama-family HF checkpoint as a GGUF file, so llama.cpp can run the very same weights as a peer.
+// Writes a Llama/Qwen2/Qwen3 HF checkpoint as a GGUF file, so llama.cpp can run the very same weights as a peer.
 import {closeSync, existsSync, openSync, readFileSync, writeSync} from 'node:fs'
 import {join} from 'node:path'
 import {ggufPreTokenizerName} from '../../engine/model/gguf-tokenizer.js'
@@ -271,10 +271,18 @@ function tokenizerMetadata(model: LoadedModel): Record<string, MetadataValue> {
   return metadata
 }
 
-/** Writes `model` to `path` as GGUF (matrices in `format`, norms always f32). */
+/** llama.cpp's general.architecture for each HF architecture written here. */
+const GGUF_ARCHITECTURES: Record<string, string> = {
+  LlamaForCausalLM: 'llama', MistralForCausalLM: 'llama', Qwen2ForCausalLM: 'qwen2', Qwen3ForCausalLM: 'qwen3',
+}
+
+/** Writes `model` to `path` as GGUF (matrices in `format`, norms and biases always f32). */
 export function writeGguf(model: LoadedModel, path: string, options: {format: GgufFileFormat}): void {
   const c = model.config
-  if (c.attentionBias) throw new Error('GGUF export covers Llama/Mistral (no q/k/v bias)')
+  const arch = GGUF_ARCHITECTURES[c.architecture]
+  if (arch === undefined) throw new Error(`GGUF export covers ${Object.keys(GGUF_ARCHITECTURES).join(', ')}, not ${c.architecture}`)
+  // Only llama's q/k rows are interleaved for llama.cpp's rope; qwen2/qwen3 use its NEOX (rotate_half) rope.
+  const ropeHeads = (heads: number) => (arch === 'llama' ? heads : 0)
   const tensorsByName = new Map(model.tensors.map((tensor) => [tensor.name, tensor]))
   const read = (name: string) => {
     const info = tensorsByName.get(name)
@@ -307,9 +315,17 @@ export function writeGguf(model: LoadedModel, path: string, options: {format: Gg
     const gguf = `blk.${layer}`
     tensors.push(
       vector(`${gguf}.attn_norm.weight`, `${hf}.input_layernorm.weight`),
-      matrix(`${gguf}.attn_q.weight`, `${hf}.self_attn.q_proj.weight`, c.numHeads),
-      matrix(`${gguf}.attn_k.weight`, `${hf}.self_attn.k_proj.weight`, c.numKvHeads),
+      matrix(`${gguf}.attn_q.weight`, `${hf}.self_attn.q_proj.weight`, ropeHeads(c.numHeads)),
+      matrix(`${gguf}.attn_k.weight`, `${hf}.self_attn.k_proj.weight`, ropeHeads(c.numKvHeads)),
       matrix(`${gguf}.attn_v.weight`, `${hf}.self_attn.v_proj.weight`),
+    )
+    if (c.attentionBias) {
+      for (const part of ['q', 'k', 'v']) tensors.push(vector(`${gguf}.attn_${part}.bias`, `${hf}.self_attn.${part}_proj.bias`))
+    }
+    if (c.qkNorm) {
+      tensors.push(vector(`${gguf}.attn_q_norm.weight`, `${hf}.self_attn.q_norm.weight`), vector(`${gguf}.attn_k_norm.weight`, `${hf}.self_attn.k_norm.weight`))
+    }
+    tensors.push(
       matrix(`${gguf}.attn_output.weight`, `${hf}.self_attn.o_proj.weight`),
       vector(`${gguf}.ffn_norm.weight`, `${hf}.post_attention_layernorm.weight`),
       matrix(`${gguf}.ffn_gate.weight`, `${hf}.mlp.gate_proj.weight`),
@@ -319,26 +335,26 @@ export function writeGguf(model: LoadedModel, path: string, options: {format: Gg
   }
 
   const metadata: Record<string, MetadataValue> = {
-    'general.architecture': {type: 'string', value: 'llama'},
+    'general.architecture': {type: 'string', value: arch},
     'general.name': {type: 'string', value: model.name},
     'general.alignment': {type: 'u32', value: ALIGNMENT},
     // llama_ftype: ALL_F32, MOSTLY_F16, MOSTLY_Q4_0, MOSTLY_Q8_0, MOSTLY_Q4_K_M
     'general.file_type': {type: 'u32', value: {f32: 0, f16: 1, q4_0: 2, q8_0: 7, q4_k: 15}[options.format]},
-    'llama.context_length': {type: 'u32', value: c.maxPositionEmbeddings},
-    'llama.embedding_length': {type: 'u32', value: c.hiddenSize},
-    'llama.block_count': {type: 'u32', value: c.numLayers},
-    'llama.feed_forward_length': {type: 'u32', value: c.intermediateSize},
-    'llama.attention.head_count': {type: 'u32', value: c.numHeads},
-    'llama.attention.head_count_kv': {type: 'u32', value: c.numKvHeads},
-    'llama.attention.key_length': {type: 'u32', value: c.headDim},
-    'llama.attention.value_length': {type: 'u32', value: c.headDim},
-    'llama.rope.dimension_count': {type: 'u32', value: c.headDim},
-    'llama.rope.freq_base': {type: 'f32', value: c.ropeTheta},
+    [`${arch}.context_length`]: {type: 'u32', value: c.maxPositionEmbeddings},
+    [`${arch}.embedding_length`]: {type: 'u32', value: c.hiddenSize},
+    [`${arch}.block_count`]: {type: 'u32', value: c.numLayers},
+    [`${arch}.feed_forward_length`]: {type: 'u32', value: c.intermediateSize},
+    [`${arch}.attention.head_count`]: {type: 'u32', value: c.numHeads},
+    [`${arch}.attention.head_count_kv`]: {type: 'u32', value: c.numKvHeads},
+    [`${arch}.attention.key_length`]: {type: 'u32', value: c.headDim},
+    [`${arch}.attention.value_length`]: {type: 'u32', value: c.headDim},
+    [`${arch}.rope.dimension_count`]: {type: 'u32', value: c.headDim},
+    [`${arch}.rope.freq_base`]: {type: 'f32', value: c.ropeTheta},
     ...(c.ropeScaling.type === 'linear'
-      ? {'llama.rope.scaling.type': {type: 'string', value: 'linear'}, 'llama.rope.scaling.factor': {type: 'f32', value: c.ropeScaling.factor}}
+      ? {[`${arch}.rope.scaling.type`]: {type: 'string', value: 'linear'}, [`${arch}.rope.scaling.factor`]: {type: 'f32', value: c.ropeScaling.factor}}
       : {}),
-    'llama.attention.layer_norm_rms_epsilon': {type: 'f32', value: c.rmsNormEps},
-    'llama.vocab_size': {type: 'u32', value: c.vocabSize},
+    [`${arch}.attention.layer_norm_rms_epsilon`]: {type: 'f32', value: c.rmsNormEps},
+    [`${arch}.vocab_size`]: {type: 'u32', value: c.vocabSize},
     ...tokenizerMetadata(model),
   }
 

@@ -1,4 +1,4 @@
-// Loads a llama-architecture GGUF file as a model: config from metadata, tensors under their HF names, tokenizer and chat template.
+// Loads a llama/mistral/qwen2/qwen3 GGUF file as a model: config from metadata, tensors under their HF names, tokenizer and chat template.
 import {closeSync, openSync, readSync} from 'node:fs'
 import {basename} from 'node:path'
 import {ModelLoadError} from '../errors.js'
@@ -11,8 +11,21 @@ import {checkTokenizerFits, selectModelTensors} from './load-model.js'
 import {parseModelConfig, type ModelConfig} from './model-config.js'
 import type {TensorDtype, TensorInfo} from './safetensors.js'
 
-/** Architectures whose GGUF tensors follow llama's names and layout (llama.cpp also writes Mistral as llama). */
-const LLAMA_ARCHITECTURES = new Set(['llama', 'mistral'])
+/**
+ * GGUF architectures (general.architecture) and the HF architecture each stands for. llama.cpp writes llama's q/k rows
+ * interleaved for its rope (and Mistral as llama); qwen2/qwen3 use rotate_half rope (NEOX), so their rows are as in HF.
+ */
+const GGUF_ARCHITECTURES: Record<string, {architecture: string; modelType: string; interleavedRope: boolean}> = {
+  llama: {architecture: 'LlamaForCausalLM', modelType: 'llama', interleavedRope: true},
+  mistral: {architecture: 'LlamaForCausalLM', modelType: 'llama', interleavedRope: true},
+  qwen2: {architecture: 'Qwen2ForCausalLM', modelType: 'qwen2', interleavedRope: false},
+  qwen3: {architecture: 'Qwen3ForCausalLM', modelType: 'qwen3', interleavedRope: false},
+}
+/** GGUF architectures close to a supported one, with what they need that the engine lacks. */
+const GGUF_NEAR_MISSES: Record<string, string> = {
+  qwen3moe: 'Qwen3 mixture-of-experts layers are not supported',
+  qwen2moe: 'Qwen2 mixture-of-experts layers are not supported',
+}
 const FLOAT_TYPES: Record<string, TensorDtype> = {F32: 'F32', F16: 'F16', BF16: 'BF16'}
 const BLOCK_TYPES: Record<string, NonNullable<TensorInfo['blockFormat']>> = {Q8_0: 'q8_0', Q4_0: 'q4_0', Q4_K: 'q4_k', Q6_K: 'q6_k'}
 
@@ -22,6 +35,9 @@ const LAYER_NAMES: Record<string, string> = {
   'attn_norm.weight': 'input_layernorm.weight', 'attn_q.weight': 'self_attn.q_proj.weight', 'attn_k.weight': 'self_attn.k_proj.weight',
   'attn_v.weight': 'self_attn.v_proj.weight', 'attn_output.weight': 'self_attn.o_proj.weight', 'ffn_norm.weight': 'post_attention_layernorm.weight',
   'ffn_gate.weight': 'mlp.gate_proj.weight', 'ffn_up.weight': 'mlp.up_proj.weight', 'ffn_down.weight': 'mlp.down_proj.weight',
+  // Qwen2's q/k/v biases and Qwen3's q/k norms.
+  'attn_q.bias': 'self_attn.q_proj.bias', 'attn_k.bias': 'self_attn.k_proj.bias', 'attn_v.bias': 'self_attn.v_proj.bias',
+  'attn_q_norm.weight': 'self_attn.q_norm.weight', 'attn_k_norm.weight': 'self_attn.k_norm.weight',
 }
 
 function hfName(ggufName: string): string | null {
@@ -36,16 +52,24 @@ function plain(value: GgufValue | undefined): unknown {
   return typeof value === 'bigint' ? Number(value) : value
 }
 
+/** The file's general.architecture, refused unless it is one of GGUF_ARCHITECTURES. */
+function ggufArchitecture(file: GgufFile): string {
+  const arch = file.metadata.get('general.architecture')
+  if (typeof arch !== 'string' || GGUF_ARCHITECTURES[arch] === undefined) {
+    const why = typeof arch === 'string' && GGUF_NEAR_MISSES[arch] ? ` (${GGUF_NEAR_MISSES[arch]})` : ''
+    throw new ModelLoadError(
+      `${file.path}: GGUF general.architecture "${String(arch)}" is not supported${why}; supported: ${Object.keys(GGUF_ARCHITECTURES).join(', ')}.`,
+    )
+  }
+  return arch
+}
+
 /**
- * The model config from llama.* metadata, written as the config.json keys it stands for and checked by the same
+ * The model config from <arch>.* metadata, written as the config.json keys it stands for and checked by the same
  * validator (parseModelConfig), so a GGUF file gets every check a Hugging Face checkpoint gets.
  */
-function ggufConfig(file: GgufFile, vocabSize: number, tokenizer: Tokenizer): ModelConfig {
+function ggufConfig(file: GgufFile, arch: string, vocabSize: number, tokenizer: Tokenizer): ModelConfig {
   const m = file.metadata
-  const arch = m.get('general.architecture')
-  if (typeof arch !== 'string' || !LLAMA_ARCHITECTURES.has(arch)) {
-    throw new ModelLoadError(`${file.path}: GGUF architecture "${String(arch)}" is not supported; pagedllm loads llama-architecture GGUF files (Llama, Mistral).`)
-  }
   const get = (key: string): unknown => plain(m.get(`${arch}.${key}`))
   const required = (key: string): unknown => {
     if (get(key) === undefined) throw new ModelLoadError(`${file.path}: GGUF metadata ${arch}.${key} is missing`)
@@ -72,15 +96,16 @@ function ggufConfig(file: GgufFile, vocabSize: number, tokenizer: Tokenizer): Mo
   const llama3 = llama3ScalingOf(file, headSize, Number(get('rope.freq_base') ?? 10000))
   if (llama3 !== null && ropeType === 'linear' && ropeFactor !== 1) throw new ModelLoadError(`${file.path}: both linear rope scaling and rope_freqs.weight`)
   const configJson = {
-    architectures: ['LlamaForCausalLM'],
-    model_type: 'llama',
+    architectures: [GGUF_ARCHITECTURES[arch]!.architecture],
+    model_type: GGUF_ARCHITECTURES[arch]!.modelType,
     vocab_size: vocabSize,
     hidden_size: required('embedding_length'),
     intermediate_size: required('feed_forward_length'),
     num_hidden_layers: required('block_count'),
     num_attention_heads: required('attention.head_count'),
     num_key_value_heads: get('attention.head_count_kv') ?? null,
-    head_dim: headDim ?? null,
+    // llama.cpp's head size without key_length is embedding / heads, for every architecture (Qwen3Config's is 128).
+    head_dim: headDim ?? (Number.isInteger(headSize) ? headSize : null),
     rms_norm_eps: get('attention.layer_norm_rms_epsilon') ?? 1e-5,
     rope_theta: get('rope.freq_base') ?? 10000,
     rope_scaling: llama3 ?? (ropeType === 'linear' && ropeFactor !== 1 ? {type: 'linear', factor: ropeFactor} : null),
@@ -122,7 +147,8 @@ function llama3ScalingOf(file: GgufFile, headDim: number, ropeTheta: number): Re
   }
 }
 
-function ggufTensors(file: GgufFile, config: ModelConfig): TensorInfo[] {
+function ggufTensors(file: GgufFile, arch: string, config: ModelConfig): TensorInfo[] {
+  const interleaved = GGUF_ARCHITECTURES[arch]!.interleavedRope
   const tensors: TensorInfo[] = []
   for (const t of file.tensors) {
     const name = hfName(t.name)
@@ -135,7 +161,7 @@ function ggufTensors(file: GgufFile, config: ModelConfig): TensorInfo[] {
     if (t.nbytes === null) {
       throw new ModelLoadError(`${file.path}: tensor ${t.name} is ${t.type} with rows of ${t.shape.at(-1)} values, not a whole number of its ${GGML_BLOCKS[t.type]!.values}-value blocks.`)
     }
-    const ropeHeads = t.name.endsWith('.attn_q.weight') ? config.numHeads : t.name.endsWith('.attn_k.weight') ? config.numKvHeads : 0
+    const ropeHeads = !interleaved ? 0 : t.name.endsWith('.attn_q.weight') ? config.numHeads : t.name.endsWith('.attn_k.weight') ? config.numKvHeads : 0
     tensors.push({
       name, dtype: dtype ?? 'F32', shape: t.shape, path: file.path, offset: t.offset, nbytes: t.nbytes,
       ...(blockFormat ? {blockFormat} : {}), ...(ropeHeads ? {ropeInterleavedHeads: ropeHeads} : {}),
@@ -157,9 +183,10 @@ export function loadGgufModel(path: string): LoadedModel {
   const tokenizer = tokenizerFromGguf(file.metadata)
   const embedding = file.tensors.find((t) => t.name === 'token_embd.weight')
   if (!embedding) throw new ModelLoadError(`${file.path}: no token_embd.weight tensor`)
-  const config = ggufConfig(file, Number(file.metadata.get(`${String(file.metadata.get('general.architecture'))}.vocab_size`) ?? embedding.shape[0]), tokenizer)
+  const arch = ggufArchitecture(file)
+  const config = ggufConfig(file, arch, Number(file.metadata.get(`${arch}.vocab_size`) ?? embedding.shape[0]), tokenizer)
   checkTokenizerFits(tokenizer, config, `${file.path}'s vocabulary`)
-  const tensors = ggufTensors(file, config)
+  const tensors = ggufTensors(file, arch, config)
   return {
     dir: file.path,
     name: basename(file.path, '.gguf'),

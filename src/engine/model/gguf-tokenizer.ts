@@ -31,30 +31,80 @@ function optionalId(metadata: Map<string, GgufValue>, key: string, vocabSize: nu
   return Number.isInteger(value) && value >= 0 && value < vocabSize ? value : null
 }
 
+/** How a BPE pre-tokenizer splits text before the merges. */
+interface PreTokenizerSpec {
+  /** Regexes applied one after another, each isolating its matches (a tokenizer.json Split); none: GPT-2's alone. */
+  splits: string[]
+  /** Whether the ByteLevel step then splits by GPT-2's regex too (use_regex). */
+  gpt2Regex: boolean
+  /** Whether a word that is a whole token skips the merges (Llama 3, Tekken). */
+  ignoreMerges: boolean
+}
+
+const GPT2: PreTokenizerSpec = {splits: [], gpt2Regex: true, ignoreMerges: false}
+const LLAMA3: PreTokenizerSpec = {splits: [LLAMA3_SPLIT_REGEX], gpt2Regex: false, ignoreMerges: true}
+const QWEN2: PreTokenizerSpec = {splits: [QWEN2_SPLIT_REGEX], gpt2Regex: false, ignoreMerges: false}
+/** Mistral's Tekken (Nemo, Pixtral): words split at case changes, digits one by one. */
+const TEKKEN_SPLIT_REGEX =
+  '[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]*[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]+|[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]+[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]*|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+'
+/** DeepSeek V3 / R1: digits in threes, runs of CJK ideographs and kana, then its word regex. */
+const DEEPSEEK_V3_SPLITS = [
+  '\\p{N}{1,3}',
+  '[\u4e00-\u9fa5\u3040-\u309f\u30a0-\u30ff]+',
+  '[!"#$%&\'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|[^\\r\\n\\p{L}\\p{P}\\p{S}]?[\\p{L}\\p{M}]+| ?[\\p{P}\\p{S}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+',
+]
+
 /**
- * llama.cpp's names for the BPE pre-tokenizers (tokenizer.ggml.pre) we know: the regex that splits text before the
- * merges (null: GPT-2's, which the ByteLevel pre-tokenizer applies itself) and whether a word that is a whole token skips
- * the merges (Llama 3). Files without the key are older GPT-2-style conversions.
+ * llama.cpp's names for the BPE pre-tokenizers (tokenizer.ggml.pre) we know, with the splits llama.cpp documents for
+ * each (llama-vocab.cpp) as the tokenizer.json pre-tokenizers of the models they come from write them. Files without
+ * the key are older GPT-2-style conversions.
  */
-const PRE_TOKENIZERS: Record<string, {split: string | null; ignoreMerges: boolean}> = {
-  default: {split: null, ignoreMerges: false},
-  'gpt-2': {split: null, ignoreMerges: false},
-  'llama-bpe': {split: LLAMA3_SPLIT_REGEX, ignoreMerges: true},
-  llama3: {split: LLAMA3_SPLIT_REGEX, ignoreMerges: true},
-  'smaug-bpe': {split: LLAMA3_SPLIT_REGEX, ignoreMerges: true},
-  qwen2: {split: QWEN2_SPLIT_REGEX, ignoreMerges: false},
+const PRE_TOKENIZERS: Record<string, PreTokenizerSpec> = {
+  default: GPT2,
+  'gpt-2': GPT2,
+  'llama-bpe': LLAMA3,
+  llama3: LLAMA3,
+  'llama-v3': LLAMA3,
+  falcon3: LLAMA3,
+  pixtral: LLAMA3,
+  // Llama 3's split without skipping the merges.
+  'smaug-bpe': {...LLAMA3, ignoreMerges: false},
+  dbrx: {...LLAMA3, ignoreMerges: false},
+  'phi-2': GPT2,
+  mpt: GPT2,
+  olmo: GPT2,
+  qwen2: QWEN2,
+  'deepseek-r1-qwen': QWEN2,
+  megrez: QWEN2,
+  stablelm2: QWEN2,
+  tekken: {splits: [TEKKEN_SPLIT_REGEX], gpt2Regex: false, ignoreMerges: true},
+  'deepseek-v3': {splits: DEEPSEEK_V3_SPLITS, gpt2Regex: false, ignoreMerges: false},
+  // Every digit on its own, then GPT-2's split (SmolLM, StarCoder and the others llama.cpp groups with them).
+  smollm: {splits: ['\\p{N}'], gpt2Regex: true, ignoreMerges: false},
+  starcoder: {splits: ['\\p{N}'], gpt2Regex: true, ignoreMerges: false},
+  refact: {splits: ['\\p{N}'], gpt2Regex: true, ignoreMerges: false},
+  'command-r': {splits: ['\\p{N}'], gpt2Regex: true, ignoreMerges: false},
+  codeshell: {splits: ['\\p{N}'], gpt2Regex: true, ignoreMerges: false},
+}
+
+/** The tokenizer.json pre_tokenizer a spec stands for. */
+function preTokenizerJson({splits, gpt2Regex}: PreTokenizerSpec): Record<string, unknown> {
+  const byteLevel = {type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: gpt2Regex}
+  if (splits.length === 0) return byteLevel
+  if (splits.length === 1 && !gpt2Regex) return splitThenByteLevel(splits[0]!, true)
+  return {type: 'Sequence', pretokenizers: [...splits.map((pattern) => ({type: 'Split', pattern: {Regex: pattern}, behavior: 'Isolated', invert: false})), byteLevel]}
 }
 
 /** The tokenizer.ggml.pre name of a tokenizer.json whose pre-tokenizer splits by one of the regexes above, else "default" (GGUF writers). */
 export function ggufPreTokenizerName(tokenizerJson: {pre_tokenizer?: unknown}): string {
   const preTokenizer = JSON.stringify(tokenizerJson.pre_tokenizer ?? null)
-  const match = Object.entries(PRE_TOKENIZERS).find(([, {split}]) => split !== null && preTokenizer.includes(JSON.stringify(split)))
+  const match = Object.entries(PRE_TOKENIZERS).find(([, {splits}]) => splits.length > 0 && splits.every((split) => preTokenizer.includes(JSON.stringify(split))))
   return match?.[0] ?? 'default'
 }
 
-function preTokenizer(metadata: Map<string, GgufValue>): {split: string | null; ignoreMerges: boolean} {
+function preTokenizer(metadata: Map<string, GgufValue>): PreTokenizerSpec {
   const name = metadata.get('tokenizer.ggml.pre') ?? 'default'
-  const known = typeof name === 'string' ? PRE_TOKENIZERS[name] : undefined
+  const known = typeof name === 'string' && Object.hasOwn(PRE_TOKENIZERS, name) ? PRE_TOKENIZERS[name] : undefined
   if (known === undefined) {
     throw new ModelLoadError(`GGUF pre-tokenizer "${String(name)}" (tokenizer.ggml.pre) is not supported; supported: ${Object.keys(PRE_TOKENIZERS).join(', ')}.`)
   }
@@ -76,17 +126,19 @@ export function gpt2TokenizerJson(metadata: Map<string, GgufValue>): Record<stri
   const types = numberArray(metadata, 'tokenizer.ggml.token_type', tokens.length, TOKEN_TYPE.normal)
   const vocab: Record<string, number> = {}
   tokens.forEach((token, id) => (vocab[token] = id))
-  const {split, ignoreMerges} = preTokenizer(metadata)
+  const spec = preTokenizer(metadata)
   return {
     version: '1.0', truncation: null, padding: null,
-    added_tokens: addedTokens(tokens, types).filter((t) => t.special),
+    // Control tokens as special ones; user-defined ones (Qwen3's <think>, <tool_call>: plain text, as llama.cpp's converter
+    // writes them) as ordinary added tokens, which still match as one piece and are kept when decoding.
+    added_tokens: addedTokens(tokens, types),
     normalizer: null,
-    pre_tokenizer: split === null ? {type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true} : splitThenByteLevel(split, true),
+    pre_tokenizer: preTokenizerJson(spec),
     post_processor: {type: 'ByteLevel', add_prefix_space: true, trim_offsets: false, use_regex: true},
     decoder: {type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true},
     model: {
       type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: '', end_of_word_suffix: '',
-      fuse_unk: false, byte_fallback: false, ignore_merges: ignoreMerges, vocab, merges,
+      fuse_unk: false, byte_fallback: false, ignore_merges: spec.ignoreMerges, vocab, merges,
     },
   }
 }

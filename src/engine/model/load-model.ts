@@ -48,6 +48,9 @@ export function expectedTensorShapes(config: ModelConfig): {name: string; shape:
         {name: `${prefix}.self_attn.v_proj.bias`, shape: [kvSize]},
       )
     }
+    if (config.qkNorm) {
+      shapes.push({name: `${prefix}.self_attn.q_norm.weight`, shape: [headDim]}, {name: `${prefix}.self_attn.k_norm.weight`, shape: [headDim]})
+    }
     shapes.push(
       {name: `${prefix}.self_attn.o_proj.weight`, shape: [hidden, qSize]},
       {name: `${prefix}.post_attention_layernorm.weight`, shape: [hidden]},
@@ -64,7 +67,7 @@ export function expectedTensorShapes(config: ModelConfig): {name: string; shape:
 /** Checks presence and shape of every expected tensor; returns them in expected order. */
 export function selectModelTensors(config: ModelConfig, tensors: TensorInfo[], dir: string): TensorInfo[] {
   // A corrupt or hostile layer count must not make us list billions of expected tensors before the first one is missing.
-  const perLayer = config.attentionBias ? 12 : 9
+  const perLayer = 9 + (config.attentionBias ? 3 : 0) + (config.qkNorm ? 2 : 0)
   if (config.numLayers * perLayer > tensors.length) {
     throw new ModelLoadError(`The config says ${config.numLayers} layers of ${perLayer} tensors each, but the checkpoint in ${dir} holds only ${tensors.length} tensors.`)
   }
@@ -82,7 +85,7 @@ export function selectModelTensors(config: ModelConfig, tensors: TensorInfo[], d
   })
 }
 
-/** A Hugging Face model directory, or a llama-architecture .gguf file (gguf-model.ts). */
+/** A Hugging Face model directory, or a llama/qwen2/qwen3-architecture .gguf file (gguf-model.ts). */
 export async function loadModel(dir: string): Promise<LoadedModel> {
   if (isGgufFile(dir)) return loadGgufModel(dir)
   const modelDir = resolve(dir)

@@ -24,6 +24,8 @@ export interface ModelConfig {
   tieWordEmbeddings: boolean
   /** Biases on q/k/v projections (Qwen2); o_proj and the MLP never have biases here. */
   attentionBias: boolean
+  /** Per-head RMSNorm of q and of k after the projection, before RoPE (Qwen3: q_norm / k_norm, [headDim] each). */
+  qkNorm: boolean
   maxPositionEmbeddings: number
   bosTokenId: number | null
   eosTokenIds: number[]
@@ -32,12 +34,19 @@ export interface ModelConfig {
   notes?: string[]
 }
 
-export const SUPPORTED_ARCHITECTURES = ['LlamaForCausalLM', 'MistralForCausalLM', 'Qwen2ForCausalLM'] as const
+export const SUPPORTED_ARCHITECTURES = ['LlamaForCausalLM', 'MistralForCausalLM', 'Qwen2ForCausalLM', 'Qwen3ForCausalLM'] as const
+
+/** Architectures that look close to a supported one but need what the engine does not have. */
+const NEAR_MISSES: Record<string, string> = {
+  Qwen3MoeForCausalLM: 'Qwen3 mixture-of-experts layers (sparse MoE MLPs) are not supported',
+  Qwen2MoeForCausalLM: 'Qwen2 mixture-of-experts layers (sparse MoE MLPs) are not supported',
+  MixtralForCausalLM: 'Mixtral mixture-of-experts layers (sparse MoE MLPs) are not supported',
+}
 
 type Json = Record<string, unknown>
 
-/** transformers' LlamaConfig / MistralConfig / Qwen2Config default max_position_embeddings. */
-const DEFAULT_MAX_POSITIONS: Record<string, number> = {LlamaForCausalLM: 2048, MistralForCausalLM: 4096 * 32, Qwen2ForCausalLM: 32768}
+/** transformers' LlamaConfig / MistralConfig / Qwen2Config / Qwen3Config default max_position_embeddings. */
+const DEFAULT_MAX_POSITIONS: Record<string, number> = {LlamaForCausalLM: 2048, MistralForCausalLM: 4096 * 32, Qwen2ForCausalLM: 32768, Qwen3ForCausalLM: 32768}
 
 /** Reads <dir>/config.json and, when present, <dir>/generation_config.json. */
 export function readModelConfig(dir: string): ModelConfig {
@@ -72,11 +81,13 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
     throw new ModelLoadError(`${source} has no "architectures" entry; supported: ${SUPPORTED_ARCHITECTURES.join(', ')}.`)
   }
   if (!(SUPPORTED_ARCHITECTURES as readonly string[]).includes(architecture)) {
+    const why = NEAR_MISSES[architecture] ? ` (${NEAR_MISSES[architecture]})` : ''
     throw new ModelLoadError(
-      `Unsupported architecture ${architecture} in ${source}; supported: ${SUPPORTED_ARCHITECTURES.join(', ')}.`,
+      `Unsupported architecture ${architecture} in ${source} ("architectures")${why}; supported: ${SUPPORTED_ARCHITECTURES.join(', ')}.`,
     )
   }
   const isQwen2 = architecture === 'Qwen2ForCausalLM'
+  const isQwen3 = architecture === 'Qwen3ForCausalLM'
   const notes: string[] = []
 
   const required = (key: string): number => {
@@ -98,7 +109,9 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
     throw new ModelLoadError(`${source}: num_attention_heads (${numHeads}) is not a multiple of num_key_value_heads (${numKvHeads}).`)
   }
   let headDim: number
-  if (config.head_dim == null) {
+  if (config.head_dim == null && isQwen3) {
+    headDim = 128 // Qwen3Config's default: Qwen3's head size does not follow from hidden_size / heads
+  } else if (config.head_dim == null) {
     if (hiddenSize % numHeads !== 0) {
       throw new ModelLoadError(`${source}: hidden_size (${hiddenSize}) is not divisible by num_attention_heads (${numHeads}) and head_dim is not given.`)
     }
@@ -111,7 +124,7 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   const activation = config.hidden_act ?? config.hidden_activation ?? 'silu'
   if (activation !== 'silu') throw new ModelLoadError(`${source}: hidden_act "${String(activation)}" is not supported (only silu).`)
   if (config.mlp_bias === true) throw new ModelLoadError(`${source}: mlp_bias=true is not supported.`)
-  // Llama's attention_bias adds an o_proj bias too; only Qwen2's q/k/v-only biases are implemented.
+  // Llama's and Qwen3's attention_bias add an o_proj bias too; only Qwen2's q/k/v-only biases are implemented.
   if (!isQwen2 && config.attention_bias === true) {
     throw new ModelLoadError(`${source}: attention_bias=true (biases on all attention projections) is not supported for ${architecture}.`)
   }
@@ -137,7 +150,7 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
 
   // Sliding-window attention is not implemented; a window below the context is honoured by capping the context.
   const slidingWindow = config.sliding_window
-  const slidingWindowActive = isQwen2 ? config.use_sliding_window === true : true
+  const slidingWindowActive = isQwen2 || isQwen3 ? qwenSlidingLayers(config, numLayers, source) === 'all' : true
   if (slidingWindowActive && slidingWindow != null && !(Number.isInteger(slidingWindow) && (slidingWindow as number) > 0)) {
     throw new ModelLoadError(`${source}: "sliding_window" must be a positive integer or null, got ${JSON.stringify(slidingWindow)}.`)
   }
@@ -167,6 +180,7 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
     ropeScaling,
     tieWordEmbeddings: config.tie_word_embeddings === true,
     attentionBias: isQwen2,
+    qkNorm: isQwen3,
     maxPositionEmbeddings,
     bosTokenId,
     eosTokenIds,
@@ -174,6 +188,37 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   }
   if (notes.length > 0) modelConfig.notes = notes
   return modelConfig
+}
+
+/**
+ * Which layers of a Qwen2/Qwen3 model use the sliding window: transformers gives it (when use_sliding_window) to the
+ * layers layer_types marks "sliding_attention", or without layer_types to the layers from max_window_layers on. Only
+ * none or all can run here (vLLM refuses the mix as well).
+ */
+function qwenSlidingLayers(config: Json, numLayers: number, source: string): 'none' | 'all' {
+  // Without use_sliding_window transformers sets no window at all, whatever the layer types say.
+  if (config.use_sliding_window !== true) return 'none'
+  const layerTypes = config.layer_types
+  if (layerTypes != null) {
+    if (!Array.isArray(layerTypes) || layerTypes.length !== numLayers || layerTypes.some((t) => t !== 'full_attention' && t !== 'sliding_attention')) {
+      throw new ModelLoadError(`${source}: "layer_types" must list "full_attention" or "sliding_attention" for each of the ${numLayers} layers.`)
+    }
+  }
+  let sliding: number
+  if (Array.isArray(layerTypes)) {
+    sliding = layerTypes.filter((t) => t === 'sliding_attention').length
+  } else {
+    const first = config.max_window_layers == null ? 28 : config.max_window_layers
+    if (typeof first !== 'number' || !Number.isInteger(first) || first < 0) {
+      throw new ModelLoadError(`${source}: "max_window_layers" must be a non-negative integer, got ${JSON.stringify(first)}.`)
+    }
+    sliding = Math.max(0, numLayers - first)
+  }
+  if (sliding === 0) return 'none'
+  if (sliding === numLayers) return 'all'
+  throw new ModelLoadError(
+    `${source}: use_sliding_window with a sliding window on ${sliding} of ${numLayers} layers (${Array.isArray(layerTypes) ? '"layer_types"' : '"max_window_layers"'}) is not supported: layer-wise windows need per-layer attention; only all or none of the layers may slide.`,
+  )
 }
 
 function parseRopeScaling(raw: unknown, source: string): RopeScaling {

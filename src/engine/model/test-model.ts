@@ -12,12 +12,13 @@ import {TOKENIZER_FAMILIES, buildTokenizerConfig, specialTokenId, type Tokenizer
 export type TestModelPreset = 'tiny' | 'small' | 'bench'
 export const TEST_MODEL_PRESETS: readonly TestModelPreset[] = ['tiny', 'small', 'bench']
 /**
- * llama: Llama 2 layout (plain RoPE). qwen2: q/k/v biases, theta 1e6. llama3: llama3 RoPE scaling. All untied: a random
+ * llama: Llama 2 layout (plain RoPE). qwen2: q/k/v biases, theta 1e6. llama3: llama3 RoPE scaling. qwen3: q/k norms, no
+ * biases, and a head size twice hidden / heads (as Qwen3's 128 differs from it), theta 1e6. All untied: a random
  * tied model greedily repeats its last token (its own embedding dominates its logits); tied loading is covered by tinychat.
  * Each carries its family's tokenizer (tokenizer-families.ts), so transformers and pagedllm tokenize it alike.
  */
-export type TestModelVariant = 'llama' | 'qwen2' | 'llama3'
-export const TEST_MODEL_VARIANTS: readonly TestModelVariant[] = ['llama', 'qwen2', 'llama3']
+export type TestModelVariant = 'llama' | 'qwen2' | 'llama3' | 'qwen3'
+export const TEST_MODEL_VARIANTS: readonly TestModelVariant[] = ['llama', 'qwen2', 'llama3', 'qwen3']
 
 export interface TestModelOptions {
   seed?: number
@@ -47,7 +48,8 @@ const PRESETS: Record<TestModelPreset, PresetShape> = {
 }
 
 function tokenizerFamily(variant: TestModelVariant): TokenizerFamily {
-  return TOKENIZER_FAMILIES[variant === 'llama' ? 'llama2' : variant]
+  // Qwen3 keeps Qwen2's tokenizer.
+  return TOKENIZER_FAMILIES[variant === 'llama' ? 'llama2' : variant === 'qwen3' ? 'qwen2' : variant]
 }
 
 /** The repository root: this file sits at src/engine/model/ (or dist/engine/model/ once compiled). */
@@ -78,6 +80,21 @@ export function testModelConfigJson(preset: TestModelPreset, options: TestModelO
     eos_token_id: specialTokenId(family, family.eosToken),
     torch_dtype: {F32: 'float32', BF16: 'bfloat16', F16: 'float16'}[options.dtype ?? 'F32'],
     pagedllm_test_model: {preset, variant, seed: options.seed ?? 0, generatorVersion: GENERATOR_VERSION},
+  }
+  if (variant === 'qwen3') {
+    return {
+      architectures: ['Qwen3ForCausalLM'],
+      model_type: 'qwen3',
+      ...common,
+      head_dim: (2 * shape.hiddenSize) / shape.numHeads,
+      rms_norm_eps: 1e-6,
+      rope_theta: 1000000.0,
+      attention_bias: false,
+      tie_word_embeddings: false,
+      use_sliding_window: false,
+      sliding_window: null,
+      max_window_layers: shape.numLayers,
+    }
   }
   if (variant === 'qwen2') {
     return {

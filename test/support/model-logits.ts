@@ -1,0 +1,29 @@
+// Logits of every position of two seeded-random prompts run as one CPU batch, to compare two loads of the same weights.
+import type {LoadedModel} from '../../src/engine/model/load-model.js'
+import {SeededRandom} from '../../src/engine/model/seeded-random.js'
+import {loadNativeModel, type WeightFormat} from '../../src/engine/native.js'
+import {TestBlockPool, TestSequence, buildStep} from './paged-batch.js'
+
+const BLOCK_SIZE = 4
+
+/** Logits of every position of two prompts (13 and 6 tokens) run as one batch, the prompts, and the resident size of the weights. */
+export async function promptLogits(model: LoadedModel, weightFormat: WeightFormat): Promise<{logits: Float32Array; prompts: number[][]; weightBytes: number}> {
+  const native = await loadNativeModel({
+    config: model.config, tensors: model.tensors, numBlocks: 64, blockSize: BLOCK_SIZE, numSwapBlocks: 0, weightFormat, threads: 2, device: 'cpu',
+  })
+  try {
+    const random = new SeededRandom(5)
+    const prompts = [13, 6].map((length) => [1, ...Array.from({length: length - 1}, () => 5 + random.nextInt(model.config.vocabSize - 5))])
+    const parts = prompts.map((tokens) => ({sequence: new TestSequence(tokens), count: tokens.length, logits: 'all' as const}))
+    return {logits: await native.step({}, buildStep(parts, new TestBlockPool(64), BLOCK_SIZE).batch), prompts, weightBytes: native.info.weightBytes}
+  } finally {
+    native.close()
+  }
+}
+
+export function maxAbsDifference(a: Float32Array, b: Float32Array): number {
+  if (a.length !== b.length) throw new Error(`lengths differ: ${a.length} vs ${b.length}`)
+  let worst = 0
+  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]))
+  return worst
+}
