@@ -175,6 +175,14 @@ WeightMatrix load_uniform(TensorReader& reader, const std::vector<StackedPart>& 
     const WeightFormat stored = reader.block_format(part.name);
     if (is_quantized(stored) && stored == format) {
       matrix.store_raw_rows(row, part.rows, reader.read_raw(part.name, {part.rows, cols}).data());
+    } else if (stored == WeightFormat::IQ4_XS && format == WeightFormat::IQ4_NL) {
+      // Block by block, codes kept (a round trip through floats could re-choose them).
+      const std::vector<uint8_t> raw = reader.read_raw(part.name, {part.rows, cols});
+      std::vector<uint8_t> converted(static_cast<size_t>(part.rows) * weight_row_bytes(format, cols));
+      if (!convert_iq4_xs_to_iq4_nl(raw.data(), converted.data(), raw.size() / sizeof(BlockIQ4_XS))) {
+        throw std::runtime_error("tensor " + part.name + ": an iq4_xs scale overflows f16 as iq4_nl");
+      }
+      matrix.store_raw_rows(row, part.rows, converted.data());
     } else {
       matrix.store_rows(row, part.rows, reader.read(part.name, {part.rows, cols}).data());
     }

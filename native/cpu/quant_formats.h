@@ -189,6 +189,9 @@ void dequantize_row(WeightFormat format, const void* in, float* out, int n);
 // Q3_K, Q5_K, IQ4_XS; quantize_row / dequantize_row call these.
 void quantize_block_more(WeightFormat format, const float* x, uint8_t* out);
 void dequantize_block_more(WeightFormat format, const uint8_t* in, float* out);
+// IQ4_XS blocks as IQ4_NL blocks (8 per IQ4_XS block), codes as they are, each sub-block's scale d * (s - 32) rounded
+// to f16 (load_format). False if a scale overflows f16 (only a hostile file's would).
+bool convert_iq4_xs_to_iq4_nl(const uint8_t* in, uint8_t* out, size_t blocks);
 
 // The integer view of one block that the portable kernel multiplies (quant_codes.cpp). 32-value formats: signed codes
 // with x = d * code (+ m for Q4_1 / Q5_1, else m = 0). K-quants: unsigned codes, and per 16 values an integer scale

@@ -272,5 +272,20 @@ void dequantize_block_more(WeightFormat format, const uint8_t* in, float* y) {
   }
 }
 
+bool convert_iq4_xs_to_iq4_nl(const uint8_t* in, uint8_t* out, size_t blocks) {
+  for (size_t i = 0; i < blocks; ++i) {
+    const auto& b = reinterpret_cast<const BlockIQ4_XS*>(in)[i];
+    const float d = f16_to_f32(b.d);
+    for (int j = 0; j < 8; ++j) {
+      auto& nl = reinterpret_cast<BlockIQ4_NL*>(out)[8 * i + j];
+      const int s = (((b.scales_l[j / 2] >> (4 * (j % 2))) & 0xF) | (((b.scales_h >> (2 * j)) & 3) << 4)) - 32;
+      nl.d = f32_to_f16(d * s);
+      if (!std::isfinite(f16_to_f32(nl.d))) return false;
+      std::memcpy(nl.qs, b.qs + 16 * j, 16);
+    }
+  }
+  return true;
+}
+
 }  // namespace cpu
 }  // namespace pagedllm
