@@ -106,22 +106,22 @@ static_assert(sizeof(BlockQ2_K) == 84 && sizeof(BlockQ3_K) == 110 && sizeof(Bloc
 // The 16 levels of IQ4_NL and IQ4_XS codes.
 constexpr int8_t kIq4Values[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
 
-// One activation block: x ~= d * q, with sum(q) (for Q4_0's offset of 8).
+// One activation block: x ~= d * q, with sum(q) (for Q4_0's / Q5_0's offsets and Q4_1's / Q5_1's mins).
 struct ActivationBlock {
   float d;
   int32_t sum;
   int8_t q[32];
 };
 
-// One 256-value activation block for the K-quant kernels (Q4_K, Q6_K): x ~= d * q, with the integer sum of each 16
-// codes, so that Q4_K's mins and Q6_K's offset of 32 are integer terms and a whole super-block sums in int32.
+// One 256-value activation block for the K-quant kernels: x ~= d * q, with the integer sum of each 16 codes, so that
+// the mins (Q2_K, Q4_K, Q5_K) and offsets (Q3_K, Q6_K) are integer terms and a whole super-block sums in int32.
 struct ActivationSuperBlock {
   float d;
   int16_t sums[16];
   int8_t q[256];
 };
 
-// A matrix's input rows rounded to 8 bits: per 32 values for Q8_0 / Q4_0, per 256 for Q4_K / Q6_K (null where no
+// A matrix's input rows rounded to 8 bits: per 32 values for the 32-value formats, per 256 for K-quants (null where no
 // part of the matrix is in such a format). Row m starts at blocks + m * cols / 32 and supers + m * cols / 256; the
 // blocks are followed by 8 more (any codes) so that a kernel may read a whole last group of 8. The blocks' scales and
 // sums also lie in order at block_scales / block_sums + m * padded_blocks (cols / 32 rounded up to 8, zeros after).
