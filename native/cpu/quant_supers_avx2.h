@@ -45,6 +45,16 @@ inline __m128i q4_k_scales_mins(const uint8_t* packed) {
                        static_cast<int>(w[0] & low6));
 }
 
+// Q3_K's sixteen 6-bit scales (bytes 0..15, not yet less 32): low 4 bits of i in byte i % 8 (nibble i / 8), high 2
+// at byte 8 + i % 4 >> 2 (i / 4); four lanes at a time from three 4-byte loads.
+inline __m128i q3_k_scales(const uint8_t* packed) {
+  uint32_t w[3];
+  for (int i = 0; i < 3; ++i) std::memcpy(&w[i], packed + 4 * i, 4);
+  const uint32_t low4 = 0x0F0F0F0F, low2 = 0x03030303;
+  auto lane = [&](uint32_t low, int high_shift) { return static_cast<int>((low & low4) | (((w[2] >> high_shift) & low2) << 4)); };
+  return _mm_set_epi32(lane(w[1] >> 4, 6), lane(w[0] >> 4, 4), lane(w[1], 2), lane(w[0], 0));
+}
+
 // The scales16 of 32-value block 4 half + k in the formats with 16 sub-blocks of 16 (Q2_K, Q3_K, Q6_K), from their
 // 16 int16 scales: sub-block 8 half + 2k in the low 128-bit lane (values 0..15), 8 half + 2k + 1 in the high one.
 inline __m256i sixteen_scale(__m256i all_scales, int half, int k) {
@@ -102,13 +112,7 @@ inline SuperScales unpack_super(const uint8_t* bytes, Fn&& fn) {
     }
     return SuperScales{_mm256_slli_epi16(all_scales, 5), half_to_float(block.d), 0.f};
   } else if constexpr (F == WeightFormat::Q3_K) {
-    // 6-bit scales less 32 (see BlockQ3_K), unpacked one by one: 16 per 256 codes.
-    alignas(32) int16_t scale_values[16];
-    for (int i = 0; i < 16; ++i) {
-      const int low = (block.scales[i % 8] >> (4 * (i / 8))) & 0xF, high = (block.scales[8 + i % 4] >> (2 * (i / 4))) & 3;
-      scale_values[i] = static_cast<int16_t>((low | (high << 4)) - 32);
-    }
-    const __m256i all_scales = _mm256_load_si256(reinterpret_cast<const __m256i*>(scale_values));
+    const __m256i all_scales = _mm256_cvtepi8_epi16(_mm_sub_epi8(q3_k_scales(block.scales), _mm_set1_epi8(32)));
     const __m256i hmask = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block.hmask));
     #pragma GCC unroll 2
     for (int half = 0; half < 2; ++half) {
