@@ -1,6 +1,8 @@
 // Decode throughput per GGUF block type: the `bench` test checkpoint written once per type (every matrix in it, norms
-// f32; under .cache/gguf-types), loaded with --dtype auto, then batch-1 and 8-sequence greedy decode side by side.
-// Usage: npx tsx scripts/bench-gguf-types.ts [--types q8_0,q4_k,q5_k,...] [--threads 2] [--tokens 64] [--concurrency 8]
+// f32; under .cache/gguf-types), loaded with --dtype auto, then batch-1 and 8-sequence greedy decode side by side:
+// the median (and range) of --rounds rounds, each round over every type in turn, so load from other tenants spreads
+// over all types alike.
+// Usage: npx tsx scripts/bench-gguf-types.ts [--types q8_0,q4_k,q5_k,...] [--threads 2] [--tokens 64] [--concurrency 8] [--rounds 3]
 import {existsSync, mkdirSync} from 'node:fs'
 import {loadavg} from 'node:os'
 import {join, resolve} from 'node:path'
@@ -19,6 +21,7 @@ const {values: args} = parseArgs({
     threads: {type: 'string', default: '2'},
     tokens: {type: 'string', default: '64'},
     concurrency: {type: 'string', default: '8'},
+    rounds: {type: 'string', default: '3'},
   },
 })
 const types = args.types!.split(',') as BlockFormat[]
@@ -48,12 +51,24 @@ const model = await loadModel(await ensureTestModel('bench'))
 const dir = resolve('.cache', 'gguf-types')
 mkdirSync(dir, {recursive: true})
 console.log(`bench preset, ${threads} threads, ${newTokens} tokens; load average before: ${loadavg().map((v) => v.toFixed(2)).join(' ')}`)
-console.log('| type | weights (as kept) | MiB | batch 1 tok/s | ' + `${concurrency} sequences tok/s |`)
-console.log('|---|---|---|---|---|')
-for (const type of types) {
+const paths = types.map((type) => {
   const path = join(dir, `bench-${type}.gguf`)
   if (!existsSync(path)) writeGguf(model, path, {format: 'f32', tensorFormat: (name) => (name.endsWith('_norm.weight') ? undefined : type)})
-  const figures = await measure(path)
-  console.log(`| ${type} | ${figures.label} | ${figures.weightMiB.toFixed(1)} | ${figures.batch1.toFixed(1)} | ${figures.concurrent.toFixed(1)} |`)
+  return path
+})
+const runs: Awaited<ReturnType<typeof measure>>[][] = types.map(() => [])
+for (let round = 0; round < Number(args.rounds); round++) {
+  for (const [i, path] of paths.entries()) runs[i]!.push(await measure(path))
 }
+/** Median (min-max) of a figure over the rounds. */
+const spread = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b)
+  return `${sorted[Math.floor(sorted.length / 2)]!.toFixed(1)} (${sorted[0]!.toFixed(0)}-${sorted.at(-1)!.toFixed(0)})`
+}
+console.log(`| type | weights (as kept) | MiB | batch 1 tok/s | ${concurrency} sequences tok/s |`)
+console.log('|---|---|---|---|---|')
+types.forEach((type, i) => {
+  const figures = runs[i]!
+  console.log(`| ${type} | ${figures[0]!.label} | ${figures[0]!.weightMiB.toFixed(1)} | ${spread(figures.map((f) => f.batch1))} | ${spread(figures.map((f) => f.concurrent))} |`)
+})
 console.log(`load average after: ${loadavg().map((v) => v.toFixed(2)).join(' ')}`)
