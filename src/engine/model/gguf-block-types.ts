@@ -7,7 +7,8 @@ export type BlockFormat = (typeof BLOCK_FORMATS)[number]
 /**
  * Formats without a linear kernel, and the one each is converted to at load (native/cpu/quant_formats.cpp,
  * load_format). IQ4_XS is IQ4_NL with 6-bit scales per 32 values: as IQ4_NL its codes stay as they are and only the
- * scales d * (s - 32) are rounded to fp16 (a relative change of at most 2^-11 per 32 weights), in the same 4.5 bits.
+ * scales d * (s - 32) are rounded to fp16 (a relative change of at most 2^-11 per 32 weights), in 4.5 bits per weight
+ * instead of 4.25.
  */
 export const LOAD_CONVERSIONS: Partial<Record<BlockFormat, BlockFormat>> = {iq4_xs: 'iq4_nl'}
 
