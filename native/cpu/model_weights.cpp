@@ -192,10 +192,11 @@ WeightMatrix load_uniform(TensorReader& reader, const std::vector<StackedPart>& 
 }
 
 // Stacks several [rows_i, cols] tensors into one matrix, in order, each in its own format and never re-quantized:
-// a tensor stored in blocks keeps them (GGUF; a format without a kernel is converted to its load_format), a float tensor takes its part's format (quantized here). Parts in
-// different block formats (Q4_K_M's v at Q6_K under q/k at Q4_K) become segments of a stacked matrix, each run by its
-// own kernel, so a checkpoint quantized at load and its GGUF file give the same matrix. The integer kernels need
-// blocks throughout, so a float tensor stacked with block-quantized ones (an unusual file) is quantized to Q8_0.
+// a tensor stored in blocks keeps them (GGUF; IQ4_XS, which has no kernel, becomes IQ4_NL: load_format), a float
+// tensor takes its part's format (quantized here). Parts in different block formats (Q4_K_M's v at Q6_K under q/k at
+// Q4_K) become segments of a stacked matrix, each run by its own kernel, so a checkpoint quantized at load and its GGUF
+// file give the same matrix. The integer kernels need blocks throughout, so a float tensor stacked with
+// block-quantized ones (an unusual file) is quantized to Q8_0.
 void load_stacked(TensorReader& reader, WeightMatrix& matrix, const std::vector<StackedPart>& parts, int cols) {
   std::vector<WeightFormat> formats;
   for (const auto& part : parts) {
