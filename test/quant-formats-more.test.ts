@@ -77,9 +77,10 @@ describe('GGUF block tensors pagedllm cannot run are refused by name', () => {
     await assert.rejects(loadModel(fileWithOutput(99, q5_0())), refused(/tensor output\.weight is TYPE_99; pagedllm loads F32, F16, BF16 and Q8_0, .*IQ4_XS tensors/))
   })
 
-  it('an IQ2_XXS tensor (lattice codebooks), a TQ1_0 one (ternary)', async () => {
+  it('an IQ2_XXS tensor (lattice codebooks), a TQ1_0 one (ternary), a Q4_0_4_4 one (ARM repacking)', async () => {
     await assert.rejects(loadModel(fileWithOutput(16, q5_0())), refused(/tensor output\.weight is IQ2_XXS: its codes index lattice codebooks/))
     await assert.rejects(loadModel(fileWithOutput(34, q5_0())), refused(/tensor output\.weight is TQ1_0: ternary \(BitNet\) formats are not implemented/))
+    await assert.rejects(loadModel(fileWithOutput(31, q5_0())), refused(/tensor output\.weight is Q4_0_4_4: it is a Q4_0 layout interleaved for ARM that llama\.cpp itself no longer loads \(requantize to Q4_0\)/))
   })
 
   it('Q5_K rows of 32 values (not whole 256-value blocks)', async () => {

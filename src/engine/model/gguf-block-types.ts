@@ -29,6 +29,13 @@ const REFUSED_BECAUSE: Record<string, string> = {
   IQ3_S: 'its codes index lattice codebooks (ggml\'s IQ3 grids), which pagedllm does not implement',
   TQ1_0: 'ternary (BitNet) formats are not implemented',
   TQ2_0: 'ternary (BitNet) formats are not implemented',
+  MXFP4: 'gpt-oss\'s 4-bit float format is not implemented',
+  Q4_0_4_4: 'it is a Q4_0 layout interleaved for ARM that llama.cpp itself no longer loads (requantize to Q4_0)',
+  Q4_0_4_8: 'it is a Q4_0 layout interleaved for ARM that llama.cpp itself no longer loads (requantize to Q4_0)',
+  Q4_0_8_8: 'it is a Q4_0 layout interleaved for ARM that llama.cpp itself no longer loads (requantize to Q4_0)',
+  IQ4_NL_4_4: 'it is an IQ4_NL layout interleaved for ARM that llama.cpp itself no longer loads (requantize to IQ4_NL)',
+  IQ4_NL_4_8: 'it is an IQ4_NL layout interleaved for ARM that llama.cpp itself no longer loads (requantize to IQ4_NL)',
+  IQ4_NL_8_8: 'it is an IQ4_NL layout interleaved for ARM that llama.cpp itself no longer loads (requantize to IQ4_NL)',
   Q8_1: 'it is llama.cpp\'s activation format, not a weight format',
   Q8_K: 'it is llama.cpp\'s activation format, not a weight format',
 }
