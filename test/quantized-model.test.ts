@@ -28,7 +28,7 @@ function matrixFormat(quantization: QuantizedFormat, name: string, cols: number,
   const layer = /^model\.layers\.(\d+)\.(self_attn\.v_proj|mlp\.down_proj)\.weight$/.exec(name)
   const moreBits = isOutput || (layer !== null && q4KMediumMoreBits(Number(layer[1]), numLayers))
   let format: QuantizedFormat | 'f32' = quantization === 'q4_k' && moreBits ? 'q6_k' : quantization
-  const fallback: Record<string, QuantizedFormat | 'f32'> = {q4_k: 'q4_0', q6_k: 'q8_0', q8_0: 'f32', q4_0: 'f32'}
+  const fallback: Record<string, QuantizedFormat | 'f32'> = {q4_k: 'q5_0', q6_k: 'q8_0', q8_0: 'f32', q4_0: 'f32', q5_0: 'f32'}
   while (format !== 'f32' && cols % BLOCK_SHAPES[format].values !== 0) format = fallback[format]
   return format
 }

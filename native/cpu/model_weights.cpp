@@ -140,10 +140,11 @@ class TensorReader {
 };
 
 // The format a matrix with rows of `cols` values is kept in: the requested one when its blocks divide the rows,
-// else the nearest one that fits (as llama.cpp does for odd shapes): Q4_K -> Q4_0, Q6_K -> Q8_0, else f32.
+// else the one llama.cpp's llama-quantize takes for such rows (e.g. Qwen2.5-0.5B's 896): Q4_K -> Q5_0, Q6_K -> Q8_0,
+// else f32.
 WeightFormat fitting_format(WeightFormat requested, int cols) {
   if (cols % format_block_values(requested) == 0) return requested;
-  if (requested == WeightFormat::Q4_K) return fitting_format(WeightFormat::Q4_0, cols);
+  if (requested == WeightFormat::Q4_K) return fitting_format(WeightFormat::Q5_0, cols);
   if (requested == WeightFormat::Q6_K) return fitting_format(WeightFormat::Q8_0, cols);
   return WeightFormat::F32;
 }

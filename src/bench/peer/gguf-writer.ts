@@ -189,12 +189,12 @@ export function q4KMediumMoreBits(layer: number, numLayers: number): boolean {
   return layer < eighth || layer >= Math.floor((7 * numLayers) / 8) || (layer - eighth) % 3 === 2
 }
 
-/** A matrix's format in a file of `fileFormat`: as llama.cpp, the nearest fitting one when rows are not whole blocks. */
+/** A matrix's format in a file of `fileFormat`: when rows are not whole blocks, the one llama-quantize takes (q4_k: q5_0, q6_k: q8_0). */
 function matrixFormat(fileFormat: GgufFileFormat, ggufName: string, isOutput: boolean, numLayers: number, cols: number): GgufTensorFormat {
   const layer = /^blk\.(\d+)\.(attn_v|ffn_down)\.weight$/.exec(ggufName)
   const moreBits = isOutput || (layer !== null && q4KMediumMoreBits(Number(layer[1]), numLayers))
   let format: GgufTensorFormat = fileFormat === 'q4_k' && moreBits ? 'q6_k' : fileFormat
-  const fallback: Partial<Record<GgufTensorFormat, GgufTensorFormat>> = {q4_k: 'q4_0', q6_k: 'q8_0', q8_0: 'f16', q4_0: 'f16'}
+  const fallback: Partial<Record<GgufTensorFormat, GgufTensorFormat>> = {q4_k: 'q5_0', q6_k: 'q8_0'}
   while (cols % GGML_TYPES[format].values !== 0) format = fallback[format] ?? 'f16'
   return format
 }
