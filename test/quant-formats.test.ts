@@ -3,12 +3,16 @@ import assert from 'node:assert/strict'
 import {after, describe, it} from 'node:test'
 import {SeededRandom} from '../src/engine/model/seeded-random.js'
 import {nativeOps, type QuantizedFormat} from '../src/engine/native.js'
-import {dequantizeReference, roundActivationsReference} from './support/ggml-blocks.js'
+import {BLOCK_SHAPES, dequantizeReference, roundActivationsReference} from './support/ggml-blocks.js'
 
 const ops = nativeOps()
-const FORMATS: QuantizedFormat[] = ['q8_0', 'q4_0', 'q4_k', 'q6_k']
+/** The formats with a linear kernel (iq4_xs is converted at load: quant-formats-more.test.ts). */
+const FORMATS: QuantizedFormat[] = ['q8_0', 'q4_0', 'q4_1', 'q5_0', 'q5_1', 'iq4_nl', 'q2_k', 'q3_k', 'q4_k', 'q5_k', 'q6_k']
 /** RMS round-trip error over RMS value, Gaussian weights: about step / sqrt(12) of each format's grid, with margin. */
-const ROUND_TRIP_LIMIT: Record<QuantizedFormat, number> = {q8_0: 0.006, q4_0: 0.12, q4_k: 0.1, q6_k: 0.03}
+const ROUND_TRIP_LIMIT: Record<QuantizedFormat, number> = {
+  q8_0: 0.006, q4_0: 0.12, q4_1: 0.1, q5_0: 0.06, q5_1: 0.05, iq4_nl: 0.12, q2_k: 0.4, q3_k: 0.2, q4_k: 0.1, q5_k: 0.05, q6_k: 0.03, iq4_xs: 0.12,
+}
+const isSuperBlockFormat = (format: QuantizedFormat) => BLOCK_SHAPES[format].values === 256
 
 function gaussian(count: number, seed: number, scale = 1): Float32Array {
   return new SeededRandom(seed).normals(count, 0, scale)
@@ -57,14 +61,14 @@ describe('quantized linear (8-bit activations, integer dot products)', () => {
 
   for (const format of FORMATS) {
     // 160 inputs: 5 blocks, not a whole group of 8 (the 32-value formats' kernels pad the last group with zeros).
-    const widths = format === 'q8_0' || format === 'q4_0' ? [768, 160] : [768]
+    const widths = isSuperBlockFormat(format) ? [768] : [768, 160]
     for (const inFeatures of widths) it(`${format}, ${inFeatures} inputs: equals a float64 product of the dequantized weights and 8-bit activations; a row's output is the same in any batch`, () => {
       const outFeatures = 72
       const weights = gaussian(outFeatures * inFeatures, 3, 0.05)
       const dequantized = ops.dequantizeRows(ops.quantizeRows(weights, outFeatures, inFeatures, format), outFeatures, inFeatures, format)
       const numRows = 37
       const x = gaussian(numRows * inFeatures, 5)
-      const roundedX = roundActivationsReference(x, format === 'q4_k' || format === 'q6_k' ? 256 : 32)
+      const roundedX = roundActivationsReference(x, isSuperBlockFormat(format) ? 256 : 32)
       const bias = gaussian(outFeatures, 7)
       for (const avx2 of [true, false]) {
         if (avx2 && !ops.avx2Status().supported) continue
@@ -89,8 +93,8 @@ describe('quantized linear (8-bit activations, integer dot products)', () => {
 
 describe('quantized linear: the packed prefill kernel equals the decode kernel bit for bit', () => {
   for (const format of FORMATS) {
-    // 512 inputs: two Q4_K / Q6_K super-blocks, two groups of 8 Q8_0 / Q4_0 blocks; 160: a last group of 5 blocks.
-    const widths = format === 'q8_0' || format === 'q4_0' ? [512, 160] : [512]
+    // 512 inputs: two super-blocks, two groups of 8 32-value blocks; 160: a last group of 5 blocks.
+    const widths = isSuperBlockFormat(format) ? [512] : [512, 160]
     for (const inFeatures of widths) it(`${format}, ${inFeatures} inputs: every row of a batch of 1..200 rows equals that row alone`, {skip: !ops.avx2Status().supported && 'no AVX2'}, () => {
       ops.setAvx2(true)
       // 45 outputs: whole 2-column tiles and a last single column.

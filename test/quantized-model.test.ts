@@ -3,11 +3,11 @@ import assert from 'node:assert/strict'
 import {after, before, describe, it} from 'node:test'
 import {q4KMediumMoreBits} from '../src/bench/peer/gguf-writer.js'
 import {loadModel, type LoadedModel} from '../src/engine/model/load-model.js'
-import {SeededRandom} from '../src/engine/model/seeded-random.js'
 import {ensureTestModel} from '../src/engine/model/test-model.js'
 import {loadNativeModel, nativeOps, type NativeModel, type QuantizedFormat} from '../src/engine/native.js'
 import {BLOCK_SHAPES} from './support/ggml-blocks.js'
 import {TestBlockPool, TestSequence, buildStep, logitsRow, type StepPart} from './support/paged-batch.js'
+import {logSoftmax, randomPrompt, topLogprobError} from './support/logprobs.js'
 import {ReferenceModel, argmax} from './support/reference-model.js'
 
 const BLOCK_SIZE = 4
@@ -28,7 +28,7 @@ function matrixFormat(quantization: QuantizedFormat, name: string, cols: number,
   const layer = /^model\.layers\.(\d+)\.(self_attn\.v_proj|mlp\.down_proj)\.weight$/.exec(name)
   const moreBits = isOutput || (layer !== null && q4KMediumMoreBits(Number(layer[1]), numLayers))
   let format: QuantizedFormat | 'f32' = quantization === 'q4_k' && moreBits ? 'q6_k' : quantization
-  const fallback: Record<string, QuantizedFormat | 'f32'> = {q4_k: 'q4_0', q6_k: 'q8_0', q8_0: 'f32', q4_0: 'f32'}
+  const fallback: Record<string, QuantizedFormat | 'f32'> = {q4_k: 'q5_0', q6_k: 'q8_0', q8_0: 'f32', q4_0: 'f32', q5_0: 'f32'}
   while (format !== 'f32' && cols % BLOCK_SHAPES[format].values !== 0) format = fallback[format]
   return format
 }
@@ -45,27 +45,6 @@ function dequantizedReference(dir: string, quantization: QuantizedFormat, tied: 
       return Float64Array.from(rounded)
     },
   })
-}
-
-function logSoftmax(logits: ArrayLike<number>): Float64Array {
-  let max = -Infinity
-  for (let i = 0; i < logits.length; i++) max = Math.max(max, logits[i])
-  let sum = 0
-  for (let i = 0; i < logits.length; i++) sum += Math.exp(logits[i] - max)
-  const logZ = max + Math.log(sum)
-  return Float64Array.from(logits, (v) => v - logZ)
-}
-
-function topLogprobError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
-  const a = logSoftmax(actual)
-  const e = logSoftmax(expected)
-  const top = [...e.keys()].sort((i, j) => e[j] - e[i]).slice(0, 10)
-  return Math.max(...top.map((i) => Math.abs(a[i] - e[i])))
-}
-
-function randomPrompt(length: number, vocabSize: number, seed: number): number[] {
-  const random = new SeededRandom(seed)
-  return [1, ...Array.from({length: length - 1}, () => 5 + random.nextInt(vocabSize - 5))]
 }
 
 for (const quantization of ['q8_0', 'q4_0', 'q4_k'] as const) {

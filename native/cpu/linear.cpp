@@ -18,6 +18,10 @@ void WeightMatrix::resize(WeightFormat fmt, int num_rows, int num_cols) {
   format = fmt;
   rows = num_rows;
   cols = num_cols;
+  if (is_quantized(fmt) && !has_kernel(fmt)) {
+    throw std::invalid_argument(std::string(format_name(fmt)) + " weights have no linear kernel; they are converted at load to " +
+                                format_name(load_format(fmt)));
+  }
   if (num_cols % format_block_values(fmt) != 0) {
     throw std::invalid_argument(std::string(format_name(fmt)) + " weights need rows of a multiple of " +
                                 std::to_string(format_block_values(fmt)) + " values, got " + std::to_string(num_cols));

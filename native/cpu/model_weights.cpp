@@ -140,10 +140,11 @@ class TensorReader {
 };
 
 // The format a matrix with rows of `cols` values is kept in: the requested one when its blocks divide the rows,
-// else the nearest one that fits (as llama.cpp does for odd shapes): Q4_K -> Q4_0, Q6_K -> Q8_0, else f32.
+// else the one llama.cpp's llama-quantize takes for such rows (e.g. Qwen2.5-0.5B's 896): Q4_K -> Q5_0, Q6_K -> Q8_0,
+// else f32.
 WeightFormat fitting_format(WeightFormat requested, int cols) {
   if (cols % format_block_values(requested) == 0) return requested;
-  if (requested == WeightFormat::Q4_K) return fitting_format(WeightFormat::Q4_0, cols);
+  if (requested == WeightFormat::Q4_K) return fitting_format(WeightFormat::Q5_0, cols);
   if (requested == WeightFormat::Q6_K) return fitting_format(WeightFormat::Q8_0, cols);
   return WeightFormat::F32;
 }
@@ -175,6 +176,14 @@ WeightMatrix load_uniform(TensorReader& reader, const std::vector<StackedPart>& 
     const WeightFormat stored = reader.block_format(part.name);
     if (is_quantized(stored) && stored == format) {
       matrix.store_raw_rows(row, part.rows, reader.read_raw(part.name, {part.rows, cols}).data());
+    } else if (stored == WeightFormat::IQ4_XS && format == WeightFormat::IQ4_NL) {
+      // Block by block, codes kept (a round trip through floats could re-choose them).
+      const std::vector<uint8_t> raw = reader.read_raw(part.name, {part.rows, cols});
+      std::vector<uint8_t> converted(static_cast<size_t>(part.rows) * weight_row_bytes(format, cols));
+      if (!convert_iq4_xs_to_iq4_nl(raw.data(), converted.data(), raw.size() / sizeof(BlockIQ4_XS))) {
+        throw std::runtime_error("tensor " + part.name + ": an iq4_xs scale overflows f16 as iq4_nl");
+      }
+      matrix.store_raw_rows(row, part.rows, converted.data());
     } else {
       matrix.store_rows(row, part.rows, reader.read(part.name, {part.rows, cols}).data());
     }
@@ -184,15 +193,16 @@ WeightMatrix load_uniform(TensorReader& reader, const std::vector<StackedPart>& 
 }
 
 // Stacks several [rows_i, cols] tensors into one matrix, in order, each in its own format and never re-quantized:
-// a tensor stored in blocks keeps them (GGUF), a float tensor takes its part's format (quantized here). Parts in
-// different block formats (Q4_K_M's v at Q6_K under q/k at Q4_K) become segments of a stacked matrix, each run by its
-// own kernel, so a checkpoint quantized at load and its GGUF file give the same matrix. The integer kernels need
-// blocks throughout, so a float tensor stacked with block-quantized ones (an unusual file) is quantized to Q8_0.
+// a tensor stored in blocks keeps them (GGUF; IQ4_XS, which has no kernel, becomes IQ4_NL: load_format), a float
+// tensor takes its part's format (quantized here). Parts in different block formats (Q4_K_M's v at Q6_K under q/k at
+// Q4_K) become segments of a stacked matrix, each run by its own kernel, so a checkpoint quantized at load and its GGUF
+// file give the same matrix. The integer kernels need blocks throughout, so a float tensor stacked with
+// block-quantized ones (an unusual file) is quantized to Q8_0.
 void load_stacked(TensorReader& reader, WeightMatrix& matrix, const std::vector<StackedPart>& parts, int cols) {
   std::vector<WeightFormat> formats;
   for (const auto& part : parts) {
     const WeightFormat stored = reader.block_format(part.name);
-    formats.push_back(is_quantized(stored) ? stored : fitting_format(part.format, cols));
+    formats.push_back(is_quantized(stored) ? load_format(stored) : fitting_format(part.format, cols));
   }
   bool mixed = false;
   for (WeightFormat format : formats) mixed = mixed || format != formats[0];

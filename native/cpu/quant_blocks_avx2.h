@@ -1,7 +1,7 @@
-// AVX2 unpacking of ggml weight blocks into int8 codes plus their scales, and the fp32 arithmetic of every output
-// (tile_group, add_super): shared by the dot-product kernel (quant_linear_avx2.cpp) and the packed-panel kernels
-// (quant_packed_avx2.cpp, quant_packed_k_avx2.cpp), so all see the same codes and scales and sum each output in the
-// same order. Include only from *_avx2.cpp files.
+// AVX2 unpacking of ggml's 32-value weight blocks (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL) into int8 codes plus their
+// scales, and the fp32 arithmetic of every output (tile_group): shared by the dot-product kernel (quant_linear_avx2.cpp)
+// and the packed-panel kernel (quant_packed_avx2.cpp), so both see the same codes and scales and sum each output in
+// the same order (the 256-value formats: quant_supers_avx2.h). Include only from *_avx2.cpp files.
 #pragma once
 #include <immintrin.h>
 
@@ -22,13 +22,36 @@ inline __m256i ones16() { return _mm256_set1_epi16(1); }
 inline __m256i low_nibbles(__m256i v) { return _mm256_and_si256(v, _mm256_set1_epi8(0x0F)); }
 inline __m256i high_nibbles(__m256i v) { return _mm256_and_si256(_mm256_srli_epi16(v, 4), _mm256_set1_epi8(0x0F)); }
 
-// ---- Q8_0 / Q4_0: one fp32 step per 32-value block, 8 blocks per vector ----
+// ---- one fp32 step per 32-value block, 8 blocks per vector ----
+
+// Per format: the block type; whether its codes are signed (Q8_0, IQ4_NL: their sign goes to the activations, as
+// maddubs needs one unsigned operand) or unsigned with an offset 2^offset_shift taken back through the activation sums
+// (Q4_0: 8, Q5_0: 16), or unsigned with a min m added per block (Q4_1, Q5_1: x = d * q + m).
+template <WeightFormat F> struct Block32Traits;
+template <> struct Block32Traits<WeightFormat::Q8_0> { using Block = BlockQ8_0; static constexpr bool kSigned = true, kMin = false; static constexpr int kOffsetShift = 0; };
+template <> struct Block32Traits<WeightFormat::Q4_0> { using Block = BlockQ4_0; static constexpr bool kSigned = false, kMin = false; static constexpr int kOffsetShift = 3; };
+template <> struct Block32Traits<WeightFormat::Q5_0> { using Block = BlockQ5_0; static constexpr bool kSigned = false, kMin = false; static constexpr int kOffsetShift = 4; };
+template <> struct Block32Traits<WeightFormat::Q4_1> { using Block = BlockQ4_1; static constexpr bool kSigned = false, kMin = true; static constexpr int kOffsetShift = 0; };
+template <> struct Block32Traits<WeightFormat::Q5_1> { using Block = BlockQ5_1; static constexpr bool kSigned = false, kMin = true; static constexpr int kOffsetShift = 0; };
+template <> struct Block32Traits<WeightFormat::IQ4_NL> { using Block = BlockIQ4_NL; static constexpr bool kSigned = true, kMin = false; static constexpr int kOffsetShift = 0; };
 
 template <WeightFormat F>
-using Block32 = std::conditional_t<F == WeightFormat::Q8_0, BlockQ8_0, BlockQ4_0>;
+using Block32 = typename Block32Traits<F>::Block;
 
-// The codes of block b of a stored row: Q8_0 signed; Q4_0 unsigned 0..15 (its offset of 8 is taken back through the
-// activation sum, see tile_group).
+// The fifth bits of a Q5_0 / Q5_1 block as 0x10 in byte i where bit i of qh is set.
+inline __m256i fifth_bits(const uint8_t* qh) {
+  uint32_t bits;
+  std::memcpy(&bits, qh, 4);
+  // Byte i takes qh's byte i / 8 (each 128-bit lane holds all four), then keeps its bit i % 8.
+  const __m256i spread = _mm256_shuffle_epi8(_mm256_set1_epi32(static_cast<int>(bits)),
+                                             _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
+                                                              2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
+  const __m256i bit = _mm256_set1_epi64x(static_cast<long long>(0x8040201008040201ULL));
+  return _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit), _mm256_set1_epi8(0x10));
+}
+
+// The codes of block b of a stored row: Q8_0 and IQ4_NL signed (IQ4_NL's levels looked up by nibble); the others
+// unsigned, 0..15 or 0..31.
 template <WeightFormat F>
 inline __m256i block_codes(const uint8_t* row, int b) {
   const Block32<F>& block = reinterpret_cast<const Block32<F>*>(row)[b];
@@ -36,33 +59,48 @@ inline __m256i block_codes(const uint8_t* row, int b) {
     return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block.qs));
   } else {
     const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block.qs));
-    return low_nibbles(_mm256_set_m128i(_mm_srli_epi16(packed, 4), packed));
+    const __m256i nibbles = low_nibbles(_mm256_set_m128i(_mm_srli_epi16(packed, 4), packed));
+    if constexpr (F == WeightFormat::IQ4_NL) {
+      return _mm256_shuffle_epi8(_mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kIq4Values))), nibbles);
+    } else if constexpr (F == WeightFormat::Q5_0 || F == WeightFormat::Q5_1) {
+      return _mm256_or_si256(nibbles, fifth_bits(block.qh));
+    } else {
+      return nibbles;
+    }
   }
 }
 
-// The maddubs-ready (unsigned) weight operand: Q8_0's codes lend their sign to the activations.
+// The maddubs-ready (unsigned) weight operand: signed codes lend their sign to the activations.
 template <WeightFormat F>
 inline __m256i block_magnitudes(__m256i codes) {
-  return F == WeightFormat::Q8_0 ? _mm256_sign_epi8(codes, codes) : codes;
+  return Block32Traits<F>::kSigned ? _mm256_sign_epi8(codes, codes) : codes;
 }
 
 // The exact int32 products of one block with 32 activation codes, in 8 lanes.
 template <WeightFormat F>
 inline __m256i block_dot(__m256i magnitudes, __m256i codes, __m256i acts) {
-  const __m256i signed_acts = F == WeightFormat::Q8_0 ? _mm256_sign_epi8(acts, codes) : acts;
+  const __m256i signed_acts = Block32Traits<F>::kSigned ? _mm256_sign_epi8(acts, codes) : acts;
   return _mm256_madd_epi16(_mm256_maddubs_epi16(magnitudes, signed_acts), ones16());
 }
 
-// A weight row as tile_group reads it: codes(b), magnitudes(b) and the fp32 scales of blocks b..b+7 (stored blocks for
-// decode, an unpacked panel for prefill).
+// The fp16 fields of blocks b..b+7 (d, or Q4_1 / Q5_1's m) as 8 floats.
+template <WeightFormat F, typename Field>
+inline __m256 halves8(const uint8_t* row, int b, Field field) {
+  auto h = [&](int l) { return static_cast<short>(field(reinterpret_cast<const Block32<F>*>(row)[b + l])); };
+  return _mm256_cvtph_ps(_mm_setr_epi16(h(0), h(1), h(2), h(3), h(4), h(5), h(6), h(7)));
+}
+
+// A weight row as tile_group reads it: codes(b), magnitudes(b) and the fp32 scales (and Q4_1 / Q5_1's mins) of blocks
+// b..b+7 (stored blocks for decode, an unpacked panel for prefill).
 template <WeightFormat F>
 struct StoredRow {
   const uint8_t* row;
   __m256i codes(int b) const { return block_codes<F>(row, b); }
   __m256i magnitudes(int b) const { return block_magnitudes<F>(codes(b)); }
-  __m256 scales8(int b) const {
-    auto d = [&](int l) { return static_cast<short>(reinterpret_cast<const Block32<F>*>(row)[b + l].d); };
-    return _mm256_cvtph_ps(_mm_setr_epi16(d(0), d(1), d(2), d(3), d(4), d(5), d(6), d(7)));
+  __m256 scales8(int b) const { return halves8<F>(row, b, [](const Block32<F>& block) { return block.d; }); }
+  __m256 mins8(int b) const {
+    if constexpr (Block32Traits<F>::kMin) return halves8<F>(row, b, [](const Block32<F>& block) { return block.m; });
+    else return _mm256_setzero_ps();
   }
 };
 
@@ -87,7 +125,7 @@ inline ActivationRows activation_rows(const QuantizedActivations& acts, int m, i
 
 // acc[i * NR + j] + the terms of blocks b..b+7 of weight row w[j] for activation row i (MR x NR outputs), lane l
 // for block b + l: each block's 8 x int32 products reduced to its exact sum by a horizontal-add tree, then one fp32
-// multiply-add per block (Q4_0's offset 8 taken back in int32 first). So every output is 8 fp32 chains (blocks l,
+// multiply-add per block (Q4_0's / Q5_0's offset taken back in int32 first; Q4_1's / Q5_1's min a second one). So every output is 8 fp32 chains (blocks l,
 // l + 8, ... in K order) and a horizontal_sum, however it is tiled: the one place this arithmetic is written, for the
 // decode and packed kernels alike.
 template <WeightFormat F, int MR, int NR, typename Row>
@@ -129,104 +167,15 @@ inline void tile_group(const Row* w, int b, const ActivationRows& a, __m256* acc
     for (int j = 0; j < NR; ++j) {
       __m256i dots = _mm256_add_epi32(_mm256_permute2x128_si256(quads[i][j][0], quads[i][j][1], 0x20),
                                       _mm256_permute2x128_si256(quads[i][j][0], quads[i][j][1], 0x31));
-      if constexpr (F == WeightFormat::Q4_0) {
-        dots = _mm256_sub_epi32(dots, _mm256_slli_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.sums[i] + b)), 3));
+      if constexpr (Block32Traits<F>::kOffsetShift > 0) {
+        dots = _mm256_sub_epi32(dots, _mm256_slli_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.sums[i] + b)), Block32Traits<F>::kOffsetShift));
       }
       acc[i * NR + j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dots), _mm256_mul_ps(w_scales[j], a_scales), acc[i * NR + j]);
+      if constexpr (Block32Traits<F>::kMin) {
+        const __m256 sums = _mm256_cvtepi32_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.sums[i] + b)));
+        acc[i * NR + j] = _mm256_fmadd_ps(w[j].mins8(b), _mm256_mul_ps(a_scales, sums), acc[i * NR + j]);
+      }
     }
-  }
-}
-
-// ---- Q4_K / Q6_K: one fp32 step per 256-value super-block ----
-
-// The per-super-block part of an unpacked Q4_K / Q6_K super-block: per 16 values, the integer coefficient of the
-// activation sum (Q4_K: its sub-block's min, scaled by dmin; Q6_K: 32 times its scale, scaled by d: the codes are
-// kept unsigned, 0..63, and their offset of 32 taken back through the sums).
-struct SuperScales {
-  __m256i offsets16;
-  float d;
-  float dmin;
-};
-
-// Q4_K's eight 6-bit scales (bytes 0..7 of out) and mins (bytes 8..15); see q4_k_scale_min.
-inline __m128i q4_k_scales_mins(const uint8_t* packed) {
-  // Three 4-byte loads straight from the block (one 12-byte copy went through the stack, stalling on forwarding).
-  uint32_t w[3];
-  for (int i = 0; i < 3; ++i) std::memcpy(&w[i], packed + 4 * i, 4);
-  const uint32_t low6 = 0x3F3F3F3F, low4 = 0x0F0F0F0F, low2 = 0x03030303;
-  const uint32_t scales_hi = (w[2] & low4) | (((w[0] >> 6) & low2) << 4);
-  const uint32_t mins_hi = ((w[2] >> 4) & low4) | (((w[1] >> 6) & low2) << 4);
-  return _mm_set_epi32(static_cast<int>(mins_hi), static_cast<int>(w[1] & low6), static_cast<int>(scales_hi),
-                       static_cast<int>(w[0] & low6));
-}
-
-// Unpacks one Q4_K / Q6_K super-block: calls fn(k, codes, scales16) for its 32-value blocks k = 0..7 in order
-// (unsigned codes; scales16 = each int16 product lane's integer sub-block scale) and returns the SuperScales.
-template <WeightFormat F, typename Fn>
-inline SuperScales unpack_super(const uint8_t* bytes, Fn&& fn) {
-  if constexpr (F == WeightFormat::Q4_K) {
-    const auto& block = *reinterpret_cast<const BlockQ4_K*>(bytes);
-    const __m128i scales_mins = q4_k_scales_mins(block.scales);
-    const __m128i mins = _mm_cvtepu8_epi16(_mm_srli_si128(scales_mins, 8));
-    // The 8 scales as int16 in both 128-bit lanes; block j's is spread to every lane by one byte shuffle.
-    const __m256i scales = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(scales_mins));
-    auto scale_of = [&](int j) { return _mm256_shuffle_epi8(scales, _mm256_set1_epi16(static_cast<int16_t>(((2 * j + 1) << 8) | 2 * j))); };
-    #pragma GCC unroll 4
-    for (int c = 0; c < 4; ++c) {
-      const __m256i packed = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block.qs + 32 * c));
-      fn(2 * c, low_nibbles(packed), scale_of(2 * c));
-      fn(2 * c + 1, high_nibbles(packed), scale_of(2 * c + 1));
-    }
-    const __m256i offsets16 = _mm256_set_m128i(_mm_unpackhi_epi16(mins, mins), _mm_unpacklo_epi16(mins, mins));
-    return SuperScales{offsets16, half_to_float(block.d), half_to_float(block.dmin)};
-  } else {
-    static_assert(F == WeightFormat::Q6_K, "K-quant formats only");
-    const auto& block = *reinterpret_cast<const BlockQ6_K*>(bytes);
-    const __m256i three = _mm256_set1_epi8(3);
-    const __m256i all_scales = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block.scales)));
-    #pragma GCC unroll 2
-    for (int half = 0; half < 2; ++half) {
-      const __m256i ql0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block.ql + 64 * half));
-      const __m256i ql1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block.ql + 64 * half + 32));
-      const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block.qh + 32 * half));
-      // This half's 8 scales as int16 in both 128-bit lanes; quarter k takes scale 2k in its low lane (values 0..15)
-      // and 2k + 1 in its high lane, by one byte shuffle.
-      const __m256i scales = half ? _mm256_permute2x128_si256(all_scales, all_scales, 0x11) : _mm256_permute2x128_si256(all_scales, all_scales, 0x00);
-      auto scale_of = [&](int k) {
-        const int16_t low = static_cast<int16_t>(((4 * k + 1) << 8) | 4 * k), high = static_cast<int16_t>(((4 * k + 3) << 8) | (4 * k + 2));
-        return _mm256_shuffle_epi8(scales, _mm256_set_m128i(_mm_set1_epi16(high), _mm_set1_epi16(low)));
-      };
-      // Quarter k: low bits from ql0 / ql1 (k even / odd), low or high nibble (k < 2 / k >= 2), high bits at qh >> 2k.
-      auto quarter = [&](int k, __m256i low, __m256i high) {
-        const __m256i codes = _mm256_or_si256(low, _mm256_slli_epi16(_mm256_and_si256(high, three), 4));
-        fn(4 * half + k, codes, scale_of(k));
-      };
-      quarter(0, low_nibbles(ql0), qh);
-      quarter(1, low_nibbles(ql1), _mm256_srli_epi16(qh, 2));
-      quarter(2, high_nibbles(ql0), _mm256_srli_epi16(qh, 4));
-      quarter(3, high_nibbles(ql1), _mm256_srli_epi16(qh, 6));
-    }
-    return SuperScales{_mm256_slli_epi16(all_scales, 5), half_to_float(block.d), 0.f};
-  }
-}
-
-// The integer products of one 32-value K-quant block (unsigned codes) with 32 activation codes, in 8 int32 lanes.
-inline __m256i block_products(__m256i codes, __m256i scales16, __m256i acts) {
-  return _mm256_madd_epi16(_mm256_maddubs_epi16(codes, acts), scales16);
-}
-inline __m256i load_codes(const int8_t* acts) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(acts)); }
-
-// acc + one super-block's term of an output: products = the sum of its 8 block_products (exact in int32, so any order
-// gives the same lanes), then one fp32 multiply-add per lane (two for Q4_K's mins). The one place this arithmetic
-// is written, for the decode and the packed kernels alike.
-template <WeightFormat F>
-inline __m256 add_super(__m256 acc, __m256i products, const SuperScales& w, const ActivationSuperBlock& a) {
-  const __m256i offsets = _mm256_madd_epi16(w.offsets16, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.sums)));
-  if constexpr (F == WeightFormat::Q6_K) {
-    return _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(products, offsets)), _mm256_set1_ps(w.d * a.d), acc);
-  } else {
-    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(products), _mm256_set1_ps(w.d * a.d), acc);
-    return _mm256_fnmadd_ps(_mm256_cvtepi32_ps(offsets), _mm256_set1_ps(w.dmin * a.d), acc);
   }
 }
 

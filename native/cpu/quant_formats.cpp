@@ -12,18 +12,30 @@ namespace pagedllm {
 namespace cpu {
 
 bool is_quantized(WeightFormat format) {
-  return format == WeightFormat::Q8_0 || format == WeightFormat::Q4_0 || format == WeightFormat::Q4_K ||
-         format == WeightFormat::Q6_K;
+  return format != WeightFormat::F32 && format != WeightFormat::BF16 && format != WeightFormat::F16;
 }
 
-bool is_k_quant(WeightFormat format) { return format == WeightFormat::Q4_K || format == WeightFormat::Q6_K; }
+bool has_kernel(WeightFormat format) { return is_quantized(format) && format != WeightFormat::IQ4_XS; }
+
+// IQ4_XS is IQ4_NL with 6-bit sub-block scales: as IQ4_NL its codes stay, only the scales d * (s - 32) round to f16.
+WeightFormat load_format(WeightFormat stored) { return stored == WeightFormat::IQ4_XS ? WeightFormat::IQ4_NL : stored; }
+
+bool is_k_quant(WeightFormat format) { return is_quantized(format) && format_block_values(format) == kSuperBlock; }
 
 int format_block_values(WeightFormat format) {
   switch (format) {
     case WeightFormat::Q8_0:
-    case WeightFormat::Q4_0: return kQuantBlock;
+    case WeightFormat::Q4_0:
+    case WeightFormat::Q4_1:
+    case WeightFormat::Q5_0:
+    case WeightFormat::Q5_1:
+    case WeightFormat::IQ4_NL: return kQuantBlock;
+    case WeightFormat::Q2_K:
+    case WeightFormat::Q3_K:
     case WeightFormat::Q4_K:
-    case WeightFormat::Q6_K: return kSuperBlock;
+    case WeightFormat::Q5_K:
+    case WeightFormat::Q6_K:
+    case WeightFormat::IQ4_XS: return kSuperBlock;
     default: return 1;
   }
 }
@@ -35,8 +47,16 @@ size_t format_block_bytes(WeightFormat format) {
     case WeightFormat::F16: return 2;
     case WeightFormat::Q8_0: return sizeof(BlockQ8_0);
     case WeightFormat::Q4_0: return sizeof(BlockQ4_0);
+    case WeightFormat::Q4_1: return sizeof(BlockQ4_1);
+    case WeightFormat::Q5_0: return sizeof(BlockQ5_0);
+    case WeightFormat::Q5_1: return sizeof(BlockQ5_1);
+    case WeightFormat::IQ4_NL: return sizeof(BlockIQ4_NL);
+    case WeightFormat::Q2_K: return sizeof(BlockQ2_K);
+    case WeightFormat::Q3_K: return sizeof(BlockQ3_K);
     case WeightFormat::Q4_K: return sizeof(BlockQ4_K);
+    case WeightFormat::Q5_K: return sizeof(BlockQ5_K);
     case WeightFormat::Q6_K: return sizeof(BlockQ6_K);
+    case WeightFormat::IQ4_XS: return sizeof(BlockIQ4_XS);
   }
   return 4;
 }
@@ -52,23 +72,21 @@ const char* format_name(WeightFormat format) {
     case WeightFormat::F16: return "f16";
     case WeightFormat::Q8_0: return "q8_0";
     case WeightFormat::Q4_0: return "q4_0";
+    case WeightFormat::Q4_1: return "q4_1";
+    case WeightFormat::Q5_0: return "q5_0";
+    case WeightFormat::Q5_1: return "q5_1";
+    case WeightFormat::IQ4_NL: return "iq4_nl";
+    case WeightFormat::Q2_K: return "q2_k";
+    case WeightFormat::Q3_K: return "q3_k";
     case WeightFormat::Q4_K: return "q4_k";
+    case WeightFormat::Q5_K: return "q5_k";
     case WeightFormat::Q6_K: return "q6_k";
+    case WeightFormat::IQ4_XS: return "iq4_xs";
   }
   return "?";
 }
 
 namespace {
-
-int clamp_round(float v, int lo, int hi) { return std::min(hi, std::max(lo, static_cast<int>(std::nearbyint(v)))); }
-
-// The value with the largest magnitude, sign kept (Q4_0 and Q6_K map it to their most negative code).
-float signed_absmax(const float* x, int n) {
-  float best = 0;
-  for (int i = 0; i < n; ++i)
-    if (std::fabs(x[i]) > std::fabs(best)) best = x[i];
-  return best;
-}
 
 void quantize_q8_0(const float* x, BlockQ8_0* out) {
   float amax = 0;
@@ -111,14 +129,7 @@ void quantize_q4_k(const float* x, BlockQ4_K* out) {
   for (int j = 0; j < 8; ++j) {
     const int ls = d > 0 ? clamp_round(scale[j] / d, 0, 63) : 0;
     const int lm = dmin > 0 ? clamp_round(min[j] / dmin, 0, 63) : 0;
-    if (j < 4) {
-      out->scales[j] = static_cast<uint8_t>(ls);
-      out->scales[j + 4] = static_cast<uint8_t>(lm);
-    } else {
-      out->scales[j + 4] = static_cast<uint8_t>((ls & 0xF) | ((lm & 0xF) << 4));
-      out->scales[j - 4] |= static_cast<uint8_t>((ls >> 4) << 6);
-      out->scales[j] |= static_cast<uint8_t>((lm >> 4) << 6);
-    }
+    q4_k_pack_scale_min(out->scales, j, ls, lm);
     const float step = d_used * ls, offset = dmin_used * lm;
     for (int l = 0; l < 32; ++l) {
       const int q = step > 0 ? clamp_round((x[32 * j + l] + offset) / step, 0, 15) : 0;
@@ -171,6 +182,7 @@ void dequantize_q6_k(const BlockQ6_K* b, float* y) {
 }
 
 void check_multiple(WeightFormat format, int n) {
+  if (!is_quantized(format)) throw std::invalid_argument(std::string(format_name(format)) + " is not a block format");
   if (n % format_block_values(format) != 0) {
     throw std::invalid_argument(std::string("a ") + format_name(format) + " row needs a multiple of " +
                                 std::to_string(format_block_values(format)) + " values, got " + std::to_string(n));
@@ -188,7 +200,7 @@ void quantize_row(WeightFormat format, const float* x, void* out, int n) {
       case WeightFormat::Q4_0: quantize_q4_0(x + 32 * b, static_cast<BlockQ4_0*>(out) + b); break;
       case WeightFormat::Q4_K: quantize_q4_k(x + 256 * b, static_cast<BlockQ4_K*>(out) + b); break;
       case WeightFormat::Q6_K: quantize_q6_k(x + 256 * b, static_cast<BlockQ6_K*>(out) + b); break;
-      default: throw std::invalid_argument("quantize_row: not a quantized format");
+      default: quantize_block_more(format, x + format_block_values(format) * b, static_cast<uint8_t*>(out) + format_block_bytes(format) * b);
     }
   }
 }
@@ -215,7 +227,7 @@ void dequantize_row(WeightFormat format, const void* in, float* out, int n) {
       }
       case WeightFormat::Q4_K: dequantize_q4_k(static_cast<const BlockQ4_K*>(in) + b, out + 256 * b); break;
       case WeightFormat::Q6_K: dequantize_q6_k(static_cast<const BlockQ6_K*>(in) + b, out + 256 * b); break;
-      default: throw std::invalid_argument("dequantize_row: not a quantized format");
+      default: dequantize_block_more(format, static_cast<const uint8_t*>(in) + format_block_bytes(format) * b, out + format_block_values(format) * b);
     }
   }
 }

@@ -18,64 +18,55 @@ namespace cpu {
 
 namespace {
 
-// Integer dot of n weight codes (already offset to signed) with activation codes.
-int dot_codes(const int8_t* w, const int8_t* a, int n = kQuantBlock) {
+// Integer dot of n weight codes with activation codes.
+template <typename Code>
+int dot_codes(const Code* w, const int8_t* a, int n) {
   int sum = 0;
   for (int i = 0; i < n; ++i) sum += w[i] * a[i];
   return sum;
 }
 
-// One weight row against one activation row in fp32, per 32-value block (Q8_0, Q4_0; the portable path).
+// One weight row against one activation row in fp32, per 32-value block (the portable path): d * a.d * the block's
+// integer dot, plus m * a.d * the activation sum for Q4_1 / Q5_1.
 float scalar_dot(const WeightMatrix& w, int n, const ActivationBlock* acts) {
   const int num_blocks = w.cols / kQuantBlock;
+  const size_t block_bytes = format_block_bytes(w.format);
   const uint8_t* row = static_cast<const uint8_t*>(w.row_ptr(n));
   float total = 0;
   int8_t codes[kQuantBlock];
   for (int b = 0; b < num_blocks; ++b) {
     const ActivationBlock& a = acts[b];
-    if (w.format == WeightFormat::Q8_0) {
-      const auto& block = reinterpret_cast<const BlockQ8_0*>(row)[b];
-      total = std::fma(static_cast<float>(dot_codes(block.qs, a.q)), f16_to_f32(block.d) * a.d, total);
-    } else {
-      const auto& block = reinterpret_cast<const BlockQ4_0*>(row)[b];
-      for (int i = 0; i < 16; ++i) codes[i] = (block.qs[i] & 0xF) - 8, codes[i + 16] = (block.qs[i] >> 4) - 8;
-      total = std::fma(static_cast<float>(dot_codes(codes, a.q)), f16_to_f32(block.d) * a.d, total);
-    }
+    float d, m;
+    block32_codes(w.format, row + b * block_bytes, codes, &d, &m);
+    total = std::fma(static_cast<float>(dot_codes(codes, a.q, kQuantBlock)), d * a.d, total);
+    if (m != 0) total = std::fma(static_cast<float>(a.sum), m * a.d, total);
   }
   return total;
 }
 
-// The same per 256-value super-block (Q4_K, Q6_K): integer sums over the sub-block scales, one fp32 step per super-block.
+// The same per 256-value super-block (K-quants): integer sums over the sub-block scales and offsets, one fp32 step
+// per super-block (two with mins).
 float scalar_dot(const WeightMatrix& w, int n, const ActivationSuperBlock* acts) {
   const int num_supers = w.cols / kSuperBlock;
+  const size_t block_bytes = format_block_bytes(w.format);
   const uint8_t* row = static_cast<const uint8_t*>(w.row_ptr(n));
   float total = 0;
-  int8_t codes[kSuperBlock];
+  uint8_t codes[kSuperBlock];
+  int scales[16], offsets[16];
   for (int s = 0; s < num_supers; ++s) {
     const ActivationSuperBlock& a = acts[s];
-    int products = 0;
-    if (w.format == WeightFormat::Q4_K) {
-      const auto& block = reinterpret_cast<const BlockQ4_K*>(row)[s];
-      int mins = 0;
-      for (int j = 0; j < 8; ++j) {
-        int scale, min;
-        q4_k_scale_min(block.scales, j, &scale, &min);
-        for (int l = 0; l < 32; ++l) codes[l] = static_cast<int8_t>((j % 2 ? block.qs[32 * (j / 2) + l] >> 4 : block.qs[32 * (j / 2) + l]) & 0xF);
-        products += scale * dot_codes(codes, a.q + 32 * j);
-        mins += min * (a.sums[2 * j] + a.sums[2 * j + 1]);
-      }
-      total = std::fma(static_cast<float>(products), f16_to_f32(block.d) * a.d, total);
-      total = std::fma(-static_cast<float>(mins), f16_to_f32(block.dmin) * a.d, total);
+    float d, dmin;
+    const bool has_min = super_codes(w.format, row + s * block_bytes, codes, scales, offsets, &d, &dmin);
+    int products = 0, offset_terms = 0;
+    for (int g = 0; g < 16; ++g) {
+      products += scales[g] * dot_codes(codes + 16 * g, a.q + 16 * g, 16);
+      offset_terms += offsets[g] * a.sums[g];
+    }
+    if (has_min) {
+      total = std::fma(static_cast<float>(products), d * a.d, total);
+      total = std::fma(-static_cast<float>(offset_terms), dmin * a.d, total);
     } else {
-      const auto& block = reinterpret_cast<const BlockQ6_K*>(row)[s];
-      for (int e = 0; e < kSuperBlock; ++e) {
-        const int half = e / 128, k = (e % 128) / 32, l = e % 32;
-        const int lo = (block.ql[64 * half + (k & 1) * 32 + l] >> (4 * (k >> 1))) & 0xF;
-        const int hi = (block.qh[32 * half + l] >> (2 * k)) & 3;
-        codes[e] = static_cast<int8_t>((lo | (hi << 4)) - 32);
-      }
-      for (int g = 0; g < 16; ++g) products += block.scales[g] * dot_codes(codes + 16 * g, a.q + 16 * g, 16);
-      total = std::fma(static_cast<float>(products), f16_to_f32(block.d) * a.d, total);
+      total = std::fma(static_cast<float>(products - offset_terms), d * a.d, total);
     }
   }
   return total;
@@ -124,7 +115,7 @@ WeightMatrix stack_quantized(std::vector<WeightMatrix> parts) {
   stacked.format = parts[0].format;
   stacked.cols = parts[0].cols;
   for (const WeightMatrix& part : parts) {
-    if (!is_quantized(part.format) || !part.segments.empty() || part.cols != stacked.cols) {
+    if (!has_kernel(part.format) || !part.segments.empty() || part.cols != stacked.cols) {
       throw std::invalid_argument("stack_quantized: parts must be unstacked block-quantized matrices of the same width");
     }
     stacked.rows += part.rows;

@@ -1,7 +1,7 @@
 // AVX2 integer dot products of quantized weight rows, read as stored, with 8-bit activation blocks (the kernel for
-// few rows: decode). Q8_0 / Q4_0: per group of 8 blocks, each block's exact int32 dot product scaled in fp32
-// (tile_group); Q4_K / Q6_K: each 256-value super-block summed in int32 over its integer sub-block scales and scaled
-// in fp32 once (add_super). Up to four activation rows share each unpacked weight block, and every output is summed
+// few rows: decode). 32-value formats: per group of 8 blocks, each block's exact int32 dot product scaled in fp32
+// (tile_group); K-quants: each 256-value super-block summed in int32 over its integer sub-block scales and scaled in
+// fp32 once (add_super). Up to four activation rows share each unpacked weight block, and every output is summed
 // in the same order however many rows run with it.
 #include <immintrin.h>
 
@@ -11,6 +11,7 @@
 
 #include "quant_blocks_avx2.h"
 #include "quant_linear.h"
+#include "quant_supers_avx2.h"
 #include "simd_avx2.h"
 
 namespace pagedllm {
@@ -44,7 +45,7 @@ template <WeightFormat F, int MR>
 void dot_rows_k(const uint8_t* w_row, int num_supers, const ActivationSuperBlock* const* act_rows, float* out) {
   __m256 acc[MR];
   for (int i = 0; i < MR; ++i) acc[i] = _mm256_setzero_ps();
-  constexpr size_t super_bytes = F == WeightFormat::Q4_K ? sizeof(BlockQ4_K) : sizeof(BlockQ6_K);
+  constexpr size_t super_bytes = sizeof(typename SuperTraits<F>::Block);
   for (int s = 0; s < num_supers; ++s) {
     __m256i products[MR];
     for (int i = 0; i < MR; ++i) products[i] = _mm256_setzero_si256();
@@ -109,7 +110,14 @@ void quant_linear_block(const QuantizedActivations& acts, int row_begin, int row
   switch (w.format) {
     case WeightFormat::Q8_0: block32<WeightFormat::Q8_0>(acts, row_begin, row_end, w, col_begin, col_end, bias, y, y_stride); break;
     case WeightFormat::Q4_0: block32<WeightFormat::Q4_0>(acts, row_begin, row_end, w, col_begin, col_end, bias, y, y_stride); break;
+    case WeightFormat::Q4_1: block32<WeightFormat::Q4_1>(acts, row_begin, row_end, w, col_begin, col_end, bias, y, y_stride); break;
+    case WeightFormat::Q5_0: block32<WeightFormat::Q5_0>(acts, row_begin, row_end, w, col_begin, col_end, bias, y, y_stride); break;
+    case WeightFormat::Q5_1: block32<WeightFormat::Q5_1>(acts, row_begin, row_end, w, col_begin, col_end, bias, y, y_stride); break;
+    case WeightFormat::IQ4_NL: block32<WeightFormat::IQ4_NL>(acts, row_begin, row_end, w, col_begin, col_end, bias, y, y_stride); break;
+    case WeightFormat::Q2_K: block256<WeightFormat::Q2_K>(acts.supers, row_begin, row_end, w, col_begin, col_end, bias, y, y_stride); break;
+    case WeightFormat::Q3_K: block256<WeightFormat::Q3_K>(acts.supers, row_begin, row_end, w, col_begin, col_end, bias, y, y_stride); break;
     case WeightFormat::Q4_K: block256<WeightFormat::Q4_K>(acts.supers, row_begin, row_end, w, col_begin, col_end, bias, y, y_stride); break;
+    case WeightFormat::Q5_K: block256<WeightFormat::Q5_K>(acts.supers, row_begin, row_end, w, col_begin, col_end, bias, y, y_stride); break;
     case WeightFormat::Q6_K: block256<WeightFormat::Q6_K>(acts.supers, row_begin, row_end, w, col_begin, col_end, bias, y, y_stride); break;
     default: break;
   }

@@ -22,7 +22,7 @@ constexpr int kQuantPackedChunk = 48;
 // the same rows and columns.
 void quant_packed_block(const QuantizedActivations& acts, int row_begin, int row_end, const WeightMatrix& w,
                         int col_begin, int col_end, const float* bias, float* y, int y_stride);
-// The Q4_K / Q6_K half of it (quant_packed_k_avx2.cpp); acts holds w.cols / 256 blocks per row.
+// The K-quant half of it (quant_packed_k_avx2.cpp); acts holds w.cols / 256 blocks per row.
 void quant_packed_super_block(const ActivationSuperBlock* acts, int row_begin, int row_end, const WeightMatrix& w,
                               int col_begin, int col_end, const float* bias, float* y, int y_stride);
 

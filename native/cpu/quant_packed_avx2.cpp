@@ -1,6 +1,6 @@
-// Packed-panel AVX2 kernel for Q8_0 / Q4_0 linear layers with many rows (K-quants: quant_packed_k_avx2.cpp), and the
+// Packed-panel AVX2 kernel for the 32-value block formats' linear layers with many rows (K-quants: quant_packed_k_avx2.cpp), and the
 // entry point for all block formats: a column chunk of W is unpacked once into a panel of maddubs-ready codes and
-// fp32 scales (each column zero-padded to whole groups of 8 blocks), then tile_group (quant_blocks_avx2.h) runs 4
+// fp32 scales (and mins) (each column zero-padded to whole groups of 8 blocks), then tile_group (quant_blocks_avx2.h) runs 4
 // activation rows at a time over each column, the same arithmetic per output as the decode kernel
 // (quant_linear_avx2.cpp) over the stored blocks, so results are bit-identical whichever kernel a batch takes.
 #include "quant_packed.h"
@@ -26,11 +26,13 @@ constexpr int kTileCols = 2;
 template <WeightFormat F>
 struct PanelRow {
   const __m256i* magnitude;
-  const __m256i* code;  // Q8_0 only: Q4_0's codes are their magnitudes
+  const __m256i* code;  // signed formats only: the others' codes are their magnitudes
   const float* scale;
+  const float* min;     // Q4_1 / Q5_1 only
   __m256i magnitudes(int b) const { return _mm256_load_si256(magnitude + b); }
-  __m256i codes(int b) const { return F == WeightFormat::Q8_0 ? _mm256_load_si256(code + b) : magnitudes(b); }
+  __m256i codes(int b) const { return Block32Traits<F>::kSigned ? _mm256_load_si256(code + b) : magnitudes(b); }
   __m256 scales8(int b) const { return _mm256_loadu_ps(scale + b); }
+  __m256 mins8(int b) const { return _mm256_loadu_ps(min + b); }
 };
 
 // Columns [col_begin, col_begin + cols) of w unpacked, column j's block b at j * padded_blocks + b.
@@ -40,9 +42,10 @@ struct Panel {
   __m256i* magnitudes;
   __m256i* codes;
   float* scales;
+  float* mins;
   PanelRow<F> column(int j) const {
     const size_t first = static_cast<size_t>(j) * padded_blocks;
-    return {magnitudes + first, codes ? codes + first : nullptr, scales + first};
+    return {magnitudes + first, codes ? codes + first : nullptr, scales + first, mins ? mins + first : nullptr};
   }
 };
 
@@ -50,11 +53,13 @@ template <WeightFormat F>
 Panel<F> pack_panel(const WeightMatrix& w, int col_begin, int cols, Scratch& scratch) {
   const int num_blocks = w.cols / kQuantBlock, padded_blocks = (num_blocks + 7) / 8 * 8;
   const size_t slots = static_cast<size_t>(cols) * padded_blocks;
-  constexpr int kVectors = F == WeightFormat::Q8_0 ? 2 : 1;
-  // 8 floats per ymm, one float per scale, and one extra ymm so the vectors can start 32-byte aligned.
-  float* base = scratch.floats(slots * (8 * kVectors + 1) + 8);
+  constexpr int kVectors = Block32Traits<F>::kSigned ? 2 : 1;
+  constexpr int kFloats = Block32Traits<F>::kMin ? 2 : 1;
+  // 8 floats per ymm, kFloats per block, and one extra ymm so the vectors can start 32-byte aligned.
+  float* base = scratch.floats(slots * (8 * kVectors + kFloats) + 8);
   auto* vectors = reinterpret_cast<__m256i*>((reinterpret_cast<uintptr_t>(base) + 31) & ~uintptr_t{31});
-  Panel<F> panel{padded_blocks, vectors, kVectors == 2 ? vectors + slots : nullptr, reinterpret_cast<float*>(vectors + kVectors * slots)};
+  float* floats = reinterpret_cast<float*>(vectors + kVectors * slots);
+  Panel<F> panel{padded_blocks, vectors, kVectors == 2 ? vectors + slots : nullptr, floats, kFloats == 2 ? floats + slots : nullptr};
   for (int j = 0; j < cols; ++j) {
     const auto* row = static_cast<const uint8_t*>(w.row_ptr(col_begin + j));
     for (int b = 0; b < padded_blocks; ++b) {
@@ -62,7 +67,9 @@ Panel<F> pack_panel(const WeightMatrix& w, int col_begin, int cols, Scratch& scr
       const __m256i codes = b < num_blocks ? block_codes<F>(row, b) : _mm256_setzero_si256();
       _mm256_store_si256(panel.magnitudes + at, block_magnitudes<F>(codes));
       if (panel.codes) _mm256_store_si256(panel.codes + at, codes);
-      panel.scales[at] = b < num_blocks ? half_to_float(reinterpret_cast<const Block32<F>*>(row)[b].d) : 0.f;
+      const auto& block = reinterpret_cast<const Block32<F>*>(row)[b];
+      panel.scales[at] = b < num_blocks ? half_to_float(block.d) : 0.f;
+      if constexpr (Block32Traits<F>::kMin) panel.mins[at] = b < num_blocks ? half_to_float(block.m) : 0.f;
     }
   }
   return panel;
@@ -120,7 +127,14 @@ void quant_packed_block(const QuantizedActivations& acts, int row_begin, int row
   switch (w.format) {
     case WeightFormat::Q8_0: packed<WeightFormat::Q8_0>(acts, row_begin, row_end, w, col_begin, col_end, bias, y, y_stride); break;
     case WeightFormat::Q4_0: packed<WeightFormat::Q4_0>(acts, row_begin, row_end, w, col_begin, col_end, bias, y, y_stride); break;
+    case WeightFormat::Q4_1: packed<WeightFormat::Q4_1>(acts, row_begin, row_end, w, col_begin, col_end, bias, y, y_stride); break;
+    case WeightFormat::Q5_0: packed<WeightFormat::Q5_0>(acts, row_begin, row_end, w, col_begin, col_end, bias, y, y_stride); break;
+    case WeightFormat::Q5_1: packed<WeightFormat::Q5_1>(acts, row_begin, row_end, w, col_begin, col_end, bias, y, y_stride); break;
+    case WeightFormat::IQ4_NL: packed<WeightFormat::IQ4_NL>(acts, row_begin, row_end, w, col_begin, col_end, bias, y, y_stride); break;
+    case WeightFormat::Q2_K:
+    case WeightFormat::Q3_K:
     case WeightFormat::Q4_K:
+    case WeightFormat::Q5_K:
     case WeightFormat::Q6_K: quant_packed_super_block(acts.supers, row_begin, row_end, w, col_begin, col_end, bias, y, y_stride); break;
     default: break;
   }

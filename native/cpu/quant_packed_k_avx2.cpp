@@ -1,4 +1,4 @@
-// Packed-panel AVX2 kernel for Q4_K / Q6_K linear layers with many rows: a column chunk of W is unpacked once into a
+// Packed-panel AVX2 kernel for K-quant (Q2_K..Q6_K) linear layers with many rows: a column chunk of W is unpacked once into a
 // panel of super-blocks (codes, per-lane integer scales, SuperScales), then an MR x NR register tile walks all rows
 // over it, summing each output's super-block in int32 and adding it with add_super, as the dot-product kernel
 // (quant_linear_avx2.cpp) does, so results are bit-identical whichever kernel a batch takes.
@@ -7,7 +7,7 @@
 #include <algorithm>
 #include <cstdint>
 
-#include "quant_blocks_avx2.h"
+#include "quant_supers_avx2.h"
 #include "quant_packed.h"
 #include "simd_avx2.h"
 
@@ -33,7 +33,7 @@ const PackedSuper* pack_panel(const WeightMatrix& w, int col_begin, int cols, in
   const size_t count = static_cast<size_t>(cols) * num_supers;
   float* base = scratch.floats(count * sizeof(PackedSuper) / sizeof(float) + 8);
   auto* panel = reinterpret_cast<PackedSuper*>((reinterpret_cast<uintptr_t>(base) + 31) & ~uintptr_t{31});
-  constexpr size_t super_bytes = F == WeightFormat::Q4_K ? sizeof(BlockQ4_K) : sizeof(BlockQ6_K);
+  constexpr size_t super_bytes = sizeof(typename SuperTraits<F>::Block);
   for (int j = 0; j < cols; ++j) {
     const auto* row = static_cast<const uint8_t*>(w.row_ptr(col_begin + j));
     for (int s = 0; s < num_supers; ++s) {
@@ -117,8 +117,14 @@ void packed(const ActivationSuperBlock* acts, int row_begin, int row_end, const 
 
 void quant_packed_super_block(const ActivationSuperBlock* acts, int row_begin, int row_end, const WeightMatrix& w,
                               int col_begin, int col_end, const float* bias, float* y, int y_stride) {
-  if (w.format == WeightFormat::Q4_K) packed<WeightFormat::Q4_K>(acts, row_begin, row_end, w, col_begin, col_end, bias, y, y_stride);
-  else packed<WeightFormat::Q6_K>(acts, row_begin, row_end, w, col_begin, col_end, bias, y, y_stride);
+  switch (w.format) {
+    case WeightFormat::Q2_K: packed<WeightFormat::Q2_K>(acts, row_begin, row_end, w, col_begin, col_end, bias, y, y_stride); break;
+    case WeightFormat::Q3_K: packed<WeightFormat::Q3_K>(acts, row_begin, row_end, w, col_begin, col_end, bias, y, y_stride); break;
+    case WeightFormat::Q4_K: packed<WeightFormat::Q4_K>(acts, row_begin, row_end, w, col_begin, col_end, bias, y, y_stride); break;
+    case WeightFormat::Q5_K: packed<WeightFormat::Q5_K>(acts, row_begin, row_end, w, col_begin, col_end, bias, y, y_stride); break;
+    case WeightFormat::Q6_K: packed<WeightFormat::Q6_K>(acts, row_begin, row_end, w, col_begin, col_end, bias, y, y_stride); break;
+    default: break;
+  }
 }
 
 }  // namespace avx2

@@ -1,6 +1,8 @@
 // Conversions from JS option objects and typed arrays; every failure names the offending field.
 #include "js_convert.h"
 
+#include "../cpu/quant_formats.h"
+
 namespace pagedllm {
 namespace js {
 
@@ -107,14 +109,16 @@ DType parse_dtype(const std::string& name) {
 }
 
 WeightFormat parse_weight_format(const std::string& name) {
-  if (name == "f32") return WeightFormat::F32;
-  if (name == "bf16") return WeightFormat::BF16;
-  if (name == "f16") return WeightFormat::F16;
-  if (name == "q8_0") return WeightFormat::Q8_0;
-  if (name == "q4_0") return WeightFormat::Q4_0;
-  if (name == "q4_k") return WeightFormat::Q4_K;
-  if (name == "q6_k") return WeightFormat::Q6_K;
-  throw std::invalid_argument("unsupported weight format " + name + " (f32, bf16, f16, q8_0, q4_0, q4_k or q6_k)");
+  static const WeightFormat kFormats[] = {
+      WeightFormat::F32,  WeightFormat::BF16, WeightFormat::F16,  WeightFormat::Q8_0, WeightFormat::Q4_0,
+      WeightFormat::Q4_1, WeightFormat::Q5_0, WeightFormat::Q5_1, WeightFormat::IQ4_NL, WeightFormat::Q2_K,
+      WeightFormat::Q3_K, WeightFormat::Q4_K, WeightFormat::Q5_K, WeightFormat::Q6_K, WeightFormat::IQ4_XS};
+  std::string known;
+  for (WeightFormat format : kFormats) {
+    if (name == cpu::format_name(format)) return format;
+    known += (known.empty() ? "" : ", ") + std::string(cpu::format_name(format));
+  }
+  throw std::invalid_argument("unsupported weight format " + name + " (" + known + ")");
 }
 
 std::vector<TensorSource> parse_tensors(const Napi::Array& tensors) {

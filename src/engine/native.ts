@@ -6,6 +6,7 @@ import {fileURLToPath} from 'node:url'
 import {defaultCublasCandidates, parseGemmMode, type GemmMode} from './cublas-search.js'
 import {describeCudaStatus, type NativeCudaStatus} from './device.js'
 import {ModelLoadError} from './errors.js'
+import {ggufWeightsLabel, type BlockFormat} from './model/gguf-block-types.js'
 import type {ModelConfig} from './model/model-config.js'
 import type {TensorInfo} from './model/safetensors.js'
 import type {NativeSampledArrays, NativeSamplingArrays} from './native-sampling.js'
@@ -44,7 +45,8 @@ export interface NativeModelInfo {
 
 /** Weight storage on the compute path; the q* formats are ggml's block layouts (native/cpu/quant_formats.h). */
 export type WeightFormat = 'f32' | 'bf16' | 'f16' | QuantizedFormat
-export type QuantizedFormat = 'q8_0' | 'q4_0' | 'q4_k' | 'q6_k'
+/** Every block format (a LinearWeights of one without a kernel, iq4_xs, is refused: it is converted at load). */
+export type QuantizedFormat = BlockFormat
 
 export interface LoadNativeModelOptions {
   config: ModelConfig
@@ -161,7 +163,7 @@ export class NativeModel {
   readonly info: NativeModelInfo
   #handle: NativeModelHandle | null
 
-  /** weightsLabel: the storage formats, e.g. "q8_0" or "q4_k+q6_k (GGUF)"; loadSeconds: how long reading (and converting or quantizing) took. */
+  /** weightsLabel: the storage formats, e.g. "q8_0" or "q4_k+q6_k (GGUF)" (and conversions at load: gguf-block-types.ts); loadSeconds: how long reading (and converting or quantizing) took. */
   constructor(handle: NativeModelHandle, readonly weightsLabel: string, readonly loadSeconds: number) {
     this.#handle = handle
     this.info = handle.info()
@@ -221,8 +223,8 @@ export async function loadNativeModel(opts: LoadNativeModelOptions): Promise<Nat
     const started = performance.now()
     const {gemm: _gemm, enforceEager: _enforceEager, ...loadOptions} = opts
     const handle = await native.loadModel(loadOptions)
-    const blockFormats = [...new Set(opts.tensors.flatMap((t) => (t.blockFormat ? [t.blockFormat] : [])))]
-    const label = blockFormats.length > 0 ? `${blockFormats.join('+')} (GGUF)` : opts.weightFormat
+    const blockFormats = opts.tensors.flatMap((t) => (t.blockFormat ? [t.blockFormat] : []))
+    const label = blockFormats.length > 0 ? ggufWeightsLabel(blockFormats) : opts.weightFormat
     return new NativeModel(handle, label, (performance.now() - started) / 1000)
   } catch (error) {
     throw new ModelLoadError(`cannot load the model into the ${opts.device} backend: ${(error as Error).message}`, {cause: error})

@@ -1,4 +1,4 @@
-// Reference decoders of ggml's block formats (Q8_0, Q4_0, Q4_K, Q6_K) written from the format description, in fp32 steps as the native code rounds.
+// Reference decoders of ggml's block formats (Q8_0, Q4_0/1, Q5_0/1, IQ4_NL, Q2_K..Q6_K, IQ4_XS) written from the format description, in fp32 steps as the native code rounds.
 import type {QuantizedFormat} from '../../src/engine/native.js'
 
 const f32 = Math.fround
@@ -17,8 +17,31 @@ export function halfToFloat(bits: number): number {
 export const BLOCK_SHAPES: Record<QuantizedFormat, {values: number; bytes: number}> = {
   q8_0: {values: 32, bytes: 34},
   q4_0: {values: 32, bytes: 18},
+  q4_1: {values: 32, bytes: 20},
+  q5_0: {values: 32, bytes: 22},
+  q5_1: {values: 32, bytes: 24},
+  iq4_nl: {values: 32, bytes: 18},
+  q2_k: {values: 256, bytes: 84},
+  q3_k: {values: 256, bytes: 110},
   q4_k: {values: 256, bytes: 144},
+  q5_k: {values: 256, bytes: 176},
   q6_k: {values: 256, bytes: 210},
+  iq4_xs: {values: 256, bytes: 136},
+}
+
+/** The byte offsets of each format's fp16 fields in a block (d, and dmin / m where there is one). */
+export const HALF_FIELDS: Record<QuantizedFormat, number[]> = {
+  q8_0: [0], q4_0: [0], q4_1: [0, 2], q5_0: [0], q5_1: [0, 2], iq4_nl: [0], q2_k: [80, 82], q3_k: [108], q4_k: [0, 2], q5_k: [0, 2],
+  q6_k: [208], iq4_xs: [0],
+}
+
+/** The 16 levels of IQ4_NL / IQ4_XS codes. */
+const IQ4_LEVELS = [-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113]
+
+/** Code j (0..31) of a 32-value block: low nibble of qs[j] for j < 16, high nibble of qs[j - 16] after; plus bit j of the little-endian u32 qh as bit 4. */
+function code32(qs: Uint8Array, j: number, qh?: DataView): number {
+  const low = j < 16 ? qs[j] & 0xf : qs[j - 16] >> 4
+  return qh ? low | (((qh.getUint32(0, true) >>> j) & 1) << 4) : low
 }
 
 /** The 6-bit scale and min of sub-block j of a Q4_K block (12 packed bytes: j < 4 low 6 bits; j >= 4 split over nibbles and top bits). */
@@ -58,6 +81,70 @@ function decodeBlock(format: QuantizedFormat, b: Uint8Array, out: Float32Array, 
       }
       return
     }
+    case 'q4_1':
+    case 'q5_1': {
+      const d = halfToFloat(view.getUint16(0, true))
+      const m = halfToFloat(view.getUint16(2, true))
+      const five = format === 'q5_1'
+      for (let j = 0; j < 32; j++) out[at + j] = f32(f32(d * code32(b.subarray(five ? 8 : 4), j, five ? new DataView(b.buffer, b.byteOffset + 4, 4) : undefined)) + m)
+      return
+    }
+    case 'q5_0': {
+      const d = halfToFloat(view.getUint16(0, true))
+      for (let j = 0; j < 32; j++) out[at + j] = f32(d * (code32(b.subarray(6), j, new DataView(b.buffer, b.byteOffset + 2, 4)) - 16))
+      return
+    }
+    case 'iq4_nl': {
+      const d = halfToFloat(view.getUint16(0, true))
+      for (let j = 0; j < 32; j++) out[at + j] = f32(d * IQ4_LEVELS[code32(b.subarray(2), j)])
+      return
+    }
+    case 'q2_k': {
+      const d = halfToFloat(view.getUint16(80, true))
+      const dmin = halfToFloat(view.getUint16(82, true))
+      for (let e = 0; e < 256; e++) {
+        const scale = b[e >> 4]
+        const q = (b[16 + 32 * (e >> 7) + (e & 31)] >> (2 * ((e & 127) >> 5))) & 3
+        out[at + e] = f32(f32(f32(d * (scale & 0xf)) * q) - f32(dmin * (scale >> 4)))
+      }
+      return
+    }
+    case 'q3_k': {
+      const d = halfToFloat(view.getUint16(108, true))
+      const scales = b.subarray(96, 108)
+      for (let e = 0; e < 256; e++) {
+        const i = e >> 4
+        const scale = (((scales[i % 8] >> (4 * (i >> 3))) & 0xf) | (((scales[8 + (i % 4)] >> (2 * (i >> 2))) & 3) << 4)) - 32
+        const half = e >> 7, k = (e & 127) >> 5, l = e & 31
+        const q = ((b[32 + 32 * half + l] >> (2 * k)) & 3) | (((b[l] >> (4 * half + k)) & 1) << 2)
+        out[at + e] = f32(f32(d * scale) * (q - 4))
+      }
+      return
+    }
+    case 'q5_k': {
+      const d = halfToFloat(view.getUint16(0, true))
+      const dmin = halfToFloat(view.getUint16(2, true))
+      const scales = b.subarray(4, 16)
+      const qh = b.subarray(16, 48)
+      const qs = b.subarray(48, 176)
+      for (let j = 0; j < 8; j++) {
+        const [scale, min] = q4kScaleMin(scales, j)
+        for (let l = 0; l < 32; l++) {
+          const q = ((qs[32 * (j >> 1) + l] >> (4 * (j & 1))) & 0xf) | (((qh[l] >> j) & 1) << 4)
+          out[at + 32 * j + l] = f32(f32(f32(d * scale) * q) - f32(dmin * min))
+        }
+      }
+      return
+    }
+    case 'iq4_xs': {
+      const d = halfToFloat(view.getUint16(0, true))
+      const scalesHigh = view.getUint16(2, true)
+      for (let j = 0; j < 8; j++) {
+        const scale = (((b[4 + (j >> 1)] >> (4 * (j & 1))) & 0xf) | (((scalesHigh >> (2 * j)) & 3) << 4)) - 32
+        for (let i = 0; i < 32; i++) out[at + 32 * j + i] = f32(f32(d * scale) * IQ4_LEVELS[code32(b.subarray(8 + 16 * j), i)])
+      }
+      return
+    }
     case 'q6_k': {
       const ql = b.subarray(0, 128)
       const qh = b.subarray(128, 192)
@@ -87,8 +174,8 @@ export function dequantizeReference(format: QuantizedFormat, raw: Uint8Array, ro
 }
 
 /**
- * The 8-bit activation rounding of the integer kernels: per `blockSize` values (32 for Q8_0 / Q4_0, 256 for the
- * K-quants) d = max|x| / 127, q = round-half-even(x * (1 / d)), back to d * q.
+ * The 8-bit activation rounding of the integer kernels: per `blockSize` values (32 for the 32-value formats, 256 for
+ * the K-quants) d = max|x| / 127, q = round-half-even(x * (1 / d)), back to d * q.
  */
 export function roundActivationsReference(x: Float32Array, blockSize: 32 | 256): Float32Array {
   const out = new Float32Array(x.length)

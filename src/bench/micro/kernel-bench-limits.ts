@@ -1,10 +1,11 @@
 // Checks a kernel bench's shapes before anything is built: whole heads, whole quantization blocks, and memory the machine has.
 import {totalmem} from 'node:os'
 import {InvalidRequestError} from '../../engine/errors.js'
+import {GGML_BLOCKS} from '../../engine/model/gguf-file.js'
 import type {KernelBenchOptions} from './kernels.js'
 
 /** Values per quantization block: every weight row (hidden size, intermediate size) must hold whole blocks. */
-const BLOCK_VALUES: Partial<Record<KernelBenchOptions['weightFormat'], number>> = {q8_0: 32, q4_0: 32, q4_k: 256, q6_k: 256}
+const blockValues = (format: KernelBenchOptions['weightFormat']): number | undefined => GGML_BLOCKS[format.toUpperCase()]?.values
 
 /** The longest typed array V8 makes (2^32 elements). */
 const MAX_ARRAY_ELEMENTS = 2 ** 32
@@ -30,7 +31,7 @@ export function checkKernelBenchOptions(o: KernelBenchOptions): void {
   }
   if (o.hiddenSize % o.numHeads !== 0 || o.numHeads % o.numKvHeads !== 0)
     refuse('heads', '--hidden-size must be a multiple of --heads, and --heads a multiple of --kv-heads')
-  const block = BLOCK_VALUES[o.weightFormat]
+  const block = blockValues(o.weightFormat)
   if (block !== undefined && (o.hiddenSize % block !== 0 || o.intermediateSize % block !== 0))
     refuse('weight-format', `--weight-format ${o.weightFormat} stores rows in blocks of ${block} values: --hidden-size and --intermediate-size must be multiples of ${block}`)
   const {bytes, largestArray} = kernelBenchBytes(o)

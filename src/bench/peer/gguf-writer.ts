@@ -17,12 +17,15 @@ const GGUF_ARRAY = 9
 /** ggml type ids and block shapes (values, bytes) of the formats written here. */
 const GGML_TYPES: Record<GgufTensorFormat, {id: number; values: number; bytes: number}> = {
   f32: {id: 0, values: 1, bytes: 4}, f16: {id: 1, values: 1, bytes: 2}, q4_0: {id: 2, values: 32, bytes: 18},
-  q8_0: {id: 8, values: 32, bytes: 34}, q4_k: {id: 12, values: 256, bytes: 144}, q6_k: {id: 14, values: 256, bytes: 210},
+  q4_1: {id: 3, values: 32, bytes: 20}, q5_0: {id: 6, values: 32, bytes: 22}, q5_1: {id: 7, values: 32, bytes: 24},
+  q8_0: {id: 8, values: 32, bytes: 34}, q2_k: {id: 10, values: 256, bytes: 84}, q3_k: {id: 11, values: 256, bytes: 110},
+  q4_k: {id: 12, values: 256, bytes: 144}, q5_k: {id: 13, values: 256, bytes: 176}, q6_k: {id: 14, values: 256, bytes: 210},
+  iq4_nl: {id: 20, values: 32, bytes: 18}, iq4_xs: {id: 23, values: 256, bytes: 136},
 }
 /** f32/f16 files, or llama.cpp's q8_0, q4_0 and Q4_K_M (q4_k, with q6_k where q4KMediumMoreBits says) mixes. */
 export const GGUF_FILE_FORMATS = ['f32', 'f16', 'q8_0', 'q4_0', 'q4_k'] as const
 export type GgufFileFormat = (typeof GGUF_FILE_FORMATS)[number]
-type GgufTensorFormat = 'f32' | 'f16' | QuantizedFormat
+export type GgufTensorFormat = 'f32' | 'f16' | QuantizedFormat
 const ALIGNMENT = 32
 
 type MetadataValue = {type: 'bool'; value: boolean} | {type: 'u32' | 'i32' | 'f32'; value: number} | {type: 'string'; value: string} | {type: 'strings'; value: string[]} | {type: 'i32s' | 'f32s'; value: number[]}
@@ -186,13 +189,13 @@ export function q4KMediumMoreBits(layer: number, numLayers: number): boolean {
   return layer < eighth || layer >= Math.floor((7 * numLayers) / 8) || (layer - eighth) % 3 === 2
 }
 
-/** A matrix's format in a file of `fileFormat`: as llama.cpp, the nearest fitting one when rows are not whole blocks. */
+/** A matrix's format in a file of `fileFormat`: when rows are not whole blocks, the one llama-quantize takes (q4_k: q5_0, q6_k: q8_0). */
 function matrixFormat(fileFormat: GgufFileFormat, ggufName: string, isOutput: boolean, numLayers: number, cols: number): GgufTensorFormat {
   const layer = /^blk\.(\d+)\.(attn_v|ffn_down)\.weight$/.exec(ggufName)
   const moreBits = isOutput || (layer !== null && q4KMediumMoreBits(Number(layer[1]), numLayers))
   let format: GgufTensorFormat = fileFormat === 'q4_k' && moreBits ? 'q6_k' : fileFormat
-  const fallback: Record<GgufTensorFormat, GgufTensorFormat> = {q4_k: 'q4_0', q6_k: 'q8_0', q8_0: 'f16', q4_0: 'f16', f16: 'f16', f32: 'f32'}
-  while (cols % GGML_TYPES[format].values !== 0) format = fallback[format]
+  const fallback: Partial<Record<GgufTensorFormat, GgufTensorFormat>> = {q4_k: 'q5_0', q6_k: 'q8_0'}
+  while (cols % GGML_TYPES[format].values !== 0) format = fallback[format] ?? 'f16'
   return format
 }
 
@@ -276,8 +279,11 @@ const GGUF_ARCHITECTURES: Record<string, string> = {
   LlamaForCausalLM: 'llama', MistralForCausalLM: 'llama', Qwen2ForCausalLM: 'qwen2', Qwen3ForCausalLM: 'qwen3',
 }
 
-/** Writes `model` to `path` as GGUF (matrices in `format`, norms and biases always f32). */
-export function writeGguf(model: LoadedModel, path: string, options: {format: GgufFileFormat}): void {
+/**
+ * Writes `model` to `path` as GGUF (matrices in `format`, norms and biases always f32); `tensorFormat` may put a
+ * matrix (by GGUF name) in another format instead (tests of the other block formats), which must divide its rows.
+ */
+export function writeGguf(model: LoadedModel, path: string, options: {format: GgufFileFormat; tensorFormat?: (ggufName: string) => GgufTensorFormat | undefined}): void {
   const c = model.config
   const arch = GGUF_ARCHITECTURES[c.architecture]
   if (arch === undefined) throw new Error(`GGUF export covers ${Object.keys(GGUF_ARCHITECTURES).join(', ')}, not ${c.architecture}`)
@@ -289,6 +295,11 @@ export function writeGguf(model: LoadedModel, path: string, options: {format: Gg
     if (!info) throw new Error(`missing tensor ${name}`)
     return {info, data: readTensorFloat32(info)}
   }
+  const tensorFormatOf = (ggufName: string, cols: number): GgufTensorFormat | undefined => {
+    const format = options.tensorFormat?.(ggufName)
+    if (format !== undefined && cols % GGML_TYPES[format].values !== 0) throw new Error(`${ggufName}: rows of ${cols} are not whole ${format} blocks`)
+    return format
+  }
   const matrix = (ggufName: string, hfName: string, permuteHeads = 0): GgufTensor => {
     const {info, data} = read(hfName)
     const [rows, cols] = info.shape as [number, number]
@@ -297,7 +308,7 @@ export function writeGguf(model: LoadedModel, path: string, options: {format: Gg
       name: ggufName,
       dims: [cols, rows],
       data: permuteHeads > 0 ? permuteRopeRows(data, permuteHeads, rows, cols) : data,
-      format: matrixFormat(options.format, ggufName, isOutput, c.numLayers, cols),
+      format: tensorFormatOf(ggufName, cols) ?? matrixFormat(options.format, ggufName, isOutput, c.numLayers, cols),
     }
   }
   const vector = (ggufName: string, hfName: string): GgufTensor => {

@@ -2,6 +2,7 @@
 import {Flags} from '@oclif/core'
 import {MAX_THREADS} from '../../cli/engine-flags.js'
 import {PagedLLMCommand} from '../../cli/pagedllm-command.js'
+import {BLOCK_FORMATS, LOAD_CONVERSIONS} from '../../engine/model/gguf-block-types.js'
 import {DEFAULT_KERNEL_BENCH, formatKernelReport, runKernelBench, type KernelBenchOptions} from '../../bench/micro/kernels.js'
 
 const d = DEFAULT_KERNEL_BENCH
@@ -24,7 +25,7 @@ export default class BenchKernels extends PagedLLMCommand {
     'kv-heads': Flags.integer({description: 'KV heads (GQA groups)', default: d.numKvHeads, min: 1}),
     vocab: Flags.integer({description: 'Vocabulary size (LM head rows)', default: d.vocabSize, min: 1}),
     threads: Flags.integer({description: 'Compute threads (default 0 = all cores)', default: d.threads, min: 0, max: MAX_THREADS}),
-    'weight-format': Flags.string({description: 'Weight storage format', options: ['f32', 'bf16', 'f16', 'q8_0', 'q4_0', 'q4_k', 'q6_k'], default: d.weightFormat}),
+    'weight-format': Flags.string({description: 'Weight storage format (the block formats with a linear kernel: iq4_xs runs as iq4_nl)', options: ['f32', 'bf16', 'f16', ...BLOCK_FORMATS.filter((f) => !LOAD_CONVERSIONS[f])], default: d.weightFormat}),
     batch: Flags.integer({description: 'Rows of the batched-decode shape', default: d.batch, min: 1}),
     'prefill-tokens': Flags.integer({description: 'Tokens of the prefill shape', default: d.prefillTokens, min: 2}),
     'context-len': Flags.integer({description: 'Context length of each decode sequence (attention)', default: d.contextLen, min: 1}),

@@ -10,16 +10,19 @@ const enum GgufType {
   U8 = 0, I8 = 1, U16 = 2, I16 = 3, U32 = 4, I32 = 5, F32 = 6, BOOL = 7, STRING = 8, ARRAY = 9, U64 = 10, I64 = 11, F64 = 12,
 }
 
-/** ggml tensor type ids and names (those pagedllm loads, and the common rest for error messages). */
+/** ggml tensor type ids and names (those pagedllm loads, and the rest for error messages). */
 export const GGML_TYPE_NAMES: Record<number, string> = {
   0: 'F32', 1: 'F16', 2: 'Q4_0', 3: 'Q4_1', 6: 'Q5_0', 7: 'Q5_1', 8: 'Q8_0', 9: 'Q8_1', 10: 'Q2_K', 11: 'Q3_K', 12: 'Q4_K',
   13: 'Q5_K', 14: 'Q6_K', 15: 'Q8_K', 16: 'IQ2_XXS', 17: 'IQ2_XS', 18: 'IQ3_XXS', 19: 'IQ1_S', 20: 'IQ4_NL', 21: 'IQ3_S',
-  22: 'IQ2_S', 23: 'IQ4_XS', 24: 'I8', 25: 'I16', 26: 'I32', 27: 'I64', 28: 'F64', 29: 'IQ1_M', 30: 'BF16',
+  22: 'IQ2_S', 23: 'IQ4_XS', 24: 'I8', 25: 'I16', 26: 'I32', 27: 'I64', 28: 'F64', 29: 'IQ1_M', 30: 'BF16', 31: 'Q4_0_4_4',
+  32: 'Q4_0_4_8', 33: 'Q4_0_8_8', 34: 'TQ1_0', 35: 'TQ2_0', 36: 'IQ4_NL_4_4', 37: 'IQ4_NL_4_8', 38: 'IQ4_NL_8_8', 39: 'MXFP4',
 }
-/** Values per block and bytes per block of the types pagedllm loads. */
+/** Values per block and bytes per block of the types pagedllm loads (ggml's block layouts). */
 export const GGML_BLOCKS: Record<string, {values: number; bytes: number}> = {
   F32: {values: 1, bytes: 4}, F16: {values: 1, bytes: 2}, BF16: {values: 1, bytes: 2},
-  Q8_0: {values: 32, bytes: 34}, Q4_0: {values: 32, bytes: 18}, Q4_K: {values: 256, bytes: 144}, Q6_K: {values: 256, bytes: 210},
+  Q8_0: {values: 32, bytes: 34}, Q4_0: {values: 32, bytes: 18}, Q4_1: {values: 32, bytes: 20}, Q5_0: {values: 32, bytes: 22},
+  Q5_1: {values: 32, bytes: 24}, IQ4_NL: {values: 32, bytes: 18}, Q2_K: {values: 256, bytes: 84}, Q3_K: {values: 256, bytes: 110},
+  Q4_K: {values: 256, bytes: 144}, Q5_K: {values: 256, bytes: 176}, Q6_K: {values: 256, bytes: 210}, IQ4_XS: {values: 256, bytes: 136},
 }
 
 export interface GgufTensorInfo {

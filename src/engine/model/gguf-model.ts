@@ -2,6 +2,7 @@
 import {closeSync, openSync, readSync} from 'node:fs'
 import {basename} from 'node:path'
 import {ModelLoadError} from '../errors.js'
+import {blockFormatOfGgufType, refusedTypeMessage} from './gguf-block-types.js'
 import {GGML_BLOCKS, readGguf, type GgufFile, type GgufValue} from './gguf-file.js'
 import {tokenizerFromGguf} from './gguf-tokenizer.js'
 import {llama3ScalingFromFactors} from './llama3-rope.js'
@@ -27,7 +28,6 @@ const GGUF_NEAR_MISSES: Record<string, string> = {
   qwen2moe: 'Qwen2 mixture-of-experts layers are not supported',
 }
 const FLOAT_TYPES: Record<string, TensorDtype> = {F32: 'F32', F16: 'F16', BF16: 'BF16'}
-const BLOCK_TYPES: Record<string, NonNullable<TensorInfo['blockFormat']>> = {Q8_0: 'q8_0', Q4_0: 'q4_0', Q4_K: 'q4_k', Q6_K: 'q6_k'}
 
 /** GGUF tensor name -> HF name, for the global tensors and the per-layer suffixes. */
 const GLOBAL_NAMES: Record<string, string> = {'token_embd.weight': 'model.embed_tokens.weight', 'output_norm.weight': 'model.norm.weight', 'output.weight': 'lm_head.weight'}
@@ -154,10 +154,8 @@ function ggufTensors(file: GgufFile, arch: string, config: ModelConfig): TensorI
     const name = hfName(t.name)
     if (name === null) continue
     const dtype = FLOAT_TYPES[t.type]
-    const blockFormat = BLOCK_TYPES[t.type]
-    if (!dtype && !blockFormat) {
-      throw new ModelLoadError(`${file.path}: tensor ${t.name} is ${t.type}; pagedllm loads F32, F16, BF16, Q8_0, Q4_0, Q4_K and Q6_K tensors.`)
-    }
+    const blockFormat = blockFormatOfGgufType(t.type)
+    if (!dtype && !blockFormat) throw new ModelLoadError(`${file.path}: tensor ${t.name} is ${refusedTypeMessage(t.type)}`)
     if (t.nbytes === null) {
       throw new ModelLoadError(`${file.path}: tensor ${t.name} is ${t.type} with rows of ${t.shape.at(-1)} values, not a whole number of its ${GGML_BLOCKS[t.type]!.values}-value blocks.`)
     }

@@ -2,6 +2,7 @@
 import {closeSync, existsSync, fstatSync, openSync, readdirSync, readFileSync, readSync, writeSync} from 'node:fs'
 import {join, resolve, sep} from 'node:path'
 import {ModelLoadError} from '../errors.js'
+import type {BlockFormat} from './gguf-block-types.js'
 import {bf16BitsToFloat32, f16BitsToFloat32, float32ToBf16Bits, float32ToF16Bits} from './float-formats.js'
 
 export type TensorDtype = 'F32' | 'F16' | 'BF16'
@@ -15,7 +16,7 @@ export interface TensorInfo {
   offset: number
   nbytes: number
   /** GGUF: the data are ggml blocks of this format (dtype then says nothing). */
-  blockFormat?: 'q8_0' | 'q4_0' | 'q4_k' | 'q6_k'
+  blockFormat?: BlockFormat
   /** GGUF llama q/k: rows interleaved per head for llama.cpp's rope; the native loader restores rotate_half order. */
   ropeInterleavedHeads?: number
 }
