@@ -2,13 +2,8 @@
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
 import {ContextLengthError, InvalidRequestError, NotFoundError} from '../src/engine/errors.js'
-import {
-  checkModel,
-  parseChatCompletionRequest,
-  parseCompletionRequest,
-  resolveMaxTokens,
-  samplingParamsFor,
-} from '../src/server/openai-schema.js'
+import {parseChatCompletionRequest} from '../src/server/chat-request.js'
+import {checkModel, parseCompletionRequest, resolveMaxTokens, samplingParamsFor} from '../src/server/openai-schema.js'
 
 function rejects(parse: () => unknown, param: string | null, type: new (...args: any[]) => Error = InvalidRequestError) {
   assert.throws(parse, (error: unknown) => {
@@ -139,8 +134,8 @@ describe('parseCompletionRequest', () => {
   })
 
   it('reads stream options and refuses them without stream', () => {
-    assert.equal(parseCompletionRequest({prompt: 'a', stream: true, stream_options: {include_usage: true}}).includeUsage, true)
-    assert.equal(parseCompletionRequest({prompt: 'a', stream: true}).includeUsage, false)
+    assert.equal(parseCompletionRequest({prompt: 'a', stream: true, stream_options: {include_usage: true}}).usage.final, true)
+    assert.equal(parseCompletionRequest({prompt: 'a', stream: true}).usage.final, false)
     rejects(() => parseCompletionRequest({prompt: 'a', stream_options: {include_usage: true}}), 'stream_options')
   })
 

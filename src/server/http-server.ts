@@ -262,7 +262,8 @@ export class ApiServer {
     sendJson(response, 200, {
       object: 'list',
       data: [
-        {id: engine.modelName, object: 'model', created: unixSeconds(), owned_by: 'pagedllm', max_model_len: engine.maxModelLen},
+        // vLLM's model card: root names what the served name stands for, parent is for adapters (none here).
+        {id: engine.modelName, object: 'model', created: unixSeconds(), owned_by: 'pagedllm', root: engine.modelName, parent: null, max_model_len: engine.maxModelLen, permission: []},
       ],
     })
   }

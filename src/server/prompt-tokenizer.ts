@@ -3,7 +3,19 @@ import {ContextLengthError, InvalidRequestError} from '../engine/errors.js'
 import type {ChatMessage, TokenizerLike} from './engine-like.js'
 import {parseJson, type PromptField, promptTexts} from './request-body.js'
 
-export type TokenizeJob = {kind: 'text'; text: string; param: string; addSpecialTokens?: boolean} | {kind: 'chat'; messages: ChatMessage[]; addGenerationPrompt: boolean; tools?: readonly object[]; variables?: Readonly<Record<string, unknown>>}
+export type TokenizeJob =
+  | {kind: 'text'; text: string; param: string; addSpecialTokens?: boolean}
+  | {
+      kind: 'chat'
+      messages: ChatMessage[]
+      addGenerationPrompt: boolean
+      tools?: readonly object[]
+      variables?: Readonly<Record<string, unknown>>
+      /** vLLM's continue_final_message: the rendering ends where the last message's text does. */
+      continueFinalMessage?: boolean
+      /** BOS and the like on top of what the template writes (vLLM's chat add_special_tokens; off by default). */
+      addSpecialTokens?: boolean
+    }
 
 /** The server's way to tokenize; every method may throw an InvalidRequestError / ContextLengthError for the client. */
 export interface PromptTokenizer {
@@ -50,9 +62,25 @@ export function runTokenizeJob(tokenizer: TokenizerLike, job: TokenizeJob, maxMo
         'more than that many tokens can hold. Please shorten the conversation.',
       'messages',
     )
-  const rendered = tokenizer.applyChatTemplate(job.messages, {addGenerationPrompt: job.addGenerationPrompt, tools: job.tools, variables: job.variables})
+  const full = tokenizer.applyChatTemplate(job.messages, {addGenerationPrompt: job.addGenerationPrompt, tools: job.tools, variables: job.variables})
+  const rendered = job.continueFinalMessage ? openFinalMessage(full, job.messages[job.messages.length - 1]!.content) : full
   checkTextFits(tokenizer, rendered, maxModelLen, 'messages')
-  return tokenizer.encode(rendered, {addSpecialTokens: false})
+  return tokenizer.encode(rendered, {addSpecialTokens: job.addSpecialTokens ?? false})
+}
+
+/**
+ * The rendered chat cut right after the last message's text, dropping what the template closes the turn with (its
+ * end-of-turn marker), so the model continues that message: transformers' continue_final_message. A template may trim
+ * the text, so the trimmed text is looked for, and its trailing spaces kept only where the rendering kept them.
+ */
+function openFinalMessage(rendered: string, finalContent: string): string {
+  const trimmed = finalContent.trim()
+  const at = rendered.lastIndexOf(trimmed)
+  if (at < 0)
+    throw new InvalidRequestError("'continue_final_message' is set, but the chat template does not write the final message's text as it was sent", {param: 'continue_final_message'})
+  const withTrailing = finalContent.trimStart()
+  const end = rendered.startsWith(withTrailing, at) ? at + withTrailing.length : at + trimmed.length
+  return rendered.slice(0, end)
 }
 
 /** Tokenizes on the calling thread: for the fake engine in tests, and for tokenizers too cheap to ship to a worker. */
