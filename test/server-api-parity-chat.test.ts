@@ -108,3 +108,23 @@ describe("chat completions as vLLM's server answers them", () => {
     assert.ok(events.every((event) => event.usage.total_tokens === event.usage.prompt_tokens + event.usage.completion_tokens))
   })
 })
+
+describe("vLLM's smaller surfaces", () => {
+  before(async () => {
+    ;({server, url} = await startTinyEngineServer({version: 'parity-misc'}))
+  })
+  after(async () => {
+    await server.shutdown(0)
+  })
+
+  it('tool_choice "required" with an empty tools list means no tools (vLLM, after OpenAI); "auto" or a name still needs tools', async () => {
+    const reply = await ok({tools: [], tool_choice: 'required', max_tokens: 2})
+    assert.equal(reply.choices[0].message.tool_calls, undefined)
+    await refused({tools: [], tool_choice: {type: 'function', function: {name: 'f'}}}, 'tool_choice')
+  })
+
+  it('/ping answers as /health does, on GET and POST', async () => {
+    assert.equal((await fetch(`${url}/ping`)).status, 200)
+    assert.equal((await fetch(`${url}/ping`, {method: 'POST'})).status, 200)
+  })
+})

@@ -105,6 +105,8 @@ export class ApiServer {
     answerRefusedRequests(this.server)
     this.routes = {
       '/health': getRoute(async (_, response) => this.health(response)),
+      // vLLM's alias of /health (SageMaker's probe), on GET and POST.
+      '/ping': {...getRoute(async (_, response) => this.health(response)), POST: async (_, response) => this.health(response)},
       '/version': getRoute(async (_, response) => sendJson(response, 200, {version: options.version})),
       '/metrics': getRoute(async (_, response) => this.renderMetrics(response)),
       '/v1/models': getRoute(async (_, response) => this.listModels(response)),
