@@ -2,7 +2,9 @@
 import assert from 'node:assert/strict'
 import {after, before, describe, it} from 'node:test'
 import type {LLMEngine} from '../src/engine/llm-engine.js'
+import {ensureTestModel} from '../src/engine/model/test-model.js'
 import type {ApiServer} from '../src/server/http-server.js'
+import {TokenizerWorkers} from '../src/server/tokenizer-workers.js'
 import {post, sseEvents, startTinyEngineServer} from './support/server-harness.js'
 
 let server: ApiServer
@@ -171,5 +173,28 @@ describe("completions as vLLM's server answers them", () => {
     assert.equal(models.data[0]!.root, engine.modelName)
     assert.equal(models.data[0]!.parent, null)
     assert.deepEqual(models.data[0]!.permission, [])
+  })
+})
+
+describe('truncate_prompt_tokens takes a prompt longer than the context (vLLM tokenizes, then keeps the last tokens)', () => {
+  before(async () => {
+    ;({server, engine, url} = await startTinyEngineServer({version: 'parity-truncate'}))
+    // In worker threads, as `serve` tokenizes.
+    server.attachEngine(engine, new TokenizerWorkers(await ensureTestModel('tiny'), engine.maxModelLen, 1, engine.tokenizer))
+  })
+  after(async () => {
+    await server.shutdown(0)
+  })
+
+  it('on both endpoints, while the same prompt without it is refused as too long', async () => {
+    const long = 'hello world, '.repeat(4000)
+    const tooLong = await complete({prompt: long, max_tokens: 1})
+    assert.equal(tooLong.status, 400)
+    assert.equal(tooLong.json().error.code, 'context_length_exceeded')
+    const reply = await ok({prompt: long, max_tokens: 2, truncate_prompt_tokens: 100})
+    assert.equal(reply.usage.prompt_tokens, 100)
+    const chatReply = await post(`${url}/v1/chat/completions`, {messages: [{role: 'user', content: long}], max_tokens: 2, truncate_prompt_tokens: 50})
+    assert.equal(chatReply.status, 200, chatReply.text)
+    assert.equal(chatReply.json().usage.prompt_tokens, 50)
   })
 })

@@ -5,7 +5,7 @@ import {ChoiceDeltas} from './choice-deltas.js'
 import {errorReply} from './error-reply.js'
 import {admitPrompts, collectFinalOutputs, prepareGuided, type PreparedPrompt, PromptRun, sequencesPerPrompt, usageOf} from './generation.js'
 import {type ChatTokenLogprob, chatLogprobs, promptLogprobsField, tokenNamer} from './logprobs-format.js'
-import {checkModel, resolveMaxTokens, samplingParamsFor, truncatePrompt} from './openai-schema.js'
+import {checkModel, resolveMaxTokens, samplingParamsFor, truncationLimit} from './openai-schema.js'
 import {SseStream} from './sse.js'
 import {InvalidRequestError} from '../engine/errors.js'
 import type {CompletionOutput} from './engine-like.js'
@@ -25,7 +25,7 @@ export async function createChatCompletion(context: ApiContext, body: unknown): 
   if (request.tools?.mode.kind === 'auto' && parser === null)
     throw new InvalidRequestError(`tool_choice "auto" needs the server started with --tool-call-parser (${TOOL_CALL_PARSERS.join(', ')})`, {param: 'tool_choice'})
   const window = await admitPrompts(context, 1, sequencesPerPrompt(request.sampling))
-  const rendered = await context.promptTokenizer.tokenize({
+  const tokenIds = await context.promptTokenizer.tokenize({
     kind: 'chat',
     messages: request.messages,
     addGenerationPrompt: request.addGenerationPrompt,
@@ -33,8 +33,8 @@ export async function createChatCompletion(context: ApiContext, body: unknown): 
     addSpecialTokens: request.addSpecialTokens,
     tools: request.tools?.tools,
     variables: request.chatTemplateKwargs,
+    truncate: truncationLimit(request, context.engine.maxModelLen),
   })
-  const tokenIds = truncatePrompt(rendered, request.truncatePromptTokens, context.engine.maxModelLen)
   const maxTokens = resolveMaxTokens(request.maxTokens, tokenIds.length, context.engine.maxModelLen, 'remaining', 'messages')
   // The parsers read the call markers, which some families make special tokens ([TOOL_CALLS]): keep them (vLLM does too).
   const keepMarkers = request.tools?.mode.kind === 'auto' && parser !== 'llama3_json'

@@ -5,7 +5,8 @@ import type {CompletionOutput, RequestOutput} from './engine-like.js'
 import {errorReply} from './error-reply.js'
 import {admitPrompts, collectFinalOutputs, prepareGuided, type PreparedPrompt, PromptRun, sequencesPerPrompt, usageOf} from './generation.js'
 import {completionLogprobs, concatLogprobs, promptLogprobsField, tokenNamer, type TokenNamer} from './logprobs-format.js'
-import {checkModel, type CompletionRequest, parseCompletionRequest, resolveMaxTokens, samplingParamsFor, truncatePrompt} from './openai-schema.js'
+import {checkModel, type CompletionRequest, parseCompletionRequest, resolveMaxTokens, samplingParamsFor, truncationLimit} from './openai-schema.js'
+import {lastTokens} from './prompt-tokenizer.js'
 import {SseStream} from './sse.js'
 
 interface ReplyHeader {
@@ -37,14 +38,14 @@ export async function createCompletion(context: ApiContext, body: unknown): Prom
 
 async function preparePrompt(context: ApiContext, request: CompletionRequest, prompt: CompletionRequest['prompts'][number]): Promise<PreparedPrompt> {
   const {tokenizer, maxModelLen} = context.engine
-  const given =
+  const truncate = truncationLimit(request, maxModelLen)
+  const tokenIds =
     'text' in prompt
-      ? await context.promptTokenizer.tokenize({kind: 'text', text: prompt.text, param: 'prompt', addSpecialTokens: request.addSpecialTokens})
-      : prompt.tokenIds
-  const tokenIds = truncatePrompt(given, request.truncatePromptTokens, maxModelLen)
+      ? await context.promptTokenizer.tokenize({kind: 'text', text: prompt.text, param: 'prompt', addSpecialTokens: request.addSpecialTokens, truncate})
+      : lastTokens(prompt.tokenIds, truncate)
   const maxTokens = resolveMaxTokens(request.maxTokens, tokenIds.length, maxModelLen, 16, 'prompt')
   // Echo shows the prompt the model saw: as sent, unless it was given as ids or truncated.
-  const text = !request.echo ? '' : 'text' in prompt && tokenIds === given ? prompt.text : tokenizer.decode(tokenIds)
+  const text = !request.echo ? '' : 'text' in prompt && truncate === undefined ? prompt.text : tokenizer.decode(tokenIds)
   return {tokenIds, text, params: samplingParamsFor(request, maxTokens)}
 }
 

@@ -187,12 +187,12 @@ function parsePrompt(body: JsonObject): PromptInput[] {
   return fail("'prompt' must be a string, a list of strings, a list of token ids (non-negative integers) or a list of non-empty lists of token ids")
 }
 
-/** As vLLM: at most the last `limit` tokens of a prompt, and a limit the context could never hold is the client's error. */
-export function truncatePrompt(tokenIds: number[], limit: number | undefined, maxModelLen: number): number[] {
-  if (limit === undefined) return tokenIds
-  if (limit > maxModelLen)
+/** truncate_prompt_tokens, checked against the context before any tokenizing: a limit it could never hold is the client's error (vLLM). */
+export function truncationLimit(request: Pick<CommonRequest, 'truncatePromptTokens'>, maxModelLen: number): number | undefined {
+  const limit = request.truncatePromptTokens
+  if (limit !== undefined && limit > maxModelLen)
     throw new InvalidRequestError(`truncate_prompt_tokens (${limit}) is greater than the model's context of ${maxModelLen} tokens; choose a smaller truncation size`, {param: 'truncate_prompt_tokens'})
-  return tokenIds.length > limit ? tokenIds.slice(tokenIds.length - limit) : tokenIds
+  return limit
 }
 
 /**

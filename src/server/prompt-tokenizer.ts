@@ -4,7 +4,7 @@ import type {ChatMessage, TokenizerLike} from './engine-like.js'
 import {parseJson, type PromptField, promptTexts} from './request-body.js'
 
 export type TokenizeJob =
-  | {kind: 'text'; text: string; param: string; addSpecialTokens?: boolean}
+  | {kind: 'text'; text: string; param: string; addSpecialTokens?: boolean; truncate?: number}
   | {
       kind: 'chat'
       messages: ChatMessage[]
@@ -15,7 +15,10 @@ export type TokenizeJob =
       continueFinalMessage?: boolean
       /** BOS and the like on top of what the template writes (vLLM's chat add_special_tokens; off by default). */
       addSpecialTokens?: boolean
+      truncate?: number
     }
+
+/** truncate_prompt_tokens: only the last `truncate` tokens are kept, so the text may be longer than the context holds. */
 
 /** The server's way to tokenize; every method may throw an InvalidRequestError / ContextLengthError for the client. */
 export interface PromptTokenizer {
@@ -28,8 +31,15 @@ export interface PromptTokenizer {
 /** Decodes and parses a body, then refuses any prompt text in `field` too long for the context, before any schema check. */
 export function parseBodyJob(tokenizer: Pick<TokenizerLike, 'maxTextBytes'>, body: Uint8Array, field: PromptField, maxModelLen: number): unknown {
   const parsed = parseJson(body)
+  // A prompt to be truncated may be as long as the body limit allows (vLLM tokenizes, then keeps the last tokens).
+  if (truncates(parsed)) return parsed
   for (const text of promptTexts(parsed, field)) checkTextFits(tokenizer, text, maxModelLen, field)
   return parsed
+}
+
+function truncates(body: unknown): boolean {
+  const limit = typeof body === 'object' && body !== null ? (body as {truncate_prompt_tokens?: unknown}).truncate_prompt_tokens : undefined
+  return typeof limit === 'number' && Number.isInteger(limit) && limit >= 1
 }
 
 /**
@@ -51,8 +61,8 @@ export function checkTextFits(tokenizer: Pick<TokenizerLike, 'maxTextBytes'>, te
 /** One job on one tokenizer, size-checked before tokenizing: what the inline tokenizer and every worker run. */
 export function runTokenizeJob(tokenizer: TokenizerLike, job: TokenizeJob, maxModelLen: number): number[] {
   if (job.kind === 'text') {
-    checkTextFits(tokenizer, job.text, maxModelLen, job.param)
-    return tokenizer.encode(job.text, {addSpecialTokens: job.addSpecialTokens ?? true})
+    if (job.truncate === undefined) checkTextFits(tokenizer, job.text, maxModelLen, job.param)
+    return lastTokens(tokenizer.encode(job.text, {addSpecialTokens: job.addSpecialTokens ?? true}), job.truncate)
   }
   // Every message renders to at least one token (its role marker) in any useful template, so more messages than the
   // context has tokens cannot fit; refused before rendering, which costs time per message (100,000 took 5 s).
@@ -64,8 +74,13 @@ export function runTokenizeJob(tokenizer: TokenizerLike, job: TokenizeJob, maxMo
     )
   const full = tokenizer.applyChatTemplate(job.messages, {addGenerationPrompt: job.addGenerationPrompt, tools: job.tools, variables: job.variables})
   const rendered = job.continueFinalMessage ? openFinalMessage(full, job.messages[job.messages.length - 1]!.content) : full
-  checkTextFits(tokenizer, rendered, maxModelLen, 'messages')
-  return tokenizer.encode(rendered, {addSpecialTokens: job.addSpecialTokens ?? false})
+  if (job.truncate === undefined) checkTextFits(tokenizer, rendered, maxModelLen, 'messages')
+  return lastTokens(tokenizer.encode(rendered, {addSpecialTokens: job.addSpecialTokens ?? false}), job.truncate)
+}
+
+/** The last `limit` tokens (vLLM truncates prompts on the left); all of them without a limit. */
+export function lastTokens(tokenIds: number[], limit: number | undefined): number[] {
+  return limit !== undefined && tokenIds.length > limit ? tokenIds.slice(tokenIds.length - limit) : tokenIds
 }
 
 /**
