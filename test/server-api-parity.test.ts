@@ -166,6 +166,12 @@ describe("completions as vLLM's server answers them", () => {
     await refused({truncate_prompt_tokens: 0}, 'truncate_prompt_tokens')
   })
 
+  it('logits_processors and a non-zero priority are refused (vLLM without their flags), not silently ignored', async () => {
+    await refused({logits_processors: ['my_module.Processor']}, 'logits_processors')
+    await refused({priority: 5}, 'priority')
+    await ok({max_tokens: 1, priority: 0, logits_processors: [], request_id: 'mine', cache_salt: 'x', vllm_xargs: {a: 1}})
+  })
+
   it("replies carry vLLM's system_fingerprint (null) and /v1/models vLLM's model card fields", async () => {
     const reply = await ok({max_tokens: 1})
     assert.ok('system_fingerprint' in reply && reply.system_fingerprint === null)

@@ -77,6 +77,11 @@ export function parseCompletionRequest(raw: unknown): CompletionRequest {
 /** The fields both endpoints read the same way; `completions` says which endpoint's defaults apply. */
 export function parseCommon(body: JsonObject, completions: boolean): CommonRequest {
   const stream = optionalBoolean(body, 'stream') ?? false
+  // As vLLM without --logits-processor-pattern or priority scheduling: asked for, they are refused, not ignored.
+  rejectUnsupported(body, ['logits_processors'])
+  const priority = optionalInteger(body, 'priority')
+  if (priority !== undefined && priority !== 0)
+    throw new InvalidRequestError(`'priority' ${priority} needs priority scheduling, which this server does not do; send 0 or leave it out`, {param: 'priority'})
   optionalString(body, 'user') // accepted for compatibility; type-checked only
   optionalBoolean(body, 'spaces_between_special_tokens') // our decoder never puts spaces between special tokens
   const n = optionalInteger(body, 'n')
