@@ -123,6 +123,33 @@ describe("vLLM's smaller surfaces", () => {
     await refused({tools: [], tool_choice: {type: 'function', function: {name: 'f'}}}, 'tool_choice')
   })
 
+  it("CORS as vLLM's default: a preflight is answered before the key is asked for, and replies allow any origin", async () => {
+    const {server: keyed, url: keyedUrl} = await startTinyEngineServer({version: 'parity-cors', apiKey: 'k'})
+    try {
+      const preflight = await fetch(`${keyedUrl}/v1/chat/completions`, {
+        method: 'OPTIONS',
+        headers: {origin: 'http://app.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization, content-type'},
+      })
+      assert.equal(preflight.status, 200)
+      assert.equal(preflight.headers.get('access-control-allow-origin'), '*')
+      assert.match(preflight.headers.get('access-control-allow-methods') ?? '', /POST/)
+      assert.equal(preflight.headers.get('access-control-allow-headers'), 'authorization, content-type')
+      const headers = {origin: 'http://app.example', authorization: 'Bearer k'}
+      const reply = await post(`${keyedUrl}/v1/chat/completions`, {messages: [{role: 'user', content: 'hi'}], max_tokens: 1}, headers)
+      assert.equal(reply.status, 200)
+      assert.equal(reply.headers.get('access-control-allow-origin'), '*')
+      const streamed = await post(`${keyedUrl}/v1/completions`, {prompt: 'hi', max_tokens: 1, stream: true}, headers)
+      assert.equal(streamed.headers.get('access-control-allow-origin'), '*')
+      const denied = await post(`${keyedUrl}/v1/completions`, {prompt: 'hi'}, {origin: 'http://app.example'})
+      assert.equal(denied.status, 401)
+      assert.equal(denied.headers.get('access-control-allow-origin'), '*')
+      // Without an Origin there is nothing to allow.
+      assert.equal((await fetch(`${keyedUrl}/health`)).headers.get('access-control-allow-origin'), null)
+    } finally {
+      await keyed.shutdown(0)
+    }
+  })
+
   it('/ping answers as /health does, on GET and POST', async () => {
     assert.equal((await fetch(`${url}/ping`)).status, 200)
     assert.equal((await fetch(`${url}/ping`, {method: 'POST'})).status, 200)

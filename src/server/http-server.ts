@@ -6,6 +6,7 @@ import {AuthenticationError, InvalidRequestError, NotFoundError, PagedLLMError, 
 import {type ApiContext, ClientDisconnected, cutWhenNotTaken, type RequestLimits, sendJson, unixSeconds} from './api-context.js'
 import {createChatCompletion} from './chat-completions.js'
 import {answerRefusedRequests} from './client-errors.js'
+import {answerCors} from './cors.js'
 import {createCompletion} from './completions.js'
 import type {EngineLike} from './engine-like.js'
 import {errorReply} from './error-reply.js'
@@ -188,6 +189,7 @@ export class ApiServer {
         response.setHeader('connection', 'close')
         throw new UnavailableError('The server is shutting down.', {code: 'shutting_down'})
       }
+      if (answerCors(request, response)) return
       const path = requestPath(request.url)
       const route = this.routes[path]
       if (!route) throw new NotFoundError(`No route for ${path}.`, {code: 'unknown_url'})
