@@ -23,7 +23,10 @@ export async function tokenize(context: ApiContext, raw: unknown): Promise<void>
   const tokens = hasPrompt
     ? await context.promptTokenizer.tokenize({kind: 'text', text: requirePrompt(body), param: 'prompt', addSpecialTokens: optionalBoolean(body, 'add_special_tokens') ?? true})
     : await context.promptTokenizer.tokenize(chatJob(body))
-  const tokenStrs = returnTokenStrs ? {token_strs: tokens.map((id) => context.engine.tokenizer.decode([id], {skipSpecialTokens: false}))} : {}
+  // As vLLM (convert_ids_to_tokens): the vocabulary's own strings, not decoded text.
+  const {tokenizer} = context.engine
+  const tokenStr = (id: number) => tokenizer.idToToken?.(id) ?? tokenizer.decode([id], {skipSpecialTokens: false})
+  const tokenStrs = returnTokenStrs ? {token_strs: tokens.map(tokenStr)} : {}
   sendJson(context.response, 200, {count: tokens.length, max_model_len: context.engine.maxModelLen, tokens, ...tokenStrs})
 }
 
