@@ -62,6 +62,9 @@ describe("chat completions as vLLM's server answers them", () => {
     assert.ok(reply.choices[0].message.content.startsWith('The answer is'), reply.choices[0].message.content)
     const plain = await ok({...continued, echo: false})
     assert.equal(reply.choices[0].message.content, 'The answer is' + plain.choices[0].message.content)
+    // As vLLM, an echoed chat comes with its prompt's logprobs; vLLM's replies always carry the key.
+    assert.equal(reply.prompt_logprobs.length, reply.usage.prompt_tokens)
+    assert.equal(plain.prompt_logprobs, null)
     const events = sseEvents((await chat({...continued, stream: true})).text).filter((event) => event !== '[DONE]')
     assert.equal(events.map((event) => event.choices[0]?.delta.content ?? '').join(''), reply.choices[0].message.content)
     // After a generation prompt the reply is a new assistant turn: the user's message is not echoed.

@@ -98,6 +98,8 @@ describe("completions as vLLM's server answers them", () => {
       assert.ok(Object.keys(field[i + 1]).length <= 3)
       assert.ok(Object.values(field[i + 1]).some((other: any) => other.rank === 1))
     })
+    // vLLM's replies carry the key whether or not they were asked for.
+    assert.equal((await ok({max_tokens: 1})).choices[0].prompt_logprobs, null)
     await refused({prompt_logprobs: 1, stream: true}, 'prompt_logprobs')
     await refused({prompt_logprobs: -1}, 'prompt_logprobs')
   })

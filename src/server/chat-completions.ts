@@ -65,7 +65,7 @@ export async function createChatCompletion(context: ApiContext, body: unknown): 
       outputs.map((output) => output.tokenIds.length),
     ),
     system_fingerprint: null,
-    ...(promptLogprobs === null ? {} : {prompt_logprobs: promptLogprobsField(context.engine.tokenizer, tokenIds, final!.promptLogprobs ?? [], promptLogprobs)}),
+    prompt_logprobs: promptLogprobs === null ? null : promptLogprobsField(context.engine.tokenizer, tokenIds, final!.promptLogprobs ?? [], promptLogprobs),
   })
 }
 

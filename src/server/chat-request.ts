@@ -41,6 +41,9 @@ export function parseChatCompletionRequest(raw: unknown): ChatCompletionRequest 
   if (topLogprobs !== undefined && (topLogprobs < 0 || topLogprobs > 20))
     throw new InvalidRequestError(`'top_logprobs' must be in [0, 20], got ${topLogprobs}`, {param: 'top_logprobs'})
   common.sampling.logprobs = logprobs ? (topLogprobs ?? 0) : undefined
+  const echo = optionalBoolean(body, 'echo') ?? false
+  // vLLM scores the prompt of an echoed chat (top_logprobs alternatives each); a stream has nowhere to put them.
+  if (echo && !common.stream) common.sampling.promptLogprobs ??= topLogprobs ?? 0
   const continueFinalMessage = optionalBoolean(body, 'continue_final_message') ?? false
   const addGenerationPrompt = optionalBoolean(body, 'add_generation_prompt') ?? !continueFinalMessage
   if (continueFinalMessage && addGenerationPrompt)
@@ -51,7 +54,7 @@ export function parseChatCompletionRequest(raw: unknown): ChatCompletionRequest 
     messages: parseMessages(body),
     addGenerationPrompt,
     continueFinalMessage,
-    echo: optionalBoolean(body, 'echo') ?? false,
+    echo,
     chatTemplateKwargs: optionalObject(body, 'chat_template_kwargs'),
     tools,
   }

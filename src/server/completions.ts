@@ -81,7 +81,7 @@ function completionReply(
         logprobs: generated === null ? null : echoed === null ? generated : concatLogprobs(echoed, generated),
         finish_reason: output.finishReason,
         stop_reason: output.stopReason,
-        ...(promptLogprobs === null ? {} : {prompt_logprobs: promptLogprobs}),
+        prompt_logprobs: promptLogprobs,
       }
     })
   })
