@@ -91,6 +91,8 @@ describe("chat completions as vLLM's server answers them", () => {
 
   it('a template from the request, and image or audio parts, are clear 400s', async () => {
     await refused({chat_template: '{{ messages }}'}, 'chat_template')
+    const tokenizeWithTemplate = await post(`${url}/tokenize`, {messages: [{role: 'user', content: 'hi'}], chat_template: '{{ messages }}'})
+    assert.equal(tokenizeWithTemplate.status, 400)
     const image = await refused({messages: [{role: 'user', content: [{type: 'image_url', image_url: {url: 'data:image/png;base64,AA=='}}]}]}, 'messages[0].content')
     assert.match(image, /image_url/)
     const audio = await refused({messages: [{role: 'user', content: [{type: 'text', text: 'x'}, {type: 'input_audio', input_audio: {data: '', format: 'wav'}}]}]}, 'messages[0].content')

@@ -21,10 +21,7 @@ export interface ChatCompletionRequest extends CommonRequest {
 export function parseChatCompletionRequest(raw: unknown): ChatCompletionRequest {
   const body = requireObject(raw)
   rejectUnsupported(body, ['functions', 'function_call'])
-  // A template from the request would run arbitrary Jinja loops in our tokenizer workers (vLLM >= 0.11 also refuses
-  // it unless started with --trust-request-chat-template): the model's own template is used.
-  if (optionalString(body, 'chat_template') !== undefined)
-    throw new InvalidRequestError("'chat_template' is not accepted in a request: this server renders the model's own chat template", {param: 'chat_template'})
+  refuseRequestTemplate(body)
   const common = parseCommon(body, false)
   const tools = parseToolRequest(body)
   const toolSpec = tools === null ? null : toolGrammar(tools)
@@ -58,6 +55,15 @@ export function parseChatCompletionRequest(raw: unknown): ChatCompletionRequest 
     chatTemplateKwargs: optionalObject(body, 'chat_template_kwargs'),
     tools,
   }
+}
+
+/**
+ * A template from the request would run arbitrary Jinja loops in our tokenizer workers (vLLM >= 0.11 also refuses it
+ * unless started with --trust-request-chat-template): the model's own template renders every chat.
+ */
+export function refuseRequestTemplate(body: JsonObject): void {
+  if (optionalString(body, 'chat_template') !== undefined)
+    throw new InvalidRequestError("'chat_template' is not accepted in a request: this server renders the model's own chat template", {param: 'chat_template'})
 }
 
 /** The role of the reply (vLLM's rule): the assistant's after a generation prompt, else the last message's, which it continues. */

@@ -2,7 +2,7 @@
 import {InvalidRequestError} from '../engine/errors.js'
 import {type ApiContext, sendJson} from './api-context.js'
 import type {TokenizeJob} from './prompt-tokenizer.js'
-import {parseMessages} from './chat-request.js'
+import {parseMessages, refuseRequestTemplate} from './chat-request.js'
 import {checkModel} from './openai-schema.js'
 import {optionalBoolean, optionalIntegerList, optionalObject, optionalString, requireObject} from './request-fields.js'
 import {parseToolRequest} from './tool-calls.js'
@@ -32,6 +32,7 @@ export async function tokenize(context: ApiContext, raw: unknown): Promise<void>
 
 /** A conversation rendered as /v1/chat/completions renders it, with the same defaults (vLLM's TokenizeChatRequest). */
 function chatJob(body: Record<string, unknown>): TokenizeJob {
+  refuseRequestTemplate(body)
   const continueFinalMessage = optionalBoolean(body, 'continue_final_message') ?? false
   const addGenerationPrompt = optionalBoolean(body, 'add_generation_prompt') ?? !continueFinalMessage
   if (continueFinalMessage && addGenerationPrompt)
