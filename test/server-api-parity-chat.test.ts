@@ -156,6 +156,19 @@ describe("vLLM's smaller surfaces", () => {
     }
   })
 
+  it('unknown fields are ignored and named in the server log, as vLLM warns of them', async () => {
+    const logs: string[] = []
+    const {server: logged, url: loggedUrl} = await startTinyEngineServer({version: 'parity-log', log: (line: string) => logs.push(line)})
+    try {
+      const reply = await post(`${loggedUrl}/v1/completions`, {prompt: 'hi', max_tokens: 1, frobnicate: true, guided_regex: 'a'})
+      assert.equal(reply.status, 200, reply.text)
+      await post(`${loggedUrl}/v1/chat/completions`, {messages: [{role: 'user', content: 'hi'}], max_tokens: 1, mystery: 1, top_p: 0.5})
+      assert.deepEqual(logs, ['ignored request fields: "frobnicate"', 'ignored request fields: "mystery"'])
+    } finally {
+      await logged.shutdown(0)
+    }
+  })
+
   it('/ping answers as /health does, on GET and POST', async () => {
     assert.equal((await fetch(`${url}/ping`)).status, 200)
     assert.equal((await fetch(`${url}/ping`, {method: 'POST'})).status, 200)

@@ -6,6 +6,7 @@ import {errorReply} from './error-reply.js'
 import {admitPrompts, collectFinalOutputs, prepareGuided, type PreparedPrompt, PromptRun, sequencesPerPrompt, usageOf} from './generation.js'
 import {type ChatTokenLogprob, chatLogprobs, promptLogprobsField, tokenNamer} from './logprobs-format.js'
 import {checkModel, resolveMaxTokens, samplingParamsFor, truncationLimit} from './openai-schema.js'
+import {watchFields} from './request-fields.js'
 import {SseStream} from './sse.js'
 import {InvalidRequestError} from '../engine/errors.js'
 import type {CompletionOutput} from './engine-like.js'
@@ -19,7 +20,10 @@ interface ReplyHeader {
 }
 
 export async function createChatCompletion(context: ApiContext, body: unknown): Promise<void> {
-  const request = parseChatCompletionRequest(body)
+  const fields = watchFields(body)
+  const request = parseChatCompletionRequest(fields.body)
+  const ignored = fields.unread()
+  if (ignored.length > 0) context.log(`ignored request fields: ${ignored.slice(0, 20).map((key) => JSON.stringify(key.slice(0, 64))).join(', ')}`)
   checkModel(request.model, context.engine.modelName)
   const parser = context.toolCallParser ?? null
   if (request.tools?.mode.kind === 'auto' && parser === null)
