@@ -204,5 +204,9 @@ describe('truncate_prompt_tokens takes a prompt longer than the context (vLLM to
     const chatReply = await post(`${url}/v1/chat/completions`, {messages: [{role: 'user', content: long}], max_tokens: 2, truncate_prompt_tokens: 50})
     assert.equal(chatReply.status, 200, chatReply.text)
     assert.equal(chatReply.json().usage.prompt_tokens, 50)
+    // Tokenizing costs time per byte: a prompt to truncate may hold 16 contexts' worth of text, not more.
+    const huge = await complete({prompt: 'hello world, '.repeat(40_000), max_tokens: 1, truncate_prompt_tokens: 10})
+    assert.equal(huge.status, 400)
+    assert.match(huge.json().error.message, /16 contexts/)
   })
 })

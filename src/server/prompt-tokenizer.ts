@@ -31,9 +31,8 @@ export interface PromptTokenizer {
 /** Decodes and parses a body, then refuses any prompt text in `field` too long for the context, before any schema check. */
 export function parseBodyJob(tokenizer: Pick<TokenizerLike, 'maxTextBytes'>, body: Uint8Array, field: PromptField, maxModelLen: number): unknown {
   const parsed = parseJson(body)
-  // A prompt to be truncated may be as long as the body limit allows (vLLM tokenizes, then keeps the last tokens).
-  if (truncates(parsed)) return parsed
-  for (const text of promptTexts(parsed, field)) checkTextFits(tokenizer, text, maxModelLen, field)
+  const truncating = truncates(parsed)
+  for (const text of promptTexts(parsed, field)) checkTextFits(tokenizer, text, maxModelLen, field, truncating)
   return parsed
 }
 
@@ -43,17 +42,27 @@ function truncates(body: unknown): boolean {
 }
 
 /**
- * Refuses text that cannot fit `maxModelLen` tokens judged by its size alone (the tokenizer's bound on bytes per
- * token). Costs one pass over the string, not a tokenization.
+ * A prompt to truncate (truncate_prompt_tokens) may be longer than the context, as in vLLM, which tokenizes it all and
+ * keeps its end; up to this many contexts' worth of text, since tokenizing costs time per byte.
  */
-export function checkTextFits(tokenizer: Pick<TokenizerLike, 'maxTextBytes'>, text: string, maxModelLen: number, param: string): void {
-  const limit = tokenizer.maxTextBytes(maxModelLen)
+export const TRUNCATABLE_CONTEXTS = 16
+
+/**
+ * Refuses text that cannot fit `maxModelLen` tokens judged by its size alone (the tokenizer's bound on bytes per
+ * token), or TRUNCATABLE_CONTEXTS of them when it is to be truncated. Costs one pass over the string, not a tokenization.
+ */
+export function checkTextFits(tokenizer: Pick<TokenizerLike, 'maxTextBytes'>, text: string, maxModelLen: number, param: string, truncating = false): void {
+  const tokens = truncating ? maxModelLen * TRUNCATABLE_CONTEXTS : maxModelLen
+  const limit = tokenizer.maxTextBytes(tokens)
   if (limit === null) return
   const bytes = Buffer.byteLength(text, 'utf8')
   if (bytes <= limit) return
+  const room = truncating
+    ? `the most that ${TRUNCATABLE_CONTEXTS} contexts (${tokens} tokens) of this model can hold, the longest prompt truncate_prompt_tokens takes`
+    : `the most that ${maxModelLen} tokens of this model can hold`
   throw new ContextLengthError(
     `This model's maximum context length is ${maxModelLen} tokens. However, your prompt is ${bytes} bytes of text, more than ` +
-      `${limit} bytes, the most that ${maxModelLen} tokens of this model can hold. Please shorten the prompt.`,
+      `${limit} bytes, ${room}. Please shorten the prompt.`,
     param,
   )
 }
@@ -61,7 +70,7 @@ export function checkTextFits(tokenizer: Pick<TokenizerLike, 'maxTextBytes'>, te
 /** One job on one tokenizer, size-checked before tokenizing: what the inline tokenizer and every worker run. */
 export function runTokenizeJob(tokenizer: TokenizerLike, job: TokenizeJob, maxModelLen: number): number[] {
   if (job.kind === 'text') {
-    if (job.truncate === undefined) checkTextFits(tokenizer, job.text, maxModelLen, job.param)
+    checkTextFits(tokenizer, job.text, maxModelLen, job.param, job.truncate !== undefined)
     return lastTokens(tokenizer.encode(job.text, {addSpecialTokens: job.addSpecialTokens ?? true}), job.truncate)
   }
   // Every message renders to at least one token (its role marker) in any useful template, so more messages than the
@@ -74,7 +83,7 @@ export function runTokenizeJob(tokenizer: TokenizerLike, job: TokenizeJob, maxMo
     )
   const full = tokenizer.applyChatTemplate(job.messages, {addGenerationPrompt: job.addGenerationPrompt, tools: job.tools, variables: job.variables})
   const rendered = job.continueFinalMessage ? openFinalMessage(full, job.messages[job.messages.length - 1]!.content) : full
-  if (job.truncate === undefined) checkTextFits(tokenizer, rendered, maxModelLen, 'messages')
+  checkTextFits(tokenizer, rendered, maxModelLen, 'messages', job.truncate !== undefined)
   return lastTokens(tokenizer.encode(rendered, {addSpecialTokens: job.addSpecialTokens ?? false}), job.truncate)
 }
 
