@@ -97,6 +97,13 @@ describe("chat completions as vLLM's server answers them", () => {
     assert.match(image, /image_url/)
     const audio = await refused({messages: [{role: 'user', content: [{type: 'text', text: 'x'}, {type: 'input_audio', input_audio: {data: '', format: 'wav'}}]}]}, 'messages[0].content')
     assert.match(audio, /input_audio/)
+    // The parts vLLM reads as text render as the same text parts do.
+    const asText = await tokenize({messages: [{role: 'user', content: [{type: 'text', text: 'a'}, {type: 'text', text: 'b'}]}]})
+    const asInputText = await tokenize({messages: [{role: 'user', content: [{type: 'input_text', text: 'a'}, {type: 'text', text: 'b'}]}]})
+    assert.deepEqual(asInputText.tokens, asText.tokens)
+    const refusal = await tokenize({messages: [{role: 'user', content: 'x'}, {role: 'assistant', content: [{type: 'refusal', refusal: 'no'}]}], add_generation_prompt: false})
+    const plain = await tokenize({messages: [{role: 'user', content: 'x'}, {role: 'assistant', content: 'no'}], add_generation_prompt: false})
+    assert.deepEqual(refusal.tokens, plain.tokens)
   })
 
   it('max_completion_tokens errors name max_completion_tokens; truncate_prompt_tokens applies to the rendered chat', async () => {

@@ -103,11 +103,15 @@ function messageContent(content: unknown, param: string): string {
   if (Array.isArray(content)) {
     return content
       .map((part: unknown, index) => {
-        const {type, text} = (typeof part === 'object' && part !== null ? part : {}) as {type?: unknown; text?: unknown}
+        const fields = (typeof part === 'object' && part !== null ? part : {}) as Record<string, unknown>
+        const {type} = fields
+        // The parts vLLM reads as text: OpenAI's text, the Responses API's input_text, an assistant's refusal.
+        const textField = type === 'text' || type === 'input_text' ? 'text' : type === 'refusal' ? 'refusal' : null
         // Images, audio, files: a text-only model cannot take them, so say which part, not just that it is malformed.
-        if (typeof type === 'string' && type !== 'text')
+        if (typeof type === 'string' && textField === null)
           throw new InvalidRequestError(`'${param}[${index}]' is a '${type.slice(0, 40)}' part; this model takes text only ({"type":"text","text":...})`, {param})
-        if (type !== 'text' || typeof text !== 'string')
+        const text = textField === null ? undefined : fields[textField]
+        if (typeof text !== 'string')
           throw new InvalidRequestError(`'${param}[${index}]' must be {"type":"text","text":...}; only text parts are supported`, {param})
         return text
       })
