@@ -124,6 +124,8 @@ describe("completions as vLLM's server answers them", () => {
     assert.equal(counts.at(-1), 4)
     assert.ok(events.slice(0, -1).every((event) => event.usage.prompt_tokens === 6 && event.usage.total_tokens === 6 + event.usage.completion_tokens))
     assert.deepEqual(events.at(-1).usage, {prompt_tokens: 6, completion_tokens: 4, total_tokens: 10})
+    const none = sseEvents((await complete({max_tokens: 2, stream: true, stream_options: {include_usage: null}})).text)
+    assert.ok(none.every((event) => event === '[DONE]' || !('usage' in event)))
     // An empty stream_options asks for nothing a non-streamed reply lacks (vLLM accepts it).
     await ok({max_tokens: 1, stream_options: {}})
     await refused({max_tokens: 1, stream_options: {include_usage: true}}, 'stream_options')

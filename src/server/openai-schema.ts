@@ -141,7 +141,8 @@ function parseStreamOptions(body: JsonObject, stream: boolean): UsageOptions {
   if (Object.keys(options).length > 0 && !stream)
     throw new InvalidRequestError("'stream_options' is only allowed when 'stream' is true", {param: 'stream_options'})
   const field = (name: string) => optionalBoolean({[`stream_options.${name}`]: options[name]}, `stream_options.${name}`)
-  const final = field('include_usage') ?? true
+  // Absent is true; an explicit null is no usage (vLLM's Optional[bool] = True reads null as None).
+  const final = options.include_usage === null ? false : (field('include_usage') ?? true)
   const continuous = field('continuous_usage_stats') ?? false
   return {final, continuous: final && continuous}
 }
