@@ -112,6 +112,17 @@ describe("chat completions as vLLM's server answers them", () => {
     assert.equal(reply.usage.prompt_tokens, 5)
   })
 
+  it('streamed beam search sends each beam whole once chosen (vLLM streams it so)', async () => {
+    const beams = {max_tokens: 4, use_beam_search: true, n: 2}
+    const whole = await ok(beams)
+    const events = sseEvents((await chat({...beams, stream: true})).text).filter((event) => event !== '[DONE]')
+    for (const index of [0, 1]) {
+      const text = events.filter((event) => event.choices[0]?.index === index).map((event) => event.choices[0].delta.content ?? '').join('')
+      assert.equal(text, whole.choices[index].message.content)
+      assert.equal(events.filter((event) => event.choices[0]?.index === index && event.choices[0].finish_reason !== null).length, 1)
+    }
+  })
+
   it('continuous_usage_stats: every chunk has the counts so far, the role chunk none yet', async () => {
     const events = sseEvents((await chat({max_tokens: 3, stream: true, stream_options: {include_usage: true, continuous_usage_stats: true}})).text).filter((e) => e !== '[DONE]')
     assert.equal(events[0].usage.completion_tokens, 0)

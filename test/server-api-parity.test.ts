@@ -141,6 +141,18 @@ describe("completions as vLLM's server answers them", () => {
     await refused({logit_bias: {'100000': 1}}, 'logit_bias')
   })
 
+  it('a streamed request whose sequences are chosen at the end (beams, best_of > n) gets one JSON reply, as vLLM sends', async () => {
+    const beams = {max_tokens: 4, use_beam_search: true, n: 2}
+    const streamed = await complete({...beams, stream: true})
+    assert.equal(streamed.status, 200, streamed.text)
+    assert.match(streamed.headers.get('content-type') ?? '', /application\/json/)
+    const texts = (reply: any) => reply.choices.map((choice: any) => choice.text)
+    assert.deepEqual(texts(streamed.json()), texts(await ok(beams)))
+    const best = await complete({max_tokens: 3, n: 1, best_of: 3, seed: 5, stream: true})
+    assert.equal(best.status, 200, best.text)
+    assert.equal(best.json().choices.length, 1)
+  })
+
   it("an empty model name means the served model (vLLM); any other unknown name is a 404", async () => {
     await ok({model: '', max_tokens: 1})
     const reply = await complete({model: 'gpt-4', max_tokens: 1})

@@ -139,9 +139,9 @@ describe('parseCompletionRequest', () => {
     rejects(() => parseCompletionRequest({prompt: 'a', stream_options: {include_usage: true}}), 'stream_options')
   })
 
-  it('refuses streaming when the best sequences are picked only at the end', () => {
-    rejects(() => parseCompletionRequest({prompt: 'a', stream: true, n: 1, best_of: 2}), 'best_of')
-    rejects(() => parseCompletionRequest({prompt: 'a', stream: true, use_beam_search: true, n: 2}), 'use_beam_search')
+  it('takes streaming requests whose sequences are picked only at the end (the reply waits for them)', () => {
+    assert.equal(parseCompletionRequest({prompt: 'a', stream: true, n: 1, best_of: 2}).stream, true)
+    assert.equal(parseCompletionRequest({prompt: 'a', stream: true, use_beam_search: true, n: 2}).stream, true)
   })
 
   it('gives beam search its width from n when best_of is absent', () => {

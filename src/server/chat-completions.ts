@@ -3,7 +3,7 @@ import {type ApiContext, newObjectId, sendJson, unixSeconds} from './api-context
 import {type ChatCompletionRequest, echoedContent, parseChatCompletionRequest, replyRole} from './chat-request.js'
 import {ChoiceDeltas} from './choice-deltas.js'
 import {errorReply} from './error-reply.js'
-import {admitPrompts, collectFinalOutputs, prepareGuided, type PreparedPrompt, PromptRun, sequencesPerPrompt, usageOf} from './generation.js'
+import {admitPrompts, collectFinalOutputs, picksAtEnd, prepareGuided, type PreparedPrompt, PromptRun, sequencesPerPrompt, usageOf} from './generation.js'
 import {type ChatTokenLogprob, chatLogprobs, promptLogprobsField, tokenNamer} from './logprobs-format.js'
 import {checkModel, resolveMaxTokens, samplingParamsFor, truncationLimit} from './openai-schema.js'
 import {watchFields} from './request-fields.js'
@@ -107,8 +107,11 @@ async function streamChatCompletion(
   const usageSoFar = (index: number) =>
     request.usage.continuous ? {usage: usageOf([prompt.tokenIds.length], [completionLengths.get(index) ?? 0])} : request.usage.final ? {usage: null} : {}
   const sendChunk = (choice: {index: number; [field: string]: unknown}) => sse.send({...header, object: 'chat.completion.chunk', choices: [choice], ...usageSoFar(choice.index)})
+  // Beams and best_of samples are chosen at the end: they stream once finished, whole (vLLM streams beam search so).
+  const holdUntilDone = picksAtEnd(prompt.params)
   try {
     for await (const {output} of run.outputs(context.signal, context.metrics.observeFinished)) {
+      if (holdUntilDone && !output.finished) continue
       for (const completion of output.outputs) {
         const delta = deltas.next(completion.index, completion)
         if (delta === null) continue

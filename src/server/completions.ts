@@ -3,7 +3,7 @@ import {type ApiContext, newObjectId, sendJson, unixSeconds} from './api-context
 import {ChoiceDeltas} from './choice-deltas.js'
 import type {CompletionOutput, RequestOutput} from './engine-like.js'
 import {errorReply} from './error-reply.js'
-import {admitPrompts, collectFinalOutputs, prepareGuided, type PreparedPrompt, PromptRun, sequencesPerPrompt, usageOf} from './generation.js'
+import {admitPrompts, collectFinalOutputs, picksAtEnd, prepareGuided, type PreparedPrompt, PromptRun, sequencesPerPrompt, usageOf} from './generation.js'
 import {completionLogprobs, concatLogprobs, promptLogprobsField, tokenNamer, type TokenNamer} from './logprobs-format.js'
 import {checkModel, type CompletionRequest, parseCompletionRequest, resolveMaxTokens, samplingParamsFor, truncationLimit} from './openai-schema.js'
 import {lastTokens} from './prompt-tokenizer.js'
@@ -35,7 +35,8 @@ export async function createCompletion(context: ApiContext, body: unknown): Prom
   const run = new PromptRun(context.engine, id, prompts, context.arrivalTime, window)
   const header: ReplyHeader = {id, object: 'text_completion', created: unixSeconds(), model: context.engine.modelName}
   const name = tokenNamer(context.engine.tokenizer, request.tokensAsIds)
-  if (request.stream) return streamCompletion(context, request, prompts, header, run, name)
+  // As vLLM (and OpenAI's legacy API): sequences chosen at the end come back as one JSON reply, stream or not.
+  if (request.stream && !picksAtEnd(prompts[0]!.params)) return streamCompletion(context, request, prompts, header, run, name)
   const finals = await collectFinalOutputs(run, prompts.length, context.signal, context.metrics.observeFinished)
   sendJson(context.response, 200, completionReply(context, request, prompts, header, finals, name))
 }

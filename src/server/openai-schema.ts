@@ -168,12 +168,7 @@ function parseLogitBias(body: JsonObject): Record<number, number> | undefined {
 export function checkSampling(common: CommonRequest, maxTokensParam: 'max_tokens' | 'max_completion_tokens'): void {
   if (typeof common.maxTokens === 'number' && common.maxTokens < 1)
     throw new InvalidRequestError(`${maxTokensParam} must be an integer >= 1, got ${common.maxTokens}`, {param: maxTokensParam})
-  const params = makeSamplingParams({...common.sampling, maxTokens: common.maxTokens ?? Math.max(1, common.sampling.minTokens ?? 1)})
-  // Streaming sends tokens as they come, so it cannot pick the best n sequences (or beams) afterwards.
-  if (common.stream && params.useBeamSearch)
-    throw new InvalidRequestError('streaming is not supported with beam search', {param: 'use_beam_search'})
-  if (common.stream && params.bestOf > params.n)
-    throw new InvalidRequestError("'best_of' must equal 'n' when streaming", {param: 'best_of'})
+  makeSamplingParams({...common.sampling, maxTokens: common.maxTokens ?? Math.max(1, common.sampling.minTokens ?? 1)})
 }
 
 function parsePrompt(body: JsonObject): PromptInput[] {
