@@ -123,6 +123,18 @@ describe("chat completions as vLLM's server answers them", () => {
     }
   })
 
+  it("return_token_ids: the prompt's ids at the top, each choice's in it, streamed or not (vLLM)", async () => {
+    const body = {max_tokens: 4, temperature: 0, ignore_eos: true, return_token_ids: true}
+    const reply = await ok(body)
+    assert.equal(reply.prompt_token_ids.length, reply.usage.prompt_tokens)
+    assert.deepEqual(reply.prompt_token_ids, (await tokenize({messages: [{role: 'user', content: 'hi'}]})).tokens)
+    assert.equal(reply.choices[0].token_ids.length, 4)
+    const events = sseEvents((await chat({...body, stream: true})).text).filter((event) => event !== '[DONE]')
+    assert.deepEqual(events[0].prompt_token_ids, reply.prompt_token_ids)
+    assert.ok(events.slice(1).every((event) => !('prompt_token_ids' in event)))
+    assert.deepEqual(events.flatMap((event) => event.choices[0].token_ids), reply.choices[0].token_ids)
+  })
+
   it('continuous_usage_stats: every chunk has the counts so far, the role chunk none yet', async () => {
     const events = sseEvents((await chat({max_tokens: 3, stream: true, stream_options: {include_usage: true, continuous_usage_stats: true}})).text).filter((e) => e !== '[DONE]')
     assert.equal(events[0].usage.completion_tokens, 0)

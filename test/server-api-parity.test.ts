@@ -153,6 +153,20 @@ describe("completions as vLLM's server answers them", () => {
     assert.equal(best.json().choices.length, 1)
   })
 
+  it("return_token_ids: the prompt's ids and each choice's, streamed or not (vLLM)", async () => {
+    const body = {max_tokens: 5, temperature: 0, ignore_eos: true, return_token_ids: true}
+    const reply = await ok(body)
+    const {tokens: promptIds} = (await post(`${url}/tokenize`, {prompt: 'hello'})).json()
+    const choice = reply.choices[0]
+    assert.deepEqual(choice.prompt_token_ids, promptIds)
+    assert.equal(choice.token_ids.length, 5)
+    assert.equal((await post(`${url}/detokenize`, {tokens: choice.token_ids})).json().prompt, choice.text)
+    const events = sseEvents((await complete({...body, stream: true})).text).filter((event) => event !== '[DONE]')
+    assert.deepEqual(events[0].choices[0].prompt_token_ids, promptIds)
+    assert.deepEqual(events.flatMap((event) => event.choices[0].token_ids), choice.token_ids)
+    assert.equal((await ok({max_tokens: 1})).choices[0].token_ids, undefined)
+  })
+
   it("an empty model name means the served model (vLLM); any other unknown name is a 404", async () => {
     await ok({model: '', max_tokens: 1})
     const reply = await complete({model: 'gpt-4', max_tokens: 1})

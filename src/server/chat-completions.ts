@@ -63,12 +63,14 @@ export async function createChatCompletion(context: ApiContext, body: unknown): 
       ...messageOf(output, replyRole(request), prompt.text, request.tools, parser),
       logprobs: topCount === null ? null : chatLogprobs(name, output.tokenIds, output.logprobs ?? [], topCount),
       stop_reason: output.stopReason,
+      ...(request.returnTokenIds ? {token_ids: output.tokenIds} : {}),
     })),
     usage: usageOf(
       [tokenIds.length],
       outputs.map((output) => output.tokenIds.length),
     ),
     system_fingerprint: null,
+    ...(request.returnTokenIds ? {prompt_token_ids: tokenIds} : {}),
     prompt_logprobs: promptLogprobs === null ? null : promptLogprobsField(context.engine.tokenizer, tokenIds, final!.promptLogprobs ?? [], promptLogprobs),
   })
 }
@@ -103,10 +105,22 @@ async function streamChatCompletion(
   const role = replyRole(request)
   const tools = request.tools !== null && request.tools.mode.kind !== 'none' ? new ToolCallDeltas(request.tools, context.toolCallParser ?? null) : null
   const heldLogprobs = new Map<number, ChatTokenLogprob[]>()
+  const heldIds = new Map<number, number[]>()
+  const takeHeld = (index: number) => {
+    const logprobs = heldLogprobs.get(index)
+    const tokenIds = heldIds.get(index) ?? []
+    heldLogprobs.delete(index)
+    heldIds.delete(index)
+    return {logprobs: logprobs === undefined ? null : {content: logprobs}, tokenIds}
+  }
   // With include_usage every chunk carries usage: null (OpenAI's format), or the counts so far (continuous_usage_stats).
   const usageSoFar = (index: number) =>
     request.usage.continuous ? {usage: usageOf([prompt.tokenIds.length], [completionLengths.get(index) ?? 0])} : request.usage.final ? {usage: null} : {}
-  const sendChunk = (choice: {index: number; [field: string]: unknown}) => sse.send({...header, object: 'chat.completion.chunk', choices: [choice], ...usageSoFar(choice.index)})
+  // return_token_ids: the prompt's ids ride on a choice's first chunk, each chunk carries the ids its text came from.
+  const promptIds = (index: number) => (request.returnTokenIds && !promptIdsSent.has(index) && promptIdsSent.add(index) ? {prompt_token_ids: prompt.tokenIds} : {})
+  const promptIdsSent = new Set<number>()
+  const sendChunk = (choice: {index: number; [field: string]: unknown}, tokenIds: readonly number[] = []) =>
+    sse.send({...header, object: 'chat.completion.chunk', ...promptIds(choice.index), choices: [request.returnTokenIds ? {...choice, token_ids: tokenIds} : choice], ...usageSoFar(choice.index)})
   // Beams and best_of samples are chosen at the end: they stream once finished, whole (vLLM streams beam search so).
   const holdUntilDone = picksAtEnd(prompt.params)
   try {
@@ -122,21 +136,20 @@ async function streamChatCompletion(
         completionLengths.set(completion.index, completion.tokenIds.length)
         const logprobs = topCount === null ? null : chatLogprobs(name, delta.tokenIds, delta.logprobs, topCount)
         if (tools !== null) {
-          // Tokens whose text is held back (a call being read) send their logprobs with the next chunk.
+          // Tokens whose text is held back (a call being read) send their logprobs and ids with the next chunk.
           if (logprobs !== null) heldLogprobs.set(completion.index, [...(heldLogprobs.get(completion.index) ?? []), ...logprobs.content])
+          heldIds.set(completion.index, [...(heldIds.get(completion.index) ?? []), ...delta.tokenIds])
           for (const toolDelta of tools.next(completion.index, delta.text, delta.finishReason !== null)) {
-            const held = heldLogprobs.get(completion.index)
-            heldLogprobs.delete(completion.index)
-            await sendChunk({index: completion.index, delta: toolDelta, logprobs: held === undefined ? null : {content: held}, finish_reason: null})
+            const held = takeHeld(completion.index)
+            await sendChunk({index: completion.index, delta: toolDelta, logprobs: held.logprobs, finish_reason: null}, held.tokenIds)
           }
         } else if (delta.text !== '' || delta.tokenIds.length > 0) {
-          await sendChunk({index: completion.index, delta: {content: delta.text}, logprobs, finish_reason: null})
+          await sendChunk({index: completion.index, delta: {content: delta.text}, logprobs, finish_reason: null}, delta.tokenIds)
         }
         if (delta.finishReason !== null) {
-          const held = heldLogprobs.get(completion.index)
-          heldLogprobs.delete(completion.index)
+          const held = takeHeld(completion.index)
           const finishReason = tools?.madeCalls(completion.index) && delta.finishReason === 'stop' ? 'tool_calls' : delta.finishReason
-          await sendChunk({index: completion.index, delta: {}, logprobs: held === undefined ? null : {content: held}, finish_reason: finishReason, stop_reason: delta.stopReason})
+          await sendChunk({index: completion.index, delta: {}, logprobs: held.logprobs, finish_reason: finishReason, stop_reason: delta.stopReason}, held.tokenIds)
         }
       }
     }

@@ -87,6 +87,7 @@ function completionReply(
         finish_reason: output.finishReason,
         stop_reason: output.stopReason,
         prompt_logprobs: promptLogprobs,
+        ...(request.returnTokenIds ? {prompt_token_ids: prompt.tokenIds, token_ids: own.tokenIds} : {}),
       }
     })
   })
@@ -131,7 +132,8 @@ async function streamCompletion(
         const generated = topCount === null ? null : completionLogprobs(name, own.tokenIds, own.logprobs, topCount, offset)
         const logprobs = echoed !== null && generated !== null ? concatLogprobs(echoed, generated) : generated
         const text = (echoing ? prompt.text : '') + own.text
-        const choice = {index, text, logprobs, finish_reason: delta.finishReason, stop_reason: delta.stopReason}
+        const ids = request.returnTokenIds ? {...(delta.isFirst ? {prompt_token_ids: prompt.tokenIds} : {}), token_ids: own.tokenIds} : {}
+        const choice = {index, text, logprobs, finish_reason: delta.finishReason, stop_reason: delta.stopReason, ...ids}
         await sse.send({...header, choices: [choice], ...usageSoFar(promptIndex, index)})
       }
     }

@@ -38,6 +38,8 @@ export interface CommonRequest {
   truncatePromptTokens: number | undefined
   /** return_tokens_as_token_ids: logprobs name tokens 'token_id:<id>' instead of by their text. */
   tokensAsIds: boolean
+  /** return_token_ids (vLLM): replies carry the prompt's and each choice's token ids. */
+  returnTokenIds: boolean
 }
 
 export interface CompletionRequest extends CommonRequest {
@@ -131,6 +133,7 @@ export function parseCommon(body: JsonObject, completions: boolean): CommonReque
     addSpecialTokens: optionalBoolean(body, 'add_special_tokens') ?? completions,
     truncatePromptTokens,
     tokensAsIds: optionalBoolean(body, 'return_tokens_as_token_ids') ?? false,
+    returnTokenIds: optionalBoolean(body, 'return_token_ids') ?? false,
   }
 }
 
