@@ -2,13 +2,8 @@
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
 import {ContextLengthError, InvalidRequestError, NotFoundError} from '../src/engine/errors.js'
-import {
-  checkModel,
-  parseChatCompletionRequest,
-  parseCompletionRequest,
-  resolveMaxTokens,
-  samplingParamsFor,
-} from '../src/server/openai-schema.js'
+import {parseChatCompletionRequest} from '../src/server/chat-request.js'
+import {checkModel, parseCompletionRequest, resolveMaxTokens, samplingParamsFor} from '../src/server/openai-schema.js'
 
 function rejects(parse: () => unknown, param: string | null, type: new (...args: any[]) => Error = InvalidRequestError) {
   assert.throws(parse, (error: unknown) => {
@@ -139,14 +134,14 @@ describe('parseCompletionRequest', () => {
   })
 
   it('reads stream options and refuses them without stream', () => {
-    assert.equal(parseCompletionRequest({prompt: 'a', stream: true, stream_options: {include_usage: true}}).includeUsage, true)
-    assert.equal(parseCompletionRequest({prompt: 'a', stream: true}).includeUsage, false)
+    assert.equal(parseCompletionRequest({prompt: 'a', stream: true, stream_options: {include_usage: true}}).usage.final, true)
+    assert.equal(parseCompletionRequest({prompt: 'a', stream: true}).usage.final, false)
     rejects(() => parseCompletionRequest({prompt: 'a', stream_options: {include_usage: true}}), 'stream_options')
   })
 
-  it('refuses streaming when the best sequences are picked only at the end', () => {
-    rejects(() => parseCompletionRequest({prompt: 'a', stream: true, n: 1, best_of: 2}), 'best_of')
-    rejects(() => parseCompletionRequest({prompt: 'a', stream: true, use_beam_search: true, n: 2}), 'use_beam_search')
+  it('takes streaming requests whose sequences are picked only at the end (the reply waits for them)', () => {
+    assert.equal(parseCompletionRequest({prompt: 'a', stream: true, n: 1, best_of: 2}).stream, true)
+    assert.equal(parseCompletionRequest({prompt: 'a', stream: true, use_beam_search: true, n: 2}).stream, true)
   })
 
   it('gives beam search its width from n when best_of is absent', () => {

@@ -5,7 +5,7 @@ import {join} from 'node:path'
 import {describe, it} from 'node:test'
 import {InvalidRequestError} from '../src/engine/errors.js'
 import {Tokenizer} from '../src/engine/model/tokenizer.js'
-import {parseMessages} from '../src/server/openai-schema.js'
+import {parseMessages} from '../src/server/chat-request.js'
 import {parseToolRequest} from '../src/server/tool-calls.js'
 import {tinyScratch} from './support/tiny-scratch.js'
 

@@ -1,10 +1,12 @@
 // POST /v1/chat/completions: messages through the model's chat template, n choices, as one JSON reply or an SSE stream.
 import {type ApiContext, newObjectId, sendJson, unixSeconds} from './api-context.js'
+import {type ChatCompletionRequest, echoedContent, parseChatCompletionRequest, replyRole} from './chat-request.js'
 import {ChoiceDeltas} from './choice-deltas.js'
 import {errorReply} from './error-reply.js'
-import {admitPrompts, collectFinalOutputs, prepareGuided, type PreparedPrompt, PromptRun, sequencesPerPrompt, usageOf} from './generation.js'
-import {type ChatTokenLogprob, chatLogprobs} from './logprobs-format.js'
-import {type ChatCompletionRequest, checkModel, parseChatCompletionRequest, resolveMaxTokens, samplingParamsFor} from './openai-schema.js'
+import {admitPrompts, collectFinalOutputs, picksAtEnd, prepareGuided, type PreparedPrompt, PromptRun, sequencesPerPrompt, usageOf} from './generation.js'
+import {type ChatTokenLogprob, chatLogprobs, promptLogprobsField, tokenNamer} from './logprobs-format.js'
+import {checkModel, resolveMaxTokens, samplingParamsFor, truncationLimit} from './openai-schema.js'
+import {watchFields} from './request-fields.js'
 import {SseStream} from './sse.js'
 import {InvalidRequestError} from '../engine/errors.js'
 import type {CompletionOutput} from './engine-like.js'
@@ -18,18 +20,30 @@ interface ReplyHeader {
 }
 
 export async function createChatCompletion(context: ApiContext, body: unknown): Promise<void> {
-  const request = parseChatCompletionRequest(body)
+  const fields = watchFields(body)
+  const request = parseChatCompletionRequest(fields.body)
+  const ignored = fields.unread()
+  if (ignored.length > 0) context.log(`ignored request fields: ${ignored.slice(0, 20).map((key) => JSON.stringify(key.slice(0, 64))).join(', ')}`)
   checkModel(request.model, context.engine.modelName)
   const parser = context.toolCallParser ?? null
   if (request.tools?.mode.kind === 'auto' && parser === null)
     throw new InvalidRequestError(`tool_choice "auto" needs the server started with --tool-call-parser (${TOOL_CALL_PARSERS.join(', ')})`, {param: 'tool_choice'})
   const window = await admitPrompts(context, 1, sequencesPerPrompt(request.sampling))
-  const tokenIds = await context.promptTokenizer.tokenize({kind: 'chat', messages: request.messages, addGenerationPrompt: request.addGenerationPrompt, tools: request.tools?.tools, variables: request.chatTemplateKwargs})
+  const tokenIds = await context.promptTokenizer.tokenize({
+    kind: 'chat',
+    messages: request.messages,
+    addGenerationPrompt: request.addGenerationPrompt,
+    continueFinalMessage: request.continueFinalMessage,
+    addSpecialTokens: request.addSpecialTokens,
+    tools: request.tools?.tools,
+    variables: request.chatTemplateKwargs,
+    truncate: truncationLimit(request, context.engine.maxModelLen),
+  })
   const maxTokens = resolveMaxTokens(request.maxTokens, tokenIds.length, context.engine.maxModelLen, 'remaining', 'messages')
   // The parsers read the call markers, which some families make special tokens ([TOOL_CALLS]): keep them (vLLM does too).
   const keepMarkers = request.tools?.mode.kind === 'auto' && parser !== 'llama3_json'
   const sampling = keepMarkers ? {...request, sampling: {...request.sampling, skipSpecialTokens: false}} : request
-  const prompt: PreparedPrompt = {tokenIds, text: '', params: samplingParamsFor(sampling, maxTokens)}
+  const prompt: PreparedPrompt = {tokenIds, text: echoedContent(request), params: samplingParamsFor(sampling, maxTokens)}
   await prepareGuided(context.engine, [prompt])
   const id = newObjectId('chatcmpl')
   const run = new PromptRun(context.engine, id, [prompt], context.arrivalTime, window)
@@ -39,36 +53,43 @@ export async function createChatCompletion(context: ApiContext, body: unknown): 
   const [final] = await collectFinalOutputs(run, 1, context.signal, context.metrics.observeFinished)
   const outputs = final!.outputs
   const topCount = prompt.params.logprobs
+  const name = tokenNamer(context.engine.tokenizer, request.tokensAsIds)
+  const promptLogprobs = prompt.params.promptLogprobs
   sendJson(context.response, 200, {
     ...header,
     object: 'chat.completion',
     choices: outputs.map((output) => ({
       index: output.index,
-      ...messageOf(output, request.tools, parser),
-      logprobs: topCount === null ? null : chatLogprobs(context.engine.tokenizer, output.tokenIds, output.logprobs ?? [], topCount),
+      ...messageOf(output, replyRole(request), prompt.text, request.tools, parser),
+      logprobs: topCount === null ? null : chatLogprobs(name, output.tokenIds, output.logprobs ?? [], topCount),
       stop_reason: output.stopReason,
+      ...(request.returnTokenIds ? {token_ids: output.tokenIds} : {}),
     })),
     usage: usageOf(
       [tokenIds.length],
       outputs.map((output) => output.tokenIds.length),
     ),
+    system_fingerprint: null,
+    ...(request.returnTokenIds ? {prompt_token_ids: tokenIds} : {}),
+    prompt_logprobs: promptLogprobs === null ? null : promptLogprobsField(context.engine.tokenizer, tokenIds, final!.promptLogprobs ?? [], promptLogprobs),
   })
 }
 
-/** The assistant message and finish reason of one choice: plain content, or the tool calls read from it. */
-function messageOf(output: CompletionOutput, tools: ToolRequest | null, parser: ToolCallParserName | null) {
-  const plain = {message: {role: 'assistant', content: output.text}, finish_reason: output.finishReason}
+/** The reply message and finish reason of one choice: plain content (after what echo repeats), or the tool calls read from it. */
+function messageOf(output: CompletionOutput, role: string, echoed: string, tools: ToolRequest | null, parser: ToolCallParserName | null) {
+  const plain = {message: {role, content: echoed + output.text}, finish_reason: output.finishReason}
   if (tools === null || tools.mode.kind === 'none') return plain
   // Cut by max_tokens, a named call is still a call (its arguments cut, as streamed); a `required` list is content.
   const parsed = parseToolOutput(output.text, tools, parser)
   const hasCalls = parsed.toolCalls.length > 0
+  const content = echoed === '' ? parsed.content : echoed + (parsed.content ?? '')
   return {
-    message: {role: 'assistant', content: parsed.content, ...(hasCalls ? {tool_calls: parsed.toolCalls} : {})},
+    message: {role, content, ...(hasCalls ? {tool_calls: parsed.toolCalls} : {})},
     finish_reason: hasCalls && output.finishReason === 'stop' ? 'tool_calls' : output.finishReason,
   }
 }
 
-/** Role first, then content deltas, then a chunk with the finish reason; usage last when asked for. */
+/** Role first (with what echo repeats), then content deltas, then a chunk with the finish reason; usage last when asked for. */
 async function streamChatCompletion(
   context: ApiContext,
   request: ChatCompletionRequest,
@@ -79,40 +100,61 @@ async function streamChatCompletion(
   const sse = new SseStream(context.response, context.limits.slowClientTimeoutMs)
   const deltas = new ChoiceDeltas()
   const completionLengths = new Map<number, number>()
-  const usageField = request.includeUsage ? {usage: null} : {}
   const topCount = prompt.params.logprobs
+  const name = tokenNamer(context.engine.tokenizer, request.tokensAsIds)
+  const role = replyRole(request)
   const tools = request.tools !== null && request.tools.mode.kind !== 'none' ? new ToolCallDeltas(request.tools, context.toolCallParser ?? null) : null
   const heldLogprobs = new Map<number, ChatTokenLogprob[]>()
-  const sendChunk = (choice: object) => sse.send({...header, object: 'chat.completion.chunk', choices: [choice], ...usageField})
+  const heldIds = new Map<number, number[]>()
+  const takeHeld = (index: number) => {
+    const logprobs = heldLogprobs.get(index)
+    const tokenIds = heldIds.get(index) ?? []
+    heldLogprobs.delete(index)
+    heldIds.delete(index)
+    return {logprobs: logprobs === undefined ? null : {content: logprobs}, tokenIds}
+  }
+  // With include_usage every chunk carries usage: null (OpenAI's format), or the counts so far (continuous_usage_stats).
+  const usageSoFar = (index: number) =>
+    request.usage.continuous ? {usage: usageOf([prompt.tokenIds.length], [completionLengths.get(index) ?? 0])} : request.usage.final ? {usage: null} : {}
+  // return_token_ids: the prompt's ids ride on a choice's first chunk, each chunk carries the ids its text came from.
+  const promptIds = (index: number) => (request.returnTokenIds && !promptIdsSent.has(index) && promptIdsSent.add(index) ? {prompt_token_ids: prompt.tokenIds} : {})
+  const promptIdsSent = new Set<number>()
+  const sendChunk = (choice: {index: number; [field: string]: unknown}, tokenIds: readonly number[] = []) =>
+    sse.send({...header, object: 'chat.completion.chunk', ...promptIds(choice.index), choices: [request.returnTokenIds ? {...choice, token_ids: tokenIds} : choice], ...usageSoFar(choice.index)})
+  // Beams and best_of samples are chosen at the end: they stream once finished, whole (vLLM streams beam search so).
+  const holdUntilDone = picksAtEnd(prompt.params)
   try {
     for await (const {output} of run.outputs(context.signal, context.metrics.observeFinished)) {
+      if (holdUntilDone && !output.finished) continue
       for (const completion of output.outputs) {
         const delta = deltas.next(completion.index, completion)
         if (delta === null) continue
+        if (delta.isFirst) {
+          await sendChunk({index: completion.index, delta: {role, content: ''}, logprobs: null, finish_reason: null})
+          if (prompt.text !== '') await sendChunk({index: completion.index, delta: {content: prompt.text}, logprobs: null, finish_reason: null})
+        }
         completionLengths.set(completion.index, completion.tokenIds.length)
-        if (delta.isFirst) await sendChunk({index: completion.index, delta: {role: 'assistant', content: ''}, logprobs: null, finish_reason: null})
-        const logprobs = topCount === null ? null : chatLogprobs(context.engine.tokenizer, delta.tokenIds, delta.logprobs, topCount)
+        const logprobs = topCount === null ? null : chatLogprobs(name, delta.tokenIds, delta.logprobs, topCount)
         if (tools !== null) {
-          // Tokens whose text is held back (a call being read) send their logprobs with the next chunk.
+          // Tokens whose text is held back (a call being read) send their logprobs and ids with the next chunk.
           if (logprobs !== null) heldLogprobs.set(completion.index, [...(heldLogprobs.get(completion.index) ?? []), ...logprobs.content])
+          heldIds.set(completion.index, [...(heldIds.get(completion.index) ?? []), ...delta.tokenIds])
           for (const toolDelta of tools.next(completion.index, delta.text, delta.finishReason !== null)) {
-            const held = heldLogprobs.get(completion.index)
-            heldLogprobs.delete(completion.index)
-            await sendChunk({index: completion.index, delta: toolDelta, logprobs: held === undefined ? null : {content: held}, finish_reason: null})
+            const held = takeHeld(completion.index)
+            await sendChunk({index: completion.index, delta: toolDelta, logprobs: held.logprobs, finish_reason: null}, held.tokenIds)
           }
         } else if (delta.text !== '' || delta.tokenIds.length > 0) {
-          await sendChunk({index: completion.index, delta: {content: delta.text}, logprobs, finish_reason: null})
+          await sendChunk({index: completion.index, delta: {content: delta.text}, logprobs, finish_reason: null}, delta.tokenIds)
         }
         if (delta.finishReason !== null) {
-          const held = heldLogprobs.get(completion.index)
-          heldLogprobs.delete(completion.index)
+          const held = takeHeld(completion.index)
           const finishReason = tools?.madeCalls(completion.index) && delta.finishReason === 'stop' ? 'tool_calls' : delta.finishReason
-          await sendChunk({index: completion.index, delta: {}, logprobs: held === undefined ? null : {content: held}, finish_reason: finishReason, stop_reason: delta.stopReason})
+          await sendChunk({index: completion.index, delta: {}, logprobs: held.logprobs, finish_reason: finishReason, stop_reason: delta.stopReason}, held.tokenIds)
         }
       }
     }
     context.signal.throwIfAborted()
-    if (request.includeUsage) {
+    if (request.usage.final) {
       const usage = usageOf([prompt.tokenIds.length], [...completionLengths.values()])
       await sse.send({...header, object: 'chat.completion.chunk', choices: [], usage})
     }

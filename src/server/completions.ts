@@ -1,11 +1,13 @@
 // POST /v1/completions: one or several prompts, n choices each, as one JSON reply or an SSE stream.
 import {type ApiContext, newObjectId, sendJson, unixSeconds} from './api-context.js'
 import {ChoiceDeltas} from './choice-deltas.js'
-import type {RequestOutput} from './engine-like.js'
+import type {CompletionOutput, RequestOutput} from './engine-like.js'
 import {errorReply} from './error-reply.js'
-import {admitPrompts, collectFinalOutputs, prepareGuided, type PreparedPrompt, PromptRun, sequencesPerPrompt, usageOf} from './generation.js'
-import {type CompletionLogprobs, completionLogprobs} from './logprobs-format.js'
-import {checkModel, type CompletionRequest, parseCompletionRequest, resolveMaxTokens, samplingParamsFor} from './openai-schema.js'
+import {admitPrompts, collectFinalOutputs, picksAtEnd, prepareGuided, type PreparedPrompt, PromptRun, sequencesPerPrompt, usageOf} from './generation.js'
+import {completionLogprobs, concatLogprobs, promptLogprobsField, tokenNamer, type TokenNamer} from './logprobs-format.js'
+import {checkModel, type CompletionRequest, parseCompletionRequest, resolveMaxTokens, samplingParamsFor, truncationLimit} from './openai-schema.js'
+import {lastTokens} from './prompt-tokenizer.js'
+import {watchFields} from './request-fields.js'
 import {SseStream} from './sse.js'
 
 interface ReplyHeader {
@@ -16,7 +18,10 @@ interface ReplyHeader {
 }
 
 export async function createCompletion(context: ApiContext, body: unknown): Promise<void> {
-  const request = parseCompletionRequest(body)
+  const fields = watchFields(body)
+  const request = parseCompletionRequest(fields.body)
+  const ignored = fields.unread()
+  if (ignored.length > 0) context.log(`ignored request fields: ${ignored.slice(0, 20).map((key) => JSON.stringify(key.slice(0, 64))).join(', ')}`)
   checkModel(request.model, context.engine.modelName)
   const window = await admitPrompts(context, request.prompts.length, sequencesPerPrompt(request.sampling))
   const prompts: PreparedPrompt[] = []
@@ -29,17 +34,29 @@ export async function createCompletion(context: ApiContext, body: unknown): Prom
   const id = newObjectId('cmpl')
   const run = new PromptRun(context.engine, id, prompts, context.arrivalTime, window)
   const header: ReplyHeader = {id, object: 'text_completion', created: unixSeconds(), model: context.engine.modelName}
-  if (request.stream) return streamCompletion(context, request, prompts, header, run)
+  const name = tokenNamer(context.engine.tokenizer, request.tokensAsIds)
+  // As vLLM (and OpenAI's legacy API): sequences chosen at the end come back as one JSON reply, stream or not.
+  if (request.stream && !picksAtEnd(prompts[0]!.params)) return streamCompletion(context, request, prompts, header, run, name)
   const finals = await collectFinalOutputs(run, prompts.length, context.signal, context.metrics.observeFinished)
-  sendJson(context.response, 200, completionReply(context, request, prompts, header, finals))
+  sendJson(context.response, 200, completionReply(context, request, prompts, header, finals, name))
 }
 
 async function preparePrompt(context: ApiContext, request: CompletionRequest, prompt: CompletionRequest['prompts'][number]): Promise<PreparedPrompt> {
-  const tokenizer = context.engine.tokenizer
-  const tokenIds = 'text' in prompt ? await context.promptTokenizer.tokenize({kind: 'text', text: prompt.text, param: 'prompt'}) : prompt.tokenIds
-  const maxTokens = resolveMaxTokens(request.maxTokens, tokenIds.length, context.engine.maxModelLen, 16, 'prompt')
-  const text = 'text' in prompt ? prompt.text : request.echo ? tokenizer.decode(tokenIds) : ''
+  const {tokenizer, maxModelLen} = context.engine
+  const truncate = truncationLimit(request, maxModelLen)
+  const tokenIds =
+    'text' in prompt
+      ? await context.promptTokenizer.tokenize({kind: 'text', text: prompt.text, param: 'prompt', addSpecialTokens: request.addSpecialTokens, truncate})
+      : lastTokens(prompt.tokenIds, truncate)
+  const maxTokens = resolveMaxTokens(request.maxTokens, tokenIds.length, maxModelLen, 16, 'prompt')
+  // Echo shows the prompt the model saw: as sent, unless it was given as ids or truncated.
+  const text = !request.echo ? '' : 'text' in prompt && truncate === undefined ? prompt.text : tokenizer.decode(tokenIds)
   return {tokenIds, text, params: samplingParamsFor(request, maxTokens)}
+}
+
+/** What a choice returns of its output: nothing when the request only echoes (max_tokens 0), whose one token is dropped. */
+function returned(request: CompletionRequest, output: Pick<CompletionOutput, 'text' | 'tokenIds' | 'logprobs'>) {
+  return request.echoOnly ? {text: '', tokenIds: [], logprobs: []} : {text: output.text, tokenIds: output.tokenIds, logprobs: output.logprobs ?? []}
 }
 
 function completionReply(
@@ -48,26 +65,29 @@ function completionReply(
   prompts: PreparedPrompt[],
   header: ReplyHeader,
   finals: RequestOutput[],
+  name: TokenNamer,
 ) {
-  const tokenizer = context.engine.tokenizer
   const completionLengths: number[] = []
   const choices = finals.flatMap((final, promptIndex) => {
     const prompt = prompts[promptIndex]!
     const topCount = prompt.params.logprobs
-    const echoed = request.echo ? prompt.text : ''
+    const promptLogprobs =
+      prompt.params.promptLogprobs === null ? null : promptLogprobsField(context.engine.tokenizer, prompt.tokenIds, final.promptLogprobs ?? [], prompt.params.promptLogprobs)
     return final.outputs.map((output) => {
-      completionLengths.push(output.tokenIds.length)
-      let logprobs: CompletionLogprobs | null = null
-      if (topCount !== null) {
-        logprobs = completionLogprobs(tokenizer, output.tokenIds, output.logprobs ?? [], topCount, echoed.length)
-        if (request.echo) logprobs = concatLogprobs(completionLogprobs(tokenizer, prompt.tokenIds, final.promptLogprobs ?? [], topCount, 0), logprobs)
-      }
+      const own = returned(request, output)
+      completionLengths.push(own.tokenIds.length)
+      // Echoed tokens come first; offsets run over the token texts from 0, as vLLM counts them.
+      const echoed = request.echo && topCount !== null ? completionLogprobs(name, prompt.tokenIds, final.promptLogprobs ?? [], topCount, 0) : null
+      const offset = echoed === null ? 0 : echoed.tokens.reduce((sum, token) => sum + token.length, 0)
+      const generated = topCount === null ? null : completionLogprobs(name, own.tokenIds, own.logprobs, topCount, offset)
       return {
         index: promptIndex * prompt.params.n + output.index,
-        text: echoed + output.text,
-        logprobs,
+        text: prompt.text + own.text,
+        logprobs: generated === null ? null : echoed === null ? generated : concatLogprobs(echoed, generated),
         finish_reason: output.finishReason,
         stop_reason: output.stopReason,
+        prompt_logprobs: promptLogprobs,
+        ...(request.returnTokenIds ? {prompt_token_ids: prompt.tokenIds, token_ids: own.tokenIds} : {}),
       }
     })
   })
@@ -75,16 +95,7 @@ function completionReply(
     prompts.map((prompt) => prompt.tokenIds.length),
     completionLengths,
   )
-  return {...header, choices, usage}
-}
-
-function concatLogprobs(first: CompletionLogprobs, second: CompletionLogprobs): CompletionLogprobs {
-  return {
-    tokens: [...first.tokens, ...second.tokens],
-    token_logprobs: [...first.token_logprobs, ...second.token_logprobs],
-    top_logprobs: [...first.top_logprobs, ...second.top_logprobs],
-    text_offset: [...first.text_offset, ...second.text_offset],
-  }
+  return {...header, choices, usage, system_fingerprint: null}
 }
 
 async function streamCompletion(
@@ -93,33 +104,41 @@ async function streamCompletion(
   prompts: PreparedPrompt[],
   header: ReplyHeader,
   run: PromptRun,
+  name: TokenNamer,
 ): Promise<void> {
   const sse = new SseStream(context.response, context.limits.slowClientTimeoutMs)
   const deltas = new ChoiceDeltas()
-  const tokenizer = context.engine.tokenizer
   const completionLengths = new Map<number, number>()
   const textOffsets = new Map<number, number>()
-  // With include_usage every chunk carries usage: null and a last chunk carries the totals (OpenAI's format).
-  const usageField = request.includeUsage ? {usage: null} : {}
+  // With include_usage every chunk carries usage: null (OpenAI's format), or the counts so far (continuous_usage_stats),
+  // and a last chunk carries the totals.
+  const usageSoFar = (promptIndex: number, index: number) =>
+    request.usage.continuous ? {usage: usageOf([prompts[promptIndex]!.tokenIds.length], [completionLengths.get(index) ?? 0])} : request.usage.final ? {usage: null} : {}
   try {
     for await (const {promptIndex, output} of run.outputs(context.signal, context.metrics.observeFinished)) {
       const prompt = prompts[promptIndex]!
+      const topCount = prompt.params.logprobs
       for (const completion of output.outputs) {
         const index = promptIndex * prompt.params.n + completion.index
         const delta = deltas.next(index, completion)
         if (delta === null) continue
-        completionLengths.set(index, completion.tokenIds.length)
-        const echoed = delta.isFirst && request.echo ? prompt.text : ''
-        const offset = (textOffsets.get(index) ?? 0) + echoed.length
-        textOffsets.set(index, offset + delta.text.length)
-        const logprobs =
-          prompt.params.logprobs === null ? null : completionLogprobs(tokenizer, delta.tokenIds, delta.logprobs, prompt.params.logprobs, offset)
-        const choice = {index, text: echoed + delta.text, logprobs, finish_reason: delta.finishReason, stop_reason: delta.stopReason}
-        await sse.send({...header, choices: [choice], ...usageField})
+        const own = returned(request, delta)
+        completionLengths.set(index, request.echoOnly ? 0 : completion.tokenIds.length)
+        // The first chunk of a choice carries the echoed prompt, with its logprobs when logprobs are asked for.
+        const echoing = delta.isFirst && request.echo
+        const echoed = echoing && topCount !== null ? completionLogprobs(name, prompt.tokenIds, output.promptLogprobs ?? [], topCount, 0) : null
+        const offset = (textOffsets.get(index) ?? 0) + (echoed === null ? 0 : echoed.tokens.reduce((sum, token) => sum + token.length, 0))
+        textOffsets.set(index, offset + own.text.length)
+        const generated = topCount === null ? null : completionLogprobs(name, own.tokenIds, own.logprobs, topCount, offset)
+        const logprobs = echoed !== null && generated !== null ? concatLogprobs(echoed, generated) : generated
+        const text = (echoing ? prompt.text : '') + own.text
+        const ids = request.returnTokenIds ? {...(delta.isFirst ? {prompt_token_ids: prompt.tokenIds} : {}), token_ids: own.tokenIds} : {}
+        const choice = {index, text, logprobs, finish_reason: delta.finishReason, stop_reason: delta.stopReason, ...ids}
+        await sse.send({...header, choices: [choice], ...usageSoFar(promptIndex, index)})
       }
     }
     context.signal.throwIfAborted()
-    if (request.includeUsage) {
+    if (request.usage.final) {
       const usage = usageOf(
         prompts.map((prompt) => prompt.tokenIds.length),
         [...completionLengths.values()],

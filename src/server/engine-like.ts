@@ -15,6 +15,8 @@ export interface TokenizerLike {
   decode(ids: number[], opts?: {skipSpecialTokens?: boolean}): string
   /** The chat template rendered to text (tokenize it without adding special tokens: no double BOS). */
   applyChatTemplate(messages: ChatMessage[], opts?: ChatTemplateOptions): string
+  /** A token as the vocabulary writes it ('Ġhello', '▁The'); absent on tokenizers without a vocabulary (the fake engine's). */
+  idToToken?(id: number): string | undefined
   /** The most UTF-8 bytes a text of `tokens` tokens can have; null when unknown. */
   maxTextBytes(tokens: number): number | null
 }

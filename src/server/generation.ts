@@ -17,6 +17,11 @@ export function sequencesPerPrompt(params: Partial<Pick<SamplingParams, 'n' | 'b
   return Math.max(n, params.bestOf ?? n)
 }
 
+/** Beam search and best_of > n choose their sequences at the end, so nothing can be streamed before it (vLLM's rule). */
+export function picksAtEnd(params: Pick<SamplingParams, 'n' | 'bestOf' | 'useBeamSearch'>): boolean {
+  return params.useBeamSearch || params.bestOf > params.n
+}
+
 /**
  * Refuses a request that asks for more sequences than one may queue (400 naming the limit), then waits for its
  * share of the concurrency slots: its window, not its whole list. Returns the window the PromptRun must keep to.

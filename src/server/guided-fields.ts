@@ -9,7 +9,8 @@ const STRUCTURED_OUTPUT_KEYS = ['json', 'regex', 'choice', 'grammar', 'json_obje
 /** The constraint a request asks for, or null; asking for two at once is a 400 naming both. */
 export function parseGuided(body: JsonObject): GuidedSpec | null {
   const outputs = structuredOutputFields(body)
-  const fields = {...body, ...outputs}
+  // The body's fields read through, not copied: a copy would read (and so count as used) every field of the body.
+  const fields: JsonObject = Object.assign(Object.create(body) as JsonObject, outputs)
   const anyWhitespace = whitespaceSetting(fields)
   const specs: GuidedSpec[] = []
   const responseFormat = parseResponseFormat(body, anyWhitespace)

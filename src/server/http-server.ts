@@ -6,6 +6,7 @@ import {AuthenticationError, InvalidRequestError, NotFoundError, PagedLLMError, 
 import {type ApiContext, ClientDisconnected, cutWhenNotTaken, type RequestLimits, sendJson, unixSeconds} from './api-context.js'
 import {createChatCompletion} from './chat-completions.js'
 import {answerRefusedRequests} from './client-errors.js'
+import {answerCors} from './cors.js'
 import {createCompletion} from './completions.js'
 import type {EngineLike} from './engine-like.js'
 import {errorReply} from './error-reply.js'
@@ -105,6 +106,8 @@ export class ApiServer {
     answerRefusedRequests(this.server)
     this.routes = {
       '/health': getRoute(async (_, response) => this.health(response)),
+      // vLLM's alias of /health (SageMaker's probe), on GET and POST.
+      '/ping': {...getRoute(async (_, response) => this.health(response)), POST: async (_, response) => this.health(response)},
       '/version': getRoute(async (_, response) => sendJson(response, 200, {version: options.version})),
       '/metrics': getRoute(async (_, response) => this.renderMetrics(response)),
       '/v1/models': getRoute(async (_, response) => this.listModels(response)),
@@ -186,6 +189,7 @@ export class ApiServer {
         response.setHeader('connection', 'close')
         throw new UnavailableError('The server is shutting down.', {code: 'shutting_down'})
       }
+      if (answerCors(request, response)) return
       const path = requestPath(request.url)
       const route = this.routes[path]
       if (!route) throw new NotFoundError(`No route for ${path}.`, {code: 'unknown_url'})
@@ -262,7 +266,8 @@ export class ApiServer {
     sendJson(response, 200, {
       object: 'list',
       data: [
-        {id: engine.modelName, object: 'model', created: unixSeconds(), owned_by: 'pagedllm', max_model_len: engine.maxModelLen},
+        // vLLM's model card: root names what the served name stands for, parent is for adapters (none here).
+        {id: engine.modelName, object: 'model', created: unixSeconds(), owned_by: 'pagedllm', root: engine.modelName, parent: null, max_model_len: engine.maxModelLen, permission: []},
       ],
     })
   }

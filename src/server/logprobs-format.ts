@@ -1,4 +1,4 @@
-// Turns the engine's per-token logprob maps into OpenAI's two logprobs shapes (legacy completions and chat).
+// Turns the engine's per-token logprob maps into OpenAI's two logprobs shapes (legacy completions and chat) and vLLM's prompt_logprobs.
 import type {TokenLogprobs} from '../engine/sequence.js'
 import type {TokenizerLike} from './engine-like.js'
 
@@ -16,13 +16,23 @@ export interface ChatTokenLogprob {
   top_logprobs: {token: string; logprob: number; bytes: number[]}[]
 }
 
+/** vLLM's Logprob as prompt_logprobs report it; rank is null where only "below the top k" is known. */
+export interface PromptTokenLogprob {
+  logprob: number
+  rank: number | null
+  decoded_token: string
+}
+
+/** How a token is named in logprobs: its text, or 'token_id:<id>' (vLLM's return_tokens_as_token_ids). */
+export type TokenNamer = (tokenId: number) => string
+
+export function tokenNamer(tokenizer: TokenizerLike, asIds: boolean): TokenNamer {
+  return asIds ? (tokenId) => `token_id:${tokenId}` : (tokenId) => tokenizer.decode([tokenId], {skipSpecialTokens: false})
+}
+
 /** vLLM reports a logprob below -9999 (a -inf logit) as -9999.0: JSON has no -Infinity (it would print null). NaN (a broken model) too. */
 export function reportedLogprob(logprob: number): number {
   return logprob >= -9999 ? logprob : -9999
-}
-
-function tokenText(tokenizer: TokenizerLike, tokenId: number): string {
-  return tokenizer.decode([tokenId], {skipSpecialTokens: false})
 }
 
 /** Best first, at most `limit`. */
@@ -31,11 +41,12 @@ function ranked(logprobs: TokenLogprobs, limit: number): [number, number][] {
 }
 
 /**
- * Legacy shape. `tokenLogprobs[i]` is null where the engine has none (the first prompt token);
- * `startOffset` is where the first token's text starts in the full text the client sees.
+ * Legacy shape. `tokenLogprobs[i]` is null where the engine has none (the first prompt token); `startOffset` is where
+ * the first token's text starts. As vLLM, each position's top_logprobs holds the `topCount` likeliest tokens and the
+ * chosen one (so logprobs: 0 gives the chosen token alone).
  */
 export function completionLogprobs(
-  tokenizer: TokenizerLike,
+  name: TokenNamer,
   tokenIds: readonly number[],
   tokenLogprobs: readonly (TokenLogprobs | null)[],
   topCount: number,
@@ -44,31 +55,35 @@ export function completionLogprobs(
   const result: CompletionLogprobs = {tokens: [], token_logprobs: [], top_logprobs: [], text_offset: []}
   let offset = startOffset
   tokenIds.forEach((tokenId, position) => {
-    const text = tokenText(tokenizer, tokenId)
+    const text = name(tokenId)
     const logprobs = tokenLogprobs[position] ?? null
     result.tokens.push(text)
     result.text_offset.push(offset)
     offset += text.length
     const logprob = logprobs?.get(tokenId)
     result.token_logprobs.push(logprob === undefined ? null : reportedLogprob(logprob))
+    if (logprobs === null) return result.top_logprobs.push(null)
+    const top = ranked(logprobs, topCount)
+    if (logprob !== undefined && !top.some(([id]) => id === tokenId)) top.push([tokenId, logprob])
     // Several ids can decode to the same text; keep the likelier one under that key.
-    result.top_logprobs.push(
-      logprobs === null
-        ? null
-        : Object.fromEntries(ranked(logprobs, Math.max(topCount, 1)).reverse().map(([id, logprob]) => [tokenText(tokenizer, id), reportedLogprob(logprob)])),
-    )
+    result.top_logprobs.push(Object.fromEntries(top.sort((a, b) => a[1] - b[1]).map(([id, value]) => [name(id), reportedLogprob(value)])))
   })
   return result
 }
 
-export function chatLogprobs(
-  tokenizer: TokenizerLike,
-  tokenIds: readonly number[],
-  tokenLogprobs: readonly TokenLogprobs[],
-  topCount: number,
-): {content: ChatTokenLogprob[]} {
+/** Two spans of the legacy shape as one (echo: the prompt's, then the completion's). */
+export function concatLogprobs(first: CompletionLogprobs, second: CompletionLogprobs): CompletionLogprobs {
+  return {
+    tokens: [...first.tokens, ...second.tokens],
+    token_logprobs: [...first.token_logprobs, ...second.token_logprobs],
+    top_logprobs: [...first.top_logprobs, ...second.top_logprobs],
+    text_offset: [...first.text_offset, ...second.text_offset],
+  }
+}
+
+export function chatLogprobs(name: TokenNamer, tokenIds: readonly number[], tokenLogprobs: readonly TokenLogprobs[], topCount: number): {content: ChatTokenLogprob[]} {
   const entry = (tokenId: number, logprob: number) => {
-    const token = tokenText(tokenizer, tokenId)
+    const token = name(tokenId)
     return {token, logprob: reportedLogprob(logprob), bytes: [...Buffer.from(token, 'utf8')]}
   }
   return {
@@ -80,4 +95,29 @@ export function chatLogprobs(
       }
     }),
   }
+}
+
+/**
+ * vLLM's prompt_logprobs: per prompt position null (the first) or {"<token id>": {logprob, rank, decoded_token}} for the
+ * prompt's token and the top k. Ranks come from the top k the engine kept (1 = likeliest); a prompt token below them
+ * has rank null.
+ */
+export function promptLogprobsField(
+  tokenizer: TokenizerLike,
+  tokenIds: readonly number[],
+  promptLogprobs: readonly (TokenLogprobs | null)[],
+  topCount: number,
+): (Record<string, PromptTokenLogprob> | null)[] {
+  return tokenIds.map((tokenId, position) => {
+    const logprobs = promptLogprobs[position] ?? null
+    if (logprobs === null) return null
+    const top = ranked(logprobs, topCount)
+    const field: Record<string, PromptTokenLogprob> = {}
+    const add = (id: number, logprob: number, rank: number | null) =>
+      (field[id] = {logprob: reportedLogprob(logprob), rank, decoded_token: tokenizer.decode([id], {skipSpecialTokens: false})})
+    const ownRank = top.findIndex(([id]) => id === tokenId)
+    add(tokenId, logprobs.get(tokenId) ?? -Infinity, ownRank >= 0 ? ownRank + 1 : null)
+    top.forEach(([id, logprob], index) => add(id, logprob, index + 1))
+    return field
+  })
 }

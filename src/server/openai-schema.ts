@@ -1,9 +1,7 @@
-// Validates OpenAI (plus vLLM extra) request bodies and maps their fields onto prompts and SamplingParams.
+// Validates the fields both OpenAI endpoints share (plus vLLM's extras) and /v1/completions' own, mapping them onto prompts and SamplingParams.
 import {ContextLengthError, InvalidRequestError, NotFoundError} from '../engine/errors.js'
 import {makeSamplingParams, type SamplingParams} from '../engine/sampling-params.js'
-import type {ChatMessage} from './engine-like.js'
 import {parseAllowedTokenIds, parseBadWords, parseGuided} from './guided-fields.js'
-import {parseToolRequest, toolGrammar, toolMessageFields, type ToolRequest} from './tool-calls.js'
 import {
   type JsonObject,
   optionalBoolean,
@@ -20,32 +18,43 @@ import {
 /** A prompt as the client sent it: text to tokenize, or token ids as they are. */
 export type PromptInput = {text: string} | {tokenIds: number[]}
 
-interface CommonRequest {
+/** stream_options: usage in a last chunk (`final`), and in every chunk so far (`continuous`, vLLM's continuous_usage_stats). */
+export interface UsageOptions {
+  final: boolean
+  continuous: boolean
+}
+
+export interface CommonRequest {
   model: string | undefined
   stream: boolean
-  includeUsage: boolean
+  usage: UsageOptions
   /** Every sampling field but max_tokens, already range-checked; max_tokens needs the prompt length. */
   sampling: Partial<SamplingParams>
-  maxTokens: number | undefined
+  /** undefined: the endpoint's default; null (sent as null): whatever room the context leaves, as vLLM. */
+  maxTokens: number | null | undefined
+  /** add_special_tokens: BOS and the like around prompt text (completions: yes; chat: no, the template has them). */
+  addSpecialTokens: boolean
+  /** truncate_prompt_tokens: keep only the prompt's last k tokens (vLLM truncates on the left). */
+  truncatePromptTokens: number | undefined
+  /** return_tokens_as_token_ids: logprobs name tokens 'token_id:<id>' instead of by their text. */
+  tokensAsIds: boolean
+  /** return_token_ids (vLLM): replies carry the prompt's and each choice's token ids. */
+  returnTokenIds: boolean
 }
 
 export interface CompletionRequest extends CommonRequest {
   prompts: PromptInput[]
   echo: boolean
+  /** echo with max_tokens 0 (vLLM): score the prompt, return it alone; one token is generated and dropped. */
+  echoOnly: boolean
 }
 
-export interface ChatCompletionRequest extends CommonRequest {
-  messages: ChatMessage[]
-  addGenerationPrompt: boolean
-  /** vLLM's chat_template_kwargs: extra variables for the chat template (enable_thinking, date_string, ...). */
-  chatTemplateKwargs: Record<string, unknown> | undefined
-  /** tools / tool_choice / parallel_tool_calls; null without tools (or with tool_choice "none" and no tools). */
-  tools: ToolRequest | null
-}
+/** vLLM's seed bounds (a 64-bit signed integer); JSON numbers past them would be rounded anyway. */
+const SEED_LIMIT = 2 ** 63
 
-/** The requested model must be the one we serve (clients may also leave it out). */
+/** The requested model must be the one we serve; clients may leave it out or send it empty (vLLM accepts both). */
 export function checkModel(requested: string | undefined, servedModelName: string): void {
-  if (requested === undefined || requested === servedModelName) return
+  if (requested === undefined || requested === '' || requested === servedModelName) return
   throw new NotFoundError(`The model '${requested}' does not exist; this server serves '${servedModelName}'.`, {
     param: 'model',
     code: 'model_not_found',
@@ -55,51 +64,36 @@ export function checkModel(requested: string | undefined, servedModelName: strin
 export function parseCompletionRequest(raw: unknown): CompletionRequest {
   const body = requireObject(raw)
   rejectUnsupported(body, ['suffix'])
-  const common = parseCommon(body)
+  const common = parseCommon(body, true)
   const logprobs = optionalInteger(body, 'logprobs')
   const echo = optionalBoolean(body, 'echo') ?? false
+  const echoOnly = echo && common.maxTokens === 0
+  if (echoOnly) common.maxTokens = 1
   common.sampling.logprobs = logprobs
-  // Echoed prompts carry their own logprobs when logprobs are asked for (OpenAI's behaviour).
-  common.sampling.promptLogprobs = echo && logprobs !== undefined ? logprobs : optionalInteger(body, 'prompt_logprobs')
-  checkSampling(common)
-  return {...common, prompts: parsePrompt(body), echo}
+  // Echoed prompts carry their own logprobs when logprobs are asked for (vLLM: unless prompt_logprobs says otherwise).
+  common.sampling.promptLogprobs ??= echo ? logprobs : undefined
+  checkSampling(common, 'max_tokens')
+  return {...common, prompts: parsePrompt(body), echo, echoOnly}
 }
 
-export function parseChatCompletionRequest(raw: unknown): ChatCompletionRequest {
-  const body = requireObject(raw)
-  rejectUnsupported(body, ['functions', 'function_call'])
-  const common = parseCommon(body)
-  const tools = parseToolRequest(body)
-  const toolSpec = tools === null ? null : toolGrammar(tools)
-  if (toolSpec !== null && common.sampling.guided)
-    throw new InvalidRequestError(`'tool_choice' ${tools!.mode.kind} forces a grammar, so it cannot be combined with '${common.sampling.guided.param}'`, {param: 'tool_choice'})
-  if (toolSpec !== null) common.sampling.guided = toolSpec
-  const maxCompletionTokens = optionalInteger(body, 'max_completion_tokens')
-  if (maxCompletionTokens !== undefined) common.maxTokens = maxCompletionTokens
-  const logprobs = optionalBoolean(body, 'logprobs') ?? false
-  const topLogprobs = optionalInteger(body, 'top_logprobs')
-  if (topLogprobs !== undefined && !logprobs)
-    throw new InvalidRequestError("'top_logprobs' requires 'logprobs' to be true", {param: 'top_logprobs'})
-  if (topLogprobs !== undefined && (topLogprobs < 0 || topLogprobs > 20))
-    throw new InvalidRequestError(`'top_logprobs' must be in [0, 20], got ${topLogprobs}`, {param: 'top_logprobs'})
-  common.sampling.logprobs = logprobs ? (topLogprobs ?? 0) : undefined
-  checkSampling(common)
-  return {
-    ...common,
-    messages: parseMessages(body),
-    addGenerationPrompt: optionalBoolean(body, 'add_generation_prompt') ?? true,
-    chatTemplateKwargs: optionalObject(body, 'chat_template_kwargs'),
-    tools,
-  }
-}
-
-function parseCommon(body: JsonObject): CommonRequest {
+/** The fields both endpoints read the same way; `completions` says which endpoint's defaults apply. */
+export function parseCommon(body: JsonObject, completions: boolean): CommonRequest {
   const stream = optionalBoolean(body, 'stream') ?? false
-  const streamOptions = optionalObject(body, 'stream_options')
-  if (streamOptions !== undefined && !stream)
-    throw new InvalidRequestError("'stream_options' is only allowed when 'stream' is true", {param: 'stream_options'})
+  // As vLLM without --logits-processor-pattern or priority scheduling: asked for, they are refused, not ignored.
+  rejectUnsupported(body, ['logits_processors'])
+  const priority = optionalInteger(body, 'priority')
+  if (priority !== undefined && priority !== 0)
+    throw new InvalidRequestError(`'priority' ${priority} needs priority scheduling, which this server does not do; send 0 or leave it out`, {param: 'priority'})
   optionalString(body, 'user') // accepted for compatibility; type-checked only
+  optionalBoolean(body, 'spaces_between_special_tokens') // our decoder never puts spaces between special tokens
   const n = optionalInteger(body, 'n')
+  const seed = optionalInteger(body, 'seed')
+  if (seed !== undefined && (seed < -SEED_LIMIT || seed >= SEED_LIMIT))
+    throw new InvalidRequestError(`'seed' must be a 64-bit signed integer, got ${seed}`, {param: 'seed'})
+  const promptLogprobs = optionalInteger(body, 'prompt_logprobs')
+  // As vLLM: a stream sends tokens as they come, with nowhere to put the prompt's logprobs.
+  if (stream && promptLogprobs !== undefined && promptLogprobs > 0)
+    throw new InvalidRequestError("'prompt_logprobs' are not available when 'stream' is true", {param: 'prompt_logprobs'})
   const sampling: Partial<SamplingParams> = {
     n,
     bestOf: optionalInteger(body, 'best_of'),
@@ -110,7 +104,7 @@ function parseCommon(body: JsonObject): CommonRequest {
     presencePenalty: optionalNumber(body, 'presence_penalty'),
     frequencyPenalty: optionalNumber(body, 'frequency_penalty'),
     repetitionPenalty: optionalNumber(body, 'repetition_penalty'),
-    seed: optionalInteger(body, 'seed'),
+    seed,
     stop: optionalStringList(body, 'stop'),
     stopTokenIds: optionalIntegerList(body, 'stop_token_ids'),
     ignoreEos: optionalBoolean(body, 'ignore_eos'),
@@ -120,40 +114,64 @@ function parseCommon(body: JsonObject): CommonRequest {
     earlyStopping: optionalBoolean(body, 'early_stopping'),
     skipSpecialTokens: optionalBoolean(body, 'skip_special_tokens'),
     includeStopStrInOutput: optionalBoolean(body, 'include_stop_str_in_output'),
+    promptLogprobs,
     logitBias: parseLogitBias(body),
     guided: parseGuided(body) ?? undefined,
     allowedTokenIds: parseAllowedTokenIds(body),
     badWords: parseBadWords(body),
   }
   if (sampling.useBeamSearch && sampling.bestOf === undefined && n !== undefined) sampling.bestOf = n
+  const truncatePromptTokens = optionalInteger(body, 'truncate_prompt_tokens')
+  if (truncatePromptTokens !== undefined && truncatePromptTokens < 1)
+    throw new InvalidRequestError(`'truncate_prompt_tokens' must be an integer >= 1, got ${truncatePromptTokens}`, {param: 'truncate_prompt_tokens'})
   return {
     model: optionalString(body, 'model'),
     stream,
-    includeUsage: streamOptions === undefined ? false : (optionalBoolean({'stream_options.include_usage': streamOptions.include_usage}, 'stream_options.include_usage') ?? false),
+    usage: parseStreamOptions(body, stream),
     sampling,
-    maxTokens: optionalInteger(body, 'max_tokens'),
+    maxTokens: body.max_tokens === null ? null : optionalInteger(body, 'max_tokens'),
+    addSpecialTokens: optionalBoolean(body, 'add_special_tokens') ?? completions,
+    truncatePromptTokens,
+    tokensAsIds: optionalBoolean(body, 'return_tokens_as_token_ids') ?? false,
+    returnTokenIds: optionalBoolean(body, 'return_token_ids') ?? false,
   }
 }
 
-/** logit_bias as OpenAI sends it, {"<token id>": bias}; keys and ranges are checked by makeSamplingParams, ids against the vocabulary by the engine. */
+/** As vLLM: stream_options holds include_usage (true unless said otherwise) and continuous_usage_stats; `{}` needs no stream. */
+function parseStreamOptions(body: JsonObject, stream: boolean): UsageOptions {
+  const options = optionalObject(body, 'stream_options')
+  if (options === undefined) return {final: false, continuous: false}
+  if (Object.keys(options).length > 0 && !stream)
+    throw new InvalidRequestError("'stream_options' is only allowed when 'stream' is true", {param: 'stream_options'})
+  const field = (name: string) => optionalBoolean({[`stream_options.${name}`]: options[name]}, `stream_options.${name}`)
+  // Absent is true; an explicit null is no usage (vLLM's Optional[bool] = True reads null as None).
+  const final = options.include_usage === null ? false : (field('include_usage') ?? true)
+  const continuous = field('continuous_usage_stats') ?? false
+  return {final, continuous: final && continuous}
+}
+
+/**
+ * logit_bias as OpenAI sends it, {"<token id>": bias}. As vLLM: a key is read as Python's int() reads it (" 7", "007"),
+ * and a bias beyond +-100 is clamped to it; ids are checked against the vocabulary by the engine.
+ */
 function parseLogitBias(body: JsonObject): Record<number, number> | undefined {
   const raw = optionalObject(body, 'logit_bias')
   if (raw === undefined) return undefined
-  for (const [tokenId, bias] of Object.entries(raw))
-    if (typeof bias !== 'number') throw new InvalidRequestError(`logit_bias values must be numbers, got ${JSON.stringify(bias)} for token '${tokenId}'`, {param: 'logit_bias'})
-  return raw as Record<number, number>
+  const biases: Record<string, number> = {}
+  for (const [key, bias] of Object.entries(raw)) {
+    if (typeof bias !== 'number') throw new InvalidRequestError(`logit_bias values must be numbers, got ${JSON.stringify(bias)} for token '${key}'`, {param: 'logit_bias'})
+    if (!/^\s*\+?[0-9]+\s*$/.test(key))
+      throw new InvalidRequestError(`logit_bias keys must be token ids (non-negative integers), got '${key.slice(0, 40)}'`, {param: 'logit_bias'})
+    biases[String(BigInt(key.trim()))] = Math.min(100, Math.max(-100, bias))
+  }
+  return biases as Record<number, number>
 }
 
 /** Range-checks everything now, so a bad field fails before any tokenizing; max_tokens is checked for range only. */
-function checkSampling(common: CommonRequest): void {
-  if (common.maxTokens !== undefined && common.maxTokens < 1)
-    throw new InvalidRequestError(`max_tokens must be an integer >= 1, got ${common.maxTokens}`, {param: 'max_tokens'})
-  const params = makeSamplingParams({...common.sampling, maxTokens: common.maxTokens ?? Math.max(1, common.sampling.minTokens ?? 1)})
-  // Streaming sends tokens as they come, so it cannot pick the best n sequences (or beams) afterwards.
-  if (common.stream && params.useBeamSearch)
-    throw new InvalidRequestError('streaming is not supported with beam search', {param: 'use_beam_search'})
-  if (common.stream && params.bestOf > params.n)
-    throw new InvalidRequestError("'best_of' must equal 'n' when streaming", {param: 'best_of'})
+export function checkSampling(common: CommonRequest, maxTokensParam: 'max_tokens' | 'max_completion_tokens'): void {
+  if (typeof common.maxTokens === 'number' && common.maxTokens < 1)
+    throw new InvalidRequestError(`${maxTokensParam} must be an integer >= 1, got ${common.maxTokens}`, {param: maxTokensParam})
+  makeSamplingParams({...common.sampling, maxTokens: common.maxTokens ?? Math.max(1, common.sampling.minTokens ?? 1)})
 }
 
 function parsePrompt(body: JsonObject): PromptInput[] {
@@ -173,48 +191,21 @@ function parsePrompt(body: JsonObject): PromptInput[] {
   return fail("'prompt' must be a string, a list of strings, a list of token ids (non-negative integers) or a list of non-empty lists of token ids")
 }
 
-/** The roles OpenAI's chat API accepts (function: its deprecated predecessor of tool). */
-const CHAT_ROLES = ['system', 'developer', 'user', 'assistant', 'tool', 'function']
-
-export function parseMessages(body: JsonObject): ChatMessage[] {
-  const messages = body.messages
-  if (!Array.isArray(messages) || messages.length === 0)
-    throw new InvalidRequestError("'messages' must be a non-empty list of {role, content} objects", {param: 'messages'})
-  return messages.map((message: unknown, index) => {
-    const param = `messages[${index}]`
-    const fields = optionalObject({[param]: message}, param)
-    if (fields === undefined) throw new InvalidRequestError(`'${param}' must be an object`, {param})
-    const role = fields.role
-    if (typeof role !== 'string' || !CHAT_ROLES.includes(role))
-      throw new InvalidRequestError(`'${param}.role' must be one of ${CHAT_ROLES.join(', ')}; got ${JSON.stringify(role)}`, {param: `${param}.role`})
-    return {role, content: messageContent(fields.content, `${param}.content`), ...toolMessageFields(fields, param)}
-  })
-}
-
-/** Content is a string, null (an assistant turn without text) or a list of text parts, joined by newlines as vLLM joins them. */
-function messageContent(content: unknown, param: string): string {
-  if (content === null || content === undefined) return ''
-  if (typeof content === 'string') return content
-  if (Array.isArray(content)) {
-    return content
-      .map((part: unknown, index) => {
-        const text = (part as {type?: unknown; text?: unknown} | null)?.text
-        if ((part as {type?: unknown} | null)?.type !== 'text' || typeof text !== 'string')
-          throw new InvalidRequestError(`'${param}[${index}]' must be {"type":"text","text":...}; only text parts are supported`, {param})
-        return text
-      })
-      .join('\n')
-  }
-  throw new InvalidRequestError(`'${param}' must be a string or a list of text parts`, {param})
+/** truncate_prompt_tokens, checked against the context before any tokenizing: a limit it could never hold is the client's error (vLLM). */
+export function truncationLimit(request: Pick<CommonRequest, 'truncatePromptTokens'>, maxModelLen: number): number | undefined {
+  const limit = request.truncatePromptTokens
+  if (limit !== undefined && limit > maxModelLen)
+    throw new InvalidRequestError(`truncate_prompt_tokens (${limit}) is greater than the model's context of ${maxModelLen} tokens; choose a smaller truncation size`, {param: 'truncate_prompt_tokens'})
+  return limit
 }
 
 /**
  * max_tokens is known only with the prompt length: prompt + max_tokens must fit the context.
  * Without max_tokens, completions default to 16 and chat to whatever room the context leaves (vLLM's choice),
- * both capped at that room.
+ * both capped at that room; max_tokens sent as null is that room on both (vLLM too).
  */
 export function resolveMaxTokens(
-  requested: number | undefined,
+  requested: number | null | undefined,
   promptLength: number,
   maxModelLen: number,
   defaultMaxTokens: number | 'remaining',
@@ -228,6 +219,7 @@ export function resolveMaxTokens(
         'which leaves no room for a completion. Please shorten the prompt.',
       promptParam,
     )
+  if (requested === null) return room
   if (requested === undefined) return defaultMaxTokens === 'remaining' ? room : Math.min(defaultMaxTokens, room)
   if (requested > room)
     throw new ContextLengthError(
@@ -239,6 +231,6 @@ export function resolveMaxTokens(
 }
 
 /** Final SamplingParams for one prompt, once its length is known. */
-export function samplingParamsFor(common: CommonRequest, maxTokens: number): SamplingParams {
+export function samplingParamsFor(common: Pick<CommonRequest, 'sampling'>, maxTokens: number): SamplingParams {
   return makeSamplingParams({...common.sampling, maxTokens})
 }

@@ -3,7 +3,22 @@ import {ContextLengthError, InvalidRequestError} from '../engine/errors.js'
 import type {ChatMessage, TokenizerLike} from './engine-like.js'
 import {parseJson, type PromptField, promptTexts} from './request-body.js'
 
-export type TokenizeJob = {kind: 'text'; text: string; param: string; addSpecialTokens?: boolean} | {kind: 'chat'; messages: ChatMessage[]; addGenerationPrompt: boolean; tools?: readonly object[]; variables?: Readonly<Record<string, unknown>>}
+export type TokenizeJob =
+  | {kind: 'text'; text: string; param: string; addSpecialTokens?: boolean; truncate?: number}
+  | {
+      kind: 'chat'
+      messages: ChatMessage[]
+      addGenerationPrompt: boolean
+      tools?: readonly object[]
+      variables?: Readonly<Record<string, unknown>>
+      /** vLLM's continue_final_message: the rendering ends where the last message's text does. */
+      continueFinalMessage?: boolean
+      /** BOS and the like on top of what the template writes (vLLM's chat add_special_tokens; off by default). */
+      addSpecialTokens?: boolean
+      truncate?: number
+    }
+
+/** truncate_prompt_tokens: only the last `truncate` tokens are kept, so the text may be longer than the context holds. */
 
 /** The server's way to tokenize; every method may throw an InvalidRequestError / ContextLengthError for the client. */
 export interface PromptTokenizer {
@@ -16,22 +31,38 @@ export interface PromptTokenizer {
 /** Decodes and parses a body, then refuses any prompt text in `field` too long for the context, before any schema check. */
 export function parseBodyJob(tokenizer: Pick<TokenizerLike, 'maxTextBytes'>, body: Uint8Array, field: PromptField, maxModelLen: number): unknown {
   const parsed = parseJson(body)
-  for (const text of promptTexts(parsed, field)) checkTextFits(tokenizer, text, maxModelLen, field)
+  const truncating = truncates(parsed)
+  for (const text of promptTexts(parsed, field)) checkTextFits(tokenizer, text, maxModelLen, field, truncating)
   return parsed
 }
 
+function truncates(body: unknown): boolean {
+  const limit = typeof body === 'object' && body !== null ? (body as {truncate_prompt_tokens?: unknown}).truncate_prompt_tokens : undefined
+  return typeof limit === 'number' && Number.isInteger(limit) && limit >= 1
+}
+
+/**
+ * A prompt to truncate (truncate_prompt_tokens) may be longer than the context, as in vLLM, which tokenizes it all and
+ * keeps its end; up to this many contexts' worth of text, since tokenizing costs time per byte.
+ */
+export const TRUNCATABLE_CONTEXTS = 16
+
 /**
  * Refuses text that cannot fit `maxModelLen` tokens judged by its size alone (the tokenizer's bound on bytes per
- * token). Costs one pass over the string, not a tokenization.
+ * token), or TRUNCATABLE_CONTEXTS of them when it is to be truncated. Costs one pass over the string, not a tokenization.
  */
-export function checkTextFits(tokenizer: Pick<TokenizerLike, 'maxTextBytes'>, text: string, maxModelLen: number, param: string): void {
-  const limit = tokenizer.maxTextBytes(maxModelLen)
+export function checkTextFits(tokenizer: Pick<TokenizerLike, 'maxTextBytes'>, text: string, maxModelLen: number, param: string, truncating = false): void {
+  const tokens = truncating ? maxModelLen * TRUNCATABLE_CONTEXTS : maxModelLen
+  const limit = tokenizer.maxTextBytes(tokens)
   if (limit === null) return
   const bytes = Buffer.byteLength(text, 'utf8')
   if (bytes <= limit) return
+  const room = truncating
+    ? `the most that ${TRUNCATABLE_CONTEXTS} contexts (${tokens} tokens) of this model can hold, the longest prompt truncate_prompt_tokens takes`
+    : `the most that ${maxModelLen} tokens of this model can hold`
   throw new ContextLengthError(
     `This model's maximum context length is ${maxModelLen} tokens. However, your prompt is ${bytes} bytes of text, more than ` +
-      `${limit} bytes, the most that ${maxModelLen} tokens of this model can hold. Please shorten the prompt.`,
+      `${limit} bytes, ${room}. Please shorten the prompt.`,
     param,
   )
 }
@@ -39,8 +70,8 @@ export function checkTextFits(tokenizer: Pick<TokenizerLike, 'maxTextBytes'>, te
 /** One job on one tokenizer, size-checked before tokenizing: what the inline tokenizer and every worker run. */
 export function runTokenizeJob(tokenizer: TokenizerLike, job: TokenizeJob, maxModelLen: number): number[] {
   if (job.kind === 'text') {
-    checkTextFits(tokenizer, job.text, maxModelLen, job.param)
-    return tokenizer.encode(job.text, {addSpecialTokens: job.addSpecialTokens ?? true})
+    checkTextFits(tokenizer, job.text, maxModelLen, job.param, job.truncate !== undefined)
+    return lastTokens(tokenizer.encode(job.text, {addSpecialTokens: job.addSpecialTokens ?? true}), job.truncate)
   }
   // Every message renders to at least one token (its role marker) in any useful template, so more messages than the
   // context has tokens cannot fit; refused before rendering, which costs time per message (100,000 took 5 s).
@@ -50,9 +81,30 @@ export function runTokenizeJob(tokenizer: TokenizerLike, job: TokenizeJob, maxMo
         'more than that many tokens can hold. Please shorten the conversation.',
       'messages',
     )
-  const rendered = tokenizer.applyChatTemplate(job.messages, {addGenerationPrompt: job.addGenerationPrompt, tools: job.tools, variables: job.variables})
-  checkTextFits(tokenizer, rendered, maxModelLen, 'messages')
-  return tokenizer.encode(rendered, {addSpecialTokens: false})
+  const full = tokenizer.applyChatTemplate(job.messages, {addGenerationPrompt: job.addGenerationPrompt, tools: job.tools, variables: job.variables})
+  const rendered = job.continueFinalMessage ? openFinalMessage(full, job.messages[job.messages.length - 1]!.content) : full
+  checkTextFits(tokenizer, rendered, maxModelLen, 'messages', job.truncate !== undefined)
+  return lastTokens(tokenizer.encode(rendered, {addSpecialTokens: job.addSpecialTokens ?? false}), job.truncate)
+}
+
+/** The last `limit` tokens (vLLM truncates prompts on the left); all of them without a limit. */
+export function lastTokens(tokenIds: number[], limit: number | undefined): number[] {
+  return limit !== undefined && tokenIds.length > limit ? tokenIds.slice(tokenIds.length - limit) : tokenIds
+}
+
+/**
+ * The rendered chat cut right after the last message's text, dropping what the template closes the turn with (its
+ * end-of-turn marker), so the model continues that message: transformers' continue_final_message. A template may trim
+ * the text, so the trimmed text is looked for, and its trailing spaces kept only where the rendering kept them.
+ */
+function openFinalMessage(rendered: string, finalContent: string): string {
+  const trimmed = finalContent.trim()
+  const at = rendered.lastIndexOf(trimmed)
+  if (at < 0)
+    throw new InvalidRequestError("'continue_final_message' is set, but the chat template does not write the final message's text as it was sent", {param: 'continue_final_message'})
+  const withTrailing = finalContent.trimStart()
+  const end = rendered.startsWith(withTrailing, at) ? at + withTrailing.length : at + trimmed.length
+  return rendered.slice(0, end)
 }
 
 /** Tokenizes on the calling thread: for the fake engine in tests, and for tokenizers too cheap to ship to a worker. */

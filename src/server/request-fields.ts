@@ -101,3 +101,19 @@ export function rejectUnsupported(body: JsonObject, params: readonly string[]): 
     if (!empty) throw new InvalidRequestError(`'${param}' is not supported by this server`, {param})
   }
 }
+
+/**
+ * The body as a parser sees it, and afterwards the top-level fields it never read: those it ignored, which the server
+ * logs as vLLM does (its models allow extra fields with a warning). A non-object body passes through untouched.
+ */
+export function watchFields(body: unknown): {body: unknown; unread: () => string[]} {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return {body, unread: () => []}
+  const read = new Set<string | symbol>()
+  const watched = new Proxy(body, {
+    get(target, key, receiver) {
+      read.add(key)
+      return Reflect.get(target, key, receiver)
+    },
+  })
+  return {body: watched, unread: () => Object.keys(body).filter((key) => !read.has(key))}
+}

@@ -1,7 +1,9 @@
 // POST /tokenize and /detokenize (vLLM's shapes): the served model's tokenizer over HTTP, so clients can size prompts in its tokens.
 import {InvalidRequestError} from '../engine/errors.js'
 import {type ApiContext, sendJson} from './api-context.js'
-import {checkModel, parseMessages} from './openai-schema.js'
+import type {TokenizeJob} from './prompt-tokenizer.js'
+import {parseMessages, refuseRequestTemplate} from './chat-request.js'
+import {checkModel} from './openai-schema.js'
 import {optionalBoolean, optionalIntegerList, optionalObject, optionalString, requireObject} from './request-fields.js'
 import {parseToolRequest} from './tool-calls.js'
 
@@ -16,17 +18,34 @@ export async function tokenize(context: ApiContext, raw: unknown): Promise<void>
   const hasPrompt = body.prompt !== undefined
   if (hasPrompt === (body.messages !== undefined))
     throw new InvalidRequestError("give exactly one of 'prompt' (text) or 'messages' (a chat)", {param: hasPrompt ? 'messages' : 'prompt'})
+  const returnTokenStrs = optionalBoolean(body, 'return_token_strs') ?? false
   // Off the event loop and size-checked first, like every prompt the server tokenizes.
   const tokens = hasPrompt
     ? await context.promptTokenizer.tokenize({kind: 'text', text: requirePrompt(body), param: 'prompt', addSpecialTokens: optionalBoolean(body, 'add_special_tokens') ?? true})
-    : await context.promptTokenizer.tokenize({
-        kind: 'chat',
-        messages: parseMessages(body),
-        addGenerationPrompt: optionalBoolean(body, 'add_generation_prompt') ?? true,
-        tools: parseToolRequest(body)?.tools,
-        variables: optionalObject(body, 'chat_template_kwargs'),
-      })
-  sendJson(context.response, 200, {count: tokens.length, max_model_len: context.engine.maxModelLen, tokens})
+    : await context.promptTokenizer.tokenize(chatJob(body))
+  // As vLLM (convert_ids_to_tokens): the vocabulary's own strings, not decoded text.
+  const {tokenizer} = context.engine
+  const tokenStr = (id: number) => tokenizer.idToToken?.(id) ?? tokenizer.decode([id], {skipSpecialTokens: false})
+  const tokenStrs = returnTokenStrs ? {token_strs: tokens.map(tokenStr)} : {}
+  sendJson(context.response, 200, {count: tokens.length, max_model_len: context.engine.maxModelLen, tokens, ...tokenStrs})
+}
+
+/** A conversation rendered as /v1/chat/completions renders it, with the same defaults (vLLM's TokenizeChatRequest). */
+function chatJob(body: Record<string, unknown>): TokenizeJob {
+  refuseRequestTemplate(body)
+  const continueFinalMessage = optionalBoolean(body, 'continue_final_message') ?? false
+  const addGenerationPrompt = optionalBoolean(body, 'add_generation_prompt') ?? !continueFinalMessage
+  if (continueFinalMessage && addGenerationPrompt)
+    throw new InvalidRequestError("'continue_final_message' and 'add_generation_prompt' cannot both be true", {param: 'continue_final_message'})
+  return {
+    kind: 'chat',
+    messages: parseMessages(body),
+    addGenerationPrompt,
+    continueFinalMessage,
+    addSpecialTokens: optionalBoolean(body, 'add_special_tokens') ?? false,
+    tools: parseToolRequest(body)?.tools,
+    variables: optionalObject(body, 'chat_template_kwargs'),
+  }
 }
 
 function requirePrompt(body: Record<string, unknown>): string {

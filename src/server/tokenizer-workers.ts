@@ -47,7 +47,7 @@ export class TokenizerWorkers implements PromptTokenizer {
   }
 
   async tokenize(job: TokenizeJob): Promise<number[]> {
-    if (job.kind === 'text') checkTextFits(this.sizeLimit, job.text, this.maxModelLen, job.param)
+    if (job.kind === 'text') checkTextFits(this.sizeLimit, job.text, this.maxModelLen, job.param, job.truncate !== undefined)
     const bytes = job.kind === 'text' ? job.text.length : job.messages.reduce((sum, message) => sum + message.content.length, 0)
     return (await this.post(job, bytes)) as number[]
   }

@@ -37,7 +37,9 @@ export function parseToolRequest(body: JsonObject): ToolRequest | null {
   const rawTools = body.tools ?? undefined
   const rawChoice = body.tool_choice ?? undefined
   if (rawTools === undefined || (Array.isArray(rawTools) && rawTools.length === 0)) {
-    if (rawChoice !== undefined && rawChoice !== 'none')
+    // An empty list with "required" is "none" (vLLM, following OpenAI); any other choice needs a tool to choose.
+    const emptyList = Array.isArray(rawTools) && rawChoice === 'required'
+    if (rawChoice !== undefined && rawChoice !== 'none' && !emptyList)
       throw new InvalidRequestError("'tool_choice' needs 'tools'", {param: 'tool_choice'})
     return null
   }

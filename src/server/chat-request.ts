@@ -1,0 +1,122 @@
+// Validates a /v1/chat/completions body: the messages and the chat-only fields (template, echo, logprobs, tools) on top of the shared ones.
+import {InvalidRequestError} from '../engine/errors.js'
+import type {ChatMessage} from './engine-like.js'
+import {checkSampling, type CommonRequest, parseCommon} from './openai-schema.js'
+import {type JsonObject, optionalBoolean, optionalInteger, optionalObject, optionalString, rejectUnsupported, requireObject} from './request-fields.js'
+import {parseToolRequest, toolGrammar, toolMessageFields, type ToolRequest} from './tool-calls.js'
+
+export interface ChatCompletionRequest extends CommonRequest {
+  messages: ChatMessage[]
+  addGenerationPrompt: boolean
+  /** vLLM's continue_final_message: the last message is left open and the model continues it. */
+  continueFinalMessage: boolean
+  /** vLLM's chat echo: the reply starts with the last message's content when that message has the reply's role. */
+  echo: boolean
+  /** vLLM's chat_template_kwargs: extra variables for the chat template (enable_thinking, date_string, ...). */
+  chatTemplateKwargs: Record<string, unknown> | undefined
+  /** tools / tool_choice / parallel_tool_calls; null without tools (or with tool_choice "none" and no tools). */
+  tools: ToolRequest | null
+}
+
+export function parseChatCompletionRequest(raw: unknown): ChatCompletionRequest {
+  const body = requireObject(raw)
+  rejectUnsupported(body, ['functions', 'function_call'])
+  refuseRequestTemplate(body)
+  const common = parseCommon(body, false)
+  const tools = parseToolRequest(body)
+  const toolSpec = tools === null ? null : toolGrammar(tools)
+  if (toolSpec !== null && common.sampling.guided)
+    throw new InvalidRequestError(`'tool_choice' ${tools!.mode.kind} forces a grammar, so it cannot be combined with '${common.sampling.guided.param}'`, {param: 'tool_choice'})
+  if (toolSpec !== null) common.sampling.guided = toolSpec
+  const maxCompletionTokens = optionalInteger(body, 'max_completion_tokens')
+  if (maxCompletionTokens !== undefined) common.maxTokens = maxCompletionTokens
+  const logprobs = optionalBoolean(body, 'logprobs') ?? false
+  const topLogprobs = optionalInteger(body, 'top_logprobs')
+  // As vLLM (and OpenAI's client, which may send 0 by default): only a positive top_logprobs needs logprobs.
+  if (topLogprobs !== undefined && topLogprobs > 0 && !logprobs)
+    throw new InvalidRequestError("'top_logprobs' requires 'logprobs' to be true", {param: 'top_logprobs'})
+  if (topLogprobs !== undefined && (topLogprobs < 0 || topLogprobs > 20))
+    throw new InvalidRequestError(`'top_logprobs' must be in [0, 20], got ${topLogprobs}`, {param: 'top_logprobs'})
+  common.sampling.logprobs = logprobs ? (topLogprobs ?? 0) : undefined
+  const echo = optionalBoolean(body, 'echo') ?? false
+  // vLLM scores the prompt of an echoed chat (top_logprobs alternatives each); a stream has nowhere to put them.
+  if (echo && !common.stream) common.sampling.promptLogprobs ??= topLogprobs ?? 0
+  const continueFinalMessage = optionalBoolean(body, 'continue_final_message') ?? false
+  const addGenerationPrompt = optionalBoolean(body, 'add_generation_prompt') ?? !continueFinalMessage
+  if (continueFinalMessage && addGenerationPrompt)
+    throw new InvalidRequestError("'continue_final_message' and 'add_generation_prompt' cannot both be true", {param: 'continue_final_message'})
+  checkSampling(common, maxCompletionTokens !== undefined ? 'max_completion_tokens' : 'max_tokens')
+  return {
+    ...common,
+    messages: parseMessages(body),
+    addGenerationPrompt,
+    continueFinalMessage,
+    echo,
+    chatTemplateKwargs: optionalObject(body, 'chat_template_kwargs'),
+    tools,
+  }
+}
+
+/**
+ * A template from the request would run arbitrary Jinja loops in our tokenizer workers (vLLM >= 0.11 also refuses it
+ * unless started with --trust-request-chat-template): the model's own template renders every chat.
+ */
+export function refuseRequestTemplate(body: JsonObject): void {
+  if (optionalString(body, 'chat_template') !== undefined)
+    throw new InvalidRequestError("'chat_template' is not accepted in a request: this server renders the model's own chat template", {param: 'chat_template'})
+}
+
+/** The role of the reply (vLLM's rule): the assistant's after a generation prompt, else the last message's, which it continues. */
+export function replyRole(request: Pick<ChatCompletionRequest, 'addGenerationPrompt' | 'messages'>): string {
+  return request.addGenerationPrompt ? 'assistant' : request.messages[request.messages.length - 1]!.role
+}
+
+/** What chat echo puts in front of the reply: the last message's content when it has the reply's role, else nothing. */
+export function echoedContent(request: Pick<ChatCompletionRequest, 'echo' | 'addGenerationPrompt' | 'messages'>): string {
+  if (!request.echo) return ''
+  const last = request.messages[request.messages.length - 1]!
+  return last.role === replyRole(request) ? (last.content ?? '') : ''
+}
+
+/** The roles OpenAI's chat API accepts (function: its deprecated predecessor of tool). */
+const CHAT_ROLES = ['system', 'developer', 'user', 'assistant', 'tool', 'function']
+
+export function parseMessages(body: JsonObject): ChatMessage[] {
+  const messages = body.messages
+  if (!Array.isArray(messages) || messages.length === 0)
+    throw new InvalidRequestError("'messages' must be a non-empty list of {role, content} objects", {param: 'messages'})
+  return messages.map((message: unknown, index) => {
+    const param = `messages[${index}]`
+    const fields = optionalObject({[param]: message}, param)
+    if (fields === undefined) throw new InvalidRequestError(`'${param}' must be an object`, {param})
+    const role = fields.role
+    if (typeof role !== 'string' || !CHAT_ROLES.includes(role))
+      throw new InvalidRequestError(`'${param}.role' must be one of ${CHAT_ROLES.join(', ')}; got ${JSON.stringify(role)}`, {param: `${param}.role`})
+    return {role, content: messageContent(fields.content, `${param}.content`), ...toolMessageFields(fields, param)}
+  })
+}
+
+/** Content is a string, null (an assistant turn without text) or a list of text parts, joined by newlines as vLLM joins them. */
+function messageContent(content: unknown, param: string): string {
+  if (content === null || content === undefined) return ''
+  if (typeof content === 'string') return content
+  if (Array.isArray(content)) {
+    return content
+      .map((part: unknown, index) => {
+        const fields = (typeof part === 'object' && part !== null ? part : {}) as Record<string, unknown>
+        const {type} = fields
+        // The parts vLLM reads as text: OpenAI's text, the Responses API's input_text, an assistant's refusal.
+        const textField = type === 'text' || type === 'input_text' ? 'text' : type === 'refusal' ? 'refusal' : null
+        // Images, audio, files: a text-only model cannot take them, so say which part, not just that it is malformed.
+        if (typeof type === 'string' && textField === null)
+          throw new InvalidRequestError(`'${param}[${index}]' is a '${type.slice(0, 40)}' part; this model takes text only ({"type":"text","text":...})`, {param})
+        const text = textField === null ? undefined : fields[textField]
+        if (typeof text !== 'string')
+          throw new InvalidRequestError(`'${param}[${index}]' must be {"type":"text","text":...}; only text parts are supported`, {param})
+        return text
+      })
+      .join('\n')
+  }
+  throw new InvalidRequestError(`'${param}' must be a string or a list of text parts`, {param})
+}
+
