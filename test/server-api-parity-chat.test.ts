@@ -1,6 +1,7 @@
 // vLLM's OpenAI server, field by field, on /v1/chat/completions and /tokenize: the chat-only fields (tiny model, real engine).
 import assert from 'node:assert/strict'
 import {after, before, describe, it} from 'node:test'
+import {parseAllowedOrigins} from '../src/server/cors.js'
 import type {ApiServer} from '../src/server/http-server.js'
 import {post, sseEvents, startTinyEngineServer} from './support/server-harness.js'
 
@@ -183,6 +184,31 @@ describe("vLLM's smaller surfaces", () => {
       assert.equal((await fetch(`${keyedUrl}/health`)).headers.get('access-control-allow-origin'), null)
     } finally {
       await keyed.shutdown(0)
+    }
+  })
+
+  it('--allowed-origins narrows CORS to the origins listed: others get no CORS headers, and their preflight a 400', async () => {
+    assert.deepEqual(parseAllowedOrigins(undefined), ['*'])
+    assert.deepEqual(parseAllowedOrigins(['["https://ok.example", "http://localhost:3000"]', 'https://b.example']), ['https://ok.example', 'http://localhost:3000', 'https://b.example'])
+    assert.throws(() => parseAllowedOrigins(['[1]']), /not an origin/)
+    assert.throws(() => parseAllowedOrigins(['["x"']), /JSON list/)
+    const {server: narrow, url: narrowUrl} = await startTinyEngineServer({version: 'parity-cors-narrow', allowedOrigins: ['https://ok.example']})
+    try {
+      const preflight = (origin: string) =>
+        fetch(`${narrowUrl}/v1/completions`, {method: 'OPTIONS', headers: {origin, 'access-control-request-method': 'POST'}})
+      const allowed = await preflight('https://ok.example')
+      assert.equal(allowed.status, 200)
+      assert.equal(allowed.headers.get('access-control-allow-origin'), 'https://ok.example')
+      const refused = await preflight('https://evil.example')
+      assert.equal(refused.status, 400)
+      assert.equal(refused.headers.get('access-control-allow-origin'), null)
+      const body = {prompt: 'hi', max_tokens: 1}
+      assert.equal((await post(`${narrowUrl}/v1/completions`, body, {origin: 'https://ok.example'})).headers.get('access-control-allow-origin'), 'https://ok.example')
+      const other = await post(`${narrowUrl}/v1/completions`, body, {origin: 'https://evil.example'})
+      assert.equal(other.status, 200)
+      assert.equal(other.headers.get('access-control-allow-origin'), null)
+    } finally {
+      await narrow.shutdown(0)
     }
   })
 

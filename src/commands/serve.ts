@@ -1,6 +1,7 @@
 // `pagedllm serve`: the OpenAI-compatible HTTP server over the local engine.
 import {Flags} from '@oclif/core'
 import {LLMEngine} from '../engine/llm-engine.js'
+import {parseAllowedOrigins} from '../server/cors.js'
 import {ApiServer, DEFAULT_SERVER_OPTIONS} from '../server/http-server.js'
 import {TokenizerWorkers} from '../server/tokenizer-workers.js'
 import {TOOL_CALL_PARSERS} from '../server/tool-calls.js'
@@ -25,6 +26,10 @@ export default class Serve extends PagedLLMCommand {
     host: Flags.string({description: 'Address to listen on (0.0.0.0 for every interface)', default: DEFAULT_SERVER_OPTIONS.host}),
     port: Flags.integer({description: 'Port to listen on (0 = any free port)', default: DEFAULT_SERVER_OPTIONS.port, min: 0, max: 65535}),
     'api-key': Flags.string({description: 'Require "Authorization: Bearer <key>" on /v1/*', env: 'PAGEDLLM_API_KEY'}),
+    'allowed-origins': Flags.string({
+      description: 'Origins whose web pages may read replies (CORS), repeatable or as a JSON list like vLLM\'s; default "*", every origin',
+      multiple: true,
+    }),
     'max-concurrent-requests': Flags.integer({
       description:
         'Sequences handed to the engine at once, counted as prompts x max(n, best_of) (a prompt list counts its --request-window); more requests wait in a queue',
@@ -74,6 +79,7 @@ export default class Serve extends PagedLLMCommand {
       host: flags.host,
       port: flags.port,
       apiKey: flags['api-key'],
+      allowedOrigins: parseAllowedOrigins(flags['allowed-origins']),
       maxConcurrentRequests: flags['max-concurrent-requests'],
       maxQueuedRequests: flags['max-queued-requests'],
       maxBodyBytes: parseByteSize(flags['max-body-size'], 'max-body-size', {min: 1}),

@@ -24,6 +24,8 @@ export interface ApiServerOptions {
   port: number
   /** When set, /v1/* requires `Authorization: Bearer <apiKey>` (the scheme in any case). */
   apiKey?: string
+  /** Origins whose pages may read replies (CORS); '*' (the default) allows every origin, as vLLM does. */
+  allowedOrigins?: readonly string[]
   /** Sequences (prompts x max(n, best_of), up to a request's window) handed to the engine at once; more wait in a queue. */
   maxConcurrentRequests: number
   /** Requests allowed to wait for a slot; beyond that, 503 at once. */
@@ -189,7 +191,7 @@ export class ApiServer {
         response.setHeader('connection', 'close')
         throw new UnavailableError('The server is shutting down.', {code: 'shutting_down'})
       }
-      if (answerCors(request, response)) return
+      if (answerCors(request, response, this.options.allowedOrigins)) return
       const path = requestPath(request.url)
       const route = this.routes[path]
       if (!route) throw new NotFoundError(`No route for ${path}.`, {code: 'unknown_url'})
