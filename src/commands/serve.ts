@@ -10,6 +10,7 @@ import {MAX_TIMER_SECONDS} from '../cli/number-flag.js'
 import {PagedLLMCommand} from '../cli/pagedllm-command.js'
 import {announceBuiltinModel, describeEngine} from '../cli/start-engine.js'
 import {BUILTIN_MODEL_DIR} from '../engine/model/builtin-model.js'
+import {GENERATION_CONFIG_SAMPLING_KEYS} from '../engine/model/load-model.js'
 
 /** A supervisor's stop (TERM), Ctrl-C (INT) and a closed terminal (HUP) all mean: stop gracefully. */
 const STOP_SIGNALS: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP']
@@ -26,6 +27,12 @@ export default class Serve extends PagedLLMCommand {
     host: Flags.string({description: 'Address to listen on (0.0.0.0 for every interface)', default: DEFAULT_SERVER_OPTIONS.host}),
     port: Flags.integer({description: 'Port to listen on (0 = any free port)', default: DEFAULT_SERVER_OPTIONS.port, min: 0, max: 65535}),
     'api-key': Flags.string({description: 'Require "Authorization: Bearer <key>" on /v1/*', env: 'PAGEDLLM_API_KEY'}),
+    'generation-config': Flags.string({
+      description:
+        "auto: requests' missing temperature, top_p, top_k, min_p, repetition_penalty come from the model's generation_config.json, whose max_new_tokens caps max_tokens (vLLM's default); vllm: ignore it",
+      options: ['auto', 'vllm'],
+      default: 'auto',
+    }),
     'allowed-origins': Flags.string({
       description: 'Origins whose web pages may read replies (CORS), repeatable or as a JSON list like vLLM\'s; default "*", every origin',
       multiple: true,
@@ -92,6 +99,7 @@ export default class Serve extends PagedLLMCommand {
       keepAliveTimeoutMs: flags['keep-alive-timeout'] * 1000,
       maxConnections: flags['max-connections'],
       toolCallParser: flags['tool-call-parser'] as (typeof TOOL_CALL_PARSERS)[number] | undefined,
+      generationConfig: flags['generation-config'] as 'auto' | 'vllm',
       version: this.config.version,
       log,
     })
@@ -118,6 +126,10 @@ export default class Serve extends PagedLLMCommand {
     }
     server.attachEngine(engine, new TokenizerWorkers(engine.model.dir, engine.maxModelLen, flags['tokenizer-threads'], engine.tokenizer))
     log(describeEngine(engine))
+    const defaults = engine.samplingDefaults
+    const recommended = Object.entries(GENERATION_CONFIG_SAMPLING_KEYS).filter(([, field]) => defaults[field] !== undefined).map(([key, field]) => `${key} ${defaults[field]}`)
+    if (flags['generation-config'] === 'auto' && recommended.length > 0)
+      log(`sampling defaults from the model's generation_config.json: ${recommended.join(', ')} (requests override them; --generation-config vllm ignores them)`)
     log(`ready: model "${engine.modelName}" at ${address.url}/v1 (completions, chat/completions, models); /health, /metrics${flags['api-key'] ? '; API key required' : ''}`)
     await stopped
   }

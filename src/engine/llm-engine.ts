@@ -6,7 +6,7 @@ import type {EngineConfig, HostOverlap} from './config.js'
 import type {DeviceChoice} from './device.js'
 import {ContextLengthError, InvalidRequestError, PagedLLMError, UnavailableError} from './errors.js'
 import {buildEngineParts, type EngineParts} from './engine-parts.js'
-import type {LoadedModel} from './model/load-model.js'
+import type {LoadedModel, ModelSamplingDefaults} from './model/load-model.js'
 import type {Tokenizer} from './model/tokenizer.js'
 import type {ModelRunner, RunResult} from './model-runner.js'
 import type {NativeModel, NativeModelInfo} from './native.js'
@@ -152,6 +152,11 @@ export class LLMEngine {
 
   get modelName(): string {
     return this.config.servedModelName ?? this.model.name
+  }
+
+  /** The sampling the model's generation_config.json recommends (the server's defaults under --generation-config auto). */
+  get samplingDefaults(): ModelSamplingDefaults {
+    return this.model.generationConfig.sampling
   }
 
   get nativeInfo(): NativeModelInfo {

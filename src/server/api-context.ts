@@ -1,6 +1,7 @@
 // What an endpoint handler gets for one HTTP request, and the small reply helpers every handler shares.
 import {randomBytes} from 'node:crypto'
 import type {ServerResponse} from 'node:http'
+import type {ModelSamplingDefaults} from '../engine/model/load-model.js'
 import type {EngineLike} from './engine-like.js'
 import type {ServerMetrics} from './metrics.js'
 import type {PromptTokenizer} from './prompt-tokenizer.js'
@@ -28,6 +29,8 @@ export interface ApiContext {
    * ends). Throws a 503 when the queue is full, and the abort reason when the client leaves while waiting.
    */
   admit: (sequences: number) => Promise<void>
+  /** Fills the sampling fields a request leaves out: the model's generation_config.json, or {} (--generation-config vllm). */
+  samplingDefaults: ModelSamplingDefaults
   /** serve --tool-call-parser; null when tool_choice "auto" cannot be served. */
   toolCallParser?: ToolCallParserName | null
 }

@@ -43,7 +43,7 @@ export async function createChatCompletion(context: ApiContext, body: unknown): 
   // The parsers read the call markers, which some families make special tokens ([TOOL_CALLS]): keep them (vLLM does too).
   const keepMarkers = request.tools?.mode.kind === 'auto' && parser !== 'llama3_json'
   const sampling = keepMarkers ? {...request, sampling: {...request.sampling, skipSpecialTokens: false}} : request
-  const prompt: PreparedPrompt = {tokenIds, text: echoedContent(request), params: samplingParamsFor(sampling, maxTokens)}
+  const prompt: PreparedPrompt = {tokenIds, text: echoedContent(request), params: samplingParamsFor(sampling, maxTokens, context.samplingDefaults)}
   await prepareGuided(context.engine, [prompt])
   const id = newObjectId('chatcmpl')
   const run = new PromptRun(context.engine, id, [prompt], context.arrivalTime, window)

@@ -51,7 +51,7 @@ async function preparePrompt(context: ApiContext, request: CompletionRequest, pr
   const maxTokens = resolveMaxTokens(request.maxTokens, tokenIds.length, maxModelLen, 16, 'prompt')
   // Echo shows the prompt the model saw: as sent, unless it was given as ids or truncated.
   const text = !request.echo ? '' : 'text' in prompt && truncate === undefined ? prompt.text : tokenizer.decode(tokenIds)
-  return {tokenIds, text, params: samplingParamsFor(request, maxTokens)}
+  return {tokenIds, text, params: samplingParamsFor(request, maxTokens, context.samplingDefaults)}
 }
 
 /** What a choice returns of its output: nothing when the request only echoes (max_tokens 0), whose one token is dropped. */

@@ -1,6 +1,7 @@
 // The part of LLMEngine the server uses, so the server can be tested against a scripted fake engine.
 import type {EngineStats} from '../engine/llm-engine.js'
 import type {EngineHealth} from '../engine/step-watchdog.js'
+import type {ModelSamplingDefaults} from '../engine/model/load-model.js'
 import type {ChatMessage, ChatTemplateOptions} from '../engine/model/tokenizer.js'
 import type {RequestOutput} from '../engine/request-output.js'
 import type {SamplingParams} from '../engine/sampling-params.js'
@@ -30,6 +31,8 @@ export interface EngineLike {
   readonly modelName: string
   readonly maxModelLen: number
   readonly tokenizer: TokenizerLike
+  /** The model's recommended sampling (generation_config.json); absent = none. */
+  readonly samplingDefaults?: ModelSamplingDefaults
   /** Compiles a request's grammar before it is queued (a bad one throws InvalidRequestError); absent = no guided decoding. */
   prepareRequest?(params: SamplingParams): Promise<void>
   /** Throws InvalidRequestError / ContextLengthError synchronously for bad input. */

@@ -24,6 +24,8 @@ export interface ApiServerOptions {
   port: number
   /** When set, /v1/* requires `Authorization: Bearer <apiKey>` (the scheme in any case). */
   apiKey?: string
+  /** 'auto' (the default, as vLLM): requests' missing sampling fields come from the model's generation_config.json; 'vllm': never. */
+  generationConfig?: 'auto' | 'vllm'
   /** Origins whose pages may read replies (CORS); '*' (the default) allows every origin, as vLLM does. */
   allowedOrigins?: readonly string[]
   /** Sequences (prompts x max(n, best_of), up to a request's window) handed to the engine at once; more wait in a queue. */
@@ -299,7 +301,7 @@ export class ApiServer {
       const body = await promptTokenizer.parseBody(bytes, promptField)
       const admit = async (sequences: number) => void releases.push(await this.limiter.acquire(signal, sequences))
       const context: ApiContext = {engine, promptTokenizer, metrics: this.metrics, response, signal, arrivalTime, log: this.options.log, limits: this.limits, admit,
-        toolCallParser: this.options.toolCallParser ?? null}
+        toolCallParser: this.options.toolCallParser ?? null, samplingDefaults: this.options.generationConfig === 'vllm' ? {} : (engine.samplingDefaults ?? {})}
       await create(context, body)
     } catch (error) {
       if (error instanceof ClientTooSlow) this.options.log(`cut a stream: ${error.message}`)

@@ -1,5 +1,6 @@
 // Validates the fields both OpenAI endpoints share (plus vLLM's extras) and /v1/completions' own, mapping them onto prompts and SamplingParams.
 import {ContextLengthError, InvalidRequestError, NotFoundError} from '../engine/errors.js'
+import type {ModelSamplingDefaults} from '../engine/model/load-model.js'
 import {makeSamplingParams, type SamplingParams} from '../engine/sampling-params.js'
 import {parseAllowedTokenIds, parseBadWords, parseGuided} from './guided-fields.js'
 import {
@@ -230,7 +231,14 @@ export function resolveMaxTokens(
   return requested
 }
 
-/** Final SamplingParams for one prompt, once its length is known. */
-export function samplingParamsFor(common: Pick<CommonRequest, 'sampling'>, maxTokens: number): SamplingParams {
-  return makeSamplingParams({...common.sampling, maxTokens})
+/**
+ * Final SamplingParams for one prompt, once its length is known. As vLLM under --generation-config auto, the model's
+ * recommended sampling fills the fields the request leaves out (beam search, deterministic, takes none), and its
+ * max_new_tokens caps max_tokens.
+ */
+export function samplingParamsFor(common: Pick<CommonRequest, 'sampling'>, maxTokens: number, defaults: ModelSamplingDefaults = {}): SamplingParams {
+  const {maxTokens: maxNewTokens, ...sampling} = common.sampling.useBeamSearch ? {} : defaults
+  const filled: Partial<SamplingParams> = {...common.sampling}
+  for (const [key, value] of Object.entries(sampling) as [keyof typeof sampling, number][]) filled[key] ??= value
+  return makeSamplingParams({...filled, maxTokens: Math.min(maxTokens, maxNewTokens ?? maxTokens)})
 }

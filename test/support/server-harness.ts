@@ -29,9 +29,9 @@ export async function start(options: Partial<ApiServerOptions> = {}, engine = ne
   return {server, engine, url, logs}
 }
 
-/** A real engine on the tiny test model behind a server with the hermes tool-call parser; the caller shuts it down. */
-export async function startTinyEngineServer(options: Partial<ApiServerOptions> = {}): Promise<{server: ApiServer; engine: LLMEngine; url: string}> {
-  const engine = await LLMEngine.create(makeEngineConfig({modelPath: await ensureTestModel('tiny'), threads: 1, numBlocks: 256, blockSize: 16}))
+/** A real engine on the tiny test model (or a copy of it) behind a server with the hermes tool-call parser; the caller shuts it down. */
+export async function startTinyEngineServer(options: Partial<ApiServerOptions> = {}, modelPath?: string): Promise<{server: ApiServer; engine: LLMEngine; url: string}> {
+  const engine = await LLMEngine.create(makeEngineConfig({modelPath: modelPath ?? (await ensureTestModel('tiny')), threads: 1, numBlocks: 256, blockSize: 16}))
   const server = new ApiServer({...DEFAULT_SERVER_OPTIONS, port: 0, maxBodyBytes: 1 << 20, version: 'test', log: () => {}, toolCallParser: 'hermes', ...options})
   const {url} = await server.listen()
   server.attachEngine(engine)

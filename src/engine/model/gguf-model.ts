@@ -191,7 +191,7 @@ export function loadGgufModel(path: string): LoadedModel {
     config,
     tensors,
     tokenizer,
-    generationConfig: {eosTokenIds: tokenizer.eosTokenIds},
+    generationConfig: {eosTokenIds: tokenizer.eosTokenIds, sampling: {}},
     defaultWeightFormat: ggufFloatFormat(tensors),
   }
 }

@@ -1,7 +1,8 @@
 // Loads a Hugging Face model directory: config, tensor index with shape checks, tokenizer and generation defaults.
 import {existsSync, readdirSync, statSync} from 'node:fs'
 import {basename, join, resolve} from 'node:path'
-import {ModelLoadError} from '../errors.js'
+import {InvalidRequestError, ModelLoadError} from '../errors.js'
+import {makeSamplingParams} from '../sampling-params.js'
 import {isGgufFile, isGgufPath} from './gguf-file.js'
 import {loadGgufModel} from './gguf-model.js'
 import {readJsonObject, readModelConfig, type ModelConfig} from './model-config.js'
@@ -10,9 +11,23 @@ import {Tokenizer} from './tokenizer.js'
 
 export interface GenerationDefaults {
   eosTokenIds: number[]
+  /** The sampling generation_config.json recommends; the server applies it to requests that leave a field out (vLLM's --generation-config auto). */
+  sampling: ModelSamplingDefaults
+}
+
+/** generation_config.json's sampling fields, as vLLM reads them (max_new_tokens caps max_tokens). */
+export interface ModelSamplingDefaults {
   temperature?: number
   topP?: number
   topK?: number
+  minP?: number
+  repetitionPenalty?: number
+  maxTokens?: number
+}
+
+/** generation_config.json key -> ModelSamplingDefaults field: the keys vLLM takes as default sampling parameters. */
+export const GENERATION_CONFIG_SAMPLING_KEYS: Record<string, keyof ModelSamplingDefaults> = {
+  temperature: 'temperature', top_p: 'topP', top_k: 'topK', min_p: 'minP', repetition_penalty: 'repetitionPenalty', max_new_tokens: 'maxTokens',
 }
 
 export interface LoadedModel {
@@ -120,9 +135,19 @@ export function checkTokenizerFits(tokenizer: Tokenizer, config: ModelConfig, so
 function readGenerationDefaults(dir: string, tokenizer: Tokenizer): GenerationDefaults {
   const path = join(dir, 'generation_config.json')
   const raw = existsSync(path) ? readJsonObject(path) : {}
-  const defaults: GenerationDefaults = {eosTokenIds: tokenizer.eosTokenIds}
-  if (typeof raw.temperature === 'number') defaults.temperature = raw.temperature
-  if (typeof raw.top_p === 'number') defaults.topP = raw.top_p
-  if (typeof raw.top_k === 'number') defaults.topK = raw.top_k
-  return defaults
+  const sampling: ModelSamplingDefaults = {}
+  for (const [key, field] of Object.entries(GENERATION_CONFIG_SAMPLING_KEYS)) {
+    const value = raw[key]
+    if (value === undefined || value === null) continue
+    if (typeof value !== 'number') throw new ModelLoadError(`${path}: "${key}" must be a number, got ${JSON.stringify(value)}`)
+    sampling[field] = value
+  }
+  // Checked once here, so that no request fails for a value the model, not the client, chose.
+  try {
+    makeSamplingParams({...sampling, maxTokens: sampling.maxTokens ?? 1})
+  } catch (error) {
+    if (error instanceof InvalidRequestError) throw new ModelLoadError(`${path}: ${error.message.replace('max_tokens', 'max_new_tokens')}`)
+    throw error
+  }
+  return {eosTokenIds: tokenizer.eosTokenIds, sampling}
 }
