@@ -113,7 +113,7 @@ export async function loadModel(dir: string): Promise<LoadedModel> {
   const tensors = selectModelTensors(config, readCheckpointTensors(modelDir), modelDir)
   const tokenizer = Tokenizer.load(modelDir, {extraEosTokenIds: config.eosTokenIds})
   checkTokenizerFits(tokenizer, config, 'tokenizer.json')
-  return {dir: modelDir, name: basename(modelDir), config, tensors, tokenizer, generationConfig: readGenerationDefaults(modelDir, tokenizer)}
+  return {dir: modelDir, name: basename(modelDir), config, tensors, tokenizer, generationConfig: readGenerationDefaults(modelDir, tokenizer, config)}
 }
 
 /**
@@ -132,22 +132,24 @@ export function checkTokenizerFits(tokenizer: Tokenizer, config: ModelConfig, so
   ;(config.notes ??= []).push(`${source} adds ${beyond.length} token(s) beyond the model's vocab_size ${config.vocabSize} (${shown}${beyond.length > 3 ? ', ...' : ''}); prompts holding them are refused.`)
 }
 
-function readGenerationDefaults(dir: string, tokenizer: Tokenizer): GenerationDefaults {
-  const path = join(dir, 'generation_config.json')
-  const raw = existsSync(path) ? readJsonObject(path) : {}
+/**
+ * EOS ids and the recommended sampling. Each sampling value is checked here, so that no request fails for a value the
+ * model, not the client, chose: one no request could send is left out, with a start-up note.
+ */
+function readGenerationDefaults(dir: string, tokenizer: Tokenizer, config: ModelConfig): GenerationDefaults {
+  const raw = existsSync(join(dir, 'generation_config.json')) ? readJsonObject(join(dir, 'generation_config.json')) : {}
   const sampling: ModelSamplingDefaults = {}
   for (const [key, field] of Object.entries(GENERATION_CONFIG_SAMPLING_KEYS)) {
     const value = raw[key]
     if (value === undefined || value === null) continue
-    if (typeof value !== 'number') throw new ModelLoadError(`${path}: "${key}" must be a number, got ${JSON.stringify(value)}`)
-    sampling[field] = value
-  }
-  // Checked once here, so that no request fails for a value the model, not the client, chose.
-  try {
-    makeSamplingParams({...sampling, maxTokens: sampling.maxTokens ?? 1})
-  } catch (error) {
-    if (error instanceof InvalidRequestError) throw new ModelLoadError(`${path}: ${error.message.replace('max_tokens', 'max_new_tokens')}`)
-    throw error
+    try {
+      if (typeof value !== 'number') throw new InvalidRequestError('not a number')
+      makeSamplingParams({[field]: value, maxTokens: field === 'maxTokens' ? value : 1})
+      sampling[field] = value
+    } catch (error) {
+      if (!(error instanceof InvalidRequestError)) throw error
+      ;(config.notes ??= []).push(`generation_config.json: ${key} ${JSON.stringify(value)} is not used as a sampling default (${error.message.replace('max_tokens', 'max_new_tokens')})`)
+    }
   }
   return {eosTokenIds: tokenizer.eosTokenIds, sampling}
 }
