@@ -98,6 +98,15 @@ describe("completions as vLLM's server answers them", () => {
       assert.ok(Object.keys(field[i + 1]).length <= 3)
       assert.ok(Object.values(field[i + 1]).some((other: any) => other.rank === 1))
     })
+    // A prompt token below the top k still has its rank, counted over the whole row (vLLM's).
+    const ranks = (await ok({prompt: 'The quick brown fox jumps over the lazy dog', max_tokens: 1, prompt_logprobs: 1})).choices[0].prompt_logprobs
+    const outside = ranks.slice(1).map((entry: Record<string, {logprob: number; rank: number}>) => {
+      const [own, top] = [Object.values(entry)[0]!, Object.values(entry).find((other) => other.rank === 1)!]
+      assert.ok(Number.isInteger(own.rank) && own.rank >= 1, `rank ${own.rank}`)
+      assert.equal(own.rank === 1, own.logprob >= top.logprob, 'rank 1 is the likeliest token')
+      return own.rank > 1
+    })
+    assert.ok(outside.some(Boolean), 'some prompt token was not the likeliest (the tiny model is random)')
     // vLLM's replies carry the key whether or not they were asked for.
     assert.equal((await ok({max_tokens: 1})).choices[0].prompt_logprobs, null)
     await refused({prompt_logprobs: 1, stream: true}, 'prompt_logprobs')

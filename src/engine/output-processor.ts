@@ -14,7 +14,7 @@ import {minTokensSuppressed} from './sampling-params.js'
 import {DrawPurpose, sampleUniform} from './philox.js'
 import {planBackendSampling, sampledResult, type NativeSampledArrays, type SamplingPlan} from './native-sampling.js'
 import type {CompletionOutput} from './request-output.js'
-import {biasedRow, promptTokenLogprobs, sampleRows, samplingDistribution, topLogprobsOfRow, type SampleRequest, type SampleResult} from './sampler.js'
+import {biasedRow, promptTokenLogprobs, rankInRow, sampleRows, samplingDistribution, topLogprobsOfRow, type SampleRequest, type SampleResult} from './sampler.js'
 import type {ScheduledSequence, Scheduler} from './scheduler.js'
 import {checkStop, type StopVerdict} from './stop-checker.js'
 import {SequenceStatus, isFinished, type Sequence, type SequenceGroup} from './sequence.js'
@@ -371,10 +371,13 @@ export class OutputProcessor {
   private recordPromptLogprobs(group: SequenceGroup, seq: Sequence, start: number, promptRows: number[], logits: Float32Array): void {
     const k = group.params.promptLogprobs ?? 0
     group.promptLogprobs ??= [null]
+    group.promptLogprobRanks ??= [null]
     promptRows.forEach((row, offset) => {
       const nextPosition = start + offset + 1
       if (nextPosition >= seq.promptLength) return
-      group.promptLogprobs![nextPosition] = promptTokenLogprobs(logits, row, this.vocabSize, seq.tokenIds[nextPosition]!, k)
+      const tokenId = seq.tokenIds[nextPosition]!
+      group.promptLogprobs![nextPosition] = promptTokenLogprobs(logits, row, this.vocabSize, tokenId, k)
+      group.promptLogprobRanks![nextPosition] = rankInRow(logits, row, this.vocabSize, tokenId)
     })
   }
 }

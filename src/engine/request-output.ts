@@ -19,6 +19,8 @@ export interface RequestOutput {
   outputs: CompletionOutput[]
   finished: boolean
   promptLogprobs: (TokenLogprobs | null)[] | null
+  /** Each prompt token's rank (1 = likeliest), beside promptLogprobs. */
+  promptLogprobRanks?: (number | null)[] | null
   metrics: {arrivalTime: number; firstScheduledTime: number | null; firstTokenTime: number | null; finishedTime: number | null}
   /** Speculative decoding counts, when the engine speculates (null otherwise or before any proposal). */
   specDecode?: (SpecDecodeCounts & {acceptanceRate: number}) | null
@@ -47,6 +49,7 @@ export function snapshotGroup(group: SequenceGroup, finishedOutputs?: Completion
     outputs,
     finished: group.isFinished,
     promptLogprobs: group.promptLogprobs,
+    promptLogprobRanks: group.promptLogprobRanks,
     metrics: {
       arrivalTime: group.times.arrival,
       firstScheduledTime: group.times.firstScheduled,

@@ -147,6 +147,8 @@ export class SequenceGroup {
   sequences: Sequence[]
   /** Prompt logprobs, filled after prefill when asked for (index i = logprobs of prompt token i; entry 0 is null). */
   promptLogprobs: (TokenLogprobs | null)[] | null = null
+  /** With promptLogprobs: each prompt token's rank in its row (vLLM's: tokens at least as likely; entry 0 is null). */
+  promptLogprobRanks: (number | null)[] | null = null
   /** Set once a speculative proposal of this request has been verified. */
   specDecode: SpecDecodeCounts | null = null
   readonly promptTokenIds: readonly number[]

@@ -71,7 +71,7 @@ export async function createChatCompletion(context: ApiContext, body: unknown): 
     ),
     system_fingerprint: null,
     ...(request.returnTokenIds ? {prompt_token_ids: tokenIds} : {}),
-    prompt_logprobs: promptLogprobs === null ? null : promptLogprobsField(context.engine.tokenizer, tokenIds, final!.promptLogprobs ?? [], promptLogprobs),
+    prompt_logprobs: promptLogprobs === null ? null : promptLogprobsField(context.engine.tokenizer, tokenIds, final!.promptLogprobs ?? [], final!.promptLogprobRanks ?? [], promptLogprobs),
   })
 }
 

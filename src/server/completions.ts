@@ -72,7 +72,7 @@ function completionReply(
     const prompt = prompts[promptIndex]!
     const topCount = prompt.params.logprobs
     const promptLogprobs =
-      prompt.params.promptLogprobs === null ? null : promptLogprobsField(context.engine.tokenizer, prompt.tokenIds, final.promptLogprobs ?? [], prompt.params.promptLogprobs)
+      prompt.params.promptLogprobs === null ? null : promptLogprobsField(context.engine.tokenizer, prompt.tokenIds, final.promptLogprobs ?? [], final.promptLogprobRanks ?? [], prompt.params.promptLogprobs)
     return final.outputs.map((output) => {
       const own = returned(request, output)
       completionLengths.push(own.tokenIds.length)

@@ -16,7 +16,7 @@ export interface ChatTokenLogprob {
   top_logprobs: {token: string; logprob: number; bytes: number[]}[]
 }
 
-/** vLLM's Logprob as prompt_logprobs report it; rank is null where only "below the top k" is known. */
+/** vLLM's Logprob as prompt_logprobs report it (rank 1 = likeliest; null only where no rank is known). */
 export interface PromptTokenLogprob {
   logprob: number
   rank: number | null
@@ -99,13 +99,14 @@ export function chatLogprobs(name: TokenNamer, tokenIds: readonly number[], toke
 
 /**
  * vLLM's prompt_logprobs: per prompt position null (the first) or {"<token id>": {logprob, rank, decoded_token}} for the
- * prompt's token and the top k. Ranks come from the top k the engine kept (1 = likeliest); a prompt token below them
- * has rank null.
+ * prompt's token and the top k. The top k rank 1..k; the prompt token has the rank the engine counted over its row
+ * (`ranks`), or its place in the top k where no count came with it, else null.
  */
 export function promptLogprobsField(
   tokenizer: TokenizerLike,
   tokenIds: readonly number[],
   promptLogprobs: readonly (TokenLogprobs | null)[],
+  ranks: readonly (number | null)[],
   topCount: number,
 ): (Record<string, PromptTokenLogprob> | null)[] {
   return tokenIds.map((tokenId, position) => {
@@ -116,7 +117,7 @@ export function promptLogprobsField(
     const add = (id: number, logprob: number, rank: number | null) =>
       (field[id] = {logprob: reportedLogprob(logprob), rank, decoded_token: tokenizer.decode([id], {skipSpecialTokens: false})})
     const ownRank = top.findIndex(([id]) => id === tokenId)
-    add(tokenId, logprobs.get(tokenId) ?? -Infinity, ownRank >= 0 ? ownRank + 1 : null)
+    add(tokenId, logprobs.get(tokenId) ?? -Infinity, ranks[position] ?? (ownRank >= 0 ? ownRank + 1 : null))
     top.forEach(([id, logprob], index) => add(id, logprob, index + 1))
     return field
   })
