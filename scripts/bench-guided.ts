@@ -31,7 +31,7 @@ const STEPS = Number(values.steps)
 const DECODE_TOKENS = Number(values.tokens)
 const TOKENIZERS = values.tokenizers
 
-type VocabSource = {name: string; tokenizer: Pick<Tokenizer, 'idToToken' | 'decoderKind'>; size: number; eos: number}
+type VocabSource = {name: string; tokenizer: Pick<Tokenizer, 'idToToken' | 'decoderKind' | 'specialTokenIds'>; size: number; eos: number}
 
 function ggufVocab(name: string, file: string): VocabSource {
   const metadata = readGguf(`${TOKENIZERS}/${file}`, {metadataOnly: true}).metadata
@@ -51,7 +51,7 @@ function extended152k(): VocabSource {
     const pair = tokens[Math.floor(random.nextFloat() * base.size)]! + tokens[Math.floor(random.nextFloat() * base.size)]!
     if (!seen.has(pair)) seen.add(pair), tokens.push(pair)
   }
-  return {name: '152k (GPT-2 + pairs)', tokenizer: {idToToken: (id) => tokens[id], decoderKind: base.tokenizer.decoderKind}, size: tokens.length, eos: base.eos}
+  return {name: '152k (GPT-2 + pairs)', tokenizer: {idToToken: (id) => tokens[id], decoderKind: base.tokenizer.decoderKind, specialTokenIds: base.tokenizer.specialTokenIds}, size: tokens.length, eos: base.eos}
 }
 
 const SOURCES: Record<string, () => VocabSource> = {
