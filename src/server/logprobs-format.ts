@@ -69,7 +69,8 @@ export function chatLogprobs(
 ): {content: ChatTokenLogprob[]} {
   const entry = (tokenId: number, logprob: number) => {
     const token = tokenText(tokenizer, tokenId)
-    return {token, logprob: reportedLogprob(logprob), bytes: [...Buffer.from(token, 'utf8')]}
+    // The token's own bytes, as OpenAI gives them: one that is half a character still adds up to the text with its neighbours.
+    return {token, logprob: reportedLogprob(logprob), bytes: [...tokenizer.tokenBytes(tokenId)]}
   }
   return {
     content: tokenIds.map((tokenId, position) => {
