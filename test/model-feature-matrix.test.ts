@@ -86,6 +86,12 @@ function describeKind(kind: ModelKind): void {
       for (const marker of markers) assert.ok(tokens.includes(idOf(marker)[0]) && idOf(marker).length === 1, marker)
       const reply = (await chat({seed: 1})).json()
       assert.equal(reply.usage.prompt_tokens, count)
+      if (!kind.reasoning) return
+      // Qwen3's template drops past reasoning and, without thinking, opens an empty <think></think>: one token each.
+      const history = [...messages, {role: 'assistant', content: '<think>\nhmm\n</think>\n\nHello'}, {role: 'user', content: 'again'}]
+      const thinking = (await post(`${url}/tokenize`, {messages: history, chat_template_kwargs: {enable_thinking: false}})).json().tokens
+      assert.deepEqual(thinking.filter((id: number) => engine.tokenizer.addedTokenIds.has(id) && !engine.tokenizer.specialTokenIds.has(id)), [idOf('<think>')[0], idOf('</think>')[0]])
+      assert.ok((await post(`${url}/detokenize`, {tokens: thinking})).json().prompt.endsWith('assistant\nHello<|im_end|>\n<|im_start|>user\nagain<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n'))
     })
 
     it('streamed chat equals the whole reply for the same seed (n = 2, logprobs)', async () => {
