@@ -132,7 +132,8 @@ describe("vLLM's request and reply edges", () => {
   })
 
   it('a -inf (or NaN) logprob is reported as -9999.0, as vLLM does, never as JSON null', () => {
-    const tokenizer = {decode: (ids: number[]) => ids.map((id) => String.fromCharCode(97 + id)).join('')} as unknown as TokenizerLike
+    const decode = (ids: number[]) => ids.map((id) => String.fromCharCode(97 + id)).join('')
+    const tokenizer = {decode, tokenBytes: (id: number) => new Uint8Array(Buffer.from(decode([id])))} as unknown as TokenizerLike
     const logprobs: TokenLogprobs = new Map([[0, -0.5], [1, -Infinity], [2, Number.NaN]])
     const chat = chatLogprobs(tokenizer, [1], [logprobs], 3)
     assert.equal(chat.content[0]!.logprob, -9999)
