@@ -47,6 +47,8 @@ export class Utf8Bound {
   private readonly bytes: Uint8Array[]
   /** bans[s]: tokens whose bytes cannot follow state s. */
   private readonly bans: Int32Array[]
+  /** banWords[s]: the words of bans[s] that ban something (few at a character's start, the usual state). */
+  private readonly banWords: Int32Array[]
 
   /** `vocab` as xgrammar gets it ('' for special tokens, which add no bytes). */
   constructor(vocab: readonly string[], vocabType: DecoderKind['vocabType']) {
@@ -59,6 +61,7 @@ export class Utf8Bound {
       })
       return ban
     })
+    this.banWords = this.bans.map((ban) => Int32Array.from(ban.keys()).filter((w) => ban[w] !== 0))
   }
 
   after(state: number, tokenId: number): number {
@@ -75,7 +78,7 @@ export class Utf8Bound {
     let left = 0
     for (let w = 0; w < mask.length && left === 0; w++) left = mask[w]! & ~ban[w]!
     if (left === 0) return
-    for (let w = 0; w < mask.length; w++) mask[w]! &= ~ban[w]!
+    for (const w of this.banWords[state]!) mask[w]! &= ~ban[w]!
   }
 
   start(): Utf8Run {
