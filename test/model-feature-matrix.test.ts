@@ -24,7 +24,7 @@ const messages = [{role: 'user', content: 'Say é 世界 🙂 twice'}]
 const weather = {type: 'object', properties: {city: {enum: ['Paris', 'Rome']}}, required: ['city'], additionalProperties: false}
 const tools = [{type: 'function', function: {name: 'get_weather', parameters: weather}}]
 /** The text each parser reads as one get_weather call. */
-const CALL_TEXT = {hermes: '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>', llama3_json: '{"name": "get_weather", "parameters": {"city": "Paris"}}', mistral: ''}
+const CALL_TEXT = {hermes: 'Sure \n<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>', llama3_json: '{"name": "get_weather", "parameters": {"city": "Paris"}}', mistral: ''}
 const escapeRegex = (text: string) => text.replace(/[\\^$.*+?()[\]{}|/]/g, '\\$&')
 
 /** A choice's content (or tool-call arguments) and logprob tokens, rebuilt from a stream. */
@@ -156,9 +156,16 @@ function describeKind(kind: ModelKind): void {
     })
 
     it(`tools with the ${kind.toolParser} parser: auto reads the family's call text, required and named give valid calls`, async () => {
-      const auto = (await chat({tools, tool_choice: 'auto', max_tokens: 80, seed: 1, structured_outputs: {regex: escapeRegex(CALL_TEXT[kind.toolParser])}})).json().choices[0]
+      const forced = {tools, tool_choice: 'auto', max_tokens: 200, seed: 1, structured_outputs: {regex: escapeRegex(CALL_TEXT[kind.toolParser])}}
+      const auto = (await chat(forced)).json().choices[0]
       assert.equal(auto.finish_reason, 'tool_calls', JSON.stringify(auto.message))
       assert.deepEqual(auto.message.tool_calls.map((call: any) => [call.function.name, JSON.parse(call.function.arguments)]), [['get_weather', {city: 'Paris'}]])
+      // Streamed: the same content (the text before the call, as written) and the same call.
+      const events = sseEvents((await chat({...forced, stream: true})).text).filter((event) => event !== '[DONE]')
+      const deltas = events.map((event) => event.choices[0]?.delta ?? {})
+      assert.equal(deltas.map((delta) => delta.content ?? '').join(''), auto.message.content ?? '')
+      const calls = deltas.flatMap((delta) => delta.tool_calls ?? [])
+      assert.deepEqual([calls[0].function.name, calls.map((call) => call.function.arguments).join('')], [auto.message.tool_calls[0].function.name, auto.message.tool_calls[0].function.arguments])
       for (const tool_choice of ['required', {type: 'function', function: {name: 'get_weather'}}]) {
         const choice = (await chat({tools, tool_choice, parallel_tool_calls: false, max_tokens: 80, seed: 2})).json().choices[0]
         assert.equal(choice.finish_reason, 'tool_calls', JSON.stringify(choice.message))
