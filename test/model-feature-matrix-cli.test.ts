@@ -125,6 +125,16 @@ describe('draft models and bench across vocabularies', () => {
     }
   })
 
+  it('--quantization / --speculative-quantization to another format than a quantized GGUF file holds: refused (exit 2), not ignored', async () => {
+    for (const flags of [['--quantization', 'q4_0'], ['--speculative-method', 'draft', '--speculative-quantization', 'q4_0']]) {
+      const result = await runCommand('generate', ['--model', qwen3Gguf.path, ...flags, '--max-tokens', '2', 'hi'])
+      assert.equal(result.code, 2, result.stderr)
+      assert.match(result.stderr, new RegExp(`${flags.at(-2)} q4_0: .*qwen3-q8_0\\.gguf is already quantized \\(q8_0\\) and runs as stored`))
+    }
+    // Its own format, or a float file, is fine.
+    assert.equal((await runCommand('generate', ['--model', qwen3Gguf.path, '--quantization', 'q8_0', '--max-tokens', '2', 'hi'])).code, 0)
+  })
+
   it('bench runs a GGUF file and a Qwen checkpoint on a short trace, policies giving identical outputs', async () => {
     for (const kind of [qwen3Gguf, qwen3]) {
       const json = join(scratch, 'bench.json')
