@@ -52,15 +52,16 @@ function qwen3WithReasoningTokens(sourceDir: string, dir: string): string {
   return dir
 }
 
+function editJson(dir: string, file: string, edit: (json: Record<string, unknown>) => void): void {
+  const json = JSON.parse(readFileSync(join(dir, file), 'utf8'))
+  edit(json)
+  writeFileSync(join(dir, file), JSON.stringify(json))
+}
+
 /** A real template (and its tool instructions) makes prompts longer than the tiny preset's 512 positions. */
 function setChatTemplate(dir: string, template: string): void {
-  const editJson = (file: string, edit: (json: Record<string, unknown>) => void) => {
-    const json = JSON.parse(readFileSync(join(dir, file), 'utf8'))
-    edit(json)
-    writeFileSync(join(dir, file), JSON.stringify(json))
-  }
-  editJson('tokenizer_config.json', (config) => (config.chat_template = readFileSync(join(TEMPLATES, template), 'utf8')))
-  editJson('config.json', (config) => (config.max_position_embeddings = 2048))
+  editJson(dir, 'tokenizer_config.json', (config) => (config.chat_template = readFileSync(join(TEMPLATES, template), 'utf8')))
+  editJson(dir, 'config.json', (config) => (config.max_position_embeddings = 2048))
 }
 
 /** Every kind, written under `scratch` (the GGUF files, the edited copies); the generated checkpoints are cached. */
@@ -68,6 +69,11 @@ export async function prepareModelKinds(scratch: string): Promise<ModelKind[]> {
   const llama = await ensureTestModel('tiny')
   const qwen2 = await ensureTestModel('tiny', {variant: 'qwen2'})
   const qwen3 = qwen3WithReasoningTokens(await ensureTestModel('tiny', {variant: 'qwen3'}), join(scratch, 'qwen3'))
+  // Mistral: the Llama layout under its own architecture name, a sliding window, v0.3's template and [TOOL_CALLS] calls.
+  const mistral = join(scratch, 'mistral')
+  cpSync(llama, mistral, {recursive: true})
+  setChatTemplate(mistral, 'mistral-v0.3.jinja')
+  editJson(mistral, 'config.json', (config) => Object.assign(config, {architectures: ['MistralForCausalLM'], model_type: 'mistral', sliding_window: 4096}))
   const llama3 = join(scratch, 'llama3')
   cpSync(await ensureTestModel('tiny', {variant: 'llama3'}), llama3, {recursive: true})
   setChatTemplate(llama3, 'llama-3.1.jinja')
@@ -82,6 +88,7 @@ export async function prepareModelKinds(scratch: string): Promise<ModelKind[]> {
     {name: 'llama (SPM, ChatML)', path: llama, ...plain, spm: true, toolParser: 'hermes', specials: ['<s>', '</s>', ...chatmlSpecials]},
     {name: 'qwen2 (byte-level BPE)', path: qwen2, ...plain, toolParser: 'hermes', specials: qwenSpecials},
     {name: 'qwen3 (byte-level BPE, <think>)', path: qwen3, ...plain, toolParser: 'hermes', specials: qwenSpecials, reasoning: true},
+    {name: 'mistral (SPM, v0.3 template)', path: mistral, ...plain, spm: true, toolParser: 'mistral', specials: ['<s>', '</s>', ...chatmlSpecials]},
     {name: 'llama3 (tiktoken-style BPE)', path: llama3, ...plain, toolParser: 'llama3_json', specials: ['<|begin_of_text|>', '<|start_header_id|>', '<|end_header_id|>', '<|eot_id|>']},
     {name: 'llama GGUF (SPM vocabulary)', path: llamaGguf, ...plain, spm: true, spaceAfterSpecials: true, toolParser: 'hermes', specials: ['<s>', '</s>', ...chatmlSpecials]},
     {name: 'qwen3 GGUF q8_0 (GPT-2 BPE vocabulary)', path: qwen3Gguf, ...plain, toolParser: 'hermes', specials: qwenSpecials, reasoning: true},
