@@ -1,13 +1,14 @@
-// Guided decoding costs: per-sequence mask cost on real vocabularies over the schema corpus, the grammar workers'
+// Guided decoding costs: per-sequence mask cost (with its UTF-8 ban apart) on real vocabularies over the schema corpus, the grammar workers'
 // round trip against their own time, and decode throughput with and without a JSON-schema constraint (batch 1, 32).
 // Usage: npx tsx scripts/bench-guided.ts [--vocab llama,gpt2,neox,152k] [--steps 48] [--tokens 32] [--skip-decode]
 //   [--tokenizers ../shared/tokenizers]. Vocabularies come from the shared GGUF vocabularies; "152k" is GPT-2's extended with pairs of its tokens (synthetic).
 import {performance} from 'node:perf_hooks'
 import {parseArgs} from 'node:util'
 import {makeEngineConfig} from '../src/engine/config.js'
-import {GrammarCompiler, vocabInfoOf} from '../src/engine/guided/grammar-compiler.js'
+import {GrammarCompiler, vocabInfoOf, type VocabInfo} from '../src/engine/guided/grammar-compiler.js'
 import {GrammarService} from '../src/engine/guided/grammar-service.js'
 import {guidedKey, type GuidedSpec} from '../src/engine/guided/guided-spec.js'
+import {Utf8Bound} from '../src/engine/guided/utf8-bound.js'
 import {WhitespaceBound} from '../src/engine/guided/whitespace-bound.js'
 import {LLMEngine} from '../src/engine/llm-engine.js'
 import {readGguf} from '../src/engine/model/gguf-file.js'
@@ -31,7 +32,7 @@ const STEPS = Number(values.steps)
 const DECODE_TOKENS = Number(values.tokens)
 const TOKENIZERS = values.tokenizers
 
-type VocabSource = {name: string; tokenizer: Pick<Tokenizer, 'idToToken' | 'decoderKind'>; size: number; eos: number}
+type VocabSource = {name: string; tokenizer: Pick<Tokenizer, 'idToToken' | 'decoderKind' | 'specialTokenIds'>; size: number; eos: number}
 
 function ggufVocab(name: string, file: string): VocabSource {
   const metadata = readGguf(`${TOKENIZERS}/${file}`, {metadataOnly: true}).metadata
@@ -51,7 +52,7 @@ function extended152k(): VocabSource {
     const pair = tokens[Math.floor(random.nextFloat() * base.size)]! + tokens[Math.floor(random.nextFloat() * base.size)]!
     if (!seen.has(pair)) seen.add(pair), tokens.push(pair)
   }
-  return {name: '152k (GPT-2 + pairs)', tokenizer: {idToToken: (id) => tokens[id], decoderKind: base.tokenizer.decoderKind}, size: tokens.length, eos: base.eos}
+  return {name: '152k (GPT-2 + pairs)', tokenizer: {idToToken: (id) => tokens[id], decoderKind: base.tokenizer.decoderKind, specialTokenIds: base.tokenizer.specialTokenIds}, size: tokens.length, eos: base.eos}
 }
 
 const SOURCES: Record<string, () => VocabSource> = {
@@ -79,12 +80,17 @@ function pick(mask: Int32Array, random: Rng): number {
   return allowed[Math.floor(random.nextFloat() * allowed.length)]!
 }
 
-/** xgrammar in this thread, as the worker runs it: mask (+ whitespace bound) and accept per sequence per step. */
-async function inProcessCost(compiler: GrammarCompiler, vocabSize: number, anyWhitespace: boolean): Promise<void> {
+/** xgrammar in this thread, as the worker runs it: mask (+ whitespace and UTF-8 bounds) and accept per sequence per step. */
+async function inProcessCost(compiler: GrammarCompiler, info: VocabInfo, anyWhitespace: boolean): Promise<void> {
+  const vocabSize = info.vocab.length
   let start = performance.now()
   const texts = await compiler.decodedVocab()
   const tablesMs = performance.now() - start
   const bound = new WhitespaceBound(texts, vocabSize, 16)
+  start = performance.now()
+  const utf8Bound = new Utf8Bound(info.vocab, info.vocabType)
+  const utf8TablesMs = performance.now() - start
+  const utf8Ban: number[] = []
   const compileMs: number[] = []
   const mask: number[] = []
   const maskCpu: number[] = []
@@ -97,12 +103,16 @@ async function inProcessCost(compiler: GrammarCompiler, vocabSize: number, anyWh
     compileMs.push(performance.now() - start)
     let matcher = await compiler.newMatcher(guidedKey(spec))
     let run = anyWhitespace ? bound.start() : null
+    let utf8 = utf8Bound.start()
     let text = ''
     for (let step = 0; step < STEPS; step++) {
       const cpuStart = process.cpuUsage()
       start = performance.now()
       const bits = await matcher.getNextTokenBitmask()
       run?.applyTo(bits)
+      const banStart = performance.now()
+      utf8.applyTo(bits)
+      utf8Ban.push(performance.now() - banStart)
       const ms = performance.now() - start
       const cpu = process.cpuUsage(cpuStart)
       mask.push(ms)
@@ -112,12 +122,14 @@ async function inProcessCost(compiler: GrammarCompiler, vocabSize: number, anyWh
       start = performance.now()
       matcher.acceptToken(tokenId)
       run?.accept(tokenId)
+      utf8.accept(tokenId)
       accept.push(performance.now() - start)
       text += texts[tokenId]
       if (matcher.isTerminated()) {
         matcher.dispose()
         matcher = await compiler.newMatcher(guidedKey(spec))
         run = anyWhitespace ? bound.start() : null
+        utf8 = utf8Bound.start()
         text = ''
       }
     }
@@ -128,6 +140,7 @@ async function inProcessCost(compiler: GrammarCompiler, vocabSize: number, anyWh
   console.log(`    mask, wall: ${summary(mask)}`)
   console.log(`    mask, CPU:  ${summary(maskCpu)}`)
   console.log(`    accept:     ${summary(accept)}`)
+  console.log(`    of the mask, the UTF-8 ban: ${summary(utf8Ban)} (its tables ${utf8TablesMs.toFixed(0)} ms)`)
   console.log(`    compile per schema: p50 ${percentile(sortedCompile, 0.5).toFixed(1)} ms, max ${sortedCompile.at(-1)!.toFixed(1)} ms`)
   const top = slowest.sort((a, b) => b.ms - a.ms).slice(0, 3)
   console.log(`    slowest (wall): ${top.map(({ms, where}) => `${(ms * 1000).toFixed(0)} us ${where}`).join('; ')}`)
@@ -202,7 +215,7 @@ for (const name of values.vocab.split(',')) {
   console.log(`vocabulary ${source.name}: ${source.size} tokens`)
   // One xgrammar instance for both modes: WebAssembly memory never shrinks, and a 152k vocabulary's tables are large.
   const compiler = new GrammarCompiler(info)
-  for (const anyWhitespace of [true, false]) await inProcessCost(compiler, info.vocab.length, anyWhitespace)
+  for (const anyWhitespace of [true, false]) await inProcessCost(compiler, info, anyWhitespace)
   for (const batch of [1, 32]) await workerRoundTrip(source, batch)
 }
 if (!values['skip-decode']) await decodeThroughput()

@@ -132,9 +132,10 @@ describe("vLLM's request and reply edges", () => {
   })
 
   it('a -inf (or NaN) logprob is reported as -9999.0, as vLLM does, never as JSON null', () => {
-    const tokenizer = {decode: (ids: number[]) => ids.map((id) => String.fromCharCode(97 + id)).join('')} as unknown as TokenizerLike
+    const decode = (ids: number[]) => ids.map((id) => String.fromCharCode(97 + id)).join('')
+    const tokenizer = {decode, tokenBytes: (id: number) => new Uint8Array(Buffer.from(decode([id])))} as unknown as TokenizerLike
     const logprobs: TokenLogprobs = new Map([[0, -0.5], [1, -Infinity], [2, Number.NaN]])
-    const chat = chatLogprobs(tokenNamer(tokenizer, false), [1], [logprobs], 3)
+    const chat = chatLogprobs(tokenizer, tokenNamer(tokenizer, false), [1], [logprobs], 3)
     assert.equal(chat.content[0]!.logprob, -9999)
     assert.deepEqual(new Set(chat.content[0]!.top_logprobs.map((entry) => entry.logprob)), new Set([-0.5, -9999]))
     const completion = completionLogprobs(tokenNamer(tokenizer, false), [2, 1], [logprobs, logprobs], 3, 0)

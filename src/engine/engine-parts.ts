@@ -8,7 +8,7 @@ import {InvalidRequestError} from './errors.js'
 import {GrammarService} from './guided/grammar-service.js'
 import {SequenceGuides} from './guided/sequence-guides.js'
 import {planKvPool} from './kv-pool-sizing.js'
-import {loadModel, type LoadedModel} from './model/load-model.js'
+import {loadModel, quantizationIgnored, type LoadedModel} from './model/load-model.js'
 import {ModelRunner} from './model-runner.js'
 import {cudaStatus, loadNativeModel, nativeBuildInfo, type NativeModel} from './native.js'
 import {OutputProcessor} from './output-processor.js'
@@ -40,6 +40,8 @@ export async function buildEngineParts(config: EngineConfig): Promise<EnginePart
   if (config.batchInvariant && device.device === 'cuda') {
     throw new InvalidRequestError('--batch-invariant runs on the CPU backend only (pass --device cpu)', {param: 'batch-invariant'})
   }
+  const ignored = quantizationIgnored(model, config.quantization)
+  if (ignored !== null) throw new InvalidRequestError(`--quantization ${config.quantization}: ${ignored}`, {param: 'quantization'})
   if (model.tensors.some((t) => t.blockFormat) && device.device === 'cuda') {
     throw new InvalidRequestError('this GGUF file holds quantized tensors, which run on the CPU backend only (pass --device cpu)', {param: 'device'})
   }

@@ -260,14 +260,26 @@ export class OutputProcessor {
     let verdict: StopVerdict = {finished: null, stopReason: null, text: seq.outputText}
     while (state.textTokens < seq.resolvedLength) {
       const tokenId = seq.tokenIds[state.textTokens++]!
-      const delta = state.detokenizer.push([tokenId])
-      verdict = this.verdict(group, tokenId, state.textTokens - seq.promptLength, state.detokenizer.text, delta)
+      const outputLength = state.textTokens - seq.promptLength
+      // A token that ends the sequence without its text is never detokenized (as vLLM V1): pushed, its text would come
+      // out together with the bytes held for an incomplete character before it, and the cut would drop both.
+      const delta = this.endsWithoutText(group, tokenId, outputLength) ? '' : state.detokenizer.push([tokenId])
+      verdict = this.verdict(group, tokenId, outputLength, state.detokenizer.text, delta)
       seq.outputText = verdict.text
       // Finished by length or EOS: bytes held back for an incomplete character belong to the returned ids, so they
       // join the text (as U+FFFD if never completed). A stop string or stop token already fixed the text's end.
       if (verdict.finished === 'length' || (verdict.finished !== null && verdict.stopReason === null)) seq.outputText += state.detokenizer.flush()
     }
     return verdict
+  }
+
+  /** Whether `tokenId` ends the sequence and leaves its own text out: EOS or a stop token id, as verdict() decides. */
+  private endsWithoutText(group: SequenceGroup, tokenId: number, outputLength: number): boolean {
+    const {params} = group
+    if (params.includeStopStrInOutput) return false
+    const eos = this.eosTokenIds.includes(tokenId)
+    if (eos && params.guided !== null) return true
+    return outputLength >= params.minTokens && ((eos && !params.ignoreEos) || params.stopTokenIds.includes(tokenId))
   }
 
   /** checkStop, plus: a grammar ends at its stop token, even with ignore_eos (the grammar allows nothing after it). */

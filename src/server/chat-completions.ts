@@ -61,7 +61,7 @@ export async function createChatCompletion(context: ApiContext, body: unknown): 
     choices: outputs.map((output) => ({
       index: output.index,
       ...messageOf(output, replyRole(request), prompt.text, request.tools, parser),
-      logprobs: topCount === null ? null : chatLogprobs(name, output.tokenIds, output.logprobs ?? [], topCount),
+      logprobs: topCount === null ? null : chatLogprobs(context.engine.tokenizer, name, output.tokenIds, output.logprobs ?? [], topCount),
       stop_reason: output.stopReason,
       ...(request.returnTokenIds ? {token_ids: output.tokenIds} : {}),
     })),
@@ -134,7 +134,7 @@ async function streamChatCompletion(
           if (prompt.text !== '') await sendChunk({index: completion.index, delta: {content: prompt.text}, logprobs: null, finish_reason: null})
         }
         completionLengths.set(completion.index, completion.tokenIds.length)
-        const logprobs = topCount === null ? null : chatLogprobs(name, delta.tokenIds, delta.logprobs, topCount)
+        const logprobs = topCount === null ? null : chatLogprobs(context.engine.tokenizer, name, delta.tokenIds, delta.logprobs, topCount)
         if (tools !== null) {
           // Tokens whose text is held back (a call being read) send their logprobs and ids with the next chunk.
           if (logprobs !== null) heldLogprobs.set(completion.index, [...(heldLogprobs.get(completion.index) ?? []), ...logprobs.content])

@@ -20,6 +20,8 @@ export interface TokenizerLike {
   idToToken?(id: number): string | undefined
   /** The most UTF-8 bytes a text of `tokens` tokens can have; null when unknown. */
   maxTextBytes(tokens: number): number | null
+  /** The bytes a token adds to the text (logprobs' `bytes`: part of a UTF-8 character, possibly). */
+  tokenBytes(id: number): Uint8Array
 }
 
 export interface RequestHandleLike extends AsyncIterable<RequestOutput> {

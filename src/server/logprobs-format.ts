@@ -81,10 +81,17 @@ export function concatLogprobs(first: CompletionLogprobs, second: CompletionLogp
   }
 }
 
-export function chatLogprobs(name: TokenNamer, tokenIds: readonly number[], tokenLogprobs: readonly TokenLogprobs[], topCount: number): {content: ChatTokenLogprob[]} {
+export function chatLogprobs(
+  tokenizer: TokenizerLike,
+  name: TokenNamer,
+  tokenIds: readonly number[],
+  tokenLogprobs: readonly TokenLogprobs[],
+  topCount: number,
+): {content: ChatTokenLogprob[]} {
   const entry = (tokenId: number, logprob: number) => {
     const token = name(tokenId)
-    return {token, logprob: reportedLogprob(logprob), bytes: [...Buffer.from(token, 'utf8')]}
+    // The token's own bytes, as OpenAI gives them: one that is half a character still adds up to the text with its neighbours.
+    return {token, logprob: reportedLogprob(logprob), bytes: [...tokenizer.tokenBytes(tokenId)]}
   }
   return {
     content: tokenIds.map((tokenId, position) => {

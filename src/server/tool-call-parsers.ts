@@ -63,18 +63,20 @@ function argsJson(fields: Record<string, unknown>, keys: string[]): string | nul
 function hermesCalls(text: string): CallsInText {
   const [open, close] = [CALL_START.hermes!, '</tool_call>']
   const calls: TextCall[] = []
-  let content = ''
-  let from = 0
-  for (let start = text.indexOf(open); start >= 0; start = text.indexOf(open, from)) {
+  // The text before the first call as written: a stream has sent it so before it saw the call (as vLLM does).
+  const first = text.indexOf(open)
+  let rest = ''
+  let from = Math.max(first, 0)
+  for (let start = first; start >= 0; start = text.indexOf(open, from)) {
     const end = text.indexOf(close, start + open.length)
     const blockEnd = end < 0 ? text.length : end + close.length
     const call = callOf(tryJson(text.slice(start + open.length, end < 0 ? text.length : end)), 'arguments', 'parameters')
-    content += text.slice(from, call === null ? blockEnd : start)
+    rest += text.slice(from, call === null ? blockEnd : start)
     if (call !== null) calls.push(call)
     from = blockEnd
   }
-  content += text.slice(from)
-  return withContent(text, content.trim(), calls)
+  rest += text.slice(from)
+  return withContent(text, text.slice(0, Math.max(first, 0)) + rest.trim(), calls)
 }
 
 /** Llama 3.x JSON tool calls: the whole output is `{"name": ..., "parameters": {...}}` (several joined by ';'). */
@@ -100,7 +102,7 @@ function mistralCalls(text: string): CallsInText {
     if (found.length === 0 || found.some((call) => call === null)) return {content: text, calls: []}
     calls.push(...(found as TextCall[]))
   }
-  return withContent(text, text.slice(0, start).trim(), calls)
+  return withContent(text, text.slice(0, start), calls)
 }
 
 /** `name[ARGS]{...}`: Mistral's v11 call, or null. */

@@ -32,6 +32,10 @@ export class FakeTokenizer implements TokenizerLike {
       .join('')
   }
 
+  tokenBytes(id: number): Uint8Array {
+    return new Uint8Array(Buffer.from(this.decode([id]), 'utf8'))
+  }
+
   applyChatTemplate(messages: ChatMessage[], opts: {addGenerationPrompt?: boolean; variables?: Readonly<Record<string, unknown>>} = {}): string {
     const rendered = messages.map((message) => `<${message.role}>${message.content}\n`).join('')
     // The template writes the BOS itself, as real ones do; char code 1 encodes to FAKE_BOS. chat_template_kwargs may

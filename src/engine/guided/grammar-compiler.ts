@@ -18,14 +18,16 @@ const CACHE_CAPACITY = 256
 
 /** What xgrammar needs of a tokenizer; plain data, so it can be sent to a worker thread. */
 export interface VocabInfo extends DecoderKind {
-  /** Token strings by id, '' for ids the tokenizer lacks; length = logits row width (config vocab_size). */
+  /** Token strings by id, '' for special tokens and ids the tokenizer lacks; length = logits row width (config vocab_size). */
   vocab: string[]
   eosTokenIds: number[]
 }
 
-export function vocabInfoOf(tokenizer: Pick<Tokenizer, 'idToToken' | 'decoderKind'>, vocabSize: number, eosTokenIds: readonly number[]): VocabInfo {
+export function vocabInfoOf(tokenizer: Pick<Tokenizer, 'idToToken' | 'decoderKind' | 'specialTokenIds'>, vocabSize: number, eosTokenIds: readonly number[]): VocabInfo {
   const vocab: string[] = new Array(vocabSize)
-  for (let id = 0; id < vocabSize; id++) vocab[id] = tokenizer.idToToken(id) ?? ''
+  // A special token is not its text: as '' xgrammar never allows it (EOS still ends the output, by id), so no
+  // <|im_start|> or <s> lands inside a JSON string. Non-special added tokens (Qwen3's <think>) stay text.
+  for (let id = 0; id < vocabSize; id++) vocab[id] = tokenizer.specialTokenIds.has(id) ? '' : (tokenizer.idToToken(id) ?? '')
   return {vocab, ...tokenizer.decoderKind, eosTokenIds: [...eosTokenIds]}
 }
 

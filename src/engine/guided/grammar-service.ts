@@ -51,7 +51,7 @@ export class GrammarService {
   private readonly overBudget = new Set<number>()
 
   constructor(
-    private readonly tokenizer: Pick<Tokenizer, 'idToToken' | 'decoderKind'>,
+    private readonly tokenizer: Pick<Tokenizer, 'idToToken' | 'decoderKind' | 'specialTokenIds'>,
     private readonly vocabSize: number,
     private readonly eosTokenIds: readonly number[],
     private readonly compileTimeoutMs = DEFAULT_COMPILE_TIMEOUT_MS,

@@ -5,6 +5,7 @@ import {parentPort, workerData} from 'node:worker_threads'
 import {InvalidRequestError} from '../errors.js'
 import {GrammarCompiler, type VocabInfo} from './grammar-compiler.js'
 import type {GuidedSpec} from './guided-spec.js'
+import {Utf8Bound, type Utf8Run} from './utf8-bound.js'
 import {WhitespaceBound, type WhitespaceRun} from './whitespace-bound.js'
 import type {XgGrammarMatcher} from './xgrammar.js'
 
@@ -62,17 +63,24 @@ async function leftCorrupt(error: unknown): Promise<boolean> {
 
 const vocabInfo = workerData as VocabInfo
 const compiler = new GrammarCompiler(vocabInfo)
-/** Each sequence's matcher, whitespace run and the worker time its steps took so far. */
-const matchers = new Map<number, {matcher: XgGrammarMatcher; whitespace: WhitespaceRun | null; busyMs: number}>()
+/** Each sequence's matcher, whitespace run, place in a UTF-8 character and the worker time its steps took so far. */
+interface MatcherEntry {
+  matcher: XgGrammarMatcher
+  whitespace: WhitespaceRun | null
+  utf8: Utf8Run
+  busyMs: number
+}
+const matchers = new Map<number, MatcherEntry>()
 // Built as the worker starts (with the tokenizer tables its first compile needs), not in some sequence's first step.
 const whitespaceBound = compiler.decodedVocab().then((texts) => new WhitespaceBound(texts, vocabInfo.vocab.length, MAX_WHITESPACE_RUN))
 whitespaceBound.catch(() => {}) // a failure here surfaces in the first step that needs it
+const utf8Bound = new Utf8Bound(vocabInfo.vocab, vocabInfo.vocabType)
 
-async function newMatcher(key: string): Promise<{matcher: XgGrammarMatcher; whitespace: WhitespaceRun | null; busyMs: number}> {
+async function newMatcher(key: string): Promise<MatcherEntry> {
   const matcher = await compiler.newMatcher(key)
   const spec = JSON.parse(key) as Partial<GuidedSpec> & {anyWhitespace?: boolean}
-  if (spec.kind !== 'json' || !spec.anyWhitespace) return {matcher, whitespace: null, busyMs: 0}
-  return {matcher, whitespace: (await whitespaceBound).start(), busyMs: 0}
+  const whitespace = spec.kind === 'json' && spec.anyWhitespace ? (await whitespaceBound).start() : null
+  return {matcher, whitespace, utf8: utf8Bound.start(), busyMs: 0}
 }
 
 /**
@@ -85,11 +93,11 @@ async function step(items: StepItem[], masks: SharedArrayBuffer, words: number, 
   for (const {matcherId, key, accept, slot} of items) {
     let entry = matchers.get(matcherId)
     if (!entry) matchers.set(matcherId, (entry = await newMatcher(key)))
-    const {matcher, whitespace} = entry
+    const {matcher, whitespace, utf8} = entry
     Atomics.add(progress, 1, 1)
     Atomics.store(progress, 0, matcherId)
     const started = performance.now()
-    const accepted = accept.every((tokenId) => (whitespace?.accept(tokenId), matcher.acceptToken(tokenId)))
+    const accepted = accept.every((tokenId) => (whitespace?.accept(tokenId), utf8.accept(tokenId), matcher.acceptToken(tokenId)))
     if (!accepted) {
       Atomics.store(progress, 0, -1)
       left.push(slot)
@@ -98,6 +106,7 @@ async function step(items: StepItem[], masks: SharedArrayBuffer, words: number, 
     const mask = new Int32Array(masks, slot * words * 4, words)
     mask.set(await matcher.getNextTokenBitmask())
     whitespace?.applyTo(mask)
+    utf8.applyTo(mask)
     Atomics.store(progress, 0, -1)
     const stepMs = performance.now() - started
     entry.busyMs += stepMs

@@ -153,3 +153,13 @@ function readGenerationDefaults(dir: string, tokenizer: Tokenizer, config: Model
   }
   return {eosTokenIds: tokenizer.eosTokenIds, sampling}
 }
+
+/**
+ * Why quantizing `model` to `format` at load would do nothing, or null: a GGUF file's block-quantized tensors run as
+ * stored (never re-quantized), so a format the file does not hold would be silently ignored.
+ */
+export function quantizationIgnored(model: LoadedModel, format: string | undefined): string | null {
+  const stored = [...new Set(model.tensors.flatMap((t) => (t.blockFormat ? [t.blockFormat] : [])))]
+  if (format === undefined || stored.length === 0 || stored.includes(format as (typeof stored)[number])) return null
+  return `${model.dir} is already quantized (${stored.join(', ')}) and runs as stored: quantizing at load applies to float weights only`
+}

@@ -8,6 +8,7 @@ import {tokenizerFromGguf} from './gguf-tokenizer.js'
 import {readJsonObject} from './model-config.js'
 import {specialTokensPostProcessor} from './byte-level-bpe.js'
 import {maxTextBytes, type TextSizeBound, textSizeBound} from './text-size-bound.js'
+import {tokenBytes} from './token-bytes.js'
 import {ChatTemplate, type ChatMessage, type ChatTemplateOptions} from './chat-template.js'
 
 export type {ChatMessage, ChatTemplateOptions}
@@ -149,6 +150,12 @@ export class Tokenizer {
 
   idToToken(id: number): string | undefined {
     return this.inner.id_to_token(id)
+  }
+
+  /** The bytes token `id` adds to the text (part of a UTF-8 character, possibly); an added token's are its text's. */
+  tokenBytes(id: number): Uint8Array {
+    const token = this.inner.id_to_token(id) ?? ''
+    return this.addedTokenIds.has(id) ? new Uint8Array(Buffer.from(token, 'utf8')) : tokenBytes(token, this.decoderKind.vocabType)
   }
 
   private tokenId(content: string): number | null {

@@ -3,7 +3,7 @@
 import {BlockManager} from '../block-manager.js'
 import type {EngineConfig} from '../config.js'
 import {InvalidRequestError} from '../errors.js'
-import {loadModel, type LoadedModel} from '../model/load-model.js'
+import {loadModel, quantizationIgnored, type LoadedModel} from '../model/load-model.js'
 import type {Tokenizer} from '../model/tokenizer.js'
 import {ModelRunner} from '../model-runner.js'
 import {loadNativeModel, type NativeModel, type WeightFormat} from '../native.js'
@@ -56,6 +56,9 @@ export async function loadDraftModel(opts: {
   const mismatch = model === target ? null : tokenizerMismatch(target.tokenizer, model.tokenizer)
   if (mismatch !== null) throw refuse(`${mismatch} (the draft must share the target's tokenizer)`)
   if (model.tensors.some((t) => t.blockFormat) && device === 'cuda') throw refuse('its GGUF file holds quantized tensors, which run on the CPU backend only')
+  // Else the draft would be the target's own weights unchanged: every proposal accepted, none of it saving work.
+  const ignored = quantizationIgnored(model, spec.draftQuantization)
+  if (ignored !== null) throw new InvalidRequestError(`--speculative-quantization ${spec.draftQuantization}: ${ignored}`, {param: 'speculative-quantization'})
 
   const maxModelLen = Math.min(opts.maxModelLen, model.config.maxPositionEmbeddings)
   const blocksPerSeq = Math.ceil(maxModelLen / engine.blockSize)
