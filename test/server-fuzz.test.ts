@@ -36,7 +36,12 @@ const sampling = {
   min_tokens: maybeJunk(fc.integer({min: -1, max: 3})),
   use_beam_search: maybeJunk(fc.boolean()),
   stream: maybeJunk(fc.boolean()),
-  stream_options: maybeJunk(fc.record({include_usage: maybeJunk(fc.boolean())})),
+  stream_options: maybeJunk(fc.record({include_usage: maybeJunk(fc.boolean()), continuous_usage_stats: maybeJunk(fc.boolean())})),
+  // vLLM's fields: prompts cut to their last k tokens, ids in the reply, special tokens added or not.
+  truncate_prompt_tokens: maybeJunk(fc.integer({min: -1, max: 600})),
+  return_token_ids: maybeJunk(fc.boolean()),
+  return_tokens_as_token_ids: maybeJunk(fc.boolean()),
+  add_special_tokens: maybeJunk(fc.boolean()),
   logit_bias: junk,
   unknown_field: junk,
 }
@@ -60,6 +65,9 @@ const chatBody = fc.record(
     logprobs: maybeJunk(fc.boolean()),
     top_logprobs: maybeJunk(fc.integer({min: -1, max: 25})),
     add_generation_prompt: maybeJunk(fc.boolean()),
+    continue_final_message: maybeJunk(fc.boolean()),
+    echo: maybeJunk(fc.boolean()),
+    prompt_logprobs: maybeJunk(fc.integer({min: -1, max: 3})),
   },
   {requiredKeys: ['max_tokens', 'messages']},
 )
