@@ -1,6 +1,7 @@
 // Writes a Llama/Qwen2/Qwen3 HF checkpoint as a GGUF file, so llama.cpp can run the very same weights as a peer.
 import {closeSync, existsSync, openSync, readFileSync, writeSync} from 'node:fs'
 import {join} from 'node:path'
+import {GGML_BLOCKS, GGML_TYPE_NAMES} from '../../engine/model/gguf-file.js'
 import {ggufPreTokenizerName} from '../../engine/model/gguf-tokenizer.js'
 import {llama3RopeFactors} from '../../engine/model/llama3-rope.js'
 import type {LoadedModel} from '../../engine/model/load-model.js'
@@ -14,13 +15,11 @@ const GGUF_INT32 = 5
 const GGUF_FLOAT32 = 6
 const GGUF_STRING = 8
 const GGUF_ARRAY = 9
-/** ggml type ids and block shapes (values, bytes) of the formats written here. */
-const GGML_TYPES: Record<GgufTensorFormat, {id: number; values: number; bytes: number}> = {
-  f32: {id: 0, values: 1, bytes: 4}, f16: {id: 1, values: 1, bytes: 2}, q4_0: {id: 2, values: 32, bytes: 18},
-  q4_1: {id: 3, values: 32, bytes: 20}, q5_0: {id: 6, values: 32, bytes: 22}, q5_1: {id: 7, values: 32, bytes: 24},
-  q8_0: {id: 8, values: 32, bytes: 34}, q2_k: {id: 10, values: 256, bytes: 84}, q3_k: {id: 11, values: 256, bytes: 110},
-  q4_k: {id: 12, values: 256, bytes: 144}, q5_k: {id: 13, values: 256, bytes: 176}, q6_k: {id: 14, values: 256, bytes: 210},
-  iq4_nl: {id: 20, values: 32, bytes: 18}, iq4_xs: {id: 23, values: 256, bytes: 136},
+/** ggml type id and block shape (values, bytes) of a format written here: the reader's tables (gguf-file.ts) say both. */
+function ggmlType(format: GgufTensorFormat): {id: number; values: number; bytes: number} {
+  const name = format.toUpperCase()
+  const id = Number(Object.keys(GGML_TYPE_NAMES).find((key) => GGML_TYPE_NAMES[Number(key)] === name))
+  return {id, ...GGML_BLOCKS[name]!}
 }
 /** f32/f16 files, or llama.cpp's q8_0, q4_0 and Q4_K_M (q4_k, with q6_k where q4KMediumMoreBits says) mixes. */
 export const GGUF_FILE_FORMATS = ['f32', 'f16', 'q8_0', 'q4_0', 'q4_k'] as const
@@ -195,7 +194,7 @@ function matrixFormat(fileFormat: GgufFileFormat, ggufName: string, isOutput: bo
   const moreBits = isOutput || (layer !== null && q4KMediumMoreBits(Number(layer[1]), numLayers))
   let format: GgufTensorFormat = fileFormat === 'q4_k' && moreBits ? 'q6_k' : fileFormat
   const fallback: Partial<Record<GgufTensorFormat, GgufTensorFormat>> = {q4_k: 'q5_0', q6_k: 'q8_0'}
-  while (cols % GGML_TYPES[format].values !== 0) format = fallback[format] ?? 'f16'
+  while (cols % ggmlType(format).values !== 0) format = fallback[format] ?? 'f16'
   return format
 }
 
@@ -297,7 +296,7 @@ export function writeGguf(model: LoadedModel, path: string, options: {format: Gg
   }
   const tensorFormatOf = (ggufName: string, cols: number): GgufTensorFormat | undefined => {
     const format = options.tensorFormat?.(ggufName)
-    if (format !== undefined && cols % GGML_TYPES[format].values !== 0) throw new Error(`${ggufName}: rows of ${cols} are not whole ${format} blocks`)
+    if (format !== undefined && cols % ggmlType(format).values !== 0) throw new Error(`${ggufName}: rows of ${cols} are not whole ${format} blocks`)
     return format
   }
   const matrix = (ggufName: string, hfName: string, permuteHeads = 0): GgufTensor => {
@@ -381,7 +380,7 @@ export function writeGguf(model: LoadedModel, path: string, options: {format: Gg
     header.string(tensor.name)
     header.u32(tensor.dims.length)
     for (const dim of tensor.dims) header.u64(dim)
-    const type = GGML_TYPES[tensor.format]
+    const type = ggmlType(tensor.format)
     header.u32(type.id)
     header.u64(offset)
     offsets.push(offset)
