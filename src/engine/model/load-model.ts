@@ -137,7 +137,8 @@ export function checkTokenizerFits(tokenizer: Tokenizer, config: ModelConfig, so
  * model, not the client, chose: one no request could send is left out, with a start-up note.
  */
 function readGenerationDefaults(dir: string, tokenizer: Tokenizer, config: ModelConfig): GenerationDefaults {
-  const raw = existsSync(join(dir, 'generation_config.json')) ? readJsonObject(join(dir, 'generation_config.json')) : {}
+  const path = join(dir, 'generation_config.json')
+  const raw = existsSync(path) ? readJsonObject(path) : {}
   const sampling: ModelSamplingDefaults = {}
   for (const [key, field] of Object.entries(GENERATION_CONFIG_SAMPLING_KEYS)) {
     const value = raw[key]
