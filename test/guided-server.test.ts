@@ -144,12 +144,16 @@ describe('structured outputs and tools over HTTP (tiny model)', () => {
     for (const c of (choice as OpenAI.Completion).choices) assert.ok(['left', 'right'].includes(c.text))
     const grammar = await client.completions.create({model, prompt: 'Sum:', max_tokens: 12, seed: 7, guided_grammar: 'root ::= [1-9] ("+" [1-9])? "="'} as never)
     assert.match((grammar as OpenAI.Completion).choices[0]!.text, /^[1-9](\+[1-9])?=$/)
+    // vLLM also takes Lark grammars in guided_grammar.
+    const lark = await client.completions.create({model, prompt: 'Sum:', max_tokens: 12, seed: 7, guided_grammar: 'start: DIGIT ("+" DIGIT)? "="\n%import common.DIGIT'} as never)
+    assert.match((lark as OpenAI.Completion).choices[0]!.text, /^[0-9](\+[0-9])?=$/)
   })
 
   it('bad constraints are 400s naming the field, and nothing is queued', async () => {
     const cases: Array<[object, string]> = [
       [{response_format: {type: 'json_schema', json_schema: {name: 'x', schema: {type: 'object', patternProperties: {}}}}}, 'response_format'],
       [{guided_grammar: 'root ::= "a" |'}, 'guided_grammar'],
+      [{guided_grammar: 'start: "a" undefined_rule'}, 'guided_grammar'],
       [{guided_regex: '[a-'}, 'guided_regex'],
       [{guided_json: {type: 'string'}, guided_regex: 'a'}, 'guided_regex'],
       [{tools, tool_choice: {type: 'function', function: {name: 'nope'}}}, 'tool_choice'],

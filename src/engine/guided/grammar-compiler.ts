@@ -2,7 +2,9 @@
 import {InvalidRequestError} from '../errors.js'
 import type {DecoderKind, Tokenizer} from '../model/tokenizer.js'
 import {checkGuidedSpec, choiceGrammar, guidedKey, type GuidedSpec} from './guided-spec.js'
+import {isLarkGrammar, larkToEbnf} from './lark-grammar.js'
 import {extractBoundedNumbers, insertNumberGrammars} from './number-range.js'
+import {regexRules} from './regex-rules.js'
 import {
   takeXgrammarError,
   takeXgrammarWarnings,
@@ -94,9 +96,11 @@ export class GrammarCompiler {
         case 'choice':
           return await compiler.compileGrammar(choiceGrammar(spec.choices))
         case 'grammar':
-          return await compiler.compileGrammar(spec.ebnf)
+          // vLLM takes Lark grammars too (converting them for xgrammar); a conversion error is already a 400.
+          return await compiler.compileGrammar(isLarkGrammar(spec.ebnf) ? await larkToEbnf(spec.ebnf, spec.param, regexRules) : spec.ebnf)
       }
     } catch (error) {
+      if (error instanceof InvalidRequestError) throw error
       // Some of its exceptions reach JS as bare numbers (no message): say so rather than "undefined".
       const reason = takeXgrammarError() || (error instanceof Error ? error.message : 'the grammar engine rejected it without a reason')
       throw new InvalidRequestError(`'${spec.param}' cannot be compiled to a grammar: ${reason}`, {param: spec.param, cause: error})

@@ -21,6 +21,8 @@ export interface XgGrammarMatcher {
   dispose(): void
 }
 export interface XgGrammar {
+  /** The grammar as EBNF text. */
+  toString(): string
   dispose(): void
 }
 export interface XgGrammarCompiler {
@@ -51,7 +53,7 @@ export interface XgrammarModule {
   GrammarMatcher: {
     createGrammarMatcher(compiled: XgCompiledGrammar, overrideStopTokens?: number[], terminateWithoutStopToken?: boolean): Promise<XgGrammarMatcher>
   }
-  Grammar: {fromEBNF(ebnf: string, rootRule?: string): Promise<XgGrammar>}
+  Grammar: {fromEBNF(ebnf: string, rootRule?: string): Promise<XgGrammar>; fromStructuralTag(tag: object): Promise<XgGrammar>}
   Testings: {
     isGrammarAcceptString(grammar: XgGrammar, text: string): Promise<boolean>
     _jsonSchemaToEBNF(

@@ -1,0 +1,36 @@
+// A regex as EBNF rules of a given name, by xgrammar's own regex converter (its EBNF has no regex syntax).
+import {xgrammar} from './xgrammar.js'
+
+/** xgrammar's EBNF for `pattern`, its rules (root, root_1, root_1_2, ...) renamed to `name`, `name_1`, ... */
+export async function regexRules(pattern: string, name: string): Promise<string> {
+  // The web build converts a regex only inside a structural tag; its grammar prints as plain EBNF.
+  const grammar = await xgrammar().Grammar.fromStructuralTag({type: 'structural_tag', format: {type: 'regex', pattern}})
+  try {
+    return renameRootRules(grammar.toString(), name)
+  } finally {
+    grammar.dispose()
+  }
+}
+
+/** Replaces the identifiers root and root_N... outside quoted strings and character classes. */
+export function renameRootRules(ebnf: string, name: string): string {
+  let out = ''
+  for (let i = 0; i < ebnf.length; ) {
+    const char = ebnf[i]!
+    if (char === '"' || char === '[') {
+      const close = char === '"' ? '"' : ']'
+      let end = i + 1
+      while (end < ebnf.length && ebnf[end] !== close) end += ebnf[end] === '\\' ? 2 : 1
+      out += ebnf.slice(i, end + 1)
+      i = end + 1
+    } else if (/[A-Za-z_]/.test(char)) {
+      const word = /^[A-Za-z_][A-Za-z0-9_-]*/.exec(ebnf.slice(i))![0]
+      out += /^root(_\d+)*$/.test(word) ? name + word.slice(4) : word
+      i += word.length
+    } else {
+      out += char
+      i++
+    }
+  }
+  return out
+}
