@@ -149,11 +149,21 @@ describe('structured outputs and tools over HTTP (tiny model)', () => {
     assert.match((lark as OpenAI.Completion).choices[0]!.text, /^[0-9](\+[0-9])?=$/)
   })
 
+  it('response_format structural_tag: free text, and each tag the model opens holds valid JSON', async () => {
+    const schema = {type: 'object', properties: {n: {type: 'integer', minimum: 0, maximum: 9}}, required: ['n'], additionalProperties: false}
+    const response_format = {type: 'structural_tag', structures: [{begin: '<n>', schema, end: '</n>'}], triggers: ['<n>']}
+    const reply = await client.chat.completions.create({model, messages, max_tokens: 40, seed: 3, response_format, ...compact} as never)
+    const text = (reply as OpenAI.ChatCompletion).choices[0]!.message.content!
+    for (const match of text.matchAll(/<n>(.*?)<\/n>/gs)) assert.equal(schemaErrors(schema, JSON.parse(match[1]!)), null, text)
+    assert.equal(engine.stats().numWaiting + engine.stats().numRunning, 0)
+  })
+
   it('bad constraints are 400s naming the field, and nothing is queued', async () => {
     const cases: Array<[object, string]> = [
       [{response_format: {type: 'json_schema', json_schema: {name: 'x', schema: {type: 'object', patternProperties: {}}}}}, 'response_format'],
       [{guided_grammar: 'root ::= "a" |'}, 'guided_grammar'],
       [{guided_grammar: 'start: "a" undefined_rule'}, 'guided_grammar'],
+      [{response_format: {type: 'structural_tag', structures: [{begin: '<a>', schema: {}, end: '</a>'}], triggers: ['<b']}}, 'response_format'],
       [{guided_regex: '[a-'}, 'guided_regex'],
       [{guided_json: {type: 'string'}, guided_regex: 'a'}, 'guided_regex'],
       [{tools, tool_choice: {type: 'function', function: {name: 'nope'}}}, 'tool_choice'],

@@ -1,10 +1,10 @@
 // Reads the structured-output fields of a request (OpenAI response_format, vLLM structured_outputs and guided_*) into one GuidedSpec.
 import {InvalidRequestError} from '../engine/errors.js'
-import {anyWhitespaceFromPattern, type GuidedSpec, type JsonSchema} from '../engine/guided/guided-spec.js'
+import {anyWhitespaceFromPattern, type GuidedSpec, type JsonSchema, type StructuralTag} from '../engine/guided/guided-spec.js'
 import {type JsonObject, optionalBoolean, optionalIntegerList, optionalObject, optionalString, optionalStringList} from './request-fields.js'
 
 /** vLLM >= 0.10 spells its constraints as keys of `structured_outputs`; these are the ones we enforce. */
-const STRUCTURED_OUTPUT_KEYS = ['json', 'regex', 'choice', 'grammar', 'json_object', 'whitespace_pattern', 'disable_any_whitespace']
+const STRUCTURED_OUTPUT_KEYS = ['json', 'regex', 'choice', 'grammar', 'json_object', 'structural_tag', 'whitespace_pattern', 'disable_any_whitespace']
 
 /** The constraint a request asks for, or null; asking for two at once is a 400 naming both. */
 export function parseGuided(body: JsonObject): GuidedSpec | null {
@@ -18,6 +18,10 @@ export function parseGuided(body: JsonObject): GuidedSpec | null {
   // The same four constraints under both spellings; a request may use either, never two constraints at once.
   for (const prefix of ['guided_', 'structured_outputs.']) specs.push(...constraintsIn(fields, prefix, anyWhitespace))
   if (optionalBoolean(fields, 'structured_outputs.json_object')) specs.push({kind: 'json', schema: null, anyWhitespace, param: 'structured_outputs.json_object'})
+  const tagParam = 'structured_outputs.structural_tag'
+  const tag = fields[tagParam] ?? undefined
+  // vLLM takes it as JSON text; an object is read the same way.
+  if (tag !== undefined) specs.push(parseStructuralTag(typeof tag === 'string' ? parseSchemaText(tag, tagParam) : tag, tagParam, anyWhitespace))
   if (specs.length > 1)
     throw new InvalidRequestError(`only one constraint per request: got ${specs.map((spec) => spec.param).join(' and ')}`, {param: specs[1]!.param})
   return specs[0] ?? null
@@ -94,9 +98,33 @@ function parseResponseFormat(body: JsonObject, anyWhitespace: boolean): GuidedSp
       const schema = jsonSchema.schema ?? {type: 'object'}
       return {kind: 'json', schema: requireSchema(schema, param), anyWhitespace, param}
     }
+    case 'structural_tag':
+      return parseStructuralTag(format, param, anyWhitespace)
     default:
-      throw new InvalidRequestError("'response_format.type' must be 'text', 'json_object' or 'json_schema'", {param})
+      throw new InvalidRequestError("'response_format.type' must be 'text', 'json_object', 'json_schema' or 'structural_tag'", {param})
   }
+}
+
+/** vLLM's structural tag: {structures: [{begin, schema, end}], triggers: [...]} (xgrammar's newer format objects are refused). */
+function parseStructuralTag(value: unknown, param: string, anyWhitespace: boolean): GuidedSpec {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new InvalidRequestError(`'${param}' must be an object with 'structures' and 'triggers'`, {param})
+  const fields = value as JsonObject
+  if (fields.format !== undefined)
+    throw new InvalidRequestError(`'${param}.format': give the tags as 'structures' ([{begin, schema, end}]) and 'triggers', as vLLM's response_format does`, {param})
+  const structures = fields.structures
+  if (!Array.isArray(structures)) throw new InvalidRequestError(`'${param}.structures' must be a list of {begin, schema, end}`, {param})
+  const tags = structures.map((structure, i): StructuralTag => {
+    const at = `${param}.structures[${i}]`
+    if (typeof structure !== 'object' || structure === null || Array.isArray(structure)) throw new InvalidRequestError(`'${at}' must be an object`, {param})
+    const {begin, end, schema} = structure as JsonObject
+    if (typeof begin !== 'string' || typeof end !== 'string') throw new InvalidRequestError(`'${at}' needs string 'begin' and 'end'`, {param})
+    // vLLM's schema is optional: then any JSON value.
+    return {begin, end, schema: schema == null ? {} : requireSchema(schema, `${at}.schema`)}
+  })
+  const triggers = fields.triggers
+  if (!Array.isArray(triggers) || !triggers.every((trigger) => typeof trigger === 'string'))
+    throw new InvalidRequestError(`'${param}.triggers' must be a list of strings`, {param})
+  return {kind: 'structural_tag', tags, triggers, anyWhitespace, param}
 }
 
 function parseSchemaText(text: string, param: string): unknown {

@@ -57,5 +57,31 @@ function wholeOutputProblem(spec: GuidedSpec, text: string): string | null {
       return spec.choices.includes(text) ? null : fail(`is not one of ${JSON.stringify(spec.choices)}`)
     case 'grammar':
       return null // the matcher's full acceptance above is the check
+    case 'structural_tag':
+      return structuralTagProblem(spec, text, fail)
+  }
+}
+
+/** Every trigger in the text opens a tag: its begin, JSON its schema accepts, its end. */
+function structuralTagProblem(spec: Extract<GuidedSpec, {kind: 'structural_tag'}>, text: string, fail: (why: string) => string): string | null {
+  let at = 0
+  for (;;) {
+    const found = spec.triggers.map((trigger) => text.indexOf(trigger, at)).filter((index) => index >= 0)
+    if (found.length === 0) return null
+    const start = Math.min(...found)
+    const tag = spec.tags.find((candidate) => text.startsWith(candidate.begin, start))
+    if (tag === undefined) return fail(`has a trigger at ${start} that opens no tag`)
+    const bodyStart = start + tag.begin.length
+    const bodyEnd = text.indexOf(tag.end, bodyStart)
+    if (bodyEnd < 0) return fail(`opens ${JSON.stringify(tag.begin)} at ${start} and never closes it`)
+    let value: unknown
+    try {
+      value = JSON.parse(text.slice(bodyStart, bodyEnd))
+    } catch (error) {
+      return fail(`has a tag body that does not parse: ${(error as Error).message}`)
+    }
+    const errors = schemaErrors(tag.schema, value)
+    if (errors !== null) return fail(`has a tag body that fails its schema: ${errors}`)
+    at = bodyEnd + tag.end.length
   }
 }

@@ -98,6 +98,8 @@ export class GrammarCompiler {
         case 'grammar':
           // vLLM takes Lark grammars too (converting them for xgrammar); a conversion error is already a 400.
           return await compiler.compileGrammar(isLarkGrammar(spec.ebnf) ? await larkToEbnf(spec.ebnf, spec.param, regexRules) : spec.ebnf)
+        case 'structural_tag':
+          return await compiler.compileStructuralTag(await structuralTagFormat(spec))
       }
     } catch (error) {
       if (error instanceof InvalidRequestError) throw error
@@ -208,6 +210,16 @@ const QUOTED_EMAIL_LOCAL_PART = String.raw` | "\\" "\"" ( "\\" [ -~] | [ !#-[\]-
  * The schema's EBNF (compact: no whitespace, "," and ":"; or any whitespace, which the worker bounds per sequence with
  * whitespace-bound.ts), with JSON-valid string characters and bounded numbers.
  */
+/** xgrammar's structural-tag object for vLLM's (begin, schema, end) tags; each schema through jsonSchemaGrammar (number bounds). */
+async function structuralTagFormat(spec: Extract<GuidedSpec, {kind: 'structural_tag'}>): Promise<object> {
+  const tags = []
+  for (const [i, tag] of spec.tags.entries()) {
+    const grammar = await jsonSchemaGrammar({kind: 'json', schema: tag.schema, anyWhitespace: spec.anyWhitespace, param: spec.param}, `${spec.param}.structures[${i}].schema`)
+    tags.push({type: 'tag', begin: tag.begin, content: {type: 'grammar', grammar}, end: tag.end})
+  }
+  return {type: 'structural_tag', format: {type: 'triggered_tags', triggers: spec.triggers, tags}}
+}
+
 export async function jsonSchemaGrammar(spec: Extract<GuidedSpec, {kind: 'json'}>, param: string): Promise<string> {
   const separators: [string, string] | undefined = spec.anyWhitespace ? undefined : [',', ':']
   const {schema, grammars} = extractBoundedNumbers(spec.schema!, param)

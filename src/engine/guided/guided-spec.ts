@@ -9,6 +9,17 @@ export type GuidedSpec =
   | {kind: 'regex'; pattern: string; param: string}
   | {kind: 'choice'; choices: string[]; param: string}
   | {kind: 'grammar'; ebnf: string; param: string}
+  | {kind: 'structural_tag'; tags: StructuralTag[]; triggers: string[]; anyWhitespace: boolean; param: string}
+
+/**
+ * vLLM's structural tags: free text, except that once a trigger is written the text must go on as one of the tags
+ * starting with it: its `begin`, JSON valid for its schema, its `end`; then free text again.
+ */
+export interface StructuralTag {
+  begin: string
+  schema: JsonSchema
+  end: string
+}
 
 /** The compile cache key: everything that changes the grammar, nothing that only names the field. */
 export function guidedKey(spec: GuidedSpec): string {
@@ -157,6 +168,25 @@ export function checkGuidedSpec(spec: GuidedSpec): void {
   if (spec.kind === 'json' && spec.schema !== null) checkJsonSchema(spec.schema, spec.param)
   if (spec.kind === 'regex') checkGroupNesting(spec.pattern, spec.param, false)
   if (spec.kind === 'grammar') checkGroupNesting(spec.ebnf, spec.param, true)
+  if (spec.kind === 'structural_tag') checkStructuralTags(spec)
+}
+
+/** Each schema as a JSON constraint's; every trigger starts some tag and every tag starts with a trigger. */
+function checkStructuralTags({tags, triggers, param}: Extract<GuidedSpec, {kind: 'structural_tag'}>): void {
+  if (tags.length === 0) throw new InvalidRequestError(`'${param}.structures' must list at least one tag`, {param})
+  if (triggers.length === 0 || triggers.some((trigger) => trigger === ''))
+    throw new InvalidRequestError(`'${param}.triggers' must be a non-empty list of non-empty strings`, {param})
+  for (const [i, tag] of tags.entries()) {
+    const at = `${param}.structures[${i}]`
+    if (tag.begin === '' || tag.end === '') throw new InvalidRequestError(`'${at}': 'begin' and 'end' must be non-empty strings`, {param})
+    if (!triggers.some((trigger) => tag.begin.startsWith(trigger)))
+      throw new InvalidRequestError(`'${at}.begin' (${JSON.stringify(tag.begin)}) starts with none of the triggers, so it could never be written`, {param})
+    checkJsonSchema(tag.schema, param)
+  }
+  for (const trigger of triggers) {
+    if (!tags.some((tag) => tag.begin.startsWith(trigger)))
+      throw new InvalidRequestError(`'${param}.triggers': ${JSON.stringify(trigger)} starts none of the tags' 'begin'`, {param})
+  }
 }
 
 /**
