@@ -6,10 +6,9 @@ import type {RepoCache} from './hf-cache.js'
 const CONFIG_FILE = 'config.json'
 const SINGLE_WEIGHTS_FILE = 'model.safetensors'
 const WEIGHTS_INDEX_FILE = 'model.safetensors.index.json'
-/** Downloaded when the repository has them; tokenizer.json is what the tokenizer loader needs. */
-const OPTIONAL_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'generation_config.json']
-/** Without these a cached snapshot is not worth returning without asking the Hub. */
-const FILES_A_COMPLETE_SNAPSHOT_HAS = [CONFIG_FILE, 'tokenizer.json']
+/** Downloaded when the repository has them; the tokenizer loader reads tokenizer.json, or tokenizer.model without it. */
+const OPTIONAL_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'chat_template.jinja', 'generation_config.json']
+const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer.model']
 
 export interface CheckpointPlan {
   /** Downloaded first, in this order (the weight index among them when sharded). */
@@ -24,6 +23,8 @@ export function planCheckpointFiles(repoId: string, repoFiles: readonly string[]
     throw new ModelLoadError(`${repoId} has no config.json at its top level, so it is not a Transformers model pagedllm can load.`, {code: 'not_a_model'})
   }
   const optional = OPTIONAL_FILES.filter((file) => present.has(file))
+  // A SentencePiece model is fetched only for repositories without tokenizer.json (it can be large and go unread).
+  if (!present.has('tokenizer.json') && present.has('tokenizer.model')) optional.push('tokenizer.model')
   if (present.has(WEIGHTS_INDEX_FILE)) return {files: [CONFIG_FILE, ...optional, WEIGHTS_INDEX_FILE], weightsIndex: WEIGHTS_INDEX_FILE}
   if (present.has(SINGLE_WEIGHTS_FILE)) return {files: [CONFIG_FILE, ...optional, SINGLE_WEIGHTS_FILE], weightsIndex: null}
   const otherWeights = repoFiles.filter((file) => /\.(bin|pt|pth|ckpt|gguf|safetensors)$/.test(file))
@@ -55,7 +56,11 @@ export function shardsOfIndex(indexText: string, source: string): string[] {
 /** The files a snapshot still lacks before it can be loaded; empty means complete. Reads the cached index for sharded weights. */
 export async function missingSnapshotFiles(repo: RepoCache, commit: string): Promise<string[]> {
   const missing: string[] = []
-  for (const file of FILES_A_COMPLETE_SNAPSHOT_HAS) if (!(await repo.hasSnapshotFile(commit, file))) missing.push(file)
+  // Without these a cached snapshot is not worth returning without asking the Hub.
+  if (!(await repo.hasSnapshotFile(commit, CONFIG_FILE))) missing.push(CONFIG_FILE)
+  let hasTokenizer = false
+  for (const file of TOKENIZER_FILES) hasTokenizer ||= await repo.hasSnapshotFile(commit, file)
+  if (!hasTokenizer) missing.push(TOKENIZER_FILES.join(' or '))
   if (await repo.hasSnapshotFile(commit, WEIGHTS_INDEX_FILE)) {
     const indexPath = repo.snapshotFile(commit, WEIGHTS_INDEX_FILE)
     for (const shard of shardsOfIndex(await readFile(indexPath, 'utf8'), indexPath)) {

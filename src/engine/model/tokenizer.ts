@@ -5,6 +5,7 @@ import {join} from 'node:path'
 import {InvalidRequestError, ModelLoadError} from '../errors.js'
 import {isGgufFile, readGguf} from './gguf-file.js'
 import {tokenizerFromGguf} from './gguf-tokenizer.js'
+import {readSentencePieceModel, sentencePieceTokenizerJson} from './sentencepiece-model.js'
 import {readJsonObject} from './model-config.js'
 import {specialTokensPostProcessor} from './byte-level-bpe.js'
 import {maxTextBytes, type TextSizeBound, textSizeBound} from './text-size-bound.js'
@@ -43,11 +44,7 @@ export class Tokenizer {
    */
   static load(dir: string, options: {extraEosTokenIds?: number[]} = {}): Tokenizer {
     if (isGgufFile(dir)) return tokenizerFromGguf(readGguf(dir, {metadataOnly: true}).metadata, options)
-    const tokenizerPath = join(dir, 'tokenizer.json')
-    if (!existsSync(tokenizerPath)) {
-      throw new ModelLoadError(`No tokenizer.json in ${dir}: only Hugging Face fast tokenizers (tokenizer.json) are supported.`)
-    }
-    const tokenizerJson = readJsonObject(tokenizerPath)
+    const tokenizerJson = readTokenizerJson(dir)
     const configPath = join(dir, 'tokenizer_config.json')
     // Older checkpoints name their special tokens in special_tokens_map.json only; tokenizer_config.json wins where both do.
     const mapPath = join(dir, 'special_tokens_map.json')
@@ -178,6 +175,15 @@ function checkTokenIds(tokenizerJson: Json): void {
     largest = Math.max(largest, id)
   }
   if (largest >= 2 * entries + 65536) throw new ModelLoadError(`tokenizer.json gives a token the id ${largest}, far beyond its ${entries} entries.`)
+}
+
+/** tokenizer.json, or without it the one transformers builds from a SentencePiece tokenizer.model (older Llama checkpoints). */
+function readTokenizerJson(dir: string): Json {
+  const tokenizerPath = join(dir, 'tokenizer.json')
+  if (existsSync(tokenizerPath)) return readJsonObject(tokenizerPath)
+  const modelPath = join(dir, 'tokenizer.model')
+  if (existsSync(modelPath)) return sentencePieceTokenizerJson(readSentencePieceModel(readFileSync(modelPath), modelPath), modelPath)
+  throw new ModelLoadError(`No tokenizer.json (or SentencePiece tokenizer.model) in ${dir}: the model directory needs its tokenizer.`)
 }
 
 /** transformers' Llama and Gemma tokenizer classes rebuild the post-processor from these flags, whatever tokenizer.json says. */
