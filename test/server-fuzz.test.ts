@@ -44,6 +44,20 @@ const sampling = {
   add_special_tokens: maybeJunk(fc.boolean()),
   logit_bias: junk,
   unknown_field: junk,
+  // Grammars, Lark or EBNF, assembled from pieces of both, and structural tags with good and bad parts.
+  guided_grammar: fc.oneof(
+    {weight: 1, arbitrary: junk},
+    {weight: 3, arbitrary: fc.array(fc.constantFrom('start:', 'root ::=', 'x:', 'X: "y"', '"a"', '"b"i', '/[0-9]+/', '/(/', 'NUMBER', 'x', 'X', '|', '(', ')', '[', ']', '*', '+', '~ 2..3', '->', '\n', '%import common.NUMBER', '%ignore " "', '%declare Q', '{', '"a".."z"'), {maxLength: 10}).map((parts) => parts.join(' '))},
+  ),
+  response_format: maybeJunk(
+    fc.record({
+      type: fc.constantFrom('structural_tag', 'json_object', 'text'),
+      structures: maybeJunk(
+        fc.array(fc.record({begin: maybeJunk(fc.constantFrom('<a>', '<b>', '')), schema: maybeJunk(fc.constantFrom({}, {type: 'integer'}, {type: 'object', patternProperties: {}})), end: maybeJunk(fc.constantFrom('</a>', ''))}), {maxLength: 2}),
+      ),
+      triggers: maybeJunk(fc.array(fc.constantFrom('<', '<a', 'x', ''), {maxLength: 2})),
+    }),
+  ),
 }
 
 const completionBody = fc.record(
