@@ -113,10 +113,48 @@ describe("Python's str methods in templates (expected values are jinja2's)", () 
     ["'7'.zfill(3)", '007'],
     ["'abcabc'.index('c')", '2'],
     ['d.count', '3'],
+    // Rendered by jinja2 3.1 (Python's str methods and jinja2's filters):
+    ["'ab'.center(7, '*')", "***ab**"],
+    ["'abc'.center(6)", " abc  "],
+    ["'a'.center(4, '-')", "-a--"],
+    ["'x'.ljust(3, '.')", "x.."],
+    ["'x'.rjust(3)", "  x"],
+    ["'a=b=c'.partition('=')", "('a', '=', 'b=c')"],
+    ["'a=b=c'.rpartition('=')", "('a=b', '=', 'c')"],
+    ["'abc'.partition('z')", "('abc', '', '')"],
+    ["'abc'.rpartition('z')", "('', '', 'abc')"],
+    ["', '.join(['a', 'b'])", "a, b"],
+    ["'{}-{}'.format('a', 1)", "a-1"],
+    ["'{1}{0}{{x}}'.format('a', none)", "Nonea{x}"],
+    ["'{name}!'.format(name=true)", "True!"],
+    ["'Ab'.swapcase()", "aB"],
+    ["'ÄB'.casefold()", "äb"],
+    ["[1, 2.5]|sum", "3.5"],
+    ["[{'n': 2}, {'n': 3}]|sum(attribute='n')", "5"],
+    ["[1, 2]|sum(start=10)", "13"],
+    ["[3, 1, 2]|min", "1"],
+    ["['b', 'a']|max", "b"],
+    ["[{'n': 2}, {'n': 3}]|max(attribute='n')", "{'n': 3}"],
+    ["'hi there, you'|wordcount", "3"],
+    ["'ab'|list", "['a', 'b']"],
+    ["'ab'|first", "a"],
+    ["'ab'|last", "b"],
+    ["'abc'|reverse", "cba"],
+    ["'x'|center(5)", "  x  "],
+    ["'<a href=\"x\">&</a>'|e", "&lt;a href=&#34;x&#34;&gt;&amp;&lt;/a&gt;"],
+    ["'abcd'.center(7)", "  abcd "],
+    ["'abc'.center(8)", "  abc   "],
   ]
   for (const [expression, want] of cases) {
     it(expression, () => assert.equal(render(`{{ ${expression} }}`, {s, d: {count: 3}}), want))
   }
+
+  it("format specs, str.join of non-strings and filters on the wrong types are errors, not silent text", () => {
+    assert.throws(() => render("{{ '{:>5}'.format(1) }}"), /format specs are not supported/)
+    assert.throws(() => render("{{ '{}{}'.format(1) }}"), /has no argument/)
+    assert.throws(() => render("{{ ','.join([1]) }}"), /expected str instance/)
+    assert.throws(() => render("{{ ['a']|sum }}"), /needs numbers/)
+  })
 
   it("index of a missing substring is an error, as Python's ValueError", () => {
     assert.throws(() => render("{{ 'abc'.index('z') }}"), /substring not found/)

@@ -45,7 +45,9 @@ const StringValue = runtimeClass("'a'")
 const IntegerValue = runtimeClass('1')
 const ArrayValue = runtimeClass('[1]')
 const FunctionValue = runtimeClass("'a'.upper") as unknown as new (call: (args: Value[]) => Value) => Value
-const PY_VALUES = {string: StringValue, integer: IntegerValue, boolean: BooleanValue, array: ArrayValue} as unknown as PyValueClasses
+const FloatValue = runtimeClass('1.5')
+const TupleValue = runtimeClass('(1, 2)')
+const PY_VALUES = {string: StringValue, integer: IntegerValue, boolean: BooleanValue, array: ArrayValue, tuple: TupleValue, str: (value: Value) => pythonStr(value)} as unknown as PyValueClasses
 
 /** The most characters (or list items) '*' may build: a template cannot make one request exhaust the server's memory. */
 const MAX_REPEATED_SIZE = 10_000_000
@@ -147,6 +149,37 @@ function passesTest(item: Value, name: string, args: Value[], environment: Envir
   return test(item)
 }
 
+const HTML_ESCAPES: Record<string, string> = {'&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&#34;', "'": '&#39;'}
+
+/** A filter's arguments by position or keyword, in the order of `names`. */
+function namedArgs(interpreter: InterpreterSteps, argNodes: Node[], environment: Environment, names: string[]): Array<Value | undefined> {
+  const values: Array<Value | undefined> = names.map(() => undefined)
+  argNodes.forEach((node, i) => {
+    if (node.type === 'KeywordArgumentExpression') {
+      const at = names.indexOf(String((node as Node & {key: Node}).key.value))
+      if (at < 0) throw new Error(`unexpected keyword argument '${String((node as Node & {key: Node}).key.value)}'`)
+      values[at] = interpreter.evaluate(node.value as Node, environment)
+    } else values[i] = interpreter.evaluate(node, environment)
+  })
+  return values
+}
+
+function numberOf(value: Value, filter: string): number {
+  if (value.type !== 'IntegerValue' && value.type !== 'FloatValue') throw new TypeError(`the '${filter}' filter needs numbers, got ${pythonType(value)}`)
+  return value.value as number
+}
+
+/** item.attribute or item['attribute'], as jinja2's attribute= arguments read it (dots go deeper). */
+function attributeOf(item: Value, path: string): Value {
+  let value = item
+  for (const key of path.split('.')) {
+    const next = value.type === 'ObjectValue' ? (value.value as Map<string, Value>).get(key) : undefined
+    if (next === undefined) throw new Error(`${pythonType(value)} has no attribute '${key}'`)
+    value = next
+  }
+  return value
+}
+
 /** Filters real chat templates use that @huggingface/jinja lacks, jinja2's way; null when the filter is the library's. */
 function extraFilter(interpreter: InterpreterSteps, operand: Value, name: string, argNodes: Node[], environment: Environment): Value | null {
   const args = () => argNodes.map((node) => interpreter.evaluate(node, environment))
@@ -171,8 +204,39 @@ function extraFilter(interpreter: InterpreterSteps, operand: Value, name: string
     }
     case 'string':
       return new StringValue(pythonStr(operand))
+    case 'sum': {
+      const [attribute, start] = namedArgs(interpreter, argNodes, environment, ['attribute', 'start'])
+      let total: number = start === undefined ? 0 : numberOf(start, name)
+      let float = start?.type === 'FloatValue'
+      for (const item of items()) {
+        const value = attribute === undefined ? item : attributeOf(item, String(attribute.value))
+        total += numberOf(value, name)
+        float ||= value.type === 'FloatValue'
+      }
+      return float ? new FloatValue(total) : new IntegerValue(total)
+    }
+    case 'min':
+    case 'max': {
+      const [, attribute] = namedArgs(interpreter, argNodes, environment, ['case_sensitive', 'attribute'])
+      const list = items()
+      if (list.length === 0) return new (runtimeClass('undefined_name'))()
+      const key = (item: Value) => (attribute === undefined ? item : attributeOf(item, String(attribute.value))).value as number | string
+      return list.reduce((best, item) => ((name === 'min' ? key(item) < key(best) : key(item) > key(best)) ? item : best))
+    }
     case 'count':
       return operand.type === 'StringValue' ? new IntegerValue((operand.value as string).length) : new IntegerValue(items().length)
+    case 'wordcount':
+      return new IntegerValue((String(operand.value).match(/\w+/gu) ?? []).length)
+  }
+  if (operand.type === 'StringValue') {
+    // Filters jinja2 applies to any sequence, a string among them.
+    const chars = [...(operand.value as string)]
+    if (name === 'list') return new ArrayValue(chars.map((char) => new StringValue(char)))
+    if (name === 'first') return chars.length === 0 ? new (runtimeClass('undefined_name'))() : new StringValue(chars[0]!)
+    if (name === 'last') return chars.length === 0 ? new (runtimeClass('undefined_name'))() : new StringValue(chars.at(-1)!)
+    if (name === 'reverse') return new StringValue(chars.reverse().join(''))
+    if (name === 'center') return PYTHON_STR_METHODS.center!(operand.value as string, [args()[0] ?? new IntegerValue(80)], PY_VALUES) as Value
+    if (name === 'e' || name === 'escape') return new StringValue((operand.value as string).replace(/[&<>"']/g, (char) => HTML_ESCAPES[char]!))
   }
   return null
 }

@@ -11,6 +11,9 @@ export interface PyValueClasses {
   integer: new (value: number) => PyValue
   boolean: new (value: boolean) => PyValue
   array: new (value: PyValue[]) => PyValue
+  tuple: new (value: PyValue[]) => PyValue
+  /** Python's str() of a value (what format() and the templates print). */
+  str(value: PyValue): string
 }
 type Method = (text: string, args: PyValue[], make: PyValueClasses) => PyValue
 
@@ -126,6 +129,59 @@ function predicate(test: (text: string) => boolean): Method {
 }
 const hasCased = (text: string) => text.toUpperCase() !== text.toLowerCase()
 
+/** center / ljust / rjust: padded to a width with one fill character, Python's way (center's extra goes right when odd). */
+function padder(side: 'center' | 'left' | 'right'): Method {
+  return (text, args, make) => {
+    const [widthArg, fillArg] = positional(args)
+    const width = Number(widthArg?.value ?? 0)
+    const fill = fillArg === undefined ? ' ' : requiredString(fillArg, side)
+    if ([...fill].length !== 1) throw new TypeError('The fill character must be exactly one character long')
+    const length = [...text].length
+    const total = Math.max(0, width - length)
+    // CPython's center: left = total / 2, plus one when both total and width are odd.
+    const left = side === 'left' ? 0 : side === 'right' ? total : Math.floor(total / 2) + (total & width & 1)
+    return new make.string(fill.repeat(left) + text + fill.repeat(total - left))
+  }
+}
+
+function partition(fromEnd: boolean): Method {
+  return (text, args, make) => {
+    const sep = requiredString(positional(args)[0], fromEnd ? 'rpartition' : 'partition')
+    if (sep === '') throw new Error('ValueError: empty separator')
+    const at = fromEnd ? text.lastIndexOf(sep) : text.indexOf(sep)
+    const parts = at < 0 ? (fromEnd ? ['', '', text] : [text, '', '']) : [text.slice(0, at), sep, text.slice(at + sep.length)]
+    return new make.tuple(parts.map((part) => new make.string(part)))
+  }
+}
+
+/** str.join: the items must be strings, as Python requires. */
+function join(text: string, args: PyValue[], make: PyValueClasses): PyValue {
+  const [items] = positional(args)
+  if (items?.type !== 'ArrayValue' && items?.type !== 'TupleValue') throw new TypeError('can only join an iterable')
+  const parts = (items.value as PyValue[]).map((item, i) => {
+    if (item.type !== 'StringValue') throw new TypeError(`sequence item ${i}: expected str instance, ${item.type} found`)
+    return item.value as string
+  })
+  return new make.string(parts.join(text))
+}
+
+/** str.format with {} / {0} / {name} fields and {{ }} escapes; a format spec or conversion is refused, not ignored. */
+function format(text: string, args: PyValue[], make: PyValueClasses): PyValue {
+  const values = positional(args)
+  const keywords = args.find((arg) => arg.type === 'KeywordArgumentsValue')?.value as Map<string, PyValue> | undefined
+  let next = 0
+  const out = text.replace(/\{\{|\}\}|\{([^{}]*)\}|[{}]/g, (match, field: string | undefined) => {
+    if (match === '{{') return '{'
+    if (match === '}}') return '}'
+    if (field === undefined) throw new Error(`ValueError: Single '${match}' encountered in format string`)
+    if (/[!:]/.test(field)) throw new Error(`format field {${field}}: conversions and format specs are not supported`)
+    const value = field === '' ? values[next++] : /^\d+$/.test(field) ? values[Number(field)] : keywords?.get(field)
+    if (value === undefined) throw new Error(`format field {${field}} has no argument`)
+    return make.str(value)
+  })
+  return new make.string(out)
+}
+
 export const PYTHON_STR_METHODS: Record<string, Method> = {
   strip: stripper(true, true, 'strip'),
   lstrip: stripper(true, false, 'lstrip'),
@@ -151,6 +207,15 @@ export const PYTHON_STR_METHODS: Record<string, Method> = {
   isspace: predicate((text) => [...text].every((char) => PYTHON_WHITESPACE.includes(char))),
   isupper: predicate((text) => hasCased(text) && text === text.toUpperCase()),
   islower: predicate((text) => hasCased(text) && text === text.toLowerCase()),
+  center: padder('center'),
+  ljust: padder('left'),
+  rjust: padder('right'),
+  partition: partition(false),
+  rpartition: partition(true),
+  join,
+  format,
+  swapcase: (text, _args, make) => new make.string([...text].map((char) => (char === char.toUpperCase() ? char.toLowerCase() : char.toUpperCase())).join('')),
+  casefold: (text, _args, make) => new make.string(text.toLowerCase()),
   zfill: (text, args, make) => {
     const width = Number(positional(args)[0]?.value ?? 0)
     const sign = /^[+-]/.test(text) ? text[0]! : ''
