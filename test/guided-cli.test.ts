@@ -1,6 +1,9 @@
 // generate's constraint flags as a user runs them (--choice, --json-schema), and their errors, plus the
 // tool-call pieces that need no model: the forcing grammar and the streamed deltas of held-back calls.
 import assert from 'node:assert/strict'
+import {mkdtempSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
 import {before, describe, it} from 'node:test'
 import {ensureTestModel} from '../src/engine/model/test-model.js'
 import {ToolCallDeltas} from '../src/server/tool-call-deltas.js'
@@ -25,6 +28,21 @@ describe('pagedllm generate with constraints', () => {
     assert.equal(json.code, 0, json.stderr)
     const output = JSON.parse(json.stdout)[0].outputs[0]
     if (output.finish_reason === 'stop') assert.equal(typeof JSON.parse(output.text).ok, 'boolean')
+  })
+
+  it('--grammar takes Lark or EBNF, as text or a file', async () => {
+    const common = ['--model', modelDir, '--json', '--threads', '1', '--temperature', '1', '--seed', '5', '--n', '2', '--max-tokens', '20']
+    const lark = await generate([...common, '--grammar', 'start: ("yes" | "no") "!"', 'Answer:'])
+    assert.equal(lark.code, 0, lark.stderr)
+    for (const output of JSON.parse(lark.stdout)[0].outputs) assert.match(output.text, /^(yes|no)!$/)
+    const file = join(mkdtempSync(join(tmpdir(), 'pagedllm-grammar-')), 'digits.ebnf')
+    writeFileSync(file, 'root ::= [0-9] [0-9] "."')
+    const ebnf = await generate([...common, '--grammar', file, 'Number:'])
+    assert.equal(ebnf.code, 0, ebnf.stderr)
+    for (const output of JSON.parse(ebnf.stdout)[0].outputs) assert.match(output.text, /^[0-9]{2}\.$/)
+    const bad = await generate(['--model', modelDir, '--grammar', 'start: "a" nowhere', 'x'])
+    assert.equal(bad.code, 2)
+    assert.match(bad.stderr, /'nowhere' is used but never defined/)
   })
 
   it('a schema with an unsupported keyword exits 2 naming it', async () => {
