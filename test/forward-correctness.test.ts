@@ -200,6 +200,7 @@ describe(`native forward on other architectures and checkpoint dtypes (${DEVICE}
     {variant: 'qwen2', dtype: 'F32', weightFormat: 'f32'},
     {variant: 'llama3', dtype: 'F32', weightFormat: 'f32'},
     {variant: 'qwen3', dtype: 'F32', weightFormat: 'f32'},
+    {variant: 'yarn', dtype: 'F32', weightFormat: 'f32'},
     {variant: 'qwen3', dtype: 'BF16', weightFormat: 'bf16'},
     {variant: 'llama', dtype: 'BF16', weightFormat: 'bf16'},
     {variant: 'llama', dtype: 'BF16', weightFormat: 'f32'},

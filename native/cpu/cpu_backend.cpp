@@ -167,7 +167,7 @@ class CpuBackend final : public Backend {
     cos_sin_.resize(static_cast<size_t>(tokens) * config_.head_dim);
 
     for (int t = 0; t < tokens; ++t) weights_.embed_tokens.load_row(b.token_ids[t], residual_.data() + static_cast<size_t>(t) * hidden);
-    rope_cos_sin(b.positions, tokens, inv_freq_, cos_sin_.data());
+    rope_cos_sin(b.positions, tokens, inv_freq_, cos_sin_.data(), config_.rope_attention_factor);
     const AttentionBatch attention_batch{b.num_seqs, b.query_start_loc, b.positions, b.block_tables, b.max_blocks_per_seq};
     const float scale = 1.f / std::sqrt(static_cast<float>(config_.head_dim));
 

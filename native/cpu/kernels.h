@@ -74,8 +74,9 @@ void head_rms_norm(ThreadPool& pool, float* x, int num_rows, int row_stride, int
 // Per-frequency inverse frequencies as HF computes them for the configured scaling; head_dim / 2 values.
 std::vector<double> rope_inv_freq(const ModelConfig& config);
 // cos/sin table for the rows of one step: [num_rows, head_dim] = cos(head_dim / 2) | sin(head_dim / 2).
-// Computed once per step and shared by every layer and head.
-void rope_cos_sin(const int32_t* positions, int num_rows, const std::vector<double>& inv_freq, float* table);
+// Computed once per step and shared by every layer and head; both scaled by attention_factor (yarn, longrope).
+void rope_cos_sin(const int32_t* positions, int num_rows, const std::vector<double>& inv_freq, float* table,
+                  double attention_factor = 1.0);
 // Rotates the first num_heads heads of each row of `x` (row stride `row_stride` floats) in place.
 void rotary(ThreadPool& pool, float* x, int num_rows, int row_stride, int num_heads, int head_dim, const float* cos_sin);
 

@@ -344,7 +344,7 @@ class CudaBackend final : public Backend {
       gemm_->linear(normed, w.qkv, w.qkv_bias, n, qkv_width, H, qkv, gemm_workspace);
       if (model_.qk_norm) head_rms_norm(qkv, qkv_width, n, model_.num_heads, model_.num_kv_heads, D, w.q_norm, w.k_norm, eps, stream_);
       rotary_embedding(qkv, qkv_width, device_index(positions_at_), n, model_.num_heads, model_.num_kv_heads, D,
-                       inv_freq_.as<float>(), stream_);
+                       inv_freq_.as<float>(), stream_, model_.rope_attention_factor);
       reshape_and_cache(qkv, qkv_width, q_width, q_width + kv_width, device_index(slot_mapping_at_), n, kv_pool_.as<T>(),
                         layout_, l, stream_);
       paged_attention(qkv, qkv_width, model_.num_heads, kv_pool_.as<T>(), layout_, l, scale, rows, workspace, attention,

@@ -76,6 +76,19 @@ void parse_rope(const Napi::Object& config, ModelConfig& out) {
     out.rope_low_freq_factor = static_cast<float>(number_field(scaling, "lowFreqFactor"));
     out.rope_high_freq_factor = static_cast<float>(number_field(scaling, "highFreqFactor"));
     out.rope_original_max_position = int_field(scaling, "originalMaxPosition");
+  } else if (type == "yarn" || type == "longrope") {
+    out.rope_scaling = RopeScaling::Divisors;
+    Napi::Value divisors = scaling.Get("frequencyDivisors");
+    if (!divisors.IsArray() || divisors.As<Napi::Array>().Length() != static_cast<uint32_t>(out.head_dim / 2)) {
+      fail(config.Env(), "ropeScaling.frequencyDivisors must be an array of headDim / 2 numbers");
+    }
+    Napi::Array list = divisors.As<Napi::Array>();
+    for (uint32_t i = 0; i < list.Length(); ++i) {
+      Napi::Value v = list.Get(i);
+      if (!v.IsNumber() || !(v.As<Napi::Number>().DoubleValue() > 0)) fail(config.Env(), "ropeScaling.frequencyDivisors must be positive numbers");
+      out.rope_divisors.push_back(v.As<Napi::Number>().DoubleValue());
+    }
+    out.rope_attention_factor = static_cast<float>(number_field(scaling, "attentionFactor"));
   } else {
     fail(config.Env(), "unsupported ropeScaling type '" + type + "'");
   }

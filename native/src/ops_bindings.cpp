@@ -72,7 +72,7 @@ Napi::Value Rope(const Napi::CallbackInfo& info) {
   js::parse_rope(info[5].As<Napi::Object>(), config);
   if (heads * config.head_dim > row_stride) throw Napi::RangeError::New(info.Env(), "numHeads * headDim exceeds rowStride");
   std::vector<float> cos_sin(static_cast<size_t>(rows) * config.head_dim);
-  cpu::rope_cos_sin(positions, rows, cpu::rope_inv_freq(config), cos_sin.data());
+  cpu::rope_cos_sin(positions, rows, cpu::rope_inv_freq(config), cos_sin.data(), config.rope_attention_factor);
   cpu::rotary(ops_pool(), x, rows, row_stride, heads, config.head_dim, cos_sin.data());
   return info.Env().Undefined();
 }

@@ -49,6 +49,8 @@ export class ReferenceModel {
     private readonly finalNorm: Float64Array,
     private readonly lmHead: Float64Array,
     private readonly inverseFrequencies: Float64Array,
+    /** yarn / longrope: cos and sin are multiplied by it (transformers' attention_scaling). */
+    private readonly ropeAttentionFactor: number,
   ) {}
 
   /** mapWeight rewrites a tensor after reading (e.g. to its quantized-then-dequantized values). */
@@ -84,7 +86,8 @@ export class ReferenceModel {
     const embed = read('model.embed_tokens.weight')
     const lmHead = config.tieWordEmbeddings ? embed : read('lm_head.weight')
     const inverseFrequencies = ropeInverseFrequencies(config.headDim, config.ropeTheta, config.ropeScaling)
-    return new ReferenceModel(config, embed, layers, read('model.norm.weight'), lmHead, inverseFrequencies)
+    const attentionFactor = config.ropeScaling.type === 'yarn' || config.ropeScaling.type === 'longrope' ? config.ropeScaling.attentionFactor : 1
+    return new ReferenceModel(config, embed, layers, read('model.norm.weight'), lmHead, inverseFrequencies, attentionFactor)
   }
 
   newSequence(): ReferenceSequence {
@@ -141,8 +144,8 @@ export class ReferenceModel {
       q.set(qNormed)
       k.set(kNormed)
       for (let t = 0; t < count; t++) {
-        applyRope(q, t * c.numHeads * c.headDim, c.numHeads, c.headDim, start + t, this.inverseFrequencies)
-        applyRope(k, t * kvSize, c.numKvHeads, c.headDim, start + t, this.inverseFrequencies)
+        applyRope(q, t * c.numHeads * c.headDim, c.numHeads, c.headDim, start + t, this.inverseFrequencies, this.ropeAttentionFactor)
+        applyRope(k, t * kvSize, c.numKvHeads, c.headDim, start + t, this.inverseFrequencies, this.ropeAttentionFactor)
       }
       keyCache[layer].set(k, start * kvSize)
       valueCache[layer].set(v, start * kvSize)
@@ -169,7 +172,11 @@ export function argmax(values: ArrayLike<number>): number {
   return best
 }
 
-/** HF rotary inverse frequencies, including linear and llama3 scaling (transformers' _compute_llama3_parameters). */
+/**
+ * HF rotary inverse frequencies, including linear, llama3 (transformers' _compute_llama3_parameters), yarn (recomputed
+ * here from its parameters, _compute_yarn_parameters) and longrope (short_factor: the engine caps the context to where
+ * transformers uses it).
+ */
 export function ropeInverseFrequencies(headDim: number, theta: number, scaling: RopeScaling): Float64Array {
   const half = headDim / 2
   const inv = new Float64Array(half)
@@ -187,16 +194,28 @@ export function ropeInverseFrequencies(headDim: number, theta: number, scaling: 
       }
     }
   }
+  if (scaling.type === 'longrope') for (let i = 0; i < half; i++) inv[i] /= scaling.shortFactor[i]!
+  if (scaling.type === 'yarn') {
+    // Dimensions (of headDim) that turn betaFast / betaSlow times over the original context bound the ramp.
+    const dimensionOf = (rotations: number) => (headDim * Math.log(scaling.originalMaxPosition / (rotations * 2 * Math.PI))) / (2 * Math.log(theta))
+    const low = Math.max(scaling.truncate ? Math.floor(dimensionOf(scaling.betaFast)) : dimensionOf(scaling.betaFast), 0)
+    let high = Math.min(scaling.truncate ? Math.ceil(dimensionOf(scaling.betaSlow)) : dimensionOf(scaling.betaSlow), headDim - 1)
+    if (high === low) high += 0.001
+    for (let i = 0; i < half; i++) {
+      const extrapolated = 1 - Math.min(1, Math.max(0, (i - low) / (high - low)))
+      inv[i] = (inv[i] / scaling.factor) * (1 - extrapolated) + inv[i] * extrapolated
+    }
+  }
   return inv
 }
 
 /** rotate_half convention: dimension i pairs with i + headDim/2. */
-function applyRope(x: Float64Array, base: number, heads: number, headDim: number, position: number, inv: Float64Array): void {
+function applyRope(x: Float64Array, base: number, heads: number, headDim: number, position: number, inv: Float64Array, factor: number): void {
   const half = headDim / 2
   for (let i = 0; i < half; i++) {
     const angle = position * inv[i]
-    const cos = Math.cos(angle)
-    const sin = Math.sin(angle)
+    const cos = Math.cos(angle) * factor
+    const sin = Math.sin(angle) * factor
     for (let h = 0; h < heads; h++) {
       const a = base + h * headDim + i
       const x1 = x[a]

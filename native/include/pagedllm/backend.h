@@ -32,7 +32,8 @@ struct TensorSource {
   int rope_interleaved_heads = 0;
 };
 
-enum class RopeScaling { None, Linear, Llama3 };
+// Divisors: one divisor per rotary frequency, computed at load (yarn, longrope: src/engine/model/rope-scaling.ts).
+enum class RopeScaling { None, Linear, Llama3, Divisors };
 
 struct ModelConfig {
   int vocab_size = 0;
@@ -49,6 +50,8 @@ struct ModelConfig {
   float rope_low_freq_factor = 1.f;
   float rope_high_freq_factor = 4.f;
   int rope_original_max_position = 8192;
+  std::vector<double> rope_divisors;   // RopeScaling::Divisors: [head_dim / 2]
+  float rope_attention_factor = 1.f;   // yarn, longrope: cos and sin are multiplied by it (so q.k by its square)
   bool tie_word_embeddings = false;
   bool attention_bias = false;  // Qwen2: q/k/v projections carry a bias
   bool qk_norm = false;         // Qwen3: each q and k head is RMS-normalised (own weights, [head_dim]) before RoPE

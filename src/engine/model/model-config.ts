@@ -2,11 +2,9 @@
 import {existsSync, readFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {ModelLoadError} from '../errors.js'
+import {isObject, parseRopeScaling, type RopeScaling} from './rope-scaling.js'
 
-export type RopeScaling =
-  | {type: 'none'}
-  | {type: 'linear'; factor: number}
-  | {type: 'llama3'; factor: number; lowFreqFactor: number; highFreqFactor: number; originalMaxPosition: number}
+export type {RopeScaling}
 
 export interface ModelConfig {
   architecture: string
@@ -141,7 +139,12 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   const ropeParameters = isObject(config.rope_parameters) ? config.rope_parameters : null
   const ropeTheta = numberOr(ropeParameters?.rope_theta ?? config.rope_theta, 10000, 'rope_theta', source)
   if (ropeTheta <= 0) throw new ModelLoadError(`${source}: "rope_theta" must be positive, got ${ropeTheta}.`)
-  const ropeScaling = parseRopeScaling(ropeParameters ?? config.rope_scaling, source)
+  const rope = parseRopeScaling(ropeParameters ?? config.rope_scaling, {headDim, ropeTheta, maxPositionEmbeddings, topLevelOriginalMax: config.original_max_position_embeddings}, source)
+  if (rope.note) notes.push(rope.note)
+  if (rope.contextCap && rope.contextCap.tokens < maxPositionEmbeddings) {
+    notes.push(rope.contextCap.note)
+    maxPositionEmbeddings = rope.contextCap.tokens
+  }
   // transformers rotates only this fraction of each head when it is set; the kernels rotate whole heads.
   const rotaryFraction = numberOr(ropeParameters?.partial_rotary_factor ?? config.partial_rotary_factor, 1, 'partial_rotary_factor', source)
   if (rotaryFraction !== 1) throw new ModelLoadError(`${source}: partial_rotary_factor ${rotaryFraction} is not supported (rotary embeddings over whole heads only).`)
@@ -177,7 +180,7 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
     headDim,
     rmsNormEps,
     ropeTheta,
-    ropeScaling,
+    ropeScaling: rope.scaling,
     tieWordEmbeddings: config.tie_word_embeddings === true,
     attentionBias: isQwen2,
     qkNorm: isQwen3,
@@ -219,46 +222,6 @@ function qwenSlidingLayers(config: Json, numLayers: number, source: string): 'no
   throw new ModelLoadError(
     `${source}: use_sliding_window with a sliding window on ${sliding} of ${numLayers} layers (${Array.isArray(layerTypes) ? '"layer_types"' : '"max_window_layers"'}) is not supported: layer-wise windows need per-layer attention; only all or none of the layers may slide.`,
   )
-}
-
-function parseRopeScaling(raw: unknown, source: string): RopeScaling {
-  if (raw == null) return {type: 'none'}
-  if (!isObject(raw)) throw new ModelLoadError(`${source}: rope_scaling must be an object or null.`)
-  const type = raw.rope_type ?? raw.type ?? 'default'
-  const factor = (): number => {
-    const value = raw.factor
-    if (typeof value !== 'number' || value <= 0) throw new ModelLoadError(`${source}: rope_scaling "${String(type)}" needs a positive "factor".`)
-    return value
-  }
-  if (type === 'default') return {type: 'none'}
-  if (type === 'linear') return {type: 'linear', factor: factor()}
-  if (type === 'llama3') {
-    const field = (key: string): number => {
-      const value = raw[key]
-      if (typeof value !== 'number' || value <= 0) throw new ModelLoadError(`${source}: llama3 rope_scaling needs a positive "${key}".`)
-      return value
-    }
-    const scaling = {
-      type: 'llama3' as const,
-      factor: factor(),
-      lowFreqFactor: field('low_freq_factor'),
-      highFreqFactor: field('high_freq_factor'),
-      originalMaxPosition: field('original_max_position_embeddings'),
-    }
-    // The band between the two is interpolated over (high - low): empty or inverted, it divides by zero.
-    if (scaling.lowFreqFactor >= scaling.highFreqFactor) {
-      throw new ModelLoadError(`${source}: llama3 rope_scaling needs low_freq_factor (${scaling.lowFreqFactor}) below high_freq_factor (${scaling.highFreqFactor}).`)
-    }
-    if (!Number.isInteger(scaling.originalMaxPosition)) {
-      throw new ModelLoadError(`${source}: llama3 rope_scaling needs an integer "original_max_position_embeddings".`)
-    }
-    return scaling
-  }
-  throw new ModelLoadError(`${source}: rope scaling type "${String(type)}" is not supported (supported: linear, llama3).`)
-}
-
-function isObject(value: unknown): value is Json {
-  return value !== null && typeof value === 'object' && !Array.isArray(value)
 }
 
 function numberOr(value: unknown, fallback: number, key: string, source: string): number {

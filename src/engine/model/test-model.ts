@@ -13,12 +13,13 @@ export type TestModelPreset = 'tiny' | 'small' | 'bench'
 export const TEST_MODEL_PRESETS: readonly TestModelPreset[] = ['tiny', 'small', 'bench']
 /**
  * llama: Llama 2 layout (plain RoPE). qwen2: q/k/v biases, theta 1e6. llama3: llama3 RoPE scaling. qwen3: q/k norms, no
- * biases, and a head size twice hidden / heads (as Qwen3's 128 differs from it), theta 1e6. All untied: a random
+ * biases, and a head size twice hidden / heads (as Qwen3's 128 differs from it), theta 1e6. yarn: qwen2 with Qwen2.5's
+ * long-context YaRN rope_scaling (factor 4 over an original context of 64, so it matters at every position). All untied: a random
  * tied model greedily repeats its last token (its own embedding dominates its logits); tied loading is covered by tinychat.
  * Each carries its family's tokenizer (tokenizer-families.ts), so transformers and pagedllm tokenize it alike.
  */
-export type TestModelVariant = 'llama' | 'qwen2' | 'llama3' | 'qwen3'
-export const TEST_MODEL_VARIANTS: readonly TestModelVariant[] = ['llama', 'qwen2', 'llama3', 'qwen3']
+export type TestModelVariant = 'llama' | 'qwen2' | 'llama3' | 'qwen3' | 'yarn'
+export const TEST_MODEL_VARIANTS: readonly TestModelVariant[] = ['llama', 'qwen2', 'llama3', 'qwen3', 'yarn']
 
 export interface TestModelOptions {
   seed?: number
@@ -48,8 +49,9 @@ const PRESETS: Record<TestModelPreset, PresetShape> = {
 }
 
 function tokenizerFamily(variant: TestModelVariant): TokenizerFamily {
-  // Qwen3 keeps Qwen2's tokenizer.
-  return TOKENIZER_FAMILIES[variant === 'llama' ? 'llama2' : variant === 'qwen3' ? 'qwen2' : variant]
+  // Qwen3 (and Qwen2.5 with YaRN) keep Qwen2's tokenizer.
+  const families: Record<TestModelVariant, keyof typeof TOKENIZER_FAMILIES> = {llama: 'llama2', llama3: 'llama3', qwen2: 'qwen2', qwen3: 'qwen2', yarn: 'qwen2'}
+  return TOKENIZER_FAMILIES[families[variant]]
 }
 
 /** The repository root: this file sits at src/engine/model/ (or dist/engine/model/ once compiled). */
@@ -96,7 +98,7 @@ export function testModelConfigJson(preset: TestModelPreset, options: TestModelO
       max_window_layers: shape.numLayers,
     }
   }
-  if (variant === 'qwen2') {
+  if (variant === 'qwen2' || variant === 'yarn') {
     return {
       architectures: ['Qwen2ForCausalLM'],
       model_type: 'qwen2',
@@ -106,6 +108,8 @@ export function testModelConfigJson(preset: TestModelPreset, options: TestModelO
       tie_word_embeddings: false,
       use_sliding_window: false,
       sliding_window: shape.maxPositionEmbeddings,
+      // Qwen2.5's documented long-context setting, with a short original context.
+      ...(variant === 'yarn' ? {rope_scaling: {factor: 4.0, original_max_position_embeddings: 64, type: 'yarn'}} : {}),
     }
   }
   const llama = {architectures: ['LlamaForCausalLM'], model_type: 'llama', ...common, rms_norm_eps: 1e-5, attention_bias: false, mlp_bias: false}

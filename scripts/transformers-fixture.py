@@ -1,8 +1,8 @@
-# Runs the tiny Qwen3 test model in transformers (float32) and writes test/fixtures/qwen3-tiny-transformers.json: each
-# prompt's last-position top-10 logits and 8 greedy tokens, which test/qwen-models.test.ts holds pagedllm to.
-# Run with a Python that has transformers and torch:
+# Runs a tiny test model in transformers (float32) and writes test/fixtures/<variant>-tiny-transformers.json: each
+# prompt's last-position top-10 logits and 8 greedy tokens, which the tests hold pagedllm to (qwen-models.test.ts,
+# model-architectures.test.ts). Run with a Python that has transformers and torch:
 #   node bin/run.js make-test-model --preset tiny --variant qwen3 --out /tmp/tiny-qwen3
-#   /work/venv-hf/bin/python scripts/qwen3-transformers-fixture.py /tmp/tiny-qwen3
+#   /work/venv-hf/bin/python scripts/transformers-fixture.py /tmp/tiny-qwen3 qwen3
 import json
 import pathlib
 import sys
@@ -11,7 +11,8 @@ import torch
 import transformers
 
 PROMPTS = [[1, 77, 333, 116, 280, 275, 113, 105, 49, 261, 109], [1, 400, 401, 7, 12], [1] + [5 + (37 * i) % 500 for i in range(40)]]
-OUT = pathlib.Path(__file__).resolve().parent.parent / 'test' / 'fixtures' / 'qwen3-tiny-transformers.json'
+variant = sys.argv[2]
+OUT = pathlib.Path(__file__).resolve().parent.parent / 'test' / 'fixtures' / f'{variant}-tiny-transformers.json'
 
 model = transformers.AutoModelForCausalLM.from_pretrained(sys.argv[1], dtype=torch.float32).eval()
 prompts = []
@@ -26,6 +27,6 @@ with torch.no_grad():
             'last_position_top10': {'ids': top.indices.tolist(), 'logits': top.values.tolist()},
             'greedy_token_ids': greedy.tolist(),
         })
-fixture = {'model': 'make-test-model --preset tiny --variant qwen3 (seed 0, F32)', 'transformers': transformers.__version__, 'torch': torch.__version__, 'prompts': prompts}
+fixture = {'model': f'make-test-model --preset tiny --variant {variant} (seed 0, F32)', 'transformers': transformers.__version__, 'torch': torch.__version__, 'prompts': prompts}
 OUT.write_text(json.dumps(fixture, indent=1) + '\n')
 print(f'wrote {OUT}')
