@@ -167,6 +167,9 @@ class CpuBackend final : public Backend {
     cos_sin_.resize(static_cast<size_t>(tokens) * config_.head_dim);
 
     for (int t = 0; t < tokens; ++t) weights_.embed_tokens.load_row(b.token_ids[t], residual_.data() + static_cast<size_t>(t) * hidden);
+    if (config_.embedding_scale != 1.f) {
+      for (float& x : residual_) x *= config_.embedding_scale;
+    }
     rope_cos_sin(b.positions, tokens, inv_freq_, cos_sin_.data(), config_.rope_attention_factor);
     const AttentionBatch attention_batch{b.num_seqs, b.query_start_loc, b.positions, b.block_tables, b.max_blocks_per_seq};
     const float scale = 1.f / std::sqrt(static_cast<float>(config_.head_dim));
@@ -194,7 +197,11 @@ class CpuBackend final : public Backend {
       linear(pool_, attention_out_.data(), tokens, w.o_proj, nullptr, hidden_.data(), linear_order_);
       fused_add_rms_norm(pool_, hidden_.data(), residual_.data(), w.post_attention_norm.data(), tokens, hidden, eps);
       linear(pool_, hidden_.data(), tokens, w.gate_up, nullptr, gate_up_.data(), linear_order_);
-      silu_and_mul(pool_, gate_up_.data(), activated_.data(), tokens, inter);
+      if (config_.hidden_act == Activation::GeluTanh) {
+        gelu_tanh_and_mul(pool_, gate_up_.data(), activated_.data(), tokens, inter);
+      } else {
+        silu_and_mul(pool_, gate_up_.data(), activated_.data(), tokens, inter);
+      }
       linear(pool_, activated_.data(), tokens, w.down, nullptr, hidden_.data(), linear_order_);
     }
 

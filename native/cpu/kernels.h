@@ -83,6 +83,8 @@ void rotary(ThreadPool& pool, float* x, int num_rows, int row_stride, int num_he
 // ---- activation ----
 // gate_up[r] = [gate (dim) | up (dim)]; out[r] = silu(gate) * up.
 void silu_and_mul(ThreadPool& pool, const float* gate_up, float* out, int num_rows, int dim);
+// out[r] = gelu_tanh(gate) * up (GeGLU, Gemma's gelu_pytorch_tanh), computed as gate * sigmoid(2 * inner).
+void gelu_tanh_and_mul(ThreadPool& pool, const float* gate_up, float* out, int num_rows, int dim);
 
 // ---- row statistics (sampling) ----
 // For each row of [num_rows, vocab] logits: stats[3r] = max, stats[3r + 1] = the lowest index holding it,

@@ -28,6 +28,8 @@ void rotary_rows(float* x, int row_begin, int row_end, int row_stride, int num_h
 
 // SwiGLU rows [row_begin, row_end): see cpu::silu_and_mul.
 void silu_and_mul_rows(const float* gate_up, float* out, int row_begin, int row_end, int dim);
+// GeGLU rows [row_begin, row_end): see cpu::gelu_tanh_and_mul.
+void gelu_tanh_and_mul_rows(const float* gate_up, float* out, int row_begin, int row_end, int dim);
 
 // One row's max, first argmax and sum of exp(x - max) (0 when the max is not finite), for cpu::row_stats.
 // Plain aggregate (no constructor): nothing inline is shared between the AVX2 and the portable files.

@@ -106,6 +106,16 @@ ModelConfig parse_model_config(const Napi::Object& config) {
   out.tie_word_embeddings = bool_field(config, "tieWordEmbeddings");
   out.attention_bias = bool_field(config, "attentionBias");
   out.qk_norm = bool_field(config, "qkNorm");
+  const std::string act = string_field(config, "hiddenAct");
+  if (act == "silu") {
+    out.hidden_act = Activation::Silu;
+  } else if (act == "gelu_pytorch_tanh") {
+    out.hidden_act = Activation::GeluTanh;
+  } else {
+    fail(config.Env(), "unsupported hiddenAct '" + act + "'");
+  }
+  out.norm_weight_offset = static_cast<float>(number_field(config, "normWeightOffset"));
+  out.embedding_scale = static_cast<float>(number_field(config, "embeddingScale"));
   parse_rope(config, out);
   if (out.vocab_size <= 0 || out.hidden_size <= 0 || out.intermediate_size <= 0 || out.num_layers <= 0 ||
       out.num_heads <= 0 || out.num_kv_heads <= 0 || out.head_dim <= 0) {

@@ -1,4 +1,4 @@
-// Independent float64 Llama/Mistral/Qwen2/Qwen3 forward pass in plain TypeScript: the ground truth the native kernels are tested against.
+// Independent float64 Llama/Mistral/Qwen2/Qwen3/Gemma/Phi-3 forward pass in plain TypeScript: the ground truth the native kernels are tested against.
 import {loadModel} from '../../src/engine/model/load-model.js'
 import type {ModelConfig, RopeScaling} from '../../src/engine/model/model-config.js'
 import {readTensorFloat64} from '../../src/engine/model/safetensors.js'
@@ -57,12 +57,14 @@ export class ReferenceModel {
   static async load(dir: string, options: {mapWeight?: (name: string, values: Float64Array, shape: number[]) => Float64Array} = {}): Promise<ReferenceModel> {
     const loaded = await loadModel(dir)
     const byName = new Map(loaded.tensors.map((t) => [t.name, t]))
+    const config = loaded.config
     const read = (name: string): Float64Array => {
       const tensor = byName.get(name)!
       const values = readTensorFloat64(tensor)
-      return options.mapWeight ? options.mapWeight(name, values, tensor.shape) : values
+      const mapped = options.mapWeight ? options.mapWeight(name, values, tensor.shape) : values
+      // Gemma's RMSNorm scales by (1 + weight).
+      return name.endsWith('norm.weight') && config.normWeightOffset !== 0 ? mapped.map((w) => w + config.normWeightOffset) : mapped
     }
-    const config = loaded.config
     const layers: LayerWeights[] = []
     for (let i = 0; i < config.numLayers; i++) {
       const p = `model.layers.${i}`
@@ -131,6 +133,8 @@ export class ReferenceModel {
     const kvSize = c.numKvHeads * c.headDim
     const residual = new Float64Array(count * hidden)
     tokenIds.forEach((id, t) => residual.set(this.embed.subarray(id * hidden, (id + 1) * hidden), t * hidden))
+    // Gemma multiplies embeddings by sqrt(hidden_size) (the tied LM head uses them unscaled).
+    if (c.embeddingScale !== 1) for (let i = 0; i < residual.length; i++) residual[i] *= Math.sqrt(hidden)
 
     for (let layer = 0; layer < c.numLayers; layer++) {
       const w = this.layers[layer]
@@ -154,7 +158,8 @@ export class ReferenceModel {
       const normed2 = rmsNorm(residual, w.postNorm, hidden, c.rmsNormEps)
       const gate = linear(normed2, w.gate, null, hidden)
       const up = linear(normed2, w.up, null, hidden)
-      for (let i = 0; i < gate.length; i++) gate[i] = (gate[i] / (1 + Math.exp(-gate[i]))) * up[i]
+      const activation = c.hiddenAct === 'gelu_pytorch_tanh' ? geluTanh : silu
+      for (let i = 0; i < gate.length; i++) gate[i] = activation(gate[i]) * up[i]
       addInPlace(residual, linear(gate, w.down, null, c.intermediateSize))
     }
 
@@ -165,6 +170,10 @@ export class ReferenceModel {
     })
   }
 }
+
+const silu = (x: number): number => x / (1 + Math.exp(-x))
+/** transformers' gelu_pytorch_tanh, written as PyTorch's formula. */
+const geluTanh = (x: number): number => 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3)))
 
 export function argmax(values: ArrayLike<number>): number {
   let best = 0

@@ -35,6 +35,9 @@ struct TensorSource {
 // Divisors: one divisor per rotary frequency, computed at load (yarn, longrope: src/engine/model/rope-scaling.ts).
 enum class RopeScaling { None, Linear, Llama3, Divisors };
 
+// The MLP's gate activation: SwiGLU (silu) or GeGLU with gelu's tanh form (Gemma's gelu_pytorch_tanh).
+enum class Activation { Silu, GeluTanh };
+
 struct ModelConfig {
   int vocab_size = 0;
   int hidden_size = 0;
@@ -55,6 +58,9 @@ struct ModelConfig {
   bool tie_word_embeddings = false;
   bool attention_bias = false;  // Qwen2: q/k/v projections carry a bias
   bool qk_norm = false;         // Qwen3: each q and k head is RMS-normalised (own weights, [head_dim]) before RoPE
+  Activation hidden_act = Activation::Silu;
+  float norm_weight_offset = 0.f;  // Gemma: RMSNorm scales by (1 + weight); added to every norm weight at load (fp32)
+  float embedding_scale = 1.f;     // Gemma: embedding rows times sqrt(hidden_size), rounded to the checkpoint's dtype
 };
 
 struct CacheConfig {

@@ -2,6 +2,7 @@
 import {existsSync, readFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {ModelLoadError} from '../errors.js'
+import {ARCHITECTURES, NEAR_MISSES, SUPPORTED_ARCHITECTURES, gemmaEmbeddingScale, parseActivation} from './architectures.js'
 import {isObject, parseRopeScaling, type RopeScaling} from './rope-scaling.js'
 
 export type {RopeScaling}
@@ -24,6 +25,14 @@ export interface ModelConfig {
   attentionBias: boolean
   /** Per-head RMSNorm of q and of k after the projection, before RoPE (Qwen3: q_norm / k_norm, [headDim] each). */
   qkNorm: boolean
+  /** The MLP's gate activation: SwiGLU (silu) or GeGLU (Gemma's gelu_pytorch_tanh). */
+  hiddenAct: 'silu' | 'gelu_pytorch_tanh'
+  /** Added to every RMSNorm weight at load: 1 for Gemma's (1 + weight), 0 otherwise (and for GGUF files, which store the sum). */
+  normWeightOffset: number
+  /** Embedding rows are multiplied by it: Gemma's sqrt(hidden_size) in the checkpoint's dtype, 1 otherwise. */
+  embeddingScale: number
+  /** Phi-3: the checkpoint fuses q/k/v (qkv_proj) and gate/up (gate_up_proj); the loader splits them (fused-tensors.ts). */
+  fusedProjections: boolean
   maxPositionEmbeddings: number
   bosTokenId: number | null
   eosTokenIds: number[]
@@ -32,19 +41,9 @@ export interface ModelConfig {
   notes?: string[]
 }
 
-export const SUPPORTED_ARCHITECTURES = ['LlamaForCausalLM', 'MistralForCausalLM', 'Qwen2ForCausalLM', 'Qwen3ForCausalLM'] as const
-
-/** Architectures that look close to a supported one but need what the engine does not have. */
-const NEAR_MISSES: Record<string, string> = {
-  Qwen3MoeForCausalLM: 'Qwen3 mixture-of-experts layers (sparse MoE MLPs) are not supported',
-  Qwen2MoeForCausalLM: 'Qwen2 mixture-of-experts layers (sparse MoE MLPs) are not supported',
-  MixtralForCausalLM: 'Mixtral mixture-of-experts layers (sparse MoE MLPs) are not supported',
-}
+export {SUPPORTED_ARCHITECTURES}
 
 type Json = Record<string, unknown>
-
-/** transformers' LlamaConfig / MistralConfig / Qwen2Config / Qwen3Config default max_position_embeddings. */
-const DEFAULT_MAX_POSITIONS: Record<string, number> = {LlamaForCausalLM: 2048, MistralForCausalLM: 4096 * 32, Qwen2ForCausalLM: 32768, Qwen3ForCausalLM: 32768}
 
 /** Reads <dir>/config.json and, when present, <dir>/generation_config.json. */
 export function readModelConfig(dir: string): ModelConfig {
@@ -78,14 +77,13 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   if (architecture === null) {
     throw new ModelLoadError(`${source} has no "architectures" entry; supported: ${SUPPORTED_ARCHITECTURES.join(', ')}.`)
   }
-  if (!(SUPPORTED_ARCHITECTURES as readonly string[]).includes(architecture)) {
+  if (!SUPPORTED_ARCHITECTURES.includes(architecture)) {
     const why = NEAR_MISSES[architecture] ? ` (${NEAR_MISSES[architecture]})` : ''
     throw new ModelLoadError(
       `Unsupported architecture ${architecture} in ${source} ("architectures")${why}; supported: ${SUPPORTED_ARCHITECTURES.join(', ')}.`,
     )
   }
-  const isQwen2 = architecture === 'Qwen2ForCausalLM'
-  const isQwen3 = architecture === 'Qwen3ForCausalLM'
+  const traits = ARCHITECTURES[architecture]!
   const notes: string[] = []
 
   const required = (key: string): number => {
@@ -101,14 +99,14 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   const numLayers = required('num_hidden_layers')
   const numHeads = required('num_attention_heads')
   // The only size no tensor shape checks; absent, it is the architecture's transformers default.
-  let maxPositionEmbeddings = config.max_position_embeddings == null ? DEFAULT_MAX_POSITIONS[architecture]! : required('max_position_embeddings')
+  let maxPositionEmbeddings = config.max_position_embeddings == null ? traits.defaultMaxPositions : required('max_position_embeddings')
   const numKvHeads = config.num_key_value_heads == null ? numHeads : required('num_key_value_heads')
   if (numHeads % numKvHeads !== 0) {
     throw new ModelLoadError(`${source}: num_attention_heads (${numHeads}) is not a multiple of num_key_value_heads (${numKvHeads}).`)
   }
   let headDim: number
-  if (config.head_dim == null && isQwen3) {
-    headDim = 128 // Qwen3Config's default: Qwen3's head size does not follow from hidden_size / heads
+  if (config.head_dim == null && traits.defaultHeadDim !== null) {
+    headDim = traits.defaultHeadDim
   } else if (config.head_dim == null) {
     if (hiddenSize % numHeads !== 0) {
       throw new ModelLoadError(`${source}: hidden_size (${hiddenSize}) is not divisible by num_attention_heads (${numHeads}) and head_dim is not given.`)
@@ -119,11 +117,10 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   }
   if (headDim % 2 !== 0) throw new ModelLoadError(`${source}: head_dim ${headDim} must be even for rotary embeddings.`)
 
-  const activation = config.hidden_act ?? config.hidden_activation ?? 'silu'
-  if (activation !== 'silu') throw new ModelLoadError(`${source}: hidden_act "${String(activation)}" is not supported (only silu).`)
+  const hiddenAct = parseActivation(config, architecture, source)
   if (config.mlp_bias === true) throw new ModelLoadError(`${source}: mlp_bias=true is not supported.`)
   // Llama's and Qwen3's attention_bias add an o_proj bias too; only Qwen2's q/k/v-only biases are implemented.
-  if (!isQwen2 && config.attention_bias === true) {
+  if (!traits.qkvBias && config.attention_bias === true) {
     throw new ModelLoadError(`${source}: attention_bias=true (biases on all attention projections) is not supported for ${architecture}.`)
   }
 
@@ -153,7 +150,7 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
 
   // Sliding-window attention is not implemented; a window below the context is honoured by capping the context.
   const slidingWindow = config.sliding_window
-  const slidingWindowActive = isQwen2 || isQwen3 ? qwenSlidingLayers(config, numLayers, source) === 'all' : true
+  const slidingWindowActive = traits.qwenSlidingLayers ? qwenSlidingLayers(config, numLayers, source) === 'all' : true
   if (slidingWindowActive && slidingWindow != null && !(Number.isInteger(slidingWindow) && (slidingWindow as number) > 0)) {
     throw new ModelLoadError(`${source}: "sliding_window" must be a positive integer or null, got ${JSON.stringify(slidingWindow)}.`)
   }
@@ -181,9 +178,13 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
     rmsNormEps,
     ropeTheta,
     ropeScaling: rope.scaling,
-    tieWordEmbeddings: config.tie_word_embeddings === true,
-    attentionBias: isQwen2,
-    qkNorm: isQwen3,
+    tieWordEmbeddings: typeof config.tie_word_embeddings === 'boolean' ? config.tie_word_embeddings : traits.defaultTiedEmbeddings,
+    attentionBias: traits.qkvBias,
+    qkNorm: traits.qkNorm,
+    hiddenAct,
+    normWeightOffset: traits.gemmaNorms ? 1 : 0,
+    embeddingScale: traits.gemmaNorms ? gemmaEmbeddingScale(hiddenSize, String(dtype)) : 1,
+    fusedProjections: traits.fusedProjections,
     maxPositionEmbeddings,
     bosTokenId,
     eosTokenIds,

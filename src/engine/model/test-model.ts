@@ -14,12 +14,14 @@ export const TEST_MODEL_PRESETS: readonly TestModelPreset[] = ['tiny', 'small', 
 /**
  * llama: Llama 2 layout (plain RoPE). qwen2: q/k/v biases, theta 1e6. llama3: llama3 RoPE scaling. qwen3: q/k norms, no
  * biases, and a head size twice hidden / heads (as Qwen3's 128 differs from it), theta 1e6. yarn: qwen2 with Qwen2.5's
- * long-context YaRN rope_scaling (factor 4 over an original context of 64, so it matters at every position). All untied: a random
+ * long-context YaRN rope_scaling (factor 4 over an original context of 64, so it matters at every position). gemma:
+ * Gemma's (1 + weight) norms, sqrt(hidden) embedding scale, GeGLU, one KV head of an explicit head_dim, tied embeddings
+ * as Gemma ships. All others untied: a random
  * tied model greedily repeats its last token (its own embedding dominates its logits); tied loading is covered by tinychat.
  * Each carries its family's tokenizer (tokenizer-families.ts), so transformers and pagedllm tokenize it alike.
  */
-export type TestModelVariant = 'llama' | 'qwen2' | 'llama3' | 'qwen3' | 'yarn'
-export const TEST_MODEL_VARIANTS: readonly TestModelVariant[] = ['llama', 'qwen2', 'llama3', 'qwen3', 'yarn']
+export type TestModelVariant = 'llama' | 'qwen2' | 'llama3' | 'qwen3' | 'yarn' | 'gemma'
+export const TEST_MODEL_VARIANTS: readonly TestModelVariant[] = ['llama', 'qwen2', 'llama3', 'qwen3', 'yarn', 'gemma']
 
 export interface TestModelOptions {
   seed?: number
@@ -50,7 +52,7 @@ const PRESETS: Record<TestModelPreset, PresetShape> = {
 
 function tokenizerFamily(variant: TestModelVariant): TokenizerFamily {
   // Qwen3 (and Qwen2.5 with YaRN) keep Qwen2's tokenizer.
-  const families: Record<TestModelVariant, keyof typeof TOKENIZER_FAMILIES> = {llama: 'llama2', llama3: 'llama3', qwen2: 'qwen2', qwen3: 'qwen2', yarn: 'qwen2'}
+  const families: Record<TestModelVariant, keyof typeof TOKENIZER_FAMILIES> = {llama: 'llama2', llama3: 'llama3', qwen2: 'qwen2', qwen3: 'qwen2', yarn: 'qwen2', gemma: 'llama2'}
   return TOKENIZER_FAMILIES[families[variant]]
 }
 
@@ -96,6 +98,20 @@ export function testModelConfigJson(preset: TestModelPreset, options: TestModelO
       use_sliding_window: false,
       sliding_window: null,
       max_window_layers: shape.numLayers,
+    }
+  }
+  if (variant === 'gemma') {
+    return {
+      architectures: ['GemmaForCausalLM'],
+      model_type: 'gemma',
+      ...common,
+      num_key_value_heads: 1,
+      head_dim: (2 * shape.hiddenSize) / shape.numHeads,
+      hidden_act: 'gelu_pytorch_tanh',
+      rms_norm_eps: 1e-6,
+      rope_theta: 10000.0,
+      attention_bias: false,
+      tie_word_embeddings: true,
     }
   }
   if (variant === 'qwen2' || variant === 'yarn') {
@@ -215,7 +231,8 @@ function writeTestModelFiles(dir: string, configJson: Record<string, unknown>, o
  */
 function randomTensor(name: string, shape: number[], config: ModelConfig, random: SeededRandom): Float32Array {
   const count = shape.reduce((a, b) => a * b, 1)
-  if (name.endsWith('norm.weight')) return random.normals(count, 1, 0.1)
+  // Gemma's norms store weight - 1 (they scale by 1 + weight).
+  if (name.endsWith('norm.weight')) return random.normals(count, 1 - config.normWeightOffset, 0.1)
   if (name.endsWith('.bias')) return random.normals(count, 0, 0.2)
   if (name === 'model.embed_tokens.weight') return random.normals(count, 0, 1)
   if (name === 'lm_head.weight') return random.normals(count, 0, 3 / Math.sqrt(config.hiddenSize))

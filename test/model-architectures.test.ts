@@ -1,0 +1,95 @@
+// Gemma (GeGLU, (1 + weight) norms, sqrt(hidden) embeddings, tied head) and Phi-3 (fused qkv / gate_up, longrope) run as
+// the float64 reference and transformers 5.18 do; their near misses (Gemma 2/3, Phi-3-small, MoE) are refused by name.
+import assert from 'node:assert/strict'
+import {describe, it} from 'node:test'
+import {ModelLoadError} from '../src/engine/errors.js'
+import {loadModel} from '../src/engine/model/load-model.js'
+import {parseModelConfig} from '../src/engine/model/model-config.js'
+import {ensureTestModel, type TestModelVariant} from '../src/engine/model/test-model.js'
+import {nativeOps} from '../src/engine/native.js'
+import {promptLogits} from './support/model-logits.js'
+import {ReferenceModel} from './support/reference-model.js'
+import {relativeError} from './support/relative-error.js'
+import {checkAgainstTransformers} from './support/transformers-fixture.js'
+
+const loadError = (pattern: RegExp) => (error: unknown) => error instanceof ModelLoadError && pattern.test(error.message)
+const GEMMA = {architectures: ['GemmaForCausalLM'], vocab_size: 100, hidden_size: 64, intermediate_size: 32, num_hidden_layers: 1, num_attention_heads: 4, num_key_value_heads: 1}
+
+/** Every position's logits within 1e-4 (relative) of the float64 reference, on the portable kernels and on AVX2. */
+async function checkAgainstReference(variant: TestModelVariant): Promise<void> {
+  const dir = await ensureTestModel('tiny', {variant})
+  const [model, reference] = [await loadModel(dir), await ReferenceModel.load(dir)]
+  const ops = nativeOps()
+  const avx2 = ops.avx2Status()
+  try {
+    for (const useAvx2 of avx2.supported ? [false, true] : [false]) {
+      ops.setAvx2(useAvx2)
+      const {logits, prompts} = await promptLogits(model, 'f32')
+      const vocab = model.config.vocabSize
+      let row = 0
+      for (const prompt of prompts) {
+        for (const [position, expected] of reference.logits(prompt).entries()) {
+          const error = relativeError(logits.subarray(row * vocab, (row + 1) * vocab), expected)
+          assert.ok(error < 1e-4, `${variant} avx2=${useAvx2}: position ${position} relative error ${error.toExponential(2)}`)
+          row++
+        }
+      }
+    }
+  } finally {
+    ops.setAvx2(avx2.enabled)
+  }
+}
+
+describe('Gemma', () => {
+  it('parses as transformers\' GemmaConfig: head_dim 256, gelu_pytorch_tanh (legacy "gelu" too), tied embeddings, (1 + weight) norms, sqrt(hidden) in the dtype', () => {
+    const config = parseModelConfig(GEMMA)
+    assert.deepEqual([config.headDim, config.hiddenAct, config.tieWordEmbeddings, config.normWeightOffset, config.maxPositionEmbeddings], [256, 'gelu_pytorch_tanh', true, 1, 8192])
+    assert.equal(config.embeddingScale, Math.fround(8))
+    assert.equal(parseModelConfig({...GEMMA, hidden_act: 'gelu'}).hiddenAct, 'gelu_pytorch_tanh')
+    // sqrt(3072) = 55.4256...: bfloat16 keeps 8 bits of it, as transformers' normalizer tensor does.
+    assert.equal(parseModelConfig({...GEMMA, hidden_size: 3072, torch_dtype: 'bfloat16'}).embeddingScale, 55.5)
+    assert.equal(parseModelConfig({...GEMMA, hidden_size: 3072, torch_dtype: 'float32'}).embeddingScale, Math.fround(Math.sqrt(3072)))
+    assert.equal(parseModelConfig({...GEMMA, architectures: ['LlamaForCausalLM']}).normWeightOffset, 0)
+  })
+
+  it('refuses its near misses and activations it does not have, by name', () => {
+    assert.throws(() => parseModelConfig({...GEMMA, architectures: ['Gemma2ForCausalLM']}), loadError(/Gemma2ForCausalLM .*soft-capping/))
+    assert.throws(() => parseModelConfig({...GEMMA, architectures: ['Gemma3ForCausalLM']}), loadError(/Gemma3ForCausalLM .*q\/k norms/))
+    assert.throws(() => parseModelConfig({...GEMMA, hidden_act: 'relu'}), loadError(/hidden_act "relu" is not supported \(silu, gelu_pytorch_tanh\)/))
+    assert.throws(() => parseModelConfig({...GEMMA, architectures: ['LlamaForCausalLM'], hidden_act: 'gelu'}), loadError(/hidden_act "gelu"/))
+  })
+
+  it('GeGLU kernel: gelu_tanh(gate) * up as PyTorch\'s formula, portable and AVX2 alike for every element (row tails included)', () => {
+    const ops = nativeOps()
+    const avx2 = ops.avx2Status()
+    const rows = 3, dim = 21
+    const gateUp = Float32Array.from({length: rows * 2 * dim}, (_, i) => 6 * Math.sin(i * 0.77) - (i % 5 === 0 ? 9 : 0))
+    const expected = Float64Array.from({length: rows * dim}, (_, k) => {
+      const [r, i] = [Math.floor(k / dim), k % dim]
+      const g = gateUp[r * 2 * dim + i]!
+      return 0.5 * g * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (g + 0.044715 * g ** 3))) * gateUp[r * 2 * dim + dim + i]!
+    })
+    const results: Float32Array[] = []
+    try {
+      for (const useAvx2 of avx2.supported ? [false, true] : [false]) {
+        ops.setAvx2(useAvx2)
+        const out = ops.geluTanhAndMul(gateUp, rows, dim)
+        out.forEach((value, k) => assert.ok(Math.abs(value - expected[k]!) <= 2e-6 * (1 + Math.abs(expected[k]!)), `avx2=${useAvx2} element ${k}: ${value} vs ${expected[k]}`))
+        results.push(out)
+      }
+    } finally {
+      ops.setAvx2(avx2.enabled)
+    }
+    // One row alone gives the bits it gives among others (elementwise, so batch-invariant).
+    const alone = ops.geluTanhAndMul(gateUp.subarray(2 * dim * 2), 1, dim)
+    assert.deepEqual(alone, ops.geluTanhAndMul(gateUp, rows, dim).subarray(2 * dim))
+  })
+
+  it('a Gemma checkpoint: logits of every position within 1e-4 of the float64 reference, portable and AVX2', async () => {
+    await checkAgainstReference('gemma')
+  })
+
+  it('matches transformers 5.18 (test/fixtures/gemma-tiny-transformers.json): top-10 logits, 8 greedy tokens', async () => {
+    await checkAgainstTransformers('gemma')
+  })
+})
