@@ -3,8 +3,9 @@
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
 import {ModelLoadError} from '../src/engine/errors.js'
-import {loadModel} from '../src/engine/model/load-model.js'
+import {loadModel, selectModelTensors} from '../src/engine/model/load-model.js'
 import {parseModelConfig} from '../src/engine/model/model-config.js'
+import {readCheckpointTensors, readTensorFloat64} from '../src/engine/model/safetensors.js'
 import {ensureTestModel, type TestModelVariant} from '../src/engine/model/test-model.js'
 import {nativeOps} from '../src/engine/native.js'
 import {promptLogits} from './support/model-logits.js'
@@ -91,5 +92,40 @@ describe('Gemma', () => {
 
   it('matches transformers 5.18 (test/fixtures/gemma-tiny-transformers.json): top-10 logits, 8 greedy tokens', async () => {
     await checkAgainstTransformers('gemma')
+  })
+})
+
+describe('Phi-3', () => {
+  it('parses: fused projections, longrope with the top-level original_max_position_embeddings, the context capped to it and then to the window', async () => {
+    const model = await loadModel(await ensureTestModel('tiny', {variant: 'phi3'}))
+    const c = model.config
+    assert.deepEqual([c.architecture, c.fusedProjections, c.ropeScaling.type, c.maxPositionEmbeddings], ['Phi3ForCausalLM', true, 'longrope', 205])
+    assert.match(c.notes!.join('\n'), /capped to original_max_position_embeddings 256[^]*sliding_window 205/)
+    const config = {architectures: ['Phi3ForCausalLM'], vocab_size: 100, hidden_size: 64, intermediate_size: 32, num_hidden_layers: 1, num_attention_heads: 4}
+    assert.throws(() => parseModelConfig({...config, partial_rotary_factor: 0.75}), loadError(/partial_rotary_factor 0\.75 is not supported/))
+    assert.throws(() => parseModelConfig({...config, architectures: ['Phi3SmallForCausalLM']}), loadError(/Phi3SmallForCausalLM .*blocksparse/))
+    assert.throws(() => parseModelConfig({...config, architectures: ['PhiMoEForCausalLM']}), loadError(/PhiMoEForCausalLM .*mixture-of-experts/))
+  })
+
+  it('qkv_proj and gate_up_proj are split at load into row ranges of the file: the parts hold the fused rows in order', async () => {
+    const dir = await ensureTestModel('tiny', {variant: 'phi3'})
+    const model = await loadModel(dir)
+    const fused = readCheckpointTensors(dir)
+    assert.ok(!model.tensors.some((t) => t.name.includes('qkv_proj') || t.name.includes('gate_up_proj')))
+    for (const [fusedName, parts] of [['self_attn.qkv_proj.weight', ['q_proj', 'k_proj', 'v_proj']], ['mlp.gate_up_proj.weight', ['gate_proj', 'up_proj']]] as const) {
+      const whole = readTensorFloat64(fused.find((t) => t.name === `model.layers.1.${fusedName}`)!)
+      const joined = parts.flatMap((part) => [...readTensorFloat64(model.tensors.find((t) => t.name.startsWith('model.layers.1.') && t.name.endsWith(`.${part}.weight`))!)])
+      assert.deepEqual(joined, [...whole], fusedName)
+    }
+    const wrong = fused.map((t) => (t.name === 'model.layers.0.self_attn.qkv_proj.weight' ? {...t, shape: [t.shape[0]! - 16, t.shape[1]!]} : t))
+    assert.throws(() => selectModelTensors(model.config, wrong, dir), loadError(/model\.layers\.0\.self_attn\.qkv_proj\.weight has shape \[112, 64\], but config\.json implies \[128, 64\]/))
+  })
+
+  it('a Phi-3 checkpoint: logits of every position within 1e-4 of the float64 reference, portable and AVX2', async () => {
+    await checkAgainstReference('phi3')
+  })
+
+  it('matches transformers 5.18 (test/fixtures/phi3-tiny-transformers.json): top-10 logits, 8 greedy tokens', async () => {
+    await checkAgainstTransformers('phi3')
   })
 })

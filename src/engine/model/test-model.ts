@@ -3,6 +3,7 @@ import {existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync} f
 import {dirname, join, resolve} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {ModelLoadError} from '../errors.js'
+import {checkpointTensorShapes} from './fused-tensors.js'
 import {expectedTensorShapes} from './load-model.js'
 import {parseModelConfig, readJsonObject, type ModelConfig} from './model-config.js'
 import {encodeFloats, writeSafetensors, type TensorDtype} from './safetensors.js'
@@ -16,12 +17,13 @@ export const TEST_MODEL_PRESETS: readonly TestModelPreset[] = ['tiny', 'small', 
  * biases, and a head size twice hidden / heads (as Qwen3's 128 differs from it), theta 1e6. yarn: qwen2 with Qwen2.5's
  * long-context YaRN rope_scaling (factor 4 over an original context of 64, so it matters at every position). gemma:
  * Gemma's (1 + weight) norms, sqrt(hidden) embedding scale, GeGLU, one KV head of an explicit head_dim, tied embeddings
- * as Gemma ships. All others untied: a random
+ * as Gemma ships. phi3: Phi-3's fused qkv_proj / gate_up_proj, longrope over an original context of 256 (so the
+ * context is capped there) and a sliding window of 200 below it. All others untied: a random
  * tied model greedily repeats its last token (its own embedding dominates its logits); tied loading is covered by tinychat.
  * Each carries its family's tokenizer (tokenizer-families.ts), so transformers and pagedllm tokenize it alike.
  */
-export type TestModelVariant = 'llama' | 'qwen2' | 'llama3' | 'qwen3' | 'yarn' | 'gemma'
-export const TEST_MODEL_VARIANTS: readonly TestModelVariant[] = ['llama', 'qwen2', 'llama3', 'qwen3', 'yarn', 'gemma']
+export type TestModelVariant = 'llama' | 'qwen2' | 'llama3' | 'qwen3' | 'yarn' | 'gemma' | 'phi3'
+export const TEST_MODEL_VARIANTS: readonly TestModelVariant[] = ['llama', 'qwen2', 'llama3', 'qwen3', 'yarn', 'gemma', 'phi3']
 
 export interface TestModelOptions {
   seed?: number
@@ -52,7 +54,7 @@ const PRESETS: Record<TestModelPreset, PresetShape> = {
 
 function tokenizerFamily(variant: TestModelVariant): TokenizerFamily {
   // Qwen3 (and Qwen2.5 with YaRN) keep Qwen2's tokenizer.
-  const families: Record<TestModelVariant, keyof typeof TOKENIZER_FAMILIES> = {llama: 'llama2', llama3: 'llama3', qwen2: 'qwen2', qwen3: 'qwen2', yarn: 'qwen2', gemma: 'llama2'}
+  const families: Record<TestModelVariant, keyof typeof TOKENIZER_FAMILIES> = {llama: 'llama2', llama3: 'llama3', qwen2: 'qwen2', qwen3: 'qwen2', yarn: 'qwen2', gemma: 'llama2', phi3: 'llama2'}
   return TOKENIZER_FAMILIES[families[variant]]
 }
 
@@ -112,6 +114,24 @@ export function testModelConfigJson(preset: TestModelPreset, options: TestModelO
       rope_theta: 10000.0,
       attention_bias: false,
       tie_word_embeddings: true,
+    }
+  }
+  if (variant === 'phi3') {
+    // Per-frequency divisors from 1 (fast) to 4 (slow), as Phi-3's short_factor grows.
+    const half = shape.hiddenSize / shape.numHeads / 2
+    const shortFactor = Array.from({length: half}, (_, i) => 1 + (3 * i) / (half - 1))
+    return {
+      architectures: ['Phi3ForCausalLM'],
+      model_type: 'phi3',
+      ...common,
+      rms_norm_eps: 1e-5,
+      rope_theta: 10000.0,
+      original_max_position_embeddings: shape.maxPositionEmbeddings / 2,
+      rope_scaling: {type: 'longrope', short_factor: shortFactor, long_factor: shortFactor.map((f) => 2 * f)},
+      sliding_window: Math.round((shape.maxPositionEmbeddings * 2) / 5),
+      tie_word_embeddings: false,
+      // Phi3Config's default pad id (32000) lies beyond a small vocabulary; Phi-3 pads with its end-of-text token.
+      pad_token_id: common.eos_token_id,
     }
   }
   if (variant === 'qwen2' || variant === 'yarn') {
@@ -209,7 +229,7 @@ function writeTestModelFiles(dir: string, configJson: Record<string, unknown>, o
   const seed = options.seed ?? 0
   const dtype = options.dtype ?? 'F32'
   const random = new SeededRandom(seed)
-  const tensors = expectedTensorShapes(config).map(({name, shape}) => ({
+  const tensors = checkpointTensorShapes(config, expectedTensorShapes(config)).map(({name, shape}) => ({
     name,
     dtype,
     shape,
