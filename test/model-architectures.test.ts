@@ -99,8 +99,8 @@ describe('Phi-3', () => {
   it('parses: fused projections, longrope with the top-level original_max_position_embeddings, the context capped to it and then to the window', async () => {
     const model = await loadModel(await ensureTestModel('tiny', {variant: 'phi3'}))
     const c = model.config
-    assert.deepEqual([c.architecture, c.fusedProjections, c.ropeScaling.type, c.maxPositionEmbeddings], ['Phi3ForCausalLM', true, 'longrope', 205])
-    assert.match(c.notes!.join('\n'), /capped to original_max_position_embeddings 256[^]*sliding_window 205/)
+    assert.deepEqual([c.architecture, c.fusedProjections, c.ropeScaling.type, c.maxPositionEmbeddings], ['Phi3ForCausalLM', true, 'longrope', 412])
+    assert.match(c.notes!.join('\n'), /capped to original_max_position_embeddings 512[^]*sliding_window 412/)
     const config = {architectures: ['Phi3ForCausalLM'], vocab_size: 100, hidden_size: 64, intermediate_size: 32, num_hidden_layers: 1, num_attention_heads: 4}
     assert.throws(() => parseModelConfig({...config, partial_rotary_factor: 0.75}), loadError(/partial_rotary_factor 0\.75 is not supported/))
     assert.throws(() => parseModelConfig({...config, architectures: ['Phi3SmallForCausalLM']}), loadError(/Phi3SmallForCausalLM .*blocksparse/))

@@ -17,8 +17,8 @@ export const TEST_MODEL_PRESETS: readonly TestModelPreset[] = ['tiny', 'small', 
  * biases, and a head size twice hidden / heads (as Qwen3's 128 differs from it), theta 1e6. yarn: qwen2 with Qwen2.5's
  * long-context YaRN rope_scaling (factor 4 over an original context of 64, so it matters at every position). gemma:
  * Gemma's (1 + weight) norms, sqrt(hidden) embedding scale, GeGLU, one KV head of an explicit head_dim, tied embeddings
- * as Gemma ships. phi3: Phi-3's fused qkv_proj / gate_up_proj, longrope over an original context of 256 (so the
- * context is capped there) and a sliding window of 200 below it. All others untied: a random
+ * as Gemma ships. phi3: Phi-3's fused qkv_proj / gate_up_proj, longrope over an original context of half
+ * max_position_embeddings (so the context is capped there) and a sliding window 100 below that. All others untied: a random
  * tied model greedily repeats its last token (its own embedding dominates its logits); tied loading is covered by tinychat.
  * Each carries its family's tokenizer (tokenizer-families.ts), so transformers and pagedllm tokenize it alike.
  */
@@ -126,9 +126,11 @@ export function testModelConfigJson(preset: TestModelPreset, options: TestModelO
       ...common,
       rms_norm_eps: 1e-5,
       rope_theta: 10000.0,
-      original_max_position_embeddings: shape.maxPositionEmbeddings / 2,
+      // Phi-3-mini-128k's layout: a longer max_position_embeddings over the original context, which caps it here.
+      max_position_embeddings: 2 * shape.maxPositionEmbeddings,
+      original_max_position_embeddings: shape.maxPositionEmbeddings,
       rope_scaling: {type: 'longrope', short_factor: shortFactor, long_factor: shortFactor.map((f) => 2 * f)},
-      sliding_window: Math.round((shape.maxPositionEmbeddings * 2) / 5),
+      sliding_window: shape.maxPositionEmbeddings - 100,
       tie_word_embeddings: false,
       // Phi3Config's default pad id (32000) lies beyond a small vocabulary; Phi-3 pads with its end-of-text token.
       pad_token_id: common.eos_token_id,
