@@ -14,7 +14,8 @@ PROMPTS = [[1, 77, 333, 116, 280, 275, 113, 105, 49, 261, 109], [1, 400, 401, 7,
 variant = sys.argv[2]
 OUT = pathlib.Path(__file__).resolve().parent.parent / 'test' / 'fixtures' / f'{variant}-tiny-transformers.json'
 
-model = transformers.AutoModelForCausalLM.from_pretrained(sys.argv[1], dtype=torch.float32).eval()
+# Eager attention: transformers' sdpa path drops Gemma 2's attention soft-capping (vLLM and the eager path apply it).
+model = transformers.AutoModelForCausalLM.from_pretrained(sys.argv[1], dtype=torch.float32, attn_implementation='eager').eval()
 prompts = []
 with torch.no_grad():
     for prompt in PROMPTS:

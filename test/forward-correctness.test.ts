@@ -203,6 +203,7 @@ describe(`native forward on other architectures and checkpoint dtypes (${DEVICE}
     {variant: 'yarn', dtype: 'F32', weightFormat: 'f32'},
     {variant: 'gemma', dtype: 'F32', weightFormat: 'f32'},
     {variant: 'gemma', dtype: 'BF16', weightFormat: 'bf16'},
+    {variant: 'gemma2', dtype: 'F32', weightFormat: 'f32'},
     {variant: 'phi3', dtype: 'F32', weightFormat: 'f32'},
     {variant: 'phi3', dtype: 'BF16', weightFormat: 'bf16'},
     {variant: 'qwen3', dtype: 'BF16', weightFormat: 'bf16'},

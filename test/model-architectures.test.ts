@@ -1,5 +1,5 @@
-// Gemma (GeGLU, (1 + weight) norms, sqrt(hidden) embeddings, tied head) and Phi-3 (fused qkv / gate_up, longrope) run as
-// the float64 reference and transformers 5.18 do; their near misses (Gemma 2/3, Phi-3-small, MoE) are refused by name.
+// Gemma (GeGLU, (1 + weight) norms, sqrt(hidden) embeddings, tied head), Gemma 2 (sandwich norms, soft caps) and Phi-3 (fused qkv / gate_up, longrope) run as
+// the float64 reference and transformers 5.18 do; their near misses (Gemma 3, Phi-3-small, MoE) are refused by name.
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
 import {ModelLoadError} from '../src/engine/errors.js'
@@ -54,7 +54,6 @@ describe('Gemma', () => {
   })
 
   it('refuses its near misses and activations it does not have, by name', () => {
-    assert.throws(() => parseModelConfig({...GEMMA, architectures: ['Gemma2ForCausalLM']}), loadError(/Gemma2ForCausalLM .*soft-capping/))
     assert.throws(() => parseModelConfig({...GEMMA, architectures: ['Gemma3ForCausalLM']}), loadError(/Gemma3ForCausalLM .*q\/k norms/))
     assert.throws(() => parseModelConfig({...GEMMA, hidden_act: 'relu'}), loadError(/hidden_act "relu" is not supported \(silu, gelu_pytorch_tanh\)/))
     assert.throws(() => parseModelConfig({...GEMMA, architectures: ['LlamaForCausalLM'], hidden_act: 'gelu'}), loadError(/hidden_act "gelu"/))
@@ -92,6 +91,34 @@ describe('Gemma', () => {
 
   it('matches transformers 5.18 (test/fixtures/gemma-tiny-transformers.json): top-10 logits, 8 greedy tokens', async () => {
     await checkAgainstTransformers('gemma')
+  })
+})
+
+describe('Gemma 2', () => {
+  it('parses as Gemma2Config: hidden_activation, query_pre_attn_scalar, soft caps 50 / 30 by default (null: none), the 4096 window capping the context', () => {
+    const config = parseModelConfig({...GEMMA, architectures: ['Gemma2ForCausalLM'], hidden_act: 'silu'})
+    assert.deepEqual(
+      [config.hiddenAct, config.sandwichNorms, config.attentionScale, config.attnLogitSoftcap, config.finalLogitSoftcap, config.maxPositionEmbeddings, config.tieWordEmbeddings],
+      ['gelu_pytorch_tanh', true, 1 / 16, 50, 30, 4096, true])
+    assert.match(config.notes!.join('\n'), /sliding_window 4096 < max_position_embeddings 8192: context capped to 4096/)
+    const uncapped = parseModelConfig({...GEMMA, architectures: ['Gemma2ForCausalLM'], attn_logit_softcapping: null, final_logit_softcapping: null, query_pre_attn_scalar: 144})
+    assert.deepEqual([uncapped.attnLogitSoftcap, uncapped.finalLogitSoftcap, uncapped.attentionScale], [0, 0, 1 / 12])
+    assert.throws(() => parseModelConfig({...GEMMA, architectures: ['Gemma2ForCausalLM'], attn_logit_softcapping: -1}), loadError(/"attn_logit_softcapping" must be a positive number or null/))
+    assert.throws(() => parseModelConfig({...GEMMA, architectures: ['Gemma2ForCausalLM'], use_bidirectional_attention: true}), loadError(/use_bidirectional_attention/))
+  })
+
+  it('a checkpoint missing a pre/post feedforward norm is refused, naming the tensor', async () => {
+    const model = await loadModel(await ensureTestModel('tiny', {variant: 'gemma2'}))
+    assert.throws(() => selectModelTensors(model.config, model.tensors.filter((t) => t.name !== 'model.layers.1.post_feedforward_layernorm.weight'), model.dir),
+      loadError(/Tensor model\.layers\.1\.post_feedforward_layernorm\.weight is missing/))
+  })
+
+  it('a Gemma 2 checkpoint: logits of every position within 1e-4 of the float64 reference, portable and AVX2', async () => {
+    await checkAgainstReference('gemma2')
+  })
+
+  it('matches transformers 5.18 with eager attention (test/fixtures/gemma2-tiny-transformers.json): top-10 logits, 8 greedy tokens', async () => {
+    await checkAgainstTransformers('gemma2')
   })
 })
 

@@ -116,7 +116,11 @@ struct AttentionBatch {
   int max_blocks_per_seq = 0;
 };
 void paged_attention(ThreadPool& pool, const float* query, int q_stride, const float* key_cache, const float* value_cache,
-                     const AttentionBatch& batch, int num_heads, const KvLayout& layout, float scale, float* out);
+                     const AttentionBatch& batch, int num_heads, const KvLayout& layout, float scale, float* out,
+                     float softcap = 0.f);
+// Gemma 2's logit soft-capping: cap * tanh(x / cap). Built portable (attention.cpp) and called by the AVX2 kernel
+// too, so both paths round alike.
+float softcap_score(float x, float cap);
 
 // ---- machine ceilings (benchmarks) ----
 // Sustained read+write bandwidth of a large triad a[i] = b[i] + s * c[i], bytes moved per second.

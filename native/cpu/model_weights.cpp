@@ -228,7 +228,8 @@ uint64_t ModelWeights::bytes() const {
   uint64_t total = embed_tokens.bytes() + lm_head.bytes() + final_norm.size() * 4;
   for (const auto& layer : layers) {
     total += layer.qkv.bytes() + layer.o_proj.bytes() + layer.gate_up.bytes() + layer.down.bytes();
-    total += (layer.input_norm.size() + layer.post_attention_norm.size() + layer.qkv_bias.size() + layer.q_norm.size() +
+    total += (layer.input_norm.size() + layer.post_attention_norm.size() + layer.attention_out_norm.size() + layer.mlp_out_norm.size() +
+              layer.qkv_bias.size() + layer.q_norm.size() +
               layer.k_norm.size()) * 4;
   }
   return total;
@@ -262,7 +263,14 @@ ModelWeights load_model_weights(const ModelConfig& config, const std::vector<Ten
     const WeightFormat more_bits = q4_k_m && q4_k_m_more_bits(i, config.num_layers) ? WeightFormat::Q6_K : format;
     LayerWeights& layer = weights.layers[i];
     layer.input_norm = norm(prefix + "input_layernorm.weight", hidden);
-    layer.post_attention_norm = norm(prefix + "post_attention_layernorm.weight", hidden);
+    if (config.sandwich_norms) {
+      // Gemma 2's post_attention_layernorm is on the attention output; pre_feedforward_layernorm precedes the MLP.
+      layer.attention_out_norm = norm(prefix + "post_attention_layernorm.weight", hidden);
+      layer.post_attention_norm = norm(prefix + "pre_feedforward_layernorm.weight", hidden);
+      layer.mlp_out_norm = norm(prefix + "post_feedforward_layernorm.weight", hidden);
+    } else {
+      layer.post_attention_norm = norm(prefix + "post_attention_layernorm.weight", hidden);
+    }
     load_stacked(reader, layer.qkv,
                  {{prefix + "self_attn.q_proj.weight", q_rows, format}, {prefix + "self_attn.k_proj.weight", kv_rows, format},
                   {prefix + "self_attn.v_proj.weight", kv_rows, more_bits}},

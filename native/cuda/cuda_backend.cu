@@ -54,8 +54,9 @@ class CudaBackend final : public Backend {
     if (model_.num_kv_heads <= 0 || model_.num_heads % model_.num_kv_heads != 0)
       throw std::runtime_error("CUDA backend: num_heads must be a multiple of num_kv_heads");
     // Norm weights live in T here, where 1 + weight would round; the CPU backend runs these models.
-    if (model_.hidden_act != Activation::Silu || model_.norm_weight_offset != 0.f || model_.embedding_scale != 1.f)
-      throw std::runtime_error("CUDA backend: Gemma's GeGLU MLP, (1 + weight) RMSNorm and scaled embeddings are not implemented (use --device cpu)");
+    if (model_.hidden_act != Activation::Silu || model_.norm_weight_offset != 0.f || model_.embedding_scale != 1.f ||
+        model_.sandwich_norms || model_.attention_scale != 0.f || model_.attn_logit_softcap != 0.f || model_.final_logit_softcap != 0.f)
+      throw std::runtime_error("CUDA backend: Gemma's GeGLU MLP, (1 + weight) RMSNorm, scaled embeddings and Gemma 2's sandwich norms and soft-capping are not implemented (use --device cpu)");
     PAGEDLLM_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
     weights_ = std::make_unique<DeviceWeights<T>>(options, stream_);
     gemm_ = std::make_unique<Gemm>(gemm_setting(), num_sms_, stream_);

@@ -116,6 +116,10 @@ ModelConfig parse_model_config(const Napi::Object& config) {
   }
   out.norm_weight_offset = static_cast<float>(number_field(config, "normWeightOffset"));
   out.embedding_scale = static_cast<float>(number_field(config, "embeddingScale"));
+  out.sandwich_norms = bool_field(config, "sandwichNorms");
+  out.attention_scale = static_cast<float>(number_field(config, "attentionScale"));
+  out.attn_logit_softcap = static_cast<float>(number_field(config, "attnLogitSoftcap"));
+  out.final_logit_softcap = static_cast<float>(number_field(config, "finalLogitSoftcap"));
   parse_rope(config, out);
   if (out.vocab_size <= 0 || out.hidden_size <= 0 || out.intermediate_size <= 0 || out.num_layers <= 0 ||
       out.num_heads <= 0 || out.num_kv_heads <= 0 || out.head_dim <= 0) {

@@ -15,7 +15,11 @@ interface LayerWeights {
   qNorm: Float64Array | null
   kNorm: Float64Array | null
   o: Float64Array
+  /** The norm before the MLP (Gemma 2: pre_feedforward_layernorm). */
   postNorm: Float64Array
+  /** Gemma 2's norms on the attention output (its post_attention_layernorm) and on the MLP output; null otherwise. */
+  attentionOutNorm: Float64Array | null
+  mlpOutNorm: Float64Array | null
   gate: Float64Array
   up: Float64Array
   down: Float64Array
@@ -79,7 +83,9 @@ export class ReferenceModel {
         qNorm: config.qkNorm ? read(`${p}.self_attn.q_norm.weight`) : null,
         kNorm: config.qkNorm ? read(`${p}.self_attn.k_norm.weight`) : null,
         o: read(`${p}.self_attn.o_proj.weight`),
-        postNorm: read(`${p}.post_attention_layernorm.weight`),
+        postNorm: read(config.sandwichNorms ? `${p}.pre_feedforward_layernorm.weight` : `${p}.post_attention_layernorm.weight`),
+        attentionOutNorm: config.sandwichNorms ? read(`${p}.post_attention_layernorm.weight`) : null,
+        mlpOutNorm: config.sandwichNorms ? read(`${p}.post_feedforward_layernorm.weight`) : null,
         gate: read(`${p}.mlp.gate_proj.weight`),
         up: read(`${p}.mlp.up_proj.weight`),
         down: read(`${p}.mlp.down_proj.weight`),
@@ -154,23 +160,28 @@ export class ReferenceModel {
       keyCache[layer].set(k, start * kvSize)
       valueCache[layer].set(v, start * kvSize)
       const attended = attention(q, keyCache[layer], valueCache[layer], start, count, c)
-      addInPlace(residual, linear(attended, w.o, null, c.numHeads * c.headDim))
+      const attentionOut = linear(attended, w.o, null, c.numHeads * c.headDim)
+      addInPlace(residual, w.attentionOutNorm ? rmsNorm(attentionOut, w.attentionOutNorm, hidden, c.rmsNormEps) : attentionOut)
       const normed2 = rmsNorm(residual, w.postNorm, hidden, c.rmsNormEps)
       const gate = linear(normed2, w.gate, null, hidden)
       const up = linear(normed2, w.up, null, hidden)
       const activation = c.hiddenAct === 'gelu_pytorch_tanh' ? geluTanh : silu
       for (let i = 0; i < gate.length; i++) gate[i] = activation(gate[i]) * up[i]
-      addInPlace(residual, linear(gate, w.down, null, c.intermediateSize))
+      const mlpOut = linear(gate, w.down, null, c.intermediateSize)
+      addInPlace(residual, w.mlpOutNorm ? rmsNorm(mlpOut, w.mlpOutNorm, hidden, c.rmsNormEps) : mlpOut)
     }
 
     const positions = which === 'all' ? [...Array(count).keys()] : [count - 1]
     return positions.map((t) => {
       const normed = rmsNorm(residual.subarray(t * hidden, (t + 1) * hidden), this.finalNorm, hidden, c.rmsNormEps)
-      return linear(normed, this.lmHead, null, hidden)
+      const logits = linear(normed, this.lmHead, null, hidden)
+      return c.finalLogitSoftcap > 0 ? logits.map((x) => softcap(x, c.finalLogitSoftcap)) : logits
     })
   }
 }
 
+/** Gemma 2's soft-capping. */
+const softcap = (x: number, cap: number): number => cap * Math.tanh(x / cap)
 const silu = (x: number): number => x / (1 + Math.exp(-x))
 /** transformers' gelu_pytorch_tanh, written as PyTorch's formula. */
 const geluTanh = (x: number): number => 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3)))
@@ -241,7 +252,7 @@ function attention(q: Float64Array, keys: Float64Array, values: Float64Array, st
   const groupSize = numHeads / numKvHeads
   const kvSize = numKvHeads * headDim
   const out = new Float64Array(count * numHeads * headDim)
-  const scale = 1 / Math.sqrt(headDim)
+  const scale = c.attentionScale > 0 ? c.attentionScale : 1 / Math.sqrt(headDim)
   const scores = new Float64Array(start + count)
   for (let t = 0; t < count; t++) {
     const visible = start + t + 1
@@ -253,7 +264,7 @@ function attention(q: Float64Array, keys: Float64Array, values: Float64Array, st
         const kBase = j * kvSize + kvHead * headDim
         let dot = 0
         for (let d = 0; d < headDim; d++) dot += q[qBase + d] * keys[kBase + d]
-        scores[j] = dot * scale
+        scores[j] = c.attnLogitSoftcap > 0 ? softcap(dot * scale, c.attnLogitSoftcap) : dot * scale
         if (scores[j] > max) max = scores[j]
       }
       let sum = 0

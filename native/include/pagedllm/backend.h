@@ -61,6 +61,13 @@ struct ModelConfig {
   Activation hidden_act = Activation::Silu;
   float norm_weight_offset = 0.f;  // Gemma: RMSNorm scales by (1 + weight); added to every norm weight at load (fp32)
   float embedding_scale = 1.f;     // Gemma: embedding rows times sqrt(hidden_size), rounded to the checkpoint's dtype
+  // Gemma 2: RMSNorm on the attention and the MLP outputs too (post_attention_layernorm, post_feedforward_layernorm;
+  // pre_feedforward_layernorm then takes the pre-MLP place), scores scaled by query_pre_attn_scalar^-0.5 instead of
+  // head_dim^-0.5, and attention scores and logits soft-capped to cap * tanh(x / cap) (0: no cap).
+  bool sandwich_norms = false;
+  float attention_scale = 0.f;  // 0: 1 / sqrt(head_dim)
+  float attn_logit_softcap = 0.f;
+  float final_logit_softcap = 0.f;
 };
 
 struct CacheConfig {

@@ -70,6 +70,9 @@ export function expectedTensorShapes(config: ModelConfig): {name: string; shape:
     shapes.push(
       {name: `${prefix}.self_attn.o_proj.weight`, shape: [hidden, qSize]},
       {name: `${prefix}.post_attention_layernorm.weight`, shape: [hidden]},
+      ...(config.sandwichNorms
+        ? [{name: `${prefix}.pre_feedforward_layernorm.weight`, shape: [hidden]}, {name: `${prefix}.post_feedforward_layernorm.weight`, shape: [hidden]}]
+        : []),
       {name: `${prefix}.mlp.gate_proj.weight`, shape: [intermediate, hidden]},
       {name: `${prefix}.mlp.up_proj.weight`, shape: [intermediate, hidden]},
       {name: `${prefix}.mlp.down_proj.weight`, shape: [hidden, intermediate]},
@@ -84,7 +87,7 @@ export function expectedTensorShapes(config: ModelConfig): {name: string; shape:
 export function selectModelTensors(config: ModelConfig, checkpointTensors: TensorInfo[], dir: string): TensorInfo[] {
   const tensors = splitFusedProjections(config, checkpointTensors)
   // A corrupt or hostile layer count must not make us list billions of expected tensors before the first one is missing.
-  const perLayer = 9 + (config.attentionBias ? 3 : 0) + (config.qkNorm ? 2 : 0)
+  const perLayer = 9 + (config.attentionBias ? 3 : 0) + (config.qkNorm ? 2 : 0) + (config.sandwichNorms ? 2 : 0)
   if (config.numLayers * perLayer > tensors.length) {
     throw new ModelLoadError(`The config says ${config.numLayers} layers of ${perLayer} tensors each, but the checkpoint in ${dir} holds only ${tensors.length} tensors.`)
   }

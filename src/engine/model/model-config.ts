@@ -2,7 +2,7 @@
 import {existsSync, readFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {ModelLoadError} from '../errors.js'
-import {ARCHITECTURES, NEAR_MISSES, SUPPORTED_ARCHITECTURES, gemmaEmbeddingScale, parseActivation} from './architectures.js'
+import {ARCHITECTURES, NEAR_MISSES, SUPPORTED_ARCHITECTURES, gemma2Features, gemmaEmbeddingScale, parseActivation} from './architectures.js'
 import {isObject, parseRopeScaling, type RopeScaling} from './rope-scaling.js'
 
 export type {RopeScaling}
@@ -33,6 +33,13 @@ export interface ModelConfig {
   embeddingScale: number
   /** Phi-3: the checkpoint fuses q/k/v (qkv_proj) and gate/up (gate_up_proj); the loader splits them (fused-tensors.ts). */
   fusedProjections: boolean
+  /** Gemma 2: RMSNorm on the attention and MLP outputs too (post_attention_layernorm, pre_/post_feedforward_layernorm). */
+  sandwichNorms: boolean
+  /** Scores are q.k times this; 0: 1 / sqrt(headDim) (Gemma 2: query_pre_attn_scalar^-0.5). */
+  attentionScale: number
+  /** Gemma 2: attention scores and final logits become cap * tanh(x / cap); 0: no cap. */
+  attnLogitSoftcap: number
+  finalLogitSoftcap: number
   maxPositionEmbeddings: number
   bosTokenId: number | null
   eosTokenIds: number[]
@@ -149,7 +156,7 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   if (rmsNormEps < 0) throw new ModelLoadError(`${source}: "rms_norm_eps" must not be negative, got ${rmsNormEps}.`)
 
   // Sliding-window attention is not implemented; a window below the context is honoured by capping the context.
-  const slidingWindow = config.sliding_window
+  const slidingWindow = config.sliding_window === undefined ? traits.defaultSlidingWindow : config.sliding_window
   const slidingWindowActive = traits.qwenSlidingLayers ? qwenSlidingLayers(config, numLayers, source) === 'all' : true
   if (slidingWindowActive && slidingWindow != null && !(Number.isInteger(slidingWindow) && (slidingWindow as number) > 0)) {
     throw new ModelLoadError(`${source}: "sliding_window" must be a positive integer or null, got ${JSON.stringify(slidingWindow)}.`)
@@ -185,6 +192,8 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
     normWeightOffset: traits.gemmaNorms ? 1 : 0,
     embeddingScale: traits.gemmaNorms ? gemmaEmbeddingScale(hiddenSize, String(dtype)) : 1,
     fusedProjections: traits.fusedProjections,
+    sandwichNorms: traits.gemma2,
+    ...(traits.gemma2 ? gemma2Features(config, source) : {attentionScale: 0, attnLogitSoftcap: 0, finalLogitSoftcap: 0}),
     maxPositionEmbeddings,
     bosTokenId,
     eosTokenIds,

@@ -17,13 +17,14 @@ export const TEST_MODEL_PRESETS: readonly TestModelPreset[] = ['tiny', 'small', 
  * biases, and a head size twice hidden / heads (as Qwen3's 128 differs from it), theta 1e6. yarn: qwen2 with Qwen2.5's
  * long-context YaRN rope_scaling (factor 4 over an original context of 64, so it matters at every position). gemma:
  * Gemma's (1 + weight) norms, sqrt(hidden) embedding scale, GeGLU, one KV head of an explicit head_dim, tied embeddings
- * as Gemma ships. phi3: Phi-3's fused qkv_proj / gate_up_proj, longrope over an original context of half
+ * as Gemma ships. gemma2: Gemma's and its sandwich norms, query_pre_attn_scalar apart from head_dim, soft caps low
+ * enough to bend random scores and logits, and alternating sliding-window layers (the window caps the context). phi3: Phi-3's fused qkv_proj / gate_up_proj, longrope over an original context of half
  * max_position_embeddings (so the context is capped there) and a sliding window 100 below that. All others untied: a random
  * tied model greedily repeats its last token (its own embedding dominates its logits); tied loading is covered by tinychat.
  * Each carries its family's tokenizer (tokenizer-families.ts), so transformers and pagedllm tokenize it alike.
  */
-export type TestModelVariant = 'llama' | 'qwen2' | 'llama3' | 'qwen3' | 'yarn' | 'gemma' | 'phi3'
-export const TEST_MODEL_VARIANTS: readonly TestModelVariant[] = ['llama', 'qwen2', 'llama3', 'qwen3', 'yarn', 'gemma', 'phi3']
+export type TestModelVariant = 'llama' | 'qwen2' | 'llama3' | 'qwen3' | 'yarn' | 'gemma' | 'gemma2' | 'phi3'
+export const TEST_MODEL_VARIANTS: readonly TestModelVariant[] = ['llama', 'qwen2', 'llama3', 'qwen3', 'yarn', 'gemma', 'gemma2', 'phi3']
 
 export interface TestModelOptions {
   seed?: number
@@ -54,7 +55,7 @@ const PRESETS: Record<TestModelPreset, PresetShape> = {
 
 function tokenizerFamily(variant: TestModelVariant): TokenizerFamily {
   // Qwen3 (and Qwen2.5 with YaRN) keep Qwen2's tokenizer.
-  const families: Record<TestModelVariant, keyof typeof TOKENIZER_FAMILIES> = {llama: 'llama2', llama3: 'llama3', qwen2: 'qwen2', qwen3: 'qwen2', yarn: 'qwen2', gemma: 'llama2', phi3: 'llama2'}
+  const families: Record<TestModelVariant, keyof typeof TOKENIZER_FAMILIES> = {llama: 'llama2', llama3: 'llama3', qwen2: 'qwen2', qwen3: 'qwen2', yarn: 'qwen2', gemma: 'llama2', gemma2: 'llama2', phi3: 'llama2'}
   return TOKENIZER_FAMILIES[families[variant]]
 }
 
@@ -113,6 +114,25 @@ export function testModelConfigJson(preset: TestModelPreset, options: TestModelO
       rms_norm_eps: 1e-6,
       rope_theta: 10000.0,
       attention_bias: false,
+      tie_word_embeddings: true,
+    }
+  }
+  if (variant === 'gemma2') {
+    return {
+      architectures: ['Gemma2ForCausalLM'],
+      model_type: 'gemma2',
+      ...common,
+      num_key_value_heads: 2,
+      head_dim: (2 * shape.hiddenSize) / shape.numHeads,
+      hidden_act: undefined, // Gemma2Config reads hidden_activation
+      hidden_activation: 'gelu_pytorch_tanh',
+      rms_norm_eps: 1e-6,
+      rope_theta: 10000.0,
+      attention_bias: false,
+      query_pre_attn_scalar: 24,
+      attn_logit_softcapping: 5.5, // not whole numbers: Gemma2Config wants floats and JSON writes 5.0 as 5
+      final_logit_softcapping: 12.5,
+      sliding_window: shape.maxPositionEmbeddings - 100,
       tie_word_embeddings: true,
     }
   }
