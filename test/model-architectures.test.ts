@@ -1,14 +1,19 @@
 // Gemma (GeGLU, (1 + weight) norms, sqrt(hidden) embeddings, tied head), Gemma 2 (sandwich norms, soft caps) and Phi-3 (fused qkv / gate_up, longrope) run as
 // the float64 reference and transformers 5.18 do; their near misses (Gemma 3, Phi-3-small, MoE) are refused by name.
 import assert from 'node:assert/strict'
-import {describe, it} from 'node:test'
+import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {after, describe, it} from 'node:test'
 import {ModelLoadError} from '../src/engine/errors.js'
 import {loadModel, selectModelTensors} from '../src/engine/model/load-model.js'
 import {parseModelConfig} from '../src/engine/model/model-config.js'
 import {readCheckpointTensors, readTensorFloat64} from '../src/engine/model/safetensors.js'
 import {ensureTestModel, type TestModelVariant} from '../src/engine/model/test-model.js'
 import {nativeOps} from '../src/engine/native.js'
-import {promptLogits} from './support/model-logits.js'
+import {ggufBytes, type GgufTensorSpec} from './support/gguf-file.js'
+import {familyVocabMetadata} from './support/llama-gguf.js'
+import {maxAbsDifference, promptLogits} from './support/model-logits.js'
 import {ReferenceModel} from './support/reference-model.js'
 import {relativeError} from './support/relative-error.js'
 import {checkAgainstTransformers} from './support/transformers-fixture.js'
@@ -91,6 +96,41 @@ describe('Gemma', () => {
 
   it('matches transformers 5.18 (test/fixtures/gemma-tiny-transformers.json): top-10 logits, 8 greedy tokens', async () => {
     await checkAgainstTransformers('gemma')
+  })
+})
+
+/** GGUF names of the HF tensors (llama.cpp's gemma layout: the llama names, NEOX rope rows as in HF). */
+const GGUF_NAMES: Record<string, string> = {
+  input_layernorm: 'attn_norm', 'self_attn.q_proj': 'attn_q', 'self_attn.k_proj': 'attn_k', 'self_attn.v_proj': 'attn_v',
+  'self_attn.o_proj': 'attn_output', post_attention_layernorm: 'ffn_norm', 'mlp.gate_proj': 'ffn_gate', 'mlp.up_proj': 'ffn_up', 'mlp.down_proj': 'ffn_down',
+}
+
+describe('gemma GGUF files', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pagedllm-gemma-gguf-'))
+  after(() => rmSync(dir, {recursive: true, force: true}))
+
+  it('load as the checkpoint they were converted from (norms stored as 1 + weight, as llama.cpp\'s converter writes them): the same logits', async () => {
+    const hf = await loadModel(await ensureTestModel('tiny', {variant: 'gemma'}))
+    const c = hf.config
+    const tensors: GgufTensorSpec[] = hf.tensors.map((tensor) => {
+      const values = Float32Array.from(readTensorFloat64(tensor), (v) => (tensor.name.endsWith('norm.weight') ? v + 1 : v))
+      const layer = /^model\.layers\.(\d+)\.(.+)\.weight$/.exec(tensor.name)
+      const name = layer ? `blk.${layer[1]}.${GGUF_NAMES[layer[2]!]}.weight` : {'model.embed_tokens.weight': 'token_embd.weight', 'model.norm.weight': 'output_norm.weight'}[tensor.name]!
+      return {name, dims: [...tensor.shape].reverse(), data: Buffer.from(values.buffer)}
+    })
+    const u32 = (value: number) => ({type: 'u32' as const, value})
+    const path = join(dir, 'gemma.gguf')
+    writeFileSync(path, ggufBytes({
+      'general.architecture': {type: 'string', value: 'gemma'},
+      'gemma.context_length': u32(c.maxPositionEmbeddings), 'gemma.embedding_length': u32(c.hiddenSize), 'gemma.block_count': u32(c.numLayers),
+      'gemma.feed_forward_length': u32(c.intermediateSize), 'gemma.attention.head_count': u32(c.numHeads), 'gemma.attention.head_count_kv': u32(c.numKvHeads),
+      'gemma.attention.key_length': u32(c.headDim), 'gemma.attention.value_length': u32(c.headDim),
+      'gemma.attention.layer_norm_rms_epsilon': {type: 'f32', value: c.rmsNormEps}, 'gemma.rope.freq_base': {type: 'f32', value: c.ropeTheta},
+      ...familyVocabMetadata('llama2', c.vocabSize),
+    }, {tensors}))
+    const gguf = await loadModel(path)
+    assert.deepEqual([gguf.config.architecture, gguf.config.normWeightOffset, gguf.config.tieWordEmbeddings, gguf.config.hiddenAct], ['GemmaForCausalLM', 0, true, 'gelu_pytorch_tanh'])
+    assert.ok(maxAbsDifference((await promptLogits(gguf, 'f32')).logits, (await promptLogits(hf, 'f32')).logits) < 1e-5)
   })
 })
 
