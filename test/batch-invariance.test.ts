@@ -21,6 +21,8 @@ const WEIGHTS: {name: string; config: Partial<EngineConfig>; variant?: TestModel
   {name: 'bf16 weights, batchInvariant', config: {weightDtype: 'bf16', batchInvariant: true}},
   // Qwen3's per-head q/k norms in the same steps.
   {name: 'qwen3, f32 weights, batchInvariant', config: {weightDtype: 'f32', batchInvariant: true}, variant: 'qwen3'},
+  // Gemma's GeGLU, scaled embeddings and (1 + weight) norms, with Gemma 2's sandwich norms and soft caps.
+  {name: 'gemma2, f32 weights, batchInvariant', config: {weightDtype: 'f32', batchInvariant: true}, variant: 'gemma2'},
 ]
 
 for (const weights of WEIGHTS) {

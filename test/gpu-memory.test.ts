@@ -20,7 +20,9 @@ const GiB = 2 ** 30
 const llama7b = {
   architecture: 'LlamaForCausalLM', modelType: 'llama', vocabSize: 32000, hiddenSize: 4096, intermediateSize: 11008,
   numLayers: 32, numHeads: 32, numKvHeads: 32, headDim: 128, rmsNormEps: 1e-5, ropeTheta: 10000, ropeScaling: {type: 'none'},
-  tieWordEmbeddings: false, attentionBias: false, qkNorm: false, maxPositionEmbeddings: 4096, bosTokenId: 1, eosTokenIds: [2], torchDtype: 'float16',
+  tieWordEmbeddings: false, attentionBias: false, qkNorm: false, hiddenAct: 'silu', normWeightOffset: 0, embeddingScale: 1, fusedProjections: false,
+  sandwichNorms: false, attentionScale: 0, attnLogitSoftcap: 0, finalLogitSoftcap: 0,
+  maxPositionEmbeddings: 4096, bosTokenId: 1, eosTokenIds: [2], torchDtype: 'float16',
 } satisfies ModelConfig
 
 describe('gpuKvBlocks', () => {

@@ -155,9 +155,9 @@ describe('bad model inputs give clear ModelLoadErrors', () => {
     await assert.rejects(loadModel(dir), assertLoadError(/missing "hidden_size"/))
   })
 
-  it('unsupported rope scaling (yarn)', () => {
+  it('unsupported rope scaling (mrope)', () => {
     const base = {architectures: ['LlamaForCausalLM'], vocab_size: 100, hidden_size: 64, intermediate_size: 128, num_hidden_layers: 1, num_attention_heads: 4, max_position_embeddings: 256}
-    assert.throws(() => parseModelConfig({...base, rope_scaling: {rope_type: 'yarn', factor: 4}}), assertLoadError(/rope scaling type "yarn" is not supported/))
+    assert.throws(() => parseModelConfig({...base, rope_scaling: {rope_type: 'mrope', factor: 4}}), assertLoadError(/rope scaling type "mrope" is not supported/))
   })
 
   it('wrong tensor shape names the tensor, the expected and the found shape', async () => {

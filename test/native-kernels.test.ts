@@ -421,7 +421,9 @@ function checkPagedAttention(headDim: number, seqs: AttentionSeq[], numBlocks = 
 const TINY: ModelConfig = {
   architecture: 'LlamaForCausalLM', modelType: 'llama', vocabSize: 97, hiddenSize: 32, intermediateSize: 48, numLayers: 2,
   numHeads: 4, numKvHeads: 2, headDim: 8, rmsNormEps: 1e-5, ropeTheta: 10000, ropeScaling: {type: 'none'},
-  tieWordEmbeddings: false, attentionBias: true, qkNorm: false, maxPositionEmbeddings: 256, bosTokenId: null, eosTokenIds: [], torchDtype: 'float32',
+  tieWordEmbeddings: false, attentionBias: true, qkNorm: false, hiddenAct: 'silu', normWeightOffset: 0, embeddingScale: 1, fusedProjections: false,
+  sandwichNorms: false, attentionScale: 0, attnLogitSoftcap: 0, finalLogitSoftcap: 0,
+  maxPositionEmbeddings: 256, bosTokenId: null, eosTokenIds: [], torchDtype: 'float32',
 }
 
 function tinyTensorShapes(config: ModelConfig, withLmHead: boolean): {name: string; shape: number[]}[] {

@@ -22,6 +22,7 @@ import {llamaGgufBytes, SMALL_GGUF_SHAPE} from './support/llama-gguf.js'
 import {maxAbsDifference, promptLogits} from './support/model-logits.js'
 import {ReferenceModel} from './support/reference-model.js'
 import {relativeError} from './support/relative-error.js'
+import {checkAgainstTransformers} from './support/transformers-fixture.js'
 
 const DIR = join(tmpdir(), `pagedllm-qwen-test-${process.pid}`)
 const PROMPTS = [[1, 77, 333, 116, 280, 275, 113, 105, 49, 261, 109], [1, 400, 401, 7, 12]]
@@ -83,24 +84,7 @@ describe('Qwen3 checkpoints', () => {
   })
 
   it('matches transformers 5.18 (test/fixtures/qwen3-tiny-transformers.json): top-10 last-position logits within 1e-4, 8 greedy tokens', async () => {
-    const fixture = JSON.parse(readFileSync(join(import.meta.dirname, 'fixtures', 'qwen3-tiny-transformers.json'), 'utf8')) as {
-      prompts: {prompt_token_ids: number[]; last_position_top10: {ids: number[]; logits: number[]}; greedy_token_ids: number[]}[]
-    }
-    const dir = await ensureTestModel('tiny', {variant: 'qwen3'})
-    const reference = await ReferenceModel.load(dir)
-    const engine = await LLMEngine.create(makeEngineConfig({modelPath: dir, kvMemoryBytes: 4 << 20, threads: 2, weightDtype: 'f32'}))
-    try {
-      const params = makeSamplingParams({temperature: 0, maxTokens: 8, ignoreEos: true})
-      const results = await engine.generate(fixture.prompts.map((p) => ({prompt: p.prompt_token_ids, params})))
-      fixture.prompts.forEach((p, i) => {
-        const top = p.last_position_top10
-        const ours = reference.nextLogits(p.prompt_token_ids)
-        assert.ok(relativeError(top.ids.map((id) => ours[id]), top.logits) < 1e-4, `prompt ${i}: reference top-10 logits`)
-        assert.deepEqual(results[i]!.outputs[0]!.tokenIds, p.greedy_token_ids, `prompt ${i}: the engine's greedy tokens`)
-      })
-    } finally {
-      await engine.shutdown()
-    }
+    await checkAgainstTransformers('qwen3')
   })
 
   it('the engine\'s greedy tokens equal the float64 reference\'s', async () => {
@@ -203,8 +187,10 @@ describe('near misses are refused by name', () => {
   it('GGUF qwen3moe and unknown architectures, with the supported list', async () => {
     mkdirSync(DIR, {recursive: true})
     for (const [arch, pattern] of [
-      ['qwen3moe', /GGUF general\.architecture "qwen3moe" is not supported \(Qwen3 mixture-of-experts .*\); supported: llama, mistral, qwen2, qwen3\./],
-      ['gemma3', /GGUF general\.architecture "gemma3" is not supported; supported: llama, mistral, qwen2, qwen3\./],
+      ['qwen3moe', /GGUF general\.architecture "qwen3moe" is not supported \(Qwen3 mixture-of-experts .*\); supported: llama, mistral, qwen2, qwen3, gemma\./],
+      ['gemma3', /GGUF general\.architecture "gemma3" is not supported \(Gemma 3 needs q\/k norms.*\); supported: llama, mistral, qwen2, qwen3, gemma\./],
+      ['phi3', /GGUF general\.architecture "phi3" is not supported \(Phi-3 runs from its Hugging Face checkpoint.*\)/],
+      ['starcoder2', /GGUF general\.architecture "starcoder2" is not supported; supported: llama, mistral, qwen2, qwen3, gemma\./],
     ] as const) {
       const path = join(DIR, `${arch}.gguf`)
       writeFileSync(path, llamaGgufBytes(SMALL_GGUF_SHAPE, {metadata: {'general.architecture': {type: 'string', value: arch}}}))

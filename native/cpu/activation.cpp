@@ -1,4 +1,5 @@
-// SwiGLU activation: silu(gate) * up over rows laid out [gate | up] (the fused gate/up projection's output).
+// Gated MLP activations over rows laid out [gate | up] (the fused gate/up projection's output): SwiGLU silu(gate) * up
+// and GeGLU gelu_tanh(gate) * up.
 #include <cmath>
 
 #include "kernels_avx2.h"
@@ -7,19 +8,36 @@
 namespace pagedllm {
 namespace cpu {
 
-void silu_and_mul(ThreadPool& pool, const float* gate_up, float* out, int num_rows, int dim) {
+namespace {
+// gelu's tanh form 0.5 x (1 + tanh(u)) equals x * sigmoid(2u): one exp, no cancellation in 1 + tanh(u) for negative x.
+constexpr float kGeluTwiceSqrt2OverPi = 2.f * 0.7978845608028654f;
+constexpr float kGeluCubic = 0.044715f;
+
+template <typename RowsFn, typename ElementFn>
+void gated_rows(ThreadPool& pool, const float* gate_up, float* out, int num_rows, int dim, RowsFn vector_rows, ElementFn element) {
   const bool vector = avx2_enabled();
   for_row_ranges(pool, num_rows, static_cast<size_t>(dim) * 8, [&](int begin, int end) {
     if (vector) {
-      avx2::silu_and_mul_rows(gate_up, out, begin, end, dim);
+      vector_rows(gate_up, out, begin, end, dim);
       return;
     }
     for (int r = begin; r < end; ++r) {
       const float* gate = gate_up + static_cast<size_t>(r) * 2 * dim;
       const float* up = gate + dim;
       float* out_row = out + static_cast<size_t>(r) * dim;
-      for (int i = 0; i < dim; ++i) out_row[i] = gate[i] / (1.f + std::exp(-gate[i])) * up[i];
+      for (int i = 0; i < dim; ++i) out_row[i] = element(gate[i]) * up[i];
     }
+  });
+}
+}  // namespace
+
+void silu_and_mul(ThreadPool& pool, const float* gate_up, float* out, int num_rows, int dim) {
+  gated_rows(pool, gate_up, out, num_rows, dim, avx2::silu_and_mul_rows, [](float g) { return g / (1.f + std::exp(-g)); });
+}
+
+void gelu_tanh_and_mul(ThreadPool& pool, const float* gate_up, float* out, int num_rows, int dim) {
+  gated_rows(pool, gate_up, out, num_rows, dim, avx2::gelu_tanh_and_mul_rows, [](float g) {
+    return g / (1.f + std::exp(-kGeluTwiceSqrt2OverPi * (g + kGeluCubic * g * g * g)));
   });
 }
 

@@ -167,9 +167,12 @@ class CpuBackend final : public Backend {
     cos_sin_.resize(static_cast<size_t>(tokens) * config_.head_dim);
 
     for (int t = 0; t < tokens; ++t) weights_.embed_tokens.load_row(b.token_ids[t], residual_.data() + static_cast<size_t>(t) * hidden);
-    rope_cos_sin(b.positions, tokens, inv_freq_, cos_sin_.data());
+    if (config_.embedding_scale != 1.f) {
+      for (float& x : residual_) x *= config_.embedding_scale;
+    }
+    rope_cos_sin(b.positions, tokens, inv_freq_, cos_sin_.data(), config_.rope_attention_factor);
     const AttentionBatch attention_batch{b.num_seqs, b.query_start_loc, b.positions, b.block_tables, b.max_blocks_per_seq};
-    const float scale = 1.f / std::sqrt(static_cast<float>(config_.head_dim));
+    const float scale = config_.attention_scale > 0.f ? config_.attention_scale : 1.f / std::sqrt(static_cast<float>(config_.head_dim));
 
     for (int l = 0; l < config_.num_layers; ++l) {
       const LayerWeights& w = weights_.layers[l];
@@ -190,12 +193,18 @@ class CpuBackend final : public Backend {
       reshape_and_cache(keys, keys + kv_width, qkv_width, key_cache_[l].get(), value_cache_[l].get(), b.slot_mapping,
                         tokens, layout_);
       paged_attention(pool_, qkv_.data(), qkv_width, key_cache_[l].get(), value_cache_[l].get(), attention_batch,
-                      config_.num_heads, layout_, scale, attention_out_.data());
+                      config_.num_heads, layout_, scale, attention_out_.data(), config_.attn_logit_softcap);
       linear(pool_, attention_out_.data(), tokens, w.o_proj, nullptr, hidden_.data(), linear_order_);
+      if (config_.sandwich_norms) rms_norm(pool_, hidden_.data(), w.attention_out_norm.data(), hidden_.data(), tokens, hidden, eps);
       fused_add_rms_norm(pool_, hidden_.data(), residual_.data(), w.post_attention_norm.data(), tokens, hidden, eps);
       linear(pool_, hidden_.data(), tokens, w.gate_up, nullptr, gate_up_.data(), linear_order_);
-      silu_and_mul(pool_, gate_up_.data(), activated_.data(), tokens, inter);
+      if (config_.hidden_act == Activation::GeluTanh) {
+        gelu_tanh_and_mul(pool_, gate_up_.data(), activated_.data(), tokens, inter);
+      } else {
+        silu_and_mul(pool_, gate_up_.data(), activated_.data(), tokens, inter);
+      }
       linear(pool_, activated_.data(), tokens, w.down, nullptr, hidden_.data(), linear_order_);
+      if (config_.sandwich_norms) rms_norm(pool_, hidden_.data(), w.mlp_out_norm.data(), hidden_.data(), tokens, hidden, eps);
     }
 
     // Final norm and LM head only for the rows whose logits are wanted.
@@ -209,6 +218,10 @@ class CpuBackend final : public Backend {
     }
     fused_add_rms_norm(pool_, final_rows_.data(), final_residual_.data(), weights_.final_norm.data(), rows, hidden, eps);
     linear(pool_, final_rows_.data(), rows, weights_.output_matrix(), nullptr, logits_out, linear_order_);
+    if (config_.final_logit_softcap > 0.f) {
+      const size_t count = static_cast<size_t>(rows) * config_.vocab_size;
+      for (size_t i = 0; i < count; ++i) logits_out[i] = softcap_score(logits_out[i], config_.final_logit_softcap);
+    }
   }
 
   ModelConfig config_;

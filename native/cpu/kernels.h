@@ -74,14 +74,17 @@ void head_rms_norm(ThreadPool& pool, float* x, int num_rows, int row_stride, int
 // Per-frequency inverse frequencies as HF computes them for the configured scaling; head_dim / 2 values.
 std::vector<double> rope_inv_freq(const ModelConfig& config);
 // cos/sin table for the rows of one step: [num_rows, head_dim] = cos(head_dim / 2) | sin(head_dim / 2).
-// Computed once per step and shared by every layer and head.
-void rope_cos_sin(const int32_t* positions, int num_rows, const std::vector<double>& inv_freq, float* table);
+// Computed once per step and shared by every layer and head; both scaled by attention_factor (yarn, longrope).
+void rope_cos_sin(const int32_t* positions, int num_rows, const std::vector<double>& inv_freq, float* table,
+                  double attention_factor = 1.0);
 // Rotates the first num_heads heads of each row of `x` (row stride `row_stride` floats) in place.
 void rotary(ThreadPool& pool, float* x, int num_rows, int row_stride, int num_heads, int head_dim, const float* cos_sin);
 
 // ---- activation ----
 // gate_up[r] = [gate (dim) | up (dim)]; out[r] = silu(gate) * up.
 void silu_and_mul(ThreadPool& pool, const float* gate_up, float* out, int num_rows, int dim);
+// out[r] = gelu_tanh(gate) * up (GeGLU, Gemma's gelu_pytorch_tanh), computed as gate * sigmoid(2 * inner).
+void gelu_tanh_and_mul(ThreadPool& pool, const float* gate_up, float* out, int num_rows, int dim);
 
 // ---- row statistics (sampling) ----
 // For each row of [num_rows, vocab] logits: stats[3r] = max, stats[3r + 1] = the lowest index holding it,
@@ -113,7 +116,11 @@ struct AttentionBatch {
   int max_blocks_per_seq = 0;
 };
 void paged_attention(ThreadPool& pool, const float* query, int q_stride, const float* key_cache, const float* value_cache,
-                     const AttentionBatch& batch, int num_heads, const KvLayout& layout, float scale, float* out);
+                     const AttentionBatch& batch, int num_heads, const KvLayout& layout, float scale, float* out,
+                     float softcap = 0.f);
+// Gemma 2's logit soft-capping: cap * tanh(x / cap). Built portable (attention.cpp) and called by the AVX2 kernel
+// too, so both paths round alike.
+float softcap_score(float x, float cap);
 
 // ---- machine ceilings (benchmarks) ----
 // Sustained read+write bandwidth of a large triad a[i] = b[i] + s * c[i], bytes moved per second.

@@ -17,7 +17,8 @@ void linear_block(const float* x, int row_begin, int row_end, const WeightMatrix
 // [kv_head_begin, kv_head_end), each block visited once for all of them.
 void attention_item(const float* query, int q_stride, const float* key_cache, const float* value_cache,
                     const int32_t* positions, const int32_t* block_table, int row_begin, int row_end, int kv_head_begin,
-                    int kv_head_end, int heads_per_kv, const KvLayout& layout, float scale, float* out, int out_stride);
+                    int kv_head_end, int heads_per_kv, const KvLayout& layout, float scale, float* out, int out_stride,
+                    float softcap);
 
 // RMSNorm and rotary embedding for rows [row_begin, row_end): see cpu::rms_norm, fused_add_rms_norm, head_rms_norm, rotary.
 void rms_norm_rows(const float* x, const float* weight, float* out, int row_begin, int row_end, int dim, float eps);
@@ -28,6 +29,8 @@ void rotary_rows(float* x, int row_begin, int row_end, int row_stride, int num_h
 
 // SwiGLU rows [row_begin, row_end): see cpu::silu_and_mul.
 void silu_and_mul_rows(const float* gate_up, float* out, int row_begin, int row_end, int dim);
+// GeGLU rows [row_begin, row_end): see cpu::gelu_tanh_and_mul.
+void gelu_tanh_and_mul_rows(const float* gate_up, float* out, int row_begin, int row_end, int dim);
 
 // One row's max, first argmax and sum of exp(x - max) (0 when the max is not finite), for cpu::row_stats.
 // Plain aggregate (no constructor): nothing inline is shared between the AVX2 and the portable files.

@@ -228,7 +228,8 @@ uint64_t ModelWeights::bytes() const {
   uint64_t total = embed_tokens.bytes() + lm_head.bytes() + final_norm.size() * 4;
   for (const auto& layer : layers) {
     total += layer.qkv.bytes() + layer.o_proj.bytes() + layer.gate_up.bytes() + layer.down.bytes();
-    total += (layer.input_norm.size() + layer.post_attention_norm.size() + layer.qkv_bias.size() + layer.q_norm.size() +
+    total += (layer.input_norm.size() + layer.post_attention_norm.size() + layer.attention_out_norm.size() + layer.mlp_out_norm.size() +
+              layer.qkv_bias.size() + layer.q_norm.size() +
               layer.k_norm.size()) * 4;
   }
   return total;
@@ -249,14 +250,27 @@ ModelWeights load_model_weights(const ModelConfig& config, const std::vector<Ten
   const WeightFormat output_format = q4_k_m ? WeightFormat::Q6_K : format;
   load_stacked(reader, weights.embed_tokens, {{"model.embed_tokens.weight", config.vocab_size, has_lm_head ? format : output_format}}, hidden);
   if (has_lm_head) load_stacked(reader, weights.lm_head, {{"lm_head.weight", config.vocab_size, output_format}}, hidden);
-  weights.final_norm = reader.read("model.norm.weight", {hidden});
+  // Gemma's (1 + weight): added once here in fp32, the sum transformers forms in float32 on every call.
+  const auto norm = [&](const std::string& name, int size) {
+    std::vector<float> weight = reader.read(name, {size});
+    for (float& w : weight) w += config.norm_weight_offset;
+    return weight;
+  };
+  weights.final_norm = norm("model.norm.weight", hidden);
   weights.layers.resize(config.num_layers);
   for (int i = 0; i < config.num_layers; ++i) {
     const std::string prefix = "model.layers." + std::to_string(i) + ".";
     const WeightFormat more_bits = q4_k_m && q4_k_m_more_bits(i, config.num_layers) ? WeightFormat::Q6_K : format;
     LayerWeights& layer = weights.layers[i];
-    layer.input_norm = reader.read(prefix + "input_layernorm.weight", {hidden});
-    layer.post_attention_norm = reader.read(prefix + "post_attention_layernorm.weight", {hidden});
+    layer.input_norm = norm(prefix + "input_layernorm.weight", hidden);
+    if (config.sandwich_norms) {
+      // Gemma 2's post_attention_layernorm is on the attention output; pre_feedforward_layernorm precedes the MLP.
+      layer.attention_out_norm = norm(prefix + "post_attention_layernorm.weight", hidden);
+      layer.post_attention_norm = norm(prefix + "pre_feedforward_layernorm.weight", hidden);
+      layer.mlp_out_norm = norm(prefix + "post_feedforward_layernorm.weight", hidden);
+    } else {
+      layer.post_attention_norm = norm(prefix + "post_attention_layernorm.weight", hidden);
+    }
     load_stacked(reader, layer.qkv,
                  {{prefix + "self_attn.q_proj.weight", q_rows, format}, {prefix + "self_attn.k_proj.weight", kv_rows, format},
                   {prefix + "self_attn.v_proj.weight", kv_rows, more_bits}},
@@ -268,8 +282,8 @@ ModelWeights load_model_weights(const ModelConfig& config, const std::vector<Ten
       }
     }
     if (config.qk_norm) {
-      layer.q_norm = reader.read(prefix + "self_attn.q_norm.weight", {config.head_dim});
-      layer.k_norm = reader.read(prefix + "self_attn.k_norm.weight", {config.head_dim});
+      layer.q_norm = norm(prefix + "self_attn.q_norm.weight", config.head_dim);
+      layer.k_norm = norm(prefix + "self_attn.k_norm.weight", config.head_dim);
     }
     load_stacked(reader, layer.o_proj, {{prefix + "self_attn.o_proj.weight", hidden, format}}, q_rows);
     load_stacked(reader, layer.gate_up,

@@ -17,6 +17,8 @@ struct LayerWeights {
   WeightMatrix o_proj;
   WeightMatrix gate_up;           // rows: gate, then up (silu_and_mul's input layout)
   WeightMatrix down;
+  std::vector<float> attention_out_norm;  // Gemma 2 (sandwich_norms): on o_proj's output, before the residual add
+  std::vector<float> mlp_out_norm;        // Gemma 2: on down's output, before the residual add
 };
 
 struct ModelWeights {

@@ -1,5 +1,5 @@
 // Rotary position embedding, HF rotate_half (non-interleaved) convention, with HF's linear and llama3
-// frequency scaling. Angles are computed in double: positions times small frequencies lose digits in fp32.
+// frequency scaling, or per-frequency divisors and a cos/sin factor computed at load (yarn, longrope). Angles are computed in double: positions times small frequencies lose digits in fp32.
 #include <cmath>
 
 #include "kernels_avx2.h"
@@ -30,18 +30,20 @@ std::vector<double> rope_inv_freq(const ModelConfig& config) {
         f = (1 - smooth) * f / config.rope_factor + smooth * f;
       }
     }
+  } else if (config.rope_scaling == RopeScaling::Divisors) {
+    for (int i = 0; i < half; ++i) inv_freq[i] /= config.rope_divisors[i];
   }
   return inv_freq;
 }
 
-void rope_cos_sin(const int32_t* positions, int num_rows, const std::vector<double>& inv_freq, float* table) {
+void rope_cos_sin(const int32_t* positions, int num_rows, const std::vector<double>& inv_freq, float* table, double attention_factor) {
   const int half = static_cast<int>(inv_freq.size());
   for (int r = 0; r < num_rows; ++r) {
     float* row = table + static_cast<size_t>(r) * 2 * half;
     for (int i = 0; i < half; ++i) {
       const double angle = static_cast<double>(positions[r]) * inv_freq[i];
-      row[i] = static_cast<float>(std::cos(angle));
-      row[half + i] = static_cast<float>(std::sin(angle));
+      row[i] = static_cast<float>(std::cos(angle) * attention_factor);
+      row[half + i] = static_cast<float>(std::sin(angle) * attention_factor);
     }
   }
 }

@@ -53,6 +53,10 @@ class CudaBackend final : public Backend {
       throw std::runtime_error("CUDA backend: head_dim must be a multiple of 8 and at most 256 (use --device cpu)");
     if (model_.num_kv_heads <= 0 || model_.num_heads % model_.num_kv_heads != 0)
       throw std::runtime_error("CUDA backend: num_heads must be a multiple of num_kv_heads");
+    // Norm weights live in T here, where 1 + weight would round; the CPU backend runs these models.
+    if (model_.hidden_act != Activation::Silu || model_.norm_weight_offset != 0.f || model_.embedding_scale != 1.f ||
+        model_.sandwich_norms || model_.attention_scale != 0.f || model_.attn_logit_softcap != 0.f || model_.final_logit_softcap != 0.f)
+      throw std::runtime_error("CUDA backend: Gemma's GeGLU MLP, (1 + weight) RMSNorm, scaled embeddings and Gemma 2's sandwich norms and soft-capping are not implemented (use --device cpu)");
     PAGEDLLM_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
     weights_ = std::make_unique<DeviceWeights<T>>(options, stream_);
     gemm_ = std::make_unique<Gemm>(gemm_setting(), num_sms_, stream_);
@@ -344,7 +348,7 @@ class CudaBackend final : public Backend {
       gemm_->linear(normed, w.qkv, w.qkv_bias, n, qkv_width, H, qkv, gemm_workspace);
       if (model_.qk_norm) head_rms_norm(qkv, qkv_width, n, model_.num_heads, model_.num_kv_heads, D, w.q_norm, w.k_norm, eps, stream_);
       rotary_embedding(qkv, qkv_width, device_index(positions_at_), n, model_.num_heads, model_.num_kv_heads, D,
-                       inv_freq_.as<float>(), stream_);
+                       inv_freq_.as<float>(), stream_, model_.rope_attention_factor);
       reshape_and_cache(qkv, qkv_width, q_width, q_width + kv_width, device_index(slot_mapping_at_), n, kv_pool_.as<T>(),
                         layout_, l, stream_);
       paged_attention(qkv, qkv_width, model_.num_heads, kv_pool_.as<T>(), layout_, l, scale, rows, workspace, attention,

@@ -42,11 +42,12 @@ void fused_add_rms_norm(float* residual, const float* delta, const int32_t* row_
 void head_rms_norm(float* qkv, int row_stride, int num_tokens, int num_heads, int num_kv_heads, int head_dim,
                    const float* q_weight, const float* k_weight, float eps, cudaStream_t stream);
 
-// pos_encoding_kernels.cu. Inverse frequencies with the model's rope scaling (none, linear, llama3), on the host.
+// pos_encoding_kernels.cu. Inverse frequencies with the model's rope scaling (none, linear, llama3, divisors), on the host;
+// cos and sin are multiplied by attention_factor (yarn, longrope).
 std::vector<float> rope_inv_freq(const ModelConfig& model);
 // Rotates q heads [0, num_heads) and k heads after them in place (HF rotate_half: pairs (i, i + head_dim/2)).
 void rotary_embedding(float* qkv, int row_stride, const int32_t* positions, int num_tokens, int num_heads, int num_kv_heads,
-                      int head_dim, const float* inv_freq, cudaStream_t stream);
+                      int head_dim, const float* inv_freq, cudaStream_t stream, float attention_factor = 1.f);
 
 // activation_kernels.cu: gate_up rows are [gate(inter), up(inter)]; out = silu(gate) * up.
 template <typename T>

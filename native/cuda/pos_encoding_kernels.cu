@@ -1,4 +1,5 @@
-// Rotary position embedding (HF rotate_half layout) with linear and llama3 rope scaling, in place on q and k.
+// Rotary position embedding (HF rotate_half layout) with linear, llama3 or per-frequency divisor (yarn, longrope)
+// rope scaling, in place on q and k.
 #include <algorithm>
 #include <cmath>
 
@@ -27,6 +28,8 @@ std::vector<float> rope_inv_freq(const ModelConfig& model) {
                               (model.rope_high_freq_factor - model.rope_low_freq_factor);
         freq = (1 - smooth) * freq / model.rope_factor + smooth * freq;
       }
+    } else if (model.rope_scaling == RopeScaling::Divisors) {
+      freq /= model.rope_divisors[i];
     }
     inv_freq[i] = float(freq);
   }
@@ -36,15 +39,15 @@ std::vector<float> rope_inv_freq(const ModelConfig& model) {
 // One block per token. cos/sin are computed once per token in double precision: angles reach thousands of
 // radians at long positions, where the fast-math float sincos loses accuracy.
 __global__ void rotary_kernel(float* __restrict__ qkv, int row_stride, const int32_t* __restrict__ positions, int num_heads,
-                              int num_kv_heads, int head_dim, const float* __restrict__ inv_freq) {
+                              int num_kv_heads, int head_dim, const float* __restrict__ inv_freq, float attention_factor) {
   extern __shared__ float cos_sin[];  // [half] cos, then [half] sin
   const int half = head_dim / 2;
   const double position = positions[blockIdx.x];
   for (int i = threadIdx.x; i < half; i += blockDim.x) {
     double s, c;
     sincos(position * double(inv_freq[i]), &s, &c);
-    cos_sin[i] = float(c);
-    cos_sin[half + i] = float(s);
+    cos_sin[i] = float(c * attention_factor);
+    cos_sin[half + i] = float(s * attention_factor);
   }
   __syncthreads();
   float* row = qkv + int64_t(blockIdx.x) * row_stride;
@@ -59,13 +62,13 @@ __global__ void rotary_kernel(float* __restrict__ qkv, int row_stride, const int
 }
 
 void rotary_embedding(float* qkv, int row_stride, const int32_t* positions, int num_tokens, int num_heads, int num_kv_heads,
-                      int head_dim, const float* inv_freq, cudaStream_t stream) {
+                      int head_dim, const float* inv_freq, cudaStream_t stream, float attention_factor) {
   if (num_tokens == 0) return;
   // A thread per rotated pair (up to 1024): a decode step's single token is otherwise a long dependent loop.
   const int pairs = (num_heads + num_kv_heads) * (head_dim / 2);
   const int threads = std::min(1024, (std::max(pairs, head_dim / 2) + 31) / 32 * 32);
   rotary_kernel<<<num_tokens, threads, head_dim * sizeof(float), stream>>>(qkv, row_stride, positions, num_heads,
-                                                                          num_kv_heads, head_dim, inv_freq);
+                                                                          num_kv_heads, head_dim, inv_freq, attention_factor);
   PAGEDLLM_CUDA_CHECK_LAUNCH("rotary_kernel");
 }
 

@@ -76,6 +76,19 @@ void parse_rope(const Napi::Object& config, ModelConfig& out) {
     out.rope_low_freq_factor = static_cast<float>(number_field(scaling, "lowFreqFactor"));
     out.rope_high_freq_factor = static_cast<float>(number_field(scaling, "highFreqFactor"));
     out.rope_original_max_position = int_field(scaling, "originalMaxPosition");
+  } else if (type == "yarn" || type == "longrope") {
+    out.rope_scaling = RopeScaling::Divisors;
+    Napi::Value divisors = scaling.Get("frequencyDivisors");
+    if (!divisors.IsArray() || divisors.As<Napi::Array>().Length() != static_cast<uint32_t>(out.head_dim / 2)) {
+      fail(config.Env(), "ropeScaling.frequencyDivisors must be an array of headDim / 2 numbers");
+    }
+    Napi::Array list = divisors.As<Napi::Array>();
+    for (uint32_t i = 0; i < list.Length(); ++i) {
+      Napi::Value v = list.Get(i);
+      if (!v.IsNumber() || !(v.As<Napi::Number>().DoubleValue() > 0)) fail(config.Env(), "ropeScaling.frequencyDivisors must be positive numbers");
+      out.rope_divisors.push_back(v.As<Napi::Number>().DoubleValue());
+    }
+    out.rope_attention_factor = static_cast<float>(number_field(scaling, "attentionFactor"));
   } else {
     fail(config.Env(), "unsupported ropeScaling type '" + type + "'");
   }
@@ -93,6 +106,20 @@ ModelConfig parse_model_config(const Napi::Object& config) {
   out.tie_word_embeddings = bool_field(config, "tieWordEmbeddings");
   out.attention_bias = bool_field(config, "attentionBias");
   out.qk_norm = bool_field(config, "qkNorm");
+  const std::string act = string_field(config, "hiddenAct");
+  if (act == "silu") {
+    out.hidden_act = Activation::Silu;
+  } else if (act == "gelu_pytorch_tanh") {
+    out.hidden_act = Activation::GeluTanh;
+  } else {
+    fail(config.Env(), "unsupported hiddenAct '" + act + "'");
+  }
+  out.norm_weight_offset = static_cast<float>(number_field(config, "normWeightOffset"));
+  out.embedding_scale = static_cast<float>(number_field(config, "embeddingScale"));
+  out.sandwich_norms = bool_field(config, "sandwichNorms");
+  out.attention_scale = static_cast<float>(number_field(config, "attentionScale"));
+  out.attn_logit_softcap = static_cast<float>(number_field(config, "attnLogitSoftcap"));
+  out.final_logit_softcap = static_cast<float>(number_field(config, "finalLogitSoftcap"));
   parse_rope(config, out);
   if (out.vocab_size <= 0 || out.hidden_size <= 0 || out.intermediate_size <= 0 || out.num_layers <= 0 ||
       out.num_heads <= 0 || out.num_kv_heads <= 0 || out.head_dim <= 0) {

@@ -72,17 +72,18 @@ Napi::Value Rope(const Napi::CallbackInfo& info) {
   js::parse_rope(info[5].As<Napi::Object>(), config);
   if (heads * config.head_dim > row_stride) throw Napi::RangeError::New(info.Env(), "numHeads * headDim exceeds rowStride");
   std::vector<float> cos_sin(static_cast<size_t>(rows) * config.head_dim);
-  cpu::rope_cos_sin(positions, rows, cpu::rope_inv_freq(config), cos_sin.data());
+  cpu::rope_cos_sin(positions, rows, cpu::rope_inv_freq(config), cos_sin.data(), config.rope_attention_factor);
   cpu::rotary(ops_pool(), x, rows, row_stride, heads, config.head_dim, cos_sin.data());
   return info.Env().Undefined();
 }
 
-// siluAndMul(gateUp, rows, dim, out?)
-Napi::Value SiluAndMul(const Napi::CallbackInfo& info) {
+// siluAndMul / geluTanhAndMul(gateUp, rows, dim, out?)
+template <void (*Activation)(ThreadPool&, const float*, float*, int, int)>
+Napi::Value GatedActivation(const Napi::CallbackInfo& info) {
   const int rows = arg_int(info, 1, "rows"), dim = arg_int(info, 2, "dim");
   const float* gate_up = js::float32_data(info[0], "gateUp", 2L * rows * dim);
   Napi::Float32Array out = output(info, 3, static_cast<size_t>(rows) * dim);
-  cpu::silu_and_mul(ops_pool(), gate_up, out.Data(), rows, dim);
+  Activation(ops_pool(), gate_up, out.Data(), rows, dim);
   return out;
 }
 
@@ -322,7 +323,8 @@ Napi::Object CreateOps(Napi::Env env) {
   ops.Set("rmsNorm", Napi::Function::New(env, RmsNorm));
   ops.Set("fusedAddRmsNorm", Napi::Function::New(env, FusedAddRmsNorm));
   ops.Set("rope", Napi::Function::New(env, Rope));
-  ops.Set("siluAndMul", Napi::Function::New(env, SiluAndMul));
+  ops.Set("siluAndMul", Napi::Function::New(env, GatedActivation<cpu::silu_and_mul>));
+  ops.Set("geluTanhAndMul", Napi::Function::New(env, GatedActivation<cpu::gelu_tanh_and_mul>));
   ops.Set("rowStats", Napi::Function::New(env, RowStats));
   ops.Set("convert", Napi::Function::New(env, Convert));
   ops.Set("linear", Napi::Function::New(env, Linear));

@@ -89,6 +89,8 @@ export interface NativeOps {
   rope(x: Float32Array, rows: number, rowStride: number, numHeads: number, positions: Int32Array,
     config: Pick<ModelConfig, 'headDim' | 'ropeTheta' | 'ropeScaling'>): void
   siluAndMul(gateUp: Float32Array, rows: number, dim: number, out?: Float32Array): Float32Array
+  /** GeGLU: gelu_tanh(gate) * up (Gemma's gelu_pytorch_tanh). */
+  geluTanhAndMul(gateUp: Float32Array, rows: number, dim: number, out?: Float32Array): Float32Array
   convert(raw: Uint16Array | Float32Array, dtype: 'F32' | 'F16' | 'BF16'): Float32Array
   /**
    * Per row of `logits` [numRows, vocabSize]: [max, argmax (lowest index on ties), log(sum(exp(row)))] at 3 * row.

@@ -79,6 +79,9 @@ export async function prepareModelKinds(scratch: string): Promise<ModelKind[]> {
   setChatTemplate(llama3, 'llama-3.1.jinja')
   const llamaGguf = join(scratch, 'llama-f32.gguf')
   writeGguf(await loadModel(llama), llamaGguf, {format: 'f32'})
+  // Gemma's GeGLU, (1 + weight) norms and tied head; Phi-3's fused projections, longrope and sliding window.
+  const gemma = await ensureTestModel('tiny', {variant: 'gemma'})
+  const phi3 = await ensureTestModel('tiny', {variant: 'phi3'})
   const qwen3Gguf = join(scratch, 'qwen3-q8_0.gguf')
   writeGguf(await loadModel(qwen3), qwen3Gguf, {format: 'q8_0'})
   const chatmlSpecials = ['<|im_start|>', '<|im_end|>']
@@ -92,6 +95,8 @@ export async function prepareModelKinds(scratch: string): Promise<ModelKind[]> {
     {name: 'llama3 (tiktoken-style BPE)', path: llama3, ...plain, toolParser: 'llama3_json', specials: ['<|begin_of_text|>', '<|start_header_id|>', '<|end_header_id|>', '<|eot_id|>']},
     {name: 'llama GGUF (SPM vocabulary)', path: llamaGguf, ...plain, spm: true, spaceAfterSpecials: true, toolParser: 'hermes', specials: ['<s>', '</s>', ...chatmlSpecials]},
     {name: 'qwen3 GGUF q8_0 (GPT-2 BPE vocabulary)', path: qwen3Gguf, ...plain, toolParser: 'hermes', specials: qwenSpecials, reasoning: true},
+    {name: 'gemma (SPM, GeGLU, tied)', path: gemma, ...plain, spm: true, toolParser: 'hermes', specials: ['<s>', '</s>', ...chatmlSpecials]},
+    {name: 'phi3 (SPM, fused projections, longrope)', path: phi3, ...plain, spm: true, toolParser: 'hermes', specials: ['<s>', '</s>', ...chatmlSpecials]},
     {name: 'qwen2 quantized at load (q4_0)', path: qwen2, ...plain, config: {quantization: 'q4_0'}, flags: ['--quantization', 'q4_0'], toolParser: 'hermes', specials: qwenSpecials},
   ]
 }

@@ -1,4 +1,4 @@
-// Independent float64 Llama/Mistral/Qwen2/Qwen3 forward pass in plain TypeScript: the ground truth the native kernels are tested against.
+// Independent float64 Llama/Mistral/Qwen2/Qwen3/Gemma/Phi-3 forward pass in plain TypeScript: the ground truth the native kernels are tested against.
 import {loadModel} from '../../src/engine/model/load-model.js'
 import type {ModelConfig, RopeScaling} from '../../src/engine/model/model-config.js'
 import {readTensorFloat64} from '../../src/engine/model/safetensors.js'
@@ -15,7 +15,11 @@ interface LayerWeights {
   qNorm: Float64Array | null
   kNorm: Float64Array | null
   o: Float64Array
+  /** The norm before the MLP (Gemma 2: pre_feedforward_layernorm). */
   postNorm: Float64Array
+  /** Gemma 2's norms on the attention output (its post_attention_layernorm) and on the MLP output; null otherwise. */
+  attentionOutNorm: Float64Array | null
+  mlpOutNorm: Float64Array | null
   gate: Float64Array
   up: Float64Array
   down: Float64Array
@@ -49,18 +53,22 @@ export class ReferenceModel {
     private readonly finalNorm: Float64Array,
     private readonly lmHead: Float64Array,
     private readonly inverseFrequencies: Float64Array,
+    /** yarn / longrope: cos and sin are multiplied by it (transformers' attention_scaling). */
+    private readonly ropeAttentionFactor: number,
   ) {}
 
   /** mapWeight rewrites a tensor after reading (e.g. to its quantized-then-dequantized values). */
   static async load(dir: string, options: {mapWeight?: (name: string, values: Float64Array, shape: number[]) => Float64Array} = {}): Promise<ReferenceModel> {
     const loaded = await loadModel(dir)
     const byName = new Map(loaded.tensors.map((t) => [t.name, t]))
+    const config = loaded.config
     const read = (name: string): Float64Array => {
       const tensor = byName.get(name)!
       const values = readTensorFloat64(tensor)
-      return options.mapWeight ? options.mapWeight(name, values, tensor.shape) : values
+      const mapped = options.mapWeight ? options.mapWeight(name, values, tensor.shape) : values
+      // Gemma's RMSNorm scales by (1 + weight).
+      return name.endsWith('norm.weight') && config.normWeightOffset !== 0 ? mapped.map((w) => w + config.normWeightOffset) : mapped
     }
-    const config = loaded.config
     const layers: LayerWeights[] = []
     for (let i = 0; i < config.numLayers; i++) {
       const p = `model.layers.${i}`
@@ -75,7 +83,9 @@ export class ReferenceModel {
         qNorm: config.qkNorm ? read(`${p}.self_attn.q_norm.weight`) : null,
         kNorm: config.qkNorm ? read(`${p}.self_attn.k_norm.weight`) : null,
         o: read(`${p}.self_attn.o_proj.weight`),
-        postNorm: read(`${p}.post_attention_layernorm.weight`),
+        postNorm: read(config.sandwichNorms ? `${p}.pre_feedforward_layernorm.weight` : `${p}.post_attention_layernorm.weight`),
+        attentionOutNorm: config.sandwichNorms ? read(`${p}.post_attention_layernorm.weight`) : null,
+        mlpOutNorm: config.sandwichNorms ? read(`${p}.post_feedforward_layernorm.weight`) : null,
         gate: read(`${p}.mlp.gate_proj.weight`),
         up: read(`${p}.mlp.up_proj.weight`),
         down: read(`${p}.mlp.down_proj.weight`),
@@ -84,7 +94,8 @@ export class ReferenceModel {
     const embed = read('model.embed_tokens.weight')
     const lmHead = config.tieWordEmbeddings ? embed : read('lm_head.weight')
     const inverseFrequencies = ropeInverseFrequencies(config.headDim, config.ropeTheta, config.ropeScaling)
-    return new ReferenceModel(config, embed, layers, read('model.norm.weight'), lmHead, inverseFrequencies)
+    const attentionFactor = config.ropeScaling.type === 'yarn' || config.ropeScaling.type === 'longrope' ? config.ropeScaling.attentionFactor : 1
+    return new ReferenceModel(config, embed, layers, read('model.norm.weight'), lmHead, inverseFrequencies, attentionFactor)
   }
 
   newSequence(): ReferenceSequence {
@@ -128,6 +139,8 @@ export class ReferenceModel {
     const kvSize = c.numKvHeads * c.headDim
     const residual = new Float64Array(count * hidden)
     tokenIds.forEach((id, t) => residual.set(this.embed.subarray(id * hidden, (id + 1) * hidden), t * hidden))
+    // Gemma multiplies embeddings by sqrt(hidden_size) (the tied LM head uses them unscaled).
+    if (c.embeddingScale !== 1) for (let i = 0; i < residual.length; i++) residual[i] *= Math.sqrt(hidden)
 
     for (let layer = 0; layer < c.numLayers; layer++) {
       const w = this.layers[layer]
@@ -141,27 +154,37 @@ export class ReferenceModel {
       q.set(qNormed)
       k.set(kNormed)
       for (let t = 0; t < count; t++) {
-        applyRope(q, t * c.numHeads * c.headDim, c.numHeads, c.headDim, start + t, this.inverseFrequencies)
-        applyRope(k, t * kvSize, c.numKvHeads, c.headDim, start + t, this.inverseFrequencies)
+        applyRope(q, t * c.numHeads * c.headDim, c.numHeads, c.headDim, start + t, this.inverseFrequencies, this.ropeAttentionFactor)
+        applyRope(k, t * kvSize, c.numKvHeads, c.headDim, start + t, this.inverseFrequencies, this.ropeAttentionFactor)
       }
       keyCache[layer].set(k, start * kvSize)
       valueCache[layer].set(v, start * kvSize)
       const attended = attention(q, keyCache[layer], valueCache[layer], start, count, c)
-      addInPlace(residual, linear(attended, w.o, null, c.numHeads * c.headDim))
+      const attentionOut = linear(attended, w.o, null, c.numHeads * c.headDim)
+      addInPlace(residual, w.attentionOutNorm ? rmsNorm(attentionOut, w.attentionOutNorm, hidden, c.rmsNormEps) : attentionOut)
       const normed2 = rmsNorm(residual, w.postNorm, hidden, c.rmsNormEps)
       const gate = linear(normed2, w.gate, null, hidden)
       const up = linear(normed2, w.up, null, hidden)
-      for (let i = 0; i < gate.length; i++) gate[i] = (gate[i] / (1 + Math.exp(-gate[i]))) * up[i]
-      addInPlace(residual, linear(gate, w.down, null, c.intermediateSize))
+      const activation = c.hiddenAct === 'gelu_pytorch_tanh' ? geluTanh : silu
+      for (let i = 0; i < gate.length; i++) gate[i] = activation(gate[i]) * up[i]
+      const mlpOut = linear(gate, w.down, null, c.intermediateSize)
+      addInPlace(residual, w.mlpOutNorm ? rmsNorm(mlpOut, w.mlpOutNorm, hidden, c.rmsNormEps) : mlpOut)
     }
 
     const positions = which === 'all' ? [...Array(count).keys()] : [count - 1]
     return positions.map((t) => {
       const normed = rmsNorm(residual.subarray(t * hidden, (t + 1) * hidden), this.finalNorm, hidden, c.rmsNormEps)
-      return linear(normed, this.lmHead, null, hidden)
+      const logits = linear(normed, this.lmHead, null, hidden)
+      return c.finalLogitSoftcap > 0 ? logits.map((x) => softcap(x, c.finalLogitSoftcap)) : logits
     })
   }
 }
+
+/** Gemma 2's soft-capping. */
+const softcap = (x: number, cap: number): number => cap * Math.tanh(x / cap)
+const silu = (x: number): number => x / (1 + Math.exp(-x))
+/** transformers' gelu_pytorch_tanh, written as PyTorch's formula. */
+const geluTanh = (x: number): number => 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3)))
 
 export function argmax(values: ArrayLike<number>): number {
   let best = 0
@@ -169,7 +192,11 @@ export function argmax(values: ArrayLike<number>): number {
   return best
 }
 
-/** HF rotary inverse frequencies, including linear and llama3 scaling (transformers' _compute_llama3_parameters). */
+/**
+ * HF rotary inverse frequencies, including linear, llama3 (transformers' _compute_llama3_parameters), yarn (recomputed
+ * here from its parameters, _compute_yarn_parameters) and longrope (short_factor: the engine caps the context to where
+ * transformers uses it).
+ */
 export function ropeInverseFrequencies(headDim: number, theta: number, scaling: RopeScaling): Float64Array {
   const half = headDim / 2
   const inv = new Float64Array(half)
@@ -187,16 +214,28 @@ export function ropeInverseFrequencies(headDim: number, theta: number, scaling: 
       }
     }
   }
+  if (scaling.type === 'longrope') for (let i = 0; i < half; i++) inv[i] /= scaling.shortFactor[i]!
+  if (scaling.type === 'yarn') {
+    // Dimensions (of headDim) that turn betaFast / betaSlow times over the original context bound the ramp.
+    const dimensionOf = (rotations: number) => (headDim * Math.log(scaling.originalMaxPosition / (rotations * 2 * Math.PI))) / (2 * Math.log(theta))
+    const low = Math.max(scaling.truncate ? Math.floor(dimensionOf(scaling.betaFast)) : dimensionOf(scaling.betaFast), 0)
+    let high = Math.min(scaling.truncate ? Math.ceil(dimensionOf(scaling.betaSlow)) : dimensionOf(scaling.betaSlow), headDim - 1)
+    if (high === low) high += 0.001
+    for (let i = 0; i < half; i++) {
+      const extrapolated = 1 - Math.min(1, Math.max(0, (i - low) / (high - low)))
+      inv[i] = (inv[i] / scaling.factor) * (1 - extrapolated) + inv[i] * extrapolated
+    }
+  }
   return inv
 }
 
 /** rotate_half convention: dimension i pairs with i + headDim/2. */
-function applyRope(x: Float64Array, base: number, heads: number, headDim: number, position: number, inv: Float64Array): void {
+function applyRope(x: Float64Array, base: number, heads: number, headDim: number, position: number, inv: Float64Array, factor: number): void {
   const half = headDim / 2
   for (let i = 0; i < half; i++) {
     const angle = position * inv[i]
-    const cos = Math.cos(angle)
-    const sin = Math.sin(angle)
+    const cos = Math.cos(angle) * factor
+    const sin = Math.sin(angle) * factor
     for (let h = 0; h < heads; h++) {
       const a = base + h * headDim + i
       const x1 = x[a]
@@ -213,7 +252,7 @@ function attention(q: Float64Array, keys: Float64Array, values: Float64Array, st
   const groupSize = numHeads / numKvHeads
   const kvSize = numKvHeads * headDim
   const out = new Float64Array(count * numHeads * headDim)
-  const scale = 1 / Math.sqrt(headDim)
+  const scale = c.attentionScale > 0 ? c.attentionScale : 1 / Math.sqrt(headDim)
   const scores = new Float64Array(start + count)
   for (let t = 0; t < count; t++) {
     const visible = start + t + 1
@@ -225,7 +264,7 @@ function attention(q: Float64Array, keys: Float64Array, values: Float64Array, st
         const kBase = j * kvSize + kvHead * headDim
         let dot = 0
         for (let d = 0; d < headDim; d++) dot += q[qBase + d] * keys[kBase + d]
-        scores[j] = dot * scale
+        scores[j] = c.attnLogitSoftcap > 0 ? softcap(dot * scale, c.attnLogitSoftcap) : dot * scale
         if (scores[j] > max) max = scores[j]
       }
       let sum = 0

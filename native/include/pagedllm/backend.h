@@ -32,7 +32,11 @@ struct TensorSource {
   int rope_interleaved_heads = 0;
 };
 
-enum class RopeScaling { None, Linear, Llama3 };
+// Divisors: one divisor per rotary frequency, computed at load (yarn, longrope: src/engine/model/rope-scaling.ts).
+enum class RopeScaling { None, Linear, Llama3, Divisors };
+
+// The MLP's gate activation: SwiGLU (silu) or GeGLU with gelu's tanh form (Gemma's gelu_pytorch_tanh).
+enum class Activation { Silu, GeluTanh };
 
 struct ModelConfig {
   int vocab_size = 0;
@@ -49,9 +53,21 @@ struct ModelConfig {
   float rope_low_freq_factor = 1.f;
   float rope_high_freq_factor = 4.f;
   int rope_original_max_position = 8192;
+  std::vector<double> rope_divisors;   // RopeScaling::Divisors: [head_dim / 2]
+  float rope_attention_factor = 1.f;   // yarn, longrope: cos and sin are multiplied by it (so q.k by its square)
   bool tie_word_embeddings = false;
   bool attention_bias = false;  // Qwen2: q/k/v projections carry a bias
   bool qk_norm = false;         // Qwen3: each q and k head is RMS-normalised (own weights, [head_dim]) before RoPE
+  Activation hidden_act = Activation::Silu;
+  float norm_weight_offset = 0.f;  // Gemma: RMSNorm scales by (1 + weight); added to every norm weight at load (fp32)
+  float embedding_scale = 1.f;     // Gemma: embedding rows times sqrt(hidden_size), rounded to the checkpoint's dtype
+  // Gemma 2: RMSNorm on the attention and the MLP outputs too (post_attention_layernorm, post_feedforward_layernorm;
+  // pre_feedforward_layernorm then takes the pre-MLP place), scores scaled by query_pre_attn_scalar^-0.5 instead of
+  // head_dim^-0.5, and attention scores and logits soft-capped to cap * tanh(x / cap) (0: no cap).
+  bool sandwich_norms = false;
+  float attention_scale = 0.f;  // 0: 1 / sqrt(head_dim)
+  float attn_logit_softcap = 0.f;
+  float final_logit_softcap = 0.f;
 };
 
 struct CacheConfig {

@@ -286,6 +286,8 @@ export function writeGguf(model: LoadedModel, path: string, options: {format: Gg
   const c = model.config
   const arch = GGUF_ARCHITECTURES[c.architecture]
   if (arch === undefined) throw new Error(`GGUF export covers ${Object.keys(GGUF_ARCHITECTURES).join(', ')}, not ${c.architecture}`)
+  // yarn / longrope would need llama.cpp's own scaling keys; written without them the file would run another rope.
+  if (c.ropeScaling.type === 'yarn' || c.ropeScaling.type === 'longrope') throw new Error(`GGUF export does not write ${c.ropeScaling.type} rope scaling`)
   // Only llama's q/k rows are interleaved for llama.cpp's rope; qwen2/qwen3 use its NEOX (rotate_half) rope.
   const ropeHeads = (heads: number) => (arch === 'llama' ? heads : 0)
   const tensorsByName = new Map(model.tensors.map((tensor) => [tensor.name, tensor]))

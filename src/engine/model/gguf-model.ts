@@ -1,4 +1,4 @@
-// Loads a llama/mistral/qwen2/qwen3 GGUF file as a model: config from metadata, tensors under their HF names, tokenizer and chat template.
+// Loads a llama/mistral/qwen2/qwen3/gemma GGUF file as a model: config from metadata, tensors under their HF names, tokenizer and chat template.
 import {closeSync, openSync, readSync} from 'node:fs'
 import {basename} from 'node:path'
 import {ModelLoadError} from '../errors.js'
@@ -21,11 +21,15 @@ const GGUF_ARCHITECTURES: Record<string, {architecture: string; modelType: strin
   mistral: {architecture: 'LlamaForCausalLM', modelType: 'llama', interleavedRope: true},
   qwen2: {architecture: 'Qwen2ForCausalLM', modelType: 'qwen2', interleavedRope: false},
   qwen3: {architecture: 'Qwen3ForCausalLM', modelType: 'qwen3', interleavedRope: false},
+  gemma: {architecture: 'GemmaForCausalLM', modelType: 'gemma', interleavedRope: false},
 }
 /** GGUF architectures close to a supported one, with what they need that the engine lacks. */
 const GGUF_NEAR_MISSES: Record<string, string> = {
   qwen3moe: 'Qwen3 mixture-of-experts layers are not supported',
   qwen2moe: 'Qwen2 mixture-of-experts layers are not supported',
+  gemma2: 'Gemma 2 runs from its Hugging Face checkpoint; its GGUF soft-capping and norm keys are not read yet',
+  gemma3: 'Gemma 3 needs q/k norms and alternating local/global attention',
+  phi3: 'Phi-3 runs from its Hugging Face checkpoint; GGUF rope_factors_long/short are not read yet',
 }
 const FLOAT_TYPES: Record<string, TensorDtype> = {F32: 'F32', F16: 'F16', BF16: 'BF16'}
 
@@ -116,7 +120,9 @@ function ggufConfig(file: GgufFile, arch: string, vocabSize: number, tokenizer: 
     eos_token_id: tokenizer.eosTokenIds,
     torch_dtype: 'gguf',
   }
-  return parseModelConfig(configJson, undefined, `${file.path} (GGUF metadata as config.json)`)
+  const config = parseModelConfig(configJson, undefined, `${file.path} (GGUF metadata as config.json)`)
+  // llama.cpp's converter writes Gemma's norm weights with the 1 of (1 + weight) already added.
+  return arch === 'gemma' ? {...config, normWeightOffset: 0} : config
 }
 
 /**

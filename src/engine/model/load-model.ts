@@ -4,6 +4,7 @@ import {basename, join, resolve} from 'node:path'
 import {InvalidRequestError, ModelLoadError} from '../errors.js'
 import {makeSamplingParams} from '../sampling-params.js'
 import {isGgufFile, isGgufPath} from './gguf-file.js'
+import {splitFusedProjections} from './fused-tensors.js'
 import {loadGgufModel} from './gguf-model.js'
 import {readJsonObject, readModelConfig, type ModelConfig} from './model-config.js'
 import {readCheckpointTensors, type TensorInfo} from './safetensors.js'
@@ -69,6 +70,9 @@ export function expectedTensorShapes(config: ModelConfig): {name: string; shape:
     shapes.push(
       {name: `${prefix}.self_attn.o_proj.weight`, shape: [hidden, qSize]},
       {name: `${prefix}.post_attention_layernorm.weight`, shape: [hidden]},
+      ...(config.sandwichNorms
+        ? [{name: `${prefix}.pre_feedforward_layernorm.weight`, shape: [hidden]}, {name: `${prefix}.post_feedforward_layernorm.weight`, shape: [hidden]}]
+        : []),
       {name: `${prefix}.mlp.gate_proj.weight`, shape: [intermediate, hidden]},
       {name: `${prefix}.mlp.up_proj.weight`, shape: [intermediate, hidden]},
       {name: `${prefix}.mlp.down_proj.weight`, shape: [hidden, intermediate]},
@@ -80,9 +84,10 @@ export function expectedTensorShapes(config: ModelConfig): {name: string; shape:
 }
 
 /** Checks presence and shape of every expected tensor; returns them in expected order. */
-export function selectModelTensors(config: ModelConfig, tensors: TensorInfo[], dir: string): TensorInfo[] {
+export function selectModelTensors(config: ModelConfig, checkpointTensors: TensorInfo[], dir: string): TensorInfo[] {
+  const tensors = splitFusedProjections(config, checkpointTensors)
   // A corrupt or hostile layer count must not make us list billions of expected tensors before the first one is missing.
-  const perLayer = 9 + (config.attentionBias ? 3 : 0) + (config.qkNorm ? 2 : 0)
+  const perLayer = 9 + (config.attentionBias ? 3 : 0) + (config.qkNorm ? 2 : 0) + (config.sandwichNorms ? 2 : 0)
   if (config.numLayers * perLayer > tensors.length) {
     throw new ModelLoadError(`The config says ${config.numLayers} layers of ${perLayer} tensors each, but the checkpoint in ${dir} holds only ${tensors.length} tensors.`)
   }

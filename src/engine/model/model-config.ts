@@ -2,11 +2,10 @@
 import {existsSync, readFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {ModelLoadError} from '../errors.js'
+import {ARCHITECTURES, NEAR_MISSES, SUPPORTED_ARCHITECTURES, gemma2Features, gemmaEmbeddingScale, parseActivation} from './architectures.js'
+import {isObject, parseRopeScaling, type RopeScaling} from './rope-scaling.js'
 
-export type RopeScaling =
-  | {type: 'none'}
-  | {type: 'linear'; factor: number}
-  | {type: 'llama3'; factor: number; lowFreqFactor: number; highFreqFactor: number; originalMaxPosition: number}
+export type {RopeScaling}
 
 export interface ModelConfig {
   architecture: string
@@ -26,6 +25,21 @@ export interface ModelConfig {
   attentionBias: boolean
   /** Per-head RMSNorm of q and of k after the projection, before RoPE (Qwen3: q_norm / k_norm, [headDim] each). */
   qkNorm: boolean
+  /** The MLP's gate activation: SwiGLU (silu) or GeGLU (Gemma's gelu_pytorch_tanh). */
+  hiddenAct: 'silu' | 'gelu_pytorch_tanh'
+  /** Added to every RMSNorm weight at load: 1 for Gemma's (1 + weight), 0 otherwise (and for GGUF files, which store the sum). */
+  normWeightOffset: number
+  /** Embedding rows are multiplied by it: Gemma's sqrt(hidden_size) in the checkpoint's dtype, 1 otherwise. */
+  embeddingScale: number
+  /** Phi-3: the checkpoint fuses q/k/v (qkv_proj) and gate/up (gate_up_proj); the loader splits them (fused-tensors.ts). */
+  fusedProjections: boolean
+  /** Gemma 2: RMSNorm on the attention and MLP outputs too (post_attention_layernorm, pre_/post_feedforward_layernorm). */
+  sandwichNorms: boolean
+  /** Scores are q.k times this; 0: 1 / sqrt(headDim) (Gemma 2: query_pre_attn_scalar^-0.5). */
+  attentionScale: number
+  /** Gemma 2: attention scores and final logits become cap * tanh(x / cap); 0: no cap. */
+  attnLogitSoftcap: number
+  finalLogitSoftcap: number
   maxPositionEmbeddings: number
   bosTokenId: number | null
   eosTokenIds: number[]
@@ -34,19 +48,9 @@ export interface ModelConfig {
   notes?: string[]
 }
 
-export const SUPPORTED_ARCHITECTURES = ['LlamaForCausalLM', 'MistralForCausalLM', 'Qwen2ForCausalLM', 'Qwen3ForCausalLM'] as const
-
-/** Architectures that look close to a supported one but need what the engine does not have. */
-const NEAR_MISSES: Record<string, string> = {
-  Qwen3MoeForCausalLM: 'Qwen3 mixture-of-experts layers (sparse MoE MLPs) are not supported',
-  Qwen2MoeForCausalLM: 'Qwen2 mixture-of-experts layers (sparse MoE MLPs) are not supported',
-  MixtralForCausalLM: 'Mixtral mixture-of-experts layers (sparse MoE MLPs) are not supported',
-}
+export {SUPPORTED_ARCHITECTURES}
 
 type Json = Record<string, unknown>
-
-/** transformers' LlamaConfig / MistralConfig / Qwen2Config / Qwen3Config default max_position_embeddings. */
-const DEFAULT_MAX_POSITIONS: Record<string, number> = {LlamaForCausalLM: 2048, MistralForCausalLM: 4096 * 32, Qwen2ForCausalLM: 32768, Qwen3ForCausalLM: 32768}
 
 /** Reads <dir>/config.json and, when present, <dir>/generation_config.json. */
 export function readModelConfig(dir: string): ModelConfig {
@@ -80,14 +84,13 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   if (architecture === null) {
     throw new ModelLoadError(`${source} has no "architectures" entry; supported: ${SUPPORTED_ARCHITECTURES.join(', ')}.`)
   }
-  if (!(SUPPORTED_ARCHITECTURES as readonly string[]).includes(architecture)) {
+  if (!SUPPORTED_ARCHITECTURES.includes(architecture)) {
     const why = NEAR_MISSES[architecture] ? ` (${NEAR_MISSES[architecture]})` : ''
     throw new ModelLoadError(
       `Unsupported architecture ${architecture} in ${source} ("architectures")${why}; supported: ${SUPPORTED_ARCHITECTURES.join(', ')}.`,
     )
   }
-  const isQwen2 = architecture === 'Qwen2ForCausalLM'
-  const isQwen3 = architecture === 'Qwen3ForCausalLM'
+  const traits = ARCHITECTURES[architecture]!
   const notes: string[] = []
 
   const required = (key: string): number => {
@@ -103,14 +106,14 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   const numLayers = required('num_hidden_layers')
   const numHeads = required('num_attention_heads')
   // The only size no tensor shape checks; absent, it is the architecture's transformers default.
-  let maxPositionEmbeddings = config.max_position_embeddings == null ? DEFAULT_MAX_POSITIONS[architecture]! : required('max_position_embeddings')
+  let maxPositionEmbeddings = config.max_position_embeddings == null ? traits.defaultMaxPositions : required('max_position_embeddings')
   const numKvHeads = config.num_key_value_heads == null ? numHeads : required('num_key_value_heads')
   if (numHeads % numKvHeads !== 0) {
     throw new ModelLoadError(`${source}: num_attention_heads (${numHeads}) is not a multiple of num_key_value_heads (${numKvHeads}).`)
   }
   let headDim: number
-  if (config.head_dim == null && isQwen3) {
-    headDim = 128 // Qwen3Config's default: Qwen3's head size does not follow from hidden_size / heads
+  if (config.head_dim == null && traits.defaultHeadDim !== null) {
+    headDim = traits.defaultHeadDim
   } else if (config.head_dim == null) {
     if (hiddenSize % numHeads !== 0) {
       throw new ModelLoadError(`${source}: hidden_size (${hiddenSize}) is not divisible by num_attention_heads (${numHeads}) and head_dim is not given.`)
@@ -121,11 +124,10 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   }
   if (headDim % 2 !== 0) throw new ModelLoadError(`${source}: head_dim ${headDim} must be even for rotary embeddings.`)
 
-  const activation = config.hidden_act ?? config.hidden_activation ?? 'silu'
-  if (activation !== 'silu') throw new ModelLoadError(`${source}: hidden_act "${String(activation)}" is not supported (only silu).`)
+  const hiddenAct = parseActivation(config, architecture, source)
   if (config.mlp_bias === true) throw new ModelLoadError(`${source}: mlp_bias=true is not supported.`)
   // Llama's and Qwen3's attention_bias add an o_proj bias too; only Qwen2's q/k/v-only biases are implemented.
-  if (!isQwen2 && config.attention_bias === true) {
+  if (!traits.qkvBias && config.attention_bias === true) {
     throw new ModelLoadError(`${source}: attention_bias=true (biases on all attention projections) is not supported for ${architecture}.`)
   }
 
@@ -141,7 +143,12 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   const ropeParameters = isObject(config.rope_parameters) ? config.rope_parameters : null
   const ropeTheta = numberOr(ropeParameters?.rope_theta ?? config.rope_theta, 10000, 'rope_theta', source)
   if (ropeTheta <= 0) throw new ModelLoadError(`${source}: "rope_theta" must be positive, got ${ropeTheta}.`)
-  const ropeScaling = parseRopeScaling(ropeParameters ?? config.rope_scaling, source)
+  const rope = parseRopeScaling(ropeParameters ?? config.rope_scaling, {headDim, ropeTheta, maxPositionEmbeddings, topLevelOriginalMax: config.original_max_position_embeddings}, source)
+  if (rope.note) notes.push(rope.note)
+  if (rope.contextCap && rope.contextCap.tokens < maxPositionEmbeddings) {
+    notes.push(rope.contextCap.note)
+    maxPositionEmbeddings = rope.contextCap.tokens
+  }
   // transformers rotates only this fraction of each head when it is set; the kernels rotate whole heads.
   const rotaryFraction = numberOr(ropeParameters?.partial_rotary_factor ?? config.partial_rotary_factor, 1, 'partial_rotary_factor', source)
   if (rotaryFraction !== 1) throw new ModelLoadError(`${source}: partial_rotary_factor ${rotaryFraction} is not supported (rotary embeddings over whole heads only).`)
@@ -149,8 +156,8 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   if (rmsNormEps < 0) throw new ModelLoadError(`${source}: "rms_norm_eps" must not be negative, got ${rmsNormEps}.`)
 
   // Sliding-window attention is not implemented; a window below the context is honoured by capping the context.
-  const slidingWindow = config.sliding_window
-  const slidingWindowActive = isQwen2 || isQwen3 ? qwenSlidingLayers(config, numLayers, source) === 'all' : true
+  const slidingWindow = config.sliding_window === undefined ? traits.defaultSlidingWindow : config.sliding_window
+  const slidingWindowActive = traits.qwenSlidingLayers ? qwenSlidingLayers(config, numLayers, source) === 'all' : true
   if (slidingWindowActive && slidingWindow != null && !(Number.isInteger(slidingWindow) && (slidingWindow as number) > 0)) {
     throw new ModelLoadError(`${source}: "sliding_window" must be a positive integer or null, got ${JSON.stringify(slidingWindow)}.`)
   }
@@ -177,10 +184,16 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
     headDim,
     rmsNormEps,
     ropeTheta,
-    ropeScaling,
-    tieWordEmbeddings: config.tie_word_embeddings === true,
-    attentionBias: isQwen2,
-    qkNorm: isQwen3,
+    ropeScaling: rope.scaling,
+    tieWordEmbeddings: typeof config.tie_word_embeddings === 'boolean' ? config.tie_word_embeddings : traits.defaultTiedEmbeddings,
+    attentionBias: traits.qkvBias,
+    qkNorm: traits.qkNorm,
+    hiddenAct,
+    normWeightOffset: traits.gemmaNorms ? 1 : 0,
+    embeddingScale: traits.gemmaNorms ? gemmaEmbeddingScale(hiddenSize, String(dtype)) : 1,
+    fusedProjections: traits.fusedProjections,
+    sandwichNorms: traits.gemma2,
+    ...(traits.gemma2 ? gemma2Features(config, source) : {attentionScale: 0, attnLogitSoftcap: 0, finalLogitSoftcap: 0}),
     maxPositionEmbeddings,
     bosTokenId,
     eosTokenIds,
@@ -219,46 +232,6 @@ function qwenSlidingLayers(config: Json, numLayers: number, source: string): 'no
   throw new ModelLoadError(
     `${source}: use_sliding_window with a sliding window on ${sliding} of ${numLayers} layers (${Array.isArray(layerTypes) ? '"layer_types"' : '"max_window_layers"'}) is not supported: layer-wise windows need per-layer attention; only all or none of the layers may slide.`,
   )
-}
-
-function parseRopeScaling(raw: unknown, source: string): RopeScaling {
-  if (raw == null) return {type: 'none'}
-  if (!isObject(raw)) throw new ModelLoadError(`${source}: rope_scaling must be an object or null.`)
-  const type = raw.rope_type ?? raw.type ?? 'default'
-  const factor = (): number => {
-    const value = raw.factor
-    if (typeof value !== 'number' || value <= 0) throw new ModelLoadError(`${source}: rope_scaling "${String(type)}" needs a positive "factor".`)
-    return value
-  }
-  if (type === 'default') return {type: 'none'}
-  if (type === 'linear') return {type: 'linear', factor: factor()}
-  if (type === 'llama3') {
-    const field = (key: string): number => {
-      const value = raw[key]
-      if (typeof value !== 'number' || value <= 0) throw new ModelLoadError(`${source}: llama3 rope_scaling needs a positive "${key}".`)
-      return value
-    }
-    const scaling = {
-      type: 'llama3' as const,
-      factor: factor(),
-      lowFreqFactor: field('low_freq_factor'),
-      highFreqFactor: field('high_freq_factor'),
-      originalMaxPosition: field('original_max_position_embeddings'),
-    }
-    // The band between the two is interpolated over (high - low): empty or inverted, it divides by zero.
-    if (scaling.lowFreqFactor >= scaling.highFreqFactor) {
-      throw new ModelLoadError(`${source}: llama3 rope_scaling needs low_freq_factor (${scaling.lowFreqFactor}) below high_freq_factor (${scaling.highFreqFactor}).`)
-    }
-    if (!Number.isInteger(scaling.originalMaxPosition)) {
-      throw new ModelLoadError(`${source}: llama3 rope_scaling needs an integer "original_max_position_embeddings".`)
-    }
-    return scaling
-  }
-  throw new ModelLoadError(`${source}: rope scaling type "${String(type)}" is not supported (supported: linear, llama3).`)
-}
-
-function isObject(value: unknown): value is Json {
-  return value !== null && typeof value === 'object' && !Array.isArray(value)
 }
 
 function numberOr(value: unknown, fallback: number, key: string, source: string): number {

@@ -3,6 +3,7 @@ import {existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync} f
 import {dirname, join, resolve} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {ModelLoadError} from '../errors.js'
+import {checkpointTensorShapes} from './fused-tensors.js'
 import {expectedTensorShapes} from './load-model.js'
 import {parseModelConfig, readJsonObject, type ModelConfig} from './model-config.js'
 import {encodeFloats, writeSafetensors, type TensorDtype} from './safetensors.js'
@@ -13,12 +14,17 @@ export type TestModelPreset = 'tiny' | 'small' | 'bench'
 export const TEST_MODEL_PRESETS: readonly TestModelPreset[] = ['tiny', 'small', 'bench']
 /**
  * llama: Llama 2 layout (plain RoPE). qwen2: q/k/v biases, theta 1e6. llama3: llama3 RoPE scaling. qwen3: q/k norms, no
- * biases, and a head size twice hidden / heads (as Qwen3's 128 differs from it), theta 1e6. All untied: a random
+ * biases, and a head size twice hidden / heads (as Qwen3's 128 differs from it), theta 1e6. yarn: qwen2 with Qwen2.5's
+ * long-context YaRN rope_scaling (factor 4 over an original context of 64, so it matters at every position). gemma:
+ * Gemma's (1 + weight) norms, sqrt(hidden) embedding scale, GeGLU, one KV head of an explicit head_dim, tied embeddings
+ * as Gemma ships. gemma2: Gemma's and its sandwich norms, query_pre_attn_scalar apart from head_dim, soft caps low
+ * enough to bend random scores and logits, and alternating sliding-window layers (the window caps the context). phi3: Phi-3's fused qkv_proj / gate_up_proj, longrope over an original context of half
+ * max_position_embeddings (so the context is capped there) and a sliding window 100 below that. All others untied: a random
  * tied model greedily repeats its last token (its own embedding dominates its logits); tied loading is covered by tinychat.
  * Each carries its family's tokenizer (tokenizer-families.ts), so transformers and pagedllm tokenize it alike.
  */
-export type TestModelVariant = 'llama' | 'qwen2' | 'llama3' | 'qwen3'
-export const TEST_MODEL_VARIANTS: readonly TestModelVariant[] = ['llama', 'qwen2', 'llama3', 'qwen3']
+export type TestModelVariant = 'llama' | 'qwen2' | 'llama3' | 'qwen3' | 'yarn' | 'gemma' | 'gemma2' | 'phi3'
+export const TEST_MODEL_VARIANTS: readonly TestModelVariant[] = ['llama', 'qwen2', 'llama3', 'qwen3', 'yarn', 'gemma', 'gemma2', 'phi3']
 
 export interface TestModelOptions {
   seed?: number
@@ -48,8 +54,9 @@ const PRESETS: Record<TestModelPreset, PresetShape> = {
 }
 
 function tokenizerFamily(variant: TestModelVariant): TokenizerFamily {
-  // Qwen3 keeps Qwen2's tokenizer.
-  return TOKENIZER_FAMILIES[variant === 'llama' ? 'llama2' : variant === 'qwen3' ? 'qwen2' : variant]
+  // Qwen3 (and Qwen2.5 with YaRN) keep Qwen2's tokenizer.
+  const families: Record<TestModelVariant, keyof typeof TOKENIZER_FAMILIES> = {llama: 'llama2', llama3: 'llama3', qwen2: 'qwen2', qwen3: 'qwen2', yarn: 'qwen2', gemma: 'llama2', gemma2: 'llama2', phi3: 'llama2'}
+  return TOKENIZER_FAMILIES[families[variant]]
 }
 
 /** The repository root: this file sits at src/engine/model/ (or dist/engine/model/ once compiled). */
@@ -96,7 +103,60 @@ export function testModelConfigJson(preset: TestModelPreset, options: TestModelO
       max_window_layers: shape.numLayers,
     }
   }
-  if (variant === 'qwen2') {
+  if (variant === 'gemma') {
+    return {
+      architectures: ['GemmaForCausalLM'],
+      model_type: 'gemma',
+      ...common,
+      num_key_value_heads: 1,
+      head_dim: (2 * shape.hiddenSize) / shape.numHeads,
+      hidden_act: 'gelu_pytorch_tanh',
+      rms_norm_eps: 1e-6,
+      rope_theta: 10000.0,
+      attention_bias: false,
+      tie_word_embeddings: true,
+    }
+  }
+  if (variant === 'gemma2') {
+    return {
+      architectures: ['Gemma2ForCausalLM'],
+      model_type: 'gemma2',
+      ...common,
+      num_key_value_heads: 2,
+      head_dim: (2 * shape.hiddenSize) / shape.numHeads,
+      hidden_act: undefined, // Gemma2Config reads hidden_activation
+      hidden_activation: 'gelu_pytorch_tanh',
+      rms_norm_eps: 1e-6,
+      rope_theta: 10000.0,
+      attention_bias: false,
+      query_pre_attn_scalar: 24,
+      attn_logit_softcapping: 5.5, // not whole numbers: Gemma2Config wants floats and JSON writes 5.0 as 5
+      final_logit_softcapping: 12.5,
+      sliding_window: shape.maxPositionEmbeddings - 100,
+      tie_word_embeddings: true,
+    }
+  }
+  if (variant === 'phi3') {
+    // Per-frequency divisors from 1 (fast) to 4 (slow), as Phi-3's short_factor grows.
+    const half = shape.hiddenSize / shape.numHeads / 2
+    const shortFactor = Array.from({length: half}, (_, i) => 1 + (3 * i) / (half - 1))
+    return {
+      architectures: ['Phi3ForCausalLM'],
+      model_type: 'phi3',
+      ...common,
+      rms_norm_eps: 1e-5,
+      rope_theta: 10000.0,
+      // Phi-3-mini-128k's layout: a longer max_position_embeddings over the original context, which caps it here.
+      max_position_embeddings: 2 * shape.maxPositionEmbeddings,
+      original_max_position_embeddings: shape.maxPositionEmbeddings,
+      rope_scaling: {type: 'longrope', short_factor: shortFactor, long_factor: shortFactor.map((f) => 2 * f)},
+      sliding_window: shape.maxPositionEmbeddings - 100,
+      tie_word_embeddings: false,
+      // Phi3Config's default pad id (32000) lies beyond a small vocabulary; Phi-3 pads with its end-of-text token.
+      pad_token_id: common.eos_token_id,
+    }
+  }
+  if (variant === 'qwen2' || variant === 'yarn') {
     return {
       architectures: ['Qwen2ForCausalLM'],
       model_type: 'qwen2',
@@ -106,6 +166,8 @@ export function testModelConfigJson(preset: TestModelPreset, options: TestModelO
       tie_word_embeddings: false,
       use_sliding_window: false,
       sliding_window: shape.maxPositionEmbeddings,
+      // Qwen2.5's documented long-context setting, with a short original context.
+      ...(variant === 'yarn' ? {rope_scaling: {factor: 4.0, original_max_position_embeddings: 64, type: 'yarn'}} : {}),
     }
   }
   const llama = {architectures: ['LlamaForCausalLM'], model_type: 'llama', ...common, rms_norm_eps: 1e-5, attention_bias: false, mlp_bias: false}
@@ -189,7 +251,7 @@ function writeTestModelFiles(dir: string, configJson: Record<string, unknown>, o
   const seed = options.seed ?? 0
   const dtype = options.dtype ?? 'F32'
   const random = new SeededRandom(seed)
-  const tensors = expectedTensorShapes(config).map(({name, shape}) => ({
+  const tensors = checkpointTensorShapes(config, expectedTensorShapes(config)).map(({name, shape}) => ({
     name,
     dtype,
     shape,
@@ -211,7 +273,8 @@ function writeTestModelFiles(dir: string, configJson: Record<string, unknown>, o
  */
 function randomTensor(name: string, shape: number[], config: ModelConfig, random: SeededRandom): Float32Array {
   const count = shape.reduce((a, b) => a * b, 1)
-  if (name.endsWith('norm.weight')) return random.normals(count, 1, 0.1)
+  // Gemma's norms store weight - 1 (they scale by 1 + weight).
+  if (name.endsWith('norm.weight')) return random.normals(count, 1 - config.normWeightOffset, 0.1)
   if (name.endsWith('.bias')) return random.normals(count, 0, 0.2)
   if (name === 'model.embed_tokens.weight') return random.normals(count, 0, 1)
   if (name === 'lm_head.weight') return random.normals(count, 0, 3 / Math.sqrt(config.hiddenSize))

@@ -1,0 +1,33 @@
+# Runs a tiny test model in transformers (float32) and writes test/fixtures/<variant>-tiny-transformers.json: each
+# prompt's last-position top-10 logits and 8 greedy tokens, which the tests hold pagedllm to (qwen-models.test.ts,
+# model-architectures.test.ts). Run with a Python that has transformers and torch:
+#   node bin/run.js make-test-model --preset tiny --variant qwen3 --out /tmp/tiny-qwen3
+#   /work/venv-hf/bin/python scripts/transformers-fixture.py /tmp/tiny-qwen3 qwen3
+import json
+import pathlib
+import sys
+
+import torch
+import transformers
+
+PROMPTS = [[1, 77, 333, 116, 280, 275, 113, 105, 49, 261, 109], [1, 400, 401, 7, 12], [1] + [5 + (37 * i) % 500 for i in range(40)]]
+variant = sys.argv[2]
+OUT = pathlib.Path(__file__).resolve().parent.parent / 'test' / 'fixtures' / f'{variant}-tiny-transformers.json'
+
+# Eager attention: transformers' sdpa path drops Gemma 2's attention soft-capping (vLLM and the eager path apply it).
+model = transformers.AutoModelForCausalLM.from_pretrained(sys.argv[1], dtype=torch.float32, attn_implementation='eager').eval()
+prompts = []
+with torch.no_grad():
+    for prompt in PROMPTS:
+        ids = torch.tensor([prompt])
+        last = model(ids).logits[0, -1].double()
+        top = torch.topk(last, 10)
+        greedy = model.generate(ids, max_new_tokens=8, do_sample=False, eos_token_id=None, pad_token_id=0)[0, len(prompt):]
+        prompts.append({
+            'prompt_token_ids': prompt,
+            'last_position_top10': {'ids': top.indices.tolist(), 'logits': top.values.tolist()},
+            'greedy_token_ids': greedy.tolist(),
+        })
+fixture = {'model': f'make-test-model --preset tiny --variant {variant} (seed 0, F32)', 'transformers': transformers.__version__, 'torch': torch.__version__, 'prompts': prompts}
+OUT.write_text(json.dumps(fixture, indent=1) + '\n')
+print(f'wrote {OUT}')

@@ -1,0 +1,95 @@
+// The Hugging Face architectures the engine runs, each with what transformers' config class gives it by default and what sets it apart.
+import {ModelLoadError} from '../errors.js'
+import {float32ToBf16Bits, bf16BitsToFloat32, f16BitsToFloat32, float32ToF16Bits} from './float-formats.js'
+
+export interface ArchitectureTraits {
+  /** transformers' default max_position_embeddings, used when config.json leaves it out. */
+  defaultMaxPositions: number
+  /** transformers' default head_dim when config.json leaves it out; null: hidden_size / num_attention_heads. */
+  defaultHeadDim: number | null
+  defaultActivation: 'silu' | 'gelu_pytorch_tanh'
+  defaultTiedEmbeddings: boolean
+  /** Gemma: RMSNorm scales by (1 + weight) and embeddings are multiplied by sqrt(hidden_size). */
+  gemmaNorms: boolean
+  /** Qwen2: biases on q/k/v (and only there). */
+  qkvBias: boolean
+  /** Qwen3: per-head RMSNorm of q and k. */
+  qkNorm: boolean
+  /** Qwen2/Qwen3: sliding_window applies only with use_sliding_window, to the layers layer_types / max_window_layers say. */
+  qwenSlidingLayers: boolean
+  /** Phi-3: q/k/v in one qkv_proj and gate/up in one gate_up_proj (split at load: fused-tensors.ts). */
+  fusedProjections: boolean
+  /** Gemma 2: sandwich norms, query_pre_attn_scalar, soft-capped attention scores and logits (gemma2Features). */
+  gemma2: boolean
+  /** The config.json key of the MLP activation (Gemma 2's config class reads hidden_activation). */
+  activationKey: 'hidden_act' | 'hidden_activation'
+  /** transformers' default sliding_window when config.json leaves it out (null: none). */
+  defaultSlidingWindow: number | null
+}
+
+const BASE: ArchitectureTraits = {
+  defaultMaxPositions: 2048, defaultHeadDim: null, defaultActivation: 'silu', defaultTiedEmbeddings: false,
+  gemmaNorms: false, qkvBias: false, qkNorm: false, qwenSlidingLayers: false, fusedProjections: false, gemma2: false,
+  activationKey: 'hidden_act', defaultSlidingWindow: null,
+}
+
+export const ARCHITECTURES: Record<string, ArchitectureTraits> = {
+  LlamaForCausalLM: BASE,
+  MistralForCausalLM: {...BASE, defaultMaxPositions: 4096 * 32},
+  Qwen2ForCausalLM: {...BASE, defaultMaxPositions: 32768, qkvBias: true, qwenSlidingLayers: true},
+  // Qwen3's head size does not follow from hidden_size / heads.
+  Qwen3ForCausalLM: {...BASE, defaultMaxPositions: 32768, defaultHeadDim: 128, qkNorm: true, qwenSlidingLayers: true},
+  GemmaForCausalLM: {...BASE, defaultMaxPositions: 8192, defaultHeadDim: 256, defaultActivation: 'gelu_pytorch_tanh', defaultTiedEmbeddings: true, gemmaNorms: true},
+  Phi3ForCausalLM: {...BASE, defaultMaxPositions: 4096, fusedProjections: true},
+  // Its layers alternate sliding (4096) and full attention: the context is capped to the window, where both are exact.
+  Gemma2ForCausalLM: {
+    ...BASE, defaultMaxPositions: 8192, defaultHeadDim: 256, defaultActivation: 'gelu_pytorch_tanh', defaultTiedEmbeddings: true,
+    gemmaNorms: true, gemma2: true, activationKey: 'hidden_activation', defaultSlidingWindow: 4096,
+  },
+}
+export const SUPPORTED_ARCHITECTURES = Object.keys(ARCHITECTURES)
+
+/** Architectures that look close to a supported one but need what the engine does not have. */
+export const NEAR_MISSES: Record<string, string> = {
+  Qwen3MoeForCausalLM: 'Qwen3 mixture-of-experts layers (sparse MoE MLPs) are not supported',
+  Qwen2MoeForCausalLM: 'Qwen2 mixture-of-experts layers (sparse MoE MLPs) are not supported',
+  MixtralForCausalLM: 'Mixtral mixture-of-experts layers (sparse MoE MLPs) are not supported',
+  Gemma3ForCausalLM: 'Gemma 3 needs q/k norms, alternating local/global attention with two rope bases and pre/post norms',
+  Gemma3ForConditionalGeneration: 'Gemma 3 multimodal checkpoints (vision tower) are not supported',
+  PhiMoEForCausalLM: 'Phi-3.5-MoE mixture-of-experts layers are not supported',
+  Phi3SmallForCausalLM: 'Phi-3-small needs blocksparse attention, gegelu and muP scaling',
+  PhiForCausalLM: 'Phi-1/Phi-2 use LayerNorm, parallel attention/MLP blocks and partial rotary embeddings',
+}
+
+/** The MLP activation as config.json names it; Gemma's legacy "gelu" means the tanh form (as transformers reads it). */
+export function parseActivation(config: Record<string, unknown>, architecture: string, source: string): 'silu' | 'gelu_pytorch_tanh' {
+  const traits = ARCHITECTURES[architecture]!
+  const raw = config[traits.activationKey] ?? traits.defaultActivation
+  const activation = traits.gemmaNorms && raw === 'gelu' ? 'gelu_pytorch_tanh' : raw
+  if (activation !== 'silu' && activation !== 'gelu_pytorch_tanh') {
+    throw new ModelLoadError(`${source}: hidden_act "${String(raw)}" is not supported (silu, gelu_pytorch_tanh).`)
+  }
+  return activation
+}
+
+/** Gemma 2's attention scale and soft caps (transformers' Gemma2Config defaults: query_pre_attn_scalar 256, caps 50 and 30; null: no cap). */
+export function gemma2Features(config: Record<string, unknown>, source: string): {attentionScale: number; attnLogitSoftcap: number; finalLogitSoftcap: number} {
+  const positive = (key: string, fallback: number): number => {
+    const value = config[key] === undefined ? fallback : config[key]
+    if (value === null) return 0
+    if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw new ModelLoadError(`${source}: "${key}" must be a positive number or null, got ${JSON.stringify(value)}.`)
+    return value
+  }
+  if (config.use_bidirectional_attention === true) throw new ModelLoadError(`${source}: use_bidirectional_attention is not supported (a causal decoder only).`)
+  const scalar = positive('query_pre_attn_scalar', 256)
+  if (scalar === 0) throw new ModelLoadError(`${source}: "query_pre_attn_scalar" must be a positive number.`)
+  return {attentionScale: scalar ** -0.5, attnLogitSoftcap: positive('attn_logit_softcapping', 50), finalLogitSoftcap: positive('final_logit_softcapping', 30)}
+}
+
+/** Gemma's embedding multiplier sqrt(hidden_size), rounded to the checkpoint's dtype as transformers makes it. */
+export function gemmaEmbeddingScale(hiddenSize: number, torchDtype: string): number {
+  const scale = Math.sqrt(hiddenSize)
+  if (torchDtype === 'bfloat16') return bf16BitsToFloat32(float32ToBf16Bits(scale))
+  if (torchDtype === 'float16') return f16BitsToFloat32(float32ToF16Bits(scale))
+  return Math.fround(scale)
+}

@@ -1,0 +1,35 @@
+// Holds a test model to what transformers 5.18 computed for it (test/fixtures/<variant>-tiny-transformers.json, written by scripts/transformers-fixture.py).
+import assert from 'node:assert/strict'
+import {readFileSync} from 'node:fs'
+import {join} from 'node:path'
+import {makeEngineConfig} from '../../src/engine/config.js'
+import {LLMEngine} from '../../src/engine/llm-engine.js'
+import {ensureTestModel, type TestModelVariant} from '../../src/engine/model/test-model.js'
+import {makeSamplingParams} from '../../src/engine/sampling-params.js'
+import {ReferenceModel} from './reference-model.js'
+import {relativeError} from './relative-error.js'
+
+interface TransformersFixture {
+  prompts: {prompt_token_ids: number[]; last_position_top10: {ids: number[]; logits: number[]}; greedy_token_ids: number[]}[]
+}
+
+/** The float64 reference's top-10 last-position logits within 1e-4 of transformers', and the engine's 8 greedy tokens equal. */
+export async function checkAgainstTransformers(variant: TestModelVariant): Promise<void> {
+  const path = join(import.meta.dirname, '..', 'fixtures', `${variant}-tiny-transformers.json`)
+  const fixture = JSON.parse(readFileSync(path, 'utf8')) as TransformersFixture
+  const dir = await ensureTestModel('tiny', {variant})
+  const reference = await ReferenceModel.load(dir)
+  const engine = await LLMEngine.create(makeEngineConfig({modelPath: dir, kvMemoryBytes: 4 << 20, threads: 2, weightDtype: 'f32'}))
+  try {
+    const params = makeSamplingParams({temperature: 0, maxTokens: 8, ignoreEos: true})
+    const results = await engine.generate(fixture.prompts.map((p) => ({prompt: p.prompt_token_ids, params})))
+    fixture.prompts.forEach((p, i) => {
+      const top = p.last_position_top10
+      const ours = reference.nextLogits(p.prompt_token_ids)
+      assert.ok(relativeError(top.ids.map((id) => ours[id]), top.logits) < 1e-4, `${variant} prompt ${i}: reference top-10 logits`)
+      assert.deepEqual(results[i]!.outputs[0]!.tokenIds, p.greedy_token_ids, `${variant} prompt ${i}: the engine's greedy tokens`)
+    })
+  } finally {
+    await engine.shutdown()
+  }
+}
