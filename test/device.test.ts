@@ -2,6 +2,9 @@
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
 import {describeCudaStatus, selectDevice} from '../src/engine/device.js'
+import {cpuOnlyNeed} from '../src/engine/engine-parts.js'
+import {parseModelConfig} from '../src/engine/model/model-config.js'
+import {testModelConfigJson} from '../src/engine/model/test-model.js'
 import {InvalidRequestError} from '../src/engine/errors.js'
 
 const noDriver = {available: false, detail: 'CUDA driver version is insufficient for CUDA runtime version'}
@@ -31,6 +34,28 @@ describe('selectDevice', () => {
     assert.throws(() => selectDevice('cuda', {cuda: false}, noDriver), (error: unknown) =>
       error instanceof InvalidRequestError && /built without CUDA/.test(error.message))
     assert.equal(selectDevice('cuda', {cuda: true}, h100).device, 'cuda')
+  })
+
+  it('a run that needs a CPU-only feature: auto picks the CPU and says why, cuda is refused naming the flag', () => {
+    const gemma = parseModelConfig(testModelConfigJson('tiny', {variant: 'gemma'}))
+    const llama = parseModelConfig(testModelConfigJson('tiny', {variant: 'llama'}))
+    const none = {quantization: undefined, batchInvariant: false}
+    assert.equal(cpuOnlyNeed(none, {config: llama, tensors: []}), null)
+    const needs = [
+      cpuOnlyNeed(none, {config: gemma, tensors: []}),
+      cpuOnlyNeed({quantization: 'q8_0', batchInvariant: false}, {config: llama, tensors: []}),
+      cpuOnlyNeed({...none, batchInvariant: true}, {config: llama, tensors: []}),
+      cpuOnlyNeed(none, {config: llama, tensors: [{blockFormat: 'q4_k'}] as never}),
+      cpuOnlyNeed(none, {config: {...llama, headDim: 12}, tensors: []}),
+    ]
+    for (const need of needs) {
+      assert.ok(need !== null)
+      const auto = selectDevice('auto', {cuda: true}, h100, need)
+      assert.equal(auto.device, 'cpu')
+      assert.ok(auto.message.includes(need.reason), auto.message)
+      assert.throws(() => selectDevice('cuda', {cuda: true}, h100, need), (error: unknown) => error instanceof InvalidRequestError && error.param === need.param && /CPU backend only/.test(error.message))
+    }
+    assert.equal(needs[1]!.param, 'quantization')
   })
 })
 

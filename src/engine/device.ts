@@ -27,17 +27,24 @@ export interface DeviceChoice {
   message: string
 }
 
+/**
+ * `cpuOnly` names what this run needs that only the CPU backend has (a quantized format, Gemma's layers, ...): auto
+ * then picks the CPU and says why, and --device cuda is refused before anything reaches the GPU.
+ */
 export function selectDevice(
   requested: DeviceKind,
   build: {cuda: boolean},
   cuda: {available: boolean; detail: string},
+  cpuOnly: {reason: string; param: string} | null = null,
 ): DeviceChoice {
   const cudaReady = build.cuda && cuda.available
   if (requested === 'cuda' && !cudaReady) {
     const why = build.cuda ? cuda.detail : 'the native addon was built without CUDA (no nvcc at install time)'
     throw new InvalidRequestError(`--device cuda: CUDA is not available: ${why}`, {param: 'device'})
   }
+  if (requested === 'cuda' && cpuOnly !== null) throw new InvalidRequestError(`${cpuOnly.reason}, which runs on the CPU backend only (pass --device cpu)`, {param: cpuOnly.param})
   if (requested === 'cpu') return {device: 'cpu', message: 'using CPU (--device cpu)'}
+  if (cudaReady && cpuOnly !== null) return {device: 'cpu', message: `using CPU: ${cpuOnly.reason}, which runs on the CPU backend only`}
   if (cudaReady) return {device: 'cuda', message: `using CUDA: ${cuda.detail}`}
   const why = build.cuda ? cuda.detail : 'built without CUDA'
   return {device: 'cpu', message: `CUDA not available (${why}), using CPU`}

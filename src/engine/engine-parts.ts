@@ -31,20 +31,23 @@ export interface EngineParts {
   notes: string[]
 }
 
+/** What this run needs that the CUDA backend lacks, or null (native/cuda/cuda_backend.cu refuses the same model features). */
+export function cpuOnlyNeed(config: Pick<EngineConfig, 'quantization' | 'batchInvariant'>, model: Pick<LoadedModel, 'config' | 'tensors'>): {reason: string; param: string} | null {
+  if (config.quantization) return {reason: `--quantization ${config.quantization}`, param: 'quantization'}
+  if (config.batchInvariant) return {reason: '--batch-invariant', param: 'batch-invariant'}
+  if (model.tensors.some((t) => t.blockFormat)) return {reason: 'this GGUF file holds quantized tensors', param: 'device'}
+  const c = model.config
+  if (c.hiddenAct !== 'silu' || c.normWeightOffset !== 0 || c.embeddingScale !== 1 || c.sandwichNorms || c.attentionScale !== 0 || c.attnLogitSoftcap !== 0 || c.finalLogitSoftcap !== 0)
+    return {reason: `${c.architecture} (GeGLU, (1 + weight) norms, scaled embeddings, sandwich norms or soft-capping)`, param: 'device'}
+  if (c.headDim % 8 !== 0 || c.headDim > 256) return {reason: `head_dim ${c.headDim} (CUDA attention needs a multiple of 8, at most 256)`, param: 'device'}
+  return null
+}
+
 export async function buildEngineParts(config: EngineConfig): Promise<EngineParts> {
   const model = await loadModel(config.modelPath)
-  const device = selectDevice(config.device, nativeBuildInfo(), cudaStatus())
-  if (config.quantization && device.device === 'cuda') {
-    throw new InvalidRequestError(`--quantization ${config.quantization} runs on the CPU backend only (pass --device cpu)`, {param: 'quantization'})
-  }
-  if (config.batchInvariant && device.device === 'cuda') {
-    throw new InvalidRequestError('--batch-invariant runs on the CPU backend only (pass --device cpu)', {param: 'batch-invariant'})
-  }
+  const device = selectDevice(config.device, nativeBuildInfo(), cudaStatus(), cpuOnlyNeed(config, model))
   const ignored = quantizationIgnored(model, config.quantization)
   if (ignored !== null) throw new InvalidRequestError(`--quantization ${config.quantization}: ${ignored}`, {param: 'quantization'})
-  if (model.tensors.some((t) => t.blockFormat) && device.device === 'cuda') {
-    throw new InvalidRequestError('this GGUF file holds quantized tensors, which run on the CPU backend only (pass --device cpu)', {param: 'device'})
-  }
   const autoFormat = device.device === 'cuda' ? 'bf16' : (model.defaultWeightFormat ?? 'f32')
   const weightFormat = config.quantization ?? (config.weightDtype === 'auto' ? autoFormat : config.weightDtype)
   const {numBlocks, blockBytes, maxModelLen, notes} = planKvPool(config, model, device.device)
