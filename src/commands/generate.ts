@@ -9,6 +9,7 @@ import {PagedLLMCommand} from '../cli/pagedllm-command.js'
 import {guidedFlags, guidedSpecFromFlags} from '../cli/guided-flags.js'
 import {reportInterrupt} from '../cli/interrupt.js'
 import {startEngine} from '../cli/start-engine.js'
+import {checkTextFits} from '../server/prompt-tokenizer.js'
 
 export default class Generate extends PagedLLMCommand {
   static override description = 'Generate text for one or more prompts on the local engine'
@@ -69,12 +70,13 @@ export default class Generate extends PagedLLMCommand {
     const engine = await startEngine(flags, {quiet: flags.json})
     try {
       await engine.prepareRequest(params)
-      const requests = prompts.map((text) => ({
-        prompt: flags.chat
-          ? engine.tokenizer.encodeChat([...(flags.system ? [{role: 'system', content: flags.system}] : []), {role: 'user', content: text}], {addGenerationPrompt: true})
-          : text,
-        params,
-      }))
+      const requests = prompts.map((text) => {
+        const messages = [...(flags.system ? [{role: 'system', content: flags.system}] : []), {role: 'user', content: text}]
+        const rendered = flags.chat ? engine.tokenizer.applyChatTemplate(messages, {addGenerationPrompt: true}) : text
+        // Text longer than the context can hold is refused by its size: tokenizing megabytes a template wrote takes minutes.
+        checkTextFits(engine.tokenizer, rendered, engine.maxModelLen, 'prompt')
+        return {prompt: flags.chat ? engine.tokenizer.encode(rendered, {addSpecialTokens: false}) : text, params}
+      })
       // One prompt with one visible sequence streams; anything else prints whole results in order.
       const streams = !flags.json && prompts.length === 1 && params.n === 1 && params.bestOf === 1
       if (streams) {
