@@ -3,7 +3,10 @@ import assert from 'node:assert/strict'
 import {readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {describe, it} from 'node:test'
+import {ModelLoadError} from '../src/engine/errors.js'
 import {ChatTemplate} from '../src/engine/model/chat-template.js'
+import {loadModel} from '../src/engine/model/load-model.js'
+import {SMALL_GGUF_SHAPE, llamaGgufBytes, llamaTensors} from './support/llama-gguf.js'
 import {runCommand} from './support/run-command.js'
 import {tinyScratch} from './support/tiny-scratch.js'
 
@@ -53,6 +56,15 @@ describe('a chat template cannot hang or exhaust the process', () => {
     const results = await Promise.all(cases.map(([name, template]) => runCommand('generate', ['--model', withChatTemplate(name, template), '--threads', '1', '--max-tokens', '2', '--chat', 'hi'])))
     results.forEach((result, i) => assertOneErrorLine(result, 2, cases[i]![2]))
   })
+
+  it('generate --chat on a model without a chat template says to drop --chat (not "use the completions endpoint")', async () => {
+    const dir = scratch.copy('no-template')
+    const path = join(dir, 'tokenizer_config.json')
+    const {chat_template: _, ...config} = JSON.parse(readFileSync(path, 'utf8'))
+    writeFileSync(path, JSON.stringify(config))
+    const result = await runCommand('generate', ['--model', dir, '--threads', '1', '--max-tokens', '2', '--chat', 'hi'])
+    assertOneErrorLine(result, 2, /^Error: --chat needs a chat template, and no-template has none: give the prompt without --chat$/)
+  })
 })
 
 /** A GGUF v3 file holding only `metadata` (raw key/value bytes) and no tensors. */
@@ -93,8 +105,22 @@ describe('hostile GGUF metadata fails at once, not by exhausting the stack or me
   })
 })
 
-describe('hostile safetensors headers', () => {
-  it('two tensors whose data overlap are refused (they loaded, sharing bytes)', async () => {
+describe('tensors whose data overlap', () => {
+  it('a GGUF file whose second tensor starts inside the first is refused (it loaded, sharing bytes)', async () => {
+    const tensors = llamaTensors(SMALL_GGUF_SHAPE)
+    tensors[1]!.offset = 0
+    const path = join(scratch.dir, 'overlap.gguf')
+    writeFileSync(path, llamaGgufBytes(SMALL_GGUF_SHAPE, {tensors}))
+    await assert.rejects(loadModel(path), (error: Error) => {
+      assert.ok(error instanceof ModelLoadError, String(error))
+      const [, from, to] = /the data of tensors token_embd\.weight and output_norm\.weight overlap \(bytes (\d+) to (\d+)\); the header is corrupt/.exec(error.message) ?? []
+      // The shared bytes are the whole of output_norm (hidden size x 4 bytes).
+      assert.equal(Number(to) - Number(from), SMALL_GGUF_SHAPE.hiddenSize * 4, error.message)
+      return true
+    })
+  })
+
+  it('a safetensors file whose two tensors point at the same bytes is refused (it loaded)', async () => {
     const dir = scratch.copy('overlap')
     const path = join(dir, 'model.safetensors')
     const bytes = readFileSync(path)

@@ -69,6 +69,8 @@ export default class Generate extends PagedLLMCommand {
     })
     const engine = await startEngine(flags, {quiet: flags.json})
     try {
+      if (flags.chat && !engine.tokenizer.hasChatTemplate)
+        throw new InvalidRequestError(`--chat needs a chat template, and ${engine.modelName} has none: give the prompt without --chat`, {param: 'chat'})
       await engine.prepareRequest(params)
       const requests = prompts.map((text) => {
         const messages = [...(flags.system ? [{role: 'system', content: flags.system}] : []), {role: 'user', content: text}]

@@ -93,8 +93,10 @@ export function refuseOverlaps(path: string, tensors: readonly {name: string; of
   const sized = tensors.filter((tensor) => tensor.nbytes !== null && tensor.nbytes > 0).sort((a, b) => a.offset - b.offset)
   for (let i = 1; i < sized.length; i++) {
     const [before, after] = [sized[i - 1]!, sized[i]!]
-    if (after.offset < before.offset + before.nbytes!)
-      throw new ModelLoadError(`${path}: the data of tensors ${before.name} and ${after.name} overlap (bytes ${after.offset} to ${before.offset + before.nbytes!}); the header is corrupt.`)
+    if (after.offset < before.offset + before.nbytes!) {
+      const end = Math.min(before.offset + before.nbytes!, after.offset + after.nbytes!)
+      throw new ModelLoadError(`${path}: the data of tensors ${before.name} and ${after.name} overlap (bytes ${after.offset} to ${end}); the header is corrupt.`)
+    }
   }
 }
 
