@@ -105,6 +105,24 @@ describe('hostile GGUF metadata fails at once, not by exhausting the stack or me
   })
 })
 
+describe('GGUF files by their magic', () => {
+  it('a GGUF file without the .gguf extension loads as vLLM and llama.cpp load it (it was "a file; give the model\'s directory")', async () => {
+    const bytes = llamaGgufBytes()
+    const [named, unnamed] = [join(scratch.dir, 'named.gguf'), join(scratch.dir, 'weights.bin')]
+    writeFileSync(named, bytes)
+    writeFileSync(unnamed, bytes)
+    const args = ['--threads', '1', '--json', '--max-tokens', '4', '--ignore-eos', 'hello']
+    const [fromNamed, fromUnnamed] = await Promise.all([runCommand('generate', ['--model', named, ...args]), runCommand('generate', ['--model', unnamed, ...args])])
+    assert.equal(fromUnnamed.code, 0, fromUnnamed.stderr)
+    const ids = (stdout: string) => (JSON.parse(stdout) as {outputs: {token_ids: number[]}[]}[])[0]!.outputs[0]!.token_ids
+    assert.deepEqual(ids(fromUnnamed.stdout), ids(fromNamed.stdout))
+    // Any other file is still refused by name.
+    const other = join(scratch.dir, 'notes.txt')
+    writeFileSync(other, 'GGU')
+    assertOneErrorLine(await runCommand('generate', ['--model', other, 'hi']), 2, /notes\.txt is a file; give the model's directory/)
+  })
+})
+
 describe('tensors whose data overlap', () => {
   it('a GGUF file whose second tensor starts inside the first is refused (it loaded, sharing bytes)', async () => {
     const tensors = llamaTensors(SMALL_GGUF_SHAPE)

@@ -166,9 +166,23 @@ export function isGgufPath(path: string): boolean {
   return path.toLowerCase().endsWith('.gguf')
 }
 
-/** A path naming an existing .gguf file (model paths are otherwise Hugging Face directories). */
+/**
+ * A path naming an existing GGUF file (model paths are otherwise Hugging Face directories): by its .gguf extension or,
+ * as vLLM and llama.cpp take a GGUF file of any name, by its magic.
+ */
 export function isGgufFile(path: string): boolean {
-  return isGgufPath(path) && existsSync(path) && statSync(path).isFile()
+  if (!existsSync(path) || !statSync(path).isFile()) return false
+  if (isGgufPath(path)) return true
+  let fd: number | undefined
+  try {
+    fd = openSync(path, 'r')
+    const magic = Buffer.alloc(4)
+    return readSync(fd, magic, 0, 4, 0) === 4 && magic.toString('latin1') === 'GGUF'
+  } catch {
+    return false // unreadable: not taken for GGUF, so the error names the path as given
+  } finally {
+    if (fd !== undefined) closeSync(fd)
+  }
 }
 
 /** Parses the header, metadata and (unless metadataOnly) the tensor infos of a GGUF file. */
