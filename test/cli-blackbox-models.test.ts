@@ -1,6 +1,6 @@
 // Black-box: `generate --model` on hostile model files and chat templates ends quickly with one error line and a non-zero exit.
 import assert from 'node:assert/strict'
-import {readFileSync, writeFileSync} from 'node:fs'
+import {mkdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {describe, it} from 'node:test'
 import {ModelLoadError} from '../src/engine/errors.js'
@@ -55,6 +55,13 @@ describe('a chat template cannot hang or exhaust the process', () => {
     ]
     const results = await Promise.all(cases.map(([name, template]) => runCommand('generate', ['--model', withChatTemplate(name, template), '--threads', '1', '--max-tokens', '2', '--chat', 'hi'])))
     results.forEach((result, i) => assertOneErrorLine(result, 2, cases[i]![2]))
+  })
+
+  it('a chat_template.jinja that cannot be read (a directory) is a model error naming it, not a bare EISDIR', async () => {
+    const dir = scratch.copy('template-dir')
+    mkdirSync(join(dir, 'chat_template.jinja'))
+    const result = await runCommand('generate', ['--model', dir, '--threads', '1', '--max-tokens', '2', 'hi'])
+    assertOneErrorLine(result, 3, /^Error: Cannot read \S+\/template-dir\/chat_template\.jinja: EISDIR/)
   })
 
   it('generate --chat on a model without a chat template says to drop --chat (not "use the completions endpoint")', async () => {
