@@ -47,6 +47,16 @@ describe('generate: seeded sampling repeats', () => {
   })
 })
 
+describe('generate: sampling without --seed', () => {
+  it('two identical prompts sample differently (each request its own seed, as vLLM), and the run repeats', async () => {
+    const args = ['--temperature', '1', '--max-tokens', '8', '--ignore-eos', 'hello', 'hello']
+    const [first, second] = await Promise.all([generateJson(args), generateJson(args)])
+    const samples = (results: JsonResult[]) => results.map((result) => result.outputs[0]!.token_ids)
+    assert.notDeepEqual(samples(first)[0], samples(first)[1])
+    assert.deepEqual(samples(second), samples(first))
+  })
+})
+
 describe('generate: streamed text and --json agree', () => {
   it('the stream is the prompt and the JSON text; a --stop string cuts both at the same place', async () => {
     const prompt = 'hello'

@@ -10,6 +10,7 @@ import {guidedFlags, guidedSpecFromFlags} from '../cli/guided-flags.js'
 import {reportInterrupt} from '../cli/interrupt.js'
 import {startEngine} from '../cli/start-engine.js'
 import {checkTextFits} from '../server/prompt-tokenizer.js'
+import {givenFlags} from '../bench/bench-flags.js'
 
 export default class Generate extends PagedLLMCommand {
   static override description = 'Generate text for one or more prompts on the local engine'
@@ -45,7 +46,7 @@ export default class Generate extends PagedLLMCommand {
   }
 
   async run(): Promise<void> {
-    const {argv, flags} = await this.parse(Generate)
+    const {argv, flags, raw} = await this.parse(Generate)
     const prompts = argv as string[]
     refuseIgnoredFlags(flags)
     const beamWidth = flags['beam-width']
@@ -64,7 +65,10 @@ export default class Generate extends PagedLLMCommand {
       ignoreEos: flags['ignore-eos'],
       logprobs: flags.logprobs ?? null,
       logitBias: flags['logit-bias'] === undefined ? null : parseLogitBiasFlag(flags['logit-bias']),
-      seed: flags.seed,
+      // --seed given: every request brings it (its samples repeat alone or in any batch, as vLLM's SamplingParams(seed=...)).
+      // Not given: requests bring none and the engine derives one per request from its seed, so runs repeat and two
+      // identical prompts still sample differently, as in vLLM's LLM.generate.
+      seed: givenFlags(raw).has('seed') ? flags.seed : null,
       guided: guidedSpecFromFlags(flags),
     })
     const engine = await startEngine(flags, {quiet: flags.json})
