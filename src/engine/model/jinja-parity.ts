@@ -252,10 +252,10 @@ parity.applyFilter = function (operand, filter, environment) {
 }
 
 /** Runs a parsed template (Template.parsed) over an environment holding its variables, within a RenderBudget; returns the text. */
-export function runTemplate(program: unknown, environment: Environment, budget = new RenderBudget()): string {
+export function runTemplate(program: unknown, environment: Environment): string {
   // The package's declarations do not resolve under NodeNext (extensionless relative imports), so the class is typed here.
   const Runner = ParityInterpreter as unknown as new (environment: Environment) => {run(program: unknown): Value; budget: RenderBudget}
   const runner = new Runner(environment)
-  runner.budget = budget
+  runner.budget = new RenderBudget()
   return String(runner.run(program).value)
 }
