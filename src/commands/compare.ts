@@ -4,7 +4,7 @@ import {join} from 'node:path'
 import {Flags} from '@oclif/core'
 import chalk from 'chalk'
 import {reportInterrupt} from '../cli/interrupt.js'
-import {prepareOutputDir} from '../cli/output-paths.js'
+import {prepareOutputDir, prepareOutputFile} from '../cli/output-paths.js'
 import {PagedLLMCommand} from '../cli/pagedllm-command.js'
 import {benchFlags, givenFlags, parsePolicies, refuseIdleTraceFlags, resultsJson, suiteOptionsFromFlags} from '../bench/bench-flags.js'
 import {runBenchSuite, type SuiteResults} from '../bench/bench-suite.js'
@@ -50,12 +50,14 @@ export default class Compare extends PagedLLMCommand {
       default: 'text',
     }),
     out: Flags.string({description: 'Directory for results.json and the plots', default: 'out/compare'}),
+    json: Flags.string({description: 'Also write the results (the same JSON as results.json in --out) to this file'}),
   }
 
   async run(): Promise<void> {
     const {flags, raw} = await this.parse(Compare)
     refuseIdleTraceFlags(flags, givenFlags(raw))
     prepareOutputDir(flags.out, 'out')
+    if (flags.json) prepareOutputFile(flags.json, 'json')
     const endpoints = flags.endpoint ?? []
     const log = (line: string) => process.stderr.write(chalk.dim(line) + '\n')
     const policies = flags.policies ? parsePolicies(flags.policies) : endpoints.length > 0 ? [] : parsePolicies(DEFAULT_POLICIES)
@@ -70,12 +72,14 @@ export default class Compare extends PagedLLMCommand {
     })
     const stopReporting = reportInterrupt(() => `nothing written to ${flags.out} (results and plots come once every run has finished)`)
     const results: SuiteResults = await runBenchSuite(options).finally(stopReporting)
-    writeFileSync(join(flags.out, 'results.json'), resultsJson(results))
+    const json = resultsJson(results)
+    writeFileSync(join(flags.out, 'results.json'), json)
+    if (flags.json) writeFileSync(flags.json, json)
     const plots = await writePlots(results.runs, workloadTitle(results.workload), flags.out)
     this.log(renderHeadline(results) + '\n')
     const agreement = renderOutputAgreement(results)
     if (agreement) this.log(agreement + '\n')
-    this.log(`results: ${join(flags.out, 'results.json')}`)
+    this.log(`results: ${[join(flags.out, 'results.json'), ...(flags.json ? [flags.json] : [])].join(', ')}`)
     for (const path of plots) this.log(`plot: ${path}`)
   }
 }

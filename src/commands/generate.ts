@@ -9,6 +9,8 @@ import {PagedLLMCommand} from '../cli/pagedllm-command.js'
 import {guidedFlags, guidedSpecFromFlags} from '../cli/guided-flags.js'
 import {reportInterrupt} from '../cli/interrupt.js'
 import {startEngine} from '../cli/start-engine.js'
+import {checkTextFits} from '../server/prompt-tokenizer.js'
+import {givenFlags} from '../bench/bench-flags.js'
 
 export default class Generate extends PagedLLMCommand {
   static override description = 'Generate text for one or more prompts on the local engine'
@@ -44,7 +46,7 @@ export default class Generate extends PagedLLMCommand {
   }
 
   async run(): Promise<void> {
-    const {argv, flags} = await this.parse(Generate)
+    const {argv, flags, raw} = await this.parse(Generate)
     const prompts = argv as string[]
     refuseIgnoredFlags(flags)
     const beamWidth = flags['beam-width']
@@ -63,18 +65,24 @@ export default class Generate extends PagedLLMCommand {
       ignoreEos: flags['ignore-eos'],
       logprobs: flags.logprobs ?? null,
       logitBias: flags['logit-bias'] === undefined ? null : parseLogitBiasFlag(flags['logit-bias']),
-      seed: flags.seed,
+      // --seed given: every request brings it (its samples repeat alone or in any batch, as vLLM's SamplingParams(seed=...)).
+      // Not given: requests bring none and the engine derives one per request from its seed, so runs repeat and two
+      // identical prompts still sample differently, as in vLLM's LLM.generate.
+      seed: givenFlags(raw).has('seed') ? flags.seed : null,
       guided: guidedSpecFromFlags(flags),
     })
     const engine = await startEngine(flags, {quiet: flags.json})
     try {
+      if (flags.chat && !engine.tokenizer.hasChatTemplate)
+        throw new InvalidRequestError(`--chat needs a chat template, and ${engine.modelName} has none: give the prompt without --chat`, {param: 'chat'})
       await engine.prepareRequest(params)
-      const requests = prompts.map((text) => ({
-        prompt: flags.chat
-          ? engine.tokenizer.encodeChat([...(flags.system ? [{role: 'system', content: flags.system}] : []), {role: 'user', content: text}], {addGenerationPrompt: true})
-          : text,
-        params,
-      }))
+      const requests = prompts.map((text) => {
+        const messages = [...(flags.system ? [{role: 'system', content: flags.system}] : []), {role: 'user', content: text}]
+        const rendered = flags.chat ? engine.tokenizer.applyChatTemplate(messages, {addGenerationPrompt: true}) : text
+        // Text longer than the context can hold is refused by its size: tokenizing megabytes a template wrote takes minutes.
+        checkTextFits(engine.tokenizer, rendered, engine.maxModelLen, 'prompt')
+        return {prompt: flags.chat ? engine.tokenizer.encode(rendered, {addSpecialTokens: false}) : text, params}
+      })
       // One prompt with one visible sequence streams; anything else prints whole results in order.
       const streams = !flags.json && prompts.length === 1 && params.n === 1 && params.bestOf === 1
       if (streams) {
@@ -154,6 +162,10 @@ function refuseIgnoredFlags(flags: Record<string, any>): void {
     if (sampling) refuse(sampling, `--${sampling} cannot be used with --beam-width: beam search keeps the most likely beams and samples nothing`)
     if (flags['best-of'] !== undefined) refuse('best-of', '--best-of cannot be used with --beam-width: the beam width is the number of candidates')
     if (flags.n > beamWidth) refuse('n', `--n ${flags.n} exceeds --beam-width ${beamWidth}: beam search returns at most its beams`)
+    // Beams rank by the model's logprobs (logit_bias applied) and end at EOS or --max-tokens; these would change nothing.
+    if (flags.stop !== undefined) refuse('stop', '--stop cannot be used with --beam-width: beam search ends a beam at EOS or --max-tokens only')
+    if (flags.logprobs !== undefined) refuse('logprobs', '--logprobs cannot be used with --beam-width: beam search returns no per-token logprobs')
+    if (flags['repetition-penalty'] !== 1) refuse('repetition-penalty', '--repetition-penalty cannot be used with --beam-width: beam search ranks beams by the unpenalized logprobs')
   } else {
     if (flags['length-penalty'] !== 1) refuse('length-penalty', '--length-penalty scores beams: it needs --beam-width')
     if (flags['best-of'] > 1 && flags.temperature === 0)

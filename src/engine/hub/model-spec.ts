@@ -3,6 +3,7 @@ import {statSync} from 'node:fs'
 import {homedir} from 'node:os'
 import {join} from 'node:path'
 import {InvalidRequestError} from '../errors.js'
+import {isGgufFile} from '../model/gguf-file.js'
 
 export type ModelSpec = {kind: 'local'; dir: string} | {kind: 'hub'; repoId: string; revision: string | null}
 
@@ -38,7 +39,7 @@ export function parseModelSpec(spec: string): ModelSpec {
   // Shells expand ~ themselves, but not inside quotes or config files.
   const path = trimmed === '~' || trimmed.startsWith('~/') ? join(homedir(), trimmed.slice(1)) : trimmed
   const state = directoryState(path)
-  if (state === 'directory' || (state === 'file' && path.toLowerCase().endsWith('.gguf'))) return {kind: 'local', dir: path}
+  if (state === 'directory' || (state === 'file' && isGgufFile(path))) return {kind: 'local', dir: path}
   if (state === 'file') {
     throw new InvalidRequestError(`--model ${spec} is a file; give the model's directory (the one holding config.json) or a Hugging Face id ORG/NAME.`, {param: 'model', code: 'model_not_found'})
   }

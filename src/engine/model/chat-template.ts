@@ -2,6 +2,7 @@
 import {Environment, Template} from '@huggingface/jinja'
 import {InvalidRequestError} from '../errors.js'
 import {addParityTests, runTemplate} from './jinja-parity.js'
+import {boundedRange} from './template-budget.js'
 
 export interface ChatMessage {
   role: string
@@ -63,13 +64,7 @@ function templateGlobals(): Environment {
   environment.set('raise_exception', (message: unknown) => {
     throw new Error(String(message))
   })
-  environment.set('range', (start: number, stop?: number, step = 1) => {
-    const [from, to] = stop === undefined ? [0, start] : [start, stop]
-    if (step === 0) throw new Error('range() arg 3 must not be zero')
-    const out: number[] = []
-    for (let i = from; step > 0 ? i < to : i > to; i += step) out.push(i)
-    return out
-  })
+  environment.set('range', boundedRange)
   environment.set('strftime_now', (format: string) => strftime(new Date(), String(format)))
   return environment
 }

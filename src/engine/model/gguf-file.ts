@@ -2,6 +2,7 @@
 import {closeSync, existsSync, fstatSync, openSync, readSync, statSync} from 'node:fs'
 import {resolve} from 'node:path'
 import {ModelLoadError} from '../errors.js'
+import {refuseOverlaps} from './safetensors.js'
 
 export type GgufValue = number | bigint | boolean | string | GgufValue[]
 
@@ -54,6 +55,14 @@ function minimumItemBytes(type: number): number {
     default: return 8 // 64-bit numbers, and strings (their length)
   }
 }
+/**
+ * Bounds on metadata that no model comes near, so a hostile header fails with a message instead of exhausting memory
+ * or the stack: array items in all (a 262k vocabulary's tokens, scores, types and merges are about a million), the
+ * bytes of one string (a whole tokenizer.huggingface.json is tens of MB), and arrays inside arrays.
+ */
+const MAX_METADATA_ARRAY_ITEMS = 1 << 23
+const MAX_STRING_BYTES = 256 << 20
+const MAX_ARRAY_NESTING = 8
 /** ggml tensors have at most four dimensions (GGML_MAX_DIMS). */
 const MAX_DIMS = 4
 /** The smallest tensor info (empty name, no dims) and key/value pair (empty key, a one-byte value). */
@@ -65,6 +74,7 @@ class HeaderReader {
   private buffer = Buffer.alloc(0)
   private view = new DataView(this.buffer.buffer)
   offset = 0
+  private arrayItemsLeft = MAX_METADATA_ARRAY_ITEMS
 
   constructor(private readonly fd: number, private readonly fileSize: number, private readonly path: string) {}
 
@@ -115,6 +125,7 @@ class HeaderReader {
   }
   string = (): string => {
     const length = this.u64()
+    if (length > MAX_STRING_BYTES) this.fail(`a string of ${length} bytes (at most ${MAX_STRING_BYTES})`)
     const at = this.take(length)
     return this.buffer.toString('utf8', at, at + length)
   }
@@ -122,7 +133,7 @@ class HeaderReader {
     this.offset = Math.ceil(this.offset / alignment) * alignment
   }
 
-  value(type: number): GgufValue {
+  value(type: number, depth = 0): GgufValue {
     switch (type) {
       case GgufType.U8: return this.read(1, (v, at) => v.getUint8(at))
       case GgufType.I8: return this.read(1, (v, at) => v.getInt8(at))
@@ -137,10 +148,13 @@ class HeaderReader {
       case GgufType.I64: return this.read(8, (v, at) => v.getBigInt64(at, true))
       case GgufType.F64: return this.read(8, (v, at) => v.getFloat64(at, true))
       case GgufType.ARRAY: {
+        if (depth === MAX_ARRAY_NESTING) this.fail(`arrays nested deeper than ${MAX_ARRAY_NESTING}`)
         const itemType = this.u32()
         const count = this.count(minimumItemBytes(itemType), 'array items')
+        if (count > this.arrayItemsLeft) this.fail(`more than ${MAX_METADATA_ARRAY_ITEMS} array items in all`)
+        this.arrayItemsLeft -= count
         const items: GgufValue[] = new Array(count)
-        for (let i = 0; i < count; i++) items[i] = this.value(itemType)
+        for (let i = 0; i < count; i++) items[i] = this.value(itemType, depth + 1)
         return items
       }
       default: return this.fail(`unknown value type ${type}`)
@@ -152,9 +166,23 @@ export function isGgufPath(path: string): boolean {
   return path.toLowerCase().endsWith('.gguf')
 }
 
-/** A path naming an existing .gguf file (model paths are otherwise Hugging Face directories). */
+/**
+ * A path naming an existing GGUF file (model paths are otherwise Hugging Face directories): by its .gguf extension or,
+ * as vLLM and llama.cpp take a GGUF file of any name, by its magic.
+ */
 export function isGgufFile(path: string): boolean {
-  return isGgufPath(path) && existsSync(path) && statSync(path).isFile()
+  if (!existsSync(path) || !statSync(path).isFile()) return false
+  if (isGgufPath(path)) return true
+  let fd: number | undefined
+  try {
+    fd = openSync(path, 'r')
+    const magic = Buffer.alloc(4)
+    return readSync(fd, magic, 0, 4, 0) === 4 && magic.toString('latin1') === 'GGUF'
+  } catch {
+    return false // unreadable: not taken for GGUF, so the error names the path as given
+  } finally {
+    if (fd !== undefined) closeSync(fd)
+  }
 }
 
 /** Parses the header, metadata and (unless metadataOnly) the tensor infos of a GGUF file. */
@@ -212,6 +240,7 @@ export function readGguf(path: string, options: {metadataOnly?: boolean} = {}): 
         throw new ModelLoadError(`${absolute}: tensor ${tensor.name} (${tensor.type} [${tensor.shape.join(', ')}]) ends past the end of the file; the file may be truncated.`)
       }
     })
+    refuseOverlaps(absolute, tensors)
     return {path: absolute, version, metadata, tensors}
   } finally {
     closeSync(fd)

@@ -3,6 +3,7 @@
 // prints them (None, True, {'a': [1]}), and the filters the library lacks.
 import {Environment, Interpreter, parse, tokenize} from '@huggingface/jinja'
 import {PYTHON_STR_METHODS, type PyValueClasses} from './python-str-methods.js'
+import {MAX_TEMPLATE_STRING, RenderBudget} from './template-budget.js'
 
 /** The library's runtime values as this file uses them (its classes are not exported; see runtimeClass). */
 interface Value {
@@ -48,9 +49,6 @@ const FunctionValue = runtimeClass("'a'.upper") as unknown as new (call: (args: 
 const FloatValue = runtimeClass('1.5')
 const TupleValue = runtimeClass('(1, 2)')
 const PY_VALUES = {string: StringValue, integer: IntegerValue, boolean: BooleanValue, array: ArrayValue, tuple: TupleValue, str: (value: Value) => pythonStr(value)} as unknown as PyValueClasses
-
-/** The most characters (or list items) '*' may build: a template cannot make one request exhaust the server's memory. */
-const MAX_REPEATED_SIZE = 10_000_000
 
 /** A value already evaluated, handed back to the library's own operators. */
 const PRECOMPUTED = 'PagedllmPrecomputed'
@@ -244,8 +242,17 @@ function extraFilter(interpreter: InterpreterSteps, operand: Value, name: string
 class ParityInterpreter extends Interpreter {}
 const parity = ParityInterpreter.prototype as unknown as InterpreterSteps
 
+/** The render's limits (template-budget.ts), kept on the interpreter that runs it. */
+const budgetOf = (interpreter: InterpreterSteps) => (interpreter as unknown as {budget: RenderBudget}).budget
+
 parity.evaluate = function (node, environment) {
-  return node?.type === PRECOMPUTED ? (node.value as Value) : library.evaluate.call(this, node, environment)
+  if (node?.type === PRECOMPUTED) return node.value as Value
+  const budget = budgetOf(this)
+  budget.tick()
+  const value = library.evaluate.call(this, node, environment)
+  if (value.type === 'StringValue') budget.checkSize((value.value as string).length, 'string')
+  else if (value.type === 'ArrayValue') budget.checkSize((value.value as Value[]).length, 'list')
+  return value
 }
 
 // "text".lstrip('\n'), .find(...): Python's str methods, where the library lacks them or ignores their arguments.
@@ -267,7 +274,7 @@ parity.evaluateBinaryExpression = function (node, environment) {
     // Python repeats a string or a list by an int ('-' * 20); numbers multiply as the library does.
     const [sequence, count] = right.type === 'IntegerValue' ? [left, right] : [right, left]
     const size = (sequence.value as {length?: number}).length ?? 0
-    if (count.type === 'IntegerValue' && size * (count.value as number) > MAX_REPEATED_SIZE) throw new RangeError(`'*' would build ${size} x ${String(count.value)} items`)
+    if (count.type === 'IntegerValue' && size * (count.value as number) > MAX_TEMPLATE_STRING) throw new RangeError(`'*' would build ${size} x ${String(count.value)} items`)
     if (count.type === 'IntegerValue' && sequence.type === 'StringValue') return new StringValue((sequence.value as string).repeat(Math.max(0, count.value as number)))
     if (count.type === 'IntegerValue' && sequence.type === 'ArrayValue')
       return new ArrayValue(Array.from({length: Math.max(0, count.value as number)}, () => sequence.value as Value[]).flat())
@@ -283,14 +290,13 @@ parity.evaluateBinaryExpression = function (node, environment) {
 // Statements print what they render; an expression's value prints as Python's str() (None, True, [1, 'a']).
 const STATEMENTS = new Set(['Set', 'If', 'For', 'Macro', 'CallStatement', 'FilterStatement', 'Break', 'Continue', 'Comment', 'Program'])
 parity.evaluateBlock = function (statements, environment) {
+  budgetOf(this).tick() // an empty loop body evaluates no node
   let text = ''
   for (const statement of statements) {
     const value = this.evaluate(statement, environment)
-    if (STATEMENTS.has(statement.type)) {
-      if (value.type !== 'NullValue' && value.type !== 'UndefinedValue') text += value.toString()
-    } else {
-      text += pythonStr(value)
-    }
+    const written = STATEMENTS.has(statement.type) ? (value.type !== 'NullValue' && value.type !== 'UndefinedValue' ? value.toString() : '') : pythonStr(value)
+    budgetOf(this).write(written.length)
+    text += written
   }
   return new StringValue(text)
 }
@@ -309,9 +315,11 @@ parity.applyFilter = function (operand, filter, environment) {
   }
 }
 
-/** Runs a parsed template (Template.parsed) over an environment holding its variables; returns the text. */
+/** Runs a parsed template (Template.parsed) over an environment holding its variables, within a RenderBudget; returns the text. */
 export function runTemplate(program: unknown, environment: Environment): string {
   // The package's declarations do not resolve under NodeNext (extensionless relative imports), so the class is typed here.
-  const Runner = ParityInterpreter as unknown as new (environment: Environment) => {run(program: unknown): Value}
-  return String(new Runner(environment).run(program).value)
+  const Runner = ParityInterpreter as unknown as new (environment: Environment) => {run(program: unknown): Value; budget: RenderBudget}
+  const runner = new Runner(environment)
+  runner.budget = new RenderBudget()
+  return String(runner.run(program).value)
 }

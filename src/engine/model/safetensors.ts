@@ -38,7 +38,8 @@ export function readSafetensorsHeader(path: string): TensorInfo[] {
     readSync(fd, lengthBytes, 0, 8, 0)
     const headerLength = Number(lengthBytes.readBigUInt64LE(0))
     if (headerLength > MAX_HEADER_BYTES || 8 + headerLength > fileSize) {
-      throw new ModelLoadError(`${path} is not a valid safetensors file (header length ${headerLength}, file size ${fileSize}).`)
+      const why = headerLength > MAX_HEADER_BYTES ? `, more than the ${MAX_HEADER_BYTES} bytes the format allows` : ''
+      throw new ModelLoadError(`${path} is not a valid safetensors file (header length ${headerLength}${why}, file size ${fileSize}).`)
     }
     const headerBytes = Buffer.alloc(headerLength)
     readSync(fd, headerBytes, 0, headerLength, 8)
@@ -56,6 +57,7 @@ export function readSafetensorsHeader(path: string): TensorInfo[] {
       if (!isJsonObject(entry)) throw new ModelLoadError(`${path}: tensor ${name} has a malformed header entry.`)
       tensors.push(parseEntry(path, name, entry, dataStart, fileSize))
     }
+    refuseOverlaps(path, tensors)
     return tensors
   } finally {
     closeSync(fd)
@@ -84,6 +86,18 @@ function parseEntry(path: string, name: string, entry: {dtype?: unknown; shape?:
     )
   }
   return {name, dtype: dtype as TensorDtype, shape: shape as number[], path: resolve(path), offset: dataStart + begin, nbytes}
+}
+
+/** Two tensors whose data share bytes mean a corrupt header (the safetensors library refuses it too). */
+export function refuseOverlaps(path: string, tensors: readonly {name: string; offset: number; nbytes: number | null}[]): void {
+  const sized = tensors.filter((tensor) => tensor.nbytes !== null && tensor.nbytes > 0).sort((a, b) => a.offset - b.offset)
+  for (let i = 1; i < sized.length; i++) {
+    const [before, after] = [sized[i - 1]!, sized[i]!]
+    if (after.offset < before.offset + before.nbytes!) {
+      const end = Math.min(before.offset + before.nbytes!, after.offset + after.nbytes!)
+      throw new ModelLoadError(`${path}: the data of tensors ${before.name} and ${after.name} overlap (bytes ${after.offset} to ${end}); the header is corrupt.`)
+    }
+  }
 }
 
 /** All tensors of a checkpoint directory: model.safetensors.index.json (sharded) or model.safetensors. */

@@ -52,7 +52,7 @@ export class Tokenizer {
     const tokenizerConfig = {...specialTokensMap, ...(existsSync(configPath) ? readJsonObject(configPath) : {})}
     // Newer checkpoints keep the template in its own file instead of tokenizer_config.json.
     const templatePath = join(dir, 'chat_template.jinja')
-    const templateFile = existsSync(templatePath) ? readFileSync(templatePath, 'utf8') : null
+    const templateFile = existsSync(templatePath) ? readTemplateFile(templatePath) : null
     return new Tokenizer(tokenizerJson, tokenizerConfig, {...options, chatTemplate: templateFile})
   }
 
@@ -226,6 +226,15 @@ function tokenContent(value: unknown): string {
   if (typeof value === 'string') return value
   if (value !== null && typeof value === 'object' && typeof (value as Json).content === 'string') return (value as Json).content as string
   return ''
+}
+
+/** chat_template.jinja, whose read errors (a directory, no permission) name the file like every other model file's. */
+function readTemplateFile(path: string): string {
+  try {
+    return readFileSync(path, 'utf8')
+  } catch (error) {
+    throw new ModelLoadError(`Cannot read ${path}: ${(error as Error).message}`, {cause: error})
+  }
 }
 
 /** chat_template is a string, or a list of named templates of which "default" is the chat one. */

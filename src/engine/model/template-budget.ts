@@ -1,0 +1,45 @@
+// The limits on one chat template render (time, text written, value sizes, range lengths): a model's template, or a request's, cannot hang or exhaust a process.
+
+/** The longest a render may run; real templates take milliseconds, so only a runaway loop gets near it. */
+export const TEMPLATE_DEADLINE_MS = 5_000
+/** The most characters one template string may hold: '*', '+' and '~' cannot grow a string without end. */
+export const MAX_TEMPLATE_STRING = 10_000_000
+/** The most characters a render's blocks may write in all (loops included): far beyond any context's prompt. */
+export const MAX_TEMPLATE_WRITTEN = 64_000_000
+/** The most items one list may hold (range() included: Python's is lazy, ours a list); no real template counts this far. */
+export const MAX_TEMPLATE_LIST = 1_000_000
+
+/** One render's use of the limits; a limit passed throws, and the chat template makes that a 400 naming it. */
+export class RenderBudget {
+  private readonly deadline = Date.now() + TEMPLATE_DEADLINE_MS
+  private written = 0
+  private evaluations = 0
+
+  /** Called on every node evaluated; the clock is read every 1,024 of them. */
+  tick(): void {
+    if ((++this.evaluations & 1023) === 0 && Date.now() > this.deadline)
+      throw new Error(`the chat template ran for more than ${TEMPLATE_DEADLINE_MS / 1000} s (a loop that does not end?)`)
+  }
+
+  /** A value just computed: a string past MAX_TEMPLATE_STRING characters or a list past MAX_TEMPLATE_LIST items is refused. */
+  checkSize(size: number, what: 'string' | 'list'): void {
+    const limit = what === 'string' ? MAX_TEMPLATE_STRING : MAX_TEMPLATE_LIST
+    if (size > limit) throw new Error(`the chat template built a ${what} of ${size} ${what === 'string' ? 'characters' : 'items'}, more than ${limit}`)
+  }
+
+  /** Text a block wrote. */
+  write(characters: number): void {
+    this.written += characters
+    if (this.written > MAX_TEMPLATE_WRITTEN) throw new Error(`the chat template wrote more than ${MAX_TEMPLATE_WRITTEN} characters`)
+  }
+}
+
+/** Python's range(), refusing more than MAX_TEMPLATE_LIST items before any is made. */
+export function boundedRange(start: number, stop?: number, step = 1): number[] {
+  const [from, to] = stop === undefined ? [0, start] : [start, stop]
+  if (![from, to, step].every(Number.isInteger)) throw new TypeError('range() takes integers')
+  if (step === 0) throw new Error('range() arg 3 must not be zero')
+  const count = Math.max(0, Math.ceil((to - from) / step))
+  if (count > MAX_TEMPLATE_LIST) throw new Error(`range() of ${count} items is more than a chat template may make (${MAX_TEMPLATE_LIST})`)
+  return Array.from({length: count}, (_, i) => from + i * step)
+}

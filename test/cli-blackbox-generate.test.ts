@@ -1,0 +1,120 @@
+// Black-box: `generate` as an outside tester drives it (vLLM's LLM.generate and llama-cli as yardsticks): seeds, streaming vs --json, stops, the context edge, flags beam search would ignore.
+import assert from 'node:assert/strict'
+import {before, describe, it} from 'node:test'
+import {ensureTestModel} from '../src/engine/model/test-model.js'
+import {runCommand} from './support/run-command.js'
+
+interface JsonOutput {
+  index: number
+  text: string
+  token_ids: number[]
+  finish_reason: string
+  stop_reason: string | number | null
+  cumulative_logprob: number
+}
+interface JsonResult {
+  prompt: string
+  prompt_token_ids: number[]
+  outputs: JsonOutput[]
+}
+
+let modelDir = ''
+before(async () => {
+  modelDir = await ensureTestModel('tiny')
+})
+
+async function generateJson(args: string[]): Promise<JsonResult[]> {
+  const result = await runCommand('generate', ['--model', modelDir, '--threads', '1', '--json', ...args])
+  assert.equal(result.code, 0, result.stderr)
+  return JSON.parse(result.stdout)
+}
+
+describe('generate: seeded sampling repeats', () => {
+  it('the same seed gives the same samples across runs and beside another prompt; --n samples differ', async () => {
+    const args = ['--temperature', '1', '--n', '2', '--max-tokens', '8', '--ignore-eos']
+    const [alone, again, batched, otherSeed] = await Promise.all([
+      generateJson([...args, '--seed', '7', 'hello']),
+      generateJson([...args, '--seed', '7', 'hello']),
+      generateJson([...args, '--seed', '7', 'the sea', 'hello']),
+      generateJson([...args, '--seed', '8', 'hello']),
+    ])
+    const samples = (result: JsonResult) => result.outputs.map((output) => output.token_ids)
+    assert.deepEqual(samples(again[0]!), samples(alone[0]!))
+    assert.deepEqual(samples(batched[1]!), samples(alone[0]!))
+    assert.notDeepEqual(samples(alone[0]!)[0], samples(alone[0]!)[1])
+    assert.notDeepEqual(samples(otherSeed[0]!), samples(alone[0]!))
+    assert.ok(alone[0]!.outputs.every((output) => output.token_ids.length === 8 && output.finish_reason === 'length'))
+  })
+})
+
+describe('generate: sampling without --seed', () => {
+  it('two identical prompts sample differently (each request its own seed, as vLLM), and the run repeats', async () => {
+    const args = ['--temperature', '1', '--max-tokens', '8', '--ignore-eos', 'hello', 'hello']
+    const [first, second] = await Promise.all([generateJson(args), generateJson(args)])
+    const samples = (results: JsonResult[]) => results.map((result) => result.outputs[0]!.token_ids)
+    assert.notDeepEqual(samples(first)[0], samples(first)[1])
+    assert.deepEqual(samples(second), samples(first))
+  })
+})
+
+describe('generate: streamed text and --json agree', () => {
+  it('the stream is the prompt and the JSON text; a --stop string cuts both at the same place', async () => {
+    const prompt = 'hello'
+    const [plain] = await generateJson(['--max-tokens', '40', '--ignore-eos', prompt])
+    const text = plain!.outputs[0]!.text
+    // A stop string of plain letters from the middle of the greedy text.
+    const stop = /[a-z]{3,}/i.exec(text.slice(4))?.[0]
+    assert.ok(stop, `no plain word in ${JSON.stringify(text)}`)
+    const stopArgs = ['--model', modelDir, '--threads', '1', '--max-tokens', '40', '--ignore-eos', '--stop', stop]
+    const [streamed, json, streamedPlain] = await Promise.all([
+      runCommand('generate', [...stopArgs, prompt]),
+      runCommand('generate', [...stopArgs, '--json', prompt]),
+      runCommand('generate', ['--model', modelDir, '--threads', '1', '--max-tokens', '40', '--ignore-eos', prompt]),
+    ])
+    assert.equal(streamedPlain.stdout, `${prompt}${text}\n`)
+    const cut = (JSON.parse(json.stdout) as JsonResult[])[0]!.outputs[0]!
+    assert.equal(cut.text, text.slice(0, text.indexOf(stop)))
+    assert.equal(cut.finish_reason, 'stop')
+    assert.equal(cut.stop_reason, stop)
+    assert.equal(streamed.code, 0, streamed.stderr)
+    assert.equal(streamed.stdout, `${prompt}${cut.text}\n`)
+    // Results on stdout, the report on stderr.
+    assert.doesNotMatch(streamed.stdout, /tokens\/s|kv cache/)
+    assert.match(streamed.stderr, /tokens in [\d.]+ s/)
+  })
+})
+
+describe('generate: the context edge', () => {
+  it('a prompt plus --max-tokens of exactly --max-model-len runs to the last token; one more is refused (exit 2)', async () => {
+    const [probe] = await generateJson(['--max-tokens', '1', 'hello'])
+    const promptLength = probe!.prompt_token_ids.length
+    const maxModelLen = 64
+    const [full] = await generateJson(['--max-model-len', String(maxModelLen), '--max-tokens', String(maxModelLen - promptLength), '--ignore-eos', 'hello'])
+    assert.equal(full!.outputs[0]!.token_ids.length, maxModelLen - promptLength)
+    assert.equal(full!.outputs[0]!.finish_reason, 'length')
+    const over = await runCommand('generate', ['--model', modelDir, '--threads', '1', '--max-model-len', String(maxModelLen), '--max-tokens', String(maxModelLen - promptLength + 1), 'hello'])
+    assert.equal(over.code, 2)
+    assert.match(over.stderr, new RegExp(`maximum context length is ${maxModelLen} tokens\\. However, you requested ${maxModelLen + 1} tokens`))
+  })
+})
+
+describe('generate: flags beam search would ignore are refused by name (they printed results as if applied)', () => {
+  const refusals: [string[], string][] = [
+    [['--stop', 'x'], '--stop cannot be used with --beam-width: beam search ends a beam at EOS or --max-tokens only'],
+    [['--json', '--logprobs', '2'], '--logprobs cannot be used with --beam-width: beam search returns no per-token logprobs'],
+    [['--repetition-penalty', '1.3'], '--repetition-penalty cannot be used with --beam-width: beam search ranks beams by the unpenalized logprobs'],
+  ]
+  for (const [flags, message] of refusals)
+    it(flags.join(' '), async () => {
+      const result = await runCommand('generate', ['--model', modelDir, '--threads', '1', '--beam-width', '2', '--max-tokens', '4', ...flags, 'hi'])
+      assert.equal(result.code, 2, result.stderr)
+      assert.equal(result.stderr, `Error: ${message}\n`)
+    })
+
+  it('what beam search does take (--n, --length-penalty, --logit-bias, --ignore-eos) still runs', async () => {
+    const [result] = await generateJson(['--beam-width', '3', '--n', '2', '--length-penalty', '0.5', '--logit-bias', '{"77": 5}', '--ignore-eos', '--max-tokens', '5', 'hi'])
+    assert.equal(result!.outputs.length, 2)
+    assert.notDeepEqual(result!.outputs[0]!.token_ids, result!.outputs[1]!.token_ids)
+    assert.ok(result!.outputs.every((output) => output.token_ids.length === 5))
+  })
+})
