@@ -1,5 +1,6 @@
 // Python's str methods as chat templates call them ("x".lstrip('\n'), .find(), .count(), ...), where
 // @huggingface/jinja lacks them or ignores their arguments (its strip family always trims whitespace).
+import {MAX_TEMPLATE_STRING} from './template-budget.js'
 
 /** The library's runtime values as these methods take and make them. */
 export interface PyValue {
@@ -134,6 +135,8 @@ function padder(side: 'center' | 'left' | 'right'): Method {
   return (text, args, make) => {
     const [widthArg, fillArg] = positional(args)
     const width = Number(widthArg?.value ?? 0)
+    // Bounded before building, as every template string is (template-budget.ts).
+    if (width > MAX_TEMPLATE_STRING) throw new RangeError(`the chat template built a string of ${width} characters`)
     const fill = fillArg === undefined ? ' ' : requiredString(fillArg, side)
     if ([...fill].length !== 1) throw new TypeError('The fill character must be exactly one character long')
     const length = [...text].length
