@@ -10,6 +10,8 @@ import {readJsonObject} from './model-config.js'
 import {specialTokensPostProcessor} from './byte-level-bpe.js'
 import {maxTextBytes, type TextSizeBound, textSizeBound} from './text-size-bound.js'
 import {tokenBytes} from './token-bytes.js'
+import {withMetaspaceWords} from './metaspace-words.js'
+import {fixTokenizerLibrary} from './tokenizer-library-fixes.js'
 import {ChatTemplate, type ChatMessage, type ChatTemplateOptions} from './chat-template.js'
 
 export type {ChatMessage, ChatTemplateOptions}
@@ -62,9 +64,11 @@ export class Tokenizer {
     options: {extraEosTokenIds?: number[]; chatTemplate?: string | null} = {},
   ) {
     checkTokenIds(tokenizerJson)
+    tokenizerJson = withMetaspaceWords(tokenizerJson)
     try {
       // transformers defaults clean_up_tokenization_spaces to false (the library to true); llama.cpp never cleans up.
       this.inner = new HfTokenizer(withSpecialTokenFlags(tokenizerJson, tokenizerConfig), {clean_up_tokenization_spaces: false, ...tokenizerConfig})
+      fixTokenizerLibrary(this.inner)
     } catch (error) {
       throw new ModelLoadError(`Cannot build the tokenizer from tokenizer.json: ${(error as Error).message}`, {cause: error})
     }
@@ -107,6 +111,9 @@ export class Tokenizer {
   }
 
   encode(text: string, opts: {addSpecialTokens?: boolean} = {}): number[] {
+    // A lone surrogate (a JSON "\ud800" escape) is U+FFFD, as in the text's UTF-8; left in, byte fallback would spell
+    // out U+FFFD's bytes where the vocabulary has the character.
+    text = text.replace(LONE_SURROGATE, '\ufffd')
     return this.inner.encode(text, {add_special_tokens: opts.addSpecialTokens ?? true}).ids
   }
 
@@ -185,6 +192,9 @@ function readTokenizerJson(dir: string): Json {
   if (existsSync(modelPath)) return sentencePieceTokenizerJson(readSentencePieceModel(readFileSync(modelPath), modelPath), modelPath)
   throw new ModelLoadError(`No tokenizer.json (or SentencePiece tokenizer.model) in ${dir}: the model directory needs its tokenizer.`)
 }
+
+/** A high surrogate not followed by a low one, or a low one not preceded by a high one (UTF-16 code units, no u flag). */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g
 
 /** transformers' Llama and Gemma tokenizer classes rebuild the post-processor from these flags, whatever tokenizer.json says. */
 const FLAG_DRIVEN_CLASSES = /^(Llama|CodeLlama|Gemma)Tokenizer(Fast)?$/

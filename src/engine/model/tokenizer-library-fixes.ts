@@ -1,0 +1,32 @@
+// Puts right two places where @huggingface/tokenizers (JS) departs from the Rust tokenizers library it ports.
+//
+// - The ByteLevel pre-tokenizer splits by GPT-2's regex written with JS's \s, which counts U+FEFF as a space and not
+//   U+0085; Rust's \s is Unicode White_Space (the reverse). " \ufeff" then split apart where Rust keeps one word.
+//   (Split patterns from tokenizer.json are rewritten by the library itself; only this built-in one is not.)
+// - The ByteFallback decoder's TextDecoder drops a U+FEFF at the start of each run of <0xNN> bytes (a BOM to it).
+// Both are fixed on the built tokenizer's parts, which the library keeps as plain fields.
+
+/** GPT-2's split with \s as Unicode White_Space, as the Rust library compiles it. */
+const GPT2_SPLIT = /'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\p{White_Space}\p{L}\p{N}]+|\p{White_Space}+(?!\P{White_Space})|\p{White_Space}+/gu
+
+type Part = {pattern?: unknown; text_decoder?: unknown; tokenizers?: unknown; decoders?: unknown; use_regex?: unknown; byte_encoder?: unknown}
+
+/** Every part of a pipeline step, the members of Sequence steps included. */
+function parts(step: unknown): Part[] {
+  // The library's steps are callable objects (functions with fields).
+  if (step === null || (typeof step !== 'object' && typeof step !== 'function')) return []
+  const part = step as Part
+  const children = [...(Array.isArray(part.tokenizers) ? part.tokenizers : []), ...(Array.isArray(part.decoders) ? part.decoders : [])]
+  return [part, ...children.flatMap(parts)]
+}
+
+export function fixTokenizerLibrary(inner: object): void {
+  const {pre_tokenizer: preTokenizer, decoder} = inner as {pre_tokenizer?: unknown; decoder?: unknown}
+  for (const part of parts(preTokenizer)) {
+    // The ByteLevel pre-tokenizer: a byte-to-unicode table and a split regex.
+    if (part.byte_encoder !== undefined && part.pattern instanceof RegExp && part.use_regex !== false) part.pattern = new RegExp(GPT2_SPLIT)
+  }
+  for (const part of parts(decoder)) {
+    if (part.text_decoder instanceof TextDecoder && !part.text_decoder.ignoreBOM) part.text_decoder = new TextDecoder('utf-8', {ignoreBOM: true})
+  }
+}
