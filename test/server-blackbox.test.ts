@@ -81,6 +81,18 @@ describe('black-box acceptance of the HTTP API (tinychat)', () => {
     assert.equal(whole.usage!.total_tokens, whole.usage!.prompt_tokens + whole.usage!.completion_tokens)
   })
 
+  it('beam search text is decoded after the prompt, as a sampled text is: the text the ids add to it, which their logprob tokens spell', async () => {
+    const beams = await postJson(`${baseUrl}/v1/completions`, {model, prompt: 'Once upon', max_tokens: 8, ignore_eos: true, skip_special_tokens: false, use_beam_search: true, n: 2, logprobs: 1, return_token_ids: true})
+    assert.equal(beams.status, 200, beams.text)
+    const promptIds: number[] = beams.json.choices[0].prompt_token_ids
+    const detokenized = async (tokens: number[]) => (await postJson(`${baseUrl}/detokenize`, {tokens})).json.prompt as string
+    const promptText = await detokenized(promptIds)
+    for (const choice of beams.json.choices) {
+      assert.equal(choice.text, (await detokenized([...promptIds, ...choice.token_ids])).slice(promptText.length))
+      assert.equal(choice.logprobs.tokens.join(''), choice.text)
+    }
+  })
+
   it('a seed gives the same text alone, beside other requests and in a list of prompts', async () => {
     const request = {model, prompt: 'Once upon a time', max_tokens: 10, temperature: 1, seed: 42}
     const alone = (await client.completions.create(request)).choices[0]!.text
