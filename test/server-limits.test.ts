@@ -119,12 +119,21 @@ describe('resource bounds (case 7)', () => {
     assert.match(await within(reply, 'closing an idle keep-alive connection'), /^HTTP\/1\.1 200/)
   })
 
-  it('accepts at most --max-connections connections at once', async () => {
+  it('serves at most --max-connections connections at once: the next get a 503 error reply, past twice the cap none', async () => {
     const {url} = await start({maxConnections: 2})
     const first = await open(url)
     const second = await open(url)
     const third = await open(url)
-    await within(closed(third), 'refusing a connection over the cap')
+    const fourth = await open(url)
+    const fifth = await open(url)
+    await within(closed(fifth), 'refusing a connection past twice the cap')
+    for (const socket of [third, fourth]) {
+      const reply = closed(socket)
+      socket.write('GET /health HTTP/1.1\r\nhost: x\r\n\r\n')
+      const text = await within(reply, 'answering and closing a connection over the cap')
+      assert.match(text, /^HTTP\/1\.1 503/)
+      assert.equal(JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4)).error.code, 'too_many_connections')
+    }
     // The first two still work.
     for (const socket of [first, second]) {
       const reply = closed(socket)

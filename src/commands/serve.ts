@@ -69,7 +69,7 @@ export default class Serve extends PagedLLMCommand {
     'headers-timeout': Flags.integer({description: 'Seconds a client has to send the request headers', default: 10, min: 1, max: MAX_TIMER_SECONDS}),
     'request-timeout': Flags.integer({description: 'Seconds a client has to send the whole request (headers and body)', default: 30, min: 1, max: MAX_TIMER_SECONDS}),
     'keep-alive-timeout': Flags.integer({description: 'Seconds an idle keep-alive connection stays open', default: 5, min: 0, max: MAX_TIMER_SECONDS}),
-    'max-connections': Flags.integer({description: 'Open connections accepted at once; more are closed at once', default: DEFAULT_SERVER_OPTIONS.maxConnections, min: 1}),
+    'max-connections': Flags.integer({description: 'Open connections served at once; more get a 503 and are closed', default: DEFAULT_SERVER_OPTIONS.maxConnections, min: 1}),
     'shutdown-grace': Flags.integer({description: 'Seconds requests in flight may take to finish on SIGTERM/SIGINT/SIGHUP', default: 10, min: 0, max: MAX_TIMER_SECONDS}),
     'tool-call-parser': Flags.string({
       description: 'Read tool calls from the output for tool_choice "auto": hermes (<tool_call> JSON, Qwen2.5), llama3_json or mistral ([TOOL_CALLS])',

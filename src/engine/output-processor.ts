@@ -337,9 +337,11 @@ export class OutputProcessor {
       group,
       best.map((hypothesis, index) => {
         const endsWithEos = this.eosTokenIds.includes(hypothesis.tokenIds[hypothesis.tokenIds.length - 1]!) && !params.ignoreEos
+        // Decoded after the prompt, as a sampled output's text is: alone, a SentencePiece decode drops the leading space.
+        const detokenizer = new IncrementalDetokenizer(this.tokenizer, group.promptTokenIds, {skipSpecialTokens: params.skipSpecialTokens})
         return {
           index,
-          text: this.tokenizer.decode(hypothesis.tokenIds, {skipSpecialTokens: params.skipSpecialTokens}),
+          text: detokenizer.push(hypothesis.tokenIds) + detokenizer.flush(),
           tokenIds: hypothesis.tokenIds,
           cumulativeLogprob: hypothesis.cumulativeLogprob,
           logprobs: null,

@@ -32,6 +32,9 @@ function describeParserError(code: string | undefined): {status: number; message
   }
 }
 
+/** How long a refused client has to read its error reply before the connection is closed under it. */
+const REFUSED_LINGER_MS = 1000
+
 /** Answers, then closes the connection: after a parse error its framing can no longer be trusted. */
 function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
   // Nobody to answer, or a reply already half-written on this connection: only closing is left (node does the same).
@@ -46,4 +49,7 @@ function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
     `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
       `connection: close\r\n\r\n${body}`,
   )
+  // end() only half-closes: a client that never reads the reply never closes its side, and until the socket closes the
+  // request behind it (a body timed out while waiting to be read) keeps its body reservation. Close ours after a grace.
+  setTimeout(() => socket.destroy(), REFUSED_LINGER_MS).unref()
 }

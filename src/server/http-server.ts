@@ -3,14 +3,16 @@ import {createHash, timingSafeEqual} from 'node:crypto'
 import {createServer, type IncomingMessage, type Server, type ServerResponse} from 'node:http'
 import type {AddressInfo} from 'node:net'
 import {AuthenticationError, InvalidRequestError, NotFoundError, PagedLLMError, UnavailableError} from '../engine/errors.js'
-import {type ApiContext, ClientDisconnected, cutWhenNotTaken, type RequestLimits, sendJson, unixSeconds} from './api-context.js'
+import {type ApiContext, ClientDisconnected, cutWhenNotTaken, type RequestLimits, sendJson} from './api-context.js'
 import {createChatCompletion} from './chat-completions.js'
 import {answerRefusedRequests} from './client-errors.js'
+import {ConnectionCap} from './connection-cap.js'
 import {answerCors} from './cors.js'
 import {createCompletion} from './completions.js'
 import type {EngineLike} from './engine-like.js'
 import {errorReply} from './error-reply.js'
 import {ServerMetrics} from './metrics.js'
+import {listModels, MODEL_PATH_PREFIX, retrieveModel} from './models-route.js'
 import {InlinePromptTokenizer, type PromptTokenizer} from './prompt-tokenizer.js'
 import {bodyTooLarge, checkBodyCodings, type PromptField, readBody} from './request-body.js'
 import {RequestLimiter} from './request-limiter.js'
@@ -80,6 +82,7 @@ export class ApiServer {
   private readonly limiter: RequestLimiter
   private readonly bodyBudget: RequestLimiter
   private readonly limits: RequestLimits
+  private readonly connectionCap: ConnectionCap
   private engineState: EngineState = {kind: 'loading'}
   private readonly inFlight = new Set<AbortController>()
   private drainedListeners: (() => void)[] = []
@@ -106,7 +109,7 @@ export class ApiServer {
       },
       (request, response) => void this.handle(request, response),
     )
-    this.server.maxConnections = options.maxConnections
+    this.connectionCap = new ConnectionCap(this.server, options.maxConnections)
     answerRefusedRequests(this.server)
     this.routes = {
       '/health': getRoute(async (_, response) => this.health(response)),
@@ -114,7 +117,8 @@ export class ApiServer {
       '/ping': {...getRoute(async (_, response) => this.health(response)), POST: async (_, response) => this.health(response)},
       '/version': getRoute(async (_, response) => sendJson(response, 200, {version: options.version})),
       '/metrics': getRoute(async (_, response) => this.renderMetrics(response)),
-      '/v1/models': getRoute(async (_, response) => this.listModels(response)),
+      '/v1/models': getRoute(async (_, response) => listModels(response, this.readyEngine())),
+      [MODEL_PATH_PREFIX]: getRoute(async (request, response) => retrieveModel(response, this.readyEngine(), requestPath(request.url))),
       '/v1/completions': {POST: (request, response, signal) => this.generate(request, response, signal, 'prompt', createCompletion)},
       '/v1/chat/completions': {POST: (request, response, signal) => this.generate(request, response, signal, 'messages', createChatCompletion)},
       '/tokenize': {POST: (request, response, signal) => this.generate(request, response, signal, 'prompt', tokenize)},
@@ -193,9 +197,13 @@ export class ApiServer {
         response.setHeader('connection', 'close')
         throw new UnavailableError('The server is shutting down.', {code: 'shutting_down'})
       }
+      if (this.connectionCap.isOverCap(request.socket)) {
+        response.setHeader('connection', 'close')
+        throw new UnavailableError(`The server has its ${this.connectionCap.max} connections open (--max-connections); retry shortly.`, {code: 'too_many_connections'})
+      }
       if (answerCors(request, response, this.options.allowedOrigins)) return
       const path = requestPath(request.url)
-      const route = this.routes[path]
+      const route = this.routes[path] ?? (path.startsWith(MODEL_PATH_PREFIX) ? this.routes[MODEL_PATH_PREFIX] : undefined)
       if (!route) throw new NotFoundError(`No route for ${path}.`, {code: 'unknown_url'})
       const handler = route[request.method as Method]
       if (!handler) {
@@ -263,17 +271,6 @@ export class ApiServer {
     const text = this.metrics.render(engine && {stats: engine.stats(), modelName: engine.modelName})
     response.writeHead(200, {'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'content-length': Buffer.byteLength(text)})
     response.end(text)
-  }
-
-  private listModels(response: ServerResponse): void {
-    const engine = this.readyEngine()
-    sendJson(response, 200, {
-      object: 'list',
-      data: [
-        // vLLM's model card: root names what the served name stands for, parent is for adapters (none here).
-        {id: engine.modelName, object: 'model', created: unixSeconds(), owned_by: 'pagedllm', root: engine.modelName, parent: null, max_model_len: engine.maxModelLen, permission: []},
-      ],
-    })
   }
 
   private async generate(

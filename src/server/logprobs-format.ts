@@ -26,8 +26,16 @@ export interface PromptTokenLogprob {
 /** How a token is named in logprobs: its text, or 'token_id:<id>' (vLLM's return_tokens_as_token_ids). */
 export type TokenNamer = (tokenId: number) => string
 
+// ignoreBOM: a token that is U+FEFF keeps it (by default the decoder drops a leading BOM).
+const utf8 = new TextDecoder('utf-8', {ignoreBOM: true})
+
+/**
+ * A token's text is the text it adds to the reply, its bytes decoded (half a UTF-8 character is U+FFFD), so the tokens
+ * of a reply join into its text and a chat token's `bytes` spell it. Decoding the id alone would drop a SentencePiece
+ * token's leading space ("▁to" -> "to"), since a decoder strips the space that starts a text.
+ */
 export function tokenNamer(tokenizer: TokenizerLike, asIds: boolean): TokenNamer {
-  return asIds ? (tokenId) => `token_id:${tokenId}` : (tokenId) => tokenizer.decode([tokenId], {skipSpecialTokens: false})
+  return asIds ? (tokenId) => `token_id:${tokenId}` : (tokenId) => utf8.decode(tokenizer.tokenBytes(tokenId))
 }
 
 /** vLLM reports a logprob below -9999 (a -inf logit) as -9999.0: JSON has no -Infinity (it would print null). NaN (a broken model) too. */

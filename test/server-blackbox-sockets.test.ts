@@ -1,0 +1,39 @@
+// Black-box hostile clients on raw sockets (a fake engine, so it runs in moments): one that idles mid-body and never reads its error reply must not keep other clients waiting.
+import assert from 'node:assert/strict'
+import {connect, type Socket} from 'node:net'
+import {describe, it} from 'node:test'
+import {post, start} from './support/server-harness.js'
+
+/** A raw connection that reads nothing and never closes its side: the server alone decides when it ends. */
+async function deafClient(url: string, request: string): Promise<Socket> {
+  const {hostname, port} = new URL(url)
+  const socket = await new Promise<Socket>((resolve, reject) => {
+    const opened = connect(Number(port), hostname, () => resolve(opened))
+    opened.once('error', reject)
+  })
+  socket.on('error', () => {})
+  socket.pause()
+  socket.write(request)
+  return socket
+}
+
+function within<T>(promise: Promise<T>, what: string, timeoutMs: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const deadline = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: not within ${timeoutMs} ms`)), timeoutMs)))
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer))
+}
+
+describe('hostile clients on raw sockets', () => {
+  it('a client that idles mid-body and never reads its 408 gives back its body reservation: the next client is served', async () => {
+    // One body in memory at a time: the idle client's reservation is all there is.
+    const {url} = await start({headersTimeoutMs: 200, requestTimeoutMs: 400, maxBodyBytes: 1000, maxBodyBytesInFlight: 1000})
+    const idle = await deafClient(url, 'POST /v1/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{"prompt"')
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 50))
+      const reply = await within(post(`${url}/v1/completions`, {prompt: 'hi', max_tokens: 2}), 'the next request', 5000)
+      assert.equal(reply.status, 200, reply.text)
+    } finally {
+      idle.destroy()
+    }
+  })
+})
