@@ -9,42 +9,16 @@ import {ModelLoadError} from '../src/engine/errors.js'
 import {loadModel, selectModelTensors} from '../src/engine/model/load-model.js'
 import {parseModelConfig} from '../src/engine/model/model-config.js'
 import {readCheckpointTensors, readTensorFloat64} from '../src/engine/model/safetensors.js'
-import {ensureTestModel, type TestModelVariant} from '../src/engine/model/test-model.js'
+import {ensureTestModel} from '../src/engine/model/test-model.js'
 import {nativeOps} from '../src/engine/native.js'
 import {ggufBytes, type GgufTensorSpec} from './support/gguf-file.js'
 import {familyVocabMetadata} from './support/llama-gguf.js'
 import {maxAbsDifference, promptLogits} from './support/model-logits.js'
-import {ReferenceModel} from './support/reference-model.js'
-import {relativeError} from './support/relative-error.js'
+import {checkAgainstReference} from './support/reference-logits-check.js'
 import {checkAgainstTransformers} from './support/transformers-fixture.js'
 
 const loadError = (pattern: RegExp) => (error: unknown) => error instanceof ModelLoadError && pattern.test(error.message)
 const GEMMA = {architectures: ['GemmaForCausalLM'], vocab_size: 100, hidden_size: 64, intermediate_size: 32, num_hidden_layers: 1, num_attention_heads: 4, num_key_value_heads: 1}
-
-/** Every position's logits within 1e-4 (relative) of the float64 reference, on the portable kernels and on AVX2. */
-async function checkAgainstReference(variant: TestModelVariant): Promise<void> {
-  const dir = await ensureTestModel('tiny', {variant})
-  const [model, reference] = [await loadModel(dir), await ReferenceModel.load(dir)]
-  const ops = nativeOps()
-  const avx2 = ops.avx2Status()
-  try {
-    for (const useAvx2 of avx2.supported ? [false, true] : [false]) {
-      ops.setAvx2(useAvx2)
-      const {logits, prompts} = await promptLogits(model, 'f32')
-      const vocab = model.config.vocabSize
-      let row = 0
-      for (const prompt of prompts) {
-        for (const [position, expected] of reference.logits(prompt).entries()) {
-          const error = relativeError(logits.subarray(row * vocab, (row + 1) * vocab), expected)
-          assert.ok(error < 1e-4, `${variant} avx2=${useAvx2}: position ${position} relative error ${error.toExponential(2)}`)
-          row++
-        }
-      }
-    }
-  } finally {
-    ops.setAvx2(avx2.enabled)
-  }
-}
 
 describe('Gemma', () => {
   it('parses as transformers\' GemmaConfig: head_dim 256, gelu_pytorch_tanh (legacy "gelu" too), tied embeddings, (1 + weight) norms, sqrt(hidden) in the dtype', () => {

@@ -16,12 +16,11 @@ import {tokenizerFromGguf} from '../src/engine/model/gguf-tokenizer.js'
 import {loadModel, selectModelTensors, type LoadedModel} from '../src/engine/model/load-model.js'
 import {parseModelConfig} from '../src/engine/model/model-config.js'
 import {ensureTestModel, type TestModelVariant} from '../src/engine/model/test-model.js'
-import {nativeOps} from '../src/engine/native.js'
 import {makeSamplingParams} from '../src/engine/sampling-params.js'
 import {llamaGgufBytes, SMALL_GGUF_SHAPE} from './support/llama-gguf.js'
 import {maxAbsDifference, promptLogits} from './support/model-logits.js'
 import {ReferenceModel} from './support/reference-model.js'
-import {relativeError} from './support/relative-error.js'
+import {checkAgainstReference} from './support/reference-logits-check.js'
 import {checkAgainstTransformers} from './support/transformers-fixture.js'
 
 const DIR = join(tmpdir(), `pagedllm-qwen-test-${process.pid}`)
@@ -60,27 +59,7 @@ describe('Qwen3 checkpoints', () => {
   })
 
   it('logits of every position within 1e-4 of the float64 reference, on the portable and the AVX2 kernels', async () => {
-    const dir = await ensureTestModel('tiny', {variant: 'qwen3'})
-    const [model, reference] = [await loadModel(dir), await ReferenceModel.load(dir)]
-    const ops = nativeOps()
-    const avx2 = ops.avx2Status()
-    try {
-      for (const useAvx2 of avx2.supported ? [false, true] : [false]) {
-        assert.equal(ops.setAvx2(useAvx2), true)
-        const {logits, prompts} = await promptLogits(model, 'f32')
-        const vocab = model.config.vocabSize
-        let row = 0
-        for (const prompt of prompts) {
-          for (const [position, expected] of reference.logits(prompt).entries()) {
-            const error = relativeError(logits.subarray(row * vocab, (row + 1) * vocab), expected)
-            assert.ok(error < 1e-4, `avx2=${useAvx2}: position ${position} relative error ${error.toExponential(2)}`)
-            row++
-          }
-        }
-      }
-    } finally {
-      ops.setAvx2(avx2.enabled)
-    }
+    await checkAgainstReference('qwen3')
   })
 
   it('matches transformers 5.18 (test/fixtures/qwen3-tiny-transformers.json): top-10 last-position logits within 1e-4, 8 greedy tokens', async () => {

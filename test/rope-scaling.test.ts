@@ -3,12 +3,10 @@
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
 import {ModelLoadError} from '../src/engine/errors.js'
-import {loadModel} from '../src/engine/model/load-model.js'
 import {parseModelConfig} from '../src/engine/model/model-config.js'
-import {ensureTestModel} from '../src/engine/model/test-model.js'
 import {nativeOps} from '../src/engine/native.js'
-import {promptLogits} from './support/model-logits.js'
-import {ReferenceModel, ropeInverseFrequencies} from './support/reference-model.js'
+import {ropeInverseFrequencies} from './support/reference-model.js'
+import {checkAgainstReference} from './support/reference-logits-check.js'
 import {relativeError} from './support/relative-error.js'
 import {checkAgainstTransformers} from './support/transformers-fixture.js'
 
@@ -96,27 +94,7 @@ describe('rope_scaling: yarn, longrope, dynamic', () => {
   })
 
   it('a YaRN checkpoint (Qwen2.5 style): logits of every position within 1e-4 of the float64 reference, portable and AVX2', async () => {
-    const dir = await ensureTestModel('tiny', {variant: 'yarn'})
-    const [model, reference] = [await loadModel(dir), await ReferenceModel.load(dir)]
-    const ops = nativeOps()
-    const avx2 = ops.avx2Status()
-    try {
-      for (const useAvx2 of avx2.supported ? [false, true] : [false]) {
-        ops.setAvx2(useAvx2)
-        const {logits, prompts} = await promptLogits(model, 'f32')
-        const vocab = model.config.vocabSize
-        let row = 0
-        for (const prompt of prompts) {
-          for (const [position, expected] of reference.logits(prompt).entries()) {
-            const error = relativeError(logits.subarray(row * vocab, (row + 1) * vocab), expected)
-            assert.ok(error < 1e-4, `avx2=${useAvx2}: position ${position} relative error ${error.toExponential(2)}`)
-            row++
-          }
-        }
-      }
-    } finally {
-      ops.setAvx2(avx2.enabled)
-    }
+    await checkAgainstReference('yarn')
   })
 
   it('the YaRN checkpoint matches transformers 5.18 (test/fixtures/yarn-tiny-transformers.json): top-10 logits, 8 greedy tokens', async () => {
