@@ -36,4 +36,30 @@ describe('hostile clients on raw sockets', () => {
       idle.destroy()
     }
   })
+
+  it('bodies that send nothing while others wait for body memory lose their connections; alone, one is left to its timeout', async () => {
+    // Sixteen idle bodies hold all the body memory; the request timeout (30 s) is far off, only the stall cut can help.
+    const {url} = await start({requestTimeoutMs: 30_000, headersTimeoutMs: 10_000, maxBodyBytes: 1000, maxBodyBytesInFlight: 16_000, bodyStallTimeoutMs: 300})
+    const announce = 'POST /v1/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{"prompt"'
+    const idle = await Promise.all(Array.from({length: 16}, () => deafClient(url, announce)))
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 50))
+      const reply = await within(post(`${url}/v1/completions`, {prompt: 'hi', max_tokens: 2}), 'the request behind the idle bodies', 5000)
+      assert.equal(reply.status, 200, reply.text)
+    } finally {
+      for (const socket of idle) socket.destroy()
+    }
+    // No one waiting: a slow body keeps its connection past the stall time.
+    const lone = await deafClient(url, announce)
+    try {
+      const closed = new Promise<boolean>((resolve) => {
+        lone.once('close', () => resolve(true))
+        setTimeout(() => resolve(false), 1000)
+      })
+      lone.resume()
+      assert.equal(await closed, false, 'a lone slow body is not cut')
+    } finally {
+      lone.destroy()
+    }
+  })
 })

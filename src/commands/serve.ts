@@ -91,6 +91,7 @@ export default class Serve extends PagedLLMCommand {
       maxQueuedRequests: flags['max-queued-requests'],
       maxBodyBytes: parseByteSize(flags['max-body-size'], 'max-body-size', {min: 1}),
       maxBodyBytesInFlight: parseByteSize(flags['max-body-memory'], 'max-body-memory'),
+      bodyStallTimeoutMs: DEFAULT_SERVER_OPTIONS.bodyStallTimeoutMs,
       maxSequencesPerRequest: flags['max-sequences-per-request'],
       requestWindow: flags['request-window'],
       slowClientTimeoutMs: flags['slow-client-timeout'] * 1000,

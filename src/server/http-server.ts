@@ -37,6 +37,8 @@ export interface ApiServerOptions {
   maxBodyBytes: number
   /** Request bodies held in memory at once, in bytes; a body's reservation (its Content-Length) is taken before it is read. */
   maxBodyBytesInFlight: number
+  /** A body that sends nothing for this long while other bodies wait for memory loses its connection (and reservation). */
+  bodyStallTimeoutMs: number
   maxSequencesPerRequest: number
   /** Sequences one request keeps in the engine at once; the rest of a prompt list waits its turn. */
   requestWindow: number
@@ -59,6 +61,7 @@ export const DEFAULT_SERVER_OPTIONS = {
   maxQueuedRequests: 1024,
   maxBodyBytes: 4 * 1024 * 1024,
   maxBodyBytesInFlight: 64 * 1024 * 1024,
+  bodyStallTimeoutMs: 5_000,
   maxSequencesPerRequest: 1024,
   requestWindow: 64,
   slowClientTimeoutMs: 30_000,
@@ -293,7 +296,7 @@ export class ApiServer {
       const chunked = !(Number.isFinite(declared) && declared > 0)
       const bodyGrant = await this.bodyBudget.acquire(signal, chunked ? maxBodyBytes : declared)
       releases.push(bodyGrant)
-      const bytes = await readBody(request, maxBodyBytes)
+      const bytes = await readBody(request, maxBodyBytes, {ms: this.options.bodyStallTimeoutMs, contended: () => this.bodyBudget.numQueued > 0})
       if (chunked) bodyGrant.shrinkTo(bytes.length)
       const body = await promptTokenizer.parseBody(bytes, promptField)
       const admit = async (sequences: number) => void releases.push(await this.limiter.acquire(signal, sequences))

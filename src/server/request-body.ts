@@ -1,23 +1,45 @@
 // Reads a request body (bounded in size), parses it as strict UTF-8 JSON and finds the prompt texts in it; each failure a 4xx.
 import type {IncomingHttpHeaders, IncomingMessage} from 'node:http'
-import {InvalidRequestError, PayloadTooLargeError, UnsupportedMediaTypeError} from '../engine/errors.js'
+import {InvalidRequestError, PagedLLMError, PayloadTooLargeError, UnsupportedMediaTypeError} from '../engine/errors.js'
 
 /** The body field that holds prompt text: `prompt` (completions) or `messages[].content` (chat). */
 export type PromptField = 'prompt' | 'messages'
 
+/** When a body that sends nothing is cut: after `ms` without a byte, while `contended()` says others wait for memory. */
+export interface BodyStall {
+  ms: number
+  contended: () => boolean
+}
+
 /**
  * Reads the whole body, refusing more than `limit` bytes with a 413. The rest of an oversize body is read and
  * thrown away (memory stays bounded) so that a client still sending reliably gets the 413 instead of a reset.
+ * A stalled body's connection is closed (as node's request timeout does), so idle clients cannot hold every
+ * body reservation while other requests wait.
  */
-export async function readBody(request: IncomingMessage, limit: number): Promise<Buffer> {
+export async function readBody(request: IncomingMessage, limit: number, stall?: BodyStall): Promise<Buffer> {
   const chunks: Buffer[] = []
   let size = 0
-  for await (const chunk of request as AsyncIterable<Buffer>) {
-    size += chunk.length
-    if (size <= limit) chunks.push(chunk)
+  let lastByte = performance.now()
+  const watch = stall && setInterval(() => {
+    if (performance.now() - lastByte >= stall.ms && stall.contended()) request.destroy(new BodyStalledError(`The request body sent nothing for ${stall.ms} ms while others waited.`, {code: 'request_timeout'}))
+  }, Math.max(10, Math.min(1000, stall.ms / 4)))
+  try {
+    for await (const chunk of request as AsyncIterable<Buffer>) {
+      lastByte = performance.now()
+      size += chunk.length
+      if (size <= limit) chunks.push(chunk)
+    }
+  } finally {
+    clearInterval(watch)
   }
   if (size > limit) throw bodyTooLarge(limit)
   return Buffer.concat(chunks)
+}
+
+class BodyStalledError extends PagedLLMError {
+  override readonly httpStatus = 408
+  override readonly type = 'invalid_request_error' as const
 }
 
 /**
