@@ -206,10 +206,6 @@ function unrolledRun(charClass: string, min: number, max: number): string {
  */
 const QUOTED_EMAIL_LOCAL_PART = String.raw` | "\\" "\"" ( "\\" [ -~] | [ !#-[\]-~] )* "\\" "\""`
 
-/**
- * The schema's EBNF (compact: no whitespace, "," and ":"; or any whitespace, which the worker bounds per sequence with
- * whitespace-bound.ts), with JSON-valid string characters and bounded numbers.
- */
 /** xgrammar's structural-tag object for vLLM's (begin, schema, end) tags; each schema through jsonSchemaGrammar (number bounds). */
 async function structuralTagFormat(spec: Extract<GuidedSpec, {kind: 'structural_tag'}>): Promise<object> {
   const tags = []
@@ -220,6 +216,10 @@ async function structuralTagFormat(spec: Extract<GuidedSpec, {kind: 'structural_
   return {type: 'structural_tag', format: {type: 'triggered_tags', triggers: spec.triggers, tags}}
 }
 
+/**
+ * The schema's EBNF (compact: no whitespace, "," and ":"; or any whitespace, which the worker bounds per sequence with
+ * whitespace-bound.ts), with JSON-valid string characters and bounded numbers.
+ */
 export async function jsonSchemaGrammar(spec: Extract<GuidedSpec, {kind: 'json'}>, param: string): Promise<string> {
   const separators: [string, string] | undefined = spec.anyWhitespace ? undefined : [',', ':']
   const {schema, grammars} = extractBoundedNumbers(spec.schema!, param)
