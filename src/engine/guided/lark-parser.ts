@@ -61,6 +61,12 @@ export function parseLark(text: string, fail: (message: string) => never): LarkG
     skipLayout()
     return tokens[at]
   }
+  /** Takes the next token when it is this punctuation. */
+  const accept = (value: string): boolean => {
+    if (!isPunct(peek(), value)) return false
+    at++
+    return true
+  }
   const expectPunct = (value: string) => {
     const token = peek()
     if (!isPunct(token, value)) fail(`expected '${value}' at ${where()}`)
@@ -81,10 +87,7 @@ export function parseLark(text: string, fail: (message: string) => never): LarkG
 
   const expansions = (): LarkExpr => {
     const options = [alternative()]
-    while (isPunct(peek(), '|')) {
-      at++
-      options.push(alternative())
-    }
+    while (accept('|')) options.push(alternative())
     return options.length === 1 ? options[0]! : {kind: 'choice', options}
   }
   const alternative = (): LarkExpr => {
@@ -94,10 +97,7 @@ export function parseLark(text: string, fail: (message: string) => never): LarkG
       if (token === undefined || token.type === 'newline' || (token.type === 'punct' && ['|', ')', ']', '->'].includes(token.value))) break
       items.push(item())
     }
-    if (isPunct(peek(), '->')) {
-      at++
-      expectName()
-    }
+    if (accept('->')) expectName()
     return items.length === 1 ? items[0]! : {kind: 'sequence', items}
   }
   const item = (): LarkExpr => {
@@ -110,11 +110,7 @@ export function parseLark(text: string, fail: (message: string) => never): LarkG
       else if (isPunct(token, '~')) {
         at++
         const min = expectNumber()
-        let max = min
-        if (isPunct(peek(), '..')) {
-          at++
-          max = expectNumber()
-        }
+        const max = accept('..') ? expectNumber() : min
         if (max < min || max > MAX_REPEAT) fail(`'~ ${min}..${max}' at ${where()} must be an ascending range of at most ${MAX_REPEAT}`)
         expr = {kind: 'repeat', item: expr, min, max}
         continue
@@ -134,8 +130,7 @@ export function parseLark(text: string, fail: (message: string) => never): LarkG
       return token.value === '(' ? inner : {kind: 'repeat', item: inner, min: 0, max: 1}
     }
     if (token.type === 'string') {
-      if (!isPunct(peek(), '..')) return {kind: 'literal', text: token.value, caseInsensitive: token.caseInsensitive}
-      at++
+      if (!accept('..')) return {kind: 'literal', text: token.value, caseInsensitive: token.caseInsensitive}
       const to = peek()
       if (to?.type !== 'string') return fail(`a range "a".."z" needs a string after '..' at ${where()}`)
       at++
@@ -157,11 +152,7 @@ export function parseLark(text: string, fail: (message: string) => never): LarkG
     if (isPunct(tokens[at], '.')) {
       at++
       const name = expectName()
-      let alias = name
-      if (isPunct(peek(), '->')) {
-        at++
-        alias = expectName()
-      }
+      const alias = accept('->') ? expectName() : name
       grammar.imports.push({name, alias})
       return
     }
@@ -169,8 +160,7 @@ export function parseLark(text: string, fail: (message: string) => never): LarkG
     for (;;) {
       const name = expectName()
       grammar.imports.push({name, alias: name})
-      if (!isPunct(peek(), ',')) break
-      at++
+      if (!accept(',')) break
     }
     expectPunct(')')
   }
