@@ -68,11 +68,6 @@ export function parsePolicies(text: string): KvPolicy[] {
   return policies as KvPolicy[]
 }
 
-/** The flags given on the command line (oclif's raw tokens), as opposed to those at their defaults. */
-export function givenFlags(raw: readonly {type: string; flag?: string}[]): Set<string> {
-  return new Set(raw.flatMap((token) => (token.type === 'flag' && token.flag !== undefined ? [token.flag] : [])))
-}
-
 /** The synthetic trace's flags given for another workload would do nothing: refused, naming the flag. */
 export function refuseIdleTraceFlags(flags: Record<string, any>, given: ReadonlySet<string>): void {
   const synthetic = flags.trace === 'synthetic' && !flags.dataset

@@ -1,9 +1,7 @@
 // Plots of bench results (the paper's Figures 12, 13 and 2) as vega-lite specs, rendered headless to SVG and PNG.
 import {writeFileSync} from 'node:fs'
 import {join} from 'node:path'
-import {Resvg} from '@resvg/resvg-js'
-import * as vega from 'vega'
-import {compile, type TopLevelSpec} from 'vega-lite'
+import type {TopLevelSpec} from 'vega-lite'
 import type {RunResult, SuiteResults} from './bench-suite.js'
 
 /** Short plot subtitle for a workload: its source's name and the request count. */
@@ -132,6 +130,8 @@ export function kvBreakdownSpec(runs: readonly RunResult[], workload: string): T
 
 /** vega-lite -> vega -> SVG (no canvas needed) -> PNG at twice the size for sharp text. */
 export async function renderSpec(spec: TopLevelSpec): Promise<{svg: string; png: Buffer}> {
+  // Loaded here, not at the top: vega and vega-lite take ~0.3 s to import, which every bench/compare start would pay.
+  const [vega, {compile}, {Resvg}] = await Promise.all([import('vega'), import('vega-lite'), import('@resvg/resvg-js')])
   const view = new vega.View(vega.parse(compile(spec).spec), {renderer: 'none'})
   const svg = await view.toSVG()
   view.finalize()

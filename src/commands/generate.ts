@@ -9,8 +9,8 @@ import {PagedLLMCommand} from '../cli/pagedllm-command.js'
 import {guidedFlags, guidedSpecFromFlags} from '../cli/guided-flags.js'
 import {reportInterrupt} from '../cli/interrupt.js'
 import {startEngine} from '../cli/start-engine.js'
+import {givenFlags} from '../cli/given-flags.js'
 import {checkTextFits} from '../server/prompt-tokenizer.js'
-import {givenFlags} from '../bench/bench-flags.js'
 
 export default class Generate extends PagedLLMCommand {
   static override description = 'Generate text for one or more prompts on the local engine'
