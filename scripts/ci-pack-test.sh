@@ -17,7 +17,7 @@ step "npm pack"
 (cd "$root" && npm pack --silent --pack-destination "$work" >/dev/null)
 tarball=$(ls "$work"/pagedllm-*.tgz)
 contents=$(tar tzf "$tarball")
-for needed in package/bin/run.js package/dist/commands/generate.js package/native/CMakeLists.txt package/scripts/build-native.js package/datasets/sharegpt.jsonl package/models/tinychat/model.safetensors; do
+for needed in package/bin/run.js package/oclif.manifest.json package/dist/commands/generate.js package/native/CMakeLists.txt package/scripts/build-native.js package/datasets/sharegpt.jsonl package/models/tinychat/model.safetensors; do
   grep -qx "$needed" <<<"$contents" || { echo "missing from the tarball: $needed"; exit 1; }
 done
 if grep -qE '^package/(test|native/build|out|\.cache|src)/' <<<"$contents"; then
