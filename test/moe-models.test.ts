@@ -1,6 +1,6 @@
 // Mixture-of-experts models (Mixtral, Qwen2-MoE, Qwen3-MoE) on the CPU: configs parse as transformers 5.18's classes, logits match the float64 reference and transformers, ties and quantized experts behave.
 import assert from 'node:assert/strict'
-import {cpSync, mkdtempSync, rmSync} from 'node:fs'
+import {cpSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {after, describe, it} from 'node:test'
@@ -12,7 +12,8 @@ import {readCheckpointTensors, readTensorFloat64, writeSafetensors} from '../src
 import {ensureTestModel} from '../src/engine/model/test-model.js'
 import {nativeOps} from '../src/engine/native.js'
 import {topLogprobError} from './support/logprobs.js'
-import {promptLogits} from './support/model-logits.js'
+import {maxAbsDifference, promptLogits} from './support/model-logits.js'
+import {moeGgufBytes} from './support/moe-gguf.js'
 import {checkAgainstReference} from './support/reference-logits-check.js'
 import {ReferenceModel} from './support/reference-model.js'
 import {relativeError} from './support/relative-error.js'
@@ -119,3 +120,35 @@ function rewriteCheckpoint(dir: string, tensors: {name: string; shape: number[];
   const encoded = tensors.map((t) => ({name: t.name, dtype: 'F32' as const, shape: t.shape, data: () => new Uint8Array(Float32Array.from(t.values).buffer)}))
   writeSafetensors(path, encoded, {format: 'pt'})
 }
+
+describe('mixture-of-experts GGUF files', () => {
+  const scratch = mkdtempSync(join(tmpdir(), 'pagedllm-moe-gguf-'))
+  after(() => rmSync(scratch, {recursive: true, force: true}))
+  const cases = [
+    {variant: 'mixtral', arch: 'llama', family: 'llama2', perExpert: false},
+    {variant: 'mixtral', arch: 'llama', family: 'llama2', perExpert: true},
+    {variant: 'qwen2moe', arch: 'qwen2moe', family: 'qwen2', perExpert: false},
+    {variant: 'qwen3moe', arch: 'qwen3moe', family: 'qwen2', perExpert: false},
+  ] as const
+
+  for (const {variant, arch, family, perExpert} of cases) {
+    it(`${arch} (the ${variant} checkpoint, experts ${perExpert ? 'one tensor each' : 'in 3D ffn_*_exps tensors'}): the checkpoint's config and logits`, async () => {
+      const hf = await loadModel(await ensureTestModel('tiny', {variant}))
+      const path = join(scratch, `${variant}-${perExpert}.gguf`)
+      writeFileSync(path, moeGgufBytes(hf, arch, family, {perExpert}))
+      const gguf = await loadModel(path)
+      const features = (m: typeof hf) => [m.config.architecture, m.config.moe, m.config.attentionBias, m.config.qkNorm, m.config.intermediateSize]
+      assert.deepEqual(features(gguf), features(hf))
+      assert.ok(maxAbsDifference((await promptLogits(gguf, 'f32')).logits, (await promptLogits(hf, 'f32')).logits) < 1e-5)
+    })
+  }
+
+  it('refuses sigmoid expert gating and a qwen3moe file without expert_count, by key', async () => {
+    const hf = await loadModel(await ensureTestModel('tiny', {variant: 'qwen3moe'}))
+    const path = join(scratch, 'edited.gguf')
+    writeFileSync(path, moeGgufBytes(hf, 'qwen3moe', 'qwen2', {metadata: {'qwen3moe.expert_gating_func': {type: 'u32', value: 2}}}))
+    await assert.rejects(loadModel(path), loadError(/qwen3moe\.expert_gating_func 2 is not supported \(softmax routing only\)/))
+    writeFileSync(path, moeGgufBytes(hf, 'qwen3moe', 'qwen2', {metadata: {'qwen3moe.expert_count': undefined}}))
+    await assert.rejects(loadModel(path), loadError(/GGUF metadata qwen3moe\.expert_count is missing/))
+  })
+})

@@ -161,13 +161,13 @@ describe('near misses are refused by name', () => {
     assert.throws(() => parseModelConfig(qwen3Config({...window, layer_types: Array(4).fill('linear_attention')})), loadError(/"layer_types"/))
   })
 
-  it('GGUF qwen3moe and unknown architectures, with the supported list', async () => {
+  it('GGUF qwen3moe without its expert metadata and unknown architectures, with the supported list', async () => {
     mkdirSync(DIR, {recursive: true})
     for (const [arch, pattern] of [
-      ['qwen3moe', /GGUF general\.architecture "qwen3moe" is not supported \(Qwen3 mixture-of-experts .*\); supported: llama, mistral, qwen2, qwen3, gemma\./],
-      ['gemma3', /GGUF general\.architecture "gemma3" is not supported \(Gemma 3 needs q\/k norms.*\); supported: llama, mistral, qwen2, qwen3, gemma\./],
+      ['qwen3moe', /GGUF metadata qwen3moe\.expert_count is missing/],
+      ['gemma3', /GGUF general\.architecture "gemma3" is not supported \(Gemma 3 needs q\/k norms.*\); supported: llama, mistral, qwen2, qwen3, gemma, qwen2moe, qwen3moe\./],
       ['phi3', /GGUF general\.architecture "phi3" is not supported \(Phi-3 runs from its Hugging Face checkpoint.*\)/],
-      ['starcoder2', /GGUF general\.architecture "starcoder2" is not supported; supported: llama, mistral, qwen2, qwen3, gemma\./],
+      ['starcoder2', /GGUF general\.architecture "starcoder2" is not supported; supported: llama, mistral, qwen2, qwen3, gemma, qwen2moe, qwen3moe\./],
     ] as const) {
       const path = join(DIR, `${arch}.gguf`)
       writeFileSync(path, llamaGgufBytes(SMALL_GGUF_SHAPE, {metadata: {'general.architecture': {type: 'string', value: arch}}}))
