@@ -21,7 +21,8 @@ export const TEST_MODEL_PRESETS: readonly TestModelPreset[] = ['tiny', 'small', 
  * Gemma's (1 + weight) norms, sqrt(hidden) embedding scale, GeGLU, one KV head of an explicit head_dim, tied embeddings
  * as Gemma ships. gemma2: Gemma's and its sandwich norms, query_pre_attn_scalar apart from head_dim, soft caps low
  * enough to bend random scores and logits, and alternating sliding-window layers (the window caps the context). phi3: Phi-3's fused qkv_proj / gate_up_proj, longrope over an original context of half
- * max_position_embeddings (so the context is capped there) and a sliding window 100 below that. All others untied: a random
+ * max_position_embeddings (so the context is capped there) and a sliding window 100 below that. mixtral, qwen2moe,
+ * qwen3moe: mixture-of-experts layers (moe-test-models.ts). All others untied: a random
  * tied model greedily repeats its last token (its own embedding dominates its logits); tied loading is covered by tinychat.
  * Each carries its family's tokenizer (tokenizer-families.ts), so transformers and pagedllm tokenize it alike.
  */
