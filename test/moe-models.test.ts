@@ -34,6 +34,8 @@ describe('mixture-of-experts configs', () => {
     // v5's save_pretrained writes Qwen3-MoE's count as num_local_experts; Qwen's own checkpoints as num_experts.
     assert.equal(parseModelConfig({...BASE, architectures: ['Qwen3MoeForCausalLM'], num_local_experts: 16}).moe!.numExperts, 16)
     assert.equal(parseModelConfig({...BASE, architectures: ['LlamaForCausalLM']}).moe, undefined)
+    // Mixtral's sliding window caps the context as Mistral's does.
+    assert.equal(parseModelConfig({...BASE, architectures: ['MixtralForCausalLM'], max_position_embeddings: 32768, sliding_window: 4096}).maxPositionEmbeddings, 4096)
   })
 
   it('refuse expert settings that cannot run, naming the key', () => {
@@ -44,6 +46,7 @@ describe('mixture-of-experts configs', () => {
     assert.throws(() => parseModelConfig({...qwen3, decoder_sparse_step: 0}), loadError(/"decoder_sparse_step" must be a positive integer/))
     assert.throws(() => parseModelConfig({...qwen3, num_experts: 1e6}), loadError(/1000000 experts is more than the 4096 supported/))
     assert.throws(() => parseModelConfig({...BASE, architectures: ['PhiMoEForCausalLM']}), loadError(/PhiMoEForCausalLM .*Phi-3\.5-MoE/))
+    assert.throws(() => parseModelConfig({...BASE, architectures: ['Qwen2MoeForCausalLM'], use_sliding_window: true, sliding_window: 64}), loadError(/use_sliding_window without "layer_types" is not supported for Qwen2-MoE/))
   })
 })
 

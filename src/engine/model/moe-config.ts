@@ -49,6 +49,11 @@ export function parseMoeConfig(config: Json, family: MoeFamily, numLayers: numbe
   const normTopk = config.norm_topk_prob ?? defaults.normTopk
   if (typeof normTopk !== 'boolean') throw new ModelLoadError(`${source}: "norm_topk_prob" must be a boolean.`)
   const shared = family === 'qwen2_moe' ? positive('shared_expert_intermediate_size', defaults.shared) : 0
+  // Qwen2MoeConfig derives its sliding layers otherwise than Qwen2Config (every other layer below max_window_layers);
+  // the layer_types it writes are read as for Qwen2, but without them the Qwen2 rule would pick the wrong layers.
+  if (family === 'qwen2_moe' && config.use_sliding_window === true && config.layer_types == null) {
+    throw new ModelLoadError(`${source}: use_sliding_window without "layer_types" is not supported for Qwen2-MoE (its sliding layers alternate).`)
+  }
   return {
     numExperts,
     numExpertsPerToken,
