@@ -297,11 +297,11 @@ ModelWeights load_model_weights(const ModelConfig& config, const std::vector<Ten
                                      load_stacked(reader, matrix, stacked, cols);
                                      return matrix;
                                    });
-      continue;
+    } else {
+      load_stacked(reader, layer.gate_up,
+                   {{prefix + "mlp.gate_proj.weight", inter, format}, {prefix + "mlp.up_proj.weight", inter, format}}, hidden);
+      load_stacked(reader, layer.down, {{prefix + "mlp.down_proj.weight", hidden, more_bits}}, inter);
     }
-    load_stacked(reader, layer.gate_up,
-                 {{prefix + "mlp.gate_proj.weight", inter, format}, {prefix + "mlp.up_proj.weight", inter, format}}, hidden);
-    load_stacked(reader, layer.down, {{prefix + "mlp.down_proj.weight", hidden, more_bits}}, inter);
   }
   return weights;
 }
