@@ -23,6 +23,9 @@ const WEIGHTS: {name: string; config: Partial<EngineConfig>; variant?: TestModel
   {name: 'qwen3, f32 weights, batchInvariant', config: {weightDtype: 'f32', batchInvariant: true}, variant: 'qwen3'},
   // Gemma's GeGLU, scaled embeddings and (1 + weight) norms, with Gemma 2's sandwich norms and soft caps.
   {name: 'gemma2, f32 weights, batchInvariant', config: {weightDtype: 'f32', batchInvariant: true}, variant: 'gemma2'},
+  // Mixture of experts: rows gathered per expert in every step, summed in rank order; Qwen2-MoE's shared expert too.
+  {name: 'qwen2moe, q8_0 weights', config: {quantization: 'q8_0'}, variant: 'qwen2moe'},
+  {name: 'qwen3moe (top-3, a dense layer), f32 weights, batchInvariant', config: {weightDtype: 'f32', batchInvariant: true}, variant: 'qwen3moe'},
 ]
 
 for (const weights of WEIGHTS) {

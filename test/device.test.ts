@@ -47,6 +47,7 @@ describe('selectDevice', () => {
       cpuOnlyNeed({...none, batchInvariant: true}, {config: llama, tensors: []}),
       cpuOnlyNeed(none, {config: llama, tensors: [{blockFormat: 'q4_k'}] as never}),
       cpuOnlyNeed(none, {config: {...llama, headDim: 12}, tensors: []}),
+      cpuOnlyNeed(none, {config: parseModelConfig(testModelConfigJson('tiny', {variant: 'mixtral'})), tensors: []}),
     ]
     for (const need of needs) {
       assert.ok(need !== null)

@@ -1,6 +1,6 @@
 // Qwen2 and Qwen3 in both forms: a Qwen3 checkpoint (q/k norms, head_dim apart from hidden / heads) and qwen2/qwen3 GGUF
 // files run as the float64 reference does, the same weights as HF and as GGUF give the same logits and tokens, and the
-// near misses (MoE, layer-wise sliding windows, unknown GGUF architectures) are refused by name.
+// near misses (MoE GGUF files, layer-wise sliding windows, unknown GGUF architectures) are refused by name.
 import assert from 'node:assert/strict'
 import {mkdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
@@ -137,10 +137,8 @@ function qwen3Config(overrides: Record<string, unknown> = {}): Record<string, un
 }
 
 describe('near misses are refused by name', () => {
-  it('Qwen3 and Qwen2 mixture-of-experts checkpoints', () => {
-    assert.throws(() => parseModelConfig(qwen3Config({architectures: ['Qwen3MoeForCausalLM']})),
-      loadError(/Unsupported architecture Qwen3MoeForCausalLM in config\.json \("architectures"\) \(Qwen3 mixture-of-experts .*\); supported: .*Qwen3ForCausalLM/))
-    assert.throws(() => parseModelConfig(qwen3Config({architectures: ['Qwen2MoeForCausalLM']})), loadError(/Qwen2MoeForCausalLM .*mixture-of-experts/))
+  it('Qwen3-MoE with attention_bias (run as Qwen3\'s attention: an o_proj bias too); its experts: moe-models.test.ts', () => {
+    assert.throws(() => parseModelConfig(qwen3Config({architectures: ['Qwen3MoeForCausalLM'], attention_bias: true})), loadError(/attention_bias=true .* not supported for Qwen3MoeForCausalLM/))
   })
 
   it('Qwen3 with attention_bias (an o_proj bias too)', () => {
@@ -163,13 +161,13 @@ describe('near misses are refused by name', () => {
     assert.throws(() => parseModelConfig(qwen3Config({...window, layer_types: Array(4).fill('linear_attention')})), loadError(/"layer_types"/))
   })
 
-  it('GGUF qwen3moe and unknown architectures, with the supported list', async () => {
+  it('GGUF qwen3moe without its expert metadata and unknown architectures, with the supported list', async () => {
     mkdirSync(DIR, {recursive: true})
     for (const [arch, pattern] of [
-      ['qwen3moe', /GGUF general\.architecture "qwen3moe" is not supported \(Qwen3 mixture-of-experts .*\); supported: llama, mistral, qwen2, qwen3, gemma\./],
-      ['gemma3', /GGUF general\.architecture "gemma3" is not supported \(Gemma 3 needs q\/k norms.*\); supported: llama, mistral, qwen2, qwen3, gemma\./],
+      ['qwen3moe', /GGUF metadata qwen3moe\.expert_count is missing/],
+      ['gemma3', /GGUF general\.architecture "gemma3" is not supported \(Gemma 3 needs q\/k norms.*\); supported: llama, mistral, qwen2, qwen3, gemma, qwen2moe, qwen3moe\./],
       ['phi3', /GGUF general\.architecture "phi3" is not supported \(Phi-3 runs from its Hugging Face checkpoint.*\)/],
-      ['starcoder2', /GGUF general\.architecture "starcoder2" is not supported; supported: llama, mistral, qwen2, qwen3, gemma\./],
+      ['starcoder2', /GGUF general\.architecture "starcoder2" is not supported; supported: llama, mistral, qwen2, qwen3, gemma, qwen2moe, qwen3moe\./],
     ] as const) {
       const path = join(DIR, `${arch}.gguf`)
       writeFileSync(path, llamaGgufBytes(SMALL_GGUF_SHAPE, {metadata: {'general.architecture': {type: 'string', value: arch}}}))

@@ -1,5 +1,6 @@
 // The CPU backend: owns the weights, the KV pool (device + swap) and the thread pool, validates each batch,
-// applies block moves and chains the ops of kernels.h into a Llama forward pass (Qwen2's q/k/v biases, Qwen3's q/k norms).
+// applies block moves and chains the ops of kernels.h into a Llama forward pass (Qwen2's q/k/v biases, Qwen3's q/k norms,
+// sparse MoE MLPs: moe.h).
 #include <algorithm>
 #include <cmath>
 #include <fstream>
@@ -197,13 +198,17 @@ class CpuBackend final : public Backend {
       linear(pool_, attention_out_.data(), tokens, w.o_proj, nullptr, hidden_.data(), linear_order_);
       if (config_.sandwich_norms) rms_norm(pool_, hidden_.data(), w.attention_out_norm.data(), hidden_.data(), tokens, hidden, eps);
       fused_add_rms_norm(pool_, hidden_.data(), residual_.data(), w.post_attention_norm.data(), tokens, hidden, eps);
-      linear(pool_, hidden_.data(), tokens, w.gate_up, nullptr, gate_up_.data(), linear_order_);
-      if (config_.hidden_act == Activation::GeluTanh) {
-        gelu_tanh_and_mul(pool_, gate_up_.data(), activated_.data(), tokens, inter);
+      if (config_.is_sparse_layer(l)) {
+        moe_mlp(pool_, w.moe, config_, hidden_.data(), tokens, hidden_.data(), linear_order_, moe_scratch_);
       } else {
-        silu_and_mul(pool_, gate_up_.data(), activated_.data(), tokens, inter);
+        linear(pool_, hidden_.data(), tokens, w.gate_up, nullptr, gate_up_.data(), linear_order_);
+        if (config_.hidden_act == Activation::GeluTanh) {
+          gelu_tanh_and_mul(pool_, gate_up_.data(), activated_.data(), tokens, inter);
+        } else {
+          silu_and_mul(pool_, gate_up_.data(), activated_.data(), tokens, inter);
+        }
+        linear(pool_, activated_.data(), tokens, w.down, nullptr, hidden_.data(), linear_order_);
       }
-      linear(pool_, activated_.data(), tokens, w.down, nullptr, hidden_.data(), linear_order_);
       if (config_.sandwich_norms) rms_norm(pool_, hidden_.data(), w.mlp_out_norm.data(), hidden_.data(), tokens, hidden, eps);
     }
 
@@ -234,6 +239,7 @@ class CpuBackend final : public Backend {
   std::vector<KvArray> key_cache_, value_cache_, key_swap_, value_swap_;
   // Activations, grown to the largest batch seen and reused.
   std::vector<float> residual_, hidden_, qkv_, attention_out_, gate_up_, activated_, cos_sin_, final_rows_, final_residual_, logits_;
+  MoeScratch moe_scratch_;
 };
 
 }  // namespace

@@ -231,6 +231,7 @@ uint64_t ModelWeights::bytes() const {
     total += (layer.input_norm.size() + layer.post_attention_norm.size() + layer.attention_out_norm.size() + layer.mlp_out_norm.size() +
               layer.qkv_bias.size() + layer.q_norm.size() +
               layer.k_norm.size()) * 4;
+    total += layer.moe.bytes();
   }
   return total;
 }
@@ -286,9 +287,21 @@ ModelWeights load_model_weights(const ModelConfig& config, const std::vector<Ten
       layer.k_norm = norm(prefix + "self_attn.k_norm.weight", config.head_dim);
     }
     load_stacked(reader, layer.o_proj, {{prefix + "self_attn.o_proj.weight", hidden, format}}, q_rows);
-    load_stacked(reader, layer.gate_up,
-                 {{prefix + "mlp.gate_proj.weight", inter, format}, {prefix + "mlp.up_proj.weight", inter, format}}, hidden);
-    load_stacked(reader, layer.down, {{prefix + "mlp.down_proj.weight", hidden, more_bits}}, inter);
+    if (config.is_sparse_layer(i)) {
+      // The router and the experts take the dense MLP's place (moe.cpp).
+      layer.moe = load_moe_weights(config, prefix, format, more_bits,
+                                   [&](const std::vector<std::pair<std::string, int>>& parts, int cols, WeightFormat part_format) {
+                                     std::vector<StackedPart> stacked;
+                                     for (const auto& part : parts) stacked.push_back({part.first, part.second, part_format});
+                                     WeightMatrix matrix;
+                                     load_stacked(reader, matrix, stacked, cols);
+                                     return matrix;
+                                   });
+    } else {
+      load_stacked(reader, layer.gate_up,
+                   {{prefix + "mlp.gate_proj.weight", inter, format}, {prefix + "mlp.up_proj.weight", inter, format}}, hidden);
+      load_stacked(reader, layer.down, {{prefix + "mlp.down_proj.weight", hidden, more_bits}}, inter);
+    }
   }
   return weights;
 }

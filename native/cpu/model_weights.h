@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "kernels.h"
+#include "moe.h"
 
 namespace pagedllm {
 namespace cpu {
@@ -19,6 +20,7 @@ struct LayerWeights {
   WeightMatrix down;
   std::vector<float> attention_out_norm;  // Gemma 2 (sandwich_norms): on o_proj's output, before the residual add
   std::vector<float> mlp_out_norm;        // Gemma 2: on down's output, before the residual add
+  MoeWeights moe;                         // a sparse layer's router and experts (gate_up and down stay empty)
 };
 
 struct ModelWeights {

@@ -94,6 +94,27 @@ void parse_rope(const Napi::Object& config, ModelConfig& out) {
   }
 }
 
+// config.moe (src/engine/model/moe-config.ts), absent for dense models.
+static void parse_moe(const Napi::Object& config, ModelConfig& out) {
+  Napi::Value value = config.Get("moe");
+  if (value.IsUndefined() || value.IsNull()) return;
+  if (!value.IsObject()) fail(config.Env(), "moe must be an object");
+  Napi::Object moe = value.As<Napi::Object>();
+  out.num_experts = int_field(moe, "numExperts");
+  out.num_experts_per_tok = int_field(moe, "numExpertsPerToken");
+  out.norm_topk_prob = bool_field(moe, "normTopkProb");
+  out.moe_intermediate_size = int_field(moe, "expertIntermediateSize");
+  out.shared_expert_intermediate_size = int_field(moe, "sharedExpertIntermediateSize");
+  Napi::Value layers = moe.Get("sparseLayers");
+  if (!layers.IsArray()) fail(config.Env(), "moe.sparseLayers must be an array of booleans");
+  Napi::Array list = layers.As<Napi::Array>();
+  for (uint32_t i = 0; i < list.Length(); ++i) out.sparse_layers.push_back(list.Get(i).ToBoolean().Value() ? 1 : 0);
+  if (out.num_experts <= 0 || out.num_experts_per_tok <= 0 || out.num_experts_per_tok > out.num_experts ||
+      out.moe_intermediate_size <= 0 || out.shared_expert_intermediate_size < 0) {
+    fail(config.Env(), "moe: expert counts and sizes must be positive, with numExpertsPerToken <= numExperts");
+  }
+}
+
 ModelConfig parse_model_config(const Napi::Object& config) {
   ModelConfig out;
   out.vocab_size = int_field(config, "vocabSize");
@@ -121,9 +142,13 @@ ModelConfig parse_model_config(const Napi::Object& config) {
   out.attn_logit_softcap = static_cast<float>(number_field(config, "attnLogitSoftcap"));
   out.final_logit_softcap = static_cast<float>(number_field(config, "finalLogitSoftcap"));
   parse_rope(config, out);
+  parse_moe(config, out);
   if (out.vocab_size <= 0 || out.hidden_size <= 0 || out.intermediate_size <= 0 || out.num_layers <= 0 ||
       out.num_heads <= 0 || out.num_kv_heads <= 0 || out.head_dim <= 0) {
     fail(config.Env(), "model config sizes must be positive");
+  }
+  if (out.num_experts > 0 && static_cast<int>(out.sparse_layers.size()) != out.num_layers) {
+    fail(config.Env(), "moe.sparseLayers must have one entry per layer");
   }
   return out;
 }

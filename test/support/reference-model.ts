@@ -1,7 +1,8 @@
-// Independent float64 Llama/Mistral/Qwen2/Qwen3/Gemma/Phi-3 forward pass in plain TypeScript: the ground truth the native kernels are tested against.
+// Independent float64 Llama/Mistral/Qwen2/Qwen3/Gemma/Phi-3 (and MoE: reference-moe.ts) forward pass in plain TypeScript: the ground truth the native kernels are tested against.
 import {loadModel} from '../../src/engine/model/load-model.js'
 import type {ModelConfig, RopeScaling} from '../../src/engine/model/model-config.js'
 import {readTensorFloat64} from '../../src/engine/model/safetensors.js'
+import {loadReferenceMoe, referenceMoeMlp, type ReferenceMoe} from './reference-moe.js'
 
 interface LayerWeights {
   inputNorm: Float64Array
@@ -23,6 +24,8 @@ interface LayerWeights {
   gate: Float64Array
   up: Float64Array
   down: Float64Array
+  /** A sparse layer's router and experts (its gate/up/down are then empty); null for a dense MLP. */
+  moe: ReferenceMoe | null
 }
 
 /** One sequence's KV cache: per layer, keys and values of every position so far, contiguous. */
@@ -72,6 +75,8 @@ export class ReferenceModel {
     const layers: LayerWeights[] = []
     for (let i = 0; i < config.numLayers; i++) {
       const p = `model.layers.${i}`
+      const sparse = config.moe?.sparseLayers[i] === true
+      const dense = (name: string) => (sparse ? new Float64Array(0) : read(name))
       layers.push({
         inputNorm: read(`${p}.input_layernorm.weight`),
         q: read(`${p}.self_attn.q_proj.weight`),
@@ -86,9 +91,10 @@ export class ReferenceModel {
         postNorm: read(config.sandwichNorms ? `${p}.pre_feedforward_layernorm.weight` : `${p}.post_attention_layernorm.weight`),
         attentionOutNorm: config.sandwichNorms ? read(`${p}.post_attention_layernorm.weight`) : null,
         mlpOutNorm: config.sandwichNorms ? read(`${p}.post_feedforward_layernorm.weight`) : null,
-        gate: read(`${p}.mlp.gate_proj.weight`),
-        up: read(`${p}.mlp.up_proj.weight`),
-        down: read(`${p}.mlp.down_proj.weight`),
+        gate: dense(`${p}.mlp.gate_proj.weight`),
+        up: dense(`${p}.mlp.up_proj.weight`),
+        down: dense(`${p}.mlp.down_proj.weight`),
+        moe: sparse ? loadReferenceMoe(read, p, config.moe!) : null,
       })
     }
     const embed = read('model.embed_tokens.weight')
@@ -163,11 +169,14 @@ export class ReferenceModel {
       const attentionOut = linear(attended, w.o, null, c.numHeads * c.headDim)
       addInPlace(residual, w.attentionOutNorm ? rmsNorm(attentionOut, w.attentionOutNorm, hidden, c.rmsNormEps) : attentionOut)
       const normed2 = rmsNorm(residual, w.postNorm, hidden, c.rmsNormEps)
-      const gate = linear(normed2, w.gate, null, hidden)
-      const up = linear(normed2, w.up, null, hidden)
       const activation = c.hiddenAct === 'gelu_pytorch_tanh' ? geluTanh : silu
-      for (let i = 0; i < gate.length; i++) gate[i] = activation(gate[i]) * up[i]
-      const mlpOut = linear(gate, w.down, null, c.intermediateSize)
+      const gatedMlp = (x: Float64Array, gateWeight: Float64Array, upWeight: Float64Array, downWeight: Float64Array, intermediate: number) => {
+        const gate = linear(x, gateWeight, null, hidden)
+        const up = linear(x, upWeight, null, hidden)
+        for (let i = 0; i < gate.length; i++) gate[i] = activation(gate[i]) * up[i]
+        return linear(gate, downWeight, null, intermediate)
+      }
+      const mlpOut = w.moe ? referenceMoeMlp(normed2, w.moe, c.moe!, hidden, {linear, gatedMlp}) : gatedMlp(normed2, w.gate, w.up, w.down, c.intermediateSize)
       addInPlace(residual, w.mlpOutNorm ? rmsNorm(mlpOut, w.mlpOutNorm, hidden, c.rmsNormEps) : mlpOut)
     }
 

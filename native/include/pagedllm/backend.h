@@ -68,6 +68,16 @@ struct ModelConfig {
   float attention_scale = 0.f;  // 0: 1 / sqrt(head_dim)
   float attn_logit_softcap = 0.f;
   float final_logit_softcap = 0.f;
+  // Mixture of experts (Mixtral, Qwen2-MoE, Qwen3-MoE; native/cpu/moe.h): in the layers sparse_layers marks, the MLP is
+  // a router over num_experts gated MLPs of moe_intermediate_size, num_experts_per_tok of them per token, plus Qwen2-MoE's
+  // shared expert when shared_expert_intermediate_size > 0. num_experts 0: every MLP is dense.
+  int num_experts = 0;
+  int num_experts_per_tok = 0;
+  bool norm_topk_prob = false;
+  int moe_intermediate_size = 0;
+  int shared_expert_intermediate_size = 0;
+  std::vector<uint8_t> sparse_layers;  // [num_layers], 1 = sparse MLP
+  bool is_sparse_layer(int layer) const { return num_experts > 0 && sparse_layers.at(layer) != 0; }
 };
 
 struct CacheConfig {

@@ -1,6 +1,7 @@
 // The Hugging Face architectures the engine runs, each with what transformers' config class gives it by default and what sets it apart.
 import {ModelLoadError} from '../errors.js'
 import {float32ToBf16Bits, bf16BitsToFloat32, f16BitsToFloat32, float32ToF16Bits} from './float-formats.js'
+import type {MoeFamily} from './moe-config.js'
 
 export interface ArchitectureTraits {
   /** transformers' default max_position_embeddings, used when config.json leaves it out. */
@@ -25,12 +26,15 @@ export interface ArchitectureTraits {
   activationKey: 'hidden_act' | 'hidden_activation'
   /** transformers' default sliding_window when config.json leaves it out (null: none). */
   defaultSlidingWindow: number | null
+  /** Mixture-of-experts MLPs (moe-config.ts), or null for dense ones. */
+  moe: MoeFamily | null
 }
 
 const BASE: ArchitectureTraits = {
   defaultMaxPositions: 2048, defaultHeadDim: null, defaultActivation: 'silu', defaultTiedEmbeddings: false,
   gemmaNorms: false, qkvBias: false, qkNorm: false, qwenSlidingLayers: false, fusedProjections: false, gemma2: false,
   activationKey: 'hidden_act', defaultSlidingWindow: null,
+  moe: null,
 }
 
 export const ARCHITECTURES: Record<string, ArchitectureTraits> = {
@@ -46,14 +50,16 @@ export const ARCHITECTURES: Record<string, ArchitectureTraits> = {
     ...BASE, defaultMaxPositions: 8192, defaultHeadDim: 256, defaultActivation: 'gelu_pytorch_tanh', defaultTiedEmbeddings: true,
     gemmaNorms: true, gemma2: true, activationKey: 'hidden_activation', defaultSlidingWindow: 4096,
   },
+  // Mistral's attention under sparse MLPs; Qwen2's (q/k/v biases: qkv_bias) and Qwen3's (q/k norms; Qwen3MoeConfig has no
+  // head_dim default, so hidden / heads) likewise.
+  MixtralForCausalLM: {...BASE, defaultMaxPositions: 4096 * 32, moe: 'mixtral'},
+  Qwen2MoeForCausalLM: {...BASE, defaultMaxPositions: 32768, qkvBias: true, qwenSlidingLayers: true, moe: 'qwen2_moe'},
+  Qwen3MoeForCausalLM: {...BASE, defaultMaxPositions: 32768, qkNorm: true, qwenSlidingLayers: true, moe: 'qwen3_moe'},
 }
 export const SUPPORTED_ARCHITECTURES = Object.keys(ARCHITECTURES)
 
 /** Architectures that look close to a supported one but need what the engine does not have. */
 export const NEAR_MISSES: Record<string, string> = {
-  Qwen3MoeForCausalLM: 'Qwen3 mixture-of-experts layers (sparse MoE MLPs) are not supported',
-  Qwen2MoeForCausalLM: 'Qwen2 mixture-of-experts layers (sparse MoE MLPs) are not supported',
-  MixtralForCausalLM: 'Mixtral mixture-of-experts layers (sparse MoE MLPs) are not supported',
   Gemma3ForCausalLM: 'Gemma 3 needs q/k norms, alternating local/global attention with two rope bases and pre/post norms',
   Gemma3ForConditionalGeneration: 'Gemma 3 multimodal checkpoints (vision tower) are not supported',
   PhiMoEForCausalLM: 'Phi-3.5-MoE mixture-of-experts layers are not supported',

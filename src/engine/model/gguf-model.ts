@@ -1,9 +1,10 @@
-// Loads a llama/mistral/qwen2/qwen3/gemma GGUF file as a model: config from metadata, tensors under their HF names, tokenizer and chat template.
+// Loads a llama/mistral/qwen2/qwen3/gemma (and MoE: gguf-moe.ts) GGUF file as a model: config from metadata, tensors under their HF names, tokenizer and chat template.
 import {closeSync, openSync, readSync} from 'node:fs'
 import {basename} from 'node:path'
 import {ModelLoadError} from '../errors.js'
 import {blockFormatOfGgufType, refusedTypeMessage} from './gguf-block-types.js'
 import {GGML_BLOCKS, readGguf, type GgufFile, type GgufValue} from './gguf-file.js'
+import {ggufExpertTensors, ggufMoeConfigKeys, ggufMoeName} from './gguf-moe.js'
 import {tokenizerFromGguf} from './gguf-tokenizer.js'
 import {llama3ScalingFromFactors} from './llama3-rope.js'
 import type {Tokenizer} from './tokenizer.js'
@@ -22,11 +23,11 @@ const GGUF_ARCHITECTURES: Record<string, {architecture: string; modelType: strin
   qwen2: {architecture: 'Qwen2ForCausalLM', modelType: 'qwen2', interleavedRope: false},
   qwen3: {architecture: 'Qwen3ForCausalLM', modelType: 'qwen3', interleavedRope: false},
   gemma: {architecture: 'GemmaForCausalLM', modelType: 'gemma', interleavedRope: false},
+  qwen2moe: {architecture: 'Qwen2MoeForCausalLM', modelType: 'qwen2_moe', interleavedRope: false},
+  qwen3moe: {architecture: 'Qwen3MoeForCausalLM', modelType: 'qwen3_moe', interleavedRope: false},
 }
 /** GGUF architectures close to a supported one, with what they need that the engine lacks. */
 const GGUF_NEAR_MISSES: Record<string, string> = {
-  qwen3moe: 'Qwen3 mixture-of-experts layers are not supported',
-  qwen2moe: 'Qwen2 mixture-of-experts layers are not supported',
   gemma2: 'Gemma 2 runs from its Hugging Face checkpoint; its GGUF soft-capping and norm keys are not read yet',
   gemma3: 'Gemma 3 needs q/k norms and alternating local/global attention',
   phi3: 'Phi-3 runs from its Hugging Face checkpoint; GGUF rope_factors_long/short are not read yet',
@@ -79,10 +80,7 @@ function ggufConfig(file: GgufFile, arch: string, vocabSize: number, tokenizer: 
     if (get(key) === undefined) throw new ModelLoadError(`${file.path}: GGUF metadata ${arch}.${key} is missing`)
     return get(key)
   }
-  const experts = get('expert_count')
-  if (experts !== undefined && experts !== 0) {
-    throw new ModelLoadError(`${file.path}: mixture-of-experts models (${arch}.expert_count ${String(experts)}, e.g. Mixtral) are not supported.`)
-  }
+  const moe = ggufMoeConfigKeys(arch, get, new Set(file.tensors.map((t) => t.name)), file.path)
   const headDim = get('attention.key_length')
   for (const key of ['attention.value_length', 'rope.dimension_count']) {
     const value = get(key)
@@ -119,6 +117,7 @@ function ggufConfig(file: GgufFile, arch: string, vocabSize: number, tokenizer: 
     bos_token_id: tokenizer.bosTokenId,
     eos_token_id: tokenizer.eosTokenIds,
     torch_dtype: 'gguf',
+    ...(moe ? {...moe.keys, architectures: [moe.architecture], model_type: moe.modelType} : {}),
   }
   const config = parseModelConfig(configJson, undefined, `${file.path} (GGUF metadata as config.json)`)
   // llama.cpp's converter writes Gemma's norm weights with the 1 of (1 + weight) already added.
@@ -157,7 +156,7 @@ function ggufTensors(file: GgufFile, arch: string, config: ModelConfig): TensorI
   const interleaved = GGUF_ARCHITECTURES[arch]!.interleavedRope
   const tensors: TensorInfo[] = []
   for (const t of file.tensors) {
-    const name = hfName(t.name)
+    const name = hfName(t.name) ?? ggufMoeName(t.name)
     if (name === null) continue
     const dtype = FLOAT_TYPES[t.type]
     const blockFormat = blockFormatOfGgufType(t.type)
@@ -166,10 +165,10 @@ function ggufTensors(file: GgufFile, arch: string, config: ModelConfig): TensorI
       throw new ModelLoadError(`${file.path}: tensor ${t.name} is ${t.type} with rows of ${t.shape.at(-1)} values, not a whole number of its ${GGML_BLOCKS[t.type]!.values}-value blocks.`)
     }
     const ropeHeads = !interleaved ? 0 : t.name.endsWith('.attn_q.weight') ? config.numHeads : t.name.endsWith('.attn_k.weight') ? config.numKvHeads : 0
-    tensors.push({
+    tensors.push(...ggufExpertTensors({
       name, dtype: dtype ?? 'F32', shape: t.shape, path: file.path, offset: t.offset, nbytes: t.nbytes,
       ...(blockFormat ? {blockFormat} : {}), ...(ropeHeads ? {ropeInterleavedHeads: ropeHeads} : {}),
-    })
+    }))
   }
   return selectModelTensors(config, tensors, file.path)
 }

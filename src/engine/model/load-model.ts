@@ -7,6 +7,7 @@ import {isGgufFile, isGgufPath} from './gguf-file.js'
 import {splitFusedProjections} from './fused-tensors.js'
 import {loadGgufModel} from './gguf-model.js'
 import {readJsonObject, readModelConfig, type ModelConfig} from './model-config.js'
+import {mixtralCheckpointName, mixtralEngineName, moeLayerTensorShapes} from './moe-config.js'
 import {readCheckpointTensors, type TensorInfo} from './safetensors.js'
 import {Tokenizer} from './tokenizer.js'
 
@@ -77,6 +78,8 @@ export function expectedTensorShapes(config: ModelConfig): {name: string; shape:
       {name: `${prefix}.mlp.up_proj.weight`, shape: [intermediate, hidden]},
       {name: `${prefix}.mlp.down_proj.weight`, shape: [hidden, intermediate]},
     )
+    // A sparse layer's router and experts take the place of the dense MLP's three matrices.
+    if (config.moe?.sparseLayers[layer]) shapes.splice(-3, 3, ...moeLayerTensorShapes(config.moe, prefix, hidden))
   }
   shapes.push({name: 'model.norm.weight', shape: [hidden]})
   if (!config.tieWordEmbeddings) shapes.push({name: 'lm_head.weight', shape: [vocabSize, hidden]})
@@ -85,21 +88,27 @@ export function expectedTensorShapes(config: ModelConfig): {name: string; shape:
 
 /** Checks presence and shape of every expected tensor; returns them in expected order. */
 export function selectModelTensors(config: ModelConfig, checkpointTensors: TensorInfo[], dir: string): TensorInfo[] {
-  const tensors = splitFusedProjections(config, checkpointTensors)
+  const split = splitFusedProjections(config, checkpointTensors)
+  const tensors = config.moe?.mixtralNames ? split.map((t) => ({...t, name: mixtralEngineName(t.name)})) : split
   // A corrupt or hostile layer count must not make us list billions of expected tensors before the first one is missing.
   const perLayer = 9 + (config.attentionBias ? 3 : 0) + (config.qkNorm ? 2 : 0) + (config.sandwichNorms ? 2 : 0)
   if (config.numLayers * perLayer > tensors.length) {
     throw new ModelLoadError(`The config says ${config.numLayers} layers of ${perLayer} tensors each, but the checkpoint in ${dir} holds only ${tensors.length} tensors.`)
   }
+  const expertTensors = config.moe ? config.moe.sparseLayers.filter(Boolean).length * 3 * config.moe.numExperts : 0
+  if (expertTensors > tensors.length) {
+    throw new ModelLoadError(`The config says ${config.moe!.numExperts} experts of 3 tensors in each of ${expertTensors / 3 / config.moe!.numExperts} sparse layers, but the checkpoint in ${dir} holds only ${tensors.length} tensors.`)
+  }
   const byName = new Map(tensors.map((t) => [t.name, t]))
   return expectedTensorShapes(config).map(({name, shape}) => {
     const tensor = byName.get(name)
+    const shown = config.moe?.mixtralNames ? mixtralCheckpointName(name) : name
     if (tensor === undefined) {
       const hint = name === 'lm_head.weight' ? ' (config.json says tie_word_embeddings is false)' : ''
-      throw new ModelLoadError(`Tensor ${name} is missing from the checkpoint in ${dir}${hint}; expected shape [${shape.join(', ')}].`)
+      throw new ModelLoadError(`Tensor ${shown} is missing from the checkpoint in ${dir}${hint}; expected shape [${shape.join(', ')}].`)
     }
     if (tensor.shape.length !== shape.length || tensor.shape.some((d, i) => d !== shape[i])) {
-      throw new ModelLoadError(`Tensor ${name} has shape [${tensor.shape.join(', ')}], but config.json implies [${shape.join(', ')}] (in ${tensor.path}).`)
+      throw new ModelLoadError(`Tensor ${shown} has shape [${tensor.shape.join(', ')}], but config.json implies [${shape.join(', ')}] (in ${tensor.path}).`)
     }
     return tensor
   })

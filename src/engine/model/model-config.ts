@@ -3,6 +3,7 @@ import {existsSync, readFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {ModelLoadError} from '../errors.js'
 import {ARCHITECTURES, NEAR_MISSES, SUPPORTED_ARCHITECTURES, gemma2Features, gemmaEmbeddingScale, parseActivation} from './architectures.js'
+import {parseMoeConfig, type MoeConfig} from './moe-config.js'
 import {isObject, parseRopeScaling, type RopeScaling} from './rope-scaling.js'
 
 export type {RopeScaling}
@@ -46,6 +47,8 @@ export interface ModelConfig {
   torchDtype: string
   /** Things the loader changed or assumed that a user should hear about (e.g. a context capped to a sliding window). */
   notes?: string[]
+  /** Mixtral / Qwen2-MoE / Qwen3-MoE: the sparse MLPs (moe-config.ts); absent for dense models. */
+  moe?: MoeConfig
 }
 
 export {SUPPORTED_ARCHITECTURES}
@@ -186,7 +189,7 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
     ropeTheta,
     ropeScaling: rope.scaling,
     tieWordEmbeddings: typeof config.tie_word_embeddings === 'boolean' ? config.tie_word_embeddings : traits.defaultTiedEmbeddings,
-    attentionBias: traits.qkvBias,
+    attentionBias: traits.qkvBias && config.qkv_bias !== false, // Qwen2MoeConfig's qkv_bias (default true)
     qkNorm: traits.qkNorm,
     hiddenAct,
     normWeightOffset: traits.gemmaNorms ? 1 : 0,
@@ -200,6 +203,7 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
     torchDtype: String(dtype),
   }
   if (notes.length > 0) modelConfig.notes = notes
+  if (traits.moe !== null) modelConfig.moe = parseMoeConfig(config, traits.moe, numLayers, intermediateSize, source)
   return modelConfig
 }
 

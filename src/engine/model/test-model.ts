@@ -6,6 +6,8 @@ import {ModelLoadError} from '../errors.js'
 import {checkpointTensorShapes} from './fused-tensors.js'
 import {expectedTensorShapes} from './load-model.js'
 import {parseModelConfig, readJsonObject, type ModelConfig} from './model-config.js'
+import {mixtralCheckpointName} from './moe-config.js'
+import {isMoeTestVariant, moeTestModelConfigJson, type MoeTestVariant} from './moe-test-models.js'
 import {encodeFloats, writeSafetensors, type TensorDtype} from './safetensors.js'
 import {SeededRandom} from './seeded-random.js'
 import {TOKENIZER_FAMILIES, buildTokenizerConfig, specialTokenId, type TokenizerFamily} from './tokenizer-families.js'
@@ -19,12 +21,13 @@ export const TEST_MODEL_PRESETS: readonly TestModelPreset[] = ['tiny', 'small', 
  * Gemma's (1 + weight) norms, sqrt(hidden) embedding scale, GeGLU, one KV head of an explicit head_dim, tied embeddings
  * as Gemma ships. gemma2: Gemma's and its sandwich norms, query_pre_attn_scalar apart from head_dim, soft caps low
  * enough to bend random scores and logits, and alternating sliding-window layers (the window caps the context). phi3: Phi-3's fused qkv_proj / gate_up_proj, longrope over an original context of half
- * max_position_embeddings (so the context is capped there) and a sliding window 100 below that. All others untied: a random
+ * max_position_embeddings (so the context is capped there) and a sliding window 100 below that. mixtral, qwen2moe,
+ * qwen3moe: mixture-of-experts layers (moe-test-models.ts). All others untied: a random
  * tied model greedily repeats its last token (its own embedding dominates its logits); tied loading is covered by tinychat.
  * Each carries its family's tokenizer (tokenizer-families.ts), so transformers and pagedllm tokenize it alike.
  */
-export type TestModelVariant = 'llama' | 'qwen2' | 'llama3' | 'qwen3' | 'yarn' | 'gemma' | 'gemma2' | 'phi3'
-export const TEST_MODEL_VARIANTS: readonly TestModelVariant[] = ['llama', 'qwen2', 'llama3', 'qwen3', 'yarn', 'gemma', 'gemma2', 'phi3']
+export type TestModelVariant = 'llama' | 'qwen2' | 'llama3' | 'qwen3' | 'yarn' | 'gemma' | 'gemma2' | 'phi3' | MoeTestVariant
+export const TEST_MODEL_VARIANTS: readonly TestModelVariant[] = ['llama', 'qwen2', 'llama3', 'qwen3', 'yarn', 'gemma', 'gemma2', 'phi3', 'mixtral', 'qwen2moe', 'qwen3moe']
 
 export interface TestModelOptions {
   seed?: number
@@ -55,7 +58,7 @@ const PRESETS: Record<TestModelPreset, PresetShape> = {
 
 function tokenizerFamily(variant: TestModelVariant): TokenizerFamily {
   // Qwen3 (and Qwen2.5 with YaRN) keep Qwen2's tokenizer.
-  const families: Record<TestModelVariant, keyof typeof TOKENIZER_FAMILIES> = {llama: 'llama2', llama3: 'llama3', qwen2: 'qwen2', qwen3: 'qwen2', yarn: 'qwen2', gemma: 'llama2', gemma2: 'llama2', phi3: 'llama2'}
+  const families: Record<TestModelVariant, keyof typeof TOKENIZER_FAMILIES> = {llama: 'llama2', llama3: 'llama3', qwen2: 'qwen2', qwen3: 'qwen2', yarn: 'qwen2', gemma: 'llama2', gemma2: 'llama2', phi3: 'llama2', mixtral: 'llama2', qwen2moe: 'qwen2', qwen3moe: 'qwen2'}
   return TOKENIZER_FAMILIES[families[variant]]
 }
 
@@ -88,6 +91,7 @@ export function testModelConfigJson(preset: TestModelPreset, options: TestModelO
     torch_dtype: {F32: 'float32', BF16: 'bfloat16', F16: 'float16'}[options.dtype ?? 'F32'],
     pagedllm_test_model: {preset, variant, seed: options.seed ?? 0, generatorVersion: GENERATOR_VERSION},
   }
+  if (isMoeTestVariant(variant)) return moeTestModelConfigJson(variant, common)
   if (variant === 'qwen3') {
     return {
       architectures: ['Qwen3ForCausalLM'],
@@ -252,7 +256,7 @@ function writeTestModelFiles(dir: string, configJson: Record<string, unknown>, o
   const dtype = options.dtype ?? 'F32'
   const random = new SeededRandom(seed)
   const tensors = checkpointTensorShapes(config, expectedTensorShapes(config)).map(({name, shape}) => ({
-    name,
+    name: config.moe?.mixtralNames ? mixtralCheckpointName(name) : name,
     dtype,
     shape,
     data: () => encodeFloats(randomTensor(name, shape, config, random), dtype),

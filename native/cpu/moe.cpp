@@ -1,0 +1,169 @@
+// The sparse MoE MLP: routes each row to its top-k experts, runs every expert once over the rows routed to it
+// (gathered), and adds the k outputs of a row in rank order, so its result never depends on the rest of the batch.
+#include "moe.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <stdexcept>
+
+namespace pagedllm {
+namespace cpu {
+
+namespace {
+
+std::string expert_name(const std::string& prefix, int expert, const char* part) {
+  return prefix + "mlp.experts." + std::to_string(expert) + "." + part + "_proj.weight";
+}
+
+void gated_activation(ThreadPool& pool, const ModelConfig& config, const float* gate_up, float* out, int rows, int dim) {
+  if (config.hidden_act == Activation::GeluTanh) {
+    gelu_tanh_and_mul(pool, gate_up, out, rows, dim);
+  } else {
+    silu_and_mul(pool, gate_up, out, rows, dim);
+  }
+}
+
+template <typename T>
+T* grown(std::vector<T>& buffer, size_t size) {
+  if (buffer.size() < size) buffer.resize(size);
+  return buffer.data();
+}
+
+}  // namespace
+
+uint64_t MoeWeights::bytes() const {
+  uint64_t total = router.bytes() + shared_gate_up.bytes() + shared_down.bytes() + shared_gate.bytes();
+  for (const WeightMatrix& m : gate_up) total += m.bytes();
+  for (const WeightMatrix& m : down) total += m.bytes();
+  return total;
+}
+
+MoeWeights load_moe_weights(const ModelConfig& config, const std::string& prefix, WeightFormat format,
+                            WeightFormat down_format, const MatrixLoader& load) {
+  const int hidden = config.hidden_size, inter = config.moe_intermediate_size;
+  MoeWeights w;
+  w.router = load({{prefix + "mlp.gate.weight", config.num_experts}}, hidden, WeightFormat::F32);
+  for (int e = 0; e < config.num_experts; ++e) {
+    w.gate_up.push_back(load({{expert_name(prefix, e, "gate"), inter}, {expert_name(prefix, e, "up"), inter}}, hidden, format));
+    w.down.push_back(load({{expert_name(prefix, e, "down"), hidden}}, inter, down_format));
+  }
+  const int shared = config.shared_expert_intermediate_size;
+  if (shared > 0) {
+    w.shared_gate_up = load({{prefix + "mlp.shared_expert.gate_proj.weight", shared}, {prefix + "mlp.shared_expert.up_proj.weight", shared}},
+                            hidden, format);
+    w.shared_down = load({{prefix + "mlp.shared_expert.down_proj.weight", hidden}}, shared, down_format);
+    w.shared_gate = load({{prefix + "mlp.shared_expert_gate.weight", 1}}, hidden, WeightFormat::F32);
+  }
+  return w;
+}
+
+void moe_route(const float* router_logits, int num_rows, int num_experts, int top_k, bool renormalize, int32_t* experts,
+               float* weights) {
+  std::vector<float> probs(num_experts);
+  std::vector<uint8_t> taken(num_experts);
+  for (int r = 0; r < num_rows; ++r) {
+    // Softmax as torch computes it in fp32: exp(x - max) / sum.
+    const float* logits = router_logits + static_cast<size_t>(r) * num_experts;
+    float max = logits[0];
+    for (int e = 1; e < num_experts; ++e) max = std::max(max, logits[e]);
+    float sum = 0.f;
+    for (int e = 0; e < num_experts; ++e) sum += probs[e] = std::exp(logits[e] - max);
+    for (int e = 0; e < num_experts; ++e) probs[e] /= sum;
+    // Top-k by repeated selection: strictly greater wins, so equal probabilities go to the lower index first.
+    std::fill(taken.begin(), taken.end(), 0);
+    int32_t* chosen = experts + static_cast<size_t>(r) * top_k;
+    float* chosen_weight = weights + static_cast<size_t>(r) * top_k;
+    float chosen_sum = 0.f;
+    for (int k = 0; k < top_k; ++k) {
+      int best = -1;
+      for (int e = 0; e < num_experts; ++e) {
+        if (!taken[e] && (best < 0 || probs[e] > probs[best])) best = e;
+      }
+      taken[best] = 1;
+      chosen[k] = best;
+      chosen_weight[k] = probs[best];
+      chosen_sum += probs[best];
+    }
+    if (renormalize) {
+      for (int k = 0; k < top_k; ++k) chosen_weight[k] /= chosen_sum;
+    }
+  }
+}
+
+void moe_mlp(ThreadPool& pool, const MoeWeights& w, const ModelConfig& config, const float* x, int num_rows, float* out,
+             LinearOrder order, MoeScratch& s) {
+  const int hidden = config.hidden_size, inter = config.moe_intermediate_size;
+  const int num_experts = config.num_experts, top_k = config.num_experts_per_tok;
+  const size_t slots = static_cast<size_t>(num_rows) * top_k;
+  // The router is tiny; its batch-invariant order keeps a row's choice of experts independent of the batch.
+  float* logits = grown(s.router_logits, static_cast<size_t>(num_rows) * num_experts);
+  linear(pool, x, num_rows, w.router, nullptr, logits, LinearOrder::kBatchInvariant);
+  int32_t* experts = grown(s.experts, slots);
+  float* weights = grown(s.weights, slots);
+  moe_route(logits, num_rows, num_experts, top_k, config.norm_topk_prob, experts, weights);
+
+  // Each expert once, over the rows routed to it (in row order); its outputs land in their (row, rank) slots.
+  float* expert_out = grown(s.expert_out, slots * hidden);
+  int32_t* routed = grown(s.slots, slots);
+  for (int e = 0; e < num_experts; ++e) {
+    int count = 0;
+    for (size_t slot = 0; slot < slots; ++slot) {
+      if (experts[slot] == e) routed[count++] = static_cast<int32_t>(slot);
+    }
+    if (count == 0) continue;
+    float* gathered = grown(s.gathered, static_cast<size_t>(count) * hidden);
+    for (int i = 0; i < count; ++i) {
+      std::memcpy(gathered + static_cast<size_t>(i) * hidden, x + static_cast<size_t>(routed[i] / top_k) * hidden, hidden * sizeof(float));
+    }
+    float* gate_up = grown(s.gate_up, static_cast<size_t>(count) * 2 * inter);
+    float* activated = grown(s.activated, static_cast<size_t>(count) * inter);
+    float* rows_out = grown(s.expert_rows, static_cast<size_t>(count) * hidden);
+    linear(pool, gathered, count, w.gate_up[e], nullptr, gate_up, order);
+    gated_activation(pool, config, gate_up, activated, count, inter);
+    linear(pool, activated, count, w.down[e], nullptr, rows_out, order);
+    for (int i = 0; i < count; ++i) {
+      std::memcpy(expert_out + static_cast<size_t>(routed[i]) * hidden, rows_out + static_cast<size_t>(i) * hidden, hidden * sizeof(float));
+    }
+  }
+
+  // Qwen2-MoE's shared expert (every row), computed before `out` (which may be x) is written.
+  const int shared = config.shared_expert_intermediate_size;
+  float* shared_out = nullptr;
+  float* shared_gate = nullptr;
+  if (shared > 0) {
+    float* gate_up = grown(s.gate_up, static_cast<size_t>(num_rows) * 2 * shared);
+    float* activated = grown(s.activated, static_cast<size_t>(num_rows) * shared);
+    shared_out = grown(s.expert_rows, static_cast<size_t>(num_rows) * hidden);
+    shared_gate = grown(s.shared_gate, num_rows);
+    linear(pool, x, num_rows, w.shared_gate_up, nullptr, gate_up, order);
+    gated_activation(pool, config, gate_up, activated, num_rows, shared);
+    linear(pool, activated, num_rows, w.shared_down, nullptr, shared_out, order);
+    linear(pool, x, num_rows, w.shared_gate, nullptr, shared_gate, LinearOrder::kBatchInvariant);
+  }
+
+  // Rank order, each product rounded before it is added (as transformers' weight * output, then index_add_).
+  for (int r = 0; r < num_rows; ++r) {
+    float* y = out + static_cast<size_t>(r) * hidden;
+    for (int h = 0; h < hidden; ++h) {
+      float sum = 0.f;
+      for (int k = 0; k < top_k; ++k) {
+        const size_t slot = static_cast<size_t>(r) * top_k + k;
+        const float product = weights[slot] * expert_out[slot * hidden + h];
+        sum += product;
+      }
+      y[h] = sum;
+    }
+    if (shared > 0) {
+      const float gate = 1.f / (1.f + std::exp(-shared_gate[r]));
+      const float* from_shared = shared_out + static_cast<size_t>(r) * hidden;
+      for (int h = 0; h < hidden; ++h) {
+        const float product = gate * from_shared[h];
+        y[h] += product;
+      }
+    }
+  }
+}
+
+}  // namespace cpu
+}  // namespace pagedllm

@@ -1,0 +1,53 @@
+// A sparse mixture-of-experts MLP (Mixtral, Qwen2-MoE, Qwen3-MoE): router, softmax, top-k, each chosen expert's gated
+// MLP on the rows routed to it, and the weighted sum in rank order; Qwen2-MoE's gated shared expert added last.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "kernels.h"
+
+namespace pagedllm {
+namespace cpu {
+
+struct MoeWeights {
+  // [num_experts, hidden] in f32 whatever the weight format: the choice of experts is discrete, and llama.cpp's
+  // quantizer leaves ffn_gate_inp in f32 too.
+  WeightMatrix router;
+  std::vector<WeightMatrix> gate_up;  // per expert [2 * moe_intermediate_size, hidden]: gate rows, then up rows
+  std::vector<WeightMatrix> down;     // per expert [hidden, moe_intermediate_size]
+  WeightMatrix shared_gate_up, shared_down;  // Qwen2-MoE's shared expert; empty otherwise
+  WeightMatrix shared_gate;                  // [1, hidden], f32
+  uint64_t bytes() const;
+};
+
+// Stacks named [rows, cols] tensors top to bottom into one matrix kept in `format` (model_weights.cpp's loader).
+using MatrixLoader =
+    std::function<WeightMatrix(const std::vector<std::pair<std::string, int>>& parts, int cols, WeightFormat format)>;
+// One sparse layer's weights under `prefix` ("model.layers.N."); experts' down matrices in down_format (Q4_K_M's
+// extra bits), the others in format.
+MoeWeights load_moe_weights(const ModelConfig& config, const std::string& prefix, WeightFormat format,
+                            WeightFormat down_format, const MatrixLoader& load);
+
+// Per row of router logits [num_rows, num_experts]: softmax in fp32, the top_k probabilities (on equal values the
+// lowest expert index first) into experts / weights [num_rows, top_k] in rank order, divided by their sum when
+// renormalize. Calling thread only.
+void moe_route(const float* router_logits, int num_rows, int num_experts, int top_k, bool renormalize, int32_t* experts,
+               float* weights);
+
+// Activations grown to the largest batch seen and reused.
+struct MoeScratch {
+  std::vector<float> router_logits, weights, gathered, gate_up, activated, expert_rows, expert_out, shared_gate;
+  std::vector<int32_t> experts, slots;
+};
+
+// out[num_rows, hidden] = the layer's sparse MLP of x (out may be x). A row's result depends on that row alone: the
+// expert kernels give each row the same sums at any row count (quantized weights, or LinearOrder::kBatchInvariant),
+// the router always runs in batch-invariant order, and the k expert outputs are added in rank order.
+void moe_mlp(ThreadPool& pool, const MoeWeights& w, const ModelConfig& config, const float* x, int num_rows, float* out,
+             LinearOrder order, MoeScratch& scratch);
+
+}  // namespace cpu
+}  // namespace pagedllm

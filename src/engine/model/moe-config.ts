@@ -1,0 +1,114 @@
+// Mixture-of-experts settings (Mixtral, Qwen2-MoE, Qwen3-MoE) read from config.json, and the tensors their sparse MLPs need.
+import {ModelLoadError} from '../errors.js'
+
+export type MoeFamily = 'mixtral' | 'qwen2_moe' | 'qwen3_moe'
+
+export interface MoeConfig {
+  numExperts: number
+  /** Experts each token is routed to (top-k of the router's softmax). */
+  numExpertsPerToken: number
+  /** The k routing weights are divided by their sum (Mixtral always; Qwen: norm_topk_prob). */
+  normTopkProb: boolean
+  /** Each routed expert's gated-MLP width (Mixtral: intermediate_size; Qwen: moe_intermediate_size). */
+  expertIntermediateSize: number
+  /** Qwen2-MoE's shared expert, scaled by sigmoid(shared_expert_gate x); 0: none. */
+  sharedExpertIntermediateSize: number
+  /** Per layer: true when its MLP is sparse (Qwen: decoder_sparse_step and mlp_only_layers; the others are dense). */
+  sparseLayers: boolean[]
+  /** Mixtral's checkpoint names (block_sparse_moe.gate, experts.E.w1/w3/w2), renamed at load to the ones the backends read. */
+  mixtralNames: boolean
+}
+
+type Json = Record<string, unknown>
+
+/** transformers 5.18's defaults of each config class (MixtralConfig, Qwen2MoeConfig, Qwen3MoeConfig). */
+const DEFAULTS: Record<MoeFamily, {experts: number; topK: number; moeIntermediate: number | null; shared: number; normTopk: boolean}> = {
+  mixtral: {experts: 8, topK: 2, moeIntermediate: null, shared: 0, normTopk: true},
+  qwen2_moe: {experts: 60, topK: 4, moeIntermediate: 1408, shared: 5632, normTopk: false},
+  qwen3_moe: {experts: 128, topK: 8, moeIntermediate: 768, shared: 0, normTopk: false},
+}
+
+/** A real checkpoint's expert count stays far below this; a hostile config.json must not make us list millions of tensors. */
+const MAX_EXPERTS = 4096
+
+export function parseMoeConfig(config: Json, family: MoeFamily, numLayers: number, intermediateSize: number, source: string): MoeConfig {
+  const defaults = DEFAULTS[family]
+  const positive = (key: string, fallback: number): number => {
+    const value = config[key] ?? fallback
+    if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) throw new ModelLoadError(`${source}: "${key}" must be a positive integer, got ${JSON.stringify(value)}.`)
+    return value
+  }
+  // transformers maps num_experts and num_local_experts to one attribute; checkpoints write either.
+  if (config.num_experts != null && config.num_local_experts != null && config.num_experts !== config.num_local_experts) {
+    throw new ModelLoadError(`${source}: "num_experts" (${JSON.stringify(config.num_experts)}) and "num_local_experts" (${JSON.stringify(config.num_local_experts)}) disagree.`)
+  }
+  const numExperts = positive(config.num_local_experts != null ? 'num_local_experts' : 'num_experts', defaults.experts)
+  if (numExperts > MAX_EXPERTS) throw new ModelLoadError(`${source}: ${numExperts} experts is more than the ${MAX_EXPERTS} supported.`)
+  const numExpertsPerToken = positive('num_experts_per_tok', defaults.topK)
+  if (numExpertsPerToken > numExperts) throw new ModelLoadError(`${source}: num_experts_per_tok ${numExpertsPerToken} exceeds the ${numExperts} experts.`)
+  const normTopk = config.norm_topk_prob ?? defaults.normTopk
+  if (typeof normTopk !== 'boolean') throw new ModelLoadError(`${source}: "norm_topk_prob" must be a boolean.`)
+  const shared = family === 'qwen2_moe' ? positive('shared_expert_intermediate_size', defaults.shared) : 0
+  // Qwen2MoeConfig derives its sliding layers otherwise than Qwen2Config (every other layer below max_window_layers);
+  // the layer_types it writes are read as for Qwen2, but without them the Qwen2 rule would pick the wrong layers.
+  if (family === 'qwen2_moe' && config.use_sliding_window === true && config.layer_types == null) {
+    throw new ModelLoadError(`${source}: use_sliding_window without "layer_types" is not supported for Qwen2-MoE (its sliding layers alternate).`)
+  }
+  return {
+    numExperts,
+    numExpertsPerToken,
+    normTopkProb: family === 'mixtral' || normTopk,
+    expertIntermediateSize: defaults.moeIntermediate === null ? intermediateSize : positive('moe_intermediate_size', defaults.moeIntermediate),
+    sharedExpertIntermediateSize: shared,
+    sparseLayers: family === 'mixtral' ? Array<boolean>(numLayers).fill(true) : qwenSparseLayers(config, numLayers, source),
+    mixtralNames: family === 'mixtral',
+  }
+}
+
+/** As Qwen2MoeDecoderLayer / Qwen3MoeDecoderLayer: sparse unless listed in mlp_only_layers, every decoder_sparse_step-th layer. */
+function qwenSparseLayers(config: Json, numLayers: number, source: string): boolean[] {
+  const step = config.decoder_sparse_step ?? 1
+  if (typeof step !== 'number' || !Number.isInteger(step) || step <= 0) throw new ModelLoadError(`${source}: "decoder_sparse_step" must be a positive integer, got ${JSON.stringify(step)}.`)
+  const denseOnly = config.mlp_only_layers ?? []
+  if (!Array.isArray(denseOnly) || denseOnly.some((l) => typeof l !== 'number' || !Number.isInteger(l))) {
+    throw new ModelLoadError(`${source}: "mlp_only_layers" must be a list of layer indices.`)
+  }
+  return Array.from({length: numLayers}, (_, layer) => !denseOnly.includes(layer) && (layer + 1) % step === 0)
+}
+
+/** Mixtral's checkpoint name of an engine tensor name (the Qwen layout), or the name itself. */
+export function mixtralCheckpointName(name: string): string {
+  return name
+    .replace(/\.mlp\.gate\.weight$/, '.block_sparse_moe.gate.weight')
+    .replace(/\.mlp\.experts\.(\d+)\.(gate|up|down)_proj\.weight$/, (_, e: string, part: string) => `.block_sparse_moe.experts.${e}.${{gate: 'w1', up: 'w3', down: 'w2'}[part]}.weight`)
+}
+
+/** The engine name of a Mixtral checkpoint tensor (w1 gate, w3 up, w2 down), or the name itself. */
+export function mixtralEngineName(name: string): string {
+  return name
+    .replace(/\.block_sparse_moe\.gate\.weight$/, '.mlp.gate.weight')
+    .replace(/\.block_sparse_moe\.experts\.(\d+)\.(w1|w2|w3)\.weight$/, (_, e: string, w: string) => `.mlp.experts.${e}.${{w1: 'gate', w3: 'up', w2: 'down'}[w]}_proj.weight`)
+}
+
+/** A sparse layer's MLP tensors (engine names, [out, in]): router, each expert's gate/up/down, Qwen2-MoE's shared expert. */
+export function moeLayerTensorShapes(moe: MoeConfig, prefix: string, hidden: number): {name: string; shape: number[]}[] {
+  const inter = moe.expertIntermediateSize
+  const shapes = [{name: `${prefix}.mlp.gate.weight`, shape: [moe.numExperts, hidden]}]
+  for (let e = 0; e < moe.numExperts; e++) {
+    shapes.push(
+      {name: `${prefix}.mlp.experts.${e}.gate_proj.weight`, shape: [inter, hidden]},
+      {name: `${prefix}.mlp.experts.${e}.up_proj.weight`, shape: [inter, hidden]},
+      {name: `${prefix}.mlp.experts.${e}.down_proj.weight`, shape: [hidden, inter]},
+    )
+  }
+  const shared = moe.sharedExpertIntermediateSize
+  if (shared > 0) {
+    shapes.push(
+      {name: `${prefix}.mlp.shared_expert.gate_proj.weight`, shape: [shared, hidden]},
+      {name: `${prefix}.mlp.shared_expert.up_proj.weight`, shape: [shared, hidden]},
+      {name: `${prefix}.mlp.shared_expert.down_proj.weight`, shape: [hidden, shared]},
+      {name: `${prefix}.mlp.shared_expert_gate.weight`, shape: [1, hidden]},
+    )
+  }
+  return shapes
+}

@@ -1,0 +1,62 @@
+// The float64 reference's sparse MoE MLP (Mixtral, Qwen2-MoE, Qwen3-MoE), as transformers 5.18 computes it: softmax router, top-k, optional renormalisation, Qwen2-MoE's gated shared expert.
+import type {MoeConfig} from '../../src/engine/model/moe-config.js'
+
+export interface ReferenceMoe {
+  router: Float64Array
+  experts: {gate: Float64Array; up: Float64Array; down: Float64Array}[]
+  shared: {gate: Float64Array; up: Float64Array; down: Float64Array; gateWeight: Float64Array} | null
+}
+
+/** The reference model's own kernels: x [rows, inSize] times W^T, and a gated MLP of the given width. */
+export interface ReferenceOps {
+  linear: (x: Float64Array, weight: Float64Array, bias: Float64Array | null, inSize: number) => Float64Array
+  gatedMlp: (x: Float64Array, gate: Float64Array, up: Float64Array, down: Float64Array, intermediate: number) => Float64Array
+}
+
+export function loadReferenceMoe(read: (name: string) => Float64Array, prefix: string, moe: MoeConfig): ReferenceMoe {
+  const experts = Array.from({length: moe.numExperts}, (_, e) => ({
+    gate: read(`${prefix}.mlp.experts.${e}.gate_proj.weight`),
+    up: read(`${prefix}.mlp.experts.${e}.up_proj.weight`),
+    down: read(`${prefix}.mlp.experts.${e}.down_proj.weight`),
+  }))
+  const shared = moe.sharedExpertIntermediateSize > 0
+    ? {
+        gate: read(`${prefix}.mlp.shared_expert.gate_proj.weight`),
+        up: read(`${prefix}.mlp.shared_expert.up_proj.weight`),
+        down: read(`${prefix}.mlp.shared_expert.down_proj.weight`),
+        gateWeight: read(`${prefix}.mlp.shared_expert_gate.weight`),
+      }
+    : null
+  return {router: read(`${prefix}.mlp.gate.weight`), experts, shared}
+}
+
+/** Top-k of one row's softmax: [expert, weight] pairs, highest first (lowest index first on equal probabilities). */
+export function routeRow(logits: ArrayLike<number>, topK: number, renormalize: boolean): [number, number][] {
+  const max = Math.max(...Array.from(logits))
+  const exps = Array.from(logits, (l) => Math.exp(l - max))
+  const sum = exps.reduce((a, b) => a + b, 0)
+  const ranked = exps.map((p, e) => [e, p / sum] as [number, number]).sort((a, b) => b[1] - a[1] || a[0] - b[0]).slice(0, topK)
+  const kept = ranked.reduce((a, [, p]) => a + p, 0)
+  return renormalize ? ranked.map(([e, p]) => [e, p / kept]) : ranked
+}
+
+export function referenceMoeMlp(x: Float64Array, w: ReferenceMoe, moe: MoeConfig, hidden: number, ops: ReferenceOps): Float64Array {
+  const rows = x.length / hidden
+  const out = new Float64Array(x.length)
+  const logits = ops.linear(x, w.router, null, hidden)
+  for (let r = 0; r < rows; r++) {
+    const row = x.subarray(r * hidden, (r + 1) * hidden)
+    const target = out.subarray(r * hidden, (r + 1) * hidden)
+    for (const [e, weight] of routeRow(logits.subarray(r * moe.numExperts, (r + 1) * moe.numExperts), moe.numExpertsPerToken, moe.normTopkProb)) {
+      const expert = w.experts[e]!
+      const y = ops.gatedMlp(row, expert.gate, expert.up, expert.down, moe.expertIntermediateSize)
+      for (let h = 0; h < hidden; h++) target[h] += weight * y[h]!
+    }
+    if (w.shared) {
+      const y = ops.gatedMlp(row, w.shared.gate, w.shared.up, w.shared.down, moe.sharedExpertIntermediateSize)
+      const gate = 1 / (1 + Math.exp(-ops.linear(row, w.shared.gateWeight, null, hidden)[0]!))
+      for (let h = 0; h < hidden; h++) target[h] += gate * y[h]!
+    }
+  }
+  return out
+}
