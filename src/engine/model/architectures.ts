@@ -1,6 +1,7 @@
 // The Hugging Face architectures the engine runs, each with what transformers' config class gives it by default and what sets it apart.
 import {ModelLoadError} from '../errors.js'
 import {float32ToBf16Bits, bf16BitsToFloat32, f16BitsToFloat32, float32ToF16Bits} from './float-formats.js'
+import {LAYERNORM_ARCHITECTURES} from './layernorm-family.js'
 
 export interface ArchitectureTraits {
   /** transformers' default max_position_embeddings, used when config.json leaves it out. */
@@ -47,7 +48,8 @@ export const ARCHITECTURES: Record<string, ArchitectureTraits> = {
     gemmaNorms: true, gemma2: true, activationKey: 'hidden_activation', defaultSlidingWindow: 4096,
   },
 }
-export const SUPPORTED_ARCHITECTURES = Object.keys(ARCHITECTURES)
+/** The RMSNorm families above, then the LayerNorm family (OPT, GPT-NeoX, GPT-2: layernorm-family.ts). */
+export const SUPPORTED_ARCHITECTURES = [...Object.keys(ARCHITECTURES), ...LAYERNORM_ARCHITECTURES]
 
 /** Architectures that look close to a supported one but need what the engine does not have. */
 export const NEAR_MISSES: Record<string, string> = {

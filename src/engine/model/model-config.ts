@@ -3,6 +3,7 @@ import {existsSync, readFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {ModelLoadError} from '../errors.js'
 import {ARCHITECTURES, NEAR_MISSES, SUPPORTED_ARCHITECTURES, gemma2Features, gemmaEmbeddingScale, parseActivation} from './architectures.js'
+import {isLayerNormArchitecture, parseLayerNormConfig, type LayerNormFeatures} from './layernorm-family.js'
 import {isObject, parseRopeScaling, type RopeScaling} from './rope-scaling.js'
 
 export type {RopeScaling}
@@ -25,8 +26,8 @@ export interface ModelConfig {
   attentionBias: boolean
   /** Per-head RMSNorm of q and of k after the projection, before RoPE (Qwen3: q_norm / k_norm, [headDim] each). */
   qkNorm: boolean
-  /** The MLP's gate activation: SwiGLU (silu) or GeGLU (Gemma's gelu_pytorch_tanh). */
-  hiddenAct: 'silu' | 'gelu_pytorch_tanh'
+  /** The MLP's gate activation: SwiGLU (silu) or GeGLU (Gemma's gelu_pytorch_tanh); the LayerNorm family's plain MLP: also relu, gelu (erf). */
+  hiddenAct: 'silu' | 'gelu_pytorch_tanh' | 'relu' | 'gelu'
   /** Added to every RMSNorm weight at load: 1 for Gemma's (1 + weight), 0 otherwise (and for GGUF files, which store the sum). */
   normWeightOffset: number
   /** Embedding rows are multiplied by it: Gemma's sqrt(hidden_size) in the checkpoint's dtype, 1 otherwise. */
@@ -46,6 +47,8 @@ export interface ModelConfig {
   torchDtype: string
   /** Things the loader changed or assumed that a user should hear about (e.g. a context capped to a sliding window). */
   notes?: string[]
+  /** OPT, GPT-NeoX, GPT-2 (layernorm-family.ts): LayerNorm with bias (rmsNormEps is its eps), a plain MLP, biases, learned or partial rotary positions. */
+  layerNorm?: LayerNormFeatures
 }
 
 export {SUPPORTED_ARCHITECTURES}
@@ -90,6 +93,7 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
       `Unsupported architecture ${architecture} in ${source} ("architectures")${why}; supported: ${SUPPORTED_ARCHITECTURES.join(', ')}.`,
     )
   }
+  if (isLayerNormArchitecture(architecture)) return {...parseLayerNormConfig(config, architecture, source), ...tokenIdsAndDtype(config, generationConfig)}
   const traits = ARCHITECTURES[architecture]!
   const notes: string[] = []
 
@@ -168,10 +172,7 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
     maxPositionEmbeddings = slidingWindow
   }
 
-  const bosTokenId = firstId(config.bos_token_id) ?? firstId(generationConfig?.bos_token_id) ?? null
-  const eosTokenIds = unique([...ids(generationConfig?.eos_token_id), ...ids(config.eos_token_id)])
-
-  const dtype = config.torch_dtype ?? config.dtype ?? 'float32'
+  const {bosTokenId, eosTokenIds, torchDtype: dtype} = tokenIdsAndDtype(config, generationConfig)
   const modelConfig: ModelConfig = {
     architecture,
     modelType: typeof config.model_type === 'string' ? config.model_type : architecture,
@@ -197,7 +198,7 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
     maxPositionEmbeddings,
     bosTokenId,
     eosTokenIds,
-    torchDtype: String(dtype),
+    torchDtype: dtype,
   }
   if (notes.length > 0) modelConfig.notes = notes
   return modelConfig
@@ -232,6 +233,13 @@ function qwenSlidingLayers(config: Json, numLayers: number, source: string): 'no
   throw new ModelLoadError(
     `${source}: use_sliding_window with a sliding window on ${sliding} of ${numLayers} layers (${Array.isArray(layerTypes) ? '"layer_types"' : '"max_window_layers"'}) is not supported: layer-wise windows need per-layer attention; only all or none of the layers may slide.`,
   )
+}
+
+/** BOS, EOS (generation_config.json's first) and the checkpoint's dtype, as every architecture reads them. */
+function tokenIdsAndDtype(config: Json, generationConfig: Json | undefined): {bosTokenId: number | null; eosTokenIds: number[]; torchDtype: string} {
+  const bosTokenId = firstId(config.bos_token_id) ?? firstId(generationConfig?.bos_token_id) ?? null
+  const eosTokenIds = unique([...ids(generationConfig?.eos_token_id), ...ids(config.eos_token_id)])
+  return {bosTokenId, eosTokenIds, torchDtype: String(config.torch_dtype ?? config.dtype ?? 'float32')}
 }
 
 function numberOr(value: unknown, fallback: number, key: string, source: string): number {
