@@ -61,6 +61,11 @@ export const NEAR_MISSES: Record<string, string> = {
   PhiMoEForCausalLM: 'Phi-3.5-MoE mixture-of-experts layers are not supported',
   Phi3SmallForCausalLM: 'Phi-3-small needs blocksparse attention, gegelu and muP scaling',
   PhiForCausalLM: 'Phi-1/Phi-2 use LayerNorm, parallel attention/MLP blocks and partial rotary embeddings',
+  GPTJForCausalLM: 'GPT-J needs interleaved (GPT-J style) partial rotary embeddings, one LayerNorm for a parallel block and no q/k/v biases',
+  GPTNeoForCausalLM: 'GPT-Neo needs local (windowed) attention on alternate layers and unscaled attention scores',
+  GPTBigCodeForCausalLM: 'GPTBigCode (StarCoder) needs multi-query attention in a fused c_attn',
+  BloomForCausalLM: 'BLOOM needs ALiBi position biases and a LayerNorm on the word embeddings',
+  FalconForCausalLM: 'Falcon needs its fused multi-query / grouped query_key_value layout and parallel blocks',
 }
 
 /** The MLP activation as config.json names it; Gemma's legacy "gelu" means the tanh form (as transformers reads it). */
