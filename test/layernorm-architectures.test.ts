@@ -1,16 +1,22 @@
 // OPT (pre- and post-LN, project_in/out), GPT-NeoX / Pythia (parallel and serial residual, partial rotary) and GPT-2
 // (Conv1D, learned positions) run as the float64 reference and transformers 5.18 do; what they lack is refused by key.
 import assert from 'node:assert/strict'
-import {describe, it} from 'node:test'
+import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {after, describe, it} from 'node:test'
 import {makeEngineConfig} from '../src/engine/config.js'
 import {ModelLoadError} from '../src/engine/errors.js'
 import {LLMEngine} from '../src/engine/llm-engine.js'
 import {loadModel, selectModelTensors} from '../src/engine/model/load-model.js'
 import {parseModelConfig} from '../src/engine/model/model-config.js'
-import {readCheckpointTensors} from '../src/engine/model/safetensors.js'
+import {readCheckpointTensors, readTensorFloat64, type TensorInfo} from '../src/engine/model/safetensors.js'
 import {ensureTestModel} from '../src/engine/model/test-model.js'
 import {LAYERNORM_TEST_VARIANTS} from '../src/engine/model/layernorm-test-models.js'
 import {makeSamplingParams} from '../src/engine/sampling-params.js'
+import {ggufBytes, type GgufTensorSpec} from './support/gguf-file.js'
+import {familyVocabMetadata} from './support/llama-gguf.js'
+import {maxAbsDifference, promptLogits} from './support/model-logits.js'
 import {checkAgainstReference} from './support/reference-logits-check.js'
 import {checkAgainstTransformers} from './support/transformers-fixture.js'
 
@@ -111,4 +117,55 @@ describe('LayerNorm family in the engine', () => {
       await engine.shutdown()
     }
   })
+})
+
+/** The GGUF name llama.cpp's converter gives each engine tensor of a gpt2 / gptneox model. */
+function ggufNameOf(engineName: string): string {
+  const global: Record<string, string> = {'model.embed_tokens.weight': 'token_embd.weight', 'model.embed_positions.weight': 'position_embd.weight',
+    'model.norm.weight': 'output_norm.weight', 'model.norm.bias': 'output_norm.bias', 'lm_head.weight': 'output.weight'}
+  const parts: Record<string, string> = {input_layernorm: 'attn_norm', 'self_attn.qkv_proj': 'attn_qkv', 'self_attn.o_proj': 'attn_output', post_attention_layernorm: 'ffn_norm', 'mlp.fc1': 'ffn_up', 'mlp.fc2': 'ffn_down'}
+  const layer = /^model\.layers\.(\d+)\.(.+)\.(weight|bias)$/.exec(engineName)
+  return layer ? `blk.${layer[1]}.${parts[layer[2]!]}.${layer[3]}` : global[engineName]!
+}
+
+/** A tensor's values as llama.cpp's converter writes them: Conv1D as [out, in], NeoX's q|k|v per head regrouped to all q | all k | all v. */
+function convertedValues(tensor: TensorInfo): Float32Array {
+  const stored = readTensorFloat64(tensor)
+  const out = new Float32Array(stored.length)
+  const [rows, cols] = [tensor.shape[0]!, tensor.shape[1] ?? 1]
+  if (tensor.transposed) {
+    for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[r * cols + c] = stored[c * rows + r]!
+  } else if (tensor.qkvInterleavedHeads) {
+    const heads = tensor.qkvInterleavedHeads, headRows = rows / (3 * heads)
+    for (let h = 0; h < heads; h++) for (let part = 0; part < 3; part++) out.set(stored.subarray((h * 3 + part) * headRows * cols, (h * 3 + part + 1) * headRows * cols), (part * heads + h) * headRows * cols)
+  } else {
+    out.set(stored)
+  }
+  return out
+}
+
+describe('GGUF gpt2 / gptneox files', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pagedllm-ln-gguf-'))
+  after(() => rmSync(dir, {recursive: true, force: true}))
+
+  for (const [variant, arch] of [['gpt2', 'gpt2'], ['gpt-neox-serial', 'gptneox']] as const) {
+    it(`${arch}: llama.cpp's tensor names and metadata (Conv1D stored [out, in], q|k|v regrouped) give the logits of the checkpoint they were converted from`, async () => {
+      const hf = await loadModel(await ensureTestModel('tiny', {variant}))
+      const c = hf.config
+      const tensors: GgufTensorSpec[] = hf.tensors.map((t) => ({name: ggufNameOf(t.name), dims: [...t.shape].reverse(), data: Buffer.from(convertedValues(t).buffer)}))
+      const u32 = (value: number) => ({type: 'u32' as const, value})
+      const path = join(dir, `${arch}.gguf`)
+      writeFileSync(path, ggufBytes({
+        'general.architecture': {type: 'string', value: arch},
+        [`${arch}.context_length`]: u32(c.maxPositionEmbeddings), [`${arch}.embedding_length`]: u32(c.hiddenSize), [`${arch}.block_count`]: u32(c.numLayers),
+        [`${arch}.feed_forward_length`]: u32(c.intermediateSize), [`${arch}.attention.head_count`]: u32(c.numHeads),
+        [`${arch}.attention.layer_norm_epsilon`]: {type: 'f32', value: c.rmsNormEps},
+        ...(arch === 'gptneox' ? {'gptneox.rope.dimension_count': u32(c.layerNorm!.rotaryDim), 'gptneox.use_parallel_residual': {type: 'bool' as const, value: c.layerNorm!.parallelResidual}} : {}),
+        ...familyVocabMetadata('gpt2', c.vocabSize, 'gpt-2'),
+      }, {tensors}))
+      const gguf = await loadModel(path)
+      assert.deepEqual([gguf.config.architecture, gguf.config.layerNorm, gguf.config.hiddenAct], [c.architecture, c.layerNorm, c.hiddenAct])
+      assert.ok(maxAbsDifference((await promptLogits(gguf, 'f32')).logits, (await promptLogits(hf, 'f32')).logits) < 1e-5)
+    })
+  }
 })

@@ -166,10 +166,10 @@ describe('near misses are refused by name', () => {
   it('GGUF qwen3moe and unknown architectures, with the supported list', async () => {
     mkdirSync(DIR, {recursive: true})
     for (const [arch, pattern] of [
-      ['qwen3moe', /GGUF general\.architecture "qwen3moe" is not supported \(Qwen3 mixture-of-experts .*\); supported: llama, mistral, qwen2, qwen3, gemma\./],
-      ['gemma3', /GGUF general\.architecture "gemma3" is not supported \(Gemma 3 needs q\/k norms.*\); supported: llama, mistral, qwen2, qwen3, gemma\./],
+      ['qwen3moe', /GGUF general\.architecture "qwen3moe" is not supported \(Qwen3 mixture-of-experts .*\); supported: llama, mistral, qwen2, qwen3, gemma, gpt2, gptneox\./],
+      ['gemma3', /GGUF general\.architecture "gemma3" is not supported \(Gemma 3 needs q\/k norms.*\); supported: llama, mistral, qwen2, qwen3, gemma, gpt2, gptneox\./],
       ['phi3', /GGUF general\.architecture "phi3" is not supported \(Phi-3 runs from its Hugging Face checkpoint.*\)/],
-      ['starcoder2', /GGUF general\.architecture "starcoder2" is not supported; supported: llama, mistral, qwen2, qwen3, gemma\./],
+      ['starcoder2', /GGUF general\.architecture "starcoder2" is not supported; supported: llama, mistral, qwen2, qwen3, gemma, gpt2, gptneox\./],
     ] as const) {
       const path = join(DIR, `${arch}.gguf`)
       writeFileSync(path, llamaGgufBytes(SMALL_GGUF_SHAPE, {metadata: {'general.architecture': {type: 'string', value: arch}}}))

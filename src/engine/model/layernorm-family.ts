@@ -191,6 +191,10 @@ export function layerNormTensors(config: ModelConfig, tensors: TensorInfo[], dir
   const byName = new Map(tensors.map((t) => [t.name, t]))
   return layerNormTensorShapes(config).map(({name, shape}) => {
     const place = checkpointPlace(config, name)
+    // A GGUF file's tensors come under the engine's names already (gguf-layernorm.ts), stored as the loader wants them;
+    // no checkpoint's own names take that form ("lm_head.weight", the one shared, needs nothing done).
+    const asIs = byName.get(name)
+    if (asIs) return checkedShape(asIs, shape)
     const candidates = [place.prefix + place.name, place.name, ...(name === 'lm_head.weight' ? ['lm_head.weight'] : [])]
     const found = candidates.map((candidate) => byName.get(candidate)).find((t) => t !== undefined)
     const stored = place.transposed ? [...shape].reverse() : shape
@@ -198,11 +202,16 @@ export function layerNormTensors(config: ModelConfig, tensors: TensorInfo[], dir
       const hint = name === 'lm_head.weight' ? ' (config.json says tie_word_embeddings is false)' : ''
       throw new ModelLoadError(`Tensor ${place.prefix + place.name} is missing from the checkpoint in ${dir}${hint}; expected shape [${stored.join(', ')}].`)
     }
-    if (found.shape.length !== stored.length || found.shape.some((d, i) => d !== stored[i])) {
-      throw new ModelLoadError(`Tensor ${found.name} has shape [${found.shape.join(', ')}], but config.json implies [${stored.join(', ')}] (in ${found.path}).`)
-    }
+    checkedShape(found, stored)
     return {...found, name, shape, ...(place.transposed ? {transposed: true} : {}), ...(place.qkvHeads ? {qkvInterleavedHeads: place.qkvHeads} : {})}
   })
+}
+
+function checkedShape(tensor: TensorInfo, shape: number[]): TensorInfo {
+  if (tensor.shape.length !== shape.length || tensor.shape.some((d, i) => d !== shape[i])) {
+    throw new ModelLoadError(`Tensor ${tensor.name} has shape [${tensor.shape.join(', ')}], but config.json implies [${shape.join(', ')}] (in ${tensor.path}).`)
+  }
+  return tensor
 }
 
 /** A checkpoint of this config as the architecture's own save_pretrained writes it, for test models: names, stored shapes, and the engine's name of each. */
