@@ -33,6 +33,7 @@ describe('LayerNorm-family configs', () => {
     const m350 = parseModelConfig({...OPT, do_layer_norm_before: false, word_embed_proj_dim: 32, enable_bias: false, layer_norm_elementwise_affine: false})
     assert.deepEqual([m350.layerNorm!.postNorm, m350.layerNorm!.finalNorm, m350.layerNorm!.embedDim, m350.layerNorm!.linearBias, m350.layerNorm!.normAffine], [true, false, 32, false, false])
     assert.equal(parseModelConfig({...OPT, _remove_final_layer_norm: true}).layerNorm!.finalNorm, false)
+    assert.throws(() => parseModelConfig({...OPT, quantization_config: {quant_method: 'gptq'}}), loadError(/quantized checkpoints \(quant_method "gptq"\) are not supported/))
     assert.throws(() => parseModelConfig({...OPT, activation_function: 'gelu_fast'}), loadError(/activation_function "gelu_fast" is not supported \(gelu, gelu_new, gelu_pytorch_tanh, relu\)/))
   })
 

@@ -100,7 +100,6 @@ export function parseLayerNormConfig(config: Json, architecture: string, source:
   }
   if (sizes.hiddenSize % sizes.numHeads !== 0) throw new ModelLoadError(`${source}: the hidden size (${sizes.hiddenSize}) is not divisible by the number of attention heads (${sizes.numHeads}).`)
   const headDim = sizes.hiddenSize / sizes.numHeads
-  if (config.quantization_config != null) throw new ModelLoadError(`${source}: quantized checkpoints are not supported for ${architecture}; load the float checkpoint (optionally with --quantization).`)
   return {...base, ...sizes, ...rest, ropeTheta: rest.ropeTheta ?? 10000, numKvHeads: sizes.numHeads, headDim, attentionBias: features.linearBias, layerNorm: features}
 }
 

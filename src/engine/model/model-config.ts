@@ -93,7 +93,10 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
       `Unsupported architecture ${architecture} in ${source} ("architectures")${why}; supported: ${SUPPORTED_ARCHITECTURES.join(', ')}.`,
     )
   }
-  if (isLayerNormArchitecture(architecture)) return {...parseLayerNormConfig(config, architecture, source), ...tokenIdsAndDtype(config, generationConfig)}
+  if (isLayerNormArchitecture(architecture)) {
+    refuseQuantizedCheckpoint(config, source)
+    return {...parseLayerNormConfig(config, architecture, source), ...tokenIdsAndDtype(config, generationConfig)}
+  }
   const traits = ARCHITECTURES[architecture]!
   const notes: string[] = []
 
@@ -135,13 +138,7 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
     throw new ModelLoadError(`${source}: attention_bias=true (biases on all attention projections) is not supported for ${architecture}.`)
   }
 
-  // Weights of GPTQ / AWQ / bitsandbytes / FP8 checkpoints are packed integer tensors under other names.
-  if (config.quantization_config != null) {
-    const method = isObject(config.quantization_config) ? config.quantization_config.quant_method : undefined
-    throw new ModelLoadError(
-      `${source}: quantized checkpoints (quant_method ${JSON.stringify(method ?? 'unknown')}) are not supported; load the float checkpoint (optionally with --quantization q8_0|q4_0|q4_k) or a GGUF file.`,
-    )
-  }
+  refuseQuantizedCheckpoint(config, source)
 
   // transformers v5 moves rope settings into rope_parameters; older configs have rope_theta + rope_scaling.
   const ropeParameters = isObject(config.rope_parameters) ? config.rope_parameters : null
@@ -232,6 +229,15 @@ function qwenSlidingLayers(config: Json, numLayers: number, source: string): 'no
   if (sliding === numLayers) return 'all'
   throw new ModelLoadError(
     `${source}: use_sliding_window with a sliding window on ${sliding} of ${numLayers} layers (${Array.isArray(layerTypes) ? '"layer_types"' : '"max_window_layers"'}) is not supported: layer-wise windows need per-layer attention; only all or none of the layers may slide.`,
+  )
+}
+
+/** Weights of GPTQ / AWQ / bitsandbytes / FP8 checkpoints are packed integer tensors under other names. */
+function refuseQuantizedCheckpoint(config: Json, source: string): void {
+  if (config.quantization_config == null) return
+  const method = isObject(config.quantization_config) ? config.quantization_config.quant_method : undefined
+  throw new ModelLoadError(
+    `${source}: quantized checkpoints (quant_method ${JSON.stringify(method ?? 'unknown')}) are not supported; load the float checkpoint (optionally with --quantization q8_0|q4_0|q4_k) or a GGUF file.`,
   )
 }
 
