@@ -73,6 +73,7 @@ describe('LayerNorm-family checkpoints', () => {
       loadError(/Tensor transformer\.h\.1\.mlp\.c_fc\.weight is missing from the checkpoint .*expected shape \[64, 256\]/))
     const turned = stored.map((t) => (t.name === 'transformer.h.0.attn.c_attn.weight' ? {...t, shape: [192, 64]} : t))
     assert.throws(() => selectModelTensors(gpt2.config, turned, gpt2.dir), loadError(/transformer\.h\.0\.attn\.c_attn\.weight has shape \[192, 64\], but config\.json implies \[64, 192\]/))
+    assert.throws(() => selectModelTensors({...gpt2.config, numLayers: 2_000_000_000}, stored, gpt2.dir), loadError(/2000000000 layers of at least 4 tensors each, but the checkpoint .* holds only 29 tensors/))
     // Older checkpoints leave out the base model's prefix (openai-community/gpt2: "h.0.attn.c_attn.weight").
     const bare = selectModelTensors(gpt2.config, stored.map((t) => ({...t, name: t.name.replace(/^transformer\./, '')})), gpt2.dir)
     assert.deepEqual(bare.map((t) => [t.name, t.offset]), gpt2.tensors.map((t) => [t.name, t.offset]))

@@ -187,6 +187,10 @@ function checkpointPlace(config: ModelConfig, engineName: string): CheckpointPla
  * it out) and, for transformers 5's GPT-NeoX, its head as lm_head; unknown tensors (GPT-2's attention mask buffers) are dropped.
  */
 export function layerNormTensors(config: ModelConfig, tensors: TensorInfo[], dir: string): TensorInfo[] {
+  // A hostile layer count must not make us list billions of expected tensors: every layer has at least 4 (q/k/v or qkv, o, fc1, fc2).
+  if (config.numLayers * 4 > tensors.length) {
+    throw new ModelLoadError(`The config says ${config.numLayers} layers of at least 4 tensors each, but the checkpoint in ${dir} holds only ${tensors.length} tensors.`)
+  }
   const byName = new Map(tensors.map((t) => [t.name, t]))
   return layerNormTensorShapes(config).map(({name, shape}) => {
     const place = checkpointPlace(config, name)
