@@ -14,9 +14,11 @@ import {readCheckpointTensors, readTensorFloat64, type TensorInfo} from '../src/
 import {ensureTestModel} from '../src/engine/model/test-model.js'
 import {LAYERNORM_TEST_VARIANTS} from '../src/engine/model/layernorm-test-models.js'
 import {makeSamplingParams} from '../src/engine/sampling-params.js'
+import {nativeOps} from '../src/engine/native.js'
 import {ggufBytes, type GgufTensorSpec} from './support/gguf-file.js'
 import {familyVocabMetadata} from './support/llama-gguf.js'
 import {maxAbsDifference, promptLogits} from './support/model-logits.js'
+import {ACTIVATIONS, layerNorm} from './support/reference-layernorm.js'
 import {checkAgainstReference} from './support/reference-logits-check.js'
 import {checkAgainstTransformers} from './support/transformers-fixture.js'
 
@@ -58,6 +60,39 @@ describe('LayerNorm-family configs', () => {
     assert.throws(() => parseModelConfig({...GPT2, architectures: ['GPTBigCodeForCausalLM']}), loadError(/GPTBigCodeForCausalLM .*multi-query/))
     assert.throws(() => parseModelConfig({...NEOX, architectures: ['GPTJForCausalLM']}), loadError(/GPTJForCausalLM .*interleaved/))
     assert.throws(() => parseModelConfig({...OPT, architectures: ['BloomForCausalLM']}), loadError(/BloomForCausalLM .*ALiBi/))
+  })
+})
+
+describe('LayerNorm-family kernels', () => {
+  it('LayerNorm with bias and the plain activations (relu, gelu erf, gelu tanh) as float64 computes them, portable and AVX2 alike, row tails and rows alone included', () => {
+    const ops = nativeOps()
+    const avx2 = ops.avx2Status()
+    const rows = 3, dim = 21 // 21: two 8-wide vector steps and a tail of 5
+    const x = Float32Array.from({length: rows * dim}, (_, i) => 4 * Math.sin(i * 0.77) + (i % 7 === 0 ? 30 : 0))
+    const weight = Float32Array.from({length: dim}, (_, i) => 1 + 0.1 * Math.cos(i))
+    const bias = Float32Array.from({length: dim}, (_, i) => 0.2 * Math.sin(3 * i))
+    const expectedNorm = layerNorm(Float64Array.from(x), {weight: Float64Array.from(weight), bias: Float64Array.from(bias)}, dim, 1e-5)
+    try {
+      for (const useAvx2 of avx2.supported ? [false, true] : [false]) {
+        ops.setAvx2(useAvx2)
+        const out = ops.layerNorm(x, weight, bias, rows, dim, 1e-5)
+        out.forEach((value, k) => assert.ok(Math.abs(value - expectedNorm[k]!) <= 2e-6 * (1 + Math.abs(expectedNorm[k]!)), `avx2=${useAvx2} element ${k}: ${value} vs ${expectedNorm[k]}`))
+        assert.deepEqual(ops.layerNorm(x.subarray(2 * dim), weight, bias, 1, dim, 1e-5), out.subarray(2 * dim), 'a row alone')
+        const inPlace = x.slice()
+        ops.layerNorm(inPlace, weight, bias, rows, dim, 1e-5, inPlace)
+        assert.deepEqual(inPlace, out, 'in place')
+        for (const activation of ['relu', 'gelu', 'gelu_pytorch_tanh'] as const) {
+          const activated = x.slice()
+          ops.plainActivation(activated, rows, dim, activation)
+          activated.forEach((value, k) => {
+            const want = ACTIVATIONS[activation](x[k]!)
+            assert.ok(Math.abs(value - want) <= 2e-6 * (1 + Math.abs(want)), `${activation} avx2=${useAvx2} element ${k}: ${value} vs ${want}`)
+          })
+        }
+      }
+    } finally {
+      ops.setAvx2(avx2.enabled)
+    }
   })
 })
 

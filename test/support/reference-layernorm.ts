@@ -11,7 +11,7 @@ interface Linear {
   inSize: number
 }
 
-interface Norm {
+export interface Norm {
   weight: Float64Array
   bias: Float64Array
 }
@@ -189,7 +189,7 @@ function transpose(values: Float64Array, rows: number, cols: number): Float64Arr
   return out
 }
 
-const ACTIVATIONS: Record<ModelConfig['hiddenAct'], (x: number) => number> = {
+export const ACTIVATIONS: Record<ModelConfig['hiddenAct'], (x: number) => number> = {
   relu: (x) => Math.max(0, x),
   gelu: (x) => 0.5 * x * (1 + erf(x / Math.SQRT2)),
   gelu_pytorch_tanh: (x) => 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3))),
@@ -216,7 +216,7 @@ function erf(x: number): number {
   return Math.sign(x) * (1 - Math.exp(-a * a) / Math.sqrt(Math.PI) / (a + fraction))
 }
 
-function layerNorm(x: Float64Array, norm: Norm, size: number, eps: number): Float64Array {
+export function layerNorm(x: Float64Array, norm: Norm, size: number, eps: number): Float64Array {
   const out = new Float64Array(x.length)
   for (let base = 0; base < x.length; base += size) {
     let mean = 0
