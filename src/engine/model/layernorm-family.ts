@@ -55,8 +55,9 @@ export function parseLayerNormConfig(config: Json, architecture: string, source:
   const refuse = (key: string, why: string) => {
     if (config[key] === true) throw new ModelLoadError(`${source}: ${key}=true is not supported for ${architecture} (${why}).`)
   }
-  const base = {architecture, modelType: typeof config.model_type === 'string' ? config.model_type : architecture, ropeTheta: 10000, ropeScaling: {type: 'none'} as const,
-    numKvHeads: 0, attentionBias: true, qkNorm: false, normWeightOffset: 0, embeddingScale: 1, fusedProjections: false, sandwichNorms: false, attentionScale: 0, attnLogitSoftcap: 0, finalLogitSoftcap: 0}
+  // What the RMSNorm families' switches say for all three: none of them apply.
+  const base = {architecture, modelType: typeof config.model_type === 'string' ? config.model_type : architecture, ropeScaling: {type: 'none'} as const,
+    qkNorm: false, normWeightOffset: 0, embeddingScale: 1, fusedProjections: false, sandwichNorms: false, attentionScale: 0, attnLogitSoftcap: 0, finalLogitSoftcap: 0}
   const features = {linearBias: true, normAffine: true, postNorm: false, finalNorm: true, parallelResidual: false, learnedPositions: 0, positionOffset: 0, rotaryDim: 0, embedDim: 0}
   let sizes: {vocabSize: number; hiddenSize: number; intermediateSize: number; numLayers: number; numHeads: number; maxPositionEmbeddings: number}
   let rest: {rmsNormEps: number; hiddenAct: ModelConfig['hiddenAct']; tieWordEmbeddings: boolean; ropeTheta?: number}
