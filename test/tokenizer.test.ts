@@ -150,15 +150,28 @@ describe('generated tokenizers follow their families', () => {
       llama3: {bos: '<|begin_of_text|>', eos: '<|eot_id|>', chat: '<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nhi<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n'},
       qwen2: {bos: null, eos: '<|im_end|>', chat: '<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n'},
     }
-    for (const family of Object.values(TOKENIZER_FAMILIES)) {
+    for (const family of [TOKENIZER_FAMILIES.llama2, TOKENIZER_FAMILIES.llama3, TOKENIZER_FAMILIES.qwen2]) {
       const tokenizer = new Tokenizer(family.buildTokenizerJson(512, 0), buildTokenizerConfig(family, 512))
-      const want = expected[family.name]
+      const want = expected[family.name as keyof typeof expected]
       assert.equal(tokenizer.bosTokenId === null ? null : tokenizer.idToToken(tokenizer.bosTokenId), want.bos, family.name)
       assert.deepEqual(tokenizer.eosTokenIds.map((id) => tokenizer.idToToken(id)), [want.eos], family.name)
       assert.equal(tokenizer.applyChatTemplate([{role: 'user', content: 'hi'}]), want.chat, family.name)
       const chatIds = tokenizer.encodeChat([{role: 'user', content: 'hi'}])
       assert.equal(tokenizer.decode(chatIds), want.chat, family.name)
-      assert.equal(chatIds.filter((id) => tokenizer.specialTokenIds.has(id)).length, {llama2: 4, llama3: 6, qwen2: 3}[family.name], family.name)
+      assert.equal(chatIds.filter((id) => tokenizer.specialTokenIds.has(id)).length, {llama2: 4, llama3: 6, qwen2: 3}[family.name as keyof typeof expected], family.name)
     }
+  })
+
+  it('GPT-2 and OPT: GPT-2\'s split and byte-level BPE, no chat template; OPT puts </s> (id 2) before every text as its BOS, GPT-2 nothing', () => {
+    const gpt2 = new Tokenizer(TOKENIZER_FAMILIES.gpt2.buildTokenizerJson(512, 0), buildTokenizerConfig(TOKENIZER_FAMILIES.gpt2, 512))
+    const opt = new Tokenizer(TOKENIZER_FAMILIES.opt.buildTokenizerJson(512, 0), buildTokenizerConfig(TOKENIZER_FAMILIES.opt, 512))
+    // A run of spaces gives all but its last to the run; the last one starts the next word (GPT-2's \s+(?!\S)).
+    assert.deepEqual(pieces(gpt2, 'dogs!!  ok'), ['d', 'o', 'g', 's', '!', '!', '\u0120', '\u0120o', 'k'])
+    const text = 'Hello world'
+    assert.deepEqual(opt.encode(text), [2, ...opt.encode(text, {addSpecialTokens: false})])
+    assert.deepEqual(gpt2.encode(text), gpt2.encode(text, {addSpecialTokens: false}))
+    assert.equal(opt.decode(opt.encode(text), {skipSpecialTokens: true}), text)
+    assert.deepEqual([opt.idToToken(opt.bosTokenId!), opt.eosTokenIds.map((id) => opt.idToToken(id))], ['</s>', ['</s>']])
+    assert.deepEqual([gpt2.idToToken(gpt2.bosTokenId!), gpt2.eosTokenIds.map((id) => gpt2.idToToken(id))], ['<|endoftext|>', ['<|endoftext|>']])
   })
 })

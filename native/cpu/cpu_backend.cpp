@@ -1,6 +1,6 @@
 // The CPU backend: owns the weights, the KV pool (device + swap) and the thread pool, validates each batch,
 // applies block moves and chains the ops of kernels.h into a Llama forward pass (Qwen2's q/k/v biases, Qwen3's q/k norms,
-// sparse MoE MLPs: moe.h).
+// sparse MoE MLPs: moe.h), or hands the LayerNorm family (OPT, GPT-NeoX, GPT-2) to layernorm_family.cpp.
 #include <algorithm>
 #include <cmath>
 #include <fstream>
@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "layernorm_family.h"
 #include "model_weights.h"
 #include "sampler.h"
 
@@ -50,7 +51,8 @@ class CpuBackend final : public Backend {
         weights_(load_model_weights(options.model, options.tensors, options.weight_format)),
         pool_(options.num_threads),
         linear_order_(options.batch_invariant ? LinearOrder::kBatchInvariant : LinearOrder::kFastest),
-        inv_freq_(rope_inv_freq(options.model)) {
+        inv_freq_(rope_inv_freq(options.model)),
+        layer_norm_(options.model.layer_norm ? std::make_unique<LayerNormForward>(options.model) : nullptr) {
     check(config_.num_heads % config_.num_kv_heads == 0, "num_heads must be a multiple of num_kv_heads");
     check(config_.head_dim % 2 == 0, "head_dim must be even for rotary embeddings");
     check(cache_.block_size > 0 && cache_.num_blocks >= 0 && cache_.num_swap_blocks >= 0, "invalid KV cache sizes");
@@ -152,6 +154,7 @@ class CpuBackend final : public Backend {
 
   void forward(const ForwardBatch& b, float* logits_out) {
     validate(b);
+    if (layer_norm_) return forward_layer_norm(b, logits_out);
     const int tokens = b.num_tokens;
     const int hidden = config_.hidden_size;
     const int q_width = config_.num_heads * config_.head_dim;
@@ -229,6 +232,13 @@ class CpuBackend final : public Backend {
     }
   }
 
+  // OPT, GPT-NeoX, GPT-2: their own chain of the same ops (layernorm_family.cpp).
+  void forward_layer_norm(const ForwardBatch& b, float* logits_out) {
+    std::vector<LayerKv> kv;
+    for (int l = 0; l < config_.num_layers; ++l) kv.push_back({key_cache_[l].get(), value_cache_[l].get()});
+    layer_norm_->run(pool_, weights_, kv, layout_, linear_order_, b, logits_out);
+  }
+
   ModelConfig config_;
   CacheConfig cache_;
   ModelWeights weights_;
@@ -237,6 +247,7 @@ class CpuBackend final : public Backend {
   std::vector<double> inv_freq_;
   KvLayout layout_;
   std::vector<KvArray> key_cache_, value_cache_, key_swap_, value_swap_;
+  std::unique_ptr<LayerNormForward> layer_norm_;
   // Activations, grown to the largest batch seen and reused.
   std::vector<float> residual_, hidden_, qkv_, attention_out_, gate_up_, activated_, cos_sin_, final_rows_, final_residual_, logits_;
   MoeScratch moe_scratch_;

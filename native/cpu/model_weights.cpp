@@ -93,6 +93,7 @@ class TensorReader {
   std::vector<uint8_t> read_rows(const TensorSource& t) {
     std::vector<uint8_t> raw(t.nbytes);
     read_exact(t, raw.data());
+    if (t.transposed || t.qkv_interleaved_heads > 0) return reorder_layernorm_family(t, std::move(raw));
     if (t.rope_interleaved_heads <= 0) return raw;
     const size_t rows = static_cast<size_t>(t.shape[0]);
     const size_t head_dim = rows / t.rope_interleaved_heads, half = head_dim / 2, row_bytes = t.nbytes / rows;
@@ -109,6 +110,25 @@ class TensorReader {
         }
       }
     }
+    return out;
+  }
+
+  // GPT-2's Conv1D [in, out] to [out, in]; GPT-NeoX's per-head [q | k | v] rows to [all q | all k | all v].
+  static std::vector<uint8_t> reorder_layernorm_family(const TensorSource& t, std::vector<uint8_t> raw) {
+    if (is_quantized(t.block_format)) throw std::runtime_error("tensor " + t.name + ": a transposed or per-head fused tensor must be float");
+    const size_t element = dtype_bytes(t.dtype), rows = static_cast<size_t>(t.shape[0]);
+    const size_t cols = t.shape.size() > 1 ? static_cast<size_t>(t.shape[1]) : 1, row_bytes = cols * element;
+    std::vector<uint8_t> out(raw.size());
+    if (t.transposed) {
+      for (size_t r = 0; r < rows; ++r)
+        for (size_t c = 0; c < cols; ++c) std::memcpy(out.data() + (r * cols + c) * element, raw.data() + (c * rows + r) * element, element);
+      return out;
+    }
+    const size_t heads = static_cast<size_t>(t.qkv_interleaved_heads), head_rows = rows / (3 * heads);
+    if (head_rows * 3 * heads != rows) throw std::runtime_error("tensor " + t.name + ": " + std::to_string(rows) + " rows do not split into 3 x " + std::to_string(heads) + " heads");
+    for (size_t h = 0; h < heads; ++h)
+      for (size_t part = 0; part < 3; ++part)
+        std::memcpy(out.data() + (part * heads + h) * head_rows * row_bytes, raw.data() + (h * 3 + part) * head_rows * row_bytes, head_rows * row_bytes);
     return out;
   }
 
@@ -222,15 +242,67 @@ void load_stacked(TensorReader& reader, WeightMatrix& matrix, const std::vector<
   matrix = stack_quantized(std::move(segments));
 }
 
+// OPT, GPT-NeoX, GPT-2 under the engine's names (src/engine/model/layernorm-family.ts renames them): LayerNorms with
+// bias (ones and zeros without elementwise affine), fc1 in gate_up, fc2 in down, a fused qkv_proj or q/k/v stacked.
+ModelWeights load_layernorm_family(TensorReader& reader, const ModelConfig& config, WeightFormat format) {
+  const int hidden = config.hidden_size, inter = config.intermediate_size, embed = config.embed_dim > 0 ? config.embed_dim : hidden;
+  const int q_rows = config.num_heads * config.head_dim, kv_rows = config.num_kv_heads * config.head_dim;
+  ModelWeights weights;
+  const auto vector = [&](const std::string& name, int size, float fill) {
+    return config.norm_affine || name.find("norm") == std::string::npos ? reader.read(name, {size}) : std::vector<float>(size, fill);
+  };
+  const auto bias = [&](const std::string& name, int size) { return config.linear_bias ? reader.read(name, {size}) : std::vector<float>(); };
+  load_stacked(reader, weights.embed_tokens, {{"model.embed_tokens.weight", config.vocab_size, format}}, embed);
+  if (!config.tie_word_embeddings) load_stacked(reader, weights.lm_head, {{"lm_head.weight", config.vocab_size, format}}, embed);
+  if (config.learned_positions > 0) load_stacked(reader, weights.embed_positions, {{"model.embed_positions.weight", config.learned_positions, WeightFormat::F32}}, hidden);
+  if (config.embed_dim > 0) {
+    load_stacked(reader, weights.project_in, {{"model.project_in.weight", hidden, format}}, embed);
+    load_stacked(reader, weights.project_out, {{"model.project_out.weight", embed, format}}, hidden);
+  }
+  if (config.final_norm) {
+    weights.final_norm = vector("model.norm.weight", hidden, 1.f);
+    weights.final_norm_bias = vector("model.norm.bias", hidden, 0.f);
+  }
+  weights.layers.resize(config.num_layers);
+  for (int i = 0; i < config.num_layers; ++i) {
+    const std::string p = "model.layers." + std::to_string(i) + ".";
+    LayerWeights& layer = weights.layers[i];
+    layer.input_norm = vector(p + "input_layernorm.weight", hidden, 1.f);
+    layer.input_norm_bias = vector(p + "input_layernorm.bias", hidden, 0.f);
+    layer.post_attention_norm = vector(p + "post_attention_layernorm.weight", hidden, 1.f);
+    layer.post_attention_norm_bias = vector(p + "post_attention_layernorm.bias", hidden, 0.f);
+    if (reader.has(p + "self_attn.qkv_proj.weight")) {
+      load_stacked(reader, layer.qkv, {{p + "self_attn.qkv_proj.weight", q_rows + 2 * kv_rows, format}}, hidden);
+      layer.qkv_bias = bias(p + "self_attn.qkv_proj.bias", q_rows + 2 * kv_rows);
+    } else {
+      load_stacked(reader, layer.qkv, {{p + "self_attn.q_proj.weight", q_rows, format}, {p + "self_attn.k_proj.weight", kv_rows, format},
+                                       {p + "self_attn.v_proj.weight", kv_rows, format}}, hidden);
+      for (const char* part : {"q", "k", "v"}) {
+        const std::vector<float> values = bias(p + "self_attn." + part + "_proj.bias", part[0] == 'q' ? q_rows : kv_rows);
+        layer.qkv_bias.insert(layer.qkv_bias.end(), values.begin(), values.end());
+      }
+    }
+    load_stacked(reader, layer.o_proj, {{p + "self_attn.o_proj.weight", hidden, format}}, q_rows);
+    layer.o_bias = bias(p + "self_attn.o_proj.bias", hidden);
+    load_stacked(reader, layer.gate_up, {{p + "mlp.fc1.weight", inter, format}}, hidden);
+    layer.fc1_bias = bias(p + "mlp.fc1.bias", inter);
+    load_stacked(reader, layer.down, {{p + "mlp.fc2.weight", hidden, format}}, inter);
+    layer.fc2_bias = bias(p + "mlp.fc2.bias", hidden);
+  }
+  return weights;
+}
+
 }  // namespace
 
 uint64_t ModelWeights::bytes() const {
-  uint64_t total = embed_tokens.bytes() + lm_head.bytes() + final_norm.size() * 4;
+  uint64_t total = embed_tokens.bytes() + lm_head.bytes() + final_norm.size() * 4 + final_norm_bias.size() * 4 + embed_positions.bytes() +
+                   project_in.bytes() + project_out.bytes();
   for (const auto& layer : layers) {
     total += layer.qkv.bytes() + layer.o_proj.bytes() + layer.gate_up.bytes() + layer.down.bytes();
     total += (layer.input_norm.size() + layer.post_attention_norm.size() + layer.attention_out_norm.size() + layer.mlp_out_norm.size() +
               layer.qkv_bias.size() + layer.q_norm.size() +
-              layer.k_norm.size()) * 4;
+              layer.k_norm.size() + layer.input_norm_bias.size() + layer.post_attention_norm_bias.size() + layer.o_bias.size() +
+              layer.fc1_bias.size() + layer.fc2_bias.size()) * 4;
     total += layer.moe.bytes();
   }
   return total;
@@ -239,6 +311,7 @@ uint64_t ModelWeights::bytes() const {
 ModelWeights load_model_weights(const ModelConfig& config, const std::vector<TensorSource>& tensors,
                                 WeightFormat format) {
   TensorReader reader(tensors);
+  if (config.layer_norm) return load_layernorm_family(reader, config, format);
   const int hidden = config.hidden_size;
   const int q_rows = config.num_heads * config.head_dim;
   const int kv_rows = config.num_kv_heads * config.head_dim;

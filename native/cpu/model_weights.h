@@ -21,6 +21,8 @@ struct LayerWeights {
   std::vector<float> attention_out_norm;  // Gemma 2 (sandwich_norms): on o_proj's output, before the residual add
   std::vector<float> mlp_out_norm;        // Gemma 2: on down's output, before the residual add
   MoeWeights moe;                         // a sparse layer's router and experts (gate_up and down stay empty)
+  // LayerNorm family (gate_up holds fc1, down fc2): norm biases, and biases on o_proj and the MLP (empty without them).
+  std::vector<float> input_norm_bias, post_attention_norm_bias, o_bias, fc1_bias, fc2_bias;
 };
 
 struct ModelWeights {
@@ -28,6 +30,10 @@ struct ModelWeights {
   WeightMatrix lm_head;           // empty when tied to embed_tokens
   std::vector<float> final_norm;
   std::vector<LayerWeights> layers;
+
+  // LayerNorm family: the final norm's bias, learned positions (GPT-2, OPT) and OPT's project_in / project_out.
+  std::vector<float> final_norm_bias;
+  WeightMatrix embed_positions, project_in, project_out;
 
   const WeightMatrix& output_matrix() const { return lm_head.rows > 0 ? lm_head : embed_tokens; }
   uint64_t bytes() const;

@@ -53,6 +53,8 @@ class CudaBackend final : public Backend {
       throw std::runtime_error("CUDA backend: head_dim must be a multiple of 8 and at most 256 (use --device cpu)");
     if (model_.num_kv_heads <= 0 || model_.num_heads % model_.num_kv_heads != 0)
       throw std::runtime_error("CUDA backend: num_heads must be a multiple of num_kv_heads");
+    if (model_.layer_norm)
+      throw std::runtime_error("CUDA backend: the LayerNorm family (OPT, GPT-NeoX, GPT-2: LayerNorm, plain MLP, learned positions) is not implemented (use --device cpu)");
     // Norm weights live in T here, where 1 + weight would round; the CPU backend runs these models.
     if (model_.hidden_act != Activation::Silu || model_.norm_weight_offset != 0.f || model_.embedding_scale != 1.f ||
         model_.sandwich_norms || model_.attention_scale != 0.f || model_.attn_logit_softcap != 0.f || model_.final_logit_softcap != 0.f)

@@ -115,6 +115,22 @@ static void parse_moe(const Napi::Object& config, ModelConfig& out) {
   }
 }
 
+// The LayerNorm family's switches (src/engine/model/layernorm-family.ts LayerNormFeatures).
+static void parse_layer_norm(const Napi::Object& ln, ModelConfig& out) {
+  out.layer_norm = true;
+  out.linear_bias = bool_field(ln, "linearBias");
+  out.norm_affine = bool_field(ln, "normAffine");
+  out.post_norm = bool_field(ln, "postNorm");
+  out.final_norm = bool_field(ln, "finalNorm");
+  out.parallel_residual = bool_field(ln, "parallelResidual");
+  out.learned_positions = int_field(ln, "learnedPositions");
+  out.position_offset = int_field(ln, "positionOffset");
+  out.rotary_dim = int_field(ln, "rotaryDim");
+  out.embed_dim = int_field(ln, "embedDim");
+  if (out.learned_positions < 0 || out.position_offset < 0 || out.rotary_dim < 0 || out.rotary_dim % 2 != 0 || out.embed_dim < 0)
+    fail(ln.Env(), "layerNorm sizes must be non-negative (rotaryDim even)");
+}
+
 ModelConfig parse_model_config(const Napi::Object& config) {
   ModelConfig out;
   out.vocab_size = int_field(config, "vocabSize");
@@ -132,6 +148,10 @@ ModelConfig parse_model_config(const Napi::Object& config) {
     out.hidden_act = Activation::Silu;
   } else if (act == "gelu_pytorch_tanh") {
     out.hidden_act = Activation::GeluTanh;
+  } else if (act == "relu") {
+    out.hidden_act = Activation::Relu;
+  } else if (act == "gelu") {
+    out.hidden_act = Activation::GeluErf;
   } else {
     fail(config.Env(), "unsupported hiddenAct '" + act + "'");
   }
@@ -143,6 +163,8 @@ ModelConfig parse_model_config(const Napi::Object& config) {
   out.final_logit_softcap = static_cast<float>(number_field(config, "finalLogitSoftcap"));
   parse_rope(config, out);
   parse_moe(config, out);
+  if (config.Has("layerNorm") && config.Get("layerNorm").IsObject()) parse_layer_norm(config.Get("layerNorm").As<Napi::Object>(), out);
+  if ((out.hidden_act == Activation::Relu || out.hidden_act == Activation::GeluErf) && !out.layer_norm) fail(config.Env(), "hiddenAct '" + act + "' needs the LayerNorm family's plain MLP");
   if (out.vocab_size <= 0 || out.hidden_size <= 0 || out.intermediate_size <= 0 || out.num_layers <= 0 ||
       out.num_heads <= 0 || out.num_kv_heads <= 0 || out.head_dim <= 0) {
     fail(config.Env(), "model config sizes must be positive");
@@ -189,6 +211,8 @@ std::vector<TensorSource> parse_tensors(const Napi::Array& tensors) {
     if (t.Has("ropeInterleavedHeads") && t.Get("ropeInterleavedHeads").IsNumber()) {
       source.rope_interleaved_heads = static_cast<int>(number_field(t, "ropeInterleavedHeads"));
     }
+    if (t.Has("transposed") && t.Get("transposed").IsBoolean()) source.transposed = bool_field(t, "transposed");
+    if (t.Has("qkvInterleavedHeads") && t.Get("qkvInterleavedHeads").IsNumber()) source.qkv_interleaved_heads = int_field(t, "qkvInterleavedHeads");
     out.push_back(std::move(source));
   }
   return out;

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "../cpu/kernels.h"
+#include "../cpu/layernorm_family.h"
 #include "../cpu/quant_formats.h"
 #include "../cpu/quant_linear.h"
 #include "js_convert.h"
@@ -311,6 +312,28 @@ Napi::Value DequantizeRows(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// layerNorm(x, weight, bias, rows, dim, eps, out?): the LayerNorm family's norm (out may be x).
+Napi::Value LayerNorm(const Napi::CallbackInfo& info) {
+  const int rows = arg_int(info, 3, "rows"), dim = arg_int(info, 4, "dim");
+  const float* x = js::float32_data(info[0], "x", static_cast<long>(rows) * dim);
+  const float* weight = js::float32_data(info[1], "weight", dim);
+  const float* bias = js::float32_data(info[2], "bias", dim);
+  Napi::Float32Array out = output(info, 6, static_cast<size_t>(rows) * dim);
+  cpu::layer_norm(ops_pool(), x, weight, bias, out.Data(), rows, dim, info[5].As<Napi::Number>().FloatValue());
+  return out;
+}
+
+// plainActivation(x, rows, dim, 'relu' | 'gelu' | 'gelu_pytorch_tanh'): in place, the plain MLP's activation.
+Napi::Value PlainActivation(const Napi::CallbackInfo& info) {
+  const int rows = arg_int(info, 1, "rows"), dim = arg_int(info, 2, "dim");
+  float* x = js::float32_data(info[0], "x", static_cast<long>(rows) * dim);
+  const std::string name = info[3].As<Napi::String>().Utf8Value();
+  const Activation act = name == "relu" ? Activation::Relu : name == "gelu" ? Activation::GeluErf : Activation::GeluTanh;
+  if (name != "relu" && name != "gelu" && name != "gelu_pytorch_tanh") throw Napi::TypeError::New(info.Env(), "unknown activation " + name);
+  cpu::plain_activation(ops_pool(), x, rows, dim, act);
+  return info.Env().Undefined();
+}
+
 void add_quant_ops(Napi::Env env, Napi::Object ops) {
   ops.Set("quantizeRows", Napi::Function::New(env, QuantizeRows));
   ops.Set("dequantizeRows", Napi::Function::New(env, DequantizeRows));
@@ -337,6 +360,8 @@ Napi::Object CreateOps(Napi::Env env) {
   ops.Set("avx2Status", Napi::Function::New(env, Avx2Status));
   ops.Set("measureCeilings", Napi::Function::New(env, MeasureCeilings));
   add_quant_ops(env, ops);
+  ops.Set("layerNorm", Napi::Function::New(env, LayerNorm));
+  ops.Set("plainActivation", Napi::Function::New(env, PlainActivation));
   AddTokenMaskOps(env, ops);
   AddSamplerOps(env, ops, ops_pool);
   return ops;

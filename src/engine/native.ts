@@ -91,6 +91,10 @@ export interface NativeOps {
   siluAndMul(gateUp: Float32Array, rows: number, dim: number, out?: Float32Array): Float32Array
   /** GeGLU: gelu_tanh(gate) * up (Gemma's gelu_pytorch_tanh). */
   geluTanhAndMul(gateUp: Float32Array, rows: number, dim: number, out?: Float32Array): Float32Array
+  /** The LayerNorm family's norm: (x - mean) / sqrt(var + eps) * weight + bias per row (out may be x). */
+  layerNorm(x: Float32Array, weight: Float32Array, bias: Float32Array, rows: number, dim: number, eps: number, out?: Float32Array): Float32Array
+  /** The LayerNorm family's plain MLP activation, in place. */
+  plainActivation(x: Float32Array, rows: number, dim: number, activation: 'relu' | 'gelu' | 'gelu_pytorch_tanh'): void
   convert(raw: Uint16Array | Float32Array, dtype: 'F32' | 'F16' | 'BF16'): Float32Array
   /**
    * Per row of `logits` [numRows, vocabSize]: [max, argmax (lowest index on ties), log(sum(exp(row)))] at 3 * row.

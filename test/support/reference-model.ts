@@ -1,7 +1,8 @@
-// Independent float64 Llama/Mistral/Qwen2/Qwen3/Gemma/Phi-3 (and MoE: reference-moe.ts) forward pass in plain TypeScript: the ground truth the native kernels are tested against.
+// Independent float64 Llama/Mistral/Qwen2/Qwen3/Gemma/Phi-3 (MoE through reference-moe.ts; OPT/GPT-NeoX/GPT-2 through reference-layernorm.ts) forward pass in plain TypeScript: the ground truth the native kernels are tested against.
 import {loadModel} from '../../src/engine/model/load-model.js'
 import type {ModelConfig, RopeScaling} from '../../src/engine/model/model-config.js'
 import {readTensorFloat64} from '../../src/engine/model/safetensors.js'
+import {LayerNormReference} from './reference-layernorm.js'
 import {loadReferenceMoe, referenceMoeMlp, type ReferenceMoe} from './reference-moe.js'
 
 interface LayerWeights {
@@ -58,11 +59,18 @@ export class ReferenceModel {
     private readonly inverseFrequencies: Float64Array,
     /** yarn / longrope: cos and sin are multiplied by it (transformers' attention_scaling). */
     private readonly ropeAttentionFactor: number,
+    /** OPT, GPT-NeoX, GPT-2: their own forward pass (reference-layernorm.ts) in place of the one below. */
+    private readonly layerNorm: LayerNormReference | null = null,
   ) {}
 
   /** mapWeight rewrites a tensor after reading (e.g. to its quantized-then-dequantized values). */
   static async load(dir: string, options: {mapWeight?: (name: string, values: Float64Array, shape: number[]) => Float64Array} = {}): Promise<ReferenceModel> {
     const loaded = await loadModel(dir)
+    if (loaded.config.layerNorm) {
+      if (options.mapWeight) throw new Error('reference: mapWeight is not supported for the LayerNorm family')
+      const none = new Float64Array(0)
+      return new ReferenceModel(loaded.config, none, [], none, none, none, 1, LayerNormReference.load(loaded))
+    }
     const byName = new Map(loaded.tensors.map((t) => [t.name, t]))
     const config = loaded.config
     const read = (name: string): Float64Array => {
@@ -138,6 +146,7 @@ export class ReferenceModel {
 
   /** Runs tokens at positions start.. through every layer, writing their K/V into the caches. */
   forwardChunk(tokenIds: number[], start: number, keyCache: Float64Array[], valueCache: Float64Array[], which: 'all' | 'last'): Float64Array[] {
+    if (this.layerNorm) return this.layerNorm.forwardChunk(tokenIds, start, keyCache, valueCache, which)
     const c = this.config
     if (start + tokenIds.length > c.maxPositionEmbeddings) throw new Error('reference: sequence longer than max_position_embeddings')
     const hidden = c.hiddenSize

@@ -30,13 +30,18 @@ struct TensorSource {
   WeightFormat block_format = WeightFormat::F32;
   // GGUF llama q/k: rows interleaved per head for llama.cpp's rope; the loader restores rotate_half order.
   int rope_interleaved_heads = 0;
+  // GPT-2's Conv1D: stored [in, out]; `shape` is the [out, in] the loader wants, and it transposes at load.
+  bool transposed = false;
+  // GPT-NeoX's query_key_value: rows (or bias values) per head as [q | k | v]; the loader makes them [all q | all k | all v].
+  int qkv_interleaved_heads = 0;
 };
 
 // Divisors: one divisor per rotary frequency, computed at load (yarn, longrope: src/engine/model/rope-scaling.ts).
 enum class RopeScaling { None, Linear, Llama3, Divisors };
 
-// The MLP's gate activation: SwiGLU (silu) or GeGLU with gelu's tanh form (Gemma's gelu_pytorch_tanh).
-enum class Activation { Silu, GeluTanh };
+// The MLP's gate activation: SwiGLU (silu) or GeGLU with gelu's tanh form (Gemma's gelu_pytorch_tanh); the LayerNorm
+// family's plain (non-gated) MLP also takes relu and gelu's exact erf form.
+enum class Activation { Silu, GeluTanh, Relu, GeluErf };
 
 struct ModelConfig {
   int vocab_size = 0;
@@ -78,6 +83,18 @@ struct ModelConfig {
   int shared_expert_intermediate_size = 0;
   std::vector<uint8_t> sparse_layers;  // [num_layers], 1 = sparse MLP
   bool is_sparse_layer(int layer) const { return num_experts > 0 && sparse_layers.at(layer) != 0; }
+  // The LayerNorm family (OPT, GPT-NeoX, GPT-2: native/cpu/layernorm_family.cpp): LayerNorm with bias (eps in
+  // rms_norm_eps), a plain MLP fc1 -> hidden_act -> fc2 (fc1 in gate_up, fc2 in down), biases on every linear.
+  bool layer_norm = false;
+  bool linear_bias = true;          // OPT's enable_bias
+  bool norm_affine = true;          // OPT's layer_norm_elementwise_affine (false: weight 1, bias 0)
+  bool post_norm = false;           // OPT-350m (do_layer_norm_before false): each norm after its residual add
+  bool final_norm = true;           // post_norm models have no final norm
+  bool parallel_residual = false;   // GPT-NeoX: x + attn(ln1(x)) + mlp(ln2(x))
+  int learned_positions = 0;        // rows of embed_positions (0: none)
+  int position_offset = 0;          // OPT: position p reads row p + 2
+  int rotary_dim = 0;               // GPT-NeoX: the rotated leading dims of each head (0: no rotary)
+  int embed_dim = 0;                // OPT's word_embed_proj_dim when it differs from hidden_size (project_in/out); else 0
 };
 
 struct CacheConfig {

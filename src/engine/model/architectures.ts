@@ -2,6 +2,7 @@
 import {ModelLoadError} from '../errors.js'
 import {float32ToBf16Bits, bf16BitsToFloat32, f16BitsToFloat32, float32ToF16Bits} from './float-formats.js'
 import type {MoeFamily} from './moe-config.js'
+import {LAYERNORM_ARCHITECTURES} from './layernorm-family.js'
 
 export interface ArchitectureTraits {
   /** transformers' default max_position_embeddings, used when config.json leaves it out. */
@@ -56,7 +57,8 @@ export const ARCHITECTURES: Record<string, ArchitectureTraits> = {
   Qwen2MoeForCausalLM: {...BASE, defaultMaxPositions: 32768, qkvBias: true, qwenSlidingLayers: true, moe: 'qwen2_moe'},
   Qwen3MoeForCausalLM: {...BASE, defaultMaxPositions: 32768, qkNorm: true, qwenSlidingLayers: true, moe: 'qwen3_moe'},
 }
-export const SUPPORTED_ARCHITECTURES = Object.keys(ARCHITECTURES)
+/** The RMSNorm families above, then the LayerNorm family (OPT, GPT-NeoX, GPT-2: layernorm-family.ts). */
+export const SUPPORTED_ARCHITECTURES = [...Object.keys(ARCHITECTURES), ...LAYERNORM_ARCHITECTURES]
 
 /** Architectures that look close to a supported one but need what the engine does not have. */
 export const NEAR_MISSES: Record<string, string> = {
@@ -65,6 +67,11 @@ export const NEAR_MISSES: Record<string, string> = {
   PhiMoEForCausalLM: 'Phi-3.5-MoE mixture-of-experts layers are not supported',
   Phi3SmallForCausalLM: 'Phi-3-small needs blocksparse attention, gegelu and muP scaling',
   PhiForCausalLM: 'Phi-1/Phi-2 use LayerNorm, parallel attention/MLP blocks and partial rotary embeddings',
+  GPTJForCausalLM: 'GPT-J needs interleaved (GPT-J style) partial rotary embeddings, one LayerNorm for a parallel block and no q/k/v biases',
+  GPTNeoForCausalLM: 'GPT-Neo needs local (windowed) attention on alternate layers and unscaled attention scores',
+  GPTBigCodeForCausalLM: 'GPTBigCode (StarCoder) needs multi-query attention in a fused c_attn',
+  BloomForCausalLM: 'BLOOM needs ALiBi position biases and a LayerNorm on the word embeddings',
+  FalconForCausalLM: 'Falcon needs its fused multi-query / grouped query_key_value layout and parallel blocks',
 }
 
 /** The MLP activation as config.json names it; Gemma's legacy "gelu" means the tanh form (as transformers reads it). */

@@ -1,10 +1,11 @@
-// Loads a llama/mistral/qwen2/qwen3/gemma (and MoE: gguf-moe.ts) GGUF file as a model: config from metadata, tensors under their HF names, tokenizer and chat template.
+// Loads a llama/mistral/qwen2/qwen3/gemma (MoE: gguf-moe.ts; gpt2/gptneox: gguf-layernorm.ts) GGUF file as a model: config from metadata, tensors under their HF names, tokenizer and chat template.
 import {closeSync, openSync, readSync} from 'node:fs'
 import {basename} from 'node:path'
 import {ModelLoadError} from '../errors.js'
 import {blockFormatOfGgufType, refusedTypeMessage} from './gguf-block-types.js'
 import {GGML_BLOCKS, readGguf, type GgufFile, type GgufValue} from './gguf-file.js'
 import {ggufExpertTensors, ggufMoeConfigKeys, ggufMoeName} from './gguf-moe.js'
+import {GGUF_LAYERNORM_ARCHITECTURES, layerNormGgufConfigJson, layerNormGgufName} from './gguf-layernorm.js'
 import {tokenizerFromGguf} from './gguf-tokenizer.js'
 import {llama3ScalingFromFactors} from './llama3-rope.js'
 import type {Tokenizer} from './tokenizer.js'
@@ -25,6 +26,8 @@ const GGUF_ARCHITECTURES: Record<string, {architecture: string; modelType: strin
   gemma: {architecture: 'GemmaForCausalLM', modelType: 'gemma', interleavedRope: false},
   qwen2moe: {architecture: 'Qwen2MoeForCausalLM', modelType: 'qwen2_moe', interleavedRope: false},
   qwen3moe: {architecture: 'Qwen3MoeForCausalLM', modelType: 'qwen3_moe', interleavedRope: false},
+  gpt2: {architecture: 'GPT2LMHeadModel', modelType: 'gpt2', interleavedRope: false},
+  gptneox: {architecture: 'GPTNeoXForCausalLM', modelType: 'gpt_neox', interleavedRope: false},
 }
 /** GGUF architectures close to a supported one, with what they need that the engine lacks. */
 const GGUF_NEAR_MISSES: Record<string, string> = {
@@ -74,6 +77,7 @@ function ggufArchitecture(file: GgufFile): string {
  * validator (parseModelConfig), so a GGUF file gets every check a Hugging Face checkpoint gets.
  */
 function ggufConfig(file: GgufFile, arch: string, vocabSize: number, tokenizer: Tokenizer): ModelConfig {
+  if (GGUF_LAYERNORM_ARCHITECTURES[arch]) return parseModelConfig(layerNormGgufConfigJson(file, arch, vocabSize, tokenizer), undefined, `${file.path} (GGUF metadata as config.json)`)
   const m = file.metadata
   const get = (key: string): unknown => plain(m.get(`${arch}.${key}`))
   const required = (key: string): unknown => {
@@ -156,7 +160,7 @@ function ggufTensors(file: GgufFile, arch: string, config: ModelConfig): TensorI
   const interleaved = GGUF_ARCHITECTURES[arch]!.interleavedRope
   const tensors: TensorInfo[] = []
   for (const t of file.tensors) {
-    const name = hfName(t.name) ?? ggufMoeName(t.name)
+    const name = GGUF_LAYERNORM_ARCHITECTURES[arch] ? layerNormGgufName(t.name) : hfName(t.name) ?? ggufMoeName(t.name)
     if (name === null) continue
     const dtype = FLOAT_TYPES[t.type]
     const blockFormat = blockFormatOfGgufType(t.type)

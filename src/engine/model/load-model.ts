@@ -5,6 +5,7 @@ import {InvalidRequestError, ModelLoadError} from '../errors.js'
 import {makeSamplingParams} from '../sampling-params.js'
 import {isGgufFile, isGgufPath} from './gguf-file.js'
 import {splitFusedProjections} from './fused-tensors.js'
+import {layerNormTensorShapes, layerNormTensors} from './layernorm-family.js'
 import {loadGgufModel} from './gguf-model.js'
 import {readJsonObject, readModelConfig, type ModelConfig} from './model-config.js'
 import {mixtralCheckpointName, mixtralEngineName, moeLayerTensorShapes} from './moe-config.js'
@@ -46,6 +47,7 @@ export interface LoadedModel {
 
 /** Every tensor a model with this config needs, with the shape the config implies (HF Llama names, [out, in] matrices). */
 export function expectedTensorShapes(config: ModelConfig): {name: string; shape: number[]}[] {
+  if (config.layerNorm) return layerNormTensorShapes(config)
   const {hiddenSize: hidden, intermediateSize: intermediate, numHeads, numKvHeads, headDim, vocabSize} = config
   const qSize = numHeads * headDim
   const kvSize = numKvHeads * headDim
@@ -88,6 +90,8 @@ export function expectedTensorShapes(config: ModelConfig): {name: string; shape:
 
 /** Checks presence and shape of every expected tensor; returns them in expected order. */
 export function selectModelTensors(config: ModelConfig, checkpointTensors: TensorInfo[], dir: string): TensorInfo[] {
+  // OPT, GPT-NeoX, GPT-2: found under their own names, checked, and renamed (layernorm-family.ts).
+  if (config.layerNorm) return layerNormTensors(config, checkpointTensors, dir)
   const split = splitFusedProjections(config, checkpointTensors)
   const tensors = config.moe?.mixtralNames ? split.map((t) => ({...t, name: mixtralEngineName(t.name)})) : split
   // A corrupt or hostile layer count must not make us list billions of expected tensors before the first one is missing.

@@ -4,6 +4,7 @@ import {join} from 'node:path'
 import {ModelLoadError} from '../errors.js'
 import {ARCHITECTURES, NEAR_MISSES, SUPPORTED_ARCHITECTURES, gemma2Features, gemmaEmbeddingScale, parseActivation} from './architectures.js'
 import {parseMoeConfig, type MoeConfig} from './moe-config.js'
+import {isLayerNormArchitecture, parseLayerNormConfig, type LayerNormFeatures} from './layernorm-family.js'
 import {isObject, parseRopeScaling, type RopeScaling} from './rope-scaling.js'
 
 export type {RopeScaling}
@@ -26,8 +27,8 @@ export interface ModelConfig {
   attentionBias: boolean
   /** Per-head RMSNorm of q and of k after the projection, before RoPE (Qwen3: q_norm / k_norm, [headDim] each). */
   qkNorm: boolean
-  /** The MLP's gate activation: SwiGLU (silu) or GeGLU (Gemma's gelu_pytorch_tanh). */
-  hiddenAct: 'silu' | 'gelu_pytorch_tanh'
+  /** The MLP's gate activation: SwiGLU (silu) or GeGLU (Gemma's gelu_pytorch_tanh); the LayerNorm family's plain MLP: also relu, gelu (erf). */
+  hiddenAct: 'silu' | 'gelu_pytorch_tanh' | 'relu' | 'gelu'
   /** Added to every RMSNorm weight at load: 1 for Gemma's (1 + weight), 0 otherwise (and for GGUF files, which store the sum). */
   normWeightOffset: number
   /** Embedding rows are multiplied by it: Gemma's sqrt(hidden_size) in the checkpoint's dtype, 1 otherwise. */
@@ -49,6 +50,8 @@ export interface ModelConfig {
   notes?: string[]
   /** Mixtral / Qwen2-MoE / Qwen3-MoE: the sparse MLPs (moe-config.ts); absent for dense models. */
   moe?: MoeConfig
+  /** OPT, GPT-NeoX, GPT-2 (layernorm-family.ts): LayerNorm with bias (rmsNormEps is its eps), a plain MLP, biases, learned or partial rotary positions. */
+  layerNorm?: LayerNormFeatures
 }
 
 export {SUPPORTED_ARCHITECTURES}
@@ -93,6 +96,10 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
       `Unsupported architecture ${architecture} in ${source} ("architectures")${why}; supported: ${SUPPORTED_ARCHITECTURES.join(', ')}.`,
     )
   }
+  if (isLayerNormArchitecture(architecture)) {
+    refuseQuantizedCheckpoint(config, source)
+    return {...parseLayerNormConfig(config, architecture, source), ...tokenIdsAndDtype(config, generationConfig)}
+  }
   const traits = ARCHITECTURES[architecture]!
   const notes: string[] = []
 
@@ -134,13 +141,7 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
     throw new ModelLoadError(`${source}: attention_bias=true (biases on all attention projections) is not supported for ${architecture}.`)
   }
 
-  // Weights of GPTQ / AWQ / bitsandbytes / FP8 checkpoints are packed integer tensors under other names.
-  if (config.quantization_config != null) {
-    const method = isObject(config.quantization_config) ? config.quantization_config.quant_method : undefined
-    throw new ModelLoadError(
-      `${source}: quantized checkpoints (quant_method ${JSON.stringify(method ?? 'unknown')}) are not supported; load the float checkpoint (optionally with --quantization q8_0|q4_0|q4_k) or a GGUF file.`,
-    )
-  }
+  refuseQuantizedCheckpoint(config, source)
 
   // transformers v5 moves rope settings into rope_parameters; older configs have rope_theta + rope_scaling.
   const ropeParameters = isObject(config.rope_parameters) ? config.rope_parameters : null
@@ -171,10 +172,7 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
     maxPositionEmbeddings = slidingWindow
   }
 
-  const bosTokenId = firstId(config.bos_token_id) ?? firstId(generationConfig?.bos_token_id) ?? null
-  const eosTokenIds = unique([...ids(generationConfig?.eos_token_id), ...ids(config.eos_token_id)])
-
-  const dtype = config.torch_dtype ?? config.dtype ?? 'float32'
+  const {bosTokenId, eosTokenIds, torchDtype: dtype} = tokenIdsAndDtype(config, generationConfig)
   const modelConfig: ModelConfig = {
     architecture,
     modelType: typeof config.model_type === 'string' ? config.model_type : architecture,
@@ -200,7 +198,7 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
     maxPositionEmbeddings,
     bosTokenId,
     eosTokenIds,
-    torchDtype: String(dtype),
+    torchDtype: dtype,
   }
   if (notes.length > 0) modelConfig.notes = notes
   if (traits.moe !== null) modelConfig.moe = parseMoeConfig(config, traits.moe, numLayers, intermediateSize, source)
@@ -236,6 +234,22 @@ function qwenSlidingLayers(config: Json, numLayers: number, source: string): 'no
   throw new ModelLoadError(
     `${source}: use_sliding_window with a sliding window on ${sliding} of ${numLayers} layers (${Array.isArray(layerTypes) ? '"layer_types"' : '"max_window_layers"'}) is not supported: layer-wise windows need per-layer attention; only all or none of the layers may slide.`,
   )
+}
+
+/** Weights of GPTQ / AWQ / bitsandbytes / FP8 checkpoints are packed integer tensors under other names. */
+function refuseQuantizedCheckpoint(config: Json, source: string): void {
+  if (config.quantization_config == null) return
+  const method = isObject(config.quantization_config) ? config.quantization_config.quant_method : undefined
+  throw new ModelLoadError(
+    `${source}: quantized checkpoints (quant_method ${JSON.stringify(method ?? 'unknown')}) are not supported; load the float checkpoint (optionally with --quantization q8_0|q4_0|q4_k) or a GGUF file.`,
+  )
+}
+
+/** BOS, EOS (generation_config.json's first) and the checkpoint's dtype, as every architecture reads them. */
+function tokenIdsAndDtype(config: Json, generationConfig: Json | undefined): {bosTokenId: number | null; eosTokenIds: number[]; torchDtype: string} {
+  const bosTokenId = firstId(config.bos_token_id) ?? firstId(generationConfig?.bos_token_id) ?? null
+  const eosTokenIds = unique([...ids(generationConfig?.eos_token_id), ...ids(config.eos_token_id)])
+  return {bosTokenId, eosTokenIds, torchDtype: String(config.torch_dtype ?? config.dtype ?? 'float32')}
 }
 
 function numberOr(value: unknown, fallback: number, key: string, source: string): number {

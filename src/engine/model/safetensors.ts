@@ -19,6 +19,10 @@ export interface TensorInfo {
   blockFormat?: BlockFormat
   /** GGUF llama q/k: rows interleaved per head for llama.cpp's rope; the native loader restores rotate_half order. */
   ropeInterleavedHeads?: number
+  /** GPT-2's Conv1D: stored [in, out]; `shape` is the [out, in] the native loader transposes it to. */
+  transposed?: boolean
+  /** GPT-NeoX's query_key_value: rows per head as [q | k | v]; the native loader makes them [all q | all k | all v]. */
+  qkvInterleavedHeads?: number
 }
 
 export const BYTES_PER_ELEMENT: Record<TensorDtype, number> = {F32: 4, F16: 2, BF16: 2}

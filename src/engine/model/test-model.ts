@@ -4,6 +4,8 @@ import {dirname, join, resolve} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {ModelLoadError} from '../errors.js'
 import {checkpointTensorShapes} from './fused-tensors.js'
+import {layerNormCheckpointShapes} from './layernorm-family.js'
+import {LAYERNORM_TEST_VARIANTS, layerNormTestConfig, type LayerNormTestVariant} from './layernorm-test-models.js'
 import {expectedTensorShapes} from './load-model.js'
 import {parseModelConfig, readJsonObject, type ModelConfig} from './model-config.js'
 import {mixtralCheckpointName} from './moe-config.js'
@@ -26,8 +28,8 @@ export const TEST_MODEL_PRESETS: readonly TestModelPreset[] = ['tiny', 'small', 
  * tied model greedily repeats its last token (its own embedding dominates its logits); tied loading is covered by tinychat.
  * Each carries its family's tokenizer (tokenizer-families.ts), so transformers and pagedllm tokenize it alike.
  */
-export type TestModelVariant = 'llama' | 'qwen2' | 'llama3' | 'qwen3' | 'yarn' | 'gemma' | 'gemma2' | 'phi3' | MoeTestVariant
-export const TEST_MODEL_VARIANTS: readonly TestModelVariant[] = ['llama', 'qwen2', 'llama3', 'qwen3', 'yarn', 'gemma', 'gemma2', 'phi3', 'mixtral', 'qwen2moe', 'qwen3moe']
+export type TestModelVariant = 'llama' | 'qwen2' | 'llama3' | 'qwen3' | 'yarn' | 'gemma' | 'gemma2' | 'phi3' | MoeTestVariant | LayerNormTestVariant
+export const TEST_MODEL_VARIANTS: readonly TestModelVariant[] = ['llama', 'qwen2', 'llama3', 'qwen3', 'yarn', 'gemma', 'gemma2', 'phi3', 'mixtral', 'qwen2moe', 'qwen3moe', ...LAYERNORM_TEST_VARIANTS]
 
 export interface TestModelOptions {
   seed?: number
@@ -58,7 +60,8 @@ const PRESETS: Record<TestModelPreset, PresetShape> = {
 
 function tokenizerFamily(variant: TestModelVariant): TokenizerFamily {
   // Qwen3 (and Qwen2.5 with YaRN) keep Qwen2's tokenizer.
-  const families: Record<TestModelVariant, keyof typeof TOKENIZER_FAMILIES> = {llama: 'llama2', llama3: 'llama3', qwen2: 'qwen2', qwen3: 'qwen2', yarn: 'qwen2', gemma: 'llama2', gemma2: 'llama2', phi3: 'llama2', mixtral: 'llama2', qwen2moe: 'qwen2', qwen3moe: 'qwen2'}
+  const families: Record<TestModelVariant, keyof typeof TOKENIZER_FAMILIES> = {llama: 'llama2', llama3: 'llama3', qwen2: 'qwen2', qwen3: 'qwen2', yarn: 'qwen2', gemma: 'llama2', gemma2: 'llama2', phi3: 'llama2',
+    mixtral: 'llama2', qwen2moe: 'qwen2', qwen3moe: 'qwen2', opt: 'opt', 'opt-post-ln': 'opt', 'gpt-neox': 'gpt2', 'gpt-neox-serial': 'gpt2', gpt2: 'gpt2'}
   return TOKENIZER_FAMILIES[families[variant]]
 }
 
@@ -92,6 +95,7 @@ export function testModelConfigJson(preset: TestModelPreset, options: TestModelO
     pagedllm_test_model: {preset, variant, seed: options.seed ?? 0, generatorVersion: GENERATOR_VERSION},
   }
   if (isMoeTestVariant(variant)) return moeTestModelConfigJson(variant, common)
+  if ((LAYERNORM_TEST_VARIANTS as readonly string[]).includes(variant)) return layerNormTestConfig(variant as LayerNormTestVariant, shape, common)
   if (variant === 'qwen3') {
     return {
       architectures: ['Qwen3ForCausalLM'],
@@ -255,11 +259,15 @@ function writeTestModelFiles(dir: string, configJson: Record<string, unknown>, o
   const seed = options.seed ?? 0
   const dtype = options.dtype ?? 'F32'
   const random = new SeededRandom(seed)
-  const tensors = checkpointTensorShapes(config, expectedTensorShapes(config)).map(({name, shape}) => ({
+  // Drawn by the engine's name and shape (the scales below), written under the checkpoint's (OPT, GPT-NeoX, GPT-2, Mixtral: their own).
+  const shapes = config.layerNorm
+    ? layerNormCheckpointShapes(config).map(({name, shape, engineName}) => ({name, shape, engineName, engineShape: expectedShape(config, engineName)}))
+    : checkpointTensorShapes(config, expectedTensorShapes(config)).map(({name, shape}) => ({name, shape, engineName: name, engineShape: shape}))
+  const tensors = shapes.map(({name, shape, engineName, engineShape}) => ({
     name: config.moe?.mixtralNames ? mixtralCheckpointName(name) : name,
     dtype,
     shape,
-    data: () => encodeFloats(randomTensor(name, shape, config, random), dtype),
+    data: () => encodeFloats(randomTensor(engineName, engineShape, config, random), dtype),
   }))
   writeSafetensors(join(dir, 'model.safetensors'), tensors, {format: 'pt'})
   const family = tokenizerFamily(options.variant ?? 'llama')
@@ -283,6 +291,10 @@ function randomTensor(name: string, shape: number[], config: ModelConfig, random
   if (name === 'model.embed_tokens.weight') return random.normals(count, 0, 1)
   if (name === 'lm_head.weight') return random.normals(count, 0, 3 / Math.sqrt(config.hiddenSize))
   return random.normals(count, 0, 1 / Math.sqrt(shape[1]))
+}
+
+function expectedShape(config: ModelConfig, name: string): number[] {
+  return expectedTensorShapes(config).find((t) => t.name === name)!.shape
 }
 
 function writeJson(path: string, value: unknown): void {

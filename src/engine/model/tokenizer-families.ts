@@ -1,8 +1,8 @@
-// The tokenizers generated test models imitate (Llama 2, Llama 3, Qwen2): their pre-tokenizers, normalizers, decoders, specials and templates.
+// The tokenizers generated test models imitate (Llama 2, Llama 3, Qwen2, GPT-2, OPT): their pre-tokenizers, normalizers, decoders, specials and templates.
 import {bosPostProcessor, buildByteLevelBpe, specialAddedToken} from './byte-level-bpe.js'
 import {buildSentencePieceBpe} from './sentencepiece-bpe.js'
 
-export type TokenizerFamilyName = 'llama2' | 'llama3' | 'qwen2'
+export type TokenizerFamilyName = 'llama2' | 'llama3' | 'qwen2' | 'gpt2' | 'opt'
 
 export interface TokenizerFamily {
   name: TokenizerFamilyName
@@ -15,6 +15,7 @@ export interface TokenizerFamily {
   generationEosTokens: readonly string[]
   /** transformers picks the tokenizer class by this name; the class rebuilds the pipeline, so ours must equal it. */
   tokenizerClass: string
+  /** Empty: the family ships no chat template (GPT-2, OPT). */
   chatTemplate: string
   buildTokenizerJson(vocabSize: number, seed: number): Record<string, unknown>
 }
@@ -116,7 +117,44 @@ const QWEN2: TokenizerFamily = {
   },
 }
 
-export const TOKENIZER_FAMILIES: Record<TokenizerFamilyName, TokenizerFamily> = {llama2: LLAMA2, llama3: LLAMA3, qwen2: QWEN2}
+/** GPT-2's split, which its ByteLevel pre-tokenizer applies itself (use_regex). */
+const GPT2_SPLIT = /'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+/gu
+
+/** GPT-2's byte-level BPE (GPT-NeoX's is built alike); OPT's adds a BOS post-processor. */
+function gpt2TokenizerJson(family: TokenizerFamily, vocabSize: number, seed: number, postProcessor: unknown): Record<string, unknown> {
+  const byteLevel = {type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true}
+  return buildByteLevelBpe({vocabSize, seed, specialTokens: family.specialTokens, trainingSplit: GPT2_SPLIT, normalizer: null, preTokenizer: byteLevel,
+    postProcessor: postProcessor ?? byteLevel, decoder: byteLevel, ignoreMerges: false})
+}
+
+const GPT2: TokenizerFamily = {
+  name: 'gpt2',
+  specialTokens: ['<|endoftext|>'],
+  bosToken: '<|endoftext|>',
+  eosToken: '<|endoftext|>',
+  generationEosTokens: ['<|endoftext|>'],
+  tokenizerClass: 'GPT2Tokenizer',
+  chatTemplate: '',
+  buildTokenizerJson(vocabSize, seed) {
+    return gpt2TokenizerJson(this, vocabSize, seed, null)
+  },
+}
+
+/** OPT: GPT-2's BPE under fairseq's first four ids, and </s> (id 2) put before every text as BOS. */
+const OPT: TokenizerFamily = {
+  name: 'opt',
+  specialTokens: ['<s>', '<pad>', '</s>', '<unk>'],
+  bosToken: '</s>',
+  eosToken: '</s>',
+  generationEosTokens: ['</s>'],
+  tokenizerClass: 'GPT2Tokenizer',
+  chatTemplate: '',
+  buildTokenizerJson(vocabSize, seed) {
+    return gpt2TokenizerJson(this, vocabSize, seed, bosPostProcessor('</s>', 2))
+  },
+}
+
+export const TOKENIZER_FAMILIES: Record<TokenizerFamilyName, TokenizerFamily> = {llama2: LLAMA2, llama3: LLAMA3, qwen2: QWEN2, gpt2: GPT2, opt: OPT}
 
 export function specialTokenId(family: TokenizerFamily, token: string): number {
   const id = family.specialTokens.indexOf(token)
@@ -135,7 +173,8 @@ export function buildTokenizerConfig(family: TokenizerFamily, maxLength: number)
     eos_token: family.eosToken,
     unk_token: family.name === 'llama2' ? '<unk>' : null,
     pad_token: family.name === 'qwen2' ? '<|endoftext|>' : null,
-    chat_template: family.chatTemplate,
+    ...(family.chatTemplate ? {chat_template: family.chatTemplate} : {}),
+    ...(family.name === 'opt' ? {add_bos_token: true, pad_token: '<pad>', unk_token: '</s>'} : {}),
     clean_up_tokenization_spaces: false,
     model_max_length: maxLength,
     tokenizer_class: family.tokenizerClass,

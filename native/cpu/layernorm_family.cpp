@@ -1,0 +1,174 @@
+// The LayerNorm family's forward pass (OPT, GPT-NeoX, GPT-2) over the shared ops, plus its two kernels: LayerNorm with
+// bias and the plain MLP's activation (portable; layernorm_family_avx2.cpp holds the vector LayerNorm).
+#include "layernorm_family.h"
+
+#include <cmath>
+#include <stdexcept>
+#include <string>
+
+#include "row_parallel.h"
+
+namespace pagedllm {
+namespace cpu {
+
+namespace {
+constexpr float kGeluTwiceSqrt2OverPi = 2.f * 0.7978845608028654f;
+constexpr float kGeluCubic = 0.044715f;
+
+float activate(float x, Activation act) {
+  switch (act) {
+    case Activation::Relu: return x > 0.f ? x : 0.f;
+    case Activation::GeluErf: return 0.5f * x * (1.f + std::erf(x * 0.70710678118654752f));
+    // gelu's tanh form as x * sigmoid(2u), as activation.cpp computes it.
+    case Activation::GeluTanh: return x / (1.f + std::exp(-kGeluTwiceSqrt2OverPi * (x + kGeluCubic * x * x * x)));
+    case Activation::Silu: return x / (1.f + std::exp(-x));
+  }
+  return x;
+}
+
+const float* or_null(const std::vector<float>& values) { return values.empty() ? nullptr : values.data(); }
+
+// GPT-NeoX's parallel residual in transformers' order: (mlp + attention) + x.
+void add_parallel(float* residual, const float* attention, const float* mlp, size_t count) {
+  for (size_t i = 0; i < count; ++i) residual[i] = (mlp[i] + attention[i]) + residual[i];
+}
+
+void add_into(float* residual, const float* addend, size_t count) {
+  for (size_t i = 0; i < count; ++i) residual[i] += addend[i];
+}
+
+std::vector<double> rotary_inv_freq(const ModelConfig& config) {
+  if (config.rotary_dim == 0) return {};
+  ModelConfig rotated = config;
+  rotated.head_dim = config.rotary_dim;  // NeoX: frequencies over the rotated dims only (base^(2i / rotary_dim))
+  return rope_inv_freq(rotated);
+}
+}  // namespace
+
+void layer_norm(ThreadPool& pool, const float* x, const float* weight, const float* bias, float* out, int num_rows, int dim, float eps) {
+  const bool vector = avx2_enabled();
+  for_row_ranges(pool, num_rows, dim, [&](int begin, int end) {
+    if (vector) return avx2::layer_norm_rows(x, weight, bias, out, begin, end, dim, eps);
+    for (int r = begin; r < end; ++r) {
+      const float* in_row = x + static_cast<size_t>(r) * dim;
+      float* out_row = out + static_cast<size_t>(r) * dim;
+      double sum = 0, sum_squares = 0;
+      for (int i = 0; i < dim; ++i) sum += in_row[i];
+      const double mean = sum / dim;
+      for (int i = 0; i < dim; ++i) sum_squares += (in_row[i] - mean) * (in_row[i] - mean);
+      const float inverse_std = static_cast<float>(1.0 / std::sqrt(sum_squares / dim + eps));
+      const float mean_f = static_cast<float>(mean);
+      for (int i = 0; i < dim; ++i) out_row[i] = (in_row[i] - mean_f) * inverse_std * weight[i] + bias[i];
+    }
+  });
+}
+
+void plain_activation(ThreadPool& pool, float* x, int num_rows, int dim, Activation act) {
+  for_row_ranges(pool, num_rows, static_cast<size_t>(dim) * 8, [&](int begin, int end) {
+    for (size_t i = static_cast<size_t>(begin) * dim; i < static_cast<size_t>(end) * dim; ++i) x[i] = activate(x[i], act);
+  });
+}
+
+LayerNormForward::LayerNormForward(const ModelConfig& config) : config_(config), inv_freq_(rotary_inv_freq(config)) {
+  if (config.rotary_dim % 2 != 0 || config.rotary_dim > config.head_dim) throw std::invalid_argument("rotary_dim must be even and at most head_dim");
+}
+
+void LayerNormForward::run(ThreadPool& pool, const ModelWeights& weights, const std::vector<LayerKv>& kv, const KvLayout& layout,
+                           LinearOrder order, const ForwardBatch& b, float* logits_out) {
+  const ModelConfig& c = config_;
+  const int tokens = b.num_tokens, hidden = c.hidden_size;
+  const size_t width = static_cast<size_t>(tokens) * hidden;
+  residual_.resize(width);
+  normed_.resize(width);
+  attention_proj_.resize(width);
+  mlp_out_.resize(width);
+  // Token embeddings (through project_in when OPT's word_embed_proj_dim differs), plus learned positions.
+  const int embed_width = c.embed_dim > 0 ? c.embed_dim : hidden;
+  float* embedded = c.embed_dim > 0 ? (projected_.resize(static_cast<size_t>(tokens) * embed_width), projected_.data()) : residual_.data();
+  for (int t = 0; t < tokens; ++t) weights.embed_tokens.load_row(b.token_ids[t], embedded + static_cast<size_t>(t) * embed_width);
+  if (c.embed_dim > 0) linear(pool, embedded, tokens, weights.project_in, nullptr, residual_.data(), order);
+  if (c.learned_positions > 0) {
+    for (int t = 0; t < tokens; ++t) {
+      const int row = b.positions[t] + c.position_offset;
+      if (row >= weights.embed_positions.rows) throw std::invalid_argument("position " + std::to_string(b.positions[t]) + " is beyond the learned position embeddings");
+      weights.embed_positions.load_row(row, normed_.data());
+      add_into(residual_.data() + static_cast<size_t>(t) * hidden, normed_.data(), hidden);
+    }
+  }
+  if (c.rotary_dim > 0) {
+    cos_sin_.resize(static_cast<size_t>(tokens) * c.rotary_dim);
+    rope_cos_sin(b.positions, tokens, inv_freq_, cos_sin_.data());
+  }
+
+  for (int l = 0; l < c.num_layers; ++l) {
+    const LayerWeights& w = weights.layers[l];
+    float* residual = residual_.data();
+    if (c.post_norm) {
+      // OPT-350m: attention and MLP read the normalised stream; each norm follows its residual add.
+      attention_block(pool, w, kv[l], layout, order, b, residual, attention_proj_.data());
+      add_into(residual, attention_proj_.data(), width);
+      layer_norm(pool, residual, w.input_norm.data(), w.input_norm_bias.data(), residual, tokens, hidden, c.rms_norm_eps);
+      mlp_block(pool, w, order, tokens, residual, mlp_out_.data());
+      add_into(residual, mlp_out_.data(), width);
+      layer_norm(pool, residual, w.post_attention_norm.data(), w.post_attention_norm_bias.data(), residual, tokens, hidden, c.rms_norm_eps);
+      continue;
+    }
+    layer_norm(pool, residual, w.input_norm.data(), w.input_norm_bias.data(), normed_.data(), tokens, hidden, c.rms_norm_eps);
+    attention_block(pool, w, kv[l], layout, order, b, normed_.data(), attention_proj_.data());
+    if (c.parallel_residual) {
+      layer_norm(pool, residual, w.post_attention_norm.data(), w.post_attention_norm_bias.data(), normed_.data(), tokens, hidden, c.rms_norm_eps);
+      mlp_block(pool, w, order, tokens, normed_.data(), mlp_out_.data());
+      add_parallel(residual, attention_proj_.data(), mlp_out_.data(), width);
+      continue;
+    }
+    add_into(residual, attention_proj_.data(), width);
+    layer_norm(pool, residual, w.post_attention_norm.data(), w.post_attention_norm_bias.data(), normed_.data(), tokens, hidden, c.rms_norm_eps);
+    mlp_block(pool, w, order, tokens, normed_.data(), mlp_out_.data());
+    add_into(residual, mlp_out_.data(), width);
+  }
+
+  // Final norm, project_out and the LM head only for the rows whose logits are wanted.
+  const int rows = b.num_logits;
+  final_rows_.resize(static_cast<size_t>(rows) * hidden);
+  for (int i = 0; i < rows; ++i) {
+    const float* src = residual_.data() + static_cast<size_t>(b.logits_indices[i]) * hidden;
+    std::copy(src, src + hidden, final_rows_.begin() + static_cast<size_t>(i) * hidden);
+  }
+  if (c.final_norm) layer_norm(pool, final_rows_.data(), weights.final_norm.data(), weights.final_norm_bias.data(), final_rows_.data(), rows, hidden, c.rms_norm_eps);
+  const float* head_input = final_rows_.data();
+  if (c.embed_dim > 0) {
+    projected_.resize(static_cast<size_t>(rows) * c.embed_dim);
+    linear(pool, final_rows_.data(), rows, weights.project_out, nullptr, projected_.data(), order);
+    head_input = projected_.data();
+  }
+  linear(pool, head_input, rows, weights.output_matrix(), nullptr, logits_out, order);
+}
+
+void LayerNormForward::attention_block(ThreadPool& pool, const LayerWeights& w, const LayerKv& kv, const KvLayout& layout, LinearOrder order,
+                                       const ForwardBatch& b, const float* normed, float* out) {
+  const ModelConfig& c = config_;
+  const int tokens = b.num_tokens;
+  const int q_width = c.num_heads * c.head_dim, kv_width = c.num_kv_heads * c.head_dim, qkv_width = q_width + 2 * kv_width;
+  qkv_.resize(static_cast<size_t>(tokens) * qkv_width);
+  attention_out_.resize(static_cast<size_t>(tokens) * q_width);
+  linear(pool, normed, tokens, w.qkv, or_null(w.qkv_bias), qkv_.data(), order);
+  float* keys = qkv_.data() + q_width;
+  // Partial rotary (GPT-NeoX): only the first rotary_dim values of each head turn, rotate_half within them.
+  for (int h = 0; c.rotary_dim > 0 && h < c.num_heads; ++h) rotary(pool, qkv_.data() + h * c.head_dim, tokens, qkv_width, 1, c.rotary_dim, cos_sin_.data());
+  for (int h = 0; c.rotary_dim > 0 && h < c.num_kv_heads; ++h) rotary(pool, keys + h * c.head_dim, tokens, qkv_width, 1, c.rotary_dim, cos_sin_.data());
+  reshape_and_cache(keys, keys + kv_width, qkv_width, kv.keys, kv.values, b.slot_mapping, tokens, layout);
+  const AttentionBatch batch{b.num_seqs, b.query_start_loc, b.positions, b.block_tables, b.max_blocks_per_seq};
+  paged_attention(pool, qkv_.data(), qkv_width, kv.keys, kv.values, batch, c.num_heads, layout, 1.f / std::sqrt(static_cast<float>(c.head_dim)),
+                  attention_out_.data());
+  linear(pool, attention_out_.data(), tokens, w.o_proj, or_null(w.o_bias), out, order);
+}
+
+void LayerNormForward::mlp_block(ThreadPool& pool, const LayerWeights& w, LinearOrder order, int tokens, const float* normed, float* out) {
+  fc1_.resize(static_cast<size_t>(tokens) * config_.intermediate_size);
+  linear(pool, normed, tokens, w.gate_up, or_null(w.fc1_bias), fc1_.data(), order);
+  plain_activation(pool, fc1_.data(), tokens, config_.intermediate_size, config_.hidden_act);
+  linear(pool, fc1_.data(), tokens, w.down, or_null(w.fc2_bias), out, order);
+}
+
+}  // namespace cpu
+}  // namespace pagedllm

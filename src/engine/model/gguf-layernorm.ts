@@ -1,0 +1,54 @@
+// GGUF gpt2 / gptneox files (llama.cpp's tensor names and metadata) as the GPT-2 / GPT-NeoX config.json and engine
+// tensors they stand for. llama.cpp's converter already stores GPT-2's Conv1D weights as [out, in] and GPT-NeoX's
+// query_key_value as [all q | all k | all v], so the tensors are used as they lie.
+import {ModelLoadError} from '../errors.js'
+import type {GgufFile, GgufValue} from './gguf-file.js'
+import type {Tokenizer} from './tokenizer.js'
+
+export const GGUF_LAYERNORM_ARCHITECTURES: Record<string, string> = {gpt2: 'GPT2LMHeadModel', gptneox: 'GPTNeoXForCausalLM'}
+
+const GLOBAL_NAMES: Record<string, string> = {
+  'token_embd.weight': 'model.embed_tokens.weight', 'position_embd.weight': 'model.embed_positions.weight',
+  'output_norm.weight': 'model.norm.weight', 'output_norm.bias': 'model.norm.bias', 'output.weight': 'lm_head.weight',
+}
+const LAYER_PARTS: Record<string, string> = {
+  attn_norm: 'input_layernorm', attn_qkv: 'self_attn.qkv_proj', attn_output: 'self_attn.o_proj', ffn_norm: 'post_attention_layernorm', ffn_up: 'mlp.fc1', ffn_down: 'mlp.fc2',
+}
+
+/** The engine's name of a gpt2 / gptneox GGUF tensor, or null for tensors the model does not use. */
+export function layerNormGgufName(ggufName: string): string | null {
+  if (GLOBAL_NAMES[ggufName]) return GLOBAL_NAMES[ggufName]
+  const match = /^blk\.(\d+)\.([a-z_]+)\.(weight|bias)$/.exec(ggufName)
+  const part = match ? LAYER_PARTS[match[2]!] : undefined
+  return match && part ? `model.layers.${match[1]}.${part}.${match[3]}` : null
+}
+
+/** The config.json a gpt2 / gptneox file's metadata stands for (parseModelConfig checks it as any other). */
+export function layerNormGgufConfigJson(file: GgufFile, arch: string, vocabSize: number, tokenizer: Tokenizer): Record<string, unknown> {
+  const get = (key: string): unknown => {
+    const value: GgufValue | undefined = file.metadata.get(`${arch}.${key}`)
+    return typeof value === 'bigint' ? Number(value) : value
+  }
+  const required = (key: string): unknown => {
+    if (get(key) === undefined) throw new ModelLoadError(`${file.path}: GGUF metadata ${arch}.${key} is missing`)
+    return get(key)
+  }
+  const common = {
+    vocab_size: vocabSize, tie_word_embeddings: !file.tensors.some((t) => t.name === 'output.weight'),
+    bos_token_id: tokenizer.bosTokenId, eos_token_id: tokenizer.eosTokenIds, torch_dtype: 'gguf',
+  }
+  if (arch === 'gpt2') {
+    return {
+      architectures: ['GPT2LMHeadModel'], model_type: 'gpt2', n_embd: required('embedding_length'), n_inner: required('feed_forward_length'), n_layer: required('block_count'),
+      n_head: required('attention.head_count'), n_positions: required('context_length'), layer_norm_epsilon: get('attention.layer_norm_epsilon') ?? 1e-5,
+      activation_function: 'gelu_new', ...common,
+    }
+  }
+  const hidden = Number(required('embedding_length')), heads = Number(required('attention.head_count'))
+  const rotaryDims = Number(required('rope.dimension_count'))
+  return {
+    architectures: ['GPTNeoXForCausalLM'], model_type: 'gpt_neox', hidden_size: hidden, intermediate_size: required('feed_forward_length'), num_hidden_layers: required('block_count'),
+    num_attention_heads: heads, max_position_embeddings: required('context_length'), layer_norm_eps: get('attention.layer_norm_epsilon') ?? 1e-5,
+    rotary_pct: rotaryDims / (hidden / heads), rotary_emb_base: get('rope.freq_base') ?? 10000, use_parallel_residual: get('use_parallel_residual') ?? true, hidden_act: 'gelu', ...common,
+  }
+}

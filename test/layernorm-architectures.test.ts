@@ -1,0 +1,208 @@
+// OPT (pre- and post-LN, project_in/out), GPT-NeoX / Pythia (parallel and serial residual, partial rotary) and GPT-2
+// (Conv1D, learned positions) run as the float64 reference and transformers 5.18 do; what they lack is refused by key.
+import assert from 'node:assert/strict'
+import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {after, describe, it} from 'node:test'
+import {makeEngineConfig} from '../src/engine/config.js'
+import {ModelLoadError} from '../src/engine/errors.js'
+import {LLMEngine} from '../src/engine/llm-engine.js'
+import {loadModel, selectModelTensors} from '../src/engine/model/load-model.js'
+import {parseModelConfig} from '../src/engine/model/model-config.js'
+import {readCheckpointTensors, readTensorFloat64, type TensorInfo} from '../src/engine/model/safetensors.js'
+import {ensureTestModel} from '../src/engine/model/test-model.js'
+import {LAYERNORM_TEST_VARIANTS} from '../src/engine/model/layernorm-test-models.js'
+import {makeSamplingParams} from '../src/engine/sampling-params.js'
+import {nativeOps} from '../src/engine/native.js'
+import {ggufBytes, type GgufTensorSpec} from './support/gguf-file.js'
+import {familyVocabMetadata} from './support/llama-gguf.js'
+import {maxAbsDifference, promptLogits} from './support/model-logits.js'
+import {ACTIVATIONS, layerNorm} from './support/reference-layernorm.js'
+import {checkAgainstReference} from './support/reference-logits-check.js'
+import {checkAgainstTransformers} from './support/transformers-fixture.js'
+
+const loadError = (pattern: RegExp) => (error: unknown) => error instanceof ModelLoadError && pattern.test(error.message)
+const OPT = {architectures: ['OPTForCausalLM'], vocab_size: 100, hidden_size: 64, ffn_dim: 128, num_hidden_layers: 1, num_attention_heads: 4}
+const NEOX = {architectures: ['GPTNeoXForCausalLM'], vocab_size: 100, hidden_size: 64, intermediate_size: 128, num_hidden_layers: 1, num_attention_heads: 4}
+const GPT2 = {architectures: ['GPT2LMHeadModel'], vocab_size: 100, n_embd: 64, n_layer: 1, n_head: 4}
+
+describe('LayerNorm-family configs', () => {
+  it('OPT as OPTConfig reads it: relu, tied, 2048 positions read from row p + 2, biases; 350m\'s post-LN has no final norm and projects 512 <-> hidden', () => {
+    const c = parseModelConfig(OPT)
+    assert.deepEqual([c.hiddenAct, c.tieWordEmbeddings, c.maxPositionEmbeddings, c.rmsNormEps, c.headDim, c.intermediateSize], ['relu', true, 2048, 1e-5, 16, 128])
+    assert.deepEqual(c.layerNorm, {linearBias: true, normAffine: true, postNorm: false, finalNorm: true, parallelResidual: false, learnedPositions: 2050, positionOffset: 2, rotaryDim: 0, embedDim: 0})
+    const m350 = parseModelConfig({...OPT, do_layer_norm_before: false, word_embed_proj_dim: 32, enable_bias: false, layer_norm_elementwise_affine: false})
+    assert.deepEqual([m350.layerNorm!.postNorm, m350.layerNorm!.finalNorm, m350.layerNorm!.embedDim, m350.layerNorm!.linearBias, m350.layerNorm!.normAffine], [true, false, 32, false, false])
+    assert.equal(parseModelConfig({...OPT, _remove_final_layer_norm: true}).layerNorm!.finalNorm, false)
+    assert.throws(() => parseModelConfig({...OPT, quantization_config: {quant_method: 'gptq'}}), loadError(/quantized checkpoints \(quant_method "gptq"\) are not supported/))
+    assert.throws(() => parseModelConfig({...OPT, activation_function: 'gelu_fast'}), loadError(/activation_function "gelu_fast" is not supported \(gelu, gelu_new, gelu_pytorch_tanh, relu\)/))
+  })
+
+  it('GPT-NeoX as GPTNeoXConfig reads it: rotary_pct 0.25 and base 10000 by default, old keys or transformers 5\'s rope_parameters, parallel residual, exact gelu, untied', () => {
+    const c = parseModelConfig(NEOX)
+    assert.deepEqual([c.hiddenAct, c.tieWordEmbeddings, c.ropeTheta, c.layerNorm!.rotaryDim, c.layerNorm!.parallelResidual, c.layerNorm!.learnedPositions], ['gelu', false, 10000, 4, true, 0])
+    const old = parseModelConfig({...NEOX, rotary_pct: 0.5, rotary_emb_base: 5000, use_parallel_residual: false, layer_norm_eps: 1e-6})
+    assert.deepEqual([old.layerNorm!.rotaryDim, old.ropeTheta, old.layerNorm!.parallelResidual, old.rmsNormEps], [8, 5000, false, 1e-6])
+    const v5 = parseModelConfig({...NEOX, rope_parameters: {rope_type: 'default', rope_theta: 20000, partial_rotary_factor: 1}})
+    assert.deepEqual([v5.layerNorm!.rotaryDim, v5.ropeTheta], [16, 20000])
+    assert.throws(() => parseModelConfig({...NEOX, rope_scaling: {type: 'linear', factor: 2}}), loadError(/rope type "linear" is not supported for GPTNeoXForCausalLM/))
+    assert.throws(() => parseModelConfig({...NEOX, rotary_pct: 0.2}), loadError(/rotary_pct 0\.2 rotates 3 of 16 values per head; an odd count is not supported/))
+  })
+
+  it('GPT-2 as GPT2Config reads it: n_inner null = 4 n_embd, gelu_new (tanh form), 1024 learned positions, tied; refuses the attention variants it lacks', () => {
+    const c = parseModelConfig(GPT2)
+    assert.deepEqual([c.intermediateSize, c.hiddenAct, c.maxPositionEmbeddings, c.layerNorm!.learnedPositions, c.tieWordEmbeddings, c.vocabSize], [256, 'gelu_pytorch_tanh', 1024, 1024, true, 100])
+    assert.equal(parseModelConfig({...GPT2, n_inner: 100}).intermediateSize, 100)
+    assert.throws(() => parseModelConfig({...GPT2, scale_attn_by_inverse_layer_idx: true}), loadError(/scale_attn_by_inverse_layer_idx=true is not supported for GPT2LMHeadModel/))
+    assert.throws(() => parseModelConfig({...GPT2, reorder_and_upcast_attn: true}), loadError(/reorder_and_upcast_attn=true/))
+    assert.throws(() => parseModelConfig({...GPT2, scale_attn_weights: false}), loadError(/scale_attn_weights=false/))
+    assert.throws(() => parseModelConfig({...GPT2, architectures: ['GPTBigCodeForCausalLM']}), loadError(/GPTBigCodeForCausalLM .*multi-query/))
+    assert.throws(() => parseModelConfig({...NEOX, architectures: ['GPTJForCausalLM']}), loadError(/GPTJForCausalLM .*interleaved/))
+    assert.throws(() => parseModelConfig({...OPT, architectures: ['BloomForCausalLM']}), loadError(/BloomForCausalLM .*ALiBi/))
+  })
+})
+
+describe('LayerNorm-family kernels', () => {
+  it('LayerNorm with bias and the plain activations (relu, gelu erf, gelu tanh) as float64 computes them, portable and AVX2 alike, row tails and rows alone included', () => {
+    const ops = nativeOps()
+    const avx2 = ops.avx2Status()
+    const rows = 3, dim = 21 // 21: two 8-wide vector steps and a tail of 5
+    const x = Float32Array.from({length: rows * dim}, (_, i) => 4 * Math.sin(i * 0.77) + (i % 7 === 0 ? 30 : 0))
+    const weight = Float32Array.from({length: dim}, (_, i) => 1 + 0.1 * Math.cos(i))
+    const bias = Float32Array.from({length: dim}, (_, i) => 0.2 * Math.sin(3 * i))
+    const expectedNorm = layerNorm(Float64Array.from(x), {weight: Float64Array.from(weight), bias: Float64Array.from(bias)}, dim, 1e-5)
+    try {
+      for (const useAvx2 of avx2.supported ? [false, true] : [false]) {
+        ops.setAvx2(useAvx2)
+        const out = ops.layerNorm(x, weight, bias, rows, dim, 1e-5)
+        out.forEach((value, k) => assert.ok(Math.abs(value - expectedNorm[k]!) <= 2e-6 * (1 + Math.abs(expectedNorm[k]!)), `avx2=${useAvx2} element ${k}: ${value} vs ${expectedNorm[k]}`))
+        assert.deepEqual(ops.layerNorm(x.subarray(2 * dim), weight, bias, 1, dim, 1e-5), out.subarray(2 * dim), 'a row alone')
+        const inPlace = x.slice()
+        ops.layerNorm(inPlace, weight, bias, rows, dim, 1e-5, inPlace)
+        assert.deepEqual(inPlace, out, 'in place')
+        for (const activation of ['relu', 'gelu', 'gelu_pytorch_tanh'] as const) {
+          const activated = x.slice()
+          ops.plainActivation(activated, rows, dim, activation)
+          activated.forEach((value, k) => {
+            const want = ACTIVATIONS[activation](x[k]!)
+            assert.ok(Math.abs(value - want) <= 2e-6 * (1 + Math.abs(want)), `${activation} avx2=${useAvx2} element ${k}: ${value} vs ${want}`)
+          })
+        }
+      }
+    } finally {
+      ops.setAvx2(avx2.enabled)
+    }
+  })
+})
+
+describe('LayerNorm-family checkpoints', () => {
+  it('are read under their own names: GPT-2\'s Conv1D [in, out] transposed, GPT-NeoX\'s per-head q|k|v reordered, missing or misshapen tensors named as stored', async () => {
+    const gpt2 = await loadModel(await ensureTestModel('tiny', {variant: 'gpt2'}))
+    const cAttn = gpt2.tensors.find((t) => t.name === 'model.layers.0.self_attn.qkv_proj.weight')!
+    assert.deepEqual([cAttn.shape, cAttn.transposed], [[192, 64], true])
+    const neox = await loadModel(await ensureTestModel('tiny', {variant: 'gpt-neox'}))
+    assert.equal(neox.tensors.find((t) => t.name === 'model.layers.1.self_attn.qkv_proj.bias')!.qkvInterleavedHeads, 4)
+    const stored = readCheckpointTensors(gpt2.dir)
+    assert.throws(() => selectModelTensors(gpt2.config, stored.filter((t) => t.name !== 'transformer.h.1.mlp.c_fc.weight'), gpt2.dir),
+      loadError(/Tensor transformer\.h\.1\.mlp\.c_fc\.weight is missing from the checkpoint .*expected shape \[64, 256\]/))
+    const turned = stored.map((t) => (t.name === 'transformer.h.0.attn.c_attn.weight' ? {...t, shape: [192, 64]} : t))
+    assert.throws(() => selectModelTensors(gpt2.config, turned, gpt2.dir), loadError(/transformer\.h\.0\.attn\.c_attn\.weight has shape \[192, 64\], but config\.json implies \[64, 192\]/))
+    assert.throws(() => selectModelTensors({...gpt2.config, numLayers: 2_000_000_000}, stored, gpt2.dir), loadError(/2000000000 layers of at least 4 tensors each, but the checkpoint .* holds only 29 tensors/))
+    // Older checkpoints leave out the base model's prefix (openai-community/gpt2: "h.0.attn.c_attn.weight").
+    const bare = selectModelTensors(gpt2.config, stored.map((t) => ({...t, name: t.name.replace(/^transformer\./, '')})), gpt2.dir)
+    assert.deepEqual(bare.map((t) => [t.name, t.offset]), gpt2.tensors.map((t) => [t.name, t.offset]))
+  })
+})
+
+for (const variant of LAYERNORM_TEST_VARIANTS) {
+  describe(`${variant} test model`, () => {
+    it('logits of every position within 1e-4 of the float64 reference, portable and AVX2', async () => {
+      await checkAgainstReference(variant)
+    })
+
+    it(`matches transformers 5.18 (test/fixtures/${variant}-tiny-transformers.json): top-10 logits, 8 greedy tokens`, async () => {
+      await checkAgainstTransformers(variant)
+    })
+  })
+}
+
+describe('LayerNorm family in the engine', () => {
+  it('OPT: text prompts start with </s> as its tokenizer adds it; GPT-NeoX: 6 requests give alone the tokens and logprobs they give batched with chunked prefill (batch-invariant)', async () => {
+    const opt = await LLMEngine.create(makeEngineConfig({modelPath: await ensureTestModel('tiny', {variant: 'opt'}), kvMemoryBytes: 4 << 20, threads: 2, weightDtype: 'f32'}))
+    try {
+      const [result] = await opt.generate([{prompt: 'The capital of France', params: makeSamplingParams({temperature: 0, maxTokens: 4, ignoreEos: true})}])
+      assert.equal(result!.promptTokenIds[0], 2)
+      assert.equal(result!.outputs[0]!.tokenIds.length, 4)
+    } finally {
+      await opt.shutdown()
+    }
+    const requests = Array.from({length: 6}, (_, i) => ({
+      prompt: Array.from({length: 5 + 9 * i}, (_, t) => 1 + ((t * 37 + i * 101) % 500)),
+      params: makeSamplingParams(i % 2 === 0 ? {temperature: 0, maxTokens: 12, ignoreEos: true, logprobs: 2} : {temperature: 0.8, seed: 7 + i, maxTokens: 12, ignoreEos: true, logprobs: 2}),
+    }))
+    const engine = await LLMEngine.create(makeEngineConfig({
+      modelPath: await ensureTestModel('tiny', {variant: 'gpt-neox'}), kvMemoryBytes: 4 << 20, threads: 2, weightDtype: 'f32', batchInvariant: true,
+      maxNumBatchedTokens: 24, enableChunkedPrefill: true,
+    }))
+    try {
+      const outputs = (results: Awaited<ReturnType<LLMEngine['generate']>>) => results.map((r) => r.outputs.map((o) => ({tokens: o.tokenIds, logprobs: o.logprobs})))
+      const alone = []
+      for (const request of requests) alone.push(...outputs(await engine.generate([request])))
+      assert.deepEqual(outputs(await engine.generate(requests)), alone)
+    } finally {
+      await engine.shutdown()
+    }
+  })
+})
+
+/** The GGUF name llama.cpp's converter gives each engine tensor of a gpt2 / gptneox model. */
+function ggufNameOf(engineName: string): string {
+  const global: Record<string, string> = {'model.embed_tokens.weight': 'token_embd.weight', 'model.embed_positions.weight': 'position_embd.weight',
+    'model.norm.weight': 'output_norm.weight', 'model.norm.bias': 'output_norm.bias', 'lm_head.weight': 'output.weight'}
+  const parts: Record<string, string> = {input_layernorm: 'attn_norm', 'self_attn.qkv_proj': 'attn_qkv', 'self_attn.o_proj': 'attn_output', post_attention_layernorm: 'ffn_norm', 'mlp.fc1': 'ffn_up', 'mlp.fc2': 'ffn_down'}
+  const layer = /^model\.layers\.(\d+)\.(.+)\.(weight|bias)$/.exec(engineName)
+  return layer ? `blk.${layer[1]}.${parts[layer[2]!]}.${layer[3]}` : global[engineName]!
+}
+
+/** A tensor's values as llama.cpp's converter writes them: Conv1D as [out, in], NeoX's q|k|v per head regrouped to all q | all k | all v. */
+function convertedValues(tensor: TensorInfo): Float32Array {
+  const stored = readTensorFloat64(tensor)
+  const out = new Float32Array(stored.length)
+  const [rows, cols] = [tensor.shape[0]!, tensor.shape[1] ?? 1]
+  if (tensor.transposed) {
+    for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[r * cols + c] = stored[c * rows + r]!
+  } else if (tensor.qkvInterleavedHeads) {
+    const heads = tensor.qkvInterleavedHeads, headRows = rows / (3 * heads)
+    for (let h = 0; h < heads; h++) for (let part = 0; part < 3; part++) out.set(stored.subarray((h * 3 + part) * headRows * cols, (h * 3 + part + 1) * headRows * cols), (part * heads + h) * headRows * cols)
+  } else {
+    out.set(stored)
+  }
+  return out
+}
+
+describe('GGUF gpt2 / gptneox files', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pagedllm-ln-gguf-'))
+  after(() => rmSync(dir, {recursive: true, force: true}))
+
+  for (const [variant, arch] of [['gpt2', 'gpt2'], ['gpt-neox-serial', 'gptneox']] as const) {
+    it(`${arch}: llama.cpp's tensor names and metadata (Conv1D stored [out, in], q|k|v regrouped) give the logits of the checkpoint they were converted from`, async () => {
+      const hf = await loadModel(await ensureTestModel('tiny', {variant}))
+      const c = hf.config
+      const tensors: GgufTensorSpec[] = hf.tensors.map((t) => ({name: ggufNameOf(t.name), dims: [...t.shape].reverse(), data: Buffer.from(convertedValues(t).buffer)}))
+      const u32 = (value: number) => ({type: 'u32' as const, value})
+      const path = join(dir, `${arch}.gguf`)
+      writeFileSync(path, ggufBytes({
+        'general.architecture': {type: 'string', value: arch},
+        [`${arch}.context_length`]: u32(c.maxPositionEmbeddings), [`${arch}.embedding_length`]: u32(c.hiddenSize), [`${arch}.block_count`]: u32(c.numLayers),
+        [`${arch}.feed_forward_length`]: u32(c.intermediateSize), [`${arch}.attention.head_count`]: u32(c.numHeads),
+        [`${arch}.attention.layer_norm_epsilon`]: {type: 'f32', value: c.rmsNormEps},
+        ...(arch === 'gptneox' ? {'gptneox.rope.dimension_count': u32(c.layerNorm!.rotaryDim), 'gptneox.use_parallel_residual': {type: 'bool' as const, value: c.layerNorm!.parallelResidual}} : {}),
+        ...familyVocabMetadata('gpt2', c.vocabSize, 'gpt-2'),
+      }, {tensors}))
+      const gguf = await loadModel(path)
+      assert.deepEqual([gguf.config.architecture, gguf.config.layerNorm, gguf.config.hiddenAct], [c.architecture, c.layerNorm, c.hiddenAct])
+      assert.ok(maxAbsDifference((await promptLogits(gguf, 'f32')).logits, (await promptLogits(hf, 'f32')).logits) < 1e-5)
+    })
+  }
+})
