@@ -94,6 +94,29 @@ void parse_rope(const Napi::Object& config, ModelConfig& out) {
   }
 }
 
+// Optional: layerWindows (one non-negative window per layer; absent: every layer full) and ropeLocalTheta (Gemma 3).
+static void parse_layer_windows(const Napi::Object& config, ModelConfig& out) {
+  Napi::Value windows = config.Get("layerWindows");
+  if (!windows.IsUndefined()) {
+    if (!windows.IsArray() || windows.As<Napi::Array>().Length() != static_cast<uint32_t>(out.num_layers)) {
+      fail(config.Env(), "layerWindows must be an array of numLayers integers");
+    }
+    Napi::Array list = windows.As<Napi::Array>();
+    for (uint32_t i = 0; i < list.Length(); ++i) {
+      Napi::Value v = list.Get(i);
+      const double w = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1;
+      if (!(w >= 0 && w <= 2147483647.0 && w == static_cast<double>(static_cast<long long>(w)))) {
+        fail(config.Env(), "layerWindows must hold non-negative integers");
+      }
+      out.layer_windows.push_back(static_cast<int>(w));
+    }
+  }
+  if (!config.Get("ropeLocalTheta").IsUndefined()) {
+    out.rope_local_theta = static_cast<float>(number_field(config, "ropeLocalTheta"));
+    if (!(out.rope_local_theta > 0.f)) fail(config.Env(), "ropeLocalTheta must be positive");
+  }
+}
+
 ModelConfig parse_model_config(const Napi::Object& config) {
   ModelConfig out;
   out.vocab_size = int_field(config, "vocabSize");
@@ -121,6 +144,7 @@ ModelConfig parse_model_config(const Napi::Object& config) {
   out.attn_logit_softcap = static_cast<float>(number_field(config, "attnLogitSoftcap"));
   out.final_logit_softcap = static_cast<float>(number_field(config, "finalLogitSoftcap"));
   parse_rope(config, out);
+  parse_layer_windows(config, out);
   if (out.vocab_size <= 0 || out.hidden_size <= 0 || out.intermediate_size <= 0 || out.num_layers <= 0 ||
       out.num_heads <= 0 || out.num_kv_heads <= 0 || out.head_dim <= 0) {
     fail(config.Env(), "model config sizes must be positive");

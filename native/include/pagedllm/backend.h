@@ -68,6 +68,11 @@ struct ModelConfig {
   float attention_scale = 0.f;  // 0: 1 / sqrt(head_dim)
   float attn_logit_softcap = 0.f;
   float final_logit_softcap = 0.f;
+  // Sliding-window attention per layer (Mistral, Qwen2/Qwen3 use_sliding_window, Gemma 2/3): [num_layers] windows, a
+  // query at p seeing keys (p - window, p]; 0: full attention. Empty: every layer full.
+  std::vector<int> layer_windows;
+  // Gemma 3: layers with a window rotate with this base (rope_local_base_freq, no scaling); 0: one rope for all layers.
+  float rope_local_theta = 0.f;
 };
 
 struct CacheConfig {

@@ -35,16 +35,21 @@ const BASE: ArchitectureTraits = {
 
 export const ARCHITECTURES: Record<string, ArchitectureTraits> = {
   LlamaForCausalLM: BASE,
-  MistralForCausalLM: {...BASE, defaultMaxPositions: 4096 * 32},
-  Qwen2ForCausalLM: {...BASE, defaultMaxPositions: 32768, qkvBias: true, qwenSlidingLayers: true},
+  MistralForCausalLM: {...BASE, defaultMaxPositions: 4096 * 32, defaultSlidingWindow: 4096},
+  Qwen2ForCausalLM: {...BASE, defaultMaxPositions: 32768, qkvBias: true, qwenSlidingLayers: true, defaultSlidingWindow: 4096},
   // Qwen3's head size does not follow from hidden_size / heads.
-  Qwen3ForCausalLM: {...BASE, defaultMaxPositions: 32768, defaultHeadDim: 128, qkNorm: true, qwenSlidingLayers: true},
+  Qwen3ForCausalLM: {...BASE, defaultMaxPositions: 32768, defaultHeadDim: 128, qkNorm: true, qwenSlidingLayers: true, defaultSlidingWindow: 4096},
   GemmaForCausalLM: {...BASE, defaultMaxPositions: 8192, defaultHeadDim: 256, defaultActivation: 'gelu_pytorch_tanh', defaultTiedEmbeddings: true, gemmaNorms: true},
   Phi3ForCausalLM: {...BASE, defaultMaxPositions: 4096, fusedProjections: true},
-  // Its layers alternate sliding (4096) and full attention: the context is capped to the window, where both are exact.
+  // Its layers alternate sliding (4096) and full attention (sliding-windows.ts).
   Gemma2ForCausalLM: {
     ...BASE, defaultMaxPositions: 8192, defaultHeadDim: 256, defaultActivation: 'gelu_pytorch_tanh', defaultTiedEmbeddings: true,
     gemmaNorms: true, gemma2: true, activationKey: 'hidden_activation', defaultSlidingWindow: 4096,
+  },
+  // Gemma 2's layout plus q/k norms, five sliding layers in six with their own rope base, no soft caps (gemma3-config.ts).
+  Gemma3ForCausalLM: {
+    ...BASE, defaultMaxPositions: 131072, defaultHeadDim: 256, defaultActivation: 'gelu_pytorch_tanh', defaultTiedEmbeddings: true,
+    gemmaNorms: true, gemma2: true, qkNorm: true, activationKey: 'hidden_activation', defaultSlidingWindow: 4096,
   },
 }
 export const SUPPORTED_ARCHITECTURES = Object.keys(ARCHITECTURES)
@@ -54,7 +59,6 @@ export const NEAR_MISSES: Record<string, string> = {
   Qwen3MoeForCausalLM: 'Qwen3 mixture-of-experts layers (sparse MoE MLPs) are not supported',
   Qwen2MoeForCausalLM: 'Qwen2 mixture-of-experts layers (sparse MoE MLPs) are not supported',
   MixtralForCausalLM: 'Mixtral mixture-of-experts layers (sparse MoE MLPs) are not supported',
-  Gemma3ForCausalLM: 'Gemma 3 needs q/k norms, alternating local/global attention with two rope bases and pre/post norms',
   Gemma3ForConditionalGeneration: 'Gemma 3 multimodal checkpoints (vision tower) are not supported',
   PhiMoEForCausalLM: 'Phi-3.5-MoE mixture-of-experts layers are not supported',
   Phi3SmallForCausalLM: 'Phi-3-small needs blocksparse attention, gegelu and muP scaling',

@@ -4,6 +4,8 @@ import {join} from 'node:path'
 import {ModelLoadError} from '../errors.js'
 import {ARCHITECTURES, NEAR_MISSES, SUPPORTED_ARCHITECTURES, gemma2Features, gemmaEmbeddingScale, parseActivation} from './architectures.js'
 import {isObject, parseRopeScaling, type RopeScaling} from './rope-scaling.js'
+import {gemma3View} from './gemma3-config.js'
+import {parseLayerWindows} from './sliding-windows.js'
 
 export type {RopeScaling}
 
@@ -46,6 +48,10 @@ export interface ModelConfig {
   torchDtype: string
   /** Things the loader changed or assumed that a user should hear about (e.g. a context capped to a sliding window). */
   notes?: string[]
+  /** Sliding-window attention: one window per layer, a query at p seeing keys (p - window, p]; 0: full. Absent: every layer full (sliding-windows.ts). */
+  layerWindows?: number[]
+  /** Gemma 3: layers with a window rotate with this base, unscaled (rope_local_base_freq); absent: one rope for every layer. */
+  ropeLocalTheta?: number
 }
 
 export {SUPPORTED_ARCHITECTURES}
@@ -92,6 +98,8 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   }
   const traits = ARCHITECTURES[architecture]!
   const notes: string[] = []
+  let ropeLocalTheta: number | undefined
+  if (architecture === 'Gemma3ForCausalLM') ({config, ropeLocalTheta} = gemma3View(config, source))
 
   const required = (key: string): number => {
     const value = config[key]
@@ -155,18 +163,9 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   const rmsNormEps = numberOr(config.rms_norm_eps, 1e-6, 'rms_norm_eps', source)
   if (rmsNormEps < 0) throw new ModelLoadError(`${source}: "rms_norm_eps" must not be negative, got ${rmsNormEps}.`)
 
-  // Sliding-window attention is not implemented; a window below the context is honoured by capping the context.
-  const slidingWindow = config.sliding_window === undefined ? traits.defaultSlidingWindow : config.sliding_window
-  const slidingWindowActive = traits.qwenSlidingLayers ? qwenSlidingLayers(config, numLayers, source) === 'all' : true
-  if (slidingWindowActive && slidingWindow != null && !(Number.isInteger(slidingWindow) && (slidingWindow as number) > 0)) {
-    throw new ModelLoadError(`${source}: "sliding_window" must be a positive integer or null, got ${JSON.stringify(slidingWindow)}.`)
-  }
-  if (slidingWindowActive && typeof slidingWindow === 'number' && slidingWindow < maxPositionEmbeddings) {
-    notes.push(
-      `sliding_window ${slidingWindow} < max_position_embeddings ${maxPositionEmbeddings}: context capped to ${slidingWindow} tokens (full attention within it is exact).`,
-    )
-    maxPositionEmbeddings = slidingWindow
-  }
+  const layerWindows = parseLayerWindows(config, architecture, traits, numLayers, source)
+  // transformers cannot build a sliding layer's mask without a window.
+  if (ropeLocalTheta !== undefined && config.sliding_window === null) throw new ModelLoadError(`${source}: Gemma 3 needs a "sliding_window" (null given).`)
 
   const bosTokenId = firstId(config.bos_token_id) ?? firstId(generationConfig?.bos_token_id) ?? null
   const eosTokenIds = unique([...ids(generationConfig?.eos_token_id), ...ids(config.eos_token_id)])
@@ -200,38 +199,9 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
     torchDtype: String(dtype),
   }
   if (notes.length > 0) modelConfig.notes = notes
+  if (layerWindows !== undefined) modelConfig.layerWindows = layerWindows
+  if (layerWindows !== undefined && ropeLocalTheta !== undefined) modelConfig.ropeLocalTheta = ropeLocalTheta
   return modelConfig
-}
-
-/**
- * Which layers of a Qwen2/Qwen3 model use the sliding window: transformers gives it (when use_sliding_window) to the
- * layers layer_types marks "sliding_attention", or without layer_types to the layers from max_window_layers on. Only
- * none or all can run here (vLLM refuses the mix as well).
- */
-function qwenSlidingLayers(config: Json, numLayers: number, source: string): 'none' | 'all' {
-  // Without use_sliding_window transformers sets no window at all, whatever the layer types say.
-  if (config.use_sliding_window !== true) return 'none'
-  const layerTypes = config.layer_types
-  if (layerTypes != null) {
-    if (!Array.isArray(layerTypes) || layerTypes.length !== numLayers || layerTypes.some((t) => t !== 'full_attention' && t !== 'sliding_attention')) {
-      throw new ModelLoadError(`${source}: "layer_types" must list "full_attention" or "sliding_attention" for each of the ${numLayers} layers.`)
-    }
-  }
-  let sliding: number
-  if (Array.isArray(layerTypes)) {
-    sliding = layerTypes.filter((t) => t === 'sliding_attention').length
-  } else {
-    const first = config.max_window_layers == null ? 28 : config.max_window_layers
-    if (typeof first !== 'number' || !Number.isInteger(first) || first < 0) {
-      throw new ModelLoadError(`${source}: "max_window_layers" must be a non-negative integer, got ${JSON.stringify(first)}.`)
-    }
-    sliding = Math.max(0, numLayers - first)
-  }
-  if (sliding === 0) return 'none'
-  if (sliding === numLayers) return 'all'
-  throw new ModelLoadError(
-    `${source}: use_sliding_window with a sliding window on ${sliding} of ${numLayers} layers (${Array.isArray(layerTypes) ? '"layer_types"' : '"max_window_layers"'}) is not supported: layer-wise windows need per-layer attention; only all or none of the layers may slide.`,
-  )
 }
 
 function numberOr(value: unknown, fallback: number, key: string, source: string): number {
