@@ -5,11 +5,12 @@
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
 import {makeEngineConfig} from '../src/engine/config.js'
+import {cpuOnlyNeed} from '../src/engine/engine-parts.js'
 import {ModelLoadError} from '../src/engine/errors.js'
 import {LLMEngine} from '../src/engine/llm-engine.js'
 import {parseModelConfig} from '../src/engine/model/model-config.js'
 import {capContextToWindows} from '../src/engine/model/sliding-windows.js'
-import {ensureTestModel} from '../src/engine/model/test-model.js'
+import {ensureTestModel, testModelConfigJson} from '../src/engine/model/test-model.js'
 import {nativeOps} from '../src/engine/native.js'
 import {makeSamplingParams} from '../src/engine/sampling-params.js'
 import {checkAgainstReference} from './support/reference-logits-check.js'
@@ -113,6 +114,10 @@ describe('where each family puts its windows (transformers 5.18 config classes)'
     assert.match(capped.notes!.join('\n'), /window 64 on layers 0, 2 of 4: .*context is capped to 64 tokens/)
     const wide = capContextToWindows(parseModelConfig({...base, architectures: ['MistralForCausalLM'], sliding_window: 9000}))
     assert.deepEqual([wide.maxPositionEmbeddings, wide.layerWindows, wide.notes], [8192, undefined, undefined])
+    // So a windowed Mistral still runs on CUDA; Gemma 3 (GeGLU, its norms, two ropes) is CPU only.
+    const none = {quantization: undefined, batchInvariant: false}
+    assert.equal(cpuOnlyNeed(none, {config: parseModelConfig(testModelConfigJson('tiny', {variant: 'mistral'})), tensors: []}), null)
+    assert.match(cpuOnlyNeed(none, {config: parseModelConfig(testModelConfigJson('tiny', {variant: 'gemma3'})), tensors: []})!.reason, /^Gemma3ForCausalLM/)
   })
 })
 
