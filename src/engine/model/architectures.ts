@@ -59,7 +59,6 @@ export const NEAR_MISSES: Record<string, string> = {
   Qwen3MoeForCausalLM: 'Qwen3 mixture-of-experts layers (sparse MoE MLPs) are not supported',
   Qwen2MoeForCausalLM: 'Qwen2 mixture-of-experts layers (sparse MoE MLPs) are not supported',
   MixtralForCausalLM: 'Mixtral mixture-of-experts layers (sparse MoE MLPs) are not supported',
-  Gemma3ForConditionalGeneration: 'Gemma 3 multimodal checkpoints (vision tower) are not supported',
   PhiMoEForCausalLM: 'Phi-3.5-MoE mixture-of-experts layers are not supported',
   Phi3SmallForCausalLM: 'Phi-3-small needs blocksparse attention, gegelu and muP scaling',
   PhiForCausalLM: 'Phi-1/Phi-2 use LayerNorm, parallel attention/MLP blocks and partial rotary embeddings',

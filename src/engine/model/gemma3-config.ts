@@ -36,3 +36,29 @@ export function gemma3View(config: Json, source: string): {config: Json; ropeLoc
     ropeLocalTheta,
   }
 }
+
+/** Gemma3TextConfig's sizes, which the text_config of a multimodal checkpoint (gemma-3-4b and up) often leaves out. */
+const GEMMA3_TEXT_DEFAULTS: Json = {
+  vocab_size: 262_208, hidden_size: 2304, intermediate_size: 9216, num_hidden_layers: 26, num_attention_heads: 8, num_key_value_heads: 4,
+}
+
+/**
+ * A Gemma3ForConditionalGeneration config.json as its language model's (Gemma3ForCausalLM): text_config with
+ * Gemma3TextConfig's defaults, and the top level's dtype, token ids and tying where text_config has none. The vision
+ * tower is never loaded, so images cannot reach the model (the server refuses image parts).
+ */
+export function gemma3LanguageModel(config: Json, source: string): Json {
+  const text = config.text_config
+  if (!isObject(text)) throw new ModelLoadError(`${source}: Gemma3ForConditionalGeneration needs a "text_config" object.`)
+  const inherited = Object.fromEntries(['torch_dtype', 'dtype', 'eos_token_id', 'bos_token_id', 'pad_token_id', 'tie_word_embeddings'].flatMap((key) => (config[key] !== undefined ? [[key, config[key]]] : [])))
+  return {...GEMMA3_TEXT_DEFAULTS, ...inherited, ...text, architectures: ['Gemma3ForCausalLM'], model_type: 'gemma3_text'}
+}
+
+/** Where a multimodal checkpoint keeps its language model's tensors (as saved by transformers 4 and by 5), and their text-model names. */
+const LANGUAGE_MODEL_PREFIXES: [string, string][] = [['language_model.model.', 'model.'], ['model.language_model.', 'model.'], ['language_model.lm_head.', 'lm_head.']]
+
+/** Renames a multimodal checkpoint's language-model tensors to the text model's names; other tensors (the vision tower) keep theirs and go unused. */
+export function languageModelTensorName(name: string): string {
+  for (const [prefix, replacement] of LANGUAGE_MODEL_PREFIXES) if (name.startsWith(prefix)) return replacement + name.slice(prefix.length)
+  return name
+}

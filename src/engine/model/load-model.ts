@@ -5,6 +5,7 @@ import {InvalidRequestError, ModelLoadError} from '../errors.js'
 import {makeSamplingParams} from '../sampling-params.js'
 import {isGgufFile, isGgufPath} from './gguf-file.js'
 import {splitFusedProjections} from './fused-tensors.js'
+import {languageModelTensorName} from './gemma3-config.js'
 import {loadGgufModel} from './gguf-model.js'
 import {readJsonObject, readModelConfig, type ModelConfig} from './model-config.js'
 import {readCheckpointTensors, type TensorInfo} from './safetensors.js'
@@ -85,7 +86,9 @@ export function expectedTensorShapes(config: ModelConfig): {name: string; shape:
 
 /** Checks presence and shape of every expected tensor; returns them in expected order. */
 export function selectModelTensors(config: ModelConfig, checkpointTensors: TensorInfo[], dir: string): TensorInfo[] {
-  const tensors = splitFusedProjections(config, checkpointTensors)
+  // A Gemma 3 multimodal checkpoint keeps its language model under a prefix (gemma3-config.ts).
+  const named = config.architecture === 'Gemma3ForCausalLM' ? checkpointTensors.map((t) => ({...t, name: languageModelTensorName(t.name)})) : checkpointTensors
+  const tensors = splitFusedProjections(config, named)
   // A corrupt or hostile layer count must not make us list billions of expected tensors before the first one is missing.
   const perLayer = 9 + (config.attentionBias ? 3 : 0) + (config.qkNorm ? 2 : 0) + (config.sandwichNorms ? 2 : 0)
   if (config.numLayers * perLayer > tensors.length) {

@@ -4,7 +4,7 @@ import {join} from 'node:path'
 import {ModelLoadError} from '../errors.js'
 import {ARCHITECTURES, NEAR_MISSES, SUPPORTED_ARCHITECTURES, gemma2Features, gemmaEmbeddingScale, parseActivation} from './architectures.js'
 import {isObject, parseRopeScaling, type RopeScaling} from './rope-scaling.js'
-import {gemma3View} from './gemma3-config.js'
+import {gemma3LanguageModel, gemma3View} from './gemma3-config.js'
 import {parseLayerWindows} from './sliding-windows.js'
 
 export type {RopeScaling}
@@ -89,6 +89,10 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   const architecture = Array.isArray(architectures) && typeof architectures[0] === 'string' ? architectures[0] : null
   if (architecture === null) {
     throw new ModelLoadError(`${source} has no "architectures" entry; supported: ${SUPPORTED_ARCHITECTURES.join(', ')}.`)
+  }
+  if (architecture === 'Gemma3ForConditionalGeneration') {
+    const language = parseModelConfig(gemma3LanguageModel(config, source), generationConfig, source)
+    return {...language, notes: [...(language.notes ?? []), 'Gemma3ForConditionalGeneration: its language model runs text only (the vision tower is not loaded).']}
   }
   if (!SUPPORTED_ARCHITECTURES.includes(architecture)) {
     const why = NEAR_MISSES[architecture] ? ` (${NEAR_MISSES[architecture]})` : ''
