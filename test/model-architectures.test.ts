@@ -1,5 +1,5 @@
 // Gemma (GeGLU, (1 + weight) norms, sqrt(hidden) embeddings, tied head), Gemma 2 (sandwich norms, soft caps) and Phi-3 (fused qkv / gate_up, longrope) run as
-// the float64 reference and transformers 5.18 do; their near misses (Gemma 3, Phi-3-small, MoE) are refused by name.
+// the float64 reference and transformers 5.18 do; their near misses (Phi-3-small, MoE) are refused by name. Gemma 3: test/sliding-window.test.ts.
 import assert from 'node:assert/strict'
 import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
@@ -33,7 +33,6 @@ describe('Gemma', () => {
   })
 
   it('refuses its near misses and activations it does not have, by name', () => {
-    assert.throws(() => parseModelConfig({...GEMMA, architectures: ['Gemma3ForCausalLM']}), loadError(/Gemma3ForCausalLM .*q\/k norms/))
     assert.throws(() => parseModelConfig({...GEMMA, hidden_act: 'relu'}), loadError(/hidden_act "relu" is not supported \(silu, gelu_pytorch_tanh\)/))
     assert.throws(() => parseModelConfig({...GEMMA, architectures: ['LlamaForCausalLM'], hidden_act: 'gelu'}), loadError(/hidden_act "gelu"/))
   })
@@ -109,12 +108,12 @@ describe('gemma GGUF files', () => {
 })
 
 describe('Gemma 2', () => {
-  it('parses as Gemma2Config: hidden_activation, query_pre_attn_scalar, soft caps 50 / 30 by default (null: none), the 4096 window capping the context', () => {
+  it('parses as Gemma2Config: hidden_activation, query_pre_attn_scalar, soft caps 50 / 30 by default (null: none), a 4096 window on every other layer', () => {
     const config = parseModelConfig({...GEMMA, architectures: ['Gemma2ForCausalLM'], hidden_act: 'silu'})
     assert.deepEqual(
       [config.hiddenAct, config.sandwichNorms, config.attentionScale, config.attnLogitSoftcap, config.finalLogitSoftcap, config.maxPositionEmbeddings, config.tieWordEmbeddings],
-      ['gelu_pytorch_tanh', true, 1 / 16, 50, 30, 4096, true])
-    assert.match(config.notes!.join('\n'), /sliding_window 4096 < max_position_embeddings 8192: context capped to 4096/)
+      ['gelu_pytorch_tanh', true, 1 / 16, 50, 30, 8192, true])
+    assert.deepEqual(parseModelConfig({...GEMMA, architectures: ['Gemma2ForCausalLM'], num_hidden_layers: 4}).layerWindows, [4096, 0, 4096, 0])
     const uncapped = parseModelConfig({...GEMMA, architectures: ['Gemma2ForCausalLM'], attn_logit_softcapping: null, final_logit_softcapping: null, query_pre_attn_scalar: 144})
     assert.deepEqual([uncapped.attnLogitSoftcap, uncapped.finalLogitSoftcap, uncapped.attentionScale], [0, 0, 1 / 12])
     assert.throws(() => parseModelConfig({...GEMMA, architectures: ['Gemma2ForCausalLM'], attn_logit_softcapping: -1}), loadError(/"attn_logit_softcapping" must be a positive number or null/))
@@ -137,11 +136,11 @@ describe('Gemma 2', () => {
 })
 
 describe('Phi-3', () => {
-  it('parses: fused projections, longrope with the top-level original_max_position_embeddings, the context capped to it and then to the window', async () => {
+  it('parses: fused projections, longrope with the top-level original_max_position_embeddings, the context capped to it, the window on every layer', async () => {
     const model = await loadModel(await ensureTestModel('tiny', {variant: 'phi3'}))
     const c = model.config
-    assert.deepEqual([c.architecture, c.fusedProjections, c.ropeScaling.type, c.maxPositionEmbeddings], ['Phi3ForCausalLM', true, 'longrope', 412])
-    assert.match(c.notes!.join('\n'), /capped to original_max_position_embeddings 512[^]*sliding_window 412/)
+    assert.deepEqual([c.architecture, c.fusedProjections, c.ropeScaling.type, c.maxPositionEmbeddings, c.layerWindows], ['Phi3ForCausalLM', true, 'longrope', 512, [412, 412]])
+    assert.match(c.notes!.join('\n'), /capped to original_max_position_embeddings 512/)
     const config = {architectures: ['Phi3ForCausalLM'], vocab_size: 100, hidden_size: 64, intermediate_size: 32, num_hidden_layers: 1, num_attention_heads: 4}
     assert.throws(() => parseModelConfig({...config, partial_rotary_factor: 0.75}), loadError(/partial_rotary_factor 0\.75 is not supported/))
     assert.throws(() => parseModelConfig({...config, architectures: ['Phi3SmallForCausalLM']}), loadError(/Phi3SmallForCausalLM .*blocksparse/))

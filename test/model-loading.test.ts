@@ -108,15 +108,16 @@ describe('loading good models', () => {
     })
   }
 
-  it('caps the context of a Mistral sliding window and says so', () => {
+  it('runs a Mistral sliding window on every layer over the whole context (no cap)', () => {
     const config = parseModelConfig({
       architectures: ['MistralForCausalLM'], model_type: 'mistral', vocab_size: 32000, hidden_size: 4096, intermediate_size: 14336,
       num_hidden_layers: 32, num_attention_heads: 32, num_key_value_heads: 8, max_position_embeddings: 32768, sliding_window: 4096,
       eos_token_id: 2, bos_token_id: 1,
     })
-    assert.equal(config.maxPositionEmbeddings, 4096)
+    assert.equal(config.maxPositionEmbeddings, 32768)
     assert.equal(config.headDim, 128)
-    assert.match(config.notes?.[0] ?? '', /sliding_window 4096/)
+    assert.deepEqual(config.layerWindows, Array(32).fill(4096))
+    assert.equal(config.notes, undefined)
   })
 
   it('applies HF defaults: head_dim, kv heads, untied embeddings, linear rope scaling, eos arrays', () => {

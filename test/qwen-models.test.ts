@@ -1,6 +1,6 @@
 // Qwen2 and Qwen3 in both forms: a Qwen3 checkpoint (q/k norms, head_dim apart from hidden / heads) and qwen2/qwen3 GGUF
 // files run as the float64 reference does, the same weights as HF and as GGUF give the same logits and tokens, and the
-// near misses (MoE GGUF files, layer-wise sliding windows, unknown GGUF architectures) are refused by name.
+// near misses (MoE GGUF files without expert metadata, unknown GGUF architectures) are refused by name.
 import assert from 'node:assert/strict'
 import {mkdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
@@ -145,16 +145,23 @@ describe('near misses are refused by name', () => {
     assert.throws(() => parseModelConfig(qwen3Config({attention_bias: true})), loadError(/attention_bias=true .* not supported for Qwen3ForCausalLM/))
   })
 
-  it('Qwen2/Qwen3 with use_sliding_window on some layers only (max_window_layers or layer_types)', () => {
+  it('Qwen2/Qwen3 with use_sliding_window: the window on the layers max_window_layers or layer_types say, over the whole context', () => {
     for (const architectures of [['Qwen2ForCausalLM'], ['Qwen3ForCausalLM']]) {
       const sliding = {architectures, use_sliding_window: true, sliding_window: 64}
-      assert.throws(() => parseModelConfig(qwen3Config({...sliding, max_window_layers: 2})), loadError(/sliding window on 2 of 4 layers \("max_window_layers"\) is not supported/))
+      const windows = (fields: Record<string, unknown>) => {
+        const config = parseModelConfig(qwen3Config({...sliding, ...fields}))
+        assert.equal(config.maxPositionEmbeddings, 512)
+        return config.layerWindows
+      }
+      assert.deepEqual(windows({max_window_layers: 2}), [0, 0, 64, 64])
       const layerTypes = ['full_attention', 'sliding_attention', 'sliding_attention', 'full_attention']
-      assert.throws(() => parseModelConfig(qwen3Config({...sliding, layer_types: layerTypes})), loadError(/sliding window on 2 of 4 layers \("layer_types"\)/))
-      // Every layer sliding: exact within a context capped to the window. No layer sliding: the full context.
-      assert.equal(parseModelConfig(qwen3Config({...sliding, max_window_layers: 0})).maxPositionEmbeddings, 64)
-      assert.equal(parseModelConfig(qwen3Config({...sliding, max_window_layers: 4})).maxPositionEmbeddings, 512)
-      assert.equal(parseModelConfig(qwen3Config({...sliding, use_sliding_window: false, layer_types: layerTypes})).maxPositionEmbeddings, 512)
+      assert.deepEqual(windows({layer_types: layerTypes}), [0, 64, 64, 0])
+      assert.deepEqual(windows({max_window_layers: 0}), [64, 64, 64, 64])
+      // No layer sliding, or use_sliding_window off (transformers then sets no window, whatever layer_types say).
+      assert.equal(windows({max_window_layers: 4}), undefined)
+      assert.equal(windows({use_sliding_window: false, layer_types: layerTypes}), undefined)
+      // transformers' defaults: sliding_window 4096 from max_window_layers 28 on.
+      assert.deepEqual(parseModelConfig(qwen3Config({architectures, use_sliding_window: true, num_hidden_layers: 30})).layerWindows, [...Array(28).fill(0), 4096, 4096])
     }
     const window = {use_sliding_window: true, sliding_window: 64}
     assert.throws(() => parseModelConfig(qwen3Config({...window, layer_types: ['full_attention']})), loadError(/"layer_types" must list .* each of the 4 layers/))
@@ -165,7 +172,7 @@ describe('near misses are refused by name', () => {
     mkdirSync(DIR, {recursive: true})
     for (const [arch, pattern] of [
       ['qwen3moe', /GGUF metadata qwen3moe\.expert_count is missing/],
-      ['gemma3', /GGUF general\.architecture "gemma3" is not supported \(Gemma 3 needs q\/k norms.*\); supported: llama, mistral, qwen2, qwen3, gemma, qwen2moe, qwen3moe, gpt2, gptneox\./],
+      ['gemma3', /GGUF general\.architecture "gemma3" is not supported \(Gemma 3 runs from its Hugging Face checkpoint.*\); supported: llama, mistral, qwen2, qwen3, gemma, qwen2moe, qwen3moe, gpt2, gptneox\./],
       ['phi3', /GGUF general\.architecture "phi3" is not supported \(Phi-3 runs from its Hugging Face checkpoint.*\)/],
       ['starcoder2', /GGUF general\.architecture "starcoder2" is not supported; supported: llama, mistral, qwen2, qwen3, gemma, qwen2moe, qwen3moe, gpt2, gptneox\./],
     ] as const) {

@@ -21,7 +21,7 @@ constexpr size_t kMinParallelKvBytes = 256 << 10;
 void scalar_attention_item(const float* query, int q_stride, const float* key_cache, const float* value_cache,
                            const int32_t* positions, const int32_t* block_table, int row_begin, int row_end,
                            int kv_head_begin, int kv_head_end, int heads_per_kv, const KvLayout& layout, float scale,
-                           float* out, int out_stride, float softcap) {
+                           float* out, int out_stride, float softcap, int sliding_window) {
   const int head_dim = layout.head_dim;
   const int block_size = layout.block_size;
   const size_t token_stride = static_cast<size_t>(layout.num_kv_heads) * head_dim;
@@ -32,22 +32,28 @@ void scalar_attention_item(const float* query, int q_stride, const float* key_ca
   std::vector<float> running_sum(num_queries, 0.f);
   std::vector<float> acc(static_cast<size_t>(num_queries) * head_dim, 0.f);
   std::vector<float> scores(block_size);
-  int max_position = 0;
-  for (int r = row_begin; r < row_end; ++r) max_position = std::max(max_position, static_cast<int>(positions[r]));
+  int max_position = 0, min_first = std::numeric_limits<int>::max();
+  for (int r = row_begin; r < row_end; ++r) {
+    max_position = std::max(max_position, static_cast<int>(positions[r]));
+    min_first = std::min(min_first, first_visible_position(positions[r], sliding_window));
+  }
   const int num_blocks = max_position / block_size + 1;
-  for (int b = 0; b < num_blocks; ++b) {
+  // Blocks wholly before every row's window are never read.
+  for (int b = min_first / block_size; b < num_blocks; ++b) {
     const size_t first_slot = static_cast<size_t>(block_table[b]) * block_size;
     for (int h = kv_head_begin; h < kv_head_end; ++h) {
       const float* keys = key_cache + first_slot * token_stride + static_cast<size_t>(h) * head_dim;
       const float* values = value_cache + first_slot * token_stride + static_cast<size_t>(h) * head_dim;
       for (int r = row_begin; r < row_end; ++r) {
+        // This row sees the block's tokens [first, visible).
         const int visible = std::min(block_size, positions[r] + 1 - b * block_size);
-        if (visible <= 0) continue;
+        const int first = std::max(0, first_visible_position(positions[r], sliding_window) - b * block_size);
+        if (visible <= first) continue;
         for (int g = 0; g < heads_per_kv; ++g) {
           const int qi = query_index(r, h, g);
           const float* q = query + static_cast<size_t>(r) * q_stride + static_cast<size_t>(h * heads_per_kv + g) * head_dim;
           float block_max = -std::numeric_limits<float>::infinity();
-          for (int t = 0; t < visible; ++t) {
+          for (int t = first; t < visible; ++t) {
             const float* k = keys + t * token_stride;
             float dot = 0;
             for (int d = 0; d < head_dim; ++d) dot += q[d] * k[d];
@@ -60,7 +66,7 @@ void scalar_attention_item(const float* query, int q_stride, const float* key_ca
           float* a = acc.data() + static_cast<size_t>(qi) * head_dim;
           for (int d = 0; d < head_dim; ++d) a[d] *= correction;
           float sum = running_sum[qi] * correction;
-          for (int t = 0; t < visible; ++t) {
+          for (int t = first; t < visible; ++t) {
             const float p = std::exp(scores[t] - new_max);
             sum += p;
             const float* v = values + t * token_stride;
@@ -125,15 +131,18 @@ void paged_attention(ThreadPool& pool, const float* query, int q_stride, const f
     const int32_t* table = batch.block_tables + static_cast<size_t>(item.seq) * batch.max_blocks_per_seq;
     auto run = vector ? avx2::attention_item : scalar_attention_item;
     run(query, q_stride, key_cache, value_cache, batch.positions, table, item.row_begin, item.row_end,
-        item.kv_head_begin, item.kv_head_end, heads_per_kv, layout, scale, out, out_stride, softcap);
+        item.kv_head_begin, item.kv_head_end, heads_per_kv, layout, scale, out, out_stride, softcap, batch.sliding_window);
   };
   // A short decode context (batch 1, a few K/V blocks) is done sooner by this thread alone than split: measured at
   // 64 tokens (128 KB of K/V per layer, from memory), one thread took 13-16 us and two 26-48 at best (docs/PERFORMANCE.md).
   size_t kv_bytes = 0;
   for (const WorkItem& item : items) {
-    int last = 0;
-    for (int r = item.row_begin; r < item.row_end; ++r) last = std::max(last, static_cast<int>(batch.positions[r]));
-    kv_bytes += static_cast<size_t>(last + 1) * (item.kv_head_end - item.kv_head_begin) * layout.head_dim * 2 * sizeof(float);
+    int last = 0, first = std::numeric_limits<int>::max();
+    for (int r = item.row_begin; r < item.row_end; ++r) {
+      last = std::max(last, static_cast<int>(batch.positions[r]));
+      first = std::min(first, first_visible_position(batch.positions[r], batch.sliding_window));
+    }
+    kv_bytes += static_cast<size_t>(last + 1 - first) * (item.kv_head_end - item.kv_head_begin) * layout.head_dim * 2 * sizeof(float);
   }
   if (kv_bytes < kMinParallelKvBytes) {
     for (int i = 0; i < static_cast<int>(items.size()); ++i) run_item(i);

@@ -90,7 +90,7 @@ inline void prefetch_block(const float* rows, size_t token_stride, int tokens, i
 void attention_item(const float* query, int q_stride, const float* key_cache, const float* value_cache,
                     const int32_t* positions, const int32_t* block_table, int row_begin, int row_end, int kv_head_begin,
                     int kv_head_end, int heads_per_kv, const KvLayout& layout, float scale, float* out, int out_stride,
-                    float softcap) {
+                    float softcap, int sliding_window) {
   const int head_dim = layout.head_dim;
   const int block_size = layout.block_size;
   const size_t token_stride = static_cast<size_t>(layout.num_kv_heads) * head_dim;
@@ -104,9 +104,13 @@ void attention_item(const float* query, int q_stride, const float* key_cache, co
   float* running_sum = sum_scratch.filled(num_queries, 0.f);
   float* acc = acc_scratch.filled(static_cast<size_t>(num_queries) * head_dim, 0.f);
   float* scores = score_scratch.floats(padded_block);
-  int max_position = 0;
-  for (int r = row_begin; r < row_end; ++r) max_position = std::max(max_position, static_cast<int>(positions[r]));
+  int max_position = 0, min_first = std::numeric_limits<int>::max();
+  for (int r = row_begin; r < row_end; ++r) {
+    max_position = std::max(max_position, static_cast<int>(positions[r]));
+    min_first = std::min(min_first, first_visible_position(positions[r], sliding_window));
+  }
   const int num_blocks = max_position / block_size + 1;
+  const int first_block = min_first / block_size;  // blocks wholly before every row's window are never read
   auto head_rows = [&](const float* cache, int b, int h) {
     return cache + static_cast<size_t>(block_table[b]) * block_size * token_stride + static_cast<size_t>(h) * head_dim;
   };
@@ -116,19 +120,21 @@ void attention_item(const float* query, int q_stride, const float* key_cache, co
       prefetch_block(head_rows(value_cache, b, h), token_stride, block_size, head_dim);
     }
   };
-  for (int b = 0; b < std::min(num_blocks, kPrefetchBlocks); ++b) prefetch(b);
-  for (int b = 0; b < num_blocks; ++b) {
+  for (int b = first_block; b < std::min(num_blocks, first_block + kPrefetchBlocks); ++b) prefetch(b);
+  for (int b = first_block; b < num_blocks; ++b) {
     if (b + kPrefetchBlocks < num_blocks) prefetch(b + kPrefetchBlocks);
     for (int h = kv_head_begin; h < kv_head_end; ++h) {
       const float* keys = head_rows(key_cache, b, h);
       const float* values = head_rows(value_cache, b, h);
       for (int r = row_begin; r < row_end; ++r) {
-        const int visible = std::min(block_size, positions[r] + 1 - b * block_size);
+        // This row sees the block's tokens [first, first + visible).
+        const int first = std::max(0, first_visible_position(positions[r], sliding_window) - b * block_size);
+        const int visible = std::min(block_size, positions[r] + 1 - b * block_size) - first;
         if (visible <= 0) continue;
         for (int g = 0; g < heads_per_kv; ++g) {
           const int qi = query_index(r, h, g);
           const float* q = query + static_cast<size_t>(r) * q_stride + static_cast<size_t>(h * heads_per_kv + g) * head_dim;
-          block_scores(q, keys, token_stride, visible, head_dim, scale, scores);
+          block_scores(q, keys + first * token_stride, token_stride, visible, head_dim, scale, scores);
           if (softcap > 0.f) {
             for (int t = 0; t < visible; ++t) scores[t] = softcap_score(scores[t], softcap);
           }
@@ -144,8 +150,8 @@ void attention_item(const float* query, int q_stride, const float* key_cache, co
             block_sum = _mm256_add_ps(block_sum, p);
           }
           const float correction = exp256(_mm256_set1_ps(running_max[qi] - new_max))[0];
-          accumulate_values(acc + static_cast<size_t>(qi) * head_dim, correction, scores, values, token_stride, visible,
-                            head_dim);
+          accumulate_values(acc + static_cast<size_t>(qi) * head_dim, correction, scores, values + first * token_stride,
+                            token_stride, visible, head_dim);
           running_sum[qi] = running_sum[qi] * correction + horizontal_sum(block_sum);
           running_max[qi] = new_max;
         }

@@ -1,6 +1,7 @@
 // The CPU backend: owns the weights, the KV pool (device + swap) and the thread pool, validates each batch,
 // applies block moves and chains the ops of kernels.h into a Llama forward pass (Qwen2's q/k/v biases, Qwen3's q/k norms,
-// sparse MoE MLPs: moe.h), or hands the LayerNorm family (OPT, GPT-NeoX, GPT-2) to layernorm_family.cpp.
+// sparse MoE MLPs: moe.h, per-layer sliding windows and Gemma 3's local rope), or hands the LayerNorm family (OPT, GPT-NeoX,
+// GPT-2) to layernorm_family.cpp.
 #include <algorithm>
 #include <cmath>
 #include <fstream>
@@ -52,10 +53,13 @@ class CpuBackend final : public Backend {
         pool_(options.num_threads),
         linear_order_(options.batch_invariant ? LinearOrder::kBatchInvariant : LinearOrder::kFastest),
         inv_freq_(rope_inv_freq(options.model)),
+        local_inv_freq_(local_rope_inv_freq(options.model)),
         layer_norm_(options.model.layer_norm ? std::make_unique<LayerNormForward>(options.model) : nullptr) {
     check(config_.num_heads % config_.num_kv_heads == 0, "num_heads must be a multiple of num_kv_heads");
     check(config_.head_dim % 2 == 0, "head_dim must be even for rotary embeddings");
     check(cache_.block_size > 0 && cache_.num_blocks >= 0 && cache_.num_swap_blocks >= 0, "invalid KV cache sizes");
+    check(config_.layer_windows.empty() || static_cast<int>(config_.layer_windows.size()) == config_.num_layers,
+          "layer_windows must name a window for every layer");
     layout_ = {cache_.block_size, config_.num_kv_heads, config_.head_dim};
     const size_t device_floats = layout_.block_floats() * cache_.num_blocks;
     const size_t swap_floats = layout_.block_floats() * cache_.num_swap_blocks;
@@ -175,7 +179,11 @@ class CpuBackend final : public Backend {
       for (float& x : residual_) x *= config_.embedding_scale;
     }
     rope_cos_sin(b.positions, tokens, inv_freq_, cos_sin_.data(), config_.rope_attention_factor);
-    const AttentionBatch attention_batch{b.num_seqs, b.query_start_loc, b.positions, b.block_tables, b.max_blocks_per_seq};
+    if (!local_inv_freq_.empty()) {
+      local_cos_sin_.resize(cos_sin_.size());
+      rope_cos_sin(b.positions, tokens, local_inv_freq_, local_cos_sin_.data());
+    }
+    AttentionBatch attention_batch{b.num_seqs, b.query_start_loc, b.positions, b.block_tables, b.max_blocks_per_seq};
     const float scale = config_.attention_scale > 0.f ? config_.attention_scale : 1.f / std::sqrt(static_cast<float>(config_.head_dim));
 
     for (int l = 0; l < config_.num_layers; ++l) {
@@ -192,8 +200,11 @@ class CpuBackend final : public Backend {
         head_rms_norm(pool_, qkv_.data(), tokens, qkv_width, config_.num_heads, config_.head_dim, w.q_norm.data(), eps);
         head_rms_norm(pool_, keys, tokens, qkv_width, config_.num_kv_heads, config_.head_dim, w.k_norm.data(), eps);
       }
-      rotary(pool_, qkv_.data(), tokens, qkv_width, config_.num_heads, config_.head_dim, cos_sin_.data());
-      rotary(pool_, keys, tokens, qkv_width, config_.num_kv_heads, config_.head_dim, cos_sin_.data());
+      attention_batch.sliding_window = config_.layer_windows.empty() ? 0 : config_.layer_windows[l];
+      // Gemma 3: sliding layers rotate with the local base.
+      const float* cos_sin = attention_batch.sliding_window > 0 && !local_inv_freq_.empty() ? local_cos_sin_.data() : cos_sin_.data();
+      rotary(pool_, qkv_.data(), tokens, qkv_width, config_.num_heads, config_.head_dim, cos_sin);
+      rotary(pool_, keys, tokens, qkv_width, config_.num_kv_heads, config_.head_dim, cos_sin);
       reshape_and_cache(keys, keys + kv_width, qkv_width, key_cache_[l].get(), value_cache_[l].get(), b.slot_mapping,
                         tokens, layout_);
       paged_attention(pool_, qkv_.data(), qkv_width, key_cache_[l].get(), value_cache_[l].get(), attention_batch,
@@ -244,12 +255,12 @@ class CpuBackend final : public Backend {
   ModelWeights weights_;
   ThreadPool pool_;
   LinearOrder linear_order_;
-  std::vector<double> inv_freq_;
+  std::vector<double> inv_freq_, local_inv_freq_;
   KvLayout layout_;
   std::vector<KvArray> key_cache_, value_cache_, key_swap_, value_swap_;
   std::unique_ptr<LayerNormForward> layer_norm_;
   // Activations, grown to the largest batch seen and reused.
-  std::vector<float> residual_, hidden_, qkv_, attention_out_, gate_up_, activated_, cos_sin_, final_rows_, final_residual_, logits_;
+  std::vector<float> residual_, hidden_, qkv_, attention_out_, gate_up_, activated_, cos_sin_, final_rows_, final_residual_, logits_, local_cos_sin_;
   MoeScratch moe_scratch_;
 };
 

@@ -73,6 +73,8 @@ void head_rms_norm(ThreadPool& pool, float* x, int num_rows, int row_stride, int
 // ---- pos_encoding (rotary, HF rotate_half convention) ----
 // Per-frequency inverse frequencies as HF computes them for the configured scaling; head_dim / 2 values.
 std::vector<double> rope_inv_freq(const ModelConfig& config);
+// Gemma 3's sliding layers: plain frequencies of rope_local_theta; empty when the model has one rope.
+std::vector<double> local_rope_inv_freq(const ModelConfig& config);
 // cos/sin table for the rows of one step: [num_rows, head_dim] = cos(head_dim / 2) | sin(head_dim / 2).
 // Computed once per step and shared by every layer and head; both scaled by attention_factor (yarn, longrope).
 void rope_cos_sin(const int32_t* positions, int num_rows, const std::vector<double>& inv_freq, float* table,
@@ -114,7 +116,14 @@ struct AttentionBatch {
   const int32_t* positions = nullptr;
   const int32_t* block_tables = nullptr;
   int max_blocks_per_seq = 0;
+  // Sliding-window attention: a query at position p sees keys at positions (p - sliding_window, p] (transformers'
+  // kv_idx > q_idx - sliding_window); 0: every earlier key (full attention).
+  int sliding_window = 0;
 };
+// The first position a query at `position` sees: 0 without a window.
+inline int first_visible_position(int position, int sliding_window) {
+  return sliding_window > 0 && position >= sliding_window ? position - sliding_window + 1 : 0;
+}
 void paged_attention(ThreadPool& pool, const float* query, int q_stride, const float* key_cache, const float* value_cache,
                      const AttentionBatch& batch, int num_heads, const KvLayout& layout, float scale, float* out,
                      float softcap = 0.f);

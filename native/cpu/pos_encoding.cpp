@@ -36,6 +36,14 @@ std::vector<double> rope_inv_freq(const ModelConfig& config) {
   return inv_freq;
 }
 
+std::vector<double> local_rope_inv_freq(const ModelConfig& config) {
+  if (config.rope_local_theta <= 0.f) return {};
+  ModelConfig local;
+  local.head_dim = config.head_dim;
+  local.rope_theta = config.rope_local_theta;
+  return rope_inv_freq(local);
+}
+
 void rope_cos_sin(const int32_t* positions, int num_rows, const std::vector<double>& inv_freq, float* table, double attention_factor) {
   const int half = static_cast<int>(inv_freq.size());
   for (int r = 0; r < num_rows; ++r) {

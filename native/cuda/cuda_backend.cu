@@ -61,6 +61,10 @@ class CudaBackend final : public Backend {
       throw std::runtime_error("CUDA backend: Gemma's GeGLU MLP, (1 + weight) RMSNorm, scaled embeddings and Gemma 2's sandwich norms and soft-capping are not implemented (use --device cpu)");
     if (model_.num_experts > 0)
       throw std::runtime_error("CUDA backend: mixture-of-experts MLPs (Mixtral, Qwen2-MoE, Qwen3-MoE) are not implemented (use --device cpu)");
+    // The engine caps the context to the narrowest window instead (capContextToWindows in sliding-windows.ts).
+    const bool windowed = std::any_of(model_.layer_windows.begin(), model_.layer_windows.end(), [](int w) { return w > 0; });
+    if (windowed || model_.rope_local_theta != 0.f)
+      throw std::runtime_error("CUDA backend: sliding-window attention and a second rope base are not implemented (use --device cpu)");
     PAGEDLLM_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
     weights_ = std::make_unique<DeviceWeights<T>>(options, stream_);
     gemm_ = std::make_unique<Gemm>(gemm_setting(), num_sms_, stream_);

@@ -131,6 +131,29 @@ static void parse_layer_norm(const Napi::Object& ln, ModelConfig& out) {
     fail(ln.Env(), "layerNorm sizes must be non-negative (rotaryDim even)");
 }
 
+// Optional: layerWindows (one non-negative window per layer; absent: every layer full) and ropeLocalTheta (Gemma 3).
+static void parse_layer_windows(const Napi::Object& config, ModelConfig& out) {
+  Napi::Value windows = config.Get("layerWindows");
+  if (!windows.IsUndefined()) {
+    if (!windows.IsArray() || windows.As<Napi::Array>().Length() != static_cast<uint32_t>(out.num_layers)) {
+      fail(config.Env(), "layerWindows must be an array of numLayers integers");
+    }
+    Napi::Array list = windows.As<Napi::Array>();
+    for (uint32_t i = 0; i < list.Length(); ++i) {
+      Napi::Value v = list.Get(i);
+      const double w = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1;
+      if (!(w >= 0 && w <= 2147483647.0 && w == static_cast<double>(static_cast<long long>(w)))) {
+        fail(config.Env(), "layerWindows must hold non-negative integers");
+      }
+      out.layer_windows.push_back(static_cast<int>(w));
+    }
+  }
+  if (!config.Get("ropeLocalTheta").IsUndefined()) {
+    out.rope_local_theta = static_cast<float>(number_field(config, "ropeLocalTheta"));
+    if (!(out.rope_local_theta > 0.f)) fail(config.Env(), "ropeLocalTheta must be positive");
+  }
+}
+
 ModelConfig parse_model_config(const Napi::Object& config) {
   ModelConfig out;
   out.vocab_size = int_field(config, "vocabSize");
@@ -165,6 +188,7 @@ ModelConfig parse_model_config(const Napi::Object& config) {
   parse_moe(config, out);
   if (config.Has("layerNorm") && config.Get("layerNorm").IsObject()) parse_layer_norm(config.Get("layerNorm").As<Napi::Object>(), out);
   if ((out.hidden_act == Activation::Relu || out.hidden_act == Activation::GeluErf) && !out.layer_norm) fail(config.Env(), "hiddenAct '" + act + "' needs the LayerNorm family's plain MLP");
+  parse_layer_windows(config, out);
   if (out.vocab_size <= 0 || out.hidden_size <= 0 || out.intermediate_size <= 0 || out.num_layers <= 0 ||
       out.num_heads <= 0 || out.num_kv_heads <= 0 || out.head_dim <= 0) {
     fail(config.Env(), "model config sizes must be positive");

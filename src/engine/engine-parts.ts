@@ -9,6 +9,7 @@ import {GrammarService} from './guided/grammar-service.js'
 import {SequenceGuides} from './guided/sequence-guides.js'
 import {planKvPool} from './kv-pool-sizing.js'
 import {loadModel, quantizationIgnored, type LoadedModel} from './model/load-model.js'
+import {capContextToWindows} from './model/sliding-windows.js'
 import {ModelRunner} from './model-runner.js'
 import {cudaStatus, loadNativeModel, nativeBuildInfo, type NativeModel} from './native.js'
 import {OutputProcessor} from './output-processor.js'
@@ -48,6 +49,7 @@ export function cpuOnlyNeed(config: Pick<EngineConfig, 'quantization' | 'batchIn
 export async function buildEngineParts(config: EngineConfig): Promise<EngineParts> {
   const model = await loadModel(config.modelPath)
   const device = selectDevice(config.device, nativeBuildInfo(), cudaStatus(), cpuOnlyNeed(config, model))
+  if (device.device === 'cuda') model.config = capContextToWindows(model.config)
   const ignored = quantizationIgnored(model, config.quantization)
   if (ignored !== null) throw new InvalidRequestError(`--quantization ${config.quantization}: ${ignored}`, {param: 'quantization'})
   const autoFormat = device.device === 'cuda' ? 'bf16' : (model.defaultWeightFormat ?? 'f32')

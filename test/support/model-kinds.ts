@@ -69,11 +69,11 @@ export async function prepareModelKinds(scratch: string): Promise<ModelKind[]> {
   const llama = await ensureTestModel('tiny')
   const qwen2 = await ensureTestModel('tiny', {variant: 'qwen2'})
   const qwen3 = qwen3WithReasoningTokens(await ensureTestModel('tiny', {variant: 'qwen3'}), join(scratch, 'qwen3'))
-  // Mistral: the Llama layout under its own architecture name, a sliding window, v0.3's template and [TOOL_CALLS] calls.
+  // Mistral: the Llama layout under its own architecture name, a sliding window of 32 (shorter than its chat prompts), v0.3's template and [TOOL_CALLS] calls.
   const mistral = join(scratch, 'mistral')
   cpSync(llama, mistral, {recursive: true})
   setChatTemplate(mistral, 'mistral-v0.3.jinja')
-  editJson(mistral, 'config.json', (config) => Object.assign(config, {architectures: ['MistralForCausalLM'], model_type: 'mistral', sliding_window: 4096}))
+  editJson(mistral, 'config.json', (config) => Object.assign(config, {architectures: ['MistralForCausalLM'], model_type: 'mistral', sliding_window: 32}))
   const llama3 = join(scratch, 'llama3')
   cpSync(await ensureTestModel('tiny', {variant: 'llama3'}), llama3, {recursive: true})
   setChatTemplate(llama3, 'llama-3.1.jinja')

@@ -1,4 +1,4 @@
-// Independent float64 Llama/Mistral/Qwen2/Qwen3/Gemma/Phi-3 (MoE through reference-moe.ts; OPT/GPT-NeoX/GPT-2 through reference-layernorm.ts) forward pass in plain TypeScript: the ground truth the native kernels are tested against.
+// Independent float64 Llama/Mistral/Qwen2/Qwen3/Gemma/Gemma 2/Gemma 3/Phi-3 forward pass (sliding windows included; MoE through reference-moe.ts; OPT/GPT-NeoX/GPT-2 through reference-layernorm.ts) in plain TypeScript: the ground truth the native kernels are tested against.
 import {loadModel} from '../../src/engine/model/load-model.js'
 import type {ModelConfig, RopeScaling} from '../../src/engine/model/model-config.js'
 import {readTensorFloat64} from '../../src/engine/model/safetensors.js'
@@ -59,6 +59,8 @@ export class ReferenceModel {
     private readonly inverseFrequencies: Float64Array,
     /** yarn / longrope: cos and sin are multiplied by it (transformers' attention_scaling). */
     private readonly ropeAttentionFactor: number,
+    /** Gemma 3: the sliding layers' own unscaled rope (rope_local_base_freq); null: one rope for every layer. */
+    private readonly localInverseFrequencies: Float64Array | null,
     /** OPT, GPT-NeoX, GPT-2: their own forward pass (reference-layernorm.ts) in place of the one below. */
     private readonly layerNorm: LayerNormReference | null = null,
   ) {}
@@ -69,7 +71,7 @@ export class ReferenceModel {
     if (loaded.config.layerNorm) {
       if (options.mapWeight) throw new Error('reference: mapWeight is not supported for the LayerNorm family')
       const none = new Float64Array(0)
-      return new ReferenceModel(loaded.config, none, [], none, none, none, 1, LayerNormReference.load(loaded))
+      return new ReferenceModel(loaded.config, none, [], none, none, none, 1, null, LayerNormReference.load(loaded))
     }
     const byName = new Map(loaded.tensors.map((t) => [t.name, t]))
     const config = loaded.config
@@ -109,7 +111,8 @@ export class ReferenceModel {
     const lmHead = config.tieWordEmbeddings ? embed : read('lm_head.weight')
     const inverseFrequencies = ropeInverseFrequencies(config.headDim, config.ropeTheta, config.ropeScaling)
     const attentionFactor = config.ropeScaling.type === 'yarn' || config.ropeScaling.type === 'longrope' ? config.ropeScaling.attentionFactor : 1
-    return new ReferenceModel(config, embed, layers, read('model.norm.weight'), lmHead, inverseFrequencies, attentionFactor)
+    const local = config.ropeLocalTheta === undefined ? null : ropeInverseFrequencies(config.headDim, config.ropeLocalTheta, {type: 'none'})
+    return new ReferenceModel(config, embed, layers, read('model.norm.weight'), lmHead, inverseFrequencies, attentionFactor, local)
   }
 
   newSequence(): ReferenceSequence {
@@ -168,13 +171,16 @@ export class ReferenceModel {
       const kNormed = w.kNorm ? rmsNorm(k, w.kNorm, c.headDim, c.rmsNormEps) : k
       q.set(qNormed)
       k.set(kNormed)
+      // A sliding layer sees the last `window` positions; Gemma 3's rotate with their own base.
+      const window = c.layerWindows?.[layer] ?? 0
+      const [inverse, factor] = window > 0 && this.localInverseFrequencies ? [this.localInverseFrequencies, 1] : [this.inverseFrequencies, this.ropeAttentionFactor]
       for (let t = 0; t < count; t++) {
-        applyRope(q, t * c.numHeads * c.headDim, c.numHeads, c.headDim, start + t, this.inverseFrequencies, this.ropeAttentionFactor)
-        applyRope(k, t * kvSize, c.numKvHeads, c.headDim, start + t, this.inverseFrequencies, this.ropeAttentionFactor)
+        applyRope(q, t * c.numHeads * c.headDim, c.numHeads, c.headDim, start + t, inverse, factor)
+        applyRope(k, t * kvSize, c.numKvHeads, c.headDim, start + t, inverse, factor)
       }
       keyCache[layer].set(k, start * kvSize)
       valueCache[layer].set(v, start * kvSize)
-      const attended = attention(q, keyCache[layer], valueCache[layer], start, count, c)
+      const attended = attention(q, keyCache[layer], valueCache[layer], start, count, c, window)
       const attentionOut = linear(attended, w.o, null, c.numHeads * c.headDim)
       addInPlace(residual, w.attentionOutNorm ? rmsNorm(attentionOut, w.attentionOutNorm, hidden, c.rmsNormEps) : attentionOut)
       const normed2 = rmsNorm(residual, w.postNorm, hidden, c.rmsNormEps)
@@ -264,8 +270,8 @@ function applyRope(x: Float64Array, base: number, heads: number, headDim: number
   }
 }
 
-/** Causal GQA attention of `count` new queries (positions start..) over the cached keys/values 0..start+t. */
-function attention(q: Float64Array, keys: Float64Array, values: Float64Array, start: number, count: number, c: ModelConfig): Float64Array {
+/** Causal GQA attention of `count` new queries (positions start..) over the cached keys/values 0..start+t (with a window W > 0: start+t-W+1..start+t). */
+function attention(q: Float64Array, keys: Float64Array, values: Float64Array, start: number, count: number, c: ModelConfig, window: number): Float64Array {
   const {numHeads, numKvHeads, headDim} = c
   const groupSize = numHeads / numKvHeads
   const kvSize = numKvHeads * headDim
@@ -274,11 +280,12 @@ function attention(q: Float64Array, keys: Float64Array, values: Float64Array, st
   const scores = new Float64Array(start + count)
   for (let t = 0; t < count; t++) {
     const visible = start + t + 1
+    const first = window > 0 ? Math.max(0, visible - window) : 0
     for (let h = 0; h < numHeads; h++) {
       const qBase = (t * numHeads + h) * headDim
       const kvHead = Math.floor(h / groupSize)
       let max = -Infinity
-      for (let j = 0; j < visible; j++) {
+      for (let j = first; j < visible; j++) {
         const kBase = j * kvSize + kvHead * headDim
         let dot = 0
         for (let d = 0; d < headDim; d++) dot += q[qBase + d] * keys[kBase + d]
@@ -286,11 +293,11 @@ function attention(q: Float64Array, keys: Float64Array, values: Float64Array, st
         if (scores[j] > max) max = scores[j]
       }
       let sum = 0
-      for (let j = 0; j < visible; j++) {
+      for (let j = first; j < visible; j++) {
         scores[j] = Math.exp(scores[j] - max)
         sum += scores[j]
       }
-      for (let j = 0; j < visible; j++) {
+      for (let j = first; j < visible; j++) {
         const weight = scores[j] / sum
         const vBase = j * kvSize + kvHead * headDim
         for (let d = 0; d < headDim; d++) out[qBase + d] += weight * values[vBase + d]

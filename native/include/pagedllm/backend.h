@@ -95,6 +95,11 @@ struct ModelConfig {
   int position_offset = 0;          // OPT: position p reads row p + 2
   int rotary_dim = 0;               // GPT-NeoX: the rotated leading dims of each head (0: no rotary)
   int embed_dim = 0;                // OPT's word_embed_proj_dim when it differs from hidden_size (project_in/out); else 0
+  // Sliding-window attention per layer (Mistral, Qwen2/Qwen3 use_sliding_window, Gemma 2/3): [num_layers] windows, a
+  // query at p seeing keys (p - window, p]; 0: full attention. Empty: every layer full.
+  std::vector<int> layer_windows;
+  // Gemma 3: layers with a window rotate with this base (rope_local_base_freq, no scaling); 0: one rope for all layers.
+  float rope_local_theta = 0.f;
 };
 
 struct CacheConfig {

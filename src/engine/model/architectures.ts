@@ -40,13 +40,13 @@ const BASE: ArchitectureTraits = {
 
 export const ARCHITECTURES: Record<string, ArchitectureTraits> = {
   LlamaForCausalLM: BASE,
-  MistralForCausalLM: {...BASE, defaultMaxPositions: 4096 * 32},
-  Qwen2ForCausalLM: {...BASE, defaultMaxPositions: 32768, qkvBias: true, qwenSlidingLayers: true},
+  MistralForCausalLM: {...BASE, defaultMaxPositions: 4096 * 32, defaultSlidingWindow: 4096},
+  Qwen2ForCausalLM: {...BASE, defaultMaxPositions: 32768, qkvBias: true, qwenSlidingLayers: true, defaultSlidingWindow: 4096},
   // Qwen3's head size does not follow from hidden_size / heads.
-  Qwen3ForCausalLM: {...BASE, defaultMaxPositions: 32768, defaultHeadDim: 128, qkNorm: true, qwenSlidingLayers: true},
+  Qwen3ForCausalLM: {...BASE, defaultMaxPositions: 32768, defaultHeadDim: 128, qkNorm: true, qwenSlidingLayers: true, defaultSlidingWindow: 4096},
   GemmaForCausalLM: {...BASE, defaultMaxPositions: 8192, defaultHeadDim: 256, defaultActivation: 'gelu_pytorch_tanh', defaultTiedEmbeddings: true, gemmaNorms: true},
   Phi3ForCausalLM: {...BASE, defaultMaxPositions: 4096, fusedProjections: true},
-  // Its layers alternate sliding (4096) and full attention: the context is capped to the window, where both are exact.
+  // Its layers alternate sliding (4096) and full attention (sliding-windows.ts).
   Gemma2ForCausalLM: {
     ...BASE, defaultMaxPositions: 8192, defaultHeadDim: 256, defaultActivation: 'gelu_pytorch_tanh', defaultTiedEmbeddings: true,
     gemmaNorms: true, gemma2: true, activationKey: 'hidden_activation', defaultSlidingWindow: 4096,
@@ -56,14 +56,17 @@ export const ARCHITECTURES: Record<string, ArchitectureTraits> = {
   MixtralForCausalLM: {...BASE, defaultMaxPositions: 4096 * 32, moe: 'mixtral'},
   Qwen2MoeForCausalLM: {...BASE, defaultMaxPositions: 32768, qkvBias: true, qwenSlidingLayers: true, moe: 'qwen2_moe'},
   Qwen3MoeForCausalLM: {...BASE, defaultMaxPositions: 32768, qkNorm: true, qwenSlidingLayers: true, moe: 'qwen3_moe'},
+  // Gemma 2's layout plus q/k norms, five sliding layers in six with their own rope base, no soft caps (gemma3-config.ts).
+  Gemma3ForCausalLM: {
+    ...BASE, defaultMaxPositions: 131072, defaultHeadDim: 256, defaultActivation: 'gelu_pytorch_tanh', defaultTiedEmbeddings: true,
+    gemmaNorms: true, gemma2: true, qkNorm: true, activationKey: 'hidden_activation', defaultSlidingWindow: 4096,
+  },
 }
 /** The RMSNorm families above, then the LayerNorm family (OPT, GPT-NeoX, GPT-2: layernorm-family.ts). */
 export const SUPPORTED_ARCHITECTURES = [...Object.keys(ARCHITECTURES), ...LAYERNORM_ARCHITECTURES]
 
 /** Architectures that look close to a supported one but need what the engine does not have. */
 export const NEAR_MISSES: Record<string, string> = {
-  Gemma3ForCausalLM: 'Gemma 3 needs q/k norms, alternating local/global attention with two rope bases and pre/post norms',
-  Gemma3ForConditionalGeneration: 'Gemma 3 multimodal checkpoints (vision tower) are not supported',
   PhiMoEForCausalLM: 'Phi-3.5-MoE mixture-of-experts layers are not supported',
   Phi3SmallForCausalLM: 'Phi-3-small needs blocksparse attention, gegelu and muP scaling',
   PhiForCausalLM: 'Phi-1/Phi-2 use LayerNorm, parallel attention/MLP blocks and partial rotary embeddings',

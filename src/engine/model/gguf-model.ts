@@ -32,7 +32,7 @@ const GGUF_ARCHITECTURES: Record<string, {architecture: string; modelType: strin
 /** GGUF architectures close to a supported one, with what they need that the engine lacks. */
 const GGUF_NEAR_MISSES: Record<string, string> = {
   gemma2: 'Gemma 2 runs from its Hugging Face checkpoint; its GGUF soft-capping and norm keys are not read yet',
-  gemma3: 'Gemma 3 needs q/k norms and alternating local/global attention',
+  gemma3: 'Gemma 3 runs from its Hugging Face checkpoint; its GGUF sliding-window and local rope keys are not read yet',
   phi3: 'Phi-3 runs from its Hugging Face checkpoint; GGUF rope_factors_long/short are not read yet',
 }
 const FLOAT_TYPES: Record<string, TensorDtype> = {F32: 'F32', F16: 'F16', BF16: 'BF16'}

@@ -6,6 +6,8 @@ import {ARCHITECTURES, NEAR_MISSES, SUPPORTED_ARCHITECTURES, gemma2Features, gem
 import {parseMoeConfig, type MoeConfig} from './moe-config.js'
 import {isLayerNormArchitecture, parseLayerNormConfig, type LayerNormFeatures} from './layernorm-family.js'
 import {isObject, parseRopeScaling, type RopeScaling} from './rope-scaling.js'
+import {gemma3LanguageModel, gemma3View} from './gemma3-config.js'
+import {parseLayerWindows} from './sliding-windows.js'
 
 export type {RopeScaling}
 
@@ -52,6 +54,10 @@ export interface ModelConfig {
   moe?: MoeConfig
   /** OPT, GPT-NeoX, GPT-2 (layernorm-family.ts): LayerNorm with bias (rmsNormEps is its eps), a plain MLP, biases, learned or partial rotary positions. */
   layerNorm?: LayerNormFeatures
+  /** Sliding-window attention: one window per layer, a query at p seeing keys (p - window, p]; 0: full. Absent: every layer full (sliding-windows.ts). */
+  layerWindows?: number[]
+  /** Gemma 3: layers with a window rotate with this base, unscaled (rope_local_base_freq); absent: one rope for every layer. */
+  ropeLocalTheta?: number
 }
 
 export {SUPPORTED_ARCHITECTURES}
@@ -90,6 +96,10 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   if (architecture === null) {
     throw new ModelLoadError(`${source} has no "architectures" entry; supported: ${SUPPORTED_ARCHITECTURES.join(', ')}.`)
   }
+  if (architecture === 'Gemma3ForConditionalGeneration') {
+    const language = parseModelConfig(gemma3LanguageModel(config, source), generationConfig, source)
+    return {...language, notes: [...(language.notes ?? []), 'Gemma3ForConditionalGeneration: its language model runs text only (the vision tower is not loaded).']}
+  }
   if (!SUPPORTED_ARCHITECTURES.includes(architecture)) {
     const why = NEAR_MISSES[architecture] ? ` (${NEAR_MISSES[architecture]})` : ''
     throw new ModelLoadError(
@@ -102,6 +112,8 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   }
   const traits = ARCHITECTURES[architecture]!
   const notes: string[] = []
+  let ropeLocalTheta: number | undefined
+  if (architecture === 'Gemma3ForCausalLM') ({config, ropeLocalTheta} = gemma3View(config, source))
 
   const required = (key: string): number => {
     const value = config[key]
@@ -159,18 +171,9 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   const rmsNormEps = numberOr(config.rms_norm_eps, 1e-6, 'rms_norm_eps', source)
   if (rmsNormEps < 0) throw new ModelLoadError(`${source}: "rms_norm_eps" must not be negative, got ${rmsNormEps}.`)
 
-  // Sliding-window attention is not implemented; a window below the context is honoured by capping the context.
-  const slidingWindow = config.sliding_window === undefined ? traits.defaultSlidingWindow : config.sliding_window
-  const slidingWindowActive = traits.qwenSlidingLayers ? qwenSlidingLayers(config, numLayers, source) === 'all' : true
-  if (slidingWindowActive && slidingWindow != null && !(Number.isInteger(slidingWindow) && (slidingWindow as number) > 0)) {
-    throw new ModelLoadError(`${source}: "sliding_window" must be a positive integer or null, got ${JSON.stringify(slidingWindow)}.`)
-  }
-  if (slidingWindowActive && typeof slidingWindow === 'number' && slidingWindow < maxPositionEmbeddings) {
-    notes.push(
-      `sliding_window ${slidingWindow} < max_position_embeddings ${maxPositionEmbeddings}: context capped to ${slidingWindow} tokens (full attention within it is exact).`,
-    )
-    maxPositionEmbeddings = slidingWindow
-  }
+  const layerWindows = parseLayerWindows(config, architecture, traits, numLayers, source)
+  // transformers cannot build a sliding layer's mask without a window.
+  if (ropeLocalTheta !== undefined && config.sliding_window === null) throw new ModelLoadError(`${source}: Gemma 3 needs a "sliding_window" (null given).`)
 
   const {bosTokenId, eosTokenIds, torchDtype: dtype} = tokenIdsAndDtype(config, generationConfig)
   const modelConfig: ModelConfig = {
@@ -202,38 +205,9 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   }
   if (notes.length > 0) modelConfig.notes = notes
   if (traits.moe !== null) modelConfig.moe = parseMoeConfig(config, traits.moe, numLayers, intermediateSize, source)
+  if (layerWindows !== undefined) modelConfig.layerWindows = layerWindows
+  if (layerWindows !== undefined && ropeLocalTheta !== undefined) modelConfig.ropeLocalTheta = ropeLocalTheta
   return modelConfig
-}
-
-/**
- * Which layers of a Qwen2/Qwen3 model use the sliding window: transformers gives it (when use_sliding_window) to the
- * layers layer_types marks "sliding_attention", or without layer_types to the layers from max_window_layers on. Only
- * none or all can run here (vLLM refuses the mix as well).
- */
-function qwenSlidingLayers(config: Json, numLayers: number, source: string): 'none' | 'all' {
-  // Without use_sliding_window transformers sets no window at all, whatever the layer types say.
-  if (config.use_sliding_window !== true) return 'none'
-  const layerTypes = config.layer_types
-  if (layerTypes != null) {
-    if (!Array.isArray(layerTypes) || layerTypes.length !== numLayers || layerTypes.some((t) => t !== 'full_attention' && t !== 'sliding_attention')) {
-      throw new ModelLoadError(`${source}: "layer_types" must list "full_attention" or "sliding_attention" for each of the ${numLayers} layers.`)
-    }
-  }
-  let sliding: number
-  if (Array.isArray(layerTypes)) {
-    sliding = layerTypes.filter((t) => t === 'sliding_attention').length
-  } else {
-    const first = config.max_window_layers == null ? 28 : config.max_window_layers
-    if (typeof first !== 'number' || !Number.isInteger(first) || first < 0) {
-      throw new ModelLoadError(`${source}: "max_window_layers" must be a non-negative integer, got ${JSON.stringify(first)}.`)
-    }
-    sliding = Math.max(0, numLayers - first)
-  }
-  if (sliding === 0) return 'none'
-  if (sliding === numLayers) return 'all'
-  throw new ModelLoadError(
-    `${source}: use_sliding_window with a sliding window on ${sliding} of ${numLayers} layers (${Array.isArray(layerTypes) ? '"layer_types"' : '"max_window_layers"'}) is not supported: layer-wise windows need per-layer attention; only all or none of the layers may slide.`,
-  )
 }
 
 /** Weights of GPTQ / AWQ / bitsandbytes / FP8 checkpoints are packed integer tensors under other names. */

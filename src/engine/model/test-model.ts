@@ -22,14 +22,21 @@ export const TEST_MODEL_PRESETS: readonly TestModelPreset[] = ['tiny', 'small', 
  * long-context YaRN rope_scaling (factor 4 over an original context of 64, so it matters at every position). gemma:
  * Gemma's (1 + weight) norms, sqrt(hidden) embedding scale, GeGLU, one KV head of an explicit head_dim, tied embeddings
  * as Gemma ships. gemma2: Gemma's and its sandwich norms, query_pre_attn_scalar apart from head_dim, soft caps low
- * enough to bend random scores and logits, and alternating sliding-window layers (the window caps the context). phi3: Phi-3's fused qkv_proj / gate_up_proj, longrope over an original context of half
- * max_position_embeddings (so the context is capped there) and a sliding window 100 below that. mixtral, qwen2moe,
- * qwen3moe: mixture-of-experts layers (moe-test-models.ts). All others untied: a random
+ * enough to bend random scores and logits, and alternating sliding-window layers (a window of 16 on layer 0). phi3: Phi-3's fused qkv_proj / gate_up_proj, longrope over an original context of half
+ * max_position_embeddings (so the context is capped there) and a sliding window 100 below that. mistral: the Llama
+ * layout with a sliding window of 8 on every layer; qwen2-sliding: qwen2 with use_sliding_window, a window of 8 from
+ * max_window_layers 1 on (layer 0 full, layer 1 sliding); gemma3: gemma2's layout without soft caps, q/k norms, sliding
+ * window 8 on layer 0 (sliding_window_pattern 2), rope_local_base_freq 10000 there and rope_theta 1e6 with linear
+ * scaling 8 on the full layer. Windows this small make every test prompt cross them. mixtral, qwen2moe, qwen3moe:
+ * mixture-of-experts layers (moe-test-models.ts); opt, opt-post-ln, gpt-neox, gpt-neox-serial, gpt2: the LayerNorm
+ * family (layernorm-test-models.ts). All others untied: a random
  * tied model greedily repeats its last token (its own embedding dominates its logits); tied loading is covered by tinychat.
  * Each carries its family's tokenizer (tokenizer-families.ts), so transformers and pagedllm tokenize it alike.
  */
-export type TestModelVariant = 'llama' | 'qwen2' | 'llama3' | 'qwen3' | 'yarn' | 'gemma' | 'gemma2' | 'phi3' | MoeTestVariant | LayerNormTestVariant
-export const TEST_MODEL_VARIANTS: readonly TestModelVariant[] = ['llama', 'qwen2', 'llama3', 'qwen3', 'yarn', 'gemma', 'gemma2', 'phi3', 'mixtral', 'qwen2moe', 'qwen3moe', ...LAYERNORM_TEST_VARIANTS]
+export type TestModelVariant = 'llama' | 'qwen2' | 'llama3' | 'qwen3' | 'yarn' | 'gemma' | 'gemma2' | 'phi3' | 'mistral' | 'qwen2-sliding' | 'gemma3' | MoeTestVariant | LayerNormTestVariant
+export const TEST_MODEL_VARIANTS: readonly TestModelVariant[] = [
+  'llama', 'qwen2', 'llama3', 'qwen3', 'yarn', 'gemma', 'gemma2', 'phi3', 'mistral', 'qwen2-sliding', 'gemma3', 'mixtral', 'qwen2moe', 'qwen3moe', ...LAYERNORM_TEST_VARIANTS,
+]
 
 export interface TestModelOptions {
   seed?: number
@@ -61,7 +68,8 @@ const PRESETS: Record<TestModelPreset, PresetShape> = {
 function tokenizerFamily(variant: TestModelVariant): TokenizerFamily {
   // Qwen3 (and Qwen2.5 with YaRN) keep Qwen2's tokenizer.
   const families: Record<TestModelVariant, keyof typeof TOKENIZER_FAMILIES> = {llama: 'llama2', llama3: 'llama3', qwen2: 'qwen2', qwen3: 'qwen2', yarn: 'qwen2', gemma: 'llama2', gemma2: 'llama2', phi3: 'llama2',
-    mixtral: 'llama2', qwen2moe: 'qwen2', qwen3moe: 'qwen2', opt: 'opt', 'opt-post-ln': 'opt', 'gpt-neox': 'gpt2', 'gpt-neox-serial': 'gpt2', gpt2: 'gpt2'}
+    mistral: 'llama2', 'qwen2-sliding': 'qwen2', gemma3: 'llama2', mixtral: 'llama2', qwen2moe: 'qwen2', qwen3moe: 'qwen2',
+    opt: 'opt', 'opt-post-ln': 'opt', 'gpt-neox': 'gpt2', 'gpt-neox-serial': 'gpt2', gpt2: 'gpt2'}
   return TOKENIZER_FAMILIES[families[variant]]
 }
 
@@ -140,9 +148,32 @@ export function testModelConfigJson(preset: TestModelPreset, options: TestModelO
       query_pre_attn_scalar: 24,
       attn_logit_softcapping: 5.5, // not whole numbers: Gemma2Config wants floats and JSON writes 5.0 as 5
       final_logit_softcapping: 12.5,
-      sliding_window: shape.maxPositionEmbeddings - 100,
+      sliding_window: 16,
       tie_word_embeddings: true,
     }
+  }
+  if (variant === 'gemma3') {
+    return {
+      architectures: ['Gemma3ForCausalLM'],
+      model_type: 'gemma3_text',
+      ...common,
+      num_key_value_heads: 2,
+      head_dim: (2 * shape.hiddenSize) / shape.numHeads,
+      hidden_act: undefined, // Gemma3TextConfig reads hidden_activation
+      hidden_activation: 'gelu_pytorch_tanh',
+      rms_norm_eps: 1e-6,
+      rope_theta: 1000000.0,
+      rope_local_base_freq: 10000.0,
+      rope_scaling: {rope_type: 'linear', factor: 8.0},
+      attention_bias: false,
+      query_pre_attn_scalar: 24,
+      sliding_window: 8,
+      sliding_window_pattern: 2,
+      tie_word_embeddings: true,
+    }
+  }
+  if (variant === 'mistral') {
+    return {architectures: ['MistralForCausalLM'], model_type: 'mistral', ...common, rms_norm_eps: 1e-5, rope_theta: 10000.0, sliding_window: 8, tie_word_embeddings: false}
   }
   if (variant === 'phi3') {
     // Per-frequency divisors from 1 (fast) to 4 (slow), as Phi-3's short_factor grows.
@@ -162,6 +193,19 @@ export function testModelConfigJson(preset: TestModelPreset, options: TestModelO
       tie_word_embeddings: false,
       // Phi3Config's default pad id (32000) lies beyond a small vocabulary; Phi-3 pads with its end-of-text token.
       pad_token_id: common.eos_token_id,
+    }
+  }
+  if (variant === 'qwen2-sliding') {
+    return {
+      architectures: ['Qwen2ForCausalLM'],
+      model_type: 'qwen2',
+      ...common,
+      rms_norm_eps: 1e-6,
+      rope_theta: 1000000.0,
+      tie_word_embeddings: false,
+      use_sliding_window: true,
+      sliding_window: 8,
+      max_window_layers: 1,
     }
   }
   if (variant === 'qwen2' || variant === 'yarn') {
