@@ -34,8 +34,9 @@ describe('mixture-of-experts configs', () => {
     // v5's save_pretrained writes Qwen3-MoE's count as num_local_experts; Qwen's own checkpoints as num_experts.
     assert.equal(parseModelConfig({...BASE, architectures: ['Qwen3MoeForCausalLM'], num_local_experts: 16}).moe!.numExperts, 16)
     assert.equal(parseModelConfig({...BASE, architectures: ['LlamaForCausalLM']}).moe, undefined)
-    // Mixtral's sliding window caps the context as Mistral's does.
-    assert.equal(parseModelConfig({...BASE, architectures: ['MixtralForCausalLM'], max_position_embeddings: 32768, sliding_window: 4096}).maxPositionEmbeddings, 4096)
+    // Mixtral's sliding window is on every layer, as Mistral's (sliding-windows.ts), and no longer caps the context.
+    const windowed = parseModelConfig({...BASE, architectures: ['MixtralForCausalLM'], max_position_embeddings: 32768, sliding_window: 4096})
+    assert.deepEqual([windowed.maxPositionEmbeddings, windowed.layerWindows], [32768, [4096, 4096, 4096, 4096]])
   })
 
   it('refuse expert settings that cannot run, naming the key', () => {
