@@ -10,6 +10,7 @@ import {expectedTensorShapes} from './load-model.js'
 import {parseModelConfig, readJsonObject, type ModelConfig} from './model-config.js'
 import {mixtralCheckpointName} from './moe-config.js'
 import {isMoeTestVariant, moeTestModelConfigJson, type MoeTestVariant} from './moe-test-models.js'
+import {gemmaTestModelConfigJson, isGemmaTestVariant} from './gemma-test-models.js'
 import {encodeFloats, writeSafetensors, type TensorDtype} from './safetensors.js'
 import {SeededRandom} from './seeded-random.js'
 import {TOKENIZER_FAMILIES, buildTokenizerConfig, specialTokenId, type TokenizerFamily} from './tokenizer-families.js'
@@ -119,59 +120,7 @@ export function testModelConfigJson(preset: TestModelPreset, options: TestModelO
       max_window_layers: shape.numLayers,
     }
   }
-  if (variant === 'gemma') {
-    return {
-      architectures: ['GemmaForCausalLM'],
-      model_type: 'gemma',
-      ...common,
-      num_key_value_heads: 1,
-      head_dim: (2 * shape.hiddenSize) / shape.numHeads,
-      hidden_act: 'gelu_pytorch_tanh',
-      rms_norm_eps: 1e-6,
-      rope_theta: 10000.0,
-      attention_bias: false,
-      tie_word_embeddings: true,
-    }
-  }
-  if (variant === 'gemma2') {
-    return {
-      architectures: ['Gemma2ForCausalLM'],
-      model_type: 'gemma2',
-      ...common,
-      num_key_value_heads: 2,
-      head_dim: (2 * shape.hiddenSize) / shape.numHeads,
-      hidden_act: undefined, // Gemma2Config reads hidden_activation
-      hidden_activation: 'gelu_pytorch_tanh',
-      rms_norm_eps: 1e-6,
-      rope_theta: 10000.0,
-      attention_bias: false,
-      query_pre_attn_scalar: 24,
-      attn_logit_softcapping: 5.5, // not whole numbers: Gemma2Config wants floats and JSON writes 5.0 as 5
-      final_logit_softcapping: 12.5,
-      sliding_window: 16,
-      tie_word_embeddings: true,
-    }
-  }
-  if (variant === 'gemma3') {
-    return {
-      architectures: ['Gemma3ForCausalLM'],
-      model_type: 'gemma3_text',
-      ...common,
-      num_key_value_heads: 2,
-      head_dim: (2 * shape.hiddenSize) / shape.numHeads,
-      hidden_act: undefined, // Gemma3TextConfig reads hidden_activation
-      hidden_activation: 'gelu_pytorch_tanh',
-      rms_norm_eps: 1e-6,
-      rope_theta: 1000000.0,
-      rope_local_base_freq: 10000.0,
-      rope_scaling: {rope_type: 'linear', factor: 8.0},
-      attention_bias: false,
-      query_pre_attn_scalar: 24,
-      sliding_window: 8,
-      sliding_window_pattern: 2,
-      tie_word_embeddings: true,
-    }
-  }
+  if (isGemmaTestVariant(variant)) return gemmaTestModelConfigJson(variant, common)
   if (variant === 'mistral') {
     return {architectures: ['MistralForCausalLM'], model_type: 'mistral', ...common, rms_norm_eps: 1e-5, rope_theta: 10000.0, sliding_window: 8, tie_word_embeddings: false}
   }
