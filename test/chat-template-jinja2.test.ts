@@ -23,6 +23,7 @@ const JINJA2_RENDERS: Array<[string, string, Record<string, unknown>, string]> =
   ["a set inside a loop does not reach the next pass or the outside", "{% set first = true %}{% for i in [1, 2, 3] %}{% if not first %}, {% endif %}{{ i }}{% set first = false %}{% endfor %}|{{ first }}", {}, "123|True"],
   ["lookups that find nothing are Undefined; looking into Undefined is an error", "{{ d[0] is defined }} {{ d[u] is defined }} {{ xs['a'] is defined }} {{ xs[5] is defined }} {{ 'abc'[-1] }} {{ d.missing is defined }}", {"d": {"a": 1}, "xs": [1]}, "False False False False c False"],
   ["string escapes as Python reads them", "{{ 'a\\\nb' }}|{{ 'tab\\there' }}|{{ '\\d+' }}|{{ '\\x41\\u00e9\\U0001F600\\101\\a' | length }}|{{ \"it\\'s\" }}", {}, "ab|tab\there|\\d+|5|it's"],
+  ["the % operator on a string formats as Python's does", "{{ '%s-%d' % ('a', 3) }}|{{ '%s' % 'Hello' }}|{{ '%(a)s' % {'a': 1} }}|{{ 7 % 3 }}", {}, "a-3|Hello|1|1"],
   ["slicing with steps", "{{ [1, 2, 3, 4][::2] }} {{ 'abcd'[::-1] }} {{ [1, 2, 3][1:] }} {{ 'abcd'[-2:] }}", {}, "[1, 3] dcba [2, 3] cd"],
   ["tojson as transformers defines it (no HTML escaping, ensure_ascii off, indent)", "{{ {'a': '<é>', 'b': [1, 2.5, none, true]} | tojson }}|{{ {'a': [1]} | tojson(indent=2) }}|{{ 'x' | tojson }}", {}, "{\"a\": \"<é>\", \"b\": [1, 2.5, null, true]}|{\n  \"a\": [\n    1\n  ]\n}|\"x\""],
 ]

@@ -5,6 +5,7 @@
 import {Environment, Interpreter} from '@huggingface/jinja'
 import {extraFilter} from './jinja-filters.js'
 import {passesTest} from './jinja-tests.js'
+import {pythonPercentFormat} from './python-percent-format.js'
 import {
   ArrayValue,
   BooleanValue,
@@ -114,9 +115,12 @@ parity.evaluateTestExpression = function (node, environment) {
 
 parity.evaluateBinaryExpression = function (node, environment) {
   const operator = node.operator!.value
-  if (!['==', '!=', '+', '~', '*', 'in', 'not in'].includes(operator)) return library.evaluateBinaryExpression.call(this, node, environment)
+  if (!['==', '!=', '+', '~', '*', '%', 'in', 'not in'].includes(operator)) return library.evaluateBinaryExpression.call(this, node, environment)
   const left = this.evaluate(node.left!, environment)
   const right = this.evaluate(node.right!, environment)
+  // 'text %s' % value: Python's printf-style formatting (a tuple gives the values, a dict the %(name)s fields).
+  if (operator === '%' && left.type === 'StringValue')
+    return new StringValue(pythonPercentFormat(left.value as string, right.type === 'TupleValue' ? (right.value as Value[]) : isMapping(right) ? (right.value as Map<string, Value>) : [right]))
   if (operator === 'in' || operator === 'not in') return new BooleanValue(pythonContains(right, left) === (operator === 'in'))
   if (operator === '~') return new StringValue(pythonStr(left) + pythonStr(right))
   if (operator === '*') {
