@@ -24,6 +24,7 @@ const JINJA2_RENDERS: Array<[string, string, Record<string, unknown>, string]> =
   ["lookups that find nothing are Undefined; looking into Undefined is an error", "{{ d[0] is defined }} {{ d[u] is defined }} {{ xs['a'] is defined }} {{ xs[5] is defined }} {{ 'abc'[-1] }} {{ d.missing is defined }}", {"d": {"a": 1}, "xs": [1]}, "False False False False c False"],
   ["string escapes as Python reads them", "{{ 'a\\\nb' }}|{{ 'tab\\there' }}|{{ '\\d+' }}|{{ '\\x41\\u00e9\\U0001F600\\101\\a' | length }}|{{ \"it\\'s\" }}", {}, "ab|tab\there|\\d+|5|it's"],
   ["the % operator on a string formats as Python's does", "{{ '%s-%d' % ('a', 3) }}|{{ '%s' % 'Hello' }}|{{ '%(a)s' % {'a': 1} }}|{{ 7 % 3 }}", {}, "a-3|Hello|1|1"],
+  ["strings compare by code point; % and // on numbers floor as Python's do", "{{ 'a' < 'b' }} {{ 'b' <= 'a' }} {{ 'B' < 'a' }} {{ -7 % 3 }} {{ 7 % -3 }} {{ 7.5 % 2 }} {{ -7 // 2 }}", {}, "True False True 2 -2 1.5 -4"],
   ["slicing with steps", "{{ [1, 2, 3, 4][::2] }} {{ 'abcd'[::-1] }} {{ [1, 2, 3][1:] }} {{ 'abcd'[-2:] }}", {}, "[1, 3] dcba [2, 3] cd"],
   ["tojson as transformers defines it (no HTML escaping, ensure_ascii off, indent)", "{{ {'a': '<é>', 'b': [1, 2.5, none, true]} | tojson }}|{{ {'a': [1]} | tojson(indent=2) }}|{{ 'x' | tojson }}", {}, "{\"a\": \"<é>\", \"b\": [1, 2.5, null, true]}|{\n  \"a\": [\n    1\n  ]\n}|\"x\""],
 ]
@@ -34,5 +35,7 @@ describe('templates render as jinja2 renders them', () => {
   it('looking into an Undefined value is an error (a 400), as in jinja2', () => {
     assert.throws(() => render('{{ missing.name }}'), (error: Error) => error instanceof InvalidRequestError)
     assert.throws(() => render("{{ '%s %s' | format(1) }}"), /not enough arguments/)
+    // json.dumps cannot write Undefined (the library wrote null).
+    assert.throws(() => render('{{ missing | tojson }}'), /not JSON serializable/)
   })
 })

@@ -117,6 +117,10 @@ export function extraFilter(interpreter: InterpreterSteps, operand: Value, name:
   const args = () => interpreter.evaluateArguments(argNodes, environment)[0]
   const items = () => pythonIterable(operand)
   switch (name) {
+    case 'tojson':
+      // json.dumps cannot write Undefined; the library would write null.
+      if (operand.type === 'UndefinedValue') throw new TypeError('Object of type Undefined is not JSON serializable')
+      return null
     case 'select':
     case 'reject': {
       const [test, ...testArgs] = args()

@@ -9,6 +9,7 @@ import {pythonPercentFormat} from './python-percent-format.js'
 import {
   ArrayValue,
   BooleanValue,
+  FloatValue,
   FunctionValue,
   IntegerValue,
   isContainer,
@@ -88,7 +89,10 @@ parity.evaluate = function (node, environment) {
 // A lookup that finds nothing is Undefined (jinja2's getitem/getattr), but looking into Undefined itself is an error.
 parity.evaluateMemberExpression = function (node, environment) {
   const object = this.evaluate(node.object!, environment)
-  if (object.type === 'UndefinedValue') throw new Error(`UndefinedError: cannot read a member of an undefined value`)
+  if (object.type === 'UndefinedValue') {
+    const what = node.object!.type === 'Identifier' ? `'${String(node.object!.value)}'` : 'a value'
+    throw new Error(`UndefinedError: ${what} is undefined, so it has no member to read`)
+  }
   const name = !node.computed && node.property?.type === 'Identifier' ? String(node.property.value) : undefined
   const method = name !== undefined && object.type === 'StringValue' ? PYTHON_STR_METHODS[name] : undefined
   if (method !== undefined) return new FunctionValue((args) => method(object.value as string, args, PY_VALUES) as Value)
@@ -115,12 +119,24 @@ parity.evaluateTestExpression = function (node, environment) {
 
 parity.evaluateBinaryExpression = function (node, environment) {
   const operator = node.operator!.value
-  if (!['==', '!=', '+', '~', '*', '%', 'in', 'not in'].includes(operator)) return library.evaluateBinaryExpression.call(this, node, environment)
+  if (!['==', '!=', '+', '~', '*', '%', 'in', 'not in', '<', '>', '<=', '>='].includes(operator)) return library.evaluateBinaryExpression.call(this, node, environment)
   const left = this.evaluate(node.left!, environment)
   const right = this.evaluate(node.right!, environment)
+  // Strings compare by code point in Python ('a' < 'b'); the library compares only numbers.
+  if (left.type === 'StringValue' && right.type === 'StringValue' && ['<', '>', '<=', '>='].includes(operator)) {
+    const [a, b] = [left.value as string, right.value as string]
+    return new BooleanValue(operator === '<' ? a < b : operator === '>' ? a > b : operator === '<=' ? a <= b : a >= b)
+  }
   // 'text %s' % value: Python's printf-style formatting (a tuple gives the values, a dict the %(name)s fields).
   if (operator === '%' && left.type === 'StringValue')
     return new StringValue(pythonPercentFormat(left.value as string, right.type === 'TupleValue' ? (right.value as Value[]) : isMapping(right) ? (right.value as Map<string, Value>) : [right]))
+  // Python's % on numbers takes the divisor's sign (-7 % 3 == 2); JavaScript's takes the dividend's.
+  if (operator === '%' && ['IntegerValue', 'FloatValue'].includes(left.type) && ['IntegerValue', 'FloatValue'].includes(right.type)) {
+    const [a, b] = [left.value as number, right.value as number]
+    if (b === 0) throw new Error('ZeroDivisionError: modulo by zero')
+    const remainder = a - b * Math.floor(a / b)
+    return left.type === 'FloatValue' || right.type === 'FloatValue' ? new FloatValue(remainder) : new IntegerValue(remainder)
+  }
   if (operator === 'in' || operator === 'not in') return new BooleanValue(pythonContains(right, left) === (operator === 'in'))
   if (operator === '~') return new StringValue(pythonStr(left) + pythonStr(right))
   if (operator === '*') {
