@@ -2,11 +2,12 @@
 import assert from 'node:assert/strict'
 import {readFileSync} from 'node:fs'
 import {join} from 'node:path'
-import {describe, it} from 'node:test'
+import {after, before, describe, it} from 'node:test'
 import {ChatTemplate} from '../src/engine/model/chat-template.js'
 import {ToolCallDeltas} from '../src/server/tool-call-deltas.js'
 import {TOOL_CALL_PARSERS, type ToolCallParserName} from '../src/server/tool-call-parsers.js'
 import {parseToolOutput, parseToolRequest} from '../src/server/tool-calls.js'
+import {post, sseEvents, startTinyEngineServer} from './support/server-harness.js'
 
 const tools = [
   {type: 'function', function: {name: 'get_weather', parameters: {type: 'object', properties: {city: {type: 'string'}, days: {type: 'integer'}}}}},
@@ -95,5 +96,31 @@ describe('auto tool calls streamed, every family', () => {
     assert.deepEqual(deltas.next(0, 'Hello', false), [{content: 'Hello'}])
     assert.deepEqual(deltas.next(0, ' [x]', true), [{content: ' [x]'}])
     assert.equal(deltas.madeCalls(0), false)
+  })
+})
+
+describe('serve --tool-call-parser pythonic on a real engine', () => {
+  // The tiny model is held to the call text by a regex, so the server's whole path runs: template, parser, reply, stream.
+  let running: Awaited<ReturnType<typeof startTinyEngineServer>>
+  before(async () => {
+    running = await startTinyEngineServer({toolCallParser: 'pythonic'})
+  })
+  after(async () => {
+    await running.server.shutdown(1000)
+  })
+
+  it('auto: the output [get_weather(...)] comes back as a tool call, and streamed as the same call', async () => {
+    const body = {messages: [{role: 'user', content: 'Weather in Paris?'}], tools, tool_choice: 'auto', max_tokens: 60, seed: 1, structured_outputs: {regex: String.raw`\[get_weather\(city="Paris", days=2\)\]`}}
+    const reply = await post(`${running.url}/v1/chat/completions`, body)
+    assert.equal(reply.status, 200, reply.text)
+    const choice = reply.json().choices[0]
+    assert.equal(choice.finish_reason, 'tool_calls', JSON.stringify(choice))
+    assert.equal(choice.message.content, null)
+    assert.deepEqual(choice.message.tool_calls.map((call: {function: {name: string; arguments: string}}) => [call.function.name, JSON.parse(call.function.arguments)]), [['get_weather', {city: 'Paris', days: 2}]])
+    const events = sseEvents((await post(`${running.url}/v1/chat/completions`, {...body, stream: true})).text).filter((event) => event !== '[DONE]')
+    const calls = events.flatMap((event) => event.choices[0]?.delta?.tool_calls ?? [])
+    assert.equal(calls[0].function.name, 'get_weather')
+    assert.deepEqual(JSON.parse(calls.map((call: {function: {arguments: string}}) => call.function.arguments).join('')), {city: 'Paris', days: 2})
+    assert.equal(events.at(-1).choices[0].finish_reason, 'tool_calls')
   })
 })
