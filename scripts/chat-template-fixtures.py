@@ -8,23 +8,28 @@ import pathlib
 from transformers.utils.chat_template_utils import render_jinja_template
 
 HERE = pathlib.Path(__file__).resolve().parent.parent / 'test' / 'fixtures' / 'chat-templates'
-TODAY_MARK = '<<strftime_now %d %b %Y>>'
+# The date formats real templates pass to strftime_now; today's date in each becomes a mark the test fills in again.
+TODAY_FORMATS = ['%d %b %Y', '%Y-%m-%d', '%B %d, %Y']
 
 
 def render(template, case, spec):
     tools = spec['tools'] if case.get('withTools') else None
+    documents = spec['documents'] if case.get('withDocuments') else None
     kwargs = {**spec['specialTokens'], **case.get('kwargs', {})}
-    today = datetime.datetime.now().strftime('%d %b %Y')
     try:
         rendered, _ = render_jinja_template(
             conversations=[case['messages']],
             tools=tools,
+            documents=documents,
             chat_template=template,
             add_generation_prompt=case.get('addGenerationPrompt', True),
             **kwargs,
         )
         # strftime_now reads the clock: the test puts its own today back in.
-        return {'output': rendered[0].replace(today, TODAY_MARK)}
+        output = rendered[0]
+        for date_format in TODAY_FORMATS:
+            output = output.replace(datetime.datetime.now().strftime(date_format), f'<<strftime_now {date_format}>>')
+        return {'output': output}
     except Exception as error:  # raise_exception, or a template that cannot render these messages
         return {'error': f'{type(error).__name__}: {error}'}
 

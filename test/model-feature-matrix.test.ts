@@ -24,7 +24,7 @@ const messages = [{role: 'user', content: 'Say é 世界 🙂 twice'}]
 const weather = {type: 'object', properties: {city: {enum: ['Paris', 'Rome']}}, required: ['city'], additionalProperties: false}
 const tools = [{type: 'function', function: {name: 'get_weather', parameters: weather}}]
 /** The text each parser reads as one get_weather call. */
-const CALL_TEXT = {hermes: 'Sure \n<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>', llama3_json: '{"name": "get_weather", "parameters": {"city": "Paris"}}', mistral: 'Sure [TOOL_CALLS] [{"name": "get_weather", "arguments": {"city": "Paris"}}]'}
+const CALL_TEXT: Record<string, string> = {hermes: 'Sure \n<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>', llama3_json: '{"name": "get_weather", "parameters": {"city": "Paris"}}', mistral: 'Sure [TOOL_CALLS] [{"name": "get_weather", "arguments": {"city": "Paris"}}]'}
 const escapeRegex = (text: string) => text.replace(/[\\^$.*+?()[\]{}|/]/g, '\\$&')
 
 /** A choice's content (or tool-call arguments) and logprob tokens, rebuilt from a stream. */

@@ -1,4 +1,4 @@
-// Tool calls read from free text (tool_choice "auto") per family: hermes, llama3_json, mistral; malformed text is content, never an error.
+// Tool calls read from free text (tool_choice "auto") per family (vLLM's parser names); malformed text is content, never an error.
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
 import {ToolCallDeltas} from '../src/server/tool-call-deltas.js'
@@ -20,16 +20,28 @@ const samples = {
   hermes: 'Checking.\n<tool_call>\n{"name": "get_weather", "arguments": {"city": "Rome"}}\n</tool_call>\n<tool_call>\n{"name": "get_time", "arguments": {"zone": "CET"}}\n</tool_call>',
   llama3_json: '<|python_tag|>{"name": "get_weather", "parameters": {"city": "Rome"}}; {"name": "get_time", "parameters": {"zone": "CET"}}',
   mistral: 'Checking.[TOOL_CALLS][{"name": "get_weather", "arguments": {"city": "Rome"}}, {"name": "get_time", "arguments": {"zone": "CET"}}]',
+  // As the Llama 3.2 / 4 and Gemma 3 pythonic templates (test/fixtures/chat-templates/vllm-*-pythonic.jinja) ask.
+  pythonic: '[get_weather(city="Rome"), get_time(zone=\'CET\')]',
+  llama4_pythonic: '<|python_start|>[get_weather(city="Rome"), get_time(zone="CET")]<|python_end|>',
+  // vllm-deepseek-v3-tools.jinja and deepseek-v3.1.jinja write these.
+  deepseek_v3: 'Checking.<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>get_weather\n```json\n{"city": "Rome"}\n```<｜tool▁call▁end｜>\n<｜tool▁call▁begin｜>function<｜tool▁sep｜>get_time\n```json\n{"zone": "CET"}\n```<｜tool▁call▁end｜><｜tool▁calls▁end｜>',
+  deepseek_v31: 'Checking.<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>get_weather<｜tool▁sep｜>{"city": "Rome"}<｜tool▁call▁end｜><｜tool▁call▁begin｜>get_time<｜tool▁sep｜>{"zone": "CET"}<｜tool▁call▁end｜><｜tool▁calls▁end｜>',
+  granite: '<|tool_call|>[{"name": "get_weather", "arguments": {"city": "Rome"}}, {"name": "get_time", "arguments": {"zone": "CET"}}]',
+  phi4_mini_json: 'Checking.functools[{"name": "get_weather", "arguments": {"city": "Rome"}}, {"name": "get_time", "arguments": {"zone": "CET"}}]',
+  // InternLM writes one call per turn.
+  internlm: 'Checking.<|action_start|><|plugin|>\n{"name": "get_weather", "parameters": {"city": "Rome"}}<|action_end|>',
 } as const
+const CONTENT_BEFORE: Record<string, string | null> = {llama3_json: null, hermes: 'Checking.\n', mistral: 'Checking.', pythonic: null, llama4_pythonic: null, deepseek_v3: 'Checking.', deepseek_v31: 'Checking.', granite: null, phi4_mini_json: 'Checking.', internlm: 'Checking.'}
+const CALLS = (parser: string) => (parser === 'internlm' ? 1 : 2)
 
 describe('tool-call parsers', () => {
   it('each family reads its two calls, arguments as JSON strings', () => {
     for (const parser of TOOL_CALL_PARSERS) {
       const parsed = parseToolOutput(samples[parser], auto, parser)
-      assert.deepEqual(namesOf(parsed), ['get_weather', 'get_time'], parser)
-      assert.deepEqual(argsOf(parsed), [{city: 'Rome'}, {zone: 'CET'}], parser)
+      assert.deepEqual(namesOf(parsed), ['get_weather', 'get_time'].slice(0, CALLS(parser)), parser)
+      assert.deepEqual(argsOf(parsed), [{city: 'Rome'}, {zone: 'CET'}].slice(0, CALLS(parser)), parser)
       // The text before the first call as written (a stream sends it so): hermes' newline stays.
-      assert.equal(parsed.content, {llama3_json: null, hermes: 'Checking.\n', mistral: 'Checking.'}[parser], parser)
+      assert.equal(parsed.content, CONTENT_BEFORE[parser], parser)
     }
   })
 
@@ -65,9 +77,16 @@ describe('tool-call parsers', () => {
       hermes: ['<tool_call>{"name": "get_time", "argu', '<tool_call>{"name": 5}</tool_call>', '<tool_call></tool_call>', '<tool_call>null</tool_call>', `<tool_call>${deep}</tool_call>`],
       llama3_json: ['{"name": "get_time", "parameters": {', '{"name": "get_time"}; {"oops"', '<|python_tag|>', '[1, 2]', deep],
       mistral: ['[TOOL_CALLS]', '[TOOL_CALLS][{"name": "get_time"', '[TOOL_CALLS]{"name": "x"}', '[TOOL_CALLS]get_time[ARGS]{', '[TOOL_CALLS][]', `[TOOL_CALLS][${deep}]`],
+      pythonic: ['[get_time(zone="UTC")', '[get_time("UTC")]', '[os.system(cmd="x")]', '[]', '[get_time(zone=now)]', 'Sure: [get_time()]', `[f(a=${'['.repeat(6000)}${']'.repeat(6000)})]`, '[f(a="unclosed)]'],
+      llama4_pythonic: ['<|python_start|>[get_time(zone=', '[1, 2]'],
+      deepseek_v3: ['<｜tool▁calls▁begin｜>', '<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>get_time\n```json\n{"zone": ', '<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>get_time'],
+      deepseek_v31: ['<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>get_time<｜tool▁sep｜>{"zone"', `<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>f<｜tool▁sep｜>${deep}<｜tool▁call▁end｜>`],
+      granite: ['<|tool_call|>', '<|tool_call|>[{"name": "get_time"', '<|tool_call|>{"name": "get_time"}', 'text <|tool_call|>[]'],
+      phi4_mini_json: ['functools[', 'functools[{"name": "get_time", "arguments": {"zone": "UTC"}', 'functools[{"arguments": {}}]', `functools[${deep}]`],
+      internlm: ['<|action_start|><|plugin|>\n{"name": ', '<|action_start|><|plugin|>\n[]<|action_end|>'],
     }
     for (const parser of TOOL_CALL_PARSERS) {
-      for (const text of hostile[parser]!) {
+      for (const text of hostile[parser] ?? []) {
         const parsed = parseToolOutput(text, auto, parser)
         assert.deepEqual(parsed, {content: text, toolCalls: []}, `${parser}: ${text.slice(0, 60)}`)
       }
@@ -108,12 +127,14 @@ describe('auto tool calls streamed (mistral)', () => {
 })
 
 describe('auto tool calls keep the markers in the text', () => {
-  it('hermes and mistral turn skip_special_tokens off for auto (their markers may be special tokens), as vLLM does', async () => {
+  it('hermes, mistral, deepseek, granite and internlm turn skip_special_tokens off for auto (their markers are special tokens), as vLLM does', async () => {
     const cases: Array<[Parameters<typeof start>[0], object, boolean]> = [
       [{toolCallParser: 'mistral'}, {tools}, false],
       [{toolCallParser: 'hermes'}, {tools, tool_choice: 'auto', skip_special_tokens: true}, false],
       [{toolCallParser: 'mistral'}, {tools, tool_choice: 'none'}, true],
       [{toolCallParser: 'llama3_json'}, {tools}, true],
+      [{toolCallParser: 'deepseek_v3'}, {tools}, false],
+      [{toolCallParser: 'pythonic'}, {tools}, true],
     ]
     for (const [options, fields, skip] of cases) {
       const {url, engine} = await start(options)

@@ -72,7 +72,8 @@ export default class Serve extends PagedLLMCommand {
     'max-connections': Flags.integer({description: 'Open connections served at once; more get a 503 and are closed', default: DEFAULT_SERVER_OPTIONS.maxConnections, min: 1}),
     'shutdown-grace': Flags.integer({description: 'Seconds requests in flight may take to finish on SIGTERM/SIGINT/SIGHUP', default: 10, min: 0, max: MAX_TIMER_SECONDS}),
     'tool-call-parser': Flags.string({
-      description: 'Read tool calls from the output for tool_choice "auto": hermes (<tool_call> JSON, Qwen2.5), llama3_json or mistral ([TOOL_CALLS])',
+      description:
+        'Read tool calls from the output for tool_choice "auto", vLLM\'s names: hermes (<tool_call> JSON: Qwen2.5/3, Hermes), llama3_json, mistral ([TOOL_CALLS]), pythonic / llama4_pythonic ([f(a=1)]: Llama 3.2/4, Gemma 3), deepseek_v3, deepseek_v31, granite (<|tool_call|>[...]), phi4_mini_json (functools[...]) or internlm',
       options: [...TOOL_CALL_PARSERS],
     }),
   }

@@ -12,6 +12,7 @@ import {InvalidRequestError} from '../engine/errors.js'
 import type {CompletionOutput} from './engine-like.js'
 import {ToolCallDeltas} from './tool-call-deltas.js'
 import {parseToolOutput, TOOL_CALL_PARSERS, type ToolCallParserName, type ToolRequest} from './tool-calls.js'
+import {MARKERS_ARE_SPECIAL_TOKENS} from './tool-call-parsers.js'
 
 interface ReplyHeader {
   id: string
@@ -41,7 +42,7 @@ export async function createChatCompletion(context: ApiContext, body: unknown): 
   })
   const maxTokens = resolveMaxTokens(request.maxTokens, tokenIds.length, context.engine.maxModelLen, 'remaining', 'messages')
   // The parsers read the call markers, which some families make special tokens ([TOOL_CALLS]): keep them (vLLM does too).
-  const keepMarkers = request.tools?.mode.kind === 'auto' && parser !== 'llama3_json'
+  const keepMarkers = request.tools?.mode.kind === 'auto' && parser !== null && MARKERS_ARE_SPECIAL_TOKENS.has(parser)
   const sampling = keepMarkers ? {...request, sampling: {...request.sampling, skipSpecialTokens: false}} : request
   const prompt: PreparedPrompt = {tokenIds, text: echoedContent(request), params: samplingParamsFor(sampling, maxTokens, context.samplingDefaults)}
   await prepareGuided(context.engine, [prompt])

@@ -2,11 +2,12 @@
 //
 // A named function streams its arguments as they are generated (the output is the arguments). `required` holds the
 // whole output (a JSON list of calls) until the choice ends. `auto` streams content until the text may be starting a
-// call (hermes: from "<tool_call>"; mistral: from "[TOOL_CALLS]"; llama3_json: an output opening with "{" or
-// <|python_tag|>), then holds the rest.
+// call (the families whose content may come first: from their marker, CALL_START; the families whose calls are the
+// whole output: an output opening as a call does, WHOLE_OUTPUT_OPENERS, e.g. "{" for llama3_json, "[" for pythonic),
+// then holds the rest.
 // Held text is parsed at the end and sent as content plus, per call, a header delta (index, id, type, function.name)
 // and then its arguments.
-import {CALL_START, PYTHON_TAG} from './tool-call-parsers.js'
+import {CALL_START, WHOLE_OUTPUT_OPENERS} from './tool-call-parsers.js'
 import {newToolCallId, parseToolOutput, type ToolCallParserName, type ToolRequest} from './tool-calls.js'
 
 export type ChatDelta = {content: string} | {tool_calls: object[]}
@@ -65,10 +66,11 @@ export class ToolCallDeltas {
 
   /** How far plain content may stream, and whether the rest must be held as a possible call. */
   private streamable(text: string, sent: number, finished: boolean): {streamUpTo: number; hold: boolean} {
-    if (this.parser === 'llama3_json') {
+    const openers = this.parser === null ? undefined : WHOLE_OUTPUT_OPENERS[this.parser]
+    if (openers !== undefined) {
       const start = text.trimStart()
-      if (start.startsWith('{') || start.startsWith(PYTHON_TAG)) return {streamUpTo: sent, hold: true}
-      const undecided = !finished && (start === '' || PYTHON_TAG.startsWith(start))
+      if (openers.some((opener) => start.startsWith(opener))) return {streamUpTo: sent, hold: true}
+      const undecided = !finished && (start === '' || openers.some((opener) => opener.startsWith(start)))
       return {streamUpTo: undecided ? sent : text.length, hold: false}
     }
     const start = this.parser === null ? undefined : CALL_START[this.parser]

@@ -1,9 +1,13 @@
-// Reads tool calls out of a model's free text, per model family (vLLM's --tool-call-parser names): hermes, llama3_json, mistral.
+// Reads tool calls out of a model's free text, per model family (vLLM's --tool-call-parser names): hermes, llama3_json,
+// mistral here; pythonic (pythonic-tool-calls.ts); deepseek_v3, deepseek_v31, granite, phi4_mini_json, internlm
+// (tool-call-formats.ts).
 //
 // Text that does not hold well-formed calls stays content: a parser never throws on what a model writes.
+import {pythonicCalls} from './pythonic-tool-calls.js'
+import {deepseekCalls, graniteCalls, internlmCalls, phi4MiniCalls} from './tool-call-formats.js'
 
-export type ToolCallParserName = 'hermes' | 'llama3_json' | 'mistral'
-export const TOOL_CALL_PARSERS: readonly ToolCallParserName[] = ['hermes', 'llama3_json', 'mistral']
+export const TOOL_CALL_PARSERS = ['hermes', 'llama3_json', 'mistral', 'pythonic', 'llama4_pythonic', 'deepseek_v3', 'deepseek_v31', 'granite', 'phi4_mini_json', 'internlm'] as const
+export type ToolCallParserName = (typeof TOOL_CALL_PARSERS)[number]
 
 /** A call as read from the text: its arguments already a JSON string. */
 export interface TextCall {
@@ -16,14 +20,57 @@ export interface CallsInText {
   calls: TextCall[]
 }
 
-/** The text that opens a call where content may come first (hermes, mistral); llama3_json calls are the whole output. */
-export const CALL_START: Partial<Record<ToolCallParserName, string>> = {hermes: '<tool_call>', mistral: '[TOOL_CALLS]'}
+/** DeepSeek's markers (fullwidth bars and '▁', as its tokenizer writes them). */
+export const DEEPSEEK = {
+  callsBegin: '<｜tool▁calls▁begin｜>',
+  callBegin: '<｜tool▁call▁begin｜>',
+  callEnd: '<｜tool▁call▁end｜>',
+  sep: '<｜tool▁sep｜>',
+}
+
+/** The text that opens a call where content may come first (a stream sends the content before it). */
+export const CALL_START: Partial<Record<ToolCallParserName, string>> = {
+  hermes: '<tool_call>',
+  mistral: '[TOOL_CALLS]',
+  deepseek_v3: DEEPSEEK.callsBegin,
+  deepseek_v31: DEEPSEEK.callsBegin,
+  phi4_mini_json: 'functools[',
+  internlm: '<|action_start|>',
+}
 export const PYTHON_TAG = '<|python_tag|>'
+/** Families whose calls are the whole output: the ways such an output may open (after whitespace). */
+export const WHOLE_OUTPUT_OPENERS: Partial<Record<ToolCallParserName, readonly string[]>> = {
+  llama3_json: ['{', PYTHON_TAG],
+  pythonic: ['[', '<|python_start|>'],
+  llama4_pythonic: ['[', '<|python_start|>'],
+  granite: ['[', '<|tool_call|>', '<tool_call>'],
+}
+/** Families whose call markers are special tokens the reply must keep (skip_special_tokens off for auto), as vLLM's parsers ask. */
+export const MARKERS_ARE_SPECIAL_TOKENS: ReadonlySet<ToolCallParserName> = new Set(['hermes', 'mistral', 'deepseek_v3', 'deepseek_v31', 'granite', 'internlm'])
 
 export function callsInText(text: string, parser: ToolCallParserName): CallsInText {
-  if (parser === 'hermes') return hermesCalls(text)
-  if (parser === 'mistral') return mistralCalls(text)
-  return llama3JsonCalls(text)
+  switch (parser) {
+    case 'hermes':
+      return hermesCalls(text)
+    case 'mistral':
+      return mistralCalls(text)
+    case 'llama3_json':
+      return llama3JsonCalls(text)
+    case 'pythonic':
+    case 'llama4_pythonic': {
+      const calls = pythonicCalls(text)
+      return calls === null ? {content: text, calls: []} : {content: null, calls}
+    }
+    case 'deepseek_v3':
+    case 'deepseek_v31':
+      return deepseekCalls(text, parser === 'deepseek_v3' ? 'v3' : 'v31')
+    case 'granite':
+      return graniteCalls(text)
+    case 'phi4_mini_json':
+      return phi4MiniCalls(text)
+    case 'internlm':
+      return internlmCalls(text)
+  }
 }
 
 /**
@@ -43,7 +90,7 @@ export function argumentsJson(value: unknown): string | null {
 }
 
 /** `{"name": ..., <argsKey>: ...}` as a call, or null when it is not one. */
-function callOf(value: unknown, ...argsKeys: string[]): TextCall | null {
+export function callOf(value: unknown, ...argsKeys: string[]): TextCall | null {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return null
   const fields = value as Record<string, unknown>
   if (typeof fields.name !== 'string' || fields.name === '') return null

@@ -1,7 +1,8 @@
 // A model's chat template rendered as transformers' apply_chat_template renders it (jinja2), on @huggingface/jinja.
 import {Environment, Template} from '@huggingface/jinja'
 import {InvalidRequestError} from '../errors.js'
-import {addParityTests, runTemplate} from './jinja-parity.js'
+import {addParityGlobals, addParityTests, runTemplate} from './jinja-parity.js'
+import {withLibraryEscapes} from './jinja-string-escapes.js'
 import {boundedRange} from './template-budget.js'
 
 export interface ChatMessage {
@@ -19,6 +20,8 @@ export interface ChatTemplateOptions {
   addGenerationPrompt?: boolean
   /** OpenAI tool objects, passed to the template as transformers' apply_chat_template(tools=...) does. */
   tools?: readonly object[]
+  /** RAG documents, passed to the template as transformers' apply_chat_template(documents=...) does. */
+  documents?: readonly object[]
   /** Extra template variables (vLLM's chat_template_kwargs: enable_thinking, date_string, ...); they cannot replace messages or tools. */
   variables?: Readonly<Record<string, unknown>>
 }
@@ -31,7 +34,7 @@ export class ChatTemplate {
 
   /** Throws when the source does not parse. */
   constructor(readonly source: string) {
-    this.template = new Template(source)
+    this.template = new Template(withLibraryEscapes(source))
   }
 
   /** The prompt text; a template's raise_exception (or a conversation it cannot render) is an InvalidRequestError. */
@@ -44,7 +47,7 @@ export class ChatTemplate {
       // A key set to undefined would still be 'in message' for the template; a Python dict has no such key.
       messages: messages.map((message) => Object.fromEntries(Object.entries(message).filter(([, value]) => value !== undefined))),
       tools: opts.tools && opts.tools.length > 0 ? opts.tools : null,
-      documents: null,
+      documents: opts.documents && opts.documents.length > 0 ? opts.documents : null,
       add_generation_prompt: opts.variables?.add_generation_prompt ?? opts.addGenerationPrompt ?? true,
     }
     try {
@@ -60,6 +63,7 @@ export class ChatTemplate {
 function templateGlobals(): Environment {
   const environment = new Environment()
   addParityTests(environment)
+  addParityGlobals(environment)
   for (const [name, value] of Object.entries({true: true, false: false, none: null, True: true, False: false, None: null})) environment.set(name, value)
   environment.set('raise_exception', (message: unknown) => {
     throw new Error(String(message))

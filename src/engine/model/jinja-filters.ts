@@ -1,0 +1,215 @@
+// jinja2's filters where @huggingface/jinja lacks them or differs from them (Python's str() of non-strings, Undefined as '', tuples, ...).
+import type {Environment} from '@huggingface/jinja'
+import {pythonPercentFormat} from './python-percent-format.js'
+import {PYTHON_STR_METHODS} from './python-str-methods.js'
+import {passesTest} from './jinja-tests.js'
+import {
+  ArrayValue,
+  BooleanValue,
+  FloatValue,
+  IntegerValue,
+  isMapping,
+  isSequence,
+  type InterpreterSteps,
+  type Node,
+  PY_VALUES,
+  pythonIterable,
+  pythonStr,
+  pythonType,
+  StringValue,
+  TupleValue,
+  UndefinedValue,
+  type Value,
+} from './jinja-values.js'
+
+const HTML_ESCAPES: Record<string, string> = {'&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&#34;', "'": '&#39;'}
+
+/** A filter's arguments by position or keyword, in the order of `names`. */
+function namedArgs(interpreter: InterpreterSteps, argNodes: Node[], environment: Environment, names: string[]): Array<Value | undefined> {
+  const values: Array<Value | undefined> = names.map(() => undefined)
+  argNodes.forEach((node, i) => {
+    if (node.type === 'KeywordArgumentExpression') {
+      const key = String((node as Node & {key: Node}).key.value)
+      const at = names.indexOf(key)
+      if (at < 0) throw new Error(`unexpected keyword argument '${key}'`)
+      values[at] = interpreter.evaluate(node.value as Node, environment)
+    } else values[i] = interpreter.evaluate(node, environment)
+  })
+  return values
+}
+
+function numberOf(value: Value, filter: string): number {
+  if (value.type !== 'IntegerValue' && value.type !== 'FloatValue') throw new TypeError(`the '${filter}' filter needs numbers, got ${pythonType(value)}`)
+  return value.value as number
+}
+
+/** item.attribute or item['attribute'], as jinja2's attribute= arguments read it (dots go deeper); Undefined when missing. */
+function attributeOf(item: Value, path: string): Value {
+  let value = item
+  for (const key of path.split('.')) {
+    const next = isMapping(value) ? (value.value as Map<string, Value>).get(key) : isSequence(value) && /^\d+$/.test(key) ? (value.value as Value[])[Number(key)] : undefined
+    if (next === undefined) return new UndefinedValue()
+    value = next
+  }
+  return value
+}
+
+const truthy = (value: Value) => value.__bool__().value
+const text = (value: Value) => pythonStr(value)
+
+/** jinja2's do_title: each word (after a space, '-', or an opening bracket) capitalized. */
+function title(value: string): string {
+  return value
+    .split(/([-\s({[<]+)/u)
+    .filter((part) => part !== '')
+    .map((part) => part.charAt(0).toUpperCase() + part.slice(1).toLowerCase())
+    .join('')
+}
+
+/** jinja2's do_truncate: at most `length` characters (plus `leeway`), cut at a word unless `killwords`, then `end`. */
+function truncate(value: string, length: number, killwords: boolean, end: string, leeway: number): string {
+  if (value.length <= length + leeway) return value
+  if (killwords) return value.slice(0, length - end.length) + end
+  const cut = value.slice(0, length - end.length)
+  const space = cut.lastIndexOf(' ')
+  return (space < 0 ? cut : cut.slice(0, space)) + end
+}
+
+/** Filters jinja2 applies to a string, to anything else as str(value) (Undefined as ''). */
+function stringFilter(interpreter: InterpreterSteps, operand: Value, name: string, argNodes: Node[], environment: Environment): Value | null {
+  const value = text(operand)
+  const args = () => interpreter.evaluateArguments(argNodes, environment)[0]
+  switch (name) {
+    case 'trim':
+      return PYTHON_STR_METHODS.strip!(value, args(), PY_VALUES) as Value
+    case 'upper':
+      return new StringValue(value.toUpperCase())
+    case 'lower':
+      return new StringValue(value.toLowerCase())
+    case 'capitalize':
+      return new StringValue(value.charAt(0).toUpperCase() + value.slice(1).toLowerCase())
+    case 'title':
+      return new StringValue(title(value))
+    case 'center':
+      return PYTHON_STR_METHODS.center!(value, [args()[0] ?? new IntegerValue(80)], PY_VALUES) as Value
+    case 'e':
+    case 'escape':
+      return new StringValue(value.replace(/[&<>"']/g, (char) => HTML_ESCAPES[char]!))
+    case 'striptags':
+      return new StringValue(value.replace(/<!--.*?-->|<[^>]*>/gs, '').split(/\s+/u).filter((word) => word !== '').join(' '))
+    case 'wordcount':
+      return new IntegerValue((value.match(/\w+/gu) ?? []).length)
+    case 'truncate': {
+      const [length, killwords, end, leeway] = namedArgs(interpreter, argNodes, environment, ['length', 'killwords', 'end', 'leeway'])
+      return new StringValue(truncate(value, Number(length?.value ?? 255), truthy(killwords ?? new IntegerValue(0)), end === undefined ? '...' : text(end), Number(leeway?.value ?? 0)))
+    }
+    case 'format': {
+      const [values, keywords] = interpreter.evaluateArguments(argNodes, environment)
+      if (values.length > 0 && keywords.size > 0) throw new Error("the 'format' filter takes positional or keyword arguments, not both")
+      return new StringValue(pythonPercentFormat(value, keywords.size > 0 ? keywords : values))
+    }
+  }
+  return null
+}
+
+/** Filters real chat templates use that @huggingface/jinja lacks or runs differently from jinja2; null when the filter is the library's. */
+export function extraFilter(interpreter: InterpreterSteps, operand: Value, name: string, argNodes: Node[], environment: Environment): Value | null {
+  const args = () => interpreter.evaluateArguments(argNodes, environment)[0]
+  const items = () => pythonIterable(operand)
+  switch (name) {
+    case 'tojson':
+      // json.dumps cannot write Undefined; the library would write null.
+      if (operand.type === 'UndefinedValue') throw new TypeError('Object of type Undefined is not JSON serializable')
+      return null
+    case 'select':
+    case 'reject': {
+      const [test, ...testArgs] = args()
+      return new ArrayValue(items().filter((item) => (test === undefined ? truthy(item) : passesTest(item, String(test.value), testArgs)) === (name === 'select')))
+    }
+    case 'selectattr':
+    case 'rejectattr': {
+      const [attribute, test, ...testArgs] = args()
+      const passes = (item: Value) => {
+        const value = attributeOf(item, String(attribute!.value))
+        return test === undefined ? truthy(value) : passesTest(value, String(test.value), testArgs)
+      }
+      return new ArrayValue(items().filter((item) => passes(item) === (name === 'selectattr')))
+    }
+    case 'map': {
+      const [first] = argNodes
+      if (first === undefined) throw new Error("the 'map' filter needs a filter name or attribute=")
+      if (first.type === 'KeywordArgumentExpression') {
+        const [attribute, fallback] = namedArgs(interpreter, argNodes, environment, ['attribute', 'default'])
+        return new ArrayValue(items().map((item) => {
+          const value = attributeOf(item, String(attribute!.value))
+          return value.type === 'UndefinedValue' && fallback !== undefined ? fallback : value
+        }))
+      }
+      const filterName = String(interpreter.evaluate(first, environment).value)
+      const filter = argNodes.length === 1 ? {type: 'Identifier', value: filterName} : {type: 'CallExpression', callee: {type: 'Identifier', value: filterName}, args: argNodes.slice(1)}
+      return new ArrayValue(items().map((item) => interpreter.applyFilter(item, filter, environment)))
+    }
+    case 'string':
+      return new StringValue(pythonStr(operand))
+    case 'list':
+      return new ArrayValue(items())
+    case 'length':
+    case 'count':
+      return new IntegerValue(operand.type === 'StringValue' ? [...(operand.value as string)].length : items().length)
+    case 'first':
+      return items()[0] ?? new UndefinedValue()
+    case 'last':
+      return items().at(-1) ?? new UndefinedValue()
+    case 'reverse':
+      return operand.type === 'StringValue' ? new StringValue([...(operand.value as string)].reverse().join('')) : new ArrayValue([...items()].reverse())
+    case 'join': {
+      const [separator, attribute] = namedArgs(interpreter, argNodes, environment, ['d', 'attribute'])
+      return new StringValue(items().map((item) => text(attribute === undefined ? item : attributeOf(item, String(attribute.value)))).join(separator === undefined ? '' : text(separator)))
+    }
+    case 'items':
+      if (operand.type === 'UndefinedValue') return new ArrayValue([])
+      if (!isMapping(operand)) throw new TypeError(`the 'items' filter needs a dict, got ${pythonType(operand)}`)
+      return new ArrayValue([...(operand.value as Map<string, Value>)].map(([key, value]) => new TupleValue([new StringValue(key), value])))
+    case 'dictsort': {
+      if (!isMapping(operand)) throw new TypeError(`the 'dictsort' filter needs a dict, got ${pythonType(operand)}`)
+      const options = namedArgs(interpreter, argNodes, environment, ['case_sensitive', 'by', 'reverse']).map((value, i) => value ?? [new BooleanValue(false), new StringValue('key'), new BooleanValue(false)][i]!)
+      const sorted = ((operand as unknown as {builtins: Map<string, Value>}).builtins.get('dictsort')!.value as (args: Value[]) => Value)(options)
+      return new ArrayValue((sorted.value as Value[]).map((pair) => new TupleValue(pair.value)))
+    }
+    case 'batch': {
+      const [size, fill] = namedArgs(interpreter, argNodes, environment, ['linecount', 'fill_with'])
+      const count = Number(size?.value)
+      if (!Number.isInteger(count) || count < 1) throw new Error("the 'batch' filter needs a positive line count")
+      const all = items()
+      const batches: Value[] = []
+      for (let at = 0; at < all.length; at += count) {
+        const batch = all.slice(at, at + count)
+        while (fill !== undefined && batch.length < count) batch.push(fill)
+        batches.push(new ArrayValue(batch))
+      }
+      return new ArrayValue(batches)
+    }
+    case 'sum': {
+      const [attribute, start] = namedArgs(interpreter, argNodes, environment, ['attribute', 'start'])
+      let total: number = start === undefined ? 0 : numberOf(start, name)
+      let float = start?.type === 'FloatValue'
+      for (const item of items()) {
+        const value = attribute === undefined ? item : attributeOf(item, String(attribute.value))
+        total += numberOf(value, name)
+        float ||= value.type === 'FloatValue'
+      }
+      return float ? new FloatValue(total) : new IntegerValue(total)
+    }
+    case 'min':
+    case 'max': {
+      const [, attribute] = namedArgs(interpreter, argNodes, environment, ['case_sensitive', 'attribute'])
+      const list = items()
+      if (list.length === 0) return new UndefinedValue()
+      const key = (item: Value) => (attribute === undefined ? item : attributeOf(item, String(attribute.value))).value as number | string
+      return list.reduce((best, item) => ((name === 'min' ? key(item) < key(best) : key(item) > key(best)) ? item : best))
+    }
+    case 'd':
+      return interpreter.applyFilter(operand, argNodes.length === 0 ? {type: 'Identifier', value: 'default'} : {type: 'CallExpression', callee: {type: 'Identifier', value: 'default'}, args: argNodes}, environment)
+  }
+  return stringFilter(interpreter, operand, name, argNodes, environment)
+}

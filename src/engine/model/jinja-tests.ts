@@ -1,0 +1,67 @@
+// jinja2's tests (`x is mapping`, select('odd'), selectattr('a', 'equalto', 1)) with Python's semantics, where @huggingface/jinja's differ or are missing.
+import type {Environment} from '@huggingface/jinja'
+import {isMapping, isSequence, pythonContains, pythonEquals, pythonType, type Value} from './jinja-values.js'
+
+type Test = (value: Value, args: Value[]) => boolean
+
+const numeric = (value: Value) => ['IntegerValue', 'FloatValue', 'BooleanValue'].includes(value.type)
+
+/** Python's <, for the comparison tests: numbers with numbers, strings with strings. */
+function lessThan(a: Value, b: Value): boolean {
+  if ((numeric(a) && numeric(b)) || (a.type === 'StringValue' && b.type === 'StringValue')) return (a.value as number | string) < (b.value as number | string)
+  throw new TypeError(`'<' not supported between instances of '${pythonType(a)}' and '${pythonType(b)}'`)
+}
+
+function integerOf(value: Value | undefined, test: string): number {
+  if (value?.type !== 'IntegerValue') throw new TypeError(`the '${test}' test needs an integer`)
+  return value.value as number
+}
+
+/** jinja2's tests by name (aliases included), each taking the value and the test's arguments. */
+const TESTS: Record<string, Test> = {
+  odd: (value) => integerOf(value, 'odd') % 2 !== 0,
+  even: (value) => integerOf(value, 'even') % 2 === 0,
+  divisibleby: (value, [divisor]) => integerOf(value, 'divisibleby') % integerOf(divisor, 'divisibleby') === 0,
+  defined: (value) => value.type !== 'UndefinedValue',
+  undefined: (value) => value.type === 'UndefinedValue',
+  none: (value) => value.type === 'NullValue',
+  boolean: (value) => value.type === 'BooleanValue',
+  false: (value) => value.type === 'BooleanValue' && value.value === false,
+  true: (value) => value.type === 'BooleanValue' && value.value === true,
+  // Python's bool is a number but not, for jinja2's test, an integer.
+  integer: (value) => value.type === 'IntegerValue',
+  float: (value) => value.type === 'FloatValue',
+  number: numeric,
+  string: (value) => value.type === 'StringValue',
+  mapping: isMapping,
+  // Anything with len() and [] / anything iter() takes: strings, lists, tuples, dicts, and Undefined (empty).
+  sequence: (value) => value.type === 'StringValue' || isSequence(value) || isMapping(value) || value.type === 'UndefinedValue',
+  iterable: (value) => value.type === 'StringValue' || isSequence(value) || isMapping(value) || value.type === 'UndefinedValue',
+  callable: (value) => value.type === 'FunctionValue',
+  sameas: (value, [other]) => value.type === other!.type && (value.value === other!.value || ['NullValue', 'UndefinedValue'].includes(value.type)),
+  escaped: () => false,
+  in: (value, [container]) => pythonContains(container!, value),
+  lower: (value) => value.type === 'StringValue' && (value.value as string) === (value.value as string).toLowerCase(),
+  upper: (value) => value.type === 'StringValue' && (value.value as string) === (value.value as string).toUpperCase(),
+  eq: (value, [other]) => pythonEquals(value, other!),
+  ne: (value, [other]) => !pythonEquals(value, other!),
+  lt: (value, [other]) => lessThan(value, other!),
+  le: (value, [other]) => lessThan(value, other!) || pythonEquals(value, other!),
+  gt: (value, [other]) => lessThan(other!, value),
+  ge: (value, [other]) => lessThan(other!, value) || pythonEquals(value, other!),
+}
+const ALIASES: Record<string, string> = {equalto: 'eq', '==': 'eq', '!=': 'ne', lessthan: 'lt', '<': 'lt', '<=': 'le', greaterthan: 'gt', '>': 'gt', '>=': 'ge'}
+
+/** Whether `value` passes jinja2's test `name` with these arguments (select, reject, selectattr, rejectattr, `is`). */
+export function passesTest(value: Value, name: string, args: Value[]): boolean {
+  const test = TESTS[ALIASES[name] ?? name]
+  if (test === undefined) throw new Error(`the chat template uses the Jinja test '${name}', which is not supported`)
+  return test(value, args)
+}
+
+/** jinja2's tests put into one environment in place of the library's, for `x is name` (the library's table is shared by all). */
+export function addParityTests(environment: Environment): void {
+  const tests = new Map<string, (value: Value) => boolean>()
+  for (const name of [...Object.keys(TESTS), ...Object.keys(ALIASES)]) tests.set(name, (value) => passesTest(value, name, []))
+  ;(environment as unknown as {tests: Map<string, (value: Value) => boolean>}).tests = tests
+}

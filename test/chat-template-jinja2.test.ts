@@ -1,0 +1,41 @@
+// jinja2 behaviour real chat templates lean on, beyond the fixtures: each template here was rendered by transformers'
+// jinja2 environment (scripts/chat-template-fixtures.py's settings) and its output is written next to it.
+import assert from 'node:assert/strict'
+import {describe, it} from 'node:test'
+import {ChatTemplate} from '../src/engine/model/chat-template.js'
+import {InvalidRequestError} from '../src/engine/errors.js'
+
+const render = (source: string, variables: Record<string, unknown> = {}) => new ChatTemplate(source).render([{role: 'user', content: 'hi'}], {}, {variables})
+
+/** [what, template, variables, jinja2's output]. */
+const JINJA2_RENDERS: Array<[string, string, Record<string, unknown>, string]> = [
+  ["Undefined and non-strings in string filters", "{{ u | trim }}|{{ u | length }}|{{ [' a '] | trim }}|{{ 5 | upper }}|{{ none | lower }}|{{ 'x-y z(w' | title }}|{{ 'hELLO' | capitalize }}", {}, "|0|[' a ']|5|none|X-Y Z(W|Hello"],
+  ["trim with chars, striptags, truncate, wordcount, center", "{{ '--a--' | trim('-') }}|{{ '<b>x</b>  <i>y</i>' | striptags }}|{{ 'hello world foo' | truncate(9) }}|{{ 'hello world foo' | truncate(9, true) }}|{{ 'one two, three' | wordcount }}|{{ 'ab' | center(6) }}|", {}, "a|x y|hello...|hello ...|3|  ab  |"],
+  ["format filter (printf-style)", "{{ '%s=%r %d %5.2f %-4s| %03d %x %%' | format('a', 'b', 3, 2.5, 'z', 7, 255) }}|{{ '%(n)s!' | format(n=1) }}|{{ '%s' | format({'k': [1, none]}) }}", {}, "a='b' 3  2.50 z   | 007 ff %|1!|{'k': [1, None]}"],
+  ["tests: iterable, sequence, mapping, number, integer, boolean, callable", "{{ u is iterable }} {{ u is sequence }} {{ 'a' is iterable }} {{ {} is iterable }} {{ (1, 2) is sequence }} {{ none is iterable }} {{ true is number }} {{ true is integer }} {{ true is boolean }} {{ d.items is callable }} {{ 3 is odd }} {{ 'ab' is lower }}", {"d": {"a": 1}}, "True True True True True False True False True True True True"],
+  ["select / reject / selectattr / rejectattr with tests and arguments", "{{ xs | selectattr('tool_calls', 'undefined') | map(attribute='role') | join(',') }}|{{ xs | rejectattr('role', 'equalto', 'tool') | map(attribute='role') | join(',') }}|{{ xs | selectattr('n') | list | length }}|{{ [1, 2, 3, 4] | select('divisibleby', 2) | list }}|{{ [1, 5, 9] | reject('gt', 4) | list }}|{{ ['a', 'b'] | select('in', 'abc') | list }}", {"xs": [{"role": "user", "n": 1}, {"role": "assistant", "tool_calls": []}, {"role": "tool", "n": 0}]}, "user,tool|user,assistant|1|[2, 4]|[1]|['a', 'b']"],
+  ["map over a string and with default=, join with attribute=", "{{ 'ab' | map('upper') | join }}|{{ xs | map(attribute='n', default=0) | list }}|{{ xs | join(', ', attribute='role') }}|{{ [1, none, 'a'] | join('-') }}", {"xs": [{"role": "user", "n": 1}, {"role": "tool"}]}, "AB|[1, 0]|user, tool|1-None-a"],
+  ["list, first, last, reverse, length on strings, tuples, dicts, Undefined", "{{ (1, 2) | list }} {{ {'a': 1, 'b': 2} | list }} {{ u | list }} {{ 'abc' | first }}{{ 'abc' | last }} {{ (1, 2) | reverse | list }} {{ {'a': 1} | length }} {{ 'héllo' | length }}", {}, "[1, 2] ['a', 'b'] [] ac [2, 1] 1 5"],
+  ["items, dict.items(), dictsort yield tuples; batch", "{{ {'a': 1} | items | list }} {{ {'b': 1, 'a': 2}.items() | list }} {{ {'b': 1, 'a': 2} | dictsort }} {{ [1, 2, 3] | batch(2) | list }} {{ [1, 2, 3] | batch(2, 0) | list }}", {}, "[('a', 1)] [('b', 1), ('a', 2)] [('a', 2), ('b', 1)] [[1, 2], [3]] [[1, 2], [3, 0]]"],
+  ["in / not in by Python ==, on dicts, strings and Undefined", "{{ 1 in [1.0] }} {{ {'a': 1} in [{'a': 1}] }} {{ 'a' in {'a': 1} }} {{ 'bc' in 'abc' }} {{ u in [1] }} {{ 1 not in u }} {{ u not in ['x'] }}", {}, "True True True True False True True"],
+  ["list methods index and count; dict()", "{{ [1, 2, 3].index(2) }} {{ [1, 2, 1].count(1) }} {{ dict(a=1, b='x') }} {{ dict(d, c=3) }}", {"d": {"a": 1}}, "1 2 {'a': 1, 'b': 'x'} {'a': 1, 'c': 3}"],
+  ["for over a string, a dict's keys and Undefined; loop.cycle; unpacking items", "{% for c in 'ab' %}{{ c }}{{ loop.cycle('+', '-') }}{% endfor %}|{% for k in {'x': 1, 'y': 2} %}{{ k }}{% endfor %}|{% for i in u %}never{% else %}empty{% endfor %}|{% for k, v in {'a': 1}.items() %}{{ k }}={{ v }}{% endfor %}", {}, "a+b-|xy|empty|a=1"],
+  ["a set inside a loop does not reach the next pass or the outside", "{% set first = true %}{% for i in [1, 2, 3] %}{% if not first %}, {% endif %}{{ i }}{% set first = false %}{% endfor %}|{{ first }}", {}, "123|True"],
+  ["lookups that find nothing are Undefined; looking into Undefined is an error", "{{ d[0] is defined }} {{ d[u] is defined }} {{ xs['a'] is defined }} {{ xs[5] is defined }} {{ 'abc'[-1] }} {{ d.missing is defined }}", {"d": {"a": 1}, "xs": [1]}, "False False False False c False"],
+  ["string escapes as Python reads them", "{{ 'a\\\nb' }}|{{ 'tab\\there' }}|{{ '\\d+' }}|{{ '\\x41\\u00e9\\U0001F600\\101\\a' | length }}|{{ \"it\\'s\" }}", {}, "ab|tab\there|\\d+|5|it's"],
+  ["the % operator on a string formats as Python's does", "{{ '%s-%d' % ('a', 3) }}|{{ '%s' % 'Hello' }}|{{ '%(a)s' % {'a': 1} }}|{{ 7 % 3 }}", {}, "a-3|Hello|1|1"],
+  ["strings compare by code point; % and // on numbers floor as Python's do", "{{ 'a' < 'b' }} {{ 'b' <= 'a' }} {{ 'B' < 'a' }} {{ -7 % 3 }} {{ 7 % -3 }} {{ 7.5 % 2 }} {{ -7 // 2 }}", {}, "True False True 2 -2 1.5 -4"],
+  ["slicing with steps", "{{ [1, 2, 3, 4][::2] }} {{ 'abcd'[::-1] }} {{ [1, 2, 3][1:] }} {{ 'abcd'[-2:] }}", {}, "[1, 3] dcba [2, 3] cd"],
+  ["tojson as transformers defines it (no HTML escaping, ensure_ascii off, indent)", "{{ {'a': '<é>', 'b': [1, 2.5, none, true]} | tojson }}|{{ {'a': [1]} | tojson(indent=2) }}|{{ 'x' | tojson }}", {}, "{\"a\": \"<é>\", \"b\": [1, 2.5, null, true]}|{\n  \"a\": [\n    1\n  ]\n}|\"x\""],
+]
+
+describe('templates render as jinja2 renders them', () => {
+  for (const [what, source, variables, jinja2] of JINJA2_RENDERS) it(what, () => assert.equal(render(source, variables), jinja2))
+
+  it('looking into an Undefined value is an error (a 400), as in jinja2', () => {
+    assert.throws(() => render('{{ missing.name }}'), (error: Error) => error instanceof InvalidRequestError)
+    assert.throws(() => render("{{ '%s %s' | format(1) }}"), /not enough arguments/)
+    // json.dumps cannot write Undefined (the library wrote null).
+    assert.throws(() => render('{{ missing | tojson }}'), /not JSON serializable/)
+  })
+})
