@@ -102,6 +102,22 @@ describe('GPT-2-style vocab.json + merges.txt without tokenizer.json', () => {
     assert.deepEqual(tokenizer.encode('<|endoftext|>'), [0])
   })
 
+  it("without tokenizer_class takes the class of config.json's model_type: GPT-NeoX's NFC and <|padding|>, as transformers does", () => {
+    const {tokenizer_class: _dropped, ...config} = readJsonObject(join(sources.gpt2!, 'tokenizer_config.json'))
+    const tokenizers = ['gpt2', 'gpt_neox'].map((modelType) => {
+      const dir = slowFilesDir(`class-of-${modelType}`, sources.gpt2!)
+      writeFileSync(join(dir, 'tokenizer_config.json'), JSON.stringify(config))
+      writeFileSync(join(dir, 'config.json'), JSON.stringify({...readJsonObject(join(dir, 'config.json')), model_type: modelType}))
+      return Tokenizer.load(dir)
+    })
+    const [gpt2, neox] = tokenizers as [Tokenizer, Tokenizer]
+    assert.notDeepEqual(gpt2.encode('cafe\u0301'), gpt2.encode('caf\u00e9'))
+    assert.deepEqual(neox.encode('cafe\u0301'), neox.encode('caf\u00e9'))
+    // transformers 5 gave [..., 512, ...] for the tiny vocabulary of 512: the default pad token, added after it.
+    assert.deepEqual(neox.encode('<|padding|>'), [512])
+    assert.equal(gpt2.encode('<|padding|>').length > 1, true)
+  })
+
   describe('hostile files are a ModelLoadError naming the file', () => {
     const vocabOf = () => readJsonObject(join(sources.gpt2!, 'tokenizer.json')).model as {vocab: Record<string, number>}
     const cases: Array<[string, () => Record<string, string | Uint8Array>, RegExp]> = [

@@ -3,6 +3,7 @@ import {existsSync, readFileSync, statSync} from 'node:fs'
 import {join} from 'node:path'
 import {ModelLoadError} from '../errors.js'
 import {specialTokensPostProcessor} from './byte-level-bpe.js'
+import {readJsonObject} from './model-config.js'
 
 type Json = Record<string, unknown>
 
@@ -30,7 +31,7 @@ export function hasGpt2VocabFiles(dir: string): boolean {
  * add_eos_token (default off). `tokenizerConfig` is tokenizer_config.json over special_tokens_map.json.
  */
 export function gpt2VocabFilesTokenizerJson(dir: string, tokenizerConfig: Json): Json {
-  const className = String(tokenizerConfig.tokenizer_class ?? 'GPT2Tokenizer').replace(/Fast$/, '')
+  const className = String(tokenizerConfig.tokenizer_class ?? classOfModelType(dir)).replace(/Fast$/, '')
   const tokenizerClass = CLASSES[className]
   if (tokenizerClass === undefined) {
     throw new ModelLoadError(`tokenizer_config.json names ${className}, but only ${Object.keys(CLASSES).join(' and ')} are built from ${VOCAB_FILE} + ${MERGES_FILE}; the checkpoint needs a tokenizer.json.`)
@@ -69,6 +70,12 @@ export function gpt2VocabFilesTokenizerJson(dir: string, tokenizerConfig: Json):
       merges,
     },
   }
+}
+
+/** Without tokenizer_class transformers picks the class by config.json's model_type: GPT-NeoX's own, else (gpt2, opt) GPT-2's. */
+function classOfModelType(dir: string): string {
+  const configPath = join(dir, 'config.json')
+  return existsSync(configPath) && readJsonObject(configPath).model_type === 'gpt_neox' ? 'GPTNeoXTokenizer' : 'GPT2Tokenizer'
 }
 
 /** A file's text: bounded in size and valid UTF-8, or a ModelLoadError naming it. */
