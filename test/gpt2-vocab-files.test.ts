@@ -118,6 +118,14 @@ describe('GPT-2-style vocab.json + merges.txt without tokenizer.json', () => {
     assert.equal(gpt2.encode('<|padding|>').length > 1, true)
   })
 
+  it('adds a named special token missing from the vocabulary after it, and add_bos_token puts it first (a token named "constructor" too)', () => {
+    const config = {tokenizer_class: 'GPT2Tokenizer', bos_token: 'constructor', eos_token: '<|endoftext|>', add_bos_token: true}
+    const tokenizer = Tokenizer.load(slowFilesDir('bos-outside-vocab', sources.gpt2!, {'tokenizer_config.json': JSON.stringify(config)}))
+    const vocabSize = Object.keys((readJsonObject(join(sources.gpt2!, 'tokenizer.json')).model as {vocab: object}).vocab).length
+    assert.equal(tokenizer.bosTokenId, vocabSize)
+    assert.deepEqual(tokenizer.encode('a constructor'), [vocabSize, ...tokenizer.encode('a ', {addSpecialTokens: false}), vocabSize])
+  })
+
   describe('hostile files are a ModelLoadError naming the file', () => {
     const vocabOf = () => readJsonObject(join(sources.gpt2!, 'tokenizer.json')).model as {vocab: Record<string, number>}
     const cases: Array<[string, () => Record<string, string | Uint8Array>, RegExp]> = [
@@ -130,7 +138,8 @@ describe('GPT-2-style vocab.json + merges.txt without tokenizer.json', () => {
       ['a fractional id', () => ({'vocab.json': JSON.stringify({...vocabOf().vocab, bad: 1.5})}), /vocab\.json gives "bad" the id 1\.5/],
       ['a string id', () => ({'vocab.json': JSON.stringify({...vocabOf().vocab, bad: '7'})}), /vocab\.json gives "bad" the id "7"/],
       ['a duplicate id', () => ({'vocab.json': JSON.stringify({...vocabOf().vocab, twin: 5})}), /vocab\.json gives both .* and "twin" the id 5/],
-      ['an id far past the entries', () => ({'vocab.json': JSON.stringify({...vocabOf().vocab, far: 2 ** 31})}), /id 2147483648, far beyond/],
+      ['an id far past the entries', () => ({'vocab.json': JSON.stringify({...vocabOf().vocab, far: 2 ** 31})}), /vocab\.json gives "far" the id 2147483648, far beyond/],
+      ['an empty vocab.json', () => ({'vocab.json': '{}'}), /vocab\.json holds no tokens/],
       ['a non-UTF-8 merges.txt', () => ({'merges.txt': new Uint8Array([0x47, 0x20, 0xff, 0xfe, 0x0a])}), /Cannot read .*merges\.txt: .*(encoded|UTF-8|invalid)/i],
       ['a non-UTF-8 vocab.json', () => ({'vocab.json': new Uint8Array([0x7b, 0x22, 0xc3, 0x28, 0x22, 0x3a, 0x30, 0x7d])}), /Cannot read .*vocab\.json/],
       ['an added_tokens.json with a bad id', () => ({'added_tokens.json': '{"<x>": "one"}'}), /added_tokens\.json gives "<x>" the id "one"/],

@@ -41,7 +41,7 @@ export function gpt2VocabFilesTokenizerJson(dir: string, tokenizerConfig: Json):
   const vocab = readVocab(vocabPath)
   const merges = readMerges(join(dir, MERGES_FILE), vocab)
   const addedTokens = addedTokensOf(dir, config, vocab)
-  const idOf = (token: string) => addedTokens.find((added) => added.content === token)?.id ?? vocab[token]
+  const idOf = (token: string) => addedTokens.find((added) => added.content === token)?.id ?? (Object.hasOwn(vocab, token) ? vocab[token] : undefined)
   const flagged = (flag: unknown, key: 'bos_token' | 'eos_token') => {
     const token = tokenText(config[key])
     const id = token === '' ? undefined : idOf(token)
@@ -112,6 +112,10 @@ function readVocab(path: string): Record<string, number> {
     owner.set(id, token)
   }
   if (owner.size === 0) throw new ModelLoadError(`${path} holds no tokens.`)
+  // Ids are dense in a real vocabulary; one far past the entries would make the tokenizer library walk every id up to it.
+  let largest = 0
+  for (const id of owner.keys()) largest = Math.max(largest, id)
+  if (largest >= 2 * owner.size + 65536) throw new ModelLoadError(`${path} gives ${JSON.stringify(owner.get(largest))} the id ${largest}, far beyond its ${owner.size} entries.`)
   return vocab as Record<string, number>
 }
 
