@@ -101,6 +101,6 @@ describe('SentencePiece tokenizer.model without tokenizer.json', () => {
       )
     }
     rmSync(join(scratch, 'bad-empty', 'tokenizer.model'))
-    assert.throws(() => Tokenizer.load(join(scratch, 'bad-empty')), /No tokenizer\.json \(or SentencePiece tokenizer\.model\)/)
+    assert.throws(() => Tokenizer.load(join(scratch, 'bad-empty')), /No tokenizer\.json \(nor vocab\.json \+ merges\.txt, nor a SentencePiece tokenizer\.model\)/)
   })
 })

@@ -6,9 +6,12 @@ import type {RepoCache} from './hf-cache.js'
 const CONFIG_FILE = 'config.json'
 const SINGLE_WEIGHTS_FILE = 'model.safetensors'
 const WEIGHTS_INDEX_FILE = 'model.safetensors.index.json'
-/** Downloaded when the repository has them; the tokenizer loader reads tokenizer.json, or tokenizer.model without it. */
+/** Downloaded when the repository has them; the tokenizer loader reads tokenizer.json, or without it the files below. */
 const OPTIONAL_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'chat_template.jinja', 'generation_config.json']
-const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer.model']
+/** The tokenizer's files in the loader's order of preference: each entry is complete on its own. */
+const TOKENIZER_FILE_SETS = [['tokenizer.json'], ['vocab.json', 'merges.txt'], ['tokenizer.model']]
+/** Fetched with GPT-2-style vocab.json + merges.txt when the repository has it (older checkpoints' extra tokens). */
+const GPT2_EXTRA_FILES = ['added_tokens.json']
 
 export interface CheckpointPlan {
   /** Downloaded first, in this order (the weight index among them when sharded). */
@@ -23,8 +26,13 @@ export function planCheckpointFiles(repoId: string, repoFiles: readonly string[]
     throw new ModelLoadError(`${repoId} has no config.json at its top level, so it is not a Transformers model pagedllm can load.`, {code: 'not_a_model'})
   }
   const optional = OPTIONAL_FILES.filter((file) => present.has(file))
-  // A SentencePiece model is fetched only for repositories without tokenizer.json (it can be large and go unread).
-  if (!present.has('tokenizer.json') && present.has('tokenizer.model')) optional.push('tokenizer.model')
+  // Slow-tokenizer files are fetched only for repositories without tokenizer.json (they can be large and go unread):
+  // the first complete set the loader would read.
+  const tokenizerSet = TOKENIZER_FILE_SETS.find((set) => set.every((file) => present.has(file)))
+  if (tokenizerSet !== undefined && tokenizerSet[0] !== 'tokenizer.json') {
+    optional.push(...tokenizerSet)
+    if (tokenizerSet[0] === 'vocab.json') optional.push(...GPT2_EXTRA_FILES.filter((file) => present.has(file)))
+  }
   if (present.has(WEIGHTS_INDEX_FILE)) return {files: [CONFIG_FILE, ...optional, WEIGHTS_INDEX_FILE], weightsIndex: WEIGHTS_INDEX_FILE}
   if (present.has(SINGLE_WEIGHTS_FILE)) return {files: [CONFIG_FILE, ...optional, SINGLE_WEIGHTS_FILE], weightsIndex: null}
   const otherWeights = repoFiles.filter((file) => /\.(bin|pt|pth|ckpt|gguf|safetensors)$/.test(file))
@@ -59,8 +67,12 @@ export async function missingSnapshotFiles(repo: RepoCache, commit: string): Pro
   // Without these a cached snapshot is not worth returning without asking the Hub.
   if (!(await repo.hasSnapshotFile(commit, CONFIG_FILE))) missing.push(CONFIG_FILE)
   let hasTokenizer = false
-  for (const file of TOKENIZER_FILES) hasTokenizer ||= await repo.hasSnapshotFile(commit, file)
-  if (!hasTokenizer) missing.push(TOKENIZER_FILES.join(' or '))
+  for (const set of TOKENIZER_FILE_SETS) {
+    let complete = true
+    for (const file of set) complete &&= await repo.hasSnapshotFile(commit, file)
+    hasTokenizer ||= complete
+  }
+  if (!hasTokenizer) missing.push(TOKENIZER_FILE_SETS.map((set) => set.join(' + ')).join(' or '))
   if (await repo.hasSnapshotFile(commit, WEIGHTS_INDEX_FILE)) {
     const indexPath = repo.snapshotFile(commit, WEIGHTS_INDEX_FILE)
     for (const shard of shardsOfIndex(await readFile(indexPath, 'utf8'), indexPath)) {

@@ -1,4 +1,4 @@
-// The model's tokenizer: tokenizer.json via @huggingface/tokenizers plus the chat template (chat-template.ts).
+// The model's tokenizer: tokenizer.json (or what transformers builds from older files) via @huggingface/tokenizers plus the chat template (chat-template.ts).
 import {Tokenizer as HfTokenizer} from '@huggingface/tokenizers'
 import {existsSync, readFileSync} from 'node:fs'
 import {join} from 'node:path'
@@ -7,6 +7,7 @@ import {isGgufFile, readGguf} from './gguf-file.js'
 import {tokenizerFromGguf} from './gguf-tokenizer.js'
 import {readSentencePieceModel, sentencePieceTokenizerJson} from './sentencepiece-model.js'
 import {readJsonObject} from './model-config.js'
+import {gpt2VocabFilesTokenizerJson, hasGpt2VocabFiles, MERGES_FILE, VOCAB_FILE} from './gpt2-vocab-files.js'
 import {specialTokensPostProcessor} from './byte-level-bpe.js'
 import {maxTextBytes, type TextSizeBound, textSizeBound} from './text-size-bound.js'
 import {tokenBytes} from './token-bytes.js'
@@ -46,12 +47,12 @@ export class Tokenizer {
    */
   static load(dir: string, options: {extraEosTokenIds?: number[]} = {}): Tokenizer {
     if (isGgufFile(dir)) return tokenizerFromGguf(readGguf(dir, {metadataOnly: true}).metadata, options)
-    const tokenizerJson = readTokenizerJson(dir)
     const configPath = join(dir, 'tokenizer_config.json')
     // Older checkpoints name their special tokens in special_tokens_map.json only; tokenizer_config.json wins where both do.
     const mapPath = join(dir, 'special_tokens_map.json')
     const specialTokensMap = existsSync(mapPath) ? readJsonObject(mapPath) : {}
     const tokenizerConfig = {...specialTokensMap, ...(existsSync(configPath) ? readJsonObject(configPath) : {})}
+    const tokenizerJson = readTokenizerJson(dir, tokenizerConfig)
     // Newer checkpoints keep the template in its own file instead of tokenizer_config.json.
     const templatePath = join(dir, 'chat_template.jinja')
     const templateFile = existsSync(templatePath) ? readTemplateFile(templatePath) : null
@@ -184,13 +185,19 @@ function checkTokenIds(tokenizerJson: Json): void {
   if (largest >= 2 * entries + 65536) throw new ModelLoadError(`tokenizer.json gives a token the id ${largest}, far beyond its ${entries} entries.`)
 }
 
-/** tokenizer.json, or without it the one transformers builds from a SentencePiece tokenizer.model (older Llama checkpoints). */
-function readTokenizerJson(dir: string): Json {
+/**
+ * tokenizer.json, or without it the one transformers builds from GPT-2-style vocab.json + merges.txt (GPT-2, OPT) or
+ * from a SentencePiece tokenizer.model (older Llama checkpoints).
+ */
+function readTokenizerJson(dir: string, tokenizerConfig: Json): Json {
   const tokenizerPath = join(dir, 'tokenizer.json')
   if (existsSync(tokenizerPath)) return readJsonObject(tokenizerPath)
+  if (hasGpt2VocabFiles(dir)) return gpt2VocabFilesTokenizerJson(dir, tokenizerConfig)
   const modelPath = join(dir, 'tokenizer.model')
   if (existsSync(modelPath)) return sentencePieceTokenizerJson(readSentencePieceModel(readFileSync(modelPath), modelPath), modelPath)
-  throw new ModelLoadError(`No tokenizer.json (or SentencePiece tokenizer.model) in ${dir}: the model directory needs its tokenizer.`)
+  throw new ModelLoadError(
+    `No tokenizer.json (nor ${VOCAB_FILE} + ${MERGES_FILE}, nor a SentencePiece tokenizer.model) in ${dir}: the model directory needs its tokenizer.`,
+  )
 }
 
 /** A high surrogate not followed by a low one, or a low one not preceded by a high one (UTF-16 code units, no u flag). */
