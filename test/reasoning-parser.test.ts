@@ -6,7 +6,8 @@ import {describe, it} from 'node:test'
 import {ChatTemplate} from '../src/engine/model/chat-template.js'
 import {parseMessages} from '../src/server/chat-request.js'
 import {ReasoningSplitter} from '../src/server/reasoning-deltas.js'
-import {reasoningTagsFor, splitReasoning} from '../src/server/reasoning-parsers.js'
+import type {TokenizerLike} from '../src/server/engine-like.js'
+import {reasoningTagsFor, reasoningTokenCount, splitReasoning} from '../src/server/reasoning-parsers.js'
 import {FakeEngine} from './support/fake-engine.js'
 import {post, sseEvents, start, startTinyEngineServer} from './support/server-harness.js'
 
@@ -63,6 +64,15 @@ describe('reasoning split', () => {
     assert.equal(splitter.reasoningEnded, false)
     assert.deepEqual(splitter.push('ink>ans', false), {reasoning: '', content: 'ans'})
     assert.equal(splitter.reasoningEnded, true)
+  })
+
+  it('reasoning tokens are those whose text lies wholly inside the reasoning, tags spanning tokens included', () => {
+    const pieces = ['\n<th', 'ink>', 'ab', 'c</', 'think>', 'x']
+    const tokenizer = {decode: (ids: number[]) => ids.map((id) => pieces[id]).join('')} as unknown as TokenizerLike
+    const ids = pieces.map((_, id) => id)
+    assert.equal(reasoningTokenCount(tokenizer, ids, pieces.join(''), tags, true), 1) // 'ab'; 'c</' is half tag
+    assert.equal(reasoningTokenCount(tokenizer, ids.slice(0, 3), pieces.slice(0, 3).join(''), tags, true), 1) // no end tag yet
+    assert.equal(reasoningTokenCount(tokenizer, [4, 5], '</think>x'.slice(2), tags, true), 2) // 'think>x': no tags, all reasoning
   })
 
   it('qwen3 with enable_thinking false is plain content; deepseek_r1 ignores the switch; no parser, no split', () => {
@@ -129,6 +139,8 @@ describe('chat replies with --reasoning-parser (scripted engine: one character p
     assert.equal(second.message.reasoning, 'think>9.8 is 9.80')
     assert.equal(second.message.content, '9.8<')
     assert.equal(whole.usage.completion_tokens, 2 * script.length)
+    // One token per character: "9.8 is 9.80" and "think>9.8 is 9.80".
+    assert.deepEqual(whole.usage.completion_tokens_details, {reasoning_tokens: 11 + 17})
     const stream = rebuild((await chat(url, {n: 2, stream: true, logprobs: true, stream_options: {include_usage: true}})).text)
     for (const choice of whole.choices) {
       const got = stream.choices.get(choice.index)!
@@ -139,6 +151,7 @@ describe('chat replies with --reasoning-parser (scripted engine: one character p
       assert.equal(got.finish, 'length')
     }
     assert.equal(stream.usage.completion_tokens, 2 * script.length)
+    assert.deepEqual(stream.usage.completion_tokens_details, {reasoning_tokens: 11 + 17})
   })
 
   it('reasoning deltas come first, then content; no delta carries a piece of a tag', async () => {
@@ -157,7 +170,9 @@ describe('chat replies with --reasoning-parser (scripted engine: one character p
     const completion = (await post(`${qwen.url}/v1/completions`, {prompt: 'x', max_tokens: script.length})).json()
     assert.equal(completion.choices[0].text, script)
     const plain = await start({}, new FakeEngine({script}))
-    assert.deepEqual((await chat(plain.url, {})).json().choices[0].message, {role: 'assistant', content: script})
+    const plainReply = (await chat(plain.url, {})).json()
+    assert.deepEqual(plainReply.choices[0].message, {role: 'assistant', content: script})
+    assert.equal(plainReply.usage.completion_tokens_details, undefined)
   })
 
   it('a grammar (response_format, structured_outputs, forced tools) with a reasoning parser is a 400 naming both; with thinking off it runs', async () => {
@@ -224,6 +239,7 @@ describe('reasoning parser on the tiny model', () => {
       assert.equal(message.content, null)
       assert.ok(typeof message.reasoning === 'string' && message.reasoning.length > 0)
       assert.equal(whole.usage.completion_tokens, 12)
+      assert.deepEqual(whole.usage.completion_tokens_details, {reasoning_tokens: 12})
       const stream = rebuild((await post(`${url}/v1/chat/completions`, {...body, stream: true})).text).choices.get(0)!
       assert.deepEqual([stream.reasoning, stream.content], [message.reasoning, ''])
     } finally {

@@ -14,7 +14,7 @@ import {ToolCallDeltas} from './tool-call-deltas.js'
 import {parseToolOutput, TOOL_CALL_PARSERS, type ToolCallParserName, type ToolRequest} from './tool-calls.js'
 import {MARKERS_ARE_SPECIAL_TOKENS} from './tool-call-parsers.js'
 import {ReasoningSplitter, type ReasoningTags} from './reasoning-deltas.js'
-import {reasoningFields, reasoningTagsFor, refuseGrammarWithReasoning, splitReasoning, tagsAreSpecialTokens} from './reasoning-parsers.js'
+import {reasoningFields, reasoningTagsFor, reasoningTokenCount, refuseGrammarWithReasoning, splitReasoning, tagsAreSpecialTokens} from './reasoning-parsers.js'
 
 interface ReplyHeader {
   id: string
@@ -74,14 +74,24 @@ export async function createChatCompletion(context: ApiContext, body: unknown): 
       stop_reason: output.stopReason,
       ...(request.returnTokenIds ? {token_ids: output.tokenIds} : {}),
     })),
-    usage: usageOf(
-      [tokenIds.length],
-      outputs.map((output) => output.tokenIds.length),
-    ),
+    usage: {
+      ...usageOf(
+        [tokenIds.length],
+        outputs.map((output) => output.tokenIds.length),
+      ),
+      ...reasoningUsage(context, tags, prompt, outputs),
+    },
     system_fingerprint: null,
     ...(request.returnTokenIds ? {prompt_token_ids: tokenIds} : {}),
     prompt_logprobs: promptLogprobs === null ? null : promptLogprobsField(context.engine.tokenizer, tokenIds, final!.promptLogprobs ?? [], final!.promptLogprobRanks ?? [], promptLogprobs),
   })
+}
+
+/** vLLM's count of the reasoning's tokens, given when the server has a reasoning parser (and the request thinks). */
+function reasoningUsage(context: ApiContext, tags: ReasoningTags | null, prompt: PreparedPrompt, outputs: readonly CompletionOutput[]) {
+  if (tags === null) return {}
+  const count = (output: CompletionOutput) => reasoningTokenCount(context.engine.tokenizer, output.tokenIds, output.text, tags, prompt.params.skipSpecialTokens)
+  return {completion_tokens_details: {reasoning_tokens: outputs.reduce((sum, output) => sum + count(output), 0)}}
 }
 
 /**
@@ -124,6 +134,7 @@ async function streamChatCompletion(
   const role = replyRole(request)
   const tools = request.tools !== null && request.tools.mode.kind !== 'none' ? new ToolCallDeltas(request.tools, context.toolCallParser ?? null) : null
   const splitters = new Map<number, ReasoningSplitter>()
+  const finishedOutputs: CompletionOutput[] = []
   const splitterOf = (index: number) => splitters.get(index) ?? splitters.set(index, new ReasoningSplitter(tags!)).get(index)!
   // Text held back (a possible call, a possible reasoning tag) sends its tokens' logprobs and ids with the next chunk.
   const holdsText = tools !== null || tags !== null
@@ -186,6 +197,7 @@ async function streamChatCompletion(
           await sendChunk({index: completion.index, delta: {content: delta.text}, logprobs, finish_reason: null}, delta.tokenIds)
         }
         if (delta.finishReason !== null) {
+          finishedOutputs.push(completion)
           const held = takeHeld(completion.index)
           const finishReason = tools?.madeCalls(completion.index) && delta.finishReason === 'stop' ? 'tool_calls' : delta.finishReason
           await sendChunk({index: completion.index, delta: {}, logprobs: held.logprobs, finish_reason: finishReason, stop_reason: delta.stopReason}, held.tokenIds)
@@ -194,7 +206,7 @@ async function streamChatCompletion(
     }
     context.signal.throwIfAborted()
     if (request.usage.final) {
-      const usage = usageOf([prompt.tokenIds.length], [...completionLengths.values()])
+      const usage = {...usageOf([prompt.tokenIds.length], [...completionLengths.values()]), ...reasoningUsage(context, tags, prompt, finishedOutputs)}
       await sse.send({...header, object: 'chat.completion.chunk', choices: [], usage})
     }
     sse.finish()

@@ -29,6 +29,29 @@ export function splitReasoning(text: string, tags: ReasoningTags): {reasoning: s
   return {reasoning: reasoning === '' ? null : reasoning, content}
 }
 
+/**
+ * How many of a reply's tokens are its reasoning (vLLM's usage.completion_tokens_details.reasoning_tokens): the tokens
+ * whose text lies wholly between the start tag (or the output's start) and the end tag (or its end). Found by a binary
+ * search over decoded prefixes, as tags may span tokens; O(log n) decodes.
+ */
+export function reasoningTokenCount(tokenizer: TokenizerLike, tokenIds: readonly number[], text: string, tags: ReasoningTags, skipSpecialTokens: boolean): number {
+  const splitter = new ReasoningSplitter(tags)
+  const {reasoning, content} = splitter.push(text, true)
+  const end = text.length - content.length - (splitter.reasoningEnded ? tags.end.length : 0)
+  const tokensWithin = (chars: number) => {
+    // The most leading tokens whose text fits in `chars` characters.
+    let low = 0
+    let high = tokenIds.length
+    while (low < high) {
+      const middle = Math.ceil((low + high) / 2)
+      if (tokenizer.decode(tokenIds.slice(0, middle), {skipSpecialTokens}).length <= chars) low = middle
+      else high = middle - 1
+    }
+    return low
+  }
+  return reasoning === '' ? 0 : tokensWithin(end) - tokensWithin(end - reasoning.length)
+}
+
 /** The reasoning fields as a reply carries them: both names, as vLLM's clients read one or the other. */
 export function reasoningFields(reasoning: string | null): {reasoning: string | null; reasoning_content: string | null} {
   return {reasoning, reasoning_content: reasoning}
