@@ -9,6 +9,7 @@ import {ReasoningSplitter} from '../src/server/reasoning-deltas.js'
 import type {TokenizerLike} from '../src/server/engine-like.js'
 import {reasoningTagsFor, reasoningTokenCount, splitReasoning} from '../src/server/reasoning-parsers.js'
 import {FakeEngine} from './support/fake-engine.js'
+import {runCommand} from './support/run-command.js'
 import {post, sseEvents, start, startTinyEngineServer} from './support/server-harness.js'
 
 const tags = reasoningTagsFor('deepseek_r1', undefined)!
@@ -245,5 +246,13 @@ describe('reasoning parser on the tiny model', () => {
     } finally {
       await server.shutdown(1000)
     }
+  })
+})
+
+describe('serve --reasoning-parser', () => {
+  it('an unknown name stops the start with the names it takes', async () => {
+    const {code, stderr} = await runCommand('serve', ['--reasoning-parser', 'deepseek-r1', '--port', '0'])
+    assert.notEqual(code, 0)
+    assert.match(stderr, /--reasoning-parser=deepseek-r1 to be one of: deepseek_r1, qwen3/)
   })
 })
