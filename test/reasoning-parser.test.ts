@@ -7,8 +7,8 @@ import {ChatTemplate} from '../src/engine/model/chat-template.js'
 import {parseMessages} from '../src/server/chat-request.js'
 import {ReasoningSplitter} from '../src/server/reasoning-deltas.js'
 import type {TokenizerLike} from '../src/server/engine-like.js'
-import {reasoningTagsFor, reasoningTokenCount, splitReasoning} from '../src/server/reasoning-parsers.js'
-import {FakeEngine} from './support/fake-engine.js'
+import {reasoningTagsFor, reasoningTokenCount, splitReasoning, tagsAreSpecialTokens} from '../src/server/reasoning-parsers.js'
+import {FakeEngine, FakeTokenizer} from './support/fake-engine.js'
 import {runCommand} from './support/run-command.js'
 import {post, sseEvents, start, startTinyEngineServer} from './support/server-harness.js'
 
@@ -211,6 +211,27 @@ describe('chat replies with --reasoning-parser (scripted engine: one character p
     assert.equal(thought.finish_reason, 'length')
     assert.equal(thought.message.tool_calls, undefined)
     assert.deepEqual([thought.message.reasoning, thought.message.content], [`maybe ${call}`, 'no call needed'])
+  })
+
+  it('where the tokenizer makes the tags special tokens, they are kept in the text (skip_special_tokens off)', async () => {
+    // Ids 200 and 201 stand for <think> and </think> as special tokens, dropped by skip_special_tokens.
+    class SpecialTags extends FakeTokenizer {
+      override encode(text: string, opts: {addSpecialTokens?: boolean} = {}): number[] {
+        return text === '<think>' ? [200] : text === '</think>' ? [201] : super.encode(text, opts)
+      }
+      override decode(ids: number[], opts: {skipSpecialTokens?: boolean} = {}): string {
+        return ids.map((id) => (id === 200 || id === 201 ? (opts.skipSpecialTokens ? '' : ['<think>', '</think>'][id - 200]) : super.decode([id]))).join('')
+      }
+    }
+    assert.equal(tagsAreSpecialTokens(new SpecialTags(), tags), true)
+    assert.equal(tagsAreSpecialTokens(new FakeTokenizer(), tags), false)
+    for (const [reasoningParser, skip] of [['deepseek_r1', false], [undefined, true]] as const) {
+      const engine = new FakeEngine({script})
+      Object.defineProperty(engine, 'tokenizer', {value: new SpecialTags()})
+      const {url} = await start({reasoningParser}, engine)
+      assert.equal((await chat(url, {})).status, 200)
+      assert.equal(engine.receivedParams[0]!.skipSpecialTokens, skip)
+    }
   })
 
   it('hostile: long reasoning with no end tag is all reasoning; </think> twice in the answer stays content', async () => {
