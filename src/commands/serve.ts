@@ -5,6 +5,7 @@ import {parseAllowedOrigins} from '../server/cors.js'
 import {ApiServer, DEFAULT_SERVER_OPTIONS} from '../server/http-server.js'
 import {TokenizerWorkers} from '../server/tokenizer-workers.js'
 import {TOOL_CALL_PARSERS} from '../server/tool-calls.js'
+import {REASONING_PARSERS} from '../server/reasoning-parsers.js'
 import {engineConfigFromFlags, engineFlags, parseByteSize, resolveEngineConfig} from '../cli/engine-flags.js'
 import {MAX_TIMER_SECONDS} from '../cli/number-flag.js'
 import {PagedLLMCommand} from '../cli/pagedllm-command.js'
@@ -76,6 +77,11 @@ export default class Serve extends PagedLLMCommand {
         'Read tool calls from the output for tool_choice "auto", vLLM\'s names: hermes (<tool_call> JSON: Qwen2.5/3, Hermes), llama3_json, mistral ([TOOL_CALLS]), pythonic / llama4_pythonic ([f(a=1)]: Llama 3.2/4, Gemma 3), deepseek_v3, deepseek_v31, granite (<|tool_call|>[...]), phi4_mini_json (functools[...]) or internlm',
       options: [...TOOL_CALL_PARSERS],
     }),
+    'reasoning-parser': Flags.string({
+      description:
+        "Split chat replies' thinking into message.reasoning (and reasoning_content) from the answer in content, vLLM's names: deepseek_r1 (DeepSeek-R1 and distills, QwQ) or qwen3",
+      options: [...REASONING_PARSERS],
+    }),
   }
 
   async run(): Promise<void> {
@@ -101,6 +107,7 @@ export default class Serve extends PagedLLMCommand {
       keepAliveTimeoutMs: flags['keep-alive-timeout'] * 1000,
       maxConnections: flags['max-connections'],
       toolCallParser: flags['tool-call-parser'] as (typeof TOOL_CALL_PARSERS)[number] | undefined,
+      reasoningParser: flags['reasoning-parser'] as (typeof REASONING_PARSERS)[number] | undefined,
       generationConfig: flags['generation-config'] as 'auto' | 'vllm',
       version: this.config.version,
       log,

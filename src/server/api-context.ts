@@ -6,6 +6,7 @@ import type {EngineLike} from './engine-like.js'
 import type {ServerMetrics} from './metrics.js'
 import type {PromptTokenizer} from './prompt-tokenizer.js'
 import type {ToolCallParserName} from './tool-calls.js'
+import type {ReasoningParserName} from './reasoning-parsers.js'
 
 export interface ApiContext {
   engine: EngineLike
@@ -33,6 +34,8 @@ export interface ApiContext {
   samplingDefaults: ModelSamplingDefaults
   /** serve --tool-call-parser; null when tool_choice "auto" cannot be served. */
   toolCallParser?: ToolCallParserName | null
+  /** serve --reasoning-parser; null when chat replies are not split into reasoning and content. */
+  reasoningParser?: ReasoningParserName | null
 }
 
 export interface RequestLimits {

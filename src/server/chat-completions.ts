@@ -13,6 +13,8 @@ import type {CompletionOutput} from './engine-like.js'
 import {ToolCallDeltas} from './tool-call-deltas.js'
 import {parseToolOutput, TOOL_CALL_PARSERS, type ToolCallParserName, type ToolRequest} from './tool-calls.js'
 import {MARKERS_ARE_SPECIAL_TOKENS} from './tool-call-parsers.js'
+import {ReasoningSplitter, type ReasoningTags} from './reasoning-deltas.js'
+import {reasoningFields, reasoningTagsFor, reasoningTokenCount, refuseGrammarWithReasoning, splitReasoning, tagsAreSpecialTokens} from './reasoning-parsers.js'
 
 interface ReplyHeader {
   id: string
@@ -29,6 +31,9 @@ export async function createChatCompletion(context: ApiContext, body: unknown): 
   const parser = context.toolCallParser ?? null
   if (request.tools?.mode.kind === 'auto' && parser === null)
     throw new InvalidRequestError(`tool_choice "auto" needs the server started with --tool-call-parser (${TOOL_CALL_PARSERS.join(', ')})`, {param: 'tool_choice'})
+  const reasoningParser = context.reasoningParser ?? null
+  const tags = reasoningTagsFor(reasoningParser, request.chatTemplateKwargs)
+  if (tags !== null) refuseGrammarWithReasoning(request.sampling.guided?.param, reasoningParser!)
   const window = await admitPrompts(context, 1, sequencesPerPrompt(request.sampling))
   const tokenIds = await context.promptTokenizer.tokenize({
     kind: 'chat',
@@ -42,14 +47,17 @@ export async function createChatCompletion(context: ApiContext, body: unknown): 
   })
   const maxTokens = resolveMaxTokens(request.maxTokens, tokenIds.length, context.engine.maxModelLen, 'remaining', 'messages')
   // The parsers read the call markers, which some families make special tokens ([TOOL_CALLS]): keep them (vLLM does too).
-  const keepMarkers = request.tools?.mode.kind === 'auto' && parser !== null && MARKERS_ARE_SPECIAL_TOKENS.has(parser)
+  // So do the reasoning tags, where the tokenizer makes them special tokens.
+  const keepMarkers =
+    (request.tools?.mode.kind === 'auto' && parser !== null && MARKERS_ARE_SPECIAL_TOKENS.has(parser)) ||
+    (tags !== null && tagsAreSpecialTokens(context.engine.tokenizer, tags))
   const sampling = keepMarkers ? {...request, sampling: {...request.sampling, skipSpecialTokens: false}} : request
   const prompt: PreparedPrompt = {tokenIds, text: echoedContent(request), params: samplingParamsFor(sampling, maxTokens, context.samplingDefaults)}
   await prepareGuided(context.engine, [prompt])
   const id = newObjectId('chatcmpl')
   const run = new PromptRun(context.engine, id, [prompt], context.arrivalTime, window)
   const header: ReplyHeader = {id, created: unixSeconds(), model: context.engine.modelName}
-  if (request.stream) return streamChatCompletion(context, request, prompt, header, run)
+  if (request.stream) return streamChatCompletion(context, request, prompt, header, run, tags)
 
   const [final] = await collectFinalOutputs(run, 1, context.signal, context.metrics.observeFinished)
   const outputs = final!.outputs
@@ -61,31 +69,50 @@ export async function createChatCompletion(context: ApiContext, body: unknown): 
     object: 'chat.completion',
     choices: outputs.map((output) => ({
       index: output.index,
-      ...messageOf(output, replyRole(request), prompt.text, request.tools, parser),
+      ...messageOf(output, replyRole(request), prompt.text, request.tools, parser, tags),
       logprobs: topCount === null ? null : chatLogprobs(context.engine.tokenizer, name, output.tokenIds, output.logprobs ?? [], topCount),
       stop_reason: output.stopReason,
       ...(request.returnTokenIds ? {token_ids: output.tokenIds} : {}),
     })),
-    usage: usageOf(
-      [tokenIds.length],
-      outputs.map((output) => output.tokenIds.length),
-    ),
+    usage: {
+      ...usageOf(
+        [tokenIds.length],
+        outputs.map((output) => output.tokenIds.length),
+      ),
+      ...reasoningUsage(context, tags, prompt, outputs),
+    },
     system_fingerprint: null,
     ...(request.returnTokenIds ? {prompt_token_ids: tokenIds} : {}),
     prompt_logprobs: promptLogprobs === null ? null : promptLogprobsField(context.engine.tokenizer, tokenIds, final!.promptLogprobs ?? [], final!.promptLogprobRanks ?? [], promptLogprobs),
   })
 }
 
-/** The reply message and finish reason of one choice: plain content (after what echo repeats), or the tool calls read from it. */
-function messageOf(output: CompletionOutput, role: string, echoed: string, tools: ToolRequest | null, parser: ToolCallParserName | null) {
-  const plain = {message: {role, content: echoed + output.text}, finish_reason: output.finishReason}
-  if (tools === null || tools.mode.kind === 'none') return plain
+/** vLLM's count of the reasoning's tokens, given when the server has a reasoning parser (and the request thinks). */
+function reasoningUsage(context: ApiContext, tags: ReasoningTags | null, prompt: PreparedPrompt, outputs: readonly CompletionOutput[]) {
+  if (tags === null) return {}
+  const count = (output: CompletionOutput) => reasoningTokenCount(context.engine.tokenizer, output.tokenIds, output.text, tags, prompt.params.skipSpecialTokens)
+  return {completion_tokens_details: {reasoning_tokens: outputs.reduce((sum, output) => sum + count(output), 0)}}
+}
+
+/**
+ * The reply message and finish reason of one choice: plain content (after what echo repeats), or the tool calls read
+ * from it; with a reasoning parser the thinking is split off first (its fields, content null when empty, as vLLM)
+ * and only the answer is read for calls.
+ */
+function messageOf(output: CompletionOutput, role: string, echoed: string, tools: ToolRequest | null, parser: ToolCallParserName | null, tags: ReasoningTags | null) {
+  const split = tags === null ? null : splitReasoning(output.text, tags)
+  const reasoning = split === null ? {} : reasoningFields(split.reasoning)
+  const answer = split === null ? output.text : split.content
+  if (tools === null || tools.mode.kind === 'none') {
+    const content = echoed + answer
+    return {message: {role, content: split !== null && content === '' ? null : content, ...reasoning}, finish_reason: output.finishReason}
+  }
   // Cut by max_tokens, a named call is still a call (its arguments cut, as streamed); a `required` list is content.
-  const parsed = parseToolOutput(output.text, tools, parser)
+  const parsed = parseToolOutput(answer, tools, parser)
   const hasCalls = parsed.toolCalls.length > 0
   const content = echoed === '' ? parsed.content : echoed + (parsed.content ?? '')
   return {
-    message: {role, content, ...(hasCalls ? {tool_calls: parsed.toolCalls} : {})},
+    message: {role, content: split !== null && content === '' ? null : content, ...reasoning, ...(hasCalls ? {tool_calls: parsed.toolCalls} : {})},
     finish_reason: hasCalls && output.finishReason === 'stop' ? 'tool_calls' : output.finishReason,
   }
 }
@@ -97,6 +124,7 @@ async function streamChatCompletion(
   prompt: PreparedPrompt,
   header: ReplyHeader,
   run: PromptRun,
+  tags: ReasoningTags | null,
 ): Promise<void> {
   const sse = new SseStream(context.response, context.limits.slowClientTimeoutMs)
   const deltas = new ChoiceDeltas()
@@ -105,6 +133,11 @@ async function streamChatCompletion(
   const name = tokenNamer(context.engine.tokenizer, request.tokensAsIds)
   const role = replyRole(request)
   const tools = request.tools !== null && request.tools.mode.kind !== 'none' ? new ToolCallDeltas(request.tools, context.toolCallParser ?? null) : null
+  const splitters = new Map<number, ReasoningSplitter>()
+  const finishedOutputs: CompletionOutput[] = []
+  const splitterOf = (index: number) => splitters.get(index) ?? splitters.set(index, new ReasoningSplitter(tags!)).get(index)!
+  // Text held back (a possible call, a possible reasoning tag) sends its tokens' logprobs and ids with the next chunk.
+  const holdsText = tools !== null || tags !== null
   const heldLogprobs = new Map<number, ChatTokenLogprob[]>()
   const heldIds = new Map<number, number[]>()
   const takeHeld = (index: number) => {
@@ -136,18 +169,35 @@ async function streamChatCompletion(
         }
         completionLengths.set(completion.index, completion.tokenIds.length)
         const logprobs = topCount === null ? null : chatLogprobs(context.engine.tokenizer, name, delta.tokenIds, delta.logprobs, topCount)
-        if (tools !== null) {
-          // Tokens whose text is held back (a call being read) send their logprobs and ids with the next chunk.
+        const finished = delta.finishReason !== null
+        if (holdsText) {
           if (logprobs !== null) heldLogprobs.set(completion.index, [...(heldLogprobs.get(completion.index) ?? []), ...logprobs.content])
           heldIds.set(completion.index, [...(heldIds.get(completion.index) ?? []), ...delta.tokenIds])
-          for (const toolDelta of tools.next(completion.index, delta.text, delta.finishReason !== null)) {
+        }
+        let answer = delta.text
+        if (tags !== null) {
+          const piece = splitterOf(completion.index).push(delta.text, finished)
+          if (piece.reasoning !== '') {
+            const held = takeHeld(completion.index)
+            await sendChunk({index: completion.index, delta: reasoningFields(piece.reasoning), logprobs: held.logprobs, finish_reason: null}, held.tokenIds)
+          }
+          answer = piece.content
+        }
+        if (tools !== null) {
+          for (const toolDelta of tools.next(completion.index, answer, finished)) {
             const held = takeHeld(completion.index)
             await sendChunk({index: completion.index, delta: toolDelta, logprobs: held.logprobs, finish_reason: null}, held.tokenIds)
+          }
+        } else if (tags !== null) {
+          if (answer !== '') {
+            const held = takeHeld(completion.index)
+            await sendChunk({index: completion.index, delta: {content: answer}, logprobs: held.logprobs, finish_reason: null}, held.tokenIds)
           }
         } else if (delta.text !== '' || delta.tokenIds.length > 0) {
           await sendChunk({index: completion.index, delta: {content: delta.text}, logprobs, finish_reason: null}, delta.tokenIds)
         }
         if (delta.finishReason !== null) {
+          finishedOutputs.push(completion)
           const held = takeHeld(completion.index)
           const finishReason = tools?.madeCalls(completion.index) && delta.finishReason === 'stop' ? 'tool_calls' : delta.finishReason
           await sendChunk({index: completion.index, delta: {}, logprobs: held.logprobs, finish_reason: finishReason, stop_reason: delta.stopReason}, held.tokenIds)
@@ -156,7 +206,7 @@ async function streamChatCompletion(
     }
     context.signal.throwIfAborted()
     if (request.usage.final) {
-      const usage = usageOf([prompt.tokenIds.length], [...completionLengths.values()])
+      const usage = {...usageOf([prompt.tokenIds.length], [...completionLengths.values()]), ...reasoningUsage(context, tags, prompt, finishedOutputs)}
       await sse.send({...header, object: 'chat.completion.chunk', choices: [], usage})
     }
     sse.finish()

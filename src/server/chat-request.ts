@@ -92,8 +92,25 @@ export function parseMessages(body: JsonObject): ChatMessage[] {
     const role = fields.role
     if (typeof role !== 'string' || !CHAT_ROLES.includes(role))
       throw new InvalidRequestError(`'${param}.role' must be one of ${CHAT_ROLES.join(', ')}; got ${JSON.stringify(role)}`, {param: `${param}.role`})
-    return {role, content: messageContent(fields.content, `${param}.content`), ...toolMessageFields(fields, param)}
+    return {role, content: messageContent(fields.content, `${param}.content`), ...toolMessageFields(fields, param), ...reasoningOf(fields, param)}
   })
+}
+
+/**
+ * An assistant turn's thinking (a reasoning reply sent back, vLLM's `reasoning` or its older `reasoning_content`),
+ * given to the template under both names, since templates read one or the other; null or absent is none.
+ */
+function reasoningOf(fields: JsonObject, param: string): {reasoning_content?: string; reasoning?: string} {
+  const given: Record<string, string> = {}
+  for (const key of ['reasoning_content', 'reasoning']) {
+    const value = fields[key]
+    if (value === undefined || value === null) continue
+    if (typeof value !== 'string') throw new InvalidRequestError(`'${param}.${key}' must be a string`, {param: `${param}.${key}`})
+    given[key] = value
+  }
+  const text = given.reasoning_content ?? given.reasoning
+  if (text === undefined || fields.role !== 'assistant') return {}
+  return {reasoning_content: text, reasoning: given.reasoning ?? text}
 }
 
 /** Content is a string, null (an assistant turn without text) or a list of text parts, joined by newlines as vLLM joins them. */

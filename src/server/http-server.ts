@@ -19,6 +19,7 @@ import {RequestLimiter} from './request-limiter.js'
 import {ClientTooSlow} from './sse.js'
 import {detokenize, tokenize} from './tokenize.js'
 import type {ToolCallParserName} from './tool-calls.js'
+import type {ReasoningParserName} from './reasoning-parsers.js'
 
 export interface ApiServerOptions {
   host: string
@@ -50,6 +51,8 @@ export interface ApiServerOptions {
   maxConnections: number
   /** How tool calls are read from free-form output (tool_choice "auto"); unset = auto tool choice is refused. */
   toolCallParser?: ToolCallParserName
+  /** How chat replies' thinking is split from the answer (vLLM's --reasoning-parser); unset = not split. */
+  reasoningParser?: ReasoningParserName
   version: string
   log: (message: string) => void
 }
@@ -301,7 +304,7 @@ export class ApiServer {
       const body = await promptTokenizer.parseBody(bytes, promptField)
       const admit = async (sequences: number) => void releases.push(await this.limiter.acquire(signal, sequences))
       const context: ApiContext = {engine, promptTokenizer, metrics: this.metrics, response, signal, arrivalTime, log: this.options.log, limits: this.limits, admit,
-        toolCallParser: this.options.toolCallParser ?? null, samplingDefaults: this.options.generationConfig === 'vllm' ? {} : (engine.samplingDefaults ?? {})}
+        toolCallParser: this.options.toolCallParser ?? null, reasoningParser: this.options.reasoningParser ?? null, samplingDefaults: this.options.generationConfig === 'vllm' ? {} : (engine.samplingDefaults ?? {})}
       await create(context, body)
     } catch (error) {
       if (error instanceof ClientTooSlow) this.options.log(`cut a stream: ${error.message}`)

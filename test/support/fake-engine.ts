@@ -70,6 +70,8 @@ export interface FakeEngineOptions {
   stepMs?: number
   /** Sequences that run at once, first come first served (as the scheduler's --max-num-seqs); the rest wait. */
   maxNumSeqs?: number
+  /** What every sequence generates instead of FAKE_SCRIPT (repeated, starting at a different place per sample index). */
+  script?: string
 }
 
 export class FakeEngine implements EngineLike {
@@ -87,6 +89,7 @@ export class FakeEngine implements EngineLike {
   currentHealth: EngineHealth = {healthy: true}
   private readonly stepMs: number
   private readonly maxNumSeqs: number
+  private readonly script: string
   private readonly running = new Map<string, FakeRequest>()
   private timer: NodeJS.Timeout | null = null
   private promptTokens = 0
@@ -100,6 +103,7 @@ export class FakeEngine implements EngineLike {
     this.totalBlocks = options.totalBlocks ?? 1024
     this.stepMs = options.stepMs ?? 1
     this.maxNumSeqs = options.maxNumSeqs ?? Number.POSITIVE_INFINITY
+    this.script = options.script ?? FAKE_SCRIPT
   }
 
   addRequest(request: {requestId?: string; prompt: string | number[]; params: SamplingParams; arrivalTime?: number}): RequestHandleLike {
@@ -207,7 +211,7 @@ export class FakeEngine implements EngineLike {
       fake.firstTokenTime ??= now
       for (const output of fake.outputs) {
         if (output.finishReason !== null) continue
-        const char = FAKE_SCRIPT[(output.index + output.tokenIds.length) % FAKE_SCRIPT.length]!
+        const char = this.script[(output.index + output.tokenIds.length) % this.script.length]!
         const tokenId = char.charCodeAt(0)
         output.tokenIds = [...output.tokenIds, tokenId]
         output.text += char

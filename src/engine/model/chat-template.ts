@@ -13,6 +13,9 @@ export interface ChatMessage {
   /** A tool result's call id. */
   tool_call_id?: string
   name?: string
+  /** An assistant turn's thinking, under both names templates read (Qwen3's: reasoning_content). */
+  reasoning_content?: string
+  reasoning?: string
 }
 
 export interface ChatTemplateOptions {
