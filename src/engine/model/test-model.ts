@@ -144,7 +144,8 @@ export function testModelConfigJson(preset: TestModelPreset, options: TestModelO
       pad_token_id: common.eos_token_id,
     }
   }
-  if (variant === 'qwen2-sliding') {
+  if (variant === 'qwen2' || variant === 'yarn' || variant === 'qwen2-sliding') {
+    const sliding = variant === 'qwen2-sliding'
     return {
       architectures: ['Qwen2ForCausalLM'],
       model_type: 'qwen2',
@@ -152,21 +153,10 @@ export function testModelConfigJson(preset: TestModelPreset, options: TestModelO
       rms_norm_eps: 1e-6,
       rope_theta: 1000000.0,
       tie_word_embeddings: false,
-      use_sliding_window: true,
-      sliding_window: 8,
-      max_window_layers: 1,
-    }
-  }
-  if (variant === 'qwen2' || variant === 'yarn') {
-    return {
-      architectures: ['Qwen2ForCausalLM'],
-      model_type: 'qwen2',
-      ...common,
-      rms_norm_eps: 1e-6,
-      rope_theta: 1000000.0,
-      tie_word_embeddings: false,
-      use_sliding_window: false,
-      sliding_window: shape.maxPositionEmbeddings,
+      use_sliding_window: sliding,
+      sliding_window: sliding ? 8 : shape.maxPositionEmbeddings,
+      // qwen2-sliding: layer 0 full, layer 1 sliding.
+      ...(sliding ? {max_window_layers: 1} : {}),
       // Qwen2.5's documented long-context setting, with a short original context.
       ...(variant === 'yarn' ? {rope_scaling: {factor: 4.0, original_max_position_embeddings: 64, type: 'yarn'}} : {}),
     }
