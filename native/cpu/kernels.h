@@ -79,8 +79,10 @@ std::vector<double> local_rope_inv_freq(const ModelConfig& config);
 // Computed once per step and shared by every layer and head; both scaled by attention_factor (yarn, longrope).
 void rope_cos_sin(const int32_t* positions, int num_rows, const std::vector<double>& inv_freq, float* table,
                   double attention_factor = 1.0);
-// Rotates the first num_heads heads of each row of `x` (row stride `row_stride` floats) in place.
-void rotary(ThreadPool& pool, float* x, int num_rows, int row_stride, int num_heads, int head_dim, const float* cos_sin);
+// Rotates the first num_heads heads of each row of `x` (row stride `row_stride` floats) in place: the leading head_dim
+// values of each head, heads head_stride apart (0: head_dim; GPT-NeoX's partial rotary turns only the first part of each).
+void rotary(ThreadPool& pool, float* x, int num_rows, int row_stride, int num_heads, int head_dim, const float* cos_sin,
+            int head_stride = 0);
 
 // ---- activation ----
 // gate_up[r] = [gate (dim) | up (dim)]; out[r] = silu(gate) * up.

@@ -25,7 +25,7 @@ void rms_norm_rows(const float* x, const float* weight, float* out, int row_begi
 void fused_add_rms_norm_rows(float* x, float* residual, const float* weight, int row_begin, int row_end, int dim, float eps);
 void head_rms_norm_rows(float* x, int row_begin, int row_end, int row_stride, int num_heads, int head_dim, const float* weight,
                         float eps);
-void rotary_rows(float* x, int row_begin, int row_end, int row_stride, int num_heads, int head_dim, const float* cos_sin);
+void rotary_rows(float* x, int row_begin, int row_end, int row_stride, int num_heads, int head_dim, int head_stride, const float* cos_sin);
 
 // SwiGLU rows [row_begin, row_end): see cpu::silu_and_mul.
 void silu_and_mul_rows(const float* gate_up, float* out, int row_begin, int row_end, int dim);

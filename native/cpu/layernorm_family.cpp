@@ -154,8 +154,10 @@ void LayerNormForward::attention_block(ThreadPool& pool, const LayerWeights& w, 
   linear(pool, normed, tokens, w.qkv, or_null(w.qkv_bias), qkv_.data(), order);
   float* keys = qkv_.data() + q_width;
   // Partial rotary (GPT-NeoX): only the first rotary_dim values of each head turn, rotate_half within them.
-  for (int h = 0; c.rotary_dim > 0 && h < c.num_heads; ++h) rotary(pool, qkv_.data() + h * c.head_dim, tokens, qkv_width, 1, c.rotary_dim, cos_sin_.data());
-  for (int h = 0; c.rotary_dim > 0 && h < c.num_kv_heads; ++h) rotary(pool, keys + h * c.head_dim, tokens, qkv_width, 1, c.rotary_dim, cos_sin_.data());
+  if (c.rotary_dim > 0) {
+    rotary(pool, qkv_.data(), tokens, qkv_width, c.num_heads, c.rotary_dim, cos_sin_.data(), c.head_dim);
+    rotary(pool, keys, tokens, qkv_width, c.num_kv_heads, c.rotary_dim, cos_sin_.data(), c.head_dim);
+  }
   reshape_and_cache(keys, keys + kv_width, qkv_width, kv.keys, kv.values, b.slot_mapping, tokens, layout);
   const AttentionBatch batch{b.num_seqs, b.query_start_loc, b.positions, b.block_tables, b.max_blocks_per_seq};
   paged_attention(pool, qkv_.data(), qkv_width, kv.keys, kv.values, batch, c.num_heads, layout, 1.f / std::sqrt(static_cast<float>(c.head_dim)),

@@ -85,14 +85,14 @@ void fused_add_rms_norm_rows(float* x, float* residual, const float* weight, int
   }
 }
 
-void rotary_rows(float* x, int row_begin, int row_end, int row_stride, int num_heads, int head_dim, const float* cos_sin) {
+void rotary_rows(float* x, int row_begin, int row_end, int row_stride, int num_heads, int head_dim, int head_stride, const float* cos_sin) {
   const int half = head_dim / 2;
   for (int r = row_begin; r < row_end; ++r) {
     const float* cos_row = cos_sin + static_cast<size_t>(r) * head_dim;
     const float* sin_row = cos_row + half;
     float* row = x + static_cast<size_t>(r) * row_stride;
     for (int h = 0; h < num_heads; ++h) {
-      float* first = row + static_cast<size_t>(h) * head_dim;
+      float* first = row + static_cast<size_t>(h) * head_stride;
       float* second = first + half;
       int i = 0;
       for (; i + 8 <= half; i += 8) {

@@ -56,17 +56,18 @@ void rope_cos_sin(const int32_t* positions, int num_rows, const std::vector<doub
   }
 }
 
-void rotary(ThreadPool& pool, float* x, int num_rows, int row_stride, int num_heads, int head_dim, const float* cos_sin) {
+void rotary(ThreadPool& pool, float* x, int num_rows, int row_stride, int num_heads, int head_dim, const float* cos_sin, int head_stride) {
   const int half = head_dim / 2;
+  if (head_stride == 0) head_stride = head_dim;
   const bool vector = avx2_enabled();
   for_row_ranges(pool, num_rows, static_cast<size_t>(num_heads) * head_dim, [&](int begin, int end) {
-    if (vector) return avx2::rotary_rows(x, begin, end, row_stride, num_heads, head_dim, cos_sin);
+    if (vector) return avx2::rotary_rows(x, begin, end, row_stride, num_heads, head_dim, head_stride, cos_sin);
     for (int r = begin; r < end; ++r) {
       const float* cos_row = cos_sin + static_cast<size_t>(r) * head_dim;
       const float* sin_row = cos_row + half;
       float* row = x + static_cast<size_t>(r) * row_stride;
       for (int h = 0; h < num_heads; ++h) {
-        float* first = row + static_cast<size_t>(h) * head_dim;
+        float* first = row + static_cast<size_t>(h) * head_stride;
         float* second = first + half;
         for (int i = 0; i < half; ++i) {
           const float a = first[i], b = second[i];
