@@ -35,10 +35,15 @@ void silu_and_mul(ThreadPool& pool, const float* gate_up, float* out, int num_ro
   gated_rows(pool, gate_up, out, num_rows, dim, avx2::silu_and_mul_rows, [](float g) { return g / (1.f + std::exp(-g)); });
 }
 
+float gelu_tanh(float x) { return x / (1.f + std::exp(-kGeluTwiceSqrt2OverPi * (x + kGeluCubic * x * x * x))); }
+
 void gelu_tanh_and_mul(ThreadPool& pool, const float* gate_up, float* out, int num_rows, int dim) {
-  gated_rows(pool, gate_up, out, num_rows, dim, avx2::gelu_tanh_and_mul_rows, [](float g) {
-    return g / (1.f + std::exp(-kGeluTwiceSqrt2OverPi * (g + kGeluCubic * g * g * g)));
-  });
+  gated_rows(pool, gate_up, out, num_rows, dim, avx2::gelu_tanh_and_mul_rows, [](float g) { return gelu_tanh(g); });
+}
+
+void gated_and_mul(ThreadPool& pool, Activation act, const float* gate_up, float* out, int num_rows, int dim) {
+  if (act == Activation::GeluTanh) return gelu_tanh_and_mul(pool, gate_up, out, num_rows, dim);
+  silu_and_mul(pool, gate_up, out, num_rows, dim);
 }
 
 }  // namespace cpu

@@ -216,11 +216,7 @@ class CpuBackend final : public Backend {
         moe_mlp(pool_, w.moe, config_, hidden_.data(), tokens, hidden_.data(), linear_order_, moe_scratch_);
       } else {
         linear(pool_, hidden_.data(), tokens, w.gate_up, nullptr, gate_up_.data(), linear_order_);
-        if (config_.hidden_act == Activation::GeluTanh) {
-          gelu_tanh_and_mul(pool_, gate_up_.data(), activated_.data(), tokens, inter);
-        } else {
-          silu_and_mul(pool_, gate_up_.data(), activated_.data(), tokens, inter);
-        }
+        gated_and_mul(pool_, config_.hidden_act, gate_up_.data(), activated_.data(), tokens, inter);
         linear(pool_, activated_.data(), tokens, w.down, nullptr, hidden_.data(), linear_order_);
       }
       if (config_.sandwich_norms) rms_norm(pool_, hidden_.data(), w.mlp_out_norm.data(), hidden_.data(), tokens, hidden, eps);

@@ -12,15 +12,11 @@ namespace pagedllm {
 namespace cpu {
 
 namespace {
-constexpr float kGeluTwiceSqrt2OverPi = 2.f * 0.7978845608028654f;
-constexpr float kGeluCubic = 0.044715f;
-
 float activate(float x, Activation act) {
   switch (act) {
     case Activation::Relu: return x > 0.f ? x : 0.f;
     case Activation::GeluErf: return 0.5f * x * (1.f + std::erf(x * 0.70710678118654752f));
-    // gelu's tanh form as x * sigmoid(2u), as activation.cpp computes it.
-    case Activation::GeluTanh: return x / (1.f + std::exp(-kGeluTwiceSqrt2OverPi * (x + kGeluCubic * x * x * x)));
+    case Activation::GeluTanh: return gelu_tanh(x);
     case Activation::Silu: return x / (1.f + std::exp(-x));
   }
   return x;

@@ -16,14 +16,6 @@ std::string expert_name(const std::string& prefix, int expert, const char* part)
   return prefix + "mlp.experts." + std::to_string(expert) + "." + part + "_proj.weight";
 }
 
-void gated_activation(ThreadPool& pool, const ModelConfig& config, const float* gate_up, float* out, int rows, int dim) {
-  if (config.hidden_act == Activation::GeluTanh) {
-    gelu_tanh_and_mul(pool, gate_up, out, rows, dim);
-  } else {
-    silu_and_mul(pool, gate_up, out, rows, dim);
-  }
-}
-
 template <typename T>
 T* grown(std::vector<T>& buffer, size_t size) {
   if (buffer.size() < size) buffer.resize(size);
@@ -120,7 +112,7 @@ void moe_mlp(ThreadPool& pool, const MoeWeights& w, const ModelConfig& config, c
     float* activated = grown(s.activated, static_cast<size_t>(count) * inter);
     float* rows_out = grown(s.expert_rows, static_cast<size_t>(count) * hidden);
     linear(pool, gathered, count, w.gate_up[e], nullptr, gate_up, order);
-    gated_activation(pool, config, gate_up, activated, count, inter);
+    gated_and_mul(pool, config.hidden_act, gate_up, activated, count, inter);
     linear(pool, activated, count, w.down[e], nullptr, rows_out, order);
     for (int i = 0; i < count; ++i) {
       std::memcpy(expert_out + static_cast<size_t>(routed[i]) * hidden, rows_out + static_cast<size_t>(i) * hidden, hidden * sizeof(float));
@@ -137,7 +129,7 @@ void moe_mlp(ThreadPool& pool, const MoeWeights& w, const ModelConfig& config, c
     shared_out = grown(s.expert_rows, static_cast<size_t>(num_rows) * hidden);
     shared_gate = grown(s.shared_gate, num_rows);
     linear(pool, x, num_rows, w.shared_gate_up, nullptr, gate_up, order);
-    gated_activation(pool, config, gate_up, activated, num_rows, shared);
+    gated_and_mul(pool, config.hidden_act, gate_up, activated, num_rows, shared);
     linear(pool, activated, num_rows, w.shared_down, nullptr, shared_out, order);
     linear(pool, x, num_rows, w.shared_gate, nullptr, shared_gate, LinearOrder::kBatchInvariant);
   }
