@@ -169,7 +169,7 @@ function describeKind(kind: ModelKind): void {
       assert.deepEqual([calls[0].function.name, calls.map((call) => call.function.arguments).join('')], [auto.message.tool_calls[0].function.name, auto.message.tool_calls[0].function.arguments])
       for (const tool_choice of ['required', {type: 'function', function: {name: 'get_weather'}}]) {
         const choice = (await chat({tools, tool_choice, parallel_tool_calls: false, max_tokens: 80, seed: 2})).json().choices[0]
-        assert.equal(choice.finish_reason, 'tool_calls', JSON.stringify(choice.message))
+        assert.equal(choice.finish_reason, tool_choice === 'required' ? 'tool_calls' : 'stop', JSON.stringify(choice.message))
         const [call] = choice.message.tool_calls
         assert.equal(call.function.name, 'get_weather')
         assert.equal(schemaErrors(weather, JSON.parse(call.function.arguments)), null)

@@ -60,6 +60,8 @@ describe('tool calling over HTTP (tiny model)', () => {
   it('a named call cut by max_tokens is still a call, streamed or not: finish_reason "length", its arguments a prefix', async () => {
     const whole = await post({tools, tool_choice: named, max_tokens: 60, seed: 1})
     const fullArguments = whole.json.choices[0].message.tool_calls[0].function.arguments
+    // Finished, a named function's reply says "stop" (OpenAI's and vLLM's rule; "tool_calls" is for auto and required).
+    assert.equal(whole.json.choices[0].finish_reason, 'stop')
     assert.equal(schemaErrors(weather, JSON.parse(fullArguments)), null)
     // Before, the cut reply was plain content while the streamed one was a tool call.
     const cut = await post({tools, tool_choice: named, max_tokens: 3, seed: 1})
@@ -136,7 +138,8 @@ describe('tool calling over HTTP (tiny model)', () => {
     for (const name of ['ping', 'echo']) {
       const reply = await post({tools: open, tool_choice: {type: 'function', function: {name}}, max_tokens: 30, seed: 4, n: 4})
       for (const choice of reply.json.choices) {
-        if (choice.finish_reason !== 'tool_calls') continue
+        // A named function's reply that ends after its call says "stop", as OpenAI and vLLM do.
+        if (choice.finish_reason !== 'stop') continue
         const args = JSON.parse(choice.message.tool_calls[0].function.arguments)
         assert.ok(typeof args === 'object' && args !== null && !Array.isArray(args), `${name}: ${choice.message.tool_calls[0].function.arguments}`)
       }

@@ -113,8 +113,13 @@ function messageOf(output: CompletionOutput, role: string, echoed: string, tools
   const content = echoed === '' ? parsed.content : echoed + (parsed.content ?? '')
   return {
     message: {role, content: split !== null && content === '' ? null : content, ...reasoning, ...(hasCalls ? {tool_calls: parsed.toolCalls} : {})},
-    finish_reason: hasCalls && output.finishReason === 'stop' ? 'tool_calls' : output.finishReason,
+    finish_reason: finishReasonWithCalls(hasCalls, tools, output.finishReason),
   }
+}
+
+/** As OpenAI (and vLLM) say it: a reply that stopped after its calls ends in "tool_calls", but a named function's ends in "stop". */
+function finishReasonWithCalls<Reason>(madeCalls: boolean, tools: ToolRequest | null, finishReason: Reason): Reason | 'tool_calls' {
+  return madeCalls && finishReason === 'stop' && tools?.mode.kind !== 'named' ? 'tool_calls' : finishReason
 }
 
 /** Role first (with what echo repeats), then content deltas, then a chunk with the finish reason; usage last when asked for. */
@@ -199,7 +204,7 @@ async function streamChatCompletion(
         if (delta.finishReason !== null) {
           finishedOutputs.push(completion)
           const held = takeHeld(completion.index)
-          const finishReason = tools?.madeCalls(completion.index) && delta.finishReason === 'stop' ? 'tool_calls' : delta.finishReason
+          const finishReason = finishReasonWithCalls(tools?.madeCalls(completion.index) ?? false, request.tools, delta.finishReason)
           await sendChunk({index: completion.index, delta: {}, logprobs: held.logprobs, finish_reason: finishReason, stop_reason: delta.stopReason}, held.tokenIds)
         }
       }
