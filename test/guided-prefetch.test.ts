@@ -34,7 +34,7 @@ function fakeService(): {service: GrammarService; calls: StepRequest[][]; fail: 
   return {service: service as unknown as GrammarService, calls, fail}
 }
 
-const group = {params: {guided: spec, allowedTokenIds: null, badWords: []}} as unknown as SequenceGroup
+const group = {params: {guided: spec, allowedTokenIds: null, badWords: [], guidedAfterTokenId: null}} as unknown as SequenceGroup
 const sequence = (seqId: number, outputTokenIds: number[]) => ({seqId, outputTokenIds, outputLength: outputTokenIds.length}) as unknown as Sequence
 
 describe('prefetched grammar masks', () => {
@@ -88,6 +88,25 @@ describe('prefetched grammar masks', () => {
     assert.deepEqual([masks[0]![0], masks[1]![0]], [1 << 2, 1 << 5])
     // The lost sequence sends all its tokens again; the kept one, whose matcher took its token, sends none.
     assert.deepEqual(calls.at(-1)!.map(({matcherId, accept}) => [matcherId, accept]), [[2, []], [5, [7, 8, 11]]])
+  })
+
+  it('with guidedAfterTokenId the output is free until that token; the matcher then takes only the tokens after it', async () => {
+    // A reasoning parser's end tag (9 here): the grammar holds the answer, not the thinking before it.
+    const thinking = {params: {...group.params, guidedAfterTokenId: 9}} as unknown as SequenceGroup
+    const {service, calls} = fakeService()
+    const guides = new SequenceGuides(service, {} as Tokenizer, VOCAB, [0])
+    const a = sequence(7, [5, 6])
+    guides.prefetch([{group: thinking, seq: a}])
+    assert.deepEqual(await guides.masksFor([{group: thinking, seq: a}]), [null])
+    assert.equal(calls.length, 0, 'no grammar step while the reasoning goes on')
+    a.outputTokenIds.push(9, 7)
+    ;(a as {outputLength: number}).outputLength = 4
+    guides.prefetch([{group: thinking, seq: a}])
+    const fork = sequence(8, [9, 8, 9, 4])
+    const [mask] = await guides.masksFor([{group: thinking, seq: a}, {group: thinking, seq: fork}])
+    assert.equal(mask![0], 1 << 7)
+    // Only the first end tag starts the grammar: a later 9 is the answer's own token.
+    assert.deepEqual(calls.map((items) => items.map(({matcherId, accept}) => [matcherId, accept])), [[[7, [7]]], [[8, [8, 9, 4]]]])
   })
 
   it('a step that fails with every matcher still in place is an error', async () => {

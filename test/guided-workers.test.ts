@@ -171,7 +171,7 @@ describe('grammar compile time limit', () => {
     try {
       // Three grammars with a live sequence each: every worker holds matchers, so the next compile shares one.
       const targets = ['[a-z]+', '[0-9]+', '[A-Z]+'].map((pattern, i) => {
-        const group = {params: {guided: {kind: 'regex', pattern, param: 'guided_regex'}, allowedTokenIds: null, badWords: []}} as unknown as SequenceGroup
+        const group = {params: {guided: {kind: 'regex', pattern, param: 'guided_regex'}, allowedTokenIds: null, badWords: [], guidedAfterTokenId: null}} as unknown as SequenceGroup
         return {group, seq: {seqId: i, outputTokenIds: [], outputLength: 0} as unknown as Sequence}
       })
       for (const target of targets) {

@@ -176,7 +176,8 @@ describe('chat replies with --reasoning-parser (scripted engine: one character p
     assert.equal(plainReply.usage.completion_tokens_details, undefined)
   })
 
-  it('a grammar (response_format, structured_outputs, forced tools) with a reasoning parser is a 400 naming both; with thinking off it runs', async () => {
+  it('a grammar (response_format, structured_outputs, forced tools) with a reasoning parser whose end tag is not one token of the vocabulary is a 400 naming both; with thinking off it runs', async () => {
+    // The scripted engine's vocabulary is one token per character; test/reasoning-grammar.test.ts runs a real </think> token.
     const {url} = await start({reasoningParser: 'deepseek_r1'}, new FakeEngine({script}))
     const refused = await chat(url, {response_format: {type: 'json_object'}})
     assert.equal(refused.status, 400)

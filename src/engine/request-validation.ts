@@ -25,6 +25,8 @@ export function validateRequest(promptTokenIds: number[], params: SamplingParams
   const badAllowed = params.allowedTokenIds?.find((id) => id >= vocabSize)
   if (badAllowed !== undefined)
     throw new InvalidRequestError(`allowed token id ${badAllowed} is outside the vocabulary [0, ${vocabSize})`, {param: 'allowed_token_ids'})
+  if (params.guidedAfterTokenId !== null && params.guidedAfterTokenId >= vocabSize)
+    throw new InvalidRequestError(`guided_after_token_id ${params.guidedAfterTokenId} is outside the vocabulary [0, ${vocabSize})`, {param: 'guided_after_token_id'})
   if (params.guided !== null && !engine.isCompiled(params.guided))
     throw new InvalidRequestError(`the ${params.guided.kind} constraint must be compiled first (LLMEngine.prepareRequest)`, {param: params.guided.param})
   // As vLLM: verifying drafts against several beams at once is not defined; say so rather than silently not speculating.

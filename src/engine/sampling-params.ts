@@ -44,6 +44,11 @@ export interface SamplingParams {
   allowedTokenIds: number[] | null
   /** Words that must not appear in the output (vLLM's bad_words). */
   badWords: string[]
+  /**
+   * The grammar applies only after the output's first such token (a reasoning parser's end tag: vLLM constrains the
+   * answer, not the thinking before it); null = from the first token.
+   */
+  guidedAfterTokenId: number | null
 }
 
 export const DEFAULT_SAMPLING_PARAMS: Readonly<SamplingParams> = Object.freeze({
@@ -73,6 +78,7 @@ export const DEFAULT_SAMPLING_PARAMS: Readonly<SamplingParams> = Object.freeze({
   guided: null,
   allowedTokenIds: null,
   badWords: [],
+  guidedAfterTokenId: null,
 })
 
 // Lists whose size sets the engine's work for every token of the request (ids suppressed while min_tokens holds, bad
@@ -126,6 +132,8 @@ export function makeSamplingParams(partial: Partial<SamplingParams> = {}): Sampl
   if (params.badWords.some((word) => typeof word !== 'string' || word.trim().length === 0)) fail('bad_words', 'bad_words must be a list of non-empty strings')
   if (params.badWords.length > MAX_BAD_WORDS) fail('bad_words', `at most ${MAX_BAD_WORDS} bad_words, got ${params.badWords.length}`)
   if (params.badWords.some((word) => word.length > MAX_BAD_WORD_CHARS)) fail('bad_words', `each of bad_words must be at most ${MAX_BAD_WORD_CHARS} characters`)
+  if (params.guidedAfterTokenId !== null && (!isInt(params.guidedAfterTokenId) || params.guidedAfterTokenId < 0))
+    fail('guided_after_token_id', `guided_after_token_id must be a non-negative integer, got ${params.guidedAfterTokenId}`)
   if (params.useBeamSearch && params.guided !== null)
     fail(params.guided.param, 'guided decoding (response_format, guided_*, tools) is not supported with beam search')
   if (params.useBeamSearch && (params.allowedTokenIds !== null || params.badWords.length > 0))

@@ -14,7 +14,7 @@ import {ToolCallDeltas} from './tool-call-deltas.js'
 import {parseToolOutput, TOOL_CALL_PARSERS, type ToolCallParserName, type ToolRequest} from './tool-calls.js'
 import {MARKERS_ARE_SPECIAL_TOKENS} from './tool-call-parsers.js'
 import {ReasoningSplitter, type ReasoningTags} from './reasoning-deltas.js'
-import {reasoningFields, reasoningTagsFor, reasoningTokenCount, refuseGrammarWithReasoning, splitReasoning, tagsAreSpecialTokens} from './reasoning-parsers.js'
+import {reasoningFields, reasoningTagsFor, reasoningTokenCount, grammarStartTokenId, splitReasoning, tagsAreSpecialTokens} from './reasoning-parsers.js'
 
 interface ReplyHeader {
   id: string
@@ -33,7 +33,7 @@ export async function createChatCompletion(context: ApiContext, body: unknown): 
     throw new InvalidRequestError(`tool_choice "auto" needs the server started with --tool-call-parser (${TOOL_CALL_PARSERS.join(', ')})`, {param: 'tool_choice'})
   const reasoningParser = context.reasoningParser ?? null
   const tags = reasoningTagsFor(reasoningParser, request.chatTemplateKwargs)
-  if (tags !== null) refuseGrammarWithReasoning(request.sampling.guided?.param, reasoningParser!)
+  const guidedAfterTokenId = tags === null ? null : grammarStartTokenId(context.engine.tokenizer, tags, request.sampling.guided?.param, reasoningParser!)
   const window = await admitPrompts(context, 1, sequencesPerPrompt(request.sampling))
   const tokenIds = await context.promptTokenizer.tokenize({
     kind: 'chat',
@@ -51,7 +51,7 @@ export async function createChatCompletion(context: ApiContext, body: unknown): 
   const keepMarkers =
     (request.tools?.mode.kind === 'auto' && parser !== null && MARKERS_ARE_SPECIAL_TOKENS.has(parser)) ||
     (tags !== null && tagsAreSpecialTokens(context.engine.tokenizer, tags))
-  const sampling = keepMarkers ? {...request, sampling: {...request.sampling, skipSpecialTokens: false}} : request
+  const sampling = {...request, sampling: {...request.sampling, ...(keepMarkers ? {skipSpecialTokens: false} : {}), guidedAfterTokenId}}
   const prompt: PreparedPrompt = {tokenIds, text: echoedContent(request), params: samplingParamsFor(sampling, maxTokens, context.samplingDefaults)}
   await prepareGuided(context.engine, [prompt])
   const id = newObjectId('chatcmpl')

@@ -69,13 +69,16 @@ export function tagsAreSpecialTokens(tokenizer: TokenizerLike, tags: ReasoningTa
 }
 
 /**
- * vLLM applies a request's grammar only once the reasoning has ended; this server applies it from the first token,
- * which would forbid the thinking, so the two are refused together.
+ * A grammar (response_format, structured_outputs, forced tools) holds the answer, not the thinking: as vLLM, it applies
+ * from the token after the end tag, so the tag must be one token of the vocabulary (vLLM's parsers ask the same).
+ * Null when the request has no grammar.
  */
-export function refuseGrammarWithReasoning(guidedParam: string | undefined, parser: ReasoningParserName): void {
-  if (guidedParam === undefined) return
+export function grammarStartTokenId(tokenizer: TokenizerLike, tags: ReasoningTags, guidedParam: string | undefined, parser: ReasoningParserName): number | null {
+  if (guidedParam === undefined) return null
+  const ids = tokenizer.encode(tags.end, {addSpecialTokens: false})
+  if (ids.length === 1) return ids[0]!
   throw new InvalidRequestError(
-    `'${guidedParam}' cannot be combined with the server's --reasoning-parser ${parser}: its grammar would apply from the first token, before the reasoning ends (vLLM applies it after); send the request without it, or use a server without --reasoning-parser`,
+    `'${guidedParam}' with the server's --reasoning-parser ${parser} applies once the reasoning ends, at its ${tags.end} token, but this model's vocabulary has no such token (it spells the tag in ${ids.length}); send the request without it, or use a server without --reasoning-parser`,
     {param: guidedParam},
   )
 }

@@ -35,7 +35,7 @@ export const QWEN3_TEXT_TOKENS = ['<think>', '</think>', '<tool_call>', '</tool_
  * The tiny qwen3 test model as Qwen3 ships: its real chat template (tools, <think>) and <think>, </think>, <tool_call>,
  * </tool_call> as non-special added tokens (they take the ids of the last merges, which nothing builds on).
  */
-function qwen3WithReasoningTokens(sourceDir: string, dir: string): string {
+export function qwen3WithReasoningTokens(sourceDir: string, dir: string): string {
   cpSync(sourceDir, dir, {recursive: true})
   const tokenizerPath = join(dir, 'tokenizer.json')
   const json = JSON.parse(readFileSync(tokenizerPath, 'utf8'))

@@ -4,7 +4,8 @@
 // tokens the sequence took since the last step, as soon as the step is scheduled (prefetch), and the output processor
 // takes the masks after the forward pass (masksFor). Preemption (swap or recompute) keeps a sequence's tokens, so its
 // matcher stays where it was. A sequence without a matcher yet (first sample, or a best_of fork) gets a fresh one
-// that replays every token it already has, so forks never share state.
+// that replays every token it already has, so forks never share state. With guidedAfterTokenId the output is free
+// text until that token (the reasoning's end): the matcher starts at the token after it.
 import type {Tokenizer} from '../model/tokenizer.js'
 import type {Sequence, SequenceGroup} from '../sequence.js'
 import {badWordTokenSequences, bannedNextTokens} from './bad-words.js'
@@ -37,7 +38,7 @@ export class SequenceGuides {
    * worker computes their masks while the forward pass runs; masksFor takes them.
    */
   prefetch(targets: readonly Target[]): void {
-    const guided = targets.filter(({group}) => group.params.guided !== null)
+    const guided = targets.filter(isConstrainedNow)
     this.prefetched = null
     if (guided.length === 0) return
     const masks = this.grammars.step(guided.map((target) => this.stepRequestOf(target)))
@@ -56,23 +57,24 @@ export class SequenceGuides {
     // A sequence whose step overran and stopped its worker would stop the next one too: it only ends (and fails).
     for (const {group, seq} of targets) if (!grammarMasks.has(seq.seqId) && this.grammars.takeOverBudget(seq.seqId)) this.fail(group, seq, grammarMasks)
     // Sequences not prefetched (best_of samples forked in this step, or whose worker was lost) take one more worker call.
-    const missing = targets.filter(({group, seq}) => group.params.guided !== null && !grammarMasks.has(seq.seqId))
+    const missing = targets.filter((target) => isConstrainedNow(target) && !grammarMasks.has(target.seq.seqId))
     if (missing.length > 0) {
       const step = () => this.grammars.step(missing.map((target) => this.stepRequestOf(target)))
       const fresh = (await step().catch((error: unknown) => this.replayIfLost(error, missing.map(({seq}) => seq.seqId)))) ?? (await step())
       missing.forEach(({seq}, i) => grammarMasks.set(seq.seqId, fresh[i]!))
     }
     for (const {group, seq} of targets) if (this.grammars.takeOverBudget(seq.seqId)) this.fail(group, seq, grammarMasks)
-    return targets.map(({group, seq}) => {
+    return targets.map((target) => {
+      const {group, seq} = target
       // A sequence that left its grammar (it cannot while its masks are applied) may only end.
-      const grammarMask = group.params.guided === null ? null : (grammarMasks.get(seq.seqId) ?? bitmaskOf(this.eosTokenIds, this.vocabSize))
+      const grammarMask = !isConstrainedNow(target) ? null : (grammarMasks.get(seq.seqId) ?? bitmaskOf(this.eosTokenIds, this.vocabSize))
       const allowed = this.allowedMaskOf(group)
       if (grammarMask === null || allowed === null) return grammarMask ?? allowed
       return intersectMasks(grammarMask, allowed)
     }).map((mask, i) => {
       // A guided mask that leaves no token (a grammar with no way on from here, e.g. into a $ref cycle; or
       // allowed_token_ids sharing none with it): the sequence can only end. Empty, the sampler would take a token outside it.
-      if (mask === null || targets[i]!.group.params.guided === null || mask.some((word) => word !== 0)) return mask
+      if (mask === null || !isConstrainedNow(targets[i]!) || mask.some((word) => word !== 0)) return mask
       return bitmaskOf(this.eosTokenIds, this.vocabSize)
     })
   }
@@ -100,9 +102,11 @@ export class SequenceGuides {
     return null
   }
 
-  /** The tokens the sequence's matcher has not taken yet (all of them for a new matcher), and its grammar. */
-  private stepRequestOf({group, seq}: Target): StepRequest {
-    const sent = this.grammars.hasMatcher(seq.seqId) ? (this.synced.get(seq.seqId) ?? 0) : 0
+  /** The tokens the sequence's matcher has not taken yet (all since the grammar's start for a new matcher), and its grammar. */
+  private stepRequestOf(target: Target): StepRequest {
+    const {group, seq} = target
+    const start = grammarStart(target)!
+    const sent = this.grammars.hasMatcher(seq.seqId) ? (this.synced.get(seq.seqId) ?? start) : start
     this.synced.set(seq.seqId, seq.outputLength)
     return {matcherId: seq.seqId, key: guidedKey(group.params.guided!), accept: seq.outputTokenIds.slice(sent)}
   }
@@ -126,6 +130,19 @@ export class SequenceGuides {
     if (!mask) this.allowedMasks.set(group, (mask = bitmaskOf(ids, this.vocabSize)))
     return mask
   }
+}
+
+/** Where the sequence's grammar starts in its output: at once, or after the first guidedAfterTokenId; null: not yet. */
+function grammarStart({group, seq}: Target): number | null {
+  const after = group.params.guidedAfterTokenId
+  if (after === null) return 0
+  const at = seq.outputTokenIds.indexOf(after)
+  return at < 0 ? null : at + 1
+}
+
+/** Whether the sequence's next token is held to a grammar. */
+function isConstrainedNow(target: Target): boolean {
+  return target.group.params.guided !== null && grammarStart(target) !== null
 }
 
 function overBudgetError(group: SequenceGroup): InvalidRequestError {
