@@ -1,13 +1,17 @@
 // Gemma (GeGLU, (1 + weight) norms, sqrt(hidden) embeddings, tied head), Gemma 2 (sandwich norms, soft caps) and Phi-3 (fused qkv / gate_up, longrope) run as
 // the float64 reference and transformers 5.18 do; their near misses (Phi-3-small, MoE) are refused by name. Gemma 3: test/sliding-window.test.ts.
 import assert from 'node:assert/strict'
-import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {after, describe, it} from 'node:test'
 import {ModelLoadError} from '../src/engine/errors.js'
 import {loadModel, selectModelTensors} from '../src/engine/model/load-model.js'
+import {makeEngineConfig} from '../src/engine/config.js'
+import {LLMEngine} from '../src/engine/llm-engine.js'
 import {parseModelConfig} from '../src/engine/model/model-config.js'
+import {longRopeForContext} from '../src/engine/model/rope-scaling.js'
+import {makeSamplingParams} from '../src/engine/sampling-params.js'
 import {readCheckpointTensors, readTensorFloat64} from '../src/engine/model/safetensors.js'
 import {ensureTestModel} from '../src/engine/model/test-model.js'
 import {nativeOps} from '../src/engine/native.js'
@@ -163,6 +167,37 @@ describe('Phi-3', () => {
 
   it('a Phi-3 checkpoint: logits of every position within 1e-4 of the float64 reference, portable and AVX2', async () => {
     await checkAgainstReference('phi3')
+  })
+
+  it('--max-model-len past the original context: long_factor at every position (the logits of a twin whose short_factor is that long_factor), and long prompts run', async () => {
+    const dir = await ensureTestModel('tiny', {variant: 'phi3'})
+    const twin = mkdtempSync(join(tmpdir(), 'pagedllm-phi3-long-'))
+    try {
+      cpSync(dir, twin, {recursive: true})
+      const config = JSON.parse(readFileSync(join(twin, 'config.json'), 'utf8'))
+      config.rope_scaling.short_factor = config.rope_scaling.long_factor
+      writeFileSync(join(twin, 'config.json'), JSON.stringify(config))
+      const model = await loadModel(dir)
+      const original = model.config.maxPositionEmbeddings
+      const short = await promptLogits(model, 'f32')
+      model.config = longRopeForContext(model.config, 2 * original)
+      assert.equal(model.config.maxPositionEmbeddings, 2 * original)
+      const long = await promptLogits(model, 'f32')
+      assert.equal(maxAbsDifference(long.logits, (await promptLogits(await loadModel(twin), 'f32')).logits), 0)
+      assert.ok(maxAbsDifference(long.logits, short.logits) > 1e-3, 'the rotation changed')
+      // Before, the engine stayed at the original context whatever --max-model-len asked.
+      const engine = await LLMEngine.create(makeEngineConfig({modelPath: dir, threads: 1, numBlocks: 128, blockSize: 16, maxModelLen: 2 * original}))
+      try {
+        assert.equal(engine.maxModelLen, 2 * original)
+        const prompt = Array.from({length: original + 100}, (_, i) => 5 + (i % 50))
+        const [out] = await engine.generate([{prompt, params: makeSamplingParams({temperature: 0, maxTokens: 4})}])
+        assert.equal(out!.outputs[0]!.tokenIds.length, 4)
+      } finally {
+        await engine.shutdown()
+      }
+    } finally {
+      rmSync(twin, {recursive: true, force: true})
+    }
   })
 
   it('matches transformers 5.18 (test/fixtures/phi3-tiny-transformers.json): top-10 logits, 8 greedy tokens', async () => {

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
 import {ModelLoadError} from '../src/engine/errors.js'
 import {parseModelConfig} from '../src/engine/model/model-config.js'
+import {longRopeForContext} from '../src/engine/model/rope-scaling.js'
 import {nativeOps} from '../src/engine/native.js'
 import {ropeInverseFrequencies} from './support/reference-model.js'
 import {checkAgainstReference} from './support/reference-logits-check.js'
@@ -59,6 +60,21 @@ describe('rope_scaling: yarn, longrope, dynamic', () => {
     assert.deepEqual([su.ropeScaling.type, su.maxPositionEmbeddings, su.notes], ['longrope', 4096, undefined])
   })
 
+  it('longrope with --max-model-len past the original context: long_factor at every position, up to max_position_embeddings', () => {
+    const config = parse({original_max_position_embeddings: 1024, rope_scaling: {type: 'longrope', short_factor: SHORT, long_factor: LONG}})
+    // Before, the context stayed capped to 1024 whatever was asked.
+    const long = longRopeForContext(config, 2048)
+    assert.equal(long.maxPositionEmbeddings, 2048)
+    assert.deepEqual(long.ropeScaling.type === 'longrope' && long.ropeScaling.frequencyDivisors, LONG)
+    assert.equal(long.ropeScaling.type === 'longrope' && long.ropeScaling.attentionFactor, config.ropeScaling.type === 'longrope' && config.ropeScaling.attentionFactor)
+    assert.doesNotMatch(long.notes!.join('\n'), /context capped/)
+    assert.match(long.notes!.join('\n'), /--max-model-len 2048 passes original_max_position_embeddings 1024, so long_factor/)
+    assert.equal(longRopeForContext(config, 100_000).maxPositionEmbeddings, 4096)
+    for (const requested of [undefined, 512, 1024]) assert.equal(longRopeForContext(config, requested), config)
+    const withinOriginal = parse({original_max_position_embeddings: 4096, rope_scaling: {type: 'longrope', short_factor: SHORT, long_factor: LONG}})
+    assert.equal(longRopeForContext(withinOriginal, 8192), withinOriginal)
+  })
+
   it('dynamic: the unscaled rope within max_position_embeddings (transformers rescales only past it), said at load', () => {
     const config = parse({rope_scaling: {rope_type: 'dynamic', factor: 2}})
     assert.deepEqual([config.ropeScaling, config.maxPositionEmbeddings], [{type: 'none'}, 4096])
@@ -79,7 +95,7 @@ describe('rope_scaling: yarn, longrope, dynamic', () => {
     const ops = nativeOps()
     const headDim = 16, rows = 3, positions = Int32Array.from([0, 5, 900])
     const x = Float32Array.from({length: rows * headDim}, (_, i) => Math.sin(i * 1.7))
-    const ropeScaling = {type: 'longrope' as const, originalMaxPosition: 1024, shortFactor: SHORT, longFactor: LONG, frequencyDivisors: SHORT, attentionFactor: 1.25}
+    const ropeScaling = {type: 'longrope' as const, originalMaxPosition: 1024, maxPosition: 4096, shortFactor: SHORT, longFactor: LONG, frequencyDivisors: SHORT, attentionFactor: 1.25}
     const actual = x.slice()
     ops.rope(actual, rows, headDim, 1, positions, {headDim, ropeTheta: 10000, ropeScaling})
     const inv = ropeInverseFrequencies(headDim, 10000, ropeScaling)

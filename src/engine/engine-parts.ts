@@ -9,6 +9,7 @@ import {GrammarService} from './guided/grammar-service.js'
 import {SequenceGuides} from './guided/sequence-guides.js'
 import {planKvPool} from './kv-pool-sizing.js'
 import {loadModel, quantizationIgnored, type LoadedModel} from './model/load-model.js'
+import {longRopeForContext} from './model/rope-scaling.js'
 import {capContextToWindows} from './model/sliding-windows.js'
 import {ModelRunner} from './model-runner.js'
 import {cudaStatus, loadNativeModel, nativeBuildInfo, type NativeModel} from './native.js'
@@ -48,6 +49,7 @@ export function cpuOnlyNeed(config: Pick<EngineConfig, 'quantization' | 'batchIn
 
 export async function buildEngineParts(config: EngineConfig): Promise<EngineParts> {
   const model = await loadModel(config.modelPath)
+  model.config = longRopeForContext(model.config, config.maxModelLen)
   const device = selectDevice(config.device, nativeBuildInfo(), cudaStatus(), cpuOnlyNeed(config, model))
   if (device.device === 'cuda') model.config = capContextToWindows(model.config)
   const ignored = quantizationIgnored(model, config.quantization)

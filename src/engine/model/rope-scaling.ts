@@ -10,7 +10,7 @@ export type RopeScaling =
   | {type: 'linear'; factor: number}
   | {type: 'llama3'; factor: number; lowFreqFactor: number; highFreqFactor: number; originalMaxPosition: number}
   | {type: 'yarn'; factor: number; originalMaxPosition: number; betaFast: number; betaSlow: number; truncate: boolean; frequencyDivisors: number[]; attentionFactor: number}
-  | {type: 'longrope'; originalMaxPosition: number; shortFactor: number[]; longFactor: number[]; frequencyDivisors: number[]; attentionFactor: number}
+  | {type: 'longrope'; originalMaxPosition: number; maxPosition: number; shortFactor: number[]; longFactor: number[]; frequencyDivisors: number[]; attentionFactor: number}
 
 type Json = Record<string, unknown>
 
@@ -137,15 +137,29 @@ function parseLongRope(raw: Json, context: RopeContext, source: string, optional
   }
   const factor = optionalPositive('factor') ?? context.maxPositionEmbeddings / original
   const attentionFactor = optionalPositive('attention_factor') ?? (factor <= 1 ? 1 : Math.sqrt(1 + Math.log(factor) / Math.log(original)))
-  const scaling: RopeScaling = {type: 'longrope', originalMaxPosition: original, shortFactor, longFactor, frequencyDivisors: shortFactor, attentionFactor}
-  if (original >= context.maxPositionEmbeddings) return {scaling}
-  return {
-    scaling,
-    contextCap: {
-      tokens: original,
-      note: `longrope rope_scaling: context capped to original_max_position_embeddings ${original} (short_factor, exact there; transformers switches every sequence of a forward pass to long_factor once one passes it).`,
-    },
+  const scaling: RopeScaling = {
+    type: 'longrope', originalMaxPosition: original, maxPosition: context.maxPositionEmbeddings, shortFactor, longFactor, frequencyDivisors: shortFactor, attentionFactor,
   }
+  if (original >= context.maxPositionEmbeddings) return {scaling}
+  return {scaling, contextCap: {tokens: original, note: longRopeCapNote(original)}}
+}
+
+function longRopeCapNote(original: number): string {
+  return `longrope rope_scaling: context capped to original_max_position_embeddings ${original} (short_factor, exact there; transformers switches every sequence of a forward pass to long_factor once one passes it; --max-model-len above it runs long_factor throughout).`
+}
+
+/**
+ * LongRoPE past the original context, when --max-model-len asks for it: long_factor rotates every position (llama.cpp's
+ * rule once its context passes the original), so a sequence's rotations never depend on its batch or its length.
+ * Otherwise the config as parsed: short_factor, capped to the original context, exact against transformers there.
+ */
+export function longRopeForContext<Config extends {ropeScaling: RopeScaling; maxPositionEmbeddings: number; notes?: string[]}>(config: Config, requested: number | undefined): Config {
+  const rope = config.ropeScaling
+  if (rope.type !== 'longrope' || requested === undefined || requested <= config.maxPositionEmbeddings || rope.maxPosition <= rope.originalMaxPosition) return config
+  const maxPositionEmbeddings = Math.min(requested, rope.maxPosition)
+  const note = `longrope rope_scaling: --max-model-len ${requested} passes original_max_position_embeddings ${rope.originalMaxPosition}, so long_factor rotates every position up to ${maxPositionEmbeddings} (as llama.cpp past the original context; transformers keeps short_factor while a forward pass stays within it).`
+  const notes = [...(config.notes ?? []).filter((line) => line !== longRopeCapNote(rope.originalMaxPosition)), note]
+  return {...config, maxPositionEmbeddings, ropeScaling: {...rope, frequencyDivisors: rope.longFactor}, notes}
 }
 
 export function isObject(value: unknown): value is Json {
