@@ -31,9 +31,10 @@ describe('LayerNorm-family configs', () => {
   it('OPT as OPTConfig reads it: relu, tied, 2048 positions read from row p + 2, biases; 350m\'s post-LN has no final norm and projects 512 <-> hidden', () => {
     const c = parseModelConfig(OPT)
     assert.deepEqual([c.hiddenAct, c.tieWordEmbeddings, c.maxPositionEmbeddings, c.rmsNormEps, c.headDim, c.intermediateSize], ['relu', true, 2048, 1e-5, 16, 128])
-    assert.deepEqual(c.layerNorm, {linearBias: true, normAffine: true, postNorm: false, finalNorm: true, parallelResidual: false, learnedPositions: 2050, positionOffset: 2, rotaryDim: 0, embedDim: 0})
+    assert.deepEqual(c.layerNorm, {normAffine: true, postNorm: false, finalNorm: true, parallelResidual: false, learnedPositions: 2050, positionOffset: 2, rotaryDim: 0, embedDim: 0,
+      qkvBias: true, outputBias: true, mlpBias: true, sharedNorm: false, gatedMlp: false, headNorm: 'none', headBias: false, interleavedRotary: false})
     const m350 = parseModelConfig({...OPT, do_layer_norm_before: false, word_embed_proj_dim: 32, enable_bias: false, layer_norm_elementwise_affine: false})
-    assert.deepEqual([m350.layerNorm!.postNorm, m350.layerNorm!.finalNorm, m350.layerNorm!.embedDim, m350.layerNorm!.linearBias, m350.layerNorm!.normAffine], [true, false, 32, false, false])
+    assert.deepEqual([m350.layerNorm!.postNorm, m350.layerNorm!.finalNorm, m350.layerNorm!.embedDim, m350.layerNorm!.qkvBias && m350.layerNorm!.mlpBias, m350.layerNorm!.normAffine], [true, false, 32, false, false])
     assert.equal(parseModelConfig({...OPT, _remove_final_layer_norm: true}).layerNorm!.finalNorm, false)
     assert.throws(() => parseModelConfig({...OPT, quantization_config: {quant_method: 'gptq'}}), loadError(/quantized checkpoints \(quant_method "gptq"\) are not supported/))
     assert.throws(() => parseModelConfig({...OPT, activation_function: 'gelu_fast'}), loadError(/activation_function "gelu_fast" is not supported \(gelu, gelu_new, gelu_pytorch_tanh, relu\)/))
@@ -58,7 +59,6 @@ describe('LayerNorm-family configs', () => {
     assert.throws(() => parseModelConfig({...GPT2, reorder_and_upcast_attn: true}), loadError(/reorder_and_upcast_attn=true/))
     assert.throws(() => parseModelConfig({...GPT2, scale_attn_weights: false}), loadError(/scale_attn_weights=false/))
     assert.throws(() => parseModelConfig({...GPT2, architectures: ['GPTBigCodeForCausalLM']}), loadError(/GPTBigCodeForCausalLM .*multi-query/))
-    assert.throws(() => parseModelConfig({...NEOX, architectures: ['GPTJForCausalLM']}), loadError(/GPTJForCausalLM .*interleaved/))
     assert.throws(() => parseModelConfig({...OPT, architectures: ['BloomForCausalLM']}), loadError(/BloomForCausalLM .*ALiBi/))
   })
 })
