@@ -59,6 +59,7 @@ export function parseMoreLayerNormConfig(config: Json, architecture: string, sou
     const hidden = integer('hidden_size', defaults.hidden), heads = integer('num_attention_heads', defaults.heads)
     // Phi and StarCoder2 take a head_dim given in config.json (getattr); StableLM always divides.
     const headDim = architecture !== 'StableLmForCausalLM' && config.head_dim != null ? integer('head_dim') : headDimOf(hidden, heads)
+    if (headDim % 2 !== 0) throw new ModelLoadError(`${source}: head_dim ${headDim} must be even for ${architecture}.`)
     const numKvHeads = kvHeads(heads, architecture === 'Starcoder2ForCausalLM' ? 2 : architecture === 'StableLmForCausalLM' ? 32 : heads)
     const {ropeTheta, rotaryDim} = plainRotary(config, architecture, source, headDim, defaults.fraction)
     const actKey = 'hidden_act'
