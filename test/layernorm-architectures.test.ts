@@ -58,7 +58,6 @@ describe('LayerNorm-family configs', () => {
     assert.throws(() => parseModelConfig({...GPT2, scale_attn_by_inverse_layer_idx: true}), loadError(/scale_attn_by_inverse_layer_idx=true is not supported for GPT2LMHeadModel/))
     assert.throws(() => parseModelConfig({...GPT2, reorder_and_upcast_attn: true}), loadError(/reorder_and_upcast_attn=true/))
     assert.throws(() => parseModelConfig({...GPT2, scale_attn_weights: false}), loadError(/scale_attn_weights=false/))
-    assert.throws(() => parseModelConfig({...GPT2, architectures: ['GPTBigCodeForCausalLM']}), loadError(/GPTBigCodeForCausalLM .*multi-query/))
     assert.throws(() => parseModelConfig({...OPT, architectures: ['BloomForCausalLM']}), loadError(/BloomForCausalLM .*ALiBi/))
   })
 })

@@ -1,4 +1,4 @@
-// Phi, StableLM, StarCoder2 and GPT-J configs read as their transformers 5.18 config classes read them (what the kernels
+// Phi, StableLM, StarCoder2, GPT-J and GPTBigCode configs read as their transformers 5.18 config classes read them (what the kernels
 // lack refused by key), their checkpoints' tensors as stored, and their requests batch-invariant in the engine. Logits
 // against the float64 reference and transformers: layernorm-architectures.test.ts (their test-model variants).
 import assert from 'node:assert/strict'
@@ -17,9 +17,10 @@ const SIZES = {vocab_size: 100, hidden_size: 64, intermediate_size: 128, num_hid
 const PHI = {architectures: ['PhiForCausalLM'], ...SIZES}
 const STABLELM = {architectures: ['StableLmForCausalLM'], ...SIZES, num_key_value_heads: 4}
 const STARCODER2 = {architectures: ['Starcoder2ForCausalLM'], ...SIZES, num_key_value_heads: 2}
+const BIGCODE = {architectures: ['GPTBigCodeForCausalLM'], vocab_size: 100, n_embd: 64, n_layer: 1, n_head: 4}
 const GPTJ = {architectures: ['GPTJForCausalLM'], vocab_size: 100, n_embd: 64, n_layer: 1, n_head: 4, rotary_dim: 8}
 
-describe('Phi, StableLM, StarCoder2, GPT-J configs', () => {
+describe('Phi, StableLM, StarCoder2, GPT-J, GPTBigCode configs', () => {
   it('Phi as PhiConfig reads it: half of each head rotated, gelu_new, one norm for a parallel block, lm_head bias, untied; qk_layernorm shared by the heads', () => {
     const c = parseModelConfig(PHI)
     assert.deepEqual([c.hiddenAct, c.tieWordEmbeddings, c.maxPositionEmbeddings, c.ropeTheta, c.numKvHeads, c.rmsNormEps], ['gelu_pytorch_tanh', false, 2048, 10000, 4, 1e-5])
@@ -64,9 +65,18 @@ describe('Phi, StableLM, StarCoder2, GPT-J configs', () => {
     assert.throws(() => parseModelConfig({...GPTJ, rotary_dim: null}), loadError(/rotary_dim=null is not supported for GPTJForCausalLM/))
     assert.throws(() => parseModelConfig({...GPTJ, rotary_dim: 32}), loadError(/rotary_dim 32 must be even and at most the head size 16/))
   })
+
+  it('GPTBigCode as GPTBigCodeConfig reads it: multi_query (one KV head) by default, learned positions, gelu tanh, tied; refuses unscaled scores and cross-attention', () => {
+    const c = parseModelConfig(BIGCODE)
+    assert.deepEqual([c.numKvHeads, c.intermediateSize, c.hiddenAct, c.tieWordEmbeddings, c.maxPositionEmbeddings, c.layerNorm!.learnedPositions, c.layerNorm!.rotaryDim, c.layerNorm!.qkvBias],
+      [1, 256, 'gelu_pytorch_tanh', true, 1024, 1024, 0, true])
+    assert.equal(parseModelConfig({...BIGCODE, multi_query: false, attention_softmax_in_fp32: false}).numKvHeads, 4)
+    assert.throws(() => parseModelConfig({...BIGCODE, scale_attn_weights: false}), loadError(/scale_attn_weights=false is not supported for GPTBigCodeForCausalLM/))
+    assert.throws(() => parseModelConfig({...BIGCODE, add_cross_attention: true}), loadError(/add_cross_attention=true is not supported for GPTBigCodeForCausalLM/))
+  })
 })
 
-describe('Phi, StableLM, GPT-J checkpoints', () => {
+describe('Phi, StableLM, GPT-J, GPTBigCode checkpoints', () => {
   it('are read under their own names: StableLM\'s per-head norms, Phi\'s dense and lm_head bias, GPT-J\'s q/k marked for the rope reorder; a missing one named as stored', async () => {
     const stablelm = await loadModel(await ensureTestModel('tiny', {variant: 'stablelm'}))
     assert.ok(stablelm.tensors.some((t) => t.name === 'model.layers.1.self_attn.k_norm.1.weight'))
@@ -81,11 +91,16 @@ describe('Phi, StableLM, GPT-J checkpoints', () => {
     const k = gptj.tensors.find((t) => t.name === 'model.layers.0.self_attn.k_proj.weight')!
     assert.deepEqual([k.ropeInterleavedHeads, k.ropeInterleavedDims], [4, 8])
     assert.equal(gptj.tensors.find((t) => t.name === 'model.layers.0.self_attn.v_proj.weight')!.ropeInterleavedHeads, undefined)
+    // GPTBigCode's c_attn: [all q | k | v] with multi_query, per-head q|k|v (reordered at load) without.
+    const mqa = await loadModel(await ensureTestModel('tiny', {variant: 'gpt-bigcode'}))
+    const mha = await loadModel(await ensureTestModel('tiny', {variant: 'gpt-bigcode-mha'}))
+    const cAttn = (m: typeof mqa) => m.tensors.find((t) => t.name === 'model.layers.0.self_attn.qkv_proj.weight')!
+    assert.deepEqual([cAttn(mqa).shape, cAttn(mqa).qkvInterleavedHeads, cAttn(mha).shape, cAttn(mha).qkvInterleavedHeads], [[96, 64], undefined, [192, 64], 4])
   })
 })
 
-describe('Phi, StableLM, StarCoder2, GPT-J in the engine', () => {
-  for (const variant of ['phi', 'stablelm', 'starcoder2', 'gptj'] as const) {
+describe('Phi, StableLM, StarCoder2, GPT-J, GPTBigCode in the engine', () => {
+  for (const variant of ['phi', 'stablelm', 'starcoder2', 'gptj', 'gpt-bigcode'] as const) {
     it(`${variant}: 4 requests give alone the tokens and logprobs they give batched with chunked prefill (batch-invariant)`, async () => {
       const requests = Array.from({length: 4}, (_, i) => ({
         prompt: Array.from({length: 5 + 11 * i}, (_, t) => 1 + ((t * 37 + i * 101) % 500)),

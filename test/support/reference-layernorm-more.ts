@@ -1,7 +1,7 @@
-// The float64 reference's weights of Phi, StableLM, StarCoder2 and GPT-J, read under each checkpoint's own names
+// The float64 reference's weights of Phi, StableLM, StarCoder2, GPT-J and GPTBigCode, read under each checkpoint's own names
 // (reference-layernorm.ts runs them): q/k/v apart, GPT-J's q/k in their stored interleaved rope order.
 import type {ModelConfig} from '../../src/engine/model/model-config.js'
-import type {Find, Layer, Linear, Norm, Values, Weights} from './reference-layernorm.js'
+import {perHeadPart, type Find, type Layer, type Linear, type Norm, type Values, type Weights} from './reference-layernorm.js'
 
 type Loader = (c: ModelConfig, values: Values, find: Find) => Weights
 
@@ -69,6 +69,21 @@ function gptjWeights(c: ModelConfig, values: Values): Weights {
   return {embed, positions: null, projectIn: null, projectOut: null, layers, finalNorm: norm('ln_f'), ...head}
 }
 
+function bigCodeWeights(c: ModelConfig, values: Values): Weights {
+  const {linear, norm, embed, head} = reader(c, values, 'transformer.')
+  const size = c.hiddenSize, kvSize = c.numKvHeads * c.headDim
+  const layers = Array.from({length: c.numLayers}, (_, i): Layer => {
+    const p = `h.${i}`
+    const fused = linear(`${p}.attn.c_attn`, size, true)
+    // multi_query: rows [all q | k | v]; otherwise each head's [q | k | v] in turn.
+    const rows = (from: number, count: number): Linear => ({weight: fused.weight.slice(from * size, (from + count) * size), bias: fused.bias!.slice(from, from + count), inSize: size})
+    const [q, k, v] = c.numKvHeads === 1 ? [rows(0, size), rows(size, kvSize), rows(size + kvSize, kvSize)] : [0, 1, 2].map((part) => perHeadPart(fused, part, c.numHeads, c.headDim))
+    return {norm1: norm(`${p}.ln_1`), norm2: norm(`${p}.ln_2`), q: q!, k: k!, v: v!, o: linear(`${p}.attn.c_proj`, size, true), fc1: linear(`${p}.mlp.c_fc`, size, true),
+      fc2: linear(`${p}.mlp.c_proj`, c.intermediateSize, true)}
+  })
+  return {embed, positions: values('transformer.wpe.weight', 'wpe.weight'), projectIn: null, projectOut: null, layers, finalNorm: norm('ln_f'), ...head}
+}
+
 export const MORE_REFERENCE_WEIGHTS: Record<string, Loader> = {
-  PhiForCausalLM: phiWeights, StableLmForCausalLM: stableLmWeights, Starcoder2ForCausalLM: starcoder2Weights, GPTJForCausalLM: gptjWeights,
+  PhiForCausalLM: phiWeights, StableLmForCausalLM: stableLmWeights, Starcoder2ForCausalLM: starcoder2Weights, GPTJForCausalLM: gptjWeights, GPTBigCodeForCausalLM: bigCodeWeights,
 }

@@ -184,7 +184,7 @@ function gpt2Weights(c: ModelConfig, values: Values, find: Find): Weights {
   return {embed, positions: values(...g('wpe.weight')), projectIn: null, projectOut: null, layers, finalNorm: norm('ln_f'), head: c.tieWordEmbeddings ? embed : values('lm_head.weight')}
 }
 
-function perHeadPart(fused: Linear, part: number, heads: number, headDim: number): Linear {
+export function perHeadPart(fused: Linear, part: number, heads: number, headDim: number): Linear {
   const rows = heads * headDim
   const weight = new Float64Array(rows * fused.inSize)
   const bias = new Float64Array(rows)

@@ -177,7 +177,7 @@ function checkpointPlace(config: ModelConfig, engineName: string): CheckpointPla
     return {
       prefix: top.prefix, name: `${top.layers}.${index}.${stored}.${kind}`,
       transposed: arch === 'GPT2LMHeadModel' && kind === 'weight' && !part!.endsWith('layernorm'),
-      qkvHeads: arch === 'GPTNeoXForCausalLM' && part === 'self_attn.qkv_proj' ? config.numHeads : undefined,
+      qkvHeads: part === 'self_attn.qkv_proj' && (arch === 'GPTNeoXForCausalLM' || (arch === 'GPTBigCodeForCausalLM' && config.numKvHeads > 1)) ? config.numHeads : undefined,
       ropeInterleaved: rotated ? {heads: part === 'self_attn.q_proj' ? config.numHeads : config.numKvHeads, dims: ln.rotaryDim} : undefined,
     }
   }

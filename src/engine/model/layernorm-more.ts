@@ -1,10 +1,10 @@
-// Phi (1, 1.5, 2), StableLM, StarCoder2 and GPT-J: their config.json read as transformers 5.18's config classes read it
+// Phi (1, 1.5, 2), StableLM, StarCoder2, GPT-J and GPTBigCode (StarCoder 1, SantaCoder): their config.json read as transformers 5.18's config classes read it
 // (every key they read honoured or refused by name), and their checkpoints' tensor names (layernorm-family.ts maps them).
 import {ModelLoadError} from '../errors.js'
 import {configReader, LAYERNORM_DEFAULTS, layerNormBase, plainActivation, plainRotary} from './layernorm-config-reader.js'
 import type {LayerNormFeatures, LayerNormModelFields} from './layernorm-family.js'
 
-export const MORE_LAYERNORM_ARCHITECTURES = ['PhiForCausalLM', 'StableLmForCausalLM', 'Starcoder2ForCausalLM', 'GPTJForCausalLM'] as const
+export const MORE_LAYERNORM_ARCHITECTURES = ['PhiForCausalLM', 'StableLmForCausalLM', 'Starcoder2ForCausalLM', 'GPTJForCausalLM', 'GPTBigCodeForCausalLM'] as const
 
 type Json = Record<string, unknown>
 
@@ -18,17 +18,21 @@ export const MORE_LAYER_PARTS: Record<string, Record<string, string>> = {
   Starcoder2ForCausalLM: {...ATTENTION, input_layernorm: 'input_layernorm', post_attention_layernorm: 'post_attention_layernorm', 'mlp.fc1': 'mlp.c_fc', 'mlp.fc2': 'mlp.c_proj'},
   GPTJForCausalLM: {input_layernorm: 'ln_1', 'self_attn.q_proj': 'attn.q_proj', 'self_attn.k_proj': 'attn.k_proj', 'self_attn.v_proj': 'attn.v_proj',
     'self_attn.o_proj': 'attn.out_proj', 'mlp.fc1': 'mlp.fc_in', 'mlp.fc2': 'mlp.fc_out'},
+  // c_attn: [all q | k | v] with multi_query (one KV head), else per head [q | k | v] (GPT-NeoX's layout: layernorm-family.ts).
+  GPTBigCodeForCausalLM: {input_layernorm: 'ln_1', post_attention_layernorm: 'ln_2', 'self_attn.qkv_proj': 'attn.c_attn', 'self_attn.o_proj': 'attn.c_proj',
+    'mlp.fc1': 'mlp.c_fc', 'mlp.fc2': 'mlp.c_proj'},
 }
 export const MORE_TOP_LEVEL: Record<string, {prefix: string; layers: string; names: Record<string, string>}> = {
   PhiForCausalLM: {prefix: 'model.', layers: 'layers', names: {embed_tokens: 'embed_tokens', norm: 'final_layernorm'}},
   StableLmForCausalLM: {prefix: 'model.', layers: 'layers', names: {embed_tokens: 'embed_tokens', norm: 'norm'}},
   Starcoder2ForCausalLM: {prefix: 'model.', layers: 'layers', names: {embed_tokens: 'embed_tokens', norm: 'norm'}},
   GPTJForCausalLM: {prefix: 'transformer.', layers: 'h', names: {embed_tokens: 'wte', norm: 'ln_f'}},
+  GPTBigCodeForCausalLM: {prefix: 'transformer.', layers: 'h', names: {embed_tokens: 'wte', embed_positions: 'wpe', norm: 'ln_f'}},
 }
 
-/** Reads a Phi, StableLM, StarCoder2 or GPT-J config.json (dropout rates are ignored: inference has none). */
+/** Reads a Phi, StableLM, StarCoder2, GPT-J or GPTBigCode config.json (dropout rates are ignored: inference has none). */
 export function parseMoreLayerNormConfig(config: Json, architecture: string, source: string): LayerNormModelFields {
-  const {integer, number, flag} = configReader(config, architecture, source)
+  const {integer, number, flag, refuse} = configReader(config, architecture, source)
   const features: LayerNormFeatures = {...LAYERNORM_DEFAULTS}
   const headDimOf = (hidden: number, heads: number): number => {
     if (hidden % heads !== 0) throw new ModelLoadError(`${source}: the hidden size (${hidden}) is not divisible by the number of attention heads (${heads}).`)
@@ -40,7 +44,17 @@ export function parseMoreLayerNormConfig(config: Json, architecture: string, sou
     return kv
   }
   let fields: Omit<LayerNormModelFields, keyof ReturnType<typeof layerNormBase> | 'layerNorm' | 'attentionBias'>
-  if (architecture === 'GPTJForCausalLM') {
+  if (architecture === 'GPTBigCodeForCausalLM') {
+    const hidden = integer('n_embd', 768), heads = integer('n_head', 12), positions = integer('n_positions', 1024)
+    refuse('add_cross_attention', 'an encoder-decoder cross-attention')
+    if (config.scale_attn_weights === false) throw new ModelLoadError(`${source}: scale_attn_weights=false is not supported for ${architecture} (unscaled attention scores).`)
+    // attention_softmax_in_fp32 / scale_attention_softmax_in_fp32 only say where half-precision runs upcast; this path is fp32 throughout.
+    Object.assign(features, {learnedPositions: positions})
+    fields = {vocabSize: integer('vocab_size', 50257), hiddenSize: hidden, intermediateSize: config.n_inner == null ? 4 * hidden : integer('n_inner'), numLayers: integer('n_layer', 12),
+      numHeads: heads, numKvHeads: flag('multi_query', true) ? 1 : heads, headDim: headDimOf(hidden, heads), maxPositionEmbeddings: positions,
+      rmsNormEps: number('layer_norm_epsilon', 1e-5), hiddenAct: plainActivation(config.activation_function ?? 'gelu_pytorch_tanh', 'activation_function', source),
+      tieWordEmbeddings: flag('tie_word_embeddings', true), ropeTheta: 10000}
+  } else if (architecture === 'GPTJForCausalLM') {
     const hidden = integer('n_embd', 4096), heads = integer('n_head', 16), headDim = headDimOf(hidden, heads)
     if (config.rotary_dim === null) throw new ModelLoadError(`${source}: rotary_dim=null is not supported for ${architecture} (transformers' rotary then spans the whole hidden size, not a head).`)
     const rotaryDim = integer('rotary_dim', 64)

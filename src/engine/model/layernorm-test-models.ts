@@ -10,10 +10,11 @@ import {specialTokenId, TOKENIZER_FAMILIES} from './tokenizer-families.js'
  * Phi-2's layout (one norm for a parallel block, half of each head rotated, lm_head bias) with qk_layernorm and 2 KV
  * heads. stablelm: StableLM-2's (gated SiLU MLP, q/k/v biases, a quarter rotated) with its per-head q/k norms;
  * stablelm-parallel: use_parallel_residual, no q/k norms. starcoder2: 2 KV heads, biases, gelu tanh, a sliding window of
- * 8 (so every test prompt crosses it). gptj: interleaved rotary over 8 of 16 values per head, lm_head bias.
+ * 8 (so every test prompt crosses it). gptj: interleaved rotary over 8 of 16 values per head, lm_head bias. gpt-bigcode:
+ * StarCoder's multi-query c_attn (one KV head), learned positions; gpt-bigcode-mha: multi_query false (per-head q|k|v).
  */
-export type LayerNormTestVariant = 'opt' | 'opt-post-ln' | 'gpt-neox' | 'gpt-neox-serial' | 'gpt2' | 'phi' | 'stablelm' | 'stablelm-parallel' | 'starcoder2' | 'gptj'
-export const LAYERNORM_TEST_VARIANTS: readonly LayerNormTestVariant[] = ['opt', 'opt-post-ln', 'gpt-neox', 'gpt-neox-serial', 'gpt2', 'phi', 'stablelm', 'stablelm-parallel', 'starcoder2', 'gptj']
+export type LayerNormTestVariant = 'opt' | 'opt-post-ln' | 'gpt-neox' | 'gpt-neox-serial' | 'gpt2' | 'phi' | 'stablelm' | 'stablelm-parallel' | 'starcoder2' | 'gptj' | 'gpt-bigcode' | 'gpt-bigcode-mha'
+export const LAYERNORM_TEST_VARIANTS: readonly LayerNormTestVariant[] = ['opt', 'opt-post-ln', 'gpt-neox', 'gpt-neox-serial', 'gpt2', 'phi', 'stablelm', 'stablelm-parallel', 'starcoder2', 'gptj', 'gpt-bigcode', 'gpt-bigcode-mha']
 
 interface Shape {
   vocabSize: number
@@ -54,6 +55,11 @@ export function layerNormTestConfig(variant: LayerNormTestVariant, shape: Shape,
   if (variant === 'starcoder2') {
     return {architectures: ['Starcoder2ForCausalLM'], model_type: 'starcoder2', ...sizes, num_key_value_heads: shape.numHeads / 2, hidden_act: 'gelu_pytorch_tanh',
       norm_epsilon: 1e-5, rope_parameters: {rope_type: 'default', rope_theta: 100000}, sliding_window: 8, use_bias: true, tie_word_embeddings: false, ...ids}
+  }
+  if (variant === 'gpt-bigcode' || variant === 'gpt-bigcode-mha') {
+    return {architectures: ['GPTBigCodeForCausalLM'], model_type: 'gpt_bigcode', vocab_size: shape.vocabSize, n_embd: shape.hiddenSize, n_layer: shape.numLayers,
+      n_head: shape.numHeads, n_inner: shape.intermediateSize, n_positions: shape.maxPositionEmbeddings, multi_query: variant === 'gpt-bigcode', activation_function: 'gelu_pytorch_tanh',
+      layer_norm_epsilon: 1e-5, scale_attn_weights: true, tie_word_embeddings: false, ...ids}
   }
   if (variant === 'gptj') {
     return {architectures: ['GPTJForCausalLM'], model_type: 'gptj', vocab_size: shape.vocabSize, n_embd: shape.hiddenSize, n_layer: shape.numLayers, n_head: shape.numHeads,
