@@ -76,8 +76,7 @@ export function parseMoreLayerNormConfig(config: Json, architecture: string, sou
     if (headDim % 2 !== 0) throw new ModelLoadError(`${source}: head_dim ${headDim} must be even for ${architecture}.`)
     const numKvHeads = kvHeads(heads, architecture === 'Starcoder2ForCausalLM' ? 2 : architecture === 'StableLmForCausalLM' ? 32 : heads)
     const {ropeTheta, rotaryDim} = plainRotary(config, architecture, source, headDim, defaults.fraction)
-    const actKey = 'hidden_act'
-    const rawAct = config[actKey] ?? defaults.act
+    const rawAct = config.hidden_act ?? defaults.act
     fields = {vocabSize: integer('vocab_size', defaults.vocab), hiddenSize: hidden, intermediateSize: integer('intermediate_size', defaults.inter),
       numLayers: integer('num_hidden_layers', defaults.layers), numHeads: heads, numKvHeads, headDim, maxPositionEmbeddings: integer('max_position_embeddings', defaults.positions),
       rmsNormEps: number(architecture === 'Starcoder2ForCausalLM' ? 'norm_epsilon' : 'layer_norm_eps', 1e-5), hiddenAct: 'silu',
@@ -88,7 +87,7 @@ export function parseMoreLayerNormConfig(config: Json, architecture: string, sou
       // transformers sizes q_layernorm by hidden_size / heads, whatever head_dim says.
       if (qkLayerNorm && headDim * heads !== hidden) throw new ModelLoadError(`${source}: qk_layernorm=true with head_dim ${headDim} is not supported for ${architecture} (its q/k norms are hidden_size / heads wide).`)
       Object.assign(features, {parallelResidual: true, sharedNorm: true, headBias: true, headNorm: qkLayerNorm ? 'shared' : 'none'})
-      fields.hiddenAct = plainActivation(rawAct, actKey, source)
+      fields.hiddenAct = plainActivation(rawAct, 'hidden_act', source)
     } else if (architecture === 'StableLmForCausalLM') {
       const parallel = flag('use_parallel_residual', false)
       Object.assign(features, {qkvBias: flag('use_qkv_bias', false), outputBias: false, mlpBias: false, gatedMlp: true, parallelResidual: parallel, sharedNorm: parallel,
@@ -98,9 +97,9 @@ export function parseMoreLayerNormConfig(config: Json, architecture: string, sou
     } else {
       const bias = flag('use_bias', true)
       Object.assign(features, {qkvBias: bias, outputBias: bias, mlpBias: bias})
-      fields.hiddenAct = plainActivation(rawAct, actKey, source)
+      fields.hiddenAct = plainActivation(rawAct, 'hidden_act', source)
       const window = slidingWindow(config.sliding_window, source)
-      if (window > 0) return {...layerNormBase(config, architecture), ...fields, attentionBias: features.qkvBias, layerNorm: features, layerWindows: Array.from({length: fields.numLayers}, () => window)}
+      if (window > 0) fields.layerWindows = Array.from({length: fields.numLayers}, () => window)
     }
   }
   return {...layerNormBase(config, architecture), ...fields, attentionBias: features.qkvBias, layerNorm: features}
