@@ -57,8 +57,8 @@ describe('selectDevice', () => {
       assert.throws(() => selectDevice('cuda', {cuda: true}, h100, need), (error: unknown) => error instanceof InvalidRequestError && error.param === need.param && /CPU backend only/.test(error.message))
     }
     assert.equal(needs[1]!.param, 'quantization')
-    // OPT, GPT-NeoX, GPT-2 (LayerNorm, a plain MLP) have no CUDA kernels: named as such, whatever their activation.
-    for (const variant of ['opt', 'gpt-neox', 'gpt2'] as const) {
+    // OPT, GPT-NeoX, GPT-2, Phi, StableLM, StarCoder2, GPT-J, GPTBigCode (LayerNorm) have no CUDA kernels: named as such, whatever their activation.
+    for (const variant of ['opt', 'gpt-neox', 'gpt2', 'phi', 'stablelm', 'starcoder2', 'gptj', 'gpt-bigcode'] as const) {
       const need = cpuOnlyNeed(none, {config: parseModelConfig(testModelConfigJson('tiny', {variant})), tensors: []})
       assert.match(need?.reason ?? '', /LayerNorm with bias/, variant)
     }

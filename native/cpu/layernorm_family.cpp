@@ -1,5 +1,6 @@
-// The LayerNorm family's forward pass (OPT, GPT-NeoX, GPT-2) over the shared ops, plus its two kernels: LayerNorm with
-// bias and the plain MLP's activation (portable; layernorm_family_avx2.cpp holds the vector LayerNorm).
+// The LayerNorm family's forward pass (OPT, GPT-NeoX, GPT-2, Phi, StableLM, StarCoder2, GPT-J) over the shared ops, plus
+// its kernels: LayerNorm with bias (of rows, or of each q / k head) and the plain MLP's activation (portable;
+// layernorm_family_avx2.cpp holds the vector LayerNorm).
 #include "layernorm_family.h"
 
 #include <cmath>
@@ -39,22 +40,38 @@ std::vector<double> rotary_inv_freq(const ModelConfig& config) {
   rotated.head_dim = config.rotary_dim;  // NeoX: frequencies over the rotated dims only (base^(2i / rotary_dim))
   return rope_inv_freq(rotated);
 }
+
+// Rows [begin, end) of dim values each, portable or AVX2 as the process is set.
+void layer_norm_rows(bool vector, const float* x, const float* weight, const float* bias, float* out, int begin, int end, int dim, float eps) {
+  if (vector) return avx2::layer_norm_rows(x, weight, bias, out, begin, end, dim, eps);
+  for (int r = begin; r < end; ++r) {
+    const float* in_row = x + static_cast<size_t>(r) * dim;
+    float* out_row = out + static_cast<size_t>(r) * dim;
+    double sum = 0, sum_squares = 0;
+    for (int i = 0; i < dim; ++i) sum += in_row[i];
+    const double mean = sum / dim;
+    for (int i = 0; i < dim; ++i) sum_squares += (in_row[i] - mean) * (in_row[i] - mean);
+    const float inverse_std = static_cast<float>(1.0 / std::sqrt(sum_squares / dim + eps));
+    const float mean_f = static_cast<float>(mean);
+    for (int i = 0; i < dim; ++i) out_row[i] = (in_row[i] - mean_f) * inverse_std * weight[i] + bias[i];
+  }
+}
 }  // namespace
 
 void layer_norm(ThreadPool& pool, const float* x, const float* weight, const float* bias, float* out, int num_rows, int dim, float eps) {
   const bool vector = avx2_enabled();
-  for_row_ranges(pool, num_rows, dim, [&](int begin, int end) {
-    if (vector) return avx2::layer_norm_rows(x, weight, bias, out, begin, end, dim, eps);
+  for_row_ranges(pool, num_rows, dim, [&](int begin, int end) { layer_norm_rows(vector, x, weight, bias, out, begin, end, dim, eps); });
+}
+
+void head_layer_norm(ThreadPool& pool, float* x, int num_rows, int row_stride, int num_heads, int head_dim, const float* weight, const float* bias, float eps) {
+  const bool vector = avx2_enabled();
+  for_row_ranges(pool, num_rows, static_cast<size_t>(num_heads) * head_dim, [&](int begin, int end) {
     for (int r = begin; r < end; ++r) {
-      const float* in_row = x + static_cast<size_t>(r) * dim;
-      float* out_row = out + static_cast<size_t>(r) * dim;
-      double sum = 0, sum_squares = 0;
-      for (int i = 0; i < dim; ++i) sum += in_row[i];
-      const double mean = sum / dim;
-      for (int i = 0; i < dim; ++i) sum_squares += (in_row[i] - mean) * (in_row[i] - mean);
-      const float inverse_std = static_cast<float>(1.0 / std::sqrt(sum_squares / dim + eps));
-      const float mean_f = static_cast<float>(mean);
-      for (int i = 0; i < dim; ++i) out_row[i] = (in_row[i] - mean_f) * inverse_std * weight[i] + bias[i];
+      for (int h = 0; h < num_heads; ++h) {
+        float* head = x + static_cast<size_t>(r) * row_stride + static_cast<size_t>(h) * head_dim;
+        const size_t at = static_cast<size_t>(h) * head_dim;
+        layer_norm_rows(vector, head, weight + at, bias + at, head, 0, 1, head_dim, eps);
+      }
     }
   });
 }
@@ -99,9 +116,10 @@ void LayerNormForward::run(ThreadPool& pool, const ModelWeights& weights, const 
   for (int l = 0; l < c.num_layers; ++l) {
     const LayerWeights& w = weights.layers[l];
     float* residual = residual_.data();
+    const int window = c.layer_windows.empty() ? 0 : c.layer_windows[l];
     if (c.post_norm) {
       // OPT-350m: attention and MLP read the normalised stream; each norm follows its residual add.
-      attention_block(pool, w, kv[l], layout, order, b, residual, attention_proj_.data());
+      attention_block(pool, w, kv[l], layout, order, b, window, residual, attention_proj_.data());
       add_into(residual, attention_proj_.data(), width);
       layer_norm(pool, residual, w.input_norm.data(), w.input_norm_bias.data(), residual, tokens, hidden, c.rms_norm_eps);
       mlp_block(pool, w, order, tokens, residual, mlp_out_.data());
@@ -110,7 +128,13 @@ void LayerNormForward::run(ThreadPool& pool, const ModelWeights& weights, const 
       continue;
     }
     layer_norm(pool, residual, w.input_norm.data(), w.input_norm_bias.data(), normed_.data(), tokens, hidden, c.rms_norm_eps);
-    attention_block(pool, w, kv[l], layout, order, b, normed_.data(), attention_proj_.data());
+    attention_block(pool, w, kv[l], layout, order, b, window, normed_.data(), attention_proj_.data());
+    if (c.shared_norm) {
+      // Phi, GPT-J, StableLM's parallel residual: the MLP reads the same normalised input.
+      mlp_block(pool, w, order, tokens, normed_.data(), mlp_out_.data());
+      add_parallel(residual, attention_proj_.data(), mlp_out_.data(), width);
+      continue;
+    }
     if (c.parallel_residual) {
       layer_norm(pool, residual, w.post_attention_norm.data(), w.post_attention_norm_bias.data(), normed_.data(), tokens, hidden, c.rms_norm_eps);
       mlp_block(pool, w, order, tokens, normed_.data(), mlp_out_.data());
@@ -137,11 +161,11 @@ void LayerNormForward::run(ThreadPool& pool, const ModelWeights& weights, const 
     linear(pool, final_rows_.data(), rows, weights.project_out, nullptr, projected_.data(), order);
     head_input = projected_.data();
   }
-  linear(pool, head_input, rows, weights.output_matrix(), nullptr, logits_out, order);
+  linear(pool, head_input, rows, weights.output_matrix(), or_null(weights.lm_head_bias), logits_out, order);
 }
 
 void LayerNormForward::attention_block(ThreadPool& pool, const LayerWeights& w, const LayerKv& kv, const KvLayout& layout, LinearOrder order,
-                                       const ForwardBatch& b, const float* normed, float* out) {
+                                       const ForwardBatch& b, int window, const float* normed, float* out) {
   const ModelConfig& c = config_;
   const int tokens = b.num_tokens;
   const int q_width = c.num_heads * c.head_dim, kv_width = c.num_kv_heads * c.head_dim, qkv_width = q_width + 2 * kv_width;
@@ -149,19 +173,32 @@ void LayerNormForward::attention_block(ThreadPool& pool, const LayerWeights& w, 
   attention_out_.resize(static_cast<size_t>(tokens) * q_width);
   linear(pool, normed, tokens, w.qkv, or_null(w.qkv_bias), qkv_.data(), order);
   float* keys = qkv_.data() + q_width;
+  if (c.qk_norm) {
+    head_layer_norm(pool, qkv_.data(), tokens, qkv_width, c.num_heads, c.head_dim, w.q_norm.data(), w.q_norm_bias.data(), c.rms_norm_eps);
+    head_layer_norm(pool, keys, tokens, qkv_width, c.num_kv_heads, c.head_dim, w.k_norm.data(), w.k_norm_bias.data(), c.rms_norm_eps);
+  }
   // Partial rotary (GPT-NeoX): only the first rotary_dim values of each head turn, rotate_half within them.
   if (c.rotary_dim > 0) {
     rotary(pool, qkv_.data(), tokens, qkv_width, c.num_heads, c.rotary_dim, cos_sin_.data(), c.head_dim);
     rotary(pool, keys, tokens, qkv_width, c.num_kv_heads, c.rotary_dim, cos_sin_.data(), c.head_dim);
   }
   reshape_and_cache(keys, keys + kv_width, qkv_width, kv.keys, kv.values, b.slot_mapping, tokens, layout);
-  const AttentionBatch batch{b.num_seqs, b.query_start_loc, b.positions, b.block_tables, b.max_blocks_per_seq};
+  AttentionBatch batch{b.num_seqs, b.query_start_loc, b.positions, b.block_tables, b.max_blocks_per_seq};
+  batch.sliding_window = window;
   paged_attention(pool, qkv_.data(), qkv_width, kv.keys, kv.values, batch, c.num_heads, layout, 1.f / std::sqrt(static_cast<float>(c.head_dim)),
                   attention_out_.data());
   linear(pool, attention_out_.data(), tokens, w.o_proj, or_null(w.o_bias), out, order);
 }
 
 void LayerNormForward::mlp_block(ThreadPool& pool, const LayerWeights& w, LinearOrder order, int tokens, const float* normed, float* out) {
+  if (config_.gated_mlp) {
+    // StableLM: [gate | up] per row, then hidden_act(gate) * up.
+    gate_up_.resize(static_cast<size_t>(tokens) * 2 * config_.intermediate_size);
+    fc1_.resize(static_cast<size_t>(tokens) * config_.intermediate_size);
+    linear(pool, normed, tokens, w.gate_up, nullptr, gate_up_.data(), order);
+    gated_and_mul(pool, config_.hidden_act, gate_up_.data(), fc1_.data(), tokens, config_.intermediate_size);
+    return linear(pool, fc1_.data(), tokens, w.down, nullptr, out, order);
+  }
   fc1_.resize(static_cast<size_t>(tokens) * config_.intermediate_size);
   linear(pool, normed, tokens, w.gate_up, or_null(w.fc1_bias), fc1_.data(), order);
   plain_activation(pool, fc1_.data(), tokens, config_.intermediate_size, config_.hidden_act);

@@ -1,4 +1,4 @@
-// The LayerNorm family's forward pass (OPT, GPT-NeoX, GPT-2) and its kernels: LayerNorm with bias, a plain MLP activation.
+// The LayerNorm family's forward pass (OPT, GPT-NeoX, GPT-2, Phi, StableLM, StarCoder2, GPT-J) and its kernels: LayerNorm with bias, a plain MLP activation.
 #pragma once
 #include <vector>
 
@@ -11,6 +11,9 @@ namespace cpu {
 // out[r] = (x[r] - mean) / sqrt(var + eps) * weight + bias, mean and variance accumulated in double (one order per
 // row, so batch-invariant); out may be x.
 void layer_norm(ThreadPool& pool, const float* x, const float* weight, const float* bias, float* out, int num_rows, int dim, float eps);
+// LayerNorm of each of the first num_heads heads of every row (row stride row_stride floats), in place: Phi's and
+// StableLM's q / k norms; weight and bias hold [num_heads * head_dim] (one set per head).
+void head_layer_norm(ThreadPool& pool, float* x, int num_rows, int row_stride, int num_heads, int head_dim, const float* weight, const float* bias, float eps);
 // x = act(x) in place for relu, gelu (erf form) or gelu's tanh form (gelu_new, gelu_pytorch_tanh).
 void plain_activation(ThreadPool& pool, float* x, int num_rows, int dim, Activation act);
 
@@ -34,12 +37,12 @@ class LayerNormForward {
 
  private:
   void attention_block(ThreadPool& pool, const LayerWeights& w, const LayerKv& kv, const KvLayout& layout, LinearOrder order,
-                       const ForwardBatch& batch, const float* normed, float* out);
+                       const ForwardBatch& batch, int window, const float* normed, float* out);
   void mlp_block(ThreadPool& pool, const LayerWeights& w, LinearOrder order, int tokens, const float* normed, float* out);
 
   ModelConfig config_;
   std::vector<double> inv_freq_;  // [rotary_dim / 2]
-  std::vector<float> residual_, normed_, qkv_, attention_out_, attention_proj_, fc1_, mlp_out_, cos_sin_, final_rows_, projected_;
+  std::vector<float> residual_, normed_, qkv_, attention_out_, attention_proj_, fc1_, gate_up_, mlp_out_, cos_sin_, final_rows_, projected_;
 };
 
 }  // namespace cpu

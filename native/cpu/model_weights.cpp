@@ -89,19 +89,21 @@ class TensorReader {
     return t;
   }
 
-  // All rows of a tensor; GGUF q/k rows go back from llama.cpp's interleaved rope order to rotate_half order.
+  // All rows of a tensor; GGUF q/k rows (GPT-J's: each head's first rope_interleaved_dims) go back from interleaved
+  // rope order (pairs 2i, 2i+1) to rotate_half order (i, i + half); attention scores do not change when q and k agree.
   std::vector<uint8_t> read_rows(const TensorSource& t) {
     std::vector<uint8_t> raw(t.nbytes);
     read_exact(t, raw.data());
     if (t.transposed || t.qkv_interleaved_heads > 0) return reorder_layernorm_family(t, std::move(raw));
     if (t.rope_interleaved_heads <= 0) return raw;
     const size_t rows = static_cast<size_t>(t.shape[0]);
-    const size_t head_dim = rows / t.rope_interleaved_heads, half = head_dim / 2, row_bytes = t.nbytes / rows;
-    if (head_dim * t.rope_interleaved_heads != rows || head_dim % 2 != 0) {
+    const size_t head_dim = rows / t.rope_interleaved_heads, row_bytes = t.nbytes / rows;
+    const size_t rotated = t.rope_interleaved_dims > 0 ? static_cast<size_t>(t.rope_interleaved_dims) : head_dim, half = rotated / 2;
+    if (head_dim * t.rope_interleaved_heads != rows || rotated % 2 != 0 || rotated > head_dim) {
       throw std::runtime_error("tensor " + t.name + ": " + std::to_string(rows) + " rows do not split into " +
                                std::to_string(t.rope_interleaved_heads) + " heads of even size");
     }
-    std::vector<uint8_t> out(t.nbytes);
+    std::vector<uint8_t> out(raw);  // rows past the rotated ones stay where they are
     for (size_t head = 0; head < rows / head_dim; ++head) {
       for (size_t part = 0; part < 2; ++part) {
         for (size_t i = 0; i < half; ++i) {
@@ -242,8 +244,10 @@ void load_stacked(TensorReader& reader, WeightMatrix& matrix, const std::vector<
   matrix = stack_quantized(std::move(segments));
 }
 
-// OPT, GPT-NeoX, GPT-2 under the engine's names (src/engine/model/layernorm-family.ts renames them): LayerNorms with
-// bias (ones and zeros without elementwise affine), fc1 in gate_up, fc2 in down, a fused qkv_proj or q/k/v stacked.
+// The LayerNorm family under the engine's names (src/engine/model/layernorm-family.ts renames them): LayerNorms with
+// bias (ones and zeros without elementwise affine), fc1 in gate_up (or StableLM's gate and up), fc2 (down_proj) in down,
+// a fused qkv_proj or q/k/v stacked, Phi's shared or StableLM's per-head q/k norms tiled to one weight per head value.
+// A bias is read when the tensor list has it: which ones a model has is decided in TypeScript, by config.json.
 ModelWeights load_layernorm_family(TensorReader& reader, const ModelConfig& config, WeightFormat format) {
   const int hidden = config.hidden_size, inter = config.intermediate_size, embed = config.embed_dim > 0 ? config.embed_dim : hidden;
   const int q_rows = config.num_heads * config.head_dim, kv_rows = config.num_kv_heads * config.head_dim;
@@ -251,9 +255,22 @@ ModelWeights load_layernorm_family(TensorReader& reader, const ModelConfig& conf
   const auto vector = [&](const std::string& name, int size, float fill) {
     return config.norm_affine || name.find("norm") == std::string::npos ? reader.read(name, {size}) : std::vector<float>(size, fill);
   };
-  const auto bias = [&](const std::string& name, int size) { return config.linear_bias ? reader.read(name, {size}) : std::vector<float>(); };
+  const auto bias = [&](const std::string& name, int size) { return reader.has(name) ? reader.read(name, {size}) : std::vector<float>(); };
+  // One [head_dim] weight (and bias) for every head (Phi), or each head's own weight and no bias (StableLM).
+  const auto head_norm = [&](const std::string& name, int heads, std::vector<float>& weight, std::vector<float>& norm_bias) {
+    const int dim = config.head_dim;
+    const bool shared = reader.has(name + ".weight");
+    std::vector<float> one_weight = shared ? reader.read(name + ".weight", {dim}) : std::vector<float>();
+    std::vector<float> one_bias = shared ? reader.read(name + ".bias", {dim}) : std::vector<float>(dim, 0.f);
+    for (int h = 0; h < heads; ++h) {
+      const std::vector<float> own = shared ? one_weight : reader.read(name + "." + std::to_string(h) + ".weight", {dim});
+      weight.insert(weight.end(), own.begin(), own.end());
+      norm_bias.insert(norm_bias.end(), one_bias.begin(), one_bias.end());
+    }
+  };
   load_stacked(reader, weights.embed_tokens, {{"model.embed_tokens.weight", config.vocab_size, format}}, embed);
   if (!config.tie_word_embeddings) load_stacked(reader, weights.lm_head, {{"lm_head.weight", config.vocab_size, format}}, embed);
+  weights.lm_head_bias = bias("lm_head.bias", config.vocab_size);
   if (config.learned_positions > 0) load_stacked(reader, weights.embed_positions, {{"model.embed_positions.weight", config.learned_positions, WeightFormat::F32}}, hidden);
   if (config.embed_dim > 0) {
     load_stacked(reader, weights.project_in, {{"model.project_in.weight", hidden, format}}, embed);
@@ -269,8 +286,14 @@ ModelWeights load_layernorm_family(TensorReader& reader, const ModelConfig& conf
     LayerWeights& layer = weights.layers[i];
     layer.input_norm = vector(p + "input_layernorm.weight", hidden, 1.f);
     layer.input_norm_bias = vector(p + "input_layernorm.bias", hidden, 0.f);
-    layer.post_attention_norm = vector(p + "post_attention_layernorm.weight", hidden, 1.f);
-    layer.post_attention_norm_bias = vector(p + "post_attention_layernorm.bias", hidden, 0.f);
+    if (!config.shared_norm) {
+      layer.post_attention_norm = vector(p + "post_attention_layernorm.weight", hidden, 1.f);
+      layer.post_attention_norm_bias = vector(p + "post_attention_layernorm.bias", hidden, 0.f);
+    }
+    if (config.qk_norm) {
+      head_norm(p + "self_attn.q_norm", config.num_heads, layer.q_norm, layer.q_norm_bias);
+      head_norm(p + "self_attn.k_norm", config.num_kv_heads, layer.k_norm, layer.k_norm_bias);
+    }
     if (reader.has(p + "self_attn.qkv_proj.weight")) {
       load_stacked(reader, layer.qkv, {{p + "self_attn.qkv_proj.weight", q_rows + 2 * kv_rows, format}}, hidden);
       layer.qkv_bias = bias(p + "self_attn.qkv_proj.bias", q_rows + 2 * kv_rows);
@@ -284,6 +307,11 @@ ModelWeights load_layernorm_family(TensorReader& reader, const ModelConfig& conf
     }
     load_stacked(reader, layer.o_proj, {{p + "self_attn.o_proj.weight", hidden, format}}, q_rows);
     layer.o_bias = bias(p + "self_attn.o_proj.bias", hidden);
+    if (config.gated_mlp) {
+      load_stacked(reader, layer.gate_up, {{p + "mlp.gate_proj.weight", inter, format}, {p + "mlp.up_proj.weight", inter, format}}, hidden);
+      load_stacked(reader, layer.down, {{p + "mlp.down_proj.weight", hidden, format}}, inter);
+      continue;  // StableLM's MLP has no biases
+    }
     load_stacked(reader, layer.gate_up, {{p + "mlp.fc1.weight", inter, format}}, hidden);
     layer.fc1_bias = bias(p + "mlp.fc1.bias", inter);
     load_stacked(reader, layer.down, {{p + "mlp.fc2.weight", hidden, format}}, inter);
@@ -296,13 +324,13 @@ ModelWeights load_layernorm_family(TensorReader& reader, const ModelConfig& conf
 
 uint64_t ModelWeights::bytes() const {
   uint64_t total = embed_tokens.bytes() + lm_head.bytes() + final_norm.size() * 4 + final_norm_bias.size() * 4 + embed_positions.bytes() +
-                   project_in.bytes() + project_out.bytes();
+                   project_in.bytes() + project_out.bytes() + lm_head_bias.size() * 4;
   for (const auto& layer : layers) {
     total += layer.qkv.bytes() + layer.o_proj.bytes() + layer.gate_up.bytes() + layer.down.bytes();
     total += (layer.input_norm.size() + layer.post_attention_norm.size() + layer.attention_out_norm.size() + layer.mlp_out_norm.size() +
               layer.qkv_bias.size() + layer.q_norm.size() +
               layer.k_norm.size() + layer.input_norm_bias.size() + layer.post_attention_norm_bias.size() + layer.o_bias.size() +
-              layer.fc1_bias.size() + layer.fc2_bias.size()) * 4;
+              layer.fc1_bias.size() + layer.fc2_bias.size() + layer.q_norm_bias.size() + layer.k_norm_bias.size()) * 4;
     total += layer.moe.bytes();
   }
   return total;

@@ -23,6 +23,8 @@ struct LayerWeights {
   MoeWeights moe;                         // a sparse layer's router and experts (gate_up and down stay empty)
   // LayerNorm family (gate_up holds fc1, down fc2): norm biases, and biases on o_proj and the MLP (empty without them).
   std::vector<float> input_norm_bias, post_attention_norm_bias, o_bias, fc1_bias, fc2_bias;
+  // Phi's / StableLM's q and k head LayerNorms ([heads * head_dim] each; q_norm / k_norm hold the weights).
+  std::vector<float> q_norm_bias, k_norm_bias;
 };
 
 struct ModelWeights {
@@ -34,6 +36,7 @@ struct ModelWeights {
   // LayerNorm family: the final norm's bias, learned positions (GPT-2, OPT) and OPT's project_in / project_out.
   std::vector<float> final_norm_bias;
   WeightMatrix embed_positions, project_in, project_out;
+  std::vector<float> lm_head_bias;  // Phi, GPT-J: [vocab_size]; empty without
 
   const WeightMatrix& output_matrix() const { return lm_head.rows > 0 ? lm_head : embed_tokens; }
   uint64_t bytes() const;

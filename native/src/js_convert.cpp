@@ -118,7 +118,6 @@ static void parse_moe(const Napi::Object& config, ModelConfig& out) {
 // The LayerNorm family's switches (src/engine/model/layernorm-family.ts LayerNormFeatures).
 static void parse_layer_norm(const Napi::Object& ln, ModelConfig& out) {
   out.layer_norm = true;
-  out.linear_bias = bool_field(ln, "linearBias");
   out.norm_affine = bool_field(ln, "normAffine");
   out.post_norm = bool_field(ln, "postNorm");
   out.final_norm = bool_field(ln, "finalNorm");
@@ -127,6 +126,9 @@ static void parse_layer_norm(const Napi::Object& ln, ModelConfig& out) {
   out.position_offset = int_field(ln, "positionOffset");
   out.rotary_dim = int_field(ln, "rotaryDim");
   out.embed_dim = int_field(ln, "embedDim");
+  out.shared_norm = bool_field(ln, "sharedNorm");
+  out.gated_mlp = bool_field(ln, "gatedMlp");
+  out.qk_norm = string_field(ln, "headNorm") != "none";
   if (out.learned_positions < 0 || out.position_offset < 0 || out.rotary_dim < 0 || out.rotary_dim % 2 != 0 || out.embed_dim < 0)
     fail(ln.Env(), "layerNorm sizes must be non-negative (rotaryDim even)");
 }
@@ -237,6 +239,7 @@ std::vector<TensorSource> parse_tensors(const Napi::Array& tensors) {
     }
     if (t.Has("transposed") && t.Get("transposed").IsBoolean()) source.transposed = bool_field(t, "transposed");
     if (t.Has("qkvInterleavedHeads") && t.Get("qkvInterleavedHeads").IsNumber()) source.qkv_interleaved_heads = int_field(t, "qkvInterleavedHeads");
+    if (t.Has("ropeInterleavedDims") && t.Get("ropeInterleavedDims").IsNumber()) source.rope_interleaved_dims = int_field(t, "ropeInterleavedDims");
     out.push_back(std::move(source));
   }
   return out;

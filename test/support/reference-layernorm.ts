@@ -1,11 +1,14 @@
-// Independent float64 OPT / GPT-NeoX / GPT-2 forward pass, read from the checkpoint under its own tensor names (Conv1D
-// transposed, NeoX's per-head q|k|v split here): the ground truth the LayerNorm-family kernels are tested against.
+// Independent float64 forward pass of the LayerNorm family (OPT / GPT-NeoX / GPT-2 here; Phi, StableLM, StarCoder2 and
+// GPT-J weights: reference-layernorm-more.ts), read from the checkpoint under its own tensor names (Conv1D transposed,
+// NeoX's per-head q|k|v split here): the ground truth the LayerNorm-family kernels are tested against.
 import type {LoadedModel} from '../../src/engine/model/load-model.js'
 import type {ModelConfig} from '../../src/engine/model/model-config.js'
 import {readCheckpointTensors, readTensorFloat64, type TensorInfo} from '../../src/engine/model/safetensors.js'
+import {MORE_REFERENCE_WEIGHTS} from './reference-layernorm-more.js'
+import {attention as causalAttention} from './reference-model.js'
 
 /** A linear layer as y = x W^T + b, W [out, in]. */
-interface Linear {
+export interface Linear {
   weight: Float64Array
   bias: Float64Array | null
   inSize: number
@@ -16,18 +19,24 @@ export interface Norm {
   bias: Float64Array
 }
 
-interface Layer {
+export interface Layer {
   norm1: Norm
-  norm2: Norm
+  /** Absent where one norm feeds attention and MLP (Phi, GPT-J, StableLM's parallel residual). */
+  norm2: Norm | null
   q: Linear
   k: Linear
   v: Linear
   o: Linear
+  /** fc1 -> act -> fc2; with `up`, StableLM's act(fc1) * up -> fc2 (gate, up, down). */
   fc1: Linear
   fc2: Linear
+  up?: Linear
+  /** Per-head LayerNorms of q and k before rotary, one per head (Phi's shared one repeated). */
+  qNorms?: Norm[]
+  kNorms?: Norm[]
 }
 
-interface Weights {
+export interface Weights {
   embed: Float64Array
   positions: Float64Array | null
   projectIn: Linear | null
@@ -35,6 +44,7 @@ interface Weights {
   layers: Layer[]
   finalNorm: Norm | null
   head: Float64Array
+  headBias?: Float64Array
 }
 
 export class LayerNormReference {
@@ -52,7 +62,7 @@ export class LayerNormReference {
       return found
     }
     const values = (...names: string[]) => readTensorFloat64(tensor(...names))
-    const load = {OPTForCausalLM: optWeights, GPTNeoXForCausalLM: neoxWeights, GPT2LMHeadModel: gpt2Weights}[c.architecture]
+    const load = {OPTForCausalLM: optWeights, GPTNeoXForCausalLM: neoxWeights, GPT2LMHeadModel: gpt2Weights, ...MORE_REFERENCE_WEIGHTS}[c.architecture]
     if (!load) throw new Error(`reference: ${c.architecture} is not a LayerNorm-family architecture`)
     return new LayerNormReference(c, load(c, values, tensor))
   }
@@ -60,7 +70,7 @@ export class LayerNormReference {
   forwardChunk(tokenIds: number[], start: number, keyCache: Float64Array[], valueCache: Float64Array[], which: 'all' | 'last'): Float64Array[] {
     const c = this.c
     const ln = c.layerNorm!
-    const {hiddenSize: hidden, numHeads, headDim} = c
+    const {hiddenSize: hidden, numHeads, numKvHeads, headDim} = c
     const count = tokenIds.length
     const embedWidth = ln.embedDim || hidden
     let x: Float64Array = new Float64Array(count * embedWidth)
@@ -71,31 +81,36 @@ export class LayerNormReference {
     }
     const attention = (layer: number, normed: Float64Array): Float64Array => {
       const L = this.w.layers[layer]
-      const [q, k, v] = [apply(normed, L.q), apply(normed, L.k), apply(normed, L.v)]
+      let [q, k, v] = [apply(normed, L.q), apply(normed, L.k), apply(normed, L.v)]
+      if (L.qNorms) [q, k] = [headNorms(q, L.qNorms, headDim, c.rmsNormEps), headNorms(k, L.kNorms!, headDim, c.rmsNormEps)]
+      const rotate = ln.interleavedRotary ? rotateEveryTwo : rotateHalf
       for (let t = 0; ln.rotaryDim > 0 && t < count; t++) {
-        for (let h = 0; h < numHeads; h++) {
-          rotateHalf(q, (t * numHeads + h) * headDim, ln.rotaryDim, start + t, c.ropeTheta)
-          rotateHalf(k, (t * numHeads + h) * headDim, ln.rotaryDim, start + t, c.ropeTheta)
-        }
+        for (let h = 0; h < numHeads; h++) rotate(q, (t * numHeads + h) * headDim, ln.rotaryDim, start + t, c.ropeTheta)
+        for (let h = 0; h < numKvHeads; h++) rotate(k, (t * numKvHeads + h) * headDim, ln.rotaryDim, start + t, c.ropeTheta)
       }
-      keyCache[layer]!.set(k, start * hidden)
-      valueCache[layer]!.set(v, start * hidden)
-      return apply(causalAttention(q, keyCache[layer]!, valueCache[layer]!, start, count, numHeads, headDim), L.o)
+      const kvSize = numKvHeads * headDim
+      keyCache[layer]!.set(k, start * kvSize)
+      valueCache[layer]!.set(v, start * kvSize)
+      return apply(causalAttention(q, keyCache[layer]!, valueCache[layer]!, start, count, c, c.layerWindows?.[layer] ?? 0), L.o)
     }
     const mlp = (layer: number, normed: Float64Array): Float64Array => {
       const L = this.w.layers[layer]
-      return apply(apply(normed, L.fc1).map(ACTIVATIONS[c.hiddenAct]), L.fc2)
+      const activated = apply(normed, L.fc1).map(ACTIVATIONS[c.hiddenAct])
+      return apply(L.up ? mul(activated, apply(normed, L.up)) : activated, L.fc2)
     }
     for (let layer = 0; layer < c.numLayers; layer++) {
       const L = this.w.layers[layer]
       if (ln.postNorm) {
         x = layerNorm(add(x, attention(layer, x)), L.norm1, hidden, c.rmsNormEps)
-        x = layerNorm(add(x, mlp(layer, x)), L.norm2, hidden, c.rmsNormEps)
+        x = layerNorm(add(x, mlp(layer, x)), L.norm2!, hidden, c.rmsNormEps)
+      } else if (ln.sharedNorm) {
+        const normed = layerNorm(x, L.norm1, hidden, c.rmsNormEps)
+        x = add(x, add(attention(layer, normed), mlp(layer, normed)))
       } else if (ln.parallelResidual) {
-        x = add(x, add(attention(layer, layerNorm(x, L.norm1, hidden, c.rmsNormEps)), mlp(layer, layerNorm(x, L.norm2, hidden, c.rmsNormEps))))
+        x = add(x, add(attention(layer, layerNorm(x, L.norm1, hidden, c.rmsNormEps)), mlp(layer, layerNorm(x, L.norm2!, hidden, c.rmsNormEps))))
       } else {
         x = add(x, attention(layer, layerNorm(x, L.norm1, hidden, c.rmsNormEps)))
-        x = add(x, mlp(layer, layerNorm(x, L.norm2, hidden, c.rmsNormEps)))
+        x = add(x, mlp(layer, layerNorm(x, L.norm2!, hidden, c.rmsNormEps)))
       }
     }
     const positions = which === 'all' ? [...Array(count).keys()] : [count - 1]
@@ -103,18 +118,18 @@ export class LayerNormReference {
       let row: Float64Array = x.slice(t * hidden, (t + 1) * hidden)
       if (this.w.finalNorm) row = layerNorm(row, this.w.finalNorm, hidden, c.rmsNormEps)
       if (this.w.projectOut) row = apply(row, this.w.projectOut)
-      return apply(row, {weight: this.w.head, bias: null, inSize: embedWidth})
+      return apply(row, {weight: this.w.head, bias: this.w.headBias ?? null, inSize: embedWidth})
     })
   }
 }
 
-type Values = (...names: string[]) => Float64Array
-type Find = (...names: string[]) => TensorInfo
+export type Values = (...names: string[]) => Float64Array
+export type Find = (...names: string[]) => TensorInfo
 
 function optWeights(c: ModelConfig, values: Values, _find: Find): Weights {
   const ln = c.layerNorm!
   const d = (name: string) => [`model.decoder.${name}`, `decoder.${name}`]
-  const linear = (name: string, inSize: number): Linear => ({weight: values(...d(`${name}.weight`)), bias: ln.linearBias ? values(...d(`${name}.bias`)) : null, inSize})
+  const linear = (name: string, inSize: number): Linear => ({weight: values(...d(`${name}.weight`)), bias: ln.qkvBias ? values(...d(`${name}.bias`)) : null, inSize})
   const size = c.hiddenSize
   const norm = (name: string): Norm => (ln.normAffine ? {weight: values(...d(`${name}.weight`)), bias: values(...d(`${name}.bias`))} : {weight: new Float64Array(size).fill(1), bias: new Float64Array(size)})
   const embed = values(...d('embed_tokens.weight'))
@@ -169,7 +184,7 @@ function gpt2Weights(c: ModelConfig, values: Values, find: Find): Weights {
   return {embed, positions: values(...g('wpe.weight')), projectIn: null, projectOut: null, layers, finalNorm: norm('ln_f'), head: c.tieWordEmbeddings ? embed : values('lm_head.weight')}
 }
 
-function perHeadPart(fused: Linear, part: number, heads: number, headDim: number): Linear {
+export function perHeadPart(fused: Linear, part: number, heads: number, headDim: number): Linear {
   const rows = heads * headDim
   const weight = new Float64Array(rows * fused.inSize)
   const bias = new Float64Array(rows)
@@ -260,24 +275,24 @@ function rotateHalf(x: Float64Array, base: number, dims: number, position: numbe
   }
 }
 
-/** Causal multi-head attention of `count` new queries over the cached keys and values, scores scaled by headDim^-0.5. */
-function causalAttention(q: Float64Array, keys: Float64Array, values: Float64Array, start: number, count: number, heads: number, headDim: number): Float64Array {
-  const width = heads * headDim
-  const out = new Float64Array(count * width)
-  for (let t = 0; t < count; t++) {
-    for (let h = 0; h < heads; h++) {
-      const scores = Array.from({length: start + t + 1}, (_, j) => {
-        let dot = 0
-        for (let d = 0; d < headDim; d++) dot += q[t * width + h * headDim + d]! * keys[j * width + h * headDim + d]!
-        return dot / Math.sqrt(headDim)
-      })
-      const max = Math.max(...scores)
-      const weights = scores.map((s) => Math.exp(s - max))
-      const total = weights.reduce((a, b) => a + b, 0)
-      weights.forEach((weight, j) => {
-        for (let d = 0; d < headDim; d++) out[t * width + h * headDim + d] += (weight / total) * values[j * width + h * headDim + d]!
-      })
-    }
-  }
+/** LayerNorm of each head of rows of heads x headDim values, head h by norms[h]. */
+function headNorms(x: Float64Array, norms: Norm[], headDim: number, eps: number): Float64Array {
+  const out = new Float64Array(x.length)
+  for (let base = 0, h = 0; base < x.length; base += headDim, h = (h + 1) % norms.length) out.set(layerNorm(x.subarray(base, base + headDim), norms[h]!, headDim, eps), base)
   return out
+}
+
+/** GPT-J's rotate_every_two over the first `dims` values of a head at `base`: pairs (2i, 2i + 1) turn by position / theta^(2i / dims). */
+function rotateEveryTwo(x: Float64Array, base: number, dims: number, position: number, theta: number): void {
+  for (let i = 0; i < dims / 2; i++) {
+    const angle = position / theta ** ((2 * i) / dims)
+    const [cos, sin] = [Math.cos(angle), Math.sin(angle)]
+    const [x1, x2] = [x[base + 2 * i]!, x[base + 2 * i + 1]!]
+    x[base + 2 * i] = x1 * cos - x2 * sin
+    x[base + 2 * i + 1] = x2 * cos + x1 * sin
+  }
+}
+
+function mul(a: Float64Array, b: Float64Array): Float64Array {
+  return a.map((value, i) => value * b[i]!)
 }

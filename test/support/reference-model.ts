@@ -271,7 +271,7 @@ function applyRope(x: Float64Array, base: number, heads: number, headDim: number
 }
 
 /** Causal GQA attention of `count` new queries (positions start..) over the cached keys/values 0..start+t (with a window W > 0: start+t-W+1..start+t). */
-function attention(q: Float64Array, keys: Float64Array, values: Float64Array, start: number, count: number, c: ModelConfig, window: number): Float64Array {
+export function attention(q: Float64Array, keys: Float64Array, values: Float64Array, start: number, count: number, c: ModelConfig, window: number): Float64Array {
   const {numHeads, numKvHeads, headDim} = c
   const groupSize = numHeads / numKvHeads
   const kvSize = numKvHeads * headDim

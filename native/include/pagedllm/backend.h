@@ -34,6 +34,8 @@ struct TensorSource {
   bool transposed = false;
   // GPT-NeoX's query_key_value: rows (or bias values) per head as [q | k | v]; the loader makes them [all q | all k | all v].
   int qkv_interleaved_heads = 0;
+  // GPT-J's q/k: with rope_interleaved_heads, only each head's first rope_interleaved_dims rows are interleaved (0: all).
+  int rope_interleaved_dims = 0;
 };
 
 // Divisors: one divisor per rotary frequency, computed at load (yarn, longrope: src/engine/model/rope-scaling.ts).
@@ -84,9 +86,9 @@ struct ModelConfig {
   std::vector<uint8_t> sparse_layers;  // [num_layers], 1 = sparse MLP
   bool is_sparse_layer(int layer) const { return num_experts > 0 && sparse_layers.at(layer) != 0; }
   // The LayerNorm family (OPT, GPT-NeoX, GPT-2: native/cpu/layernorm_family.cpp): LayerNorm with bias (eps in
-  // rms_norm_eps), a plain MLP fc1 -> hidden_act -> fc2 (fc1 in gate_up, fc2 in down), biases on every linear.
+  // rms_norm_eps), a plain MLP fc1 -> hidden_act -> fc2 (fc1 in gate_up, fc2 in down), biases where the checkpoint has
+  // them (the loader reads each bias the model's tensor list names).
   bool layer_norm = false;
-  bool linear_bias = true;          // OPT's enable_bias
   bool norm_affine = true;          // OPT's layer_norm_elementwise_affine (false: weight 1, bias 0)
   bool post_norm = false;           // OPT-350m (do_layer_norm_before false): each norm after its residual add
   bool final_norm = true;           // post_norm models have no final norm
@@ -100,6 +102,11 @@ struct ModelConfig {
   std::vector<int> layer_windows;
   // Gemma 3: layers with a window rotate with this base (rope_local_base_freq, no scaling); 0: one rope for all layers.
   float rope_local_theta = 0.f;
+  // More of the LayerNorm family (Phi, StableLM, StarCoder2, GPT-J): one input norm feeding attention and MLP of a
+  // parallel block, a gated MLP (gate/up in gate_up, hidden_act(gate) * up, down), and with qk_norm a LayerNorm of
+  // each q and k head (weights and biases per head); an lm_head bias when the checkpoint has one.
+  bool shared_norm = false;
+  bool gated_mlp = false;
 };
 
 struct CacheConfig {

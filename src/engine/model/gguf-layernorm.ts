@@ -1,18 +1,19 @@
-// GGUF gpt2 / gptneox files (llama.cpp's tensor names and metadata) as the GPT-2 / GPT-NeoX config.json and engine
+// GGUF gpt2 / gptneox / phi2 / starcoder2 files (llama.cpp's tensor names and metadata) as the config.json and engine
 // tensors they stand for. llama.cpp's converter already stores GPT-2's Conv1D weights as [out, in] and GPT-NeoX's
 // query_key_value as [all q | all k | all v], so the tensors are used as they lie.
 import {ModelLoadError} from '../errors.js'
 import type {GgufFile, GgufValue} from './gguf-file.js'
 import type {Tokenizer} from './tokenizer.js'
 
-export const GGUF_LAYERNORM_ARCHITECTURES: Record<string, string> = {gpt2: 'GPT2LMHeadModel', gptneox: 'GPTNeoXForCausalLM'}
+export const GGUF_LAYERNORM_ARCHITECTURES: Record<string, string> = {gpt2: 'GPT2LMHeadModel', gptneox: 'GPTNeoXForCausalLM', phi2: 'PhiForCausalLM', starcoder2: 'Starcoder2ForCausalLM'}
 
 const GLOBAL_NAMES: Record<string, string> = {
   'token_embd.weight': 'model.embed_tokens.weight', 'position_embd.weight': 'model.embed_positions.weight',
-  'output_norm.weight': 'model.norm.weight', 'output_norm.bias': 'model.norm.bias', 'output.weight': 'lm_head.weight',
+  'output_norm.weight': 'model.norm.weight', 'output_norm.bias': 'model.norm.bias', 'output.weight': 'lm_head.weight', 'output.bias': 'lm_head.bias',
 }
 const LAYER_PARTS: Record<string, string> = {
   attn_norm: 'input_layernorm', attn_qkv: 'self_attn.qkv_proj', attn_output: 'self_attn.o_proj', ffn_norm: 'post_attention_layernorm', ffn_up: 'mlp.fc1', ffn_down: 'mlp.fc2',
+  attn_q: 'self_attn.q_proj', attn_k: 'self_attn.k_proj', attn_v: 'self_attn.v_proj',
 }
 
 /** The engine's name of a gpt2 / gptneox GGUF tensor, or null for tensors the model does not use. */
@@ -46,6 +47,20 @@ export function layerNormGgufConfigJson(file: GgufFile, arch: string, vocabSize:
   }
   const hidden = Number(required('embedding_length')), heads = Number(required('attention.head_count'))
   const rotaryDims = Number(required('rope.dimension_count'))
+  // phi2 and starcoder2 rotate as NeoX does (rotate_half), so llama.cpp's converter leaves their q/k rows as they are.
+  const sizes = {hidden_size: hidden, intermediate_size: required('feed_forward_length'), num_hidden_layers: required('block_count'), num_attention_heads: heads,
+    num_key_value_heads: get('attention.head_count_kv') ?? heads, max_position_embeddings: required('context_length'),
+    rope_parameters: {rope_type: 'default', rope_theta: get('rope.freq_base') ?? 10000, partial_rotary_factor: rotaryDims / (hidden / heads)}}
+  if (arch === 'phi2') {
+    // Older phi-2 conversions fuse q/k/v (attn_qkv); the engine reads Phi's q/k/v apart.
+    if (file.tensors.some((t) => t.name === 'blk.0.attn_qkv.weight')) throw new ModelLoadError(`${file.path}: a phi2 GGUF file with a fused attn_qkv is not supported (convert from a PhiForCausalLM checkpoint: attn_q, attn_k, attn_v).`)
+    return {architectures: ['PhiForCausalLM'], model_type: 'phi', ...sizes, layer_norm_eps: get('attention.layer_norm_epsilon') ?? 1e-5, hidden_act: 'gelu_new', ...common}
+  }
+  if (arch === 'starcoder2') {
+    // llama.cpp keeps no sliding window for starcoder2 and attends over the whole context, as does this.
+    return {architectures: ['Starcoder2ForCausalLM'], model_type: 'starcoder2', ...sizes, norm_epsilon: get('attention.layer_norm_epsilon') ?? 1e-5, sliding_window: null,
+      use_bias: file.tensors.some((t) => t.name === 'blk.0.attn_q.bias'), hidden_act: 'gelu_pytorch_tanh', ...common}
+  }
   return {
     architectures: ['GPTNeoXForCausalLM'], model_type: 'gpt_neox', hidden_size: hidden, intermediate_size: required('feed_forward_length'), num_hidden_layers: required('block_count'),
     num_attention_heads: heads, max_position_embeddings: required('context_length'), layer_norm_eps: get('attention.layer_norm_epsilon') ?? 1e-5,

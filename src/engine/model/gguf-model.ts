@@ -1,4 +1,4 @@
-// Loads a llama/mistral/qwen2/qwen3/gemma (MoE: gguf-moe.ts; gpt2/gptneox: gguf-layernorm.ts) GGUF file as a model: config from metadata, tensors under their HF names, tokenizer and chat template.
+// Loads a llama/mistral/qwen2/qwen3/gemma (MoE: gguf-moe.ts; gpt2/gptneox/phi2/starcoder2: gguf-layernorm.ts) GGUF file as a model: config from metadata, tensors under their HF names, tokenizer and chat template.
 import {closeSync, openSync, readSync} from 'node:fs'
 import {basename} from 'node:path'
 import {ModelLoadError} from '../errors.js'
@@ -28,6 +28,8 @@ const GGUF_ARCHITECTURES: Record<string, {architecture: string; modelType: strin
   qwen3moe: {architecture: 'Qwen3MoeForCausalLM', modelType: 'qwen3_moe', interleavedRope: false},
   gpt2: {architecture: 'GPT2LMHeadModel', modelType: 'gpt2', interleavedRope: false},
   gptneox: {architecture: 'GPTNeoXForCausalLM', modelType: 'gpt_neox', interleavedRope: false},
+  phi2: {architecture: 'PhiForCausalLM', modelType: 'phi', interleavedRope: false},
+  starcoder2: {architecture: 'Starcoder2ForCausalLM', modelType: 'starcoder2', interleavedRope: false},
 }
 /** GGUF architectures close to a supported one, with what they need that the engine lacks. */
 const GGUF_NEAR_MISSES: Record<string, string> = {

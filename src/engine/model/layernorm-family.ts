@@ -1,13 +1,14 @@
-// The LayerNorm-family architectures (OPT, GPT-NeoX/Pythia, GPT-2): their config.json read as transformers' config
-// classes read it, and their checkpoint tensors renamed to the engine's names (native/cpu/layernorm_family.cpp runs them).
+// The LayerNorm-family architectures (OPT, GPT-NeoX/Pythia, GPT-2; Phi, StableLM, StarCoder2, GPT-J in layernorm-more.ts):
+// their config.json read as transformers' config classes read it, and their checkpoint tensors renamed to the engine's
+// names (native/cpu/layernorm_family.cpp runs them).
 import {ModelLoadError} from '../errors.js'
+import {configReader, LAYERNORM_DEFAULTS, layerNormBase, plainActivation, plainRotary} from './layernorm-config-reader.js'
+import {MORE_LAYERNORM_ARCHITECTURES, MORE_LAYER_PARTS, MORE_TOP_LEVEL, parseMoreLayerNormConfig} from './layernorm-more.js'
 import type {ModelConfig} from './model-config.js'
 import type {TensorInfo} from './safetensors.js'
 
 /** What sets a LayerNorm-family model apart from the RMSNorm families; ModelConfig.layerNorm holds it. */
 export interface LayerNormFeatures {
-  /** OPT's enable_bias: biases on q/k/v, o_proj, fc1 and fc2 (GPT-NeoX and GPT-2 always have them). */
-  linearBias: boolean
   /** OPT's layer_norm_elementwise_affine: false means LayerNorms without weight and bias. */
   normAffine: boolean
   /** OPT-350m (do_layer_norm_before false): each LayerNorm after its residual add, and no final norm. */
@@ -23,9 +24,23 @@ export interface LayerNormFeatures {
   rotaryDim: number
   /** OPT's word_embed_proj_dim when it differs from hidden_size (project_in / project_out); 0 otherwise. */
   embedDim: number
+  /** Biases on q/k/v, on o_proj and on the MLP's linears (OPT's enable_bias sets all three; StableLM: q/k/v only, by use_qkv_bias; GPT-J: the MLP only). */
+  qkvBias: boolean
+  outputBias: boolean
+  mlpBias: boolean
+  /** Phi, GPT-J, StableLM's parallel residual: one input_layernorm feeds both, x + attention(ln(x)) + mlp(ln(x)). */
+  sharedNorm: boolean
+  /** StableLM: a gated MLP, down(act(gate(x)) * up(x)), instead of fc2(act(fc1(x))). */
+  gatedMlp: boolean
+  /** LayerNorm over each q and k head before rotary: 'shared' one [headDim] weight and bias for every head (Phi), 'per-head' each head its own weight, no bias (StableLM). */
+  headNorm: 'none' | 'shared' | 'per-head'
+  /** Phi, GPT-J: lm_head adds a bias to the logits. */
+  headBias: boolean
+  /** GPT-J: rotary pairs (2i, 2i+1) of the first rotaryDim values (rotate_every_two); the loader reorders q and k rows to rotate_half order. */
+  interleavedRotary: boolean
 }
 
-export const LAYERNORM_ARCHITECTURES = ['OPTForCausalLM', 'GPTNeoXForCausalLM', 'GPT2LMHeadModel'] as const
+export const LAYERNORM_ARCHITECTURES = ['OPTForCausalLM', 'GPTNeoXForCausalLM', 'GPT2LMHeadModel', ...MORE_LAYERNORM_ARCHITECTURES] as const
 
 export function isLayerNormArchitecture(architecture: string): boolean {
   return (LAYERNORM_ARCHITECTURES as readonly string[]).includes(architecture)
@@ -35,30 +50,12 @@ type Json = Record<string, unknown>
 /** The fields parseModelConfig fills for every family (token ids, dtype) are left to it. */
 export type LayerNormModelFields = Omit<ModelConfig, 'bosTokenId' | 'eosTokenIds' | 'torchDtype'>
 
-/** Reads an OPT, GPT-NeoX or GPT-2 config.json with its config class's defaults; refuses what the kernels lack, by key. */
+/** Reads a LayerNorm-family config.json with its config class's defaults; refuses what the kernels lack, by key. */
 export function parseLayerNormConfig(config: Json, architecture: string, source: string): LayerNormModelFields {
-  const integer = (key: string, fallback?: number): number => {
-    const value = config[key] ?? fallback
-    if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) throw new ModelLoadError(`${source} is missing "${key}" (a positive integer) for ${architecture}.`)
-    return value
-  }
-  const number = (key: string, fallback: number): number => {
-    const value = config[key] ?? fallback
-    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) throw new ModelLoadError(`${source}: "${key}" must be a non-negative number.`)
-    return value
-  }
-  const flag = (key: string, fallback: boolean): boolean => {
-    const value = config[key] ?? fallback
-    if (typeof value !== 'boolean') throw new ModelLoadError(`${source}: "${key}" must be true or false.`)
-    return value
-  }
-  const refuse = (key: string, why: string) => {
-    if (config[key] === true) throw new ModelLoadError(`${source}: ${key}=true is not supported for ${architecture} (${why}).`)
-  }
-  // What the RMSNorm families' switches say for all three: none of them apply.
-  const base = {architecture, modelType: typeof config.model_type === 'string' ? config.model_type : architecture, ropeScaling: {type: 'none'} as const,
-    qkNorm: false, normWeightOffset: 0, embeddingScale: 1, fusedProjections: false, sandwichNorms: false, attentionScale: 0, attnLogitSoftcap: 0, finalLogitSoftcap: 0}
-  const features = {linearBias: true, normAffine: true, postNorm: false, finalNorm: true, parallelResidual: false, learnedPositions: 0, positionOffset: 0, rotaryDim: 0, embedDim: 0}
+  if ((MORE_LAYERNORM_ARCHITECTURES as readonly string[]).includes(architecture)) return parseMoreLayerNormConfig(config, architecture, source)
+  const {integer, number, flag, refuse} = configReader(config, architecture, source)
+  const base = layerNormBase(config, architecture)
+  const features = {...LAYERNORM_DEFAULTS}
   let sizes: {vocabSize: number; hiddenSize: number; intermediateSize: number; numLayers: number; numHeads: number; maxPositionEmbeddings: number}
   let rest: {rmsNormEps: number; hiddenAct: ModelConfig['hiddenAct']; tieWordEmbeddings: boolean; ropeTheta?: number}
   if (architecture === 'OPTForCausalLM') {
@@ -66,7 +63,8 @@ export function parseLayerNormConfig(config: Json, architecture: string, source:
       numHeads: integer('num_attention_heads', 12), maxPositionEmbeddings: integer('max_position_embeddings', 2048)}
     const preNorm = flag('do_layer_norm_before', true)
     const embedDim = integer('word_embed_proj_dim', sizes.hiddenSize)
-    Object.assign(features, {linearBias: flag('enable_bias', true), normAffine: flag('layer_norm_elementwise_affine', true), postNorm: !preNorm,
+    const bias = flag('enable_bias', true)
+    Object.assign(features, {qkvBias: bias, outputBias: bias, mlpBias: bias, normAffine: flag('layer_norm_elementwise_affine', true), postNorm: !preNorm,
       finalNorm: preNorm && !flag('_remove_final_layer_norm', false), learnedPositions: sizes.maxPositionEmbeddings + 2, positionOffset: 2,
       embedDim: embedDim === sizes.hiddenSize ? 0 : embedDim})
     rest = {rmsNormEps: 1e-5, hiddenAct: plainActivation(config.activation_function ?? 'relu', 'activation_function', source), tieWordEmbeddings: flag('tie_word_embeddings', true)}
@@ -74,18 +72,7 @@ export function parseLayerNormConfig(config: Json, architecture: string, source:
     sizes = {vocabSize: integer('vocab_size', 50432), hiddenSize: integer('hidden_size', 6144), intermediateSize: integer('intermediate_size', 24576), numLayers: integer('num_hidden_layers', 44),
       numHeads: integer('num_attention_heads', 64), maxPositionEmbeddings: integer('max_position_embeddings', 2048)}
     if (config.attention_bias === false) throw new ModelLoadError(`${source}: attention_bias=false is not supported for ${architecture} (its MLP keeps biases; the kernels take biases on every linear or none).`)
-    // transformers 5 keeps rotary_emb_base / rotary_pct in rope_parameters; older configs have them top level.
-    const rope = (config.rope_parameters ?? config.rope_scaling ?? {}) as Json
-    if (typeof rope !== 'object' || rope === null) throw new ModelLoadError(`${source}: "rope_parameters" must be an object.`)
-    const ropeType = rope.rope_type ?? rope.type ?? 'default'
-    if (ropeType !== 'default') throw new ModelLoadError(`${source}: rope type ${JSON.stringify(ropeType)} is not supported for ${architecture} (plain rotary embeddings only).`)
-    const theta = rope.rope_theta ?? config.rotary_emb_base ?? config.rope_theta ?? 10000
-    const fraction = rope.partial_rotary_factor ?? config.rotary_pct ?? config.partial_rotary_factor ?? 0.25
-    if (typeof theta !== 'number' || !(theta > 0)) throw new ModelLoadError(`${source}: "rotary_emb_base" must be a positive number.`)
-    if (typeof fraction !== 'number' || !(fraction > 0 && fraction <= 1)) throw new ModelLoadError(`${source}: "rotary_pct" must be in (0, 1].`)
-    const headDim = sizes.hiddenSize / sizes.numHeads
-    const rotaryDim = Math.floor(headDim * fraction)
-    if (rotaryDim % 2 !== 0) throw new ModelLoadError(`${source}: rotary_pct ${fraction} rotates ${rotaryDim} of ${headDim} values per head; an odd count is not supported.`)
+    const {ropeTheta: theta, rotaryDim} = plainRotary(config, architecture, source, sizes.hiddenSize / sizes.numHeads, 0.25, {theta: 'rotary_emb_base', fraction: 'rotary_pct'})
     Object.assign(features, {parallelResidual: flag('use_parallel_residual', true), rotaryDim})
     rest = {rmsNormEps: number('layer_norm_eps', 1e-5), hiddenAct: plainActivation(config.hidden_act ?? 'gelu', 'hidden_act', source), tieWordEmbeddings: flag('tie_word_embeddings', false), ropeTheta: theta}
   } else {
@@ -101,26 +88,19 @@ export function parseLayerNormConfig(config: Json, architecture: string, source:
   }
   if (sizes.hiddenSize % sizes.numHeads !== 0) throw new ModelLoadError(`${source}: the hidden size (${sizes.hiddenSize}) is not divisible by the number of attention heads (${sizes.numHeads}).`)
   const headDim = sizes.hiddenSize / sizes.numHeads
-  return {...base, ...sizes, ...rest, ropeTheta: rest.ropeTheta ?? 10000, numKvHeads: sizes.numHeads, headDim, attentionBias: features.linearBias, layerNorm: features}
-}
-
-/** transformers' ACT2FN names the plain MLP runs: gelu (erf), gelu_new / gelu_pytorch_tanh (tanh form), relu. */
-function plainActivation(raw: unknown, key: string, source: string): ModelConfig['hiddenAct'] {
-  if (raw === 'gelu' || raw === 'relu') return raw
-  if (raw === 'gelu_new' || raw === 'gelu_pytorch_tanh') return 'gelu_pytorch_tanh'
-  throw new ModelLoadError(`${source}: ${key} "${String(raw)}" is not supported (gelu, gelu_new, gelu_pytorch_tanh, relu).`)
+  return {...base, ...sizes, ...rest, ropeTheta: rest.ropeTheta ?? 10000, numKvHeads: sizes.numHeads, headDim, attentionBias: features.qkvBias, layerNorm: features}
 }
 
 /** The engine's tensors for a LayerNorm-family config, with their shapes ([out, in] matrices, as the loader wants them). */
 export function layerNormTensorShapes(config: ModelConfig): {name: string; shape: number[]}[] {
   const ln = config.layerNorm!
-  const {hiddenSize: hidden, intermediateSize: inter, vocabSize, numHeads, headDim} = config
+  const {hiddenSize: hidden, intermediateSize: inter, vocabSize, numHeads, numKvHeads, headDim} = config
   const embed = ln.embedDim || hidden
-  const qkv = 3 * numHeads * headDim
+  const qkv = (numHeads + 2 * numKvHeads) * headDim
   const shapes: {name: string; shape: number[]}[] = [{name: 'model.embed_tokens.weight', shape: [vocabSize, embed]}]
-  const linear = (name: string, out: number, input: number) => {
+  const linear = (name: string, out: number, input: number, bias: boolean) => {
     shapes.push({name: `${name}.weight`, shape: [out, input]})
-    if (ln.linearBias) shapes.push({name: `${name}.bias`, shape: [out]})
+    if (bias) shapes.push({name: `${name}.bias`, shape: [out]})
   }
   const norm = (name: string) => {
     if (ln.normAffine) shapes.push({name: `${name}.weight`, shape: [hidden]}, {name: `${name}.bias`, shape: [hidden]})
@@ -130,15 +110,28 @@ export function layerNormTensorShapes(config: ModelConfig): {name: string; shape
   for (let layer = 0; layer < config.numLayers; layer++) {
     const p = `model.layers.${layer}`
     norm(`${p}.input_layernorm`)
-    if (config.architecture === 'OPTForCausalLM') for (const part of ['q', 'k', 'v']) linear(`${p}.self_attn.${part}_proj`, numHeads * headDim, hidden)
-    else linear(`${p}.self_attn.qkv_proj`, qkv, hidden)
-    linear(`${p}.self_attn.o_proj`, hidden, numHeads * headDim)
-    norm(`${p}.post_attention_layernorm`)
-    linear(`${p}.mlp.fc1`, inter, hidden)
-    linear(`${p}.mlp.fc2`, hidden, inter)
+    if (LAYER_PARTS[config.architecture]!['self_attn.q_proj']) {
+      for (const [part, heads] of [['q', numHeads], ['k', numKvHeads], ['v', numKvHeads]] as const) linear(`${p}.self_attn.${part}_proj`, heads * headDim, hidden, ln.qkvBias)
+    } else {
+      linear(`${p}.self_attn.qkv_proj`, qkv, hidden, ln.qkvBias)
+    }
+    for (const [part, heads] of [['q', numHeads], ['k', numKvHeads]] as const) {
+      if (ln.headNorm === 'shared') shapes.push({name: `${p}.self_attn.${part}_norm.weight`, shape: [headDim]}, {name: `${p}.self_attn.${part}_norm.bias`, shape: [headDim]})
+      for (let h = 0; ln.headNorm === 'per-head' && h < heads; h++) shapes.push({name: `${p}.self_attn.${part}_norm.${h}.weight`, shape: [headDim]})
+    }
+    linear(`${p}.self_attn.o_proj`, hidden, numHeads * headDim, ln.outputBias)
+    if (!ln.sharedNorm) norm(`${p}.post_attention_layernorm`)
+    if (ln.gatedMlp) {
+      for (const part of ['gate', 'up']) linear(`${p}.mlp.${part}_proj`, inter, hidden, ln.mlpBias)
+      linear(`${p}.mlp.down_proj`, hidden, inter, ln.mlpBias)
+    } else {
+      linear(`${p}.mlp.fc1`, inter, hidden, ln.mlpBias)
+      linear(`${p}.mlp.fc2`, hidden, inter, ln.mlpBias)
+    }
   }
   if (ln.finalNorm) norm('model.norm')
   if (!config.tieWordEmbeddings) shapes.push({name: 'lm_head.weight', shape: [vocabSize, embed]})
+  if (ln.headBias) shapes.push({name: 'lm_head.bias', shape: [vocabSize]})
   return shapes
 }
 
@@ -150,6 +143,8 @@ interface CheckpointPlace {
   transposed?: boolean
   /** GPT-NeoX's query_key_value: per head [q | k | v]. */
   qkvHeads?: number
+  /** GPT-J's q / k: rotary pairs (2i, 2i+1) of each head's first rotaryDim rows, reordered at load to rotate_half order. */
+  ropeInterleaved?: {heads: number; dims: number}
 }
 
 const LAYER_PARTS: Record<string, Record<string, string>> = {
@@ -158,24 +153,32 @@ const LAYER_PARTS: Record<string, Record<string, string>> = {
   GPTNeoXForCausalLM: {input_layernorm: 'input_layernorm', post_attention_layernorm: 'post_attention_layernorm', 'self_attn.qkv_proj': 'attention.query_key_value',
     'self_attn.o_proj': 'attention.dense', 'mlp.fc1': 'mlp.dense_h_to_4h', 'mlp.fc2': 'mlp.dense_4h_to_h'},
   GPT2LMHeadModel: {input_layernorm: 'ln_1', post_attention_layernorm: 'ln_2', 'self_attn.qkv_proj': 'attn.c_attn', 'self_attn.o_proj': 'attn.c_proj', 'mlp.fc1': 'mlp.c_fc', 'mlp.fc2': 'mlp.c_proj'},
+  ...MORE_LAYER_PARTS,
 }
 const TOP_LEVEL: Record<string, {prefix: string; layers: string; names: Record<string, string>}> = {
   OPTForCausalLM: {prefix: 'model.decoder.', layers: 'layers', names: {embed_tokens: 'embed_tokens', embed_positions: 'embed_positions', project_in: 'project_in', project_out: 'project_out', norm: 'final_layer_norm'}},
   GPTNeoXForCausalLM: {prefix: 'gpt_neox.', layers: 'layers', names: {embed_tokens: 'embed_in', norm: 'final_layer_norm'}},
   GPT2LMHeadModel: {prefix: 'transformer.', layers: 'h', names: {embed_tokens: 'wte', embed_positions: 'wpe', norm: 'ln_f'}},
+  ...MORE_TOP_LEVEL,
 }
 
 function checkpointPlace(config: ModelConfig, engineName: string): CheckpointPlace {
   const arch = config.architecture
   const top = TOP_LEVEL[arch]!
-  if (engineName === 'lm_head.weight') return {prefix: '', name: arch === 'GPTNeoXForCausalLM' ? 'embed_out.weight' : 'lm_head.weight'}
+  if (engineName.startsWith('lm_head.')) return {prefix: '', name: arch === 'GPTNeoXForCausalLM' ? 'embed_out.weight' : engineName}
   const layer = /^model\.layers\.(\d+)\.(.+)\.(weight|bias)$/.exec(engineName)
   if (layer) {
     const [, index, part, kind] = layer
+    // StableLM's per-head norms: q_norm.<h> is q_layernorm.norms.<h>.
+    const perHead = /^self_attn\.([qk])_norm\.(\d+)$/.exec(part!)
+    const stored = perHead ? `self_attn.${perHead[1]}_layernorm.norms.${perHead[2]}` : LAYER_PARTS[arch]![part!]
+    const ln = config.layerNorm!
+    const rotated = ln.interleavedRotary && (part === 'self_attn.q_proj' || part === 'self_attn.k_proj')
     return {
-      prefix: top.prefix, name: `${top.layers}.${index}.${LAYER_PARTS[arch]![part!]}.${kind}`,
+      prefix: top.prefix, name: `${top.layers}.${index}.${stored}.${kind}`,
       transposed: arch === 'GPT2LMHeadModel' && kind === 'weight' && !part!.endsWith('layernorm'),
-      qkvHeads: arch === 'GPTNeoXForCausalLM' && part === 'self_attn.qkv_proj' ? config.numHeads : undefined,
+      qkvHeads: part === 'self_attn.qkv_proj' && (arch === 'GPTNeoXForCausalLM' || (arch === 'GPTBigCodeForCausalLM' && config.numKvHeads > 1)) ? config.numHeads : undefined,
+      ropeInterleaved: rotated ? {heads: part === 'self_attn.q_proj' ? config.numHeads : config.numKvHeads, dims: ln.rotaryDim} : undefined,
     }
   }
   const [, module, kind] = /^model\.([a-z_]+)\.(weight|bias)$/.exec(engineName)!
@@ -188,7 +191,7 @@ function checkpointPlace(config: ModelConfig, engineName: string): CheckpointPla
  * it out) and, for transformers 5's GPT-NeoX, its head as lm_head; unknown tensors (GPT-2's attention mask buffers) are dropped.
  */
 export function layerNormTensors(config: ModelConfig, tensors: TensorInfo[], dir: string): TensorInfo[] {
-  // A hostile layer count must not make us list billions of expected tensors: every layer has at least 4 (q/k/v or qkv, o, fc1, fc2).
+  // A hostile layer count must not make us list billions of expected tensors: every layer has at least 4 (q/k/v or qkv, o, two MLP matrices).
   if (config.numLayers * 4 > tensors.length) {
     throw new ModelLoadError(`The config says ${config.numLayers} layers of at least 4 tensors each, but the checkpoint in ${dir} holds only ${tensors.length} tensors.`)
   }
@@ -207,7 +210,8 @@ export function layerNormTensors(config: ModelConfig, tensors: TensorInfo[], dir
       throw new ModelLoadError(`Tensor ${place.prefix + place.name} is missing from the checkpoint in ${dir}${hint}; expected shape [${stored.join(', ')}].`)
     }
     checkedShape(found, stored)
-    return {...found, name, shape, ...(place.transposed ? {transposed: true} : {}), ...(place.qkvHeads ? {qkvInterleavedHeads: place.qkvHeads} : {})}
+    return {...found, name, shape, ...(place.transposed ? {transposed: true} : {}), ...(place.qkvHeads ? {qkvInterleavedHeads: place.qkvHeads} : {}),
+      ...(place.ropeInterleaved ? {ropeInterleavedHeads: place.ropeInterleaved.heads, ropeInterleavedDims: place.ropeInterleaved.dims} : {})}
   })
 }
 

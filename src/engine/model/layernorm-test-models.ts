@@ -1,15 +1,20 @@
-// The config.json of each LayerNorm-family test model (OPT pre- and post-LN, GPT-NeoX parallel and serial, GPT-2), in
-// the keys their transformers config classes read.
+// The config.json of each LayerNorm-family test model (OPT pre- and post-LN, GPT-NeoX parallel and serial, GPT-2, Phi,
+// StableLM serial and parallel, StarCoder2, GPT-J), in the keys their transformers config classes read.
 import {specialTokenId, TOKENIZER_FAMILIES} from './tokenizer-families.js'
 
 /**
  * opt: OPT-125m's layout (pre-LN, ReLU, biases). opt-post-ln: OPT-350m's (do_layer_norm_before false, so no final norm,
  * and word_embed_proj_dim half of hidden_size through project_in / project_out), tied as OPT ships. gpt-neox: Pythia's
  * (parallel residual, a quarter of each head rotated, exact gelu, untied embed_out). gpt-neox-serial: use_parallel_residual
- * false and rotary_pct 0.5. gpt2: Conv1D weights, learned positions, gelu_new, untied here (see test-model.ts).
+ * false and rotary_pct 0.5. gpt2: Conv1D weights, learned positions, gelu_new, untied here (see test-model.ts). phi:
+ * Phi-2's layout (one norm for a parallel block, half of each head rotated, lm_head bias) with qk_layernorm and 2 KV
+ * heads. stablelm: StableLM-2's (gated SiLU MLP, q/k/v biases, a quarter rotated) with its per-head q/k norms;
+ * stablelm-parallel: use_parallel_residual, no q/k norms. starcoder2: 2 KV heads, biases, gelu tanh, a sliding window of
+ * 8 (so every test prompt crosses it). gptj: interleaved rotary over 8 of 16 values per head, lm_head bias. gpt-bigcode:
+ * StarCoder's multi-query c_attn (one KV head), learned positions; gpt-bigcode-mha: multi_query false (per-head q|k|v).
  */
-export type LayerNormTestVariant = 'opt' | 'opt-post-ln' | 'gpt-neox' | 'gpt-neox-serial' | 'gpt2'
-export const LAYERNORM_TEST_VARIANTS: readonly LayerNormTestVariant[] = ['opt', 'opt-post-ln', 'gpt-neox', 'gpt-neox-serial', 'gpt2']
+export type LayerNormTestVariant = 'opt' | 'opt-post-ln' | 'gpt-neox' | 'gpt-neox-serial' | 'gpt2' | 'phi' | 'stablelm' | 'stablelm-parallel' | 'starcoder2' | 'gptj' | 'gpt-bigcode' | 'gpt-bigcode-mha'
+export const LAYERNORM_TEST_VARIANTS: readonly LayerNormTestVariant[] = ['opt', 'opt-post-ln', 'gpt-neox', 'gpt-neox-serial', 'gpt2', 'phi', 'stablelm', 'stablelm-parallel', 'starcoder2', 'gptj', 'gpt-bigcode', 'gpt-bigcode-mha']
 
 interface Shape {
   vocabSize: number
@@ -34,6 +39,33 @@ export function layerNormTestConfig(variant: LayerNormTestVariant, shape: Shape,
     }
   }
   const endOfText = specialTokenId(TOKENIZER_FAMILIES.gpt2, '<|endoftext|>')
+  const ids = {bos_token_id: endOfText, eos_token_id: endOfText, ...bookkeeping}
+  const sizes = {vocab_size: shape.vocabSize, hidden_size: shape.hiddenSize, intermediate_size: shape.intermediateSize, num_hidden_layers: shape.numLayers,
+    num_attention_heads: shape.numHeads, max_position_embeddings: shape.maxPositionEmbeddings}
+  if (variant === 'phi') {
+    return {architectures: ['PhiForCausalLM'], model_type: 'phi', ...sizes, num_key_value_heads: shape.numHeads / 2, hidden_act: 'gelu_new', layer_norm_eps: 1e-5,
+      rope_parameters: {rope_type: 'default', rope_theta: 10000, partial_rotary_factor: 0.5}, qk_layernorm: true, tie_word_embeddings: false, ...ids}
+  }
+  if (variant === 'stablelm' || variant === 'stablelm-parallel') {
+    const parallel = variant === 'stablelm-parallel'
+    return {architectures: ['StableLmForCausalLM'], model_type: 'stablelm', ...sizes, num_key_value_heads: shape.numHeads / 2, hidden_act: 'silu', layer_norm_eps: 1e-5,
+      rope_parameters: {rope_type: 'default', rope_theta: 10000, partial_rotary_factor: 0.25}, use_qkv_bias: !parallel, qk_layernorm: !parallel,
+      use_parallel_residual: parallel, tie_word_embeddings: false, ...ids}
+  }
+  if (variant === 'starcoder2') {
+    return {architectures: ['Starcoder2ForCausalLM'], model_type: 'starcoder2', ...sizes, num_key_value_heads: shape.numHeads / 2, hidden_act: 'gelu_pytorch_tanh',
+      norm_epsilon: 1e-5, rope_parameters: {rope_type: 'default', rope_theta: 100000}, sliding_window: 8, use_bias: true, tie_word_embeddings: false, ...ids}
+  }
+  if (variant === 'gpt-bigcode' || variant === 'gpt-bigcode-mha') {
+    return {architectures: ['GPTBigCodeForCausalLM'], model_type: 'gpt_bigcode', vocab_size: shape.vocabSize, n_embd: shape.hiddenSize, n_layer: shape.numLayers,
+      n_head: shape.numHeads, n_inner: shape.intermediateSize, n_positions: shape.maxPositionEmbeddings, multi_query: variant === 'gpt-bigcode', activation_function: 'gelu_pytorch_tanh',
+      layer_norm_epsilon: 1e-5, scale_attn_weights: true, tie_word_embeddings: false, ...ids}
+  }
+  if (variant === 'gptj') {
+    return {architectures: ['GPTJForCausalLM'], model_type: 'gptj', vocab_size: shape.vocabSize, n_embd: shape.hiddenSize, n_layer: shape.numLayers, n_head: shape.numHeads,
+      n_inner: shape.intermediateSize, n_positions: shape.maxPositionEmbeddings, rotary_dim: shape.hiddenSize / shape.numHeads / 2, activation_function: 'gelu_new',
+      layer_norm_epsilon: 1e-5, tie_word_embeddings: false, ...ids}
+  }
   if (variant === 'gpt2') {
     return {
       architectures: ['GPT2LMHeadModel'], model_type: 'gpt2', vocab_size: shape.vocabSize, n_embd: shape.hiddenSize, n_layer: shape.numLayers, n_head: shape.numHeads,

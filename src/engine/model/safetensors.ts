@@ -23,6 +23,8 @@ export interface TensorInfo {
   transposed?: boolean
   /** GPT-NeoX's query_key_value: rows per head as [q | k | v]; the native loader makes them [all q | all k | all v]. */
   qkvInterleavedHeads?: number
+  /** GPT-J's q / k: with ropeInterleavedHeads, only each head's first this many rows are in interleaved rope order (absent: all). */
+  ropeInterleavedDims?: number
 }
 
 export const BYTES_PER_ELEMENT: Record<TensorDtype, number> = {F32: 4, F16: 2, BF16: 2}

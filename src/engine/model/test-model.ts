@@ -70,7 +70,8 @@ function tokenizerFamily(variant: TestModelVariant): TokenizerFamily {
   // Qwen3 (and Qwen2.5 with YaRN) keep Qwen2's tokenizer.
   const families: Record<TestModelVariant, keyof typeof TOKENIZER_FAMILIES> = {llama: 'llama2', llama3: 'llama3', qwen2: 'qwen2', qwen3: 'qwen2', yarn: 'qwen2', gemma: 'llama2', gemma2: 'llama2', phi3: 'llama2',
     mistral: 'llama2', 'qwen2-sliding': 'qwen2', gemma3: 'llama2', mixtral: 'llama2', qwen2moe: 'qwen2', qwen3moe: 'qwen2',
-    opt: 'opt', 'opt-post-ln': 'opt', 'gpt-neox': 'gpt2', 'gpt-neox-serial': 'gpt2', gpt2: 'gpt2'}
+    opt: 'opt', 'opt-post-ln': 'opt', 'gpt-neox': 'gpt2', 'gpt-neox-serial': 'gpt2', gpt2: 'gpt2',
+    phi: 'gpt2', stablelm: 'gpt2', 'stablelm-parallel': 'gpt2', starcoder2: 'gpt2', gptj: 'gpt2', 'gpt-bigcode': 'gpt2', 'gpt-bigcode-mha': 'gpt2'}
   return TOKENIZER_FAMILIES[families[variant]]
 }
 
@@ -269,7 +270,7 @@ function writeTestModelFiles(dir: string, configJson: Record<string, unknown>, o
 function randomTensor(name: string, shape: number[], config: ModelConfig, random: SeededRandom): Float32Array {
   const count = shape.reduce((a, b) => a * b, 1)
   // Gemma's norms store weight - 1 (they scale by 1 + weight).
-  if (name.endsWith('norm.weight')) return random.normals(count, 1 - config.normWeightOffset, 0.1)
+  if (/norm(\.\d+)?\.weight$/.test(name)) return random.normals(count, 1 - config.normWeightOffset, 0.1) // StableLM's per head: q_norm.<h>.weight
   if (name.endsWith('.bias')) return random.normals(count, 0, 0.2)
   if (name === 'model.embed_tokens.weight') return random.normals(count, 0, 1)
   if (name === 'lm_head.weight') return random.normals(count, 0, 3 / Math.sqrt(config.hiddenSize))

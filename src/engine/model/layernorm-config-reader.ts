@@ -1,0 +1,68 @@
+// What every LayerNorm-family config parser shares: config.json values read with the class's defaults and checked,
+// refusals by key, the plain partial rotary and the plain MLP activations transformers names.
+import {ModelLoadError} from '../errors.js'
+import type {LayerNormFeatures} from './layernorm-family.js'
+import type {ModelConfig} from './model-config.js'
+
+type Json = Record<string, unknown>
+
+/** config.json's values by key with the config class's defaults, each checked, and refusals that name the key. */
+export function configReader(config: Json, architecture: string, source: string) {
+  const integer = (key: string, fallback?: number): number => {
+    const value = config[key] ?? fallback
+    if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) throw new ModelLoadError(`${source} is missing "${key}" (a positive integer) for ${architecture}.`)
+    return value
+  }
+  const number = (key: string, fallback: number): number => {
+    const value = config[key] ?? fallback
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) throw new ModelLoadError(`${source}: "${key}" must be a non-negative number.`)
+    return value
+  }
+  const flag = (key: string, fallback: boolean): boolean => {
+    const value = config[key] ?? fallback
+    if (typeof value !== 'boolean') throw new ModelLoadError(`${source}: "${key}" must be true or false.`)
+    return value
+  }
+  const refuse = (key: string, why: string) => {
+    if (config[key] === true) throw new ModelLoadError(`${source}: ${key}=true is not supported for ${architecture} (${why}).`)
+  }
+  return {integer, number, flag, refuse}
+}
+
+/** What the RMSNorm families' switches say for the LayerNorm family: none of them apply. */
+export function layerNormBase(config: Json, architecture: string) {
+  return {architecture, modelType: typeof config.model_type === 'string' ? config.model_type : architecture, ropeScaling: {type: 'none'} as const,
+    qkNorm: false, normWeightOffset: 0, embeddingScale: 1, fusedProjections: false, sandwichNorms: false, attentionScale: 0, attnLogitSoftcap: 0, finalLogitSoftcap: 0}
+}
+
+/** The features of a pre-LN model with biases everywhere, no positions of its own and one norm per block part (GPT-2's). */
+export const LAYERNORM_DEFAULTS: LayerNormFeatures = {normAffine: true, postNorm: false, finalNorm: true, parallelResidual: false, learnedPositions: 0, positionOffset: 0,
+  rotaryDim: 0, embedDim: 0, qkvBias: true, outputBias: true, mlpBias: true, sharedNorm: false, gatedMlp: false, headNorm: 'none', headBias: false, interleavedRotary: false}
+
+/**
+ * Plain (unscaled) rotary embeddings over a fraction of each head, as transformers 5 reads them: rope_parameters (or an
+ * old rope_scaling) first, then the top-level keys (older configs: `legacy` ones such as GPT-NeoX's rotary_emb_base /
+ * rotary_pct, then rope_theta / partial_rotary_factor), then the class's default fraction and base 10000.
+ */
+export function plainRotary(config: Json, architecture: string, source: string, headDim: number, defaultFraction: number, legacy: {theta?: string; fraction?: string} = {}): {ropeTheta: number; rotaryDim: number} {
+  const rope = (config.rope_parameters ?? config.rope_scaling ?? {}) as Json
+  if (typeof rope !== 'object' || rope === null) throw new ModelLoadError(`${source}: "rope_parameters" must be an object.`)
+  const ropeType = rope.rope_type ?? rope.type ?? 'default'
+  if (ropeType !== 'default') throw new ModelLoadError(`${source}: rope type ${JSON.stringify(ropeType)} is not supported for ${architecture} (plain rotary embeddings only).`)
+  const [thetaKey, fractionKey] = [legacy.theta ?? 'rope_theta', legacy.fraction ?? 'partial_rotary_factor']
+  const theta = rope.rope_theta ?? config[thetaKey] ?? config.rope_theta ?? 10000
+  const fraction = rope.partial_rotary_factor ?? config[fractionKey] ?? config.partial_rotary_factor ?? defaultFraction
+  if (typeof theta !== 'number' || !(theta > 0)) throw new ModelLoadError(`${source}: "${thetaKey}" must be a positive number.`)
+  if (typeof fraction !== 'number' || !(fraction > 0 && fraction <= 1)) throw new ModelLoadError(`${source}: "${fractionKey}" must be in (0, 1].`)
+  const rotaryDim = Math.floor(headDim * fraction)
+  if (rotaryDim % 2 !== 0) throw new ModelLoadError(`${source}: ${fractionKey} ${fraction} rotates ${rotaryDim} of ${headDim} values per head; an odd count is not supported.`)
+  return {ropeTheta: theta, rotaryDim}
+}
+
+/** transformers' ACT2FN names the plain MLP runs: gelu (erf), gelu_new / gelu_pytorch_tanh (tanh form), relu. */
+export function plainActivation(raw: unknown, key: string, source: string): ModelConfig['hiddenAct'] {
+  if (raw === 'gelu' || raw === 'relu') return raw
+  if (raw === 'gelu_new' || raw === 'gelu_pytorch_tanh') return 'gelu_pytorch_tanh'
+  throw new ModelLoadError(`${source}: ${key} "${String(raw)}" is not supported (gelu, gelu_new, gelu_pytorch_tanh, relu).`)
+}
+
