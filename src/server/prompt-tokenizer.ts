@@ -1,6 +1,7 @@
 // Turns request bodies and prompts into parsed JSON and token ids for the server: size checks first, then the work (inline, or in worker threads).
 import {ContextLengthError, InvalidRequestError} from '../engine/errors.js'
 import type {ChatMessage, TokenizerLike} from './engine-like.js'
+import type {ChatContentFormatOption} from '../engine/model/chat-content-format.js'
 import {parseJson, type PromptField, promptTexts} from './request-body.js'
 
 export type TokenizeJob =
@@ -11,6 +12,7 @@ export type TokenizeJob =
       addGenerationPrompt: boolean
       tools?: readonly object[]
       variables?: Readonly<Record<string, unknown>>
+      contentFormat?: ChatContentFormatOption
       /** vLLM's continue_final_message: the rendering ends where the last message's text does. */
       continueFinalMessage?: boolean
       /** BOS and the like on top of what the template writes (vLLM's chat add_special_tokens; off by default). */
@@ -81,7 +83,7 @@ export function runTokenizeJob(tokenizer: TokenizerLike, job: TokenizeJob, maxMo
         'more than that many tokens can hold. Please shorten the conversation.',
       'messages',
     )
-  const full = tokenizer.applyChatTemplate(job.messages, {addGenerationPrompt: job.addGenerationPrompt, tools: job.tools, variables: job.variables})
+  const full = tokenizer.applyChatTemplate(job.messages, {addGenerationPrompt: job.addGenerationPrompt, tools: job.tools, variables: job.variables, contentFormat: job.contentFormat})
   const rendered = job.continueFinalMessage ? openFinalMessage(full, job.messages[job.messages.length - 1]!.content) : full
   checkTextFits(tokenizer, rendered, maxModelLen, 'messages', job.truncate !== undefined)
   return lastTokens(tokenizer.encode(rendered, {addSpecialTokens: job.addSpecialTokens ?? false}), job.truncate)
