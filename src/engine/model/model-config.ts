@@ -121,6 +121,8 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
     if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) {
       throw new ModelLoadError(`${source} is missing "${key}" (a positive integer) for ${architecture}.`)
     }
+    // The backends take sizes as 32-bit integers; no tensor checks an unused size (a MoE model's intermediate_size).
+    if (value > MAX_SIZE) throw new ModelLoadError(`${source}: "${key}" ${value} is beyond the sizes the backends take (at most ${MAX_SIZE}).`)
     return value
   }
   const vocabSize = required('vocab_size')
@@ -225,6 +227,7 @@ function refuseQuantizedCheckpoint(config: Json, source: string): void {
 
 /** No released model has more than a few hundred layers; a count past this is a corrupt or hostile config. */
 const MAX_LAYERS = 10_000
+const MAX_SIZE = 2 ** 31 - 1
 /** torch_dtype names of float checkpoints (transformers' str(torch.dtype) without "torch."); 'gguf' is the GGUF loader's. */
 const FLOAT_DTYPES = ['float32', 'float', 'float16', 'half', 'bfloat16', 'float64', 'double', 'gguf']
 
@@ -232,7 +235,8 @@ const FLOAT_DTYPES = ['float32', 'float', 'float16', 'half', 'bfloat16', 'float6
 function tokenIdsAndDtype(config: Json, generationConfig: Json | undefined, vocabSize: number, source: string): {bosTokenId: number | null; eosTokenIds: number[]; torchDtype: string} {
   const generationSource = source.replace(/config\.json$/, 'generation_config.json')
   const read = (json: Json | undefined, key: string, file: string) => tokenIds(json?.[key], key, file, vocabSize)
-  const bosTokenId = read(config, 'bos_token_id', source)[0] ?? read(generationConfig, 'bos_token_id', generationSource)[0] ?? null
+  const [configBos, generationBos] = [read(config, 'bos_token_id', source)[0], read(generationConfig, 'bos_token_id', generationSource)[0]]
+  const bosTokenId = configBos ?? generationBos ?? null
   const eosTokenIds = unique([...read(generationConfig, 'eos_token_id', generationSource), ...read(config, 'eos_token_id', source)])
   const dtypeKey = config.torch_dtype != null ? 'torch_dtype' : 'dtype'
   const dtype = config[dtypeKey] ?? 'float32'
