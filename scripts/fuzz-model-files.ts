@@ -1,5 +1,5 @@
 // Fuzzes model loading with hostile model directories (config, safetensors, shard index, tokenizer and template files) made from test checkpoints.
-// Usage: node --import tsx scripts/fuzz-model-files.ts [--seconds 120] [--variants llama,qwen3,...] [--seed 1] [--engine] [--keep]
+// Usage: node --import tsx scripts/fuzz-model-files.ts [--seconds 120] [--variants llama,qwen3,...] [--seed 1] [--engine] [--keep]; the mutations: fuzz-model-mutations.ts, fuzz-tokenizer-mutations.ts
 // Each case is a directory of symlinks to a test model with one file mutated. A child process loads the cases in turn
 // (loadModel; with --engine also the native engine and 2 generated tokens); the parent kills it on a case that runs
 // over 20 s or 3 GB and starts a new child at the next case. Findings: anything but a one-line ModelLoadError or a
