@@ -125,6 +125,10 @@ describe('serve --chat-template-content-format, end to end', () => {
         const chat = await post(`${url}/v1/chat/completions`, {...body, max_tokens: 1})
         assert.equal(chat.status, 200, chat.text)
         assert.equal(chat.json().usage.prompt_tokens, reply.json().count)
+        // continue_final_message ends the prompt at the last text part, as transformers looks for it.
+        const continued = await post(`${url}/tokenize`, {messages: [...body.messages, {role: 'assistant', content: body.messages[0]!.content}], add_generation_prompt: false, continue_final_message: true})
+        assert.equal(continued.status, 200, continued.text)
+        rendered[`${format} continued`] = engine.tokenizer.decode(continued.json().tokens)
       } finally {
         await server.shutdown(0)
         await engine.shutdown()
@@ -133,6 +137,8 @@ describe('serve --chat-template-content-format, end to end', () => {
     assert.match(rendered.auto!, /<\|im_start\|>user\nabcd<\|im_end\|>/)
     assert.equal(rendered.openai, rendered.auto)
     assert.match(rendered.string!, /<\|im_start\|>user\nab\ncd<\|im_end\|>/)
+    assert.match(rendered['auto continued']!, /<\|im_start\|>assistant\nabcd$/)
+    assert.match(rendered['string continued']!, /<\|im_start\|>assistant\nab\ncd$/)
   })
 })
 

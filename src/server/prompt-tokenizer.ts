@@ -84,7 +84,7 @@ export function runTokenizeJob(tokenizer: TokenizerLike, job: TokenizeJob, maxMo
       'messages',
     )
   const full = tokenizer.applyChatTemplate(job.messages, {addGenerationPrompt: job.addGenerationPrompt, tools: job.tools, variables: job.variables, contentFormat: job.contentFormat})
-  const rendered = job.continueFinalMessage ? openFinalMessage(full, job.messages[job.messages.length - 1]!.content) : full
+  const rendered = job.continueFinalMessage ? openFinalMessage(full, finalText(job.messages[job.messages.length - 1]!)) : full
   checkTextFits(tokenizer, rendered, maxModelLen, 'messages', job.truncate !== undefined)
   return lastTokens(tokenizer.encode(rendered, {addSpecialTokens: job.addSpecialTokens ?? false}), job.truncate)
 }
@@ -92,6 +92,12 @@ export function runTokenizeJob(tokenizer: TokenizerLike, job: TokenizeJob, maxMo
 /** The last `limit` tokens (vLLM truncates prompts on the left); all of them without a limit. */
 export function lastTokens(tokenIds: number[], limit: number | undefined): number[] {
   return limit !== undefined && tokenIds.length > limit ? tokenIds.slice(tokenIds.length - limit) : tokenIds
+}
+
+/** The text a continued message ends with: its last text part when it has parts (transformers looks for that one). */
+function finalText(message: ChatMessage): string {
+  const parts = message.contentParts
+  return parts !== undefined && parts.length > 0 ? parts[parts.length - 1]!.text : message.content
 }
 
 /**
