@@ -25,7 +25,8 @@ const withToday = (text: string) => text.replace(/<<strftime_now ([^>]+)>>/g, (_
 function mismatch(template: ChatTemplate, testCase: Case, want: {output?: string; error?: string}): string | null {
   let got: {output?: string; error?: string}
   try {
-    const opts = {addGenerationPrompt: testCase.addGenerationPrompt ?? true, tools: testCase.withTools ? spec.tools : undefined, documents: testCase.withDocuments ? spec.documents : undefined, variables: testCase.kwargs}
+    // transformers gets the messages as written; the server's own content formats are chat-content-format.test.ts's.
+    const opts = {addGenerationPrompt: testCase.addGenerationPrompt ?? true, tools: testCase.withTools ? spec.tools : undefined, documents: testCase.withDocuments ? spec.documents : undefined, variables: testCase.kwargs, contentFormat: 'string' as const}
     got = {output: template.render(testCase.messages, spec.specialTokens, opts)}
   } catch (error) {
     got = {error: (error as Error).message}

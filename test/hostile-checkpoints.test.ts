@@ -104,11 +104,19 @@ describe('hostile config.json values', () => {
     assert.throws(() => parseModelConfig({...base, max_position_embeddings: 0}), loadError(/"max_position_embeddings" \(a positive integer\)/))
   })
 
-  it('a layer count far beyond the checkpoint fails at once instead of listing billions of tensors', async () => {
-    const dir = scratch.copy('layers-huge')
+  it('a layer count beyond the checkpoint fails at once instead of listing its tensors', async () => {
+    const dir = scratch.copy('layers-many')
     const configPath = join(dir, 'config.json')
-    writeFileSync(configPath, JSON.stringify({...JSON.parse(readFileSync(configPath, 'utf8')), num_hidden_layers: 2 ** 31 - 1}))
-    await assert.rejects(loadModel(dir), loadError(/says 2147483647 layers of 9 tensors each, but the checkpoint in .* holds only 21 tensors/))
+    writeFileSync(configPath, JSON.stringify({...JSON.parse(readFileSync(configPath, 'utf8')), num_hidden_layers: 9999}))
+    await assert.rejects(loadModel(dir), loadError(/says 9999 layers of 9 tensors each, but the checkpoint in .* holds only 21 tensors/))
+  })
+
+  it('a layer count beyond any model is refused before per-layer lists are built (a sliding window per layer, sparse layers)', () => {
+    for (const architecture of ['LlamaForCausalLM', 'Phi3ForCausalLM', 'Gemma3ForCausalLM', 'MixtralForCausalLM']) {
+      for (const layers of [20_000, 1_000_000]) {
+        assert.throws(() => parseModelConfig({...base, architectures: [architecture], num_hidden_layers: layers, num_local_experts: 2, num_experts_per_tok: 1}), loadError(/"num_hidden_layers" \d+ is beyond any model's \(at most 10000\)/))
+      }
+    }
   })
 })
 

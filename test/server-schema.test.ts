@@ -152,7 +152,7 @@ describe('parseCompletionRequest', () => {
 })
 
 describe('parseChatCompletionRequest', () => {
-  it('reads messages, text parts (joined by newlines, as vLLM joins them) and null content', () => {
+  it('reads messages, text parts (joined by newlines, as vLLM joins them, and kept for templates that loop over them) and null content', () => {
     const request = parseChatCompletionRequest({
       messages: [
         {role: 'system', content: 'be brief'},
@@ -163,8 +163,8 @@ describe('parseChatCompletionRequest', () => {
     })
     assert.deepEqual(request.messages, [
       {role: 'system', content: 'be brief'},
-      {role: 'user', content: 'hi \nthere'},
-      {role: 'assistant', content: ''},
+      {role: 'user', content: 'hi \nthere', contentParts: [{type: 'text', text: 'hi '}, {type: 'text', text: 'there'}]},
+      {role: 'assistant', content: '', contentParts: []},
     ])
     assert.equal(request.maxTokens, 9)
     assert.equal(request.addGenerationPrompt, true)

@@ -6,6 +6,7 @@ import {ApiServer, DEFAULT_SERVER_OPTIONS} from '../server/http-server.js'
 import {TokenizerWorkers} from '../server/tokenizer-workers.js'
 import {TOOL_CALL_PARSERS} from '../server/tool-calls.js'
 import {REASONING_PARSERS} from '../server/reasoning-parsers.js'
+import {CHAT_TEMPLATE_CONTENT_FORMATS, type ChatContentFormatOption} from '../engine/model/chat-content-format.js'
 import {engineConfigFromFlags, engineFlags, parseByteSize, resolveEngineConfig} from '../cli/engine-flags.js'
 import {MAX_TIMER_SECONDS} from '../cli/number-flag.js'
 import {PagedLLMCommand} from '../cli/pagedllm-command.js'
@@ -82,6 +83,12 @@ export default class Serve extends PagedLLMCommand {
         "Split chat replies' thinking into message.reasoning (and reasoning_content) from the answer in content, vLLM's names: deepseek_r1 (DeepSeek-R1 and distills, QwQ) or qwen3",
       options: [...REASONING_PARSERS],
     }),
+    'chat-template-content-format': Flags.string({
+      description:
+        "How the chat template gets a message's content (vLLM's flag): string (the text parts joined by newlines) or openai (the list of {type: \"text\", text} parts); auto detects which from the template (a loop over message['content'] means openai)",
+      options: [...CHAT_TEMPLATE_CONTENT_FORMATS],
+      default: 'auto',
+    }),
   }
 
   async run(): Promise<void> {
@@ -108,6 +115,7 @@ export default class Serve extends PagedLLMCommand {
       maxConnections: flags['max-connections'],
       toolCallParser: flags['tool-call-parser'] as (typeof TOOL_CALL_PARSERS)[number] | undefined,
       reasoningParser: flags['reasoning-parser'] as (typeof REASONING_PARSERS)[number] | undefined,
+      chatTemplateContentFormat: flags['chat-template-content-format'] as ChatContentFormatOption,
       generationConfig: flags['generation-config'] as 'auto' | 'vllm',
       version: this.config.version,
       log,

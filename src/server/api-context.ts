@@ -7,6 +7,7 @@ import type {ServerMetrics} from './metrics.js'
 import type {PromptTokenizer} from './prompt-tokenizer.js'
 import type {ToolCallParserName} from './tool-calls.js'
 import type {ReasoningParserName} from './reasoning-parsers.js'
+import type {ChatContentFormatOption} from '../engine/model/chat-content-format.js'
 
 export interface ApiContext {
   engine: EngineLike
@@ -36,6 +37,8 @@ export interface ApiContext {
   toolCallParser?: ToolCallParserName | null
   /** serve --reasoning-parser; null when chat replies are not split into reasoning and content. */
   reasoningParser?: ReasoningParserName | null
+  /** serve --chat-template-content-format (auto when absent). */
+  chatTemplateContentFormat?: ChatContentFormatOption
 }
 
 export interface RequestLimits {

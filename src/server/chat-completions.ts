@@ -43,6 +43,7 @@ export async function createChatCompletion(context: ApiContext, body: unknown): 
     addSpecialTokens: request.addSpecialTokens,
     tools: request.tools?.tools,
     variables: request.chatTemplateKwargs,
+    contentFormat: context.chatTemplateContentFormat,
     truncate: truncationLimit(request, context.engine.maxModelLen),
   })
   const maxTokens = resolveMaxTokens(request.maxTokens, tokenIds.length, context.engine.maxModelLen, 'remaining', 'messages')

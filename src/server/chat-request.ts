@@ -1,6 +1,7 @@
 // Validates a /v1/chat/completions body: the messages and the chat-only fields (template, echo, logprobs, tools) on top of the shared ones.
 import {InvalidRequestError} from '../engine/errors.js'
 import type {ChatMessage} from './engine-like.js'
+import type {ChatTextPart} from '../engine/model/chat-content-format.js'
 import {checkSampling, type CommonRequest, parseCommon} from './openai-schema.js'
 import {type JsonObject, optionalBoolean, optionalInteger, optionalObject, optionalString, rejectUnsupported, requireObject} from './request-fields.js'
 import {parseToolRequest, toolGrammar, toolMessageFields, type ToolRequest} from './tool-calls.js'
@@ -92,7 +93,7 @@ export function parseMessages(body: JsonObject): ChatMessage[] {
     const role = fields.role
     if (typeof role !== 'string' || !CHAT_ROLES.includes(role))
       throw new InvalidRequestError(`'${param}.role' must be one of ${CHAT_ROLES.join(', ')}; got ${JSON.stringify(role)}`, {param: `${param}.role`})
-    return {role, content: messageContent(fields.content, `${param}.content`), ...toolMessageFields(fields, param), ...reasoningOf(fields, param)}
+    return {role, ...messageContent(fields.content, `${param}.content`), ...toolMessageFields(fields, param), ...reasoningOf(fields, param)}
   })
 }
 
@@ -113,27 +114,31 @@ function reasoningOf(fields: JsonObject, param: string): {reasoning_content?: st
   return {reasoning_content: text, reasoning: given.reasoning ?? text}
 }
 
-/** Content is a string, null (an assistant turn without text) or a list of text parts, joined by newlines as vLLM joins them. */
-function messageContent(content: unknown, param: string): string {
-  if (content === null || content === undefined) return ''
-  if (typeof content === 'string') return content
-  if (Array.isArray(content)) {
-    return content
-      .map((part: unknown, index) => {
-        const fields = (typeof part === 'object' && part !== null ? part : {}) as Record<string, unknown>
-        const {type} = fields
-        // The parts vLLM reads as text: OpenAI's text, the Responses API's input_text, an assistant's refusal.
-        const textField = type === 'text' || type === 'input_text' ? 'text' : type === 'refusal' ? 'refusal' : null
-        // Images, audio, files: a text-only model cannot take them, so say which part, not just that it is malformed.
-        if (typeof type === 'string' && textField === null)
-          throw new InvalidRequestError(`'${param}[${index}]' is a '${type.slice(0, 40)}' part; this model takes text only ({"type":"text","text":...})`, {param})
-        const text = textField === null ? undefined : fields[textField]
-        if (typeof text !== 'string')
-          throw new InvalidRequestError(`'${param}[${index}]' must be {"type":"text","text":...}; only text parts are supported`, {param})
-        return text
-      })
-      .join('\n')
-  }
-  throw new InvalidRequestError(`'${param}' must be a string or a list of text parts`, {param})
-}
+/** The part types vLLM reads as text, and the field holding it: OpenAI's text, the Responses API's input_text / output_text, a refusal. */
+const TEXT_PART_FIELDS: Record<string, string> = {text: 'text', input_text: 'text', output_text: 'text', refusal: 'refusal'}
 
+/**
+ * Content is a string, null (an assistant turn without text, as one with tool_calls) or a list of text parts: the text
+ * joined by newlines for templates that read a string, and the parts for templates that loop over them (vLLM's two
+ * content formats). As in vLLM, a text part whose text is null is skipped and a bare string in the list is text.
+ */
+function messageContent(content: unknown, param: string): {content: string; contentParts?: ChatTextPart[]} {
+  if (content === null || content === undefined) return {content: '', contentParts: []}
+  if (typeof content === 'string') return {content}
+  if (!Array.isArray(content)) throw new InvalidRequestError(`'${param}' must be a string or a list of text parts`, {param})
+  const parts = content.flatMap((part: unknown, index): ChatTextPart[] => {
+    if (typeof part === 'string') return [{type: 'text', text: part}]
+    const fields = (typeof part === 'object' && part !== null ? part : {}) as Record<string, unknown>
+    const {type} = fields
+    const textField = typeof type === 'string' ? TEXT_PART_FIELDS[type] : undefined
+    // Images, audio, video, files: say which part and why, not just that it is malformed.
+    if (typeof type === 'string' && textField === undefined)
+      throw new InvalidRequestError(`'${param}[${index}]' is a '${type.slice(0, 40)}' part, but this model is text-only: only text parts ({"type":"text","text":...}) are accepted`, {param})
+    const text = textField === undefined ? undefined : fields[textField]
+    if (text === null && textField !== undefined) return []
+    if (typeof text !== 'string')
+      throw new InvalidRequestError(`'${param}[${index}]' must be {"type":"text","text":...}; only text parts are supported`, {param})
+    return [{type: 'text', text}]
+  })
+  return {content: parts.map((part) => part.text).join('\n'), contentParts: parts}
+}

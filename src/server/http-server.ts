@@ -18,6 +18,7 @@ import {bodyTooLarge, checkBodyCodings, type PromptField, readBody} from './requ
 import {RequestLimiter} from './request-limiter.js'
 import {ClientTooSlow} from './sse.js'
 import {detokenize, tokenize} from './tokenize.js'
+import type {ChatContentFormatOption} from '../engine/model/chat-content-format.js'
 import type {ToolCallParserName} from './tool-calls.js'
 import type {ReasoningParserName} from './reasoning-parsers.js'
 
@@ -53,6 +54,8 @@ export interface ApiServerOptions {
   toolCallParser?: ToolCallParserName
   /** How chat replies' thinking is split from the answer (vLLM's --reasoning-parser); unset = not split. */
   reasoningParser?: ReasoningParserName
+  /** vLLM's --chat-template-content-format; unset = auto. */
+  chatTemplateContentFormat?: ChatContentFormatOption
   version: string
   log: (message: string) => void
 }
@@ -304,7 +307,8 @@ export class ApiServer {
       const body = await promptTokenizer.parseBody(bytes, promptField)
       const admit = async (sequences: number) => void releases.push(await this.limiter.acquire(signal, sequences))
       const context: ApiContext = {engine, promptTokenizer, metrics: this.metrics, response, signal, arrivalTime, log: this.options.log, limits: this.limits, admit,
-        toolCallParser: this.options.toolCallParser ?? null, reasoningParser: this.options.reasoningParser ?? null, samplingDefaults: this.options.generationConfig === 'vllm' ? {} : (engine.samplingDefaults ?? {})}
+        toolCallParser: this.options.toolCallParser ?? null, reasoningParser: this.options.reasoningParser ?? null,
+        chatTemplateContentFormat: this.options.chatTemplateContentFormat ?? 'auto', samplingDefaults: this.options.generationConfig === 'vllm' ? {} : (engine.samplingDefaults ?? {})}
       await create(context, body)
     } catch (error) {
       if (error instanceof ClientTooSlow) this.options.log(`cut a stream: ${error.message}`)

@@ -1,6 +1,7 @@
 // Turns request bodies and prompts into parsed JSON and token ids for the server: size checks first, then the work (inline, or in worker threads).
 import {ContextLengthError, InvalidRequestError} from '../engine/errors.js'
 import type {ChatMessage, TokenizerLike} from './engine-like.js'
+import type {ChatContentFormatOption} from '../engine/model/chat-content-format.js'
 import {parseJson, type PromptField, promptTexts} from './request-body.js'
 
 export type TokenizeJob =
@@ -11,6 +12,7 @@ export type TokenizeJob =
       addGenerationPrompt: boolean
       tools?: readonly object[]
       variables?: Readonly<Record<string, unknown>>
+      contentFormat?: ChatContentFormatOption
       /** vLLM's continue_final_message: the rendering ends where the last message's text does. */
       continueFinalMessage?: boolean
       /** BOS and the like on top of what the template writes (vLLM's chat add_special_tokens; off by default). */
@@ -81,8 +83,8 @@ export function runTokenizeJob(tokenizer: TokenizerLike, job: TokenizeJob, maxMo
         'more than that many tokens can hold. Please shorten the conversation.',
       'messages',
     )
-  const full = tokenizer.applyChatTemplate(job.messages, {addGenerationPrompt: job.addGenerationPrompt, tools: job.tools, variables: job.variables})
-  const rendered = job.continueFinalMessage ? openFinalMessage(full, job.messages[job.messages.length - 1]!.content) : full
+  const full = tokenizer.applyChatTemplate(job.messages, {addGenerationPrompt: job.addGenerationPrompt, tools: job.tools, variables: job.variables, contentFormat: job.contentFormat})
+  const rendered = job.continueFinalMessage ? openFinalMessage(full, finalText(job.messages[job.messages.length - 1]!)) : full
   checkTextFits(tokenizer, rendered, maxModelLen, 'messages', job.truncate !== undefined)
   return lastTokens(tokenizer.encode(rendered, {addSpecialTokens: job.addSpecialTokens ?? false}), job.truncate)
 }
@@ -90,6 +92,12 @@ export function runTokenizeJob(tokenizer: TokenizerLike, job: TokenizeJob, maxMo
 /** The last `limit` tokens (vLLM truncates prompts on the left); all of them without a limit. */
 export function lastTokens(tokenIds: number[], limit: number | undefined): number[] {
   return limit !== undefined && tokenIds.length > limit ? tokenIds.slice(tokenIds.length - limit) : tokenIds
+}
+
+/** The text a continued message ends with: its last text part when it has parts (transformers looks for that one). */
+function finalText(message: ChatMessage): string {
+  const parts = message.contentParts
+  return parts !== undefined && parts.length > 0 ? parts[parts.length - 1]!.text : message.content
 }
 
 /**

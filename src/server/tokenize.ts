@@ -6,6 +6,7 @@ import {parseMessages, refuseRequestTemplate} from './chat-request.js'
 import {checkModel} from './openai-schema.js'
 import {optionalBoolean, optionalIntegerList, optionalObject, optionalString, requireObject} from './request-fields.js'
 import {parseToolRequest} from './tool-calls.js'
+import type {ChatContentFormatOption} from '../engine/model/chat-content-format.js'
 
 /**
  * vLLM's two request shapes -> {count, max_model_len, tokens}:
@@ -22,7 +23,7 @@ export async function tokenize(context: ApiContext, raw: unknown): Promise<void>
   // Off the event loop and size-checked first, like every prompt the server tokenizes.
   const tokens = hasPrompt
     ? await context.promptTokenizer.tokenize({kind: 'text', text: requirePrompt(body), param: 'prompt', addSpecialTokens: optionalBoolean(body, 'add_special_tokens') ?? true})
-    : await context.promptTokenizer.tokenize(chatJob(body))
+    : await context.promptTokenizer.tokenize(chatJob(body, context.chatTemplateContentFormat))
   // As vLLM (convert_ids_to_tokens): the vocabulary's own strings, not decoded text.
   const {tokenizer} = context.engine
   const tokenStr = (id: number) => tokenizer.idToToken?.(id) ?? tokenizer.decode([id], {skipSpecialTokens: false})
@@ -31,7 +32,7 @@ export async function tokenize(context: ApiContext, raw: unknown): Promise<void>
 }
 
 /** A conversation rendered as /v1/chat/completions renders it, with the same defaults (vLLM's TokenizeChatRequest). */
-function chatJob(body: Record<string, unknown>): TokenizeJob {
+function chatJob(body: Record<string, unknown>, contentFormat: ChatContentFormatOption | undefined): TokenizeJob {
   refuseRequestTemplate(body)
   const continueFinalMessage = optionalBoolean(body, 'continue_final_message') ?? false
   const addGenerationPrompt = optionalBoolean(body, 'add_generation_prompt') ?? !continueFinalMessage
@@ -45,6 +46,7 @@ function chatJob(body: Record<string, unknown>): TokenizeJob {
     addSpecialTokens: optionalBoolean(body, 'add_special_tokens') ?? false,
     tools: parseToolRequest(body)?.tools,
     variables: optionalObject(body, 'chat_template_kwargs'),
+    contentFormat,
   }
 }
 

@@ -4,10 +4,14 @@ import {InvalidRequestError} from '../errors.js'
 import {addParityGlobals, addParityTests, runTemplate} from './jinja-parity.js'
 import {withLibraryEscapes} from './jinja-string-escapes.js'
 import {boundedRange} from './template-budget.js'
+import {contentInFormat, detectContentFormat, type ChatContentFormat, type ChatContentFormatOption, type ChatTextPart} from './chat-content-format.js'
 
 export interface ChatMessage {
   role: string
+  /** The text (a list of text parts joined by newlines, as vLLM joins them for string-format templates). */
   content: string
+  /** The parts when the request sent a list (or null: none); what an 'openai'-format template iterates over. */
+  contentParts?: ChatTextPart[]
   /** An assistant turn's calls (function.arguments parsed to an object where it is JSON, as templates expect). */
   tool_calls?: unknown[]
   /** A tool result's call id. */
@@ -27,6 +31,8 @@ export interface ChatTemplateOptions {
   documents?: readonly object[]
   /** Extra template variables (vLLM's chat_template_kwargs: enable_thinking, date_string, ...); they cannot replace messages or tools. */
   variables?: Readonly<Record<string, unknown>>
+  /** vLLM's --chat-template-content-format; auto (the default) takes the one detected on the template. */
+  contentFormat?: ChatContentFormatOption
 }
 
 /** The special tokens' text, which transformers hands every template (bos_token, eos_token, ...). */
@@ -34,21 +40,28 @@ export type SpecialTokenText = Readonly<Record<string, string>>
 
 export class ChatTemplate {
   private readonly template: Template
+  /** How this template reads message content, found on its AST (chat-content-format.ts). */
+  readonly contentFormat: ChatContentFormat
 
   /** Throws when the source does not parse. */
   constructor(readonly source: string) {
     this.template = new Template(withLibraryEscapes(source))
+    this.contentFormat = detectContentFormat(this.template.parsed)
   }
 
   /** The prompt text; a template's raise_exception (or a conversation it cannot render) is an InvalidRequestError. */
   render(messages: readonly ChatMessage[], specialTokens: SpecialTokenText, opts: ChatTemplateOptions = {}): string {
     const environment = templateGlobals()
+    const format = opts.contentFormat === undefined || opts.contentFormat === 'auto' ? this.contentFormat : opts.contentFormat
     // transformers passes tools and documents always (None when absent): `tools is not none` must be false then.
     const variables = {
       ...specialTokens,
       ...opts.variables,
       // A key set to undefined would still be 'in message' for the template; a Python dict has no such key.
-      messages: messages.map((message) => Object.fromEntries(Object.entries(message).filter(([, value]) => value !== undefined))),
+      messages: messages.map(({contentParts, ...message}) => ({
+        ...Object.fromEntries(Object.entries(message).filter(([, value]) => value !== undefined)),
+        content: contentInFormat(message.content, contentParts, format),
+      })),
       tools: opts.tools && opts.tools.length > 0 ? opts.tools : null,
       documents: opts.documents && opts.documents.length > 0 ? opts.documents : null,
       add_generation_prompt: opts.variables?.add_generation_prompt ?? opts.addGenerationPrompt ?? true,

@@ -108,7 +108,8 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   }
   if (isLayerNormArchitecture(architecture)) {
     refuseQuantizedCheckpoint(config, source)
-    return {...parseLayerNormConfig(config, architecture, source), ...tokenIdsAndDtype(config, generationConfig)}
+    const fields = parseLayerNormConfig(config, architecture, source)
+    return {...fields, ...tokenIdsAndDtype(config, generationConfig, fields.vocabSize, source)}
   }
   const traits = ARCHITECTURES[architecture]!
   const notes: string[] = []
@@ -120,12 +121,16 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
     if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) {
       throw new ModelLoadError(`${source} is missing "${key}" (a positive integer) for ${architecture}.`)
     }
+    // The backends take sizes as 32-bit integers; no tensor checks an unused size (a MoE model's intermediate_size).
+    if (value > MAX_SIZE) throw new ModelLoadError(`${source}: "${key}" ${value} is beyond the sizes the backends take (at most ${MAX_SIZE}).`)
     return value
   }
   const vocabSize = required('vocab_size')
   const hiddenSize = required('hidden_size')
   const intermediateSize = required('intermediate_size')
   const numLayers = required('num_hidden_layers')
+  // Per-layer lists (windows, sparse layers) are built before the checkpoint is read, which checks the count itself.
+  if (numLayers > MAX_LAYERS) throw new ModelLoadError(`${source}: "num_hidden_layers" ${numLayers} is beyond any model's (at most ${MAX_LAYERS}).`)
   const numHeads = required('num_attention_heads')
   // The only size no tensor shape checks; absent, it is the architecture's transformers default.
   let maxPositionEmbeddings = config.max_position_embeddings == null ? traits.defaultMaxPositions : required('max_position_embeddings')
@@ -147,6 +152,7 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   if (headDim % 2 !== 0) throw new ModelLoadError(`${source}: head_dim ${headDim} must be even for rotary embeddings.`)
 
   const hiddenAct = parseActivation(config, architecture, source)
+  for (const key of ['mlp_bias', 'attention_bias', 'qkv_bias', 'use_sliding_window']) optionalFlag(config, key, source)
   if (config.mlp_bias === true) throw new ModelLoadError(`${source}: mlp_bias=true is not supported.`)
   // Llama's and Qwen3's attention_bias add an o_proj bias too; only Qwen2's q/k/v-only biases are implemented.
   if (!traits.qkvBias && config.attention_bias === true) {
@@ -175,7 +181,7 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   // transformers cannot build a sliding layer's mask without a window.
   if (ropeLocalTheta !== undefined && config.sliding_window === null) throw new ModelLoadError(`${source}: Gemma 3 needs a "sliding_window" (null given).`)
 
-  const {bosTokenId, eosTokenIds, torchDtype: dtype} = tokenIdsAndDtype(config, generationConfig)
+  const {bosTokenId, eosTokenIds, torchDtype: dtype} = tokenIdsAndDtype(config, generationConfig, vocabSize, source)
   const modelConfig: ModelConfig = {
     architecture,
     modelType: typeof config.model_type === 'string' ? config.model_type : architecture,
@@ -189,7 +195,7 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
     rmsNormEps,
     ropeTheta,
     ropeScaling: rope.scaling,
-    tieWordEmbeddings: typeof config.tie_word_embeddings === 'boolean' ? config.tie_word_embeddings : traits.defaultTiedEmbeddings,
+    tieWordEmbeddings: optionalFlag(config, 'tie_word_embeddings', source) ?? traits.defaultTiedEmbeddings,
     attentionBias: traits.qkvBias && config.qkv_bias !== false, // Qwen2MoeConfig's qkv_bias (default true)
     qkNorm: traits.qkNorm,
     hiddenAct,
@@ -219,11 +225,33 @@ function refuseQuantizedCheckpoint(config: Json, source: string): void {
   )
 }
 
+/** No released model has more than a few hundred layers; a count past this is a corrupt or hostile config. */
+const MAX_LAYERS = 10_000
+const MAX_SIZE = 2 ** 31 - 1
+/** torch_dtype names of float checkpoints (transformers' str(torch.dtype) without "torch."); 'gguf' is the GGUF loader's. */
+const FLOAT_DTYPES = ['float32', 'float', 'float16', 'half', 'bfloat16', 'float64', 'double', 'gguf']
+
 /** BOS, EOS (generation_config.json's first) and the checkpoint's dtype, as every architecture reads them. */
-function tokenIdsAndDtype(config: Json, generationConfig: Json | undefined): {bosTokenId: number | null; eosTokenIds: number[]; torchDtype: string} {
-  const bosTokenId = firstId(config.bos_token_id) ?? firstId(generationConfig?.bos_token_id) ?? null
-  const eosTokenIds = unique([...ids(generationConfig?.eos_token_id), ...ids(config.eos_token_id)])
-  return {bosTokenId, eosTokenIds, torchDtype: String(config.torch_dtype ?? config.dtype ?? 'float32')}
+function tokenIdsAndDtype(config: Json, generationConfig: Json | undefined, vocabSize: number, source: string): {bosTokenId: number | null; eosTokenIds: number[]; torchDtype: string} {
+  const generationSource = source.replace(/config\.json$/, 'generation_config.json')
+  const read = (json: Json | undefined, key: string, file: string) => tokenIds(json?.[key], key, file, vocabSize)
+  const [configBos, generationBos] = [read(config, 'bos_token_id', source)[0], read(generationConfig, 'bos_token_id', generationSource)[0]]
+  const bosTokenId = configBos ?? generationBos ?? null
+  const eosTokenIds = unique([...read(generationConfig, 'eos_token_id', generationSource), ...read(config, 'eos_token_id', source)])
+  const dtypeKey = config.torch_dtype != null ? 'torch_dtype' : 'dtype'
+  const dtype = config[dtypeKey] ?? 'float32'
+  if (typeof dtype !== 'string' || !FLOAT_DTYPES.includes(dtype.replace(/^torch\./, ''))) {
+    throw new ModelLoadError(`${source}: "${dtypeKey}" ${JSON.stringify(dtype).slice(0, 60)} is not a float dtype (${FLOAT_DTYPES.slice(0, -1).join(', ')}).`)
+  }
+  return {bosTokenId, eosTokenIds, torchDtype: dtype.replace(/^torch\./, '')}
+}
+
+/** A true/false switch, or undefined when absent or null; any other value (a string "false", a 1) is refused, not guessed at. */
+function optionalFlag(config: Json, key: string, source: string): boolean | undefined {
+  const value = config[key]
+  if (value == null) return undefined
+  if (typeof value !== 'boolean') throw new ModelLoadError(`${source}: "${key}" must be true or false, got ${JSON.stringify(value).slice(0, 60)}.`)
+  return value
 }
 
 function numberOr(value: unknown, fallback: number, key: string, source: string): number {
@@ -232,15 +260,16 @@ function numberOr(value: unknown, fallback: number, key: string, source: string)
   return value
 }
 
-/** Token id fields may be a number, an array of numbers, or null. */
-function ids(value: unknown): number[] {
-  if (typeof value === 'number') return [value]
-  if (Array.isArray(value)) return value.filter((v): v is number => typeof v === 'number')
-  return []
-}
-
-function firstId(value: unknown): number | undefined {
-  return ids(value)[0]
+/** A token id field: an id, a list of ids, or null; each a token of the model (an EOS it cannot emit would never stop it). */
+function tokenIds(value: unknown, key: string, source: string, vocabSize: number): number[] {
+  if (value == null) return []
+  const ids = Array.isArray(value) ? value : [value]
+  for (const id of ids) {
+    if (typeof id !== 'number' || !Number.isInteger(id) || id < 0 || id >= vocabSize) {
+      throw new ModelLoadError(`${source}: "${key}" ${JSON.stringify(value).slice(0, 60)} is not a token id of this model (an integer below vocab_size ${vocabSize}, or a list of them).`)
+    }
+  }
+  return ids as number[]
 }
 
 function unique(values: number[]): number[] {

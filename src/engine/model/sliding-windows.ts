@@ -28,7 +28,9 @@ export function parseLayerWindows(config: Json, architecture: string, traits: Ar
     throw new ModelLoadError(`${source}: "sliding_window" must be a positive integer or null, got ${JSON.stringify(raw)}.`)
   }
   const sliding = slidingLayers(config, architecture, numLayers, pattern, source)
-  return sliding.some(Boolean) ? sliding.map((slides) => (slides ? raw : 0)) : undefined
+  // A window past any context is full attention; the backends take windows as 32-bit integers.
+  const window = Math.min(raw, 2 ** 31 - 1)
+  return sliding.some(Boolean) ? sliding.map((slides) => (slides ? window : 0)) : undefined
 }
 
 function slidingLayers(config: Json, architecture: string, numLayers: number, pattern: number | undefined, source: string): boolean[] {

@@ -13,6 +13,7 @@ import {maxTextBytes, type TextSizeBound, textSizeBound} from './text-size-bound
 import {tokenBytes} from './token-bytes.js'
 import {withMetaspaceWords} from './metaspace-words.js'
 import {fixTokenizerLibrary} from './tokenizer-library-fixes.js'
+import {checkTokenIds, checkTokenizerModel} from './tokenizer-json-checks.js'
 import {ChatTemplate, type ChatMessage, type ChatTemplateOptions} from './chat-template.js'
 
 export type {ChatMessage, ChatTemplateOptions}
@@ -38,6 +39,8 @@ export class Tokenizer {
   private readonly inner: HfTokenizer
   private readonly sizeBound: TextSizeBound | null
   private readonly chatTemplate: ChatTemplate | null
+  /** A list of named templates' "tool_use" one, which transformers renders chats that pass tools with. */
+  private readonly toolUseTemplate: ChatTemplate | null
   private readonly specialTokenText: {bos_token: string; eos_token: string; unk_token: string; pad_token: string}
 
   /**
@@ -103,9 +106,10 @@ export class Tokenizer {
     const eos = this.tokenId(this.specialTokenText.eos_token)
     this.eosTokenIds = [...new Set([...(eos === null ? [] : [eos]), ...(options.extraEosTokenIds ?? [])])]
 
-    const templateSource = options.chatTemplate ?? pickChatTemplate(tokenizerConfig.chat_template)
+    const templates = options.chatTemplate != null ? {chat: options.chatTemplate, toolUse: null} : namedChatTemplates(tokenizerConfig.chat_template)
     try {
-      this.chatTemplate = templateSource === null ? null : new ChatTemplate(templateSource)
+      this.chatTemplate = templates.chat === null ? null : new ChatTemplate(templates.chat)
+      this.toolUseTemplate = templates.toolUse === null ? null : new ChatTemplate(templates.toolUse)
     } catch (error) {
       throw new ModelLoadError(`The chat_template does not parse: ${(error as Error).message}`, {cause: error})
     }
@@ -137,15 +141,17 @@ export class Tokenizer {
   }
 
   get hasChatTemplate(): boolean {
-    return this.chatTemplate !== null
+    return this.chatTemplate !== null || this.toolUseTemplate !== null
   }
 
   /** Renders the chat template to text; the text already holds any BOS the template writes. */
   applyChatTemplate(messages: ChatMessage[], opts: ChatTemplateOptions = {}): string {
-    if (this.chatTemplate === null) {
-      throw new InvalidRequestError('This model has no chat template; use the completions endpoint with a plain prompt.', {param: 'messages'})
+    const template = opts.tools?.length && this.toolUseTemplate !== null ? this.toolUseTemplate : this.chatTemplate
+    if (template === null) {
+      const why = this.toolUseTemplate === null ? 'no chat template' : 'only a "tool_use" chat template, for chats with tools (no "default")'
+      throw new InvalidRequestError(`This model has ${why}; use the completions endpoint with a plain prompt.`, {param: 'messages'})
     }
-    return this.chatTemplate.render(messages, this.specialTokenText, opts)
+    return template.render(messages, this.specialTokenText, opts)
   }
 
   /** Renders and tokenizes without adding special tokens, as transformers' apply_chat_template(tokenize=True) does (no double BOS). */
@@ -169,29 +175,16 @@ export class Tokenizer {
 }
 
 /**
- * Ids of a real vocabulary are dense (padding aside); one far past the entries would make the tokenizer library walk,
- * and allocate, every id up to it.
- */
-function checkTokenIds(tokenizerJson: Json): void {
-  const vocab = (tokenizerJson.model as Json | undefined)?.vocab
-  const ids = Array.isArray(vocab) ? [] : Object.values((vocab ?? {}) as Json)
-  if (Array.isArray(tokenizerJson.added_tokens)) for (const token of tokenizerJson.added_tokens as Json[]) ids.push(token?.id)
-  const entries = ids.length + (Array.isArray(vocab) ? vocab.length : 0)
-  let largest = Array.isArray(vocab) ? vocab.length - 1 : -1
-  for (const id of ids) {
-    if (typeof id !== 'number' || !Number.isInteger(id) || id < 0) throw new ModelLoadError(`tokenizer.json gives a token the id ${JSON.stringify(id)}, which is not a non-negative integer.`)
-    largest = Math.max(largest, id)
-  }
-  if (largest >= 2 * entries + 65536) throw new ModelLoadError(`tokenizer.json gives a token the id ${largest}, far beyond its ${entries} entries.`)
-}
-
-/**
  * tokenizer.json, or without it the one transformers builds from GPT-2-style vocab.json + merges.txt (GPT-2, OPT) or
  * from a SentencePiece tokenizer.model (older Llama checkpoints).
  */
 function readTokenizerJson(dir: string, tokenizerConfig: Json): Json {
   const tokenizerPath = join(dir, 'tokenizer.json')
-  if (existsSync(tokenizerPath)) return readJsonObject(tokenizerPath)
+  if (existsSync(tokenizerPath)) {
+    const tokenizerJson = readJsonObject(tokenizerPath)
+    checkTokenizerModel(tokenizerJson, tokenizerPath)
+    return tokenizerJson
+  }
   if (hasGpt2VocabFiles(dir)) return gpt2VocabFilesTokenizerJson(dir, tokenizerConfig)
   const modelPath = join(dir, 'tokenizer.model')
   if (existsSync(modelPath)) return sentencePieceTokenizerJson(readSentencePieceModel(readFileSync(modelPath), modelPath), modelPath)
@@ -254,15 +247,18 @@ function readTemplateFile(path: string): string {
   }
 }
 
-/** chat_template is a string, or a list of named templates of which "default" is the chat one. */
-function pickChatTemplate(value: unknown): string | null {
-  if (typeof value === 'string') return value
-  if (Array.isArray(value)) {
-    const named = value as {name?: unknown; template?: unknown}[]
-    const chosen = named.find((t) => t.name === 'default') ?? named[0]
-    return typeof chosen?.template === 'string' ? chosen.template : null
-  }
-  return null
+/**
+ * chat_template is a string, or a list of {name, template}: transformers renders "tool_use" for chats with tools where
+ * there is one, else "default", and refuses a chat when the one it needs is missing.
+ */
+function namedChatTemplates(value: unknown): {chat: string | null; toolUse: string | null} {
+  if (value == null) return {chat: null, toolUse: null}
+  if (typeof value === 'string') return {chat: value, toolUse: null}
+  const named = Array.isArray(value) ? (value as {name?: unknown; template?: unknown}[]) : []
+  const malformed = !Array.isArray(value) || named.some((t) => t === null || typeof t !== 'object' || typeof t.name !== 'string' || typeof t.template !== 'string')
+  if (malformed) throw new ModelLoadError(`tokenizer_config.json: "chat_template" must be a string or a list of {"name", "template"} strings, got ${JSON.stringify(value).slice(0, 60)}.`)
+  const find = (name: string) => (named.find((t) => t.name === name)?.template as string | undefined) ?? null
+  return {chat: find('default'), toolUse: find('tool_use')}
 }
 
 /** Reads the decoder (and normalizer) of tokenizer.json to tell how token strings become text. */
