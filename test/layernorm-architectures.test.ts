@@ -49,6 +49,9 @@ describe('LayerNorm-family configs', () => {
     assert.deepEqual([v5.layerNorm!.rotaryDim, v5.ropeTheta], [16, 20000])
     assert.throws(() => parseModelConfig({...NEOX, rope_scaling: {type: 'linear', factor: 2}}), loadError(/rope type "linear" is not supported for GPTNeoXForCausalLM/))
     assert.throws(() => parseModelConfig({...NEOX, rotary_pct: 0.2}), loadError(/rotary_pct 0\.2 rotates 3 of 16 values per head; an odd count is not supported/))
+    // num_attention_heads left out is GPTNeoXConfig's 64: a head of 1 value, which the backend refused without naming config.json.
+    const {num_attention_heads: _heads, ...headless} = NEOX
+    assert.throws(() => parseModelConfig(headless), loadError(/head size \(hidden size 64 \/ 64 attention heads = 1\) must be even/))
   })
 
   it('GPT-2 as GPT2Config reads it: n_inner null = 4 n_embd, gelu_new (tanh form), 1024 learned positions, tied; refuses the attention variants it lacks', () => {

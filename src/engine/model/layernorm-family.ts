@@ -88,6 +88,8 @@ export function parseLayerNormConfig(config: Json, architecture: string, source:
   }
   if (sizes.hiddenSize % sizes.numHeads !== 0) throw new ModelLoadError(`${source}: the hidden size (${sizes.hiddenSize}) is not divisible by the number of attention heads (${sizes.numHeads}).`)
   const headDim = sizes.hiddenSize / sizes.numHeads
+  // The backends lay heads out in rotary pairs; said here, it names the config rather than failing in the backend.
+  if (headDim % 2 !== 0) throw new ModelLoadError(`${source}: the head size (hidden size ${sizes.hiddenSize} / ${sizes.numHeads} attention heads = ${headDim}) must be even.`)
   return {...base, ...sizes, ...rest, ropeTheta: rest.ropeTheta ?? 10000, numKvHeads: sizes.numHeads, headDim, attentionBias: features.qkvBias, layerNorm: features}
 }
 
