@@ -100,6 +100,17 @@ struct ModelConfig {
   std::vector<int> layer_windows;
   // Gemma 3: layers with a window rotate with this base (rope_local_base_freq, no scaling); 0: one rope for all layers.
   float rope_local_theta = 0.f;
+  // RMSNorm-family variants (native/cpu/rms_variants.h): Granite scales each sublayer output before its residual add
+  // and the logits; OLMo2 has no pre-norms (post_attention_layernorm and post_feedforward_layernorm on the sublayer
+  // outputs) and RMS-normalises the whole q and k projections; SmolLM3 skips rope on some layers; Cohere normalises
+  // with LayerNorm (weight only: norm_mean) and runs attention and MLP in parallel on one input_layernorm
+  // (parallel_residual: x + attn(norm(x)) + mlp(norm(x))), its interleaved rope turned into rotate_half at load.
+  float residual_multiplier = 1.f;
+  float logits_multiplier = 1.f;       // Granite: 1 / logits_scaling; Cohere: logit_scale
+  bool post_norms_only = false;
+  bool whole_qk_norm = false;          // with qk_norm: q_norm is [num_heads * head_dim], k_norm [num_kv_heads * head_dim]
+  std::vector<uint8_t> rope_layers;    // [num_layers], 0 = no rope on that layer; empty: rope on every layer
+  bool norm_mean = false;
 };
 
 struct CacheConfig {
