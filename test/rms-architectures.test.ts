@@ -1,5 +1,6 @@
 // Granite (multipliers), OLMo2 (post-norms, whole-width q/k norms), SmolLM3 (layers without rope, sliding on them) and Cohere
-// (LayerNorm without bias, parallel blocks, logit_scale, interleaved rope) parse as
+// (LayerNorm without bias, parallel blocks, logit_scale, interleaved rope), OLMo (LayerNorm without weights, clip_qkv) and OLMoE
+// (OLMo2's q/k norms, clip_qkv, sparse MLPs) parse as
 // transformers 5.18's config classes read them, run as the float64 reference and transformers do, and are batch-invariant.
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
@@ -21,7 +22,7 @@ const SIZES = {vocab_size: 100, hidden_size: 64, intermediate_size: 32, num_hidd
 describe('RMSNorm-variant configs', () => {
   it('Granite as GraniteConfig reads it: every multiplier 1 by default (the attention scale too), logits divided by logits_scaling', () => {
     const plain = parseModelConfig({architectures: ['GraniteForCausalLM'], ...SIZES})
-    assert.deepEqual([plain.attentionScale, plain.embeddingScale, plain.rmsVariant], [1, 1, {residualMultiplier: 1, logitsMultiplier: 1, postNormsOnly: false, wholeQkNorm: false, normMean: false, parallelBlock: false}])
+    assert.deepEqual([plain.attentionScale, plain.embeddingScale, plain.rmsVariant], [1, 1, {residualMultiplier: 1, logitsMultiplier: 1, postNormsOnly: false, wholeQkNorm: false, normMean: false, parallelBlock: false, normAffine: true, clipQkv: 0}])
     const granite = parseModelConfig({architectures: ['GraniteForCausalLM'], ...SIZES, embedding_multiplier: 12, residual_multiplier: 0.22, attention_multiplier: 0.0078125, logits_scaling: 8})
     assert.deepEqual([granite.attentionScale, granite.embeddingScale, granite.rmsVariant?.residualMultiplier, granite.rmsVariant?.logitsMultiplier], [0.0078125, 12, 0.22, 0.125])
     for (const key of ['embedding_multiplier', 'residual_multiplier', 'attention_multiplier', 'logits_scaling']) {
@@ -69,10 +70,23 @@ describe('RMSNorm-variant configs', () => {
     assert.deepEqual(heads.filter(([, h]) => h !== undefined).slice(0, 2), [['self_attn.q_proj.weight', 4], ['self_attn.k_proj.weight', 2]])
   })
 
+  it('OLMo as OlmoConfig reads it: LayerNorm without weights at eps 1e-5 (no norm tensors), clip_qkv; OLMoE: OLMo2\'s q/k norms, 64 experts top-8 unnormalised by default', () => {
+    const olmo = parseModelConfig({architectures: ['OlmoForCausalLM'], ...SIZES, rms_norm_eps: 0.5, clip_qkv: 8})
+    assert.deepEqual([olmo.rmsNormEps, olmo.rmsVariant?.normMean, olmo.rmsVariant?.normAffine, olmo.rmsVariant?.clipQkv], [1e-5, true, false, 8])
+    assert.equal(parseModelConfig({architectures: ['OlmoForCausalLM'], ...SIZES}).rmsVariant?.clipQkv, 0)
+    assert.ok(!expectedTensorShapes(olmo).some((t) => t.name.endsWith('norm.weight')))
+    assert.throws(() => parseModelConfig({architectures: ['OlmoForCausalLM'], ...SIZES, clip_qkv: -1}), loadError(/"clip_qkv" must be a positive number or null/))
+    const olmoe = parseModelConfig({architectures: ['OlmoeForCausalLM'], ...SIZES})
+    assert.deepEqual([olmoe.rmsNormEps, olmoe.qkNorm, olmoe.rmsVariant?.wholeQkNorm, olmoe.rmsVariant?.postNormsOnly, olmoe.maxPositionEmbeddings], [1e-5, true, true, false, 4096])
+    assert.deepEqual(olmoe.moe, {numExperts: 64, numExpertsPerToken: 8, normTopkProb: false, expertIntermediateSize: 32, sharedExpertIntermediateSize: 0, sparseLayers: [true, true, true, true], mixtralNames: false})
+    const shapes = new Map(expectedTensorShapes(olmoe).map((t) => [t.name, t.shape]))
+    assert.deepEqual([shapes.get('model.layers.0.self_attn.k_norm.weight'), shapes.get('model.layers.0.input_layernorm.weight'), shapes.get('model.layers.1.mlp.experts.63.down_proj.weight')], [[32], [64], [64, 32]])
+  })
+
   it('the CUDA backend refuses them by name (it has none of these steps)', () => {
     for (const variant of RMS_TEST_VARIANTS) {
       const need = cpuOnlyNeed({quantization: undefined, batchInvariant: false}, {config: parseModelConfig(testModelConfigJson('tiny', {variant})), tensors: []})
-      assert.match(need?.reason ?? '', /Granite's multipliers, OLMo2's post-norms, SmolLM3's layers without rope, Cohere's parallel LayerNorm blocks/, variant)
+      assert.match(need?.reason ?? '', /Granite's multipliers, OLMo's norms and clip_qkv, SmolLM3's layers without rope, Cohere's parallel LayerNorm blocks/, variant)
     }
   })
 })

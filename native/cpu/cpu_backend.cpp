@@ -203,6 +203,8 @@ class CpuBackend final : public Backend {
         head_rms_norm(pool_, qkv_.data(), tokens, qkv_width, config_.num_heads, config_.head_dim, w.q_norm.data(), eps);
         head_rms_norm(pool_, keys, tokens, qkv_width, config_.num_kv_heads, config_.head_dim, w.k_norm.data(), eps);
       }
+      // OLMo, OLMoE: after the q/k norms, as transformers clamps.
+      clip_qkv(config_, qkv_.data(), static_cast<size_t>(tokens) * qkv_width);
       attention_batch.sliding_window = config_.layer_windows.empty() ? 0 : config_.layer_windows[l];
       // Gemma 3: sliding layers rotate with the local base.
       const float* cos_sin = attention_batch.sliding_window > 0 && !local_inv_freq_.empty() ? local_cos_sin_.data() : cos_sin_.data();

@@ -326,6 +326,8 @@ ModelWeights load_model_weights(const ModelConfig& config, const std::vector<Ten
   if (has_lm_head) load_stacked(reader, weights.lm_head, {{"lm_head.weight", config.vocab_size, output_format}}, hidden);
   // Gemma's (1 + weight): added once here in fp32, the sum transformers forms in float32 on every call.
   const auto norm = [&](const std::string& name, int size) {
+    // OLMo's LayerNorms have no weight: 1 (x * 1 is x, so exact).
+    if (!config.norm_affine) return std::vector<float>(size, 1.f);
     std::vector<float> weight = reader.read(name, {size});
     for (float& w : weight) w += config.norm_weight_offset;
     return weight;

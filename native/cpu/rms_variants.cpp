@@ -41,6 +41,11 @@ bool layer_has_rope(const ModelConfig& config, int layer) {
   return config.rope_layers.empty() || config.rope_layers.at(layer) != 0;
 }
 
+void clip_qkv(const ModelConfig& config, float* qkv, size_t count) {
+  if (config.clip_qkv <= 0.f) return;
+  for (size_t i = 0; i < count; ++i) qkv[i] = std::clamp(qkv[i], -config.clip_qkv, config.clip_qkv);
+}
+
 void scale_logits(const ModelConfig& config, float* logits, size_t count) {
   if (config.logits_multiplier == 1.f) return;
   for (size_t i = 0; i < count; ++i) logits[i] *= config.logits_multiplier;

@@ -22,6 +22,9 @@ void add_to_residual(const ModelConfig& config, const float* out, float* residua
 // SmolLM3's no_rope_layers: false for a layer that attends without rotary positions.
 bool layer_has_rope(const ModelConfig& config, int layer);
 
+// OLMo's clip_qkv: every q, k and v value clamped to [-clip_qkv, clip_qkv]; nothing when clip_qkv is 0.
+void clip_qkv(const ModelConfig& config, float* qkv, size_t count);
+
 // Granite's logits / logits_scaling (as a multiplier); nothing for other models.
 void scale_logits(const ModelConfig& config, float* logits, size_t count);
 

@@ -166,6 +166,9 @@ static void parse_rms_variant(const Napi::Object& config, ModelConfig& out) {
   out.whole_qk_norm = bool_field(variant, "wholeQkNorm");
   out.norm_mean = bool_field(variant, "normMean");
   out.parallel_residual = bool_field(variant, "parallelBlock");
+  out.norm_affine = bool_field(variant, "normAffine");
+  out.clip_qkv = static_cast<float>(number_field(variant, "clipQkv"));
+  if (!(out.clip_qkv >= 0.f)) fail(config.Env(), "rmsVariant.clipQkv must be non-negative");
   Napi::Value rope_layers = variant.Get("ropeLayers");
   if (!rope_layers.IsUndefined()) {
     if (!rope_layers.IsArray() || rope_layers.As<Napi::Array>().Length() != static_cast<uint32_t>(out.num_layers)) {

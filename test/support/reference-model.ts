@@ -77,6 +77,8 @@ export class ReferenceModel {
     const byName = new Map(loaded.tensors.map((t) => [t.name, t]))
     const config = loaded.config
     const read = (name: string): Float64Array => {
+      // OLMo's LayerNorms have no weights.
+      if (config.rmsVariant?.normAffine === false && name.endsWith('norm.weight')) return new Float64Array(config.hiddenSize).fill(1)
       const tensor = byName.get(name)!
       const values = readTensorFloat64(tensor)
       const mapped = options.mapWeight ? options.mapWeight(name, values, tensor.shape) : values
@@ -181,6 +183,9 @@ export class ReferenceModel {
       const kNormed = w.kNorm ? rmsNorm(k, w.kNorm, whole ? kvSize : c.headDim, c.rmsNormEps) : k
       q.set(qNormed)
       k.set(kNormed)
+      // OLMo's and OLMoE's clip_qkv, after the q/k norms.
+      const clip = c.rmsVariant?.clipQkv ?? 0
+      if (clip > 0) for (const x of [q, k, v]) x.forEach((value, i) => (x[i] = Math.min(clip, Math.max(-clip, value))))
       // A sliding layer sees the last `window` positions; Gemma 3's rotate with their own base.
       const window = c.layerWindows?.[layer] ?? 0
       const [inverse, factor] = window > 0 && this.localInverseFrequencies ? [this.localInverseFrequencies, 1] : [this.inverseFrequencies, this.ropeAttentionFactor]
@@ -197,7 +202,7 @@ export class ReferenceModel {
       const attentionOut = linear(attended, w.o, null, c.numHeads * c.headDim)
       addToResidual(w.attentionOutNorm ? rmsNorm(attentionOut, w.attentionOutNorm, hidden, c.rmsNormEps) : attentionOut)
       // Cohere: the MLP reads the attention's normed input (residual + attention + mlp).
-      const normed2 = w.postNorm ? rmsNorm(residual, w.postNorm, hidden, c.rmsNormEps) : c.rmsVariant?.parallelBlock ? normed : residual.slice()
+      const normed2 = w.postNorm ? norm(residual, w.postNorm, hidden, c.rmsNormEps) : c.rmsVariant?.parallelBlock ? normed : residual.slice()
       const activation = c.hiddenAct === 'gelu_pytorch_tanh' ? geluTanh : silu
       const gatedMlp = (x: Float64Array, gateWeight: Float64Array, upWeight: Float64Array, downWeight: Float64Array, intermediate: number) => {
         const gate = linear(x, gateWeight, null, hidden)

@@ -67,6 +67,9 @@ export const ARCHITECTURES: Record<string, ArchitectureTraits> = {
   SmolLM3ForCausalLM: {...BASE, defaultMaxPositions: 32768, defaultTiedEmbeddings: true, qwenSlidingLayers: true},
   // Command-R: LayerNorm without bias, parallel attention and MLP, logit_scale, interleaved rope (rms-variants.ts).
   CohereForCausalLM: {...BASE, defaultMaxPositions: 8192, defaultTiedEmbeddings: true},
+  // OLMo: LayerNorm without weights, clip_qkv; OLMoE: OLMo2's q/k norms under pre-norms, clip_qkv, sparse MLPs (rms-variants.ts).
+  OlmoForCausalLM: BASE,
+  OlmoeForCausalLM: {...BASE, defaultMaxPositions: 4096, qkNorm: true, moe: 'olmoe'},
 }
 /** The RMSNorm families above, then the LayerNorm family (OPT, GPT-NeoX, GPT-2: layernorm-family.ts). */
 export const SUPPORTED_ARCHITECTURES = [...Object.keys(ARCHITECTURES), ...LAYERNORM_ARCHITECTURES]

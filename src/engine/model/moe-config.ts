@@ -1,7 +1,7 @@
-// Mixture-of-experts settings (Mixtral, Qwen2-MoE, Qwen3-MoE) read from config.json, and the tensors their sparse MLPs need.
+// Mixture-of-experts settings (Mixtral, Qwen2-MoE, Qwen3-MoE, OLMoE) read from config.json, and the tensors their sparse MLPs need.
 import {ModelLoadError} from '../errors.js'
 
-export type MoeFamily = 'mixtral' | 'qwen2_moe' | 'qwen3_moe'
+export type MoeFamily = 'mixtral' | 'qwen2_moe' | 'qwen3_moe' | 'olmoe'
 
 export interface MoeConfig {
   numExperts: number
@@ -26,6 +26,8 @@ const DEFAULTS: Record<MoeFamily, {experts: number; topK: number; moeIntermediat
   mixtral: {experts: 8, topK: 2, moeIntermediate: null, shared: 0, normTopk: true},
   qwen2_moe: {experts: 60, topK: 4, moeIntermediate: 1408, shared: 5632, normTopk: false},
   qwen3_moe: {experts: 128, topK: 8, moeIntermediate: 768, shared: 0, normTopk: false},
+  // OlmoeConfig: experts as wide as intermediate_size, every layer sparse.
+  olmoe: {experts: 64, topK: 8, moeIntermediate: null, shared: 0, normTopk: false},
 }
 
 /** A real checkpoint's expert count stays far below this; a hostile config.json must not make us list millions of tensors. */
@@ -60,7 +62,7 @@ export function parseMoeConfig(config: Json, family: MoeFamily, numLayers: numbe
     normTopkProb: family === 'mixtral' || normTopk,
     expertIntermediateSize: defaults.moeIntermediate === null ? intermediateSize : positive('moe_intermediate_size', defaults.moeIntermediate),
     sharedExpertIntermediateSize: shared,
-    sparseLayers: family === 'mixtral' ? Array<boolean>(numLayers).fill(true) : qwenSparseLayers(config, numLayers, source),
+    sparseLayers: family === 'mixtral' || family === 'olmoe' ? Array<boolean>(numLayers).fill(true) : qwenSparseLayers(config, numLayers, source),
     mixtralNames: family === 'mixtral',
   }
 }

@@ -1,4 +1,4 @@
-// Granite, OLMo2, SmolLM3 and Cohere: the Llama-layout architectures with a twist each, read as transformers 5.18's config classes read them.
+// Granite, OLMo2, SmolLM3, Cohere, OLMo and OLMoE: the Llama-layout architectures with a twist each, read as transformers 5.18's config classes read them.
 import {ModelLoadError} from '../errors.js'
 import type {TensorInfo} from './safetensors.js'
 
@@ -18,9 +18,13 @@ export interface RmsVariantFeatures {
   normMean: boolean
   /** Cohere: x + attention(norm(x)) + mlp(norm(x)) with the one input_layernorm (no post_attention_layernorm). */
   parallelBlock: boolean
+  /** OLMo: false for its LayerNorms without weights (no norm tensors in the checkpoint). */
+  normAffine: boolean
+  /** OLMo, OLMoE: q, k and v clamped to [-clipQkv, clipQkv] after their projections; 0: none. */
+  clipQkv: number
 }
 
-export const RMS_VARIANT_ARCHITECTURES = ['GraniteForCausalLM', 'Olmo2ForCausalLM', 'SmolLM3ForCausalLM', 'CohereForCausalLM'] as const
+export const RMS_VARIANT_ARCHITECTURES = ['GraniteForCausalLM', 'Olmo2ForCausalLM', 'SmolLM3ForCausalLM', 'CohereForCausalLM', 'OlmoForCausalLM', 'OlmoeForCausalLM'] as const
 
 export function isRmsVariantArchitecture(architecture: string): boolean {
   return (RMS_VARIANT_ARCHITECTURES as readonly string[]).includes(architecture)
@@ -30,7 +34,9 @@ type Json = Record<string, unknown>
 
 /** The config.json with its config class's defaults where they differ from what the shared parser assumes (OLMo2's eps, SmolLM3's layer_types). */
 export function rmsVariantView(config: Json, architecture: string, source: string): Json {
-  if (architecture === 'Olmo2ForCausalLM') return {...config, rms_norm_eps: config.rms_norm_eps ?? 1e-5}
+  if (architecture === 'Olmo2ForCausalLM' || architecture === 'OlmoeForCausalLM') return {...config, rms_norm_eps: config.rms_norm_eps ?? 1e-5}
+  // OlmoLayerNorm's eps is fixed at 1e-5 (OlmoConfig has none).
+  if (architecture === 'OlmoForCausalLM') return {...config, rms_norm_eps: 1e-5}
   // CohereConfig names its LayerNorm's eps layer_norm_eps.
   if (architecture === 'CohereForCausalLM') return {...config, rms_norm_eps: config.layer_norm_eps ?? 1e-5}
   if (architecture !== 'SmolLM3ForCausalLM' || config.layer_types != null) return config
@@ -42,7 +48,7 @@ export function rmsVariantView(config: Json, architecture: string, source: strin
 
 /** The features and the two scales Granite sets (attentionScale 0: 1 / sqrt(head_dim); embeddingScale 1: none). */
 export function parseRmsVariant(config: Json, architecture: string, source: string): {rmsVariant: RmsVariantFeatures; attentionScale: number; embeddingScale: number} {
-  const rmsVariant: RmsVariantFeatures = {residualMultiplier: 1, logitsMultiplier: 1, postNormsOnly: false, wholeQkNorm: false, normMean: false, parallelBlock: false}
+  const rmsVariant: RmsVariantFeatures = {residualMultiplier: 1, logitsMultiplier: 1, postNormsOnly: false, wholeQkNorm: false, normMean: false, parallelBlock: false, normAffine: true, clipQkv: 0}
   if (architecture === 'GraniteForCausalLM') {
     // GraniteConfig defaults every multiplier to 1, the attention one included (not 1 / sqrt(head_dim)).
     const multiplier = (key: string): number => {
@@ -61,6 +67,14 @@ export function parseRmsVariant(config: Json, architecture: string, source: stri
   if (architecture === 'SmolLM3ForCausalLM') {
     const rope = smolLm3RopeLayers(config, source)
     if (rope && rope.some((hasRope) => !hasRope)) rmsVariant.ropeLayers = rope
+  }
+  if (architecture === 'OlmoForCausalLM' || architecture === 'OlmoeForCausalLM') {
+    const clip = config.clip_qkv ?? 0
+    if (typeof clip !== 'number' || !Number.isFinite(clip) || clip < 0) throw new ModelLoadError(`${source}: "clip_qkv" must be a positive number or null, got ${JSON.stringify(clip)}.`)
+    rmsVariant.clipQkv = clip
+    // OLMo: LayerNorm without weight or bias; OLMoE: OLMo2's whole-width q/k norms under Llama's pre-norms.
+    if (architecture === 'OlmoForCausalLM') Object.assign(rmsVariant, {normMean: true, normAffine: false})
+    else rmsVariant.wholeQkNorm = true
   }
   if (architecture === 'CohereForCausalLM') {
     // Command R+'s per-head LayerNorms of q and k ([heads, head_dim] weights) have no kernel here.
@@ -97,7 +111,7 @@ export function rmsVariantTensorShapes(rmsVariant: RmsVariantFeatures, shapes: {
     if (rmsVariant.wholeQkNorm && name.endsWith('.self_attn.q_norm.weight')) return {name, shape: [qSize]}
     if (rmsVariant.wholeQkNorm && name.endsWith('.self_attn.k_norm.weight')) return {name, shape: [kvSize]}
     return {name, shape}
-  }).filter(({name}) => !(rmsVariant.parallelBlock && name.endsWith('.post_attention_layernorm.weight')))
+  }).filter(({name}) => !(rmsVariant.parallelBlock && name.endsWith('.post_attention_layernorm.weight')) && (rmsVariant.normAffine || !/norm\.weight$/.test(name)))
 }
 
 /**
