@@ -1,6 +1,6 @@
 // Granite (multipliers), OLMo2 (post-norms, whole-width q/k norms), SmolLM3 (layers without rope, sliding on them) and Cohere
 // (LayerNorm without bias, parallel blocks, logit_scale, interleaved rope), OLMo (LayerNorm without weights, clip_qkv) and OLMoE
-// (OLMo2's q/k norms, clip_qkv, sparse MLPs) parse as
+// (OLMo2's q/k norms, clip_qkv, sparse MLPs) and GraniteMoE (Granite's multipliers, experts fused per layer) parse as
 // transformers 5.18's config classes read them, run as the float64 reference and transformers do, and are batch-invariant.
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
@@ -8,7 +8,8 @@ import {makeEngineConfig} from '../src/engine/config.js'
 import {cpuOnlyNeed} from '../src/engine/engine-parts.js'
 import {ModelLoadError} from '../src/engine/errors.js'
 import {LLMEngine} from '../src/engine/llm-engine.js'
-import {expectedTensorShapes, loadModel} from '../src/engine/model/load-model.js'
+import {expectedTensorShapes, loadModel, selectModelTensors} from '../src/engine/model/load-model.js'
+import {readCheckpointTensors, readTensorFloat64} from '../src/engine/model/safetensors.js'
 import {parseModelConfig} from '../src/engine/model/model-config.js'
 import {RMS_TEST_VARIANTS, type RmsTestVariant} from '../src/engine/model/rms-test-models.js'
 import {ensureTestModel, testModelConfigJson} from '../src/engine/model/test-model.js'
@@ -81,6 +82,22 @@ describe('RMSNorm-variant configs', () => {
     assert.deepEqual(olmoe.moe, {numExperts: 64, numExpertsPerToken: 8, normTopkProb: false, expertIntermediateSize: 32, sharedExpertIntermediateSize: 0, sparseLayers: [true, true, true, true], mixtralNames: false})
     const shapes = new Map(expectedTensorShapes(olmoe).map((t) => [t.name, t.shape]))
     assert.deepEqual([shapes.get('model.layers.0.self_attn.k_norm.weight'), shapes.get('model.layers.0.input_layernorm.weight'), shapes.get('model.layers.1.mlp.experts.63.down_proj.weight')], [[32], [64], [64, 32]])
+  })
+
+  it('GraniteMoE as GraniteMoeConfig reads it: Granite\'s multipliers, 8 experts top-2 as wide as intermediate_size; its fused experts read per expert as byte windows, a wrong shape named', async () => {
+    const config = parseModelConfig({architectures: ['GraniteMoeForCausalLM'], ...SIZES, residual_multiplier: 0.5, logits_scaling: 4})
+    assert.deepEqual([config.rmsVariant?.residualMultiplier, config.rmsVariant?.logitsMultiplier, config.attentionScale], [0.5, 0.25, 1])
+    assert.deepEqual(config.moe, {numExperts: 8, numExpertsPerToken: 2, normTopkProb: true, expertIntermediateSize: 32, sharedExpertIntermediateSize: 0, sparseLayers: [true, true, true, true], mixtralNames: false})
+    const dir = await ensureTestModel('tiny', {variant: 'granitemoe'})
+    const stored = readCheckpointTensors(dir)
+    const fused = stored.find((t) => t.name === 'model.layers.1.block_sparse_moe.input_linear.weight')!
+    const loaded = await loadModel(dir)
+    const upOfExpert2 = loaded.tensors.find((t) => t.name === 'model.layers.1.mlp.experts.2.up_proj.weight')!
+    const [rows, cols] = [fused.shape[1]!, fused.shape[2]!]
+    // Expert 2's up rows follow its gate rows (transformers' gate, up = chunk(2)).
+    assert.deepEqual(readTensorFloat64(upOfExpert2), readTensorFloat64(fused).subarray((2 * rows + rows / 2) * cols, (3 * rows) * cols))
+    const wrong = stored.map((t) => (t === fused ? {...t, shape: [4, rows + 2, cols]} : t))
+    assert.throws(() => selectModelTensors(loaded.config, wrong, dir), loadError(/Tensor model\.layers\.1\.block_sparse_moe\.input_linear\.weight has shape \[4, 130, 64\]/))
   })
 
   it('the CUDA backend refuses them by name (it has none of these steps)', () => {

@@ -70,6 +70,8 @@ export const ARCHITECTURES: Record<string, ArchitectureTraits> = {
   // OLMo: LayerNorm without weights, clip_qkv; OLMoE: OLMo2's q/k norms under pre-norms, clip_qkv, sparse MLPs (rms-variants.ts).
   OlmoForCausalLM: BASE,
   OlmoeForCausalLM: {...BASE, defaultMaxPositions: 4096, qkNorm: true, moe: 'olmoe'},
+  // Granite's multipliers over Mixtral-style sparse MLPs, its experts fused per layer in the checkpoint (granite-moe.ts).
+  GraniteMoeForCausalLM: {...BASE, moe: 'granitemoe'},
 }
 /** The RMSNorm families above, then the LayerNorm family (OPT, GPT-NeoX, GPT-2: layernorm-family.ts). */
 export const SUPPORTED_ARCHITECTURES = [...Object.keys(ARCHITECTURES), ...LAYERNORM_ARCHITECTURES]

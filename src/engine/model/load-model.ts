@@ -5,6 +5,7 @@ import {InvalidRequestError, ModelLoadError} from '../errors.js'
 import {makeSamplingParams} from '../sampling-params.js'
 import {isGgufFile, isGgufPath} from './gguf-file.js'
 import {splitFusedProjections} from './fused-tensors.js'
+import {splitGraniteMoeExperts} from './granite-moe.js'
 import {layerNormTensorShapes, layerNormTensors} from './layernorm-family.js'
 import {languageModelTensorName} from './gemma3-config.js'
 import {loadGgufModel} from './gguf-model.js'
@@ -96,7 +97,7 @@ export function selectModelTensors(config: ModelConfig, checkpointTensors: Tenso
   if (config.layerNorm) return layerNormTensors(config, checkpointTensors, dir)
   // A Gemma 3 multimodal checkpoint keeps its language model under a prefix (gemma3-config.ts).
   const named = config.architecture === 'Gemma3ForCausalLM' ? checkpointTensors.map((t) => ({...t, name: languageModelTensorName(t.name)})) : checkpointTensors
-  const split = splitFusedProjections(config, named)
+  const split = splitGraniteMoeExperts(config, splitFusedProjections(config, named))
   const tensors = config.moe?.mixtralNames ? split.map((t) => ({...t, name: mixtralEngineName(t.name)})) : split
   // A corrupt or hostile layer count must not make us list billions of expected tensors before the first one is missing.
   const perLayer = 9 + (config.attentionBias ? 3 : 0) + (config.qkNorm ? 2 : 0) + (config.sandwichNorms ? 2 : 0) - (config.rmsVariant?.parallelBlock ? 1 : 0) - (config.rmsVariant?.normAffine === false ? 2 : 0)

@@ -4,6 +4,7 @@ import {dirname, join, resolve} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {ModelLoadError} from '../errors.js'
 import {checkpointTensorShapes} from './fused-tensors.js'
+import {graniteMoeCheckpointShapes} from './granite-moe.js'
 import {layerNormCheckpointShapes} from './layernorm-family.js'
 import {LAYERNORM_TEST_VARIANTS, layerNormTestConfig, type LayerNormTestVariant} from './layernorm-test-models.js'
 import {expectedTensorShapes} from './load-model.js'
@@ -72,7 +73,7 @@ function tokenizerFamily(variant: TestModelVariant): TokenizerFamily {
   const families: Record<TestModelVariant, keyof typeof TOKENIZER_FAMILIES> = {llama: 'llama2', llama3: 'llama3', qwen2: 'qwen2', qwen3: 'qwen2', yarn: 'qwen2', gemma: 'llama2', gemma2: 'llama2', phi3: 'llama2',
     mistral: 'llama2', 'qwen2-sliding': 'qwen2', gemma3: 'llama2', mixtral: 'llama2', qwen2moe: 'qwen2', qwen3moe: 'qwen2',
     opt: 'opt', 'opt-post-ln': 'opt', 'gpt-neox': 'gpt2', 'gpt-neox-serial': 'gpt2', gpt2: 'gpt2',
-    granite: 'gpt2', olmo2: 'gpt2', smollm3: 'llama3', cohere: 'gpt2', olmo: 'gpt2', olmoe: 'gpt2'}
+    granite: 'gpt2', olmo2: 'gpt2', smollm3: 'llama3', cohere: 'gpt2', olmo: 'gpt2', olmoe: 'gpt2', granitemoe: 'gpt2'}
   return TOKENIZER_FAMILIES[families[variant]]
 }
 
@@ -248,7 +249,7 @@ function writeTestModelFiles(dir: string, configJson: Record<string, unknown>, o
   // Drawn by the engine's name and shape (the scales below), written under the checkpoint's (OPT, GPT-NeoX, GPT-2, Mixtral: their own).
   const shapes = config.layerNorm
     ? layerNormCheckpointShapes(config).map(({name, shape, engineName}) => ({name, shape, engineName, engineShape: expectedShape(config, engineName)}))
-    : checkpointTensorShapes(config, expectedTensorShapes(config)).map(({name, shape}) => ({name, shape, engineName: name, engineShape: shape}))
+    : graniteMoeCheckpointShapes(config, checkpointTensorShapes(config, expectedTensorShapes(config))).map(({name, shape}) => ({name, shape, engineName: name, engineShape: shape}))
   const tensors = shapes.map(({name, shape, engineName, engineShape}) => ({
     name: config.moe?.mixtralNames ? mixtralCheckpointName(name) : name,
     dtype,
@@ -276,7 +277,7 @@ function randomTensor(name: string, shape: number[], config: ModelConfig, random
   if (name.endsWith('.bias')) return random.normals(count, 0, 0.2)
   if (name === 'model.embed_tokens.weight') return random.normals(count, 0, 1)
   if (name === 'lm_head.weight') return random.normals(count, 0, 3 / Math.sqrt(config.hiddenSize))
-  return random.normals(count, 0, 1 / Math.sqrt(shape[1]))
+  return random.normals(count, 0, 1 / Math.sqrt(shape[shape.length - 1]!))
 }
 
 function expectedShape(config: ModelConfig, name: string): number[] {
