@@ -100,6 +100,12 @@ describe('RMSNorm-variant configs', () => {
     assert.throws(() => selectModelTensors(loaded.config, wrong, dir), loadError(/Tensor model\.layers\.1\.block_sparse_moe\.input_linear\.weight has shape \[4, 130, 64\]/))
   })
 
+  it('their near misses are refused by name, with what they lack', () => {
+    for (const [architecture, why] of [['Cohere2ForCausalLM', /sliding-window layers with rope/], ['Olmo3ForCausalLM', /separate rope parameters/], ['GraniteMoeSharedForCausalLM', /shared expert/], ['GraniteMoeHybridForCausalLM', /Mamba-2/]] as const) {
+      assert.throws(() => parseModelConfig({architectures: [architecture], ...SIZES}), loadError(new RegExp(`Unsupported architecture ${architecture} .*${why.source}`)))
+    }
+  })
+
   it('the CUDA backend refuses them by name (it has none of these steps)', () => {
     for (const variant of RMS_TEST_VARIANTS) {
       const need = cpuOnlyNeed({quantization: undefined, batchInvariant: false}, {config: parseModelConfig(testModelConfigJson('tiny', {variant})), tensors: []})

@@ -86,6 +86,10 @@ export const NEAR_MISSES: Record<string, string> = {
   GPTBigCodeForCausalLM: 'GPTBigCode (StarCoder) needs multi-query attention in a fused c_attn',
   BloomForCausalLM: 'BLOOM needs ALiBi position biases and a LayerNorm on the word embeddings',
   FalconForCausalLM: 'Falcon needs its fused multi-query / grouped query_key_value layout and parallel blocks',
+  Cohere2ForCausalLM: 'Command R7B (Cohere2) needs sliding-window layers with rope beside full-attention layers without it',
+  Olmo3ForCausalLM: 'OLMo 3 needs separate rope parameters for its sliding and full-attention layers',
+  GraniteMoeSharedForCausalLM: 'GraniteMoE with a shared expert (shared_intermediate_size) is not supported',
+  GraniteMoeHybridForCausalLM: 'Granite 4 hybrid models need Mamba-2 layers',
 }
 
 /** The MLP activation as config.json names it; Gemma's legacy "gelu" means the tanh form (as transformers reads it). */
