@@ -4,6 +4,7 @@ import type {ModelConfig, RopeScaling} from '../../src/engine/model/model-config
 import {readTensorFloat64} from '../../src/engine/model/safetensors.js'
 import {LayerNormReference} from './reference-layernorm.js'
 import {loadReferenceMoe, referenceMoeMlp, type ReferenceMoe} from './reference-moe.js'
+import {applyInterleavedRope, meanNorm} from './reference-rms-variants.js'
 
 interface LayerWeights {
   /** null: OLMo2 (no pre-norms). */
@@ -290,21 +291,6 @@ function applyRope(x: Float64Array, base: number, heads: number, headDim: number
   }
 }
 
-/** Cohere's rope: dimension 2i pairs with 2i + 1. */
-function applyInterleavedRope(x: Float64Array, base: number, heads: number, headDim: number, position: number, inv: Float64Array, factor: number): void {
-  for (let i = 0; i < headDim / 2; i++) {
-    const angle = position * inv[i]
-    const cos = Math.cos(angle) * factor
-    const sin = Math.sin(angle) * factor
-    for (let h = 0; h < heads; h++) {
-      const a = base + h * headDim + 2 * i
-      const [x1, x2] = [x[a], x[a + 1]]
-      x[a] = x1 * cos - x2 * sin
-      x[a + 1] = x2 * cos + x1 * sin
-    }
-  }
-}
-
 /** Causal GQA attention of `count` new queries (positions start..) over the cached keys/values 0..start+t (with a window W > 0: start+t-W+1..start+t). */
 function attention(q: Float64Array, keys: Float64Array, values: Float64Array, start: number, count: number, c: ModelConfig, window: number): Float64Array {
   const {numHeads, numKvHeads, headDim} = c
@@ -349,19 +335,6 @@ function rmsNorm(x: Float64Array, weight: Float64Array, size: number, eps: numbe
     for (let i = 0; i < size; i++) sumSquares += x[base + i] * x[base + i]
     const inverseRms = 1 / Math.sqrt(sumSquares / size + eps)
     for (let i = 0; i < size; i++) out[base + i] = x[base + i] * inverseRms * weight[i]
-  }
-  return out
-}
-
-/** Cohere's LayerNorm: mean-subtracted, weight only. */
-function meanNorm(x: Float64Array, weight: Float64Array, size: number, eps: number): Float64Array {
-  const out = new Float64Array(x.length)
-  for (let base = 0; base < x.length; base += size) {
-    let mean = 0
-    for (let i = 0; i < size; i++) mean += x[base + i] / size
-    let variance = 0
-    for (let i = 0; i < size; i++) variance += (x[base + i] - mean) ** 2 / size
-    for (let i = 0; i < size; i++) out[base + i] = ((x[base + i] - mean) / Math.sqrt(variance + eps)) * weight[i]
   }
   return out
 }
