@@ -11,6 +11,7 @@
 
 #include "layernorm_family.h"
 #include "model_weights.h"
+#include "rms_variants.h"
 #include "sampler.h"
 
 namespace pagedllm {
@@ -189,29 +190,41 @@ class CpuBackend final : public Backend {
     for (int l = 0; l < config_.num_layers; ++l) {
       const LayerWeights& w = weights_.layers[l];
       // hidden_ holds the previous layer's MLP output; fold it into the residual while normalising.
-      if (l == 0) {
-        rms_norm(pool_, residual_.data(), w.input_norm.data(), hidden_.data(), tokens, hidden, eps);
-      } else {
-        fused_add_rms_norm(pool_, hidden_.data(), residual_.data(), w.input_norm.data(), tokens, hidden, eps);
-      }
+      residual_step(pool_, config_, hidden_.data(), residual_.data(), w.input_norm, tokens, l == 0);
+      // Cohere: the MLP reads the attention's normed input.
+      if (config_.parallel_residual) parallel_input_.assign(hidden_.begin(), hidden_.begin() + static_cast<size_t>(tokens) * hidden);
       linear(pool_, hidden_.data(), tokens, w.qkv, w.qkv_bias.empty() ? nullptr : w.qkv_bias.data(), qkv_.data(), linear_order_);
       float* keys = qkv_.data() + q_width;
-      if (config_.qk_norm) {
+      if (config_.qk_norm && config_.whole_qk_norm) {
+        // OLMo2: one RMSNorm over all of q and one over all of k.
+        head_rms_norm(pool_, qkv_.data(), tokens, qkv_width, 1, q_width, w.q_norm.data(), eps);
+        head_rms_norm(pool_, keys, tokens, qkv_width, 1, kv_width, w.k_norm.data(), eps);
+      } else if (config_.qk_norm) {
         head_rms_norm(pool_, qkv_.data(), tokens, qkv_width, config_.num_heads, config_.head_dim, w.q_norm.data(), eps);
         head_rms_norm(pool_, keys, tokens, qkv_width, config_.num_kv_heads, config_.head_dim, w.k_norm.data(), eps);
       }
+      // OLMo, OLMoE: after the q/k norms, as transformers clamps.
+      clip_qkv(config_, qkv_.data(), static_cast<size_t>(tokens) * qkv_width);
       attention_batch.sliding_window = config_.layer_windows.empty() ? 0 : config_.layer_windows[l];
       // Gemma 3: sliding layers rotate with the local base.
       const float* cos_sin = attention_batch.sliding_window > 0 && !local_inv_freq_.empty() ? local_cos_sin_.data() : cos_sin_.data();
-      rotary(pool_, qkv_.data(), tokens, qkv_width, config_.num_heads, config_.head_dim, cos_sin);
-      rotary(pool_, keys, tokens, qkv_width, config_.num_kv_heads, config_.head_dim, cos_sin);
+      if (layer_has_rope(config_, l)) {
+        rotary(pool_, qkv_.data(), tokens, qkv_width, config_.num_heads, config_.head_dim, cos_sin);
+        rotary(pool_, keys, tokens, qkv_width, config_.num_kv_heads, config_.head_dim, cos_sin);
+      }
       reshape_and_cache(keys, keys + kv_width, qkv_width, key_cache_[l].get(), value_cache_[l].get(), b.slot_mapping,
                         tokens, layout_);
       paged_attention(pool_, qkv_.data(), qkv_width, key_cache_[l].get(), value_cache_[l].get(), attention_batch,
                       config_.num_heads, layout_, scale, attention_out_.data(), config_.attn_logit_softcap);
       linear(pool_, attention_out_.data(), tokens, w.o_proj, nullptr, hidden_.data(), linear_order_);
-      if (config_.sandwich_norms) rms_norm(pool_, hidden_.data(), w.attention_out_norm.data(), hidden_.data(), tokens, hidden, eps);
-      fused_add_rms_norm(pool_, hidden_.data(), residual_.data(), w.post_attention_norm.data(), tokens, hidden, eps);
+      if (config_.parallel_residual) {
+        // transformers' residual + attention + mlp: the attention output added first.
+        add_to_residual(config_, hidden_.data(), residual_.data(), tokens);
+        std::copy(parallel_input_.begin(), parallel_input_.end(), hidden_.begin());
+      } else {
+        if (!w.attention_out_norm.empty()) rms_norm(pool_, hidden_.data(), w.attention_out_norm.data(), hidden_.data(), tokens, hidden, eps);
+        residual_step(pool_, config_, hidden_.data(), residual_.data(), w.post_attention_norm, tokens, false);
+      }
       if (config_.is_sparse_layer(l)) {
         moe_mlp(pool_, w.moe, config_, hidden_.data(), tokens, hidden_.data(), linear_order_, moe_scratch_);
       } else {
@@ -219,7 +232,7 @@ class CpuBackend final : public Backend {
         gated_and_mul(pool_, config_.hidden_act, gate_up_.data(), activated_.data(), tokens, inter);
         linear(pool_, activated_.data(), tokens, w.down, nullptr, hidden_.data(), linear_order_);
       }
-      if (config_.sandwich_norms) rms_norm(pool_, hidden_.data(), w.mlp_out_norm.data(), hidden_.data(), tokens, hidden, eps);
+      if (!w.mlp_out_norm.empty()) rms_norm(pool_, hidden_.data(), w.mlp_out_norm.data(), hidden_.data(), tokens, hidden, eps);
     }
 
     // Final norm and LM head only for the rows whose logits are wanted.
@@ -231,8 +244,9 @@ class CpuBackend final : public Backend {
       std::copy(hidden_.begin() + src, hidden_.begin() + src + hidden, final_rows_.begin() + static_cast<size_t>(i) * hidden);
       std::copy(residual_.begin() + src, residual_.begin() + src + hidden, final_residual_.begin() + static_cast<size_t>(i) * hidden);
     }
-    fused_add_rms_norm(pool_, final_rows_.data(), final_residual_.data(), weights_.final_norm.data(), rows, hidden, eps);
+    residual_step(pool_, config_, final_rows_.data(), final_residual_.data(), weights_.final_norm, rows, false);
     linear(pool_, final_rows_.data(), rows, weights_.output_matrix(), nullptr, logits_out, linear_order_);
+    scale_logits(config_, logits_out, static_cast<size_t>(rows) * config_.vocab_size);
     if (config_.final_logit_softcap > 0.f) {
       const size_t count = static_cast<size_t>(rows) * config_.vocab_size;
       for (size_t i = 0; i < count; ++i) logits_out[i] = softcap_score(logits_out[i], config_.final_logit_softcap);
@@ -256,7 +270,7 @@ class CpuBackend final : public Backend {
   std::vector<KvArray> key_cache_, value_cache_, key_swap_, value_swap_;
   std::unique_ptr<LayerNormForward> layer_norm_;
   // Activations, grown to the largest batch seen and reused.
-  std::vector<float> residual_, hidden_, qkv_, attention_out_, gate_up_, activated_, cos_sin_, final_rows_, final_residual_, logits_, local_cos_sin_;
+  std::vector<float> residual_, hidden_, qkv_, attention_out_, gate_up_, activated_, cos_sin_, final_rows_, final_residual_, logits_, local_cos_sin_, parallel_input_;
   MoeScratch moe_scratch_;
 };
 

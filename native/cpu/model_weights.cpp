@@ -354,6 +354,8 @@ ModelWeights load_model_weights(const ModelConfig& config, const std::vector<Ten
   if (has_lm_head) load_stacked(reader, weights.lm_head, {{"lm_head.weight", config.vocab_size, output_format}}, hidden);
   // Gemma's (1 + weight): added once here in fp32, the sum transformers forms in float32 on every call.
   const auto norm = [&](const std::string& name, int size) {
+    // OLMo's LayerNorms have no weight: 1 (x * 1 is x, so exact).
+    if (!config.norm_affine) return std::vector<float>(size, 1.f);
     std::vector<float> weight = reader.read(name, {size});
     for (float& w : weight) w += config.norm_weight_offset;
     return weight;
@@ -364,8 +366,14 @@ ModelWeights load_model_weights(const ModelConfig& config, const std::vector<Ten
     const std::string prefix = "model.layers." + std::to_string(i) + ".";
     const WeightFormat more_bits = q4_k_m && q4_k_m_more_bits(i, config.num_layers) ? WeightFormat::Q6_K : format;
     LayerWeights& layer = weights.layers[i];
-    layer.input_norm = norm(prefix + "input_layernorm.weight", hidden);
-    if (config.sandwich_norms) {
+    if (!config.post_norms_only) layer.input_norm = norm(prefix + "input_layernorm.weight", hidden);
+    if (config.post_norms_only) {
+      // OLMo2: no input_layernorm; its post_attention_layernorm and post_feedforward_layernorm are on the outputs.
+      layer.attention_out_norm = norm(prefix + "post_attention_layernorm.weight", hidden);
+      layer.mlp_out_norm = norm(prefix + "post_feedforward_layernorm.weight", hidden);
+    } else if (config.parallel_residual) {
+      // Cohere: one input_layernorm feeds attention and MLP alike.
+    } else if (config.sandwich_norms) {
       // Gemma 2's post_attention_layernorm is on the attention output; pre_feedforward_layernorm precedes the MLP.
       layer.attention_out_norm = norm(prefix + "post_attention_layernorm.weight", hidden);
       layer.post_attention_norm = norm(prefix + "pre_feedforward_layernorm.weight", hidden);
@@ -384,8 +392,8 @@ ModelWeights load_model_weights(const ModelConfig& config, const std::vector<Ten
       }
     }
     if (config.qk_norm) {
-      layer.q_norm = norm(prefix + "self_attn.q_norm.weight", config.head_dim);
-      layer.k_norm = norm(prefix + "self_attn.k_norm.weight", config.head_dim);
+      layer.q_norm = norm(prefix + "self_attn.q_norm.weight", config.whole_qk_norm ? q_rows : config.head_dim);
+      layer.k_norm = norm(prefix + "self_attn.k_norm.weight", config.whole_qk_norm ? kv_rows : config.head_dim);
     }
     load_stacked(reader, layer.o_proj, {{prefix + "self_attn.o_proj.weight", hidden, format}}, q_rows);
     if (config.is_sparse_layer(i)) {

@@ -156,6 +156,31 @@ static void parse_layer_windows(const Napi::Object& config, ModelConfig& out) {
   }
 }
 
+// Optional: rmsVariant (Granite, OLMo2, SmolLM3: src/engine/model/rms-variants.ts RmsVariantFeatures).
+static void parse_rms_variant(const Napi::Object& config, ModelConfig& out) {
+  Napi::Value value = config.Get("rmsVariant");
+  if (value.IsUndefined() || value.IsNull()) return;
+  if (!value.IsObject()) fail(config.Env(), "rmsVariant must be an object");
+  Napi::Object variant = value.As<Napi::Object>();
+  out.residual_multiplier = static_cast<float>(number_field(variant, "residualMultiplier"));
+  out.logits_multiplier = static_cast<float>(number_field(variant, "logitsMultiplier"));
+  out.post_norms_only = bool_field(variant, "postNormsOnly");
+  out.whole_qk_norm = bool_field(variant, "wholeQkNorm");
+  out.norm_mean = bool_field(variant, "normMean");
+  out.parallel_residual = bool_field(variant, "parallelBlock");
+  out.norm_affine = bool_field(variant, "normAffine");
+  out.clip_qkv = static_cast<float>(number_field(variant, "clipQkv"));
+  if (!(out.clip_qkv >= 0.f)) fail(config.Env(), "rmsVariant.clipQkv must be non-negative");
+  Napi::Value rope_layers = variant.Get("ropeLayers");
+  if (!rope_layers.IsUndefined()) {
+    if (!rope_layers.IsArray() || rope_layers.As<Napi::Array>().Length() != static_cast<uint32_t>(out.num_layers)) {
+      fail(config.Env(), "rmsVariant.ropeLayers must be an array of numLayers booleans");
+    }
+    Napi::Array list = rope_layers.As<Napi::Array>();
+    for (uint32_t i = 0; i < list.Length(); ++i) out.rope_layers.push_back(list.Get(i).ToBoolean().Value() ? 1 : 0);
+  }
+}
+
 ModelConfig parse_model_config(const Napi::Object& config) {
   ModelConfig out;
   out.vocab_size = int_field(config, "vocabSize");
@@ -191,6 +216,7 @@ ModelConfig parse_model_config(const Napi::Object& config) {
   if (config.Has("layerNorm") && config.Get("layerNorm").IsObject()) parse_layer_norm(config.Get("layerNorm").As<Napi::Object>(), out);
   if ((out.hidden_act == Activation::Relu || out.hidden_act == Activation::GeluErf) && !out.layer_norm) fail(config.Env(), "hiddenAct '" + act + "' needs the LayerNorm family's plain MLP");
   parse_layer_windows(config, out);
+  parse_rms_variant(config, out);
   if (out.vocab_size <= 0 || out.hidden_size <= 0 || out.intermediate_size <= 0 || out.num_layers <= 0 ||
       out.num_heads <= 0 || out.num_kv_heads <= 0 || out.head_dim <= 0) {
     fail(config.Env(), "model config sizes must be positive");

@@ -1,12 +1,14 @@
-// Independent float64 Llama/Mistral/Qwen2/Qwen3/Gemma/Gemma 2/Gemma 3/Phi-3 forward pass (sliding windows included; MoE through reference-moe.ts; OPT/GPT-NeoX/GPT-2 through reference-layernorm.ts) in plain TypeScript: the ground truth the native kernels are tested against.
+// Independent float64 Llama/Mistral/Qwen2/Qwen3/Gemma/Gemma 2/Gemma 3/Phi-3/Granite/OLMo2/SmolLM3 forward pass (sliding windows included; MoE through reference-moe.ts; OPT/GPT-NeoX/GPT-2 through reference-layernorm.ts) in plain TypeScript: the ground truth the native kernels are tested against.
 import {loadModel} from '../../src/engine/model/load-model.js'
 import type {ModelConfig, RopeScaling} from '../../src/engine/model/model-config.js'
 import {readTensorFloat64} from '../../src/engine/model/safetensors.js'
 import {LayerNormReference} from './reference-layernorm.js'
 import {loadReferenceMoe, referenceMoeMlp, type ReferenceMoe} from './reference-moe.js'
+import {applyInterleavedRope, meanNorm} from './reference-rms-variants.js'
 
 interface LayerWeights {
-  inputNorm: Float64Array
+  /** null: OLMo2 (no pre-norms). */
+  inputNorm: Float64Array | null
   q: Float64Array
   k: Float64Array
   v: Float64Array
@@ -17,8 +19,8 @@ interface LayerWeights {
   qNorm: Float64Array | null
   kNorm: Float64Array | null
   o: Float64Array
-  /** The norm before the MLP (Gemma 2: pre_feedforward_layernorm). */
-  postNorm: Float64Array
+  /** The norm before the MLP (Gemma 2: pre_feedforward_layernorm); null: OLMo2. */
+  postNorm: Float64Array | null
   /** Gemma 2's norms on the attention output (its post_attention_layernorm) and on the MLP output; null otherwise. */
   attentionOutNorm: Float64Array | null
   mlpOutNorm: Float64Array | null
@@ -76,6 +78,8 @@ export class ReferenceModel {
     const byName = new Map(loaded.tensors.map((t) => [t.name, t]))
     const config = loaded.config
     const read = (name: string): Float64Array => {
+      // OLMo's LayerNorms have no weights.
+      if (config.rmsVariant?.normAffine === false && name.endsWith('norm.weight')) return new Float64Array(config.hiddenSize).fill(1)
       const tensor = byName.get(name)!
       const values = readTensorFloat64(tensor)
       const mapped = options.mapWeight ? options.mapWeight(name, values, tensor.shape) : values
@@ -87,8 +91,12 @@ export class ReferenceModel {
       const p = `model.layers.${i}`
       const sparse = config.moe?.sparseLayers[i] === true
       const dense = (name: string) => (sparse ? new Float64Array(0) : read(name))
+      // OLMo2 normalises the sublayer outputs only (its post_attention_layernorm and post_feedforward_layernorm).
+      const postOnly = config.rmsVariant?.postNormsOnly === true
+      // Cohere's parallel block has one norm (input_layernorm) for attention and MLP.
+      const parallel = config.rmsVariant?.parallelBlock === true
       layers.push({
-        inputNorm: read(`${p}.input_layernorm.weight`),
+        inputNorm: postOnly ? null : read(`${p}.input_layernorm.weight`),
         q: read(`${p}.self_attn.q_proj.weight`),
         k: read(`${p}.self_attn.k_proj.weight`),
         v: read(`${p}.self_attn.v_proj.weight`),
@@ -98,9 +106,9 @@ export class ReferenceModel {
         qNorm: config.qkNorm ? read(`${p}.self_attn.q_norm.weight`) : null,
         kNorm: config.qkNorm ? read(`${p}.self_attn.k_norm.weight`) : null,
         o: read(`${p}.self_attn.o_proj.weight`),
-        postNorm: read(config.sandwichNorms ? `${p}.pre_feedforward_layernorm.weight` : `${p}.post_attention_layernorm.weight`),
-        attentionOutNorm: config.sandwichNorms ? read(`${p}.post_attention_layernorm.weight`) : null,
-        mlpOutNorm: config.sandwichNorms ? read(`${p}.post_feedforward_layernorm.weight`) : null,
+        postNorm: postOnly || parallel ? null : read(config.sandwichNorms ? `${p}.pre_feedforward_layernorm.weight` : `${p}.post_attention_layernorm.weight`),
+        attentionOutNorm: config.sandwichNorms || postOnly ? read(`${p}.post_attention_layernorm.weight`) : null,
+        mlpOutNorm: config.sandwichNorms || postOnly ? read(`${p}.post_feedforward_layernorm.weight`) : null,
         gate: dense(`${p}.mlp.gate_proj.weight`),
         up: dense(`${p}.mlp.up_proj.weight`),
         down: dense(`${p}.mlp.down_proj.weight`),
@@ -157,33 +165,45 @@ export class ReferenceModel {
     const kvSize = c.numKvHeads * c.headDim
     const residual = new Float64Array(count * hidden)
     tokenIds.forEach((id, t) => residual.set(this.embed.subarray(id * hidden, (id + 1) * hidden), t * hidden))
-    // Gemma multiplies embeddings by sqrt(hidden_size) (the tied LM head uses them unscaled).
-    if (c.embeddingScale !== 1) for (let i = 0; i < residual.length; i++) residual[i] *= Math.sqrt(hidden)
+    // Gemma multiplies embeddings by sqrt(hidden_size) (the tied LM head uses them unscaled); Granite by embedding_multiplier.
+    const embeddingScale = c.rmsVariant ? c.embeddingScale : Math.sqrt(hidden)
+    if (c.embeddingScale !== 1) for (let i = 0; i < residual.length; i++) residual[i] *= embeddingScale
+    // Granite scales each sublayer output before its residual add.
+    const addToResidual = (out: Float64Array) => addInPlace(residual, c.rmsVariant ? out.map((x) => x * c.rmsVariant!.residualMultiplier) : out)
 
     for (let layer = 0; layer < c.numLayers; layer++) {
       const w = this.layers[layer]
-      const normed = rmsNorm(residual, w.inputNorm, hidden, c.rmsNormEps)
+      const norm = c.rmsVariant?.normMean ? meanNorm : rmsNorm
+      const normed = w.inputNorm ? norm(residual, w.inputNorm, hidden, c.rmsNormEps) : residual.slice()
       const q = linear(normed, w.q, w.qBias, hidden)
       const k = linear(normed, w.k, w.kBias, hidden)
       const v = linear(normed, w.v, w.vBias, hidden)
-      // Each head normalised on its own (rmsNorm over rows of headDim), before RoPE.
-      const qNormed = w.qNorm ? rmsNorm(q, w.qNorm, c.headDim, c.rmsNormEps) : q
-      const kNormed = w.kNorm ? rmsNorm(k, w.kNorm, c.headDim, c.rmsNormEps) : k
+      // Each head normalised on its own (rmsNorm over rows of headDim), before RoPE; OLMo2: all of q, all of k.
+      const whole = c.rmsVariant?.wholeQkNorm === true
+      const qNormed = w.qNorm ? rmsNorm(q, w.qNorm, whole ? c.numHeads * c.headDim : c.headDim, c.rmsNormEps) : q
+      const kNormed = w.kNorm ? rmsNorm(k, w.kNorm, whole ? kvSize : c.headDim, c.rmsNormEps) : k
       q.set(qNormed)
       k.set(kNormed)
+      // OLMo's and OLMoE's clip_qkv, after the q/k norms.
+      const clip = c.rmsVariant?.clipQkv ?? 0
+      if (clip > 0) for (const x of [q, k, v]) x.forEach((value, i) => (x[i] = Math.min(clip, Math.max(-clip, value))))
       // A sliding layer sees the last `window` positions; Gemma 3's rotate with their own base.
       const window = c.layerWindows?.[layer] ?? 0
       const [inverse, factor] = window > 0 && this.localInverseFrequencies ? [this.localInverseFrequencies, 1] : [this.inverseFrequencies, this.ropeAttentionFactor]
-      for (let t = 0; t < count; t++) {
-        applyRope(q, t * c.numHeads * c.headDim, c.numHeads, c.headDim, start + t, inverse, factor)
-        applyRope(k, t * kvSize, c.numKvHeads, c.headDim, start + t, inverse, factor)
+      // SmolLM3's no_rope_layers attend without positions.
+      // Cohere rotates interleaved pairs (2i, 2i + 1).
+      const rope = c.rmsVariant?.parallelBlock ? applyInterleavedRope : applyRope
+      for (let t = 0; t < count && (c.rmsVariant?.ropeLayers?.[layer] ?? true); t++) {
+        rope(q, t * c.numHeads * c.headDim, c.numHeads, c.headDim, start + t, inverse, factor)
+        rope(k, t * kvSize, c.numKvHeads, c.headDim, start + t, inverse, factor)
       }
       keyCache[layer].set(k, start * kvSize)
       valueCache[layer].set(v, start * kvSize)
       const attended = attention(q, keyCache[layer], valueCache[layer], start, count, c, window)
       const attentionOut = linear(attended, w.o, null, c.numHeads * c.headDim)
-      addInPlace(residual, w.attentionOutNorm ? rmsNorm(attentionOut, w.attentionOutNorm, hidden, c.rmsNormEps) : attentionOut)
-      const normed2 = rmsNorm(residual, w.postNorm, hidden, c.rmsNormEps)
+      addToResidual(w.attentionOutNorm ? rmsNorm(attentionOut, w.attentionOutNorm, hidden, c.rmsNormEps) : attentionOut)
+      // Cohere: the MLP reads the attention's normed input (residual + attention + mlp).
+      const normed2 = w.postNorm ? norm(residual, w.postNorm, hidden, c.rmsNormEps) : c.rmsVariant?.parallelBlock ? normed : residual.slice()
       const activation = c.hiddenAct === 'gelu_pytorch_tanh' ? geluTanh : silu
       const gatedMlp = (x: Float64Array, gateWeight: Float64Array, upWeight: Float64Array, downWeight: Float64Array, intermediate: number) => {
         const gate = linear(x, gateWeight, null, hidden)
@@ -192,13 +212,14 @@ export class ReferenceModel {
         return linear(gate, downWeight, null, intermediate)
       }
       const mlpOut = w.moe ? referenceMoeMlp(normed2, w.moe, c.moe!, hidden, {linear, gatedMlp}) : gatedMlp(normed2, w.gate, w.up, w.down, c.intermediateSize)
-      addInPlace(residual, w.mlpOutNorm ? rmsNorm(mlpOut, w.mlpOutNorm, hidden, c.rmsNormEps) : mlpOut)
+      addToResidual(w.mlpOutNorm ? rmsNorm(mlpOut, w.mlpOutNorm, hidden, c.rmsNormEps) : mlpOut)
     }
 
     const positions = which === 'all' ? [...Array(count).keys()] : [count - 1]
     return positions.map((t) => {
-      const normed = rmsNorm(residual.subarray(t * hidden, (t + 1) * hidden), this.finalNorm, hidden, c.rmsNormEps)
+      const normed = (c.rmsVariant?.normMean ? meanNorm : rmsNorm)(residual.subarray(t * hidden, (t + 1) * hidden), this.finalNorm, hidden, c.rmsNormEps)
       const logits = linear(normed, this.lmHead, null, hidden)
+      if (c.rmsVariant) logits.forEach((x, i) => (logits[i] = x * c.rmsVariant!.logitsMultiplier))
       return c.finalLogitSoftcap > 0 ? logits.map((x) => softcap(x, c.finalLogitSoftcap)) : logits
     })
   }

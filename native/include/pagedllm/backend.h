@@ -107,6 +107,20 @@ struct ModelConfig {
   // each q and k head (weights and biases per head); an lm_head bias when the checkpoint has one.
   bool shared_norm = false;
   bool gated_mlp = false;
+  // RMSNorm-family variants (native/cpu/rms_variants.h): Granite scales each sublayer output before its residual add
+  // and the logits; OLMo2 has no pre-norms (post_attention_layernorm and post_feedforward_layernorm on the sublayer
+  // outputs) and RMS-normalises the whole q and k projections; SmolLM3 skips rope on some layers; Cohere normalises
+  // with LayerNorm (weight only: norm_mean) and runs attention and MLP in parallel on one input_layernorm
+  // (parallel_residual: x + attn(norm(x)) + mlp(norm(x))), its interleaved rope turned into rotate_half at load; OLMo
+  // normalises with LayerNorm without weights (norm_mean, norm_affine false).
+  float residual_multiplier = 1.f;
+  float logits_multiplier = 1.f;       // Granite: 1 / logits_scaling; Cohere: logit_scale
+  bool post_norms_only = false;
+  bool whole_qk_norm = false;          // with qk_norm: q_norm is [num_heads * head_dim], k_norm [num_kv_heads * head_dim]
+  std::vector<uint8_t> rope_layers;    // [num_layers], 0 = no rope on that layer; empty: rope on every layer
+  bool norm_mean = false;
+  float clip_qkv = 0.f;                // OLMo, OLMoE: q, k and v clamped to [-clip_qkv, clip_qkv] after projection; 0: none
+  // OLMo's norms have no weights (norm_affine false, as OPT's: weight 1 then).
 };
 
 struct CacheConfig {

@@ -61,6 +61,17 @@ export const ARCHITECTURES: Record<string, ArchitectureTraits> = {
     ...BASE, defaultMaxPositions: 131072, defaultHeadDim: 256, defaultActivation: 'gelu_pytorch_tanh', defaultTiedEmbeddings: true,
     gemmaNorms: true, gemma2: true, qkNorm: true, activationKey: 'hidden_activation', defaultSlidingWindow: 4096,
   },
+  // Llama with Granite's multipliers; OLMo2's post-norms and whole-width q/k norms; SmolLM3's rope-free layers (rms-variants.ts).
+  GraniteForCausalLM: BASE,
+  Olmo2ForCausalLM: {...BASE, qkNorm: true},
+  SmolLM3ForCausalLM: {...BASE, defaultMaxPositions: 32768, defaultTiedEmbeddings: true, qwenSlidingLayers: true},
+  // Command-R: LayerNorm without bias, parallel attention and MLP, logit_scale, interleaved rope (rms-variants.ts).
+  CohereForCausalLM: {...BASE, defaultMaxPositions: 8192, defaultTiedEmbeddings: true},
+  // OLMo: LayerNorm without weights, clip_qkv; OLMoE: OLMo2's q/k norms under pre-norms, clip_qkv, sparse MLPs (rms-variants.ts).
+  OlmoForCausalLM: BASE,
+  OlmoeForCausalLM: {...BASE, defaultMaxPositions: 4096, qkNorm: true, moe: 'olmoe'},
+  // Granite's multipliers over Mixtral-style sparse MLPs, its experts fused per layer in the checkpoint (granite-moe.ts).
+  GraniteMoeForCausalLM: {...BASE, moe: 'granitemoe'},
 }
 /** The RMSNorm families above, then the LayerNorm family (OPT, GPT-NeoX, GPT-2: layernorm-family.ts; Phi, StableLM, StarCoder2, GPT-J, GPTBigCode: layernorm-more.ts). */
 export const SUPPORTED_ARCHITECTURES = [...Object.keys(ARCHITECTURES), ...LAYERNORM_ARCHITECTURES]
@@ -72,6 +83,10 @@ export const NEAR_MISSES: Record<string, string> = {
   GPTNeoForCausalLM: 'GPT-Neo needs local (windowed) attention on alternate layers and unscaled attention scores',
   BloomForCausalLM: 'BLOOM needs ALiBi position biases and a LayerNorm on the word embeddings',
   FalconForCausalLM: 'Falcon needs its fused multi-query / grouped query_key_value layout and parallel blocks',
+  Cohere2ForCausalLM: 'Command R7B (Cohere2) needs sliding-window layers with rope beside full-attention layers without it',
+  Olmo3ForCausalLM: 'OLMo 3 needs separate rope parameters for its sliding and full-attention layers',
+  GraniteMoeSharedForCausalLM: 'GraniteMoE with a shared expert (shared_intermediate_size) is not supported',
+  GraniteMoeHybridForCausalLM: 'Granite 4 hybrid models need Mamba-2 layers',
 }
 
 /** The MLP activation as config.json names it; Gemma's legacy "gelu" means the tanh form (as transformers reads it). */

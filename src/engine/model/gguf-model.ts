@@ -6,6 +6,7 @@ import {blockFormatOfGgufType, refusedTypeMessage} from './gguf-block-types.js'
 import {GGML_BLOCKS, readGguf, type GgufFile, type GgufValue} from './gguf-file.js'
 import {ggufExpertTensors, ggufMoeConfigKeys, ggufMoeName} from './gguf-moe.js'
 import {GGUF_LAYERNORM_ARCHITECTURES, layerNormGgufConfigJson, layerNormGgufName} from './gguf-layernorm.js'
+import {GGUF_RMS_VARIANT_ARCHITECTURES, GGUF_RMS_VARIANT_LAYER_NAMES, rmsVariantGgufKeys} from './gguf-rms-variants.js'
 import {tokenizerFromGguf} from './gguf-tokenizer.js'
 import {llama3ScalingFromFactors} from './llama3-rope.js'
 import type {Tokenizer} from './tokenizer.js'
@@ -30,6 +31,7 @@ const GGUF_ARCHITECTURES: Record<string, {architecture: string; modelType: strin
   gptneox: {architecture: 'GPTNeoXForCausalLM', modelType: 'gpt_neox', interleavedRope: false},
   phi2: {architecture: 'PhiForCausalLM', modelType: 'phi', interleavedRope: false},
   starcoder2: {architecture: 'Starcoder2ForCausalLM', modelType: 'starcoder2', interleavedRope: false},
+  ...GGUF_RMS_VARIANT_ARCHITECTURES,
 }
 /** GGUF architectures close to a supported one, with what they need that the engine lacks. */
 const GGUF_NEAR_MISSES: Record<string, string> = {
@@ -48,6 +50,7 @@ const LAYER_NAMES: Record<string, string> = {
   // Qwen2's q/k/v biases and Qwen3's q/k norms.
   'attn_q.bias': 'self_attn.q_proj.bias', 'attn_k.bias': 'self_attn.k_proj.bias', 'attn_v.bias': 'self_attn.v_proj.bias',
   'attn_q_norm.weight': 'self_attn.q_norm.weight', 'attn_k_norm.weight': 'self_attn.k_norm.weight',
+  ...GGUF_RMS_VARIANT_LAYER_NAMES,
 }
 
 function hfName(ggufName: string): string | null {
@@ -124,6 +127,7 @@ function ggufConfig(file: GgufFile, arch: string, vocabSize: number, tokenizer: 
     eos_token_id: tokenizer.eosTokenIds,
     torch_dtype: 'gguf',
     ...(moe ? {...moe.keys, architectures: [moe.architecture], model_type: moe.modelType} : {}),
+    ...rmsVariantGgufKeys(arch, get, new Set(file.tensors.map((t) => t.name)), file.path),
   }
   const config = parseModelConfig(configJson, undefined, `${file.path} (GGUF metadata as config.json)`)
   // llama.cpp's converter writes Gemma's norm weights with the 1 of (1 + weight) already added.

@@ -5,11 +5,13 @@ import {InvalidRequestError, ModelLoadError} from '../errors.js'
 import {makeSamplingParams} from '../sampling-params.js'
 import {isGgufFile, isGgufPath} from './gguf-file.js'
 import {splitFusedProjections} from './fused-tensors.js'
+import {splitGraniteMoeExperts} from './granite-moe.js'
 import {layerNormTensorShapes, layerNormTensors} from './layernorm-family.js'
 import {languageModelTensorName} from './gemma3-config.js'
 import {loadGgufModel} from './gguf-model.js'
 import {readJsonObject, readModelConfig, type ModelConfig} from './model-config.js'
 import {mixtralCheckpointName, mixtralEngineName, moeLayerTensorShapes} from './moe-config.js'
+import {rmsVariantTensorShapes, rmsVariantTensors} from './rms-variants.js'
 import {readCheckpointTensors, type TensorInfo} from './safetensors.js'
 import {Tokenizer} from './tokenizer.js'
 
@@ -86,7 +88,7 @@ export function expectedTensorShapes(config: ModelConfig): {name: string; shape:
   }
   shapes.push({name: 'model.norm.weight', shape: [hidden]})
   if (!config.tieWordEmbeddings) shapes.push({name: 'lm_head.weight', shape: [vocabSize, hidden]})
-  return shapes
+  return config.rmsVariant ? rmsVariantTensorShapes(config.rmsVariant, shapes, qSize, kvSize) : shapes
 }
 
 /** Checks presence and shape of every expected tensor; returns them in expected order. */
@@ -95,10 +97,10 @@ export function selectModelTensors(config: ModelConfig, checkpointTensors: Tenso
   if (config.layerNorm) return layerNormTensors(config, checkpointTensors, dir)
   // A Gemma 3 multimodal checkpoint keeps its language model under a prefix (gemma3-config.ts).
   const named = config.architecture === 'Gemma3ForCausalLM' ? checkpointTensors.map((t) => ({...t, name: languageModelTensorName(t.name)})) : checkpointTensors
-  const split = splitFusedProjections(config, named)
+  const split = splitGraniteMoeExperts(config, splitFusedProjections(config, named))
   const tensors = config.moe?.mixtralNames ? split.map((t) => ({...t, name: mixtralEngineName(t.name)})) : split
   // A corrupt or hostile layer count must not make us list billions of expected tensors before the first one is missing.
-  const perLayer = 9 + (config.attentionBias ? 3 : 0) + (config.qkNorm ? 2 : 0) + (config.sandwichNorms ? 2 : 0)
+  const perLayer = 9 + (config.attentionBias ? 3 : 0) + (config.qkNorm ? 2 : 0) + (config.sandwichNorms ? 2 : 0) - (config.rmsVariant?.parallelBlock ? 1 : 0) - (config.rmsVariant?.normAffine === false ? 2 : 0)
   if (config.numLayers * perLayer > tensors.length) {
     throw new ModelLoadError(`The config says ${config.numLayers} layers of ${perLayer} tensors each, but the checkpoint in ${dir} holds only ${tensors.length} tensors.`)
   }
@@ -107,7 +109,7 @@ export function selectModelTensors(config: ModelConfig, checkpointTensors: Tenso
     throw new ModelLoadError(`The config says ${config.moe!.numExperts} experts of 3 tensors in each of ${expertTensors / 3 / config.moe!.numExperts} sparse layers, but the checkpoint in ${dir} holds only ${tensors.length} tensors.`)
   }
   const byName = new Map(tensors.map((t) => [t.name, t]))
-  return expectedTensorShapes(config).map(({name, shape}) => {
+  return rmsVariantTensors(config, expectedTensorShapes(config).map(({name, shape}) => {
     const tensor = byName.get(name)
     const shown = config.moe?.mixtralNames ? mixtralCheckpointName(name) : name
     if (tensor === undefined) {
@@ -118,7 +120,7 @@ export function selectModelTensors(config: ModelConfig, checkpointTensors: Tenso
       throw new ModelLoadError(`Tensor ${shown} has shape [${tensor.shape.join(', ')}], but config.json implies [${shape.join(', ')}] (in ${tensor.path}).`)
     }
     return tensor
-  })
+  }))
 }
 
 /** A Hugging Face model directory, or a llama/qwen2/qwen3-architecture .gguf file (gguf-model.ts). */

@@ -8,6 +8,7 @@ import {isLayerNormArchitecture, parseLayerNormConfig, type LayerNormFeatures} f
 import {isObject, parseRopeScaling, type RopeScaling} from './rope-scaling.js'
 import {gemma3LanguageModel, gemma3View} from './gemma3-config.js'
 import {parseLayerWindows} from './sliding-windows.js'
+import {isRmsVariantArchitecture, parseRmsVariant, rmsVariantView, type RmsVariantFeatures} from './rms-variants.js'
 
 export type {RopeScaling}
 
@@ -58,6 +59,8 @@ export interface ModelConfig {
   layerWindows?: number[]
   /** Gemma 3: layers with a window rotate with this base, unscaled (rope_local_base_freq); absent: one rope for every layer. */
   ropeLocalTheta?: number
+  /** Granite's multipliers, OLMo2's post-norms and whole-width q/k norms, SmolLM3's rope-free layers (rms-variants.ts); absent for the others. */
+  rmsVariant?: RmsVariantFeatures
 }
 
 export {SUPPORTED_ARCHITECTURES}
@@ -115,6 +118,7 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   const notes: string[] = []
   let ropeLocalTheta: number | undefined
   if (architecture === 'Gemma3ForCausalLM') ({config, ropeLocalTheta} = gemma3View(config, source))
+  if (isRmsVariantArchitecture(architecture)) config = rmsVariantView(config, architecture, source)
 
   const required = (key: string): number => {
     const value = config[key]
@@ -213,6 +217,7 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   if (traits.moe !== null) modelConfig.moe = parseMoeConfig(config, traits.moe, numLayers, intermediateSize, source)
   if (layerWindows !== undefined) modelConfig.layerWindows = layerWindows
   if (layerWindows !== undefined && ropeLocalTheta !== undefined) modelConfig.ropeLocalTheta = ropeLocalTheta
+  if (isRmsVariantArchitecture(architecture)) Object.assign(modelConfig, parseRmsVariant(config, architecture, source))
   return modelConfig
 }
 

@@ -1,7 +1,7 @@
-// Mixture-of-experts settings (Mixtral, Qwen2-MoE, Qwen3-MoE) read from config.json, and the tensors their sparse MLPs need.
+// Mixture-of-experts settings (Mixtral, Qwen2-MoE, Qwen3-MoE, OLMoE, GraniteMoE) read from config.json, and the tensors their sparse MLPs need.
 import {ModelLoadError} from '../errors.js'
 
-export type MoeFamily = 'mixtral' | 'qwen2_moe' | 'qwen3_moe'
+export type MoeFamily = 'mixtral' | 'qwen2_moe' | 'qwen3_moe' | 'olmoe' | 'granitemoe'
 
 export interface MoeConfig {
   numExperts: number
@@ -26,6 +26,10 @@ const DEFAULTS: Record<MoeFamily, {experts: number; topK: number; moeIntermediat
   mixtral: {experts: 8, topK: 2, moeIntermediate: null, shared: 0, normTopk: true},
   qwen2_moe: {experts: 60, topK: 4, moeIntermediate: 1408, shared: 5632, normTopk: false},
   qwen3_moe: {experts: 128, topK: 8, moeIntermediate: 768, shared: 0, normTopk: false},
+  // OlmoeConfig: experts as wide as intermediate_size, every layer sparse.
+  olmoe: {experts: 64, topK: 8, moeIntermediate: null, shared: 0, normTopk: false},
+  // GraniteMoeConfig: a softmax over the top-k router logits, the same weights as Mixtral's renormalised top-k.
+  granitemoe: {experts: 8, topK: 2, moeIntermediate: null, shared: 0, normTopk: true},
 }
 
 /** A real checkpoint's expert count stays far below this; a hostile config.json must not make us list millions of tensors. */
@@ -57,10 +61,10 @@ export function parseMoeConfig(config: Json, family: MoeFamily, numLayers: numbe
   return {
     numExperts,
     numExpertsPerToken,
-    normTopkProb: family === 'mixtral' || normTopk,
+    normTopkProb: family === 'mixtral' || family === 'granitemoe' || normTopk,
     expertIntermediateSize: defaults.moeIntermediate === null ? intermediateSize : positive('moe_intermediate_size', defaults.moeIntermediate),
     sharedExpertIntermediateSize: shared,
-    sparseLayers: family === 'mixtral' ? Array<boolean>(numLayers).fill(true) : qwenSparseLayers(config, numLayers, source),
+    sparseLayers: family === 'mixtral' || family === 'olmoe' || family === 'granitemoe' ? Array<boolean>(numLayers).fill(true) : qwenSparseLayers(config, numLayers, source),
     mixtralNames: family === 'mixtral',
   }
 }

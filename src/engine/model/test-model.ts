@@ -4,6 +4,7 @@ import {dirname, join, resolve} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {ModelLoadError} from '../errors.js'
 import {checkpointTensorShapes} from './fused-tensors.js'
+import {graniteMoeCheckpointShapes} from './granite-moe.js'
 import {layerNormCheckpointShapes} from './layernorm-family.js'
 import {LAYERNORM_TEST_VARIANTS, layerNormTestConfig, type LayerNormTestVariant} from './layernorm-test-models.js'
 import {expectedTensorShapes} from './load-model.js'
@@ -11,6 +12,7 @@ import {parseModelConfig, readJsonObject, type ModelConfig} from './model-config
 import {mixtralCheckpointName} from './moe-config.js'
 import {isMoeTestVariant, moeTestModelConfigJson, type MoeTestVariant} from './moe-test-models.js'
 import {gemmaTestModelConfigJson, isGemmaTestVariant} from './gemma-test-models.js'
+import {RMS_TEST_VARIANTS, isRmsTestVariant, rmsTestModelConfigJson, type RmsTestVariant} from './rms-test-models.js'
 import {encodeFloats, writeSafetensors, type TensorDtype} from './safetensors.js'
 import {SeededRandom} from './seeded-random.js'
 import {TOKENIZER_FAMILIES, buildTokenizerConfig, specialTokenId, type TokenizerFamily} from './tokenizer-families.js'
@@ -30,13 +32,13 @@ export const TEST_MODEL_PRESETS: readonly TestModelPreset[] = ['tiny', 'small', 
  * window 8 on layer 0 (sliding_window_pattern 2), rope_local_base_freq 10000 there and rope_theta 1e6 with linear
  * scaling 8 on the full layer. Windows this small make every test prompt cross them. mixtral, qwen2moe, qwen3moe:
  * mixture-of-experts layers (moe-test-models.ts); opt, opt-post-ln, gpt-neox, gpt-neox-serial, gpt2: the LayerNorm
- * family (layernorm-test-models.ts). All others untied: a random
+ * family (layernorm-test-models.ts); granite, olmo2, smollm3: rms-test-models.ts. All others untied: a random
  * tied model greedily repeats its last token (its own embedding dominates its logits); tied loading is covered by tinychat.
  * Each carries its family's tokenizer (tokenizer-families.ts), so transformers and pagedllm tokenize it alike.
  */
-export type TestModelVariant = 'llama' | 'qwen2' | 'llama3' | 'qwen3' | 'yarn' | 'gemma' | 'gemma2' | 'phi3' | 'mistral' | 'qwen2-sliding' | 'gemma3' | MoeTestVariant | LayerNormTestVariant
+export type TestModelVariant = 'llama' | 'qwen2' | 'llama3' | 'qwen3' | 'yarn' | 'gemma' | 'gemma2' | 'phi3' | 'mistral' | 'qwen2-sliding' | 'gemma3' | MoeTestVariant | LayerNormTestVariant | RmsTestVariant
 export const TEST_MODEL_VARIANTS: readonly TestModelVariant[] = [
-  'llama', 'qwen2', 'llama3', 'qwen3', 'yarn', 'gemma', 'gemma2', 'phi3', 'mistral', 'qwen2-sliding', 'gemma3', 'mixtral', 'qwen2moe', 'qwen3moe', ...LAYERNORM_TEST_VARIANTS,
+  'llama', 'qwen2', 'llama3', 'qwen3', 'yarn', 'gemma', 'gemma2', 'phi3', 'mistral', 'qwen2-sliding', 'gemma3', 'mixtral', 'qwen2moe', 'qwen3moe', ...LAYERNORM_TEST_VARIANTS, ...RMS_TEST_VARIANTS,
 ]
 
 export interface TestModelOptions {
@@ -71,7 +73,8 @@ function tokenizerFamily(variant: TestModelVariant): TokenizerFamily {
   const families: Record<TestModelVariant, keyof typeof TOKENIZER_FAMILIES> = {llama: 'llama2', llama3: 'llama3', qwen2: 'qwen2', qwen3: 'qwen2', yarn: 'qwen2', gemma: 'llama2', gemma2: 'llama2', phi3: 'llama2',
     mistral: 'llama2', 'qwen2-sliding': 'qwen2', gemma3: 'llama2', mixtral: 'llama2', qwen2moe: 'qwen2', qwen3moe: 'qwen2',
     opt: 'opt', 'opt-post-ln': 'opt', 'gpt-neox': 'gpt2', 'gpt-neox-serial': 'gpt2', gpt2: 'gpt2',
-    phi: 'gpt2', stablelm: 'gpt2', 'stablelm-parallel': 'gpt2', starcoder2: 'gpt2', gptj: 'gpt2', 'gpt-bigcode': 'gpt2', 'gpt-bigcode-mha': 'gpt2'}
+    phi: 'gpt2', stablelm: 'gpt2', 'stablelm-parallel': 'gpt2', starcoder2: 'gpt2', gptj: 'gpt2', 'gpt-bigcode': 'gpt2', 'gpt-bigcode-mha': 'gpt2',
+    granite: 'gpt2', olmo2: 'gpt2', smollm3: 'llama3', cohere: 'gpt2', olmo: 'gpt2', olmoe: 'gpt2', granitemoe: 'gpt2'}
   return TOKENIZER_FAMILIES[families[variant]]
 }
 
@@ -122,6 +125,7 @@ export function testModelConfigJson(preset: TestModelPreset, options: TestModelO
     }
   }
   if (isGemmaTestVariant(variant)) return gemmaTestModelConfigJson(variant, common)
+  if (isRmsTestVariant(variant)) return rmsTestModelConfigJson(variant, common)
   if (variant === 'mistral') {
     return {architectures: ['MistralForCausalLM'], model_type: 'mistral', ...common, rms_norm_eps: 1e-5, rope_theta: 10000.0, sliding_window: 8, tie_word_embeddings: false}
   }
@@ -246,7 +250,7 @@ function writeTestModelFiles(dir: string, configJson: Record<string, unknown>, o
   // Drawn by the engine's name and shape (the scales below), written under the checkpoint's (OPT, GPT-NeoX, GPT-2, Mixtral: their own).
   const shapes = config.layerNorm
     ? layerNormCheckpointShapes(config).map(({name, shape, engineName}) => ({name, shape, engineName, engineShape: expectedShape(config, engineName)}))
-    : checkpointTensorShapes(config, expectedTensorShapes(config)).map(({name, shape}) => ({name, shape, engineName: name, engineShape: shape}))
+    : graniteMoeCheckpointShapes(config, checkpointTensorShapes(config, expectedTensorShapes(config))).map(({name, shape}) => ({name, shape, engineName: name, engineShape: shape}))
   const tensors = shapes.map(({name, shape, engineName, engineShape}) => ({
     name: config.moe?.mixtralNames ? mixtralCheckpointName(name) : name,
     dtype,
@@ -274,7 +278,7 @@ function randomTensor(name: string, shape: number[], config: ModelConfig, random
   if (name.endsWith('.bias')) return random.normals(count, 0, 0.2)
   if (name === 'model.embed_tokens.weight') return random.normals(count, 0, 1)
   if (name === 'lm_head.weight') return random.normals(count, 0, 3 / Math.sqrt(config.hiddenSize))
-  return random.normals(count, 0, 1 / Math.sqrt(shape[1]))
+  return random.normals(count, 0, 1 / Math.sqrt(shape[shape.length - 1]!))
 }
 
 function expectedShape(config: ModelConfig, name: string): number[] {

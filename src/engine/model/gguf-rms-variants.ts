@@ -1,0 +1,30 @@
+// GGUF granite, olmo2 and command-r files: their metadata as the config.json keys it stands for, and their extra tensor names.
+import {ModelLoadError} from '../errors.js'
+
+/**
+ * llama.cpp's converter permutes granite's q/k rows for its interleaved rope, as llama's (put back at load); olmo2 rotates
+ * with rotate_half, rows as in HF; command-r rotates interleaved pairs as Cohere does, its rows as in HF (the loader's
+ * Cohere reordering applies, as to the checkpoint).
+ */
+export const GGUF_RMS_VARIANT_ARCHITECTURES: Record<string, {architecture: string; modelType: string; interleavedRope: boolean}> = {
+  granite: {architecture: 'GraniteForCausalLM', modelType: 'granite', interleavedRope: true},
+  olmo2: {architecture: 'Olmo2ForCausalLM', modelType: 'olmo2', interleavedRope: false},
+  'command-r': {architecture: 'CohereForCausalLM', modelType: 'cohere', interleavedRope: false},
+}
+
+/** OLMo2's norms on the sublayer outputs. */
+export const GGUF_RMS_VARIANT_LAYER_NAMES: Record<string, string> = {
+  'post_attention_norm.weight': 'post_attention_layernorm.weight', 'post_ffw_norm.weight': 'post_feedforward_layernorm.weight',
+}
+
+/** The config.json keys granite's multipliers and command-r's logit scale and LayerNorm eps stand for; {} for other architectures. */
+export function rmsVariantGgufKeys(arch: string, get: (key: string) => unknown, tensorNames: Set<string>, path: string): Record<string, unknown> {
+  if (arch === 'granite') {
+    const keys = {embedding_multiplier: 'embedding_scale', residual_multiplier: 'residual_scale', attention_multiplier: 'attention.scale', logits_scaling: 'logit_scale'}
+    return Object.fromEntries(Object.entries(keys).flatMap(([configKey, ggufKey]) => (get(ggufKey) === undefined ? [] : [[configKey, get(ggufKey)]])))
+  }
+  if (arch !== 'command-r') return {}
+  // Command R+'s per-head q/k LayerNorms (attn_q_norm) are refused as its use_qk_norm is.
+  if (tensorNames.has('blk.0.attn_q_norm.weight')) throw new ModelLoadError(`${path}: command-r with attn_q_norm (use_qk_norm) is not supported.`)
+  return {logit_scale: get('logit_scale'), layer_norm_eps: get('attention.layer_norm_epsilon')}
+}

@@ -1,0 +1,48 @@
+// GraniteMoE's checkpoint layout: each layer's experts in two 3D tensors (input_linear [experts, 2 x inter, hidden] with
+// gate rows then up rows per expert, output_linear [experts, hidden, inter]) and router.layer, seen as the per-expert
+// tensors the backends load (Qwen's names). A part is a byte window of the file, as for Phi-3's fused projections.
+import {ModelLoadError} from '../errors.js'
+import type {ModelConfig} from './model-config.js'
+import type {TensorInfo} from './safetensors.js'
+
+const LAYER = /^(model\.layers\.\d+\.)block_sparse_moe\.(input_linear|output_linear|router\.layer)\.weight$/
+
+/** The checkpoint's tensors with GraniteMoE's fused experts split per expert and its router renamed; others unchanged. */
+export function splitGraniteMoeExperts(config: ModelConfig, tensors: TensorInfo[]): TensorInfo[] {
+  if (config.architecture !== 'GraniteMoeForCausalLM' || !config.moe) return tensors
+  const {numExperts: experts, expertIntermediateSize: inter} = config.moe
+  const hidden = config.hiddenSize
+  return tensors.flatMap((tensor) => {
+    const match = LAYER.exec(tensor.name)
+    if (!match) return [tensor]
+    const [, prefix, kind] = match as unknown as [string, string, string]
+    if (kind === 'router.layer') return [{...tensor, name: `${prefix}mlp.gate.weight`}]
+    const [rows, cols] = kind === 'input_linear' ? [2 * inter, hidden] : [hidden, inter]
+    const shape = [experts, rows, cols]
+    if (tensor.shape.length !== 3 || tensor.shape.some((d, i) => d !== shape[i]) || tensor.nbytes % (experts * rows) !== 0) {
+      throw new ModelLoadError(`Tensor ${tensor.name} has shape [${tensor.shape.join(', ')}], but config.json implies [${shape.join(', ')}] (in ${tensor.path}).`)
+    }
+    const rowBytes = tensor.nbytes / (experts * rows)
+    const part = (name: string, firstRow: number, count: number): TensorInfo => ({...tensor, name, shape: [count, cols], offset: tensor.offset + firstRow * rowBytes, nbytes: count * rowBytes})
+    return Array.from({length: experts}, (_, e) => kind === 'input_linear'
+      ? [part(`${prefix}mlp.experts.${e}.gate_proj.weight`, e * rows, inter), part(`${prefix}mlp.experts.${e}.up_proj.weight`, e * rows + inter, inter)]
+      : [part(`${prefix}mlp.experts.${e}.down_proj.weight`, e * rows, rows)]).flat()
+  })
+}
+
+/** The tensors a GraniteMoE checkpoint holds in place of the engine's per-expert ones, for writing test checkpoints. */
+export function graniteMoeCheckpointShapes(config: ModelConfig, shapes: {name: string; shape: number[]}[]): {name: string; shape: number[]}[] {
+  if (config.architecture !== 'GraniteMoeForCausalLM' || !config.moe) return shapes
+  const {numExperts: experts, expertIntermediateSize: inter} = config.moe
+  return shapes.flatMap(({name, shape}) => {
+    const match = /^(model\.layers\.\d+\.)mlp\.(gate|experts\.(\d+)\.(gate|up|down)_proj)\.weight$/.exec(name)
+    if (!match) return [{name, shape}]
+    const prefix = match[1]!
+    if (match[2] === 'gate') return [{name: `${prefix}block_sparse_moe.router.layer.weight`, shape}]
+    // The first expert's gate and down stand for the whole fused tensor.
+    if (match[3] !== '0' || match[4] === 'up') return []
+    return match[4] === 'gate'
+      ? [{name: `${prefix}block_sparse_moe.input_linear.weight`, shape: [experts, 2 * inter, config.hiddenSize]}]
+      : [{name: `${prefix}block_sparse_moe.output_linear.weight`, shape: [experts, config.hiddenSize, inter]}]
+  })
+}

@@ -1,0 +1,46 @@
+// The config.json of the Granite, OLMo2, SmolLM3, Cohere, OLMo, OLMoE and GraniteMoE test-model variants, for test-model.ts.
+
+export type RmsTestVariant = 'granite' | 'olmo2' | 'smollm3' | 'cohere' | 'olmo' | 'olmoe' | 'granitemoe'
+export const RMS_TEST_VARIANTS: readonly RmsTestVariant[] = ['granite', 'olmo2', 'smollm3', 'cohere', 'olmo', 'olmoe', 'granitemoe']
+
+export function isRmsTestVariant(variant: string): variant is RmsTestVariant {
+  return (RMS_TEST_VARIANTS as readonly string[]).includes(variant)
+}
+
+/**
+ * granite: every multiplier away from 1 and the attention one apart from 1 / sqrt(head_dim), small enough that random
+ * embeddings times embedding_multiplier do not drown the layers. olmo2: its defaults (rms_norm_eps 1e-5 left out).
+ * smollm3: no_rope_layer_interval 2 (layer 1 without rope) and a window of 8 on it, from SmolLM3Config's default
+ * layer_types (no_rope_layers and layer_types left out). cohere: logit_scale 0.5 (its 0.0625 would flatten random
+ * logits), layer_norm_eps 1e-5 left out. olmo, olmoe: clip_qkv low enough to clamp some random q/k/v values; olmoe: 6
+ * experts of half the preset's MLP width, top-2 without renormalising (OlmoeConfig's default). granitemoe: granite's
+ * multipliers over 4 experts of half the width, top-2, its experts fused per layer in the checkpoint. All untied (see test-model.ts).
+ */
+export function rmsTestModelConfigJson(variant: RmsTestVariant, common: Record<string, unknown>): Record<string, unknown> {
+  const llama = {...common, attention_bias: false, mlp_bias: false, rope_theta: 10000.0, tie_word_embeddings: false}
+  const multipliers = {embedding_multiplier: 1.75, residual_multiplier: 0.625, attention_multiplier: 0.375, logits_scaling: 1.5}
+  if (variant === 'granite') return {architectures: ['GraniteForCausalLM'], model_type: 'granite', ...llama, rms_norm_eps: 1e-6, ...multipliers}
+  if (variant === 'granitemoe') {
+    return {
+      architectures: ['GraniteMoeForCausalLM'], model_type: 'granitemoe', ...llama, mlp_bias: undefined, rms_norm_eps: 1e-6, ...multipliers,
+      intermediate_size: (common.intermediate_size as number) / 2, num_local_experts: 4, num_experts_per_tok: 2,
+    }
+  }
+  if (variant === 'cohere') {
+    return {architectures: ['CohereForCausalLM'], model_type: 'cohere', ...llama, mlp_bias: undefined, logit_scale: 0.5, use_qk_norm: false, pad_token_id: common.eos_token_id}
+  }
+  if (variant === 'olmo') return {architectures: ['OlmoForCausalLM'], model_type: 'olmo', ...llama, mlp_bias: undefined, clip_qkv: 1.5}
+  if (variant === 'olmoe') {
+    return {
+      architectures: ['OlmoeForCausalLM'], model_type: 'olmoe', ...llama, mlp_bias: undefined, clip_qkv: 2.5,
+      intermediate_size: (common.intermediate_size as number) / 2, num_experts: 6, num_experts_per_tok: 2, norm_topk_prob: false,
+    }
+  }
+  if (variant === 'olmo2') return {architectures: ['Olmo2ForCausalLM'], model_type: 'olmo2', ...llama, mlp_bias: undefined}
+  return {
+    architectures: ['SmolLM3ForCausalLM'], model_type: 'smollm3', ...llama, rms_norm_eps: 1e-6,
+    no_rope_layer_interval: 2, use_sliding_window: true, sliding_window: 8,
+    // SmolLM3Config's default pad id (128004) lies beyond a small vocabulary.
+    pad_token_id: common.eos_token_id,
+  }
+}

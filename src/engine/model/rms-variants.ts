@@ -1,0 +1,129 @@
+// Granite (and GraniteMoE), OLMo2, SmolLM3, Cohere, OLMo and OLMoE: the Llama-layout architectures with a twist each, read as transformers 5.18's config classes read them.
+import {ModelLoadError} from '../errors.js'
+import type {TensorInfo} from './safetensors.js'
+
+/** What sets Granite, OLMo2 or SmolLM3 apart from Llama; ModelConfig.rmsVariant holds it (native/cpu/rms_variants.h runs it). */
+export interface RmsVariantFeatures {
+  /** Granite: each attention and MLP output is multiplied by it before its residual add (1: none). */
+  residualMultiplier: number
+  /** Granite: logits times it, 1 / logits_scaling; Cohere: logit_scale (1: none). */
+  logitsMultiplier: number
+  /** OLMo2: no input_layernorm; post_attention_layernorm and post_feedforward_layernorm normalise the sublayer outputs. */
+  postNormsOnly: boolean
+  /** OLMo2: q_norm and k_norm (qkNorm) normalise the whole q and k projections, not each head. */
+  wholeQkNorm: boolean
+  /** SmolLM3: per layer, whether it rotates q and k (its no_rope_layers); absent: every layer does. */
+  ropeLayers?: boolean[]
+  /** Cohere: LayerNorm without bias (mean-subtracting, weight only) in place of RMSNorm; rmsNormEps holds layer_norm_eps. */
+  normMean: boolean
+  /** Cohere: x + attention(norm(x)) + mlp(norm(x)) with the one input_layernorm (no post_attention_layernorm). */
+  parallelBlock: boolean
+  /** OLMo: false for its LayerNorms without weights (no norm tensors in the checkpoint). */
+  normAffine: boolean
+  /** OLMo, OLMoE: q, k and v clamped to [-clipQkv, clipQkv] after their projections; 0: none. */
+  clipQkv: number
+}
+
+export const RMS_VARIANT_ARCHITECTURES = ['GraniteForCausalLM', 'Olmo2ForCausalLM', 'SmolLM3ForCausalLM', 'CohereForCausalLM', 'OlmoForCausalLM', 'OlmoeForCausalLM', 'GraniteMoeForCausalLM'] as const
+
+export function isRmsVariantArchitecture(architecture: string): boolean {
+  return (RMS_VARIANT_ARCHITECTURES as readonly string[]).includes(architecture)
+}
+
+type Json = Record<string, unknown>
+
+/** The config.json with its config class's defaults where they differ from what the shared parser assumes (OLMo2's eps, SmolLM3's layer_types). */
+export function rmsVariantView(config: Json, architecture: string, source: string): Json {
+  if (architecture === 'Olmo2ForCausalLM' || architecture === 'OlmoeForCausalLM') return {...config, rms_norm_eps: config.rms_norm_eps ?? 1e-5}
+  // OlmoLayerNorm's eps is fixed at 1e-5 (OlmoConfig has none).
+  if (architecture === 'OlmoForCausalLM') return {...config, rms_norm_eps: 1e-5}
+  // CohereConfig names its LayerNorm's eps layer_norm_eps.
+  if (architecture === 'CohereForCausalLM') return {...config, rms_norm_eps: config.layer_norm_eps ?? 1e-5}
+  if (architecture !== 'SmolLM3ForCausalLM' || config.layer_types != null) return config
+  // SmolLM3Config: with use_sliding_window and a window, the layers without rope slide.
+  const rope = smolLm3RopeLayers(config, source)
+  const slides = config.use_sliding_window === true && config.sliding_window != null
+  return {...config, layer_types: rope?.map((hasRope) => (slides && !hasRope ? 'sliding_attention' : 'full_attention'))}
+}
+
+/** The features and the two scales Granite sets (attentionScale 0: 1 / sqrt(head_dim); embeddingScale 1: none). */
+export function parseRmsVariant(config: Json, architecture: string, source: string): {rmsVariant: RmsVariantFeatures; attentionScale: number; embeddingScale: number} {
+  const rmsVariant: RmsVariantFeatures = {residualMultiplier: 1, logitsMultiplier: 1, postNormsOnly: false, wholeQkNorm: false, normMean: false, parallelBlock: false, normAffine: true, clipQkv: 0}
+  if (architecture === 'GraniteForCausalLM' || architecture === 'GraniteMoeForCausalLM') {
+    // GraniteConfig defaults every multiplier to 1, the attention one included (not 1 / sqrt(head_dim)).
+    const multiplier = (key: string): number => {
+      const value = config[key] ?? 1
+      if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw new ModelLoadError(`${source}: "${key}" must be a positive number, got ${JSON.stringify(value)}.`)
+      return value
+    }
+    rmsVariant.residualMultiplier = multiplier('residual_multiplier')
+    rmsVariant.logitsMultiplier = 1 / multiplier('logits_scaling')
+    return {rmsVariant, attentionScale: multiplier('attention_multiplier'), embeddingScale: multiplier('embedding_multiplier')}
+  }
+  if (architecture === 'Olmo2ForCausalLM') {
+    rmsVariant.postNormsOnly = true
+    rmsVariant.wholeQkNorm = true
+  }
+  if (architecture === 'SmolLM3ForCausalLM') {
+    const rope = smolLm3RopeLayers(config, source)
+    if (rope && rope.some((hasRope) => !hasRope)) rmsVariant.ropeLayers = rope
+  }
+  if (architecture === 'OlmoForCausalLM' || architecture === 'OlmoeForCausalLM') {
+    const clip = config.clip_qkv ?? 0
+    if (typeof clip !== 'number' || !Number.isFinite(clip) || clip < 0) throw new ModelLoadError(`${source}: "clip_qkv" must be a positive number or null, got ${JSON.stringify(clip)}.`)
+    rmsVariant.clipQkv = clip
+    // OLMo: LayerNorm without weight or bias; OLMoE: OLMo2's whole-width q/k norms under Llama's pre-norms.
+    if (architecture === 'OlmoForCausalLM') Object.assign(rmsVariant, {normMean: true, normAffine: false})
+    else rmsVariant.wholeQkNorm = true
+  }
+  if (architecture === 'CohereForCausalLM') {
+    // Command R+'s per-head LayerNorms of q and k ([heads, head_dim] weights) have no kernel here.
+    if (config.use_qk_norm === true) throw new ModelLoadError(`${source}: use_qk_norm=true (per-head LayerNorms of q and k) is not supported for CohereForCausalLM.`)
+    const scale = config.logit_scale === undefined ? 0.0625 : config.logit_scale
+    if (typeof scale !== 'number' || !Number.isFinite(scale)) throw new ModelLoadError(`${source}: "logit_scale" must be a number, got ${JSON.stringify(scale)}.`)
+    Object.assign(rmsVariant, {logitsMultiplier: scale, normMean: true, parallelBlock: true})
+  }
+  return {rmsVariant, attentionScale: 0, embeddingScale: 1}
+}
+
+/** SmolLM3's no_rope_layers (1: rope, 0: none), by default every no_rope_layer_interval-th layer (4) without rope. */
+function smolLm3RopeLayers(config: Json, source: string): boolean[] | undefined {
+  const layers = config.num_hidden_layers
+  if (typeof layers !== 'number' || !Number.isInteger(layers) || layers <= 0) return undefined // the shared parser names it
+  const given = config.no_rope_layers
+  if (given != null) {
+    if (!Array.isArray(given) || given.length !== layers || given.some((v) => v !== 0 && v !== 1 && typeof v !== 'boolean')) {
+      throw new ModelLoadError(`${source}: "no_rope_layers" must list 1 (rope) or 0 (no rope) for each of the ${layers} layers.`)
+    }
+    return given.map((v) => v === 1 || v === true)
+  }
+  const interval = config.no_rope_layer_interval ?? 4
+  if (typeof interval !== 'number' || !Number.isInteger(interval) || interval <= 0) {
+    throw new ModelLoadError(`${source}: "no_rope_layer_interval" must be a positive integer, got ${JSON.stringify(interval)}.`)
+  }
+  return Array.from({length: layers}, (_, i) => (i + 1) % interval !== 0)
+}
+
+/** The tensors these architectures hold in place of Llama's: OLMo2's post_feedforward_layernorm for input_layernorm, and whole-width q/k norms. */
+export function rmsVariantTensorShapes(rmsVariant: RmsVariantFeatures, shapes: {name: string; shape: number[]}[], qSize: number, kvSize: number): {name: string; shape: number[]}[] {
+  return shapes.map(({name, shape}) => {
+    if (rmsVariant.postNormsOnly && name.endsWith('.input_layernorm.weight')) return {name: name.replace('.input_layernorm.', '.post_feedforward_layernorm.'), shape}
+    if (rmsVariant.wholeQkNorm && name.endsWith('.self_attn.q_norm.weight')) return {name, shape: [qSize]}
+    if (rmsVariant.wholeQkNorm && name.endsWith('.self_attn.k_norm.weight')) return {name, shape: [kvSize]}
+    return {name, shape}
+  }).filter(({name}) => !(rmsVariant.parallelBlock && name.endsWith('.post_attention_layernorm.weight')) && (rmsVariant.normAffine || !/norm\.weight$/.test(name)))
+}
+
+/**
+ * Cohere rotates interleaved pairs (2i, 2i + 1) of each q and k head; the loader reorders those rows to rotate_half's
+ * (i, i + head_dim / 2), as it does llama.cpp's, so the shared rotary kernel applies. q.k is a sum over the head's
+ * dimensions, which reordering both alike leaves unchanged, and v and o_proj keep their order: exact.
+ */
+export function rmsVariantTensors(config: {rmsVariant?: RmsVariantFeatures; numHeads: number; numKvHeads: number}, tensors: TensorInfo[]): TensorInfo[] {
+  if (!config.rmsVariant?.parallelBlock) return tensors
+  return tensors.map((t) => {
+    if (t.name.endsWith('.self_attn.q_proj.weight')) return {...t, ropeInterleavedHeads: config.numHeads}
+    if (t.name.endsWith('.self_attn.k_proj.weight')) return {...t, ropeInterleavedHeads: config.numKvHeads}
+    return t
+  })
+}

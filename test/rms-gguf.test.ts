@@ -1,0 +1,83 @@
+// GGUF granite, olmo2 and command-r files (llama.cpp's tensor names and metadata keys) load as the checkpoints they were converted from.
+import assert from 'node:assert/strict'
+import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {after, describe, it} from 'node:test'
+import {ModelLoadError} from '../src/engine/errors.js'
+import {loadModel, type LoadedModel} from '../src/engine/model/load-model.js'
+import {readTensorFloat64, type TensorInfo} from '../src/engine/model/safetensors.js'
+import {ensureTestModel} from '../src/engine/model/test-model.js'
+import {ggufBytes, type GgufEntry, type GgufTensorSpec} from './support/gguf-file.js'
+import {familyVocabMetadata} from './support/llama-gguf.js'
+import {maxAbsDifference, promptLogits} from './support/model-logits.js'
+
+const GLOBAL: Record<string, string> = {'model.embed_tokens.weight': 'token_embd.weight', 'model.norm.weight': 'output_norm.weight', 'lm_head.weight': 'output.weight'}
+const LAYER: Record<string, string> = {
+  input_layernorm: 'attn_norm', 'self_attn.q_proj': 'attn_q', 'self_attn.k_proj': 'attn_k', 'self_attn.v_proj': 'attn_v', 'self_attn.o_proj': 'attn_output',
+  post_attention_layernorm: 'ffn_norm', 'mlp.gate_proj': 'ffn_gate', 'mlp.up_proj': 'ffn_up', 'mlp.down_proj': 'ffn_down',
+  'self_attn.q_norm': 'attn_q_norm', 'self_attn.k_norm': 'attn_k_norm', post_feedforward_layernorm: 'post_ffw_norm',
+}
+
+/** A tensor as llama.cpp's converter writes it: granite's q/k rows permuted per head for its interleaved rope, others as stored. */
+function converted(tensor: TensorInfo, arch: string, config: LoadedModel['config']): GgufTensorSpec {
+  const values = Float32Array.from(readTensorFloat64(tensor))
+  const layer = /^model\.layers\.(\d+)\.(.+)\.weight$/.exec(tensor.name)
+  let part = layer ? LAYER[layer[2]!]! : GLOBAL[tensor.name]!
+  if (arch === 'olmo2' && part === 'ffn_norm') part = 'post_attention_norm'
+  const heads = arch !== 'granite' ? 0 : part === 'attn_q' ? config.numHeads : part === 'attn_k' ? config.numKvHeads : 0
+  let data = values
+  if (heads > 0) {
+    data = new Float32Array(values.length)
+    const [cols, headDim] = [tensor.shape[1]!, config.headDim]
+    for (let h = 0; h < heads; h++) {
+      for (let i = 0; i < headDim / 2; i++) {
+        for (const half of [0, 1]) {
+          const from = (h * headDim + half * (headDim / 2) + i) * cols
+          data.set(values.subarray(from, from + cols), (h * headDim + 2 * i + half) * cols)
+        }
+      }
+    }
+  }
+  return {name: layer ? `blk.${layer[1]}.${part}.weight` : part, dims: [...tensor.shape].reverse(), data: Buffer.from(data.buffer)}
+}
+
+function metadata(arch: string, c: LoadedModel['config']): Record<string, GgufEntry> {
+  const u32 = (value: number) => ({type: 'u32' as const, value})
+  const f32 = (value: number) => ({type: 'f32' as const, value})
+  const extra: Record<string, GgufEntry> = arch === 'granite'
+    ? {'granite.embedding_scale': f32(c.embeddingScale), 'granite.residual_scale': f32(c.rmsVariant!.residualMultiplier), 'granite.attention.scale': f32(c.attentionScale), 'granite.logit_scale': f32(1 / c.rmsVariant!.logitsMultiplier)}
+    : arch === 'command-r'
+      ? {'command-r.logit_scale': f32(c.rmsVariant!.logitsMultiplier), 'command-r.attention.layer_norm_epsilon': f32(c.rmsNormEps)}
+      : {'olmo2.attention.layer_norm_rms_epsilon': f32(c.rmsNormEps)}
+  return {
+    'general.architecture': {type: 'string', value: arch},
+    [`${arch}.context_length`]: u32(c.maxPositionEmbeddings), [`${arch}.embedding_length`]: u32(c.hiddenSize), [`${arch}.block_count`]: u32(c.numLayers),
+    [`${arch}.feed_forward_length`]: u32(c.intermediateSize), [`${arch}.attention.head_count`]: u32(c.numHeads), [`${arch}.attention.head_count_kv`]: u32(c.numKvHeads),
+    [`${arch}.attention.key_length`]: u32(c.headDim), [`${arch}.attention.value_length`]: u32(c.headDim), [`${arch}.rope.freq_base`]: f32(c.ropeTheta),
+    ...(arch === 'granite' ? {'granite.attention.layer_norm_rms_epsilon': f32(c.rmsNormEps)} : {}),
+    ...extra,
+    ...familyVocabMetadata('gpt2', c.vocabSize),
+  }
+}
+
+describe('GGUF granite / olmo2 / command-r files', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pagedllm-rms-gguf-'))
+  after(() => rmSync(dir, {recursive: true, force: true}))
+
+  for (const [arch, variant] of [['granite', 'granite'], ['olmo2', 'olmo2'], ['command-r', 'cohere']] as const) {
+    it(`${arch}: llama.cpp's names and metadata give the bit-identical logits of the ${variant} checkpoint it was converted from`, async () => {
+      const hf = await loadModel(await ensureTestModel('tiny', {variant}))
+      const path = join(dir, `${arch}.gguf`)
+      writeFileSync(path, ggufBytes(metadata(arch, hf.config), {tensors: hf.tensors.map((t) => converted(t, arch, hf.config))}))
+      const gguf = await loadModel(path)
+      assert.deepEqual([gguf.config.architecture, gguf.config.rmsVariant, gguf.config.attentionScale, gguf.config.embeddingScale], [hf.config.architecture, hf.config.rmsVariant, hf.config.attentionScale, hf.config.embeddingScale])
+      assert.equal(maxAbsDifference((await promptLogits(gguf, 'f32')).logits, (await promptLogits(hf, 'f32')).logits), 0)
+      if (arch !== 'command-r') return
+      // Command R+'s per-head q/k norms are refused by name.
+      const qNorm = {name: 'blk.0.attn_q_norm.weight', dims: [hf.config.headDim, hf.config.numHeads], data: Buffer.alloc(4 * hf.config.headDim * hf.config.numHeads)}
+      writeFileSync(path, ggufBytes(metadata(arch, hf.config), {tensors: [...hf.tensors.map((t) => converted(t, arch, hf.config)), qNorm]}))
+      await assert.rejects(loadModel(path), (error: unknown) => error instanceof ModelLoadError && /command-r with attn_q_norm \(use_qk_norm\) is not supported/.test(error.message))
+    })
+  }
+})
