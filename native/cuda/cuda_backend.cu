@@ -61,6 +61,11 @@ class CudaBackend final : public Backend {
       throw std::runtime_error("CUDA backend: Gemma's GeGLU MLP, (1 + weight) RMSNorm, scaled embeddings and Gemma 2's sandwich norms and soft-capping are not implemented (use --device cpu)");
     if (model_.num_experts > 0)
       throw std::runtime_error("CUDA backend: mixture-of-experts MLPs (Mixtral, Qwen2-MoE, Qwen3-MoE) are not implemented (use --device cpu)");
+    // Granite's multipliers, OLMo's and OLMo2's norms, SmolLM3's rope-free layers, Cohere's parallel block (rms_variants.h).
+    const bool rope_skipped = std::any_of(model_.rope_layers.begin(), model_.rope_layers.end(), [](uint8_t rope) { return rope == 0; });
+    if (model_.residual_multiplier != 1.f || model_.logits_multiplier != 1.f || model_.post_norms_only || model_.whole_qk_norm ||
+        rope_skipped || model_.norm_mean || model_.clip_qkv != 0.f || model_.parallel_residual || !model_.norm_affine)
+      throw std::runtime_error("CUDA backend: Granite's multipliers, OLMo's and OLMo2's norms, SmolLM3's rope-free layers and Cohere's parallel blocks are not implemented (use --device cpu)");
     // The engine caps the context to the narrowest window instead (capContextToWindows in sliding-windows.ts).
     const bool windowed = std::any_of(model_.layer_windows.begin(), model_.layer_windows.end(), [](int w) { return w > 0; });
     if (windowed || model_.rope_local_theta != 0.f)
