@@ -73,3 +73,10 @@ export class UnavailableError extends PagedLLMError {
   override readonly httpStatus = 503
   override readonly type = 'service_unavailable' as const
 }
+
+/** A value as an error message quotes it: JSON, cut to 60 characters, so a hostile file's megabyte value stays out of the line. */
+export function quotedValue(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value)
+  return text.length <= 60 ? text : `${text.slice(0, 60)}...`
+}
+

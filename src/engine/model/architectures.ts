@@ -1,5 +1,5 @@
 // The Hugging Face architectures the engine runs, each with what transformers' config class gives it by default and what sets it apart.
-import {ModelLoadError} from '../errors.js'
+import {ModelLoadError, quotedValue} from '../errors.js'
 import {float32ToBf16Bits, bf16BitsToFloat32, f16BitsToFloat32, float32ToF16Bits} from './float-formats.js'
 import type {MoeFamily} from './moe-config.js'
 import {LAYERNORM_ARCHITECTURES} from './layernorm-family.js'
@@ -95,7 +95,7 @@ export function parseActivation(config: Record<string, unknown>, architecture: s
   const raw = config[traits.activationKey] ?? traits.defaultActivation
   const activation = traits.gemmaNorms && raw === 'gelu' ? 'gelu_pytorch_tanh' : raw
   if (activation !== 'silu' && activation !== 'gelu_pytorch_tanh') {
-    throw new ModelLoadError(`${source}: hidden_act "${String(raw)}" is not supported (silu, gelu_pytorch_tanh).`)
+    throw new ModelLoadError(`${source}: hidden_act ${quotedValue(raw)} is not supported (silu, gelu_pytorch_tanh).`)
   }
   return activation
 }
@@ -105,7 +105,7 @@ export function gemma2Features(config: Record<string, unknown>, source: string):
   const positive = (key: string, fallback: number): number => {
     const value = config[key] === undefined ? fallback : config[key]
     if (value === null) return 0
-    if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw new ModelLoadError(`${source}: "${key}" must be a positive number or null, got ${JSON.stringify(value)}.`)
+    if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw new ModelLoadError(`${source}: "${key}" must be a positive number or null, got ${quotedValue(value)}.`)
     return value
   }
   if (config.use_bidirectional_attention === true) throw new ModelLoadError(`${source}: use_bidirectional_attention is not supported (a causal decoder only).`)

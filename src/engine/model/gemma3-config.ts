@@ -1,5 +1,5 @@
 // Gemma 3's config.json seen as the keys the shared parser reads: its two rope bases, and Gemma3TextConfig's defaults where they differ from Gemma 2's.
-import {ModelLoadError} from '../errors.js'
+import {ModelLoadError, quotedValue} from '../errors.js'
 import {isObject} from './rope-scaling.js'
 
 type Json = Record<string, unknown>
@@ -18,11 +18,11 @@ export function gemma3View(config: Json, source: string): {config: Json; ropeLoc
   const sliding = nested && isObject(nested.sliding_attention) ? nested.sliding_attention : {}
   const slidingType = sliding.rope_type ?? sliding.type ?? 'default'
   if (slidingType !== 'default') {
-    throw new ModelLoadError(`${source}: rope_parameters.sliding_attention of type ${JSON.stringify(slidingType)} is not supported (Gemma 3's local layers use the default rope).`)
+    throw new ModelLoadError(`${source}: rope_parameters.sliding_attention of type ${quotedValue(slidingType)} is not supported (Gemma 3's local layers use the default rope).`)
   }
   const ropeLocalTheta = sliding.rope_theta ?? config.rope_local_base_freq ?? 10000
   if (typeof ropeLocalTheta !== 'number' || !Number.isFinite(ropeLocalTheta) || ropeLocalTheta <= 0) {
-    throw new ModelLoadError(`${source}: "rope_local_base_freq" must be a positive number, got ${JSON.stringify(ropeLocalTheta)}.`)
+    throw new ModelLoadError(`${source}: "rope_local_base_freq" must be a positive number, got ${quotedValue(ropeLocalTheta)}.`)
   }
   const fullRope = isObject(full) ? {...full, rope_theta: full.rope_theta ?? config.rope_theta ?? 1e6} : undefined
   return {

@@ -1,7 +1,7 @@
 // Loads a llama/mistral/qwen2/qwen3/gemma (MoE: gguf-moe.ts; gpt2/gptneox/phi2/starcoder2: gguf-layernorm.ts) GGUF file as a model: config from metadata, tensors under their HF names, tokenizer and chat template.
 import {closeSync, openSync, readSync} from 'node:fs'
 import {basename} from 'node:path'
-import {ModelLoadError} from '../errors.js'
+import {ModelLoadError, quotedValue} from '../errors.js'
 import {blockFormatOfGgufType, refusedTypeMessage} from './gguf-block-types.js'
 import {GGML_BLOCKS, readGguf, type GgufFile, type GgufValue} from './gguf-file.js'
 import {ggufExpertTensors, ggufMoeConfigKeys, ggufMoeName} from './gguf-moe.js'
@@ -95,12 +95,12 @@ function ggufConfig(file: GgufFile, arch: string, vocabSize: number, tokenizer: 
     const value = get(key)
     const expected = headDim ?? Number(get('embedding_length')) / Number(get('attention.head_count'))
     if (value !== undefined && value !== expected) {
-      throw new ModelLoadError(`${file.path}: ${arch}.${key} ${String(value)} differs from the head size ${expected}; only full-head rotary embeddings with equal key and value sizes are supported.`)
+      throw new ModelLoadError(`${file.path}: ${arch}.${key} ${quotedValue(value)} differs from the head size ${expected}; only full-head rotary embeddings with equal key and value sizes are supported.`)
     }
   }
   const ropeType = get('rope.scaling.type')
   if (ropeType !== undefined && ropeType !== 'none' && ropeType !== 'linear') {
-    throw new ModelLoadError(`${file.path}: rope scaling "${String(ropeType)}" is not supported (none or linear)`)
+    throw new ModelLoadError(`${file.path}: rope scaling ${quotedValue(ropeType)} is not supported (none or linear)`)
   }
   const ropeFactor = get('rope.scaling.factor') ?? 1
   const headSize = Number(headDim ?? Number(get('embedding_length')) / Number(get('attention.head_count')))

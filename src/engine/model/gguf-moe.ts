@@ -1,5 +1,5 @@
 // Mixture-of-experts GGUF files (llama with experts = Mixtral, qwen2moe, qwen3moe): their config.json keys and their expert tensors under the engine's names.
-import {ModelLoadError} from '../errors.js'
+import {ModelLoadError, quotedValue} from '../errors.js'
 import type {TensorInfo} from './safetensors.js'
 
 /** The HF architecture and config.json keys a GGUF file's expert metadata stands for; null for a dense file. */
@@ -11,7 +11,7 @@ export function ggufMoeConfigKeys(arch: string, get: (key: string) => unknown, t
   }
   // llama.cpp's softmax gating (1) is the only one these architectures use; sigmoid gating (2) is DeepSeek's.
   const gating = get('expert_gating_func')
-  if (gating !== undefined && gating !== 1) throw new ModelLoadError(`${path}: ${arch}.expert_gating_func ${String(gating)} is not supported (softmax routing only).`)
+  if (gating !== undefined && gating !== 1) throw new ModelLoadError(`${path}: ${arch}.expert_gating_func ${quotedValue(gating)} is not supported (softmax routing only).`)
   const common = {num_experts: experts, num_experts_per_tok: get('expert_used_count') ?? null}
   // llama.cpp renormalises the top-k weights for Mixtral and Qwen3-MoE and not for Qwen2-MoE, unless the file says.
   const normalized = (fallback: boolean) => get('expert_weights_norm') ?? fallback
@@ -29,7 +29,7 @@ export function ggufMoeConfigKeys(arch: string, get: (key: string) => unknown, t
     }
   }
   if (arch === 'qwen3moe') return {architecture: 'Qwen3MoeForCausalLM', modelType: 'qwen3_moe', keys: {...qwen, norm_topk_prob: normalized(true)}}
-  throw new ModelLoadError(`${path}: ${arch}.expert_count ${String(experts)}: mixture-of-experts ${arch} files are not supported (llama, qwen2moe, qwen3moe).`)
+  throw new ModelLoadError(`${path}: ${arch}.expert_count ${quotedValue(experts)}: mixture-of-experts ${arch} files are not supported (llama, qwen2moe, qwen3moe).`)
 }
 
 /** Per-layer GGUF tensor suffix -> engine name: router, experts (3D, or Mixtral's older one tensor per expert), shared expert. */

@@ -1,5 +1,5 @@
 // Builds a tokenizer.json (and the special-token config) from GGUF tokenizer metadata: SPM "llama" and GPT-2 BPE "gpt2" vocabularies.
-import {ModelLoadError} from '../errors.js'
+import {ModelLoadError, quotedValue} from '../errors.js'
 import {specialAddedToken, specialTokensPostProcessor} from './byte-level-bpe.js'
 import type {GgufValue} from './gguf-file.js'
 import {LLAMA3_SPLIT_REGEX, QWEN2_SPLIT_REGEX, splitThenByteLevel} from './tokenizer-families.js'
@@ -106,7 +106,7 @@ function preTokenizer(metadata: Map<string, GgufValue>): PreTokenizerSpec {
   const name = metadata.get('tokenizer.ggml.pre') ?? 'default'
   const known = typeof name === 'string' && Object.hasOwn(PRE_TOKENIZERS, name) ? PRE_TOKENIZERS[name] : undefined
   if (known === undefined) {
-    throw new ModelLoadError(`GGUF pre-tokenizer "${String(name)}" (tokenizer.ggml.pre) is not supported; supported: ${Object.keys(PRE_TOKENIZERS).join(', ')}.`)
+    throw new ModelLoadError(`GGUF pre-tokenizer ${quotedValue(name)} (tokenizer.ggml.pre) is not supported; supported: ${Object.keys(PRE_TOKENIZERS).join(', ')}.`)
   }
   return known
 }
@@ -197,7 +197,7 @@ export function tokenizerFromGguf(metadata: Map<string, GgufValue>, options: {ex
   let json: Record<string, unknown>
   if (kind === 'llama') json = spmTokenizerJson(metadata)
   else if (kind === 'gpt2') json = gpt2TokenizerJson(metadata)
-  else throw new ModelLoadError(`GGUF tokenizer model "${String(kind)}" is not supported (llama SentencePiece or gpt2 BPE)`)
+  else throw new ModelLoadError(`GGUF tokenizer model ${quotedValue(kind)} is not supported (llama SentencePiece or gpt2 BPE)`)
   // BOS (by default for SentencePiece vocabularies) and EOS around every encoded text, as llama.cpp adds them.
   const special = (id: number | null, add: boolean) => (add && id !== null ? {token: tokens[id]!, id} : null)
   const bos = special(bosTokenId, (metadata.get('tokenizer.ggml.add_bos_token') ?? kind === 'llama') === true)

@@ -1,7 +1,7 @@
 // Builds the tokenizer.json transformers builds from GPT-2-style "slow" tokenizer files: vocab.json + merges.txt.
 import {existsSync, readFileSync, statSync} from 'node:fs'
 import {join} from 'node:path'
-import {ModelLoadError} from '../errors.js'
+import {ModelLoadError, quotedValue} from '../errors.js'
 import {specialTokensPostProcessor} from './byte-level-bpe.js'
 import {readJsonObject} from './model-config.js'
 
@@ -106,16 +106,16 @@ function readVocab(path: string): Record<string, number> {
   const vocab = readJsonFile(path)
   const owner = new Map<number, string>()
   for (const [token, id] of Object.entries(vocab)) {
-    if (typeof id !== 'number' || !Number.isInteger(id) || id < 0) throw new ModelLoadError(`${path} gives ${JSON.stringify(token)} the id ${JSON.stringify(id)}, which is not a non-negative integer.`)
+    if (typeof id !== 'number' || !Number.isInteger(id) || id < 0) throw new ModelLoadError(`${path} gives ${quotedValue(token)} the id ${quotedValue(id)}, which is not a non-negative integer.`)
     const other = owner.get(id)
-    if (other !== undefined) throw new ModelLoadError(`${path} gives both ${JSON.stringify(other)} and ${JSON.stringify(token)} the id ${id}.`)
+    if (other !== undefined) throw new ModelLoadError(`${path} gives both ${quotedValue(other)} and ${quotedValue(token)} the id ${id}.`)
     owner.set(id, token)
   }
   if (owner.size === 0) throw new ModelLoadError(`${path} holds no tokens.`)
   // Ids are dense in a real vocabulary; one far past the entries would make the tokenizer library walk every id up to it.
   let largest = 0
   for (const id of owner.keys()) largest = Math.max(largest, id)
-  if (largest >= 2 * owner.size + 65536) throw new ModelLoadError(`${path} gives ${JSON.stringify(owner.get(largest))} the id ${largest}, far beyond its ${owner.size} entries.`)
+  if (largest >= 2 * owner.size + 65536) throw new ModelLoadError(`${path} gives ${quotedValue(owner.get(largest))} the id ${largest}, far beyond its ${owner.size} entries.`)
   return vocab as Record<string, number>
 }
 
@@ -127,10 +127,10 @@ function readMerges(path: string, vocab: Record<string, number>): [string, strin
   lines.forEach((line, index) => {
     if (line.startsWith('#version')) return
     const parts = line.split(' ')
-    if (parts.length !== 2 || parts[0] === '' || parts[1] === '') throw new ModelLoadError(`${path} line ${index + 1} is not two tokens separated by one space: ${JSON.stringify(line.slice(0, 80))}.`)
+    if (parts.length !== 2 || parts[0] === '' || parts[1] === '') throw new ModelLoadError(`${path} line ${index + 1} is not two tokens separated by one space: ${quotedValue(line.slice(0, 80))}.`)
     const [left, right] = parts as [string, string]
     for (const token of [left, right, left + right]) {
-      if (!Object.hasOwn(vocab, token)) throw new ModelLoadError(`${path} line ${index + 1} merges into or from ${JSON.stringify(token)}, which is not in ${VOCAB_FILE}.`)
+      if (!Object.hasOwn(vocab, token)) throw new ModelLoadError(`${path} line ${index + 1} merges into or from ${quotedValue(token)}, which is not in ${VOCAB_FILE}.`)
     }
     merges.push([left, right])
   })
@@ -163,13 +163,13 @@ function addedTokensOf(dir: string, config: Json, vocab: Record<string, number>)
   if (decoder !== null && typeof decoder === 'object' && !Array.isArray(decoder)) {
     for (const [id, token] of Object.entries(decoder as Json)) {
       const content = tokenText(token)
-      if (content === '' || !/^\d+$/.test(id)) throw new ModelLoadError(`tokenizer_config.json's added_tokens_decoder entry ${JSON.stringify(id)} is not an id with a token.`)
+      if (content === '' || !/^\d+$/.test(id)) throw new ModelLoadError(`tokenizer_config.json's added_tokens_decoder entry ${quotedValue(id)} is not an id with a token.`)
       declared.push([Number(id), {...(token as Partial<AddedToken>), content}])
     }
   } else if (existsSync(join(dir, ADDED_TOKENS_FILE))) {
     const path = join(dir, ADDED_TOKENS_FILE)
     for (const [content, id] of Object.entries(readJsonFile(path))) {
-      if (typeof id !== 'number' || !Number.isInteger(id) || id < 0) throw new ModelLoadError(`${path} gives ${JSON.stringify(content)} the id ${JSON.stringify(id)}, which is not a non-negative integer.`)
+      if (typeof id !== 'number' || !Number.isInteger(id) || id < 0) throw new ModelLoadError(`${path} gives ${quotedValue(content)} the id ${quotedValue(id)}, which is not a non-negative integer.`)
       const special = specials.has(content)
       declared.push([id, {content, normalized: !special, special}])
     }

@@ -1,6 +1,6 @@
 // What every LayerNorm-family config parser shares: config.json values read with the class's defaults and checked,
 // refusals by key, the plain partial rotary and the plain MLP activations transformers names.
-import {ModelLoadError} from '../errors.js'
+import {ModelLoadError, quotedValue} from '../errors.js'
 import type {LayerNormFeatures} from './layernorm-family.js'
 import type {ModelConfig} from './model-config.js'
 
@@ -48,7 +48,7 @@ export function plainRotary(config: Json, architecture: string, source: string, 
   const rope = (config.rope_parameters ?? config.rope_scaling ?? {}) as Json
   if (typeof rope !== 'object' || rope === null) throw new ModelLoadError(`${source}: "rope_parameters" must be an object.`)
   const ropeType = rope.rope_type ?? rope.type ?? 'default'
-  if (ropeType !== 'default') throw new ModelLoadError(`${source}: rope type ${JSON.stringify(ropeType)} is not supported for ${architecture} (plain rotary embeddings only).`)
+  if (ropeType !== 'default') throw new ModelLoadError(`${source}: rope type ${quotedValue(ropeType)} is not supported for ${architecture} (plain rotary embeddings only).`)
   const [thetaKey, fractionKey] = [legacy.theta ?? 'rope_theta', legacy.fraction ?? 'partial_rotary_factor']
   const theta = rope.rope_theta ?? config[thetaKey] ?? config.rope_theta ?? 10000
   const fraction = rope.partial_rotary_factor ?? config[fractionKey] ?? config.partial_rotary_factor ?? defaultFraction
@@ -63,6 +63,6 @@ export function plainRotary(config: Json, architecture: string, source: string, 
 export function plainActivation(raw: unknown, key: string, source: string): ModelConfig['hiddenAct'] {
   if (raw === 'gelu' || raw === 'relu') return raw
   if (raw === 'gelu_new' || raw === 'gelu_pytorch_tanh') return 'gelu_pytorch_tanh'
-  throw new ModelLoadError(`${source}: ${key} "${String(raw)}" is not supported (gelu, gelu_new, gelu_pytorch_tanh, relu).`)
+  throw new ModelLoadError(`${source}: ${key} ${quotedValue(raw)} is not supported (gelu, gelu_new, gelu_pytorch_tanh, relu).`)
 }
 

@@ -1,6 +1,6 @@
 // Phi (1, 1.5, 2), StableLM, StarCoder2, GPT-J and GPTBigCode (StarCoder 1, SantaCoder): their config.json read as transformers 5.18's config classes read it
 // (every key they read honoured or refused by name), and their checkpoints' tensor names (layernorm-family.ts maps them).
-import {ModelLoadError} from '../errors.js'
+import {ModelLoadError, quotedValue} from '../errors.js'
 import {configReader, LAYERNORM_DEFAULTS, layerNormBase, plainActivation, plainRotary} from './layernorm-config-reader.js'
 import type {LayerNormFeatures, LayerNormModelFields} from './layernorm-family.js'
 
@@ -92,7 +92,7 @@ export function parseMoreLayerNormConfig(config: Json, architecture: string, sou
       const parallel = flag('use_parallel_residual', false)
       Object.assign(features, {qkvBias: flag('use_qkv_bias', false), outputBias: false, mlpBias: false, gatedMlp: true, parallelResidual: parallel, sharedNorm: parallel,
         headNorm: flag('qk_layernorm', false) ? 'per-head' : 'none'})
-      if (rawAct !== 'silu' && rawAct !== 'gelu_pytorch_tanh' && rawAct !== 'gelu_new') throw new ModelLoadError(`${source}: hidden_act "${String(rawAct)}" is not supported for ${architecture}'s gated MLP (silu, gelu_pytorch_tanh, gelu_new).`)
+      if (rawAct !== 'silu' && rawAct !== 'gelu_pytorch_tanh' && rawAct !== 'gelu_new') throw new ModelLoadError(`${source}: hidden_act ${quotedValue(rawAct)} is not supported for ${architecture}'s gated MLP (silu, gelu_pytorch_tanh, gelu_new).`)
       fields.hiddenAct = rawAct === 'silu' ? 'silu' : 'gelu_pytorch_tanh'
     } else {
       const bias = flag('use_bias', true)
@@ -108,6 +108,6 @@ export function parseMoreLayerNormConfig(config: Json, architecture: string, sou
 /** StarCoder2's sliding_window (every layer; null: none): a query at p sees keys (p - window, p]. */
 function slidingWindow(raw: unknown, source: string): number {
   if (raw == null) return 0
-  if (typeof raw !== 'number' || !Number.isInteger(raw) || raw <= 0) throw new ModelLoadError(`${source}: "sliding_window" must be a positive integer or null, got ${JSON.stringify(raw)}.`)
+  if (typeof raw !== 'number' || !Number.isInteger(raw) || raw <= 0) throw new ModelLoadError(`${source}: "sliding_window" must be a positive integer or null, got ${quotedValue(raw)}.`)
   return raw
 }

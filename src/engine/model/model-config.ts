@@ -1,7 +1,7 @@
 // Turns a Hugging Face config.json (+ generation_config.json) into the engine's ModelConfig, rejecting what we cannot run.
 import {existsSync, readFileSync} from 'node:fs'
 import {join} from 'node:path'
-import {ModelLoadError} from '../errors.js'
+import {ModelLoadError, quotedValue} from '../errors.js'
 import {ARCHITECTURES, NEAR_MISSES, SUPPORTED_ARCHITECTURES, gemma2Features, gemmaEmbeddingScale, parseActivation} from './architectures.js'
 import {parseMoeConfig, type MoeConfig} from './moe-config.js'
 import {isLayerNormArchitecture, parseLayerNormConfig, type LayerNormFeatures} from './layernorm-family.js'
@@ -246,7 +246,7 @@ function tokenIdsAndDtype(config: Json, generationConfig: Json | undefined, voca
   const dtypeKey = config.torch_dtype != null ? 'torch_dtype' : 'dtype'
   const dtype = config[dtypeKey] ?? 'float32'
   if (typeof dtype !== 'string' || !FLOAT_DTYPES.includes(dtype.replace(/^torch\./, ''))) {
-    throw new ModelLoadError(`${source}: "${dtypeKey}" ${JSON.stringify(dtype).slice(0, 60)} is not a float dtype (${FLOAT_DTYPES.slice(0, -1).join(', ')}).`)
+    throw new ModelLoadError(`${source}: "${dtypeKey}" ${quotedValue(dtype)} is not a float dtype (${FLOAT_DTYPES.slice(0, -1).join(', ')}).`)
   }
   return {bosTokenId, eosTokenIds, torchDtype: dtype.replace(/^torch\./, '')}
 }
@@ -255,7 +255,7 @@ function tokenIdsAndDtype(config: Json, generationConfig: Json | undefined, voca
 function optionalFlag(config: Json, key: string, source: string): boolean | undefined {
   const value = config[key]
   if (value == null) return undefined
-  if (typeof value !== 'boolean') throw new ModelLoadError(`${source}: "${key}" must be true or false, got ${JSON.stringify(value).slice(0, 60)}.`)
+  if (typeof value !== 'boolean') throw new ModelLoadError(`${source}: "${key}" must be true or false, got ${quotedValue(value)}.`)
   return value
 }
 
@@ -271,7 +271,7 @@ function tokenIds(value: unknown, key: string, source: string, vocabSize: number
   const ids = Array.isArray(value) ? value : [value]
   for (const id of ids) {
     if (typeof id !== 'number' || !Number.isInteger(id) || id < 0 || id >= vocabSize) {
-      throw new ModelLoadError(`${source}: "${key}" ${JSON.stringify(value).slice(0, 60)} is not a token id of this model (an integer below vocab_size ${vocabSize}, or a list of them).`)
+      throw new ModelLoadError(`${source}: "${key}" ${quotedValue(value)} is not a token id of this model (an integer below vocab_size ${vocabSize}, or a list of them).`)
     }
   }
   return ids as number[]

@@ -1,5 +1,5 @@
 // Mixture-of-experts settings (Mixtral, Qwen2-MoE, Qwen3-MoE, OLMoE, GraniteMoE) read from config.json, and the tensors their sparse MLPs need.
-import {ModelLoadError} from '../errors.js'
+import {ModelLoadError, quotedValue} from '../errors.js'
 
 export type MoeFamily = 'mixtral' | 'qwen2_moe' | 'qwen3_moe' | 'olmoe' | 'granitemoe'
 
@@ -39,12 +39,12 @@ export function parseMoeConfig(config: Json, family: MoeFamily, numLayers: numbe
   const defaults = DEFAULTS[family]
   const positive = (key: string, fallback: number): number => {
     const value = config[key] ?? fallback
-    if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) throw new ModelLoadError(`${source}: "${key}" must be a positive integer, got ${JSON.stringify(value)}.`)
+    if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) throw new ModelLoadError(`${source}: "${key}" must be a positive integer, got ${quotedValue(value)}.`)
     return value
   }
   // transformers maps num_experts and num_local_experts to one attribute; checkpoints write either.
   if (config.num_experts != null && config.num_local_experts != null && config.num_experts !== config.num_local_experts) {
-    throw new ModelLoadError(`${source}: "num_experts" (${JSON.stringify(config.num_experts)}) and "num_local_experts" (${JSON.stringify(config.num_local_experts)}) disagree.`)
+    throw new ModelLoadError(`${source}: "num_experts" (${quotedValue(config.num_experts)}) and "num_local_experts" (${quotedValue(config.num_local_experts)}) disagree.`)
   }
   const numExperts = positive(config.num_local_experts != null ? 'num_local_experts' : 'num_experts', defaults.experts)
   if (numExperts > MAX_EXPERTS) throw new ModelLoadError(`${source}: ${numExperts} experts is more than the ${MAX_EXPERTS} supported.`)
@@ -72,7 +72,7 @@ export function parseMoeConfig(config: Json, family: MoeFamily, numLayers: numbe
 /** As Qwen2MoeDecoderLayer / Qwen3MoeDecoderLayer: sparse unless listed in mlp_only_layers, every decoder_sparse_step-th layer. */
 function qwenSparseLayers(config: Json, numLayers: number, source: string): boolean[] {
   const step = config.decoder_sparse_step ?? 1
-  if (typeof step !== 'number' || !Number.isInteger(step) || step <= 0) throw new ModelLoadError(`${source}: "decoder_sparse_step" must be a positive integer, got ${JSON.stringify(step)}.`)
+  if (typeof step !== 'number' || !Number.isInteger(step) || step <= 0) throw new ModelLoadError(`${source}: "decoder_sparse_step" must be a positive integer, got ${quotedValue(step)}.`)
   const denseOnly = config.mlp_only_layers ?? []
   if (!Array.isArray(denseOnly) || denseOnly.some((l) => typeof l !== 'number' || !Number.isInteger(l))) {
     throw new ModelLoadError(`${source}: "mlp_only_layers" must be a list of layer indices.`)

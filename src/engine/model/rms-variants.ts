@@ -1,5 +1,5 @@
 // Granite (and GraniteMoE), OLMo2, SmolLM3, Cohere, OLMo and OLMoE: the Llama-layout architectures with a twist each, read as transformers 5.18's config classes read them.
-import {ModelLoadError} from '../errors.js'
+import {ModelLoadError, quotedValue} from '../errors.js'
 import type {TensorInfo} from './safetensors.js'
 
 /** What sets Granite, OLMo2 or SmolLM3 apart from Llama; ModelConfig.rmsVariant holds it (native/cpu/rms_variants.h runs it). */
@@ -53,7 +53,7 @@ export function parseRmsVariant(config: Json, architecture: string, source: stri
     // GraniteConfig defaults every multiplier to 1, the attention one included (not 1 / sqrt(head_dim)).
     const multiplier = (key: string): number => {
       const value = config[key] ?? 1
-      if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw new ModelLoadError(`${source}: "${key}" must be a positive number, got ${JSON.stringify(value)}.`)
+      if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw new ModelLoadError(`${source}: "${key}" must be a positive number, got ${quotedValue(value)}.`)
       return value
     }
     rmsVariant.residualMultiplier = multiplier('residual_multiplier')
@@ -70,7 +70,7 @@ export function parseRmsVariant(config: Json, architecture: string, source: stri
   }
   if (architecture === 'OlmoForCausalLM' || architecture === 'OlmoeForCausalLM') {
     const clip = config.clip_qkv ?? 0
-    if (typeof clip !== 'number' || !Number.isFinite(clip) || clip < 0) throw new ModelLoadError(`${source}: "clip_qkv" must be a positive number or null, got ${JSON.stringify(clip)}.`)
+    if (typeof clip !== 'number' || !Number.isFinite(clip) || clip < 0) throw new ModelLoadError(`${source}: "clip_qkv" must be a positive number or null, got ${quotedValue(clip)}.`)
     rmsVariant.clipQkv = clip
     // OLMo: LayerNorm without weight or bias; OLMoE: OLMo2's whole-width q/k norms under Llama's pre-norms.
     if (architecture === 'OlmoForCausalLM') Object.assign(rmsVariant, {normMean: true, normAffine: false})
@@ -80,7 +80,7 @@ export function parseRmsVariant(config: Json, architecture: string, source: stri
     // Command R+'s per-head LayerNorms of q and k ([heads, head_dim] weights) have no kernel here.
     if (config.use_qk_norm === true) throw new ModelLoadError(`${source}: use_qk_norm=true (per-head LayerNorms of q and k) is not supported for CohereForCausalLM.`)
     const scale = config.logit_scale === undefined ? 0.0625 : config.logit_scale
-    if (typeof scale !== 'number' || !Number.isFinite(scale)) throw new ModelLoadError(`${source}: "logit_scale" must be a number, got ${JSON.stringify(scale)}.`)
+    if (typeof scale !== 'number' || !Number.isFinite(scale)) throw new ModelLoadError(`${source}: "logit_scale" must be a number, got ${quotedValue(scale)}.`)
     Object.assign(rmsVariant, {logitsMultiplier: scale, normMean: true, parallelBlock: true})
   }
   return {rmsVariant, attentionScale: 0, embeddingScale: 1}
@@ -99,7 +99,7 @@ function smolLm3RopeLayers(config: Json, source: string): boolean[] | undefined 
   }
   const interval = config.no_rope_layer_interval ?? 4
   if (typeof interval !== 'number' || !Number.isInteger(interval) || interval <= 0) {
-    throw new ModelLoadError(`${source}: "no_rope_layer_interval" must be a positive integer, got ${JSON.stringify(interval)}.`)
+    throw new ModelLoadError(`${source}: "no_rope_layer_interval" must be a positive integer, got ${quotedValue(interval)}.`)
   }
   return Array.from({length: layers}, (_, i) => (i + 1) % interval !== 0)
 }

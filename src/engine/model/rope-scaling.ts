@@ -1,5 +1,5 @@
 // Reads config.json's rope_scaling / rope_parameters (linear, llama3, dynamic, yarn, longrope) into the form the kernels compute from.
-import {ModelLoadError} from '../errors.js'
+import {ModelLoadError, quotedValue} from '../errors.js'
 
 /**
  * yarn and longrope reach the kernels as one divisor per rotary frequency (inverse frequency i = theta^(-2i/d) / divisor
@@ -37,7 +37,7 @@ export function parseRopeScaling(raw: unknown, context: RopeContext, source: str
   const positive = (key: string): number => {
     const value = raw[key]
     if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-      throw new ModelLoadError(`${source}: rope_scaling "${String(type)}" needs a positive "${key}".`)
+      throw new ModelLoadError(`${source}: rope_scaling ${quotedValue(type)} needs a positive "${key}".`)
     }
     return value
   }
@@ -54,7 +54,7 @@ export function parseRopeScaling(raw: unknown, context: RopeContext, source: str
   const originalMaxPosition = (): number => {
     const value = context.topLevelOriginalMax ?? raw.original_max_position_embeddings ?? context.maxPositionEmbeddings
     if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) {
-      throw new ModelLoadError(`${source}: rope_scaling "${String(type)}" needs a positive integer "original_max_position_embeddings".`)
+      throw new ModelLoadError(`${source}: rope_scaling ${quotedValue(type)} needs a positive integer "original_max_position_embeddings".`)
     }
     return value
   }
@@ -74,7 +74,7 @@ export function parseRopeScaling(raw: unknown, context: RopeContext, source: str
     return {scaling: {...scaling, frequencyDivisors: yarnDivisors(scaling, context), attentionFactor}}
   }
   if (type === 'longrope' || type === 'su') return parseLongRope(raw, context, source, optionalPositive)
-  throw new ModelLoadError(`${source}: rope scaling type "${String(type)}" is not supported (supported: linear, llama3, dynamic, yarn, longrope).`)
+  throw new ModelLoadError(`${source}: rope scaling type ${quotedValue(type)} is not supported (supported: linear, llama3, dynamic, yarn, longrope).`)
 }
 
 function parseLlama3(raw: Json, positive: (key: string) => number, source: string): RopeScaling {

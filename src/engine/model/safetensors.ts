@@ -1,7 +1,7 @@
 // Reads safetensors headers (single file or sharded via model.safetensors.index.json), reads tensors as floats, and writes files.
 import {closeSync, existsSync, fstatSync, openSync, readdirSync, readFileSync, readSync, writeSync} from 'node:fs'
 import {join, resolve, sep} from 'node:path'
-import {ModelLoadError} from '../errors.js'
+import {ModelLoadError, quotedValue} from '../errors.js'
 import type {BlockFormat} from './gguf-block-types.js'
 import {bf16BitsToFloat32, f16BitsToFloat32, float32ToBf16Bits, float32ToF16Bits} from './float-formats.js'
 
@@ -77,7 +77,7 @@ function isJsonObject(value: unknown): value is Record<string, unknown> {
 function parseEntry(path: string, name: string, entry: {dtype?: unknown; shape?: unknown; data_offsets?: unknown}, dataStart: number, fileSize: number): TensorInfo {
   const dtype = entry.dtype
   if (typeof dtype !== 'string' || !(SUPPORTED_DTYPES as string[]).includes(dtype)) {
-    throw new ModelLoadError(`${path}: tensor ${name} has dtype ${String(dtype)}, which is not supported (supported: ${SUPPORTED_DTYPES.join(', ')}).`)
+    throw new ModelLoadError(`${path}: tensor ${name} has dtype ${quotedValue(dtype)}, which is not supported (supported: ${SUPPORTED_DTYPES.join(', ')}).`)
   }
   const shape = entry.shape
   const offsets = entry.data_offsets

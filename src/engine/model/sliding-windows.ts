@@ -1,5 +1,5 @@
 // Which layers attend through a sliding window and how wide it is, as transformers 5.18's config classes decide it per family.
-import {ModelLoadError} from '../errors.js'
+import {ModelLoadError, quotedValue} from '../errors.js'
 import type {ArchitectureTraits} from './architectures.js'
 import type {ModelConfig} from './model-config.js'
 
@@ -25,7 +25,7 @@ export function parseLayerWindows(config: Json, architecture: string, traits: Ar
   const raw = config.sliding_window === undefined ? traits.defaultSlidingWindow : config.sliding_window
   if (raw === null) return undefined
   if (typeof raw !== 'number' || !Number.isInteger(raw) || raw <= 0) {
-    throw new ModelLoadError(`${source}: "sliding_window" must be a positive integer or null, got ${JSON.stringify(raw)}.`)
+    throw new ModelLoadError(`${source}: "sliding_window" must be a positive integer or null, got ${quotedValue(raw)}.`)
   }
   const sliding = slidingLayers(config, architecture, numLayers, pattern, source)
   // A window past any context is full attention; the backends take windows as 32-bit integers.
@@ -53,7 +53,7 @@ function slidingLayers(config: Json, architecture: string, numLayers: number, pa
 function positiveInteger(value: unknown, fallback: number, key: string, source: string, min = 1): number {
   if (value == null) return fallback
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
-    throw new ModelLoadError(`${source}: "${key}" must be an integer of at least ${min}, got ${JSON.stringify(value)}.`)
+    throw new ModelLoadError(`${source}: "${key}" must be an integer of at least ${min}, got ${quotedValue(value)}.`)
   }
   return value
 }

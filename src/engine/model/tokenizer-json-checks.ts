@@ -1,5 +1,5 @@
 // Refuses a tokenizer.json the Rust tokenizers library would not load (and @huggingface/tokenizers would run silently wrong): its model, vocabulary, merges and ids.
-import {ModelLoadError} from '../errors.js'
+import {ModelLoadError, quotedValue} from '../errors.js'
 
 type Json = Record<string, unknown>
 
@@ -13,7 +13,7 @@ export function checkTokenizerModel(tokenizerJson: Json, source: string): void {
   const {type, vocab, merges} = model as Json
   // The Rust library infers a missing type from the fields; only a named type it does not know is refused.
   if (type !== undefined && !MODEL_TYPES.includes(type as string)) {
-    throw new ModelLoadError(`${source}: "model.type" ${JSON.stringify(type).slice(0, 60)} is not a tokenizer model (${MODEL_TYPES.join(', ')}).`)
+    throw new ModelLoadError(`${source}: "model.type" ${quotedValue(type)} is not a tokenizer model (${MODEL_TYPES.join(', ')}).`)
   }
   const unigram = type === 'Unigram' || (type === undefined && Array.isArray(vocab))
   if (unigram ? !Array.isArray(vocab) || vocab.some((entry) => !Array.isArray(entry) || typeof entry[0] !== 'string' || typeof entry[1] !== 'number') : vocab === null || typeof vocab !== 'object' || Array.isArray(vocab)) {
@@ -31,7 +31,7 @@ function checkMerges(merges: unknown, vocab: Json, source: string): void {
   for (const [index, merge] of merges.entries()) {
     const pair = typeof merge === 'string' ? merge.split(' ') : merge
     const known = Array.isArray(pair) && pair.length === 2 && pair.every((token) => typeof token === 'string' && Object.hasOwn(vocab, token))
-    if (!known) throw new ModelLoadError(`${source}: merge ${index} ${JSON.stringify(merge).slice(0, 60)} is not a pair of vocabulary tokens.`)
+    if (!known) throw new ModelLoadError(`${source}: merge ${index} ${quotedValue(merge)} is not a pair of vocabulary tokens.`)
   }
 }
 
@@ -45,14 +45,14 @@ export function checkTokenIds(tokenizerJson: Json, source = 'tokenizer.json'): v
   if (tokenizerJson.added_tokens != null && !Array.isArray(tokenizerJson.added_tokens)) throw new ModelLoadError(`${source}: "added_tokens" must be a list.`)
   for (const token of (tokenizerJson.added_tokens ?? []) as unknown[]) {
     if (token === null || typeof token !== 'object' || typeof (token as Json).content !== 'string') {
-      throw new ModelLoadError(`${source}: added token ${JSON.stringify(token).slice(0, 60)} is not an object with a "content" string.`)
+      throw new ModelLoadError(`${source}: added token ${quotedValue(token)} is not an object with a "content" string.`)
     }
     ids.push((token as Json).id)
   }
   const entries = ids.length + (Array.isArray(vocab) ? vocab.length : 0)
   let largest = Array.isArray(vocab) ? vocab.length - 1 : -1
   for (const id of ids) {
-    if (typeof id !== 'number' || !Number.isInteger(id) || id < 0) throw new ModelLoadError(`${source} gives a token the id ${JSON.stringify(id)}, which is not a non-negative integer.`)
+    if (typeof id !== 'number' || !Number.isInteger(id) || id < 0) throw new ModelLoadError(`${source} gives a token the id ${quotedValue(id)}, which is not a non-negative integer.`)
     largest = Math.max(largest, id)
   }
   if (largest >= 2 * entries + 65536) throw new ModelLoadError(`${source} gives a token the id ${largest}, far beyond its ${entries} entries.`)

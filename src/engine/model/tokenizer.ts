@@ -2,7 +2,7 @@
 import {Tokenizer as HfTokenizer} from '@huggingface/tokenizers'
 import {existsSync, readFileSync} from 'node:fs'
 import {join} from 'node:path'
-import {InvalidRequestError, ModelLoadError} from '../errors.js'
+import {InvalidRequestError, ModelLoadError, quotedValue} from '../errors.js'
 import {isGgufFile, readGguf} from './gguf-file.js'
 import {tokenizerFromGguf} from './gguf-tokenizer.js'
 import {readSentencePieceModel, sentencePieceTokenizerJson} from './sentencepiece-model.js'
@@ -256,7 +256,7 @@ function namedChatTemplates(value: unknown): {chat: string | null; toolUse: stri
   if (typeof value === 'string') return {chat: value, toolUse: null}
   const named = Array.isArray(value) ? (value as {name?: unknown; template?: unknown}[]) : []
   const malformed = !Array.isArray(value) || named.some((t) => t === null || typeof t !== 'object' || typeof t.name !== 'string' || typeof t.template !== 'string')
-  if (malformed) throw new ModelLoadError(`tokenizer_config.json: "chat_template" must be a string or a list of {"name", "template"} strings, got ${JSON.stringify(value).slice(0, 60)}.`)
+  if (malformed) throw new ModelLoadError(`tokenizer_config.json: "chat_template" must be a string or a list of {"name", "template"} strings, got ${quotedValue(value)}.`)
   const find = (name: string) => (named.find((t) => t.name === name)?.template as string | undefined) ?? null
   return {chat: find('default'), toolUse: find('tool_use')}
 }
