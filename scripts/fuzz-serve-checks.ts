@@ -70,7 +70,8 @@ function completionProblem(json: any, sent: any, chunk: boolean): string | null 
     if (prompts !== undefined && !streamed && json.choices.length !== prompts * n) return `completion: ${json.choices.length} choices for ${prompts} prompts x n ${n}`
     if (json.usage === undefined) return 'completion: no usage'
     const stops = typeof sent?.stop === 'string' ? [sent.stop] : Array.isArray(sent?.stop) ? sent.stop : []
-    if (sent?.echo !== true && sent?.include_stop_str_in_output !== true)
+    // Before min_tokens no stop string counts, and later only new text is searched (vLLM): skip those requests.
+    if (sent?.echo !== true && sent?.include_stop_str_in_output !== true && !(sent?.min_tokens > 0))
       for (const choice of json.choices) {
         const stop = stops.find((each: string) => each !== '' && choice.text.includes(each))
         if (stop !== undefined) return `completion: text holds the stop string ${JSON.stringify(stop.slice(0, 20))}`
@@ -82,12 +83,16 @@ function completionProblem(json: any, sent: any, chunk: boolean): string | null 
     for (const choice of json.choices) {
       const logprobs = choice.logprobs
       if (!logprobs || sent?.echo === true) continue
-      if (logprobs.text_offset.some((offset: number, i: number) => offset < (logprobs.text_offset[i - 1] ?? 0) || offset > choice.text.length)) return 'completion: text_offset not increasing within the text'
+      // Offsets run over the tokens' texts (vLLM): within the text unless skipped special tokens or a stop string's cut count too.
+      const bound = sent?.skip_special_tokens === false && sent?.stop === undefined ? choice.text.length : Infinity
+      if (logprobs.text_offset.some((offset: number, i: number) => offset < (logprobs.text_offset[i - 1] ?? 0) || offset > bound)) return 'completion: text_offset not increasing within the text'
       if (Array.isArray(choice.token_ids) && choice.token_ids.length !== logprobs.tokens.length) return `completion: ${logprobs.tokens.length} logprobs for ${choice.token_ids.length} tokens`
-      if (sent?.skip_special_tokens === false && sent?.stop === undefined && sent?.return_tokens_as_token_ids !== true && logprobs.tokens.join('') !== choice.text)
+      // A token that ends the sequence (EOS, a stop token id) is returned without its text.
+      const shown = choice.finish_reason === 'stop' && typeof choice.stop_reason !== 'string' ? logprobs.tokens.slice(0, -1) : logprobs.tokens
+      if (sent?.skip_special_tokens === false && sent?.stop === undefined && sent?.return_tokens_as_token_ids !== true && shown.join('') !== choice.text)
         return `completion: logprob tokens ${JSON.stringify(logprobs.tokens.join('').slice(0, 60))} do not join into the text ${JSON.stringify(choice.text.slice(0, 60))}`
     }
-    const maxTokens = Number.isInteger(sent?.max_tokens) ? sent.max_tokens : 16
+    const maxTokens = Number.isInteger(sent?.max_tokens) ? sent.max_tokens : sent?.max_tokens === null ? Infinity : 16
     if (sent?.echo !== true && json.usage.completion_tokens > maxTokens * json.choices.length) return `completion: ${json.usage.completion_tokens} tokens > max_tokens ${maxTokens} x ${json.choices.length}`
   }
   return usageProblem(json.usage)

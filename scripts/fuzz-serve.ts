@@ -1,5 +1,6 @@
 // Fuzzes `pagedllm serve` (dist/, a child process) with seeded hostile requests and client behaviour, model by model, checking every reply and the drained KV pool.
 // Usage: npm run build:ts && npx tsx scripts/fuzz-serve.ts [--seconds 40] [--seed 1] [--workers 4] [--models builtin,qwen2,qwen2moe,gpt2,gguf] [--out out/fuzz-serve]
+// (more --models: llama3, gemma, gemma3, mistral, phi3, qwen3, mixtral, gpt-neox, opt)
 // Loopback only, bounded in time (seconds per model). Prints requests sent and failures by class; each failure's request goes to OUT/failures.jsonl.
 import {spawn, type ChildProcess} from 'node:child_process'
 import {mkdirSync, appendFileSync, existsSync, writeFileSync} from 'node:fs'
@@ -38,6 +39,9 @@ async function modelTarget(name: string): Promise<{flags: string[]}> {
   if (name === 'qwen2') return {flags: ['--model', await testModel('qwen2'), '--tool-call-parser', 'hermes']}
   if (name === 'qwen2moe') return {flags: ['--model', await testModel('qwen2moe'), '--tool-call-parser', 'hermes', '--reasoning-parser', 'deepseek_r1']}
   if (name === 'gpt2') return {flags: ['--model', await testModel('gpt2')]}
+  // Other families' chat templates and tokenizers (each template's own errors: gemma's refuses a system role).
+  if (['llama3', 'gemma', 'gemma3', 'mistral', 'phi3', 'qwen3', 'mixtral', 'gpt-neox', 'opt'].includes(name))
+    return {flags: ['--model', await testModel(name as TestModelVariant), ...(name === 'qwen3' ? ['--reasoning-parser', 'qwen3'] : [])]}
   if (name === 'gguf') {
     const path = join(await testModel('llama'), 'model-q8_0.gguf')
     if (!existsSync(path)) writeGguf(await loadModel(join(path, '..')), path, {format: 'q8_0'})
