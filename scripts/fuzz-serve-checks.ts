@@ -92,6 +92,10 @@ function completionProblem(json: any, sent: any, chunk: boolean): string | null 
       if (sent?.skip_special_tokens === false && sent?.stop === undefined && sent?.return_tokens_as_token_ids !== true && shown.join('') !== choice.text)
         return `completion: logprob tokens ${JSON.stringify(logprobs.tokens.join('').slice(0, 60))} do not join into the text ${JSON.stringify(choice.text.slice(0, 60))}`
     }
+    if (prompts === 1 && sent?.echo !== true)
+      for (const choice of json.choices)
+        if (Array.isArray(choice.prompt_logprobs) && choice.prompt_logprobs.length !== json.usage.prompt_tokens)
+          return `completion: ${choice.prompt_logprobs.length} prompt_logprobs for ${json.usage.prompt_tokens} prompt tokens`
     const maxTokens = Number.isInteger(sent?.max_tokens) ? sent.max_tokens : sent?.max_tokens === null ? Infinity : 16
     if (sent?.echo !== true && json.usage.completion_tokens > maxTokens * json.choices.length) return `completion: ${json.usage.completion_tokens} tokens > max_tokens ${maxTokens} x ${json.choices.length}`
   }
@@ -120,6 +124,12 @@ function chatProblem(json: any, chunk: boolean, sent?: any): string | null {
     if (!(choice.finish_reason === null && chunk) && !FINISH_REASONS.has(choice.finish_reason)) return `chat: finish_reason ${choice.finish_reason}`
   }
   if (!chunk && json.usage === undefined) return 'chat: no usage'
+  if (!chunk && json.choices.length === 1 && Array.isArray(json.choices[0].logprobs?.content) && sent?.echo !== true) {
+    // One logprob per returned token; a token that ended the sequence without its text (EOS, stop id) may be among them.
+    const entries = json.choices[0].logprobs.content.length
+    const tokens = json.usage.completion_tokens
+    if (entries !== tokens && entries !== tokens - 1) return `chat: ${entries} logprobs for ${tokens} completion tokens`
+  }
   return usageProblem(json.usage)
 }
 
