@@ -41,8 +41,9 @@ async function modelTarget(name: string): Promise<{flags: string[]}> {
   if (['llama3', 'gemma', 'gemma3', 'mistral', 'phi3', 'qwen3', 'mixtral', 'gpt-neox', 'opt'].includes(name))
     return {flags: ['--model', await testModel(name as TestModelVariant), ...(name === 'qwen3' ? ['--reasoning-parser', 'qwen3'] : [])]}
   if (name === 'gguf') {
-    const path = join(await testModel('llama'), 'model-q8_0.gguf')
-    if (!existsSync(path)) writeGguf(await loadModel(join(path, '..')), path, {format: 'q8_0'})
+    // Written under OUT, not beside the cached test model: tests list that directory and expect no GGUF in it.
+    const path = join(out, 'tiny-llama-q8_0.gguf')
+    if (!existsSync(path)) writeGguf(await loadModel(await testModel('llama')), path, {format: 'q8_0'})
     return {flags: ['--model', path]}
   }
   throw new Error(`unknown model ${name}`)
