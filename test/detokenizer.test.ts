@@ -7,7 +7,7 @@ import {LLMEngine} from '../src/engine/llm-engine.js'
 import {ensureTestModel, type TestModelVariant} from '../src/engine/model/test-model.js'
 import {Tokenizer} from '../src/engine/model/tokenizer.js'
 import {TOKENIZER_FAMILIES, buildTokenizerConfig, type TokenizerFamily} from '../src/engine/model/tokenizer-families.js'
-import {makeSamplingParams} from '../src/engine/sampling-params.js'
+import {makeSamplingParams, type SamplingParams} from '../src/engine/sampling-params.js'
 
 function familyTokenizer(family: TokenizerFamily): Tokenizer {
   return new Tokenizer(family.buildTokenizerJson(512, 0), buildTokenizerConfig(family, 512))
@@ -169,6 +169,35 @@ describe('final text of a generation', () => {
 
   it('equals the decode of the returned ids with a byte-level vocabulary (Qwen2)', async () => {
     await checkFinalTexts('qwen2', (tokenizer, _prompt, ids) => tokenizer.decode(ids, {skipSpecialTokens: true}))
+  })
+
+  it('stops on a stop string inside the text held back for an incomplete character, released when the sequence ends', async () => {
+    const modelDir = await ensureTestModel('tiny', {variant: 'gpt2'})
+    const tokenizer = Tokenizer.load(modelDir)
+    // A token of ASCII then the lead byte of a multi-byte character: its whole text waits for a character that never comes.
+    const held = [...Array(tokenizer.vocabSize).keys()].find((id) => {
+      const bytes = tokenizer.tokenBytes(id)
+      return bytes.length >= 3 && bytes.subarray(0, -1).every((byte) => byte >= 0x21 && byte < 0x7f) && bytes.at(-1)! >= 0xc2 && bytes.at(-1)! <= 0xf4
+    })
+    assert.ok(held !== undefined, 'the GPT-2 test vocabulary has a token ending in a lead byte')
+    const stop = String.fromCharCode(tokenizer.tokenBytes(held).at(-2)!) // not at the start: the cut keeps the text before it
+    const engine = await LLMEngine.create(makeEngineConfig({modelPath: modelDir, kvMemoryBytes: 8 << 20, threads: 1}))
+    try {
+      const prompt = tokenizer.encode('The capital of France is')
+      const run = async (params: Partial<SamplingParams>) =>
+        (await engine.addRequest({prompt, params: makeSamplingParams({allowedTokenIds: [held], maxTokens: 1, ...params})}).result()).outputs[0]!
+      const plain = await run({})
+      assert.equal(plain.finishReason, 'length')
+      assert.ok(plain.text.includes(stop) && plain.text.endsWith('\uFFFD'), `without stop strings the held text is released: ${JSON.stringify(plain.text)}`)
+      const stopped = await run({stop: [stop]})
+      assert.equal(stopped.finishReason, 'stop')
+      assert.equal(stopped.stopReason, stop)
+      assert.equal(stopped.text, plain.text.slice(0, plain.text.indexOf(stop)))
+      const kept = await run({stop: [stop], includeStopStrInOutput: true})
+      assert.equal(kept.text, plain.text.slice(0, plain.text.indexOf(stop) + stop.length))
+    } finally {
+      await engine.shutdown()
+    }
   })
 })
 

@@ -13,7 +13,7 @@ import {sampleRows, samplingDistribution, type SampleRequest, type SampleResult}
 import {isGreedy, makeSamplingParams, type SamplingParams} from '../src/engine/sampling-params.js'
 import type {TokenLogprobs} from '../src/engine/sequence.js'
 import type {TokenizerLike} from '../src/server/engine-like.js'
-import {chatLogprobs, completionLogprobs, tokenNamer} from '../src/server/logprobs-format.js'
+import {chatLogprobs, completionLogprobs, tokenNamer, tokenText} from '../src/server/logprobs-format.js'
 
 const ops = nativeOps()
 const avx2 = ops.avx2Status()
@@ -138,7 +138,7 @@ describe("vLLM's request and reply edges", () => {
     const chat = chatLogprobs(tokenizer, tokenNamer(tokenizer, false), [1], [logprobs], 3)
     assert.equal(chat.content[0]!.logprob, -9999)
     assert.deepEqual(new Set(chat.content[0]!.top_logprobs.map((entry) => entry.logprob)), new Set([-0.5, -9999]))
-    const completion = completionLogprobs(tokenNamer(tokenizer, false), [2, 1], [logprobs, logprobs], 3, 0)
+    const completion = completionLogprobs(tokenNamer(tokenizer, false), tokenText(tokenizer), [2, 1], [logprobs, logprobs], 3, 0)
     assert.deepEqual(completion.token_logprobs, [-9999, -9999])
     assert.ok(Object.values(completion.top_logprobs[0]!).every((value) => Number.isFinite(value)))
     assert.ok(!JSON.stringify({chat, completion}).includes('null'))

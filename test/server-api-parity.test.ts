@@ -74,15 +74,21 @@ describe("completions as vLLM's server answers them", () => {
     for (let i = 1; i < tokens.length; i++) assert.equal(offsets[i], offsets[i - 1] + tokens[i - 1].length, `offset ${i}`)
   })
 
-  it('echo with max_tokens 0 scores the prompt and returns it alone (vLLM)', async () => {
-    const reply = await ok({max_tokens: 0, echo: true, logprobs: 1})
-    const choice = reply.choices[0]
-    assert.equal(choice.text, 'hello')
-    assert.equal(choice.logprobs.tokens.length, reply.usage.prompt_tokens)
-    assert.equal(reply.usage.completion_tokens, 0)
-    await refused({max_tokens: 0}, 'max_tokens')
-    const events = sseEvents((await complete({max_tokens: 0, echo: true, stream: true})).text).filter((event) => event !== '[DONE]')
-    assert.equal(events.map((event) => event.choices[0].text).join(''), 'hello')
+  it('return_tokens_as_token_ids names tokens by id but leaves text_offset as it is for named tokens (running over their texts)', async () => {
+    const request = {max_tokens: 6, logprobs: 0, temperature: 0, ignore_eos: true, skip_special_tokens: false}
+    const offsets = async (body: object) => {
+      const reply = await complete(body)
+      assert.equal(reply.status, 200, reply.text)
+      const choices = (body as {stream?: boolean}).stream ? sseEvents(reply.text).filter((event) => event !== '[DONE]').map((event) => event.choices[0]) : reply.json().choices
+      return choices.flatMap((choice: any) => choice.logprobs.text_offset)
+    }
+    for (const stream of [false, true]) {
+      for (const echo of [false, true]) {
+        const named = await offsets({...request, echo, stream})
+        assert.ok(named.at(-1) < 40, 'offsets of text, not of "token_id:N" names')
+        assert.deepEqual(await offsets({...request, echo, stream, return_tokens_as_token_ids: true}), named, `stream ${stream}, echo ${echo}`)
+      }
+    }
   })
 
   it('prompt_logprobs come back per choice as vLLM shapes them; streaming refuses them', async () => {

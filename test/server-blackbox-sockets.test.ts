@@ -62,4 +62,19 @@ describe('hostile clients on raw sockets', () => {
       lone.destroy()
     }
   })
+
+  it('a CONNECT gets a 405 with the error object, not a connection closed unanswered', async () => {
+    const {url} = await start()
+    const socket = await deafClient(url, 'CONNECT example.com:443 HTTP/1.1\r\nhost: example.com:443\r\n\r\n')
+    socket.resume()
+    let reply = ''
+    socket.on('data', (chunk) => (reply += chunk))
+    await within(new Promise((resolve) => socket.once('close', resolve)), 'the reply', 5000)
+    assert.match(reply, /^HTTP\/1\.1 405 /)
+    const error = JSON.parse(reply.slice(reply.indexOf('\r\n\r\n') + 4)).error
+    assert.deepEqual(Object.keys(error).sort(), ['code', 'message', 'param', 'type'])
+    assert.match(error.message, /CONNECT/)
+    const after = await post(`${url}/v1/completions`, {prompt: 'hi', max_tokens: 2})
+    assert.equal(after.status, 200, 'the server serves on')
+  })
 })

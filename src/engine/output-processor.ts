@@ -16,7 +16,7 @@ import {planBackendSampling, sampledResult, type NativeSampledArrays, type Sampl
 import type {CompletionOutput} from './request-output.js'
 import {biasedRow, promptTokenLogprobs, rankInRow, sampleRows, samplingDistribution, topLogprobsOfRow, type SampleRequest, type SampleResult} from './sampler.js'
 import type {ScheduledSequence, Scheduler} from './scheduler.js'
-import {checkStop, type StopVerdict} from './stop-checker.js'
+import {checkStop, type StopVerdict, withHeldText} from './stop-checker.js'
 import {SequenceStatus, isFinished, type Sequence, type SequenceGroup} from './sequence.js'
 import type {Speculator} from './spec-decode/speculator.js'
 import {verifyByRejection} from './spec-decode/rejection-sampler.js'
@@ -265,10 +265,12 @@ export class OutputProcessor {
       // out together with the bytes held for an incomplete character before it, and the cut would drop both.
       const delta = this.endsWithoutText(group, tokenId, outputLength) ? '' : state.detokenizer.push([tokenId])
       verdict = this.verdict(group, tokenId, outputLength, state.detokenizer.text, delta)
-      seq.outputText = verdict.text
       // Finished by length or EOS: bytes held back for an incomplete character belong to the returned ids, so they
-      // join the text (as U+FFFD if never completed). A stop string or stop token already fixed the text's end.
-      if (verdict.finished === 'length' || (verdict.finished !== null && verdict.stopReason === null)) seq.outputText += state.detokenizer.flush()
+      // join the text (as U+FFFD if never completed), unless a stop string ends in them. A stop string or stop token
+      // already fixed the text's end.
+      if (verdict.finished === 'length' || (verdict.finished !== null && verdict.stopReason === null))
+        verdict = withHeldText(verdict, state.detokenizer.flush(), group.params)
+      seq.outputText = verdict.text
     }
     return verdict
   }

@@ -48,6 +48,19 @@ export function checkStop(input: StopCheckInput): StopVerdict {
   return running()
 }
 
+/**
+ * A sequence that ends by length or EOS releases the text held back for an incomplete character (`held`, flushed by
+ * the detokenizer). A stop string may end inside it; the sequence then ends there, as it would have had the
+ * character completed.
+ */
+export function withHeldText(verdict: StopVerdict, held: string, params: Pick<SamplingParams, 'stop' | 'includeStopStrInOutput'>): StopVerdict {
+  const text = verdict.text + held
+  const match = held === '' ? null : findStopString(text, held.length, params.stop)
+  if (match === null) return {...verdict, text}
+  const end = params.includeStopStrInOutput ? match.index + match.stop.length : match.index
+  return {finished: 'stop', stopReason: match.stop, text: text.slice(0, end)}
+}
+
 /** The earliest stop string that ends inside the new text (the last `newLength` characters). */
 export function findStopString(text: string, newLength: number, stop: readonly string[]): {stop: string; index: number} | null {
   let best: {stop: string; index: number} | null = null

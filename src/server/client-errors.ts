@@ -1,4 +1,4 @@
-// Requests node's HTTP layer refuses before any route runs (bad framing, headers too large, too slow, an unknown Expect): answered as OpenAI error JSON.
+// Requests node's HTTP layer refuses before any route runs (bad framing, headers too large, too slow, an unknown Expect, CONNECT): answered as OpenAI error JSON.
 import {type IncomingMessage, type Server, type ServerResponse, STATUS_CODES} from 'node:http'
 import type {Duplex} from 'node:stream'
 import {PagedLLMError} from '../engine/errors.js'
@@ -10,6 +10,11 @@ export function answerRefusedRequests(server: Server): void {
   server.on('checkExpectation', (request: IncomingMessage, response: ServerResponse) => {
     const error = new ExpectationFailedError(`Expect: ${request.headers.expect} is not supported; only 100-continue is.`, {code: 'expectation_failed'})
     sendJson(response, error.httpStatus, error.toOpenAIError(), {connection: 'close'})
+  })
+  // Without a listener node closes a CONNECT's connection unanswered; this is no proxy, so it is a 405 like any other method.
+  server.on('connect', (request: IncomingMessage, socket: Duplex) => {
+    socket.on('error', () => socket.destroy())
+    refuse(socket, 405, `Method ${request.method} is not allowed: this server is not a proxy.`, null)
   })
 }
 
@@ -44,6 +49,11 @@ function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
     return
   }
   const {status, message, code} = describeParserError(error.code)
+  refuse(socket, status, message, code)
+}
+
+/** Writes an error reply straight to the socket (no route runs for these requests) and closes the connection. */
+function refuse(socket: Duplex, status: number, message: string, code: string | null): void {
   const body = JSON.stringify({error: {message, type: 'invalid_request_error', param: null, code}})
   socket.end(
     `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +

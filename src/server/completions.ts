@@ -4,7 +4,7 @@ import {ChoiceDeltas} from './choice-deltas.js'
 import type {CompletionOutput, RequestOutput} from './engine-like.js'
 import {errorReply} from './error-reply.js'
 import {admitPrompts, collectFinalOutputs, picksAtEnd, prepareGuided, type PreparedPrompt, PromptRun, sequencesPerPrompt, usageOf} from './generation.js'
-import {completionLogprobs, concatLogprobs, promptLogprobsField, tokenNamer, type TokenNamer} from './logprobs-format.js'
+import {completionLogprobs, concatLogprobs, promptLogprobsField, tokenNamer, tokenText, type TokenNamer} from './logprobs-format.js'
 import {checkModel, type CompletionRequest, parseCompletionRequest, resolveMaxTokens, samplingParamsFor, truncationLimit} from './openai-schema.js'
 import {lastTokens} from './prompt-tokenizer.js'
 import {watchFields} from './request-fields.js'
@@ -67,6 +67,7 @@ function completionReply(
   finals: RequestOutput[],
   name: TokenNamer,
 ) {
+  const textOf = tokenText(context.engine.tokenizer)
   const completionLengths: number[] = []
   const choices = finals.flatMap((final, promptIndex) => {
     const prompt = prompts[promptIndex]!
@@ -77,9 +78,9 @@ function completionReply(
       const own = returned(request, output)
       completionLengths.push(own.tokenIds.length)
       // Echoed tokens come first; offsets run over the token texts from 0, as vLLM counts them.
-      const echoed = request.echo && topCount !== null ? completionLogprobs(name, prompt.tokenIds, final.promptLogprobs ?? [], topCount, 0) : null
-      const offset = echoed === null ? 0 : echoed.tokens.reduce((sum, token) => sum + token.length, 0)
-      const generated = topCount === null ? null : completionLogprobs(name, own.tokenIds, own.logprobs, topCount, offset)
+      const echoed = request.echo && topCount !== null ? completionLogprobs(name, textOf, prompt.tokenIds, final.promptLogprobs ?? [], topCount, 0) : null
+      const offset = echoed === null ? 0 : textLength(textOf, prompt.tokenIds)
+      const generated = topCount === null ? null : completionLogprobs(name, textOf, own.tokenIds, own.logprobs, topCount, offset)
       return {
         index: promptIndex * prompt.params.n + output.index,
         text: prompt.text + own.text,
@@ -110,6 +111,7 @@ async function streamCompletion(
   const deltas = new ChoiceDeltas()
   const completionLengths = new Map<number, number>()
   const textOffsets = new Map<number, number>()
+  const textOf = tokenText(context.engine.tokenizer)
   // With include_usage every chunk carries usage: null (OpenAI's format), or the counts so far (continuous_usage_stats),
   // and a last chunk carries the totals.
   const usageSoFar = (promptIndex: number, index: number) =>
@@ -126,10 +128,10 @@ async function streamCompletion(
         completionLengths.set(index, request.echoOnly ? 0 : completion.tokenIds.length)
         // The first chunk of a choice carries the echoed prompt, with its logprobs when logprobs are asked for.
         const echoing = delta.isFirst && request.echo
-        const echoed = echoing && topCount !== null ? completionLogprobs(name, prompt.tokenIds, output.promptLogprobs ?? [], topCount, 0) : null
-        const offset = (textOffsets.get(index) ?? 0) + (echoed === null ? 0 : echoed.tokens.reduce((sum, token) => sum + token.length, 0))
+        const echoed = echoing && topCount !== null ? completionLogprobs(name, textOf, prompt.tokenIds, output.promptLogprobs ?? [], topCount, 0) : null
+        const offset = (textOffsets.get(index) ?? 0) + (echoed === null ? 0 : textLength(textOf, prompt.tokenIds))
         textOffsets.set(index, offset + own.text.length)
-        const generated = topCount === null ? null : completionLogprobs(name, own.tokenIds, own.logprobs, topCount, offset)
+        const generated = topCount === null ? null : completionLogprobs(name, textOf, own.tokenIds, own.logprobs, topCount, offset)
         const logprobs = echoed !== null && generated !== null ? concatLogprobs(echoed, generated) : generated
         const text = (echoing ? prompt.text : '') + own.text
         const ids = request.returnTokenIds ? {...(delta.isFirst ? {prompt_token_ids: prompt.tokenIds} : {}), token_ids: own.tokenIds} : {}
@@ -150,4 +152,9 @@ async function streamCompletion(
     if (!sse.hasStarted || context.response.destroyed) throw error
     sse.finish(errorReply(error, context.log).body)
   }
+}
+
+/** Characters the tokens' texts take up: where the completion's offsets start after an echoed prompt. */
+function textLength(textOf: TokenNamer, tokenIds: readonly number[]): number {
+  return tokenIds.reduce((sum, tokenId) => sum + textOf(tokenId).length, 0)
 }

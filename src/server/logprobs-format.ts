@@ -35,7 +35,12 @@ const utf8 = new TextDecoder('utf-8', {ignoreBOM: true})
  * token's leading space ("▁to" -> "to"), since a decoder strips the space that starts a text.
  */
 export function tokenNamer(tokenizer: TokenizerLike, asIds: boolean): TokenNamer {
-  return asIds ? (tokenId) => `token_id:${tokenId}` : (tokenId) => utf8.decode(tokenizer.tokenBytes(tokenId))
+  return asIds ? (tokenId) => `token_id:${tokenId}` : tokenText(tokenizer)
+}
+
+/** The text a token adds to the reply: what text_offset counts, however the token is named. */
+export function tokenText(tokenizer: TokenizerLike): TokenNamer {
+  return (tokenId) => utf8.decode(tokenizer.tokenBytes(tokenId))
 }
 
 /** vLLM reports a logprob below -9999 (a -inf logit) as -9999.0: JSON has no -Infinity (it would print null). NaN (a broken model) too. */
@@ -50,11 +55,13 @@ function ranked(logprobs: TokenLogprobs, limit: number): [number, number][] {
 
 /**
  * Legacy shape. `tokenLogprobs[i]` is null where the engine has none (the first prompt token); `startOffset` is where
- * the first token's text starts. As vLLM, each position's top_logprobs holds the `topCount` likeliest tokens and the
- * chosen one (so logprobs: 0 gives the chosen token alone).
+ * the first token's text starts, and each offset moves on by the token's text (`textOf`), so text_offset points into
+ * the text even when tokens are named by id. As vLLM, each position's top_logprobs holds the `topCount` likeliest
+ * tokens and the chosen one (so logprobs: 0 gives the chosen token alone).
  */
 export function completionLogprobs(
   name: TokenNamer,
+  textOf: TokenNamer,
   tokenIds: readonly number[],
   tokenLogprobs: readonly (TokenLogprobs | null)[],
   topCount: number,
@@ -67,7 +74,7 @@ export function completionLogprobs(
     const logprobs = tokenLogprobs[position] ?? null
     result.tokens.push(text)
     result.text_offset.push(offset)
-    offset += text.length
+    offset += textOf(tokenId).length
     const logprob = logprobs?.get(tokenId)
     result.token_logprobs.push(logprob === undefined ? null : reportedLogprob(logprob))
     if (logprobs === null) return result.top_logprobs.push(null)
