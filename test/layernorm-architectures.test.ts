@@ -15,6 +15,7 @@ import {ensureTestModel} from '../src/engine/model/test-model.js'
 import {LAYERNORM_TEST_VARIANTS, type LayerNormTestVariant} from '../src/engine/model/layernorm-test-models.js'
 import {makeSamplingParams} from '../src/engine/sampling-params.js'
 import {nativeOps} from '../src/engine/native.js'
+import {checkBatchInvariant} from './support/batch-invariance-check.js'
 import {ggufBytes, type GgufEntry, type GgufTensorSpec} from './support/gguf-file.js'
 import {familyVocabMetadata} from './support/llama-gguf.js'
 import {maxAbsDifference, promptLogits} from './support/model-logits.js'
@@ -139,22 +140,7 @@ describe('LayerNorm family in the engine', () => {
     } finally {
       await opt.shutdown()
     }
-    const requests = Array.from({length: 6}, (_, i) => ({
-      prompt: Array.from({length: 5 + 9 * i}, (_, t) => 1 + ((t * 37 + i * 101) % 500)),
-      params: makeSamplingParams(i % 2 === 0 ? {temperature: 0, maxTokens: 12, ignoreEos: true, logprobs: 2} : {temperature: 0.8, seed: 7 + i, maxTokens: 12, ignoreEos: true, logprobs: 2}),
-    }))
-    const engine = await LLMEngine.create(makeEngineConfig({
-      modelPath: await ensureTestModel('tiny', {variant: 'gpt-neox'}), kvMemoryBytes: 4 << 20, threads: 2, weightDtype: 'f32', batchInvariant: true,
-      maxNumBatchedTokens: 24, enableChunkedPrefill: true,
-    }))
-    try {
-      const outputs = (results: Awaited<ReturnType<LLMEngine['generate']>>) => results.map((r) => r.outputs.map((o) => ({tokens: o.tokenIds, logprobs: o.logprobs})))
-      const alone = []
-      for (const request of requests) alone.push(...outputs(await engine.generate([request])))
-      assert.deepEqual(outputs(await engine.generate(requests)), alone)
-    } finally {
-      await engine.shutdown()
-    }
+    await checkBatchInvariant('gpt-neox', {requests: 6, promptStep: 9, maxTokens: 12})
   })
 })
 

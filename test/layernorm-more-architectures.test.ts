@@ -3,14 +3,12 @@
 // against the float64 reference and transformers: layernorm-architectures.test.ts (their test-model variants).
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
-import {makeEngineConfig} from '../src/engine/config.js'
 import {ModelLoadError} from '../src/engine/errors.js'
-import {LLMEngine} from '../src/engine/llm-engine.js'
 import {loadModel, selectModelTensors} from '../src/engine/model/load-model.js'
 import {parseModelConfig} from '../src/engine/model/model-config.js'
 import {readCheckpointTensors} from '../src/engine/model/safetensors.js'
 import {ensureTestModel} from '../src/engine/model/test-model.js'
-import {makeSamplingParams} from '../src/engine/sampling-params.js'
+import {checkBatchInvariant} from './support/batch-invariance-check.js'
 
 const loadError = (pattern: RegExp) => (error: unknown) => error instanceof ModelLoadError && pattern.test(error.message)
 const SIZES = {vocab_size: 100, hidden_size: 64, intermediate_size: 128, num_hidden_layers: 1, num_attention_heads: 4}
@@ -102,21 +100,7 @@ describe('Phi, StableLM, GPT-J, GPTBigCode checkpoints', () => {
 describe('Phi, StableLM, StarCoder2, GPT-J, GPTBigCode in the engine', () => {
   for (const variant of ['phi', 'stablelm', 'starcoder2', 'gptj', 'gpt-bigcode'] as const) {
     it(`${variant}: 4 requests give alone the tokens and logprobs they give batched with chunked prefill (batch-invariant)`, async () => {
-      const requests = Array.from({length: 4}, (_, i) => ({
-        prompt: Array.from({length: 5 + 11 * i}, (_, t) => 1 + ((t * 37 + i * 101) % 500)),
-        params: makeSamplingParams(i % 2 === 0 ? {temperature: 0, maxTokens: 10, ignoreEos: true, logprobs: 2} : {temperature: 0.8, seed: 7 + i, maxTokens: 10, ignoreEos: true, logprobs: 2}),
-      }))
-      const engine = await LLMEngine.create(makeEngineConfig({
-        modelPath: await ensureTestModel('tiny', {variant}), kvMemoryBytes: 4 << 20, threads: 2, weightDtype: 'f32', batchInvariant: true, maxNumBatchedTokens: 24, enableChunkedPrefill: true,
-      }))
-      try {
-        const outputs = (results: Awaited<ReturnType<LLMEngine['generate']>>) => results.map((r) => r.outputs.map((o) => ({tokens: o.tokenIds, logprobs: o.logprobs})))
-        const alone = []
-        for (const request of requests) alone.push(...outputs(await engine.generate([request])))
-        assert.deepEqual(outputs(await engine.generate(requests)), alone)
-      } finally {
-        await engine.shutdown()
-      }
+      await checkBatchInvariant(variant, {requests: 4, promptStep: 11, maxTokens: 10})
     })
   }
 })

@@ -4,16 +4,14 @@
 // transformers 5.18's config classes read them, run as the float64 reference and transformers do, and are batch-invariant.
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
-import {makeEngineConfig} from '../src/engine/config.js'
 import {cpuOnlyNeed} from '../src/engine/engine-parts.js'
 import {ModelLoadError} from '../src/engine/errors.js'
-import {LLMEngine} from '../src/engine/llm-engine.js'
 import {expectedTensorShapes, loadModel, selectModelTensors} from '../src/engine/model/load-model.js'
 import {readCheckpointTensors, readTensorFloat64} from '../src/engine/model/safetensors.js'
 import {parseModelConfig} from '../src/engine/model/model-config.js'
-import {RMS_TEST_VARIANTS, type RmsTestVariant} from '../src/engine/model/rms-test-models.js'
+import {RMS_TEST_VARIANTS} from '../src/engine/model/rms-test-models.js'
 import {ensureTestModel, testModelConfigJson} from '../src/engine/model/test-model.js'
-import {makeSamplingParams} from '../src/engine/sampling-params.js'
+import {checkBatchInvariant} from './support/batch-invariance-check.js'
 import {checkAgainstReference} from './support/reference-logits-check.js'
 import {checkAgainstTransformers} from './support/transformers-fixture.js'
 
@@ -125,26 +123,7 @@ for (const variant of RMS_TEST_VARIANTS) {
     })
 
     it('6 requests give alone the tokens and logprobs they give batched with chunked prefill (batch-invariant)', async () => {
-      await checkBatchInvariant(variant)
+      await checkBatchInvariant(variant, {requests: 6, promptStep: 9, maxTokens: 12})
     })
   })
-}
-
-async function checkBatchInvariant(variant: RmsTestVariant): Promise<void> {
-  const requests = Array.from({length: 6}, (_, i) => ({
-    prompt: Array.from({length: 5 + 9 * i}, (_, t) => 1 + ((t * 37 + i * 101) % 500)),
-    params: makeSamplingParams(i % 2 === 0 ? {temperature: 0, maxTokens: 12, ignoreEos: true, logprobs: 2} : {temperature: 0.8, seed: 7 + i, maxTokens: 12, ignoreEos: true, logprobs: 2}),
-  }))
-  const engine = await LLMEngine.create(makeEngineConfig({
-    modelPath: await ensureTestModel('tiny', {variant}), kvMemoryBytes: 4 << 20, threads: 2, weightDtype: 'f32', batchInvariant: true,
-    maxNumBatchedTokens: 24, enableChunkedPrefill: true,
-  }))
-  try {
-    const outputs = (results: Awaited<ReturnType<LLMEngine['generate']>>) => results.map((r) => r.outputs.map((o) => ({tokens: o.tokenIds, logprobs: o.logprobs})))
-    const alone = []
-    for (const request of requests) alone.push(...outputs(await engine.generate([request])))
-    assert.deepEqual(outputs(await engine.generate(requests)), alone)
-  } finally {
-    await engine.shutdown()
-  }
 }
