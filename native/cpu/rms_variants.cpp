@@ -8,6 +8,13 @@
 namespace pagedllm {
 namespace cpu {
 
+// A bias of zeros as wide as the rows, kept between calls: the weight-only LayerNorm runs twice per layer per step.
+static const float* zero_bias(int width) {
+  static thread_local std::vector<float> zeros;
+  if (zeros.size() < static_cast<size_t>(width)) zeros.assign(width, 0.f);
+  return zeros.data();
+}
+
 void residual_step(ThreadPool& pool, const ModelConfig& config, float* sublayer_out, float* residual,
                    const std::vector<float>& norm, int tokens, bool first) {
   const size_t count = static_cast<size_t>(tokens) * config.hidden_size;
@@ -25,8 +32,7 @@ void residual_step(ThreadPool& pool, const ModelConfig& config, float* sublayer_
     std::copy_n(residual, count, sublayer_out);
   } else if (config.norm_mean) {
     // A LayerNorm bias of zeros adds nothing (x + 0 is x), so the weight-only norm is exact.
-    const std::vector<float> zeros(config.hidden_size, 0.f);
-    layer_norm(pool, residual, norm.data(), zeros.data(), sublayer_out, tokens, config.hidden_size, config.rms_norm_eps);
+    layer_norm(pool, residual, norm.data(), zero_bias(config.hidden_size), sublayer_out, tokens, config.hidden_size, config.rms_norm_eps);
   } else {
     rms_norm(pool, residual, norm.data(), sublayer_out, tokens, config.hidden_size, config.rms_norm_eps);
   }
