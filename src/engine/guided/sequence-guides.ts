@@ -57,24 +57,25 @@ export class SequenceGuides {
     // A sequence whose step overran and stopped its worker would stop the next one too: it only ends (and fails).
     for (const {group, seq} of targets) if (!grammarMasks.has(seq.seqId) && this.grammars.takeOverBudget(seq.seqId)) this.fail(group, seq, grammarMasks)
     // Sequences not prefetched (best_of samples forked in this step, or whose worker was lost) take one more worker call.
-    const missing = targets.filter((target) => isConstrainedNow(target) && !grammarMasks.has(target.seq.seqId))
+    // Found once per step: whether each sequence's grammar applies yet (guidedAfterTokenId scans its output).
+    const constrained = targets.map(isConstrainedNow)
+    const missing = targets.filter((target, i) => constrained[i] && !grammarMasks.has(target.seq.seqId))
     if (missing.length > 0) {
       const step = () => this.grammars.step(missing.map((target) => this.stepRequestOf(target)))
       const fresh = (await step().catch((error: unknown) => this.replayIfLost(error, missing.map(({seq}) => seq.seqId)))) ?? (await step())
       missing.forEach(({seq}, i) => grammarMasks.set(seq.seqId, fresh[i]!))
     }
     for (const {group, seq} of targets) if (this.grammars.takeOverBudget(seq.seqId)) this.fail(group, seq, grammarMasks)
-    return targets.map((target) => {
-      const {group, seq} = target
+    return targets.map(({group, seq}, i) => {
       // A sequence that left its grammar (it cannot while its masks are applied) may only end.
-      const grammarMask = !isConstrainedNow(target) ? null : (grammarMasks.get(seq.seqId) ?? bitmaskOf(this.eosTokenIds, this.vocabSize))
+      const grammarMask = !constrained[i] ? null : (grammarMasks.get(seq.seqId) ?? bitmaskOf(this.eosTokenIds, this.vocabSize))
       const allowed = this.allowedMaskOf(group)
       if (grammarMask === null || allowed === null) return grammarMask ?? allowed
       return intersectMasks(grammarMask, allowed)
     }).map((mask, i) => {
       // A guided mask that leaves no token (a grammar with no way on from here, e.g. into a $ref cycle; or
       // allowed_token_ids sharing none with it): the sequence can only end. Empty, the sampler would take a token outside it.
-      if (mask === null || !isConstrainedNow(targets[i]!) || mask.some((word) => word !== 0)) return mask
+      if (mask === null || !constrained[i] || mask.some((word) => word !== 0)) return mask
       return bitmaskOf(this.eosTokenIds, this.vocabSize)
     })
   }
