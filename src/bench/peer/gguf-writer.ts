@@ -1,4 +1,5 @@
-// Writes a Llama/Qwen2/Qwen3 HF checkpoint as a GGUF file, so llama.cpp can run the very same weights as a peer.
+// Writes a Llama/Qwen2/Qwen3/Gemma/Gemma 2/Gemma 3/Phi-3 HF checkpoint as a GGUF file, so llama.cpp can run the very same weights as a peer
+// (what each architecture's file holds: gguf-export-layout.ts).
 import {closeSync, existsSync, openSync, readFileSync, writeSync} from 'node:fs'
 import {join} from 'node:path'
 import {GGML_BLOCKS, GGML_TYPE_NAMES} from '../../engine/model/gguf-file.js'
@@ -7,6 +8,7 @@ import {llama3RopeFactors} from '../../engine/model/llama3-rope.js'
 import type {LoadedModel} from '../../engine/model/load-model.js'
 import {readTensorFloat32} from '../../engine/model/safetensors.js'
 import {nativeOps, type QuantizedFormat} from '../../engine/native.js'
+import {GGUF_EXPORT_ARCHITECTURES, archExtras, layerTensorSpecs, normPlusOne, type ExportTensorSpec} from './gguf-export-layout.js'
 
 // GGUF value types and ggml tensor types (from the GGUF specification).
 const GGUF_UINT32 = 4
@@ -273,23 +275,15 @@ function tokenizerMetadata(model: LoadedModel): Record<string, MetadataValue> {
   return metadata
 }
 
-/** llama.cpp's general.architecture for each HF architecture written here. */
-const GGUF_ARCHITECTURES: Record<string, string> = {
-  LlamaForCausalLM: 'llama', MistralForCausalLM: 'llama', Qwen2ForCausalLM: 'qwen2', Qwen3ForCausalLM: 'qwen3',
-}
-
 /**
  * Writes `model` to `path` as GGUF (matrices in `format`, norms and biases always f32); `tensorFormat` may put a
  * matrix (by GGUF name) in another format instead (tests of the other block formats), which must divide its rows.
  */
 export function writeGguf(model: LoadedModel, path: string, options: {format: GgufFileFormat; tensorFormat?: (ggufName: string) => GgufTensorFormat | undefined}): void {
   const c = model.config
-  const arch = GGUF_ARCHITECTURES[c.architecture]
-  if (arch === undefined) throw new Error(`GGUF export covers ${Object.keys(GGUF_ARCHITECTURES).join(', ')}, not ${c.architecture}`)
-  // yarn / longrope would need llama.cpp's own scaling keys; written without them the file would run another rope.
-  if (c.ropeScaling.type === 'yarn' || c.ropeScaling.type === 'longrope') throw new Error(`GGUF export does not write ${c.ropeScaling.type} rope scaling`)
-  // Only llama's q/k rows are interleaved for llama.cpp's rope; qwen2/qwen3 use its NEOX (rotate_half) rope.
-  const ropeHeads = (heads: number) => (arch === 'llama' ? heads : 0)
+  const arch = GGUF_EXPORT_ARCHITECTURES[c.architecture]
+  if (arch === undefined) throw new Error(`GGUF export covers ${Object.keys(GGUF_EXPORT_ARCHITECTURES).join(', ')}, not ${c.architecture}`)
+  const extras = archExtras(c, arch)
   const tensorsByName = new Map(model.tensors.map((tensor) => [tensor.name, tensor]))
   const read = (name: string) => {
     const info = tensorsByName.get(name)
@@ -301,49 +295,37 @@ export function writeGguf(model: LoadedModel, path: string, options: {format: Gg
     if (format !== undefined && cols % ggmlType(format).values !== 0) throw new Error(`${ggufName}: rows of ${cols} are not whole ${format} blocks`)
     return format
   }
-  const matrix = (ggufName: string, hfName: string, permuteHeads = 0): GgufTensor => {
-    const {info, data} = read(hfName)
-    const [rows, cols] = info.shape as [number, number]
-    const isOutput = ggufName === 'output.weight' || (ggufName === 'token_embd.weight' && c.tieWordEmbeddings)
+  /** A matrix of the spec's HF tensors' rows stacked in order (Phi-3's fusions), q/k rows permuted where it says. */
+  const matrix = (spec: Pick<ExportTensorSpec, 'gguf' | 'hf' | 'permuteHeads'>): GgufTensor => {
+    const parts = spec.hf.map(read)
+    const cols = parts[0]!.info.shape[1]!
+    const rows = parts.reduce((sum, part) => sum + part.info.shape[0]!, 0)
+    const data = new Float32Array(rows * cols)
+    parts.reduce((offset, part) => (data.set(part.data, offset), offset + part.data.length), 0)
+    const isOutput = spec.gguf === 'output.weight' || (spec.gguf === 'token_embd.weight' && c.tieWordEmbeddings)
     return {
-      name: ggufName,
+      name: spec.gguf,
       dims: [cols, rows],
-      data: permuteHeads > 0 ? permuteRopeRows(data, permuteHeads, rows, cols) : data,
-      format: tensorFormatOf(ggufName, cols) ?? matrixFormat(options.format, ggufName, isOutput, c.numLayers, cols),
+      data: spec.permuteHeads > 0 ? permuteRopeRows(data, spec.permuteHeads, rows, cols) : data,
+      format: tensorFormatOf(spec.gguf, cols) ?? matrixFormat(options.format, spec.gguf, isOutput, c.numLayers, cols),
     }
   }
-  const vector = (ggufName: string, hfName: string): GgufTensor => {
-    const {info, data} = read(hfName)
-    return {name: ggufName, dims: [info.shape[0]!], data, format: 'f32'}
+  const vector = (spec: Pick<ExportTensorSpec, 'gguf' | 'hf' | 'plusOne'>): GgufTensor => {
+    const {info, data} = read(spec.hf[0]!)
+    return {name: spec.gguf, dims: [info.shape[0]!], data: spec.plusOne ? data.map((v) => v + 1) : data, format: 'f32'}
   }
-  const tensors: GgufTensor[] = [matrix('token_embd.weight', 'model.embed_tokens.weight'), vector('output_norm.weight', 'model.norm.weight')]
-  if (!c.tieWordEmbeddings) tensors.push(matrix('output.weight', 'lm_head.weight'))
+  const tensors: GgufTensor[] = [
+    matrix({gguf: 'token_embd.weight', hf: ['model.embed_tokens.weight'], permuteHeads: 0}),
+    vector({gguf: 'output_norm.weight', hf: ['model.norm.weight'], plusOne: normPlusOne(arch)}),
+  ]
+  if (!c.tieWordEmbeddings) tensors.push(matrix({gguf: 'output.weight', hf: ['lm_head.weight'], permuteHeads: 0}))
   // llama.cpp carries llama3 scaling as per-frequency divisors.
   if (c.ropeScaling.type === 'llama3') {
     tensors.push({name: 'rope_freqs.weight', dims: [c.headDim / 2], data: llama3RopeFactors(c.ropeScaling, c.headDim, c.ropeTheta), format: 'f32'})
   }
+  for (const {name, values} of extras.tensors) tensors.push({name, dims: [values.length], data: values, format: 'f32'})
   for (let layer = 0; layer < c.numLayers; layer++) {
-    const hf = `model.layers.${layer}`
-    const gguf = `blk.${layer}`
-    tensors.push(
-      vector(`${gguf}.attn_norm.weight`, `${hf}.input_layernorm.weight`),
-      matrix(`${gguf}.attn_q.weight`, `${hf}.self_attn.q_proj.weight`, ropeHeads(c.numHeads)),
-      matrix(`${gguf}.attn_k.weight`, `${hf}.self_attn.k_proj.weight`, ropeHeads(c.numKvHeads)),
-      matrix(`${gguf}.attn_v.weight`, `${hf}.self_attn.v_proj.weight`),
-    )
-    if (c.attentionBias) {
-      for (const part of ['q', 'k', 'v']) tensors.push(vector(`${gguf}.attn_${part}.bias`, `${hf}.self_attn.${part}_proj.bias`))
-    }
-    if (c.qkNorm) {
-      tensors.push(vector(`${gguf}.attn_q_norm.weight`, `${hf}.self_attn.q_norm.weight`), vector(`${gguf}.attn_k_norm.weight`, `${hf}.self_attn.k_norm.weight`))
-    }
-    tensors.push(
-      matrix(`${gguf}.attn_output.weight`, `${hf}.self_attn.o_proj.weight`),
-      vector(`${gguf}.ffn_norm.weight`, `${hf}.post_attention_layernorm.weight`),
-      matrix(`${gguf}.ffn_gate.weight`, `${hf}.mlp.gate_proj.weight`),
-      matrix(`${gguf}.ffn_up.weight`, `${hf}.mlp.up_proj.weight`),
-      matrix(`${gguf}.ffn_down.weight`, `${hf}.mlp.down_proj.weight`),
-    )
+    for (const spec of layerTensorSpecs(c, arch, layer)) tensors.push(spec.vector ? vector(spec) : matrix(spec))
   }
 
   const metadata: Record<string, MetadataValue> = {
@@ -367,6 +349,7 @@ export function writeGguf(model: LoadedModel, path: string, options: {format: Gg
       : {}),
     [`${arch}.attention.layer_norm_rms_epsilon`]: {type: 'f32', value: c.rmsNormEps},
     [`${arch}.vocab_size`]: {type: 'u32', value: c.vocabSize},
+    ...extras.metadata,
     ...tokenizerMetadata(model),
   }
 

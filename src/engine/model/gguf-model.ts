@@ -1,11 +1,11 @@
-// Loads a llama/mistral/qwen2/qwen3/gemma (MoE: gguf-moe.ts; gpt2/gptneox/phi2/starcoder2: gguf-layernorm.ts) GGUF file as a model: config from metadata, tensors under their HF names, tokenizer and chat template.
-import {closeSync, openSync, readSync} from 'node:fs'
+// Loads a llama/mistral/qwen2/qwen3/gemma (MoE: gguf-moe.ts; gpt2/gptneox/phi2/starcoder2: gguf-layernorm.ts; phi3/gemma2/gemma3: gguf-phi3-gemma.ts) GGUF file as a model: config from metadata, tensors under their HF names, tokenizer and chat template.
 import {basename} from 'node:path'
 import {ModelLoadError, quotedValue} from '../errors.js'
 import {blockFormatOfGgufType, refusedTypeMessage} from './gguf-block-types.js'
 import {GGML_BLOCKS, readGguf, type GgufFile, type GgufValue} from './gguf-file.js'
 import {ggufExpertTensors, ggufMoeConfigKeys, ggufMoeName} from './gguf-moe.js'
 import {GGUF_LAYERNORM_ARCHITECTURES, layerNormGgufConfigJson, layerNormGgufName} from './gguf-layernorm.js'
+import {GGUF_NORMS_WITH_ONE_ADDED, GGUF_PHI3_GEMMA_ARCHITECTURES, GGUF_PHI3_GEMMA_LAYER_NAMES, ggufF32Vector, phi3GemmaGgufKeys} from './gguf-phi3-gemma.js'
 import {GGUF_RMS_VARIANT_ARCHITECTURES, GGUF_RMS_VARIANT_LAYER_NAMES, rmsVariantGgufKeys} from './gguf-rms-variants.js'
 import {tokenizerFromGguf} from './gguf-tokenizer.js'
 import {llama3ScalingFromFactors} from './llama3-rope.js'
@@ -32,12 +32,14 @@ const GGUF_ARCHITECTURES: Record<string, {architecture: string; modelType: strin
   phi2: {architecture: 'PhiForCausalLM', modelType: 'phi', interleavedRope: false},
   starcoder2: {architecture: 'Starcoder2ForCausalLM', modelType: 'starcoder2', interleavedRope: false},
   ...GGUF_RMS_VARIANT_ARCHITECTURES,
+  ...GGUF_PHI3_GEMMA_ARCHITECTURES,
 }
 /** GGUF architectures close to a supported one, with what they need that the engine lacks. */
 const GGUF_NEAR_MISSES: Record<string, string> = {
-  gemma2: 'Gemma 2 runs from its Hugging Face checkpoint; its GGUF soft-capping and norm keys are not read yet',
-  gemma3: 'Gemma 3 runs from its Hugging Face checkpoint; its GGUF sliding-window and local rope keys are not read yet',
-  phi3: 'Phi-3 runs from its Hugging Face checkpoint; GGUF rope_factors_long/short are not read yet',
+  stablelm: 'StableLM runs from its Hugging Face checkpoint; its GGUF files are not read yet',
+  olmo: 'OLMo runs from its Hugging Face checkpoint; its GGUF files are not read yet',
+  olmoe: 'OLMoE runs from its Hugging Face checkpoint; its GGUF files are not read yet',
+  granitemoe: 'GraniteMoE runs from its Hugging Face checkpoint; its GGUF files are not read yet',
 }
 const FLOAT_TYPES: Record<string, TensorDtype> = {F32: 'F32', F16: 'F16', BF16: 'BF16'}
 
@@ -53,10 +55,10 @@ const LAYER_NAMES: Record<string, string> = {
   ...GGUF_RMS_VARIANT_LAYER_NAMES,
 }
 
-function hfName(ggufName: string): string | null {
+function hfName(ggufName: string, arch: string): string | null {
   if (GLOBAL_NAMES[ggufName]) return GLOBAL_NAMES[ggufName]
   const match = /^blk\.(\d+)\.(.+)$/.exec(ggufName)
-  const suffix = match ? LAYER_NAMES[match[2]] : undefined
+  const suffix = match ? GGUF_PHI3_GEMMA_LAYER_NAMES[arch]?.[match[2]] ?? LAYER_NAMES[match[2]] : undefined
   return match && suffix ? `model.layers.${match[1]}.${suffix}` : null
 }
 
@@ -128,10 +130,11 @@ function ggufConfig(file: GgufFile, arch: string, vocabSize: number, tokenizer: 
     torch_dtype: 'gguf',
     ...(moe ? {...moe.keys, architectures: [moe.architecture], model_type: moe.modelType} : {}),
     ...rmsVariantGgufKeys(arch, get, new Set(file.tensors.map((t) => t.name)), file.path),
+    ...phi3GemmaGgufKeys(arch, get, file),
   }
   const config = parseModelConfig(configJson, undefined, `${file.path} (GGUF metadata as config.json)`)
   // llama.cpp's converter writes Gemma's norm weights with the 1 of (1 + weight) already added.
-  return arch === 'gemma' ? {...config, normWeightOffset: 0} : config
+  return GGUF_NORMS_WITH_ONE_ADDED.has(arch) ? {...config, normWeightOffset: 0} : config
 }
 
 /**
@@ -139,18 +142,8 @@ function ggufConfig(file: GgufFile, arch: string, vocabSize: number, tokenizer: 
  * config.json rope_scaling it stands for; null without that tensor.
  */
 function llama3ScalingOf(file: GgufFile, headDim: number, ropeTheta: number): Record<string, unknown> | null {
-  const tensor = file.tensors.find((t) => t.name === 'rope_freqs.weight')
-  if (tensor === undefined) return null
-  if (tensor.type !== 'F32' || tensor.shape.length !== 1 || tensor.shape[0] !== headDim / 2) {
-    throw new ModelLoadError(`${file.path}: rope_freqs.weight should hold ${headDim / 2} F32 factors, but is ${tensor.type} [${tensor.shape.join(', ')}]`)
-  }
-  const factors = new Float32Array(headDim / 2)
-  const fd = openSync(file.path, 'r')
-  try {
-    readSync(fd, new Uint8Array(factors.buffer), 0, factors.byteLength, tensor.offset)
-  } finally {
-    closeSync(fd)
-  }
+  const factors = ggufF32Vector(file, 'rope_freqs.weight', headDim / 2)
+  if (factors === null) return null
   const scaling = llama3ScalingFromFactors(factors, headDim, ropeTheta)
   if (scaling === null) throw new ModelLoadError(`${file.path}: rope_freqs.weight holds per-frequency factors that are not Llama 3 rope scaling`)
   return {
@@ -166,7 +159,7 @@ function ggufTensors(file: GgufFile, arch: string, config: ModelConfig): TensorI
   const interleaved = GGUF_ARCHITECTURES[arch]!.interleavedRope
   const tensors: TensorInfo[] = []
   for (const t of file.tensors) {
-    const name = GGUF_LAYERNORM_ARCHITECTURES[arch] ? layerNormGgufName(t.name) : hfName(t.name) ?? ggufMoeName(t.name)
+    const name = GGUF_LAYERNORM_ARCHITECTURES[arch] ? layerNormGgufName(t.name) : hfName(t.name, arch) ?? ggufMoeName(t.name)
     if (name === null) continue
     const dtype = FLOAT_TYPES[t.type]
     const blockFormat = blockFormatOfGgufType(t.type)
