@@ -13,12 +13,12 @@ import {maxAbsDifference, promptLogits} from './support/model-logits.js'
 
 const FORMATS: GgufFileFormat[] = ['f32', 'q8_0']
 
-/** What a GGUF file cannot hold as the checkpoint does: the dtype name, eps and factors rounded to f32, one eos id. */
+/** What a GGUF file holds otherwise than the checkpoint: the dtype name, numbers as f32, one eos id, Gemma norms with their 1 added. */
 function comparable(c: ModelConfig): unknown {
   const rope = c.ropeScaling.type === 'longrope'
     ? {...c.ropeScaling, shortFactor: c.ropeScaling.shortFactor.map(Math.fround), longFactor: c.ropeScaling.longFactor.map(Math.fround), frequencyDivisors: c.ropeScaling.frequencyDivisors.map(Math.fround), attentionFactor: Math.fround(c.ropeScaling.attentionFactor)}
     : c.ropeScaling
-  return {...c, modelType: '', torchDtype: '', rmsNormEps: Math.fround(c.rmsNormEps), eosTokenIds: [], ropeScaling: rope, attnLogitSoftcap: Math.fround(c.attnLogitSoftcap), finalLogitSoftcap: Math.fround(c.finalLogitSoftcap)}
+  return {...c, modelType: '', torchDtype: '', rmsNormEps: Math.fround(c.rmsNormEps), eosTokenIds: [], normWeightOffset: 0, ropeScaling: rope, attnLogitSoftcap: Math.fround(c.attnLogitSoftcap), finalLogitSoftcap: Math.fround(c.finalLogitSoftcap)}
 }
 
 /** Writes `hf` as GGUF in each format and checks the file's config and its logits against the checkpoint's (loaded in the same format). */
@@ -31,6 +31,24 @@ async function checkRoundTrip(hf: LoadedModel, dir: string, name: string, refere
     // The same bytes in the same order (fused tensors cut into windows of the file): bit-identical logits.
     assert.equal(maxAbsDifference((await promptLogits(gguf, 'f32')).logits, (await promptLogits(reference, format)).logits), 0, format)
   }
+}
+
+/**
+ * The checkpoint in `dir` read with its config.json edited (what llama.cpp's files imply), layers past its own taken
+ * from its layers in turn (the same file windows under other names).
+ */
+async function withConfig(dir: string, edit: (json: Record<string, any>) => Record<string, unknown>): Promise<LoadedModel> {
+  const model = await loadModel(dir)
+  const config = parseModelConfig(edit(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'))))
+  const own = model.config.numLayers
+  const tensors = model.tensors.filter((t) => !t.name.startsWith('model.layers.'))
+  for (let layer = 0; layer < config.numLayers; layer++) {
+    for (const t of model.tensors) {
+      const match = /^model\.layers\.(\d+)\.(.+)$/.exec(t.name)
+      if (match && Number(match[1]) === layer % own) tensors.push({...t, name: `model.layers.${layer}.${match[2]}`})
+    }
+  }
+  return {...model, config, tensors}
 }
 
 describe('GGUF phi3 / gemma2 / gemma3 files', () => {
@@ -47,5 +65,22 @@ describe('GGUF phi3 / gemma2 / gemma3 files', () => {
     const gguf = await loadModel(join(dir, 'phi3-f32.gguf'))
     assert.ok(maxAbsDifference((await promptLogits(gguf, 'f32')).logits, (await promptLogits(hf, 'f32')).logits) < 1e-5)
     assert.deepEqual([gguf.config.fusedProjections, gguf.config.layerWindows, gguf.config.maxPositionEmbeddings], [true, hf.config.layerWindows, hf.config.maxPositionEmbeddings])
+  })
+
+  it('gemma2: norms stored as 1 + weight, sandwich norms, soft caps, a window on every other layer, the attention scale llama.cpp implies', async () => {
+    // llama.cpp scales scores by 1/sqrt(head size) (below 27B): the test checkpoint's query_pre_attn_scalar set to it.
+    const hf = await withConfig(await ensureTestModel('tiny', {variant: 'gemma2'}), (json) => ({...json, query_pre_attn_scalar: json.head_dim}))
+    assert.deepEqual([hf.config.layerWindows, hf.config.attnLogitSoftcap > 0, hf.config.finalLogitSoftcap > 0], [[16, 0], true, true])
+    await checkRoundTrip(hf, dir, 'gemma2')
+  })
+
+  it('gemma3: q/k norms, five sliding layers in six with rope base 10000, linear rope scaling on the full layers', async () => {
+    // llama.cpp's gemma3 slides all but every 6th layer: six layers (the tiny checkpoint's two, thrice), pattern 6.
+    const hf = await withConfig(await ensureTestModel('tiny', {variant: 'gemma3'}), (json) => ({...json, query_pre_attn_scalar: json.head_dim, num_hidden_layers: 6, sliding_window_pattern: 6}))
+    assert.deepEqual([hf.config.layerWindows, hf.config.ropeLocalTheta, hf.config.ropeScaling.type, hf.config.qkNorm], [[8, 8, 8, 8, 8, 0], 10000, 'linear', true])
+    await checkRoundTrip(hf, dir, 'gemma3')
+    // A model whose windows llama.cpp's pattern cannot say is not written as a file that would run another model.
+    const two = await loadModel(await ensureTestModel('tiny', {variant: 'gemma3'}))
+    assert.throws(() => writeGguf({...two, config: {...two.config, attentionScale: 1 / Math.sqrt(two.config.headDim)}}, join(dir, 'bad.gguf'), {format: 'f32'}), /GGUF gemma3 files slide on all but every 6th layer/)
   })
 })
