@@ -170,6 +170,28 @@ function convertedValues(tensor: TensorInfo): Float32Array {
   return out
 }
 
+/** Each layer's attn_q/k/v (weights and biases) as one attn_qkv, rows q | k | v, as older phi-2 conversions store them. */
+function fusedQkv(tensors: GgufTensorSpec[]): GgufTensorSpec[] {
+  return tensors.flatMap((t) => {
+    const part = /^(blk\.\d+)\.attn_([qkv])\.(weight|bias)$/.exec(t.name)
+    if (!part) return [t]
+    if (part[2] !== 'q') return []
+    const parts = ['q', 'k', 'v'].map((p) => tensors.find((other) => other.name === `${part[1]}.attn_${p}.${part[3]}`)!)
+    const rows = parts.reduce((sum, p) => sum + p.dims.at(-1)!, 0)
+    return [{name: `${part[1]}.attn_qkv.${part[3]}`, dims: [...t.dims.slice(0, -1), rows], data: Buffer.concat(parts.map((p) => p.data))}]
+  })
+}
+
+/** The layers' matrices at Q8_0 (ggml type 8), as a q8_0 conversion stores them; the rest as they are. */
+function q8_0Matrices(tensors: GgufTensorSpec[]): GgufTensorSpec[] {
+  return tensors.map((t) => {
+    if (!/^blk\..*\.weight$/.test(t.name) || t.dims.length !== 2) return t
+    const [cols, rows] = t.dims as [number, number]
+    const blocks = nativeOps().quantizeRows(new Float32Array(new Uint8Array(t.data).buffer), rows, cols, 'q8_0')
+    return {...t, type: 8, data: Buffer.from(blocks.buffer, blocks.byteOffset, blocks.byteLength)}
+  })
+}
+
 describe('GGUF gpt2 / gptneox / phi2 / starcoder2 files', () => {
   const dir = mkdtempSync(join(tmpdir(), 'pagedllm-ln-gguf-'))
   after(() => rmSync(dir, {recursive: true, force: true}))
@@ -203,10 +225,16 @@ describe('GGUF gpt2 / gptneox / phi2 / starcoder2 files', () => {
       assert.deepEqual([gguf.config.architecture, gguf.config.layerNorm, gguf.config.hiddenAct], [c.architecture, c.layerNorm, c.hiddenAct])
       assert.ok(maxAbsDifference((await promptLogits(gguf, 'f32')).logits, (await promptLogits(hf, 'f32')).logits) < 1e-5)
       if (arch !== 'phi2') return
-      // Older phi-2 conversions fuse q/k/v: refused by name rather than reported as missing q/k/v tensors.
-      const fusedPath = join(dir, 'phi2-fused.gguf')
-      writeFileSync(fusedPath, ggufBytes(metadata, {tensors: tensors.map((t) => (t.name === 'blk.0.attn_q.weight' ? {...t, name: 'blk.0.attn_qkv.weight'} : t))}))
-      await assert.rejects(loadModel(fusedPath), loadError(/phi2 GGUF file with a fused attn_qkv is not supported/))
+      // Older phi-2 conversions fuse q/k/v (attn_qkv: rows q | k | v, its bias alike): cut into q/k/v, the same logits.
+      const load = async (name: string, specs: GgufTensorSpec[]) => {
+        writeFileSync(join(dir, name), ggufBytes(metadata, {tensors: specs}))
+        return promptLogits(await loadModel(join(dir, name)), 'f32')
+      }
+      const fused = fusedQkv(tensors)
+      assert.ok(fused.some((t) => t.name === 'blk.1.attn_qkv.bias') && !fused.some((t) => t.name.startsWith('blk.0.attn_k')))
+      assert.ok(maxAbsDifference((await load('phi2-fused.gguf', fused)).logits, (await promptLogits(hf, 'f32')).logits) < 1e-5)
+      // At Q8_0 the fused file runs as the file with q/k/v apart, bit for bit: its rows are whole blocks.
+      assert.equal(maxAbsDifference((await load('phi2-fused-q8_0.gguf', q8_0Matrices(fused))).logits, (await load('phi2-q8_0.gguf', q8_0Matrices(tensors))).logits), 0)
     })
   }
 })

@@ -1,4 +1,4 @@
-// Phi-3's fused projections (qkv_proj, gate_up_proj) as the separate q/k/v and gate/up tensors the backends load: row
+// Phi-3's fused projections (qkv_proj, gate_up_proj; GGUF phi2's attn_qkv too) as the separate q/k/v and gate/up tensors the backends load: row
 // ranges of one [rows, in] matrix are byte ranges of the file, so a part is the same tensor with a narrower window.
 import {ModelLoadError} from '../errors.js'
 import type {ModelConfig} from './model-config.js'
@@ -23,17 +23,25 @@ export function splitFusedProjections(config: ModelConfig, tensors: TensorInfo[]
     const match = /^(model\.layers\.\d+\.)(.+)$/.exec(tensor.name)
     const parts = match ? fusedSuffixes.get(match[2]!) : undefined
     if (!match || !parts) return [tensor]
-    const rows = parts.reduce((sum, [, count]) => sum + count, 0)
-    if (tensor.shape.length !== 2 || tensor.shape[0] !== rows || tensor.nbytes % rows !== 0) {
-      throw new ModelLoadError(`Tensor ${tensor.name} has shape [${tensor.shape.join(', ')}], but config.json implies [${rows}, ${tensor.shape[1] ?? '?'}] (in ${tensor.path}).`)
-    }
-    const rowBytes = tensor.nbytes / rows
-    let row = 0
-    return parts.map(([suffix, count]) => {
-      const part = {...tensor, name: match[1] + suffix, shape: [count, tensor.shape[1]!], offset: tensor.offset + row * rowBytes, nbytes: count * rowBytes}
-      row += count
-      return part
-    })
+    return rowWindows(tensor, parts.map(([suffix, count]) => [match[1] + suffix, count]), 2)
+  })
+}
+
+/**
+ * A tensor cut into consecutive row ranges, one [name, rows] each: byte windows of the same file, exact for block
+ * formats too since blocks run along a row. A tensor of other rows or rank is refused by name.
+ */
+export function rowWindows(tensor: TensorInfo, parts: [string, number][], rank: 1 | 2): TensorInfo[] {
+  const rows = parts.reduce((sum, [, count]) => sum + count, 0)
+  if (tensor.shape.length !== rank || tensor.shape[0] !== rows || tensor.nbytes % rows !== 0) {
+    throw new ModelLoadError(`Tensor ${tensor.name} has shape [${tensor.shape.join(', ')}], but config.json implies [${[rows, ...tensor.shape.slice(1, rank)].join(', ')}] (in ${tensor.path}).`)
+  }
+  const rowBytes = tensor.nbytes / rows
+  let row = 0
+  return parts.map(([name, count]) => {
+    const part = {...tensor, name, shape: [count, ...tensor.shape.slice(1)], offset: tensor.offset + row * rowBytes, nbytes: count * rowBytes}
+    row += count
+    return part
   })
 }
 

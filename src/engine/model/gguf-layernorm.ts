@@ -2,7 +2,10 @@
 // tensors they stand for. llama.cpp's converter already stores GPT-2's Conv1D weights as [out, in] and GPT-NeoX's
 // query_key_value as [all q | all k | all v], so the tensors are used as they lie.
 import {ModelLoadError} from '../errors.js'
+import {rowWindows} from './fused-tensors.js'
 import type {GgufFile, GgufValue} from './gguf-file.js'
+import type {ModelConfig} from './model-config.js'
+import type {TensorInfo} from './safetensors.js'
 import type {Tokenizer} from './tokenizer.js'
 
 export const GGUF_LAYERNORM_ARCHITECTURES: Record<string, string> = {gpt2: 'GPT2LMHeadModel', gptneox: 'GPTNeoXForCausalLM', phi2: 'PhiForCausalLM', starcoder2: 'Starcoder2ForCausalLM'}
@@ -52,8 +55,6 @@ export function layerNormGgufConfigJson(file: GgufFile, arch: string, vocabSize:
     num_key_value_heads: get('attention.head_count_kv') ?? heads, max_position_embeddings: required('context_length'),
     rope_parameters: {rope_type: 'default', rope_theta: get('rope.freq_base') ?? 10000, partial_rotary_factor: rotaryDims / (hidden / heads)}}
   if (arch === 'phi2') {
-    // Older phi-2 conversions fuse q/k/v (attn_qkv); the engine reads Phi's q/k/v apart.
-    if (file.tensors.some((t) => t.name === 'blk.0.attn_qkv.weight')) throw new ModelLoadError(`${file.path}: a phi2 GGUF file with a fused attn_qkv is not supported (convert from a PhiForCausalLM checkpoint: attn_q, attn_k, attn_v).`)
     return {architectures: ['PhiForCausalLM'], model_type: 'phi', ...sizes, layer_norm_eps: get('attention.layer_norm_epsilon') ?? 1e-5, hidden_act: 'gelu_new', ...common}
   }
   if (arch === 'starcoder2') {
@@ -66,4 +67,18 @@ export function layerNormGgufConfigJson(file: GgufFile, arch: string, vocabSize:
     num_attention_heads: heads, max_position_embeddings: required('context_length'), layer_norm_eps: get('attention.layer_norm_epsilon') ?? 1e-5,
     rotary_pct: rotaryDims / (hidden / heads), rotary_emb_base: get('rope.freq_base') ?? 10000, use_parallel_residual: get('use_parallel_residual') ?? true, hidden_act: 'gelu', ...common,
   }
+}
+
+/**
+ * Older phi2 files (TheBloke's, from phi-2's own Wqkv) fuse q/k/v into attn_qkv, rows [all q | all k | all v] as
+ * llama.cpp's phi2 graph views them: cut into PhiForCausalLM's q/k/v, weights and biases alike.
+ */
+export function splitPhi2Qkv(config: ModelConfig, tensors: TensorInfo[]): TensorInfo[] {
+  const q = config.numHeads * config.headDim, kv = config.numKvHeads * config.headDim
+  return tensors.flatMap((tensor) => {
+    const fused = /^(model\.layers\.\d+\.self_attn\.)qkv_proj\.(weight|bias)$/.exec(tensor.name)
+    if (!fused) return [tensor]
+    const parts: [string, number][] = [['q', q], ['k', kv], ['v', kv]].map(([part, rows]) => [`${fused[1]}${part}_proj.${fused[2]}`, rows as number])
+    return rowWindows(tensor, parts, fused[2] === 'weight' ? 2 : 1)
+  })
 }

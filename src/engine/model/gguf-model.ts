@@ -4,7 +4,7 @@ import {ModelLoadError, quotedValue} from '../errors.js'
 import {blockFormatOfGgufType, refusedTypeMessage} from './gguf-block-types.js'
 import {GGML_BLOCKS, readGguf, type GgufFile, type GgufValue} from './gguf-file.js'
 import {ggufExpertTensors, ggufMoeConfigKeys, ggufMoeName} from './gguf-moe.js'
-import {GGUF_LAYERNORM_ARCHITECTURES, layerNormGgufConfigJson, layerNormGgufName} from './gguf-layernorm.js'
+import {GGUF_LAYERNORM_ARCHITECTURES, layerNormGgufConfigJson, layerNormGgufName, splitPhi2Qkv} from './gguf-layernorm.js'
 import {GGUF_NORMS_WITH_ONE_ADDED, GGUF_PHI3_GEMMA_ARCHITECTURES, GGUF_PHI3_GEMMA_LAYER_NAMES, ggufF32Vector, phi3GemmaGgufKeys} from './gguf-phi3-gemma.js'
 import {GGUF_RMS_VARIANT_ARCHITECTURES, GGUF_RMS_VARIANT_LAYER_NAMES, rmsVariantGgufKeys} from './gguf-rms-variants.js'
 import {tokenizerFromGguf} from './gguf-tokenizer.js'
@@ -173,7 +173,7 @@ function ggufTensors(file: GgufFile, arch: string, config: ModelConfig): TensorI
       ...(blockFormat ? {blockFormat} : {}), ...(ropeHeads ? {ropeInterleavedHeads: ropeHeads} : {}),
     }))
   }
-  return selectModelTensors(config, tensors, file.path)
+  return selectModelTensors(config, arch === 'phi2' ? splitPhi2Qkv(config, tensors) : tensors, file.path)
 }
 
 /** The float format the file's matrices are in, for --dtype auto (quantized files compute on their blocks regardless). */
