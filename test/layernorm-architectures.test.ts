@@ -16,7 +16,7 @@ import {LAYERNORM_TEST_VARIANTS, type LayerNormTestVariant} from '../src/engine/
 import {makeSamplingParams} from '../src/engine/sampling-params.js'
 import {nativeOps} from '../src/engine/native.js'
 import {checkBatchInvariant} from './support/batch-invariance-check.js'
-import {ggufBytes, type GgufEntry, type GgufTensorSpec} from './support/gguf-file.js'
+import {ggufBytes, q8_0Matrices, type GgufEntry, type GgufTensorSpec} from './support/gguf-file.js'
 import {familyVocabMetadata} from './support/llama-gguf.js'
 import {maxAbsDifference, promptLogits} from './support/model-logits.js'
 import {ACTIVATIONS, layerNorm} from './support/reference-layernorm.js'
@@ -144,13 +144,16 @@ describe('LayerNorm family in the engine', () => {
   })
 })
 
-/** The GGUF name llama.cpp's converter gives each engine tensor of a gpt2 / gptneox model. */
+/** The GGUF name llama.cpp's converter gives each engine tensor of a gpt2 / gptneox / phi2 / starcoder2 / stablelm model. */
 function ggufNameOf(engineName: string): string {
   const global: Record<string, string> = {'model.embed_tokens.weight': 'token_embd.weight', 'model.embed_positions.weight': 'position_embd.weight',
     'model.norm.weight': 'output_norm.weight', 'model.norm.bias': 'output_norm.bias', 'lm_head.weight': 'output.weight', 'lm_head.bias': 'output.bias'}
   const parts: Record<string, string> = {input_layernorm: 'attn_norm', 'self_attn.qkv_proj': 'attn_qkv', 'self_attn.o_proj': 'attn_output', post_attention_layernorm: 'ffn_norm', 'mlp.fc1': 'ffn_up', 'mlp.fc2': 'ffn_down',
-    'self_attn.q_proj': 'attn_q', 'self_attn.k_proj': 'attn_k', 'self_attn.v_proj': 'attn_v'}
+    'self_attn.q_proj': 'attn_q', 'self_attn.k_proj': 'attn_k', 'self_attn.v_proj': 'attn_v', 'mlp.gate_proj': 'ffn_gate', 'mlp.up_proj': 'ffn_up', 'mlp.down_proj': 'ffn_down'}
   const layer = /^model\.layers\.(\d+)\.(.+)\.(weight|bias)$/.exec(engineName)
+  // StableLM's per-head norms keep their head for stackedHeadNorms.
+  const headNorm = layer ? /^self_attn\.([qk])_norm\.(\d+)$/.exec(layer[2]!) : null
+  if (headNorm) return `blk.${layer![1]}.attn_${headNorm[1]}_norm.${headNorm[2]}.weight`
   return layer ? `blk.${layer[1]}.${parts[layer[2]!]}.${layer[3]}` : global[engineName]!
 }
 
@@ -170,6 +173,17 @@ function convertedValues(tensor: TensorInfo): Float32Array {
   return out
 }
 
+/** StableLM's per-head q/k norms (ggufNameOf: attn_q_norm.<h>) stacked into one [heads, head_dim] tensor each, as llama.cpp's converter does. */
+function stackedHeadNorms(tensors: GgufTensorSpec[]): GgufTensorSpec[] {
+  return tensors.flatMap((t) => {
+    const norm = /^(blk\.\d+\.attn_[qk]_norm)\.0\.weight$/.exec(t.name)
+    if (/^blk\.\d+\.attn_[qk]_norm\.\d+\.weight$/.test(t.name) && !norm) return []
+    if (!norm) return [t]
+    const heads = tensors.filter((other) => other.name.startsWith(`${norm[1]}.`))
+    return [{name: `${norm[1]}.weight`, dims: [t.dims[0]!, heads.length], data: Buffer.concat(heads.map((h) => h.data))}]
+  })
+}
+
 /** Each layer's attn_q/k/v (weights and biases) as one attn_qkv, rows q | k | v, as older phi-2 conversions store them. */
 function fusedQkv(tensors: GgufTensorSpec[]): GgufTensorSpec[] {
   return tensors.flatMap((t) => {
@@ -179,16 +193,6 @@ function fusedQkv(tensors: GgufTensorSpec[]): GgufTensorSpec[] {
     const parts = ['q', 'k', 'v'].map((p) => tensors.find((other) => other.name === `${part[1]}.attn_${p}.${part[3]}`)!)
     const rows = parts.reduce((sum, p) => sum + p.dims.at(-1)!, 0)
     return [{name: `${part[1]}.attn_qkv.${part[3]}`, dims: [...t.dims.slice(0, -1), rows], data: Buffer.concat(parts.map((p) => p.data))}]
-  })
-}
-
-/** The layers' matrices at Q8_0 (ggml type 8), as a q8_0 conversion stores them; the rest as they are. */
-function q8_0Matrices(tensors: GgufTensorSpec[]): GgufTensorSpec[] {
-  return tensors.map((t) => {
-    if (!/^blk\..*\.weight$/.test(t.name) || t.dims.length !== 2) return t
-    const [cols, rows] = t.dims as [number, number]
-    const blocks = nativeOps().quantizeRows(new Float32Array(new Uint8Array(t.data).buffer), rows, cols, 'q8_0')
-    return {...t, type: 8, data: Buffer.from(blocks.buffer, blocks.byteOffset, blocks.byteLength)}
   })
 }
 
@@ -203,20 +207,23 @@ describe('GGUF gpt2 / gptneox / phi2 / starcoder2 files', () => {
     return copy
   }
 
-  for (const [variant, arch, drop] of [['gpt2', 'gpt2', {}], ['gpt-neox-serial', 'gptneox', {}], ['phi', 'phi2', {qk_layernorm: false}], ['starcoder2', 'starcoder2', {sliding_window: null}]] as const) {
-    it(`${arch}: llama.cpp's tensor names and metadata (Conv1D stored [out, in], q|k|v regrouped, lm_head bias) give the logits of the checkpoint they were converted from`, async () => {
+  const cases = [['gpt2', 'gpt2', {}], ['gpt-neox-serial', 'gptneox', {}], ['phi', 'phi2', {qk_layernorm: false}], ['starcoder2', 'starcoder2', {sliding_window: null}],
+    ['stablelm', 'stablelm', {}], ['stablelm-parallel', 'stablelm', {}]] as const
+  for (const [variant, arch, drop] of cases) {
+    it(`${variant} as ${arch}: llama.cpp's tensor names and metadata (Conv1D stored [out, in], q|k|v regrouped, per-head norms stacked, lm_head bias) give the logits of the checkpoint they were converted from`, async () => {
       const hf = await loadModel(Object.keys(drop).length > 0 ? await ggufable(variant, drop) : await ensureTestModel('tiny', {variant}))
       const c = hf.config
-      const tensors: GgufTensorSpec[] = hf.tensors.map((t) => ({name: ggufNameOf(t.name), dims: [...t.shape].reverse(), data: Buffer.from(convertedValues(t).buffer)}))
+      const tensors = stackedHeadNorms(hf.tensors.map((t) => ({name: ggufNameOf(t.name), dims: [...t.shape].reverse(), data: Buffer.from(convertedValues(t).buffer)})))
       const u32 = (value: number) => ({type: 'u32' as const, value})
-      const path = join(dir, `${arch}.gguf`)
+      const path = join(dir, `${variant}.gguf`)
       const metadata: Record<string, GgufEntry> = {
         'general.architecture': {type: 'string', value: arch},
         [`${arch}.context_length`]: u32(c.maxPositionEmbeddings), [`${arch}.embedding_length`]: u32(c.hiddenSize), [`${arch}.block_count`]: u32(c.numLayers),
         [`${arch}.feed_forward_length`]: u32(c.intermediateSize), [`${arch}.attention.head_count`]: u32(c.numHeads),
         [`${arch}.attention.layer_norm_epsilon`]: {type: 'f32', value: c.rmsNormEps},
         ...(arch === 'gptneox' ? {'gptneox.rope.dimension_count': u32(c.layerNorm!.rotaryDim), 'gptneox.use_parallel_residual': {type: 'bool' as const, value: c.layerNorm!.parallelResidual}} : {}),
-        ...(arch === 'phi2' || arch === 'starcoder2' ? {[`${arch}.rope.dimension_count`]: u32(c.layerNorm!.rotaryDim), [`${arch}.attention.head_count_kv`]: u32(c.numKvHeads),
+        ...(arch === 'stablelm' ? {'stablelm.use_parallel_residual': {type: 'bool' as const, value: true}} : {}),
+        ...(arch === 'phi2' || arch === 'starcoder2' || arch === 'stablelm' ? {[`${arch}.rope.dimension_count`]: u32(c.layerNorm!.rotaryDim), [`${arch}.attention.head_count_kv`]: u32(c.numKvHeads),
           [`${arch}.rope.freq_base`]: {type: 'f32' as const, value: c.ropeTheta}} : {}),
         ...familyVocabMetadata('gpt2', c.vocabSize, 'gpt-2'),
       }
@@ -224,6 +231,11 @@ describe('GGUF gpt2 / gptneox / phi2 / starcoder2 files', () => {
       const gguf = await loadModel(path)
       assert.deepEqual([gguf.config.architecture, gguf.config.layerNorm, gguf.config.hiddenAct], [c.architecture, c.layerNorm, c.hiddenAct])
       assert.ok(maxAbsDifference((await promptLogits(gguf, 'f32')).logits, (await promptLogits(hf, 'f32')).logits) < 1e-5)
+      if (arch === 'stablelm') {
+        // At Q8_0 too, as the checkpoint quantized at load.
+        writeFileSync(join(dir, `${variant}-q8_0.gguf`), ggufBytes(metadata, {tensors: q8_0Matrices(tensors)}))
+        assert.equal(maxAbsDifference((await promptLogits(await loadModel(join(dir, `${variant}-q8_0.gguf`)), 'f32')).logits, (await promptLogits(hf, 'q8_0')).logits), 0)
+      }
       if (arch !== 'phi2') return
       // Older phi-2 conversions fuse q/k/v (attn_qkv: rows q | k | v, its bias alike): cut into q/k/v, the same logits.
       const load = async (name: string, specs: GgufTensorSpec[]) => {

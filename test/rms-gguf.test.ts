@@ -1,4 +1,4 @@
-// GGUF granite, olmo2 and command-r files (llama.cpp's tensor names and metadata keys) load as the checkpoints they were converted from.
+// GGUF granite, granitemoe, olmo, olmo2, olmoe and command-r files (llama.cpp's tensor names and metadata keys) load as the checkpoints they were converted from.
 import assert from 'node:assert/strict'
 import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
@@ -8,7 +8,7 @@ import {ModelLoadError} from '../src/engine/errors.js'
 import {loadModel, type LoadedModel} from '../src/engine/model/load-model.js'
 import {readTensorFloat64, type TensorInfo} from '../src/engine/model/safetensors.js'
 import {ensureTestModel} from '../src/engine/model/test-model.js'
-import {ggufBytes, type GgufEntry, type GgufTensorSpec} from './support/gguf-file.js'
+import {ggufBytes, q8_0Matrices, type GgufEntry, type GgufTensorSpec} from './support/gguf-file.js'
 import {familyVocabMetadata} from './support/llama-gguf.js'
 import {maxAbsDifference, promptLogits} from './support/model-logits.js'
 
@@ -16,16 +16,18 @@ const GLOBAL: Record<string, string> = {'model.embed_tokens.weight': 'token_embd
 const LAYER: Record<string, string> = {
   input_layernorm: 'attn_norm', 'self_attn.q_proj': 'attn_q', 'self_attn.k_proj': 'attn_k', 'self_attn.v_proj': 'attn_v', 'self_attn.o_proj': 'attn_output',
   post_attention_layernorm: 'ffn_norm', 'mlp.gate_proj': 'ffn_gate', 'mlp.up_proj': 'ffn_up', 'mlp.down_proj': 'ffn_down',
-  'self_attn.q_norm': 'attn_q_norm', 'self_attn.k_norm': 'attn_k_norm', post_feedforward_layernorm: 'post_ffw_norm',
+  'self_attn.q_norm': 'attn_q_norm', 'self_attn.k_norm': 'attn_k_norm', post_feedforward_layernorm: 'post_ffw_norm', 'mlp.gate': 'ffn_gate_inp',
 }
+/** Architectures whose q/k rows llama.cpp's converter permutes for its interleaved (NORM) rope. */
+const PERMUTED = new Set(['granite', 'granitemoe', 'olmo'])
 
-/** A tensor as llama.cpp's converter writes it: granite's q/k rows permuted per head for its interleaved rope, others as stored. */
+/** A tensor as llama.cpp's converter writes it: granite's and olmo's q/k rows permuted per head for its interleaved rope, others as stored. */
 function converted(tensor: TensorInfo, arch: string, config: LoadedModel['config']): GgufTensorSpec {
   const values = Float32Array.from(readTensorFloat64(tensor))
   const layer = /^model\.layers\.(\d+)\.(.+)\.weight$/.exec(tensor.name)
   let part = layer ? LAYER[layer[2]!]! : GLOBAL[tensor.name]!
   if (arch === 'olmo2' && part === 'ffn_norm') part = 'post_attention_norm'
-  const heads = arch !== 'granite' ? 0 : part === 'attn_q' ? config.numHeads : part === 'attn_k' ? config.numKvHeads : 0
+  const heads = !PERMUTED.has(arch) ? 0 : part === 'attn_q' ? config.numHeads : part === 'attn_k' ? config.numKvHeads : 0
   let data = values
   if (heads > 0) {
     data = new Float32Array(values.length)
@@ -42,37 +44,65 @@ function converted(tensor: TensorInfo, arch: string, config: LoadedModel['config
   return {name: layer ? `blk.${layer[1]}.${part}.weight` : part, dims: [...tensor.shape].reverse(), data: Buffer.from(data.buffer)}
 }
 
+/** All of a model's tensors as llama.cpp writes them, each layer's experts stacked into 3D ffn_{gate,up,down}_exps. */
+function convertedAll(hf: LoadedModel, arch: string): GgufTensorSpec[] {
+  const experts = new Map<string, Buffer[]>()
+  return hf.tensors.flatMap((t) => {
+    const expert = /^model\.layers\.(\d+)\.mlp\.experts\.(\d+)\.(gate|up|down)_proj\.weight$/.exec(t.name)
+    if (!expert) return [converted(t, arch, hf.config)]
+    const name = `blk.${expert[1]}.ffn_${expert[3]}_exps.weight`
+    experts.set(name, [...(experts.get(name) ?? []), converted(t, arch, hf.config).data])
+    const all = experts.get(name)!
+    return all.length < hf.config.moe!.numExperts ? [] : [{name, dims: [t.shape[1]!, t.shape[0]!, all.length], data: Buffer.concat(all)}]
+  })
+}
+
 function metadata(arch: string, c: LoadedModel['config']): Record<string, GgufEntry> {
   const u32 = (value: number) => ({type: 'u32' as const, value})
   const f32 = (value: number) => ({type: 'f32' as const, value})
-  const extra: Record<string, GgufEntry> = arch === 'granite'
-    ? {'granite.embedding_scale': f32(c.embeddingScale), 'granite.residual_scale': f32(c.rmsVariant!.residualMultiplier), 'granite.attention.scale': f32(c.attentionScale), 'granite.logit_scale': f32(1 / c.rmsVariant!.logitsMultiplier)}
+  const extra: Record<string, GgufEntry> = arch === 'granite' || arch === 'granitemoe'
+    ? {[`${arch}.embedding_scale`]: f32(c.embeddingScale), [`${arch}.residual_scale`]: f32(c.rmsVariant!.residualMultiplier), [`${arch}.attention.scale`]: f32(c.attentionScale), [`${arch}.logit_scale`]: f32(1 / c.rmsVariant!.logitsMultiplier)}
     : arch === 'command-r'
       ? {'command-r.logit_scale': f32(c.rmsVariant!.logitsMultiplier), 'command-r.attention.layer_norm_epsilon': f32(c.rmsNormEps)}
-      : {'olmo2.attention.layer_norm_rms_epsilon': f32(c.rmsNormEps)}
+      : arch === 'olmo'
+        ? {'olmo.attention.layer_norm_epsilon': f32(1e-5), 'olmo.attention.clamp_kqv': f32(c.rmsVariant!.clipQkv)}
+        : {[`${arch}.attention.layer_norm_rms_epsilon`]: f32(c.rmsNormEps)}
+  const moe = c.moe ? {[`${arch}.expert_count`]: u32(c.moe.numExperts), [`${arch}.expert_used_count`]: u32(c.moe.numExpertsPerToken)} : {}
   return {
     'general.architecture': {type: 'string', value: arch},
     [`${arch}.context_length`]: u32(c.maxPositionEmbeddings), [`${arch}.embedding_length`]: u32(c.hiddenSize), [`${arch}.block_count`]: u32(c.numLayers),
     [`${arch}.feed_forward_length`]: u32(c.intermediateSize), [`${arch}.attention.head_count`]: u32(c.numHeads), [`${arch}.attention.head_count_kv`]: u32(c.numKvHeads),
     [`${arch}.attention.key_length`]: u32(c.headDim), [`${arch}.attention.value_length`]: u32(c.headDim), [`${arch}.rope.freq_base`]: f32(c.ropeTheta),
-    ...(arch === 'granite' ? {'granite.attention.layer_norm_rms_epsilon': f32(c.rmsNormEps)} : {}),
+    ...(arch === 'granite' || arch === 'granitemoe' ? {[`${arch}.attention.layer_norm_rms_epsilon`]: f32(c.rmsNormEps)} : {}),
     ...extra,
+    ...moe,
     ...familyVocabMetadata('gpt2', c.vocabSize),
   }
 }
 
-describe('GGUF granite / olmo2 / command-r files', () => {
+describe('GGUF granite / granitemoe / olmo / olmo2 / olmoe / command-r files', () => {
   const dir = mkdtempSync(join(tmpdir(), 'pagedllm-rms-gguf-'))
   after(() => rmSync(dir, {recursive: true, force: true}))
 
-  for (const [arch, variant] of [['granite', 'granite'], ['olmo2', 'olmo2'], ['command-r', 'cohere']] as const) {
-    it(`${arch}: llama.cpp's names and metadata give the bit-identical logits of the ${variant} checkpoint it was converted from`, async () => {
-      const hf = await loadModel(await ensureTestModel('tiny', {variant}))
+  for (const [arch, variant] of [['granite', 'granite'], ['olmo2', 'olmo2'], ['command-r', 'cohere'], ['olmo', 'olmo'], ['olmoe', 'olmoe'], ['granitemoe', 'granitemoe']] as const) {
+    it(`${arch}: llama.cpp's names and metadata give the bit-identical logits of the ${variant} checkpoint it was converted from, at f32 and q8_0`, async () => {
+      const loaded = await loadModel(await ensureTestModel('tiny', {variant}))
+      // llama.cpp runs olmoe without clip_qkv (its converter writes none): the checkpoint so read is what the file holds.
+      const hf = arch === 'olmoe' ? {...loaded, config: {...loaded.config, rmsVariant: {...loaded.config.rmsVariant!, clipQkv: 0}}} : loaded
       const path = join(dir, `${arch}.gguf`)
-      writeFileSync(path, ggufBytes(metadata(arch, hf.config), {tensors: hf.tensors.map((t) => converted(t, arch, hf.config))}))
+      writeFileSync(path, ggufBytes(metadata(arch, hf.config), {tensors: convertedAll(hf, arch)}))
       const gguf = await loadModel(path)
-      assert.deepEqual([gguf.config.architecture, gguf.config.rmsVariant, gguf.config.attentionScale, gguf.config.embeddingScale], [hf.config.architecture, hf.config.rmsVariant, hf.config.attentionScale, hf.config.embeddingScale])
+      assert.deepEqual([gguf.config.architecture, gguf.config.rmsVariant, gguf.config.attentionScale, gguf.config.embeddingScale, gguf.config.moe], [hf.config.architecture, hf.config.rmsVariant, hf.config.attentionScale, hf.config.embeddingScale, hf.config.moe])
       assert.equal(maxAbsDifference((await promptLogits(gguf, 'f32')).logits, (await promptLogits(hf, 'f32')).logits), 0)
+      const quantizedPath = join(dir, `${arch}-q8_0.gguf`)
+      writeFileSync(quantizedPath, ggufBytes(metadata(arch, hf.config), {tensors: q8_0Matrices(convertedAll(hf, arch))}))
+      assert.equal(maxAbsDifference((await promptLogits(await loadModel(quantizedPath), 'f32')).logits, (await promptLogits(hf, 'q8_0')).logits), 0)
+      // OLMo 3 (olmo2 with sliding windows) and GraniteMoeShared (a shared expert) are refused by name, not run as another model.
+      const refused = {olmo2: ['olmo2.attention.sliding_window', /olmo2 with attention\.sliding_window \(OLMo 3\) is not supported/], granitemoe: ['granitemoe.expert_shared_feed_forward_length', /granitemoe with a shared expert/]} as const
+      if (arch === 'olmo2' || arch === 'granitemoe') {
+        writeFileSync(path, ggufBytes({...metadata(arch, hf.config), [refused[arch][0]]: {type: 'u32', value: 8}}, {tensors: convertedAll(hf, arch)}))
+        await assert.rejects(loadModel(path), (error: unknown) => error instanceof ModelLoadError && refused[arch][1].test(error.message))
+      }
       if (arch !== 'command-r') return
       // Command R+'s per-head q/k norms are refused by name.
       const qNorm = {name: 'blk.0.attn_q_norm.weight', dims: [hf.config.headDim, hf.config.numHeads], data: Buffer.alloc(4 * hf.config.headDim * hf.config.numHeads)}

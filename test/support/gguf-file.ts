@@ -1,4 +1,5 @@
 // Writes small GGUF files (header, key/value metadata, optional tensors) so the GGUF reader is tested on files we make, hostile ones included.
+import {nativeOps} from '../../src/engine/native.js'
 
 /** A metadata value: the GGUF types tokenizer vocabularies and llama configs use. */
 export type GgufEntry =
@@ -28,6 +29,19 @@ export interface GgufFileOptions {
   /** Counts written in the header instead of the true ones (hostile files). */
   tensorCount?: bigint
   kvCount?: bigint
+}
+
+/**
+ * Every matrix (and stack of expert matrices) at Q8_0 (ggml type 8), as a q8_0 conversion stores them; vectors, norms
+ * (StableLM's stacked per-head ones) and the routers (ffn_gate_inp), which llama.cpp's quantizer keeps in F32, as they are.
+ */
+export function q8_0Matrices(tensors: GgufTensorSpec[]): GgufTensorSpec[] {
+  return tensors.map((t) => {
+    if (t.dims.length < 2 || (t.type ?? 0) !== 0 || /ffn_gate_inp|_norm/.test(t.name)) return t
+    const cols = t.dims[0]!, rows = t.dims.slice(1).reduce((a, b) => a * b, 1)
+    const blocks = nativeOps().quantizeRows(new Float32Array(new Uint8Array(t.data).buffer), rows, cols, 'q8_0')
+    return {...t, type: 8, data: Buffer.from(blocks.buffer, blocks.byteOffset, blocks.byteLength)}
+  })
 }
 
 // gguf.h: GGUF_TYPE_UINT32 = 4, INT32 = 5, FLOAT32 = 6, BOOL = 7, STRING = 8, ARRAY = 9, UINT64 = 10.

@@ -1,4 +1,4 @@
-// GGUF gpt2 / gptneox / phi2 / starcoder2 files (llama.cpp's tensor names and metadata) as the config.json and engine
+// GGUF gpt2 / gptneox / phi2 / starcoder2 / stablelm files (llama.cpp's tensor names and metadata) as the config.json and engine
 // tensors they stand for. llama.cpp's converter already stores GPT-2's Conv1D weights as [out, in] and GPT-NeoX's
 // query_key_value as [all q | all k | all v], so the tensors are used as they lie.
 import {ModelLoadError} from '../errors.js'
@@ -8,7 +8,9 @@ import type {ModelConfig} from './model-config.js'
 import type {TensorInfo} from './safetensors.js'
 import type {Tokenizer} from './tokenizer.js'
 
-export const GGUF_LAYERNORM_ARCHITECTURES: Record<string, string> = {gpt2: 'GPT2LMHeadModel', gptneox: 'GPTNeoXForCausalLM', phi2: 'PhiForCausalLM', starcoder2: 'Starcoder2ForCausalLM'}
+export const GGUF_LAYERNORM_ARCHITECTURES: Record<string, string> = {
+  gpt2: 'GPT2LMHeadModel', gptneox: 'GPTNeoXForCausalLM', phi2: 'PhiForCausalLM', starcoder2: 'Starcoder2ForCausalLM', stablelm: 'StableLmForCausalLM',
+}
 
 const GLOBAL_NAMES: Record<string, string> = {
   'token_embd.weight': 'model.embed_tokens.weight', 'position_embd.weight': 'model.embed_positions.weight',
@@ -18,12 +20,14 @@ const LAYER_PARTS: Record<string, string> = {
   attn_norm: 'input_layernorm', attn_qkv: 'self_attn.qkv_proj', attn_output: 'self_attn.o_proj', ffn_norm: 'post_attention_layernorm', ffn_up: 'mlp.fc1', ffn_down: 'mlp.fc2',
   attn_q: 'self_attn.q_proj', attn_k: 'self_attn.k_proj', attn_v: 'self_attn.v_proj',
 }
+/** StableLM's gated MLP and per-head q/k norms (stacked [heads, head_dim]: splitStackedTensors cuts them). */
+const STABLELM_PARTS: Record<string, string> = {ffn_gate: 'mlp.gate_proj', ffn_up: 'mlp.up_proj', ffn_down: 'mlp.down_proj', attn_q_norm: 'self_attn.q_norm', attn_k_norm: 'self_attn.k_norm'}
 
-/** The engine's name of a gpt2 / gptneox GGUF tensor, or null for tensors the model does not use. */
-export function layerNormGgufName(ggufName: string): string | null {
+/** The engine's name of a LayerNorm-family GGUF tensor, or null for tensors the model does not use. */
+export function layerNormGgufName(ggufName: string, arch: string): string | null {
   if (GLOBAL_NAMES[ggufName]) return GLOBAL_NAMES[ggufName]
   const match = /^blk\.(\d+)\.([a-z_]+)\.(weight|bias)$/.exec(ggufName)
-  const part = match ? LAYER_PARTS[match[2]!] : undefined
+  const part = match ? (arch === 'stablelm' ? STABLELM_PARTS[match[2]!] : undefined) ?? LAYER_PARTS[match[2]!] : undefined
   return match && part ? `model.layers.${match[1]}.${part}.${match[3]}` : null
 }
 
@@ -57,6 +61,14 @@ export function layerNormGgufConfigJson(file: GgufFile, arch: string, vocabSize:
   if (arch === 'phi2') {
     return {architectures: ['PhiForCausalLM'], model_type: 'phi', ...sizes, layer_norm_eps: get('attention.layer_norm_epsilon') ?? 1e-5, hidden_act: 'gelu_new', ...common}
   }
+  if (arch === 'stablelm') {
+    // llama.cpp runs the serial block when a layer has ffn_norm and Phi's one-norm parallel block without it, whatever
+    // use_parallel_residual says (its converter writes true for checkpoints that leave it out); it rotates with base
+    // 10000 unless the file says, and its activation is SiLU.
+    const has = (name: string) => file.tensors.some((t) => t.name === name)
+    return {architectures: ['StableLmForCausalLM'], model_type: 'stablelm', ...sizes, layer_norm_eps: get('attention.layer_norm_epsilon') ?? 1e-5, hidden_act: 'silu',
+      use_qkv_bias: has('blk.0.attn_q.bias'), qk_layernorm: has('blk.0.attn_q_norm.weight'), use_parallel_residual: !has('blk.0.ffn_norm.weight'), ...common}
+  }
   if (arch === 'starcoder2') {
     // llama.cpp keeps no sliding window for starcoder2 and attends over the whole context, as does this.
     return {architectures: ['Starcoder2ForCausalLM'], model_type: 'starcoder2', ...sizes, norm_epsilon: get('attention.layer_norm_epsilon') ?? 1e-5, sliding_window: null,
@@ -70,13 +82,20 @@ export function layerNormGgufConfigJson(file: GgufFile, arch: string, vocabSize:
 }
 
 /**
- * Older phi2 files (TheBloke's, from phi-2's own Wqkv) fuse q/k/v into attn_qkv, rows [all q | all k | all v] as
- * llama.cpp's phi2 graph views them: cut into PhiForCausalLM's q/k/v, weights and biases alike.
+ * What llama.cpp stacks and the engine reads apart, as byte windows of the file: older phi2 files' (TheBloke's, from
+ * phi-2's own Wqkv) fused attn_qkv, rows [all q | all k | all v] as llama.cpp's phi2 graph views them, weights and biases
+ * alike; StableLM's per-head q/k norms, one [heads, head_dim] tensor each. Other tensors as they are.
  */
-export function splitPhi2Qkv(config: ModelConfig, tensors: TensorInfo[]): TensorInfo[] {
+export function splitStackedTensors(config: ModelConfig, tensors: TensorInfo[]): TensorInfo[] {
   const q = config.numHeads * config.headDim, kv = config.numKvHeads * config.headDim
   return tensors.flatMap((tensor) => {
-    const fused = /^(model\.layers\.\d+\.self_attn\.)qkv_proj\.(weight|bias)$/.exec(tensor.name)
+    const norms = config.architecture === 'StableLmForCausalLM' ? /^(model\.layers\.\d+\.self_attn\.)([qk])_norm\.weight$/.exec(tensor.name) : null
+    if (norms) {
+      const heads = norms[2] === 'q' ? config.numHeads : config.numKvHeads
+      const parts = Array.from({length: heads}, (_, h): [string, number] => [`${norms[1]}${norms[2]}_norm.${h}.weight`, 1])
+      return rowWindows(tensor, parts, 2).map((part) => ({...part, shape: [config.headDim]}))
+    }
+    const fused = config.architecture === 'PhiForCausalLM' ? /^(model\.layers\.\d+\.self_attn\.)qkv_proj\.(weight|bias)$/.exec(tensor.name) : null
     if (!fused) return [tensor]
     const parts: [string, number][] = [['q', q], ['k', kv], ['v', kv]].map(([part, rows]) => [`${fused[1]}${part}_proj.${fused[2]}`, rows as number])
     return rowWindows(tensor, parts, fused[2] === 'weight' ? 2 : 1)

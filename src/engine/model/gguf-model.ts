@@ -4,7 +4,7 @@ import {ModelLoadError, quotedValue} from '../errors.js'
 import {blockFormatOfGgufType, refusedTypeMessage} from './gguf-block-types.js'
 import {GGML_BLOCKS, readGguf, type GgufFile, type GgufValue} from './gguf-file.js'
 import {ggufExpertTensors, ggufMoeConfigKeys, ggufMoeName} from './gguf-moe.js'
-import {GGUF_LAYERNORM_ARCHITECTURES, layerNormGgufConfigJson, layerNormGgufName, splitPhi2Qkv} from './gguf-layernorm.js'
+import {GGUF_LAYERNORM_ARCHITECTURES, layerNormGgufConfigJson, layerNormGgufName, splitStackedTensors} from './gguf-layernorm.js'
 import {GGUF_NORMS_WITH_ONE_ADDED, GGUF_PHI3_GEMMA_ARCHITECTURES, GGUF_PHI3_GEMMA_LAYER_NAMES, ggufF32Vector, phi3GemmaGgufKeys} from './gguf-phi3-gemma.js'
 import {GGUF_RMS_VARIANT_ARCHITECTURES, GGUF_RMS_VARIANT_LAYER_NAMES, rmsVariantGgufKeys} from './gguf-rms-variants.js'
 import {tokenizerFromGguf} from './gguf-tokenizer.js'
@@ -12,6 +12,7 @@ import {llama3ScalingFromFactors} from './llama3-rope.js'
 import type {Tokenizer} from './tokenizer.js'
 import type {LoadedModel} from './load-model.js'
 import {checkTokenizerFits, selectModelTensors} from './load-model.js'
+import {NEAR_MISSES} from './architectures.js'
 import {parseModelConfig, type ModelConfig} from './model-config.js'
 import type {TensorDtype, TensorInfo} from './safetensors.js'
 
@@ -31,15 +32,14 @@ const GGUF_ARCHITECTURES: Record<string, {architecture: string; modelType: strin
   gptneox: {architecture: 'GPTNeoXForCausalLM', modelType: 'gpt_neox', interleavedRope: false},
   phi2: {architecture: 'PhiForCausalLM', modelType: 'phi', interleavedRope: false},
   starcoder2: {architecture: 'Starcoder2ForCausalLM', modelType: 'starcoder2', interleavedRope: false},
+  stablelm: {architecture: 'StableLmForCausalLM', modelType: 'stablelm', interleavedRope: false},
   ...GGUF_RMS_VARIANT_ARCHITECTURES,
   ...GGUF_PHI3_GEMMA_ARCHITECTURES,
 }
-/** GGUF architectures close to a supported one, with what they need that the engine lacks. */
+/** GGUF architectures close to a supported one, with what they need that the engine lacks (as their HF architectures' near misses). */
 const GGUF_NEAR_MISSES: Record<string, string> = {
-  stablelm: 'StableLM runs from its Hugging Face checkpoint; its GGUF files are not read yet',
-  olmo: 'OLMo runs from its Hugging Face checkpoint; its GGUF files are not read yet',
-  olmoe: 'OLMoE runs from its Hugging Face checkpoint; its GGUF files are not read yet',
-  granitemoe: 'GraniteMoE runs from its Hugging Face checkpoint; its GGUF files are not read yet',
+  phimoe: NEAR_MISSES.PhiMoEForCausalLM!, cohere2: NEAR_MISSES.Cohere2ForCausalLM!, granitehybrid: NEAR_MISSES.GraniteMoeHybridForCausalLM!,
+  gemma3n: 'Gemma 3n needs per-layer embeddings, AltUp and LAuReL blocks',
 }
 const FLOAT_TYPES: Record<string, TensorDtype> = {F32: 'F32', F16: 'F16', BF16: 'BF16'}
 
@@ -159,7 +159,7 @@ function ggufTensors(file: GgufFile, arch: string, config: ModelConfig): TensorI
   const interleaved = GGUF_ARCHITECTURES[arch]!.interleavedRope
   const tensors: TensorInfo[] = []
   for (const t of file.tensors) {
-    const name = GGUF_LAYERNORM_ARCHITECTURES[arch] ? layerNormGgufName(t.name) : hfName(t.name, arch) ?? ggufMoeName(t.name)
+    const name = GGUF_LAYERNORM_ARCHITECTURES[arch] ? layerNormGgufName(t.name, arch) : hfName(t.name, arch) ?? ggufMoeName(t.name)
     if (name === null) continue
     const dtype = FLOAT_TYPES[t.type]
     const blockFormat = blockFormatOfGgufType(t.type)
@@ -173,7 +173,7 @@ function ggufTensors(file: GgufFile, arch: string, config: ModelConfig): TensorI
       ...(blockFormat ? {blockFormat} : {}), ...(ropeHeads ? {ropeInterleavedHeads: ropeHeads} : {}),
     }))
   }
-  return selectModelTensors(config, arch === 'phi2' ? splitPhi2Qkv(config, tensors) : tensors, file.path)
+  return selectModelTensors(config, GGUF_LAYERNORM_ARCHITECTURES[arch] ? splitStackedTensors(config, tensors) : tensors, file.path)
 }
 
 /** The float format the file's matrices are in, for --dtype auto (quantized files compute on their blocks regardless). */

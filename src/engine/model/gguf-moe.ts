@@ -1,4 +1,4 @@
-// Mixture-of-experts GGUF files (llama with experts = Mixtral, qwen2moe, qwen3moe): their config.json keys and their expert tensors under the engine's names.
+// Mixture-of-experts GGUF files (llama with experts = Mixtral, qwen2moe, qwen3moe, olmoe, granitemoe): their config.json keys and their expert tensors under the engine's names.
 import {ModelLoadError, quotedValue} from '../errors.js'
 import type {TensorInfo} from './safetensors.js'
 
@@ -6,7 +6,7 @@ import type {TensorInfo} from './safetensors.js'
 export function ggufMoeConfigKeys(arch: string, get: (key: string) => unknown, tensorNames: Set<string>, path: string): {architecture: string; modelType: string; keys: Record<string, unknown>} | null {
   const experts = get('expert_count')
   if (experts === undefined || experts === 0) {
-    if (arch === 'qwen2moe' || arch === 'qwen3moe') throw new ModelLoadError(`${path}: GGUF metadata ${arch}.expert_count is missing`)
+    if (arch === 'qwen2moe' || arch === 'qwen3moe' || arch === 'olmoe' || arch === 'granitemoe') throw new ModelLoadError(`${path}: GGUF metadata ${arch}.expert_count is missing`)
     return null
   }
   // llama.cpp's softmax gating (1) is the only one these architectures use; sigmoid gating (2) is DeepSeek's.
@@ -17,6 +17,15 @@ export function ggufMoeConfigKeys(arch: string, get: (key: string) => unknown, t
   const normalized = (fallback: boolean) => get('expert_weights_norm') ?? fallback
   if (arch === 'llama' || arch === 'mistral') {
     return {architecture: 'MixtralForCausalLM', modelType: 'mixtral', keys: {...common}}
+  }
+  // OLMoE and GraniteMoE experts are as wide as feed_forward_length (intermediate_size); GraniteMoE renormalises its
+  // top-k (a softmax over the chosen logits), OLMoE does not unless the file says. GraniteMoeShared's shared expert is not run.
+  if (arch === 'olmoe') return {architecture: 'OlmoeForCausalLM', modelType: 'olmoe', keys: {...common, norm_topk_prob: normalized(false)}}
+  if (arch === 'granitemoe') {
+    if (get('expert_shared_feed_forward_length') !== undefined || tensorNames.has('blk.0.ffn_up_shexp.weight')) {
+      throw new ModelLoadError(`${path}: granitemoe with a shared expert (GraniteMoeShared: expert_shared_feed_forward_length, ffn_*_shexp) is not supported.`)
+    }
+    return {architecture: 'GraniteMoeForCausalLM', modelType: 'granitemoe', keys: {...common}}
   }
   // A layer without a router is dense (Qwen's mlp_only_layers, decoder_sparse_step); llama.cpp's own files have none.
   const layers = Number(get('block_count'))
@@ -29,7 +38,7 @@ export function ggufMoeConfigKeys(arch: string, get: (key: string) => unknown, t
     }
   }
   if (arch === 'qwen3moe') return {architecture: 'Qwen3MoeForCausalLM', modelType: 'qwen3_moe', keys: {...qwen, norm_topk_prob: normalized(true)}}
-  throw new ModelLoadError(`${path}: ${arch}.expert_count ${quotedValue(experts)}: mixture-of-experts ${arch} files are not supported (llama, qwen2moe, qwen3moe).`)
+  throw new ModelLoadError(`${path}: ${arch}.expert_count ${quotedValue(experts)}: mixture-of-experts ${arch} files are not supported (llama, qwen2moe, qwen3moe, olmoe, granitemoe).`)
 }
 
 /** Per-layer GGUF tensor suffix -> engine name: router, experts (3D, or Mixtral's older one tensor per expert), shared expert. */

@@ -1,13 +1,18 @@
-// GGUF granite, olmo2 and command-r files: their metadata as the config.json keys it stands for, and their extra tensor names.
+// GGUF granite, granitemoe, olmo, olmo2, olmoe and command-r files: their metadata as the config.json keys it stands for, and their extra tensor names
+// (the experts of granitemoe and olmoe: gguf-moe.ts).
 import {ModelLoadError} from '../errors.js'
+import {NEAR_MISSES} from './architectures.js'
 
 /**
- * llama.cpp's converter permutes granite's q/k rows for its interleaved rope, as llama's (put back at load); olmo2 rotates
- * with rotate_half, rows as in HF; command-r rotates interleaved pairs as Cohere does, its rows as in HF (the loader's
- * Cohere reordering applies, as to the checkpoint).
+ * llama.cpp's converter permutes granite's, granitemoe's and olmo's q/k rows for its interleaved rope, as llama's (put
+ * back at load); olmo2 and olmoe rotate with rotate_half, rows as in HF; command-r rotates interleaved pairs as Cohere
+ * does, its rows as in HF (the loader's Cohere reordering applies, as to the checkpoint).
  */
 export const GGUF_RMS_VARIANT_ARCHITECTURES: Record<string, {architecture: string; modelType: string; interleavedRope: boolean}> = {
   granite: {architecture: 'GraniteForCausalLM', modelType: 'granite', interleavedRope: true},
+  granitemoe: {architecture: 'GraniteMoeForCausalLM', modelType: 'granitemoe', interleavedRope: true},
+  olmo: {architecture: 'OlmoForCausalLM', modelType: 'olmo', interleavedRope: true},
+  olmoe: {architecture: 'OlmoeForCausalLM', modelType: 'olmoe', interleavedRope: false},
   olmo2: {architecture: 'Olmo2ForCausalLM', modelType: 'olmo2', interleavedRope: false},
   'command-r': {architecture: 'CohereForCausalLM', modelType: 'cohere', interleavedRope: false},
 }
@@ -17,9 +22,17 @@ export const GGUF_RMS_VARIANT_LAYER_NAMES: Record<string, string> = {
   'post_attention_norm.weight': 'post_attention_layernorm.weight', 'post_ffw_norm.weight': 'post_feedforward_layernorm.weight',
 }
 
-/** The config.json keys granite's multipliers and command-r's logit scale and LayerNorm eps stand for; {} for other architectures. */
+/**
+ * The config.json keys granite's multipliers, olmo's clamp and command-r's logit scale and LayerNorm eps stand for; {}
+ * for other architectures.
+ */
 export function rmsVariantGgufKeys(arch: string, get: (key: string) => unknown, tensorNames: Set<string>, path: string): Record<string, unknown> {
-  if (arch === 'granite') {
+  // OLMo's weightless LayerNorms have a fixed eps; llama.cpp reads no clamp for olmoe, so its files run without one.
+  if (arch === 'olmo') return {clip_qkv: get('attention.clamp_kqv') ?? null}
+  if (arch === 'olmoe') return {clip_qkv: null}
+  // OLMo 3's files are olmo2 with sliding-window layers (and a second rope for them).
+  if (arch === 'olmo2' && get('attention.sliding_window') !== undefined) throw new ModelLoadError(`${path}: olmo2 with attention.sliding_window (OLMo 3) is not supported: ${NEAR_MISSES.Olmo3ForCausalLM}.`)
+  if (arch === 'granite' || arch === 'granitemoe') {
     const keys = {embedding_multiplier: 'embedding_scale', residual_multiplier: 'residual_scale', attention_multiplier: 'attention.scale', logits_scaling: 'logit_scale'}
     return Object.fromEntries(Object.entries(keys).flatMap(([configKey, ggufKey]) => (get(ggufKey) === undefined ? [] : [[configKey, get(ggufKey)]])))
   }
