@@ -1,7 +1,7 @@
 // GGUF phi3, gemma2 and gemma3 files, written from the HF test checkpoints as llama.cpp's converter writes them, load as
 // those checkpoints: the same config, and the same logits at f32 and q8_0.
 import assert from 'node:assert/strict'
-import {mkdtempSync, readFileSync, rmSync} from 'node:fs'
+import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {after, describe, it} from 'node:test'
@@ -65,6 +65,19 @@ describe('GGUF phi3 / gemma2 / gemma3 files', () => {
     const gguf = await loadModel(join(dir, 'phi3-f32.gguf'))
     assert.ok(maxAbsDifference((await promptLogits(gguf, 'f32')).logits, (await promptLogits(hf, 'f32')).logits) < 1e-5)
     assert.deepEqual([gguf.config.fusedProjections, gguf.config.layerWindows, gguf.config.maxPositionEmbeddings], [true, hf.config.layerWindows, hf.config.maxPositionEmbeddings])
+    // Factors without the other half are refused by name, not run with a rope the file does not describe.
+    const bytes = readFileSync(join(dir, 'phi3-f32.gguf'))
+    bytes.write('rope_factors_lonX', bytes.indexOf('rope_factors_long.weight'), 'latin1')
+    writeFileSync(join(dir, 'phi3-half.gguf'), bytes)
+    await assert.rejects(loadModel(join(dir, 'phi3-half.gguf')), /phi3 LongRoPE needs rope_factors_short\.weight, rope_factors_long\.weight and phi3\.rope\.scaling\.original_context_length together/)
+  })
+
+  it('phi3 as Phi-3-mini-4k: no rope factors, a window on every layer; and Phi-4\'s window 0 as none', async () => {
+    const hf = await withConfig(await ensureTestModel('tiny', {variant: 'phi3'}), (json) => ({...json, rope_scaling: null, max_position_embeddings: 512}))
+    await checkRoundTrip(hf, dir, 'phi3-4k')
+    const none = await withConfig(await ensureTestModel('tiny', {variant: 'phi3'}), (json) => ({...json, rope_scaling: null, max_position_embeddings: 512, sliding_window: null}))
+    writeGguf(none, join(dir, 'phi4.gguf'), {format: 'f32'})
+    assert.equal((await loadModel(join(dir, 'phi4.gguf'))).config.layerWindows, undefined)
   })
 
   it('gemma2: norms stored as 1 + weight, sandwich norms, soft caps, a window on every other layer, the attention scale llama.cpp implies', async () => {
