@@ -57,7 +57,8 @@ export function phi3GemmaGgufKeys(arch: string, get: (key: string) => unknown, f
   // llama.cpp's attention scale (after gemma_pytorch): 1/sqrt(hidden / heads) for the 27B models, 1/sqrt(head size)
   // for the others; transformers' query_pre_attn_scalar holds the same numbers in their configs.
   const largest = arch === 'gemma2' ? 46 : 62
-  const scalar = layers === largest ? Number(required('embedding_length')) / Number(required('attention.head_count')) : required('attention.key_length')
+  const perHead = Number(required('embedding_length')) / Number(required('attention.head_count'))
+  const scalar = layers === largest ? perHead : get('attention.key_length') ?? perHead
   const common = {hidden_activation: 'gelu_pytorch_tanh', query_pre_attn_scalar: scalar}
   if (arch === 'gemma2') {
     // llama.cpp's defaults when a key is absent, as Gemma2Config's: window 4096 on every other layer, caps 50 and 30.
