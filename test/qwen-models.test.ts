@@ -173,6 +173,7 @@ describe('near misses are refused by name', () => {
     for (const [arch, pattern] of [
       ['qwen3moe', /GGUF metadata qwen3moe\.expert_count is missing/],
       ['phimoe', /GGUF general\.architecture "phimoe" is not supported \(Phi-3\.5-MoE mixture-of-experts layers are not supported\); supported: llama, mistral, qwen2, qwen3, gemma, qwen2moe, qwen3moe, gpt2, gptneox, phi2, starcoder2, stablelm, granite, granitemoe, olmo, olmoe, olmo2, command-r, phi3, gemma2, gemma3\./],
+      ['clip', /GGUF general\.architecture "clip" is not supported \(a multimodal projector \(mmproj\) file holds only the vision tower; load the model's own GGUF file, which runs text only\)/],
       ['falcon', /GGUF general\.architecture "falcon" is not supported; supported: llama, mistral, qwen2, qwen3, gemma, qwen2moe, qwen3moe, gpt2, gptneox, phi2, starcoder2, stablelm, granite, granitemoe, olmo, olmoe, olmo2, command-r, phi3, gemma2, gemma3\./],
     ] as const) {
       const path = join(DIR, `${arch}.gguf`)

@@ -40,6 +40,7 @@ const GGUF_ARCHITECTURES: Record<string, {architecture: string; modelType: strin
 const GGUF_NEAR_MISSES: Record<string, string> = {
   phimoe: NEAR_MISSES.PhiMoEForCausalLM!, cohere2: NEAR_MISSES.Cohere2ForCausalLM!, granitehybrid: NEAR_MISSES.GraniteMoeHybridForCausalLM!,
   gemma3n: 'Gemma 3n needs per-layer embeddings, AltUp and LAuReL blocks',
+  clip: 'a multimodal projector (mmproj) file holds only the vision tower; load the model\'s own GGUF file, which runs text only',
 }
 const FLOAT_TYPES: Record<string, TensorDtype> = {F32: 'F32', F16: 'F16', BF16: 'BF16'}
 
