@@ -1,4 +1,5 @@
-// Loads a llama/mistral/qwen2/qwen3/gemma (MoE: gguf-moe.ts; gpt2/gptneox/phi2/starcoder2: gguf-layernorm.ts; phi3/gemma2/gemma3: gguf-phi3-gemma.ts) GGUF file as a model: config from metadata, tensors under their HF names, tokenizer and chat template.
+// Loads a llama/mistral/qwen2/qwen3/gemma (MoE: gguf-moe.ts; gpt2/gptneox/phi2/starcoder2/stablelm: gguf-layernorm.ts; granite/olmo/olmo2/command-r: gguf-rms-variants.ts;
+// phi3/gemma2/gemma3: gguf-phi3-gemma.ts) GGUF file as a model: config from metadata, tensors under their HF names, tokenizer and chat template.
 import {basename} from 'node:path'
 import {ModelLoadError, quotedValue} from '../errors.js'
 import {blockFormatOfGgufType, refusedTypeMessage} from './gguf-block-types.js'
