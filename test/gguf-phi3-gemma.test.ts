@@ -85,6 +85,9 @@ describe('GGUF phi3 / gemma2 / gemma3 files', () => {
     const hf = await withConfig(await ensureTestModel('tiny', {variant: 'gemma2'}), (json) => ({...json, query_pre_attn_scalar: json.head_dim}))
     assert.deepEqual([hf.config.layerWindows, hf.config.attnLogitSoftcap > 0, hf.config.finalLogitSoftcap > 0], [[16, 0], true, true])
     await checkRoundTrip(hf, dir, 'gemma2')
+    // The checkpoint as it is (query_pre_attn_scalar 24, head size 32) is not written as a file llama.cpp would scale otherwise.
+    const own = await loadModel(await ensureTestModel('tiny', {variant: 'gemma2'}))
+    assert.throws(() => writeGguf(own, join(dir, 'bad.gguf'), {format: 'f32'}), /GGUF gemma2 files imply the attention scale 0\.17677\d+; this model's query_pre_attn_scalar gives 0\.2041\d+/)
   })
 
   it('gemma3: q/k norms, five sliding layers in six with rope base 10000, linear rope scaling on the full layers', async () => {
