@@ -7,6 +7,8 @@ import {join} from 'node:path'
 import {after, describe, it} from 'node:test'
 import {writeGguf, type GgufFileFormat} from '../src/bench/peer/gguf-writer.js'
 import {loadModel, type LoadedModel} from '../src/engine/model/load-model.js'
+import type {GgufFile} from '../src/engine/model/gguf-file.js'
+import {phi3GemmaGgufKeys} from '../src/engine/model/gguf-phi3-gemma.js'
 import {parseModelConfig, type ModelConfig} from '../src/engine/model/model-config.js'
 import {ensureTestModel} from '../src/engine/model/test-model.js'
 import {maxAbsDifference, promptLogits} from './support/model-logits.js'
@@ -98,5 +100,17 @@ describe('GGUF phi3 / gemma2 / gemma3 files', () => {
     // A model whose windows llama.cpp's pattern cannot say is not written as a file that would run another model.
     const two = await loadModel(await ensureTestModel('tiny', {variant: 'gemma3'}))
     assert.throws(() => writeGguf({...two, config: {...two.config, attentionScale: 1 / Math.sqrt(two.config.headDim)}}, join(dir, 'bad.gguf'), {format: 'f32'}), /GGUF gemma3 files slide on all but every 6th layer/)
+  })
+
+  it('gemma3: attention.sliding_window_pattern, where a newer converter writes it, as a period or one bool per layer', () => {
+    const file = {path: 'g3.gguf'} as GgufFile
+    const keys = (pattern: unknown) => {
+      const meta: Record<string, unknown> = {block_count: 4, embedding_length: 64, 'attention.head_count': 2, 'attention.sliding_window': 16, 'attention.sliding_window_pattern': pattern}
+      return phi3GemmaGgufKeys('gemma3', (key) => meta[key], file)
+    }
+    assert.equal(keys(undefined).sliding_window_pattern, 6)
+    assert.equal(keys(2).sliding_window_pattern, 2)
+    assert.deepEqual(keys([true, false, true, false]).layer_types, ['sliding_attention', 'full_attention', 'sliding_attention', 'full_attention'])
+    for (const bad of [0, 1.5, [true, false], ['x', 'y', 'z', 'w']]) assert.throws(() => keys(bad), /gemma3\.attention\.sliding_window_pattern must be a positive period or one bool per layer \(4\)/)
   })
 })

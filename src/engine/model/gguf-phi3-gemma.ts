@@ -64,12 +64,26 @@ export function phi3GemmaGgufKeys(arch: string, get: (key: string) => unknown, f
     // llama.cpp's defaults when a key is absent, as Gemma2Config's: window 4096 on every other layer, caps 50 and 30.
     return {...common, sliding_window: get('attention.sliding_window') ?? 4096, attn_logit_softcapping: get('attn_logit_softcapping') ?? 50, final_logit_softcapping: get('final_logit_softcapping') ?? 30}
   }
-  // Gemma 3: llama.cpp slides five layers in six and rotates them with base 10000, unscaled; the full layers take
-  // rope.freq_base and the file's rope scaling (linear, factor 8 on 4B and up). No attention cap; a final one if written.
+  // Gemma 3: llama.cpp slides five layers in six unless the file says otherwise, and rotates them with base 10000,
+  // unscaled; the full layers take rope.freq_base and the file's rope scaling (linear, factor 8 on 4B and up). No
+  // attention cap; a final one if written.
   return {
-    ...common, sliding_window: required('attention.sliding_window'), sliding_window_pattern: 6, rope_local_base_freq: 10000,
-    attn_logit_softcapping: null, final_logit_softcapping: get('final_logit_softcapping') ?? null,
+    ...common, sliding_window: required('attention.sliding_window'), ...gemma3SlidingLayers(get('attention.sliding_window_pattern'), layers, file.path),
+    rope_local_base_freq: 10000, attn_logit_softcapping: null, final_logit_softcapping: get('final_logit_softcapping') ?? null,
   }
+}
+
+/**
+ * attention.sliding_window_pattern, which newer converters write: a period (every n-th layer full) or one bool per
+ * layer (true: sliding), as llama.cpp reads it; absent, llama.cpp's fixed period 6.
+ */
+function gemma3SlidingLayers(pattern: unknown, layers: number, path: string): Record<string, unknown> {
+  if (pattern === undefined) return {sliding_window_pattern: 6}
+  if (typeof pattern === 'number' && Number.isInteger(pattern) && pattern > 0) return {sliding_window_pattern: pattern}
+  if (Array.isArray(pattern) && pattern.length === layers && pattern.every((p) => typeof p === 'boolean')) {
+    return {layer_types: pattern.map((slides) => (slides ? 'sliding_attention' : 'full_attention'))}
+  }
+  throw new ModelLoadError(`${path}: gemma3.attention.sliding_window_pattern must be a positive period or one bool per layer (${layers}).`)
 }
 
 /**
