@@ -222,6 +222,49 @@ describe('/v1/responses with a reasoning parser and auto tool calls (scripted en
     assert.ok(seen.some((event) => event.type === 'response.reasoning_text.delta'))
   })
 
+  it("the SDK's stream helper rebuilds the same response from the events", async () => {
+    const {url} = await start({reasoningParser: 'deepseek_r1', toolCallParser: 'hermes'}, new FakeEngine({script}))
+    const sdk = new OpenAI({baseURL: `${url}/v1`, apiKey: 'unused', maxRetries: 0})
+    const body = {input: 'Weather?', tools, max_output_tokens: script.length}
+    const whole = await sdk.responses.create(body)
+    const final = await sdk.responses.stream(body).finalResponse()
+    // The helper adds parsed fields of its own; the items' kinds, texts and arguments must agree.
+    const essentials = (response: OpenAI.Responses.Response) =>
+      response.output.map((item) => {
+        if (item.type === 'function_call') return [item.type, item.name, item.arguments]
+        if (item.type === 'message') return [item.type, (item.content[0] as OpenAI.Responses.ResponseOutputText).text]
+        return [item.type, (item as OpenAI.Responses.ResponseReasoningItem).content?.[0]?.text]
+      })
+    assert.deepEqual(essentials(final), essentials(whole))
+    assert.equal(final.output_text, 'Checking.')
+  })
+
+  it('an engine failure after the first event is an error event ending the stream', async () => {
+    const fake = new FakeEngine({script: 'abc'})
+    const original = fake.addRequest.bind(fake)
+    fake.addRequest = (request) => {
+      const handle = original(request)
+      return {
+        ...handle,
+        async *[Symbol.asyncIterator]() {
+          for await (const output of handle) {
+            yield output
+            throw new Error('engine step failed')
+          }
+        },
+      }
+    }
+    const {url} = await start({}, fake)
+    const reply = await post(`${url}/v1/responses`, {input: 'x', stream: true})
+    const chunks = reply.text.split('\n\n').filter((chunk) => chunk !== '')
+    assert.deepEqual(chunks.map((chunk) => chunk.split('\n')[0]).slice(0, 2), ['event: response.created', 'event: response.in_progress'])
+    const last = chunks[chunks.length - 1]!
+    assert.match(last, /^event: error\n/)
+    const error = JSON.parse(last.split('\n')[1]!.slice('data: '.length))
+    assert.deepEqual([error.type, error.code, error.sequence_number], ['error', null, chunks.length - 1])
+    assert.doesNotMatch(reply.text, /engine step failed/)
+  })
+
   it('items sent back become chat turns: reasoning rides on the next assistant turn, a call joins the message before it', () => {
     const input = [
       {role: 'user', content: 'Hi'},
