@@ -5,7 +5,7 @@ import {after, before, describe, it} from 'node:test'
 import OpenAI from 'openai'
 import type {LLMEngine} from '../src/engine/llm-engine.js'
 import type {ApiServer} from '../src/server/http-server.js'
-import {FakeEngine} from './support/fake-engine.js'
+import {FakeEngine, failingAfterFirstOutput} from './support/fake-engine.js'
 import {schemaErrors} from './support/guided-check.js'
 import {translateResponsesRequest} from '../src/server/responses-request.js'
 import {post, start, startTinyEngineServer, waitFor} from './support/server-harness.js'
@@ -240,21 +240,7 @@ describe('/v1/responses with a reasoning parser and auto tool calls (scripted en
   })
 
   it('an engine failure after the first event is an error event ending the stream', async () => {
-    const fake = new FakeEngine({script: 'abc'})
-    const original = fake.addRequest.bind(fake)
-    fake.addRequest = (request) => {
-      const handle = original(request)
-      return {
-        ...handle,
-        async *[Symbol.asyncIterator]() {
-          for await (const output of handle) {
-            yield output
-            throw new Error('engine step failed')
-          }
-        },
-      }
-    }
-    const {url} = await start({}, fake)
+    const {url} = await start({}, failingAfterFirstOutput(new FakeEngine({script: 'abc'})))
     const reply = await post(`${url}/v1/responses`, {input: 'x', stream: true})
     const chunks = reply.text.split('\n\n').filter((chunk) => chunk !== '')
     assert.deepEqual(chunks.map((chunk) => chunk.split('\n')[0]).slice(0, 2), ['event: response.created', 'event: response.in_progress'])
