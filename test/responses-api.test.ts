@@ -167,6 +167,8 @@ describe('/v1/responses (tiny model, openai client)', () => {
       [{input: []}, 'input'],
       [{input: [{role: 'robot', content: 'x'}]}, 'input[0].role'],
       [{input: [{role: 'user', content: 'x'}, {role: 'user', content: 7}]}, 'input[1].content'],
+      [{input: [{role: 'user', content: [{type: 'input_image', image_url: 'x'}]}]}, 'input[0].content'],
+      [{input: [{type: 'function_call_output', call_id: 'c', output: 5}]}, 'input[0].output'],
       [{input: [{type: 'item_reference', id: 'msg_1'}]}, 'input[0].type'],
       [{input: 'x', max_output_tokens: 0}, 'max_output_tokens'],
       [{input: 'x', temperature: 'hot'}, 'temperature'],
@@ -184,6 +186,8 @@ describe('/v1/responses (tiny model, openai client)', () => {
       const error = reply.json().error
       assert.equal(error.type, 'invalid_request_error')
       assert.ok(error.param === param || error.param?.startsWith(`${param}.`), `${JSON.stringify(body)}: param ${error.param}, wanted ${param}`)
+      // The message names the fields as the client sent them, not the chat fields they became.
+      assert.doesNotMatch(error.message, /messages\[|\.function\.|response_format|max_completion_tokens|max_tokens/, error.message)
     }
     const notJson = await post(`${baseUrl}/v1/responses`, '{"input": ')
     assert.equal(notJson.status, 400)

@@ -3,7 +3,7 @@
 // Only the Responses API's own shapes are checked here (input items, flat function tools, text.format, the stored-state
 // fields); every value the chat path also reads (sampling, schemas, tool parameters, message content) is passed on as
 // sent and checked there, once. Its errors name chat fields, so `responsesParam` names them back as the client sent them.
-import {InvalidRequestError, PagedLLMError} from '../engine/errors.js'
+import {InvalidRequestError, PagedLLMError, quotedValue} from '../engine/errors.js'
 import {type JsonObject, optionalBoolean, optionalObject, optionalString, requireObject} from './request-fields.js'
 
 /** What the Response object repeats of the request (the openai SDK reads these), normalized. */
@@ -69,9 +69,14 @@ export function translateResponsesRequest(raw: unknown): TranslatedRequest {
   }
 }
 
-/** A chat-path error, its param named as the Responses request has it (the error is otherwise as thrown). */
+/** Chat fields as error messages quote them ('messages[1].content[0]') or name them bare (max_tokens). */
+const CHAT_FIELD_IN_MESSAGE = /'((?:messages|tools|response_format)[\w.[\]]*)'|\b(max_completion_tokens|max_tokens)\b/g
+
+/** A chat-path error, its param and the fields its message names as the Responses request has them (else as thrown). */
 export function renameParam(error: unknown, responsesParam: (chatParam: string) => string): unknown {
-  if (error instanceof PagedLLMError && error.param !== null) (error as {param: string | null}).param = responsesParam(error.param)
+  if (!(error instanceof PagedLLMError)) return error
+  if (error.param !== null) (error as {param: string | null}).param = responsesParam(error.param)
+  error.message = error.message.replace(CHAT_FIELD_IN_MESSAGE, (match, quoted?: string, bare?: string) => (quoted !== undefined ? `'${responsesParam(quoted)}'` : responsesParam(bare!)))
   return error
 }
 
@@ -141,7 +146,7 @@ class Conversation {
       return this.add({role: 'tool', tool_call_id: callId, content: fields.output ?? null}, `${param}.output`, false)
     }
     if (type === 'reasoning') return this.addReasoning(fields, param)
-    throw new InvalidRequestError(`'${param}' is a ${JSON.stringify(String(type).slice(0, 40))} item; this server takes message, function_call, function_call_output and reasoning items`, {param: `${param}.type`})
+    throw new InvalidRequestError(`'${param}' is a ${quotedValue(type)} item; this server takes message, function_call, function_call_output and reasoning items`, {param: `${param}.type`})
   }
 
   /** A call joins the assistant turn just before it (a reply's message and calls are separate items), or opens one. */
@@ -190,7 +195,7 @@ function functionTools(raw: unknown): JsonObject[] {
     const fields = optionalObject({[param]: tool}, param)
     if (fields === undefined) throw new InvalidRequestError(`'${param}' must be a tool object`, {param})
     if (fields.type !== 'function')
-      throw new InvalidRequestError(`'${param}' is a ${JSON.stringify(String(fields.type).slice(0, 40))} tool; this server runs function tools only`, {param: `${param}.type`})
+      throw new InvalidRequestError(`'${param}' is a ${quotedValue(fields.type)} tool; this server runs function tools only`, {param: `${param}.type`})
     const {name, description, parameters, strict} = fields
     return {type: 'function', name, description: description ?? null, parameters: parameters ?? null, strict: strict ?? null}
   })
