@@ -76,7 +76,7 @@ const CHAT_FIELD_IN_MESSAGE = /'((?:messages|tools|response_format)[\w.[\]]*)'|\
 export function renameParam(error: unknown, responsesParam: (chatParam: string) => string): unknown {
   if (!(error instanceof PagedLLMError)) return error
   if (error.param !== null) (error as {param: string | null}).param = responsesParam(error.param)
-  error.message = error.message.replace(CHAT_FIELD_IN_MESSAGE, (match, quoted?: string, bare?: string) => (quoted !== undefined ? `'${responsesParam(quoted)}'` : responsesParam(bare!)))
+  error.message = error.message.replace(CHAT_FIELD_IN_MESSAGE, (_match, quoted?: string, bare?: string) => (quoted !== undefined ? `'${responsesParam(quoted)}'` : responsesParam(bare!)))
   return error
 }
 
