@@ -4,6 +4,7 @@ import assert from 'node:assert/strict'
 import {after, before, describe, it} from 'node:test'
 import OpenAI from 'openai'
 import type {LLMEngine} from '../src/engine/llm-engine.js'
+import {ensureTestModel} from '../src/engine/model/test-model.js'
 import type {ApiServer} from '../src/server/http-server.js'
 import {FakeEngine, failingAfterFirstOutput} from './support/fake-engine.js'
 import {schemaErrors} from './support/guided-check.js'
@@ -191,6 +192,22 @@ describe('/v1/responses (tiny model, openai client)', () => {
     }
     const notJson = await post(`${baseUrl}/v1/responses`, '{"input": ')
     assert.equal(notJson.status, 400)
+  })
+})
+
+describe('/v1/responses with --reasoning-parser qwen3 (tiny qwen3 model)', () => {
+  it("the reasoning item and the usage are the chat reply's reasoning and usage", async () => {
+    const running = await startTinyEngineServer({reasoningParser: 'qwen3', version: 'responses-qwen3'}, await ensureTestModel('tiny', {variant: 'qwen3'}))
+    try {
+      const response = (await post(`${running.url}/v1/responses`, {input: 'Hi', temperature: 0, max_output_tokens: 6})).json()
+      const chat = (await post(`${running.url}/v1/chat/completions`, {messages: [{role: 'user', content: 'Hi'}], temperature: 0, max_tokens: 6})).json()
+      const reasoning = response.output.find((item: any) => item.type === 'reasoning')
+      assert.equal(reasoning.content[0].text, chat.choices[0].message.reasoning)
+      assert.equal(response.usage.output_tokens_details.reasoning_tokens, chat.usage.completion_tokens_details.reasoning_tokens)
+      assert.equal(response.usage.input_tokens, chat.usage.prompt_tokens)
+    } finally {
+      await running.server.shutdown(1000)
+    }
   })
 })
 
