@@ -2,7 +2,7 @@
 import type {IncomingHttpHeaders, IncomingMessage} from 'node:http'
 import {InvalidRequestError, PagedLLMError, PayloadTooLargeError, UnsupportedMediaTypeError} from '../engine/errors.js'
 
-/** The body field that holds prompt text: `prompt` (completions) or `messages[].content` (chat). */
+/** The body field that holds prompt text: `prompt` (completions), `messages[].content` (chat) or `input` (responses: a string, or items' content). */
 export type PromptField = 'prompt' | 'messages' | 'input'
 
 /** When a body that sends nothing is cut: after `ms` without a byte, while `contended()` says others wait for memory. */
