@@ -1,6 +1,7 @@
 // The hostile requests of scripts/fuzz-serve.ts: a seeded generator of route, headers and body (valid ones mutated in type, range, size and combination).
 import {gzipSync} from 'node:zlib'
 import {FIELD_VALUES, VALID_VALUES, junk, messages, prompt} from './fuzz-serve-fields.js'
+import {responsesBody} from './fuzz-serve-responses.js'
 
 /** mulberry32: small, seeded, reproducible. */
 export function makeRandom(seed: number) {
@@ -33,6 +34,7 @@ export interface FuzzRequest {
 
 /** A valid body for the route, then 0..5 fields set to hostile values (or, half the time, 1..8 fields set to valid ones). */
 function body(r: Random, path: string): Record<string, unknown> {
+  if (path === '/v1/responses') return responsesBody(r)
   const chat = path === '/v1/chat/completions'
   const fields: Record<string, unknown> = chat ? {messages: [{role: 'user', content: 'Hello there'}], max_tokens: r.int(1, 8)} : {prompt: 'Once upon a time', max_tokens: r.int(1, 8)}
   if (path === '/detokenize') return r.chance(0.8) ? {tokens: r.pick([[1, 2, 3], [], [-1], [2 ** 31], [1.5], 'x', Array.from({length: 10_000}, (_, i) => i % 300), null])} : {prompt: 'x'}
@@ -54,7 +56,7 @@ function body(r: Random, path: string): Record<string, unknown> {
   return fields
 }
 
-const ROUTES = ['/v1/completions', '/v1/completions', '/v1/completions', '/v1/chat/completions', '/v1/chat/completions', '/v1/chat/completions', '/tokenize', '/detokenize']
+const ROUTES = ['/v1/completions', '/v1/completions', '/v1/completions', '/v1/chat/completions', '/v1/chat/completions', '/v1/chat/completions', '/v1/responses', '/v1/responses', '/tokenize', '/detokenize']
 const GET_ROUTES = ['/health', '/ping', '/version', '/metrics', '/v1/models', '/v1/models/x', '/v1/models/%ZZ', '/nope', '/v1/completions', '//v1//models', '/v1/models?x=1#y', '/' + 'a'.repeat(9000)]
 
 /** One request: mostly POSTs of mutated JSON, some with broken framing, encodings or bytes. */

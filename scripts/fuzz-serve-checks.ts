@@ -1,9 +1,11 @@
 // The invariants scripts/fuzz-serve.ts checks on every reply: a 200 with an OpenAI-shaped body (or SSE stream), or a 4xx / honest 503 with OpenAI's error object.
+import {responseObjectProblem, responsesStreamProblem} from './fuzz-serve-responses.js'
 
 /** What is wrong with a reply, or null when it keeps every invariant. */
 export function replyProblem(path: string, status: number, contentType: string, text: string, sent: unknown): string | null {
   if (status >= 500 && status !== 503) return `status ${status}`
   if (status !== 200) return errorShapeProblem(text, status)
+  if (path === '/v1/responses' && contentType.startsWith('text/event-stream')) return responsesStreamProblem(text, sent)
   if (contentType.startsWith('text/event-stream')) return streamProblem(path, text, sent)
   let json: any
   try {
@@ -13,6 +15,7 @@ export function replyProblem(path: string, status: number, contentType: string, 
   }
   if (path === '/v1/completions') return completionProblem(json, sent, false)
   if (path === '/v1/chat/completions') return chatProblem(json, false, sent)
+  if (path === '/v1/responses') return responseObjectProblem(json, sent)
   if (path === '/tokenize') return Number.isInteger(json.count) && Array.isArray(json.tokens) && json.count === json.tokens.length ? null : 'tokenize: count/tokens'
   if (path === '/detokenize') return typeof json.prompt === 'string' ? null : 'detokenize: no prompt string'
   return null

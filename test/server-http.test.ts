@@ -4,7 +4,7 @@ import {request as httpRequest} from 'node:http'
 import {describe, it} from 'node:test'
 import type {ErrorReply} from '../src/server/error-reply.js'
 import type {RequestHandleLike} from '../src/server/engine-like.js'
-import {FAKE_SCRIPT, FakeEngine} from './support/fake-engine.js'
+import {FAKE_SCRIPT, FakeEngine, failingAfterFirstOutput} from './support/fake-engine.js'
 import {post, sseEvents, start, waitFor} from './support/server-harness.js'
 
 describe('server state and simple routes', () => {
@@ -222,20 +222,7 @@ describe('bad input never kills the server', () => {
   })
 
   it('reports an engine failure after streaming began in-band, then [DONE]', async () => {
-    const engine = new FakeEngine()
-    const original = engine.addRequest.bind(engine)
-    engine.addRequest = (request) => {
-      const handle = original(request)
-      return {
-        ...handle,
-        async *[Symbol.asyncIterator]() {
-          for await (const output of handle) {
-            yield output
-            throw new Error('engine step failed')
-          }
-        },
-      }
-    }
+    const engine = failingAfterFirstOutput(new FakeEngine())
     const {url} = await start({}, engine)
     const events = sseEvents((await post(`${url}/v1/completions`, {prompt: 'x', max_tokens: 5, stream: true})).text)
     assert.equal(events.at(-2).error.type, 'server_error')

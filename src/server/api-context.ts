@@ -91,9 +91,10 @@ export function cutWhenNotTaken(response: ServerResponse, timeoutMs: number, log
   response.once('close', settled)
 }
 
-/** OpenAI-style object ids: a prefix and 24 hex digits. */
-export function newObjectId(prefix: 'cmpl' | 'chatcmpl'): string {
-  return `${prefix}-${randomBytes(12).toString('hex')}`
+/** OpenAI-style object ids: a prefix and 24 hex digits, joined by '-' (completions) or '_' (the Responses API's objects). */
+export function newObjectId(prefix: 'cmpl' | 'chatcmpl' | 'resp' | 'msg' | 'fc' | 'rs'): string {
+  const separator = prefix === 'cmpl' || prefix === 'chatcmpl' ? '-' : '_'
+  return `${prefix}${separator}${randomBytes(12).toString('hex')}`
 }
 
 export function unixSeconds(): number {

@@ -6,7 +6,7 @@ import {errorReply} from './error-reply.js'
 import {admitPrompts, collectFinalOutputs, picksAtEnd, prepareGuided, type PreparedPrompt, PromptRun, sequencesPerPrompt, usageOf} from './generation.js'
 import {type ChatTokenLogprob, chatLogprobs, promptLogprobsField, tokenNamer} from './logprobs-format.js'
 import {checkModel, resolveMaxTokens, samplingParamsFor, truncationLimit} from './openai-schema.js'
-import {watchFields} from './request-fields.js'
+import {logUnreadFields, watchFields} from './request-fields.js'
 import {SseStream} from './sse.js'
 import {InvalidRequestError} from '../engine/errors.js'
 import type {CompletionOutput} from './engine-like.js'
@@ -25,38 +25,10 @@ interface ReplyHeader {
 export async function createChatCompletion(context: ApiContext, body: unknown): Promise<void> {
   const fields = watchFields(body)
   const request = parseChatCompletionRequest(fields.body)
-  const ignored = fields.unread()
-  if (ignored.length > 0) context.log(`ignored request fields: ${ignored.slice(0, 20).map((key) => JSON.stringify(key.slice(0, 64))).join(', ')}`)
-  checkModel(request.model, context.engine.modelName)
-  const parser = context.toolCallParser ?? null
-  if (request.tools?.mode.kind === 'auto' && parser === null)
-    throw new InvalidRequestError(`tool_choice "auto" needs the server started with --tool-call-parser (${TOOL_CALL_PARSERS.join(', ')})`, {param: 'tool_choice'})
-  const reasoningParser = context.reasoningParser ?? null
-  const tags = reasoningTagsFor(reasoningParser, request.chatTemplateKwargs)
-  const guidedAfterTokenId = tags === null ? null : grammarStartTokenId(context.engine.tokenizer, tags, request.sampling.guided?.param, reasoningParser!)
-  const window = await admitPrompts(context, 1, sequencesPerPrompt(request.sampling))
-  const tokenIds = await context.promptTokenizer.tokenize({
-    kind: 'chat',
-    messages: request.messages,
-    addGenerationPrompt: request.addGenerationPrompt,
-    continueFinalMessage: request.continueFinalMessage,
-    addSpecialTokens: request.addSpecialTokens,
-    tools: request.tools?.tools,
-    variables: request.chatTemplateKwargs,
-    contentFormat: context.chatTemplateContentFormat,
-    truncate: truncationLimit(request, context.engine.maxModelLen),
-  })
-  const maxTokens = resolveMaxTokens(request.maxTokens, tokenIds.length, context.engine.maxModelLen, 'remaining', 'messages')
-  // The parsers read the call markers, which some families make special tokens ([TOOL_CALLS]): keep them (vLLM does too).
-  // So do the reasoning tags, where the tokenizer makes them special tokens.
-  const keepMarkers =
-    (request.tools?.mode.kind === 'auto' && parser !== null && MARKERS_ARE_SPECIAL_TOKENS.has(parser)) ||
-    (tags !== null && tagsAreSpecialTokens(context.engine.tokenizer, tags))
-  const sampling = {...request, sampling: {...request.sampling, ...(keepMarkers ? {skipSpecialTokens: false} : {}), guidedAfterTokenId}}
-  const prompt: PreparedPrompt = {tokenIds, text: echoedContent(request), params: samplingParamsFor(sampling, maxTokens, context.samplingDefaults)}
-  await prepareGuided(context.engine, [prompt])
+  logUnreadFields(fields, context.log)
   const id = newObjectId('chatcmpl')
-  const run = new PromptRun(context.engine, id, [prompt], context.arrivalTime, window)
+  const {prompt, run, tags, parser} = await startChatRun(context, request, id)
+  const tokenIds = prompt.tokenIds
   const header: ReplyHeader = {id, created: unixSeconds(), model: context.engine.modelName}
   if (request.stream) return streamChatCompletion(context, request, prompt, header, run, tags)
 
@@ -88,8 +60,50 @@ export async function createChatCompletion(context: ApiContext, body: unknown): 
   })
 }
 
+/** One chat request in the engine: its prompt, its run, and how its text is read back (reasoning tags, tool-call parser). */
+export interface ChatRun {
+  prompt: PreparedPrompt
+  run: PromptRun
+  tags: ReasoningTags | null
+  parser: ToolCallParserName | null
+}
+
+/** The chat path from a parsed request to its prompt running in the engine (/v1/chat/completions and /v1/responses share it). */
+export async function startChatRun(context: ApiContext, request: ChatCompletionRequest, id: string): Promise<ChatRun> {
+  checkModel(request.model, context.engine.modelName)
+  const parser = context.toolCallParser ?? null
+  if (request.tools?.mode.kind === 'auto' && parser === null)
+    throw new InvalidRequestError(`tool_choice "auto" needs the server started with --tool-call-parser (${TOOL_CALL_PARSERS.join(', ')})`, {param: 'tool_choice'})
+  const reasoningParser = context.reasoningParser ?? null
+  const tags = reasoningTagsFor(reasoningParser, request.chatTemplateKwargs)
+  const guidedAfterTokenId = tags === null ? null : grammarStartTokenId(context.engine.tokenizer, tags, request.sampling.guided?.param, reasoningParser!)
+  const window = await admitPrompts(context, 1, sequencesPerPrompt(request.sampling))
+  const tokenIds = await context.promptTokenizer.tokenize({
+    kind: 'chat',
+    messages: request.messages,
+    addGenerationPrompt: request.addGenerationPrompt,
+    continueFinalMessage: request.continueFinalMessage,
+    addSpecialTokens: request.addSpecialTokens,
+    tools: request.tools?.tools,
+    variables: request.chatTemplateKwargs,
+    contentFormat: context.chatTemplateContentFormat,
+    truncate: truncationLimit(request, context.engine.maxModelLen),
+  })
+  const maxTokens = resolveMaxTokens(request.maxTokens, tokenIds.length, context.engine.maxModelLen, 'remaining', 'messages')
+  // The parsers read the call markers, which some families make special tokens ([TOOL_CALLS]): keep them (vLLM does too).
+  // So do the reasoning tags, where the tokenizer makes them special tokens.
+  const keepMarkers =
+    (request.tools?.mode.kind === 'auto' && parser !== null && MARKERS_ARE_SPECIAL_TOKENS.has(parser)) ||
+    (tags !== null && tagsAreSpecialTokens(context.engine.tokenizer, tags))
+  const sampling = {...request, sampling: {...request.sampling, ...(keepMarkers ? {skipSpecialTokens: false} : {}), guidedAfterTokenId}}
+  const prompt: PreparedPrompt = {tokenIds, text: echoedContent(request), params: samplingParamsFor(sampling, maxTokens, context.samplingDefaults)}
+  await prepareGuided(context.engine, [prompt])
+  const run = new PromptRun(context.engine, id, [prompt], context.arrivalTime, window)
+  return {prompt, run, tags, parser}
+}
+
 /** vLLM's count of the reasoning's tokens, given when the server has a reasoning parser (and the request thinks). */
-function reasoningUsage(context: ApiContext, tags: ReasoningTags | null, prompt: PreparedPrompt, outputs: readonly CompletionOutput[]) {
+export function reasoningUsage(context: ApiContext, tags: ReasoningTags | null, prompt: PreparedPrompt, outputs: readonly CompletionOutput[]) {
   if (tags === null) return {}
   const count = (output: CompletionOutput) => reasoningTokenCount(context.engine.tokenizer, output.tokenIds, output.text, tags, prompt.params.skipSpecialTokens)
   return {completion_tokens_details: {reasoning_tokens: outputs.reduce((sum, output) => sum + count(output), 0)}}

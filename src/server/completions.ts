@@ -7,7 +7,7 @@ import {admitPrompts, collectFinalOutputs, picksAtEnd, prepareGuided, type Prepa
 import {completionLogprobs, concatLogprobs, promptLogprobsField, tokenNamer, tokenText, type TokenNamer} from './logprobs-format.js'
 import {checkModel, type CompletionRequest, parseCompletionRequest, resolveMaxTokens, samplingParamsFor, truncationLimit} from './openai-schema.js'
 import {lastTokens} from './prompt-tokenizer.js'
-import {watchFields} from './request-fields.js'
+import {logUnreadFields, watchFields} from './request-fields.js'
 import {SseStream} from './sse.js'
 
 interface ReplyHeader {
@@ -20,8 +20,7 @@ interface ReplyHeader {
 export async function createCompletion(context: ApiContext, body: unknown): Promise<void> {
   const fields = watchFields(body)
   const request = parseCompletionRequest(fields.body)
-  const ignored = fields.unread()
-  if (ignored.length > 0) context.log(`ignored request fields: ${ignored.slice(0, 20).map((key) => JSON.stringify(key.slice(0, 64))).join(', ')}`)
+  logUnreadFields(fields, context.log)
   checkModel(request.model, context.engine.modelName)
   const window = await admitPrompts(context, request.prompts.length, sequencesPerPrompt(request.sampling))
   const prompts: PreparedPrompt[] = []

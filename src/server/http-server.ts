@@ -17,6 +17,7 @@ import {InlinePromptTokenizer, type PromptTokenizer} from './prompt-tokenizer.js
 import {bodyTooLarge, checkBodyCodings, type PromptField, readBody} from './request-body.js'
 import {RequestLimiter} from './request-limiter.js'
 import {ClientTooSlow} from './sse.js'
+import {createResponse} from './responses.js'
 import {detokenize, tokenize} from './tokenize.js'
 import type {ChatContentFormatOption} from '../engine/model/chat-content-format.js'
 import type {ToolCallParserName} from './tool-calls.js'
@@ -130,6 +131,7 @@ export class ApiServer {
       [MODEL_PATH_PREFIX]: getRoute(async (request, response) => retrieveModel(response, this.readyEngine(), requestPath(request.url))),
       '/v1/completions': {POST: (request, response, signal) => this.generate(request, response, signal, 'prompt', createCompletion)},
       '/v1/chat/completions': {POST: (request, response, signal) => this.generate(request, response, signal, 'messages', createChatCompletion)},
+      '/v1/responses': {POST: (request, response, signal) => this.generate(request, response, signal, 'input', createResponse)},
       '/tokenize': {POST: (request, response, signal) => this.generate(request, response, signal, 'prompt', tokenize)},
       '/detokenize': {POST: (request, response, signal) => this.generate(request, response, signal, 'prompt', detokenize)},
     }

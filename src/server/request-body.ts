@@ -2,8 +2,8 @@
 import type {IncomingHttpHeaders, IncomingMessage} from 'node:http'
 import {InvalidRequestError, PagedLLMError, PayloadTooLargeError, UnsupportedMediaTypeError} from '../engine/errors.js'
 
-/** The body field that holds prompt text: `prompt` (completions) or `messages[].content` (chat). */
-export type PromptField = 'prompt' | 'messages'
+/** The body field that holds prompt text: `prompt` (completions), `messages[].content` (chat) or `input` (responses: a string, or items' content). */
+export type PromptField = 'prompt' | 'messages' | 'input'
 
 /** When a body that sends nothing is cut: after `ms` without a byte, while `contended()` says others wait for memory. */
 export interface BodyStall {
@@ -109,11 +109,13 @@ export function parseJson(body: Uint8Array): unknown {
 export function promptTexts(body: unknown, field: PromptField): string[] {
   const value = typeof body === 'object' && body !== null ? (body as Record<string, unknown>)[field] : undefined
   const items = Array.isArray(value) ? value : [value]
-  if (field === 'prompt') return items.filter((item): item is string => typeof item === 'string')
-  return items.flatMap((message) => {
+  const texts = items.filter((item): item is string => typeof item === 'string')
+  if (field === 'prompt') return texts
+  // Messages, or the Responses API's input (a string, or items holding content as messages do).
+  return texts.concat(items.flatMap((message) => {
     const content = typeof message === 'object' && message !== null ? (message as {content?: unknown}).content : undefined
     if (typeof content === 'string') return [content]
     if (!Array.isArray(content)) return []
     return content.map((part) => (part as {text?: unknown} | null)?.text).filter((text): text is string => typeof text === 'string')
-  })
+  }))
 }

@@ -27,17 +27,20 @@ export class SseStream {
    * pulling the next engine output, so a slow reader holds back the reply instead of growing a buffer; one that
    * stays stalled past the timeout is disconnected (ClientTooSlow), which aborts its requests and frees their blocks.
    */
-  async send(data: unknown): Promise<void> {
+  async send(data: unknown, event?: string): Promise<void> {
     this.start()
-    if (this.response.write(`data: ${JSON.stringify(data)}\n\n`)) return
+    if (this.response.write(frame(data, event))) return
     await this.drained()
   }
 
-  /** Ends the stream; an error after the first event can only be told in-band, as vLLM does. */
-  finish(error?: {error: unknown}): void {
+  /**
+   * Ends the stream; an error after the first event can only be told in-band, as vLLM does. `done: false` leaves out
+   * the closing [DONE], for streams whose last event says they are over (the Responses API's).
+   */
+  finish(error?: object, {event, done = true}: {event?: string; done?: boolean} = {}): void {
     this.start()
-    if (error) this.response.write(`data: ${JSON.stringify(error)}\n\n`)
-    this.response.end('data: [DONE]\n\n')
+    if (error) this.response.write(frame(error, event))
+    this.response.end(done ? 'data: [DONE]\n\n' : undefined)
   }
 
   private drained(): Promise<void> {
@@ -75,4 +78,9 @@ export class SseStream {
     })
     this.response.flushHeaders()
   }
+}
+
+/** One SSE event: its JSON, and its name when the API names events (`event: response.created`). */
+function frame(data: unknown, event: string | undefined): string {
+  return `${event === undefined ? '' : `event: ${event}\n`}data: ${JSON.stringify(data)}\n\n`
 }

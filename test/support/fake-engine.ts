@@ -278,3 +278,21 @@ export class FakeEngine implements EngineLike {
     }
   }
 }
+
+/** A fake engine whose every request fails right after its first output (an engine step that throws mid-stream). */
+export function failingAfterFirstOutput(engine: FakeEngine): FakeEngine {
+  const original = engine.addRequest.bind(engine)
+  engine.addRequest = (request) => {
+    const handle = original(request)
+    return {
+      ...handle,
+      async *[Symbol.asyncIterator]() {
+        for await (const output of handle) {
+          yield output
+          throw new Error('engine step failed')
+        }
+      },
+    }
+  }
+  return engine
+}

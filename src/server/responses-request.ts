@@ -1,0 +1,246 @@
+// Turns a /v1/responses body into the /v1/chat/completions body the chat path runs, and remembers what the reply echoes.
+//
+// Only the Responses API's own shapes are checked here (input items, flat function tools, text.format, the stored-state
+// fields); every value the chat path also reads (sampling, schemas, tool parameters, message content) is passed on as
+// sent and checked there, once. Its errors name chat fields, so `responsesParam` names them back as the client sent them.
+import {InvalidRequestError, PagedLLMError, quotedValue} from '../engine/errors.js'
+import {type JsonObject, optionalBoolean, optionalObject, optionalString, requireObject} from './request-fields.js'
+
+/** What the Response object repeats of the request (the openai SDK reads these), normalized. */
+export interface ResponseSettings {
+  instructions: string | null
+  maxOutputTokens: number | null
+  metadata: JsonObject | null
+  parallelToolCalls: boolean
+  reasoning: {effort: string | null; summary: string | null} | null
+  text: {format: JsonObject}
+  toolChoice: unknown
+  tools: JsonObject[]
+  user: string | null
+}
+
+export interface TranslatedRequest {
+  chat: JsonObject
+  settings: ResponseSettings
+  /** The Responses field a chat field's error is about ('messages[2].content' -> 'input[1].content'). */
+  responsesParam: (chatParam: string) => string
+}
+
+/** Sampling fields with the same name and meaning on both endpoints (vLLM's Responses request takes these extras too). */
+const SHARED_FIELDS = ['model', 'stream', 'temperature', 'top_p', 'top_k', 'min_p', 'seed', 'stop', 'frequency_penalty', 'presence_penalty', 'repetition_penalty', 'parallel_tool_calls', 'chat_template_kwargs']
+const INPUT_ROLES = ['user', 'assistant', 'system', 'developer']
+const REASONING_EFFORTS = ['none', 'minimal', 'low', 'medium', 'high', 'xhigh']
+
+export function translateResponsesRequest(raw: unknown): TranslatedRequest {
+  const body = requireObject(raw)
+  refuseStoredState(body)
+  const chat: JsonObject = {}
+  for (const field of SHARED_FIELDS) if (body[field] !== undefined) chat[field] = body[field]
+  const instructions = optionalString(body, 'instructions') ?? null
+  const conversation = new Conversation()
+  if (instructions !== null) conversation.add({role: 'system', content: instructions}, 'instructions', false)
+  conversation.addInput(body.input)
+  chat.messages = conversation.messages
+  if (body.max_output_tokens !== undefined) chat.max_completion_tokens = body.max_output_tokens
+  const tools = functionTools(body.tools)
+  if (tools.length > 0) chat.tools = tools.map(chatTool)
+  if (body.tool_choice !== undefined && body.tool_choice !== null) chat.tool_choice = chatToolChoice(body.tool_choice)
+  const text = optionalObject(body, 'text') ?? {}
+  const format = optionalObject({'text.format': text.format}, 'text.format') ?? {type: 'text'}
+  const responseFormat = chatResponseFormat(format)
+  if (responseFormat !== null) chat.response_format = responseFormat
+  const topLogprobs = body.top_logprobs
+  if (topLogprobs !== undefined && topLogprobs !== null && topLogprobs !== 0)
+    throw new InvalidRequestError("'top_logprobs' is not supported on /v1/responses; use /v1/chat/completions for logprobs", {param: 'top_logprobs'})
+  return {
+    chat,
+    settings: {
+      instructions,
+      maxOutputTokens: typeof body.max_output_tokens === 'number' ? body.max_output_tokens : null,
+      metadata: parseMetadata(body),
+      parallelToolCalls: optionalBoolean(body, 'parallel_tool_calls') ?? true,
+      reasoning: parseReasoning(body),
+      text: {format},
+      toolChoice: body.tool_choice ?? 'auto',
+      tools,
+      user: optionalString(body, 'user') ?? null,
+    },
+    responsesParam: (param) => conversation.responsesParam(param),
+  }
+}
+
+/** Chat fields as error messages quote them ('messages[1].content[0]') or name them bare (max_tokens). */
+const CHAT_FIELD_IN_MESSAGE = /'((?:messages|tools|response_format)[\w.[\]]*)'|\b(max_completion_tokens|max_tokens)\b/g
+
+/** A chat-path error, its param and the fields its message names as the Responses request has them (else as thrown). */
+export function renameParam(error: unknown, responsesParam: (chatParam: string) => string): unknown {
+  if (!(error instanceof PagedLLMError)) return error
+  if (error.param !== null) (error as {param: string | null}).param = responsesParam(error.param)
+  error.message = error.message.replace(CHAT_FIELD_IN_MESSAGE, (_match, quoted?: string, bare?: string) => (quoted !== undefined ? `'${responsesParam(quoted)}'` : responsesParam(bare!)))
+  return error
+}
+
+/**
+ * previous_response_id, conversation, prompt and background all need responses kept on the server, which this one
+ * does not do (vLLM keeps them only behind an env flag, in memory): a clear 400 rather than a reply without the context
+ * the client meant to send. `store` is accepted and has no effect.
+ */
+function refuseStoredState(body: JsonObject): void {
+  optionalBoolean(body, 'store')
+  for (const param of ['previous_response_id', 'conversation', 'prompt'])
+    if (body[param] !== undefined && body[param] !== null)
+      throw new InvalidRequestError(`'${param}' needs stored responses, which this server does not keep: send the whole conversation in 'input'`, {param})
+  if (optionalBoolean(body, 'background'))
+    throw new InvalidRequestError("'background' needs stored responses, which this server does not keep", {param: 'background'})
+  if ((optionalString(body, 'truncation') ?? 'disabled') !== 'disabled')
+    throw new InvalidRequestError("'truncation' must be 'disabled': this server does not drop input to make room", {param: 'truncation'})
+}
+
+/** The chat messages built from instructions and input, each remembering the field it came from (for error params). */
+class Conversation {
+  readonly messages: JsonObject[] = []
+  private readonly sources: {param: string; keepsPath: boolean}[] = []
+  /** A reasoning item's text, waiting for the assistant turn it belongs to. */
+  private pendingReasoning: string | null = null
+
+  add(message: JsonObject, param: string, keepsPath = true): void {
+    if (message.role === 'assistant' && this.pendingReasoning !== null) {
+      message.reasoning = this.pendingReasoning
+      this.pendingReasoning = null
+    }
+    this.messages.push(message)
+    this.sources.push({param, keepsPath})
+  }
+
+  addInput(input: unknown): void {
+    if (typeof input === 'string') return this.add({role: 'user', content: input}, 'input', false)
+    if (!Array.isArray(input) || input.length === 0) throw new InvalidRequestError("'input' must be a string or a non-empty list of input items", {param: 'input'})
+    input.forEach((item: unknown, index) => this.addItem(item, `input[${index}]`))
+  }
+
+  responsesParam(param: string): string {
+    const message = /^messages\[(\d+)\](.*)$/.exec(param)
+    if (message) {
+      const source = this.sources[Number(message[1])]
+      return source === undefined ? 'input' : source.param + (source.keepsPath ? message[2] : '')
+    }
+    if (param === 'messages') return 'input'
+    if (param === 'max_tokens' || param === 'max_completion_tokens') return 'max_output_tokens'
+    if (param.startsWith('response_format')) return 'text.format' + param.slice('response_format'.length).replace(/^\.json_schema/, '')
+    return param.replace(/^(tools\[\d+\])\.function/, '$1')
+  }
+
+  private addItem(item: unknown, param: string): void {
+    const fields = optionalObject({[param]: item}, param)
+    if (fields === undefined) throw new InvalidRequestError(`'${param}' must be an input item object`, {param})
+    // An "easy" message has no type; every other item names its own.
+    const type = fields.type ?? 'message'
+    if (type === 'message') {
+      if (typeof fields.role !== 'string' || !INPUT_ROLES.includes(fields.role))
+        throw new InvalidRequestError(`'${param}.role' must be one of ${INPUT_ROLES.join(', ')}; got ${JSON.stringify(fields.role)}`, {param: `${param}.role`})
+      return this.add({role: fields.role, content: fields.content ?? null}, param)
+    }
+    if (type === 'function_call') return this.addCall(fields, param)
+    if (type === 'function_call_output') {
+      const callId = requiredString(fields, 'call_id', param)
+      return this.add({role: 'tool', tool_call_id: callId, content: fields.output ?? null}, `${param}.output`, false)
+    }
+    if (type === 'reasoning') return this.addReasoning(fields, param)
+    throw new InvalidRequestError(`'${param}' is a ${quotedValue(type)} item; this server takes message, function_call, function_call_output and reasoning items`, {param: `${param}.type`})
+  }
+
+  /** A call joins the assistant turn just before it (a reply's message and calls are separate items), or opens one. */
+  private addCall(fields: JsonObject, param: string): void {
+    const call = {id: requiredString(fields, 'call_id', param), type: 'function', function: {name: requiredString(fields, 'name', param), arguments: requiredString(fields, 'arguments', param)}}
+    const last = this.messages[this.messages.length - 1]
+    if (last?.role === 'assistant' && this.pendingReasoning === null) {
+      last.tool_calls = [...((last.tool_calls as unknown[] | undefined) ?? []), call]
+      return
+    }
+    this.add({role: 'assistant', content: null, tool_calls: [call]}, param, false)
+  }
+
+  /**
+   * A reasoning item sent back is given to the next assistant turn as its `reasoning` (the chat path's field, which
+   * templates such as Qwen3's render); with no assistant turn after it, there is nothing to render it with.
+   */
+  private addReasoning(fields: JsonObject, param: string): void {
+    if (fields.encrypted_content !== undefined && fields.encrypted_content !== null)
+      throw new InvalidRequestError(`'${param}.encrypted_content' cannot be read: this server sends no encrypted reasoning`, {param: `${param}.encrypted_content`})
+    const texts = (key: 'content' | 'summary') => {
+      const parts = fields[key] ?? []
+      if (!Array.isArray(parts)) throw new InvalidRequestError(`'${param}.${key}' must be a list of text parts`, {param: `${param}.${key}`})
+      return parts.map((part: {text?: unknown} | null, index) => {
+        if (typeof part?.text !== 'string') throw new InvalidRequestError(`'${param}.${key}[${index}].text' must be a string`, {param: `${param}.${key}`})
+        return part.text
+      })
+    }
+    const content = texts('content')
+    this.pendingReasoning = (content.length > 0 ? content : texts('summary')).join('\n')
+  }
+}
+
+function requiredString(fields: JsonObject, key: string, param: string): string {
+  const value = fields[key]
+  if (typeof value !== 'string') throw new InvalidRequestError(`'${param}.${key}' must be a string`, {param: `${param}.${key}`})
+  return value
+}
+
+/** Responses tools are flat ({type, name, parameters}); built-in tools (web_search, file_search, ...) are not served. */
+function functionTools(raw: unknown): JsonObject[] {
+  if (raw === undefined || raw === null) return []
+  if (!Array.isArray(raw)) throw new InvalidRequestError("'tools' must be a list of function tools", {param: 'tools'})
+  return raw.map((tool: unknown, index) => {
+    const param = `tools[${index}]`
+    const fields = optionalObject({[param]: tool}, param)
+    if (fields === undefined) throw new InvalidRequestError(`'${param}' must be a tool object`, {param})
+    if (fields.type !== 'function')
+      throw new InvalidRequestError(`'${param}' is a ${quotedValue(fields.type)} tool; this server runs function tools only`, {param: `${param}.type`})
+    const {name, description, parameters, strict} = fields
+    return {type: 'function', name, description: description ?? null, parameters: parameters ?? null, strict: strict ?? null}
+  })
+}
+
+/** Chat's nested shape, with only the fields given: the chat template sees the tools as transformers would be passed them. */
+function chatTool({type, ...fn}: JsonObject): JsonObject {
+  return {type, function: Object.fromEntries(Object.entries(fn).filter(([, value]) => value !== null))}
+}
+
+/** "auto" / "none" / "required" as they are; {type: "function", name} is chat's {type, function: {name}}. */
+function chatToolChoice(choice: unknown): unknown {
+  if (typeof choice === 'string') return choice
+  const fields = choice as {type?: unknown; name?: unknown} | null
+  if (fields?.type === 'function' && typeof fields.name === 'string') return {type: 'function', function: {name: fields.name}}
+  throw new InvalidRequestError(`'tool_choice' must be 'none', 'auto', 'required' or {"type": "function", "name": ...}`, {param: 'tool_choice'})
+}
+
+/** text.format onto chat's response_format; plain text needs none. */
+function chatResponseFormat(format: JsonObject): JsonObject | null {
+  if (format.type === 'text') return null
+  if (format.type === 'json_object') return {type: 'json_object'}
+  if (format.type === 'json_schema') {
+    const {name, schema, strict, description} = format
+    return {type: 'json_schema', json_schema: {name, schema, strict, description}}
+  }
+  throw new InvalidRequestError("'text.format.type' must be 'text', 'json_object' or 'json_schema'", {param: 'text.format.type'})
+}
+
+/** OpenAI's metadata: up to 16 string values. */
+function parseMetadata(body: JsonObject): JsonObject | null {
+  const metadata = optionalObject(body, 'metadata')
+  if (metadata === undefined) return null
+  const entries = Object.entries(metadata)
+  if (entries.length > 16 || entries.some(([key, value]) => typeof value !== 'string' || value.length > 512 || key.length > 64))
+    throw new InvalidRequestError("'metadata' must hold at most 16 keys of up to 64 characters, each with a string of up to 512", {param: 'metadata'})
+  return metadata
+}
+
+/** `reasoning.effort` is accepted and echoed: the chat path passes no effort to the template (a reasoning parser splits what the model thinks). */
+function parseReasoning(body: JsonObject): ResponseSettings['reasoning'] {
+  const reasoning = optionalObject(body, 'reasoning')
+  if (reasoning === undefined) return null
+  const effort = optionalString({'reasoning.effort': reasoning.effort}, 'reasoning.effort') ?? null
+  if (effort !== null && !REASONING_EFFORTS.includes(effort))
+    throw new InvalidRequestError(`'reasoning.effort' must be one of ${REASONING_EFFORTS.join(', ')}`, {param: 'reasoning.effort'})
+  return {effort, summary: optionalString({'reasoning.summary': reasoning.summary}, 'reasoning.summary') ?? null}
+}

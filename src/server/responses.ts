@@ -1,0 +1,139 @@
+// POST /v1/responses: OpenAI's Responses API on the chat path (same template, sampling, grammars, parsers, limits), as
+// one Response object or a stream of typed events. No response is stored (responses-request.ts says what that refuses).
+import {UnavailableError} from '../engine/errors.js'
+import type {SamplingParams} from '../engine/sampling-params.js'
+import {type ApiContext, newObjectId, sendJson, unixSeconds} from './api-context.js'
+import {type ChatRun, reasoningUsage, startChatRun} from './chat-completions.js'
+import {type ChatCompletionRequest, parseChatCompletionRequest} from './chat-request.js'
+import {ChoiceDeltas} from './choice-deltas.js'
+import type {CompletionOutput} from './engine-like.js'
+import {errorReply} from './error-reply.js'
+import {collectFinalOutputs} from './generation.js'
+import {logUnreadFields, watchFields} from './request-fields.js'
+import {type ItemStatus, type ResponseEvent, ResponseOutputBuilder, ReplyReader} from './responses-output.js'
+import {renameParam, type ResponseSettings, translateResponsesRequest} from './responses-request.js'
+import {SseStream} from './sse.js'
+
+/** What every Response object of one request repeats: its id, time, model, the settings it ran with. */
+interface ResponseBase {
+  id: string
+  createdAt: number
+  model: string
+  settings: ResponseSettings
+  params: SamplingParams
+}
+
+type ResponseStatus = 'in_progress' | ItemStatus
+
+export async function createResponse(context: ApiContext, body: unknown): Promise<void> {
+  const fields = watchFields(body)
+  const translated = translateResponsesRequest(fields.body)
+  logUnreadFields(fields, context.log)
+  const rename = (error: unknown) => renameParam(error, translated.responsesParam)
+  try {
+    const request = parseChatCompletionRequest(translated.chat)
+    const id = newObjectId('resp')
+    const chatRun = await startChatRun(context, request, id)
+    const base: ResponseBase = {id, createdAt: unixSeconds(), model: context.engine.modelName, settings: translated.settings, params: chatRun.prompt.params}
+    if (request.stream) return await streamResponse(context, request, chatRun, base, rename)
+    const [final] = await collectFinalOutputs(chatRun.run, 1, context.signal, context.metrics.observeFinished)
+    const output = final!.outputs[0]!
+    const builder = new ResponseOutputBuilder()
+    await new ReplyReader(request, chatRun).push(output.text, true, builder)
+    const status = statusOf(output)
+    await builder.finish(status)
+    sendJson(context.response, 200, responseObject(base, status, builder.items, usageOf(context, chatRun, output)))
+  } catch (error) {
+    throw rename(error)
+  }
+}
+
+/**
+ * response.created and response.in_progress when the engine's first output comes (errors before it are plain 4xx
+ * replies, as on the chat route), then the items' events as the text grows, then response.completed (or
+ * response.incomplete); an error after the first event is an `error` event. Each event carries its sequence_number.
+ */
+async function streamResponse(context: ApiContext, request: ChatCompletionRequest, chatRun: ChatRun, base: ResponseBase, rename: (error: unknown) => unknown): Promise<void> {
+  const sse = new SseStream(context.response, context.limits.slowClientTimeoutMs)
+  let sequenceNumber = 0
+  const emit = (event: ResponseEvent) => sse.send({...event, sequence_number: sequenceNumber++}, event.type)
+  const builder = new ResponseOutputBuilder(emit)
+  const reader = new ReplyReader(request, chatRun)
+  const deltas = new ChoiceDeltas()
+  let final: CompletionOutput | null = null
+  try {
+    for await (const {output} of chatRun.run.outputs(context.signal, context.metrics.observeFinished)) {
+      if (!sse.hasStarted) {
+        await emit({type: 'response.created', response: responseObject(base, 'in_progress', [], null)})
+        await emit({type: 'response.in_progress', response: responseObject(base, 'in_progress', [], null)})
+      }
+      const completion = output.outputs[0]!
+      const delta = deltas.next(0, completion)
+      if (delta === null) continue
+      await reader.push(delta.text, delta.finishReason !== null, builder)
+      if (delta.finishReason !== null) final = completion
+    }
+    context.signal.throwIfAborted()
+    if (final === null || final.finishReason === 'abort') throw new UnavailableError('the request was aborted by the engine before it finished', {code: 'request_aborted'})
+    const status = statusOf(final)
+    await builder.finish(status)
+    const response = responseObject(base, status, builder.items, usageOf(context, chatRun, final))
+    await emit({type: status === 'completed' ? 'response.completed' : 'response.incomplete', response})
+    sse.finish(undefined, {done: false})
+  } catch (error) {
+    if (!sse.hasStarted || context.response.destroyed) throw error
+    const {message, param, code} = errorReply(rename(error), context.log).body.error
+    sse.finish({type: 'error', code, message, param, sequence_number: sequenceNumber++}, {event: 'error', done: false})
+  }
+}
+
+/** Cut by max_output_tokens (or the context's end) is "incomplete"; a stop, EOS or finished call is "completed". */
+function statusOf(output: CompletionOutput): ItemStatus {
+  return output.finishReason === 'length' ? 'incomplete' : 'completed'
+}
+
+/** The Response object (its fields as the openai SDK's `Response` type names them); `usage` null while in progress. */
+function responseObject(base: ResponseBase, status: ResponseStatus, output: object[], usage: object | null) {
+  const {settings} = base
+  return {
+    id: base.id,
+    object: 'response',
+    created_at: base.createdAt,
+    status,
+    background: false,
+    error: null,
+    incomplete_details: status === 'incomplete' ? {reason: 'max_output_tokens'} : null,
+    instructions: settings.instructions,
+    max_output_tokens: settings.maxOutputTokens,
+    metadata: settings.metadata ?? {},
+    model: base.model,
+    output,
+    parallel_tool_calls: settings.parallelToolCalls,
+    previous_response_id: null,
+    reasoning: settings.reasoning ?? {effort: null, summary: null},
+    store: false,
+    temperature: base.params.temperature,
+    text: settings.text,
+    tool_choice: settings.toolChoice,
+    tools: settings.tools,
+    top_logprobs: 0,
+    top_p: base.params.topP,
+    truncation: 'disabled',
+    usage,
+    user: settings.user,
+  }
+}
+
+/** Tokens in and out; the reasoning's share as the chat route counts it. Prefix-cache hits are not counted per request: cached_tokens is 0. */
+function usageOf(context: ApiContext, {prompt, tags}: ChatRun, output: CompletionOutput) {
+  const reasoning = reasoningUsage(context, tags, prompt, [output]).completion_tokens_details?.reasoning_tokens ?? 0
+  const inputTokens = prompt.tokenIds.length
+  const outputTokens = output.tokenIds.length
+  return {
+    input_tokens: inputTokens,
+    input_tokens_details: {cached_tokens: 0},
+    output_tokens: outputTokens,
+    output_tokens_details: {reasoning_tokens: reasoning},
+    total_tokens: inputTokens + outputTokens,
+  }
+}
