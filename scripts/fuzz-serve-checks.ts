@@ -92,7 +92,9 @@ function completionProblem(json: any, sent: any, chunk: boolean): string | null 
       if (Array.isArray(choice.token_ids) && choice.token_ids.length !== logprobs.tokens.length) return `completion: ${logprobs.tokens.length} logprobs for ${choice.token_ids.length} tokens`
       // A token that ends the sequence (EOS, a stop token id) is returned without its text.
       const shown = choice.finish_reason === 'stop' && typeof choice.stop_reason !== 'string' ? logprobs.tokens.slice(0, -1) : logprobs.tokens
-      if (sent?.skip_special_tokens === false && sent?.stop === undefined && sent?.return_tokens_as_token_ids !== true && shown.join('') !== choice.text)
+      // Bytes that are not UTF-8 (a sampled token cutting a character) decode to a different number of U+FFFD per token than in the whole text.
+      const wholeUtf8 = !choice.text.includes('\ufffd')
+      if (sent?.skip_special_tokens === false && sent?.stop === undefined && sent?.return_tokens_as_token_ids !== true && wholeUtf8 && shown.join('') !== choice.text)
         return `completion: logprob tokens ${JSON.stringify(logprobs.tokens.join('').slice(0, 60))} do not join into the text ${JSON.stringify(choice.text.slice(0, 60))}`
     }
     if (prompts === 1 && sent?.echo !== true)
