@@ -15,6 +15,7 @@ interface JsonOutput {
 interface JsonResult {
   prompt: string
   prompt_token_ids: number[]
+  num_cached_tokens: number
   outputs: JsonOutput[]
 }
 
@@ -81,6 +82,20 @@ describe('generate: streamed text and --json agree', () => {
     // Results on stdout, the report on stderr.
     assert.doesNotMatch(streamed.stdout, /tokens\/s|kv cache/)
     assert.match(streamed.stderr, /tokens in [\d.]+ s/)
+  })
+})
+
+describe('generate --json: num_cached_tokens', () => {
+  it('a prompt run after the same prompt takes its whole blocks from the prefix cache; none without prefix caching', async () => {
+    // One sequence at a time: the second prompt is admitted after the first has computed (and cached) its blocks.
+    const prompt = 'the quick brown fox jumps over the lazy dog while the cat sleeps in the warm sun by the window'
+    const args = ['--max-num-seqs', '1', '--block-size', '4', '--max-tokens', '2', prompt, prompt]
+    const [cached, uncached] = await Promise.all([generateJson(args), generateJson(['--no-prefix-caching', ...args])])
+    const promptLength = cached[0]!.prompt_token_ids.length
+    assert.equal(cached[0]!.num_cached_tokens, 0)
+    const hits = cached[1]!.num_cached_tokens
+    assert.ok(hits > 0 && hits % 4 === 0 && hits < promptLength, `${hits} cached of ${promptLength} prompt tokens`)
+    assert.deepEqual(uncached.map((result) => result.num_cached_tokens), [0, 0])
   })
 })
 

@@ -14,7 +14,7 @@ function setup(overrides: Partial<EngineConfig> & {numBlocks: number}, swapIsChe
     blockSize: config.blockSize,
     numSwapBlocks: 64,
     policy: config.policy,
-    enablePrefixCaching: false,
+    enablePrefixCaching: overrides.enablePrefixCaching ?? false,
     watermark: config.watermark,
     maxModelLen: 256,
   })
@@ -163,6 +163,32 @@ describe('Scheduler', () => {
     seq.numComputedTokens += 16
     const second = scheduler.schedule(2)
     assert.deepEqual(second.scheduled.map((entry) => [entry.numNewTokens, entry.samples]), [[1, true]])
+  })
+
+  it("counts a request's prefix-cache hits at its first scheduling only, not its own blocks found again after a recompute", () => {
+    const {scheduler, blockManager} = setup({numBlocks: 100, enablePrefixCaching: true})
+    const step = (at: number) => {
+      const out = scheduler.schedule(at)
+      finishStep(out, blockManager, scheduler)
+      for (const entry of out.scheduled) blockManager.markComputed(entry.seq)
+    }
+    const first = group(10, 20)
+    scheduler.add(first)
+    step(0)
+    assert.equal(first.numCachedTokens, 0)
+    // The same 10-token prompt: its two whole blocks before the last token come from the cache.
+    const second = group(10, 20)
+    scheduler.add(second)
+    step(1)
+    assert.equal(second.numCachedTokens, 8)
+    const seq = first.sequences[0]!
+    scheduler.remove(first)
+    blockManager.free(seq)
+    seq.resetForRecompute()
+    scheduler.waiting.unshift(first)
+    scheduler.schedule(2)
+    assert.equal(seq.numComputedTokens, 8, 'the re-admission takes its prompt blocks from the cache')
+    assert.equal(first.numCachedTokens, 0)
   })
 
   it('rejects a request whose reservation can never fit the pool', () => {

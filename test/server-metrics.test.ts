@@ -66,7 +66,7 @@ function stats(overrides: Partial<EngineStats> = {}): EngineStats {
 function finished(tokens: number, times: {ttft: number; e2e: number}, reason: 'stop' | 'length' = 'length'): RequestOutput {
   const completion = {index: 0, text: '', tokenIds: Array.from({length: tokens}, (_, i) => i), cumulativeLogprob: 0, logprobs: null, finishReason: reason, stopReason: null}
   return {
-    requestId: 'r', prompt: null, promptTokenIds: [1], outputs: [completion], finished: true, promptLogprobs: null,
+    requestId: 'r', prompt: null, promptTokenIds: [1], outputs: [completion], finished: true, promptLogprobs: null, numCachedTokens: 0,
     metrics: {arrivalTime: 10, firstScheduledTime: 10, firstTokenTime: 10 + times.ttft, finishedTime: 10 + times.e2e},
   }
 }

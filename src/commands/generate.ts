@@ -134,6 +134,8 @@ function toJson(prompt: string, result: RequestOutput) {
   return {
     prompt,
     prompt_token_ids: result.promptTokenIds,
+    // vLLM's RequestOutput.num_cached_tokens: prompt tokens taken from the prefix cache.
+    num_cached_tokens: result.numCachedTokens,
     outputs: result.outputs.map((output) => ({
       index: output.index,
       text: output.text,

@@ -21,6 +21,8 @@ export interface RequestOutput {
   promptLogprobs: (TokenLogprobs | null)[] | null
   /** Each prompt token's rank (1 = likeliest), beside promptLogprobs. */
   promptLogprobRanks?: (number | null)[] | null
+  /** Prompt tokens found in the prefix cache when the request was first scheduled (vLLM's num_cached_tokens). */
+  numCachedTokens: number
   metrics: {arrivalTime: number; firstScheduledTime: number | null; firstTokenTime: number | null; finishedTime: number | null}
   /** Speculative decoding counts, when the engine speculates (null otherwise or before any proposal). */
   specDecode?: (SpecDecodeCounts & {acceptanceRate: number}) | null
@@ -50,6 +52,7 @@ export function snapshotGroup(group: SequenceGroup, finishedOutputs?: Completion
     finished: group.isFinished,
     promptLogprobs: group.promptLogprobs,
     promptLogprobRanks: group.promptLogprobRanks,
+    numCachedTokens: group.numCachedTokens,
     metrics: {
       arrivalTime: group.times.arrival,
       firstScheduledTime: group.times.firstScheduled,

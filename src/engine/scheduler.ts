@@ -135,7 +135,12 @@ export class Scheduler {
       if (seqs.some((seq) => !this.mayChunk(seq) && seq.numUncomputedTokens > tokenBudget)) break
       this.waiting.shift()
       this.blockManager.allocate(group)
-      group.times.firstScheduled ??= now
+      if (group.times.firstScheduled === null) {
+        group.times.firstScheduled = now
+        // allocate() set the prompt's computed tokens to its prefix-cache hits; a re-admission after a recompute
+        // preemption finds the request's own blocks, which are not hits (vLLM counts the first scheduling only).
+        group.numCachedTokens = seqs[0]!.numComputedTokens
+      }
       for (const seq of seqs) seq.status = SequenceStatus.Running
       this.running.push(group)
       // allocate() already covered the whole prompt: no slots to append.

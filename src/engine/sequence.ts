@@ -151,6 +151,11 @@ export class SequenceGroup {
   promptLogprobRanks: (number | null)[] | null = null
   /** Set once a speculative proposal of this request has been verified. */
   specDecode: SpecDecodeCounts | null = null
+  /**
+   * Prompt tokens whose KV came from the prefix cache (whole blocks other requests computed) when the request was
+   * first scheduled: vLLM's num_cached_tokens. Forks (n, best_of, beams) share that one prompt, counted once.
+   */
+  numCachedTokens = 0
   readonly promptTokenIds: readonly number[]
 
   constructor(

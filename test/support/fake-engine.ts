@@ -246,6 +246,7 @@ export class FakeEngine implements EngineLike {
       outputs: fake.outputs.map((output) => ({...output})),
       finished: fake.finished,
       promptLogprobs: fake.params.promptLogprobs === null ? null : fake.promptTokenIds.map((id, i) => (i === 0 ? null : new Map([[id, -1]]))),
+      numCachedTokens: 0,
       metrics: {
         arrivalTime: fake.arrivalTime,
         firstScheduledTime: fake.arrivalTime,
