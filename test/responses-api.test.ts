@@ -111,7 +111,11 @@ describe('/v1/responses (tiny model, openai client)', () => {
     assert.equal(text, whole.output_text)
     const end = seen[seen.length - 1] as OpenAI.Responses.ResponseCompletedEvent
     assert.equal((end.response.output[0] as OpenAI.Responses.ResponseOutputMessage).content[0]!.type, 'output_text')
-    assert.deepEqual(end.response.usage, whole.usage)
+    const {input_tokens_details: streamedDetails, ...streamedUsage} = end.response.usage!
+    const {input_tokens_details: wholeDetails, ...wholeUsage} = whole.usage!
+    assert.deepEqual(streamedUsage, wholeUsage)
+    // The stream sent the same prompt again: its one whole block (of 16 tokens) before the last token came from the prefix cache.
+    assert.deepEqual([wholeDetails.cached_tokens, streamedDetails.cached_tokens], [0, 16])
   })
 
   it('text.format json_schema gives JSON that parses and matches the schema', async () => {

@@ -89,6 +89,11 @@ export default class Serve extends PagedLLMCommand {
       options: [...CHAT_TEMPLATE_CONTENT_FORMATS],
       default: 'auto',
     }),
+    'enable-prompt-tokens-details': Flags.boolean({
+      description:
+        "Report usage.prompt_tokens_details.cached_tokens on /v1/completions and /v1/chat/completions (streamed usage too): the prompt tokens whose KV came from the prefix cache (vLLM's flag; /v1/responses always reports them)",
+      default: false,
+    }),
   }
 
   async run(): Promise<void> {
@@ -116,6 +121,7 @@ export default class Serve extends PagedLLMCommand {
       toolCallParser: flags['tool-call-parser'] as (typeof TOOL_CALL_PARSERS)[number] | undefined,
       reasoningParser: flags['reasoning-parser'] as (typeof REASONING_PARSERS)[number] | undefined,
       chatTemplateContentFormat: flags['chat-template-content-format'] as ChatContentFormatOption,
+      enablePromptTokensDetails: flags['enable-prompt-tokens-details'],
       generationConfig: flags['generation-config'] as 'auto' | 'vllm',
       version: this.config.version,
       log,

@@ -39,6 +39,8 @@ export interface ApiContext {
   reasoningParser?: ReasoningParserName | null
   /** serve --chat-template-content-format (auto when absent). */
   chatTemplateContentFormat?: ChatContentFormatOption
+  /** serve --enable-prompt-tokens-details: completions' and chat's usage say how many prompt tokens the prefix cache held. */
+  enablePromptTokensDetails?: boolean
 }
 
 export interface RequestLimits {

@@ -3,7 +3,7 @@ import {type ApiContext, newObjectId, sendJson, unixSeconds} from './api-context
 import {type ChatCompletionRequest, echoedContent, parseChatCompletionRequest, replyRole} from './chat-request.js'
 import {ChoiceDeltas} from './choice-deltas.js'
 import {errorReply} from './error-reply.js'
-import {admitPrompts, collectFinalOutputs, picksAtEnd, prepareGuided, type PreparedPrompt, PromptRun, sequencesPerPrompt, usageOf} from './generation.js'
+import {admitPrompts, collectFinalOutputs, picksAtEnd, prepareGuided, type PreparedPrompt, PromptRun, promptTokensDetails, sequencesPerPrompt, usageOf} from './generation.js'
 import {type ChatTokenLogprob, chatLogprobs, promptLogprobsField, tokenNamer} from './logprobs-format.js'
 import {checkModel, resolveMaxTokens, samplingParamsFor, truncationLimit} from './openai-schema.js'
 import {logUnreadFields, watchFields} from './request-fields.js'
@@ -53,6 +53,7 @@ export async function createChatCompletion(context: ApiContext, body: unknown): 
         outputs.map((output) => output.tokenIds.length),
       ),
       ...reasoningUsage(context, tags, prompt, outputs),
+      ...promptTokensDetails(context, [final!.numCachedTokens]),
     },
     system_fingerprint: null,
     ...(request.returnTokenIds ? {prompt_token_ids: tokenIds} : {}),
@@ -155,6 +156,7 @@ async function streamChatCompletion(
   const tools = request.tools !== null && request.tools.mode.kind !== 'none' ? new ToolCallDeltas(request.tools, context.toolCallParser ?? null) : null
   const splitters = new Map<number, ReasoningSplitter>()
   const finishedOutputs: CompletionOutput[] = []
+  let cachedTokens = 0
   const splitterOf = (index: number) => splitters.get(index) ?? splitters.set(index, new ReasoningSplitter(tags!)).get(index)!
   // Text held back (a possible call, a possible reasoning tag) sends its tokens' logprobs and ids with the next chunk.
   const holdsText = tools !== null || tags !== null
@@ -179,6 +181,7 @@ async function streamChatCompletion(
   const holdUntilDone = picksAtEnd(prompt.params)
   try {
     for await (const {output} of run.outputs(context.signal, context.metrics.observeFinished)) {
+      cachedTokens = output.numCachedTokens
       if (holdUntilDone && !output.finished) continue
       for (const completion of output.outputs) {
         const delta = deltas.next(completion.index, completion)
@@ -226,7 +229,11 @@ async function streamChatCompletion(
     }
     context.signal.throwIfAborted()
     if (request.usage.final) {
-      const usage = {...usageOf([prompt.tokenIds.length], [...completionLengths.values()]), ...reasoningUsage(context, tags, prompt, finishedOutputs)}
+      const usage = {
+        ...usageOf([prompt.tokenIds.length], [...completionLengths.values()]),
+        ...reasoningUsage(context, tags, prompt, finishedOutputs),
+        ...promptTokensDetails(context, [cachedTokens]),
+      }
       await sse.send({...header, object: 'chat.completion.chunk', choices: [], usage})
     }
     sse.finish()

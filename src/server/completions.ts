@@ -3,7 +3,7 @@ import {type ApiContext, newObjectId, sendJson, unixSeconds} from './api-context
 import {ChoiceDeltas} from './choice-deltas.js'
 import type {CompletionOutput, RequestOutput} from './engine-like.js'
 import {errorReply} from './error-reply.js'
-import {admitPrompts, collectFinalOutputs, picksAtEnd, prepareGuided, type PreparedPrompt, PromptRun, sequencesPerPrompt, usageOf} from './generation.js'
+import {admitPrompts, collectFinalOutputs, picksAtEnd, prepareGuided, type PreparedPrompt, PromptRun, promptTokensDetails, sequencesPerPrompt, usageOf} from './generation.js'
 import {completionLogprobs, concatLogprobs, promptLogprobsField, tokenNamer, tokenText, type TokenNamer} from './logprobs-format.js'
 import {checkModel, type CompletionRequest, parseCompletionRequest, resolveMaxTokens, samplingParamsFor, truncationLimit} from './openai-schema.js'
 import {lastTokens} from './prompt-tokenizer.js'
@@ -91,10 +91,13 @@ function completionReply(
       }
     })
   })
-  const usage = usageOf(
-    prompts.map((prompt) => prompt.tokenIds.length),
-    completionLengths,
-  )
+  const usage = {
+    ...usageOf(
+      prompts.map((prompt) => prompt.tokenIds.length),
+      completionLengths,
+    ),
+    ...promptTokensDetails(context, finals.map((final) => final.numCachedTokens)),
+  }
   return {...header, choices, usage, system_fingerprint: null}
 }
 
@@ -109,6 +112,7 @@ async function streamCompletion(
   const sse = new SseStream(context.response, context.limits.slowClientTimeoutMs)
   const deltas = new ChoiceDeltas()
   const completionLengths = new Map<number, number>()
+  const cachedTokens = new Map<number, number>()
   const textOffsets = new Map<number, number>()
   const textOf = tokenText(context.engine.tokenizer)
   // With include_usage every chunk carries usage: null (OpenAI's format), or the counts so far (continuous_usage_stats),
@@ -119,6 +123,7 @@ async function streamCompletion(
     for await (const {promptIndex, output} of run.outputs(context.signal, context.metrics.observeFinished)) {
       const prompt = prompts[promptIndex]!
       const topCount = prompt.params.logprobs
+      cachedTokens.set(promptIndex, output.numCachedTokens)
       for (const completion of output.outputs) {
         const index = promptIndex * prompt.params.n + completion.index
         const delta = deltas.next(index, completion)
@@ -140,10 +145,13 @@ async function streamCompletion(
     }
     context.signal.throwIfAborted()
     if (request.usage.final) {
-      const usage = usageOf(
-        prompts.map((prompt) => prompt.tokenIds.length),
-        [...completionLengths.values()],
-      )
+      const usage = {
+        ...usageOf(
+          prompts.map((prompt) => prompt.tokenIds.length),
+          [...completionLengths.values()],
+        ),
+        ...promptTokensDetails(context, cachedTokens.values()),
+      }
       await sse.send({...header, choices: [], usage})
     }
     sse.finish()

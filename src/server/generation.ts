@@ -209,6 +209,17 @@ export interface Usage {
   total_tokens: number
 }
 
+/**
+ * vLLM's usage.prompt_tokens_details (serve --enable-prompt-tokens-details): the prompts' tokens whose KV the prefix
+ * cache held (RequestOutput.numCachedTokens), summed over the prompts. Reported when 0 too, as OpenAI does (vLLM drops it).
+ */
+export function promptTokensDetails(context: ApiContext, cachedTokens: Iterable<number>): {prompt_tokens_details?: {cached_tokens: number}} {
+  if (!context.enablePromptTokensDetails) return {}
+  let sum = 0
+  for (const count of cachedTokens) sum += count
+  return {prompt_tokens_details: {cached_tokens: sum}}
+}
+
 /** Prompt tokens count once per prompt; completion tokens count every returned sequence. */
 export function usageOf(promptLengths: readonly number[], completionLengths: readonly number[]): Usage {
   const promptTokens = promptLengths.reduce((sum, length) => sum + length, 0)

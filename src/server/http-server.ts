@@ -57,6 +57,8 @@ export interface ApiServerOptions {
   reasoningParser?: ReasoningParserName
   /** vLLM's --chat-template-content-format; unset = auto. */
   chatTemplateContentFormat?: ChatContentFormatOption
+  /** vLLM's --enable-prompt-tokens-details: usage.prompt_tokens_details.cached_tokens on completions and chat. */
+  enablePromptTokensDetails?: boolean
   version: string
   log: (message: string) => void
 }
@@ -310,7 +312,8 @@ export class ApiServer {
       const admit = async (sequences: number) => void releases.push(await this.limiter.acquire(signal, sequences))
       const context: ApiContext = {engine, promptTokenizer, metrics: this.metrics, response, signal, arrivalTime, log: this.options.log, limits: this.limits, admit,
         toolCallParser: this.options.toolCallParser ?? null, reasoningParser: this.options.reasoningParser ?? null,
-        chatTemplateContentFormat: this.options.chatTemplateContentFormat ?? 'auto', samplingDefaults: this.options.generationConfig === 'vllm' ? {} : (engine.samplingDefaults ?? {})}
+        chatTemplateContentFormat: this.options.chatTemplateContentFormat ?? 'auto', enablePromptTokensDetails: this.options.enablePromptTokensDetails ?? false,
+        samplingDefaults: this.options.generationConfig === 'vllm' ? {} : (engine.samplingDefaults ?? {})}
       await create(context, body)
     } catch (error) {
       if (error instanceof ClientTooSlow) this.options.log(`cut a stream: ${error.message}`)

@@ -42,7 +42,7 @@ export async function createResponse(context: ApiContext, body: unknown): Promis
     await new ReplyReader(request, chatRun).push(output.text, true, builder)
     const status = statusOf(output)
     await builder.finish(status)
-    sendJson(context.response, 200, responseObject(base, status, builder.items, usageOf(context, chatRun, output)))
+    sendJson(context.response, 200, responseObject(base, status, builder.items, usageOf(context, chatRun, output, final!.numCachedTokens)))
   } catch (error) {
     throw rename(error)
   }
@@ -61,8 +61,10 @@ async function streamResponse(context: ApiContext, request: ChatCompletionReques
   const reader = new ReplyReader(request, chatRun)
   const deltas = new ChoiceDeltas()
   let final: CompletionOutput | null = null
+  let cachedTokens = 0
   try {
     for await (const {output} of chatRun.run.outputs(context.signal, context.metrics.observeFinished)) {
+      cachedTokens = output.numCachedTokens
       if (!sse.hasStarted) {
         await emit({type: 'response.created', response: responseObject(base, 'in_progress', [], null)})
         await emit({type: 'response.in_progress', response: responseObject(base, 'in_progress', [], null)})
@@ -77,7 +79,7 @@ async function streamResponse(context: ApiContext, request: ChatCompletionReques
     if (final === null || final.finishReason === 'abort') throw new UnavailableError('the request was aborted by the engine before it finished', {code: 'request_aborted'})
     const status = statusOf(final)
     await builder.finish(status)
-    const response = responseObject(base, status, builder.items, usageOf(context, chatRun, final))
+    const response = responseObject(base, status, builder.items, usageOf(context, chatRun, final, cachedTokens))
     await emit({type: status === 'completed' ? 'response.completed' : 'response.incomplete', response})
     sse.finish(undefined, {done: false})
   } catch (error) {
@@ -124,14 +126,14 @@ function responseObject(base: ResponseBase, status: ResponseStatus, output: obje
   }
 }
 
-/** Tokens in and out; the reasoning's share as the chat route counts it. Prefix-cache hits are not counted per request: cached_tokens is 0. */
-function usageOf(context: ApiContext, {prompt, tags}: ChatRun, output: CompletionOutput) {
+/** Tokens in and out; the prompt's prefix-cache hits (always, as vLLM); the reasoning's share as the chat route counts it. */
+function usageOf(context: ApiContext, {prompt, tags}: ChatRun, output: CompletionOutput, cachedTokens: number) {
   const reasoning = reasoningUsage(context, tags, prompt, [output]).completion_tokens_details?.reasoning_tokens ?? 0
   const inputTokens = prompt.tokenIds.length
   const outputTokens = output.tokenIds.length
   return {
     input_tokens: inputTokens,
-    input_tokens_details: {cached_tokens: 0},
+    input_tokens_details: {cached_tokens: cachedTokens},
     output_tokens: outputTokens,
     output_tokens_details: {reasoning_tokens: reasoning},
     total_tokens: inputTokens + outputTokens,

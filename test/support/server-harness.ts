@@ -2,7 +2,7 @@
 // the server tests share.
 import assert from 'node:assert/strict'
 import {after} from 'node:test'
-import {makeEngineConfig} from '../../src/engine/config.js'
+import {type EngineConfig, makeEngineConfig} from '../../src/engine/config.js'
 import {LLMEngine} from '../../src/engine/llm-engine.js'
 import {ensureTestModel} from '../../src/engine/model/test-model.js'
 import {ApiServer, type ApiServerOptions, DEFAULT_SERVER_OPTIONS} from '../../src/server/http-server.js'
@@ -30,8 +30,12 @@ export async function start(options: Partial<ApiServerOptions> = {}, engine = ne
 }
 
 /** A real engine on the tiny test model (or a copy of it) behind a server with the hermes tool-call parser; the caller shuts it down. */
-export async function startTinyEngineServer(options: Partial<ApiServerOptions> = {}, modelPath?: string): Promise<{server: ApiServer; engine: LLMEngine; url: string}> {
-  const engine = await LLMEngine.create(makeEngineConfig({modelPath: modelPath ?? (await ensureTestModel('tiny')), threads: 1, numBlocks: 256, blockSize: 16}))
+export async function startTinyEngineServer(
+  options: Partial<ApiServerOptions> = {},
+  modelPath?: string,
+  engineOverrides: Partial<EngineConfig> = {},
+): Promise<{server: ApiServer; engine: LLMEngine; url: string}> {
+  const engine = await LLMEngine.create(makeEngineConfig({modelPath: modelPath ?? (await ensureTestModel('tiny')), threads: 1, numBlocks: 256, blockSize: 16, ...engineOverrides}))
   const server = new ApiServer({...DEFAULT_SERVER_OPTIONS, port: 0, maxBodyBytes: 1 << 20, version: 'test', log: () => {}, toolCallParser: 'hermes', ...options})
   const {url} = await server.listen()
   server.attachEngine(engine)
