@@ -166,6 +166,28 @@ describe('/v1/responses (tiny model, openai client)', () => {
     assert.equal(seen[seen.length - 1]!.type, 'response.completed')
   })
 
+  it("logprobs (top_logprobs, include) are the chat route's for the same greedy request, whole and streamed", async () => {
+    const input = 'Tell me about the sea'
+    const chatBody = {messages: [{role: 'user', content: input}], temperature: 0, max_completion_tokens: 8, logprobs: true, top_logprobs: 3}
+    const chat = (await post(`${baseUrl}/v1/chat/completions`, chatBody)).json().choices[0].logprobs.content
+    assert.equal(chat.length, 8)
+    const body = {input, temperature: 0, max_output_tokens: 8}
+    const whole = (await post(`${baseUrl}/v1/responses`, {...body, top_logprobs: 3})).json()
+    assert.deepEqual(whole.output[0].content[0].logprobs, chat)
+    assert.equal(whole.top_logprobs, 3)
+    // Streamed: each text delta carries its tokens' logprobs; they join into the part's, which the done events repeat.
+    const seen = await events({...body, top_logprobs: 3, include: ['message.output_text.logprobs']})
+    const deltas = seen.flatMap((event) => (event.type === 'response.output_text.delta' ? event.logprobs : []))
+    assert.deepEqual(deltas, chat)
+    const done = seen.find((event) => event.type === 'response.output_text.done') as OpenAI.Responses.ResponseTextDoneEvent
+    assert.deepEqual(done.logprobs, chat)
+    // include alone: each chosen token's logprob, no alternatives; neither: none.
+    const included = (await post(`${baseUrl}/v1/responses`, {...body, include: ['message.output_text.logprobs']})).json()
+    assert.deepEqual(included.output[0].content[0].logprobs, chat.map((entry: object) => ({...entry, top_logprobs: []})))
+    const plain = (await post(`${baseUrl}/v1/responses`, {...body, top_logprobs: 0})).json()
+    assert.deepEqual(plain.output[0].content[0].logprobs, [])
+  })
+
   it('malformed or unsupported bodies are 400s naming the Responses field', async () => {
     const cases: [object, string][] = [
       [{}, 'input'],
@@ -184,6 +206,10 @@ describe('/v1/responses (tiny model, openai client)', () => {
       [{input: 'x', text: {format: {type: 'json_schema', name: 's', schema: {type: 'object', properties: {a: {type: 'nope'}}}}}}, 'text.format'],
       [{input: 'x', previous_response_id: 'resp_1'}, 'previous_response_id'],
       [{input: [{type: 'reasoning', summary: [], encrypted_content: 'zzz'}]}, 'input[0].encrypted_content'],
+      [{input: 'x', top_logprobs: 21}, 'top_logprobs'],
+      [{input: 'x', top_logprobs: -1, include: ['message.output_text.logprobs']}, 'top_logprobs'],
+      [{input: 'x', include: ['message.output_text.logprobz']}, 'include'],
+      [{input: 'x', include: 'message.output_text.logprobs'}, 'include'],
     ]
     for (const [body, param] of cases) {
       const reply = await post(`${baseUrl}/v1/responses`, body)

@@ -4,6 +4,7 @@
 import {newObjectId} from './api-context.js'
 import type {ChatCompletionRequest} from './chat-request.js'
 import type {ChatRun} from './chat-completions.js'
+import type {ChatTokenLogprob} from './logprobs-format.js'
 import {ReasoningSplitter} from './reasoning-deltas.js'
 import type {JsonObject} from './request-fields.js'
 import {type ChatDelta, ToolCallDeltas} from './tool-call-deltas.js'
@@ -12,7 +13,8 @@ export type ResponseEvent = {type: string; [field: string]: unknown}
 export type ItemStatus = 'completed' | 'incomplete'
 type Emit = (event: ResponseEvent) => Promise<void>
 
-type OpenItem = {kind: 'reasoning' | 'message'; id: string; text: string} | {kind: 'function_call'; id: string; callId: string; name: string; text: string}
+type TextItem = {kind: 'reasoning' | 'message'; id: string; text: string; logprobs: ChatTokenLogprob[]}
+type OpenItem = TextItem | {kind: 'function_call'; id: string; callId: string; name: string; text: string}
 
 export class ResponseOutputBuilder {
   /** The finished items, in output order. */
@@ -29,16 +31,22 @@ export class ResponseOutputBuilder {
     await this.emit({type: 'response.reasoning_text.delta', ...this.place(), content_index: 0, delta: text})
   }
 
-  async content(text: string): Promise<void> {
-    if (text === '') return
+  /**
+   * Text of the reply's message, with the logprobs of the tokens it came from (chat's shape, logprobs-format.ts). Tokens
+   * that add no text (EOS) join the open message, or the message a reply without items will be; else they are dropped.
+   */
+  async content(text: string, logprobs: readonly ChatTokenLogprob[] = []): Promise<void> {
+    const joinsMessage = this.open === null ? this.items.length === 0 : this.open.kind === 'message'
+    if (text === '' && (logprobs.length === 0 || !joinsMessage)) return
     const open = await this.openText('message')
     open.text += text
-    await this.emit({type: 'response.output_text.delta', ...this.place(), content_index: 0, delta: text, logprobs: []})
+    open.logprobs.push(...logprobs)
+    await this.emit({type: 'response.output_text.delta', ...this.place(), content_index: 0, delta: text, logprobs})
   }
 
   /** Chat's delta shapes (ToolCallDeltas): content, a call's header (it has an id) or a piece of its arguments. */
-  async chatDelta(delta: ChatDelta): Promise<void> {
-    if ('content' in delta) return this.content(delta.content)
+  async chatDelta(delta: ChatDelta, logprobs: readonly ChatTokenLogprob[] = []): Promise<void> {
+    if ('content' in delta) return this.content(delta.content, logprobs)
     for (const call of delta.tool_calls as {id?: string; function: {name?: string; arguments?: string}}[]) {
       if (call.id !== undefined) {
         await this.close('completed')
@@ -62,13 +70,13 @@ export class ResponseOutputBuilder {
     return {item_id: this.open!.id, output_index: this.items.length}
   }
 
-  private async openText(kind: 'reasoning' | 'message'): Promise<OpenItem> {
+  private async openText(kind: 'reasoning' | 'message'): Promise<TextItem> {
     if (this.open?.kind === kind) return this.open
     await this.close('completed')
-    const open: OpenItem = {kind, id: newObjectId(kind === 'message' ? 'msg' : 'rs'), text: ''}
+    const open: TextItem = {kind, id: newObjectId(kind === 'message' ? 'msg' : 'rs'), text: '', logprobs: []}
     this.open = open
     await this.emit({type: 'response.output_item.added', output_index: this.items.length, item: this.itemOf(open, 'in_progress')})
-    await this.emit({type: 'response.content_part.added', ...this.place(), content_index: 0, part: partOf(kind, '')})
+    await this.emit({type: 'response.content_part.added', ...this.place(), content_index: 0, part: partOf(kind, '', [])})
     return open
   }
 
@@ -79,9 +87,9 @@ export class ResponseOutputBuilder {
     if (open.kind === 'function_call') {
       await this.emit({type: 'response.function_call_arguments.done', ...place, name: open.name, arguments: open.text})
     } else {
-      const done = open.kind === 'message' ? {type: 'response.output_text.done', logprobs: []} : {type: 'response.reasoning_text.done'}
+      const done = open.kind === 'message' ? {type: 'response.output_text.done', logprobs: open.logprobs} : {type: 'response.reasoning_text.done'}
       await this.emit({...done, ...place, content_index: 0, text: open.text})
-      await this.emit({type: 'response.content_part.done', ...place, content_index: 0, part: partOf(open.kind, open.text)})
+      await this.emit({type: 'response.content_part.done', ...place, content_index: 0, part: partOf(open.kind, open.text, open.logprobs)})
     }
     const item = this.itemOf(open, status)
     await this.emit({type: 'response.output_item.done', output_index: place.output_index, item})
@@ -92,37 +100,53 @@ export class ResponseOutputBuilder {
   private itemOf(open: OpenItem, status: ItemStatus | 'in_progress'): JsonObject {
     const started = status === 'in_progress'
     if (open.kind === 'function_call') return {id: open.id, type: 'function_call', status, call_id: open.callId, name: open.name, arguments: open.text}
-    const content = started ? [] : [partOf(open.kind, open.text)]
+    const content = started ? [] : [partOf(open.kind, open.text, open.logprobs)]
     if (open.kind === 'message') return {id: open.id, type: 'message', status, role: 'assistant', content}
     return {id: open.id, type: 'reasoning', status, summary: [], content, encrypted_content: null}
   }
 }
 
-function partOf(kind: 'reasoning' | 'message', text: string): JsonObject {
-  return kind === 'message' ? {type: 'output_text', text, annotations: [], logprobs: []} : {type: 'reasoning_text', text}
+function partOf(kind: 'reasoning' | 'message', text: string, logprobs: readonly ChatTokenLogprob[]): JsonObject {
+  return kind === 'message' ? {type: 'output_text', text, annotations: [], logprobs} : {type: 'reasoning_text', text}
 }
 
 /**
  * The chat path's reading of a reply's text, piece by piece: the thinking split off first (reasoning parser), then tool
- * calls read from the answer (forced calls by their grammar, `auto` by the tool-call parser), the rest content.
+ * calls read from the answer (forced calls by their grammar, `auto` by the tool-call parser), the rest content. Tokens'
+ * logprobs wait, as the chat route holds them, for the next piece of text: content carries them; reasoning and calls,
+ * which have no logprobs in the Responses API, drop them.
  */
 export class ReplyReader {
   private readonly splitter: ReasoningSplitter | null
   private readonly tools: ToolCallDeltas | null
+  private held: ChatTokenLogprob[] = []
 
   constructor(request: ChatCompletionRequest, {tags, parser}: Pick<ChatRun, 'tags' | 'parser'>) {
     this.splitter = tags === null ? null : new ReasoningSplitter(tags)
     this.tools = request.tools !== null && request.tools.mode.kind !== 'none' ? new ToolCallDeltas(request.tools, parser) : null
   }
 
-  async push(text: string, finished: boolean, builder: ResponseOutputBuilder): Promise<void> {
+  /** `logprobs`: those of the tokens this text came from (none when the request asked for none). */
+  async push(text: string, finished: boolean, builder: ResponseOutputBuilder, logprobs: readonly ChatTokenLogprob[] = []): Promise<void> {
+    this.held.push(...logprobs)
     let answer = text
     if (this.splitter !== null) {
       const piece = this.splitter.push(text, finished)
+      if (piece.reasoning !== '') this.take()
       await builder.reasoning(piece.reasoning)
       answer = piece.content
     }
-    if (this.tools === null) return builder.content(answer)
-    for (const delta of this.tools.next(0, answer, finished)) await builder.chatDelta(delta)
+    if (this.tools === null) {
+      if (answer !== '' || finished) await builder.content(answer, this.take())
+      return
+    }
+    for (const delta of this.tools.next(0, answer, finished)) await builder.chatDelta(delta, this.take())
+    if (finished) await builder.content('', this.take())
+  }
+
+  private take(): ChatTokenLogprob[] {
+    const held = this.held
+    this.held = []
+    return held
   }
 }

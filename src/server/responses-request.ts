@@ -16,6 +16,7 @@ export interface ResponseSettings {
   text: {format: JsonObject}
   toolChoice: unknown
   tools: JsonObject[]
+  topLogprobs: number
   user: string | null
 }
 
@@ -30,6 +31,17 @@ export interface TranslatedRequest {
 const SHARED_FIELDS = ['model', 'stream', 'temperature', 'top_p', 'top_k', 'min_p', 'seed', 'stop', 'frequency_penalty', 'presence_penalty', 'repetition_penalty', 'parallel_tool_calls', 'chat_template_kwargs']
 const INPUT_ROLES = ['user', 'assistant', 'system', 'developer']
 const REASONING_EFFORTS = ['none', 'minimal', 'low', 'medium', 'high', 'xhigh']
+/** The openai SDK's ResponseIncludable values; only the logprobs one changes a reply here (the rest are built-in tools' or images'). */
+const INCLUDABLES = [
+  'file_search_call.results',
+  'web_search_call.results',
+  'web_search_call.action.sources',
+  'message.input_image.image_url',
+  'computer_call_output.output.image_url',
+  'code_interpreter_call.outputs',
+  'reasoning.encrypted_content',
+  'message.output_text.logprobs',
+]
 
 export function translateResponsesRequest(raw: unknown): TranslatedRequest {
   const body = requireObject(raw)
@@ -49,9 +61,11 @@ export function translateResponsesRequest(raw: unknown): TranslatedRequest {
   const format = optionalObject({'text.format': text.format}, 'text.format') ?? {type: 'text'}
   const responseFormat = chatResponseFormat(format)
   if (responseFormat !== null) chat.response_format = responseFormat
-  const topLogprobs = body.top_logprobs
-  if (topLogprobs !== undefined && topLogprobs !== null && topLogprobs !== 0)
-    throw new InvalidRequestError("'top_logprobs' is not supported on /v1/responses; use /v1/chat/completions for logprobs", {param: 'top_logprobs'})
+  const topLogprobs = body.top_logprobs ?? null
+  // The chat path checks top_logprobs (an integer in [0, 20]) and computes the logprobs the output_text parts carry.
+  if (topLogprobs !== null) chat.top_logprobs = topLogprobs
+  const wantsLogprobs = parseInclude(body).includes('message.output_text.logprobs') || (typeof topLogprobs === 'number' && topLogprobs > 0)
+  if (wantsLogprobs) chat.logprobs = true
   return {
     chat,
     settings: {
@@ -63,6 +77,7 @@ export function translateResponsesRequest(raw: unknown): TranslatedRequest {
       text: {format},
       toolChoice: body.tool_choice ?? 'auto',
       tools,
+      topLogprobs: typeof topLogprobs === 'number' ? topLogprobs : 0,
       user: optionalString(body, 'user') ?? null,
     },
     responsesParam: (param) => conversation.responsesParam(param),
@@ -223,6 +238,16 @@ function chatResponseFormat(format: JsonObject): JsonObject | null {
     return {type: 'json_schema', json_schema: {name, schema, strict, description}}
   }
   throw new InvalidRequestError("'text.format.type' must be 'text', 'json_object' or 'json_schema'", {param: 'text.format.type'})
+}
+
+/** `include`: a list of the SDK's includable names (an unknown one is a 400 naming it). */
+function parseInclude(body: JsonObject): string[] {
+  const include = body.include
+  if (include === undefined || include === null) return []
+  if (!Array.isArray(include) || include.some((name) => typeof name !== 'string')) throw new InvalidRequestError("'include' must be a list of strings", {param: 'include'})
+  const unknown = include.find((name: string) => !INCLUDABLES.includes(name))
+  if (unknown !== undefined) throw new InvalidRequestError(`'include' has ${quotedValue(unknown)}; it takes ${INCLUDABLES.join(', ')}`, {param: 'include'})
+  return include
 }
 
 /** OpenAI's metadata: up to 16 string values. */

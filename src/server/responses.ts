@@ -2,6 +2,7 @@
 // one Response object or a stream of typed events. No response is stored (responses-request.ts says what that refuses).
 import {UnavailableError} from '../engine/errors.js'
 import type {SamplingParams} from '../engine/sampling-params.js'
+import type {TokenLogprobs} from '../engine/sequence.js'
 import {type ApiContext, newObjectId, sendJson, unixSeconds} from './api-context.js'
 import {type ChatRun, reasoningUsage, startChatRun} from './chat-completions.js'
 import {type ChatCompletionRequest, parseChatCompletionRequest} from './chat-request.js'
@@ -9,6 +10,7 @@ import {ChoiceDeltas} from './choice-deltas.js'
 import type {CompletionOutput} from './engine-like.js'
 import {errorReply} from './error-reply.js'
 import {collectFinalOutputs} from './generation.js'
+import {type ChatTokenLogprob, chatLogprobs, tokenNamer} from './logprobs-format.js'
 import {logUnreadFields, watchFields} from './request-fields.js'
 import {type ItemStatus, type ResponseEvent, ResponseOutputBuilder, ReplyReader} from './responses-output.js'
 import {renameParam, type ResponseSettings, translateResponsesRequest} from './responses-request.js'
@@ -39,7 +41,7 @@ export async function createResponse(context: ApiContext, body: unknown): Promis
     const [final] = await collectFinalOutputs(chatRun.run, 1, context.signal, context.metrics.observeFinished)
     const output = final!.outputs[0]!
     const builder = new ResponseOutputBuilder()
-    await new ReplyReader(request, chatRun).push(output.text, true, builder)
+    await new ReplyReader(request, chatRun).push(output.text, true, builder, logprobsOf(context, request, chatRun, output.tokenIds, output.logprobs ?? []))
     const status = statusOf(output)
     await builder.finish(status)
     sendJson(context.response, 200, responseObject(base, status, builder.items, usageOf(context, chatRun, output, final!.numCachedTokens)))
@@ -72,7 +74,7 @@ async function streamResponse(context: ApiContext, request: ChatCompletionReques
       const completion = output.outputs[0]!
       const delta = deltas.next(0, completion)
       if (delta === null) continue
-      await reader.push(delta.text, delta.finishReason !== null, builder)
+      await reader.push(delta.text, delta.finishReason !== null, builder, logprobsOf(context, request, chatRun, delta.tokenIds, delta.logprobs))
       if (delta.finishReason !== null) final = completion
     }
     context.signal.throwIfAborted()
@@ -87,6 +89,13 @@ async function streamResponse(context: ApiContext, request: ChatCompletionReques
     const {message, param, code} = errorReply(rename(error), context.log).body.error
     sse.finish({type: 'error', code, message, param, sequence_number: sequenceNumber++}, {event: 'error', done: false})
   }
+}
+
+/** The tokens' logprobs as the chat route gives them (top_logprobs alternatives each), or none when not asked for. */
+function logprobsOf(context: ApiContext, request: ChatCompletionRequest, {prompt}: ChatRun, tokenIds: readonly number[], logprobs: readonly TokenLogprobs[]): ChatTokenLogprob[] {
+  const topCount = prompt.params.logprobs
+  if (topCount === null) return []
+  return chatLogprobs(context.engine.tokenizer, tokenNamer(context.engine.tokenizer, request.tokensAsIds), tokenIds, logprobs, topCount).content
 }
 
 /** Cut by max_output_tokens (or the context's end) is "incomplete"; a stop, EOS or finished call is "completed". */
@@ -118,7 +127,7 @@ function responseObject(base: ResponseBase, status: ResponseStatus, output: obje
     text: settings.text,
     tool_choice: settings.toolChoice,
     tools: settings.tools,
-    top_logprobs: 0,
+    top_logprobs: settings.topLogprobs,
     top_p: base.params.topP,
     truncation: 'disabled',
     usage,
