@@ -32,7 +32,8 @@ const RESPONSES_VALUES: Record<string, (r: Random) => unknown> = {
   previous_response_id: (r) => (r.chance(0.5) ? 'resp_1' : junk(r)),
   store: (r) => (r.chance(0.8) ? r.chance(0.5) : junk(r)),
   truncation: (r) => r.pick(['disabled', 'auto', junk(r)]),
-  top_logprobs: (r) => r.pick([0, 1, junk(r)]),
+  top_logprobs: (r) => r.pick([0, 1, 20, 21, junk(r)]),
+  include: (r) => r.pick([['message.output_text.logprobs'], ['reasoning.encrypted_content'], ['nope'], 'message.output_text.logprobs', junk(r)]),
   stream: (r) => (r.chance(0.8) ? r.chance(0.5) : junk(r)),
   temperature: FIELD_VALUES.temperature!,
   top_p: FIELD_VALUES.top_p!,
@@ -45,6 +46,8 @@ const VALID_RESPONSES_VALUES: Record<string, (r: Random) => unknown> = {
   tools: () => [WEATHER_TOOL],
   tool_choice: (r) => r.pick(['none', 'required', {type: 'function', name: 'get_weather'}]),
   text: (r) => r.pick([{format: {type: 'json_object'}}, {format: {type: 'text'}}]),
+  top_logprobs: (r) => r.int(0, 20),
+  include: () => ['message.output_text.logprobs'],
   stream: (r) => r.chance(0.5),
   temperature: VALID_VALUES.temperature!,
   seed: VALID_VALUES.seed!,
@@ -79,10 +82,17 @@ export function responseObjectProblem(json: any, sent: any): string | null {
     if (item.type === 'function_call' && [item.call_id, item.name, item.arguments].some((field) => typeof field !== 'string')) return 'responses: function_call fields'
     if (item.type === 'message' && (!Array.isArray(item.content) || item.content.some((part: any) => part.type !== 'output_text' || typeof part.text !== 'string')))
       return 'responses: message content'
+    const topCount = Number.isInteger(sent?.top_logprobs) ? sent.top_logprobs : 0
+    for (const part of item.type === 'message' ? item.content : []) {
+      if (!Array.isArray(part.logprobs) || part.logprobs.length > (json.usage?.output_tokens ?? 0)) return 'responses: output_text logprobs'
+      if (part.logprobs.some((entry: any) => typeof entry.token !== 'string' || !(entry.logprob <= 0) || entry.top_logprobs.length > topCount)) return 'responses: a logprob entry'
+    }
   }
   const usage = json.usage
   if (![usage?.input_tokens, usage?.output_tokens].every((count) => Number.isInteger(count) && count >= 0)) return 'responses: usage counts'
   if (usage.input_tokens + usage.output_tokens !== usage.total_tokens) return 'responses: usage does not add up'
+  const cached = usage.input_tokens_details?.cached_tokens
+  if (!(Number.isInteger(cached) && cached >= 0 && (cached === 0 || cached < usage.input_tokens))) return `responses: cached_tokens ${cached} of ${usage.input_tokens} input tokens`
   if (Number.isInteger(sent?.max_output_tokens) && usage.output_tokens > sent.max_output_tokens) return `responses: ${usage.output_tokens} tokens > max_output_tokens ${sent.max_output_tokens}`
   return null
 }
@@ -110,11 +120,15 @@ export function responsesStreamProblem(text: string, sent: any): string | null {
   if (last?.type !== 'response.completed' && last?.type !== 'response.incomplete') return `responses stream: ends with ${last?.type}`
   const final = last.response
   const texts = new Map<string, string>()
-  for (const event of events)
+  const logprobCounts = new Map<string, number>()
+  for (const event of events) {
     if (typeof event.delta === 'string') texts.set(event.item_id, (texts.get(event.item_id) ?? '') + event.delta)
+    if (event.type === 'response.output_text.delta') logprobCounts.set(event.item_id, (logprobCounts.get(event.item_id) ?? 0) + (event.logprobs?.length ?? NaN))
+  }
   for (const item of final.output ?? []) {
     const whole = item.type === 'function_call' ? item.arguments : (item.content?.[0]?.text ?? '')
     if ((texts.get(item.id) ?? '') !== whole) return `responses stream: deltas do not rebuild ${item.type} ${item.id}`
+    if (item.type === 'message' && (logprobCounts.get(item.id) ?? 0) !== item.content?.[0]?.logprobs?.length) return `responses stream: deltas' logprobs do not add up to message ${item.id}'s`
   }
   return responseObjectProblem(final, sent)
 }
