@@ -43,6 +43,9 @@ function usageProblem(usage: any): string | null {
   if (usage === undefined || usage === null) return null
   const {prompt_tokens: prompt, completion_tokens: completion, total_tokens: total} = usage
   if (![prompt, completion, total].every((value) => Number.isInteger(value) && value >= 0)) return 'usage: counts not non-negative integers'
+  const cached = usage.prompt_tokens_details?.cached_tokens ?? 0
+  // Each prompt's hits stop short of its last token: fewer than its prompt tokens unless none.
+  if (!(Number.isInteger(cached) && cached >= 0 && (cached === 0 || cached < prompt))) return `usage: cached_tokens ${cached} of ${prompt} prompt tokens`
   return prompt + completion === total ? null : `usage: ${prompt} + ${completion} != ${total}`
 }
 

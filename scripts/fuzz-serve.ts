@@ -36,7 +36,7 @@ async function modelTarget(name: string): Promise<{flags: string[]}> {
   if (name === 'builtin') return {flags: []}
   if (name === 'qwen2') return {flags: ['--model', await testModel('qwen2'), '--tool-call-parser', 'hermes']}
   if (name === 'qwen2moe') return {flags: ['--model', await testModel('qwen2moe'), '--tool-call-parser', 'hermes', '--reasoning-parser', 'deepseek_r1']}
-  if (name === 'gpt2') return {flags: ['--model', await testModel('gpt2')]}
+  if (name === 'gpt2') return {flags: ['--model', await testModel('gpt2'), '--enable-prompt-tokens-details']}
   // Other families' chat templates and tokenizers (each template's own errors: gemma's refuses a system role).
   if (['llama3', 'gemma', 'gemma3', 'mistral', 'phi3', 'qwen3', 'mixtral', 'gpt-neox', 'opt'].includes(name))
     return {flags: ['--model', await testModel(name as TestModelVariant), ...(name === 'qwen3' ? ['--reasoning-parser', 'qwen3'] : [])]}
