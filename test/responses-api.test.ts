@@ -9,6 +9,7 @@ import type {ApiServer} from '../src/server/http-server.js'
 import {FakeEngine, failingAfterFirstOutput} from './support/fake-engine.js'
 import {schemaErrors} from './support/guided-check.js'
 import {translateResponsesRequest} from '../src/server/responses-request.js'
+import {splitAmongTokens} from '../src/server/responses-output.js'
 import {post, start, startTinyEngineServer, waitFor} from './support/server-harness.js'
 
 let engine: LLMEngine
@@ -127,7 +128,9 @@ describe('/v1/responses (tiny model, openai client)', () => {
   })
 
   it('a tool round trip: a function_call item, then its output fed back as the chat route renders a tool turn', async () => {
-    const first = await client.responses.create({input: 'Weather in Paris?', tools, tool_choice: {type: 'function', name: 'get_weather'}, temperature: 0, max_output_tokens: 40})
+    // With logprobs asked for: a call's tokens (no logprobs in this API) make no message item of their own.
+    const first = await client.responses.create({input: 'Weather in Paris?', tools, tool_choice: {type: 'function', name: 'get_weather'}, temperature: 0, max_output_tokens: 40, top_logprobs: 2})
+    assert.equal(first.output.length, 1)
     const [call] = first.output as OpenAI.Responses.ResponseFunctionToolCall[]
     assert.equal(call!.type, 'function_call')
     assert.equal(call!.name, 'get_weather')
@@ -271,6 +274,26 @@ describe('/v1/responses with a reasoning parser and auto tool calls (scripted en
     const strip = (items: any[]) => items.map(({id, call_id, ...rest}) => rest)
     assert.deepEqual(strip(end.response.output), strip(whole.output))
     assert.ok(seen.some((event) => event.type === 'response.reasoning_text.delta'))
+  })
+
+  it("with logprobs, the message carries its own tokens' entries, streamed and not alike; reasoning, the end tag and the call none", async () => {
+    const {url} = await start({reasoningParser: 'deepseek_r1', toolCallParser: 'hermes'}, new FakeEngine({script}))
+    const body = {input: 'Weather?', tools, max_output_tokens: script.length, top_logprobs: 1}
+    const whole = (await post(`${url}/v1/responses`, body)).json()
+    const part = whole.output.find((item: any) => item.type === 'message').content[0]
+    // One token per character.
+    assert.equal(part.logprobs.map((entry: any) => entry.token).join(''), 'Checking.')
+    const streamed = await post(`${url}/v1/responses`, {...body, stream: true})
+    const seen = streamed.text.split('\n\n').filter((chunk) => chunk !== '').map((chunk) => JSON.parse(chunk.split('\n')[1]!.slice('data: '.length)))
+    assert.deepEqual(seen.flatMap((event) => (event.type === 'response.output_text.delta' ? event.logprobs : [])), part.logprobs)
+  })
+
+  it('a delta\'s text is split among its tokens by their texts, past a half character and a skipped special token', () => {
+    assert.deepEqual(splitAmongTokens('Hello world', ['Hel', 'lo', ' world']), ['Hel', 'lo', ' world'])
+    assert.deepEqual(splitAmongTokens('Hi', ['Hi', '</s>']), ['Hi', ''])
+    // Two byte tokens of one character (each decodes to U+FFFD alone): the character goes with the token after them.
+    assert.deepEqual(splitAmongTokens('\u00e9t\u00e9', ['\ufffd', '\ufffd', 't', '\u00e9']), ['', '', '\u00e9t', '\u00e9'])
+    assert.deepEqual(splitAmongTokens('abc', ['x']), ['abc'])
   })
 
   it("the SDK's stream helper rebuilds the same response from the events", async () => {

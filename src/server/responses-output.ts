@@ -110,11 +110,18 @@ function partOf(kind: 'reasoning' | 'message', text: string, logprobs: readonly 
   return kind === 'message' ? {type: 'output_text', text, annotations: [], logprobs} : {type: 'reasoning_text', text}
 }
 
+/** A token's logprob entry and the text it adds to the reply (`tokenText`), which places the entry in the reply. */
+export interface PlacedLogprob {
+  text: string
+  entry: ChatTokenLogprob
+}
+
 /**
  * The chat path's reading of a reply's text, piece by piece: the thinking split off first (reasoning parser), then tool
- * calls read from the answer (forced calls by their grammar, `auto` by the tool-call parser), the rest content. Tokens'
- * logprobs wait, as the chat route holds them, for the next piece of text: content carries them; reasoning and calls,
- * which have no logprobs in the Responses API, drop them.
+ * calls read from the answer (forced calls by their grammar, `auto` by the tool-call parser), the rest content.
+ * With logprobs the text is read a token at a time, however the engine's outputs grouped it (so the JSON reply and a
+ * stream place them alike): a token's entry waits, as the chat route holds it, for the next piece of text and goes
+ * with it; content keeps it, reasoning, the reasoning end tag and calls (no logprobs in the Responses API) drop it.
  */
 export class ReplyReader {
   private readonly splitter: ReasoningSplitter | null
@@ -126,13 +133,22 @@ export class ReplyReader {
     this.tools = request.tools !== null && request.tools.mode.kind !== 'none' ? new ToolCallDeltas(request.tools, parser) : null
   }
 
-  /** `logprobs`: those of the tokens this text came from (none when the request asked for none). */
-  async push(text: string, finished: boolean, builder: ResponseOutputBuilder, logprobs: readonly ChatTokenLogprob[] = []): Promise<void> {
-    this.held.push(...logprobs)
+  /** `tokens`: the logprobs of the tokens this text came from, in order (none when the request asked for none). */
+  async push(text: string, finished: boolean, builder: ResponseOutputBuilder, tokens: readonly PlacedLogprob[] = []): Promise<void> {
+    if (tokens.length === 0) return this.read(text, finished, builder)
+    const pieces = splitAmongTokens(text, tokens.map((token) => token.text))
+    for (const [index, token] of tokens.entries()) {
+      this.held.push(token.entry)
+      await this.read(pieces[index]!, finished && index === tokens.length - 1, builder)
+    }
+  }
+
+  private async read(text: string, finished: boolean, builder: ResponseOutputBuilder): Promise<void> {
     let answer = text
     if (this.splitter !== null) {
+      const wasReasoning = !this.splitter.reasoningEnded
       const piece = this.splitter.push(text, finished)
-      if (piece.reasoning !== '') this.take()
+      if (piece.reasoning !== '' || (wasReasoning && this.splitter.reasoningEnded)) this.take()
       await builder.reasoning(piece.reasoning)
       answer = piece.content
     }
@@ -149,4 +165,22 @@ export class ReplyReader {
     this.held = []
     return held
   }
+}
+
+/**
+ * The text each token added, read off `text` by the tokens' own texts. A token whose text is not next (half a
+ * character, a special token the text skips) adds nothing, and the characters skipped go with the next token found a
+ * few characters on; the last token takes what is left.
+ */
+export function splitAmongTokens(text: string, tokenTexts: readonly string[]): string[] {
+  let at = 0
+  const pieces = tokenTexts.map((tokenText) => {
+    const found = tokenText === '' ? -1 : text.indexOf(tokenText, at)
+    if (found < 0 || found - at > 4) return ''
+    const piece = text.slice(at, found + tokenText.length)
+    at = found + tokenText.length
+    return piece
+  })
+  pieces[pieces.length - 1] += text.slice(at)
+  return pieces
 }

@@ -10,9 +10,9 @@ import {ChoiceDeltas} from './choice-deltas.js'
 import type {CompletionOutput} from './engine-like.js'
 import {errorReply} from './error-reply.js'
 import {collectFinalOutputs} from './generation.js'
-import {type ChatTokenLogprob, chatLogprobs, tokenNamer} from './logprobs-format.js'
+import {chatLogprobs, tokenNamer, tokenText} from './logprobs-format.js'
 import {logUnreadFields, watchFields} from './request-fields.js'
-import {type ItemStatus, type ResponseEvent, ResponseOutputBuilder, ReplyReader} from './responses-output.js'
+import {type ItemStatus, type PlacedLogprob, type ResponseEvent, ResponseOutputBuilder, ReplyReader} from './responses-output.js'
 import {renameParam, type ResponseSettings, translateResponsesRequest} from './responses-request.js'
 import {SseStream} from './sse.js'
 
@@ -91,11 +91,13 @@ async function streamResponse(context: ApiContext, request: ChatCompletionReques
   }
 }
 
-/** The tokens' logprobs as the chat route gives them (top_logprobs alternatives each), or none when not asked for. */
-function logprobsOf(context: ApiContext, request: ChatCompletionRequest, {prompt}: ChatRun, tokenIds: readonly number[], logprobs: readonly TokenLogprobs[]): ChatTokenLogprob[] {
+/** The tokens' logprobs as the chat route gives them (top_logprobs alternatives each) with their texts, or none when not asked for. */
+function logprobsOf(context: ApiContext, request: ChatCompletionRequest, {prompt}: ChatRun, tokenIds: readonly number[], logprobs: readonly TokenLogprobs[]): PlacedLogprob[] {
   const topCount = prompt.params.logprobs
   if (topCount === null) return []
-  return chatLogprobs(context.engine.tokenizer, tokenNamer(context.engine.tokenizer, request.tokensAsIds), tokenIds, logprobs, topCount).content
+  const {tokenizer} = context.engine
+  const textOf = tokenText(tokenizer)
+  return chatLogprobs(tokenizer, tokenNamer(tokenizer, request.tokensAsIds), tokenIds, logprobs, topCount).content.map((entry, index) => ({text: textOf(tokenIds[index]!), entry}))
 }
 
 /** Cut by max_output_tokens (or the context's end) is "incomplete"; a stop, EOS or finished call is "completed". */
