@@ -66,7 +66,7 @@ export class PagedAllocator implements KvAllocator {
     const width = Math.max(group.params.bestOf, seqs.length)
     const whole = blocksForTokens(group.promptLength + maxTokens, blockSize) + (width - 1) * (blocksForTokens(maxTokens, blockSize) + 1)
     // Behind a sliding window each sequence holds at most its live blocks, whatever its length.
-    const peak = Math.min(whole, width * liveBlockBound(group.promptLength + maxTokens, this.release, blockSize))
+    const peak = this.release.window > 0 ? Math.min(whole, width * liveBlockBound(group.promptLength + maxTokens, this.release, blockSize)) : whole
     if (peak <= device.numBlocks) return null
     return `the request needs up to ${peak} KV blocks (${group.promptLength} prompt tokens + ${maxTokens} max_tokens, ${width} sequences) but ${this.tables.poolDescription}`
   }
