@@ -106,7 +106,7 @@ export class BlockManager {
     return needed <= this.numFreeBlocks
   }
 
-  /** Makes the table cover seq.length + lookahead tokens; copies out any shared block that the coming step writes into. */
+  /** Makes the table cover seq.length + lookahead tokens (behind a sliding window: one chunk past the computed tokens); copies out any shared block the coming step writes into. */
   appendSlots(seq: Sequence, lookahead = 0): BlockCopy[] {
     return this.allocator.appendSlots(this.tables.stateOf(seq), lookahead)
   }

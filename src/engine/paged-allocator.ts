@@ -1,5 +1,6 @@
 // The 'paged' policy's allocator (PagedAttention): blocks on demand, shared by forks with copy-on-write, prefix reuse.
 import type {AllocStatus, BlockCopy, BlockTables, KvAllocator, SeqBlocks} from './block-tables.js'
+import type {KvBlockPool} from './block-pool.js'
 import {blocksForTokens} from './kv-policy.js'
 import {PrefixCache, type BlockHasher, type CachedBlock} from './prefix-cache.js'
 import type {Sequence, SequenceGroup} from './sequence.js'
@@ -133,15 +134,23 @@ export class PagedAllocator implements KvAllocator {
 
   /** Growth plus copy-on-write of shared blocks in the written range. */
   blocksToGrow(state: SeqBlocks, lookahead: number): number {
+    return this.growth(state, lookahead, this.tables.device)
+  }
+
+  /** Growth of a table whose blocks live in `pool` (the device, or the host for a swapped-out table). */
+  private growth(state: SeqBlocks, lookahead: number, pool: KvBlockPool): number {
     const needed = blocksForTokens(tokensToCover(state.seq, this.release) + lookahead, this.tables.blockSize)
     let copies = 0
     for (let index = this.tables.firstWrittenBlock(state.seq); index < Math.min(state.table.length, needed); index++) {
-      if (this.tables.device.refCount(state.table[index]!) > 1) copies++
+      if (pool.refCount(state.table[index]!) > 1) copies++
     }
     return Math.max(0, needed - state.table.length) + copies
   }
 
-  /** Makes the table cover seq.length + lookahead tokens; copies out any shared block that the coming step writes into. */
+  /**
+   * Makes the table cover seq.length + lookahead tokens (behind a window: one chunk past its computed tokens, plus the
+   * lookahead); copies out any shared block that the coming step writes into.
+   */
   appendSlots(state: SeqBlocks, lookahead: number): BlockCopy[] {
     const {seq, table} = state
     const needed = blocksForTokens(tokensToCover(seq, this.release) + lookahead, this.tables.blockSize)
@@ -204,19 +213,9 @@ export class PagedAllocator implements KvAllocator {
   canSwapIn(states: readonly SeqBlocks[], alone = false): boolean {
     // Each returning sequence grows right away: a block for its next token, or behind a window the rest of its chunk;
     // alone, the group grows to at most its peak, which fits the pool (neverFits), so its blocks are all it needs.
-    const growth = this.release.window > 0 ? states.reduce((sum, state) => sum + this.swappedInGrowth(state), 0) : states.length
+    const growth = this.release.window > 0 ? states.reduce((sum, state) => sum + this.growth(state, 0, this.tables.host), 0) : states.length
     const headroom = alone ? 0 : growth + this.watermarkBlocks
     return this.numFreeBlocks - this.tables.distinctBlocks(states) >= headroom
-  }
-
-  /** New blocks a swapped-out sequence's next appendSlots takes, shared blocks it writes into counted as copies. */
-  private swappedInGrowth(state: SeqBlocks): number {
-    const needed = blocksForTokens(tokensToCover(state.seq, this.release), this.tables.blockSize)
-    let copies = 0
-    for (let index = this.tables.firstWrittenBlock(state.seq); index < Math.min(state.table.length, needed); index++) {
-      if (this.tables.host.refCount(state.table[index]!) > 1) copies++
-    }
-    return Math.max(0, needed - state.table.length) + copies
   }
 
   placeSwappedIn(states: readonly SeqBlocks[], hostToDevice: Map<number, number>): number[][] {
