@@ -5,12 +5,14 @@ import assert from 'node:assert/strict'
 import {before, describe, it} from 'node:test'
 import {makeEngineConfig, type EngineConfig} from '../src/engine/config.js'
 import {LLMEngine} from '../src/engine/llm-engine.js'
-import {ensureTestModel} from '../src/engine/model/test-model.js'
+import {parseModelConfig} from '../src/engine/model/model-config.js'
+import {capContextToWindows} from '../src/engine/model/sliding-windows.js'
+import {ensureTestModel, testModelConfigJson} from '../src/engine/model/test-model.js'
 import type {RequestOutput} from '../src/engine/request-output.js'
 import {makeSamplingParams, type SamplingParams} from '../src/engine/sampling-params.js'
 import {SequenceStatus} from '../src/engine/sequence.js'
 import {makeSpeculativeConfig} from '../src/engine/spec-decode/spec-config.js'
-import {blocksBehindWindow, liveBlockBound, releasingWindow, RELEASED_BLOCK, type WindowRelease} from '../src/engine/window-blocks.js'
+import {blocksBehindWindow, liveBlockBound, releasingWindow, RELEASED_BLOCK, windowReleaseFor, type WindowRelease} from '../src/engine/window-blocks.js'
 import {makeGroup, makeManager, tokenRange} from './support/kv-groups.js'
 import {ReferenceModel} from './support/reference-model.js'
 
@@ -22,6 +24,16 @@ describe('which blocks fall behind a window', () => {
     // Window 8, blocks of 4: the query at 11 sees 4..11, so block 0 (0..3) is behind it; at 10 it still sees 3.
     assert.deepEqual([10, 11, 12, 15, 16].map((q) => blocksBehindWindow(q, 8, 4)), [0, 1, 1, 2, 2])
     assert.equal(blocksBehindWindow(100, 0, 4), 0)
+  })
+
+  it('only the paged policy releases, unless turned off; CUDA (no windowed attention) caps the context and releases nothing', () => {
+    const windows = parseModelConfig(testModelConfigJson('tiny', {variant: 'mistral'})).layerWindows
+    const paged = {policy: 'paged' as const, maxNumBatchedTokens: 64}
+    assert.deepEqual(windowReleaseFor(paged, windows), {window: 8, chunkTokens: 64})
+    assert.equal(windowReleaseFor({...paged, releaseWindowBlocks: false}, windows).window, 0)
+    assert.equal(windowReleaseFor({...paged, policy: 'orca-max'}, windows).window, 0)
+    const onCuda = capContextToWindows(parseModelConfig(testModelConfigJson('tiny', {variant: 'mistral'})))
+    assert.equal(windowReleaseFor(paged, onCuda.layerWindows).window, 0)
   })
 
   it('a sequence holds at most its window plus one chunk, at most its whole length', () => {
