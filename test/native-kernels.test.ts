@@ -593,6 +593,18 @@ describe('NativeModel', () => {
     assert.throws(() => model.readKvBlock(0, 0), /closed/)
   })
 
+  it('takes a released block (-1) only behind the widest window of every sliding layer, and never without windows', async () => {
+    // Windows of 3 and 4 on the two layers: the row at 12 sees 9..12, so blocks 0 and 1 (0..7) are never read.
+    const windowed = await loadTiny(writeTinyCheckpoint('base'), {...TINY, layerWindows: [3, 4]})
+    const decodeAt12 = (blocks: number[]) => batchOf([{tokens: [1], start: 12, blocks}], 'last')
+    assert.equal((await windowed.step({}, decodeAt12([-1, -1, 2, 3]))).length, TINY.vocabSize)
+    await assert.rejects(windowed.step({}, decodeAt12([-1, -1, -1, 3])), /outside the pool/)
+    windowed.close()
+    const partly = await loadTiny(writeTinyCheckpoint('base'), {...TINY, layerWindows: [4, 0]})
+    await assert.rejects(partly.step({}, decodeAt12([-1, 1, 2, 3])), /outside the pool/)
+    partly.close()
+  })
+
   it('refuses device cuda clearly when it is not available', async () => {
     await assert.rejects(loadNativeModel({config: TINY, tensors: [], numBlocks: 1, blockSize: 4, numSwapBlocks: 0, weightFormat: 'f32', threads: 1, device: 'cuda'}),
       /cuda/i)

@@ -167,3 +167,30 @@ test('PrefixCache.register returns an identical entry on another block instead o
   assert.equal(cache.entryOf(5), undefined)
   assert.equal(cache.numEntries, 1)
 })
+
+test('an entry whose parent was evicted gives its hash to the same content under a reachable chain (a window releases heads first)', () => {
+  const cache = new PrefixCache()
+  const a0 = cache.register(0, null, [1, 2])!
+  const a1 = cache.register(1, a0, [3, 4])!
+  cache.register(2, a1, [5, 6])
+  cache.park(0)
+  assert.equal(cache.evictOldest(), 0)
+  assert.equal(cache.lookup(null, [1, 2]), null, 'the chain is unreachable from its head')
+  // The same prompt again: its chain takes over the unreachable entries' hashes instead of stopping at them.
+  const b0 = cache.register(10, null, [1, 2])!
+  const b1 = cache.register(11, b0, [3, 4])!
+  const b2 = cache.register(12, b1, [5, 6])!
+  const chainEnd = () => cache.lookup(cache.lookup(cache.lookup(null, [1, 2]), [3, 4]), [5, 6])?.blockId
+  assert.equal(chainEnd(), 12)
+  assert.equal(cache.entryOf(1), a1, 'an orphan stays its block entry until evicted')
+  cache.park(1)
+  cache.park(2)
+  assert.deepEqual([cache.evictOldest(), cache.evictOldest()], [1, 2])
+  assert.equal(chainEnd(), 12, "evicting the orphans leaves the new chain's hashes")
+  cache.checkInvariants()
+  // Different content under a reachable holder is still a collision.
+  const colliding = new PrefixCache(() => 7)
+  const first = colliding.register(0, null, [1])!
+  assert.equal(colliding.register(1, first, [2]), null)
+  assert.equal(b2.parentEntryId, b1.entryId)
+})

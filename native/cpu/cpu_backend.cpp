@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <limits>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -62,6 +63,9 @@ class CpuBackend final : public Backend {
     check(config_.layer_windows.empty() || static_cast<int>(config_.layer_windows.size()) == config_.num_layers,
           "layer_windows must name a window for every layer");
     layout_ = {cache_.block_size, config_.num_kv_heads, config_.head_dim};
+    // When every layer slides, no layer reads behind the widest window (0: some layer reads the whole context).
+    const auto& windows = config_.layer_windows;
+    widest_window_ = windows.empty() || *std::min_element(windows.begin(), windows.end()) <= 0 ? 0 : *std::max_element(windows.begin(), windows.end());
     const size_t device_floats = layout_.block_floats() * cache_.num_blocks;
     const size_t swap_floats = layout_.block_floats() * cache_.num_swap_blocks;
     for (int l = 0; l < config_.num_layers; ++l) {
@@ -142,14 +146,20 @@ class CpuBackend final : public Backend {
     for (int s = 0; s < b.num_seqs; ++s) {
       const int begin = b.query_start_loc[s], end = b.query_start_loc[s + 1];
       check(begin <= end, "queryStartLoc must not decrease");
-      int max_position = -1;
-      for (int t = begin; t < end; ++t) max_position = std::max(max_position, static_cast<int>(b.positions[t]));
+      int max_position = -1, min_position = std::numeric_limits<int>::max();
+      for (int t = begin; t < end; ++t) {
+        max_position = std::max(max_position, static_cast<int>(b.positions[t]));
+        min_position = std::min(min_position, static_cast<int>(b.positions[t]));
+      }
       check(max_position < b.context_lens[s], "sequence " + std::to_string(s) + " has a position beyond its context length");
       const int blocks_needed = max_position / cache_.block_size + 1;
       check(end == begin || blocks_needed <= b.max_blocks_per_seq, "sequence " + std::to_string(s) + " needs more blocks than maxBlocksPerSeq");
+      // Blocks behind every layer's window of the first row are never read: the engine may have released them (-1).
+      const int unread_blocks = end > begin ? first_visible_position(min_position, widest_window_) / cache_.block_size : 0;
       for (int j = 0; end > begin && j < blocks_needed; ++j) {
         const int32_t block = b.block_tables[static_cast<size_t>(s) * b.max_blocks_per_seq + j];
-        check(block >= 0 && block < cache_.num_blocks, "block table of sequence " + std::to_string(s) + " points outside the pool");
+        check((block >= 0 && block < cache_.num_blocks) || (block == -1 && j < unread_blocks),
+              "block table of sequence " + std::to_string(s) + " points outside the pool");
       }
     }
     for (int i = 0; i < b.num_logits; ++i) {
@@ -267,6 +277,7 @@ class CpuBackend final : public Backend {
   LinearOrder linear_order_;
   std::vector<double> inv_freq_, local_inv_freq_;
   KvLayout layout_;
+  int widest_window_ = 0;
   std::vector<KvArray> key_cache_, value_cache_, key_swap_, value_swap_;
   std::unique_ptr<LayerNormForward> layer_norm_;
   // Activations, grown to the largest batch seen and reused.

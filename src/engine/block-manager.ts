@@ -2,12 +2,13 @@
 // (paged-allocator.ts or reserving-allocator.ts) decides how device blocks are handed out.
 import type {KvPolicy} from './config.js'
 import type {Sequence, SequenceGroup} from './sequence.js'
-import {BlockTables, countHolders, type AllocStatus, type BlockCopy, type BlockMapping, type KvAllocator} from './block-tables.js'
+import {BlockTables, checkReleasedPrefix, countHolders, type AllocStatus, type BlockCopy, type BlockMapping, type KvAllocator} from './block-tables.js'
 import type {BlockHasher} from './prefix-cache.js'
 import {reservesUpfront} from './kv-policy.js'
 import {computeKvMemoryStats, type BlockHolder, type KvMemoryStats} from './memory-stats.js'
 import {PagedAllocator} from './paged-allocator.js'
 import {ReservingAllocator} from './reserving-allocator.js'
+import {NO_WINDOW_RELEASE, type WindowRelease} from './window-blocks.js'
 
 export {reservedTokens} from './kv-policy.js'
 export type {KvMemoryStats} from './memory-stats.js'
@@ -25,6 +26,8 @@ export interface BlockManagerOptions {
   maxModelLen: number
   /** Tests inject a weak hash to force collisions. */
   blockHasher?: BlockHasher
+  /** Blocks behind a sliding window go back to the pool ('paged' only; window-blocks.ts). Default: none. */
+  windowRelease?: WindowRelease
 }
 
 export class BlockManager {
@@ -42,7 +45,7 @@ export class BlockManager {
     this.tables = new BlockTables(opts.blockSize, opts.numBlocks, opts.numSwapBlocks)
     this.allocator = reservesUpfront(opts.policy)
       ? new ReservingAllocator(this.tables, opts)
-      : new PagedAllocator(this.tables, opts)
+      : new PagedAllocator(this.tables, {...opts, windowRelease: opts.windowRelease ?? NO_WINDOW_RELEASE})
   }
 
   /** Truly allocatable now (under 'paged': the free list plus evictable cached blocks). */
@@ -103,7 +106,7 @@ export class BlockManager {
     return needed <= this.numFreeBlocks
   }
 
-  /** Makes the table cover seq.length + lookahead tokens; copies out any shared block that the coming step writes into. */
+  /** Makes the table cover seq.length + lookahead tokens (behind a sliding window: one chunk past the computed tokens); copies out any shared block the coming step writes into. */
   appendSlots(seq: Sequence, lookahead = 0): BlockCopy[] {
     return this.allocator.appendSlots(this.tables.stateOf(seq), lookahead)
   }
@@ -114,6 +117,11 @@ export class BlockManager {
     if (state === undefined) return
     if (seq.numComputedTokens > seq.length) throw new Error(`sequence ${seq.seqId}: ${seq.numComputedTokens} computed tokens but only ${seq.length} tokens`)
     this.allocator.trimTo(state, seq.length)
+  }
+
+  /** Before a step is scheduled: each sequence gives back the blocks its next query can no longer see (sliding windows). */
+  releaseBehindWindows(groups: readonly SequenceGroup[]): void {
+    for (const group of groups) for (const state of this.tables.statesOf(group, this.tables.onDevice)) this.allocator.releaseBehindWindow(state)
   }
 
   canFork(parent: Sequence): boolean {
@@ -166,7 +174,8 @@ export class BlockManager {
       const hostTable = state.table.map((blockId) => this.tables.shareOrTake(deviceToHost, blockId, host, () => host.allocate()))
       onDevice.delete(state.seq.seqId)
       this.allocator.releaseSwappedOut(state)
-      onHost.set(state.seq.seqId, {...state, table: hostTable, hashedBlocks: 0, chainTip: null, chainBroken: false})
+      // Swapped back in, the blocks are offered to the prefix cache anew; a table with released blocks has no chain to offer.
+      onHost.set(state.seq.seqId, {...state, table: hostTable, hashedBlocks: 0, chainTip: null, chainBroken: state.releasedBlocks > 0})
     }
     return [...deviceToHost].map(([from, to]) => ({from, to}))
   }
@@ -225,7 +234,9 @@ export class BlockManager {
       if (refs !== (hostHolders.get(blockId) ?? 0)) throw new Error(`host block ${blockId}: refCount ${refs} but ${hostHolders.get(blockId) ?? 0} holders`)
       if (refs === 0 && !host.isFree(blockId)) throw new Error(`host block ${blockId} is unreferenced but not free`)
     }
+    for (const state of onHost.values()) checkReleasedPrefix(state, 'host')
     for (const state of onDevice.values()) {
+      checkReleasedPrefix(state, 'device')
       if (state.table.length * this.blockSize < state.seq.numComputedTokens)
         throw new Error(`sequence ${state.seq.seqId}: table of ${state.table.length} blocks cannot hold ${state.seq.numComputedTokens} computed tokens`)
     }

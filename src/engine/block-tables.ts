@@ -2,6 +2,7 @@
 import {KvBlockPool} from './block-pool.js'
 import type {CachedBlock} from './prefix-cache.js'
 import {isFinished, type Sequence, type SequenceGroup} from './sequence.js'
+import {RELEASED_BLOCK} from './window-blocks.js'
 
 export type AllocStatus = 'ok' | 'later' | 'never'
 /** Device block -> device block (copy-on-write). */
@@ -23,8 +24,10 @@ export interface SeqBlocks {
   /** Leading full blocks already offered to the prefix cache, and the cache entry standing for that prefix. */
   hashedBlocks: number
   chainTip: CachedBlock | null
-  /** Set when a hash collision stops this sequence's later blocks from being cached. */
+  /** Set when a hash collision (or a block released before it was offered) stops this sequence's later blocks from being cached. */
   chainBroken: boolean
+  /** Leading logical blocks given back behind a sliding window: RELEASED_BLOCK in the table (window-blocks.ts). */
+  releasedBlocks: number
 }
 
 /**
@@ -65,6 +68,8 @@ export interface KvAllocator {
   releaseSwappedOut(state: SeqBlocks): void
   /** alone: as canAllocate's. */
   canSwapIn(states: readonly SeqBlocks[], alone?: boolean): boolean
+  /** Gives back the blocks behind the window of the sequence's next query (a no-op without a window). */
+  releaseBehindWindow(state: SeqBlocks): void
   /** Device tables for returning sequences (states non-empty), recording each host block's device copy. */
   placeSwappedIn(states: readonly SeqBlocks[], hostToDevice: Map<number, number>): number[][]
   /** Device runs held for no sequence right now (reserved for later forks). */
@@ -90,7 +95,7 @@ export class BlockTables {
   }
 
   newState(seq: Sequence, table: number[], family: number): SeqBlocks {
-    return {seq, table, family, hashedBlocks: 0, chainTip: null, chainBroken: false}
+    return {seq, table, family, hashedBlocks: 0, chainTip: null, chainBroken: false, releasedBlocks: 0}
   }
 
   stateOf(seq: Sequence): SeqBlocks {
@@ -121,11 +126,12 @@ export class BlockTables {
   }
 
   distinctBlocks(states: readonly SeqBlocks[]): number {
-    return new Set(states.flatMap((state) => state.table)).size
+    return new Set(states.flatMap((state) => state.table.slice(state.releasedBlocks))).size
   }
 
   /** Maps a block to its copy in the other pool, taking the copy once and adding a reference for each later sharer. */
   shareOrTake(mapping: Map<number, number>, blockId: number, target: KvBlockPool, take: () => number): number {
+    if (blockId === RELEASED_BLOCK) return RELEASED_BLOCK
     const existing = mapping.get(blockId)
     if (existing !== undefined) {
       target.incRef(existing)
@@ -137,16 +143,25 @@ export class BlockTables {
   }
 
   releaseHostBlocks(table: readonly number[]): void {
-    for (const blockId of table) if (this.host.decRef(blockId) === 0) this.host.release(blockId)
+    for (const blockId of table) if (blockId !== RELEASED_BLOCK && this.host.decRef(blockId) === 0) this.host.release(blockId)
   }
 }
 
-/** Block id -> number of tables listing it; throws when one table lists a block twice. */
+/** Block id -> number of tables listing it (released entries are none); throws when one table lists a block twice. */
 export function countHolders(tables: readonly (readonly number[])[], label: string): Map<number, number> {
   const holders = new Map<number, number>()
   for (const table of tables) {
-    if (new Set(table).size !== table.length) throw new Error(`${label}: a table lists one block twice: [${table.join(', ')}]`)
-    for (const blockId of table) holders.set(blockId, (holders.get(blockId) ?? 0) + 1)
+    const held = table.filter((blockId) => blockId !== RELEASED_BLOCK)
+    if (new Set(held).size !== held.length) throw new Error(`${label}: a table lists one block twice: [${table.join(', ')}]`)
+    for (const blockId of held) holders.set(blockId, (holders.get(blockId) ?? 0) + 1)
   }
   return holders
+}
+
+/** Throws unless exactly the table's first `releasedBlocks` entries are released. */
+export function checkReleasedPrefix(state: SeqBlocks, label: string): void {
+  state.table.forEach((blockId, index) => {
+    if ((blockId === RELEASED_BLOCK) !== index < state.releasedBlocks)
+      throw new Error(`${label} sequence ${state.seq.seqId}: ${state.releasedBlocks} released blocks but entry ${index} is ${blockId}`)
+  })
 }

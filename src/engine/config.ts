@@ -67,6 +67,11 @@ export interface EngineConfig {
   preemptionMode: PreemptionMode
   /** Fraction of blocks kept free at admission so running sequences can grow. */
   watermark: number
+  /**
+   * When every layer of the model slides (Mistral, Phi-3, Mixtral, ...), the 'paged' policy frees the KV blocks behind
+   * each sequence's window (window-blocks.ts); false keeps them all, as before (for comparisons). Default true.
+   */
+  releaseWindowBlocks?: boolean
   /** Seed for requests that bring none. */
   seed: number
   /** Speculative decoding (n-gram prompt lookup); absent: off. */

@@ -11,6 +11,7 @@ import {planKvPool} from './kv-pool-sizing.js'
 import {loadModel, quantizationIgnored, type LoadedModel} from './model/load-model.js'
 import {longRopeForContext} from './model/rope-scaling.js'
 import {capContextToWindows} from './model/sliding-windows.js'
+import {windowReleaseFor} from './window-blocks.js'
 import {ModelRunner} from './model-runner.js'
 import {cudaStatus, loadNativeModel, nativeBuildInfo, type NativeModel} from './native.js'
 import {OutputProcessor} from './output-processor.js'
@@ -80,6 +81,7 @@ export async function buildEngineParts(config: EngineConfig): Promise<EnginePart
     enablePrefixCaching: config.enablePrefixCaching && config.policy === 'paged',
     watermark: config.watermark,
     maxModelLen,
+    windowRelease: windowReleaseFor(config, model.config.layerWindows),
   })
   const speculator = config.speculative ? await makeSpeculator(config, model, device.device, weightFormat, maxModelLen, native) : null
   const scheduler = new Scheduler(config, blockManager, device.device === 'cpu', speculator)

@@ -4,6 +4,7 @@ import {InvalidRequestError} from './errors.js'
 import {checkCudaBatchedTokens, cudaActivationReserveBytes, cudaKvBytesPerBlock, cudaWeightBytes, gpuKvBlocks} from './gpu-memory.js'
 import type {LoadedModel} from './model/load-model.js'
 import {cudaMemoryInfo, kvBytesPerBlock} from './native.js'
+import {liveBlockBound, windowReleaseFor, type WindowRelease} from './window-blocks.js'
 
 /** The KV pool's blocks and the context limit it can serve (with notes for the banner when that was lowered). */
 export function planKvPool(config: EngineConfig, model: LoadedModel, device: 'cpu' | 'cuda'): {numBlocks: number; blockBytes: number; maxModelLen: number; notes: string[]} {
@@ -17,7 +18,8 @@ export function planKvPool(config: EngineConfig, model: LoadedModel, device: 'cp
   const knob = device === 'cuda' && config.kvMemoryBytes === undefined ? '--gpu-memory-utilization' : '--kv-memory'
   if (numBlocks < 1) throw new InvalidRequestError(`the KV cache holds no block: raise ${knob} (one block takes ${blockBytes} bytes)`, {param: knob.slice(2)})
   const sizeFlags = config.numBlocks === undefined ? knob : '--num-blocks'
-  const fitted = fitMaxModelLen({requested: config.maxModelLen, maxModelLen: modelMaxLen, numBlocks, blockSize: config.blockSize, sizeFlags})
+  const release = windowReleaseFor(config, model.config.layerWindows)
+  const fitted = fitMaxModelLen({requested: config.maxModelLen, maxModelLen: modelMaxLen, numBlocks, blockSize: config.blockSize, sizeFlags, release})
   return {numBlocks, blockBytes, maxModelLen: fitted.maxModelLen, notes: fitted.note === null ? notes : [...notes, fitted.note]}
 }
 
@@ -54,16 +56,17 @@ function sizeKvPool(config: EngineConfig, model: LoadedModel, device: 'cpu' | 'c
 }
 
 /**
- * The context limit the pool can serve. One sequence at the full context must fit the pool, or every request
+ * The context limit the pool can serve. One sequence at the full context must fit the pool (behind a sliding window,
+ * the blocks it holds at once: window-blocks.ts), or every request
  * near the limit would be refused (or preempt itself forever). An explicit --max-model-len beyond the pool is
  * refused, naming both; the model's own limit is lowered to the pool's size, with a note for the start-up banner.
  */
-function fitMaxModelLen(opts: {requested: number | undefined; maxModelLen: number; numBlocks: number; blockSize: number; sizeFlags: string}): {
+function fitMaxModelLen(opts: {requested: number | undefined; maxModelLen: number; numBlocks: number; blockSize: number; sizeFlags: string; release: WindowRelease}): {
   maxModelLen: number
   note: string | null
 } {
   const poolTokens = opts.numBlocks * opts.blockSize
-  if (opts.maxModelLen <= poolTokens) return {maxModelLen: opts.maxModelLen, note: null}
+  if (liveBlockBound(opts.maxModelLen, opts.release, opts.blockSize) <= opts.numBlocks) return {maxModelLen: opts.maxModelLen, note: null}
   const pool = `the KV cache holds ${opts.numBlocks} blocks x ${opts.blockSize} tokens = ${poolTokens} tokens`
   if (opts.requested !== undefined) {
     throw new InvalidRequestError(

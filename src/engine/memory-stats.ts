@@ -49,10 +49,12 @@ export function computeKvMemoryStats(pool: {
   let tokensHeld = 0
   for (const {table, numTokens} of pool.holders) {
     const held = Math.min(numTokens, table.length * blockSize)
-    tokensHeld += held
     for (let index = 0; index < table.length; index++) {
       const blockId = table[index]!
+      // A block released behind a sliding window (a negative id) holds nothing any more.
+      if (blockId < 0) continue
       const filled = Math.max(0, Math.min(blockSize, held - index * blockSize))
+      tokensHeld += filled
       if (holdersPerBlock[blockId] === 0) touched.push(blockId)
       holdersPerBlock[blockId]!++
       if (filled > filledPerBlock[blockId]!) filledPerBlock[blockId] = filled

@@ -1,8 +1,18 @@
 // The 'paged' policy's allocator (PagedAttention): blocks on demand, shared by forks with copy-on-write, prefix reuse.
 import type {AllocStatus, BlockCopy, BlockTables, KvAllocator, SeqBlocks} from './block-tables.js'
+import type {KvBlockPool} from './block-pool.js'
 import {blocksForTokens} from './kv-policy.js'
 import {PrefixCache, type BlockHasher, type CachedBlock} from './prefix-cache.js'
 import type {Sequence, SequenceGroup} from './sequence.js'
+import {blocksBehindWindow, liveBlockBound, RELEASED_BLOCK, tokensToCover, type WindowRelease} from './window-blocks.js'
+
+/** A sequence's admission: the prefix-cache hits it takes, of which the first `behind` are already behind its window. */
+interface AdmissionPlan {
+  hits: CachedBlock[]
+  behind: number
+  /** Blocks its table covers at admission (computed hits plus one chunk, or the whole sequence without a window). */
+  blocks: number
+}
 
 export class PagedAllocator implements KvAllocator {
   private readonly prefixCache: PrefixCache | null
@@ -11,7 +21,13 @@ export class PagedAllocator implements KvAllocator {
   prefixCacheQueries = 0
   prefixCacheHits = 0
 
-  constructor(private readonly tables: BlockTables, opts: {watermark: number; enablePrefixCaching: boolean; blockHasher?: BlockHasher}) {
+  private readonly release: WindowRelease
+
+  constructor(
+    private readonly tables: BlockTables,
+    opts: {watermark: number; enablePrefixCaching: boolean; blockHasher?: BlockHasher; windowRelease: WindowRelease},
+  ) {
+    this.release = opts.windowRelease
     this.prefixCache = opts.enablePrefixCaching ? new PrefixCache(opts.blockHasher) : null
     this.watermarkBlocks = Math.floor(opts.watermark * tables.device.numBlocks)
   }
@@ -30,9 +46,11 @@ export class PagedAllocator implements KvAllocator {
     const {device, blockSize} = this.tables
     let newBlocks = 0
     for (const seq of seqs) {
-      // Hits on blocks other sequences hold cost nothing; hits on evictable blocks are already counted as free.
-      const heldHits = this.reusableHits(group, seq).filter((hit) => device.refCount(hit.blockId) > 0).length
-      newBlocks += blocksForTokens(seq.length, blockSize) - heldHits
+      // Hits on blocks other sequences hold cost nothing; hits on evictable blocks are already counted as free; hits
+      // behind the window are not taken at all.
+      const {hits, behind, blocks} = this.admissionPlan(group, seq)
+      const heldHits = hits.slice(behind).filter((hit) => device.refCount(hit.blockId) > 0).length
+      newBlocks += blocks - behind - heldHits
     }
     return this.numFreeBlocks - newBlocks >= (alone ? 0 : this.watermarkBlocks) ? 'ok' : 'later'
   }
@@ -47,7 +65,9 @@ export class PagedAllocator implements KvAllocator {
     const {device, blockSize} = this.tables
     const {maxTokens} = group.params
     const width = Math.max(group.params.bestOf, seqs.length)
-    const peak = blocksForTokens(group.promptLength + maxTokens, blockSize) + (width - 1) * (blocksForTokens(maxTokens, blockSize) + 1)
+    const whole = blocksForTokens(group.promptLength + maxTokens, blockSize) + (width - 1) * (blocksForTokens(maxTokens, blockSize) + 1)
+    // Behind a sliding window each sequence holds at most its live blocks, whatever its length.
+    const peak = this.release.window > 0 ? Math.min(whole, width * liveBlockBound(group.promptLength + maxTokens, this.release, blockSize)) : whole
     if (peak <= device.numBlocks) return null
     return `the request needs up to ${peak} KV blocks (${group.promptLength} prompt tokens + ${maxTokens} max_tokens, ${width} sequences) but ${this.tables.poolDescription}`
   }
@@ -58,7 +78,7 @@ export class PagedAllocator implements KvAllocator {
    */
   private admissionNeverFits(seqs: readonly Sequence[]): string | null {
     const {device, blockSize} = this.tables
-    const promptBlocks = seqs.reduce((sum, seq) => sum + blocksForTokens(seq.length, blockSize), 0)
+    const promptBlocks = seqs.reduce((sum, seq) => sum + blocksForTokens(tokensToCover({length: seq.length, numComputedTokens: 0}, this.release), blockSize), 0)
     const keptFree = seqs.some((seq) => seq.outputLength > 0) ? 0 : this.watermarkBlocks
     if (promptBlocks <= device.numBlocks - keptFree) return null
     return `the prompt needs ${promptBlocks} KV blocks at admission but ${this.tables.poolDescription}, ${this.watermarkBlocks} of them kept free (--watermark)`
@@ -66,15 +86,15 @@ export class PagedAllocator implements KvAllocator {
 
   allocate(group: SequenceGroup, seqs: readonly Sequence[], family: number): void {
     for (const seq of seqs) {
-      const hits = this.reusableHits(group, seq)
+      const {hits, behind, blocks} = this.admissionPlan(group, seq)
       // Take the hits before allocating: a fresh allocation may otherwise evict one of them.
-      const table = hits.map((hit) => this.reuse(hit.blockId))
-      const needed = blocksForTokens(seq.length, this.tables.blockSize)
-      while (table.length < needed) table.push(this.takeFreeBlock())
+      const table = hits.map((hit, index) => (index < behind ? RELEASED_BLOCK : this.reuse(hit.blockId)))
+      while (table.length < blocks) table.push(this.takeFreeBlock())
       seq.numComputedTokens = hits.length * this.tables.blockSize
       const state = this.tables.newState(seq, table, family)
       state.hashedBlocks = hits.length
       state.chainTip = hits.at(-1) ?? null
+      state.releasedBlocks = behind
       this.tables.onDevice.set(seq.seqId, state)
       if (this.prefixCache !== null) {
         this.prefixCacheQueries += seq.length
@@ -96,6 +116,11 @@ export class PagedAllocator implements KvAllocator {
     const fullBlocks = Math.min(Math.floor(Math.min(writtenTokens, seq.numComputedTokens, seq.resolvedLength) / blockSize), state.table.length)
     while (state.hashedBlocks < fullBlocks) {
       const index = state.hashedBlocks
+      // Released before it was offered (its step was in flight, or the table was swapped): no chain continues past it.
+      if (index < state.releasedBlocks) {
+        state.chainBroken = true
+        return
+      }
       const tokens = seq.tokenIds.slice(index * blockSize, (index + 1) * blockSize)
       const entry = this.prefixCache.register(state.table[index]!, state.chainTip, tokens)
       if (entry === null) {
@@ -109,18 +134,26 @@ export class PagedAllocator implements KvAllocator {
 
   /** Growth plus copy-on-write of shared blocks in the written range. */
   blocksToGrow(state: SeqBlocks, lookahead: number): number {
-    const needed = blocksForTokens(state.seq.length + lookahead, this.tables.blockSize)
+    return this.growth(state, lookahead, this.tables.device)
+  }
+
+  /** Growth of a table whose blocks live in `pool` (the device, or the host for a swapped-out table). */
+  private growth(state: SeqBlocks, lookahead: number, pool: KvBlockPool): number {
+    const needed = blocksForTokens(tokensToCover(state.seq, this.release) + lookahead, this.tables.blockSize)
     let copies = 0
     for (let index = this.tables.firstWrittenBlock(state.seq); index < Math.min(state.table.length, needed); index++) {
-      if (this.tables.device.refCount(state.table[index]!) > 1) copies++
+      if (pool.refCount(state.table[index]!) > 1) copies++
     }
     return Math.max(0, needed - state.table.length) + copies
   }
 
-  /** Makes the table cover seq.length + lookahead tokens; copies out any shared block that the coming step writes into. */
+  /**
+   * Makes the table cover seq.length + lookahead tokens (behind a window: one chunk past its computed tokens, plus the
+   * lookahead); copies out any shared block that the coming step writes into.
+   */
   appendSlots(state: SeqBlocks, lookahead: number): BlockCopy[] {
     const {seq, table} = state
-    const needed = blocksForTokens(seq.length + lookahead, this.tables.blockSize)
+    const needed = blocksForTokens(tokensToCover(seq, this.release) + lookahead, this.tables.blockSize)
     const copies: BlockCopy[] = []
     for (let index = this.tables.firstWrittenBlock(seq); index < Math.min(table.length, needed); index++) {
       const shared = table[index]!
@@ -146,7 +179,7 @@ export class PagedAllocator implements KvAllocator {
 
   /** The child shares every block; copy-on-write separates them when one writes. */
   fork(parent: SeqBlocks, child: Sequence): BlockCopy[] {
-    for (const blockId of parent.table) this.tables.device.incRef(blockId)
+    for (const blockId of parent.table) if (blockId !== RELEASED_BLOCK) this.tables.device.incRef(blockId)
     this.tables.onDevice.set(child.seqId, {...parent, seq: child, table: [...parent.table]})
     return []
   }
@@ -161,10 +194,27 @@ export class PagedAllocator implements KvAllocator {
     this.releaseDeviceBlocks(state.table)
   }
 
+  /**
+   * Releases the blocks behind the window of the next query (seq.numComputedTokens): no later query of this sequence
+   * reads them, and a queued step that still does runs before any step that could reuse them (the native worker runs
+   * steps in order). A fork's shared block loses this sequence's reference only; a block already offered to the prefix
+   * cache stays there as evictable. One not yet offered (its step is still in flight: async scheduling with chunks
+   * longer than the window) is not cached, and markComputed ends the sequence's chain there.
+   */
+  releaseBehindWindow(state: SeqBlocks): void {
+    const behind = blocksBehindWindow(state.seq.numComputedTokens, this.release.window, this.tables.blockSize)
+    for (; state.releasedBlocks < behind; state.releasedBlocks++) {
+      const blockId = state.table[state.releasedBlocks]!
+      state.table[state.releasedBlocks] = RELEASED_BLOCK
+      this.releaseDeviceBlocks([blockId])
+    }
+  }
+
   canSwapIn(states: readonly SeqBlocks[], alone = false): boolean {
-    // Each returning sequence may need one more block for its next token right away; alone, the group grows to at
-    // most its peak, which fits the pool (neverFits), so its blocks are all it needs.
-    const headroom = alone ? 0 : states.length + this.watermarkBlocks
+    // Each returning sequence grows right away: a block for its next token, or behind a window the rest of its chunk;
+    // alone, the group grows to at most its peak, which fits the pool (neverFits), so its blocks are all it needs.
+    const growth = this.release.window > 0 ? states.reduce((sum, state) => sum + this.growth(state, 0, this.tables.host), 0) : states.length
+    const headroom = alone ? 0 : growth + this.watermarkBlocks
     return this.numFreeBlocks - this.tables.distinctBlocks(states) >= headroom
   }
 
@@ -191,6 +241,13 @@ export class PagedAllocator implements KvAllocator {
   /** Prompt logprobs need the logits of every prompt position, so such a request computes its whole prompt. */
   private reusableHits(group: SequenceGroup, seq: Sequence): CachedBlock[] {
     return group.params.promptLogprobs === null ? this.matchCachedPrefix(seq) : []
+  }
+
+  private admissionPlan(group: SequenceGroup, seq: Sequence): AdmissionPlan {
+    const hits = this.reusableHits(group, seq)
+    const computed = hits.length * this.tables.blockSize
+    const blocks = blocksForTokens(tokensToCover({length: seq.length, numComputedTokens: computed}, this.release), this.tables.blockSize)
+    return {hits, behind: blocksBehindWindow(computed, this.release.window, this.tables.blockSize), blocks}
   }
 
   /** Leading full blocks of seq found in the prefix cache, stopping short of its last token (which must be computed). */
@@ -233,7 +290,7 @@ export class PagedAllocator implements KvAllocator {
   private releaseDeviceBlocks(table: readonly number[]): void {
     for (let index = table.length - 1; index >= 0; index--) {
       const blockId = table[index]!
-      if (this.tables.device.decRef(blockId) > 0) continue
+      if (blockId === RELEASED_BLOCK || this.tables.device.decRef(blockId) > 0) continue
       if (this.prefixCache?.park(blockId) !== true) this.tables.device.release(blockId)
     }
   }

@@ -27,6 +27,8 @@ export interface CachedBlock {
   readonly hash: number
   readonly blockId: number
   readonly parentEntryId: number | null
+  /** The parent's hash (ROOT_HASH for a first block): where a lookup finds the parent, if it still can. */
+  readonly parentHash: number
   readonly tokenIds: readonly number[]
 }
 
@@ -60,18 +62,28 @@ export class PrefixCache {
   /**
    * Records that `blockId` holds `tokenIds` after `parent`. Returns the entry that now stands for this content: the
    * new one, or an existing identical one on another block (duplicate computation; ours stays unhashed). Returns null
-   * when the hash is taken by different content (a collision): the block is simply not cached.
+   * when the hash is taken by different content (a collision): the block is simply not cached. A holder whose parent
+   * no lookup finds any more (evicted, or itself taken over) is unreachable: the new entry takes its hash, and the
+   * holder stays its block's entry until evicted (a sliding window releases a chain's head first: window-blocks.ts).
    */
   register(blockId: number, parent: CachedBlock | null, tokenIds: readonly number[]): CachedBlock | null {
     const known = this.byBlock.get(blockId)
     if (known !== undefined) return known
     const hash = this.hashOf(parent, tokenIds)
     const holder = this.byHash.get(hash)
-    if (holder !== undefined) return this.sameContent(holder, parent, tokenIds) ? holder : null
-    const entry: CachedBlock = {entryId: this.nextEntryId++, hash, blockId, parentEntryId: parent?.entryId ?? null, tokenIds: [...tokenIds]}
+    if (holder !== undefined && this.sameContent(holder, parent, tokenIds)) return holder
+    if (holder !== undefined && this.isReachable(holder)) return null
+    const entry: CachedBlock = {
+      entryId: this.nextEntryId++, hash, blockId, parentEntryId: parent?.entryId ?? null, parentHash: parent?.hash ?? ROOT_HASH, tokenIds: [...tokenIds],
+    }
     this.byHash.set(hash, entry)
     this.byBlock.set(blockId, entry)
     return entry
+  }
+
+  /** Whether a lookup can still find the entry's parent: a first block, or its parent still holds the parent's hash. */
+  private isReachable(entry: CachedBlock): boolean {
+    return entry.parentEntryId === null || this.byHash.get(entry.parentHash)?.entryId === entry.parentEntryId
   }
 
   entryOf(blockId: number): CachedBlock | undefined {
@@ -103,7 +115,8 @@ export class PrefixCache {
     const entry = this.evictor.get(blockId)!
     this.evictor.delete(blockId)
     this.byBlock.delete(blockId)
-    this.byHash.delete(entry.hash)
+    // An entry another has taken the hash from no longer holds it.
+    if (this.byHash.get(entry.hash) === entry) this.byHash.delete(entry.hash)
     return blockId
   }
 
@@ -111,7 +124,7 @@ export class PrefixCache {
     for (const [hash, entry] of this.byHash) {
       if (entry.hash !== hash || this.byBlock.get(entry.blockId) !== entry) throw new Error(`prefix cache: hash ${hash} maps to a stale entry`)
     }
-    if (this.byHash.size !== this.byBlock.size) throw new Error('prefix cache: hash and block maps differ in size')
+    if (this.byHash.size > this.byBlock.size) throw new Error('prefix cache: more hashes than cached blocks')
     for (const [blockId, entry] of this.evictor) {
       if (this.byBlock.get(blockId) !== entry) throw new Error(`prefix cache: parked block ${blockId} has no entry`)
     }

@@ -102,6 +102,9 @@ export class ReservingAllocator implements KvAllocator {
     this.releaseSpareRuns(state.family)
   }
 
+  /** The baselines model systems that keep a sequence's whole run, windows or not. */
+  releaseBehindWindow(): void {}
+
   canSwapIn(states: readonly SeqBlocks[]): boolean {
     return this.tables.device.findRuns(states[0]!.table.length, states.length) !== null
   }

@@ -75,6 +75,8 @@ export class Scheduler {
   schedule(now: number): SchedulerOutput {
     const output: SchedulerOutput = {scheduled: [], blockCopies: this.pendingCopies, swapOut: [], swapIn: [], swappedOut: [], rejected: [], numPreempted: 0}
     this.pendingCopies = []
+    // Sliding windows: blocks no coming query can see go back to the pool before anything is counted.
+    this.blockManager.releaseBehindWindows(this.running)
     let tokenBudget = this.config.maxNumBatchedTokens
     let seqBudget = this.config.maxNumSeqs
     // Static batching (FasterTransformer-style) admits a new batch only once the previous one has drained.
