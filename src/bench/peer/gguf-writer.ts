@@ -3,7 +3,7 @@
 import {closeSync, existsSync, openSync, readFileSync, writeSync} from 'node:fs'
 import {join} from 'node:path'
 import {GGML_BLOCKS, GGML_TYPE_NAMES} from '../../engine/model/gguf-file.js'
-import {ggufPreTokenizerName} from '../../engine/model/gguf-tokenizer.js'
+import {ggufPreTokenizerName} from '../../engine/model/gguf-pre-tokenizers.js'
 import {llama3RopeFactors} from '../../engine/model/llama3-rope.js'
 import type {LoadedModel} from '../../engine/model/load-model.js'
 import {readTensorFloat32} from '../../engine/model/safetensors.js'

@@ -2,7 +2,7 @@
 import {ModelLoadError, quotedValue} from '../errors.js'
 import {specialAddedToken, specialTokensPostProcessor} from './byte-level-bpe.js'
 import type {GgufValue} from './gguf-file.js'
-import {LLAMA3_SPLIT_REGEX, QWEN2_SPLIT_REGEX, splitThenByteLevel} from './tokenizer-families.js'
+import {ggufPreTokenizer, preTokenizerJson} from './gguf-pre-tokenizers.js'
 import {Tokenizer} from './tokenizer.js'
 
 /**
@@ -31,86 +31,6 @@ function optionalId(metadata: Map<string, GgufValue>, key: string, vocabSize: nu
   return Number.isInteger(value) && value >= 0 && value < vocabSize ? value : null
 }
 
-/** How a BPE pre-tokenizer splits text before the merges. */
-interface PreTokenizerSpec {
-  /** Regexes applied one after another, each isolating its matches (a tokenizer.json Split); none: GPT-2's alone. */
-  splits: string[]
-  /** Whether the ByteLevel step then splits by GPT-2's regex too (use_regex). */
-  gpt2Regex: boolean
-  /** Whether a word that is a whole token skips the merges (Llama 3, Tekken). */
-  ignoreMerges: boolean
-}
-
-const GPT2: PreTokenizerSpec = {splits: [], gpt2Regex: true, ignoreMerges: false}
-const LLAMA3: PreTokenizerSpec = {splits: [LLAMA3_SPLIT_REGEX], gpt2Regex: false, ignoreMerges: true}
-const QWEN2: PreTokenizerSpec = {splits: [QWEN2_SPLIT_REGEX], gpt2Regex: false, ignoreMerges: false}
-/** Mistral's Tekken (Nemo, Pixtral): words split at case changes, digits one by one. */
-const TEKKEN_SPLIT_REGEX =
-  '[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]*[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]+|[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]+[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]*|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+'
-/** DeepSeek V3 / R1: digits in threes, runs of CJK ideographs and kana, then its word regex. */
-const DEEPSEEK_V3_SPLITS = [
-  '\\p{N}{1,3}',
-  '[\u4e00-\u9fa5\u3040-\u309f\u30a0-\u30ff]+',
-  '[!"#$%&\'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|[^\\r\\n\\p{L}\\p{P}\\p{S}]?[\\p{L}\\p{M}]+| ?[\\p{P}\\p{S}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+',
-]
-
-/**
- * llama.cpp's names for the BPE pre-tokenizers (tokenizer.ggml.pre) we know, with the splits llama.cpp documents for
- * each (llama-vocab.cpp) as the tokenizer.json pre-tokenizers of the models they come from write them. Files without
- * the key are older GPT-2-style conversions.
- */
-const PRE_TOKENIZERS: Record<string, PreTokenizerSpec> = {
-  default: GPT2,
-  'gpt-2': GPT2,
-  'llama-bpe': LLAMA3,
-  llama3: LLAMA3,
-  'llama-v3': LLAMA3,
-  falcon3: LLAMA3,
-  pixtral: LLAMA3,
-  // Llama 3's split without skipping the merges.
-  'smaug-bpe': {...LLAMA3, ignoreMerges: false},
-  dbrx: {...LLAMA3, ignoreMerges: false},
-  'phi-2': GPT2,
-  mpt: GPT2,
-  olmo: GPT2,
-  qwen2: QWEN2,
-  'deepseek-r1-qwen': QWEN2,
-  megrez: QWEN2,
-  stablelm2: QWEN2,
-  tekken: {splits: [TEKKEN_SPLIT_REGEX], gpt2Regex: false, ignoreMerges: true},
-  'deepseek-v3': {splits: DEEPSEEK_V3_SPLITS, gpt2Regex: false, ignoreMerges: false},
-  // Every digit on its own, then GPT-2's split (SmolLM, StarCoder and the others llama.cpp groups with them).
-  smollm: {splits: ['\\p{N}'], gpt2Regex: true, ignoreMerges: false},
-  starcoder: {splits: ['\\p{N}'], gpt2Regex: true, ignoreMerges: false},
-  refact: {splits: ['\\p{N}'], gpt2Regex: true, ignoreMerges: false},
-  'command-r': {splits: ['\\p{N}'], gpt2Regex: true, ignoreMerges: false},
-  codeshell: {splits: ['\\p{N}'], gpt2Regex: true, ignoreMerges: false},
-}
-
-/** The tokenizer.json pre_tokenizer a spec stands for. */
-function preTokenizerJson({splits, gpt2Regex}: PreTokenizerSpec): Record<string, unknown> {
-  const byteLevel = {type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: gpt2Regex}
-  if (splits.length === 0) return byteLevel
-  if (splits.length === 1 && !gpt2Regex) return splitThenByteLevel(splits[0]!, true)
-  return {type: 'Sequence', pretokenizers: [...splits.map((pattern) => ({type: 'Split', pattern: {Regex: pattern}, behavior: 'Isolated', invert: false})), byteLevel]}
-}
-
-/** The tokenizer.ggml.pre name of a tokenizer.json whose pre-tokenizer splits by one of the regexes above, else "default" (GGUF writers). */
-export function ggufPreTokenizerName(tokenizerJson: {pre_tokenizer?: unknown}): string {
-  const preTokenizer = JSON.stringify(tokenizerJson.pre_tokenizer ?? null)
-  const match = Object.entries(PRE_TOKENIZERS).find(([, {splits}]) => splits.length > 0 && splits.every((split) => preTokenizer.includes(JSON.stringify(split))))
-  return match?.[0] ?? 'default'
-}
-
-function preTokenizer(metadata: Map<string, GgufValue>): PreTokenizerSpec {
-  const name = metadata.get('tokenizer.ggml.pre') ?? 'default'
-  const known = typeof name === 'string' && Object.hasOwn(PRE_TOKENIZERS, name) ? PRE_TOKENIZERS[name] : undefined
-  if (known === undefined) {
-    throw new ModelLoadError(`GGUF pre-tokenizer ${quotedValue(name)} (tokenizer.ggml.pre) is not supported; supported: ${Object.keys(PRE_TOKENIZERS).join(', ')}.`)
-  }
-  return known
-}
-
 /** Control and user-defined tokens must match as one piece, never through BPE. */
 function addedTokens(tokens: string[], types: number[]) {
   return tokens
@@ -126,7 +46,7 @@ export function gpt2TokenizerJson(metadata: Map<string, GgufValue>): Record<stri
   const types = numberArray(metadata, 'tokenizer.ggml.token_type', tokens.length, TOKEN_TYPE.normal)
   const vocab: Record<string, number> = {}
   tokens.forEach((token, id) => (vocab[token] = id))
-  const spec = preTokenizer(metadata)
+  const spec = ggufPreTokenizer(metadata)
   return {
     version: '1.0', truncation: null, padding: null,
     // Control tokens as special ones; user-defined ones (Qwen3's <think>, <tool_call>: plain text, as llama.cpp's converter

@@ -1,0 +1,126 @@
+// llama.cpp's BPE pre-tokenizer names (GGUF tokenizer.ggml.pre) and the tokenizer.json pre_tokenizer each stands for.
+import {ModelLoadError, quotedValue} from '../errors.js'
+import type {GgufValue} from './gguf-file.js'
+import {LLAMA3_SPLIT_REGEX, QWEN2_SPLIT_REGEX, splitThenByteLevel} from './tokenizer-families.js'
+
+/** How a BPE pre-tokenizer splits text before the merges. */
+export interface PreTokenizerSpec {
+  /** Regexes applied one after another, each isolating its matches (a tokenizer.json Split); none: GPT-2's alone. */
+  splits: string[]
+  /** Whether the ByteLevel step then splits by GPT-2's regex too (use_regex). */
+  gpt2Regex: boolean
+  /** Whether a word that is a whole token skips the merges (Llama 3, Tekken). */
+  ignoreMerges: boolean
+}
+
+/**
+ * A Digits pre-tokenizer with individual_digits: every character Rust's char::is_numeric takes (\p{N}) on its own.
+ * Written as a Split because the library's Digits counts only ASCII digits.
+ */
+const EACH_DIGIT = '\\p{N}'
+
+const GPT2: PreTokenizerSpec = {splits: [], gpt2Regex: true, ignoreMerges: false}
+const LLAMA3: PreTokenizerSpec = {splits: [LLAMA3_SPLIT_REGEX], gpt2Regex: false, ignoreMerges: true}
+const QWEN2: PreTokenizerSpec = {splits: [QWEN2_SPLIT_REGEX], gpt2Regex: false, ignoreMerges: false}
+/** Every digit on its own, then GPT-2's split (StarCoder, SmolLM and the others llama.cpp groups with them). */
+const DIGITS_THEN_GPT2: PreTokenizerSpec = {splits: [EACH_DIGIT], gpt2Regex: true, ignoreMerges: false}
+/** Mistral's Tekken (Nemo, Pixtral): words split at case changes, digits one by one. */
+const TEKKEN_SPLIT_REGEX =
+  '[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]*[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]+|[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]+[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]*|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+'
+/** GPT-4o's o200k split (Phi-4-mini): Tekken's words with contractions kept on them, digits in threes. */
+const GPT4O_SPLIT_REGEX =
+  "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]*[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?|[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]+[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
+/** ByteDance Seed-Coder: Qwen2's split whose punctuation runs stop before a line break (HF writes \r\n as the characters). */
+const SEED_CODER_SPLIT_REGEX = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1}| ?[^\\s\\p{L}\\p{N}\r\n]+|\\s*[\r\n]+|\\s+(?!\\S)|\\s+"
+/** DeepSeek V3 / R1: digits in threes, runs of CJK ideographs and kana, then its word regex. */
+const DEEPSEEK_V3_SPLITS = [
+  '\\p{N}{1,3}',
+  '[\u4e00-\u9fa5\u3040-\u309f\u30a0-\u30ff]+',
+  '[!"#$%&\'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|[^\\r\\n\\p{L}\\p{P}\\p{S}]?[\\p{L}\\p{M}]+| ?[\\p{P}\\p{S}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+',
+]
+/** DeepSeek LLM / Coder 1.x: each line break apart, CJK ideographs and Hangul in runs, every digit on its own. */
+const DEEPSEEK_CJK_HANGUL = '[\u4e00-\u9fa5\u0800-\u4e00\uac00-\ud7ff]+'
+const DEEPSEEK_LLM_SPLITS = [
+  '[\r\n]',
+  // Cased letters (the Unicode ranges DeepSeek's tokenizer.json lists), with one whitespace before them.
+  '\\s?[A-Za-z\u00b5\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u01ba\u01bc-\u01bf\u01c4-\u0293\u0295-\u02af\u0370-\u0373\u0376\u0377\u037b-\u037d\u037f\u0386\u0388-\u038a\u038c\u038e-\u03a1\u03a3-\u03f5\u03f7-\u0481\u048a-\u052f\u0531-\u0556\u10a0-\u10c5\u13a0-\u13f5\u13f8-\u13fd\u1c90-\u1cba\u1cbd-\u1cbf\u1d00-\u1d2b\u1d6b-\u1d77\u1d79-\u1d9a\u1e00-\u1f15\u1f18-\u1f1d\u1f20-\u1f45\u1f48-\u1f4d\u1f50-\u1f57\u1f59\u1f5b\u1f5d\u1f5f-\u1f7d\u1f80-\u1fb4\u1fb6-\u1fbc\u1fbe\u1fc2-\u1fc4\u1fc6-\u1fcc\u1fd0-\u1fd3\u1fd6-\u1fdb\u1fe0-\u1fec\u1ff2-\u1ff4\u1ff6-\u1ffc\u2102\u2107\u210a-\u2113\u2115\u2119-\u211d\u2124\u2126\u2128\u212a-\u212d\u212f-\u2134\u2139\u213c-\u213f\u2145-\u2149\u214e\u2183\u2184\u2c00-\u2c7b\u2c7e-\u2ce4\u2ceb-\u2cee\u2cf2\u2cf3\ua640-\ua66d\ua680-\ua69b\ua722-\ua76f\ua771-\ua787\ua78b-\ua78e\uab70-\uabbf\ufb00-\ufb06\ufb13-\ufb17\uff21-\uff3a\uff41-\uff5a\u{10400}-\u{1044f}\u{104b0}-\u{104d3}\u{104d8}-\u{104fb}\u{10c80}-\u{10cb2}\u{10cc0}-\u{10cf2}\u{118a0}-\u{118df}\u{1e900}-\u{1e943}]+',
+  // ASCII punctuation and letters (:-~ takes both), full-width forms, curly quotes, CJK punctuation.
+  '\\s?[!-/:-~\uff01-\uff0f\uff1a-\uff5e\u2018-\u201f\u3000-\u3002]+',
+  '\\s+$',
+  DEEPSEEK_CJK_HANGUL,
+  EACH_DIGIT,
+]
+const DEEPSEEK_CODER_SPLITS = ['[\r\n]', '\\s?\\p{L}+', '\\s?\\p{P}+', DEEPSEEK_CJK_HANGUL, EACH_DIGIT]
+/** LumiOpen Viking: BLOOM's split (runs up to whitespace or . , ! ? and their CJK / Indic / Arabic forms), then every digit. */
+const VIKING_SPLITS = [' ?[^(\\s|.,!?\u2026\u3002\uff0c\u3001\u0964\u06d4\u060c)]+', EACH_DIGIT]
+
+/**
+ * llama.cpp's names for the BPE pre-tokenizers we know, with the splits llama.cpp documents for each (llama-vocab.cpp)
+ * as the tokenizer.json pre-tokenizers of the models they come from write them. Names whose models' architectures
+ * load here; the rest (BLOOM's, Falcon's, ChatGLM's, ...) are refused. Files without the key are older GPT-2-style
+ * conversions.
+ */
+const PRE_TOKENIZERS: Record<string, PreTokenizerSpec> = {
+  default: GPT2,
+  'gpt-2': GPT2,
+  'llama-bpe': LLAMA3,
+  llama3: LLAMA3,
+  'llama-v3': LLAMA3,
+  falcon3: LLAMA3,
+  pixtral: LLAMA3,
+  'midm-2.0': LLAMA3,
+  // Llama 3's split without skipping the merges.
+  'smaug-bpe': {...LLAMA3, ignoreMerges: false},
+  dbrx: {...LLAMA3, ignoreMerges: false},
+  'phi-2': GPT2,
+  mpt: GPT2,
+  olmo: GPT2,
+  // GPT-2's split in llama.cpp (JetBrains Mellum, SK Telecom A.X 4.0, Trillion, Granite-Docling's text model).
+  mellum: GPT2,
+  'a.x-4.0': GPT2,
+  trillion: GPT2,
+  'granite-docling': GPT2,
+  qwen2: QWEN2,
+  'deepseek-r1-qwen': QWEN2,
+  megrez: QWEN2,
+  stablelm2: QWEN2,
+  f2llmv2: QWEN2,
+  tekken: {splits: [TEKKEN_SPLIT_REGEX], gpt2Regex: false, ignoreMerges: true},
+  'gpt-4o': {splits: [GPT4O_SPLIT_REGEX], gpt2Regex: false, ignoreMerges: false},
+  'seed-coder': {splits: [SEED_CODER_SPLIT_REGEX], gpt2Regex: false, ignoreMerges: false},
+  'deepseek-llm': {splits: DEEPSEEK_LLM_SPLITS, gpt2Regex: false, ignoreMerges: false},
+  'deepseek-coder': {splits: DEEPSEEK_CODER_SPLITS, gpt2Regex: false, ignoreMerges: false},
+  'deepseek-v3': {splits: DEEPSEEK_V3_SPLITS, gpt2Regex: false, ignoreMerges: false},
+  viking: {splits: VIKING_SPLITS, gpt2Regex: false, ignoreMerges: false},
+  smollm: DIGITS_THEN_GPT2,
+  starcoder: DIGITS_THEN_GPT2,
+  refact: DIGITS_THEN_GPT2,
+  'command-r': DIGITS_THEN_GPT2,
+  codeshell: DIGITS_THEN_GPT2,
+  'minerva-7b': DIGITS_THEN_GPT2,
+}
+
+/** The tokenizer.json pre_tokenizer a spec stands for. */
+export function preTokenizerJson({splits, gpt2Regex}: PreTokenizerSpec): Record<string, unknown> {
+  const byteLevel = {type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: gpt2Regex}
+  if (splits.length === 0) return byteLevel
+  if (splits.length === 1 && !gpt2Regex) return splitThenByteLevel(splits[0]!, true)
+  return {type: 'Sequence', pretokenizers: [...splits.map((pattern) => ({type: 'Split', pattern: {Regex: pattern}, behavior: 'Isolated', invert: false})), byteLevel]}
+}
+
+/** The tokenizer.ggml.pre name of a tokenizer.json whose pre-tokenizer splits by one of the regexes above, else "default" (GGUF writers). */
+export function ggufPreTokenizerName(tokenizerJson: {pre_tokenizer?: unknown}): string {
+  const preTokenizer = JSON.stringify(tokenizerJson.pre_tokenizer ?? null)
+  const match = Object.entries(PRE_TOKENIZERS).find(([, {splits}]) => splits.length > 0 && splits.every((split) => preTokenizer.includes(JSON.stringify(split))))
+  return match?.[0] ?? 'default'
+}
+
+/** The split of a GGUF file's tokenizer.ggml.pre; a name we do not know is refused rather than tokenized differently from llama.cpp. */
+export function ggufPreTokenizer(metadata: Map<string, GgufValue>): PreTokenizerSpec {
+  const name = metadata.get('tokenizer.ggml.pre') ?? 'default'
+  const known = typeof name === 'string' && Object.hasOwn(PRE_TOKENIZERS, name) ? PRE_TOKENIZERS[name] : undefined
+  if (known === undefined) {
+    throw new ModelLoadError(`GGUF pre-tokenizer ${quotedValue(name)} (tokenizer.ggml.pre) is not supported; supported: ${Object.keys(PRE_TOKENIZERS).join(', ')}.`)
+  }
+  return known
+}
