@@ -99,7 +99,7 @@ export default class Serve extends PagedLLMCommand {
         'Keep up to N finished /v1/responses in memory (least recently used evicted) for previous_response_id, GET/DELETE /v1/responses/{id} and its input_items; store defaults to true with it on (off by default, as vLLM)',
       min: 1,
     }),
-    'responses-store-bytes': Flags.string({description: 'The most the kept responses and their input items hold, as JSON text (with --responses-store)', default: '64MiB'}),
+    'responses-store-bytes': Flags.string({description: 'The most the kept responses and their input items hold, as JSON text (with --responses-store; default 64MiB)'}),
   }
 
   async run(): Promise<void> {
@@ -129,7 +129,7 @@ export default class Serve extends PagedLLMCommand {
       chatTemplateContentFormat: flags['chat-template-content-format'] as ChatContentFormatOption,
       enablePromptTokensDetails: flags['enable-prompt-tokens-details'],
       responsesStore: flags['responses-store'],
-      responsesStoreBytes: parseByteSize(flags['responses-store-bytes'], 'responses-store-bytes', {min: 1}),
+      responsesStoreBytes: flags['responses-store-bytes'] === undefined ? undefined : parseByteSize(flags['responses-store-bytes'], 'responses-store-bytes', {min: 1}),
       generationConfig: flags['generation-config'] as 'auto' | 'vllm',
       version: this.config.version,
       log,
