@@ -6,7 +6,9 @@ import OpenAI from 'openai'
 import type {LLMEngine} from '../src/engine/llm-engine.js'
 import type {ApiServer} from '../src/server/http-server.js'
 import {ResponseStore, type StoredResponse} from '../src/server/response-store.js'
-import {post, start, startTinyEngineServer} from './support/server-harness.js'
+import {translateResponsesRequest} from '../src/server/responses-request.js'
+import {FakeEngine} from './support/fake-engine.js'
+import {post, start, startTinyEngineServer, waitFor} from './support/server-harness.js'
 
 const greedy = {temperature: 0, max_output_tokens: 8}
 /** The openai SDK's Response type has no `store`, which the API sends. */
@@ -164,6 +166,46 @@ describe('/v1/responses with --responses-store (tiny model, openai client)', () 
     assert.equal((await fetch(`${baseUrl}/v1/responses/${id}`, {method: 'POST'})).status, 405)
     assert.equal((await fetch(`${baseUrl}/v1/responses/${id}/input_items`, {method: 'DELETE'})).status, 405)
     assert.equal((await fetch(`${baseUrl}/v1/responses/${id}/other`)).status, 404)
+  })
+})
+
+describe('/v1/responses with the store (scripted engine)', () => {
+  it("a stored reply's reasoning, message and call become the chat turns they were, before the new input", () => {
+    const store = new ResponseStore(4)
+    const output = [
+      {id: 'rs_1', type: 'reasoning', status: 'completed', summary: [], content: [{type: 'reasoning_text', text: 'think'}], encrypted_content: null},
+      {id: 'msg_2', type: 'message', status: 'completed', role: 'assistant', content: [{type: 'output_text', text: 'Checking.', annotations: [], logprobs: []}]},
+      {id: 'fc_3', type: 'function_call', status: 'completed', call_id: 'call_1', name: 'f', arguments: '{}'},
+    ]
+    store.put({response: {id: 'resp_a', output}, inputItems: [{id: 'msg_1', type: 'message', role: 'user', content: [{type: 'input_text', text: 'Hi'}]}], previousId: null})
+    const {chat, settings, inputItems} = translateResponsesRequest({previous_response_id: 'resp_a', input: [{type: 'function_call_output', call_id: 'call_1', output: 'sun'}], instructions: 'New.'}, store)
+    assert.deepEqual(chat.messages, [
+      {role: 'system', content: 'New.'},
+      {role: 'user', content: [{type: 'input_text', text: 'Hi'}]},
+      {role: 'assistant', content: output[1]!.content, reasoning: 'think', tool_calls: [{id: 'call_1', type: 'function', function: {name: 'f', arguments: '{}'}}]},
+      {role: 'tool', tool_call_id: 'call_1', content: 'sun'},
+    ])
+    assert.deepEqual([settings.store, settings.previousResponseId], [true, 'resp_a'])
+    assert.match(inputItems[0]!.id as string, /^fco_[0-9a-f]{24}$/)
+    assert.equal(translateResponsesRequest({input: 'x', store: false}, store).settings.store, false)
+  })
+
+  it('a client that leaves mid-stream stores nothing', async () => {
+    const fake = new FakeEngine({script: 'slow and steady ', stepMs: 5})
+    const {url} = await start({responsesStore: 4}, fake)
+    const controller = new AbortController()
+    const response = await fetch(`${url}/v1/responses`, {method: 'POST', headers: {'content-type': 'application/json'}, body: JSON.stringify({input: 'Go', stream: true}), signal: controller.signal})
+    const reader = response.body!.getReader()
+    const first = new TextDecoder().decode((await reader.read()).value)
+    const id = /"id":"(resp_[0-9a-f]+)"/.exec(first)![1]!
+    controller.abort()
+    await waitFor(() => fake.stats().numRunning === 0 && fake.stats().numWaiting === 0, 'the aborted response to leave the engine', 2000)
+    assert.equal(fake.abortedRequestIds.length, 1)
+    assert.equal((await fetch(`${url}/v1/responses/${id}`)).status, 404)
+    // The same stream read to its end is stored.
+    const whole = await post(`${url}/v1/responses`, {input: 'Go', stream: true, max_output_tokens: 4})
+    const done = /"id":"(resp_[0-9a-f]+)"/.exec(whole.text)![1]!
+    assert.equal((await fetch(`${url}/v1/responses/${done}`)).status, 200)
   })
 })
 
