@@ -95,6 +95,7 @@ describe('/v1/responses with --responses-store (tiny model, openai client)', () 
   it('retrieve gives the stored object, streamed responses are stored at their end, store: false keeps nothing', async () => {
     const created = await client.responses.create({input: 'Hi', ...greedy, metadata: {k: 'v'}})
     assert.deepEqual(await client.responses.retrieve(created.id), created)
+    assert.equal((await fetch(`${baseUrl}/v1/responses/${created.id}?stream=true`)).status, 400)
     let completed: OpenAI.Responses.Response | null = null
     for await (const event of await client.responses.create({input: 'Hi', ...greedy, stream: true})) {
       if (event.type === 'response.completed' || event.type === 'response.incomplete') completed = event.response

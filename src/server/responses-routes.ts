@@ -19,7 +19,13 @@ export function storedResponseRoute(path: string, store: ResponseStore | null): 
     return store.get(id)
   }
   if (action === undefined) {
-    const retrieve: Handler = async (_, response) => sendJson(response, 200, stored().response)
+    const retrieve: Handler = async (request, response) => {
+      const found = stored()
+      // OpenAI's stream=true replays a background response's events; no response here runs in the background.
+      if (new URL(request.url ?? '/', 'http://localhost').searchParams.get('stream') === 'true')
+        throw new InvalidRequestError("'stream' replays a background response's events; this server runs no background responses", {param: 'stream'})
+      sendJson(response, 200, found.response)
+    }
     return {
       GET: retrieve,
       HEAD: retrieve,

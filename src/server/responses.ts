@@ -40,7 +40,8 @@ export async function createResponse(context: ApiContext, body: unknown): Promis
     const chatRun = await startChatRun(context, request, id)
     const base: ResponseBase = {id, createdAt: unixSeconds(), model: context.engine.modelName, settings: translated.settings, params: chatRun.prompt.params}
     const keep = (response: ReturnType<typeof responseObject>) => {
-      if (base.settings.store) store!.put({response, inputItems: translated.inputItems, previousId: base.settings.previousResponseId})
+      if (base.settings.store && !store!.put({response, inputItems: translated.inputItems, previousId: base.settings.previousResponseId}))
+        context.log(`response ${id} was not stored: it is larger than the whole --responses-store-bytes budget`)
     }
     if (request.stream) return await streamResponse(context, request, chatRun, base, rename, keep)
     const [final] = await collectFinalOutputs(chatRun.run, 1, context.signal, context.metrics.observeFinished)
