@@ -94,6 +94,12 @@ export default class Serve extends PagedLLMCommand {
         "Report usage.prompt_tokens_details.cached_tokens on /v1/completions and /v1/chat/completions (streamed usage too): the prompt tokens whose KV came from the prefix cache (vLLM's flag; /v1/responses always reports them)",
       default: false,
     }),
+    'responses-store': Flags.integer({
+      description:
+        'Keep up to N finished /v1/responses in memory (least recently used evicted) for previous_response_id, GET/DELETE /v1/responses/{id} and its input_items; store defaults to true with it on (off by default, as vLLM)',
+      min: 1,
+    }),
+    'responses-store-bytes': Flags.string({description: 'The most the kept responses and their input items hold, as JSON text (with --responses-store; default 64MiB)'}),
   }
 
   async run(): Promise<void> {
@@ -122,6 +128,8 @@ export default class Serve extends PagedLLMCommand {
       reasoningParser: flags['reasoning-parser'] as (typeof REASONING_PARSERS)[number] | undefined,
       chatTemplateContentFormat: flags['chat-template-content-format'] as ChatContentFormatOption,
       enablePromptTokensDetails: flags['enable-prompt-tokens-details'],
+      responsesStore: flags['responses-store'],
+      responsesStoreBytes: flags['responses-store-bytes'] === undefined ? undefined : parseByteSize(flags['responses-store-bytes'], 'responses-store-bytes', {min: 1}),
       generationConfig: flags['generation-config'] as 'auto' | 'vllm',
       version: this.config.version,
       log,

@@ -5,6 +5,7 @@ import type {ModelSamplingDefaults} from '../engine/model/load-model.js'
 import type {EngineLike} from './engine-like.js'
 import type {ServerMetrics} from './metrics.js'
 import type {PromptTokenizer} from './prompt-tokenizer.js'
+import type {ResponseStore} from './response-store.js'
 import type {ToolCallParserName} from './tool-calls.js'
 import type {ReasoningParserName} from './reasoning-parsers.js'
 import type {ChatContentFormatOption} from '../engine/model/chat-content-format.js'
@@ -41,6 +42,8 @@ export interface ApiContext {
   chatTemplateContentFormat?: ChatContentFormatOption
   /** serve --enable-prompt-tokens-details: completions' and chat's usage say how many prompt tokens the prefix cache held. */
   enablePromptTokensDetails?: boolean
+  /** serve --responses-store: finished /v1/responses kept for previous_response_id and GET; null when off. */
+  responseStore?: ResponseStore | null
 }
 
 export interface RequestLimits {
@@ -94,7 +97,7 @@ export function cutWhenNotTaken(response: ServerResponse, timeoutMs: number, log
 }
 
 /** OpenAI-style object ids: a prefix and 24 hex digits, joined by '-' (completions) or '_' (the Responses API's objects). */
-export function newObjectId(prefix: 'cmpl' | 'chatcmpl' | 'resp' | 'msg' | 'fc' | 'rs'): string {
+export function newObjectId(prefix: 'cmpl' | 'chatcmpl' | 'resp' | 'msg' | 'fc' | 'fco' | 'rs'): string {
   const separator = prefix === 'cmpl' || prefix === 'chatcmpl' ? '-' : '_'
   return `${prefix}${separator}${randomBytes(12).toString('hex')}`
 }

@@ -18,6 +18,8 @@ import {bodyTooLarge, checkBodyCodings, type PromptField, readBody} from './requ
 import {RequestLimiter} from './request-limiter.js'
 import {ClientTooSlow} from './sse.js'
 import {createResponse} from './responses.js'
+import {ResponseStore} from './response-store.js'
+import {RESPONSE_PATH_PREFIX, storedResponseRoute} from './responses-routes.js'
 import {detokenize, tokenize} from './tokenize.js'
 import type {ChatContentFormatOption} from '../engine/model/chat-content-format.js'
 import type {ToolCallParserName} from './tool-calls.js'
@@ -59,6 +61,10 @@ export interface ApiServerOptions {
   chatTemplateContentFormat?: ChatContentFormatOption
   /** vLLM's --enable-prompt-tokens-details: usage.prompt_tokens_details.cached_tokens on completions and chat. */
   enablePromptTokensDetails?: boolean
+  /** serve --responses-store: the most finished /v1/responses kept (least recently used evicted); unset or 0 = none. */
+  responsesStore?: number
+  /** serve --responses-store-bytes: the most bytes (JSON text) the kept responses and their inputs hold. */
+  responsesStoreBytes?: number
   version: string
   log: (message: string) => void
 }
@@ -80,7 +86,7 @@ export const DEFAULT_SERVER_OPTIONS = {
   maxConnections: 2048,
 } as const
 
-type Method = 'GET' | 'HEAD' | 'POST'
+type Method = 'GET' | 'HEAD' | 'POST' | 'DELETE'
 type RouteHandler = (request: IncomingMessage, response: ServerResponse, signal: AbortSignal) => Promise<void>
 
 type EngineState =
@@ -100,6 +106,7 @@ export class ApiServer {
   private drainedListeners: (() => void)[] = []
   private shutdownPromise: Promise<void> | null = null
   private readonly routes: Record<string, Partial<Record<Method, RouteHandler>>>
+  private readonly responseStore: ResponseStore | null
 
   constructor(private readonly options: ApiServerOptions) {
     if (options.headersTimeoutMs > options.requestTimeoutMs)
@@ -121,6 +128,7 @@ export class ApiServer {
       },
       (request, response) => void this.handle(request, response),
     )
+    this.responseStore = options.responsesStore ? new ResponseStore(options.responsesStore, options.responsesStoreBytes) : null
     this.connectionCap = new ConnectionCap(this.server, options.maxConnections)
     answerRefusedRequests(this.server)
     this.routes = {
@@ -216,7 +224,9 @@ export class ApiServer {
       }
       if (answerCors(request, response, this.options.allowedOrigins)) return
       const path = requestPath(request.url)
-      const route = this.routes[path] ?? (path.startsWith(MODEL_PATH_PREFIX) ? this.routes[MODEL_PATH_PREFIX] : undefined)
+      const route =
+        this.routes[path] ??
+        (path.startsWith(MODEL_PATH_PREFIX) ? this.routes[MODEL_PATH_PREFIX] : path.startsWith(RESPONSE_PATH_PREFIX) ? storedResponseRoute(path, this.responseStore) : undefined)
       if (!route) throw new NotFoundError(`No route for ${path}.`, {code: 'unknown_url'})
       const handler = route[request.method as Method]
       if (!handler) {
@@ -313,6 +323,7 @@ export class ApiServer {
       const context: ApiContext = {engine, promptTokenizer, metrics: this.metrics, response, signal, arrivalTime, log: this.options.log, limits: this.limits, admit,
         toolCallParser: this.options.toolCallParser ?? null, reasoningParser: this.options.reasoningParser ?? null,
         chatTemplateContentFormat: this.options.chatTemplateContentFormat ?? 'auto', enablePromptTokensDetails: this.options.enablePromptTokensDetails ?? false,
+        responseStore: this.responseStore,
         samplingDefaults: this.options.generationConfig === 'vllm' ? {} : (engine.samplingDefaults ?? {})}
       await create(context, body)
     } catch (error) {

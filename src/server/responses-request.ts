@@ -4,7 +4,9 @@
 // fields); every value the chat path also reads (sampling, schemas, tool parameters, message content) is passed on as
 // sent and checked there, once. Its errors name chat fields, so `responsesParam` names them back as the client sent them.
 import {InvalidRequestError, PagedLLMError, quotedValue} from '../engine/errors.js'
+import {newObjectId} from './api-context.js'
 import {type JsonObject, optionalBoolean, optionalObject, optionalString, requireObject} from './request-fields.js'
+import type {ResponseStore} from './response-store.js'
 
 /** What the Response object repeats of the request (the openai SDK reads these), normalized. */
 export interface ResponseSettings {
@@ -18,11 +20,16 @@ export interface ResponseSettings {
   tools: JsonObject[]
   topLogprobs: number
   user: string | null
+  /** Whether the finished response is kept (store on the server and not `store: false`). */
+  store: boolean
+  previousResponseId: string | null
 }
 
 export interface TranslatedRequest {
   chat: JsonObject
   settings: ResponseSettings
+  /** The request's own input items, each with an id (what input_items lists and a later response continues from). */
+  inputItems: JsonObject[]
   /** The Responses field a chat field's error is about ('messages[2].content' -> 'input[1].content'). */
   responsesParam: (chatParam: string) => string
 }
@@ -30,6 +37,8 @@ export interface TranslatedRequest {
 /** Sampling fields with the same name and meaning on both endpoints (vLLM's Responses request takes these extras too). */
 const SHARED_FIELDS = ['model', 'stream', 'temperature', 'top_p', 'top_k', 'min_p', 'seed', 'stop', 'frequency_penalty', 'presence_penalty', 'repetition_penalty', 'parallel_tool_calls', 'chat_template_kwargs']
 const INPUT_ROLES = ['user', 'assistant', 'system', 'developer']
+/** The id an input item sent without one is given, by its type (an easy message has none: 'msg'). */
+const ITEM_ID_PREFIXES: Record<string, 'msg' | 'fc' | 'fco' | 'rs'> = {message: 'msg', function_call: 'fc', function_call_output: 'fco', reasoning: 'rs'}
 const REASONING_EFFORTS = ['none', 'minimal', 'low', 'medium', 'high', 'xhigh']
 /** The openai SDK's ResponseIncludable values; only the logprobs one changes a reply here (the rest are built-in tools' or images'). */
 const INCLUDABLES = [
@@ -43,15 +52,18 @@ const INCLUDABLES = [
   'message.output_text.logprobs',
 ]
 
-export function translateResponsesRequest(raw: unknown): TranslatedRequest {
+/** `store`: the server's response store, or null when `serve` runs without one. */
+export function translateResponsesRequest(raw: unknown, store: ResponseStore | null = null): TranslatedRequest {
   const body = requireObject(raw)
-  refuseStoredState(body)
+  const previousResponseId = refuseStoredState(body, store)
   const chat: JsonObject = {}
   for (const field of SHARED_FIELDS) if (body[field] !== undefined) chat[field] = body[field]
   const instructions = optionalString(body, 'instructions') ?? null
   const conversation = new Conversation()
   if (instructions !== null) conversation.add({role: 'system', content: instructions}, 'instructions', false)
-  conversation.addInput(body.input)
+  // The previous response's conversation, resolved now: instructions are not carried over (OpenAI's rule).
+  if (previousResponseId !== null) for (const item of store!.conversationOf(previousResponseId)) conversation.addItem(item, 'previous_response_id', false)
+  const inputItems = conversation.addInput(body.input)
   chat.messages = conversation.messages
   if (body.max_output_tokens !== undefined) chat.max_completion_tokens = body.max_output_tokens
   const tools = functionTools(body.tools)
@@ -79,7 +91,10 @@ export function translateResponsesRequest(raw: unknown): TranslatedRequest {
       tools,
       topLogprobs: typeof topLogprobs === 'number' ? topLogprobs : 0,
       user: optionalString(body, 'user') ?? null,
+      store: store !== null && (optionalBoolean(body, 'store') ?? true),
+      previousResponseId,
     },
+    inputItems,
     responsesParam: (param) => conversation.responsesParam(param),
   }
 }
@@ -96,19 +111,23 @@ export function renameParam(error: unknown, responsesParam: (chatParam: string) 
 }
 
 /**
- * previous_response_id, conversation, prompt and background all need responses kept on the server, which this one
- * does not do (vLLM keeps them only behind an env flag, in memory): a clear 400 rather than a reply without the context
- * the client meant to send. `store` is accepted and has no effect.
+ * previous_response_id needs the server's response store (`serve --responses-store N`); without it, a clear 400 rather
+ * than a reply without the context the client meant to send. conversation, prompt and background are not served at
+ * all. Returns the previous response's id, if any.
  */
-function refuseStoredState(body: JsonObject): void {
+function refuseStoredState(body: JsonObject, store: ResponseStore | null): string | null {
   optionalBoolean(body, 'store')
-  for (const param of ['previous_response_id', 'conversation', 'prompt'])
+  const previousId = optionalString(body, 'previous_response_id') ?? null
+  if (previousId !== null && store === null)
+    throw new InvalidRequestError("'previous_response_id' needs stored responses, which this server keeps only when started with --responses-store N: start it so, or send the whole conversation in 'input'", {param: 'previous_response_id'})
+  for (const param of ['conversation', 'prompt'])
     if (body[param] !== undefined && body[param] !== null)
-      throw new InvalidRequestError(`'${param}' needs stored responses, which this server does not keep: send the whole conversation in 'input'`, {param})
+      throw new InvalidRequestError(`'${param}' is not served here: send the whole conversation in 'input'`, {param})
   if (optionalBoolean(body, 'background'))
-    throw new InvalidRequestError("'background' needs stored responses, which this server does not keep", {param: 'background'})
+    throw new InvalidRequestError("'background' is not served here: responses run while their request is open", {param: 'background'})
   if ((optionalString(body, 'truncation') ?? 'disabled') !== 'disabled')
     throw new InvalidRequestError("'truncation' must be 'disabled': this server does not drop input to make room", {param: 'truncation'})
+  return previousId
 }
 
 /** The chat messages built from instructions and input, each remembering the field it came from (for error params). */
@@ -127,10 +146,15 @@ class Conversation {
     this.sources.push({param, keepsPath})
   }
 
-  addInput(input: unknown): void {
-    if (typeof input === 'string') return this.add({role: 'user', content: input}, 'input', false)
+  /** Adds the request's input and returns it as input items with ids (a string is one user message of input_text). */
+  addInput(input: unknown): JsonObject[] {
+    if (typeof input === 'string') {
+      this.add({role: 'user', content: input}, 'input', false)
+      return [{id: newObjectId('msg'), type: 'message', role: 'user', status: 'completed', content: [{type: 'input_text', text: input}]}]
+    }
     if (!Array.isArray(input) || input.length === 0) throw new InvalidRequestError("'input' must be a string or a non-empty list of input items", {param: 'input'})
     input.forEach((item: unknown, index) => this.addItem(item, `input[${index}]`))
+    return input.map((item: JsonObject) => ({id: newObjectId(ITEM_ID_PREFIXES[item.type as string] ?? 'msg'), ...item}))
   }
 
   responsesParam(param: string): string {
@@ -145,7 +169,8 @@ class Conversation {
     return param.replace(/^(tools\[\d+\])\.function/, '$1')
   }
 
-  private addItem(item: unknown, param: string): void {
+  /** `keepsPath`: false for items the client did not send in this request (a stored conversation's). */
+  addItem(item: unknown, param: string, keepsPath = true): void {
     const fields = optionalObject({[param]: item}, param)
     if (fields === undefined) throw new InvalidRequestError(`'${param}' must be an input item object`, {param})
     // An "easy" message has no type; every other item names its own.
@@ -153,7 +178,7 @@ class Conversation {
     if (type === 'message') {
       if (typeof fields.role !== 'string' || !INPUT_ROLES.includes(fields.role))
         throw new InvalidRequestError(`'${param}.role' must be one of ${INPUT_ROLES.join(', ')}; got ${JSON.stringify(fields.role)}`, {param: `${param}.role`})
-      return this.add({role: fields.role, content: fields.content ?? null}, param)
+      return this.add({role: fields.role, content: fields.content ?? null}, param, keepsPath)
     }
     if (type === 'function_call') return this.addCall(fields, param)
     if (type === 'function_call_output') {

@@ -1,5 +1,6 @@
 // POST /v1/responses: OpenAI's Responses API on the chat path (same template, sampling, grammars, parsers, limits), as
-// one Response object or a stream of typed events. No response is stored (responses-request.ts says what that refuses).
+// one Response object or a stream of typed events. With the server's store on, a finished response is kept
+// (response-store.ts) once its last byte is ready, never one cut short by an error or a client that left.
 import {UnavailableError} from '../engine/errors.js'
 import type {SamplingParams} from '../engine/sampling-params.js'
 import type {TokenLogprobs} from '../engine/sequence.js'
@@ -29,7 +30,8 @@ type ResponseStatus = 'in_progress' | ItemStatus
 
 export async function createResponse(context: ApiContext, body: unknown): Promise<void> {
   const fields = watchFields(body)
-  const translated = translateResponsesRequest(fields.body)
+  const store = context.responseStore ?? null
+  const translated = translateResponsesRequest(fields.body, store)
   logUnreadFields(fields, context.log)
   const rename = (error: unknown) => renameParam(error, translated.responsesParam)
   try {
@@ -37,14 +39,20 @@ export async function createResponse(context: ApiContext, body: unknown): Promis
     const id = newObjectId('resp')
     const chatRun = await startChatRun(context, request, id)
     const base: ResponseBase = {id, createdAt: unixSeconds(), model: context.engine.modelName, settings: translated.settings, params: chatRun.prompt.params}
-    if (request.stream) return await streamResponse(context, request, chatRun, base, rename)
+    const keep = (response: ReturnType<typeof responseObject>) => {
+      if (base.settings.store && !store!.put({response, inputItems: translated.inputItems, previousId: base.settings.previousResponseId}))
+        context.log(`response ${id} was not stored: it is larger than the whole --responses-store-bytes budget`)
+    }
+    if (request.stream) return await streamResponse(context, request, chatRun, base, rename, keep)
     const [final] = await collectFinalOutputs(chatRun.run, 1, context.signal, context.metrics.observeFinished)
     const output = final!.outputs[0]!
     const builder = new ResponseOutputBuilder()
     await new ReplyReader(request, chatRun).push(output.text, true, builder, logprobsOf(context, request, chatRun, output.tokenIds, output.logprobs ?? []))
     const status = statusOf(output)
     await builder.finish(status)
-    sendJson(context.response, 200, responseObject(base, status, builder.items, usageOf(context, chatRun, output, final!.numCachedTokens)))
+    const response = responseObject(base, status, builder.items, usageOf(context, chatRun, output, final!.numCachedTokens))
+    keep(response)
+    sendJson(context.response, 200, response)
   } catch (error) {
     throw rename(error)
   }
@@ -55,7 +63,14 @@ export async function createResponse(context: ApiContext, body: unknown): Promis
  * replies, as on the chat route), then the items' events as the text grows, then response.completed (or
  * response.incomplete); an error after the first event is an `error` event. Each event carries its sequence_number.
  */
-async function streamResponse(context: ApiContext, request: ChatCompletionRequest, chatRun: ChatRun, base: ResponseBase, rename: (error: unknown) => unknown): Promise<void> {
+async function streamResponse(
+  context: ApiContext,
+  request: ChatCompletionRequest,
+  chatRun: ChatRun,
+  base: ResponseBase,
+  rename: (error: unknown) => unknown,
+  keep: (response: ReturnType<typeof responseObject>) => void,
+): Promise<void> {
   const sse = new SseStream(context.response, context.limits.slowClientTimeoutMs)
   let sequenceNumber = 0
   const emit = (event: ResponseEvent) => sse.send({...event, sequence_number: sequenceNumber++}, event.type)
@@ -82,6 +97,8 @@ async function streamResponse(context: ApiContext, request: ChatCompletionReques
     const status = statusOf(final)
     await builder.finish(status)
     const response = responseObject(base, status, builder.items, usageOf(context, chatRun, final, cachedTokens))
+    // Kept before the last event goes out, so a client that has it can already continue from it.
+    keep(response)
     await emit({type: status === 'completed' ? 'response.completed' : 'response.incomplete', response})
     sse.finish(undefined, {done: false})
   } catch (error) {
@@ -122,9 +139,9 @@ function responseObject(base: ResponseBase, status: ResponseStatus, output: obje
     model: base.model,
     output,
     parallel_tool_calls: settings.parallelToolCalls,
-    previous_response_id: null,
+    previous_response_id: settings.previousResponseId,
     reasoning: settings.reasoning ?? {effort: null, summary: null},
-    store: false,
+    store: settings.store,
     temperature: base.params.temperature,
     text: settings.text,
     tool_choice: settings.toolChoice,

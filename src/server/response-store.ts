@@ -1,0 +1,83 @@
+// `serve --responses-store N`: finished Response objects kept in memory (as vLLM's VLLM_ENABLE_RESPONSES_API_STORE),
+// with the input items each ran on, so previous_response_id, GET, DELETE and input_items can find them. Bounded in
+// count and in bytes (JSON text), least recently used evicted first: a client cannot grow it past either bound.
+import {NotFoundError} from '../engine/errors.js'
+import type {JsonObject} from './request-fields.js'
+
+export interface StoredResponse {
+  /** The Response object as it was sent (status completed or incomplete). */
+  response: JsonObject
+  /** The input items it ran on, in order, each with an id (not those of its previous responses). */
+  inputItems: JsonObject[]
+  /** The response it continued, whose conversation comes before its own input. */
+  previousId: string | null
+}
+
+/** 64 MiB of JSON text by default: thousands of ordinary conversations. */
+export const DEFAULT_RESPONSES_STORE_BYTES = 64 * 1024 * 1024
+
+export class ResponseStore {
+  /** Map order is recency: the first entry is the least recently used. */
+  private readonly entries = new Map<string, {stored: StoredResponse; bytes: number}>()
+  private heldBytes = 0
+
+  constructor(
+    readonly maxResponses: number,
+    readonly maxBytes: number = DEFAULT_RESPONSES_STORE_BYTES,
+  ) {}
+
+  get size(): number {
+    return this.entries.size
+  }
+
+  get bytes(): number {
+    return this.heldBytes
+  }
+
+  /** Keeps `stored` under its response's id; one larger than the whole byte budget is not kept (returns false). */
+  put(stored: StoredResponse): boolean {
+    const id = stored.response.id as string
+    const bytes = Buffer.byteLength(JSON.stringify(stored))
+    this.delete(id)
+    if (bytes > this.maxBytes) return false
+    this.entries.set(id, {stored, bytes})
+    this.heldBytes += bytes
+    for (const [oldest, entry] of this.entries) {
+      if (this.entries.size <= this.maxResponses && this.heldBytes <= this.maxBytes) break
+      this.entries.delete(oldest)
+      this.heldBytes -= entry.bytes
+    }
+    return true
+  }
+
+  /** The stored response (now the most recently used), or a 404 naming `param`. */
+  get(id: string, param: string | null = null): StoredResponse {
+    const entry = this.entries.get(id)
+    if (entry === undefined) throw new NotFoundError(`No stored response with id ${JSON.stringify(id)}: it was never stored (store: false), was deleted, or was evicted from the store.`, {param, code: 'response_not_found'})
+    this.entries.delete(id)
+    this.entries.set(id, entry)
+    return entry.stored
+  }
+
+  delete(id: string): boolean {
+    const entry = this.entries.get(id)
+    if (entry === undefined) return false
+    this.entries.delete(id)
+    this.heldBytes -= entry.bytes
+    return true
+  }
+
+  /**
+   * The conversation a new response continues from `id`: each response of the chain, oldest first, gives its input
+   * items then its output items. Any link missing (deleted, evicted) is a 404 naming previous_response_id.
+   */
+  conversationOf(id: string): JsonObject[] {
+    const chain: StoredResponse[] = []
+    const seen = new Set<string>()
+    for (let at: string | null = id; at !== null && !seen.has(at); at = chain[chain.length - 1]!.previousId) {
+      seen.add(at)
+      chain.push(this.get(at, 'previous_response_id'))
+    }
+    return chain.reverse().flatMap(({inputItems, response}) => [...inputItems, ...(response.output as JsonObject[])])
+  }
+}

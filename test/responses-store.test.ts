@@ -1,0 +1,230 @@
+// serve --responses-store: finished /v1/responses kept for previous_response_id, retrieve, delete and input_items
+// (the openai client's calls, tiny random model), the store's LRU and byte bounds, and the store off.
+import assert from 'node:assert/strict'
+import {after, before, describe, it} from 'node:test'
+import OpenAI from 'openai'
+import type {LLMEngine} from '../src/engine/llm-engine.js'
+import type {ApiServer} from '../src/server/http-server.js'
+import {ResponseStore, type StoredResponse} from '../src/server/response-store.js'
+import {translateResponsesRequest} from '../src/server/responses-request.js'
+import {FakeEngine} from './support/fake-engine.js'
+import {post, start, startTinyEngineServer, waitFor} from './support/server-harness.js'
+
+const greedy = {temperature: 0, max_output_tokens: 8}
+/** The openai SDK's Response type has no `store`, which the API sends. */
+const storeOf = (response: OpenAI.Responses.Response) => (response as {store?: boolean}).store
+
+/** A stored response of `textLength` characters of output, continuing `previousId`. */
+function stored(id: string, previousId: string | null = null, textLength = 10): StoredResponse {
+  const output = [{type: 'message', role: 'assistant', content: [{type: 'output_text', text: 'x'.repeat(textLength)}]}]
+  return {response: {id, output}, inputItems: [{id: `msg_${id}`, type: 'message', role: 'user', content: 'q'}], previousId}
+}
+
+/** Status and OpenAI error of a call the client is expected to refuse. */
+async function refusal(call: Promise<unknown>): Promise<{status: number; param: unknown; message: string}> {
+  const error = await call.then(
+    () => assert.fail('expected an error'),
+    (error: unknown) => error,
+  )
+  assert.ok(error instanceof OpenAI.APIError, String(error))
+  return {status: error.status as number, param: (error.error as {param?: unknown}).param, message: error.message}
+}
+
+describe('ResponseStore', () => {
+  it('keeps at most N responses, evicting the least recently used (a get counts as a use)', () => {
+    const store = new ResponseStore(2)
+    store.put(stored('a'))
+    store.put(stored('b'))
+    store.get('a')
+    store.put(stored('c'))
+    assert.deepEqual([store.size, store.get('a').response.id, store.get('c').response.id], [2, 'a', 'c'])
+    assert.throws(() => store.get('b'), {httpStatus: 404})
+  })
+
+  it('keeps at most its byte budget, and refuses one response larger than all of it', () => {
+    const one = Buffer.byteLength(JSON.stringify(stored('a', null, 1000)))
+    const store = new ResponseStore(100, one * 2 + 10)
+    for (const id of ['a', 'b', 'c']) assert.equal(store.put(stored(id, null, 1000)), true)
+    assert.deepEqual([store.size, store.bytes], [2, one * 2])
+    assert.throws(() => store.get('a'), {httpStatus: 404})
+    assert.equal(store.put(stored('big', null, 5000)), false)
+    assert.deepEqual([store.size, store.bytes], [2, one * 2])
+    assert.equal(store.delete('b'), true)
+    assert.deepEqual([store.size, store.bytes], [1, one])
+  })
+
+  it('a chain is its responses oldest first, inputs then outputs; a missing link is a 404 on previous_response_id', () => {
+    const store = new ResponseStore(10)
+    store.put(stored('a'))
+    store.put(stored('b', 'a'))
+    assert.deepEqual(store.conversationOf('b').map((item) => item.id ?? item.type), ['msg_a', 'message', 'msg_b', 'message'])
+    store.delete('a')
+    assert.throws(() => store.conversationOf('b'), {httpStatus: 404, param: 'previous_response_id'})
+  })
+})
+
+describe('/v1/responses with --responses-store (tiny model, openai client)', () => {
+  let engine: LLMEngine
+  let server: ApiServer
+  let client: OpenAI
+  let baseUrl: string
+  before(async () => {
+    ;({server, engine, url: baseUrl} = await startTinyEngineServer({responsesStore: 16}))
+    client = new OpenAI({baseURL: `${baseUrl}/v1`, apiKey: 'unused', maxRetries: 0})
+  })
+  after(async () => {
+    await server.shutdown(1000)
+  })
+
+  it('previous_response_id continues the stored conversation: the same prompt and greedy text as the whole list, without the old instructions', async () => {
+    const first = await client.responses.create({model: engine.modelName, input: 'Hello there', instructions: 'Be brief.', ...greedy})
+    assert.deepEqual([storeOf(first), first.previous_response_id], [true, null])
+    const second = await client.responses.create({previous_response_id: first.id, input: 'And now?', ...greedy})
+    assert.deepEqual([storeOf(second), second.previous_response_id, second.instructions], [true, first.id, null])
+    const whole = await client.responses.create({input: [{role: 'user', content: 'Hello there'}, ...(first.output as OpenAI.Responses.ResponseInputItem[]), {role: 'user', content: 'And now?'}], ...greedy})
+    assert.equal(second.usage!.input_tokens, whole.usage!.input_tokens)
+    assert.equal(second.output_text, whole.output_text)
+    // A third turn walks the whole chain.
+    const third = await client.responses.create({previous_response_id: second.id, input: 'Bye', ...greedy, stream: false})
+    const all = [{role: 'user', content: 'Hello there'}, ...first.output, {role: 'user', content: 'And now?'}, ...second.output, {role: 'user', content: 'Bye'}]
+    const wholeThree = await client.responses.create({input: all as OpenAI.Responses.ResponseInputItem[], ...greedy})
+    assert.equal(third.usage!.input_tokens, wholeThree.usage!.input_tokens)
+    assert.equal(third.output_text, wholeThree.output_text)
+  })
+
+  it('retrieve gives the stored object, streamed responses are stored at their end, store: false keeps nothing', async () => {
+    const created = await client.responses.create({input: 'Hi', ...greedy, metadata: {k: 'v'}})
+    assert.deepEqual(await client.responses.retrieve(created.id), created)
+    assert.equal((await fetch(`${baseUrl}/v1/responses/${created.id}?stream=true`)).status, 400)
+    let completed: OpenAI.Responses.Response | null = null
+    for await (const event of await client.responses.create({input: 'Hi', ...greedy, stream: true})) {
+      if (event.type === 'response.completed' || event.type === 'response.incomplete') completed = event.response
+    }
+    assert.ok(completed !== null)
+    const retrieved = await client.responses.retrieve(completed.id)
+    assert.deepEqual([retrieved.output, retrieved.usage, storeOf(retrieved)], [completed.output, completed.usage, true])
+    const unstored = await client.responses.create({input: 'Hi', ...greedy, store: false})
+    assert.equal(storeOf(unstored), false)
+    assert.equal((await refusal(client.responses.retrieve(unstored.id))).status, 404)
+    const missing = await refusal(client.responses.create({previous_response_id: unstored.id, input: 'x', ...greedy}))
+    assert.deepEqual([missing.status, missing.param], [404, 'previous_response_id'])
+  })
+
+  it('delete removes it (OpenAI\'s deletion object), after which retrieve, input_items, delete and chaining are 404s', async () => {
+    const created = await client.responses.create({input: 'Hi', ...greedy})
+    const deleted = await fetch(`${baseUrl}/v1/responses/${created.id}`, {method: 'DELETE'})
+    assert.deepEqual([deleted.status, await deleted.json()], [200, {id: created.id, object: 'response', deleted: true}])
+    assert.equal((await refusal(client.responses.retrieve(created.id))).status, 404)
+    assert.equal((await refusal(client.responses.delete(created.id))).status, 404)
+    assert.equal((await refusal(client.responses.inputItems.list(created.id))).status, 404)
+    const again = await client.responses.create({input: 'Hi', ...greedy})
+    await client.responses.delete(again.id)
+    assert.equal((await refusal(client.responses.retrieve(again.id))).status, 404)
+  })
+
+  it('input_items lists the input with ids, newest first by default, paged by limit and after', async () => {
+    const input: OpenAI.Responses.ResponseInputItem[] = [
+      {role: 'user', content: 'one'},
+      {type: 'message', id: 'msg_kept', status: 'completed', role: 'assistant', content: [{type: 'output_text', text: 'two', annotations: []}]},
+      {role: 'user', content: 'three'},
+    ]
+    const {id} = await client.responses.create({input, ...greedy})
+    const page = await client.responses.inputItems.list(id)
+    assert.deepEqual(page.data.map((item) => (item as {content: unknown}).content), ['three', [{type: 'output_text', text: 'two', annotations: []}], 'one'])
+    assert.equal(page.data[1]!.id, 'msg_kept')
+    assert.ok(page.data.every((item) => /^msg_/.test(item.id)))
+    const walked: string[] = []
+    for await (const item of client.responses.inputItems.list(id, {limit: 1, order: 'asc'})) walked.push(item.id)
+    assert.deepEqual(walked, [...page.data.map((item) => item.id)].reverse())
+    const raw = await fetch(`${baseUrl}/v1/responses/${id}/input_items?limit=2&order=asc&after=${page.data[2]!.id}`)
+    const body = (await raw.json()) as {object: string; data: unknown[]; first_id: string; last_id: string; has_more: boolean}
+    assert.deepEqual([body.object, body.data.length, body.first_id, body.last_id, body.has_more], ['list', 2, 'msg_kept', page.data[0]!.id, false])
+    for (const query of ['limit=0', 'limit=101', 'order=up', 'after=msg_none']) assert.equal((await fetch(`${baseUrl}/v1/responses/${id}/input_items?${query}`)).status, 400, query)
+    // A string input is one user message of input_text.
+    const short = await client.responses.create({input: 'Hi', ...greedy})
+    const [item] = (await client.responses.inputItems.list(short.id)).data
+    assert.deepEqual([item!.type, (item as {role: string}).role, (item as {content: unknown}).content], ['message', 'user', [{type: 'input_text', text: 'Hi'}]])
+  })
+
+  it('a tool round trip via previous_response_id and function_call_output equals the whole conversation sent at once', async () => {
+    const tools: OpenAI.Responses.FunctionTool[] = [{type: 'function', name: 'get_time', description: 'Time now', parameters: {type: 'object', properties: {}}, strict: false}]
+    const first = await client.responses.create({input: 'Time?', tools, tool_choice: {type: 'function', name: 'get_time'}, temperature: 0, max_output_tokens: 20})
+    const [call] = first.output as OpenAI.Responses.ResponseFunctionToolCall[]
+    assert.equal(call!.type, 'function_call')
+    const output: OpenAI.Responses.ResponseInputItem = {type: 'function_call_output', call_id: call!.call_id, output: '12:00'}
+    const second = await client.responses.create({previous_response_id: first.id, input: [output], tools, ...greedy})
+    const whole = await client.responses.create({input: [{role: 'user', content: 'Time?'}, call!, output], tools, ...greedy})
+    assert.equal(second.usage!.input_tokens, whole.usage!.input_tokens)
+    assert.deepEqual(second.output.map((item) => item.type), whole.output.map((item) => item.type))
+    assert.equal(second.output_text, whole.output_text)
+  })
+
+  it('cancel of a finished response is OpenAI\'s 400; unknown ids 404; wrong methods 405', async () => {
+    const {id} = await client.responses.create({input: 'Hi', ...greedy})
+    const cancel = await refusal(client.responses.cancel(id))
+    assert.deepEqual([cancel.status, cancel.message], [400, '400 Cannot cancel a synchronous response.'])
+    assert.equal((await refusal(client.responses.cancel('resp_unknown'))).status, 404)
+    assert.equal((await fetch(`${baseUrl}/v1/responses/${id}`, {method: 'POST'})).status, 405)
+    assert.equal((await fetch(`${baseUrl}/v1/responses/${id}/input_items`, {method: 'DELETE'})).status, 405)
+    assert.equal((await fetch(`${baseUrl}/v1/responses/${id}/other`)).status, 404)
+  })
+})
+
+describe('/v1/responses with the store (scripted engine)', () => {
+  it("a stored reply's reasoning, message and call become the chat turns they were, before the new input", () => {
+    const store = new ResponseStore(4)
+    const output = [
+      {id: 'rs_1', type: 'reasoning', status: 'completed', summary: [], content: [{type: 'reasoning_text', text: 'think'}], encrypted_content: null},
+      {id: 'msg_2', type: 'message', status: 'completed', role: 'assistant', content: [{type: 'output_text', text: 'Checking.', annotations: [], logprobs: []}]},
+      {id: 'fc_3', type: 'function_call', status: 'completed', call_id: 'call_1', name: 'f', arguments: '{}'},
+    ]
+    store.put({response: {id: 'resp_a', output}, inputItems: [{id: 'msg_1', type: 'message', role: 'user', content: [{type: 'input_text', text: 'Hi'}]}], previousId: null})
+    const {chat, settings, inputItems} = translateResponsesRequest({previous_response_id: 'resp_a', input: [{type: 'function_call_output', call_id: 'call_1', output: 'sun'}], instructions: 'New.'}, store)
+    assert.deepEqual(chat.messages, [
+      {role: 'system', content: 'New.'},
+      {role: 'user', content: [{type: 'input_text', text: 'Hi'}]},
+      {role: 'assistant', content: output[1]!.content, reasoning: 'think', tool_calls: [{id: 'call_1', type: 'function', function: {name: 'f', arguments: '{}'}}]},
+      {role: 'tool', tool_call_id: 'call_1', content: 'sun'},
+    ])
+    assert.deepEqual([settings.store, settings.previousResponseId], [true, 'resp_a'])
+    assert.match(inputItems[0]!.id as string, /^fco_[0-9a-f]{24}$/)
+    assert.equal(translateResponsesRequest({input: 'x', store: false}, store).settings.store, false)
+  })
+
+  it('a client that leaves mid-stream stores nothing', async () => {
+    const fake = new FakeEngine({script: 'slow and steady ', stepMs: 5})
+    const {url} = await start({responsesStore: 4}, fake)
+    const controller = new AbortController()
+    const response = await fetch(`${url}/v1/responses`, {method: 'POST', headers: {'content-type': 'application/json'}, body: JSON.stringify({input: 'Go', stream: true}), signal: controller.signal})
+    const reader = response.body!.getReader()
+    const first = new TextDecoder().decode((await reader.read()).value)
+    const id = /"id":"(resp_[0-9a-f]+)"/.exec(first)![1]!
+    controller.abort()
+    await waitFor(() => fake.stats().numRunning === 0 && fake.stats().numWaiting === 0, 'the aborted response to leave the engine', 2000)
+    assert.equal(fake.abortedRequestIds.length, 1)
+    assert.equal((await fetch(`${url}/v1/responses/${id}`)).status, 404)
+    // The same stream read to its end is stored.
+    const whole = await post(`${url}/v1/responses`, {input: 'Go', stream: true, max_output_tokens: 4})
+    const done = /"id":"(resp_[0-9a-f]+)"/.exec(whole.text)![1]!
+    assert.equal((await fetch(`${url}/v1/responses/${done}`)).status, 200)
+  })
+})
+
+describe('/v1/responses without the store (fake engine)', () => {
+  it('previous_response_id is a 400 saying how to turn the store on; GET is a 404 saying the same', async () => {
+    const {url} = await start()
+    const reply = await post(`${url}/v1/responses`, {input: 'x', previous_response_id: 'resp_1'})
+    assert.equal(reply.status, 400)
+    assert.equal(reply.json().error.param, 'previous_response_id')
+    assert.match(reply.json().error.message, /--responses-store N/)
+    const get = await fetch(`${url}/v1/responses/resp_1`)
+    assert.equal(get.status, 404)
+    assert.match(((await get.json()) as {error: {message: string}}).error.message, /--responses-store N/)
+  })
+
+  it('the API key guards the stored responses\' routes as the rest of /v1', async () => {
+    const {url} = await start({apiKey: 'secret', responsesStore: 2})
+    assert.equal((await fetch(`${url}/v1/responses/resp_1`)).status, 401)
+    assert.equal((await fetch(`${url}/v1/responses/resp_1`, {headers: {authorization: 'Bearer secret'}})).status, 404)
+  })
+})
