@@ -8,7 +8,7 @@ import type {ApiServer} from '../src/server/http-server.js'
 import {ResponseStore, type StoredResponse} from '../src/server/response-store.js'
 import {translateResponsesRequest} from '../src/server/responses-request.js'
 import {FakeEngine} from './support/fake-engine.js'
-import {post, start, startTinyEngineServer, waitFor} from './support/server-harness.js'
+import {post, refusal, start, startTinyEngineServer, waitFor} from './support/server-harness.js'
 
 const greedy = {temperature: 0, max_output_tokens: 8}
 /** The openai SDK's Response type has no `store`, which the API sends. */
@@ -18,16 +18,6 @@ const storeOf = (response: OpenAI.Responses.Response) => (response as {store?: b
 function stored(id: string, previousId: string | null = null, textLength = 10): StoredResponse {
   const output = [{type: 'message', role: 'assistant', content: [{type: 'output_text', text: 'x'.repeat(textLength)}]}]
   return {response: {id, output}, inputItems: [{id: `msg_${id}`, type: 'message', role: 'user', content: 'q'}], previousId}
-}
-
-/** Status and OpenAI error of a call the client is expected to refuse. */
-async function refusal(call: Promise<unknown>): Promise<{status: number; param: unknown; message: string}> {
-  const error = await call.then(
-    () => assert.fail('expected an error'),
-    (error: unknown) => error,
-  )
-  assert.ok(error instanceof OpenAI.APIError, String(error))
-  return {status: error.status as number, param: (error.error as {param?: unknown}).param, message: error.message}
 }
 
 describe('ResponseStore', () => {

@@ -6,6 +6,7 @@ import type {EngineLike} from './engine-like.js'
 import type {ServerMetrics} from './metrics.js'
 import type {PromptTokenizer} from './prompt-tokenizer.js'
 import type {ResponseStore} from './response-store.js'
+import type {BackgroundResponses} from './responses-background.js'
 import type {ToolCallParserName} from './tool-calls.js'
 import type {ReasoningParserName} from './reasoning-parsers.js'
 import type {ChatContentFormatOption} from '../engine/model/chat-content-format.js'
@@ -44,6 +45,14 @@ export interface ApiContext {
   enablePromptTokensDetails?: boolean
   /** serve --responses-store: finished /v1/responses kept for previous_response_id and GET; null when off. */
   responseStore?: ResponseStore | null
+  /** Background /v1/responses running without their clients (there when the store is). */
+  backgroundResponses?: BackgroundResponses | null
+  /**
+   * For work that outlives the reply (a background response): it takes over the request's slots and body reservation,
+   * which `release` then gives back instead of the reply's end, and gets a signal that aborts only at shutdown (which
+   * waits for it as for a request in flight).
+   */
+  detach?: () => {signal: AbortSignal; release: () => void}
 }
 
 export interface RequestLimits {

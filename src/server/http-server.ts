@@ -19,6 +19,7 @@ import {RequestLimiter} from './request-limiter.js'
 import {ClientTooSlow} from './sse.js'
 import {createResponse} from './responses.js'
 import {ResponseStore} from './response-store.js'
+import {BackgroundResponses} from './responses-background.js'
 import {RESPONSE_PATH_PREFIX, storedResponseRoute} from './responses-routes.js'
 import {detokenize, tokenize} from './tokenize.js'
 import type {ChatContentFormatOption} from '../engine/model/chat-content-format.js'
@@ -107,6 +108,7 @@ export class ApiServer {
   private shutdownPromise: Promise<void> | null = null
   private readonly routes: Record<string, Partial<Record<Method, RouteHandler>>>
   private readonly responseStore: ResponseStore | null
+  private readonly backgroundResponses: BackgroundResponses | null
 
   constructor(private readonly options: ApiServerOptions) {
     if (options.headersTimeoutMs > options.requestTimeoutMs)
@@ -129,6 +131,7 @@ export class ApiServer {
       (request, response) => void this.handle(request, response),
     )
     this.responseStore = options.responsesStore ? new ResponseStore(options.responsesStore, options.responsesStoreBytes) : null
+    this.backgroundResponses = this.responseStore && new BackgroundResponses(this.responseStore, options.log)
     this.connectionCap = new ConnectionCap(this.server, options.maxConnections)
     answerRefusedRequests(this.server)
     this.routes = {
@@ -226,7 +229,7 @@ export class ApiServer {
       const path = requestPath(request.url)
       const route =
         this.routes[path] ??
-        (path.startsWith(MODEL_PATH_PREFIX) ? this.routes[MODEL_PATH_PREFIX] : path.startsWith(RESPONSE_PATH_PREFIX) ? storedResponseRoute(path, this.responseStore) : undefined)
+        (path.startsWith(MODEL_PATH_PREFIX) ? this.routes[MODEL_PATH_PREFIX] : path.startsWith(RESPONSE_PATH_PREFIX) ? storedResponseRoute(path, this.responseStore, this.backgroundResponses, this.options.slowClientTimeoutMs) : undefined)
       if (!route) throw new NotFoundError(`No route for ${path}.`, {code: 'unknown_url'})
       const handler = route[request.method as Method]
       if (!handler) {
@@ -249,9 +252,25 @@ export class ApiServer {
       cutWhenNotTaken(response, this.options.slowClientTimeoutMs, this.options.log)
       // 499 (nginx's "client closed request") for replies the client left before they were finished.
       this.metrics.countHttpResponse(response.writableEnded ? response.statusCode : 499)
-      this.inFlight.delete(controller)
-      if (this.inFlight.size === 0) for (const resolve of this.drainedListeners.splice(0)) resolve()
+      this.untrack(controller)
     }
+  }
+
+  private untrack(controller: AbortController): void {
+    this.inFlight.delete(controller)
+    if (this.inFlight.size === 0) for (const resolve of this.drainedListeners.splice(0)) resolve()
+  }
+
+  /** Moves the request's grants in `releases` to work that outlives its reply; shutdown waits for it, then aborts it. */
+  private detach(releases: (() => void)[]) {
+    const controller = new AbortController()
+    this.inFlight.add(controller)
+    const held = releases.splice(0)
+    const release = () => {
+      for (const each of held.splice(0)) each()
+      this.untrack(controller)
+    }
+    return {signal: controller.signal, release}
   }
 
   private authenticate(request: IncomingMessage): void {
@@ -323,7 +342,7 @@ export class ApiServer {
       const context: ApiContext = {engine, promptTokenizer, metrics: this.metrics, response, signal, arrivalTime, log: this.options.log, limits: this.limits, admit,
         toolCallParser: this.options.toolCallParser ?? null, reasoningParser: this.options.reasoningParser ?? null,
         chatTemplateContentFormat: this.options.chatTemplateContentFormat ?? 'auto', enablePromptTokensDetails: this.options.enablePromptTokensDetails ?? false,
-        responseStore: this.responseStore,
+        responseStore: this.responseStore, backgroundResponses: this.backgroundResponses, detach: () => this.detach(releases),
         samplingDefaults: this.options.generationConfig === 'vllm' ? {} : (engine.samplingDefaults ?? {})}
       await create(context, body)
     } catch (error) {

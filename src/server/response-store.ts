@@ -11,6 +11,8 @@ export interface StoredResponse {
   inputItems: JsonObject[]
   /** The response it continued, whose conversation comes before its own input. */
   previousId: string | null
+  /** A background response created with stream: true: its events, numbered, for GET ?stream=true&starting_after=N. */
+  events?: JsonObject[]
 }
 
 /** 64 MiB of JSON text by default: thousands of ordinary conversations. */

@@ -66,6 +66,14 @@ export class ResponseOutputBuilder {
     await this.close(status)
   }
 
+  /** The finished items and the open one with its text so far (in_progress): what polling a background response shows. */
+  itemsSoFar(): JsonObject[] {
+    const open = this.open
+    if (open === null) return [...this.items]
+    const item = this.itemOf(open, 'in_progress')
+    return [...this.items, open.kind === 'function_call' ? item : {...item, content: [partOf(open.kind, open.text, open.logprobs)]}]
+  }
+
   private place() {
     return {item_id: this.open!.id, output_index: this.items.length}
   }

@@ -23,6 +23,8 @@ export interface ResponseSettings {
   /** Whether the finished response is kept (store on the server and not `store: false`). */
   store: boolean
   previousResponseId: string | null
+  /** Runs without the client (`background: true`; the store must be on and `store` not false): responses-background.ts. */
+  background: boolean
 }
 
 export interface TranslatedRequest {
@@ -93,6 +95,7 @@ export function translateResponsesRequest(raw: unknown, store: ResponseStore | n
       user: optionalString(body, 'user') ?? null,
       store: store !== null && (optionalBoolean(body, 'store') ?? true),
       previousResponseId,
+      background: optionalBoolean(body, 'background') ?? false,
     },
     inputItems,
     responsesParam: (param) => conversation.responsesParam(param),
@@ -112,8 +115,8 @@ export function renameParam(error: unknown, responsesParam: (chatParam: string) 
 
 /**
  * previous_response_id needs the server's response store (`serve --responses-store N`); without it, a clear 400 rather
- * than a reply without the context the client meant to send. conversation, prompt and background are not served at
- * all. Returns the previous response's id, if any.
+ * than a reply without the context the client meant to send; so does background (and store: false with it). conversation
+ * and prompt are not served at all. Returns the previous response's id, if any.
  */
 function refuseStoredState(body: JsonObject, store: ResponseStore | null): string | null {
   optionalBoolean(body, 'store')
@@ -123,8 +126,12 @@ function refuseStoredState(body: JsonObject, store: ResponseStore | null): strin
   for (const param of ['conversation', 'prompt'])
     if (body[param] !== undefined && body[param] !== null)
       throw new InvalidRequestError(`'${param}' is not served here: send the whole conversation in 'input'`, {param})
-  if (optionalBoolean(body, 'background'))
-    throw new InvalidRequestError("'background' is not served here: responses run while their request is open", {param: 'background'})
+  if (optionalBoolean(body, 'background')) {
+    // vLLM's rule (it needs its store too) and OpenAI's: a background response is only ever read back from the store.
+    if (store === null)
+      throw new InvalidRequestError("'background' needs stored responses, which this server keeps only when started with --responses-store N: start it so, or leave 'background' out", {param: 'background'})
+    if (optionalBoolean(body, 'store') === false) throw new InvalidRequestError("'background' needs 'store' to be true: a background response is read back from the store", {param: 'background'})
+  }
   if ((optionalString(body, 'truncation') ?? 'disabled') !== 'disabled')
     throw new InvalidRequestError("'truncation' must be 'disabled': this server does not drop input to make room", {param: 'truncation'})
   return previousId

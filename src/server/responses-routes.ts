@@ -4,48 +4,57 @@ import type {IncomingMessage, ServerResponse} from 'node:http'
 import {InvalidRequestError, NotFoundError} from '../engine/errors.js'
 import {sendJson} from './api-context.js'
 import type {ResponseStore} from './response-store.js'
+import {type BackgroundResponses, parseStartingAfter, streamEvents} from './responses-background.js'
 
 /** Paths under it name one stored response (and, after it, input_items or cancel). */
 export const RESPONSE_PATH_PREFIX = '/v1/responses/'
 
-type Handler = (request: IncomingMessage, response: ServerResponse) => Promise<void>
+type Handler = (request: IncomingMessage, response: ServerResponse, signal: AbortSignal) => Promise<void>
 
 /** The handlers by method for `path` (under RESPONSE_PATH_PREFIX), or undefined when no such route exists. */
-export function storedResponseRoute(path: string, store: ResponseStore | null): Partial<Record<'GET' | 'HEAD' | 'DELETE' | 'POST', Handler>> | undefined {
+export function storedResponseRoute(
+  path: string,
+  store: ResponseStore | null,
+  background: BackgroundResponses | null,
+  slowClientTimeoutMs: number,
+): Partial<Record<'GET' | 'HEAD' | 'DELETE' | 'POST', Handler>> | undefined {
   const [id, action, ...rest] = path.slice(RESPONSE_PATH_PREFIX.length).split('/')
   if (id === undefined || id === '' || rest.length > 0) return undefined
   const stored = () => {
     if (store === null) throw new NotFoundError(`No stored response with id ${JSON.stringify(id)}: this server keeps responses only when started with --responses-store N.`, {code: 'response_not_found'})
-    return store.get(id)
+    return background!.isRunning(id) ? null : store.get(id)
   }
   if (action === undefined) {
-    const retrieve: Handler = async (request, response) => {
-      const found = stored()
-      // OpenAI's stream=true replays a background response's events; no response here runs in the background.
-      if (new URL(request.url ?? '/', 'http://localhost').searchParams.get('stream') === 'true')
-        throw new InvalidRequestError("'stream' replays a background response's events; this server runs no background responses", {param: 'stream'})
-      sendJson(response, 200, found.response)
+    // A running background response is found too (its output so far); stream=true replays its events from starting_after.
+    const retrieve: Handler = async (request, response, signal) => {
+      stored()
+      const found = background!.find(id)
+      const query = new URL(request.url ?? '/', 'http://localhost').searchParams
+      if (query.get('stream') !== 'true') return sendJson(response, 200, found.response)
+      if (found.events === null)
+        throw new InvalidRequestError(`'stream' replays the events of a background response created with stream: true; ${JSON.stringify(id)} was not`, {param: 'stream'})
+      await streamEvents(response, slowClientTimeoutMs, found, parseStartingAfter(query), signal)
     }
     return {
       GET: retrieve,
       HEAD: retrieve,
       DELETE: async (_, response) => {
-        stored()
+        if (stored() === null) throw new InvalidRequestError(`Response ${JSON.stringify(id)} is still running in the background: cancel it first.`)
         store!.delete(id)
         sendJson(response, 200, {id, object: 'response', deleted: true})
       },
     }
   }
   if (action === 'input_items') {
-    const list: Handler = async (request, response) => sendJson(response, 200, inputItemsPage(stored().inputItems, new URL(request.url ?? '/', 'http://localhost').searchParams))
+    const list: Handler = async (request, response) => sendJson(response, 200, inputItemsPage(background!.inputItemsOf(id), new URL(request.url ?? '/', 'http://localhost').searchParams))
     return {GET: list, HEAD: list}
   }
   if (action === 'cancel') {
-    // Only background responses can be cancelled, and this server runs none: a stored one is always finished.
+    // Only background responses can be cancelled (responses-background.ts); a synchronous one is a 400.
     return {
-      POST: async () => {
+      POST: async (_, response) => {
         stored()
-        throw new InvalidRequestError('Cannot cancel a synchronous response.')
+        sendJson(response, 200, await background!.cancel(id))
       },
     }
   }

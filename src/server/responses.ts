@@ -15,6 +15,8 @@ import {chatLogprobs, tokenNamer, tokenText} from './logprobs-format.js'
 import {logUnreadFields, watchFields} from './request-fields.js'
 import {type ItemStatus, type PlacedLogprob, type ResponseEvent, ResponseOutputBuilder, ReplyReader} from './responses-output.js'
 import {renameParam, type ResponseSettings, translateResponsesRequest} from './responses-request.js'
+import type {JsonObject} from './request-fields.js'
+import {streamEvents} from './responses-background.js'
 import {SseStream} from './sse.js'
 
 /** What every Response object of one request repeats: its id, time, model, the settings it ran with. */
@@ -26,7 +28,7 @@ interface ResponseBase {
   params: SamplingParams
 }
 
-type ResponseStatus = 'in_progress' | ItemStatus
+type ResponseStatus = 'queued' | 'in_progress' | ItemStatus
 
 export async function createResponse(context: ApiContext, body: unknown): Promise<void> {
   const fields = watchFields(body)
@@ -39,8 +41,10 @@ export async function createResponse(context: ApiContext, body: unknown): Promis
     const id = newObjectId('resp')
     const chatRun = await startChatRun(context, request, id)
     const base: ResponseBase = {id, createdAt: unixSeconds(), model: context.engine.modelName, settings: translated.settings, params: chatRun.prompt.params}
+    const stored = {inputItems: translated.inputItems, previousId: base.settings.previousResponseId}
+    if (base.settings.background) return runInBackground(context, request, chatRun, base, stored, rename)
     const keep = (response: ReturnType<typeof responseObject>) => {
-      if (base.settings.store && !store!.put({response, inputItems: translated.inputItems, previousId: base.settings.previousResponseId}))
+      if (base.settings.store && !store!.put({response, ...stored}))
         context.log(`response ${id} was not stored: it is larger than the whole --responses-store-bytes budget`)
     }
     if (request.stream) return await streamResponse(context, request, chatRun, base, rename, keep)
@@ -73,39 +77,97 @@ async function streamResponse(
 ): Promise<void> {
   const sse = new SseStream(context.response, context.limits.slowClientTimeoutMs)
   let sequenceNumber = 0
-  const emit = (event: ResponseEvent) => sse.send({...event, sequence_number: sequenceNumber++}, event.type)
+  const emit = async (event: ResponseEvent) => sse.send({...event, sequence_number: sequenceNumber++}, event.type)
   const builder = new ResponseOutputBuilder(emit)
-  const reader = new ReplyReader(request, chatRun)
-  const deltas = new ChoiceDeltas()
-  let final: CompletionOutput | null = null
-  let cachedTokens = 0
   try {
-    for await (const {output} of chatRun.run.outputs(context.signal, context.metrics.observeFinished)) {
-      cachedTokens = output.numCachedTokens
-      if (!sse.hasStarted) {
-        await emit({type: 'response.created', response: responseObject(base, 'in_progress', [], null)})
-        await emit({type: 'response.in_progress', response: responseObject(base, 'in_progress', [], null)})
-      }
-      const completion = output.outputs[0]!
-      const delta = deltas.next(0, completion)
-      if (delta === null) continue
-      await reader.push(delta.text, delta.finishReason !== null, builder, logprobsOf(context, request, chatRun, delta.tokenIds, delta.logprobs))
-      if (delta.finishReason !== null) final = completion
+    const opened = async () => {
+      await emit({type: 'response.created', response: responseObject(base, 'in_progress', [], null)})
+      await emit({type: 'response.in_progress', response: responseObject(base, 'in_progress', [], null)})
     }
-    context.signal.throwIfAborted()
-    if (final === null || final.finishReason === 'abort') throw new UnavailableError('the request was aborted by the engine before it finished', {code: 'request_aborted'})
-    const status = statusOf(final)
-    await builder.finish(status)
-    const response = responseObject(base, status, builder.items, usageOf(context, chatRun, final, cachedTokens))
+    const response = await runToEnd(context, context.signal, request, chatRun, base, builder, opened)
     // Kept before the last event goes out, so a client that has it can already continue from it.
     keep(response)
-    await emit({type: status === 'completed' ? 'response.completed' : 'response.incomplete', response})
+    await emit(lastEventOf(response))
     sse.finish(undefined, {done: false})
   } catch (error) {
     if (!sse.hasStarted || context.response.destroyed) throw error
     const {message, param, code} = errorReply(rename(error), context.log).body.error
     sse.finish({type: 'error', code, message, param, sequence_number: sequenceNumber++}, {event: 'error', done: false})
   }
+}
+
+/**
+ * `background: true`: the reply is the Response queued (or, with stream: true, its events as they come: the client may
+ * leave and resume by GET); the run goes on with the request's slots (context.detach) until it ends, is cancelled, or
+ * the server shuts down, and its response is stored then (responses-background.ts).
+ */
+function runInBackground(
+  context: ApiContext,
+  request: ChatCompletionRequest,
+  chatRun: ChatRun,
+  base: ResponseBase,
+  stored: {inputItems: JsonObject[]; previousId: string | null},
+  rename: (error: unknown) => unknown,
+): Promise<void> {
+  const background = context.backgroundResponses!
+  const {signal, release} = context.detach!()
+  const queued = responseObject(base, 'queued', [], null)
+  background.start(queued, request.stream, stored, signal, release, async (work) => {
+    const builder = new ResponseOutputBuilder(async (event) => work.emit(event))
+    work.setProgress(() => responseObject(base, 'queued', [], null))
+    const opened = async () => {
+      work.setProgress(() => responseObject(base, 'in_progress', builder.itemsSoFar(), null))
+      work.emit({type: 'response.in_progress', response: responseObject(base, 'in_progress', [], null)})
+    }
+    try {
+      const response = await runToEnd(context, work.signal, request, chatRun, base, builder, opened)
+      return {response, lastEvent: lastEventOf(response)}
+    } catch (error) {
+      throw rename(error)
+    }
+  })
+  if (!request.stream) return Promise.resolve(sendJson(context.response, 200, queued))
+  return streamEvents(context.response, context.limits.slowClientTimeoutMs, background.find(base.id), -1, context.signal)
+}
+
+/**
+ * Reads the engine's outputs into `builder` (whose emit gets the items' events) until the reply ends; `opened` runs at
+ * the first output. Returns the finished Response object; the caller stores it and sends its last event.
+ */
+async function runToEnd(
+  context: ApiContext,
+  signal: AbortSignal,
+  request: ChatCompletionRequest,
+  chatRun: ChatRun,
+  base: ResponseBase,
+  builder: ResponseOutputBuilder,
+  opened: () => Promise<void>,
+) {
+  const reader = new ReplyReader(request, chatRun)
+  const deltas = new ChoiceDeltas()
+  let final: CompletionOutput | null = null
+  let cachedTokens = 0
+  let first = true
+  for await (const {output} of chatRun.run.outputs(signal, context.metrics.observeFinished)) {
+    cachedTokens = output.numCachedTokens
+    if (first) await opened()
+    first = false
+    const completion = output.outputs[0]!
+    const delta = deltas.next(0, completion)
+    if (delta === null) continue
+    await reader.push(delta.text, delta.finishReason !== null, builder, logprobsOf(context, request, chatRun, delta.tokenIds, delta.logprobs))
+    if (delta.finishReason !== null) final = completion
+  }
+  signal.throwIfAborted()
+  if (final === null || final.finishReason === 'abort') throw new UnavailableError('the request was aborted by the engine before it finished', {code: 'request_aborted'})
+  const status = statusOf(final)
+  await builder.finish(status)
+  return responseObject(base, status, builder.items, usageOf(context, chatRun, final, cachedTokens))
+}
+
+/** The event that ends a stream with the finished response. */
+function lastEventOf(response: ReturnType<typeof responseObject>): ResponseEvent {
+  return {type: response.status === 'completed' ? 'response.completed' : 'response.incomplete', response}
 }
 
 /** The tokens' logprobs as the chat route gives them (top_logprobs alternatives each) with their texts, or none when not asked for. */
@@ -130,7 +192,7 @@ function responseObject(base: ResponseBase, status: ResponseStatus, output: obje
     object: 'response',
     created_at: base.createdAt,
     status,
-    background: false,
+    background: settings.background,
     error: null,
     incomplete_details: status === 'incomplete' ? {reason: 'max_output_tokens'} : null,
     instructions: settings.instructions,

@@ -2,6 +2,7 @@
 // the server tests share.
 import assert from 'node:assert/strict'
 import {after} from 'node:test'
+import OpenAI from 'openai'
 import {type EngineConfig, makeEngineConfig} from '../../src/engine/config.js'
 import {LLMEngine} from '../../src/engine/llm-engine.js'
 import {ensureTestModel} from '../../src/engine/model/test-model.js'
@@ -71,4 +72,14 @@ export async function waitFor(condition: () => boolean, what: string, timeoutMs 
     if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`)
     await new Promise((resolve) => setTimeout(resolve, 5))
   }
+}
+
+/** Status and OpenAI error of a call the client is expected to refuse. */
+export async function refusal(call: Promise<unknown>): Promise<{status: number; param: unknown; message: string}> {
+  const error = await call.then(
+    () => assert.fail('expected an error'),
+    (error: unknown) => error,
+  )
+  assert.ok(error instanceof OpenAI.APIError, String(error))
+  return {status: error.status as number, param: (error.error as {param?: unknown}).param, message: error.message}
 }
