@@ -88,6 +88,8 @@ describe('background /v1/responses (fake engine)', () => {
     assert.deepEqual([polled.status, polled.output.length, polled.output[0].status], ['in_progress', 1, 'in_progress'])
     assert.ok(polled.output[0].content[0].text.startsWith('slow a'), polled.output[0].content[0].text)
     assert.equal((await fetch(`${url}/v1/responses/${id}`, {method: 'DELETE'})).status, 400)
+    const continued = await post(`${url}/v1/responses`, {input: 'More', previous_response_id: id})
+    assert.deepEqual([continued.status, continued.json().error.param], [400, 'previous_response_id'])
     const cancelled = (await post(`${url}/v1/responses/${id}/cancel`, {})).json()
     assert.equal(cancelled.status, 'cancelled')
     assert.ok(cancelled.output[0].content[0].text.length >= polled.output[0].content[0].text.length)

@@ -112,7 +112,8 @@ export class BackgroundResponses {
       })
       .then(({response, lastEvent}) => {
         if (lastEvent !== null) run.record(lastEvent)
-        if (!this.store.put({...stored, response, ...(streams ? {events: run.events} : {})}))
+        // Too large with its events for the whole byte budget: kept without them (no resume), or else not at all.
+        if (!(streams && this.store.put({...stored, response, events: run.events})) && !this.store.put({...stored, response}))
           this.log(`background response ${id} was not stored: it is larger than the whole --responses-store-bytes budget`)
         run.current = () => response
         this.running.delete(id)
@@ -123,6 +124,11 @@ export class BackgroundResponses {
 
   isRunning(id: string): boolean {
     return this.running.has(id)
+  }
+
+  /** A 400 on `param` when `id` is still running: its conversation is not whole yet. */
+  refuseRunning(id: string, param: string): void {
+    if (this.running.has(id)) throw new InvalidRequestError(`Response ${JSON.stringify(id)} is still running in the background: wait for it to finish, or cancel it.`, {param})
   }
 
   /** The input items of a running or stored response (404 when neither). */

@@ -22,7 +22,7 @@ export function storedResponseRoute(
   if (id === undefined || id === '' || rest.length > 0) return undefined
   const stored = () => {
     if (store === null) throw new NotFoundError(`No stored response with id ${JSON.stringify(id)}: this server keeps responses only when started with --responses-store N.`, {code: 'response_not_found'})
-    return background!.isRunning(id) ? null : store.get(id)
+    if (!background!.isRunning(id)) store.get(id)
   }
   if (action === undefined) {
     // A running background response is found too (its output so far); stream=true replays its events from starting_after.
@@ -39,7 +39,8 @@ export function storedResponseRoute(
       GET: retrieve,
       HEAD: retrieve,
       DELETE: async (_, response) => {
-        if (stored() === null) throw new InvalidRequestError(`Response ${JSON.stringify(id)} is still running in the background: cancel it first.`)
+        stored()
+        background!.refuseRunning(id, 'response_id')
         store!.delete(id)
         sendJson(response, 200, {id, object: 'response', deleted: true})
       },

@@ -33,6 +33,8 @@ type ResponseStatus = 'queued' | 'in_progress' | ItemStatus
 export async function createResponse(context: ApiContext, body: unknown): Promise<void> {
   const fields = watchFields(body)
   const store = context.responseStore ?? null
+  const previousId = (fields.body as {previous_response_id?: unknown} | null)?.previous_response_id
+  if (typeof previousId === 'string') context.backgroundResponses?.refuseRunning(previousId, 'previous_response_id')
   const translated = translateResponsesRequest(fields.body, store)
   logUnreadFields(fields, context.log)
   const rename = (error: unknown) => renameParam(error, translated.responsesParam)
