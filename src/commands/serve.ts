@@ -96,7 +96,7 @@ export default class Serve extends PagedLLMCommand {
     }),
     'responses-store': Flags.integer({
       description:
-        'Keep up to N finished /v1/responses in memory (least recently used evicted) for previous_response_id, GET/DELETE /v1/responses/{id} and its input_items; store defaults to true with it on (off by default, as vLLM)',
+        'Keep up to N finished /v1/responses in memory (least recently used evicted) for previous_response_id, GET/DELETE /v1/responses/{id} and its input_items, and runs background: true ones (cancel, stream resume); store defaults to true with it on (off by default, as vLLM)',
       min: 1,
     }),
     'responses-store-bytes': Flags.string({description: 'The most the kept responses and their input items hold, as JSON text (with --responses-store; default 64MiB)'}),

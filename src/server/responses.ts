@@ -116,7 +116,6 @@ function runInBackground(
   const queued = responseObject(base, 'queued', [], null)
   background.start(queued, request.stream, stored, signal, release, async (work) => {
     const builder = new ResponseOutputBuilder(async (event) => work.emit(event))
-    work.setProgress(() => responseObject(base, 'queued', [], null))
     const opened = async () => {
       work.setProgress(() => responseObject(base, 'in_progress', builder.itemsSoFar(), null))
       work.emit({type: 'response.in_progress', response: responseObject(base, 'in_progress', [], null)})
