@@ -19,6 +19,11 @@ async function settled(client: OpenAI, id: string): Promise<OpenAI.Responses.Res
   }
 }
 
+/** The text of a Response's messages (the SDK adds output_text only to the objects its methods return). */
+function textOf(response: OpenAI.Responses.Response): string {
+  return response.output.flatMap((item) => (item.type === 'message' ? item.content.map((part) => (part.type === 'output_text' ? part.text : '')) : [])).join('')
+}
+
 /** The events of an SSE body of the Responses API (`event:` + `data:` frames, no [DONE]). */
 function responseEvents(text: string): {type: string; sequence_number: number; [field: string]: any}[] {
   return text
@@ -52,6 +57,22 @@ describe('background /v1/responses (tiny model, openai client)', () => {
     assert.deepEqual([finished.status, /already finished/.test(finished.message)], [400, true])
     const synchronous = await refusal(client.responses.cancel(foreground.id))
     assert.deepEqual([synchronous.status, synchronous.message], [400, '400 Cannot cancel a synchronous response.'])
+  })
+
+  it('the client resumes a background stream it dropped (retrieve with stream and starting_after) and gets the foreground text', async () => {
+    const seen: OpenAI.Responses.ResponseStreamEvent[] = []
+    for await (const event of await client.responses.create({input: 'Hello there', ...greedy, background: true, stream: true})) {
+      seen.push(event)
+      if (seen.length === 3) break
+    }
+    assert.deepEqual(seen.map((event) => event.sequence_number), [0, 1, 2])
+    const id = (seen[0] as OpenAI.Responses.ResponseCreatedEvent).response.id
+    const rest: OpenAI.Responses.ResponseStreamEvent[] = []
+    for await (const event of await client.responses.retrieve(id, {stream: true, starting_after: 2})) rest.push(event)
+    assert.deepEqual(rest.map((event) => event.sequence_number), rest.map((_, index) => 3 + index))
+    const last = rest[rest.length - 1] as OpenAI.Responses.ResponseCompletedEvent
+    const foreground = await client.responses.create({input: 'Hello there', ...greedy})
+    assert.deepEqual([last.response.id, last.response.output_text ?? textOf(last.response)], [id, foreground.output_text])
   })
 
   it('cancel right after create answers cancelled, aborts the engine request and the KV pool drains', async () => {
