@@ -86,10 +86,6 @@ export class BackgroundResponses {
     private readonly log: (message: string) => void,
   ) {}
 
-  get numRunning(): number {
-    return this.running.size
-  }
-
   /**
    * Runs `generate` without the client. `release` gives back the request's slots (and stops shutdown waiting for it)
    * once the run has ended and its response is stored with its input items.
