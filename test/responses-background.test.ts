@@ -104,8 +104,10 @@ describe('background /v1/responses (fake engine)', () => {
     const fake = new FakeEngine({stepMs: 5, script: 'slow and steady '})
     const {url} = await start({responsesStore: 4}, fake)
     const {id} = (await post(`${url}/v1/responses`, {input: 'Go', background: true, max_output_tokens: 200})).json()
-    await waitFor(() => fake.stats().generationTokens >= 6, 'a few tokens')
-    const polled = (await (await fetch(`${url}/v1/responses/${id}`)).json()) as {status: string; output: {status: string; content: {text: string}[]}[]}
+    type Polled = {status: string; output: {status: string; content: {text: string}[]}[]}
+    let polled: Polled
+    do polled = (await (await fetch(`${url}/v1/responses/${id}`)).json()) as Polled
+    while ((polled.output[0]?.content[0]?.text.length ?? 0) < 6)
     assert.deepEqual([polled.status, polled.output.length, polled.output[0].status], ['in_progress', 1, 'in_progress'])
     assert.ok(polled.output[0].content[0].text.startsWith('slow a'), polled.output[0].content[0].text)
     assert.equal((await fetch(`${url}/v1/responses/${id}`, {method: 'DELETE'})).status, 400)
@@ -120,9 +122,10 @@ describe('background /v1/responses (fake engine)', () => {
   })
 
   it('a flood is bounded by the admission limits: a queued POST waits for a slot, past the queue a 503, and every admitted one completes', async () => {
-    const fake = new FakeEngine({stepMs: 2})
+    // Each run takes 100 steps of 3 ms: far longer than the ten POSTs take to arrive.
+    const fake = new FakeEngine({stepMs: 3})
     const {url} = await start({responsesStore: 32, maxConcurrentRequests: 2, maxQueuedRequests: 2}, fake)
-    const replies = await Promise.all(Array.from({length: 10}, () => post(`${url}/v1/responses`, {input: 'Go', background: true, max_output_tokens: 20})))
+    const replies = await Promise.all(Array.from({length: 10}, () => post(`${url}/v1/responses`, {input: 'Go', background: true, max_output_tokens: 100})))
     const statuses = replies.map((reply) => reply.status)
     assert.ok(statuses.every((status) => status === 200 || status === 503), statuses.join())
     const admitted = replies.filter((reply) => reply.status === 200)
@@ -130,7 +133,10 @@ describe('background /v1/responses (fake engine)', () => {
     for (const reply of admitted) {
       const id = reply.json().id as string
       let status = 'queued'
-      while (status === 'queued' || status === 'in_progress') status = ((await (await fetch(`${url}/v1/responses/${id}`)).json()) as {status: string}).status
+      while (status === 'queued' || status === 'in_progress') {
+        await new Promise((resolve) => setTimeout(resolve, 10))
+        status = ((await (await fetch(`${url}/v1/responses/${id}`)).json()) as {status: string}).status
+      }
       assert.equal(status, 'incomplete')
     }
     await waitFor(() => fake.stats().numRunning === 0 && fake.stats().kv.usedBlocks === 0, 'the engine to drain')
