@@ -161,7 +161,7 @@ export default class Serve extends PagedLLMCommand {
     const recommended = Object.entries(GENERATION_CONFIG_SAMPLING_KEYS).filter(([, field]) => defaults[field] !== undefined).map(([key, field]) => `${key} ${defaults[field]}`)
     if (flags['generation-config'] === 'auto' && recommended.length > 0)
       log(`sampling defaults from the model's generation_config.json: ${recommended.join(', ')} (requests override them; --generation-config vllm ignores them)`)
-    log(`ready: model "${engine.modelName}" at ${address.url}/v1 (completions, chat/completions, models); /health, /metrics${flags['api-key'] ? '; API key required' : ''}`)
+    log(`ready: model "${engine.modelName}" at ${address.url}/v1 (completions, chat/completions, responses, models); /health, /metrics${flags['api-key'] ? '; API key required' : ''}`)
     await stopped
   }
 
