@@ -201,15 +201,17 @@ describe('/v1/responses with the store (scripted engine)', () => {
 })
 
 describe('/v1/responses without the store (fake engine)', () => {
-  it('previous_response_id is a 400 saying how to turn the store on; GET is a 404 saying the same', async () => {
+  it('previous_response_id is a 400 saying how to turn the store on; GET, DELETE, input_items and cancel are 404s saying the same', async () => {
     const {url} = await start()
     const reply = await post(`${url}/v1/responses`, {input: 'x', previous_response_id: 'resp_1'})
     assert.equal(reply.status, 400)
     assert.equal(reply.json().error.param, 'previous_response_id')
     assert.match(reply.json().error.message, /--responses-store N/)
-    const get = await fetch(`${url}/v1/responses/resp_1`)
-    assert.equal(get.status, 404)
-    assert.match(((await get.json()) as {error: {message: string}}).error.message, /--responses-store N/)
+    for (const [method, path] of [['GET', ''], ['DELETE', ''], ['GET', '/input_items'], ['POST', '/cancel']]) {
+      const reply = await fetch(`${url}/v1/responses/resp_1${path}`, {method})
+      assert.equal(reply.status, 404, `${method} ${path}`)
+      assert.match(((await reply.json()) as {error: {message: string}}).error.message, /--responses-store N/)
+    }
   })
 
   it('the API key guards the stored responses\' routes as the rest of /v1', async () => {

@@ -47,7 +47,10 @@ export function storedResponseRoute(
     }
   }
   if (action === 'input_items') {
-    const list: Handler = async (request, response) => sendJson(response, 200, inputItemsPage(background!.inputItemsOf(id), new URL(request.url ?? '/', 'http://localhost').searchParams))
+    const list: Handler = async (request, response) => {
+      stored()
+      sendJson(response, 200, inputItemsPage(background!.inputItemsOf(id), new URL(request.url ?? '/', 'http://localhost').searchParams))
+    }
     return {GET: list, HEAD: list}
   }
   if (action === 'cancel') {
