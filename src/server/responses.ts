@@ -10,7 +10,6 @@ import {type ChatCompletionRequest, parseChatCompletionRequest} from './chat-req
 import {ChoiceDeltas} from './choice-deltas.js'
 import type {CompletionOutput} from './engine-like.js'
 import {errorReply} from './error-reply.js'
-import {collectFinalOutputs} from './generation.js'
 import {chatLogprobs, tokenNamer, tokenText} from './logprobs-format.js'
 import {logUnreadFields, watchFields} from './request-fields.js'
 import {type ItemStatus, type PlacedLogprob, type ResponseEvent, ResponseOutputBuilder, ReplyReader} from './responses-output.js'
@@ -50,13 +49,8 @@ export async function createResponse(context: ApiContext, body: unknown): Promis
         context.log(`response ${id} was not stored: it is larger than the whole --responses-store-bytes budget`)
     }
     if (request.stream) return await streamResponse(context, request, chatRun, base, rename, keep)
-    const [final] = await collectFinalOutputs(chatRun.run, 1, context.signal, context.metrics.observeFinished)
-    const output = final!.outputs[0]!
-    const builder = new ResponseOutputBuilder()
-    await new ReplyReader(request, chatRun).push(output.text, true, builder, logprobsOf(context, request, chatRun, output.tokenIds, output.logprobs ?? []))
-    const status = statusOf(output)
-    await builder.finish(status)
-    const response = responseObject(base, status, builder.items, usageOf(context, chatRun, output, final!.numCachedTokens))
+    // The same reading as a stream's, with no events: the two replies cannot differ.
+    const response = await runToEnd(context, context.signal, request, chatRun, base, new ResponseOutputBuilder(), async () => {})
     keep(response)
     sendJson(context.response, 200, response)
   } catch (error) {
