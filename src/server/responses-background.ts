@@ -141,8 +141,8 @@ export class BackgroundResponses {
   }
 
   /**
-   * Cancels a running background response and answers once the engine request is aborted (its KV blocks freed) and
-   * the response stored as cancelled. A cancelled one answers as it is (OpenAI: cancelling twice is idempotent); a
+   * Cancels a running background response and answers once its engine request is aborted (dropped, with its KV
+   * blocks, right after the step in flight) and the response stored as cancelled. A cancelled one answers as it is (OpenAI: cancelling twice is idempotent); a
    * synchronous or finished one is a 400.
    */
   async cancel(id: string): Promise<JsonObject> {
