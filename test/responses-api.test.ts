@@ -352,7 +352,7 @@ describe('/v1/responses with a reasoning parser and auto tool calls (scripted en
     const reader = response.body!.getReader()
     await reader.read()
     controller.abort()
-    await waitFor(() => fake.stats().numRunning === 0 && fake.stats().numWaiting === 0, 'the aborted response to leave the engine', 2000)
+    await waitFor(() => fake.stats().numRunning === 0 && fake.stats().numWaiting === 0, 'the aborted response to leave the engine')
     assert.equal(fake.abortedRequestIds.length, 1)
   })
 })

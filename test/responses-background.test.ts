@@ -92,7 +92,7 @@ describe('background /v1/responses (tiny model, openai client)', () => {
     assert.deepEqual([cancelled.status, cancelled.usage], ['cancelled', null])
     // A step in flight finishes before the engine drops the request, so the queues empty a moment after the reply.
     const drained = () => engine.stats().numRunning + engine.stats().numWaiting === 0 && engine.stats().kv.usedBlocks === 0
-    await waitFor(drained, 'the engine request to be aborted and the pool to drain', 5000)
+    await waitFor(drained, 'the engine request to be aborted and the pool to drain')
     engine.checkKvInvariants()
     assert.equal((await client.responses.retrieve(created.id)).status, 'cancelled')
     // Cancelling twice answers the cancelled response again (OpenAI: idempotent).

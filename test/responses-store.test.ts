@@ -190,7 +190,7 @@ describe('/v1/responses with the store (scripted engine)', () => {
     const first = new TextDecoder().decode((await reader.read()).value)
     const id = /"id":"(resp_[0-9a-f]+)"/.exec(first)![1]!
     controller.abort()
-    await waitFor(() => fake.stats().numRunning === 0 && fake.stats().numWaiting === 0, 'the aborted response to leave the engine', 2000)
+    await waitFor(() => fake.stats().numRunning === 0 && fake.stats().numWaiting === 0, 'the aborted response to leave the engine')
     assert.equal(fake.abortedRequestIds.length, 1)
     assert.equal((await fetch(`${url}/v1/responses/${id}`)).status, 404)
     // The same stream read to its end is stored.

@@ -10,6 +10,7 @@ import type {ErrorReply} from '../src/server/error-reply.js'
 import {ApiServer, DEFAULT_SERVER_OPTIONS} from '../src/server/http-server.js'
 import {TokenizerWorkers} from '../src/server/tokenizer-workers.js'
 import {runSoak} from './support/serve-soak-client.js'
+import {waitFor} from './support/server-harness.js'
 
 const API_KEY = 'e2e-key'
 let engine: LLMEngine
@@ -20,14 +21,6 @@ let model: string
 /** Used blocks when idle (prefix-cache blocks count as free): what every workload must return to. */
 let idleUsedBlocks: number
 const serverLog: string[] = []
-
-async function waitFor(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!condition()) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 5))
-  }
-}
 
 function raw(path: string, body: string, headers: Record<string, string> = {authorization: `Bearer ${API_KEY}`}) {
   return fetch(`${baseUrl}${path}`, {method: 'POST', headers: {'content-type': 'application/json', ...headers}, body})
@@ -210,7 +203,7 @@ describe('server end to end (tiny model)', () => {
       if (++chunks === 3) break
     }
     // Leaving the loop aborts the HTTP request; the server must abort the engine request at once.
-    await waitFor(() => engine.stats().numRunning === 0 && engine.stats().numWaiting === 0, 'the aborted request to leave the engine', 2000)
+    await waitFor(() => engine.stats().numRunning === 0 && engine.stats().numWaiting === 0, 'the aborted request to leave the engine')
     assert.equal(engine.stats().kv.usedBlocks, idleUsedBlocks)
   })
 

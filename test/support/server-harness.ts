@@ -66,7 +66,8 @@ export function sseEvents(text: string): any[] {
     })
 }
 
-export async function waitFor(condition: () => boolean, what: string, timeoutMs = 2000): Promise<void> {
+/** Polls `condition`; the bound is generous because a loaded CI machine can be slow (only a failing test waits it out). */
+export async function waitFor(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs
   while (!condition()) {
     if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`)
