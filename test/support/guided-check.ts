@@ -10,8 +10,22 @@ import type {CompletionOutput} from '../../src/engine/request-output.js'
 const ajv = new Ajv2020({strict: false})
 ;(addFormats as unknown as (ajv: Ajv2020) => void)(ajv)
 
-export function schemaErrors(schema: object, value: unknown): string | null {
-  return ajv.validate(schema, value) ? null : ajv.errorsText()
+export function schemaErrors(schema: object | boolean, value: unknown): string | null {
+  return ajv.validate(draft4Bounds(schema), value) ? null : ajv.errorsText()
+}
+
+/** Draft 4's boolean exclusiveMinimum/Maximum (beside minimum/maximum) as the numbers draft 2020-12, ajv's, writes. */
+function draft4Bounds(schema: unknown): any {
+  if (Array.isArray(schema)) return schema.map(draft4Bounds)
+  if (typeof schema !== 'object' || schema === null) return schema
+  const out: Record<string, unknown> = Object.fromEntries(Object.entries(schema).map(([key, value]) => [key, draft4Bounds(value)]))
+  for (const [flag, bound] of [['exclusiveMinimum', 'minimum'], ['exclusiveMaximum', 'maximum']] as const) {
+    if (typeof out[flag] !== 'boolean') continue
+    if (out[flag]) out[flag] = out[bound]
+    else delete out[flag]
+    if (out[flag] !== undefined) delete out[bound]
+  }
+  return out
 }
 
 export class GuidedChecker {
