@@ -3,9 +3,10 @@ import {InvalidRequestError} from '../errors.js'
 import type {DecoderKind, Tokenizer} from '../model/tokenizer.js'
 import {checkGuidedSpec, choiceGrammar, guidedKey, type GuidedSpec, type JsonSchema} from './guided-spec.js'
 import {fixFormatGrammars} from './format-grammars.js'
+import {extractPatterns, insertPatterns} from './json-string-patterns.js'
 import {isLarkGrammar, larkToEbnf} from './lark-grammar.js'
 import {extractBoundedNumbers, insertNumberGrammars} from './number-range.js'
-import {regexRules} from './regex-rules.js'
+import {dotWithoutNewline, regexRules} from './regex-rules.js'
 import {normalizeSchema} from './schema-normalize.js'
 import {rewriteNonAsciiClasses} from './utf8-classes.js'
 import {
@@ -95,7 +96,7 @@ export class GrammarCompiler {
           return spec.schema === null ? await compiler.compileBuiltinJSONGrammar() : await compiler.compileGrammar(await jsonSchemaGrammar(spec, spec.param))
         case 'regex':
           // xgrammar's regex converter writes EBNF, whose non-ASCII classes need rewriting (utf8-classes.ts).
-          return await compiler.compileGrammar(rewriteNonAsciiClasses(await regexRules(spec.pattern, 'root')))
+          return await compiler.compileGrammar(rewriteNonAsciiClasses(await regexRules(dotWithoutNewline(spec.pattern), 'root')))
         case 'choice':
           return await compiler.compileGrammar(choiceGrammar(spec.choices))
         case 'grammar':
@@ -218,7 +219,8 @@ async function structuralTagFormat(spec: Extract<GuidedSpec, {kind: 'structural_
  */
 export async function jsonSchemaGrammar(spec: Extract<GuidedSpec, {kind: 'json'}>, param: string): Promise<string> {
   const separators: [string, string] | undefined = spec.anyWhitespace ? undefined : [',', ':']
-  const {schema, grammars} = extractBoundedNumbers(normalizeSchema(spec.schema!, param) as JsonSchema, param)
+  const patterns = await extractPatterns(normalizeSchema(spec.schema!, param))
+  const {schema, grammars} = extractBoundedNumbers(patterns.schema as JsonSchema, param)
   takeXgrammarWarnings()
   const ebnf = await xgrammar().Testings._jsonSchemaToEBNF(
     JSON.stringify(schema),
@@ -230,6 +232,6 @@ export async function jsonSchemaGrammar(spec: Extract<GuidedSpec, {kind: 'json'}
   // A part of the schema the converter says it ignores would go unenforced: refuse it, in its words.
   const ignored = takeXgrammarWarnings().find((warning) => /ignor|not supported/i.test(warning))
   if (ignored) throw new InvalidRequestError(`'${param}': this schema cannot be fully enforced: ${ignored}`, {param})
-  const unrolled = fixFormatGrammars(ebnf).replace(CLASS_RUN, (_, charClass: string, min: string, max?: string) => unrolledRun(charClass, Number(min), Number(max ?? min)))
+  const unrolled = fixFormatGrammars(insertPatterns(ebnf, patterns.rules)).replace(CLASS_RUN, (_, charClass: string, min: string, max?: string) => unrolledRun(charClass, Number(min), Number(max ?? min)))
   return rewriteNonAsciiClasses(insertNumberGrammars(unrolled.split(LOOSE_STRING_CHAR).join(JSON_STRING_CHAR), grammars))
 }

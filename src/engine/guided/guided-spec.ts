@@ -1,5 +1,6 @@
 // What a constrained request asks for (JSON schema, regex, choice, EBNF grammar) and the checks made before compiling.
 import {InvalidRequestError} from '../errors.js'
+import {unsupportedRegex} from './regex-rules.js'
 import {normalizeSchema} from './schema-normalize.js'
 
 export type JsonSchema = Record<string, unknown>
@@ -100,6 +101,8 @@ function checkSchemaNode(schema: unknown, param: string, path: string, depth: nu
       } catch (error) {
         throw new InvalidRequestError(`'${param}': pattern at ${at} is not a valid regular expression: ${(error as Error).message}`, {param})
       }
+      const unsupported = unsupportedRegex(value)
+      if (unsupported !== null) throw new InvalidRequestError(`'${param}': pattern at ${at}: ${unsupported}`, {param})
     }
   }
 }
@@ -172,6 +175,7 @@ export function checkGroupNesting(text: string, param: string, quotedStrings: bo
 /** Every check of a spec that must pass before xgrammar sees it. */
 export function checkGuidedSpec(spec: GuidedSpec): void {
   if (spec.kind === 'json' && spec.schema !== null) checkJsonSchema(spec.schema, spec.param)
+  if (spec.kind === 'regex' && spec.pattern === '') throw new InvalidRequestError(`'${spec.param}' is an empty regex: give the pattern the output must match`, {param: spec.param})
   if (spec.kind === 'regex') checkGroupNesting(spec.pattern, spec.param, false)
   if (spec.kind === 'grammar') checkGroupNesting(spec.ebnf, spec.param, true)
   if (spec.kind === 'structural_tag') checkStructuralTags(spec)

@@ -1,7 +1,7 @@
 // Rewrites JSON-schema forms xgrammar cannot take into equivalent ones it can, before the checks and the compile.
 //
 // Real schemas write the same constraint in ways xgrammar 0.1.27 refuses or would leave unenforced: pydantic v1's
-// `allOf: [{$ref}]` and merged `allOf` objects, OpenAPI's `nullable: true`, `type: ["integer", "null"]` with bounds
+// `allOf: [{$ref}]` and merged `allOf` objects, OpenAPI's `nullable`, `type: ["integer", "null"]` with bounds
 // (bounds are compiled per type, number-range.ts), a property whose schema is `false` (it must be absent), an `anyOf`
 // branch `false`, `uniqueItems` that constrains nothing. Each becomes the same set of values in a form it takes; an
 // `allOf` whose members cannot be merged without changing that set is refused, naming why.
@@ -54,11 +54,9 @@ function normalizeNode(node: unknown, root: unknown, fail: Fail, inlining: strin
   }
   // uniqueItems false, or over at most one item, constrains nothing.
   if (out.uniqueItems === false || (out.uniqueItems === true && typeof out.maxItems === 'number' && out.maxItems <= 1)) delete out.uniqueItems
-  if (out.nullable === false) delete out.nullable
-  if (out.nullable === true) {
-    const {nullable: _nullable, ...rest} = out
-    return {anyOf: [rest, {type: 'null'}]}
-  }
+  // OpenAPI's nullable: JSON-schema validators ignore it (null fails the type), OpenAPI's allow null; a value of the
+  // type passes both, so the keyword constrains nothing we generate.
+  delete out.nullable
   return splitTypeList(out)
 }
 

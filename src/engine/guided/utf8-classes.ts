@@ -6,7 +6,7 @@
 // a negated one of them, is exact (a negated one takes any whole non-ASCII character), so only the others change: each
 // becomes an alternation of its ASCII part and the byte-range sequences that spell exactly its non-ASCII characters.
 
-type Range = [number, number]
+export type Range = [number, number]
 
 const MAX_CODE_POINT = 0x10ffff
 const SURROGATES: Range = [0xd800, 0xdfff]
@@ -38,7 +38,7 @@ export function rewriteNonAsciiClasses(ebnf: string): string {
   return out
 }
 
-function closing(text: string, start: number, close: string): number {
+export function closing(text: string, start: number, close: string): number {
   let end = start + 1
   while (end < text.length && text[end] !== close) end += text[end] === '\\' ? 2 : 1
   return end
@@ -46,10 +46,9 @@ function closing(text: string, start: number, close: string): number {
 
 /** One class `[...]` unchanged, or as `(ascii-class | bytes bytes ... | ...)` when it names non-ASCII characters. */
 function classAsUtf8(text: string): string {
-  const negated = text[1] === '^'
-  const ranges = classRanges(text.slice(negated ? 2 : 1, -1))
-  if (ranges === null || ranges.every(([, hi]) => hi < 0x80)) return text
-  const members = negated ? complement(ranges) : ranges
+  const parsed = parseClass(text)
+  if (parsed === null || parsed.ranges.every(([, hi]) => hi < 0x80)) return text
+  const members = parsed.negated ? complement(parsed.ranges) : parsed.ranges
   const alternatives: string[] = []
   const ascii = members.filter(([lo]) => lo < 0x80).map(([lo, hi]): Range => [lo, Math.min(hi, 0x7f)])
   if (ascii.length > 0) alternatives.push(`[${ascii.map(([lo, hi]) => (lo === hi ? hex(lo) : `${hex(lo)}-${hex(hi)}`)).join('')}]`)
@@ -61,7 +60,14 @@ function classAsUtf8(text: string): string {
   return alternatives.length === 0 ? text : `(${alternatives.join(' | ')})`
 }
 
-const hex = (code: number) => (code > 0xffff ? `\\U${code.toString(16).padStart(8, '0')}` : code > 0xff ? `\\u${code.toString(16).padStart(4, '0')}` : `\\x${code.toString(16).padStart(2, '0')}`)
+/** The code points an EBNF class `[...]` lists and whether it is negated, or null when it has an escape not read here. */
+export function parseClass(text: string): {negated: boolean; ranges: Range[]} | null {
+  const negated = text[1] === '^'
+  const ranges = classRanges(text.slice(negated ? 2 : 1, -1))
+  return ranges === null ? null : {negated, ranges}
+}
+
+export const hex = (code: number) => (code > 0xffff ? `\\U${code.toString(16).padStart(8, '0')}` : code > 0xff ? `\\u${code.toString(16).padStart(4, '0')}` : `\\x${code.toString(16).padStart(2, '0')}`)
 
 /** A class of one byte range. A single byte is written twice: xgrammar turns `[\xc3]` into the character U+00C3. */
 function byteClass([lo, hi]: Range): string {
@@ -88,7 +94,7 @@ function classRanges(body: string): Range[] | null {
   return merge(ranges)
 }
 
-function readChar(body: string, i: number): {code: number; next: number} | null {
+export function readChar(body: string, i: number): {code: number; next: number} | null {
   if (body[i] !== '\\') {
     const code = body.codePointAt(i)!
     return {code, next: i + (code > 0xffff ? 2 : 1)}
@@ -116,7 +122,7 @@ function merge(ranges: Range[]): Range[] {
 }
 
 /** Every Unicode scalar value (surrogates excluded) not in the ranges. */
-function complement(ranges: Range[]): Range[] {
+export function complement(ranges: Range[]): Range[] {
   const out: Range[] = []
   let next = 0
   for (const [lo, hi] of merge([...ranges, SURROGATES])) {
