@@ -6,7 +6,8 @@ import assert from 'node:assert/strict'
 import {after, before, describe, it} from 'node:test'
 import {makeEngineConfig} from '../src/engine/config.js'
 import {InvalidRequestError} from '../src/engine/errors.js'
-import {jsonSchemaGrammar} from '../src/engine/guided/grammar-compiler.js'
+import {GrammarCompiler, jsonSchemaGrammar, type VocabInfo} from '../src/engine/guided/grammar-compiler.js'
+import {canEnd} from '../src/engine/guided/grammar-termination.js'
 import {checkGuidedSpec, checkJsonSchema, type GuidedSpec, type JsonSchema} from '../src/engine/guided/guided-spec.js'
 import {dotWithoutNewline, regexRules} from '../src/engine/guided/regex-rules.js'
 import {normalizeSchema} from '../src/engine/guided/schema-normalize.js'
@@ -54,6 +55,21 @@ describe('patterns inside JSON strings stay JSON', () => {
     assert.throws(() => checkJsonSchema({type: 'string', pattern: '^[\\p{L}]+$'}, 'p'), /Unicode property escapes/)
     assert.throws(() => checkGuidedSpec({kind: 'regex', pattern: '', param: 'guided_regex'}), /'guided_regex' is an empty regex/)
     await assert.rejects(regexRules('[\\p{L}]', 'root'), /Unicode property escapes/)
+  })
+})
+
+describe('grammars that can never finish are refused', () => {
+  it('rules and schemas that only lead back into themselves are a 400; recursion with a way out compiles', async () => {
+    const vocab: VocabInfo = {vocab: ['a', 'b', '(', ')', '{', '}', '"', 'x', ':', ',', '[', ']', ''], vocabType: 'raw', prependSpace: false, eosTokenIds: [12]}
+    const refusesGrammar = async (spec: GuidedSpec) => assert.rejects(new GrammarCompiler(vocab).compile(spec), /admits no output that ends/)
+    await refusesGrammar({kind: 'grammar', ebnf: 'root ::= "a" root', param: 'g'})
+    await refusesGrammar({kind: 'grammar', ebnf: 'root ::= x\nx ::= "(" x ")"', param: 'g'})
+    await refusesGrammar({kind: 'json', schema: {$defs: {a: {type: 'object', properties: {x: {$ref: '#/$defs/a'}}, required: ['x']}}, $ref: '#/$defs/a'}, anyWhitespace: false, param: 'j'})
+    await refusesGrammar({kind: 'json', schema: {type: 'array', items: {$ref: '#'}, minItems: 1}, anyWhitespace: false, param: 'j'})
+    assert.equal(canEnd('root ::= ((root "a") | ("b"))'), true)
+    assert.equal(canEnd('root ::= (("(" x ")"))\nx ::= ("" | ("(" x ")"))'), true)
+    assert.equal(canEnd('root ::= (("a" root{2,3}))'), false)
+    assert.equal(canEnd('root ::= (("a" root{0,3}))'), true)
   })
 })
 

@@ -122,6 +122,8 @@ export const JSON_SCHEMA_AUDIT_CORPUS: AuditSchema[] = [
     name: 'ref-chain',
     schema: {$defs: {a: {$ref: '#/$defs/b'}, b: {type: 'integer', minimum: 0, maximum: 3}}, ...obj({x: {$ref: '#/$defs/a'}})},
   },
+  {name: 'recursive-required', schema: {$defs: {a: obj({x: {$ref: '#/$defs/a'}})}, $ref: '#/$defs/a'}, refused: 'no output that ends'},
+  {name: 'recursive-array-min1', schema: {type: 'array', items: {$ref: '#'}, minItems: 1}, refused: 'no output that ends'},
   {name: 'ref-self-only', schema: {$defs: {a: {$ref: '#/$defs/a'}}, $ref: '#/$defs/a'}, refused: 'admits no output'},
   {name: 'ref-dangling', schema: obj({x: {$ref: '#/$defs/missing'}}), refused: '$ref'},
   {name: 'ref-remote', schema: {$ref: 'https://example.com/schema.json'}, refused: '$ref'},

@@ -3,6 +3,7 @@ import {InvalidRequestError} from '../errors.js'
 import type {DecoderKind, Tokenizer} from '../model/tokenizer.js'
 import {checkGuidedSpec, choiceGrammar, guidedKey, type GuidedSpec, type JsonSchema} from './guided-spec.js'
 import {fixFormatGrammars} from './format-grammars.js'
+import {checkGrammarEnds} from './grammar-termination.js'
 import {extractPatterns, insertPatterns} from './json-string-patterns.js'
 import {isLarkGrammar, larkToEbnf} from './lark-grammar.js'
 import {extractBoundedNumbers, insertNumberGrammars} from './number-range.js'
@@ -99,9 +100,12 @@ export class GrammarCompiler {
           return await compiler.compileGrammar(rewriteNonAsciiClasses(await regexRules(dotWithoutNewline(spec.pattern), 'root')))
         case 'choice':
           return await compiler.compileGrammar(choiceGrammar(spec.choices))
-        case 'grammar':
+        case 'grammar': {
           // vLLM takes Lark grammars too (converting them for xgrammar); a conversion error is already a 400.
-          return await compiler.compileGrammar(rewriteNonAsciiClasses(isLarkGrammar(spec.ebnf) ? await larkToEbnf(spec.ebnf, spec.param, regexRules) : spec.ebnf))
+          const ebnf = rewriteNonAsciiClasses(isLarkGrammar(spec.ebnf) ? await larkToEbnf(spec.ebnf, spec.param, regexRules) : spec.ebnf)
+          await checkGrammarEnds(ebnf, spec.param)
+          return await compiler.compileGrammar(ebnf)
+        }
         case 'structural_tag':
           return await compiler.compileStructuralTag(await structuralTagFormat(spec))
       }
@@ -233,5 +237,7 @@ export async function jsonSchemaGrammar(spec: Extract<GuidedSpec, {kind: 'json'}
   const ignored = takeXgrammarWarnings().find((warning) => /ignor|not supported/i.test(warning))
   if (ignored) throw new InvalidRequestError(`'${param}': this schema cannot be fully enforced: ${ignored}`, {param})
   const unrolled = fixFormatGrammars(insertPatterns(ebnf, patterns.rules)).replace(CLASS_RUN, (_, charClass: string, min: string, max?: string) => unrolledRun(charClass, Number(min), Number(max ?? min)))
-  return rewriteNonAsciiClasses(insertNumberGrammars(unrolled.split(LOOSE_STRING_CHAR).join(JSON_STRING_CHAR), grammars))
+  const grammar = rewriteNonAsciiClasses(insertNumberGrammars(unrolled.split(LOOSE_STRING_CHAR).join(JSON_STRING_CHAR), grammars))
+  await checkGrammarEnds(grammar, param)
+  return grammar
 }
