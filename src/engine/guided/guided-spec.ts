@@ -177,6 +177,7 @@ export function checkGuidedSpec(spec: GuidedSpec): void {
   if (spec.kind === 'json' && spec.schema !== null) checkJsonSchema(spec.schema, spec.param)
   if (spec.kind === 'regex' && spec.pattern === '') throw new InvalidRequestError(`'${spec.param}' is an empty regex: give the pattern the output must match`, {param: spec.param})
   if (spec.kind === 'regex') checkGroupNesting(spec.pattern, spec.param, false)
+  if (spec.kind === 'choice' && spec.choices.length === 0) throw new InvalidRequestError(`'${spec.param}' must list at least one choice`, {param: spec.param})
   if (spec.kind === 'grammar') checkGroupNesting(spec.ebnf, spec.param, true)
   if (spec.kind === 'structural_tag') checkStructuralTags(spec)
 }
