@@ -38,9 +38,8 @@ try {
             const refused = 'enum' in (entry.schema as object) || 'const' in (entry.schema as object) ? 'of type \\"object\\"' : entry.refused
             if (refused) {
               const refusedAsExpected = reply.status === 400 && reply.text.includes(refused)
-              // Free-text modes compile no grammar, so they may answer 200; so may `required` with a tool whose
-              // arguments can never end beside tools that can (the grammar as a whole can end: a known limit).
-              const mayAnswer = toolChoice === 'auto' || toolChoice === 'none' || (toolChoice === 'required' && tools.length > 1 && refused.includes('ends'))
+              // Free-text modes compile no grammar, so they may answer 200.
+              const mayAnswer = toolChoice === 'auto' || toolChoice === 'none'
               if (!refusedAsExpected && !(reply.status === 200 && mayAnswer)) bugs.push(`${label}: expected a 400 naming ${refused}, got ${reply.status} ${reply.text.slice(0, 200)}`)
               if (refusedAsExpected) counts.refused++
               continue

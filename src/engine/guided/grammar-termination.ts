@@ -24,21 +24,45 @@ export async function checkGrammarEnds(ebnf: string, param: string): Promise<voi
   } finally {
     grammar.dispose()
   }
-  if (!canEnd(printed))
-    throw new InvalidRequestError(
-      `'${param}' admits no output that ends: every way through it leads back into itself (a rule or a required property that refers back to where it is), so no generation could finish`,
-      {param, code: 'empty_grammar'},
-    )
+  const rule = unendingRule(printed)
+  if (rule === null) return
+  const where = rule === 'root' ? 'every way through it' : `its rule '${rule}' (a branch an output can enter)`
+  throw new InvalidRequestError(
+    `'${param}' admits no output that ends: ${where} leads back into itself (a rule or a required property that refers back to where it is), so no generation could finish`,
+    {param, code: 'empty_grammar'},
+  )
 }
 
-/** Whether the root rule (`root`) of xgrammar's printed grammar derives some finite text. */
-export function canEnd(printed: string): boolean {
+/**
+ * The first rule reachable from `root` in xgrammar's printed grammar that derives no finite text, or null. A reachable
+ * one is a trap even when others end: an output that enters it can never finish.
+ */
+export function unendingRule(printed: string): string | null {
   const rules = new Map<string, Expr>()
   for (const line of printed.split('\n')) {
     const match = /^([A-Za-z_][A-Za-z0-9_-]*) ::= (.*)$/.exec(line)
     if (match) rules.set(match[1]!, parseBody(match[2]!))
   }
-  if (!rules.has('root')) return true // not a form this reads: leave the judgement to the grammar engine
+  if (!rules.has('root')) return null // not a form this reads: leave the judgement to the grammar engine
+  const ends = endingRules(rules)
+  const reached = ['root']
+  for (let i = 0; i < reached.length; i++) {
+    const name = reached[i]!
+    if (!ends.has(name)) return name
+    for (const next of referencedRules(rules.get(name))) if (!reached.includes(next)) reached.push(next)
+  }
+  return null
+}
+
+function referencedRules(expr: Expr | undefined): string[] {
+  if (expr === undefined || expr.kind === 'terminal') return []
+  if (expr.kind === 'rule') return [expr.name]
+  if (expr.kind === 'repeat') return referencedRules(expr.item)
+  return expr.items.flatMap(referencedRules)
+}
+
+/** The rules that derive some finite text: a fixed point from the terminals up. */
+function endingRules(rules: ReadonlyMap<string, Expr>): Set<string> {
   const ends = new Set<string>()
   for (let changed = true; changed; ) {
     changed = false
@@ -49,7 +73,7 @@ export function canEnd(printed: string): boolean {
       }
     }
   }
-  return ends.has('root')
+  return ends
 }
 
 function derivesFinite(expr: Expr, ends: ReadonlySet<string>): boolean {
