@@ -6,7 +6,7 @@
 // back with every such character as its JSON escape: the string's decoded value is what the pattern matched.
 import type {JsonSchema} from './guided-spec.js'
 import {dotWithoutNewline, regexRules} from './regex-rules.js'
-import {closing, complement, hex, parseClass, readChar, type Range} from './utf8-classes.js'
+import {closing, complement, hex, parseClass, rangesText, readChar, type Range} from './utf8-classes.js'
 
 const MARKER = (index: number) => `__pagedllm_pattern_${index}__`
 const RULE = (index: number) => `json_pattern_${index}`
@@ -85,7 +85,8 @@ function safeClass(text: string): string {
   if (!members.some(([lo, hi]) => UNSAFE.some(([ulo, uhi]) => lo <= uhi && hi >= ulo))) return text
   // The members minus the unsafe ranges, which all lie below U+0060.
   const safe = complement([...complement(members), ...UNSAFE])
-  const alternatives = safe.length > 0 ? [`[${safe.map(([lo, hi]) => (lo === hi ? hex(lo) : `${hex(lo)}-${hex(hi)}`)).join('')}]`] : []
+  // Non-ASCII members stay a plain class here: rewriteNonAsciiClasses writes it in a form xgrammar matches exactly.
+  const alternatives = safe.length > 0 ? [`[${rangesText(safe)}]`] : []
   alternatives.push(...unsafe.map((code) => ebnfLiteral(jsonEscape(code))))
   return `(${alternatives.join(' | ')})`
 }

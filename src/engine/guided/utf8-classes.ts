@@ -49,9 +49,12 @@ function classAsUtf8(text: string): string {
   const parsed = parseClass(text)
   if (parsed === null || parsed.ranges.every(([, hi]) => hi < 0x80)) return text
   const members = parsed.negated ? complement(parsed.ranges) : parsed.ranges
+  // All of non-ASCII but some ASCII (`[^"\\]` written out): a negated ASCII class, which xgrammar matches exactly.
+  const excluded = complement(members)
+  if (excluded.length > 0 && excluded.every(([, hi]) => hi < 0x80)) return `[^${rangesText(excluded)}]`
   const alternatives: string[] = []
   const ascii = members.filter(([lo]) => lo < 0x80).map(([lo, hi]): Range => [lo, Math.min(hi, 0x7f)])
-  if (ascii.length > 0) alternatives.push(`[${ascii.map(([lo, hi]) => (lo === hi ? hex(lo) : `${hex(lo)}-${hex(hi)}`)).join('')}]`)
+  if (ascii.length > 0) alternatives.push(`[${rangesText(ascii)}]`)
   for (const [lo, hi] of members) {
     if (hi < 0x80) continue
     for (const sequence of utf8Sequences(Math.max(lo, 0x80), hi)) alternatives.push(sequence.map(byteClass).join(' '))
@@ -66,6 +69,8 @@ export function parseClass(text: string): {negated: boolean; ranges: Range[]} | 
   const ranges = classRanges(text.slice(negated ? 2 : 1, -1))
   return ranges === null ? null : {negated, ranges}
 }
+
+export const rangesText = (ranges: Range[]) => ranges.map(([lo, hi]) => (lo === hi ? hex(lo) : `${hex(lo)}-${hex(hi)}`)).join('')
 
 export const hex = (code: number) => (code > 0xffff ? `\\U${code.toString(16).padStart(8, '0')}` : code > 0xff ? `\\u${code.toString(16).padStart(4, '0')}` : `\\x${code.toString(16).padStart(2, '0')}`)
 
