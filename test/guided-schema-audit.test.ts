@@ -125,6 +125,14 @@ describe('schema forms rewritten for the compiler', () => {
     await acceptsAll(await schemaGrammar({anyOf: [false, {type: 'boolean'}]}), [['true', true], ['1', false]])
     await acceptsAll(await schemaGrammar({type: 'array', items: {type: 'integer'}, uniqueItems: false, maxItems: 2}), [['[1,1]', true]])
   })
+
+  it('a $ref beside constraints keeps them; enum and const keep only the values their type, length and bounds allow', async () => {
+    const sibling = {$defs: {s: {type: 'string'}}, type: 'object', properties: {b: {$ref: '#/$defs/s', maxLength: 2}}, required: ['b'], additionalProperties: false}
+    await acceptsAll(await schemaGrammar(sibling), [['{"b":"ab"}', true], ['{"b":"abc"}', false]])
+    await acceptsAll(await schemaGrammar({type: 'integer', enum: [1, 'a', 2.5], minimum: 0}), [['1', true], ['"a"', false], ['2.5', false]])
+    await acceptsAll(await schemaGrammar({enum: ['abc', 'x'], maxLength: 2}), [['"x"', true], ['"abc"', false]])
+    assert.throws(() => checkJsonSchema({type: 'string', const: 3}, 'p'), /no value matches/)
+  })
 })
 
 describe('audit schemas on a random model', () => {

@@ -13,6 +13,11 @@ const MAP_KEYWORDS = ['properties', '$defs', 'definitions']
 const LIST_KEYWORDS = ['anyOf', 'oneOf', 'allOf', 'prefixItems']
 const ANNOTATION_KEYWORDS = new Set(['title', 'description', 'default', 'examples', '$comment', 'deprecated', 'readOnly', 'writeOnly'])
 
+/** Keywords beside a $ref that add no constraint to it. */
+const REF_COMPANIONS = new Set(['$ref', '$defs', 'definitions', ...ANNOTATION_KEYWORDS])
+/** Constraints xgrammar ignores beside enum/const (it takes the listed values as they are). */
+const VALUE_CONSTRAINTS = ['type', 'minLength', 'maxLength', 'pattern', ...NUMERIC_KEYWORDS]
+
 type Fail = (message: string, code?: string) => never
 
 /** The schema with every rewrite applied; the input is not changed. */
@@ -44,7 +49,15 @@ function normalizeNode(node: unknown, root: unknown, fail: Fail, inlining: strin
   for (const keyword of ['items', 'additionalProperties']) {
     if (out[keyword] !== undefined) out[keyword] = normalizeNode(out[keyword], root, fail, inlining, depth + 1)
   }
+  // A $ref beside constraints means both (draft 2019+); xgrammar follows the $ref alone, so the two are merged.
+  if (typeof out.$ref === 'string' && out.allOf === undefined && Object.keys(out).some((keyword) => !REF_COMPANIONS.has(keyword))) {
+    const {$ref, ...siblings} = out
+    out = {...siblings, allOf: [{$ref}]}
+  }
   if (Array.isArray(out.allOf)) out = mergeAllOf(out, root, fail, inlining, depth)
+  const narrowed = narrowValues(out)
+  if (narrowed === false) return false
+  out = narrowed
   out = withoutFalseProperties(out, fail)
   for (const keyword of ['anyOf', 'oneOf']) {
     if (!Array.isArray(out[keyword])) continue
@@ -147,4 +160,60 @@ function inlineRef(member: unknown, root: unknown, fail: Fail, inlining: string[
     .reduce<unknown>((at, part) => (isObject(at) ? at[part] : undefined), root)
   if (target === undefined) fail(`'$ref' ${JSON.stringify(ref)} in allOf points to nothing in this schema`)
   return normalizeNode(target, root, fail, [...inlining, ref], depth + 1)
+}
+
+/** enum/const beside type, length, pattern or numeric constraints: only the values that meet them (false if none). */
+function narrowValues(node: JsonSchema): JsonSchema | false {
+  const values = node.const !== undefined ? [node.const] : Array.isArray(node.enum) ? node.enum : null
+  if (values === null || !VALUE_CONSTRAINTS.some((keyword) => keyword in node)) return node
+  const kept = values.filter((value) => meetsConstraints(node, value))
+  if (kept.length === 0) return false
+  const out: JsonSchema = Object.fromEntries(Object.entries(node).filter(([keyword]) => !VALUE_CONSTRAINTS.includes(keyword)))
+  if (out.enum !== undefined) out.enum = kept
+  return out
+}
+
+function meetsConstraints(node: JsonSchema, value: unknown): boolean {
+  const types = node.type === undefined ? null : Array.isArray(node.type) ? node.type : [node.type]
+  if (types !== null && !types.some((type) => hasType(value, type))) return false
+  if (typeof value === 'string') {
+    const length = [...value].length
+    if (typeof node.minLength === 'number' && length < node.minLength) return false
+    if (typeof node.maxLength === 'number' && length > node.maxLength) return false
+    if (typeof node.pattern === 'string' && !safeRegExp(node.pattern)?.test(value)) return false
+  }
+  if (typeof value === 'number') {
+    const {minimum, maximum, exclusiveMinimum, exclusiveMaximum, multipleOf} = node
+    if (typeof minimum === 'number' && (value < minimum || (exclusiveMinimum === true && value === minimum))) return false
+    if (typeof maximum === 'number' && (value > maximum || (exclusiveMaximum === true && value === maximum))) return false
+    if (typeof exclusiveMinimum === 'number' && value <= exclusiveMinimum) return false
+    if (typeof exclusiveMaximum === 'number' && value >= exclusiveMaximum) return false
+    if (typeof multipleOf === 'number' && multipleOf > 0 && !Number.isInteger(value / multipleOf)) return false
+  }
+  return true
+}
+
+function hasType(value: unknown, type: unknown): boolean {
+  switch (type) {
+    case 'integer':
+      return Number.isInteger(value)
+    case 'number':
+      return typeof value === 'number'
+    case 'null':
+      return value === null
+    case 'array':
+      return Array.isArray(value)
+    case 'object':
+      return isObject(value)
+    default:
+      return typeof value === type
+  }
+}
+
+function safeRegExp(pattern: string): RegExp | null {
+  try {
+    return new RegExp(pattern, 'u')
+  } catch {
+    return null // the schema checks refuse it, naming the pattern
+  }
 }
