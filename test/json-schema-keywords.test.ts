@@ -7,7 +7,6 @@ import {checkJsonSchema} from '../src/engine/guided/guided-spec.js'
 // JSON Schema 2020-12 (and draft 4-7) keywords outside the enforced set, each with a value of its own kind.
 const UNSUPPORTED: Record<string, unknown> = {
   multipleOf: 0.5,
-  allOf: [{type: 'integer'}],
   not: {type: 'null'},
   if: {type: 'integer'},
   then: {minimum: 0},
@@ -52,7 +51,7 @@ describe('unsupported JSON Schema keywords', () => {
     assert.doesNotThrow(() => checkJsonSchema({type: 'number', minimum: 0.5, exclusiveMaximum: 2.25}, 'p'))
     assert.doesNotThrow(() => checkJsonSchema({type: 'integer', exclusiveMinimum: -0.5}, 'p'))
     assert.doesNotThrow(() => checkJsonSchema({type: 'number', minimum: 0, exclusiveMinimum: true}, 'p'))
-    assert.throws(() => checkJsonSchema({type: ['number', 'null'], minimum: 0}, 'p'), /'minimum'.*integer or number/)
+    assert.doesNotThrow(() => checkJsonSchema({type: ['number', 'null'], minimum: 0}, 'p')) // bounds on the number branch
     assert.throws(() => checkJsonSchema({minimum: 0}, 'p'), /'minimum'/)
     assert.throws(() => checkJsonSchema({type: 'number', maximum: '3'}, 'p'), /'maximum'.*must be a number/)
     assert.throws(() => checkJsonSchema({type: 'number', maximum: 1e300}, 'p'), /'maximum'.*magnitude/)

@@ -117,6 +117,12 @@ describe('tool calling over HTTP (tiny model)', () => {
       // Accepted before: a call's arguments came back as a JSON string, never an object.
       [{tools: [fn('f', {type: 'string'})], tool_choice: 'required'}, 'tools[0].function.parameters', /type "object"/],
       [{tools: [fn('f', [])]}, 'tools[0].function.parameters', /type "object"/],
+      // Accepted before: a call to these came back with arguments "{}" (null or a string is no arguments object).
+      [{tools: [fn('f', {const: null})], tool_choice: 'required'}, 'tools[0].function.parameters', /type "object"/],
+      [{tools: [fn('f', {enum: ['a', {x: 1}]})], tool_choice: 'auto'}, 'tools[0].function.parameters', /type "object"/],
+      [{tools: [fn('f', {anyOf: [{type: 'object'}, {type: 'null'}]})]}, 'tools[0].function.parameters', /type "object"/],
+      // Accepted before: the call's arguments could never finish (the object requires itself).
+      [{tools: [fn('f', {$defs: {a: {type: 'object', properties: {x: {$ref: '#/$defs/a'}}, required: ['x']}}, $ref: '#/$defs/a'})], tool_choice: {type: 'function', function: {name: 'f'}}}, 'tool_choice', /no output that ends/],
       [{tools: [fn('a b')]}, 'tools[0].function.name', /letters, digits/],
       [{tools: [fn('x'.repeat(65))]}, 'tools[0].function.name', /letters, digits/],
       // Before: xgrammar's internal check message about '#/$defs/tool0/$defs/nope', on 'tool_choice'.

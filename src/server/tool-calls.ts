@@ -56,11 +56,20 @@ export function parseToolRequest(body: JsonObject): ToolRequest | null {
       throw new InvalidRequestError(`'${param}.function.name' repeats '${fn.name}': each tool needs its own name`, {param: `${param}.function.name`})
     const parameters = fn.parameters ?? {type: 'object', properties: {}}
     // Arguments are a JSON object (OpenAI's rule): a schema of another type could never be met by a call.
-    if (typeof parameters !== 'object' || Array.isArray(parameters) || ((parameters as JsonObject).type ?? 'object') !== 'object')
+    if (typeof parameters !== 'object' || Array.isArray(parameters) || !describesObjects(parameters as JsonObject))
       throw new InvalidRequestError(`'${param}.function.parameters' must be a JSON schema of type "object"`, {param: `${param}.function.parameters`})
     functions.push({name: fn.name, description: typeof fn.description === 'string' ? fn.description : undefined, parameters: parameters as JsonSchema})
   })
   return {tools: rawTools as JsonObject[], functions, mode: parseToolChoice(rawChoice, functions), parallel: optionalBoolean(body, 'parallel_tool_calls') ?? true}
+}
+
+/** Type object (or none), and every value its enum, const or anyOf/oneOf branches allow at the top is an object too. */
+function describesObjects(schema: JsonObject): boolean {
+  const isObject = (value: unknown): value is JsonObject => typeof value === 'object' && value !== null && !Array.isArray(value)
+  if ((schema.type ?? 'object') !== 'object') return false
+  if (Array.isArray(schema.enum) && !schema.enum.every(isObject)) return false
+  if (schema.const !== undefined && !isObject(schema.const)) return false
+  return ['anyOf', 'oneOf'].every((keyword) => !Array.isArray(schema[keyword]) || schema[keyword].every((branch) => isObject(branch) && describesObjects(branch)))
 }
 
 function parseToolChoice(choice: unknown, functions: ToolFunction[]): ToolMode {

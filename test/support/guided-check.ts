@@ -10,8 +10,26 @@ import type {CompletionOutput} from '../../src/engine/request-output.js'
 const ajv = new Ajv2020({strict: false})
 ;(addFormats as unknown as (ajv: Ajv2020) => void)(ajv)
 
-export function schemaErrors(schema: object, value: unknown): string | null {
-  return ajv.validate(schema, value) ? null : ajv.errorsText()
+export function schemaErrors(schema: object | boolean, value: unknown): string | null {
+  return ajv.validate(forAjv2020(schema), value) ? null : ajv.errorsText()
+}
+
+/**
+ * The schema as draft 2020-12 (ajv's) reads it: draft 4's boolean exclusiveMinimum/Maximum as numbers, without
+ * `$schema` (ajv knows no other draft's meta-schema here) or `$id` (ajv keeps each id: a second schema with it clashes).
+ */
+function forAjv2020(schema: unknown): any {
+  if (Array.isArray(schema)) return schema.map(forAjv2020)
+  if (typeof schema !== 'object' || schema === null) return schema
+  const entries = Object.entries(schema).filter(([key]) => key !== '$schema' && key !== '$id')
+  const out: Record<string, unknown> = Object.fromEntries(entries.map(([key, value]) => [key, forAjv2020(value)]))
+  for (const [flag, bound] of [['exclusiveMinimum', 'minimum'], ['exclusiveMaximum', 'maximum']] as const) {
+    if (typeof out[flag] !== 'boolean') continue
+    if (out[flag]) out[flag] = out[bound]
+    else delete out[flag]
+    if (out[flag] !== undefined) delete out[bound]
+  }
+  return out
 }
 
 export class GuidedChecker {

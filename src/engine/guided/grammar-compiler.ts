@@ -1,10 +1,15 @@
 // Compiles guided specs against one vocabulary with xgrammar, cached per spec, and makes matchers (runs in the grammar worker).
 import {InvalidRequestError} from '../errors.js'
 import type {DecoderKind, Tokenizer} from '../model/tokenizer.js'
-import {checkGuidedSpec, choiceGrammar, guidedKey, type GuidedSpec} from './guided-spec.js'
+import {checkGuidedSpec, choiceGrammar, guidedKey, type GuidedSpec, type JsonSchema} from './guided-spec.js'
+import {fixFormatGrammars} from './format-grammars.js'
+import {checkGrammarEnds} from './grammar-termination.js'
+import {extractPatterns, insertPatterns} from './json-string-patterns.js'
 import {isLarkGrammar, larkToEbnf} from './lark-grammar.js'
 import {extractBoundedNumbers, insertNumberGrammars} from './number-range.js'
-import {regexRules} from './regex-rules.js'
+import {dotWithoutNewline, regexRules} from './regex-rules.js'
+import {normalizeSchema} from './schema-normalize.js'
+import {rewriteNonAsciiClasses} from './utf8-classes.js'
 import {
   takeXgrammarError,
   takeXgrammarWarnings,
@@ -91,13 +96,16 @@ export class GrammarCompiler {
         case 'json':
           return spec.schema === null ? await compiler.compileBuiltinJSONGrammar() : await compiler.compileGrammar(await jsonSchemaGrammar(spec, spec.param))
         case 'regex':
-          // xgrammar's web build compiles a regex only as a structural tag of one regex element.
-          return await compiler.compileStructuralTag({type: 'structural_tag', format: {type: 'regex', pattern: spec.pattern}})
+          // xgrammar's regex converter writes EBNF, whose non-ASCII classes need rewriting (utf8-classes.ts).
+          return await compiler.compileGrammar(rewriteNonAsciiClasses(await regexRules(dotWithoutNewline(spec.pattern), 'root')))
         case 'choice':
           return await compiler.compileGrammar(choiceGrammar(spec.choices))
-        case 'grammar':
+        case 'grammar': {
           // vLLM takes Lark grammars too (converting them for xgrammar); a conversion error is already a 400.
-          return await compiler.compileGrammar(isLarkGrammar(spec.ebnf) ? await larkToEbnf(spec.ebnf, spec.param, regexRules) : spec.ebnf)
+          const ebnf = rewriteNonAsciiClasses(isLarkGrammar(spec.ebnf) ? await larkToEbnf(spec.ebnf, spec.param, regexRules) : spec.ebnf)
+          await checkGrammarEnds(ebnf, spec.param)
+          return await compiler.compileGrammar(ebnf)
+        }
         case 'structural_tag':
           return await compiler.compileStructuralTag(await structuralTagFormat(spec))
       }
@@ -199,13 +207,6 @@ function unrolledRun(charClass: string, min: number, max: number): string {
   return `(${counts.map((count) => (count === 0 ? '""' : Array(count).fill(charClass).join(' '))).join(' | ')})`
 }
 
-/**
- * xgrammar 0.1.27's `format: email` also allows a quoted local part ("a b"@x.io). Validators' email formats (ajv's
- * among them) reject it, and with it in the grammar every mask inside an email costs 50 ms at a 152k vocabulary
- * (41 us without; docs/PERFORMANCE.md): it is left out.
- */
-const QUOTED_EMAIL_LOCAL_PART = String.raw` | "\\" "\"" ( "\\" [ -~] | [ !#-[\]-~] )* "\\" "\""`
-
 /** xgrammar's structural-tag object for vLLM's (begin, schema, end) tags; each schema through jsonSchemaGrammar (number bounds). */
 async function structuralTagFormat(spec: Extract<GuidedSpec, {kind: 'structural_tag'}>): Promise<object> {
   const tags = []
@@ -222,7 +223,8 @@ async function structuralTagFormat(spec: Extract<GuidedSpec, {kind: 'structural_
  */
 export async function jsonSchemaGrammar(spec: Extract<GuidedSpec, {kind: 'json'}>, param: string): Promise<string> {
   const separators: [string, string] | undefined = spec.anyWhitespace ? undefined : [',', ':']
-  const {schema, grammars} = extractBoundedNumbers(spec.schema!, param)
+  const patterns = await extractPatterns(normalizeSchema(spec.schema!, param))
+  const {schema, grammars} = extractBoundedNumbers(patterns.schema as JsonSchema, param)
   takeXgrammarWarnings()
   const ebnf = await xgrammar().Testings._jsonSchemaToEBNF(
     JSON.stringify(schema),
@@ -234,6 +236,8 @@ export async function jsonSchemaGrammar(spec: Extract<GuidedSpec, {kind: 'json'}
   // A part of the schema the converter says it ignores would go unenforced: refuse it, in its words.
   const ignored = takeXgrammarWarnings().find((warning) => /ignor|not supported/i.test(warning))
   if (ignored) throw new InvalidRequestError(`'${param}': this schema cannot be fully enforced: ${ignored}`, {param})
-  const unrolled = ebnf.split(QUOTED_EMAIL_LOCAL_PART).join('').replace(CLASS_RUN, (_, charClass: string, min: string, max?: string) => unrolledRun(charClass, Number(min), Number(max ?? min)))
-  return insertNumberGrammars(unrolled.split(LOOSE_STRING_CHAR).join(JSON_STRING_CHAR), grammars)
+  const unrolled = fixFormatGrammars(insertPatterns(ebnf, patterns.rules)).replace(CLASS_RUN, (_, charClass: string, min: string, max?: string) => unrolledRun(charClass, Number(min), Number(max ?? min)))
+  const grammar = rewriteNonAsciiClasses(insertNumberGrammars(unrolled.split(LOOSE_STRING_CHAR).join(JSON_STRING_CHAR), grammars))
+  await checkGrammarEnds(grammar, param)
+  return grammar
 }

@@ -62,8 +62,8 @@ export class GrammarHost {
       if (reply.error?.corrupt) this.lose(new PagedLLMError('the grammar worker was restarted after a WebAssembly trap'), true)
       if (!waiter) return
       if (!reply.error) return waiter.resolve(reply)
-      const {message, invalidParam} = reply.error
-      waiter.reject(invalidParam === null ? new PagedLLMError(`grammar worker: ${message}`) : new InvalidRequestError(message, {param: invalidParam || null}))
+      const {message, invalidParam, code} = reply.error
+      waiter.reject(invalidParam === null ? new PagedLLMError(`grammar worker: ${message}`) : new InvalidRequestError(message, {param: invalidParam || null, code}))
     })
     worker.on('error', (error) => this.lose(error, false))
     worker.on('exit', () => this.lose(new PagedLLMError('the grammar worker stopped'), false))

@@ -45,7 +45,7 @@ export interface MaskBudget {
  */
 export type WorkerReply = {
   id: number
-  error?: {message: string; invalidParam: string | null; corrupt?: boolean}
+  error?: {message: string; invalidParam: string | null; code?: string | null; corrupt?: boolean}
   left?: number[]
   overBudget?: number[]
   busyMs?: number
@@ -142,7 +142,8 @@ parentPort!.on('message', (request: WorkerRequest) => {
     } catch (error) {
       // A spec the user got wrong comes back as an InvalidRequestError on its field; anything else is internal.
       const invalidParam = error instanceof InvalidRequestError ? (error.param ?? '') : null
-      parentPort!.postMessage({id: request.id, error: {message: (error as Error).message, invalidParam, corrupt: await leftCorrupt(error)}} satisfies WorkerReply)
+      const code = error instanceof InvalidRequestError ? error.code : null
+      parentPort!.postMessage({id: request.id, error: {message: (error as Error).message, invalidParam, code, corrupt: await leftCorrupt(error)}} satisfies WorkerReply)
     }
   })
 })

@@ -1,5 +1,7 @@
 // What a constrained request asks for (JSON schema, regex, choice, EBNF grammar) and the checks made before compiling.
 import {InvalidRequestError} from '../errors.js'
+import {unsupportedRegex} from './regex-rules.js'
+import {normalizeSchema} from './schema-normalize.js'
 
 export type JsonSchema = Record<string, unknown>
 
@@ -53,7 +55,12 @@ const MAX_SCHEMA_DEPTH = 32
 const MAX_GROUP_DEPTH = 64
 
 /** Rejects (400, naming the keyword and where it is) any schema keyword that would otherwise be silently unenforced. */
-export function checkJsonSchema(schema: unknown, param: string, path = '#', depth = 0, root: unknown = schema): void {
+export function checkJsonSchema(schema: unknown, param: string): void {
+  const normalized = normalizeSchema(schema, param)
+  checkSchemaNode(normalized, param, '#', 0, normalized)
+}
+
+function checkSchemaNode(schema: unknown, param: string, path: string, depth: number, root: unknown): void {
   if (depth > MAX_SCHEMA_DEPTH) throw new InvalidRequestError(`'${param}': the schema nests deeper than ${MAX_SCHEMA_DEPTH} levels (at ${path})`, {param})
   if (typeof schema === 'boolean') return
   if (typeof schema !== 'object' || schema === null || Array.isArray(schema))
@@ -80,12 +87,12 @@ export function checkJsonSchema(schema: unknown, param: string, path = '#', dept
     if (SCHEMA_MAPS.has(keyword)) {
       if (typeof value !== 'object' || value === null || Array.isArray(value))
         throw new InvalidRequestError(`'${param}': ${at} must be an object of schemas`, {param})
-      for (const [name, sub] of Object.entries(value)) checkJsonSchema(sub, param, `${at}/${name}`, depth + 1, root)
+      for (const [name, sub] of Object.entries(value)) checkSchemaNode(sub, param, `${at}/${name}`, depth + 1, root)
     } else if (SCHEMA_LISTS.has(keyword)) {
       if (!Array.isArray(value) || value.length === 0) throw new InvalidRequestError(`'${param}': ${at} must be a non-empty list of schemas`, {param})
-      value.forEach((sub, i) => checkJsonSchema(sub, param, `${at}/${i}`, depth + 1, root))
+      value.forEach((sub, i) => checkSchemaNode(sub, param, `${at}/${i}`, depth + 1, root))
     } else if (keyword === 'items' || keyword === 'additionalProperties') {
-      checkJsonSchema(value, param, at, depth + 1, root)
+      checkSchemaNode(value, param, at, depth + 1, root)
     } else if (keyword === 'format' && !SUPPORTED_FORMATS.has(String(value))) {
       throw new InvalidRequestError(`'${param}': string format '${String(value)}' (at ${at}) is not supported; formats: ${[...SUPPORTED_FORMATS].join(', ')}`, {param})
     } else if (keyword === 'pattern' && typeof value === 'string') {
@@ -94,6 +101,8 @@ export function checkJsonSchema(schema: unknown, param: string, path = '#', dept
       } catch (error) {
         throw new InvalidRequestError(`'${param}': pattern at ${at} is not a valid regular expression: ${(error as Error).message}`, {param})
       }
+      const unsupported = unsupportedRegex(value)
+      if (unsupported !== null) throw new InvalidRequestError(`'${param}': pattern at ${at}: ${unsupported}`, {param})
     }
   }
 }
@@ -166,7 +175,9 @@ export function checkGroupNesting(text: string, param: string, quotedStrings: bo
 /** Every check of a spec that must pass before xgrammar sees it. */
 export function checkGuidedSpec(spec: GuidedSpec): void {
   if (spec.kind === 'json' && spec.schema !== null) checkJsonSchema(spec.schema, spec.param)
+  if (spec.kind === 'regex' && spec.pattern === '') throw new InvalidRequestError(`'${spec.param}' is an empty regex: give the pattern the output must match`, {param: spec.param})
   if (spec.kind === 'regex') checkGroupNesting(spec.pattern, spec.param, false)
+  if (spec.kind === 'choice' && spec.choices.length === 0) throw new InvalidRequestError(`'${spec.param}' must list at least one choice`, {param: spec.param})
   if (spec.kind === 'grammar') checkGroupNesting(spec.ebnf, spec.param, true)
   if (spec.kind === 'structural_tag') checkStructuralTags(spec)
 }

@@ -7,6 +7,7 @@
 import {InvalidRequestError} from '../errors.js'
 import {LARK_COMMON} from './lark-common.js'
 import {parseLark, type LarkDefinition, type LarkExpr} from './lark-parser.js'
+import {dotWithoutNewline} from './regex-rules.js'
 
 /** A grammar is Lark when it has definitions written `name: ...` and no EBNF `::=` outside quotes. */
 export function isLarkGrammar(text: string): boolean {
@@ -137,24 +138,5 @@ function regexForGeneration(pattern: string, flags: string, fail: (message: stri
   for (const flag of flags) {
     if (flag === 'i' || flag === 'x') fail(`the /${pattern}/${flags} regex: the '${flag}' flag is not supported (write the cases or spaces out)`)
   }
-  if (flags.includes('s')) return pattern
-  let out = ''
-  let inClass = false
-  for (let i = 0; i < pattern.length; i++) {
-    const char = pattern[i]!
-    if (char === '\\') {
-      out += char + (pattern[i + 1] ?? '')
-      i++
-    } else if (inClass) {
-      if (char === ']') inClass = false
-      out += char
-    } else if (char === '[') {
-      inClass = true
-      out += char
-      // A ']' first in a class is a literal.
-      if (pattern[i + 1] === '^') out += pattern[++i]
-      if (pattern[i + 1] === ']') out += pattern[++i]
-    } else out += char === '.' ? '[^\\n]' : char
-  }
-  return out
+  return flags.includes('s') ? pattern : dotWithoutNewline(pattern)
 }

@@ -3,6 +3,8 @@ import {xgrammar} from './xgrammar.js'
 
 /** xgrammar's EBNF for `pattern`, its rules (root, root_1, root_1_2, ...) renamed to `name`, `name_1`, ... */
 export async function regexRules(pattern: string, name: string): Promise<string> {
+  const unsupported = unsupportedRegex(pattern)
+  if (unsupported !== null) throw new Error(unsupported)
   // The web build converts a regex only inside a structural tag; its grammar prints as plain EBNF.
   const grammar = await xgrammar().Grammar.fromStructuralTag({type: 'structural_tag', format: {type: 'regex', pattern}})
   try {
@@ -33,4 +35,33 @@ export function renameRootRules(ebnf: string, name: string): string {
     }
   }
   return out
+}
+
+/** The regex with each `.` outside a class as `[^\n]`: Python's (and JavaScript's) meaning; xgrammar's `.` takes newlines. */
+export function dotWithoutNewline(pattern: string): string {
+  let out = ''
+  let inClass = false
+  for (let i = 0; i < pattern.length; i++) {
+    const char = pattern[i]!
+    if (char === '\\') {
+      out += char + (pattern[i + 1] ?? '')
+      i++
+    } else if (inClass) {
+      if (char === ']') inClass = false
+      out += char
+    } else if (char === '[') {
+      inClass = true
+      out += char
+      // A ']' first in a class is a literal.
+      if (pattern[i + 1] === '^') out += pattern[++i]
+      if (pattern[i + 1] === ']') out += pattern[++i]
+    } else out += char === '.' ? '[^\\n]' : char
+  }
+  return out
+}
+
+/** Why xgrammar cannot take the regex as written, for what its converter would misread without a word; or null. */
+export function unsupportedRegex(pattern: string): string | null {
+  if (/\\[pP]\{/.test(pattern.replace(/\\\\/g, ''))) return 'Unicode property escapes (\\p{...}) are not supported: list the characters as a class'
+  return null
 }
