@@ -98,7 +98,7 @@ export async function startChatRun(context: ApiContext, request: ChatCompletionR
     (tags !== null && tagsAreSpecialTokens(context.engine.tokenizer, tags))
   const sampling = {...request, sampling: {...request.sampling, ...(keepMarkers ? {skipSpecialTokens: false} : {}), guidedAfterTokenId}}
   const prompt: PreparedPrompt = {tokenIds, text: echoedContent(request), params: samplingParamsFor(sampling, maxTokens, context.samplingDefaults)}
-  await prepareGuided(context.engine, [prompt])
+  await prepareGuided(context.engine, [prompt], context.signal)
   const run = new PromptRun(context.engine, id, [prompt], context.arrivalTime, window)
   return {prompt, run, tags, parser}
 }

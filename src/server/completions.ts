@@ -29,7 +29,7 @@ export async function createCompletion(context: ApiContext, body: unknown): Prom
     context.signal.throwIfAborted()
     prompts.push(...(await Promise.all(request.prompts.slice(start, start + window).map((prompt) => preparePrompt(context, request, prompt)))))
   }
-  await prepareGuided(context.engine, prompts)
+  await prepareGuided(context.engine, prompts, context.signal)
   const id = newObjectId('cmpl')
   const run = new PromptRun(context.engine, id, prompts, context.arrivalTime, window)
   const header: ReplyHeader = {id, object: 'text_completion', created: unixSeconds(), model: context.engine.modelName}
