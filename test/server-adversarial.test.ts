@@ -37,6 +37,15 @@ describe('hostile HTTP framing', () => {
     assert.deepEqual(logs.filter((line) => /internal error/.test(line)), [])
   })
 
+  it('reads a target that starts with // as a path, not a host: the 404 names what was sent', async () => {
+    const {url} = await start()
+    // Resolved against a base, '//v1/models' was host 'v1' and path '/models': the 404 named a path nobody sent.
+    const reply = await exchange(url, 'GET //v1/models HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n')
+    assert.match(reply, /^HTTP\/1\.1 404/)
+    assert.equal(JSON.parse(reply.slice(reply.indexOf('\r\n\r\n') + 4)).error.message, 'No route for //v1/models.')
+    assert.match(await exchange(url, 'GET http://x/health HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n'), /^HTTP\/1\.1 200/)
+  })
+
   it("answers what node's parser refuses with node's status and an OpenAI error body", async () => {
     const {url} = await start({headersTimeoutMs: 200, requestTimeoutMs: 400})
     const conflicting = 'POST /v1/completions HTTP/1.1\r\nhost: x\r\ncontent-length: 5\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\n'

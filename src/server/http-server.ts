@@ -362,7 +362,8 @@ function getRoute(handler: RouteHandler): Partial<Record<Method, RouteHandler>> 
 /** The path of a request target; one that is not a URL at all (`http://[x/`) is the client's error. */
 function requestPath(target: string | undefined): string {
   try {
-    return new URL(target ?? '/', 'http://localhost').pathname
+    // A path is appended to the base, not resolved against it: '//v1/completions' would be a URL of host 'v1'.
+    return (target?.startsWith('/') ? new URL(`http://localhost${target}`) : new URL(target ?? '/', 'http://localhost')).pathname
   } catch {
     throw new InvalidRequestError(`The request target ${JSON.stringify(target)} is not a valid URL.`, {code: 'invalid_url'})
   }
