@@ -88,6 +88,17 @@ describe('hostile HTTP framing', () => {
 })
 
 describe('hostile field values', () => {
+  it('reads 200,000 tools in one pass: a repeated name is found without comparing every pair', {timeout: 30_000}, async () => {
+    const {url} = await start({maxBodyBytes: 16 << 20})
+    // Each tool was compared with every one before it: 80,000 tools (a 4 MB body) held the event loop for minutes.
+    const tools = Array.from({length: 200_000}, (_, i) => ({type: 'function', function: {name: `f${i}`}}))
+    const body = {messages: [{role: 'user', content: 'hi'}], max_tokens: 1, tools, tool_choice: 'none'}
+    assert.equal((await post(`${url}/v1/chat/completions`, body)).status, 200)
+    const repeated = await post(`${url}/v1/chat/completions`, {...body, tools: [...tools, {type: 'function', function: {name: 'f17'}}]})
+    assert.equal(repeated.status, 400)
+    assert.equal(repeated.json().error.param, 'tools[200000].function.name')
+  })
+
   it('quotes at most 1,000 characters of what the client sent back in an error message', async () => {
     const {url} = await start()
     const name = 'm'.repeat(200_000)
