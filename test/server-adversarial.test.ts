@@ -59,6 +59,15 @@ describe('hostile HTTP framing', () => {
     assert.deepEqual([slowBody.status, slowBody.error.code], [408, 'request_timeout'])
   })
 
+  it('answers an HTTP/1.1 request without Host with a 400 error object (node sent a bare 400); HTTP/1.0 needs none', async () => {
+    const {url, engine} = await start()
+    const body = JSON.stringify({prompt: 'hi', max_tokens: 1})
+    const reply = errorOf(await exchange(url, `POST /v1/completions HTTP/1.1\r\ncontent-length: ${body.length}\r\n\r\n${body}`))
+    assert.deepEqual([reply.status, reply.error.code], [400, 'missing_host'])
+    assert.equal(engine.receivedParams.length, 0)
+    assert.match(await exchange(url, 'GET /health HTTP/1.0\r\n\r\n'), /^HTTP\/1\.1 200/)
+  })
+
   it('refuses a compressed body with a 415 naming Content-Encoding, and serves the same body sent plain', async () => {
     const {url, engine} = await start()
     const body = JSON.stringify({prompt: 'hi', max_tokens: 2})

@@ -127,6 +127,8 @@ export class ApiServer {
         keepAliveTimeout: options.keepAliveTimeoutMs,
         // node checks the two timeouts on this period (30 s by default), so short timeouts need a short period.
         connectionsCheckingInterval: Math.max(10, Math.min(1000, Math.floor(options.headersTimeoutMs / 4))),
+        // node's own refusal of a missing Host is a bare 400; handle() answers it with the error object instead.
+        requireHostHeader: false,
       },
       (request, response) => void this.handle(request, response),
     )
@@ -224,6 +226,10 @@ export class ApiServer {
       if (this.connectionCap.isOverCap(request.socket)) {
         response.setHeader('connection', 'close')
         throw new UnavailableError(`The server has its ${this.connectionCap.max} connections open (--max-connections); retry shortly.`, {code: 'too_many_connections'})
+      }
+      if (request.headers.host === undefined && request.httpVersion === '1.1') {
+        response.setHeader('connection', 'close')
+        throw new InvalidRequestError('The request has no Host header, which HTTP/1.1 requires.', {code: 'missing_host'})
       }
       if (answerCors(request, response, this.options.allowedOrigins)) return
       const path = requestPath(request.url)
