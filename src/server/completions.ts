@@ -5,6 +5,7 @@ import type {CompletionOutput, RequestOutput} from './engine-like.js'
 import {errorReply} from './error-reply.js'
 import {admitPrompts, collectFinalOutputs, picksAtEnd, prepareGuided, type PreparedPrompt, PromptRun, promptTokensDetails, sequencesPerPrompt, usageOf} from './generation.js'
 import {completionLogprobs, concatLogprobs, promptLogprobsField, tokenNamer, tokenText, type TokenNamer} from './logprobs-format.js'
+import {checkLogprobEntries} from './reply-logprobs-budget.js'
 import {checkModel, type CompletionRequest, parseCompletionRequest, resolveMaxTokens, samplingParamsFor, truncationLimit} from './openai-schema.js'
 import {lastTokens} from './prompt-tokenizer.js'
 import {logUnreadFields, watchFields} from './request-fields.js'
@@ -29,6 +30,7 @@ export async function createCompletion(context: ApiContext, body: unknown): Prom
     context.signal.throwIfAborted()
     prompts.push(...(await Promise.all(request.prompts.slice(start, start + window).map((prompt) => preparePrompt(context, request, prompt)))))
   }
+  checkLogprobEntries(prompts, sequencesPerPrompt(request.sampling), request.echo, 'logprobs')
   await prepareGuided(context.engine, prompts, context.signal)
   const id = newObjectId('cmpl')
   const run = new PromptRun(context.engine, id, prompts, context.arrivalTime, window)
