@@ -68,6 +68,14 @@ describe('hostile HTTP framing', () => {
     assert.match(await exchange(url, 'GET /health HTTP/1.0\r\n\r\n'), /^HTTP\/1\.1 200/)
   })
 
+  it('closes a stream sent to a client that asked for Connection: close as soon as it ends', {timeout: 20_000}, async () => {
+    const {url} = await start({keepAliveTimeoutMs: 60_000})
+    const body = JSON.stringify({prompt: 'hi', max_tokens: 2, stream: true})
+    const reply = await exchange(url, `POST /v1/completions HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-length: ${body.length}\r\n\r\n${body}`)
+    assert.match(reply, /^connection: close\r$/im)
+    assert.ok(reply.endsWith('data: [DONE]\n\n\r\n0\r\n\r\n'), reply.slice(-80))
+  })
+
   it('refuses a compressed body with a 415 naming Content-Encoding, and serves the same body sent plain', async () => {
     const {url, engine} = await start()
     const body = JSON.stringify({prompt: 'hi', max_tokens: 2})
