@@ -96,6 +96,23 @@ describe('hostile HTTP framing', () => {
     assert.equal(engine.receivedParams.length, 1)
   })
 
+  it('reads a body in the charset its Content-Type declares; one node cannot decode is a 415 naming it', async () => {
+    const {url, engine} = await start()
+    const send = (body: Buffer, contentType: string) =>
+      exchange(url, Buffer.concat([Buffer.from(`POST /v1/completions HTTP/1.1\r\nhost: x\r\ncontent-type: ${contentType}\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n`), body]))
+    const json = JSON.stringify({prompt: 'héllo', max_tokens: 1})
+    // Before, both were 'not valid UTF-8' 400s (Python's json.loads, behind vLLM, reads UTF-16).
+    assert.match(await send(Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(json, 'utf16le')]), 'application/json; charset=utf-16'), /^HTTP\/1\.1 200/)
+    assert.match(await send(Buffer.from(json, 'latin1'), 'application/json; charset=ISO-8859-1'), /^HTTP\/1\.1 200/)
+    assert.deepEqual(engine.receivedParams.length, 2)
+    const unknown = errorOf(await send(Buffer.from(json), 'application/json; charset=klingon'))
+    assert.deepEqual([unknown.status, unknown.error.code], [415, 'unsupported_charset'])
+    assert.match(unknown.error.message, /charset 'klingon'/)
+    const broken = errorOf(await send(Buffer.from([0xff, 0xfe, 0x7b, 0x00, 0x00, 0xd8, 0x7d, 0x00]), 'application/json; charset=utf-16le'))
+    assert.deepEqual([broken.status, broken.error.code], [400, 'invalid_encoding'])
+    assert.match(broken.error.message, /not valid utf-16le/)
+  })
+
   it('answers an Expect header other than 100-continue with a 417 error body', async () => {
     const {url} = await start()
     const body = JSON.stringify({prompt: 'hi', max_tokens: 1})

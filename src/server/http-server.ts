@@ -14,7 +14,7 @@ import {errorReply} from './error-reply.js'
 import {ServerMetrics} from './metrics.js'
 import {listModels, MODEL_PATH_PREFIX, retrieveModel} from './models-route.js'
 import {InlinePromptTokenizer, type PromptTokenizer} from './prompt-tokenizer.js'
-import {bodyTooLarge, checkBodyCodings, type PromptField, readBody} from './request-body.js'
+import {bodyTooLarge, checkBodyCodings, declaredCharset, type PromptField, readBody, toUtf8} from './request-body.js'
 import {RequestLimiter} from './request-limiter.js'
 import {ClientTooSlow} from './sse.js'
 import {createResponse} from './responses.js'
@@ -335,6 +335,7 @@ export class ApiServer {
       // The body's memory is reserved before it is read (its Content-Length, or the most allowed when chunked) and
       // held for the whole request: the prompts parsed from it live that long.
       checkBodyCodings(request.headers)
+      const charset = declaredCharset(request.headers['content-type'])
       const maxBodyBytes = this.options.maxBodyBytes
       const declared = Number(request.headers['content-length'])
       if (declared > maxBodyBytes) throw bodyTooLarge(maxBodyBytes)
@@ -343,7 +344,7 @@ export class ApiServer {
       releases.push(bodyGrant)
       const bytes = await readBody(request, maxBodyBytes, {ms: this.options.bodyStallTimeoutMs, contended: () => this.bodyBudget.numQueued > 0})
       if (chunked) bodyGrant.shrinkTo(bytes.length)
-      const body = await promptTokenizer.parseBody(bytes, promptField)
+      const body = await promptTokenizer.parseBody(charset === null ? bytes : toUtf8(bytes, charset), promptField)
       const admit = async (sequences: number) => void releases.push(await this.limiter.acquire(signal, sequences))
       const context: ApiContext = {engine, promptTokenizer, metrics: this.metrics, response, signal, arrivalTime, log: this.options.log, limits: this.limits, admit,
         toolCallParser: this.options.toolCallParser ?? null, reasoningParser: this.options.reasoningParser ?? null,
