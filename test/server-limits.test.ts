@@ -2,6 +2,8 @@
 import assert from 'node:assert/strict'
 import {connect, type Socket} from 'node:net'
 import {describe, it} from 'node:test'
+import {makeSamplingParams} from '../src/engine/sampling-params.js'
+import {checkLogprobEntries} from '../src/server/reply-logprobs-budget.js'
 import {FakeEngine} from './support/fake-engine.js'
 import {post, start, waitFor} from './support/server-harness.js'
 
@@ -157,5 +159,9 @@ describe('resource bounds (case 7)', () => {
     assert.equal(engine.receivedParams.length, 0)
     const fits = await post(`${url}/v1/completions`, {prompt: prompt.slice(0, 2), max_tokens: 1, echo: true, logprobs: 20, prompt_logprobs: 20})
     assert.equal(fits.status, 200, fits.text)
+    // One sample's own logprobs are bounded by the context (a 128k-context chat with top_logprobs 20 runs); two are not.
+    const longChat = {tokenIds: [1, 2, 3], text: '', params: makeSamplingParams({logprobs: 20, maxTokens: 128_000})}
+    checkLogprobEntries([longChat], 1, false, 'top_logprobs')
+    assert.throws(() => checkLogprobEntries([longChat], 2, false, 'top_logprobs'), /5,376,000 logprob entries/)
   })
 })

@@ -11,7 +11,8 @@ export const MAX_LOGPROB_ENTRIES_PER_REQUEST = 2_000_000
 /**
  * Refuses a request whose prompts and samples ask for more logprob entries than one reply may hold: each prompt token
  * gives prompt_logprobs + 1 (twice with echo, which shows them again), each completion token logprobs + 1, up to
- * max_tokens for each of the prompt's `sequencesPerPrompt` samples.
+ * max_tokens for each of the prompt's `sequencesPerPrompt` samples. A request of one sample is refused only for its
+ * prompt's entries.
  */
 export function checkLogprobEntries(prompts: readonly PreparedPrompt[], sequencesPerPrompt: number, echo: boolean, param: 'logprobs' | 'top_logprobs'): void {
   let promptEntries = 0
@@ -21,7 +22,10 @@ export function checkLogprobEntries(prompts: readonly PreparedPrompt[], sequence
     if (params.logprobs !== null) completionEntries += sequencesPerPrompt * params.maxTokens * (params.logprobs + 1)
   }
   const total = promptEntries + completionEntries
-  if (total <= MAX_LOGPROB_ENTRIES_PER_REQUEST) return
+  // One sample's own logprobs are bounded by the context, as on any server (a long-context chat with top_logprobs 20
+  // and no max_tokens must run); what a client multiplies (prompt lists, n, best_of, prompt logprobs) is bounded here.
+  const oneSample = prompts.length * sequencesPerPrompt === 1 && promptEntries <= MAX_LOGPROB_ENTRIES_PER_REQUEST
+  if (total <= MAX_LOGPROB_ENTRIES_PER_REQUEST || oneSample) return
   const count = (value: number) => value.toLocaleString('en-US')
   throw new InvalidRequestError(
     `This request asks for up to ${count(total)} logprob entries (${count(promptEntries)} for its prompt tokens, ${count(completionEntries)} for ` +
