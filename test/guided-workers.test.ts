@@ -192,6 +192,26 @@ describe('grammar compile time limit', () => {
     }
   })
 
+  it('a compile whose client left stops with its worker at once, not at the limit; later compiles work', async () => {
+    const tokenizer = Tokenizer.load(BUILTIN_MODEL_DIR)
+    const grammars = new GrammarService(tokenizer, tokenizer.vocabSize, [4], 60_000)
+    try {
+      // Close to a minute of compiling: before, the worker kept at it after the client left, and three such requests
+      // kept every other constraint waiting (then failing) for that minute.
+      const huge: GuidedSpec = {kind: 'json', schema: {enum: Array.from({length: 200_000}, (_, i) => `value ${i}`)}, anyWhitespace: false, param: 'response_format'}
+      const client = new AbortController()
+      const compile = grammars.compile(huge, client.signal)
+      setTimeout(() => client.abort(new Error('the client left')), 300)
+      await assert.rejects(compile, /the client left/)
+      assert.equal(grammars.numWorkers, 0)
+      const small: GuidedSpec = {kind: 'regex', pattern: '[a-c]{3}', param: 'guided_regex'}
+      await grammars.compile(small, new AbortController().signal)
+      assert.ok(grammars.isCompiled(small))
+    } finally {
+      await grammars.close()
+    }
+  })
+
   it('a compile past the limit is a 400 on its field, its worker is replaced, and later compiles work', async () => {
     const tokenizer = Tokenizer.load(BUILTIN_MODEL_DIR)
     const grammars = new GrammarService(tokenizer, tokenizer.vocabSize, [4], 3000)

@@ -45,6 +45,7 @@ const cases: NumberBounds[] = [
   {max: -0.5, exclusiveMax: true},
   {min: 7, exclusiveMin: true, max: 7.001},
   {min: 1e-3, max: 3e-2},
+  {min: 0.1234567, max: 1e15},
 ]
 
 const show = ({min, exclusiveMin, max, exclusiveMax}: NumberBounds) =>
@@ -81,5 +82,12 @@ describe('numberRangeGrammar', () => {
   it('integer ranges have no leading zeros and no gaps', () => {
     assert.deepEqual(intRange(0, 9), ['[0-9]'])
     assert.deepEqual(intRange(7, Infinity), ['[7-9]', '[1-9] [0-9]{1,}'])
+  })
+
+  it('spans wide ranges in a few sequences per digit, not one per leading-digit path', () => {
+    // 1..10^15 - 1 was 2^15 sequences per length (xgrammar compiled it past the 60 s limit); 3 per length now.
+    assert.deepEqual(intRange(100, 999), ['"1" [0-9]{2}', '[2-8] [0-9]{2}', '"9" [0-9]{2}'])
+    assert.ok(intRange(1, 1e15 - 1).length <= 3 * 15, `${intRange(1, 1e15 - 1).length} sequences`)
+    assert.ok(intRange(0, Number.MAX_SAFE_INTEGER).length <= 8 * 16)
   })
 })

@@ -213,6 +213,8 @@ describe('/v1/responses (tiny model, openai client)', () => {
       [{input: 'x', top_logprobs: -1, include: ['message.output_text.logprobs']}, 'top_logprobs'],
       [{input: 'x', include: ['message.output_text.logprobz']}, 'include'],
       [{input: 'x', include: 'message.output_text.logprobs'}, 'include'],
+      // Reasoning alone makes no message: before, "'input' must be a non-empty list" for a list that was not empty.
+      [{input: [{type: 'reasoning', summary: [{type: 'summary_text', text: 'thinking'}]}]}, 'input'],
     ]
     for (const [body, param] of cases) {
       const reply = await post(`${baseUrl}/v1/responses`, body)
@@ -223,6 +225,8 @@ describe('/v1/responses (tiny model, openai client)', () => {
       // The message names the fields as the client sent them, not the chat fields they became.
       assert.doesNotMatch(error.message, /messages\[|\.function\.|response_format|max_completion_tokens|max_tokens/, error.message)
     }
+    const reasoningOnly = await post(`${baseUrl}/v1/responses`, {input: [{type: 'reasoning', summary: [{type: 'summary_text', text: 'thinking'}]}]})
+    assert.match(reasoningOnly.json().error.message, /'input' has no message: reasoning items only/)
     const notJson = await post(`${baseUrl}/v1/responses`, '{"input": ')
     assert.equal(notJson.status, 400)
   })

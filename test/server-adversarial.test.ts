@@ -37,6 +37,15 @@ describe('hostile HTTP framing', () => {
     assert.deepEqual(logs.filter((line) => /internal error/.test(line)), [])
   })
 
+  it('reads a target that starts with // as a path, not a host: the 404 names what was sent', async () => {
+    const {url} = await start()
+    // Resolved against a base, '//v1/models' was host 'v1' and path '/models': the 404 named a path nobody sent.
+    const reply = await exchange(url, 'GET //v1/models HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n')
+    assert.match(reply, /^HTTP\/1\.1 404/)
+    assert.equal(JSON.parse(reply.slice(reply.indexOf('\r\n\r\n') + 4)).error.message, 'No route for //v1/models.')
+    assert.match(await exchange(url, 'GET http://x/health HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n'), /^HTTP\/1\.1 200/)
+  })
+
   it("answers what node's parser refuses with node's status and an OpenAI error body", async () => {
     const {url} = await start({headersTimeoutMs: 200, requestTimeoutMs: 400})
     const conflicting = 'POST /v1/completions HTTP/1.1\r\nhost: x\r\ncontent-length: 5\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\n'
@@ -48,6 +57,23 @@ describe('hostile HTTP framing', () => {
     assert.deepEqual([bigHeaders.status, bigHeaders.error.code], [431, 'headers_too_large'])
     const slowBody = errorOf(await exchange(url, 'POST /v1/completions HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\n\r\n{"prompt"'))
     assert.deepEqual([slowBody.status, slowBody.error.code], [408, 'request_timeout'])
+  })
+
+  it('answers an HTTP/1.1 request without Host with a 400 error object (node sent a bare 400); HTTP/1.0 needs none', async () => {
+    const {url, engine} = await start()
+    const body = JSON.stringify({prompt: 'hi', max_tokens: 1})
+    const reply = errorOf(await exchange(url, `POST /v1/completions HTTP/1.1\r\ncontent-length: ${body.length}\r\n\r\n${body}`))
+    assert.deepEqual([reply.status, reply.error.code], [400, 'missing_host'])
+    assert.equal(engine.receivedParams.length, 0)
+    assert.match(await exchange(url, 'GET /health HTTP/1.0\r\n\r\n'), /^HTTP\/1\.1 200/)
+  })
+
+  it('closes a stream sent to a client that asked for Connection: close as soon as it ends', {timeout: 20_000}, async () => {
+    const {url} = await start({keepAliveTimeoutMs: 60_000})
+    const body = JSON.stringify({prompt: 'hi', max_tokens: 2, stream: true})
+    const reply = await exchange(url, `POST /v1/completions HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-length: ${body.length}\r\n\r\n${body}`)
+    assert.match(reply, /^connection: close\r$/im)
+    assert.ok(reply.endsWith('data: [DONE]\n\n\r\n0\r\n\r\n'), reply.slice(-80))
   })
 
   it('refuses a compressed body with a 415 naming Content-Encoding, and serves the same body sent plain', async () => {
@@ -70,6 +96,23 @@ describe('hostile HTTP framing', () => {
     assert.equal(engine.receivedParams.length, 1)
   })
 
+  it('reads a body in the charset its Content-Type declares; one node cannot decode is a 415 naming it', async () => {
+    const {url, engine} = await start()
+    const send = (body: Buffer, contentType: string) =>
+      exchange(url, Buffer.concat([Buffer.from(`POST /v1/completions HTTP/1.1\r\nhost: x\r\ncontent-type: ${contentType}\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n`), body]))
+    const json = JSON.stringify({prompt: 'héllo', max_tokens: 1})
+    // Before, both were 'not valid UTF-8' 400s (Python's json.loads, behind vLLM, reads UTF-16).
+    assert.match(await send(Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(json, 'utf16le')]), 'application/json; charset=utf-16'), /^HTTP\/1\.1 200/)
+    assert.match(await send(Buffer.from(json, 'latin1'), 'application/json; charset=ISO-8859-1'), /^HTTP\/1\.1 200/)
+    assert.deepEqual(engine.receivedParams.length, 2)
+    const unknown = errorOf(await send(Buffer.from(json), 'application/json; charset=klingon'))
+    assert.deepEqual([unknown.status, unknown.error.code], [415, 'unsupported_charset'])
+    assert.match(unknown.error.message, /charset 'klingon'/)
+    const broken = errorOf(await send(Buffer.from([0xff, 0xfe, 0x7b, 0x00, 0x00, 0xd8, 0x7d, 0x00]), 'application/json; charset=utf-16le'))
+    assert.deepEqual([broken.status, broken.error.code], [400, 'invalid_encoding'])
+    assert.match(broken.error.message, /not valid utf-16le/)
+  })
+
   it('answers an Expect header other than 100-continue with a 417 error body', async () => {
     const {url} = await start()
     const body = JSON.stringify({prompt: 'hi', max_tokens: 1})
@@ -79,6 +122,17 @@ describe('hostile HTTP framing', () => {
 })
 
 describe('hostile field values', () => {
+  it('reads 200,000 tools in one pass: a repeated name is found without comparing every pair', {timeout: 30_000}, async () => {
+    const {url} = await start({maxBodyBytes: 16 << 20})
+    // Each tool was compared with every one before it: 80,000 tools (a 4 MB body) held the event loop for minutes.
+    const tools = Array.from({length: 200_000}, (_, i) => ({type: 'function', function: {name: `f${i}`}}))
+    const body = {messages: [{role: 'user', content: 'hi'}], max_tokens: 1, tools, tool_choice: 'none'}
+    assert.equal((await post(`${url}/v1/chat/completions`, body)).status, 200)
+    const repeated = await post(`${url}/v1/chat/completions`, {...body, tools: [...tools, {type: 'function', function: {name: 'f17'}}]})
+    assert.equal(repeated.status, 400)
+    assert.equal(repeated.json().error.param, 'tools[200000].function.name')
+  })
+
   it('quotes at most 1,000 characters of what the client sent back in an error message', async () => {
     const {url} = await start()
     const name = 'm'.repeat(200_000)

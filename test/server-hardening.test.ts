@@ -3,6 +3,8 @@ import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
 import type {EngineLike, RequestHandleLike, RequestOutput} from '../src/server/engine-like.js'
 import type {ErrorReply} from '../src/server/error-reply.js'
+import {ContextLengthError} from '../src/engine/errors.js'
+import {InlinePromptTokenizer, type TokenizeJob} from '../src/server/prompt-tokenizer.js'
 import {FakeEngine} from './support/fake-engine.js'
 import {post, start, waitFor} from './support/server-harness.js'
 
@@ -42,6 +44,27 @@ function countingEngine(engine: FakeEngine): {engine: EngineLike; counts: {pulls
 }
 
 describe('prompt lists', () => {
+  it('stops tokenizing a list at its first refused prompt: no queue of doomed prompts is left in the tokenizer workers', async () => {
+    const fake = new FakeEngine()
+    const tokenizer = new (class extends InlinePromptTokenizer {
+      calls = 0
+      override async tokenize(job: TokenizeJob): Promise<number[]> {
+        this.calls++
+        if (job.kind === 'text' && job.text === 'too long') throw new ContextLengthError('too long for the context', 'prompt')
+        await new Promise((resolve) => setTimeout(resolve, 5))
+        return super.tokenize(job)
+      }
+    })(fake.tokenizer, fake.maxModelLen)
+    const {url, server} = await start({}, fake, false)
+    server.attachEngine(fake, tokenizer)
+    // A whole window (64 prompts) went to the workers at once: 63 prompts tokenized for a request already refused.
+    const reply = await post(`${url}/v1/completions`, {prompt: ['too long', ...Array.from({length: 63}, () => 'hi')], max_tokens: 1})
+    assert.equal(reply.status, 400)
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    assert.ok(tokenizer.calls <= 4, `${tokenizer.calls} prompts tokenized`)
+    assert.equal((await post(`${url}/v1/completions`, {prompt: Array.from({length: 9}, (_, i) => `p${i}`), max_tokens: 1})).json().choices.length, 9)
+  })
+
   it('merges 2,000 prompt streams with work linear in the outputs (case 1)', async () => {
     const fake = new FakeEngine({stepMs: 0})
     const {engine, counts} = countingEngine(fake)

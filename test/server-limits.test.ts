@@ -2,6 +2,8 @@
 import assert from 'node:assert/strict'
 import {connect, type Socket} from 'node:net'
 import {describe, it} from 'node:test'
+import {makeSamplingParams} from '../src/engine/sampling-params.js'
+import {checkLogprobEntries} from '../src/server/reply-logprobs-budget.js'
 import {FakeEngine} from './support/fake-engine.js'
 import {post, start, waitFor} from './support/server-harness.js'
 
@@ -140,5 +142,26 @@ describe('resource bounds (case 7)', () => {
       socket.write('GET /health HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n')
       assert.match(await reply, /^HTTP\/1\.1 200/)
     }
+  })
+
+  it('refuses a request whose reply would hold more logprob entries than one reply may, naming the field, before it runs', async () => {
+    const {url, engine} = await start({}, new FakeEngine({maxModelLen: 2048}))
+    // 100 prompts x 1,000 tokens x 21 (prompt_logprobs 20), twice with echo: 4.2M entries. 64 of 1,000 made a 126 MB
+    // reply and 1.7 GB of server memory; 1,024 would have taken the server down.
+    const prompt = Array.from({length: 100}, () => Array.from({length: 1000}, (_, i) => 32 + (i % 90)))
+    const reply = await post(`${url}/v1/completions`, {prompt, max_tokens: 1, echo: true, logprobs: 20, prompt_logprobs: 20})
+    assert.equal(reply.status, 400)
+    assert.deepEqual([reply.json().error.param, reply.json().error.code], ['prompt_logprobs', 'too_many_logprobs'])
+    assert.match(reply.json().error.message, /up to 4,202,100 logprob entries/)
+    // Completion logprobs count per sample: n x max_tokens x (top_logprobs + 1).
+    const chat = await post(`${url}/v1/chat/completions`, {messages: [{role: 'user', content: 'hi'}], n: 64, max_tokens: 2000, logprobs: true, top_logprobs: 20})
+    assert.deepEqual([chat.status, chat.json().error.param], [400, 'top_logprobs'])
+    assert.equal(engine.receivedParams.length, 0)
+    const fits = await post(`${url}/v1/completions`, {prompt: prompt.slice(0, 2), max_tokens: 1, echo: true, logprobs: 20, prompt_logprobs: 20})
+    assert.equal(fits.status, 200, fits.text)
+    // One sample's own logprobs are bounded by the context (a 128k-context chat with top_logprobs 20 runs); two are not.
+    const longChat = {tokenIds: [1, 2, 3], text: '', params: makeSamplingParams({logprobs: 20, maxTokens: 128_000})}
+    checkLogprobEntries([longChat], 1, false, 'top_logprobs')
+    assert.throws(() => checkLogprobEntries([longChat], 2, false, 'top_logprobs'), /5,376,000 logprob entries/)
   })
 })

@@ -63,6 +63,11 @@ describe('tool-call parsers', () => {
     assert.match(parseToolOutput(samples.hermes, auto, 'hermes').toolCalls[0]!.id, /^call_/)
   })
 
+  it('pythonic: arguments and dict keys named __proto__ are kept as arguments, not taken as a prototype', () => {
+    const [call] = parseToolOutput('[f(__proto__={"__proto__": 1, "b": 2}, x=1)]', auto, 'pythonic').toolCalls
+    assert.equal(call!.function.arguments, '{"__proto__":{"__proto__":1,"b":2},"x":1}')
+  })
+
   it('arguments the model wrote as a string still come back as a JSON string', () => {
     const quoted = parseToolOutput('<tool_call>{"name": "get_time", "arguments": "{\\"zone\\": \\"UTC\\"}"}</tool_call>', auto, 'hermes')
     assert.deepEqual(argsOf(quoted), [{zone: 'UTC'}])

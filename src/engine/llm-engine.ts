@@ -165,10 +165,10 @@ export class LLMEngine {
 
   /**
    * Compiles the request's grammar (cached per spec, in the grammar worker thread) before it may be queued; a spec that
-   * does not compile throws an InvalidRequestError. Requests without a constraint return at once.
+   * does not compile throws an InvalidRequestError. Requests without a constraint return at once. `signal` aborts it.
    */
-  async prepareRequest(params: SamplingParams): Promise<void> {
-    if (params.guided !== null) await this.grammars.compile(params.guided)
+  async prepareRequest(params: SamplingParams, signal?: AbortSignal): Promise<void> {
+    if (params.guided !== null) await this.grammars.compile(params.guided, signal)
   }
 
   /** Validates and queues a request. Throws InvalidRequestError / ContextLengthError for bad input. */

@@ -6,6 +6,7 @@ import {errorReply} from './error-reply.js'
 import {admitPrompts, collectFinalOutputs, picksAtEnd, prepareGuided, type PreparedPrompt, PromptRun, promptTokensDetails, sequencesPerPrompt, usageOf} from './generation.js'
 import {type ChatTokenLogprob, chatLogprobs, promptLogprobsField, tokenNamer} from './logprobs-format.js'
 import {checkModel, resolveMaxTokens, samplingParamsFor, truncationLimit} from './openai-schema.js'
+import {checkLogprobEntries} from './reply-logprobs-budget.js'
 import {logUnreadFields, watchFields} from './request-fields.js'
 import {SseStream} from './sse.js'
 import {InvalidRequestError} from '../engine/errors.js'
@@ -98,7 +99,8 @@ export async function startChatRun(context: ApiContext, request: ChatCompletionR
     (tags !== null && tagsAreSpecialTokens(context.engine.tokenizer, tags))
   const sampling = {...request, sampling: {...request.sampling, ...(keepMarkers ? {skipSpecialTokens: false} : {}), guidedAfterTokenId}}
   const prompt: PreparedPrompt = {tokenIds, text: echoedContent(request), params: samplingParamsFor(sampling, maxTokens, context.samplingDefaults)}
-  await prepareGuided(context.engine, [prompt])
+  checkLogprobEntries([prompt], sequencesPerPrompt(prompt.params), false, 'top_logprobs')
+  await prepareGuided(context.engine, [prompt], context.signal)
   const run = new PromptRun(context.engine, id, [prompt], context.arrivalTime, window)
   return {prompt, run, tags, parser}
 }

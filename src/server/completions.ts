@@ -5,6 +5,7 @@ import type {CompletionOutput, RequestOutput} from './engine-like.js'
 import {errorReply} from './error-reply.js'
 import {admitPrompts, collectFinalOutputs, picksAtEnd, prepareGuided, type PreparedPrompt, PromptRun, promptTokensDetails, sequencesPerPrompt, usageOf} from './generation.js'
 import {completionLogprobs, concatLogprobs, promptLogprobsField, tokenNamer, tokenText, type TokenNamer} from './logprobs-format.js'
+import {checkLogprobEntries} from './reply-logprobs-budget.js'
 import {checkModel, type CompletionRequest, parseCompletionRequest, resolveMaxTokens, samplingParamsFor, truncationLimit} from './openai-schema.js'
 import {lastTokens} from './prompt-tokenizer.js'
 import {logUnreadFields, watchFields} from './request-fields.js'
@@ -23,13 +24,9 @@ export async function createCompletion(context: ApiContext, body: unknown): Prom
   logUnreadFields(fields, context.log)
   checkModel(request.model, context.engine.modelName)
   const window = await admitPrompts(context, request.prompts.length, sequencesPerPrompt(request.sampling))
-  const prompts: PreparedPrompt[] = []
-  // A window at a time: a long list keeps the tokenizer workers busy without queueing all of itself ahead of other clients.
-  for (let start = 0; start < request.prompts.length; start += window) {
-    context.signal.throwIfAborted()
-    prompts.push(...(await Promise.all(request.prompts.slice(start, start + window).map((prompt) => preparePrompt(context, request, prompt)))))
-  }
-  await prepareGuided(context.engine, prompts)
+  const prompts = await prepareInLanes(context, request)
+  checkLogprobEntries(prompts, sequencesPerPrompt(request.sampling), request.echo, 'logprobs')
+  await prepareGuided(context.engine, prompts, context.signal)
   const id = newObjectId('cmpl')
   const run = new PromptRun(context.engine, id, prompts, context.arrivalTime, window)
   const header: ReplyHeader = {id, object: 'text_completion', created: unixSeconds(), model: context.engine.modelName}
@@ -38,6 +35,35 @@ export async function createCompletion(context: ApiContext, body: unknown): Prom
   if (request.stream && !picksAtEnd(prompts[0]!.params)) return streamCompletion(context, request, prompts, header, run, name)
   const finals = await collectFinalOutputs(run, prompts.length, context.signal, context.metrics.observeFinished)
   sendJson(context.response, 200, completionReply(context, request, prompts, header, finals, name))
+}
+
+/** Prompts of one request being tokenized at once: more than the tokenizer workers (2 by default), far fewer than a window. */
+const TOKENIZE_LANES = 4
+
+/**
+ * Tokenizes the prompts in order, a few at a time, stopping at the first that fails or when the client leaves. A list
+ * keeps the tokenizer workers busy without queueing all of itself ahead of other clients, and a prompt refused (too
+ * long) leaves no queue behind it: a window posted at once kept the workers on up to 63 doomed prompts (17 s of other
+ * clients' tokenizing behind a list of 33 KB words).
+ */
+async function prepareInLanes(context: ApiContext, request: CompletionRequest): Promise<PreparedPrompt[]> {
+  const prompts: PreparedPrompt[] = new Array(request.prompts.length)
+  let next = 0
+  let failed = false
+  const lane = async () => {
+    while (next < request.prompts.length && !failed) {
+      context.signal.throwIfAborted()
+      const index = next++
+      try {
+        prompts[index] = await preparePrompt(context, request, request.prompts[index]!)
+      } catch (error) {
+        failed = true
+        throw error
+      }
+    }
+  }
+  await Promise.all(Array.from({length: Math.min(TOKENIZE_LANES, request.prompts.length)}, lane))
+  return prompts
 }
 
 async function preparePrompt(context: ApiContext, request: CompletionRequest, prompt: CompletionRequest['prompts'][number]): Promise<PreparedPrompt> {

@@ -36,7 +36,7 @@ export interface EngineLike {
   /** The model's recommended sampling (generation_config.json); absent = none. */
   readonly samplingDefaults?: ModelSamplingDefaults
   /** Compiles a request's grammar before it is queued (a bad one throws InvalidRequestError); absent = no guided decoding. */
-  prepareRequest?(params: SamplingParams): Promise<void>
+  prepareRequest?(params: SamplingParams, signal?: AbortSignal): Promise<void>
   /** Throws InvalidRequestError / ContextLengthError synchronously for bad input. */
   addRequest(request: {requestId?: string; prompt: string | number[]; params: SamplingParams; arrivalTime?: number}): RequestHandleLike
   abort(requestId: string): void

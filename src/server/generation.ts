@@ -40,12 +40,12 @@ export async function admitPrompts(context: ApiContext, promptCount: number, per
   return window
 }
 
-/** Compiles the prompts' grammars before anything is queued, so a bad schema is a 400 with nothing to undo. */
-export async function prepareGuided(engine: EngineLike, prompts: readonly PreparedPrompt[]): Promise<void> {
+/** Compiles the prompts' grammars before anything is queued, so a bad schema is a 400 with nothing to undo; `signal` (the client leaving) stops the compile. */
+export async function prepareGuided(engine: EngineLike, prompts: readonly PreparedPrompt[], signal: AbortSignal): Promise<void> {
   for (const {params} of prompts) {
     if (params.guided === null) continue
     if (!engine.prepareRequest) throw new InvalidRequestError('this engine does not support guided decoding', {param: params.guided.param})
-    await engine.prepareRequest(params)
+    await engine.prepareRequest(params, signal)
   }
 }
 

@@ -14,7 +14,7 @@ import {errorReply} from './error-reply.js'
 import {ServerMetrics} from './metrics.js'
 import {listModels, MODEL_PATH_PREFIX, retrieveModel} from './models-route.js'
 import {InlinePromptTokenizer, type PromptTokenizer} from './prompt-tokenizer.js'
-import {bodyTooLarge, checkBodyCodings, type PromptField, readBody} from './request-body.js'
+import {bodyTooLarge, checkBodyCodings, declaredCharset, type PromptField, readBody, toUtf8} from './request-body.js'
 import {RequestLimiter} from './request-limiter.js'
 import {ClientTooSlow} from './sse.js'
 import {createResponse} from './responses.js'
@@ -127,6 +127,8 @@ export class ApiServer {
         keepAliveTimeout: options.keepAliveTimeoutMs,
         // node checks the two timeouts on this period (30 s by default), so short timeouts need a short period.
         connectionsCheckingInterval: Math.max(10, Math.min(1000, Math.floor(options.headersTimeoutMs / 4))),
+        // node's own refusal of a missing Host is a bare 400; handle() answers it with the error object instead.
+        requireHostHeader: false,
       },
       (request, response) => void this.handle(request, response),
     )
@@ -224,6 +226,10 @@ export class ApiServer {
       if (this.connectionCap.isOverCap(request.socket)) {
         response.setHeader('connection', 'close')
         throw new UnavailableError(`The server has its ${this.connectionCap.max} connections open (--max-connections); retry shortly.`, {code: 'too_many_connections'})
+      }
+      if (request.headers.host === undefined && request.httpVersion === '1.1') {
+        response.setHeader('connection', 'close')
+        throw new InvalidRequestError('The request has no Host header, which HTTP/1.1 requires.', {code: 'missing_host'})
       }
       if (answerCors(request, response, this.options.allowedOrigins)) return
       const path = requestPath(request.url)
@@ -329,6 +335,7 @@ export class ApiServer {
       // The body's memory is reserved before it is read (its Content-Length, or the most allowed when chunked) and
       // held for the whole request: the prompts parsed from it live that long.
       checkBodyCodings(request.headers)
+      const charset = declaredCharset(request.headers['content-type'])
       const maxBodyBytes = this.options.maxBodyBytes
       const declared = Number(request.headers['content-length'])
       if (declared > maxBodyBytes) throw bodyTooLarge(maxBodyBytes)
@@ -337,7 +344,7 @@ export class ApiServer {
       releases.push(bodyGrant)
       const bytes = await readBody(request, maxBodyBytes, {ms: this.options.bodyStallTimeoutMs, contended: () => this.bodyBudget.numQueued > 0})
       if (chunked) bodyGrant.shrinkTo(bytes.length)
-      const body = await promptTokenizer.parseBody(bytes, promptField)
+      const body = await promptTokenizer.parseBody(charset === null ? bytes : toUtf8(bytes, charset), promptField)
       const admit = async (sequences: number) => void releases.push(await this.limiter.acquire(signal, sequences))
       const context: ApiContext = {engine, promptTokenizer, metrics: this.metrics, response, signal, arrivalTime, log: this.options.log, limits: this.limits, admit,
         toolCallParser: this.options.toolCallParser ?? null, reasoningParser: this.options.reasoningParser ?? null,
@@ -362,7 +369,8 @@ function getRoute(handler: RouteHandler): Partial<Record<Method, RouteHandler>> 
 /** The path of a request target; one that is not a URL at all (`http://[x/`) is the client's error. */
 function requestPath(target: string | undefined): string {
   try {
-    return new URL(target ?? '/', 'http://localhost').pathname
+    // A path is appended to the base, not resolved against it: '//v1/completions' would be a URL of host 'v1'.
+    return (target?.startsWith('/') ? new URL(`http://localhost${target}`) : new URL(target ?? '/', 'http://localhost')).pathname
   } catch {
     throw new InvalidRequestError(`The request target ${JSON.stringify(target)} is not a valid URL.`, {code: 'invalid_url'})
   }

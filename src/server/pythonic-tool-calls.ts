@@ -34,7 +34,8 @@ class PythonLiterals {
   private call(): TextCall {
     const name = this.identifier()
     this.expect('(')
-    const args: Record<string, unknown> = {}
+    // No prototype: a keyword argument named __proto__ is an argument like any other, not the object's prototype.
+    const args: Record<string, unknown> = Object.create(null)
     while (!this.accept(')')) {
       const key = this.identifier()
       this.expect('=')
@@ -77,7 +78,7 @@ class PythonLiterals {
 
   private dict(depth: number): Record<string, unknown> {
     this.at++
-    const entries: Record<string, unknown> = {}
+    const entries: Record<string, unknown> = Object.create(null)
     while (!this.accept('}')) {
       const key = this.value(depth + 1)
       if (typeof key !== 'string' && typeof key !== 'number') throw new Unreadable()

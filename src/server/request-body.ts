@@ -1,5 +1,6 @@
 // Reads a request body (bounded in size), parses it as strict UTF-8 JSON and finds the prompt texts in it; each failure a 4xx.
 import type {IncomingHttpHeaders, IncomingMessage} from 'node:http'
+import {TextDecoder} from 'node:util'
 import {InvalidRequestError, PagedLLMError, PayloadTooLargeError, UnsupportedMediaTypeError} from '../engine/errors.js'
 
 /** The body field that holds prompt text: `prompt` (completions), `messages[].content` (chat) or `input` (responses: a string, or items' content). */
@@ -60,6 +61,33 @@ function codings(header: string | undefined): string[] {
 
 export function bodyTooLarge(limit: number): PayloadTooLargeError {
   return new PayloadTooLargeError(`The request body is larger than the server's limit of ${limit} bytes.`, {code: 'body_too_large'})
+}
+
+/** Charsets whose bytes are UTF-8 as they are (ASCII is a subset). */
+const UTF8_NAMES = new Set(['utf-8', 'utf8', 'us-ascii', 'ascii'])
+
+/**
+ * The decoder of the charset a Content-Type declares, when it is not UTF-8 (null when none is declared). Such a body is
+ * decoded from it, as Python's json.loads behind vLLM reads UTF-16 too, rather than refused as bad UTF-8; a charset
+ * node cannot decode is a 415 naming it, before the body is read.
+ */
+export function declaredCharset(contentType: string | undefined): TextDecoder | null {
+  const charset = /;\s*charset\s*=\s*"?([^";\s]*)"?/i.exec(contentType ?? '')?.[1]?.toLowerCase()
+  if (charset === undefined || UTF8_NAMES.has(charset)) return null
+  try {
+    return new TextDecoder(charset, {fatal: true})
+  } catch {
+    throw new UnsupportedMediaTypeError(`Content-Type charset '${charset.slice(0, 40)}' is not supported; send the body as UTF-8.`, {code: 'unsupported_charset'})
+  }
+}
+
+/** A body sent in another charset, as UTF-8; bytes not valid in that charset are the client's error, named. */
+export function toUtf8(body: Buffer, decoder: TextDecoder): Buffer {
+  try {
+    return Buffer.from(decoder.decode(body), 'utf8')
+  } catch {
+    throw new InvalidRequestError(`The request body is not valid ${decoder.encoding} (the charset its Content-Type declares).`, {code: 'invalid_encoding'})
+  }
 }
 
 /** JSON must be UTF-8 (RFC 8259): invalid bytes are refused, not silently replaced. */

@@ -66,6 +66,9 @@ export function translateResponsesRequest(raw: unknown, store: ResponseStore | n
   // The previous response's conversation, resolved now: instructions are not carried over (OpenAI's rule).
   if (previousResponseId !== null) for (const item of store!.conversationOf(previousResponseId)) conversation.addItem(item, 'previous_response_id', false)
   const inputItems = conversation.addInput(body.input)
+  // Reasoning items alone make no message (each waits for an assistant turn): say so, not that the list is empty.
+  if (conversation.messages.length === 0)
+    throw new InvalidRequestError("'input' has no message: reasoning items only reach the assistant message after them", {param: 'input'})
   chat.messages = conversation.messages
   if (body.max_output_tokens !== undefined) chat.max_completion_tokens = body.max_output_tokens
   const tools = functionTools(body.tools)

@@ -72,7 +72,8 @@ export class SseStream {
     this.response.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache',
-      connection: 'keep-alive',
+      // No Connection header: node keeps the connection as the request asks. 'keep-alive' here held a client that
+      // sent Connection: close for the keep-alive timeout after the stream ended, waiting for the close.
       // Proxies such as nginx would otherwise buffer the whole stream.
       'x-accel-buffering': 'no',
     })

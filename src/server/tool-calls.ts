@@ -45,6 +45,7 @@ export function parseToolRequest(body: JsonObject): ToolRequest | null {
   }
   if (!Array.isArray(rawTools)) throw new InvalidRequestError("'tools' must be a list of function tools", {param: 'tools'})
   const functions: ToolFunction[] = []
+  const names = new Set<string>()
   rawTools.forEach((tool: unknown, index) => {
     const param = `tools[${index}]`
     const fn = (tool as {type?: unknown; function?: unknown} | null)?.function as JsonObject | undefined
@@ -52,12 +53,14 @@ export function parseToolRequest(body: JsonObject): ToolRequest | null {
       throw new InvalidRequestError(`'${param}' must be {"type": "function", "function": {...}}`, {param})
     if (typeof fn.name !== 'string' || !NAME_PATTERN.test(fn.name))
       throw new InvalidRequestError(`'${param}.function.name' must be 1-64 letters, digits, '_' or '-'`, {param: `${param}.function.name`})
-    if (functions.slice(0, index).some((earlier) => earlier.name === fn.name))
+    // A set, not a scan of the tools before: 80,000 tools in a 4 MB body held the event loop for minutes.
+    if (names.has(fn.name))
       throw new InvalidRequestError(`'${param}.function.name' repeats '${fn.name}': each tool needs its own name`, {param: `${param}.function.name`})
     const parameters = fn.parameters ?? {type: 'object', properties: {}}
     // Arguments are a JSON object (OpenAI's rule): a schema of another type could never be met by a call.
     if (typeof parameters !== 'object' || Array.isArray(parameters) || !describesObjects(parameters as JsonObject))
       throw new InvalidRequestError(`'${param}.function.parameters' must be a JSON schema of type "object"`, {param: `${param}.function.parameters`})
+    names.add(fn.name)
     functions.push({name: fn.name, description: typeof fn.description === 'string' ? fn.description : undefined, parameters: parameters as JsonSchema})
   })
   return {tools: rawTools as JsonObject[], functions, mode: parseToolChoice(rawChoice, functions), parallel: optionalBoolean(body, 'parallel_tool_calls') ?? true}

@@ -63,10 +63,14 @@ export class GrammarService {
     return this.hosts.length
   }
 
-  /** Compiles off the event loop; a spec that does not compile rejects with an InvalidRequestError on its field. */
-  async compile(spec: GuidedSpec): Promise<void> {
+  /**
+   * Compiles off the event loop; a spec that does not compile rejects with an InvalidRequestError on its field.
+   * `signal` (the request's) stops the compile when its client leaves, if it is all its worker is doing.
+   */
+  async compile(spec: GuidedSpec, signal?: AbortSignal): Promise<void> {
     const key = guidedKey(spec)
     if (this.hostOf(key)) return
+    signal?.throwIfAborted()
     const host = this.hostForCompile()
     const shared = host.matchers.size > 0
     const limitMs = shared ? Math.min(this.compileTimeoutMs, this.sharedCompileTimeoutMs) : this.compileTimeoutMs
@@ -77,6 +81,12 @@ export class GrammarService {
         `${shared ? ' (the grammar workers are busy with other requests)' : ''}; simplify it (fewer alternatives, smaller counts)`,
       {param: spec.param},
     )
+    // Stopping the worker is the only way to stop a WebAssembly compile; a grammar built to be huge would otherwise
+    // hold it for the whole limit after its client left (three such requests kept every other constraint waiting).
+    const abandoned = () => {
+      if (host.compiling === 1 && host.matchers.size === 0) host.terminate(signal!.reason)
+    }
+    signal?.addEventListener('abort', abandoned, {once: true})
     try {
       // Sequences whose matchers shared that worker are replayed into a fresh one (SequenceGuides), as after a crash.
       timer = setTimeout(() => host.terminate(tooSlow), limitMs)
@@ -84,6 +94,7 @@ export class GrammarService {
       host.compiled.add(key)
     } finally {
       clearTimeout(timer)
+      signal?.removeEventListener('abort', abandoned)
       host.compiling--
     }
   }

@@ -202,6 +202,9 @@ function sameLength(x: string, y: string): string[] {
   if (x.length === 1) return [x === y ? `"${x}"` : `[${x}-${y}]`]
   const rest = x.length - 1
   const any = `[0-9]{${rest}}`
+  // Every string of this length: one sequence. Split by first digit instead, 00..0-99..9 recurses twice per digit
+  // (2^15 sequences for 15 digits: a bound of 1e15 took xgrammar past its minute).
+  if (/^0+$/.test(x) && /^9+$/.test(y)) return [`[0-9]{${x.length}}`]
   if (x[0] === y[0]) return sameLength(x.slice(1), y.slice(1)).map((tail) => `"${x[0]}" ${tail}`)
   const out = sameLength(x.slice(1), '9'.repeat(rest)).map((tail) => `"${x[0]}" ${tail}`)
   const first = Number(x[0]) + 1
