@@ -63,6 +63,17 @@ describe('generate: repeatable flags before the prompt', () => {
   })
 })
 
+describe('generate: the prompt from stdin', () => {
+  it('no PROMPT argument reads stdin to its end as one prompt; empty stdin is a missing prompt', async () => {
+    const modelDir = await ensureTestModel('tiny')
+    const args = ['--model', modelDir, '--threads', '1', '--json', '--max-tokens', '1']
+    const [piped, empty] = await Promise.all([runCommand('generate', args, {stdin: 'line one\nline two\n'}), runCommand('generate', args, {stdin: ''})])
+    assert.equal(piped.code, 0, piped.stderr)
+    assert.deepEqual(JSON.parse(piped.stdout).map((output: {prompt: string}) => output.prompt), ['line one\nline two'])
+    assertUsageError(empty, 'Missing 1 required arg: prompt (and stdin is empty)')
+  })
+})
+
 describe('generate: flags the run would ignore or contradict are refused by name (before the model loads)', () => {
   const refusals: [string[], string][] = [
     [['--beam-width', '4', '--temperature', '1'], '--temperature cannot be used with --beam-width: beam search keeps the most likely beams and samples nothing'],
