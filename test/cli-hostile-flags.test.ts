@@ -202,6 +202,24 @@ describe('bench and compare: the runs asked for', () => {
   })
 
 
+  it('--trace: a name that is no built-in trace nor a file, and a bad trace file, are refused before any model loads', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pagedllm-trace-'))
+    try {
+      const file = join(dir, 'mine.jsonl')
+      writeFileSync(file, '{"prompt_len": 12, "output_len": -1}\n')
+      const [unknown, malformed] = await Promise.all([
+        runCommand('bench/index', ['--trace', 'shargpt', '--model', '/nonexistent-model-dir']),
+        runCommand('compare', ['--trace', file, '--model', '/nonexistent-model-dir']),
+      ])
+      assert.equal(unknown.code, 2, unknown.stderr)
+      assert.equal(unknown.stderr, 'Error: --trace shargpt: not a built-in trace (sharegpt, alpaca, synthetic) nor a trace file (JSONL of {"prompt_len", "output_len"})\n')
+      assert.equal(malformed.code, 2, malformed.stderr)
+      assert.equal(malformed.stderr, `Error: --trace ${file} line 1: expected {"prompt_len": N, "output_len": N} with whole numbers N >= 1, got {"prompt_len": 12, "output_len": -1}\n`)
+    } finally {
+      rmSync(dir, {recursive: true, force: true})
+    }
+  })
+
   it('a policy given twice is refused before any model loads', async () => {
     for (const command of ['bench/index', 'compare']) {
       const result = await runCommand(command, ['--policies', 'paged,orca-max,paged', '--model', '/nonexistent-model-dir'])
