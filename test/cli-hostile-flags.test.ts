@@ -99,6 +99,16 @@ describe('numbers and sizes: exact decimals, nothing past what the machine or no
     assertUsageError(await runCommand('generate', ['--top-p', ' 1', 'hi']), '--top-p: " 1" is not a number')
   })
 
+  it('a seed past 2^53 (which oclif rounded: two seeds typed apart ran alike) and a test-model seed past 32 bits are refused', async () => {
+    const [past, generator] = await Promise.all([
+      runCommand('generate', ['--seed', '9007199254740993', 'hi']),
+      runCommand('make-test-model', ['--seed', '4294967296']),
+    ])
+    assertUsageError(past, '--seed: "9007199254740993" is not an integer from -9007199254740991 to 9007199254740991')
+    assert.equal(generator.code, 2)
+    assert.match(generator.stderr, /^Error: --seed: Expected an integer less than or equal to 4294967295 but received: 4294967296\nUsage: pagedllm /)
+  })
+
   it('--threads past 1024 is refused at parse time (100000 threads hung the load)', async () => {
     assertUsageError(await runCommand('generate', ['--threads', '100000', 'hi']), '--threads: Expected an integer less than or equal to 1024 but received: 100000')
   })
