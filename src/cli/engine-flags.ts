@@ -88,6 +88,9 @@ export function engineConfigFromFlags(flags: Record<string, any>, modelPath: str
   const utilization = flags['gpu-memory-utilization']
   if (!(utilization > 0 && utilization <= 1))
     throw new InvalidRequestError(`--gpu-memory-utilization must be in (0, 1], got ${flags['gpu-memory-utilization']}`, {param: 'gpu-memory-utilization'})
+  // The quantized format is the weight format (engine-parts): a --dtype beside it would silently do nothing.
+  if (flags.quantization !== undefined && flags.dtype !== undefined && flags.dtype !== 'auto')
+    throw new InvalidRequestError(`--dtype ${flags.dtype} cannot be used with --quantization ${flags.quantization}: the weights are stored as ${flags.quantization}`, {param: 'dtype'})
   return makeEngineConfig({
     modelPath,
     device: flags.device,
