@@ -113,11 +113,16 @@ describe('numbers and sizes: exact decimals, nothing past what the machine or no
     assertUsageError(await runCommand('generate', ['--threads', '100000', 'hi']), '--threads: Expected an integer less than or equal to 1024 but received: 100000')
   })
 
-  it('--dtype beside --quantization (the quantized format is the weight format: the dtype did nothing) is refused', async () => {
+  it('--dtype beside --quantization (the quantized format is the weight format: the dtype did nothing); a missing draft model names its flag', async () => {
     const modelDir = await ensureTestModel('tiny')
-    const result = await runCommand('generate', ['--model', modelDir, '--quantization', 'q8_0', '--dtype', 'bf16', 'hi'])
-    assert.equal(result.code, 2)
-    assert.equal(result.stderr, 'Error: --dtype bf16 cannot be used with --quantization q8_0: the weights are stored as q8_0\n')
+    const [dtype, draft] = await Promise.all([
+      runCommand('generate', ['--model', modelDir, '--quantization', 'q8_0', '--dtype', 'bf16', 'hi']),
+      runCommand('generate', ['--model', modelDir, '--threads', '1', '--speculative-method', 'draft', '--speculative-model', '/nonexistent-draft', 'hi']),
+    ])
+    assert.equal(dtype.code, 2)
+    assert.equal(dtype.stderr, 'Error: --dtype bf16 cannot be used with --quantization q8_0: the weights are stored as q8_0\n')
+    assert.equal(draft.code, 3)
+    assert.equal(draft.stderr, 'Error: --speculative-model /nonexistent-draft: Model directory /nonexistent-draft does not exist.\n')
   })
 
   it('a byte size past 2^53 is refused by name, not passed on as an inexact block count', async () => {
