@@ -5,7 +5,7 @@ import type {AddressInfo} from 'node:net'
 import {after, before, describe, it} from 'node:test'
 import {parsePrometheusText, readSample, summarizeSamples} from '../src/bench/endpoint-metrics.js'
 import {endpointTextPrompts, fillerText} from '../src/bench/endpoint-prompts.js'
-import {describeEndpoint, endpointAgent, endpointLabels, runOnEndpoint, serverSentData} from '../src/bench/endpoint-run.js'
+import {describeEndpoint, endpointAgent, endpointLabels, makeEndpointAgent, runOnEndpoint, serverSentData} from '../src/bench/endpoint-run.js'
 import {BenchRandom} from '../src/bench/random.js'
 import {InvalidRequestError, UnavailableError} from '../src/engine/errors.js'
 
@@ -222,6 +222,18 @@ describe('endpoint text prompts, /metrics and labels', () => {
       keyed.close()
     }
     await assert.rejects(describeEndpoint('http://127.0.0.1:1'), UnavailableError)
+  })
+
+  it('a server that accepts GET /v1/models and never answers is given up on, naming the probe', async () => {
+    const silent = createServer(() => {})
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
+    const url = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`
+    try {
+      await assert.rejects(describeEndpoint(url, undefined, makeEndpointAgent(1), 1), {name: 'UnavailableError', message: `${url}: GET /v1/models sent no reply in 1 s`})
+    } finally {
+      silent.closeAllConnections()
+      silent.close()
+    }
   })
 
   it('labels endpoints by --endpoint-label or host:port, never two the same', () => {

@@ -1,10 +1,13 @@
 // Workload pieces: synthetic length traces, sampling a user's dataset, and token-id prompts of the traced lengths.
 import assert from 'node:assert/strict'
-import {describe, it} from 'node:test'
+import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {after, describe, it} from 'node:test'
 import {buildBenchRequests} from '../src/bench/prompts.js'
 import {syntheticTrace} from '../src/bench/synthetic-trace.js'
 import {sampleTraceFromPairs} from '../src/bench/trace.js'
-import {buildWorkload} from '../src/bench/workload.js'
+import {buildWorkload, loadTrace} from '../src/bench/workload.js'
 import {InvalidRequestError} from '../src/engine/errors.js'
 
 const words = (text: string) => text.split(/\s+/).filter(Boolean).map((word) => word.length)
@@ -52,8 +55,42 @@ describe("sampling a user's dataset", () => {
     assert.ok(trace.every((r) => r.promptTokenIds?.length === r.promptLen))
   })
 
-  it('says so when too few pairs are usable', () => {
-    assert.throws(() => sampleTraceFromPairs(pairs, words, {numPrompts: 4, seed: 0, maxTotalTokens: 100}), InvalidRequestError)
+  it('says so when too few pairs are usable, and by which rule', () => {
+    assert.throws(() => sampleTraceFromPairs(pairs, words, {numPrompts: 4, seed: 0, maxTotalTokens: 100}), {
+      name: 'InvalidRequestError',
+      message: "the dataset has only 3 usable pairs of its 5 for --num-prompts 4 (vLLM's filter: prompt and output of 4+ tokens each, prompt at most 1024, together at most 100)",
+    })
+  })
+})
+
+describe("a user's own length trace (--trace FILE)", () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pagedllm-trace-file-'))
+  after(() => rmSync(dir, {recursive: true, force: true}))
+  const file = (name: string, text: string) => {
+    writeFileSync(join(dir, name), text)
+    return join(dir, name)
+  }
+  const synthetic = {inputLen: 1, outputLen: 1, spread: 'fixed' as const, rangeRatio: 0}
+  const workload = (trace: string, numPrompts: number) => buildWorkload({trace, numPrompts, seed: 0, synthetic}, null, 100)
+
+  it('runs its requests as written, leaving out those longer than the engine holds', () => {
+    const path = file('mine.jsonl', '{"prompt_len": 3, "output_len": 2}\n\n{"prompt_len": 1000000000, "output_len": 5}\n{"prompt_len": 50, "output_len": 40}\n')
+    const built = workload(path, 2)
+    assert.equal(built.source, `${path} (3 requests)`)
+    assert.equal(built.droppedTooLong, 1)
+    assert.deepEqual(built.trace.map((r) => [r.promptLen, r.outputLen]).sort((a, b) => a[0]! - b[0]!), [[3, 2], [50, 40]])
+    assert.throws(() => workload(path, 3), {message: `--num-prompts 3: only 2 of the 3 requests of --trace ${path} fit the 100 tokens (prompt + output) the engine or servers hold`})
+  })
+
+  it('refuses an unknown name, an empty file, a bad line and lengths that are not whole numbers, by name', () => {
+    assert.throws(() => loadTrace('sharegtp'), {message: '--trace sharegtp: not a built-in trace (sharegpt, alpaca, synthetic) nor a trace file (JSONL of {"prompt_len", "output_len"})'})
+    const empty = file('empty.jsonl', '\n \n')
+    assert.throws(() => loadTrace(empty), {message: `--trace ${empty}: no requests; expected one {"prompt_len": N, "output_len": N} object per line`})
+    assert.throws(() => loadTrace(dir), {message: new RegExp(`^--trace ${dir}: cannot read it \\(EISDIR`)})
+    for (const line of ['{"prompt_len": 3}', 'not json', '[3, 4]', '{"prompt_len": 0, "output_len": 4}', '{"prompt_len": 2.5, "output_len": 4}', '{"prompt_len": 1e300, "output_len": 4}', '{"prompt_len": "3", "output_len": 4}']) {
+      const path = file('bad.jsonl', `{"prompt_len": 3, "output_len": 4}\n${line}\n`)
+      assert.throws(() => loadTrace(path), {message: `--trace ${path} line 2: expected {"prompt_len": N, "output_len": N} with whole numbers N >= 1, got ${line}`})
+    }
   })
 })
 

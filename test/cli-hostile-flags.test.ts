@@ -63,6 +63,17 @@ describe('generate: repeatable flags before the prompt', () => {
   })
 })
 
+describe('generate: the prompt from stdin', () => {
+  it('no PROMPT argument reads stdin to its end as one prompt; empty stdin is a missing prompt', async () => {
+    const modelDir = await ensureTestModel('tiny')
+    const args = ['--model', modelDir, '--threads', '1', '--json', '--max-tokens', '1']
+    const [piped, empty] = await Promise.all([runCommand('generate', args, {stdin: 'line one\nline two\n'}), runCommand('generate', args, {stdin: ''})])
+    assert.equal(piped.code, 0, piped.stderr)
+    assert.deepEqual(JSON.parse(piped.stdout).map((output: {prompt: string}) => output.prompt), ['line one\nline two'])
+    assertUsageError(empty, 'Missing 1 required arg: prompt (and stdin is empty)')
+  })
+})
+
 describe('generate: flags the run would ignore or contradict are refused by name (before the model loads)', () => {
   const refusals: [string[], string][] = [
     [['--beam-width', '4', '--temperature', '1'], '--temperature cannot be used with --beam-width: beam search keeps the most likely beams and samples nothing'],
@@ -88,8 +99,30 @@ describe('numbers and sizes: exact decimals, nothing past what the machine or no
     assertUsageError(await runCommand('generate', ['--top-p', ' 1', 'hi']), '--top-p: " 1" is not a number')
   })
 
+  it('a seed past 2^53 (which oclif rounded: two seeds typed apart ran alike) and a test-model seed past 32 bits are refused', async () => {
+    const [past, generator] = await Promise.all([
+      runCommand('generate', ['--seed', '9007199254740993', 'hi']),
+      runCommand('make-test-model', ['--seed', '4294967296']),
+    ])
+    assertUsageError(past, '--seed: "9007199254740993" is not an integer from -9007199254740991 to 9007199254740991')
+    assert.equal(generator.code, 2)
+    assert.match(generator.stderr, /^Error: --seed: Expected an integer less than or equal to 4294967295 but received: 4294967296\nUsage: pagedllm /)
+  })
+
   it('--threads past 1024 is refused at parse time (100000 threads hung the load)', async () => {
     assertUsageError(await runCommand('generate', ['--threads', '100000', 'hi']), '--threads: Expected an integer less than or equal to 1024 but received: 100000')
+  })
+
+  it('--dtype beside --quantization (the quantized format is the weight format: the dtype did nothing); a missing draft model names its flag', async () => {
+    const modelDir = await ensureTestModel('tiny')
+    const [dtype, draft] = await Promise.all([
+      runCommand('generate', ['--model', modelDir, '--quantization', 'q8_0', '--dtype', 'bf16', 'hi']),
+      runCommand('generate', ['--model', modelDir, '--threads', '1', '--speculative-method', 'draft', '--speculative-model', '/nonexistent-draft', 'hi']),
+    ])
+    assert.equal(dtype.code, 2)
+    assert.equal(dtype.stderr, 'Error: --dtype bf16 cannot be used with --quantization q8_0: the weights are stored as q8_0\n')
+    assert.equal(draft.code, 3)
+    assert.equal(draft.stderr, 'Error: --speculative-model /nonexistent-draft: Model directory /nonexistent-draft does not exist.\n')
   })
 
   it('a byte size past 2^53 is refused by name, not passed on as an inexact block count', async () => {
@@ -190,6 +223,24 @@ describe('bench and compare: the runs asked for', () => {
     }
   })
 
+
+  it('--trace: a name that is no built-in trace nor a file, and a bad trace file, are refused before any model loads', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pagedllm-trace-'))
+    try {
+      const file = join(dir, 'mine.jsonl')
+      writeFileSync(file, '{"prompt_len": 12, "output_len": -1}\n')
+      const [unknown, malformed] = await Promise.all([
+        runCommand('bench/index', ['--trace', 'shargpt', '--model', '/nonexistent-model-dir']),
+        runCommand('compare', ['--trace', file, '--model', '/nonexistent-model-dir']),
+      ])
+      assert.equal(unknown.code, 2, unknown.stderr)
+      assert.equal(unknown.stderr, 'Error: --trace shargpt: not a built-in trace (sharegpt, alpaca, synthetic) nor a trace file (JSONL of {"prompt_len", "output_len"})\n')
+      assert.equal(malformed.code, 2, malformed.stderr)
+      assert.equal(malformed.stderr, `Error: --trace ${file} line 1: expected {"prompt_len": N, "output_len": N} with whole numbers N >= 1, got {"prompt_len": 12, "output_len": -1}\n`)
+    } finally {
+      rmSync(dir, {recursive: true, force: true})
+    }
+  })
 
   it('a policy given twice is refused before any model loads', async () => {
     for (const command of ['bench/index', 'compare']) {

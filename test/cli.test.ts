@@ -184,7 +184,8 @@ describe('command-line errors: the message and one usage line, exit code 2', () 
 
   it('an unknown flag and a missing prompt', async () => {
     expectUsageError(await runCommand('generate', ['--bogus', 'hi']), 'Nonexistent flag: --bogus')
-    const missing = await runCommand('generate', [])
+    // No argument reads stdin: an empty one is still a missing prompt (an open, silent one waits 2 s for it).
+    const missing = await runCommand('generate', [], {stdin: ''})
     assert.equal(missing.code, 2)
     assert.match(missing.stderr, /^Error: Missing 1 required arg: prompt/)
     assert.ok(missing.stderr.endsWith(`\n${usage}\n`))

@@ -9,7 +9,7 @@ import {parseRequestRate, parseRequestRates} from './arrivals.js'
 import {needsLocalModel, type SuiteOptions} from './bench-suite.js'
 import type {PromptFormat} from './endpoint-prompts.js'
 import {LENGTH_SPREADS, type LengthSpread} from './synthetic-trace.js'
-import {TRACE_NAMES, type TraceName} from './workload.js'
+import {loadTrace, TRACE_NAMES, type TraceName} from './workload.js'
 
 /**
  * 256 blocks x 16 tokens = 4096 KV tokens: orca-max reserves the bench model's whole 2048-token context per
@@ -41,7 +41,10 @@ export const benchFlags = {
   ...sharedEngineFlags,
   model: Flags.string({char: 'm', description: "Model directory or hub id (default: the built-in seeded-random 'bench' model, generated once under .cache/)"}),
   'kv-memory': Flags.string({description: `KV cache size (e.g. 64MiB); default ${DEFAULT_BENCH_NUM_BLOCKS} blocks (--num-blocks)`}),
-  trace: Flags.string({description: 'Built-in workload: ShareGPT or Alpaca length traces (datasets/), or synthetic lengths', options: [...TRACE_NAMES], default: DEFAULT_TRACE}),
+  trace: Flags.string({
+    description: `Workload: ${TRACE_NAMES.join(', ')} (the built-in ShareGPT or Alpaca length traces in datasets/, or synthetic lengths), or your own length trace file: one {"prompt_len": N, "output_len": N} per line`,
+    default: DEFAULT_TRACE,
+  }),
   dataset: Flags.string({description: "Your own ShareGPT or Alpaca JSON file (format auto-detected, tokenized with the model's tokenizer); overrides --trace"}),
   // Each request is held in memory from the start: a typo of 1e8 would exhaust it before the first step.
   'num-prompts': Flags.integer({description: 'Requests sampled from the trace (at most 100000)', default: DEFAULT_NUM_PROMPTS, min: 1, max: 100_000}),
@@ -90,13 +93,15 @@ export async function suiteOptionsFromFlags(
 ): Promise<SuiteOptions> {
   const promptFormat = extra.promptFormat ?? 'text'
   // No local model (modelPath '') when the run needs none: endpoints only, sent text from a built-in trace.
+  // A trace file is read and checked now: a typo or a bad line is refused before any model loads.
+  if (!flags.dataset && flags.trace !== 'synthetic') loadTrace(flags.trace)
   const modelNeeded = needsLocalModel({policies: extra.policies, promptFormat, dataset: flags.dataset})
   const modelPath = !modelNeeded ? '' : ((await resolveModelFlag(flags)) ?? (await ensureTestModel('bench')))
   const numBlocks = flags['num-blocks'] ?? (flags['kv-memory'] ? undefined : DEFAULT_BENCH_NUM_BLOCKS)
   const engineConfig = engineConfigFromFlags({...flags, policy: 'paged', 'num-blocks': numBlocks}, modelPath)
   return {
     workload: {
-      trace: flags.trace as TraceName,
+      trace: flags.trace,
       dataset: flags.dataset,
       numPrompts: flags['num-prompts'],
       seed: flags.seed,

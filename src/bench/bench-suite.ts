@@ -112,7 +112,7 @@ export async function runBenchSuite(options: SuiteOptions): Promise<SuiteResults
     const clash = labels.find((label) => options.policies.some((policy) => policyLabel(policy, engineConfig.enablePrefixCaching) === label))
     if (clash) throw new InvalidRequestError(`endpoint label '${clash}' is also a policy run's label; pick another with --endpoint-label`, {param: 'endpoint-label'})
     const agent = makeEndpointAgent(options.endpointTimeoutS)
-    const served = await Promise.all(options.endpoints.map((url) => describeEndpoint(url, options.endpointModel, agent)))
+    const served = await Promise.all(options.endpoints.map((url) => describeEndpoint(url, options.endpointModel, agent, options.endpointTimeoutS)))
     const endpointLimit = Math.min(Infinity, ...served.map((s) => s.maxModelLen ?? Infinity))
     // Engine runs and id prompts are bound by the local model too; text sized for the servers only by the
     // servers' context, when they say it (else the local model's, if one is loaded).

@@ -50,14 +50,28 @@ export function endpointLabels(urls: readonly string[], given: readonly string[]
   return labels.map((label, index) => (labels.indexOf(label) !== labels.lastIndexOf(label) ? `${label} #${index + 1}` : label))
 }
 
-/** The model to send (the named one, else the first the server lists) and its context, when the server says (vLLM and we do). */
-export async function describeEndpoint(baseUrl: string, model?: string, agent: Agent = endpointAgent): Promise<{model: string; maxModelLen: number | null}> {
+/** A live server answers GET /v1/models at once, however long its queue: one silent this long is stuck (not --endpoint-timeout's 600 s). */
+export const MODELS_PROBE_TIMEOUT_S = 30
+
+/**
+ * The model to send (the named one, else the first the server lists) and its context, when the server says (vLLM and
+ * we do). timeoutS: --endpoint-timeout, which bounds the probe too when shorter than MODELS_PROBE_TIMEOUT_S.
+ */
+export async function describeEndpoint(
+  baseUrl: string,
+  model?: string,
+  agent: Agent = endpointAgent,
+  timeoutS = DEFAULT_ENDPOINT_TIMEOUT_S,
+): Promise<{model: string; maxModelLen: number | null}> {
+  const probeS = Math.min(timeoutS, MODELS_PROBE_TIMEOUT_S)
   let response
   let text
   try {
-    response = await request(new URL('/v1/models', baseUrl), {dispatcher: agent, headers: endpointHeaders()})
+    response = await request(new URL('/v1/models', baseUrl), {dispatcher: agent, headers: endpointHeaders(), headersTimeout: probeS * 1000, bodyTimeout: probeS * 1000})
     text = await response.body.text()
   } catch (error) {
+    const code = (error as {code?: string}).code
+    if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') throw new UnavailableError(`${baseUrl}: GET /v1/models sent no reply in ${probeS} s`)
     throw new UnavailableError(`${baseUrl}: cannot reach the server (${(error as Error).message})`)
   }
   let listed: unknown

@@ -90,14 +90,39 @@ export function builtinTracePath(name: BuiltinTrace): URL {
   return new URL(`../../datasets/${name}.jsonl`, import.meta.url)
 }
 
-export function parseTraceJsonl(text: string): TraceRequest[] {
-  return text
-    .split('\n')
-    .filter((line) => line.trim() !== '')
-    .map((line) => {
-      const record = JSON.parse(line) as {prompt_len: number; output_len: number}
-      return {promptLen: record.prompt_len, outputLen: record.output_len}
-    })
+/** One {"prompt_len", "output_len"} object per line (blank lines skipped); a bad line is refused by its number. */
+export function parseTraceJsonl(text: string, source = 'trace'): TraceRequest[] {
+  const trace: TraceRequest[] = []
+  text.split('\n').forEach((line, index) => {
+    if (line.trim() === '') return
+    let record: unknown
+    try {
+      record = JSON.parse(line)
+    } catch {
+      record = undefined
+    }
+    const {prompt_len: promptLen, output_len: outputLen} = (typeof record === 'object' && record !== null ? record : {}) as Record<string, unknown>
+    const isLength = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) >= 1
+    if (!isLength(promptLen) || !isLength(outputLen)) {
+      const shown = line.length > 80 ? `${line.slice(0, 80)}...` : line
+      throw new InvalidRequestError(`${source} line ${index + 1}: expected {"prompt_len": N, "output_len": N} with whole numbers N >= 1, got ${shown}`, {param: 'trace'})
+    }
+    trace.push({promptLen, outputLen})
+  })
+  return trace
+}
+
+/** A user's own length trace (--trace FILE), in the built-in traces' JSONL; refused by name when unreadable or empty. */
+export function readTraceFile(path: string): TraceRequest[] {
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (error) {
+    throw new InvalidRequestError(`--trace ${path}: cannot read it (${(error as Error).message})`, {param: 'trace'})
+  }
+  const trace = parseTraceJsonl(text, `--trace ${path}`)
+  if (trace.length === 0) throw new InvalidRequestError(`--trace ${path}: no requests; expected one {"prompt_len": N, "output_len": N} object per line`, {param: 'trace'})
+  return trace
 }
 
 export function formatTraceJsonl(trace: readonly TraceRequest[]): string {
@@ -105,7 +130,7 @@ export function formatTraceJsonl(trace: readonly TraceRequest[]): string {
 }
 
 export function loadBuiltinTrace(name: BuiltinTrace): TraceRequest[] {
-  return parseTraceJsonl(readFileSync(builtinTracePath(name), 'utf8'))
+  return parseTraceJsonl(readFileSync(builtinTracePath(name), 'utf8'), `datasets/${name}.jsonl`)
 }
 
 /**
@@ -123,7 +148,13 @@ export function sampleTraceFromPairs(
     const [request] = traceFromPairs([pair], encode, {filter: options.filter, keepPromptTokens: true})
     if (request && request.promptLen + request.outputLen <= options.maxTotalTokens) trace.push(request)
   }
-  if (trace.length < options.numPrompts)
-    throw new InvalidRequestError(`the dataset has only ${trace.length} usable pairs for --num-prompts ${options.numPrompts}`, {param: 'num-prompts'})
+  if (trace.length < options.numPrompts) {
+    const {minLen, maxPromptLen, maxTotalLen} = options.filter ?? VLLM_TRACE_FILTER
+    throw new InvalidRequestError(
+      `the dataset has only ${trace.length} usable pairs of its ${pairs.length} for --num-prompts ${options.numPrompts} (vLLM's filter: prompt and output of ` +
+        `${minLen}+ tokens each, prompt at most ${maxPromptLen}, together at most ${Math.min(maxTotalLen, options.maxTotalTokens)})`,
+      {param: 'num-prompts'},
+    )
+  }
   return trace
 }

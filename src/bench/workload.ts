@@ -1,15 +1,17 @@
 // Builds a bench workload: a sampled trace (built-in, synthetic or a user's dataset) and its requests per rate.
+import {existsSync} from 'node:fs'
 import {InvalidRequestError} from '../engine/errors.js'
 import type {Tokenizer} from '../engine/model/tokenizer.js'
 import {readDatasetPairs} from './datasets.js'
 import {syntheticTrace, type LengthSpread} from './synthetic-trace.js'
-import {fitTrace, loadBuiltinTrace, sampleTrace, sampleTraceFromPairs, traceStats, type BuiltinTrace, type TraceRequest, type TraceStats} from './trace.js'
+import {BUILTIN_TRACES, fitTrace, loadBuiltinTrace, readTraceFile, sampleTrace, sampleTraceFromPairs, traceStats, type BuiltinTrace, type TraceRequest, type TraceStats} from './trace.js'
 
 export type TraceName = BuiltinTrace | 'synthetic'
 export const TRACE_NAMES: readonly TraceName[] = ['sharegpt', 'alpaca', 'synthetic']
 
 export interface WorkloadOptions {
-  trace: TraceName
+  /** A TraceName, or the path of the user's own length trace (JSONL). */
+  trace: string
   /** A ShareGPT or Alpaca JSON file; overrides trace. */
   dataset?: string
   numPrompts: number
@@ -44,8 +46,25 @@ export function buildWorkload(options: WorkloadOptions, tokenizer: Tokenizer | n
       throw new InvalidRequestError(`no synthetic request fits the ${maxTotalTokens} tokens the engine or servers hold: lower --input-len / --output-len`, {param: 'input-len'})
     return {source: `synthetic (input ${inputLen}, output ${outputLen}, ${spread}${spread === 'uniform' ? ` +-${rangeRatio * 100}%` : ''})`, trace: kept, droppedTooLong: dropped, stats: traceStats(kept)}
   }
-  const full = loadBuiltinTrace(options.trace)
+  const {requests: full, source} = loadTrace(options.trace)
   const {kept, dropped} = fitTrace(full, maxTotalTokens)
+  if (kept.length < options.numPrompts)
+    throw new InvalidRequestError(
+      `--num-prompts ${options.numPrompts}: only ${kept.length} of the ${full.length} requests of --trace ${options.trace} fit the ${maxTotalTokens} tokens (prompt + output) the engine or servers hold`,
+      {param: 'num-prompts'},
+    )
   const trace = sampleTrace(kept, options.numPrompts, options.seed)
-  return {source: `${options.trace} (datasets/${options.trace}.jsonl, ${full.length} usable, OPT tokens)`, trace, droppedTooLong: dropped, stats: traceStats(trace)}
+  return {source, trace, droppedTooLong: dropped, stats: traceStats(trace)}
+}
+
+/** --trace as requests: a built-in length trace, or the user's own file in its JSONL (checked before any model loads). */
+export function loadTrace(trace: string): {requests: TraceRequest[]; source: string} {
+  if ((BUILTIN_TRACES as readonly string[]).includes(trace)) {
+    const requests = loadBuiltinTrace(trace as BuiltinTrace)
+    return {requests, source: `${trace} (datasets/${trace}.jsonl, ${requests.length} usable, OPT tokens)`}
+  }
+  if (!existsSync(trace))
+    throw new InvalidRequestError(`--trace ${trace}: not a built-in trace (${TRACE_NAMES.join(', ')}) nor a trace file (JSONL of {"prompt_len", "output_len"})`, {param: 'trace'})
+  const requests = readTraceFile(trace)
+  return {requests, source: `${trace} (${requests.length} requests)`}
 }

@@ -7,7 +7,7 @@ import {parseModelSpec} from '../engine/hub/model-spec.js'
 import {resolveModel} from '../engine/hub/resolve-model.js'
 import {BUILTIN_MODEL_DIR} from '../engine/model/builtin-model.js'
 import {makeSpeculativeConfig, parseSpeculativeConfigJson, type SpeculativeConfig} from '../engine/spec-decode/spec-config.js'
-import {numberFlag} from './number-flag.js'
+import {numberFlag, seedFlag} from './number-flag.js'
 
 /** Parses "512MiB", "2GB", "1.5g", "1048576" into bytes; min: the least that makes sense for the flag. */
 export function parseByteSize(text: string, flagName: string, options: {min?: number} = {}): number {
@@ -50,7 +50,7 @@ export const engineFlags = {
   'async-scheduling': Flags.boolean({description: "Queue each step before the previous one's sampled tokens are back, so the device never waits for the host between steps (on by default)", default: true, allowNo: true}),
   policy: Flags.string({description: 'KV allocation policy (baselines for comparison)', options: [...KV_POLICIES], default: 'paged'}),
   'preemption-mode': Flags.string({description: 'What to do when KV memory runs out (auto: swap on CPU, where it is a memory copy; on GPU recompute single sequences, swap groups)', options: ['auto', 'recompute', 'swap'], default: 'auto'}),
-  seed: Flags.integer({description: 'Seed for requests that bring none (default 0)', default: 0}),
+  seed: seedFlag({description: 'Seed for requests that bring none (default 0)', default: 0}),
   'speculative-method': Flags.string({description: 'Speculative decoding: ngram = prompt lookup (propose what followed the last n tokens earlier in the text); draft = a small draft model sharing the tokenizer', options: ['ngram', 'draft']}),
   'num-speculative-tokens': Flags.integer({description: 'Speculative decoding: most tokens proposed per sequence per step (default 8 for ngram, 4 for draft)', min: 1, max: 64}),
   'ngram-min': Flags.integer({description: 'Speculative decoding (ngram): shortest suffix matched (default 2, or --ngram-max when smaller)', min: 1}),
@@ -88,6 +88,9 @@ export function engineConfigFromFlags(flags: Record<string, any>, modelPath: str
   const utilization = flags['gpu-memory-utilization']
   if (!(utilization > 0 && utilization <= 1))
     throw new InvalidRequestError(`--gpu-memory-utilization must be in (0, 1], got ${flags['gpu-memory-utilization']}`, {param: 'gpu-memory-utilization'})
+  // The quantized format is the weight format (engine-parts): a --dtype beside it would silently do nothing.
+  if (flags.quantization !== undefined && flags.dtype !== undefined && flags.dtype !== 'auto')
+    throw new InvalidRequestError(`--dtype ${flags.dtype} cannot be used with --quantization ${flags.quantization}: the weights are stored as ${flags.quantization}`, {param: 'dtype'})
   return makeEngineConfig({
     modelPath,
     device: flags.device,

@@ -17,3 +17,13 @@ export const numberFlag = Flags.custom<number>({
 
 /** The longest a node timer waits (2^31 - 1 ms): a longer one fires at once, so flags in seconds that become timers stop there (24.8 days). */
 export const MAX_TIMER_SECONDS = 2_147_483
+
+/** A seed: any integer a double holds exactly. Past 2^53 oclif's integer flag rounds, so two seeds typed apart ran alike. */
+export const seedFlag = Flags.custom<number>({
+  parse: async (input, _context, options) => {
+    const value = Number(input)
+    if (!/^[+-]?\d+$/.test(input) || !Number.isSafeInteger(value))
+      throw new InvalidRequestError(`"${input}" is not an integer from -${Number.MAX_SAFE_INTEGER} to ${Number.MAX_SAFE_INTEGER}`, {param: options.name})
+    return value
+  },
+})

@@ -58,7 +58,8 @@ export abstract class PagedLLMCommand extends Command {
     const ctor = this.constructor as typeof Command
     const args = Object.entries(ctor.args ?? {}).map(([name, arg]) => {
       const shown = `${name.toUpperCase()}${ctor.strict === false ? '...' : ''}`
-      return arg.required ? shown : `[${shown}]`
+      // An argument the command reads from stdin when absent (ignoreStdin: oclif leaves that to it) is still its input.
+      return arg.required || arg.ignoreStdin ? shown : `[${shown}]`
     })
     return `Usage: ${[command, ...args, '[FLAGS]'].join(' ')}   (all flags: ${command} --help)`
   }

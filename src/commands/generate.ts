@@ -9,6 +9,7 @@ import {PagedLLMCommand} from '../cli/pagedllm-command.js'
 import {guidedFlags, guidedSpecFromFlags} from '../cli/guided-flags.js'
 import {reportInterrupt} from '../cli/interrupt.js'
 import {startEngine} from '../cli/start-engine.js'
+import {promptsFromArgs} from '../cli/stdin-prompt.js'
 import {givenFlags} from '../cli/given-flags.js'
 import {checkTextFits} from '../server/prompt-tokenizer.js'
 
@@ -20,9 +21,11 @@ export default class Generate extends PagedLLMCommand {
     '<%= config.bin %> generate --model ./test-model --n 4 --temperature 0.8 --seed 1 "Once upon a time"',
     '<%= config.bin %> generate --model ./test-model --beam-width 4 "The best way to learn is"',
     '<%= config.bin %> generate --model Qwen/Qwen2.5-0.5B-Instruct --chat --max-tokens 64 "Write a haiku about the sea"',
+    'cat article.txt | <%= config.bin %> generate --max-tokens 32    # the prompt from stdin (also: -)',
   ]
   static override strict = false
-  static override args = {prompt: Args.string({description: 'Prompt text (several prompts: several arguments)', required: true})}
+  // Read by promptsFromArgs, not oclif (whose stdin read gives up after 10 ms): none or "-" takes the prompt from stdin.
+  static override args = {prompt: Args.string({description: 'Prompt text (several prompts: several arguments; none or "-": one prompt read from stdin)', ignoreStdin: true})}
   static override flags = {
     ...engineFlags,
     ...guidedFlags,
@@ -47,8 +50,8 @@ export default class Generate extends PagedLLMCommand {
 
   async run(): Promise<void> {
     const {argv, flags, raw} = await this.parse(Generate)
-    const prompts = argv as string[]
     refuseIgnoredFlags(flags)
+    const prompts = await promptsFromArgs(argv as string[], process.stdin)
     const beamWidth = flags['beam-width']
     const params = makeSamplingParams({
       maxTokens: flags['max-tokens'],

@@ -25,7 +25,8 @@ export default class MakeTestModel extends PagedLLMCommand {
   static override flags = {
     preset: Flags.string({description: 'Model size', options: [...TEST_MODEL_PRESETS], default: 'tiny'}),
     variant: Flags.string({description: 'Architecture flavour', options: [...TEST_MODEL_VARIANTS], default: 'llama'}),
-    seed: Flags.integer({description: 'Seed of the random weights and merges (default 0)', default: 0}),
+    // The generator takes 32 bits of it: 2^32 would silently write seed 0's weights under another name.
+    seed: Flags.integer({description: 'Seed of the random weights and merges, 0 to 4294967295 (default 0)', default: 0, min: 0, max: 2 ** 32 - 1}),
     dtype: Flags.string({description: 'Weight dtype in the safetensors file', options: ['f32', 'bf16', 'f16'], default: 'f32'}),
     out: Flags.string({description: 'Output directory (default: the cache under .cache/models)'}),
     gguf: Flags.string({description: 'Also write the checkpoint as a GGUF file of this format (model-FORMAT.gguf in the output directory)', options: [...GGUF_FILE_FORMATS]}),

@@ -11,9 +11,10 @@ export function spawnCommand(command: string, args: string[]): ChildProcess {
   return spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', program], {cwd: REPO_ROOT})
 }
 
-/** The command's exit code and everything it wrote. */
-export function runCommand(command: string, args: string[]): Promise<{code: number | null; stdout: string; stderr: string}> {
+/** The command's exit code and everything it wrote; `stdin`: sent, then the input ends (else it stays open, unwritten). */
+export function runCommand(command: string, args: string[], options: {stdin?: string} = {}): Promise<{code: number | null; stdout: string; stderr: string}> {
   const child = spawnCommand(command, args)
+  if (options.stdin !== undefined) child.stdin!.end(options.stdin)
   let stdout = ''
   let stderr = ''
   child.stdout!.on('data', (chunk) => (stdout += chunk))

@@ -2,7 +2,7 @@
 // quantized), the checks that it shares the target's vocabulary, and its own native handle and paged KV pool.
 import {BlockManager} from '../block-manager.js'
 import type {EngineConfig} from '../config.js'
-import {InvalidRequestError} from '../errors.js'
+import {InvalidRequestError, ModelLoadError} from '../errors.js'
 import {loadModel, quantizationIgnored, type LoadedModel} from '../model/load-model.js'
 import type {Tokenizer} from '../model/tokenizer.js'
 import {ModelRunner} from '../model-runner.js'
@@ -49,7 +49,10 @@ export async function loadDraftModel(opts: {
   const {spec, engine, target, device} = opts
   if (spec.draftQuantization !== undefined && device === 'cuda')
     throw new InvalidRequestError(`--speculative-quantization ${spec.draftQuantization} runs on the CPU backend only (pass --device cpu)`, {param: 'speculative-quantization'})
-  const model = spec.draftModel === undefined ? target : await loadModel(spec.draftModel)
+  const model = spec.draftModel === undefined ? target : await loadModel(spec.draftModel).catch((error: unknown) => {
+    // The target loaded: say which of the two models the file problem is in.
+    throw error instanceof ModelLoadError ? new ModelLoadError(`--speculative-model ${spec.draftModel}: ${error.message}`, {param: 'speculative-model', cause: error}) : error
+  })
   const refuse = (why: string) => new InvalidRequestError(`the draft model ${model.dir} cannot draft for ${target.dir}: ${why}`, {param: 'speculative-model'})
   if (model.config.vocabSize !== target.config.vocabSize)
     throw refuse(`its vocab_size is ${model.config.vocabSize}, the target's ${target.config.vocabSize} (the draft must share the target's tokenizer)`)
