@@ -128,6 +128,7 @@ static void parse_layer_norm(const Napi::Object& ln, ModelConfig& out) {
   out.embed_dim = int_field(ln, "embedDim");
   out.shared_norm = bool_field(ln, "sharedNorm");
   out.gated_mlp = bool_field(ln, "gatedMlp");
+  out.attention_scale_by_layer = bool_field(ln, "attentionScaleByLayer");
   out.qk_norm = string_field(ln, "headNorm") != "none";
   if (out.learned_positions < 0 || out.position_offset < 0 || out.rotary_dim < 0 || out.rotary_dim % 2 != 0 || out.embed_dim < 0)
     fail(ln.Env(), "layerNorm sizes must be non-negative (rotaryDim even)");

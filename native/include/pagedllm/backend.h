@@ -107,6 +107,8 @@ struct ModelConfig {
   // each q and k head (weights and biases per head); an lm_head bias when the checkpoint has one.
   bool shared_norm = false;
   bool gated_mlp = false;
+  // GPT-2's scale_attn_by_inverse_layer_idx: layer l's attention scores are also divided by l + 1.
+  bool attention_scale_by_layer = false;
   // RMSNorm-family variants (native/cpu/rms_variants.h): Granite scales each sublayer output before its residual add
   // and the logits; OLMo2 has no pre-norms (post_attention_layernorm and post_feedforward_layernorm on the sublayer
   // outputs) and RMS-normalises the whole q and k projections; SmolLM3 skips rope on some layers; Cohere normalises
