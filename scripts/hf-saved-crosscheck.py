@@ -38,11 +38,15 @@ VARIANTS = [
     ('llama-rope-dynamic', 'llama', 'spm', dict(rope_scaling=dict(rope_type='dynamic', factor=2.0), max_position_embeddings=64), {}),
     ('llama-rope-llama3', 'llama', 'spm', dict(rope_scaling=dict(rope_type='llama3', factor=8.0, low_freq_factor=1.0, high_freq_factor=4.0, original_max_position_embeddings=64)), {}),
     ('llama-rope-yarn', 'llama', 'spm', dict(rope_scaling=dict(rope_type='yarn', factor=4.0, original_max_position_embeddings=64)), {}),
+    ('llama-rope-yarn-params', 'llama', 'spm', dict(rope_scaling=dict(rope_type='yarn', factor=4.0, original_max_position_embeddings=64, beta_fast=16.0, beta_slow=2.0, attention_factor=0.9)), {}),
+    ('llama-rope-theta', 'llama', 'spm', dict(rope_theta=500000.0), {}),
+    ('llama-torch-dtype-key', 'llama', 'spm', {}, {'dtype': torch.bfloat16, 'legacy_dtype_key': True}),
     ('llama-eps-odd', 'llama', 'spm', dict(rms_norm_eps=0.0123), {}),
     ('llama-vocab-padded', 'llama', 'spm', dict(vocab_size=32064), {}),
     ('mistral', 'mistral', 'spm', {}, {}),
     ('mistral-window-8', 'mistral', 'spm', dict(sliding_window=8), {}),
     ('mistral-window-null', 'mistral', 'spm', dict(sliding_window=None), {}),
+    ('mistral-rope-yarn', 'mistral', 'spm', dict(rope_scaling=dict(rope_type='yarn', factor=4.0, original_max_position_embeddings=64)), {}),
     ('mistral-head-dim-32', 'mistral', 'spm', dict(head_dim=32), {}),
     ('qwen2', 'qwen2', 'bpe', {}, {}),
     ('qwen2-bf16', 'qwen2', 'bpe', {}, {'dtype': torch.bfloat16}),
@@ -54,12 +58,15 @@ VARIANTS = [
     ('qwen3-sharded', 'qwen3', 'bpe', {}, {'shard': '1MB'}),
     ('qwen3-head-dim-32', 'qwen3', 'bpe', dict(head_dim=32), {}),
     ('qwen3-bias', 'qwen3', 'bpe', dict(attention_bias=True), {}),
+    ('qwen3-tied', 'qwen3', 'bpe', dict(tie_word_embeddings=True), {}),
     ('qwen3-window-on', 'qwen3', 'bpe', dict(sliding_window=8, use_sliding_window=True, max_window_layers=1), {}),
     ('qwen3-layer-types', 'qwen3', 'bpe', dict(sliding_window=8, use_sliding_window=True, layer_types=['sliding_attention', 'full_attention']), {}),
     ('gemma', 'gemma', 'spm', {}, {}),
     ('gemma-head-dim-16', 'gemma', 'spm', dict(head_dim=16), {}),
     ('gemma-bf16', 'gemma', 'spm', dict(head_dim=16), {'dtype': torch.bfloat16}),
+    ('gemma-untied', 'gemma', 'spm', dict(head_dim=16, tie_word_embeddings=False), {}),
     ('gemma2', 'gemma2', 'spm', dict(head_dim=16), {}),
+    ('gemma2-bf16', 'gemma2', 'spm', dict(head_dim=16), {'dtype': torch.bfloat16}),
     ('gemma2-window-8', 'gemma2', 'spm', dict(head_dim=16, sliding_window=8), {}),
     ('gemma2-no-softcap', 'gemma2', 'spm', dict(head_dim=16, attn_logit_softcapping=None, final_logit_softcapping=None), {}),
     ('gemma2-scalar-16', 'gemma2', 'spm', dict(head_dim=16, query_pre_attn_scalar=16, final_logit_softcapping=5.0), {}),
@@ -71,8 +78,11 @@ VARIANTS = [
     ('phi3-longrope', 'phi3', 'spm', dict(rope_scaling=LONGROPE, max_position_embeddings=256, original_max_position_embeddings=64), {}),
     ('phi3-partial-rotary', 'phi3', 'spm', dict(partial_rotary_factor=0.5), {}),
     ('mixtral', 'mixtral', 'spm', MOE, {}),
+    ('mixtral-window-8', 'mixtral', 'spm', dict(MOE, sliding_window=8), {}),
     ('mixtral-sharded', 'mixtral', 'spm', MOE, {'shard': '1MB'}),
     ('qwen2-moe', 'qwen2_moe', 'bpe', dict(MOE, shared_expert_intermediate_size=64), {}),
+    ('qwen2-moe-sparse-step', 'qwen2_moe', 'bpe', dict(MOE, shared_expert_intermediate_size=64, decoder_sparse_step=2), {}),
+    ('qwen2-moe-mlp-only', 'qwen2_moe', 'bpe', dict(MOE, shared_expert_intermediate_size=64, mlp_only_layers=[0]), {}),
     ('qwen3-moe', 'qwen3_moe', 'bpe', MOE, {}),
     ('qwen3-moe-norm-topk', 'qwen3_moe', 'bpe', dict(MOE, norm_topk_prob=True), {}),
     ('olmoe', 'olmoe', 'bpe', MOE, {}),
@@ -80,8 +90,10 @@ VARIANTS = [
     ('granite', 'granite', 'bpe', dict(embedding_multiplier=3.0, residual_multiplier=0.5, attention_multiplier=0.2, logits_scaling=4.0), {}),
     ('olmo', 'olmo', 'bpe', {}, {}),
     ('olmo-clip-qkv', 'olmo', 'bpe', dict(clip_qkv=0.5), {}),
+    ('olmo2-eps-odd', 'olmo2', 'bpe', dict(rms_norm_eps=0.0123), {}),
     ('olmo2', 'olmo2', 'bpe', {}, {}),
     ('smollm3', 'smollm3', 'bpe', {}, {}),
+    ('smollm3-untied', 'smollm3', 'bpe', dict(tie_word_embeddings=False), {}),
     ('smollm3-nope-all', 'smollm3', 'bpe', dict(no_rope_layers=[1, 0]), {}),
     ('cohere', 'cohere', 'bpe', dict(logit_scale=0.5), {}),
     ('cohere-qk-norm', 'cohere', 'bpe', dict(use_qk_norm=True), {}),
@@ -89,15 +101,21 @@ VARIANTS = [
     ('opt-post-ln', 'opt', 'bpe', dict(hidden_size=64, ffn_dim=128, num_hidden_layers=2, num_attention_heads=4, do_layer_norm_before=False), {}),
     ('opt-proj-dim', 'opt', 'bpe', dict(hidden_size=64, ffn_dim=128, num_hidden_layers=2, num_attention_heads=4, word_embed_proj_dim=32), {}),
     ('gpt-neox', 'gpt_neox', 'bpe', dict(SIZES, num_key_value_heads=4), {}),
+    ('gpt-neox-rope-linear', 'gpt_neox', 'bpe', dict(SIZES, num_key_value_heads=4, rope_scaling=dict(rope_type='linear', factor=2.0)), {}),
     ('gpt-neox-serial', 'gpt_neox', 'bpe', dict(SIZES, num_key_value_heads=4, use_parallel_residual=False, rotary_pct=0.5), {}),
     ('gpt2', 'gpt2', 'bpe', GPT2_SIZES, {}),
     ('gpt2-sharded', 'gpt2', 'bpe', GPT2_SIZES, {'shard': '1MB'}),
+    ('gpt2-inverse-layer-idx', 'gpt2', 'bpe', dict(GPT2_SIZES, scale_attn_by_inverse_layer_idx=True), {}),
+    ('gpt2-upcast', 'gpt2', 'bpe', dict(GPT2_SIZES, reorder_and_upcast_attn=True), {}),
+    ('gpt2-unscaled', 'gpt2', 'bpe', dict(GPT2_SIZES, scale_attn_weights=False), {}),
     ('gpt2-bf16', 'gpt2', 'bpe', GPT2_SIZES, {'dtype': torch.bfloat16}),
     ('phi', 'phi', 'bpe', dict(SIZES, num_key_value_heads=4), {}),
+    ('phi-rope-linear', 'phi', 'bpe', dict(SIZES, num_key_value_heads=4, rope_scaling=dict(rope_type='linear', factor=2.0)), {}),
     ('phi-qk-layernorm', 'phi', 'bpe', dict(SIZES, num_key_value_heads=4, qk_layernorm=True, partial_rotary_factor=0.25), {}),
     ('stablelm', 'stablelm', 'bpe', SIZES, {}),
     ('stablelm-parallel', 'stablelm', 'bpe', dict(SIZES, use_parallel_residual=True, qk_layernorm=True, use_qkv_bias=True), {}),
     ('starcoder2', 'starcoder2', 'bpe', SIZES, {}),
+    ('starcoder2-no-bias', 'starcoder2', 'bpe', dict(SIZES, use_bias=False), {}),
     ('starcoder2-window-8', 'starcoder2', 'bpe', dict(SIZES, sliding_window=8), {}),
     ('gptj', 'gptj', 'bpe', dict(GPT2_SIZES, rotary_dim=8), {}),
     ('gpt-bigcode', 'gpt_bigcode', 'bpe', GPT2_SIZES, {}),
@@ -140,6 +158,11 @@ def build(name, model_type, tok, overrides, options, out):
     model.to(dtype)
     model.config.dtype = dtype
     model.save_pretrained(out, max_shard_size=options.get('shard', '5GB'))
+    if options.get('legacy_dtype_key'):  # transformers 4 wrote torch_dtype
+        config_path = out / 'config.json'
+        saved = json.loads(config_path.read_text())
+        saved['torch_dtype'] = saved.pop('dtype')
+        config_path.write_text(json.dumps(saved, indent=2))
     tok.save_pretrained(out)
 
 
@@ -148,16 +171,22 @@ def reference(out, tok):
     prompts = [tok(text).input_ids for text in TEXTS]
     with torch.no_grad():
         logits = torch.cat([model(torch.tensor([p])).logits[0] for p in prompts])
-        greedy = [model.generate(torch.tensor([p]), max_new_tokens=8, min_new_tokens=8, do_sample=False, pad_token_id=0)[0, len(p):].tolist() for p in prompts]
-    return prompts, logits, greedy
+        chat = tok.apply_chat_template([{'role': 'user', 'content': TEXTS[1]}], add_generation_prompt=True, tokenize=True, return_dict=False)
+        greedy = [model.generate(torch.tensor([p]), max_new_tokens=8, min_new_tokens=8, do_sample=False, pad_token_id=0)[0, len(p):].tolist() for p in [*prompts, chat]]
+    return prompts + [chat], logits, greedy
 
 
 def pagedllm_greedy(out):
-    cmd = ['node', 'bin/run.js', 'generate', '--model', str(out), '--max-tokens', '8', '--temperature', '0', '--ignore-eos', '--dtype', 'f32', '--json', *TEXTS]
-    run = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
-    if run.returncode != 0:
-        return None, run.stderr.strip().splitlines()[-1] if run.stderr.strip() else f'exit {run.returncode}'
-    return [(r['prompt_token_ids'], r['outputs'][0]['token_ids']) for r in json.loads(run.stdout)], None
+    """(prompt ids, 8 greedy ids) of `pagedllm generate` for TEXTS, then for the second as a chat, or (None, its error)."""
+    results = []
+    for extra, texts in (([], TEXTS), (['--chat'], TEXTS[1:2])):
+        cmd = ['node', 'bin/run.js', 'generate', '--model', str(out), '--max-tokens', '8', '--temperature', '0', '--ignore-eos', '--dtype', 'f32', '--json', *extra, *texts]
+        run = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+        if run.returncode != 0:
+            return None, run.stderr.strip().splitlines()[-1] if run.stderr.strip() else f'exit {run.returncode}'
+        results += [(r['prompt_token_ids'], r['outputs'][0]['token_ids']) for r in json.loads(run.stdout)]
+    return results, None
+
 
 
 def main():
@@ -174,7 +203,7 @@ def main():
         try:
             build(name, model_type, tokenizers[kind], dict(overrides), options, out)
             refs[name] = reference(out, tokenizers[kind])
-            manifest.append({'dir': str(out), 'prompts': refs[name][0]})
+            manifest.append({'dir': str(out), 'prompts': refs[name][0][:len(TEXTS)]})
         except Exception as error:  # a variation transformers itself cannot build is reported, not fatal
             print(f'{name}: transformers failed: {type(error).__name__}: {str(error).splitlines()[0]}')
     (work / 'manifest.json').write_text(json.dumps(manifest))
