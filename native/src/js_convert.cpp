@@ -193,6 +193,7 @@ ModelConfig parse_model_config(const Napi::Object& config) {
   out.rms_norm_eps = static_cast<float>(number_field(config, "rmsNormEps"));
   out.tie_word_embeddings = bool_field(config, "tieWordEmbeddings");
   out.attention_bias = bool_field(config, "attentionBias");
+  out.attention_output_bias = config.Has("attentionOutputBias") && bool_field(config, "attentionOutputBias");
   out.qk_norm = bool_field(config, "qkNorm");
   const std::string act = string_field(config, "hiddenAct");
   if (act == "silu") {

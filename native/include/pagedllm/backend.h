@@ -64,6 +64,7 @@ struct ModelConfig {
   float rope_attention_factor = 1.f;   // yarn, longrope: cos and sin are multiplied by it (so q.k by its square)
   bool tie_word_embeddings = false;
   bool attention_bias = false;  // Qwen2: q/k/v projections carry a bias
+  bool attention_output_bias = false;  // Llama's attention_bias: o_proj carries one too (CPU only)
   bool qk_norm = false;         // Qwen3: each q and k head is RMS-normalised (own weights, [head_dim]) before RoPE
   Activation hidden_act = Activation::Silu;
   float norm_weight_offset = 0.f;  // Gemma: RMSNorm scales by (1 + weight); added to every norm weight at load (fp32)

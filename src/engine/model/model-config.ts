@@ -26,8 +26,10 @@ export interface ModelConfig {
   ropeTheta: number
   ropeScaling: RopeScaling
   tieWordEmbeddings: boolean
-  /** Biases on q/k/v projections (Qwen2); o_proj and the MLP never have biases here. */
+  /** Biases on q/k/v projections (Qwen2, and Llama-style attention_bias); the MLP never has biases here. */
   attentionBias: boolean
+  /** Llama-style attention_bias: o_proj has a bias too (CPU only). */
+  attentionOutputBias?: boolean
   /** Per-head RMSNorm of q and of k after the projection, before RoPE (Qwen3: q_norm / k_norm, [headDim] each). */
   qkNorm: boolean
   /** The MLP's gate activation: SwiGLU (silu) or GeGLU (Gemma's gelu_pytorch_tanh); the LayerNorm family's plain MLP: also relu, gelu (erf). */
@@ -160,8 +162,10 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   const hiddenAct = parseActivation(config, architecture, source)
   for (const key of ['mlp_bias', 'attention_bias', 'qkv_bias', 'use_sliding_window']) optionalFlag(config, key, source)
   if (config.mlp_bias === true) throw new ModelLoadError(`${source}: mlp_bias=true is not supported.`)
-  // Llama's and Qwen3's attention_bias add an o_proj bias too; only Qwen2's q/k/v-only biases are implemented.
-  if (!traits.qkvBias && config.attention_bias === true) {
+  // Llama's and Qwen3's attention_bias add biases to q/k/v and o_proj (Qwen2's are q/k/v only); checked on the plain
+  // attention paths, the fused (Phi-3) and variant (rms-variants.ts) ones refuse it.
+  const outputBias = !traits.qkvBias && config.attention_bias === true
+  if (outputBias && (traits.fusedProjections || isRmsVariantArchitecture(architecture))) {
     throw new ModelLoadError(`${source}: attention_bias=true (biases on all attention projections) is not supported for ${architecture}.`)
   }
 
@@ -203,7 +207,7 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
     ropeTheta,
     ropeScaling: rope.scaling,
     tieWordEmbeddings: optionalFlag(config, 'tie_word_embeddings', source) ?? traits.defaultTiedEmbeddings,
-    attentionBias: traits.qkvBias && config.qkv_bias !== false, // Qwen2MoeConfig's qkv_bias (default true)
+    attentionBias: (traits.qkvBias && config.qkv_bias !== false) || outputBias, // Qwen2MoeConfig's qkv_bias (default true)
     qkNorm: traits.qkNorm,
     hiddenAct,
     normWeightOffset: traits.gemmaNorms ? 1 : 0,
@@ -217,6 +221,7 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
     torchDtype: dtype,
   }
   if (notes.length > 0) modelConfig.notes = notes
+  if (outputBias) modelConfig.attentionOutputBias = true
   if (traits.moe !== null) modelConfig.moe = parseMoeConfig(config, traits.moe, numLayers, intermediateSize, source)
   if (layerWindows !== undefined) modelConfig.layerWindows = layerWindows
   if (layerWindows !== undefined && ropeLocalTheta !== undefined) modelConfig.ropeLocalTheta = ropeLocalTheta
