@@ -52,11 +52,13 @@ describe('a Llama checkpoint with attention_bias (q/k/v and o_proj biases), save
     }
   })
 
-  it('is still refused by name where the attention path is fused (Phi-3) or a variant (Granite)', () => {
+  it('is ignored where transformers ignores it (Mistral, Mixtral, Phi-3) and refused by name on the variants (Granite)', () => {
     const base = {vocab_size: 100, hidden_size: 64, intermediate_size: 128, num_hidden_layers: 1, num_attention_heads: 4, attention_bias: true}
-    for (const architecture of ['Phi3ForCausalLM', 'GraniteForCausalLM']) {
-      assert.throws(() => parseModelConfig({...base, architectures: [architecture]}), (error: unknown) =>
-        error instanceof ModelLoadError && new RegExp(`attention_bias=true .* is not supported for ${architecture}`).test(error.message))
+    for (const architecture of ['MistralForCausalLM', 'MixtralForCausalLM', 'Phi3ForCausalLM']) {
+      const config = parseModelConfig({...base, architectures: [architecture], num_local_experts: 4, num_experts_per_tok: 2})
+      assert.deepEqual([config.attentionBias, config.attentionOutputBias], [false, undefined], architecture)
     }
+    assert.throws(() => parseModelConfig({...base, architectures: ['GraniteForCausalLM']}), (error: unknown) =>
+      error instanceof ModelLoadError && /attention_bias=true .* is not supported for GraniteForCausalLM/.test(error.message))
   })
 })

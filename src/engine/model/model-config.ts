@@ -162,10 +162,10 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   const hiddenAct = parseActivation(config, architecture, source)
   for (const key of ['mlp_bias', 'attention_bias', 'qkv_bias', 'use_sliding_window']) optionalFlag(config, key, source)
   if (config.mlp_bias === true) throw new ModelLoadError(`${source}: mlp_bias=true is not supported.`)
-  // Llama's and Qwen3's attention_bias add biases to q/k/v and o_proj (Qwen2's are q/k/v only); checked on the plain
-  // attention paths, the fused (Phi-3) and variant (rms-variants.ts) ones refuse it.
-  const outputBias = !traits.qkvBias && config.attention_bias === true
-  if (outputBias && (traits.fusedProjections || isRmsVariantArchitecture(architecture))) {
+  // Llama's and Qwen3's attention_bias add biases to q/k/v and o_proj (Qwen2's are q/k/v only); Mistral's, Mixtral's and
+  // Phi-3's modeling code never reads it. Checked on the plain attention path; the variants (rms-variants.ts) refuse it.
+  const outputBias = !traits.qkvBias && !IGNORE_ATTENTION_BIAS.has(architecture) && config.attention_bias === true
+  if (outputBias && isRmsVariantArchitecture(architecture)) {
     throw new ModelLoadError(`${source}: attention_bias=true (biases on all attention projections) is not supported for ${architecture}.`)
   }
 
@@ -238,6 +238,8 @@ function refuseQuantizedCheckpoint(config: Json, source: string): void {
   )
 }
 
+/** Architectures whose transformers attention has no biases whatever attention_bias says. */
+const IGNORE_ATTENTION_BIAS = new Set(['MistralForCausalLM', 'MixtralForCausalLM', 'Phi3ForCausalLM'])
 /** No released model has more than a few hundred layers; a count past this is a corrupt or hostile config. */
 const MAX_LAYERS = 10_000
 const MAX_SIZE = 2 ** 31 - 1
