@@ -61,4 +61,11 @@ describe('a Llama checkpoint with attention_bias (q/k/v and o_proj biases), save
     assert.throws(() => parseModelConfig({...base, architectures: ['GraniteForCausalLM']}), (error: unknown) =>
       error instanceof ModelLoadError && /attention_bias=true .* is not supported for GraniteForCausalLM/.test(error.message))
   })
+
+  it('mlp_bias: refused by name where transformers reads it (Llama, Granite, SmolLM3), ignored where it does not (Qwen3, Gemma)', () => {
+    const base = {vocab_size: 100, hidden_size: 64, intermediate_size: 128, num_hidden_layers: 1, num_attention_heads: 4, mlp_bias: true}
+    assert.throws(() => parseModelConfig({...base, architectures: ['LlamaForCausalLM']}), (error: unknown) =>
+      error instanceof ModelLoadError && /mlp_bias=true is not supported for LlamaForCausalLM/.test(error.message))
+    for (const architecture of ['Qwen3ForCausalLM', 'GemmaForCausalLM']) assert.equal(parseModelConfig({...base, architectures: [architecture]}).architecture, architecture)
+  })
 })

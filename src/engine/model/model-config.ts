@@ -161,7 +161,8 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
 
   const hiddenAct = parseActivation(config, architecture, source)
   for (const key of ['mlp_bias', 'attention_bias', 'qkv_bias', 'use_sliding_window']) optionalFlag(config, key, source)
-  if (config.mlp_bias === true) throw new ModelLoadError(`${source}: mlp_bias=true is not supported.`)
+  // Only Llama's, Granite's and SmolLM3's modeling code reads mlp_bias; the others' MLPs have no biases whatever it says.
+  if (config.mlp_bias === true && MLP_BIAS_READERS.has(architecture)) throw new ModelLoadError(`${source}: mlp_bias=true is not supported for ${architecture}.`)
   // Llama's and Qwen3's attention_bias add biases to q/k/v and o_proj (Qwen2's are q/k/v only); Mistral's, Mixtral's and
   // Phi-3's modeling code never reads it. Checked on the plain attention path; the variants (rms-variants.ts) refuse it.
   const outputBias = !traits.qkvBias && !IGNORE_ATTENTION_BIAS.has(architecture) && config.attention_bias === true
@@ -238,6 +239,7 @@ function refuseQuantizedCheckpoint(config: Json, source: string): void {
   )
 }
 
+const MLP_BIAS_READERS = new Set(['LlamaForCausalLM', 'GraniteForCausalLM', 'SmolLM3ForCausalLM'])
 /** Architectures whose transformers attention has no biases whatever attention_bias says. */
 const IGNORE_ATTENTION_BIAS = new Set(['MistralForCausalLM', 'MixtralForCausalLM', 'Phi3ForCausalLM'])
 /** No released model has more than a few hundred layers; a count past this is a corrupt or hostile config. */
