@@ -21,8 +21,7 @@ import {familyVocabMetadata} from './support/llama-gguf.js'
 import {maxAbsDifference, promptLogits} from './support/model-logits.js'
 import {ACTIVATIONS, layerNorm} from './support/reference-layernorm.js'
 import {checkAgainstReference} from './support/reference-logits-check.js'
-import {relativeError} from './support/relative-error.js'
-import {checkAgainstTransformers} from './support/transformers-fixture.js'
+import {checkAgainstTransformers, checkDirAgainstTransformers, type TransformersFixture} from './support/transformers-fixture.js'
 
 const loadError = (pattern: RegExp) => (error: unknown) => error instanceof ModelLoadError && pattern.test(error.message)
 const OPT = {architectures: ['OPTForCausalLM'], vocab_size: 100, hidden_size: 64, ffn_dim: 128, num_hidden_layers: 1, num_attention_heads: 4}
@@ -122,31 +121,13 @@ describe('LayerNorm-family checkpoints', () => {
 // Stanford CRFM's GPT-2 checkpoints set all three: scores divided by the layer number, unscaled by head size, upcast.
 describe('GPT-2 attention scaling switches', () => {
   it('match transformers 5.18 (test/fixtures/gpt2-scaled-attention-tiny-transformers.json): top-10 last-position logits, 8 greedy tokens', async () => {
-    const fixture = JSON.parse(readFileSync(join(import.meta.dirname, 'fixtures', 'gpt2-scaled-attention-tiny-transformers.json'), 'utf8')) as {
-      prompts: {prompt_token_ids: number[]; last_position_top10: {ids: number[]; logits: number[]}; greedy_token_ids: number[]}[]
-    }
+    const fixture = JSON.parse(readFileSync(join(import.meta.dirname, 'fixtures', 'gpt2-scaled-attention-tiny-transformers.json'), 'utf8')) as TransformersFixture
     const dir = mkdtempSync(join(tmpdir(), 'pagedllm-gpt2-scaled-'))
     try {
       cpSync(await ensureTestModel('tiny', {variant: 'gpt2'}), dir, {recursive: true})
       const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'))
       writeFileSync(join(dir, 'config.json'), JSON.stringify({...config, scale_attn_by_inverse_layer_idx: true, reorder_and_upcast_attn: true, scale_attn_weights: false}))
-      const prompts = fixture.prompts.map((p) => p.prompt_token_ids)
-      const {logits} = await promptLogits(await loadModel(dir), 'f32', prompts)
-      const vocab = logits.length / prompts.flat().length
-      let end = 0
-      fixture.prompts.forEach((p, i) => {
-        end += p.prompt_token_ids.length
-        const last = logits.subarray((end - 1) * vocab, end * vocab)
-        assert.ok(relativeError(p.last_position_top10.ids.map((id) => last[id]!), p.last_position_top10.logits) < 1e-4, `prompt ${i}: top-10 logits`)
-      })
-      const engine = await LLMEngine.create(makeEngineConfig({modelPath: dir, kvMemoryBytes: 4 << 20, threads: 2, weightDtype: 'f32'}))
-      try {
-        const params = makeSamplingParams({temperature: 0, maxTokens: 8, ignoreEos: true})
-        const results = await engine.generate(prompts.map((prompt) => ({prompt, params})))
-        assert.deepEqual(results.map((r) => r.outputs[0]!.tokenIds), fixture.prompts.map((p) => p.greedy_token_ids))
-      } finally {
-        await engine.shutdown()
-      }
+      await checkDirAgainstTransformers(dir, fixture)
     } finally {
       rmSync(dir, {recursive: true, force: true})
     }

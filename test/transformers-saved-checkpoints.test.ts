@@ -4,49 +4,25 @@ import {cpSync, mkdtempSync, readFileSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {describe, it} from 'node:test'
-import {makeEngineConfig} from '../src/engine/config.js'
 import {ModelLoadError} from '../src/engine/errors.js'
-import {LLMEngine} from '../src/engine/llm-engine.js'
 import {loadModel} from '../src/engine/model/load-model.js'
 import {parseModelConfig} from '../src/engine/model/model-config.js'
 import {ensureTestModel} from '../src/engine/model/test-model.js'
-import {makeSamplingParams} from '../src/engine/sampling-params.js'
-import {promptLogits} from './support/model-logits.js'
-import {relativeError} from './support/relative-error.js'
-
-interface Expected {
-  prompts: {prompt_token_ids: number[]; last_position_top10: {ids: number[]; logits: number[]}; greedy_token_ids: number[]}[]
-}
+import {checkDirAgainstTransformers, type TransformersFixture} from './support/transformers-fixture.js'
 
 describe('a Llama checkpoint with attention_bias (q/k/v and o_proj biases), saved by transformers 5.18 in bf16', () => {
   it('matches transformers float32 eager: top-10 last-position logits, 8 greedy tokens', async () => {
     const fixture = join(import.meta.dirname, 'fixtures', 'llama-attention-bias-transformers')
-    const expected = JSON.parse(readFileSync(join(fixture, 'expected.json'), 'utf8')) as Expected
+    const expected = JSON.parse(readFileSync(join(fixture, 'expected.json'), 'utf8')) as TransformersFixture
     // The fixture holds the weights; the tiny llama test model's 512-token tokenizer goes beside them.
     const dir = mkdtempSync(join(tmpdir(), 'pagedllm-llama-attention-bias-'))
     try {
       const tokenizerDir = await ensureTestModel('tiny', {variant: 'llama'})
       for (const file of ['tokenizer.json', 'tokenizer_config.json']) cpSync(join(tokenizerDir, file), join(dir, file))
       for (const file of ['config.json', 'model.safetensors']) cpSync(join(fixture, file), join(dir, file))
-      const model = await loadModel(dir)
-      assert.deepEqual([model.config.attentionBias, model.config.attentionOutputBias], [true, true])
-      const prompts = expected.prompts.map((p) => p.prompt_token_ids)
-      const {logits} = await promptLogits(model, 'f32', prompts)
-      const vocab = model.config.vocabSize
-      let end = 0
-      expected.prompts.forEach((p, i) => {
-        end += p.prompt_token_ids.length
-        const last = logits.subarray((end - 1) * vocab, end * vocab)
-        assert.ok(relativeError(p.last_position_top10.ids.map((id) => last[id]!), p.last_position_top10.logits) < 1e-4, `prompt ${i}: top-10 logits`)
-      })
-      const engine = await LLMEngine.create(makeEngineConfig({modelPath: dir, kvMemoryBytes: 4 << 20, threads: 2, weightDtype: 'f32'}))
-      try {
-        const params = makeSamplingParams({temperature: 0, maxTokens: 8, ignoreEos: true})
-        const results = await engine.generate(prompts.map((prompt) => ({prompt, params})))
-        assert.deepEqual(results.map((r) => r.outputs[0]!.tokenIds), expected.prompts.map((p) => p.greedy_token_ids))
-      } finally {
-        await engine.shutdown()
-      }
+      const {config} = await loadModel(dir)
+      assert.deepEqual([config.attentionBias, config.attentionOutputBias], [true, true])
+      await checkDirAgainstTransformers(dir, expected)
     } finally {
       rmSync(dir, {recursive: true, force: true})
     }
