@@ -21,7 +21,7 @@ import {familyVocabMetadata} from './support/llama-gguf.js'
 import {maxAbsDifference, promptLogits} from './support/model-logits.js'
 import {ACTIVATIONS, layerNorm} from './support/reference-layernorm.js'
 import {checkAgainstReference} from './support/reference-logits-check.js'
-import {checkAgainstTransformers} from './support/transformers-fixture.js'
+import {checkAgainstTransformers, checkDirAgainstTransformers, type TransformersFixture} from './support/transformers-fixture.js'
 
 const loadError = (pattern: RegExp) => (error: unknown) => error instanceof ModelLoadError && pattern.test(error.message)
 const OPT = {architectures: ['OPTForCausalLM'], vocab_size: 100, hidden_size: 64, ffn_dim: 128, num_hidden_layers: 1, num_attention_heads: 4}
@@ -33,7 +33,7 @@ describe('LayerNorm-family configs', () => {
     const c = parseModelConfig(OPT)
     assert.deepEqual([c.hiddenAct, c.tieWordEmbeddings, c.maxPositionEmbeddings, c.rmsNormEps, c.headDim, c.intermediateSize], ['relu', true, 2048, 1e-5, 16, 128])
     assert.deepEqual(c.layerNorm, {normAffine: true, postNorm: false, finalNorm: true, parallelResidual: false, learnedPositions: 2050, positionOffset: 2, rotaryDim: 0, embedDim: 0,
-      qkvBias: true, outputBias: true, mlpBias: true, sharedNorm: false, gatedMlp: false, headNorm: 'none', headBias: false, interleavedRotary: false})
+      qkvBias: true, outputBias: true, mlpBias: true, sharedNorm: false, gatedMlp: false, headNorm: 'none', headBias: false, interleavedRotary: false, attentionScaleByLayer: false})
     const m350 = parseModelConfig({...OPT, do_layer_norm_before: false, word_embed_proj_dim: 32, enable_bias: false, layer_norm_elementwise_affine: false})
     assert.deepEqual([m350.layerNorm!.postNorm, m350.layerNorm!.finalNorm, m350.layerNorm!.embedDim, m350.layerNorm!.qkvBias && m350.layerNorm!.mlpBias, m350.layerNorm!.normAffine], [true, false, 32, false, false])
     assert.equal(parseModelConfig({...OPT, _remove_final_layer_norm: true}).layerNorm!.finalNorm, false)
@@ -55,13 +55,13 @@ describe('LayerNorm-family configs', () => {
     assert.throws(() => parseModelConfig(headless), loadError(/head size \(hidden size 64 \/ 64 attention heads = 1\) must be even/))
   })
 
-  it('GPT-2 as GPT2Config reads it: n_inner null = 4 n_embd, gelu_new (tanh form), 1024 learned positions, tied; refuses the attention variants it lacks', () => {
+  it('GPT-2 as GPT2Config reads it: n_inner null = 4 n_embd, gelu_new (tanh form), 1024 learned positions, tied; its attention switches checked', () => {
     const c = parseModelConfig(GPT2)
     assert.deepEqual([c.intermediateSize, c.hiddenAct, c.maxPositionEmbeddings, c.layerNorm!.learnedPositions, c.tieWordEmbeddings, c.vocabSize], [256, 'gelu_pytorch_tanh', 1024, 1024, true, 100])
     assert.equal(parseModelConfig({...GPT2, n_inner: 100}).intermediateSize, 100)
-    assert.throws(() => parseModelConfig({...GPT2, scale_attn_by_inverse_layer_idx: true}), loadError(/scale_attn_by_inverse_layer_idx=true is not supported for GPT2LMHeadModel/))
-    assert.throws(() => parseModelConfig({...GPT2, reorder_and_upcast_attn: true}), loadError(/reorder_and_upcast_attn=true/))
-    assert.throws(() => parseModelConfig({...GPT2, scale_attn_weights: false}), loadError(/scale_attn_weights=false/))
+    const scaled = parseModelConfig({...GPT2, scale_attn_by_inverse_layer_idx: true, reorder_and_upcast_attn: true, scale_attn_weights: false})
+    assert.deepEqual([scaled.layerNorm!.attentionScaleByLayer, scaled.attentionScale, c.layerNorm!.attentionScaleByLayer, c.attentionScale], [true, 1, false, 0])
+    assert.throws(() => parseModelConfig({...GPT2, reorder_and_upcast_attn: 'yes'}), loadError(/"reorder_and_upcast_attn" must be true or false/))
     assert.throws(() => parseModelConfig({...OPT, architectures: ['BloomForCausalLM']}), loadError(/BloomForCausalLM .*ALiBi/))
   })
 })
@@ -115,6 +115,22 @@ describe('LayerNorm-family checkpoints', () => {
     // Older checkpoints leave out the base model's prefix (openai-community/gpt2: "h.0.attn.c_attn.weight").
     const bare = selectModelTensors(gpt2.config, stored.map((t) => ({...t, name: t.name.replace(/^transformer\./, '')})), gpt2.dir)
     assert.deepEqual(bare.map((t) => [t.name, t.offset]), gpt2.tensors.map((t) => [t.name, t.offset]))
+  })
+})
+
+// Stanford CRFM's GPT-2 checkpoints set all three: scores divided by the layer number, unscaled by head size, upcast.
+describe('GPT-2 attention scaling switches', () => {
+  it('match transformers 5.18 (test/fixtures/gpt2-scaled-attention-tiny-transformers.json): top-10 last-position logits, 8 greedy tokens', async () => {
+    const fixture = JSON.parse(readFileSync(join(import.meta.dirname, 'fixtures', 'gpt2-scaled-attention-tiny-transformers.json'), 'utf8')) as TransformersFixture
+    const dir = mkdtempSync(join(tmpdir(), 'pagedllm-gpt2-scaled-'))
+    try {
+      cpSync(await ensureTestModel('tiny', {variant: 'gpt2'}), dir, {recursive: true})
+      const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'))
+      writeFileSync(join(dir, 'config.json'), JSON.stringify({...config, scale_attn_by_inverse_layer_idx: true, reorder_and_upcast_attn: true, scale_attn_weights: false}))
+      await checkDirAgainstTransformers(dir, fixture)
+    } finally {
+      rmSync(dir, {recursive: true, force: true})
+    }
   })
 })
 

@@ -137,12 +137,11 @@ function qwen3Config(overrides: Record<string, unknown> = {}): Record<string, un
 }
 
 describe('near misses are refused by name', () => {
-  it('Qwen3-MoE with attention_bias (run as Qwen3\'s attention: an o_proj bias too); its experts: moe-models.test.ts', () => {
-    assert.throws(() => parseModelConfig(qwen3Config({architectures: ['Qwen3MoeForCausalLM'], attention_bias: true})), loadError(/attention_bias=true .* not supported for Qwen3MoeForCausalLM/))
-  })
-
-  it('Qwen3 with attention_bias (an o_proj bias too)', () => {
-    assert.throws(() => parseModelConfig(qwen3Config({attention_bias: true})), loadError(/attention_bias=true .* not supported for Qwen3ForCausalLM/))
+  it('Qwen3 and Qwen3-MoE with attention_bias load with q/k/v and o_proj biases (CPU; transformers-saved-checkpoints.test.ts runs one)', () => {
+    for (const architectures of [['Qwen3ForCausalLM'], ['Qwen3MoeForCausalLM']]) {
+      const config = parseModelConfig(qwen3Config({architectures, attention_bias: true, num_experts: 4, num_experts_per_tok: 2, moe_intermediate_size: 32}))
+      assert.deepEqual([config.attentionBias, config.attentionOutputBias], [true, true], architectures[0])
+    }
   })
 
   it('Qwen2/Qwen3 with use_sliding_window: the window on the layers max_window_layers or layer_types say, over the whole context', () => {

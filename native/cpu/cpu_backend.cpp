@@ -226,7 +226,7 @@ class CpuBackend final : public Backend {
                         tokens, layout_);
       paged_attention(pool_, qkv_.data(), qkv_width, key_cache_[l].get(), value_cache_[l].get(), attention_batch,
                       config_.num_heads, layout_, scale, attention_out_.data(), config_.attn_logit_softcap);
-      linear(pool_, attention_out_.data(), tokens, w.o_proj, nullptr, hidden_.data(), linear_order_);
+      linear(pool_, attention_out_.data(), tokens, w.o_proj, w.o_bias.empty() ? nullptr : w.o_bias.data(), hidden_.data(), linear_order_);
       if (config_.parallel_residual) {
         // transformers' residual + attention + mlp: the attention output added first.
         add_to_residual(config_, hidden_.data(), residual_.data(), tokens);

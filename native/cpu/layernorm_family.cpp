@@ -117,9 +117,12 @@ void LayerNormForward::run(ThreadPool& pool, const ModelWeights& weights, const 
     const LayerWeights& w = weights.layers[l];
     float* residual = residual_.data();
     const int window = c.layer_windows.empty() ? 0 : c.layer_windows[l];
+    // Scores are q.k times this: 1 / sqrt(head_dim) unless the config sets it (GPT-2's scale_attn_weights false: 1).
+    const float base_scale = c.attention_scale > 0.f ? c.attention_scale : 1.f / std::sqrt(static_cast<float>(c.head_dim));
+    const float scale = c.attention_scale_by_layer ? base_scale / static_cast<float>(l + 1) : base_scale;
     if (c.post_norm) {
       // OPT-350m: attention and MLP read the normalised stream; each norm follows its residual add.
-      attention_block(pool, w, kv[l], layout, order, b, window, residual, attention_proj_.data());
+      attention_block(pool, w, kv[l], layout, order, b, window, scale, residual, attention_proj_.data());
       add_into(residual, attention_proj_.data(), width);
       layer_norm(pool, residual, w.input_norm.data(), w.input_norm_bias.data(), residual, tokens, hidden, c.rms_norm_eps);
       mlp_block(pool, w, order, tokens, residual, mlp_out_.data());
@@ -128,7 +131,7 @@ void LayerNormForward::run(ThreadPool& pool, const ModelWeights& weights, const 
       continue;
     }
     layer_norm(pool, residual, w.input_norm.data(), w.input_norm_bias.data(), normed_.data(), tokens, hidden, c.rms_norm_eps);
-    attention_block(pool, w, kv[l], layout, order, b, window, normed_.data(), attention_proj_.data());
+    attention_block(pool, w, kv[l], layout, order, b, window, scale, normed_.data(), attention_proj_.data());
     if (c.shared_norm) {
       // Phi, GPT-J, StableLM's parallel residual: the MLP reads the same normalised input.
       mlp_block(pool, w, order, tokens, normed_.data(), mlp_out_.data());
@@ -165,7 +168,7 @@ void LayerNormForward::run(ThreadPool& pool, const ModelWeights& weights, const 
 }
 
 void LayerNormForward::attention_block(ThreadPool& pool, const LayerWeights& w, const LayerKv& kv, const KvLayout& layout, LinearOrder order,
-                                       const ForwardBatch& b, int window, const float* normed, float* out) {
+                                       const ForwardBatch& b, int window, float scale, const float* normed, float* out) {
   const ModelConfig& c = config_;
   const int tokens = b.num_tokens;
   const int q_width = c.num_heads * c.head_dim, kv_width = c.num_kv_heads * c.head_dim, qkv_width = q_width + 2 * kv_width;
@@ -185,8 +188,7 @@ void LayerNormForward::attention_block(ThreadPool& pool, const LayerWeights& w, 
   reshape_and_cache(keys, keys + kv_width, qkv_width, kv.keys, kv.values, b.slot_mapping, tokens, layout);
   AttentionBatch batch{b.num_seqs, b.query_start_loc, b.positions, b.block_tables, b.max_blocks_per_seq};
   batch.sliding_window = window;
-  paged_attention(pool, qkv_.data(), qkv_width, kv.keys, kv.values, batch, c.num_heads, layout, 1.f / std::sqrt(static_cast<float>(c.head_dim)),
-                  attention_out_.data());
+  paged_attention(pool, qkv_.data(), qkv_width, kv.keys, kv.values, batch, c.num_heads, layout, scale, attention_out_.data());
   linear(pool, attention_out_.data(), tokens, w.o_proj, or_null(w.o_bias), out, order);
 }
 

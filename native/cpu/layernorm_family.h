@@ -37,7 +37,7 @@ class LayerNormForward {
 
  private:
   void attention_block(ThreadPool& pool, const LayerWeights& w, const LayerKv& kv, const KvLayout& layout, LinearOrder order,
-                       const ForwardBatch& batch, int window, const float* normed, float* out);
+                       const ForwardBatch& batch, int window, float scale, const float* normed, float* out);
   void mlp_block(ThreadPool& pool, const LayerWeights& w, LinearOrder order, int tokens, const float* normed, float* out);
 
   ModelConfig config_;

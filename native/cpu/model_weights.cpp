@@ -396,6 +396,7 @@ ModelWeights load_model_weights(const ModelConfig& config, const std::vector<Ten
       layer.k_norm = norm(prefix + "self_attn.k_norm.weight", config.whole_qk_norm ? kv_rows : config.head_dim);
     }
     load_stacked(reader, layer.o_proj, {{prefix + "self_attn.o_proj.weight", hidden, format}}, q_rows);
+    if (config.attention_output_bias) layer.o_bias = reader.read(prefix + "self_attn.o_proj.bias", {hidden});
     if (config.is_sparse_layer(i)) {
       // The router and the experts take the dense MLP's place (moe.cpp).
       layer.moe = load_moe_weights(config, prefix, format, more_bits,

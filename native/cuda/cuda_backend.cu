@@ -53,6 +53,8 @@ class CudaBackend final : public Backend {
       throw std::runtime_error("CUDA backend: head_dim must be a multiple of 8 and at most 256 (use --device cpu)");
     if (model_.num_kv_heads <= 0 || model_.num_heads % model_.num_kv_heads != 0)
       throw std::runtime_error("CUDA backend: num_heads must be a multiple of num_kv_heads");
+    if (model_.attention_output_bias)
+      throw std::runtime_error("CUDA backend: an o_proj bias (attention_bias on a Llama-style model) is not implemented (use --device cpu)");
     if (model_.layer_norm)
       throw std::runtime_error("CUDA backend: the LayerNorm family (OPT, GPT-NeoX, GPT-2: LayerNorm, plain MLP, learned positions) is not implemented (use --device cpu)");
     // Norm weights live in T here, where 1 + weight would round; the CPU backend runs these models.

@@ -128,6 +128,7 @@ static void parse_layer_norm(const Napi::Object& ln, ModelConfig& out) {
   out.embed_dim = int_field(ln, "embedDim");
   out.shared_norm = bool_field(ln, "sharedNorm");
   out.gated_mlp = bool_field(ln, "gatedMlp");
+  out.attention_scale_by_layer = bool_field(ln, "attentionScaleByLayer");
   out.qk_norm = string_field(ln, "headNorm") != "none";
   if (out.learned_positions < 0 || out.position_offset < 0 || out.rotary_dim < 0 || out.rotary_dim % 2 != 0 || out.embed_dim < 0)
     fail(ln.Env(), "layerNorm sizes must be non-negative (rotaryDim even)");
@@ -192,6 +193,7 @@ ModelConfig parse_model_config(const Napi::Object& config) {
   out.rms_norm_eps = static_cast<float>(number_field(config, "rmsNormEps"));
   out.tie_word_embeddings = bool_field(config, "tieWordEmbeddings");
   out.attention_bias = bool_field(config, "attentionBias");
+  out.attention_output_bias = config.Has("attentionOutputBias") && bool_field(config, "attentionOutputBias");
   out.qk_norm = bool_field(config, "qkNorm");
   const std::string act = string_field(config, "hiddenAct");
   if (act == "silu") {

@@ -6,14 +6,14 @@ import {TestBlockPool, TestSequence, buildStep} from './paged-batch.js'
 
 const BLOCK_SIZE = 4
 
-/** Logits of every position of two prompts (13 and 6 tokens) run as one batch, the prompts, and the resident size of the weights. */
-export async function promptLogits(model: LoadedModel, weightFormat: WeightFormat): Promise<{logits: Float32Array; prompts: number[][]; weightBytes: number}> {
+/** Logits of every position of the prompts (two seeded ones of 13 and 6 tokens by default) run as one batch, the prompts, and the resident size of the weights. */
+export async function promptLogits(model: LoadedModel, weightFormat: WeightFormat, given?: number[][]): Promise<{logits: Float32Array; prompts: number[][]; weightBytes: number}> {
   const native = await loadNativeModel({
     config: model.config, tensors: model.tensors, numBlocks: 64, blockSize: BLOCK_SIZE, numSwapBlocks: 0, weightFormat, threads: 2, device: 'cpu',
   })
   try {
     const random = new SeededRandom(5)
-    const prompts = [13, 6].map((length) => [1, ...Array.from({length: length - 1}, () => 5 + random.nextInt(model.config.vocabSize - 5))])
+    const prompts = given ?? [13, 6].map((length) => [1, ...Array.from({length: length - 1}, () => 5 + random.nextInt(model.config.vocabSize - 5))])
     const parts = prompts.map((tokens) => ({sequence: new TestSequence(tokens), count: tokens.length, logits: 'all' as const}))
     return {logits: await native.step({}, buildStep(parts, new TestBlockPool(64), BLOCK_SIZE).batch), prompts, weightBytes: native.info.weightBytes}
   } finally {

@@ -6,10 +6,12 @@ import {makeEngineConfig} from '../../src/engine/config.js'
 import {LLMEngine} from '../../src/engine/llm-engine.js'
 import {ensureTestModel, type TestModelVariant} from '../../src/engine/model/test-model.js'
 import {makeSamplingParams} from '../../src/engine/sampling-params.js'
+import {loadModel} from '../../src/engine/model/load-model.js'
+import {promptLogits} from './model-logits.js'
 import {ReferenceModel} from './reference-model.js'
 import {relativeError} from './relative-error.js'
 
-interface TransformersFixture {
+export interface TransformersFixture {
   prompts: {prompt_token_ids: number[]; last_position_top10: {ids: number[]; logits: number[]}; greedy_token_ids: number[]}[]
 }
 
@@ -29,6 +31,28 @@ export async function checkAgainstTransformers(variant: TestModelVariant): Promi
       assert.ok(relativeError(top.ids.map((id) => ours[id]), top.logits) < 1e-4, `${variant} prompt ${i}: reference top-10 logits`)
       assert.deepEqual(results[i]!.outputs[0]!.tokenIds, p.greedy_token_ids, `${variant} prompt ${i}: the engine's greedy tokens`)
     })
+  } finally {
+    await engine.shutdown()
+  }
+}
+
+/** A model directory on the CPU engine (f32): each prompt's last-position top-10 logits within 1e-4 of transformers', and its 8 greedy tokens equal. */
+export async function checkDirAgainstTransformers(dir: string, fixture: TransformersFixture): Promise<void> {
+  const prompts = fixture.prompts.map((p) => p.prompt_token_ids)
+  const model = await loadModel(dir)
+  const {logits} = await promptLogits(model, 'f32', prompts)
+  const vocab = model.config.vocabSize
+  let end = 0
+  fixture.prompts.forEach((p, i) => {
+    end += p.prompt_token_ids.length
+    const last = logits.subarray((end - 1) * vocab, end * vocab)
+    assert.ok(relativeError(p.last_position_top10.ids.map((id) => last[id]!), p.last_position_top10.logits) < 1e-4, `prompt ${i}: top-10 logits`)
+  })
+  const engine = await LLMEngine.create(makeEngineConfig({modelPath: dir, kvMemoryBytes: 4 << 20, threads: 2, weightDtype: 'f32'}))
+  try {
+    const params = makeSamplingParams({temperature: 0, maxTokens: 8, ignoreEos: true})
+    const results = await engine.generate(prompts.map((prompt) => ({prompt, params})))
+    assert.deepEqual(results.map((r) => r.outputs[0]!.tokenIds), fixture.prompts.map((p) => p.greedy_token_ids))
   } finally {
     await engine.shutdown()
   }

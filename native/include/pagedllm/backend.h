@@ -64,6 +64,7 @@ struct ModelConfig {
   float rope_attention_factor = 1.f;   // yarn, longrope: cos and sin are multiplied by it (so q.k by its square)
   bool tie_word_embeddings = false;
   bool attention_bias = false;  // Qwen2: q/k/v projections carry a bias
+  bool attention_output_bias = false;  // Llama's attention_bias: o_proj carries one too (CPU only)
   bool qk_norm = false;         // Qwen3: each q and k head is RMS-normalised (own weights, [head_dim]) before RoPE
   Activation hidden_act = Activation::Silu;
   float norm_weight_offset = 0.f;  // Gemma: RMSNorm scales by (1 + weight); added to every norm weight at load (fp32)
@@ -107,6 +108,8 @@ struct ModelConfig {
   // each q and k head (weights and biases per head); an lm_head bias when the checkpoint has one.
   bool shared_norm = false;
   bool gated_mlp = false;
+  // GPT-2's scale_attn_by_inverse_layer_idx: layer l's attention scores are also divided by l + 1.
+  bool attention_scale_by_layer = false;
   // RMSNorm-family variants (native/cpu/rms_variants.h): Granite scales each sublayer output before its residual add
   // and the logits; OLMo2 has no pre-norms (post_attention_layernorm and post_feedforward_layernorm on the sublayer
   // outputs) and RMS-normalises the whole q and k projections; SmolLM3 skips rope on some layers; Cohere normalises

@@ -43,6 +43,8 @@ export function layerTensorSpecs(c: ModelConfig, arch: string, layer: number): E
   }
   // Only llama's q/k rows are interleaved for llama.cpp's rope; the others use its NEOX (rotate_half) rope.
   const ropeHeads = (heads: number) => (arch === 'llama' ? heads : 0)
+  // Llama's attention_bias: this exporter writes q/k/v biases only, so the o_proj bias would be lost.
+  if (c.attentionOutputBias) throw new Error(`GGUF ${arch} export does not write an o_proj bias (attention_bias)`)
   const specs = [
     vector('attn_norm.weight', 'input_layernorm.weight'),
     matrix('attn_q.weight', ['self_attn.q_proj.weight'], ropeHeads(c.numHeads)),

@@ -37,7 +37,8 @@ export function layerNormBase(config: Json, architecture: string) {
 
 /** The features of a pre-LN model with biases everywhere, no positions of its own and one norm per block part (GPT-2's). */
 export const LAYERNORM_DEFAULTS: LayerNormFeatures = {normAffine: true, postNorm: false, finalNorm: true, parallelResidual: false, learnedPositions: 0, positionOffset: 0,
-  rotaryDim: 0, embedDim: 0, qkvBias: true, outputBias: true, mlpBias: true, sharedNorm: false, gatedMlp: false, headNorm: 'none', headBias: false, interleavedRotary: false}
+  rotaryDim: 0, embedDim: 0, qkvBias: true, outputBias: true, mlpBias: true, sharedNorm: false, gatedMlp: false, headNorm: 'none', headBias: false, interleavedRotary: false,
+  attentionScaleByLayer: false}
 
 /**
  * Plain (unscaled) rotary embeddings over a fraction of each head, as transformers 5 reads them: rope_parameters (or an

@@ -38,6 +38,8 @@ export interface LayerNormFeatures {
   headBias: boolean
   /** GPT-J: rotary pairs (2i, 2i+1) of the first rotaryDim values (rotate_every_two); the loader reorders q and k rows to rotate_half order. */
   interleavedRotary: boolean
+  /** GPT-2's scale_attn_by_inverse_layer_idx: layer l's attention scores also divided by l + 1. */
+  attentionScaleByLayer: boolean
 }
 
 export const LAYERNORM_ARCHITECTURES = ['OPTForCausalLM', 'GPTNeoXForCausalLM', 'GPT2LMHeadModel', ...MORE_LAYERNORM_ARCHITECTURES] as const
@@ -79,11 +81,11 @@ export function parseLayerNormConfig(config: Json, architecture: string, source:
     sizes = {vocabSize: integer('vocab_size', 50257), hiddenSize: integer('n_embd', 768), intermediateSize: 0, numLayers: integer('n_layer', 12), numHeads: integer('n_head', 12),
       maxPositionEmbeddings: integer('n_positions', 1024)}
     sizes.intermediateSize = config.n_inner == null ? 4 * sizes.hiddenSize : integer('n_inner')
-    refuse('scale_attn_by_inverse_layer_idx', 'scores divided by the layer number')
-    refuse('reorder_and_upcast_attn', 'a reordered, upcast attention')
+    // reorder_and_upcast_attn computes the scores in float32 with the scale folded in first: the same sums the engine makes.
+    flag('reorder_and_upcast_attn', false)
     refuse('add_cross_attention', 'an encoder-decoder cross-attention')
-    if (config.scale_attn_weights === false) throw new ModelLoadError(`${source}: scale_attn_weights=false is not supported for ${architecture} (unscaled attention scores).`)
-    Object.assign(features, {learnedPositions: sizes.maxPositionEmbeddings})
+    Object.assign(features, {learnedPositions: sizes.maxPositionEmbeddings, attentionScaleByLayer: flag('scale_attn_by_inverse_layer_idx', false)})
+    if (!flag('scale_attn_weights', true)) base.attentionScale = 1 // unscaled scores
     rest = {rmsNormEps: number('layer_norm_epsilon', 1e-5), hiddenAct: plainActivation(config.activation_function ?? 'gelu_new', 'activation_function', source), tieWordEmbeddings: flag('tie_word_embeddings', true)}
   }
   if (sizes.hiddenSize % sizes.numHeads !== 0) throw new ModelLoadError(`${source}: the hidden size (${sizes.hiddenSize}) is not divisible by the number of attention heads (${sizes.numHeads}).`)

@@ -70,6 +70,7 @@ export function expectedTensorShapes(config: ModelConfig): {name: string; shape:
         {name: `${prefix}.self_attn.v_proj.bias`, shape: [kvSize]},
       )
     }
+    if (config.attentionOutputBias) shapes.push({name: `${prefix}.self_attn.o_proj.bias`, shape: [hidden]})
     if (config.qkNorm) {
       shapes.push({name: `${prefix}.self_attn.q_norm.weight`, shape: [headDim]}, {name: `${prefix}.self_attn.k_norm.weight`, shape: [headDim]})
     }

@@ -26,8 +26,10 @@ export interface ModelConfig {
   ropeTheta: number
   ropeScaling: RopeScaling
   tieWordEmbeddings: boolean
-  /** Biases on q/k/v projections (Qwen2); o_proj and the MLP never have biases here. */
+  /** Biases on q/k/v projections (Qwen2, and Llama-style attention_bias); the MLP never has biases here. */
   attentionBias: boolean
+  /** Llama-style attention_bias: o_proj has a bias too (CPU only). */
+  attentionOutputBias?: boolean
   /** Per-head RMSNorm of q and of k after the projection, before RoPE (Qwen3: q_norm / k_norm, [headDim] each). */
   qkNorm: boolean
   /** The MLP's gate activation: SwiGLU (silu) or GeGLU (Gemma's gelu_pytorch_tanh); the LayerNorm family's plain MLP: also relu, gelu (erf). */
@@ -112,7 +114,9 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   if (isLayerNormArchitecture(architecture)) {
     refuseQuantizedCheckpoint(config, source)
     const fields = parseLayerNormConfig(config, architecture, source)
-    return {...fields, ...tokenIdsAndDtype(config, generationConfig, fields.vocabSize, source)}
+    const {notes: idNotes, ...ids} = tokenIdsAndDtype(config, generationConfig, fields.vocabSize, source)
+    const notes = [...(fields.notes ?? []), ...idNotes]
+    return {...fields, ...ids, ...(notes.length > 0 ? {notes} : {})}
   }
   const traits = ARCHITECTURES[architecture]!
   const notes: string[] = []
@@ -157,9 +161,12 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
 
   const hiddenAct = parseActivation(config, architecture, source)
   for (const key of ['mlp_bias', 'attention_bias', 'qkv_bias', 'use_sliding_window']) optionalFlag(config, key, source)
-  if (config.mlp_bias === true) throw new ModelLoadError(`${source}: mlp_bias=true is not supported.`)
-  // Llama's and Qwen3's attention_bias add an o_proj bias too; only Qwen2's q/k/v-only biases are implemented.
-  if (!traits.qkvBias && config.attention_bias === true) {
+  // Only Llama's, Granite's and SmolLM3's modeling code reads mlp_bias; the others' MLPs have no biases whatever it says.
+  if (config.mlp_bias === true && MLP_BIAS_READERS.has(architecture)) throw new ModelLoadError(`${source}: mlp_bias=true is not supported for ${architecture}.`)
+  // Llama's and Qwen3's attention_bias add biases to q/k/v and o_proj (Qwen2's are q/k/v only); Mistral's, Mixtral's and
+  // Phi-3's modeling code never reads it. Checked on the plain attention path; the variants (rms-variants.ts) refuse it.
+  const outputBias = !traits.qkvBias && !IGNORE_ATTENTION_BIAS.has(architecture) && config.attention_bias === true
+  if (outputBias && isRmsVariantArchitecture(architecture)) {
     throw new ModelLoadError(`${source}: attention_bias=true (biases on all attention projections) is not supported for ${architecture}.`)
   }
 
@@ -185,7 +192,8 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   // transformers cannot build a sliding layer's mask without a window.
   if (ropeLocalTheta !== undefined && config.sliding_window === null) throw new ModelLoadError(`${source}: Gemma 3 needs a "sliding_window" (null given).`)
 
-  const {bosTokenId, eosTokenIds, torchDtype: dtype} = tokenIdsAndDtype(config, generationConfig, vocabSize, source)
+  const {bosTokenId, eosTokenIds, torchDtype: dtype, notes: idNotes} = tokenIdsAndDtype(config, generationConfig, vocabSize, source)
+  notes.push(...idNotes)
   const modelConfig: ModelConfig = {
     architecture,
     modelType: typeof config.model_type === 'string' ? config.model_type : architecture,
@@ -200,7 +208,7 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
     ropeTheta,
     ropeScaling: rope.scaling,
     tieWordEmbeddings: optionalFlag(config, 'tie_word_embeddings', source) ?? traits.defaultTiedEmbeddings,
-    attentionBias: traits.qkvBias && config.qkv_bias !== false, // Qwen2MoeConfig's qkv_bias (default true)
+    attentionBias: (traits.qkvBias && config.qkv_bias !== false) || outputBias, // Qwen2MoeConfig's qkv_bias (default true)
     qkNorm: traits.qkNorm,
     hiddenAct,
     normWeightOffset: traits.gemmaNorms ? 1 : 0,
@@ -214,6 +222,7 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
     torchDtype: dtype,
   }
   if (notes.length > 0) modelConfig.notes = notes
+  if (outputBias) modelConfig.attentionOutputBias = true
   if (traits.moe !== null) modelConfig.moe = parseMoeConfig(config, traits.moe, numLayers, intermediateSize, source)
   if (layerWindows !== undefined) modelConfig.layerWindows = layerWindows
   if (layerWindows !== undefined && ropeLocalTheta !== undefined) modelConfig.ropeLocalTheta = ropeLocalTheta
@@ -230,16 +239,20 @@ function refuseQuantizedCheckpoint(config: Json, source: string): void {
   )
 }
 
+const MLP_BIAS_READERS = new Set(['LlamaForCausalLM', 'GraniteForCausalLM', 'SmolLM3ForCausalLM'])
+/** Architectures whose transformers attention has no biases whatever attention_bias says. */
+const IGNORE_ATTENTION_BIAS = new Set(['MistralForCausalLM', 'MixtralForCausalLM', 'Phi3ForCausalLM'])
 /** No released model has more than a few hundred layers; a count past this is a corrupt or hostile config. */
 const MAX_LAYERS = 10_000
 const MAX_SIZE = 2 ** 31 - 1
 /** torch_dtype names of float checkpoints (transformers' str(torch.dtype) without "torch."); 'gguf' is the GGUF loader's. */
 const FLOAT_DTYPES = ['float32', 'float', 'float16', 'half', 'bfloat16', 'float64', 'double', 'gguf']
 
-/** BOS, EOS (generation_config.json's first) and the checkpoint's dtype, as every architecture reads them. */
-function tokenIdsAndDtype(config: Json, generationConfig: Json | undefined, vocabSize: number, source: string): {bosTokenId: number | null; eosTokenIds: number[]; torchDtype: string} {
+/** BOS, EOS (generation_config.json's first) and the checkpoint's dtype, as every architecture reads them; notes name ids left out. */
+function tokenIdsAndDtype(config: Json, generationConfig: Json | undefined, vocabSize: number, source: string): {bosTokenId: number | null; eosTokenIds: number[]; torchDtype: string; notes: string[]} {
   const generationSource = source.replace(/config\.json$/, 'generation_config.json')
-  const read = (json: Json | undefined, key: string, file: string) => tokenIds(json?.[key], key, file, vocabSize)
+  const notes: string[] = []
+  const read = (json: Json | undefined, key: string, file: string) => tokenIds(json?.[key], key, file, vocabSize, notes)
   const [configBos, generationBos] = [read(config, 'bos_token_id', source)[0], read(generationConfig, 'bos_token_id', generationSource)[0]]
   const bosTokenId = configBos ?? generationBos ?? null
   const eosTokenIds = unique([...read(generationConfig, 'eos_token_id', generationSource), ...read(config, 'eos_token_id', source)])
@@ -248,7 +261,7 @@ function tokenIdsAndDtype(config: Json, generationConfig: Json | undefined, voca
   if (typeof dtype !== 'string' || !FLOAT_DTYPES.includes(dtype.replace(/^torch\./, ''))) {
     throw new ModelLoadError(`${source}: "${dtypeKey}" ${quotedValue(dtype)} is not a float dtype (${FLOAT_DTYPES.slice(0, -1).join(', ')}).`)
   }
-  return {bosTokenId, eosTokenIds, torchDtype: dtype.replace(/^torch\./, '')}
+  return {bosTokenId, eosTokenIds, torchDtype: dtype.replace(/^torch\./, ''), notes}
 }
 
 /** A true/false switch, or undefined when absent or null; any other value (a string "false", a 1) is refused, not guessed at. */
@@ -265,16 +278,20 @@ function numberOr(value: unknown, fallback: number, key: string, source: string)
   return value
 }
 
-/** A token id field: an id, a list of ids, or null; each a token of the model (an EOS it cannot emit would never stop it). */
-function tokenIds(value: unknown, key: string, source: string, vocabSize: number): number[] {
+/**
+ * A token id field: an id, a list of ids, or null. Anything but non-negative integers is refused. An id past the
+ * vocabulary is left out with a note, as transformers warns and runs: its config classes keep their default ids when a
+ * checkpoint is saved with a smaller vocab_size (OLMo's eos 50279, Command-R's 255001), and the model never emits them.
+ */
+function tokenIds(value: unknown, key: string, source: string, vocabSize: number, notes: string[]): number[] {
   if (value == null) return []
   const ids = Array.isArray(value) ? value : [value]
-  for (const id of ids) {
-    if (typeof id !== 'number' || !Number.isInteger(id) || id < 0 || id >= vocabSize) {
-      throw new ModelLoadError(`${source}: "${key}" ${quotedValue(value)} is not a token id of this model (an integer below vocab_size ${vocabSize}, or a list of them).`)
-    }
+  if (ids.some((id) => typeof id !== 'number' || !Number.isInteger(id) || id < 0)) {
+    throw new ModelLoadError(`${source}: "${key}" ${quotedValue(value)} is not a token id (a non-negative integer, or a list of them).`)
   }
-  return ids as number[]
+  const inside = (ids as number[]).filter((id) => id < vocabSize)
+  if (inside.length < ids.length) notes.push(`${source}: "${key}" ${quotedValue(value)}: ids past vocab_size ${vocabSize} are ignored (the model cannot emit them).`)
+  return inside
 }
 
 function unique(values: number[]): number[] {
