@@ -6,6 +6,7 @@ import {after, before, describe, it} from 'node:test'
 import {parsePrometheusText, readSample, summarizeSamples} from '../src/bench/endpoint-metrics.js'
 import {endpointTextPrompts, fillerText} from '../src/bench/endpoint-prompts.js'
 import {describeEndpoint, endpointAgent, endpointLabels, makeEndpointAgent, runOnEndpoint, serverSentData} from '../src/bench/endpoint-run.js'
+import {endpointUrl} from '../src/bench/endpoint-url.js'
 import {BenchRandom} from '../src/bench/random.js'
 import {InvalidRequestError, UnavailableError} from '../src/engine/errors.js'
 
@@ -83,6 +84,28 @@ describe('endpoint driver', () => {
     {requestId: 'r0', promptTokenIds: [5, 6, 7], outputLen: 4, arrivalOffset: 0},
     {requestId: 'r1', promptTokenIds: [8, 9], outputLen: 6, arrivalOffset: 0.02},
   ]
+
+  it('keeps a base URL\'s path prefix (a proxy), with or without the /v1 OpenAI clients add', async () => {
+    const cases = [
+      ['http://h:8000', 'http://h:8000/v1/models'],
+      ['http://h:8000/', 'http://h:8000/v1/models'],
+      ['http://h:8000/v1/', 'http://h:8000/v1/models'],
+      ['http://u:p@h/proxy', 'http://u:p@h/proxy/v1/models'],
+      ['http://h/proxy/v1?x=1#y', 'http://h/proxy/v1/models'],
+    ]
+    for (const [base, expected] of cases) assert.equal(endpointUrl(base!, '/v1/models').href, expected, base)
+    const proxied = createServer((req, res) => {
+      res.statusCode = req.url === '/proxy/v1/models' ? 200 : 404
+      res.end(JSON.stringify({data: [{id: 'behind-proxy'}]}))
+    })
+    await new Promise<void>((resolve) => proxied.listen(0, '127.0.0.1', resolve))
+    try {
+      const info = await describeEndpoint(`http://127.0.0.1:${(proxied.address() as AddressInfo).port}/proxy/v1`)
+      assert.deepEqual(info, {model: 'behind-proxy', maxModelLen: null})
+    } finally {
+      proxied.close()
+    }
+  })
 
   it('streams completions and measures TTFT, TPOT and e2e from the stream', async () => {
     received.length = 0

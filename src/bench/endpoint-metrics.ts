@@ -1,6 +1,7 @@
 // Scrapes an endpoint's Prometheus /metrics during a run (pagedllm's or vLLM's names): running batch, KV use, preemptions.
 import {setTimeout as sleep} from 'node:timers/promises'
 import {request, type Dispatcher} from 'undici'
+import {endpointUrl} from './endpoint-url.js'
 import {mean} from './statistics.js'
 
 /** What the server said about itself over one run; null fields: the server does not export that figure. */
@@ -125,7 +126,7 @@ export function startMetricsScraper(baseUrl: string, dispatcher: Dispatcher, int
   let stopped = false
   const scrape = async () => {
     try {
-      const response = await request(new URL('/metrics', baseUrl), {dispatcher})
+      const response = await request(endpointUrl(baseUrl, '/metrics'), {dispatcher})
       const text = await response.body.text()
       const read = response.statusCode === 200 ? readSample(parsePrometheusText(text)) : null
       if (!read) return void (unavailable = true)

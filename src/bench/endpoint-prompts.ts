@@ -2,6 +2,7 @@
 import {request, type Dispatcher} from 'undici'
 import {UnavailableError} from '../engine/errors.js'
 import {endpointHeaders} from './endpoint-run.js'
+import {endpointUrl} from './endpoint-url.js'
 import {BenchRandom} from './random.js'
 import type {TraceRequest} from './trace.js'
 
@@ -43,7 +44,7 @@ interface ServerTokenizer {
 /** The server's /tokenize and /detokenize (vLLM's and ours), or null when it has none. */
 async function serverTokenizer(baseUrl: string, model: string, dispatcher: Dispatcher): Promise<ServerTokenizer | null> {
   const call = async (path: string, body: object) => {
-    const response = await request(new URL(path, baseUrl), {method: 'POST', dispatcher, headers: endpointHeaders(), body: JSON.stringify({model, ...body})})
+    const response = await request(endpointUrl(baseUrl, path), {method: 'POST', dispatcher, headers: endpointHeaders(), body: JSON.stringify({model, ...body})})
     const text = await response.body.text()
     if (response.statusCode !== 200) throw new UnavailableError(`${baseUrl}: POST ${path} answered ${response.statusCode}: ${text.slice(0, 300)}`)
     try {

@@ -3,6 +3,7 @@ import {setTimeout as sleep} from 'node:timers/promises'
 import {Agent, request} from 'undici'
 import {InvalidRequestError, UnavailableError} from '../engine/errors.js'
 import {startMetricsScraper, type ServerSideStats} from './endpoint-metrics.js'
+import {endpointUrl} from './endpoint-url.js'
 import {computeRunMetrics, type RequestRecord, type RunMetrics} from './metrics.js'
 import {hashTokenIds} from './output-hash.js'
 import type {BenchRequest} from './prompts.js'
@@ -67,7 +68,7 @@ export async function describeEndpoint(
   let response
   let text
   try {
-    response = await request(new URL('/v1/models', baseUrl), {dispatcher: agent, headers: endpointHeaders(), headersTimeout: probeS * 1000, bodyTimeout: probeS * 1000})
+    response = await request(endpointUrl(baseUrl, '/v1/models'), {dispatcher: agent, headers: endpointHeaders(), headersTimeout: probeS * 1000, bodyTimeout: probeS * 1000})
     text = await response.body.text()
   } catch (error) {
     const code = (error as {code?: string}).code
@@ -147,7 +148,7 @@ async function streamCompletionOnce(
   index: number,
   agent: Agent,
 ): Promise<{record: Omit<RequestRecord, 'arrivalTime'>; text: string}> {
-  const response = await request(new URL('/v1/completions', baseUrl), {
+  const response = await request(endpointUrl(baseUrl, '/v1/completions'), {
     method: 'POST',
     dispatcher: agent,
     headers: endpointHeaders(),
