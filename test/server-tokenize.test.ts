@@ -41,6 +41,12 @@ describe('tokenize routes', () => {
     // vLLM's chat_template_kwargs reach the template as variables (here one that overrides add_generation_prompt).
     const viaKwargs = await post('/tokenize', {messages, chat_template_kwargs: {add_generation_prompt: false}})
     assert.deepEqual(viaKwargs.body.tokens, noPrompt.body.tokens)
+    // vLLM's documents reach the template as apply_chat_template(documents=...) passes them.
+    const documents = [{title: 'Paris', text: 'capital of France'}]
+    const withDocuments = await post('/tokenize', {messages, documents})
+    const rendered = engine.tokenizer.encode(engine.tokenizer.applyChatTemplate(messages, {addGenerationPrompt: true, documents}), {addSpecialTokens: false})
+    assert.deepEqual(withDocuments.body.tokens, rendered)
+    assert.ok(engine.tokenizer.decode(withDocuments.body.tokens).includes('capital of France'))
   })
 
   it('detokenizes back to the text', async () => {
@@ -58,6 +64,8 @@ describe('tokenize routes', () => {
       ['/tokenize', {messages: [{role: 'robot', content: 'hi'}]}, 400, 'messages[0].role'],
       ['/tokenize', {messages: [{role: 'user', content: 'hi'}], tools: 'x'}, 400, 'tools'],
       ['/tokenize', {messages: [{role: 'user', content: 'hi'}], chat_template_kwargs: ['x']}, 400, 'chat_template_kwargs'],
+      ['/tokenize', {messages: [{role: 'user', content: 'hi'}], documents: 'x'}, 400, 'documents'],
+      ['/tokenize', {messages: [{role: 'user', content: 'hi'}], documents: [{text: 'a'}, 'b']}, 400, 'documents'],
       ['/tokenize', {prompt: 'x', model: 'other'}, 404, 'model'],
       ['/detokenize', {tokens: [1, 256]}, 400, 'tokens'],
       ['/detokenize', {tokens: 'abc'}, 400, 'tokens'],

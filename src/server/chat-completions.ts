@@ -87,6 +87,7 @@ export async function startChatRun(context: ApiContext, request: ChatCompletionR
     continueFinalMessage: request.continueFinalMessage,
     addSpecialTokens: request.addSpecialTokens,
     tools: request.tools?.tools,
+    documents: request.documents,
     variables: request.chatTemplateKwargs,
     contentFormat: context.chatTemplateContentFormat,
     truncate: truncationLimit(request, context.engine.maxModelLen),

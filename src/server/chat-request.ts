@@ -3,7 +3,7 @@ import {InvalidRequestError} from '../engine/errors.js'
 import type {ChatMessage} from './engine-like.js'
 import type {ChatTextPart} from '../engine/model/chat-content-format.js'
 import {checkSampling, type CommonRequest, parseCommon} from './openai-schema.js'
-import {type JsonObject, optionalBoolean, optionalInteger, optionalObject, optionalString, rejectUnsupported, requireObject} from './request-fields.js'
+import {type JsonObject, optionalBoolean, optionalInteger, optionalObject, optionalObjectList, optionalString, rejectUnsupported, requireObject} from './request-fields.js'
 import {parseToolRequest, toolGrammar, toolMessageFields, type ToolRequest} from './tool-calls.js'
 
 export interface ChatCompletionRequest extends CommonRequest {
@@ -15,6 +15,8 @@ export interface ChatCompletionRequest extends CommonRequest {
   echo: boolean
   /** vLLM's chat_template_kwargs: extra variables for the chat template (enable_thinking, date_string, ...). */
   chatTemplateKwargs: Record<string, unknown> | undefined
+  /** vLLM's documents: RAG documents for templates that render them. */
+  documents: JsonObject[] | undefined
   /** tools / tool_choice / parallel_tool_calls; null without tools (or with tool_choice "none" and no tools). */
   tools: ToolRequest | null
 }
@@ -54,6 +56,7 @@ export function parseChatCompletionRequest(raw: unknown): ChatCompletionRequest 
     continueFinalMessage,
     echo,
     chatTemplateKwargs: optionalObject(body, 'chat_template_kwargs'),
+    documents: optionalObjectList(body, 'documents'),
     tools,
   }
 }

@@ -11,6 +11,8 @@ export type TokenizeJob =
       messages: ChatMessage[]
       addGenerationPrompt: boolean
       tools?: readonly object[]
+      /** RAG documents for templates that render them (vLLM's chat `documents`). */
+      documents?: readonly object[]
       variables?: Readonly<Record<string, unknown>>
       contentFormat?: ChatContentFormatOption
       /** vLLM's continue_final_message: the rendering ends where the last message's text does. */
@@ -83,7 +85,7 @@ export function runTokenizeJob(tokenizer: TokenizerLike, job: TokenizeJob, maxMo
         'more than that many tokens can hold. Please shorten the conversation.',
       'messages',
     )
-  const full = tokenizer.applyChatTemplate(job.messages, {addGenerationPrompt: job.addGenerationPrompt, tools: job.tools, variables: job.variables, contentFormat: job.contentFormat})
+  const full = tokenizer.applyChatTemplate(job.messages, {addGenerationPrompt: job.addGenerationPrompt, tools: job.tools, documents: job.documents, variables: job.variables, contentFormat: job.contentFormat})
   const rendered = job.continueFinalMessage ? openFinalMessage(full, finalText(job.messages[job.messages.length - 1]!)) : full
   checkTextFits(tokenizer, rendered, maxModelLen, 'messages', job.truncate !== undefined)
   return lastTokens(tokenizer.encode(rendered, {addSpecialTokens: job.addSpecialTokens ?? false}), job.truncate)

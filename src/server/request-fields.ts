@@ -83,6 +83,16 @@ export function optionalStringList(body: JsonObject, param: string): string[] | 
   return value as string[]
 }
 
+/** A list of JSON objects (chat `documents`). */
+export function optionalObjectList(body: JsonObject, param: string): JsonObject[] | undefined {
+  const value = present(body, param)
+  if (value === undefined) return undefined
+  if (!Array.isArray(value)) wrongType(param, 'a list of objects', value)
+  const bad = value.findIndex((item) => typeof item !== 'object' || item === null || Array.isArray(item))
+  if (bad >= 0) wrongItem(param, 'an object', value, bad)
+  return value as JsonObject[]
+}
+
 export function optionalIntegerList(body: JsonObject, param: string): number[] | undefined {
   const value = present(body, param)
   if (value === undefined) return undefined

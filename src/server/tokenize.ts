@@ -4,7 +4,7 @@ import {type ApiContext, sendJson} from './api-context.js'
 import type {TokenizeJob} from './prompt-tokenizer.js'
 import {parseMessages, refuseRequestTemplate} from './chat-request.js'
 import {checkModel} from './openai-schema.js'
-import {optionalBoolean, optionalIntegerList, optionalObject, optionalString, requireObject} from './request-fields.js'
+import {optionalBoolean, optionalIntegerList, optionalObject, optionalObjectList, optionalString, requireObject} from './request-fields.js'
 import {parseToolRequest} from './tool-calls.js'
 import type {ChatContentFormatOption} from '../engine/model/chat-content-format.js'
 
@@ -45,6 +45,7 @@ function chatJob(body: Record<string, unknown>, contentFormat: ChatContentFormat
     continueFinalMessage,
     addSpecialTokens: optionalBoolean(body, 'add_special_tokens') ?? false,
     tools: parseToolRequest(body)?.tools,
+    documents: optionalObjectList(body, 'documents'),
     variables: optionalObject(body, 'chat_template_kwargs'),
     contentFormat,
   }

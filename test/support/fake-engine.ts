@@ -36,8 +36,9 @@ export class FakeTokenizer implements TokenizerLike {
     return new Uint8Array(Buffer.from(this.decode([id]), 'utf8'))
   }
 
-  applyChatTemplate(messages: ChatMessage[], opts: {addGenerationPrompt?: boolean; variables?: Readonly<Record<string, unknown>>} = {}): string {
-    const rendered = messages.map((message) => `<${message.role}>${message.content}\n`).join('')
+  applyChatTemplate(messages: ChatMessage[], opts: {addGenerationPrompt?: boolean; documents?: readonly object[]; variables?: Readonly<Record<string, unknown>>} = {}): string {
+    const documents = (opts.documents ?? []).map((document) => `<document>${JSON.stringify(document)}\n`).join('')
+    const rendered = documents + messages.map((message) => `<${message.role}>${message.content}\n`).join('')
     // The template writes the BOS itself, as real ones do; char code 1 encodes to FAKE_BOS. chat_template_kwargs may
     // set add_generation_prompt, as with a real template.
     const generationPrompt = opts.variables?.add_generation_prompt ?? opts.addGenerationPrompt
