@@ -118,3 +118,24 @@ describe('prefetched grammar masks', () => {
     await assert.rejects(guides.masksFor([{group, seq: a}]), /worker lost/)
   })
 })
+
+describe('bad_words', () => {
+  const groupBanning = (badWordTokenIds: number[][] | null) => ({params: {guided: null, allowedTokenIds: null, badWords: ['ab'], badWordTokenIds, guidedAfterTokenId: null}}) as unknown as SequenceGroup
+  const oneTokenPerChar = {encode: (text: string) => [...text].map((char) => char.charCodeAt(0) % VOCAB)} as unknown as Tokenizer
+
+  it('bans with the sequences tokenized before the engine (serve), never tokenizing on its thread', () => {
+    const untouchable = {
+      encode: () => {
+        throw new Error('tokenized on the engine thread')
+      },
+    } as unknown as Tokenizer
+    const guides = new SequenceGuides(fakeService().service, untouchable, VOCAB, [0])
+    assert.deepEqual(guides.bannedTokens(groupBanning([[5, 6], [7]]), sequence(1, [9, 5])), [6, 7])
+  })
+
+  it('tokenizes the words itself when nothing did before (offline generate)', () => {
+    const guides = new SequenceGuides(fakeService().service, oneTokenPerChar, VOCAB, [0])
+    // 'ab' is [33, 34] (char codes mod 64), ' ab' [32, 33, 34]: after [33] only the first can end.
+    assert.deepEqual(guides.bannedTokens(groupBanning(null), sequence(1, [33])), [34])
+  })
+})

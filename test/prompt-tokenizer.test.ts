@@ -3,6 +3,7 @@ import assert from 'node:assert/strict'
 import {after, before, describe, it} from 'node:test'
 import fc from 'fast-check'
 import {ContextLengthError, InvalidRequestError} from '../src/engine/errors.js'
+import {badWordTokenSequences} from '../src/engine/guided/bad-words.js'
 import {ensureTestModel} from '../src/engine/model/test-model.js'
 import {textSizeBound} from '../src/engine/model/text-size-bound.js'
 import {Tokenizer} from '../src/engine/model/tokenizer.js'
@@ -77,6 +78,11 @@ describe('the tiny model tokenizer', () => {
       {role: 'user', content: 'hi'},
     ]
     assert.deepEqual(await workers.tokenize({kind: 'chat', messages, addGenerationPrompt: true}), tokenizer.encodeChat(messages, {addGenerationPrompt: true}))
+  })
+
+  it('tokenizes bad_words in worker threads exactly as the engine would inline', async () => {
+    const words = ['Hello', ' there', 'ünïcödé 🙂', 'x'.repeat(256)]
+    assert.deepEqual(await workers.badWordSequences(words), badWordTokenSequences(tokenizer, words))
   })
 
   it('refuses oversize text before it reaches a worker, and oversize chat in the worker, as ContextLengthError', async () => {

@@ -70,6 +70,18 @@ describe('POST /v1/completions', () => {
     assert.equal(engine.stats().promptTokens, 3)
   })
 
+  it('hands the engine bad_words already tokenized (by the prompt tokenizer: worker threads in serve), for every prompt and chat', async () => {
+    const {url, engine} = await start()
+    assert.equal((await post(`${url}/v1/completions`, {prompt: ['x', 'y'], max_tokens: 2, bad_words: ['ab', ' c']})).status, 200)
+    assert.equal((await post(`${url}/v1/chat/completions`, {messages: [{role: 'user', content: 'hi'}], max_tokens: 2, bad_words: ['ab']})).status, 200)
+    // One token per character: each word alone and after a space.
+    const ab = [[97, 98], [32, 97, 98]]
+    assert.deepEqual(
+      engine.receivedParams.map((params) => params.badWordTokenIds),
+      [[...ab, [32, 99]], [...ab, [32, 99]], ab],
+    )
+  })
+
   it('echoes the prompt, with prompt logprobs first when logprobs are asked for', async () => {
     const {url} = await start()
     const body = (await post(`${url}/v1/completions`, {prompt: 'hi', max_tokens: 3, echo: true, logprobs: 1})).json()

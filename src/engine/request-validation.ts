@@ -25,6 +25,8 @@ export function validateRequest(promptTokenIds: number[], params: SamplingParams
   const badAllowed = params.allowedTokenIds?.find((id) => id >= vocabSize)
   if (badAllowed !== undefined)
     throw new InvalidRequestError(`allowed token id ${badAllowed} is outside the vocabulary [0, ${vocabSize})`, {param: 'allowed_token_ids'})
+  const badWordId = params.badWordTokenIds?.flat().find((id) => id >= vocabSize)
+  if (badWordId !== undefined) throw new InvalidRequestError(`bad_words token id ${badWordId} is outside the vocabulary [0, ${vocabSize})`, {param: 'bad_words'})
   if (params.guidedAfterTokenId !== null && params.guidedAfterTokenId >= vocabSize)
     throw new InvalidRequestError(`guided_after_token_id ${params.guidedAfterTokenId} is outside the vocabulary [0, ${vocabSize})`, {param: 'guided_after_token_id'})
   if (params.guided !== null && !engine.isCompiled(params.guided))

@@ -45,6 +45,11 @@ export interface SamplingParams {
   /** Words that must not appear in the output (vLLM's bad_words). */
   badWords: string[]
   /**
+   * badWords as token sequences (badWordTokenSequences), when tokenized before the request reached the engine (serve
+   * does it in its tokenizer workers, off the event loop); null: the engine tokenizes badWords itself.
+   */
+  badWordTokenIds: number[][] | null
+  /**
    * The grammar applies only after the output's first such token (a reasoning parser's end tag: vLLM constrains the
    * answer, not the thinking before it); null = from the first token.
    */
@@ -78,11 +83,12 @@ export const DEFAULT_SAMPLING_PARAMS: Readonly<SamplingParams> = Object.freeze({
   guided: null,
   allowedTokenIds: null,
   badWords: [],
+  badWordTokenIds: null,
   guidedAfterTokenId: null,
 })
 
 // Lists whose size sets the engine's work for every token of the request (ids suppressed while min_tokens holds, bad
-// words tokenized on the engine's thread and matched each step): bounded, so one request cannot slow every other one.
+// words tokenized (on the engine's thread offline; serve's tokenizer workers) and matched each step): bounded, so one request cannot slow every other one.
 const MAX_STOP_STRINGS = 16
 const MAX_STOP_TOKEN_IDS = 1024
 const MAX_BAD_WORDS = 256
@@ -132,6 +138,8 @@ export function makeSamplingParams(partial: Partial<SamplingParams> = {}): Sampl
   if (params.badWords.some((word) => typeof word !== 'string' || word.trim().length === 0)) fail('bad_words', 'bad_words must be a list of non-empty strings')
   if (params.badWords.length > MAX_BAD_WORDS) fail('bad_words', `at most ${MAX_BAD_WORDS} bad_words, got ${params.badWords.length}`)
   if (params.badWords.some((word) => word.length > MAX_BAD_WORD_CHARS)) fail('bad_words', `each of bad_words must be at most ${MAX_BAD_WORD_CHARS} characters`)
+  if (params.badWordTokenIds !== null && params.badWordTokenIds.some((ids) => ids.length === 0 || ids.some((id) => !isInt(id) || id < 0)))
+    fail('bad_words', 'bad_words token sequences must be non-empty lists of non-negative integers')
   if (params.guidedAfterTokenId !== null && (!isInt(params.guidedAfterTokenId) || params.guidedAfterTokenId < 0))
     fail('guided_after_token_id', `guided_after_token_id must be a non-negative integer, got ${params.guidedAfterTokenId}`)
   if (params.useBeamSearch && params.guided !== null)

@@ -3,7 +3,7 @@ import {type ApiContext, newObjectId, sendJson, unixSeconds} from './api-context
 import {type ChatCompletionRequest, echoedContent, parseChatCompletionRequest, replyRole} from './chat-request.js'
 import {ChoiceDeltas} from './choice-deltas.js'
 import {errorReply} from './error-reply.js'
-import {admitPrompts, collectFinalOutputs, picksAtEnd, prepareGuided, type PreparedPrompt, PromptRun, promptTokensDetails, sequencesPerPrompt, usageOf} from './generation.js'
+import {admitPrompts, collectFinalOutputs, picksAtEnd, prepareBadWords, prepareGuided, type PreparedPrompt, PromptRun, promptTokensDetails, sequencesPerPrompt, usageOf} from './generation.js'
 import {type ChatTokenLogprob, chatLogprobs, promptLogprobsField, tokenNamer} from './logprobs-format.js'
 import {checkModel, resolveMaxTokens, samplingParamsFor, truncationLimit} from './openai-schema.js'
 import {checkLogprobEntries} from './reply-logprobs-budget.js'
@@ -101,6 +101,7 @@ export async function startChatRun(context: ApiContext, request: ChatCompletionR
   const sampling = {...request, sampling: {...request.sampling, ...(keepMarkers ? {skipSpecialTokens: false} : {}), guidedAfterTokenId}}
   const prompt: PreparedPrompt = {tokenIds, text: echoedContent(request), params: samplingParamsFor(sampling, maxTokens, context.samplingDefaults)}
   checkLogprobEntries([prompt], sequencesPerPrompt(prompt.params), false, 'top_logprobs')
+  await prepareBadWords(context, [prompt])
   await prepareGuided(context.engine, [prompt], context.signal)
   const run = new PromptRun(context.engine, id, [prompt], context.arrivalTime, window)
   return {prompt, run, tags, parser}

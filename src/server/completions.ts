@@ -3,7 +3,7 @@ import {type ApiContext, newObjectId, sendJson, unixSeconds} from './api-context
 import {ChoiceDeltas} from './choice-deltas.js'
 import type {CompletionOutput, RequestOutput} from './engine-like.js'
 import {errorReply} from './error-reply.js'
-import {admitPrompts, collectFinalOutputs, picksAtEnd, prepareGuided, type PreparedPrompt, PromptRun, promptTokensDetails, sequencesPerPrompt, usageOf} from './generation.js'
+import {admitPrompts, collectFinalOutputs, picksAtEnd, prepareBadWords, prepareGuided, type PreparedPrompt, PromptRun, promptTokensDetails, sequencesPerPrompt, usageOf} from './generation.js'
 import {completionLogprobs, concatLogprobs, promptLogprobsField, tokenNamer, tokenText, type TokenNamer} from './logprobs-format.js'
 import {checkLogprobEntries} from './reply-logprobs-budget.js'
 import {checkModel, type CompletionRequest, parseCompletionRequest, resolveMaxTokens, samplingParamsFor, truncationLimit} from './openai-schema.js'
@@ -26,6 +26,7 @@ export async function createCompletion(context: ApiContext, body: unknown): Prom
   const window = await admitPrompts(context, request.prompts.length, sequencesPerPrompt(request.sampling))
   const prompts = await prepareInLanes(context, request)
   checkLogprobEntries(prompts, sequencesPerPrompt(request.sampling), request.echo, 'logprobs')
+  await prepareBadWords(context, prompts)
   await prepareGuided(context.engine, prompts, context.signal)
   const id = newObjectId('cmpl')
   const run = new PromptRun(context.engine, id, prompts, context.arrivalTime, window)

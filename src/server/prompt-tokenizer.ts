@@ -2,6 +2,7 @@
 import {ContextLengthError, InvalidRequestError} from '../engine/errors.js'
 import type {ChatMessage, TokenizerLike} from './engine-like.js'
 import type {ChatContentFormatOption} from '../engine/model/chat-content-format.js'
+import {badWordTokenSequences} from '../engine/guided/bad-words.js'
 import {parseJson, type PromptField, promptTexts} from './request-body.js'
 
 export type TokenizeJob =
@@ -27,6 +28,8 @@ export type TokenizeJob =
 /** The server's way to tokenize; every method may throw an InvalidRequestError / ContextLengthError for the client. */
 export interface PromptTokenizer {
   tokenize(job: TokenizeJob): Promise<number[]>
+  /** bad_words as the token sequences the engine bans (badWordTokenSequences), so the engine's thread need not tokenize them. */
+  badWordSequences(words: readonly string[]): Promise<number[][]>
   /** A JSON body decoded and parsed, refusing prompt text that cannot fit the context (big bodies: off the event loop). */
   parseBody(body: Buffer, field: PromptField): Promise<unknown>
   close(): Promise<void>
@@ -126,6 +129,10 @@ export class InlinePromptTokenizer implements PromptTokenizer {
 
   async tokenize(job: TokenizeJob): Promise<number[]> {
     return runTokenizeJob(this.tokenizer, job, this.maxModelLen)
+  }
+
+  async badWordSequences(words: readonly string[]): Promise<number[][]> {
+    return badWordTokenSequences(this.tokenizer, words)
   }
 
   async parseBody(body: Buffer, field: PromptField): Promise<unknown> {

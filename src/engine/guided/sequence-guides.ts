@@ -116,7 +116,8 @@ export class SequenceGuides {
   bannedTokens(group: SequenceGroup, seq: Sequence): number[] {
     if (group.params.badWords.length === 0) return []
     let sequences = this.badWordSequences.get(group)
-    if (!sequences) this.badWordSequences.set(group, (sequences = badWordTokenSequences(this.tokenizer, group.params.badWords)))
+    // Tokenized here (on the engine's thread) only when nothing did it before: serve's tokenizer workers do.
+    if (!sequences) this.badWordSequences.set(group, (sequences = group.params.badWordTokenIds ?? badWordTokenSequences(this.tokenizer, group.params.badWords)))
     return bannedNextTokens(sequences, seq.outputTokenIds)
   }
 
