@@ -5,7 +5,7 @@ import {startModuleWorker, terminateWorker} from '../module-worker.js'
 import type {VocabInfo} from './grammar-compiler.js'
 import type {WorkerReply, WorkerRequest} from './grammar-worker.js'
 
-type Pending = {resolve: (reply: WorkerReply) => void; reject: (error: Error) => void}
+type Pending = {resolve: (reply: WorkerReply) => void; reject: (error: Error) => void; onStart?: () => void}
 export type HostRequest = WorkerRequest extends infer R ? (R extends {id: number} ? Omit<R, 'id'> : never) : never
 
 export class GrammarHost {
@@ -33,14 +33,15 @@ export class GrammarHost {
     return this.worker !== null
   }
 
-  call(request: HostRequest): Promise<WorkerReply> {
+  /** `onStart`: called when the worker takes a compile (its own time starts then; before, it waited behind others). */
+  call(request: HostRequest, onStart?: () => void): Promise<WorkerReply> {
     const worker = this.worker
     if (!worker) return Promise.reject(new PagedLLMError('the grammar worker stopped'))
     const id = this.nextId++
     // Referenced only while a reply is awaited: an idle worker must not keep the process alive, a busy one must.
     if (this.pending.size === 0) worker.ref()
     return new Promise<WorkerReply>((resolve, reject) => {
-      this.pending.set(id, {resolve, reject})
+      this.pending.set(id, {resolve, reject, onStart})
       worker.postMessage({...request, id})
     })
   }
@@ -57,6 +58,7 @@ export class GrammarHost {
     worker.unref()
     worker.on('message', (reply: WorkerReply) => {
       const waiter = this.pending.get(reply.id)
+      if (reply.started) return waiter?.onStart?.()
       this.pending.delete(reply.id)
       if (this.pending.size === 0) worker.unref()
       if (reply.error?.corrupt) this.lose(new PagedLLMError('the grammar worker was restarted after a WebAssembly trap'), true)

@@ -5,8 +5,9 @@
 // in a worker with no live matchers (a new one, up to MAX_WORKERS): a compile never stalls the guided sequences already
 // stepping. Only when every worker holds live matchers does a compile share one (the one with the fewest).
 import {performance} from 'node:perf_hooks'
-import {InvalidRequestError, PagedLLMError} from '../errors.js'
+import {PagedLLMError} from '../errors.js'
 import type {Tokenizer} from '../model/tokenizer.js'
+import {compileInWorker} from './compile-in-worker.js'
 import {vocabInfoOf, type VocabInfo} from './grammar-compiler.js'
 import {GrammarHost, type HostRequest} from './grammar-host.js'
 import type {MaskBudget, StepItem, WorkerReply} from './grammar-worker.js'
@@ -16,7 +17,7 @@ import {guidedKey, type GuidedSpec} from './guided-spec.js'
 export const MAX_WORKERS = 3
 
 /**
- * A compile not answered after this long (worker start-up and queueing included) is stopped with its worker (the only way to stop WebAssembly) and its request
+ * A compile still running this long after its worker took it is stopped with its worker (the only way to stop WebAssembly) and its request
  * refused: the corpus compiles in well under a second, a 20,000-value enum in ~5 s at 4k tokens, so only a grammar
  * built to be huge gets here, and it must not hold a worker (and the sequences whose matchers live there) for minutes.
  */
@@ -28,6 +29,12 @@ export const DEFAULT_COMPILE_TIMEOUT_MS = 60_000
  * worker costs its sequences only a replay into a fresh one (SequenceGuides).
  */
 export const DEFAULT_SHARED_COMPILE_TIMEOUT_MS = 5_000
+
+/**
+ * How long a compile may wait for a worker to take it (behind other requests' compiles, which may hold every worker
+ * for their whole limit, or a worker's start-up) before it is a 503: its own limit counts only its run.
+ */
+export const DEFAULT_COMPILE_WAIT_TIMEOUT_MS = 60_000
 
 /**
  * A guided sequence whose one step holds its worker over `stepMs`, or whose steps together pass `totalMs`, fails
@@ -57,6 +64,7 @@ export class GrammarService {
     private readonly compileTimeoutMs = DEFAULT_COMPILE_TIMEOUT_MS,
     private readonly sharedCompileTimeoutMs = DEFAULT_SHARED_COMPILE_TIMEOUT_MS,
     private readonly maskBudget = DEFAULT_MASK_BUDGET,
+    private readonly compileWaitTimeoutMs = DEFAULT_COMPILE_WAIT_TIMEOUT_MS,
   ) {}
 
   get numWorkers(): number {
@@ -65,37 +73,22 @@ export class GrammarService {
 
   /**
    * Compiles off the event loop; a spec that does not compile rejects with an InvalidRequestError on its field.
-   * `signal` (the request's) stops the compile when its client leaves, if it is all its worker is doing.
+   * `signal` (the request's) stops the compile when its client leaves: dropped while it waits for a worker, its worker
+   * stopped once it runs, if that worker holds no matchers.
    */
   async compile(spec: GuidedSpec, signal?: AbortSignal): Promise<void> {
     const key = guidedKey(spec)
-    if (this.hostOf(key)) return
-    signal?.throwIfAborted()
-    const host = this.hostForCompile()
-    const shared = host.matchers.size > 0
-    const limitMs = shared ? Math.min(this.compileTimeoutMs, this.sharedCompileTimeoutMs) : this.compileTimeoutMs
-    host.compiling++
-    let timer: NodeJS.Timeout | undefined
-    const tooSlow = new InvalidRequestError(
-      `the '${spec.param}' constraint did not compile within ${limitMs / 1000} s` +
-        `${shared ? ' (the grammar workers are busy with other requests)' : ''}; simplify it (fewer alternatives, smaller counts)`,
-      {param: spec.param},
-    )
-    // Stopping the worker is the only way to stop a WebAssembly compile; a grammar built to be huge would otherwise
-    // hold it for the whole limit after its client left (three such requests kept every other constraint waiting).
-    const abandoned = () => {
-      if (host.compiling === 1 && host.matchers.size === 0) host.terminate(signal!.reason)
-    }
-    signal?.addEventListener('abort', abandoned, {once: true})
-    try {
-      // Sequences whose matchers shared that worker are replayed into a fresh one (SequenceGuides), as after a crash.
-      timer = setTimeout(() => host.terminate(tooSlow), limitMs)
-      await host.call({op: 'compile', spec})
+    const startBy = performance.now() + this.compileWaitTimeoutMs
+    for (;;) {
+      if (this.hostOf(key)) return
+      signal?.throwIfAborted()
+      const host = this.hostForCompile()
+      const shared = host.matchers.size > 0
+      const runMs = shared ? Math.min(this.compileTimeoutMs, this.sharedCompileTimeoutMs) : this.compileTimeoutMs
+      // 'lost': the worker it queued in stopped before taking it (another compile's limit): it waits for another.
+      if ((await compileInWorker(host, spec, {runMs, shared, startBy, waitMs: this.compileWaitTimeoutMs}, signal)) === 'lost') continue
       host.compiled.add(key)
-    } finally {
-      clearTimeout(timer)
-      signal?.removeEventListener('abort', abandoned)
-      host.compiling--
+      return
     }
   }
 

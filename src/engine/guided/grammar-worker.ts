@@ -3,6 +3,7 @@
 import {performance} from 'node:perf_hooks'
 import {parentPort, workerData} from 'node:worker_threads'
 import {InvalidRequestError} from '../errors.js'
+import {GATE_QUEUED, GATE_STARTED} from './compile-in-worker.js'
 import {GrammarCompiler, type VocabInfo} from './grammar-compiler.js'
 import type {GuidedSpec} from './guided-spec.js'
 import {Utf8Bound, type Utf8Run} from './utf8-bound.js'
@@ -22,7 +23,7 @@ export interface StepItem {
  * 32-bit words per slot.
  */
 export type WorkerRequest =
-  | {id: number; op: 'compile'; spec: GuidedSpec}
+  | {id: number; op: 'compile'; spec: GuidedSpec; gate: Int32Array}
   | {id: number; op: 'step'; items: StepItem[]; masks: SharedArrayBuffer; words: number; budget: MaskBudget; progress: Int32Array}
   | {id: number; op: 'forget'; matcherIds: number[]}
 
@@ -42,6 +43,7 @@ export interface MaskBudget {
  * `left`: slots of sequences that took a token their grammar rejects (cannot happen when their masks were applied).
  * `overBudget`: slots of sequences whose grammar went over its MaskBudget (their masks are written all the same).
  * `busyMs`: time the worker spent on the request (for the benchmark: the rest of a round trip is message passing).
+ * `started`: sent (before the reply) when the worker takes a compile; `cancelled`: the engine cancelled it while queued.
  */
 export type WorkerReply = {
   id: number
@@ -49,6 +51,8 @@ export type WorkerReply = {
   left?: number[]
   overBudget?: number[]
   busyMs?: number
+  started?: boolean
+  cancelled?: boolean
 }
 
 /** Whitespace characters allowed between two JSON tokens: enough for pretty-printed JSON nested a few levels deep. */
@@ -118,6 +122,9 @@ async function step(items: StepItem[], masks: SharedArrayBuffer, words: number, 
 async function handle(request: WorkerRequest): Promise<WorkerReply> {
   switch (request.op) {
     case 'compile':
+      // Taken from its gate (compile-in-worker.ts) only if the engine has not given up on it while it waited.
+      if (Atomics.compareExchange(request.gate, 0, GATE_QUEUED, GATE_STARTED) !== GATE_QUEUED) return {id: request.id, cancelled: true}
+      parentPort!.postMessage({id: request.id, started: true} satisfies WorkerReply)
       await compiler.compile(request.spec)
       return {id: request.id}
     case 'step':
