@@ -82,6 +82,12 @@ describe('GGUF phi3 / gemma2 / gemma3 files', () => {
     assert.equal((await loadModel(join(dir, 'phi4.gguf'))).config.layerWindows, undefined)
   })
 
+  it('phi3 as Phi-4-mini: rope.dimension_count below the head size is its partial rotary', async () => {
+    const hf = await withConfig(await ensureTestModel('tiny', {variant: 'phi3'}), (json) => ({...json, rope_scaling: null, max_position_embeddings: 512, partial_rotary_factor: 0.5}))
+    assert.equal(hf.config.rotaryDim, hf.config.headDim / 2)
+    await checkRoundTrip(hf, dir, 'phi3-partial')
+  })
+
   it('gemma2: norms stored as 1 + weight, sandwich norms, soft caps, a window on every other layer, the attention scale llama.cpp implies', async () => {
     // llama.cpp scales scores by 1/sqrt(head size) (below 27B): the test checkpoint's query_pre_attn_scalar set to it.
     const hf = await withConfig(await ensureTestModel('tiny', {variant: 'gemma2'}), (json) => ({...json, query_pre_attn_scalar: json.head_dim}))
