@@ -83,6 +83,7 @@ VARIANTS = [
     ('phi3-partial-rotary', 'phi3', 'spm', dict(partial_rotary_factor=0.5), {}),
     ('phi3-partial-rotary-longrope', 'phi3', 'spm', dict(partial_rotary_factor=0.75, rope_scaling=dict(LONGROPE, short_factor=LONGROPE['short_factor'][:6], long_factor=LONGROPE['long_factor'][:6]), max_position_embeddings=256, original_max_position_embeddings=64), {}),
     ('llama-partial-rotary', 'llama', 'spm', dict(partial_rotary_factor=0.5), {}),
+    ('llama-partial-rotary-yarn', 'llama', 'spm', dict(partial_rotary_factor=0.5, rope_scaling=dict(rope_type='yarn', factor=4.0, original_max_position_embeddings=64)), {}),
     ('mixtral', 'mixtral', 'spm', MOE, {}),
     ('mixtral-window-8', 'mixtral', 'spm', dict(MOE, sliding_window=8), {}),
     ('mixtral-sharded', 'mixtral', 'spm', MOE, {'shard': '1MB'}),
