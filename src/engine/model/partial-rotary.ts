@@ -2,7 +2,7 @@
 // int(head_dim * factor) values of each head and passes the rest through.
 import {ModelLoadError} from '../errors.js'
 
-type Json = Record<string, any>
+type Json = Record<string, unknown>
 
 /** Architectures whose transformers attention splits each head into a rotated part and a passed-through part. */
 const PARTIAL_ROTARY_READERS = new Set(['Phi3ForCausalLM'])
