@@ -82,6 +82,19 @@ describe('GGUF phi3 / gemma2 / gemma3 files', () => {
     assert.equal((await loadModel(join(dir, 'phi4.gguf'))).config.layerWindows, undefined)
   })
 
+  it('phi3 as Phi-4-mini: rope.dimension_count below the head size is its partial rotary, LongRoPE factors over the rotated values', async () => {
+    const hf = await withConfig(await ensureTestModel('tiny', {variant: 'phi3'}), (json) => ({...json, rope_scaling: null, max_position_embeddings: 512, partial_rotary_factor: 0.5}))
+    assert.equal(hf.config.rotaryDim, hf.config.headDim / 2)
+    await checkRoundTrip(hf, dir, 'phi3-partial')
+    const quarter = (factors: number[]) => factors.slice(0, factors.length / 2).map(Math.fround)
+    const longRope = await withConfig(await ensureTestModel('tiny', {variant: 'phi3'}), (json) => ({
+      ...json, partial_rotary_factor: 0.5, rope_scaling: {...json.rope_scaling, short_factor: quarter(json.rope_scaling.short_factor), long_factor: quarter(json.rope_scaling.long_factor)},
+    }))
+    const rope = longRope.config.ropeScaling as Extract<ModelConfig['ropeScaling'], {type: 'longrope'}>
+    assert.equal(rope.frequencyDivisors.length, longRope.config.rotaryDim! / 2)
+    await checkRoundTrip(longRope, dir, 'phi3-partial-longrope', {...longRope, config: {...longRope.config, ropeScaling: {...rope, frequencyDivisors: rope.frequencyDivisors.map(Math.fround)}}})
+  })
+
   it('gemma2: norms stored as 1 + weight, sandwich norms, soft caps, a window on every other layer, the attention scale llama.cpp implies', async () => {
     // llama.cpp scales scores by 1/sqrt(head size) (below 27B): the test checkpoint's query_pre_attn_scalar set to it.
     const hf = await withConfig(await ensureTestModel('tiny', {variant: 'gemma2'}), (json) => ({...json, query_pre_attn_scalar: json.head_dim}))

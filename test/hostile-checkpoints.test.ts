@@ -81,7 +81,9 @@ describe('hostile config.json values', () => {
     ['a negative sliding_window', {architectures: ['MistralForCausalLM'], sliding_window: -1}, /"sliding_window" must be a positive integer or null/],
     ['a fractional sliding_window', {architectures: ['MistralForCausalLM'], sliding_window: 3.5}, /"sliding_window" must be a positive integer or null/],
     ['a string sliding_window', {architectures: ['MistralForCausalLM'], sliding_window: '4096'}, /"sliding_window" must be a positive integer or null/],
-    ['partial rotary embeddings', {partial_rotary_factor: 0.5}, /partial_rotary_factor 0\.5 is not supported/],
+    // Llama's default rope ignores it; a scaled one fails in transformers.
+    ['partial rotary embeddings with a scaled rope', {partial_rotary_factor: 0.5, rope_scaling: {rope_type: 'linear', factor: 2}}, /partial_rotary_factor 0\.5 with "linear" rope is not supported/],
+    ['a string partial_rotary_factor', {partial_rotary_factor: '0.5'}, /"partial_rotary_factor" must be a number in \(0, 1\], got "0\.5"/],
     ['a GPTQ checkpoint', {quantization_config: {quant_method: 'gptq', bits: 4}}, /quantized checkpoints \(quant_method "gptq"\) are not supported/],
     ['an FP8 checkpoint', {quantization_config: {quant_method: 'fp8'}}, /quant_method "fp8"/],
   ]

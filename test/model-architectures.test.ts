@@ -148,7 +148,7 @@ describe('Phi-3', () => {
     assert.deepEqual([c.architecture, c.fusedProjections, c.ropeScaling.type, c.maxPositionEmbeddings, c.layerWindows], ['Phi3ForCausalLM', true, 'longrope', 512, [412, 412]])
     assert.match(c.notes!.join('\n'), /capped to original_max_position_embeddings 512/)
     const config = {architectures: ['Phi3ForCausalLM'], vocab_size: 100, hidden_size: 64, intermediate_size: 32, num_hidden_layers: 1, num_attention_heads: 4}
-    assert.throws(() => parseModelConfig({...config, partial_rotary_factor: 0.75}), loadError(/partial_rotary_factor 0\.75 is not supported/))
+    assert.equal(parseModelConfig({...config, partial_rotary_factor: 0.75}).rotaryDim, 12) // Phi-4-mini's factor
     assert.throws(() => parseModelConfig({...config, architectures: ['Phi3SmallForCausalLM']}), loadError(/Phi3SmallForCausalLM .*blocksparse/))
     assert.throws(() => parseModelConfig({...config, architectures: ['PhiMoEForCausalLM']}), loadError(/PhiMoEForCausalLM .*mixture-of-experts/))
   })

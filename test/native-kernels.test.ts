@@ -147,31 +147,33 @@ for (const path of PATHS) {
       assert.throws(() => ops.rowStats(rows, 4, 3), /15|12/)
     })
 
-    for (const scaling of [
-      {type: 'none'},
-      {type: 'linear', factor: 4},
-      {type: 'llama3', factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPosition: 64},
-    ] as ModelConfig['ropeScaling'][]) {
-      it(`rope (${scaling.type} scaling) rotates halves as HF rotate_half does`, () => {
+    // The last: Phi-3's partial rotary, rotate_half over each head's first 12 of 16 values, the other 4 untouched.
+    for (const [scaling, rotaryDim] of [
+      [{type: 'none'}, 16],
+      [{type: 'linear', factor: 4}, 16],
+      [{type: 'llama3', factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPosition: 64}, 16],
+      [{type: 'linear', factor: 4}, 12],
+    ] as [ModelConfig['ropeScaling'], number][]) {
+      it(`rope (${scaling.type} scaling, ${rotaryDim} of 16 values) rotates halves as HF rotate_half does`, () => {
         useThisPath()
-        const rows = 4, headDim = 16, heads = 3, rowStride = heads * headDim + 5, theta = 10000
+        const rows = 4, headDim = 16, heads = 3, rowStride = heads * headDim + 5, theta = 10000, half = rotaryDim / 2
         const x = randomArray(rows * rowStride, 5)
         const positions = Int32Array.from([0, 1, 77, 1500])
-        const invFreq = ropeInvFreqReference(headDim, theta, scaling)
+        const invFreq = ropeInvFreqReference(rotaryDim, theta, scaling)
         const expected = Float64Array.from(x)
         for (let r = 0; r < rows; r++) {
           for (let h = 0; h < heads; h++) {
             const base = r * rowStride + h * headDim
-            for (let i = 0; i < headDim / 2; i++) {
+            for (let i = 0; i < half; i++) {
               const angle = positions[r] * invFreq[i]
-              const a = x[base + i], b = x[base + i + headDim / 2]
+              const a = x[base + i], b = x[base + i + half]
               expected[base + i] = a * Math.cos(angle) - b * Math.sin(angle)
-              expected[base + i + headDim / 2] = b * Math.cos(angle) + a * Math.sin(angle)
+              expected[base + i + half] = b * Math.cos(angle) + a * Math.sin(angle)
             }
           }
         }
         const actual = x.slice()
-        ops.rope(actual, rows, rowStride, heads, positions, {headDim, ropeTheta: theta, ropeScaling: scaling})
+        ops.rope(actual, rows, rowStride, heads, positions, {headDim, ropeTheta: theta, ropeScaling: scaling, ...(rotaryDim < headDim ? {rotaryDim} : {})})
         assertClose(actual, expected, 1e-5, 'rope')
       })
     }

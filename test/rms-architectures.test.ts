@@ -28,7 +28,7 @@ describe('RMSNorm-variant configs', () => {
       assert.throws(() => parseModelConfig({architectures: ['GraniteForCausalLM'], ...SIZES, [key]: 0}), loadError(new RegExp(`"${key}" must be a positive number`)))
     }
     assert.throws(() => parseModelConfig({architectures: ['GraniteForCausalLM'], ...SIZES, attention_bias: true}), loadError(/attention_bias=true/))
-    assert.throws(() => parseModelConfig({architectures: ['GraniteForCausalLM'], ...SIZES, mlp_bias: true}), loadError(/mlp_bias=true/))
+    assert.equal(parseModelConfig({architectures: ['GraniteForCausalLM'], ...SIZES, mlp_bias: true}).mlpBias, true)
   })
 
   it('OLMo2 as Olmo2Config reads it: eps 1e-5, post-norms only (post_feedforward_layernorm in place of input_layernorm), q/k norms over all heads', () => {

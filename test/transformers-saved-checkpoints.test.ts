@@ -6,26 +6,30 @@ import {join} from 'node:path'
 import {describe, it} from 'node:test'
 import {ModelLoadError} from '../src/engine/errors.js'
 import {loadModel} from '../src/engine/model/load-model.js'
-import {parseModelConfig} from '../src/engine/model/model-config.js'
+import {parseModelConfig, type ModelConfig} from '../src/engine/model/model-config.js'
 import {ensureTestModel} from '../src/engine/model/test-model.js'
 import {checkDirAgainstTransformers, type TransformersFixture} from './support/transformers-fixture.js'
 
+/** A fixture directory (config + weights) with the tiny llama test model's 512-token tokenizer beside it, loaded and held to its expected.json. */
+async function checkFixture(name: string, configOf: (config: ModelConfig) => unknown, expectedConfig: unknown): Promise<void> {
+  const fixture = join(import.meta.dirname, 'fixtures', `${name}-transformers`)
+  const expected = JSON.parse(readFileSync(join(fixture, 'expected.json'), 'utf8')) as TransformersFixture
+  const dir = mkdtempSync(join(tmpdir(), `pagedllm-${name}-`))
+  try {
+    const tokenizerDir = await ensureTestModel('tiny', {variant: 'llama'})
+    for (const file of ['tokenizer.json', 'tokenizer_config.json']) cpSync(join(tokenizerDir, file), join(dir, file))
+    for (const file of ['config.json', 'model.safetensors']) cpSync(join(fixture, file), join(dir, file))
+    const {config} = await loadModel(dir)
+    assert.deepEqual(configOf(config), expectedConfig)
+    await checkDirAgainstTransformers(dir, expected)
+  } finally {
+    rmSync(dir, {recursive: true, force: true})
+  }
+}
+
 describe('a Llama checkpoint with attention_bias (q/k/v and o_proj biases), saved by transformers 5.18 in bf16', () => {
   it('matches transformers float32 eager: top-10 last-position logits, 8 greedy tokens', async () => {
-    const fixture = join(import.meta.dirname, 'fixtures', 'llama-attention-bias-transformers')
-    const expected = JSON.parse(readFileSync(join(fixture, 'expected.json'), 'utf8')) as TransformersFixture
-    // The fixture holds the weights; the tiny llama test model's 512-token tokenizer goes beside them.
-    const dir = mkdtempSync(join(tmpdir(), 'pagedllm-llama-attention-bias-'))
-    try {
-      const tokenizerDir = await ensureTestModel('tiny', {variant: 'llama'})
-      for (const file of ['tokenizer.json', 'tokenizer_config.json']) cpSync(join(tokenizerDir, file), join(dir, file))
-      for (const file of ['config.json', 'model.safetensors']) cpSync(join(fixture, file), join(dir, file))
-      const {config} = await loadModel(dir)
-      assert.deepEqual([config.attentionBias, config.attentionOutputBias], [true, true])
-      await checkDirAgainstTransformers(dir, expected)
-    } finally {
-      rmSync(dir, {recursive: true, force: true})
-    }
+    await checkFixture('llama-attention-bias', (config) => [config.attentionBias, config.attentionOutputBias], [true, true])
   })
 
   it('is ignored where transformers ignores it (Mistral, Mixtral, Phi-3) and refused by name on the variants (Granite)', () => {
@@ -38,10 +42,34 @@ describe('a Llama checkpoint with attention_bias (q/k/v and o_proj biases), save
       error instanceof ModelLoadError && /attention_bias=true .* is not supported for GraniteForCausalLM/.test(error.message))
   })
 
-  it('mlp_bias: refused by name where transformers reads it (Llama, Granite, SmolLM3), ignored where it does not (Qwen3, Gemma)', () => {
+})
+
+// Fixtures written by scripts/saved-checkpoint-fixtures.py.
+describe('mlp_bias (Llama, Granite, SmolLM3: gate, up and down biases)', () => {
+  it('a Llama checkpoint with them matches transformers float32 eager', async () => {
+    await checkFixture('llama-mlp-bias', (config) => config.mlpBias, true)
+  })
+
+  it('is read where transformers reads it, ignored where it does not (Qwen3, Gemma)', () => {
     const base = {vocab_size: 100, hidden_size: 64, intermediate_size: 128, num_hidden_layers: 1, num_attention_heads: 4, mlp_bias: true}
-    assert.throws(() => parseModelConfig({...base, architectures: ['LlamaForCausalLM']}), (error: unknown) =>
-      error instanceof ModelLoadError && /mlp_bias=true is not supported for LlamaForCausalLM/.test(error.message))
-    for (const architecture of ['Qwen3ForCausalLM', 'GemmaForCausalLM']) assert.equal(parseModelConfig({...base, architectures: [architecture]}).architecture, architecture)
+    for (const architecture of ['LlamaForCausalLM', 'GraniteForCausalLM', 'SmolLM3ForCausalLM']) assert.equal(parseModelConfig({...base, architectures: [architecture]}).mlpBias, true, architecture)
+    for (const architecture of ['Qwen3ForCausalLM', 'GemmaForCausalLM']) assert.equal(parseModelConfig({...base, architectures: [architecture]}).mlpBias, undefined, architecture)
+  })
+})
+
+describe('partial_rotary_factor on the RMSNorm path (Phi-4-mini: 0.75)', () => {
+  it('a Phi-3 checkpoint rotating 6 of 8 values per head, LongRoPE factors for those 6, matches transformers float32 eager', async () => {
+    await checkFixture('phi3-partial-rotary-longrope', (config) => [config.rotaryDim, config.ropeScaling.type], [6, 'longrope'])
+  })
+
+  it('elsewhere: ignored with the default rope, refused with a scaled one (transformers fails there), bad values refused by name', () => {
+    const base = {vocab_size: 100, hidden_size: 64, intermediate_size: 128, num_hidden_layers: 1, num_attention_heads: 4, partial_rotary_factor: 0.5}
+    assert.equal(parseModelConfig({...base, architectures: ['LlamaForCausalLM']}).rotaryDim, undefined)
+    assert.equal(parseModelConfig({...base, architectures: ['Phi3ForCausalLM']}).rotaryDim, 8)
+    const refused = (config: Record<string, unknown>, pattern: RegExp) =>
+      assert.throws(() => parseModelConfig({...base, ...config}), (error: unknown) => error instanceof ModelLoadError && pattern.test(error.message))
+    refused({architectures: ['Qwen2ForCausalLM'], rope_scaling: {rope_type: 'linear', factor: 2}}, /partial_rotary_factor 0.5 with "linear" rope is not supported for Qwen2ForCausalLM/)
+    refused({architectures: ['Phi3ForCausalLM'], partial_rotary_factor: 1.5}, /"partial_rotary_factor" must be a number in \(0, 1\]/)
+    refused({architectures: ['Phi3ForCausalLM'], partial_rotary_factor: 0.35}, /rotates 5 of 16 values per head; a positive even count is needed/)
   })
 })

@@ -183,7 +183,8 @@ class CpuBackend final : public Backend {
     attention_out_.resize(static_cast<size_t>(tokens) * q_width);
     gate_up_.resize(static_cast<size_t>(tokens) * 2 * inter);
     activated_.resize(static_cast<size_t>(tokens) * inter);
-    cos_sin_.resize(static_cast<size_t>(tokens) * config_.head_dim);
+    const int rotated = config_.rotary_dim > 0 ? config_.rotary_dim : config_.head_dim;  // Phi-3's partial rotary
+    cos_sin_.resize(static_cast<size_t>(tokens) * rotated);
 
     for (int t = 0; t < tokens; ++t) weights_.embed_tokens.load_row(b.token_ids[t], residual_.data() + static_cast<size_t>(t) * hidden);
     if (config_.embedding_scale != 1.f) {
@@ -219,8 +220,8 @@ class CpuBackend final : public Backend {
       // Gemma 3: sliding layers rotate with the local base.
       const float* cos_sin = attention_batch.sliding_window > 0 && !local_inv_freq_.empty() ? local_cos_sin_.data() : cos_sin_.data();
       if (layer_has_rope(config_, l)) {
-        rotary(pool_, qkv_.data(), tokens, qkv_width, config_.num_heads, config_.head_dim, cos_sin);
-        rotary(pool_, keys, tokens, qkv_width, config_.num_kv_heads, config_.head_dim, cos_sin);
+        rotary(pool_, qkv_.data(), tokens, qkv_width, config_.num_heads, rotated, cos_sin, config_.head_dim);
+        rotary(pool_, keys, tokens, qkv_width, config_.num_kv_heads, rotated, cos_sin, config_.head_dim);
       }
       reshape_and_cache(keys, keys + kv_width, qkv_width, key_cache_[l].get(), value_cache_[l].get(), b.slot_mapping,
                         tokens, layout_);
@@ -238,9 +239,10 @@ class CpuBackend final : public Backend {
       if (config_.is_sparse_layer(l)) {
         moe_mlp(pool_, w.moe, config_, hidden_.data(), tokens, hidden_.data(), linear_order_, moe_scratch_);
       } else {
-        linear(pool_, hidden_.data(), tokens, w.gate_up, nullptr, gate_up_.data(), linear_order_);
+        // Llama's mlp_bias: [gate | up] biases in fc1_bias, down's in fc2_bias (empty without).
+        linear(pool_, hidden_.data(), tokens, w.gate_up, w.fc1_bias.empty() ? nullptr : w.fc1_bias.data(), gate_up_.data(), linear_order_);
         gated_and_mul(pool_, config_.hidden_act, gate_up_.data(), activated_.data(), tokens, inter);
-        linear(pool_, activated_.data(), tokens, w.down, nullptr, hidden_.data(), linear_order_);
+        linear(pool_, activated_.data(), tokens, w.down, w.fc2_bias.empty() ? nullptr : w.fc2_bias.data(), hidden_.data(), linear_order_);
       }
       if (!w.mlp_out_norm.empty()) rms_norm(pool_, hidden_.data(), w.mlp_out_norm.data(), hidden_.data(), tokens, hidden, eps);
     }

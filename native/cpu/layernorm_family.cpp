@@ -34,12 +34,8 @@ void add_into(float* residual, const float* addend, size_t count) {
   for (size_t i = 0; i < count; ++i) residual[i] += addend[i];
 }
 
-std::vector<double> rotary_inv_freq(const ModelConfig& config) {
-  if (config.rotary_dim == 0) return {};
-  ModelConfig rotated = config;
-  rotated.head_dim = config.rotary_dim;  // NeoX: frequencies over the rotated dims only (base^(2i / rotary_dim))
-  return rope_inv_freq(rotated);
-}
+// Here rotary_dim 0 means no rotary at all (OPT, GPT-2).
+std::vector<double> rotary_inv_freq(const ModelConfig& config) { return config.rotary_dim == 0 ? std::vector<double>() : rope_inv_freq(config); }
 
 // Rows [begin, end) of dim values each, portable or AVX2 as the process is set.
 void layer_norm_rows(bool vector, const float* x, const float* weight, const float* bias, float* out, int begin, int end, int dim, float eps) {

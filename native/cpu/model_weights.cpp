@@ -411,6 +411,13 @@ ModelWeights load_model_weights(const ModelConfig& config, const std::vector<Ten
       load_stacked(reader, layer.gate_up,
                    {{prefix + "mlp.gate_proj.weight", inter, format}, {prefix + "mlp.up_proj.weight", inter, format}}, hidden);
       load_stacked(reader, layer.down, {{prefix + "mlp.down_proj.weight", hidden, more_bits}}, inter);
+      if (config.mlp_bias) {
+        // gate_up's rows are gate's then up's; so is its bias.
+        layer.fc1_bias = reader.read(prefix + "mlp.gate_proj.bias", {inter});
+        const std::vector<float> up_bias = reader.read(prefix + "mlp.up_proj.bias", {inter});
+        layer.fc1_bias.insert(layer.fc1_bias.end(), up_bias.begin(), up_bias.end());
+        layer.fc2_bias = reader.read(prefix + "mlp.down_proj.bias", {hidden});
+      }
     }
   }
   return weights;

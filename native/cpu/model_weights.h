@@ -21,7 +21,8 @@ struct LayerWeights {
   std::vector<float> attention_out_norm;  // Gemma 2 (sandwich_norms): on o_proj's output, before the residual add
   std::vector<float> mlp_out_norm;        // Gemma 2: on down's output, before the residual add
   MoeWeights moe;                         // a sparse layer's router and experts (gate_up and down stay empty)
-  // LayerNorm family (gate_up holds fc1, down fc2): norm biases, and biases on o_proj and the MLP (empty without them).
+  // LayerNorm family (gate_up holds fc1, down fc2): norm biases, and biases on o_proj and the MLP (empty without them);
+  // Llama's mlp_bias: fc1_bias is [gate | up]'s, fc2_bias down's.
   std::vector<float> input_norm_bias, post_attention_norm_bias, o_bias, fc1_bias, fc2_bias;
   // Phi's / StableLM's q and k head LayerNorms ([heads * head_dim] each; q_norm / k_norm hold the weights).
   std::vector<float> q_norm_bias, k_norm_bias;

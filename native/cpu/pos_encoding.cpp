@@ -9,9 +9,11 @@ namespace pagedllm {
 namespace cpu {
 
 std::vector<double> rope_inv_freq(const ModelConfig& config) {
-  const int half = config.head_dim / 2;
+  // Partial rotary (GPT-NeoX, Phi-3's partial_rotary_factor): frequencies over the rotated values only, base^(2i / rotary_dim).
+  const int dim = config.rotary_dim > 0 ? config.rotary_dim : config.head_dim;
+  const int half = dim / 2;
   std::vector<double> inv_freq(half);
-  for (int i = 0; i < half; ++i) inv_freq[i] = 1.0 / std::pow(static_cast<double>(config.rope_theta), 2.0 * i / config.head_dim);
+  for (int i = 0; i < half; ++i) inv_freq[i] = 1.0 / std::pow(static_cast<double>(config.rope_theta), 2.0 * i / dim);
   if (config.rope_scaling == RopeScaling::Linear) {
     for (double& f : inv_freq) f /= config.rope_factor;
   } else if (config.rope_scaling == RopeScaling::Llama3) {
@@ -40,6 +42,7 @@ std::vector<double> local_rope_inv_freq(const ModelConfig& config) {
   if (config.rope_local_theta <= 0.f) return {};
   ModelConfig local;
   local.head_dim = config.head_dim;
+  local.rotary_dim = config.rotary_dim;
   local.rope_theta = config.rope_local_theta;
   return rope_inv_freq(local);
 }

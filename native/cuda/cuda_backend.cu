@@ -55,6 +55,10 @@ class CudaBackend final : public Backend {
       throw std::runtime_error("CUDA backend: num_heads must be a multiple of num_kv_heads");
     if (model_.attention_output_bias)
       throw std::runtime_error("CUDA backend: an o_proj bias (attention_bias on a Llama-style model) is not implemented (use --device cpu)");
+    if (model_.mlp_bias)
+      throw std::runtime_error("CUDA backend: MLP biases (mlp_bias on a Llama-style model) are not implemented (use --device cpu)");
+    if (model_.rotary_dim != 0 && !model_.layer_norm)
+      throw std::runtime_error("CUDA backend: partial rotary embeddings (Phi-3's partial_rotary_factor) are not implemented (use --device cpu)");
     if (model_.layer_norm)
       throw std::runtime_error("CUDA backend: the LayerNorm family (OPT, GPT-NeoX, GPT-2: LayerNorm, plain MLP, learned positions) is not implemented (use --device cpu)");
     // Norm weights live in T here, where 1 + weight would round; the CPU backend runs these models.

@@ -60,6 +60,12 @@ static bool bool_field(const Napi::Object& obj, const char* name) {
 
 void parse_rope(const Napi::Object& config, ModelConfig& out) {
   out.head_dim = int_field(config, "headDim");
+  // Optional: Phi-3's partial rotary (src/engine/model/partial-rotary.ts); the frequencies cover only these values.
+  if (!config.Get("rotaryDim").IsUndefined()) {
+    out.rotary_dim = int_field(config, "rotaryDim");
+    if (out.rotary_dim <= 0 || out.rotary_dim % 2 != 0 || out.rotary_dim > out.head_dim) fail(config.Env(), "rotaryDim must be even, positive and at most headDim");
+  }
+  const int rotated = out.rotary_dim > 0 ? out.rotary_dim : out.head_dim;
   out.rope_theta = static_cast<float>(number_field(config, "ropeTheta"));
   Napi::Value scaling_value = config.Get("ropeScaling");
   if (!scaling_value.IsObject()) fail(config.Env(), "ropeScaling must be an object");
@@ -79,8 +85,8 @@ void parse_rope(const Napi::Object& config, ModelConfig& out) {
   } else if (type == "yarn" || type == "longrope") {
     out.rope_scaling = RopeScaling::Divisors;
     Napi::Value divisors = scaling.Get("frequencyDivisors");
-    if (!divisors.IsArray() || divisors.As<Napi::Array>().Length() != static_cast<uint32_t>(out.head_dim / 2)) {
-      fail(config.Env(), "ropeScaling.frequencyDivisors must be an array of headDim / 2 numbers");
+    if (!divisors.IsArray() || divisors.As<Napi::Array>().Length() != static_cast<uint32_t>(rotated / 2)) {
+      fail(config.Env(), "ropeScaling.frequencyDivisors must be an array of (rotaryDim or headDim) / 2 numbers");
     }
     Napi::Array list = divisors.As<Napi::Array>();
     for (uint32_t i = 0; i < list.Length(); ++i) {
@@ -194,6 +200,7 @@ ModelConfig parse_model_config(const Napi::Object& config) {
   out.tie_word_embeddings = bool_field(config, "tieWordEmbeddings");
   out.attention_bias = bool_field(config, "attentionBias");
   out.attention_output_bias = config.Has("attentionOutputBias") && bool_field(config, "attentionOutputBias");
+  out.mlp_bias = config.Has("mlpBias") && bool_field(config, "mlpBias");
   out.qk_norm = bool_field(config, "qkNorm");
   const std::string act = string_field(config, "hiddenAct");
   if (act == "silu") {

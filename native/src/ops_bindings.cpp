@@ -72,9 +72,10 @@ Napi::Value Rope(const Napi::CallbackInfo& info) {
   ModelConfig config;
   js::parse_rope(info[5].As<Napi::Object>(), config);
   if (heads * config.head_dim > row_stride) throw Napi::RangeError::New(info.Env(), "numHeads * headDim exceeds rowStride");
-  std::vector<float> cos_sin(static_cast<size_t>(rows) * config.head_dim);
+  const int rotated = config.rotary_dim > 0 ? config.rotary_dim : config.head_dim;  // Phi-3's partial rotary
+  std::vector<float> cos_sin(static_cast<size_t>(rows) * rotated);
   cpu::rope_cos_sin(positions, rows, cpu::rope_inv_freq(config), cos_sin.data(), config.rope_attention_factor);
-  cpu::rotary(ops_pool(), x, rows, row_stride, heads, config.head_dim, cos_sin.data());
+  cpu::rotary(ops_pool(), x, rows, row_stride, heads, rotated, cos_sin.data(), config.head_dim);
   return info.Env().Undefined();
 }
 

@@ -87,7 +87,7 @@ export interface NativeOps {
   rmsNorm(x: Float32Array, weight: Float32Array, rows: number, dim: number, eps: number, out?: Float32Array): Float32Array
   fusedAddRmsNorm(x: Float32Array, residual: Float32Array, weight: Float32Array, rows: number, dim: number, eps: number): void
   rope(x: Float32Array, rows: number, rowStride: number, numHeads: number, positions: Int32Array,
-    config: Pick<ModelConfig, 'headDim' | 'ropeTheta' | 'ropeScaling'>): void
+    config: Pick<ModelConfig, 'headDim' | 'ropeTheta' | 'ropeScaling' | 'rotaryDim'>): void
   siluAndMul(gateUp: Float32Array, rows: number, dim: number, out?: Float32Array): Float32Array
   /** GeGLU: gelu_tanh(gate) * up (Gemma's gelu_pytorch_tanh). */
   geluTanhAndMul(gateUp: Float32Array, rows: number, dim: number, out?: Float32Array): Float32Array

@@ -65,6 +65,7 @@ struct ModelConfig {
   bool tie_word_embeddings = false;
   bool attention_bias = false;  // Qwen2: q/k/v projections carry a bias
   bool attention_output_bias = false;  // Llama's attention_bias: o_proj carries one too (CPU only)
+  bool mlp_bias = false;        // Llama's mlp_bias: gate, up and down projections carry biases (CPU only)
   bool qk_norm = false;         // Qwen3: each q and k head is RMS-normalised (own weights, [head_dim]) before RoPE
   Activation hidden_act = Activation::Silu;
   float norm_weight_offset = 0.f;  // Gemma: RMSNorm scales by (1 + weight); added to every norm weight at load (fp32)
@@ -96,7 +97,9 @@ struct ModelConfig {
   bool parallel_residual = false;   // GPT-NeoX: x + attn(ln1(x)) + mlp(ln2(x))
   int learned_positions = 0;        // rows of embed_positions (0: none)
   int position_offset = 0;          // OPT: position p reads row p + 2
-  int rotary_dim = 0;               // GPT-NeoX: the rotated leading dims of each head (0: no rotary)
+  // GPT-NeoX: the rotated leading dims of each head (0: no rotary); the frequencies are over them. The RMSNorm path
+  // reads it too (Phi-3's partial_rotary_factor, CPU only), where 0 means whole heads.
+  int rotary_dim = 0;
   int embed_dim = 0;                // OPT's word_embed_proj_dim when it differs from hidden_size (project_in/out); else 0
   // Sliding-window attention per layer (Mistral, Qwen2/Qwen3 use_sliding_window, Gemma 2/3): [num_layers] windows, a
   // query at p seeing keys (p - window, p]; 0: full attention. Empty: every layer full.

@@ -45,6 +45,7 @@ export function layerTensorSpecs(c: ModelConfig, arch: string, layer: number): E
   const ropeHeads = (heads: number) => (arch === 'llama' ? heads : 0)
   // Llama's attention_bias: this exporter writes q/k/v biases only, so the o_proj bias would be lost.
   if (c.attentionOutputBias) throw new Error(`GGUF ${arch} export does not write an o_proj bias (attention_bias)`)
+  if (c.mlpBias) throw new Error(`GGUF ${arch} export does not write MLP biases (mlp_bias)`)
   const specs = [
     vector('attn_norm.weight', 'input_layernorm.weight'),
     matrix('attn_q.weight', ['self_attn.q_proj.weight'], ropeHeads(c.numHeads)),

@@ -342,7 +342,7 @@ export function writeGguf(model: LoadedModel, path: string, options: {format: Gg
     [`${arch}.attention.head_count_kv`]: {type: 'u32', value: c.numKvHeads},
     [`${arch}.attention.key_length`]: {type: 'u32', value: c.headDim},
     [`${arch}.attention.value_length`]: {type: 'u32', value: c.headDim},
-    [`${arch}.rope.dimension_count`]: {type: 'u32', value: c.headDim},
+    [`${arch}.rope.dimension_count`]: {type: 'u32', value: c.rotaryDim ?? c.headDim}, // Phi-4-mini: partial rotary
     [`${arch}.rope.freq_base`]: {type: 'f32', value: c.ropeTheta},
     ...(c.ropeScaling.type === 'linear'
       ? {[`${arch}.rope.scaling.type`]: {type: 'string', value: 'linear'}, [`${arch}.rope.scaling.factor`]: {type: 'f32', value: c.ropeScaling.factor}}

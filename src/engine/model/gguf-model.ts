@@ -95,7 +95,8 @@ function ggufConfig(file: GgufFile, arch: string, vocabSize: number, tokenizer: 
   }
   const moe = ggufMoeConfigKeys(arch, get, new Set(file.tensors.map((t) => t.name)), file.path)
   const headDim = get('attention.key_length')
-  for (const key of ['attention.value_length', 'rope.dimension_count']) {
+  // phi3's rope.dimension_count may be less (Phi-4-mini's partial rotary): gguf-phi3-gemma.ts reads it.
+  for (const key of ['attention.value_length', ...(arch === 'phi3' ? [] : ['rope.dimension_count'])]) {
     const value = get(key)
     const expected = headDim ?? Number(get('embedding_length')) / Number(get('attention.head_count'))
     if (value !== undefined && value !== expected) {

@@ -93,9 +93,14 @@ function gemma3SlidingLayers(pattern: unknown, layers: number, path: string): Re
 function phi3Keys(get: (key: string) => unknown, file: GgufFile): Record<string, unknown> {
   const window = get('attention.sliding_window')
   const keys: Record<string, unknown> = {sliding_window: window === 0 || window === undefined ? null : window}
-  const headDim = Number(get('rope.dimension_count') ?? Number(get('embedding_length')) / Number(get('attention.head_count')))
-  const short = ggufF32Vector(file, 'rope_factors_short.weight', headDim / 2)
-  const long = ggufF32Vector(file, 'rope_factors_long.weight', headDim / 2)
+  const headDim = Number(get('attention.key_length') ?? Number(get('embedding_length')) / Number(get('attention.head_count')))
+  // Phi-4-mini rotates 96 of each head's 128 values (llama.cpp's n_rot); its LongRoPE factors cover those only.
+  const rotaryDim = Number(get('rope.dimension_count') ?? headDim)
+  if (rotaryDim !== headDim) keys.partial_rotary_factor = rotaryDim / headDim
+  // The config's int(head_dim * factor) must give the count back.
+  if (Math.floor(headDim * (rotaryDim / headDim)) !== rotaryDim) throw new ModelLoadError(`${file.path}: phi3.rope.dimension_count ${rotaryDim} is not a fraction of the head size ${headDim} the config can state`)
+  const short = ggufF32Vector(file, 'rope_factors_short.weight', rotaryDim / 2)
+  const long = ggufF32Vector(file, 'rope_factors_long.weight', rotaryDim / 2)
   if (short === null && long === null) return keys
   const original = get('rope.scaling.original_context_length')
   if (short === null || long === null || original === undefined) {

@@ -86,6 +86,7 @@ export function expectedTensorShapes(config: ModelConfig): {name: string; shape:
     )
     // A sparse layer's router and experts take the place of the dense MLP's three matrices.
     if (config.moe?.sparseLayers[layer]) shapes.splice(-3, 3, ...moeLayerTensorShapes(config.moe, prefix, hidden))
+    if (config.mlpBias) shapes.push({name: `${prefix}.mlp.gate_proj.bias`, shape: [intermediate]}, {name: `${prefix}.mlp.up_proj.bias`, shape: [intermediate]}, {name: `${prefix}.mlp.down_proj.bias`, shape: [hidden]})
   }
   shapes.push({name: 'model.norm.weight', shape: [hidden]})
   if (!config.tieWordEmbeddings) shapes.push({name: 'lm_head.weight', shape: [vocabSize, hidden]})

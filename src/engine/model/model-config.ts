@@ -8,6 +8,7 @@ import {isLayerNormArchitecture, parseLayerNormConfig, type LayerNormFeatures} f
 import {isObject, parseRopeScaling, type RopeScaling} from './rope-scaling.js'
 import {gemma3LanguageModel, gemma3View} from './gemma3-config.js'
 import {parseLayerWindows} from './sliding-windows.js'
+import {parseRotaryDim} from './partial-rotary.js'
 import {isRmsVariantArchitecture, parseRmsVariant, rmsVariantView, type RmsVariantFeatures} from './rms-variants.js'
 
 export type {RopeScaling}
@@ -30,6 +31,10 @@ export interface ModelConfig {
   attentionBias: boolean
   /** Llama-style attention_bias: o_proj has a bias too (CPU only). */
   attentionOutputBias?: boolean
+  /** Llama's, Granite's and SmolLM3's mlp_bias: gate_proj, up_proj and down_proj carry biases (CPU only). */
+  mlpBias?: boolean
+  /** Phi-3's partial_rotary_factor: rope turns only the first rotaryDim values of each head; absent: whole heads (CPU only). */
+  rotaryDim?: number
   /** Per-head RMSNorm of q and of k after the projection, before RoPE (Qwen3: q_norm / k_norm, [headDim] each). */
   qkNorm: boolean
   /** The MLP's gate activation: SwiGLU (silu) or GeGLU (Gemma's gelu_pytorch_tanh); the LayerNorm family's plain MLP: also relu, gelu (erf). */
@@ -162,7 +167,7 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   const hiddenAct = parseActivation(config, architecture, source)
   for (const key of ['mlp_bias', 'attention_bias', 'qkv_bias', 'use_sliding_window']) optionalFlag(config, key, source)
   // Only Llama's, Granite's and SmolLM3's modeling code reads mlp_bias; the others' MLPs have no biases whatever it says.
-  if (config.mlp_bias === true && MLP_BIAS_READERS.has(architecture)) throw new ModelLoadError(`${source}: mlp_bias=true is not supported for ${architecture}.`)
+  const mlpBias = config.mlp_bias === true && MLP_BIAS_READERS.has(architecture)
   // Llama's and Qwen3's attention_bias add biases to q/k/v and o_proj (Qwen2's are q/k/v only); Mistral's, Mixtral's and
   // Phi-3's modeling code never reads it. Checked on the plain attention path; the variants (rms-variants.ts) refuse it.
   const outputBias = !traits.qkvBias && !IGNORE_ATTENTION_BIAS.has(architecture) && config.attention_bias === true
@@ -176,15 +181,13 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   const ropeParameters = isObject(config.rope_parameters) ? config.rope_parameters : null
   const ropeTheta = numberOr(ropeParameters?.rope_theta ?? config.rope_theta, 10000, 'rope_theta', source)
   if (ropeTheta <= 0) throw new ModelLoadError(`${source}: "rope_theta" must be positive, got ${ropeTheta}.`)
-  const rope = parseRopeScaling(ropeParameters ?? config.rope_scaling, {headDim, ropeTheta, maxPositionEmbeddings, topLevelOriginalMax: config.original_max_position_embeddings}, source)
+  const rotaryDim = parseRotaryDim(config, ropeParameters ?? (isObject(config.rope_scaling) ? config.rope_scaling : null), architecture, headDim, source)
+  const rope = parseRopeScaling(ropeParameters ?? config.rope_scaling, {headDim: rotaryDim, ropeTheta, maxPositionEmbeddings, topLevelOriginalMax: config.original_max_position_embeddings}, source)
   if (rope.note) notes.push(rope.note)
   if (rope.contextCap && rope.contextCap.tokens < maxPositionEmbeddings) {
     notes.push(rope.contextCap.note)
     maxPositionEmbeddings = rope.contextCap.tokens
   }
-  // transformers rotates only this fraction of each head when it is set; the kernels rotate whole heads.
-  const rotaryFraction = numberOr(ropeParameters?.partial_rotary_factor ?? config.partial_rotary_factor, 1, 'partial_rotary_factor', source)
-  if (rotaryFraction !== 1) throw new ModelLoadError(`${source}: partial_rotary_factor ${rotaryFraction} is not supported (rotary embeddings over whole heads only).`)
   const rmsNormEps = numberOr(config.rms_norm_eps, 1e-6, 'rms_norm_eps', source)
   if (rmsNormEps < 0) throw new ModelLoadError(`${source}: "rms_norm_eps" must not be negative, got ${rmsNormEps}.`)
 
@@ -223,6 +226,8 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   }
   if (notes.length > 0) modelConfig.notes = notes
   if (outputBias) modelConfig.attentionOutputBias = true
+  if (mlpBias) modelConfig.mlpBias = true
+  if (rotaryDim < headDim) modelConfig.rotaryDim = rotaryDim
   if (traits.moe !== null) modelConfig.moe = parseMoeConfig(config, traits.moe, numLayers, intermediateSize, source)
   if (layerWindows !== undefined) modelConfig.layerWindows = layerWindows
   if (layerWindows !== undefined && ropeLocalTheta !== undefined) modelConfig.ropeLocalTheta = ropeLocalTheta
