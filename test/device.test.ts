@@ -50,6 +50,7 @@ describe('selectDevice', () => {
       cpuOnlyNeed(none, {config: parseModelConfig(testModelConfigJson('tiny', {variant: 'mixtral'})), tensors: []}),
       cpuOnlyNeed(none, {config: {...llama, mlpBias: true}, tensors: []}),
       cpuOnlyNeed(none, {config: {...llama, architecture: 'Phi3ForCausalLM', rotaryDim: 48}, tensors: []}),
+      cpuOnlyNeed(none, {config: {...llama, attentionOutputBias: true}, tensors: []}),
     ]
     for (const need of needs) {
       assert.ok(need !== null)
@@ -59,7 +60,7 @@ describe('selectDevice', () => {
       assert.throws(() => selectDevice('cuda', {cuda: true}, h100, need), (error: unknown) => error instanceof InvalidRequestError && error.param === need.param && /CPU backend only/.test(error.message))
     }
     assert.equal(needs[1]!.param, 'quantization')
-    assert.deepEqual(needs.slice(-2).map((need) => need!.reason), ['LlamaForCausalLM (MLP biases: mlp_bias)', 'Phi3ForCausalLM (partial rotary: partial_rotary_factor)'])
+    assert.deepEqual(needs.slice(-3).map((need) => need!.reason), ['LlamaForCausalLM (MLP biases: mlp_bias)', 'Phi3ForCausalLM (partial rotary: partial_rotary_factor)', 'LlamaForCausalLM (an o_proj bias: attention_bias)'])
     // OPT, GPT-NeoX, GPT-2, Phi, StableLM, StarCoder2, GPT-J, GPTBigCode (LayerNorm) have no CUDA kernels: named as such, whatever their activation.
     for (const variant of ['opt', 'gpt-neox', 'gpt2', 'phi', 'stablelm', 'starcoder2', 'gptj', 'gpt-bigcode'] as const) {
       const need = cpuOnlyNeed(none, {config: parseModelConfig(testModelConfigJson('tiny', {variant})), tensors: []})

@@ -46,6 +46,7 @@ export function cpuOnlyNeed(config: Pick<EngineConfig, 'quantization' | 'batchIn
     return {reason: `${c.architecture} (GeGLU, (1 + weight) norms, scaled embeddings, sandwich norms or soft-capping)`, param: 'device'}
   if (c.moe) return {reason: `${c.architecture} (mixture-of-experts MLPs)`, param: 'device'}
   if (c.mlpBias || c.rotaryDim !== undefined) return {reason: `${c.architecture} (${c.mlpBias ? 'MLP biases: mlp_bias' : 'partial rotary: partial_rotary_factor'})`, param: 'device'}
+  if (c.attentionOutputBias) return {reason: `${c.architecture} (an o_proj bias: attention_bias)`, param: 'device'}
   if (c.headDim % 8 !== 0 || c.headDim > 256) return {reason: `head_dim ${c.headDim} (CUDA attention needs a multiple of 8, at most 256)`, param: 'device'}
   return null
 }
