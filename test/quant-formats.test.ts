@@ -97,7 +97,7 @@ describe('quantized linear: the packed prefill kernel equals the decode kernel b
     const widths = isSuperBlockFormat(format) ? [512] : [512, 160]
     for (const inFeatures of widths) it(`${format}, ${inFeatures} inputs: every row of a batch of 1..200 rows equals that row alone`, {skip: !ops.avx2Status().supported && 'no AVX2'}, () => {
       ops.setAvx2(true)
-      // 45 outputs: whole 2-column tiles and a last single column.
+      // 45 outputs: whole 8-column groups and a last group of 5 (the packed kernel pads it with zero columns).
       const outFeatures = 45
       const weights = gaussian(outFeatures * inFeatures, 13, 0.05)
       for (let k = 0; k < inFeatures; k += 37) weights[5 * inFeatures + k] = 1.5  // an outlier row: large scales and mins

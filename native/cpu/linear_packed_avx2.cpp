@@ -24,26 +24,6 @@ constexpr int kPanelCols = kPackedPanelCols;  // two ymm vectors
 // inside L1 (measured: 512 beats 256 and 768 for K = 512 and 1536).
 constexpr int kMaxKBlock = 512;
 
-// 8x8 transpose: rows[i] = row i in, column i out.
-inline void transpose8(__m256 rows[8]) {
-  __m256 t[8], s[8];
-  for (int i = 0; i < 4; ++i) {
-    t[2 * i] = _mm256_unpacklo_ps(rows[2 * i], rows[2 * i + 1]);
-    t[2 * i + 1] = _mm256_unpackhi_ps(rows[2 * i], rows[2 * i + 1]);
-  }
-  for (int half = 0; half < 2; ++half) {
-    const int b = 4 * half;
-    s[b + 0] = _mm256_shuffle_ps(t[b + 0], t[b + 2], _MM_SHUFFLE(1, 0, 1, 0));
-    s[b + 1] = _mm256_shuffle_ps(t[b + 0], t[b + 2], _MM_SHUFFLE(3, 2, 3, 2));
-    s[b + 2] = _mm256_shuffle_ps(t[b + 1], t[b + 3], _MM_SHUFFLE(1, 0, 1, 0));
-    s[b + 3] = _mm256_shuffle_ps(t[b + 1], t[b + 3], _MM_SHUFFLE(3, 2, 3, 2));
-  }
-  for (int i = 0; i < 4; ++i) {
-    rows[i] = _mm256_permute2f128_ps(s[i], s[i + 4], 0x20);
-    rows[i + 4] = _mm256_permute2f128_ps(s[i], s[i + 4], 0x31);
-  }
-}
-
 // panel[k * 16 + j] = W[n0 + j, k0 + k] for j < rows (zeros above: they feed output columns nobody stores).
 template <WeightFormat F>
 void pack_panel(const WeightMatrix& w, int n0, int rows, int k0, int kc, float* panel) {

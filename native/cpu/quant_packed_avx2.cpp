@@ -1,14 +1,18 @@
-// Packed-panel AVX2 kernel for the 32-value block formats' linear layers with many rows (K-quants: quant_packed_k_avx2.cpp), and the
-// entry point for all block formats: a column chunk of W is unpacked once into a panel of maddubs-ready codes and
-// fp32 scales (and mins) (each column zero-padded to whole groups of 8 blocks), then tile_group (quant_blocks_avx2.h) runs 4
-// activation rows at a time over each column, the same arithmetic per output as the decode kernel
-// (quant_linear_avx2.cpp) over the stored blocks, so results are bit-identical whichever kernel a batch takes.
+// Packed-panel AVX2 kernel for the 32-value block formats' linear layers with many rows (K-quants:
+// quant_packed_k_avx2.cpp), and the entry point for all block formats. A column chunk of W is unpacked once into a
+// column-interleaved panel: per group of 8 columns and block, 8 vectors each holding one 4-code quad of all 8 columns
+// (lane c = column c), plus the 8 columns' fp32 scales (and mins). A 4-row x 16-column register tile then broadcasts
+// each activation quad and takes maddubs + madd against the panel vectors, so each block's exact int32 dot products
+// land one per lane with no horizontal adds. The fp32 steps are tile_group's (quant_blocks_avx2.h) for every output:
+// block b's term goes into chain b % 8 (one vector per chain here, one lane per chain there) and the chains are
+// added in horizontal_sum's order, so results are bit-identical to the decode kernel (quant_linear_avx2.cpp).
 #include "quant_packed.h"
 
 #include <immintrin.h>
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 
 #include "quant_blocks_avx2.h"
 #include "simd_avx2.h"
@@ -19,23 +23,15 @@ namespace avx2 {
 
 namespace {
 
+constexpr int kGroupCols = 8;  // columns per panel group: one lane each
+constexpr int kQuads = kQuantBlock / 4;
 constexpr int kTileRows = 4;
-constexpr int kTileCols = 2;
+constexpr int kTileGroups = 2;
+constexpr int kChains = 8;  // fp32 chains per output, as tile_group's 8 lanes
 
-// tile_group's Row over one unpacked column.
-template <WeightFormat F>
-struct PanelRow {
-  const __m256i* magnitude;
-  const __m256i* code;  // signed formats only: the others' codes are their magnitudes
-  const float* scale;
-  const float* min;     // Q4_1 / Q5_1 only
-  __m256i magnitudes(int b) const { return _mm256_load_si256(magnitude + b); }
-  __m256i codes(int b) const { return Block32Traits<F>::kSigned ? _mm256_load_si256(code + b) : magnitudes(b); }
-  __m256 scales8(int b) const { return _mm256_loadu_ps(scale + b); }
-  __m256 mins8(int b) const { return _mm256_loadu_ps(min + b); }
-};
-
-// Columns [col_begin, col_begin + cols) of w unpacked, column j's block b at j * padded_blocks + b.
+// Columns [col_begin, col_begin + cols) of w, in groups of 8 columns (the last one zero-padded), each block b of
+// group g at slot g * padded_blocks + b: kQuads vectors of maddubs-ready magnitudes (and, for the signed formats, of
+// signed codes), quad k of column c in 32-bit lane c of vector k; and 8 scales (and mins), column c's at c.
 template <WeightFormat F>
 struct Panel {
   int padded_blocks;
@@ -43,55 +39,167 @@ struct Panel {
   __m256i* codes;
   float* scales;
   float* mins;
-  PanelRow<F> column(int j) const {
-    const size_t first = static_cast<size_t>(j) * padded_blocks;
-    return {magnitudes + first, codes ? codes + first : nullptr, scales + first, mins ? mins + first : nullptr};
-  }
+  size_t slot(int group, int b) const { return static_cast<size_t>(group) * padded_blocks + b; }
 };
 
 template <WeightFormat F>
 Panel<F> pack_panel(const WeightMatrix& w, int col_begin, int cols, Scratch& scratch) {
   const int num_blocks = w.cols / kQuantBlock, padded_blocks = (num_blocks + 7) / 8 * 8;
-  const size_t slots = static_cast<size_t>(cols) * padded_blocks;
-  constexpr int kVectors = Block32Traits<F>::kSigned ? 2 : 1;
-  constexpr int kFloats = Block32Traits<F>::kMin ? 2 : 1;
-  // 8 floats per ymm, kFloats per block, and one extra ymm so the vectors can start 32-byte aligned.
-  float* base = scratch.floats(slots * (8 * kVectors + kFloats) + 8);
+  const int groups = (cols + kGroupCols - 1) / kGroupCols;
+  const size_t slots = static_cast<size_t>(groups) * padded_blocks;
+  constexpr int kVectorSets = Block32Traits<F>::kSigned ? 2 : 1;
+  constexpr int kFloatSets = Block32Traits<F>::kMin ? 2 : 1;
+  // Per slot: kQuads ymm per vector set, 8 floats per float set; plus one ymm so the vectors can start 32-byte aligned.
+  float* base = scratch.floats(slots * kGroupCols * (kQuads * kVectorSets + kFloatSets) + 8);
   auto* vectors = reinterpret_cast<__m256i*>((reinterpret_cast<uintptr_t>(base) + 31) & ~uintptr_t{31});
-  float* floats = reinterpret_cast<float*>(vectors + kVectors * slots);
-  Panel<F> panel{padded_blocks, vectors, kVectors == 2 ? vectors + slots : nullptr, floats, kFloats == 2 ? floats + slots : nullptr};
-  for (int j = 0; j < cols; ++j) {
-    const auto* row = static_cast<const uint8_t*>(w.row_ptr(col_begin + j));
+  float* floats = reinterpret_cast<float*>(vectors + slots * kQuads * kVectorSets);
+  Panel<F> panel{padded_blocks, vectors, kVectorSets == 2 ? vectors + slots * kQuads : nullptr, floats,
+                 kFloatSets == 2 ? floats + slots * kGroupCols : nullptr};
+  for (int g = 0; g < groups; ++g) {
+    const int count = std::min(kGroupCols, cols - g * kGroupCols);
+    const uint8_t* rows[kGroupCols];
+    for (int c = 0; c < count; ++c) rows[c] = static_cast<const uint8_t*>(w.row_ptr(col_begin + g * kGroupCols + c));
     for (int b = 0; b < padded_blocks; ++b) {
-      const size_t at = static_cast<size_t>(j) * padded_blocks + b;
-      const __m256i codes = b < num_blocks ? block_codes<F>(row, b) : _mm256_setzero_si256();
-      _mm256_store_si256(panel.magnitudes + at, block_magnitudes<F>(codes));
-      if (panel.codes) _mm256_store_si256(panel.codes + at, codes);
-      const auto& block = reinterpret_cast<const Block32<F>*>(row)[b];
-      panel.scales[at] = b < num_blocks ? half_to_float(block.d) : 0.f;
-      if constexpr (Block32Traits<F>::kMin) panel.mins[at] = b < num_blocks ? half_to_float(block.m) : 0.f;
+      const size_t at = panel.slot(g, b);
+      __m256 quads[kGroupCols];  // column c's codes in, quad k of every column out
+      for (int c = 0; c < kGroupCols; ++c) {
+        const bool real = c < count && b < num_blocks;
+        quads[c] = real ? _mm256_castsi256_ps(block_codes<F>(rows[c], b)) : _mm256_setzero_ps();
+        const Block32<F>* block = real ? reinterpret_cast<const Block32<F>*>(rows[c]) + b : nullptr;
+        panel.scales[at * kGroupCols + c] = block ? half_to_float(block->d) : 0.f;
+        if constexpr (Block32Traits<F>::kMin) panel.mins[at * kGroupCols + c] = block ? half_to_float(block->m) : 0.f;
+      }
+      transpose8(quads);
+      for (int k = 0; k < kQuads; ++k) {
+        const __m256i codes = _mm256_castps_si256(quads[k]);
+        _mm256_store_si256(panel.magnitudes + at * kQuads + k, block_magnitudes<F>(codes));
+        if (panel.codes) _mm256_store_si256(panel.codes + at * kQuads + k, codes);
+      }
     }
   }
   return panel;
 }
 
-// out[i * out_stride + j] = activation row i . panel column col + j, for an MR x NR tile.
-template <WeightFormat F, int MR, int NR>
-void dot_tile(const Panel<F>& panel, int col, const ActivationRows& acts, float* out, size_t out_stride) {
-  PanelRow<F> columns[NR];
-  for (int j = 0; j < NR; ++j) columns[j] = panel.column(col + j);
-  __m256 acc[MR * NR];
-  for (int t = 0; t < MR * NR; ++t) acc[t] = _mm256_setzero_ps();
-  for (int b = 0; b < panel.padded_blocks; b += 8) tile_group<F, MR, NR>(columns, b, acts, acc);
-  for (int i = 0; i < MR; ++i)
-    for (int j = 0; j < NR; ++j) out[i * out_stride + col + j] = horizontal_sum(acc[i * NR + j]);
+// Quads whose maddubs pair sums can be added in int16 before widening: each lane of a run adds 2 * run products of
+// a code (at most 15 for the 4-bit formats, 31 for the 5-bit ones) and an activation (at most 127 in magnitude), which
+// must stay within 32767. The signed formats' magnitudes reach 127: one quad.
+template <WeightFormat F>
+constexpr int quads_per_madd() {
+  if constexpr (Block32Traits<F>::kSigned) return 1;
+  else if constexpr (F == WeightFormat::Q5_0 || F == WeightFormat::Q5_1) return 4;  // 8 * 31 * 127 = 31496
+  else return 8;                                                                      // 16 * 15 * 127 = 30480
 }
 
+// out[i * out_stride + 8 g + c] = activation row m + i . column c of panel group group + g, for MR rows x NG groups
+// (only the first `width` columns stored).
+template <WeightFormat F, int MR, int NG>
+void dot_tile(const Panel<F>& panel, int group, const QuantizedActivations& acts, int m, int num_blocks, float* out,
+              size_t out_stride, int width) {
+  using Traits = Block32Traits<F>;
+  const ActivationBlock* a_blocks[MR];
+  const float* a_scales[MR];
+  const int32_t* a_sums[MR];
+  for (int i = 0; i < MR; ++i) {
+    a_blocks[i] = acts.blocks + static_cast<size_t>(m + i) * num_blocks;
+    a_scales[i] = acts.block_scales + static_cast<size_t>(m + i) * acts.padded_blocks;
+    a_sums[i] = acts.block_sums + static_cast<size_t>(m + i) * acts.padded_blocks;
+  }
+  __m256 chains[MR][NG][kChains];
+  for (int i = 0; i < MR; ++i)
+    for (int g = 0; g < NG; ++g)
+      for (int l = 0; l < kChains; ++l) chains[i][g][l] = _mm256_setzero_ps();
+  const __m256i ones = ones16();
+  for (int b = 0; b < panel.padded_blocks; ++b) {
+    __m256i dots[MR][NG];
+    #pragma GCC unroll 4
+    for (int i = 0; i < MR; ++i)
+      #pragma GCC unroll 2
+      for (int g = 0; g < NG; ++g) dots[i][g] = _mm256_setzero_si256();
+    const __m256i* magnitudes[NG];
+    const __m256i* codes[NG];
+    for (int g = 0; g < NG; ++g) {
+      magnitudes[g] = panel.magnitudes + panel.slot(group + g, b) * kQuads;
+      codes[g] = Traits::kSigned ? panel.codes + panel.slot(group + g, b) * kQuads : nullptr;
+    }
+    constexpr int kRun = quads_per_madd<F>();
+    #pragma GCC unroll 8
+    for (int run = 0; run < kQuads; run += kRun) {
+      __m256i pairs[MR][NG];  // int16 pair sums of the run's quads
+      #pragma GCC unroll 8
+      for (int k = run; k < run + kRun; ++k) {
+        __m256i wm[NG], wc[NG];
+        #pragma GCC unroll 2
+        for (int g = 0; g < NG; ++g) {
+          wm[g] = _mm256_load_si256(magnitudes[g] + k);
+          if constexpr (Traits::kSigned) wc[g] = _mm256_load_si256(codes[g] + k);
+        }
+        #pragma GCC unroll 4
+        for (int i = 0; i < MR; ++i) {
+          int32_t quad;
+          std::memcpy(&quad, a_blocks[i][b].q + 4 * k, 4);
+          const __m256i a = _mm256_set1_epi32(quad);
+          #pragma GCC unroll 2
+          for (int g = 0; g < NG; ++g) {
+            const __m256i p = _mm256_maddubs_epi16(wm[g], Traits::kSigned ? _mm256_sign_epi8(a, wc[g]) : a);
+            pairs[i][g] = k == run ? p : _mm256_add_epi16(pairs[i][g], p);
+          }
+        }
+      }
+      #pragma GCC unroll 4
+      for (int i = 0; i < MR; ++i)
+        #pragma GCC unroll 2
+        for (int g = 0; g < NG; ++g) dots[i][g] = _mm256_add_epi32(dots[i][g], _mm256_madd_epi16(pairs[i][g], ones));
+    }
+    // tile_group's fp32 step for block b, in chain b % 8.
+    __m256 w_scales[NG], w_mins[NG];
+    for (int g = 0; g < NG; ++g) {
+      w_scales[g] = _mm256_loadu_ps(panel.scales + panel.slot(group + g, b) * kGroupCols);
+      if constexpr (Traits::kMin) w_mins[g] = _mm256_loadu_ps(panel.mins + panel.slot(group + g, b) * kGroupCols);
+    }
+    #pragma GCC unroll 4
+    for (int i = 0; i < MR; ++i) {
+      const __m256 a_scale = _mm256_set1_ps(a_scales[i][b]);
+      #pragma GCC unroll 2
+      for (int g = 0; g < NG; ++g) {
+        __m256i block_dots = dots[i][g];
+        if constexpr (Traits::kOffsetShift > 0) {
+          block_dots = _mm256_sub_epi32(block_dots, _mm256_set1_epi32(a_sums[i][b] * (1 << Traits::kOffsetShift)));
+        }
+        __m256& chain = chains[i][g][b % kChains];
+        chain = _mm256_fmadd_ps(_mm256_cvtepi32_ps(block_dots), _mm256_mul_ps(w_scales[g], a_scale), chain);
+        if constexpr (Traits::kMin) {
+          const __m256 a_term = _mm256_mul_ps(a_scale, _mm256_set1_ps(static_cast<float>(a_sums[i][b])));
+          chain = _mm256_fmadd_ps(w_mins[g], a_term, chain);
+        }
+      }
+    }
+  }
+  for (int i = 0; i < MR; ++i) {
+    for (int g = 0; g < NG; ++g) {
+      const __m256 sums = horizontal_sums_by_lane(chains[i][g]);
+      float* row_out = out + i * out_stride + g * kGroupCols;
+      const int count = std::min(kGroupCols, width - g * kGroupCols);
+      if (count == kGroupCols) {
+        _mm256_storeu_ps(row_out, sums);
+      } else {
+        alignas(32) float lanes[kGroupCols];
+        _mm256_store_ps(lanes, sums);
+        for (int c = 0; c < count; ++c) row_out[c] = lanes[c];
+      }
+    }
+  }
+}
+
+// All groups of the panel for MR rows from row m.
 template <WeightFormat F, int MR>
-void dot_row_tile(const Panel<F>& panel, int cols, const ActivationRows& acts, float* out, size_t out_stride) {
-  int col = 0;
-  for (; col + kTileCols <= cols; col += kTileCols) dot_tile<F, MR, kTileCols>(panel, col, acts, out, out_stride);
-  for (; col < cols; ++col) dot_tile<F, MR, 1>(panel, col, acts, out, out_stride);
+void dot_rows(const Panel<F>& panel, int cols, const QuantizedActivations& acts, int m, int num_blocks, float* out,
+              size_t out_stride) {
+  const int groups = (cols + kGroupCols - 1) / kGroupCols;
+  int g = 0;
+  for (; g + kTileGroups <= groups; g += kTileGroups) {
+    dot_tile<F, MR, kTileGroups>(panel, g, acts, m, num_blocks, out + g * kGroupCols, out_stride, cols - g * kGroupCols);
+  }
+  for (; g < groups; ++g) dot_tile<F, MR, 1>(panel, g, acts, m, num_blocks, out + g * kGroupCols, out_stride, cols - g * kGroupCols);
 }
 
 template <WeightFormat F>
@@ -103,15 +211,12 @@ void packed(const QuantizedActivations& acts, int row_begin, int row_end, const 
   // Row tile by row tile, so that its activations stay in L1 while every column of the panel goes over them.
   for (int m = row_begin; m < row_end; m += kTileRows) {
     const int rows = std::min(kTileRows, row_end - m);
-    const ActivationRows act_rows = activation_rows(acts, m, rows, num_blocks);
     float* out = y + static_cast<size_t>(m) * y_stride + col_begin;
-    if (rows == kTileRows) {
-      dot_row_tile<F, kTileRows>(panel, cols, act_rows, out, y_stride);
-    } else {
-      for (int i = 0; i < rows; ++i) {  // last rows
-        const ActivationRows one{{act_rows.blocks[i]}, {act_rows.scales[i]}, {act_rows.sums[i]}};
-        dot_row_tile<F, 1>(panel, cols, one, out + static_cast<size_t>(i) * y_stride, y_stride);
-      }
+    switch (rows) {
+      case 1: dot_rows<F, 1>(panel, cols, acts, m, num_blocks, out, y_stride); break;
+      case 2: dot_rows<F, 2>(panel, cols, acts, m, num_blocks, out, y_stride); break;
+      case 3: dot_rows<F, 3>(panel, cols, acts, m, num_blocks, out, y_stride); break;
+      default: dot_rows<F, kTileRows>(panel, cols, acts, m, num_blocks, out, y_stride); break;
     }
     if (bias) {
       for (int i = 0; i < rows; ++i)
