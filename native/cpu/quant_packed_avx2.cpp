@@ -1,7 +1,7 @@
 // Packed-panel AVX2 kernel for the 32-value block formats' linear layers with many rows (K-quants:
 // quant_packed_k_avx2.cpp), and the entry point for all block formats. A column chunk of W is unpacked once into a
 // column-interleaved panel: per group of 8 columns and block, 8 vectors each holding one 4-code quad of all 8 columns
-// (lane c = column c), plus the 8 columns' fp32 scales (and mins). A 4-row x 16-column register tile then broadcasts
+// (lane c = column c), plus the 8 columns' fp32 scales (and mins). A register tile of 4 rows x 8 or 16 columns broadcasts
 // each activation quad and takes maddubs + madd against the panel vectors, so each block's exact int32 dot products
 // land one per lane with no horizontal adds. The fp32 steps are tile_group's (quant_blocks_avx2.h) for every output:
 // block b's term goes into chain b % 8 (one vector per chain here, one lane per chain there) and the chains are
@@ -26,7 +26,6 @@ namespace {
 constexpr int kGroupCols = 8;  // columns per panel group: one lane each
 constexpr int kQuads = kQuantBlock / 4;
 constexpr int kTileRows = 4;
-constexpr int kTileGroups = 2;
 constexpr int kChains = 8;  // fp32 chains per output, as tile_group's 8 lanes
 
 // Columns [col_begin, col_begin + cols) of w, in groups of 8 columns (the last one zero-padded), each block b of
@@ -89,6 +88,11 @@ constexpr int quads_per_madd() {
   else if constexpr (F == WeightFormat::Q5_0 || F == WeightFormat::Q5_1) return 4;  // 8 * 31 * 127 = 31496
   else return 8;                                                                      // 16 * 15 * 127 = 30480
 }
+
+// Column groups per tile: 2 (4 x 16 outputs) for the unsigned formats; the signed ones also hold a codes vector per
+// group for the sign step, and measured faster with one group (4 x 8), their registers no longer spilling.
+template <WeightFormat F>
+constexpr int tile_groups() { return Block32Traits<F>::kSigned ? 1 : 2; }
 
 // out[i * out_stride + 8 g + c] = activation row m + i . column c of panel group group + g, for MR rows x NG groups
 // (only the first `width` columns stored).
@@ -195,6 +199,7 @@ template <WeightFormat F, int MR>
 void dot_rows(const Panel<F>& panel, int cols, const QuantizedActivations& acts, int m, int num_blocks, float* out,
               size_t out_stride) {
   const int groups = (cols + kGroupCols - 1) / kGroupCols;
+  constexpr int kTileGroups = tile_groups<F>();
   int g = 0;
   for (; g + kTileGroups <= groups; g += kTileGroups) {
     dot_tile<F, MR, kTileGroups>(panel, g, acts, m, num_blocks, out + g * kGroupCols, out_stride, cols - g * kGroupCols);
