@@ -63,7 +63,9 @@ describe('quantized linear (8-bit activations, integer dot products)', () => {
     // 160 inputs: 5 blocks, not a whole group of 8 (the 32-value formats' kernels pad the last group with zeros).
     const widths = isSuperBlockFormat(format) ? [768] : [768, 160]
     for (const inFeatures of widths) it(`${format}, ${inFeatures} inputs: equals a float64 product of the dequantized weights and 8-bit activations; a row's output is the same in any batch`, () => {
-      const outFeatures = 72
+      // 77 outputs: whole column groups of 8 and a last group of 5 (zero-padded in the packed kernel); 37 rows: 9 tiles
+      // of 4 rows and one row alone.
+      const outFeatures = 77
       const weights = gaussian(outFeatures * inFeatures, 3, 0.05)
       const dequantized = ops.dequantizeRows(ops.quantizeRows(weights, outFeatures, inFeatures, format), outFeatures, inFeatures, format)
       const numRows = 37

@@ -13,8 +13,8 @@ namespace avx2 {
 // reads the stored blocks directly (decode) and measured as fast for q8_0 at 8 rows. Both give bit-identical
 // outputs, so the switch never shows.
 constexpr int kQuantPackedMinRows = 16;
-// Output columns per task (a multiple of the 8-column groups of tile8, and of the K-quant 2-column tile): the chunk's
-// panel stays in L2.
+// Output columns per task (a multiple of the 32-value kernel's 16-column tile and of the K-quant 2-column tile): the
+// chunk's panel stays in L2.
 constexpr int kQuantPackedChunk = 48;
 
 // Outputs rows [row_begin, row_end) x columns [col_begin, col_end) (at most kQuantPackedChunk columns) into
