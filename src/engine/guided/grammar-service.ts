@@ -48,6 +48,21 @@ export const DEFAULT_MASK_BUDGET: MaskBudget = {stepMs: 500, totalMs: 30_000, st
 /** What a step asks of one sequence (the service assigns its mask slot). */
 export type StepRequest = Omit<StepItem, 'slot'>
 
+/** What a GrammarService is built from; the limits default to the DEFAULT_* above. */
+export interface GrammarServiceOptions {
+  tokenizer: Pick<Tokenizer, 'idToToken' | 'decoderKind' | 'specialTokenIds'>
+  vocabSize: number
+  eosTokenIds: readonly number[]
+  /** A compile's own run time in a worker with no live matchers. */
+  compileTimeoutMs?: number
+  /** A compile's own run time in a worker whose live matchers wait behind it (the smaller of the two applies). */
+  sharedCompileTimeoutMs?: number
+  /** What one sequence's masks may cost before its request fails. */
+  maskBudget?: MaskBudget
+  /** How long a compile may wait for a worker to take it before it is a 503. */
+  compileWaitTimeoutMs?: number
+}
+
 export class GrammarService {
   private vocabInfo: VocabInfo | null = null
   private readonly hosts: GrammarHost[] = []
@@ -56,16 +71,23 @@ export class GrammarService {
   lastStepBusyMs = 0
   /** Sequences whose grammar went over the mask budget, until taken. */
   private readonly overBudget = new Set<number>()
+  private readonly tokenizer: GrammarServiceOptions['tokenizer']
+  private readonly vocabSize: number
+  private readonly eosTokenIds: readonly number[]
+  private readonly compileTimeoutMs: number
+  private readonly sharedCompileTimeoutMs: number
+  private readonly maskBudget: MaskBudget
+  private readonly compileWaitTimeoutMs: number
 
-  constructor(
-    private readonly tokenizer: Pick<Tokenizer, 'idToToken' | 'decoderKind' | 'specialTokenIds'>,
-    private readonly vocabSize: number,
-    private readonly eosTokenIds: readonly number[],
-    private readonly compileTimeoutMs = DEFAULT_COMPILE_TIMEOUT_MS,
-    private readonly sharedCompileTimeoutMs = DEFAULT_SHARED_COMPILE_TIMEOUT_MS,
-    private readonly maskBudget = DEFAULT_MASK_BUDGET,
-    private readonly compileWaitTimeoutMs = DEFAULT_COMPILE_WAIT_TIMEOUT_MS,
-  ) {}
+  constructor(options: GrammarServiceOptions) {
+    this.tokenizer = options.tokenizer
+    this.vocabSize = options.vocabSize
+    this.eosTokenIds = options.eosTokenIds
+    this.compileTimeoutMs = options.compileTimeoutMs ?? DEFAULT_COMPILE_TIMEOUT_MS
+    this.sharedCompileTimeoutMs = options.sharedCompileTimeoutMs ?? DEFAULT_SHARED_COMPILE_TIMEOUT_MS
+    this.maskBudget = options.maskBudget ?? DEFAULT_MASK_BUDGET
+    this.compileWaitTimeoutMs = options.compileWaitTimeoutMs ?? DEFAULT_COMPILE_WAIT_TIMEOUT_MS
+  }
 
   get numWorkers(): number {
     return this.hosts.length
