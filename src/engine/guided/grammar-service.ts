@@ -12,6 +12,7 @@ import {vocabInfoOf, type VocabInfo} from './grammar-compiler.js'
 import {GrammarHost, type HostRequest} from './grammar-host.js'
 import type {MaskBudget, StepItem, WorkerReply} from './grammar-worker.js'
 import {guidedKey, type GuidedSpec} from './guided-spec.js'
+import {SharedCompiles} from './shared-compiles.js'
 
 /** Worker threads at most; each holds its own tokenizer tables (built once, about a second at 32k tokens). */
 export const MAX_WORKERS = 3
@@ -71,6 +72,7 @@ export class GrammarService {
   lastStepBusyMs = 0
   /** Sequences whose grammar went over the mask budget, until taken. */
   private readonly overBudget = new Set<number>()
+  private readonly sharedCompiles = new SharedCompiles()
   private readonly tokenizer: GrammarServiceOptions['tokenizer']
   private readonly vocabSize: number
   private readonly eosTokenIds: readonly number[]
@@ -95,15 +97,21 @@ export class GrammarService {
 
   /**
    * Compiles off the event loop; a spec that does not compile rejects with an InvalidRequestError on its field.
-   * `signal` (the request's) stops the compile when its client leaves: dropped while it waits for a worker, its worker
-   * stopped once it runs, if that worker holds no matchers.
+   * Requests asking for the same spec (and field: the errors name it) at once share one compile. `signal` (the
+   * request's) ends its wait when its client leaves, and stops the compile when no other request waits for it.
    */
   async compile(spec: GuidedSpec, signal?: AbortSignal): Promise<void> {
+    if (this.isCompiled(spec)) return
+    await this.sharedCompiles.join(`${spec.param}\n${guidedKey(spec)}`, (stop) => this.compileOnce(spec, stop), signal)
+  }
+
+  /** One compile: dropped while it waits for a worker when `signal` aborts, its worker stopped once it runs, if that worker holds no matchers. */
+  private async compileOnce(spec: GuidedSpec, signal: AbortSignal): Promise<void> {
     const key = guidedKey(spec)
     const startBy = performance.now() + this.compileWaitTimeoutMs
     for (;;) {
       if (this.hostOf(key)) return
-      signal?.throwIfAborted()
+      signal.throwIfAborted()
       const host = this.hostForCompile()
       const shared = host.matchers.size > 0
       const runMs = shared ? Math.min(this.compileTimeoutMs, this.sharedCompileTimeoutMs) : this.compileTimeoutMs
