@@ -214,6 +214,16 @@ describe('grammar compile time limit', () => {
     }
   })
 
+  it('the engine takes the limit from its config (serve --grammar-compile-timeout)', async () => {
+    const engine = await LLMEngine.create(makeEngineConfig({modelPath: await ensureTestModel('tiny'), threads: 1, numBlocks: 64, grammarCompileTimeoutMs: 1000}))
+    try {
+      const huge: GuidedSpec = {kind: 'json', schema: {enum: Array.from({length: 200_000}, (_, i) => `value ${i}`)}, anyWhitespace: false, param: 'response_format'}
+      await assert.rejects(engine.prepareRequest(makeSamplingParams({guided: huge})), /did not compile within 1 s/)
+    } finally {
+      await engine.shutdown()
+    }
+  })
+
   it('a compile past the limit is a 400 on its field, its worker is replaced, and later compiles work', async () => {
     const tokenizer = Tokenizer.load(BUILTIN_MODEL_DIR)
     const grammars = new GrammarService({tokenizer, vocabSize: tokenizer.vocabSize, eosTokenIds: [4], compileTimeoutMs: 3000})

@@ -1,5 +1,6 @@
 // `pagedllm serve`: the OpenAI-compatible HTTP server over the local engine.
 import {Flags} from '@oclif/core'
+import {DEFAULT_COMPILE_TIMEOUT_MS} from '../engine/guided/grammar-service.js'
 import {LLMEngine} from '../engine/llm-engine.js'
 import {parseAllowedOrigins} from '../server/cors.js'
 import {ApiServer, DEFAULT_SERVER_OPTIONS} from '../server/http-server.js'
@@ -68,6 +69,12 @@ export default class Serve extends PagedLLMCommand {
     }),
     // Each worker is a thread with its own copy of the tokenizer: thousands of them would exhaust memory.
     'tokenizer-threads': Flags.integer({description: 'Worker threads that tokenize prompts and render chat templates off the event loop (at most 64)', default: 2, min: 1, max: 64}),
+    'grammar-compile-timeout': Flags.integer({
+      description: 'Seconds one grammar compile (response_format, guided_*, tool_choice required) may run before its request is a 400 (a compile waiting behind live matchers gets at most 5)',
+      default: DEFAULT_COMPILE_TIMEOUT_MS / 1000,
+      min: 1,
+      max: MAX_TIMER_SECONDS,
+    }),
     'slow-client-timeout': Flags.integer({description: 'Seconds a streaming client may leave its socket full before the stream is cut and its request aborted', default: 30, min: 1, max: MAX_TIMER_SECONDS}),
     'headers-timeout': Flags.integer({description: 'Seconds a client has to send the request headers', default: 10, min: 1, max: MAX_TIMER_SECONDS}),
     'request-timeout': Flags.integer({description: 'Seconds a client has to send the whole request (headers and body)', default: 30, min: 1, max: MAX_TIMER_SECONDS}),
@@ -147,7 +154,7 @@ export default class Serve extends PagedLLMCommand {
 
     let engine: LLMEngine
     try {
-      engine = await LLMEngine.create(await resolveEngineConfig(flags))
+      engine = await LLMEngine.create({...(await resolveEngineConfig(flags)), grammarCompileTimeoutMs: flags['grammar-compile-timeout'] * 1000})
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error)
       server.engineFailed(message)
