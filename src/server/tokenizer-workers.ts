@@ -61,8 +61,10 @@ export class TokenizerWorkers implements PromptTokenizer {
   async parseBody(body: Buffer, field: PromptField): Promise<unknown> {
     if (body.length < OFFLOAD_BODY_BYTES) return parseBodyJob(this.sizeLimit, body, field, this.maxModelLen)
     const own = body.byteOffset === 0 && body.byteLength === body.buffer.byteLength ? body : Buffer.from(body)
-    // The worker checks the body and sends back its text, which parses here without error (see tokenize-worker.ts).
-    return JSON.parse((await this.post({kind: 'body', body: own, field}, body.length, [own.buffer as ArrayBuffer])) as string)
+    // The worker checks the body and sends back its text (which parses here without error) or the parsed value,
+    // whichever is cheaper to rebuild here (tokenize-worker.ts).
+    const reply = (await this.post({kind: 'body', body: own, field}, body.length, [own.buffer as ArrayBuffer])) as {text: string} | {parsed: unknown}
+    return 'text' in reply ? JSON.parse(reply.text) : reply.parsed
   }
 
   private async post(job: WorkerJob, bytes: number, transfer: ArrayBuffer[] = []): Promise<unknown> {
