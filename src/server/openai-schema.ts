@@ -178,7 +178,9 @@ function parseLogitBias(body: JsonObject): Record<number, number> | undefined {
 export function checkSampling(common: CommonRequest, maxTokensParam: 'max_tokens' | 'max_completion_tokens'): void {
   if (typeof common.maxTokens === 'number' && common.maxTokens < 1)
     throw new InvalidRequestError(`${maxTokensParam} must be an integer >= 1, got ${common.maxTokens}`, {param: maxTokensParam})
-  makeSamplingParams({...common.sampling, maxTokens: common.maxTokens ?? Math.max(1, common.sampling.minTokens ?? 1)})
+  // logit_bias left out: parseLogitBias made its keys token ids and clamped its values, and walking a vocabulary's worth
+  // of keys again here cost ~100 ms of the event loop (samplingParamsFor still checks them once).
+  makeSamplingParams({...common.sampling, logitBias: null, maxTokens: common.maxTokens ?? Math.max(1, common.sampling.minTokens ?? 1)})
 }
 
 function parsePrompt(body: JsonObject): PromptInput[] {
