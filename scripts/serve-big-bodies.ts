@@ -33,6 +33,7 @@ const SHAPES: Record<string, [route: string, body: () => unknown]> = {
 const shapes = options.only ? options.only.split(',') : Object.keys(SHAPES)
 
 const child = spawn(process.execPath, [...nodeFlags, '--import', probe, `${root}/bin/run.js`, 'serve', '--port', '0', '--threads', '1', ...(options.model ? ['--model', options.model] : [])], {stdio: ['ignore', 'ignore', 'pipe'], cwd: process.cwd()})
+process.on('exit', () => child.kill('SIGKILL')) // a failed run must not leave the server behind
 const lines = createInterface({input: child.stderr!})
 let onLine: (line: string) => void = () => {}
 lines.on('line', (line) => {
