@@ -148,7 +148,7 @@ async function inProcessCost(compiler: GrammarCompiler, info: VocabInfo, anyWhit
 
 /** The engine's path: one GrammarService step for a batch; wall against the workers' own time is our overhead. */
 async function workerRoundTrip(source: VocabSource, batch: number): Promise<void> {
-  const service = new GrammarService(source.tokenizer, source.size, [source.eos])
+  const service = new GrammarService({tokenizer: source.tokenizer, vocabSize: source.size, eosTokenIds: [source.eos]})
   try {
     const specs = specsOf(true).slice(0, batch)
     for (const spec of specs) await service.compile(spec)

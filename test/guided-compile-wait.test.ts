@@ -18,7 +18,7 @@ const small: GuidedSpec = {kind: 'regex', pattern: '[a-c]{3}', param: 'guided_re
 describe('grammar compiles queued behind others', () => {
   it('each compile fails on its own limit, counted from when its worker took it; one queued behind them compiles in a fresh worker', async () => {
     const tokenizer = Tokenizer.load(BUILTIN_MODEL_DIR)
-    const grammars = new GrammarService(tokenizer, tokenizer.vocabSize, [4], 2000)
+    const grammars = new GrammarService({tokenizer, vocabSize: tokenizer.vocabSize, eosTokenIds: [4], compileTimeoutMs: 2000})
     try {
       // Every worker busy with a huge compile: the small one queues behind one of them.
       const params = Array.from({length: MAX_WORKERS}, (_, i) => `huge_${i}`)

@@ -91,6 +91,13 @@ describe('string formats admit only what validators accept', () => {
     ['email', 'a@b', false],
     ['uri', 'urn:isbn:123', true],
     ['uri', 'x:', false],
+    ['hostname', 'my-svc.my-ns.svc.cluster.local', true],
+    ['hostname', `${'a'.repeat(63)}.com`, true],
+    ['hostname', `${'a'.repeat(64)}.com`, false],
+    ['hostname', 'a-.com', false],
+    // The whole name at most 253 characters: four labels of 63, 63, 63 and 61; one more is 254.
+    ['hostname', [63, 63, 63, 61].map((n) => 'b'.repeat(n)).join('.'), true],
+    ['hostname', [63, 63, 63, 62].map((n) => 'b'.repeat(n)).join('.'), false],
   ]
   for (const [format, text, valid] of cases) {
     it(`${format}: ${text} is ${valid ? 'admitted' : 'refused'}`, async () => {

@@ -63,7 +63,7 @@ describe('grammars over their mask budget', () => {
 describe('GrammarService mask budget', () => {
   it('a step past stopMs stops its worker, flags the sequence it was on, and the others replay elsewhere', async () => {
     const tokenizer = Tokenizer.load(await ensureTestModel('tiny'))
-    const grammars = new GrammarService(tokenizer, tokenizer.vocabSize, [4], 60_000, 5000, {stepMs: 1e9, totalMs: 1e9, stopMs: 300})
+    const grammars = new GrammarService({tokenizer, vocabSize: tokenizer.vocabSize, eosTokenIds: [4], maskBudget: {stepMs: 1e9, totalMs: 1e9, stopMs: 300}})
     try {
       const slow = {kind: 'regex', pattern: ambiguous(1000), param: 'guided_regex'} as const
       const plain = {kind: 'regex', pattern: '[a-c]+', param: 'guided_regex'} as const
@@ -82,7 +82,7 @@ describe('GrammarService mask budget', () => {
 
   it('flags only the sequence over its budget, in a worker it shares with others', async () => {
     const tokenizer = Tokenizer.load(await ensureTestModel('tiny'))
-    const grammars = new GrammarService(tokenizer, tokenizer.vocabSize, [4], 60_000, 5000, {stepMs: 1e9, totalMs: 300, stopMs: 60_000})
+    const grammars = new GrammarService({tokenizer, vocabSize: tokenizer.vocabSize, eosTokenIds: [4], maskBudget: {stepMs: 1e9, totalMs: 300, stopMs: 60_000}})
     try {
       const a = [...Array(tokenizer.vocabSize).keys()].find((id) => tokenizer.idToToken(id) === 'a')!
       const slow = {kind: 'regex', pattern: ambiguous(30), param: 'guided_regex'} as const

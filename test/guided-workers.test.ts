@@ -166,7 +166,7 @@ describe('grammar compile time limit', () => {
   it('a compile sharing a worker with live matchers has seconds, not a minute, and fails only its own request: theirs replay elsewhere', async () => {
     const tokenizer = Tokenizer.load(BUILTIN_MODEL_DIR)
     // A minute for a compile alone in its worker; 3 s for one whose wait stalls other requests' steps.
-    const grammars = new GrammarService(tokenizer, tokenizer.vocabSize, [4], 60_000, 3000)
+    const grammars = new GrammarService({tokenizer, vocabSize: tokenizer.vocabSize, eosTokenIds: [4], sharedCompileTimeoutMs: 3000})
     const guides = new SequenceGuides(grammars, tokenizer, tokenizer.vocabSize, [4])
     try {
       // Three grammars with a live sequence each: every worker holds matchers, so the next compile shares one.
@@ -194,7 +194,7 @@ describe('grammar compile time limit', () => {
 
   it('a compile whose client left stops with its worker at once, not at the limit; later compiles work', async () => {
     const tokenizer = Tokenizer.load(BUILTIN_MODEL_DIR)
-    const grammars = new GrammarService(tokenizer, tokenizer.vocabSize, [4], 60_000)
+    const grammars = new GrammarService({tokenizer, vocabSize: tokenizer.vocabSize, eosTokenIds: [4]})
     try {
       // Close to a minute of compiling: before, the worker kept at it after the client left, and three such requests
       // kept every other constraint waiting (then failing) for that minute.
@@ -214,9 +214,19 @@ describe('grammar compile time limit', () => {
     }
   })
 
+  it('the engine takes the limit from its config (serve --grammar-compile-timeout)', async () => {
+    const engine = await LLMEngine.create(makeEngineConfig({modelPath: await ensureTestModel('tiny'), threads: 1, numBlocks: 64, grammarCompileTimeoutMs: 1000}))
+    try {
+      const huge: GuidedSpec = {kind: 'json', schema: {enum: Array.from({length: 200_000}, (_, i) => `value ${i}`)}, anyWhitespace: false, param: 'response_format'}
+      await assert.rejects(engine.prepareRequest(makeSamplingParams({guided: huge})), /did not compile within 1 s/)
+    } finally {
+      await engine.shutdown()
+    }
+  })
+
   it('a compile past the limit is a 400 on its field, its worker is replaced, and later compiles work', async () => {
     const tokenizer = Tokenizer.load(BUILTIN_MODEL_DIR)
-    const grammars = new GrammarService(tokenizer, tokenizer.vocabSize, [4], 3000)
+    const grammars = new GrammarService({tokenizer, vocabSize: tokenizer.vocabSize, eosTokenIds: [4], compileTimeoutMs: 3000})
     try {
       // 200,000 enum values take close to a minute to compile: far past 3 s.
       const huge: GuidedSpec = {kind: 'json', schema: {enum: Array.from({length: 200_000}, (_, i) => `value ${i}`)}, anyWhitespace: false, param: 'response_format'}

@@ -1,10 +1,23 @@
 // Ctrl-C during a long command: one line saying what was done and what is lost, then exit 130 (128 + SIGINT) at once.
-/** Until the returned function is called, SIGINT prints "Interrupted: <what>" on stderr and exits 130. */
+// Reports nest: a command reports from its start (the model loading), a later stage reports over it until it ends.
+// Without any, node's default would end the process by the signal, with no line and no exit code of ours.
+
+/** What an interrupt now loses, innermost stage last. */
+const reports: Array<() => string> = []
+
+function onSignal(): void {
+  process.stderr.write(`\nInterrupted: ${reports.at(-1)!()}\n`)
+  process.exit(130)
+}
+
+/** Until the returned function is called, SIGINT prints "Interrupted: <what>" on stderr and exits 130 (over any outer report). */
 export function reportInterrupt(what: () => string): () => void {
-  const onSignal = () => {
-    process.stderr.write(`\nInterrupted: ${what()}\n`)
-    process.exit(130)
+  reports.push(what)
+  if (reports.length === 1) process.on('SIGINT', onSignal)
+  return () => {
+    const index = reports.lastIndexOf(what)
+    if (index < 0) return
+    reports.splice(index, 1)
+    if (reports.length === 0) process.off('SIGINT', onSignal)
   }
-  process.once('SIGINT', onSignal)
-  return () => process.off('SIGINT', onSignal)
 }

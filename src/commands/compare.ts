@@ -62,7 +62,8 @@ export default class Compare extends PagedLLMCommand {
     const endpoints = flags.endpoint ?? []
     const log = (line: string) => process.stderr.write(chalk.dim(line) + '\n')
     const policies = flags.policies ? parsePolicies(flags.policies) : endpoints.length > 0 ? [] : parsePolicies(DEFAULT_POLICIES)
-    const options = await suiteOptionsFromFlags(flags, {
+    const stopReporting = reportInterrupt(() => `nothing written to ${flags.out} (results and plots come once every run has finished)`)
+    const options = suiteOptionsFromFlags(flags, {
       policies,
       endpoints,
       endpointLabels: flags['endpoint-label'],
@@ -71,8 +72,7 @@ export default class Compare extends PagedLLMCommand {
       promptFormat: flags['prompt-format'] as PromptFormat,
       log,
     })
-    const stopReporting = reportInterrupt(() => `nothing written to ${flags.out} (results and plots come once every run has finished)`)
-    const results: SuiteResults = await runBenchSuite(options).finally(stopReporting)
+    const results: SuiteResults = await options.then(runBenchSuite).finally(stopReporting)
     const json = resultsJson(results)
     writeFileSync(join(flags.out, 'results.json'), json)
     if (flags.json) writeFileSync(flags.json, json)

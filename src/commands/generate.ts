@@ -49,6 +49,12 @@ export default class Generate extends PagedLLMCommand {
   }
 
   async run(): Promise<void> {
+    // Ctrl-C before the output starts (reading the prompt, loading the model, compiling a grammar) loses nothing else.
+    const stopReporting = reportInterrupt(() => 'nothing generated (the command was starting: reading the prompt, loading the model or compiling the grammar)')
+    await this.generate().finally(stopReporting)
+  }
+
+  private async generate(): Promise<void> {
     const {argv, flags, raw} = await this.parse(Generate)
     refuseIgnoredFlags(flags)
     const prompts = await promptsFromArgs(argv as string[], process.stdin)

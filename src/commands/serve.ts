@@ -1,5 +1,6 @@
 // `pagedllm serve`: the OpenAI-compatible HTTP server over the local engine.
 import {Flags} from '@oclif/core'
+import {DEFAULT_COMPILE_TIMEOUT_MS} from '../engine/guided/grammar-service.js'
 import {LLMEngine} from '../engine/llm-engine.js'
 import {parseAllowedOrigins} from '../server/cors.js'
 import {ApiServer, DEFAULT_SERVER_OPTIONS} from '../server/http-server.js'
@@ -10,12 +11,13 @@ import {CHAT_TEMPLATE_CONTENT_FORMATS, type ChatContentFormatOption} from '../en
 import {engineConfigFromFlags, engineFlags, parseByteSize, resolveEngineConfig} from '../cli/engine-flags.js'
 import {MAX_TIMER_SECONDS} from '../cli/number-flag.js'
 import {PagedLLMCommand} from '../cli/pagedllm-command.js'
+import {reportInterrupt} from '../cli/interrupt.js'
 import {announceBuiltinModel, describeEngine} from '../cli/start-engine.js'
 import {BUILTIN_MODEL_DIR} from '../engine/model/builtin-model.js'
 import {GENERATION_CONFIG_SAMPLING_KEYS} from '../engine/model/load-model.js'
 
-/** A supervisor's stop (TERM), Ctrl-C (INT) and a closed terminal (HUP) all mean: stop gracefully. */
-const STOP_SIGNALS: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP']
+/** A supervisor's stop (TERM), a closed terminal (HUP) and, once the model is loaded, Ctrl-C (INT) all mean: stop gracefully. */
+const STOP_SIGNALS: NodeJS.Signals[] = ['SIGTERM', 'SIGHUP']
 
 export default class Serve extends PagedLLMCommand {
   static override description = 'Serve the model over an OpenAI-compatible HTTP API (/v1/completions, /v1/chat/completions, /metrics)'
@@ -67,6 +69,12 @@ export default class Serve extends PagedLLMCommand {
     }),
     // Each worker is a thread with its own copy of the tokenizer: thousands of them would exhaust memory.
     'tokenizer-threads': Flags.integer({description: 'Worker threads that tokenize prompts and render chat templates off the event loop (at most 64)', default: 2, min: 1, max: 64}),
+    'grammar-compile-timeout': Flags.integer({
+      description: 'Seconds one grammar compile (response_format, guided_*, tool_choice required) may run before its request is a 400 (a compile waiting behind live matchers gets at most 5)',
+      default: DEFAULT_COMPILE_TIMEOUT_MS / 1000,
+      min: 1,
+      max: MAX_TIMER_SECONDS,
+    }),
     'slow-client-timeout': Flags.integer({description: 'Seconds a streaming client may leave its socket full before the stream is cut and its request aborted', default: 30, min: 1, max: MAX_TIMER_SECONDS}),
     'headers-timeout': Flags.integer({description: 'Seconds a client has to send the request headers', default: 10, min: 1, max: MAX_TIMER_SECONDS}),
     'request-timeout': Flags.integer({description: 'Seconds a client has to send the whole request (headers and body)', default: 30, min: 1, max: MAX_TIMER_SECONDS}),
@@ -105,6 +113,8 @@ export default class Serve extends PagedLLMCommand {
   async run(): Promise<void> {
     const {flags} = await this.parse(Serve)
     const log = (message: string) => process.stderr.write(`${message}\n`)
+    // Until the model is loaded, Ctrl-C ends serve at once: nothing is served yet, and a load cannot stop half way.
+    const stopLoadingReport = reportInterrupt(() => 'nothing was served (the server was starting: loading the model)')
     // Bad flags fail here, before the port is taken.
     engineConfigFromFlags(flags, flags.model ?? BUILTIN_MODEL_DIR)
     const server = new ApiServer({
@@ -139,16 +149,20 @@ export default class Serve extends PagedLLMCommand {
     // Listen first: /health answers "loading" while the weights load.
     const address = await server.listen().catch((error: Error) => this.error(`cannot listen on ${flags.host}:${flags.port}: ${error.message}`, {exit: 1}))
     log(`pagedllm ${this.config.version}: listening on ${address.url}, loading ${flags.model ?? 'the built-in model'} ...`)
-    const stopped = this.stopOnSignals(server, flags['shutdown-grace'] * 1000, log)
+    const signals = this.stopOnSignals(server, flags['shutdown-grace'] * 1000, log)
+    const stopped = signals.stopped
 
     let engine: LLMEngine
     try {
-      engine = await LLMEngine.create(await resolveEngineConfig(flags))
+      engine = await LLMEngine.create({...(await resolveEngineConfig(flags)), grammarCompileTimeoutMs: flags['grammar-compile-timeout'] * 1000})
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error)
       server.engineFailed(message)
       await server.shutdown(0)
       throw error
+    } finally {
+      stopLoadingReport()
+      signals.watch('SIGINT')
     }
     if (server.isShuttingDown) {
       // A signal came while the model loaded: nothing was served, just release the engine.
@@ -165,30 +179,39 @@ export default class Serve extends PagedLLMCommand {
     await stopped
   }
 
-  /** First stop signal: stop gracefully; a second one: exit at once. */
-  private stopOnSignals(server: ApiServer, graceMs: number, log: (message: string) => void): Promise<void> {
-    return new Promise((resolve) => {
-      let stopping = false
-      const onSignal = (signal: NodeJS.Signals) => {
-        if (stopping) {
-          log(`${signal} again: exiting now`)
-          process.exit(1)
-        }
-        stopping = true
-        log(`${signal}: no new requests; waiting up to ${graceMs / 1000} s for requests in flight`)
-        server.shutdown(graceMs).then(
-          () => {
-            log('shut down')
-            for (const signal of STOP_SIGNALS) process.off(signal, onSignal)
-            resolve()
-          },
-          (error: unknown) => {
-            log(`shutdown failed: ${error instanceof Error ? error.message : String(error)}`)
-            process.exit(1)
-          },
-        )
+  /**
+   * First stop signal: stop gracefully; a second one: exit at once. SIGTERM and SIGHUP from the start (a supervisor's
+   * stop waits for the load, then releases the engine); SIGINT once `watch`ed, after the load (before, reportInterrupt).
+   */
+  private stopOnSignals(server: ApiServer, graceMs: number, log: (message: string) => void): {stopped: Promise<void>; watch: (signal: NodeJS.Signals) => void} {
+    const watched: NodeJS.Signals[] = []
+    let stopping = false
+    let resolveStopped!: () => void
+    const stopped = new Promise<void>((resolve) => (resolveStopped = resolve))
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (stopping) {
+        log(`${signal} again: exiting now`)
+        process.exit(1)
       }
-      for (const signal of STOP_SIGNALS) process.on(signal, onSignal)
-    })
+      stopping = true
+      log(`${signal}: no new requests; waiting up to ${graceMs / 1000} s for requests in flight`)
+      server.shutdown(graceMs).then(
+        () => {
+          log('shut down')
+          for (const signal of watched) process.off(signal, onSignal)
+          resolveStopped()
+        },
+        (error: unknown) => {
+          log(`shutdown failed: ${error instanceof Error ? error.message : String(error)}`)
+          process.exit(1)
+        },
+      )
+    }
+    const watch = (signal: NodeJS.Signals) => {
+      watched.push(signal)
+      process.on(signal, onSignal)
+    }
+    for (const signal of STOP_SIGNALS) watch(signal)
+    return {stopped, watch}
   }
 }

@@ -47,6 +47,8 @@ export interface EngineConfig {
   gemm?: GemmMode
   /** GPU: no CUDA graphs for decode steps. */
   enforceEager?: boolean
+  /** How long one grammar compile may run in a worker of its own (unset: DEFAULT_COMPILE_TIMEOUT_MS, 60 s). */
+  grammarCompileTimeoutMs?: number
   /**
    * What host work overlaps the forward pass (llm-engine.ts); 'async' by default. 'none': all of it between the steps,
    * the baseline of scripts/bench-host-work.ts. 'outputs': a step's text and snapshots are made while the next step's

@@ -20,7 +20,12 @@ export function validateRequest(promptTokenIds: number[], params: SamplingParams
   // findIndex, not find: an undefined (or null) id is itself what must be refused.
   const badIndex = promptTokenIds.findIndex((id) => !Number.isInteger(id) || id < 0 || id >= vocabSize)
   if (badIndex >= 0) throw new InvalidRequestError(`token id ${String(promptTokenIds[badIndex])} is outside the vocabulary [0, ${vocabSize})`, {param: 'prompt'})
-  const badBias = Object.keys(params.logitBias ?? {}).find((id) => Number(id) >= vocabSize)
+  let badBias: string | undefined
+  for (const id in params.logitBias)
+    if (Number(id) >= vocabSize) {
+      badBias = id
+      break
+    }
   if (badBias !== undefined) throw new InvalidRequestError(`logit_bias token id ${badBias} is outside the vocabulary [0, ${vocabSize})`, {param: 'logit_bias'})
   const badAllowed = params.allowedTokenIds?.find((id) => id >= vocabSize)
   if (badAllowed !== undefined)

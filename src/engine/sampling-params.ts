@@ -122,21 +122,23 @@ export function makeSamplingParams(partial: Partial<SamplingParams> = {}): Sampl
     fail('logprobs', `logprobs must be an integer in [0, 20], got ${params.logprobs}`)
   if (params.promptLogprobs !== null && (!isInt(params.promptLogprobs) || params.promptLogprobs < 0 || params.promptLogprobs > 20))
     fail('prompt_logprobs', `prompt_logprobs must be an integer in [0, 20], got ${params.promptLogprobs}`)
-  if (params.stop.some((s) => typeof s !== 'string' || s.length === 0)) fail('stop', 'stop must be a list of non-empty strings')
+  // Counts before items: a list far past its limit is refused without walking it.
   if (params.stop.length > MAX_STOP_STRINGS) fail('stop', `at most ${MAX_STOP_STRINGS} stop strings`)
-  if (params.stopTokenIds.some((id) => !isInt(id) || id < 0)) fail('stop_token_ids', 'stop_token_ids must be non-negative integers')
+  if (params.stop.some((s) => typeof s !== 'string' || s.length === 0)) fail('stop', 'stop must be a list of non-empty strings')
   if (params.stopTokenIds.length > MAX_STOP_TOKEN_IDS)
     fail('stop_token_ids', `at most ${MAX_STOP_TOKEN_IDS} stop_token_ids, got ${params.stopTokenIds.length}`)
+  if (params.stopTokenIds.some((id) => !isInt(id) || id < 0)) fail('stop_token_ids', 'stop_token_ids must be non-negative integers')
   if (params.logitBias !== null) {
-    for (const [tokenId, bias] of Object.entries(params.logitBias)) {
+    for (const tokenId in params.logitBias) {
+      const bias = params.logitBias[tokenId as unknown as number]
       if (!/^(0|[1-9][0-9]*)$/.test(tokenId)) fail('logit_bias', `logit_bias keys must be token ids (non-negative integers), got '${tokenId}'`)
       if (!(typeof bias === 'number' && bias >= -100 && bias <= 100)) fail('logit_bias', `logit_bias values must be numbers in [-100, 100], got ${bias} for token ${tokenId}`)
     }
   }
   if (params.allowedTokenIds !== null && (params.allowedTokenIds.length === 0 || params.allowedTokenIds.some((id) => !isInt(id) || id < 0)))
     fail('allowed_token_ids', 'allowed_token_ids must be a non-empty list of non-negative integers')
-  if (params.badWords.some((word) => typeof word !== 'string' || word.trim().length === 0)) fail('bad_words', 'bad_words must be a list of non-empty strings')
   if (params.badWords.length > MAX_BAD_WORDS) fail('bad_words', `at most ${MAX_BAD_WORDS} bad_words, got ${params.badWords.length}`)
+  if (params.badWords.some((word) => typeof word !== 'string' || word.trim().length === 0)) fail('bad_words', 'bad_words must be a list of non-empty strings')
   if (params.badWords.some((word) => word.length > MAX_BAD_WORD_CHARS)) fail('bad_words', `each of bad_words must be at most ${MAX_BAD_WORD_CHARS} characters`)
   if (params.badWordTokenIds !== null && params.badWordTokenIds.some((ids) => ids.length === 0 || ids.some((id) => !isInt(id) || id < 0)))
     fail('bad_words', 'bad_words token sequences must be non-empty lists of non-negative integers')

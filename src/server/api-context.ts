@@ -1,5 +1,5 @@
 // What an endpoint handler gets for one HTTP request, and the small reply helpers every handler shares.
-import {randomBytes} from 'node:crypto'
+import {randomFillSync} from 'node:crypto'
 import type {ServerResponse} from 'node:http'
 import type {ModelSamplingDefaults} from '../engine/model/load-model.js'
 import type {EngineLike} from './engine-like.js'
@@ -108,8 +108,21 @@ export function cutWhenNotTaken(response: ServerResponse, timeoutMs: number, log
 /** OpenAI-style object ids: a prefix and 24 hex digits, joined by '-' (completions) or '_' (the Responses API's objects). */
 export function newObjectId(prefix: 'cmpl' | 'chatcmpl' | 'resp' | 'msg' | 'fc' | 'fco' | 'rs'): string {
   const separator = prefix === 'cmpl' || prefix === 'chatcmpl' ? '-' : '_'
-  return `${prefix}${separator}${randomBytes(12).toString('hex')}`
+  if (idBytesUsed === idBytes.length) {
+    randomFillSync(idBytes)
+    idBytesUsed = 0
+  }
+  idBytesUsed += ID_BYTES
+  return `${prefix}${separator}${idBytes.toString('hex', idBytesUsed - ID_BYTES, idBytesUsed)}`
 }
+
+/**
+ * Random bytes for ids, drawn 1,024 ids at a time (as node caches randomUUID's): one draw per id cost ~7 us, and a
+ * Responses input of 10^5 items, each given an id, held the event loop for 0.7 s.
+ */
+const ID_BYTES = 12
+const idBytes = Buffer.alloc(ID_BYTES * 1024)
+let idBytesUsed = idBytes.length
 
 export function unixSeconds(): number {
   return Math.floor(Date.now() / 1000)

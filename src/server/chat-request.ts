@@ -3,7 +3,7 @@ import {InvalidRequestError} from '../engine/errors.js'
 import type {ChatMessage} from './engine-like.js'
 import type {ChatTextPart} from '../engine/model/chat-content-format.js'
 import {checkSampling, type CommonRequest, parseCommon} from './openai-schema.js'
-import {type JsonObject, optionalBoolean, optionalInteger, optionalObject, optionalObjectList, optionalString, rejectUnsupported, requireObject} from './request-fields.js'
+import {type JsonObject, optionalBoolean, optionalInteger, optionalObject, optionalObjectItem, optionalObjectList, optionalString, rejectUnsupported, requireObject} from './request-fields.js'
 import {parseToolRequest, toolGrammar, toolMessageFields, type ToolRequest} from './tool-calls.js'
 
 export interface ChatCompletionRequest extends CommonRequest {
@@ -91,7 +91,7 @@ export function parseMessages(body: JsonObject): ChatMessage[] {
     throw new InvalidRequestError("'messages' must be a non-empty list of {role, content} objects", {param: 'messages'})
   return messages.map((message: unknown, index) => {
     const param = `messages[${index}]`
-    const fields = optionalObject({[param]: message}, param)
+    const fields = optionalObjectItem(message, param)
     if (fields === undefined) throw new InvalidRequestError(`'${param}' must be an object`, {param})
     const role = fields.role
     if (typeof role !== 'string' || !CHAT_ROLES.includes(role))
@@ -105,6 +105,7 @@ export function parseMessages(body: JsonObject): ChatMessage[] {
  * given to the template under both names, since templates read one or the other; null or absent is none.
  */
 function reasoningOf(fields: JsonObject, param: string): {reasoning_content?: string; reasoning?: string} {
+  if (fields.reasoning_content === undefined && fields.reasoning === undefined) return {}
   const given: Record<string, string> = {}
   for (const key of ['reasoning_content', 'reasoning']) {
     const value = fields[key]
@@ -129,8 +130,9 @@ function messageContent(content: unknown, param: string): {content: string; cont
   if (content === null || content === undefined) return {content: '', contentParts: []}
   if (typeof content === 'string') return {content}
   if (!Array.isArray(content)) throw new InvalidRequestError(`'${param}' must be a string or a list of text parts`, {param})
-  const parts = content.flatMap((part: unknown, index): ChatTextPart[] => {
-    if (typeof part === 'string') return [{type: 'text', text: part}]
+  const parts: ChatTextPart[] = []
+  content.forEach((part: unknown, index) => {
+    if (typeof part === 'string') return void parts.push({type: 'text', text: part})
     const fields = (typeof part === 'object' && part !== null ? part : {}) as Record<string, unknown>
     const {type} = fields
     const textField = typeof type === 'string' ? TEXT_PART_FIELDS[type] : undefined
@@ -138,10 +140,10 @@ function messageContent(content: unknown, param: string): {content: string; cont
     if (typeof type === 'string' && textField === undefined)
       throw new InvalidRequestError(`'${param}[${index}]' is a '${type.slice(0, 40)}' part, but this model is text-only: only text parts ({"type":"text","text":...}) are accepted`, {param})
     const text = textField === undefined ? undefined : fields[textField]
-    if (text === null && textField !== undefined) return []
+    if (text === null && textField !== undefined) return
     if (typeof text !== 'string')
       throw new InvalidRequestError(`'${param}[${index}]' must be {"type":"text","text":...}; only text parts are supported`, {param})
-    return [{type: 'text', text}]
+    parts.push({type: 'text', text})
   })
   return {content: parts.map((part) => part.text).join('\n'), contentParts: parts}
 }

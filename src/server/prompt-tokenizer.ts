@@ -3,7 +3,7 @@ import {ContextLengthError, InvalidRequestError} from '../engine/errors.js'
 import type {ChatMessage, TokenizerLike} from './engine-like.js'
 import type {ChatContentFormatOption} from '../engine/model/chat-content-format.js'
 import {badWordTokenSequences} from '../engine/guided/bad-words.js'
-import {parseJson, type PromptField, promptTexts} from './request-body.js'
+import {jsonText, parseJsonText, type PromptField, promptTexts} from './request-body.js'
 
 export type TokenizeJob =
   | {kind: 'text'; text: string; param: string; addSpecialTokens?: boolean; truncate?: number}
@@ -37,9 +37,14 @@ export interface PromptTokenizer {
 
 /** Decodes and parses a body, then refuses any prompt text in `field` too long for the context, before any schema check. */
 export function parseBodyJob(tokenizer: Pick<TokenizerLike, 'maxTextBytes'>, body: Uint8Array, field: PromptField, maxModelLen: number): unknown {
-  const parsed = parseJson(body)
+  return checkBodyJob(tokenizer, jsonText(body), field, maxModelLen)
+}
+
+/** parseBodyJob on the body's text (a worker checks it so, and sends back the text: see TokenizerWorkers.parseBody). */
+export function checkBodyJob(tokenizer: Pick<TokenizerLike, 'maxTextBytes'>, text: string, field: PromptField, maxModelLen: number): unknown {
+  const parsed = parseJsonText(text)
   const truncating = truncates(parsed)
-  for (const text of promptTexts(parsed, field)) checkTextFits(tokenizer, text, maxModelLen, field, truncating)
+  for (const prompt of promptTexts(parsed, field)) checkTextFits(tokenizer, prompt, maxModelLen, field, truncating)
   return parsed
 }
 

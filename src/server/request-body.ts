@@ -113,7 +113,8 @@ function jsonDepthExceeds(text: string, limit: number): boolean {
   return false
 }
 
-export function parseJson(body: Uint8Array): unknown {
+/** The body as text, refused when empty, not UTF-8 or nested too deep. */
+export function jsonText(body: Uint8Array): string {
   if (body.length === 0) throw new InvalidRequestError('The request body is empty; send a JSON object.', {code: 'invalid_json'})
   let text: string
   try {
@@ -123,6 +124,10 @@ export function parseJson(body: Uint8Array): unknown {
   }
   if (jsonDepthExceeds(text, MAX_JSON_DEPTH))
     throw new InvalidRequestError(`The request body nests arrays and objects deeper than ${MAX_JSON_DEPTH} levels.`, {code: 'invalid_json'})
+  return text
+}
+
+export function parseJsonText(text: string): unknown {
   try {
     return JSON.parse(text)
   } catch (error) {

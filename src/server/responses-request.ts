@@ -5,7 +5,7 @@
 // sent and checked there, once. Its errors name chat fields, so `responsesParam` names them back as the client sent them.
 import {InvalidRequestError, PagedLLMError, quotedValue} from '../engine/errors.js'
 import {newObjectId} from './api-context.js'
-import {type JsonObject, optionalBoolean, optionalObject, optionalString, requireObject} from './request-fields.js'
+import {type JsonObject, optionalBoolean, optionalObject, optionalObjectItem, optionalString, requireObject} from './request-fields.js'
 import type {ResponseStore} from './response-store.js'
 
 /** What the Response object repeats of the request (the openai SDK reads these), normalized. */
@@ -181,7 +181,7 @@ class Conversation {
 
   /** `keepsPath`: false for items the client did not send in this request (a stored conversation's). */
   addItem(item: unknown, param: string, keepsPath = true): void {
-    const fields = optionalObject({[param]: item}, param)
+    const fields = optionalObjectItem(item, param)
     if (fields === undefined) throw new InvalidRequestError(`'${param}' must be an input item object`, {param})
     // An "easy" message has no type; every other item names its own.
     const type = fields.type ?? 'message'
@@ -242,7 +242,7 @@ function functionTools(raw: unknown): JsonObject[] {
   if (!Array.isArray(raw)) throw new InvalidRequestError("'tools' must be a list of function tools", {param: 'tools'})
   return raw.map((tool: unknown, index) => {
     const param = `tools[${index}]`
-    const fields = optionalObject({[param]: tool}, param)
+    const fields = optionalObjectItem(tool, param)
     if (fields === undefined) throw new InvalidRequestError(`'${param}' must be a tool object`, {param})
     if (fields.type !== 'function')
       throw new InvalidRequestError(`'${param}' is a ${quotedValue(fields.type)} tool; this server runs function tools only`, {param: `${param}.type`})

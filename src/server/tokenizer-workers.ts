@@ -57,11 +57,14 @@ export class TokenizerWorkers implements PromptTokenizer {
     return (await this.post({kind: 'badWords', words}, words.reduce((sum, word) => sum + word.length, 0))) as number[][]
   }
 
-  /** A big body's bytes move (not copied) to a worker, so decoding, parsing and refusing a huge prompt cost the event loop nothing. */
+  /** A big body's bytes move (not copied) to a worker, so decoding, checking and refusing a huge prompt cost the event loop only a JSON.parse. */
   async parseBody(body: Buffer, field: PromptField): Promise<unknown> {
     if (body.length < OFFLOAD_BODY_BYTES) return parseBodyJob(this.sizeLimit, body, field, this.maxModelLen)
     const own = body.byteOffset === 0 && body.byteLength === body.buffer.byteLength ? body : Buffer.from(body)
-    return this.post({kind: 'body', body: own, field}, body.length, [own.buffer as ArrayBuffer])
+    // The worker checks the body and sends back its text (which parses here without error) or the parsed value,
+    // whichever is cheaper to rebuild here (tokenize-worker.ts).
+    const reply = (await this.post({kind: 'body', body: own, field}, body.length, [own.buffer as ArrayBuffer])) as {text: string} | {parsed: unknown}
+    return 'text' in reply ? JSON.parse(reply.text) : reply.parsed
   }
 
   private async post(job: WorkerJob, bytes: number, transfer: ArrayBuffer[] = []): Promise<unknown> {

@@ -33,9 +33,9 @@ export default class Bench extends PagedLLMCommand {
     if (flags.json) prepareOutputFile(flags.json, 'json')
     const started = performance.now()
     const log = (line: string) => process.stderr.write(chalk.dim(line) + '\n')
-    const options = await suiteOptionsFromFlags(flags, {policies: parsePolicies(flags.policies), endpoints: [], log})
     const stopReporting = reportInterrupt(() => `no results (tables${flags.json ? ', --json' : ''}${flags.plots ? ', --plots' : ''} come once every run has finished)`)
-    const results: SuiteResults = await runBenchSuite(options).finally(stopReporting)
+    // Reported from the start: reading the dataset and loading the model are where a Ctrl-C most often lands.
+    const results: SuiteResults = await suiteOptionsFromFlags(flags, {policies: parsePolicies(flags.policies), endpoints: [], log}).then(runBenchSuite).finally(stopReporting)
     const wallS = (performance.now() - started) / 1000
     const engine = results.engine!
     const w = results.workload

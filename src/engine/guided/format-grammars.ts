@@ -14,7 +14,31 @@ const MONTH_DAY =
   ' | ( "0" [469] | "1" "1" ) "-" ( "0" [1-9] | [1-2] [0-9] | "3" "0" )' +
   ' | "0" "2" "-" ( "0" [1-9] | "1" [0-9] | "2" [0-8] ) )'
 
+/**
+ * A DNS label's inner run of up to K letters, digits and hyphens: one rule per count (`hostname_run_K`). xgrammar's own
+ * repetition `{0,61}` compiled 4x slower still (docs/PERFORMANCE.md, "format: hostname").
+ */
+const LABEL_RUN_RULES = Array.from({length: 61}, (_, i) => i + 1)
+  .map((max) => `hostname_run_${max} ::= "" | [a-z0-9-] ${max === 1 ? '""' : `hostname_run_${max - 1}`}`)
+  .join('\n')
+/** A label of 1 to `max` characters, neither first nor last a hyphen. */
+const label = (max: number) => `[a-z0-9] ( hostname_run_${max - 2} [a-z0-9] )?`
+const dotted = (max: number) => `"." ${label(max)}`
+/**
+ * Labels of 1-63 characters and the whole name at most 253, as ajv-formats and Python's fqdn check. A grammar that
+ * counted the whole name would need a rule per length left; this is the union of two shapes that cannot pass 253: up to
+ * four labels of up to 63 characters (the fourth 61), or five to eight labels of up to 30.
+ */
+const HOSTNAME =
+  `( ${label(63)} ( ${dotted(63)} ( ${dotted(63)} ( ${dotted(61)} )? )? )?` +
+  ` | ${label(30)} ${dotted(30)} ${dotted(30)} ${dotted(30)} ${dotted(30)} ( ${dotted(30)} ( ${dotted(30)} ( ${dotted(30)} )? )? )? )`
+
 const FIXES: Array<[from: string, to: string, why: string]> = [
+  [
+    '"\\"" ( [a-z0-9] ( [a-z0-9-]* [a-z0-9] )? ) ( "." [a-z0-9] ( [a-z0-9-]* [a-z0-9] )? )* "\\""',
+    `"\\"" ${HOSTNAME} "\\""`,
+    'hostname: labels over 63 characters, names over 253',
+  ],
   [
     '( "2" "5" [0-5] | "2" [0-4] [0-9] | [0-1]? [0-9]? [0-9] )',
     OCTET,
@@ -61,5 +85,6 @@ const FIXES: Array<[from: string, to: string, why: string]> = [
 
 /** The schema's EBNF with every format fix applied. */
 export function fixFormatGrammars(ebnf: string): string {
-  return FIXES.reduce((text, [from, to]) => text.split(from).join(to), ebnf)
+  const fixed = FIXES.reduce((text, [from, to]) => text.split(from).join(to), ebnf)
+  return fixed.includes(' hostname_run_') ? `${fixed}\n${LABEL_RUN_RULES}\n` : fixed
 }

@@ -12,6 +12,7 @@ import {vocabInfoOf, type VocabInfo} from './grammar-compiler.js'
 import {GrammarHost, type HostRequest} from './grammar-host.js'
 import type {MaskBudget, StepItem, WorkerReply} from './grammar-worker.js'
 import {guidedKey, type GuidedSpec} from './guided-spec.js'
+import {SharedCompiles} from './shared-compiles.js'
 
 /** Worker threads at most; each holds its own tokenizer tables (built once, about a second at 32k tokens). */
 export const MAX_WORKERS = 3
@@ -48,6 +49,21 @@ export const DEFAULT_MASK_BUDGET: MaskBudget = {stepMs: 500, totalMs: 30_000, st
 /** What a step asks of one sequence (the service assigns its mask slot). */
 export type StepRequest = Omit<StepItem, 'slot'>
 
+/** What a GrammarService is built from; the limits default to the DEFAULT_* above. */
+export interface GrammarServiceOptions {
+  tokenizer: Pick<Tokenizer, 'idToToken' | 'decoderKind' | 'specialTokenIds'>
+  vocabSize: number
+  eosTokenIds: readonly number[]
+  /** A compile's own run time in a worker with no live matchers. */
+  compileTimeoutMs?: number
+  /** A compile's own run time in a worker whose live matchers wait behind it (the smaller of the two applies). */
+  sharedCompileTimeoutMs?: number
+  /** What one sequence's masks may cost before its request fails. */
+  maskBudget?: MaskBudget
+  /** How long a compile may wait for a worker to take it before it is a 503. */
+  compileWaitTimeoutMs?: number
+}
+
 export class GrammarService {
   private vocabInfo: VocabInfo | null = null
   private readonly hosts: GrammarHost[] = []
@@ -56,16 +72,24 @@ export class GrammarService {
   lastStepBusyMs = 0
   /** Sequences whose grammar went over the mask budget, until taken. */
   private readonly overBudget = new Set<number>()
+  private readonly sharedCompiles = new SharedCompiles()
+  private readonly tokenizer: GrammarServiceOptions['tokenizer']
+  private readonly vocabSize: number
+  private readonly eosTokenIds: readonly number[]
+  private readonly compileTimeoutMs: number
+  private readonly sharedCompileTimeoutMs: number
+  private readonly maskBudget: MaskBudget
+  private readonly compileWaitTimeoutMs: number
 
-  constructor(
-    private readonly tokenizer: Pick<Tokenizer, 'idToToken' | 'decoderKind' | 'specialTokenIds'>,
-    private readonly vocabSize: number,
-    private readonly eosTokenIds: readonly number[],
-    private readonly compileTimeoutMs = DEFAULT_COMPILE_TIMEOUT_MS,
-    private readonly sharedCompileTimeoutMs = DEFAULT_SHARED_COMPILE_TIMEOUT_MS,
-    private readonly maskBudget = DEFAULT_MASK_BUDGET,
-    private readonly compileWaitTimeoutMs = DEFAULT_COMPILE_WAIT_TIMEOUT_MS,
-  ) {}
+  constructor(options: GrammarServiceOptions) {
+    this.tokenizer = options.tokenizer
+    this.vocabSize = options.vocabSize
+    this.eosTokenIds = options.eosTokenIds
+    this.compileTimeoutMs = options.compileTimeoutMs ?? DEFAULT_COMPILE_TIMEOUT_MS
+    this.sharedCompileTimeoutMs = options.sharedCompileTimeoutMs ?? DEFAULT_SHARED_COMPILE_TIMEOUT_MS
+    this.maskBudget = options.maskBudget ?? DEFAULT_MASK_BUDGET
+    this.compileWaitTimeoutMs = options.compileWaitTimeoutMs ?? DEFAULT_COMPILE_WAIT_TIMEOUT_MS
+  }
 
   get numWorkers(): number {
     return this.hosts.length
@@ -73,15 +97,21 @@ export class GrammarService {
 
   /**
    * Compiles off the event loop; a spec that does not compile rejects with an InvalidRequestError on its field.
-   * `signal` (the request's) stops the compile when its client leaves: dropped while it waits for a worker, its worker
-   * stopped once it runs, if that worker holds no matchers.
+   * Requests asking for the same spec (and field: the errors name it) at once share one compile. `signal` (the
+   * request's) ends its wait when its client leaves, and stops the compile when no other request waits for it.
    */
   async compile(spec: GuidedSpec, signal?: AbortSignal): Promise<void> {
+    if (this.isCompiled(spec)) return
+    await this.sharedCompiles.join(`${spec.param}\n${guidedKey(spec)}`, (stop) => this.compileOnce(spec, stop), signal)
+  }
+
+  /** One compile: dropped while it waits for a worker when `signal` aborts, its worker stopped once it runs, if that worker holds no matchers. */
+  private async compileOnce(spec: GuidedSpec, signal: AbortSignal): Promise<void> {
     const key = guidedKey(spec)
     const startBy = performance.now() + this.compileWaitTimeoutMs
     for (;;) {
       if (this.hostOf(key)) return
-      signal?.throwIfAborted()
+      signal.throwIfAborted()
       const host = this.hostForCompile()
       const shared = host.matchers.size > 0
       const runMs = shared ? Math.min(this.compileTimeoutMs, this.sharedCompileTimeoutMs) : this.compileTimeoutMs

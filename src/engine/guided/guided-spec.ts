@@ -23,11 +23,20 @@ export interface StructuralTag {
   end: string
 }
 
-/** The compile cache key: everything that changes the grammar, nothing that only names the field. */
+/**
+ * The compile cache key: everything that changes the grammar, nothing that only names the field. Kept per spec object
+ * (specs are not changed once made): a request asks for it several times, and a megabyte schema's costs ~20 ms each.
+ */
 export function guidedKey(spec: GuidedSpec): string {
-  const {param: _param, ...grammar} = spec
-  return JSON.stringify(grammar)
+  let key = keyOfSpec.get(spec)
+  if (key === undefined) {
+    const {param: _param, ...grammar} = spec
+    key = JSON.stringify(grammar)
+    keyOfSpec.set(spec, key)
+  }
+  return key
 }
+const keyOfSpec = new WeakMap<GuidedSpec, string>()
 
 // Keywords the compiler enforces (xgrammar's JSON-schema converter) plus annotations that constrain nothing.
 const ENFORCED_KEYWORDS = new Set([

@@ -1,0 +1,78 @@
+// Large request bodies (3-4 MB, ~10^5 list items) against `pagedllm serve` (dist/, a child process): for each body shape,
+// N such requests at once while /health is polled every 10 ms; reports /health latency (max, p99), the replies' status
+// codes and the server's own event-loop delay (scripts/event-loop-probe.js).
+// Usage: npm run build:ts && node --import tsx scripts/serve-big-bodies.ts [--model DIR] [--concurrent 4] [--only chatParts,...] [-- extra node flags, e.g. --cpu-prof]
+import {spawn} from 'node:child_process'
+import {loadavg} from 'node:os'
+import {createInterface} from 'node:readline'
+import {fileURLToPath} from 'node:url'
+import {parseArgs} from 'node:util'
+
+const {values: options, positionals: nodeFlags} = parseArgs({
+  allowPositionals: true,
+  options: {model: {type: 'string'}, concurrent: {type: 'string', default: '4'}, only: {type: 'string'}},
+})
+const root = fileURLToPath(new URL('..', import.meta.url))
+const probe = fileURLToPath(new URL('./event-loop-probe.js', import.meta.url))
+const N = 100_000
+const range = (n: number) => Array.from({length: n}, (_, i) => i)
+const parts = range(N).map((i) => ({type: 'text', text: `part ${i % 100}`}))
+
+/** Each shape: the route and a body of about 3-4 MB that the API takes (its fields at or past their limits). */
+const SHAPES: Record<string, [route: string, body: () => unknown]> = {
+  chatParts: ['/v1/chat/completions', () => ({messages: [{role: 'user', content: parts}], max_tokens: 1})],
+  chatMessages: ['/v1/chat/completions', () => ({messages: range(N).map((i) => ({role: i % 2 ? 'assistant' : 'user', content: `m${i % 100}`})), max_tokens: 1})],
+  chatTools: ['/v1/chat/completions', () => ({messages: [{role: 'user', content: 'hi'}], max_tokens: 1, tools: range(N / 8).map((i) => ({type: 'function', function: {name: `f${i}`, parameters: {type: 'object', properties: {a: {type: 'string'}}}}}))})],
+  chatSchema: ['/v1/chat/completions', () => ({messages: [{role: 'user', content: 'hi'}], max_tokens: 1, response_format: {type: 'json_schema', json_schema: {name: 's', schema: {type: 'object', properties: Object.fromEntries(range(N / 2).map((i) => [`p${i}`, {type: 'integer'}]))}}}})],
+  completionTokens: ['/v1/completions', () => ({prompt: range(N / 50).map(() => range(50).map((i) => i + 5)), max_tokens: 1})],
+  completionLogitBias: ['/v1/completions', () => ({prompt: 'hi', max_tokens: 1, logit_bias: Object.fromEntries(range(N * 2).map((i) => [String(i), 1]))})],
+  completionStop: ['/v1/completions', () => ({prompt: 'hi', max_tokens: 1, stop: range(N).map((i) => `s${i}`)})],
+  responsesInput: ['/v1/responses', () => ({input: range(N).map((i) => ({role: 'user', content: `m${i % 100}`})), max_output_tokens: 1})],
+  tokenizeParts: ['/tokenize', () => ({messages: [{role: 'user', content: parts}]})],
+}
+const shapes = options.only ? options.only.split(',') : Object.keys(SHAPES)
+
+const child = spawn(process.execPath, [...nodeFlags, '--import', probe, `${root}/bin/run.js`, 'serve', '--port', '0', '--threads', '1', ...(options.model ? ['--model', options.model] : [])], {stdio: ['ignore', 'ignore', 'pipe'], cwd: process.cwd()})
+process.on('exit', () => child.kill('SIGKILL')) // a failed run must not leave the server behind
+const lines = createInterface({input: child.stderr!})
+let onLine: (line: string) => void = () => {}
+lines.on('line', (line) => {
+  if (!line.startsWith('EVENT_LOOP') && !/^(pagedllm|model|backend|kv cache|ready|no --model|note):/.test(line) && !line.startsWith('pagedllm ')) process.stderr.write(`  [server] ${line}\n`)
+  onLine(line)
+})
+const nextLine = (prefix: string) => new Promise<string>((resolve) => (onLine = (line) => line.includes(prefix) && resolve(line)))
+const ready = nextLine('ready: ')
+const url = /at (\S+)\/v1/.exec(await ready)![1]!
+
+async function loopDelay(): Promise<{p99Ms: number; maxMs: number}> {
+  const report = nextLine('EVENT_LOOP ')
+  child.kill('SIGUSR2')
+  return JSON.parse((await report).slice('EVENT_LOOP '.length))
+}
+
+const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!
+for (const name of shapes) {
+  const [route, makeBody] = SHAPES[name]!
+  const body = JSON.stringify(makeBody())
+  await loopDelay()
+  const health: number[] = []
+  let running = true
+  const poll = (async () => {
+    while (running) {
+      const start = performance.now()
+      // A reset counts as the longest wait: a stalled loop lets keep-alive timers close sockets clients are reusing.
+      const ok = await fetch(`${url}/health`).then((reply) => reply.arrayBuffer().then(() => true), () => false)
+      health.push(ok ? performance.now() - start : Infinity)
+      await new Promise((resolve) => setTimeout(resolve, 10))
+    }
+  })()
+  const started = performance.now()
+  const statuses = await Promise.all(range(Number(options.concurrent)).map(() => fetch(`${url}${route}`, {method: 'POST', headers: {'content-type': 'application/json'}, body}).then(async (reply) => `${reply.status}${reply.ok ? '' : ` ${((await reply.json()) as {error: {message: string}}).error.message.slice(0, 80)}`}`)))
+  const wallMs = performance.now() - started
+  running = false
+  await poll
+  const loop = await loopDelay()
+  const sorted = health.sort((a, b) => a - b)
+  console.log(`${name} (${(body.length / 1e6).toFixed(1)} MB x ${options.concurrent}, load ${loadavg()[0]!.toFixed(1)}): /health max ${sorted.at(-1)!.toFixed(0)} ms, p99 ${percentile(sorted, 0.99).toFixed(0)} ms over ${sorted.length}${sorted.includes(Infinity) ? ` (${sorted.filter((ms) => ms === Infinity).length} reset)` : ''}; loop delay max ${loop.maxMs.toFixed(0)} ms; all replied in ${wallMs.toFixed(0)} ms: ${[...new Set(statuses)].join(' | ')}`)
+}
+child.kill('SIGTERM')
