@@ -63,6 +63,46 @@ describe('hostile clients on raw sockets', () => {
     }
   })
 
+  it('bodies that trickle a byte at a time while others wait lose their connections; a body sent steadily is served', async () => {
+    // Sixteen bodies that never go quiet long enough to stall, but at a byte per 50 ms would end long after the request
+    // timeout: they held all the body memory until it cut them (30 s), and with it every other request.
+    const {url} = await start({requestTimeoutMs: 30_000, headersTimeoutMs: 10_000, maxBodyBytes: 1000, maxBodyBytesInFlight: 16_000, bodyStallTimeoutMs: 300})
+    const announce = 'POST /v1/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{"prompt"'
+    const trickling = await Promise.all(Array.from({length: 16}, () => deafClient(url, announce)))
+    const drip = setInterval(() => trickling.forEach((socket) => socket.write(' ')), 50)
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 50))
+      const reply = await within(post(`${url}/v1/completions`, {prompt: 'hi', max_tokens: 2}), 'the request behind the trickling bodies', 5000)
+      assert.equal(reply.status, 200, reply.text)
+    } finally {
+      clearInterval(drip)
+      for (const socket of trickling) socket.destroy()
+    }
+    // One body in memory at a time, another request waiting all along: a body sent in 100-byte pieces over ~0.6 s
+    // would end in time, so it is read to the end.
+    const one = await start({requestTimeoutMs: 30_000, headersTimeoutMs: 10_000, maxBodyBytes: 1000, maxBodyBytesInFlight: 1000, bodyStallTimeoutMs: 300})
+    const body = JSON.stringify({prompt: 'steady', max_tokens: 2}).padEnd(1000, ' ')
+    const steady = await deafClient(one.url, 'POST /v1/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 1000\r\nconnection: close\r\n\r\n')
+    steady.resume()
+    let steadyReply = ''
+    steady.on('data', (chunk) => (steadyReply += chunk))
+    const steadyDone = new Promise((resolve) => steady.once('close', resolve))
+    try {
+      steady.write(body.slice(0, 100))
+      await new Promise((resolve) => setTimeout(resolve, 50))
+      const waiting = post(`${one.url}/v1/completions`, {prompt: 'hi', max_tokens: 2})
+      for (let at = 100; at < body.length; at += 100) {
+        await new Promise((resolve) => setTimeout(resolve, 60))
+        steady.write(body.slice(at, at + 100))
+      }
+      await within(steadyDone, "the steady body's reply", 5000)
+      assert.match(steadyReply, /^HTTP\/1\.1 200 /, steadyReply)
+      assert.equal((await within(waiting, 'the request behind it', 5000)).status, 200)
+    } finally {
+      steady.destroy()
+    }
+  })
+
   it('a CONNECT gets a 405 with the error object, not a connection closed unanswered', async () => {
     const {url} = await start()
     const socket = await deafClient(url, 'CONNECT example.com:443 HTTP/1.1\r\nhost: example.com:443\r\n\r\n')

@@ -43,7 +43,7 @@ export interface ApiServerOptions {
   maxBodyBytes: number
   /** Request bodies held in memory at once, in bytes; a body's reservation (its Content-Length) is taken before it is read. */
   maxBodyBytesInFlight: number
-  /** A body that sends nothing for this long while other bodies wait for memory loses its connection (and reservation). */
+  /** A body that sends nothing for this long, or is read this long and would not end before the request timeout at its rate, while other bodies wait for memory, loses its connection (and reservation). */
   bodyStallTimeoutMs: number
   maxSequencesPerRequest: number
   /** Sequences one request keeps in the engine at once; the rest of a prompt list waits its turn. */
@@ -342,7 +342,9 @@ export class ApiServer {
       const chunked = !(Number.isFinite(declared) && declared > 0)
       const bodyGrant = await this.bodyBudget.acquire(signal, chunked ? maxBodyBytes : declared)
       releases.push(bodyGrant)
-      const bytes = await readBody(request, maxBodyBytes, {ms: this.options.bodyStallTimeoutMs, contended: () => this.bodyBudget.numQueued > 0})
+      const deadline = this.options.requestTimeoutMs > 0 ? arrivalTime * 1000 + this.options.requestTimeoutMs : Infinity
+      const stall = {ms: this.options.bodyStallTimeoutMs, contended: () => this.bodyBudget.numQueued > 0, expectedBytes: chunked ? maxBodyBytes : declared, deadline}
+      const bytes = await readBody(request, maxBodyBytes, stall)
       if (chunked) bodyGrant.shrinkTo(bytes.length)
       const body = await promptTokenizer.parseBody(charset === null ? bytes : toUtf8(bytes, charset), promptField)
       const admit = async (sequences: number) => void releases.push(await this.limiter.acquire(signal, sequences))
