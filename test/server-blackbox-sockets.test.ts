@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict'
 import {connect, type Socket} from 'node:net'
 import {describe, it} from 'node:test'
-import {post, start} from './support/server-harness.js'
+import {FakeEngine} from './support/fake-engine.js'
+import {post, start, waitFor} from './support/server-harness.js'
 
 /** A raw connection that reads nothing and never closes its side: the server alone decides when it ends. */
 async function deafClient(url: string, request: string): Promise<Socket> {
@@ -101,6 +102,44 @@ describe('hostile clients on raw sockets', () => {
     } finally {
       steady.destroy()
     }
+  })
+
+  it('requests pipelined on one connection run one at a time, in order; those still waiting when the client leaves never run', async () => {
+    // node handed all of them to the server at once: one connection took as many sequence slots as it sent requests,
+    // and the replies queued behind the first never heard their client leave, so they ran on for no one.
+    const engine = new FakeEngine({stepMs: 10})
+    const {url} = await start({}, engine)
+    const pipelined = (maxTokens: number) =>
+      Array.from({length: 6}, (_, i) => {
+        const body = JSON.stringify({prompt: `p${i}`, max_tokens: maxTokens})
+        return `POST /v1/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`
+      }).join('')
+    const client = await deafClient(url, pipelined(3))
+    client.resume()
+    let replies = ''
+    client.on('data', (chunk) => (replies += chunk))
+    let mostRunning = 0
+    await within(
+      (async () => {
+        while ((replies.match(/HTTP\/1\.1 200 /g) ?? []).length < 6) {
+          mostRunning = Math.max(mostRunning, engine.stats().numRunning)
+          await new Promise((resolve) => setTimeout(resolve, 2))
+        }
+      })(),
+      'six replies',
+      10_000,
+    )
+    client.destroy()
+    assert.equal(mostRunning, 1, 'one request of the connection at a time')
+    assert.deepEqual([...replies.matchAll(/"text":"[^"]*"/g)].length, 6)
+
+    const before = engine.receivedParams.length
+    const leaving = await deafClient(url, pipelined(200))
+    await waitFor(() => engine.receivedParams.length > before, 'the first pipelined request to start')
+    leaving.destroy()
+    await waitFor(() => engine.stats().numRunning === 0, 'the first one aborted')
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    assert.equal(engine.receivedParams.length - before, 1, 'the five waiting behind it never ran')
   })
 
   it('a CONNECT gets a 405 with the error object, not a connection closed unanswered', async () => {

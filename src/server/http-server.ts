@@ -13,6 +13,7 @@ import type {EngineLike} from './engine-like.js'
 import {errorReply} from './error-reply.js'
 import {ServerMetrics} from './metrics.js'
 import {listModels, MODEL_PATH_PREFIX, retrieveModel} from './models-route.js'
+import {PipelinedRequests} from './pipelined-requests.js'
 import {InlinePromptTokenizer, type PromptTokenizer} from './prompt-tokenizer.js'
 import {bodyTooLarge, checkBodyCodings, declaredCharset, type PromptField, readBody, toUtf8} from './request-body.js'
 import {RequestLimiter} from './request-limiter.js'
@@ -104,6 +105,7 @@ export class ApiServer {
   private readonly connectionCap: ConnectionCap
   private engineState: EngineState = {kind: 'loading'}
   private readonly inFlight = new Set<AbortController>()
+  private readonly pipelined = new PipelinedRequests()
   private drainedListeners: (() => void)[] = []
   private shutdownPromise: Promise<void> | null = null
   private readonly routes: Record<string, Partial<Record<Method, RouteHandler>>>
@@ -130,7 +132,7 @@ export class ApiServer {
         // node's own refusal of a missing Host is a bare 400; handle() answers it with the error object instead.
         requireHostHeader: false,
       },
-      (request, response) => void this.handle(request, response),
+      (request, response) => this.pipelined.run(request.socket, () => this.handle(request, response)),
     )
     this.responseStore = options.responsesStore ? new ResponseStore(options.responsesStore, options.responsesStoreBytes) : null
     this.backgroundResponses = this.responseStore && new BackgroundResponses(this.responseStore, options.log)
