@@ -132,7 +132,7 @@ export class ApiServer {
         // node's own refusal of a missing Host is a bare 400; handle() answers it with the error object instead.
         requireHostHeader: false,
       },
-      (request, response) => this.pipelined.run(request.socket, () => this.handle(request, response)),
+      (request, response) => this.pipelined.run(request.socket, {response, handle: () => this.handle(request, response)}),
     )
     this.responseStore = options.responsesStore ? new ResponseStore(options.responsesStore, options.responsesStoreBytes) : null
     this.backgroundResponses = this.responseStore && new BackgroundResponses(this.responseStore, options.log)

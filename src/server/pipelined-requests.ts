@@ -1,11 +1,18 @@
 // Serves the requests a client pipelines on one connection one at a time, in order, as uvicorn serves vLLM's.
+import type {ServerResponse} from 'node:http'
 import type {Socket} from 'node:net'
 
 /** Pipelined requests parsed ahead and waiting on one connection; past this the connection is not read until they run. */
 const MAX_WAITING = 16
 
+/** Handles one request; ends when its reply is handed to node (not yet sent, perhaps), so `response` says when it is gone. */
+interface Turn {
+  response: ServerResponse
+  handle: () => Promise<void>
+}
+
 interface ConnectionTurns {
-  waiting: (() => Promise<void>)[]
+  waiting: Turn[]
   /** Whether this queue paused the socket (node pauses it too, for its own reasons, which are not ours to undo). */
   paused: boolean
 }
@@ -19,23 +26,23 @@ interface ConnectionTurns {
 export class PipelinedRequests {
   private readonly connections = new WeakMap<Socket, ConnectionTurns>()
 
-  run(socket: Socket, handle: () => Promise<void>): void {
+  run(socket: Socket, turn: Turn): void {
     const turns = this.connections.get(socket)
     if (turns === undefined) {
       const fresh: ConnectionTurns = {waiting: [], paused: false}
       this.connections.set(socket, fresh)
-      void this.serve(socket, fresh, handle)
+      void this.serve(socket, fresh, turn)
       return
     }
-    turns.waiting.push(handle)
+    turns.waiting.push(turn)
     if (turns.waiting.length > MAX_WAITING && !turns.paused) {
       turns.paused = true
       socket.pause()
     }
   }
 
-  private async serve(socket: Socket, turns: ConnectionTurns, first: () => Promise<void>): Promise<void> {
-    for (let handle: (() => Promise<void>) | undefined = first; handle !== undefined; handle = turns.waiting.shift()) {
+  private async serve(socket: Socket, turns: ConnectionTurns, first: Turn): Promise<void> {
+    for (let turn: Turn | undefined = first; turn !== undefined; turn = turns.waiting.shift()) {
       if (socket.destroyed) {
         turns.waiting.length = 0
         break
@@ -44,8 +51,18 @@ export class PipelinedRequests {
         turns.paused = false
         socket.resume()
       }
-      await handle()
+      await turn.handle()
+      // The next reply takes the socket (and hears of its close) only once this one is sent or cut.
+      await replyGone(turn.response)
     }
     this.connections.delete(socket)
   }
+}
+
+function replyGone(response: ServerResponse): Promise<void> {
+  if (response.writableFinished || response.destroyed) return Promise.resolve()
+  return new Promise((resolve) => {
+    response.once('finish', resolve)
+    response.once('close', resolve)
+  })
 }
