@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict'
 import {connect, type Socket} from 'node:net'
 import {describe, it} from 'node:test'
+import {MAX_PIPELINED} from '../src/server/pipelined-requests.js'
 import {FakeEngine} from './support/fake-engine.js'
 import {post, start, waitFor} from './support/server-harness.js'
 
@@ -140,6 +141,18 @@ describe('hostile clients on raw sockets', () => {
     await waitFor(() => engine.stats().numRunning === 0, 'the first one aborted')
     await new Promise((resolve) => setTimeout(resolve, 200))
     assert.equal(engine.receivedParams.length - before, 1, 'the five waiting behind it never ran')
+
+    // A flood: the first runs, MAX_PIPELINED wait their turn, the rest are refused at once (in order, after them).
+    const flood = Array.from({length: 3}, () => pipelined(2)).join('') + pipelined(2).replaceAll('/v1/completions', '/v1/models').replaceAll('POST', 'GET')
+    const flooding = await deafClient(url, flood)
+    flooding.resume()
+    let floodReplies = ''
+    flooding.on('data', (chunk) => (floodReplies += chunk))
+    await waitFor(() => (floodReplies.match(/HTTP\/1\.1 /g) ?? []).length === 24, 'the 24 replies')
+    flooding.destroy()
+    const statuses = [...floodReplies.matchAll(/HTTP\/1\.1 (\d+)/g)].map((match) => Number(match[1]))
+    assert.deepEqual(statuses, [...Array(1 + MAX_PIPELINED).fill(200), ...Array(24 - 1 - MAX_PIPELINED).fill(503)])
+    assert.match(floodReplies, /"code":"too_many_pipelined_requests"/)
   })
 
   it('a CONNECT gets a 405 with the error object, not a connection closed unanswered', async () => {

@@ -132,7 +132,7 @@ export class ApiServer {
         // node's own refusal of a missing Host is a bare 400; handle() answers it with the error object instead.
         requireHostHeader: false,
       },
-      (request, response) => this.pipelined.run(request.socket, {response, handle: () => this.handle(request, response)}),
+      (request, response) => this.pipelined.run(request.socket, response, (refusal) => this.handle(request, response, refusal)),
     )
     this.responseStore = options.responsesStore ? new ResponseStore(options.responsesStore, options.responsesStoreBytes) : null
     this.backgroundResponses = this.responseStore && new BackgroundResponses(this.responseStore, options.log)
@@ -213,7 +213,8 @@ export class ApiServer {
     return new Promise((resolve) => this.drainedListeners.push(resolve))
   }
 
-  private async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+  /** `refusal`: the request is answered with this error (one pipelined too many on its connection). */
+  private async handle(request: IncomingMessage, response: ServerResponse, refusal?: PagedLLMError): Promise<void> {
     const controller = new AbortController()
     this.inFlight.add(controller)
     // 'close' before the reply is finished means the client went away: stop generating and free its blocks now.
@@ -221,6 +222,7 @@ export class ApiServer {
       if (!response.writableFinished) controller.abort(new ClientDisconnected())
     })
     try {
+      if (refusal) throw refusal
       if (this.shutdownPromise) {
         response.setHeader('connection', 'close')
         throw new UnavailableError('The server is shutting down.', {code: 'shutting_down'})

@@ -1,61 +1,51 @@
 // Serves the requests a client pipelines on one connection one at a time, in order, as uvicorn serves vLLM's.
 import type {ServerResponse} from 'node:http'
 import type {Socket} from 'node:net'
+import {UnavailableError} from '../engine/errors.js'
 
-/** Pipelined requests parsed ahead and waiting on one connection; past this the connection is not read until they run. */
-const MAX_WAITING = 16
+/** Pipelined requests waiting on one connection; more are answered 503 at once. */
+export const MAX_PIPELINED = 16
 
-/** Handles one request; ends when its reply is handed to node (not yet sent, perhaps), so `response` says when it is gone. */
+/** Handles one request (or answers `refusal` as its error); ends when its reply is handed to node, not yet sent perhaps. */
+type Handle = (refusal?: UnavailableError) => Promise<void>
+
 interface Turn {
   response: ServerResponse
-  handle: () => Promise<void>
-}
-
-interface ConnectionTurns {
-  waiting: Turn[]
-  /** Whether this queue paused the socket (node pauses it too, for its own reasons, which are not ours to undo). */
-  paused: boolean
+  handle: Handle
 }
 
 /**
  * node hands every request it parses off a connection to the server at once, however many a client pipelines: one
  * connection could take every sequence slot and the queue behind them, and the replies queued behind the first never
  * hear that their client left (node tells only the reply that owns the socket), so they ran on for no one.
- * Here a connection's next request starts when the one before it has ended; a closed connection's waiting ones never do.
+ * Here a connection's next request starts once the reply before it is sent or cut; a closed connection's waiting ones
+ * never do. Past MAX_PIPELINED waiting, a request is refused at once: its small reply queues behind the others, and
+ * node stops reading a connection whose queued replies pile up, so a flood of pipelined requests stays bounded.
  */
 export class PipelinedRequests {
-  private readonly connections = new WeakMap<Socket, ConnectionTurns>()
+  private readonly waiting = new WeakMap<Socket, Turn[]>()
 
-  run(socket: Socket, turn: Turn): void {
-    const turns = this.connections.get(socket)
-    if (turns === undefined) {
-      const fresh: ConnectionTurns = {waiting: [], paused: false}
-      this.connections.set(socket, fresh)
-      void this.serve(socket, fresh, turn)
-      return
-    }
-    turns.waiting.push(turn)
-    if (turns.waiting.length > MAX_WAITING && !turns.paused) {
-      turns.paused = true
-      socket.pause()
+  run(socket: Socket, response: ServerResponse, handle: Handle): void {
+    const waiting = this.waiting.get(socket)
+    if (waiting === undefined) {
+      this.waiting.set(socket, [])
+      void this.serve(socket, {response, handle})
+    } else if (waiting.length < MAX_PIPELINED) {
+      waiting.push({response, handle})
+    } else {
+      void handle(new UnavailableError(`More than ${MAX_PIPELINED} requests are pipelined on this connection; send the rest once replies arrive.`, {code: 'too_many_pipelined_requests'}))
     }
   }
 
-  private async serve(socket: Socket, turns: ConnectionTurns, first: Turn): Promise<void> {
-    for (let turn: Turn | undefined = first; turn !== undefined; turn = turns.waiting.shift()) {
-      if (socket.destroyed) {
-        turns.waiting.length = 0
-        break
-      }
-      if (turns.paused && turns.waiting.length <= MAX_WAITING / 2) {
-        turns.paused = false
-        socket.resume()
-      }
+  private async serve(socket: Socket, first: Turn): Promise<void> {
+    const waiting = this.waiting.get(socket)!
+    for (let turn: Turn | undefined = first; turn !== undefined; turn = waiting.shift()) {
+      if (socket.destroyed) break
       await turn.handle()
       // The next reply takes the socket (and hears of its close) only once this one is sent or cut.
       await replyGone(turn.response)
     }
-    this.connections.delete(socket)
+    this.waiting.delete(socket)
   }
 }
 
