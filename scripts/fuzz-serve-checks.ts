@@ -93,8 +93,9 @@ function completionProblem(json: any, sent: any, chunk: boolean): string | null 
       const bound = sent?.skip_special_tokens === false && sent?.stop === undefined ? choice.text.length : Infinity
       if (logprobs.text_offset.some((offset: number, i: number) => offset < (logprobs.text_offset[i - 1] ?? 0) || offset > bound)) return 'completion: text_offset not increasing within the text'
       if (Array.isArray(choice.token_ids) && choice.token_ids.length !== logprobs.tokens.length) return `completion: ${logprobs.tokens.length} logprobs for ${choice.token_ids.length} tokens`
-      // A token that ends the sequence (EOS, a stop token id) is returned without its text.
-      const shown = choice.finish_reason === 'stop' && typeof choice.stop_reason !== 'string' ? logprobs.tokens.slice(0, -1) : logprobs.tokens
+      // A token that ends the sequence (EOS, a stop token id) is returned without its text, unless include_stop_str_in_output keeps it (vLLM).
+      const cut = choice.finish_reason === 'stop' && typeof choice.stop_reason !== 'string' && sent?.include_stop_str_in_output !== true
+      const shown = cut ? logprobs.tokens.slice(0, -1) : logprobs.tokens
       // Bytes that are not UTF-8 (a sampled token cutting a character) decode to a different number of U+FFFD per token than in the whole text.
       const wholeUtf8 = !choice.text.includes('\ufffd')
       if (sent?.skip_special_tokens === false && sent?.stop === undefined && sent?.return_tokens_as_token_ids !== true && wholeUtf8 && shown.join('') !== choice.text)

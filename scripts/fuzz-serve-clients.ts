@@ -1,4 +1,4 @@
-// The client behaviour of scripts/fuzz-serve.ts: one request on a fresh connection, and clients that disconnect, never read, trickle bodies, crowd in or speak broken HTTP.
+// The client behaviour of scripts/fuzz-serve.ts: one request on a fresh connection, and clients that disconnect, never read, trickle bodies, crowd in, pipeline or speak broken HTTP.
 import {request as httpRequest} from 'node:http'
 import {connect} from 'node:net'
 import {type FuzzRequest, generateRequest, type Random} from './fuzz-serve-bodies.js'
@@ -45,7 +45,7 @@ export function send(port: number, fuzz: FuzzRequest, timeoutMs = REQUEST_TIMEOU
 
 export async function clientBehaviour(port: number, random: Random, fail: (kind: string, detail: string) => void): Promise<void> {
   const streamBody = (maxTokens: number) => Buffer.from(JSON.stringify({prompt: 'Once upon a time', max_tokens: maxTokens, ignore_eos: true, stream: true, n: random.int(1, 3)}))
-  const kind = random.pick(['disconnect-mid-stream', 'disconnect-mid-body', 'never-read', 'slow-body', 'burst', 'disconnect-any', 'disconnect-any', 'disconnect-any', 'raw-http', 'raw-http'])
+  const kind = random.pick(['disconnect-mid-stream', 'disconnect-mid-body', 'never-read', 'slow-body', 'burst', 'disconnect-any', 'disconnect-any', 'disconnect-any', 'raw-http', 'raw-http', 'pipelined'])
   const socket = () => connect(port, '127.0.0.1')
   const post = (body: Buffer, length = body.length) => `POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\n\r\n`
   const sleep = (ms: number) => new Promise((wake) => setTimeout(wake, ms))
@@ -67,6 +67,24 @@ export async function clientBehaviour(port: number, random: Random, fail: (kind:
     const head = raw.startsWith('HEAD ')
     const problem = !Number.isFinite(status) ? 'no status line' : status === 200 || status === 100 || (head && status < 500) ? null : replyProblem('', status, 'application/json', body, undefined)
     if (problem !== null) fail('raw-http', `${JSON.stringify(raw.slice(0, 60))}: ${problem} :: ${JSON.stringify(reply.slice(0, 200))}`)
+  } else if (kind === 'pipelined') {
+    // Generated requests pipelined on one connection (run in turn, past 16 waiting a 503 each), read or cut midway.
+    const requests = Array.from({length: random.pick([2, 8, 40])}, () => generateRequest(random, ''))
+    const wire = requests.map(({method, path, headers, body}) => {
+      const lines = Object.entries({...headers, 'content-length': String(body?.length ?? 0)}).map(([name, value]) => `${name}: ${value}\r\n`)
+      return Buffer.concat([Buffer.from(`${method} ${path} HTTP/1.1\r\nHost: x\r\n${lines.join('')}\r\n`, 'latin1'), body ?? Buffer.alloc(0)])
+    })
+    const reply = await new Promise<string>((done) => {
+      const client = socket()
+      let text = ''
+      client.on('data', (chunk) => (text += chunk.toString('latin1')))
+      client.on('error', () => done(text))
+      client.on('close', () => done(text))
+      client.write(Buffer.concat(wire))
+      setTimeout(() => client.destroy(), random.pick([200, 10_000]))
+    })
+    for (const [, status] of reply.matchAll(/HTTP\/1\.1 (\d{3}) /g))
+      if (Number(status) >= 500 && Number(status) !== 503) fail('pipelined', `a ${status} among ${requests.length} pipelined requests`)
   } else if (kind === 'disconnect-any') {
     // Any generated request, cut at a random moment: while queued, tokenizing, compiling a grammar, or streaming.
     const fuzz = generateRequest(random, '')

@@ -1,5 +1,5 @@
 // Fuzzes `pagedllm serve` (dist/, a child process) with seeded hostile requests and client behaviour, model by model, checking every reply and the drained KV pool.
-// Usage: npm run build:ts && npx tsx scripts/fuzz-serve.ts [--seconds 40] [--seed 1] [--workers 4] [--models builtin,qwen2,qwen2moe,gpt2,gguf] [--out out/fuzz-serve]
+// Usage: npm run build:ts && npx tsx scripts/fuzz-serve.ts [--seconds 40] [--seed 1] [--workers 4] [--models builtin,qwen2,qwen2moe,gpt2,gguf] [--out out/fuzz-serve] [--serve-flags="--num-blocks 48"]
 // (more --models: llama3, gemma, gemma3, mistral, phi3, qwen3, mixtral, gpt-neox, opt)
 // Loopback only, bounded in time (seconds per model). Prints requests sent and failures by class; each failure's request goes to OUT/failures.jsonl.
 import {spawn, type ChildProcess} from 'node:child_process'
@@ -21,10 +21,13 @@ const {values: options} = parseArgs({
     workers: {type: 'string', default: '4'},
     models: {type: 'string', default: 'builtin,qwen2,qwen2moe,gpt2,gguf'},
     out: {type: 'string', default: 'out/fuzz-serve'},
+    // Extra serve flags for every model, e.g. a tight pool with swapping or speculative decoding: --serve-flags="--num-blocks 48 --preemption-mode swap".
+    'serve-flags': {type: 'string', default: ''},
   },
 })
 const root = resolve('.')
 const seconds = Number(options.seconds)
+const extraFlags = options['serve-flags']!.split(' ').filter((flag) => flag !== '')
 const out = resolve(options.out!)
 mkdirSync(out, {recursive: true})
 const failuresFile = join(out, 'failures.jsonl')
@@ -58,7 +61,7 @@ interface Server {
 }
 
 async function startServer(flags: string[]): Promise<Server> {
-  const child = spawn(process.execPath, [join(root, 'bin/run.js'), 'serve', '--port', '0', '--threads', '1', '--slow-client-timeout', '3', ...flags], {stdio: ['ignore', 'pipe', 'pipe']})
+  const child = spawn(process.execPath, [join(root, 'bin/run.js'), 'serve', '--port', '0', '--threads', '1', '--slow-client-timeout', '3', ...flags, ...extraFlags], {stdio: ['ignore', 'pipe', 'pipe']})
   let exit: string | null = null
   const stderr: string[] = []
   child.on('exit', (code, signal) => (exit = `exited with ${code ?? signal}`))

@@ -229,10 +229,16 @@ describe('bench and compare: the runs asked for', () => {
     try {
       const file = join(dir, 'mine.jsonl')
       writeFileSync(file, '{"prompt_len": 12, "output_len": -1}\n')
-      const [unknown, malformed] = await Promise.all([
+      // A binary file's line, quoted in the message, keeps its control characters out of the terminal (\r, ESC, BEL); a tab is left.
+      const binary = join(dir, 'binary.jsonl')
+      writeFileSync(binary, Buffer.from([0x1b, 0x5b, 0x32, 0x4a, 0x07, 0x0d, 0x7f, 0x00, 0x09, 0x41, 0x0a]))
+      const [unknown, malformed, binaryLine] = await Promise.all([
         runCommand('bench/index', ['--trace', 'shargpt', '--model', '/nonexistent-model-dir']),
         runCommand('compare', ['--trace', file, '--model', '/nonexistent-model-dir']),
+        runCommand('bench/index', ['--trace', binary, '--model', '/nonexistent-model-dir']),
       ])
+      assert.equal(binaryLine.code, 2, binaryLine.stderr)
+      assert.equal(binaryLine.stderr, `Error: --trace ${binary} line 1: expected {"prompt_len": N, "output_len": N} with whole numbers N >= 1, got \\x1b[2J\\x07\\x0d\\x7f\\x00\tA\n`)
       assert.equal(unknown.code, 2, unknown.stderr)
       assert.equal(unknown.stderr, 'Error: --trace shargpt: not a built-in trace (sharegpt, alpaca, synthetic) nor a trace file (JSONL of {"prompt_len", "output_len"})\n')
       assert.equal(malformed.code, 2, malformed.stderr)

@@ -102,6 +102,7 @@ describe('tokenizer.json models the Rust tokenizers library refuses (the JS libr
     ['an empty vocabulary', (json) => (json.model.vocab = {}), /"model\.vocab" is empty/],
     ['a merge of tokens not in the vocabulary', (json) => json.model.merges.unshift('qqq zzz'), /merge 0 "qqq zzz" is not a pair of vocabulary tokens/],
     ['merges that are numbers', (json) => (json.model.merges = [1]), /merge 0 1 is not a pair of vocabulary tokens/],
+    ['a BPE model without merges', (json) => delete json.model.merges, /tokenizer\.json: a BPE model needs "model\.merges"/],
     ['an added token without content', (json) => json.added_tokens.push({id: 5, content: 5}), /added token \{"id":5,"content":5\} is not an object with a "content" string/],
     ['a model that is a string', (json) => (json.model = 'BPE'), /tokenizer\.json has no "model" object/],
   ]

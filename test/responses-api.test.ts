@@ -348,6 +348,15 @@ describe('/v1/responses with a reasoning parser and auto tool calls (scripted en
     assert.deepEqual(chat.response_format, {type: 'json_object'})
   })
 
+  // A 4 MiB body holds ~50,000 call items: copying the turn's calls for each one held the event loop for minutes.
+  it('a run of 50,000 function_call items joins one assistant turn in linear time', {timeout: 30_000}, () => {
+    const input = Array.from({length: 50_000}, (_, i) => ({type: 'function_call', call_id: `c${i}`, name: 'f', arguments: '{}'}))
+    const {chat} = translateResponsesRequest({input})
+    const [turn] = chat.messages as {role: string; tool_calls: {id: string}[]}[]
+    assert.equal(turn!.role, 'assistant')
+    assert.deepEqual([turn!.tool_calls.length, turn!.tool_calls[49_999]!.id], [50_000, 'c49999'])
+  })
+
   it('a client that leaves mid-stream aborts its request and frees its blocks', async () => {
     const fake = new FakeEngine({script: 'slow and steady ', stepMs: 5})
     const {url} = await start({}, fake)

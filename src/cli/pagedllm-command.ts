@@ -10,6 +10,8 @@ const FLAG_USE_ERROR = /^Flag (--\S+ [^]*)$/
 const REASONS_HEADING = /^The following errors? occurred:\n\s*([^\n]*)/
 const HELP_POINTER = /\nSee more help with --help$/
 const ANSI_CODES = /\x1b\[[0-9;]*m/g
+/** Control characters a message may quote from a hostile file or flag (a trace's binary line): they would break the line or drive the terminal. */
+const CONTROL_CHARS = /[\x00-\x08\x0a-\x1f\x7f-\x9f]/g
 
 /** oclif's FlagOutput / ArgOutput, which its index does not export. */
 type ParsedValues = {[name: string]: any}
@@ -39,7 +41,7 @@ export abstract class PagedLLMCommand extends Command {
         : useError
           ? useError[1]!
           : (REASONS_HEADING.exec(text)?.[1] ?? text.replace(HELP_POINTER, '').split('\n\n')[0]!.replace(/:\n/, ': '))
-      this.fail(`${message}\n${this.usageLine()}`, 2)
+      this.fail(message, 2, this.usageLine())
     }
     if (error instanceof PagedLLMError) this.fail(error.message, error.exitCode)
     // this.error(...) in a command: already a message for the user, printed the same way (one line, unwrapped).
@@ -47,8 +49,9 @@ export abstract class PagedLLMCommand extends Command {
     throw error
   }
 
-  private fail(message: string, exitCode: number): never {
-    process.stderr.write(`Error: ${message}\n`)
+  private fail(message: string, exitCode: number, usageLine?: string): never {
+    const line = message.replace(CONTROL_CHARS, (char) => (char === '\n' ? '\\n' : `\\x${char.charCodeAt(0).toString(16).padStart(2, '0')}`))
+    process.stderr.write(`Error: ${line}\n${usageLine === undefined ? '' : `${usageLine}\n`}`)
     return this.exit(exitCode)
   }
 

@@ -13,6 +13,7 @@ import type {EngineLike} from './engine-like.js'
 import {errorReply} from './error-reply.js'
 import {ServerMetrics} from './metrics.js'
 import {listModels, MODEL_PATH_PREFIX, retrieveModel} from './models-route.js'
+import {PipelinedRequests} from './pipelined-requests.js'
 import {InlinePromptTokenizer, type PromptTokenizer} from './prompt-tokenizer.js'
 import {bodyTooLarge, checkBodyCodings, declaredCharset, type PromptField, readBody, toUtf8} from './request-body.js'
 import {RequestLimiter} from './request-limiter.js'
@@ -43,7 +44,7 @@ export interface ApiServerOptions {
   maxBodyBytes: number
   /** Request bodies held in memory at once, in bytes; a body's reservation (its Content-Length) is taken before it is read. */
   maxBodyBytesInFlight: number
-  /** A body that sends nothing for this long while other bodies wait for memory loses its connection (and reservation). */
+  /** A body that sends nothing for this long, or is read this long and would not end before the request timeout at its rate, while other bodies wait for memory, loses its connection (and reservation). */
   bodyStallTimeoutMs: number
   maxSequencesPerRequest: number
   /** Sequences one request keeps in the engine at once; the rest of a prompt list waits its turn. */
@@ -104,6 +105,7 @@ export class ApiServer {
   private readonly connectionCap: ConnectionCap
   private engineState: EngineState = {kind: 'loading'}
   private readonly inFlight = new Set<AbortController>()
+  private readonly pipelined = new PipelinedRequests()
   private drainedListeners: (() => void)[] = []
   private shutdownPromise: Promise<void> | null = null
   private readonly routes: Record<string, Partial<Record<Method, RouteHandler>>>
@@ -130,7 +132,7 @@ export class ApiServer {
         // node's own refusal of a missing Host is a bare 400; handle() answers it with the error object instead.
         requireHostHeader: false,
       },
-      (request, response) => void this.handle(request, response),
+      (request, response) => this.pipelined.run(request.socket, response, (refusal) => this.handle(request, response, refusal)),
     )
     this.responseStore = options.responsesStore ? new ResponseStore(options.responsesStore, options.responsesStoreBytes) : null
     this.backgroundResponses = this.responseStore && new BackgroundResponses(this.responseStore, options.log)
@@ -211,7 +213,8 @@ export class ApiServer {
     return new Promise((resolve) => this.drainedListeners.push(resolve))
   }
 
-  private async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+  /** `refusal`: the request is answered with this error (one pipelined too many on its connection). */
+  private async handle(request: IncomingMessage, response: ServerResponse, refusal?: PagedLLMError): Promise<void> {
     const controller = new AbortController()
     this.inFlight.add(controller)
     // 'close' before the reply is finished means the client went away: stop generating and free its blocks now.
@@ -219,6 +222,7 @@ export class ApiServer {
       if (!response.writableFinished) controller.abort(new ClientDisconnected())
     })
     try {
+      if (refusal) throw refusal
       if (this.shutdownPromise) {
         response.setHeader('connection', 'close')
         throw new UnavailableError('The server is shutting down.', {code: 'shutting_down'})
@@ -342,7 +346,9 @@ export class ApiServer {
       const chunked = !(Number.isFinite(declared) && declared > 0)
       const bodyGrant = await this.bodyBudget.acquire(signal, chunked ? maxBodyBytes : declared)
       releases.push(bodyGrant)
-      const bytes = await readBody(request, maxBodyBytes, {ms: this.options.bodyStallTimeoutMs, contended: () => this.bodyBudget.numQueued > 0})
+      const deadline = this.options.requestTimeoutMs > 0 ? arrivalTime * 1000 + this.options.requestTimeoutMs : Infinity
+      const stall = {ms: this.options.bodyStallTimeoutMs, contended: () => this.bodyBudget.numQueued > 0, expectedBytes: chunked ? maxBodyBytes : declared, deadline}
+      const bytes = await readBody(request, maxBodyBytes, stall)
       if (chunked) bodyGrant.shrinkTo(bytes.length)
       const body = await promptTokenizer.parseBody(charset === null ? bytes : toUtf8(bytes, charset), promptField)
       const admit = async (sequences: number) => void releases.push(await this.limiter.acquire(signal, sequences))

@@ -6,24 +6,38 @@ import {InvalidRequestError, PagedLLMError, PayloadTooLargeError, UnsupportedMed
 /** The body field that holds prompt text: `prompt` (completions), `messages[].content` (chat) or `input` (responses: a string, or items' content). */
 export type PromptField = 'prompt' | 'messages' | 'input'
 
-/** When a body that sends nothing is cut: after `ms` without a byte, while `contended()` says others wait for memory. */
+/**
+ * When a body is cut while `contended()` says others wait for memory: after `ms` without a byte, or, once it has been
+ * read for `ms`, when at its rate so far the rest of its `expectedBytes` (what it reserved) would arrive after
+ * `deadline` (performance.now() ms: the request timeout, which would cut it anyway), so a trickle cannot hold memory.
+ */
 export interface BodyStall {
   ms: number
   contended: () => boolean
+  expectedBytes: number
+  deadline: number
 }
 
 /**
  * Reads the whole body, refusing more than `limit` bytes with a 413. The rest of an oversize body is read and
  * thrown away (memory stays bounded) so that a client still sending reliably gets the 413 instead of a reset.
- * A stalled body's connection is closed (as node's request timeout does), so idle clients cannot hold every
- * body reservation while other requests wait.
+ * A stalled or trickling body's connection is closed (as node's request timeout does), so idle or slow-drip clients
+ * cannot hold every body reservation while other requests wait.
  */
 export async function readBody(request: IncomingMessage, limit: number, stall?: BodyStall): Promise<Buffer> {
   const chunks: Buffer[] = []
   let size = 0
-  let lastByte = performance.now()
+  const started = performance.now()
+  let lastByte = started
   const watch = stall && setInterval(() => {
-    if (performance.now() - lastByte >= stall.ms && stall.contended()) request.destroy(new BodyStalledError(`The request body sent nothing for ${stall.ms} ms while others waited.`, {code: 'request_timeout'}))
+    const now = performance.now()
+    if (!stall.contended()) return
+    if (now - lastByte >= stall.ms) request.destroy(new BodyStalledError(`The request body sent nothing for ${stall.ms} ms while others waited.`, {code: 'request_timeout'}))
+    else if (now - started >= stall.ms && now + ((stall.expectedBytes - size) * (now - started)) / size > stall.deadline) {
+      const seconds = ((now - started) / 1000).toFixed(1)
+      const message = `The request body arrives too slowly to end before the request timeout (${size} of ${stall.expectedBytes} bytes in ${seconds} s) while others waited.`
+      request.destroy(new BodyStalledError(message, {code: 'request_timeout'}))
+    }
   }, Math.max(10, Math.min(1000, stall.ms / 4)))
   try {
     for await (const chunk of request as AsyncIterable<Buffer>) {

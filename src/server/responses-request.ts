@@ -204,7 +204,9 @@ class Conversation {
     const call = {id: requiredString(fields, 'call_id', param), type: 'function', function: {name: requiredString(fields, 'name', param), arguments: requiredString(fields, 'arguments', param)}}
     const last = this.messages[this.messages.length - 1]
     if (last?.role === 'assistant' && this.pendingReasoning === null) {
-      last.tool_calls = [...((last.tool_calls as unknown[] | undefined) ?? []), call]
+      // Pushed, not copied: copying made a run of n calls cost n^2 (20,000 calls held the event loop 18 s).
+      if (last.tool_calls === undefined) last.tool_calls = []
+      ;(last.tool_calls as unknown[]).push(call)
       return
     }
     this.add({role: 'assistant', content: null, tool_calls: [call]}, param, false)

@@ -26,7 +26,8 @@ export function checkTokenizerModel(tokenizerJson: Json, source: string): void {
 
 /** Each merge is "a b" or [a, b] of two vocabulary tokens (the Rust library's MergeTokenOutOfVocabulary otherwise). */
 function checkMerges(merges: unknown, vocab: Json, source: string): void {
-  if (merges === undefined) return
+  // The Rust library's "Missing vocab/merges"; the JS library failed on it with a TypeError of its own.
+  if (merges === undefined) throw new ModelLoadError(`${source}: a BPE model needs "model.merges" (a list, empty if there are none).`)
   if (!Array.isArray(merges)) throw new ModelLoadError(`${source}: "model.merges" must be a list.`)
   for (const [index, merge] of merges.entries()) {
     const pair = typeof merge === 'string' ? merge.split(' ') : merge
