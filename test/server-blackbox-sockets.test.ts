@@ -28,11 +28,12 @@ function within<T>(promise: Promise<T>, what: string, timeoutMs: number): Promis
 describe('hostile clients on raw sockets', () => {
   it('a client that idles mid-body and never reads its 408 gives back its body reservation: the next client is served', async () => {
     // One body in memory at a time: the idle client's reservation is all there is.
-    const {url} = await start({headersTimeoutMs: 200, requestTimeoutMs: 400, maxBodyBytes: 1000, maxBodyBytesInFlight: 1000})
+    // The timeouts leave room for a loaded machine: the next request itself must arrive within the request timeout.
+    const {url} = await start({headersTimeoutMs: 1000, requestTimeoutMs: 2000, maxBodyBytes: 1000, maxBodyBytesInFlight: 1000})
     const idle = await deafClient(url, 'POST /v1/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{"prompt"')
     try {
       await new Promise((resolve) => setTimeout(resolve, 50))
-      const reply = await within(post(`${url}/v1/completions`, {prompt: 'hi', max_tokens: 2}), 'the next request', 5000)
+      const reply = await within(post(`${url}/v1/completions`, {prompt: 'hi', max_tokens: 2}), 'the next request', 10_000)
       assert.equal(reply.status, 200, reply.text)
     } finally {
       idle.destroy()
