@@ -119,7 +119,8 @@ async function measureLlamaCpp(ggufPath: string): Promise<Figures> {
   const prefilled = await decode(prefillSequence, longPrompt())
   const prefillCpuSeconds = cpuSecondsSince(prefillCpu)
   const prefill = (prefillTokens * 1000) / (prefilled.first - prefillStarted)
-  const context = await model.createContext({contextSize: concurrency * (promptLength + newTokens + 16), sequences: concurrency, threads, batchSize: 512})
+  // contextSize is per sequence in node-llama-cpp (the context holds sequences x contextSize cells): not times concurrency.
+  const context = await model.createContext({contextSize: promptLength + newTokens + 16, sequences: concurrency, threads, batchSize: 512})
   const started = performance.now()
   const startedCpu = process.cpuUsage()
   await Promise.all(Array.from({length: concurrency}, (_, i) => decode(context.getSequence(), prompt(i + 2))))

@@ -77,5 +77,14 @@ bool set_vnni_kind(VnniKind kind) {
   return true;
 }
 
+const char* cpu_kernels_label() {
+  if (!avx2_enabled()) return "portable";
+  switch (vnni_in_use()) {
+    case VnniKind::kAvxVnni: return "AVX2, quantized prefill avx-vnni";
+    case VnniKind::kAvx512Vnni: return "AVX2, quantized prefill avx512-vnni";
+    default: return "AVX2";
+  }
+}
+
 }  // namespace cpu
 }  // namespace pagedllm

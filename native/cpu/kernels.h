@@ -28,6 +28,8 @@ const char* vnni_kind_name(VnniKind kind);  // "avx-vnni", "avx512-vnni", "none"
 VnniKind vnni_in_use();
 // Returns false (and changes nothing) when asked for a build this CPU cannot run; kNone (AVX2 only) always works.
 bool set_vnni_kind(VnniKind kind);
+// The kernels in use, for start-up lines: "portable", "AVX2" or e.g. "AVX2, quantized prefill avx-vnni".
+const char* cpu_kernels_label();
 
 // ---- weights ----
 // A [rows, cols] row-major matrix (PyTorch Linear layout: rows = out features) in its storage format.
