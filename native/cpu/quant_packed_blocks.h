@@ -97,9 +97,9 @@ constexpr int quads_per_madd() {
   else return 8;                                                                      // 16 * 15 * 127 = 30480
 }
 
-// Column groups per tile: 2 (4 x 16 outputs), except the signed formats on AVX2, which also hold a codes vector and
-// int16 pair sums per group for the sign step and measured faster with one group (4 x 8), their registers no longer
-// spilling; with VNNI (no pair sums) Q8_0 measured faster at 2 groups (docs/PERFORMANCE.md).
+// Column groups per tile: 2 (4 x 16 outputs), except the signed formats on AVX2: they also hold a codes vector per
+// group for the sign step and measured faster with one group (4 x 8), their registers no longer spilling. The VNNI
+// builds (one instruction per quad, fewer temporaries) measured Q8_0 faster with 2 (docs/PERFORMANCE.md).
 template <WeightFormat F>
 constexpr int tile_groups() { return Block32Traits<F>::kSigned && !kVnni ? 1 : 2; }
 
