@@ -2,7 +2,7 @@
 // GGUF file (f32, f16, q8_0 and Q4_K_M, written from the seeded test checkpoint).
 // Usage: npm install --prefix .cache/peer node-llama-cpp@3   (once; kept out of the project's dependencies)
 //        npx tsx scripts/bench-peer.ts [--preset bench] [--threads 2] [--peer-threads N] [--tokens 128] [--concurrency 32]
-//          [--prefill 256] [--formats f32,f16,q8_0,q4_k]
+//          [--prefill 256] [--formats f32,f16,q8_0,q4_k] [--vnni avx-vnni|avx512-vnni|none]
 import {existsSync, mkdirSync} from 'node:fs'
 import {join, resolve} from 'node:path'
 import {pathToFileURL} from 'node:url'
@@ -12,6 +12,7 @@ import {makeEngineConfig} from '../src/engine/config.js'
 import {LLMEngine} from '../src/engine/llm-engine.js'
 import {loadModel} from '../src/engine/model/load-model.js'
 import {ensureTestModel, type TestModelPreset} from '../src/engine/model/test-model.js'
+import {nativeOps, type VnniKind} from '../src/engine/native.js'
 import {makeSamplingParams} from '../src/engine/sampling-params.js'
 
 const {values: args} = parseArgs({
@@ -26,6 +27,8 @@ const {values: args} = parseArgs({
     concurrency: {type: 'string', default: '32'},
     'peer-dir': {type: 'string', default: process.env.PAGEDLLM_PEER_DIR ?? '.cache/peer'},
     formats: {type: 'string'},
+    /** Our quantized prefill's int8 dot products: a VNNI build or none (AVX2 maddubs); default the best this CPU runs. */
+    vnni: {type: 'string'},
   },
 })
 const threads = Number(args.threads)
@@ -34,6 +37,7 @@ const prefillTokens = Number(args.prefill)
 const newTokens = Number(args.tokens)
 const concurrency = Number(args.concurrency)
 const promptLength = 16
+if (args.vnni !== undefined && !nativeOps().setVnni(args.vnni as VnniKind)) throw new Error(`--vnni ${args.vnni}: this CPU runs ${nativeOps().vnniStatus().supported}`)
 
 function prompt(salt: number): number[] {
   return Array.from({length: promptLength}, (_, i) => 300 + ((i * 131 + salt * 17) % 5000))
@@ -119,7 +123,8 @@ async function measureLlamaCpp(ggufPath: string): Promise<Figures> {
   const prefilled = await decode(prefillSequence, longPrompt())
   const prefillCpuSeconds = cpuSecondsSince(prefillCpu)
   const prefill = (prefillTokens * 1000) / (prefilled.first - prefillStarted)
-  const context = await model.createContext({contextSize: concurrency * (promptLength + newTokens + 16), sequences: concurrency, threads, batchSize: 512})
+  // contextSize is per sequence in node-llama-cpp (the context holds sequences x contextSize cells): not times concurrency.
+  const context = await model.createContext({contextSize: promptLength + newTokens + 16, sequences: concurrency, threads, batchSize: 512})
   const started = performance.now()
   const startedCpu = process.cpuUsage()
   await Promise.all(Array.from({length: concurrency}, (_, i) => decode(context.getSequence(), prompt(i + 2))))
@@ -156,6 +161,7 @@ for (const format of formats) {
     row(`${concurrency} concurrent`, a.concurrentTokensPerSecond, b.concurrentTokensPerSecond, a.concurrentTokensPerCpuSecond, b.concurrentTokensPerCpuSecond),
   )
 }
+console.log(`pagedllm quantized prefill int8 dots: ${nativeOps().vnniStatus().inUse}`)
 console.log(`model: ${args.preset} preset (${loaded.config.numLayers} layers, hidden ${loaded.config.hiddenSize}, vocab ${loaded.config.vocabSize}), ` +
   `${threads} threads (llama.cpp ${peerThreads}), ${newTokens} new tokens, prompt ${promptLength}`)
 console.log('| weights | load | pagedllm tok/s | llama.cpp tok/s | ratio | pagedllm tok/cpu-s | llama.cpp tok/cpu-s | ratio |\n|---|---|---|---|---|---|---|---|')

@@ -79,7 +79,7 @@ class CpuBackend final : public Backend {
   BackendInfo info() const override {
     BackendInfo out;
     out.name = "cpu";
-    out.device_name = cpu_model_name();
+    out.device_name = cpu_model_name() + "; " + cpu_kernels_label();
     out.num_threads = pool_.size();
     out.weight_bytes = weights_.bytes();
     out.kv_bytes_per_block = layout_.block_floats() * 4 * 2 * config_.num_layers;

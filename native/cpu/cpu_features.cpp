@@ -1,4 +1,4 @@
-// Run-time instruction-set detection: the addon runs on any x86-64 CPU and uses AVX2 only where present.
+// Run-time instruction-set detection: the addon runs on any x86-64 CPU and uses AVX2 (and VNNI) only where present.
 #include <atomic>
 
 #include "kernels.h"
@@ -14,6 +14,27 @@ bool detect_avx2() {
 #else
   return false;
 #endif
+}
+
+bool cpu_has(VnniKind kind) {
+#if defined(__x86_64__) || defined(__i386__)
+  if (!detect_avx2()) return false;
+  if (kind == VnniKind::kAvxVnni) return __builtin_cpu_supports("avxvnni");
+  if (kind == VnniKind::kAvx512Vnni) return __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vl");
+#endif
+  return kind == VnniKind::kNone;
+}
+
+// AVX-VNNI first: the VEX form, no AVX-512 frequency licence on the Intel parts that have both.
+VnniKind detect_vnni() {
+  for (VnniKind kind : {VnniKind::kAvxVnni, VnniKind::kAvx512Vnni})
+    if (cpu_has(kind)) return kind;
+  return VnniKind::kNone;
+}
+
+std::atomic<VnniKind>& vnni_choice() {
+  static std::atomic<VnniKind> choice{detect_vnni()};
+  return choice;
 }
 
 std::atomic<bool>& avx2_flag() {
@@ -33,6 +54,36 @@ bool set_avx2_enabled(bool enabled) {
   if (enabled && !cpu_supports_avx2()) return false;
   avx2_flag().store(enabled, std::memory_order_relaxed);
   return true;
+}
+
+VnniKind cpu_vnni_kind() {
+  static const VnniKind kind = detect_vnni();
+  return kind;
+}
+
+const char* vnni_kind_name(VnniKind kind) {
+  switch (kind) {
+    case VnniKind::kAvxVnni: return "avx-vnni";
+    case VnniKind::kAvx512Vnni: return "avx512-vnni";
+    default: return "none";
+  }
+}
+
+VnniKind vnni_in_use() { return avx2_enabled() ? vnni_choice().load(std::memory_order_relaxed) : VnniKind::kNone; }
+
+bool set_vnni_kind(VnniKind kind) {
+  if (!cpu_has(kind)) return false;
+  vnni_choice().store(kind, std::memory_order_relaxed);
+  return true;
+}
+
+const char* cpu_kernels_label() {
+  if (!avx2_enabled()) return "portable";
+  switch (vnni_in_use()) {
+    case VnniKind::kAvxVnni: return "AVX2, quantized prefill avx-vnni";
+    case VnniKind::kAvx512Vnni: return "AVX2, quantized prefill avx512-vnni";
+    default: return "AVX2";
+  }
 }
 
 }  // namespace cpu

@@ -1,6 +1,6 @@
 // AVX2 unpacking of ggml's 32-value weight blocks (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL) into int8 codes plus their
 // scales, and the fp32 arithmetic of every output (tile_group): the dot-product kernel (quant_linear_avx2.cpp) runs it
-// as is; the packed-panel kernel (quant_packed_avx2.cpp) unpacks the same codes and scales and repeats its fp32 steps
+// as is; the packed-panel kernel (quant_packed_blocks.h) unpacks the same codes and scales and repeats its fp32 steps
 // in a column-interleaved layout, in the same order (the 256-value formats: quant_supers_avx2.h). Include only from
 // *_avx2.cpp files.
 #pragma once
@@ -127,7 +127,7 @@ inline ActivationRows activation_rows(const QuantizedActivations& acts, int m, i
 // acc[i * NR + j] + the terms of blocks b..b+7 of weight row w[j] for activation row i (MR x NR outputs), lane l
 // for block b + l: each block's 8 x int32 products reduced to its exact sum by a horizontal-add tree, then one fp32
 // multiply-add per block (Q4_0's / Q5_0's offset taken back in int32 first; Q4_1's / Q5_1's min a second one). So every output is 8 fp32 chains (blocks l,
-// l + 8, ... in K order) and a horizontal_sum, however it is tiled. The packed kernel (quant_packed_avx2.cpp) keeps
+// l + 8, ... in K order) and a horizontal_sum, however it is tiled. The packed kernel (quant_packed_blocks.h) keeps
 // these chains one per vector instead of one per lane: change the two together (test/quant-formats.test.ts compares
 // them bit for bit).
 template <WeightFormat F, int MR, int NR, typename Row>

@@ -106,6 +106,16 @@ void for_each_part(const WeightMatrix& w, int col_begin, int col_end, Fn fn) {
   }
 }
 
+// The packed prefill kernel's build for this CPU (vnni_in_use): the same outputs, bit for bit, from each.
+using PackedKernel = void (*)(const QuantizedActivations&, int, int, const WeightMatrix&, int, int, const float*, float*, int);
+PackedKernel packed_kernel() {
+  switch (vnni_in_use()) {
+    case VnniKind::kAvxVnni: return avx2::quant_packed_block_avx_vnni;
+    case VnniKind::kAvx512Vnni: return avx2::quant_packed_block_avx512_vnni;
+    default: return avx2::quant_packed_block;
+  }
+}
+
 }  // namespace
 
 WeightMatrix stack_quantized(std::vector<WeightMatrix> parts) {
@@ -163,11 +173,12 @@ void linear_quantized(ThreadPool& pool, const float* x, int num_rows, const Weig
   });
   const QuantizedActivations acts{blocks, supers, block_scales, block_sums, static_cast<int>(padded_blocks)};
   if (vector && num_rows >= avx2::kQuantPackedMinRows) {
+    const auto packed_block = packed_kernel();
     // Many rows: each task unpacks its column chunk once and runs every row of its row block over it.
     // A chunk that straddles two parts of a stacked matrix runs as two smaller chunks; each output's sum is the same.
     for_weight_tiles(pool, w.rows, num_rows, 128, 8, avx2::kQuantPackedChunk, [&](int col_begin, int col_end, int row_begin, int row_end) {
       for_each_part(w, col_begin, col_end, [&](const WeightMatrix& part, int first, int begin, int end) {
-        avx2::quant_packed_block(acts, row_begin, row_end, part, begin, end, bias ? bias + first : nullptr, y + first, w.rows);
+        packed_block(acts, row_begin, row_end, part, begin, end, bias ? bias + first : nullptr, y + first, w.rows);
       });
     });
     return;

@@ -1,4 +1,4 @@
-// Entry point of the packed-panel AVX2 kernel for quantized linear layers with many rows (prefill, large batches).
+// Entry points of the packed-panel kernel for quantized linear layers with many rows (prefill, large batches).
 #pragma once
 
 #include "kernels.h"
@@ -19,12 +19,14 @@ constexpr int kQuantPackedChunk = 48;
 
 // Outputs rows [row_begin, row_end) x columns [col_begin, col_end) (at most kQuantPackedChunk columns) into
 // y[m * y_stride + n], from the activations w's format takes. Same result, bit for bit, as quant_linear_block over
-// the same rows and columns.
+// the same rows and columns, in each build: AVX2 (quant_packed_avx2.cpp), and where the CPU has them AVX-VNNI and
+// AVX512-VNNI + VL (quant_packed_*_vnni.cpp; packed_kernel() in quant_linear.cpp picks one).
 void quant_packed_block(const QuantizedActivations& acts, int row_begin, int row_end, const WeightMatrix& w,
                         int col_begin, int col_end, const float* bias, float* y, int y_stride);
-// The K-quant half of it (quant_packed_k_avx2.cpp); acts holds w.cols / 256 blocks per row.
-void quant_packed_super_block(const ActivationSuperBlock* acts, int row_begin, int row_end, const WeightMatrix& w,
-                              int col_begin, int col_end, const float* bias, float* y, int y_stride);
+void quant_packed_block_avx_vnni(const QuantizedActivations& acts, int row_begin, int row_end, const WeightMatrix& w,
+                                 int col_begin, int col_end, const float* bias, float* y, int y_stride);
+void quant_packed_block_avx512_vnni(const QuantizedActivations& acts, int row_begin, int row_end, const WeightMatrix& w,
+                                    int col_begin, int col_end, const float* bias, float* y, int y_stride);
 
 }  // namespace avx2
 }  // namespace cpu

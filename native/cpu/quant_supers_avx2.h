@@ -1,6 +1,6 @@
 // AVX2 unpacking of ggml's 256-value super-blocks (Q2_K, Q3_K, Q4_K, Q5_K, Q6_K) into unsigned int8 codes with
 // integer sub-block scales, and the fp32 step of each super-block (add_super): shared by the dot-product kernel
-// (quant_linear_avx2.cpp) and the packed-panel kernel (quant_packed_k_avx2.cpp), so both see the same codes and sum
+// (quant_linear_avx2.cpp) and the packed-panel kernel (quant_packed_supers.h), so both see the same codes and sum
 // each output in the same order. Include only from *_avx2.cpp files.
 #pragma once
 #include <immintrin.h>

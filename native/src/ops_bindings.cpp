@@ -4,6 +4,7 @@
 #include "ops_bindings.h"
 
 #include <memory>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -275,6 +276,23 @@ Napi::Value Avx2Status(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// setVnni(kind) -> whether the request was honoured (false: this CPU cannot run that build; 'none' always works).
+Napi::Value SetVnni(const Napi::CallbackInfo& info) {
+  const std::string name = info[0].ToString().Utf8Value();
+  for (cpu::VnniKind kind : {cpu::VnniKind::kNone, cpu::VnniKind::kAvxVnni, cpu::VnniKind::kAvx512Vnni}) {
+    if (name == cpu::vnni_kind_name(kind)) return Napi::Boolean::New(info.Env(), cpu::set_vnni_kind(kind));
+  }
+  throw Napi::TypeError::New(info.Env(), "setVnni: unknown VNNI build '" + name + "' (avx-vnni, avx512-vnni or none)");
+}
+
+// vnniStatus() -> the packed quantized prefill kernel's VNNI build: available on this CPU, and in use now.
+Napi::Value VnniStatus(const Napi::CallbackInfo& info) {
+  Napi::Object out = Napi::Object::New(info.Env());
+  out.Set("supported", cpu::vnni_kind_name(cpu::cpu_vnni_kind()));
+  out.Set("inUse", cpu::vnni_kind_name(cpu::vnni_in_use()));
+  return out;
+}
+
 // measureCeilings({bytes, repeats, flopSeconds}) on the ops pool -> bytes/s and FLOP/s.
 Napi::Value MeasureCeilings(const Napi::CallbackInfo& info) {
   Napi::Object opts = info[0].As<Napi::Object>();
@@ -360,6 +378,8 @@ Napi::Object CreateOps(Napi::Env env) {
   ops.Set("setThreads", Napi::Function::New(env, SetThreads));
   ops.Set("setAvx2", Napi::Function::New(env, SetAvx2));
   ops.Set("avx2Status", Napi::Function::New(env, Avx2Status));
+  ops.Set("setVnni", Napi::Function::New(env, SetVnni));
+  ops.Set("vnniStatus", Napi::Function::New(env, VnniStatus));
   ops.Set("measureCeilings", Napi::Function::New(env, MeasureCeilings));
   add_quant_ops(env, ops);
   ops.Set("layerNorm", Napi::Function::New(env, LayerNorm));

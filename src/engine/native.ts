@@ -47,6 +47,8 @@ export interface NativeModelInfo {
 export type WeightFormat = 'f32' | 'bf16' | 'f16' | QuantizedFormat
 /** Every block format (a LinearWeights of one without a kernel, iq4_xs, is refused: it is converted at load). */
 export type QuantizedFormat = BlockFormat
+/** The VNNI build of the packed quantized prefill kernel (native/cpu/cpu_features.cpp). */
+export type VnniKind = 'avx-vnni' | 'avx512-vnni' | 'none'
 
 export interface LoadNativeModelOptions {
   config: ModelConfig
@@ -123,6 +125,10 @@ export interface NativeOps {
   /** Switches the AVX2 kernels on or off; false when the CPU cannot run them. */
   setAvx2(enabled: boolean): boolean
   avx2Status(): {supported: boolean; enabled: boolean}
+  /** Picks the build of the packed quantized prefill kernel ('none': AVX2); false when this CPU cannot run it. */
+  setVnni(kind: VnniKind): boolean
+  /** The VNNI build this CPU can run, and the one quantized prefill runs now ('none' off or without AVX2). */
+  vnniStatus(): {supported: VnniKind; inUse: VnniKind}
   measureCeilings(opts: {bytes: number; repeats: number; flopSeconds: number}):
     {threads: number; readBytesPerSecond: number; triadBytesPerSecond: number; peakFlops: number}
   /** Rows of [rows, cols] fp32 values in a quantized format's ggml blocks (as stored in GGUF files). */

@@ -1,7 +1,7 @@
 // Times each native CPU kernel at decode (batch 1), batch and prefill shapes of a Llama model, and rates it
 // against this machine's measured ceilings (memory bandwidth for weight-streaming work, peak FMA for the rest).
 import {Bench} from 'tinybench'
-import {nativeOps, type NativeLinearWeights, type NativeOps, type WeightFormat} from '../../engine/native.js'
+import {nativeOps, type NativeLinearWeights, type NativeOps, type VnniKind, type WeightFormat} from '../../engine/native.js'
 import {InvalidRequestError} from '../../engine/errors.js'
 import {checkKernelBenchOptions} from './kernel-bench-limits.js'
 import {modelStepCases} from './model-step.js'
@@ -31,6 +31,8 @@ export interface KernelBenchOptions extends KernelBenchShape {
   only?: string
   /** Also time whole steps of the generated 'bench' test model (its shape is the default shape). */
   modelStep?: boolean
+  /** The quantized prefill kernel's VNNI build ('none': AVX2 maddubs); absent: the best this CPU runs. */
+  vnni?: VnniKind
 }
 
 /** ~30M parameters: weights (120 MB in f32) far beyond the 32 MB L3, so batch-1 decode streams from memory. */
@@ -58,11 +60,15 @@ export interface KernelResult {
   /** Median-time rate as a fraction of the ceiling for its bound. */
   fraction: number
   bestFraction: number
+  /** CPU time of all threads per call, ms (extra calls after the timed ones): unlike wall time, it survives load. */
+  cpuMs: number
 }
 
 export interface KernelBenchReport {
   options: KernelBenchOptions
   avx2: boolean
+  /** The VNNI build quantized prefill ran ('none': AVX2 maddubs, or AVX2 off). */
+  vnni: VnniKind
   ceilings: Ceilings[]
   /** What the fractions are taken against (see effectiveCeiling). */
   ceiling: {readBytesPerSecond: number; peakFlops: number}
@@ -232,6 +238,9 @@ export async function runKernelBench(options: KernelBenchOptions, onProgress: (m
   checkKernelBenchOptions(o)
   const ops = nativeOps()
   const poolThreads = ops.setThreads(o.threads)
+  if (o.vnni !== undefined && !ops.setVnni(o.vnni)) {
+    throw new InvalidRequestError(`--vnni ${o.vnni}: this CPU cannot run it (it runs ${ops.vnniStatus().supported})`, {param: 'vnni'})
+  }
   onProgress('building weights')
   const {layers, lmHead} = makeLayers(ops, o)
   const cases: KernelCase[] = [
@@ -269,7 +278,7 @@ export async function runKernelBench(options: KernelBenchOptions, onProgress: (m
   } finally {
     closeModel()
   }
-  return {options: o, avx2: ops.avx2Status().enabled, ceilings, ceiling, results}
+  return {options: o, avx2: ops.avx2Status().enabled, vnni: ops.vnniStatus().inUse, ceilings, ceiling, results}
 }
 
 async function measureCases(cases: KernelCase[], timeMs: number, ceiling: {readBytesPerSecond: number; peakFlops: number},
@@ -281,21 +290,31 @@ async function measureCases(cases: KernelCase[], timeMs: number, ceiling: {readB
     await bench.run()
     const result = bench.tasks[0].result
     if (result.state !== 'completed') throw new Error(`benchmark of ${c.kernel} did not complete`)
+    const cpuMs = cpuMsPerCall(c.run)
     const medianMs = result.latency.p50
     const bestMs = result.latency.min
     // Without AVX2 there is no FMA peak to compare with: those fractions come out NaN and print as n/a.
     const rate = (ms: number) => (c.bound === 'memory' ? c.bytes / (ms / 1000) / ceiling.readBytesPerSecond
       : ceiling.peakFlops > 0 ? c.flops / (ms / 1000) / ceiling.peakFlops : Number.NaN)
     results.push({kernel: c.kernel, shape: c.shape, bound: c.bound, medianMs, bestMs, flops: c.flops, bytes: c.bytes,
-      fraction: rate(medianMs), bestFraction: rate(bestMs)})
+      fraction: rate(medianMs), bestFraction: rate(bestMs), cpuMs})
   }
+}
+
+/** CPU milliseconds (every thread of the process) per call, over a few untimed calls. */
+function cpuMsPerCall(run: () => unknown): number {
+  const calls = 5
+  const start = process.cpuUsage()
+  for (let i = 0; i < calls; i++) run()
+  const used = process.cpuUsage(start)
+  return (used.user + used.system) / 1000 / calls
 }
 
 export function formatKernelReport(report: KernelBenchReport): string {
   const lines: string[] = []
   const o = report.options
   lines.push(`Model shape: hidden ${o.hiddenSize}, ${o.numLayers} layers, ${o.numHeads} heads / ${o.numKvHeads} kv heads, ` +
-    `intermediate ${o.intermediateSize}, vocab ${o.vocabSize}; weights ${o.weightFormat}; AVX2 kernels ${report.avx2 ? 'on' : 'off'}`)
+    `intermediate ${o.intermediateSize}, vocab ${o.vocabSize}; weights ${o.weightFormat}; AVX2 kernels ${report.avx2 ? 'on' : 'off'}; quantized prefill int8 dots: ${report.vnni === 'none' ? 'AVX2 maddubs' : report.vnni}`)
   lines.push('Ceilings (best of repeated runs; 256 MB arrays for bandwidth):')
   for (const c of report.ceilings) {
     lines.push(`  ${c.threads} thread${c.threads > 1 ? 's' : ' '}: read ${(c.readBytesPerSecond / 1e9).toFixed(1)} GB/s, ` +
@@ -303,9 +322,9 @@ export function formatKernelReport(report: KernelBenchReport): string {
   }
   lines.push(`  fractions below are of read ${(report.ceiling.readBytesPerSecond / 1e9).toFixed(1)} GB/s and ` +
     `${(report.ceiling.peakFlops / 1e9).toFixed(1)} GFLOP/s (contention only lowers a ceiling run, so the larger estimate is used)`)
-  const header = ['kernel', 'shape', 'median ms', 'GB/s', 'GFLOP/s', 'of ceiling', 'best']
+  const header = ['kernel', 'shape', 'median ms', 'GB/s', 'GFLOP/s', 'GFLOP/cpu-s', 'of ceiling', 'best']
   const rows = report.results.map((r) => [
-    r.kernel, r.shape, r.medianMs.toFixed(3), (r.bytes / r.medianMs / 1e6).toFixed(1), (r.flops / r.medianMs / 1e6).toFixed(1),
+    r.kernel, r.shape, r.medianMs.toFixed(3), (r.bytes / r.medianMs / 1e6).toFixed(1), (r.flops / r.medianMs / 1e6).toFixed(1), (r.flops / r.cpuMs / 1e6).toFixed(1),
     Number.isNaN(r.fraction) ? 'n/a' : `${(100 * r.fraction).toFixed(0)}% ${r.bound === 'memory' ? 'bw' : 'peak'}`,
     Number.isNaN(r.bestFraction) ? 'n/a' : `${(100 * r.bestFraction).toFixed(0)}%`,
   ])
@@ -314,6 +333,7 @@ export function formatKernelReport(report: KernelBenchReport): string {
   lines.push(render(header), ...rows.map(render))
   lines.push('"of ceiling": median-time rate over the ceiling (memory-bound rows: read bandwidth; others: peak FMA); at decode')
   lines.push('size the small ops take about a microsecond, mostly the JS-to-native call, so their fractions say little.')
+  lines.push('"GFLOP/cpu-s": FLOP per CPU second of all threads (5 extra calls): other tenants\' load moves it far less than GFLOP/s.')
   lines.push('"best": the same from the fastest run. The machine is shared: medians move with other tenants\' load.')
   if (report.results.some((r) => r.kernel === 'model step')) {
     lines.push('"model step": whole native steps of the bench test model; its unwritten KV pages read from cache, so attention is cheaper there.')

@@ -33,6 +33,7 @@ export default class BenchKernels extends PagedLLMCommand {
     'time-ms': Flags.integer({description: 'Minimum measuring time per kernel (ms)', default: d.timeMs, min: 10}),
     'model-step': Flags.boolean({description: "Also time whole native steps of the generated 'bench' test model (written under .cache once)", default: false}),
     only: Flags.string({description: 'Only kernels whose name contains this text (e.g. linear, paged_attention)'}),
+    vnni: Flags.string({description: "Quantized prefill's int8 dot products: a VNNI build, or none (AVX2 maddubs); default the best this CPU runs", options: ['avx-vnni', 'avx512-vnni', 'none']}),
     json: Flags.boolean({description: 'Print the report as JSON', default: false}),
   }
 
@@ -43,7 +44,7 @@ export default class BenchKernels extends PagedLLMCommand {
       numHeads: flags.heads, numKvHeads: flags['kv-heads'], vocabSize: flags.vocab, threads: flags.threads,
       weightFormat: flags['weight-format'] as KernelBenchOptions['weightFormat'], batch: flags.batch,
       prefillTokens: flags['prefill-tokens'], contextLen: flags['context-len'], blockSize: flags['block-size'], timeMs: flags['time-ms'],
-      only: flags.only, modelStep: flags['model-step'],
+      only: flags.only, modelStep: flags['model-step'], vnni: flags.vnni as KernelBenchOptions['vnni'],
     }
     const report = await runKernelBench(options, flags.json ? undefined : (message) => process.stderr.write(`  ${message}\n`))
     this.log(flags.json ? JSON.stringify(report, null, 2) : formatKernelReport(report))

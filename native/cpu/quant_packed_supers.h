@@ -1,17 +1,19 @@
-// Packed-panel AVX2 kernel for K-quant (Q2_K..Q6_K) linear layers with many rows: a column chunk of W is unpacked once into a
+// Packed-panel kernel for K-quant (Q2_K..Q6_K) linear layers with many rows: a column chunk of W is unpacked once into a
 // panel of super-blocks, then an MR x NR register tile walks all rows over it, summing each output's super-block in
 // int32 and adding it with add_super, as the dot-product kernel (quant_linear_avx2.cpp) does, so results are
 // bit-identical whichever kernel a batch takes. The panel holds the 32-value blocks in pairs (k, k + 1), their codes
 // and the row tile's activation codes interleaved by 16 bits (pair_even / pair_odd), so that two maddubs added in
 // int16 hold, per int32 lane l, quad l of block k next to quad l of block k + 1, and one madd against the pair's
 // scales gives exactly the lane sums the decode kernel's two madds give: a madd per 64 values instead of per 32.
+#pragma once
 #include <immintrin.h>
 
 #include <algorithm>
 #include <cstdint>
 
-#include "quant_supers_avx2.h"
+#include "int8_steps.h"
 #include "quant_packed.h"
+#include "quant_supers_avx2.h"
 #include "simd_avx2.h"
 
 namespace pagedllm {
@@ -19,6 +21,7 @@ namespace cpu {
 namespace avx2 {
 
 namespace {
+namespace packed_k {
 
 constexpr int kTileRows = 4;
 constexpr int kTileCols = 2;
@@ -118,7 +121,7 @@ void dot_tile(const PackedSuper* panel, int num_supers, int col, const Activatio
         #pragma GCC unroll 4
         for (int j = 0; j < NR; ++j) {
           const __m256i quads = _mm256_add_epi16(_mm256_maddubs_epi16(even[j], a_even), _mm256_maddubs_epi16(odd[j], a_odd));
-          products[i][j] = _mm256_add_epi32(products[i][j], _mm256_madd_epi16(quads, scales16[j]));
+          products[i][j] = dot_pairs16(products[i][j], quads, scales16[j]);
         }
       }
     }
@@ -166,10 +169,9 @@ void packed(const ActivationSuperBlock* acts, int row_begin, int row_end, const 
   }
 }
 
-}  // namespace
-
-void quant_packed_super_block(const ActivationSuperBlock* acts, int row_begin, int row_end, const WeightMatrix& w,
-                              int col_begin, int col_end, const float* bias, float* y, int y_stride) {
+// The K-quant half of run_packed (quant_packed_blocks.h); acts holds w.cols / 256 blocks per row.
+inline void run_packed_supers(const ActivationSuperBlock* acts, int row_begin, int row_end, const WeightMatrix& w, int col_begin,
+                              int col_end, const float* bias, float* y, int y_stride) {
   switch (w.format) {
     case WeightFormat::Q2_K: packed<WeightFormat::Q2_K>(acts, row_begin, row_end, w, col_begin, col_end, bias, y, y_stride); break;
     case WeightFormat::Q3_K: packed<WeightFormat::Q3_K>(acts, row_begin, row_end, w, col_begin, col_end, bias, y, y_stride); break;
@@ -179,6 +181,9 @@ void quant_packed_super_block(const ActivationSuperBlock* acts, int row_begin, i
     default: break;
   }
 }
+
+}  // namespace packed_k
+}  // namespace
 
 }  // namespace avx2
 }  // namespace cpu
