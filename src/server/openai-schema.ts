@@ -151,13 +151,13 @@ function parseStreamOptions(body: JsonObject, stream: boolean): UsageOptions {
   return {final, continuous: final && continuous}
 }
 
+/** A token id as Python's int() prints it, short enough to need no BigInt: the key as it stands. */
+const CANONICAL_TOKEN_ID = /^(?:0|[1-9][0-9]{0,14})$/
+
 /**
  * logit_bias as OpenAI sends it, {"<token id>": bias}. As vLLM: a key is read as Python's int() reads it (" 7", "007"),
  * and a bias beyond +-100 is clamped to it; ids are checked against the vocabulary by the engine.
  */
-/** A token id as Python's int() prints it, short enough to need no BigInt: the key as it stands. */
-const CANONICAL_TOKEN_ID = /^(?:0|[1-9][0-9]{0,14})$/
-
 function parseLogitBias(body: JsonObject): Record<number, number> | undefined {
   const raw = optionalObject(body, 'logit_bias')
   if (raw === undefined) return undefined
