@@ -7,21 +7,18 @@ import {cpSync, mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {describe, it} from 'node:test'
-import {makeEngineConfig} from '../src/engine/config.js'
 import {cpuOnlyNeed} from '../src/engine/engine-parts.js'
 import {ModelLoadError} from '../src/engine/errors.js'
-import {LLMEngine} from '../src/engine/llm-engine.js'
 import {loadModel} from '../src/engine/model/load-model.js'
 import {parseModelConfig} from '../src/engine/model/model-config.js'
 import {encodeFloats, readTensorFloat64, writeSafetensors} from '../src/engine/model/safetensors.js'
 import {capContextToWindows} from '../src/engine/model/sliding-windows.js'
 import {ensureTestModel, testModelConfigJson} from '../src/engine/model/test-model.js'
 import {nativeOps} from '../src/engine/native.js'
-import {makeSamplingParams} from '../src/engine/sampling-params.js'
 import {promptLogits} from './support/model-logits.js'
 import {checkAgainstReference} from './support/reference-logits-check.js'
-import {ReferenceModel} from './support/reference-model.js'
 import {checkAgainstTransformers} from './support/transformers-fixture.js'
+import {checkWindowedEngine} from './support/windowed-engine-check.js'
 
 const loadError = (pattern: RegExp) => (error: unknown) => error instanceof ModelLoadError && pattern.test(error.message)
 
@@ -163,34 +160,9 @@ for (const variant of ['mistral', 'qwen2-sliding', 'gemma3'] as const) {
 }
 
 describe('a windowed model in a paged engine (gemma3: a window of 8 on layer 0, blocks of 4)', () => {
-  // Three prompts share a 30-token prefix (7 whole blocks the prefix cache hands on); n = 2 forks share their last block.
-  const prefix = Array.from({length: 30}, (_, i) => 1 + ((i * 53) % 400))
-  const prompts = [[...prefix, 7, 8, 9], [...prefix, 11], [...prefix, 13, 14, 15, 16, 17], Array.from({length: 45}, (_, i) => 2 + ((i * 29) % 450)), [3, 4, 5]]
-  const maxTokens = 20
-
   for (const preemptionMode of ['recompute', 'swap'] as const) {
     it(`greedy tokens equal the reference's with chunked prefill across the window's edge, prefix caching, copy-on-write and preemption (${preemptionMode})`, async () => {
-      const dir = await ensureTestModel('tiny', {variant: 'gemma3'})
-      const reference = await ReferenceModel.load(dir)
-      const expected = prompts.map((prompt) => reference.greedy(prompt, maxTokens))
-      const engine = await LLMEngine.create(makeEngineConfig({
-        modelPath: dir, threads: 2, weightDtype: 'f32', blockSize: 4, numBlocks: 40, preemptionMode, enablePrefixCaching: true,
-        enableChunkedPrefill: true, maxNumBatchedTokens: 12,
-      }))
-      try {
-        // The first prompt alone fills the prefix cache; then all at once, more than 40 blocks of 4 hold.
-        await engine.generate([{prompt: prompts[0]!, params: makeSamplingParams({temperature: 0, maxTokens, ignoreEos: true})}])
-        const results = await engine.generate(prompts.map((prompt, i) => ({prompt, params: makeSamplingParams({temperature: 0, maxTokens, ignoreEos: true, n: i === 1 ? 2 : 1})})))
-        results.forEach((result, i) => {
-          for (const output of result.outputs) assert.deepEqual(output.tokenIds, expected[i], `prompt ${i}`)
-        })
-        const stats = engine.stats()
-        assert.ok(stats.numPreemptions > 0, 'preemption happened')
-        assert.ok(stats.prefixCacheHits > 0, 'the prefix cache was hit')
-        engine.checkKvInvariants()
-      } finally {
-        await engine.shutdown()
-      }
+      await checkWindowedEngine('gemma3', preemptionMode)
     })
   }
 })

@@ -1,4 +1,4 @@
-// The float64 reference's weights of Phi, StableLM, StarCoder2, GPT-J and GPTBigCode, read under each checkpoint's own names
+// The float64 reference's weights of Phi, StableLM, StarCoder2, GPT-J, GPTBigCode and GPT-Neo, read under each checkpoint's own names
 // (reference-layernorm.ts runs them): q/k/v apart, GPT-J's q/k in their stored interleaved rope order.
 import type {ModelConfig} from '../../src/engine/model/model-config.js'
 import {perHeadPart, type Find, type Layer, type Linear, type Norm, type Values, type Weights} from './reference-layernorm.js'
@@ -84,6 +84,19 @@ function bigCodeWeights(c: ModelConfig, values: Values): Weights {
   return {embed, positions: values('transformer.wpe.weight', 'wpe.weight'), projectIn: null, projectOut: null, layers, finalNorm: norm('ln_f'), ...head}
 }
 
+function gptNeoWeights(c: ModelConfig, values: Values): Weights {
+  const {linear, norm, embed, head} = reader(c, values, 'transformer.')
+  const size = c.hiddenSize
+  const layers = Array.from({length: c.numLayers}, (_, i): Layer => {
+    const p = `h.${i}`
+    return {norm1: norm(`${p}.ln_1`), norm2: norm(`${p}.ln_2`), q: linear(`${p}.attn.attention.q_proj`, size, false), k: linear(`${p}.attn.attention.k_proj`, size, false),
+      v: linear(`${p}.attn.attention.v_proj`, size, false), o: linear(`${p}.attn.attention.out_proj`, size, true), fc1: linear(`${p}.mlp.c_fc`, size, true),
+      fc2: linear(`${p}.mlp.c_proj`, c.intermediateSize, true)}
+  })
+  return {embed, positions: values('transformer.wpe.weight', 'wpe.weight'), projectIn: null, projectOut: null, layers, finalNorm: norm('ln_f'), ...head}
+}
+
 export const MORE_REFERENCE_WEIGHTS: Record<string, Loader> = {
   PhiForCausalLM: phiWeights, StableLmForCausalLM: stableLmWeights, Starcoder2ForCausalLM: starcoder2Weights, GPTJForCausalLM: gptjWeights, GPTBigCodeForCausalLM: bigCodeWeights,
+  GPTNeoForCausalLM: gptNeoWeights,
 }

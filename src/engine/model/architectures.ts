@@ -80,7 +80,6 @@ export const SUPPORTED_ARCHITECTURES = [...Object.keys(ARCHITECTURES), ...LAYERN
 export const NEAR_MISSES: Record<string, string> = {
   PhiMoEForCausalLM: 'Phi-3.5-MoE mixture-of-experts layers are not supported',
   Phi3SmallForCausalLM: 'Phi-3-small needs blocksparse attention, gegelu and muP scaling',
-  GPTNeoForCausalLM: 'GPT-Neo needs local (windowed) attention on alternate layers and unscaled attention scores',
   BloomForCausalLM: 'BLOOM needs ALiBi position biases and a LayerNorm on the word embeddings',
   FalconForCausalLM: 'Falcon needs its fused multi-query / grouped query_key_value layout and parallel blocks',
   Cohere2ForCausalLM: 'Command R7B (Cohere2) needs sliding-window layers with rope beside full-attention layers without it',

@@ -3,8 +3,9 @@
 import {ModelLoadError, quotedValue} from '../errors.js'
 import {configReader, LAYERNORM_DEFAULTS, layerNormBase, plainActivation, plainRotary} from './layernorm-config-reader.js'
 import type {LayerNormFeatures, LayerNormModelFields} from './layernorm-family.js'
+import {GPT_NEO, GPT_NEO_LAYER_PARTS, GPT_NEO_TOP_LEVEL, parseGptNeoConfig} from './layernorm-gpt-neo.js'
 
-export const MORE_LAYERNORM_ARCHITECTURES = ['PhiForCausalLM', 'StableLmForCausalLM', 'Starcoder2ForCausalLM', 'GPTJForCausalLM', 'GPTBigCodeForCausalLM'] as const
+export const MORE_LAYERNORM_ARCHITECTURES = ['PhiForCausalLM', 'StableLmForCausalLM', 'Starcoder2ForCausalLM', 'GPTJForCausalLM', 'GPTBigCodeForCausalLM', GPT_NEO] as const
 
 type Json = Record<string, unknown>
 
@@ -21,6 +22,7 @@ export const MORE_LAYER_PARTS: Record<string, Record<string, string>> = {
   // c_attn: [all q | k | v] with multi_query (one KV head), else per head [q | k | v] (GPT-NeoX's layout: layernorm-family.ts).
   GPTBigCodeForCausalLM: {input_layernorm: 'ln_1', post_attention_layernorm: 'ln_2', 'self_attn.qkv_proj': 'attn.c_attn', 'self_attn.o_proj': 'attn.c_proj',
     'mlp.fc1': 'mlp.c_fc', 'mlp.fc2': 'mlp.c_proj'},
+  [GPT_NEO]: GPT_NEO_LAYER_PARTS,
 }
 export const MORE_TOP_LEVEL: Record<string, {prefix: string; layers: string; names: Record<string, string>}> = {
   PhiForCausalLM: {prefix: 'model.', layers: 'layers', names: {embed_tokens: 'embed_tokens', norm: 'final_layernorm'}},
@@ -28,10 +30,12 @@ export const MORE_TOP_LEVEL: Record<string, {prefix: string; layers: string; nam
   Starcoder2ForCausalLM: {prefix: 'model.', layers: 'layers', names: {embed_tokens: 'embed_tokens', norm: 'norm'}},
   GPTJForCausalLM: {prefix: 'transformer.', layers: 'h', names: {embed_tokens: 'wte', norm: 'ln_f'}},
   GPTBigCodeForCausalLM: {prefix: 'transformer.', layers: 'h', names: {embed_tokens: 'wte', embed_positions: 'wpe', norm: 'ln_f'}},
+  [GPT_NEO]: GPT_NEO_TOP_LEVEL,
 }
 
 /** Reads a Phi, StableLM, StarCoder2, GPT-J or GPTBigCode config.json (dropout rates are ignored: inference has none). */
 export function parseMoreLayerNormConfig(config: Json, architecture: string, source: string): LayerNormModelFields {
+  if (architecture === GPT_NEO) return parseGptNeoConfig(config, source)
   const {integer, number, flag, refuse} = configReader(config, architecture, source)
   const features: LayerNormFeatures = {...LAYERNORM_DEFAULTS}
   const headDimOf = (hidden: number, heads: number): number => {

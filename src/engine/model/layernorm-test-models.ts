@@ -12,9 +12,10 @@ import {specialTokenId, TOKENIZER_FAMILIES} from './tokenizer-families.js'
  * stablelm-parallel: use_parallel_residual, no q/k norms. starcoder2: 2 KV heads, biases, gelu tanh, a sliding window of
  * 8 (so every test prompt crosses it). gptj: interleaved rotary over 8 of 16 values per head, lm_head bias. gpt-bigcode:
  * StarCoder's multi-query c_attn (one KV head), learned positions; gpt-bigcode-mha: multi_query false (per-head q|k|v).
+ * gpt-neo: GPT-Neo's global then local layer (a window of 8), unscaled scores, q/k/v without biases.
  */
-export type LayerNormTestVariant = 'opt' | 'opt-post-ln' | 'gpt-neox' | 'gpt-neox-serial' | 'gpt2' | 'phi' | 'stablelm' | 'stablelm-parallel' | 'starcoder2' | 'gptj' | 'gpt-bigcode' | 'gpt-bigcode-mha'
-export const LAYERNORM_TEST_VARIANTS: readonly LayerNormTestVariant[] = ['opt', 'opt-post-ln', 'gpt-neox', 'gpt-neox-serial', 'gpt2', 'phi', 'stablelm', 'stablelm-parallel', 'starcoder2', 'gptj', 'gpt-bigcode', 'gpt-bigcode-mha']
+export type LayerNormTestVariant = 'opt' | 'opt-post-ln' | 'gpt-neox' | 'gpt-neox-serial' | 'gpt2' | 'phi' | 'stablelm' | 'stablelm-parallel' | 'starcoder2' | 'gptj' | 'gpt-bigcode' | 'gpt-bigcode-mha' | 'gpt-neo'
+export const LAYERNORM_TEST_VARIANTS: readonly LayerNormTestVariant[] = ['opt', 'opt-post-ln', 'gpt-neox', 'gpt-neox-serial', 'gpt2', 'phi', 'stablelm', 'stablelm-parallel', 'starcoder2', 'gptj', 'gpt-bigcode', 'gpt-bigcode-mha', 'gpt-neo']
 
 interface Shape {
   vocabSize: number
@@ -60,6 +61,11 @@ export function layerNormTestConfig(variant: LayerNormTestVariant, shape: Shape,
     return {architectures: ['GPTBigCodeForCausalLM'], model_type: 'gpt_bigcode', vocab_size: shape.vocabSize, n_embd: shape.hiddenSize, n_layer: shape.numLayers,
       n_head: shape.numHeads, n_inner: shape.intermediateSize, n_positions: shape.maxPositionEmbeddings, multi_query: variant === 'gpt-bigcode', activation_function: 'gelu_pytorch_tanh',
       layer_norm_epsilon: 1e-5, scale_attn_weights: true, tie_word_embeddings: false, ...ids}
+  }
+  if (variant === 'gpt-neo') {
+    return {architectures: ['GPTNeoForCausalLM'], model_type: 'gpt_neo', vocab_size: shape.vocabSize, hidden_size: shape.hiddenSize, num_layers: shape.numLayers,
+      num_heads: shape.numHeads, intermediate_size: shape.intermediateSize, max_position_embeddings: shape.maxPositionEmbeddings,
+      attention_types: [[['global', 'local'], shape.numLayers / 2]], window_size: 8, activation_function: 'gelu_new', layer_norm_epsilon: 1e-5, tie_word_embeddings: false, ...ids}
   }
   if (variant === 'gptj') {
     return {architectures: ['GPTJForCausalLM'], model_type: 'gptj', vocab_size: shape.vocabSize, n_embd: shape.hiddenSize, n_layer: shape.numLayers, n_head: shape.numHeads,

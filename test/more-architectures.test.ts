@@ -1,0 +1,81 @@
+// GPT-Neo, Cohere2, OLMo 3, GraniteMoeShared and PhiMoE: configs read as transformers 5.18's config classes read them (what
+// the kernels lack refused by key), their windows in a paged engine, and their replies through the server. Logits against
+// the float64 reference and transformers: layernorm-architectures.test.ts (gpt-neo) and the loops below.
+import assert from 'node:assert/strict'
+import {readFileSync} from 'node:fs'
+import {join} from 'node:path'
+import {describe, it} from 'node:test'
+import {cpuOnlyNeed} from '../src/engine/engine-parts.js'
+import {ModelLoadError} from '../src/engine/errors.js'
+import {parseModelConfig} from '../src/engine/model/model-config.js'
+import {ensureTestModel, testModelConfigJson, type TestModelVariant} from '../src/engine/model/test-model.js'
+import {checkBatchInvariant} from './support/batch-invariance-check.js'
+import {postJson} from './support/blackbox-checks.js'
+import {startTinyEngineServer} from './support/server-harness.js'
+import type {TransformersFixture} from './support/transformers-fixture.js'
+import {checkWindowedEngine} from './support/windowed-engine-check.js'
+
+const loadError = (pattern: RegExp) => (error: unknown) => error instanceof ModelLoadError && pattern.test(error.message)
+const GPT_NEO = {architectures: ['GPTNeoForCausalLM'], vocab_size: 100, hidden_size: 64, num_layers: 4, num_heads: 4}
+
+describe('GPT-Neo config', () => {
+  it('as GPTNeoConfig reads it: attention_types expanded to a window_size window on local layers, unscaled scores, no q/k/v biases, learned positions, tied', () => {
+    const c = parseModelConfig({...GPT_NEO, attention_types: [[['global', 'local'], 2]], window_size: 16})
+    assert.deepEqual([c.layerWindows, c.attentionScale, c.intermediateSize, c.hiddenAct, c.tieWordEmbeddings, c.maxPositionEmbeddings, c.rmsNormEps], [[0, 16, 0, 16], 1, 256, 'gelu_pytorch_tanh', true, 2048, 1e-5])
+    const ln = c.layerNorm!
+    assert.deepEqual([ln.qkvBias, ln.outputBias, ln.mlpBias, ln.learnedPositions, ln.rotaryDim, ln.finalNorm], [false, true, true, 2048, 0, true])
+    // num_attention_heads / num_hidden_layers through its attribute_map; all global: no windows; the default 24 layers of [global, local].
+    const global = parseModelConfig({architectures: ['GPTNeoForCausalLM'], vocab_size: 100, hidden_size: 64, num_attention_heads: 4, num_hidden_layers: 2, attention_types: [[['global'], 2]]})
+    assert.deepEqual([global.numHeads, global.numLayers, global.layerWindows], [4, 2, undefined])
+    assert.deepEqual(parseModelConfig({architectures: ['GPTNeoForCausalLM'], vocab_size: 100, hidden_size: 64}).layerWindows, Array.from({length: 24}, (_, i) => (i % 2 ? 256 : 0)))
+    assert.throws(() => parseModelConfig(GPT_NEO), loadError(/"attention_types" .* gives 24 layer types for 4 layers/))
+    assert.throws(() => parseModelConfig({...GPT_NEO, attention_types: [[['global', 'local'], 1e12]]}), loadError(/gives 2000000000000 layer types for 4 layers/))
+    assert.throws(() => parseModelConfig({...GPT_NEO, attention_types: [[['global', 'sparse'], 2]]}), loadError(/names the attention type "sparse" \(global, local\)/))
+    assert.throws(() => parseModelConfig({...GPT_NEO, attention_types: ['global']}), loadError(/must be a list of \[\[types...\], count\] pairs/))
+    assert.throws(() => parseModelConfig({...GPT_NEO, attention_types: [[['local'], 4]], window_size: 0}), loadError(/"window_size" must be a positive integer, got 0/))
+    assert.throws(() => parseModelConfig({...GPT_NEO, attention_types: [[['local'], 4]], activation_function: 'swish'}), loadError(/activation_function "swish" is not supported/))
+  })
+})
+
+/** The variants with windows of 8 on some layers. */
+const WINDOWED: TestModelVariant[] = ['gpt-neo']
+
+for (const variant of WINDOWED) {
+  describe(`${variant} in a paged engine (a window of 8 beside full layers, blocks of 4)`, () => {
+    for (const preemptionMode of ['recompute', 'swap'] as const) {
+      it(`greedy tokens equal the reference's with chunked prefill across the window's edge, prefix caching, copy-on-write and preemption (${preemptionMode})`, async () => {
+        await checkWindowedEngine(variant, preemptionMode)
+      })
+    }
+  })
+}
+
+/** Every new variant: CPU only by name, batch-invariant, and transformers' greedy tokens through the server. */
+const VARIANTS: TestModelVariant[] = ['gpt-neo']
+
+for (const variant of VARIANTS) {
+  describe(`${variant} in the engine and the server`, () => {
+    it('runs on the CPU only, naming its architecture', () => {
+      const config = parseModelConfig(testModelConfigJson('tiny', {variant}))
+      assert.match(cpuOnlyNeed({quantization: undefined, batchInvariant: false}, {config, tensors: []})!.reason, new RegExp(`^${config.architecture}`))
+    })
+
+    it('4 requests give alone the tokens and logprobs they give batched with chunked prefill (batch-invariant)', async () => {
+      await checkBatchInvariant(variant, {requests: 4, promptStep: 11, maxTokens: 10})
+    })
+
+    it(`/v1/completions replies with transformers' greedy tokens (test/fixtures/${variant}-tiny-transformers.json)`, async () => {
+      const fixture = JSON.parse(readFileSync(join(import.meta.dirname, 'fixtures', `${variant}-tiny-transformers.json`), 'utf8')) as TransformersFixture
+      const {server, url} = await startTinyEngineServer({}, await ensureTestModel('tiny', {variant}), {weightDtype: 'f32'})
+      try {
+        for (const p of fixture.prompts) {
+          const reply = await postJson(`${url}/v1/completions`, {prompt: p.prompt_token_ids, max_tokens: 8, temperature: 0, ignore_eos: true, return_token_ids: true})
+          assert.equal(reply.status, 200, reply.text)
+          assert.deepEqual(reply.json.choices[0].token_ids, p.greedy_token_ids)
+        }
+      } finally {
+        await server.shutdown(1000)
+      }
+    })
+  })
+}
