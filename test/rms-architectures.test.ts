@@ -54,10 +54,12 @@ describe('RMSNorm-variant configs', () => {
     assert.throws(() => parseModelConfig({...smol, no_rope_layer_interval: 0}), loadError(/"no_rope_layer_interval" must be a positive integer/))
   })
 
-  it('Cohere as CohereConfig reads it: layer_norm_eps 1e-5, logit_scale 0.0625, tied, one norm per layer, q/k rows reordered for rotate_half; use_qk_norm refused', async () => {
+  it('Cohere as CohereConfig reads it: layer_norm_eps 1e-5, logit_scale 0.0625, rope_theta 500000, tied, one norm per layer, q/k rows reordered for rotate_half; use_qk_norm refused', async () => {
     const cohere = {architectures: ['CohereForCausalLM'], ...SIZES}
     const config = parseModelConfig(cohere)
     assert.deepEqual([config.rmsNormEps, config.rmsVariant?.logitsMultiplier, config.rmsVariant?.normMean, config.rmsVariant?.parallelBlock, config.tieWordEmbeddings, config.maxPositionEmbeddings], [1e-5, 0.0625, true, true, true, 8192])
+    // CohereConfig's default_theta, for rope_parameters without one too; a given rope_theta stands.
+    assert.deepEqual([config.ropeTheta, parseModelConfig({...cohere, rope_parameters: {rope_type: 'default'}}).ropeTheta, parseModelConfig({...cohere, rope_theta: 8e6}).ropeTheta], [500000, 500000, 8e6])
     assert.equal(parseModelConfig({...cohere, layer_norm_eps: 1e-3, rms_norm_eps: 0.5}).rmsNormEps, 1e-3)
     assert.equal(parseModelConfig({...cohere, logit_scale: 0.25}).rmsVariant?.logitsMultiplier, 0.25)
     assert.throws(() => parseModelConfig({...cohere, use_qk_norm: true}), loadError(/use_qk_norm=true \(per-head LayerNorms of q and k\) is not supported/))
@@ -99,7 +101,7 @@ describe('RMSNorm-variant configs', () => {
   })
 
   it('their near misses are refused by name, with what they lack', () => {
-    for (const [architecture, why] of [['Cohere2ForCausalLM', /sliding-window layers with rope/], ['Olmo3ForCausalLM', /separate rope parameters/], ['GraniteMoeSharedForCausalLM', /shared expert/], ['GraniteMoeHybridForCausalLM', /Mamba-2/]] as const) {
+    for (const [architecture, why] of [['Olmo3ForCausalLM', /separate rope parameters/], ['GraniteMoeSharedForCausalLM', /shared expert/], ['GraniteMoeHybridForCausalLM', /Mamba-2/]] as const) {
       assert.throws(() => parseModelConfig({architectures: [architecture], ...SIZES}), loadError(new RegExp(`Unsupported architecture ${architecture} .*${why.source}`)))
     }
   })

@@ -67,6 +67,8 @@ export const ARCHITECTURES: Record<string, ArchitectureTraits> = {
   SmolLM3ForCausalLM: {...BASE, defaultMaxPositions: 32768, defaultTiedEmbeddings: true, qwenSlidingLayers: true},
   // Command-R: LayerNorm without bias, parallel attention and MLP, logit_scale, interleaved rope (rms-variants.ts).
   CohereForCausalLM: {...BASE, defaultMaxPositions: 8192, defaultTiedEmbeddings: true},
+  // Command R7B: Command-R's block, rope only on its sliding layers (4096; every 4th layer full: cohere2-config.ts).
+  Cohere2ForCausalLM: {...BASE, defaultMaxPositions: 8192, defaultTiedEmbeddings: true, defaultSlidingWindow: 4096},
   // OLMo: LayerNorm without weights, clip_qkv; OLMoE: OLMo2's q/k norms under pre-norms, clip_qkv, sparse MLPs (rms-variants.ts).
   OlmoForCausalLM: BASE,
   OlmoeForCausalLM: {...BASE, defaultMaxPositions: 4096, qkNorm: true, moe: 'olmoe'},
@@ -82,7 +84,6 @@ export const NEAR_MISSES: Record<string, string> = {
   Phi3SmallForCausalLM: 'Phi-3-small needs blocksparse attention, gegelu and muP scaling',
   BloomForCausalLM: 'BLOOM needs ALiBi position biases and a LayerNorm on the word embeddings',
   FalconForCausalLM: 'Falcon needs its fused multi-query / grouped query_key_value layout and parallel blocks',
-  Cohere2ForCausalLM: 'Command R7B (Cohere2) needs sliding-window layers with rope beside full-attention layers without it',
   Olmo3ForCausalLM: 'OLMo 3 needs separate rope parameters for its sliding and full-attention layers',
   GraniteMoeSharedForCausalLM: 'GraniteMoE with a shared expert (shared_intermediate_size) is not supported',
   GraniteMoeHybridForCausalLM: 'Granite 4 hybrid models need Mamba-2 layers',

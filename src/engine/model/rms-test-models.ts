@@ -1,7 +1,7 @@
-// The config.json of the Granite, OLMo2, SmolLM3, Cohere, OLMo, OLMoE and GraniteMoE test-model variants, for test-model.ts.
+// The config.json of the Granite, OLMo2, SmolLM3, Cohere, OLMo, OLMoE, GraniteMoE and Cohere2 test-model variants, for test-model.ts.
 
-export type RmsTestVariant = 'granite' | 'olmo2' | 'smollm3' | 'cohere' | 'olmo' | 'olmoe' | 'granitemoe'
-export const RMS_TEST_VARIANTS: readonly RmsTestVariant[] = ['granite', 'olmo2', 'smollm3', 'cohere', 'olmo', 'olmoe', 'granitemoe']
+export type RmsTestVariant = 'granite' | 'olmo2' | 'smollm3' | 'cohere' | 'olmo' | 'olmoe' | 'granitemoe' | 'cohere2'
+export const RMS_TEST_VARIANTS: readonly RmsTestVariant[] = ['granite', 'olmo2', 'smollm3', 'cohere', 'olmo', 'olmoe', 'granitemoe', 'cohere2']
 
 export function isRmsTestVariant(variant: string): variant is RmsTestVariant {
   return (RMS_TEST_VARIANTS as readonly string[]).includes(variant)
@@ -14,7 +14,8 @@ export function isRmsTestVariant(variant: string): variant is RmsTestVariant {
  * layer_types (no_rope_layers and layer_types left out). cohere: logit_scale 0.5 (its 0.0625 would flatten random
  * logits), layer_norm_eps 1e-5 left out. olmo, olmoe: clip_qkv low enough to clamp some random q/k/v values; olmoe: 6
  * experts of half the preset's MLP width, top-2 without renormalising (OlmoeConfig's default). granitemoe: granite's
- * multipliers over 4 experts of half the width, top-2, its experts fused per layer in the checkpoint. All untied (see test-model.ts).
+ * multipliers over 4 experts of half the width, top-2, its experts fused per layer in the checkpoint. cohere2: cohere's with
+ * sliding_window_pattern 2 (layer 0 sliding with rope, a window of 8; layer 1 full without rope). All untied (see test-model.ts).
  */
 export function rmsTestModelConfigJson(variant: RmsTestVariant, common: Record<string, unknown>): Record<string, unknown> {
   const llama = {...common, attention_bias: false, mlp_bias: false, rope_theta: 10000.0, tie_word_embeddings: false}
@@ -28,6 +29,10 @@ export function rmsTestModelConfigJson(variant: RmsTestVariant, common: Record<s
   }
   if (variant === 'cohere') {
     return {architectures: ['CohereForCausalLM'], model_type: 'cohere', ...llama, mlp_bias: undefined, logit_scale: 0.5, use_qk_norm: false, pad_token_id: common.eos_token_id}
+  }
+  if (variant === 'cohere2') {
+    return {architectures: ['Cohere2ForCausalLM'], model_type: 'cohere2', ...llama, mlp_bias: undefined, logit_scale: 0.5, sliding_window: 8, sliding_window_pattern: 2,
+      pad_token_id: common.eos_token_id}
   }
   if (variant === 'olmo') return {architectures: ['OlmoForCausalLM'], model_type: 'olmo', ...llama, mlp_bias: undefined, clip_qkv: 1.5}
   if (variant === 'olmoe') {

@@ -1,6 +1,7 @@
 // Granite (and GraniteMoE), OLMo2, SmolLM3, Cohere, OLMo and OLMoE: the Llama-layout architectures with a twist each, read as transformers 5.18's config classes read them.
 import {ModelLoadError, quotedValue} from '../errors.js'
 import type {TensorInfo} from './safetensors.js'
+import {COHERE2, cohere2RopeLayers, cohere2View} from './cohere2-config.js'
 
 /** What sets Granite, OLMo2 or SmolLM3 apart from Llama; ModelConfig.rmsVariant holds it (native/cpu/rms_variants.h runs it). */
 export interface RmsVariantFeatures {
@@ -24,7 +25,7 @@ export interface RmsVariantFeatures {
   clipQkv: number
 }
 
-export const RMS_VARIANT_ARCHITECTURES = ['GraniteForCausalLM', 'Olmo2ForCausalLM', 'SmolLM3ForCausalLM', 'CohereForCausalLM', 'OlmoForCausalLM', 'OlmoeForCausalLM', 'GraniteMoeForCausalLM'] as const
+export const RMS_VARIANT_ARCHITECTURES = ['GraniteForCausalLM', 'Olmo2ForCausalLM', 'SmolLM3ForCausalLM', 'CohereForCausalLM', 'OlmoForCausalLM', 'OlmoeForCausalLM', 'GraniteMoeForCausalLM', COHERE2] as const
 
 export function isRmsVariantArchitecture(architecture: string): boolean {
   return (RMS_VARIANT_ARCHITECTURES as readonly string[]).includes(architecture)
@@ -37,8 +38,9 @@ export function rmsVariantView(config: Json, architecture: string, source: strin
   if (architecture === 'Olmo2ForCausalLM' || architecture === 'OlmoeForCausalLM') return {...config, rms_norm_eps: config.rms_norm_eps ?? 1e-5}
   // OlmoLayerNorm's eps is fixed at 1e-5 (OlmoConfig has none).
   if (architecture === 'OlmoForCausalLM') return {...config, rms_norm_eps: 1e-5}
-  // CohereConfig names its LayerNorm's eps layer_norm_eps.
-  if (architecture === 'CohereForCausalLM') return {...config, rms_norm_eps: config.layer_norm_eps ?? 1e-5}
+  // CohereConfig names its LayerNorm's eps layer_norm_eps; its rope base defaults to 500000 (default_theta).
+  if (architecture === 'CohereForCausalLM') return {...config, rms_norm_eps: config.layer_norm_eps ?? 1e-5, rope_theta: config.rope_theta ?? 500000}
+  if (architecture === COHERE2) return cohere2View(config, source)
   if (architecture !== 'SmolLM3ForCausalLM' || config.layer_types != null) return config
   // SmolLM3Config: with use_sliding_window and a window, the layers without rope slide.
   const rope = smolLm3RopeLayers(config, source)
@@ -76,12 +78,13 @@ export function parseRmsVariant(config: Json, architecture: string, source: stri
     if (architecture === 'OlmoForCausalLM') Object.assign(rmsVariant, {normMean: true, normAffine: false})
     else rmsVariant.wholeQkNorm = true
   }
-  if (architecture === 'CohereForCausalLM') {
+  if (architecture === 'CohereForCausalLM' || architecture === COHERE2) {
     // Command R+'s per-head LayerNorms of q and k ([heads, head_dim] weights) have no kernel here.
-    if (config.use_qk_norm === true) throw new ModelLoadError(`${source}: use_qk_norm=true (per-head LayerNorms of q and k) is not supported for CohereForCausalLM.`)
+    if (architecture === 'CohereForCausalLM' && config.use_qk_norm === true) throw new ModelLoadError(`${source}: use_qk_norm=true (per-head LayerNorms of q and k) is not supported for CohereForCausalLM.`)
     const scale = config.logit_scale === undefined ? 0.0625 : config.logit_scale
     if (typeof scale !== 'number' || !Number.isFinite(scale)) throw new ModelLoadError(`${source}: "logit_scale" must be a number, got ${quotedValue(scale)}.`)
     Object.assign(rmsVariant, {logitsMultiplier: scale, normMean: true, parallelBlock: true})
+    if (architecture === COHERE2) rmsVariant.ropeLayers = cohere2RopeLayers(config)
   }
   return {rmsVariant, attentionScale: 0, embeddingScale: 1}
 }
