@@ -56,8 +56,25 @@ describe('Cohere2 config', () => {
   })
 })
 
+describe('OLMo 3 config', () => {
+  const OLMO3 = {architectures: ['Olmo3ForCausalLM'], vocab_size: 100, hidden_size: 64, intermediate_size: 128, num_hidden_layers: 4, num_attention_heads: 4}
+  it('as Olmo3Config reads it: every 4th layer full, the others sliding (4096) with their own rope; an old rope_scaling on the full layers only; OLMo2\'s norms', () => {
+    const c = parseModelConfig(OLMO3)
+    assert.deepEqual([c.layerWindows, c.ropeTheta, c.ropeLocalTheta, c.ropeScaling, c.rmsNormEps, c.qkNorm, c.rmsVariant!.postNormsOnly, c.rmsVariant!.wholeQkNorm, c.tieWordEmbeddings],
+      [[4096, 4096, 4096, 0], 500000, 500000, {type: 'none'}, 1e-5, true, true, true, false])
+    // OLMo 3 7B's config.json: rope_theta and a YaRN rope_scaling, which transformers puts on the full layers alone.
+    const old = parseModelConfig({...OLMO3, max_position_embeddings: 65536, rope_theta: 5e5, rope_scaling: {rope_type: 'yarn', factor: 8, original_max_position_embeddings: 8192, attention_factor: 1.2, beta_fast: 32, beta_slow: 1}})
+    assert.deepEqual([old.ropeTheta, old.ropeLocalTheta, old.ropeScaling.type, (old.ropeScaling as {attentionFactor: number}).attentionFactor], [5e5, 5e5, 'yarn', 1.2])
+    const v5 = parseModelConfig({...OLMO3, rope_parameters: {full_attention: {rope_type: 'linear', factor: 2, rope_theta: 3e5}, sliding_attention: {rope_type: 'default', rope_theta: 1e4}}})
+    assert.deepEqual([v5.ropeTheta, v5.ropeLocalTheta, v5.ropeScaling], [3e5, 1e4, {type: 'linear', factor: 2}])
+    assert.throws(() => parseModelConfig({...OLMO3, rope_parameters: {full_attention: {rope_type: 'default'}, sliding_attention: {rope_type: 'yarn', factor: 2}}}), loadError(/sliding_attention of type "yarn" is not supported \(OLMo 3's local layers/))
+    assert.throws(() => parseModelConfig({...OLMO3, sliding_window: null}), loadError(/OLMo 3 needs a "sliding_window" \(null given\)/))
+    assert.throws(() => parseModelConfig({...OLMO3, rope_theta: -1}), loadError(/"rope_theta" must be a positive number, got -1/))
+  })
+})
+
 /** The variants with windows of 8 on some layers. */
-const WINDOWED: TestModelVariant[] = ['gpt-neo', 'cohere2']
+const WINDOWED: TestModelVariant[] = ['gpt-neo', 'cohere2', 'olmo3']
 
 for (const variant of WINDOWED) {
   describe(`${variant} in a paged engine (a window of 8 beside full layers, blocks of 4)`, () => {
@@ -70,7 +87,7 @@ for (const variant of WINDOWED) {
 }
 
 /** Every new variant: CPU only by name, and transformers' greedy tokens through the server (batch invariance: where its family's tests do not check it). */
-const VARIANTS: TestModelVariant[] = ['gpt-neo', 'cohere2']
+const VARIANTS: TestModelVariant[] = ['gpt-neo', 'cohere2', 'olmo3']
 const BATCH_INVARIANCE_HERE = new Set<TestModelVariant>(['gpt-neo'])
 
 for (const variant of VARIANTS) {

@@ -64,6 +64,8 @@ export const ARCHITECTURES: Record<string, ArchitectureTraits> = {
   // Llama with Granite's multipliers; OLMo2's post-norms and whole-width q/k norms; SmolLM3's rope-free layers (rms-variants.ts).
   GraniteForCausalLM: BASE,
   Olmo2ForCausalLM: {...BASE, qkNorm: true},
+  // OLMo2's block with sliding layers (4096, every 4th full) that rotate with their own base (olmo3-config.ts).
+  Olmo3ForCausalLM: {...BASE, qkNorm: true, defaultSlidingWindow: 4096},
   SmolLM3ForCausalLM: {...BASE, defaultMaxPositions: 32768, defaultTiedEmbeddings: true, qwenSlidingLayers: true},
   // Command-R: LayerNorm without bias, parallel attention and MLP, logit_scale, interleaved rope (rms-variants.ts).
   CohereForCausalLM: {...BASE, defaultMaxPositions: 8192, defaultTiedEmbeddings: true},
@@ -84,7 +86,6 @@ export const NEAR_MISSES: Record<string, string> = {
   Phi3SmallForCausalLM: 'Phi-3-small needs blocksparse attention, gegelu and muP scaling',
   BloomForCausalLM: 'BLOOM needs ALiBi position biases and a LayerNorm on the word embeddings',
   FalconForCausalLM: 'Falcon needs its fused multi-query / grouped query_key_value layout and parallel blocks',
-  Olmo3ForCausalLM: 'OLMo 3 needs separate rope parameters for its sliding and full-attention layers',
   GraniteMoeSharedForCausalLM: 'GraniteMoE with a shared expert (shared_intermediate_size) is not supported',
   GraniteMoeHybridForCausalLM: 'Granite 4 hybrid models need Mamba-2 layers',
 }

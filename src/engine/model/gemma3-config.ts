@@ -1,5 +1,6 @@
 // Gemma 3's config.json seen as the keys the shared parser reads: its two rope bases, and Gemma3TextConfig's defaults where they differ from Gemma 2's.
-import {ModelLoadError, quotedValue} from '../errors.js'
+import {ModelLoadError} from '../errors.js'
+import {layerTypeRopes, localRopeTheta} from './layer-type-rope.js'
 import {isObject} from './rope-scaling.js'
 
 type Json = Record<string, unknown>
@@ -11,19 +12,9 @@ type Json = Record<string, unknown>
  * (what the shared parser reads) and no soft caps unless it sets them, plus the sliding layers' base.
  */
 export function gemma3View(config: Json, source: string): {config: Json; ropeLocalTheta: number} {
-  const nested = isObject(config.rope_parameters) && ('full_attention' in config.rope_parameters || 'sliding_attention' in config.rope_parameters)
-    ? config.rope_parameters
-    : null
-  const full = nested ? nested.full_attention : config.rope_parameters
-  const sliding = nested && isObject(nested.sliding_attention) ? nested.sliding_attention : {}
-  const slidingType = sliding.rope_type ?? sliding.type ?? 'default'
-  if (slidingType !== 'default') {
-    throw new ModelLoadError(`${source}: rope_parameters.sliding_attention of type ${quotedValue(slidingType)} is not supported (Gemma 3's local layers use the default rope).`)
-  }
-  const ropeLocalTheta = sliding.rope_theta ?? config.rope_local_base_freq ?? 10000
-  if (typeof ropeLocalTheta !== 'number' || !Number.isFinite(ropeLocalTheta) || ropeLocalTheta <= 0) {
-    throw new ModelLoadError(`${source}: "rope_local_base_freq" must be a positive number, got ${quotedValue(ropeLocalTheta)}.`)
-  }
+  const nested = layerTypeRopes(config)
+  const full = nested ? nested.full : config.rope_parameters
+  const ropeLocalTheta = localRopeTheta(nested?.sliding ?? {}, config.rope_local_base_freq ?? 10000, 'rope_local_base_freq', 'Gemma 3', source)
   const fullRope = isObject(full) ? {...full, rope_theta: full.rope_theta ?? config.rope_theta ?? 1e6} : undefined
   return {
     config: {

@@ -1,7 +1,6 @@
 // GGUF granite, granitemoe, olmo, olmo2, olmoe and command-r files: their metadata as the config.json keys it stands for, and their extra tensor names
 // (the experts of granitemoe and olmoe: gguf-moe.ts).
 import {ModelLoadError} from '../errors.js'
-import {NEAR_MISSES} from './architectures.js'
 
 /**
  * llama.cpp's converter permutes granite's, granitemoe's and olmo's q/k rows for its interleaved rope, as llama's (put
@@ -31,7 +30,7 @@ export function rmsVariantGgufKeys(arch: string, get: (key: string) => unknown, 
   if (arch === 'olmo') return {clip_qkv: get('attention.clamp_kqv') ?? null}
   if (arch === 'olmoe') return {clip_qkv: null}
   // OLMo 3's files are olmo2 with sliding-window layers (and a second rope for them).
-  if (arch === 'olmo2' && get('attention.sliding_window') !== undefined) throw new ModelLoadError(`${path}: olmo2 with attention.sliding_window (OLMo 3) is not supported: ${NEAR_MISSES.Olmo3ForCausalLM}.`)
+  if (arch === 'olmo2' && get('attention.sliding_window') !== undefined) throw new ModelLoadError(`${path}: olmo2 with attention.sliding_window (OLMo 3) is not supported: its GGUF files are not read yet (its Hugging Face checkpoint runs).`)
   if (arch === 'granite' || arch === 'granitemoe') {
     const keys = {embedding_multiplier: 'embedding_scale', residual_multiplier: 'residual_scale', attention_multiplier: 'attention.scale', logits_scaling: 'logit_scale'}
     return Object.fromEntries(Object.entries(keys).flatMap(([configKey, ggufKey]) => (get(ggufKey) === undefined ? [] : [[configKey, get(ggufKey)]])))

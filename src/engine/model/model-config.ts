@@ -8,6 +8,7 @@ import {isLayerNormArchitecture, parseLayerNormConfig, type LayerNormFeatures} f
 import {isObject, parseRopeScaling, type RopeScaling} from './rope-scaling.js'
 import {gemma3LanguageModel, gemma3View} from './gemma3-config.js'
 import {parseLayerWindows} from './sliding-windows.js'
+import {OLMO3, olmo3View} from './olmo3-config.js'
 import {parseRotaryDim} from './partial-rotary.js'
 import {isRmsVariantArchitecture, parseRmsVariant, rmsVariantView, type RmsVariantFeatures} from './rms-variants.js'
 
@@ -127,6 +128,7 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   const notes: string[] = []
   let ropeLocalTheta: number | undefined
   if (architecture === 'Gemma3ForCausalLM') ({config, ropeLocalTheta} = gemma3View(config, source))
+  if (architecture === OLMO3) ({config, ropeLocalTheta} = olmo3View(config, source))
   if (isRmsVariantArchitecture(architecture)) config = rmsVariantView(config, architecture, source)
 
   const required = (key: string): number => {

@@ -1,7 +1,7 @@
-// The config.json of the Granite, OLMo2, SmolLM3, Cohere, OLMo, OLMoE, GraniteMoE and Cohere2 test-model variants, for test-model.ts.
+// The config.json of the Granite, OLMo2, SmolLM3, Cohere, OLMo, OLMoE, GraniteMoE, Cohere2 and OLMo 3 test-model variants, for test-model.ts.
 
-export type RmsTestVariant = 'granite' | 'olmo2' | 'smollm3' | 'cohere' | 'olmo' | 'olmoe' | 'granitemoe' | 'cohere2'
-export const RMS_TEST_VARIANTS: readonly RmsTestVariant[] = ['granite', 'olmo2', 'smollm3', 'cohere', 'olmo', 'olmoe', 'granitemoe', 'cohere2']
+export type RmsTestVariant = 'granite' | 'olmo2' | 'smollm3' | 'cohere' | 'olmo' | 'olmoe' | 'granitemoe' | 'cohere2' | 'olmo3'
+export const RMS_TEST_VARIANTS: readonly RmsTestVariant[] = ['granite', 'olmo2', 'smollm3', 'cohere', 'olmo', 'olmoe', 'granitemoe', 'cohere2', 'olmo3']
 
 export function isRmsTestVariant(variant: string): variant is RmsTestVariant {
   return (RMS_TEST_VARIANTS as readonly string[]).includes(variant)
@@ -15,7 +15,9 @@ export function isRmsTestVariant(variant: string): variant is RmsTestVariant {
  * logits), layer_norm_eps 1e-5 left out. olmo, olmoe: clip_qkv low enough to clamp some random q/k/v values; olmoe: 6
  * experts of half the preset's MLP width, top-2 without renormalising (OlmoeConfig's default). granitemoe: granite's
  * multipliers over 4 experts of half the width, top-2, its experts fused per layer in the checkpoint. cohere2: cohere's with
- * sliding_window_pattern 2 (layer 0 sliding with rope, a window of 8; layer 1 full without rope). All untied (see test-model.ts).
+ * sliding_window_pattern 2 (layer 0 sliding with rope, a window of 8; layer 1 full without rope). olmo3: olmo2's with layer 0
+ * sliding (a window of 8, rope base 10000) and layer 1 full (base 1e6 with YaRN over an original context of 64), in
+ * transformers 5's per-layer-type rope_parameters. All untied (see test-model.ts).
  */
 export function rmsTestModelConfigJson(variant: RmsTestVariant, common: Record<string, unknown>): Record<string, unknown> {
   const llama = {...common, attention_bias: false, mlp_bias: false, rope_theta: 10000.0, tie_word_embeddings: false}
@@ -40,6 +42,11 @@ export function rmsTestModelConfigJson(variant: RmsTestVariant, common: Record<s
       architectures: ['OlmoeForCausalLM'], model_type: 'olmoe', ...llama, mlp_bias: undefined, clip_qkv: 2.5,
       intermediate_size: (common.intermediate_size as number) / 2, num_experts: 6, num_experts_per_tok: 2, norm_topk_prob: false,
     }
+  }
+  if (variant === 'olmo3') {
+    return {architectures: ['Olmo3ForCausalLM'], model_type: 'olmo3', ...llama, mlp_bias: undefined, rope_theta: undefined, sliding_window: 8,
+      layer_types: ['sliding_attention', 'full_attention'], rope_parameters: {sliding_attention: {rope_type: 'default', rope_theta: 10000},
+        full_attention: {rope_type: 'yarn', rope_theta: 1e6, factor: 8, original_max_position_embeddings: 64}}}
   }
   if (variant === 'olmo2') return {architectures: ['Olmo2ForCausalLM'], model_type: 'olmo2', ...llama, mlp_bias: undefined}
   return {

@@ -2,6 +2,7 @@
 import {ModelLoadError, quotedValue} from '../errors.js'
 import type {TensorInfo} from './safetensors.js'
 import {COHERE2, cohere2RopeLayers, cohere2View} from './cohere2-config.js'
+import {OLMO3} from './olmo3-config.js'
 
 /** What sets Granite, OLMo2 or SmolLM3 apart from Llama; ModelConfig.rmsVariant holds it (native/cpu/rms_variants.h runs it). */
 export interface RmsVariantFeatures {
@@ -25,7 +26,7 @@ export interface RmsVariantFeatures {
   clipQkv: number
 }
 
-export const RMS_VARIANT_ARCHITECTURES = ['GraniteForCausalLM', 'Olmo2ForCausalLM', 'SmolLM3ForCausalLM', 'CohereForCausalLM', 'OlmoForCausalLM', 'OlmoeForCausalLM', 'GraniteMoeForCausalLM', COHERE2] as const
+export const RMS_VARIANT_ARCHITECTURES = ['GraniteForCausalLM', 'Olmo2ForCausalLM', 'SmolLM3ForCausalLM', 'CohereForCausalLM', 'OlmoForCausalLM', 'OlmoeForCausalLM', 'GraniteMoeForCausalLM', COHERE2, OLMO3] as const
 
 export function isRmsVariantArchitecture(architecture: string): boolean {
   return (RMS_VARIANT_ARCHITECTURES as readonly string[]).includes(architecture)
@@ -62,7 +63,7 @@ export function parseRmsVariant(config: Json, architecture: string, source: stri
     rmsVariant.logitsMultiplier = 1 / multiplier('logits_scaling')
     return {rmsVariant, attentionScale: multiplier('attention_multiplier'), embeddingScale: multiplier('embedding_multiplier')}
   }
-  if (architecture === 'Olmo2ForCausalLM') {
+  if (architecture === 'Olmo2ForCausalLM' || architecture === OLMO3) {
     rmsVariant.postNormsOnly = true
     rmsVariant.wholeQkNorm = true
   }
