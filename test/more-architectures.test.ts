@@ -7,7 +7,9 @@ import {join} from 'node:path'
 import {describe, it} from 'node:test'
 import {cpuOnlyNeed} from '../src/engine/engine-parts.js'
 import {ModelLoadError} from '../src/engine/errors.js'
+import {expectedTensorShapes, loadModel, selectModelTensors} from '../src/engine/model/load-model.js'
 import {parseModelConfig} from '../src/engine/model/model-config.js'
+import {readCheckpointTensors} from '../src/engine/model/safetensors.js'
 import {ensureTestModel, testModelConfigJson, type TestModelVariant} from '../src/engine/model/test-model.js'
 import {checkBatchInvariant} from './support/batch-invariance-check.js'
 import {postJson} from './support/blackbox-checks.js'
@@ -73,6 +75,27 @@ describe('OLMo 3 config', () => {
   })
 })
 
+describe('GraniteMoeShared config', () => {
+  const SHARED = {architectures: ['GraniteMoeSharedForCausalLM'], vocab_size: 100, hidden_size: 64, intermediate_size: 32, num_hidden_layers: 2, num_attention_heads: 4}
+  it('as GraniteMoeSharedConfig reads it: GraniteMoE\'s experts and multipliers, an ungated shared expert of shared_intermediate_size (0: none)', async () => {
+    const c = parseModelConfig({...SHARED, shared_intermediate_size: 48, residual_multiplier: 0.5})
+    assert.deepEqual([c.moe!.numExperts, c.moe!.numExpertsPerToken, c.moe!.normTopkProb, c.moe!.expertIntermediateSize, c.moe!.sharedExpertIntermediateSize, c.moe!.ungatedSharedExpert, c.rmsVariant!.residualMultiplier],
+      [8, 2, true, 32, 48, true, 0.5])
+    const names = expectedTensorShapes(c).map((t) => t.name)
+    assert.ok(names.includes('model.layers.1.mlp.shared_expert.down_proj.weight') && !names.some((n) => n.includes('shared_expert_gate')))
+    const none = parseModelConfig(SHARED)
+    assert.deepEqual([none.moe!.sharedExpertIntermediateSize, none.moe!.ungatedSharedExpert], [0, undefined])
+    assert.throws(() => parseModelConfig({...SHARED, shared_intermediate_size: -1}), loadError(/"shared_intermediate_size" must be a non-negative integer, got -1/))
+    // The checkpoint's shared_mlp.input_linear is cut into gate and up halves (byte windows), output_linear is down.
+    const loaded = await loadModel(await ensureTestModel('tiny', {variant: 'granitemoeshared'}))
+    const stored = readCheckpointTensors(loaded.dir).find((t) => t.name === 'model.layers.0.shared_mlp.input_linear.weight')!
+    const [gate, up] = ['gate', 'up'].map((part) => loaded.tensors.find((t) => t.name === `model.layers.0.mlp.shared_expert.${part}_proj.weight`)!)
+    assert.deepEqual([gate!.shape, gate!.offset, up!.offset, up!.nbytes], [[32, 64], stored.offset, stored.offset + stored.nbytes / 2, stored.nbytes / 2])
+    const turned = readCheckpointTensors(loaded.dir).map((t) => (t.name === stored.name ? {...t, shape: [32, 64]} : t))
+    assert.throws(() => selectModelTensors(loaded.config, turned, loaded.dir), loadError(/shared_mlp\.input_linear\.weight has shape \[32, 64\], but config\.json implies \[64, 64\]/))
+  })
+})
+
 /** The variants with windows of 8 on some layers. */
 const WINDOWED: TestModelVariant[] = ['gpt-neo', 'cohere2', 'olmo3']
 
@@ -87,7 +110,7 @@ for (const variant of WINDOWED) {
 }
 
 /** Every new variant: CPU only by name, and transformers' greedy tokens through the server (batch invariance: where its family's tests do not check it). */
-const VARIANTS: TestModelVariant[] = ['gpt-neo', 'cohere2', 'olmo3']
+const VARIANTS: TestModelVariant[] = ['gpt-neo', 'cohere2', 'olmo3', 'granitemoeshared']
 const BATCH_INVARIANCE_HERE = new Set<TestModelVariant>(['gpt-neo'])
 
 for (const variant of VARIANTS) {

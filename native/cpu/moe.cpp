@@ -45,7 +45,7 @@ MoeWeights load_moe_weights(const ModelConfig& config, const std::string& prefix
     w.shared_gate_up = load({{prefix + "mlp.shared_expert.gate_proj.weight", shared}, {prefix + "mlp.shared_expert.up_proj.weight", shared}},
                             hidden, format);
     w.shared_down = load({{prefix + "mlp.shared_expert.down_proj.weight", hidden}}, shared, down_format);
-    w.shared_gate = load({{prefix + "mlp.shared_expert_gate.weight", 1}}, hidden, WeightFormat::F32);
+    if (config.shared_expert_gated) w.shared_gate = load({{prefix + "mlp.shared_expert_gate.weight", 1}}, hidden, WeightFormat::F32);
   }
   return w;
 }
@@ -119,7 +119,7 @@ void moe_mlp(ThreadPool& pool, const MoeWeights& w, const ModelConfig& config, c
     }
   }
 
-  // Qwen2-MoE's shared expert (every row), computed before `out` (which may be x) is written.
+  // Qwen2-MoE's gated shared expert (GraniteMoeShared's ungated one) on every row, computed before `out` (which may be x) is written.
   const int shared = config.shared_expert_intermediate_size;
   float* shared_out = nullptr;
   float* shared_gate = nullptr;
@@ -131,7 +131,7 @@ void moe_mlp(ThreadPool& pool, const MoeWeights& w, const ModelConfig& config, c
     linear(pool, x, num_rows, w.shared_gate_up, nullptr, gate_up, order);
     gated_and_mul(pool, config.hidden_act, gate_up, activated, num_rows, shared);
     linear(pool, activated, num_rows, w.shared_down, nullptr, shared_out, order);
-    linear(pool, x, num_rows, w.shared_gate, nullptr, shared_gate, LinearOrder::kBatchInvariant);
+    if (config.shared_expert_gated) linear(pool, x, num_rows, w.shared_gate, nullptr, shared_gate, LinearOrder::kBatchInvariant);
   }
 
   // Rank order, each product rounded before it is added (as transformers' weight * output, then index_add_).
@@ -147,8 +147,12 @@ void moe_mlp(ThreadPool& pool, const MoeWeights& w, const ModelConfig& config, c
       y[h] = sum;
     }
     if (shared > 0) {
-      const float gate = 1.f / (1.f + std::exp(-shared_gate[r]));
       const float* from_shared = shared_out + static_cast<size_t>(r) * hidden;
+      if (!config.shared_expert_gated) {
+        for (int h = 0; h < hidden; ++h) y[h] += from_shared[h];
+        continue;
+      }
+      const float gate = 1.f / (1.f + std::exp(-shared_gate[r]));
       for (int h = 0; h < hidden; ++h) {
         const float product = gate * from_shared[h];
         y[h] += product;

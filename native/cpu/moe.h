@@ -1,5 +1,5 @@
 // A sparse mixture-of-experts MLP (Mixtral, Qwen2-MoE, Qwen3-MoE): router, softmax, top-k, each chosen expert's gated
-// MLP on the rows routed to it, and the weighted sum in rank order; Qwen2-MoE's gated shared expert added last.
+// MLP on the rows routed to it, and the weighted sum in rank order; Qwen2-MoE's gated shared expert (GraniteMoeShared's ungated one) added last.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -19,7 +19,7 @@ struct MoeWeights {
   std::vector<WeightMatrix> gate_up;  // per expert [2 * moe_intermediate_size, hidden]: gate rows, then up rows
   std::vector<WeightMatrix> down;     // per expert [hidden, moe_intermediate_size]
   WeightMatrix shared_gate_up, shared_down;  // Qwen2-MoE's shared expert; empty otherwise
-  WeightMatrix shared_gate;                  // [1, hidden], f32
+  WeightMatrix shared_gate;                  // [1, hidden], f32; empty for an ungated shared expert
   uint64_t bytes() const;
 };
 

@@ -111,6 +111,7 @@ static void parse_moe(const Napi::Object& config, ModelConfig& out) {
   out.norm_topk_prob = bool_field(moe, "normTopkProb");
   out.moe_intermediate_size = int_field(moe, "expertIntermediateSize");
   out.shared_expert_intermediate_size = int_field(moe, "sharedExpertIntermediateSize");
+  out.shared_expert_gated = !(moe.Has("ungatedSharedExpert") && bool_field(moe, "ungatedSharedExpert"));
   Napi::Value layers = moe.Get("sparseLayers");
   if (!layers.IsArray()) fail(config.Env(), "moe.sparseLayers must be an array of booleans");
   Napi::Array list = layers.As<Napi::Array>();

@@ -1,10 +1,11 @@
-// The float64 reference's sparse MoE MLP (Mixtral, Qwen2-MoE, Qwen3-MoE), as transformers 5.18 computes it: softmax router, top-k, optional renormalisation, Qwen2-MoE's gated shared expert.
+// The float64 reference's sparse MoE MLP (Mixtral, Qwen2-MoE, Qwen3-MoE), as transformers 5.18 computes it: softmax router, top-k, optional renormalisation, Qwen2-MoE's gated shared expert (GraniteMoeShared's ungated one).
 import type {MoeConfig} from '../../src/engine/model/moe-config.js'
 
 export interface ReferenceMoe {
   router: Float64Array
   experts: {gate: Float64Array; up: Float64Array; down: Float64Array}[]
-  shared: {gate: Float64Array; up: Float64Array; down: Float64Array; gateWeight: Float64Array} | null
+  /** gateWeight null: GraniteMoeShared's ungated shared expert. */
+  shared: {gate: Float64Array; up: Float64Array; down: Float64Array; gateWeight: Float64Array | null} | null
 }
 
 /** The reference model's own kernels: x [rows, inSize] times W^T, and a gated MLP of the given width. */
@@ -24,7 +25,7 @@ export function loadReferenceMoe(read: (name: string) => Float64Array, prefix: s
         gate: read(`${prefix}.mlp.shared_expert.gate_proj.weight`),
         up: read(`${prefix}.mlp.shared_expert.up_proj.weight`),
         down: read(`${prefix}.mlp.shared_expert.down_proj.weight`),
-        gateWeight: read(`${prefix}.mlp.shared_expert_gate.weight`),
+        gateWeight: moe.ungatedSharedExpert ? null : read(`${prefix}.mlp.shared_expert_gate.weight`),
       }
     : null
   return {router: read(`${prefix}.mlp.gate.weight`), experts, shared}
@@ -54,7 +55,7 @@ export function referenceMoeMlp(x: Float64Array, w: ReferenceMoe, moe: MoeConfig
     }
     if (w.shared) {
       const y = ops.gatedMlp(row, w.shared.gate, w.shared.up, w.shared.down, moe.sharedExpertIntermediateSize)
-      const gate = 1 / (1 + Math.exp(-ops.linear(row, w.shared.gateWeight, null, hidden)[0]!))
+      const gate = w.shared.gateWeight ? 1 / (1 + Math.exp(-ops.linear(row, w.shared.gateWeight, null, hidden)[0]!)) : 1
       for (let h = 0; h < hidden; h++) target[h] += gate * y[h]!
     }
   }

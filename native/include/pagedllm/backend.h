@@ -85,6 +85,7 @@ struct ModelConfig {
   bool norm_topk_prob = false;
   int moe_intermediate_size = 0;
   int shared_expert_intermediate_size = 0;
+  bool shared_expert_gated = true;  // false: the shared expert's output is added as is (GraniteMoeShared)
   std::vector<uint8_t> sparse_layers;  // [num_layers], 1 = sparse MLP
   bool is_sparse_layer(int layer) const { return num_experts > 0 && sparse_layers.at(layer) != 0; }
   // The LayerNorm family (OPT, GPT-NeoX, GPT-2: native/cpu/layernorm_family.cpp): LayerNorm with bias (eps in

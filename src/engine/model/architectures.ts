@@ -76,6 +76,8 @@ export const ARCHITECTURES: Record<string, ArchitectureTraits> = {
   OlmoeForCausalLM: {...BASE, defaultMaxPositions: 4096, qkNorm: true, moe: 'olmoe'},
   // Granite's multipliers over Mixtral-style sparse MLPs, its experts fused per layer in the checkpoint (granite-moe.ts).
   GraniteMoeForCausalLM: {...BASE, moe: 'granitemoe'},
+  // GraniteMoE with an ungated shared expert (shared_mlp) beside the routed ones (granite-moe.ts).
+  GraniteMoeSharedForCausalLM: {...BASE, moe: 'granitemoeshared'},
 }
 /** The RMSNorm families above, then the LayerNorm family (OPT, GPT-NeoX, GPT-2: layernorm-family.ts; Phi, StableLM, StarCoder2, GPT-J, GPTBigCode: layernorm-more.ts). */
 export const SUPPORTED_ARCHITECTURES = [...Object.keys(ARCHITECTURES), ...LAYERNORM_ARCHITECTURES]
@@ -86,7 +88,6 @@ export const NEAR_MISSES: Record<string, string> = {
   Phi3SmallForCausalLM: 'Phi-3-small needs blocksparse attention, gegelu and muP scaling',
   BloomForCausalLM: 'BLOOM needs ALiBi position biases and a LayerNorm on the word embeddings',
   FalconForCausalLM: 'Falcon needs its fused multi-query / grouped query_key_value layout and parallel blocks',
-  GraniteMoeSharedForCausalLM: 'GraniteMoE with a shared expert (shared_intermediate_size) is not supported',
   GraniteMoeHybridForCausalLM: 'Granite 4 hybrid models need Mamba-2 layers',
 }
 

@@ -1,18 +1,36 @@
 // GraniteMoE's checkpoint layout: each layer's experts in two 3D tensors (input_linear [experts, 2 x inter, hidden] with
 // gate rows then up rows per expert, output_linear [experts, hidden, inter]) and router.layer, seen as the per-expert
 // tensors the backends load (Qwen's names). A part is a byte window of the file, as for Phi-3's fused projections.
+// GraniteMoeShared adds a shared expert fused alike (shared_mlp.input_linear [2 x shared, hidden], output_linear).
 import {ModelLoadError} from '../errors.js'
 import type {ModelConfig} from './model-config.js'
 import type {TensorInfo} from './safetensors.js'
 
 const LAYER = /^(model\.layers\.\d+\.)block_sparse_moe\.(input_linear|output_linear|router\.layer)\.weight$/
+const SHARED = /^(model\.layers\.\d+\.)shared_mlp\.(input_linear|output_linear)\.weight$/
+const GRANITE_MOE = new Set(['GraniteMoeForCausalLM', 'GraniteMoeSharedForCausalLM'])
+
+/** GraniteMoeShared's shared expert split into gate/up (input_linear's halves, as transformers' chunk(2)) and down. */
+function splitSharedExpert(config: ModelConfig, tensor: TensorInfo, prefix: string, kind: string): TensorInfo[] {
+  const shared = config.moe!.sharedExpertIntermediateSize
+  const shape = kind === 'input_linear' ? [2 * shared, config.hiddenSize] : [config.hiddenSize, shared]
+  if (tensor.shape.length !== 2 || tensor.shape.some((d, i) => d !== shape[i])) {
+    throw new ModelLoadError(`Tensor ${tensor.name} has shape [${tensor.shape.join(', ')}], but config.json implies [${shape.join(', ')}] (in ${tensor.path}).`)
+  }
+  if (kind === 'output_linear') return [{...tensor, name: `${prefix}mlp.shared_expert.down_proj.weight`}]
+  const half = tensor.nbytes / 2
+  const part = (name: string, index: number): TensorInfo => ({...tensor, name, shape: [shared, config.hiddenSize], offset: tensor.offset + index * half, nbytes: half})
+  return [part(`${prefix}mlp.shared_expert.gate_proj.weight`, 0), part(`${prefix}mlp.shared_expert.up_proj.weight`, 1)]
+}
 
 /** The checkpoint's tensors with GraniteMoE's fused experts split per expert and its router renamed; others unchanged. */
 export function splitGraniteMoeExperts(config: ModelConfig, tensors: TensorInfo[]): TensorInfo[] {
-  if (config.architecture !== 'GraniteMoeForCausalLM' || !config.moe) return tensors
+  if (!GRANITE_MOE.has(config.architecture) || !config.moe) return tensors
   const {numExperts: experts, expertIntermediateSize: inter} = config.moe
   const hidden = config.hiddenSize
   return tensors.flatMap((tensor) => {
+    const shared = config.moe!.sharedExpertIntermediateSize > 0 ? SHARED.exec(tensor.name) : null
+    if (shared) return splitSharedExpert(config, tensor, shared[1]!, shared[2]!)
     const match = LAYER.exec(tensor.name)
     if (!match) return [tensor]
     const [, prefix, kind] = match as unknown as [string, string, string]
@@ -32,9 +50,12 @@ export function splitGraniteMoeExperts(config: ModelConfig, tensors: TensorInfo[
 
 /** The tensors a GraniteMoE checkpoint holds in place of the engine's per-expert ones, for writing test checkpoints. */
 export function graniteMoeCheckpointShapes(config: ModelConfig, shapes: {name: string; shape: number[]}[]): {name: string; shape: number[]}[] {
-  if (config.architecture !== 'GraniteMoeForCausalLM' || !config.moe) return shapes
+  if (!GRANITE_MOE.has(config.architecture) || !config.moe) return shapes
   const {numExperts: experts, expertIntermediateSize: inter} = config.moe
   return shapes.flatMap(({name, shape}) => {
+    const shared = /^(model\.layers\.\d+\.)mlp\.shared_expert\.(gate|up|down)_proj\.weight$/.exec(name)
+    if (shared?.[2] === 'up') return []
+    if (shared) return [shared[2] === 'gate' ? {name: `${shared[1]}shared_mlp.input_linear.weight`, shape: [2 * shape[0]!, shape[1]!]} : {name: `${shared[1]}shared_mlp.output_linear.weight`, shape}]
     const match = /^(model\.layers\.\d+\.)mlp\.(gate|experts\.(\d+)\.(gate|up|down)_proj)\.weight$/.exec(name)
     if (!match) return [{name, shape}]
     const prefix = match[1]!

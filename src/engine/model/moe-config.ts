@@ -1,7 +1,7 @@
-// Mixture-of-experts settings (Mixtral, Qwen2-MoE, Qwen3-MoE, OLMoE, GraniteMoE) read from config.json, and the tensors their sparse MLPs need.
+// Mixture-of-experts settings (Mixtral, Qwen2-MoE, Qwen3-MoE, OLMoE, GraniteMoE, GraniteMoeShared) read from config.json, and the tensors their sparse MLPs need.
 import {ModelLoadError, quotedValue} from '../errors.js'
 
-export type MoeFamily = 'mixtral' | 'qwen2_moe' | 'qwen3_moe' | 'olmoe' | 'granitemoe'
+export type MoeFamily = 'mixtral' | 'qwen2_moe' | 'qwen3_moe' | 'olmoe' | 'granitemoe' | 'granitemoeshared'
 
 export interface MoeConfig {
   numExperts: number
@@ -13,6 +13,8 @@ export interface MoeConfig {
   expertIntermediateSize: number
   /** Qwen2-MoE's shared expert, scaled by sigmoid(shared_expert_gate x); 0: none. */
   sharedExpertIntermediateSize: number
+  /** GraniteMoeShared: the shared expert's output is added as is (no shared_expert_gate). */
+  ungatedSharedExpert?: boolean
   /** Per layer: true when its MLP is sparse (Qwen: decoder_sparse_step and mlp_only_layers; the others are dense). */
   sparseLayers: boolean[]
   /** Mixtral's checkpoint names (block_sparse_moe.gate, experts.E.w1/w3/w2), renamed at load to the ones the backends read. */
@@ -30,6 +32,8 @@ const DEFAULTS: Record<MoeFamily, {experts: number; topK: number; moeIntermediat
   olmoe: {experts: 64, topK: 8, moeIntermediate: null, shared: 0, normTopk: false},
   // GraniteMoeConfig: a softmax over the top-k router logits, the same weights as Mixtral's renormalised top-k.
   granitemoe: {experts: 8, topK: 2, moeIntermediate: null, shared: 0, normTopk: true},
+  // GraniteMoeSharedConfig: GraniteMoE's, plus an ungated shared expert shared_intermediate_size wide (0: none).
+  granitemoeshared: {experts: 8, topK: 2, moeIntermediate: null, shared: 0, normTopk: true},
 }
 
 /** A real checkpoint's expert count stays far below this; a hostile config.json must not make us list millions of tensors. */
@@ -52,21 +56,32 @@ export function parseMoeConfig(config: Json, family: MoeFamily, numLayers: numbe
   if (numExpertsPerToken > numExperts) throw new ModelLoadError(`${source}: num_experts_per_tok ${numExpertsPerToken} exceeds the ${numExperts} experts.`)
   const normTopk = config.norm_topk_prob ?? defaults.normTopk
   if (typeof normTopk !== 'boolean') throw new ModelLoadError(`${source}: "norm_topk_prob" must be a boolean.`)
-  const shared = family === 'qwen2_moe' ? positive('shared_expert_intermediate_size', defaults.shared) : 0
+  const shared = family === 'qwen2_moe' ? positive('shared_expert_intermediate_size', defaults.shared) : family === 'granitemoeshared' ? graniteSharedSize(config, source) : 0
   // Qwen2MoeConfig derives its sliding layers otherwise than Qwen2Config (every other layer below max_window_layers);
   // the layer_types it writes are read as for Qwen2, but without them the Qwen2 rule would pick the wrong layers.
   if (family === 'qwen2_moe' && config.use_sliding_window === true && config.layer_types == null) {
     throw new ModelLoadError(`${source}: use_sliding_window without "layer_types" is not supported for Qwen2-MoE (its sliding layers alternate).`)
   }
+  const granite = family === 'granitemoe' || family === 'granitemoeshared'
   return {
     numExperts,
     numExpertsPerToken,
-    normTopkProb: family === 'mixtral' || family === 'granitemoe' || normTopk,
+    normTopkProb: family === 'mixtral' || granite || normTopk,
     expertIntermediateSize: defaults.moeIntermediate === null ? intermediateSize : positive('moe_intermediate_size', defaults.moeIntermediate),
     sharedExpertIntermediateSize: shared,
-    sparseLayers: family === 'mixtral' || family === 'olmoe' || family === 'granitemoe' ? Array<boolean>(numLayers).fill(true) : qwenSparseLayers(config, numLayers, source),
+    sparseLayers: family === 'mixtral' || family === 'olmoe' || granite ? Array<boolean>(numLayers).fill(true) : qwenSparseLayers(config, numLayers, source),
     mixtralNames: family === 'mixtral',
+    ...(family === 'granitemoeshared' && shared > 0 ? {ungatedSharedExpert: true} : {}),
   }
+}
+
+/** GraniteMoeSharedConfig's shared_intermediate_size: 0 (its default) for no shared expert. */
+function graniteSharedSize(config: Json, source: string): number {
+  const value = config.shared_intermediate_size ?? 0
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 2 ** 31 - 1) {
+    throw new ModelLoadError(`${source}: "shared_intermediate_size" must be a non-negative integer, got ${quotedValue(value)}.`)
+  }
+  return value
 }
 
 /** As Qwen2MoeDecoderLayer / Qwen3MoeDecoderLayer: sparse unless listed in mlp_only_layers, every decoder_sparse_step-th layer. */
@@ -111,8 +126,8 @@ export function moeLayerTensorShapes(moe: MoeConfig, prefix: string, hidden: num
       {name: `${prefix}.mlp.shared_expert.gate_proj.weight`, shape: [shared, hidden]},
       {name: `${prefix}.mlp.shared_expert.up_proj.weight`, shape: [shared, hidden]},
       {name: `${prefix}.mlp.shared_expert.down_proj.weight`, shape: [hidden, shared]},
-      {name: `${prefix}.mlp.shared_expert_gate.weight`, shape: [1, hidden]},
     )
+    if (!moe.ungatedSharedExpert) shapes.push({name: `${prefix}.mlp.shared_expert_gate.weight`, shape: [1, hidden]})
   }
   return shapes
 }

@@ -1,7 +1,7 @@
-// The config.json of the Granite, OLMo2, SmolLM3, Cohere, OLMo, OLMoE, GraniteMoE, Cohere2 and OLMo 3 test-model variants, for test-model.ts.
+// The config.json of the Granite, OLMo2, SmolLM3, Cohere, OLMo, OLMoE, GraniteMoE, Cohere2, OLMo 3 and GraniteMoeShared test-model variants, for test-model.ts.
 
-export type RmsTestVariant = 'granite' | 'olmo2' | 'smollm3' | 'cohere' | 'olmo' | 'olmoe' | 'granitemoe' | 'cohere2' | 'olmo3'
-export const RMS_TEST_VARIANTS: readonly RmsTestVariant[] = ['granite', 'olmo2', 'smollm3', 'cohere', 'olmo', 'olmoe', 'granitemoe', 'cohere2', 'olmo3']
+export type RmsTestVariant = 'granite' | 'olmo2' | 'smollm3' | 'cohere' | 'olmo' | 'olmoe' | 'granitemoe' | 'cohere2' | 'olmo3' | 'granitemoeshared'
+export const RMS_TEST_VARIANTS: readonly RmsTestVariant[] = ['granite', 'olmo2', 'smollm3', 'cohere', 'olmo', 'olmoe', 'granitemoe', 'cohere2', 'olmo3', 'granitemoeshared']
 
 export function isRmsTestVariant(variant: string): variant is RmsTestVariant {
   return (RMS_TEST_VARIANTS as readonly string[]).includes(variant)
@@ -17,16 +17,19 @@ export function isRmsTestVariant(variant: string): variant is RmsTestVariant {
  * multipliers over 4 experts of half the width, top-2, its experts fused per layer in the checkpoint. cohere2: cohere's with
  * sliding_window_pattern 2 (layer 0 sliding with rope, a window of 8; layer 1 full without rope). olmo3: olmo2's with layer 0
  * sliding (a window of 8, rope base 10000) and layer 1 full (base 1e6 with YaRN over an original context of 64), in
- * transformers 5's per-layer-type rope_parameters. All untied (see test-model.ts).
+ * transformers 5's per-layer-type rope_parameters. granitemoeshared: granitemoe's with a shared expert a quarter of the
+ * preset's MLP width. All untied (see test-model.ts).
  */
 export function rmsTestModelConfigJson(variant: RmsTestVariant, common: Record<string, unknown>): Record<string, unknown> {
   const llama = {...common, attention_bias: false, mlp_bias: false, rope_theta: 10000.0, tie_word_embeddings: false}
   const multipliers = {embedding_multiplier: 1.75, residual_multiplier: 0.625, attention_multiplier: 0.375, logits_scaling: 1.5}
   if (variant === 'granite') return {architectures: ['GraniteForCausalLM'], model_type: 'granite', ...llama, rms_norm_eps: 1e-6, ...multipliers}
-  if (variant === 'granitemoe') {
+  if (variant === 'granitemoe' || variant === 'granitemoeshared') {
+    const shared = variant === 'granitemoeshared'
     return {
-      architectures: ['GraniteMoeForCausalLM'], model_type: 'granitemoe', ...llama, mlp_bias: undefined, rms_norm_eps: 1e-6, ...multipliers,
+      architectures: [shared ? 'GraniteMoeSharedForCausalLM' : 'GraniteMoeForCausalLM'], model_type: variant, ...llama, mlp_bias: undefined, rms_norm_eps: 1e-6, ...multipliers,
       intermediate_size: (common.intermediate_size as number) / 2, num_local_experts: 4, num_experts_per_tok: 2,
+      ...(shared ? {shared_intermediate_size: (common.intermediate_size as number) / 4} : {}),
     }
   }
   if (variant === 'cohere') {
