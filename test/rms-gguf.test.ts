@@ -17,6 +17,7 @@ const LAYER: Record<string, string> = {
   input_layernorm: 'attn_norm', 'self_attn.q_proj': 'attn_q', 'self_attn.k_proj': 'attn_k', 'self_attn.v_proj': 'attn_v', 'self_attn.o_proj': 'attn_output',
   post_attention_layernorm: 'ffn_norm', 'mlp.gate_proj': 'ffn_gate', 'mlp.up_proj': 'ffn_up', 'mlp.down_proj': 'ffn_down',
   'self_attn.q_norm': 'attn_q_norm', 'self_attn.k_norm': 'attn_k_norm', post_feedforward_layernorm: 'post_ffw_norm', 'mlp.gate': 'ffn_gate_inp',
+  'mlp.shared_expert.gate_proj': 'ffn_gate_shexp', 'mlp.shared_expert.up_proj': 'ffn_up_shexp', 'mlp.shared_expert.down_proj': 'ffn_down_shexp',
 }
 /** Architectures whose q/k rows llama.cpp's converter permutes for its interleaved (NORM) rope. */
 const PERMUTED = new Set(['granite', 'granitemoe', 'olmo'])
@@ -67,7 +68,8 @@ function metadata(arch: string, c: LoadedModel['config']): Record<string, GgufEn
       : arch === 'olmo'
         ? {'olmo.attention.layer_norm_epsilon': f32(1e-5), 'olmo.attention.clamp_kqv': f32(c.rmsVariant!.clipQkv)}
         : {[`${arch}.attention.layer_norm_rms_epsilon`]: f32(c.rmsNormEps)}
-  const moe = c.moe ? {[`${arch}.expert_count`]: u32(c.moe.numExperts), [`${arch}.expert_used_count`]: u32(c.moe.numExpertsPerToken)} : {}
+  const moe = c.moe ? {[`${arch}.expert_count`]: u32(c.moe.numExperts), [`${arch}.expert_used_count`]: u32(c.moe.numExpertsPerToken),
+    ...(c.moe.sharedExpertIntermediateSize > 0 ? {[`${arch}.expert_shared_feed_forward_length`]: u32(c.moe.sharedExpertIntermediateSize)} : {})} : {}
   return {
     'general.architecture': {type: 'string', value: arch},
     [`${arch}.context_length`]: u32(c.maxPositionEmbeddings), [`${arch}.embedding_length`]: u32(c.hiddenSize), [`${arch}.block_count`]: u32(c.numLayers),
@@ -84,22 +86,22 @@ describe('GGUF granite / granitemoe / olmo / olmo2 / olmoe / command-r files', (
   const dir = mkdtempSync(join(tmpdir(), 'pagedllm-rms-gguf-'))
   after(() => rmSync(dir, {recursive: true, force: true}))
 
-  for (const [arch, variant] of [['granite', 'granite'], ['olmo2', 'olmo2'], ['command-r', 'cohere'], ['olmo', 'olmo'], ['olmoe', 'olmoe'], ['granitemoe', 'granitemoe']] as const) {
+  for (const [arch, variant] of [['granite', 'granite'], ['olmo2', 'olmo2'], ['command-r', 'cohere'], ['olmo', 'olmo'], ['olmoe', 'olmoe'], ['granitemoe', 'granitemoe'], ['granitemoe', 'granitemoeshared']] as const) {
     it(`${arch}: llama.cpp's names and metadata give the bit-identical logits of the ${variant} checkpoint it was converted from, at f32 and q8_0`, async () => {
       const loaded = await loadModel(await ensureTestModel('tiny', {variant}))
       // llama.cpp runs olmoe without clip_qkv (its converter writes none): the checkpoint so read is what the file holds.
       const hf = arch === 'olmoe' ? {...loaded, config: {...loaded.config, rmsVariant: {...loaded.config.rmsVariant!, clipQkv: 0}}} : loaded
-      const path = join(dir, `${arch}.gguf`)
+      const path = join(dir, `${variant}.gguf`)
       writeFileSync(path, ggufBytes(metadata(arch, hf.config), {tensors: convertedAll(hf, arch)}))
       const gguf = await loadModel(path)
       assert.deepEqual([gguf.config.architecture, gguf.config.rmsVariant, gguf.config.attentionScale, gguf.config.embeddingScale, gguf.config.moe], [hf.config.architecture, hf.config.rmsVariant, hf.config.attentionScale, hf.config.embeddingScale, hf.config.moe])
       assert.equal(maxAbsDifference((await promptLogits(gguf, 'f32')).logits, (await promptLogits(hf, 'f32')).logits), 0)
-      const quantizedPath = join(dir, `${arch}-q8_0.gguf`)
+      const quantizedPath = join(dir, `${variant}-q8_0.gguf`)
       writeFileSync(quantizedPath, ggufBytes(metadata(arch, hf.config), {tensors: q8_0Matrices(convertedAll(hf, arch))}))
       assert.equal(maxAbsDifference((await promptLogits(await loadModel(quantizedPath), 'f32')).logits, (await promptLogits(hf, 'q8_0')).logits), 0)
-      // OLMo 3 (olmo2 with sliding windows) and GraniteMoeShared (a shared expert) are refused by name, not run as another model.
-      const refused = {olmo2: ['olmo2.attention.sliding_window', /olmo2 with attention\.sliding_window \(OLMo 3\) is not supported/], granitemoe: ['granitemoe.expert_shared_feed_forward_length', /granitemoe with a shared expert/]} as const
-      if (arch === 'olmo2' || arch === 'granitemoe') {
+      // OLMo 3 (olmo2 with sliding windows) is refused by name; a shared expert's size without its tensors names the first one missing.
+      const refused = {olmo2: ['olmo2.attention.sliding_window', /olmo2 with attention\.sliding_window \(OLMo 3\) is not supported/], granitemoe: ['granitemoe.expert_shared_feed_forward_length', /mlp\.shared_expert\.gate_proj\.weight is missing/]} as const
+      if (arch === 'olmo2' || variant === 'granitemoe') {
         writeFileSync(path, ggufBytes({...metadata(arch, hf.config), [refused[arch][0]]: {type: 'u32', value: 8}}, {tensors: convertedAll(hf, arch)}))
         await assert.rejects(loadModel(path), (error: unknown) => error instanceof ModelLoadError && refused[arch][1].test(error.message))
       }

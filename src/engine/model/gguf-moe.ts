@@ -1,4 +1,4 @@
-// Mixture-of-experts GGUF files (llama with experts = Mixtral, qwen2moe, qwen3moe, olmoe, granitemoe): their config.json keys and their expert tensors under the engine's names.
+// Mixture-of-experts GGUF files (llama with experts = Mixtral, qwen2moe, qwen3moe, olmoe, granitemoe with or without a shared expert): their config.json keys and their expert tensors under the engine's names.
 import {ModelLoadError, quotedValue} from '../errors.js'
 import type {TensorInfo} from './safetensors.js'
 
@@ -19,12 +19,13 @@ export function ggufMoeConfigKeys(arch: string, get: (key: string) => unknown, t
     return {architecture: 'MixtralForCausalLM', modelType: 'mixtral', keys: {...common}}
   }
   // OLMoE and GraniteMoE experts are as wide as feed_forward_length (intermediate_size); GraniteMoE renormalises its
-  // top-k (a softmax over the chosen logits), OLMoE does not unless the file says. GraniteMoeShared's shared expert is not run.
+  // top-k (a softmax over the chosen logits), OLMoE does not unless the file says.
   if (arch === 'olmoe') return {architecture: 'OlmoeForCausalLM', modelType: 'olmoe', keys: {...common, norm_topk_prob: normalized(false)}}
   if (arch === 'granitemoe') {
-    if (get('expert_shared_feed_forward_length') !== undefined || tensorNames.has('blk.0.ffn_up_shexp.weight')) {
-      throw new ModelLoadError(`${path}: granitemoe with a shared expert (GraniteMoeShared: expert_shared_feed_forward_length, ffn_*_shexp) is not supported.`)
-    }
+    // GraniteMoeShared's files are granitemoe with a shared expert (ffn_{gate,up,down}_shexp).
+    const shared = get('expert_shared_feed_forward_length')
+    if (shared === undefined && tensorNames.has('blk.0.ffn_up_shexp.weight')) throw new ModelLoadError(`${path}: GGUF metadata granitemoe.expert_shared_feed_forward_length is missing (the file has ffn_*_shexp tensors)`)
+    if (shared !== undefined) return {architecture: 'GraniteMoeSharedForCausalLM', modelType: 'granitemoeshared', keys: {...common, shared_intermediate_size: shared}}
     return {architecture: 'GraniteMoeForCausalLM', modelType: 'granitemoe', keys: {...common}}
   }
   // A layer without a router is dense (Qwen's mlp_only_layers, decoder_sparse_step); llama.cpp's own files have none.
