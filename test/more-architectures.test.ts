@@ -1,6 +1,6 @@
-// GPT-Neo, Cohere2, OLMo 3, GraniteMoeShared and PhiMoE: configs read as transformers 5.18's config classes read them (what
+// GPT-Neo, Cohere2, OLMo 3 and GraniteMoeShared: configs read as transformers 5.18's config classes read them (what
 // the kernels lack refused by key), their windows in a paged engine, and their replies through the server. Logits against
-// the float64 reference and transformers: layernorm-architectures.test.ts (gpt-neo) and the loops below.
+// the float64 reference and transformers: layernorm-architectures.test.ts (gpt-neo), rms-architectures.test.ts (the others).
 import assert from 'node:assert/strict'
 import {readFileSync} from 'node:fs'
 import {join} from 'node:path'

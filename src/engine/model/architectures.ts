@@ -84,7 +84,7 @@ export const SUPPORTED_ARCHITECTURES = [...Object.keys(ARCHITECTURES), ...LAYERN
 
 /** Architectures that look close to a supported one but need what the engine does not have. */
 export const NEAR_MISSES: Record<string, string> = {
-  PhiMoEForCausalLM: 'Phi-3.5-MoE mixture-of-experts layers are not supported',
+  PhiMoEForCausalLM: 'Phi-3.5-MoE mixture-of-experts layers (sparsemixer routing) under LayerNorms with bias and LongRoPE with short/long mscale are not supported',
   Phi3SmallForCausalLM: 'Phi-3-small needs blocksparse attention, gegelu and muP scaling',
   BloomForCausalLM: 'BLOOM needs ALiBi position biases and a LayerNorm on the word embeddings',
   FalconForCausalLM: 'Falcon needs its fused multi-query / grouped query_key_value layout and parallel blocks',
