@@ -1,6 +1,6 @@
-// GGUF granite, granitemoe, olmo, olmo2, olmoe and command-r files (llama.cpp's tensor names and metadata keys) load as the checkpoints they were converted from.
+// GGUF granite, granitemoe, olmo, olmo2, olmoe, command-r and cohere2 files (llama.cpp's tensor names and metadata keys) load as the checkpoints they were converted from.
 import assert from 'node:assert/strict'
-import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {after, describe, it} from 'node:test'
@@ -63,8 +63,9 @@ function metadata(arch: string, c: LoadedModel['config']): Record<string, GgufEn
   const f32 = (value: number) => ({type: 'f32' as const, value})
   const extra: Record<string, GgufEntry> = arch === 'granite' || arch === 'granitemoe'
     ? {[`${arch}.embedding_scale`]: f32(c.embeddingScale), [`${arch}.residual_scale`]: f32(c.rmsVariant!.residualMultiplier), [`${arch}.attention.scale`]: f32(c.attentionScale), [`${arch}.logit_scale`]: f32(1 / c.rmsVariant!.logitsMultiplier)}
-    : arch === 'command-r'
-      ? {'command-r.logit_scale': f32(c.rmsVariant!.logitsMultiplier), 'command-r.attention.layer_norm_epsilon': f32(c.rmsNormEps)}
+    : arch === 'command-r' || arch === 'cohere2'
+      ? {[`${arch}.logit_scale`]: f32(c.rmsVariant!.logitsMultiplier), [`${arch}.attention.layer_norm_epsilon`]: f32(c.rmsNormEps),
+          ...(c.layerWindows ? {[`${arch}.attention.sliding_window`]: u32(Math.max(...c.layerWindows))} : {})}
       : arch === 'olmo'
         ? {'olmo.attention.layer_norm_epsilon': f32(1e-5), 'olmo.attention.clamp_kqv': f32(c.rmsVariant!.clipQkv)}
         : {[`${arch}.attention.layer_norm_rms_epsilon`]: f32(c.rmsNormEps)}
@@ -82,13 +83,21 @@ function metadata(arch: string, c: LoadedModel['config']): Record<string, GgufEn
   }
 }
 
-describe('GGUF granite / granitemoe / olmo / olmo2 / olmoe / command-r files', () => {
+/** The cohere2 test model with llama.cpp's fixed pattern (every 4th layer full: both of its 2 layers slide, with rope). */
+async function slidingEveryFourth(dir: string): Promise<string> {
+  const copy = join(dir, 'hf-cohere2')
+  cpSync(await ensureTestModel('tiny', {variant: 'cohere2'}), copy, {recursive: true})
+  writeFileSync(join(copy, 'config.json'), JSON.stringify({...JSON.parse(readFileSync(join(copy, 'config.json'), 'utf8')), sliding_window_pattern: 4}))
+  return copy
+}
+
+describe('GGUF granite / granitemoe / olmo / olmo2 / olmoe / command-r / cohere2 files', () => {
   const dir = mkdtempSync(join(tmpdir(), 'pagedllm-rms-gguf-'))
   after(() => rmSync(dir, {recursive: true, force: true}))
 
-  for (const [arch, variant] of [['granite', 'granite'], ['olmo2', 'olmo2'], ['command-r', 'cohere'], ['olmo', 'olmo'], ['olmoe', 'olmoe'], ['granitemoe', 'granitemoe'], ['granitemoe', 'granitemoeshared']] as const) {
+  for (const [arch, variant] of [['granite', 'granite'], ['olmo2', 'olmo2'], ['command-r', 'cohere'], ['olmo', 'olmo'], ['olmoe', 'olmoe'], ['granitemoe', 'granitemoe'], ['granitemoe', 'granitemoeshared'], ['cohere2', 'cohere2']] as const) {
     it(`${arch}: llama.cpp's names and metadata give the bit-identical logits of the ${variant} checkpoint it was converted from, at f32 and q8_0`, async () => {
-      const loaded = await loadModel(await ensureTestModel('tiny', {variant}))
+      const loaded = await loadModel(variant === 'cohere2' ? await slidingEveryFourth(dir) : await ensureTestModel('tiny', {variant}))
       // llama.cpp runs olmoe without clip_qkv (its converter writes none): the checkpoint so read is what the file holds.
       const hf = arch === 'olmoe' ? {...loaded, config: {...loaded.config, rmsVariant: {...loaded.config.rmsVariant!, clipQkv: 0}}} : loaded
       const path = join(dir, `${variant}.gguf`)

@@ -39,7 +39,7 @@ const GGUF_ARCHITECTURES: Record<string, {architecture: string; modelType: strin
 }
 /** GGUF architectures close to a supported one, with what they need that the engine lacks (as their HF architectures' near misses). */
 const GGUF_NEAR_MISSES: Record<string, string> = {
-  phimoe: NEAR_MISSES.PhiMoEForCausalLM!, cohere2: 'Command R7B GGUF files are not read yet (its Hugging Face checkpoint runs)', granitehybrid: NEAR_MISSES.GraniteMoeHybridForCausalLM!,
+  phimoe: NEAR_MISSES.PhiMoEForCausalLM!, granitehybrid: NEAR_MISSES.GraniteMoeHybridForCausalLM!,
   gemma3n: 'Gemma 3n needs per-layer embeddings, AltUp and LAuReL blocks',
   clip: 'a multimodal projector (mmproj) file holds only the vision tower; load the model\'s own GGUF file, which runs text only',
 }

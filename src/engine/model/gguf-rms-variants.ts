@@ -1,11 +1,11 @@
-// GGUF granite, granitemoe, olmo, olmo2, olmoe and command-r files: their metadata as the config.json keys it stands for, and their extra tensor names
+// GGUF granite, granitemoe, olmo, olmo2, olmoe, command-r and cohere2 files: their metadata as the config.json keys it stands for, and their extra tensor names
 // (the experts of granitemoe and olmoe: gguf-moe.ts).
 import {ModelLoadError} from '../errors.js'
 
 /**
  * llama.cpp's converter permutes granite's, granitemoe's and olmo's q/k rows for its interleaved rope, as llama's (put
  * back at load); olmo2 and olmoe rotate with rotate_half, rows as in HF; command-r rotates interleaved pairs as Cohere
- * does, its rows as in HF (the loader's Cohere reordering applies, as to the checkpoint).
+ * does, its rows as in HF (the loader's Cohere reordering applies, as to the checkpoint); so does cohere2 (Command R7B).
  */
 export const GGUF_RMS_VARIANT_ARCHITECTURES: Record<string, {architecture: string; modelType: string; interleavedRope: boolean}> = {
   granite: {architecture: 'GraniteForCausalLM', modelType: 'granite', interleavedRope: true},
@@ -14,6 +14,7 @@ export const GGUF_RMS_VARIANT_ARCHITECTURES: Record<string, {architecture: strin
   olmoe: {architecture: 'OlmoeForCausalLM', modelType: 'olmoe', interleavedRope: false},
   olmo2: {architecture: 'Olmo2ForCausalLM', modelType: 'olmo2', interleavedRope: false},
   'command-r': {architecture: 'CohereForCausalLM', modelType: 'cohere', interleavedRope: false},
+  cohere2: {architecture: 'Cohere2ForCausalLM', modelType: 'cohere2', interleavedRope: false},
 }
 
 /** OLMo2's norms on the sublayer outputs. */
@@ -35,6 +36,8 @@ export function rmsVariantGgufKeys(arch: string, get: (key: string) => unknown, 
     const keys = {embedding_multiplier: 'embedding_scale', residual_multiplier: 'residual_scale', attention_multiplier: 'attention.scale', logits_scaling: 'logit_scale'}
     return Object.fromEntries(Object.entries(keys).flatMap(([configKey, ggufKey]) => (get(ggufKey) === undefined ? [] : [[configKey, get(ggufKey)]])))
   }
+  // llama.cpp's cohere2: every 4th layer full, the others sliding (Cohere2Config's default pattern).
+  if (arch === 'cohere2') return {logit_scale: get('logit_scale'), layer_norm_eps: get('attention.layer_norm_epsilon'), sliding_window: get('attention.sliding_window') ?? null, sliding_window_pattern: 4}
   if (arch !== 'command-r') return {}
   // Command R+'s per-head q/k LayerNorms (attn_q_norm) are refused as its use_qk_norm is.
   if (tensorNames.has('blk.0.attn_q_norm.weight')) throw new ModelLoadError(`${path}: command-r with attn_q_norm (use_qk_norm) is not supported.`)
