@@ -79,7 +79,7 @@ export const ARCHITECTURES: Record<string, ArchitectureTraits> = {
   // GraniteMoE with an ungated shared expert (shared_mlp) beside the routed ones (granite-moe.ts).
   GraniteMoeSharedForCausalLM: {...BASE, moe: 'granitemoeshared'},
 }
-/** The RMSNorm families above, then the LayerNorm family (OPT, GPT-NeoX, GPT-2: layernorm-family.ts; Phi, StableLM, StarCoder2, GPT-J, GPTBigCode: layernorm-more.ts). */
+/** The RMSNorm families above, then the LayerNorm family (OPT, GPT-NeoX, GPT-2: layernorm-family.ts; Phi, StableLM, StarCoder2, GPT-J, GPTBigCode, GPT-Neo: layernorm-more.ts). */
 export const SUPPORTED_ARCHITECTURES = [...Object.keys(ARCHITECTURES), ...LAYERNORM_ARCHITECTURES]
 
 /** Architectures that look close to a supported one but need what the engine does not have. */

@@ -1,4 +1,4 @@
-// Phi (1, 1.5, 2), StableLM, StarCoder2, GPT-J and GPTBigCode (StarCoder 1, SantaCoder): their config.json read as transformers 5.18's config classes read it
+// Phi (1, 1.5, 2), StableLM, StarCoder2, GPT-J and GPTBigCode (StarCoder 1, SantaCoder; GPT-Neo: layernorm-gpt-neo.ts): their config.json read as transformers 5.18's config classes read it
 // (every key they read honoured or refused by name), and their checkpoints' tensor names (layernorm-family.ts maps them).
 import {ModelLoadError, quotedValue} from '../errors.js'
 import {configReader, LAYERNORM_DEFAULTS, layerNormBase, plainActivation, plainRotary} from './layernorm-config-reader.js'

@@ -1,4 +1,4 @@
-// Granite (and GraniteMoE), OLMo2, SmolLM3, Cohere, OLMo and OLMoE: the Llama-layout architectures with a twist each, read as transformers 5.18's config classes read them.
+// Granite (and GraniteMoE, GraniteMoeShared), OLMo2 (and OLMo 3), SmolLM3, Cohere (and Cohere2), OLMo and OLMoE: the Llama-layout architectures with a twist each, read as transformers 5.18's config classes read them.
 import {ModelLoadError, quotedValue} from '../errors.js'
 import type {TensorInfo} from './safetensors.js'
 import {COHERE2, cohere2RopeLayers, cohere2View} from './cohere2-config.js'
