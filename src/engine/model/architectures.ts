@@ -73,7 +73,7 @@ export const ARCHITECTURES: Record<string, ArchitectureTraits> = {
   // Granite's multipliers over Mixtral-style sparse MLPs, its experts fused per layer in the checkpoint (granite-moe.ts).
   GraniteMoeForCausalLM: {...BASE, moe: 'granitemoe'},
 }
-/** The RMSNorm families above, then the LayerNorm family (OPT, GPT-NeoX, GPT-2: layernorm-family.ts; Phi, StableLM, StarCoder2, GPT-J, GPTBigCode: layernorm-more.ts). */
+/** The RMSNorm families above, then the LayerNorm family (OPT, GPT-NeoX, GPT-2: layernorm-family.ts; Phi, StableLM, StarCoder2, GPT-J, GPTBigCode: layernorm-more.ts; BLOOM, Falcon, MPT: alibi-family.ts). */
 export const SUPPORTED_ARCHITECTURES = [...Object.keys(ARCHITECTURES), ...LAYERNORM_ARCHITECTURES]
 
 /** Architectures that look close to a supported one but need what the engine does not have. */
@@ -81,8 +81,6 @@ export const NEAR_MISSES: Record<string, string> = {
   PhiMoEForCausalLM: 'Phi-3.5-MoE mixture-of-experts layers are not supported',
   Phi3SmallForCausalLM: 'Phi-3-small needs blocksparse attention, gegelu and muP scaling',
   GPTNeoForCausalLM: 'GPT-Neo needs local (windowed) attention on alternate layers and unscaled attention scores',
-  BloomForCausalLM: 'BLOOM needs ALiBi position biases and a LayerNorm on the word embeddings',
-  FalconForCausalLM: 'Falcon needs its fused multi-query / grouped query_key_value layout and parallel blocks',
   Cohere2ForCausalLM: 'Command R7B (Cohere2) needs sliding-window layers with rope beside full-attention layers without it',
   Olmo3ForCausalLM: 'OLMo 3 needs separate rope parameters for its sliding and full-attention layers',
   GraniteMoeSharedForCausalLM: 'GraniteMoE with a shared expert (shared_intermediate_size) is not supported',
