@@ -17,7 +17,10 @@ import {parseModelConfig} from '../src/engine/model/model-config.js'
 import {readCheckpointTensors} from '../src/engine/model/safetensors.js'
 import {ensureTestModel, testModelConfigJson} from '../src/engine/model/test-model.js'
 import {makeSamplingParams} from '../src/engine/sampling-params.js'
+import {nativeOps} from '../src/engine/native.js'
 import {checkBatchInvariant} from './support/batch-invariance-check.js'
+import {postJson, sseEvents} from './support/blackbox-checks.js'
+import {startTinyEngineServer} from './support/server-harness.js'
 import {checkDirAgainstTransformers, type TransformersFixture} from './support/transformers-fixture.js'
 
 const loadError = (pattern: RegExp) => (error: unknown) => error instanceof ModelLoadError && pattern.test(error.message)
@@ -112,14 +115,43 @@ describe('BLOOM, Falcon, MPT checkpoints', () => {
   })
 })
 
+const fixtureOf = (variant: string) => JSON.parse(readFileSync(join(import.meta.dirname, 'fixtures', `${variant}-tiny-transformers.json`), 'utf8')) as TransformersFixture
+
 for (const variant of ALIBI_TEST_VARIANTS) {
   describe(`${variant} test model`, () => {
-    it(`matches transformers 5.18 (test/fixtures/${variant}-tiny-transformers.json): top-10 last-position logits, 8 greedy tokens`, async () => {
-      const fixture = JSON.parse(readFileSync(join(import.meta.dirname, 'fixtures', `${variant}-tiny-transformers.json`), 'utf8')) as TransformersFixture
-      await checkDirAgainstTransformers(await ensureTestModel('tiny', {variant}), fixture)
+    it(`matches transformers 5.18 (test/fixtures/${variant}-tiny-transformers.json): top-10 last-position logits, 8 greedy tokens; portable and AVX2 attention`, async () => {
+      const ops = nativeOps()
+      const avx2 = ops.avx2Status()
+      try {
+        for (const useAvx2 of avx2.supported ? [false, true] : [false]) {
+          ops.setAvx2(useAvx2)
+          await checkDirAgainstTransformers(await ensureTestModel('tiny', {variant}), fixtureOf(variant))
+        }
+      } finally {
+        ops.setAvx2(avx2.enabled)
+      }
     })
   })
 }
+
+describe('BLOOM through the server', () => {
+  it('/v1/completions gives transformers\' greedy tokens, whole and streamed', async () => {
+    const fixture = fixtureOf('bloom')
+    const {server, url} = await startTinyEngineServer({}, await ensureTestModel('tiny', {variant: 'bloom'}), {weightDtype: 'f32'})
+    try {
+      const request = {prompt: fixture.prompts.map((p) => p.prompt_token_ids), max_tokens: 8, temperature: 0, ignore_eos: true, return_token_ids: true}
+      const whole = await postJson(`${url}/v1/completions`, request)
+      assert.equal(whole.status, 200, whole.text)
+      const choices: {index: number; token_ids: number[]}[] = whole.json.choices
+      assert.deepEqual(choices.sort((a, b) => a.index - b.index).map((c) => c.token_ids), fixture.prompts.map((p) => p.greedy_token_ids))
+      const events = sseEvents((await postJson(`${url}/v1/completions`, {...request, prompt: request.prompt[0], stream: true})).text)
+      const streamed = events.filter((e) => e !== '[DONE]').flatMap((e) => e.choices.flatMap((c: {token_ids?: number[]}) => c.token_ids ?? []))
+      assert.deepEqual(streamed, fixture.prompts[0]!.greedy_token_ids)
+    } finally {
+      await server.shutdown(1000)
+    }
+  })
+})
 
 describe('ALiBi in the engine', () => {
   it('the CUDA backend refuses BLOOM, Falcon and MPT by name: --device cuda is an error, auto picks the CPU and says why', () => {
