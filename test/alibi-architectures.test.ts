@@ -5,7 +5,7 @@ import assert from 'node:assert/strict'
 import {readFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {describe, it} from 'node:test'
-import {makeEngineConfig} from '../src/engine/config.js'
+import {makeEngineConfig, type EngineConfig} from '../src/engine/config.js'
 import {ModelLoadError} from '../src/engine/errors.js'
 import {selectDevice} from '../src/engine/device.js'
 import {cpuOnlyNeed} from '../src/engine/engine-parts.js'
@@ -17,6 +17,7 @@ import {parseModelConfig} from '../src/engine/model/model-config.js'
 import {readCheckpointTensors} from '../src/engine/model/safetensors.js'
 import {ensureTestModel, testModelConfigJson} from '../src/engine/model/test-model.js'
 import {makeSamplingParams} from '../src/engine/sampling-params.js'
+import {makeSpeculativeConfig} from '../src/engine/spec-decode/spec-config.js'
 import {nativeOps} from '../src/engine/native.js'
 import {checkBatchInvariant} from './support/batch-invariance-check.js'
 import {postJson, sseEvents} from './support/blackbox-checks.js'
@@ -170,6 +171,28 @@ describe('ALiBi in the engine', () => {
       await checkBatchInvariant(variant, {requests: 4, promptStep: 11, maxTokens: 10})
     })
   }
+
+  it('falcon-rw: greedy tokens unchanged by n-gram speculation (multi-token verify rows) and by swap preemption in a pool too small for the batch', async () => {
+    const modelPath = await ensureTestModel('tiny', {variant: 'falcon-rw'})
+    // Repeating prompts, so the n-gram proposer finds drafts.
+    const requests = Array.from({length: 4}, (_, i) => ({prompt: Array.from({length: 12 + 7 * i}, (_, t) => 1 + ((t % (3 + i)) * 41 + i) % 500),
+      params: makeSamplingParams({temperature: 0, maxTokens: 24, ignoreEos: true})}))
+    const run = async (overrides: Partial<EngineConfig>) => {
+      const engine = await LLMEngine.create(makeEngineConfig({modelPath, threads: 2, weightDtype: 'f32', batchInvariant: true, ...overrides}))
+      try {
+        const results = await engine.generate(requests)
+        return {tokens: results.map((r) => r.outputs[0]!.tokenIds), preemptions: engine.stats().numPreemptions, accepted: engine.stats().specDecode.numAcceptedTokens}
+      } finally {
+        await engine.shutdown()
+      }
+    }
+    const roomy = await run({kvMemoryBytes: 4 << 20})
+    const speculative = await run({kvMemoryBytes: 4 << 20, speculative: makeSpeculativeConfig({method: 'ngram', numSpeculativeTokens: 3, ngramMin: 1})})
+    const swapped = await run({numBlocks: 9, preemptionMode: 'swap', swapSpaceBytes: 4 << 20})
+    assert.ok(swapped.preemptions > 0, 'the pool is small enough to preempt')
+    assert.ok(speculative.accepted > 0, 'drafts were accepted')
+    assert.deepEqual([speculative.tokens, swapped.tokens], [roomy.tokens, roomy.tokens])
+  })
 
   it('mpt: a prompt whose first blocks come from the prefix cache gives the logprobs it gives computed cold', async () => {
     const prompt = Array.from({length: 40}, (_, t) => 1 + ((t * 53) % 500))
