@@ -2,7 +2,8 @@
 // by key), ALiBi's slopes as transformers builds them, logits and greedy tokens as transformers computes them
 // (test/fixtures/<variant>-tiny-transformers.json), and ALiBi unchanged by a cached prefix or a chunk boundary.
 import assert from 'node:assert/strict'
-import {readFileSync} from 'node:fs'
+import {cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {describe, it} from 'node:test'
 import {makeEngineConfig, type EngineConfig} from '../src/engine/config.js'
@@ -73,7 +74,10 @@ describe('BLOOM, Falcon, MPT configs', () => {
     assert.throws(() => parseModelConfig({...FALCON, new_decoder_architecture: true, parallel_attn: false}), loadError(/new_decoder_architecture=true with parallel_attn=false is not supported/))
     assert.throws(() => parseModelConfig({...FALCON, multi_query: false, num_kv_heads: 2}), loadError(/num_kv_heads 2 needs new_decoder_architecture=true/))
     assert.throws(() => parseModelConfig({...FALCON, new_decoder_architecture: true, num_kv_heads: 3}), loadError(/num_attention_heads \(4\) is not a multiple of num_kv_heads \(3\)/))
-    assert.throws(() => parseModelConfig({...FALCON, rope_scaling: {type: 'dynamic', factor: 2}}), loadError(/rope type "dynamic" is not supported for FalconForCausalLM/))
+    assert.throws(() => parseModelConfig({...FALCON, rope_scaling: {type: 'yarn', factor: 2}}), loadError(/rope type "yarn" is not supported for FalconForCausalLM \(default, linear, dynamic\)/))
+    const dynamic = parseModelConfig({...FALCON, rope_theta: 5000, rope_scaling: {type: 'dynamic', factor: 2}})
+    assert.deepEqual([dynamic.ropeScaling, dynamic.ropeTheta, dynamic.notes?.some((n) => /rope_scaling "dynamic"/.test(n))], [{type: 'none'}, 5000, true])
+    assert.throws(() => parseModelConfig({...FALCON, rope_scaling: {type: 'linear'}}), loadError(/rope_scaling "linear" needs a positive "factor"/))
     assert.throws(() => parseModelConfig({...FALCON, alibi: 'yes'}), loadError(/"alibi" must be true or false/))
   })
 
@@ -134,6 +138,22 @@ for (const variant of ALIBI_TEST_VARIANTS) {
     })
   })
 }
+
+describe('Falcon with linear rope scaling', () => {
+  it('matches transformers 5.18 (test/fixtures/falcon-linear-rope-tiny-transformers.json: falcon-mq with rope_parameters linear, factor 2)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pagedllm-falcon-linear-'))
+    try {
+      cpSync(await ensureTestModel('tiny', {variant: 'falcon-mq'}), dir, {recursive: true})
+      const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'))
+      writeFileSync(join(dir, 'config.json'), JSON.stringify({...config, rope_parameters: {rope_type: 'linear', factor: 2, rope_theta: 20000}}))
+      const {config: parsed} = await loadModel(dir)
+      assert.deepEqual([parsed.ropeScaling, parsed.ropeTheta], [{type: 'linear', factor: 2}, 20000])
+      await checkDirAgainstTransformers(dir, fixtureOf('falcon-linear-rope'))
+    } finally {
+      rmSync(dir, {recursive: true, force: true})
+    }
+  })
+})
 
 describe('BLOOM through the server', () => {
   it('/v1/completions gives transformers\' greedy tokens, whole and streamed', async () => {

@@ -3,6 +3,7 @@
 // refused by name), and their checkpoints' tensor names (layernorm-family.ts maps them; layernorm_family.cpp runs them).
 import {ModelLoadError, quotedValue} from '../errors.js'
 import {bloomAlibiSlopes, mptAlibiSlopes} from './alibi-slopes.js'
+import {isObject, parseRopeScaling} from './rope-scaling.js'
 import {configReader, LAYERNORM_DEFAULTS, layerNormBase, plainActivation, plainRotary} from './layernorm-config-reader.js'
 import type {LayerNormFeatures, LayerNormModelFields} from './layernorm-family.js'
 import type {ModelConfig} from './model-config.js'
@@ -46,6 +47,7 @@ export function parseAlibiFamilyConfig(config: Json, architecture: string, sourc
   // hidden_size by its own key or the n_embed / d_model transformers also takes; layer and head counts likewise.
   const aliased = (keys: string[], fallback: number): number => integer(keys.find((key) => config[key] != null) ?? keys[0]!, fallback)
   let fields: Omit<LayerNormModelFields, keyof ReturnType<typeof layerNormBase> | 'layerNorm' | 'attentionBias'>
+  let ropeScaling: ModelConfig['ropeScaling'] = {type: 'none'}
   if (architecture === 'BloomForCausalLM') {
     const hidden = aliased(['hidden_size', 'n_embed'], 64), heads = aliased(['n_head', 'num_attention_heads'], 8)
     refuse('apply_residual_connection_post_layernorm', 'the residual taken after each LayerNorm')
@@ -70,18 +72,18 @@ export function parseAlibiFamilyConfig(config: Json, architecture: string, sourc
     Object.assign(features, {qkvBias: bias, outputBias: bias, mlpBias: bias, parallelResidual: newArch && lnCount === 2, sharedNorm: parallel && !(newArch && lnCount === 2),
       // [q | k | v] per head (old multi-head), [heads / kv q heads | k | v] per KV group (new_decoder_architecture); multi_query: [all q | k | v].
       ...(newArch || !multiQuery ? {qkvGroups: {groups: kvHeads, queriesPerGroup: heads / kvHeads}} : {})})
-    let ropeTheta = 10000
+    let ropeTheta = 10000, notes: string[] = []
     if (alibi) {
       // Falcon-RW scales the biased scores: (q.k + alibi) / sqrt(head_dim).
       features.alibiSlopes = bloomAlibiSlopes(heads).map((slope) => Math.fround(slope / Math.sqrt(headDim)))
     } else {
-      const rotary = plainRotary(config, architecture, source, headDim, 1)
-      Object.assign(features, {rotaryDim: rotary.rotaryDim})
-      ropeTheta = rotary.ropeTheta
+      ({ropeTheta, ropeScaling, notes} = falconRope(config, architecture, source, headDim))
+      features.rotaryDim = headDim
     }
     fields = {vocabSize: integer('vocab_size', 65024), hiddenSize: hidden, intermediateSize: config.ffn_hidden_size == null ? 4 * hidden : integer('ffn_hidden_size'),
       numLayers: integer('num_hidden_layers', 32), numHeads: heads, numKvHeads: kvHeads, headDim, maxPositionEmbeddings: integer('max_position_embeddings', 2048),
-      rmsNormEps: number('layer_norm_epsilon', 1e-5), hiddenAct: plainActivation(config.activation ?? 'gelu', 'activation', source), tieWordEmbeddings: flag('tie_word_embeddings', true), ropeTheta}
+      rmsNormEps: number('layer_norm_epsilon', 1e-5), hiddenAct: plainActivation(config.activation ?? 'gelu', 'activation', source), tieWordEmbeddings: flag('tie_word_embeddings', true), ropeTheta,
+      ...(notes.length > 0 ? {notes} : {})}
   } else {
     const hidden = aliased(['d_model', 'hidden_size'], 2048), heads = aliased(['n_heads', 'num_attention_heads'], 16), headDim = headDimOf(hidden, heads)
     const attn = mptAttentionConfig(config, architecture, source)
@@ -98,7 +100,20 @@ export function parseAlibiFamilyConfig(config: Json, architecture: string, sourc
       tieWordEmbeddings: flag('tie_word_embeddings', true), ropeTheta: 10000}
   }
   if (fields.headDim % 2 !== 0) throw new ModelLoadError(`${source}: the head size (${fields.headDim}) must be even for ${architecture}.`)
-  return {...base, ...fields, attentionBias: features.qkvBias, layerNorm: features}
+  return {...base, ...fields, ropeScaling, attentionBias: features.qkvBias, layerNorm: features}
+}
+
+/** Falcon's rotary over whole heads: rope_theta, and the linear or dynamic scaling FalconConfig documents (rope-scaling.ts reads them). */
+function falconRope(config: Json, architecture: string, source: string, headDim: number): {ropeTheta: number; ropeScaling: ModelConfig['ropeScaling']; notes: string[]} {
+  const rope = config.rope_parameters ?? config.rope_scaling
+  const type = isObject(rope) ? rope.rope_type ?? rope.type ?? 'default' : 'default'
+  if (type !== 'default' && type !== 'linear' && type !== 'dynamic') throw new ModelLoadError(`${source}: rope type ${quotedValue(type)} is not supported for ${architecture} (default, linear, dynamic).`)
+  // The base as plain rotary reads it (rope_parameters, rope_scaling or the top level), the scaling type aside.
+  const plain = isObject(rope) ? {...config, rope_parameters: {...rope, rope_type: 'default', type: undefined}, rope_scaling: undefined} : config
+  const {ropeTheta} = plainRotary(plain, architecture, source, headDim, 1)
+  const maxPositionEmbeddings = typeof config.max_position_embeddings === 'number' ? config.max_position_embeddings : 2048
+  const parsed = parseRopeScaling(rope, {headDim, ropeTheta, maxPositionEmbeddings, topLevelOriginalMax: undefined}, source)
+  return {ropeTheta, ropeScaling: parsed.scaling, notes: parsed.note ? [parsed.note] : []}
 }
 
 /** MPT's attn_config, as MptAttentionConfig reads it; what transformers' MptAttention lacks is refused by key. */
