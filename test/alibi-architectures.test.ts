@@ -88,6 +88,9 @@ describe('BLOOM, Falcon, MPT configs', () => {
       [128, 'gelu', true, 2048, 0.25, 8, false, false, false, false, 0])
     assert.deepEqual(ln.alibiSlopes, mptAlibiSlopes(4, 16))
     assert.deepEqual([parseModelConfig(MPT).attentionScale, parseModelConfig(MPT).layerNorm!.clipQkv], [0, 0])
+    // mosaicml/mpt-7b's config.json names MosaicML's class; its checkpoint keeps the same tensor names.
+    const mosaic = parseModelConfig({...MPT, architectures: ['MPTForCausalLM']})
+    assert.deepEqual([mosaic.architecture, mosaic.layerNorm], ['MPTForCausalLM', parseModelConfig(MPT).layerNorm])
     for (const [attn, pattern] of [[{qk_ln: true}, /attn_config\.qk_ln true is not supported/], [{prefix_lm: true}, /attn_config\.prefix_lm true is not supported/],
       [{attn_type: 'multiquery_attention'}, /attn_config\.attn_type "multiquery_attention" is not supported/], [{alibi: false}, /attn_config\.alibi false is not supported/],
       [{attn_uses_sequence_id: true}, /attn_config\.attn_uses_sequence_id true/], [{attn_impl: 'xformers'}, /attn_config\.attn_impl "xformers" is not supported/],
@@ -117,6 +120,8 @@ describe('BLOOM, Falcon, MPT checkpoints', () => {
     const mpt = await loadModel(await ensureTestModel('tiny', {variant: 'mpt'}))
     assert.ok(mpt.tensors.some((t) => t.name === 'model.layers.0.input_layernorm.weight') && !mpt.tensors.some((t) => t.name.endsWith('norm.bias')))
     assert.ok(!mpt.tensors.some((t) => t.name === 'lm_head.weight'))
+    const mosaic = selectModelTensors({...mpt.config, architecture: 'MPTForCausalLM'}, readCheckpointTensors(mpt.dir), mpt.dir)
+    assert.deepEqual(mosaic.map((t) => [t.name, t.offset]), mpt.tensors.map((t) => [t.name, t.offset]))
   })
 })
 

@@ -8,7 +8,8 @@ import {configReader, LAYERNORM_DEFAULTS, layerNormBase, plainActivation, plainR
 import type {LayerNormFeatures, LayerNormModelFields} from './layernorm-family.js'
 import type {ModelConfig} from './model-config.js'
 
-export const ALIBI_ARCHITECTURES = ['BloomForCausalLM', 'FalconForCausalLM', 'MptForCausalLM'] as const
+// MPTForCausalLM: MosaicML's own class name, which mosaicml/mpt-7b's config.json still gives (transformers reads it as MptForCausalLM by model_type).
+export const ALIBI_ARCHITECTURES = ['BloomForCausalLM', 'FalconForCausalLM', 'MptForCausalLM', 'MPTForCausalLM'] as const
 
 type Json = Record<string, unknown>
 
@@ -19,11 +20,13 @@ export const ALIBI_LAYER_PARTS: Record<string, Record<string, string>> = {
   MptForCausalLM: {input_layernorm: 'norm_1', post_attention_layernorm: 'norm_2', 'self_attn.qkv_proj': 'attn.Wqkv', 'self_attn.o_proj': 'attn.out_proj',
     'mlp.fc1': 'ffn.up_proj', 'mlp.fc2': 'ffn.down_proj'},
 }
+ALIBI_LAYER_PARTS.MPTForCausalLM = ALIBI_LAYER_PARTS.MptForCausalLM!
 export const ALIBI_TOP_LEVEL: Record<string, {prefix: string; layers: string; names: Record<string, string>}> = {
   BloomForCausalLM: {prefix: 'transformer.', layers: 'h', names: {embed_tokens: 'word_embeddings', embed_norm: 'word_embeddings_layernorm', norm: 'ln_f'}},
   FalconForCausalLM: {prefix: 'transformer.', layers: 'h', names: {embed_tokens: 'word_embeddings', norm: 'ln_f'}},
   MptForCausalLM: {prefix: 'transformer.', layers: 'blocks', names: {embed_tokens: 'wte', norm: 'norm_f'}},
 }
+ALIBI_TOP_LEVEL.MPTForCausalLM = ALIBI_TOP_LEVEL.MptForCausalLM!
 
 /** A layer part's name in the checkpoint: Falcon's new_decoder_architecture names its two parallel norms ln_attn and ln_mlp. */
 export function alibiLayerPart(config: ModelConfig, part: string): string | undefined {
