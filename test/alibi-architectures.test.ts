@@ -1,6 +1,7 @@
 // BLOOM, Falcon and MPT: configs read as their transformers 5.18 config classes read them (what the kernels lack refused
 // by key), ALiBi's slopes as transformers builds them, logits and greedy tokens as transformers computes them
-// (test/fixtures/<variant>-tiny-transformers.json), and ALiBi unchanged by a cached prefix or a chunk boundary.
+// (test/fixtures/<variant>-tiny-transformers.json), and ALiBi unchanged by a cached prefix, a chunk boundary, speculation or
+// swapping. Their GGUF forms: alibi-gguf.test.ts.
 import assert from 'node:assert/strict'
 import {cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
