@@ -22,6 +22,7 @@ import {makeSamplingParams} from '../src/engine/sampling-params.js'
 import {makeSpeculativeConfig} from '../src/engine/spec-decode/spec-config.js'
 import {nativeOps} from '../src/engine/native.js'
 import {checkBatchInvariant} from './support/batch-invariance-check.js'
+import {checkAgainstReference} from './support/reference-logits-check.js'
 import {postJson, sseEvents} from './support/blackbox-checks.js'
 import {startTinyEngineServer} from './support/server-harness.js'
 import {checkDirAgainstTransformers, type TransformersFixture} from './support/transformers-fixture.js'
@@ -130,6 +131,10 @@ const fixtureOf = (variant: string) => JSON.parse(readFileSync(join(import.meta.
 
 for (const variant of ALIBI_TEST_VARIANTS) {
   describe(`${variant} test model`, () => {
+    it('logits of every position within 1e-4 of the float64 reference, portable and AVX2', async () => {
+      await checkAgainstReference(variant)
+    })
+
     it(`matches transformers 5.18 (test/fixtures/${variant}-tiny-transformers.json): top-10 last-position logits, 8 greedy tokens; portable and AVX2 attention`, async () => {
       const ops = nativeOps()
       const avx2 = ops.avx2Status()
