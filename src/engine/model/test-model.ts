@@ -33,7 +33,8 @@ export const TEST_MODEL_PRESETS: readonly TestModelPreset[] = ['tiny', 'small', 
  * window 8 on layer 0 (sliding_window_pattern 2), rope_local_base_freq 10000 there and rope_theta 1e6 with linear
  * scaling 8 on the full layer. Windows this small make every test prompt cross them. mixtral, qwen2moe, qwen3moe:
  * mixture-of-experts layers (moe-test-models.ts); opt, opt-post-ln, gpt-neox, gpt-neox-serial, gpt2: the LayerNorm
- * family (layernorm-test-models.ts); granite, olmo2, smollm3: rms-test-models.ts. All others untied: a random
+ * family (layernorm-test-models.ts); granite, olmo2, smollm3: rms-test-models.ts; bloom, falcon, falcon-mq, falcon-rw, mpt: ALiBi and
+ * Falcon's layouts (alibi-test-models.ts). All others untied: a random
  * tied model greedily repeats its last token (its own embedding dominates its logits); tied loading is covered by tinychat.
  * Each carries its family's tokenizer (tokenizer-families.ts), so transformers and pagedllm tokenize it alike.
  */
