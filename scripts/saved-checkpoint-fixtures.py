@@ -18,6 +18,10 @@ FIXTURES = {
                                                   rope_scaling=dict(rope_type='longrope', short_factor=[1.0 + 0.5 * i for i in range(3)],
                                                                     long_factor=[2.0 + 0.5 * i for i in range(3)], original_max_position_embeddings=64))),
     'llama-mlp-bias': ('llama', dict(num_attention_heads=2, num_key_value_heads=1, mlp_bias=True)),
+    # ALiBi's models as their own classes save them (tied heads, BLOOM's un-prefixed-by-default names, Falcon's ln_attn / ln_mlp).
+    'bloom-tied': ('bloom', dict(num_attention_heads=2)),
+    'falcon-new-decoder': ('falcon', dict(num_attention_heads=4, new_decoder_architecture=True, num_kv_heads=2, bias=True)),
+    'mpt-clip-qkv': ('mpt', dict(num_attention_heads=2, attn_config=dict(clip_qkv=0.5))),
 }
 PROMPTS = [[1, 77, 333, 116, 280, 275, 113, 105, 49, 261, 109], [1, 5, 400, 22, 22, 301]]
 

@@ -15,7 +15,9 @@ variant = sys.argv[2]
 OUT = pathlib.Path(__file__).resolve().parent.parent / 'test' / 'fixtures' / f'{variant}-tiny-transformers.json'
 
 # Eager attention: transformers' sdpa path drops Gemma 2's attention soft-capping (vLLM and the eager path apply it).
-model = transformers.AutoModelForCausalLM.from_pretrained(sys.argv[1], dtype=torch.float32, attn_implementation='eager').eval()
+# Falcon-RW (ALiBi) the other way: its eager path adds the bias twice (once in the mask), its default sdpa path once.
+attention = 'sdpa' if variant == 'falcon-rw' else 'eager'
+model = transformers.AutoModelForCausalLM.from_pretrained(sys.argv[1], dtype=torch.float32, attn_implementation=attention).eval()
 prompts = []
 with torch.no_grad():
     for prompt in PROMPTS:

@@ -15,7 +15,9 @@ for variant in sys.argv[1:]:
     out = pathlib.Path(tempfile.mkdtemp(prefix=f'pagedllm-logit-diff-{variant}-'))
     subprocess.run(['npx', 'tsx', 'scripts/transformers-logit-diff.ts', variant, str(out / 'model')], cwd=ROOT, check=True)
     engine = json.loads((out / 'model' / 'engine-logits.json').read_text())
-    model = transformers.AutoModelForCausalLM.from_pretrained(out / 'model', dtype=torch.float32, attn_implementation='eager').eval()
+    # Falcon-RW's eager path adds ALiBi twice (once in its mask); its default sdpa path once, as the model was trained.
+    attention = 'sdpa' if variant == 'falcon-rw' else 'eager'
+    model = transformers.AutoModelForCausalLM.from_pretrained(out / 'model', dtype=torch.float32, attn_implementation=attention).eval()
     with torch.no_grad():
         theirs = torch.cat([model(torch.tensor([p])).logits[0] for p in engine['prompts']])
     ours = torch.tensor(engine['logits']).view(-1, engine['vocab'])

@@ -125,9 +125,9 @@ describe('GGUF models', () => {
 
     const arch = Buffer.from(original)
     const key = arch.indexOf('general.architecture')
-    arch.write('bloom', key + 'general.architecture'.length + 4 + 8, 'latin1') // after value type (u32) and length (u64)
+    arch.write('rwkv6', key + 'general.architecture'.length + 4 + 8, 'latin1') // after value type (u32) and length (u64)
     writeFileSync(path, arch)
-    await assert.rejects(loadModel(path), /architecture "bloom" is not supported/)
+    await assert.rejects(loadModel(path), /architecture "rwkv6" is not supported/)
 
     const type = Buffer.from(original)
     const name = type.indexOf('blk.0.attn_q.weight')

@@ -62,7 +62,7 @@ describe('LayerNorm-family configs', () => {
     const scaled = parseModelConfig({...GPT2, scale_attn_by_inverse_layer_idx: true, reorder_and_upcast_attn: true, scale_attn_weights: false})
     assert.deepEqual([scaled.layerNorm!.attentionScaleByLayer, scaled.attentionScale, c.layerNorm!.attentionScaleByLayer, c.attentionScale], [true, 1, false, 0])
     assert.throws(() => parseModelConfig({...GPT2, reorder_and_upcast_attn: 'yes'}), loadError(/"reorder_and_upcast_attn" must be true or false/))
-    assert.throws(() => parseModelConfig({...OPT, architectures: ['BloomForCausalLM']}), loadError(/BloomForCausalLM .*ALiBi/))
+    assert.throws(() => parseModelConfig({...OPT, architectures: ['Phi3SmallForCausalLM']}), loadError(/Phi3SmallForCausalLM .*blocksparse attention/))
   })
 })
 

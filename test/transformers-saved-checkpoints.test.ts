@@ -73,3 +73,11 @@ describe('partial_rotary_factor on the RMSNorm path (Phi-4-mini: 0.75)', () => {
     refused({architectures: ['Phi3ForCausalLM'], partial_rotary_factor: 0.35}, /rotates 5 of 16 values per head; a positive even count is needed/)
   })
 })
+
+describe('ALiBi\'s architectures as transformers saves them (bf16, tied heads)', () => {
+  it('BLOOM, Falcon\'s new_decoder_architecture (grouped query_key_value, ln_attn / ln_mlp, biases) and MPT with clip_qkv match transformers float32 eager', async () => {
+    await checkFixture('bloom-tied', (config) => [config.tieWordEmbeddings, config.layerNorm!.embedNorm], [true, true])
+    await checkFixture('falcon-new-decoder', (config) => [config.numKvHeads, config.layerNorm!.parallelResidual, config.layerNorm!.qkvBias], [2, true, true])
+    await checkFixture('mpt-clip-qkv', (config) => [config.layerNorm!.clipQkv, config.layerNorm!.normBias], [0.5, false])
+  })
+})

@@ -21,7 +21,7 @@ constexpr size_t kMinParallelKvBytes = 256 << 10;
 void scalar_attention_item(const float* query, int q_stride, const float* key_cache, const float* value_cache,
                            const int32_t* positions, const int32_t* block_table, int row_begin, int row_end,
                            int kv_head_begin, int kv_head_end, int heads_per_kv, const KvLayout& layout, float scale,
-                           float* out, int out_stride, float softcap, int sliding_window) {
+                           float* out, int out_stride, float softcap, int sliding_window, const float* alibi_slopes) {
   const int head_dim = layout.head_dim;
   const int block_size = layout.block_size;
   const size_t token_stride = static_cast<size_t>(layout.num_kv_heads) * head_dim;
@@ -53,12 +53,14 @@ void scalar_attention_item(const float* query, int q_stride, const float* key_ca
           const int qi = query_index(r, h, g);
           const float* q = query + static_cast<size_t>(r) * q_stride + static_cast<size_t>(h * heads_per_kv + g) * head_dim;
           float block_max = -std::numeric_limits<float>::infinity();
+          const float slope = alibi_slopes != nullptr ? alibi_slopes[h * heads_per_kv + g] : 0.f;
           for (int t = first; t < visible; ++t) {
             const float* k = keys + t * token_stride;
             float dot = 0;
             for (int d = 0; d < head_dim; ++d) dot += q[d] * k[d];
             scores[t] = dot * scale;
             if (softcap > 0.f) scores[t] = softcap_score(scores[t], softcap);
+            if (alibi_slopes != nullptr) scores[t] += alibi_bias(slope, b * block_size + t - positions[r]);
             block_max = std::max(block_max, scores[t]);
           }
           const float new_max = std::max(running_max[qi], block_max);
@@ -131,7 +133,8 @@ void paged_attention(ThreadPool& pool, const float* query, int q_stride, const f
     const int32_t* table = batch.block_tables + static_cast<size_t>(item.seq) * batch.max_blocks_per_seq;
     auto run = vector ? avx2::attention_item : scalar_attention_item;
     run(query, q_stride, key_cache, value_cache, batch.positions, table, item.row_begin, item.row_end,
-        item.kv_head_begin, item.kv_head_end, heads_per_kv, layout, scale, out, out_stride, softcap, batch.sliding_window);
+        item.kv_head_begin, item.kv_head_end, heads_per_kv, layout, scale, out, out_stride, softcap, batch.sliding_window,
+        batch.alibi_slopes);
   };
   // A short decode context (batch 1, a few K/V blocks) is done sooner by this thread alone than split: measured at
   // 64 tokens (128 KB of K/V per layer, from memory), one thread took 13-16 us and two 26-48 at best (docs/PERFORMANCE.md).

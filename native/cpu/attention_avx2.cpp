@@ -90,7 +90,7 @@ inline void prefetch_block(const float* rows, size_t token_stride, int tokens, i
 void attention_item(const float* query, int q_stride, const float* key_cache, const float* value_cache,
                     const int32_t* positions, const int32_t* block_table, int row_begin, int row_end, int kv_head_begin,
                     int kv_head_end, int heads_per_kv, const KvLayout& layout, float scale, float* out, int out_stride,
-                    float softcap, int sliding_window) {
+                    float softcap, int sliding_window, const float* alibi_slopes) {
   const int head_dim = layout.head_dim;
   const int block_size = layout.block_size;
   const size_t token_stride = static_cast<size_t>(layout.num_kv_heads) * head_dim;
@@ -138,6 +138,7 @@ void attention_item(const float* query, int q_stride, const float* key_cache, co
           if (softcap > 0.f) {
             for (int t = 0; t < visible; ++t) scores[t] = softcap_score(scores[t], softcap);
           }
+          if (alibi_slopes != nullptr) add_alibi(scores, visible, alibi_slopes[h * heads_per_kv + g], b * block_size + first - positions[r]);
           for (int t = visible; t < padded_block; ++t) scores[t] = -std::numeric_limits<float>::infinity();
           __m256 block_max = _mm256_loadu_ps(scores);
           for (int t = 8; t < padded_block; t += 8) block_max = _mm256_max_ps(block_max, _mm256_loadu_ps(scores + t));

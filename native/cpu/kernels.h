@@ -136,6 +136,10 @@ struct AttentionBatch {
   // Sliding-window attention: a query at position p sees keys at positions (p - sliding_window, p] (transformers'
   // kv_idx > q_idx - sliding_window); 0: every earlier key (full attention).
   int sliding_window = 0;
+  // ALiBi (BLOOM, Falcon-RW, MPT): [num_heads] slopes; query head h's score for a key adds slope[h] * (key position -
+  // query position), after the scale. Softmax ignores a per-row constant, so this is the models' bias by key position
+  // alone, and a cached prefix or a chunk boundary cannot change it. nullptr: none.
+  const float* alibi_slopes = nullptr;
 };
 // The first position a query at `position` sees: 0 without a window.
 inline int first_visible_position(int position, int sliding_window) {
@@ -147,6 +151,12 @@ void paged_attention(ThreadPool& pool, const float* query, int q_stride, const f
 // Gemma 2's logit soft-capping: cap * tanh(x / cap). Built portable (attention.cpp) and called by the AVX2 kernel
 // too, so both paths round alike.
 float softcap_score(float x, float cap);
+// ALiBi's bias for a key `distance` positions from its query (key - query, never positive here).
+inline float alibi_bias(float slope, int distance) { return slope * static_cast<float>(distance); }
+// scores[t] += alibi_bias(slope, first_distance + t) for t < count: one block's visible keys.
+inline void add_alibi(float* scores, int count, float slope, int first_distance) {
+  for (int t = 0; t < count; ++t) scores[t] += alibi_bias(slope, first_distance + t);
+}
 
 // ---- machine ceilings (benchmarks) ----
 // Sustained read+write bandwidth of a large triad a[i] = b[i] + s * c[i], bytes moved per second.

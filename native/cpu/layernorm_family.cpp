@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "rms_variants.h"
 #include "row_parallel.h"
 
 namespace pagedllm {
@@ -104,6 +105,7 @@ void LayerNormForward::run(ThreadPool& pool, const ModelWeights& weights, const 
       add_into(residual_.data() + static_cast<size_t>(t) * hidden, normed_.data(), hidden);
     }
   }
+  if (!weights.embed_norm.empty()) layer_norm(pool, residual_.data(), weights.embed_norm.data(), weights.embed_norm_bias.data(), residual_.data(), tokens, hidden, c.rms_norm_eps);
   if (c.rotary_dim > 0) {
     cos_sin_.resize(static_cast<size_t>(tokens) * c.rotary_dim);
     rope_cos_sin(b.positions, tokens, inv_freq_, cos_sin_.data());
@@ -171,6 +173,7 @@ void LayerNormForward::attention_block(ThreadPool& pool, const LayerWeights& w, 
   qkv_.resize(static_cast<size_t>(tokens) * qkv_width);
   attention_out_.resize(static_cast<size_t>(tokens) * q_width);
   linear(pool, normed, tokens, w.qkv, or_null(w.qkv_bias), qkv_.data(), order);
+  clip_qkv(c, qkv_.data(), static_cast<size_t>(tokens) * qkv_width);  // MPT's clip_qkv; a no-op at 0
   float* keys = qkv_.data() + q_width;
   if (c.qk_norm) {
     head_layer_norm(pool, qkv_.data(), tokens, qkv_width, c.num_heads, c.head_dim, w.q_norm.data(), w.q_norm_bias.data(), c.rms_norm_eps);
@@ -184,6 +187,7 @@ void LayerNormForward::attention_block(ThreadPool& pool, const LayerWeights& w, 
   reshape_and_cache(keys, keys + kv_width, qkv_width, kv.keys, kv.values, b.slot_mapping, tokens, layout);
   AttentionBatch batch{b.num_seqs, b.query_start_loc, b.positions, b.block_tables, b.max_blocks_per_seq};
   batch.sliding_window = window;
+  batch.alibi_slopes = or_null(c.alibi_slopes);
   paged_attention(pool, qkv_.data(), qkv_width, kv.keys, kv.values, batch, c.num_heads, layout, scale, attention_out_.data());
   linear(pool, attention_out_.data(), tokens, w.o_proj, or_null(w.o_bias), out, order);
 }

@@ -126,11 +126,20 @@ class TensorReader {
         for (size_t c = 0; c < cols; ++c) std::memcpy(out.data() + (r * cols + c) * element, raw.data() + (c * rows + r) * element, element);
       return out;
     }
-    const size_t heads = static_cast<size_t>(t.qkv_interleaved_heads), head_rows = rows / (3 * heads);
-    if (head_rows * 3 * heads != rows) throw std::runtime_error("tensor " + t.name + ": " + std::to_string(rows) + " rows do not split into 3 x " + std::to_string(heads) + " heads");
-    for (size_t h = 0; h < heads; ++h)
-      for (size_t part = 0; part < 3; ++part)
-        std::memcpy(out.data() + (part * heads + h) * head_rows * row_bytes, raw.data() + (h * 3 + part) * head_rows * row_bytes, head_rows * row_bytes);
+    // Falcon's groups: [queries q heads | k | v] each, queries 1 for GPT-NeoX's heads.
+    const size_t groups = static_cast<size_t>(t.qkv_interleaved_heads), queries = static_cast<size_t>(std::max(1, t.qkv_queries_per_group));
+    const size_t group_heads = queries + 2, head_rows = rows / (group_heads * groups), q_heads = queries * groups;
+    if (head_rows * group_heads * groups != rows) {
+      throw std::runtime_error("tensor " + t.name + ": " + std::to_string(rows) + " rows do not split into " + std::to_string(groups) + " groups of " +
+                               std::to_string(group_heads) + " heads");
+    }
+    const size_t head_bytes = head_rows * row_bytes;
+    for (size_t g = 0; g < groups; ++g) {
+      const uint8_t* group = raw.data() + g * group_heads * head_bytes;
+      std::memcpy(out.data() + g * queries * head_bytes, group, queries * head_bytes);
+      std::memcpy(out.data() + (q_heads + g) * head_bytes, group + queries * head_bytes, head_bytes);
+      std::memcpy(out.data() + (q_heads + groups + g) * head_bytes, group + (queries + 1) * head_bytes, head_bytes);
+    }
     return out;
   }
 
@@ -252,8 +261,11 @@ ModelWeights load_layernorm_family(TensorReader& reader, const ModelConfig& conf
   const int hidden = config.hidden_size, inter = config.intermediate_size, embed = config.embed_dim > 0 ? config.embed_dim : hidden;
   const int q_rows = config.num_heads * config.head_dim, kv_rows = config.num_kv_heads * config.head_dim;
   ModelWeights weights;
+  // MPT's LayerNorms have weights but no bias (its tensor list names none): zeros, which add nothing.
   const auto vector = [&](const std::string& name, int size, float fill) {
-    return config.norm_affine || name.find("norm") == std::string::npos ? reader.read(name, {size}) : std::vector<float>(size, fill);
+    const bool is_norm = name.find("norm") != std::string::npos;
+    if (is_norm && (!config.norm_affine || (fill == 0.f && !reader.has(name)))) return std::vector<float>(size, fill);
+    return reader.read(name, {size});
   };
   const auto bias = [&](const std::string& name, int size) { return reader.has(name) ? reader.read(name, {size}) : std::vector<float>(); };
   // One [head_dim] weight (and bias) for every head (Phi), or each head's own weight and no bias (StableLM).
@@ -271,6 +283,11 @@ ModelWeights load_layernorm_family(TensorReader& reader, const ModelConfig& conf
   load_stacked(reader, weights.embed_tokens, {{"model.embed_tokens.weight", config.vocab_size, format}}, embed);
   if (!config.tie_word_embeddings) load_stacked(reader, weights.lm_head, {{"lm_head.weight", config.vocab_size, format}}, embed);
   weights.lm_head_bias = bias("lm_head.bias", config.vocab_size);
+  // BLOOM's word_embeddings_layernorm.
+  if (reader.has("model.embed_norm.weight")) {
+    weights.embed_norm = reader.read("model.embed_norm.weight", {embed});
+    weights.embed_norm_bias = reader.read("model.embed_norm.bias", {embed});
+  }
   if (config.learned_positions > 0) load_stacked(reader, weights.embed_positions, {{"model.embed_positions.weight", config.learned_positions, WeightFormat::F32}}, hidden);
   if (config.embed_dim > 0) {
     load_stacked(reader, weights.project_in, {{"model.project_in.weight", hidden, format}}, embed);
@@ -324,7 +341,8 @@ ModelWeights load_layernorm_family(TensorReader& reader, const ModelConfig& conf
 
 uint64_t ModelWeights::bytes() const {
   uint64_t total = embed_tokens.bytes() + lm_head.bytes() + final_norm.size() * 4 + final_norm_bias.size() * 4 + embed_positions.bytes() +
-                   project_in.bytes() + project_out.bytes() + lm_head_bias.size() * 4;
+                   project_in.bytes() + project_out.bytes() + lm_head_bias.size() * 4 +
+                   (embed_norm.size() + embed_norm_bias.size()) * 4;
   for (const auto& layer : layers) {
     total += layer.qkv.bytes() + layer.o_proj.bytes() + layer.gate_up.bytes() + layer.down.bytes();
     total += (layer.input_norm.size() + layer.post_attention_norm.size() + layer.attention_out_norm.size() + layer.mlp_out_norm.size() +

@@ -38,6 +38,7 @@ struct ModelWeights {
   std::vector<float> final_norm_bias;
   WeightMatrix embed_positions, project_in, project_out;
   std::vector<float> lm_head_bias;  // Phi, GPT-J: [vocab_size]; empty without
+  std::vector<float> embed_norm, embed_norm_bias;  // BLOOM: a LayerNorm on the token embeddings; empty without
 
   const WeightMatrix& output_matrix() const { return lm_head.rows > 0 ? lm_head : embed_tokens; }
   uint64_t bytes() const;

@@ -59,6 +59,8 @@ class CudaBackend final : public Backend {
       throw std::runtime_error("CUDA backend: MLP biases (mlp_bias on a Llama-style model) are not implemented (use --device cpu)");
     if (model_.rotary_dim != 0 && !model_.layer_norm)
       throw std::runtime_error("CUDA backend: partial rotary embeddings (Phi-3's partial_rotary_factor) are not implemented (use --device cpu)");
+    if (!model_.alibi_slopes.empty())
+      throw std::runtime_error("CUDA backend: ALiBi attention (BLOOM, Falcon-RW, MPT) is not implemented (use --device cpu)");
     if (model_.layer_norm)
       throw std::runtime_error("CUDA backend: the LayerNorm family (OPT, GPT-NeoX, GPT-2: LayerNorm, plain MLP, learned positions) is not implemented (use --device cpu)");
     // Norm weights live in T here, where 1 + weight would round; the CPU backend runs these models.

@@ -122,6 +122,25 @@ static void parse_moe(const Napi::Object& config, ModelConfig& out) {
   }
 }
 
+// BLOOM, Falcon-RW, MPT (src/engine/model/alibi-family.ts): alibiSlopes (one per head) and MPT's clipQkv, both optional.
+static void parse_alibi(const Napi::Object& ln, ModelConfig& out) {
+  Napi::Value slopes = ln.Get("alibiSlopes");
+  if (!slopes.IsUndefined()) {
+    if (!slopes.IsArray() || slopes.As<Napi::Array>().Length() != static_cast<uint32_t>(out.num_heads)) fail(ln.Env(), "layerNorm.alibiSlopes must be an array of numHeads numbers");
+    Napi::Array list = slopes.As<Napi::Array>();
+    for (uint32_t i = 0; i < list.Length(); ++i) {
+      Napi::Value v = list.Get(i);
+      const double slope = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1;
+      if (!(slope >= 0 && slope < 1e30)) fail(ln.Env(), "layerNorm.alibiSlopes must hold finite non-negative numbers");
+      out.alibi_slopes.push_back(static_cast<float>(slope));
+    }
+  }
+  if (!ln.Get("clipQkv").IsUndefined()) {
+    out.clip_qkv = static_cast<float>(number_field(ln, "clipQkv"));
+    if (!(out.clip_qkv >= 0.f)) fail(ln.Env(), "layerNorm.clipQkv must be non-negative");
+  }
+}
+
 // The LayerNorm family's switches (src/engine/model/layernorm-family.ts LayerNormFeatures).
 static void parse_layer_norm(const Napi::Object& ln, ModelConfig& out) {
   out.layer_norm = true;
@@ -137,6 +156,7 @@ static void parse_layer_norm(const Napi::Object& ln, ModelConfig& out) {
   out.gated_mlp = bool_field(ln, "gatedMlp");
   out.attention_scale_by_layer = bool_field(ln, "attentionScaleByLayer");
   out.qk_norm = string_field(ln, "headNorm") != "none";
+  parse_alibi(ln, out);
   if (out.learned_positions < 0 || out.position_offset < 0 || out.rotary_dim < 0 || out.rotary_dim % 2 != 0 || out.embed_dim < 0)
     fail(ln.Env(), "layerNorm sizes must be non-negative (rotaryDim even)");
 }
@@ -276,6 +296,7 @@ std::vector<TensorSource> parse_tensors(const Napi::Array& tensors) {
     if (t.Has("transposed") && t.Get("transposed").IsBoolean()) source.transposed = bool_field(t, "transposed");
     if (t.Has("qkvInterleavedHeads") && t.Get("qkvInterleavedHeads").IsNumber()) source.qkv_interleaved_heads = int_field(t, "qkvInterleavedHeads");
     if (t.Has("ropeInterleavedDims") && t.Get("ropeInterleavedDims").IsNumber()) source.rope_interleaved_dims = int_field(t, "ropeInterleavedDims");
+    if (t.Has("qkvQueriesPerGroup") && t.Get("qkvQueriesPerGroup").IsNumber()) source.qkv_queries_per_group = int_field(t, "qkvQueriesPerGroup");
     out.push_back(std::move(source));
   }
   return out;

@@ -4,6 +4,7 @@
 import type {LoadedModel} from '../../src/engine/model/load-model.js'
 import type {ModelConfig} from '../../src/engine/model/model-config.js'
 import {readCheckpointTensors, readTensorFloat64, type TensorInfo} from '../../src/engine/model/safetensors.js'
+import {ALIBI_REFERENCE_WEIGHTS} from './reference-alibi.js'
 import {MORE_REFERENCE_WEIGHTS} from './reference-layernorm-more.js'
 import {attention as causalAttention} from './reference-model.js'
 
@@ -38,6 +39,8 @@ export interface Layer {
 
 export interface Weights {
   embed: Float64Array
+  /** BLOOM's word_embeddings_layernorm. */
+  embedNorm?: Norm
   positions: Float64Array | null
   projectIn: Linear | null
   projectOut: Linear | null
@@ -62,7 +65,7 @@ export class LayerNormReference {
       return found
     }
     const values = (...names: string[]) => readTensorFloat64(tensor(...names))
-    const load = {OPTForCausalLM: optWeights, GPTNeoXForCausalLM: neoxWeights, GPT2LMHeadModel: gpt2Weights, ...MORE_REFERENCE_WEIGHTS}[c.architecture]
+    const load = {OPTForCausalLM: optWeights, GPTNeoXForCausalLM: neoxWeights, GPT2LMHeadModel: gpt2Weights, ...MORE_REFERENCE_WEIGHTS, ...ALIBI_REFERENCE_WEIGHTS}[c.architecture]
     if (!load) throw new Error(`reference: ${c.architecture} is not a LayerNorm-family architecture`)
     return new LayerNormReference(c, load(c, values, tensor))
   }
@@ -76,12 +79,15 @@ export class LayerNormReference {
     let x: Float64Array = new Float64Array(count * embedWidth)
     tokenIds.forEach((id, t) => x.set(this.w.embed.subarray(id * embedWidth, (id + 1) * embedWidth), t * embedWidth))
     if (this.w.projectIn) x = apply(x, this.w.projectIn)
+    if (this.w.embedNorm) x = layerNorm(x, this.w.embedNorm, hidden, c.rmsNormEps)
     if (this.w.positions) {
       for (let t = 0; t < count; t++) for (let i = 0; i < hidden; i++) x[t * hidden + i] += this.w.positions[(start + t + ln.positionOffset) * hidden + i]
     }
     const attention = (layer: number, normed: Float64Array): Float64Array => {
       const L = this.w.layers[layer]
       let [q, k, v] = [apply(normed, L.q), apply(normed, L.k), apply(normed, L.v)]
+      const clip = ln.clipQkv ?? 0 // MPT
+      if (clip > 0) [q, k, v] = [q, k, v].map((values) => values.map((value) => Math.min(clip, Math.max(-clip, value))))
       if (L.qNorms) [q, k] = [headNorms(q, L.qNorms, headDim, c.rmsNormEps), headNorms(k, L.kNorms!, headDim, c.rmsNormEps)]
       const rotate = ln.interleavedRotary ? rotateEveryTwo : rotateHalf
       for (let t = 0; ln.rotaryDim > 0 && t < count; t++) {

@@ -298,6 +298,7 @@ export function attention(q: Float64Array, keys: Float64Array, values: Float64Ar
   const kvSize = numKvHeads * headDim
   const out = new Float64Array(count * numHeads * headDim)
   const scale = c.attentionScale > 0 ? c.attentionScale : 1 / Math.sqrt(headDim)
+  const alibi = c.layerNorm?.alibiSlopes
   const scores = new Float64Array(start + count)
   for (let t = 0; t < count; t++) {
     const visible = start + t + 1
@@ -311,6 +312,8 @@ export function attention(q: Float64Array, keys: Float64Array, values: Float64Ar
         let dot = 0
         for (let d = 0; d < headDim; d++) dot += q[qBase + d] * keys[kBase + d]
         scores[j] = c.attnLogitSoftcap > 0 ? softcap(dot * scale, c.attnLogitSoftcap) : dot * scale
+        // ALiBi: the head's slope times the key's distance back from the query.
+        if (alibi) scores[j] += alibi[h]! * (j - (start + t))
         if (scores[j] > max) max = scores[j]
       }
       let sum = 0

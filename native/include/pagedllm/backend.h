@@ -36,6 +36,9 @@ struct TensorSource {
   int qkv_interleaved_heads = 0;
   // GPT-J's q/k: with rope_interleaved_heads, only each head's first rope_interleaved_dims rows are interleaved (0: all).
   int rope_interleaved_dims = 0;
+  // Falcon's grouped query_key_value (new_decoder_architecture): with qkv_interleaved_heads groups, each group's rows are
+  // [this many q heads | k | v]; 1 is GPT-NeoX's per-head [q | k | v].
+  int qkv_queries_per_group = 1;
 };
 
 // Divisors: one divisor per rotary frequency, computed at load (yarn, longrope: src/engine/model/rope-scaling.ts).
@@ -128,6 +131,9 @@ struct ModelConfig {
   bool norm_mean = false;
   float clip_qkv = 0.f;                // OLMo, OLMoE: q, k and v clamped to [-clip_qkv, clip_qkv] after projection; 0: none
   // OLMo's norms have no weights (norm_affine false, as OPT's: weight 1 then).
+  // ALiBi (BLOOM, Falcon-RW, MPT: native/cpu/kernels.h AttentionBatch): one slope per query head, any scale the model
+  // puts on the bias folded in; empty: none. The LayerNorm family also reads clip_qkv (MPT).
+  std::vector<float> alibi_slopes;
 };
 
 struct CacheConfig {

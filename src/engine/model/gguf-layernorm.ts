@@ -3,6 +3,7 @@
 // query_key_value as [all q | all k | all v], so the tensors are used as they lie.
 import {ModelLoadError} from '../errors.js'
 import {rowWindows} from './fused-tensors.js'
+import {alibiGgufConfigJson, GGUF_ALIBI_ARCHITECTURES} from './gguf-alibi.js'
 import type {GgufFile, GgufValue} from './gguf-file.js'
 import type {ModelConfig} from './model-config.js'
 import type {TensorInfo} from './safetensors.js'
@@ -10,15 +11,18 @@ import type {Tokenizer} from './tokenizer.js'
 
 export const GGUF_LAYERNORM_ARCHITECTURES: Record<string, string> = {
   gpt2: 'GPT2LMHeadModel', gptneox: 'GPTNeoXForCausalLM', phi2: 'PhiForCausalLM', starcoder2: 'Starcoder2ForCausalLM', stablelm: 'StableLmForCausalLM',
+  ...GGUF_ALIBI_ARCHITECTURES,
 }
 
 const GLOBAL_NAMES: Record<string, string> = {
   'token_embd.weight': 'model.embed_tokens.weight', 'position_embd.weight': 'model.embed_positions.weight',
   'output_norm.weight': 'model.norm.weight', 'output_norm.bias': 'model.norm.bias', 'output.weight': 'lm_head.weight', 'output.bias': 'lm_head.bias',
+  'token_embd_norm.weight': 'model.embed_norm.weight', 'token_embd_norm.bias': 'model.embed_norm.bias', // BLOOM's
 }
 const LAYER_PARTS: Record<string, string> = {
   attn_norm: 'input_layernorm', attn_qkv: 'self_attn.qkv_proj', attn_output: 'self_attn.o_proj', ffn_norm: 'post_attention_layernorm', ffn_up: 'mlp.fc1', ffn_down: 'mlp.fc2',
   attn_q: 'self_attn.q_proj', attn_k: 'self_attn.k_proj', attn_v: 'self_attn.v_proj',
+  attn_norm_2: 'post_attention_layernorm', // Falcon's second parallel norm (ln_mlp)
 }
 /** StableLM's gated MLP and per-head q/k norms (stacked [heads, head_dim]: splitStackedTensors cuts them). */
 const STABLELM_PARTS: Record<string, string> = {ffn_gate: 'mlp.gate_proj', ffn_up: 'mlp.up_proj', ffn_down: 'mlp.down_proj', attn_q_norm: 'self_attn.q_norm', attn_k_norm: 'self_attn.k_norm'}
@@ -26,7 +30,7 @@ const STABLELM_PARTS: Record<string, string> = {ffn_gate: 'mlp.gate_proj', ffn_u
 /** The engine's name of a LayerNorm-family GGUF tensor, or null for tensors the model does not use. */
 export function layerNormGgufName(ggufName: string, arch: string): string | null {
   if (GLOBAL_NAMES[ggufName]) return GLOBAL_NAMES[ggufName]
-  const match = /^blk\.(\d+)\.([a-z_]+)\.(weight|bias)$/.exec(ggufName)
+  const match = /^blk\.(\d+)\.([a-z0-9_]+)\.(weight|bias)$/.exec(ggufName)
   const part = match ? (arch === 'stablelm' ? STABLELM_PARTS[match[2]!] : undefined) ?? LAYER_PARTS[match[2]!] : undefined
   return match && part ? `model.layers.${match[1]}.${part}.${match[3]}` : null
 }
@@ -45,6 +49,7 @@ export function layerNormGgufConfigJson(file: GgufFile, arch: string, vocabSize:
     vocab_size: vocabSize, tie_word_embeddings: !file.tensors.some((t) => t.name === 'output.weight'),
     bos_token_id: tokenizer.bosTokenId, eos_token_id: tokenizer.eosTokenIds, torch_dtype: 'gguf',
   }
+  if (GGUF_ALIBI_ARCHITECTURES[arch]) return alibiGgufConfigJson(file, arch, common, get, required)
   if (arch === 'gpt2') {
     return {
       architectures: ['GPT2LMHeadModel'], model_type: 'gpt2', n_embd: required('embedding_length'), n_inner: required('feed_forward_length'), n_layer: required('block_count'),

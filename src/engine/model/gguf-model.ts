@@ -5,6 +5,7 @@ import {ModelLoadError, quotedValue} from '../errors.js'
 import {blockFormatOfGgufType, refusedTypeMessage} from './gguf-block-types.js'
 import {GGML_BLOCKS, readGguf, type GgufFile, type GgufValue} from './gguf-file.js'
 import {ggufExpertTensors, ggufMoeConfigKeys, ggufMoeName} from './gguf-moe.js'
+import {GGUF_ALIBI_FILES} from './gguf-alibi.js'
 import {GGUF_LAYERNORM_ARCHITECTURES, layerNormGgufConfigJson, layerNormGgufName, splitStackedTensors} from './gguf-layernorm.js'
 import {GGUF_NORMS_WITH_ONE_ADDED, GGUF_PHI3_GEMMA_ARCHITECTURES, GGUF_PHI3_GEMMA_LAYER_NAMES, ggufF32Vector, phi3GemmaGgufKeys} from './gguf-phi3-gemma.js'
 import {GGUF_RMS_VARIANT_ARCHITECTURES, GGUF_RMS_VARIANT_LAYER_NAMES, rmsVariantGgufKeys} from './gguf-rms-variants.js'
@@ -36,6 +37,7 @@ const GGUF_ARCHITECTURES: Record<string, {architecture: string; modelType: strin
   stablelm: {architecture: 'StableLmForCausalLM', modelType: 'stablelm', interleavedRope: false},
   ...GGUF_RMS_VARIANT_ARCHITECTURES,
   ...GGUF_PHI3_GEMMA_ARCHITECTURES,
+  ...GGUF_ALIBI_FILES,
 }
 /** GGUF architectures close to a supported one, with what they need that the engine lacks (as their HF architectures' near misses). */
 const GGUF_NEAR_MISSES: Record<string, string> = {

@@ -52,12 +52,14 @@ const DEEPSEEK_LLM_SPLITS = [
 ]
 const DEEPSEEK_CODER_SPLITS = ['[\r\n]', '\\s?\\p{L}+', '\\s?\\p{P}+', DEEPSEEK_CJK_HANGUL, EACH_DIGIT]
 /** LumiOpen Viking: BLOOM's split (runs up to whitespace or . , ! ? and their CJK / Indic / Arabic forms), then every digit. */
-const VIKING_SPLITS = [' ?[^(\\s|.,!?\u2026\u3002\uff0c\u3001\u0964\u06d4\u060c)]+', EACH_DIGIT]
+/** BLOOM's runs up to whitespace and . , ! ? (and their CJK, Devanagari, Urdu and Arabic forms); Viking's adds every digit. */
+const BLOOM_SPLIT = ' ?[^(\\s|.,!?\u2026\u3002\uff0c\u3001\u0964\u06d4\u060c)]+'
+const VIKING_SPLITS = [BLOOM_SPLIT, EACH_DIGIT]
 
 /**
  * llama.cpp's names for the BPE pre-tokenizers we know, with the splits llama.cpp documents for each (llama-vocab.cpp)
  * as the tokenizer.json pre-tokenizers of the models they come from write them. Names whose models' architectures
- * load here; the rest (BLOOM's, Falcon's, ChatGLM's, ...) are refused. Files without the key are older GPT-2-style
+ * load here; the rest (Falcon's, ChatGLM's, ...) are refused. Files without the key are older GPT-2-style
  * conversions.
  */
 const PRE_TOKENIZERS: Record<string, PreTokenizerSpec> = {
@@ -92,6 +94,7 @@ const PRE_TOKENIZERS: Record<string, PreTokenizerSpec> = {
   'deepseek-coder': {splits: DEEPSEEK_CODER_SPLITS, gpt2Regex: false, ignoreMerges: false},
   'deepseek-v3': {splits: DEEPSEEK_V3_SPLITS, gpt2Regex: false, ignoreMerges: false},
   viking: {splits: VIKING_SPLITS, gpt2Regex: false, ignoreMerges: false},
+  bloom: {splits: [BLOOM_SPLIT], gpt2Regex: false, ignoreMerges: false},
   smollm: DIGITS_THEN_GPT2,
   starcoder: DIGITS_THEN_GPT2,
   refact: DIGITS_THEN_GPT2,

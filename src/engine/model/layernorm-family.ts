@@ -2,6 +2,7 @@
 // their config.json read as transformers' config classes read it, and their checkpoint tensors renamed to the engine's
 // names (native/cpu/layernorm_family.cpp runs them).
 import {ModelLoadError} from '../errors.js'
+import {ALIBI_ARCHITECTURES, ALIBI_LAYER_PARTS, ALIBI_TOP_LEVEL, alibiLayerPart, parseAlibiFamilyConfig} from './alibi-family.js'
 import {configReader, LAYERNORM_DEFAULTS, layerNormBase, plainActivation, plainRotary} from './layernorm-config-reader.js'
 import {MORE_LAYERNORM_ARCHITECTURES, MORE_LAYER_PARTS, MORE_TOP_LEVEL, parseMoreLayerNormConfig} from './layernorm-more.js'
 import type {ModelConfig} from './model-config.js'
@@ -40,9 +41,19 @@ export interface LayerNormFeatures {
   interleavedRotary: boolean
   /** GPT-2's scale_attn_by_inverse_layer_idx: layer l's attention scores also divided by l + 1. */
   attentionScaleByLayer: boolean
+  /** ALiBi (BLOOM, Falcon-RW, MPT: alibi-family.ts): one slope per query head, the model's scale on the bias folded in. */
+  alibiSlopes?: number[]
+  /** BLOOM: word_embeddings_layernorm on the token embeddings. */
+  embedNorm?: boolean
+  /** MPT: LayerNorms with a weight and no bias (false). */
+  normBias?: boolean
+  /** MPT's clip_qkv: q, k and v clamped to [-clipQkv, clipQkv] after the projection. */
+  clipQkv?: number
+  /** A fused qkv stored per group as [queriesPerGroup q heads | k | v] (BLOOM, Falcon), reordered at load to [all q | all k | all v]. */
+  qkvGroups?: {groups: number; queriesPerGroup: number}
 }
 
-export const LAYERNORM_ARCHITECTURES = ['OPTForCausalLM', 'GPTNeoXForCausalLM', 'GPT2LMHeadModel', ...MORE_LAYERNORM_ARCHITECTURES] as const
+export const LAYERNORM_ARCHITECTURES = ['OPTForCausalLM', 'GPTNeoXForCausalLM', 'GPT2LMHeadModel', ...MORE_LAYERNORM_ARCHITECTURES, ...ALIBI_ARCHITECTURES] as const
 
 export function isLayerNormArchitecture(architecture: string): boolean {
   return (LAYERNORM_ARCHITECTURES as readonly string[]).includes(architecture)
@@ -55,6 +66,7 @@ export type LayerNormModelFields = Omit<ModelConfig, 'bosTokenId' | 'eosTokenIds
 /** Reads a LayerNorm-family config.json with its config class's defaults; refuses what the kernels lack, by key. */
 export function parseLayerNormConfig(config: Json, architecture: string, source: string): LayerNormModelFields {
   if ((MORE_LAYERNORM_ARCHITECTURES as readonly string[]).includes(architecture)) return parseMoreLayerNormConfig(config, architecture, source)
+  if ((ALIBI_ARCHITECTURES as readonly string[]).includes(architecture)) return parseAlibiFamilyConfig(config, architecture, source)
   const {integer, number, flag, refuse} = configReader(config, architecture, source)
   const base = layerNormBase(config, architecture)
   const features = {...LAYERNORM_DEFAULTS}
@@ -107,8 +119,9 @@ export function layerNormTensorShapes(config: ModelConfig): {name: string; shape
     if (bias) shapes.push({name: `${name}.bias`, shape: [out]})
   }
   const norm = (name: string) => {
-    if (ln.normAffine) shapes.push({name: `${name}.weight`, shape: [hidden]}, {name: `${name}.bias`, shape: [hidden]})
+    if (ln.normAffine) shapes.push({name: `${name}.weight`, shape: [hidden]}, ...(ln.normBias === false ? [] : [{name: `${name}.bias`, shape: [hidden]}]))
   }
+  if (ln.embedNorm) norm('model.embed_norm')
   if (ln.learnedPositions > 0) shapes.push({name: 'model.embed_positions.weight', shape: [ln.learnedPositions, hidden]})
   if (ln.embedDim > 0) shapes.push({name: 'model.project_in.weight', shape: [hidden, embed]}, {name: 'model.project_out.weight', shape: [embed, hidden]})
   for (let layer = 0; layer < config.numLayers; layer++) {
@@ -147,6 +160,8 @@ interface CheckpointPlace {
   transposed?: boolean
   /** GPT-NeoX's query_key_value: per head [q | k | v]. */
   qkvHeads?: number
+  /** BLOOM's and Falcon's query_key_value: per group [queries q heads | k | v]. */
+  qkvGroups?: {groups: number; queriesPerGroup: number}
   /** GPT-J's q / k: rotary pairs (2i, 2i+1) of each head's first rotaryDim rows, reordered at load to rotate_half order. */
   ropeInterleaved?: {heads: number; dims: number}
 }
@@ -158,12 +173,14 @@ const LAYER_PARTS: Record<string, Record<string, string>> = {
     'self_attn.o_proj': 'attention.dense', 'mlp.fc1': 'mlp.dense_h_to_4h', 'mlp.fc2': 'mlp.dense_4h_to_h'},
   GPT2LMHeadModel: {input_layernorm: 'ln_1', post_attention_layernorm: 'ln_2', 'self_attn.qkv_proj': 'attn.c_attn', 'self_attn.o_proj': 'attn.c_proj', 'mlp.fc1': 'mlp.c_fc', 'mlp.fc2': 'mlp.c_proj'},
   ...MORE_LAYER_PARTS,
+  ...ALIBI_LAYER_PARTS,
 }
 const TOP_LEVEL: Record<string, {prefix: string; layers: string; names: Record<string, string>}> = {
   OPTForCausalLM: {prefix: 'model.decoder.', layers: 'layers', names: {embed_tokens: 'embed_tokens', embed_positions: 'embed_positions', project_in: 'project_in', project_out: 'project_out', norm: 'final_layer_norm'}},
   GPTNeoXForCausalLM: {prefix: 'gpt_neox.', layers: 'layers', names: {embed_tokens: 'embed_in', norm: 'final_layer_norm'}},
   GPT2LMHeadModel: {prefix: 'transformer.', layers: 'h', names: {embed_tokens: 'wte', embed_positions: 'wpe', norm: 'ln_f'}},
   ...MORE_TOP_LEVEL,
+  ...ALIBI_TOP_LEVEL,
 }
 
 function checkpointPlace(config: ModelConfig, engineName: string): CheckpointPlace {
@@ -175,13 +192,14 @@ function checkpointPlace(config: ModelConfig, engineName: string): CheckpointPla
     const [, index, part, kind] = layer
     // StableLM's per-head norms: q_norm.<h> is q_layernorm.norms.<h>.
     const perHead = /^self_attn\.([qk])_norm\.(\d+)$/.exec(part!)
-    const stored = perHead ? `self_attn.${perHead[1]}_layernorm.norms.${perHead[2]}` : LAYER_PARTS[arch]![part!]
+    const stored = perHead ? `self_attn.${perHead[1]}_layernorm.norms.${perHead[2]}` : ALIBI_LAYER_PARTS[arch] ? alibiLayerPart(config, part!) : LAYER_PARTS[arch]![part!]
     const ln = config.layerNorm!
     const rotated = ln.interleavedRotary && (part === 'self_attn.q_proj' || part === 'self_attn.k_proj')
     return {
       prefix: top.prefix, name: `${top.layers}.${index}.${stored}.${kind}`,
       transposed: arch === 'GPT2LMHeadModel' && kind === 'weight' && !part!.endsWith('layernorm'),
       qkvHeads: part === 'self_attn.qkv_proj' && (arch === 'GPTNeoXForCausalLM' || (arch === 'GPTBigCodeForCausalLM' && config.numKvHeads > 1)) ? config.numHeads : undefined,
+      qkvGroups: part === 'self_attn.qkv_proj' ? ln.qkvGroups : undefined,
       ropeInterleaved: rotated ? {heads: part === 'self_attn.q_proj' ? config.numHeads : config.numKvHeads, dims: ln.rotaryDim} : undefined,
     }
   }
@@ -215,6 +233,7 @@ export function layerNormTensors(config: ModelConfig, tensors: TensorInfo[], dir
     }
     checkedShape(found, stored)
     return {...found, name, shape, ...(place.transposed ? {transposed: true} : {}), ...(place.qkvHeads ? {qkvInterleavedHeads: place.qkvHeads} : {}),
+      ...(place.qkvGroups ? {qkvInterleavedHeads: place.qkvGroups.groups, qkvQueriesPerGroup: place.qkvGroups.queriesPerGroup} : {}),
       ...(place.ropeInterleaved ? {ropeInterleavedHeads: place.ropeInterleaved.heads, ropeInterleavedDims: place.ropeInterleaved.dims} : {})}
   })
 }

@@ -23,6 +23,8 @@ export interface TensorInfo {
   transposed?: boolean
   /** GPT-NeoX's query_key_value: rows per head as [q | k | v]; the native loader makes them [all q | all k | all v]. */
   qkvInterleavedHeads?: number
+  /** Falcon's grouped query_key_value: with qkvInterleavedHeads groups, each [this many q heads | k | v] (1: GPT-NeoX's). */
+  qkvQueriesPerGroup?: number
   /** GPT-J's q / k: with ropeInterleavedHeads, only each head's first this many rows are in interleaved rope order (absent: all). */
   ropeInterleavedDims?: number
 }

@@ -3,6 +3,7 @@ import {existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync} f
 import {dirname, join, resolve} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {ModelLoadError} from '../errors.js'
+import {ALIBI_TEST_VARIANTS, alibiTestConfig, isAlibiTestVariant, type AlibiTestVariant} from './alibi-test-models.js'
 import {checkpointTensorShapes} from './fused-tensors.js'
 import {graniteMoeCheckpointShapes} from './granite-moe.js'
 import {layerNormCheckpointShapes} from './layernorm-family.js'
@@ -32,13 +33,14 @@ export const TEST_MODEL_PRESETS: readonly TestModelPreset[] = ['tiny', 'small', 
  * window 8 on layer 0 (sliding_window_pattern 2), rope_local_base_freq 10000 there and rope_theta 1e6 with linear
  * scaling 8 on the full layer. Windows this small make every test prompt cross them. mixtral, qwen2moe, qwen3moe:
  * mixture-of-experts layers (moe-test-models.ts); opt, opt-post-ln, gpt-neox, gpt-neox-serial, gpt2: the LayerNorm
- * family (layernorm-test-models.ts); granite, olmo2, smollm3: rms-test-models.ts. All others untied: a random
+ * family (layernorm-test-models.ts); granite, olmo2, smollm3: rms-test-models.ts; bloom, falcon, falcon-mq, falcon-rw, mpt: ALiBi and
+ * Falcon's layouts (alibi-test-models.ts). All others untied: a random
  * tied model greedily repeats its last token (its own embedding dominates its logits); tied loading is covered by tinychat.
  * Each carries its family's tokenizer (tokenizer-families.ts), so transformers and pagedllm tokenize it alike.
  */
-export type TestModelVariant = 'llama' | 'qwen2' | 'llama3' | 'qwen3' | 'yarn' | 'gemma' | 'gemma2' | 'phi3' | 'mistral' | 'qwen2-sliding' | 'gemma3' | MoeTestVariant | LayerNormTestVariant | RmsTestVariant
+export type TestModelVariant = 'llama' | 'qwen2' | 'llama3' | 'qwen3' | 'yarn' | 'gemma' | 'gemma2' | 'phi3' | 'mistral' | 'qwen2-sliding' | 'gemma3' | MoeTestVariant | LayerNormTestVariant | RmsTestVariant | AlibiTestVariant
 export const TEST_MODEL_VARIANTS: readonly TestModelVariant[] = [
-  'llama', 'qwen2', 'llama3', 'qwen3', 'yarn', 'gemma', 'gemma2', 'phi3', 'mistral', 'qwen2-sliding', 'gemma3', 'mixtral', 'qwen2moe', 'qwen3moe', ...LAYERNORM_TEST_VARIANTS, ...RMS_TEST_VARIANTS,
+  'llama', 'qwen2', 'llama3', 'qwen3', 'yarn', 'gemma', 'gemma2', 'phi3', 'mistral', 'qwen2-sliding', 'gemma3', 'mixtral', 'qwen2moe', 'qwen3moe', ...LAYERNORM_TEST_VARIANTS, ...RMS_TEST_VARIANTS, ...ALIBI_TEST_VARIANTS,
 ]
 
 export interface TestModelOptions {
@@ -74,7 +76,8 @@ function tokenizerFamily(variant: TestModelVariant): TokenizerFamily {
     mistral: 'llama2', 'qwen2-sliding': 'qwen2', gemma3: 'llama2', mixtral: 'llama2', qwen2moe: 'qwen2', qwen3moe: 'qwen2',
     opt: 'opt', 'opt-post-ln': 'opt', 'gpt-neox': 'gpt2', 'gpt-neox-serial': 'gpt2', gpt2: 'gpt2',
     phi: 'gpt2', stablelm: 'gpt2', 'stablelm-parallel': 'gpt2', starcoder2: 'gpt2', gptj: 'gpt2', 'gpt-bigcode': 'gpt2', 'gpt-bigcode-mha': 'gpt2', 'gpt-neo': 'gpt2',
-    granite: 'gpt2', olmo2: 'gpt2', smollm3: 'llama3', cohere: 'gpt2', olmo: 'gpt2', olmoe: 'gpt2', granitemoe: 'gpt2', cohere2: 'gpt2', olmo3: 'gpt2', granitemoeshared: 'gpt2'}
+    granite: 'gpt2', olmo2: 'gpt2', smollm3: 'llama3', cohere: 'gpt2', olmo: 'gpt2', olmoe: 'gpt2', granitemoe: 'gpt2', cohere2: 'gpt2', olmo3: 'gpt2', granitemoeshared: 'gpt2',
+    bloom: 'gpt2', falcon: 'gpt2', 'falcon-mq': 'gpt2', 'falcon-rw': 'gpt2', mpt: 'gpt2'}
   return TOKENIZER_FAMILIES[families[variant]]
 }
 
@@ -109,6 +112,7 @@ export function testModelConfigJson(preset: TestModelPreset, options: TestModelO
   }
   if (isMoeTestVariant(variant)) return moeTestModelConfigJson(variant, common)
   if ((LAYERNORM_TEST_VARIANTS as readonly string[]).includes(variant)) return layerNormTestConfig(variant as LayerNormTestVariant, shape, common)
+  if (isAlibiTestVariant(variant)) return alibiTestConfig(variant, shape, common)
   if (variant === 'qwen3') {
     return {
       architectures: ['Qwen3ForCausalLM'],
