@@ -43,6 +43,7 @@ function unpacked(checked: unknown): unknown {
   return JSON.parse(JSON.stringify(checked, (key, value) => {
     if (key === 'inputItems') return undefined
     if ((key === 'messages' || key === 'sources') && typeof value === 'string') return JSON.parse(value)
+    if (key === 'lastMessage') return {role: value.role, content: value.content}
     if (value instanceof Int32Array || value instanceof Float64Array) return [...value]
     return value
   }))

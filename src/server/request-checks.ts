@@ -105,7 +105,11 @@ export function packForTransfer(checked: CheckedByRoute[RouteName]): {value: unk
   if (request !== undefined && 'sampling' in request) {
     const bias = request.sampling.logitBias
     if (bias) transfer.push(bias.ids.buffer as ArrayBuffer, bias.values.buffer as ArrayBuffer)
-    if ('messages' in request && typeof request.messages !== 'string') request.messages = JSON.stringify(request.messages)
+    if ('messages' in request && typeof request.messages !== 'string') {
+      request.messages = JSON.stringify(request.messages)
+      // The event loop reads the last message's role and text only (its parts could be 10^5 objects to rebuild).
+      request.lastMessage = {role: request.lastMessage.role, content: request.lastMessage.content}
+    }
   }
   if ('sources' in checked && typeof checked.sources !== 'string') checked.sources = JSON.stringify(checked.sources)
   if ('job' in checked && checked.job.kind === 'chat' && typeof checked.job.messages !== 'string') checked.job.messages = JSON.stringify(checked.job.messages)
