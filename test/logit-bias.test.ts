@@ -96,6 +96,9 @@ describe('logit_bias in the engine', () => {
       assert.deepEqual(best!.tokenIds, [91, 91, 91, 91, 91, 91])
       assert.equal(second!.tokenIds.filter((id) => id !== 91).length, 1)
       assert.throws(() => engine.addRequest({prompt, params: makeSamplingParams({logitBias: {512: 1}})}), /logit_bias token id 512 is outside the vocabulary \[0, 512\)/)
+      // The first id past the vocabulary is named, however many there are.
+      const pastVocabulary = {1: 1, ...Object.fromEntries(Array.from({length: 100}, (_, i) => [9000 - 7 * i, 1])), 600: 2}
+      assert.throws(() => engine.addRequest({prompt, params: makeSamplingParams({logitBias: pastVocabulary})}), /logit_bias token id 600 is outside/)
 
       const {url} = await server.listen()
       server.attachEngine(engine)

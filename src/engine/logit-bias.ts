@@ -68,7 +68,14 @@ export function checkLogitBias(bias: LogitBias): void {
   }
 }
 
-/** The largest biased id (-1 when none), what the vocabulary check needs. */
-export function largestBiasedId(bias: LogitBias): number {
-  return bias.ids.length === 0 ? -1 : bias.ids[bias.ids.length - 1]!
+/** The smallest biased id at or past `limit` (the vocabulary's size), or -1: a binary search, the ids being ascending. */
+export function firstBiasedIdFrom(bias: LogitBias, limit: number): number {
+  let low = 0
+  let high = bias.ids.length
+  while (low < high) {
+    const middle = (low + high) >>> 1
+    if (bias.ids[middle]! < limit) low = middle + 1
+    else high = middle
+  }
+  return low < bias.ids.length ? bias.ids[low]! : -1
 }

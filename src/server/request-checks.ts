@@ -118,8 +118,9 @@ export function packForTransfer(checked: CheckedByRoute[RouteName]): {value: unk
   return {value: checked, transfer}
 }
 
-/** The renamer of a checked Responses request's errors. */
+/** The renamer of a checked Responses request's errors; the sources' text is parsed only for an error on one message. */
 export function responsesParamOfChecked(checked: CheckedResponses): (chatParam: string) => string {
   let sources: MessageSource[] | null = null
-  return (param) => responsesParamOf((sources ??= typeof checked.sources === 'string' ? JSON.parse(checked.sources) : checked.sources))(param)
+  const ofMessages = () => (sources ??= typeof checked.sources === 'string' ? JSON.parse(checked.sources) : checked.sources)
+  return (param) => responsesParamOf(param.startsWith('messages[') ? ofMessages() : [])(param)
 }
