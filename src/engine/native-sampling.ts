@@ -98,10 +98,13 @@ export function encodeSampleRequests(requests: readonly SampleRequest[], hostRow
   const ints = new Int32Array(requests.length * INT_FIELDS)
   const floats = new Float64Array(requests.length * FLOAT_FIELDS)
   const tokenIds: number[] = []
-  // logit_bias arrays are copied whole (typed, one set each), not walked key by key each step.
-  const biasCount = requests.reduce((sum, request) => sum + (request.params.logitBias?.ids.length ?? 0), 0)
-  const biasIds = new Int32Array(biasCount)
-  const biasValues = new Float64Array(biasCount)
+  // logit_bias crosses as its typed arrays: one request's as they are, several copied whole (one set each), never
+  // walked key by key each step.
+  const biased = requests.filter((request) => request.params.logitBias !== null && request.params.logitBias.ids.length > 0)
+  const only = biased.length === 1 ? biased[0]!.params.logitBias : null
+  const biasCount = biased.reduce((sum, request) => sum + request.params.logitBias!.ids.length, 0)
+  const biasIds = only?.ids ?? new Int32Array(biasCount)
+  const biasValues = only?.values ?? new Float64Array(biasCount)
   let biasEnd = 0
   const masks: Int32Array[] = []
   let topStride = 1
@@ -120,9 +123,11 @@ export function encodeSampleRequests(requests: readonly SampleRequest[], hostRow
     const output = pushTokens(sequenceIds, promptLength, penalized ? sequenceIds.length : promptLength)
     const suppress = pushTokens(request.suppressTokenIds)
     const biasBegin = biasEnd
-    if (params.logitBias !== null) {
-      biasIds.set(params.logitBias.ids, biasEnd)
-      biasValues.set(params.logitBias.values, biasEnd)
+    if (params.logitBias !== null && params.logitBias.ids.length > 0) {
+      if (only === null) {
+        biasIds.set(params.logitBias.ids, biasEnd)
+        biasValues.set(params.logitBias.values, biasEnd)
+      }
       biasEnd += params.logitBias.ids.length
     }
     let maskIndex = -1
