@@ -42,7 +42,7 @@ const CHECKS = {modelName: 'served', contentFormat: 'auto', storeOn: false} as c
 function unpacked(checked: unknown): unknown {
   return JSON.parse(JSON.stringify(checked, (key, value) => {
     if (key === 'inputItems') return undefined
-    if ((key === 'messages' || key === 'sources') && typeof value === 'string') return JSON.parse(value)
+    if ((key === 'messages' || key === 'sources' || key === 'tools') && typeof value === 'string') return JSON.parse(value)
     if (key === 'lastMessage') return {role: value.role, content: value.content}
     if (value instanceof Int32Array || value instanceof Float64Array) return [...value]
     return value
@@ -66,6 +66,7 @@ describe('big bodies checked in a tokenizer worker', () => {
   const bodies: [RouteName, Record<string, unknown>][] = [
     ['chat', {messages, n: 2, stop: ['x'], extra_field: 1}],
     ['chat', {messages: [{role: 'user', content: many(6000, (i) => ({type: 'text', text: `p${i}`}))}], max_tokens: 3}],
+    ['chat', {messages, tools: many(1000, (i) => ({type: 'function', function: {name: `f${i}`, parameters: {type: 'object', properties: {a: {type: 'string'}}}}})), tool_choice: 'required'}],
     ['completions', {prompt: 'hi', logit_bias: Object.fromEntries(many(20_000, (i) => [String(20_000 - i), (i % 7) - 3]))}],
     ['completions', {prompt: many(600, () => many(60, (i) => i + 1))}],
     ['responses', {input: many(5000, (i) => ({role: 'user', content: `m${i}`})), max_output_tokens: 2}],

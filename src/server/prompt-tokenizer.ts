@@ -13,7 +13,8 @@ export type TokenizeJob =
       /** The messages, or their JSON text (a big request's, checked in a worker: parsed again only where it renders). */
       messages: ChatMessage[] | string
       addGenerationPrompt: boolean
-      tools?: readonly object[]
+      /** The tools as sent, or their JSON text (as messages). */
+      tools?: readonly object[] | string
       /** RAG documents for templates that render them (vLLM's chat `documents`). */
       documents?: readonly object[]
       variables?: Readonly<Record<string, unknown>>
@@ -81,7 +82,8 @@ export function runTokenizeJob(tokenizer: TokenizerLike, job: TokenizeJob, maxMo
         'more than that many tokens can hold. Please shorten the conversation.',
       'messages',
     )
-  const full = tokenizer.applyChatTemplate(messages, {addGenerationPrompt: job.addGenerationPrompt, tools: job.tools, documents: job.documents, variables: job.variables, contentFormat: job.contentFormat})
+  const tools: readonly object[] | undefined = typeof job.tools === 'string' ? JSON.parse(job.tools) : job.tools
+  const full = tokenizer.applyChatTemplate(messages, {addGenerationPrompt: job.addGenerationPrompt, tools, documents: job.documents, variables: job.variables, contentFormat: job.contentFormat})
   const rendered = job.continueFinalMessage ? openFinalMessage(full, finalText(messages[messages.length - 1]!)) : full
   checkTextFits(tokenizer, rendered, maxModelLen, 'messages', job.truncate !== undefined)
   return lastTokens(tokenizer.encode(rendered, {addSpecialTokens: job.addSpecialTokens ?? false}), job.truncate)

@@ -110,9 +110,13 @@ export function packForTransfer(checked: CheckedByRoute[RouteName]): {value: unk
       // The event loop reads the last message's role and text only (its parts could be 10^5 objects to rebuild).
       request.lastMessage = {role: request.lastMessage.role, content: request.lastMessage.content}
     }
+    if ('tools' in request && request.tools !== null && typeof request.tools.tools !== 'string') request.tools.tools = JSON.stringify(request.tools.tools)
   }
   if ('sources' in checked && typeof checked.sources !== 'string') checked.sources = JSON.stringify(checked.sources)
-  if ('job' in checked && checked.job.kind === 'chat' && typeof checked.job.messages !== 'string') checked.job.messages = JSON.stringify(checked.job.messages)
+  if ('job' in checked && checked.job.kind === 'chat') {
+    if (typeof checked.job.messages !== 'string') checked.job.messages = JSON.stringify(checked.job.messages)
+    if (checked.job.tools !== undefined && typeof checked.job.tools !== 'string') checked.job.tools = JSON.stringify(checked.job.tools)
+  }
   // Only the items the store keeps need come back (10^5 of them cost the event loop ~30 ms to rebuild).
   if ('translated' in checked && !checked.translated.settings.store) checked.translated.inputItems = []
   return {value: checked, transfer}
