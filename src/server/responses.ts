@@ -41,10 +41,11 @@ export async function createResponse(context: ApiContext, checked: CheckedByRout
   return runResponse(context, checked)
 }
 
-async function runResponse(context: ApiContext, {request, translated, unread, ...checked}: CheckedResponses): Promise<void> {
+async function runResponse(context: ApiContext, checked: CheckedResponses): Promise<void> {
+  const {request, translated} = checked
   const store = context.responseStore ?? null
-  logUnreadFields(unread, context.log)
-  const responsesParam = responsesParamOfChecked({request, translated, unread, ...checked})
+  logUnreadFields(checked.unread, context.log)
+  const responsesParam = responsesParamOfChecked(checked)
   const rename = (error: unknown) => renameParam(error, responsesParam)
   try {
     const id = newObjectId('resp')
