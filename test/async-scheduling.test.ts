@@ -6,13 +6,13 @@ import {before, describe, it} from 'node:test'
 import {makeEngineConfig, type EngineConfig, type HostOverlap} from '../src/engine/config.js'
 import {LLMEngine} from '../src/engine/llm-engine.js'
 import {ensureTestModel} from '../src/engine/model/test-model.js'
-import {makeSamplingParams, type SamplingParams} from '../src/engine/sampling-params.js'
+import {makeSamplingParams, type SamplingParams, type SamplingParamsInput} from '../src/engine/sampling-params.js'
 
 const SHARED_PREFIX = Array.from({length: 40}, (_, t) => 3 + ((t * 53) % 240))
 
 /** 36 requests, each kind of stop and sampling option several times; every third one shares a 40-token prefix. */
 function workload(): {prompt: number[]; params: SamplingParams}[] {
-  const kinds: Array<(i: number) => Partial<SamplingParams>> = [
+  const kinds: Array<(i: number) => SamplingParamsInput> = [
     () => ({temperature: 0, maxTokens: 30, ignoreEos: true}),
     (i) => ({temperature: 0.9, topP: 0.9, topK: 40, seed: i, maxTokens: 1 + (i % 4), logprobs: 3}),
     (i) => ({temperature: 1, seed: i, maxTokens: 40, stopTokenIds: Array.from({length: 12}, (_, k) => 10 + 7 * k), minTokens: i % 5}),

@@ -84,7 +84,7 @@ describe('rendering content in each format', () => {
 })
 
 describe('content parts in a chat request', () => {
-  const parse = (content: unknown, role = 'user') => parseChatCompletionRequest({messages: [{role, content}]}).messages[0]!
+  const parse = (content: unknown, role = 'user') => parseChatCompletionRequest({messages: [{role, content}]}).lastMessage
 
   it('keeps text parts (text, input_text, output_text, refusal, bare strings) and joins them with newlines; a null text is skipped as vLLM skips it', () => {
     const message = parse([{type: 'text', text: 'a'}, {type: 'input_text', text: 'b'}, {type: 'output_text', text: 'c'}, {type: 'text', text: null}, 'd'])

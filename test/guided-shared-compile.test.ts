@@ -3,7 +3,8 @@
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
 import {GrammarService} from '../src/engine/guided/grammar-service.js'
-import type {GuidedSpec} from '../src/engine/guided/guided-spec.js'
+import {InvalidRequestError} from '../src/engine/errors.js'
+import {guidedKey, type GuidedSpec} from '../src/engine/guided/guided-spec.js'
 import {BUILTIN_MODEL_DIR} from '../src/engine/model/builtin-model.js'
 import {Tokenizer} from '../src/engine/model/tokenizer.js'
 
@@ -26,6 +27,36 @@ describe('shared grammar compiles', () => {
       assert.ok(grammars.isCompiled(spec))
       // Before, each compile took a worker of its own: three workers, three compiles of one grammar.
       assert.equal(grammars.numWorkers, 1)
+    } finally {
+      await grammars.close()
+    }
+  })
+
+  it('one grammar sent through two fields, its keywords in another order, is one compile; each gets an error on its own field', async () => {
+    const grammars = serviceOf()
+    try {
+      const schema = {type: 'object', properties: {b: {type: 'integer', minimum: 1}, a: {type: 'string'}}, required: ['b']}
+      const reordered = {required: ['b'], properties: {b: {minimum: 1, type: 'integer'}, a: {type: 'string'}}, type: 'object'}
+      const viaFormat: GuidedSpec = {kind: 'json', schema, anyWhitespace: true, param: 'response_format'}
+      const viaGuided: GuidedSpec = {kind: 'json', schema: reordered, anyWhitespace: true, param: 'guided_json'}
+      assert.equal(guidedKey(viaFormat), guidedKey(viaGuided))
+      // The order of properties is the order the output writes them in: another grammar.
+      const swapped = {...schema, properties: {a: schema.properties.a, b: schema.properties.b}}
+      assert.notEqual(guidedKey({...viaFormat, schema: swapped}), guidedKey(viaFormat))
+      // Data is kept as sent: an enum of objects is not reordered.
+      assert.notEqual(guidedKey({...viaFormat, schema: {const: {x: 1, y: 2}}}), guidedKey({...viaFormat, schema: {const: {y: 2, x: 1}}}))
+      await Promise.all([grammars.compile(viaFormat), grammars.compile(viaGuided)])
+      assert.ok(grammars.isCompiled(viaFormat) && grammars.isCompiled(viaGuided))
+      assert.equal(grammars.numWorkers, 1, 'one compile, in one worker')
+      const bad = {type: 'object', unknownKeyword: 1}
+      const errors = await Promise.allSettled([
+        grammars.compile({kind: 'json', schema: bad, anyWhitespace: true, param: 'response_format'}),
+        grammars.compile({kind: 'json', schema: {unknownKeyword: 1, type: 'object'}, anyWhitespace: true, param: 'guided_json'}),
+      ])
+      const [first, second] = errors.map((settled) => (settled as PromiseRejectedResult).reason as InvalidRequestError)
+      assert.equal(first!.param, 'response_format')
+      assert.equal(second!.param, 'guided_json')
+      assert.match(second!.message, /^'guided_json': JSON schema keyword 'unknownKeyword'/)
     } finally {
       await grammars.close()
     }

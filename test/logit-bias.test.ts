@@ -5,16 +5,20 @@ import {makeEngineConfig} from '../src/engine/config.js'
 import {InvalidRequestError} from '../src/engine/errors.js'
 import {LLMEngine} from '../src/engine/llm-engine.js'
 import {ensureTestModel} from '../src/engine/model/test-model.js'
-import {makeSamplingParams, type SamplingParams} from '../src/engine/sampling-params.js'
+import type {LogitBias} from '../src/engine/logit-bias.js'
+import {makeSamplingParams, type SamplingParamsInput} from '../src/engine/sampling-params.js'
 import {sampleRows, type SampleRequest} from '../src/engine/sampler.js'
 import {ApiServer, DEFAULT_SERVER_OPTIONS} from '../src/server/http-server.js'
 import {parseChatCompletionRequest} from '../src/server/chat-request.js'
 import {parseCompletionRequest} from '../src/server/openai-schema.js'
 import {tokensOf} from './support/sample-requests.js'
 
-function request(params: Partial<SamplingParams>, extra: Partial<SampleRequest> = {}): SampleRequest {
+function request(params: SamplingParamsInput, extra: Partial<SampleRequest> = {}): SampleRequest {
   return {row: 0, params: makeSamplingParams(params), tokenIds: [], promptLength: 0, seed: 1, stream: 0, suppressTokenIds: [], ...extra}
 }
+
+/** A LogitBias as the {"<id>": bias} object it stands for. */
+const asObject = (bias: LogitBias | null | undefined) => (bias ? Object.fromEntries([...bias.ids].map((id, i) => [id, bias.values[i]])) : bias)
 
 function rejectsBias(parse: () => unknown, message: RegExp): void {
   assert.throws(parse, (error: unknown) => error instanceof InvalidRequestError && error.httpStatus === 400 && error.param === 'logit_bias' && message.test(error.message))
@@ -22,16 +26,18 @@ function rejectsBias(parse: () => unknown, message: RegExp): void {
 
 describe('logit_bias in the schema', () => {
   it('parses {"<id>": bias} on both endpoints', () => {
-    assert.deepEqual(parseCompletionRequest({prompt: 'a', logit_bias: {'5': 100, '7': -2.5}}).sampling.logitBias, {5: 100, 7: -2.5})
-    assert.deepEqual(parseChatCompletionRequest({messages: [{role: 'user', content: 'a'}], logit_bias: {'0': -100}}).sampling.logitBias, {0: -100})
+    assert.deepEqual(asObject(parseCompletionRequest({prompt: 'a', logit_bias: {'7': -2.5, '5': 100}}).sampling.logitBias), {5: 100, 7: -2.5})
+    assert.deepEqual(asObject(parseChatCompletionRequest({messages: [{role: 'user', content: 'a'}], logit_bias: {'0': -100}}).sampling.logitBias), {0: -100})
     assert.equal(parseCompletionRequest({prompt: 'a'}).sampling.logitBias, undefined)
     assert.equal(makeSamplingParams({}).logitBias, null)
   })
 
   it('rejects ids that are not token ids with a 400; clamps values to [-100, 100] (vLLM)', () => {
     for (const key of ['abc', '-1', '1.5', '', '__proto__', '0x10']) rejectsBias(() => parseCompletionRequest({prompt: 'a', logit_bias: {[key]: 1}}), /keys must be token ids/)
-    assert.deepEqual(parseCompletionRequest({prompt: 'a', logit_bias: {'3': 101, ' 04 ': -1e9}}).sampling.logitBias, {3: 100, 4: -100})
-    assert.deepEqual(parseChatCompletionRequest({messages: [{role: 'user', content: 'a'}], logit_bias: {'3': -100.5}}).sampling.logitBias, {3: -100})
+    assert.deepEqual(asObject(parseCompletionRequest({prompt: 'a', logit_bias: {'3': 101, ' 04 ': -1e9}}).sampling.logitBias), {3: 100, 4: -100})
+    // A key written two ways is one token: the last value wins, as in the JSON object it came from.
+    assert.deepEqual(asObject(parseCompletionRequest({prompt: 'a', logit_bias: {'4': 1, ' 04 ': 2}}).sampling.logitBias), {4: 2})
+    assert.deepEqual(asObject(parseChatCompletionRequest({messages: [{role: 'user', content: 'a'}], logit_bias: {'3': -100.5}}).sampling.logitBias), {3: -100})
     assert.throws(() => makeSamplingParams({logitBias: {3: 101}}), /in \[-100, 100\], got 101/)
     rejectsBias(() => parseCompletionRequest({prompt: 'a', logit_bias: {'3': 'x'}}), /must be numbers/)
     assert.throws(() => parseCompletionRequest({prompt: 'a', logit_bias: [1, 2]}), (error: unknown) => error instanceof InvalidRequestError && error.param === 'logit_bias')
@@ -77,7 +83,7 @@ describe('logit_bias in the engine', () => {
     const server = new ApiServer({...DEFAULT_SERVER_OPTIONS, port: 0, version: '0', log: () => {}})
     try {
       const prompt = [5, 9, 13, 2]
-      const run = async (params: Partial<SamplingParams>) =>
+      const run = async (params: SamplingParamsInput) =>
         (await engine.addRequest({prompt, params: makeSamplingParams({temperature: 0, maxTokens: 6, ignoreEos: true, ...params})}).result()).outputs
       const [plain] = await run({})
       const first = plain!.tokenIds[0]!
@@ -90,6 +96,9 @@ describe('logit_bias in the engine', () => {
       assert.deepEqual(best!.tokenIds, [91, 91, 91, 91, 91, 91])
       assert.equal(second!.tokenIds.filter((id) => id !== 91).length, 1)
       assert.throws(() => engine.addRequest({prompt, params: makeSamplingParams({logitBias: {512: 1}})}), /logit_bias token id 512 is outside the vocabulary \[0, 512\)/)
+      // The first id past the vocabulary is named, however many there are.
+      const pastVocabulary = {1: 1, ...Object.fromEntries(Array.from({length: 100}, (_, i) => [9000 - 7 * i, 1])), 600: 2}
+      assert.throws(() => engine.addRequest({prompt, params: makeSamplingParams({logitBias: pastVocabulary})}), /logit_bias token id 600 is outside/)
 
       const {url} = await server.listen()
       server.attachEngine(engine)

@@ -8,7 +8,7 @@ import {encodeSampleRequests, sampledResult} from '../src/engine/native-sampling
 import {philox4x32, sampleUniform} from '../src/engine/philox.js'
 import {makeRng} from '../src/engine/random.js'
 import {sampleRows, type SampleRequest, type SampleResult} from '../src/engine/sampler.js'
-import {makeSamplingParams, type SamplingParams} from '../src/engine/sampling-params.js'
+import {makeSamplingParams, type SamplingParamsInput} from '../src/engine/sampling-params.js'
 import {randomRequest, tokensOf} from './support/sample-requests.js'
 
 const ops = nativeOps()
@@ -21,7 +21,7 @@ function nativeSample(logits: Float32Array, vocab: number, requests: SampleReque
   return requests.map((request, i) => sampledResult(sampled, i, arrays.topStride, request.params))
 }
 
-function request(params: Partial<SamplingParams>, extra: Partial<SampleRequest> = {}): SampleRequest {
+function request(params: SamplingParamsInput, extra: Partial<SampleRequest> = {}): SampleRequest {
   return {row: 0, params: makeSamplingParams(params), tokenIds: [], promptLength: 0, seed: 1, stream: 0, suppressTokenIds: [], ...extra}
 }
 
@@ -97,6 +97,21 @@ describe('native sampler edge cases', () => {
     assert.equal(nativeSample(tied, 4, [request({temperature: 0})])[0]!.tokenId, 1)
     assert.equal(both([request({temperature: 0, logitBias: {7: 100}})])[0]!.tokenId, 7)
     assert.equal(both([request({temperature: 0, logitBias: {[ranked[0]!]: -100}})])[0]!.tokenId, ranked[1])
+  })
+
+  it('a logit_bias over the whole vocabulary acts as the biased row does, in both samplers, beside a request without one', () => {
+    const rng = makeRng(11, 0)
+    const bias = Object.fromEntries(Array.from({length: vocab}, (_, id) => [id, Math.round((rng.nextFloat() * 8 - 4) * 100) / 100]))
+    const biased = logits.map((value, id) => value + bias[id]!)
+    const best = biased.indexOf(Math.max(...biased))
+    const [greedy, plain] = both([request({temperature: 0, logitBias: bias}), request({temperature: 0})])
+    assert.equal(greedy!.tokenId, best)
+    assert.equal(plain!.tokenId, ranked[0])
+    // Sampled: the same draws as the biased row itself gets without a bias.
+    for (let seed = 0; seed < 20; seed++) {
+      const viaBias = both([request({temperature: 0.8, logitBias: bias}, {seed})])[0]!.tokenId
+      assert.equal(viaBias, nativeSample(biased, vocab, [request({temperature: 0.8}, {seed})])[0]!.tokenId)
+    }
   })
 
   it('penalties: repetition shrinks a positive and grows a negative logit once per token; frequency counts repeats', () => {

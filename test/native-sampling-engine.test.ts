@@ -6,12 +6,12 @@ import {makeEngineConfig} from '../src/engine/config.js'
 import {LLMEngine} from '../src/engine/llm-engine.js'
 import {ensureTestModel} from '../src/engine/model/test-model.js'
 import {NativeModel} from '../src/engine/native.js'
-import {makeSamplingParams, type SamplingParams} from '../src/engine/sampling-params.js'
+import {makeSamplingParams, type SamplingParamsInput} from '../src/engine/sampling-params.js'
 
 let modelDir: string
 
 const prompt = (i: number) => Array.from({length: 4 + 3 * i}, (_, t) => 1 + ((t * 37 + i * 101) % 250))
-const PARAMS: Partial<SamplingParams>[] = [
+const PARAMS: SamplingParamsInput[] = [
   {temperature: 0.8, topP: 0.9, seed: 1},
   {temperature: 0},
   {temperature: 1.1, topK: 20, minP: 0.05, seed: 2, logprobs: 3},

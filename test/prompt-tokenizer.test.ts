@@ -10,6 +10,9 @@ import {Tokenizer} from '../src/engine/model/tokenizer.js'
 import {runTokenizeJob} from '../src/server/prompt-tokenizer.js'
 import {TokenizerWorkers} from '../src/server/tokenizer-workers.js'
 
+/** What the route checks need to know of the server (a tokenizer test's model is never asked for by name). */
+const CHECKS = {modelName: 'test', contentFormat: 'auto', storeOn: false} as const
+
 const bpe = (extra: Record<string, unknown> = {}, model: Record<string, unknown> = {}) => ({
   model: {type: 'BPE', vocab: {a: 0, abc: 1, '▁': 2}, merges: [], ...model},
   added_tokens: [{id: 3, content: '<|im_start|>'}],
@@ -109,18 +112,18 @@ describe('the tiny model tokenizer', () => {
 
   it('parses big bodies in a worker: huge prompts refused there, other bodies returned whole, bad bytes a 400', async () => {
     const huge = Buffer.from(JSON.stringify({messages: [{role: 'user', content: [{type: 'text', text: 'hello '.repeat(100_000)}]}]}))
-    await assert.rejects(workers.parseBody(huge, 'messages'), (error: unknown) => error instanceof ContextLengthError && error.param === 'messages')
-    const big = {prompt: 'short', user: 'u'.repeat(200_000)}
-    assert.deepEqual(await workers.parseBody(Buffer.from(JSON.stringify(big)), 'prompt'), big)
+    await assert.rejects(workers.checkBody(huge, 'chat', CHECKS), (error: unknown) => error instanceof ContextLengthError && error.param === 'messages')
+    const big = {tokens: [1], user: 'u'.repeat(200_000)}
+    assert.deepEqual(await workers.checkBody(Buffer.from(JSON.stringify(big)), 'detokenize', CHECKS), {body: big})
     const badBytes = Buffer.concat([Buffer.from(`{"prompt": "${'a'.repeat(100_000)}`), Buffer.from([0xc3, 0x28]), Buffer.from('"}')])
-    await assert.rejects(workers.parseBody(badBytes, 'prompt'), (error: unknown) => error instanceof InvalidRequestError && error.code === 'invalid_encoding')
-    assert.deepEqual(await workers.parseBody(Buffer.from('{"prompt": ["a", "b"]}'), 'prompt'), {prompt: ['a', 'b']})
+    await assert.rejects(workers.checkBody(badBytes, 'completions', CHECKS), (error: unknown) => error instanceof InvalidRequestError && error.code === 'invalid_encoding')
+    assert.deepEqual((await workers.checkBody(Buffer.from('{"prompt": ["a", "b"]}'), 'completions', CHECKS)).request.prompts, [{text: 'a'}, {text: 'b'}])
   })
 
   it('refuses JSON nested too deep to copy between threads as a 400, not a 500; brackets inside strings do not count', async () => {
     const deep = Buffer.from(`{"prompt": ${'['.repeat(500_000)}${']'.repeat(500_000)}}`)
-    await assert.rejects(workers.parseBody(deep, 'prompt'), (error: unknown) => error instanceof InvalidRequestError && error.code === 'invalid_json')
-    const bracketsInText = {prompt: "a", user: `${'[{'.repeat(50_000)} \\" ${'}]'.repeat(50_000)}`}
-    assert.deepEqual(await workers.parseBody(Buffer.from(JSON.stringify(bracketsInText)), 'prompt'), bracketsInText)
+    await assert.rejects(workers.checkBody(deep, 'completions', CHECKS), (error: unknown) => error instanceof InvalidRequestError && error.code === 'invalid_json')
+    const bracketsInText = {tokens: [1], user: `${'[{'.repeat(50_000)} \\" ${'}]'.repeat(50_000)}`}
+    assert.deepEqual(await workers.checkBody(Buffer.from(JSON.stringify(bracketsInText)), 'detokenize', CHECKS), {body: bracketsInText})
   })
 })

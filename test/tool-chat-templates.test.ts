@@ -46,7 +46,7 @@ const conversation = (id: string) => ({
 describe('tool calls in chat templates', () => {
   it('hermes-style: tools as OpenAI objects, each call\'s arguments an object for tojson, tool results with their call id', () => {
     const body = conversation('call_1')
-    const text = tokenizerWith(TEMPLATES.hermes, 'hermes').applyChatTemplate(parseMessages(body), {tools: parseToolRequest(body)!.tools, addGenerationPrompt: false})
+    const text = tokenizerWith(TEMPLATES.hermes, 'hermes').applyChatTemplate(parseMessages(body), {tools: parseToolRequest(body)!.tools as object[], addGenerationPrompt: false})
     assert.ok(text.startsWith(`<tool>${JSON.stringify(tools[0]).replace(/":/g, '": ').replace(/,"/g, ', "')}</tool>`), text)
     assert.ok(text.includes('<assistant><tool_call>{"name": "get_weather", "arguments": {"city": "Rome", "days": [1, 2]}}</tool_call>'), text)
     assert.ok(text.includes('<tool>{"sky": "clear"}[call_1]'), text)

@@ -98,8 +98,14 @@ export function encodeSampleRequests(requests: readonly SampleRequest[], hostRow
   const ints = new Int32Array(requests.length * INT_FIELDS)
   const floats = new Float64Array(requests.length * FLOAT_FIELDS)
   const tokenIds: number[] = []
-  const biasIds: number[] = []
-  const biasValues: number[] = []
+  // logit_bias crosses as its typed arrays: one request's as they are, several copied whole (one set each), never
+  // walked key by key each step.
+  const biased = requests.filter((request) => request.params.logitBias !== null && request.params.logitBias.ids.length > 0)
+  const only = biased.length === 1 ? biased[0]!.params.logitBias : null
+  const biasCount = biased.reduce((sum, request) => sum + request.params.logitBias!.ids.length, 0)
+  const biasIds = only?.ids ?? new Int32Array(biasCount)
+  const biasValues = only?.values ?? new Float64Array(biasCount)
+  let biasEnd = 0
   const masks: Int32Array[] = []
   let topStride = 1
   const pushTokens = (ids: readonly number[], from = 0, to = ids.length): [number, number] => {
@@ -116,10 +122,13 @@ export function encodeSampleRequests(requests: readonly SampleRequest[], hostRow
     const penalized = params.repetitionPenalty !== 1 || params.frequencyPenalty !== 0 || params.presencePenalty !== 0
     const output = pushTokens(sequenceIds, promptLength, penalized ? sequenceIds.length : promptLength)
     const suppress = pushTokens(request.suppressTokenIds)
-    const biasBegin = biasIds.length
-    if (params.logitBias !== null) for (const tokenId in params.logitBias) {
-      biasIds.push(Number(tokenId))
-      biasValues.push(params.logitBias[tokenId]!)
+    const biasBegin = biasEnd
+    if (params.logitBias !== null && params.logitBias.ids.length > 0) {
+      if (only === null) {
+        biasIds.set(params.logitBias.ids, biasEnd)
+        biasValues.set(params.logitBias.values, biasEnd)
+      }
+      biasEnd += params.logitBias.ids.length
     }
     let maskIndex = -1
     if (request.allowedMask) {
@@ -128,7 +137,7 @@ export function encodeSampleRequests(requests: readonly SampleRequest[], hostRow
     }
     if (params.logprobs !== null) topStride = Math.max(topStride, params.logprobs + 1)
     ints.set([request.row, params.topK, params.logprobs ?? -1, seedLow | 0, seedHigh | 0, request.stream, sequenceIds.length - promptLength,
-      ...prompt, ...output, ...suppress, biasBegin, biasIds.length, maskIndex], i * INT_FIELDS)
+      ...prompt, ...output, ...suppress, biasBegin, biasEnd, maskIndex], i * INT_FIELDS)
     floats.set([isGreedy(params) ? 0 : params.temperature, params.topP, params.minP, params.presencePenalty, params.frequencyPenalty, params.repetitionPenalty], i * FLOAT_FIELDS)
   })
   const maskWords = masks[0]?.length ?? 0
@@ -138,8 +147,8 @@ export function encodeSampleRequests(requests: readonly SampleRequest[], hostRow
     ints,
     floats,
     tokenIds: Int32Array.from(tokenIds),
-    biasIds: Int32Array.from(biasIds),
-    biasValues: Float64Array.from(biasValues),
+    biasIds,
+    biasValues,
     masks: flatMasks,
     topStride,
     hostRows: Int32Array.from(hostRows),

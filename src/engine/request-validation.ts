@@ -2,6 +2,7 @@
 // and prompt + max_tokens within the context (vLLM's message).
 import {ContextLengthError, InvalidRequestError} from './errors.js'
 import type {GuidedSpec} from './guided/guided-spec.js'
+import {firstBiasedIdFrom} from './logit-bias.js'
 import type {SamplingParams} from './sampling-params.js'
 
 /** What the checks need to know of the engine. */
@@ -20,13 +21,8 @@ export function validateRequest(promptTokenIds: number[], params: SamplingParams
   // findIndex, not find: an undefined (or null) id is itself what must be refused.
   const badIndex = promptTokenIds.findIndex((id) => !Number.isInteger(id) || id < 0 || id >= vocabSize)
   if (badIndex >= 0) throw new InvalidRequestError(`token id ${String(promptTokenIds[badIndex])} is outside the vocabulary [0, ${vocabSize})`, {param: 'prompt'})
-  let badBias: string | undefined
-  for (const id in params.logitBias)
-    if (Number(id) >= vocabSize) {
-      badBias = id
-      break
-    }
-  if (badBias !== undefined) throw new InvalidRequestError(`logit_bias token id ${badBias} is outside the vocabulary [0, ${vocabSize})`, {param: 'logit_bias'})
+  const badBias = params.logitBias === null ? -1 : firstBiasedIdFrom(params.logitBias, vocabSize)
+  if (badBias >= 0) throw new InvalidRequestError(`logit_bias token id ${badBias} is outside the vocabulary [0, ${vocabSize})`, {param: 'logit_bias'})
   const badAllowed = params.allowedTokenIds?.find((id) => id >= vocabSize)
   if (badAllowed !== undefined)
     throw new InvalidRequestError(`allowed token id ${badAllowed} is outside the vocabulary [0, ${vocabSize})`, {param: 'allowed_token_ids'})

@@ -97,7 +97,10 @@ export class RowEditor {
   /** Edits the row in place (saving what it overwrites); returns whether anything changed. */
   private applyEdits(row: Float32Array, request: SampleRequest, suppress: boolean): boolean {
     const {repetitionPenalty, frequencyPenalty, presencePenalty, logitBias} = request.params
-    if (logitBias !== null) for (const tokenId in logitBias) if (this.saveOnce(row, Number(tokenId))) row[Number(tokenId)] += logitBias[tokenId]!
+    if (logitBias !== null) {
+      const {ids, values} = logitBias
+      for (let i = 0; i < ids.length; i++) if (this.saveOnce(row, ids[i]!)) row[ids[i]!] += values[i]!
+    }
     if (repetitionPenalty !== 1) {
       // HF/vLLM: shrink positive logits, grow negative ones, once per distinct token of prompt + output.
       for (const tokenId of request.tokenIds) {

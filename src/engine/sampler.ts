@@ -16,6 +16,7 @@
 // The engine samples most rows in the backend (native/cpu/sampler.cpp, native-sampling.ts decides which); this file
 // is the reference those samplers are tested against and samples the rows that need their logits in JS.
 import {isGreedy, type SamplingParams} from './sampling-params.js'
+import type {LogitBias} from './logit-bias.js'
 import type {TokenLogprobs} from './sequence.js'
 import {sampleUniform} from './philox.js'
 import {fastExp} from './fast-exp.js'
@@ -110,9 +111,9 @@ function sampleRow(row: Float32Array, request: SampleRequest, raw: RowStats): Sa
 }
 
 /** A copy of one row with logit_bias added, for beam search (which ranks rows without the sampler). */
-export function biasedRow(logits: Float32Array, row: number, vocabSize: number, logitBias: Readonly<Record<number, number>>): Float32Array {
+export function biasedRow(logits: Float32Array, row: number, vocabSize: number, {ids, values}: LogitBias): Float32Array {
   const copy = logits.slice(row * vocabSize, (row + 1) * vocabSize)
-  for (const tokenId in logitBias) if (Number(tokenId) < vocabSize) copy[Number(tokenId)] += logitBias[tokenId]!
+  for (let i = 0; i < ids.length && ids[i]! < vocabSize; i++) copy[ids[i]!] += values[i]!
   return copy
 }
 

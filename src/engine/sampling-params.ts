@@ -1,6 +1,7 @@
 // Per-request sampling parameters (vLLM's SamplingParams), with defaults and validation in one place.
 import {InvalidRequestError} from './errors.js'
 import type {GuidedSpec} from './guided/guided-spec.js'
+import {checkLogitBias, isLogitBias, type LogitBias, logitBiasOf} from './logit-bias.js'
 
 export interface SamplingParams {
   /** Sequences returned. */
@@ -37,7 +38,7 @@ export interface SamplingParams {
   skipSpecialTokens: boolean
   includeStopStrInOutput: boolean
   /** OpenAI logit_bias: token id -> value in [-100, 100] added to its logit before penalties and temperature. */
-  logitBias: Readonly<Record<number, number>> | null
+  logitBias: LogitBias | null
   /** Constrained decoding: every sampled token keeps the output inside this grammar; EOS only where it may end. */
   guided: GuidedSpec | null
   /** Only these tokens may be sampled (vLLM's allowed_token_ids); null = any. */
@@ -94,10 +95,14 @@ const MAX_STOP_TOKEN_IDS = 1024
 const MAX_BAD_WORDS = 256
 const MAX_BAD_WORD_CHARS = 256
 
+/** What makeSamplingParams takes: any fields, logit_bias also as {"<token id>": bias} (made a LogitBias once, here). */
+export type SamplingParamsInput = Omit<Partial<SamplingParams>, 'logitBias'> & {logitBias?: LogitBias | Readonly<Record<number, number>> | null}
+
 /** Fills defaults and rejects out-of-range values with an InvalidRequestError naming the field. */
-export function makeSamplingParams(partial: Partial<SamplingParams> = {}): SamplingParams {
+export function makeSamplingParams(partial: SamplingParamsInput = {}): SamplingParams {
   const defined = Object.fromEntries(Object.entries(partial).filter(([, value]) => value !== undefined))
-  const params: SamplingParams = {...DEFAULT_SAMPLING_PARAMS, ...defined}
+  const {logitBias} = partial
+  const params: SamplingParams = {...DEFAULT_SAMPLING_PARAMS, ...defined, logitBias: logitBias === undefined || logitBias === null || isLogitBias(logitBias) ? (logitBias ?? null) : logitBiasOf(logitBias)}
   if (partial.bestOf === undefined) params.bestOf = params.n
   const fail = (param: string, message: string): never => {
     throw new InvalidRequestError(message, {param})
@@ -128,13 +133,7 @@ export function makeSamplingParams(partial: Partial<SamplingParams> = {}): Sampl
   if (params.stopTokenIds.length > MAX_STOP_TOKEN_IDS)
     fail('stop_token_ids', `at most ${MAX_STOP_TOKEN_IDS} stop_token_ids, got ${params.stopTokenIds.length}`)
   if (params.stopTokenIds.some((id) => !isInt(id) || id < 0)) fail('stop_token_ids', 'stop_token_ids must be non-negative integers')
-  if (params.logitBias !== null) {
-    for (const tokenId in params.logitBias) {
-      const bias = params.logitBias[tokenId as unknown as number]
-      if (!/^(0|[1-9][0-9]*)$/.test(tokenId)) fail('logit_bias', `logit_bias keys must be token ids (non-negative integers), got '${tokenId}'`)
-      if (!(typeof bias === 'number' && bias >= -100 && bias <= 100)) fail('logit_bias', `logit_bias values must be numbers in [-100, 100], got ${bias} for token ${tokenId}`)
-    }
-  }
+  if (params.logitBias !== null && isLogitBias(logitBias)) checkLogitBias(params.logitBias)
   if (params.allowedTokenIds !== null && (params.allowedTokenIds.length === 0 || params.allowedTokenIds.some((id) => !isInt(id) || id < 0)))
     fail('allowed_token_ids', 'allowed_token_ids must be a non-empty list of non-negative integers')
   if (params.badWords.length > MAX_BAD_WORDS) fail('bad_words', `at most ${MAX_BAD_WORDS} bad_words, got ${params.badWords.length}`)

@@ -1,13 +1,14 @@
 // POST /v1/chat/completions: messages through the model's chat template, n choices, as one JSON reply or an SSE stream.
 import {type ApiContext, newObjectId, sendJson, unixSeconds} from './api-context.js'
-import {type ChatCompletionRequest, echoedContent, parseChatCompletionRequest, replyRole} from './chat-request.js'
+import {type ChatCompletionRequest, echoedContent, replyRole} from './chat-request.js'
 import {ChoiceDeltas} from './choice-deltas.js'
 import {errorReply} from './error-reply.js'
 import {admitPrompts, collectFinalOutputs, picksAtEnd, prepareBadWords, prepareGuided, type PreparedPrompt, PromptRun, promptTokensDetails, sequencesPerPrompt, usageOf} from './generation.js'
 import {type ChatTokenLogprob, chatLogprobs, promptLogprobsField, tokenNamer} from './logprobs-format.js'
 import {checkModel, resolveMaxTokens, samplingParamsFor, truncationLimit} from './openai-schema.js'
 import {checkLogprobEntries} from './reply-logprobs-budget.js'
-import {logUnreadFields, watchFields} from './request-fields.js'
+import type {CheckedByRoute} from './request-checks.js'
+import {logUnreadFields} from './request-fields.js'
 import {SseStream} from './sse.js'
 import {InvalidRequestError} from '../engine/errors.js'
 import type {CompletionOutput} from './engine-like.js'
@@ -23,10 +24,8 @@ interface ReplyHeader {
   model: string
 }
 
-export async function createChatCompletion(context: ApiContext, body: unknown): Promise<void> {
-  const fields = watchFields(body)
-  const request = parseChatCompletionRequest(fields.body)
-  logUnreadFields(fields, context.log)
+export async function createChatCompletion(context: ApiContext, {request, unread}: CheckedByRoute['chat']): Promise<void> {
+  logUnreadFields(unread, context.log)
   const id = newObjectId('chatcmpl')
   const {prompt, run, tags, parser} = await startChatRun(context, request, id)
   const tokenIds = prompt.tokenIds

@@ -7,7 +7,10 @@ import {type JsonObject, optionalBoolean, optionalInteger, optionalObject, optio
 import {parseToolRequest, toolGrammar, toolMessageFields, type ToolRequest} from './tool-calls.js'
 
 export interface ChatCompletionRequest extends CommonRequest {
-  messages: ChatMessage[]
+  /** The messages, or (checked in a tokenizer worker) their JSON text, which only the template's worker parses again. */
+  messages: ChatMessage[] | string
+  /** The last message: the reply's role and what echo repeats come from it. */
+  lastMessage: ChatMessage
   addGenerationPrompt: boolean
   /** vLLM's continue_final_message: the last message is left open and the model continues it. */
   continueFinalMessage: boolean
@@ -49,9 +52,11 @@ export function parseChatCompletionRequest(raw: unknown): ChatCompletionRequest 
   if (continueFinalMessage && addGenerationPrompt)
     throw new InvalidRequestError("'continue_final_message' and 'add_generation_prompt' cannot both be true", {param: 'continue_final_message'})
   checkSampling(common, maxCompletionTokens !== undefined ? 'max_completion_tokens' : 'max_tokens')
+  const messages = parseMessages(body)
   return {
     ...common,
-    messages: parseMessages(body),
+    messages,
+    lastMessage: messages[messages.length - 1]!,
     addGenerationPrompt,
     continueFinalMessage,
     echo,
@@ -71,14 +76,14 @@ export function refuseRequestTemplate(body: JsonObject): void {
 }
 
 /** The role of the reply (vLLM's rule): the assistant's after a generation prompt, else the last message's, which it continues. */
-export function replyRole(request: Pick<ChatCompletionRequest, 'addGenerationPrompt' | 'messages'>): string {
-  return request.addGenerationPrompt ? 'assistant' : request.messages[request.messages.length - 1]!.role
+export function replyRole(request: Pick<ChatCompletionRequest, 'addGenerationPrompt' | 'lastMessage'>): string {
+  return request.addGenerationPrompt ? 'assistant' : request.lastMessage.role
 }
 
 /** What chat echo puts in front of the reply: the last message's content when it has the reply's role, else nothing. */
-export function echoedContent(request: Pick<ChatCompletionRequest, 'echo' | 'addGenerationPrompt' | 'messages'>): string {
+export function echoedContent(request: Pick<ChatCompletionRequest, 'echo' | 'addGenerationPrompt' | 'lastMessage'>): string {
   if (!request.echo) return ''
-  const last = request.messages[request.messages.length - 1]!
+  const last = request.lastMessage
   return last.role === replyRole(request) ? (last.content ?? '') : ''
 }
 

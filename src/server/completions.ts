@@ -6,9 +6,10 @@ import {errorReply} from './error-reply.js'
 import {admitPrompts, collectFinalOutputs, picksAtEnd, prepareBadWords, prepareGuided, type PreparedPrompt, PromptRun, promptTokensDetails, sequencesPerPrompt, usageOf} from './generation.js'
 import {completionLogprobs, concatLogprobs, promptLogprobsField, tokenNamer, tokenText, type TokenNamer} from './logprobs-format.js'
 import {checkLogprobEntries} from './reply-logprobs-budget.js'
-import {checkModel, type CompletionRequest, parseCompletionRequest, resolveMaxTokens, samplingParamsFor, truncationLimit} from './openai-schema.js'
+import {checkModel, type CompletionRequest, resolveMaxTokens, samplingParamsFor, truncationLimit} from './openai-schema.js'
 import {lastTokens} from './prompt-tokenizer.js'
-import {logUnreadFields, watchFields} from './request-fields.js'
+import type {CheckedByRoute} from './request-checks.js'
+import {logUnreadFields} from './request-fields.js'
 import {SseStream} from './sse.js'
 
 interface ReplyHeader {
@@ -18,10 +19,8 @@ interface ReplyHeader {
   model: string
 }
 
-export async function createCompletion(context: ApiContext, body: unknown): Promise<void> {
-  const fields = watchFields(body)
-  const request = parseCompletionRequest(fields.body)
-  logUnreadFields(fields, context.log)
+export async function createCompletion(context: ApiContext, {request, unread}: CheckedByRoute['completions']): Promise<void> {
+  logUnreadFields(unread, context.log)
   checkModel(request.model, context.engine.modelName)
   const window = await admitPrompts(context, request.prompts.length, sequencesPerPrompt(request.sampling))
   const prompts = await prepareInLanes(context, request)

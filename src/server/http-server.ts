@@ -15,7 +15,8 @@ import {ServerMetrics} from './metrics.js'
 import {listModels, MODEL_PATH_PREFIX, retrieveModel} from './models-route.js'
 import {PipelinedRequests} from './pipelined-requests.js'
 import {InlinePromptTokenizer, type PromptTokenizer} from './prompt-tokenizer.js'
-import {bodyTooLarge, checkBodyCodings, declaredCharset, type PromptField, readBody, toUtf8} from './request-body.js'
+import {bodyTooLarge, checkBodyCodings, declaredCharset, readBody, toUtf8} from './request-body.js'
+import type {CheckedByRoute, RouteName} from './request-checks.js'
 import {RequestLimiter} from './request-limiter.js'
 import {ClientTooSlow} from './sse.js'
 import {createResponse} from './responses.js'
@@ -146,11 +147,11 @@ export class ApiServer {
       '/metrics': getRoute(async (_, response) => this.renderMetrics(response)),
       '/v1/models': getRoute(async (_, response) => listModels(response, this.readyEngine())),
       [MODEL_PATH_PREFIX]: getRoute(async (request, response) => retrieveModel(response, this.readyEngine(), requestPath(request.url))),
-      '/v1/completions': {POST: (request, response, signal) => this.generate(request, response, signal, 'prompt', createCompletion)},
-      '/v1/chat/completions': {POST: (request, response, signal) => this.generate(request, response, signal, 'messages', createChatCompletion)},
-      '/v1/responses': {POST: (request, response, signal) => this.generate(request, response, signal, 'input', createResponse)},
-      '/tokenize': {POST: (request, response, signal) => this.generate(request, response, signal, 'prompt', tokenize)},
-      '/detokenize': {POST: (request, response, signal) => this.generate(request, response, signal, 'prompt', detokenize)},
+      '/v1/completions': {POST: (request, response, signal) => this.generate(request, response, signal, 'completions', createCompletion)},
+      '/v1/chat/completions': {POST: (request, response, signal) => this.generate(request, response, signal, 'chat', createChatCompletion)},
+      '/v1/responses': {POST: (request, response, signal) => this.generate(request, response, signal, 'responses', createResponse)},
+      '/tokenize': {POST: (request, response, signal) => this.generate(request, response, signal, 'tokenize', tokenize)},
+      '/detokenize': {POST: (request, response, signal) => this.generate(request, response, signal, 'detokenize', detokenize)},
     }
   }
 
@@ -325,12 +326,12 @@ export class ApiServer {
     response.end(text)
   }
 
-  private async generate(
+  private async generate<R extends RouteName>(
     request: IncomingMessage,
     response: ServerResponse,
     signal: AbortSignal,
-    promptField: PromptField,
-    create: (context: ApiContext, body: unknown) => Promise<void>,
+    route: R,
+    create: (context: ApiContext, checked: CheckedByRoute[R]) => Promise<void>,
   ): Promise<void> {
     const arrivalTime = performance.now() / 1000
     const {engine, promptTokenizer} = this.readyState()
@@ -350,14 +351,15 @@ export class ApiServer {
       const stall = {ms: this.options.bodyStallTimeoutMs, contended: () => this.bodyBudget.numQueued > 0, expectedBytes: chunked ? maxBodyBytes : declared, deadline}
       const bytes = await readBody(request, maxBodyBytes, stall)
       if (chunked) bodyGrant.shrinkTo(bytes.length)
-      const body = await promptTokenizer.parseBody(charset === null ? bytes : toUtf8(bytes, charset), promptField)
+      const checkOptions = {modelName: engine.modelName, contentFormat: this.options.chatTemplateContentFormat ?? 'auto', storeOn: this.responseStore !== null}
+      const checked = await promptTokenizer.checkBody(charset === null ? bytes : toUtf8(bytes, charset), route, checkOptions)
       const admit = async (sequences: number) => void releases.push(await this.limiter.acquire(signal, sequences))
       const context: ApiContext = {engine, promptTokenizer, metrics: this.metrics, response, signal, arrivalTime, log: this.options.log, limits: this.limits, admit,
         toolCallParser: this.options.toolCallParser ?? null, reasoningParser: this.options.reasoningParser ?? null,
         chatTemplateContentFormat: this.options.chatTemplateContentFormat ?? 'auto', enablePromptTokensDetails: this.options.enablePromptTokensDetails ?? false,
         responseStore: this.responseStore, backgroundResponses: this.backgroundResponses, detach: () => this.detach(releases),
         samplingDefaults: this.options.generationConfig === 'vllm' ? {} : (engine.samplingDefaults ?? {})}
-      await create(context, body)
+      await create(context, checked)
     } catch (error) {
       if (error instanceof ClientTooSlow) this.options.log(`cut a stream: ${error.message}`)
       throw error

@@ -1,5 +1,6 @@
 // Validates the fields both OpenAI endpoints share (plus vLLM's extras) and /v1/completions' own, mapping them onto prompts and SamplingParams.
 import {ContextLengthError, InvalidRequestError, NotFoundError} from '../engine/errors.js'
+import {type LogitBias, logitBiasFromPairs} from '../engine/logit-bias.js'
 import type {ModelSamplingDefaults} from '../engine/model/load-model.js'
 import {makeSamplingParams, type SamplingParams} from '../engine/sampling-params.js'
 import {parseAllowedTokenIds, parseBadWords, parseGuided} from './guided-fields.js'
@@ -158,29 +159,29 @@ const CANONICAL_TOKEN_ID = /^(?:0|[1-9][0-9]{0,14})$/
  * logit_bias as OpenAI sends it, {"<token id>": bias}. As vLLM: a key is read as Python's int() reads it (" 7", "007"),
  * and a bias beyond +-100 is clamped to it; ids are checked against the vocabulary by the engine.
  */
-function parseLogitBias(body: JsonObject): Record<number, number> | undefined {
+function parseLogitBias(body: JsonObject): LogitBias | undefined {
   const raw = optionalObject(body, 'logit_bias')
   if (raw === undefined) return undefined
-  const biases: Record<string, number> = {}
+  const ids: number[] = []
+  const biases: number[] = []
   // for-in and a plain test for the usual key ("123"): a vocabulary's worth of entries (150k) must cost what parsing them
   // does, not seconds of the event loop (Object.entries, two regexes and a BigInt per key took ~2 us each).
   for (const key in raw) {
     const bias = raw[key]
     if (typeof bias !== 'number') throw new InvalidRequestError(`logit_bias values must be numbers, got ${JSON.stringify(bias)} for token '${key}'`, {param: 'logit_bias'})
-    const tokenId = CANONICAL_TOKEN_ID.test(key) ? key : /^\s*\+?[0-9]+\s*$/.test(key) ? String(BigInt(key.trim())) : undefined
+    const tokenId = CANONICAL_TOKEN_ID.test(key) ? Number(key) : /^\s*\+?[0-9]+\s*$/.test(key) ? Number(BigInt(key.trim())) : undefined
     if (tokenId === undefined) throw new InvalidRequestError(`logit_bias keys must be token ids (non-negative integers), got '${key.slice(0, 40)}'`, {param: 'logit_bias'})
-    biases[tokenId] = Math.min(100, Math.max(-100, bias))
+    ids.push(tokenId)
+    biases.push(Math.min(100, Math.max(-100, bias)))
   }
-  return biases as Record<number, number>
+  return logitBiasFromPairs(ids, biases)
 }
 
 /** Range-checks everything now, so a bad field fails before any tokenizing; max_tokens is checked for range only. */
 export function checkSampling(common: CommonRequest, maxTokensParam: 'max_tokens' | 'max_completion_tokens'): void {
   if (typeof common.maxTokens === 'number' && common.maxTokens < 1)
     throw new InvalidRequestError(`${maxTokensParam} must be an integer >= 1, got ${common.maxTokens}`, {param: maxTokensParam})
-  // logit_bias left out: parseLogitBias made its keys token ids and clamped its values, and walking a vocabulary's worth
-  // of keys again here cost ~100 ms of the event loop (samplingParamsFor still checks them once).
-  makeSamplingParams({...common.sampling, logitBias: null, maxTokens: common.maxTokens ?? Math.max(1, common.sampling.minTokens ?? 1)})
+  makeSamplingParams({...common.sampling, maxTokens: common.maxTokens ?? Math.max(1, common.sampling.minTokens ?? 1)})
 }
 
 function parsePrompt(body: JsonObject): PromptInput[] {

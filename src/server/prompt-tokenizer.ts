@@ -1,17 +1,20 @@
 // Turns request bodies and prompts into parsed JSON and token ids for the server: size checks first, then the work (inline, or in worker threads).
-import {ContextLengthError, InvalidRequestError} from '../engine/errors.js'
+import {ContextLengthError, InvalidRequestError, NotFoundError} from '../engine/errors.js'
 import type {ChatMessage, TokenizerLike} from './engine-like.js'
 import type {ChatContentFormatOption} from '../engine/model/chat-content-format.js'
 import {badWordTokenSequences} from '../engine/guided/bad-words.js'
-import {jsonText, parseJsonText, type PromptField, promptTexts} from './request-body.js'
+import {jsonText} from './request-body.js'
+import {type CheckedByRoute, checkBodyText, type CheckOptions, type RouteName} from './request-checks.js'
 
 export type TokenizeJob =
   | {kind: 'text'; text: string; param: string; addSpecialTokens?: boolean; truncate?: number}
   | {
       kind: 'chat'
-      messages: ChatMessage[]
+      /** The messages, or their JSON text (a big request's, checked in a worker: parsed again only where it renders). */
+      messages: ChatMessage[] | string
       addGenerationPrompt: boolean
-      tools?: readonly object[]
+      /** The tools as sent, or their JSON text (as messages). */
+      tools?: readonly object[] | string
       /** RAG documents for templates that render them (vLLM's chat `documents`). */
       documents?: readonly object[]
       variables?: Readonly<Record<string, unknown>>
@@ -30,27 +33,12 @@ export interface PromptTokenizer {
   tokenize(job: TokenizeJob): Promise<number[]>
   /** bad_words as the token sequences the engine bans (badWordTokenSequences), so the engine's thread need not tokenize them. */
   badWordSequences(words: readonly string[]): Promise<number[][]>
-  /** A JSON body decoded and parsed, refusing prompt text that cannot fit the context (big bodies: off the event loop). */
-  parseBody(body: Buffer, field: PromptField): Promise<unknown>
+  /**
+   * A JSON body decoded, parsed and checked as its route's request (request-checks.ts), refusing prompt text that cannot
+   * fit the context first (big bodies: all of it off the event loop).
+   */
+  checkBody<R extends RouteName>(body: Buffer, route: R, options: CheckOptions): Promise<CheckedByRoute[R]>
   close(): Promise<void>
-}
-
-/** Decodes and parses a body, then refuses any prompt text in `field` too long for the context, before any schema check. */
-export function parseBodyJob(tokenizer: Pick<TokenizerLike, 'maxTextBytes'>, body: Uint8Array, field: PromptField, maxModelLen: number): unknown {
-  return checkBodyJob(tokenizer, jsonText(body), field, maxModelLen)
-}
-
-/** parseBodyJob on the body's text (a worker checks it so, and sends back the text: see TokenizerWorkers.parseBody). */
-export function checkBodyJob(tokenizer: Pick<TokenizerLike, 'maxTextBytes'>, text: string, field: PromptField, maxModelLen: number): unknown {
-  const parsed = parseJsonText(text)
-  const truncating = truncates(parsed)
-  for (const prompt of promptTexts(parsed, field)) checkTextFits(tokenizer, prompt, maxModelLen, field, truncating)
-  return parsed
-}
-
-function truncates(body: unknown): boolean {
-  const limit = typeof body === 'object' && body !== null ? (body as {truncate_prompt_tokens?: unknown}).truncate_prompt_tokens : undefined
-  return typeof limit === 'number' && Number.isInteger(limit) && limit >= 1
 }
 
 /**
@@ -85,16 +73,18 @@ export function runTokenizeJob(tokenizer: TokenizerLike, job: TokenizeJob, maxMo
     checkTextFits(tokenizer, job.text, maxModelLen, job.param, job.truncate !== undefined)
     return lastTokens(tokenizer.encode(job.text, {addSpecialTokens: job.addSpecialTokens ?? true}), job.truncate)
   }
+  const messages: ChatMessage[] = typeof job.messages === 'string' ? JSON.parse(job.messages) : job.messages
   // Every message renders to at least one token (its role marker) in any useful template, so more messages than the
   // context has tokens cannot fit; refused before rendering, which costs time per message (100,000 took 5 s).
-  if (job.messages.length > maxModelLen)
+  if (messages.length > maxModelLen)
     throw new ContextLengthError(
-      `This model's maximum context length is ${maxModelLen} tokens. However, your conversation has ${job.messages.length} messages, ` +
+      `This model's maximum context length is ${maxModelLen} tokens. However, your conversation has ${messages.length} messages, ` +
         'more than that many tokens can hold. Please shorten the conversation.',
       'messages',
     )
-  const full = tokenizer.applyChatTemplate(job.messages, {addGenerationPrompt: job.addGenerationPrompt, tools: job.tools, documents: job.documents, variables: job.variables, contentFormat: job.contentFormat})
-  const rendered = job.continueFinalMessage ? openFinalMessage(full, finalText(job.messages[job.messages.length - 1]!)) : full
+  const tools: readonly object[] | undefined = typeof job.tools === 'string' ? JSON.parse(job.tools) : job.tools
+  const full = tokenizer.applyChatTemplate(messages, {addGenerationPrompt: job.addGenerationPrompt, tools, documents: job.documents, variables: job.variables, contentFormat: job.contentFormat})
+  const rendered = job.continueFinalMessage ? openFinalMessage(full, finalText(messages[messages.length - 1]!)) : full
   checkTextFits(tokenizer, rendered, maxModelLen, 'messages', job.truncate !== undefined)
   return lastTokens(tokenizer.encode(rendered, {addSpecialTokens: job.addSpecialTokens ?? false}), job.truncate)
 }
@@ -140,8 +130,8 @@ export class InlinePromptTokenizer implements PromptTokenizer {
     return badWordTokenSequences(this.tokenizer, words)
   }
 
-  async parseBody(body: Buffer, field: PromptField): Promise<unknown> {
-    return parseBodyJob(this.tokenizer, body, field, this.maxModelLen)
+  async checkBody<R extends RouteName>(body: Buffer, route: R, options: CheckOptions): Promise<CheckedByRoute[R]> {
+    return checkBodyText(this.tokenizer, jsonText(body), route, options, this.maxModelLen)
   }
 
   async close(): Promise<void> {}
@@ -149,7 +139,7 @@ export class InlinePromptTokenizer implements PromptTokenizer {
 
 /** A tokenize error as it crosses a thread boundary: client mistakes keep their class, anything else becomes a plain Error (500). */
 export interface SerializedJobError {
-  kind: 'context' | 'invalid' | 'internal'
+  kind: 'context' | 'invalid' | 'notFound' | 'internal'
   message: string
   param: string | null
   code: string | null
@@ -159,11 +149,13 @@ export function serializeJobError(error: unknown): SerializedJobError {
   const message = error instanceof Error ? error.message : String(error)
   if (error instanceof ContextLengthError) return {kind: 'context', message, param: error.param, code: error.code}
   if (error instanceof InvalidRequestError) return {kind: 'invalid', message, param: error.param, code: error.code}
+  if (error instanceof NotFoundError) return {kind: 'notFound', message, param: error.param, code: error.code}
   return {kind: 'internal', message: error instanceof Error ? (error.stack ?? message) : message, param: null, code: null}
 }
 
 export function deserializeJobError(error: SerializedJobError): Error {
   if (error.kind === 'context') return new ContextLengthError(error.message, error.param)
   if (error.kind === 'invalid') return new InvalidRequestError(error.message, {param: error.param, code: error.code})
+  if (error.kind === 'notFound') return new NotFoundError(error.message, {param: error.param, code: error.code})
   return new Error(`tokenizer worker: ${error.message}`)
 }

@@ -137,7 +137,6 @@ export function watchFields(body: unknown): {body: unknown; unread: () => string
 }
 
 /** Names, in the server log, the top-level fields a parser never read (vLLM warns so of the extra fields it ignores). */
-export function logUnreadFields(fields: {unread: () => string[]}, log: (message: string) => void): void {
-  const ignored = fields.unread()
+export function logUnreadFields(ignored: readonly string[], log: (message: string) => void): void {
   if (ignored.length > 0) log(`ignored request fields: ${ignored.slice(0, 20).map((key) => JSON.stringify(key.slice(0, 64))).join(', ')}`)
 }

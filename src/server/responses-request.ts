@@ -2,7 +2,7 @@
 //
 // Only the Responses API's own shapes are checked here (input items, flat function tools, text.format, the stored-state
 // fields); every value the chat path also reads (sampling, schemas, tool parameters, message content) is passed on as
-// sent and checked there, once. Its errors name chat fields, so `responsesParam` names them back as the client sent them.
+// sent and checked there, once. Its errors name chat fields, so `responsesParamOf` names them back as the client sent them.
 import {InvalidRequestError, PagedLLMError, quotedValue} from '../engine/errors.js'
 import {newObjectId} from './api-context.js'
 import {type JsonObject, optionalBoolean, optionalObject, optionalObjectItem, optionalString, requireObject} from './request-fields.js'
@@ -32,8 +32,14 @@ export interface TranslatedRequest {
   settings: ResponseSettings
   /** The request's own input items, each with an id (what input_items lists and a later response continues from). */
   inputItems: JsonObject[]
-  /** The Responses field a chat field's error is about ('messages[2].content' -> 'input[1].content'). */
-  responsesParam: (chatParam: string) => string
+  /** Where each chat message came from: what responsesParamOf names a chat field's error by. */
+  sources: MessageSource[]
+}
+
+/** The Responses field a chat message was made from, and whether a chat path inside it is the same inside that field. */
+export interface MessageSource {
+  param: string
+  keepsPath: boolean
 }
 
 /** Sampling fields with the same name and meaning on both endpoints (vLLM's Responses request takes these extras too). */
@@ -55,7 +61,7 @@ const INCLUDABLES = [
 ]
 
 /** `store`: the server's response store, or null when `serve` runs without one. */
-export function translateResponsesRequest(raw: unknown, store: ResponseStore | null = null): TranslatedRequest {
+export function translateResponsesRequest(raw: unknown, store: Pick<ResponseStore, 'conversationOf'> | null = null): TranslatedRequest {
   const body = requireObject(raw)
   const previousResponseId = refuseStoredState(body, store)
   const chat: JsonObject = {}
@@ -101,7 +107,22 @@ export function translateResponsesRequest(raw: unknown, store: ResponseStore | n
       background: optionalBoolean(body, 'background') ?? false,
     },
     inputItems,
-    responsesParam: (param) => conversation.responsesParam(param),
+    sources: conversation.sources,
+  }
+}
+
+/** The Responses field a chat field's error is about ('messages[2].content' -> 'input[1].content'). */
+export function responsesParamOf(sources: readonly MessageSource[]): (chatParam: string) => string {
+  return (param) => {
+    const message = /^messages\[(\d+)\](.*)$/.exec(param)
+    if (message) {
+      const source = sources[Number(message[1])]
+      return source === undefined ? 'input' : source.param + (source.keepsPath ? message[2] : '')
+    }
+    if (param === 'messages') return 'input'
+    if (param === 'max_tokens' || param === 'max_completion_tokens') return 'max_output_tokens'
+    if (param.startsWith('response_format')) return 'text.format' + param.slice('response_format'.length).replace(/^\.json_schema/, '')
+    return param.replace(/^(tools\[\d+\])\.function/, '$1')
   }
 }
 
@@ -121,7 +142,7 @@ export function renameParam(error: unknown, responsesParam: (chatParam: string) 
  * than a reply without the context the client meant to send; so does background (and store: false with it). conversation
  * and prompt are not served at all. Returns the previous response's id, if any.
  */
-function refuseStoredState(body: JsonObject, store: ResponseStore | null): string | null {
+function refuseStoredState(body: JsonObject, store: Pick<ResponseStore, 'conversationOf'> | null): string | null {
   optionalBoolean(body, 'store')
   const previousId = optionalString(body, 'previous_response_id') ?? null
   if (previousId !== null && store === null)
@@ -143,7 +164,7 @@ function refuseStoredState(body: JsonObject, store: ResponseStore | null): strin
 /** The chat messages built from instructions and input, each remembering the field it came from (for error params). */
 class Conversation {
   readonly messages: JsonObject[] = []
-  private readonly sources: {param: string; keepsPath: boolean}[] = []
+  readonly sources: MessageSource[] = []
   /** A reasoning item's text, waiting for the assistant turn it belongs to. */
   private pendingReasoning: string | null = null
 
@@ -165,18 +186,6 @@ class Conversation {
     if (!Array.isArray(input) || input.length === 0) throw new InvalidRequestError("'input' must be a string or a non-empty list of input items", {param: 'input'})
     input.forEach((item: unknown, index) => this.addItem(item, `input[${index}]`))
     return input.map((item: JsonObject) => ({id: newObjectId(ITEM_ID_PREFIXES[item.type as string] ?? 'msg'), ...item}))
-  }
-
-  responsesParam(param: string): string {
-    const message = /^messages\[(\d+)\](.*)$/.exec(param)
-    if (message) {
-      const source = this.sources[Number(message[1])]
-      return source === undefined ? 'input' : source.param + (source.keepsPath ? message[2] : '')
-    }
-    if (param === 'messages') return 'input'
-    if (param === 'max_tokens' || param === 'max_completion_tokens') return 'max_output_tokens'
-    if (param.startsWith('response_format')) return 'text.format' + param.slice('response_format'.length).replace(/^\.json_schema/, '')
-    return param.replace(/^(tools\[\d+\])\.function/, '$1')
   }
 
   /** `keepsPath`: false for items the client did not send in this request (a stored conversation's). */

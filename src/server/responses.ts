@@ -6,14 +6,15 @@ import type {SamplingParams} from '../engine/sampling-params.js'
 import type {TokenLogprobs} from '../engine/sequence.js'
 import {type ApiContext, newObjectId, sendJson, unixSeconds} from './api-context.js'
 import {type ChatRun, reasoningUsage, startChatRun} from './chat-completions.js'
-import {type ChatCompletionRequest, parseChatCompletionRequest} from './chat-request.js'
+import type {ChatCompletionRequest} from './chat-request.js'
 import {ChoiceDeltas} from './choice-deltas.js'
 import type {CompletionOutput} from './engine-like.js'
 import {errorReply} from './error-reply.js'
 import {chatLogprobs, tokenNamer, tokenText} from './logprobs-format.js'
-import {logUnreadFields, watchFields} from './request-fields.js'
+import {type CheckedByRoute, type CheckedResponses, checkResponses, responsesParamOfChecked} from './request-checks.js'
+import {logUnreadFields} from './request-fields.js'
 import {type ItemStatus, type PlacedLogprob, type ResponseEvent, ResponseOutputBuilder, ReplyReader} from './responses-output.js'
-import {renameParam, type ResponseSettings, translateResponsesRequest} from './responses-request.js'
+import {renameParam, type ResponseSettings} from './responses-request.js'
 import type {JsonObject} from './request-fields.js'
 import {streamEvents} from './responses-background.js'
 import {SseStream} from './sse.js'
@@ -29,16 +30,24 @@ interface ResponseBase {
 
 type ResponseStatus = 'queued' | 'in_progress' | ItemStatus
 
-export async function createResponse(context: ApiContext, body: unknown): Promise<void> {
-  const fields = watchFields(body)
+export async function createResponse(context: ApiContext, checked: CheckedByRoute['responses']): Promise<void> {
   const store = context.responseStore ?? null
-  const previousId = (fields.body as {previous_response_id?: unknown} | null)?.previous_response_id
-  if (typeof previousId === 'string') context.backgroundResponses?.refuseRunning(previousId, 'previous_response_id')
-  const translated = translateResponsesRequest(fields.body, store)
-  logUnreadFields(fields, context.log)
-  const rename = (error: unknown) => renameParam(error, translated.responsesParam)
+  if ('body' in checked) {
+    // It continues a stored response: checked here, where the store is.
+    const previousId = (checked.body as {previous_response_id?: unknown} | null)?.previous_response_id
+    if (typeof previousId === 'string') context.backgroundResponses?.refuseRunning(previousId, 'previous_response_id')
+    return runResponse(context, checkResponses(checked.body, store))
+  }
+  return runResponse(context, checked)
+}
+
+async function runResponse(context: ApiContext, checked: CheckedResponses): Promise<void> {
+  const {request, translated} = checked
+  const store = context.responseStore ?? null
+  logUnreadFields(checked.unread, context.log)
+  const responsesParam = responsesParamOfChecked(checked)
+  const rename = (error: unknown) => renameParam(error, responsesParam)
   try {
-    const request = parseChatCompletionRequest(translated.chat)
     const id = newObjectId('resp')
     const chatRun = await startChatRun(context, request, id)
     const base: ResponseBase = {id, createdAt: unixSeconds(), model: context.engine.modelName, settings: translated.settings, params: chatRun.prompt.params}

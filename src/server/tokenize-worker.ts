@@ -2,20 +2,24 @@
 import {parentPort, workerData} from 'node:worker_threads'
 import {badWordTokenSequences} from '../engine/guided/bad-words.js'
 import {Tokenizer} from '../engine/model/tokenizer.js'
-import {checkBodyJob, runTokenizeJob, serializeJobError, type TokenizeJob} from './prompt-tokenizer.js'
-import {jsonText, type PromptField} from './request-body.js'
+import {runTokenizeJob, serializeJobError, type TokenizeJob} from './prompt-tokenizer.js'
+import {jsonText} from './request-body.js'
+import {checkBodyText, type CheckOptions, packForTransfer, type RouteName} from './request-checks.js'
 
 const {modelDir, maxModelLen} = workerData as {modelDir: string; maxModelLen: number}
 const tokenizer = Tokenizer.load(modelDir)
 
-export type WorkerJob = TokenizeJob | {kind: 'body'; body: Uint8Array; field: PromptField} | {kind: 'badWords'; words: readonly string[]}
+export type WorkerJob = TokenizeJob | {kind: 'body'; body: Uint8Array; route: RouteName; options: CheckOptions} | {kind: 'badWords'; words: readonly string[]}
 
 parentPort!.on('message', ({id, job}: {id: number; job: WorkerJob}) => {
   try {
     if (job.kind === 'body') {
       const text = jsonText(job.body)
-      const parsed = checkBodyJob(tokenizer, text, job.field, maxModelLen)
-      return parentPort!.postMessage({id, value: rebuiltCheaperFromText(parsed) ? {text} : {parsed}})
+      const checked = checkBodyText(tokenizer, text, job.route, job.options, maxModelLen)
+      // A body left for its handler to check comes back as its text or its parsed value, whichever is cheaper to rebuild.
+      if ('body' in checked) return parentPort!.postMessage({id, value: rebuiltCheaperFromText(checked.body) ? {bodyText: text} : {checked}})
+      const {value, transfer} = packForTransfer(checked)
+      return parentPort!.postMessage({id, value: {checked: value}}, transfer)
     }
     if (job.kind === 'badWords') return parentPort!.postMessage({id, value: badWordTokenSequences(tokenizer, job.words)})
     const ids = Int32Array.from(runTokenizeJob(tokenizer, job, maxModelLen))

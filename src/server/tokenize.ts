@@ -8,22 +8,33 @@ import {optionalBoolean, optionalIntegerList, optionalObject, optionalObjectList
 import {parseToolRequest} from './tool-calls.js'
 import type {ChatContentFormatOption} from '../engine/model/chat-content-format.js'
 
+/** A checked /tokenize request: the job that counts its tokens, and whether the reply lists their strings. */
+export interface TokenizeRequest {
+  job: TokenizeJob
+  returnTokenStrs: boolean
+}
+
 /**
- * vLLM's two request shapes -> {count, max_model_len, tokens}:
- * {prompt, add_special_tokens = true}, or {messages, add_generation_prompt = true, tools?} rendered by the chat
- * template exactly as /v1/chat/completions renders them, so a client can count a conversation before sending it.
+ * vLLM's two request shapes: {prompt, add_special_tokens = true}, or {messages, add_generation_prompt = true, tools?}
+ * rendered by the chat template exactly as /v1/chat/completions renders them, so a client can count a conversation
+ * before sending it.
  */
-export async function tokenize(context: ApiContext, raw: unknown): Promise<void> {
+export function checkTokenizeRequest(raw: unknown, options: {modelName: string; contentFormat: ChatContentFormatOption}): TokenizeRequest {
   const body = requireObject(raw)
-  checkModel(optionalString(body, 'model'), context.engine.modelName)
+  checkModel(optionalString(body, 'model'), options.modelName)
   const hasPrompt = body.prompt !== undefined
   if (hasPrompt === (body.messages !== undefined))
     throw new InvalidRequestError("give exactly one of 'prompt' (text) or 'messages' (a chat)", {param: hasPrompt ? 'messages' : 'prompt'})
   const returnTokenStrs = optionalBoolean(body, 'return_token_strs') ?? false
-  // Off the event loop and size-checked first, like every prompt the server tokenizes.
-  const tokens = hasPrompt
-    ? await context.promptTokenizer.tokenize({kind: 'text', text: requirePrompt(body), param: 'prompt', addSpecialTokens: optionalBoolean(body, 'add_special_tokens') ?? true})
-    : await context.promptTokenizer.tokenize(chatJob(body, context.chatTemplateContentFormat))
+  const job: TokenizeJob = hasPrompt
+    ? {kind: 'text', text: requirePrompt(body), param: 'prompt', addSpecialTokens: optionalBoolean(body, 'add_special_tokens') ?? true}
+    : chatJob(body, options.contentFormat)
+  return {job, returnTokenStrs}
+}
+
+/** -> {count, max_model_len, tokens}, tokenized off the event loop and size-checked first, like every prompt the server tokenizes. */
+export async function tokenize(context: ApiContext, {job, returnTokenStrs}: TokenizeRequest): Promise<void> {
+  const tokens = await context.promptTokenizer.tokenize(job)
   // As vLLM (convert_ids_to_tokens): the vocabulary's own strings, not decoded text.
   const {tokenizer} = context.engine
   const tokenStr = (id: number) => tokenizer.idToToken?.(id) ?? tokenizer.decode([id], {skipSpecialTokens: false})
@@ -32,7 +43,7 @@ export async function tokenize(context: ApiContext, raw: unknown): Promise<void>
 }
 
 /** A conversation rendered as /v1/chat/completions renders it, with the same defaults (vLLM's TokenizeChatRequest). */
-function chatJob(body: Record<string, unknown>, contentFormat: ChatContentFormatOption | undefined): TokenizeJob {
+function chatJob(body: Record<string, unknown>, contentFormat: ChatContentFormatOption): TokenizeJob {
   refuseRequestTemplate(body)
   const continueFinalMessage = optionalBoolean(body, 'continue_final_message') ?? false
   const addGenerationPrompt = optionalBoolean(body, 'add_generation_prompt') ?? !continueFinalMessage
@@ -58,7 +69,7 @@ function requirePrompt(body: Record<string, unknown>): string {
 }
 
 /** {tokens} -> {prompt}: special tokens are kept in the text, as vLLM does. */
-export async function detokenize(context: ApiContext, raw: unknown): Promise<void> {
+export async function detokenize(context: ApiContext, {body: raw}: {body: unknown}): Promise<void> {
   const body = requireObject(raw)
   checkModel(optionalString(body, 'model'), context.engine.modelName)
   const tokens = optionalIntegerList(body, 'tokens')

@@ -2,8 +2,9 @@
 import type {Worker} from 'node:worker_threads'
 import {startModuleWorker, terminateWorker} from '../engine/module-worker.js'
 import type {TokenizerLike} from './engine-like.js'
-import {checkTextFits, deserializeJobError, parseBodyJob, type PromptTokenizer, type SerializedJobError, type TokenizeJob} from './prompt-tokenizer.js'
-import type {PromptField} from './request-body.js'
+import {checkTextFits, deserializeJobError, type PromptTokenizer, type SerializedJobError, type TokenizeJob} from './prompt-tokenizer.js'
+import {jsonText} from './request-body.js'
+import {type CheckedByRoute, checkBodyText, type CheckOptions, type RouteName} from './request-checks.js'
 import type {WorkerJob} from './tokenize-worker.js'
 
 interface Pending {
@@ -22,7 +23,7 @@ const MAX_RESPAWNS_IN_A_ROW = 3
 
 type Reply = {id: number; ids: Int32Array} | {id: number; value: unknown} | {id: number; error: SerializedJobError}
 
-/** Smaller bodies are parsed on the event loop: a copy to a worker and back would cost about as much. */
+/** Smaller bodies are parsed and checked on the event loop: a copy to a worker and back would cost about as much. */
 const OFFLOAD_BODY_BYTES = 64 * 1024
 
 function startWorker(workerData: unknown): Worker {
@@ -48,7 +49,7 @@ export class TokenizerWorkers implements PromptTokenizer {
 
   async tokenize(job: TokenizeJob): Promise<number[]> {
     if (job.kind === 'text') checkTextFits(this.sizeLimit, job.text, this.maxModelLen, job.param, job.truncate !== undefined)
-    const bytes = job.kind === 'text' ? job.text.length : job.messages.reduce((sum, message) => sum + message.content.length, 0)
+    const bytes = job.kind === 'text' ? job.text.length : typeof job.messages === 'string' ? job.messages.length : job.messages.reduce((sum, message) => sum + message.content.length, 0)
     return (await this.post(job, bytes)) as number[]
   }
 
@@ -57,14 +58,16 @@ export class TokenizerWorkers implements PromptTokenizer {
     return (await this.post({kind: 'badWords', words}, words.reduce((sum, word) => sum + word.length, 0))) as number[][]
   }
 
-  /** A big body's bytes move (not copied) to a worker, so decoding, checking and refusing a huge prompt cost the event loop only a JSON.parse. */
-  async parseBody(body: Buffer, field: PromptField): Promise<unknown> {
-    if (body.length < OFFLOAD_BODY_BYTES) return parseBodyJob(this.sizeLimit, body, field, this.maxModelLen)
+  /**
+   * A big body's bytes move (not copied) to a worker, which decodes, parses and checks it as its route's request, so
+   * decoding, checking and refusing a huge request cost the event loop only the copy of what the worker sends back.
+   */
+  async checkBody<R extends RouteName>(body: Buffer, route: R, options: CheckOptions): Promise<CheckedByRoute[R]> {
+    if (body.length < OFFLOAD_BODY_BYTES) return checkBodyText(this.sizeLimit, jsonText(body), route, options, this.maxModelLen)
     const own = body.byteOffset === 0 && body.byteLength === body.buffer.byteLength ? body : Buffer.from(body)
-    // The worker checks the body and sends back its text (which parses here without error) or the parsed value,
-    // whichever is cheaper to rebuild here (tokenize-worker.ts).
-    const reply = (await this.post({kind: 'body', body: own, field}, body.length, [own.buffer as ArrayBuffer])) as {text: string} | {parsed: unknown}
-    return 'text' in reply ? JSON.parse(reply.text) : reply.parsed
+    const reply = (await this.post({kind: 'body', body: own, route, options}, body.length, [own.buffer as ArrayBuffer])) as {bodyText: string} | {checked: CheckedByRoute[R]}
+    // A body its handler checks may come back as text (tokenize-worker.ts), which parses here without error.
+    return 'bodyText' in reply ? ({body: JSON.parse(reply.bodyText)} as CheckedByRoute[R]) : reply.checked
   }
 
   private async post(job: WorkerJob, bytes: number, transfer: ArrayBuffer[] = []): Promise<unknown> {

@@ -17,8 +17,8 @@ export interface ToolFunction {
 export type ToolMode = {kind: 'none'} | {kind: 'auto'} | {kind: 'required'} | {kind: 'named'; name: string}
 
 export interface ToolRequest {
-  /** As sent, for the chat template (transformers passes the OpenAI tool objects). */
-  tools: JsonObject[]
+  /** As sent, for the chat template (transformers passes the OpenAI tool objects); their JSON text from a worker's checks. */
+  tools: JsonObject[] | string
   functions: ToolFunction[]
   mode: ToolMode
   parallel: boolean

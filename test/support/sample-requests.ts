@@ -1,7 +1,7 @@
 // Random sampling requests for the sampler tests and the GPU check: every parameter drawn from values the API allows.
 import {bitmaskOf} from '../../src/engine/guided/token-mask.js'
 import type {SampleRequest} from '../../src/engine/sampler.js'
-import {makeSamplingParams, type SamplingParams} from '../../src/engine/sampling-params.js'
+import {makeSamplingParams, type SamplingParamsInput} from '../../src/engine/sampling-params.js'
 
 /** A random request over `numRows` rows: every parameter drawn from values the API allows. */
 /** A SampleRequest's token fields from separate prompt and output lists. */
@@ -12,7 +12,7 @@ export function tokensOf(prompt: readonly number[], output: readonly number[]): 
 export function randomRequest(rng: {nextFloat(): number}, numRows: number, vocab: number): SampleRequest {
   const pick = <T>(values: readonly T[]): T => values[Math.floor(rng.nextFloat() * values.length)]!
   const ids = (count: number) => Array.from({length: count}, () => Math.floor(rng.nextFloat() * vocab))
-  const params: Partial<SamplingParams> = {
+  const params: SamplingParamsInput = {
     temperature: pick([0, 0.3, 0.8, 1, 1.7]),
     topK: pick([0, 0, 1, 7, 60, 1000]),
     topP: pick([1, 1, 0.95, 0.9, 0.5, 0.1]),

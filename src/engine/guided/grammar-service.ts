@@ -5,7 +5,7 @@
 // in a worker with no live matchers (a new one, up to MAX_WORKERS): a compile never stalls the guided sequences already
 // stepping. Only when every worker holds live matchers does a compile share one (the one with the fewest).
 import {performance} from 'node:perf_hooks'
-import {PagedLLMError} from '../errors.js'
+import {InvalidRequestError, PagedLLMError} from '../errors.js'
 import type {Tokenizer} from '../model/tokenizer.js'
 import {compileInWorker} from './compile-in-worker.js'
 import {vocabInfoOf, type VocabInfo} from './grammar-compiler.js'
@@ -97,12 +97,17 @@ export class GrammarService {
 
   /**
    * Compiles off the event loop; a spec that does not compile rejects with an InvalidRequestError on its field.
-   * Requests asking for the same spec (and field: the errors name it) at once share one compile. `signal` (the
-   * request's) ends its wait when its client leaves, and stops the compile when no other request waits for it.
+   * Requests asking for the same grammar at once share one compile, whatever field each gave it in (each gets the
+   * error on its own field). `signal` (the request's) ends its wait when its client leaves, and stops the compile when
+   * no other request waits for it.
    */
   async compile(spec: GuidedSpec, signal?: AbortSignal): Promise<void> {
     if (this.isCompiled(spec)) return
-    await this.sharedCompiles.join(`${spec.param}\n${guidedKey(spec)}`, (stop) => this.compileOnce(spec, stop), signal)
+    try {
+      await this.sharedCompiles.join(guidedKey(spec), (stop) => this.compileOnce(spec, stop), signal)
+    } catch (error) {
+      throw onField(error, spec.param)
+    }
   }
 
   /** One compile: dropped while it waits for a worker when `signal` aborts, its worker stopped once it runs, if that worker holds no matchers. */
@@ -239,4 +244,11 @@ export class GrammarService {
     if (index >= 0) this.hosts.splice(index, 1)
     for (const id of host.matchers) this.hostOfMatcher.delete(id)
   }
+}
+
+/** A shared compile's error as the request that gave the spec in `param` sees it: on its own field. */
+function onField(error: unknown, param: string): unknown {
+  if (!(error instanceof InvalidRequestError) || error.param === null || error.param === param) return error
+  const message = error.message.replaceAll(`'${error.param}'`, `'${param}'`)
+  return new InvalidRequestError(message, {param, code: error.code, cause: error})
 }

@@ -1,5 +1,6 @@
 // What a constrained request asks for (JSON schema, regex, choice, EBNF grammar) and the checks made before compiling.
 import {InvalidRequestError} from '../errors.js'
+import {canonicalSchema} from './canonical-schema.js'
 import {unsupportedRegex} from './regex-rules.js'
 import {normalizeSchema} from './schema-normalize.js'
 
@@ -24,13 +25,16 @@ export interface StructuralTag {
 }
 
 /**
- * The compile cache key: everything that changes the grammar, nothing that only names the field. Kept per spec object
- * (specs are not changed once made): a request asks for it several times, and a megabyte schema's costs ~20 ms each.
+ * The compile cache key: everything that changes the grammar, nothing that only names the field, schemas in canonical
+ * form (canonical-schema.ts). Kept per spec object (specs are not changed once made): a request asks for it several
+ * times, and a megabyte schema's costs ~20 ms each.
  */
 export function guidedKey(spec: GuidedSpec): string {
   let key = keyOfSpec.get(spec)
   if (key === undefined) {
     const {param: _param, ...grammar} = spec
+    if (grammar.kind === 'json') grammar.schema = canonicalSchema(grammar.schema) as JsonSchema | null
+    if (grammar.kind === 'structural_tag') grammar.tags = grammar.tags.map((tag) => ({...tag, schema: canonicalSchema(tag.schema) as JsonSchema}))
     key = JSON.stringify(grammar)
     keyOfSpec.set(spec, key)
   }
