@@ -135,7 +135,11 @@ async function measureLlamaCpp(ggufPath: string): Promise<Figures> {
   await Promise.all(Array.from({length: concurrency}, (_, i) => decode(context.getSequence(), prompt(i + 2))))
   const seconds = (performance.now() - started) / 1000
   const cpuSeconds = cpuSecondsSince(startedCpu)
-  await model.dispose()
+  // dispose() can leave its promise pending with nothing else keeping node alive, and node then exits 0 with no
+  // output (seen under load: the script's intermittent silent exit). A timer bounds the wait and keeps the loop alive.
+  let timer: NodeJS.Timeout | undefined
+  await Promise.race([model.dispose(), new Promise<void>((done) => { timer = setTimeout(done, 10_000) })])
+  clearTimeout(timer)
   return {
     prefillTokensPerSecond: prefill, prefillTokensPerCpuSecond: prefillTokens / prefillCpuSeconds, batch1TokensPerSecond: batch1,
     concurrentTokensPerSecond: (concurrency * newTokens) / seconds, concurrentTokensPerCpuSecond: (concurrency * newTokens) / cpuSeconds,
