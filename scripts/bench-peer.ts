@@ -3,6 +3,7 @@
 // Usage: npm install --prefix .cache/peer node-llama-cpp@3   (once; kept out of the project's dependencies)
 //        npx tsx scripts/bench-peer.ts [--preset bench] [--threads 2] [--peer-threads N] [--tokens 128] [--concurrency 32]
 //          [--prefill 256] [--formats f32,f16,q8_0,q4_k] [--vnni avx-vnni|avx512-vnni|none]
+//          [--float-panels avx2|avx512]
 import {existsSync, mkdirSync} from 'node:fs'
 import {join, resolve} from 'node:path'
 import {pathToFileURL} from 'node:url'
@@ -12,7 +13,7 @@ import {makeEngineConfig} from '../src/engine/config.js'
 import {LLMEngine} from '../src/engine/llm-engine.js'
 import {loadModel} from '../src/engine/model/load-model.js'
 import {ensureTestModel, type TestModelPreset} from '../src/engine/model/test-model.js'
-import {nativeOps, type VnniKind} from '../src/engine/native.js'
+import {nativeOps, type FloatPanels, type VnniKind} from '../src/engine/native.js'
 import {makeSamplingParams} from '../src/engine/sampling-params.js'
 
 const {values: args} = parseArgs({
@@ -29,6 +30,8 @@ const {values: args} = parseArgs({
     formats: {type: 'string'},
     /** Our quantized prefill's int8 dot products: a VNNI build or none (AVX2 maddubs); default the best this CPU runs. */
     vnni: {type: 'string'},
+    /** Our float prefill panels: avx512 (zmm) or avx2 (ymm); default the widest this CPU runs. */
+    'float-panels': {type: 'string'},
   },
 })
 const threads = Number(args.threads)
@@ -38,6 +41,8 @@ const newTokens = Number(args.tokens)
 const concurrency = Number(args.concurrency)
 const promptLength = 16
 if (args.vnni !== undefined && !nativeOps().setVnni(args.vnni as VnniKind)) throw new Error(`--vnni ${args.vnni}: this CPU runs ${nativeOps().vnniStatus().supported}`)
+if (args['float-panels'] !== undefined && !nativeOps().setFloatPanels(args['float-panels'] as FloatPanels))
+  throw new Error(`--float-panels ${args['float-panels']}: this CPU runs ${nativeOps().floatPanelsStatus().supported}`)
 
 function prompt(salt: number): number[] {
   return Array.from({length: promptLength}, (_, i) => 300 + ((i * 131 + salt * 17) % 5000))
@@ -130,7 +135,11 @@ async function measureLlamaCpp(ggufPath: string): Promise<Figures> {
   await Promise.all(Array.from({length: concurrency}, (_, i) => decode(context.getSequence(), prompt(i + 2))))
   const seconds = (performance.now() - started) / 1000
   const cpuSeconds = cpuSecondsSince(startedCpu)
-  await model.dispose()
+  // dispose() can leave its promise pending with nothing else keeping node alive, and node then exits 0 with no
+  // output (seen under load: the script's intermittent silent exit). A timer bounds the wait and keeps the loop alive.
+  let timer: NodeJS.Timeout | undefined
+  await Promise.race([model.dispose(), new Promise<void>((done) => { timer = setTimeout(done, 10_000) })])
+  clearTimeout(timer)
   return {
     prefillTokensPerSecond: prefill, prefillTokensPerCpuSecond: prefillTokens / prefillCpuSeconds, batch1TokensPerSecond: batch1,
     concurrentTokensPerSecond: (concurrency * newTokens) / seconds, concurrentTokensPerCpuSecond: (concurrency * newTokens) / cpuSeconds,
@@ -161,7 +170,7 @@ for (const format of formats) {
     row(`${concurrency} concurrent`, a.concurrentTokensPerSecond, b.concurrentTokensPerSecond, a.concurrentTokensPerCpuSecond, b.concurrentTokensPerCpuSecond),
   )
 }
-console.log(`pagedllm quantized prefill int8 dots: ${nativeOps().vnniStatus().inUse}`)
+console.log(`pagedllm quantized prefill int8 dots: ${nativeOps().vnniStatus().inUse}; float prefill panels: ${nativeOps().floatPanelsStatus().inUse}`)
 console.log(`model: ${args.preset} preset (${loaded.config.numLayers} layers, hidden ${loaded.config.hiddenSize}, vocab ${loaded.config.vocabSize}), ` +
   `${threads} threads (llama.cpp ${peerThreads}), ${newTokens} new tokens, prompt ${promptLength}`)
 console.log('| weights | load | pagedllm tok/s | llama.cpp tok/s | ratio | pagedllm tok/cpu-s | llama.cpp tok/cpu-s | ratio |\n|---|---|---|---|---|---|---|---|')

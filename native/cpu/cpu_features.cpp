@@ -1,5 +1,11 @@
-// Run-time instruction-set detection: the addon runs on any x86-64 CPU and uses AVX2 (and VNNI) only where present.
+// Run-time instruction-set detection: the addon runs on any x86-64 CPU and uses AVX2 (and VNNI, AVX-512) only where
+// present.
 #include <atomic>
+#include <string>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
 
 #include "kernels.h"
 
@@ -30,6 +36,29 @@ VnniKind detect_vnni() {
   for (VnniKind kind : {VnniKind::kAvxVnni, VnniKind::kAvx512Vnni})
     if (cpu_has(kind)) return kind;
   return VnniKind::kNone;
+}
+
+// AVX-512 F + VL, and the OS saving the opmask and all 32 zmm registers on a context switch (XCR0 bits 1, 2, 5, 6, 7),
+// checked here rather than trusting each compiler's __builtin_cpu_supports to look at XCR0.
+bool detect_avx512() {
+#if defined(__x86_64__) || defined(__i386__)
+  if (!detect_avx2() || !__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("avx512vl")) return false;
+  unsigned eax, ebx, ecx, edx;
+  if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx) || !(ecx & bit_OSXSAVE)) return false;
+  unsigned xcr0_low, xcr0_high;
+  __asm__ volatile("xgetbv" : "=a"(xcr0_low), "=d"(xcr0_high) : "c"(0));
+  constexpr unsigned kZmmState = 0xE6;  // SSE, AVX (ymm), opmask, ZMM_Hi256, Hi16_ZMM
+  return (xcr0_low & kZmmState) == kZmmState;
+#else
+  return false;
+#endif
+}
+
+FloatPanelWidth detect_float_panel_width() { return detect_avx512() ? FloatPanelWidth::kAvx512 : FloatPanelWidth::kAvx2; }
+
+std::atomic<FloatPanelWidth>& float_panel_choice() {
+  static std::atomic<FloatPanelWidth> choice{detect_float_panel_width()};
+  return choice;
 }
 
 std::atomic<VnniKind>& vnni_choice() {
@@ -77,13 +106,29 @@ bool set_vnni_kind(VnniKind kind) {
   return true;
 }
 
-const char* cpu_kernels_label() {
+FloatPanelWidth cpu_float_panel_width() {
+  static const FloatPanelWidth width = detect_float_panel_width();
+  return width;
+}
+
+const char* float_panel_width_name(FloatPanelWidth width) { return width == FloatPanelWidth::kAvx512 ? "avx512" : "avx2"; }
+
+FloatPanelWidth float_panel_width_in_use() {
+  return avx2_enabled() ? float_panel_choice().load(std::memory_order_relaxed) : FloatPanelWidth::kAvx2;
+}
+
+bool set_float_panel_width(FloatPanelWidth width) {
+  if (width == FloatPanelWidth::kAvx512 && cpu_float_panel_width() != FloatPanelWidth::kAvx512) return false;
+  float_panel_choice().store(width, std::memory_order_relaxed);
+  return true;
+}
+
+std::string cpu_kernels_label() {
   if (!avx2_enabled()) return "portable";
-  switch (vnni_in_use()) {
-    case VnniKind::kAvxVnni: return "AVX2, quantized prefill avx-vnni";
-    case VnniKind::kAvx512Vnni: return "AVX2, quantized prefill avx512-vnni";
-    default: return "AVX2";
-  }
+  std::string label = "AVX2";
+  if (float_panel_width_in_use() == FloatPanelWidth::kAvx512) label += ", prefill avx512";
+  if (vnni_in_use() != VnniKind::kNone) label += std::string(", quantized prefill ") + vnni_kind_name(vnni_in_use());
+  return label;
 }
 
 }  // namespace cpu

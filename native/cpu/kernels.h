@@ -3,6 +3,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "huge_buffer.h"
@@ -28,8 +29,17 @@ const char* vnni_kind_name(VnniKind kind);  // "avx-vnni", "avx512-vnni", "none"
 VnniKind vnni_in_use();
 // Returns false (and changes nothing) when asked for a build this CPU cannot run; kNone (AVX2 only) always works.
 bool set_vnni_kind(VnniKind kind);
-// The kernels in use, for start-up lines: "portable", "AVX2" or e.g. "AVX2, quantized prefill avx-vnni".
-const char* cpu_kernels_label();
+// The build of the packed float prefill GEMM (linear_panels.h): ymm (AVX2), or zmm where the CPU has AVX-512 F + VL
+// and the OS saves zmm state. Both give the same outputs bit for bit.
+enum class FloatPanelWidth { kAvx2, kAvx512 };
+FloatPanelWidth cpu_float_panel_width();                    // the widest this CPU runs
+const char* float_panel_width_name(FloatPanelWidth width);  // "avx2", "avx512"
+// The build in use now: cpu_float_panel_width() unless set otherwise (tests, bench kernels), kAvx2 without AVX2.
+FloatPanelWidth float_panel_width_in_use();
+// Returns false (and changes nothing) when asked for AVX-512 on a CPU without it; kAvx2 always works.
+bool set_float_panel_width(FloatPanelWidth width);
+// The kernels in use, for start-up lines: "portable", "AVX2" or e.g. "AVX2, prefill avx512, quantized prefill avx-vnni".
+std::string cpu_kernels_label();
 
 // ---- weights ----
 // A [rows, cols] row-major matrix (PyTorch Linear layout: rows = out features) in its storage format.

@@ -122,16 +122,18 @@ void scalar_block(const float* x, int row_begin, int row_end, const WeightMatrix
 }
 
 // Many rows (prefill, large batches): compute-bound, so each task takes a column chunk of W for all rows and the
-// packed kernel converts every weight once. Chunks are whole 16-column panels, about four per thread so a thread
-// slowed by another tenant hands its share to the other, and at most 256 columns.
+// packed kernel converts every weight once. Chunks are whole panels (16 columns, 32 in the AVX-512 build), about four
+// per thread so a thread slowed by another tenant hands its share to the other, and at most 256 columns.
 void linear_packed(ThreadPool& pool, const float* x, int num_rows, const WeightMatrix& w, const float* bias, float* y) {
-  constexpr int kPanel = avx2::kPackedPanelCols;
+  const bool zmm = float_panel_width_in_use() == FloatPanelWidth::kAvx512;
+  const auto columns = zmm ? avx2::linear_packed_columns_avx512 : avx2::linear_packed_columns;
+  const int panel = zmm ? avx2::kPackedPanelColsAvx512 : avx2::kPackedPanelCols;
   int col_chunk = (w.rows + pool.size() * 4 - 1) / (pool.size() * 4);
-  col_chunk = std::max(kPanel, std::min(256, (col_chunk + kPanel - 1) / kPanel * kPanel));
+  col_chunk = std::max(panel, std::min(256, (col_chunk + panel - 1) / panel * panel));
   const int num_col_chunks = (w.rows + col_chunk - 1) / col_chunk;
   pool.parallel_for(num_col_chunks, [&](int task) {
     const int col_begin = task * col_chunk;
-    avx2::linear_packed_columns(x, num_rows, w, col_begin, std::min(w.rows, col_begin + col_chunk), bias, y);
+    columns(x, num_rows, w, col_begin, std::min(w.rows, col_begin + col_chunk), bias, y);
   });
 }
 

@@ -293,6 +293,23 @@ Napi::Value VnniStatus(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// setFloatPanels(width) -> whether the request was honoured (false: this CPU cannot run 'avx512'; 'avx2' always works).
+Napi::Value SetFloatPanels(const Napi::CallbackInfo& info) {
+  const std::string name = info[0].ToString().Utf8Value();
+  for (cpu::FloatPanelWidth width : {cpu::FloatPanelWidth::kAvx2, cpu::FloatPanelWidth::kAvx512}) {
+    if (name == cpu::float_panel_width_name(width)) return Napi::Boolean::New(info.Env(), cpu::set_float_panel_width(width));
+  }
+  throw Napi::TypeError::New(info.Env(), "setFloatPanels: unknown build '" + name + "' (avx2 or avx512)");
+}
+
+// floatPanelsStatus() -> the packed float prefill kernel's build: the widest this CPU runs, and the one in use now.
+Napi::Value FloatPanelsStatus(const Napi::CallbackInfo& info) {
+  Napi::Object out = Napi::Object::New(info.Env());
+  out.Set("supported", cpu::float_panel_width_name(cpu::cpu_float_panel_width()));
+  out.Set("inUse", cpu::float_panel_width_name(cpu::float_panel_width_in_use()));
+  return out;
+}
+
 // measureCeilings({bytes, repeats, flopSeconds}) on the ops pool -> bytes/s and FLOP/s.
 Napi::Value MeasureCeilings(const Napi::CallbackInfo& info) {
   Napi::Object opts = info[0].As<Napi::Object>();
@@ -380,6 +397,8 @@ Napi::Object CreateOps(Napi::Env env) {
   ops.Set("avx2Status", Napi::Function::New(env, Avx2Status));
   ops.Set("setVnni", Napi::Function::New(env, SetVnni));
   ops.Set("vnniStatus", Napi::Function::New(env, VnniStatus));
+  ops.Set("setFloatPanels", Napi::Function::New(env, SetFloatPanels));
+  ops.Set("floatPanelsStatus", Napi::Function::New(env, FloatPanelsStatus));
   ops.Set("measureCeilings", Napi::Function::New(env, MeasureCeilings));
   add_quant_ops(env, ops);
   ops.Set("layerNorm", Napi::Function::New(env, LayerNorm));

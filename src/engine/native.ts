@@ -49,6 +49,8 @@ export type WeightFormat = 'f32' | 'bf16' | 'f16' | QuantizedFormat
 export type QuantizedFormat = BlockFormat
 /** The VNNI build of the packed quantized prefill kernel (native/cpu/cpu_features.cpp). */
 export type VnniKind = 'avx-vnni' | 'avx512-vnni' | 'none'
+/** The build of the packed float prefill kernel (native/cpu/linear_panels.h): ymm, or zmm where the CPU has AVX-512. */
+export type FloatPanels = 'avx2' | 'avx512'
 
 export interface LoadNativeModelOptions {
   config: ModelConfig
@@ -129,6 +131,10 @@ export interface NativeOps {
   setVnni(kind: VnniKind): boolean
   /** The VNNI build this CPU can run, and the one quantized prefill runs now ('none' off or without AVX2). */
   vnniStatus(): {supported: VnniKind; inUse: VnniKind}
+  /** Picks the build of the packed float prefill kernel; false when this CPU cannot run it ('avx2' always works). */
+  setFloatPanels(width: FloatPanels): boolean
+  /** The widest float panel build this CPU runs, and the one float prefill runs now ('avx2' also when AVX2 is off). */
+  floatPanelsStatus(): {supported: FloatPanels; inUse: FloatPanels}
   measureCeilings(opts: {bytes: number; repeats: number; flopSeconds: number}):
     {threads: number; readBytesPerSecond: number; triadBytesPerSecond: number; peakFlops: number}
   /** Rows of [rows, cols] fp32 values in a quantized format's ggml blocks (as stored in GGUF files). */

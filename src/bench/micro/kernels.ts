@@ -1,7 +1,7 @@
 // Times each native CPU kernel at decode (batch 1), batch and prefill shapes of a Llama model, and rates it
 // against this machine's measured ceilings (memory bandwidth for weight-streaming work, peak FMA for the rest).
 import {Bench} from 'tinybench'
-import {nativeOps, type NativeLinearWeights, type NativeOps, type VnniKind, type WeightFormat} from '../../engine/native.js'
+import {nativeOps, type FloatPanels, type NativeLinearWeights, type NativeOps, type VnniKind, type WeightFormat} from '../../engine/native.js'
 import {InvalidRequestError} from '../../engine/errors.js'
 import {checkKernelBenchOptions} from './kernel-bench-limits.js'
 import {modelStepCases} from './model-step.js'
@@ -33,6 +33,8 @@ export interface KernelBenchOptions extends KernelBenchShape {
   modelStep?: boolean
   /** The quantized prefill kernel's VNNI build ('none': AVX2 maddubs); absent: the best this CPU runs. */
   vnni?: VnniKind
+  /** The float prefill panels' build ('avx2': ymm); absent: the widest this CPU runs. */
+  floatPanels?: FloatPanels
 }
 
 /** ~30M parameters: weights (120 MB in f32) far beyond the 32 MB L3, so batch-1 decode streams from memory. */
@@ -69,6 +71,8 @@ export interface KernelBenchReport {
   avx2: boolean
   /** The VNNI build quantized prefill ran ('none': AVX2 maddubs, or AVX2 off). */
   vnni: VnniKind
+  /** The build float prefill ran. */
+  floatPanels: FloatPanels
   ceilings: Ceilings[]
   /** What the fractions are taken against (see effectiveCeiling). */
   ceiling: {readBytesPerSecond: number; peakFlops: number}
@@ -241,6 +245,9 @@ export async function runKernelBench(options: KernelBenchOptions, onProgress: (m
   if (o.vnni !== undefined && !ops.setVnni(o.vnni)) {
     throw new InvalidRequestError(`--vnni ${o.vnni}: this CPU cannot run it (it runs ${ops.vnniStatus().supported})`, {param: 'vnni'})
   }
+  if (o.floatPanels !== undefined && !ops.setFloatPanels(o.floatPanels)) {
+    throw new InvalidRequestError(`--float-panels ${o.floatPanels}: this CPU cannot run it (it runs ${ops.floatPanelsStatus().supported})`, {param: 'float-panels'})
+  }
   onProgress('building weights')
   const {layers, lmHead} = makeLayers(ops, o)
   const cases: KernelCase[] = [
@@ -278,7 +285,7 @@ export async function runKernelBench(options: KernelBenchOptions, onProgress: (m
   } finally {
     closeModel()
   }
-  return {options: o, avx2: ops.avx2Status().enabled, vnni: ops.vnniStatus().inUse, ceilings, ceiling, results}
+  return {options: o, avx2: ops.avx2Status().enabled, vnni: ops.vnniStatus().inUse, floatPanels: ops.floatPanelsStatus().inUse, ceilings, ceiling, results}
 }
 
 async function measureCases(cases: KernelCase[], timeMs: number, ceiling: {readBytesPerSecond: number; peakFlops: number},
@@ -314,7 +321,7 @@ export function formatKernelReport(report: KernelBenchReport): string {
   const lines: string[] = []
   const o = report.options
   lines.push(`Model shape: hidden ${o.hiddenSize}, ${o.numLayers} layers, ${o.numHeads} heads / ${o.numKvHeads} kv heads, ` +
-    `intermediate ${o.intermediateSize}, vocab ${o.vocabSize}; weights ${o.weightFormat}; AVX2 kernels ${report.avx2 ? 'on' : 'off'}; quantized prefill int8 dots: ${report.vnni === 'none' ? 'AVX2 maddubs' : report.vnni}`)
+    `intermediate ${o.intermediateSize}, vocab ${o.vocabSize}; weights ${o.weightFormat}; AVX2 kernels ${report.avx2 ? 'on' : 'off'}; float prefill panels: ${report.floatPanels}; quantized prefill int8 dots: ${report.vnni === 'none' ? 'AVX2 maddubs' : report.vnni}`)
   lines.push('Ceilings (best of repeated runs; 256 MB arrays for bandwidth):')
   for (const c of report.ceilings) {
     lines.push(`  ${c.threads} thread${c.threads > 1 ? 's' : ' '}: read ${(c.readBytesPerSecond / 1e9).toFixed(1)} GB/s, ` +

@@ -34,6 +34,7 @@ export default class BenchKernels extends PagedLLMCommand {
     'model-step': Flags.boolean({description: "Also time whole native steps of the generated 'bench' test model (written under .cache once)", default: false}),
     only: Flags.string({description: 'Only kernels whose name contains this text (e.g. linear, paged_attention)'}),
     vnni: Flags.string({description: "Quantized prefill's int8 dot products: a VNNI build, or none (AVX2 maddubs); default the best this CPU runs", options: ['avx-vnni', 'avx512-vnni', 'none']}),
+    'float-panels': Flags.string({description: "Float weights' prefill panels: avx512 (zmm) or avx2 (ymm); the same outputs bit for bit; default the widest this CPU runs", options: ['avx2', 'avx512']}),
     json: Flags.boolean({description: 'Print the report as JSON', default: false}),
   }
 
@@ -45,6 +46,7 @@ export default class BenchKernels extends PagedLLMCommand {
       weightFormat: flags['weight-format'] as KernelBenchOptions['weightFormat'], batch: flags.batch,
       prefillTokens: flags['prefill-tokens'], contextLen: flags['context-len'], blockSize: flags['block-size'], timeMs: flags['time-ms'],
       only: flags.only, modelStep: flags['model-step'], vnni: flags.vnni as KernelBenchOptions['vnni'],
+      floatPanels: flags['float-panels'] as KernelBenchOptions['floatPanels'],
     }
     const report = await runKernelBench(options, flags.json ? undefined : (message) => process.stderr.write(`  ${message}\n`))
     this.log(flags.json ? JSON.stringify(report, null, 2) : formatKernelReport(report))
