@@ -20,7 +20,9 @@ bool cpu_has(VnniKind kind) {
 #if defined(__x86_64__) || defined(__i386__)
   if (!detect_avx2()) return false;
   if (kind == VnniKind::kAvxVnni) return __builtin_cpu_supports("avxvnni");
-  if (kind == VnniKind::kAvx512Vnni) return __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vl");
+  if (kind == VnniKind::kAvx512Vnni) {
+    return __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw");
+  }
 #endif
   return kind == VnniKind::kNone;
 }
