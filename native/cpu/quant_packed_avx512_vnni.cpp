@@ -1,8 +1,9 @@
-// The packed prefill kernels (quant_packed_blocks.h) built for AVX512-VNNI + VL (-mavx512vnni -mavx512vl): vpdpbusd /
-// vpdpwssd in their EVEX form on 256-bit vectors, for CPUs with AVX-512 VNNI but not AVX-VNNI (Ice Lake, Zen 4).
+// The packed prefill kernels (quant_packed_blocks.h) built for AVX512-VNNI + BW + VL (-mavx512vnni -mavx512bw
+// -mavx512vl): vpdpbusd / vpdpwssd on 512-bit vectors (Zmm: 16 columns per 32-value panel vector, two K-quant
+// columns per vector), the same outputs bit for bit as the 256-bit builds.
 #include "quant_packed_blocks.h"
 
-static_assert(pagedllm::cpu::avx2::kVnni, "build this file with -mavx512vnni -mavx512vl (native/CMakeLists.txt)");
+static_assert(pagedllm::cpu::avx2::kVnni, "build this file with -mavx512vnni -mavx512bw -mavx512vl (native/CMakeLists.txt)");
 
 namespace pagedllm {
 namespace cpu {

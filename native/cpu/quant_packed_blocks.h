@@ -1,12 +1,12 @@
 // Packed-panel kernel for the 32-value block formats' linear layers with many rows (K-quants: quant_packed_supers.h),
-// and the entry for all block formats (run_packed), built once per instruction set (int8_steps.h). A column chunk of
-// W is unpacked once into a
-// column-interleaved panel: per group of 8 columns and block, 8 vectors each holding one 4-code quad of all 8 columns
-// (lane c = column c), plus the 8 columns' fp32 scales (and mins). A register tile of 4 rows x 8 or 16 columns broadcasts
-// each activation quad and takes its int8 dot products against the panel vectors, so each block's exact int32 dot products
-// land one per lane with no horizontal adds. The fp32 steps are tile_group's (quant_blocks_avx2.h) for every output:
-// block b's term goes into chain b % 8 (one vector per chain here, one lane per chain there) and the chains are
-// added in horizontal_sum's order, so results are bit-identical to the decode kernel (quant_linear_avx2.cpp).
+// and the entry for all block formats (run_packed), built once per instruction set and vector width V (int8_steps.h:
+// Ymm, 8 lanes; Zmm, 16). A column chunk of W is unpacked once into a column-interleaved panel: per group of
+// V::kLanes columns and block, 8 vectors each holding one 4-code quad of all the group's columns (lane c = column c),
+// plus their fp32 scales (and mins). A register tile of 4 rows x 1 or 2 groups broadcasts each activation quad and
+// takes its int8 dot products against the panel vectors, so each block's exact int32 dot products land one per lane
+// with no horizontal adds. The fp32 steps are tile_group's (quant_blocks_avx2.h) for every output: block b's term
+// goes into chain b % 8 (one vector per chain here, one lane per chain there) and the chains are added in
+// horizontal_sum's order, so results are bit-identical to the decode kernel (quant_linear_avx2.cpp) at either width.
 #pragma once
 #include "quant_packed.h"
 
@@ -28,9 +28,6 @@ namespace avx2 {
 namespace {
 namespace packed32 {
 
-#ifndef ZMM_TILE_GROUPS
-#define ZMM_TILE_GROUPS 2
-#endif
 constexpr int kQuads = kQuantBlock / 4;
 constexpr int kTileRows = 4;
 constexpr int kChains = 8;  // fp32 chains per output, as tile_group's 8 lanes
@@ -125,15 +122,12 @@ constexpr int quads_per_madd() {
   else return 8;                                                                      // 16 * 15 * 127 = 30480
 }
 
-// Column groups per tile. Ymm: 2 (4 x 16 outputs), except the signed formats on AVX2: they also hold a codes vector
-// per group for the sign step and measured faster with one group (4 x 8), their registers no longer spilling. The
-// VNNI builds (one instruction per quad, fewer temporaries) measured Q8_0 faster with 2 (docs/PERFORMANCE.md).
-// Zmm: ZMM_TILE_GROUPS (4 x 16 x that).
-template <WeightFormat F, typename V>
-constexpr int tile_groups() {
-  if constexpr (V::kLanes == 16) return ZMM_TILE_GROUPS;
-  else return Block32Traits<F>::kSigned && !kVnni ? 1 : 2;
-}
+// Column groups per tile: 2 (4 x 16 outputs on Ymm, 4 x 32 on Zmm: each broadcast activation quad meets two panel
+// vectors), except the signed formats on AVX2: they also hold a codes vector per group for the sign step and
+// measured faster with one group (4 x 8), their registers no longer spilling. The VNNI builds (one instruction per
+// quad, fewer temporaries) measured Q8_0 faster with 2 (docs/PERFORMANCE.md).
+template <WeightFormat F>
+constexpr int tile_groups() { return Block32Traits<F>::kSigned && !kVnni ? 1 : 2; }
 
 // out[i * out_stride + kLanes g + c] = activation row m + i . column c of panel group group + g, for MR rows x NG
 // groups (only the first `width` columns stored).
@@ -253,7 +247,7 @@ void dot_tile(const Panel<F, V>& panel, int group, const QuantizedActivations& a
 template <WeightFormat F, typename V, int MR>
 void dot_rows(const Panel<F, V>& panel, int cols, const QuantizedActivations& acts, int m, int num_blocks, float* out,
               size_t out_stride) {
-  constexpr int kLanes = V::kLanes, kTileGroups = tile_groups<F, V>();
+  constexpr int kLanes = V::kLanes, kTileGroups = tile_groups<F>();
   const int groups = (cols + kLanes - 1) / kLanes;
   int g = 0;
   for (; g + kTileGroups <= groups; g += kTileGroups) {

@@ -127,8 +127,9 @@ export interface NativeOps {
   avx2Status(): {supported: boolean; enabled: boolean}
   /** Picks the build of the packed quantized prefill kernel ('none': AVX2); false when this CPU cannot run it. */
   setVnni(kind: VnniKind): boolean
-  /** The VNNI build this CPU can run, and the one quantized prefill runs now ('none' off or without AVX2). */
-  vnniStatus(): {supported: VnniKind; inUse: VnniKind}
+  /** The VNNI build this CPU can run, and the one quantized prefill runs now ('none' off or without AVX2; the label
+   * with its vector width, e.g. 'avx512-vnni (zmm)'). */
+  vnniStatus(): {supported: VnniKind; inUse: VnniKind; inUseLabel: string}
   measureCeilings(opts: {bytes: number; repeats: number; flopSeconds: number}):
     {threads: number; readBytesPerSecond: number; triadBytesPerSecond: number; peakFlops: number}
   /** Rows of [rows, cols] fp32 values in a quantized format's ggml blocks (as stored in GGUF files). */
