@@ -170,7 +170,7 @@ for (const format of formats) {
     row(`${concurrency} concurrent`, a.concurrentTokensPerSecond, b.concurrentTokensPerSecond, a.concurrentTokensPerCpuSecond, b.concurrentTokensPerCpuSecond),
   )
 }
-console.log(`pagedllm quantized prefill int8 dots: ${nativeOps().vnniStatus().inUse}; float prefill panels: ${nativeOps().floatPanelsStatus().inUse}`)
+console.log(`pagedllm quantized prefill int8 dots: ${nativeOps().vnniStatus().inUseLabel}; float prefill panels: ${nativeOps().floatPanelsStatus().inUse}`)
 console.log(`model: ${args.preset} preset (${loaded.config.numLayers} layers, hidden ${loaded.config.hiddenSize}, vocab ${loaded.config.vocabSize}), ` +
   `${threads} threads (llama.cpp ${peerThreads}), ${newTokens} new tokens, prompt ${promptLength}`)
 console.log('| weights | load | pagedllm tok/s | llama.cpp tok/s | ratio | pagedllm tok/cpu-s | llama.cpp tok/cpu-s | ratio |\n|---|---|---|---|---|---|---|---|')

@@ -1,5 +1,6 @@
-// The VNNI builds of the packed quantized prefill kernel (native/cpu/quant_packed_*_vnni.cpp) give the AVX2 build's
-// outputs bit for bit: both sum each block's int8 products exactly in int32, then run the same fp32 steps.
+// The VNNI builds of the packed quantized prefill kernel (native/cpu/quant_packed_*_vnni.cpp; AVX512-VNNI on 512-bit
+// vectors) give the AVX2 build's outputs bit for bit: each sums each block's int8 products exactly in int32, then runs
+// the same fp32 steps per lane.
 import assert from 'node:assert/strict'
 import {after, describe, it} from 'node:test'
 import {SeededRandom} from '../src/engine/model/seeded-random.js'
@@ -33,12 +34,12 @@ describe(`quantized prefill: the VNNI kernels (${builds.join(', ') || 'none here
   })
 
   for (const format of FORMATS) {
-    // 16..19 and 37 rows: whole tiles of 4 rows and a last one of 1..3; 53 outputs: a last 8-column group of 5 (and a
-    // last K-quant column alone); 160 inputs: 5 blocks, a short last group of 8 blocks (32-value formats).
+    // 16..19 and 37 rows: whole tiles of 4 rows and a last one of 1..3. Outputs: 16 + 5, 8, 13 and 48 + 5 (a chunk is
+    // 48 columns): a last column group short of 8 or 16 (and a last K-quant column alone in its vector or tile);
+    // 160 inputs: 5 blocks, a short last group of 8 blocks (32-value formats).
     const widths = BLOCK_SHAPES[format].values === 256 ? [512] : [512, 160]
-    for (const inFeatures of widths) it(`${format}, ${inFeatures} inputs, 53 outputs, 16..19 and 37 rows: each VNNI build equals AVX2`, {skip}, () => {
+    for (const inFeatures of widths) for (const outFeatures of [21, 24, 29, 53]) it(`${format}, ${inFeatures} inputs, ${outFeatures} outputs, 16..19 and 37 rows: each VNNI build equals AVX2`, {skip}, () => {
       ops.setAvx2(true)
-      const outFeatures = 53
       const random = new SeededRandom(23)
       const weights = random.normals(outFeatures * inFeatures, 0, 0.05)
       for (let k = 0; k < inFeatures; k += 29) weights[7 * inFeatures + k] = 1.5  // an outlier row: large scales and codes

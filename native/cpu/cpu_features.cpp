@@ -22,22 +22,6 @@ bool detect_avx2() {
 #endif
 }
 
-bool cpu_has(VnniKind kind) {
-#if defined(__x86_64__) || defined(__i386__)
-  if (!detect_avx2()) return false;
-  if (kind == VnniKind::kAvxVnni) return __builtin_cpu_supports("avxvnni");
-  if (kind == VnniKind::kAvx512Vnni) return __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vl");
-#endif
-  return kind == VnniKind::kNone;
-}
-
-// AVX-VNNI first: the VEX form, no AVX-512 frequency licence on the Intel parts that have both.
-VnniKind detect_vnni() {
-  for (VnniKind kind : {VnniKind::kAvxVnni, VnniKind::kAvx512Vnni})
-    if (cpu_has(kind)) return kind;
-  return VnniKind::kNone;
-}
-
 // AVX-512 F + VL, and the OS saving the opmask and all 32 zmm registers on a context switch (XCR0 bits 1, 2, 5, 6, 7),
 // checked here rather than trusting each compiler's __builtin_cpu_supports to look at XCR0.
 bool detect_avx512() {
@@ -52,6 +36,25 @@ bool detect_avx512() {
 #else
   return false;
 #endif
+}
+
+bool cpu_has(VnniKind kind) {
+#if defined(__x86_64__) || defined(__i386__)
+  if (!detect_avx2()) return false;
+  if (kind == VnniKind::kAvxVnni) return __builtin_cpu_supports("avxvnni");
+  if (kind == VnniKind::kAvx512Vnni) {
+    return detect_avx512() && __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw");
+  }
+#endif
+  return kind == VnniKind::kNone;
+}
+
+// AVX512-VNNI first: its build runs on 512-bit vectors, measured faster than AVX-VNNI's 256-bit ones on Zen 5
+// (docs/PERFORMANCE.md, "512-bit int8 panels").
+VnniKind detect_vnni() {
+  for (VnniKind kind : {VnniKind::kAvx512Vnni, VnniKind::kAvxVnni})
+    if (cpu_has(kind)) return kind;
+  return VnniKind::kNone;
 }
 
 FloatPanelWidth detect_float_panel_width() { return detect_avx512() ? FloatPanelWidth::kAvx512 : FloatPanelWidth::kAvx2; }
@@ -98,6 +101,14 @@ const char* vnni_kind_name(VnniKind kind) {
   }
 }
 
+const char* vnni_kind_label(VnniKind kind) {
+  switch (kind) {
+    case VnniKind::kAvxVnni: return "avx-vnni (ymm)";
+    case VnniKind::kAvx512Vnni: return "avx512-vnni (zmm)";
+    default: return "AVX2 maddubs (ymm)";
+  }
+}
+
 VnniKind vnni_in_use() { return avx2_enabled() ? vnni_choice().load(std::memory_order_relaxed) : VnniKind::kNone; }
 
 bool set_vnni_kind(VnniKind kind) {
@@ -127,7 +138,7 @@ std::string cpu_kernels_label() {
   if (!avx2_enabled()) return "portable";
   std::string label = "AVX2";
   if (float_panel_width_in_use() == FloatPanelWidth::kAvx512) label += ", prefill avx512";
-  if (vnni_in_use() != VnniKind::kNone) label += std::string(", quantized prefill ") + vnni_kind_name(vnni_in_use());
+  if (vnni_in_use() != VnniKind::kNone) label += std::string(", quantized prefill ") + vnni_kind_label(vnni_in_use());
   return label;
 }
 

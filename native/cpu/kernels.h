@@ -20,11 +20,12 @@ bool cpu_supports_avx2();
 bool avx2_enabled();
 // Returns false (and changes nothing) when asked for AVX2 on a CPU without it.
 bool set_avx2_enabled(bool enabled);
-// The VNNI build the packed quantized prefill kernel can take on this CPU (cpu_features.cpp): AVX-VNNI, else
-// AVX512-VNNI with VL, else none.
+// The VNNI build the packed quantized prefill kernel can take on this CPU (cpu_features.cpp): AVX512-VNNI with BW
+// and VL (512-bit vectors), else AVX-VNNI (256-bit), else none.
 enum class VnniKind { kNone, kAvxVnni, kAvx512Vnni };
 VnniKind cpu_vnni_kind();
-const char* vnni_kind_name(VnniKind kind);  // "avx-vnni", "avx512-vnni", "none"
+const char* vnni_kind_name(VnniKind kind);   // "avx-vnni", "avx512-vnni", "none"
+const char* vnni_kind_label(VnniKind kind);  // for reports: "avx512-vnni (zmm)", ...
 // The VNNI build in use now: cpu_vnni_kind() unless set otherwise (tests compare the builds), kNone without AVX2.
 VnniKind vnni_in_use();
 // Returns false (and changes nothing) when asked for a build this CPU cannot run; kNone (AVX2 only) always works.
@@ -38,7 +39,7 @@ const char* float_panel_width_name(FloatPanelWidth width);  // "avx2", "avx512"
 FloatPanelWidth float_panel_width_in_use();
 // Returns false (and changes nothing) when asked for AVX-512 on a CPU without it; kAvx2 always works.
 bool set_float_panel_width(FloatPanelWidth width);
-// The kernels in use, for start-up lines: "portable", "AVX2" or e.g. "AVX2, prefill avx512, quantized prefill avx-vnni".
+// The kernels in use, for start-up lines: "portable", "AVX2" or e.g. "AVX2, prefill avx512, quantized prefill avx512-vnni (zmm)".
 std::string cpu_kernels_label();
 
 // ---- weights ----

@@ -7,7 +7,7 @@ namespace avx2 {
 
 void quant_packed_block(const QuantizedActivations& acts, int row_begin, int row_end, const WeightMatrix& w,
                         int col_begin, int col_end, const float* bias, float* y, int y_stride) {
-  run_packed(acts, row_begin, row_end, w, col_begin, col_end, bias, y, y_stride);
+  run_packed<Ymm>(acts, row_begin, row_end, w, col_begin, col_end, bias, y, y_stride);
 }
 
 }  // namespace avx2

@@ -72,14 +72,6 @@ inline float horizontal_sum(__m256 v) {
   return _mm_cvtss_f32(sum);
 }
 
-// Lane j: horizontal_sum of the vector (v[0][j], ..., v[7][j]), added in the same order, so a kernel that keeps one
-// output per lane in 8 vectors (one per chain) gets the sums a kernel with 8 chains in one vector's lanes gets.
-inline __m256 horizontal_sums_by_lane(const __m256 v[8]) {
-  const __m256 s0 = _mm256_add_ps(v[0], v[4]), s1 = _mm256_add_ps(v[1], v[5]);
-  const __m256 s2 = _mm256_add_ps(v[2], v[6]), s3 = _mm256_add_ps(v[3], v[7]);
-  return _mm256_add_ps(_mm256_add_ps(s0, s2), _mm256_add_ps(s1, s3));
-}
-
 inline float horizontal_max(__m256 v) {
   __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
   m = _mm_max_ps(m, _mm_movehl_ps(m, m));

@@ -285,11 +285,13 @@ Napi::Value SetVnni(const Napi::CallbackInfo& info) {
   throw Napi::TypeError::New(info.Env(), "setVnni: unknown VNNI build '" + name + "' (avx-vnni, avx512-vnni or none)");
 }
 
-// vnniStatus() -> the packed quantized prefill kernel's VNNI build: available on this CPU, and in use now.
+// vnniStatus() -> the packed quantized prefill kernel's VNNI build: available on this CPU, and in use now (with its
+// vector width, for reports).
 Napi::Value VnniStatus(const Napi::CallbackInfo& info) {
   Napi::Object out = Napi::Object::New(info.Env());
   out.Set("supported", cpu::vnni_kind_name(cpu::cpu_vnni_kind()));
   out.Set("inUse", cpu::vnni_kind_name(cpu::vnni_in_use()));
+  out.Set("inUseLabel", cpu::vnni_kind_label(cpu::vnni_in_use()));
   return out;
 }
 

@@ -129,8 +129,9 @@ export interface NativeOps {
   avx2Status(): {supported: boolean; enabled: boolean}
   /** Picks the build of the packed quantized prefill kernel ('none': AVX2); false when this CPU cannot run it. */
   setVnni(kind: VnniKind): boolean
-  /** The VNNI build this CPU can run, and the one quantized prefill runs now ('none' off or without AVX2). */
-  vnniStatus(): {supported: VnniKind; inUse: VnniKind}
+  /** The VNNI build this CPU can run, and the one quantized prefill runs now ('none' off or without AVX2; the label
+   * with its vector width, e.g. 'avx512-vnni (zmm)'). */
+  vnniStatus(): {supported: VnniKind; inUse: VnniKind; inUseLabel: string}
   /** Picks the build of the packed float prefill kernel; false when this CPU cannot run it ('avx2' always works). */
   setFloatPanels(width: FloatPanels): boolean
   /** The widest float panel build this CPU runs, and the one float prefill runs now ('avx2' also when AVX2 is off). */

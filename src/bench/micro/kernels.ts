@@ -69,10 +69,11 @@ export interface KernelResult {
 export interface KernelBenchReport {
   options: KernelBenchOptions
   avx2: boolean
-  /** The VNNI build quantized prefill ran ('none': AVX2 maddubs, or AVX2 off). */
+  /** The VNNI build quantized prefill ran ('none': AVX2 maddubs, or AVX2 off), and its label with the vector width. */
   vnni: VnniKind
   /** The build float prefill ran. */
   floatPanels: FloatPanels
+  vnniLabel: string
   ceilings: Ceilings[]
   /** What the fractions are taken against (see effectiveCeiling). */
   ceiling: {readBytesPerSecond: number; peakFlops: number}
@@ -285,7 +286,7 @@ export async function runKernelBench(options: KernelBenchOptions, onProgress: (m
   } finally {
     closeModel()
   }
-  return {options: o, avx2: ops.avx2Status().enabled, vnni: ops.vnniStatus().inUse, floatPanels: ops.floatPanelsStatus().inUse, ceilings, ceiling, results}
+  return {options: o, avx2: ops.avx2Status().enabled, vnni: ops.vnniStatus().inUse, vnniLabel: ops.vnniStatus().inUseLabel, floatPanels: ops.floatPanelsStatus().inUse, ceilings, ceiling, results}
 }
 
 async function measureCases(cases: KernelCase[], timeMs: number, ceiling: {readBytesPerSecond: number; peakFlops: number},
@@ -321,7 +322,7 @@ export function formatKernelReport(report: KernelBenchReport): string {
   const lines: string[] = []
   const o = report.options
   lines.push(`Model shape: hidden ${o.hiddenSize}, ${o.numLayers} layers, ${o.numHeads} heads / ${o.numKvHeads} kv heads, ` +
-    `intermediate ${o.intermediateSize}, vocab ${o.vocabSize}; weights ${o.weightFormat}; AVX2 kernels ${report.avx2 ? 'on' : 'off'}; float prefill panels: ${report.floatPanels}; quantized prefill int8 dots: ${report.vnni === 'none' ? 'AVX2 maddubs' : report.vnni}`)
+    `intermediate ${o.intermediateSize}, vocab ${o.vocabSize}; weights ${o.weightFormat}; AVX2 kernels ${report.avx2 ? 'on' : 'off'}; float prefill panels: ${report.floatPanels}; quantized prefill int8 dots: ${report.avx2 ? report.vnniLabel : 'portable'}`)
   lines.push('Ceilings (best of repeated runs; 256 MB arrays for bandwidth):')
   for (const c of report.ceilings) {
     lines.push(`  ${c.threads} thread${c.threads > 1 ? 's' : ' '}: read ${(c.readBytesPerSecond / 1e9).toFixed(1)} GB/s, ` +
