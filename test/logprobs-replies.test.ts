@@ -32,10 +32,12 @@ const REQUESTS: Record<string, [route: string, body: object]> = {
   chatTopLogprobs: ['/v1/chat/completions', chat({logprobs: true, top_logprobs: 2})],
   chatTopLogprobsStream: ['/v1/chat/completions', chat({logprobs: true, top_logprobs: 2, stream: true})],
   chatPromptLogprobs: ['/v1/chat/completions', chat({prompt_logprobs: 2})],
+  responsesLogprobs: ['/v1/responses', {model: 'fake-model', input: long, max_output_tokens: 12, top_logprobs: 2}],
+  responsesLogprobsStream: ['/v1/responses', {model: 'fake-model', input: long, max_output_tokens: 12, top_logprobs: 2, stream: true}],
 }
 
 /** The reply's bytes with what differs between runs blanked. */
-const stable = (text: string) => text.replace(/"id":"[^"]*"/g, '"id":""').replace(/"created":\d+/g, '"created":0')
+const stable = (text: string) => text.replace(/"(id|item_id)":"[^"]*"/g, '"$1":""').replace(/"(created|created_at)":\d+/g, '"$1":0')
 
 test('logprobs replies are byte for byte what the whole build wrote', async () => {
   const {url} = await start({}, new HalfCharacterEngine({maxModelLen: 8192}))
