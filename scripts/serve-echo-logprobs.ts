@@ -2,11 +2,9 @@
 // child process), one at a time while /health is polled every 10 ms; reports the server's event-loop delay (max),
 // /health's worst wait and the reply's time and size, so a reply built on the event loop shows as a stall.
 // Usage: npm run build:ts && node --import tsx scripts/serve-echo-logprobs.ts [--model DIR] [--tokens 1500] [--only echo5,...] [-- extra node flags]
-import {spawn} from 'node:child_process'
 import {loadavg} from 'node:os'
-import {createInterface} from 'node:readline'
-import {fileURLToPath} from 'node:url'
 import {parseArgs} from 'node:util'
+import {startProbedServer} from './probed-server.js'
 
 const {values: options, positionals: nodeFlags} = parseArgs({
   allowPositionals: true,
@@ -16,8 +14,6 @@ if (options.help) {
   console.log('Usage: node --import tsx scripts/serve-echo-logprobs.ts [--model DIR] [--tokens 1500] [--only echo5,...] [-- extra node flags]')
   process.exit(0)
 }
-const root = fileURLToPath(new URL('..', import.meta.url))
-const probe = fileURLToPath(new URL('./event-loop-probe.js', import.meta.url))
 const tokens = Number(options.tokens)
 const prompt = Array.from({length: tokens}, (_, i) => 5 + ((i * 7) % 200))
 const chat = (extra: object) => ({messages: [{role: 'user', content: 'hi'}], max_tokens: 1, ...extra})
@@ -35,22 +31,8 @@ const SHAPES: Record<string, [route: string, body: unknown]> = {
 }
 const shapes = options.only ? options.only.split(',') : Object.keys(SHAPES)
 
-const child = spawn(process.execPath, [...nodeFlags, '--import', probe, `${root}/bin/run.js`, 'serve', '--port', '0', '--threads', '1', ...(options.model ? ['--model', options.model] : [])], {stdio: ['ignore', 'ignore', 'pipe'], cwd: process.cwd()})
-process.on('exit', () => child.kill('SIGKILL')) // a failed run must not leave the server behind
-const lines = createInterface({input: child.stderr!})
-let onLine: (line: string) => void = () => {}
-lines.on('line', (line) => {
-  if (!line.startsWith('EVENT_LOOP') && !/^(pagedllm|model|backend|kv cache|ready|no --model|note):/.test(line) && !line.startsWith('pagedllm ')) process.stderr.write(`  [server] ${line}\n`)
-  onLine(line)
-})
-const nextLine = (prefix: string) => new Promise<string>((resolve) => (onLine = (line) => line.includes(prefix) && resolve(line)))
-const url = /at (\S+)\/v1/.exec(await nextLine('ready: '))![1]!
-
-async function loopDelay(): Promise<{p99Ms: number; maxMs: number}> {
-  const report = nextLine('EVENT_LOOP ')
-  child.kill('SIGUSR2')
-  return JSON.parse((await report).slice('EVENT_LOOP '.length))
-}
+const server = await startProbedServer(nodeFlags, options.model ? ['--model', options.model] : [])
+const {url, loopDelay} = server
 
 for (const name of shapes) {
   const [route, body] = SHAPES[name]!
@@ -74,4 +56,4 @@ for (const name of shapes) {
   const loop = await loopDelay()
   console.log(`${name} (${tokens} tokens, load ${loadavg()[0]!.toFixed(1)}): ${reply.status}, ${(bytes / 1e6).toFixed(2)} MB in ${wallMs.toFixed(0)} ms; loop delay max ${loop.maxMs.toFixed(0)} ms; /health max ${healthMax.toFixed(0)} ms`)
 }
-child.kill('SIGTERM')
+server.stop()
