@@ -1,6 +1,5 @@
 // Fuzzes `pagedllm serve` (dist/, a child process) with seeded hostile requests and client behaviour, model by model, checking every reply and the drained KV pool.
-// Usage: npm run build:ts && npx tsx scripts/fuzz-serve.ts [--seconds 40] [--seed 1] [--workers 4] [--models builtin,qwen2,qwen2moe,gpt2,gguf] [--out out/fuzz-serve] [--serve-flags="--num-blocks 48"]
-// (more --models: llama3, gemma, gemma3, mistral, phi3, qwen3, mixtral, gpt-neox, opt)
+// Usage: USAGE below (--help prints it).
 // Loopback only, bounded in time (seconds per model). Prints requests sent and failures by class; each failure's request goes to OUT/failures.jsonl.
 import {spawn, type ChildProcess} from 'node:child_process'
 import {mkdirSync, appendFileSync, existsSync, writeFileSync} from 'node:fs'
