@@ -1,6 +1,5 @@
 // Fuzzes `pagedllm serve` (dist/, a child process) with seeded hostile requests and client behaviour, model by model, checking every reply and the drained KV pool.
-// Usage: npm run build:ts && npx tsx scripts/fuzz-serve.ts [--seconds 40] [--seed 1] [--workers 4] [--models builtin,qwen2,qwen2moe,gpt2,gguf] [--out out/fuzz-serve] [--serve-flags="--num-blocks 48"]
-// (more --models: llama3, gemma, gemma3, mistral, phi3, qwen3, mixtral, gpt-neox, opt)
+// Usage: USAGE below (--help prints it).
 // Loopback only, bounded in time (seconds per model). Prints requests sent and failures by class; each failure's request goes to OUT/failures.jsonl.
 import {spawn, type ChildProcess} from 'node:child_process'
 import {mkdirSync, appendFileSync, existsSync, writeFileSync} from 'node:fs'
@@ -14,6 +13,10 @@ import {type FuzzRequest, generateRequest, makeRandom} from './fuzz-serve-bodies
 import {clientBehaviour, send} from './fuzz-serve-clients.js'
 import {drainedProblem, replyProblem} from './fuzz-serve-checks.js'
 
+const USAGE = `Usage: npm run build:ts && npx tsx scripts/fuzz-serve.ts [--seconds 40] [--seed 1] [--workers 4] [--models builtin,qwen2,qwen2moe,gpt2,gguf] [--out out/fuzz-serve] [--serve-flags="--num-blocks 48"]
+  --models: builtin, qwen2, qwen2moe, gpt2, gguf, llama3, gemma, gemma3, mistral, phi3, qwen3, mixtral, gpt-neox, opt
+  Fuzzes each model's server for --seconds with seeded hostile requests; failures go to OUT/failures.jsonl.`
+
 const {values: options} = parseArgs({
   options: {
     seconds: {type: 'string', default: '40'},
@@ -23,8 +26,13 @@ const {values: options} = parseArgs({
     out: {type: 'string', default: 'out/fuzz-serve'},
     // Extra serve flags for every model, e.g. a tight pool with swapping or speculative decoding: --serve-flags="--num-blocks 48 --preemption-mode swap".
     'serve-flags': {type: 'string', default: ''},
+    help: {type: 'boolean', short: 'h'},
   },
 })
+if (options.help) {
+  console.log(USAGE)
+  process.exit(0)
+}
 const root = resolve('.')
 const seconds = Number(options.seconds)
 const extraFlags = options['serve-flags']!.split(' ').filter((flag) => flag !== '')

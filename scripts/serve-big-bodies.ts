@@ -2,18 +2,14 @@
 // N such requests at once while /health is polled every 10 ms; reports /health latency (max, p99), the replies' status
 // codes and the server's own event-loop delay (scripts/event-loop-probe.js).
 // Usage: npm run build:ts && node --import tsx scripts/serve-big-bodies.ts [--model DIR] [--concurrent 4] [--only chatParts,...] [-- extra node flags, e.g. --cpu-prof]
-import {spawn} from 'node:child_process'
 import {loadavg} from 'node:os'
-import {createInterface} from 'node:readline'
-import {fileURLToPath} from 'node:url'
 import {parseArgs} from 'node:util'
+import {startProbedServer} from './probed-server.js'
 
 const {values: options, positionals: nodeFlags} = parseArgs({
   allowPositionals: true,
   options: {model: {type: 'string'}, concurrent: {type: 'string', default: '4'}, only: {type: 'string'}},
 })
-const root = fileURLToPath(new URL('..', import.meta.url))
-const probe = fileURLToPath(new URL('./event-loop-probe.js', import.meta.url))
 const N = 100_000
 const range = (n: number) => Array.from({length: n}, (_, i) => i)
 const parts = range(N).map((i) => ({type: 'text', text: `part ${i % 100}`}))
@@ -32,23 +28,8 @@ const SHAPES: Record<string, [route: string, body: () => unknown]> = {
 }
 const shapes = options.only ? options.only.split(',') : Object.keys(SHAPES)
 
-const child = spawn(process.execPath, [...nodeFlags, '--import', probe, `${root}/bin/run.js`, 'serve', '--port', '0', '--threads', '1', ...(options.model ? ['--model', options.model] : [])], {stdio: ['ignore', 'ignore', 'pipe'], cwd: process.cwd()})
-process.on('exit', () => child.kill('SIGKILL')) // a failed run must not leave the server behind
-const lines = createInterface({input: child.stderr!})
-let onLine: (line: string) => void = () => {}
-lines.on('line', (line) => {
-  if (!line.startsWith('EVENT_LOOP') && !/^(pagedllm|model|backend|kv cache|ready|no --model|note):/.test(line) && !line.startsWith('pagedllm ')) process.stderr.write(`  [server] ${line}\n`)
-  onLine(line)
-})
-const nextLine = (prefix: string) => new Promise<string>((resolve) => (onLine = (line) => line.includes(prefix) && resolve(line)))
-const ready = nextLine('ready: ')
-const url = /at (\S+)\/v1/.exec(await ready)![1]!
-
-async function loopDelay(): Promise<{p99Ms: number; maxMs: number}> {
-  const report = nextLine('EVENT_LOOP ')
-  child.kill('SIGUSR2')
-  return JSON.parse((await report).slice('EVENT_LOOP '.length))
-}
+const server = await startProbedServer(nodeFlags, options.model ? ['--model', options.model] : [])
+const {url, loopDelay} = server
 
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!
 for (const name of shapes) {
@@ -75,4 +56,4 @@ for (const name of shapes) {
   const sorted = health.sort((a, b) => a - b)
   console.log(`${name} (${(body.length / 1e6).toFixed(1)} MB x ${options.concurrent}, load ${loadavg()[0]!.toFixed(1)}): /health max ${sorted.at(-1)!.toFixed(0)} ms, p99 ${percentile(sorted, 0.99).toFixed(0)} ms over ${sorted.length}${sorted.includes(Infinity) ? ` (${sorted.filter((ms) => ms === Infinity).length} reset)` : ''}; loop delay max ${loop.maxMs.toFixed(0)} ms; all replied in ${wallMs.toFixed(0)} ms: ${[...new Set(statuses)].join(' | ')}`)
 }
-child.kill('SIGTERM')
+server.stop()

@@ -1,10 +1,12 @@
 // POST /v1/chat/completions: messages through the model's chat template, n choices, as one JSON reply or an SSE stream.
-import {type ApiContext, newObjectId, sendJson, unixSeconds} from './api-context.js'
+import {type ApiContext, newObjectId, unixSeconds} from './api-context.js'
 import {type ChatCompletionRequest, echoedContent, replyRole} from './chat-request.js'
 import {ChoiceDeltas} from './choice-deltas.js'
 import {errorReply} from './error-reply.js'
 import {admitPrompts, collectFinalOutputs, picksAtEnd, prepareBadWords, prepareGuided, type PreparedPrompt, PromptRun, promptTokensDetails, sequencesPerPrompt, usageOf} from './generation.js'
-import {type ChatTokenLogprob, chatLogprobs, promptLogprobsField, tokenNamer} from './logprobs-format.js'
+import {type ChatTokenLogprob, decodedToken, tokenNamer} from './logprobs-format.js'
+import {ReplySlicer, sendJsonInSlices} from './reply-slices.js'
+import {chatLogprobsInSlices, promptLogprobsInSlices} from './sliced-logprobs.js'
 import {checkModel, resolveMaxTokens, samplingParamsFor, truncationLimit} from './openai-schema.js'
 import {checkLogprobEntries} from './reply-logprobs-budget.js'
 import type {CheckedByRoute} from './request-checks.js'
@@ -37,16 +39,22 @@ export async function createChatCompletion(context: ApiContext, {request, unread
   const topCount = prompt.params.logprobs
   const name = tokenNamer(context.engine.tokenizer, request.tokensAsIds)
   const promptLogprobs = prompt.params.promptLogprobs
-  sendJson(context.response, 200, {
-    ...header,
-    object: 'chat.completion',
-    choices: outputs.map((output) => ({
+  const slicer = new ReplySlicer(context.signal)
+  const choices = []
+  for (const output of outputs)
+    choices.push({
       index: output.index,
       ...messageOf(output, replyRole(request), prompt.text, request.tools, parser, tags),
-      logprobs: topCount === null ? null : chatLogprobs(context.engine.tokenizer, name, output.tokenIds, output.logprobs ?? [], topCount),
+      logprobs: topCount === null ? null : await chatLogprobsInSlices(slicer, context.engine.tokenizer, name, output.tokenIds, output.logprobs ?? [], topCount),
       stop_reason: output.stopReason,
       ...(request.returnTokenIds ? {token_ids: output.tokenIds} : {}),
-    })),
+    })
+  const promptLogprobsField =
+    promptLogprobs === null ? null : await promptLogprobsInSlices(slicer, decodedToken(context.engine.tokenizer), tokenIds, final!.promptLogprobs ?? [], final!.promptLogprobRanks ?? [], promptLogprobs)
+  await sendJsonInSlices(context.response, slicer, 200, {
+    ...header,
+    object: 'chat.completion',
+    choices,
     usage: {
       ...usageOf(
         [tokenIds.length],
@@ -57,7 +65,7 @@ export async function createChatCompletion(context: ApiContext, {request, unread
     },
     system_fingerprint: null,
     ...(request.returnTokenIds ? {prompt_token_ids: tokenIds} : {}),
-    prompt_logprobs: promptLogprobs === null ? null : promptLogprobsField(context.engine.tokenizer, tokenIds, final!.promptLogprobs ?? [], final!.promptLogprobRanks ?? [], promptLogprobs),
+    prompt_logprobs: promptLogprobsField,
   })
 }
 
@@ -155,6 +163,7 @@ async function streamChatCompletion(
   const completionLengths = new Map<number, number>()
   const topCount = prompt.params.logprobs
   const name = tokenNamer(context.engine.tokenizer, request.tokensAsIds)
+  const slicer = new ReplySlicer(context.signal)
   const role = replyRole(request)
   const tools = request.tools !== null && request.tools.mode.kind !== 'none' ? new ToolCallDeltas(request.tools, context.toolCallParser ?? null) : null
   const splitters = new Map<number, ReasoningSplitter>()
@@ -179,7 +188,7 @@ async function streamChatCompletion(
   const promptIds = (index: number) => (request.returnTokenIds && !promptIdsSent.has(index) && promptIdsSent.add(index) ? {prompt_token_ids: prompt.tokenIds} : {})
   const promptIdsSent = new Set<number>()
   const sendChunk = (choice: {index: number; [field: string]: unknown}, tokenIds: readonly number[] = []) =>
-    sse.send({...header, object: 'chat.completion.chunk', ...promptIds(choice.index), choices: [request.returnTokenIds ? {...choice, token_ids: tokenIds} : choice], ...usageSoFar(choice.index)})
+    sse.send({...header, object: 'chat.completion.chunk', ...promptIds(choice.index), choices: [request.returnTokenIds ? {...choice, token_ids: tokenIds} : choice], ...usageSoFar(choice.index)}, undefined, slicer)
   // Beams and best_of samples are chosen at the end: they stream once finished, whole (vLLM streams beam search so).
   const holdUntilDone = picksAtEnd(prompt.params)
   try {
@@ -194,7 +203,7 @@ async function streamChatCompletion(
           if (prompt.text !== '') await sendChunk({index: completion.index, delta: {content: prompt.text}, logprobs: null, finish_reason: null})
         }
         completionLengths.set(completion.index, completion.tokenIds.length)
-        const logprobs = topCount === null ? null : chatLogprobs(context.engine.tokenizer, name, delta.tokenIds, delta.logprobs, topCount)
+        const logprobs = topCount === null ? null : await chatLogprobsInSlices(slicer, context.engine.tokenizer, name, delta.tokenIds, delta.logprobs, topCount)
         const finished = delta.finishReason !== null
         if (holdsText) {
           if (logprobs !== null) heldLogprobs.set(completion.index, [...(heldLogprobs.get(completion.index) ?? []), ...logprobs.content])

@@ -1,10 +1,12 @@
 // POST /v1/completions: one or several prompts, n choices each, as one JSON reply or an SSE stream.
-import {type ApiContext, newObjectId, sendJson, unixSeconds} from './api-context.js'
+import {type ApiContext, newObjectId, unixSeconds} from './api-context.js'
 import {ChoiceDeltas} from './choice-deltas.js'
 import type {CompletionOutput, RequestOutput} from './engine-like.js'
 import {errorReply} from './error-reply.js'
 import {admitPrompts, collectFinalOutputs, picksAtEnd, prepareBadWords, prepareGuided, type PreparedPrompt, PromptRun, promptTokensDetails, sequencesPerPrompt, usageOf} from './generation.js'
-import {completionLogprobs, concatLogprobs, promptLogprobsField, tokenNamer, tokenText, type TokenNamer} from './logprobs-format.js'
+import {concatLogprobs, decodedToken, tokenNamer, tokenText, type TokenNamer} from './logprobs-format.js'
+import {ReplySlicer, sendJsonInSlices} from './reply-slices.js'
+import {completionLogprobsInSlices, promptLogprobsInSlices} from './sliced-logprobs.js'
 import {checkLogprobEntries} from './reply-logprobs-budget.js'
 import {checkModel, type CompletionRequest, resolveMaxTokens, samplingParamsFor, truncationLimit} from './openai-schema.js'
 import {lastTokens} from './prompt-tokenizer.js'
@@ -34,7 +36,8 @@ export async function createCompletion(context: ApiContext, {request, unread}: C
   // As vLLM (and OpenAI's legacy API): sequences chosen at the end come back as one JSON reply, stream or not.
   if (request.stream && !picksAtEnd(prompts[0]!.params)) return streamCompletion(context, request, prompts, header, run, name)
   const finals = await collectFinalOutputs(run, prompts.length, context.signal, context.metrics.observeFinished)
-  sendJson(context.response, 200, completionReply(context, request, prompts, header, finals, name))
+  const slicer = new ReplySlicer(context.signal)
+  await sendJsonInSlices(context.response, slicer, 200, await completionReply(context, request, prompts, header, finals, name, slicer))
 }
 
 /** Prompts of one request being tokenized at once: more than the tokenizer workers (2 by default), far fewer than a window. */
@@ -84,29 +87,33 @@ function returned(request: CompletionRequest, output: Pick<CompletionOutput, 'te
   return request.echoOnly ? {text: '', tokenIds: [], logprobs: []} : {text: output.text, tokenIds: output.tokenIds, logprobs: output.logprobs ?? []}
 }
 
-function completionReply(
+/** The whole reply's object, its logprobs built a slice at a time (they can run to millions of entries). */
+async function completionReply(
   context: ApiContext,
   request: CompletionRequest,
   prompts: PreparedPrompt[],
   header: ReplyHeader,
   finals: RequestOutput[],
   name: TokenNamer,
+  slicer: ReplySlicer,
 ) {
   const textOf = tokenText(context.engine.tokenizer)
+  const decoded = decodedToken(context.engine.tokenizer)
   const completionLengths: number[] = []
-  const choices = finals.flatMap((final, promptIndex) => {
+  const choices = []
+  for (const [promptIndex, final] of finals.entries()) {
     const prompt = prompts[promptIndex]!
     const topCount = prompt.params.logprobs
     const promptLogprobs =
-      prompt.params.promptLogprobs === null ? null : promptLogprobsField(context.engine.tokenizer, prompt.tokenIds, final.promptLogprobs ?? [], final.promptLogprobRanks ?? [], prompt.params.promptLogprobs)
-    return final.outputs.map((output) => {
+      prompt.params.promptLogprobs === null ? null : await promptLogprobsInSlices(slicer, decoded, prompt.tokenIds, final.promptLogprobs ?? [], final.promptLogprobRanks ?? [], prompt.params.promptLogprobs)
+    for (const output of final.outputs) {
       const own = returned(request, output)
       completionLengths.push(own.tokenIds.length)
       // Echoed tokens come first; offsets run over the token texts from 0, as vLLM counts them.
-      const echoed = request.echo && topCount !== null ? completionLogprobs(name, textOf, prompt.tokenIds, final.promptLogprobs ?? [], topCount, 0) : null
+      const echoed = request.echo && topCount !== null ? await completionLogprobsInSlices(slicer, name, textOf, prompt.tokenIds, final.promptLogprobs ?? [], topCount, 0) : null
       const offset = echoed === null ? 0 : textLength(textOf, prompt.tokenIds)
-      const generated = topCount === null ? null : completionLogprobs(name, textOf, own.tokenIds, own.logprobs, topCount, offset)
-      return {
+      const generated = topCount === null ? null : await completionLogprobsInSlices(slicer, name, textOf, own.tokenIds, own.logprobs, topCount, offset)
+      choices.push({
         index: promptIndex * prompt.params.n + output.index,
         text: prompt.text + own.text,
         logprobs: generated === null ? null : echoed === null ? generated : concatLogprobs(echoed, generated),
@@ -114,9 +121,9 @@ function completionReply(
         stop_reason: output.stopReason,
         prompt_logprobs: promptLogprobs,
         ...(request.returnTokenIds ? {prompt_token_ids: prompt.tokenIds, token_ids: own.tokenIds} : {}),
-      }
-    })
-  })
+      })
+    }
+  }
   const usage = {
     ...usageOf(
       prompts.map((prompt) => prompt.tokenIds.length),
@@ -141,6 +148,7 @@ async function streamCompletion(
   const cachedTokens = new Map<number, number>()
   const textOffsets = new Map<number, number>()
   const textOf = tokenText(context.engine.tokenizer)
+  const slicer = new ReplySlicer(context.signal)
   // With include_usage every chunk carries usage: null (OpenAI's format), or the counts so far (continuous_usage_stats),
   // and a last chunk carries the totals.
   const usageSoFar = (promptIndex: number, index: number) =>
@@ -158,15 +166,15 @@ async function streamCompletion(
         completionLengths.set(index, request.echoOnly ? 0 : completion.tokenIds.length)
         // The first chunk of a choice carries the echoed prompt, with its logprobs when logprobs are asked for.
         const echoing = delta.isFirst && request.echo
-        const echoed = echoing && topCount !== null ? completionLogprobs(name, textOf, prompt.tokenIds, output.promptLogprobs ?? [], topCount, 0) : null
+        const echoed = echoing && topCount !== null ? await completionLogprobsInSlices(slicer, name, textOf, prompt.tokenIds, output.promptLogprobs ?? [], topCount, 0) : null
         const offset = (textOffsets.get(index) ?? 0) + (echoed === null ? 0 : textLength(textOf, prompt.tokenIds))
         textOffsets.set(index, offset + own.text.length)
-        const generated = topCount === null ? null : completionLogprobs(name, textOf, own.tokenIds, own.logprobs, topCount, offset)
+        const generated = topCount === null ? null : await completionLogprobsInSlices(slicer, name, textOf, own.tokenIds, own.logprobs, topCount, offset)
         const logprobs = echoed !== null && generated !== null ? concatLogprobs(echoed, generated) : generated
         const text = (echoing ? prompt.text : '') + own.text
         const ids = request.returnTokenIds ? {...(delta.isFirst ? {prompt_token_ids: prompt.tokenIds} : {}), token_ids: own.tokenIds} : {}
         const choice = {index, text, logprobs, finish_reason: delta.finishReason, stop_reason: delta.stopReason, ...ids}
-        await sse.send({...header, choices: [choice], ...usageSoFar(promptIndex, index)})
+        await sse.send({...header, choices: [choice], ...usageSoFar(promptIndex, index)}, undefined, slicer)
       }
     }
     context.signal.throwIfAborted()

@@ -40,7 +40,22 @@ export function tokenNamer(tokenizer: TokenizerLike, asIds: boolean): TokenNamer
 
 /** The text a token adds to the reply: what text_offset counts, however the token is named. */
 export function tokenText(tokenizer: TokenizerLike): TokenNamer {
-  return (tokenId) => utf8.decode(tokenizer.tokenBytes(tokenId))
+  return cachedById((tokenId) => utf8.decode(tokenizer.tokenBytes(tokenId)))
+}
+
+/** prompt_logprobs' decoded_token: the id decoded alone, special tokens kept. */
+export function decodedToken(tokenizer: TokenizerLike): TokenNamer {
+  return cachedById((tokenId) => tokenizer.decode([tokenId], {skipSpecialTokens: false}))
+}
+
+/** A namer that works out each id once (a reply names the same top tokens at most positions); bounded by the vocabulary. */
+function cachedById(name: TokenNamer): TokenNamer {
+  const names = new Map<number, string>()
+  return (tokenId) => {
+    let text = names.get(tokenId)
+    if (text === undefined) names.set(tokenId, (text = name(tokenId)))
+    return text
+  }
 }
 
 /** vLLM reports a logprob below -9999 (a -inf logit) as -9999.0: JSON has no -Infinity (it would print null). NaN (a broken model) too. */
@@ -122,10 +137,10 @@ export function chatLogprobs(
 /**
  * vLLM's prompt_logprobs: per prompt position null (the first) or {"<token id>": {logprob, rank, decoded_token}} for the
  * prompt's token and the top k. The top k rank 1..k; the prompt token has the rank the engine counted over its row
- * (`ranks`), or its place in the top k where no count came with it, else null.
+ * (`ranks`), or its place in the top k where no count came with it, else null. `decoded` names a token (decodedToken).
  */
 export function promptLogprobsField(
-  tokenizer: TokenizerLike,
+  decoded: TokenNamer,
   tokenIds: readonly number[],
   promptLogprobs: readonly (TokenLogprobs | null)[],
   ranks: readonly (number | null)[],
@@ -137,7 +152,7 @@ export function promptLogprobsField(
     const top = ranked(logprobs, topCount)
     const field: Record<string, PromptTokenLogprob> = {}
     const add = (id: number, logprob: number, rank: number | null) =>
-      (field[id] = {logprob: reportedLogprob(logprob), rank, decoded_token: tokenizer.decode([id], {skipSpecialTokens: false})})
+      (field[id] = {logprob: reportedLogprob(logprob), rank, decoded_token: decoded(id)})
     const ownRank = top.findIndex(([id]) => id === tokenId)
     add(tokenId, logprobs.get(tokenId) ?? -Infinity, ranks[position] ?? (ownRank >= 0 ? ownRank + 1 : null))
     top.forEach(([id, logprob], index) => add(id, logprob, index + 1))

@@ -10,7 +10,9 @@ import type {ChatCompletionRequest} from './chat-request.js'
 import {ChoiceDeltas} from './choice-deltas.js'
 import type {CompletionOutput} from './engine-like.js'
 import {errorReply} from './error-reply.js'
-import {chatLogprobs, tokenNamer, tokenText} from './logprobs-format.js'
+import {tokenNamer, tokenText} from './logprobs-format.js'
+import {ReplySlicer, sendJsonInSlices} from './reply-slices.js'
+import {chatLogprobsInSlices} from './sliced-logprobs.js'
 import {type CheckedByRoute, type CheckedResponses, checkResponses, responsesParamOfChecked} from './request-checks.js'
 import {logUnreadFields} from './request-fields.js'
 import {type ItemStatus, type PlacedLogprob, type ResponseEvent, ResponseOutputBuilder, ReplyReader} from './responses-output.js'
@@ -61,7 +63,7 @@ async function runResponse(context: ApiContext, checked: CheckedResponses): Prom
     // The same reading as a stream's, with no events: the two replies cannot differ.
     const response = await runToEnd(context, context.signal, request, chatRun, base, new ResponseOutputBuilder(), async () => {})
     keep(response)
-    sendJson(context.response, 200, response)
+    await sendJsonInSlices(context.response, new ReplySlicer(context.signal), 200, response)
   } catch (error) {
     throw rename(error)
   }
@@ -82,7 +84,9 @@ async function streamResponse(
 ): Promise<void> {
   const sse = new SseStream(context.response, context.limits.slowClientTimeoutMs)
   let sequenceNumber = 0
-  const emit = async (event: ResponseEvent) => sse.send({...event, sequence_number: sequenceNumber++}, event.type)
+  // The last event holds the whole response: serialized a slice at a time.
+  const slicer = new ReplySlicer(context.signal)
+  const emit = async (event: ResponseEvent) => sse.send({...event, sequence_number: sequenceNumber++}, event.type, slicer)
   const builder = new ResponseOutputBuilder(emit)
   try {
     const opened = async () => {
@@ -149,6 +153,7 @@ async function runToEnd(
 ) {
   const reader = new ReplyReader(request, chatRun)
   const deltas = new ChoiceDeltas()
+  const slicer = new ReplySlicer(signal)
   let final: CompletionOutput | null = null
   let cachedTokens = 0
   let first = true
@@ -159,7 +164,7 @@ async function runToEnd(
     const completion = output.outputs[0]!
     const delta = deltas.next(0, completion)
     if (delta === null) continue
-    await reader.push(delta.text, delta.finishReason !== null, builder, logprobsOf(context, request, chatRun, delta.tokenIds, delta.logprobs))
+    await reader.push(delta.text, delta.finishReason !== null, builder, await logprobsOf(context, request, chatRun, slicer, delta.tokenIds, delta.logprobs))
     if (delta.finishReason !== null) final = completion
   }
   signal.throwIfAborted()
@@ -175,12 +180,20 @@ function lastEventOf(response: ReturnType<typeof responseObject>): ResponseEvent
 }
 
 /** The tokens' logprobs as the chat route gives them (top_logprobs alternatives each) with their texts, or none when not asked for. */
-function logprobsOf(context: ApiContext, request: ChatCompletionRequest, {prompt}: ChatRun, tokenIds: readonly number[], logprobs: readonly TokenLogprobs[]): PlacedLogprob[] {
+async function logprobsOf(
+  context: ApiContext,
+  request: ChatCompletionRequest,
+  {prompt}: ChatRun,
+  slicer: ReplySlicer,
+  tokenIds: readonly number[],
+  logprobs: readonly TokenLogprobs[],
+): Promise<PlacedLogprob[]> {
   const topCount = prompt.params.logprobs
   if (topCount === null) return []
   const {tokenizer} = context.engine
   const textOf = tokenText(tokenizer)
-  return chatLogprobs(tokenizer, tokenNamer(tokenizer, request.tokensAsIds), tokenIds, logprobs, topCount).content.map((entry, index) => ({text: textOf(tokenIds[index]!), entry}))
+  const {content} = await chatLogprobsInSlices(slicer, tokenizer, tokenNamer(tokenizer, request.tokensAsIds), tokenIds, logprobs, topCount)
+  return content.map((entry, index) => ({text: textOf(tokenIds[index]!), entry}))
 }
 
 /** Cut by max_output_tokens (or the context's end) is "incomplete"; a stop, EOS or finished call is "completed". */

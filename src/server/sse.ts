@@ -1,5 +1,6 @@
 // Server-sent events as OpenAI streams them: `data: {json}\n\n` chunks closed by `data: [DONE]\n\n`, written no faster than the client reads.
 import type {ServerResponse} from 'node:http'
+import type {ReplySlicer} from './reply-slices.js'
 
 /** The client read too slowly for too long: its stream was cut so the server does not buffer for it. */
 export class ClientTooSlow extends Error {
@@ -27,9 +28,11 @@ export class SseStream {
    * pulling the next engine output, so a slow reader holds back the reply instead of growing a buffer; one that
    * stays stalled past the timeout is disconnected (ClientTooSlow), which aborts its requests and frees their blocks.
    */
-  async send(data: unknown, event?: string): Promise<void> {
+  async send(data: unknown, event?: string, slicer?: ReplySlicer): Promise<void> {
+    // A big event (an echoed prompt's logprobs) is serialized a slice at a time (`slicer`), before any of it is written.
+    const text = slicer === undefined ? frame(data, event) : frameText((await slicer.json(data)).join(''), event)
     this.start()
-    if (this.response.write(frame(data, event))) return
+    if (this.response.write(text)) return
     await this.drained()
   }
 
@@ -83,5 +86,9 @@ export class SseStream {
 
 /** One SSE event: its JSON, and its name when the API names events (`event: response.created`). */
 function frame(data: unknown, event: string | undefined): string {
-  return `${event === undefined ? '' : `event: ${event}\n`}data: ${JSON.stringify(data)}\n\n`
+  return frameText(JSON.stringify(data), event)
+}
+
+function frameText(json: string, event: string | undefined): string {
+  return `${event === undefined ? '' : `event: ${event}\n`}data: ${json}\n\n`
 }
