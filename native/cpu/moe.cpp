@@ -148,11 +148,8 @@ void moe_mlp(ThreadPool& pool, const MoeWeights& w, const ModelConfig& config, c
     }
     if (shared > 0) {
       const float* from_shared = shared_out + static_cast<size_t>(r) * hidden;
-      if (!config.shared_expert_gated) {
-        for (int h = 0; h < hidden; ++h) y[h] += from_shared[h];
-        continue;
-      }
-      const float gate = 1.f / (1.f + std::exp(-shared_gate[r]));
+      // Ungated (GraniteMoeShared): a gate of 1, whose products are the shared outputs exactly.
+      const float gate = config.shared_expert_gated ? 1.f / (1.f + std::exp(-shared_gate[r])) : 1.f;
       for (int h = 0; h < hidden; ++h) {
         const float product = gate * from_shared[h];
         y[h] += product;
