@@ -46,7 +46,7 @@ describe('mixture-of-experts configs', () => {
     assert.throws(() => parseModelConfig({...qwen3, moe_intermediate_size: 0}), loadError(/"moe_intermediate_size" must be a positive integer/))
     assert.throws(() => parseModelConfig({...qwen3, decoder_sparse_step: 0}), loadError(/"decoder_sparse_step" must be a positive integer/))
     assert.throws(() => parseModelConfig({...qwen3, num_experts: 1e6}), loadError(/1000000 experts is more than the 4096 supported/))
-    assert.throws(() => parseModelConfig({...BASE, architectures: ['PhiMoEForCausalLM']}), loadError(/PhiMoEForCausalLM .*Phi-3\.5-MoE/))
+    assert.throws(() => parseModelConfig({...BASE, architectures: ['PhiMoEForCausalLM'], num_experts_per_tok: 3}), loadError(/PhiMoE's sparsemixer routes every token to 2 experts \(num_experts_per_tok 3, 16 experts\)/))
     assert.throws(() => parseModelConfig({...BASE, architectures: ['Qwen2MoeForCausalLM'], use_sliding_window: true, sliding_window: 64}), loadError(/use_sliding_window without "layer_types" is not supported for Qwen2-MoE/))
   })
 })

@@ -1,5 +1,5 @@
-// GPT-Neo, Cohere2, OLMo 3 and GraniteMoeShared: configs read as transformers 5.18's config classes read them (what
-// the kernels lack refused by key), their windows in a paged engine, and their replies through the server. Logits against
+// GPT-Neo, Cohere2, OLMo 3, GraniteMoeShared and PhiMoE: configs read as transformers 5.18's config classes read them (what
+// the kernels lack refused by key), their windows in a paged engine, and their replies through the server (PhiMoE's: and generate). Logits against
 // the float64 reference and transformers: layernorm-architectures.test.ts (gpt-neo), rms-architectures.test.ts (the others).
 import assert from 'node:assert/strict'
 import {readFileSync} from 'node:fs'
@@ -9,10 +9,13 @@ import {cpuOnlyNeed} from '../src/engine/engine-parts.js'
 import {ModelLoadError} from '../src/engine/errors.js'
 import {expectedTensorShapes, loadModel, selectModelTensors} from '../src/engine/model/load-model.js'
 import {parseModelConfig} from '../src/engine/model/model-config.js'
+import {longRopeForContext} from '../src/engine/model/rope-scaling.js'
 import {readCheckpointTensors} from '../src/engine/model/safetensors.js'
 import {ensureTestModel, testModelConfigJson, type TestModelVariant} from '../src/engine/model/test-model.js'
 import {checkBatchInvariant} from './support/batch-invariance-check.js'
 import {postJson} from './support/blackbox-checks.js'
+import {ReferenceModel} from './support/reference-model.js'
+import {runCommand} from './support/run-command.js'
 import {startTinyEngineServer} from './support/server-harness.js'
 import type {TransformersFixture} from './support/transformers-fixture.js'
 import {checkWindowedEngine} from './support/windowed-engine-check.js'
@@ -96,6 +99,42 @@ describe('GraniteMoeShared config', () => {
   })
 })
 
+describe('PhiMoE config', () => {
+  const PHIMOE = {architectures: ['PhiMoEForCausalLM'], vocab_size: 100, hidden_size: 64, intermediate_size: 32, num_hidden_layers: 2, num_attention_heads: 8}
+  const longrope = {type: 'longrope', short_factor: Array(4).fill(1), long_factor: Array(4).fill(2), short_mscale: 1.25, long_mscale: 1.5}
+  it('as PhimoeConfig reads it: 16 experts top-2 by sparsemixer (router_jitter_noise 0.01), Mixtral names, biased LayerNorms, 8 KV heads, rope base 1e6; its mscales as LongRoPE\'s factors', () => {
+    const c = parseModelConfig(PHIMOE)
+    assert.deepEqual(c.moe, {numExperts: 16, numExpertsPerToken: 2, normTopkProb: false, expertIntermediateSize: 32, sharedExpertIntermediateSize: 0, sparseLayers: [true, true], mixtralNames: true, sparsemixerJitterEps: 0.01})
+    assert.deepEqual([c.numKvHeads, c.ropeTheta, c.rmsNormEps, c.maxPositionEmbeddings, c.attentionBias, c.attentionOutputBias, c.rmsVariant!.normMean, c.rmsVariant!.normBias, c.rmsVariant!.headBias, c.layerWindows],
+      [8, 1e6, 1e-5, 131072, false, undefined, true, true, undefined, undefined])
+    const biased = parseModelConfig({...PHIMOE, attention_bias: true, lm_head_bias: true, router_jitter_noise: 0.5, sliding_window: 64})
+    assert.deepEqual([biased.attentionBias, biased.attentionOutputBias, biased.rmsVariant!.headBias, biased.moe!.sparsemixerJitterEps, biased.layerWindows], [true, true, true, 0.5, [64, 64]])
+    const names = expectedTensorShapes(biased).map((t) => t.name)
+    for (const name of ['model.layers.1.input_layernorm.bias', 'model.layers.1.post_attention_layernorm.bias', 'model.layers.1.self_attn.o_proj.bias', 'model.norm.bias', 'lm_head.bias']) assert.ok(names.includes(name), name)
+    // short_mscale within the original context (the context is capped there), long_mscale with long_factor past it.
+    const scaled = parseModelConfig({...PHIMOE, max_position_embeddings: 8192, original_max_position_embeddings: 4096, rope_scaling: longrope})
+    assert.deepEqual([scaled.maxPositionEmbeddings, scaled.ropeScaling.type === 'longrope' && scaled.ropeScaling.attentionFactor], [4096, 1.25])
+    const extended = longRopeForContext(scaled, 8192)
+    assert.deepEqual([extended.maxPositionEmbeddings, extended.ropeScaling.type === 'longrope' && [extended.ropeScaling.attentionFactor, extended.ropeScaling.frequencyDivisors[0]]], [8192, [1.5, 2]])
+  })
+
+  it('refuses what transformers would not run or the kernels lack, by key', () => {
+    assert.throws(() => parseModelConfig({...PHIMOE, num_experts_per_tok: 1}), loadError(/sparsemixer routes every token to 2 experts \(num_experts_per_tok 1, 16 experts\)/))
+    assert.throws(() => parseModelConfig({...PHIMOE, router_jitter_noise: -1}), loadError(/"router_jitter_noise" must be a non-negative number, got -1/))
+    assert.throws(() => parseModelConfig({...PHIMOE, lm_head_bias: 'yes'}), loadError(/"lm_head_bias" must be true or false, got "yes"/))
+    assert.throws(() => parseModelConfig({...PHIMOE, original_max_position_embeddings: 4096, rope_scaling: {...longrope, long_mscale: undefined}}), loadError(/PhiMoE's longrope needs "long_mscale"/))
+    assert.throws(() => parseModelConfig({...PHIMOE, rope_scaling: {type: 'yarn', factor: 2}}), loadError(/PhiMoE rope type "yarn" is not supported \(default, longrope\)/))
+  })
+
+  it('generate --json replies with the float64 reference\'s greedy tokens', async () => {
+    const dir = await ensureTestModel('tiny', {variant: 'phimoe'})
+    const result = await runCommand('generate', ['--model', dir, '--threads', '1', '--json', '--temperature', '0', '--max-tokens', '8', '--ignore-eos', 'the sea and the sky'])
+    assert.equal(result.code, 0, result.stderr)
+    const [reply] = JSON.parse(result.stdout) as {prompt_token_ids: number[]; outputs: {token_ids: number[]}[]}[]
+    assert.deepEqual(reply!.outputs[0]!.token_ids, (await ReferenceModel.load(dir)).greedy(reply!.prompt_token_ids, 8))
+  })
+})
+
 /** The variants with windows of 8 on some layers. */
 const WINDOWED: TestModelVariant[] = ['gpt-neo', 'cohere2', 'olmo3']
 
@@ -110,7 +149,7 @@ for (const variant of WINDOWED) {
 }
 
 /** Every new variant: CPU only by name, and transformers' greedy tokens through the server (batch invariance: where its family's tests do not check it). */
-const VARIANTS: TestModelVariant[] = ['gpt-neo', 'cohere2', 'olmo3', 'granitemoeshared']
+const VARIANTS: TestModelVariant[] = ['gpt-neo', 'cohere2', 'olmo3', 'granitemoeshared', 'phimoe']
 const BATCH_INVARIANCE_HERE = new Set<TestModelVariant>(['gpt-neo'])
 
 for (const variant of VARIANTS) {

@@ -201,7 +201,7 @@ class CpuBackend final : public Backend {
     for (int l = 0; l < config_.num_layers; ++l) {
       const LayerWeights& w = weights_.layers[l];
       // hidden_ holds the previous layer's MLP output; fold it into the residual while normalising.
-      residual_step(pool_, config_, hidden_.data(), residual_.data(), w.input_norm, tokens, l == 0);
+      residual_step(pool_, config_, hidden_.data(), residual_.data(), w.input_norm, w.input_norm_bias, tokens, l == 0);
       // Cohere: the MLP reads the attention's normed input.
       if (config_.parallel_residual) parallel_input_.assign(hidden_.begin(), hidden_.begin() + static_cast<size_t>(tokens) * hidden);
       linear(pool_, hidden_.data(), tokens, w.qkv, w.qkv_bias.empty() ? nullptr : w.qkv_bias.data(), qkv_.data(), linear_order_);
@@ -234,7 +234,7 @@ class CpuBackend final : public Backend {
         std::copy(parallel_input_.begin(), parallel_input_.end(), hidden_.begin());
       } else {
         if (!w.attention_out_norm.empty()) rms_norm(pool_, hidden_.data(), w.attention_out_norm.data(), hidden_.data(), tokens, hidden, eps);
-        residual_step(pool_, config_, hidden_.data(), residual_.data(), w.post_attention_norm, tokens, false);
+        residual_step(pool_, config_, hidden_.data(), residual_.data(), w.post_attention_norm, w.post_attention_norm_bias, tokens, false);
       }
       if (config_.is_sparse_layer(l)) {
         moe_mlp(pool_, w.moe, config_, hidden_.data(), tokens, hidden_.data(), linear_order_, moe_scratch_);
@@ -256,8 +256,9 @@ class CpuBackend final : public Backend {
       std::copy(hidden_.begin() + src, hidden_.begin() + src + hidden, final_rows_.begin() + static_cast<size_t>(i) * hidden);
       std::copy(residual_.begin() + src, residual_.begin() + src + hidden, final_residual_.begin() + static_cast<size_t>(i) * hidden);
     }
-    residual_step(pool_, config_, final_rows_.data(), final_residual_.data(), weights_.final_norm, rows, false);
-    linear(pool_, final_rows_.data(), rows, weights_.output_matrix(), nullptr, logits_out, linear_order_);
+    residual_step(pool_, config_, final_rows_.data(), final_residual_.data(), weights_.final_norm, weights_.final_norm_bias, rows, false);
+    const float* head_bias = weights_.lm_head_bias.empty() ? nullptr : weights_.lm_head_bias.data();  // PhiMoE's lm_head_bias
+    linear(pool_, final_rows_.data(), rows, weights_.output_matrix(), head_bias, logits_out, linear_order_);
     scale_logits(config_, logits_out, static_cast<size_t>(rows) * config_.vocab_size);
     if (config_.final_logit_softcap > 0.f) {
       const size_t count = static_cast<size_t>(rows) * config_.vocab_size;

@@ -379,6 +379,10 @@ ModelWeights load_model_weights(const ModelConfig& config, const std::vector<Ten
     return weight;
   };
   weights.final_norm = norm("model.norm.weight", hidden);
+  // PhiMoE: LayerNorms with biases and an lm_head bias, read when the tensor list (rms-variants.ts) names them.
+  const auto bias = [&](const std::string& name, int size) { return reader.has(name) ? reader.read(name, {size}) : std::vector<float>(); };
+  weights.final_norm_bias = bias("model.norm.bias", hidden);
+  weights.lm_head_bias = bias("lm_head.bias", config.vocab_size);
   weights.layers.resize(config.num_layers);
   for (int i = 0; i < config.num_layers; ++i) {
     const std::string prefix = "model.layers." + std::to_string(i) + ".";
@@ -398,7 +402,9 @@ ModelWeights load_model_weights(const ModelConfig& config, const std::vector<Ten
       layer.mlp_out_norm = norm(prefix + "post_feedforward_layernorm.weight", hidden);
     } else {
       layer.post_attention_norm = norm(prefix + "post_attention_layernorm.weight", hidden);
+      layer.post_attention_norm_bias = bias(prefix + "post_attention_layernorm.bias", hidden);
     }
+    layer.input_norm_bias = bias(prefix + "input_layernorm.bias", hidden);
     load_stacked(reader, layer.qkv,
                  {{prefix + "self_attn.q_proj.weight", q_rows, format}, {prefix + "self_attn.k_proj.weight", kv_rows, format},
                   {prefix + "self_attn.v_proj.weight", kv_rows, more_bits}},

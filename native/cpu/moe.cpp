@@ -93,7 +93,11 @@ void moe_mlp(ThreadPool& pool, const MoeWeights& w, const ModelConfig& config, c
   linear(pool, x, num_rows, w.router, nullptr, logits, LinearOrder::kBatchInvariant);
   int32_t* experts = grown(s.experts, slots);
   float* weights = grown(s.weights, slots);
-  moe_route(logits, num_rows, num_experts, top_k, config.norm_topk_prob, experts, weights);
+  if (config.sparsemixer) {
+    sparsemixer_route(logits, num_rows, num_experts, config.sparsemixer_jitter_eps, experts, weights);
+  } else {
+    moe_route(logits, num_rows, num_experts, top_k, config.norm_topk_prob, experts, weights);
+  }
 
   // Each expert once, over the rows routed to it (in row order); its outputs land in their (row, rank) slots.
   float* expert_out = grown(s.expert_out, slots * hidden);

@@ -1,4 +1,4 @@
-// A sparse mixture-of-experts MLP (Mixtral, Qwen2-MoE, Qwen3-MoE): router, softmax, top-k, each chosen expert's gated
+// A sparse mixture-of-experts MLP (Mixtral, Qwen2-MoE, Qwen3-MoE, PhiMoE): router, softmax top-k (PhiMoE: sparsemixer), each chosen expert's gated
 // MLP on the rows routed to it, and the weighted sum in rank order; Qwen2-MoE's gated shared expert (GraniteMoeShared's ungated one) added last.
 #pragma once
 #include <cstdint>
@@ -36,6 +36,11 @@ MoeWeights load_moe_weights(const ModelConfig& config, const std::string& prefix
 // renormalize. Calling thread only.
 void moe_route(const float* router_logits, int num_rows, int num_experts, int top_k, bool renormalize, int32_t* experts,
                float* weights);
+
+// PhiMoE's sparsemixer (sparsemixer.cpp): exactly two experts per row, in rank order, each weighted by its own masked
+// softmax (jitter_eps: router_jitter_noise). Calling thread only.
+void sparsemixer_route(const float* router_logits, int num_rows, int num_experts, double jitter_eps, int32_t* experts,
+                       float* weights);
 
 // Activations grown to the largest batch seen and reused.
 struct MoeScratch {

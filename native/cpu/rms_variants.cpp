@@ -1,4 +1,5 @@
-// Granite's scaled residual adds and logits, OLMo2's residual stream without pre-norms and SmolLM3's rope-free layers.
+// Granite's scaled residual adds and logits, OLMo2's residual stream without pre-norms, SmolLM3's rope-free layers and
+// the LayerNorms of Cohere, OLMo and PhiMoE.
 #include "rms_variants.h"
 
 #include <algorithm>
@@ -16,7 +17,7 @@ static const float* zero_bias(int width) {
 }
 
 void residual_step(ThreadPool& pool, const ModelConfig& config, float* sublayer_out, float* residual,
-                   const std::vector<float>& norm, int tokens, bool first) {
+                   const std::vector<float>& norm, const std::vector<float>& norm_bias, int tokens, bool first) {
   const size_t count = static_cast<size_t>(tokens) * config.hidden_size;
   if (!first) {
     // transformers: residual + out * residual_multiplier (the product rounded to fp32 first, as here).
@@ -31,8 +32,9 @@ void residual_step(ThreadPool& pool, const ModelConfig& config, float* sublayer_
   if (norm.empty()) {
     std::copy_n(residual, count, sublayer_out);
   } else if (config.norm_mean) {
-    // A LayerNorm bias of zeros adds nothing (x + 0 is x), so the weight-only norm is exact.
-    layer_norm(pool, residual, norm.data(), zero_bias(config.hidden_size), sublayer_out, tokens, config.hidden_size, config.rms_norm_eps);
+    // Without a bias (Cohere, OLMo) one of zeros adds nothing (x + 0 is x), so the weight-only norm is exact.
+    const float* bias = norm_bias.empty() ? zero_bias(config.hidden_size) : norm_bias.data();
+    layer_norm(pool, residual, norm.data(), bias, sublayer_out, tokens, config.hidden_size, config.rms_norm_eps);
   } else {
     rms_norm(pool, residual, norm.data(), sublayer_out, tokens, config.hidden_size, config.rms_norm_eps);
   }

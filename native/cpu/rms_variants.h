@@ -12,9 +12,9 @@ namespace cpu {
 // Adds a sublayer's output (Granite: times residual_multiplier) into the residual stream and leaves the next sublayer's
 // input in `sublayer_out`: RMSNorm(residual) * norm (Cohere, norm_mean: LayerNorm without bias), or the residual itself
 // when `norm` is empty (OLMo2 has no pre-norms). first: nothing to add yet (layer 0's input comes straight from the
-// embeddings in `residual`).
+// embeddings in `residual`). norm_bias: PhiMoE's LayerNorm bias (norm_mean); empty: none.
 void residual_step(ThreadPool& pool, const ModelConfig& config, float* sublayer_out, float* residual,
-                   const std::vector<float>& norm, int tokens, bool first);
+                   const std::vector<float>& norm, const std::vector<float>& norm_bias, int tokens, bool first);
 
 // residual += out (Cohere's parallel block adds the attention output, then the MLP's through residual_step).
 void add_to_residual(const ModelConfig& config, const float* out, float* residual, int tokens);

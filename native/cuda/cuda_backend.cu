@@ -68,7 +68,7 @@ class CudaBackend final : public Backend {
         model_.sandwich_norms || model_.attention_scale != 0.f || model_.attn_logit_softcap != 0.f || model_.final_logit_softcap != 0.f)
       throw std::runtime_error("CUDA backend: Gemma's GeGLU MLP, (1 + weight) RMSNorm, scaled embeddings and Gemma 2's sandwich norms and soft-capping are not implemented (use --device cpu)");
     if (model_.num_experts > 0)
-      throw std::runtime_error("CUDA backend: mixture-of-experts MLPs (Mixtral, Qwen2-MoE, Qwen3-MoE) are not implemented (use --device cpu)");
+      throw std::runtime_error("CUDA backend: mixture-of-experts MLPs (Mixtral, Qwen2-MoE, Qwen3-MoE, PhiMoE's sparsemixer) are not implemented (use --device cpu)");
     // Granite's multipliers, OLMo's and OLMo2's norms, SmolLM3's rope-free layers, Cohere's parallel block (rms_variants.h).
     const bool rope_skipped = std::any_of(model_.rope_layers.begin(), model_.rope_layers.end(), [](uint8_t rope) { return rope == 0; });
     if (model_.residual_multiplier != 1.f || model_.logits_multiplier != 1.f || model_.post_norms_only || model_.whole_qk_norm ||

@@ -112,6 +112,13 @@ static void parse_moe(const Napi::Object& config, ModelConfig& out) {
   out.moe_intermediate_size = int_field(moe, "expertIntermediateSize");
   out.shared_expert_intermediate_size = int_field(moe, "sharedExpertIntermediateSize");
   out.shared_expert_gated = !(moe.Has("ungatedSharedExpert") && bool_field(moe, "ungatedSharedExpert"));
+  if (moe.Has("sparsemixerJitterEps")) {
+    out.sparsemixer = true;
+    out.sparsemixer_jitter_eps = number_field(moe, "sparsemixerJitterEps");
+    if (!(out.sparsemixer_jitter_eps >= 0) || out.num_experts_per_tok != 2 || out.num_experts < 2) {
+      fail(config.Env(), "moe.sparsemixerJitterEps must be non-negative, with 2 experts per token of at least 2");
+    }
+  }
   Napi::Value layers = moe.Get("sparseLayers");
   if (!layers.IsArray()) fail(config.Env(), "moe.sparseLayers must be an array of booleans");
   Napi::Array list = layers.As<Napi::Array>();

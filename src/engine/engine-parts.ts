@@ -41,7 +41,7 @@ export function cpuOnlyNeed(config: Pick<EngineConfig, 'quantization' | 'batchIn
   if (model.tensors.some((t) => t.blockFormat)) return {reason: 'this GGUF file holds quantized tensors', param: 'device'}
   const c = model.config
   if (c.layerNorm) return {reason: `${c.architecture} (${c.layerNorm.alibiSlopes ? 'ALiBi attention, ' : ''}LayerNorm with bias, a plain MLP, learned or partial rotary positions)`, param: 'device'}
-  if (c.rmsVariant) return {reason: `${c.architecture} (Granite's multipliers, OLMo's norms and clip_qkv, SmolLM3's layers without rope, Cohere's parallel LayerNorm blocks)`, param: 'device'}
+  if (c.rmsVariant) return {reason: `${c.architecture} (Granite's multipliers, OLMo's norms and clip_qkv, SmolLM3's layers without rope, Cohere's parallel LayerNorm blocks, PhiMoE's biased LayerNorms and sparsemixer routing)`, param: 'device'}
   if (c.hiddenAct !== 'silu' || c.normWeightOffset !== 0 || c.embeddingScale !== 1 || c.sandwichNorms || c.attentionScale !== 0 || c.attnLogitSoftcap !== 0 || c.finalLogitSoftcap !== 0)
     return {reason: `${c.architecture} (GeGLU, (1 + weight) norms, scaled embeddings, sandwich norms or soft-capping)`, param: 'device'}
   if (c.moe) return {reason: `${c.architecture} (mixture-of-experts MLPs)`, param: 'device'}

@@ -29,6 +29,10 @@ interface LayerWeights {
   down: Float64Array
   /** A sparse layer's router and experts (its gate/up/down are then empty); null for a dense MLP. */
   moe: ReferenceMoe | null
+  /** PhiMoE: its LayerNorms' biases and o_proj's (Llama's attention_bias too); null without. */
+  inputNormBias: Float64Array | null
+  postNormBias: Float64Array | null
+  oBias: Float64Array | null
 }
 
 /** One sequence's KV cache: per layer, keys and values of every position so far, contiguous. */
@@ -65,6 +69,9 @@ export class ReferenceModel {
     private readonly localInverseFrequencies: Float64Array | null,
     /** OPT, GPT-NeoX, GPT-2: their own forward pass (reference-layernorm.ts) in place of the one below. */
     private readonly layerNorm: LayerNormReference | null = null,
+    /** PhiMoE: the final LayerNorm's bias and lm_head's; null without. */
+    private readonly finalNormBias: Float64Array | null = null,
+    private readonly lmHeadBias: Float64Array | null = null,
   ) {}
 
   /** mapWeight rewrites a tensor after reading (e.g. to its quantized-then-dequantized values). */
@@ -86,6 +93,7 @@ export class ReferenceModel {
       // Gemma's RMSNorm scales by (1 + weight).
       return name.endsWith('norm.weight') && config.normWeightOffset !== 0 ? mapped.map((w) => w + config.normWeightOffset) : mapped
     }
+    const optional = (name: string): Float64Array | null => (byName.has(name) ? read(name) : null)
     const layers: LayerWeights[] = []
     for (let i = 0; i < config.numLayers; i++) {
       const p = `model.layers.${i}`
@@ -113,6 +121,9 @@ export class ReferenceModel {
         up: dense(`${p}.mlp.up_proj.weight`),
         down: dense(`${p}.mlp.down_proj.weight`),
         moe: sparse ? loadReferenceMoe(read, p, config.moe!) : null,
+        inputNormBias: optional(`${p}.input_layernorm.bias`),
+        postNormBias: optional(`${p}.post_attention_layernorm.bias`),
+        oBias: optional(`${p}.self_attn.o_proj.bias`),
       })
     }
     const embed = read('model.embed_tokens.weight')
@@ -120,7 +131,7 @@ export class ReferenceModel {
     const inverseFrequencies = ropeInverseFrequencies(config.headDim, config.ropeTheta, config.ropeScaling)
     const attentionFactor = config.ropeScaling.type === 'yarn' || config.ropeScaling.type === 'longrope' ? config.ropeScaling.attentionFactor : 1
     const local = config.ropeLocalTheta === undefined ? null : ropeInverseFrequencies(config.headDim, config.ropeLocalTheta, {type: 'none'})
-    return new ReferenceModel(config, embed, layers, read('model.norm.weight'), lmHead, inverseFrequencies, attentionFactor, local)
+    return new ReferenceModel(config, embed, layers, read('model.norm.weight'), lmHead, inverseFrequencies, attentionFactor, local, null, optional('model.norm.bias'), optional('lm_head.bias'))
   }
 
   newSequence(): ReferenceSequence {
@@ -173,8 +184,8 @@ export class ReferenceModel {
 
     for (let layer = 0; layer < c.numLayers; layer++) {
       const w = this.layers[layer]
-      const norm = c.rmsVariant?.normMean ? meanNorm : rmsNorm
-      const normed = w.inputNorm ? norm(residual, w.inputNorm, hidden, c.rmsNormEps) : residual.slice()
+      const norm = (x: Float64Array, weight: Float64Array, bias: Float64Array | null) => (c.rmsVariant?.normMean ? meanNorm(x, weight, hidden, c.rmsNormEps, bias) : rmsNorm(x, weight, hidden, c.rmsNormEps))
+      const normed = w.inputNorm ? norm(residual, w.inputNorm, w.inputNormBias) : residual.slice()
       const q = linear(normed, w.q, w.qBias, hidden)
       const k = linear(normed, w.k, w.kBias, hidden)
       const v = linear(normed, w.v, w.vBias, hidden)
@@ -200,10 +211,10 @@ export class ReferenceModel {
       keyCache[layer].set(k, start * kvSize)
       valueCache[layer].set(v, start * kvSize)
       const attended = attention(q, keyCache[layer], valueCache[layer], start, count, c, window)
-      const attentionOut = linear(attended, w.o, null, c.numHeads * c.headDim)
+      const attentionOut = linear(attended, w.o, w.oBias, c.numHeads * c.headDim)
       addToResidual(w.attentionOutNorm ? rmsNorm(attentionOut, w.attentionOutNorm, hidden, c.rmsNormEps) : attentionOut)
       // Cohere: the MLP reads the attention's normed input (residual + attention + mlp).
-      const normed2 = w.postNorm ? norm(residual, w.postNorm, hidden, c.rmsNormEps) : c.rmsVariant?.parallelBlock ? normed : residual.slice()
+      const normed2 = w.postNorm ? norm(residual, w.postNorm, w.postNormBias) : c.rmsVariant?.parallelBlock ? normed : residual.slice()
       const activation = c.hiddenAct === 'gelu_pytorch_tanh' ? geluTanh : silu
       const gatedMlp = (x: Float64Array, gateWeight: Float64Array, upWeight: Float64Array, downWeight: Float64Array, intermediate: number) => {
         const gate = linear(x, gateWeight, null, hidden)
@@ -217,8 +228,9 @@ export class ReferenceModel {
 
     const positions = which === 'all' ? [...Array(count).keys()] : [count - 1]
     return positions.map((t) => {
-      const normed = (c.rmsVariant?.normMean ? meanNorm : rmsNorm)(residual.subarray(t * hidden, (t + 1) * hidden), this.finalNorm, hidden, c.rmsNormEps)
-      const logits = linear(normed, this.lmHead, null, hidden)
+      const row = residual.subarray(t * hidden, (t + 1) * hidden)
+      const normed = c.rmsVariant?.normMean ? meanNorm(row, this.finalNorm, hidden, c.rmsNormEps, this.finalNormBias) : rmsNorm(row, this.finalNorm, hidden, c.rmsNormEps)
+      const logits = linear(normed, this.lmHead, this.lmHeadBias, hidden)
       if (c.rmsVariant) logits.forEach((x, i) => (logits[i] = x * c.rmsVariant!.logitsMultiplier))
       return c.finalLogitSoftcap > 0 ? logits.map((x) => softcap(x, c.finalLogitSoftcap)) : logits
     })

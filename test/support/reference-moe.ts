@@ -1,4 +1,4 @@
-// The float64 reference's sparse MoE MLP (Mixtral, Qwen2-MoE, Qwen3-MoE), as transformers 5.18 computes it: softmax router, top-k, optional renormalisation, Qwen2-MoE's gated shared expert (GraniteMoeShared's ungated one).
+// The float64 reference's sparse MoE MLP (Mixtral, Qwen2-MoE, Qwen3-MoE, PhiMoE), as transformers 5.18 computes it: softmax router, top-k, optional renormalisation (PhiMoE: sparsemixer), Qwen2-MoE's gated shared expert (GraniteMoeShared's ungated one).
 import type {MoeConfig} from '../../src/engine/model/moe-config.js'
 
 export interface ReferenceMoe {
@@ -41,6 +41,19 @@ export function routeRow(logits: ArrayLike<number>, topK: number, renormalize: b
   return renormalize ? ranked.map(([e, p]) => [e, p / kept]) : ranked
 }
 
+/** PhiMoE's sparsemixer (eval mode): the top expert, then the best of the rest, each weighted by its softmax over the experts within 2 x eps (relative) of it. */
+export function sparsemixerRow(logits: ArrayLike<number>, eps: number): [number, number][] {
+  const values = Array.from(logits)
+  const pick = (skip: number): [number, number] => {
+    const chosen = values.reduce((best, v, e) => (e !== skip && (best < 0 || v > values[best]!) ? e : best), -1)
+    const top = values[chosen]!
+    const kept = values.filter((v, e) => e !== skip && (top - v) / Math.max(Math.abs(v), top) <= 2 * eps)
+    return [chosen, 1 / kept.reduce((sum, v) => sum + Math.exp(v - top), 0)]
+  }
+  const first = pick(-1)
+  return [first, pick(first[0])]
+}
+
 export function referenceMoeMlp(x: Float64Array, w: ReferenceMoe, moe: MoeConfig, hidden: number, ops: ReferenceOps): Float64Array {
   const rows = x.length / hidden
   const out = new Float64Array(x.length)
@@ -48,7 +61,9 @@ export function referenceMoeMlp(x: Float64Array, w: ReferenceMoe, moe: MoeConfig
   for (let r = 0; r < rows; r++) {
     const row = x.subarray(r * hidden, (r + 1) * hidden)
     const target = out.subarray(r * hidden, (r + 1) * hidden)
-    for (const [e, weight] of routeRow(logits.subarray(r * moe.numExperts, (r + 1) * moe.numExperts), moe.numExpertsPerToken, moe.normTopkProb)) {
+    const rowLogits = logits.subarray(r * moe.numExperts, (r + 1) * moe.numExperts)
+    const routes = moe.sparsemixerJitterEps === undefined ? routeRow(rowLogits, moe.numExpertsPerToken, moe.normTopkProb) : sparsemixerRow(rowLogits, moe.sparsemixerJitterEps)
+    for (const [e, weight] of routes) {
       const expert = w.experts[e]!
       const y = ops.gatedMlp(row, expert.gate, expert.up, expert.down, moe.expertIntermediateSize)
       for (let h = 0; h < hidden; h++) target[h] += weight * y[h]!

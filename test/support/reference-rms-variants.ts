@@ -15,15 +15,15 @@ export function applyInterleavedRope(x: Float64Array, base: number, heads: numbe
   }
 }
 
-/** Cohere's LayerNorm: mean-subtracted, weight only. */
-export function meanNorm(x: Float64Array, weight: Float64Array, size: number, eps: number): Float64Array {
+/** Cohere's LayerNorm: mean-subtracted, weight only (PhiMoE's: and a bias). */
+export function meanNorm(x: Float64Array, weight: Float64Array, size: number, eps: number, bias: Float64Array | null = null): Float64Array {
   const out = new Float64Array(x.length)
   for (let base = 0; base < x.length; base += size) {
     let mean = 0
     for (let i = 0; i < size; i++) mean += x[base + i] / size
     let variance = 0
     for (let i = 0; i < size; i++) variance += (x[base + i] - mean) ** 2 / size
-    for (let i = 0; i < size; i++) out[base + i] = ((x[base + i] - mean) / Math.sqrt(variance + eps)) * weight[i]
+    for (let i = 0; i < size; i++) out[base + i] = ((x[base + i] - mean) / Math.sqrt(variance + eps)) * weight[i] + (bias ? bias[i] : 0)
   }
   return out
 }

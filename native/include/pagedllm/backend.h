@@ -90,6 +90,10 @@ struct ModelConfig {
   int shared_expert_intermediate_size = 0;
   bool shared_expert_gated = true;  // false: the shared expert's output is added as is (GraniteMoeShared)
   std::vector<uint8_t> sparse_layers;  // [num_layers], 1 = sparse MLP
+  // PhiMoE: sparsemixer routing (top-2, each pick a softmax over the experts within 2 * jitter_eps of it) in place of
+  // softmax top-k (native/cpu/sparsemixer.cpp).
+  bool sparsemixer = false;
+  double sparsemixer_jitter_eps = 0.0;
   bool is_sparse_layer(int layer) const { return num_experts > 0 && sparse_layers.at(layer) != 0; }
   // The LayerNorm family (OPT, GPT-NeoX, GPT-2: native/cpu/layernorm_family.cpp): LayerNorm with bias (eps in
   // rms_norm_eps), a plain MLP fc1 -> hidden_act -> fc2 (fc1 in gate_up, fc2 in down), biases where the checkpoint has

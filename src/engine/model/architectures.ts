@@ -78,13 +78,14 @@ export const ARCHITECTURES: Record<string, ArchitectureTraits> = {
   GraniteMoeForCausalLM: {...BASE, moe: 'granitemoe'},
   // GraniteMoE with an ungated shared expert (shared_mlp) beside the routed ones (granite-moe.ts).
   GraniteMoeSharedForCausalLM: {...BASE, moe: 'granitemoeshared'},
+  // Phi-3.5-MoE: sparsemixer-routed experts under LayerNorms with bias, attention and lm_head biases (phimoe-config.ts).
+  PhiMoEForCausalLM: {...BASE, defaultMaxPositions: 131072, moe: 'phimoe'},
 }
 /** The RMSNorm families above, then the LayerNorm family (OPT, GPT-NeoX, GPT-2: layernorm-family.ts; Phi, StableLM, StarCoder2, GPT-J, GPTBigCode, GPT-Neo: layernorm-more.ts; BLOOM, Falcon, MPT: alibi-family.ts). */
 export const SUPPORTED_ARCHITECTURES = [...Object.keys(ARCHITECTURES), ...LAYERNORM_ARCHITECTURES]
 
 /** Architectures that look close to a supported one but need what the engine does not have. */
 export const NEAR_MISSES: Record<string, string> = {
-  PhiMoEForCausalLM: 'Phi-3.5-MoE mixture-of-experts layers (sparsemixer routing) under LayerNorms with bias and LongRoPE with short/long mscale are not supported',
   Phi3SmallForCausalLM: 'Phi-3-small needs blocksparse attention, gegelu and muP scaling',
   GraniteMoeHybridForCausalLM: 'Granite 4 hybrid models need Mamba-2 layers',
 }

@@ -1,7 +1,8 @@
-// Mixture-of-experts settings (Mixtral, Qwen2-MoE, Qwen3-MoE, OLMoE, GraniteMoE, GraniteMoeShared) read from config.json, and the tensors their sparse MLPs need.
+// Mixture-of-experts settings (Mixtral, Qwen2-MoE, Qwen3-MoE, OLMoE, GraniteMoE, GraniteMoeShared, PhiMoE) read from config.json, and the tensors their sparse MLPs need.
 import {ModelLoadError, quotedValue} from '../errors.js'
+import {phimoeRouting} from './phimoe-config.js'
 
-export type MoeFamily = 'mixtral' | 'qwen2_moe' | 'qwen3_moe' | 'olmoe' | 'granitemoe' | 'granitemoeshared'
+export type MoeFamily = 'mixtral' | 'qwen2_moe' | 'qwen3_moe' | 'olmoe' | 'granitemoe' | 'granitemoeshared' | 'phimoe'
 
 export interface MoeConfig {
   numExperts: number
@@ -19,6 +20,8 @@ export interface MoeConfig {
   sparseLayers: boolean[]
   /** Mixtral's checkpoint names (block_sparse_moe.gate, experts.E.w1/w3/w2), renamed at load to the ones the backends read. */
   mixtralNames: boolean
+  /** PhiMoE: sparsemixer routing (two experts, each weighted by a softmax masked at 2 x this relative distance) in place of softmax top-k. */
+  sparsemixerJitterEps?: number
 }
 
 type Json = Record<string, unknown>
@@ -34,6 +37,8 @@ const DEFAULTS: Record<MoeFamily, {experts: number; topK: number; moeIntermediat
   granitemoe: {experts: 8, topK: 2, moeIntermediate: null, shared: 0, normTopk: true},
   // GraniteMoeSharedConfig: GraniteMoE's, plus an ungated shared expert shared_intermediate_size wide (0: none).
   granitemoeshared: {experts: 8, topK: 2, moeIntermediate: null, shared: 0, normTopk: true},
+  // PhimoeConfig: Mixtral's layout, 16 experts, routed by sparsemixer (phimoe-config.ts).
+  phimoe: {experts: 16, topK: 2, moeIntermediate: null, shared: 0, normTopk: false},
 }
 
 /** A real checkpoint's expert count stays far below this; a hostile config.json must not make us list millions of tensors. */
@@ -69,9 +74,10 @@ export function parseMoeConfig(config: Json, family: MoeFamily, numLayers: numbe
     normTopkProb: family === 'mixtral' || granite || normTopk,
     expertIntermediateSize: defaults.moeIntermediate === null ? intermediateSize : positive('moe_intermediate_size', defaults.moeIntermediate),
     sharedExpertIntermediateSize: shared,
-    sparseLayers: family === 'mixtral' || family === 'olmoe' || granite ? Array<boolean>(numLayers).fill(true) : qwenSparseLayers(config, numLayers, source),
-    mixtralNames: family === 'mixtral',
+    sparseLayers: family === 'mixtral' || family === 'olmoe' || family === 'phimoe' || granite ? Array<boolean>(numLayers).fill(true) : qwenSparseLayers(config, numLayers, source),
+    mixtralNames: family === 'mixtral' || family === 'phimoe',
     ...(family === 'granitemoeshared' && shared > 0 ? {ungatedSharedExpert: true} : {}),
+    ...(family === 'phimoe' ? phimoeRouting(config, numExperts, numExpertsPerToken, source) : {}),
   }
 }
 

@@ -1,8 +1,9 @@
-// Granite (and GraniteMoE, GraniteMoeShared), OLMo2 (and OLMo 3), SmolLM3, Cohere (and Cohere2), OLMo and OLMoE: the Llama-layout architectures with a twist each, read as transformers 5.18's config classes read them.
+// Granite (and GraniteMoE, GraniteMoeShared), OLMo2 (and OLMo 3), SmolLM3, Cohere (and Cohere2), OLMo, OLMoE and PhiMoE: the Llama-layout architectures with a twist each, read as transformers 5.18's config classes read them.
 import {ModelLoadError, quotedValue} from '../errors.js'
 import type {TensorInfo} from './safetensors.js'
 import {COHERE2, cohere2RopeLayers, cohere2View} from './cohere2-config.js'
 import {OLMO3} from './olmo3-config.js'
+import {PHIMOE, phimoeHeadBias, phimoeView} from './phimoe-config.js'
 
 /** What sets Granite, OLMo2 or SmolLM3 apart from Llama; ModelConfig.rmsVariant holds it (native/cpu/rms_variants.h runs it). */
 export interface RmsVariantFeatures {
@@ -24,9 +25,13 @@ export interface RmsVariantFeatures {
   normAffine: boolean
   /** OLMo, OLMoE: q, k and v clamped to [-clipQkv, clipQkv] after their projections; 0: none. */
   clipQkv: number
+  /** PhiMoE: its LayerNorms (normMean) have biases (input_layernorm, post_attention_layernorm, model.norm). */
+  normBias?: true
+  /** PhiMoE's lm_head_bias: lm_head.bias is added to the logits. */
+  headBias?: true
 }
 
-export const RMS_VARIANT_ARCHITECTURES = ['GraniteForCausalLM', 'Olmo2ForCausalLM', 'SmolLM3ForCausalLM', 'CohereForCausalLM', 'OlmoForCausalLM', 'OlmoeForCausalLM', 'GraniteMoeForCausalLM', COHERE2, OLMO3, 'GraniteMoeSharedForCausalLM'] as const
+export const RMS_VARIANT_ARCHITECTURES = ['GraniteForCausalLM', 'Olmo2ForCausalLM', 'SmolLM3ForCausalLM', 'CohereForCausalLM', 'OlmoForCausalLM', 'OlmoeForCausalLM', 'GraniteMoeForCausalLM', COHERE2, OLMO3, 'GraniteMoeSharedForCausalLM', PHIMOE] as const
 
 export function isRmsVariantArchitecture(architecture: string): boolean {
   return (RMS_VARIANT_ARCHITECTURES as readonly string[]).includes(architecture)
@@ -42,6 +47,7 @@ export function rmsVariantView(config: Json, architecture: string, source: strin
   // CohereConfig names its LayerNorm's eps layer_norm_eps; its rope base defaults to 500000 (default_theta).
   if (architecture === 'CohereForCausalLM') return {...config, rms_norm_eps: config.layer_norm_eps ?? 1e-5, rope_theta: config.rope_theta ?? 500000}
   if (architecture === COHERE2) return cohere2View(config, source)
+  if (architecture === PHIMOE) return phimoeView(config, source)
   if (architecture !== 'SmolLM3ForCausalLM' || config.layer_types != null) return config
   // SmolLM3Config: with use_sliding_window and a window, the layers without rope slide.
   const rope = smolLm3RopeLayers(config, source)
@@ -87,6 +93,8 @@ export function parseRmsVariant(config: Json, architecture: string, source: stri
     Object.assign(rmsVariant, {logitsMultiplier: scale, normMean: true, parallelBlock: true})
     if (architecture === COHERE2) rmsVariant.ropeLayers = cohere2RopeLayers(config)
   }
+  // PhiMoE: nn.LayerNorm with weight and bias.
+  if (architecture === PHIMOE) Object.assign(rmsVariant, {normMean: true, normBias: true}, phimoeHeadBias(config, source) ? {headBias: true} : {})
   return {rmsVariant, attentionScale: 0, embeddingScale: 1}
 }
 
@@ -116,6 +124,13 @@ export function rmsVariantTensorShapes(rmsVariant: RmsVariantFeatures, shapes: {
     if (rmsVariant.wholeQkNorm && name.endsWith('.self_attn.k_norm.weight')) return {name, shape: [kvSize]}
     return {name, shape}
   }).filter(({name}) => !(rmsVariant.parallelBlock && name.endsWith('.post_attention_layernorm.weight')) && (rmsVariant.normAffine || !/norm\.weight$/.test(name)))
+    .flatMap((tensor) => [tensor, ...phimoeBiases(rmsVariant, tensor)])
+}
+
+/** PhiMoE's biases: each LayerNorm's beside its weight, lm_head's (lm_head_bias, [vocab]) beside the embedding (tied or not). */
+function phimoeBiases(rmsVariant: RmsVariantFeatures, {name, shape}: {name: string; shape: number[]}): {name: string; shape: number[]}[] {
+  if (rmsVariant.normBias && /norm\.weight$/.test(name)) return [{name: name.replace(/weight$/, 'bias'), shape}]
+  return rmsVariant.headBias && name === 'model.embed_tokens.weight' ? [{name: 'lm_head.bias', shape: [shape[0]!]}] : []
 }
 
 /**

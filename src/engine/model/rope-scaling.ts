@@ -10,7 +10,7 @@ export type RopeScaling =
   | {type: 'linear'; factor: number}
   | {type: 'llama3'; factor: number; lowFreqFactor: number; highFreqFactor: number; originalMaxPosition: number}
   | {type: 'yarn'; factor: number; originalMaxPosition: number; betaFast: number; betaSlow: number; truncate: boolean; frequencyDivisors: number[]; attentionFactor: number}
-  | {type: 'longrope'; originalMaxPosition: number; maxPosition: number; shortFactor: number[]; longFactor: number[]; frequencyDivisors: number[]; attentionFactor: number}
+  | {type: 'longrope'; originalMaxPosition: number; maxPosition: number; shortFactor: number[]; longFactor: number[]; frequencyDivisors: number[]; attentionFactor: number; longAttentionFactor?: number}
 
 type Json = Record<string, unknown>
 
@@ -137,8 +137,11 @@ function parseLongRope(raw: Json, context: RopeContext, source: string, optional
   }
   const factor = optionalPositive('factor') ?? context.maxPositionEmbeddings / original
   const attentionFactor = optionalPositive('attention_factor') ?? (factor <= 1 ? 1 : Math.sqrt(1 + Math.log(factor) / Math.log(original)))
+  // PhiMoE's long_mscale (phimoe-config.ts) past the original context; others keep one factor.
+  const longAttentionFactor = optionalPositive('long_attention_factor')
   const scaling: RopeScaling = {
     type: 'longrope', originalMaxPosition: original, maxPosition: context.maxPositionEmbeddings, shortFactor, longFactor, frequencyDivisors: shortFactor, attentionFactor,
+    ...(longAttentionFactor === null ? {} : {longAttentionFactor}),
   }
   if (original >= context.maxPositionEmbeddings) return {scaling}
   return {scaling, contextCap: {tokens: original, note: longRopeCapNote(original)}}
@@ -159,7 +162,7 @@ export function longRopeForContext<Config extends {ropeScaling: RopeScaling; max
   const maxPositionEmbeddings = Math.min(requested, rope.maxPosition)
   const note = `longrope rope_scaling: --max-model-len ${requested} passes original_max_position_embeddings ${rope.originalMaxPosition}, so long_factor rotates every position up to ${maxPositionEmbeddings} (as llama.cpp past the original context; transformers keeps short_factor while a forward pass stays within it).`
   const notes = [...(config.notes ?? []).filter((line) => line !== longRopeCapNote(rope.originalMaxPosition)), note]
-  return {...config, maxPositionEmbeddings, ropeScaling: {...rope, frequencyDivisors: rope.longFactor}, notes}
+  return {...config, maxPositionEmbeddings, ropeScaling: {...rope, frequencyDivisors: rope.longFactor, attentionFactor: rope.longAttentionFactor ?? rope.attentionFactor}, notes}
 }
 
 export function isObject(value: unknown): value is Json {

@@ -8,12 +8,12 @@ type Json = Record<string, unknown>
 /** Gemma 2, Gemma 3, Cohere2 and OLMo 3 build layer_types, when config.json has none, as every `pattern`-th layer full, the others sliding. */
 const DEFAULT_SLIDING_PATTERN: Record<string, number> = {Gemma2ForCausalLM: 2, Gemma3ForCausalLM: 6, Cohere2ForCausalLM: 4, Olmo3ForCausalLM: 4}
 /** Architectures whose every layer slides when sliding_window is set (their config classes have no layer_types). */
-const ALL_LAYERS_SLIDE = new Set(['MistralForCausalLM', 'MixtralForCausalLM', 'Phi3ForCausalLM'])
+const ALL_LAYERS_SLIDE = new Set(['MistralForCausalLM', 'MixtralForCausalLM', 'Phi3ForCausalLM', 'PhiMoEForCausalLM'])
 
 /**
  * One window per layer (0: full attention), or undefined when no layer slides. A query at position p sees keys at
  * positions (p - window, p]: transformers' masking_utils `kv_idx > q_idx - sliding_window`, the same for every family.
- * Mistral, Mixtral and Phi-3 slide on every layer; Qwen2/Qwen3 only with use_sliding_window, on the layers layer_types marks
+ * Mistral, Mixtral, Phi-3 and PhiMoE slide on every layer; Qwen2/Qwen3 only with use_sliding_window, on the layers layer_types marks
  * "sliding_attention" or else from max_window_layers on; Gemma 2/3 on the layers layer_types marks, by default all but
  * every 2nd (Gemma 2) or every sliding_window_pattern-th (Gemma 3, 6), or every 4th (Cohere2, OLMo 3). Llama and Gemma have no window.
  */
