@@ -1,4 +1,4 @@
-// GGUF granite, granitemoe, olmo, olmo2, olmoe, command-r and cohere2 files (llama.cpp's tensor names and metadata keys) load as the checkpoints they were converted from.
+// GGUF granite, granitemoe, olmo, olmo2 (OLMo 3's too), olmoe, command-r and cohere2 files (llama.cpp's tensor names and metadata keys) load as the checkpoints they were converted from.
 import assert from 'node:assert/strict'
 import {cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
@@ -91,6 +91,51 @@ async function slidingEveryFourth(dir: string): Promise<string> {
   return copy
 }
 
+/** The olmo3 test model with one rope base for both layer types (a GGUF file has one: rope.freq_base) and a YaRN attention factor an f32 holds. */
+async function olmo3OneBase(dir: string): Promise<string> {
+  const copy = join(dir, 'hf-olmo3')
+  cpSync(await ensureTestModel('tiny', {variant: 'olmo3'}), copy, {recursive: true})
+  const config = JSON.parse(readFileSync(join(copy, 'config.json'), 'utf8'))
+  writeFileSync(join(copy, 'config.json'), JSON.stringify({...config, rope_parameters: {full_attention: {...config.rope_parameters.full_attention, attention_factor: 1.25}, sliding_attention: {rope_type: 'default', rope_theta: 1e6}}}))
+  return copy
+}
+
+/** OLMo 3 as llama.cpp's converter writes it: olmo2 with the window, one flag per layer, and the full layers' YaRN. */
+function olmo3Metadata(c: LoadedModel['config'], pattern: boolean[] | null): Record<string, GgufEntry> {
+  const yarn = c.ropeScaling.type === 'yarn' ? c.ropeScaling : null
+  return {
+    ...metadata('olmo2', c), 'olmo2.attention.sliding_window': {type: 'u32', value: Math.max(...c.layerWindows!)},
+    ...(pattern ? {'olmo2.attention.sliding_window_pattern': {type: 'bools', value: pattern}} : {}),
+    ...(yarn ? {'olmo2.rope.scaling.type': {type: 'string', value: 'yarn'}, 'olmo2.rope.scaling.factor': {type: 'f32', value: yarn.factor},
+      'olmo2.rope.scaling.attn_factor': {type: 'f32', value: yarn.attentionFactor}, 'olmo2.rope.scaling.original_context_length': {type: 'u32', value: yarn.originalMaxPosition}} : {}),
+  }
+}
+
+describe('GGUF OLMo 3 files (olmo2 with attention.sliding_window)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pagedllm-olmo3-gguf-'))
+  after(() => rmSync(dir, {recursive: true, force: true}))
+
+  it('load as the Olmo3 checkpoint they were converted from: its windows, the YaRN on full layers only, bit-identical logits at f32', async () => {
+    const hf = await loadModel(await olmo3OneBase(dir))
+    const path = join(dir, 'olmo3.gguf')
+    writeFileSync(path, ggufBytes(olmo3Metadata(hf.config, hf.config.layerWindows!.map((w) => w > 0)), {tensors: convertedAll(hf, 'olmo2')}))
+    const gguf = await loadModel(path)
+    const features = (m: LoadedModel) => [m.config.architecture, m.config.layerWindows, m.config.ropeTheta, m.config.ropeLocalTheta, m.config.ropeScaling, m.config.rmsVariant]
+    assert.deepEqual(features(gguf), features(hf))
+    assert.equal(maxAbsDifference((await promptLogits(gguf, 'f32')).logits, (await promptLogits(hf, 'f32')).logits), 0)
+    // Without the flags, llama.cpp's fixed pattern: every 4th layer full (both of these 2 slide).
+    writeFileSync(path, ggufBytes(olmo3Metadata(hf.config, null), {tensors: convertedAll(hf, 'olmo2')}))
+    assert.deepEqual((await loadModel(path)).config.layerWindows, [8, 8])
+    for (const [entries, pattern] of [
+      [{'olmo2.attention.sliding_window_pattern': {type: 'bools', value: [true]}}, /sliding_window_pattern must hold one true\/false per layer \(2\)/],
+      [{'olmo2.rope.scaling.type': {type: 'string', value: 'longrope'}}, /OLMo 3 \(olmo2 with attention\.sliding_window\) rope scaling "longrope" is not supported \(none or yarn\)/],
+    ] as const) {
+      writeFileSync(path, ggufBytes({...olmo3Metadata(hf.config, null), ...entries}, {tensors: convertedAll(hf, 'olmo2')}))
+      await assert.rejects(loadModel(path), (error: unknown) => error instanceof ModelLoadError && pattern.test(error.message))
+    }
+  })
+})
+
 describe('GGUF granite / granitemoe / olmo / olmo2 / olmoe / command-r / cohere2 files', () => {
   const dir = mkdtempSync(join(tmpdir(), 'pagedllm-rms-gguf-'))
   after(() => rmSync(dir, {recursive: true, force: true}))
@@ -108,11 +153,10 @@ describe('GGUF granite / granitemoe / olmo / olmo2 / olmoe / command-r / cohere2
       const quantizedPath = join(dir, `${variant}-q8_0.gguf`)
       writeFileSync(quantizedPath, ggufBytes(metadata(arch, hf.config), {tensors: q8_0Matrices(convertedAll(hf, arch))}))
       assert.equal(maxAbsDifference((await promptLogits(await loadModel(quantizedPath), 'f32')).logits, (await promptLogits(hf, 'q8_0')).logits), 0)
-      // OLMo 3 (olmo2 with sliding windows) is refused by name; a shared expert's size without its tensors names the first one missing.
-      const refused = {olmo2: ['olmo2.attention.sliding_window', /olmo2 with attention\.sliding_window \(OLMo 3\) is not supported/], granitemoe: ['granitemoe.expert_shared_feed_forward_length', /mlp\.shared_expert\.gate_proj\.weight is missing/]} as const
-      if (arch === 'olmo2' || variant === 'granitemoe') {
-        writeFileSync(path, ggufBytes({...metadata(arch, hf.config), [refused[arch][0]]: {type: 'u32', value: 8}}, {tensors: convertedAll(hf, arch)}))
-        await assert.rejects(loadModel(path), (error: unknown) => error instanceof ModelLoadError && refused[arch][1].test(error.message))
+      // A shared expert's size without its tensors names the first one missing.
+      if (variant === 'granitemoe') {
+        writeFileSync(path, ggufBytes({...metadata(arch, hf.config), 'granitemoe.expert_shared_feed_forward_length': {type: 'u32', value: 8}}, {tensors: convertedAll(hf, arch)}))
+        await assert.rejects(loadModel(path), (error: unknown) => error instanceof ModelLoadError && /mlp\.shared_expert\.gate_proj\.weight is missing/.test(error.message))
       }
       if (arch !== 'command-r') return
       // Command R+'s per-head q/k norms are refused by name.

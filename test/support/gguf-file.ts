@@ -9,6 +9,7 @@ export type GgufEntry =
   | {type: 'bool'; value: boolean}
   | {type: 'strings'; value: string[]}
   | {type: 'i32s' | 'f32s'; value: number[]}
+  | {type: 'bools'; value: boolean[]}
 
 /** One tensor: ggml dims (fastest-varying first), ggml type id, its data, and optionally a forced relative offset. */
 export interface GgufTensorSpec {
@@ -80,6 +81,7 @@ export function ggufBytes(metadata: Record<string, GgufEntry>, versionOrOptions:
       case 'bool': u32(TYPE_IDS.bool); push(Buffer.from([entry.value ? 1 : 0])); break
       case 'strings': u32(TYPE_IDS.array); u32(TYPE_IDS.string); u64(entry.value.length); entry.value.forEach(string); break
       case 'i32s': u32(TYPE_IDS.array); u32(TYPE_IDS.i32); u64(entry.value.length); entry.value.forEach(i32); break
+      case 'bools': u32(TYPE_IDS.array); u32(TYPE_IDS.bool); u64(entry.value.length); entry.value.forEach((flag) => push(Buffer.from([flag ? 1 : 0]))); break
       case 'f32s': u32(TYPE_IDS.array); u32(TYPE_IDS.f32); u64(entry.value.length); entry.value.forEach(f32); break
     }
   }

@@ -15,6 +15,7 @@ import type {Tokenizer} from './tokenizer.js'
 import type {LoadedModel} from './load-model.js'
 import {checkTokenizerFits, selectModelTensors} from './load-model.js'
 import {NEAR_MISSES} from './architectures.js'
+import {isOlmo3Gguf} from './gguf-olmo3.js'
 import {parseModelConfig, type ModelConfig} from './model-config.js'
 import type {TensorDtype, TensorInfo} from './safetensors.js'
 
@@ -106,7 +107,7 @@ function ggufConfig(file: GgufFile, arch: string, vocabSize: number, tokenizer: 
     }
   }
   const ropeType = get('rope.scaling.type')
-  if (ropeType !== undefined && ropeType !== 'none' && ropeType !== 'linear') {
+  if (ropeType !== undefined && ropeType !== 'none' && ropeType !== 'linear' && !isOlmo3Gguf(arch, get)) {
     throw new ModelLoadError(`${file.path}: rope scaling ${quotedValue(ropeType)} is not supported (none or linear)`)
   }
   const ropeFactor = get('rope.scaling.factor') ?? 1

@@ -1,6 +1,7 @@
-// GGUF granite, granitemoe, olmo, olmo2, olmoe, command-r and cohere2 files: their metadata as the config.json keys it stands for, and their extra tensor names
+// GGUF granite, granitemoe, olmo, olmo2 (and OLMo 3's), olmoe, command-r and cohere2 files: their metadata as the config.json keys it stands for, and their extra tensor names
 // (the experts of granitemoe and olmoe: gguf-moe.ts).
 import {ModelLoadError} from '../errors.js'
+import {isOlmo3Gguf, olmo3GgufKeys} from './gguf-olmo3.js'
 
 /**
  * llama.cpp's converter permutes granite's, granitemoe's and olmo's q/k rows for its interleaved rope, as llama's (put
@@ -30,8 +31,8 @@ export function rmsVariantGgufKeys(arch: string, get: (key: string) => unknown, 
   // OLMo's weightless LayerNorms have a fixed eps; llama.cpp reads no clamp for olmoe, so its files run without one.
   if (arch === 'olmo') return {clip_qkv: get('attention.clamp_kqv') ?? null}
   if (arch === 'olmoe') return {clip_qkv: null}
-  // OLMo 3's files are olmo2 with sliding-window layers (and a second rope for them).
-  if (arch === 'olmo2' && get('attention.sliding_window') !== undefined) throw new ModelLoadError(`${path}: olmo2 with attention.sliding_window (OLMo 3) is not supported: its GGUF files are not read yet (its Hugging Face checkpoint runs).`)
+  // OLMo 3's files are olmo2 with sliding-window layers (gguf-olmo3.ts).
+  if (isOlmo3Gguf(arch, get)) return olmo3GgufKeys(get, path)
   if (arch === 'granite' || arch === 'granitemoe') {
     const keys = {embedding_multiplier: 'embedding_scale', residual_multiplier: 'residual_scale', attention_multiplier: 'attention.scale', logits_scaling: 'logit_scale'}
     return Object.fromEntries(Object.entries(keys).flatMap(([configKey, ggufKey]) => (get(ggufKey) === undefined ? [] : [[configKey, get(ggufKey)]])))
