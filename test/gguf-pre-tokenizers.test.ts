@@ -26,6 +26,15 @@ const WORDS: Record<string, string[]> = {
   smollm: ["DON", "'", "T", " we", "'", "LL", " I", "'", "M", " ", "1", "2", "3", "4", "5", " x", "²", "³", " ", "٣", "٤", " 日本語のテキスト한국어", "\n\n  \t", " indent", "!!!", " ...??", " 🎉👍🏽", " a", ".", "com", "/", "path", "?", "q", "=", "1", " Ünïcödé", " CamelCaseWORDS", "\r", "\n", "f", "(", "x", ");", "\n", "end", "  "],
 }
 
+/** Falcon's text: HOSTILE with digit runs, punctuation among digits, and characters holding the bytes its digit step cuts at. */
+const FALCON_TEXT = `${HOSTILE}a  12 price: 12,389.67 (555) 123-4567 мир 12½7890`
+/**
+ * tiiuae/falcon-7b's pre_tokenizer (Punctuation Contiguous, ByteLevel, Digits, Split [0-9]{3}) on FALCON_TEXT in Python's
+ * `tokenizers` 0.23: pieces in GPT-2's byte alphabet, since its digit steps run on it and cut inside characters whose
+ * bytes map to ² ³ ¹ ½ ¼ (日本語のテキスト's 0xB9, 🏽's 0xBD, м's 0xBC).
+ */
+const FALCON_PIECES = ["DON", "'", "T", "Ġwe", "'", "LL", "ĠI", "'", "M", "Ġ", "123", "45", "Ġx", "Â", "²", "Â", "³", "ĠÙ£Ù¤", "ĠæĹ¥æľ¬èªŀãģ®ãĥĨãĤŃãĤ", "¹", "ãĥĪíķľêµŃìĸ´", "ĊĊĠĠĉ", "Ġindent", "!!!", "Ġ", "...??", "ĠðŁİīðŁĳįðŁı", "½", "Ġa", ".", "com", "/", "path", "?", "q", "=", "1", "ĠÃľnÃ¯cÃ¶dÃ©", "ĠCamelCaseWORDS", "č", "Ċ", "f", "(", "x", ");", "Ċ", "end", "Ġ", "Ġa", "Ġ", "Ġ", "12", "Ġprice", ":", "Ġ", "12", ",", "389", ".", "67", "Ġ", "(", "555", ")", "Ġ", "123", "-", "456", "7", "ĠÐ", "¼", "Ð¸ÑĢ", "Ġ", "12", "Â", "½", "789", "0"]
+
 /** Text in GPT-2's byte alphabet, as the vocabulary spells it. */
 function byteLevel(text: string): string {
   const alphabet = bytesToUnicode()
@@ -37,7 +46,7 @@ function byteLevel(text: string): string {
  * encodes to exactly its words when the pre-tokenizer cuts where they end, and to other tokens when it cuts elsewhere
  * (a word never forms) or not at all (two words join).
  */
-function wordsVocabulary(words: string[]): {tokens: string[]; merges: string[]} {
+function wordsVocabulary(spelled: string[]): {tokens: string[]; merges: string[]} {
   const tokens = [...bytesToUnicode()]
   const merges: string[] = []
   const known = new Set(tokens)
@@ -47,7 +56,6 @@ function wordsVocabulary(words: string[]): {tokens: string[]; merges: string[]} 
     tokens.push(left + right)
     merges.push(`${left} ${right}`)
   }
-  const spelled = words.map(byteLevel)
   for (const word of spelled) for (let end = 1; end < word.length; end++) merge(word.slice(0, end), word[end]!)
   spelled.slice(1).forEach((word, i) => merge(spelled[i]!, word))
   return {tokens, merges}
@@ -55,11 +63,16 @@ function wordsVocabulary(words: string[]): {tokens: string[]; merges: string[]} 
 
 /** HOSTILE's tokens under the GGUF pre-tokenizer `pre`, with the vocabulary of `words`. */
 function encodeHostile(pre: string, words: string[]): string[] {
-  const {tokens, merges} = wordsVocabulary(words)
+  return encodeText(pre, words.map(byteLevel), HOSTILE)
+}
+
+/** The tokens of `text` under the GGUF pre-tokenizer `pre`, with the vocabulary of `pieces` (in the byte alphabet). */
+function encodeText(pre: string, pieces: string[], text: string): string[] {
+  const {tokens, merges} = wordsVocabulary(pieces)
   const tokenizer = tokenizerFromGguf(new Map<string, GgufValue>([
     ['tokenizer.ggml.model', 'gpt2'], ['tokenizer.ggml.pre', pre], ['tokenizer.ggml.tokens', tokens], ['tokenizer.ggml.merges', merges],
   ]))
-  return tokenizer.encode(HOSTILE, {addSpecialTokens: false}).map((id) => tokenizer.idToToken(id)!)
+  return tokenizer.encode(text, {addSpecialTokens: false}).map((id) => tokenizer.idToToken(id)!)
 }
 
 describe('GGUF pre-tokenizers split as the HF tokenizers llama.cpp names them after', () => {
@@ -73,6 +86,12 @@ describe('GGUF pre-tokenizers split as the HF tokenizers llama.cpp names them af
   ] as const) {
     it(`${pre} (${model})`, () => assert.deepEqual(encodeHostile(pre, WORDS[pre]!), WORDS[pre]!.map(byteLevel)))
   }
+
+  it('falcon (Falcon: punctuation runs, GPT-2\'s split, then digit runs and threes on the byte alphabet, cutting inside characters as Rust\'s is_numeric does)', () => {
+    assert.deepEqual(encodeText('falcon', FALCON_PIECES, FALCON_TEXT), FALCON_PIECES)
+    // Its vocabulary tells it from the splits it is built of.
+    for (const other of ['gpt-2', 'smollm', 'llama-bpe']) assert.notDeepEqual(encodeText(other, FALCON_PIECES, FALCON_TEXT), FALCON_PIECES, other)
+  })
 
   it('the other names llama.cpp maps onto a split we know split as that one', () => {
     const sameAs: Record<string, string> = {
@@ -92,7 +111,7 @@ describe('GGUF pre-tokenizers split as the HF tokenizers llama.cpp names them af
   })
 
   it('names of architectures that do not load, and splits not expressible here, stay refused naming the supported', () => {
-    for (const pre of ['superbpe', 'falcon', 'chatglm-bpe', 'llama4', 'kimi-k2']) {
+    for (const pre of ['superbpe', 'chatglm-bpe', 'llama4', 'kimi-k2']) {
       assert.throws(() => encodeHostile(pre, []), (error: unknown) =>
         error instanceof ModelLoadError && error.message.includes(`GGUF pre-tokenizer "${pre}" (tokenizer.ggml.pre) is not supported; supported: `) &&
         error.message.includes('gpt-4o, seed-coder, deepseek-llm, deepseek-coder'))

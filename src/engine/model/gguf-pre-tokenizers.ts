@@ -11,6 +11,8 @@ export interface PreTokenizerSpec {
   gpt2Regex: boolean
   /** Whether a word that is a whole token skips the merges (Llama 3, Tekken). */
   ignoreMerges: boolean
+  /** Regexes applied after the ByteLevel step, on its byte alphabet (Falcon's digit steps); none by default. */
+  byteLevelSplits?: string[]
 }
 
 /**
@@ -55,11 +57,21 @@ const DEEPSEEK_CODER_SPLITS = ['[\r\n]', '\\s?\\p{L}+', '\\s?\\p{P}+', DEEPSEEK_
 /** BLOOM's runs up to whitespace and . , ! ? (and their CJK, Devanagari, Urdu and Arabic forms); Viking's adds every digit. */
 const BLOOM_SPLIT = ' ?[^(\\s|.,!?\u2026\u3002\uff0c\u3001\u0964\u06d4\u060c)]+'
 const VIKING_SPLITS = [BLOOM_SPLIT, EACH_DIGIT]
+/**
+ * Falcon (falcon-7b/40b/rw): Punctuation (Contiguous: runs of ASCII punctuation or \p{P}), GPT-2's split, then on the
+ * byte alphabet Digits (runs of what Rust's char::is_numeric takes: the digits and the bytes B2 B3 B9 BC BD BE, which
+ * map to ² ³ ¹ ¼ ½ ¾, so a character holding one is cut inside) and digits in threes. The library's Punctuation ignores
+ * its behavior and its Digits counts ASCII digits only, so both are written as Splits.
+ */
+const FALCON: PreTokenizerSpec = {
+  splits: ['[\\p{P}\\u0021-\\u002F\\u003A-\\u0040\\u005B-\\u0060\\u007B-\\u007E]+'], gpt2Regex: true, ignoreMerges: false,
+  byteLevelSplits: ['[0-9\u00b2\u00b3\u00b9\u00bc-\u00be]+', '[0-9][0-9][0-9]'],
+}
 
 /**
  * llama.cpp's names for the BPE pre-tokenizers we know, with the splits llama.cpp documents for each (llama-vocab.cpp)
  * as the tokenizer.json pre-tokenizers of the models they come from write them. Names whose models' architectures
- * load here; the rest (Falcon's, ChatGLM's, ...) are refused. Files without the key are older GPT-2-style
+ * load here; the rest (ChatGLM's, ...) are refused. Files without the key are older GPT-2-style
  * conversions.
  */
 const PRE_TOKENIZERS: Record<string, PreTokenizerSpec> = {
@@ -95,6 +107,7 @@ const PRE_TOKENIZERS: Record<string, PreTokenizerSpec> = {
   'deepseek-v3': {splits: DEEPSEEK_V3_SPLITS, gpt2Regex: false, ignoreMerges: false},
   viking: {splits: VIKING_SPLITS, gpt2Regex: false, ignoreMerges: false},
   bloom: {splits: [BLOOM_SPLIT], gpt2Regex: false, ignoreMerges: false},
+  falcon: FALCON,
   smollm: DIGITS_THEN_GPT2,
   starcoder: DIGITS_THEN_GPT2,
   refact: DIGITS_THEN_GPT2,
@@ -104,11 +117,12 @@ const PRE_TOKENIZERS: Record<string, PreTokenizerSpec> = {
 }
 
 /** The tokenizer.json pre_tokenizer a spec stands for. */
-export function preTokenizerJson({splits, gpt2Regex}: PreTokenizerSpec): Record<string, unknown> {
+export function preTokenizerJson({splits, gpt2Regex, byteLevelSplits = []}: PreTokenizerSpec): Record<string, unknown> {
   const byteLevel = {type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: gpt2Regex}
-  if (splits.length === 0) return byteLevel
-  if (splits.length === 1 && !gpt2Regex) return splitThenByteLevel(splits[0]!, true)
-  return {type: 'Sequence', pretokenizers: [...splits.map((pattern) => ({type: 'Split', pattern: {Regex: pattern}, behavior: 'Isolated', invert: false})), byteLevel]}
+  if (splits.length === 0 && byteLevelSplits.length === 0) return byteLevel
+  if (splits.length === 1 && !gpt2Regex && byteLevelSplits.length === 0) return splitThenByteLevel(splits[0]!, true)
+  const split = (pattern: string) => ({type: 'Split', pattern: {Regex: pattern}, behavior: 'Isolated', invert: false})
+  return {type: 'Sequence', pretokenizers: [...splits.map(split), byteLevel, ...byteLevelSplits.map(split)]}
 }
 
 /** The tokenizer.ggml.pre name of a tokenizer.json whose pre-tokenizer splits by one of the regexes above, else "default" (GGUF writers). */
