@@ -116,6 +116,9 @@ describe('PhiMoE config', () => {
     assert.deepEqual([scaled.maxPositionEmbeddings, scaled.ropeScaling.type === 'longrope' && scaled.ropeScaling.attentionFactor], [4096, 1.25])
     const extended = longRopeForContext(scaled, 8192)
     assert.deepEqual([extended.maxPositionEmbeddings, extended.ropeScaling.type === 'longrope' && [extended.ropeScaling.attentionFactor, extended.ropeScaling.frequencyDivisors[0]]], [8192, [1.5, 2]])
+    // transformers' own class name and v5 rope_parameters, as its save_pretrained writes them.
+    const saved = parseModelConfig({...PHIMOE, architectures: ['PhimoeForCausalLM'], max_position_embeddings: 8192, rope_parameters: {...longrope, type: undefined, rope_type: 'longrope', rope_theta: 1e4, original_max_position_embeddings: 4096}})
+    assert.deepEqual([saved.moe!.sparsemixerJitterEps, saved.ropeTheta, saved.maxPositionEmbeddings, saved.ropeScaling.type === 'longrope' && saved.ropeScaling.attentionFactor], [0.01, 1e4, 4096, 1.25])
   })
 
   it('refuses what transformers would not run or the kernels lack, by key', () => {

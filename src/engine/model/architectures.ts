@@ -80,6 +80,7 @@ export const ARCHITECTURES: Record<string, ArchitectureTraits> = {
   GraniteMoeSharedForCausalLM: {...BASE, moe: 'granitemoeshared'},
   // Phi-3.5-MoE: sparsemixer-routed experts under LayerNorms with bias, attention and lm_head biases (phimoe-config.ts).
   PhiMoEForCausalLM: {...BASE, defaultMaxPositions: 131072, moe: 'phimoe'},
+  PhimoeForCausalLM: {...BASE, defaultMaxPositions: 131072, moe: 'phimoe'}, // transformers' own name for it
 }
 /** The RMSNorm families above, then the LayerNorm family (OPT, GPT-NeoX, GPT-2: layernorm-family.ts; Phi, StableLM, StarCoder2, GPT-J, GPTBigCode, GPT-Neo: layernorm-more.ts; BLOOM, Falcon, MPT: alibi-family.ts). */
 export const SUPPORTED_ARCHITECTURES = [...Object.keys(ARCHITECTURES), ...LAYERNORM_ARCHITECTURES]

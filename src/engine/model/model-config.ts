@@ -10,7 +10,7 @@ import {gemma3LanguageModel, gemma3View} from './gemma3-config.js'
 import {parseLayerWindows} from './sliding-windows.js'
 import {OLMO3, olmo3View} from './olmo3-config.js'
 import {parseRotaryDim} from './partial-rotary.js'
-import {PHIMOE} from './phimoe-config.js'
+import {isPhimoe} from './phimoe-config.js'
 import {isRmsVariantArchitecture, parseRmsVariant, rmsVariantView, type RmsVariantFeatures} from './rms-variants.js'
 
 export type {RopeScaling}
@@ -174,7 +174,7 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   // Llama's and Qwen3's attention_bias add biases to q/k/v and o_proj (Qwen2's are q/k/v only); Mistral's, Mixtral's and
   // Phi-3's modeling code never reads it. Checked on the plain attention path; the variants (rms-variants.ts) refuse it.
   const outputBias = !traits.qkvBias && !IGNORE_ATTENTION_BIAS.has(architecture) && config.attention_bias === true
-  if (outputBias && isRmsVariantArchitecture(architecture) && architecture !== PHIMOE) {
+  if (outputBias && isRmsVariantArchitecture(architecture) && !isPhimoe(architecture)) {
     throw new ModelLoadError(`${source}: attention_bias=true (biases on all attention projections) is not supported for ${architecture}.`)
   }
 

@@ -4,7 +4,12 @@
 import {ModelLoadError, quotedValue} from '../errors.js'
 import {isObject} from './rope-scaling.js'
 
-export const PHIMOE = 'PhiMoEForCausalLM'
+/** Microsoft's name (Phi-3.5-MoE's config.json) and transformers' (what its save_pretrained writes). */
+export const PHIMOE_ARCHITECTURES = ['PhiMoEForCausalLM', 'PhimoeForCausalLM'] as const
+
+export function isPhimoe(architecture: string): boolean {
+  return (PHIMOE_ARCHITECTURES as readonly string[]).includes(architecture)
+}
 
 type Json = Record<string, unknown>
 

@@ -3,7 +3,7 @@ import {ModelLoadError, quotedValue} from '../errors.js'
 import type {TensorInfo} from './safetensors.js'
 import {COHERE2, cohere2RopeLayers, cohere2View} from './cohere2-config.js'
 import {OLMO3} from './olmo3-config.js'
-import {PHIMOE, phimoeHeadBias, phimoeView} from './phimoe-config.js'
+import {PHIMOE_ARCHITECTURES, isPhimoe, phimoeHeadBias, phimoeView} from './phimoe-config.js'
 
 /** What sets Granite, OLMo2 or SmolLM3 apart from Llama; ModelConfig.rmsVariant holds it (native/cpu/rms_variants.h runs it). */
 export interface RmsVariantFeatures {
@@ -31,7 +31,7 @@ export interface RmsVariantFeatures {
   headBias?: true
 }
 
-export const RMS_VARIANT_ARCHITECTURES = ['GraniteForCausalLM', 'Olmo2ForCausalLM', 'SmolLM3ForCausalLM', 'CohereForCausalLM', 'OlmoForCausalLM', 'OlmoeForCausalLM', 'GraniteMoeForCausalLM', COHERE2, OLMO3, 'GraniteMoeSharedForCausalLM', PHIMOE] as const
+export const RMS_VARIANT_ARCHITECTURES = ['GraniteForCausalLM', 'Olmo2ForCausalLM', 'SmolLM3ForCausalLM', 'CohereForCausalLM', 'OlmoForCausalLM', 'OlmoeForCausalLM', 'GraniteMoeForCausalLM', COHERE2, OLMO3, 'GraniteMoeSharedForCausalLM', ...PHIMOE_ARCHITECTURES] as const
 
 export function isRmsVariantArchitecture(architecture: string): boolean {
   return (RMS_VARIANT_ARCHITECTURES as readonly string[]).includes(architecture)
@@ -47,7 +47,7 @@ export function rmsVariantView(config: Json, architecture: string, source: strin
   // CohereConfig names its LayerNorm's eps layer_norm_eps; its rope base defaults to 500000 (default_theta).
   if (architecture === 'CohereForCausalLM') return {...config, rms_norm_eps: config.layer_norm_eps ?? 1e-5, rope_theta: config.rope_theta ?? 500000}
   if (architecture === COHERE2) return cohere2View(config, source)
-  if (architecture === PHIMOE) return phimoeView(config, source)
+  if (isPhimoe(architecture)) return phimoeView(config, source)
   if (architecture !== 'SmolLM3ForCausalLM' || config.layer_types != null) return config
   // SmolLM3Config: with use_sliding_window and a window, the layers without rope slide.
   const rope = smolLm3RopeLayers(config, source)
@@ -94,7 +94,7 @@ export function parseRmsVariant(config: Json, architecture: string, source: stri
     if (architecture === COHERE2) rmsVariant.ropeLayers = cohere2RopeLayers(config)
   }
   // PhiMoE: nn.LayerNorm with weight and bias.
-  if (architecture === PHIMOE) Object.assign(rmsVariant, {normMean: true, normBias: true}, phimoeHeadBias(config, source) ? {headBias: true} : {})
+  if (isPhimoe(architecture)) Object.assign(rmsVariant, {normMean: true, normBias: true}, phimoeHeadBias(config, source) ? {headBias: true} : {})
   return {rmsVariant, attentionScale: 0, embeddingScale: 1}
 }
 
