@@ -126,10 +126,11 @@ describe('GGUF OLMo 3 files (olmo2 with attention.sliding_window)', () => {
     // Without the flags, llama.cpp's fixed pattern: every 4th layer full (both of these 2 slide).
     writeFileSync(path, ggufBytes(olmo3Metadata(hf.config, null), {tensors: convertedAll(hf, 'olmo2')}))
     assert.deepEqual((await loadModel(path)).config.layerWindows, [8, 8])
-    for (const [entries, pattern] of [
+    const broken: [Record<string, GgufEntry>, RegExp][] = [
       [{'olmo2.attention.sliding_window_pattern': {type: 'bools', value: [true]}}, /sliding_window_pattern must hold one true\/false per layer \(2\)/],
       [{'olmo2.rope.scaling.type': {type: 'string', value: 'longrope'}}, /OLMo 3 \(olmo2 with attention\.sliding_window\) rope scaling "longrope" is not supported \(none or yarn\)/],
-    ] as const) {
+    ]
+    for (const [entries, pattern] of broken) {
       writeFileSync(path, ggufBytes({...olmo3Metadata(hf.config, null), ...entries}, {tensors: convertedAll(hf, 'olmo2')}))
       await assert.rejects(loadModel(path), (error: unknown) => error instanceof ModelLoadError && pattern.test(error.message))
     }
