@@ -7,6 +7,8 @@ import {BUILTIN_MODEL_DIR} from '../src/engine/model/builtin-model.js'
 import {withMetaspaceWords} from '../src/engine/model/metaspace-words.js'
 import {buildTokenizerConfig, TOKENIZER_FAMILIES} from '../src/engine/model/tokenizer-families.js'
 import {Tokenizer} from '../src/engine/model/tokenizer.js'
+import {fixTokenizerLibrary} from '../src/engine/model/tokenizer-library-fixes.js'
+import {SequencePreTokenizer} from '@huggingface/tokenizers'
 import {parityTokenizerFiles} from './support/parity-tokenizers.js'
 import {parityMismatches, type ParityCase} from './support/tokenizer-parity.js'
 
@@ -68,6 +70,34 @@ describe('where the JS tokenizers library departs from the Rust one (tokenizer-l
     const tokenizer = new Tokenizer(json, buildTokenizerConfig(family, 513))
     assert.ok(tokenizer.encode('a \ufeffb', {addSpecialTokens: false}).includes(512))
     assert.equal(tokenizer.decode(tokenizer.encode('a \ufeffb \u0085c', {addSpecialTokens: false})), 'a \ufeffb \u0085c')
+  })
+})
+
+/** The pieces a tokenizer.json pre_tokenizer cuts `text` into, through the library with our fixes. */
+function fixedPieces(preTokenizer: Record<string, unknown>, text: string): string[] {
+  const sequence = new SequencePreTokenizer({type: 'Sequence', pretokenizers: [preTokenizer]} as never)
+  fixTokenizerLibrary({pre_tokenizer: sequence})
+  return sequence.pre_tokenize_text(text, undefined as never)
+}
+
+describe('pre-tokenizers the library runs otherwise than Rust (tokenizer-library-fixes.ts)', () => {
+  // Each expected list is Python tokenizers 0.23's pre_tokenize_str of the text.
+  const TEXT = '!!a.b?,c«d»—e ¡f… 12²³ ٣٤5 ½x'
+  it('Punctuation cuts at each punctuation character as its behavior says (Isolated by default)', () => {
+    const expected: Record<string, string[]> = {
+      Isolated: ['!', '!', 'a', '.', 'b', '?', ',', 'c', '«', 'd', '»', '—', 'e ', '¡', 'f', '…', ' 12²³ ٣٤5 ½x'],
+      Contiguous: ['!!', 'a', '.', 'b', '?,', 'c', '«', 'd', '»—', 'e ', '¡', 'f', '…', ' 12²³ ٣٤5 ½x'],
+      Removed: ['a', 'b', 'c', 'd', 'e ', 'f', ' 12²³ ٣٤5 ½x'],
+      MergedWithPrevious: ['!', '!', 'a.', 'b?', ',', 'c«', 'd»', '—', 'e ¡', 'f…', ' 12²³ ٣٤5 ½x'],
+      MergedWithNext: ['!', '!a', '.b', '?', ',c', '«d', '»', '—e ', '¡f', '… 12²³ ٣٤5 ½x'],
+    }
+    for (const [behavior, pieces] of Object.entries(expected)) assert.deepEqual(fixedPieces({type: 'Punctuation', behavior}, TEXT), pieces, behavior)
+    assert.deepEqual(fixedPieces({type: 'Punctuation'}, TEXT), expected.Isolated)
+  })
+
+  it('Digits takes every numeric character (\\p{N}, Rust\'s is_numeric), not the ASCII digits alone', () => {
+    assert.deepEqual(fixedPieces({type: 'Digits', individual_digits: false}, TEXT), ['!!a.b?,c«d»—e ¡f… ', '12²³', ' ', '٣٤5', ' ', '½', 'x'])
+    assert.deepEqual(fixedPieces({type: 'Digits', individual_digits: true}, TEXT), ['!!a.b?,c«d»—e ¡f… ', '1', '2', '²', '³', ' ', '٣', '٤', '5', ' ', '½', 'x'])
   })
 })
 

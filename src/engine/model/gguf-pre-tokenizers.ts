@@ -59,13 +59,12 @@ const BLOOM_SPLIT = ' ?[^(\\s|.,!?\u2026\u3002\uff0c\u3001\u0964\u06d4\u060c)]+'
 const VIKING_SPLITS = [BLOOM_SPLIT, EACH_DIGIT]
 /**
  * Falcon (falcon-7b/40b/rw): Punctuation (Contiguous: runs of ASCII punctuation or \p{P}), GPT-2's split, then on the
- * byte alphabet Digits (runs of what Rust's char::is_numeric takes: the digits and the bytes B2 B3 B9 BC BD BE, which
- * map to ² ³ ¹ ¼ ½ ¾, so a character holding one is cut inside) and digits in threes. The library's Punctuation ignores
- * its behavior and its Digits counts ASCII digits only, so both are written as Splits.
+ * byte alphabet Digits (runs of what Rust's char::is_numeric takes, \p{N}: there the digits and the bytes B2 B3 B9
+ * BC BD BE, which map to ² ³ ¹ ¼ ½ ¾, so a character holding one is cut inside) and digits in threes; as Splits.
  */
 const FALCON: PreTokenizerSpec = {
   splits: ['[\\p{P}\\u0021-\\u002F\\u003A-\\u0040\\u005B-\\u0060\\u007B-\\u007E]+'], gpt2Regex: true, ignoreMerges: false,
-  byteLevelSplits: ['[0-9\u00b2\u00b3\u00b9\u00bc-\u00be]+', '[0-9][0-9][0-9]'],
+  byteLevelSplits: ['\\p{N}+', '[0-9][0-9][0-9]'],
 }
 
 /**
