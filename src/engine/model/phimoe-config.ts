@@ -17,11 +17,10 @@ type Json = Record<string, unknown>
 export function phimoeView(config: Json, source: string): Json {
   const view: Json = {
     ...config,
-    // PhimoeConfig: default_theta 1e6, 8 KV heads, eps 1e-5, 128k positions.
+    // PhimoeConfig: default_theta 1e6, 8 KV heads, eps 1e-5 (its 128k positions: architectures.ts).
     rope_theta: config.rope_theta ?? 1e6,
     num_key_value_heads: config.num_key_value_heads ?? 8,
     rms_norm_eps: config.rms_norm_eps ?? 1e-5,
-    max_position_embeddings: config.max_position_embeddings ?? 131072,
   }
   const key = isObject(config.rope_parameters) ? 'rope_parameters' : 'rope_scaling'
   const rope = view[key]
