@@ -65,7 +65,8 @@ describe('GGUF bloom / falcon / mpt files', () => {
         [`${arch}.attention.layer_norm_epsilon`]: f32(c.rmsNormEps),
         ...(arch === 'falcon' ? {'falcon.rope.freq_base': f32(c.ropeTheta)} : {}),
         ...(arch === 'mpt' ? {'mpt.attention.clamp_kqv': f32(c.layerNorm!.clipQkv!), 'mpt.attention.max_alibi_bias': f32(8)} : {}),
-        ...familyVocabMetadata('gpt2', c.vocabSize, 'gpt-2'),
+        // llama.cpp names falcon-7b's split `falcon` (gguf-pre-tokenizers.test.ts checks how it cuts).
+        ...familyVocabMetadata('gpt2', c.vocabSize, variant === 'falcon' ? 'falcon' : 'gpt-2'),
       }
       writeFileSync(join(dir, `${variant}.gguf`), ggufBytes(metadata, {tensors}))
       const gguf = await loadModel(join(dir, `${variant}.gguf`))
