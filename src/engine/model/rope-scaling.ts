@@ -148,7 +148,7 @@ function parseLongRope(raw: Json, context: RopeContext, source: string, optional
 }
 
 function longRopeCapNote(original: number): string {
-  return `longrope rope_scaling: context capped to original_max_position_embeddings ${original} (short_factor, exact there; transformers switches every sequence of a forward pass to long_factor once one passes it; --max-model-len above it runs long_factor throughout).`
+  return `longrope rope_scaling: context capped to original_max_position_embeddings ${original} (short_factor, exact there; transformers changes the rope of every sequence of a forward pass once one passes it: Phi-3's long_factor, PhiMoE's long_mscale; --max-model-len above it runs long_factor throughout).`
 }
 
 /**
