@@ -155,31 +155,6 @@ int draw_token(const float* row, int vocab, const SampleSpec& s, float max, Scra
   return num_kept > 0 ? kept[num_kept - 1] : 0;
 }
 
-// The top `k` raw logprobs (ties to the lowest id), then the chosen token's if it is not among them.
-void top_logprobs(const float* raw, int vocab, int k, int token, double lse, int32_t* ids, double* logprobs, int32_t* count) {
-  int held = 0;
-  for (int i = 0; i < vocab && k > 0; ++i) {
-    const float value = raw[i];
-    if (held == k && !(value > raw[ids[k - 1]])) continue;
-    int at = held < k ? held++ : k - 1;
-    while (at > 0 && raw[ids[at - 1]] < value) {
-      ids[at] = ids[at - 1];
-      --at;
-    }
-    ids[at] = i;
-  }
-  bool has_token = false;
-  for (int j = 0; j < held; ++j) {
-    logprobs[j] = raw[ids[j]] - lse;
-    has_token = has_token || ids[j] == token;
-  }
-  if (!has_token) {
-    ids[held] = token;
-    logprobs[held++] = raw[token] - lse;
-  }
-  *count = held;
-}
-
 // `lazy` is the task's scratch, made on first need: plain greedy rows need none (vocab-sized buffers cost more than them).
 void sample_one(const float* logits, int vocab, const SampleBatch& b, int index, const SampleOutputs& out, std::optional<Scratch>& lazy) {
   const SampleSpec& s = b.specs[index];
@@ -215,6 +190,34 @@ void sample_one(const float* logits, int vocab, const SampleBatch& b, int index,
 }
 
 }  // namespace
+
+// The top `k` raw logprobs (ties to the lowest id, NaN never counts), then `token`'s if it is not among them. The
+// weakest kept value sits in `floor`, so a logit that does not beat it costs one compare.
+void top_logprobs(const float* raw, int vocab, int k, int token, double lse, int32_t* ids, double* logprobs, int32_t* count) {
+  int held = 0;
+  float floor = 0;
+  for (int i = 0; i < vocab && k > 0; ++i) {
+    const float value = raw[i];
+    if (held == k ? !(value > floor) : std::isnan(value)) continue;
+    int at = held < k ? held++ : k - 1;
+    while (at > 0 && raw[ids[at - 1]] < value) {
+      ids[at] = ids[at - 1];
+      --at;
+    }
+    ids[at] = i;
+    floor = raw[ids[held - 1]];
+  }
+  bool has_token = false;
+  for (int j = 0; j < held; ++j) {
+    logprobs[j] = raw[ids[j]] - lse;
+    has_token = has_token || ids[j] == token;
+  }
+  if (!has_token) {
+    ids[held] = token;
+    logprobs[held++] = raw[token] - lse;
+  }
+  *count = held;
+}
 
 void sample_rows(ThreadPool& pool, const float* logits, int vocab, const SampleBatch& batch, const SampleOutputs& out) {
   const int tasks = std::min(pool.size(), batch.num_samples);
