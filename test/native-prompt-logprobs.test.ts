@@ -25,8 +25,9 @@ interface Asked {
   topNs: number[]
 }
 
-async function assertMatchesReference(logits: Float32Array, vocab: number, asked: Asked): Promise<void> {
-  const ranked = await ops.promptLogprobs(logits, vocab, {rows: Int32Array.from(asked.rows), tokenIds: Int32Array.from(asked.tokenIds), topNs: Int32Array.from(asked.topNs)})
+async function assertMatchesReference(logits: Float32Array, vocab: number, asked: Asked, threads?: number): Promise<void> {
+  const arrays = {rows: Int32Array.from(asked.rows), tokenIds: Int32Array.from(asked.tokenIds), topNs: Int32Array.from(asked.topNs)}
+  const ranked = await ops.promptLogprobs(logits, vocab, arrays, threads)
   assert.equal(ranked.topStride, Math.max(...asked.topNs) + 1)
   asked.rows.forEach((row, i) => {
     const tokenId = asked.tokenIds[i]!
@@ -101,9 +102,9 @@ describe('native prompt logprobs', () => {
 
   it('equals it when the rows are split among threads', async () => {
     const vocab = 32000
-    const numRows = 160 // 5.1M logits: more than one thread's share
+    const numRows = 160 // 5.1M logits: two threads' shares and more
     const logits = modelLikeLogits(numRows, vocab, 7)
-    await assertMatchesReference(logits, vocab, everyRow(numRows, vocab, [2], 8))
+    await assertMatchesReference(logits, vocab, everyRow(numRows, vocab, [2], 8), 3)
   })
 
   it('refuses rows, tokens and top Ns out of range, naming them', () => {
@@ -115,5 +116,6 @@ describe('native prompt logprobs', () => {
     assert.throws(ask([0], [0], [-1]), /topN -1 must be in \[0, vocabSize\]/)
     assert.throws(ask([0, 1], [0], [0, 0]), /tokenIds/)
     assert.throws(() => ops.promptLogprobs(logits, 3, {rows: Int32Array.of(0), tokenIds: Int32Array.of(0), topNs: Int32Array.of(0)}), /not whole rows of 3/)
+    assert.throws(() => ops.promptLogprobs(logits, 10, {rows: Int32Array.of(0), tokenIds: Int32Array.of(0), topNs: Int32Array.of(0)}, 0), /threads must be a number >= 1/)
   })
 })

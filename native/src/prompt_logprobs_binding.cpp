@@ -1,8 +1,9 @@
-// promptLogprobs(logits, vocabSize, {rows, tokenIds, topNs}) -> Promise<{logprobs, ranks, topCounts, topIds,
-// topLogprobs, topStride}>: a long prompt's rows are ranked on a worker thread (and its helpers), so the event loop
-// keeps serving other streams meanwhile. The logits are read in place; the caller must not write them until it settles.
+// promptLogprobs(logits, vocabSize, {rows, tokenIds, topNs}, threads?) -> Promise<{logprobs, ranks, topCounts, topIds,
+// topLogprobs, topStride}>: a long prompt's rows are ranked on a worker thread (and its helpers; by default one core
+// fewer than the machine has, so the event loop keeps one to serve other streams meanwhile). The logits are read in place; the caller must not write them until it settles.
 #include "prompt_logprobs_binding.h"
 
+#include <algorithm>
 #include <string>
 #include <thread>
 #include <vector>
@@ -23,17 +24,17 @@ std::vector<int32_t> int32_copy(const Napi::Object& from, const char* name, long
 class PromptLogprobsWorker : public Napi::AsyncWorker {
  public:
   PromptLogprobsWorker(Napi::Env env, Napi::Float32Array logits, int vocab, std::vector<int32_t> rows,
-                       std::vector<int32_t> token_ids, std::vector<int32_t> top_ns, int top_stride)
+                       std::vector<int32_t> token_ids, std::vector<int32_t> top_ns, int top_stride, int threads)
       : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), logits_ref_(Napi::Persistent(logits)),
         logits_(logits.Data()), vocab_(vocab), rows_(std::move(rows)), token_ids_(std::move(token_ids)),
-        top_ns_(std::move(top_ns)), top_stride_(top_stride), logprobs_(rows_.size()), ranks_(rows_.size()),
+        top_ns_(std::move(top_ns)), top_stride_(top_stride), threads_(threads), logprobs_(rows_.size()), ranks_(rows_.size()),
         top_counts_(rows_.size()), top_ids_(rows_.size() * top_stride), top_logprobs_(rows_.size() * top_stride) {}
   Napi::Promise promise() { return deferred_.Promise(); }
 
   void Execute() override {
     cpu::PromptRows rows{static_cast<int>(rows_.size()), rows_.data(), token_ids_.data(), top_ns_.data(), top_stride_};
     cpu::PromptRowsOutput out{logprobs_.data(), ranks_.data(), top_counts_.data(), top_ids_.data(), top_logprobs_.data()};
-    cpu::prompt_logprobs(logits_, vocab_, rows, out, static_cast<int>(std::thread::hardware_concurrency()));
+    cpu::prompt_logprobs(logits_, vocab_, rows, out, threads_);
   }
   void OnOK() override {
     Napi::Env env = Env();
@@ -65,7 +66,7 @@ class PromptLogprobsWorker : public Napi::AsyncWorker {
   const float* logits_;
   int vocab_;
   std::vector<int32_t> rows_, token_ids_, top_ns_;
-  int top_stride_;
+  int top_stride_, threads_;
   std::vector<double> logprobs_;
   std::vector<int32_t> ranks_, top_counts_, top_ids_;
   std::vector<double> top_logprobs_;
@@ -97,8 +98,14 @@ Napi::Value PromptLogprobs(const Napi::CallbackInfo& info) {
     check(env, top_ns[i] >= 0 && top_ns[i] <= vocab, "topN " + std::to_string(top_ns[i]) + " must be in [0, vocabSize]");
     top_stride = std::max(top_stride, top_ns[i] + 1);
   }
+  const int cores = static_cast<int>(std::thread::hardware_concurrency());
+  int threads = std::max(cores - 1, 1);
+  if (info.Length() > 3 && !info[3].IsUndefined()) {
+    check(env, info[3].IsNumber() && info[3].As<Napi::Number>().Int32Value() >= 1, "threads must be a number >= 1");
+    threads = info[3].As<Napi::Number>().Int32Value();
+  }
   auto* worker = new PromptLogprobsWorker(env, info[0].As<Napi::Float32Array>(), vocab, std::move(rows), std::move(token_ids),
-                                          std::move(top_ns), top_stride);
+                                          std::move(top_ns), top_stride, threads);
   Napi::Promise promise = worker->promise();
   worker->Queue();
   return promise;

@@ -119,9 +119,10 @@ export interface NativeOps {
   sampleRows(logits: Float32Array, numRows: number, vocabSize: number, sampling: NativeSamplingArrays): NativeSampledArrays
   /**
    * Prompt logprobs (native/cpu/prompt_logprobs.cpp) of rows of `logits` [rows, vocabSize], on a worker thread: per
-   * entry the logprob and rank of `tokenIds[i]` in row `rows[i]` and its top `topNs[i]`. `logits` must stay unwritten until it settles.
+   * entry the logprob and rank of `tokenIds[i]` in row `rows[i]` and its top `topNs[i]`. `logits` must stay unwritten until it
+   * settles. `threads` (default: one fewer than the cores, so the event loop keeps one) bounds the threads it splits rows among.
    */
-  promptLogprobs(logits: Float32Array, vocabSize: number, asked: {rows: Int32Array; tokenIds: Int32Array; topNs: Int32Array}): Promise<PromptLogprobArrays>
+  promptLogprobs(logits: Float32Array, vocabSize: number, asked: {rows: Int32Array; tokenIds: Int32Array; topNs: Int32Array}, threads?: number): Promise<PromptLogprobArrays>
   /** out = row where `mask` (a bit per token, ceil(vocab / 32) words) allows, -Infinity elsewhere; calling thread. */
   applyTokenMask(row: Float32Array, mask: Int32Array, out: Float32Array): void
   /** y[numRows, outFeatures] = x W^T (+ bias), W converted to `format` on every call (LinearWeights keeps it). */
