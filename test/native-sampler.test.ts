@@ -114,6 +114,30 @@ describe('native sampler edge cases', () => {
     }
   })
 
+  it('a row only biased (peak from the bias entries, no biased copy when greedy) samples as the biased row does', () => {
+    const size = 64
+    const base = Float32Array.from({length: size}, (_, i) => (i === 10 ? 3 : i === 20 ? -Infinity : Math.cos(i) - 1))
+    const cases: Array<Record<number, number>> = [
+      {4: 3 - Math.cos(4) + 1}, // raised to tie the raw max below its argmax: the lower id wins
+      {30: 3 - Math.cos(30) + 1}, // a tie above it: the raw argmax stays
+      {10: -2.5}, // the raw argmax biased down: the next best is found by a whole pass
+      {10: 0, 11: 0.25}, // the argmax biased by 0 stays the max
+      {10: 2, 12: 100, 20: 100, [size + 5]: 100}, // -inf stays -inf; an id past the vocabulary is skipped
+      Object.fromEntries(Array.from({length: size}, (_, id) => [id, (id % 5) - 2])), // every id
+    ]
+    for (const bias of cases) {
+      const biased = base.map((value, id) => (bias[id] === undefined ? value : Math.fround(value + bias[id]!)))
+      for (const params of [{temperature: 0}, {temperature: 0.8, topP: 0.9}]) {
+        for (let seed = 0; seed < (params.temperature === 0 ? 1 : 12); seed++) {
+          const where = `bias ${JSON.stringify(bias)}, ${JSON.stringify(params)}, seed ${seed}`
+          const [got] = nativeSample(base, size, [request({...params, logitBias: bias}, {seed})])
+          assert.equal(got!.tokenId, nativeSample(biased, size, [request(params, {seed})])[0]!.tokenId, where)
+          assert.equal(got!.tokenId, sampleRows(base, size, [request({...params, logitBias: bias}, {seed})])[0]!.tokenId, where)
+        }
+      }
+    }
+  })
+
   it('penalties: repetition shrinks a positive and grows a negative logit once per token; frequency counts repeats', () => {
     const best = ranked[0]!
     assert.equal(both([request({temperature: 0, repetitionPenalty: 2}, tokensOf([best, best], [best]))])[0]!.tokenId, ranked[1])
