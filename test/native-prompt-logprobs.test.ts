@@ -5,19 +5,11 @@ import {after, describe, it} from 'node:test'
 import {nativeOps} from '../src/engine/native.js'
 import {makeRng} from '../src/engine/random.js'
 import {promptTokenLogprobs, rankInRow} from './support/prompt-logprobs-reference.js'
+import {modelLikeLogits} from './support/sample-requests.js'
 
 const ops = nativeOps()
 const avx2 = ops.avx2Status()
 after(() => ops.setAvx2(avx2.enabled))
-
-/** Model-like rows: a Gaussian-ish floor with a few strong tokens. */
-function modelLikeLogits(numRows: number, vocab: number, seed: number): Float32Array {
-  const rng = makeRng(seed, 0)
-  const logits = new Float32Array(numRows * vocab)
-  for (let i = 0; i < logits.length; i++) logits[i] = 2.5 * Math.sqrt(-2 * Math.log(1 - rng.nextFloat())) * Math.cos(2 * Math.PI * rng.nextFloat())
-  for (let r = 0; r < numRows; r++) for (let k = 0; k < 5; k++) logits[r * vocab + Math.floor(rng.nextFloat() * vocab)] = 8 + 4 * rng.nextFloat()
-  return logits
-}
 
 interface Asked {
   rows: number[]

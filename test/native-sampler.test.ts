@@ -9,7 +9,7 @@ import {philox4x32, sampleUniform} from '../src/engine/philox.js'
 import {makeRng} from '../src/engine/random.js'
 import {sampleRows, type SampleRequest, type SampleResult} from '../src/engine/sampler.js'
 import {makeSamplingParams, type SamplingParamsInput} from '../src/engine/sampling-params.js'
-import {randomRequest, tokensOf} from './support/sample-requests.js'
+import {modelLikeLogits, randomRequest, tokensOf} from './support/sample-requests.js'
 
 const ops = nativeOps()
 const avx2 = ops.avx2Status()
@@ -23,15 +23,6 @@ function nativeSample(logits: Float32Array, vocab: number, requests: SampleReque
 
 function request(params: SamplingParamsInput, extra: Partial<SampleRequest> = {}): SampleRequest {
   return {row: 0, params: makeSamplingParams(params), tokenIds: [], promptLength: 0, seed: 1, stream: 0, suppressTokenIds: [], ...extra}
-}
-
-/** Logits shaped like a model's: a few strong tokens over a Gaussian-ish floor. */
-function modelLikeLogits(numRows: number, vocab: number, seed: number): Float32Array {
-  const rng = makeRng(seed, 0)
-  const logits = new Float32Array(numRows * vocab)
-  for (let i = 0; i < logits.length; i++) logits[i] = 2.5 * Math.sqrt(-2 * Math.log(1 - rng.nextFloat())) * Math.cos(2 * Math.PI * rng.nextFloat())
-  for (let r = 0; r < numRows; r++) for (let k = 0; k < 5; k++) logits[r * vocab + Math.floor(rng.nextFloat() * vocab)] = 8 + 4 * rng.nextFloat()
-  return logits
 }
 
 function assertSameResults(native: SampleResult[], reference: SampleResult[], requests: SampleRequest[]): void {
