@@ -92,6 +92,12 @@ describe('native prompt logprobs', () => {
     assert.equal(ranked.logprobs[0], -Infinity)
   })
 
+  it('leaves NaN logits out of the top N, as the reference does (a broken model\'s row)', async () => {
+    const vocab = 50
+    const logits = Float32Array.from({length: vocab}, (_, i) => (i % 4 === 0 ? NaN : Math.sin(i)))
+    await assertMatchesReference(logits, vocab, {rows: [0, 0, 0], tokenIds: [1, 0, 2], topNs: [20, 20, 0]})
+  })
+
   it('equals it when the rows are split among threads', async () => {
     const vocab = 32000
     const numRows = 160 // 5.1M logits: two threads' shares and more
