@@ -12,7 +12,7 @@ import type {LogitsRows} from './model-runner.js'
 import {chosenTokenLogprobs} from './logprobs.js'
 import {minTokensSuppressed} from './sampling-params.js'
 import {DrawPurpose, sampleUniform} from './philox.js'
-import {PromptLogprobRows} from './prompt-logprobs.js'
+import {PromptLogprobRows, rankingThreads} from './prompt-logprobs.js'
 import {planBackendSampling, sampledResult, type NativeSampledArrays, type SamplingPlan} from './native-sampling.js'
 import type {CompletionOutput} from './request-output.js'
 import {biasedRow, sampleRows, samplingDistribution, topLogprobsOfRow, type SampleRequest, type SampleResult} from './sampler.js'
@@ -36,6 +36,7 @@ export class OutputProcessor {
   private readonly beamStates = new Map<SequenceGroup, BeamState>()
   /** Final outputs of groups whose result is not their live sequences (best_of > n, beam search). */
   readonly finalOutputs = new Map<SequenceGroup, CompletionOutput[]>()
+  private readonly promptLogprobThreads: number
 
   constructor(
     private readonly tokenizer: Tokenizer,
@@ -45,7 +46,11 @@ export class OutputProcessor {
     private readonly eosTokenIds: readonly number[],
     private readonly guides: SequenceGuides,
     private readonly speculator: Speculator | null = null,
-  ) {}
+    /** The backend's compute threads (0: all cores): prompt logprobs are ranked on no more. */
+    computeThreads = 0,
+  ) {
+    this.promptLogprobThreads = rankingThreads(computeThreads)
+  }
 
   /** Before the forward pass: starts the grammar masks of the sequences that will sample, to compute alongside it. */
   prefetchMasks(scheduled: readonly ScheduledSequence[]): void {
@@ -120,7 +125,7 @@ export class OutputProcessor {
 
     // Prompt rows are ranked off the event loop, before the JS sampler edits any row in place. Guided sequences'
     // masks come from the grammar workers, started by prefetchMasks before the forward pass.
-    const [masks] = await Promise.all([this.guides.masksFor(sampleTargets), promptLogprobs.record(logits, this.vocabSize)])
+    const [masks] = await Promise.all([this.guides.masksFor(sampleTargets), promptLogprobs.record(logits, this.vocabSize, this.promptLogprobThreads)])
     masks.forEach((mask, i) => (sampleRequests[i]!.allowedMask = mask))
     const results = sampleRows(logits, this.vocabSize, sampleRequests)
     const sampled = [...backendResults, ...results.map((result, i) => ({...sampleTargets[i]!, pending: false, result}))]

@@ -2,8 +2,18 @@
 // (native/cpu/prompt_logprobs.cpp: log-softmax, the top N and the rank over the whole vocabulary), so a long prompt
 // does not stall the event loop; only the small answers are turned into the groups' TokenLogprobs here.
 // test/support/prompt-logprobs-reference.ts is the JS reference the native results equal bit for bit.
+import {availableParallelism} from 'node:os'
 import {nativeOps, type PromptLogprobArrays} from './native.js'
 import type {Sequence, SequenceGroup, TokenLogprobs} from './sequence.js'
+
+/**
+ * Threads to rank with: the engine's compute threads (the user's --threads; 0 or unknown: all cores), one core fewer
+ * than the machine has at most, so the event loop keeps one to serve other streams meanwhile.
+ */
+export function rankingThreads(computeThreads: number): number {
+  const spare = availableParallelism() - 1
+  return Math.max(1, computeThreads > 0 ? Math.min(computeThreads, spare) : spare)
+}
 
 export class PromptLogprobRows {
   private readonly targets: Array<{group: SequenceGroup; position: number}> = []
@@ -26,14 +36,11 @@ export class PromptLogprobRows {
     })
   }
 
-  /** Ranks the rows added and records them in their groups; nothing may write `logits` until this settles. */
-  async record(logits: Float32Array, vocabSize: number): Promise<void> {
+  /** Ranks the rows added on `threads` threads and records them in their groups; nothing may write `logits` until this settles. */
+  async record(logits: Float32Array, vocabSize: number, threads: number): Promise<void> {
     if (this.rows.length === 0) return
-    const ranked = await nativeOps().promptLogprobs(logits, vocabSize, {
-      rows: Int32Array.from(this.rows),
-      tokenIds: Int32Array.from(this.tokenIds),
-      topNs: Int32Array.from(this.topNs),
-    })
+    const asked = {rows: Int32Array.from(this.rows), tokenIds: Int32Array.from(this.tokenIds), topNs: Int32Array.from(this.topNs)}
+    const ranked = await nativeOps().promptLogprobs(logits, vocabSize, asked, threads)
     this.targets.forEach(({group, position}, i) => {
       group.promptLogprobs![position] = tokenLogprobsAt(ranked, i)
       group.promptLogprobRanks![position] = ranked.ranks[i]!
