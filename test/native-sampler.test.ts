@@ -9,7 +9,7 @@ import {philox4x32, sampleUniform} from '../src/engine/philox.js'
 import {makeRng} from '../src/engine/random.js'
 import {sampleRows, type SampleRequest, type SampleResult} from '../src/engine/sampler.js'
 import {makeSamplingParams, type SamplingParamsInput} from '../src/engine/sampling-params.js'
-import {randomRequest, tokensOf} from './support/sample-requests.js'
+import {modelLikeLogits, randomRequest, tokensOf} from './support/sample-requests.js'
 
 const ops = nativeOps()
 const avx2 = ops.avx2Status()
@@ -23,15 +23,6 @@ function nativeSample(logits: Float32Array, vocab: number, requests: SampleReque
 
 function request(params: SamplingParamsInput, extra: Partial<SampleRequest> = {}): SampleRequest {
   return {row: 0, params: makeSamplingParams(params), tokenIds: [], promptLength: 0, seed: 1, stream: 0, suppressTokenIds: [], ...extra}
-}
-
-/** Logits shaped like a model's: a few strong tokens over a Gaussian-ish floor. */
-function modelLikeLogits(numRows: number, vocab: number, seed: number): Float32Array {
-  const rng = makeRng(seed, 0)
-  const logits = new Float32Array(numRows * vocab)
-  for (let i = 0; i < logits.length; i++) logits[i] = 2.5 * Math.sqrt(-2 * Math.log(1 - rng.nextFloat())) * Math.cos(2 * Math.PI * rng.nextFloat())
-  for (let r = 0; r < numRows; r++) for (let k = 0; k < 5; k++) logits[r * vocab + Math.floor(rng.nextFloat() * vocab)] = 8 + 4 * rng.nextFloat()
-  return logits
 }
 
 function assertSameResults(native: SampleResult[], reference: SampleResult[], requests: SampleRequest[]): void {
@@ -111,6 +102,30 @@ describe('native sampler edge cases', () => {
     for (let seed = 0; seed < 20; seed++) {
       const viaBias = both([request({temperature: 0.8, logitBias: bias}, {seed})])[0]!.tokenId
       assert.equal(viaBias, nativeSample(biased, vocab, [request({temperature: 0.8}, {seed})])[0]!.tokenId)
+    }
+  })
+
+  it('a row only biased (peak from the bias entries, no biased copy when greedy) samples as the biased row does', () => {
+    const size = 64
+    const base = Float32Array.from({length: size}, (_, i) => (i === 10 ? 3 : i === 20 ? -Infinity : Math.cos(i) - 1))
+    const cases: Array<Record<number, number>> = [
+      {4: 3 - Math.cos(4) + 1}, // raised to tie the raw max below its argmax: the lower id wins
+      {30: 3 - Math.cos(30) + 1}, // a tie above it: the raw argmax stays
+      {10: -2.5}, // the raw argmax biased down: the next best is found by a whole pass
+      {10: 0, 11: 0.25}, // the argmax biased by 0 stays the max
+      {10: 2, 12: 100, 20: 100, [size + 5]: 100}, // -inf stays -inf; an id past the vocabulary is skipped
+      Object.fromEntries(Array.from({length: size}, (_, id) => [id, (id % 5) - 2])), // every id
+    ]
+    for (const bias of cases) {
+      const biased = base.map((value, id) => (bias[id] === undefined ? value : Math.fround(value + bias[id]!)))
+      for (const params of [{temperature: 0}, {temperature: 0.8, topP: 0.9}]) {
+        for (let seed = 0; seed < (params.temperature === 0 ? 1 : 12); seed++) {
+          const where = `bias ${JSON.stringify(bias)}, ${JSON.stringify(params)}, seed ${seed}`
+          const [got] = nativeSample(base, size, [request({...params, logitBias: bias}, {seed})])
+          assert.equal(got!.tokenId, nativeSample(biased, size, [request(params, {seed})])[0]!.tokenId, where)
+          assert.equal(got!.tokenId, sampleRows(base, size, [request({...params, logitBias: bias}, {seed})])[0]!.tokenId, where)
+        }
+      }
     }
   })
 

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "kernels.h"
+#include "sparse_bias.h"
 #include "token_mask.h"
 #include "weight_cut.h"
 
@@ -57,7 +58,7 @@ void edit_row(const float* raw, int vocab, const SampleSpec& s, const SampleBatc
   else std::memcpy(row, raw, sizeof(float) * vocab);
   const auto in_range = [vocab](int32_t id) { return id >= 0 && id < vocab; };
   for (int j = s.bias_begin; j < s.bias_end; ++j)
-    if (in_range(b.bias_ids[j])) row[b.bias_ids[j]] = static_cast<float>(row[b.bias_ids[j]] + b.bias_values[j]);
+    if (in_range(b.bias_ids[j])) row[b.bias_ids[j]] = biased_logit(row[b.bias_ids[j]], b.bias_values[j]);
   if (s.repetition_penalty != 1) {
     // Shrink positive logits, grow negative ones, once per distinct token of prompt + output (HF/vLLM).
     const int32_t stamp = ++scratch.stamp;
@@ -94,6 +95,18 @@ float finite_row(const float* row, int vocab, bool infinite, float max, Scratch&
   for (int i = 0; i < vocab; ++i)
     out[i] = infinite ? (row[i] == std::numeric_limits<float>::infinity() ? 0.0f : kNegInf) : std::isnan(row[i]) ? kNegInf : row[i];
   return infinite ? 0.0f : max;
+}
+
+// The row's stats after edits, when logit_bias is its only edit and the raw row is finite and NaN-free: the peak from
+// the bias entries alone (sparse_bias.h); log_sum_exp stays the raw row's, only its NaN-ness being read after edits.
+std::optional<Stats> bias_only_stats(const float* raw, int vocab, const SampleSpec& s, const SampleBatch& b, const Stats& raw_stats) {
+  SampleSpec unbiased = s;
+  unbiased.bias_end = unbiased.bias_begin;
+  if (edits_row(unbiased) || !std::isfinite(raw_stats.max) || std::isnan(raw_stats.log_sum_exp)) return std::nullopt;
+  const auto peak = biased_peak(raw, vocab, RowPeak{static_cast<float>(raw_stats.max), raw_stats.argmax}, b.bias_ids + s.bias_begin,
+                                b.bias_values + s.bias_begin, s.bias_end - s.bias_begin);
+  if (!peak) return std::nullopt;
+  return Stats{peak->max, raw_stats.log_sum_exp, peak->argmax};
 }
 
 int first_allowed(const int32_t* mask, int vocab) {
@@ -155,31 +168,6 @@ int draw_token(const float* row, int vocab, const SampleSpec& s, float max, Scra
   return num_kept > 0 ? kept[num_kept - 1] : 0;
 }
 
-// The top `k` raw logprobs (ties to the lowest id), then the chosen token's if it is not among them.
-void top_logprobs(const float* raw, int vocab, int k, int token, double lse, int32_t* ids, double* logprobs, int32_t* count) {
-  int held = 0;
-  for (int i = 0; i < vocab && k > 0; ++i) {
-    const float value = raw[i];
-    if (held == k && !(value > raw[ids[k - 1]])) continue;
-    int at = held < k ? held++ : k - 1;
-    while (at > 0 && raw[ids[at - 1]] < value) {
-      ids[at] = ids[at - 1];
-      --at;
-    }
-    ids[at] = i;
-  }
-  bool has_token = false;
-  for (int j = 0; j < held; ++j) {
-    logprobs[j] = raw[ids[j]] - lse;
-    has_token = has_token || ids[j] == token;
-  }
-  if (!has_token) {
-    ids[held] = token;
-    logprobs[held++] = raw[token] - lse;
-  }
-  *count = held;
-}
-
 // `lazy` is the task's scratch, made on first need: plain greedy rows need none (vocab-sized buffers cost more than them).
 void sample_one(const float* logits, int vocab, const SampleBatch& b, int index, const SampleOutputs& out, std::optional<Scratch>& lazy) {
   const SampleSpec& s = b.specs[index];
@@ -188,10 +176,13 @@ void sample_one(const float* logits, int vocab, const SampleBatch& b, int index,
   const Stats raw_stats = stats_of(raw, vocab);
   const bool edited = edits_row(s);
   const bool greedy = s.temperature == 0 || s.top_k == 1;
-  if ((edited || !greedy) && !lazy) lazy.emplace(vocab);
-  if (edited) edit_row(raw, vocab, s, b, mask, true, *lazy);
-  const float* row = edited ? lazy->working.data() : raw;
-  Stats stats = edited ? stats_of(row, vocab) : raw_stats;
+  // A row only biased needs no pass over a biased copy for its peak, and a greedy one no copy at all.
+  const std::optional<Stats> biased = edited ? bias_only_stats(raw, vocab, s, b, raw_stats) : std::nullopt;
+  const bool copied = edited && !(biased && greedy);
+  if ((copied || !greedy) && !lazy) lazy.emplace(vocab);
+  if (copied) edit_row(raw, vocab, s, b, mask, true, *lazy);
+  const float* row = copied ? lazy->working.data() : raw;
+  Stats stats = biased ? *biased : edited ? stats_of(row, vocab) : raw_stats;
   constexpr double kInf = std::numeric_limits<double>::infinity();
   if (stats.max == -kInf && s.suppress_end > s.suppress_begin) {
     // Suppression (min_tokens) left no token: undo it; the mask and the logits choose.
@@ -215,6 +206,34 @@ void sample_one(const float* logits, int vocab, const SampleBatch& b, int index,
 }
 
 }  // namespace
+
+// The top `k` raw logprobs (ties to the lowest id, NaN never counts), then `token`'s if it is not among them. The
+// weakest kept value sits in `floor`, so a logit that does not beat it costs one compare.
+void top_logprobs(const float* raw, int vocab, int k, int token, double lse, int32_t* ids, double* logprobs, int32_t* count) {
+  int held = 0;
+  float floor = 0;
+  for (int i = 0; i < vocab && k > 0; ++i) {
+    const float value = raw[i];
+    if (held == k ? !(value > floor) : std::isnan(value)) continue;
+    int at = held < k ? held++ : k - 1;
+    while (at > 0 && raw[ids[at - 1]] < value) {
+      ids[at] = ids[at - 1];
+      --at;
+    }
+    ids[at] = i;
+    floor = raw[ids[held - 1]];
+  }
+  bool has_token = false;
+  for (int j = 0; j < held; ++j) {
+    logprobs[j] = raw[ids[j]] - lse;
+    has_token = has_token || ids[j] == token;
+  }
+  if (!has_token) {
+    ids[held] = token;
+    logprobs[held++] = raw[token] - lse;
+  }
+  *count = held;
+}
 
 void sample_rows(ThreadPool& pool, const float* logits, int vocab, const SampleBatch& batch, const SampleOutputs& out) {
   const int tasks = std::min(pool.size(), batch.num_samples);

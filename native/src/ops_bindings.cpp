@@ -13,6 +13,7 @@
 #include "../cpu/quant_formats.h"
 #include "../cpu/quant_linear.h"
 #include "js_convert.h"
+#include "prompt_logprobs_binding.h"
 #include "sampler_binding.h"
 #include "token_mask_binding.h"
 
@@ -407,6 +408,7 @@ Napi::Object CreateOps(Napi::Env env) {
   ops.Set("plainActivation", Napi::Function::New(env, PlainActivation));
   AddTokenMaskOps(env, ops);
   AddSamplerOps(env, ops, ops_pool);
+  AddPromptLogprobOps(env, ops);
   return ops;
 }
 

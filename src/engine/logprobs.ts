@@ -65,20 +65,6 @@ export function tokenLogprobsOfRow(row: Float32Array, tokenId: number, k: number
   return result
 }
 
-/** Prompt logprobs (echo): for row `row`, the logprob of the prompt token that actually came next, plus the top k. */
-export function promptTokenLogprobs(logits: Float32Array, row: number, vocabSize: number, nextTokenId: number, k: number): TokenLogprobs {
-  return tokenLogprobsOfRow(rowOf(logits, row, vocabSize), nextTokenId, k, logSumExpOfRow(logits, row, vocabSize))
-}
-
-/** vLLM's rank of a token in a row: how many tokens are at least as likely (1 = the likeliest; ties count against it). */
-export function rankInRow(logits: Float32Array, row: number, vocabSize: number, tokenId: number): number {
-  const values = rowOf(logits, row, vocabSize)
-  const value = values[tokenId]!
-  let rank = 0
-  for (let i = 0; i < values.length; i++) if (values[i]! >= value) rank++
-  return Math.max(rank, 1)
-}
-
 /** A token chosen other than by sampling the row (an accepted draft token): its raw logprob, and the top k when asked for. */
 export function chosenTokenLogprobs(logits: Float32Array, row: number, vocabSize: number, tokenId: number, k: number | null): {logprob: number; topLogprobs: TokenLogprobs | null} {
   const values = rowOf(logits, row, vocabSize)

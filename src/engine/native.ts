@@ -87,6 +87,16 @@ export interface StepTiming {
 }
 
 /** Single kernels, exposed for op-by-op tests and `pagedllm bench kernels` (see native/src/ops_bindings.cpp). */
+/** ops.promptLogprobs' answers per entry; the top arrays hold topStride slots an entry, topCounts[i] of them used. */
+export interface PromptLogprobArrays {
+  logprobs: Float64Array
+  ranks: Int32Array
+  topCounts: Int32Array
+  topIds: Int32Array
+  topLogprobs: Float64Array
+  topStride: number
+}
+
 export interface NativeOps {
   rmsNorm(x: Float32Array, weight: Float32Array, rows: number, dim: number, eps: number, out?: Float32Array): Float32Array
   fusedAddRmsNorm(x: Float32Array, residual: Float32Array, weight: Float32Array, rows: number, dim: number, eps: number): void
@@ -107,6 +117,12 @@ export interface NativeOps {
   rowStats(logits: Float32Array, numRows: number, vocabSize: number): Float64Array
   /** The CPU backend's sampler (native/cpu/sampler.cpp) over rows of `logits`, on the ops pool (tests compare it with sampler.ts). */
   sampleRows(logits: Float32Array, numRows: number, vocabSize: number, sampling: NativeSamplingArrays): NativeSampledArrays
+  /**
+   * Prompt logprobs (native/cpu/prompt_logprobs.cpp) of rows of `logits` [rows, vocabSize], on a worker thread: per
+   * entry the logprob and rank of `tokenIds[i]` in row `rows[i]` and its top `topNs[i]`. `logits` must stay unwritten until it
+   * settles. `threads` (default: one fewer than the cores, so the event loop keeps one) bounds the threads it splits rows among.
+   */
+  promptLogprobs(logits: Float32Array, vocabSize: number, asked: {rows: Int32Array; tokenIds: Int32Array; topNs: Int32Array}, threads?: number): Promise<PromptLogprobArrays>
   /** out = row where `mask` (a bit per token, ceil(vocab / 32) words) allows, -Infinity elsewhere; calling thread. */
   applyTokenMask(row: Float32Array, mask: Int32Array, out: Float32Array): void
   /** y[numRows, outFeatures] = x W^T (+ bias), W converted to `format` on every call (LinearWeights keeps it). */

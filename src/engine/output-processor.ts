@@ -12,9 +12,10 @@ import type {LogitsRows} from './model-runner.js'
 import {chosenTokenLogprobs} from './logprobs.js'
 import {minTokensSuppressed} from './sampling-params.js'
 import {DrawPurpose, sampleUniform} from './philox.js'
+import {PromptLogprobRows, rankingThreads} from './prompt-logprobs.js'
 import {planBackendSampling, sampledResult, type NativeSampledArrays, type SamplingPlan} from './native-sampling.js'
 import type {CompletionOutput} from './request-output.js'
-import {biasedRow, promptTokenLogprobs, rankInRow, sampleRows, samplingDistribution, topLogprobsOfRow, type SampleRequest, type SampleResult} from './sampler.js'
+import {biasedRow, sampleRows, samplingDistribution, topLogprobsOfRow, type SampleRequest, type SampleResult} from './sampler.js'
 import type {ScheduledSequence, Scheduler} from './scheduler.js'
 import {checkStop, type StopVerdict, withHeldText} from './stop-checker.js'
 import {SequenceStatus, isFinished, type Sequence, type SequenceGroup} from './sequence.js'
@@ -35,6 +36,7 @@ export class OutputProcessor {
   private readonly beamStates = new Map<SequenceGroup, BeamState>()
   /** Final outputs of groups whose result is not their live sequences (best_of > n, beam search). */
   readonly finalOutputs = new Map<SequenceGroup, CompletionOutput[]>()
+  private readonly promptLogprobThreads: number
 
   constructor(
     private readonly tokenizer: Tokenizer,
@@ -44,7 +46,11 @@ export class OutputProcessor {
     private readonly eosTokenIds: readonly number[],
     private readonly guides: SequenceGuides,
     private readonly speculator: Speculator | null = null,
-  ) {}
+    /** The backend's compute threads (0: all cores): prompt logprobs are ranked on no more. */
+    computeThreads = 0,
+  ) {
+    this.promptLogprobThreads = rankingThreads(computeThreads)
+  }
 
   /** Before the forward pass: starts the grammar masks of the sequences that will sample, to compute alongside it. */
   prefetchMasks(scheduled: readonly ScheduledSequence[]): void {
@@ -79,13 +85,14 @@ export class OutputProcessor {
     const sampleTargets: Array<{group: SequenceGroup; seq: Sequence}> = []
     const backendResults: Array<{group: SequenceGroup; seq: Sequence; pending: boolean; result: SampleResult}> = []
     const beamCandidates = new Map<SequenceGroup, BeamCandidates[]>()
+    const promptLogprobs = new PromptLogprobRows()
 
     scheduled.forEach((entry, i) => {
       const {group, seq} = entry
       // Finished or aborted while the step was in flight (async scheduling): its row is void.
       if (isFinished(seq.status)) return
       const row = rows[i]!
-      if (row.promptRows) this.recordPromptLogprobs(group, seq, entry.start, row.promptRows, logits)
+      if (row.promptRows) promptLogprobs.add(group, seq, entry.start, row.promptRows)
       if (entry.draftTokenIds.length > 0) {
         touched.add(group)
         this.verifyDrafts(group, seq, entry.draftTokenIds, [row.sampleRow, ...row.draftRows], logits)
@@ -116,8 +123,9 @@ export class OutputProcessor {
       }
     })
 
-    // Guided sequences' masks come from the grammar workers, started by prefetchMasks before the forward pass.
-    const masks = await this.guides.masksFor(sampleTargets)
+    // Prompt rows are ranked off the event loop, before the JS sampler edits any row in place. Guided sequences'
+    // masks come from the grammar workers, started by prefetchMasks before the forward pass.
+    const [masks] = await Promise.all([this.guides.masksFor(sampleTargets), promptLogprobs.record(logits, this.vocabSize, this.promptLogprobThreads)])
     masks.forEach((mask, i) => (sampleRequests[i]!.allowedMask = mask))
     const results = sampleRows(logits, this.vocabSize, sampleRequests)
     const sampled = [...backendResults, ...results.map((result, i) => ({...sampleTargets[i]!, pending: false, result}))]
@@ -382,18 +390,5 @@ export class OutputProcessor {
         stopReason: seq.stopReason,
       })),
     )
-  }
-
-  private recordPromptLogprobs(group: SequenceGroup, seq: Sequence, start: number, promptRows: number[], logits: Float32Array): void {
-    const k = group.params.promptLogprobs ?? 0
-    group.promptLogprobs ??= [null]
-    group.promptLogprobRanks ??= [null]
-    promptRows.forEach((row, offset) => {
-      const nextPosition = start + offset + 1
-      if (nextPosition >= seq.promptLength) return
-      const tokenId = seq.tokenIds[nextPosition]!
-      group.promptLogprobs![nextPosition] = promptTokenLogprobs(logits, row, this.vocabSize, tokenId, k)
-      group.promptLogprobRanks![nextPosition] = rankInRow(logits, row, this.vocabSize, tokenId)
-    })
   }
 }

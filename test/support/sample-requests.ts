@@ -1,5 +1,7 @@
-// Random sampling requests for the sampler tests and the GPU check: every parameter drawn from values the API allows.
+// Random sampling requests for the sampler tests and the GPU check (every parameter drawn from values the API allows),
+// and model-like rows of logits for them.
 import {bitmaskOf} from '../../src/engine/guided/token-mask.js'
+import {makeRng} from '../../src/engine/random.js'
 import type {SampleRequest} from '../../src/engine/sampler.js'
 import {makeSamplingParams, type SamplingParamsInput} from '../../src/engine/sampling-params.js'
 
@@ -32,4 +34,13 @@ export function randomRequest(rng: {nextFloat(): number}, numRows: number, vocab
     suppressTokenIds: pick([[], [], ids(3), [vocab + 1]]),
     allowedMask: pick([null, null, null, bitmaskOf(ids(vocab >> 2), vocab)]),
   }
+}
+
+/** Logits shaped like a model's: a few strong tokens over a Gaussian-ish floor. */
+export function modelLikeLogits(numRows: number, vocab: number, seed: number): Float32Array {
+  const rng = makeRng(seed, 0)
+  const logits = new Float32Array(numRows * vocab)
+  for (let i = 0; i < logits.length; i++) logits[i] = 2.5 * Math.sqrt(-2 * Math.log(1 - rng.nextFloat())) * Math.cos(2 * Math.PI * rng.nextFloat())
+  for (let r = 0; r < numRows; r++) for (let k = 0; k < 5; k++) logits[r * vocab + Math.floor(rng.nextFloat() * vocab)] = 8 + 4 * rng.nextFloat()
+  return logits
 }

@@ -4,6 +4,7 @@ import {fileURLToPath} from 'node:url'
 import {Bench} from 'tinybench'
 import {nativeOps} from '../../engine/native.js'
 import {encodeSampleRequests} from '../../engine/native-sampling.js'
+import {type LogitBias, logitBiasFromPairs} from '../../engine/logit-bias.js'
 import {makeRng} from '../../engine/random.js'
 import {makeSamplingParams, type SamplingParams} from '../../engine/sampling-params.js'
 import {sampleRows, type SampleRequest} from '../../engine/sampler.js'
@@ -28,13 +29,21 @@ export interface SamplerBenchOptions {
   iterations?: number
 }
 
-const CASES: Array<{name: string; params: Partial<SamplingParams>; penalties?: boolean}> = [
+/** 300 biased tokens spread over the vocabulary (OpenAI's most), half pushed up, half down. */
+function spreadBias(vocabSize: number): LogitBias {
+  const ids = Array.from({length: 300}, (_, i) => Math.floor((i * vocabSize) / 300) + 1)
+  return logitBiasFromPairs(ids, ids.map((_, i) => (i % 2 === 0 ? 5 : -5)))
+}
+
+const CASES: Array<{name: string; params: Partial<SamplingParams>; penalties?: boolean; bias?: boolean}> = [
   {name: 'greedy', params: {temperature: 0}},
   {name: 'temperature 0.8', params: {temperature: 0.8}},
   {name: 'top-p 0.9', params: {topP: 0.9}},
   {name: 'top-k 50', params: {topK: 50}},
   {name: 'min-p 0.05 + top-p 0.9', params: {minP: 0.05, topP: 0.9}},
   {name: 'penalties (rep 1.1, freq 0.5, pres 0.5)', params: {repetitionPenalty: 1.1, frequencyPenalty: 0.5, presencePenalty: 0.5}, penalties: true},
+  {name: 'logit_bias 300, greedy', params: {temperature: 0}, bias: true},
+  {name: 'logit_bias 300, top-p 0.9', params: {topP: 0.9}, bias: true},
 ]
 
 /** Gaussian logits (std 2.5): peaked enough to look like a model, flat enough that top-p keeps thousands of tokens. */
@@ -62,7 +71,7 @@ export async function runSamplerBenchmark(options: SamplerBenchOptions = {}): Pr
     for (const batchSize of batchSizes) {
       const logits = gaussianLogits(batchSize, vocabSize)
       for (const benchCase of CASES) {
-        const params = makeSamplingParams(benchCase.params)
+        const params = makeSamplingParams({...benchCase.params, logitBias: benchCase.bias ? spreadBias(vocabSize) : null})
         // A 512-token prompt and 128 generated tokens per row: what penalties have to walk.
         const requests: SampleRequest[] = Array.from({length: batchSize}, (_, row) => ({
           row,
