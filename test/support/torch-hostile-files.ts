@@ -17,7 +17,7 @@ export function hostileTorchFiles(storages: StorageToWrite[], views: TensorView[
   const good = torchCheckpointBytes(storages, views)
   const withPickle = (bytes: Buffer) => torchCheckpointBytes(storages, views, {pickle: bytes})
   const withViews = (edit: (view: TensorView) => TensorView) => torchCheckpointBytes(storages, views.map((v, i) => (i === 0 ? edit(v) : v)))
-  const centralAt = good.lastIndexOf(Buffer.from([0x50, 0x4b, 0x01, 0x02]))
+  const centralAt = good.indexOf(Buffer.from([0x50, 0x4b, 0x01, 0x02])) // data.pkl's entry, the first
   const edited = (at: number, bytes: number[]) => {
     const copy = Buffer.from(good)
     Buffer.from(bytes).copy(copy, at)
@@ -46,7 +46,7 @@ export function hostileTorchFiles(storages: StorageToWrite[], views: TensorView[
     {label: 'a storage of 2^40 elements', bytes: torchCheckpointBytes(storages, views, {pickle: statePickle([{...storages[0]!, numel: 2 ** 40}, ...storages.slice(1)], views)}), error: /is said to hold 1099511627776 F32 elements/},
     {label: 'a view past its storage', bytes: withViews((v) => ({...v, storageOffset: 1})), error: /needs \d+ elements of storage/},
     {label: 'a non-contiguous view', bytes: withViews((v) => ({...v, stride: [1, v.shape[0]!]})), error: /non-contiguous view/},
-    {label: 'a view of a missing storage', bytes: torchCheckpointBytes(storages.slice(1), views, {pickle: statePickle(storages, views)}), error: /entry is missing/},
+    {label: 'a view of a missing storage', bytes: torchCheckpointBytes(storages.slice(1), views, {pickle: statePickle(storages, views)}), error: /its archive\/data\/0 entry is missing/},
   ]
 }
 

@@ -6,7 +6,7 @@ import {resolve} from 'node:path'
 import {ModelLoadError} from '../errors.js'
 import {isTensor, PickleDict, unpickleCheckpoint, type PickledTensor} from './torch-pickle.js'
 import type {TensorDtype, TensorInfo} from './safetensors.js'
-import {readZipEntries, type ZipEntry} from './zip-entries.js'
+import {readZipEntries, storedEntry, type ZipEntry} from './zip-entries.js'
 
 export const TORCH_SINGLE_FILE = 'pytorch_model.bin'
 export const TORCH_INDEX_FILE = 'pytorch_model.bin.index.json'
@@ -24,11 +24,11 @@ export function readTorchShard(path: string): {tensors: TensorInfo[]; skipped: S
   refuseOtherFormats(path)
   const entries = readZipEntries(path)
   const archive = archiveName(path, entries)
-  const byteOrder = entries.get(`${archive}/byteorder`)
+  const byteOrder = entries.has(`${archive}/byteorder`) ? storedEntry(path, entries, `${archive}/byteorder`) : undefined
   if (byteOrder !== undefined && readEntry(path, byteOrder, 16).toString('latin1') !== 'little') {
     throw new ModelLoadError(`${path} was saved on a big-endian machine; only little-endian PyTorch checkpoints load.`)
   }
-  const pickle = entries.get(`${archive}/data.pkl`)!
+  const pickle = storedEntry(path, entries, `${archive}/data.pkl`)
   if (pickle.size > MAX_PICKLE_BYTES) throw new ModelLoadError(`${path}: its data.pkl is ${pickle.size} bytes, more than the ${MAX_PICKLE_BYTES} a state dict needs.`)
   const stateDict = unpickleCheckpoint(readEntry(path, pickle, MAX_PICKLE_BYTES), `${path} (data.pkl)`)
   if (!(stateDict instanceof PickleDict)) throw new ModelLoadError(`${path} holds a pickled ${describe(stateDict)}, not a state dict of tensors.`)
@@ -39,7 +39,7 @@ export function readTorchShard(path: string): {tensors: TensorInfo[]; skipped: S
     if (!isTensor(value)) {
       throw new ModelLoadError(`${path}: ${name} is a ${describe(value)}, not a tensor; only flat state dicts load (a training checkpoint nests the model's under a key: save model.state_dict() alone).`)
     }
-    const tensor = tensorInfo(path, name, value, entries.get(`${archive}/data/${value.storage.key}`))
+    const tensor = tensorInfo(path, name, value, storedEntry(path, entries, `${archive}/data/${value.storage.key}`))
     if (tensor !== undefined) tensors.push(tensor)
     else skipped.add(name)
   }
@@ -64,13 +64,12 @@ function refuseOtherFormats(path: string): void {
 
 /** torch.save puts everything under one top-level folder, named after the file it first wrote (`archive/`, `pytorch_model/`). */
 function archiveName(path: string, entries: Map<string, ZipEntry>): string {
-  const pickles = [...entries.keys()].filter((name) => /^[^/]+\/data\.pkl$/.test(name))
-  if (pickles.length !== 1) {
-    const torchScript = [...entries.keys()].some((name) => /^[^/]+\/constants\.pkl$/.test(name))
-    throw new ModelLoadError(torchScript
-      ? `${path} is a TorchScript archive (torch.jit.save), not a state dict; save model.state_dict() with torch.save instead.`
-      : `${path} holds ${pickles.length === 0 ? 'no data.pkl' : `${pickles.length} data.pkl files`}, so it is not a PyTorch checkpoint.`)
+  const names = [...entries.keys()]
+  if (names.some((name) => /^[^/]+\/constants\.pkl$/.test(name))) {
+    throw new ModelLoadError(`${path} is a TorchScript archive (torch.jit.save), not a state dict; save model.state_dict() with torch.save instead.`)
   }
+  const pickles = names.filter((name) => /^[^/]+\/data\.pkl$/.test(name))
+  if (pickles.length !== 1) throw new ModelLoadError(`${path} holds ${pickles.length === 0 ? 'no data.pkl' : `${pickles.length} data.pkl files`}, so it is not a PyTorch checkpoint.`)
   return pickles[0]!.slice(0, -'/data.pkl'.length)
 }
 
@@ -91,9 +90,8 @@ function readEntry(path: string, entry: ZipEntry, limit: number): Buffer {
 }
 
 /** The tensor's bytes in its storage's entry, checked: the storage fits its entry and the view fits the storage, row-major. */
-function tensorInfo(path: string, name: string, tensor: PickledTensor, entry: ZipEntry | undefined): TensorInfo | undefined {
+function tensorInfo(path: string, name: string, tensor: PickledTensor, entry: ZipEntry): TensorInfo | undefined {
   const {storage, storageOffset, size, stride} = tensor
-  if (entry === undefined) throw new ModelLoadError(`${path}: tensor ${name} uses storage ${storage.key}, whose data/${storage.key} entry is missing.`)
   if (storage.numel * storage.type.bytes !== entry.size) {
     throw new ModelLoadError(`${path}: storage ${storage.key} is said to hold ${storage.numel} ${storage.type.dtype} elements, but its entry has ${entry.size} bytes.`)
   }

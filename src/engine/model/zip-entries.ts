@@ -1,5 +1,5 @@
-// Lists the stored (uncompressed) entries of a zip file from its central directory, with each one's data offset: what
-// PyTorch's checkpoint reader needs, as its storages are read in place by file offset. Zip64 is read; compression,
+// Lists the entries of a zip file from its central directory, with each one's data offset: what PyTorch's checkpoint
+// reader needs, as its storages are read in place by file offset (storedEntry refuses a compressed one). Zip64 is read;
 // encryption and multi-disk archives are refused; every offset and size is checked against the file.
 import {closeSync, fstatSync, openSync, readSync} from 'node:fs'
 import {ModelLoadError} from '../errors.js'
@@ -8,7 +8,10 @@ export interface ZipEntry {
   name: string
   /** Absolute byte offset of the entry's data in the file. */
   offset: number
+  /** Bytes stored in the file. */
   size: number
+  /** The zip method: 0 is stored; anything else is compressed and cannot be read in place. */
+  method: number
 }
 
 const END_RECORD = 0x06054b50
@@ -41,7 +44,7 @@ export function readZipEntries(path: string): Map<string, ZipEntry> {
       if (local.readUInt32LE(0) !== LOCAL_HEADER) throw corrupt(path, `entry ${entry.name} has no local header at byte ${entry.localHeader}`)
       const offset = entry.localHeader + LOCAL_HEADER_SIZE + local.readUInt16LE(26) + local.readUInt16LE(28)
       if (offset + entry.size > fileSize) throw corrupt(path, `entry ${entry.name} (${entry.size} bytes at byte ${offset}) runs past the end of the file (${fileSize} bytes); it may be truncated`)
-      entries.set(entry.name, {name: entry.name, offset, size: entry.size})
+      entries.set(entry.name, {name: entry.name, offset, size: entry.size, method: entry.method})
       at = entry.next
     }
     return entries
@@ -99,8 +102,18 @@ function safeNumber(path: string, value: bigint): number {
   return Number(value)
 }
 
-/** One central directory entry: its name, stored size and local header offset (from the zip64 extra field where they overflow). */
-function centralEntry(path: string, bytes: Buffer, at: number): {name: string; size: number; localHeader: number; next: number} {
+/** The entry `name`, which must be there and stored uncompressed. */
+export function storedEntry(path: string, entries: Map<string, ZipEntry>, name: string): ZipEntry {
+  const entry = entries.get(name)
+  if (entry === undefined) throw new ModelLoadError(`${path}: its ${name} entry is missing.`)
+  if (entry.method !== 0) {
+    throw new ModelLoadError(`${path}: entry ${name} is compressed (zip method ${entry.method}); PyTorch checkpoints store their entries uncompressed, so this one cannot be read in place. Re-save it with torch.save or convert it to safetensors.`)
+  }
+  return entry
+}
+
+/** One central directory entry: its name, method, stored size and local header offset (from the zip64 extra field where they overflow). */
+function centralEntry(path: string, bytes: Buffer, at: number): {name: string; method: number; size: number; localHeader: number; next: number} {
   const flags = bytes.readUInt16LE(at + 8)
   const method = bytes.readUInt16LE(at + 10)
   let compressedSize = bytes.readUInt32LE(at + 20)
@@ -122,10 +135,8 @@ function centralEntry(path: string, bytes: Buffer, at: number): {name: string; s
     if (overflowed[1]) compressedSize = values.shift()!
     if (overflowed[2]) localHeader = values.shift()!
   }
-  if (method !== 0 || compressedSize !== size) {
-    throw new ModelLoadError(`${path}: entry ${name} is compressed (zip method ${method}); PyTorch checkpoints store their entries uncompressed, so this one cannot be read in place. Re-save it with torch.save or convert it to safetensors.`)
-  }
-  return {name, size, localHeader, next}
+  if (method === 0 && compressedSize !== size) throw corrupt(path, `stored entry ${name} has ${compressedSize} bytes in the file but ${size} uncompressed`)
+  return {name, method, size: compressedSize, localHeader, next}
 }
 
 function zip64Extra(path: string, name: string, extra: Buffer, fields: number): number[] {
