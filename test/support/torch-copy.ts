@@ -9,17 +9,24 @@ import {writeTorchCheckpoint, type StorageToWrite, type TensorView} from './torc
 export function writeTorchCopy(modelDir: string, out: string, shards: number): void {
   mkdirSync(out, {recursive: true})
   for (const file of readdirSync(modelDir)) if (!file.endsWith('.safetensors')) copyFileSync(join(modelDir, file), join(out, file))
-  const tensors = readSafetensorsHeader(join(modelDir, 'model.safetensors'))
-  const file = readFileSync(join(modelDir, 'model.safetensors'))
-  const perShard = Math.ceil(tensors.length / shards)
+  const {storages, views} = safetensorsAsTorch(modelDir)
+  const perShard = Math.ceil(views.length / shards)
   const weightMap: Record<string, string> = {}
   for (let shard = 0; shard < shards; shard++) {
-    const part = tensors.slice(shard * perShard, (shard + 1) * perShard)
+    const range = [shard * perShard, (shard + 1) * perShard] as const
     const name = shards === 1 ? 'pytorch_model.bin' : `pytorch_model-${String(shard + 1).padStart(5, '0')}-of-${String(shards).padStart(5, '0')}.bin`
-    const storages: StorageToWrite[] = part.map((t, i) => ({key: String(i), dtype: t.dtype, data: file.subarray(t.offset, t.offset + t.nbytes)}))
-    const views: TensorView[] = part.map((t, i) => ({name: t.name, storage: String(i), shape: t.shape}))
-    writeTorchCheckpoint(join(out, name), storages, views, {archive: name.replace(/\.bin$/, '')})
-    for (const t of part) weightMap[t.name] = name
+    writeTorchCheckpoint(join(out, name), storages.slice(...range), views.slice(...range), {archive: name.replace(/\.bin$/, '')})
+    for (const view of views.slice(...range)) weightMap[view.name] = name
   }
-  if (shards > 1) writeFileSync(join(out, 'pytorch_model.bin.index.json'), JSON.stringify({metadata: {total_size: file.length}, weight_map: weightMap}, null, 2))
+  if (shards > 1) writeFileSync(join(out, 'pytorch_model.bin.index.json'), JSON.stringify({metadata: {}, weight_map: weightMap}, null, 2))
+}
+
+/** The model's model.safetensors as one storage per tensor. */
+export function safetensorsAsTorch(modelDir: string): {storages: StorageToWrite[]; views: TensorView[]} {
+  const tensors = readSafetensorsHeader(join(modelDir, 'model.safetensors'))
+  const file = readFileSync(join(modelDir, 'model.safetensors'))
+  return {
+    storages: tensors.map((t) => ({key: t.name, dtype: t.dtype, data: file.subarray(t.offset, t.offset + t.nbytes)})),
+    views: tensors.map((t) => ({name: t.name, storage: t.name, shape: t.shape})),
+  }
 }
