@@ -39,7 +39,7 @@ export function planCheckpointFiles(repoId: string, repoFiles: readonly string[]
   const found = otherWeights.length === 0 ? 'no weight files at all' : `only ${otherWeights.slice(0, 4).join(', ')}${otherWeights.length > 4 ? ', ...' : ''}`
   throw new ModelLoadError(
     `${repoId} has no safetensors weights (${SINGLE_WEIGHTS_FILE} or ${WEIGHTS_INDEX_FILE}); it has ${found}. ` +
-      'pagedllm loads only safetensors, never pickle .bin files; pick a repository that ships safetensors, or convert the weights yourself and pass the directory to --model.',
+      'Hub downloads fetch only safetensors; pick a repository that ships them, or download its pytorch_model.bin yourself and pass the directory to --model (read without running pickle code).',
     {code: 'no_safetensors'},
   )
 }
