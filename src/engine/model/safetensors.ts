@@ -157,7 +157,8 @@ function readShardedTensors(dir: string, indexPath: string, readShard: (path: st
   return tensors
 }
 
-function readFileBytes(path: string, offset: number, size: number): Uint8Array {
+/** `size` bytes of the file from `offset`; a file that ends sooner is a ModelLoadError. */
+export function readFileBytes(path: string, offset: number, size: number): Uint8Array {
   const fd = openSync(path, 'r')
   try {
     const bytes = new Uint8Array(size)

@@ -5,7 +5,7 @@ import {closeSync, openSync, readSync} from 'node:fs'
 import {resolve} from 'node:path'
 import {ModelLoadError} from '../errors.js'
 import {isTensor, PickleDict, unpickleCheckpoint, type PickledTensor} from './torch-pickle.js'
-import type {TensorDtype, TensorInfo} from './safetensors.js'
+import {readFileBytes, type TensorDtype, type TensorInfo} from './safetensors.js'
 import {readZipEntries, storedEntry, type ZipEntry} from './zip-entries.js'
 
 export const TORCH_SINGLE_FILE = 'pytorch_model.bin'
@@ -74,19 +74,8 @@ function archiveName(path: string, entries: Map<string, ZipEntry>): string {
 }
 
 function readEntry(path: string, entry: ZipEntry, limit: number): Buffer {
-  const fd = openSync(path, 'r')
-  try {
-    const bytes = Buffer.alloc(Math.min(entry.size, limit))
-    let done = 0
-    while (done < bytes.length) {
-      const n = readSync(fd, bytes, done, bytes.length - done, entry.offset + done)
-      if (n === 0) throw new ModelLoadError(`${path}: unexpected end of file in ${entry.name}.`)
-      done += n
-    }
-    return bytes
-  } finally {
-    closeSync(fd)
-  }
+  const bytes = readFileBytes(path, entry.offset, Math.min(entry.size, limit))
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
 }
 
 /** The tensor's bytes in its storage's entry, checked: the storage fits its entry and the view fits the storage, row-major. */

@@ -1,8 +1,9 @@
 // Lists the entries of a zip file from its central directory, with each one's data offset: what PyTorch's checkpoint
 // reader needs, as its storages are read in place by file offset (storedEntry refuses a compressed one). Zip64 is read;
 // encryption and multi-disk archives are refused; every offset and size is checked against the file.
-import {closeSync, fstatSync, openSync, readSync} from 'node:fs'
+import {statSync} from 'node:fs'
 import {ModelLoadError} from '../errors.js'
+import {readFileBytes} from './safetensors.js'
 
 export interface ZipEntry {
   name: string
@@ -28,45 +29,32 @@ const MAX_CENTRAL_DIRECTORY_BYTES = 64 << 20
 
 /** The zip's entries by name; any malformed structure is a ModelLoadError naming the file and what is wrong. */
 export function readZipEntries(path: string): Map<string, ZipEntry> {
-  const fd = openSync(path, 'r')
-  try {
-    const fileSize = fstatSync(fd).size
-    const read = (offset: number, length: number): Buffer => readExactly(fd, path, fileSize, offset, length)
-    const directory = findCentralDirectory(path, fileSize, read)
-    const bytes = read(directory.offset, directory.size)
-    const entries = new Map<string, ZipEntry>()
-    let at = 0
-    for (let i = 0; i < directory.count; i++) {
-      if (at + CENTRAL_HEADER_SIZE > bytes.length || bytes.readUInt32LE(at) !== CENTRAL_HEADER) throw corrupt(path, `central directory entry ${i} is malformed`)
-      const entry = centralEntry(path, bytes, at)
-      if (entries.has(entry.name)) throw corrupt(path, `entry ${entry.name} appears twice`)
-      const local = read(entry.localHeader, LOCAL_HEADER_SIZE)
-      if (local.readUInt32LE(0) !== LOCAL_HEADER) throw corrupt(path, `entry ${entry.name} has no local header at byte ${entry.localHeader}`)
-      const offset = entry.localHeader + LOCAL_HEADER_SIZE + local.readUInt16LE(26) + local.readUInt16LE(28)
-      if (offset + entry.size > fileSize) throw corrupt(path, `entry ${entry.name} (${entry.size} bytes at byte ${offset}) runs past the end of the file (${fileSize} bytes); it may be truncated`)
-      entries.set(entry.name, {name: entry.name, offset, size: entry.size, method: entry.method})
-      at = entry.next
-    }
-    return entries
-  } finally {
-    closeSync(fd)
+  const fileSize = statSync(path).size
+  const read = (offset: number, length: number): Buffer => {
+    if (!Number.isSafeInteger(offset) || offset < 0 || offset + length > fileSize) throw corrupt(path, `a record at byte ${offset} (${length} bytes) lies outside the file (${fileSize} bytes)`)
+    const bytes = readFileBytes(path, offset, length)
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   }
+  const directory = findCentralDirectory(path, fileSize, read)
+  const bytes = read(directory.offset, directory.size)
+  const entries = new Map<string, ZipEntry>()
+  let at = 0
+  for (let i = 0; i < directory.count; i++) {
+    if (at + CENTRAL_HEADER_SIZE > bytes.length || bytes.readUInt32LE(at) !== CENTRAL_HEADER) throw corrupt(path, `central directory entry ${i} is malformed`)
+    const entry = centralEntry(path, bytes, at)
+    if (entries.has(entry.name)) throw corrupt(path, `entry ${entry.name} appears twice`)
+    const local = read(entry.localHeader, LOCAL_HEADER_SIZE)
+    if (local.readUInt32LE(0) !== LOCAL_HEADER) throw corrupt(path, `entry ${entry.name} has no local header at byte ${entry.localHeader}`)
+    const offset = entry.localHeader + LOCAL_HEADER_SIZE + local.readUInt16LE(26) + local.readUInt16LE(28)
+    if (offset + entry.size > fileSize) throw corrupt(path, `entry ${entry.name} (${entry.size} bytes at byte ${offset}) runs past the end of the file (${fileSize} bytes); it may be truncated`)
+    entries.set(entry.name, {name: entry.name, offset, size: entry.size, method: entry.method})
+    at = entry.next
+  }
+  return entries
 }
 
 function corrupt(path: string, why: string): ModelLoadError {
   return new ModelLoadError(`${path} is not a readable zip archive: ${why}.`)
-}
-
-function readExactly(fd: number, path: string, fileSize: number, offset: number, length: number): Buffer {
-  if (!Number.isSafeInteger(offset) || offset < 0 || offset + length > fileSize) throw corrupt(path, `a record at byte ${offset} (${length} bytes) lies outside the file (${fileSize} bytes)`)
-  const bytes = Buffer.alloc(length)
-  let done = 0
-  while (done < length) {
-    const n = readSync(fd, bytes, done, length - done, offset + done)
-    if (n === 0) throw corrupt(path, `the file ends at byte ${offset + done}`)
-    done += n
-  }
-  return bytes
 }
 
 /** The end-of-central-directory record (and its zip64 twin where a field overflowed): where the directory is and its entry count. */
