@@ -7,8 +7,8 @@ import type {TensorDtype} from '../../src/engine/model/safetensors.js'
 
 export interface StorageToWrite {
   key: string
-  /** I64: an integer buffer (position_ids), which the reader skips. */
-  dtype: TensorDtype | 'I64'
+  /** I64: an integer buffer (position_ids), which the reader skips; F64, which it refuses. */
+  dtype: TensorDtype | 'I64' | 'F64'
   data: Uint8Array
   /** The element count the pickle states (hostile files); the data's own when absent. */
   numel?: number
@@ -33,8 +33,8 @@ export interface TorchWriteOptions {
   byteOrder?: string
 }
 
-const STORAGE_CLASS: Record<StorageToWrite['dtype'], string> = {F32: 'FloatStorage', F16: 'HalfStorage', BF16: 'BFloat16Storage', I64: 'LongStorage'}
-const BYTES: Record<StorageToWrite['dtype'], number> = {F32: 4, F16: 2, BF16: 2, I64: 8}
+const STORAGE_CLASS: Record<StorageToWrite['dtype'], string> = {F32: 'FloatStorage', F16: 'HalfStorage', BF16: 'BFloat16Storage', I64: 'LongStorage', F64: 'DoubleStorage'}
+const BYTES: Record<StorageToWrite['dtype'], number> = {F32: 4, F16: 2, BF16: 2, I64: 8, F64: 8}
 
 export function writeTorchCheckpoint(path: string, storages: StorageToWrite[], views: TensorView[], options: TorchWriteOptions = {}): void {
   writeFileSync(path, torchCheckpointBytes(storages, views, options))

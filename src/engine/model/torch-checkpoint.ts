@@ -10,11 +10,13 @@ import {readZipEntries, storedEntry, type ZipEntry} from './zip-entries.js'
 
 export const TORCH_SINGLE_FILE = 'pytorch_model.bin'
 export const TORCH_INDEX_FILE = 'pytorch_model.bin.index.json'
-/** A state dict's pickle is a few hundred bytes a tensor; one this large is not a checkpoint's. */
-const MAX_PICKLE_BYTES = 64 << 20
+/** A state dict's pickle is about a hundred bytes a tensor (a 70B model's: ~100 KB); one this large is not a checkpoint's. */
+const MAX_PICKLE_BYTES = 16 << 20
 const LOADED_DTYPES = new Set<string>(['F32', 'F16', 'BF16'])
+/** Integer and bool buffers (GPT-2's causal mask, position_ids) are left out; no model here reads one. */
+const SKIPPED_DTYPES = new Set<string>(['I64', 'I32', 'I16', 'I8', 'U8', 'BOOL'])
 
-/** Every float tensor of a torch.save'd state dict (integer and bool buffers, which no model here uses, are left out). */
+/** Every float tensor of a torch.save'd state dict (integer and bool buffers are left out). */
 export function readTorchCheckpoint(path: string): TensorInfo[] {
   return readTorchShard(path).tensors
 }
@@ -98,7 +100,10 @@ function tensorInfo(path: string, name: string, tensor: PickledTensor, entry: Zi
   if (storageOffset + numel > storage.numel && numel > 0) {
     throw new ModelLoadError(`${path}: tensor ${shown} needs ${storageOffset + numel} elements of storage ${storage.key}, which holds ${storage.numel}.`)
   }
-  if (!LOADED_DTYPES.has(storage.type.dtype)) return undefined
+  if (SKIPPED_DTYPES.has(storage.type.dtype)) return undefined
+  if (!LOADED_DTYPES.has(storage.type.dtype)) {
+    throw new ModelLoadError(`${path}: tensor ${name} has dtype ${storage.type.dtype}, which is not supported (supported: ${[...LOADED_DTYPES].join(', ')}).`)
+  }
   const bytes = storage.type.bytes
   return {name, dtype: storage.type.dtype as TensorDtype, shape: size, path: resolve(path), offset: entry.offset + storageOffset * bytes, nbytes: numel * bytes}
 }

@@ -4,7 +4,7 @@
 // security boundary for .bin / .pt files, so a hostile pickle can neither run code nor crash the process.
 import {ModelLoadError} from '../errors.js'
 
-/** A storage class's element type: the float ones load; the rest (integer and bool buffers) are recognized and skipped. */
+/** A storage class's element type: F32/F16/BF16 load, integer and bool buffers are skipped, F64 is refused by name. */
 export interface StorageType {
   dtype: 'F32' | 'F16' | 'BF16' | 'F64' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL'
   bytes: number
