@@ -87,14 +87,13 @@ function tensorInfo(path: string, name: string, tensor: PickledTensor, entry: Zi
     throw new ModelLoadError(`${path}: storage ${storage.key} is said to hold ${storage.numel} ${storage.type.dtype} elements, but its entry has ${entry.size} bytes.`)
   }
   const shown = `${name} (size [${size.join(', ')}], stride [${stride.join(', ')}], offset ${storageOffset})`
+  // Row-major: each dimension's stride is the element count of the dimensions after it (any stride does for a size of 1 or 0).
   let numel = 1
-  let expected = 1
   for (let dim = size.length - 1; dim >= 0; dim--) {
-    if (size[dim]! !== 1 && stride[dim] !== expected && size[dim] !== 0) {
+    if (size[dim]! > 1 && stride[dim] !== numel) {
       throw new ModelLoadError(`${path}: tensor ${shown} is a non-contiguous view; only contiguous tensors load (save tensor.contiguous()).`)
     }
     numel *= size[dim]!
-    expected *= size[dim]!
     if (!Number.isSafeInteger(numel)) throw new ModelLoadError(`${path}: tensor ${shown} has too many elements.`)
   }
   if (storageOffset + numel > storage.numel && numel > 0) {

@@ -24,7 +24,7 @@ const CENTRAL_HEADER_SIZE = 46
 const LOCAL_HEADER = 0x04034b50
 const LOCAL_HEADER_SIZE = 30
 const ZIP64_EXTRA_ID = 0x0001
-/** A central directory larger than this is not a checkpoint's (a 1000-shard model's has a few MB). */
+/** A central directory larger than this is not a checkpoint's (an entry per storage, ~100 bytes each: 64 MiB is 600k storages). */
 const MAX_CENTRAL_DIRECTORY_BYTES = 64 << 20
 
 /** The zip's entries by name; any malformed structure is a ModelLoadError naming the file and what is wrong. */
