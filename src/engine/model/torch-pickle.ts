@@ -82,7 +82,7 @@ export function unpickleCheckpoint(bytes: Uint8Array, where: string): PickleValu
 
 class RestrictedUnpickler {
   private at = 0
-  private stack: PickleValue[] = []
+  private readonly stack: PickleValue[] = []
   private readonly marks: number[] = []
   private readonly memo = new Map<number, PickleValue>()
   private readonly storages = new Map<string, PickledStorage>()
