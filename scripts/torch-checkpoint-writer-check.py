@@ -1,6 +1,7 @@
 # Develop-time check that test/support/torch-checkpoint-writer.ts writes what PyTorch reads: each case it writes loads
-# with torch.load(weights_only=True) to the values it meant, and the tiny llama test model's .bin loads in transformers
-# with the same logits as its safetensors copy. Run: /work/venv-hf/bin/python scripts/torch-checkpoint-writer-check.py
+# with torch.load(weights_only=True) to the values it meant, and the tiny llama test model's .bin (one file, and 3 shards
+# with their index) loads in transformers with its safetensors copy's logits.
+# Run: /work/venv-hf/bin/python scripts/torch-checkpoint-writer-check.py
 import json
 import pathlib
 import subprocess
@@ -30,6 +31,7 @@ for (const [dtype, zip64] of [['F32', false], ['F16', true], ['BF16', false]]) {
 }
 const model = await ensureTestModel('tiny', {variant: 'llama'})
 writeTorchCopy(model, join(out, 'llama'), 1)
+writeTorchCopy(model, join(out, 'llama-sharded'), 3)
 writeFileSync(join(out, 'cases.json'), JSON.stringify({cases, model}))
 '''
 
@@ -46,9 +48,9 @@ def main():
             print(name, 'loads in torch', {k: (str(v.dtype), list(v.shape)) for k, v in state.items()})
         ids = torch.tensor([[1, 77, 333, 116, 280]])
         logits = [transformers.AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).eval()(ids).logits
-                  for path in (spec['model'], pathlib.Path(out) / 'llama')]
-        assert torch.equal(logits[0], logits[1])
-        print('the tiny llama .bin loads in transformers with the safetensors copy\'s logits')
+                  for path in (spec['model'], pathlib.Path(out) / 'llama', pathlib.Path(out) / 'llama-sharded')]
+        assert torch.equal(logits[0], logits[1]) and torch.equal(logits[0], logits[2])
+        print('the tiny llama .bin (one file, 3 shards) loads in transformers with the safetensors copy\'s logits')
 
 
 if __name__ == '__main__':
