@@ -51,11 +51,11 @@ export function hostileTorchFiles(storages: StorageToWrite[], views: TensorView[
   ]
 }
 
-/** Random edits of a good file: bytes overwritten, runs cut out, the file truncated. */
+/** Random edits of a good file: bytes overwritten, runs cut out, the file truncated; half of them in its first 4 KiB (data.pkl). */
 export function mutatedTorchFiles(good: Buffer, random: SeededRandom, count: number): {label: string; bytes: Buffer}[] {
   return Array.from({length: count}, (_, i) => {
     const copy = Buffer.from(good)
-    const at = random.nextInt(copy.length)
+    const at = random.nextInt(i % 2 === 0 ? Math.min(copy.length, 4096) : copy.length)
     switch (i % 3) {
       case 0:
         for (let k = 0; k < 1 + random.nextInt(4); k++) copy[(at + k * random.nextInt(64)) % copy.length] = random.nextInt(256)

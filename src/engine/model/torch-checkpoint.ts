@@ -3,7 +3,7 @@
 // through the restricted unpickler (torch-pickle.ts); only flat state dicts of contiguous little-endian tensors load.
 import {closeSync, openSync, readSync} from 'node:fs'
 import {resolve} from 'node:path'
-import {ModelLoadError} from '../errors.js'
+import {ModelLoadError, shownName} from '../errors.js'
 import {isTensor, PickleDict, unpickleCheckpoint, type PickledTensor} from './torch-pickle.js'
 import {readFileBytes, type TensorDtype, type TensorInfo} from './safetensors.js'
 import {readZipEntries, storedEntry, type ZipEntry} from './zip-entries.js'
@@ -39,7 +39,7 @@ export function readTorchShard(path: string): {tensors: TensorInfo[]; skipped: S
   for (const [name, value] of stateDict.entries) {
     if (typeof name !== 'string') throw new ModelLoadError(`${path}: the state dict has a key that is not a string (${describe(name)}).`)
     if (!isTensor(value)) {
-      throw new ModelLoadError(`${path}: ${name} is a ${describe(value)}, not a tensor; only flat state dicts load (a training checkpoint nests the model's under a key: save model.state_dict() alone).`)
+      throw new ModelLoadError(`${path}: ${shownName(name)} is a ${describe(value)}, not a tensor; only flat state dicts load (a training checkpoint nests the model's under a key: save model.state_dict() alone).`)
     }
     const tensor = tensorInfo(path, name, value, storedEntry(path, entries, `${archive}/data/${value.storage.key}`))
     if (tensor !== undefined) tensors.push(tensor)
@@ -84,9 +84,9 @@ function readEntry(path: string, entry: ZipEntry, limit: number): Buffer {
 function tensorInfo(path: string, name: string, tensor: PickledTensor, entry: ZipEntry): TensorInfo | undefined {
   const {storage, storageOffset, size, stride} = tensor
   if (storage.numel * storage.type.bytes !== entry.size) {
-    throw new ModelLoadError(`${path}: storage ${storage.key} is said to hold ${storage.numel} ${storage.type.dtype} elements, but its entry has ${entry.size} bytes.`)
+    throw new ModelLoadError(`${path}: storage ${shownName(storage.key)} is said to hold ${storage.numel} ${storage.type.dtype} elements, but its entry has ${entry.size} bytes.`)
   }
-  const shown = `${name} (size [${size.join(', ')}], stride [${stride.join(', ')}], offset ${storageOffset})`
+  const shown = `${shownName(name)} (size [${size.join(', ')}], stride [${stride.join(', ')}], offset ${storageOffset})`
   // Row-major: each dimension's stride is the element count of the dimensions after it (any stride does for a size of 1 or 0).
   let numel = 1
   for (let dim = size.length - 1; dim >= 0; dim--) {
@@ -97,11 +97,11 @@ function tensorInfo(path: string, name: string, tensor: PickledTensor, entry: Zi
     if (!Number.isSafeInteger(numel)) throw new ModelLoadError(`${path}: tensor ${shown} has too many elements.`)
   }
   if (storageOffset + numel > storage.numel && numel > 0) {
-    throw new ModelLoadError(`${path}: tensor ${shown} needs ${storageOffset + numel} elements of storage ${storage.key}, which holds ${storage.numel}.`)
+    throw new ModelLoadError(`${path}: tensor ${shown} needs ${storageOffset + numel} elements of storage ${shownName(storage.key)}, which holds ${storage.numel}.`)
   }
   if (SKIPPED_DTYPES.has(storage.type.dtype)) return undefined
   if (!LOADED_DTYPES.has(storage.type.dtype)) {
-    throw new ModelLoadError(`${path}: tensor ${name} has dtype ${storage.type.dtype}, which is not supported (supported: ${[...LOADED_DTYPES].join(', ')}).`)
+    throw new ModelLoadError(`${path}: tensor ${shownName(name)} has dtype ${storage.type.dtype}, which is not supported (supported: ${[...LOADED_DTYPES].join(', ')}).`)
   }
   const bytes = storage.type.bytes
   return {name, dtype: storage.type.dtype as TensorDtype, shape: size, path: resolve(path), offset: entry.offset + storageOffset * bytes, nbytes: numel * bytes}

@@ -2,7 +2,7 @@
 // and only the globals a state dict names (OrderedDict, the tensor rebuild functions, the storage classes), each mapped
 // to a plain value here; nothing is ever called or imported. Anything else is a ModelLoadError naming it: this is the
 // security boundary for .bin / .pt files, so a hostile pickle can neither run code nor crash the process.
-import {ModelLoadError} from '../errors.js'
+import {ModelLoadError, quotedValue, shownName} from '../errors.js'
 
 /** A storage class's element type: F32/F16/BF16 load, integer and bool buffers are skipped, F64 is refused by name. */
 export interface StorageType {
@@ -59,6 +59,8 @@ const REBUILD_TENSOR = new Set(['torch._utils._rebuild_tensor_v2', 'torch._utils
 /** nn.Parameter wrappers (state_dict(keep_vars=True), whole-module saves): the tensor is their first argument. */
 const REBUILD_PARAMETER = new Set(['torch._utils._rebuild_parameter', 'torch._utils._rebuild_parameter_with_state'])
 const ORDERED_DICT = 'collections.OrderedDict'
+/** More dimensions than any weight has (torch allows 64): a hostile size tuple would make every message about it huge. */
+const MAX_DIMS = 8
 const ALLOWED_GLOBALS = new Set([ORDERED_DICT, ...REBUILD_TENSOR, ...REBUILD_PARAMETER, ...Object.keys(STORAGE_TYPES)])
 
 /** Opcode names for messages, so a refused one is named as Python's pickletools names it. */
@@ -218,7 +220,7 @@ class RestrictedUnpickler {
 
   private global(module: string, name: string): PickleGlobal {
     const full = `${module}.${name}`
-    if (!ALLOWED_GLOBALS.has(full)) throw this.fail(`the global ${JSON.stringify(full)}, which is not allowed`)
+    if (!ALLOWED_GLOBALS.has(full)) throw this.fail(`the global ${quotedValue(full)}, which is not allowed`)
     return {kind: 'global', name: full}
   }
 
@@ -231,7 +233,7 @@ class RestrictedUnpickler {
       throw this.fail('a persistent id that is not (\'storage\', type, key, location, numel)')
     }
     const storage = this.storages.get(key) ?? {kind: 'storage', type: STORAGE_TYPES[typeName]!, key, numel}
-    if (storage.type !== STORAGE_TYPES[typeName] || storage.numel !== numel) throw this.fail(`storage ${key} under two types or sizes`)
+    if (storage.type !== STORAGE_TYPES[typeName] || storage.numel !== numel) throw this.fail(`storage ${shownName(key)} under two types or sizes`)
     this.storages.set(key, storage)
     return storage
   }
@@ -252,7 +254,7 @@ class RestrictedUnpickler {
     const dims = (value: PickleValue | undefined): number[] | undefined =>
       value instanceof PickleTuple && value.items.every(isCount) ? (value.items as number[]) : undefined
     const [sizes, strides] = [dims(size), dims(stride)]
-    if (items.length < 4 || items.length > 7 || !isStorage(storage) || !isCount(storageOffset) || sizes === undefined || strides === undefined || sizes.length !== strides.length) {
+    if (items.length < 4 || items.length > 7 || !isStorage(storage) || !isCount(storageOffset) || sizes === undefined || strides === undefined || sizes.length !== strides.length || sizes.length > MAX_DIMS) {
       throw this.fail('a tensor rebuilt from arguments other than (storage, offset, size, stride, ...)')
     }
     return {kind: 'tensor', storage, storageOffset, size: sizes, stride: strides}

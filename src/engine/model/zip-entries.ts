@@ -2,7 +2,7 @@
 // reader needs, as its storages are read in place by file offset (storedEntry refuses a compressed one). Zip64 is read;
 // encryption and multi-disk archives are refused; every offset and size is checked against the file.
 import {statSync} from 'node:fs'
-import {ModelLoadError} from '../errors.js'
+import {ModelLoadError, shownName} from '../errors.js'
 import {readFileBytes} from './safetensors.js'
 
 export interface ZipEntry {
@@ -42,11 +42,11 @@ export function readZipEntries(path: string): Map<string, ZipEntry> {
   for (let i = 0; i < directory.count; i++) {
     if (at + CENTRAL_HEADER_SIZE > bytes.length || bytes.readUInt32LE(at) !== CENTRAL_HEADER) throw corrupt(path, `central directory entry ${i} is malformed`)
     const entry = centralEntry(path, bytes, at)
-    if (entries.has(entry.name)) throw corrupt(path, `entry ${entry.name} appears twice`)
+    if (entries.has(entry.name)) throw corrupt(path, `entry ${shownName(entry.name)} appears twice`)
     const local = read(entry.localHeader, LOCAL_HEADER_SIZE)
-    if (local.readUInt32LE(0) !== LOCAL_HEADER) throw corrupt(path, `entry ${entry.name} has no local header at byte ${entry.localHeader}`)
+    if (local.readUInt32LE(0) !== LOCAL_HEADER) throw corrupt(path, `entry ${shownName(entry.name)} has no local header at byte ${entry.localHeader}`)
     const offset = entry.localHeader + LOCAL_HEADER_SIZE + local.readUInt16LE(26) + local.readUInt16LE(28)
-    if (offset + entry.size > fileSize) throw corrupt(path, `entry ${entry.name} (${entry.size} bytes at byte ${offset}) runs past the end of the file (${fileSize} bytes); it may be truncated`)
+    if (offset + entry.size > fileSize) throw corrupt(path, `entry ${shownName(entry.name)} (${entry.size} bytes at byte ${offset}) runs past the end of the file (${fileSize} bytes); it may be truncated`)
     entries.set(entry.name, {name: entry.name, offset, size: entry.size, method: entry.method})
     at = entry.next
   }
@@ -93,9 +93,9 @@ function safeNumber(path: string, value: bigint): number {
 /** The entry `name`, which must be there and stored uncompressed. */
 export function storedEntry(path: string, entries: Map<string, ZipEntry>, name: string): ZipEntry {
   const entry = entries.get(name)
-  if (entry === undefined) throw new ModelLoadError(`${path}: its ${name} entry is missing.`)
+  if (entry === undefined) throw new ModelLoadError(`${path}: its ${shownName(name)} entry is missing.`)
   if (entry.method !== 0) {
-    throw new ModelLoadError(`${path}: entry ${name} is compressed (zip method ${entry.method}); PyTorch checkpoints store their entries uncompressed, so this one cannot be read in place. Re-save it with torch.save or convert it to safetensors.`)
+    throw new ModelLoadError(`${path}: entry ${shownName(name)} is compressed (zip method ${entry.method}); PyTorch checkpoints store their entries uncompressed, so this one cannot be read in place. Re-save it with torch.save or convert it to safetensors.`)
   }
   return entry
 }
@@ -113,7 +113,7 @@ function centralEntry(path: string, bytes: Buffer, at: number): {name: string; m
   const next = at + CENTRAL_HEADER_SIZE + nameLength + extraLength + commentLength
   if (next > bytes.length) throw corrupt(path, 'a central directory entry runs past the directory')
   const name = bytes.toString('utf8', at + CENTRAL_HEADER_SIZE, at + CENTRAL_HEADER_SIZE + nameLength)
-  if (flags & 1) throw corrupt(path, `entry ${name} is encrypted`)
+  if (flags & 1) throw corrupt(path, `entry ${shownName(name)} is encrypted`)
   const extra = bytes.subarray(at + CENTRAL_HEADER_SIZE + nameLength, at + CENTRAL_HEADER_SIZE + nameLength + extraLength)
   const overflowed = [size, compressedSize, localHeader].map((v) => v === 0xffffffff)
   if (overflowed.some(Boolean)) {
@@ -123,7 +123,7 @@ function centralEntry(path: string, bytes: Buffer, at: number): {name: string; m
     if (overflowed[1]) compressedSize = values.shift()!
     if (overflowed[2]) localHeader = values.shift()!
   }
-  if (method === 0 && compressedSize !== size) throw corrupt(path, `stored entry ${name} has ${compressedSize} bytes in the file but ${size} uncompressed`)
+  if (method === 0 && compressedSize !== size) throw corrupt(path, `stored entry ${shownName(name)} has ${compressedSize} bytes in the file but ${size} uncompressed`)
   return {name, method, size: compressedSize, localHeader, next}
 }
 
@@ -137,5 +137,5 @@ function zip64Extra(path: string, name: string, extra: Buffer, fields: number): 
     }
     at += 4 + length
   }
-  throw corrupt(path, `entry ${name} needs a zip64 extra field that is missing or short`)
+  throw corrupt(path, `entry ${shownName(name)} needs a zip64 extra field that is missing or short`)
 }
