@@ -114,7 +114,7 @@ describe('hostile PyTorch checkpoints', () => {
     await assert.rejects(loadModel(dir), (error: unknown) => error instanceof ModelLoadError && /the global "os\.system", which is not allowed/.test(error.message))
   })
 
-  it('600 random byte mutations of a good file either load or give a ModelLoadError', () => {
+  it('600 random byte mutations of a good file either load or give a one-line ModelLoadError', () => {
     const path = join(scratch.dir, 'mutated.bin')
     const good = torchCheckpointBytes(storages, views)
     const outcomes = {loaded: 0, refused: 0}
@@ -124,7 +124,7 @@ describe('hostile PyTorch checkpoints', () => {
         readTorchCheckpoint(path)
         outcomes.loaded++
       } catch (error) {
-        assert.ok(error instanceof ModelLoadError, `${mutation.label}: ${String(error)}`)
+        assert.ok(error instanceof ModelLoadError && !error.message.includes('\n'), `${mutation.label}: ${String(error)}`)
         outcomes.refused++
       }
     }

@@ -46,6 +46,8 @@ export function hostileTorchFiles(storages: StorageToWrite[], views: TensorView[
     {label: 'a storage of 2^40 elements', bytes: torchCheckpointBytes(storages, views, {pickle: statePickle([{...storages[0]!, numel: 2 ** 40}, ...storages.slice(1)], views)}), error: /is said to hold 1099511627776 F32 elements/},
     {label: 'a view past its storage', bytes: withViews((v) => ({...v, storageOffset: 1})), error: /needs \d+ elements of storage/},
     {label: 'a non-contiguous view', bytes: withViews((v) => ({...v, stride: [1, v.shape[0]!]})), error: /non-contiguous view/},
+    {label: 'a non-contiguous view named with a newline', bytes: withViews((v) => ({...v, name: 'a\nb', stride: [1, v.shape[0]!]})), error: /tensor "a\\nb" \(size \[4, 6\], stride \[1, 4\], offset 0\) is a non-contiguous view/},
+    {label: 'a nested value under a name with a newline', bytes: withPickle(pickle(Buffer.from('}'), unicode('evil\nname'), Buffer.from('}s'))), error: /"evil\\nname" is a dict/},
     {label: 'a float64 tensor', bytes: torchCheckpointBytes([...storages, {key: 'd', dtype: 'F64', data: new Uint8Array(16)}], [...views, {name: 'double', storage: 'd', shape: [2]}]), error: /tensor double has dtype F64, which is not supported/},
     {label: 'a view of a missing storage', bytes: torchCheckpointBytes(storages.slice(1), views, {pickle: statePickle(storages, views)}), error: /its archive\/data\/0 entry is missing/},
   ]
