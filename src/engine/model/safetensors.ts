@@ -1,4 +1,5 @@
-// Reads safetensors headers (single file or sharded via model.safetensors.index.json), reads tensors as floats, and writes files; a directory with only PyTorch .bin weights goes to torch-checkpoint.ts.
+// Reads safetensors headers (single file or sharded via model.safetensors.index.json), reads tensors as floats, and writes
+// files; a directory with only PyTorch .bin weights goes to torch-checkpoint.ts.
 import {closeSync, existsSync, fstatSync, openSync, readdirSync, readFileSync, readSync, writeSync} from 'node:fs'
 import {join, resolve, sep} from 'node:path'
 import {ModelLoadError, quotedValue} from '../errors.js'
