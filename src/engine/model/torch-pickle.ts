@@ -180,7 +180,7 @@ class RestrictedUnpickler {
   }
 
   private top(): PickleValue {
-    if (this.stack.length === 0 || this.stack.length === this.marks.at(-1)) throw this.fail(`a PUT with an empty stack at byte ${this.at}`)
+    if (this.stack.length === 0 || this.stack.length === this.marks.at(-1)) throw this.fail(`an opcode on an empty stack near byte ${this.at}`)
     return this.stack.at(-1)!
   }
 
