@@ -1,5 +1,5 @@
 // Fuzzes model loading with hostile model directories (config, safetensors, shard index, tokenizer and template files) made from test checkpoints.
-// Usage: node --import tsx scripts/fuzz-model-files.ts [--seconds 120] [--variants llama,qwen3,...] [--seed 1] [--engine] [--keep]; the mutations: fuzz-model-mutations.ts, fuzz-tokenizer-mutations.ts
+// Usage: node --import tsx scripts/fuzz-model-files.ts [--seconds 120] [--variants llama,qwen3,...] [--match pytorch_model.bin] [--seed 1] [--engine] [--keep]; the mutations: fuzz-model-mutations.ts, fuzz-tokenizer-mutations.ts
 // Each case is a directory of symlinks to a test model with one file mutated. A child process loads the cases in turn
 // (loadModel; with --engine also the native engine and 2 generated tokens); the parent kills it on a case that runs
 // over 20 s or 3 GB and starts a new child at the next case. Findings: anything but a one-line ModelLoadError or a
@@ -21,6 +21,7 @@ const {values: options} = parseArgs({
     seconds: {type: 'string', default: '120'},
     variants: {type: 'string', default: 'llama,qwen2,qwen3,gemma2,gemma3,phi3,mistral,mixtral,qwen2moe,opt,gpt-neox,gpt2'},
     seed: {type: 'string', default: '1'},
+    match: {type: 'string', default: ''},
     engine: {type: 'boolean', default: false},
     keep: {type: 'boolean', default: false},
     child: {type: 'string'},
@@ -46,7 +47,7 @@ async function runParent(): Promise<void> {
   const cases: {dir: string; label: string}[] = []
   for (const variant of options.variants!.split(',') as TestModelVariant[]) {
     const base = await ensureTestModel('tiny', {variant})
-    for (const hostile of hostileCases(base, variant, random)) cases.push({dir: writeCase(scratch, base, cases.length, hostile), label: `${variant}: ${hostile.label}`})
+    for (const hostile of hostileCases(base, variant, random).filter((c) => c.label.includes(options.match!))) cases.push({dir: writeCase(scratch, base, cases.length, hostile), label: `${variant}: ${hostile.label}`})
   }
   // Shuffled so a short run still samples every class; the seed makes a run repeatable.
   const order = shuffle(cases.map((_, i) => i), random)

@@ -1,8 +1,9 @@
-// The hostile mutations of a test checkpoint that scripts/fuzz-model-files.ts loads: config values, safetensors headers, shard maps, tokenizer and template files.
+// The hostile mutations of a test checkpoint that scripts/fuzz-model-files.ts loads: config values, safetensors headers, shard maps, PyTorch .bin files, tokenizer and template files.
 import {readdirSync, readFileSync} from 'node:fs'
 import {join} from 'node:path'
 import type {SeededRandom} from '../src/engine/model/seeded-random.js'
 import {templateCases, tokenizerCases, withoutUndefined} from './fuzz-tokenizer-mutations.js'
+import {torchCheckpointCases} from './fuzz-torch-mutations.js'
 
 export interface HostileCase {
   label: string
@@ -24,6 +25,7 @@ export function hostileCases(base: string, variant: string, random: SeededRandom
     ...generationConfigCases(readJson(join(base, 'generation_config.json'))),
     ...safetensorsCases(readFileSync(join(base, 'model.safetensors')), random),
     ...shardCases(readFileSync(join(base, 'model.safetensors'))),
+    ...torchCheckpointCases(base, random),
     ...tokenizerCases(readJson(join(base, 'tokenizer.json')), readJson(join(base, 'tokenizer_config.json'))),
     ...templateCases(),
     ...wholeFileCases(readdirSync(base)),

@@ -22,6 +22,8 @@ FIXTURES = {
     'bloom-tied': ('bloom', dict(num_attention_heads=2)),
     'falcon-new-decoder': ('falcon', dict(num_attention_heads=4, new_decoder_architecture=True, num_kv_heads=2, bias=True)),
     'mpt-clip-qkv': ('mpt', dict(num_attention_heads=2, attn_config=dict(clip_qkv=0.5))),
+    # PyTorch's .bin as transformers 4 wrote it (torch.save of the state dict; the tied lm_head shares the embedding's storage), fp16.
+    'llama-tied-bin': ('llama', dict(num_attention_heads=2, num_key_value_heads=1), torch.float16),
 }
 PROMPTS = [[1, 77, 333, 116, 280, 275, 113, 105, 49, 261, 109], [1, 5, 400, 22, 22, 301]]
 
@@ -37,16 +39,21 @@ def randomize(model):
                 p.copy_((0.3 if name.endswith('bias') else 0.1) * torch.randn(p.shape, generator=g) + (0 if name.endswith('bias') else 1))
 
 
-def write(name, model_type, overrides):
+def write(name, model_type, overrides, torch_bin_dtype=None):
     out = ROOT / 'test' / 'fixtures' / f'{name}-transformers'
     config = transformers.AutoConfig.for_model(model_type, **SIZES, **overrides)
     model = transformers.AutoModelForCausalLM.from_config(config, dtype=torch.float32)
     randomize(model)
     model.tie_weights()
-    model.to(torch.bfloat16)
-    model.config.dtype = torch.bfloat16
+    dtype = torch_bin_dtype or torch.bfloat16
+    model.to(dtype)
+    model.config.dtype = dtype
     model.save_pretrained(out)
-    (out / 'model.safetensors').chmod(0o644)
+    if torch_bin_dtype is None:
+        (out / 'model.safetensors').chmod(0o644)
+    else:
+        (out / 'model.safetensors').unlink()
+        torch.save(model.state_dict(), out / 'pytorch_model.bin')
     saved = transformers.AutoModelForCausalLM.from_pretrained(out, dtype=torch.float32, attn_implementation='eager').eval()
     prompts = []
     with torch.no_grad():

@@ -11,9 +11,12 @@ import {AuthenticationError, InvalidRequestError, ModelLoadError, NotFoundError,
 import {resolveModel, type ResolveModelOptions} from '../src/engine/hub/resolve-model.js'
 import type {ProgressSink} from '../src/engine/hub/progress.js'
 import {loadModel} from '../src/engine/model/load-model.js'
+import {ensureTestModel} from '../src/engine/model/test-model.js'
 import type {FakeHub} from './support/fake-hub.js'
 import {type IsolatedHubEnvironment, useHubSuite} from './support/hub-suite.js'
 import {shardedCheckpointFiles} from './support/hub-checkpoints.js'
+import {torchCheckpointBytes} from './support/torch-checkpoint-writer.js'
+import {safetensorsAsTorch} from './support/torch-copy.js'
 
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex')
 
@@ -196,19 +199,31 @@ describe('resolveModel with the Hugging Face Hub', () => {
     })
   })
 
-  it('rejects a repository without safetensors and never downloads pickle weights', async () => {
+  it('downloads pytorch_model.bin only where there are no safetensors, and it loads as they do', async () => {
     const {'model.safetensors': _weights, ...metadata} = tiny
-    const commit = hub.addRepo('acme/pickle-only', {...metadata, 'pytorch_model.bin': Buffer.from('not loaded')})
+    const {storages, views} = safetensorsAsTorch(await ensureTestModel('tiny'))
+    const bin = torchCheckpointBytes(storages, views)
+    hub.addRepo('acme/bin-only', {...metadata, 'pytorch_model.bin': bin})
+    const dir = await resolveModel('acme/bin-only', options())
+    assert.deepEqual((await readdir(dir)).sort(), [...Object.keys(metadata), 'pytorch_model.bin'].sort())
+    const whole = await loadModel(await resolveModel('acme/tiny-for-bin', (hub.addRepo('acme/tiny-for-bin', tiny), options())))
+    assert.deepEqual((await loadModel(dir)).tensors.map((t) => [t.name, t.shape]), whole.tensors.map((t) => [t.name, t.shape]))
+    hub.addRepo('acme/both', {...tiny, 'pytorch_model.bin': bin})
+    assert.ok(!(await readdir(await resolveModel('acme/both', options()))).includes('pytorch_model.bin'), 'safetensors are preferred')
+  })
+
+  it('rejects a repository without weights it can load and downloads none', async () => {
+    const {'model.safetensors': _weights, ...metadata} = tiny
+    const commit = hub.addRepo('acme/ckpt-only', {...metadata, 'model.ckpt': Buffer.from('not loaded')})
     const {requests} = await requestsDuring(() =>
-      assert.rejects(resolveModel('acme/pickle-only', options()), (error: unknown) => {
+      assert.rejects(resolveModel('acme/ckpt-only', options()), (error: unknown) => {
         assert.ok(error instanceof ModelLoadError)
-        assert.equal(error.code, 'no_safetensors')
-        assert.match(error.message, /no safetensors weights/)
-        assert.match(error.message, /pytorch_model\.bin/)
+        assert.equal(error.code, 'no_weights')
+        assert.match(error.message, /has no weights pagedllm loads \(model\.safetensors\.index\.json, model\.safetensors, pytorch_model\.bin\.index\.json, pytorch_model\.bin\); it has only model\.ckpt/)
         return true
       }),
     )
-    assert.deepEqual(requests.map((request) => request.url.split('?')[0]), ['/api/models/acme/pickle-only/revision/main', `/api/models/acme/pickle-only/tree/${commit}`], 'only the commit and its file list were fetched')
+    assert.deepEqual(requests.map((request) => request.url.split('?')[0]), ['/api/models/acme/ckpt-only/revision/main', `/api/models/acme/ckpt-only/tree/${commit}`], 'only the commit and its file list were fetched')
   })
 
   it('downloads a sharded checkpoint through its index, and it loads', async () => {

@@ -185,11 +185,11 @@ describe('bad model inputs give clear ModelLoadErrors', () => {
     await assert.rejects(loadModel(dir), assertLoadError(/No tokenizer\.json/))
   })
 
-  it('missing weights, with a hint for .bin checkpoints', async () => {
+  it('an empty pytorch_model.bin in place of the weights is refused by name', async () => {
     const dir = scratch.copy('bin-only')
     rmSync(join(dir, 'model.safetensors'))
     writeFileSync(join(dir, 'pytorch_model.bin'), '')
-    await assert.rejects(loadModel(dir), assertLoadError(/No model\.safetensors.*\.bin\/\.pt checkpoints are not supported/))
+    await assert.rejects(loadModel(dir), assertLoadError(/pytorch_model\.bin is not a PyTorch checkpoint/))
   })
 
   it('unsupported dtype names the tensor and its dtype', async () => {

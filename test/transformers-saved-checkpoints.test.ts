@@ -1,6 +1,6 @@
 // Checkpoints transformers saved itself (scripts/hf-saved-crosscheck.py runs the whole matrix; these are the fixed bugs).
 import assert from 'node:assert/strict'
-import {cpSync, mkdtempSync, readFileSync, rmSync} from 'node:fs'
+import {cpSync, mkdtempSync, readdirSync, readFileSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {describe, it} from 'node:test'
@@ -18,7 +18,7 @@ async function checkFixture(name: string, configOf: (config: ModelConfig) => unk
   try {
     const tokenizerDir = await ensureTestModel('tiny', {variant: 'llama'})
     for (const file of ['tokenizer.json', 'tokenizer_config.json']) cpSync(join(tokenizerDir, file), join(dir, file))
-    for (const file of ['config.json', 'model.safetensors']) cpSync(join(fixture, file), join(dir, file))
+    for (const file of readdirSync(fixture)) if (file !== 'expected.json') cpSync(join(fixture, file), join(dir, file))
     const {config} = await loadModel(dir)
     assert.deepEqual(configOf(config), expectedConfig)
     await checkDirAgainstTransformers(dir, expected)
@@ -79,5 +79,11 @@ describe('ALiBi\'s architectures as transformers saves them (bf16, tied heads)',
     await checkFixture('bloom-tied', (config) => [config.tieWordEmbeddings, config.layerNorm!.embedNorm], [true, true])
     await checkFixture('falcon-new-decoder', (config) => [config.numKvHeads, config.layerNorm!.parallelResidual, config.layerNorm!.qkvBias], [2, true, true])
     await checkFixture('mpt-clip-qkv', (config) => [config.layerNorm!.clipQkv, config.layerNorm!.normBias], [0.5, false])
+  })
+})
+
+describe('PyTorch\'s pytorch_model.bin as transformers 4 saved it (torch.save of the state dict), fp16', () => {
+  it('loads through the restricted unpickler, its tied lm_head a view of the embedding\'s storage, and matches transformers float32 eager', async () => {
+    await checkFixture('llama-tied-bin', (config) => config.tieWordEmbeddings, true)
   })
 })

@@ -80,3 +80,8 @@ export function quotedValue(value: unknown): string {
   return text.length <= 60 ? text : `${text.slice(0, 60)}...`
 }
 
+/** A name read from a file, for a one-line message: as it is when printable and short, else quoted (escaped, cut at 60). */
+export function shownName(name: string): string {
+  return name.length <= 200 && !/[\u0000-\u001f\u007f\u2028\u2029]/.test(name) ? name : quotedValue(name)
+}
+

@@ -4,8 +4,13 @@ import {ModelLoadError} from '../errors.js'
 import type {RepoCache} from './hf-cache.js'
 
 const CONFIG_FILE = 'config.json'
-const SINGLE_WEIGHTS_FILE = 'model.safetensors'
-const WEIGHTS_INDEX_FILE = 'model.safetensors.index.json'
+/** The weights in the loader's order of preference (safetensors first, as transformers and vLLM pick): an index and its shards' extension, or one file. */
+const WEIGHT_FILES = [
+  {file: 'model.safetensors.index.json', shardExtension: '.safetensors'},
+  {file: 'model.safetensors', shardExtension: null},
+  {file: 'pytorch_model.bin.index.json', shardExtension: '.bin'},
+  {file: 'pytorch_model.bin', shardExtension: null},
+] as const
 /** Downloaded when the repository has them; the tokenizer loader reads tokenizer.json, or without it the files below. */
 const OPTIONAL_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'chat_template.jinja', 'generation_config.json']
 /** The tokenizer's files in the loader's order of preference: each entry is complete on its own. */
@@ -33,19 +38,20 @@ export function planCheckpointFiles(repoId: string, repoFiles: readonly string[]
     optional.push(...tokenizerSet)
     if (tokenizerSet[0] === 'vocab.json') optional.push(...GPT2_EXTRA_FILES.filter((file) => present.has(file)))
   }
-  if (present.has(WEIGHTS_INDEX_FILE)) return {files: [CONFIG_FILE, ...optional, WEIGHTS_INDEX_FILE], weightsIndex: WEIGHTS_INDEX_FILE}
-  if (present.has(SINGLE_WEIGHTS_FILE)) return {files: [CONFIG_FILE, ...optional, SINGLE_WEIGHTS_FILE], weightsIndex: null}
+  const weights = WEIGHT_FILES.find(({file}) => present.has(file))
+  if (weights !== undefined) return {files: [CONFIG_FILE, ...optional, weights.file], weightsIndex: weights.shardExtension === null ? null : weights.file}
   const otherWeights = repoFiles.filter((file) => /\.(bin|pt|pth|ckpt|gguf|safetensors)$/.test(file))
   const found = otherWeights.length === 0 ? 'no weight files at all' : `only ${otherWeights.slice(0, 4).join(', ')}${otherWeights.length > 4 ? ', ...' : ''}`
   throw new ModelLoadError(
-    `${repoId} has no safetensors weights (${SINGLE_WEIGHTS_FILE} or ${WEIGHTS_INDEX_FILE}); it has ${found}. ` +
-      'pagedllm loads only safetensors, never pickle .bin files; pick a repository that ships safetensors, or convert the weights yourself and pass the directory to --model.',
-    {code: 'no_safetensors'},
+    `${repoId} has no weights pagedllm loads (${WEIGHT_FILES.map(({file}) => file).join(', ')}); it has ${found}. ` +
+      'Pick a repository that ships them, or convert the weights yourself and pass the directory to --model.',
+    {code: 'no_weights'},
   )
 }
 
-/** The distinct shard files named by a model.safetensors.index.json, in first-use order. */
+/** The distinct shard files named by a model.safetensors.index.json (or pytorch_model.bin.index.json), in first-use order. */
 export function shardsOfIndex(indexText: string, source: string): string[] {
+  const extension = WEIGHT_FILES.find(({file}) => source.endsWith(file))?.shardExtension ?? '.safetensors'
   let weightMap: unknown
   try {
     weightMap = (JSON.parse(indexText) as {weight_map?: unknown}).weight_map
@@ -55,8 +61,8 @@ export function shardsOfIndex(indexText: string, source: string): string[] {
   if (typeof weightMap !== 'object' || weightMap === null) throw new ModelLoadError(`${source} has no "weight_map" object.`)
   const shards = [...new Set(Object.values(weightMap))]
   // A shard path must stay inside the snapshot: it becomes a link path there.
-  if (shards.length === 0 || !shards.every((shard) => typeof shard === 'string' && /^[^/\\][^\\]*\.safetensors$/.test(shard) && !shard.split('/').includes('..'))) {
-    throw new ModelLoadError(`${source} names no usable .safetensors shards in its "weight_map".`)
+  if (shards.length === 0 || !shards.every((shard) => typeof shard === 'string' && /^[^/\\][^\\]*$/.test(shard) && shard.endsWith(extension) && !shard.split('/').includes('..'))) {
+    throw new ModelLoadError(`${source} names no usable ${extension} shards in its "weight_map".`)
   }
   return shards as string[]
 }
@@ -73,13 +79,14 @@ export async function missingSnapshotFiles(repo: RepoCache, commit: string): Pro
     hasTokenizer ||= complete
   }
   if (!hasTokenizer) missing.push(TOKENIZER_FILE_SETS.map((set) => set.join(' + ')).join(' or '))
-  if (await repo.hasSnapshotFile(commit, WEIGHTS_INDEX_FILE)) {
-    const indexPath = repo.snapshotFile(commit, WEIGHTS_INDEX_FILE)
+  let weights: (typeof WEIGHT_FILES)[number] | undefined
+  for (const candidate of WEIGHT_FILES) if (weights === undefined && (await repo.hasSnapshotFile(commit, candidate.file))) weights = candidate
+  if (weights === undefined) missing.push(`${WEIGHT_FILES[1].file} (or ${WEIGHT_FILES[0].file} and its shards)`)
+  else if (weights.shardExtension !== null) {
+    const indexPath = repo.snapshotFile(commit, weights.file)
     for (const shard of shardsOfIndex(await readFile(indexPath, 'utf8'), indexPath)) {
       if (!(await repo.hasSnapshotFile(commit, shard))) missing.push(shard)
     }
-  } else if (!(await repo.hasSnapshotFile(commit, SINGLE_WEIGHTS_FILE))) {
-    missing.push(`${SINGLE_WEIGHTS_FILE} (or ${WEIGHTS_INDEX_FILE} and its shards)`)
   }
   return missing
 }

@@ -1,9 +1,11 @@
-// Reads safetensors headers (single file or sharded via model.safetensors.index.json), reads tensors as floats, and writes files.
+// Reads safetensors headers (single file or sharded via model.safetensors.index.json), reads tensors as floats, and writes
+// files; a directory with only PyTorch .bin weights goes to torch-checkpoint.ts.
 import {closeSync, existsSync, fstatSync, openSync, readdirSync, readFileSync, readSync, writeSync} from 'node:fs'
 import {join, resolve, sep} from 'node:path'
 import {ModelLoadError, quotedValue} from '../errors.js'
 import type {BlockFormat} from './gguf-block-types.js'
 import {bf16BitsToFloat32, f16BitsToFloat32, float32ToBf16Bits, float32ToF16Bits} from './float-formats.js'
+import {readTorchCheckpoint, readTorchShard, TORCH_INDEX_FILE, TORCH_SINGLE_FILE} from './torch-checkpoint.js'
 
 export type TensorDtype = 'F32' | 'F16' | 'BF16'
 
@@ -108,22 +110,25 @@ export function refuseOverlaps(path: string, tensors: readonly {name: string; of
   }
 }
 
-/** All tensors of a checkpoint directory: model.safetensors.index.json (sharded) or model.safetensors. */
+/** All tensors of a checkpoint directory: safetensors (sharded or not) first, as transformers prefers them, else PyTorch's .bin. */
 export function readCheckpointTensors(dir: string): TensorInfo[] {
   const indexPath = join(dir, INDEX_FILE)
-  if (existsSync(indexPath)) return readShardedTensors(dir, indexPath)
+  if (existsSync(indexPath)) return readShardedTensors(dir, indexPath, (path) => ({tensors: readSafetensorsHeader(path)}))
   const singlePath = join(dir, SINGLE_FILE)
   if (existsSync(singlePath)) return readSafetensorsHeader(singlePath)
+  if (existsSync(join(dir, TORCH_INDEX_FILE))) return readShardedTensors(dir, join(dir, TORCH_INDEX_FILE), readTorchShard)
+  if (existsSync(join(dir, TORCH_SINGLE_FILE))) return readTorchCheckpoint(join(dir, TORCH_SINGLE_FILE))
   const files = existsSync(dir) ? readdirSync(dir) : []
   const hint = files.some((f) => f.endsWith('.bin') || f.endsWith('.pt'))
-    ? ' PyTorch .bin/.pt checkpoints are not supported; convert them to safetensors.'
+    ? ` PyTorch checkpoints load as ${TORCH_SINGLE_FILE} or ${TORCH_INDEX_FILE} with its shards.`
     : files.some((f) => f.endsWith('.gguf'))
       ? ` A GGUF file is loaded by its path: pass ${join(dir, files.find((f) => f.endsWith('.gguf'))!)} as the model.`
       : ''
-  throw new ModelLoadError(`No ${SINGLE_FILE} or ${INDEX_FILE} in ${dir}.${hint}`)
+  throw new ModelLoadError(`No ${SINGLE_FILE}, ${INDEX_FILE}, ${TORCH_SINGLE_FILE} or ${TORCH_INDEX_FILE} in ${dir}.${hint}`)
 }
 
-function readShardedTensors(dir: string, indexPath: string): TensorInfo[] {
+/** `skipped`: tensors a shard holds but the reader leaves out (a .bin's integer buffers), which its index may still name. */
+function readShardedTensors(dir: string, indexPath: string, readShard: (path: string) => {tensors: TensorInfo[]; skipped?: Set<string>}): TensorInfo[] {
   let weightMap: unknown
   try {
     weightMap = JSON.parse(readFileSync(indexPath, 'utf8')).weight_map
@@ -141,9 +146,11 @@ function readShardedTensors(dir: string, indexPath: string): TensorInfo[] {
     const shardPath = join(dir, shard)
     if (!resolve(shardPath).startsWith(resolve(dir) + sep)) throw new ModelLoadError(`${indexPath} names shard ${shard}, which is not a file in ${dir}.`)
     if (!existsSync(shardPath)) throw new ModelLoadError(`${indexPath} names shard ${shard}, which is missing from ${dir}.`)
-    const found = new Map(readSafetensorsHeader(shardPath).map((t) => [t.name, t]))
+    const contents = readShard(shardPath)
+    const found = new Map(contents.tensors.map((t) => [t.name, t]))
     for (const name of names) {
       const tensor = found.get(name)
+      if (tensor === undefined && contents.skipped?.has(name)) continue
       if (tensor === undefined) throw new ModelLoadError(`${indexPath} places tensor ${name} in ${shard}, but that shard does not contain it.`)
       tensors.push(tensor)
     }
@@ -151,7 +158,8 @@ function readShardedTensors(dir: string, indexPath: string): TensorInfo[] {
   return tensors
 }
 
-function readFileBytes(path: string, offset: number, size: number): Uint8Array {
+/** `size` bytes of the file from `offset`; a file that ends sooner is a ModelLoadError. */
+export function readFileBytes(path: string, offset: number, size: number): Uint8Array {
   const fd = openSync(path, 'r')
   try {
     const bytes = new Uint8Array(size)
