@@ -245,7 +245,7 @@ export class Scheduler {
     }
   }
 
-  /** Preempts (recompute) the newest running sample of the request furthest over its share; false when none is over. */
+  /** Preempts (recompute) the running sample furthest ahead of the request furthest over its share; false when none is over. */
   private yieldSurplusSample(output: SchedulerOutput): boolean {
     if (this.fairShare === null) return false
     const surplus = this.fairShare.surplusSample(this.running, this.share)
