@@ -108,6 +108,44 @@ describe('fair share of the sequence slots', () => {
   })
 })
 
+describe('fair share under a mix of requests', () => {
+  const requests: Array<{prompt: number[]; params: Partial<SamplingParams>}> = [
+    {prompt: bigPrompt, params: {n: 8, temperature: 1, seed: 1, maxTokens: 30, ignoreEos: true}},
+    {prompt: [30, 31, 32, 33, 34, 35, 36, 37, 38], params: {n: 2, bestOf: 8, temperature: 0.8, seed: 2, maxTokens: 25, ignoreEos: true}},
+    {prompt: [5, 6, 7], params: {maxTokens: 10, seed: 3, temperature: 1, ignoreEos: true}},
+    {prompt: Array.from({length: 12}, (_, i) => 50 + i), params: {n: 4, useBeamSearch: true, temperature: 0, maxTokens: 12, ignoreEos: true}},
+    {prompt: [9, 9, 9, 9], params: {n: 3, maxTokens: 15, seed: 4, temperature: 1, ignoreEos: true}},
+  ]
+
+  /** Every request's result, arriving 3 steps apart when `staggered`; checks that every block is back. */
+  async function runAll(config: Partial<EngineConfig>, staggered: boolean) {
+    const engine = await LLMEngine.create(fuzzEngineConfig(modelDir, {blockSize: 4, ...config}))
+    try {
+      let steps = 0
+      engine.onStep(() => steps++)
+      const results: Promise<RequestOutput>[] = []
+      for (const request of requests) {
+        results.push(engine.addRequest({prompt: request.prompt, params: makeSamplingParams(request.params)}).result())
+        const arrival = steps
+        while (staggered && steps < arrival + 3) await new Promise((resolve) => setTimeout(resolve, 1))
+      }
+      const outputs = (await Promise.all(results)).map(comparable)
+      assert.equal(engine.stats().kv.usedBlocks, 0)
+      engine.checkKvInvariants()
+      return outputs
+    } finally {
+      await engine.shutdown()
+    }
+  }
+
+  it('parallel sampling, best_of, beams and n = 1 in 8 slots and a tight pool give what a roomy engine gives', async () => {
+    const roomy = await runAll({numBlocks: 512, hostOverlap: 'none'}, false)
+    for (const config of [{numBlocks: 80, preemptionMode: 'swap' as const}, {maxNumSeqs: 10, numBlocks: 80, enablePrefixCaching: false}]) {
+      for (const staggered of [false, true]) assert.deepEqual(await runAll({maxNumSeqs: MAX_NUM_SEQS, ...config}, staggered), roomy)
+    }
+  })
+})
+
 describe('fair share through the server', () => {
   let server: Awaited<ReturnType<typeof startTinyEngineServer>>
   before(async () => {
