@@ -49,6 +49,7 @@ export const engineFlags = {
   'prefix-caching': Flags.boolean({description: 'Reuse KV blocks of common prompt prefixes (on by default)', default: true, allowNo: true}),
   'async-scheduling': Flags.boolean({description: "Queue each step before the previous one's sampled tokens are back, so the device never waits for the host between steps (on by default)", default: true, allowNo: true}),
   policy: Flags.string({description: 'KV allocation policy (baselines for comparison)', options: [...KV_POLICIES], default: 'paged'}),
+  'fair-share': Flags.boolean({description: 'While requests wait, one holding more than its share of --max-num-seqs gives sequences up (paged policy; on by default)', default: true, allowNo: true}),
   'preemption-mode': Flags.string({description: 'What to do when KV memory runs out (auto: swap on CPU, where it is a memory copy; on GPU recompute single sequences, swap groups)', options: ['auto', 'recompute', 'swap'], default: 'auto'}),
   seed: seedFlag({description: 'Seed for requests that bring none (default 0)', default: 0}),
   'speculative-method': Flags.string({description: 'Speculative decoding: ngram = prompt lookup (propose what followed the last n tokens earlier in the text); draft = a small draft model sharing the tokenizer', options: ['ngram', 'draft']}),
@@ -113,6 +114,7 @@ export function engineConfigFromFlags(flags: Record<string, any>, modelPath: str
     enablePrefixCaching: flags['prefix-caching'],
     policy: flags.policy as KvPolicy,
     preemptionMode: flags['preemption-mode'],
+    fairShare: flags['fair-share'],
     seed: flags.seed,
     speculative: speculativeConfigFromFlags(flags),
   })

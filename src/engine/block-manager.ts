@@ -79,9 +79,9 @@ export class BlockManager {
     return this.prefixCacheQueries === 0 ? 0 : this.prefixCacheHits / this.prefixCacheQueries
   }
 
-  /** alone: no other group holds device blocks (nothing runs), so no headroom for their growth is kept. */
-  canAllocate(group: SequenceGroup, alone = false): AllocStatus {
-    return this.allocator.canAllocate(group, this.tables.unplaced(group), alone)
+  /** alone: no other group holds device blocks (nothing runs), so no headroom for their growth is kept. seqs: some of the group's unplaced ones (default all). */
+  canAllocate(group: SequenceGroup, alone = false, seqs: readonly Sequence[] = this.tables.unplaced(group)): AllocStatus {
+    return this.allocator.canAllocate(group, seqs, alone)
   }
 
   /** Why the group could never be admitted or run to its end in this pool, even alone, or null. */
@@ -89,8 +89,7 @@ export class BlockManager {
     return this.allocator.neverFits(group, this.tables.unplaced(group))
   }
 
-  allocate(group: SequenceGroup): void {
-    const seqs = this.tables.unplaced(group)
+  allocate(group: SequenceGroup, seqs: readonly Sequence[] = this.tables.unplaced(group)): void {
     if (seqs.length > 0) this.allocator.allocate(group, seqs, this.nextFamily++)
   }
 

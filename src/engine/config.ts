@@ -74,6 +74,11 @@ export interface EngineConfig {
    * each sequence's window (window-blocks.ts); false keeps them all, as before (for comparisons). Default true.
    */
   releaseWindowBlocks?: boolean
+  /**
+   * While requests wait, one holding more than its share of --max-num-seqs gives slots up (fair-share.ts); 'paged'
+   * only. Default true.
+   */
+  fairShare?: boolean
   /** Seed for requests that bring none. */
   seed: number
   /** Speculative decoding (n-gram prompt lookup); absent: off. */

@@ -2,6 +2,7 @@
 import type {BlockCopy, BlockManager, BlockMapping} from './block-manager.js'
 import type {EngineConfig} from './config.js'
 import {ContextLengthError, InvalidRequestError} from './errors.js'
+import {FairShare} from './fair-share.js'
 import {SequenceStatus, type Sequence, type SequenceGroup} from './sequence.js'
 import type {Speculator} from './spec-decode/speculator.js'
 
@@ -39,6 +40,9 @@ export class Scheduler {
   numPreemptions = 0
   /** Copies owed by forks made while processing the last step's outputs; applied before the next forward. */
   private pendingCopies: BlockCopy[] = []
+  /** Null when off (EngineConfig.fairShare false) or under a reserving policy. */
+  private readonly fairShare: FairShare | null
+  private numSteps = 0
 
   /**
    * @param swapIsCheap the swap pool lives in the same memory as the KV pool (CPU backend), so a swap is a
@@ -49,7 +53,9 @@ export class Scheduler {
     private readonly blockManager: BlockManager,
     private readonly swapIsCheap = false,
     private readonly speculator: Speculator | null = null,
-  ) {}
+  ) {
+    this.fairShare = config.fairShare !== false && config.policy === 'paged' ? new FairShare(config.maxNumSeqs) : null
+  }
 
   get hasWork(): boolean {
     return this.waiting.length + this.running.length + this.swapped.length > 0
@@ -81,16 +87,19 @@ export class Scheduler {
     let seqBudget = this.config.maxNumSeqs
     // Static batching (FasterTransformer-style) admits a new batch only once the previous one has drained.
     const mayAdmit = this.config.policy !== 'contiguous' || (this.running.length === 0 && this.swapped.length === 0)
+    const step = this.numSteps++
+    // 0. The request at the head of the queue gets room from whoever holds more than its share (fair-share.ts).
+    this.makeRoomForHead(output, step)
 
-    // 1. Running groups in arrival order; make room by preempting from the back.
+    // 1. Running groups in arrival order; make room by preempting samples over their share, then from the back.
     const drafts = this.proposeDrafts()
     for (let i = 0; i < this.running.length && tokenBudget > 0; ) {
       const group = this.running[i]!
-      const seqs = group.withStatus(SequenceStatus.Running)
-      if (seqs.length > seqBudget) break
+      if (group.withStatus(SequenceStatus.Running).length > seqBudget) break
       let fits = this.blockManager.canAppendSlots(group, (seq) => drafts.get(seq)?.length ?? 0)
       // Drafts are optional: drop them before preempting anyone for their room.
-      if (!fits && seqs.some((seq) => drafts.delete(seq))) fits = this.blockManager.canAppendSlots(group)
+      if (!fits && group.withStatus(SequenceStatus.Running).some((seq) => drafts.delete(seq))) fits = this.blockManager.canAppendSlots(group)
+      while (!fits && this.yieldSurplusSample(output)) fits = this.blockManager.canAppendSlots(group)
       while (!fits && this.running.length - 1 > i) {
         this.preempt(this.running[this.running.length - 1]!, output)
         fits = this.blockManager.canAppendSlots(group)
@@ -99,6 +108,8 @@ export class Scheduler {
         this.preempt(group, output)
         break
       }
+      // Yielding may have taken samples of this very group.
+      const seqs = group.withStatus(SequenceStatus.Running)
       tokenBudget -= this.scheduleSequences(group, seqs, tokenBudget, output, true, drafts)
       seqBudget -= seqs.length
       i++
@@ -115,15 +126,30 @@ export class Scheduler {
       output.swapIn.push(...this.blockManager.swapIn(group))
       for (const seq of seqs) seq.status = SequenceStatus.Running
       this.running.push(group)
+      this.fairShare?.admitted(group, step)
       tokenBudget -= this.scheduleSequences(group, seqs, tokenBudget, output, true)
       seqBudget -= seqs.length
+    }
+
+    // 2b. Samples that yielded their slots come back, furthest behind first: up to their request's share while others wait.
+    for (const group of this.running) {
+      // Not in a step that had to preempt: they would take back the room just made.
+      if (this.fairShare === null || output.numPreempted > 0 || seqBudget <= 0 || tokenBudget <= 0) break
+      const back = this.returningSamples(group, seqBudget)
+      if (back.length === 0) continue
+      this.blockManager.allocate(group, back)
+      for (const seq of back) seq.status = SequenceStatus.Running
+      tokenBudget -= this.scheduleSequences(group, back, tokenBudget, output, false)
+      seqBudget -= back.length
     }
 
     // 3. Waiting groups, first come first served: the head blocks the queue until it fits.
     while (mayAdmit && this.swapped.length === 0 && this.waiting.length > 0 && tokenBudget > 0) {
       const group = this.waiting[0]!
-      const seqs = group.withStatus(SequenceStatus.Waiting)
-      if (seqs.length > seqBudget) break
+      const waiting = group.withStatus(SequenceStatus.Waiting)
+      // Parallel samples may come in part (the rest return in 2b); beams only whole.
+      const seqs = this.fairShare !== null && !group.params.useBeamSearch ? waiting.slice(0, seqBudget) : waiting
+      if (seqs.length === 0 || seqs.length > seqBudget) break
       // A preempted group re-queued here may have outgrown a limit it passed at admission.
       const error = this.unschedulable(group)
       if (error !== null) {
@@ -131,12 +157,13 @@ export class Scheduler {
         output.rejected.push({group, error})
         continue
       }
-      const status = this.blockManager.canAllocate(group, this.running.length === 0)
+      const status = this.blockManager.canAllocate(group, this.running.length === 0, seqs)
       if (status === 'later') break
       // Without chunking a prompt must fit the budget whole (a recompute is chunked: mayChunk).
       if (seqs.some((seq) => !this.mayChunk(seq) && seq.numUncomputedTokens > tokenBudget)) break
       this.waiting.shift()
-      this.blockManager.allocate(group)
+      this.blockManager.allocate(group, seqs)
+      this.fairShare?.admitted(group, step)
       if (group.times.firstScheduled === null) {
         group.times.firstScheduled = now
         // allocate() set the prompt's computed tokens to its prefix-cache hits; a re-admission after a recompute
@@ -181,6 +208,67 @@ export class Scheduler {
     }
     const kv = this.blockManager.neverFits(group)
     return kv === null ? null : new ContextLengthError(`${kv}; raise the KV cache size or lower max_tokens`, 'max_tokens')
+  }
+
+  /** Slots per request while others wait (fair-share.ts). */
+  private get share(): number {
+    return this.fairShare!.share(this.running.length + this.swapped.length + this.waiting.length)
+  }
+
+  /**
+   * Preempts samples over their request's share (then a beam search over its share, whole) until the running
+   * samples fit --max-num-seqs (forks of a best_of request may overflow it) and the head of the queue (a swapped group
+   * first, as in step 2) has its slots and blocks; a no-op when fair share is off.
+   */
+  private makeRoomForHead(output: SchedulerOutput, step: number): void {
+    if (this.fairShare === null) return
+    const head = this.swapped[0] ?? this.waiting[0]
+    const swappedHead = head !== undefined && head === this.swapped[0]
+    const queued = head?.withStatus(swappedHead ? SequenceStatus.Swapped : SequenceStatus.Waiting) ?? []
+    // A waiting parallel-sampling request is admitted in part: it needs its share, not all its samples.
+    const wanted = swappedHead || head?.params.useBeamSearch ? queued : queued.slice(0, this.share)
+    const fits = () => {
+      const used = this.running.reduce((sum, group) => sum + group.withStatus(SequenceStatus.Running).length, 0)
+      if (used + wanted.length > this.config.maxNumSeqs) return false
+      const alone = this.running.length === 0
+      if (head === undefined) return true
+      return swappedHead ? this.blockManager.canSwapIn(head, alone) : this.blockManager.canAllocate(head, alone, wanted) !== 'later'
+    }
+    while (!fits()) {
+      if (this.yieldSurplusSample(output)) continue
+      const beam = this.fairShare.beamToYield(this.running, this.share, step)
+      if (beam === null) return
+      // Recompute, so it can wait right behind the request it yields to (a swapped group would come back first).
+      this.preempt(beam, output, 'recompute')
+      this.waiting.splice(this.waiting.indexOf(beam), 1)
+      this.waiting.splice(swappedHead ? 0 : 1, 0, beam)
+    }
+  }
+
+  /** Preempts (recompute) the running sample furthest ahead of the request furthest over its share; false when none is over. */
+  private yieldSurplusSample(output: SchedulerOutput): boolean {
+    if (this.fairShare === null) return false
+    const surplus = this.fairShare.surplusSample(this.running, this.share)
+    if (surplus === null) return false
+    const {seq} = surplus
+    output.numPreempted++
+    this.numPreemptions++
+    output.scheduled = output.scheduled.filter((entry) => entry.seq !== seq)
+    this.blockManager.free(seq)
+    seq.resetForRecompute()
+    return true
+  }
+
+  /** The yielded samples of a running group that come back now: as many as its share, the slots and the blocks allow. */
+  private returningSamples(group: SequenceGroup, seqBudget: number): Sequence[] {
+    const othersWait = this.waiting.length + this.swapped.length > 0
+    let count = Math.min(this.fairShare!.mayReturn(group, this.share, othersWait), seqBudget)
+    // Furthest behind first, so the request's samples end together (fair-share.ts).
+    const yielded = group.withStatus(SequenceStatus.Waiting).sort((a, b) => a.outputLength - b.outputLength)
+    // With no sample running anywhere, no headroom is kept for others' growth (as canAllocate's alone).
+    const alone = this.running.every((other) => other.withStatus(SequenceStatus.Running).length === 0)
+    while (count > 0 && this.blockManager.canAllocate(group, alone, yielded.slice(0, count)) !== 'ok') count = Math.floor(count / 2)
+    return yielded.slice(0, count)
   }
 
   /** Draft tokens per running decode sequence, when speculation is on and the batch is small enough to pay. */
@@ -244,7 +332,7 @@ export class Scheduler {
    * because recomputing them would prefill each sequence separately, and so does everything when swapping
    * is a plain memory copy (CPU). A full swap pool falls back to recompute.
    */
-  private preempt(group: SequenceGroup, output: SchedulerOutput): void {
+  private preempt(group: SequenceGroup, output: SchedulerOutput, forced?: 'recompute'): void {
     const index = this.running.indexOf(group)
     this.running.splice(index, 1)
     output.numPreempted++
@@ -252,7 +340,7 @@ export class Scheduler {
     // A group preempted in the same step it was scheduled must not keep its entries.
     output.scheduled = output.scheduled.filter((entry) => entry.group !== group)
     const seqs = group.withStatus(SequenceStatus.Running)
-    const mode = this.config.preemptionMode === 'auto' ? (seqs.length > 1 || this.swapIsCheap ? 'swap' : 'recompute') : this.config.preemptionMode
+    const mode = forced ?? (this.config.preemptionMode === 'auto' ? (seqs.length > 1 || this.swapIsCheap ? 'swap' : 'recompute') : this.config.preemptionMode)
     if (mode === 'swap' && this.blockManager.canSwapOut(group)) {
       output.swapOut.push(...this.blockManager.swapOut(group))
       output.swappedOut.push(group)
