@@ -33,6 +33,9 @@ describe('compare: the files asked for', () => {
     assert.match(result.stdout, new RegExp(`results: .*results\\.json, ${json.replace(/[.\\/]/g, '\\$&')}`))
     assert.match(result.stderr, /paged @ 4 req\/s: \d+ steps/)
     assert.doesNotMatch(result.stdout, /steps in [\d.]+ s/)
+    // One finite rate draws no latency line: the plot's absence is said, not left to be puzzled over.
+    assert.ok(!existsSync(join(out, 'latency-vs-rate.svg')))
+    assert.match(result.stdout, /no latency-vs-rate plot: it needs at least two finite --request-rates/)
   })
 
   it('a --json path that is a directory is refused before the run', async () => {

@@ -19,7 +19,7 @@ describe("oclif's own parse errors read like ours", () => {
   it('an empty flag value is refused, never read as "not given" (--model \'\' is not the built-in model)', async () => {
     assertUsageError(await runCommand('generate', ['--model', '', 'hi']), '--model cannot be empty')
     assertUsageError(await runCommand('generate', ['--stop', 'x', '--stop', '', 'hi']), '--stop cannot be empty')
-    assertUsageError(await runCommand('serve', ['--host', '']), '--host cannot be empty', 'Usage: pagedllm serve [FLAGS]   (all flags: pagedllm serve --help)')
+    assertUsageError(await runCommand('serve', ['--host', '']), '--host cannot be empty', 'Usage: pagedllm serve [MODEL] [FLAGS]   (all flags: pagedllm serve --help)')
   })
 
   it('--json-schema naming a directory is refused, not a crash', async () => {
@@ -133,7 +133,7 @@ describe('numbers and sizes: exact decimals, nothing past what the machine or no
   })
 
   it('serve: timeouts past 2^31 ms (which node fires at once), 100000 tokenizer threads and a zero body size are refused before the port is taken', async () => {
-    const serveUsage = 'Usage: pagedllm serve [FLAGS]   (all flags: pagedllm serve --help)'
+    const serveUsage = 'Usage: pagedllm serve [MODEL] [FLAGS]   (all flags: pagedllm serve --help)'
     // Without the checks the server would start, then fail on the model: never left running.
     const noModel = ['--port', '0', '--model', '/nonexistent-model-dir']
     assertUsageError(await runCommand('serve', ['--shutdown-grace', '2147484', ...noModel]), '--shutdown-grace: Expected an integer less than or equal to 2147483 but received: 2147484', serveUsage)

@@ -2,13 +2,17 @@
 // does later on; before, no handler was installed until the model was loaded, so the signal killed the process.
 // The model comes from a Hub that takes the request and never answers: a load that lasts until interrupted.
 import assert from 'node:assert/strict'
-import {mkdtempSync, rmSync} from 'node:fs'
+import {spawn} from 'node:child_process'
+import {existsSync, mkdtempSync, rmSync} from 'node:fs'
 import {createServer, type IncomingMessage} from 'node:http'
 import type {AddressInfo} from 'node:net'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
+import {fileURLToPath} from 'node:url'
 import {after, before, describe, it} from 'node:test'
 import {spawnCommand} from './support/run-command.js'
+
+const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url))
 
 describe('Ctrl-C while the model loads', () => {
   const held: IncomingMessage[] = []
@@ -59,4 +63,19 @@ describe('Ctrl-C while the model loads', () => {
       assert.match(stderr, line)
     })
   }
+
+  it('bin/run.js: Ctrl-C while node still loads the CLI (before any command runs) prints the line and exits 130', async () => {
+    assert.ok(existsSync(join(REPO_ROOT, 'dist/cli/pagedllm-command.js')), 'dist/ is not built: run npm run build:ts')
+    // The child signals itself as bin/run.js installs its handler, so the signal lands while oclif is still imported.
+    const program =
+      `const once = process.once.bind(process);` +
+      ` process.once = (event, listener) => { const result = once(event, listener); if (event === 'pagedllm:command-started') process.kill(process.pid, 'SIGINT'); return result };` +
+      ` process.argv = [process.argv[0], 'bin/run.js', 'generate', 'hi']; await import('./bin/run.js')`
+    const child = spawn(process.execPath, ['--input-type=module', '-e', program], {cwd: REPO_ROOT})
+    let stderr = ''
+    child.stderr!.on('data', (chunk) => (stderr += chunk))
+    const {code, signal} = await new Promise<{code: number | null; signal: string | null}>((resolve) => child.on('close', (code, signal) => resolve({code, signal})))
+    assert.deepEqual({code, signal}, {code: 130, signal: null}, stderr)
+    assert.equal(stderr, '\nInterrupted: nothing done (the command was starting)\n')
+  })
 })

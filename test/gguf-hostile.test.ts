@@ -96,6 +96,12 @@ describe('hostile GGUF headers', () => {
     Object.assign(output, {type: 8, dims: [20, SMALL_GGUF_SHAPE.vocabSize]}) // Q8_0 blocks hold 32 values
     await assert.rejects(loadModel(write(llamaGgufBytes(SMALL_GGUF_SHAPE, {tensors}))), loadError(/output\.weight is Q8_0 with rows of 20 values, not a whole number of its 32-value blocks/))
   })
+
+  it("a vocabulary-only file (llama.cpp's ggml-vocab-*.gguf) is named as one, and a file missing only the embedding names it", async () => {
+    await assert.rejects(loadModel(write(llamaGgufBytes(SMALL_GGUF_SHAPE, {tensors: []}))), loadError(/: it holds no tensors \(a vocabulary-only file/))
+    const tensors = llamaTensors(SMALL_GGUF_SHAPE).filter((t) => t.name !== 'token_embd.weight')
+    await assert.rejects(loadModel(write(llamaGgufBytes(SMALL_GGUF_SHAPE, {tensors}))), loadError(/: no token_embd\.weight tensor$/))
+  })
 })
 
 describe('GGUF metadata gets the checks config.json gets', () => {

@@ -42,6 +42,13 @@ describe('structured-output request fields (tiny model)', () => {
     else assert.match(anyJson.json.choices[0].text, /^[[{"0-9tfn-]/)
   })
 
+  it("a regex as Python's re.escape writes it (a backslash before a space, '#', '-' or a newline) is read as vLLM's xgrammar reads it", async () => {
+    // JavaScript's u-mode RegExp, which checks the pattern, refused these escapes with a 400.
+    const reply = await post('/v1/completions', {prompt: 'x', max_tokens: 12, guided_regex: 'a\\ b\\#c\\-d\\\nz'})
+    assert.equal(reply.status, 200, reply.text)
+    assert.equal(reply.json.choices[0].text, 'a b#c-d\nz')
+  })
+
   it('two constraints at once, in any spelling, are a 400 naming both; unknown structured_outputs keys are a 400', async () => {
     const cases: Array<[object, RegExp, string]> = [
       [{guided_json: schema, structured_outputs: {regex: 'a'}}, /guided_json and structured_outputs\.regex/, 'structured_outputs.regex'],

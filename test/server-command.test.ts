@@ -48,8 +48,8 @@ describe('pagedllm serve', () => {
     modelDir = await ensureTestModel('tiny')
   })
 
-  it('reports what it loaded, serves with an API key, and exits 0 on SIGTERM', async () => {
-    const serve = startServe(['--model', modelDir, '--port', '0', '--threads', '1', '--num-blocks', '64', '--api-key', 'k', '--served-model-name', 'tiny-test'])
+  it('reports what it loaded (the model given as the argument, as `vllm serve MODEL`), serves with an API key, and exits 0 on SIGTERM', async () => {
+    const serve = startServe([modelDir, '--port', '0', '--threads', '1', '--num-blocks', '64', '--api-key', 'k', '--served-model-name', 'tiny-test'])
     const [, url] = await serve.waitForLog(/listening on (http:\/\/127\.0\.0\.1:\d+)/)
     await serve.waitForLog(/ready: model "tiny-test"/)
     assert.match(serve.stderr(), /kv cache: 64 blocks x 16 tokens = 1024 tokens/)
@@ -71,7 +71,13 @@ describe('pagedllm serve', () => {
   it('a bad flag fails before the port is taken: the message, one usage line, exit 2', async () => {
     const serve = startServe(['--port', '0', '--gpu-memory-utilization', 'most'])
     assert.equal(await serve.exit, 2)
-    assert.equal(serve.stderr(), 'Error: --gpu-memory-utilization: "most" is not a number\nUsage: pagedllm serve [FLAGS]   (all flags: pagedllm serve --help)\n')
+    assert.equal(serve.stderr(), 'Error: --gpu-memory-utilization: "most" is not a number\nUsage: pagedllm serve [MODEL] [FLAGS]   (all flags: pagedllm serve --help)\n')
+  })
+
+  it('a model given both as the argument and as --model must agree', async () => {
+    const serve = startServe(['./a', '--model', './b', '--port', '0'])
+    assert.equal(await serve.exit, 2)
+    assert.equal(serve.stderr(), 'Error: the model is given twice, as the argument "./a" and as --model "./b": give one\n')
   })
 
   for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {

@@ -29,7 +29,7 @@ export const MAX_THREADS = 1024
 export const engineFlags = {
   model: Flags.string({char: 'm', description: 'Model: a local Hugging Face-format directory or a hub id ORG/NAME[@revision] (default: the built-in 6M-parameter tinychat demo model)'}),
   revision: Flags.string({description: 'Hub branch, tag or commit (same as ORG/NAME@revision)'}),
-  'served-model-name': Flags.string({description: 'Model name reported to clients (default: the hub id or the directory name)'}),
+  'served-model-name': Flags.string({description: 'Model name reported to clients (default: the hub id, the directory name, or a GGUF file name without .gguf)'}),
   device: Flags.string({description: 'Compute backend', options: ['auto', 'cpu', 'cuda'], default: 'auto'}),
   dtype: Flags.string({description: 'Weight format on the compute path (auto: f32 on CPU, bf16 on CUDA)', options: ['auto', 'f32', 'bf16', 'f16'], default: 'auto'}),
   quantization: Flags.string({description: 'Quantize the weights at load, in ggml block formats (CPU; q4_k = Q4_K_M: q6_k output matrix, and attn_v / ffn_down in a third of the layers)', options: [...QUANTIZATIONS]}),

@@ -21,3 +21,11 @@ export function reportInterrupt(what: () => string): () => void {
     if (reports.length === 0) process.off('SIGINT', onSignal)
   }
 }
+
+/** bin/run.js reports Ctrl-C from before oclif loads (a second or more on a busy machine) until this event. */
+export const COMMAND_STARTED_EVENT = 'pagedllm:command-started'
+
+/** The command runs: its own reports (or, for serve, its graceful stop) take Ctrl-C from here. */
+export function commandStarted(): void {
+  process.emit(COMMAND_STARTED_EVENT as never)
+}

@@ -1,6 +1,7 @@
 // The base of every pagedllm command: a user error ends as its message (plus ONE usage line for a bad command line), never a stack or the whole help.
 import {Command, Errors, Interfaces} from '@oclif/core'
 import {PagedLLMError} from '../engine/errors.js'
+import {commandStarted} from './interrupt.js'
 
 /** oclif prefixes a flag's parse error with "Parsing --name \n\t" and ends parse errors with a pointer to --help. */
 const FLAG_PARSE_ERROR = /^Parsing --(\S+) \n\t([^]*?)(?:\nSee more help with --help)?$/
@@ -17,6 +18,11 @@ const CONTROL_CHARS = /[\x00-\x08\x0a-\x1f\x7f-\x9f]/g
 type ParsedValues = {[name: string]: any}
 
 export abstract class PagedLLMCommand extends Command {
+  override async init(): Promise<void> {
+    commandStarted()
+    await super.init()
+  }
+
   /** oclif's parse, and one rule it lacks: a flag given as an empty string ("--model ''") is a mistake, never "unset". */
   protected override async parse<F extends ParsedValues, B extends ParsedValues, A extends ParsedValues>(
     options?: Interfaces.Input<F, B, A>,

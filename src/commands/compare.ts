@@ -82,5 +82,8 @@ export default class Compare extends PagedLLMCommand {
     if (agreement) this.log(agreement + '\n')
     this.log(`results: ${[join(flags.out, 'results.json'), ...(flags.json ? [flags.json] : [])].join(', ')}`)
     for (const path of plots) this.log(`plot: ${path}`)
+    // Figure 12 needs a line: say why it is missing rather than leave the user looking for it.
+    if (!plots.some((path) => path.includes('latency-vs-rate')))
+      this.log('no latency-vs-rate plot: it needs at least two finite --request-rates (inf is the offline run)')
   }
 }

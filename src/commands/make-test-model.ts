@@ -16,7 +16,7 @@ import type {TensorDtype} from '../engine/model/safetensors.js'
 import {GGUF_FILE_FORMATS, writeGguf, type GgufFileFormat} from '../bench/peer/gguf-writer.js'
 
 export default class MakeTestModel extends PagedLLMCommand {
-  static override description = 'Write a seeded-random Llama-family checkpoint (config, safetensors, and the tokenizer of the family: Llama 2, Llama 3 or Qwen2)'
+  static override description = 'Write a seeded-random checkpoint of a supported architecture (config, safetensors, and the tokenizer of its family: Llama 2, Llama 3, Qwen2, GPT-2 or OPT)'
   static override examples = [
     '<%= config.bin %> make-test-model --preset bench',
     '<%= config.bin %> make-test-model --preset tiny --variant qwen2 --dtype bf16 --out ./models/tiny-qwen2',

@@ -1,5 +1,5 @@
 // `pagedllm serve`: the OpenAI-compatible HTTP server over the local engine.
-import {Flags} from '@oclif/core'
+import {Args, Errors, Flags} from '@oclif/core'
 import {DEFAULT_COMPILE_TIMEOUT_MS} from '../engine/guided/grammar-service.js'
 import {LLMEngine} from '../engine/llm-engine.js'
 import {parseAllowedOrigins} from '../server/cors.js'
@@ -25,7 +25,9 @@ export default class Serve extends PagedLLMCommand {
     '<%= config.bin %> serve    # the built-in 6M-parameter demo model, on port 8000',
     '<%= config.bin %> make-test-model --preset small --out ./test-model && <%= config.bin %> serve --model ./test-model',
     '<%= config.bin %> serve --model Qwen/Qwen2.5-0.5B-Instruct --port 8080 --api-key secret',
+    '<%= config.bin %> serve ./test-model    # the model as an argument, as `vllm serve MODEL`',
   ]
+  static override args = {model: Args.string({description: 'The model, as --model takes it (vLLM\'s `vllm serve MODEL`)'})}
   static override flags = {
     ...engineFlags,
     host: Flags.string({description: 'Address to listen on (0.0.0.0 for every interface)', default: DEFAULT_SERVER_OPTIONS.host}),
@@ -111,7 +113,8 @@ export default class Serve extends PagedLLMCommand {
   }
 
   async run(): Promise<void> {
-    const {flags} = await this.parse(Serve)
+    const {args, flags: parsedFlags} = await this.parse(Serve)
+    const flags = {...parsedFlags, model: modelFromArgument(args.model, parsedFlags.model)}
     const log = (message: string) => process.stderr.write(`${message}\n`)
     // Until the model is loaded, Ctrl-C ends serve at once: nothing is served yet, and a load cannot stop half way.
     const stopLoadingReport = reportInterrupt(() => 'nothing was served (the server was starting: loading the model)')
@@ -214,4 +217,12 @@ export default class Serve extends PagedLLMCommand {
     for (const signal of STOP_SIGNALS) watch(signal)
     return {stopped, watch}
   }
+}
+
+/** `serve MODEL` and `serve --model MODEL` are the same; both at once must agree. */
+function modelFromArgument(argument: string | undefined, flag: string | undefined): string | undefined {
+  if (argument === '') throw new Errors.CLIError('the MODEL argument cannot be empty')
+  if (argument !== undefined && flag !== undefined && argument !== flag)
+    throw new Errors.CLIError(`the model is given twice, as the argument ${JSON.stringify(argument)} and as --model ${JSON.stringify(flag)}: give one`)
+  return argument ?? flag
 }

@@ -1,6 +1,7 @@
 // Reads the structured-output fields of a request (OpenAI response_format, vLLM structured_outputs and guided_*) into one GuidedSpec.
 import {InvalidRequestError} from '../engine/errors.js'
 import {anyWhitespaceFromPattern, type GuidedSpec, type JsonSchema, type StructuralTag} from '../engine/guided/guided-spec.js'
+import {regexForCheck} from '../engine/guided/regex-rules.js'
 import {type JsonObject, optionalBoolean, optionalIntegerList, optionalObject, optionalString, optionalStringList} from './request-fields.js'
 
 /** vLLM >= 0.10 spells its constraints as keys of `structured_outputs`; these are the ones we enforce. */
@@ -144,7 +145,7 @@ function requireSchema(schema: unknown, param: string): JsonSchema {
 function checkedRegex(pattern: string, param: string): string {
   if (pattern === '') throw new InvalidRequestError(`'${param}' is empty; give a pattern the output must match`, {param})
   try {
-    new RegExp(pattern, 'u')
+    regexForCheck(pattern)
   } catch (error) {
     throw new InvalidRequestError(`'${param}' is not a valid regular expression: ${(error as Error).message}`, {param})
   }

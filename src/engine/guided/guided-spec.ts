@@ -1,7 +1,7 @@
 // What a constrained request asks for (JSON schema, regex, choice, EBNF grammar) and the checks made before compiling.
 import {InvalidRequestError} from '../errors.js'
 import {canonicalSchema} from './canonical-schema.js'
-import {unsupportedRegex} from './regex-rules.js'
+import {regexForCheck, unsupportedRegex} from './regex-rules.js'
 import {normalizeSchema} from './schema-normalize.js'
 
 export type JsonSchema = Record<string, unknown>
@@ -110,7 +110,7 @@ function checkSchemaNode(schema: unknown, param: string, path: string, depth: nu
       throw new InvalidRequestError(`'${param}': string format '${String(value)}' (at ${at}) is not supported; formats: ${[...SUPPORTED_FORMATS].join(', ')}`, {param})
     } else if (keyword === 'pattern' && typeof value === 'string') {
       try {
-        new RegExp(value, 'u')
+        regexForCheck(value)
       } catch (error) {
         throw new InvalidRequestError(`'${param}': pattern at ${at} is not a valid regular expression: ${(error as Error).message}`, {param})
       }

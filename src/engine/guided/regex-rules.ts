@@ -65,3 +65,26 @@ export function unsupportedRegex(pattern: string): string | null {
   if (/\\[pP]\{/.test(pattern.replace(/\\\\/g, ''))) return 'Unicode property escapes (\\p{...}) are not supported: list the characters as a class'
   return null
 }
+
+/** What JavaScript's u-mode RegExp lets a backslash escape besides letters and digits (its syntax characters and '/'). */
+const JS_ESCAPABLE = new Set('^$\\.*+?()[]{}|/')
+
+/**
+ * A RegExp to check `pattern` with, read as Python (vLLM's clients) and xgrammar read it: a backslash before any other
+ * character (`\ `, `\#`, `\:`, a newline: what Python's re.escape writes) is that character, where JavaScript's u mode
+ * throws. Only the check reads this; xgrammar gets the pattern as written.
+ */
+export function regexForCheck(pattern: string): RegExp {
+  let out = ''
+  for (let i = 0; i < pattern.length; i++) {
+    if (pattern[i] !== '\\' || i + 1 >= pattern.length) {
+      out += pattern[i]
+      continue
+    }
+    const next = pattern.codePointAt(i + 1)!
+    const char = String.fromCodePoint(next)
+    out += /[A-Za-z0-9]/.test(char) || JS_ESCAPABLE.has(char) ? `\\${char}` : `\\u{${next.toString(16)}}`
+    i += char.length
+  }
+  return new RegExp(out, 'u')
+}

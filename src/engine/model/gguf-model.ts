@@ -194,7 +194,11 @@ export function loadGgufModel(path: string): LoadedModel {
   const file = readGguf(path)
   const tokenizer = tokenizerFromGguf(file.metadata)
   const embedding = file.tensors.find((t) => t.name === 'token_embd.weight')
-  if (!embedding) throw new ModelLoadError(`${file.path}: no token_embd.weight tensor`)
+  if (!embedding) {
+    // llama.cpp's ggml-vocab-*.gguf files hold a tokenizer and no weights: say so rather than name one missing tensor.
+    const why = file.tensors.length === 0 ? 'it holds no tensors (a vocabulary-only file, as llama.cpp\'s ggml-vocab-*.gguf?)' : 'no token_embd.weight tensor'
+    throw new ModelLoadError(`${file.path}: ${why}`)
+  }
   const arch = ggufArchitecture(file)
   const config = ggufConfig(file, arch, Number(file.metadata.get(`${arch}.vocab_size`) ?? embedding.shape[0]), tokenizer)
   checkTokenizerFits(tokenizer, config, `${file.path}'s vocabulary`)
