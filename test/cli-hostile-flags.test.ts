@@ -61,6 +61,13 @@ describe('generate: repeatable flags before the prompt', () => {
     assert.equal(output.prompt, 'hi')
     assert.ok(['yes', 'no'].includes(output.outputs[0].text), output.outputs[0].text)
   })
+
+  it("vLLM's --dtype names (half, bfloat16, float) load the weights in our format of that name", async () => {
+    const runs = await Promise.all(['half', 'bfloat16', 'float'].map((dtype) =>
+      runCommand('generate', ['--model', modelDir, '--threads', '1', '--max-tokens', '1', '--dtype', dtype, 'hi'])))
+    runs.forEach((run) => assert.equal(run.code, 0, run.stderr))
+    assert.deepEqual(runs.map((run) => /weights [\d.]+ MiB (\w+)/.exec(run.stderr)?.[1]), ['f16', 'bf16', 'f32'])
+  })
 })
 
 describe('generate: the prompt from stdin', () => {

@@ -1,6 +1,6 @@
 // The one place that turns CLI flags into an EngineConfig: shared by generate, serve and bench.
 import {Flags} from '@oclif/core'
-import {KV_POLICIES, QUANTIZATIONS, makeEngineConfig, type EngineConfig, type KvPolicy, type Quantization} from '../engine/config.js'
+import {KV_POLICIES, QUANTIZATIONS, makeEngineConfig, type EngineConfig, type KvPolicy, type Quantization, type WeightDtype} from '../engine/config.js'
 import type {GemmMode} from '../engine/cublas-search.js'
 import {InvalidRequestError} from '../engine/errors.js'
 import {parseModelSpec} from '../engine/hub/model-spec.js'
@@ -26,12 +26,15 @@ export function parseByteSize(text: string, flagName: string, options: {min?: nu
 /** More compute threads than this is a typo: each is an OS thread started at load (100000 of them hang the machine). */
 export const MAX_THREADS = 1024
 
+/** vLLM's --dtype spellings, so a vLLM command line runs as written. */
+const VLLM_DTYPE_NAMES: Record<string, WeightDtype> = {float32: 'f32', float: 'f32', bfloat16: 'bf16', float16: 'f16', half: 'f16'}
+
 export const engineFlags = {
   model: Flags.string({char: 'm', description: 'Model: a local Hugging Face-format directory or a hub id ORG/NAME[@revision] (default: the built-in 6M-parameter tinychat demo model)'}),
   revision: Flags.string({description: 'Hub branch, tag or commit (same as ORG/NAME@revision)'}),
   'served-model-name': Flags.string({description: 'Model name reported to clients (default: the hub id, the directory name, or a GGUF file name without .gguf)'}),
   device: Flags.string({description: 'Compute backend', options: ['auto', 'cpu', 'cuda'], default: 'auto'}),
-  dtype: Flags.string({description: 'Weight format on the compute path (auto: f32 on CPU, bf16 on CUDA)', options: ['auto', 'f32', 'bf16', 'f16'], default: 'auto'}),
+  dtype: Flags.string({description: "Weight format on the compute path (auto: f32 on CPU, bf16 on CUDA); vLLM's names float32/float, bfloat16, float16/half work too", options: ['auto', 'f32', 'bf16', 'f16', ...Object.keys(VLLM_DTYPE_NAMES)], default: 'auto'}),
   quantization: Flags.string({description: 'Quantize the weights at load, in ggml block formats (CPU; q4_k = Q4_K_M: q6_k output matrix, and attn_v / ffn_down in a third of the layers)', options: [...QUANTIZATIONS]}),
   'batch-invariant': Flags.boolean({description: 'CPU: float linear layers sum in one order at any batch size (same logits alone and batched; slower prefill)', default: false}),
   threads: Flags.integer({description: 'CPU compute threads (default 0 = one per core)', default: 0, min: 0, max: MAX_THREADS}),
@@ -95,7 +98,7 @@ export function engineConfigFromFlags(flags: Record<string, any>, modelPath: str
   return makeEngineConfig({
     modelPath,
     device: flags.device,
-    weightDtype: flags.dtype,
+    weightDtype: VLLM_DTYPE_NAMES[flags.dtype] ?? flags.dtype,
     quantization: flags.quantization as Quantization | undefined,
     batchInvariant: flags['batch-invariant'],
     threads: flags.threads,
