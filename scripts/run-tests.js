@@ -25,11 +25,16 @@ if (only.length === 0) {
   console.log('type-check passed (src/, test/, scripts/)')
 }
 const files = (only.length > 0 ? only : readdirSync(join(root, 'test')).filter((f) => f.endsWith('.test.ts')).sort().map((f) => join('test', f)))
+/** @param {string} file */
 const runsAlone = (file) => /^\/\/ runs alone: \S/m.test(readFileSync(resolve(root, file), 'utf8'))
 const alone = files.filter(runsAlone)
 const together = files.filter((file) => !runsAlone(file))
 
-/** One node:test run of these files, `concurrency` files at a time; true when every test passed. */
+/**
+ * One node:test run of these files, `concurrency` files at a time; true when every test passed.
+ * @param {string[]} batch
+ * @param {number} concurrency
+ */
 function runFiles(batch, concurrency) {
   if (batch.length === 0) return true
   const args = ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, ...batch]
