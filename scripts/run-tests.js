@@ -3,9 +3,9 @@
 // With test files named on the command line it runs only those and leaves the type-check to the full run.
 //
 // Test files run two at a time (a node process each: start-up, tsx and the engine's imports are single-threaded, so
-// two keep both cores of a CI machine busy). A file whose assertions race a wall-clock limit (a timeout, deadline,
-// watchdog, time budget or an interrupt at a moment) has the line `// runs alone: <why>` near its top: such files run
-// one after another with nothing beside them, so another file's load cannot move their outcome.
+// two keep both cores of a CI machine busy). A file whose assertions race the wall clock (a timeout, deadline, time
+// budget, an interrupt at a moment, or a sleep that work must be done by) has the line `// runs alone: <why>` near its
+// top: such files run one after another with nothing beside them, so another file's load cannot move their outcome.
 import {spawnSync} from 'node:child_process'
 import {readdirSync, readFileSync} from 'node:fs'
 import {availableParallelism} from 'node:os'
