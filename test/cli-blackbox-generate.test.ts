@@ -113,7 +113,8 @@ describe('generate: the context edge', () => {
   })
 })
 
-describe('generate: flags beam search would ignore are refused by name (they printed results as if applied)', () => {
+// {concurrency: 2}: each case spawns its own commands and shares nothing with the others, so two run at once.
+describe('generate: flags beam search would ignore are refused by name (they printed results as if applied)', {concurrency: 2}, () => {
   const refusals: [string[], string][] = [
     [['--stop', 'x'], '--stop cannot be used with --beam-width: beam search ends a beam at EOS or --max-tokens only'],
     [['--json', '--logprobs', '2'], '--logprobs cannot be used with --beam-width: beam search returns no per-token logprobs'],

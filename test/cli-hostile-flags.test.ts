@@ -15,7 +15,8 @@ function assertUsageError(result: {code: number | null; stderr: string}, error: 
   assert.equal(result.stderr, `Error: ${error}\n${usage}\n`)
 }
 
-describe("oclif's own parse errors read like ours", () => {
+// {concurrency: 2}: each case spawns its own commands and shares nothing with the others, so two run at once.
+describe("oclif's own parse errors read like ours", {concurrency: 2}, () => {
   it('an empty flag value is refused, never read as "not given" (--model \'\' is not the built-in model)', async () => {
     assertUsageError(await runCommand('generate', ['--model', '', 'hi']), '--model cannot be empty')
     assertUsageError(await runCommand('generate', ['--stop', 'x', '--stop', '', 'hi']), '--stop cannot be empty')
@@ -81,7 +82,7 @@ describe('generate: the prompt from stdin', () => {
   })
 })
 
-describe('generate: flags the run would ignore or contradict are refused by name (before the model loads)', () => {
+describe('generate: flags the run would ignore or contradict are refused by name (before the model loads)', {concurrency: 2}, () => {
   const refusals: [string[], string][] = [
     [['--beam-width', '4', '--temperature', '1'], '--temperature cannot be used with --beam-width: beam search keeps the most likely beams and samples nothing'],
     [['--beam-width', '4', '--top-p', '0.5'], '--top-p cannot be used with --beam-width: beam search keeps the most likely beams and samples nothing'],
@@ -100,7 +101,7 @@ describe('generate: flags the run would ignore or contradict are refused by name
     })
 })
 
-describe('numbers and sizes: exact decimals, nothing past what the machine or node timers can hold', () => {
+describe('numbers and sizes: exact decimals, nothing past what the machine or node timers can hold', {concurrency: 2}, () => {
   it('a decimal flag refuses hex and padded numbers, which Number() would read', async () => {
     assertUsageError(await runCommand('generate', ['--temperature', '0x10', 'hi']), '--temperature: "0x10" is not a number')
     assertUsageError(await runCommand('generate', ['--top-p', ' 1', 'hi']), '--top-p: " 1" is not a number')
@@ -152,7 +153,7 @@ describe('numbers and sizes: exact decimals, nothing past what the machine or no
   })
 })
 
-describe('bench kernels: shapes are checked before anything is allocated or measured', () => {
+describe('bench kernels: shapes are checked before anything is allocated or measured', {concurrency: 2}, () => {
   const tiny = ['--hidden-size', '32', '--heads', '2', '--kv-heads', '1', '--intermediate-size', '32', '--vocab', '16', '--layers', '1', '--batch', '2', '--prefill-tokens', '4', '--context-len', '8', '--time-ms', '10']
   const refusals: [string[], RegExp][] = [
     [['--vocab', '2000000000'], /^Error: these shapes need about \d+\.\d GiB \(one array of 1024000000000 floats\), more than half of this machine's [\d.]+ GiB: lower the sizes, --batch, --prefill-tokens or --context-len\n$/],
@@ -168,7 +169,7 @@ describe('bench kernels: shapes are checked before anything is allocated or meas
     })
 })
 
-describe('flags that would do nothing in this run are refused by name', () => {
+describe('flags that would do nothing in this run are refused by name', {concurrency: 2}, () => {
   const noModel = ['--model', '/nonexistent-model-dir']
   it('--revision without a hub id', async () => {
     const modelDir = await ensureTestModel('tiny')
@@ -205,7 +206,7 @@ describe('flags that would do nothing in this run are refused by name', () => {
   })
 })
 
-describe('bench and compare: the runs asked for', () => {
+describe('bench and compare: the runs asked for', {concurrency: 2}, () => {
   it('output paths that cannot be written (and a cache folder that is a file) are refused before the run, not after it', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'pagedllm-outputs-'))
     try {

@@ -10,7 +10,8 @@ import {runCommand} from './support/run-command.js'
 import {tinychatReference} from './support/tinychat.js'
 
 
-describe('pagedllm generate', () => {
+// {concurrency: 2}: each case spawns its own commands and shares nothing with the others, so two run at once.
+describe('pagedllm generate', {concurrency: 2}, () => {
   let modelDir: string
   before(async () => {
     modelDir = await ensureTestModel('tiny')
@@ -162,7 +163,7 @@ describe('pagedllm bench', () => {
   })
 })
 
-describe('command-line errors: the message and one usage line, exit code 2', () => {
+describe('command-line errors: the message and one usage line, exit code 2', {concurrency: 2}, () => {
   const usage = 'Usage: pagedllm generate PROMPT... [FLAGS]   (all flags: pagedllm generate --help)'
   /** The whole stderr: no stack, no flag list. */
   const expectUsageError = (result: {code: number | null; stderr: string}, error: string) => {

@@ -12,7 +12,8 @@ import {runCommand} from './support/run-command.js'
 
 const generate = (args: string[]) => runCommand('generate', args)
 
-describe('pagedllm generate with constraints', () => {
+// {concurrency: 2}: each case spawns its own commands and shares nothing with the others, so two run at once.
+describe('pagedllm generate with constraints', {concurrency: 2}, () => {
   let modelDir: string
   before(async () => {
     modelDir = await ensureTestModel('tiny')

@@ -44,7 +44,8 @@ const CONSTRAINT_FLAGS = {
 }
 
 function describeKind(kind: ModelKind, constraint: (typeof CONSTRAINTS)[number]): void {
-  describe(`generate on ${kind.name}`, () => {
+  // {concurrency: 2}: each case spawns its own commands and shares nothing with the others, so two run at once.
+  describe(`generate on ${kind.name}`, {concurrency: 2}, () => {
     const tokenizer = Tokenizer.load(kind.path)
     /** What the ids add to the text after the prompt (a SentencePiece decode alone drops a leading space). */
     const textOf = (prompt: number[], ids: number[]) => {
@@ -103,7 +104,7 @@ function describeKind(kind: ModelKind, constraint: (typeof CONSTRAINTS)[number])
 
 kinds.forEach((kind, index) => describeKind(kind, CONSTRAINTS[index % CONSTRAINTS.length]!))
 
-describe('draft models and bench across vocabularies', () => {
+describe('draft models and bench across vocabularies', {concurrency: 2}, () => {
   const qwen3 = kinds.find((kind) => kind.reasoning && !kind.path.endsWith('.gguf'))!
   const qwen3Gguf = kinds.find((kind) => kind.reasoning && kind.path.endsWith('.gguf'))!
 

@@ -1,5 +1,5 @@
 // Builds the engine for a command from its flags, and prints what was loaded and reserved (as llama.cpp's server does).
-import {LLMEngine} from '../engine/llm-engine.js'
+import type {LLMEngine} from '../engine/llm-engine.js'
 import {BUILTIN_MODEL_NOTICE} from '../engine/model/builtin-model.js'
 import {resolveEngineConfig} from './engine-flags.js'
 
@@ -24,6 +24,9 @@ export function announceBuiltinModel(flags: Record<string, any>, log: (line: str
 export async function startEngine(flags: Record<string, any>, options: {quiet?: boolean} = {}): Promise<LLMEngine> {
   const log = (line: string) => process.stderr.write(`${line}\n`)
   announceBuiltinModel(flags, log)
+  // The engine's modules (most of a command's) load only here, so a command line refused before the model loads
+  // (a bad flag, a contradiction, an unreadable prompt) exits without them.
+  const {LLMEngine} = await import('../engine/llm-engine.js')
   const engine = await LLMEngine.create(await resolveEngineConfig(flags))
   if (!options.quiet) log(describeEngine(engine))
   return engine

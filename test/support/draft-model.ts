@@ -38,7 +38,8 @@ export function ensureDraftModel(targetDir: string, seed: number): string {
     pagedllm_draft_of: {target: basename(resolve(targetDir)), seed},
   }
   const dir = join(REPO_ROOT, '.cache', 'models', `draft-${basename(resolve(targetDir))}-${seed}`)
-  if (existsSync(join(dir, 'config.json')) && JSON.stringify(readJsonObject(join(dir, 'config.json'))) === JSON.stringify(configJson)) return dir
+  const written = () => existsSync(join(dir, 'config.json')) && JSON.stringify(readJsonObject(join(dir, 'config.json'))) === JSON.stringify(configJson)
+  if (written()) return dir
   const temporary = `${dir}.tmp-${process.pid}-${Date.now()}`
   mkdirSync(temporary, {recursive: true})
   const config = parseModelConfig(configJson)
@@ -58,12 +59,14 @@ export function ensureDraftModel(targetDir: string, seed: number): string {
   writeSafetensors(join(temporary, 'model.safetensors'), tensors, {format: 'pt'})
   for (const file of TOKENIZER_FILES) if (existsSync(join(targetDir, file))) copyFileSync(join(targetDir, file), join(temporary, file))
   writeFileSync(join(temporary, 'config.json'), JSON.stringify(configJson, null, 2) + '\n')
-  // Another test process may have written the same draft meanwhile: either copy will do.
-  rmSync(dir, {recursive: true, force: true})
+  // Another test file running beside this one may have written the same draft meanwhile: keep its copy, which it may
+  // be reading; replace only an older draft.
+  if (!written()) rmSync(dir, {recursive: true, force: true})
   try {
     renameSync(temporary, dir)
   } catch {
-    rmSync(temporary, {recursive: true, force: true})
+    // the other copy is in place
   }
+  rmSync(temporary, {recursive: true, force: true})
   return dir
 }
