@@ -1,5 +1,4 @@
 // Black-box: `generate --model` on hostile model files and chat templates ends quickly with one error line and a non-zero exit.
-// runs alone: a chat template's render is stopped by its 5 s deadline
 import assert from 'node:assert/strict'
 import {mkdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'

@@ -1,7 +1,6 @@
 // Ctrl-C while a command starts (its model still loading) prints the one "Interrupted: ..." line and exits 130, as it
 // does later on; before, no handler was installed until the model was loaded, so the signal killed the process.
 // The model comes from a Hub that takes the request and never answers: a load that lasts until interrupted.
-// runs alone: SIGINT must land while the command is still starting or streaming
 import assert from 'node:assert/strict'
 import {spawn} from 'node:child_process'
 import {existsSync, mkdtempSync, rmSync} from 'node:fs'

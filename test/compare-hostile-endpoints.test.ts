@@ -1,5 +1,4 @@
 // `pagedllm compare` against servers that hang, stream garbage or cut their streams: it stops with one line naming the server, never hangs.
-// runs alone: endpoints silent past --endpoint-timeout 1 s must fail, the others must not
 import assert from 'node:assert/strict'
 import {mkdtempSync, rmSync} from 'node:fs'
 import {createServer, type ServerResponse} from 'node:http'

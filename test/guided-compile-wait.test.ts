@@ -1,6 +1,5 @@
 // A grammar compile's own time limit runs from when a worker takes it: one queued behind another compile is not blamed
 // for that wait, which is bounded apart (a cap, a 503; or its request's abort).
-// runs alone: a queued compile gives up after 0.3 s of waiting for a grammar worker
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
 import {InvalidRequestError, UnavailableError} from '../src/engine/errors.js'

@@ -1,6 +1,5 @@
 // Requests asking for the same grammar at the same moment share one compile; a waiter that leaves does not stop it
 // for the others, the last one leaving does.
-// runs alone: its waiters leave 200 and 400 ms into a compile that its worker must have taken by then
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
 import {GrammarService} from '../src/engine/guided/grammar-service.js'

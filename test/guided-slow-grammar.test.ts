@@ -1,5 +1,4 @@
 // A grammar whose masks grow dearer with each token (an ambiguous regex) fails its own request instead of stalling every other.
-// runs alone: a mask step over its 300 ms budget must fail and the steps beside it must not
 import assert from 'node:assert/strict'
 import {after, before, describe, it} from 'node:test'
 import {makeEngineConfig} from '../src/engine/config.js'

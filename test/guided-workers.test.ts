@@ -1,7 +1,6 @@
 // Grammar workers and the forms they match fast: a compile never stalls guided sequences already stepping; whitespace
 // runs between JSON tokens stay bounded; email without quoted local parts; bounded repetitions unrolled; compiles
 // past their time limit are refused.
-// runs alone: grammar compiles are held to time limits of 1-3 s, and a client leaves after 300 ms
 import assert from 'node:assert/strict'
 import {after, before, describe, it} from 'node:test'
 import {makeEngineConfig} from '../src/engine/config.js'

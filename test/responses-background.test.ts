@@ -1,6 +1,5 @@
 // Background /v1/responses (`background: true` with --responses-store): queued at once, polled to the end, cancelled
 // with the engine's KV freed, bounded by the server's admission limits, resumed streams, shutdown aborting the runs.
-// runs alone: polls and cancels race a fake engine stepping every 3-20 ms
 import assert from 'node:assert/strict'
 import {after, before, describe, it} from 'node:test'
 import OpenAI from 'openai'

@@ -1,5 +1,4 @@
 // Hostile HTTP the other server tests do not send: targets that are not URLs, framing node's parser refuses, compressed bodies, odd Expect headers.
-// runs alone: header and request timeouts of 200 and 400 ms must fire
 import assert from 'node:assert/strict'
 import {connect} from 'node:net'
 import {describe, it} from 'node:test'

@@ -1,5 +1,4 @@
 // Black-box hostile clients on raw sockets (a fake engine, so it runs in moments): one that idles mid-body and never reads its error reply must not keep other clients waiting.
-// runs alone: stalled bodies are cut after 300 ms while others wait, each within a bound
 import assert from 'node:assert/strict'
 import {connect, type Socket} from 'node:net'
 import {describe, it} from 'node:test'

@@ -1,5 +1,4 @@
 // A black-box acceptance pass on the HTTP API over the built-in tinychat model (SentencePiece vocabulary), as an outside tester writes it: the openai client, OpenAI's invariants, hostile input, then a healthy server with every KV block back.
-// runs alone: clients abort 100 ms and more into their streams, and blocks must be free within 5 s
 import assert from 'node:assert/strict'
 import {after, before, describe, it} from 'node:test'
 import OpenAI from 'openai'

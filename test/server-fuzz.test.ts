@@ -1,5 +1,4 @@
 // Property-based fuzzing of the HTTP API on the tiny model: 2,000 generated requests, valid and not; never a 5xx, never a leaked block.
-// runs alone: the engine must be idle 50 ms after the last reply
 import assert from 'node:assert/strict'
 import {after, before, describe, it} from 'node:test'
 import fc from 'fast-check'

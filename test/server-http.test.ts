@@ -1,5 +1,4 @@
 // The HTTP server over a scripted fake engine: endpoints, SSE, errors, auth, limits, disconnects and shutdown.
-// runs alone: a request posted 10 ms before another must be queued first, while the one running (40 ms of fake steps) still runs
 import assert from 'node:assert/strict'
 import {request as httpRequest} from 'node:http'
 import {describe, it} from 'node:test'

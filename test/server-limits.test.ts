@@ -1,5 +1,4 @@
 // Issue 12 case 7 over the fake engine: body memory reserved before reading, slow stream readers cut, header/body/keep-alive timeouts, connection cap.
-// runs alone: slow-client, header, body and keep-alive timeouts of 200-1000 ms must fire, each within 3 s
 import assert from 'node:assert/strict'
 import {connect, type Socket} from 'node:net'
 import {describe, it} from 'node:test'
