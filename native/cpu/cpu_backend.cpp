@@ -12,6 +12,7 @@
 
 #include "layernorm_family.h"
 #include "model_weights.h"
+#include "prompt_ranking.h"
 #include "rms_variants.h"
 #include "sampler.h"
 
@@ -90,14 +91,25 @@ class CpuBackend final : public Backend {
             const SampleOutputs* sampled) override {
     apply_moves(moves);
     if (batch.num_tokens == 0) return;
-    if (!sampling) return forward(batch, logits_out);
+    forward(batch);
+    if (!sampling) return lm_head(batch.logits_indices, batch.num_logits, logits_out);
     // Sampled in the backend: the logits stay in a buffer of ours and only the host rows are copied out.
     const size_t vocab = config_.vocab_size;
     logits_.resize(static_cast<size_t>(batch.num_logits) * vocab);
-    forward(batch, logits_.data());
+    lm_head(batch.logits_indices, batch.num_logits, logits_.data());
     sample_rows(pool_, logits_.data(), config_.vocab_size, *sampling, *sampled);
     for (int i = 0; i < sampling->num_host_rows; ++i)
       std::copy_n(logits_.data() + sampling->host_rows[i] * vocab, vocab, logits_out + i * vocab);
+  }
+
+  // The prompt rows' logits come a chunk at a time from the LM head and are ranked in place (prompt_ranking.h).
+  bool step_ranked(const BlockMoves& moves, const ForwardBatch& batch, float* logits_out, const SampleBatch* sampling,
+                   const SampleOutputs* sampled, const PromptRanking& ranking) override {
+    step(moves, batch, logits_out, sampling, sampled);
+    if (batch.num_tokens == 0) return true;
+    const LmHead head = [this](const int32_t* rows, int count, float* out) { lm_head(rows, count, out); };
+    rank_prompt_rows(pool_, config_.vocab_size, ranking.asked, ranking.out, head, ranking_logits_);
+    return true;
   }
 
   void read_kv_block(int layer, int block, bool from_swap, float* k_out, float* v_out) override {
@@ -167,9 +179,10 @@ class CpuBackend final : public Backend {
     }
   }
 
-  void forward(const ForwardBatch& b, float* logits_out) {
+  // The layers over every row of the batch; lm_head then gives the logits of the rows wanted.
+  void forward(const ForwardBatch& b) {
     validate(b);
-    if (layer_norm_) return forward_layer_norm(b, logits_out);
+    if (layer_norm_) return forward_layer_norm(b);
     const int tokens = b.num_tokens;
     const int hidden = config_.hidden_size;
     const int q_width = config_.num_heads * config_.head_dim;
@@ -247,30 +260,34 @@ class CpuBackend final : public Backend {
       if (!w.mlp_out_norm.empty()) rms_norm(pool_, hidden_.data(), w.mlp_out_norm.data(), hidden_.data(), tokens, hidden, eps);
     }
 
-    // Final norm and LM head only for the rows whose logits are wanted.
-    const int rows = b.num_logits;
-    final_rows_.resize(static_cast<size_t>(rows) * hidden);
-    final_residual_.resize(static_cast<size_t>(rows) * hidden);
-    for (int i = 0; i < rows; ++i) {
-      const size_t src = static_cast<size_t>(b.logits_indices[i]) * hidden;
+  }
+
+  // Final norm and LM head of batch rows rows[0, count) into out [count, vocab].
+  void lm_head(const int32_t* rows, int count, float* out) {
+    if (layer_norm_) return layer_norm_->head(pool_, weights_, linear_order_, rows, count, out);
+    const int hidden = config_.hidden_size;
+    final_rows_.resize(static_cast<size_t>(count) * hidden);
+    final_residual_.resize(static_cast<size_t>(count) * hidden);
+    for (int i = 0; i < count; ++i) {
+      const size_t src = static_cast<size_t>(rows[i]) * hidden;
       std::copy(hidden_.begin() + src, hidden_.begin() + src + hidden, final_rows_.begin() + static_cast<size_t>(i) * hidden);
       std::copy(residual_.begin() + src, residual_.begin() + src + hidden, final_residual_.begin() + static_cast<size_t>(i) * hidden);
     }
-    residual_step(pool_, config_, final_rows_.data(), final_residual_.data(), weights_.final_norm, weights_.final_norm_bias, rows, false);
+    residual_step(pool_, config_, final_rows_.data(), final_residual_.data(), weights_.final_norm, weights_.final_norm_bias, count, false);
     const float* head_bias = weights_.lm_head_bias.empty() ? nullptr : weights_.lm_head_bias.data();  // PhiMoE's lm_head_bias
-    linear(pool_, final_rows_.data(), rows, weights_.output_matrix(), head_bias, logits_out, linear_order_);
-    scale_logits(config_, logits_out, static_cast<size_t>(rows) * config_.vocab_size);
+    linear(pool_, final_rows_.data(), count, weights_.output_matrix(), head_bias, out, linear_order_);
+    const size_t logits = static_cast<size_t>(count) * config_.vocab_size;
+    scale_logits(config_, out, logits);
     if (config_.final_logit_softcap > 0.f) {
-      const size_t count = static_cast<size_t>(rows) * config_.vocab_size;
-      for (size_t i = 0; i < count; ++i) logits_out[i] = softcap_score(logits_out[i], config_.final_logit_softcap);
+      for (size_t i = 0; i < logits; ++i) out[i] = softcap_score(out[i], config_.final_logit_softcap);
     }
   }
 
   // OPT, GPT-NeoX, GPT-2: their own chain of the same ops (layernorm_family.cpp).
-  void forward_layer_norm(const ForwardBatch& b, float* logits_out) {
+  void forward_layer_norm(const ForwardBatch& b) {
     std::vector<LayerKv> kv;
     for (int l = 0; l < config_.num_layers; ++l) kv.push_back({key_cache_[l].get(), value_cache_[l].get()});
-    layer_norm_->run(pool_, weights_, kv, layout_, linear_order_, b, logits_out);
+    layer_norm_->layers(pool_, weights_, kv, layout_, linear_order_, b);
   }
 
   ModelConfig config_;
@@ -285,6 +302,7 @@ class CpuBackend final : public Backend {
   std::unique_ptr<LayerNormForward> layer_norm_;
   // Activations, grown to the largest batch seen and reused.
   std::vector<float> residual_, hidden_, qkv_, attention_out_, gate_up_, activated_, cos_sin_, final_rows_, final_residual_, logits_, local_cos_sin_, parallel_input_;
+  std::vector<float> ranking_logits_;  // one chunk of prompt rows (prompt_ranking.h)
   MoeScratch moe_scratch_;
 };
 

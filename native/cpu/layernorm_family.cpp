@@ -83,8 +83,8 @@ LayerNormForward::LayerNormForward(const ModelConfig& config) : config_(config),
   if (config.rotary_dim % 2 != 0 || config.rotary_dim > config.head_dim) throw std::invalid_argument("rotary_dim must be even and at most head_dim");
 }
 
-void LayerNormForward::run(ThreadPool& pool, const ModelWeights& weights, const std::vector<LayerKv>& kv, const KvLayout& layout,
-                           LinearOrder order, const ForwardBatch& b, float* logits_out) {
+void LayerNormForward::layers(ThreadPool& pool, const ModelWeights& weights, const std::vector<LayerKv>& kv, const KvLayout& layout,
+                              LinearOrder order, const ForwardBatch& b) {
   const ModelConfig& c = config_;
   const int tokens = b.num_tokens, hidden = c.hidden_size;
   const size_t width = static_cast<size_t>(tokens) * hidden;
@@ -148,11 +148,14 @@ void LayerNormForward::run(ThreadPool& pool, const ModelWeights& weights, const 
     add_into(residual, mlp_out_.data(), width);
   }
 
-  // Final norm, project_out and the LM head only for the rows whose logits are wanted.
-  const int rows = b.num_logits;
+}
+
+void LayerNormForward::head(ThreadPool& pool, const ModelWeights& weights, LinearOrder order, const int32_t* row_indices, int rows, float* logits_out) {
+  const ModelConfig& c = config_;
+  const int hidden = c.hidden_size;
   final_rows_.resize(static_cast<size_t>(rows) * hidden);
   for (int i = 0; i < rows; ++i) {
-    const float* src = residual_.data() + static_cast<size_t>(b.logits_indices[i]) * hidden;
+    const float* src = residual_.data() + static_cast<size_t>(row_indices[i]) * hidden;
     std::copy(src, src + hidden, final_rows_.begin() + static_cast<size_t>(i) * hidden);
   }
   if (c.final_norm) layer_norm(pool, final_rows_.data(), weights.final_norm.data(), weights.final_norm_bias.data(), final_rows_.data(), rows, hidden, c.rms_norm_eps);

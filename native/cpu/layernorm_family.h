@@ -32,8 +32,11 @@ struct LayerKv {
 class LayerNormForward {
  public:
   explicit LayerNormForward(const ModelConfig& config);
-  void run(ThreadPool& pool, const ModelWeights& weights, const std::vector<LayerKv>& kv, const KvLayout& layout,
-           LinearOrder order, const ForwardBatch& batch, float* logits_out);
+  // The layers over every row of the batch; head() then gives the logits of the rows wanted.
+  void layers(ThreadPool& pool, const ModelWeights& weights, const std::vector<LayerKv>& kv, const KvLayout& layout,
+              LinearOrder order, const ForwardBatch& batch);
+  // Final norm, project_out and the LM head of batch rows rows[0, count) into out [count, vocab].
+  void head(ThreadPool& pool, const ModelWeights& weights, LinearOrder order, const int32_t* rows, int count, float* out);
 
  private:
   void attention_block(ThreadPool& pool, const LayerWeights& w, const LayerKv& kv, const KvLayout& layout, LinearOrder order,

@@ -24,8 +24,9 @@ int rank_of(const float* row, int vocab, float value) {
   return std::max(rank, 1);
 }
 
-void rank_one(const float* logits, int vocab, const PromptRows& rows, const PromptRowsOutput& out, int index) {
-  const float* row = logits + static_cast<size_t>(rows.rows[index]) * vocab;
+}  // namespace
+
+void rank_prompt_row(const float* row, int vocab, const PromptRows& rows, const PromptRowsOutput& out, int index) {
   const int token = rows.token_ids[index];
   double stats[3];
   row_stats(row, 1, vocab, stats);
@@ -35,14 +36,13 @@ void rank_one(const float* logits, int vocab, const PromptRows& rows, const Prom
   top_logprobs(row, vocab, rows.top_ns[index], token, stats[2], out.top_ids + top, out.top_logprobs + top, out.top_counts + index);
 }
 
-}  // namespace
-
 void prompt_logprobs(const float* logits, int vocab, const PromptRows& rows, const PromptRowsOutput& out, int threads) {
   const size_t work = static_cast<size_t>(rows.num_rows) * vocab;
   const int count = static_cast<int>(std::clamp<size_t>(work / kLogitsPerThread, 1, static_cast<size_t>(std::max(threads, 1))));
   std::atomic<int> next{0};
   const auto run = [&] {
-    for (int index = next++; index < rows.num_rows; index = next++) rank_one(logits, vocab, rows, out, index);
+    for (int index = next++; index < rows.num_rows; index = next++)
+      rank_prompt_row(logits + static_cast<size_t>(rows.rows[index]) * vocab, vocab, rows, out, index);
   };
   std::vector<std::thread> helpers;
   for (int t = 1; t < count; ++t) helpers.emplace_back(run);

@@ -1,28 +1,16 @@
 // Prompt logprobs (echo / prompt_logprobs): per prompt row, the logprob and rank of the token that came next and the
-// row's top-N, ranked off the event loop. src/engine/prompt-logprobs.ts asks for them; test/helpers has the JS reference.
+// row's top-N. The step ranks its prompt rows right after the LM head (prompt_ranking.h); ops.promptLogprobs ranks
+// rows of given logits. test/support/prompt-logprobs-reference.ts is the JS reference both equal bit for bit.
 #pragma once
-#include <cstdint>
+#include "pagedllm/prompt_rows.h"
 
 namespace pagedllm {
 namespace cpu {
 
-struct PromptRows {
-  int num_rows = 0;
-  const int32_t* rows = nullptr;       // row of `logits` per entry
-  const int32_t* token_ids = nullptr;  // the prompt token that came next, in [0, vocab)
-  const int32_t* top_ns = nullptr;     // how many top logprobs each entry asks for
-  int top_stride = 1;                  // slots per entry in top_ids / top_logprobs: the largest top_n + 1
-};
+// Entry `index` of `rows`, whose logits are `row` [vocab]: its answers go to slot `index` of `out`.
+void rank_prompt_row(const float* row, int vocab, const PromptRows& rows, const PromptRowsOutput& out, int index);
 
-struct PromptRowsOutput {
-  double* logprobs;      // [num_rows]: logit - log-sum-exp of the row
-  int32_t* ranks;        // [num_rows]: how many logits are >= the token's (1 at least; vLLM's rank, ties against it)
-  int32_t* top_counts;   // [num_rows]: entries written in the top arrays (top_n, + 1 when the token is not among them)
-  int32_t* top_ids;      // [num_rows * top_stride]
-  double* top_logprobs;  // [num_rows * top_stride]
-};
-
-// Rows are split among up to `threads` threads (this one included) when there are enough of them to pay.
+// Entries of rows of `logits` [*, vocab], split among up to `threads` threads (this one included) when there are enough to pay.
 void prompt_logprobs(const float* logits, int vocab, const PromptRows& rows, const PromptRowsOutput& out, int threads);
 
 }  // namespace cpu

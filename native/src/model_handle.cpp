@@ -1,6 +1,6 @@
 // Model loading and stepping off the event loop (Napi::AsyncWorker), with logits handed to JS zero-copy. Steps run in
 // the order they were queued; a step given sampling arrays samples in the backend and hands back tokens, logprobs
-// and only the logits rows JS still samples.
+// and only the logits rows JS still samples; one given prompt rows ranks them and hands back only their answers.
 #include "model_handle.h"
 
 #include <chrono>
@@ -10,6 +10,8 @@
 #include <vector>
 
 #include "js_convert.h"
+#include "prompt_rows_input.h"
+#include "ranked_step.h"
 #include "sampling_input.h"
 
 namespace pagedllm {
@@ -68,6 +70,7 @@ struct StepInput {
   std::vector<int32_t> token_ids, positions, slot_mapping, query_start_loc, context_lens, block_tables, logits_indices;
   int max_blocks_per_seq = 0;
   std::optional<SamplingInput> sampling;
+  std::optional<PromptRowsInput> prompt_rows;
 
   BlockMoves moves() const {
     BlockMoves m;
@@ -110,7 +113,8 @@ std::vector<int32_t> copy_pairs(const Napi::Object& moves, const char* name) {
   return pairs;
 }
 
-StepInput parse_step_input(const Napi::Object& moves, const Napi::Object& batch, const Napi::Value& sampling, int vocab) {
+StepInput parse_step_input(const Napi::Object& moves, const Napi::Object& batch, const Napi::Value& sampling,
+                           const Napi::Value& prompt_rows, int vocab) {
   StepInput in;
   in.copies = copy_pairs(moves, "copies");
   in.swap_out = copy_pairs(moves, "swapOut");
@@ -127,6 +131,7 @@ StepInput parse_step_input(const Napi::Object& moves, const Napi::Object& batch,
   in.block_tables = copy_int32(batch.Get("blockTables"), "blockTables", seqs * in.max_blocks_per_seq);
   in.logits_indices = copy_int32(batch.Get("logitsIndices"), "logitsIndices");
   if (sampling.IsObject()) in.sampling = parse_sampling_input(sampling.As<Napi::Object>(), static_cast<int>(in.logits_indices.size()), vocab);
+  if (prompt_rows.IsObject()) in.prompt_rows = parse_prompt_rows(prompt_rows.As<Napi::Object>(), tokens, "tokens of the batch", vocab, "promptLogprobs");
   return in;
 }
 
@@ -185,15 +190,22 @@ class StepWorker : public Napi::AsyncWorker {
       if (input_.sampling) resolve_sample_references(input_.sampling->token_ids, previous);
       const size_t rows = input_.sampling ? input_.sampling->host_rows.size() : input_.logits_indices.size();
       logits_ = std::make_unique<std::vector<float>>(rows * static_cast<size_t>(loaded_->vocab_size));
+      SampleBatch sampling;
+      SampleOutputs sampled;
       if (input_.sampling) {
         results_.emplace(*input_.sampling);
-        const SampleBatch sampling = input_.sampling->batch();
-        const SampleOutputs sampled = results_->outputs();
-        std::lock_guard<std::mutex> lock(loaded_->mutex);
-        loaded_->backend->step(input_.moves(), input_.batch(), logits_->data(), &sampling, &sampled);
+        sampling = input_.sampling->batch();
+        sampled = results_->outputs();
+      }
+      const SampleBatch* sampling_ptr = input_.sampling ? &sampling : nullptr;
+      const SampleOutputs* sampled_ptr = input_.sampling ? &sampled : nullptr;
+      std::lock_guard<std::mutex> lock(loaded_->mutex);
+      if (input_.prompt_rows) {
+        ranked_.emplace(*input_.prompt_rows);
+        const PromptRanking ranking{input_.prompt_rows->asked(), ranked_->outputs()};
+        run_ranked_step(*loaded_->backend, loaded_->vocab_size, input_.moves(), input_.batch(), logits_->data(), sampling_ptr, sampled_ptr, ranking);
       } else {
-        std::lock_guard<std::mutex> lock(loaded_->mutex);
-        loaded_->backend->step(input_.moves(), input_.batch(), logits_->data(), nullptr, nullptr);
+        loaded_->backend->step(input_.moves(), input_.batch(), logits_->data(), sampling_ptr, sampled_ptr);
       }
       previous = results_ ? results_->token_ids : std::vector<int32_t>();
     } catch (const std::exception& e) {
@@ -210,10 +222,11 @@ class StepWorker : public Napi::AsyncWorker {
                                                       [](Napi::Env, void*, std::vector<float>* owned) { delete owned; },
                                                       logits);
     Napi::Float32Array array = Napi::Float32Array::New(env, count, buffer, 0);
-    if (!results_) return deferred_.Resolve(array);
+    if (!results_ && !ranked_) return deferred_.Resolve(array);
     Napi::Object out = Napi::Object::New(env);
     out.Set("logits", array);
-    out.Set("sampled", results_->to_js(env));
+    if (results_) out.Set("sampled", results_->to_js(env));
+    if (ranked_) out.Set("promptLogprobs", ranked_->to_js(env));
     deferred_.Resolve(out);
   }
   void OnError(const Napi::Error& error) override { deferred_.Reject(error.Value()); }
@@ -224,6 +237,7 @@ class StepWorker : public Napi::AsyncWorker {
   StepInput input_;
   std::unique_ptr<std::vector<float>> logits_;
   std::optional<SamplingResults> results_;
+  std::optional<PromptRowsResults> ranked_;
   uint64_t ticket_;
 };
 
@@ -280,10 +294,10 @@ Napi::Value ModelHandle::Info(const Napi::CallbackInfo& info) {
 Napi::Value ModelHandle::Step(const Napi::CallbackInfo& info) {
   auto loaded = require_open(info.Env());
   if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsObject()) {
-    throw Napi::TypeError::New(info.Env(), "step(moves, batch[, sampling]) expects objects");
+    throw Napi::TypeError::New(info.Env(), "step(moves, batch[, sampling[, promptLogprobs]]) expects objects");
   }
   auto* worker = new StepWorker(info.Env(), loaded,
-                                parse_step_input(info[0].As<Napi::Object>(), info[1].As<Napi::Object>(), info[2], loaded->vocab_size));
+                                parse_step_input(info[0].As<Napi::Object>(), info[1].As<Napi::Object>(), info[2], info[3], loaded->vocab_size));
   Napi::Promise promise = worker->promise();
   worker->Queue();
   return promise;

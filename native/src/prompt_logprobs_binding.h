@@ -1,4 +1,5 @@
-// The `ops.promptLogprobs` binding: cpu::prompt_logprobs over a step's logits on a worker thread (a Promise).
+// The `ops.promptLogprobs` binding: cpu::prompt_logprobs over given logits on a worker thread (a Promise); a test hook,
+// as the engine ranks its prompt rows inside the step.
 #pragma once
 #include <napi.h>
 

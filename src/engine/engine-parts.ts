@@ -91,7 +91,7 @@ export async function buildEngineParts(config: EngineConfig): Promise<EnginePart
   const eos = model.generationConfig.eosTokenIds
   const grammars = new GrammarService({tokenizer: model.tokenizer, vocabSize: model.config.vocabSize, eosTokenIds: eos, compileTimeoutMs: config.grammarCompileTimeoutMs})
   const guides = new SequenceGuides(grammars, model.tokenizer, model.config.vocabSize, eos)
-  const outputs = new OutputProcessor(model.tokenizer, blockManager, scheduler, model.config.vocabSize, eos, guides, speculator, native.info.threads)
+  const outputs = new OutputProcessor(model.tokenizer, blockManager, scheduler, model.config.vocabSize, eos, guides, speculator)
   if (speculator?.drafter) notes.push(`speculative decoding drafts with ${speculator.drafter.draft.label}`)
   return {model, native, maxModelLen, device, blockManager, scheduler, runner, outputs, grammars, speculator, notes}
 }

@@ -342,7 +342,7 @@ export class LLMEngine {
     this.stepInFlight = true
     let touched
     try {
-      touched = await this.outputs.process(current.out.scheduled, result.rows, result.logits, nowSeconds(), result.backend)
+      touched = await this.outputs.process(current.out.scheduled, result.rows, result.logits, nowSeconds(), result.backend, result.promptLogprobs)
     } catch (error) {
       for (const group of groupsOf(current.out)) this.failGroup(group, error)
       return true

@@ -2,14 +2,14 @@
 import type {BlockCopy, BlockManager, BlockMapping} from './block-manager.js'
 import type {BlockMovesArrays, ForwardBatchArrays, NativeModel} from './native.js'
 import {compactRows, type NativeSampledArrays, type NativeSamplingArrays, type SamplingPlan} from './native-sampling.js'
+import type {PromptLogprobArrays} from './native.js'
+import {PromptLogprobRows} from './prompt-logprobs.js'
 import type {ScheduledSequence, SchedulerOutput} from './scheduler.js'
 
 /** Where each scheduled sequence's logits rows landed in the returned logits array. */
 export interface LogitsRows {
   /** Row of the last computed token (sampling), or -1 when the sequence did not reach its end this step. */
   sampleRow: number
-  /** Rows of every computed token, in order, when prompt logprobs were asked for (else null). */
-  promptRows: number[] | null
   /** Speculative decoding: the rows after sampleRow, one per draft token (row i predicts the token after draft i). */
   draftRows: number[]
 }
@@ -18,6 +18,8 @@ export interface PreparedStep {
   batch: ForwardBatchArrays
   moves: BlockMovesArrays
   rows: LogitsRows[]
+  /** The prompt rows the step ranks (prompt_logprobs / echo), or null when no entry asks. */
+  promptLogprobs: PromptLogprobRows | null
 }
 
 function flattenPairs(pairs: ReadonlyArray<BlockCopy>): Int32Array {
@@ -48,6 +50,7 @@ export function prepareStep(output: SchedulerOutput, blockManager: BlockManager,
   const blockTables = new Int32Array(scheduled.length * maxBlocksPerSeq)
   const logitsIndices: number[] = []
   const rows: LogitsRows[] = []
+  const promptLogprobs = new PromptLogprobRows()
 
   let row = 0
   scheduled.forEach((entry, i) => {
@@ -64,31 +67,19 @@ export function prepareStep(output: SchedulerOutput, blockManager: BlockManager,
     contextLens[i] = start + numNewTokens
     blockTables.set(table, i * maxBlocksPerSeq)
 
-    // Prompt logprobs need every prompt row; sampling needs only the last row.
-    const wantsPromptRows = entry.group.params.promptLogprobs !== null && start < seq.promptLength
-    let promptRows: number[] | null = null
-    if (wantsPromptRows) {
-      promptRows = []
-      for (let k = 0; k < numNewTokens; k++) {
-        promptRows.push(logitsIndices.length)
-        logitsIndices.push(row + k)
-      }
-    }
+    // Prompt rows are ranked in the step (only their answers come back); sampling needs the last row and the drafts'.
+    if (entry.group.params.promptLogprobs !== null && start < seq.promptLength) promptLogprobs.add(i, entry.group, seq, start, row, numNewTokens)
     let sampleRow = -1
     const draftRows: number[] = []
     const lastRealRow = row + numNewTokens - 1 - draftTokenIds.length
     if (entry.samples) {
-      if (promptRows) sampleRow = promptRows[lastRealRow - row]!
-      else {
-        sampleRow = logitsIndices.length
-        logitsIndices.push(lastRealRow)
-      }
-      for (let k = 1; k <= draftTokenIds.length; k++) {
-        draftRows.push(promptRows ? promptRows[lastRealRow - row + k]! : logitsIndices.length)
-        if (!promptRows) logitsIndices.push(lastRealRow + k)
+      sampleRow = logitsIndices.length
+      for (let k = 0; k <= draftTokenIds.length; k++) {
+        if (k > 0) draftRows.push(logitsIndices.length)
+        logitsIndices.push(lastRealRow + k)
       }
     }
-    rows.push({sampleRow, promptRows, draftRows})
+    rows.push({sampleRow, draftRows})
     row += numNewTokens
   })
 
@@ -109,6 +100,7 @@ export function prepareStep(output: SchedulerOutput, blockManager: BlockManager,
       swapIn: flattenMappings(output.swapIn),
     },
     rows,
+    promptLogprobs: promptLogprobs.isEmpty ? null : promptLogprobs,
   }
 }
 
@@ -117,6 +109,8 @@ export interface RunResult<Plan extends {arrays: NativeSamplingArrays} = Samplin
   logits: Float32Array
   rows: LogitsRows[]
   backend: {plan: Plan; sampled: NativeSampledArrays} | null
+  /** The prompt rows ranked in the step and their answers (null when no entry asked). */
+  promptLogprobs: {rows: PromptLogprobRows; ranked: PromptLogprobArrays} | null
 }
 
 export class ModelRunner {
@@ -129,6 +123,7 @@ export class ModelRunner {
   /**
    * Runs one step; resolves with the logits JS reads and where each sequence's rows are in them. `planSampling` (given
    * where the rows are) may ask the backend to sample: then only its host rows come back, plus the backend's samples.
+   * Prompt rows asked for prompt logprobs are ranked in the step: only their answers come back.
    */
   async run<Plan extends {arrays: NativeSamplingArrays}>(
     output: SchedulerOutput,
@@ -136,8 +131,14 @@ export class ModelRunner {
   ): Promise<RunResult<Plan>> {
     const prepared = prepareStep(output, this.blockManager, this.blockSize)
     const plan = planSampling(prepared.rows)
-    if (plan === null) return {logits: await this.model.step(prepared.moves, prepared.batch), rows: prepared.rows, backend: null}
+    const rows = plan === null ? prepared.rows : compactRows(prepared.rows, plan.arrays.hostRows)
+    const asked = prepared.promptLogprobs
+    if (asked !== null) {
+      const {logits, sampled, promptLogprobs} = await this.model.stepRanked(prepared.moves, prepared.batch, plan?.arrays ?? null, asked.asked())
+      return {logits, rows, backend: plan && sampled ? {plan, sampled} : null, promptLogprobs: {rows: asked, ranked: promptLogprobs}}
+    }
+    if (plan === null) return {logits: await this.model.step(prepared.moves, prepared.batch), rows, backend: null, promptLogprobs: null}
     const {logits, sampled} = await this.model.stepAndSample(prepared.moves, prepared.batch, plan.arrays)
-    return {logits, rows: compactRows(prepared.rows, plan.arrays.hostRows), backend: {plan, sampled}}
+    return {logits, rows, backend: {plan, sampled}, promptLogprobs: null}
   }
 }

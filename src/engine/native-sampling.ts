@@ -3,7 +3,7 @@
 //
 // A row is sampled in the backend unless JS needs its logits: beam search (ranks candidates across beams),
 // speculative verification (samples a sequence's rows in order, each draw after the previous token), prompt
-// logprobs (every prompt row comes back anyway), and constrained rows (grammar, allowed_token_ids, bad_words: their
+// logprobs (the request's samples stay on the JS sampler, as before its prompt rows were ranked in the step), and constrained rows (grammar, allowed_token_ids, bad_words: their
 // masks come from the grammar worker and SequenceGuides). Everything else returns only token ids and the logprobs the
 // request asked for; its logits row never reaches JS. PAGEDLLM_SAMPLER=js sends every row to the JS sampler (the
 // reference), for measurements and debugging.
@@ -87,7 +87,6 @@ export function planBackendSampling(
       return
     }
     if (entry.samples) for (const r of [row.sampleRow, ...row.draftRows]) hostRows.add(r)
-    for (const r of row.promptRows ?? []) hostRows.add(r)
   })
   if (requests.length === 0) return null
   return {arrays: encodeSampleRequests(requests, [...hostRows].sort((a, b) => a - b)), firstSample}
@@ -172,7 +171,6 @@ export function compactRows(rows: readonly LogitsRows[], hostRows: Int32Array): 
   const at = (row: number) => compact.get(row) ?? -1
   return rows.map((row) => ({
     sampleRow: row.sampleRow < 0 ? -1 : at(row.sampleRow),
-    promptRows: row.promptRows?.map(at) ?? null,
     draftRows: row.draftRows.map(at),
   }))
 }

@@ -74,6 +74,8 @@ interface NativeModelHandle {
   info(): NativeModelInfo
   step(moves: BlockMovesArrays, batch: ForwardBatchArrays): Promise<Float32Array>
   step(moves: BlockMovesArrays, batch: ForwardBatchArrays, sampling: NativeSamplingArrays): Promise<{logits: Float32Array; sampled: NativeSampledArrays}>
+  step(moves: BlockMovesArrays, batch: ForwardBatchArrays, sampling: NativeSamplingArrays | undefined, promptRows: PromptRowsAsked):
+    Promise<{logits: Float32Array; sampled?: NativeSampledArrays; promptLogprobs: PromptLogprobArrays}>
   readKvBlock(layer: number, block: number, fromSwap: boolean): {k: Float32Array; v: Float32Array}
   timing(): StepTiming
   close(): void
@@ -86,8 +88,14 @@ export interface StepTiming {
   idleMs: number
 }
 
-/** Single kernels, exposed for op-by-op tests and `pagedllm bench kernels` (see native/src/ops_bindings.cpp). */
-/** ops.promptLogprobs' answers per entry; the top arrays hold topStride slots an entry, topCounts[i] of them used. */
+/** Prompt logprobs asked: per entry a row (of the logits for ops.promptLogprobs, of the batch in a step), the prompt token that came next, its top N. */
+export interface PromptRowsAsked {
+  rows: Int32Array
+  tokenIds: Int32Array
+  topNs: Int32Array
+}
+
+/** Prompt-logprob answers per entry (ops.promptLogprobs, a ranked step); the top arrays hold topStride slots an entry, topCounts[i] of them used. */
 export interface PromptLogprobArrays {
   logprobs: Float64Array
   ranks: Int32Array
@@ -97,6 +105,7 @@ export interface PromptLogprobArrays {
   topStride: number
 }
 
+/** Single kernels, exposed for op-by-op tests and `pagedllm bench kernels` (see native/src/ops_bindings.cpp). */
 export interface NativeOps {
   rmsNorm(x: Float32Array, weight: Float32Array, rows: number, dim: number, eps: number, out?: Float32Array): Float32Array
   fusedAddRmsNorm(x: Float32Array, residual: Float32Array, weight: Float32Array, rows: number, dim: number, eps: number): void
@@ -118,11 +127,12 @@ export interface NativeOps {
   /** The CPU backend's sampler (native/cpu/sampler.cpp) over rows of `logits`, on the ops pool (tests compare it with sampler.ts). */
   sampleRows(logits: Float32Array, numRows: number, vocabSize: number, sampling: NativeSamplingArrays): NativeSampledArrays
   /**
-   * Prompt logprobs (native/cpu/prompt_logprobs.cpp) of rows of `logits` [rows, vocabSize], on a worker thread: per
+   * Prompt logprobs (native/cpu/prompt_logprobs.cpp; the engine ranks its prompt rows in the step: NativeModel.stepRanked)
+   * of rows of `logits` [rows, vocabSize], on a worker thread: per
    * entry the logprob and rank of `tokenIds[i]` in row `rows[i]` and its top `topNs[i]`. `logits` must stay unwritten until it
    * settles. `threads` (default: one fewer than the cores, so the event loop keeps one) bounds the threads it splits rows among.
    */
-  promptLogprobs(logits: Float32Array, vocabSize: number, asked: {rows: Int32Array; tokenIds: Int32Array; topNs: Int32Array}, threads?: number): Promise<PromptLogprobArrays>
+  promptLogprobs(logits: Float32Array, vocabSize: number, asked: PromptRowsAsked, threads?: number): Promise<PromptLogprobArrays>
   /** out = row where `mask` (a bit per token, ceil(vocab / 32) words) allows, -Infinity elsewhere; calling thread. */
   applyTokenMask(row: Float32Array, mask: Int32Array, out: Float32Array): void
   /** y[numRows, outFeatures] = x W^T (+ bias), W converted to `format` on every call (LinearWeights keeps it). */
@@ -216,6 +226,16 @@ export class NativeModel {
   /** step() that also samples in the backend: returns only the logits of sampling.hostRows (in that order) and the samples. */
   stepAndSample(moves: BlockMovesArrays, batch: ForwardBatchArrays, sampling: NativeSamplingArrays): Promise<{logits: Float32Array; sampled: NativeSampledArrays}> {
     return this.#open().step(moves, batch, sampling)
+  }
+
+  /**
+   * step() (sampling too when given) that also ranks prompt rows: `promptRows.rows` are rows of the batch, ranked inside
+   * the step right after the LM head (a bounded chunk of rows at a time), so none of their logits come back, only the answers.
+   */
+  async stepRanked(moves: BlockMovesArrays, batch: ForwardBatchArrays, sampling: NativeSamplingArrays | null, promptRows: PromptRowsAsked):
+    Promise<{logits: Float32Array; sampled: NativeSampledArrays | null; promptLogprobs: PromptLogprobArrays}> {
+    const {logits, sampled, promptLogprobs} = await this.#open().step(moves, batch, sampling ?? undefined, promptRows)
+    return {logits, sampled: sampled ?? null, promptLogprobs}
   }
 
   /** One block of one layer's K and V cache as fp32, [blockSize, numKvHeads, headDim] each (a test hook). */

@@ -12,7 +12,7 @@ import type {LogitsRows} from './model-runner.js'
 import {chosenTokenLogprobs} from './logprobs.js'
 import {minTokensSuppressed} from './sampling-params.js'
 import {DrawPurpose, sampleUniform} from './philox.js'
-import {PromptLogprobRows, rankingThreads} from './prompt-logprobs.js'
+import type {RunResult} from './model-runner.js'
 import {planBackendSampling, sampledResult, type NativeSampledArrays, type SamplingPlan} from './native-sampling.js'
 import type {CompletionOutput} from './request-output.js'
 import {biasedRow, sampleRows, samplingDistribution, topLogprobsOfRow, type SampleRequest, type SampleResult} from './sampler.js'
@@ -36,7 +36,6 @@ export class OutputProcessor {
   private readonly beamStates = new Map<SequenceGroup, BeamState>()
   /** Final outputs of groups whose result is not their live sequences (best_of > n, beam search). */
   readonly finalOutputs = new Map<SequenceGroup, CompletionOutput[]>()
-  private readonly promptLogprobThreads: number
 
   constructor(
     private readonly tokenizer: Tokenizer,
@@ -46,11 +45,7 @@ export class OutputProcessor {
     private readonly eosTokenIds: readonly number[],
     private readonly guides: SequenceGuides,
     private readonly speculator: Speculator | null = null,
-    /** The backend's compute threads (0: all cores): prompt logprobs are ranked on no more. */
-    computeThreads = 0,
-  ) {
-    this.promptLogprobThreads = rankingThreads(computeThreads)
-  }
+  ) {}
 
   /** Before the forward pass: starts the grammar masks of the sequences that will sample, to compute alongside it. */
   prefetchMasks(scheduled: readonly ScheduledSequence[]): void {
@@ -72,27 +67,31 @@ export class OutputProcessor {
     )
   }
 
-  /** Applies one step: `logits` holds the rows JS reads (all without a plan), `backend` the backend's samples. Returns the groups that changed. */
+  /**
+   * Applies one step: `logits` holds the rows JS reads (all without a plan), `backend` the backend's samples,
+   * `promptLogprobs` the prompt rows the step ranked. Returns the groups that changed.
+   */
   async process(
     scheduled: readonly ScheduledSequence[],
     rows: readonly LogitsRows[],
     logits: Float32Array,
     now: number,
     backend: {plan: SamplingPlan; sampled: NativeSampledArrays} | null = null,
+    promptLogprobs: RunResult['promptLogprobs'] = null,
   ): Promise<Set<SequenceGroup>> {
     const touched = new Set<SequenceGroup>()
     const sampleRequests: SampleRequest[] = []
     const sampleTargets: Array<{group: SequenceGroup; seq: Sequence}> = []
     const backendResults: Array<{group: SequenceGroup; seq: Sequence; pending: boolean; result: SampleResult}> = []
     const beamCandidates = new Map<SequenceGroup, BeamCandidates[]>()
-    const promptLogprobs = new PromptLogprobRows()
+    // Finished or aborted while the step was in flight (async scheduling): its rows are void.
+    promptLogprobs?.rows.record(promptLogprobs.ranked, (i) => !isFinished(scheduled[i]!.seq.status))
 
     scheduled.forEach((entry, i) => {
       const {group, seq} = entry
       // Finished or aborted while the step was in flight (async scheduling): its row is void.
       if (isFinished(seq.status)) return
       const row = rows[i]!
-      if (row.promptRows) promptLogprobs.add(group, seq, entry.start, row.promptRows)
       if (entry.draftTokenIds.length > 0) {
         touched.add(group)
         this.verifyDrafts(group, seq, entry.draftTokenIds, [row.sampleRow, ...row.draftRows], logits)
@@ -123,9 +122,8 @@ export class OutputProcessor {
       }
     })
 
-    // Prompt rows are ranked off the event loop, before the JS sampler edits any row in place. Guided sequences'
-    // masks come from the grammar workers, started by prefetchMasks before the forward pass.
-    const [masks] = await Promise.all([this.guides.masksFor(sampleTargets), promptLogprobs.record(logits, this.vocabSize, this.promptLogprobThreads)])
+    // Guided sequences' masks come from the grammar workers, started by prefetchMasks before the forward pass.
+    const masks = await this.guides.masksFor(sampleTargets)
     masks.forEach((mask, i) => (sampleRequests[i]!.allowedMask = mask))
     const results = sampleRows(logits, this.vocabSize, sampleRequests)
     const sampled = [...backendResults, ...results.map((result, i) => ({...sampleTargets[i]!, pending: false, result}))]

@@ -1,47 +1,50 @@
-// Prompt logprobs (echo / prompt_logprobs) of a step's prompt rows: ranked in the native addon on a worker thread
-// (native/cpu/prompt_logprobs.cpp: log-softmax, the top N and the rank over the whole vocabulary), so a long prompt
-// does not stall the event loop; only the small answers are turned into the groups' TokenLogprobs here.
-// test/support/prompt-logprobs-reference.ts is the JS reference the native results equal bit for bit.
-import {availableParallelism} from 'node:os'
-import {nativeOps, type PromptLogprobArrays} from './native.js'
+// Prompt logprobs (echo / prompt_logprobs): which rows of a step are ranked, and their answers recorded in the groups.
+// The rows are ranked inside the native step right after the LM head (native/cpu/prompt_ranking.cpp: a bounded chunk of
+// rows at a time; log-softmax, the top N and the rank over the whole vocabulary), so no prompt row's logits reach JS and
+// a long prompt does not stall the event loop. test/support/prompt-logprobs-reference.ts is the JS reference the
+// answers equal bit for bit.
+import type {PromptLogprobArrays, PromptRowsAsked} from './native.js'
 import type {Sequence, SequenceGroup, TokenLogprobs} from './sequence.js'
 
-/**
- * Threads to rank with: the engine's compute threads (the user's --threads; 0 or unknown: all cores), one core fewer
- * than the machine has at most, so the event loop keeps one to serve other streams meanwhile.
- */
-export function rankingThreads(computeThreads: number): number {
-  const spare = availableParallelism() - 1
-  return Math.max(1, computeThreads > 0 ? Math.min(computeThreads, spare) : spare)
-}
-
+/** The prompt rows one step ranks (rows of its batch) and where each answer goes; `entry` is the scheduled entry's index. */
 export class PromptLogprobRows {
-  private readonly targets: Array<{group: SequenceGroup; position: number}> = []
+  private readonly groups: Array<{entry: number; group: SequenceGroup}> = []
+  private readonly targets: Array<{entry: number; group: SequenceGroup; position: number}> = []
   private readonly rows: number[] = []
   private readonly tokenIds: number[] = []
   private readonly topNs: number[] = []
 
-  /** A scheduled entry's prompt rows: the row at offset i predicts prompt position start + i + 1 (none past the prompt). */
-  add(group: SequenceGroup, seq: Sequence, start: number, promptRows: readonly number[]): void {
+  /** An entry computing `count` tokens from `start` at batch row `firstRow`: the row at offset i predicts prompt position start + i + 1 (none past the prompt). */
+  add(entry: number, group: SequenceGroup, seq: Sequence, start: number, firstRow: number, count: number): void {
     const topN = group.params.promptLogprobs ?? 0
-    group.promptLogprobs ??= [null]
-    group.promptLogprobRanks ??= [null]
-    promptRows.forEach((row, offset) => {
+    this.groups.push({entry, group})
+    for (let offset = 0; offset < count && start + offset + 1 < seq.promptLength; offset++) {
       const position = start + offset + 1
-      if (position >= seq.promptLength) return
-      this.targets.push({group, position})
-      this.rows.push(row)
+      this.targets.push({entry, group, position})
+      this.rows.push(firstRow + offset)
       this.tokenIds.push(seq.tokenIds[position]!)
       this.topNs.push(topN)
-    })
+    }
   }
 
-  /** Ranks the rows added on `threads` threads and records them in their groups; nothing may write `logits` until this settles. */
-  async record(logits: Float32Array, vocabSize: number, threads: number): Promise<void> {
-    if (this.rows.length === 0) return
-    const asked = {rows: Int32Array.from(this.rows), tokenIds: Int32Array.from(this.tokenIds), topNs: Int32Array.from(this.topNs)}
-    const ranked = await nativeOps().promptLogprobs(logits, vocabSize, asked, threads)
-    this.targets.forEach(({group, position}, i) => {
+  get isEmpty(): boolean {
+    return this.groups.length === 0
+  }
+
+  /** What the step is asked to rank. */
+  asked(): PromptRowsAsked {
+    return {rows: Int32Array.from(this.rows), tokenIds: Int32Array.from(this.tokenIds), topNs: Int32Array.from(this.topNs)}
+  }
+
+  /** Records the step's answers in their groups, for the entries `live` keeps (not those finished while the step ran). */
+  record(ranked: PromptLogprobArrays, live: (entry: number) => boolean): void {
+    for (const {entry, group} of this.groups) {
+      if (!live(entry)) continue
+      group.promptLogprobs ??= [null]
+      group.promptLogprobRanks ??= [null]
+    }
+    this.targets.forEach(({entry, group, position}, i) => {
+      if (!live(entry)) return
       group.promptLogprobs![position] = tokenLogprobsAt(ranked, i)
       group.promptLogprobRanks![position] = ranked.ranks[i]!
     })

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "prompt_rows.h"
 #include "sampling.h"
 
 namespace pagedllm {
@@ -186,6 +187,13 @@ struct BlockMoves {
   const int32_t* swap_in_pairs = nullptr;   // (host block, device block)
 };
 
+// Prompt logprobs asked of a step: asked.rows are rows of the batch (token indices), each ranked against the prompt
+// token that followed it; `out` takes asked.num_rows answers.
+struct PromptRanking {
+  PromptRows asked;
+  PromptRowsOutput out;
+};
+
 struct BackendInfo {
   std::string name;         // "cpu" or "cuda"
   std::string device_name;  // CPU model / GPU name
@@ -203,6 +211,13 @@ class Backend {
   // (the rows JS still samples) to logits_out, compactly in that order.
   virtual void step(const BlockMoves& moves, const ForwardBatch& batch, float* logits_out, const SampleBatch* sampling,
                     const SampleOutputs* sampled) = 0;
+  // step() that also ranks prompt rows (echo / prompt_logprobs) without handing their logits back. Returns false,
+  // having done nothing, where the backend has no such path (CUDA): native/src/ranked_step.cpp then ranks them on the
+  // host from extra logits rows.
+  virtual bool step_ranked(const BlockMoves& moves, const ForwardBatch& batch, float* logits_out, const SampleBatch* sampling,
+                           const SampleOutputs* sampled, const PromptRanking& ranking) {
+    return false;
+  }
   // Test hook: copies one block of one layer's K and V cache out as fp32
   // ([block_size, num_kv_heads, head_dim] each).
   virtual void read_kv_block(int layer, int block, bool from_swap, float* k_out, float* v_out) = 0;
