@@ -13,6 +13,7 @@ import {loadModel} from '../src/engine/model/load-model.js'
 import {readSafetensorsHeader} from '../src/engine/model/safetensors.js'
 import {ensureTestModel} from '../src/engine/model/test-model.js'
 import {loadNativeModel, NativeModel, type PromptLogprobArrays, type PromptRowsAsked} from '../src/engine/native.js'
+import {encodeSampleRequests} from '../src/engine/native-sampling.js'
 import {makeSamplingParams} from '../src/engine/sampling-params.js'
 import {promptTokenLogprobs, rankInRow} from './support/prompt-logprobs-reference.js'
 import {TestBlockPool, TestSequence, buildStep} from './support/paged-batch.js'
@@ -66,24 +67,58 @@ function promptStep(prompts: number[][], topNs: number[]) {
   return {batch, asked: {rows: Int32Array.from(asked.rows), tokenIds: Int32Array.from(asked.tokenIds), topNs: Int32Array.from(asked.topNs)}}
 }
 
-/** Ranks the step's prompt rows in the step, and checks them against a plain step's logits of the same rows and its sampled rows. */
-async function checkRankedStep(native: NativeModel, prompts: number[][], topNs: number[]): Promise<void> {
+/**
+ * Ranks the step's prompt rows in the step, and checks them against a plain step's logits of the same rows; the
+ * sampled rows come back, and only they (with a sampling plan: its host row and samples), as a plain step gives them
+ * (not on the host path: there they share the LM-head call, and so maybe its kernel, with the prompt rows).
+ */
+async function checkRankedStep(native: NativeModel, prompts: number[][], topNs: number[], onHost = false): Promise<void> {
   const {batch, asked} = promptStep(prompts, topNs)
-  // Every run writes the same K/V to the same slots, so the three see the same cache.
+  // Every run writes the same K/V to the same slots, so they all see the same cache.
   const reference = await native.step({}, {...batch, logitsIndices: asked.rows})
   const sampledRows = await native.step({}, batch)
   const ranked = await native.stepRanked({}, batch, null, asked)
   assert.deepEqual(differences(ranked.promptLogprobs, reference, asked), [])
-  assert.deepEqual(ranked.logits, sampledRows, 'the sampled rows come back as a plain step gives them, and only they')
+  assert.equal(ranked.logits.length, sampledRows.length)
+  if (!onHost) assert.deepEqual(ranked.logits, sampledRows)
   assert.equal(ranked.sampled, null)
+  // The last sampled row greedily in the backend, the first one's logits back to JS.
+  const last = batch.logitsIndices.length - 1
+  const request = {row: last, params: makeSamplingParams({temperature: 0, logprobs: 2}), tokenIds: prompts.at(-1)!, promptLength: prompts.at(-1)!.length, seed: 0, stream: 0, suppressTokenIds: []}
+  const sampling = encodeSampleRequests([request], [0])
+  const plain = await native.stepAndSample({}, batch, sampling)
+  const both = await native.stepRanked({}, batch, sampling, asked)
+  assert.deepEqual(differences(both.promptLogprobs, reference, asked), [])
+  assert.equal(both.logits.length, VOCAB)
+  assert.equal(both.sampled!.tokenIds.length, 1)
+  if (onHost) return
+  assert.deepEqual(both.logits, plain.logits)
+  assert.deepEqual(both.logits, sampledRows.subarray(0, VOCAB))
+  assert.deepEqual(both.sampled, plain.sampled)
 }
 
-describe('prompt logprobs ranked in the step', () => {
-  let tinyDir: string
-  before(async () => {
-    tinyDir = await ensureTestModel('tiny')
-  })
+let tinyDir: string
+before(async () => {
+  tinyDir = await ensureTestModel('tiny')
+})
 
+// The CUDA backend's way (native/src/ranked_step.cpp: extra logits rows ranked on the host), on the CPU backend.
+describe('prompt logprobs ranked from extra logits rows (PAGEDLLM_PROMPT_RANKING=host)', () => {
+  before(() => (process.env.PAGEDLLM_PROMPT_RANKING = 'host'))
+  after(() => delete process.env.PAGEDLLM_PROMPT_RANKING)
+
+  it('equal the reference, beside sampled rows', async () => {
+    const native = await loadTiny(tinyDir)
+    try {
+      await checkRankedStep(native, [tokens(150, 1), tokens(12, 2)], [0, 1, 5, 20], true)
+      await checkRankedStep(native, [tokens(9, 3)], [3], true)
+    } finally {
+      native.close()
+    }
+  })
+})
+
+describe('prompt logprobs ranked in the step', () => {
   it('equal the reference across chunk boundaries (149 rows: 64, 64, the last 64) and in one short chunk, beside sampled rows', async () => {
     const native = await loadTiny(tinyDir)
     try {

@@ -1,10 +1,13 @@
 // Prompt rows ranked for a backend without its own path (CUDA): they join the step's logits rows, come back to the host
 // after the rows JS reads, and are ranked by the CPU code (cpu/prompt_logprobs.cpp), so the answers are the same. Their
 // host buffer is rows x vocab floats, as before the CPU backend ranked in the step; they still never reach JS.
+// PAGEDLLM_PROMPT_RANKING=host sends every backend this way (tests run it on the CPU backend).
 #include "ranked_step.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <numeric>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -14,7 +17,9 @@ namespace pagedllm {
 
 void run_ranked_step(Backend& backend, int vocab, const BlockMoves& moves, const ForwardBatch& batch, float* logits_out,
                      const SampleBatch* sampling, const SampleOutputs* sampled, const PromptRanking& ranking) {
-  if (backend.step_ranked(moves, batch, logits_out, sampling, sampled, ranking)) return;
+  const char* forced = std::getenv("PAGEDLLM_PROMPT_RANKING");
+  const bool on_host = forced != nullptr && std::string(forced) == "host";
+  if (!on_host && backend.step_ranked(moves, batch, logits_out, sampling, sampled, ranking)) return;
   const int extra = ranking.asked.num_rows;
   std::vector<int32_t> indices(batch.logits_indices, batch.logits_indices + batch.num_logits);
   indices.insert(indices.end(), ranking.asked.rows, ranking.asked.rows + extra);
