@@ -259,7 +259,6 @@ class CpuBackend final : public Backend {
       }
       if (!w.mlp_out_norm.empty()) rms_norm(pool_, hidden_.data(), w.mlp_out_norm.data(), hidden_.data(), tokens, hidden, eps);
     }
-
   }
 
   // Final norm and LM head of batch rows rows[0, count) into out [count, vocab].

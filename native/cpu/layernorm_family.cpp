@@ -147,7 +147,6 @@ void LayerNormForward::layers(ThreadPool& pool, const ModelWeights& weights, con
     mlp_block(pool, w, order, tokens, normed_.data(), mlp_out_.data());
     add_into(residual, mlp_out_.data(), width);
   }
-
 }
 
 void LayerNormForward::head(ThreadPool& pool, const ModelWeights& weights, LinearOrder order, const int32_t* row_indices, int rows, float* logits_out) {

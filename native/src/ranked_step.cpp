@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <numeric>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -23,6 +24,13 @@ void run_ranked_step(Backend& backend, int vocab, const BlockMoves& moves, const
   const int extra = ranking.asked.num_rows;
   std::vector<int32_t> indices(batch.logits_indices, batch.logits_indices + batch.num_logits);
   indices.insert(indices.end(), ranking.asked.rows, ranking.asked.rows + extra);
+  // CUDA's final norm adds each logits row's residual in place: a row asked twice would be added twice.
+  std::vector<bool> seen(batch.num_tokens);
+  for (const int32_t row : indices) {
+    if (row < 0 || row >= batch.num_tokens) continue;  // the backend refuses it
+    if (seen[row]) throw std::invalid_argument("batch row " + std::to_string(row) + " is asked for twice (logits or prompt logprobs)");
+    seen[row] = true;
+  }
   ForwardBatch extended = batch;
   extended.logits_indices = indices.data();
   extended.num_logits = static_cast<int>(indices.size());
