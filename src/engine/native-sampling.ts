@@ -3,10 +3,10 @@
 //
 // A row is sampled in the backend unless JS needs its logits: beam search (ranks candidates across beams),
 // speculative verification (samples a sequence's rows in order, each draw after the previous token), prompt
-// logprobs (the request's samples stay on the JS sampler, as before its prompt rows were ranked in the step), and constrained rows (grammar, allowed_token_ids, bad_words: their
-// masks come from the grammar worker and SequenceGuides). Everything else returns only token ids and the logprobs the
-// request asked for; its logits row never reaches JS. PAGEDLLM_SAMPLER=js sends every row to the JS sampler (the
-// reference), for measurements and debugging.
+// logprobs (their samples stay in JS for now; the prompt rows themselves are ranked in the step), and constrained
+// rows (grammar, allowed_token_ids, bad_words: their masks come from the grammar worker and SequenceGuides).
+// Everything else returns only token ids and the logprobs the request asked for; its logits row never reaches JS.
+// PAGEDLLM_SAMPLER=js sends every row to the JS sampler (the reference), for measurements and debugging.
 import type {LogitsRows} from './model-runner.js'
 import type {ScheduledSequence} from './scheduler.js'
 import {seedWords} from './philox.js'
