@@ -1,8 +1,7 @@
 // Turns a scheduler output into flat typed arrays and runs them as ONE native call per step.
 import type {BlockCopy, BlockManager, BlockMapping} from './block-manager.js'
-import type {BlockMovesArrays, ForwardBatchArrays, NativeModel} from './native.js'
+import type {BlockMovesArrays, ForwardBatchArrays, NativeModel, PromptLogprobArrays} from './native.js'
 import {compactRows, type NativeSampledArrays, type NativeSamplingArrays, type SamplingPlan} from './native-sampling.js'
-import type {PromptLogprobArrays} from './native.js'
 import {PromptLogprobRows} from './prompt-logprobs.js'
 import type {ScheduledSequence, SchedulerOutput} from './scheduler.js'
 

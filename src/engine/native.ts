@@ -127,8 +127,8 @@ export interface NativeOps {
   /** The CPU backend's sampler (native/cpu/sampler.cpp) over rows of `logits`, on the ops pool (tests compare it with sampler.ts). */
   sampleRows(logits: Float32Array, numRows: number, vocabSize: number, sampling: NativeSamplingArrays): NativeSampledArrays
   /**
-   * Prompt logprobs (native/cpu/prompt_logprobs.cpp; the engine ranks its prompt rows in the step: NativeModel.stepRanked)
-   * of rows of `logits` [rows, vocabSize], on a worker thread: per
+   * Prompt logprobs (native/cpu/prompt_logprobs.cpp) of rows of `logits` [rows, vocabSize], on a worker thread (the
+   * engine ranks its prompt rows in the step instead: NativeModel.stepRanked): per
    * entry the logprob and rank of `tokenIds[i]` in row `rows[i]` and its top `topNs[i]`. `logits` must stay unwritten until it
    * settles. `threads` (default: one fewer than the cores, so the event loop keeps one) bounds the threads it splits rows among.
    */
