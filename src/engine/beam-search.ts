@@ -2,10 +2,11 @@
 //
 // Semantics follow Hugging Face's BeamSearchScorer (which vLLM's beam search also followed):
 // - the candidates of all live beams are ranked together by cumulative logprob, and the best 2 x width are walked;
-// - an EOS candidate becomes a finished hypothesis only if it ranks within the first `width` candidates, and is kept
-//   if it is among the best `width` hypotheses by score; other candidates continue until `width` beams are chosen;
+// - a candidate that ends its beam (HF: an EOS; here also a stop token or stop string, as vLLM's beams stopped:
+//   `endsBeam` decides) becomes a finished hypothesis only if it ranks within the first `width` candidates, and is
+//   kept if it is among the best `width` hypotheses by score; other candidates continue until `width` beams are chosen;
 // - score = cumulativeLogprob / length ** lengthPenalty, with length = OUTPUT tokens including the EOS (HF's
-//   generated_len convention; vLLM counted the prompt too). Hypothesis token ids include the EOS token;
+//   generated_len convention; vLLM counted the prompt too). Hypothesis token ids include the ending token;
 // - done when `width` hypotheses are finished and either earlyStopping is set, or (HF's heuristic for
 //   early_stopping=False) the best candidate's cumulative logprob at the current length cannot beat the worst
 //   finished score; or when maxTokens is reached, in which case the live beams become hypotheses too.
@@ -13,6 +14,8 @@
 import {topIndices} from './top-k.js'
 
 export interface BeamHypothesis {
+  /** The live beam this hypothesis extends by its last token. */
+  parentSeqId: number
   tokenIds: number[]
   cumulativeLogprob: number
   score: number
@@ -34,7 +37,8 @@ export interface BeamSearchOptions {
   beamWidth: number
   lengthPenalty: number
   earlyStopping: boolean
-  eosTokenIds: readonly number[]
+  /** Whether the beam `seqId` ends with `tokenId` appended (EOS, a stop token or a stop string). */
+  endsBeam: (seqId: number, tokenId: number) => boolean
   /** Output tokens at which every live beam is finished. */
   maxTokens: number
   /** The prompt's length: informational, since scores use output lengths only (see the file header). */
@@ -69,7 +73,7 @@ function worstScore(finished: readonly BeamHypothesis[]): number {
 }
 
 export function beamSearchStep(state: BeamState, candidates: readonly BeamCandidates[], opts: BeamSearchOptions): BeamStepResult {
-  const {beamWidth, lengthPenalty, eosTokenIds} = opts
+  const {beamWidth, lengthPenalty, endsBeam} = opts
   const beamIndexById = new Map(state.beams.map((beam, index) => [beam.seqId, index]))
   if (candidates.length !== state.beams.length)
     throw new Error(`beam search: ${state.beams.length} live beams but candidates for ${candidates.length}`)
@@ -99,11 +103,11 @@ export function beamSearchStep(state: BeamState, candidates: readonly BeamCandid
   const next: BeamStepResult['next'] = []
   for (const [rank, candidate] of ranked.entries()) {
     const beam = state.beams[candidate.beamIndex]!
-    if (eosTokenIds.includes(candidate.tokenId)) {
+    if (endsBeam(beam.seqId, candidate.tokenId)) {
       if (rank >= beamWidth) continue
       const tokenIds = [...beam.tokenIds, candidate.tokenId]
       const score = beamScore(candidate.cumulativeLogprob, tokenIds.length, lengthPenalty)
-      addHypothesis(finished, {tokenIds, cumulativeLogprob: candidate.cumulativeLogprob, score}, beamWidth)
+      addHypothesis(finished, {parentSeqId: beam.seqId, tokenIds, cumulativeLogprob: candidate.cumulativeLogprob, score}, beamWidth)
     } else {
       next.push({parentSeqId: beam.seqId, tokenId: candidate.tokenId, cumulativeLogprob: candidate.cumulativeLogprob})
     }
@@ -117,7 +121,7 @@ export function beamSearchStep(state: BeamState, candidates: readonly BeamCandid
     for (const choice of next) {
       const tokenIds = [...byId.get(choice.parentSeqId)!.tokenIds, choice.tokenId]
       const score = beamScore(choice.cumulativeLogprob, tokenIds.length, lengthPenalty)
-      addHypothesis(finished, {tokenIds, cumulativeLogprob: choice.cumulativeLogprob, score}, beamWidth)
+      addHypothesis(finished, {parentSeqId: choice.parentSeqId, tokenIds, cumulativeLogprob: choice.cumulativeLogprob, score}, beamWidth)
     }
     return {next: [], finished, done: true}
   }

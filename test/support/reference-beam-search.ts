@@ -3,8 +3,8 @@
 // Same semantics as src/engine/beam-search.ts (Hugging Face's BeamSearchScorer), written independently:
 // - every step ranks ALL (beam, token) pairs by cumulative logprob, recomputed from scratch by summing the model's
 //   logprobs along each beam, and walks the best 2 x width;
-// - an EOS pair within the first width ranks becomes a hypothesis, scored logprob / outputLength ** lengthPenalty with
-//   the EOS counted; at most width hypotheses are held (a new one replaces the worst when it scores higher);
+// - an EOS pair (or one whose output `endsAt` says ends: a stop token or stop string) within the first width ranks
+//   becomes a hypothesis, scored logprob / outputLength ** lengthPenalty with the ending token counted; at most width hypotheses are held (a new one replaces the worst when it scores higher);
 // - stop when width hypotheses exist and earlyStopping, or when the worst hypothesis score >= the best pair's
 //   cumulative logprob scored at the current length; at maxTokens the live beams become hypotheses.
 
@@ -15,6 +15,8 @@ export interface ReferenceBeamSearchOptions {
   lengthPenalty: number
   earlyStopping: boolean
   eosTokenIds: readonly number[]
+  /** Whether an output ends with its last token (a stop token, a stop string in its text); EOS alone when absent. */
+  endsAt?: (output: number[]) => boolean
   maxTokens: number
 }
 
@@ -63,7 +65,7 @@ export function referenceBeamSearch(
     for (let rank = 0; rank < 2 * width && nextBeams.length < width; rank++) {
       const pair = pairs[rank]!
       const output = [...beams[pair.beam]!, pair.token]
-      if (!opts.eosTokenIds.includes(pair.token)) nextBeams.push(output)
+      if (!opts.eosTokenIds.includes(pair.token) && !(opts.endsAt?.(output) ?? false)) nextBeams.push(output)
       else if (rank < width) hypotheses = keepBest([...hypotheses, output], scoreOf, width)
     }
 
