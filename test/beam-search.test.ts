@@ -48,7 +48,7 @@ function runStepwise(model: (tokens: number[]) => Float64Array, prompt: number[]
 describe('beamSearchStep against the reference beam search', () => {
   for (const beamWidth of [2, 3, 5]) {
     for (const lengthPenalty of [0, 1, 2]) {
-      for (const earlyStopping of [true, false]) {
+      for (const earlyStopping of [true, false, 'never'] as const) {
         it(`width ${beamWidth}, length penalty ${lengthPenalty}, early stopping ${earlyStopping}`, () => {
           for (let seed = 0; seed < 6; seed++) {
             const model = bigramModel(9, 1000 * beamWidth + seed, seed % 3)
@@ -155,6 +155,19 @@ describe('beamSearchStep single steps', () => {
     // New hypothesis [4, EOS]: -2 / 2 = -1 beats -3, which leaves.
     assert.deepEqual(result.finished.map((hypothesis) => hypothesis.tokenIds), [[1, EOS], [4, EOS]])
     assert.deepEqual(bestHypotheses(result.finished, 1)[0]!.tokenIds, [1, EOS]) // tie at -1: the first found wins
+  })
+
+  it('at maxTokens only live beams within the first width ranks become hypotheses (HF: every candidate then ends)', () => {
+    const result = beamSearchStep(start, [{seqId: 7, tokenIds: [EOS, 1, 2], logprobs: [-0.1, -0.2, -0.3]}], {...opts, maxTokens: 2})
+    assert.deepEqual(result.finished.map((hypothesis) => hypothesis.tokenIds), [[5, EOS], [5, 1]])
+  })
+
+  it('endsBeam decides per beam: a token that ends one beam (a stop string in its text) continues another', () => {
+    const state: BeamState = {beams: [{seqId: 1, tokenIds: [4], cumulativeLogprob: -0.1}, {seqId: 2, tokenIds: [3], cumulativeLogprob: -0.2}], finished: []}
+    const endsBeam = (seqId: number, tokenId: number) => seqId === 1 && tokenId === 6
+    const result = beamSearchStep(state, [{seqId: 1, tokenIds: [6], logprobs: [-0.1]}, {seqId: 2, tokenIds: [6, 7], logprobs: [-0.1, -0.2]}], {...opts, endsBeam})
+    assert.deepEqual(result.finished.map((hypothesis) => [hypothesis.parentSeqId, hypothesis.tokenIds]), [[1, [4, 6]]])
+    assert.deepEqual(result.next.map((choice) => [choice.parentSeqId, choice.tokenId]), [[2, 6], [2, 7]])
   })
 
   it('rejects candidates of a sequence that is not a live beam', () => {
