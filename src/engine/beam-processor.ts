@@ -81,7 +81,9 @@ export class BeamProcessor {
     const state = this.states.get(group) ?? {beams: [], finished: []}
     state.beams = live.map((seq) => ({seqId: seq.seqId, tokenIds: seq.outputTokenIds, cumulativeLogprob: seq.cumulativeLogprob}))
     const candidates: BeamCandidates[] = live.map((seq) => {
-      const ranked = rows.get(seq.seqId)!
+      const ranked = rows.get(seq.seqId)
+      // The scheduler runs a request's beams in the same step (they rank together); anything else is a bug.
+      if (ranked === undefined) throw new Error(`beam search: live beam ${seq.seqId} has no row this step`)
       // Suppressed tokens (-Infinity) are never candidates, even when the vocabulary is smaller than 2 x width.
       const keep = ranked.logprobs.slice(0, 2 * params.bestOf).filter((logprob) => logprob > -Infinity).length
       return {seqId: seq.seqId, tokenIds: ranked.tokenIds.slice(0, keep), logprobs: ranked.logprobs.slice(0, keep)}

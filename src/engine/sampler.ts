@@ -23,7 +23,7 @@ import {rowStatsOf, statsAt, tokenLogprobsOfRow, topValuesOf, type RowStats} fro
 import {KEEP_ALL, WeightCutFinder, shorterCut, type WeightCut} from './weight-cutoff.js'
 import {RowEditor} from './row-edits.js'
 
-export {logprobsOfTokens, topLogprobsOfRow} from './logprobs.js'
+export {logprobsOfTokens} from './logprobs.js'
 
 export interface SampleRequest {
   /** Which row of the logits array this sample reads; several requests may share a row (best_of forks). */
