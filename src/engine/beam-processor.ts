@@ -145,7 +145,12 @@ export class BeamProcessor {
     if (params.stop.length === 0)
       return sequenceVerdict({params, tokenId, eosTokenIds: this.eosTokenIds, outputLength, text: '', delta: ''}).finished === 'stop'
     let detokenizer = this.detokenizers.get(seq.seqId)
-    if (!detokenizer) this.detokenizers.set(seq.seqId, (detokenizer = this.newDetokenizer(group)))
+    if (!detokenizer) {
+      // First asked at the prompt; forks clone their parent's. Tokens it lacks (none, normally) are caught up.
+      detokenizer = this.newDetokenizer(group)
+      seq.outputTokenIds.forEach((id, i) => detokenizeAndCheck(params, this.eosTokenIds, detokenizer!, id, i + 1))
+      this.detokenizers.set(seq.seqId, detokenizer)
+    }
     return detokenizeAndCheck(params, this.eosTokenIds, detokenizer.clone(), tokenId, outputLength).finished === 'stop'
   }
 
