@@ -98,4 +98,12 @@ describe('beam search over HTTP with stops, penalties and logprobs', () => {
     assert.ok(byToken.choices.some((choice: any) => choice.stop_reason === stopTokenIds[0]), JSON.stringify(byToken.choices))
     assert.equal(engine.stats().kv.usedBlocks, 0)
   })
+
+  it('early_stopping takes true, false or "never" (HF\'s and vLLM\'s values); anything else is a 400 naming it', async () => {
+    const never = await post(`${url}/v1/completions`, {prompt: PROMPT, ...BEAMS, early_stopping: 'never'})
+    assert.equal(never.status, 200, never.text)
+    const wrong = await post(`${url}/v1/completions`, {prompt: PROMPT, ...BEAMS, early_stopping: 'sometimes'})
+    assert.equal(wrong.status, 400, wrong.text)
+    assert.equal(wrong.json().error.param, 'early_stopping')
+  })
 })
