@@ -30,7 +30,7 @@ function runStepwise(model: (tokens: number[]) => Float64Array, prompt: number[]
       const top = order.slice(0, 2 * opts.beamWidth)
       return {seqId: beam.seqId, tokenIds: top, logprobs: top.map((token) => logprobs[token]!)}
     })
-    const result = beamSearchStep(state, candidates, {...opts, promptLength: prompt.length})
+    const result = beamSearchStep(state, candidates, {...opts, endsBeam: (_seqId, tokenId) => opts.eosTokenIds.includes(tokenId), promptLength: prompt.length})
     assert.ok(result.next.length <= opts.beamWidth && result.finished.length <= opts.beamWidth)
     if (result.done) return {outputs: bestHypotheses(result.finished, opts.n), steps}
     const parents = new Map(state.beams.map((beam) => [beam.seqId, beam]))
@@ -48,7 +48,7 @@ function runStepwise(model: (tokens: number[]) => Float64Array, prompt: number[]
 describe('beamSearchStep against the reference beam search', () => {
   for (const beamWidth of [2, 3, 5]) {
     for (const lengthPenalty of [0, 1, 2]) {
-      for (const earlyStopping of [true, false]) {
+      for (const earlyStopping of [true, false, 'never'] as const) {
         it(`width ${beamWidth}, length penalty ${lengthPenalty}, early stopping ${earlyStopping}`, () => {
           for (let seed = 0; seed < 6; seed++) {
             const model = bigramModel(9, 1000 * beamWidth + seed, seed % 3)
@@ -82,7 +82,7 @@ describe('beamSearchStep against the reference beam search', () => {
 })
 
 describe('beamSearchStep single steps', () => {
-  const opts = {beamWidth: 2, lengthPenalty: 1, earlyStopping: false, eosTokenIds: [EOS], maxTokens: 10}
+  const opts = {beamWidth: 2, lengthPenalty: 1, earlyStopping: false, endsBeam: (_seqId: number, tokenId: number) => tokenId === EOS, maxTokens: 10}
   const start: BeamState = {beams: [{seqId: 7, tokenIds: [5], cumulativeLogprob: -1}], finished: []}
 
   it('an EOS ranked beyond the width is not a hypothesis; the rest continue in rank order', () => {
@@ -97,7 +97,7 @@ describe('beamSearchStep single steps', () => {
 
   it('an EOS within the width becomes a hypothesis scored over the output length including EOS', () => {
     const result = beamSearchStep(start, [{seqId: 7, tokenIds: [EOS, 1, 2], logprobs: [-0.5, -0.6, -0.7]}], {...opts, lengthPenalty: 2})
-    assert.deepEqual(result.finished, [{tokenIds: [5, EOS], cumulativeLogprob: -1.5, score: -1.5 / 4}])
+    assert.deepEqual(result.finished, [{parentSeqId: 7, tokenIds: [5, EOS], cumulativeLogprob: -1.5, score: -1.5 / 4}])
     assert.deepEqual(result.next.map((choice) => choice.tokenId), [1, 2])
   })
 
@@ -121,17 +121,17 @@ describe('beamSearchStep single steps', () => {
   })
 
   it('early stopping is done once width hypotheses exist; the heuristic waits while a live beam could still win', () => {
-    const finished: BeamHypothesis[] = [{tokenIds: [9, EOS], cumulativeLogprob: -4, score: -2}]
+    const finished: BeamHypothesis[] = [{parentSeqId: 0, tokenIds: [9, EOS], cumulativeLogprob: -4, score: -2}]
     const state: BeamState = {beams: [{seqId: 1, tokenIds: [4, 4], cumulativeLogprob: -1}], finished}
     const candidates = [{seqId: 1, tokenIds: [EOS, 2, 3], logprobs: [-3, -0.5, -0.6]}]
     // Ranked: 2 (-1.5), 3 (-1.6), EOS (-4, rank 2: skipped). One hypothesis, width 2: never done by hypotheses.
     assert.equal(beamSearchStep(state, candidates, {...opts, earlyStopping: true}).done, false)
-    const twoFinished = [...finished, {tokenIds: [8, EOS], cumulativeLogprob: -5, score: -2.5}]
+    const twoFinished = [...finished, {parentSeqId: 0, tokenIds: [8, EOS], cumulativeLogprob: -5, score: -2.5}]
     assert.equal(beamSearchStep({...state, finished: twoFinished}, candidates, {...opts, earlyStopping: true}).done, true)
     // Heuristic: best candidate -1.5 at length 3 scores -0.5 > worst finished -2.5: not done.
     assert.equal(beamSearchStep({...state, finished: twoFinished}, candidates, opts).done, false)
     // With worst finished at -0.4 >= -0.5 it is done, and the live beams are dropped.
-    const strong = [{tokenIds: [1, EOS], cumulativeLogprob: -0.6, score: -0.3}, {tokenIds: [2, EOS], cumulativeLogprob: -0.8, score: -0.4}]
+    const strong = [{parentSeqId: 0, tokenIds: [1, EOS], cumulativeLogprob: -0.6, score: -0.3}, {parentSeqId: 0, tokenIds: [2, EOS], cumulativeLogprob: -0.8, score: -0.4}]
     const done = beamSearchStep({...state, finished: strong}, candidates, opts)
     assert.equal(done.done, true)
     assert.deepEqual(done.next, [])
@@ -147,14 +147,27 @@ describe('beamSearchStep single steps', () => {
 
   it('a better hypothesis replaces the worst when width are held', () => {
     const held: BeamHypothesis[] = [
-      {tokenIds: [1, EOS], cumulativeLogprob: -2, score: -1},
-      {tokenIds: [2, EOS], cumulativeLogprob: -6, score: -3},
+      {parentSeqId: 0, tokenIds: [1, EOS], cumulativeLogprob: -2, score: -1},
+      {parentSeqId: 0, tokenIds: [2, EOS], cumulativeLogprob: -6, score: -3},
     ]
     const state: BeamState = {beams: [{seqId: 1, tokenIds: [4], cumulativeLogprob: -1}], finished: held}
     const result = beamSearchStep(state, [{seqId: 1, tokenIds: [EOS, 2], logprobs: [-1, -9]}], {...opts, lengthPenalty: 1})
     // New hypothesis [4, EOS]: -2 / 2 = -1 beats -3, which leaves.
     assert.deepEqual(result.finished.map((hypothesis) => hypothesis.tokenIds), [[1, EOS], [4, EOS]])
     assert.deepEqual(bestHypotheses(result.finished, 1)[0]!.tokenIds, [1, EOS]) // tie at -1: the first found wins
+  })
+
+  it('at maxTokens only live beams within the first width ranks become hypotheses (HF: every candidate then ends)', () => {
+    const result = beamSearchStep(start, [{seqId: 7, tokenIds: [EOS, 1, 2], logprobs: [-0.1, -0.2, -0.3]}], {...opts, maxTokens: 2})
+    assert.deepEqual(result.finished.map((hypothesis) => hypothesis.tokenIds), [[5, EOS], [5, 1]])
+  })
+
+  it('endsBeam decides per beam: a token that ends one beam (a stop string in its text) continues another', () => {
+    const state: BeamState = {beams: [{seqId: 1, tokenIds: [4], cumulativeLogprob: -0.1}, {seqId: 2, tokenIds: [3], cumulativeLogprob: -0.2}], finished: []}
+    const endsBeam = (seqId: number, tokenId: number) => seqId === 1 && tokenId === 6
+    const result = beamSearchStep(state, [{seqId: 1, tokenIds: [6], logprobs: [-0.1]}, {seqId: 2, tokenIds: [6, 7], logprobs: [-0.1, -0.2]}], {...opts, endsBeam})
+    assert.deepEqual(result.finished.map((hypothesis) => [hypothesis.parentSeqId, hypothesis.tokenIds]), [[1, [4, 6]]])
+    assert.deepEqual(result.next.map((choice) => [choice.parentSeqId, choice.tokenId]), [[2, 6], [2, 7]])
   })
 
   it('rejects candidates of a sequence that is not a live beam', () => {

@@ -1,4 +1,4 @@
-// Black-box: `generate` as an outside tester drives it (vLLM's LLM.generate and llama-cli as yardsticks): seeds, streaming vs --json, stops, the context edge, flags beam search would ignore.
+// Black-box: `generate` as an outside tester drives it (vLLM's LLM.generate and llama-cli as yardsticks): seeds, streaming vs --json, stops, the context edge, beam search with stops, penalties and logprobs.
 import assert from 'node:assert/strict'
 import {before, describe, it} from 'node:test'
 import {ensureTestModel} from '../src/engine/model/test-model.js'
@@ -113,24 +113,34 @@ describe('generate: the context edge', () => {
   })
 })
 
-// {concurrency: 2}: each case spawns its own commands and shares nothing with the others, so two run at once.
-describe('generate: flags beam search would ignore are refused by name (they printed results as if applied)', {concurrency: 2}, () => {
-  const refusals: [string[], string][] = [
-    [['--stop', 'x'], '--stop cannot be used with --beam-width: beam search ends a beam at EOS or --max-tokens only'],
-    [['--json', '--logprobs', '2'], '--logprobs cannot be used with --beam-width: beam search returns no per-token logprobs'],
-    [['--repetition-penalty', '1.3'], '--repetition-penalty cannot be used with --beam-width: beam search ranks beams by the unpenalized logprobs'],
-  ]
-  for (const [flags, message] of refusals)
-    it(flags.join(' '), async () => {
-      const result = await runCommand('generate', ['--model', modelDir, '--threads', '1', '--beam-width', '2', '--max-tokens', '4', ...flags, 'hi'])
-      assert.equal(result.code, 2, result.stderr)
-      assert.equal(result.stderr, `Error: ${message}\n`)
-    })
-
-  it('what beam search does take (--n, --length-penalty, --logit-bias, --ignore-eos) still runs', async () => {
+describe('generate: beam search takes --stop, --logprobs and --repetition-penalty (it once refused them)', () => {
+  it('what beam search takes (--n, --length-penalty, --logit-bias, --ignore-eos) runs', async () => {
     const [result] = await generateJson(['--beam-width', '3', '--n', '2', '--length-penalty', '0.5', '--logit-bias', '{"77": 5}', '--ignore-eos', '--max-tokens', '5', 'hi'])
     assert.equal(result!.outputs.length, 2)
     assert.notDeepEqual(result!.outputs[0]!.token_ids, result!.outputs[1]!.token_ids)
     assert.ok(result!.outputs.every((output) => output.token_ids.length === 5))
+  })
+
+  it('a stop string ends a beam with its text cut; a repetition penalty moves the ranking; logprobs add up to each beam', async () => {
+    const beams = ['--beam-width', '3', '--n', '2', '--ignore-eos', '--max-tokens', '6', 'hi']
+    const [plain] = await generateJson(beams)
+    const text = plain!.outputs[0]!.text
+    const stop = text.slice(Math.floor(text.length / 2)).trim().slice(0, 2)
+    const [[stopped], [penalized]] = await Promise.all([
+      generateJson(['--stop', stop, ...beams]),
+      generateJson(['--repetition-penalty', '1.5', '--logprobs', '2', ...beams]),
+    ])
+    const ended = stopped!.outputs.filter((output) => output.finish_reason === 'stop')
+    assert.ok(ended.length > 0, JSON.stringify(stopped))
+    for (const output of ended) {
+      assert.equal(output.stop_reason, stop)
+      assert.ok(!output.text.includes(stop), output.text)
+    }
+    assert.notDeepEqual(penalized!.outputs.map((output) => output.cumulative_logprob), plain!.outputs.map((output) => output.cumulative_logprob))
+    for (const output of penalized!.outputs as Array<JsonOutput & {logprobs: Array<Record<string, number>>}>) {
+      assert.equal(output.logprobs.length, output.token_ids.length)
+      const sum = output.logprobs.reduce((total, entry, i) => total + entry[String(output.token_ids[i])]!, 0)
+      assert.ok(Math.abs(sum - output.cumulative_logprob) < 1e-4, `${sum} vs ${output.cumulative_logprob}`)
+    }
   })
 })

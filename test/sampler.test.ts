@@ -3,7 +3,7 @@ import {describe, it} from 'node:test'
 import assert from 'node:assert/strict'
 import {makeSamplingParams, type SamplingParams} from '../src/engine/sampling-params.js'
 import {makeRng} from '../src/engine/random.js'
-import {logprobsOfTokens, sampleRows, topLogprobsOfRow, type SampleRequest} from '../src/engine/sampler.js'
+import {editedTopLogprobs, logprobsOfTokens, sampleRows, type SampleRequest} from '../src/engine/sampler.js'
 import {tokensOf} from './support/sample-requests.js'
 import {topValuesOf} from '../src/engine/logprobs.js'
 
@@ -96,11 +96,11 @@ describe('sampler logprobs', () => {
     }
   })
 
-  it('topLogprobsOfRow and logprobsOfTokens match float64 log-softmax', () => {
+  it('editedTopLogprobs (no edits) and logprobsOfTokens match float64 log-softmax', () => {
     const vocab = 1000
     const logits = randomLogits(3, vocab, 11, 5)
     const expected = logSoftmax64(logits.subarray(2 * vocab))
-    const top = topLogprobsOfRow(logits, 2, vocab, 8)
+    const top = editedTopLogprobs(logits, vocab, request({temperature: 0}, {row: 2}), 8)
     const sortedIds = expected.map((_, id) => id).sort((a, b) => expected[b]! - expected[a]!)
     assert.deepEqual(top.tokenIds, sortedIds.slice(0, 8))
     top.logprobs.forEach((logprob, i) => assert.ok(Math.abs(logprob - expected[top.tokenIds[i]!]!) < 1e-5))

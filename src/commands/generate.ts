@@ -173,10 +173,6 @@ function refuseIgnoredFlags(flags: Record<string, any>): void {
     if (sampling) refuse(sampling, `--${sampling} cannot be used with --beam-width: beam search keeps the most likely beams and samples nothing`)
     if (flags['best-of'] !== undefined) refuse('best-of', '--best-of cannot be used with --beam-width: the beam width is the number of candidates')
     if (flags.n > beamWidth) refuse('n', `--n ${flags.n} exceeds --beam-width ${beamWidth}: beam search returns at most its beams`)
-    // Beams rank by the model's logprobs (logit_bias applied) and end at EOS or --max-tokens; these would change nothing.
-    if (flags.stop !== undefined) refuse('stop', '--stop cannot be used with --beam-width: beam search ends a beam at EOS or --max-tokens only')
-    if (flags.logprobs !== undefined) refuse('logprobs', '--logprobs cannot be used with --beam-width: beam search returns no per-token logprobs')
-    if (flags['repetition-penalty'] !== 1) refuse('repetition-penalty', '--repetition-penalty cannot be used with --beam-width: beam search ranks beams by the unpenalized logprobs')
   } else {
     if (flags['length-penalty'] !== 1) refuse('length-penalty', '--length-penalty scores beams: it needs --beam-width')
     if (flags['best-of'] > 1 && flags.temperature === 0)

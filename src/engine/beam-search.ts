@@ -2,17 +2,21 @@
 //
 // Semantics follow Hugging Face's BeamSearchScorer (which vLLM's beam search also followed):
 // - the candidates of all live beams are ranked together by cumulative logprob, and the best 2 x width are walked;
-// - an EOS candidate becomes a finished hypothesis only if it ranks within the first `width` candidates, and is kept
-//   if it is among the best `width` hypotheses by score; other candidates continue until `width` beams are chosen;
+// - a candidate that ends its beam (HF: an EOS; here also a stop token or stop string, as vLLM's beams stopped:
+//   `endsBeam` decides) becomes a finished hypothesis only if it ranks within the first `width` candidates, and is
+//   kept if it is among the best `width` hypotheses by score; other candidates continue until `width` beams are chosen;
 // - score = cumulativeLogprob / length ** lengthPenalty, with length = OUTPUT tokens including the EOS (HF's
-//   generated_len convention; vLLM counted the prompt too). Hypothesis token ids include the EOS token;
-// - done when `width` hypotheses are finished and either earlyStopping is set, or (HF's heuristic for
-//   early_stopping=False) the best candidate's cumulative logprob at the current length cannot beat the worst
-//   finished score; or when maxTokens is reached, in which case the live beams become hypotheses too.
+//   generated_len convention; vLLM counted the prompt too). Hypothesis token ids include the ending token;
+// - done when `width` hypotheses are finished and either earlyStopping is true, or (HF's heuristic for
+//   early_stopping=False) the best live beam's cumulative logprob scored at the current length cannot beat the worst
+//   finished score ("never": at maxTokens, when lengthPenalty > 0); or when maxTokens is reached, in which case the
+//   live beams within the first `width` ranks become hypotheses too (HF: every candidate then ends).
 // Ties rank by the order of the beams in the state, then by token id, so the result is deterministic.
 import {topIndices} from './top-k.js'
 
 export interface BeamHypothesis {
+  /** The live beam this hypothesis extends by its last token. */
+  parentSeqId: number
   tokenIds: number[]
   cumulativeLogprob: number
   score: number
@@ -33,8 +37,9 @@ export interface BeamCandidates {
 export interface BeamSearchOptions {
   beamWidth: number
   lengthPenalty: number
-  earlyStopping: boolean
-  eosTokenIds: readonly number[]
+  earlyStopping: boolean | 'never'
+  /** Whether the beam `seqId` ends with `tokenId` appended (EOS, a stop token or a stop string). */
+  endsBeam: (seqId: number, tokenId: number) => boolean
   /** Output tokens at which every live beam is finished. */
   maxTokens: number
   /** The prompt's length: informational, since scores use output lengths only (see the file header). */
@@ -69,7 +74,7 @@ function worstScore(finished: readonly BeamHypothesis[]): number {
 }
 
 export function beamSearchStep(state: BeamState, candidates: readonly BeamCandidates[], opts: BeamSearchOptions): BeamStepResult {
-  const {beamWidth, lengthPenalty, eosTokenIds} = opts
+  const {beamWidth, lengthPenalty, endsBeam} = opts
   const beamIndexById = new Map(state.beams.map((beam, index) => [beam.seqId, index]))
   if (candidates.length !== state.beams.length)
     throw new Error(`beam search: ${state.beams.length} live beams but candidates for ${candidates.length}`)
@@ -97,38 +102,45 @@ export function beamSearchStep(state: BeamState, candidates: readonly BeamCandid
   const outputLength = 1 + Math.max(...state.beams.map((beam) => beam.tokenIds.length))
   const finished = [...state.finished]
   const next: BeamStepResult['next'] = []
+  const nextRanks: number[] = []
   for (const [rank, candidate] of ranked.entries()) {
     const beam = state.beams[candidate.beamIndex]!
-    if (eosTokenIds.includes(candidate.tokenId)) {
+    if (endsBeam(beam.seqId, candidate.tokenId)) {
       if (rank >= beamWidth) continue
       const tokenIds = [...beam.tokenIds, candidate.tokenId]
       const score = beamScore(candidate.cumulativeLogprob, tokenIds.length, lengthPenalty)
-      addHypothesis(finished, {tokenIds, cumulativeLogprob: candidate.cumulativeLogprob, score}, beamWidth)
+      addHypothesis(finished, {parentSeqId: beam.seqId, tokenIds, cumulativeLogprob: candidate.cumulativeLogprob, score}, beamWidth)
     } else {
       next.push({parentSeqId: beam.seqId, tokenId: candidate.tokenId, cumulativeLogprob: candidate.cumulativeLogprob})
+      nextRanks.push(rank)
     }
     if (next.length === beamWidth) break
   }
 
-  const bestCandidate = ranked.length > 0 ? ranked[0]!.cumulativeLogprob : -Infinity
-  if (isDone(finished, bestCandidate, outputLength, opts) || next.length === 0) return {next: [], finished, done: true}
   if (outputLength >= opts.maxTokens) {
     const byId = new Map(state.beams.map((beam) => [beam.seqId, beam]))
-    for (const choice of next) {
+    for (const [i, choice] of next.entries()) {
+      if (nextRanks[i]! >= beamWidth) continue
       const tokenIds = [...byId.get(choice.parentSeqId)!.tokenIds, choice.tokenId]
       const score = beamScore(choice.cumulativeLogprob, tokenIds.length, lengthPenalty)
-      addHypothesis(finished, {tokenIds, cumulativeLogprob: choice.cumulativeLogprob, score}, beamWidth)
+      addHypothesis(finished, {parentSeqId: choice.parentSeqId, tokenIds, cumulativeLogprob: choice.cumulativeLogprob, score}, beamWidth)
     }
     return {next: [], finished, done: true}
   }
+  if (next.length === 0 || isDone(finished, next[0]!.cumulativeLogprob, outputLength, opts)) return {next: [], finished, done: true}
   return {next, finished, done: false}
 }
 
-/** HF's BeamHypotheses.is_done for early_stopping True / False. */
-function isDone(finished: readonly BeamHypothesis[], bestCumulativeLogprob: number, outputLength: number, opts: BeamSearchOptions): boolean {
+/**
+ * HF's stopping rule (generate's _check_early_stop_heuristic): with width hypotheses held, early_stopping true stops;
+ * false stops once the best live beam, scored at its current length, cannot beat the worst hypothesis; "never" scores
+ * it at max_tokens instead when the length penalty is positive (longer may still win).
+ */
+function isDone(finished: readonly BeamHypothesis[], bestLiveLogprob: number, outputLength: number, opts: BeamSearchOptions): boolean {
   if (finished.length < opts.beamWidth) return false
-  if (opts.earlyStopping) return true
-  return worstScore(finished) >= beamScore(bestCumulativeLogprob, outputLength, opts.lengthPenalty)
+  if (opts.earlyStopping === true) return true
+  const length = opts.earlyStopping === 'never' && opts.lengthPenalty > 0 ? opts.maxTokens : outputLength
+  return worstScore(finished) >= beamScore(bestLiveLogprob, length, opts.lengthPenalty)
 }
 
 /** The final outputs: the best n hypotheses by score (ties keep the order they were found in). */

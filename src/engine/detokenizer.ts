@@ -62,6 +62,14 @@ export class IncrementalDetokenizer {
     return delta
   }
 
+  /** An independent copy in the same state (a beam forks, or a candidate token is tried without committing it). */
+  clone(): IncrementalDetokenizer {
+    const copy = Object.create(IncrementalDetokenizer.prototype) as IncrementalDetokenizer
+    Object.assign(copy, this)
+    copy.window = [...this.window]
+    return copy
+  }
+
   /** All output text emitted so far. */
   get text(): string {
     return this.outputText

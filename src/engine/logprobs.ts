@@ -38,14 +38,6 @@ function rowOf(logits: Float32Array, row: number, vocabSize: number): Float32Arr
   return logits.subarray(row * vocabSize, (row + 1) * vocabSize)
 }
 
-/** The top k tokens of a row by log_softmax (no temperature): beam search candidates. */
-export function topLogprobsOfRow(logits: Float32Array, row: number, vocabSize: number, k: number): {tokenIds: number[]; logprobs: number[]} {
-  const values = rowOf(logits, row, vocabSize)
-  const lse = logSumExpOfRow(logits, row, vocabSize)
-  const top = topValuesOf(values, k)
-  return {tokenIds: top.tokenIds, logprobs: top.values.map((value) => value - lse)}
-}
-
 /** The logprobs of given tokens in one row (prompt logprobs of the tokens that actually came next). */
 export function logprobsOfTokens(logits: Float32Array, row: number, vocabSize: number, tokenIds: readonly number[]): number[] {
   const values = rowOf(logits, row, vocabSize)

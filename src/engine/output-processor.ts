@@ -3,7 +3,7 @@
 // Text is made apart from the stop decision when it can be: a request without stop strings stops on token ids alone
 // (EOS, stop_token_ids, max_tokens), so its new tokens are detokenized only when the engine publishes them, which it
 // does while the next step runs (catchUpText). A request with stop strings is detokenized token by token, here.
-import {beamSearchStep, bestHypotheses, type BeamCandidates, type BeamState} from './beam-search.js'
+import {BeamProcessor} from './beam-processor.js'
 import type {BlockManager} from './block-manager.js'
 import type {SequenceGuides} from './guided/sequence-guides.js'
 import {IncrementalDetokenizer} from './detokenizer.js'
@@ -14,9 +14,9 @@ import {minTokensSuppressed} from './sampling-params.js'
 import {DrawPurpose, sampleUniform} from './philox.js'
 import {planBackendSampling, sampledResult, type NativeSampledArrays, type SamplingPlan} from './native-sampling.js'
 import type {CompletionOutput} from './request-output.js'
-import {biasedRow, sampleRows, samplingDistribution, topLogprobsOfRow, type SampleRequest, type SampleResult} from './sampler.js'
+import {sampleRows, samplingDistribution, type SampleRequest, type SampleResult} from './sampler.js'
 import type {ScheduledSequence, Scheduler} from './scheduler.js'
-import {checkStop, type StopVerdict, withHeldText} from './stop-checker.js'
+import {detokenizeAndCheck, sequenceVerdict, type StopVerdict} from './stop-checker.js'
 import {SequenceStatus, isFinished, type Sequence, type SequenceGroup} from './sequence.js'
 import type {Speculator} from './spec-decode/speculator.js'
 import {verifyByRejection} from './spec-decode/rejection-sampler.js'
@@ -32,9 +32,9 @@ interface SequenceState {
 
 export class OutputProcessor {
   private readonly states = new Map<number, SequenceState>()
-  private readonly beamStates = new Map<SequenceGroup, BeamState>()
   /** Final outputs of groups whose result is not their live sequences (best_of > n, beam search). */
   readonly finalOutputs = new Map<SequenceGroup, CompletionOutput[]>()
+  private readonly beams: BeamProcessor
 
   constructor(
     private readonly tokenizer: Tokenizer,
@@ -44,7 +44,9 @@ export class OutputProcessor {
     private readonly eosTokenIds: readonly number[],
     private readonly guides: SequenceGuides,
     private readonly speculator: Speculator | null = null,
-  ) {}
+  ) {
+    this.beams = new BeamProcessor(tokenizer, blockManager, scheduler, vocabSize, eosTokenIds, this.finalOutputs)
+  }
 
   /** Before the forward pass: starts the grammar masks of the sequences that will sample, to compute alongside it. */
   prefetchMasks(scheduled: readonly ScheduledSequence[]): void {
@@ -82,7 +84,6 @@ export class OutputProcessor {
     const sampleRequests: SampleRequest[] = []
     const sampleTargets: Array<{group: SequenceGroup; seq: Sequence}> = []
     const backendResults: Array<{group: SequenceGroup; seq: Sequence; pending: boolean; result: SampleResult}> = []
-    const beamCandidates = new Map<SequenceGroup, BeamCandidates[]>()
     // Finished or aborted while the step was in flight (async scheduling): its rows are void.
     promptLogprobs?.rows.record(promptLogprobs.ranked, (i) => !isFinished(scheduled[i]!.seq.status))
 
@@ -101,9 +102,7 @@ export class OutputProcessor {
       if (!entry.samples) return
       touched.add(group)
       if (group.params.useBeamSearch) {
-        const list = beamCandidates.get(group) ?? []
-        list.push({seqId: seq.seqId, ...this.beamCandidates(group, seq, logits, row.sampleRow)})
-        beamCandidates.set(group, list)
+        this.beams.addRow(group, seq, logits, row.sampleRow)
         return
       }
       // The first sample of a best_of > 1 request forks the prompt into its samples; they share its blocks.
@@ -132,10 +131,7 @@ export class OutputProcessor {
       else seq.appendToken(result.tokenId, result.logprob, result.topLogprobs ?? undefined)
       this.afterAppend(group, seq)
     })
-    for (const [group, candidates] of beamCandidates) {
-      group.times.firstToken ??= now
-      this.stepBeams(group, candidates)
-    }
+    this.beams.stepAll(now)
     for (const group of touched) if (group.isFinished) this.finishGroup(group, now)
     return touched
   }
@@ -180,7 +176,7 @@ export class OutputProcessor {
 
   forgetGroup(group: SequenceGroup): void {
     for (const seq of group.sequences) this.forget(seq)
-    this.beamStates.delete(group)
+    this.beams.forgetGroup(group)
     this.finalOutputs.delete(group)
   }
 
@@ -197,20 +193,6 @@ export class OutputProcessor {
       this.states.set(seq.seqId, state)
     }
     return state
-  }
-
-  /** The top 2 x width next tokens of a beam; EOS is left out until min_tokens is reached. */
-  private beamCandidates(group: SequenceGroup, seq: Sequence, logits: Float32Array, row: number): {tokenIds: number[]; logprobs: number[]} {
-    const width = 2 * group.params.bestOf
-    const banned = seq.outputLength < group.params.minTokens && !group.params.ignoreEos ? this.eosTokenIds : []
-    // logit_bias moves what beams pick: they rank by the biased distribution.
-    const {logitBias} = group.params
-    const top =
-      logitBias === null
-        ? topLogprobsOfRow(logits, row, this.vocabSize, width + banned.length)
-        : topLogprobsOfRow(biasedRow(logits, row, this.vocabSize, logitBias), 0, this.vocabSize, width + banned.length)
-    const keep = top.tokenIds.map((id, i) => i).filter((i) => !banned.includes(top.tokenIds[i]!)).slice(0, width)
-    return {tokenIds: keep.map((i) => top.tokenIds[i]!), logprobs: keep.map((i) => top.logprobs[i]!)}
   }
 
   /** `stream` overrides the sequence's own (a fork planned before it exists). */
@@ -245,7 +227,9 @@ export class OutputProcessor {
   private afterAppend(group: SequenceGroup, seq: Sequence): void {
     const newest = seq.resolvedLength
     const verdict =
-      group.params.stop.length > 0 ? this.catchUpText(group, seq) : this.verdict(group, seq.tokenIds[newest - 1]!, newest - seq.promptLength, '', '')
+      group.params.stop.length > 0
+        ? this.catchUpText(group, seq)
+        : sequenceVerdict({params: group.params, tokenId: seq.tokenIds[newest - 1]!, eosTokenIds: this.eosTokenIds, outputLength: newest - seq.promptLength, text: '', delta: ''})
     if (verdict.finished === null) return
     seq.status = verdict.finished === 'length' ? SequenceStatus.FinishedLength : SequenceStatus.FinishedStopped
     seq.stopReason = verdict.stopReason
@@ -265,105 +249,10 @@ export class OutputProcessor {
     let verdict: StopVerdict = {finished: null, stopReason: null, text: seq.outputText}
     while (state.textTokens < seq.resolvedLength) {
       const tokenId = seq.tokenIds[state.textTokens++]!
-      const outputLength = state.textTokens - seq.promptLength
-      // A token that ends the sequence without its text is never detokenized (as vLLM V1): pushed, its text would come
-      // out together with the bytes held for an incomplete character before it, and the cut would drop both.
-      const delta = this.endsWithoutText(group, tokenId, outputLength) ? '' : state.detokenizer.push([tokenId])
-      verdict = this.verdict(group, tokenId, outputLength, state.detokenizer.text, delta)
-      // Finished by length or EOS: bytes held back for an incomplete character belong to the returned ids, so they
-      // join the text (as U+FFFD if never completed), unless a stop string ends in them. A stop string or stop token
-      // already fixed the text's end.
-      if (verdict.finished === 'length' || (verdict.finished !== null && verdict.stopReason === null))
-        verdict = withHeldText(verdict, state.detokenizer.flush(), group.params)
+      verdict = detokenizeAndCheck(group.params, this.eosTokenIds, state.detokenizer, tokenId, state.textTokens - seq.promptLength)
       seq.outputText = verdict.text
     }
     return verdict
-  }
-
-  /** Whether `tokenId` ends the sequence and leaves its own text out: EOS or a stop token id, as verdict() decides. */
-  private endsWithoutText(group: SequenceGroup, tokenId: number, outputLength: number): boolean {
-    const {params} = group
-    if (params.includeStopStrInOutput) return false
-    const eos = this.eosTokenIds.includes(tokenId)
-    if (eos && params.guided !== null) return true
-    return outputLength >= params.minTokens && ((eos && !params.ignoreEos) || params.stopTokenIds.includes(tokenId))
-  }
-
-  /** checkStop, plus: a grammar ends at its stop token, even with ignore_eos (the grammar allows nothing after it). */
-  private verdict(group: SequenceGroup, tokenId: number, outputLength: number, text: string, delta: string): StopVerdict {
-    const verdict = checkStop({params: group.params, tokenId, eosTokenIds: this.eosTokenIds, outputLength, text, delta})
-    if (verdict.finished === null && group.params.guided !== null && this.eosTokenIds.includes(tokenId)) {
-      verdict.finished = 'stop'
-      verdict.stopReason = tokenId
-    }
-    return verdict
-  }
-
-  private stepBeams(group: SequenceGroup, candidates: BeamCandidates[]): void {
-    const {params} = group
-    const live = group.withStatus(SequenceStatus.Running)
-    const state = this.beamStates.get(group) ?? {beams: [], finished: []}
-    state.beams = live.map((seq) => ({seqId: seq.seqId, tokenIds: seq.outputTokenIds, cumulativeLogprob: seq.cumulativeLogprob}))
-    const step = beamSearchStep(state, candidates, {
-      beamWidth: params.bestOf,
-      lengthPenalty: params.lengthPenalty,
-      earlyStopping: params.earlyStopping,
-      eosTokenIds: params.ignoreEos ? [] : this.eosTokenIds,
-      maxTokens: params.maxTokens,
-      promptLength: group.promptLength,
-    })
-    state.finished = step.finished
-    this.beamStates.set(group, state)
-
-    // Discard dead beams first: under reserving policies their runs are what the forks below take.
-    const byParent = new Map<number, typeof step.next>()
-    for (const choice of step.next) byParent.set(choice.parentSeqId, [...(byParent.get(choice.parentSeqId) ?? []), choice])
-    const parents = live.filter((seq) => {
-      const keep = byParent.has(seq.seqId) && !step.done
-      if (!keep) this.discardBeam(group, seq)
-      return keep
-    })
-    // Fork every chosen parent once per extra child BEFORE appending, so children start from the parent's tokens.
-    const survivors: Array<{seq: Sequence; tokenId: number; cumulativeLogprob: number}> = []
-    for (const seq of parents) {
-      const choices = byParent.get(seq.seqId)!
-      for (const choice of choices.slice(1)) {
-        const child = seq.fork()
-        group.sequences.push(child)
-        this.scheduler.addBlockCopies(this.blockManager.fork(seq, child))
-        survivors.push({seq: child, tokenId: choice.tokenId, cumulativeLogprob: choice.cumulativeLogprob})
-      }
-      survivors.push({seq, tokenId: choices[0]!.tokenId, cumulativeLogprob: choices[0]!.cumulativeLogprob})
-    }
-    for (const {seq, tokenId, cumulativeLogprob} of survivors) {
-      seq.appendToken(tokenId, cumulativeLogprob - seq.cumulativeLogprob)
-    }
-    if (!step.done) return
-    const best = bestHypotheses(step.finished, params.n)
-    this.finalOutputs.set(
-      group,
-      best.map((hypothesis, index) => {
-        const endsWithEos = this.eosTokenIds.includes(hypothesis.tokenIds[hypothesis.tokenIds.length - 1]!) && !params.ignoreEos
-        // Decoded after the prompt, as a sampled output's text is: alone, a SentencePiece decode drops the leading space.
-        const detokenizer = new IncrementalDetokenizer(this.tokenizer, group.promptTokenIds, {skipSpecialTokens: params.skipSpecialTokens})
-        return {
-          index,
-          text: detokenizer.push(hypothesis.tokenIds) + detokenizer.flush(),
-          tokenIds: hypothesis.tokenIds,
-          cumulativeLogprob: hypothesis.cumulativeLogprob,
-          logprobs: null,
-          finishReason: endsWithEos ? 'stop' : 'length',
-          stopReason: endsWithEos ? hypothesis.tokenIds[hypothesis.tokenIds.length - 1]! : null,
-        }
-      }),
-    )
-  }
-
-  private discardBeam(group: SequenceGroup, seq: Sequence): void {
-    seq.status = SequenceStatus.FinishedAborted
-    this.blockManager.free(seq)
-    this.forget(seq)
-    group.sequences = group.sequences.filter((other) => other !== seq)
   }
 
   private finishGroup(group: SequenceGroup, now: number): void {

@@ -16,15 +16,14 @@
 // The engine samples most rows in the backend (native/cpu/sampler.cpp, native-sampling.ts decides which); this file
 // is the reference those samplers are tested against and samples the rows that need their logits in JS.
 import {isGreedy, type SamplingParams} from './sampling-params.js'
-import type {LogitBias} from './logit-bias.js'
 import type {TokenLogprobs} from './sequence.js'
 import {sampleUniform} from './philox.js'
 import {fastExp} from './fast-exp.js'
-import {rowStatsOf, statsAt, tokenLogprobsOfRow, type RowStats} from './logprobs.js'
+import {rowStatsOf, statsAt, tokenLogprobsOfRow, topValuesOf, type RowStats} from './logprobs.js'
 import {KEEP_ALL, WeightCutFinder, shorterCut, type WeightCut} from './weight-cutoff.js'
 import {RowEditor} from './row-edits.js'
 
-export {logprobsOfTokens, topLogprobsOfRow} from './logprobs.js'
+export {logprobsOfTokens} from './logprobs.js'
 
 export interface SampleRequest {
   /** Which row of the logits array this sample reads; several requests may share a row (best_of forks). */
@@ -110,11 +109,18 @@ function sampleRow(row: Float32Array, request: SampleRequest, raw: RowStats): Sa
   }
 }
 
-/** A copy of one row with logit_bias added, for beam search (which ranks rows without the sampler). */
-export function biasedRow(logits: Float32Array, row: number, vocabSize: number, {ids, values}: LogitBias): Float32Array {
-  const copy = logits.slice(row * vocabSize, (row + 1) * vocabSize)
-  for (let i = 0; i < ids.length && ids[i]! < vocabSize; i++) copy[ids[i]!] += values[i]!
-  return copy
+/**
+ * The k best tokens of a row as the sampler edits it (logit_bias, penalties, suppression), by log_softmax with no
+ * temperature, best first: beam search ranks its candidates by these and reports them as its logprobs (vLLM's beam
+ * search ranked the processed logprobs; its beams' cumulative logprobs are their sums). The row is left as it was.
+ */
+export function editedTopLogprobs(logits: Float32Array, vocabSize: number, request: SampleRequest, k: number): {tokenIds: number[]; logprobs: number[]} {
+  editor.ensure(vocabSize)
+  const row = logits.subarray(request.row * vocabSize, (request.row + 1) * vocabSize)
+  const {working, stats} = editor.edit(row, request, statsAt(rowStatsOf(row, 0, 1, vocabSize), 0))
+  const top = topValuesOf(working, k)
+  editor.restore(working)
+  return {tokenIds: top.tokenIds, logprobs: top.values.map((value) => value - stats.logSumExp)}
 }
 
 /** Temperature, min-p, top-k, top-p, then one draw (`uniform` in [0, 1)) from what is left; `max` is the row's (as edited) largest logit. */

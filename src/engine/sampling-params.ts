@@ -34,7 +34,8 @@ export interface SamplingParams {
   promptLogprobs: number | null
   useBeamSearch: boolean
   lengthPenalty: number
-  earlyStopping: boolean
+  /** Beam search stops once width beams are finished (true), when no live beam can beat them (false), or "never" (HF's). */
+  earlyStopping: boolean | 'never'
   skipSpecialTokens: boolean
   includeStopStrInOutput: boolean
   /** OpenAI logit_bias: token id -> value in [-100, 100] added to its logit before penalties and temperature. */
@@ -147,6 +148,8 @@ export function makeSamplingParams(partial: SamplingParamsInput = {}): SamplingP
     fail(params.guided.param, 'guided decoding (response_format, guided_*, tools) is not supported with beam search')
   if (params.useBeamSearch && (params.allowedTokenIds !== null || params.badWords.length > 0))
     fail(params.allowedTokenIds !== null ? 'allowed_token_ids' : 'bad_words', 'allowed_token_ids and bad_words are not supported with beam search')
+  if (params.earlyStopping !== true && params.earlyStopping !== false && params.earlyStopping !== 'never')
+    fail('early_stopping', `early_stopping must be true, false or "never", got ${JSON.stringify(params.earlyStopping)}`)
   if (params.useBeamSearch) {
     if (params.bestOf < 2 && params.n < 2) fail('best_of', 'beam search needs a beam width (best_of or n) >= 2')
     if (params.temperature !== 0 && partial.temperature !== undefined && params.temperature !== 1)

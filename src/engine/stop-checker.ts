@@ -4,6 +4,7 @@
 // stop strings; then max_tokens. EOS and stop tokens also drop their own text unless include_stop_str_in_output.
 // Stop strings may span token boundaries: the search covers the new text plus the stop string's length before it.
 // When several stop strings match, the earliest in the text wins (vLLM takes the first in the list).
+import type {IncrementalDetokenizer} from './detokenizer.js'
 import type {SamplingParams} from './sampling-params.js'
 
 export interface StopCheckInput {
@@ -46,6 +47,46 @@ export function checkStop(input: StopCheckInput): StopVerdict {
   }
   if (outputLength >= params.maxTokens) return {finished: 'length', stopReason: null, text}
   return running()
+}
+
+/** checkStop, plus: a grammar ends at its stop token, even with ignore_eos (the grammar allows nothing after it). */
+export function sequenceVerdict(input: StopCheckInput): StopVerdict {
+  const verdict = checkStop(input)
+  if (verdict.finished === null && input.params.guided !== null && input.eosTokenIds.includes(input.tokenId)) {
+    verdict.finished = 'stop'
+    verdict.stopReason = input.tokenId
+  }
+  return verdict
+}
+
+/** Whether `tokenId` ends the sequence and leaves its own text out: EOS or a stop token id, as sequenceVerdict decides. */
+export function endsWithoutText(params: SamplingParams, eosTokenIds: readonly number[], tokenId: number, outputLength: number): boolean {
+  if (params.includeStopStrInOutput) return false
+  const eos = eosTokenIds.includes(tokenId)
+  if (eos && params.guided !== null) return true
+  return outputLength >= params.minTokens && ((eos && !params.ignoreEos) || params.stopTokenIds.includes(tokenId))
+}
+
+/**
+ * Detokenizes one more output token (`outputLength` counts it) and decides whether the sequence stops there; the
+ * verdict's text is the output's text so far, cut as the verdict says.
+ */
+export function detokenizeAndCheck(
+  params: SamplingParams,
+  eosTokenIds: readonly number[],
+  detokenizer: Pick<IncrementalDetokenizer, 'push' | 'flush' | 'text'>,
+  tokenId: number,
+  outputLength: number,
+): StopVerdict {
+  // A token that ends the sequence without its text is never detokenized (as vLLM V1): pushed, its text would come
+  // out together with the bytes held for an incomplete character before it, and the cut would drop both.
+  const delta = endsWithoutText(params, eosTokenIds, tokenId, outputLength) ? '' : detokenizer.push([tokenId])
+  const verdict = sequenceVerdict({params, tokenId, eosTokenIds, outputLength, text: detokenizer.text, delta})
+  // Finished by length or EOS: bytes held back for an incomplete character belong to the returned ids, so they join
+  // the text (as U+FFFD if never completed), unless a stop string ends in them. A stop string or stop token already
+  // fixed the text's end.
+  if (verdict.finished === 'length' || (verdict.finished !== null && verdict.stopReason === null)) return withHeldText(verdict, detokenizer.flush(), params)
+  return verdict
 }
 
 /**

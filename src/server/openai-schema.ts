@@ -113,7 +113,8 @@ export function parseCommon(body: JsonObject, completions: boolean): CommonReque
     minTokens: optionalInteger(body, 'min_tokens'),
     useBeamSearch: optionalBoolean(body, 'use_beam_search'),
     lengthPenalty: optionalNumber(body, 'length_penalty'),
-    earlyStopping: optionalBoolean(body, 'early_stopping'),
+    // HF's and vLLM's third value: keep searching while a longer beam could still score higher.
+    earlyStopping: body.early_stopping === 'never' ? 'never' : optionalBoolean(body, 'early_stopping'),
     skipSpecialTokens: optionalBoolean(body, 'skip_special_tokens'),
     includeStopStrInOutput: optionalBoolean(body, 'include_stop_str_in_output'),
     promptLogprobs,

@@ -3,18 +3,22 @@
 // Same semantics as src/engine/beam-search.ts (Hugging Face's BeamSearchScorer), written independently:
 // - every step ranks ALL (beam, token) pairs by cumulative logprob, recomputed from scratch by summing the model's
 //   logprobs along each beam, and walks the best 2 x width;
-// - an EOS pair within the first width ranks becomes a hypothesis, scored logprob / outputLength ** lengthPenalty with
-//   the EOS counted; at most width hypotheses are held (a new one replaces the worst when it scores higher);
-// - stop when width hypotheses exist and earlyStopping, or when the worst hypothesis score >= the best pair's
-//   cumulative logprob scored at the current length; at maxTokens the live beams become hypotheses.
+// - an EOS pair (or one whose output `endsAt` says ends: a stop token or stop string) within the first width ranks
+//   becomes a hypothesis, scored logprob / outputLength ** lengthPenalty with the ending token counted; at most width hypotheses are held (a new one replaces the worst when it scores higher);
+// - stop when width hypotheses exist and earlyStopping is true, or when the worst hypothesis score >= the best live
+//   beam's cumulative logprob scored at the current length (at maxTokens for "never" with a positive length penalty);
+//   at maxTokens the live beams within the first width ranks become hypotheses.
+// transformers' generate(num_beams=...) gives the same beams on bigram models (scripts/beam-reference-hf.py, develop time).
 
 export interface ReferenceBeamSearchOptions {
   beamWidth: number
   /** Hypotheses returned, best first. */
   n: number
   lengthPenalty: number
-  earlyStopping: boolean
+  earlyStopping: boolean | 'never'
   eosTokenIds: readonly number[]
+  /** Whether an output ends with its last token (a stop token, a stop string in its text); EOS alone when absent. */
+  endsAt?: (output: number[]) => boolean
   maxTokens: number
 }
 
@@ -59,23 +63,26 @@ export function referenceBeamSearch(
     })
     pairs.sort((a, b) => b.logprob - a.logprob || a.beam - b.beam || a.token - b.token)
 
-    const nextBeams: number[][] = []
+    const nextBeams: Array<{output: number[]; rank: number; logprob: number}> = []
     for (let rank = 0; rank < 2 * width && nextBeams.length < width; rank++) {
       const pair = pairs[rank]!
       const output = [...beams[pair.beam]!, pair.token]
-      if (!opts.eosTokenIds.includes(pair.token)) nextBeams.push(output)
+      if (!opts.eosTokenIds.includes(pair.token) && !(opts.endsAt?.(output) ?? false)) nextBeams.push({output, rank, logprob: pair.logprob})
       else if (rank < width) hypotheses = keepBest([...hypotheses, output], scoreOf, width)
     }
-
-    const full = hypotheses.length === width
-    const worst = Math.min(...hypotheses.map(scoreOf))
-    if (full && (opts.earlyStopping || worst >= pairs[0]!.logprob / length ** opts.lengthPenalty)) break
-    if (nextBeams.length === 0) break
+    // At the last length every pair within the first width ranks is finished (HF's max-length stopping criterion).
     if (length === opts.maxTokens) {
-      for (const output of nextBeams) hypotheses = keepBest([...hypotheses, output], scoreOf, width)
+      for (const {output, rank} of nextBeams) if (rank < width) hypotheses = keepBest([...hypotheses, output], scoreOf, width)
       break
     }
-    beams = nextBeams
+    if (nextBeams.length === 0) break
+    if (hypotheses.length === width) {
+      if (opts.earlyStopping === true) break
+      // The best live beam's score at the current length, or at maxTokens under "never" with a positive penalty.
+      const hypotheticalLength = opts.earlyStopping === 'never' && opts.lengthPenalty > 0 ? opts.maxTokens : length
+      if (Math.min(...hypotheses.map(scoreOf)) >= nextBeams[0]!.logprob / hypotheticalLength ** opts.lengthPenalty) break
+    }
+    beams = nextBeams.map((beam) => beam.output)
   }
 
   return hypotheses
