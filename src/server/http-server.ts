@@ -243,7 +243,11 @@ export class ApiServer {
       const route =
         this.routes[path] ??
         (path.startsWith(MODEL_PATH_PREFIX) ? this.routes[MODEL_PATH_PREFIX] : path.startsWith(RESPONSE_PATH_PREFIX) ? storedResponseRoute(path, this.responseStore, this.backgroundResponses, this.options.slowClientTimeoutMs) : undefined)
-      if (!route) throw new NotFoundError(`No route for ${path}.`, {code: 'unknown_url'})
+      if (!route) {
+        // A trailing slash is the usual slip (FastAPI, behind vLLM, redirects it): name the route meant.
+        const meant = path.length > 1 && path.endsWith('/') && this.routes[path.replace(/\/+$/, '')] ? `; the route is ${path.replace(/\/+$/, '')}, without the trailing slash` : ''
+        throw new NotFoundError(`No route for ${path}${meant}.`, {code: 'unknown_url'})
+      }
       const handler = route[request.method as Method]
       if (!handler) {
         response.setHeader('allow', Object.keys(route).join(', '))
