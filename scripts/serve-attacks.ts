@@ -101,7 +101,9 @@ async function runAttacks(server: Server, cls: string, attacks: Attack[], width:
         finding(attack.cls, `${attack.name}: threw ${(error as Error).message}`)
       }
       try {
-        slowestHealth = Math.max(slowestHealth, await healthMs(server.target))
+        const ms = await healthMs(server.target)
+        if (ms > 1000) console.log(`  /health took ${ms.toFixed(0)} ms after ${attack.name} (load ${loadavg()[0]!.toFixed(2)})`)
+        slowestHealth = Math.max(slowestHealth, ms)
       } catch (error) {
         finding(attack.cls, `after ${attack.name}: ${(error as Error).message}`)
       }
