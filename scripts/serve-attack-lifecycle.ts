@@ -68,7 +68,7 @@ async function background(t: Target): Promise<string | null> {
 async function backgroundDeletedWhileRunning(t: Target): Promise<string | null> {
   const ids: string[] = []
   for (let i = 0; i < 20; i++) {
-    const started = await request(t, 'POST', '/v1/responses', {input: LONG_PROMPT.slice(0, 2000), background: true, stream: i % 2 === 0, max_output_tokens: 300})
+    const started = await request(t, 'POST', '/v1/responses', {input: LONG_PROMPT.slice(0, 300), background: true, stream: i % 2 === 0, max_output_tokens: 300})
     if (started.status !== 200) return `background start ${i}: ${gist(started)}`
     ids.push(started.contentType.includes('event-stream') ? /"id":"(resp_[^"]+)"/.exec(started.text)![1]! : JSON.parse(started.text).id)
   }
