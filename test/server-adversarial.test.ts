@@ -113,6 +113,16 @@ describe('hostile HTTP framing', () => {
     assert.match(broken.error.message, /not valid utf-16le/)
   })
 
+  it('a trailing slash is a 404 that names the route meant', async () => {
+    const {url} = await start()
+    const completions = await post(`${url}/v1/completions/`, {prompt: 'hi', max_tokens: 1})
+    assert.equal(completions.status, 404)
+    assert.equal(completions.json().error.message, 'No route for /v1/completions/; the route is /v1/completions, without the trailing slash.')
+    const models = await fetch(`${url}/v1/models/`)
+    assert.equal(models.status, 404)
+    assert.match(((await models.json()) as {error: {message: string}}).error.message, /the model list is \/v1\/models, without/)
+  })
+
   it('answers an Expect header other than 100-continue with a 417 error body', async () => {
     const {url} = await start()
     const body = JSON.stringify({prompt: 'hi', max_tokens: 1})

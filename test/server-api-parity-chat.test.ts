@@ -187,7 +187,7 @@ describe("vLLM's smaller surfaces", () => {
     }
   })
 
-  it('--allowed-origins narrows CORS to the origins listed: others get no CORS headers, and their preflight a 400', async () => {
+  it('--allowed-origins narrows CORS to the origins listed: others get no CORS headers, and their preflight a 400 error', async () => {
     assert.deepEqual(parseAllowedOrigins(undefined), ['*'])
     assert.deepEqual(parseAllowedOrigins(['["https://ok.example", "http://localhost:3000"]', 'https://b.example']), ['https://ok.example', 'http://localhost:3000', 'https://b.example'])
     assert.throws(() => parseAllowedOrigins(['[1]']), /not an origin/)
@@ -202,6 +202,7 @@ describe("vLLM's smaller surfaces", () => {
       const refused = await preflight('https://evil.example')
       assert.equal(refused.status, 400)
       assert.equal(refused.headers.get('access-control-allow-origin'), null)
+      assert.equal(((await refused.json()) as {error: {code: string}}).error.code, 'cors_origin_not_allowed')
       const body = {prompt: 'hi', max_tokens: 1}
       assert.equal((await post(`${narrowUrl}/v1/completions`, body, {origin: 'https://ok.example'})).headers.get('access-control-allow-origin'), 'https://ok.example')
       const other = await post(`${narrowUrl}/v1/completions`, body, {origin: 'https://evil.example'})

@@ -1,6 +1,7 @@
 // What an endpoint handler gets for one HTTP request, and the small reply helpers every handler shares.
 import {randomFillSync} from 'node:crypto'
 import type {ServerResponse} from 'node:http'
+import {closeIfBodyUnread} from './body-handshake.js'
 import type {ModelSamplingDefaults} from '../engine/model/load-model.js'
 import type {EngineLike} from './engine-like.js'
 import type {ServerMetrics} from './metrics.js'
@@ -73,6 +74,7 @@ export class ClientDisconnected extends Error {
 
 export function sendJson(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body)
+  closeIfBodyUnread(response)
   response.writeHead(status, {'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers})
   response.end(text)
 }

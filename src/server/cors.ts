@@ -1,6 +1,7 @@
 // CORS as vLLM's server answers it (any origin, method and header by default; --allowed-origins narrows the origins).
 import type {IncomingMessage, ServerResponse} from 'node:http'
 import {InvalidRequestError} from '../engine/errors.js'
+import {closeIfBodyUnread} from './body-handshake.js'
 
 const ALLOWED_METHODS = 'DELETE, GET, HEAD, OPTIONS, PATCH, POST, PUT'
 
@@ -30,7 +31,7 @@ export function parseAllowedOrigins(values: readonly string[] | undefined): read
  * Access-Control-Request-Method) at once, before routing and before the API key: a preflight never carries credentials.
  * Returns true when the request was a preflight and has been answered. The key still guards every real request, and no
  * cookie is ever honoured. A preflight from an origin not allowed is a 400, as Starlette's CORS middleware (vLLM's)
- * answers it; other requests from it get no CORS headers, so the browser keeps the reply from the page.
+ * answers it (with the error object); other requests from it get no CORS headers, so the browser keeps the reply from the page.
  */
 export function answerCors(request: IncomingMessage, response: ServerResponse, allowedOrigins: readonly string[] = ANY_ORIGIN): boolean {
   const origin = request.headers.origin
@@ -43,10 +44,13 @@ export function answerCors(request: IncomingMessage, response: ServerResponse, a
     if (allowed) for (const [name, value] of Object.entries(allowOrigin)) response.setHeader(name, value)
     return false
   }
+  // The preflight of an origin not allowed is a 400, as Starlette's (vLLM's) is, with the error object every refusal has.
+  if (!allowed) throw new InvalidRequestError(`Origin ${JSON.stringify(origin)} is not allowed to call this server (--allowed-origins).`, {code: 'cors_origin_not_allowed'})
   const requestedHeaders = request.headers['access-control-request-headers']
-  const body = allowed ? 'OK' : 'Disallowed CORS origin'
-  response.writeHead(allowed ? 200 : 400, {
-    ...(allowed ? allowOrigin : {}),
+  const body = 'OK'
+  closeIfBodyUnread(response)
+  response.writeHead(200, {
+    ...allowOrigin,
     'access-control-allow-methods': ALLOWED_METHODS,
     'access-control-max-age': '600',
     ...(requestedHeaders === undefined ? {} : {'access-control-allow-headers': requestedHeaders}),

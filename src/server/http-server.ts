@@ -5,6 +5,7 @@ import type {AddressInfo} from 'node:net'
 import {AuthenticationError, InvalidRequestError, NotFoundError, PagedLLMError, UnavailableError} from '../engine/errors.js'
 import {type ApiContext, ClientDisconnected, cutWhenNotTaken, type RequestLimits, sendJson} from './api-context.js'
 import {createChatCompletion} from './chat-completions.js'
+import {closeIfBodyUnread, continueIfExpected, deferContinue} from './body-handshake.js'
 import {answerRefusedRequests} from './client-errors.js'
 import {ConnectionCap} from './connection-cap.js'
 import {answerCors} from './cors.js'
@@ -139,6 +140,7 @@ export class ApiServer {
     this.backgroundResponses = this.responseStore && new BackgroundResponses(this.responseStore, options.log)
     this.connectionCap = new ConnectionCap(this.server, options.maxConnections)
     answerRefusedRequests(this.server)
+    deferContinue(this.server)
     this.routes = {
       '/health': getRoute(async (_, response) => this.health(response)),
       // vLLM's alias of /health (SageMaker's probe), on GET and POST.
@@ -241,7 +243,11 @@ export class ApiServer {
       const route =
         this.routes[path] ??
         (path.startsWith(MODEL_PATH_PREFIX) ? this.routes[MODEL_PATH_PREFIX] : path.startsWith(RESPONSE_PATH_PREFIX) ? storedResponseRoute(path, this.responseStore, this.backgroundResponses, this.options.slowClientTimeoutMs) : undefined)
-      if (!route) throw new NotFoundError(`No route for ${path}.`, {code: 'unknown_url'})
+      if (!route) {
+        // A trailing slash is the usual slip (FastAPI, behind vLLM, redirects it): name the route meant.
+        const meant = path.length > 1 && path.endsWith('/') && this.routes[path.replace(/\/+$/, '')] ? `; the route is ${path.replace(/\/+$/, '')}, without the trailing slash` : ''
+        throw new NotFoundError(`No route for ${path}${meant}.`, {code: 'unknown_url'})
+      }
       const handler = route[request.method as Method]
       if (!handler) {
         response.setHeader('allow', Object.keys(route).join(', '))
@@ -322,6 +328,7 @@ export class ApiServer {
   private renderMetrics(response: ServerResponse): void {
     const engine = this.engineState.kind === 'ready' ? this.engineState.engine : null
     const text = this.metrics.render(engine && {stats: engine.stats(), modelName: engine.modelName})
+    closeIfBodyUnread(response)
     response.writeHead(200, {'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'content-length': Buffer.byteLength(text)})
     response.end(text)
   }
@@ -349,6 +356,7 @@ export class ApiServer {
       releases.push(bodyGrant)
       const deadline = this.options.requestTimeoutMs > 0 ? arrivalTime * 1000 + this.options.requestTimeoutMs : Infinity
       const stall = {ms: this.options.bodyStallTimeoutMs, contended: () => this.bodyBudget.numQueued > 0, expectedBytes: chunked ? maxBodyBytes : declared, deadline}
+      continueIfExpected(request, response)
       const bytes = await readBody(request, maxBodyBytes, stall)
       if (chunked) bodyGrant.shrinkTo(bytes.length)
       const checkOptions = {modelName: engine.modelName, contentFormat: this.options.chatTemplateContentFormat ?? 'auto', storeOn: this.responseStore !== null}

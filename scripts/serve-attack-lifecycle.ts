@@ -1,0 +1,98 @@
+// The lifecycle attacks of scripts/serve-attacks.ts: clients that leave mid-stream, mid-prefill, mid-compile or while
+// queued, floods of aborts, and background responses retrieved, cancelled and deleted at odd moments.
+import {request as httpRequest} from 'node:http'
+import type {Attack} from './serve-attack-http.js'
+import {gist, problemOf, request, type Target} from './serve-attack-wire.js'
+
+/** Sends a POST and destroys the connection `afterMs` after sending (or after the first reply bytes, with 'first-byte'). */
+function leave(target: Target, path: string, body: unknown, afterMs: number | 'first-byte'): Promise<void> {
+  return new Promise((resolve) => {
+    const text = JSON.stringify(body)
+    const req = httpRequest({host: target.host, port: target.port, method: 'POST', path, headers: {'content-type': 'application/json', 'content-length': Buffer.byteLength(text)}, agent: false}, (response) => {
+      response.once('data', () => afterMs === 'first-byte' && req.destroy())
+      response.on('error', () => {})
+      response.on('end', resolve)
+    })
+    req.on('error', () => {})
+    req.on('close', resolve)
+    req.end(text)
+    if (afterMs !== 'first-byte') setTimeout(() => req.destroy(), afterMs)
+  })
+}
+
+async function inParallel(count: number, width: number, each: (index: number) => Promise<void>): Promise<void> {
+  let next = 0
+  await Promise.all(Array.from({length: width}, async () => {
+    while (next < count) await each(next++)
+  }))
+}
+
+const LONG_PROMPT = 'the quick brown fox jumps over the lazy dog '.repeat(150)
+const SCHEMA = {type: 'object', properties: Object.fromEntries(Array.from({length: 40}, (_, i) => [`k${i}`, {type: 'string', pattern: `^[a-z]{${i},${i + 30}}$`}])), required: ['k1']}
+
+const leaving = (name: string, count: number, width: number, path: string, body: (i: number) => unknown, afterMs: (i: number) => number | 'first-byte'): Attack => ({
+  cls: 'lifecycle',
+  name: `${name} x${count}`,
+  run: async (t) => {
+    await inParallel(count, width, (i) => leave(t, path, body(i), afterMs(i)))
+    return null
+  },
+})
+
+async function background(t: Target): Promise<string | null> {
+  const started = await request(t, 'POST', '/v1/responses', {input: 'hi', background: true, max_output_tokens: 200, stream: false})
+  if (started.status !== 200) return `background start: ${gist(started)}`
+  const id = JSON.parse(started.text).id as string
+  const checks: [string, string, number[]][] = [
+    ['GET', `/v1/responses/${id}`, [200]],
+    ['GET', `/v1/responses/${id}?stream=true&starting_after=-5`, [200, 400]],
+    ['GET', `/v1/responses/${id}?stream=true&starting_after=1e400`, [200, 400]],
+    ['GET', `/v1/responses/${id}/input_items?limit=0`, [200, 400]],
+    ['GET', `/v1/responses/${id}/input_items?limit=100000&order=sideways`, [400]],
+    ['POST', `/v1/responses/${id}/cancel`, [200]],
+    ['POST', `/v1/responses/${id}/cancel`, [200, 400]],
+    ['DELETE', `/v1/responses/${id}`, [200]],
+    ['DELETE', `/v1/responses/${id}`, [404]],
+    ['GET', `/v1/responses/${id}`, [404]],
+    ['POST', `/v1/responses/${id}/cancel`, [404]],
+  ]
+  for (const [method, path, statuses] of checks) {
+    const reply = await request(t, method, path, method === 'POST' ? {} : undefined)
+    // A streamed retrieve of a non-streamed response is fine either way; the shape rule covers the rest.
+    if (!statuses.includes(reply.status)) return `${method} ${path}: ${gist(reply)}`
+    if (reply.status !== 200 && problemOf(path, reply, undefined)) return `${method} ${path}: ${problemOf(path, reply, undefined)}`
+  }
+  return null
+}
+
+async function backgroundDeletedWhileRunning(t: Target): Promise<string | null> {
+  const ids: string[] = []
+  for (let i = 0; i < 20; i++) {
+    const started = await request(t, 'POST', '/v1/responses', {input: LONG_PROMPT.slice(0, 300), background: true, stream: i % 2 === 0, max_output_tokens: 300})
+    if (started.status !== 200) return `background start ${i}: ${gist(started)}`
+    ids.push(started.contentType.includes('event-stream') ? /"id":"(resp_[^"]+)"/.exec(started.text)![1]! : JSON.parse(started.text).id)
+  }
+  for (const id of ids) {
+    const reply = await request(t, 'DELETE', `/v1/responses/${id}`)
+    if (reply.status >= 500) return `DELETE running ${id}: ${gist(reply)}`
+  }
+  return null
+}
+
+export function lifecycleAttacks(): Attack[] {
+  const stream = (i: number) => ({prompt: `story ${i}`, max_tokens: 200, stream: true, ignore_eos: true})
+  return [
+    leaving('disconnect at the first streamed byte', 60, 6, '/v1/completions', stream, () => 'first-byte'),
+    leaving('disconnect mid-stream (chat)', 40, 6, '/v1/chat/completions', (i) => ({messages: [{role: 'user', content: `hi ${i}`}], max_tokens: 200, stream: true, ignore_eos: true, n: 3}), (i) => 20 + (i % 7) * 15),
+    leaving('disconnect mid-prefill', 30, 3, '/v1/completions', (i) => ({prompt: LONG_PROMPT + i, max_tokens: 5}), (i) => 5 + (i % 5) * 10),
+    leaving('disconnect mid-prefill with prompt_logprobs', 10, 2, '/v1/completions', (i) => ({prompt: LONG_PROMPT + i, max_tokens: 1, prompt_logprobs: 5, echo: true, logprobs: 5}), () => 40),
+    leaving('disconnect during a grammar compile', 20, 4, '/v1/chat/completions', (i) => ({messages: [{role: 'user', content: 'x'}], max_tokens: 20, response_format: {type: 'json_schema', json_schema: {name: 'x', schema: {...SCHEMA, description: `v${i}`}}}}), (i) => 5 + (i % 4) * 20),
+    leaving('disconnect while queued behind a flood', 200, 200, '/v1/completions', (i) => ({prompt: `q${i}`, max_tokens: 100, n: 4, ignore_eos: true}), (i) => 50 + (i % 10) * 20),
+    leaving('beam search abandoned', 10, 5, '/v1/completions', (i) => ({prompt: `b${i}`, max_tokens: 40, use_beam_search: true, n: 4, best_of: 4}), () => 60),
+    leaving('best_of abandoned', 10, 5, '/v1/completions', (i) => ({prompt: `c${i}`, max_tokens: 40, best_of: 8, n: 2, ignore_eos: true}), () => 60),
+    leaving('background stream client leaves', 10, 5, '/v1/responses', (i) => ({input: `r${i}`, max_output_tokens: 100, stream: true, background: true}), () => 'first-byte'),
+    leaving('thousands of aborts', 2000, 50, '/v1/completions', (i) => ({prompt: `abort ${i}`, max_tokens: 64, stream: i % 2 === 0}), (i) => i % 40),
+    {cls: 'lifecycle', name: 'background retrieve / cancel / delete', run: background},
+    {cls: 'lifecycle', name: 'background responses deleted while running', run: backgroundDeletedWhileRunning},
+  ]
+}
