@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "pagedllm/attention_split.h"
 #include "pagedllm/backend.h"
 
 namespace pagedllm::cuda {
@@ -94,24 +95,13 @@ struct AttentionRows {
   // Gemma 2: every score (q.k * scale) becomes softcap * tanh(score / softcap) before the softmax; 0: none.
   float softcap = 0.f;
 };
-constexpr int kPrefillTileRows = 16;  // query rows sharing one K/V tile
-// The host side of the split: decode row indices, prefill tiles, the longest decode context. With tiles_only (a head_dim
-// the per-row kernel's 16-byte loads cannot read: not a multiple of 8) every sequence's rows become tiles, a decode row
-// a tile of one, and the per-row kernel is never launched.
-struct AttentionSplit {
-  std::vector<int32_t> decode_rows;
-  std::vector<int32_t> prefill_tiles;  // (first row, rows) pairs
-  int max_decode_kv_len = 0;
-};
-AttentionSplit split_attention_rows(const int32_t* query_start_loc, const int32_t* context_lens, int num_seqs, bool tiles_only = false);
+// The host side of the split (decode rows, prefill tiles: split_attention_rows) is in pagedllm/attention_split.h.
 constexpr int kAttentionPartitionTokens = 256;  // longer contexts are split across blocks, then reduced
 // The LM head runs this many logits rows at a time (src/engine/gpu-memory.ts CUDA_LOGITS_CHUNK_ROWS), so prompt
 // logprobs (a row per prompt token) never grow the scratch beyond the activation reserve sized before the KV pool.
 constexpr int kLogitsChunkRows = 256;
 size_t paged_attention_workspace_bytes(int num_rows, int num_heads, int head_dim, int max_kv_len);
 constexpr int kMaxAttentionHeadDim = 256;
-// The per-row kernel reads a token's head in 16-byte loads (8 elements); other head_dims take the tiled kernel only.
-inline bool attention_tiles_only(int head_dim) { return head_dim % 8 != 0; }
 // Workspace: paged_attention_workspace_bytes(split ? num_decode_rows : num_rows, heads, head_dim,
 // split ? max_decode_kv_len : max_kv_len).
 template <typename T>

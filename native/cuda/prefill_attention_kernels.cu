@@ -1,5 +1,6 @@
 // Tiled (flash-style) causal prefill attention over the paged cache: 16 query rows of one sequence share each
-// 32-token K/V tile read into shared memory, with an online softmax per row; decode rows stay on paged_attention.
+// 32-token K/V tile read into shared memory, with an online softmax per row; decode rows stay on paged_attention
+// (the host split of rows: pagedllm/attention_split.h).
 #include <algorithm>
 
 #include "cuda_common.cuh"
@@ -116,23 +117,6 @@ __global__ void __launch_bounds__(kWarps * 32)
 }
 
 }  // namespace
-
-AttentionSplit split_attention_rows(const int32_t* query_start_loc, const int32_t* context_lens, int num_seqs, bool tiles_only) {
-  AttentionSplit split;
-  for (int s = 0; s < num_seqs; ++s) {
-    const int begin = query_start_loc[s], end = query_start_loc[s + 1];
-    if (end - begin == 1 && !tiles_only) {
-      split.decode_rows.push_back(begin);
-      split.max_decode_kv_len = std::max(split.max_decode_kv_len, context_lens[s]);
-      continue;
-    }
-    for (int first = begin; first < end; first += kPrefillTileRows) {
-      split.prefill_tiles.push_back(first);
-      split.prefill_tiles.push_back(std::min(kPrefillTileRows, end - first));
-    }
-  }
-  return split;
-}
 
 template <typename T>
 void prefill_attention(const float* qkv, int row_stride, int num_heads, const T* pool, const KvLayout& layout, int layer,
