@@ -56,6 +56,15 @@ describe('CUDA byte counts', () => {
     assert.equal(cudaWeightBytes({...llama7b, tieWordEmbeddings: true}), cudaWeightBytes(llama7b) - 2 * 32000 * 4096)
   })
 
+  it('fp32 parts: MLP and o_proj biases, and Gemma 2\'s two more norms a layer', () => {
+    const {hiddenSize: h, intermediateSize: inter, numLayers: layers} = llama7b
+    assert.equal(cudaWeightBytes({...llama7b, mlpBias: true}) - cudaWeightBytes(llama7b), layers * 4 * (2 * inter + h))
+    assert.equal(cudaWeightBytes({...llama7b, attentionOutputBias: true}) - cudaWeightBytes(llama7b), layers * 4 * h)
+    assert.equal(cudaWeightBytes({...llama7b, sandwichNorms: true}) - cudaWeightBytes(llama7b), layers * 2 * 4 * h)
+    // the step plans one more fp32 [tokens, hidden] buffer for the normed sublayer output
+    assert.equal(cudaStepScratchBytes({...llama7b, sandwichNorms: true}, 64, 1, 512) - cudaStepScratchBytes(llama7b, 64, 1, 512), 64 * h * 4)
+  })
+
   it('activation reserve grows with the token budget and adds the partition workspace for long contexts', () => {
     const small = cudaActivationReserveBytes(llama7b, 512, 512, 256)
     const large = cudaActivationReserveBytes(llama7b, 2048, 512, 256)

@@ -117,7 +117,7 @@ describe('where each family puts its windows (transformers 5.18 config classes)'
     assert.match(capped.notes!.join('\n'), /window 64 on layers 0, 2 of 4: .*context is capped to 64 tokens/)
     const wide = capContextToWindows(parseModelConfig({...base, architectures: ['MistralForCausalLM'], sliding_window: 9000}))
     assert.deepEqual([wide.maxPositionEmbeddings, wide.layerWindows, wide.notes], [8192, undefined, undefined])
-    // So a windowed Mistral still runs on CUDA; Gemma 3 (GeGLU, its norms, two ropes) is CPU only.
+    // So a windowed Mistral (or Gemma 2) still runs on CUDA; Gemma 3 (a second rope base on its sliding layers) is CPU only.
     const none = {quantization: undefined, batchInvariant: false}
     assert.equal(cpuOnlyNeed(none, {config: parseModelConfig(testModelConfigJson('tiny', {variant: 'mistral'})), tensors: []}), null)
     assert.match(cpuOnlyNeed(none, {config: parseModelConfig(testModelConfigJson('tiny', {variant: 'gemma3'})), tensors: []})!.reason, /^Gemma3ForCausalLM/)

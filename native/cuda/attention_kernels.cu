@@ -51,7 +51,7 @@ template <typename T, int HEADS, int SLOTS>
 __global__ void __launch_bounds__(kWarps * 32)
     paged_attention_kernel(const float* __restrict__ qkv, int row_stride, int num_heads, const T* __restrict__ pool,
                            int block_size, int num_kv_heads, int head_dim, int lanes_per_token, int64_t block_stride,
-                           int64_t key_offset, int64_t value_offset, float scale, const int32_t* __restrict__ row_seq,
+                           int64_t key_offset, int64_t value_offset, float scale, float softcap, const int32_t* __restrict__ row_seq,
                            const int32_t* __restrict__ row_kv_len, const int32_t* __restrict__ block_tables,
                            int max_blocks_per_seq, const int32_t* __restrict__ row_list, int partition_tokens,
                            PartialLayout partial, T* __restrict__ out) {
@@ -114,6 +114,7 @@ __global__ void __launch_bounds__(kWarps * 32)
         for (int e = 0; e < kVec; ++e) dot += q[h][e] * k[e];
         for (int offset = lanes_per_token >> 1; offset > 0; offset >>= 1) dot += __shfl_xor_sync(0xffffffffu, dot, offset);
         if (tokens[i] >= end) continue;  // uniform across the lane group
+        if (softcap > 0.f) dot = softcap * tanhf(dot / softcap);  // Gemma 2: on the scaled score, as the CPU
         const float m = fmaxf(state[h].max_logit, dot);
         const float correction = __expf(state[h].max_logit - m);  // 0 while nothing was seen (max -inf)
         const float p = __expf(dot - m);
@@ -226,11 +227,12 @@ template <typename T>
 void paged_attention(const float* qkv, int row_stride, int num_heads, const T* pool, const KvLayout& layout, int layer,
                      float scale, const AttentionRows& rows, float* workspace, T* out, cudaStream_t stream) {
   if (rows.num_rows == 0) return;
-  if (layout.head_dim > kMaxAttentionHeadDim || layout.head_dim % kVec != 0)
-    throw std::runtime_error("paged_attention: head_dim must be a multiple of 8, at most 256");
+  if (layout.head_dim > kMaxAttentionHeadDim) throw std::runtime_error("paged_attention: head_dim must be at most 256");
   if (rows.split) prefill_attention(qkv, row_stride, num_heads, pool, layout, layer, scale, rows, out, stream);
   const int launched = rows.split ? rows.num_decode_rows : rows.num_rows;
   if (launched == 0) return;
+  if (layout.head_dim % kVec != 0)  // split_attention_rows(..., tiles_only) sends such rows to the tiled kernel
+    throw std::runtime_error("paged_attention: the per-row kernel needs head_dim a multiple of 8");
   const int32_t* row_list = rows.split ? rows.decode_rows : nullptr;
   const int max_kv_len = rows.split ? rows.max_decode_kv_len : rows.max_kv_len;
   const int partition_tokens = attention_partition_tokens(launched, max_kv_len);
@@ -248,7 +250,7 @@ void paged_attention(const float* qkv, int row_stride, int num_heads, const T* p
     kernel<<<grid, kWarps * 32, 0, stream>>>(
         qkv, row_stride, num_heads, pool, layout.block_size, layout.num_kv_heads, layout.head_dim, lanes_per_token,
         int64_t(layout.block_stride()), int64_t(layout.key_offset(layer)), int64_t(layout.value_offset(layer)), scale,
-        rows.row_seq, rows.row_kv_len, rows.block_tables, rows.max_blocks_per_seq, row_list, partition_tokens,
+        rows.softcap, rows.row_seq, rows.row_kv_len, rows.block_tables, rows.max_blocks_per_seq, row_list, partition_tokens,
         partial, out);
   };
   // Fewer loads in flight as the per-head registers grow with the heads per block.

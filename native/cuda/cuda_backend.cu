@@ -1,4 +1,5 @@
-// The CUDA backend: owns weights, the paged KV pool and a pinned host swap pool; runs one Llama forward pass per step.
+// The CUDA backend: owns weights, the paged KV pool and a pinned host swap pool; runs one forward pass per step of the
+// Llama family (with Qwen2/3's, Phi-3's and Gemma / Gemma 2's layer features).
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -49,24 +50,15 @@ class CudaBackend final : public Backend {
     PAGEDLLM_CUDA_CHECK(cudaGetDeviceProperties(&prop, 0));
     device_name_ = prop.name;
     num_sms_ = prop.multiProcessorCount;
-    if (model_.head_dim > kMaxAttentionHeadDim || model_.head_dim % 8 != 0)
-      throw std::runtime_error("CUDA backend: head_dim must be a multiple of 8 and at most 256 (use --device cpu)");
+    if (model_.head_dim > kMaxAttentionHeadDim) throw std::runtime_error("CUDA backend: head_dim must be at most 256 (use --device cpu)");
     if (model_.num_kv_heads <= 0 || model_.num_heads % model_.num_kv_heads != 0)
       throw std::runtime_error("CUDA backend: num_heads must be a multiple of num_kv_heads");
-    if (model_.attention_output_bias)
-      throw std::runtime_error("CUDA backend: an o_proj bias (attention_bias on a Llama-style model) is not implemented (use --device cpu)");
-    if (model_.mlp_bias)
-      throw std::runtime_error("CUDA backend: MLP biases (mlp_bias on a Llama-style model) are not implemented (use --device cpu)");
-    if (model_.rotary_dim != 0 && !model_.layer_norm)
-      throw std::runtime_error("CUDA backend: partial rotary embeddings (Phi-3's partial_rotary_factor) are not implemented (use --device cpu)");
     if (!model_.alibi_slopes.empty())
       throw std::runtime_error("CUDA backend: ALiBi attention (BLOOM, Falcon-RW, MPT) is not implemented (use --device cpu)");
     if (model_.layer_norm)
       throw std::runtime_error("CUDA backend: the LayerNorm family (OPT, GPT-NeoX, GPT-2: LayerNorm, plain MLP, learned positions) is not implemented (use --device cpu)");
-    // Norm weights live in T here, where 1 + weight would round; the CPU backend runs these models.
-    if (model_.hidden_act != Activation::Silu || model_.norm_weight_offset != 0.f || model_.embedding_scale != 1.f ||
-        model_.sandwich_norms || model_.attention_scale != 0.f || model_.attn_logit_softcap != 0.f || model_.final_logit_softcap != 0.f)
-      throw std::runtime_error("CUDA backend: Gemma's GeGLU MLP, (1 + weight) RMSNorm, scaled embeddings and Gemma 2's sandwich norms and soft-capping are not implemented (use --device cpu)");
+    if (model_.hidden_act != Activation::Silu && model_.hidden_act != Activation::GeluTanh)
+      throw std::runtime_error("CUDA backend: the gated MLP takes silu or gelu_pytorch_tanh only (use --device cpu)");
     if (model_.num_experts > 0)
       throw std::runtime_error("CUDA backend: mixture-of-experts MLPs (Mixtral, Qwen2-MoE, Qwen3-MoE, PhiMoE's sparsemixer) are not implemented (use --device cpu)");
     // Granite's multipliers, OLMo's and OLMo2's norms, SmolLM3's rope-free layers, Cohere's parallel block (rms_variants.h).
@@ -197,7 +189,7 @@ class CudaBackend final : public Backend {
       }
     }
     // Decode rows go to the per-row kernel, prefill chunks to the tiled one (prefill_attention_kernels.cu).
-    attention_split_ = split_attention_rows(batch.query_start_loc, batch.context_lens, batch.num_seqs);
+    attention_split_ = split_attention_rows(batch.query_start_loc, batch.context_lens, batch.num_seqs, attention_tiles_only(model_.head_dim));
     struct Part {
       const int32_t* data;
       size_t count;
@@ -318,6 +310,8 @@ class CudaBackend final : public Backend {
     const size_t qkv_at = plan.add(size_t(n) * qkv_width * sizeof(float));
     const size_t attention_at = plan.add(size_t(n) * q_width * sizeof(T));
     const size_t gate_up_at = plan.add(size_t(n) * 2 * I * sizeof(float));
+    // Gemma 2's sandwich norms: a sublayer's output normed in fp32 before its residual add.
+    const size_t sandwich_at = plan.add(model_.sandwich_norms ? size_t(n) * H * sizeof(float) : 0);
     const size_t activation_at = plan.add(size_t(n) * I * sizeof(T));
     // Partitioned partials for decode rows only: prefill rows take the tiled kernel, which needs no workspace.
     const int num_decode_rows = int(attention_split_.decode_rows.size());
@@ -342,6 +336,7 @@ class CudaBackend final : public Backend {
     float* qkv = reinterpret_cast<float*>(base + qkv_at);
     T* attention = reinterpret_cast<T*>(base + attention_at);
     float* gate_up = reinterpret_cast<float*>(base + gate_up_at);
+    float* sandwiched = reinterpret_cast<float*>(base + sandwich_at);
     T* activation = reinterpret_cast<T*>(base + activation_at);
     float* workspace = reinterpret_cast<float*>(base + workspace_at);
     T* final_rows = reinterpret_cast<T*>(base + final_rows_at);
@@ -356,37 +351,52 @@ class CudaBackend final : public Backend {
     rows.max_decode_kv_len = attention_split_.max_decode_kv_len;
     rows.prefill_tiles = device_index(prefill_tiles_at_);
     rows.num_prefill_tiles = int(attention_split_.prefill_tiles.size() / 2);
-    const float scale = 1.f / std::sqrt(float(D));
+    rows.softcap = model_.attn_logit_softcap;
+    // Gemma 2: query_pre_attn_scalar^-0.5 in place of head_dim^-0.5.
+    const float scale = model_.attention_scale > 0.f ? model_.attention_scale : 1.f / std::sqrt(float(D));
     const float eps = model_.rms_norm_eps;
-    embedding_lookup(weights_->embed_tokens(), device_index(token_ids_at_), n, H, residual, stream_);
+    // A sublayer's output as the next residual add reads it: Gemma 2 norms it first (fp32 in, fp32 out).
+    auto sublayer_out = [&](const float* out_norm) -> const float* {
+      if (out_norm == nullptr) return delta;
+      rms_norm(delta, nullptr, n, H, out_norm, eps, sandwiched, stream_);
+      return sandwiched;
+    };
+    const float* layer_out = delta;  // the previous layer's MLP output, added to the residual by the next norm
+    embedding_lookup(weights_->embed_tokens(), device_index(token_ids_at_), n, H, residual, stream_, model_.embedding_scale);
     for (int l = 0; l < model_.num_layers; ++l) {
       const LayerWeights<T>& w = weights_->layer(l);
       if (l == 0) {
         rms_norm(residual, nullptr, n, H, w.input_norm, eps, normed, stream_);
       } else {
-        fused_add_rms_norm(residual, delta, nullptr, n, H, w.input_norm, eps, normed, stream_);  // previous MLP output
+        fused_add_rms_norm(residual, layer_out, nullptr, n, H, w.input_norm, eps, normed, stream_);  // previous MLP output
       }
       gemm_->linear(normed, w.qkv, w.qkv_bias, n, qkv_width, H, qkv, gemm_workspace);
       if (model_.qk_norm) head_rms_norm(qkv, qkv_width, n, model_.num_heads, model_.num_kv_heads, D, w.q_norm, w.k_norm, eps, stream_);
       rotary_embedding(qkv, qkv_width, device_index(positions_at_), n, model_.num_heads, model_.num_kv_heads, D,
-                       inv_freq_.as<float>(), stream_, model_.rope_attention_factor);
+                       inv_freq_.as<float>(), stream_, model_.rope_attention_factor, model_.rotary_dim);
       reshape_and_cache(qkv, qkv_width, q_width, q_width + kv_width, device_index(slot_mapping_at_), n, kv_pool_.as<T>(),
                         layout_, l, stream_);
       paged_attention(qkv, qkv_width, model_.num_heads, kv_pool_.as<T>(), layout_, l, scale, rows, workspace, attention,
                       stream_);
-      gemm_->linear(attention, w.o_proj, nullptr, n, H, q_width, delta, gemm_workspace);
-      fused_add_rms_norm(residual, delta, nullptr, n, H, w.post_attention_norm, eps, normed, stream_);
-      gemm_->linear(normed, w.gate_up, nullptr, n, 2 * I, H, gate_up, gemm_workspace);
-      silu_and_mul(gate_up, n, I, activation, stream_);
-      gemm_->linear(activation, w.down_proj, nullptr, n, H, I, delta, gemm_workspace);
+      gemm_->linear(attention, w.o_proj, w.o_bias, n, H, q_width, delta, gemm_workspace);
+      fused_add_rms_norm(residual, sublayer_out(w.attention_out_norm), nullptr, n, H, w.post_attention_norm, eps, normed, stream_);
+      gemm_->linear(normed, w.gate_up, w.gate_up_bias, n, 2 * I, H, gate_up, gemm_workspace);
+      if (model_.hidden_act == Activation::GeluTanh) {
+        gelu_tanh_and_mul(gate_up, n, I, activation, stream_);
+      } else {
+        silu_and_mul(gate_up, n, I, activation, stream_);
+      }
+      gemm_->linear(activation, w.down_proj, w.down_bias, n, H, I, delta, gemm_workspace);
+      layer_out = sublayer_out(w.mlp_out_norm);
     }
     // Only the rows whose logits are returned get the last residual add, the final norm and the LM head, in chunks
     // of kLogitsChunkRows; each chunk is copied out before the next one overwrites it (same stream, in order).
     for (int first = 0; first < num_logits; first += kLogitsChunkRows) {
       const int rows = std::min(kLogitsChunkRows, num_logits - first);
-      fused_add_rms_norm(residual, delta, device_index(logits_indices_at_) + first, rows, H, weights_->final_norm(), eps,
+      fused_add_rms_norm(residual, layer_out, device_index(logits_indices_at_) + first, rows, H, weights_->final_norm(), eps,
                          final_rows, stream_);
       gemm_->linear(final_rows, weights_->lm_head(), nullptr, rows, V, H, logits, gemm_workspace);
+      if (model_.final_logit_softcap > 0.f) softcap_values(logits, size_t(rows) * V, model_.final_logit_softcap, stream_);
       if (sampling) {
         sampler_.sample(logits, first, rows, nullptr, rows, stream_);
         for (int k = 0; k < sampling->num_host_rows; ++k) {

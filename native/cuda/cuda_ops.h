@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "pagedllm/attention_split.h"
 #include "pagedllm/backend.h"
 
 namespace pagedllm::cuda {
@@ -23,18 +24,21 @@ struct KvLayout {
   size_t value_offset(int layer) const { return size_t(2 * layer + 1) * block_elems(); }
 };
 
-// embedding_kernels.cu: out[t, :] = table[token_ids[t], :] as fp32.
+// embedding_kernels.cu: out[t, :] = table[token_ids[t], :] as fp32, times `scale` (Gemma's sqrt(hidden), in fp32 as on the CPU).
 template <typename T>
-void embedding_lookup(const T* table, const int32_t* token_ids, int num_tokens, int hidden, float* out, cudaStream_t stream);
+void embedding_lookup(const T* table, const int32_t* token_ids, int num_tokens, int hidden, float* out, cudaStream_t stream,
+                      float scale = 1.f);
 
 // layernorm_kernels.cu. rms_norm: out[r] = x[src] / rms(x[src]) * weight with src = row_indices ? row_indices[r] : r.
+// Weights are fp32 (Gemma's 1 + weight added at load); out is a GEMM input (bf16/fp16) or fp32 (Gemma 2's sandwich
+// norms on a sublayer's output, x and out distinct).
 template <typename T>
-void rms_norm(const float* x, const int32_t* row_indices, int num_rows, int hidden, const T* weight, float eps, T* out,
+void rms_norm(const float* x, const int32_t* row_indices, int num_rows, int hidden, const float* weight, float eps, T* out,
               cudaStream_t stream);
 // fused_add_rms_norm: residual[src] += delta[src], then out[r] = rms_norm(residual[src]) in the same pass
 // (src as above: the final norm gathers only the rows whose logits are wanted; gathered sums are not written back).
 template <typename T>
-void fused_add_rms_norm(float* residual, const float* delta, const int32_t* row_indices, int num_rows, int hidden, const T* weight, float eps, T* out,
+void fused_add_rms_norm(float* residual, const float* delta, const int32_t* row_indices, int num_rows, int hidden, const float* weight, float eps, T* out,
                         cudaStream_t stream);
 
 // head_norm_kernels.cu. Qwen3's q/k norm: each q head [0, num_heads) and the k heads after it become
@@ -45,13 +49,21 @@ void head_rms_norm(float* qkv, int row_stride, int num_tokens, int num_heads, in
 // pos_encoding_kernels.cu. Inverse frequencies with the model's rope scaling (none, linear, llama3, divisors), on the host;
 // cos and sin are multiplied by attention_factor (yarn, longrope).
 std::vector<float> rope_inv_freq(const ModelConfig& model);
-// Rotates q heads [0, num_heads) and k heads after them in place (HF rotate_half: pairs (i, i + head_dim/2)).
+// Rotates q heads [0, num_heads) and k heads after them in place (HF rotate_half: pairs (i, i + rotary_dim/2)) over
+// each head's first rotary_dim values (0: the whole head; Phi-3's partial rotary turns fewer, inv_freq then has
+// rotary_dim / 2 entries: rope_inv_freq reads model.rotary_dim).
 void rotary_embedding(float* qkv, int row_stride, const int32_t* positions, int num_tokens, int num_heads, int num_kv_heads,
-                      int head_dim, const float* inv_freq, cudaStream_t stream, float attention_factor = 1.f);
+                      int head_dim, const float* inv_freq, cudaStream_t stream, float attention_factor = 1.f, int rotary_dim = 0);
 
-// activation_kernels.cu: gate_up rows are [gate(inter), up(inter)]; out = silu(gate) * up.
+// activation_kernels.cu: gate_up rows are [gate(inter), up(inter)]; out = silu(gate) * up (SwiGLU), or
+// gelu_tanh(gate) * up (Gemma's GeGLU, gelu_pytorch_tanh).
 template <typename T>
 void silu_and_mul(const float* gate_up, int num_tokens, int inter, T* out, cudaStream_t stream);
+template <typename T>
+void gelu_tanh_and_mul(const float* gate_up, int num_tokens, int inter, T* out, cudaStream_t stream);
+
+// softcap_kernels.cu: x = cap * tanh(x / cap) over `count` floats (Gemma 2's final logit soft-capping; cap > 0).
+void softcap_values(float* x, size_t count, float cap, cudaStream_t stream);
 
 // cache_kernels.cu. Writes row t's K (columns k_col..) and V (v_col..) of qkv into slot slot_mapping[t] of `layer`.
 template <typename T>
@@ -80,15 +92,10 @@ struct AttentionRows {
   int max_decode_kv_len = 0;
   const int32_t* prefill_tiles = nullptr;
   int num_prefill_tiles = 0;
+  // Gemma 2: every score (q.k * scale) becomes softcap * tanh(score / softcap) before the softmax; 0: none.
+  float softcap = 0.f;
 };
-constexpr int kPrefillTileRows = 16;  // query rows sharing one K/V tile
-// The host side of the split: decode row indices, prefill tiles, the longest decode context.
-struct AttentionSplit {
-  std::vector<int32_t> decode_rows;
-  std::vector<int32_t> prefill_tiles;  // (first row, rows) pairs
-  int max_decode_kv_len = 0;
-};
-AttentionSplit split_attention_rows(const int32_t* query_start_loc, const int32_t* context_lens, int num_seqs);
+// The host side of the split (decode rows, prefill tiles: split_attention_rows) is in pagedllm/attention_split.h.
 constexpr int kAttentionPartitionTokens = 256;  // longer contexts are split across blocks, then reduced
 // The LM head runs this many logits rows at a time (src/engine/gpu-memory.ts CUDA_LOGITS_CHUNK_ROWS), so prompt
 // logprobs (a row per prompt token) never grow the scratch beyond the activation reserve sized before the KV pool.

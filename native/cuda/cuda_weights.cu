@@ -13,7 +13,7 @@ namespace pagedllm::cuda {
 namespace {
 
 template <typename Dst>
-__global__ void convert_kernel(const void* __restrict__ src, int dtype, int64_t count, Dst* __restrict__ dst) {
+__global__ void convert_kernel(const void* __restrict__ src, int dtype, int64_t count, float add, Dst* __restrict__ dst) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < count; i += int64_t(gridDim.x) * blockDim.x) {
     float value;
     if (dtype == int(DType::F32)) {
@@ -23,6 +23,7 @@ __global__ void convert_kernel(const void* __restrict__ src, int dtype, int64_t 
     } else {
       value = __bfloat162float(static_cast<const __nv_bfloat16*>(src)[i]);
     }
+    if (add != 0.f) value += add;  // Gemma's norm weight offset, in fp32
     dst[i] = from_float<Dst>(value);
   }
 }
@@ -35,7 +36,8 @@ struct Placement {
   const TensorSource* source;
   int64_t rows, cols;
   size_t offset;
-  bool as_float;  // biases stay fp32: they are added to fp32 GEMM outputs
+  bool as_float;  // biases and norm weights stay fp32
+  float add;      // added to every value in fp32 (norm weights: ModelConfig::norm_weight_offset)
 };
 
 class Planner {
@@ -46,7 +48,8 @@ class Planner {
   bool has(const std::string& name) const { return by_name_.count(name) > 0; }
 
   // Reserves a region for `count` elements; the tensors in `parts` fill it one after another (row concatenation).
-  size_t reserve(const std::vector<std::pair<std::string, std::vector<int64_t>>>& parts, size_t element_bytes, bool as_float) {
+  size_t reserve(const std::vector<std::pair<std::string, std::vector<int64_t>>>& parts, size_t element_bytes, bool as_float,
+                 float add = 0.f) {
     const size_t start = total_;
     size_t offset = start;
     for (const auto& [name, shape] : parts) {
@@ -57,7 +60,7 @@ class Planner {
       for (int64_t dim : shape) count *= dim;
       if (it->second->nbytes != size_t(count) * dtype_bytes(it->second->dtype))
         throw std::runtime_error("CUDA backend: byte size does not match shape for " + name);
-      placements_.push_back({it->second, shape[0], count / shape[0], offset, as_float});
+      placements_.push_back({it->second, shape[0], count / shape[0], offset, as_float, add});
       offset += size_t(count) * element_bytes;
     }
     total_ = align256(offset);
@@ -105,17 +108,23 @@ DeviceWeights<T>::DeviceWeights(const BackendOptions& options, cudaStream_t stre
   Planner plan(options.tensors);
   const size_t t = sizeof(T);
   const size_t embed_offset = plan.reserve({{"model.embed_tokens.weight", {m.vocab_size, H}}}, t, false);
-  const size_t final_norm_offset = plan.reserve({{"model.norm.weight", {H}}}, t, false);
+  // Norm weights in fp32 with Gemma's offset added (0 elsewhere), as the CPU loader's norm().
+  const auto norm = [&](const std::string& name, int64_t size) {
+    return plan.reserve({{name, {size}}}, sizeof(float), true, m.norm_weight_offset);
+  };
+  const auto bias = [&](const std::string& name, int64_t size) { return plan.reserve({{name, {size}}}, sizeof(float), true); };
+  const size_t final_norm_offset = norm("model.norm.weight", H);
   const bool tied = m.tie_word_embeddings || !plan.has("lm_head.weight");
   const size_t lm_head_offset = tied ? embed_offset : plan.reserve({{"lm_head.weight", {m.vocab_size, H}}}, t, false);
   struct LayerOffsets {
-    size_t input_norm, qkv, qkv_bias, q_norm, k_norm, o_proj, post_norm, gate_up, down;
+    size_t input_norm, qkv, qkv_bias, q_norm, k_norm, o_proj, o_bias, attention_out_norm, post_norm, gate_up, gate_up_bias,
+        down, down_bias, mlp_out_norm;
   };
   std::vector<LayerOffsets> offsets(m.num_layers);
   for (int i = 0; i < m.num_layers; ++i) {
     const std::string p = "model.layers." + std::to_string(i) + ".";
     LayerOffsets& o = offsets[i];
-    o.input_norm = plan.reserve({{p + "input_layernorm.weight", {H}}}, t, false);
+    o.input_norm = norm(p + "input_layernorm.weight", H);
     o.qkv = plan.reserve({{p + "self_attn.q_proj.weight", {q_rows, H}},
                           {p + "self_attn.k_proj.weight", {kv_rows, H}},
                           {p + "self_attn.v_proj.weight", {kv_rows, H}}},
@@ -125,13 +134,21 @@ DeviceWeights<T>::DeviceWeights(const BackendOptions& options, cudaStream_t stre
                                                   {p + "self_attn.v_proj.bias", {kv_rows}}},
                                                  sizeof(float), true)
                                   : SIZE_MAX;
-    // fp32 like the biases: they scale the fp32 QKV rows.
-    o.q_norm = m.qk_norm ? plan.reserve({{p + "self_attn.q_norm.weight", {m.head_dim}}}, sizeof(float), true) : SIZE_MAX;
-    o.k_norm = m.qk_norm ? plan.reserve({{p + "self_attn.k_norm.weight", {m.head_dim}}}, sizeof(float), true) : SIZE_MAX;
+    // They scale the fp32 QKV rows.
+    o.q_norm = m.qk_norm ? norm(p + "self_attn.q_norm.weight", m.head_dim) : SIZE_MAX;
+    o.k_norm = m.qk_norm ? norm(p + "self_attn.k_norm.weight", m.head_dim) : SIZE_MAX;
     o.o_proj = plan.reserve({{p + "self_attn.o_proj.weight", {H, q_rows}}}, t, false);
-    o.post_norm = plan.reserve({{p + "post_attention_layernorm.weight", {H}}}, t, false);
+    o.o_bias = m.attention_output_bias ? bias(p + "self_attn.o_proj.bias", H) : SIZE_MAX;
+    // Gemma 2: post_attention_layernorm is on the attention output; pre_feedforward_layernorm precedes the MLP.
+    o.attention_out_norm = m.sandwich_norms ? norm(p + "post_attention_layernorm.weight", H) : SIZE_MAX;
+    o.post_norm = norm(p + (m.sandwich_norms ? "pre_feedforward_layernorm.weight" : "post_attention_layernorm.weight"), H);
+    o.mlp_out_norm = m.sandwich_norms ? norm(p + "post_feedforward_layernorm.weight", H) : SIZE_MAX;
     o.gate_up = plan.reserve({{p + "mlp.gate_proj.weight", {I, H}}, {p + "mlp.up_proj.weight", {I, H}}}, t, false);
+    // gate_up's rows are gate's then up's; so is its bias.
+    o.gate_up_bias = m.mlp_bias ? plan.reserve({{p + "mlp.gate_proj.bias", {I}}, {p + "mlp.up_proj.bias", {I}}}, sizeof(float), true)
+                                : SIZE_MAX;
     o.down = plan.reserve({{p + "mlp.down_proj.weight", {H, I}}}, t, false);
+    o.down_bias = m.mlp_bias ? bias(p + "mlp.down_proj.bias", H) : SIZE_MAX;
   }
 
   storage_.resize(plan.total());
@@ -148,10 +165,10 @@ DeviceWeights<T>::DeviceWeights(const BackendOptions& options, cudaStream_t stre
     const int64_t count = placement.rows * placement.cols;
     const int blocks = int(std::min<int64_t>(4096, (count + 255) / 256));
     if (placement.as_float) {
-      convert_kernel<float><<<blocks, 256, 0, stream>>>(device_staging.data(), int(source.dtype), count,
+      convert_kernel<float><<<blocks, 256, 0, stream>>>(device_staging.data(), int(source.dtype), count, placement.add,
                                                         reinterpret_cast<float*>(base + placement.offset));
     } else {
-      convert_kernel<T><<<blocks, 256, 0, stream>>>(device_staging.data(), int(source.dtype), count,
+      convert_kernel<T><<<blocks, 256, 0, stream>>>(device_staging.data(), int(source.dtype), count, placement.add,
                                                     reinterpret_cast<T*>(base + placement.offset));
     }
     PAGEDLLM_CUDA_CHECK_LAUNCH("convert_kernel");
@@ -161,12 +178,13 @@ DeviceWeights<T>::DeviceWeights(const BackendOptions& options, cudaStream_t stre
 
   auto at = [base](size_t offset) { return reinterpret_cast<const T*>(base + offset); };
   embed_tokens_ = at(embed_offset);
-  final_norm_ = at(final_norm_offset);
   lm_head_ = at(lm_head_offset);
   auto floats_at = [base](size_t offset) { return offset == SIZE_MAX ? nullptr : reinterpret_cast<const float*>(base + offset); };
+  final_norm_ = floats_at(final_norm_offset);
   for (const LayerOffsets& o : offsets) {
-    layers_.push_back({at(o.input_norm), at(o.qkv), floats_at(o.qkv_bias), floats_at(o.q_norm), floats_at(o.k_norm),
-                       at(o.o_proj), at(o.post_norm), at(o.gate_up), at(o.down)});
+    layers_.push_back({floats_at(o.input_norm), at(o.qkv), floats_at(o.qkv_bias), floats_at(o.q_norm), floats_at(o.k_norm),
+                       at(o.o_proj), floats_at(o.o_bias), floats_at(o.attention_out_norm), floats_at(o.post_norm), at(o.gate_up),
+                       floats_at(o.gate_up_bias), at(o.down), floats_at(o.down_bias), floats_at(o.mlp_out_norm)});
   }
 }
 

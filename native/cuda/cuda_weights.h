@@ -7,17 +7,24 @@
 
 namespace pagedllm::cuda {
 
+// Norm weights and biases are fp32: biases are added to fp32 GEMM outputs, and Gemma's (1 + weight) is formed at load
+// in fp32 (as the CPU does; in bf16 it would round).
 template <typename T>
 struct LayerWeights {
-  const T* input_norm;
+  const float* input_norm;
   const T* qkv;            // [(num_heads + 2 * num_kv_heads) * head_dim, hidden]: q rows, then k, then v
   const float* qkv_bias;   // same rows, or nullptr
   const float* q_norm;     // [head_dim] each (Qwen3), or nullptr
   const float* k_norm;
   const T* o_proj;         // [hidden, num_heads * head_dim]
-  const T* post_attention_norm;
+  const float* o_bias;     // [hidden] (Llama's attention_bias), or nullptr
+  const float* attention_out_norm;  // Gemma 2's post_attention_layernorm on o_proj's output, or nullptr
+  const float* post_attention_norm;  // the pre-MLP norm (Gemma 2: pre_feedforward_layernorm)
   const T* gate_up;        // [2 * intermediate, hidden]: gate rows, then up rows
+  const float* gate_up_bias;  // [2 * intermediate] (Llama's mlp_bias), or nullptr
   const T* down_proj;      // [hidden, intermediate]
+  const float* down_bias;  // [hidden] (mlp_bias), or nullptr
+  const float* mlp_out_norm;  // Gemma 2's post_feedforward_layernorm on the MLP output, or nullptr
 };
 
 template <typename T>
@@ -26,7 +33,7 @@ class DeviceWeights {
   // Reads every tensor straight from its safetensors file and converts it on the device.
   DeviceWeights(const BackendOptions& options, cudaStream_t stream);
   const T* embed_tokens() const { return embed_tokens_; }
-  const T* final_norm() const { return final_norm_; }
+  const float* final_norm() const { return final_norm_; }
   const T* lm_head() const { return lm_head_; }
   const LayerWeights<T>& layer(int i) const { return layers_[i]; }
   size_t bytes() const { return storage_.bytes(); }
@@ -34,7 +41,7 @@ class DeviceWeights {
  private:
   DeviceMemory storage_;  // one allocation for all weights
   const T* embed_tokens_ = nullptr;
-  const T* final_norm_ = nullptr;
+  const float* final_norm_ = nullptr;
   const T* lm_head_ = nullptr;
   std::vector<LayerWeights<T>> layers_;
 };

@@ -1,4 +1,5 @@
-// RMSNorm over fp32 rows into bf16/fp16 GEMM inputs, optionally fused with the residual add or a row gather.
+// RMSNorm over fp32 rows into bf16/fp16 GEMM inputs (or fp32 rows: Gemma 2's sandwich norms), optionally fused with the
+// residual add or a row gather. Norm weights are fp32 (Gemma's 1 + weight is formed at load, in fp32, as on the CPU).
 #include <algorithm>
 
 #include "cuda_common.cuh"
@@ -25,7 +26,7 @@ __device__ __forceinline__ void store4(T* dst, float4 v) {
 template <typename T>
 __global__ void __launch_bounds__(1024)
     rms_norm_kernel(float* __restrict__ x, const float* __restrict__ delta, const int32_t* __restrict__ row_indices,
-                    int hidden, const T* __restrict__ weight, float eps, T* __restrict__ out) {
+                    int hidden, const float* __restrict__ weight, float eps, T* __restrict__ out) {
   __shared__ float scratch[32];
   const int64_t src = row_indices ? row_indices[blockIdx.x] : blockIdx.x;
   float* row = x + src * hidden;
@@ -82,7 +83,7 @@ int norm_threads(int hidden) {
 }
 
 template <typename T>
-void rms_norm(const float* x, const int32_t* row_indices, int num_rows, int hidden, const T* weight, float eps, T* out,
+void rms_norm(const float* x, const int32_t* row_indices, int num_rows, int hidden, const float* weight, float eps, T* out,
               cudaStream_t stream) {
   if (num_rows == 0) return;
   rms_norm_kernel<T><<<num_rows, norm_threads(hidden), 0, stream>>>(const_cast<float*>(x), nullptr, row_indices, hidden, weight, eps, out);
@@ -90,18 +91,18 @@ void rms_norm(const float* x, const int32_t* row_indices, int num_rows, int hidd
 }
 
 template <typename T>
-void fused_add_rms_norm(float* residual, const float* delta, const int32_t* row_indices, int num_rows, int hidden, const T* weight, float eps, T* out,
+void fused_add_rms_norm(float* residual, const float* delta, const int32_t* row_indices, int num_rows, int hidden, const float* weight, float eps, T* out,
                         cudaStream_t stream) {
   if (num_rows == 0) return;
   rms_norm_kernel<T><<<num_rows, norm_threads(hidden), 0, stream>>>(residual, delta, row_indices, hidden, weight, eps, out);
   PAGEDLLM_CUDA_CHECK_LAUNCH("fused_add_rms_norm_kernel");
 }
 
-template void rms_norm<__half>(const float*, const int32_t*, int, int, const __half*, float, __half*, cudaStream_t);
-template void rms_norm<__nv_bfloat16>(const float*, const int32_t*, int, int, const __nv_bfloat16*, float, __nv_bfloat16*,
-                                      cudaStream_t);
-template void fused_add_rms_norm<__half>(float*, const float*, const int32_t*, int, int, const __half*, float, __half*, cudaStream_t);
-template void fused_add_rms_norm<__nv_bfloat16>(float*, const float*, const int32_t*, int, int, const __nv_bfloat16*, float, __nv_bfloat16*,
+template void rms_norm<__half>(const float*, const int32_t*, int, int, const float*, float, __half*, cudaStream_t);
+template void rms_norm<__nv_bfloat16>(const float*, const int32_t*, int, int, const float*, float, __nv_bfloat16*, cudaStream_t);
+template void rms_norm<float>(const float*, const int32_t*, int, int, const float*, float, float*, cudaStream_t);
+template void fused_add_rms_norm<__half>(float*, const float*, const int32_t*, int, int, const float*, float, __half*, cudaStream_t);
+template void fused_add_rms_norm<__nv_bfloat16>(float*, const float*, const int32_t*, int, int, const float*, float, __nv_bfloat16*,
                                                 cudaStream_t);
 
 }  // namespace pagedllm::cuda

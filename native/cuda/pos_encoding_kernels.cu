@@ -9,11 +9,13 @@
 namespace pagedllm::cuda {
 
 std::vector<float> rope_inv_freq(const ModelConfig& model) {
-  const int half = model.head_dim / 2;
+  // Partial rotary (Phi-3's partial_rotary_factor): frequencies over the rotated values only, base^(2i / rotary_dim).
+  const int dim = model.rotary_dim > 0 ? model.rotary_dim : model.head_dim;
+  const int half = dim / 2;
   std::vector<float> inv_freq(half);
   const double pi = 3.14159265358979323846;
   for (int i = 0; i < half; ++i) {
-    double freq = 1.0 / std::pow(double(model.rope_theta), 2.0 * i / model.head_dim);
+    double freq = 1.0 / std::pow(double(model.rope_theta), 2.0 * i / dim);
     if (model.rope_scaling == RopeScaling::Linear) {
       freq /= model.rope_factor;  // same as dividing positions by the factor
     } else if (model.rope_scaling == RopeScaling::Llama3) {
@@ -37,11 +39,13 @@ std::vector<float> rope_inv_freq(const ModelConfig& model) {
 }
 
 // One block per token. cos/sin are computed once per token in double precision: angles reach thousands of
-// radians at long positions, where the fast-math float sincos loses accuracy.
+// radians at long positions, where the fast-math float sincos loses accuracy. Only the first rotary_dim values of each
+// head (of head_dim) turn, rotate_half within them; the rest pass through.
 __global__ void rotary_kernel(float* __restrict__ qkv, int row_stride, const int32_t* __restrict__ positions, int num_heads,
-                              int num_kv_heads, int head_dim, const float* __restrict__ inv_freq, float attention_factor) {
+                              int num_kv_heads, int head_dim, int rotary_dim, const float* __restrict__ inv_freq,
+                              float attention_factor) {
   extern __shared__ float cos_sin[];  // [half] cos, then [half] sin
-  const int half = head_dim / 2;
+  const int half = rotary_dim / 2;
   const double position = positions[blockIdx.x];
   for (int i = threadIdx.x; i < half; i += blockDim.x) {
     double s, c;
@@ -62,13 +66,15 @@ __global__ void rotary_kernel(float* __restrict__ qkv, int row_stride, const int
 }
 
 void rotary_embedding(float* qkv, int row_stride, const int32_t* positions, int num_tokens, int num_heads, int num_kv_heads,
-                      int head_dim, const float* inv_freq, cudaStream_t stream, float attention_factor) {
+                      int head_dim, const float* inv_freq, cudaStream_t stream, float attention_factor, int rotary_dim) {
   if (num_tokens == 0) return;
+  const int rotated = rotary_dim > 0 ? rotary_dim : head_dim;
+  if (rotated % 2 != 0 || rotated > head_dim) throw std::runtime_error("rotary_embedding: rotary_dim must be even and at most head_dim");
   // A thread per rotated pair (up to 1024): a decode step's single token is otherwise a long dependent loop.
-  const int pairs = (num_heads + num_kv_heads) * (head_dim / 2);
-  const int threads = std::min(1024, (std::max(pairs, head_dim / 2) + 31) / 32 * 32);
-  rotary_kernel<<<num_tokens, threads, head_dim * sizeof(float), stream>>>(qkv, row_stride, positions, num_heads,
-                                                                          num_kv_heads, head_dim, inv_freq, attention_factor);
+  const int pairs = (num_heads + num_kv_heads) * (rotated / 2);
+  const int threads = std::min(1024, (std::max(pairs, rotated / 2) + 31) / 32 * 32);
+  rotary_kernel<<<num_tokens, threads, rotated * sizeof(float), stream>>>(qkv, row_stride, positions, num_heads, num_kv_heads,
+                                                                         head_dim, rotated, inv_freq, attention_factor);
   PAGEDLLM_CUDA_CHECK_LAUNCH("rotary_kernel");
 }
 

@@ -1,5 +1,6 @@
 // Tiled (flash-style) causal prefill attention over the paged cache: 16 query rows of one sequence share each
-// 32-token K/V tile read into shared memory, with an online softmax per row; decode rows stay on paged_attention.
+// 32-token K/V tile read into shared memory, with an online softmax per row; decode rows stay on paged_attention
+// (the host split of rows: pagedllm/attention_split.h).
 #include <algorithm>
 
 #include "cuda_common.cuh"
@@ -26,7 +27,7 @@ template <typename T>
 __global__ void __launch_bounds__(kWarps * 32)
     prefill_attention_kernel(const float* __restrict__ qkv, int row_stride, int num_heads, const T* __restrict__ pool,
                              int block_size, int num_kv_heads, int head_dim, int64_t block_stride, int64_t key_offset,
-                             int64_t value_offset, float scale, const int32_t* __restrict__ row_seq,
+                             int64_t value_offset, float scale, float softcap, const int32_t* __restrict__ row_seq,
                              const int32_t* __restrict__ row_kv_len, const int32_t* __restrict__ block_tables,
                              int max_blocks_per_seq, const int32_t* __restrict__ tiles, T* __restrict__ out) {
   extern __shared__ __align__(16) unsigned char shared[];
@@ -80,6 +81,7 @@ __global__ void __launch_bounds__(kWarps * 32)
       const T* key = k_tile + lane * kv_stride;
       float dot = 0.f;
       for (int d = 0; d < head_dim; ++d) dot += q[d] * to_float(key[d]);
+      if (softcap > 0.f) dot = softcap * tanhf(dot / softcap);  // Gemma 2: on the scaled score, as the CPU
       const bool valid = start + lane < kv_len[rr];
       const float logit = valid ? dot : -INFINITY;
       const float new_max = fmaxf(row_max[rr], warp_max(logit));  // finite: token `start` is valid
@@ -116,23 +118,6 @@ __global__ void __launch_bounds__(kWarps * 32)
 
 }  // namespace
 
-AttentionSplit split_attention_rows(const int32_t* query_start_loc, const int32_t* context_lens, int num_seqs) {
-  AttentionSplit split;
-  for (int s = 0; s < num_seqs; ++s) {
-    const int begin = query_start_loc[s], end = query_start_loc[s + 1];
-    if (end - begin == 1) {
-      split.decode_rows.push_back(begin);
-      split.max_decode_kv_len = std::max(split.max_decode_kv_len, context_lens[s]);
-      continue;
-    }
-    for (int first = begin; first < end; first += kPrefillTileRows) {
-      split.prefill_tiles.push_back(first);
-      split.prefill_tiles.push_back(std::min(kPrefillTileRows, end - first));
-    }
-  }
-  return split;
-}
-
 template <typename T>
 void prefill_attention(const float* qkv, int row_stride, int num_heads, const T* pool, const KvLayout& layout, int layer,
                        float scale, const AttentionRows& rows, T* out, cudaStream_t stream) {
@@ -144,7 +129,7 @@ void prefill_attention(const float* qkv, int row_stride, int num_heads, const T*
   prefill_attention_kernel<T><<<dim3(rows.num_prefill_tiles, num_heads), kWarps * 32, bytes, stream>>>(
       qkv, row_stride, num_heads, pool, layout.block_size, layout.num_kv_heads, layout.head_dim,
       int64_t(layout.block_stride()), int64_t(layout.key_offset(layer)), int64_t(layout.value_offset(layer)), scale,
-      rows.row_seq, rows.row_kv_len, rows.block_tables, rows.max_blocks_per_seq, rows.prefill_tiles, out);
+      rows.softcap, rows.row_seq, rows.row_kv_len, rows.block_tables, rows.max_blocks_per_seq, rows.prefill_tiles, out);
   PAGEDLLM_CUDA_CHECK_LAUNCH("prefill_attention_kernel");
 }
 

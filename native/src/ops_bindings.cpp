@@ -12,6 +12,7 @@
 #include "../cpu/layernorm_family.h"
 #include "../cpu/quant_formats.h"
 #include "../cpu/quant_linear.h"
+#include "attention_split_binding.h"
 #include "js_convert.h"
 #include "prompt_logprobs_binding.h"
 #include "sampler_binding.h"
@@ -409,6 +410,7 @@ Napi::Object CreateOps(Napi::Env env) {
   AddTokenMaskOps(env, ops);
   AddSamplerOps(env, ops, ops_pool);
   AddPromptLogprobOps(env, ops);
+  AddAttentionSplitOps(env, ops);
   return ops;
 }
 

@@ -78,7 +78,7 @@ fi
 [ "$DRY_RUN" != 1 ] && part kernels 120 "$NODE" --import tsx scripts/gpu/kernels-json.ts
 
 # --- CUDA backend vs CPU backend, step by step; the device sampler on the same logits; the engine end to end -------
-[ "$DRY_RUN" != 1 ] && part engine_vs_cpu 150 "$NODE" --import tsx scripts/gpu/engine-check.ts 1
+[ "$DRY_RUN" != 1 ] && part engine_vs_cpu 180 "$NODE" --import tsx scripts/gpu/engine-check.ts 1
 # --- One CUDA-vs-reference case per backend bug found by reading the code (graph logits, split-K workspace, GGUF q/k)
 [ "$DRY_RUN" != 1 ] && part regression 120 "$NODE" --import tsx scripts/gpu/regression-check.ts
 

@@ -1,8 +1,12 @@
 // GPU part of npm run test:gpu: the CUDA backend against the CPU backend on identical steps (prefill, decode,
-// chunked prefill, copy-on-write, swap), then the engine end to end on CUDA. Exit code 1 on any failure.
+// chunked prefill, copy-on-write, swap), then the engine end to end on CUDA; both again on a model of each layer
+// feature the CUDA backend took over from the CPU (feature-models.ts). Exit code 1 on any failure.
+import {rmSync} from 'node:fs'
+import {cudaWeightBytes} from '../../src/engine/gpu-memory.js'
 import {makeEngineConfig} from '../../src/engine/config.js'
 import {LLMEngine} from '../../src/engine/llm-engine.js'
 import {loadModel, type LoadedModel} from '../../src/engine/model/load-model.js'
+import {capContextToWindows} from '../../src/engine/model/sliding-windows.js'
 import {ensureTestModel, type TestModelPreset, type TestModelVariant} from '../../src/engine/model/test-model.js'
 import {loadNativeModel, type BlockMovesArrays, type ForwardBatchArrays, type NativeModel} from '../../src/engine/native.js'
 import {makeSamplingParams} from '../../src/engine/sampling-params.js'
@@ -10,6 +14,7 @@ import {randomRequest} from '../../test/support/sample-requests.js'
 import {nativeOps} from '../../src/engine/native.js'
 import {encodeSampleRequests, sampledResult} from '../../src/engine/native-sampling.js'
 import {relError, Reporter} from './compare-outputs.js'
+import {featureModels} from './feature-models.js'
 
 const seed = Number(process.argv[2] ?? 1)
 let state = seed >>> 0 || 1
@@ -27,7 +32,7 @@ const randomInt = (n: number) => Math.floor(random() * n)
 // bf16 activations against the fp32 CPU path on the same bf16 weights: rounding of activations only.
 const LOGITS_BOUND = {bf16: 3e-2, f16: 5e-3} as const
 const KV_BOUND = {bf16: 1e-2, f16: 2e-3} as const
-const results = new Reporter(58)
+const results = new Reporter(72)
 
 
 interface SeqState {
@@ -78,10 +83,15 @@ function argmaxRows(logits: Float32Array, vocab: number): number[] {
 async function compareBackends(label: string, model: LoadedModel, format: 'bf16' | 'f16'): Promise<void> {
   const blockSize = 16
   const numBlocks = 64
-  const common = {config: model.config, tensors: model.tensors, numBlocks, blockSize, numSwapBlocks: 8, threads: 0}
+  // The CUDA backend has no windows: both backends run the model without them (a window past every context changes nothing).
+  const config = capContextToWindows(model.config)
+  const common = {config, tensors: model.tensors, numBlocks, blockSize, numSwapBlocks: 8, threads: 0}
   const cpu = await loadNativeModel({...common, weightFormat: 'f32', device: 'cpu'})
   const gpu = await loadNativeModel({...common, weightFormat: format, device: 'cuda'})
   try {
+    // gpu-memory.ts sizes the KV pool with this count; each of a layer's (at most 14) regions starts 256-byte aligned.
+    const slack = 256 * (3 + 14 * config.numLayers)
+    results.check(`${label} ${format} weight bytes vs cudaWeightBytes (x${slack})`, Math.abs(gpu.info.weightBytes - cudaWeightBytes(config)) / slack, 1)
     const vocab = model.config.vocabSize
     const free = Array.from({length: numBlocks}, (_, i) => i).sort(() => random() - 0.5)  // scattered blocks
     const promptLens = [5, 40, 17, 600]
@@ -141,7 +151,7 @@ function topOf(logprobs: Map<number, number>): {id: number; logprob: number; mar
  * the two are within TIE_TOL; (2) free-running, CUDA's own greedy output must equal the CPU's in full, or first
  * differ at a position where the CPU's top two are within TIE_TOL.
  */
-async function engineEndToEnd(modelDir: string): Promise<void> {
+async function engineEndToEnd(modelDir: string, label: string): Promise<void> {
   const prompts = Array.from({length: 6}, (_, i) => Array.from({length: 8 + 7 * i}, () => 1 + randomInt(400)))
   const greedy = makeSamplingParams({temperature: 0, maxTokens: 24, ignoreEos: true, logprobs: 2})
   const score = makeSamplingParams({temperature: 0, maxTokens: 1, ignoreEos: true, promptLogprobs: 2})
@@ -186,7 +196,7 @@ async function engineEndToEnd(modelDir: string): Promise<void> {
     })
     const backendOk = gpuEngine.nativeInfo.backend === 'cuda'
     if (!(backendOk && forcedOk && freeOk)) results.failures += 1
-    console.log(`${backendOk && forcedOk && freeOk ? 'ok  ' : 'FAIL'} engine on ${deviceName}: ${prompts.length} greedy requests x ` +
+    console.log(`${backendOk && forcedOk && freeOk ? 'ok  ' : 'FAIL'} engine ${label} on ${deviceName}: ${prompts.length} greedy requests x ` +
       `${greedy.maxTokens} tokens; teacher-forced max |logprob error| ${maxError.toExponential(2)} <= ${LOGPROB_TOL}; ` +
       `free-running outputs identical to CPU in ${identical}/${prompts.length} (others part only at near-ties)`)
   } finally {
@@ -245,6 +255,16 @@ for (const {preset, variant} of cases) {
   for (const format of ['bf16', 'f16'] as const) await compareBackends(`${preset}/${variant}`, model, format)
 }
 await deviceSamplerCheck(await loadModel(await ensureTestModel('small', {dtype: 'BF16'})))
-await engineEndToEnd(await ensureTestModel('small', {dtype: 'BF16'}))
+await engineEndToEnd(await ensureTestModel('small', {dtype: 'BF16'}), 'small/llama')
+const features = await featureModels()
+try {
+  for (const {label, dir} of features.models) {
+    const model = await loadModel(dir)
+    for (const format of ['bf16', 'f16'] as const) await compareBackends(label, model, format)
+    await engineEndToEnd(dir, label)
+  }
+} finally {
+  rmSync(features.root, {recursive: true, force: true})
+}
 console.log(results.failures === 0 ? 'backend and engine checks passed' : `${results.failures} backend/engine checks failed`)
 process.exit(results.failures === 0 ? 0 : 1)

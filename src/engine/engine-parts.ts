@@ -42,12 +42,11 @@ export function cpuOnlyNeed(config: Pick<EngineConfig, 'quantization' | 'batchIn
   const c = model.config
   if (c.layerNorm) return {reason: `${c.architecture} (${c.layerNorm.alibiSlopes ? 'ALiBi attention, ' : ''}LayerNorm with bias, a plain MLP, learned or partial rotary positions)`, param: 'device'}
   if (c.rmsVariant) return {reason: `${c.architecture} (Granite's multipliers, OLMo's norms and clip_qkv, SmolLM3's layers without rope, Cohere's parallel LayerNorm blocks, PhiMoE's biased LayerNorms and sparsemixer routing)`, param: 'device'}
-  if (c.hiddenAct !== 'silu' || c.normWeightOffset !== 0 || c.embeddingScale !== 1 || c.sandwichNorms || c.attentionScale !== 0 || c.attnLogitSoftcap !== 0 || c.finalLogitSoftcap !== 0)
-    return {reason: `${c.architecture} (GeGLU, (1 + weight) norms, scaled embeddings, sandwich norms or soft-capping)`, param: 'device'}
+  if (c.hiddenAct !== 'silu' && c.hiddenAct !== 'gelu_pytorch_tanh') return {reason: `${c.architecture} (a gated MLP of ${c.hiddenAct})`, param: 'device'}
+  // Gemma and Gemma 2 run on CUDA (their windows capped away: capContextToWindows); Gemma 3's sliding layers rotate with a second base.
+  if (c.ropeLocalTheta !== undefined) return {reason: `${c.architecture} (a second rope base on its sliding layers: rope_local_base_freq)`, param: 'device'}
   if (c.moe) return {reason: `${c.architecture} (mixture-of-experts MLPs)`, param: 'device'}
-  if (c.mlpBias || c.rotaryDim !== undefined) return {reason: `${c.architecture} (${c.mlpBias ? 'MLP biases: mlp_bias' : 'partial rotary: partial_rotary_factor'})`, param: 'device'}
-  if (c.attentionOutputBias) return {reason: `${c.architecture} (an o_proj bias: attention_bias)`, param: 'device'}
-  if (c.headDim % 8 !== 0 || c.headDim > 256) return {reason: `head_dim ${c.headDim} (CUDA attention needs a multiple of 8, at most 256)`, param: 'device'}
+  if (c.headDim > 256) return {reason: `head_dim ${c.headDim} (CUDA attention takes at most 256)`, param: 'device'}
   return null
 }
 

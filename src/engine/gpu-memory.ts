@@ -26,12 +26,17 @@ export function cudaKvBytesPerBlock(config: ModelConfig, blockSize: number): num
   return 2 * config.numLayers * blockSize * config.numKvHeads * config.headDim * 2
 }
 
-/** Weights as the CUDA backend stores them: every matrix and norm in 2 bytes, a tied LM head once, biases and q/k norms in fp32. */
+/**
+ * Weights as the CUDA backend stores them (native/cuda/cuda_weights.cu): every matrix in 2 bytes, a tied LM head once;
+ * norms (4 a layer with Gemma 2's sandwich norms, else 2), q/k norms and biases (q/k/v, o_proj, the MLP's) in fp32.
+ */
 export function cudaWeightBytes(config: ModelConfig): number {
   const {hiddenSize: h, intermediateSize: inter, numHeads, numKvHeads, headDim, vocabSize, numLayers} = config
   const qkvRows = (numHeads + 2 * numKvHeads) * headDim
-  const perLayer = 2 * (2 * h + qkvRows * h + h * numHeads * headDim + 3 * h * inter) + (config.attentionBias ? 4 * qkvRows : 0) + (config.qkNorm ? 4 * 2 * headDim : 0)
-  return 2 * (vocabSize * h * (config.tieWordEmbeddings ? 1 : 2) + h) + numLayers * perLayer
+  const fp32 = (config.sandwichNorms ? 4 : 2) * h + (config.attentionBias ? qkvRows : 0) + (config.qkNorm ? 2 * headDim : 0) +
+    (config.attentionOutputBias ? h : 0) + (config.mlpBias ? 2 * inter + h : 0)
+  const perLayer = 2 * (qkvRows * h + h * numHeads * headDim + 3 * h * inter) + 4 * fp32
+  return 2 * vocabSize * h * (config.tieWordEmbeddings ? 1 : 2) + 4 * h + numLayers * perLayer
 }
 
 /** Rows the CUDA LM head computes at a time (native/cuda/cuda_ops.h kLogitsChunkRows). */
@@ -64,6 +69,7 @@ export function cudaStepScratchBytes(config: ModelConfig, numTokens: number, num
     n * qkvWidth * 4,
     n * qWidth * 2, // attention output
     n * 2 * inter * 4, // gate/up
+    config.sandwichNorms ? n * h * 4 : 0, // a sublayer output normed in fp32 (Gemma 2)
     n * inter * 2, // SiLU output
     // (max, sum, head_dim floats) per decode row, head and partition; the native side cuts partitions finer while
     // rows x partitions < 32 (attention_partition_tokens), which never takes more than 64 such row-partitions.

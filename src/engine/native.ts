@@ -133,6 +133,11 @@ export interface NativeOps {
    * settles. `threads` (default: one fewer than the cores, so the event loop keeps one) bounds the threads it splits rows among.
    */
   promptLogprobs(logits: Float32Array, vocabSize: number, asked: PromptRowsAsked, threads?: number): Promise<PromptLogprobArrays>
+  /**
+   * The CUDA backend's per-step split of attention rows (native/include/pagedllm/attention_split.h): one-row sequences
+   * are decode rows, longer chunks (first row, rows) tiles of 16; with tilesOnly (head_dim not a multiple of 8) all tiles.
+   */
+  splitAttentionRows(queryStartLoc: Int32Array, contextLens: Int32Array, tilesOnly: boolean): {decodeRows: Int32Array; prefillTiles: Int32Array; maxDecodeKvLen: number}
   /** out = row where `mask` (a bit per token, ceil(vocab / 32) words) allows, -Infinity elsewhere; calling thread. */
   applyTokenMask(row: Float32Array, mask: Int32Array, out: Float32Array): void
   /** y[numRows, outFeatures] = x W^T (+ bias), W converted to `format` on every call (LinearWeights keeps it). */

@@ -151,10 +151,10 @@ std::string run_cuda_kernel_bench() {
   {
     const int rows = 8192, hidden = 4096;
     DeviceMemory x = random_device(size_t(rows) * hidden * 4, rng), delta = random_device(size_t(rows) * hidden * 4, rng);
-    DeviceMemory weight = random_device(hidden * 2, rng), out(size_t(rows) * hidden * 2);
+    DeviceMemory weight = random_device(hidden * 4, rng), out(size_t(rows) * hidden * 2);  // fp32 norm weights
     // The fp32 buffers hold random bf16 bit pairs: finite values of moderate size, which is all a norm needs.
     const double ms = median_ms([&] {
-      fused_add_rms_norm(x.as<float>(), delta.as<float>(), nullptr, rows, hidden, weight.as<bf16>(), 1e-5f, out.as<bf16>(), nullptr);
+      fused_add_rms_norm(x.as<float>(), delta.as<float>(), nullptr, rows, hidden, weight.as<float>(), 1e-5f, out.as<bf16>(), nullptr);
     });
     report.add("fused_add_rms_norm bf16 8192x4096", ms, double(rows) * hidden * (4 + 4 + 4 + 2));
   }

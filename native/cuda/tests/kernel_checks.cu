@@ -2,6 +2,7 @@
 // outputs poisoned with NaN first so unwritten elements fail, inputs fresh random values for every call.
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <numeric>
 #include <random>
 #include <sstream>
@@ -128,15 +129,16 @@ template <typename T>
 void check_norms(Checker& c) {
   const int rows = 7, hidden = 1000;
   const float eps = 1e-5f;
-  std::vector<double> weight_ref;
-  const auto weight = c.random_rounded<T>(hidden, 1.f, &weight_ref);
+  // fp32 weights, as the backend keeps them (Gemma's 1 + weight formed at load).
+  const auto weight = c.random_floats(hidden, 1.f);
+  const std::vector<double> weight_ref(weight.begin(), weight.end());
   const auto x = c.random_floats(size_t(rows) * hidden, 2.f);
   const auto delta = c.random_floats(size_t(rows) * hidden, 1.f);
   const std::vector<int32_t> gather = {5, 0, 3};
   // rms_norm with a row gather
   {
     DeviceArray<float> x_dev(x);
-    DeviceArray<T> w_dev(weight);
+    DeviceArray<float> w_dev(weight);
     DeviceArray<int32_t> idx(gather);
     auto out = DeviceArray<T>::poisoned(gather.size() * hidden);
     rms_norm(x_dev.get(), idx.get(), int(gather.size()), hidden, w_dev.get(), eps, out.get(), nullptr);
@@ -150,7 +152,7 @@ void check_norms(Checker& c) {
   // fused residual add + norm: both the updated residual and the normalized output
   {
     DeviceArray<float> residual(x), delta_dev(delta);
-    DeviceArray<T> w_dev(weight);
+    DeviceArray<float> w_dev(weight);
     auto out = DeviceArray<T>::poisoned(size_t(rows) * hidden);
     fused_add_rms_norm(residual.get(), delta_dev.get(), nullptr, rows, hidden, w_dev.get(), eps, out.get(), nullptr);
     std::vector<double> sum(x.size()), ref(x.size());
@@ -163,7 +165,7 @@ void check_norms(Checker& c) {
   {
     const std::vector<int32_t> rows_twice = {6, 2, 6};
     DeviceArray<float> residual(x), delta_dev(delta);
-    DeviceArray<T> w_dev(weight);
+    DeviceArray<float> w_dev(weight);
     DeviceArray<int32_t> idx(rows_twice);
     auto out = DeviceArray<T>::poisoned(rows_twice.size() * hidden);
     fused_add_rms_norm(residual.get(), delta_dev.get(), idx.get(), int(rows_twice.size()), hidden, w_dev.get(), eps, out.get(),
@@ -177,6 +179,43 @@ void check_norms(Checker& c) {
     c.report("fused_add_rms_norm", dtype_name<T>(), "gather with a repeated row", out.read(), ref, storage_bound<T>());
     c.report("fused_add_rms_norm", "f32", "gathered: residual not written", residual.read(), unchanged, 0.0);
   }
+  // fp32 out (Gemma 2's sandwich norm of a sublayer output), every row
+  {
+    DeviceArray<float> x_dev(x), w_dev(weight);
+    auto out = DeviceArray<float>::poisoned(x.size());
+    rms_norm(x_dev.get(), nullptr, rows, hidden, w_dev.get(), eps, out.get(), nullptr);
+    std::vector<double> ref(x.size());
+    for (int r = 0; r < rows; ++r) {
+      std::vector<double> row(x.begin() + size_t(r) * hidden, x.begin() + size_t(r + 1) * hidden);
+      rms_normalize(row.data(), hidden, eps, weight_ref, &ref, size_t(r) * hidden);
+    }
+    c.report("rms_norm", "f32", "fp32 out (sandwich norm), 7 rows", out.read(), ref, 1e-5);
+  }
+}
+
+// Runs rotary_embedding with the model's frequencies and holds it to a float64 rotation whose frequency i is
+// `reference_freq(i)`, recomputed independently: each head's first rotary_dim values (all when 0) turn, pairs
+// (i, i + rotated / 2); the rest of each head and v stay as they were.
+void check_rotary_case(Checker& c, const ModelConfig& model, const std::vector<int32_t>& positions,
+                       const std::function<double(int)>& reference_freq, const std::string& name) {
+  const std::vector<float> inv_freq = rope_inv_freq(model);
+  const int tokens = int(positions.size()), width = (model.num_heads + 2 * model.num_kv_heads) * model.head_dim;
+  const int half = (model.rotary_dim > 0 ? model.rotary_dim : model.head_dim) / 2;
+  const auto qkv = c.random_floats(size_t(tokens) * width, 1.f);
+  DeviceArray<float> qkv_dev(qkv), freq_dev(inv_freq);
+  DeviceArray<int32_t> pos_dev(positions);
+  rotary_embedding(qkv_dev.get(), width, pos_dev.get(), tokens, model.num_heads, model.num_kv_heads, model.head_dim,
+                   freq_dev.get(), nullptr, 1.f, model.rotary_dim);
+  std::vector<double> ref(qkv.begin(), qkv.end());
+  for (int t = 0; t < tokens; ++t)
+    for (int h = 0; h < model.num_heads + model.num_kv_heads; ++h)
+      for (int i = 0; i < half; ++i) {
+        const double angle = positions[t] * double(float(reference_freq(i)));
+        const size_t at = size_t(t) * width + h * model.head_dim + i;
+        ref[at] = qkv[at] * std::cos(angle) - qkv[at + half] * std::sin(angle);
+        ref[at + half] = qkv[at + half] * std::cos(angle) + qkv[at] * std::sin(angle);
+      }
+  c.report("rotary_embedding", "f32", name, qkv_dev.read(), ref, 1e-5);
 }
 
 void check_rotary(Checker& c) {
@@ -190,34 +229,37 @@ void check_rotary(Checker& c) {
   model.rope_low_freq_factor = 1.f;
   model.rope_high_freq_factor = 4.f;
   model.rope_original_max_position = 8192;
-  const std::vector<float> inv_freq = rope_inv_freq(model);
-  const int tokens = 5, width = (model.num_heads + 2 * model.num_kv_heads) * model.head_dim, half = model.head_dim / 2;
-  const std::vector<int32_t> positions = {0, 1, 17, 4095, 30000};
-  const auto qkv = c.random_floats(size_t(tokens) * width, 1.f);
-  DeviceArray<float> qkv_dev(qkv), freq_dev(inv_freq);
-  DeviceArray<int32_t> pos_dev(positions);
-  rotary_embedding(qkv_dev.get(), width, pos_dev.get(), tokens, model.num_heads, model.num_kv_heads, model.head_dim,
-                   freq_dev.get(), nullptr);
-  // Reference recomputes the llama3 frequencies independently in double.
-  std::vector<double> ref(qkv.begin(), qkv.end());
-  const double pi = 3.14159265358979323846;
-  for (int t = 0; t < tokens; ++t)
-    for (int h = 0; h < model.num_heads + model.num_kv_heads; ++h)
-      for (int i = 0; i < half; ++i) {
-        double freq = std::pow(500000.0, -2.0 * i / model.head_dim);
-        const double wavelen = 2 * pi / freq;
-        if (wavelen > 8192.0) {
-          freq /= 8;
-        } else if (wavelen >= 8192.0 / 4) {
-          const double smooth = (8192.0 / wavelen - 1) / (4 - 1);
-          freq = (1 - smooth) * freq / 8 + smooth * freq;
-        }
-        const double angle = positions[t] * double(float(freq));
-        const size_t at = size_t(t) * width + h * model.head_dim + i;
-        ref[at] = qkv[at] * std::cos(angle) - qkv[at + half] * std::sin(angle);
-        ref[at + half] = qkv[at + half] * std::cos(angle) + qkv[at] * std::sin(angle);
-      }
-  c.report("rotary_embedding", "f32", "llama3 scaling, positions up to 30000, v untouched", qkv_dev.read(), ref, 1e-5);
+  check_rotary_case(c, model, {0, 1, 17, 4095, 30000}, [](int i) {
+    double freq = std::pow(500000.0, -2.0 * i / 128);
+    const double wavelen = 2 * 3.14159265358979323846 / freq;
+    if (wavelen > 8192.0) {
+      freq /= 8;
+    } else if (wavelen >= 8192.0 / 4) {
+      const double smooth = (8192.0 / wavelen - 1) / (4 - 1);
+      freq = (1 - smooth) * freq / 8 + smooth * freq;
+    }
+    return freq;
+  }, "llama3 scaling, positions up to 30000, v untouched");
+  // Phi-3's partial rotary: the first 24 of 40 values of each head turn, frequencies over them (theta^(-2i / 24)).
+  ModelConfig partial;
+  partial.head_dim = 40;
+  partial.rotary_dim = 24;
+  partial.num_heads = 3;
+  partial.num_kv_heads = 1;
+  partial.rope_theta = 10000.f;
+  check_rotary_case(c, partial, {0, 3, 500, 4000}, [](int i) { return std::pow(10000.0, -2.0 * i / 24); },
+                    "partial: 24 of head_dim 40, the rest and v untouched");
+}
+
+// Gemma 2's final logit soft-capping: cap * tanh(x / cap) over values well past the cap.
+void check_softcap(Checker& c) {
+  const float cap = 12.5f;
+  const auto x = c.random_floats(5000, 30.f);
+  DeviceArray<float> x_dev(x);
+  softcap_values(x_dev.get(), x.size(), cap, nullptr);
+  std::vector<double> ref(x.size());
+  for (size_t i = 0; i < x.size(); ++i) ref[i] = cap * std::tanh(double(x[i]) / cap);
+  c.report("softcap_values", "f32", "cap 12.5, 5000 values of scale 30", x_dev.read(), ref, 1e-6);
 }
 
 // Qwen3's q/k norm on fp32 QKV rows: each q and k head normalised with its own weights, v untouched; head_dim 128
@@ -255,6 +297,14 @@ void check_activation_and_embedding(Checker& c) {
       ref[size_t(t) * inter + i] = g / (1 + std::exp(-g)) * u;
     }
   c.report("silu_and_mul", dtype_name<T>(), "9 tokens, intermediate 700", out.read(), ref, storage_bound<T>());
+  auto gelu_out = DeviceArray<T>::poisoned(size_t(tokens) * inter);
+  gelu_tanh_and_mul(gu_dev.get(), tokens, inter, gelu_out.get(), nullptr);
+  for (int t = 0; t < tokens; ++t)
+    for (int i = 0; i < inter; ++i) {  // gelu_pytorch_tanh: 0.5 g (1 + tanh(sqrt(2/pi) (g + 0.044715 g^3)))
+      const double g = gate_up[size_t(t) * 2 * inter + i], u = gate_up[size_t(t) * 2 * inter + inter + i];
+      ref[size_t(t) * inter + i] = 0.5 * g * (1 + std::tanh(std::sqrt(2 / 3.14159265358979323846) * (g + 0.044715 * g * g * g))) * u;
+    }
+  c.report("gelu_tanh_and_mul", dtype_name<T>(), "9 tokens, intermediate 700", gelu_out.read(), ref, storage_bound<T>());
 
   std::vector<double> table_ref;
   const auto table = c.random_rounded<T>(size_t(vocab) * hidden, 1.f, &table_ref);
@@ -268,6 +318,10 @@ void check_activation_and_embedding(Checker& c) {
   for (int t = 0; t < tokens; ++t)
     for (int i = 0; i < hidden; ++i) emb_ref[size_t(t) * hidden + i] = table_ref[size_t(ids[t]) * hidden + i];
   c.report("embedding", dtype_name<T>(), "exact gather", embedded.read(), emb_ref, 0.0);
+  const float scale = std::sqrt(float(hidden));  // Gemma's sqrt(hidden), applied in fp32
+  embedding_lookup(table_dev.get(), ids_dev.get(), tokens, hidden, embedded.get(), nullptr, scale);
+  for (double& value : emb_ref) value = double(float(value) * scale);
+  c.report("embedding", dtype_name<T>(), "gather x sqrt(hidden) (Gemma)", embedded.read(), emb_ref, 0.0);
 }
 
 // Each GEMM this machine can run (WMMA always; cuBLAS when a library loads), against float64, and twice on the same
@@ -324,7 +378,7 @@ void check_linear(Checker& c, int num_sms) {
 // so a kernel that ignores the block table reads the wrong tokens.
 template <typename T>
 void check_cache_and_attention(Checker& c, int head_dim, int num_heads, int num_kv_heads, const std::vector<int>& contexts,
-                               const std::vector<int>& query_lens) {
+                               const std::vector<int>& query_lens, double scale_override = 0, float softcap = 0.f) {
   const int layers = 2, layer = 1, block_size = 16;
   const KvLayout layout{layers, block_size, num_kv_heads, head_dim};
   const int num_seqs = int(contexts.size());
@@ -373,16 +427,20 @@ void check_cache_and_attention(Checker& c, int head_dim, int num_heads, int num_
     }
   }
   const std::string shape = "hd" + std::to_string(head_dim) + " heads " + std::to_string(num_heads) + "/" +
-                            std::to_string(num_kv_heads) + " max ctx " + std::to_string(*std::max_element(contexts.begin(), contexts.end()));
+                            std::to_string(num_kv_heads) + " max ctx " + std::to_string(*std::max_element(contexts.begin(), contexts.end())) +
+                            (softcap > 0.f ? " softcap " + std::to_string(softcap) + ", scale " + std::to_string(scale_override) : "");
   c.report("reshape_and_cache", dtype_name<T>(), shape + " (whole pool)", pool.read(), pool_ref, 0.0);
 
   const int max_kv_len = *std::max_element(contexts.begin(), contexts.end());
-  const AttentionRows attention_rows{rows, max_kv_len, seq_dev.get(), len_dev.get(), table_dev.get(), max_blocks};
+  AttentionRows attention_rows{rows, max_kv_len, seq_dev.get(), len_dev.get(), table_dev.get(), max_blocks};
+  attention_rows.softcap = softcap;
   DeviceMemory workspace(std::max<size_t>(1, paged_attention_workspace_bytes(rows, num_heads, head_dim, max_kv_len)));
   auto out = DeviceArray<T>::poisoned(size_t(rows) * q_width);
-  const double scale = 1 / std::sqrt(double(head_dim));
-  paged_attention(qkv_dev.get(), width, num_heads, pool.get(), layout, layer, float(scale), attention_rows,
-                  workspace.as<float>(), out.get(), nullptr);
+  const double scale = scale_override > 0 ? scale_override : 1 / std::sqrt(double(head_dim));
+  const bool tiles_only = attention_tiles_only(head_dim);  // the per-row kernel cannot read such heads: split only
+  if (!tiles_only)
+    paged_attention(qkv_dev.get(), width, num_heads, pool.get(), layout, layer, float(scale), attention_rows,
+                    workspace.as<float>(), out.get(), nullptr);
   std::vector<double> ref(out.count, 0.0);
   for (int r = 0; r < rows; ++r) {
     const int s = row_seq[r];
@@ -397,6 +455,7 @@ void check_cache_and_attention(Checker& c, int head_dim, int num_heads, int num_
         for (int d = 0; d < head_dim; ++d)
           dot += double(qkv[size_t(r) * width + h * head_dim + d]) * pool_ref[base + layout.key_offset(layer) + d];
         logits[t] = dot * scale;
+        if (softcap > 0.f) logits[t] = softcap * std::tanh(logits[t] / softcap);  // Gemma 2
         max_logit = std::max(max_logit, logits[t]);
       }
       double total = 0;
@@ -409,12 +468,12 @@ void check_cache_and_attention(Checker& c, int head_dim, int num_heads, int num_
       }
     }
   }
-  c.report("paged_attention", dtype_name<T>(), shape, out.read(), ref, storage_bound<T>());
+  if (!tiles_only) c.report("paged_attention", dtype_name<T>(), shape, out.read(), ref, storage_bound<T>());
 
   // The backend's way: decode rows by index through the per-row kernel (workspace for them only), prefill chunks
   // through the tiled kernel; same reference.
   const std::vector<int32_t> context_lens(contexts.begin(), contexts.end());
-  const AttentionSplit split = split_attention_rows(query_start.data(), context_lens.data(), num_seqs);
+  const AttentionSplit split = split_attention_rows(query_start.data(), context_lens.data(), num_seqs, tiles_only);
   DeviceArray<int32_t> decode_dev(split.decode_rows), tiles_dev(split.prefill_tiles);
   AttentionRows split_rows = attention_rows;
   split_rows.split = true;
@@ -488,6 +547,10 @@ void check_dtype(Checker& c, int num_sms) {
   check_cache_and_attention<T>(c, 256, 4, 2, {40, 90, 600}, {40, 17, 1});  // head_dim 256: over 48 KiB of tile memory
   check_cache_and_attention<T>(c, 80, 16, 2, {5, 300, 1030}, {1, 1, 7});  // 10 of 16 lanes read a token; 8 heads/block
   check_cache_and_attention<T>(c, 16, 6, 2, {3, 260}, {3, 1});  // GQA group 3: one head per block; 2 lanes per token
+  // Gemma 2: query_pre_attn_scalar 24 (not head_dim 32) and a soft cap low enough to bend scores of this size
+  check_cache_and_attention<T>(c, 32, 4, 2, {30, 700}, {30, 1}, 1 / std::sqrt(24.0), 0.5f);
+  // head_dim 12 (not a multiple of 8): decode rows become one-row tiles of the tiled kernel
+  check_cache_and_attention<T>(c, 12, 4, 2, {1, 45, 300}, {1, 45, 1});
 }
 
 }  // namespace
@@ -501,6 +564,7 @@ std::string run_cuda_kernel_checks(uint32_t seed) {
   check_dtype<__nv_bfloat16>(checker, prop.multiProcessorCount);
   check_dtype<__half>(checker, prop.multiProcessorCount);
   check_rotary(checker);
+  check_softcap(checker);
   check_head_norm(checker);
   check_logits_stats(checker);
   PAGEDLLM_CUDA_CHECK(cudaDeviceSynchronize());
