@@ -87,3 +87,20 @@ describe('PyTorch\'s pytorch_model.bin as transformers 4 saved it (torch.save of
     await checkFixture('llama-tied-bin', (config) => config.tieWordEmbeddings, true)
   })
 })
+
+describe('gated MLP activations besides silu / gelu_pytorch_tanh (found by scripts/hf-config-sweep.py)', () => {
+  it('Llama with hidden_act relu and Gemma 2 with hidden_activation gelu (erf, not the tanh form) match transformers float32 eager', async () => {
+    await checkFixture('llama-act-relu', (config) => config.hiddenAct, 'relu')
+    await checkFixture('gemma2-act-gelu', (config) => config.hiddenAct, 'gelu')
+  })
+
+  it('reads transformers\' ACT2FN aliases, keeps Gemma 1\'s legacy "gelu" as the tanh form, and refuses others by name', () => {
+    const base = {vocab_size: 100, hidden_size: 64, intermediate_size: 128, num_hidden_layers: 1, num_attention_heads: 4}
+    const act = (architecture: string, config: Record<string, unknown>) => parseModelConfig({...base, architectures: [architecture], ...config}).hiddenAct
+    assert.deepEqual(['swish', 'gelu_new', 'gelu_fast', 'gelu_python'].map((name) => act('LlamaForCausalLM', {hidden_act: name})), ['silu', 'gelu_pytorch_tanh', 'gelu_pytorch_tanh', 'gelu'])
+    assert.equal(act('GemmaForCausalLM', {hidden_act: 'gelu'}), 'gelu_pytorch_tanh')
+    assert.equal(act('StableLmForCausalLM', {hidden_act: 'relu', num_key_value_heads: 4}), 'relu')
+    assert.throws(() => act('Qwen2ForCausalLM', {hidden_act: 'quick_gelu'}), (error: unknown) =>
+      error instanceof ModelLoadError && /hidden_act "quick_gelu" is not supported \(silu, gelu, gelu_pytorch_tanh, relu, or an ACT2FN alias of one: swish, gelu_python/.test(error.message))
+  })
+})
