@@ -77,6 +77,8 @@ SHORT_AXES = ['base', 'bf16', 'layers-1', 'layers-3', 'gqa-all-to-one', 'head-di
               'rope-llama3', 'window-5', 'attention-bias', 'vocab-odd', 'eos-list-no-bos', 'eps', 'act-gelu-tanh', 'act-gelu']
 LN_AXES = ['base', 'bf16', 'torch-dtype-key', 'layers-1', 'layers-3', 'tied', 'untied', 'vocab-odd', 'max-positions-64', 'eos-list-no-bos', 'eps',
            'act-gelu', 'act-relu', 'act-gelu-tanh', 'act-silu']
+# Phi3Config and PhimoeConfig take longrope alone.
+LONGROPE_AXES = [a for a in RMS_AXES if not a.startswith('rope-') or a in ('rope-theta', 'rope-longrope')]
 ROTARY_AXES = ['rope-theta', 'rope-linear', 'rope-dynamic', 'rope-yarn', 'rope-llama3']
 
 # model_type -> (tokenizer kind, base overrides, axes, head size)
@@ -88,12 +90,12 @@ ARCHS = {
     'gemma': ('spm', dict(head_dim=16), SHORT_AXES, 16),
     'gemma2': ('spm', dict(head_dim=16), RMS_AXES, 16),
     'gemma3_text': ('spm', dict(head_dim=16), RMS_AXES, 16),
-    'phi3': ('spm', {}, RMS_AXES, 16),
+    'phi3': ('spm', {}, LONGROPE_AXES, 16),
     'mixtral': ('spm', MOE, SHORT_AXES, 16),
     'qwen2_moe': ('bpe', dict(MOE, shared_expert_intermediate_size=64), SHORT_AXES, 16),
     'qwen3_moe': ('bpe', MOE, SHORT_AXES, 16),
     'olmoe': ('bpe', MOE, SHORT_AXES, 16),
-    'phimoe': ('spm', MOE, SHORT_AXES, 16),
+    'phimoe': ('spm', MOE, LONGROPE_AXES, 16),
     'granite': ('bpe', dict(embedding_multiplier=3.0, residual_multiplier=0.5, attention_multiplier=0.2, logits_scaling=4.0), SHORT_AXES, 16),
     'granitemoe': ('bpe', dict(MOE, embedding_multiplier=3.0, residual_multiplier=0.5, attention_multiplier=0.2, logits_scaling=4.0), SHORT_AXES, 16),
     'granitemoeshared': ('bpe', dict(MOE, shared_intermediate_size=48), SHORT_AXES, 16),
@@ -119,19 +121,41 @@ ARCHS = {
 RMS_SIZED = {'opt', 'gpt_neox', 'gpt2', 'phi', 'stablelm', 'starcoder2', 'gptj', 'gpt_bigcode', 'gpt_neo', 'bloom', 'falcon', 'mpt'}
 
 
-def variants(selected):
+# Many axes in one checkpoint, a quick first pass (--combos): a combo that differs is then run axis by axis.
+COMBOS = [['bf16', 'layers-3', 'gqa-all-to-one', 'head-dim-24', 'untied', 'rope-yarn', 'rope-longrope', 'attention-bias', 'mlp-bias', 'vocab-odd', 'eps', 'act-gelu'],
+          ['torch-dtype-key', 'layers-1', 'gqa-2', 'tied', 'rope-llama3', 'window-5', 'eos-list-no-bos', 'max-positions-64', 'act-relu'],
+          ['float16', 'gqa-1', 'rope-theta', 'rope-linear', 'act-silu', 'act-gelu-new']]
+
+
+def combos(axes):
+    """Each combo's axes the architecture takes, joined by '+' (an axis set once: the first rope type, activation, GQA, tie)."""
+    for combo in COMBOS:
+        chosen, kinds = [], set()
+        for axis in combo:
+            kind = 'tie' if axis in ('tied', 'untied') else axis.split('-')[0] if axis.split('-')[0] in ('rope', 'act', 'gqa', 'layers') and axis != 'rope-theta' else axis
+            if axis in axes and kind not in kinds:
+                chosen.append(axis)
+                kinds.add(kind)
+        yield '+'.join(chosen)
+
+
+def variants(selected, use_combos):
     for model_type, (kind, base, axes, head_dim) in ARCHS.items():
-        for axis in axes:
+        # In combos, the architectures swept on a short list take every axis: what one ignores or refuses shows up all the same.
+        for axis in (combos(RMS_AXES if axes is SHORT_AXES else axes) if use_combos else axes):
             name = f'{model_type}:{axis}'
             if selected and not any(name == s or (':' not in s and model_type == s) or (s.startswith(':') and axis == s[1:]) for s in selected):
                 continue
             overrides = dict(base if model_type in RMS_SIZED else {**SIZES, **base})
-            if model_type in RMS_SIZED and axis in ('layers-1', 'layers-3'):  # each family's own layer-count key
-                key = next((k for k in ('n_layer', 'num_layers', 'n_layers') if k in overrides), 'num_hidden_layers')
-                overrides[key] = 1 if axis == 'layers-1' else 3
-            else:
-                overrides.update(AXES[axis](head_dim))
-            yield name, model_type, kind, overrides, SAVE.get(axis, {})
+            save = {}
+            for part in axis.split('+'):
+                if model_type in RMS_SIZED and part in ('layers-1', 'layers-3'):  # each family's own layer-count key
+                    key = next((k for k in ('n_layer', 'num_layers', 'n_layers') if k in overrides), 'num_hidden_layers')
+                    overrides[key] = 1 if part == 'layers-1' else 3
+                else:
+                    overrides.update(AXES[part](head_dim))
+                save.update(SAVE.get(part, {}))
+            yield name, model_type, kind, overrides, save
 
 
 def greedy_reference(model, prompts, steps):
@@ -161,13 +185,15 @@ def main():
     parser.add_argument('--tokenizers', default=str(ROOT.parent / 'shared' / 'tokenizers'))
     parser.add_argument('--greedy', type=int, default=12)
     parser.add_argument('--out', default=None, help='a directory to keep the checkpoints in (default: a new temporary one)')
+    parser.add_argument('--combos', action='store_true', help='a few checkpoints per architecture, each with many axes at once')
     parser.add_argument('selected', nargs='*', help='ARCH, ARCH:AXIS or :AXIS (default: all)')
     args = parser.parse_args()
     work = pathlib.Path(args.out or tempfile.mkdtemp(prefix='pagedllm-config-sweep-'))
+    work.mkdir(parents=True, exist_ok=True)
     tokenizers = {kind: crosscheck.tokenizer_for(kind, args.tokenizers) for kind in ('bpe', 'spm')}
     refs, manifest, rows = {}, [], []
-    for name, model_type, kind, overrides, options in variants(args.selected):
-        out = work / name.replace(':', '--')
+    for name, model_type, kind, overrides, options in variants(args.selected, args.combos):
+        out = work / name.replace(':', '--').replace('+', '_')
         tok = tokenizers[kind]
         try:
             build(name, model_type, tok, dict(overrides), options, out)
