@@ -38,7 +38,7 @@ describe('GPT-Neo config', () => {
     assert.throws(() => parseModelConfig({...GPT_NEO, attention_types: [[['global', 'sparse'], 2]]}), loadError(/names the attention type "sparse" \(global, local\)/))
     assert.throws(() => parseModelConfig({...GPT_NEO, attention_types: ['global']}), loadError(/must be a list of \[\[types...\], count\] pairs/))
     assert.throws(() => parseModelConfig({...GPT_NEO, attention_types: [[['local'], 4]], window_size: 0}), loadError(/"window_size" must be a positive integer, got 0/))
-    assert.throws(() => parseModelConfig({...GPT_NEO, attention_types: [[['local'], 4]], activation_function: 'swish'}), loadError(/activation_function "swish" is not supported/))
+    assert.throws(() => parseModelConfig({...GPT_NEO, attention_types: [[['local'], 4]], activation_function: 'quick_gelu'}), loadError(/activation_function "quick_gelu" is not supported/))
   })
 })
 
