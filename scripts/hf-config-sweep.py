@@ -148,12 +148,13 @@ def variants(selected, use_combos):
                 continue
             overrides = dict(base if model_type in RMS_SIZED else {**SIZES, **base})
             save = {}
+            rotary = 24 if 'head-dim-24' in axis.split('+') else head_dim  # longrope's factors follow the head size
             for part in axis.split('+'):
                 if model_type in RMS_SIZED and part in ('layers-1', 'layers-3'):  # each family's own layer-count key
                     key = next((k for k in ('n_layer', 'num_layers', 'n_layers') if k in overrides), 'num_hidden_layers')
                     overrides[key] = 1 if part == 'layers-1' else 3
                 else:
-                    overrides.update(AXES[part](head_dim))
+                    overrides.update(AXES[part](rotary))
                 save.update(SAVE.get(part, {}))
             yield name, model_type, kind, overrides, save
 
