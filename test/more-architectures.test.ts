@@ -44,13 +44,13 @@ describe('GPT-Neo config', () => {
 
 describe('Cohere2 config', () => {
   const COHERE2 = {architectures: ['Cohere2ForCausalLM'], vocab_size: 100, hidden_size: 64, intermediate_size: 128, num_hidden_layers: 8, num_attention_heads: 4}
-  it('as Cohere2Config reads it: every 4th layer full without rope, the others sliding (4096) with it; Command-R\'s block, logit_scale, tied; head_dim always hidden / heads', () => {
+  it('as Cohere2Config reads it: every 4th layer full without rope, the others sliding (4096) with it; Command-R\'s block, logit_scale, tied; head_dim as given (hf-config-sweep.py: transformers 5.18 sizes q_proj by it), else hidden / heads', () => {
     const c = parseModelConfig(COHERE2)
     assert.deepEqual(c.layerWindows, [4096, 4096, 4096, 0, 4096, 4096, 4096, 0])
     assert.deepEqual(c.rmsVariant!.ropeLayers, [true, true, true, false, true, true, true, false])
     assert.deepEqual([c.rmsVariant!.parallelBlock, c.rmsVariant!.normMean, c.rmsVariant!.logitsMultiplier, c.tieWordEmbeddings, c.ropeTheta, c.rmsNormEps, c.headDim, c.maxPositionEmbeddings],
       [true, true, 0.0625, true, 10000, 1e-5, 16, 8192])
-    assert.equal(parseModelConfig({...COHERE2, head_dim: 32}).headDim, 16)
+    assert.deepEqual([parseModelConfig({...COHERE2, head_dim: 32}).headDim, parseModelConfig(COHERE2).headDim], [32, 16])
     const typed = parseModelConfig({...COHERE2, num_hidden_layers: 2, sliding_window: 512, layer_types: ['full_attention', 'sliding_attention'], layer_norm_eps: 1e-6})
     assert.deepEqual([typed.layerWindows, typed.rmsVariant!.ropeLayers, typed.rmsNormEps], [[0, 512], [false, true], 1e-6])
     assert.deepEqual(parseModelConfig({...COHERE2, sliding_window_pattern: 2}).layerWindows, [4096, 0, 4096, 0, 4096, 0, 4096, 0])
