@@ -18,6 +18,11 @@ FIXTURES = {
                                                   rope_scaling=dict(rope_type='longrope', short_factor=[1.0 + 0.5 * i for i in range(3)],
                                                                     long_factor=[2.0 + 0.5 * i for i in range(3)], original_max_position_embeddings=64))),
     'llama-mlp-bias': ('llama', dict(num_attention_heads=2, num_key_value_heads=1, mlp_bias=True)),
+    # Gated MLPs with the activations a config may name besides silu / gelu_pytorch_tanh (scripts/hf-config-sweep.py found them refused or approximated).
+    'llama-act-relu': ('llama', dict(num_attention_heads=2, num_key_value_heads=1, hidden_act='relu')),
+    'granite-attention-bias': ('granite', dict(num_attention_heads=2, num_key_value_heads=1, attention_bias=True, embedding_multiplier=3.0, residual_multiplier=0.5,
+                                               attention_multiplier=0.2, logits_scaling=4.0)),
+    'gemma2-act-gelu': ('gemma2', dict(num_attention_heads=2, num_key_value_heads=1, head_dim=8, hidden_activation='gelu')),
     # ALiBi's models as their own classes save them (tied heads, BLOOM's un-prefixed-by-default names, Falcon's ln_attn / ln_mlp).
     'bloom-tied': ('bloom', dict(num_attention_heads=2)),
     'falcon-new-decoder': ('falcon', dict(num_attention_heads=4, new_decoder_architecture=True, num_kv_heads=2, bias=True)),

@@ -30,7 +30,7 @@ describe('Phi, StableLM, StarCoder2, GPT-J, GPTBigCode configs', () => {
     assert.equal(parseModelConfig({...PHI, rope_parameters: {rope_type: 'default', rope_theta: 5000, partial_rotary_factor: 1}}).layerNorm!.rotaryDim, 16)
     assert.throws(() => parseModelConfig({...PHI, rope_parameters: {rope_type: 'dynamic', factor: 2}}), loadError(/rope type "dynamic" is not supported for PhiForCausalLM/))
     assert.throws(() => parseModelConfig({...PHI, head_dim: 8, qk_layernorm: true}), loadError(/qk_layernorm=true with head_dim 8 is not supported/))
-    assert.throws(() => parseModelConfig({...PHI, hidden_act: 'gelu_fast'}), loadError(/hidden_act "gelu_fast" is not supported/))
+    assert.throws(() => parseModelConfig({...PHI, hidden_act: 'quick_gelu'}), loadError(/hidden_act "quick_gelu" is not supported/))
     assert.throws(() => parseModelConfig({...PHI, num_key_value_heads: 3}), loadError(/num_attention_heads \(4\) is not a multiple of num_key_value_heads \(3\)/))
   })
 
@@ -42,7 +42,7 @@ describe('Phi, StableLM, StarCoder2, GPT-J, GPTBigCode configs', () => {
     assert.deepEqual([v2.layerNorm!.qkvBias, v2.layerNorm!.headNorm, v2.layerNorm!.sharedNorm, v2.layerNorm!.parallelResidual, v2.numKvHeads], [true, 'per-head', true, true, 2])
     // StableLmConfig's num_key_value_heads defaults to 32 whatever the head count.
     assert.throws(() => parseModelConfig({...STABLELM, num_key_value_heads: undefined}), loadError(/num_attention_heads \(4\) is not a multiple of num_key_value_heads \(32\)/))
-    assert.throws(() => parseModelConfig({...STABLELM, hidden_act: 'relu'}), loadError(/hidden_act "relu" is not supported for StableLmForCausalLM's gated MLP/))
+    assert.throws(() => parseModelConfig({...STABLELM, hidden_act: 'quick_gelu'}), loadError(/hidden_act "quick_gelu" is not supported/))
   })
 
   it('StarCoder2 as Starcoder2Config reads it: norm_epsilon, GQA, whole heads rotated, gelu tanh, use_bias, tied, sliding_window on every layer', () => {

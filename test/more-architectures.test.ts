@@ -38,19 +38,19 @@ describe('GPT-Neo config', () => {
     assert.throws(() => parseModelConfig({...GPT_NEO, attention_types: [[['global', 'sparse'], 2]]}), loadError(/names the attention type "sparse" \(global, local\)/))
     assert.throws(() => parseModelConfig({...GPT_NEO, attention_types: ['global']}), loadError(/must be a list of \[\[types...\], count\] pairs/))
     assert.throws(() => parseModelConfig({...GPT_NEO, attention_types: [[['local'], 4]], window_size: 0}), loadError(/"window_size" must be a positive integer, got 0/))
-    assert.throws(() => parseModelConfig({...GPT_NEO, attention_types: [[['local'], 4]], activation_function: 'swish'}), loadError(/activation_function "swish" is not supported/))
+    assert.throws(() => parseModelConfig({...GPT_NEO, attention_types: [[['local'], 4]], activation_function: 'quick_gelu'}), loadError(/activation_function "quick_gelu" is not supported/))
   })
 })
 
 describe('Cohere2 config', () => {
   const COHERE2 = {architectures: ['Cohere2ForCausalLM'], vocab_size: 100, hidden_size: 64, intermediate_size: 128, num_hidden_layers: 8, num_attention_heads: 4}
-  it('as Cohere2Config reads it: every 4th layer full without rope, the others sliding (4096) with it; Command-R\'s block, logit_scale, tied; head_dim always hidden / heads', () => {
+  it('as Cohere2Config reads it: every 4th layer full without rope, the others sliding (4096) with it; Command-R\'s block, logit_scale, tied; head_dim as given (hf-config-sweep.py: transformers 5.18 sizes q_proj by it), else hidden / heads', () => {
     const c = parseModelConfig(COHERE2)
     assert.deepEqual(c.layerWindows, [4096, 4096, 4096, 0, 4096, 4096, 4096, 0])
     assert.deepEqual(c.rmsVariant!.ropeLayers, [true, true, true, false, true, true, true, false])
     assert.deepEqual([c.rmsVariant!.parallelBlock, c.rmsVariant!.normMean, c.rmsVariant!.logitsMultiplier, c.tieWordEmbeddings, c.ropeTheta, c.rmsNormEps, c.headDim, c.maxPositionEmbeddings],
       [true, true, 0.0625, true, 10000, 1e-5, 16, 8192])
-    assert.equal(parseModelConfig({...COHERE2, head_dim: 32}).headDim, 16)
+    assert.deepEqual([parseModelConfig({...COHERE2, head_dim: 32}).headDim, parseModelConfig(COHERE2).headDim], [32, 16])
     const typed = parseModelConfig({...COHERE2, num_hidden_layers: 2, sliding_window: 512, layer_types: ['full_attention', 'sliding_attention'], layer_norm_eps: 1e-6})
     assert.deepEqual([typed.layerWindows, typed.rmsVariant!.ropeLayers, typed.rmsNormEps], [[0, 512], [false, true], 1e-6])
     assert.deepEqual(parseModelConfig({...COHERE2, sliding_window_pattern: 2}).layerWindows, [4096, 0, 4096, 0, 4096, 0, 4096, 0])

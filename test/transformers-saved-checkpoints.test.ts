@@ -32,14 +32,19 @@ describe('a Llama checkpoint with attention_bias (q/k/v and o_proj biases), save
     await checkFixture('llama-attention-bias', (config) => [config.attentionBias, config.attentionOutputBias], [true, true])
   })
 
-  it('is ignored where transformers ignores it (Mistral, Mixtral, Phi-3) and refused by name on the variants (Granite)', () => {
+  it('is ignored where transformers ignores it (Mistral, Mixtral, Phi-3), read by the variants (Granite, OLMo, SmolLM3), refused by name for Cohere', () => {
     const base = {vocab_size: 100, hidden_size: 64, intermediate_size: 128, num_hidden_layers: 1, num_attention_heads: 4, attention_bias: true}
     for (const architecture of ['MistralForCausalLM', 'MixtralForCausalLM', 'Phi3ForCausalLM']) {
       const config = parseModelConfig({...base, architectures: [architecture], num_local_experts: 4, num_experts_per_tok: 2})
       assert.deepEqual([config.attentionBias, config.attentionOutputBias], [false, undefined], architecture)
     }
-    assert.throws(() => parseModelConfig({...base, architectures: ['GraniteForCausalLM']}), (error: unknown) =>
-      error instanceof ModelLoadError && /attention_bias=true .* is not supported for GraniteForCausalLM/.test(error.message))
+    for (const architecture of ['GraniteForCausalLM', 'Olmo2ForCausalLM', 'OlmoForCausalLM', 'SmolLM3ForCausalLM']) assert.equal(parseModelConfig({...base, architectures: [architecture]}).attentionOutputBias, true, architecture)
+    assert.throws(() => parseModelConfig({...base, architectures: ['CohereForCausalLM']}), (error: unknown) =>
+      error instanceof ModelLoadError && /attention_bias=true .* is not supported for CohereForCausalLM \(its q\/k rows are reordered/.test(error.message))
+  })
+
+  it('a Granite checkpoint with them (and its four multipliers) matches transformers float32 eager (scripts/hf-config-sweep.py found it refused)', async () => {
+    await checkFixture('granite-attention-bias', (config) => [config.attentionBias, config.attentionOutputBias], [true, true])
   })
 
 })
@@ -85,5 +90,22 @@ describe('ALiBi\'s architectures as transformers saves them (bf16, tied heads)',
 describe('PyTorch\'s pytorch_model.bin as transformers 4 saved it (torch.save of the state dict), fp16', () => {
   it('loads through the restricted unpickler, its tied lm_head a view of the embedding\'s storage, and matches transformers float32 eager', async () => {
     await checkFixture('llama-tied-bin', (config) => config.tieWordEmbeddings, true)
+  })
+})
+
+describe('gated MLP activations besides silu / gelu_pytorch_tanh (found by scripts/hf-config-sweep.py)', () => {
+  it('Llama with hidden_act relu and Gemma 2 with hidden_activation gelu (erf, not the tanh form) match transformers float32 eager', async () => {
+    await checkFixture('llama-act-relu', (config) => config.hiddenAct, 'relu')
+    await checkFixture('gemma2-act-gelu', (config) => config.hiddenAct, 'gelu')
+  })
+
+  it('reads transformers\' ACT2FN aliases, keeps Gemma 1\'s legacy "gelu" as the tanh form, and refuses others by name', () => {
+    const base = {vocab_size: 100, hidden_size: 64, intermediate_size: 128, num_hidden_layers: 1, num_attention_heads: 4}
+    const act = (architecture: string, config: Record<string, unknown>) => parseModelConfig({...base, architectures: [architecture], ...config}).hiddenAct
+    assert.deepEqual(['swish', 'gelu_new', 'gelu_fast', 'gelu_python'].map((name) => act('LlamaForCausalLM', {hidden_act: name})), ['silu', 'gelu_pytorch_tanh', 'gelu_pytorch_tanh', 'gelu'])
+    assert.equal(act('GemmaForCausalLM', {hidden_act: 'gelu'}), 'gelu_pytorch_tanh')
+    assert.equal(act('StableLmForCausalLM', {hidden_act: 'relu', num_key_value_heads: 4}), 'relu')
+    assert.throws(() => act('Qwen2ForCausalLM', {hidden_act: 'quick_gelu'}), (error: unknown) =>
+      error instanceof ModelLoadError && /hidden_act "quick_gelu" is not supported \(silu, gelu, gelu_pytorch_tanh, relu, or an ACT2FN alias of one: swish, gelu_python/.test(error.message))
   })
 })

@@ -1,5 +1,5 @@
-// Gated MLP activations over rows laid out [gate | up] (the fused gate/up projection's output): SwiGLU silu(gate) * up
-// and GeGLU gelu_tanh(gate) * up.
+// Gated MLP activations over rows laid out [gate | up] (the fused gate/up projection's output): SwiGLU silu(gate) * up,
+// GeGLU gelu_tanh(gate) * up, and act(gate) * up for the other activations a config may name (gelu's erf form, relu).
 #include <cmath>
 
 #include "kernels_avx2.h"
@@ -41,9 +41,28 @@ void gelu_tanh_and_mul(ThreadPool& pool, const float* gate_up, float* out, int n
   gated_rows(pool, gate_up, out, num_rows, dim, avx2::gelu_tanh_and_mul_rows, [](float g) { return gelu_tanh(g); });
 }
 
+float activate(float x, Activation act) {
+  switch (act) {
+    case Activation::Relu: return x > 0.f ? x : 0.f;
+    case Activation::GeluErf: return 0.5f * x * (1.f + std::erf(x * 0.70710678118654752f));
+    case Activation::GeluTanh: return gelu_tanh(x);
+    case Activation::Silu: return x / (1.f + std::exp(-x));
+  }
+  return x;
+}
+
 void gated_and_mul(ThreadPool& pool, Activation act, const float* gate_up, float* out, int num_rows, int dim) {
   if (act == Activation::GeluTanh) return gelu_tanh_and_mul(pool, gate_up, out, num_rows, dim);
-  silu_and_mul(pool, gate_up, out, num_rows, dim);
+  if (act == Activation::Silu) return silu_and_mul(pool, gate_up, out, num_rows, dim);
+  // Rare in gated MLPs (a Llama-family config naming gelu or relu): the portable loop, on every build.
+  for_row_ranges(pool, num_rows, static_cast<size_t>(dim) * 8, [&](int begin, int end) {
+    for (int r = begin; r < end; ++r) {
+      const float* gate = gate_up + static_cast<size_t>(r) * 2 * dim;
+      const float* up = gate + dim;
+      float* out_row = out + static_cast<size_t>(r) * dim;
+      for (int i = 0; i < dim; ++i) out_row[i] = activate(gate[i], act) * up[i];
+    }
+  });
 }
 
 }  // namespace cpu

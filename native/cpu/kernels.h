@@ -111,10 +111,12 @@ void rotary(ThreadPool& pool, float* x, int num_rows, int row_stride, int num_he
 void silu_and_mul(ThreadPool& pool, const float* gate_up, float* out, int num_rows, int dim);
 // out[r] = gelu_tanh(gate) * up (GeGLU, Gemma's gelu_pytorch_tanh), computed as gate * sigmoid(2 * inner).
 void gelu_tanh_and_mul(ThreadPool& pool, const float* gate_up, float* out, int num_rows, int dim);
-// The gated MLP's activation as the config names it: gelu_tanh_and_mul for GeluTanh, else silu_and_mul.
+// The gated MLP's activation as the config names it: act(gate) * up (silu_and_mul, gelu_tanh_and_mul, or a portable loop).
 void gated_and_mul(ThreadPool& pool, Activation act, const float* gate_up, float* out, int num_rows, int dim);
 // gelu's tanh form of one value (the portable kernels' formula), for the LayerNorm family's plain MLP.
 float gelu_tanh(float x);
+// One value through the activation (the plain MLP's, and the gated one's rarer activations).
+float activate(float x, Activation act);
 
 // ---- row statistics (sampling) ----
 // For each row of [num_rows, vocab] logits: stats[3r] = max, stats[3r + 1] = the lowest index holding it,

@@ -14,16 +14,6 @@ namespace pagedllm {
 namespace cpu {
 
 namespace {
-float activate(float x, Activation act) {
-  switch (act) {
-    case Activation::Relu: return x > 0.f ? x : 0.f;
-    case Activation::GeluErf: return 0.5f * x * (1.f + std::erf(x * 0.70710678118654752f));
-    case Activation::GeluTanh: return gelu_tanh(x);
-    case Activation::Silu: return x / (1.f + std::exp(-x));
-  }
-  return x;
-}
-
 const float* or_null(const std::vector<float>& values) { return values.empty() ? nullptr : values.data(); }
 
 // GPT-NeoX's parallel residual in transformers' order: (mlp + attention) + x.

@@ -251,7 +251,6 @@ ModelConfig parse_model_config(const Napi::Object& config) {
   parse_rope(config, out);
   parse_moe(config, out);
   if (config.Has("layerNorm") && config.Get("layerNorm").IsObject()) parse_layer_norm(config.Get("layerNorm").As<Napi::Object>(), out);
-  if ((out.hidden_act == Activation::Relu || out.hidden_act == Activation::GeluErf) && !out.layer_norm) fail(config.Env(), "hiddenAct '" + act + "' needs the LayerNorm family's plain MLP");
   parse_layer_windows(config, out);
   parse_rms_variant(config, out);
   if (out.vocab_size <= 0 || out.hidden_size <= 0 || out.intermediate_size <= 0 || out.num_layers <= 0 ||

@@ -4,7 +4,8 @@
 import {ModelLoadError, quotedValue} from '../errors.js'
 import {bloomAlibiSlopes, mptAlibiSlopes} from './alibi-slopes.js'
 import {isObject, parseRopeScaling} from './rope-scaling.js'
-import {configReader, LAYERNORM_DEFAULTS, layerNormBase, plainActivation, plainRotary} from './layernorm-config-reader.js'
+import {configReader, LAYERNORM_DEFAULTS, layerNormBase, plainRotary} from './layernorm-config-reader.js'
+import {transformersActivation} from './activations.js'
 import type {LayerNormFeatures, LayerNormModelFields} from './layernorm-family.js'
 import type {ModelConfig} from './model-config.js'
 
@@ -85,7 +86,7 @@ export function parseAlibiFamilyConfig(config: Json, architecture: string, sourc
     }
     fields = {vocabSize: integer('vocab_size', 65024), hiddenSize: hidden, intermediateSize: config.ffn_hidden_size == null ? 4 * hidden : integer('ffn_hidden_size'),
       numLayers: integer('num_hidden_layers', 32), numHeads: heads, numKvHeads: kvHeads, headDim, maxPositionEmbeddings: integer('max_position_embeddings', 2048),
-      rmsNormEps: number('layer_norm_epsilon', 1e-5), hiddenAct: plainActivation(config.activation ?? 'gelu', 'activation', source), tieWordEmbeddings: flag('tie_word_embeddings', true), ropeTheta,
+      rmsNormEps: number('layer_norm_epsilon', 1e-5), hiddenAct: transformersActivation(config.activation ?? 'gelu', 'activation', source), tieWordEmbeddings: flag('tie_word_embeddings', true), ropeTheta,
       ...(notes.length > 0 ? {notes} : {})}
   } else {
     const hidden = aliased(['d_model', 'hidden_size'], 2048), heads = aliased(['n_heads', 'num_attention_heads'], 16), headDim = headDimOf(hidden, heads)

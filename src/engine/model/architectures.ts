@@ -3,6 +3,8 @@ import {ModelLoadError, quotedValue} from '../errors.js'
 import {float32ToBf16Bits, bf16BitsToFloat32, f16BitsToFloat32, float32ToF16Bits} from './float-formats.js'
 import type {MoeFamily} from './moe-config.js'
 import {LAYERNORM_ARCHITECTURES} from './layernorm-family.js'
+import {transformersActivation} from './activations.js'
+import type {ModelConfig} from './model-config.js'
 
 export interface ArchitectureTraits {
   /** transformers' default max_position_embeddings, used when config.json leaves it out. */
@@ -92,14 +94,12 @@ export const NEAR_MISSES: Record<string, string> = {
 }
 
 /** The MLP activation as config.json names it; Gemma's legacy "gelu" means the tanh form (as transformers reads it). */
-export function parseActivation(config: Record<string, unknown>, architecture: string, source: string): 'silu' | 'gelu_pytorch_tanh' {
+export function parseActivation(config: Record<string, unknown>, architecture: string, source: string): ModelConfig['hiddenAct'] {
   const traits = ARCHITECTURES[architecture]!
   const raw = config[traits.activationKey] ?? traits.defaultActivation
-  const activation = traits.gemmaNorms && raw === 'gelu' ? 'gelu_pytorch_tanh' : raw
-  if (activation !== 'silu' && activation !== 'gelu_pytorch_tanh') {
-    throw new ModelLoadError(`${source}: hidden_act ${quotedValue(raw)} is not supported (silu, gelu_pytorch_tanh).`)
-  }
-  return activation
+  // GemmaConfig turns the original releases' hidden_act "gelu" into the tanh form; Gemma 2 and 3 run what they name.
+  if (traits.gemmaNorms && traits.activationKey === 'hidden_act' && raw === 'gelu') return 'gelu_pytorch_tanh'
+  return transformersActivation(raw, traits.activationKey, source)
 }
 
 /** Gemma 2's attention scale and soft caps (transformers' Gemma2Config defaults: query_pre_attn_scalar 256, caps 50 and 30; null: no cap). */

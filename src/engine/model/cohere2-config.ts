@@ -8,8 +8,9 @@ export const COHERE2 = 'Cohere2ForCausalLM'
 type Json = Record<string, unknown>
 
 /**
- * The config.json as the shared parser should read it: layer_eps as the norm's eps, head_dim always hidden / heads (the
- * class overwrites any given), and layer_types filled in from sliding_window_pattern (4: every 4th layer full) when absent.
+ * The config.json as the shared parser should read it: layer_eps as the norm's eps (head_dim, as transformers 5.18's
+ * attention reads it: as given, else hidden / heads), and layer_types filled in from sliding_window_pattern (4: every 4th
+ * layer full) when absent.
  */
 export function cohere2View(config: Json, source: string): Json {
   // Without a window transformers rotates no layer at all (rope goes with the window), a model no checkpoint is.
@@ -21,7 +22,7 @@ export function cohere2View(config: Json, source: string): Json {
     if (typeof every !== 'number' || !Number.isInteger(every) || every <= 0) throw new ModelLoadError(`${source}: "sliding_window_pattern" must be a positive integer, got ${quotedValue(every)}.`)
     layerTypes = Array.from({length: layers}, (_, i) => ((i + 1) % every !== 0 ? 'sliding_attention' : 'full_attention'))
   }
-  return {...config, rms_norm_eps: config.layer_norm_eps ?? 1e-5, head_dim: undefined, layer_types: layerTypes}
+  return {...config, rms_norm_eps: config.layer_norm_eps ?? 1e-5, layer_types: layerTypes}
 }
 
 /** Which layers rotate q and k: the sliding ones (the view's layer_types, already checked by sliding-windows.ts); undefined when all do. */

@@ -1,5 +1,5 @@
 // What every LayerNorm-family config parser shares: config.json values read with the class's defaults and checked,
-// refusals by key, the plain partial rotary and the plain MLP activations transformers names.
+// refusals by key, the plain partial rotary.
 import {ModelLoadError, quotedValue} from '../errors.js'
 import type {LayerNormFeatures} from './layernorm-family.js'
 import type {ModelConfig} from './model-config.js'
@@ -60,10 +60,4 @@ export function plainRotary(config: Json, architecture: string, source: string, 
   return {ropeTheta: theta, rotaryDim}
 }
 
-/** transformers' ACT2FN names the plain MLP runs: gelu (erf), gelu_new / gelu_pytorch_tanh (tanh form), relu. */
-export function plainActivation(raw: unknown, key: string, source: string): ModelConfig['hiddenAct'] {
-  if (raw === 'gelu' || raw === 'relu') return raw
-  if (raw === 'gelu_new' || raw === 'gelu_pytorch_tanh') return 'gelu_pytorch_tanh'
-  throw new ModelLoadError(`${source}: ${key} ${quotedValue(raw)} is not supported (gelu, gelu_new, gelu_pytorch_tanh, relu).`)
-}
 

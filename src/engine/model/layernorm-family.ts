@@ -3,7 +3,8 @@
 // names (native/cpu/layernorm_family.cpp runs them).
 import {ModelLoadError} from '../errors.js'
 import {ALIBI_ARCHITECTURES, ALIBI_LAYER_PARTS, ALIBI_TOP_LEVEL, alibiLayerPart, parseAlibiFamilyConfig} from './alibi-family.js'
-import {configReader, LAYERNORM_DEFAULTS, layerNormBase, plainActivation, plainRotary} from './layernorm-config-reader.js'
+import {configReader, LAYERNORM_DEFAULTS, layerNormBase, plainRotary} from './layernorm-config-reader.js'
+import {transformersActivation} from './activations.js'
 import {MORE_LAYERNORM_ARCHITECTURES, MORE_LAYER_PARTS, MORE_TOP_LEVEL, parseMoreLayerNormConfig} from './layernorm-more.js'
 import type {ModelConfig} from './model-config.js'
 import type {TensorInfo} from './safetensors.js'
@@ -81,14 +82,14 @@ export function parseLayerNormConfig(config: Json, architecture: string, source:
     Object.assign(features, {qkvBias: bias, outputBias: bias, mlpBias: bias, normAffine: flag('layer_norm_elementwise_affine', true), postNorm: !preNorm,
       finalNorm: preNorm && !flag('_remove_final_layer_norm', false), learnedPositions: sizes.maxPositionEmbeddings + 2, positionOffset: 2,
       embedDim: embedDim === sizes.hiddenSize ? 0 : embedDim})
-    rest = {rmsNormEps: 1e-5, hiddenAct: plainActivation(config.activation_function ?? 'relu', 'activation_function', source), tieWordEmbeddings: flag('tie_word_embeddings', true)}
+    rest = {rmsNormEps: 1e-5, hiddenAct: transformersActivation(config.activation_function ?? 'relu', 'activation_function', source), tieWordEmbeddings: flag('tie_word_embeddings', true)}
   } else if (architecture === 'GPTNeoXForCausalLM') {
     sizes = {vocabSize: integer('vocab_size', 50432), hiddenSize: integer('hidden_size', 6144), intermediateSize: integer('intermediate_size', 24576), numLayers: integer('num_hidden_layers', 44),
       numHeads: integer('num_attention_heads', 64), maxPositionEmbeddings: integer('max_position_embeddings', 2048)}
     if (config.attention_bias === false) throw new ModelLoadError(`${source}: attention_bias=false is not supported for ${architecture} (its MLP keeps biases; the kernels take biases on every linear or none).`)
     const {ropeTheta: theta, rotaryDim} = plainRotary(config, architecture, source, sizes.hiddenSize / sizes.numHeads, 0.25, {theta: 'rotary_emb_base', fraction: 'rotary_pct'})
     Object.assign(features, {parallelResidual: flag('use_parallel_residual', true), rotaryDim})
-    rest = {rmsNormEps: number('layer_norm_eps', 1e-5), hiddenAct: plainActivation(config.hidden_act ?? 'gelu', 'hidden_act', source), tieWordEmbeddings: flag('tie_word_embeddings', false), ropeTheta: theta}
+    rest = {rmsNormEps: number('layer_norm_eps', 1e-5), hiddenAct: transformersActivation(config.hidden_act ?? 'gelu', 'hidden_act', source), tieWordEmbeddings: flag('tie_word_embeddings', false), ropeTheta: theta}
   } else {
     sizes = {vocabSize: integer('vocab_size', 50257), hiddenSize: integer('n_embd', 768), intermediateSize: 0, numLayers: integer('n_layer', 12), numHeads: integer('n_head', 12),
       maxPositionEmbeddings: integer('n_positions', 1024)}
@@ -98,7 +99,7 @@ export function parseLayerNormConfig(config: Json, architecture: string, source:
     refuse('add_cross_attention', 'an encoder-decoder cross-attention')
     Object.assign(features, {learnedPositions: sizes.maxPositionEmbeddings, attentionScaleByLayer: flag('scale_attn_by_inverse_layer_idx', false)})
     if (!flag('scale_attn_weights', true)) base.attentionScale = 1 // unscaled scores
-    rest = {rmsNormEps: number('layer_norm_epsilon', 1e-5), hiddenAct: plainActivation(config.activation_function ?? 'gelu_new', 'activation_function', source), tieWordEmbeddings: flag('tie_word_embeddings', true)}
+    rest = {rmsNormEps: number('layer_norm_epsilon', 1e-5), hiddenAct: transformersActivation(config.activation_function ?? 'gelu_new', 'activation_function', source), tieWordEmbeddings: flag('tie_word_embeddings', true)}
   }
   if (sizes.hiddenSize % sizes.numHeads !== 0) throw new ModelLoadError(`${source}: the hidden size (${sizes.hiddenSize}) is not divisible by the number of attention heads (${sizes.numHeads}).`)
   const headDim = sizes.hiddenSize / sizes.numHeads

@@ -2,7 +2,8 @@
 // unscaled attention scores, and local attention (a window of window_size) on the layers attention_types marks "local".
 // Its config.json read as transformers 5.18's GPTNeoConfig reads it; its checkpoint names for layernorm-family.ts.
 import {ModelLoadError, quotedValue} from '../errors.js'
-import {configReader, LAYERNORM_DEFAULTS, layerNormBase, plainActivation} from './layernorm-config-reader.js'
+import {configReader, LAYERNORM_DEFAULTS, layerNormBase} from './layernorm-config-reader.js'
+import {transformersActivation} from './activations.js'
 import type {LayerNormModelFields} from './layernorm-family.js'
 
 export const GPT_NEO = 'GPTNeoForCausalLM'
@@ -26,7 +27,7 @@ export function parseGptNeoConfig(config: Json, source: string): LayerNormModelF
     attentionScale: 1,
     vocabSize: integer('vocab_size', 50257), hiddenSize: hidden, intermediateSize: config.intermediate_size == null ? 4 * hidden : integer('intermediate_size'),
     numLayers, numHeads: heads, numKvHeads: heads, headDim: hidden / heads, maxPositionEmbeddings: positions, rmsNormEps: number('layer_norm_epsilon', 1e-5),
-    hiddenAct: plainActivation(config.activation_function ?? 'gelu_new', 'activation_function', source), tieWordEmbeddings: flag('tie_word_embeddings', true), ropeTheta: 10000,
+    hiddenAct: transformersActivation(config.activation_function ?? 'gelu_new', 'activation_function', source), tieWordEmbeddings: flag('tie_word_embeddings', true), ropeTheta: 10000,
     attentionBias: false,
     layerNorm: {...LAYERNORM_DEFAULTS, qkvBias: false, learnedPositions: positions},
     ...windowsOf(config, numLayers, source),

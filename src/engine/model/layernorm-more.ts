@@ -1,7 +1,8 @@
 // Phi (1, 1.5, 2), StableLM, StarCoder2, GPT-J and GPTBigCode (StarCoder 1, SantaCoder; GPT-Neo: layernorm-gpt-neo.ts): their config.json read as transformers 5.18's config classes read it
 // (every key they read honoured or refused by name), and their checkpoints' tensor names (layernorm-family.ts maps them).
 import {ModelLoadError, quotedValue} from '../errors.js'
-import {configReader, LAYERNORM_DEFAULTS, layerNormBase, plainActivation, plainRotary} from './layernorm-config-reader.js'
+import {configReader, LAYERNORM_DEFAULTS, layerNormBase, plainRotary} from './layernorm-config-reader.js'
+import {transformersActivation} from './activations.js'
 import type {LayerNormFeatures, LayerNormModelFields} from './layernorm-family.js'
 import {GPT_NEO, GPT_NEO_LAYER_PARTS, GPT_NEO_TOP_LEVEL, parseGptNeoConfig} from './layernorm-gpt-neo.js'
 
@@ -56,7 +57,7 @@ export function parseMoreLayerNormConfig(config: Json, architecture: string, sou
     Object.assign(features, {learnedPositions: positions})
     fields = {vocabSize: integer('vocab_size', 50257), hiddenSize: hidden, intermediateSize: config.n_inner == null ? 4 * hidden : integer('n_inner'), numLayers: integer('n_layer', 12),
       numHeads: heads, numKvHeads: flag('multi_query', true) ? 1 : heads, headDim: headDimOf(hidden, heads), maxPositionEmbeddings: positions,
-      rmsNormEps: number('layer_norm_epsilon', 1e-5), hiddenAct: plainActivation(config.activation_function ?? 'gelu_pytorch_tanh', 'activation_function', source),
+      rmsNormEps: number('layer_norm_epsilon', 1e-5), hiddenAct: transformersActivation(config.activation_function ?? 'gelu_pytorch_tanh', 'activation_function', source),
       tieWordEmbeddings: flag('tie_word_embeddings', true), ropeTheta: 10000}
   } else if (architecture === 'GPTJForCausalLM') {
     const hidden = integer('n_embd', 4096), heads = integer('n_head', 16), headDim = headDimOf(hidden, heads)
@@ -67,7 +68,7 @@ export function parseMoreLayerNormConfig(config: Json, architecture: string, sou
     Object.assign(features, {qkvBias: false, outputBias: false, parallelResidual: true, sharedNorm: true, headBias: true, rotaryDim, interleavedRotary: true})
     fields = {vocabSize: integer('vocab_size', 50400), hiddenSize: hidden, intermediateSize: config.n_inner == null ? 4 * hidden : integer('n_inner'), numLayers: integer('n_layer', 28),
       numHeads: heads, numKvHeads: heads, headDim, maxPositionEmbeddings: integer('n_positions', 2048), rmsNormEps: number('layer_norm_epsilon', 1e-5),
-      hiddenAct: plainActivation(config.activation_function ?? 'gelu_new', 'activation_function', source), tieWordEmbeddings: flag('tie_word_embeddings', false), ropeTheta: 10000}
+      hiddenAct: transformersActivation(config.activation_function ?? 'gelu_new', 'activation_function', source), tieWordEmbeddings: flag('tie_word_embeddings', false), ropeTheta: 10000}
   } else {
     const defaults = {
       PhiForCausalLM: {vocab: 51200, hidden: 2048, inter: 8192, layers: 24, heads: 32, positions: 2048, act: 'gelu_new', fraction: 0.5, tied: false},
@@ -91,17 +92,16 @@ export function parseMoreLayerNormConfig(config: Json, architecture: string, sou
       // transformers sizes q_layernorm by hidden_size / heads, whatever head_dim says.
       if (qkLayerNorm && headDim * heads !== hidden) throw new ModelLoadError(`${source}: qk_layernorm=true with head_dim ${headDim} is not supported for ${architecture} (its q/k norms are hidden_size / heads wide).`)
       Object.assign(features, {parallelResidual: true, sharedNorm: true, headBias: true, headNorm: qkLayerNorm ? 'shared' : 'none'})
-      fields.hiddenAct = plainActivation(rawAct, 'hidden_act', source)
+      fields.hiddenAct = transformersActivation(rawAct, 'hidden_act', source)
     } else if (architecture === 'StableLmForCausalLM') {
       const parallel = flag('use_parallel_residual', false)
       Object.assign(features, {qkvBias: flag('use_qkv_bias', false), outputBias: false, mlpBias: false, gatedMlp: true, parallelResidual: parallel, sharedNorm: parallel,
         headNorm: flag('qk_layernorm', false) ? 'per-head' : 'none'})
-      if (rawAct !== 'silu' && rawAct !== 'gelu_pytorch_tanh' && rawAct !== 'gelu_new') throw new ModelLoadError(`${source}: hidden_act ${quotedValue(rawAct)} is not supported for ${architecture}'s gated MLP (silu, gelu_pytorch_tanh, gelu_new).`)
-      fields.hiddenAct = rawAct === 'silu' ? 'silu' : 'gelu_pytorch_tanh'
+      fields.hiddenAct = transformersActivation(rawAct, 'hidden_act', source)
     } else {
       const bias = flag('use_bias', true)
       Object.assign(features, {qkvBias: bias, outputBias: bias, mlpBias: bias})
-      fields.hiddenAct = plainActivation(rawAct, 'hidden_act', source)
+      fields.hiddenAct = transformersActivation(rawAct, 'hidden_act', source)
       const window = slidingWindow(config.sliding_window, source)
       if (window > 0) fields.layerWindows = Array.from({length: fields.numLayers}, () => window)
     }
