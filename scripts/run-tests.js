@@ -23,7 +23,7 @@ if (only.length === 0) {
 const files = (only.length > 0 ? only : readdirSync(join(root, 'test')).filter((f) => f.endsWith('.test.ts')).sort().map((f) => join('test', f)))
 const testBuilt = process.env.PAGEDLLM_TEST_BUILT === '1'
 if (testBuilt) assertBuildIsCurrent()
-const args = ['--import', 'tsx', ...(testBuilt ? ['--import', './scripts/test-built-modules.js'] : []), '--test', '--test-concurrency=1', ...files]
+const args = ['--import', 'tsx', ...(testBuilt ? ['--import', join(root, 'scripts', 'test-built-modules.js')] : []), '--test', '--test-concurrency=1', ...files]
 const result = spawnSync(process.execPath, args, {stdio: 'inherit', cwd: root})
 process.exit(result.status ?? 1)
 
