@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 // Runs the test suite with node:test through tsx, after type-checking src/, test/ and scripts/ (tsconfig.check.json).
 // With test files named on the command line it runs only those and leaves the type-check to the full run.
+// PAGEDLLM_TEST_BUILT=1 (.ci/run sets it after `npm ci` built dist/) tests the build instead of transpiling the sources:
+// imports of src/ load dist/ (test-built-modules.js) and commands run as bin/run.js (test/support/run-command.ts).
 import {spawnSync} from 'node:child_process'
-import {readdirSync} from 'node:fs'
+import {readdirSync, statSync} from 'node:fs'
 import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
@@ -19,6 +21,31 @@ if (only.length === 0) {
   console.log('type-check passed (src/, test/, scripts/)')
 }
 const files = (only.length > 0 ? only : readdirSync(join(root, 'test')).filter((f) => f.endsWith('.test.ts')).sort().map((f) => join('test', f)))
-const args = ['--import', 'tsx', '--test', '--test-concurrency=1', ...files]
+const testBuilt = process.env.PAGEDLLM_TEST_BUILT === '1'
+if (testBuilt) assertBuildIsCurrent()
+const args = ['--import', 'tsx', ...(testBuilt ? ['--import', join(root, 'scripts', 'test-built-modules.js')] : []), '--test', '--test-concurrency=1', ...files]
 const result = spawnSync(process.execPath, args, {stdio: 'inherit', cwd: root})
 process.exit(result.status ?? 1)
+
+/**
+ * `npm run build:ts` writes oclif.manifest.json after compiling every source, so the build is current when the manifest
+ * is newer than every file under src/ (~250 stats, a few ms). A stale one stops the run by name rather than being
+ * tested in the sources' place.
+ */
+function assertBuildIsCurrent() {
+  /** @param {string} why */
+  const fail = (why) => {
+    console.error(`PAGEDLLM_TEST_BUILT=1 tests dist/, but ${why}: run npm run build:ts, or unset PAGEDLLM_TEST_BUILT to test the sources`)
+    process.exit(1)
+  }
+  let builtAt = 0
+  try {
+    builtAt = statSync(join(root, 'oclif.manifest.json')).mtimeMs
+  } catch {
+    fail('oclif.manifest.json is missing')
+  }
+  for (const entry of readdirSync(join(root, 'src'), {recursive: true, withFileTypes: true})) {
+    const path = join(entry.parentPath, entry.name)
+    if (entry.isFile() && statSync(path).mtimeMs > builtAt) fail(`${path} changed after the last build`)
+  }
+}

@@ -1,25 +1,23 @@
 // `pagedllm serve` as a process: start-up report, serving with an API key, the built-in model, and a graceful exit on SIGTERM, SIGINT and SIGHUP.
 import assert from 'node:assert/strict'
-import {spawn} from 'node:child_process'
+import {spawn, type StdioOptions} from 'node:child_process'
 import {existsSync} from 'node:fs'
 import {fileURLToPath} from 'node:url'
 import {before, describe, it} from 'node:test'
 import {ensureTestModel} from '../src/engine/model/test-model.js'
+import {spawnCommand} from './support/run-command.js'
 
 const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url))
 let modelDir: string
 
 /**
- * Runs the serve command in a child process: through oclif from the sources (tsx, no build needed), or as a
- * supervisor runs it, `node bin/run.js serve` (the built dist/), so that signals reach the server itself.
+ * Runs the serve command in a child process: as spawnCommand runs a command (the sources under tsx, or bin/run.js on
+ * the build in CI), or always as a supervisor runs it, `node bin/run.js serve` (the built dist/), so that signals reach
+ * the server itself.
  */
-function startServe(args: string[], how: 'sources' | 'bin' = 'sources') {
-  // oclif's handle() turns a command error into its message and exit code, as bin/run.js does.
-  const program =
-    `const {handle} = await import('@oclif/core'); const {default: Serve} = await import('./src/commands/serve.ts');` +
-    ` await Serve.run(${JSON.stringify(args)}, import.meta.url).catch(handle)`
-  const argv = how === 'bin' ? ['bin/run.js', 'serve', ...args] : ['--import', 'tsx', '--input-type=module', '-e', program]
-  const child = spawn(process.execPath, argv, {cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe']})
+function startServe(args: string[], how: 'command' | 'bin' = 'command') {
+  const stdio: StdioOptions = ['ignore', 'ignore', 'pipe']
+  const child = how === 'bin' ? spawn(process.execPath, ['bin/run.js', 'serve', ...args], {cwd: REPO_ROOT, stdio}) : spawnCommand('serve', args, {stdio})
   let stderr = ''
   const lineWaiters: {pattern: RegExp; resolve: (match: RegExpMatchArray) => void}[] = []
   child.stderr!.setEncoding('utf8').on('data', (text: string) => {
