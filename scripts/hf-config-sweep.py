@@ -79,9 +79,9 @@ LN_AXES = ['base', 'bf16', 'torch-dtype-key', 'layers-1', 'layers-3', 'tied', 'u
            'act-gelu', 'act-relu', 'act-gelu-tanh', 'act-silu']
 # Phi3Config and PhimoeConfig take longrope alone.
 LONGROPE_AXES = [a for a in RMS_AXES if not a.startswith('rope-') or a in ('rope-theta', 'rope-longrope')]
-ROTARY_AXES = ['rope-theta', 'rope-linear', 'rope-dynamic', 'rope-yarn', 'rope-llama3']
+ROTARY_AXES = ['rope-theta', 'rope-linear', 'rope-dynamic', 'rope-yarn', 'rope-llama3', 'rope-longrope']
 
-# model_type -> (tokenizer kind, base overrides, axes, head size)
+# model_type -> (tokenizer kind, base overrides, axes, rotated values per head: longrope's factors cover them)
 ARCHS = {
     'llama': ('spm', {}, RMS_AXES, 16),
     'mistral': ('spm', {}, RMS_AXES, 16),
@@ -106,7 +106,7 @@ ARCHS = {
     'cohere': ('bpe', {}, SHORT_AXES, 16),
     'cohere2': ('bpe', dict(sliding_window=5), SHORT_AXES, 16),
     'opt': ('bpe', dict(hidden_size=64, ffn_dim=128, num_hidden_layers=2, num_attention_heads=4), LN_AXES, 16),
-    'gpt_neox': ('bpe', dict(SIZES, num_key_value_heads=4), LN_AXES + ROTARY_AXES, 16),
+    'gpt_neox': ('bpe', dict(SIZES, num_key_value_heads=4), LN_AXES + ROTARY_AXES, 4),
     'gpt2': ('bpe', GPT2_SIZES, LN_AXES, 16),
     'phi': ('bpe', dict(SIZES, num_key_value_heads=4), LN_AXES + ROTARY_AXES + ['gqa-2', 'gqa-all-to-one'], 8),
     'stablelm': ('bpe', SIZES, LN_AXES + ROTARY_AXES + ['gqa-1', 'gqa-all-to-one'], 4),

@@ -48,7 +48,12 @@ describe('LayerNorm-family configs', () => {
     assert.deepEqual([old.layerNorm!.rotaryDim, old.ropeTheta, old.layerNorm!.parallelResidual, old.rmsNormEps], [8, 5000, false, 1e-6])
     const v5 = parseModelConfig({...NEOX, rope_parameters: {rope_type: 'default', rope_theta: 20000, partial_rotary_factor: 1}})
     assert.deepEqual([v5.layerNorm!.rotaryDim, v5.ropeTheta], [16, 20000])
-    assert.throws(() => parseModelConfig({...NEOX, rope_scaling: {type: 'linear', factor: 2}}), loadError(/rope type "linear" is not supported for GPTNeoXForCausalLM/))
+    // Scalings as the Llama path reads them, over the 4 rotated values of each 16-value head (yarn's ramp and divisors included).
+    assert.deepEqual(parseModelConfig({...NEOX, rope_scaling: {type: 'linear', factor: 2}}).ropeScaling, {type: 'linear', factor: 2})
+    const yarn = parseModelConfig({...NEOX, rope_scaling: {rope_type: 'yarn', factor: 4, original_max_position_embeddings: 16}})
+    assert.deepEqual(yarn.ropeScaling.type === 'yarn' && [yarn.ropeScaling.frequencyDivisors.length, yarn.ropeScaling.attentionFactor], [2, 0.1 * Math.log(4) + 1])
+    assert.throws(() => parseModelConfig({...NEOX, rope_scaling: {rope_type: 'longrope', short_factor: [1, 1, 1, 1], long_factor: [2, 2, 2, 2], original_max_position_embeddings: 16}}),
+      loadError(/longrope rope_scaling "short_factor" must list 2 positive numbers/))
     assert.throws(() => parseModelConfig({...NEOX, rotary_pct: 0.2}), loadError(/rotary_pct 0\.2 rotates 3 of 16 values per head; an odd count is not supported/))
     // num_attention_heads left out is GPTNeoXConfig's 64: a head of 1 value, which the backend refused without naming config.json.
     const {num_attention_heads: _heads, ...headless} = NEOX

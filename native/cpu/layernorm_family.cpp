@@ -98,7 +98,7 @@ void LayerNormForward::layers(ThreadPool& pool, const ModelWeights& weights, con
   if (!weights.embed_norm.empty()) layer_norm(pool, residual_.data(), weights.embed_norm.data(), weights.embed_norm_bias.data(), residual_.data(), tokens, hidden, c.rms_norm_eps);
   if (c.rotary_dim > 0) {
     cos_sin_.resize(static_cast<size_t>(tokens) * c.rotary_dim);
-    rope_cos_sin(b.positions, tokens, inv_freq_, cos_sin_.data());
+    rope_cos_sin(b.positions, tokens, inv_freq_, cos_sin_.data(), c.rope_attention_factor);
   }
 
   for (int l = 0; l < c.num_layers; ++l) {

@@ -248,9 +248,10 @@ ModelConfig parse_model_config(const Napi::Object& config) {
   out.attention_scale = static_cast<float>(number_field(config, "attentionScale"));
   out.attn_logit_softcap = static_cast<float>(number_field(config, "attnLogitSoftcap"));
   out.final_logit_softcap = static_cast<float>(number_field(config, "finalLogitSoftcap"));
+  // The LayerNorm family's rotaryDim first: a scaling's frequency divisors cover the rotated values only.
+  if (config.Has("layerNorm") && config.Get("layerNorm").IsObject()) parse_layer_norm(config.Get("layerNorm").As<Napi::Object>(), out);
   parse_rope(config, out);
   parse_moe(config, out);
-  if (config.Has("layerNorm") && config.Get("layerNorm").IsObject()) parse_layer_norm(config.Get("layerNorm").As<Napi::Object>(), out);
   parse_layer_windows(config, out);
   parse_rms_variant(config, out);
   if (out.vocab_size <= 0 || out.hidden_size <= 0 || out.intermediate_size <= 0 || out.num_layers <= 0 ||

@@ -3,8 +3,7 @@
 // refused by name), and their checkpoints' tensor names (layernorm-family.ts maps them; layernorm_family.cpp runs them).
 import {ModelLoadError, quotedValue} from '../errors.js'
 import {bloomAlibiSlopes, mptAlibiSlopes} from './alibi-slopes.js'
-import {isObject, parseRopeScaling} from './rope-scaling.js'
-import {configReader, LAYERNORM_DEFAULTS, layerNormBase, plainRotary} from './layernorm-config-reader.js'
+import {configReader, LAYERNORM_DEFAULTS, layerNormBase, layerNormRotary} from './layernorm-config-reader.js'
 import {transformersActivation} from './activations.js'
 import type {LayerNormFeatures, LayerNormModelFields} from './layernorm-family.js'
 import type {ModelConfig} from './model-config.js'
@@ -76,16 +75,16 @@ export function parseAlibiFamilyConfig(config: Json, architecture: string, sourc
     Object.assign(features, {qkvBias: bias, outputBias: bias, mlpBias: bias, parallelResidual: newArch && lnCount === 2, sharedNorm: parallel && !(newArch && lnCount === 2),
       // [q | k | v] per head (old multi-head), [heads / kv q heads | k | v] per KV group (new_decoder_architecture); multi_query: [all q | k | v].
       ...(newArch || !multiQuery ? {qkvGroups: {groups: kvHeads, queriesPerGroup: heads / kvHeads}} : {})})
-    let ropeTheta = 10000, notes: string[] = []
+    let ropeTheta = 10000, notes: string[] = [], maxPositionEmbeddings = integer('max_position_embeddings', 2048)
     if (alibi) {
       // Falcon-RW scales the biased scores: (q.k + alibi) / sqrt(head_dim).
       features.alibiSlopes = bloomAlibiSlopes(heads).map((slope) => Math.fround(slope / Math.sqrt(headDim)))
     } else {
-      ({ropeTheta, ropeScaling, notes} = falconRope(config, architecture, source, headDim))
+      ({ropeTheta, ropeScaling, notes, maxPositionEmbeddings} = falconRope(config, architecture, source, headDim, maxPositionEmbeddings))
       features.rotaryDim = headDim
     }
     fields = {vocabSize: integer('vocab_size', 65024), hiddenSize: hidden, intermediateSize: config.ffn_hidden_size == null ? 4 * hidden : integer('ffn_hidden_size'),
-      numLayers: integer('num_hidden_layers', 32), numHeads: heads, numKvHeads: kvHeads, headDim, maxPositionEmbeddings: integer('max_position_embeddings', 2048),
+      numLayers: integer('num_hidden_layers', 32), numHeads: heads, numKvHeads: kvHeads, headDim, maxPositionEmbeddings,
       rmsNormEps: number('layer_norm_epsilon', 1e-5), hiddenAct: transformersActivation(config.activation ?? 'gelu', 'activation', source), tieWordEmbeddings: flag('tie_word_embeddings', true), ropeTheta,
       ...(notes.length > 0 ? {notes} : {})}
   } else {
@@ -107,17 +106,12 @@ export function parseAlibiFamilyConfig(config: Json, architecture: string, sourc
   return {...base, ...fields, ropeScaling, attentionBias: features.qkvBias, layerNorm: features}
 }
 
-/** Falcon's rotary over whole heads: rope_theta, and the linear or dynamic scaling FalconConfig documents (rope-scaling.ts reads them). */
-function falconRope(config: Json, architecture: string, source: string, headDim: number): {ropeTheta: number; ropeScaling: ModelConfig['ropeScaling']; notes: string[]} {
-  const rope = config.rope_parameters ?? config.rope_scaling
-  const type = isObject(rope) ? rope.rope_type ?? rope.type ?? 'default' : 'default'
-  if (type !== 'default' && type !== 'linear' && type !== 'dynamic') throw new ModelLoadError(`${source}: rope type ${quotedValue(type)} is not supported for ${architecture} (default, linear, dynamic).`)
-  // The base as plain rotary reads it (rope_parameters, rope_scaling or the top level), the scaling type aside.
-  const plain = isObject(rope) ? {...config, rope_parameters: {...rope, rope_type: 'default', type: undefined}, rope_scaling: undefined} : config
-  const {ropeTheta} = plainRotary(plain, architecture, source, headDim, 1)
-  const maxPositionEmbeddings = typeof config.max_position_embeddings === 'number' ? config.max_position_embeddings : 2048
-  const parsed = parseRopeScaling(rope, {headDim, ropeTheta, maxPositionEmbeddings, topLevelOriginalMax: undefined}, source)
-  return {ropeTheta, ropeScaling: parsed.scaling, notes: parsed.note ? [parsed.note] : []}
+/** Falcon's rotary over whole heads: rope_theta and any scaling rope-scaling.ts reads (FalconConfig takes every type). */
+function falconRope(config: Json, architecture: string, source: string, headDim: number, maxPositionEmbeddings: number) {
+  const rotary = layerNormRotary(config, architecture, source, headDim, maxPositionEmbeddings, 1)
+  // transformers would compute frequencies for part of a head and fail to multiply whole heads by them.
+  if (rotary.rotaryDim !== headDim) throw new ModelLoadError(`${source}: partial_rotary_factor below 1 is not supported for ${architecture} (its attention rotates whole heads).`)
+  return rotary
 }
 
 /** MPT's attn_config, as MptAttentionConfig reads it; what transformers' MptAttention lacks is refused by key. */

@@ -1,8 +1,9 @@
 // What every LayerNorm-family config parser shares: config.json values read with the class's defaults and checked,
-// refusals by key, the plain partial rotary.
-import {ModelLoadError, quotedValue} from '../errors.js'
+// refusals by key, the partial rotary with its scaling.
+import {ModelLoadError} from '../errors.js'
 import type {LayerNormFeatures} from './layernorm-family.js'
 import type {ModelConfig} from './model-config.js'
+import {parseRopeScaling, type RopeScaling} from './rope-scaling.js'
 
 type Json = Record<string, unknown>
 
@@ -31,7 +32,7 @@ export function configReader(config: Json, architecture: string, source: string)
 
 /** What the RMSNorm families' switches say for the LayerNorm family: none of them apply. */
 export function layerNormBase(config: Json, architecture: string) {
-  return {architecture, modelType: typeof config.model_type === 'string' ? config.model_type : architecture, ropeScaling: {type: 'none'} as const,
+  return {architecture, modelType: typeof config.model_type === 'string' ? config.model_type : architecture, ropeScaling: {type: 'none'} as RopeScaling,
     qkNorm: false, normWeightOffset: 0, embeddingScale: 1, fusedProjections: false, sandwichNorms: false, attentionScale: 0, attnLogitSoftcap: 0, finalLogitSoftcap: 0}
 }
 
@@ -40,16 +41,26 @@ export const LAYERNORM_DEFAULTS: LayerNormFeatures = {normAffine: true, postNorm
   rotaryDim: 0, embedDim: 0, qkvBias: true, outputBias: true, mlpBias: true, sharedNorm: false, gatedMlp: false, headNorm: 'none', headBias: false, interleavedRotary: false,
   attentionScaleByLayer: false}
 
+/** A LayerNorm-family model's rotary embeddings: base, rotated values per head, scaling, and the context they are exact up to. */
+export interface LayerNormRotary {
+  ropeTheta: number
+  rotaryDim: number
+  ropeScaling: RopeScaling
+  maxPositionEmbeddings: number
+  notes: string[]
+}
+
 /**
- * Plain (unscaled) rotary embeddings over a fraction of each head, as transformers 5 reads them: rope_parameters (or an
- * old rope_scaling) first, then the top-level keys (older configs: `legacy` ones such as GPT-NeoX's rotary_emb_base /
- * rotary_pct, then rope_theta / partial_rotary_factor), then the class's default fraction and base 10000.
+ * Rotary embeddings over a fraction of each head, as transformers 5 reads them: rope_parameters (or an old
+ * rope_scaling) first, then the top-level keys (older configs: `legacy` ones such as GPT-NeoX's rotary_emb_base /
+ * rotary_pct, then rope_theta / partial_rotary_factor), then the class's default fraction and base 10000. The scaling
+ * is the Llama path's (rope-scaling.ts) over the rotated values only, as transformers' rope init computes it over
+ * int(head_dim * partial_rotary_factor); its cos/sin factor (yarn, longrope) touches only those values too.
  */
-export function plainRotary(config: Json, architecture: string, source: string, headDim: number, defaultFraction: number, legacy: {theta?: string; fraction?: string} = {}): {ropeTheta: number; rotaryDim: number} {
+export function layerNormRotary(config: Json, architecture: string, source: string, headDim: number, maxPositionEmbeddings: number, defaultFraction: number,
+  legacy: {theta?: string; fraction?: string} = {}): LayerNormRotary {
   const rope = (config.rope_parameters ?? config.rope_scaling ?? {}) as Json
   if (typeof rope !== 'object' || rope === null) throw new ModelLoadError(`${source}: "rope_parameters" must be an object.`)
-  const ropeType = rope.rope_type ?? rope.type ?? 'default'
-  if (ropeType !== 'default') throw new ModelLoadError(`${source}: rope type ${quotedValue(ropeType)} is not supported for ${architecture} (plain rotary embeddings only).`)
   const [thetaKey, fractionKey] = [legacy.theta ?? 'rope_theta', legacy.fraction ?? 'partial_rotary_factor']
   const theta = rope.rope_theta ?? config[thetaKey] ?? config.rope_theta ?? 10000
   const fraction = rope.partial_rotary_factor ?? config[fractionKey] ?? config.partial_rotary_factor ?? defaultFraction
@@ -57,7 +68,12 @@ export function plainRotary(config: Json, architecture: string, source: string, 
   if (typeof fraction !== 'number' || !(fraction > 0 && fraction <= 1)) throw new ModelLoadError(`${source}: "${fractionKey}" must be in (0, 1].`)
   const rotaryDim = Math.floor(headDim * fraction)
   if (rotaryDim % 2 !== 0) throw new ModelLoadError(`${source}: ${fractionKey} ${fraction} rotates ${rotaryDim} of ${headDim} values per head; an odd count is not supported.`)
-  return {ropeTheta: theta, rotaryDim}
+  const parsed = parseRopeScaling(rope, {headDim: rotaryDim, ropeTheta: theta, maxPositionEmbeddings, topLevelOriginalMax: config.original_max_position_embeddings}, source)
+  const notes = parsed.note ? [parsed.note] : []
+  let context = maxPositionEmbeddings
+  if (parsed.contextCap && parsed.contextCap.tokens < context) {
+    notes.push(parsed.contextCap.note)
+    context = parsed.contextCap.tokens
+  }
+  return {ropeTheta: theta, rotaryDim, ropeScaling: parsed.scaling, maxPositionEmbeddings: context, notes}
 }
-
-

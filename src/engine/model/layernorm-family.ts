@@ -3,7 +3,7 @@
 // names (native/cpu/layernorm_family.cpp runs them).
 import {ModelLoadError} from '../errors.js'
 import {ALIBI_ARCHITECTURES, ALIBI_LAYER_PARTS, ALIBI_TOP_LEVEL, alibiLayerPart, parseAlibiFamilyConfig} from './alibi-family.js'
-import {configReader, LAYERNORM_DEFAULTS, layerNormBase, plainRotary} from './layernorm-config-reader.js'
+import {configReader, LAYERNORM_DEFAULTS, layerNormBase, layerNormRotary} from './layernorm-config-reader.js'
 import {transformersActivation} from './activations.js'
 import {MORE_LAYERNORM_ARCHITECTURES, MORE_LAYER_PARTS, MORE_TOP_LEVEL, parseMoreLayerNormConfig} from './layernorm-more.js'
 import type {ModelConfig} from './model-config.js'
@@ -72,7 +72,7 @@ export function parseLayerNormConfig(config: Json, architecture: string, source:
   const base = layerNormBase(config, architecture)
   const features = {...LAYERNORM_DEFAULTS}
   let sizes: {vocabSize: number; hiddenSize: number; intermediateSize: number; numLayers: number; numHeads: number; maxPositionEmbeddings: number}
-  let rest: {rmsNormEps: number; hiddenAct: ModelConfig['hiddenAct']; tieWordEmbeddings: boolean; ropeTheta?: number}
+  let rest: {rmsNormEps: number; hiddenAct: ModelConfig['hiddenAct']; tieWordEmbeddings: boolean; ropeTheta?: number; notes?: string[]}
   if (architecture === 'OPTForCausalLM') {
     sizes = {vocabSize: integer('vocab_size', 50272), hiddenSize: integer('hidden_size', 768), intermediateSize: integer('ffn_dim', 3072), numLayers: integer('num_hidden_layers', 12),
       numHeads: integer('num_attention_heads', 12), maxPositionEmbeddings: integer('max_position_embeddings', 2048)}
@@ -87,9 +87,12 @@ export function parseLayerNormConfig(config: Json, architecture: string, source:
     sizes = {vocabSize: integer('vocab_size', 50432), hiddenSize: integer('hidden_size', 6144), intermediateSize: integer('intermediate_size', 24576), numLayers: integer('num_hidden_layers', 44),
       numHeads: integer('num_attention_heads', 64), maxPositionEmbeddings: integer('max_position_embeddings', 2048)}
     if (config.attention_bias === false) throw new ModelLoadError(`${source}: attention_bias=false is not supported for ${architecture} (its MLP keeps biases; the kernels take biases on every linear or none).`)
-    const {ropeTheta: theta, rotaryDim} = plainRotary(config, architecture, source, sizes.hiddenSize / sizes.numHeads, 0.25, {theta: 'rotary_emb_base', fraction: 'rotary_pct'})
-    Object.assign(features, {parallelResidual: flag('use_parallel_residual', true), rotaryDim})
-    rest = {rmsNormEps: number('layer_norm_eps', 1e-5), hiddenAct: transformersActivation(config.hidden_act ?? 'gelu', 'hidden_act', source), tieWordEmbeddings: flag('tie_word_embeddings', false), ropeTheta: theta}
+    const rotary = layerNormRotary(config, architecture, source, sizes.hiddenSize / sizes.numHeads, sizes.maxPositionEmbeddings, 0.25, {theta: 'rotary_emb_base', fraction: 'rotary_pct'})
+    Object.assign(features, {parallelResidual: flag('use_parallel_residual', true), rotaryDim: rotary.rotaryDim})
+    sizes.maxPositionEmbeddings = rotary.maxPositionEmbeddings
+    base.ropeScaling = rotary.ropeScaling
+    rest = {rmsNormEps: number('layer_norm_eps', 1e-5), hiddenAct: transformersActivation(config.hidden_act ?? 'gelu', 'hidden_act', source), tieWordEmbeddings: flag('tie_word_embeddings', false), ropeTheta: rotary.ropeTheta,
+      ...(rotary.notes.length > 0 ? {notes: rotary.notes} : {})}
   } else {
     sizes = {vocabSize: integer('vocab_size', 50257), hiddenSize: integer('n_embd', 768), intermediateSize: 0, numLayers: integer('n_layer', 12), numHeads: integer('n_head', 12),
       maxPositionEmbeddings: integer('n_positions', 1024)}

@@ -1,8 +1,9 @@
 // Phi (1, 1.5, 2), StableLM, StarCoder2, GPT-J and GPTBigCode (StarCoder 1, SantaCoder; GPT-Neo: layernorm-gpt-neo.ts): their config.json read as transformers 5.18's config classes read it
 // (every key they read honoured or refused by name), and their checkpoints' tensor names (layernorm-family.ts maps them).
 import {ModelLoadError, quotedValue} from '../errors.js'
-import {configReader, LAYERNORM_DEFAULTS, layerNormBase, plainRotary} from './layernorm-config-reader.js'
+import {configReader, LAYERNORM_DEFAULTS, layerNormBase, layerNormRotary} from './layernorm-config-reader.js'
 import {transformersActivation} from './activations.js'
+import type {RopeScaling} from './rope-scaling.js'
 import type {LayerNormFeatures, LayerNormModelFields} from './layernorm-family.js'
 import {GPT_NEO, GPT_NEO_LAYER_PARTS, GPT_NEO_TOP_LEVEL, parseGptNeoConfig} from './layernorm-gpt-neo.js'
 
@@ -49,6 +50,7 @@ export function parseMoreLayerNormConfig(config: Json, architecture: string, sou
     return kv
   }
   let fields: Omit<LayerNormModelFields, keyof ReturnType<typeof layerNormBase> | 'layerNorm' | 'attentionBias'>
+  let ropeScaling: RopeScaling = {type: 'none'}
   if (architecture === 'GPTBigCodeForCausalLM') {
     const hidden = integer('n_embd', 768), heads = integer('n_head', 12), positions = integer('n_positions', 1024)
     refuse('add_cross_attention', 'an encoder-decoder cross-attention')
@@ -80,13 +82,14 @@ export function parseMoreLayerNormConfig(config: Json, architecture: string, sou
     const headDim = architecture !== 'StableLmForCausalLM' && config.head_dim != null ? integer('head_dim') : headDimOf(hidden, heads)
     if (headDim % 2 !== 0) throw new ModelLoadError(`${source}: head_dim ${headDim} must be even for ${architecture}.`)
     const numKvHeads = kvHeads(heads, architecture === 'Starcoder2ForCausalLM' ? 2 : architecture === 'StableLmForCausalLM' ? 32 : heads)
-    const {ropeTheta, rotaryDim} = plainRotary(config, architecture, source, headDim, defaults.fraction)
+    const rotary = layerNormRotary(config, architecture, source, headDim, integer('max_position_embeddings', defaults.positions), defaults.fraction)
     const rawAct = config.hidden_act ?? defaults.act
     fields = {vocabSize: integer('vocab_size', defaults.vocab), hiddenSize: hidden, intermediateSize: integer('intermediate_size', defaults.inter),
-      numLayers: integer('num_hidden_layers', defaults.layers), numHeads: heads, numKvHeads, headDim, maxPositionEmbeddings: integer('max_position_embeddings', defaults.positions),
+      numLayers: integer('num_hidden_layers', defaults.layers), numHeads: heads, numKvHeads, headDim, maxPositionEmbeddings: rotary.maxPositionEmbeddings,
       rmsNormEps: number(architecture === 'Starcoder2ForCausalLM' ? 'norm_epsilon' : 'layer_norm_eps', 1e-5), hiddenAct: 'silu',
-      tieWordEmbeddings: flag('tie_word_embeddings', defaults.tied), ropeTheta}
-    Object.assign(features, {rotaryDim})
+      tieWordEmbeddings: flag('tie_word_embeddings', defaults.tied), ropeTheta: rotary.ropeTheta, ...(rotary.notes.length > 0 ? {notes: rotary.notes} : {})}
+    ropeScaling = rotary.ropeScaling
+    Object.assign(features, {rotaryDim: rotary.rotaryDim})
     if (architecture === 'PhiForCausalLM') {
       const qkLayerNorm = flag('qk_layernorm', false)
       // transformers sizes q_layernorm by hidden_size / heads, whatever head_dim says.
@@ -106,7 +109,7 @@ export function parseMoreLayerNormConfig(config: Json, architecture: string, sou
       if (window > 0) fields.layerWindows = Array.from({length: fields.numLayers}, () => window)
     }
   }
-  return {...layerNormBase(config, architecture), ...fields, attentionBias: features.qkvBias, layerNorm: features}
+  return {...layerNormBase(config, architecture), ...fields, ropeScaling, attentionBias: features.qkvBias, layerNorm: features}
 }
 
 /** StarCoder2's sliding_window (every layer; null: none): a query at p sees keys (p - window, p]. */
