@@ -18,6 +18,10 @@ FIXTURES = {
                                                   rope_scaling=dict(rope_type='longrope', short_factor=[1.0 + 0.5 * i for i in range(3)],
                                                                     long_factor=[2.0 + 0.5 * i for i in range(3)], original_max_position_embeddings=64))),
     'llama-mlp-bias': ('llama', dict(num_attention_heads=2, num_key_value_heads=1, mlp_bias=True)),
+    # Rope scaling on the LayerNorm family, over the rotated values only: GPT-NeoX linear on half of each 8-value head,
+    # Phi yarn (its ramp and attention factor) on half of one 16-value head.
+    'gpt-neox-linear-rope': ('gpt_neox', dict(num_attention_heads=2, rotary_pct=0.5, rope_scaling=dict(rope_type='linear', factor=3.0))),
+    'phi-yarn-rope': ('phi', dict(num_attention_heads=1, max_position_embeddings=64, rope_scaling=dict(rope_type='yarn', factor=4.0, original_max_position_embeddings=16))),
     # Gated MLPs with the activations a config may name besides silu / gelu_pytorch_tanh (scripts/hf-config-sweep.py found them refused or approximated).
     'llama-act-relu': ('llama', dict(num_attention_heads=2, num_key_value_heads=1, hidden_act='relu')),
     'granite-attention-bias': ('granite', dict(num_attention_heads=2, num_key_value_heads=1, attention_bias=True, embedding_multiplier=3.0, residual_multiplier=0.5,

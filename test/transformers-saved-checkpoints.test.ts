@@ -109,3 +109,13 @@ describe('gated MLP activations besides silu / gelu_pytorch_tanh (found by scrip
       error instanceof ModelLoadError && /hidden_act "quick_gelu" is not supported \(silu, gelu, gelu_pytorch_tanh, relu, or an ACT2FN alias of one: swish, gelu_python/.test(error.message))
   })
 })
+
+describe('rope scaling on the LayerNorm family (over the rotated values only, as transformers computes it)', () => {
+  it('a GPT-NeoX checkpoint with linear scaling (factor 3) on half of each head matches transformers float32 eager', async () => {
+    await checkFixture('gpt-neox-linear-rope', (config) => [config.layerNorm!.rotaryDim, config.ropeScaling], [4, {type: 'linear', factor: 3}])
+  })
+
+  it('a Phi checkpoint with yarn (ramp and attention factor over its 8 rotated values) matches transformers float32 eager', async () => {
+    await checkFixture('phi-yarn-rope', (config) => [config.layerNorm!.rotaryDim, config.ropeScaling.type, config.ropeScaling.type === 'yarn' && config.ropeScaling.frequencyDivisors.length], [8, 'yarn', 4])
+  })
+})
