@@ -28,7 +28,9 @@ describe('Phi, StableLM, StarCoder2, GPT-J, GPTBigCode configs', () => {
     const old = parseModelConfig({...PHI, rope_theta: 20000, partial_rotary_factor: 0.25, num_key_value_heads: 2, qk_layernorm: true, resid_pdrop: 0.1})
     assert.deepEqual([old.ropeTheta, old.layerNorm!.rotaryDim, old.numKvHeads, old.layerNorm!.headNorm], [20000, 4, 2, 'shared'])
     assert.equal(parseModelConfig({...PHI, rope_parameters: {rope_type: 'default', rope_theta: 5000, partial_rotary_factor: 1}}).layerNorm!.rotaryDim, 16)
-    assert.throws(() => parseModelConfig({...PHI, rope_parameters: {rope_type: 'dynamic', factor: 2}}), loadError(/rope type "dynamic" is not supported for PhiForCausalLM/))
+    // dynamic NTK is the unscaled rope within max_position_embeddings, as in transformers (a note says so).
+    const dynamic = parseModelConfig({...PHI, rope_parameters: {rope_type: 'dynamic', factor: 2}})
+    assert.deepEqual([dynamic.ropeScaling, dynamic.notes?.some((n) => /rope_scaling "dynamic"/.test(n))], [{type: 'none'}, true])
     assert.throws(() => parseModelConfig({...PHI, head_dim: 8, qk_layernorm: true}), loadError(/qk_layernorm=true with head_dim 8 is not supported/))
     assert.throws(() => parseModelConfig({...PHI, hidden_act: 'quick_gelu'}), loadError(/hidden_act "quick_gelu" is not supported/))
     assert.throws(() => parseModelConfig({...PHI, num_key_value_heads: 3}), loadError(/num_attention_heads \(4\) is not a multiple of num_key_value_heads \(3\)/))
@@ -43,6 +45,9 @@ describe('Phi, StableLM, StarCoder2, GPT-J, GPTBigCode configs', () => {
     // StableLmConfig's num_key_value_heads defaults to 32 whatever the head count.
     assert.throws(() => parseModelConfig({...STABLELM, num_key_value_heads: undefined}), loadError(/num_attention_heads \(4\) is not a multiple of num_key_value_heads \(32\)/))
     assert.throws(() => parseModelConfig({...STABLELM, hidden_act: 'quick_gelu'}), loadError(/hidden_act "quick_gelu" is not supported/))
+    // longrope's factors cover the 4 rotated values (2 each); the context is capped to the original one, as on the Llama path.
+    const longrope = parseModelConfig({...STABLELM, rope_parameters: {rope_type: 'longrope', short_factor: [1, 1.5], long_factor: [2, 3], original_max_position_embeddings: 1024}})
+    assert.deepEqual([longrope.maxPositionEmbeddings, longrope.ropeScaling.type === 'longrope' && longrope.ropeScaling.frequencyDivisors], [1024, [1, 1.5]])
   })
 
   it('StarCoder2 as Starcoder2Config reads it: norm_epsilon, GQA, whole heads rotated, gelu tanh, use_bias, tied, sliding_window on every layer', () => {
@@ -51,7 +56,8 @@ describe('Phi, StableLM, StarCoder2, GPT-J, GPTBigCode configs', () => {
     const plain = parseModelConfig({...STARCODER2, use_bias: false, tie_word_embeddings: false})
     assert.deepEqual([plain.layerNorm!.qkvBias, plain.layerNorm!.outputBias, plain.layerNorm!.mlpBias, plain.tieWordEmbeddings, plain.layerWindows], [false, false, false, false, undefined])
     assert.throws(() => parseModelConfig({...STARCODER2, sliding_window: 0}), loadError(/"sliding_window" must be a positive integer or null, got 0/))
-    assert.throws(() => parseModelConfig({...STARCODER2, rope_scaling: {type: 'linear', factor: 4}}), loadError(/rope type "linear" is not supported for Starcoder2ForCausalLM/))
+    assert.deepEqual(parseModelConfig({...STARCODER2, rope_scaling: {type: 'linear', factor: 4}}).ropeScaling, {type: 'linear', factor: 4})
+    assert.throws(() => parseModelConfig({...STARCODER2, rope_scaling: {type: 'su_v2', factor: 4}}), loadError(/rope scaling type "su_v2" is not supported \(supported: linear, llama3, dynamic, yarn, longrope\)/))
   })
 
   it('GPT-J as GPTJConfig reads it: rotary_dim interleaved, no attention biases, MLP and lm_head biases, one ln_1, n_inner null = 4 n_embd; refuses rotary_dim null or past a head', () => {
