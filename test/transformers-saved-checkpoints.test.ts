@@ -32,19 +32,23 @@ describe('a Llama checkpoint with attention_bias (q/k/v and o_proj biases), save
     await checkFixture('llama-attention-bias', (config) => [config.attentionBias, config.attentionOutputBias], [true, true])
   })
 
-  it('is ignored where transformers ignores it (Mistral, Mixtral, Phi-3), read by the variants (Granite, OLMo, SmolLM3), refused by name for Cohere', () => {
+  it('is ignored where transformers ignores it (Mistral, Mixtral, Phi-3), read by the variants (Granite, OLMo, SmolLM3, Cohere, Cohere2)', () => {
     const base = {vocab_size: 100, hidden_size: 64, intermediate_size: 128, num_hidden_layers: 1, num_attention_heads: 4, attention_bias: true}
     for (const architecture of ['MistralForCausalLM', 'MixtralForCausalLM', 'Phi3ForCausalLM']) {
       const config = parseModelConfig({...base, architectures: [architecture], num_local_experts: 4, num_experts_per_tok: 2})
       assert.deepEqual([config.attentionBias, config.attentionOutputBias], [false, undefined], architecture)
     }
-    for (const architecture of ['GraniteForCausalLM', 'Olmo2ForCausalLM', 'OlmoForCausalLM', 'SmolLM3ForCausalLM']) assert.equal(parseModelConfig({...base, architectures: [architecture]}).attentionOutputBias, true, architecture)
-    assert.throws(() => parseModelConfig({...base, architectures: ['CohereForCausalLM']}), (error: unknown) =>
-      error instanceof ModelLoadError && /attention_bias=true .* is not supported for CohereForCausalLM \(its q\/k rows are reordered/.test(error.message))
+    for (const architecture of ['GraniteForCausalLM', 'Olmo2ForCausalLM', 'OlmoForCausalLM', 'SmolLM3ForCausalLM', 'CohereForCausalLM', 'Cohere2ForCausalLM'])
+      assert.equal(parseModelConfig({...base, architectures: [architecture]}).attentionOutputBias, true, architecture)
   })
 
   it('a Granite checkpoint with them (and its four multipliers) matches transformers float32 eager (scripts/hf-config-sweep.py found it refused)', async () => {
     await checkFixture('granite-attention-bias', (config) => [config.attentionBias, config.attentionOutputBias], [true, true])
+  })
+
+  it('Cohere and Cohere2 checkpoints with them match transformers float32 eager: q/k biases reordered with their rows for the interleaved rope', async () => {
+    await checkFixture('cohere-attention-bias', (config) => [config.attentionBias, config.attentionOutputBias, config.rmsVariant!.parallelBlock], [true, true, true])
+    await checkFixture('cohere2-attention-bias', (config) => [config.attentionOutputBias, config.layerWindows], [true, [4, 0]])
   })
 
 })
