@@ -4,7 +4,9 @@
 
 generate(num_beams=...) on bigram models (the next token's logits depend on the last token only, a seeded random
 table, so the JS side needs nothing but the table): widths 2 and 3, length_penalty 0 / 1 / 2, early_stopping true /
-false / "never", one or two EOS ids (the second is given to the reference as a stop token). Writes each case's
+false / "never", one, two or three EOS ids (those after the first are given to the reference as stop tokens; with
+three, favoured as much as the first, more than width of the best 2 x width candidates often end in one step, so
+transformers' max(2, 1 + EOS ids) x width walk matters). Writes each case's
 log_softmax table and the returned beams (cut after their first EOS) with their scores.
 """
 import json, sys, torch
@@ -29,15 +31,16 @@ class Bigram(PreTrainedModel, GenerationMixin):
     def _supports_default_dynamic_cache(self): return False
 
 cases = []
-for seed in range(8):
+for seed in range(12):
     g = torch.Generator().manual_seed(seed)
     table = torch.rand(V, V, generator=g, dtype=torch.float64) * 4
     table[:, 0] += seed % 3  # EOS (0) likelier
+    if seed >= 8: table[:, [5, 7]] += 2
     model = Bigram(BigramConfig(), table).eval()
     for width in (2, 3):
         for lp in (0.0, 1.0, 2.0):
             for es in (True, False, "never"):
-                eos = [0] if seed % 2 == 0 else [0, 5]
+                eos = [0, 5, 7] if seed >= 8 else [0] if seed % 2 == 0 else [0, 5]
                 prompt = [1 + seed % 10]
                 out = model.generate(torch.tensor([prompt]), generation_config=GenerationConfig(
                     do_sample=False, num_beams=width, num_return_sequences=min(2, width), length_penalty=lp,

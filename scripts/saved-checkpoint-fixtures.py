@@ -26,6 +26,10 @@ FIXTURES = {
     'llama-act-relu': ('llama', dict(num_attention_heads=2, num_key_value_heads=1, hidden_act='relu')),
     'granite-attention-bias': ('granite', dict(num_attention_heads=2, num_key_value_heads=1, attention_bias=True, embedding_multiplier=3.0, residual_multiplier=0.5,
                                                attention_multiplier=0.2, logits_scaling=4.0)),
+    # Cohere's q/k rows and now their biases reordered at load for its interleaved rope (scripts/hf-config-sweep.py: refused before).
+    'cohere-attention-bias': ('cohere', dict(num_attention_heads=2, num_key_value_heads=1, attention_bias=True, logit_scale=0.5)),
+    'cohere2-attention-bias': ('cohere2', dict(num_attention_heads=2, num_key_value_heads=1, attention_bias=True, logit_scale=0.5, sliding_window=4,
+                                               layer_types=['sliding_attention', 'full_attention'])),
     'gemma2-act-gelu': ('gemma2', dict(num_attention_heads=2, num_key_value_heads=1, head_dim=8, hidden_activation='gelu')),
     # ALiBi's models as their own classes save them (tied heads, BLOOM's un-prefixed-by-default names, Falcon's ln_attn / ln_mlp).
     'bloom-tied': ('bloom', dict(num_attention_heads=2)),

@@ -16,7 +16,7 @@ import {bloomAlibiSlopes, mptAlibiSlopes} from '../src/engine/model/alibi-slopes
 import {ALIBI_TEST_VARIANTS} from '../src/engine/model/alibi-test-models.js'
 import {loadModel, selectModelTensors} from '../src/engine/model/load-model.js'
 import {parseModelConfig} from '../src/engine/model/model-config.js'
-import {readCheckpointTensors} from '../src/engine/model/safetensors.js'
+import {BYTES_PER_ELEMENT, readCheckpointTensors, writeSafetensors} from '../src/engine/model/safetensors.js'
 import {ensureTestModel, testModelConfigJson} from '../src/engine/model/test-model.js'
 import {makeSamplingParams} from '../src/engine/sampling-params.js'
 import {makeSpeculativeConfig} from '../src/engine/spec-decode/spec-config.js'
@@ -126,6 +126,35 @@ describe('BLOOM, Falcon, MPT checkpoints', () => {
     assert.ok(!mpt.tensors.some((t) => t.name === 'lm_head.weight'))
     const mosaic = selectModelTensors({...mpt.config, architecture: 'MPTForCausalLM'}, readCheckpointTensors(mpt.dir), mpt.dir)
     assert.deepEqual(mosaic.map((t) => [t.name, t.offset]), mpt.tensors.map((t) => [t.name, t.offset]))
+  })
+})
+
+describe('MPT as MosaicML\'s code saves it: expansion_ratio 2 and an MLP 2 x d_model wide', () => {
+  it('loads at that width (transformers\' 4 x d_model rule would refuse it by shape) and matches the float64 reference', async () => {
+    const source = await ensureTestModel('tiny', {variant: 'mpt'})
+    const dir = mkdtempSync(join(tmpdir(), 'pagedllm-mpt-ratio-'))
+    try {
+      cpSync(source, dir, {recursive: true})
+      const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as {d_model: number}
+      writeFileSync(join(dir, 'config.json'), JSON.stringify({...config, expansion_ratio: 2}))
+      const width = 2 * config.d_model
+      // The test model's 4 x d_model MLP cut to its first 2 x d_model units: up_proj's first rows, down_proj's first columns.
+      const file = readFileSync(join(source, 'model.safetensors'))
+      writeSafetensors(join(dir, 'model.safetensors'), readCheckpointTensors(source).map((tensor) => {
+        const bytes = file.subarray(tensor.offset, tensor.offset + tensor.nbytes)
+        const element = BYTES_PER_ELEMENT[tensor.dtype]
+        if (tensor.name.endsWith('.ffn.up_proj.weight')) return {...tensor, shape: [width, tensor.shape[1]!], data: () => bytes.subarray(0, width * tensor.shape[1]! * element)}
+        if (!tensor.name.endsWith('.ffn.down_proj.weight')) return {...tensor, data: () => bytes}
+        const [rows, columns] = tensor.shape as [number, number]
+        const rowBytes = (row: number) => bytes.subarray(row * columns * element, (row * columns + width) * element)
+        return {...tensor, shape: [rows, width], data: () => Buffer.concat(Array.from({length: rows}, (_, row) => rowBytes(row)))}
+      }))
+      const model = await loadModel(dir)
+      assert.deepEqual([model.config.intermediateSize, model.config.notes?.some((note) => /expansion_ratio/.test(note)) ?? false], [width, false])
+      await checkAgainstReference('mpt', dir)
+    } finally {
+      rmSync(dir, {recursive: true, force: true})
+    }
   })
 })
 

@@ -45,9 +45,9 @@ function expectedBeams(params: SamplingParamsInput): ReferenceHypothesis[] {
     lengthPenalty: params.lengthPenalty ?? 1,
     earlyStopping: params.earlyStopping ?? false,
     eosTokenIds: params.ignoreEos ? [] : eosTokenIds,
-    endsAt: (output) =>
-      output.length >= (params.minTokens ?? 0) &&
-      ((params.stopTokenIds ?? []).includes(output[output.length - 1]!) || (params.stop ?? []).some((stop) => decode(output).includes(stop))),
+    // Stop tokens are banned (-Infinity) until min_tokens, so only a stop string needs the min_tokens check here.
+    stopTokenIds: params.stopTokenIds ?? [],
+    endsAt: (output) => output.length >= (params.minTokens ?? 0) && (params.stop ?? []).some((stop) => decode(output).includes(stop)),
   })
 }
 
@@ -139,6 +139,15 @@ describe('beam search with stop conditions, penalties and logprobs', () => {
     const [beamed] = await engine.generate([{prompt: PROMPT, params: makeSamplingParams({useBeamSearch: true, bestOf: 2, temperature: 0, maxTokens: 2, promptLogprobs: 1})}])
     assert.equal(beamed!.promptLogprobs!.length, PROMPT.length)
     assert.deepEqual(beamed!.promptLogprobs, sampled!.promptLogprobs)
+  })
+
+  it('three stop tokens ranking first on every beam: more than width end in one step, yet width beams continue', async () => {
+    // transformers walks max(2, 1 + 3) x width candidates (beams_to_keep, every ending id counted); walking 2 x width,
+    // every candidate ends at step 2 here and other beams are returned (the reference then differs).
+    const stopTokenIds = [10, 11, 12]
+    const params = {ignoreEos: true, stopTokenIds, logitBias: Object.fromEntries(stopTokenIds.map((id) => [id, 8])), lengthPenalty: 2, earlyStopping: 'never' as const}
+    const outputs = await beams(params)
+    assertMatchesReference(outputs, expectedBeams(params))
   })
 
   it('EOS ends beams as before, with no stop reason, as a sampled EOS', async () => {

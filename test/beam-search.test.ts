@@ -1,7 +1,7 @@
 // beamSearchStep driven step by step against the independent reference beam search, plus hand-checked single steps.
 import {describe, it} from 'node:test'
 import assert from 'node:assert/strict'
-import {beamSearchStep, bestHypotheses, type BeamCandidates, type BeamHypothesis, type BeamState} from '../src/engine/beam-search.js'
+import {beamCandidateCount, beamSearchStep, bestHypotheses, type BeamCandidates, type BeamHypothesis, type BeamState} from '../src/engine/beam-search.js'
 import {makeRng} from '../src/engine/random.js'
 import {referenceBeamSearch, type ReferenceBeamSearchOptions} from './support/reference-beam-search.js'
 
@@ -19,18 +19,20 @@ function bigramModel(vocabSize: number, seed: number, eosBias: number): (tokens:
   return (tokens) => table[tokens[tokens.length - 1]!]!
 }
 
-/** Runs the engine's step function the way the engine does: top 2 x width candidates per live beam, forks as new ids. */
+/** Runs the engine's step function the way the engine does: the top beamCandidateCount per live beam, forks as new ids. */
 function runStepwise(model: (tokens: number[]) => Float64Array, prompt: number[], opts: ReferenceBeamSearchOptions): {outputs: BeamHypothesis[]; steps: number} {
+  const endingTokenIds = new Set([...opts.eosTokenIds, ...(opts.stopTokenIds ?? [])])
+  const stepOpts = {...opts, endsBeam: (_seqId: number, tokenId: number) => endingTokenIds.has(tokenId), endingTokenCount: endingTokenIds.size, promptLength: prompt.length}
   let nextSeqId = 1
   let state: BeamState = {beams: [{seqId: 0, tokenIds: [], cumulativeLogprob: 0}], finished: []}
   for (let steps = 1; ; steps++) {
     const candidates: BeamCandidates[] = state.beams.map((beam) => {
       const logprobs = model([...prompt, ...beam.tokenIds])
       const order = Array.from(logprobs, (_, token) => token).sort((a, b) => logprobs[b]! - logprobs[a]! || a - b)
-      const top = order.slice(0, 2 * opts.beamWidth)
+      const top = order.slice(0, beamCandidateCount(opts.beamWidth, endingTokenIds.size))
       return {seqId: beam.seqId, tokenIds: top, logprobs: top.map((token) => logprobs[token]!)}
     })
-    const result = beamSearchStep(state, candidates, {...opts, endsBeam: (_seqId, tokenId) => opts.eosTokenIds.includes(tokenId), promptLength: prompt.length})
+    const result = beamSearchStep(state, candidates, stepOpts)
     assert.ok(result.next.length <= opts.beamWidth && result.finished.length <= opts.beamWidth)
     if (result.done) return {outputs: bestHypotheses(result.finished, opts.n), steps}
     const parents = new Map(state.beams.map((beam) => [beam.seqId, beam]))
@@ -67,6 +69,24 @@ describe('beamSearchStep against the reference beam search', () => {
     }
   }
 
+  it('three ending ids (EOS and two stop tokens) that often end more than width of the best 2 x width candidates', () => {
+    const stopTokenIds = [5, 7]
+    let changed = 0
+    for (let seed = 0; seed < 12; seed++) {
+      const plain = bigramModel(9, 500 + seed, 2)
+      // The stop tokens as favoured as EOS, so all three often rank first on every beam.
+      const model = (tokens: number[]) => plain(tokens).map((logprob, token) => logprob + (stopTokenIds.includes(token) ? 2 : 0))
+      const opts = {beamWidth: 2, n: 2, lengthPenalty: 2, earlyStopping: 'never' as const, eosTokenIds: [EOS], stopTokenIds, maxTokens: 6}
+      const prompt = [1 + (seed % 8)]
+      const expected = referenceBeamSearch(model, prompt, opts)
+      assert.deepEqual(runStepwise(model, prompt, opts).outputs.map((o) => o.tokenIds), expected.map((o) => o.tokenIds), `seed ${seed}`)
+      // The stop tokens given as endsAt are not counted: the reference then walks only 2 x width.
+      const twoByWidth = referenceBeamSearch(model, prompt, {...opts, stopTokenIds: [], endsAt: (output) => stopTokenIds.includes(output[output.length - 1]!)})
+      if (JSON.stringify(twoByWidth.map((o) => o.tokenIds)) !== JSON.stringify(expected.map((o) => o.tokenIds))) changed++
+    }
+    assert.ok(changed > 0, 'the wider walk changes some searches')
+  })
+
   it('early stopping ends no later than the heuristic, and sometimes earlier', () => {
     let earlier = 0
     for (let seed = 0; seed < 20; seed++) {
@@ -82,7 +102,7 @@ describe('beamSearchStep against the reference beam search', () => {
 })
 
 describe('beamSearchStep single steps', () => {
-  const opts = {beamWidth: 2, lengthPenalty: 1, earlyStopping: false, endsBeam: (_seqId: number, tokenId: number) => tokenId === EOS, maxTokens: 10}
+  const opts = {beamWidth: 2, lengthPenalty: 1, earlyStopping: false, endsBeam: (_seqId: number, tokenId: number) => tokenId === EOS, endingTokenCount: 1, maxTokens: 10}
   const start: BeamState = {beams: [{seqId: 7, tokenIds: [5], cumulativeLogprob: -1}], finished: []}
 
   it('an EOS ranked beyond the width is not a hypothesis; the rest continue in rank order', () => {
@@ -93,6 +113,24 @@ describe('beamSearchStep single steps', () => {
       {parentSeqId: 7, tokenId: 2, cumulativeLogprob: -1.2},
     ])
     assert.equal(result.done, false)
+  })
+
+  it('with three ending ids, max(2, 1 + 3) x width candidates are walked so width beams continue', () => {
+    const [STOP_A, STOP_B] = [8, 9]
+    const endsBeam = (_seqId: number, tokenId: number) => [EOS, STOP_A, STOP_B].includes(tokenId)
+    const state: BeamState = {beams: [{seqId: 1, tokenIds: [4], cumulativeLogprob: -0.1}, {seqId: 2, tokenIds: [3], cumulativeLogprob: -0.2}], finished: []}
+    const candidates = [
+      {seqId: 1, tokenIds: [EOS, STOP_A, STOP_B, 6], logprobs: [-0.1, -0.2, -0.3, -2]},
+      {seqId: 2, tokenIds: [STOP_A, EOS, 6, 7], logprobs: [-0.1, -0.2, -0.3, -0.4]},
+    ]
+    // Ranked: 1+EOS, 1+A, 2+A, 1+B, 2+EOS, 2+6 (-0.5), 2+7 (-0.6), 1+6. All of the best 2 x width = 4 end their beams;
+    // transformers (eos_token_id of three ids) walks 8, so 2+6 and 2+7 continue. The first two ranks are hypotheses.
+    // "never" keeps the search going: the live -0.5 over maxTokens 10 may still beat the worst hypothesis, -0.3 / 2.
+    const result = beamSearchStep(state, candidates, {...opts, earlyStopping: 'never', endsBeam, endingTokenCount: 3})
+    assert.deepEqual(result.finished.map((hypothesis) => hypothesis.tokenIds), [[4, EOS], [4, STOP_A]])
+    assert.deepEqual(result.next.map((choice) => [choice.parentSeqId, choice.tokenId]), [[2, 6], [2, 7]])
+    assert.equal(beamCandidateCount(2, 3), 8)
+    assert.equal(beamCandidateCount(2, 0), 4)
   })
 
   it('an EOS within the width becomes a hypothesis scored over the output length including EOS', () => {

@@ -57,7 +57,7 @@ describe('Cohere2 config', () => {
     assert.throws(() => parseModelConfig({...COHERE2, sliding_window: null}), loadError(/Cohere2 needs a "sliding_window" \(null given\)/))
     assert.throws(() => parseModelConfig({...COHERE2, sliding_window_pattern: 0}), loadError(/"sliding_window_pattern" must be a positive integer, got 0/))
     assert.throws(() => parseModelConfig({...COHERE2, layer_types: ['sliding_attention']}), loadError(/"layer_types" must list .* each of the 8 layers/))
-    assert.throws(() => parseModelConfig({...COHERE2, attention_bias: true}), loadError(/attention_bias=true .* is not supported for Cohere2ForCausalLM/))
+    assert.deepEqual([parseModelConfig({...COHERE2, attention_bias: true}).attentionOutputBias, parseModelConfig(COHERE2).attentionOutputBias], [true, undefined])
   })
 })
 

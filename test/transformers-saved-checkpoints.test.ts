@@ -1,6 +1,6 @@
 // Checkpoints transformers saved itself (scripts/hf-saved-crosscheck.py runs the whole matrix; these are the fixed bugs).
 import assert from 'node:assert/strict'
-import {cpSync, mkdtempSync, readdirSync, readFileSync, rmSync} from 'node:fs'
+import {cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {describe, it} from 'node:test'
@@ -10,8 +10,11 @@ import {parseModelConfig, type ModelConfig} from '../src/engine/model/model-conf
 import {ensureTestModel} from '../src/engine/model/test-model.js'
 import {checkDirAgainstTransformers, type TransformersFixture} from './support/transformers-fixture.js'
 
-/** A fixture directory (config + weights) with the tiny llama test model's 512-token tokenizer beside it, loaded and held to its expected.json. */
-async function checkFixture(name: string, configOf: (config: ModelConfig) => unknown, expectedConfig: unknown): Promise<void> {
+/**
+ * A fixture directory (config + weights) with the tiny llama test model's 512-token tokenizer beside it, loaded and held
+ * to its expected.json; `editConfig` changes its config.json first (keys transformers ignores).
+ */
+async function checkFixture(name: string, configOf: (config: ModelConfig) => unknown, expectedConfig: unknown, editConfig?: (config: Record<string, unknown>) => void): Promise<void> {
   const fixture = join(import.meta.dirname, 'fixtures', `${name}-transformers`)
   const expected = JSON.parse(readFileSync(join(fixture, 'expected.json'), 'utf8')) as TransformersFixture
   const dir = mkdtempSync(join(tmpdir(), `pagedllm-${name}-`))
@@ -19,6 +22,11 @@ async function checkFixture(name: string, configOf: (config: ModelConfig) => unk
     const tokenizerDir = await ensureTestModel('tiny', {variant: 'llama'})
     for (const file of ['tokenizer.json', 'tokenizer_config.json']) cpSync(join(tokenizerDir, file), join(dir, file))
     for (const file of readdirSync(fixture)) if (file !== 'expected.json') cpSync(join(fixture, file), join(dir, file))
+    if (editConfig) {
+      const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as Record<string, unknown>
+      editConfig(config)
+      writeFileSync(join(dir, 'config.json'), JSON.stringify(config))
+    }
     const {config} = await loadModel(dir)
     assert.deepEqual(configOf(config), expectedConfig)
     await checkDirAgainstTransformers(dir, expected)
@@ -32,19 +40,23 @@ describe('a Llama checkpoint with attention_bias (q/k/v and o_proj biases), save
     await checkFixture('llama-attention-bias', (config) => [config.attentionBias, config.attentionOutputBias], [true, true])
   })
 
-  it('is ignored where transformers ignores it (Mistral, Mixtral, Phi-3), read by the variants (Granite, OLMo, SmolLM3), refused by name for Cohere', () => {
+  it('is ignored where transformers ignores it (Mistral, Mixtral, Phi-3), read by the variants (Granite, OLMo, SmolLM3, Cohere, Cohere2)', () => {
     const base = {vocab_size: 100, hidden_size: 64, intermediate_size: 128, num_hidden_layers: 1, num_attention_heads: 4, attention_bias: true}
     for (const architecture of ['MistralForCausalLM', 'MixtralForCausalLM', 'Phi3ForCausalLM']) {
       const config = parseModelConfig({...base, architectures: [architecture], num_local_experts: 4, num_experts_per_tok: 2})
       assert.deepEqual([config.attentionBias, config.attentionOutputBias], [false, undefined], architecture)
     }
-    for (const architecture of ['GraniteForCausalLM', 'Olmo2ForCausalLM', 'OlmoForCausalLM', 'SmolLM3ForCausalLM']) assert.equal(parseModelConfig({...base, architectures: [architecture]}).attentionOutputBias, true, architecture)
-    assert.throws(() => parseModelConfig({...base, architectures: ['CohereForCausalLM']}), (error: unknown) =>
-      error instanceof ModelLoadError && /attention_bias=true .* is not supported for CohereForCausalLM \(its q\/k rows are reordered/.test(error.message))
+    for (const architecture of ['GraniteForCausalLM', 'Olmo2ForCausalLM', 'OlmoForCausalLM', 'SmolLM3ForCausalLM', 'CohereForCausalLM', 'Cohere2ForCausalLM'])
+      assert.equal(parseModelConfig({...base, architectures: [architecture]}).attentionOutputBias, true, architecture)
   })
 
   it('a Granite checkpoint with them (and its four multipliers) matches transformers float32 eager (scripts/hf-config-sweep.py found it refused)', async () => {
     await checkFixture('granite-attention-bias', (config) => [config.attentionBias, config.attentionOutputBias], [true, true])
+  })
+
+  it('Cohere and Cohere2 checkpoints with them match transformers float32 eager: q/k biases reordered with their rows for the interleaved rope', async () => {
+    await checkFixture('cohere-attention-bias', (config) => [config.attentionBias, config.attentionOutputBias, config.rmsVariant!.parallelBlock], [true, true, true])
+    await checkFixture('cohere2-attention-bias', (config) => [config.attentionOutputBias, config.layerWindows], [true, [4, 0]])
   })
 
 })
@@ -84,6 +96,11 @@ describe('ALiBi\'s architectures as transformers saves them (bf16, tied heads)',
     await checkFixture('bloom-tied', (config) => [config.tieWordEmbeddings, config.layerNorm!.embedNorm], [true, true])
     await checkFixture('falcon-new-decoder', (config) => [config.numKvHeads, config.layerNorm!.parallelResidual, config.layerNorm!.qkvBias], [2, true, true])
     await checkFixture('mpt-clip-qkv', (config) => [config.layerNorm!.clipQkv, config.layerNorm!.normBias], [0.5, false])
+  })
+
+  it('MPT saved by transformers with expansion_ratio 2: its MLP is 4 x d_model all the same (MptMLP ignores the key), read from the tensors', async () => {
+    await checkFixture('mpt-clip-qkv', (config) => [config.intermediateSize, config.notes?.some((note) => /MPT's expansion_ratio implies an MLP 32 wide, the checkpoint's is 64/.test(note))], [64, true],
+      (config) => (config.expansion_ratio = 2))
   })
 })
 

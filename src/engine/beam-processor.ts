@@ -6,12 +6,12 @@
 // candidate that ends its beam (EOS unless ignore_eos, a stop token, a stop string in the beam's text with it) becomes
 // a finished hypothesis whose text is cut as a sampled sequence's would be. Reported logprobs are those the beams rank
 // by, so a beam's cumulative logprob is the sum of its tokens' logprobs.
-import {beamSearchStep, bestHypotheses, type BeamCandidates, type BeamHypothesis, type BeamState} from './beam-search.js'
+import {beamCandidateCount, beamSearchStep, bestHypotheses, type BeamCandidates, type BeamHypothesis, type BeamState} from './beam-search.js'
 import type {BlockManager} from './block-manager.js'
 import {IncrementalDetokenizer} from './detokenizer.js'
 import type {Tokenizer} from './model/tokenizer.js'
 import type {CompletionOutput} from './request-output.js'
-import {minTokensSuppressed} from './sampling-params.js'
+import {minTokensSuppressed, type SamplingParams} from './sampling-params.js'
 import {editedTopLogprobs} from './sampler.js'
 import type {Scheduler} from './scheduler.js'
 import {detokenizeAndCheck, sequenceVerdict, type StopVerdict} from './stop-checker.js'
@@ -53,7 +53,7 @@ export class BeamProcessor {
       stream: 0,
       suppressTokenIds: minTokensSuppressed(params, seq.outputLength, this.eosTokenIds),
     }
-    const ranked = editedTopLogprobs(logits, this.vocabSize, request, Math.max(2 * params.bestOf, params.logprobs ?? 0))
+    const ranked = editedTopLogprobs(logits, this.vocabSize, request, Math.max(this.candidateCount(params), params.logprobs ?? 0))
     const rows = this.rows.get(group) ?? new Map<number, RankedRow>()
     rows.set(seq.seqId, ranked)
     this.rows.set(group, rows)
@@ -84,8 +84,8 @@ export class BeamProcessor {
       const ranked = rows.get(seq.seqId)
       // The scheduler runs a request's beams in the same step (they rank together); anything else is a bug.
       if (ranked === undefined) throw new Error(`beam search: live beam ${seq.seqId} has no row this step`)
-      // Suppressed tokens (-Infinity) are never candidates, even when the vocabulary is smaller than 2 x width.
-      const keep = ranked.logprobs.slice(0, 2 * params.bestOf).filter((logprob) => logprob > -Infinity).length
+      // Suppressed tokens (-Infinity) are never candidates, even when the vocabulary is smaller than the candidate count.
+      const keep = ranked.logprobs.slice(0, this.candidateCount(params)).filter((logprob) => logprob > -Infinity).length
       return {seqId: seq.seqId, tokenIds: ranked.tokenIds.slice(0, keep), logprobs: ranked.logprobs.slice(0, keep)}
     })
     const result = beamSearchStep(state, candidates, {
@@ -93,6 +93,7 @@ export class BeamProcessor {
       lengthPenalty: params.lengthPenalty,
       earlyStopping: params.earlyStopping,
       endsBeam: (seqId, tokenId) => this.endsBeam(group, byId.get(seqId)!, tokenId),
+      endingTokenCount: this.endingTokenIds(params).size,
       maxTokens: params.maxTokens,
       promptLength: group.promptLength,
     })
@@ -136,6 +137,20 @@ export class BeamProcessor {
       if (detokenizer) detokenizeAndCheck(params, this.eosTokenIds, detokenizer, tokenId, seq.outputLength)
     }
     if (result.done) this.finish(group, result.finished)
+  }
+
+  /**
+   * The token ids that end every beam: EOS (unless ignore_eos) and stop_token_ids alike, since vLLM folds a model's
+   * extra EOS ids into stop_token_ids and transformers counts every eos_token_id when sizing its candidates. Stop
+   * strings are not token ids (transformers' stop_strings do not widen the candidates either). Constant over the
+   * search, as transformers' count is, even while min_tokens holds these back.
+   */
+  private endingTokenIds(params: SamplingParams): Set<number> {
+    return new Set([...(params.ignoreEos ? [] : this.eosTokenIds), ...params.stopTokenIds])
+  }
+
+  private candidateCount(params: SamplingParams): number {
+    return beamCandidateCount(params.bestOf, this.endingTokenIds(params).size)
   }
 
   /** Whether `tokenId` ends the beam `seq`: the stop checker's verdict on it, without committing it. */

@@ -1,7 +1,9 @@
 // One step of beam search for one request, as pure logic: rank candidates, keep finished hypotheses, decide when to stop.
 //
 // Semantics follow Hugging Face's BeamSearchScorer (which vLLM's beam search also followed):
-// - the candidates of all live beams are ranked together by cumulative logprob, and the best 2 x width are walked;
+// - the candidates of all live beams are ranked together by cumulative logprob, and the best
+//   max(2, 1 + endingTokenCount) x width are walked (transformers 5.18's beams_to_keep: enough that width beams can
+//   continue even when every token id that ends a beam ranks within them);
 // - a candidate that ends its beam (HF: an EOS; here also a stop token or stop string, as vLLM's beams stopped:
 //   `endsBeam` decides) becomes a finished hypothesis only if it ranks within the first `width` candidates, and is
 //   kept if it is among the best `width` hypotheses by score; other candidates continue until `width` beams are chosen;
@@ -27,7 +29,7 @@ export interface BeamState {
   finished: BeamHypothesis[]
 }
 
-/** The top 2 x width next tokens of one live beam (log_softmax, no temperature). */
+/** The top beamCandidateCount() next tokens of one live beam (log_softmax, no temperature). */
 export interface BeamCandidates {
   seqId: number
   tokenIds: number[]
@@ -40,6 +42,8 @@ export interface BeamSearchOptions {
   earlyStopping: boolean | 'never'
   /** Whether the beam `seqId` ends with `tokenId` appended (EOS, a stop token or a stop string). */
   endsBeam: (seqId: number, tokenId: number) => boolean
+  /** How many distinct token ids end every beam (EOS ids, stop_token_ids): sizes the candidates walked per step. */
+  endingTokenCount: number
   /** Output tokens at which every live beam is finished. */
   maxTokens: number
   /** The prompt's length: informational, since scores use output lengths only (see the file header). */
@@ -52,6 +56,11 @@ export interface BeamStepResult {
   /** At most width finished hypotheses, in the order they were found. */
   finished: BeamHypothesis[]
   done: boolean
+}
+
+/** Candidates walked per step, and so the most any one beam can contribute: transformers' beams_to_keep. */
+export function beamCandidateCount(beamWidth: number, endingTokenCount: number): number {
+  return Math.max(2, 1 + endingTokenCount) * beamWidth
 }
 
 export function beamScore(cumulativeLogprob: number, outputLength: number, lengthPenalty: number): number {
@@ -78,7 +87,7 @@ export function beamSearchStep(state: BeamState, candidates: readonly BeamCandid
   const beamIndexById = new Map(state.beams.map((beam, index) => [beam.seqId, index]))
   if (candidates.length !== state.beams.length)
     throw new Error(`beam search: ${state.beams.length} live beams but candidates for ${candidates.length}`)
-  // Every (beam, token) candidate in flat arrays; only the 2 x width best are ever read, so only those are ranked.
+  // Every (beam, token) candidate in flat arrays; only the best beamCandidateCount are ever read, so only those are ranked.
   const total = candidates.reduce((sum, entry) => sum + entry.tokenIds.length, 0)
   const scores = new Float64Array(total)
   const order = new Float64Array(total)
@@ -97,7 +106,7 @@ export function beamSearchStep(state: BeamState, candidates: readonly BeamCandid
       tokenOf[at++] = tokenId
     })
   }
-  const ranked = Array.from(topIndices(scores, 2 * beamWidth, order), (i) => ({beamIndex: beamOf[i]!, tokenId: tokenOf[i]!, cumulativeLogprob: scores[i]!}))
+  const ranked = Array.from(topIndices(scores, beamCandidateCount(beamWidth, opts.endingTokenCount), order), (i) => ({beamIndex: beamOf[i]!, tokenId: tokenOf[i]!, cumulativeLogprob: scores[i]!}))
 
   const outputLength = 1 + Math.max(...state.beams.map((beam) => beam.tokenIds.length))
   const finished = [...state.finished]

@@ -2,8 +2,9 @@
 //
 // Same semantics as src/engine/beam-search.ts (Hugging Face's BeamSearchScorer), written independently:
 // - every step ranks ALL (beam, token) pairs by cumulative logprob, recomputed from scratch by summing the model's
-//   logprobs along each beam, and walks the best 2 x width;
-// - an EOS pair (or one whose output `endsAt` says ends: a stop token or stop string) within the first width ranks
+//   logprobs along each beam, and walks the best max(2, 1 + E) x width, E = the distinct EOS and stop token ids
+//   (transformers' beams_to_keep, counting every eos_token_id);
+// - an EOS or stop token pair (or one whose output `endsAt` says ends: a stop string) within the first width ranks
 //   becomes a hypothesis, scored logprob / outputLength ** lengthPenalty with the ending token counted; at most width hypotheses are held (a new one replaces the worst when it scores higher);
 // - stop when width hypotheses exist and earlyStopping is true, or when the worst hypothesis score >= the best live
 //   beam's cumulative logprob scored at the current length (at maxTokens for "never" with a positive length penalty);
@@ -17,7 +18,9 @@ export interface ReferenceBeamSearchOptions {
   lengthPenalty: number
   earlyStopping: boolean | 'never'
   eosTokenIds: readonly number[]
-  /** Whether an output ends with its last token (a stop token, a stop string in its text); EOS alone when absent. */
+  /** Token ids that end a beam as EOS does (vLLM's stop_token_ids, transformers' further eos_token_ids). */
+  stopTokenIds?: readonly number[]
+  /** Whether an output ends with its last token for another reason (a stop string in its text). */
   endsAt?: (output: number[]) => boolean
   maxTokens: number
 }
@@ -38,6 +41,8 @@ export function referenceBeamSearch(
   opts: ReferenceBeamSearchOptions,
 ): ReferenceHypothesis[] {
   const width = opts.beamWidth
+  const endingTokenIds = new Set([...opts.eosTokenIds, ...(opts.stopTokenIds ?? [])])
+  const walked = Math.max(2, 1 + endingTokenIds.size) * width
   const memo = new Map<string, Float64Array>()
   const nextLogprobs = (tokens: number[]): Float64Array => {
     const key = tokens.join(',')
@@ -64,10 +69,10 @@ export function referenceBeamSearch(
     pairs.sort((a, b) => b.logprob - a.logprob || a.beam - b.beam || a.token - b.token)
 
     const nextBeams: Array<{output: number[]; rank: number; logprob: number}> = []
-    for (let rank = 0; rank < 2 * width && nextBeams.length < width; rank++) {
+    for (let rank = 0; rank < Math.min(walked, pairs.length) && nextBeams.length < width; rank++) {
       const pair = pairs[rank]!
       const output = [...beams[pair.beam]!, pair.token]
-      if (!opts.eosTokenIds.includes(pair.token) && !(opts.endsAt?.(output) ?? false)) nextBeams.push({output, rank, logprob: pair.logprob})
+      if (!endingTokenIds.has(pair.token) && !(opts.endsAt?.(output) ?? false)) nextBeams.push({output, rank, logprob: pair.logprob})
       else if (rank < width) hypotheses = keepBest([...hypotheses, output], scoreOf, width)
     }
     // At the last length every pair within the first width ranks is finished (HF's max-length stopping criterion).

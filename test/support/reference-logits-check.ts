@@ -7,9 +7,9 @@ import {promptLogits} from './model-logits.js'
 import {ReferenceModel} from './reference-model.js'
 import {relativeError} from './relative-error.js'
 
-/** Every position's logits within 1e-4 (relative) of the float64 reference, on the portable kernels and on AVX2. */
-export async function checkAgainstReference(variant: TestModelVariant): Promise<void> {
-  const dir = await ensureTestModel('tiny', {variant})
+/** Every position's logits within 1e-4 (relative) of the float64 reference, on the portable kernels and on AVX2 (`dir`: a variant's model edited). */
+export async function checkAgainstReference(variant: TestModelVariant, given?: string): Promise<void> {
+  const dir = given ?? (await ensureTestModel('tiny', {variant}))
   const [model, reference] = [await loadModel(dir), await ReferenceModel.load(dir)]
   const ops = nativeOps()
   const avx2 = ops.avx2Status()

@@ -10,6 +10,7 @@ import {layerNormTensorShapes, layerNormTensors} from './layernorm-family.js'
 import {languageModelTensorName} from './gemma3-config.js'
 import {loadGgufModel} from './gguf-model.js'
 import {readJsonObject, readModelConfig, type ModelConfig} from './model-config.js'
+import {mptMlpWidthFromTensors} from './mpt-mlp-width.js'
 import {mixtralCheckpointName, mixtralEngineName, moeLayerTensorShapes} from './moe-config.js'
 import {rmsVariantTensorShapes, rmsVariantTensors} from './rms-variants.js'
 import {readCheckpointTensors, type TensorInfo} from './safetensors.js'
@@ -134,8 +135,9 @@ export async function loadModel(dir: string): Promise<LoadedModel> {
   if (gguf !== undefined && !existsSync(join(modelDir, 'config.json'))) {
     throw new ModelLoadError(`No config.json in model directory ${modelDir}, which holds ${gguf}: a GGUF file is loaded by its path (pass ${join(modelDir, gguf)} as the model).`)
   }
-  const config = readModelConfig(modelDir)
-  const tensors = selectModelTensors(config, readCheckpointTensors(modelDir), modelDir)
+  const checkpointTensors = readCheckpointTensors(modelDir)
+  const config = mptMlpWidthFromTensors(readModelConfig(modelDir), checkpointTensors)
+  const tensors = selectModelTensors(config, checkpointTensors, modelDir)
   const tokenizer = Tokenizer.load(modelDir, {extraEosTokenIds: config.eosTokenIds})
   checkTokenizerFits(tokenizer, config, 'tokenizer.json')
   return {dir: modelDir, name: basename(modelDir), config, tensors, tokenizer, generationConfig: readGenerationDefaults(modelDir, tokenizer, config)}

@@ -171,12 +171,8 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   // Only Llama's, Granite's and SmolLM3's modeling code reads mlp_bias; the others' MLPs have no biases whatever it says.
   const mlpBias = config.mlp_bias === true && MLP_BIAS_READERS.has(architecture)
   // Llama's and Qwen3's attention_bias add biases to q/k/v and o_proj (Qwen2's are q/k/v only); Mistral's, Mixtral's and
-  // Phi-3's modeling code never reads it. Command-R's q/k rows are reordered at load for its interleaved rope, which its
-  // biases would need too (hf-config-sweep.py: logits 10% off), so Cohere refuses it; the other variants run it as Llama.
+  // Phi-3's modeling code never reads it. The RMS variants run it as Llama (Cohere's q/k biases reordered with their rows: rms-variants.ts).
   const outputBias = !traits.qkvBias && !IGNORE_ATTENTION_BIAS.has(architecture) && config.attention_bias === true
-  if (outputBias && COHERE_FAMILY.has(architecture)) {
-    throw new ModelLoadError(`${source}: attention_bias=true (biases on all attention projections) is not supported for ${architecture} (its q/k rows are reordered for the interleaved rope; the biases are not).`)
-  }
 
   refuseQuantizedCheckpoint(config, source)
 
@@ -250,7 +246,6 @@ function refuseQuantizedCheckpoint(config: Json, source: string): void {
 const MLP_BIAS_READERS = new Set(['LlamaForCausalLM', 'GraniteForCausalLM', 'SmolLM3ForCausalLM'])
 /** Architectures whose transformers attention has no biases whatever attention_bias says. */
 const IGNORE_ATTENTION_BIAS = new Set(['MistralForCausalLM', 'MixtralForCausalLM', 'Phi3ForCausalLM'])
-const COHERE_FAMILY = new Set(['CohereForCausalLM', 'Cohere2ForCausalLM'])
 /** No released model has more than a few hundred layers; a count past this is a corrupt or hostile config. */
 const MAX_LAYERS = 10_000
 const MAX_SIZE = 2 ** 31 - 1

@@ -136,13 +136,14 @@ function phimoeBiases(rmsVariant: RmsVariantFeatures, {name, shape}: {name: stri
 /**
  * Cohere rotates interleaved pairs (2i, 2i + 1) of each q and k head; the loader reorders those rows to rotate_half's
  * (i, i + head_dim / 2), as it does llama.cpp's, so the shared rotary kernel applies. q.k is a sum over the head's
- * dimensions, which reordering both alike leaves unchanged, and v and o_proj keep their order: exact.
+ * dimensions, which reordering both alike leaves unchanged, and v and o_proj keep their order: exact. attention_bias's
+ * q/k biases are one value per row, so they are reordered the same way (a bias of [rows] is rows of one value).
  */
 export function rmsVariantTensors(config: {rmsVariant?: RmsVariantFeatures; numHeads: number; numKvHeads: number}, tensors: TensorInfo[]): TensorInfo[] {
   if (!config.rmsVariant?.parallelBlock) return tensors
   return tensors.map((t) => {
-    if (t.name.endsWith('.self_attn.q_proj.weight')) return {...t, ropeInterleavedHeads: config.numHeads}
-    if (t.name.endsWith('.self_attn.k_proj.weight')) return {...t, ropeInterleavedHeads: config.numKvHeads}
+    if (/\.self_attn\.q_proj\.(weight|bias)$/.test(t.name)) return {...t, ropeInterleavedHeads: config.numHeads}
+    if (/\.self_attn\.k_proj\.(weight|bias)$/.test(t.name)) return {...t, ropeInterleavedHeads: config.numKvHeads}
     return t
   })
 }
