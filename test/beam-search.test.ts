@@ -3,6 +3,7 @@ import {describe, it} from 'node:test'
 import assert from 'node:assert/strict'
 import {beamCandidateCount, beamSearchStep, bestHypotheses, type BeamCandidates, type BeamHypothesis, type BeamState} from '../src/engine/beam-search.js'
 import {makeRng} from '../src/engine/random.js'
+import {bestFirstIndices, topIndices} from '../src/engine/top-k.js'
 import {referenceBeamSearch, type ReferenceBeamSearchOptions} from './support/reference-beam-search.js'
 
 const EOS = 0
@@ -210,5 +211,17 @@ describe('beamSearchStep single steps', () => {
 
   it('rejects candidates of a sequence that is not a live beam', () => {
     assert.throws(() => beamSearchStep(start, [{seqId: 99, tokenIds: [1], logprobs: [-1]}], opts), /not a live beam/)
+  })
+})
+
+describe('bestFirstIndices (the candidate walk)', () => {
+  it('yields every non-NaN index in topIndices order: value, then order, ties and NaN included', () => {
+    const rng = makeRng(11, 0)
+    for (const size of [0, 1, 2, 7, 100, 1000]) {
+      // Few distinct values, so ties are common and the order decides.
+      const values = Float64Array.from({length: size}, () => (rng.nextFloat() < 0.1 ? Number.NaN : Math.floor(rng.nextFloat() * 8)))
+      const order = Float64Array.from({length: size}, () => Math.floor(rng.nextFloat() * 2 ** 40))
+      assert.deepEqual([...bestFirstIndices(values, order)], [...topIndices(values, size, order)])
+    }
   })
 })

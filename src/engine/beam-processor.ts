@@ -80,12 +80,13 @@ export class BeamProcessor {
     const byId = new Map(live.map((seq) => [seq.seqId, seq]))
     const state = this.states.get(group) ?? {beams: [], finished: []}
     state.beams = live.map((seq) => ({seqId: seq.seqId, tokenIds: seq.outputTokenIds, cumulativeLogprob: seq.cumulativeLogprob}))
+    const perBeam = this.candidateCount(params)
     const candidates: BeamCandidates[] = live.map((seq) => {
       const ranked = rows.get(seq.seqId)
       // The scheduler runs a request's beams in the same step (they rank together); anything else is a bug.
       if (ranked === undefined) throw new Error(`beam search: live beam ${seq.seqId} has no row this step`)
       // Suppressed tokens (-Infinity) are never candidates, even when the vocabulary is smaller than the candidate count.
-      const keep = ranked.logprobs.slice(0, this.candidateCount(params)).filter((logprob) => logprob > -Infinity).length
+      const keep = ranked.logprobs.slice(0, perBeam).filter((logprob) => logprob > -Infinity).length
       return {seqId: seq.seqId, tokenIds: ranked.tokenIds.slice(0, keep), logprobs: ranked.logprobs.slice(0, keep)}
     })
     const result = beamSearchStep(state, candidates, {
@@ -149,8 +150,15 @@ export class BeamProcessor {
     return new Set([...(params.ignoreEos ? [] : this.eosTokenIds), ...params.stopTokenIds])
   }
 
+  /**
+   * Candidates taken from each beam's row. The walk stops at width continuing candidates and a beam has at most
+   * `ending` ending ids, so no beam contributes more than width + ending: that many give transformers' walk exactly
+   * (stop strings aside, which transformers does not walk), and 2 x width + ending keeps the old 2 x width for stop
+   * strings. Without the bound, 1,024 stop_token_ids at width 256 would sort 256 whole rows of the vocabulary each step.
+   */
   private candidateCount(params: SamplingParams): number {
-    return beamCandidateCount(params.bestOf, this.endingTokenIds(params).size)
+    const ending = this.endingTokenIds(params).size
+    return Math.min(beamCandidateCount(params.bestOf, ending), 2 * params.bestOf + ending)
   }
 
   /** Whether `tokenId` ends the beam `seq`: the stop checker's verdict on it, without committing it. */

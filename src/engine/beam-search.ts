@@ -14,7 +14,7 @@
 //   finished score ("never": at maxTokens, when lengthPenalty > 0); or when maxTokens is reached, in which case the
 //   live beams within the first `width` ranks become hypotheses too (HF: every candidate then ends).
 // Ties rank by the order of the beams in the state, then by token id, so the result is deterministic.
-import {topIndices} from './top-k.js'
+import {bestFirstIndices} from './top-k.js'
 
 export interface BeamHypothesis {
   /** The live beam this hypothesis extends by its last token. */
@@ -87,7 +87,7 @@ export function beamSearchStep(state: BeamState, candidates: readonly BeamCandid
   const beamIndexById = new Map(state.beams.map((beam, index) => [beam.seqId, index]))
   if (candidates.length !== state.beams.length)
     throw new Error(`beam search: ${state.beams.length} live beams but candidates for ${candidates.length}`)
-  // Every (beam, token) candidate in flat arrays; only the best beamCandidateCount are ever read, so only those are ranked.
+  // Every (beam, token) candidate in flat arrays.
   const total = candidates.reduce((sum, entry) => sum + entry.tokenIds.length, 0)
   const scores = new Float64Array(total)
   const order = new Float64Array(total)
@@ -106,13 +106,17 @@ export function beamSearchStep(state: BeamState, candidates: readonly BeamCandid
       tokenOf[at++] = tokenId
     })
   }
-  const ranked = Array.from(topIndices(scores, beamCandidateCount(beamWidth, opts.endingTokenCount), order), (i) => ({beamIndex: beamOf[i]!, tokenId: tokenOf[i]!, cumulativeLogprob: scores[i]!}))
+  // Walked best first, lazily: the walk usually ends after about width candidates, and never passes beamCandidateCount.
+  const limit = beamCandidateCount(beamWidth, opts.endingTokenCount)
 
   const outputLength = 1 + Math.max(...state.beams.map((beam) => beam.tokenIds.length))
   const finished = [...state.finished]
   const next: BeamStepResult['next'] = []
   const nextRanks: number[] = []
-  for (const [rank, candidate] of ranked.entries()) {
+  let rank = -1
+  for (const i of bestFirstIndices(scores, order)) {
+    if (++rank === limit) break
+    const candidate = {beamIndex: beamOf[i]!, tokenId: tokenOf[i]!, cumulativeLogprob: scores[i]!}
     const beam = state.beams[candidate.beamIndex]!
     if (endsBeam(beam.seqId, candidate.tokenId)) {
       if (rank >= beamWidth) continue

@@ -21,6 +21,32 @@ export function topIndices(values: ArrayLike<number>, k: number, order: ArrayLik
   return heap.drainBestFirst()
 }
 
+/**
+ * Indices of all entries best first, as topIndices orders them (NaN never), produced lazily: a max-heap built in O(n),
+ * then O(log n) per index taken. For walks that usually stop early but may not (beam search's candidates).
+ */
+export function* bestFirstIndices(values: ArrayLike<number>, order: ArrayLike<number>): Generator<number> {
+  const heap = new Int32Array(values.length)
+  let size = 0
+  for (let i = 0; i < values.length; i++) if (!Number.isNaN(values[i]!)) heap[size++] = i
+  const siftDown = (at: number, size: number) => {
+    const entry = heap[at]!
+    for (let child = 2 * at + 1; child < size; child = 2 * at + 1) {
+      if (child + 1 < size && weaker(values[heap[child]!]!, order[heap[child]!]!, values[heap[child + 1]!]!, order[heap[child + 1]!]!)) child++
+      if (!weaker(values[entry]!, order[entry]!, values[heap[child]!]!, order[heap[child]!]!)) break
+      heap[at] = heap[child]!
+      at = child
+    }
+    heap[at] = entry
+  }
+  for (let at = (size >> 1) - 1; at >= 0; at--) siftDown(at, size)
+  for (; size > 0; size--) {
+    yield heap[0]!
+    heap[0] = heap[size - 1]!
+    siftDown(0, size - 1)
+  }
+}
+
 /** A min-heap of (value, order, index), the weakest (lowest value, then highest order) at the root. */
 class KeptHeap {
   readonly values: Float64Array
