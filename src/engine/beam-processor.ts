@@ -30,6 +30,8 @@ export class BeamProcessor {
   private readonly detokenizers = new Map<number, IncrementalDetokenizer>()
   /** The per-token logprobs of each finished hypothesis, when the request asked for logprobs. */
   private readonly hypothesisLogprobs = new WeakMap<BeamHypothesis, TokenLogprobs[]>()
+  /** endingTokenCount per request: its params do not change during the search. */
+  private readonly endingCounts = new WeakMap<SamplingParams, number>()
 
   constructor(
     private readonly tokenizer: Tokenizer,
@@ -94,7 +96,7 @@ export class BeamProcessor {
       lengthPenalty: params.lengthPenalty,
       earlyStopping: params.earlyStopping,
       endsBeam: (seqId, tokenId) => this.endsBeam(group, byId.get(seqId)!, tokenId),
-      endingTokenCount: this.endingTokenIds(params).size,
+      endingTokenCount: this.endingTokenCount(params),
       maxTokens: params.maxTokens,
       promptLength: group.promptLength,
     })
@@ -141,13 +143,19 @@ export class BeamProcessor {
   }
 
   /**
-   * The token ids that end every beam: EOS (unless ignore_eos) and stop_token_ids alike, since vLLM folds a model's
+   * How many distinct token ids end every beam: EOS (unless ignore_eos) and stop_token_ids alike, since vLLM folds a model's
    * extra EOS ids into stop_token_ids and transformers counts every eos_token_id when sizing its candidates. Stop
    * strings are not token ids (transformers' stop_strings do not widen the candidates either). Constant over the
    * search, as transformers' count is, even while min_tokens holds these back.
    */
-  private endingTokenIds(params: SamplingParams): Set<number> {
-    return new Set([...(params.ignoreEos ? [] : this.eosTokenIds), ...params.stopTokenIds])
+  private endingTokenCount(params: SamplingParams): number {
+    // Asked for every beam's row each step: counted once per request (up to 1,024 stop ids).
+    let count = this.endingCounts.get(params)
+    if (count === undefined) {
+      count = new Set([...(params.ignoreEos ? [] : this.eosTokenIds), ...params.stopTokenIds]).size
+      this.endingCounts.set(params, count)
+    }
+    return count
   }
 
   /**
@@ -157,7 +165,7 @@ export class BeamProcessor {
    * strings. Without the bound, 1,024 stop_token_ids at width 256 would sort 256 whole rows of the vocabulary each step.
    */
   private candidateCount(params: SamplingParams): number {
-    const ending = this.endingTokenIds(params).size
+    const ending = this.endingTokenCount(params)
     return Math.min(beamCandidateCount(params.bestOf, ending), 2 * params.bestOf + ending)
   }
 
