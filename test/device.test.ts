@@ -40,8 +40,9 @@ describe('selectDevice', () => {
     const llama = parseModelConfig(testModelConfigJson('tiny', {variant: 'llama'}))
     const none = {quantization: undefined, batchInvariant: false}
     assert.equal(cpuOnlyNeed(none, {config: llama, tensors: []}), null)
-    // What native/cuda now runs: Gemma's and Gemma 2's layers, MLP and o_proj biases, partial rotary, any head_dim to 256.
-    for (const variant of ['gemma', 'gemma2', 'phi3'] as const)
+    // What native/cuda now runs: Gemma's and Gemma 2's layers, MLP and o_proj biases, partial rotary, any head_dim to 256,
+    // Mixtral's and Qwen-MoE's sparse MLPs (moe_forward.cu).
+    for (const variant of ['gemma', 'gemma2', 'phi3', 'mixtral', 'qwen2moe', 'qwen3moe'] as const)
       assert.equal(cpuOnlyNeed(none, {config: parseModelConfig(testModelConfigJson('tiny', {variant})), tensors: []}), null, variant)
     for (const config of [{...llama, mlpBias: true}, {...llama, attentionOutputBias: true}, {...llama, architecture: 'Phi3ForCausalLM', rotaryDim: 48}, {...llama, headDim: 12}])
       assert.equal(cpuOnlyNeed(none, {config, tensors: []}), null)
@@ -52,7 +53,6 @@ describe('selectDevice', () => {
       cpuOnlyNeed({...none, batchInvariant: true}, {config: llama, tensors: []}),
       cpuOnlyNeed(none, {config: llama, tensors: [{blockFormat: 'q4_k'}] as never}),
       cpuOnlyNeed(none, {config: {...llama, headDim: 320}, tensors: []}),
-      cpuOnlyNeed(none, {config: parseModelConfig(testModelConfigJson('tiny', {variant: 'mixtral'})), tensors: []}),
     ]
     for (const need of needs) {
       assert.ok(need !== null)

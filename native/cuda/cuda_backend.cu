@@ -1,5 +1,5 @@
 // The CUDA backend: owns weights, the paged KV pool and a pinned host swap pool; runs one forward pass per step of the
-// Llama family (with Qwen2/3's, Phi-3's and Gemma / Gemma 2's layer features).
+// Llama family (with Qwen2/3's, Phi-3's and Gemma / Gemma 2's layer features, and Mixtral's / Qwen-MoE's sparse MLPs).
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -59,8 +59,8 @@ class CudaBackend final : public Backend {
       throw std::runtime_error("CUDA backend: the LayerNorm family (OPT, GPT-NeoX, GPT-2: LayerNorm, plain MLP, learned positions) is not implemented (use --device cpu)");
     if (model_.hidden_act != Activation::Silu && model_.hidden_act != Activation::GeluTanh)
       throw std::runtime_error("CUDA backend: the gated MLP takes silu or gelu_pytorch_tanh only (use --device cpu)");
-    if (model_.num_experts > 0)
-      throw std::runtime_error("CUDA backend: mixture-of-experts MLPs (Mixtral, Qwen2-MoE, Qwen3-MoE, PhiMoE's sparsemixer) are not implemented (use --device cpu)");
+    if (model_.sparsemixer)
+      throw std::runtime_error("CUDA backend: PhiMoE's sparsemixer routing is not implemented (use --device cpu)");
     // Granite's multipliers, OLMo's and OLMo2's norms, SmolLM3's rope-free layers, Cohere's parallel block (rms_variants.h).
     const bool rope_skipped = std::any_of(model_.rope_layers.begin(), model_.rope_layers.end(), [](uint8_t rope) { return rope == 0; });
     if (model_.residual_multiplier != 1.f || model_.logits_multiplier != 1.f || model_.post_norms_only || model_.whole_qk_norm ||
@@ -73,7 +73,9 @@ class CudaBackend final : public Backend {
     PAGEDLLM_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
     weights_ = std::make_unique<DeviceWeights<T>>(options, stream_);
     gemm_ = std::make_unique<Gemm>(gemm_setting(), num_sms_, stream_);
-    use_graphs_ = cuda_graphs_enabled();
+    // A sparse layer reads its expert row counts on the host (moe_forward.h), which a graph cannot capture.
+    use_graphs_ = cuda_graphs_enabled() && model_.num_experts == 0;
+    if (model_.num_experts > 0) moe_ = std::make_unique<MoeForward<T>>(model_, stream_);
     layout_ = {model_.num_layers, cache_.block_size, model_.num_kv_heads, model_.head_dim};
     const size_t block_bytes = layout_.block_stride() * sizeof(T);
     kv_pool_.resize(size_t(cache_.num_blocks) * block_bytes);
@@ -88,6 +90,7 @@ class CudaBackend final : public Backend {
 
   ~CudaBackend() override {
     graphs_.clear();
+    moe_.reset();
     gemm_.reset();
     weights_.reset();
     if (stream_) cudaStreamDestroy(stream_);
@@ -97,7 +100,7 @@ class CudaBackend final : public Backend {
     BackendInfo info;
     info.name = "cuda";
     info.device_name = device_name_ + "; " + gemm_->description() +
-                       (use_graphs_ ? "; CUDA graphs for decode" : "; eager (--enforce-eager)");
+                       (use_graphs_ ? "; CUDA graphs for decode" : model_.num_experts > 0 ? "; eager (MoE: expert row counts read per layer)" : "; eager (--enforce-eager)");
     info.num_threads = 1;
     info.weight_bytes = weights_->bytes();
     info.kv_bytes_per_block = layout_.block_stride() * sizeof(T);
@@ -380,13 +383,17 @@ class CudaBackend final : public Backend {
                       stream_);
       gemm_->linear(attention, w.o_proj, w.o_bias, n, H, q_width, delta, gemm_workspace);
       fused_add_rms_norm(residual, sublayer_out(w.attention_out_norm), nullptr, n, H, w.post_attention_norm, eps, normed, stream_);
-      gemm_->linear(normed, w.gate_up, w.gate_up_bias, n, 2 * I, H, gate_up, gemm_workspace);
-      if (model_.hidden_act == Activation::GeluTanh) {
-        gelu_tanh_and_mul(gate_up, n, I, activation, stream_);
+      if (const MoeLayerWeights<T>* moe = weights_->moe_layer(l)) {
+        moe_->run(*moe, residual, w.post_attention_norm, eps, normed, n, *gemm_, delta);
       } else {
-        silu_and_mul(gate_up, n, I, activation, stream_);
+        gemm_->linear(normed, w.gate_up, w.gate_up_bias, n, 2 * I, H, gate_up, gemm_workspace);
+        if (model_.hidden_act == Activation::GeluTanh) {
+          gelu_tanh_and_mul(gate_up, n, I, activation, stream_);
+        } else {
+          silu_and_mul(gate_up, n, I, activation, stream_);
+        }
+        gemm_->linear(activation, w.down_proj, w.down_bias, n, H, I, delta, gemm_workspace);
       }
-      gemm_->linear(activation, w.down_proj, w.down_bias, n, H, I, delta, gemm_workspace);
       layer_out = sublayer_out(w.mlp_out_norm);
     }
     // Only the rows whose logits are returned get the last residual add, the final norm and the LM head, in chunks
@@ -418,6 +425,7 @@ class CudaBackend final : public Backend {
   cudaStream_t stream_ = nullptr;
   std::unique_ptr<DeviceWeights<T>> weights_;
   std::unique_ptr<Gemm> gemm_;
+  std::unique_ptr<MoeForward<T>> moe_;  // sparse layers' MLPs (Mixtral, Qwen-MoE); null for a dense model
   bool use_graphs_ = true;
   DecodeGraphs graphs_;
   PaddedDecodeBatch padded_;

@@ -75,6 +75,32 @@ class Planner {
   size_t total_ = 0;
 };
 
+// A sparse layer's regions (MoeLayerWeights): the fp32 router with the shared expert's gate as one more row, each
+// expert's gate/up fused row-wise as the dense MLP's, its down, and the shared expert's.
+struct MoeOffsets {
+  size_t router = SIZE_MAX, shared_gate_up = SIZE_MAX, shared_down = SIZE_MAX;
+  std::vector<size_t> gate_up, down;
+};
+
+MoeOffsets reserve_moe_layer(Planner& plan, const ModelConfig& m, const std::string& p, size_t element_bytes) {
+  const int64_t H = m.hidden_size, I = m.moe_intermediate_size, S = m.shared_expert_intermediate_size;
+  MoeOffsets o;
+  std::vector<std::pair<std::string, std::vector<int64_t>>> router = {{p + "mlp.gate.weight", {m.num_experts, H}}};
+  if (S > 0 && m.shared_expert_gated) router.push_back({p + "mlp.shared_expert_gate.weight", {1, H}});
+  o.router = plan.reserve(router, sizeof(float), true);
+  for (int e = 0; e < m.num_experts; ++e) {
+    const std::string expert = p + "mlp.experts." + std::to_string(e) + ".";
+    o.gate_up.push_back(plan.reserve({{expert + "gate_proj.weight", {I, H}}, {expert + "up_proj.weight", {I, H}}}, element_bytes, false));
+    o.down.push_back(plan.reserve({{expert + "down_proj.weight", {H, I}}}, element_bytes, false));
+  }
+  if (S > 0) {
+    o.shared_gate_up = plan.reserve({{p + "mlp.shared_expert.gate_proj.weight", {S, H}}, {p + "mlp.shared_expert.up_proj.weight", {S, H}}},
+                                    element_bytes, false);
+    o.shared_down = plan.reserve({{p + "mlp.shared_expert.down_proj.weight", {H, S}}}, element_bytes, false);
+  }
+  return o;
+}
+
 void read_file_range(const TensorSource& tensor, void* out) {
   FILE* file = std::fopen(tensor.path.c_str(), "rb");
   if (!file) throw std::runtime_error("CUDA backend: cannot open " + tensor.path);
@@ -121,6 +147,7 @@ DeviceWeights<T>::DeviceWeights(const BackendOptions& options, cudaStream_t stre
         down, down_bias, mlp_out_norm;
   };
   std::vector<LayerOffsets> offsets(m.num_layers);
+  std::vector<MoeOffsets> moe_offsets(m.num_layers);
   for (int i = 0; i < m.num_layers; ++i) {
     const std::string p = "model.layers." + std::to_string(i) + ".";
     LayerOffsets& o = offsets[i];
@@ -143,12 +170,15 @@ DeviceWeights<T>::DeviceWeights(const BackendOptions& options, cudaStream_t stre
     o.attention_out_norm = m.sandwich_norms ? norm(p + "post_attention_layernorm.weight", H) : SIZE_MAX;
     o.post_norm = norm(p + (m.sandwich_norms ? "pre_feedforward_layernorm.weight" : "post_attention_layernorm.weight"), H);
     o.mlp_out_norm = m.sandwich_norms ? norm(p + "post_feedforward_layernorm.weight", H) : SIZE_MAX;
-    o.gate_up = plan.reserve({{p + "mlp.gate_proj.weight", {I, H}}, {p + "mlp.up_proj.weight", {I, H}}}, t, false);
+    // A sparse layer: the router and experts take the dense MLP's place (moe_forward.h).
+    const bool sparse = m.is_sparse_layer(i);
+    if (sparse) moe_offsets[i] = reserve_moe_layer(plan, m, p, t);
+    o.gate_up = sparse ? SIZE_MAX : plan.reserve({{p + "mlp.gate_proj.weight", {I, H}}, {p + "mlp.up_proj.weight", {I, H}}}, t, false);
     // gate_up's rows are gate's then up's; so is its bias.
-    o.gate_up_bias = m.mlp_bias ? plan.reserve({{p + "mlp.gate_proj.bias", {I}}, {p + "mlp.up_proj.bias", {I}}}, sizeof(float), true)
-                                : SIZE_MAX;
-    o.down = plan.reserve({{p + "mlp.down_proj.weight", {H, I}}}, t, false);
-    o.down_bias = m.mlp_bias ? bias(p + "mlp.down_proj.bias", H) : SIZE_MAX;
+    o.gate_up_bias = m.mlp_bias && !sparse ? plan.reserve({{p + "mlp.gate_proj.bias", {I}}, {p + "mlp.up_proj.bias", {I}}}, sizeof(float), true)
+                                           : SIZE_MAX;
+    o.down = sparse ? SIZE_MAX : plan.reserve({{p + "mlp.down_proj.weight", {H, I}}}, t, false);
+    o.down_bias = m.mlp_bias && !sparse ? bias(p + "mlp.down_proj.bias", H) : SIZE_MAX;
   }
 
   storage_.resize(plan.total());
@@ -176,7 +206,7 @@ DeviceWeights<T>::DeviceWeights(const BackendOptions& options, cudaStream_t stre
     PAGEDLLM_CUDA_CHECK(cudaStreamSynchronize(stream));
   }
 
-  auto at = [base](size_t offset) { return reinterpret_cast<const T*>(base + offset); };
+  auto at = [base](size_t offset) { return offset == SIZE_MAX ? nullptr : reinterpret_cast<const T*>(base + offset); };
   embed_tokens_ = at(embed_offset);
   lm_head_ = at(lm_head_offset);
   auto floats_at = [base](size_t offset) { return offset == SIZE_MAX ? nullptr : reinterpret_cast<const float*>(base + offset); };
@@ -185,6 +215,12 @@ DeviceWeights<T>::DeviceWeights(const BackendOptions& options, cudaStream_t stre
     layers_.push_back({floats_at(o.input_norm), at(o.qkv), floats_at(o.qkv_bias), floats_at(o.q_norm), floats_at(o.k_norm),
                        at(o.o_proj), floats_at(o.o_bias), floats_at(o.attention_out_norm), floats_at(o.post_norm), at(o.gate_up),
                        floats_at(o.gate_up_bias), at(o.down), floats_at(o.down_bias), floats_at(o.mlp_out_norm)});
+  }
+  for (const MoeOffsets& o : moe_offsets) {
+    MoeLayerWeights<T> moe{floats_at(o.router), {}, {}, at(o.shared_gate_up), at(o.shared_down)};
+    for (size_t offset : o.gate_up) moe.gate_up.push_back(at(offset));
+    for (size_t offset : o.down) moe.down.push_back(at(offset));
+    moe_layers_.push_back(std::move(moe));
   }
 }
 

@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "cuda_memory.h"
+#include "moe_forward.h"
 #include "pagedllm/backend.h"
 
 namespace pagedllm::cuda {
@@ -25,6 +26,7 @@ struct LayerWeights {
   const T* down_proj;      // [hidden, intermediate]
   const float* down_bias;  // [hidden] (mlp_bias), or nullptr
   const float* mlp_out_norm;  // Gemma 2's post_feedforward_layernorm on the MLP output, or nullptr
+  // A sparse layer (ModelConfig::is_sparse_layer) has no gate_up / down: DeviceWeights::moe_layer holds its experts.
 };
 
 template <typename T>
@@ -36,6 +38,8 @@ class DeviceWeights {
   const float* final_norm() const { return final_norm_; }
   const T* lm_head() const { return lm_head_; }
   const LayerWeights<T>& layer(int i) const { return layers_[i]; }
+  // A sparse layer's router and experts (moe_forward.h), or nullptr for a dense one.
+  const MoeLayerWeights<T>* moe_layer(int i) const { return moe_layers_[i].router != nullptr ? &moe_layers_[i] : nullptr; }
   size_t bytes() const { return storage_.bytes(); }
 
  private:
@@ -44,6 +48,7 @@ class DeviceWeights {
   const float* final_norm_ = nullptr;
   const T* lm_head_ = nullptr;
   std::vector<LayerWeights<T>> layers_;
+  std::vector<MoeLayerWeights<T>> moe_layers_;
 };
 
 }  // namespace pagedllm::cuda

@@ -13,6 +13,7 @@
 #include "../cpu/quant_formats.h"
 #include "../cpu/quant_linear.h"
 #include "attention_split_binding.h"
+#include "moe_plan_binding.h"
 #include "js_convert.h"
 #include "prompt_logprobs_binding.h"
 #include "sampler_binding.h"
@@ -411,6 +412,7 @@ Napi::Object CreateOps(Napi::Env env) {
   AddSamplerOps(env, ops, ops_pool);
   AddPromptLogprobOps(env, ops);
   AddAttentionSplitOps(env, ops);
+  AddMoePlanOps(env, ops);
   return ops;
 }
 

@@ -1,6 +1,7 @@
 // The models of the GPU check's CUDA-vs-CPU comparisons for the layer features the CUDA backend took over from the
 // CPU: Gemma (GeGLU, (1 + weight) norms, scaled embeddings), Gemma 2 (sandwich norms, attention and final logit
-// soft-capping, query_pre_attn_scalar), Llama's o_proj and MLP biases, Phi-3's partial rotary. Each is a directory
+// soft-capping, query_pre_attn_scalar), Llama's o_proj and MLP biases, Phi-3's partial rotary, the sparse MoE MLPs of
+// Mixtral, Qwen2-MoE (gated shared expert) and Qwen3-MoE (a dense layer among sparse ones). Each is a directory
 // an engine can open (tokenizer included), in a temporary folder the caller removes.
 import {cpSync, mkdtempSync, readdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
@@ -28,6 +29,7 @@ export async function featureModels(): Promise<{root: string; models: FeatureMod
   const gemma = await ensureTestModel('tiny', {variant: 'gemma', dtype: 'BF16'})
   const gemma2 = await ensureTestModel('tiny', {variant: 'gemma2', dtype: 'BF16'})
   const llama = await ensureTestModel('tiny', {variant: 'llama', dtype: 'BF16'})
+  const [mixtral, qwen2moe, qwen3moe] = await Promise.all((['mixtral', 'qwen2moe', 'qwen3moe'] as const).map((variant) => ensureTestModel('tiny', {variant, dtype: 'BF16'})))
   const tokenizer = mkdtempSync(join(root, 'tokenizer-'))
   for (const file of readdirSync(llama)) if (file.startsWith('tokenizer')) cpSync(join(llama, file), join(tokenizer, file))
   const fixture = (name: string, edit?: (json: Record<string, any>) => Record<string, unknown>) =>
@@ -44,6 +46,9 @@ export async function featureModels(): Promise<{root: string; models: FeatureMod
       {label: 'phi3 partial rotary 6 of 8, longrope (transformers-saved)', dir: fixture('phi3-partial-rotary-longrope', (json) => ({
         ...json, original_max_position_embeddings: 128, rope_parameters: {...json.rope_parameters, original_max_position_embeddings: 128},
       }))},
+      {label: 'tiny/mixtral (8 experts, top-2 renormalised)', dir: mixtral},
+      {label: 'tiny/qwen2moe (6 experts, top-2 unnormalised, sigmoid-gated shared expert, q/k/v biases)', dir: qwen2moe},
+      {label: 'tiny/qwen3moe (8 experts, top-3 renormalised, q/k norms, layer 0 dense)', dir: qwen3moe},
     ],
   }
 }

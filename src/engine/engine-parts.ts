@@ -45,7 +45,6 @@ export function cpuOnlyNeed(config: Pick<EngineConfig, 'quantization' | 'batchIn
   if (c.hiddenAct !== 'silu' && c.hiddenAct !== 'gelu_pytorch_tanh') return {reason: `${c.architecture} (a gated MLP of ${c.hiddenAct})`, param: 'device'}
   // Gemma and Gemma 2 run on CUDA (their windows capped away: capContextToWindows); Gemma 3's sliding layers rotate with a second base.
   if (c.ropeLocalTheta !== undefined) return {reason: `${c.architecture} (a second rope base on its sliding layers: rope_local_base_freq)`, param: 'device'}
-  if (c.moe) return {reason: `${c.architecture} (mixture-of-experts MLPs)`, param: 'device'}
   if (c.headDim > 256) return {reason: `head_dim ${c.headDim} (CUDA attention takes at most 256)`, param: 'device'}
   return null
 }

@@ -1,5 +1,6 @@
 // Sizes the GPU KV pool: free device memory times --gpu-memory-utilization, minus weights and activations.
 import {InvalidRequestError} from './errors.js'
+import {cudaMoeScratchBytes, cudaMoeWeightBytesDelta} from './gpu-memory-moe.js'
 import type {ModelConfig} from './model/model-config.js'
 
 export interface GpuKvBudget {
@@ -36,7 +37,7 @@ export function cudaWeightBytes(config: ModelConfig): number {
   const fp32 = (config.sandwichNorms ? 4 : 2) * h + (config.attentionBias ? qkvRows : 0) + (config.qkNorm ? 2 * headDim : 0) +
     (config.attentionOutputBias ? h : 0) + (config.mlpBias ? 2 * inter + h : 0)
   const perLayer = 2 * (qkvRows * h + h * numHeads * headDim + 3 * h * inter) + 4 * fp32
-  return 2 * vocabSize * h * (config.tieWordEmbeddings ? 1 : 2) + 4 * h + numLayers * perLayer
+  return 2 * vocabSize * h * (config.tieWordEmbeddings ? 1 : 2) + 4 * h + numLayers * perLayer + cudaMoeWeightBytesDelta(config)
 }
 
 /** Rows the CUDA LM head computes at a time (native/cuda/cuda_ops.h kLogitsChunkRows). */
@@ -76,7 +77,7 @@ export function cudaStepScratchBytes(config: ModelConfig, numTokens: number, num
     Math.max(partitions > 1 ? Math.min(n, maxSeqs) * numHeads * partitions * (2 + headDim) * 4 : 0, 64 * numHeads * (2 + headDim) * 4),
     chunkRows * h * 2, // final-norm rows
     chunkRows * vocabSize * 4, // logits
-  ].reduce((sum, bytes) => sum + planned(bytes), 0)
+  ].reduce((sum, bytes) => sum + planned(bytes), 0) + cudaMoeScratchBytes(config, n) // sparse layers' own buffer (moe_forward.cu)
 }
 
 /**

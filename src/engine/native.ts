@@ -138,6 +138,11 @@ export interface NativeOps {
    * are decode rows, longer chunks (first row, rows) tiles of 16; with tilesOnly (head_dim not a multiple of 8) all tiles.
    */
   splitAttentionRows(queryStartLoc: Int32Array, contextLens: Int32Array, tilesOnly: boolean): {decodeRows: Int32Array; prefillTiles: Int32Array; maxDecodeKvLen: number}
+  /**
+   * The CUDA MoE MLP's order of routed slots (native/include/pagedllm/moe_plan.h): `experts` holds each (row, rank) slot's
+   * expert; slots sorted by expert, stable; each slot's place; counts per expert; (expert, first, count) of experts with rows.
+   */
+  moeSortSlots(experts: Int32Array, numExperts: number): {sortedSlots: Int32Array; slotPositions: Int32Array; counts: Int32Array; runs: Int32Array}
   /** out = row where `mask` (a bit per token, ceil(vocab / 32) words) allows, -Infinity elsewhere; calling thread. */
   applyTokenMask(row: Float32Array, mask: Int32Array, out: Float32Array): void
   /** y[numRows, outFeatures] = x W^T (+ bias), W converted to `format` on every call (LinearWeights keeps it). */

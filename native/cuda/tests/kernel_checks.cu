@@ -13,6 +13,8 @@
 #include "cuda_ops.h"
 #include "gemm.h"
 #include "kernel_checks.h"
+#include "moe_ops.h"
+#include "pagedllm/moe_plan.h"
 
 namespace pagedllm {
 
@@ -535,10 +537,125 @@ void check_logits_stats(Checker& c) {
   c.report("logits_row_stats", "f32", "top-8 ids", as_floats(top_ids.read()), ids_ref, 0.0);
 }
 
+// MoE routing (moe_kernels.cu): the fp32 router GEMM, then softmax top-k against float64, with ties (equal
+// probabilities go to the lower expert first, as native/cpu/moe.cpp's moe_route), renormalised and not.
+void check_moe_routing(Checker& c) {
+  const int rows = 40, hidden = 300, experts = 8, top_k = 3, outputs = experts + 1;  // + a shared expert's gate row
+  const auto x = c.random_floats(size_t(rows) * hidden, 1.f), w = c.random_floats(size_t(outputs) * hidden, 0.1f);
+  DeviceArray<float> x_dev(x), w_dev(w);
+  auto logits_dev = DeviceArray<float>::poisoned(size_t(rows) * outputs);
+  moe_router_logits(x_dev.get(), rows, hidden, w_dev.get(), outputs, logits_dev.get(), nullptr);
+  std::vector<double> logits_ref(logits_dev.count);
+  for (int r = 0; r < rows; ++r)
+    for (int e = 0; e < outputs; ++e) {
+      double sum = 0;
+      for (int h = 0; h < hidden; ++h) sum += double(x[size_t(r) * hidden + h]) * w[size_t(e) * hidden + h];
+      logits_ref[size_t(r) * outputs + e] = sum;
+    }
+  c.report("moe_router_logits", "f32", "40 rows, hidden 300, 8 experts + shared gate", logits_dev.read(), logits_ref, 1e-5);
+
+  // Routing on logits chosen here: row 0 all equal (experts 0, 1, 2), row 1 a tie at the top (2 before 5), row 2 a tie
+  // for the last place (3 before 6), row 3 exactly equal weights after the first; the rest random.
+  auto logits = c.random_floats(size_t(rows) * outputs, 2.f);
+  for (int e = 0; e < outputs; ++e) logits[e] = 0.5f;
+  logits[outputs + 2] = logits[outputs + 5] = 9.f;
+  for (int e = 0; e < experts; ++e) logits[2 * outputs + e] = -1.f;
+  logits[2 * outputs + 1] = 4.f, logits[2 * outputs + 4] = 3.f, logits[2 * outputs + 3] = logits[2 * outputs + 6] = 2.f;
+  for (int e = 0; e < experts; ++e) logits[3 * outputs + e] = e == 7 ? 1.f : -3.f;
+  DeviceArray<float> routed_logits(logits);
+  for (const bool renormalize : {false, true}) {
+    auto experts_dev = DeviceArray<int32_t>(std::vector<int32_t>(size_t(rows) * top_k, -7));
+    auto weights_dev = DeviceArray<float>::poisoned(size_t(rows) * top_k);
+    moe_route(routed_logits.get(), outputs, rows, experts, top_k, renormalize, experts_dev.get(), weights_dev.get(), nullptr);
+    std::vector<double> experts_ref, weights_ref;
+    for (int r = 0; r < rows; ++r) {
+      const float* row = logits.data() + size_t(r) * outputs;
+      double max = row[0], sum = 0;
+      for (int e = 1; e < experts; ++e) max = std::max<double>(max, row[e]);
+      std::vector<double> probs(experts);
+      for (int e = 0; e < experts; ++e) sum += probs[e] = std::exp(row[e] - max);
+      std::vector<int> order(experts);
+      std::iota(order.begin(), order.end(), 0);
+      std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return probs[a] > probs[b]; });  // ties: lower first
+      double chosen = 0;
+      for (int k = 0; k < top_k; ++k) chosen += probs[order[k]];
+      for (int k = 0; k < top_k; ++k) {
+        experts_ref.push_back(order[k]);
+        weights_ref.push_back(probs[order[k]] / (renormalize ? chosen : sum));
+      }
+    }
+    const auto ids = experts_dev.read();
+    const std::string name = renormalize ? "top-3 of 8, renormalised" : "top-3 of 8";
+    c.report("moe_route", "f32", name + ": experts (ties: lower index first)", std::vector<float>(ids.begin(), ids.end()), experts_ref, 0.0);
+    c.report("moe_route", "f32", name + ": weights", weights_dev.read(), weights_ref, 1e-5);
+  }
+}
+
+// The device counting sort against pagedllm/moe_plan.h's host order (over two 2048-slot chunks), the gather of each
+// expert's rows, and the weighted combine in rank order with a gated, an ungated and no shared expert.
+template <typename T>
+void check_moe_dispatch(Checker& c) {
+  const int rows = 900, top_k = 3, experts = 6, hidden = 72, slots = rows * top_k;
+  std::vector<int32_t> chosen(slots);
+  for (int r = 0; r < rows; ++r) {
+    std::vector<int32_t> pick(experts);
+    std::iota(pick.begin(), pick.end(), 0);
+    std::shuffle(pick.begin(), pick.end(), c.rng());
+    std::copy(pick.begin(), pick.begin() + top_k, chosen.begin() + size_t(r) * top_k);
+  }
+  std::vector<int32_t> sorted_ref(slots), positions_ref(slots), counts_ref(experts);
+  moe_sort_slots(chosen.data(), slots, experts, sorted_ref.data(), positions_ref.data(), counts_ref.data());
+  DeviceArray<int32_t> chosen_dev(chosen);
+  auto chunk_counts = DeviceArray<int32_t>::poisoned(size_t(moe_sort_chunks(slots)) * experts);
+  auto counts = DeviceArray<int32_t>::poisoned(experts), offsets = DeviceArray<int32_t>::poisoned(experts);
+  auto sorted = DeviceArray<int32_t>::poisoned(slots), positions = DeviceArray<int32_t>::poisoned(slots);
+  moe_sort_slots(chosen_dev.get(), slots, experts, chunk_counts.get(), counts.get(), offsets.get(), sorted.get(), positions.get(), nullptr);
+  auto as_doubles = [](const std::vector<int32_t>& v) { return std::vector<double>(v.begin(), v.end()); };
+  auto as_floats = [](const std::vector<int32_t>& v) { return std::vector<float>(v.begin(), v.end()); };
+  c.report("moe_sort_slots", "i32", "2700 slots of 6 experts: sorted slots", as_floats(sorted.read()), as_doubles(sorted_ref), 0.0);
+  c.report("moe_sort_slots", "i32", "slot positions", as_floats(positions.read()), as_doubles(positions_ref), 0.0);
+  c.report("moe_sort_slots", "i32", "counts", as_floats(counts.read()), as_doubles(counts_ref), 0.0);
+
+  std::vector<double> x_ref;
+  const auto x = c.random_rounded<T>(size_t(rows) * hidden, 1.f, &x_ref);
+  DeviceArray<T> x_dev(x);
+  auto gathered = DeviceArray<T>::poisoned(size_t(slots) * hidden);
+  moe_gather_rows(x_dev.get(), hidden, sorted.get(), slots, top_k, gathered.get(), nullptr);
+  std::vector<double> gathered_ref(gathered.count);
+  for (int i = 0; i < slots; ++i)
+    std::copy_n(x_ref.begin() + size_t(sorted_ref[i] / top_k) * hidden, hidden, gathered_ref.begin() + size_t(i) * hidden);
+  c.report("moe_gather_rows", dtype_name<T>(), "each expert's rows in sorted order", gathered.read(), gathered_ref, 0.0);
+
+  const auto expert_out = c.random_floats(size_t(slots) * hidden, 1.f), weights = c.random_floats(slots, 0.5f);
+  const auto shared_out = c.random_floats(size_t(rows) * hidden, 1.f), gate_logits = c.random_floats(size_t(rows) * 2, 2.f);
+  DeviceArray<float> expert_dev(expert_out), weights_dev(weights), shared_dev(shared_out), gate_dev(gate_logits);
+  for (const int shared_kind : {0, 1, 2}) {  // none, gated (stride 2: the router's extra column), ungated
+    auto out = DeviceArray<float>::poisoned(size_t(rows) * hidden);
+    moe_combine(expert_dev.get(), positions.get(), weights_dev.get(), rows, top_k, hidden, shared_kind ? shared_dev.get() : nullptr,
+                shared_kind == 1 ? gate_dev.get() + 1 : nullptr, 2, out.get(), nullptr);
+    std::vector<double> ref(out.count);
+    for (int r = 0; r < rows; ++r) {
+      const double gate = shared_kind == 1 ? 1 / (1 + std::exp(-double(gate_logits[size_t(r) * 2 + 1]))) : 1;
+      for (int h = 0; h < hidden; ++h) {
+        double sum = 0;
+        for (int k = 0; k < top_k; ++k) {
+          const int slot = r * top_k + k;
+          sum += double(weights[slot]) * expert_out[size_t(positions_ref[slot]) * hidden + h];
+        }
+        if (shared_kind) sum += gate * shared_out[size_t(r) * hidden + h];
+        ref[size_t(r) * hidden + h] = sum;
+      }
+    }
+    const char* names[] = {"top-3 in rank order", "+ shared expert under its sigmoid gate", "+ ungated shared expert"};
+    c.report("moe_combine", "f32", names[shared_kind], out.read(), ref, 1e-6);
+  }
+}
+
 template <typename T>
 void check_dtype(Checker& c, int num_sms) {
   check_norms<T>(c);
   check_activation_and_embedding<T>(c);
+  check_moe_dispatch<T>(c);
   check_linear<T>(c, num_sms);
   // decode rows (one query each) with a context past one partition, plus a causal prefill chunk; GQA and MHA
   check_cache_and_attention<T>(c, 128, 8, 2, {1, 37, 700, 1500}, {1, 1, 1, 5});
@@ -566,6 +683,7 @@ std::string run_cuda_kernel_checks(uint32_t seed) {
   check_rotary(checker);
   check_softcap(checker);
   check_head_norm(checker);
+  check_moe_routing(checker);
   check_logits_stats(checker);
   PAGEDLLM_CUDA_CHECK(cudaDeviceSynchronize());
   return checker.json();
