@@ -49,7 +49,10 @@ __global__ void __launch_bounds__(kRouteThreads) route_kernel(const float* __res
     int best = -1;
     float best_prob = 0.f;
     for (int e = 0; e < num_experts; ++e) {
-      const float prob = __fdiv_rn(expf(row[e] - max), sum);  // the same instructions every time: the same bits
+      float prob = __fdiv_rn(expf(row[e] - max), sum);  // the same instructions every time: the same bits
+      // NaN (a NaN or infinite logit) ranks below every probability, so each pick is still a distinct valid expert:
+      // an out-of-range id would write outside the sort's counts and leave the CUDA context unusable.
+      if (!(prob >= 0.f)) prob = -1.f;
       const bool after = previous_expert < 0 || prob < previous || (prob == previous && e > previous_expert);
       if (after && (best < 0 || prob > best_prob)) {
         best = e;
