@@ -77,4 +77,16 @@ describe('CUDA MoE bytes', () => {
     assert.equal(cudaMoeScratchBytes({...tiny, moe: undefined} as ModelConfig, 3), 0)
     assert.equal(cudaStepScratchBytes(mixtral, 512, 1, 512) - cudaStepScratchBytes({...mixtral, moe: undefined}, 512, 1, 512), cudaMoeScratchBytes(mixtral, 512))
   })
+
+  it('scratch: the TS count equals the native plan the backend allocates by (pagedllm/moe_plan.h)', () => {
+    for (const config of [mixtral, qwen2Moe, {...qwen2Moe, moe: {...qwen2Moe.moe!, ungatedSharedExpert: true}}]) {
+      const moe = config.moe!
+      for (const tokens of [1, 3, 256, 700, 8192]) {
+        const native = nativeOps().moeScratchBytes(tokens, config.hiddenSize, moe.numExperts, moe.numExpertsPerToken, moe.expertIntermediateSize,
+          moe.sharedExpertIntermediateSize, !moe.ungatedSharedExpert)
+        assert.equal(cudaMoeScratchBytes(config, tokens), native, `${config.architecture} ${tokens} tokens`)
+      }
+    }
+    assert.throws(() => nativeOps().moeScratchBytes(-1, 64, 4, 2, 32, 0, true), /numRows must be a non-negative 32-bit integer/)
+  })
 })

@@ -1,6 +1,7 @@
 // One sparse layer's MLP on the GPU: the device routes and sorts, the host reads the per-expert counts (one small copy
 // and one synchronize per layer) and launches each expert's GEMMs over its gathered rows, the device combines.
 #include <algorithm>
+#include <vector>
 
 #include "cuda_common.cuh"
 #include "cuda_ops.h"
@@ -11,38 +12,6 @@
 namespace pagedllm::cuda {
 
 namespace {
-
-// Where each tensor of a step lies in the MoE scratch, every start 256-byte aligned (cudaMoeScratchBytes in
-// src/engine/gpu-memory-moe.ts adds up the same list).
-template <typename T>
-struct MoeScratchPlan {
-  size_t x_float, logits, experts, weights, chunk_counts, counts, offsets, sorted, positions, gathered, gate_up, activated,
-      expert_out, shared_out, total = 0;
-
-  MoeScratchPlan(const ModelConfig& m, int n) {
-    const size_t slots = size_t(n) * m.num_experts_per_tok, H = m.hidden_size;
-    const size_t width = std::max(m.moe_intermediate_size, m.shared_expert_intermediate_size);
-    x_float = add(n * H * sizeof(float));
-    logits = add(size_t(n) * moe_router_rows(m) * sizeof(float));
-    experts = add(slots * sizeof(int32_t));
-    weights = add(slots * sizeof(float));
-    chunk_counts = add(size_t(moe_sort_chunks(int(slots))) * m.num_experts * sizeof(int32_t));
-    counts = add(size_t(m.num_experts) * sizeof(int32_t));
-    offsets = add(size_t(m.num_experts) * sizeof(int32_t));
-    sorted = add(slots * sizeof(int32_t));
-    positions = add(slots * sizeof(int32_t));
-    gathered = add(slots * H * sizeof(T));
-    gate_up = add(n * 2 * width * sizeof(float));  // one expert's rows at a time (at most n), or the shared expert's n
-    activated = add(n * width * sizeof(T));
-    expert_out = add(slots * H * sizeof(float));
-    shared_out = add(m.shared_expert_intermediate_size > 0 ? n * H * sizeof(float) : 0);
-  }
-  size_t add(size_t bytes) {
-    const size_t at = total;
-    total += (bytes + 255) / 256 * 256;
-    return at;
-  }
-};
 
 template <typename E>
 E* scratch_at(char* base, size_t offset) {
@@ -65,8 +34,8 @@ void MoeForward<T>::run(const MoeLayerWeights<T>& w, const float* residual, cons
                         int n, const Gemm& gemm, float* out) {
   const int H = model_.hidden_size, E = model_.num_experts, k = model_.num_experts_per_tok;
   const int inter = model_.moe_intermediate_size, shared = model_.shared_expert_intermediate_size;
-  const int router_rows = moe_router_rows(model_), slots = n * k;
-  const MoeScratchPlan<T> plan(model_, n);
+  const int router_rows = moe_router_rows(E, shared, model_.shared_expert_gated), slots = n * k;
+  const MoeScratchPlan plan(n, H, E, k, inter, shared, model_.shared_expert_gated, sizeof(T));
   if (scratch_.bytes() < plan.total) {
     PAGEDLLM_CUDA_CHECK(cudaStreamSynchronize(stream_));  // an earlier layer's kernels may still read the old buffer
     scratch_.resize(plan.total + plan.total / 2);         // headroom: fewer reallocations (as the backend's scratch)

@@ -23,11 +23,6 @@ struct MoeLayerWeights {
   const T* shared_down = nullptr;     // [hidden, shared_expert_intermediate_size]
 };
 
-// Router rows a sparse layer stores: the experts', plus the shared expert's gate when it is gated.
-inline int moe_router_rows(const ModelConfig& model) {
-  return model.num_experts + (model.shared_expert_intermediate_size > 0 && model.shared_expert_gated ? 1 : 0);
-}
-
 template <typename T>
 class MoeForward {
  public:
@@ -44,7 +39,7 @@ class MoeForward {
 
   const ModelConfig& model_;
   cudaStream_t stream_;
-  DeviceMemory scratch_;         // grow-only; src/engine/gpu-memory-moe.ts cudaMoeScratchBytes mirrors its plan
+  DeviceMemory scratch_;         // grow-only, laid out by pagedllm/moe_plan.h's MoeScratchPlan
   DeviceMemory gemm_workspace_;  // WMMA split-K partials, sized once the expert row counts are known
   PinnedMemory host_counts_;
 };

@@ -1,6 +1,9 @@
 // ops.moeSortSlots(experts, numExperts) -> {sortedSlots, slotPositions, counts, runs}: the order the CUDA MoE MLP gives
-// routed (row, rank) slots and the expert GEMMs it runs (pagedllm/moe_plan.h), exposed so the CPU build's tests check it.
+// routed (row, rank) slots and the expert GEMMs it runs; ops.moeScratchBytes(...) -> the bytes of its step scratch
+// (pagedllm/moe_plan.h), exposed so the CPU build's tests check them.
 #include "moe_plan_binding.h"
+
+#include <string>
 
 #include "js_convert.h"
 #include "pagedllm/moe_plan.h"
@@ -41,8 +44,26 @@ Napi::Value MoeSortSlots(const Napi::CallbackInfo& info) {
   return result;
 }
 
+// (numRows, hidden, numExperts, topK, expertWidth, sharedWidth, sharedGated) -> MoeScratchPlan's total for 2-byte weights.
+Napi::Value MoeScratchBytes(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const char* names[] = {"numRows", "hidden", "numExperts", "topK", "expertWidth", "sharedWidth"};
+  int sizes[6];
+  for (int i = 0; i < 6; ++i) {
+    const double value = info[i].IsNumber() ? info[i].As<Napi::Number>().DoubleValue() : -1;
+    if (!(value >= 0 && value <= 2147483647.0) || value != static_cast<int>(value))
+      throw Napi::RangeError::New(env, std::string(names[i]) + " must be a non-negative 32-bit integer");
+    sizes[i] = static_cast<int>(value);
+  }
+  const MoeScratchPlan plan(sizes[0], sizes[1], sizes[2], sizes[3], sizes[4], sizes[5], info[6].ToBoolean().Value(), 2);
+  return Napi::Number::New(env, static_cast<double>(plan.total));
+}
+
 }  // namespace
 
-void AddMoePlanOps(Napi::Env env, Napi::Object ops) { ops.Set("moeSortSlots", Napi::Function::New(env, MoeSortSlots)); }
+void AddMoePlanOps(Napi::Env env, Napi::Object ops) {
+  ops.Set("moeSortSlots", Napi::Function::New(env, MoeSortSlots));
+  ops.Set("moeScratchBytes", Napi::Function::New(env, MoeScratchBytes));
+}
 
 }  // namespace pagedllm

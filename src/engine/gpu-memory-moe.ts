@@ -6,10 +6,10 @@ import type {MoeConfig} from './model/moe-config.js'
 /** Slots (token x rank) one block of the device counting sort counts (native/include/pagedllm/moe_plan.h kMoeSortChunkSlots). */
 const SORT_CHUNK_SLOTS = 2048
 
-/** moe_forward.cu's plan rounds every tensor up to 256 bytes. */
+/** MoeScratchPlan rounds every tensor up to 256 bytes. */
 const planned = (bytes: number) => Math.ceil(bytes / 256) * 256
 
-/** fp32 router rows: the experts', plus the shared expert's gate when it has one (moe_router_rows). */
+/** fp32 router rows: the experts', plus the shared expert's gate when it has one (moe_plan.h moe_router_rows). */
 function routerRows(moe: MoeConfig): number {
   return moe.numExperts + (moe.sharedExpertIntermediateSize > 0 && !moe.ungatedSharedExpert ? 1 : 0)
 }
@@ -37,7 +37,7 @@ export function cudaMoeWeightRegions(config: ModelConfig): number {
   return sparseLayerCount(config) * (1 + 2 * moe.numExperts + (moe.sharedExpertIntermediateSize > 0 ? 2 : 0))
 }
 
-/** The MoE scratch of a `numTokens` step, exactly as moe_forward.cu's MoeScratchPlan lists it; 0 for a dense model. */
+/** The MoE scratch of a `numTokens` step, exactly as pagedllm/moe_plan.h's MoeScratchPlan lists it; 0 for a dense model. */
 export function cudaMoeScratchBytes(config: ModelConfig, numTokens: number): number {
   const moe = config.moe
   if (!moe || sparseLayerCount(config) === 0) return 0

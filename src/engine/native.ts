@@ -143,6 +143,8 @@ export interface NativeOps {
    * expert; slots sorted by expert, stable; each slot's place; counts per expert; (expert, first, count) of experts with rows.
    */
   moeSortSlots(experts: Int32Array, numExperts: number): {sortedSlots: Int32Array; slotPositions: Int32Array; counts: Int32Array; runs: Int32Array}
+  /** Bytes of the CUDA MoE MLP's step scratch (pagedllm/moe_plan.h MoeScratchPlan, 2-byte weights); gpu-memory-moe.ts mirrors it. */
+  moeScratchBytes(numRows: number, hidden: number, numExperts: number, topK: number, expertWidth: number, sharedWidth: number, sharedGated: boolean): number
   /** out = row where `mask` (a bit per token, ceil(vocab / 32) words) allows, -Infinity elsewhere; calling thread. */
   applyTokenMask(row: Float32Array, mask: Int32Array, out: Float32Array): void
   /** y[numRows, outFeatures] = x W^T (+ bias), W converted to `format` on every call (LinearWeights keeps it). */
