@@ -1,6 +1,8 @@
 // One sparse layer's MLP on the GPU: the device routes and sorts, the host reads the per-expert counts (one small copy
 // and one synchronize per layer) and launches each expert's GEMMs over its gathered rows, the device combines.
 #include <algorithm>
+#include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "cuda_common.cuh"
@@ -65,6 +67,10 @@ void MoeForward<T>::run(const MoeLayerWeights<T>& w, const float* residual, cons
   PAGEDLLM_CUDA_CHECK(cudaMemcpyAsync(host_counts_.data(), counts, size_t(E) * sizeof(int32_t), cudaMemcpyDeviceToHost, stream_));
   PAGEDLLM_CUDA_CHECK(cudaStreamSynchronize(stream_));
   const std::vector<MoeExpertRun> runs = moe_expert_runs(host_counts_.as<int32_t>(), E);
+  const int routed = runs.empty() ? 0 : runs.back().first + runs.back().count;
+  if (routed != slots)  // the sort lost or invented slots: stop before the GEMMs read past the gathered rows
+    throw std::runtime_error("CUDA MoE: expert row counts add up to " + std::to_string(routed) + ", not the step's " +
+                             std::to_string(slots) + " routed slots");
 
   size_t workspace_floats = 0;
   for (const MoeExpertRun& r : runs)
