@@ -582,7 +582,7 @@ void check_dtype(Checker& c, int num_sms) {
   check_cache_and_attention<T>(c, 12, 4, 2, {1, 45, 300}, {1, 45, 1});
   // Sliding windows (pagedllm/sliding_window.h). 100: decode rows at 700 start at token 600, mid-block and
   // mid-partition, and the 5-row chunk at 1500 has 87 released blocks; 7: a 45-row chunk from token 0 (each row's
-  // window moves inside one tile) and a 40-row chunk after 260 cached tokens; 300: a decode row at 2100 skips 7
+  // window moves inside one tile) and a 40-row chunk after 260 cached tokens; 300: a decode row at 2100 skips
   // whole partitions and starts mid-partition; Gemma 2's soft cap with a window of 16; head_dim 12 (tiles only).
   check_cache_and_attention<T>(c, 128, 8, 2, {1, 37, 700, 1500}, {1, 1, 1, 5}, 0, 0.f, 100);
   check_cache_and_attention<T>(c, 64, 4, 4, {45, 300}, {45, 40}, 0, 0.f, 7);

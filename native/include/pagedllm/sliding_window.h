@@ -3,12 +3,7 @@
 // (callable from CUDA kernels too), so the CPU build and its tests exercise what the CUDA backend relies on.
 #pragma once
 #include "pagedllm/backend.h"
-
-#ifdef __CUDACC__
-#define PAGEDLLM_HOST_DEVICE __host__ __device__
-#else
-#define PAGEDLLM_HOST_DEVICE
-#endif
+#include "pagedllm/host_device.h"
 
 namespace pagedllm {
 
