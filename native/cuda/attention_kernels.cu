@@ -62,10 +62,11 @@ __global__ void __launch_bounds__(kWarps * 32)
   const int row = row_list ? row_list[blockIdx.x] : blockIdx.x, first_head = blockIdx.y * HEADS, partition = blockIdx.z;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int kv_len = row_kv_len[row];
-  // Tokens [start, end) of this partition that the row sees; nothing before its window is read (maybe released).
-  const int start = max(partition * partition_tokens, first_visible_position(kv_len - 1, window));
-  const int end = min(kv_len, (partition + 1) * partition_tokens);
-  if (start >= end) return;
+  const int start = partition * partition_tokens;
+  const int end = min(kv_len, start + partition_tokens);
+  // The row sees tokens [first, kv_len): nothing before its window is read (those blocks may be released).
+  const int first = first_visible_position(kv_len - 1, window);
+  if (start >= end || end <= first) return;
   const int kv_head = first_head / (num_heads / num_kv_heads);
   const int32_t* block_table = block_tables + int64_t(row_seq[row]) * max_blocks_per_seq;
   const int tokens_per_warp = 32 / lanes_per_token;
@@ -90,7 +91,7 @@ __global__ void __launch_bounds__(kWarps * 32)
   const int64_t token_stride = int64_t(num_kv_heads) * head_dim;
   const int tokens_per_round = kWarps * tokens_per_warp * SLOTS;
 
-  for (int base = start; base < end; base += tokens_per_round) {
+  for (int base = max(start, first); base < end; base += tokens_per_round) {
     uint4 keys[SLOTS], values[SLOTS];
     int tokens[SLOTS];
 #pragma unroll
