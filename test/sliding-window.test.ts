@@ -12,7 +12,6 @@ import {ModelLoadError} from '../src/engine/errors.js'
 import {loadModel} from '../src/engine/model/load-model.js'
 import {parseModelConfig} from '../src/engine/model/model-config.js'
 import {encodeFloats, readTensorFloat64, writeSafetensors} from '../src/engine/model/safetensors.js'
-import {capContextToWindows} from '../src/engine/model/sliding-windows.js'
 import {ensureTestModel, testModelConfigJson} from '../src/engine/model/test-model.js'
 import {nativeOps} from '../src/engine/native.js'
 import {promptLogits} from './support/model-logits.js'
@@ -111,16 +110,10 @@ describe('where each family puts its windows (transformers 5.18 config classes)'
     assert.equal(parseModelConfig({...gemma3, final_logit_softcapping: 30.0}).finalLogitSoftcap, 30)
   })
 
-  it('a backend without windowed attention (CUDA) gets the context capped to the narrowest window, with a note', () => {
-    const capped = capContextToWindows(parseModelConfig({...base, architectures: ['Gemma2ForCausalLM'], sliding_window: 64}))
-    assert.deepEqual([capped.maxPositionEmbeddings, capped.layerWindows], [64, undefined])
-    assert.match(capped.notes!.join('\n'), /window 64 on layers 0, 2 of 4: .*context is capped to 64 tokens/)
-    const wide = capContextToWindows(parseModelConfig({...base, architectures: ['MistralForCausalLM'], sliding_window: 9000}))
-    assert.deepEqual([wide.maxPositionEmbeddings, wide.layerWindows, wide.notes], [8192, undefined, undefined])
-    // So a windowed Mistral (or Gemma 2) still runs on CUDA; Gemma 3 (a second rope base on its sliding layers) is CPU only.
+  it('windowed models keep their windows and whole context on CUDA (per-layer windows and Gemma 3\'s local rope in native/cuda)', () => {
     const none = {quantization: undefined, batchInvariant: false}
-    assert.equal(cpuOnlyNeed(none, {config: parseModelConfig(testModelConfigJson('tiny', {variant: 'mistral'})), tensors: []}), null)
-    assert.match(cpuOnlyNeed(none, {config: parseModelConfig(testModelConfigJson('tiny', {variant: 'gemma3'})), tensors: []})!.reason, /^Gemma3ForCausalLM/)
+    for (const variant of ['mistral', 'qwen2-sliding', 'gemma2', 'gemma3'] as const)
+      assert.equal(cpuOnlyNeed(none, {config: parseModelConfig(testModelConfigJson('tiny', {variant})), tensors: []}), null, variant)
   })
 })
 

@@ -5,9 +5,10 @@ import assert from 'node:assert/strict'
 import {before, describe, it} from 'node:test'
 import {makeEngineConfig, type EngineConfig} from '../src/engine/config.js'
 import {LLMEngine} from '../src/engine/llm-engine.js'
+import {loadModel} from '../src/engine/model/load-model.js'
 import {parseModelConfig} from '../src/engine/model/model-config.js'
-import {capContextToWindows} from '../src/engine/model/sliding-windows.js'
 import {ensureTestModel, testModelConfigJson} from '../src/engine/model/test-model.js'
+import {loadNativeModel} from '../src/engine/native.js'
 import type {RequestOutput} from '../src/engine/request-output.js'
 import {makeSamplingParams, type SamplingParams} from '../src/engine/sampling-params.js'
 import {SequenceStatus} from '../src/engine/sequence.js'
@@ -26,14 +27,12 @@ describe('which blocks fall behind a window', () => {
     assert.equal(blocksBehindWindow(100, 0, 4), 0)
   })
 
-  it('only the paged policy releases, unless turned off; CUDA (no windowed attention) caps the context and releases nothing', () => {
+  it('only the paged policy releases, unless turned off', () => {
     const windows = parseModelConfig(testModelConfigJson('tiny', {variant: 'mistral'})).layerWindows
     const paged = {policy: 'paged' as const, maxNumBatchedTokens: 64}
     assert.deepEqual(windowReleaseFor(paged, windows), {window: 8, chunkTokens: 64})
     assert.equal(windowReleaseFor({...paged, releaseWindowBlocks: false}, windows).window, 0)
     assert.equal(windowReleaseFor({...paged, policy: 'orca-max'}, windows).window, 0)
-    const onCuda = capContextToWindows(parseModelConfig(testModelConfigJson('tiny', {variant: 'mistral'})))
-    assert.equal(windowReleaseFor(paged, onCuda.layerWindows).window, 0)
   })
 
   it('a sequence holds at most its window plus one chunk, at most its whole length', () => {
@@ -142,6 +141,31 @@ describe('engines on the tiny Mistral (window 8 on every layer, blocks of 4)', (
       await engine.shutdown()
     }
   }
+
+  it('the backend never reads a released entry: -1 behind the chunk\'s first window gives the same logits, -1 inside it is refused', async () => {
+    const model = await loadModel(modelPath)
+    const native = await loadNativeModel({config: model.config, tensors: model.tensors, numBlocks: 8, blockSize: 4, numSwapBlocks: 0, weightFormat: 'f32', threads: 2, device: 'cpu'})
+    try {
+      const tokens = prompt(20, 3)
+      const table = [5, 2, 7, 0, 3]
+      const chunk = (first: number, count: number, blockTable: number[]) => {
+        const positions = Int32Array.from({length: count}, (_, i) => first + i)
+        return {
+          tokenIds: Int32Array.from(positions, (p) => tokens[p]!), positions, slotMapping: Int32Array.from(positions, (p) => table[Math.floor(p / 4)]! * 4 + (p % 4)),
+          queryStartLoc: Int32Array.from([0, count]), contextLens: Int32Array.from([first + count]), blockTables: Int32Array.from(blockTable),
+          maxBlocksPerSeq: blockTable.length, logitsIndices: Int32Array.from({length: count}, (_, i) => i),
+        }
+      }
+      await native.step({}, chunk(0, 16, table))
+      // Rows at 16..19 with a window of 8 see 9..19: blocks 0 and 1 (tokens 0..7) are never read, block 2 (8..11) is.
+      const kept = await native.step({}, chunk(16, 4, table))
+      const released = await native.step({}, chunk(16, 4, [-1, -1, 7, 0, 3]))
+      assert.deepEqual(released, kept)
+      await assert.rejects(() => native.step({}, chunk(16, 4, [-1, -1, -1, 0, 3])), /block table of sequence 0 points outside the pool/)
+    } finally {
+      native.close()
+    }
+  })
 
   const results = (outputs: RequestOutput[]) =>
     outputs.map((output) => output.outputs.map(({tokenIds, logprobs, cumulativeLogprob}) => ({tokenIds, logprobs, cumulativeLogprob})))

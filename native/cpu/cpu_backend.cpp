@@ -65,8 +65,7 @@ class CpuBackend final : public Backend {
           "layer_windows must name a window for every layer");
     layout_ = {cache_.block_size, config_.num_kv_heads, config_.head_dim};
     // When every layer slides, no layer reads behind the widest window (0: some layer reads the whole context).
-    const auto& windows = config_.layer_windows;
-    widest_window_ = windows.empty() || *std::min_element(windows.begin(), windows.end()) <= 0 ? 0 : *std::max_element(windows.begin(), windows.end());
+    widest_window_ = widest_window_if_all_slide(config_.layer_windows);
     const size_t device_floats = layout_.block_floats() * cache_.num_blocks;
     const size_t swap_floats = layout_.block_floats() * cache_.num_swap_blocks;
     for (int l = 0; l < config_.num_layers; ++l) {
@@ -167,7 +166,7 @@ class CpuBackend final : public Backend {
       const int blocks_needed = max_position / cache_.block_size + 1;
       check(end == begin || blocks_needed <= b.max_blocks_per_seq, "sequence " + std::to_string(s) + " needs more blocks than maxBlocksPerSeq");
       // Blocks behind every layer's window of the first row are never read: the engine may have released them (-1).
-      const int unread_blocks = end > begin ? first_visible_position(min_position, widest_window_) / cache_.block_size : 0;
+      const int unread_blocks = end > begin ? unread_leading_blocks(min_position, widest_window_, cache_.block_size) : 0;
       for (int j = 0; end > begin && j < blocks_needed; ++j) {
         const int32_t block = b.block_tables[static_cast<size_t>(s) * b.max_blocks_per_seq + j];
         check((block >= 0 && block < cache_.num_blocks) || (block == -1 && j < unread_blocks),
@@ -229,7 +228,7 @@ class CpuBackend final : public Backend {
       }
       // OLMo, OLMoE: after the q/k norms, as transformers clamps.
       clip_qkv(config_, qkv_.data(), static_cast<size_t>(tokens) * qkv_width);
-      attention_batch.sliding_window = config_.layer_windows.empty() ? 0 : config_.layer_windows[l];
+      attention_batch.sliding_window = layer_window(config_, l);
       // Gemma 3: sliding layers rotate with the local base.
       const float* cos_sin = attention_batch.sliding_window > 0 && !local_inv_freq_.empty() ? local_cos_sin_.data() : cos_sin_.data();
       if (layer_has_rope(config_, l)) {

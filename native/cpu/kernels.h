@@ -8,6 +8,7 @@
 
 #include "huge_buffer.h"
 #include "pagedllm/backend.h"
+#include "pagedllm/sliding_window.h"  // first_visible_position
 #include "thread_pool.h"
 
 namespace pagedllm {
@@ -154,10 +155,6 @@ struct AttentionBatch {
   // alone, and a cached prefix or a chunk boundary cannot change it. nullptr: none.
   const float* alibi_slopes = nullptr;
 };
-// The first position a query at `position` sees: 0 without a window.
-inline int first_visible_position(int position, int sliding_window) {
-  return sliding_window > 0 && position >= sliding_window ? position - sliding_window + 1 : 0;
-}
 void paged_attention(ThreadPool& pool, const float* query, int q_stride, const float* key_cache, const float* value_cache,
                      const AttentionBatch& batch, int num_heads, const KvLayout& layout, float scale, float* out,
                      float softcap = 0.f);

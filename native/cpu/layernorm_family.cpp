@@ -104,7 +104,7 @@ void LayerNormForward::layers(ThreadPool& pool, const ModelWeights& weights, con
   for (int l = 0; l < c.num_layers; ++l) {
     const LayerWeights& w = weights.layers[l];
     float* residual = residual_.data();
-    const int window = c.layer_windows.empty() ? 0 : c.layer_windows[l];
+    const int window = layer_window(c, l);
     // Scores are q.k times this: 1 / sqrt(head_dim) unless the config sets it (GPT-2's scale_attn_weights false: 1).
     const float base_scale = c.attention_scale > 0.f ? c.attention_scale : 1.f / std::sqrt(static_cast<float>(c.head_dim));
     const float scale = c.attention_scale_by_layer ? base_scale / static_cast<float>(l + 1) : base_scale;

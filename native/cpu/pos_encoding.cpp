@@ -40,11 +40,7 @@ std::vector<double> rope_inv_freq(const ModelConfig& config) {
 
 std::vector<double> local_rope_inv_freq(const ModelConfig& config) {
   if (config.rope_local_theta <= 0.f) return {};
-  ModelConfig local;
-  local.head_dim = config.head_dim;
-  local.rotary_dim = config.rotary_dim;
-  local.rope_theta = config.rope_local_theta;
-  return rope_inv_freq(local);
+  return rope_inv_freq(local_rope_config(config));
 }
 
 void rope_cos_sin(const int32_t* positions, int num_rows, const std::vector<double>& inv_freq, float* table, double attention_factor) {

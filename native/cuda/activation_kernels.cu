@@ -1,5 +1,5 @@
-// The gated MLP's activation: SiLU-and-mul (Llama's SwiGLU) or GeLU(tanh)-and-mul (Gemma's GeGLU), reading the fused
-// gate/up projection and writing the down projection's input.
+// The gated MLP's activation: act(gate) * up with SiLU (Llama's SwiGLU), GeLU's tanh form (Gemma's GeGLU), ReLU or
+// GeLU's exact erf form, reading the fused gate/up projection and writing the down projection's input.
 #include "cuda_common.cuh"
 #include "cuda_ops.h"
 
@@ -19,6 +19,14 @@ struct GeluTanhMul {
   __device__ __forceinline__ float operator()(float g, float u) const {
     return g / (1.f + expf(-2.f * 0.7978845608028654f * (g + 0.044715f * g * g * g))) * u;
   }
+};
+
+struct ReluMul {
+  __device__ __forceinline__ float operator()(float g, float u) const { return (g > 0.f ? g : 0.f) * u; }
+};
+// gelu's exact form 0.5 x (1 + erf(x / sqrt(2))), erff as the CPU's std::erf in fp32.
+struct GeluErfMul {
+  __device__ __forceinline__ float operator()(float g, float u) const { return 0.5f * g * (1.f + erff(g * 0.70710678118654752f)) * u; }
 };
 
 template <typename T, typename Act>
@@ -49,18 +57,17 @@ void launch_gated(const float* gate_up, int num_tokens, int inter, T* out, cudaS
 }
 
 template <typename T>
-void silu_and_mul(const float* gate_up, int num_tokens, int inter, T* out, cudaStream_t stream) {
-  launch_gated<T, SiluMul>(gate_up, num_tokens, inter, out, stream);
+void gated_and_mul(Activation act, const float* gate_up, int num_tokens, int inter, T* out, cudaStream_t stream) {
+  switch (act) {
+    case Activation::Silu: return launch_gated<T, SiluMul>(gate_up, num_tokens, inter, out, stream);
+    case Activation::GeluTanh: return launch_gated<T, GeluTanhMul>(gate_up, num_tokens, inter, out, stream);
+    case Activation::Relu: return launch_gated<T, ReluMul>(gate_up, num_tokens, inter, out, stream);
+    case Activation::GeluErf: return launch_gated<T, GeluErfMul>(gate_up, num_tokens, inter, out, stream);
+  }
+  throw std::runtime_error("gated_and_mul: unknown activation");
 }
 
-template <typename T>
-void gelu_tanh_and_mul(const float* gate_up, int num_tokens, int inter, T* out, cudaStream_t stream) {
-  launch_gated<T, GeluTanhMul>(gate_up, num_tokens, inter, out, stream);
-}
-
-template void silu_and_mul<__half>(const float*, int, int, __half*, cudaStream_t);
-template void silu_and_mul<__nv_bfloat16>(const float*, int, int, __nv_bfloat16*, cudaStream_t);
-template void gelu_tanh_and_mul<__half>(const float*, int, int, __half*, cudaStream_t);
-template void gelu_tanh_and_mul<__nv_bfloat16>(const float*, int, int, __nv_bfloat16*, cudaStream_t);
+template void gated_and_mul<__half>(Activation, const float*, int, int, __half*, cudaStream_t);
+template void gated_and_mul<__nv_bfloat16>(Activation, const float*, int, int, __nv_bfloat16*, cudaStream_t);
 
 }  // namespace pagedllm::cuda

@@ -5,6 +5,7 @@
 
 #include "cuda_common.cuh"
 #include "cuda_ops.h"
+#include "pagedllm/sliding_window.h"
 
 namespace pagedllm::cuda {
 
@@ -45,13 +46,13 @@ __device__ __forceinline__ void merge_into(SoftmaxState& a, float b_max, float b
 }
 
 // Grid (row, head group, partition): rows on x, whose limit is 2^31 - 1 (y and z stop at 65,535). HEADS query
-// heads per block (a divisor of the GQA group). Unwritten partitions (beyond a row's context) are skipped by the
-// reducer. All reductions are fixed trees and a fixed warp order: the same bits every run.
+// heads per block (a divisor of the GQA group). Unwritten partitions (beyond a row's context, or wholly before its
+// sliding window) are skipped by the reducer. All reductions are fixed trees and a fixed warp order: the same bits every run.
 template <typename T, int HEADS, int SLOTS>
 __global__ void __launch_bounds__(kWarps * 32)
     paged_attention_kernel(const float* __restrict__ qkv, int row_stride, int num_heads, const T* __restrict__ pool,
                            int block_size, int num_kv_heads, int head_dim, int lanes_per_token, int64_t block_stride,
-                           int64_t key_offset, int64_t value_offset, float scale, float softcap, const int32_t* __restrict__ row_seq,
+                           int64_t key_offset, int64_t value_offset, float scale, float softcap, int window, const int32_t* __restrict__ row_seq,
                            const int32_t* __restrict__ row_kv_len, const int32_t* __restrict__ block_tables,
                            int max_blocks_per_seq, const int32_t* __restrict__ row_list, int partition_tokens,
                            PartialLayout partial, T* __restrict__ out) {
@@ -62,8 +63,10 @@ __global__ void __launch_bounds__(kWarps * 32)
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int kv_len = row_kv_len[row];
   const int start = partition * partition_tokens;
-  if (start >= kv_len) return;
   const int end = min(kv_len, start + partition_tokens);
+  // The row sees tokens [first, kv_len): nothing before its window is read (those blocks may be released).
+  const int first = first_visible_position(kv_len - 1, window);
+  if (start >= end || end <= first) return;
   const int kv_head = first_head / (num_heads / num_kv_heads);
   const int32_t* block_table = block_tables + int64_t(row_seq[row]) * max_blocks_per_seq;
   const int tokens_per_warp = 32 / lanes_per_token;
@@ -88,7 +91,7 @@ __global__ void __launch_bounds__(kWarps * 32)
   const int64_t token_stride = int64_t(num_kv_heads) * head_dim;
   const int tokens_per_round = kWarps * tokens_per_warp * SLOTS;
 
-  for (int base = start; base < end; base += tokens_per_round) {
+  for (int base = max(start, first); base < end; base += tokens_per_round) {
     uint4 keys[SLOTS], values[SLOTS];
     int tokens[SLOTS];
 #pragma unroll
@@ -184,24 +187,26 @@ __global__ void __launch_bounds__(kWarps * 32)
   }
 }
 
-// Grid (row, head): merges the partitions a row actually used.
+// Grid (row, head): merges the partitions a row actually used (from its window's first one).
 template <typename T>
 __global__ void paged_attention_reduce_kernel(int num_heads, int head_dim, int num_partitions, int partition_tokens,
-                                              const int32_t* __restrict__ row_kv_len,
+                                              int window, const int32_t* __restrict__ row_kv_len,
                                               const int32_t* __restrict__ row_list, PartialLayout partial,
                                               T* __restrict__ out) {
   const int row = row_list ? row_list[blockIdx.x] : blockIdx.x, head = blockIdx.y;
-  const int used = min(num_partitions, (row_kv_len[row] + partition_tokens - 1) / partition_tokens);
+  const int kv_len = row_kv_len[row];
+  const int used = min(num_partitions, (kv_len + partition_tokens - 1) / partition_tokens);
+  const int skipped = first_visible_position(kv_len - 1, window) / partition_tokens;
   const int64_t first = (int64_t(blockIdx.x) * num_heads + head) * num_partitions;
   float global_max = -INFINITY;
-  for (int p = 0; p < used; ++p) global_max = fmaxf(global_max, partial.max_logit[first + p]);
+  for (int p = skipped; p < used; ++p) global_max = fmaxf(global_max, partial.max_logit[first + p]);
   float total = 0.f;
-  for (int p = 0; p < used; ++p) total += partial.sum_exp[first + p] * __expf(partial.max_logit[first + p] - global_max);
+  for (int p = skipped; p < used; ++p) total += partial.sum_exp[first + p] * __expf(partial.max_logit[first + p] - global_max);
   for (int d = threadIdx.x; d < head_dim; d += blockDim.x) {
     float merged = 0.f;
-    for (int p = 0; p < used; ++p)
+    for (int p = skipped; p < used; ++p)
       merged += partial.acc[(first + p) * head_dim + d] * __expf(partial.max_logit[first + p] - global_max);
-    out[(int64_t(row) * num_heads + head) * head_dim + d] = from_float<T>(used > 0 ? merged / total : 0.f);
+    out[(int64_t(row) * num_heads + head) * head_dim + d] = from_float<T>(used > skipped ? merged / total : 0.f);
   }
 }
 
@@ -250,7 +255,7 @@ void paged_attention(const float* qkv, int row_stride, int num_heads, const T* p
     kernel<<<grid, kWarps * 32, 0, stream>>>(
         qkv, row_stride, num_heads, pool, layout.block_size, layout.num_kv_heads, layout.head_dim, lanes_per_token,
         int64_t(layout.block_stride()), int64_t(layout.key_offset(layer)), int64_t(layout.value_offset(layer)), scale,
-        rows.softcap, rows.row_seq, rows.row_kv_len, rows.block_tables, rows.max_blocks_per_seq, row_list, partition_tokens,
+        rows.softcap, rows.window, rows.row_seq, rows.row_kv_len, rows.block_tables, rows.max_blocks_per_seq, row_list, partition_tokens,
         partial, out);
   };
   // Fewer loads in flight as the per-head registers grow with the heads per block.
@@ -263,7 +268,7 @@ void paged_attention(const float* qkv, int row_stride, int num_heads, const T* p
   PAGEDLLM_CUDA_CHECK_LAUNCH("paged_attention_kernel");
   if (partitions == 1) return;
   paged_attention_reduce_kernel<T><<<dim3(launched, num_heads), 128, 0, stream>>>(
-      num_heads, layout.head_dim, partitions, partition_tokens, rows.row_kv_len, row_list, partial, out);
+      num_heads, layout.head_dim, partitions, partition_tokens, rows.window, rows.row_kv_len, row_list, partial, out);
   PAGEDLLM_CUDA_CHECK_LAUNCH("paged_attention_reduce_kernel");
 }
 

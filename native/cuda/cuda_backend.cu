@@ -1,5 +1,5 @@
 // The CUDA backend: owns weights, the paged KV pool and a pinned host swap pool; runs one forward pass per step of the
-// Llama family (with Qwen2/3's, Phi-3's and Gemma / Gemma 2's layer features, and Mixtral's / Qwen-MoE's sparse MLPs).
+// Llama family (with Qwen2/3's, Phi-3's, Mistral's sliding windows, Gemma / Gemma 2 / Gemma 3's layer features, and Mixtral's / Qwen-MoE's sparse MLPs).
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -12,6 +12,7 @@
 #include "device_sampler.h"
 #include "gemm.h"
 #include "pagedllm/backend.h"
+#include "pagedllm/sliding_window.h"
 
 namespace pagedllm {
 
@@ -57,8 +58,6 @@ class CudaBackend final : public Backend {
       throw std::runtime_error("CUDA backend: ALiBi attention (BLOOM, Falcon-RW, MPT) is not implemented (use --device cpu)");
     if (model_.layer_norm)
       throw std::runtime_error("CUDA backend: the LayerNorm family (OPT, GPT-NeoX, GPT-2: LayerNorm, plain MLP, learned positions) is not implemented (use --device cpu)");
-    if (model_.hidden_act != Activation::Silu && model_.hidden_act != Activation::GeluTanh)
-      throw std::runtime_error("CUDA backend: the gated MLP takes silu or gelu_pytorch_tanh only (use --device cpu)");
     if (model_.sparsemixer)
       throw std::runtime_error("CUDA backend: PhiMoE's sparsemixer routing is not implemented (use --device cpu)");
     // Granite's multipliers, OLMo's and OLMo2's norms, SmolLM3's rope-free layers, Cohere's parallel block (rms_variants.h).
@@ -66,10 +65,9 @@ class CudaBackend final : public Backend {
     if (model_.residual_multiplier != 1.f || model_.logits_multiplier != 1.f || model_.post_norms_only || model_.whole_qk_norm ||
         rope_skipped || model_.norm_mean || model_.clip_qkv != 0.f || model_.parallel_residual || !model_.norm_affine)
       throw std::runtime_error("CUDA backend: Granite's multipliers, OLMo's and OLMo2's norms, SmolLM3's rope-free layers and Cohere's parallel blocks are not implemented (use --device cpu)");
-    // The engine caps the context to the narrowest window instead (capContextToWindows in sliding-windows.ts).
-    const bool windowed = std::any_of(model_.layer_windows.begin(), model_.layer_windows.end(), [](int w) { return w > 0; });
-    if (windowed || model_.rope_local_theta != 0.f)
-      throw std::runtime_error("CUDA backend: sliding-window attention and a second rope base are not implemented (use --device cpu)");
+    if (!model_.layer_windows.empty() && int(model_.layer_windows.size()) != model_.num_layers)
+      throw std::runtime_error("CUDA backend: layer_windows must name a window for every layer");
+    widest_window_ = widest_window_if_all_slide(model_.layer_windows);
     PAGEDLLM_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
     weights_ = std::make_unique<DeviceWeights<T>>(options, stream_);
     gemm_ = std::make_unique<Gemm>(gemm_setting(), num_sms_, stream_);
@@ -85,6 +83,12 @@ class CudaBackend final : public Backend {
     const std::vector<float> inv_freq = rope_inv_freq(model_);
     inv_freq_.resize(inv_freq.size() * sizeof(float));
     PAGEDLLM_CUDA_CHECK(cudaMemcpyAsync(inv_freq_.data(), inv_freq.data(), inv_freq_.bytes(), cudaMemcpyHostToDevice, stream_));
+    // Gemma 3's sliding layers rotate with a second table; like inv_freq, the host copy lives until the sync below.
+    const std::vector<float> local = model_.rope_local_theta > 0.f ? rope_inv_freq(local_rope_config(model_)) : std::vector<float>();
+    if (!local.empty()) {
+      local_inv_freq_.resize(local.size() * sizeof(float));
+      PAGEDLLM_CUDA_CHECK(cudaMemcpyAsync(local_inv_freq_.data(), local.data(), local_inv_freq_.bytes(), cudaMemcpyHostToDevice, stream_));
+    }
     PAGEDLLM_CUDA_CHECK(cudaStreamSynchronize(stream_));
   }
 
@@ -169,9 +173,11 @@ class CudaBackend final : public Backend {
       if (query_len < 0 || context < query_len) fail("context shorter than the query chunk");
       const int used_blocks = ceil_div(context, cache_.block_size);
       if (used_blocks > batch.max_blocks_per_seq) fail("block table shorter than the context");
+      // Blocks behind every layer's window of the chunk's first row are never read: the engine may have released them (-1).
+      const int unread = query_len > 0 ? unread_leading_blocks(context - query_len, widest_window_, cache_.block_size) : used_blocks;
       const int32_t* table = batch.block_tables + int64_t(s) * batch.max_blocks_per_seq;
       for (int j = 0; j < used_blocks; ++j)
-        if (table[j] < 0 || table[j] >= cache_.num_blocks) fail("block table entry out of range");
+        if ((table[j] < 0 || table[j] >= cache_.num_blocks) && !(table[j] == -1 && j < unread)) fail("block table entry out of range");
     }
   }
 
@@ -375,8 +381,11 @@ class CudaBackend final : public Backend {
       }
       gemm_->linear(normed, w.qkv, w.qkv_bias, n, qkv_width, H, qkv, gemm_workspace);
       if (model_.qk_norm) head_rms_norm(qkv, qkv_width, n, model_.num_heads, model_.num_kv_heads, D, w.q_norm, w.k_norm, eps, stream_);
+      rows.window = layer_window(model_, l);
+      const bool local_rope = rows.window > 0 && model_.rope_local_theta > 0.f;  // Gemma 3's sliding layers
       rotary_embedding(qkv, qkv_width, device_index(positions_at_), n, model_.num_heads, model_.num_kv_heads, D,
-                       inv_freq_.as<float>(), stream_, model_.rope_attention_factor, model_.rotary_dim);
+                       local_rope ? local_inv_freq_.as<float>() : inv_freq_.as<float>(), stream_,
+                       local_rope ? 1.f : model_.rope_attention_factor, model_.rotary_dim);
       reshape_and_cache(qkv, qkv_width, q_width, q_width + kv_width, device_index(slot_mapping_at_), n, kv_pool_.as<T>(),
                         layout_, l, stream_);
       paged_attention(qkv, qkv_width, model_.num_heads, kv_pool_.as<T>(), layout_, l, scale, rows, workspace, attention,
@@ -387,11 +396,7 @@ class CudaBackend final : public Backend {
         moe_->run(*moe, residual, w.post_attention_norm, eps, normed, n, *gemm_, delta);
       } else {
         gemm_->linear(normed, w.gate_up, w.gate_up_bias, n, 2 * I, H, gate_up, gemm_workspace);
-        if (model_.hidden_act == Activation::GeluTanh) {
-          gelu_tanh_and_mul(gate_up, n, I, activation, stream_);
-        } else {
-          silu_and_mul(gate_up, n, I, activation, stream_);
-        }
+        gated_and_mul(model_.hidden_act, gate_up, n, I, activation, stream_);
         gemm_->linear(activation, w.down_proj, w.down_bias, n, H, I, delta, gemm_workspace);
       }
       layer_out = sublayer_out(w.mlp_out_norm);
@@ -433,13 +438,14 @@ class CudaBackend final : public Backend {
   KvLayout layout_;
   DeviceMemory kv_pool_;
   PinnedMemory swap_pool_;
-  DeviceMemory inv_freq_;
+  DeviceMemory inv_freq_, local_inv_freq_;
   DeviceMemory scratch_;
   PinnedMemory host_indices_;
   DeviceMemory device_indices_;
   std::vector<int32_t> row_seq_, row_kv_len_;
   AttentionSplit attention_split_;
   int max_kv_len_ = 0;
+  int widest_window_ = 0;  // every layer slides: blocks behind this window may be released (-1); else 0
   size_t token_ids_at_ = 0, positions_at_ = 0, slot_mapping_at_ = 0, row_seq_at_ = 0, row_kv_len_at_ = 0,
          block_tables_at_ = 0, logits_indices_at_ = 0, copy_pairs_at_ = 0, decode_rows_at_ = 0, prefill_tiles_at_ = 0;
 };

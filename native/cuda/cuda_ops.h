@@ -55,12 +55,10 @@ std::vector<float> rope_inv_freq(const ModelConfig& model);
 void rotary_embedding(float* qkv, int row_stride, const int32_t* positions, int num_tokens, int num_heads, int num_kv_heads,
                       int head_dim, const float* inv_freq, cudaStream_t stream, float attention_factor = 1.f, int rotary_dim = 0);
 
-// activation_kernels.cu: gate_up rows are [gate(inter), up(inter)]; out = silu(gate) * up (SwiGLU), or
-// gelu_tanh(gate) * up (Gemma's GeGLU, gelu_pytorch_tanh).
+// activation_kernels.cu: gate_up rows are [gate(inter), up(inter)]; out = act(gate) * up: silu (SwiGLU), gelu's tanh
+// form (Gemma's GeGLU, gelu_pytorch_tanh), relu or gelu's exact erf form, as native/cpu/activation.cpp.
 template <typename T>
-void silu_and_mul(const float* gate_up, int num_tokens, int inter, T* out, cudaStream_t stream);
-template <typename T>
-void gelu_tanh_and_mul(const float* gate_up, int num_tokens, int inter, T* out, cudaStream_t stream);
+void gated_and_mul(Activation act, const float* gate_up, int num_tokens, int inter, T* out, cudaStream_t stream);
 
 // softcap_kernels.cu: x = cap * tanh(x / cap) over `count` floats (Gemma 2's final logit soft-capping; cap > 0).
 void softcap_values(float* x, size_t count, float cap, cudaStream_t stream);
@@ -94,6 +92,9 @@ struct AttentionRows {
   int num_prefill_tiles = 0;
   // Gemma 2: every score (q.k * scale) becomes softcap * tanh(score / softcap) before the softmax; 0: none.
   float softcap = 0.f;
+  // This layer's sliding window: row r sees only its last `window` tokens (pagedllm/sliding_window.h); the kernels
+  // never read a block or partition wholly before that (released blocks are -1 in the table). 0: every token.
+  int window = 0;
 };
 // The host side of the split (decode rows, prefill tiles: split_attention_rows) is in pagedllm/attention_split.h.
 constexpr int kAttentionPartitionTokens = 256;  // longer contexts are split across blocks, then reduced

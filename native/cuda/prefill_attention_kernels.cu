@@ -5,6 +5,7 @@
 
 #include "cuda_common.cuh"
 #include "cuda_ops.h"
+#include "pagedllm/sliding_window.h"
 
 namespace pagedllm::cuda {
 
@@ -22,12 +23,13 @@ size_t shared_bytes(int head_dim, size_t element_bytes) {
 }
 
 // Grid (tile, head). A tile is (first row, row count) of consecutive query rows of one sequence, so its last row sees
-// the most tokens and every row's causal limit is its own row_kv_len.
+// the most tokens and every row's causal limit is its own row_kv_len. With a sliding window a row sees its last
+// `window` tokens; the tile's K/V reads start at its first row's first visible token (earlier blocks may be released).
 template <typename T>
 __global__ void __launch_bounds__(kWarps * 32)
     prefill_attention_kernel(const float* __restrict__ qkv, int row_stride, int num_heads, const T* __restrict__ pool,
                              int block_size, int num_kv_heads, int head_dim, int64_t block_stride, int64_t key_offset,
-                             int64_t value_offset, float scale, float softcap, const int32_t* __restrict__ row_seq,
+                             int64_t value_offset, float scale, float softcap, int window, const int32_t* __restrict__ row_seq,
                              const int32_t* __restrict__ row_kv_len, const int32_t* __restrict__ block_tables,
                              int max_blocks_per_seq, const int32_t* __restrict__ tiles, T* __restrict__ out) {
   extern __shared__ __align__(16) unsigned char shared[];
@@ -45,20 +47,22 @@ __global__ void __launch_bounds__(kWarps * 32)
     q_tile[e] = r < tile_rows ? qkv[int64_t(first_row + r) * row_stride + head * head_dim + d] * scale : 0.f;
   }
   const int tile_kv_len = row_kv_len[first_row + tile_rows - 1];
+  const int tile_first = first_visible_position(row_kv_len[first_row] - 1, window);  // rows' windows only move right
 
   float acc[kRowsPerWarp][kMaxDimsPerLane], row_max[kRowsPerWarp], row_sum[kRowsPerWarp];
-  int kv_len[kRowsPerWarp];
+  int kv_len[kRowsPerWarp], kv_first[kRowsPerWarp];
 #pragma unroll
   for (int rr = 0; rr < kRowsPerWarp; ++rr) {
     const int r = warp * kRowsPerWarp + rr;
     kv_len[rr] = r < tile_rows ? row_kv_len[first_row + r] : 0;
+    kv_first[rr] = first_visible_position(kv_len[rr] - 1, window);
     row_max[rr] = -INFINITY;
     row_sum[rr] = 0.f;
 #pragma unroll
     for (int i = 0; i < kMaxDimsPerLane; ++i) acc[rr][i] = 0.f;
   }
 
-  for (int start = 0; start < tile_kv_len; start += kTileTokens) {
+  for (int start = tile_first; start < tile_kv_len; start += kTileTokens) {
     __syncthreads();  // the previous K/V tile is used up (and, the first time, q_tile is written)
     for (int e = threadIdx.x; e < kTileTokens * head_dim; e += blockDim.x) {
       const int j = e / head_dim, d = e % head_dim, token = start + j;
@@ -76,15 +80,15 @@ __global__ void __launch_bounds__(kWarps * 32)
 #pragma unroll
     for (int rr = 0; rr < kRowsPerWarp; ++rr) {
       const int r = warp * kRowsPerWarp + rr;
-      if (r >= tile_rows || start >= kv_len[rr]) continue;  // uniform across the warp
+      if (r >= tile_rows || start >= kv_len[rr] || start + kTileTokens <= kv_first[rr]) continue;  // uniform across the warp
       const float* q = q_tile + r * head_dim;
       const T* key = k_tile + lane * kv_stride;
       float dot = 0.f;
       for (int d = 0; d < head_dim; ++d) dot += q[d] * to_float(key[d]);
       if (softcap > 0.f) dot = softcap * tanhf(dot / softcap);  // Gemma 2: on the scaled score, as the CPU
-      const bool valid = start + lane < kv_len[rr];
+      const bool valid = start + lane < kv_len[rr] && start + lane >= kv_first[rr];
       const float logit = valid ? dot : -INFINITY;
-      const float new_max = fmaxf(row_max[rr], warp_max(logit));  // finite: token `start` is valid
+      const float new_max = fmaxf(row_max[rr], warp_max(logit));  // finite: some token of this tile is valid
       const float correction = __expf(row_max[rr] - new_max);
       const float p = valid ? __expf(logit - new_max) : 0.f;
       row_sum[rr] = row_sum[rr] * correction + warp_sum(p);
@@ -129,7 +133,7 @@ void prefill_attention(const float* qkv, int row_stride, int num_heads, const T*
   prefill_attention_kernel<T><<<dim3(rows.num_prefill_tiles, num_heads), kWarps * 32, bytes, stream>>>(
       qkv, row_stride, num_heads, pool, layout.block_size, layout.num_kv_heads, layout.head_dim,
       int64_t(layout.block_stride()), int64_t(layout.key_offset(layer)), int64_t(layout.value_offset(layer)), scale,
-      rows.softcap, rows.row_seq, rows.row_kv_len, rows.block_tables, rows.max_blocks_per_seq, rows.prefill_tiles, out);
+      rows.softcap, rows.window, rows.row_seq, rows.row_kv_len, rows.block_tables, rows.max_blocks_per_seq, rows.prefill_tiles, out);
   PAGEDLLM_CUDA_CHECK_LAUNCH("prefill_attention_kernel");
 }
 

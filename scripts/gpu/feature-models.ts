@@ -1,7 +1,9 @@
 // The models of the GPU check's CUDA-vs-CPU comparisons for the layer features the CUDA backend took over from the
 // CPU: Gemma (GeGLU, (1 + weight) norms, scaled embeddings), Gemma 2 (sandwich norms, attention and final logit
-// soft-capping, query_pre_attn_scalar), Llama's o_proj and MLP biases, Phi-3's partial rotary, the sparse MoE MLPs of
-// Mixtral, Qwen2-MoE (gated shared expert) and Qwen3-MoE (a dense layer among sparse ones). Each is a directory
+// soft-capping, query_pre_attn_scalar), Llama's o_proj and MLP biases, Phi-3's partial rotary, sliding windows (Mistral,
+// Qwen2, Gemma 2, Gemma 3 with its local rope base; the engine check's sequences run to 67 tokens, the 600-token
+// backend prompt far past every window), gated MLPs of relu and exact gelu, the sparse MoE MLPs of Mixtral, Qwen2-MoE
+// (gated shared expert) and Qwen3-MoE (a dense layer among sparse ones). Each is a directory
 // an engine can open (tokenizer included), in a temporary folder the caller removes.
 import {cpSync, mkdtempSync, readdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
@@ -30,6 +32,9 @@ export async function featureModels(): Promise<{root: string; models: FeatureMod
   const gemma2 = await ensureTestModel('tiny', {variant: 'gemma2', dtype: 'BF16'})
   const llama = await ensureTestModel('tiny', {variant: 'llama', dtype: 'BF16'})
   const [mixtral, qwen2moe, qwen3moe] = await Promise.all((['mixtral', 'qwen2moe', 'qwen3moe'] as const).map((variant) => ensureTestModel('tiny', {variant, dtype: 'BF16'})))
+  const mistral = await ensureTestModel('tiny', {variant: 'mistral', dtype: 'BF16'})
+  const qwen2Sliding = await ensureTestModel('tiny', {variant: 'qwen2-sliding', dtype: 'BF16'})
+  const gemma3 = await ensureTestModel('tiny', {variant: 'gemma3', dtype: 'BF16'})
   const tokenizer = mkdtempSync(join(root, 'tokenizer-'))
   for (const file of readdirSync(llama)) if (file.startsWith('tokenizer')) cpSync(join(llama, file), join(tokenizer, file))
   const fixture = (name: string, edit?: (json: Record<string, any>) => Record<string, unknown>) =>
@@ -38,10 +43,16 @@ export async function featureModels(): Promise<{root: string; models: FeatureMod
     root,
     models: [
       {label: 'tiny/gemma (GeGLU, 1 + w norms, scaled embeddings, 1 KV head)', dir: gemma},
-      // Its window of 16 would cap a CUDA context to 16 tokens (capContextToWindows); one past every context is exact on both.
-      {label: 'tiny/gemma2 (sandwich norms, soft caps 5.5 / 12.5, scale 24^-0.5)', dir: copyModel(root, 'gemma2', [gemma2], (json) => ({...json, sliding_window: 4096}))},
+      {label: 'tiny/gemma2 (sandwich norms, soft caps 5.5 / 12.5, scale 24^-0.5, window 16 on layer 0)', dir: gemma2},
+      // Every layer slides: the engine releases the blocks behind the window (-1 in the tables the kernels get).
+      {label: 'tiny/mistral (window 8 on every layer, blocks behind it released)', dir: mistral},
+      {label: 'tiny/qwen2-sliding (window 8 on layer 1, layer 0 full; q/k/v biases)', dir: qwen2Sliding},
+      {label: 'tiny/gemma3 (window 8 with rope base 1e4 on layer 0, q/k norms, linear rope 8 on the full layer)', dir: gemma3},
       {label: 'llama o_proj + q/k/v biases (transformers-saved)', dir: fixture('llama-attention-bias')},
       {label: 'llama mlp_bias (transformers-saved)', dir: fixture('llama-mlp-bias')},
+      {label: 'llama gated relu MLP (transformers-saved)', dir: fixture('llama-act-relu')},
+      // Exact (erf) gelu; its window of 4096 brought to 12, so the sequences cross it on layer 0.
+      {label: 'gemma2 gated exact-gelu MLP, window 12 (transformers-saved)', dir: fixture('gemma2-act-gelu', (json) => ({...json, sliding_window: 12}))},
       // longrope caps the context at the original 64 positions, under the engine check's 68-token sequences: 128 then.
       {label: 'phi3 partial rotary 6 of 8, longrope (transformers-saved)', dir: fixture('phi3-partial-rotary-longrope', (json) => ({
         ...json, original_max_position_embeddings: 128, rope_parameters: {...json.rope_parameters, original_max_position_embeddings: 128},

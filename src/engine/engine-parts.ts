@@ -10,7 +10,6 @@ import {SequenceGuides} from './guided/sequence-guides.js'
 import {planKvPool} from './kv-pool-sizing.js'
 import {loadModel, quantizationIgnored, type LoadedModel} from './model/load-model.js'
 import {longRopeForContext} from './model/rope-scaling.js'
-import {capContextToWindows} from './model/sliding-windows.js'
 import {windowReleaseFor} from './window-blocks.js'
 import {ModelRunner} from './model-runner.js'
 import {cudaStatus, loadNativeModel, nativeBuildInfo, type NativeModel} from './native.js'
@@ -42,9 +41,6 @@ export function cpuOnlyNeed(config: Pick<EngineConfig, 'quantization' | 'batchIn
   const c = model.config
   if (c.layerNorm) return {reason: `${c.architecture} (${c.layerNorm.alibiSlopes ? 'ALiBi attention, ' : ''}LayerNorm with bias, a plain MLP, learned or partial rotary positions)`, param: 'device'}
   if (c.rmsVariant) return {reason: `${c.architecture} (Granite's multipliers, OLMo's norms and clip_qkv, SmolLM3's layers without rope, Cohere's parallel LayerNorm blocks, PhiMoE's biased LayerNorms and sparsemixer routing)`, param: 'device'}
-  if (c.hiddenAct !== 'silu' && c.hiddenAct !== 'gelu_pytorch_tanh') return {reason: `${c.architecture} (a gated MLP of ${c.hiddenAct})`, param: 'device'}
-  // Gemma and Gemma 2 run on CUDA (their windows capped away: capContextToWindows); Gemma 3's sliding layers rotate with a second base.
-  if (c.ropeLocalTheta !== undefined) return {reason: `${c.architecture} (a second rope base on its sliding layers: rope_local_base_freq)`, param: 'device'}
   if (c.headDim > 256) return {reason: `head_dim ${c.headDim} (CUDA attention takes at most 256)`, param: 'device'}
   return null
 }
@@ -53,7 +49,6 @@ export async function buildEngineParts(config: EngineConfig): Promise<EnginePart
   const model = await loadModel(config.modelPath)
   model.config = longRopeForContext(model.config, config.maxModelLen)
   const device = selectDevice(config.device, nativeBuildInfo(), cudaStatus(), cpuOnlyNeed(config, model))
-  if (device.device === 'cuda') model.config = capContextToWindows(model.config)
   const ignored = quantizationIgnored(model, config.quantization)
   if (ignored !== null) throw new InvalidRequestError(`--quantization ${config.quantization}: ${ignored}`, {param: 'quantization'})
   const autoFormat = device.device === 'cuda' ? 'bf16' : (model.defaultWeightFormat ?? 'f32')

@@ -17,7 +17,7 @@ export function releasingWindow(layerWindows: readonly number[] | undefined): nu
 
 /**
  * Leading blocks that no query at position `nextQuery` or later can see: those whose every slot is <= nextQuery - window
- * (a query at p sees keys (p - window, p], native/cpu/kernels.h first_visible_position).
+ * (a query at p sees keys (p - window, p], pagedllm/sliding_window.h first_visible_position).
  */
 export function blocksBehindWindow(nextQuery: number, window: number, blockSize: number): number {
   return window > 0 ? Math.max(0, Math.floor((nextQuery - window + 1) / blockSize)) : 0

@@ -15,6 +15,7 @@
 #include "kernel_checks.h"
 #include "moe_ops.h"
 #include "pagedllm/moe_plan.h"
+#include "pagedllm/sliding_window.h"
 
 namespace pagedllm {
 
@@ -290,23 +291,30 @@ void check_activation_and_embedding(Checker& c) {
   const int tokens = 9, inter = 700, vocab = 50, hidden = 96;
   const auto gate_up = c.random_floats(size_t(tokens) * 2 * inter, 2.f);
   DeviceArray<float> gu_dev(gate_up);
-  auto out = DeviceArray<T>::poisoned(size_t(tokens) * inter);
-  silu_and_mul(gu_dev.get(), tokens, inter, out.get(), nullptr);
-  std::vector<double> ref(out.count);
-  for (int t = 0; t < tokens; ++t)
-    for (int i = 0; i < inter; ++i) {
-      const double g = gate_up[size_t(t) * 2 * inter + i], u = gate_up[size_t(t) * 2 * inter + inter + i];
-      ref[size_t(t) * inter + i] = g / (1 + std::exp(-g)) * u;
-    }
-  c.report("silu_and_mul", dtype_name<T>(), "9 tokens, intermediate 700", out.read(), ref, storage_bound<T>());
-  auto gelu_out = DeviceArray<T>::poisoned(size_t(tokens) * inter);
-  gelu_tanh_and_mul(gu_dev.get(), tokens, inter, gelu_out.get(), nullptr);
-  for (int t = 0; t < tokens; ++t)
-    for (int i = 0; i < inter; ++i) {  // gelu_pytorch_tanh: 0.5 g (1 + tanh(sqrt(2/pi) (g + 0.044715 g^3)))
-      const double g = gate_up[size_t(t) * 2 * inter + i], u = gate_up[size_t(t) * 2 * inter + inter + i];
-      ref[size_t(t) * inter + i] = 0.5 * g * (1 + std::tanh(std::sqrt(2 / 3.14159265358979323846) * (g + 0.044715 * g * g * g))) * u;
-    }
-  c.report("gelu_tanh_and_mul", dtype_name<T>(), "9 tokens, intermediate 700", gelu_out.read(), ref, storage_bound<T>());
+  // Each activation of the gated MLP against its float64 form (gelu_pytorch_tanh: 0.5 g (1 + tanh(sqrt(2/pi) (g + 0.044715 g^3)))).
+  const struct {
+    Activation act;
+    const char* name;
+    double (*reference)(double);
+  } activations[] = {
+      {Activation::Silu, "silu_and_mul", [](double g) { return g / (1 + std::exp(-g)); }},
+      {Activation::GeluTanh, "gelu_tanh_and_mul", [](double g) {
+         return 0.5 * g * (1 + std::tanh(std::sqrt(2 / 3.14159265358979323846) * (g + 0.044715 * g * g * g)));
+       }},
+      {Activation::Relu, "relu_and_mul", [](double g) { return g > 0 ? g : 0.0; }},
+      {Activation::GeluErf, "gelu_erf_and_mul", [](double g) { return 0.5 * g * (1 + std::erf(g / std::sqrt(2.0))); }},
+  };
+  for (const auto& a : activations) {
+    auto out = DeviceArray<T>::poisoned(size_t(tokens) * inter);
+    gated_and_mul(a.act, gu_dev.get(), tokens, inter, out.get(), nullptr);
+    std::vector<double> ref(out.count);
+    for (int t = 0; t < tokens; ++t)
+      for (int i = 0; i < inter; ++i) {
+        const double g = gate_up[size_t(t) * 2 * inter + i], u = gate_up[size_t(t) * 2 * inter + inter + i];
+        ref[size_t(t) * inter + i] = a.reference(g) * u;
+      }
+    c.report(a.name, dtype_name<T>(), "gated_and_mul, 9 tokens, intermediate 700", out.read(), ref, storage_bound<T>());
+  }
 
   std::vector<double> table_ref;
   const auto table = c.random_rounded<T>(size_t(vocab) * hidden, 1.f, &table_ref);
@@ -377,10 +385,12 @@ void check_linear(Checker& c, int num_sms) {
 }
 
 // reshape_and_cache, copy_blocks and paged attention share one scattered pool: sequences get shuffled blocks,
-// so a kernel that ignores the block table reads the wrong tokens.
+// so a kernel that ignores the block table reads the wrong tokens. With a sliding window, the leading blocks behind
+// each chunk's first row's window are "released": they point at a block of NaNs, so any read of one fails the check.
 template <typename T>
 void check_cache_and_attention(Checker& c, int head_dim, int num_heads, int num_kv_heads, const std::vector<int>& contexts,
-                               const std::vector<int>& query_lens, double scale_override = 0, float softcap = 0.f) {
+                               const std::vector<int>& query_lens, double scale_override = 0, float softcap = 0.f,
+                               int window = 0) {
   const int layers = 2, layer = 1, block_size = 16;
   const KvLayout layout{layers, block_size, num_kv_heads, head_dim};
   const int num_seqs = int(contexts.size());
@@ -418,7 +428,7 @@ void check_cache_and_attention(Checker& c, int head_dim, int num_heads, int num_
   const int rows = int(slots.size());
   const auto qkv = c.random_floats(size_t(rows) * width, 1.f);
   DeviceArray<float> qkv_dev(qkv);
-  DeviceArray<int32_t> slot_dev(slots), seq_dev(row_seq), len_dev(row_kv_len), table_dev(block_tables);
+  DeviceArray<int32_t> slot_dev(slots), seq_dev(row_seq), len_dev(row_kv_len);
   reshape_and_cache(qkv_dev.get(), width, q_width, q_width + kv_width, slot_dev.get(), rows, pool.get(), layout, layer, nullptr);
   for (int r = 0; r < rows; ++r) {
     const size_t base = size_t(slots[r] / block_size) * layout.block_stride() + size_t(slots[r] % block_size) * kv_width;
@@ -430,12 +440,25 @@ void check_cache_and_attention(Checker& c, int head_dim, int num_heads, int num_
   }
   const std::string shape = "hd" + std::to_string(head_dim) + " heads " + std::to_string(num_heads) + "/" +
                             std::to_string(num_kv_heads) + " max ctx " + std::to_string(*std::max_element(contexts.begin(), contexts.end())) +
-                            (softcap > 0.f ? " softcap " + std::to_string(softcap) + ", scale " + std::to_string(scale_override) : "");
+                            (softcap > 0.f ? " softcap " + std::to_string(softcap) + ", scale " + std::to_string(scale_override) : "") +
+                            (window > 0 ? " window " + std::to_string(window) : "");
   c.report("reshape_and_cache", dtype_name<T>(), shape + " (whole pool)", pool.read(), pool_ref, 0.0);
+  // The released blocks (the engine's -1 entries) point at a spare block filled with NaN; restored before copy_blocks.
+  const int released_block = order[num_blocks - 3];
+  if (window > 0) {
+    for (int s = 0; s < num_seqs; ++s)
+      for (int b = 0; b < unread_leading_blocks(contexts[s] - query_lens[s], window, block_size); ++b)
+        block_tables[size_t(s) * max_blocks + b] = released_block;
+    const std::vector<T> nans(layout.block_stride(), host_from_float<T>(NAN));
+    PAGEDLLM_CUDA_CHECK(cudaMemcpy(pool.get() + size_t(released_block) * layout.block_stride(), nans.data(),
+                                   nans.size() * sizeof(T), cudaMemcpyHostToDevice));
+  }
 
+  DeviceArray<int32_t> table_dev(block_tables);
   const int max_kv_len = *std::max_element(contexts.begin(), contexts.end());
   AttentionRows attention_rows{rows, max_kv_len, seq_dev.get(), len_dev.get(), table_dev.get(), max_blocks};
   attention_rows.softcap = softcap;
+  attention_rows.window = window;
   DeviceMemory workspace(std::max<size_t>(1, paged_attention_workspace_bytes(rows, num_heads, head_dim, max_kv_len)));
   auto out = DeviceArray<T>::poisoned(size_t(rows) * q_width);
   const double scale = scale_override > 0 ? scale_override : 1 / std::sqrt(double(head_dim));
@@ -448,9 +471,11 @@ void check_cache_and_attention(Checker& c, int head_dim, int num_heads, int num_
     const int s = row_seq[r];
     for (int h = 0; h < num_heads; ++h) {
       const int kvh = h / (num_heads / num_kv_heads);
-      std::vector<double> logits(row_kv_len[r]);
+      // The row sees tokens [first, row_kv_len): its last `window` ones with a window.
+      const int first = first_visible_position(row_kv_len[r] - 1, window);
+      std::vector<double> logits(row_kv_len[r], 0.0);
       double max_logit = -INFINITY;
-      for (int t = 0; t < row_kv_len[r]; ++t) {
+      for (int t = first; t < row_kv_len[r]; ++t) {
         const size_t base = size_t(block_tables[size_t(s) * max_blocks + t / block_size]) * layout.block_stride() +
                             size_t(t % block_size) * kv_width + size_t(kvh) * head_dim;
         double dot = 0;
@@ -461,8 +486,8 @@ void check_cache_and_attention(Checker& c, int head_dim, int num_heads, int num_
         max_logit = std::max(max_logit, logits[t]);
       }
       double total = 0;
-      for (double& l : logits) total += (l = std::exp(l - max_logit));
-      for (int t = 0; t < row_kv_len[r]; ++t) {
+      for (int t = first; t < row_kv_len[r]; ++t) total += (logits[t] = std::exp(logits[t] - max_logit));
+      for (int t = first; t < row_kv_len[r]; ++t) {
         const size_t base = size_t(block_tables[size_t(s) * max_blocks + t / block_size]) * layout.block_stride() +
                             size_t(t % block_size) * kv_width + size_t(kvh) * head_dim;
         for (int d = 0; d < head_dim; ++d)
@@ -491,6 +516,10 @@ void check_cache_and_attention(Checker& c, int head_dim, int num_heads, int num_
                   split_workspace.as<float>(), split_out.get(), nullptr);
   c.report("attention tiled+decode", dtype_name<T>(), shape, split_out.read(), ref, storage_bound<T>());
 
+  if (window > 0)
+    PAGEDLLM_CUDA_CHECK(cudaMemcpy(pool.get() + size_t(released_block) * layout.block_stride(),
+                                   pool_host.data() + size_t(released_block) * layout.block_stride(),
+                                   layout.block_stride() * sizeof(T), cudaMemcpyHostToDevice));
   // copy_blocks: copy two blocks (all layers) onto two others; the rest of the pool must stay as it was.
   const std::vector<int32_t> pairs = {order[0], order[num_blocks - 1], order[1], order[num_blocks - 2]};
   DeviceArray<int32_t> pairs_dev(pairs);
@@ -668,6 +697,15 @@ void check_dtype(Checker& c, int num_sms) {
   check_cache_and_attention<T>(c, 32, 4, 2, {30, 700}, {30, 1}, 1 / std::sqrt(24.0), 0.5f);
   // head_dim 12 (not a multiple of 8): decode rows become one-row tiles of the tiled kernel
   check_cache_and_attention<T>(c, 12, 4, 2, {1, 45, 300}, {1, 45, 1});
+  // Sliding windows (pagedllm/sliding_window.h). 100: decode rows at 700 start at token 600, mid-block and
+  // mid-partition, and the 5-row chunk at 1500 has 87 released blocks; 7: a 45-row chunk from token 0 (each row's
+  // window moves inside one tile) and a 40-row chunk after 260 cached tokens; 300: a decode row at 2100 skips
+  // whole partitions and starts mid-partition; Gemma 2's soft cap with a window of 16; head_dim 12 (tiles only).
+  check_cache_and_attention<T>(c, 128, 8, 2, {1, 37, 700, 1500}, {1, 1, 1, 5}, 0, 0.f, 100);
+  check_cache_and_attention<T>(c, 64, 4, 4, {45, 300}, {45, 40}, 0, 0.f, 7);
+  check_cache_and_attention<T>(c, 32, 8, 4, {33, 2100}, {33, 1}, 0, 0.f, 300);
+  check_cache_and_attention<T>(c, 32, 4, 2, {30, 700}, {30, 1}, 1 / std::sqrt(24.0), 0.5f, 16);
+  check_cache_and_attention<T>(c, 12, 4, 2, {1, 45, 300}, {1, 45, 1}, 0, 0.f, 20);
 }
 
 }  // namespace

@@ -3,11 +3,7 @@
 #pragma once
 #include <cstdint>
 
-#ifdef __CUDACC__
-#define PAGEDLLM_HOST_DEVICE __host__ __device__
-#else
-#define PAGEDLLM_HOST_DEVICE
-#endif
+#include "pagedllm/host_device.h"
 
 namespace pagedllm {
 

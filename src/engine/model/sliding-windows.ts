@@ -1,7 +1,6 @@
 // Which layers attend through a sliding window and how wide it is, as transformers 5.18's config classes decide it per family.
 import {ModelLoadError, quotedValue} from '../errors.js'
 import type {ArchitectureTraits} from './architectures.js'
-import type {ModelConfig} from './model-config.js'
 import {PHIMOE_ARCHITECTURES} from './phimoe-config.js'
 
 type Json = Record<string, unknown>
@@ -57,24 +56,4 @@ function positiveInteger(value: unknown, fallback: number, key: string, source: 
     throw new ModelLoadError(`${source}: "${key}" must be an integer of at least ${min}, got ${quotedValue(value)}.`)
   }
   return value
-}
-
-/** A short description for notes and errors: "window 8 on layers 0, 2 of 4". */
-export function describeLayerWindows(windows: readonly number[]): string {
-  const sliding = windows.flatMap((w, i) => (w > 0 ? [i] : []))
-  const widths = [...new Set(sliding.map((i) => windows[i]))].join('/')
-  return sliding.length === windows.length ? `window ${widths} on every layer` : `window ${widths} on layers ${sliding.join(', ')} of ${windows.length}`
-}
-
-/**
- * For a backend without windowed attention (CUDA): the context capped to the narrowest window, where every layer's
- * full attention is exact, and no windows. The config itself when no window is below the context.
- */
-export function capContextToWindows(config: ModelConfig): ModelConfig {
-  if (config.layerWindows === undefined) return config
-  const narrowest = Math.min(...config.layerWindows.filter((w) => w > 0))
-  const {layerWindows: _windows, ropeLocalTheta: _local, ...rest} = config
-  if (narrowest >= config.maxPositionEmbeddings) return rest
-  const note = `sliding ${describeLayerWindows(config.layerWindows)}: this backend has no windowed attention, so the context is capped to ${narrowest} tokens (full attention within it is exact).`
-  return {...rest, maxPositionEmbeddings: narrowest, notes: [...(config.notes ?? []), note]}
 }
