@@ -9,9 +9,11 @@
 #include "cuda_ops.h"
 #include "cuda_weights.h"
 #include "decode_graphs.h"
+#include "device_prompt_ranker.h"
 #include "device_sampler.h"
 #include "gemm.h"
 #include "pagedllm/backend.h"
+#include "pagedllm/prompt_chunks.h"
 
 namespace pagedllm {
 
@@ -108,7 +110,7 @@ class CudaBackend final : public Backend {
             const SampleOutputs* sampled) override {
     validate(batch);
     if (sampling) sampler_.upload(*sampling, model_.vocab_size, stream_);
-    const int bucket = use_graphs_ ? graph_bucket(batch) : 0;
+    const int bucket = use_graphs_ && !ranker_.active() ? graph_bucket(batch) : 0;
     if (bucket > 0) {
       step_decode_graph(moves, batch, bucket, logits_out, sampling);
     } else {
@@ -118,6 +120,26 @@ class CudaBackend final : public Backend {
     }
     PAGEDLLM_CUDA_CHECK(cudaStreamSynchronize(stream_));
     if (sampling) sampler_.download(*sampled, stream_);
+  }
+
+  // The prompt rows join the LM head after the step's own logits rows and are ranked chunk by chunk on the device
+  // (device_prompt_ranker.h); a top-N over the kernel's kMaxTopK declines, for the host path (ranked_step.cpp).
+  bool step_ranked(const BlockMoves& moves, const ForwardBatch& batch, float* logits_out, const SampleBatch* sampling,
+                   const SampleOutputs* sampled, const PromptRanking& ranking) override {
+    if (!device_ranks(ranking.asked, kMaxTopK)) return false;
+    const std::vector<int32_t> rows = logits_rows_with_prompt_rows(batch, ranking.asked);
+    ForwardBatch with_prompt_rows = batch;
+    with_prompt_rows.logits_indices = rows.data();
+    with_prompt_rows.num_logits = int(rows.size());
+    ranker_.begin(ranking.asked, batch.num_logits, model_.vocab_size, stream_);
+    try {
+      step(moves, with_prompt_rows, logits_out, sampling, sampled);
+    } catch (...) {
+      ranker_.cancel();
+      throw;
+    }
+    ranker_.finish(ranking.out, stream_);
+    return true;
   }
 
   void read_kv_block(int layer, int block, bool from_swap, float* k_out, float* v_out) override {
@@ -397,8 +419,10 @@ class CudaBackend final : public Backend {
                          final_rows, stream_);
       gemm_->linear(final_rows, weights_->lm_head(), nullptr, rows, V, H, logits, gemm_workspace);
       if (model_.final_logit_softcap > 0.f) softcap_values(logits, size_t(rows) * V, model_.final_logit_softcap, stream_);
+      ranker_.rank_chunk(logits, first, rows, stream_);  // prompt rows, after the step's own rows (step_ranked)
+      const int own_rows = plan_prompt_chunk(ranker_.own_rows(num_logits), first, rows).own_rows;
       if (sampling) {
-        sampler_.sample(logits, first, rows, nullptr, rows, stream_);
+        if (own_rows > 0) sampler_.sample(logits, first, own_rows, nullptr, own_rows, stream_);
         for (int k = 0; k < sampling->num_host_rows; ++k) {
           const int row = sampling->host_rows[k];
           if (row >= first && row < first + rows)
@@ -406,7 +430,7 @@ class CudaBackend final : public Backend {
                                                 cudaMemcpyDeviceToHost, stream_));
         }
       } else if (logits_out != nullptr)  // null while a decode graph is captured: its caller copies the rows out
-        PAGEDLLM_CUDA_CHECK(cudaMemcpyAsync(logits_out + size_t(first) * V, logits, size_t(rows) * V * sizeof(float),
+        PAGEDLLM_CUDA_CHECK(cudaMemcpyAsync(logits_out + size_t(first) * V, logits, size_t(own_rows) * V * sizeof(float),
                                             cudaMemcpyDeviceToHost, stream_));
     }
   }
@@ -422,6 +446,7 @@ class CudaBackend final : public Backend {
   DecodeGraphs graphs_;
   PaddedDecodeBatch padded_;
   DeviceSampler sampler_;
+  DevicePromptRanker ranker_;
   KvLayout layout_;
   DeviceMemory kv_pool_;
   PinnedMemory swap_pool_;

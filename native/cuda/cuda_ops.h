@@ -133,4 +133,17 @@ constexpr int kMaxTopK = 64;
 void logits_row_stats(const float* logits, int num_rows, int vocab, int top_k, float* row_max, int32_t* row_argmax,
                       float* row_logsumexp, float* topk_values, int32_t* topk_ids, cudaStream_t stream);
 
+// prompt_ranking_kernels.cu: entries [first_entry, first_entry + num_entries) of a step's prompt rows, entry e's logits
+// at row first_row + (e - first_entry) of `logits`: logprob and rank of token_ids[e], top_ns[e] top logprobs (at most
+// kMaxTopK), as native/cpu/prompt_logprobs.cpp defines them (pagedllm/prompt_rows.h). Results go to entry e's slots.
+struct PromptRanksView {
+  double* logprobs;
+  int32_t* ranks;
+  int32_t* top_counts;
+  int32_t* top_ids;      // [entries * top_stride]
+  double* top_logprobs;  // [entries * top_stride]
+};
+void rank_prompt_rows(const float* logits, int vocab, int first_entry, int num_entries, int first_row, const int32_t* token_ids,
+                      const int32_t* top_ns, int top_stride, const PromptRanksView& out, cudaStream_t stream);
+
 }  // namespace pagedllm::cuda

@@ -27,6 +27,7 @@ __half host_from_float<__half>(float value) { return __float2half_rn(value); }
 template <>
 __nv_bfloat16 host_from_float<__nv_bfloat16>(float value) { return __float2bfloat16_rn(value); }
 float host_float(float value) { return value; }
+double host_float(double value) { return value; }
 float host_float(__half value) { return __half2float(value); }
 float host_float(__nv_bfloat16 value) { return __bfloat162float(value); }
 
@@ -535,6 +536,96 @@ void check_logits_stats(Checker& c) {
   c.report("logits_row_stats", "f32", "top-8 ids", as_floats(top_ids.read()), ids_ref, 0.0);
 }
 
+// Prompt ranking (prompt_ranking_kernels.cu) against native/cpu/prompt_logprobs.cpp's definitions in float64: ties,
+// NaN in a row and as the token, rows of -inf and +inf, a top-N past the values that are not NaN, top-N 0 and 64. The
+// entries sit after two rows of the step's own (never read) and are ranked in two launches, as two LM-head chunks.
+void check_prompt_ranking(Checker& c) {
+  const int vocab = 4096, own = 2, entries = 9;
+  const float inf = INFINITY, nan = NAN;
+  std::vector<float> logits = c.random_floats(size_t(own + entries) * vocab, 3.f);
+  const auto row = [&](int e) { return logits.data() + size_t(own + e) * vocab; };
+  std::fill(logits.begin(), logits.begin() + size_t(own) * vocab, nan);
+  std::vector<int32_t> tokens(entries), top_ns = {0, 8, 10, 3, 8, 4, 64, 2, 3};
+  for (int e = 0; e < entries; ++e) tokens[e] = c.uniform(0, vocab - 1);
+  for (const int id : {3, 90, 1000, 2047, 4000}) row(1)[id] = 7.f;  // five tied near the top: top 8 lists them by id
+  row(1)[tokens[1] = 500] = row(1)[17] = row(1)[3001] = 6.f;          // the token tied with two others
+  for (const int id : {0, 1, 256, 777, 4095}) row(2)[id] = nan;       // NaN where a thread's first value is
+  row(3)[tokens[3]] = nan;                                           // the token NaN: rank 1, logprob NaN
+  std::fill(row(4), row(4) + vocab, -inf);                           // 3 values above -inf, top 8 past them
+  row(4)[10] = 1.f, row(4)[20] = 2.f, row(4)[30] = 1.f, tokens[4] = 4000;
+  row(5)[9] = row(5)[99] = inf;                                      // +inf: the log-sum-exp is +inf
+  std::fill(row(7), row(7) + vocab, -inf);
+  std::fill(row(8), row(8) + vocab, nan);
+  int stride = 1;
+  for (const int n : top_ns) stride = std::max(stride, n + 1);
+  DeviceArray<float> logits_dev(logits);
+  std::vector<int32_t> inputs(tokens);
+  inputs.insert(inputs.end(), top_ns.begin(), top_ns.end());
+  DeviceArray<int32_t> inputs_dev(inputs);
+  auto logprobs = DeviceArray<double>::poisoned(entries);
+  auto top_logprobs = DeviceArray<double>::poisoned(size_t(entries) * stride);
+  auto ranks = DeviceArray<int32_t>(std::vector<int32_t>(entries, -7));
+  auto counts = DeviceArray<int32_t>(std::vector<int32_t>(entries, -7));
+  auto top_ids = DeviceArray<int32_t>(std::vector<int32_t>(size_t(entries) * stride, -7));
+  const PromptRanksView out{logprobs.get(), ranks.get(), counts.get(), top_ids.get(), top_logprobs.get()};
+  const int split = 4;  // entries [0, 4) in the first chunk (after the own rows), the rest at the start of the next
+  rank_prompt_rows(logits_dev.get(), vocab, 0, split, own, inputs_dev.get(), inputs_dev.get() + entries, stride, out, nullptr);
+  rank_prompt_rows(logits_dev.get() + size_t(own + split) * vocab, vocab, split, entries - split, 0, inputs_dev.get(),
+                   inputs_dev.get() + entries, stride, out, nullptr);
+  const std::vector<double> got_logprobs = logprobs.read(), got_top_logprobs = top_logprobs.read();
+  const std::vector<int32_t> got_ranks = ranks.read(), got_counts = counts.read(), got_ids = top_ids.read();
+  // Finite values compared numerically; a non-finite one must be the same NaN / inf (each disagreement counts 1).
+  std::vector<double> finite_got, finite_ref, rank_got, rank_ref, ids_got, ids_ref;
+  std::vector<double> nonfinite_mismatches;
+  const auto compare = [&](double got, double ref) {
+    if (std::isfinite(ref) && std::isfinite(got)) {
+      finite_got.push_back(got);
+      finite_ref.push_back(ref);
+    } else {
+      nonfinite_mismatches.push_back(std::isnan(ref) ? !std::isnan(got) : got != ref);
+    }
+  };
+  for (int e = 0; e < entries; ++e) {
+    const float* r = row(e);
+    double max = -inf;
+    bool has_nan = false;
+    std::vector<int> ids;
+    for (int i = 0; i < vocab; ++i) {
+      if (std::isnan(r[i])) {
+        has_nan = true;
+        continue;
+      }
+      max = std::max(max, double(r[i]));
+      ids.push_back(i);
+    }
+    double sum = 0;
+    if (std::isfinite(max))
+      for (int i = 0; i < vocab; ++i) sum += std::exp(double(r[i]) - max);
+    const double lse = has_nan ? double(nan) : !std::isfinite(max) ? max : max + std::log(sum);
+    const float value = r[tokens[e]];
+    int at_least = 0;
+    for (int i = 0; i < vocab; ++i) at_least += r[i] >= value;
+    rank_ref.push_back(std::max(at_least, 1));
+    rank_got.push_back(got_ranks[e]);
+    compare(got_logprobs[e], double(value) - lse);
+    std::stable_sort(ids.begin(), ids.end(), [r](int a, int b) { return r[a] > r[b]; });
+    ids.resize(std::min<size_t>(ids.size(), top_ns[e]));
+    if (std::find(ids.begin(), ids.end(), tokens[e]) == ids.end()) ids.push_back(tokens[e]);
+    rank_ref.push_back(double(ids.size()));  // the top count
+    rank_got.push_back(got_counts[e]);
+    for (size_t j = 0; j < ids.size(); ++j) {
+      ids_ref.push_back(ids[j]);
+      ids_got.push_back(got_ids[size_t(e) * stride + j]);
+      compare(got_top_logprobs[size_t(e) * stride + j], double(r[ids[j]]) - lse);
+    }
+  }
+  c.report("rank_prompt_rows", "f32", "ranks and top counts", rank_got, rank_ref, 0.0);
+  c.report("rank_prompt_rows", "f32", "top ids (ties: lowest id; NaN never)", ids_got, ids_ref, 0.0);
+  c.report("rank_prompt_rows", "f32", "finite logprobs and top logprobs", finite_got, finite_ref, 1e-6);
+  c.report("rank_prompt_rows", "f32", "NaN / inf logprobs as the CPU's rules", nonfinite_mismatches,
+           std::vector<double>(nonfinite_mismatches.size(), 0.0), 0.0);
+}
+
 template <typename T>
 void check_dtype(Checker& c, int num_sms) {
   check_norms<T>(c);
@@ -567,6 +658,7 @@ std::string run_cuda_kernel_checks(uint32_t seed) {
   check_softcap(checker);
   check_head_norm(checker);
   check_logits_stats(checker);
+  check_prompt_ranking(checker);
   PAGEDLLM_CUDA_CHECK(cudaDeviceSynchronize());
   return checker.json();
 }
