@@ -7,6 +7,7 @@ import {
   CUDA_MAX_BATCHED_TOKENS,
   checkCudaBatchedTokens,
   cudaActivationReserveBytes,
+  cudaPromptRankingBytes,
   cudaKvBytesPerBlock,
   cudaStepScratchBytes,
   cudaWeightBytes,
@@ -70,6 +71,10 @@ describe('CUDA byte counts', () => {
     const large = cudaActivationReserveBytes(llama7b, 2048, 512, 256)
     assert.ok(large > small)
     assert.ok(cudaActivationReserveBytes(llama7b, 2048, 4096, 256) > large)
+    // every token a prompt row ranked on the device (top N up to 64): its inputs and answers are reserved beside the scratch
+    const plan = cudaStepScratchBytes(llama7b, 2048, 2048, 512, 256)
+    assert.equal(large - (plan + Math.floor(plan / 2) + 256 * 2 ** 20), cudaPromptRankingBytes(2048))
+    assert.ok(cudaPromptRankingBytes(2048) >= 2048 * (2 * 4 + 8 + 2 * 4 + 65 * 12))
     // 2048 tokens of a 7B model: under 1 GiB of scratch, so the KV pool keeps almost all the free memory
     assert.ok(large < GiB, `got ${large}`)
   })

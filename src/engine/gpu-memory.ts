@@ -79,6 +79,17 @@ export function cudaStepScratchBytes(config: ModelConfig, numTokens: number, num
   ].reduce((sum, bytes) => sum + planned(bytes), 0)
 }
 
+/** prompt_logprobs' top N on the device (native/cuda/cuda_ops.h kMaxTopK; the engine asks at most 20). */
+const CUDA_PROMPT_RANKING_MAX_TOP = 64
+
+/**
+ * The device buffers of prompt rows ranked on the CUDA device (native/cuda/device_prompt_ranker.cu), beside the scratch:
+ * per entry its token id and top N, its logprob and rank, and top N + 1 (id, logprob) slots.
+ */
+export function cudaPromptRankingBytes(promptRows: number): number {
+  return promptRows * (4 + 4 + 8 + 4 + 4 + (CUDA_PROMPT_RANKING_MAX_TOP + 1) * (4 + 8))
+}
+
 /**
  * The scratch the CUDA backend can ever hold: the plan of the largest step (every one of --max-num-batched-tokens
  * tokens wanting logits, as prompt_logprobs may) with the 1.5x growth headroom it allocates, plus a fixed margin
@@ -86,7 +97,7 @@ export function cudaStepScratchBytes(config: ModelConfig, numTokens: number, num
  */
 export function cudaActivationReserveBytes(config: ModelConfig, maxNumBatchedTokens: number, maxModelLen: number, maxNumSeqs: number): number {
   const largestStep = cudaStepScratchBytes(config, maxNumBatchedTokens, maxNumBatchedTokens, maxModelLen, maxNumSeqs)
-  return largestStep + Math.floor(largestStep / 2) + 256 * 2 ** 20
+  return largestStep + Math.floor(largestStep / 2) + cudaPromptRankingBytes(maxNumBatchedTokens) + 256 * 2 ** 20
 }
 
 /** The CUDA kernels launch grids whose y dimension grows with the step's tokens: bound the budget with a clear error. */
