@@ -1,5 +1,5 @@
 // The CUDA backend: owns weights, the paged KV pool and a pinned host swap pool; runs one forward pass per step of the
-// Llama family (with Qwen2/3's, Phi-3's and Gemma / Gemma 2's layer features).
+// Llama family (with Qwen2/3's, Phi-3's, Gemma / Gemma 2's, Granite's and SmolLM3's layer features).
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -63,11 +63,11 @@ class CudaBackend final : public Backend {
       throw std::runtime_error("CUDA backend: the gated MLP takes silu or gelu_pytorch_tanh only (use --device cpu)");
     if (model_.num_experts > 0)
       throw std::runtime_error("CUDA backend: mixture-of-experts MLPs (Mixtral, Qwen2-MoE, Qwen3-MoE, PhiMoE's sparsemixer) are not implemented (use --device cpu)");
-    // Granite's multipliers, OLMo's and OLMo2's norms, SmolLM3's rope-free layers, Cohere's parallel block (rms_variants.h).
-    const bool rope_skipped = std::any_of(model_.rope_layers.begin(), model_.rope_layers.end(), [](uint8_t rope) { return rope == 0; });
-    if (model_.residual_multiplier != 1.f || model_.logits_multiplier != 1.f || model_.post_norms_only || model_.whole_qk_norm ||
-        rope_skipped || model_.norm_mean || model_.clip_qkv != 0.f || model_.parallel_residual || !model_.norm_affine)
-      throw std::runtime_error("CUDA backend: Granite's multipliers, OLMo's and OLMo2's norms, SmolLM3's rope-free layers and Cohere's parallel blocks are not implemented (use --device cpu)");
+    // OLMo's and OLMo2's norms, Cohere's parallel block (rms_variants.h); Granite's multipliers and SmolLM3's rope-free
+    // layers run here.
+    if (model_.post_norms_only || model_.whole_qk_norm || model_.norm_mean || model_.clip_qkv != 0.f || model_.parallel_residual ||
+        !model_.norm_affine)
+      throw std::runtime_error("CUDA backend: OLMo's and OLMo2's norms and Cohere's parallel blocks are not implemented (use --device cpu)");
     // The engine caps the context to the narrowest window instead (capContextToWindows in sliding-windows.ts).
     const bool windowed = std::any_of(model_.layer_windows.begin(), model_.layer_windows.end(), [](int w) { return w > 0; });
     if (windowed || model_.rope_local_theta != 0.f)
@@ -377,11 +377,15 @@ class CudaBackend final : public Backend {
     // Gemma 2: query_pre_attn_scalar^-0.5 in place of head_dim^-0.5.
     const float scale = model_.attention_scale > 0.f ? model_.attention_scale : 1.f / std::sqrt(float(D));
     const float eps = model_.rms_norm_eps;
-    // A sublayer's output as the next residual add reads it: Gemma 2 norms it first (fp32 in, fp32 out).
+    // A sublayer's output as the next residual add reads it: Gemma 2 norms it first (fp32 in, fp32 out); Granite scales it.
     auto sublayer_out = [&](const float* out_norm) -> const float* {
-      if (out_norm == nullptr) return delta;
-      rms_norm(delta, nullptr, n, H, out_norm, eps, sandwiched, stream_);
-      return sandwiched;
+      float* out = delta;
+      if (out_norm != nullptr) {
+        rms_norm(delta, nullptr, n, H, out_norm, eps, sandwiched, stream_);
+        out = sandwiched;
+      }
+      if (model_.residual_multiplier != 1.f) scale_values(out, size_t(n) * H, model_.residual_multiplier, stream_);
+      return out;
     };
     const float* layer_out = delta;  // the previous layer's MLP output, added to the residual by the next norm
     embedding_lookup(weights_->embed_tokens(), device_index(token_ids_at_), n, H, residual, stream_, model_.embedding_scale);
@@ -394,8 +398,9 @@ class CudaBackend final : public Backend {
       }
       gemm_->linear(normed, w.qkv, w.qkv_bias, n, qkv_width, H, qkv, gemm_workspace);
       if (model_.qk_norm) head_rms_norm(qkv, qkv_width, n, model_.num_heads, model_.num_kv_heads, D, w.q_norm, w.k_norm, eps, stream_);
-      rotary_embedding(qkv, qkv_width, device_index(positions_at_), n, model_.num_heads, model_.num_kv_heads, D,
-                       inv_freq_.as<float>(), stream_, model_.rope_attention_factor, model_.rotary_dim);
+      if (model_.rope_layers.empty() || model_.rope_layers[l] != 0)  // SmolLM3: some layers attend without rope
+        rotary_embedding(qkv, qkv_width, device_index(positions_at_), n, model_.num_heads, model_.num_kv_heads, D,
+                         inv_freq_.as<float>(), stream_, model_.rope_attention_factor, model_.rotary_dim);
       reshape_and_cache(qkv, qkv_width, q_width, q_width + kv_width, device_index(slot_mapping_at_), n, kv_pool_.as<T>(),
                         layout_, l, stream_);
       paged_attention(qkv, qkv_width, model_.num_heads, kv_pool_.as<T>(), layout_, l, scale, rows, workspace, attention,
@@ -418,6 +423,7 @@ class CudaBackend final : public Backend {
       fused_add_rms_norm(residual, layer_out, device_index(logits_indices_at_) + first, rows, H, weights_->final_norm(), eps,
                          final_rows, stream_);
       gemm_->linear(final_rows, weights_->lm_head(), nullptr, rows, V, H, logits, gemm_workspace);
+      if (model_.logits_multiplier != 1.f) scale_values(logits, size_t(rows) * V, model_.logits_multiplier, stream_);  // Granite
       if (model_.final_logit_softcap > 0.f) softcap_values(logits, size_t(rows) * V, model_.final_logit_softcap, stream_);
       ranker_.rank_chunk(logits, first, rows, stream_);  // prompt rows, after the step's own rows (step_ranked)
       const int own_rows = plan_prompt_chunk(ranker_.own_rows(num_logits), first, rows).own_rows;

@@ -65,6 +65,9 @@ void gelu_tanh_and_mul(const float* gate_up, int num_tokens, int inter, T* out, 
 // softcap_kernels.cu: x = cap * tanh(x / cap) over `count` floats (Gemma 2's final logit soft-capping; cap > 0).
 void softcap_values(float* x, size_t count, float cap, cudaStream_t stream);
 
+// rms_variant_kernels.cu: x *= factor over `count` floats (Granite's residual_multiplier and 1 / logits_scaling).
+void scale_values(float* x, size_t count, float factor, cudaStream_t stream);
+
 // cache_kernels.cu. Writes row t's K (columns k_col..) and V (v_col..) of qkv into slot slot_mapping[t] of `layer`.
 template <typename T>
 void reshape_and_cache(const float* qkv, int row_stride, int k_col, int v_col, const int32_t* slot_mapping, int num_tokens,

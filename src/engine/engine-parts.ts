@@ -2,6 +2,7 @@
 // the scheduler, the runner, the output processor, grammar workers and the speculator; refuses combinations the
 // chosen backend cannot run.
 import {BlockManager} from './block-manager.js'
+import {cudaRmsVariantGaps} from './cuda-rms-variants.js'
 import type {EngineConfig} from './config.js'
 import {selectDevice, type DeviceChoice} from './device.js'
 import {InvalidRequestError} from './errors.js'
@@ -41,7 +42,8 @@ export function cpuOnlyNeed(config: Pick<EngineConfig, 'quantization' | 'batchIn
   if (model.tensors.some((t) => t.blockFormat)) return {reason: 'this GGUF file holds quantized tensors', param: 'device'}
   const c = model.config
   if (c.layerNorm) return {reason: `${c.architecture} (${c.layerNorm.alibiSlopes ? 'ALiBi attention, ' : ''}LayerNorm with bias, a plain MLP, learned or partial rotary positions)`, param: 'device'}
-  if (c.rmsVariant) return {reason: `${c.architecture} (Granite's multipliers, OLMo's norms and clip_qkv, SmolLM3's layers without rope, Cohere's parallel LayerNorm blocks, PhiMoE's biased LayerNorms and sparsemixer routing)`, param: 'device'}
+  const rmsGaps = c.rmsVariant ? cudaRmsVariantGaps(c.rmsVariant) : []
+  if (rmsGaps.length > 0) return {reason: `${c.architecture} (${rmsGaps.join(', ')})`, param: 'device'}
   if (c.hiddenAct !== 'silu' && c.hiddenAct !== 'gelu_pytorch_tanh') return {reason: `${c.architecture} (a gated MLP of ${c.hiddenAct})`, param: 'device'}
   // Gemma and Gemma 2 run on CUDA (their windows capped away: capContextToWindows); Gemma 3's sliding layers rotate with a second base.
   if (c.ropeLocalTheta !== undefined) return {reason: `${c.architecture} (a second rope base on its sliding layers: rope_local_base_freq)`, param: 'device'}

@@ -263,6 +263,17 @@ void check_softcap(Checker& c) {
   c.report("softcap_values", "f32", "cap 12.5, 5000 values of scale 30", x_dev.read(), ref, 1e-6);
 }
 
+// Granite's residual_multiplier and 1 / logits_scaling: one fp32 product per value, as the CPU rounds it.
+void check_scale_values(Checker& c) {
+  const float factor = 0.22f;
+  const auto x = c.random_floats(70000, 5.f);
+  DeviceArray<float> x_dev(x);
+  scale_values(x_dev.get(), x.size(), factor, nullptr);
+  std::vector<double> ref(x.size());
+  for (size_t i = 0; i < x.size(); ++i) ref[i] = x[i] * factor;  // the float product, then widened
+  c.report("scale_values", "f32", "factor 0.22, 70000 values", x_dev.read(), ref, 0.0);
+}
+
 // Qwen3's q/k norm on fp32 QKV rows: each q and k head normalised with its own weights, v untouched; head_dim 128
 // (four floats a lane) and 12 (lanes with nothing), 5 q heads and 3 k heads (a partial block of 4 heads).
 void check_head_norm(Checker& c) {
@@ -656,6 +667,7 @@ std::string run_cuda_kernel_checks(uint32_t seed) {
   check_dtype<__half>(checker, prop.multiProcessorCount);
   check_rotary(checker);
   check_softcap(checker);
+  check_scale_values(checker);
   check_head_norm(checker);
   check_logits_stats(checker);
   check_prompt_ranking(checker);
