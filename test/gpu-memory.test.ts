@@ -13,7 +13,9 @@ import {
   cudaWeightBytes,
   gpuKvBlocks,
 } from '../src/engine/gpu-memory.js'
-import type {ModelConfig} from '../src/engine/model/model-config.js'
+import {expectedTensorShapes} from '../src/engine/model/load-model.js'
+import {parseModelConfig, type ModelConfig} from '../src/engine/model/model-config.js'
+import {testModelConfigJson} from '../src/engine/model/test-model.js'
 
 const GiB = 2 ** 30
 
@@ -64,6 +66,17 @@ describe('CUDA byte counts', () => {
     assert.equal(cudaWeightBytes({...llama7b, sandwichNorms: true}) - cudaWeightBytes(llama7b), layers * 2 * 4 * h)
     // the step plans one more fp32 [tokens, hidden] buffer for the normed sublayer output
     assert.equal(cudaStepScratchBytes({...llama7b, sandwichNorms: true}, 64, 1, 512) - cudaStepScratchBytes(llama7b, 64, 1, 512), 64 * h * 4)
+  })
+
+  it('weight bytes of the RMS variants CUDA runs match their checkpoints: matrices in 2 bytes, norms in 4 (OLMo2: whole q/k norms)', () => {
+    for (const variant of ['llama', 'granite', 'smollm3', 'olmo2'] as const) {
+      const config = parseModelConfig(testModelConfigJson('tiny', {variant}))
+      const bytes = expectedTensorShapes(config).reduce((sum, {shape}) => sum + shape.reduce((a, b) => a * b, 1) * (shape.length === 1 ? 4 : 2), 0)
+      assert.equal(cudaWeightBytes(config), bytes, variant)
+    }
+    const olmo2 = parseModelConfig(testModelConfigJson('tiny', {variant: 'olmo2'}))
+    // its normed sublayer outputs take the fp32 buffer Gemma 2's sandwich norms do
+    assert.equal(cudaStepScratchBytes(olmo2, 64, 1, 512) - cudaStepScratchBytes({...olmo2, rmsVariant: undefined}, 64, 1, 512), 64 * olmo2.hiddenSize * 4)
   })
 
   it('activation reserve grows with the token budget and adds the partition workspace for long contexts', () => {

@@ -106,16 +106,16 @@ describe('RMSNorm-variant configs', () => {
     }
   })
 
-  it('the CUDA backend runs Granite and SmolLM3 and refuses the others naming the steps it lacks', () => {
+  it('the CUDA backend runs Granite, OLMo2 and SmolLM3 and refuses the others naming the steps it lacks', () => {
     const expected: Record<(typeof RMS_TEST_VARIANTS)[number], RegExp | null> = {
       granite: null,
       smollm3: null,
-      olmo2: /OLMo2's post-norms without pre-norms, q\/k norms over the whole projections\)/,
-      olmo3: /OLMo2's post-norms without pre-norms, q\/k norms over the whole projections\)/,
+      olmo2: null,
+      olmo3: /a second rope base/,
       cohere: /\(LayerNorm in place of RMSNorm, Cohere's parallel attention \+ MLP block\)/,
       cohere2: /\(LayerNorm in place of RMSNorm, Cohere's parallel attention \+ MLP block\)/,
       olmo: /\(LayerNorm in place of RMSNorm, norms without weights/,
-      olmoe: /q\/k norms over the whole projections/,
+      olmoe: /OLMo's clip_qkv/,
       phimoe: /PhiMoE's biased LayerNorms/,
       granitemoe: /mixture-of-experts/,
       granitemoeshared: /mixture-of-experts/,

@@ -1,5 +1,5 @@
 // The CUDA backend: owns weights, the paged KV pool and a pinned host swap pool; runs one forward pass per step of the
-// Llama family (with Qwen2/3's, Phi-3's, Gemma / Gemma 2's, Granite's and SmolLM3's layer features).
+// Llama family (with Qwen2/3's, Phi-3's, Gemma / Gemma 2's, Granite's, OLMo2's and SmolLM3's layer features).
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -63,11 +63,10 @@ class CudaBackend final : public Backend {
       throw std::runtime_error("CUDA backend: the gated MLP takes silu or gelu_pytorch_tanh only (use --device cpu)");
     if (model_.num_experts > 0)
       throw std::runtime_error("CUDA backend: mixture-of-experts MLPs (Mixtral, Qwen2-MoE, Qwen3-MoE, PhiMoE's sparsemixer) are not implemented (use --device cpu)");
-    // OLMo's and OLMo2's norms, Cohere's parallel block (rms_variants.h); Granite's multipliers and SmolLM3's rope-free
-    // layers run here.
-    if (model_.post_norms_only || model_.whole_qk_norm || model_.norm_mean || model_.clip_qkv != 0.f || model_.parallel_residual ||
-        !model_.norm_affine)
-      throw std::runtime_error("CUDA backend: OLMo's and OLMo2's norms and Cohere's parallel blocks are not implemented (use --device cpu)");
+    // OLMo's norms and clip_qkv, Cohere's parallel block (rms_variants.h); Granite's multipliers, OLMo2's norms and
+    // SmolLM3's rope-free layers run here.
+    if (model_.norm_mean || model_.clip_qkv != 0.f || model_.parallel_residual || !model_.norm_affine)
+      throw std::runtime_error("CUDA backend: LayerNorm in place of RMSNorm (Cohere, OLMo), OLMo's clip_qkv and Cohere's parallel blocks are not implemented (use --device cpu)");
     // The engine caps the context to the narrowest window instead (capContextToWindows in sliding-windows.ts).
     const bool windowed = std::any_of(model_.layer_windows.begin(), model_.layer_windows.end(), [](int w) { return w > 0; });
     if (windowed || model_.rope_local_theta != 0.f)
@@ -333,7 +332,7 @@ class CudaBackend final : public Backend {
     const size_t attention_at = plan.add(size_t(n) * q_width * sizeof(T));
     const size_t gate_up_at = plan.add(size_t(n) * 2 * I * sizeof(float));
     // Gemma 2's sandwich norms: a sublayer's output normed in fp32 before its residual add.
-    const size_t sandwich_at = plan.add(model_.sandwich_norms ? size_t(n) * H * sizeof(float) : 0);
+    const size_t sandwich_at = plan.add(model_.sandwich_norms || model_.post_norms_only ? size_t(n) * H * sizeof(float) : 0);
     const size_t activation_at = plan.add(size_t(n) * I * sizeof(T));
     // Partitioned partials for decode rows only: prefill rows take the tiled kernel, which needs no workspace.
     const int num_decode_rows = int(attention_split_.decode_rows.size());
@@ -391,13 +390,20 @@ class CudaBackend final : public Backend {
     embedding_lookup(weights_->embed_tokens(), device_index(token_ids_at_), n, H, residual, stream_, model_.embedding_scale);
     for (int l = 0; l < model_.num_layers; ++l) {
       const LayerWeights<T>& w = weights_->layer(l);
-      if (l == 0) {
+      if (w.input_norm == nullptr) {  // OLMo2: the attention reads the residual itself
+        add_to_residual(residual, l == 0 ? nullptr : layer_out, size_t(n) * H, normed, stream_);
+      } else if (l == 0) {
         rms_norm(residual, nullptr, n, H, w.input_norm, eps, normed, stream_);
       } else {
         fused_add_rms_norm(residual, layer_out, nullptr, n, H, w.input_norm, eps, normed, stream_);  // previous MLP output
       }
       gemm_->linear(normed, w.qkv, w.qkv_bias, n, qkv_width, H, qkv, gemm_workspace);
-      if (model_.qk_norm) head_rms_norm(qkv, qkv_width, n, model_.num_heads, model_.num_kv_heads, D, w.q_norm, w.k_norm, eps, stream_);
+      if (model_.qk_norm && model_.whole_qk_norm) {  // OLMo2: all of q as one head, then all of k
+        head_rms_norm(qkv, qkv_width, n, 1, 0, q_width, w.q_norm, nullptr, eps, stream_);
+        head_rms_norm(qkv + q_width, qkv_width, n, 1, 0, kv_width, w.k_norm, nullptr, eps, stream_);
+      } else if (model_.qk_norm) {
+        head_rms_norm(qkv, qkv_width, n, model_.num_heads, model_.num_kv_heads, D, w.q_norm, w.k_norm, eps, stream_);
+      }
       if (model_.rope_layers.empty() || model_.rope_layers[l] != 0)  // SmolLM3: some layers attend without rope
         rotary_embedding(qkv, qkv_width, device_index(positions_at_), n, model_.num_heads, model_.num_kv_heads, D,
                          inv_freq_.as<float>(), stream_, model_.rope_attention_factor, model_.rotary_dim);
@@ -406,7 +412,11 @@ class CudaBackend final : public Backend {
       paged_attention(qkv, qkv_width, model_.num_heads, kv_pool_.as<T>(), layout_, l, scale, rows, workspace, attention,
                       stream_);
       gemm_->linear(attention, w.o_proj, w.o_bias, n, H, q_width, delta, gemm_workspace);
-      fused_add_rms_norm(residual, sublayer_out(w.attention_out_norm), nullptr, n, H, w.post_attention_norm, eps, normed, stream_);
+      if (w.post_attention_norm == nullptr) {  // OLMo2: the MLP reads the residual itself
+        add_to_residual(residual, sublayer_out(w.attention_out_norm), size_t(n) * H, normed, stream_);
+      } else {
+        fused_add_rms_norm(residual, sublayer_out(w.attention_out_norm), nullptr, n, H, w.post_attention_norm, eps, normed, stream_);
+      }
       gemm_->linear(normed, w.gate_up, w.gate_up_bias, n, 2 * I, H, gate_up, gemm_workspace);
       if (model_.hidden_act == Activation::GeluTanh) {
         gelu_tanh_and_mul(gate_up, n, I, activation, stream_);

@@ -65,8 +65,11 @@ void gelu_tanh_and_mul(const float* gate_up, int num_tokens, int inter, T* out, 
 // softcap_kernels.cu: x = cap * tanh(x / cap) over `count` floats (Gemma 2's final logit soft-capping; cap > 0).
 void softcap_values(float* x, size_t count, float cap, cudaStream_t stream);
 
-// rms_variant_kernels.cu: x *= factor over `count` floats (Granite's residual_multiplier and 1 / logits_scaling).
+// rms_variant_kernels.cu. x *= factor over `count` floats (Granite's residual_multiplier and 1 / logits_scaling).
 void scale_values(float* x, size_t count, float factor, cudaStream_t stream);
+// OLMo2's residual add with no norm after it: residual += delta (delta null: nothing to add), out = residual as a GEMM input.
+template <typename T>
+void add_to_residual(float* residual, const float* delta, size_t count, T* out, cudaStream_t stream);
 
 // cache_kernels.cu. Writes row t's K (columns k_col..) and V (v_col..) of qkv into slot slot_mapping[t] of `layer`.
 template <typename T>

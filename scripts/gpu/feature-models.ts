@@ -1,7 +1,7 @@
 // The models of the GPU check's CUDA-vs-CPU comparisons for the layer features the CUDA backend took over from the
 // CPU: Gemma (GeGLU, (1 + weight) norms, scaled embeddings), Gemma 2 (sandwich norms, attention and final logit
 // soft-capping, query_pre_attn_scalar), Llama's o_proj and MLP biases, Phi-3's partial rotary, Granite's multipliers,
-// SmolLM3's layers without rope. Each is a directory
+// OLMo2's post-norms and whole-projection q/k norms, SmolLM3's layers without rope. Each is a directory
 // an engine can open (tokenizer included), in a temporary folder the caller removes.
 import {cpSync, mkdtempSync, readdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
@@ -31,6 +31,7 @@ export async function featureModels(): Promise<{root: string; models: FeatureMod
   const llama = await ensureTestModel('tiny', {variant: 'llama', dtype: 'BF16'})
   const granite = await ensureTestModel('tiny', {variant: 'granite', dtype: 'BF16'})
   const smollm3 = await ensureTestModel('tiny', {variant: 'smollm3', dtype: 'BF16'})
+  const olmo2 = await ensureTestModel('tiny', {variant: 'olmo2', dtype: 'BF16'})
   const tokenizer = mkdtempSync(join(root, 'tokenizer-'))
   for (const file of readdirSync(llama)) if (file.startsWith('tokenizer')) cpSync(join(llama, file), join(tokenizer, file))
   const fixture = (name: string, edit?: (json: Record<string, any>) => Record<string, unknown>) =>
@@ -49,6 +50,7 @@ export async function featureModels(): Promise<{root: string; models: FeatureMod
       }))},
       {label: 'tiny/granite (multipliers: embedding 1.75, residual 0.625, attention 0.375, logits / 1.5)', dir: granite},
       {label: 'granite attention bias, tied head (transformers-saved)', dir: fixture('granite-attention-bias')},
+      {label: 'tiny/olmo2 (post-norms without pre-norms, q/k norms over the whole projections)', dir: olmo2},
       // Its rope-free layers slide with a window of 8, which would cap a CUDA context to 8 tokens: full attention then.
       {label: 'tiny/smollm3 (every 2nd layer without rope)', dir: copyModel(root, 'smollm3', [smollm3], (json) => ({...json, use_sliding_window: false}))},
     ],

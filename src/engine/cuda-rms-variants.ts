@@ -1,12 +1,11 @@
 // The RMSNorm-family features (model/rms-variants.ts) the CUDA backend does not run yet; native/cuda/cuda_backend.cu
-// refuses the same. Granite's multipliers and SmolLM3's layers without rope run there (rms_variant_kernels.cu).
+// refuses the same. Granite's multipliers, OLMo2's post-norms and whole-projection q/k norms and SmolLM3's layers
+// without rope run there (rms_variant_kernels.cu).
 import type {RmsVariantFeatures} from './model/rms-variants.js'
 
 /** What keeps a model of these features on the CPU, in words; empty when the CUDA backend runs it. */
 export function cudaRmsVariantGaps(variant: RmsVariantFeatures): string[] {
   const gaps: string[] = []
-  if (variant.postNormsOnly) gaps.push("OLMo2's post-norms without pre-norms")
-  if (variant.wholeQkNorm) gaps.push('q/k norms over the whole projections')
   if (variant.normMean) gaps.push(variant.normBias ? "PhiMoE's biased LayerNorms" : 'LayerNorm in place of RMSNorm')
   if (!variant.normAffine) gaps.push('norms without weights')
   if (variant.parallelBlock) gaps.push("Cohere's parallel attention + MLP block")

@@ -33,7 +33,9 @@ export function cudaKvBytesPerBlock(config: ModelConfig, blockSize: number): num
 export function cudaWeightBytes(config: ModelConfig): number {
   const {hiddenSize: h, intermediateSize: inter, numHeads, numKvHeads, headDim, vocabSize, numLayers} = config
   const qkvRows = (numHeads + 2 * numKvHeads) * headDim
-  const fp32 = (config.sandwichNorms ? 4 : 2) * h + (config.attentionBias ? qkvRows : 0) + (config.qkNorm ? 2 * headDim : 0) +
+  // OLMo2 (postNormsOnly) keeps 2 norms a layer, on the sublayer outputs; its q/k norms span the whole projections.
+  const qkNorms = config.rmsVariant?.wholeQkNorm ? (numHeads + numKvHeads) * headDim : 2 * headDim
+  const fp32 = (config.sandwichNorms ? 4 : 2) * h + (config.attentionBias ? qkvRows : 0) + (config.qkNorm ? qkNorms : 0) +
     (config.attentionOutputBias ? h : 0) + (config.mlpBias ? 2 * inter + h : 0)
   const perLayer = 2 * (qkvRows * h + h * numHeads * headDim + 3 * h * inter) + 4 * fp32
   return 2 * vocabSize * h * (config.tieWordEmbeddings ? 1 : 2) + 4 * h + numLayers * perLayer
@@ -69,7 +71,7 @@ export function cudaStepScratchBytes(config: ModelConfig, numTokens: number, num
     n * qkvWidth * 4,
     n * qWidth * 2, // attention output
     n * 2 * inter * 4, // gate/up
-    config.sandwichNorms ? n * h * 4 : 0, // a sublayer output normed in fp32 (Gemma 2)
+    config.sandwichNorms || config.rmsVariant?.postNormsOnly ? n * h * 4 : 0, // a sublayer output normed in fp32 (Gemma 2, OLMo2)
     n * inter * 2, // SiLU output
     // (max, sum, head_dim floats) per decode row, head and partition; the native side cuts partitions finer while
     // rows x partitions < 32 (attention_partition_tokens), which never takes more than 64 such row-partitions.

@@ -547,6 +547,28 @@ void check_logits_stats(Checker& c) {
   c.report("logits_row_stats", "f32", "top-8 ids", as_floats(top_ids.read()), ids_ref, 0.0);
 }
 
+// OLMo2's residual add with no norm after it: the fp32 sum in the residual and, rounded once, in the GEMM input; with no
+// delta (layer 0) the residual itself. Exact against the host's float sums.
+template <typename T>
+void check_add_to_residual(Checker& c) {
+  const size_t count = 3 * 4096 + 5;
+  const auto residual = c.random_floats(count, 2.f), delta = c.random_floats(count, 0.5f);
+  DeviceArray<float> residual_dev(residual), delta_dev(delta);
+  auto out = DeviceArray<T>::poisoned(count);
+  add_to_residual(residual_dev.get(), delta_dev.get(), count, out.get(), nullptr);
+  std::vector<double> sums(count), rounded(count);
+  for (size_t i = 0; i < count; ++i) {
+    const float sum = residual[i] + delta[i];
+    sums[i] = sum;
+    rounded[i] = host_float(host_from_float<T>(sum));
+  }
+  c.report("add_to_residual", dtype_name<T>(), "residual += delta", residual_dev.read(), sums, 0.0);
+  c.report("add_to_residual", dtype_name<T>(), "out = residual rounded once", out.read(), rounded, 0.0);
+  add_to_residual(residual_dev.get(), static_cast<const float*>(nullptr), count, out.get(), nullptr);
+  for (size_t i = 0; i < count; ++i) rounded[i] = host_float(host_from_float<T>(float(sums[i])));
+  c.report("add_to_residual", dtype_name<T>(), "no delta: out = residual rounded", out.read(), rounded, 0.0);
+}
+
 // Prompt ranking (prompt_ranking_kernels.cu) against native/cpu/prompt_logprobs.cpp's definitions in float64: ties,
 // NaN in a row and as the token, rows of -inf and +inf, a top-N past the values that are not NaN, top-N 0 and 64. The
 // entries sit after two rows of the step's own (never read) and are ranked in two launches, as two LM-head chunks.
@@ -641,6 +663,7 @@ template <typename T>
 void check_dtype(Checker& c, int num_sms) {
   check_norms<T>(c);
   check_activation_and_embedding<T>(c);
+  check_add_to_residual<T>(c);
   check_linear<T>(c, num_sms);
   // decode rows (one query each) with a context past one partition, plus a causal prefill chunk; GQA and MHA
   check_cache_and_attention<T>(c, 128, 8, 2, {1, 37, 700, 1500}, {1, 1, 1, 5});
