@@ -252,26 +252,29 @@ void check_rotary(Checker& c) {
                     "partial: 24 of head_dim 40, the rest and v untouched");
 }
 
+// An in-place op on fresh floats of the given scale against its per-value float64 reference.
+void check_in_place(Checker& c, const char* kernel, const std::string& name, size_t count, float scale, double bound,
+                    const std::function<void(float*, size_t)>& run, const std::function<double(float)>& reference) {
+  const auto x = c.random_floats(count, scale);
+  DeviceArray<float> x_dev(x);
+  run(x_dev.get(), x.size());
+  std::vector<double> ref(x.size());
+  for (size_t i = 0; i < x.size(); ++i) ref[i] = reference(x[i]);
+  c.report(kernel, "f32", name, x_dev.read(), ref, bound);
+}
+
 // Gemma 2's final logit soft-capping: cap * tanh(x / cap) over values well past the cap.
 void check_softcap(Checker& c) {
   const float cap = 12.5f;
-  const auto x = c.random_floats(5000, 30.f);
-  DeviceArray<float> x_dev(x);
-  softcap_values(x_dev.get(), x.size(), cap, nullptr);
-  std::vector<double> ref(x.size());
-  for (size_t i = 0; i < x.size(); ++i) ref[i] = cap * std::tanh(double(x[i]) / cap);
-  c.report("softcap_values", "f32", "cap 12.5, 5000 values of scale 30", x_dev.read(), ref, 1e-6);
+  check_in_place(c, "softcap_values", "cap 12.5, 5000 values of scale 30", 5000, 30.f, 1e-6,
+                 [&](float* x, size_t n) { softcap_values(x, n, cap, nullptr); }, [&](float v) { return cap * std::tanh(double(v) / cap); });
 }
 
 // Granite's residual_multiplier and 1 / logits_scaling: one fp32 product per value, as the CPU rounds it.
 void check_scale_values(Checker& c) {
   const float factor = 0.22f;
-  const auto x = c.random_floats(70000, 5.f);
-  DeviceArray<float> x_dev(x);
-  scale_values(x_dev.get(), x.size(), factor, nullptr);
-  std::vector<double> ref(x.size());
-  for (size_t i = 0; i < x.size(); ++i) ref[i] = x[i] * factor;  // the float product, then widened
-  c.report("scale_values", "f32", "factor 0.22, 70000 values", x_dev.read(), ref, 0.0);
+  check_in_place(c, "scale_values", "factor 0.22, 70000 values", 70000, 5.f, 0.0,
+                 [&](float* x, size_t n) { scale_values(x, n, factor, nullptr); }, [&](float v) { return double(v * factor); });
 }
 
 // Qwen3's q/k norm on fp32 QKV rows: each q and k head normalised with its own weights, v untouched; head_dim 128
