@@ -117,8 +117,8 @@ describe('RMSNorm-variant configs', () => {
       olmo: /\(LayerNorm in place of RMSNorm, norms without weights/,
       olmoe: /OLMo's clip_qkv/,
       phimoe: /PhiMoE's biased LayerNorms/,
-      granitemoe: /mixture-of-experts/,
-      granitemoeshared: /mixture-of-experts/,
+      granitemoe: /\(Granite's multipliers with sparse MLPs\)/,
+      granitemoeshared: /\(Granite's multipliers with sparse MLPs\)/,
     }
     for (const variant of RMS_TEST_VARIANTS) {
       const need = cpuOnlyNeed({quantization: undefined, batchInvariant: false}, {config: parseModelConfig(testModelConfigJson('tiny', {variant})), tensors: []})

@@ -42,7 +42,7 @@ export function cpuOnlyNeed(config: Pick<EngineConfig, 'quantization' | 'batchIn
   if (model.tensors.some((t) => t.blockFormat)) return {reason: 'this GGUF file holds quantized tensors', param: 'device'}
   const c = model.config
   if (c.layerNorm) return {reason: `${c.architecture} (${c.layerNorm.alibiSlopes ? 'ALiBi attention, ' : ''}LayerNorm with bias, a plain MLP, learned or partial rotary positions)`, param: 'device'}
-  const rmsGaps = c.rmsVariant ? cudaRmsVariantGaps(c.rmsVariant) : []
+  const rmsGaps = cudaRmsVariantGaps(c)
   if (rmsGaps.length > 0) return {reason: `${c.architecture} (${rmsGaps.join(', ')})`, param: 'device'}
   if (c.hiddenAct !== 'silu' && c.hiddenAct !== 'gelu_pytorch_tanh') return {reason: `${c.architecture} (a gated MLP of ${c.hiddenAct})`, param: 'device'}
   // Gemma and Gemma 2 run on CUDA (their windows capped away: capContextToWindows); Gemma 3's sliding layers rotate with a second base.
