@@ -7,12 +7,15 @@ import {
   CUDA_MAX_BATCHED_TOKENS,
   checkCudaBatchedTokens,
   cudaActivationReserveBytes,
+  cudaPromptRankingBytes,
   cudaKvBytesPerBlock,
   cudaStepScratchBytes,
   cudaWeightBytes,
   gpuKvBlocks,
 } from '../src/engine/gpu-memory.js'
-import type {ModelConfig} from '../src/engine/model/model-config.js'
+import {expectedTensorShapes} from '../src/engine/model/load-model.js'
+import {parseModelConfig, type ModelConfig} from '../src/engine/model/model-config.js'
+import {testModelConfigJson} from '../src/engine/model/test-model.js'
 
 const GiB = 2 ** 30
 
@@ -65,11 +68,26 @@ describe('CUDA byte counts', () => {
     assert.equal(cudaStepScratchBytes({...llama7b, sandwichNorms: true}, 64, 1, 512) - cudaStepScratchBytes(llama7b, 64, 1, 512), 64 * h * 4)
   })
 
+  it('weight bytes of the RMS variants CUDA runs match their checkpoints: matrices in 2 bytes, norms in 4 (OLMo2: whole q/k norms)', () => {
+    for (const variant of ['llama', 'granite', 'smollm3', 'olmo2'] as const) {
+      const config = parseModelConfig(testModelConfigJson('tiny', {variant}))
+      const bytes = expectedTensorShapes(config).reduce((sum, {shape}) => sum + shape.reduce((a, b) => a * b, 1) * (shape.length === 1 ? 4 : 2), 0)
+      assert.equal(cudaWeightBytes(config), bytes, variant)
+    }
+    const olmo2 = parseModelConfig(testModelConfigJson('tiny', {variant: 'olmo2'}))
+    // its normed sublayer outputs take the fp32 buffer Gemma 2's sandwich norms do
+    assert.equal(cudaStepScratchBytes(olmo2, 64, 1, 512) - cudaStepScratchBytes({...olmo2, rmsVariant: undefined}, 64, 1, 512), 64 * olmo2.hiddenSize * 4)
+  })
+
   it('activation reserve grows with the token budget and adds the partition workspace for long contexts', () => {
     const small = cudaActivationReserveBytes(llama7b, 512, 512, 256)
     const large = cudaActivationReserveBytes(llama7b, 2048, 512, 256)
     assert.ok(large > small)
     assert.ok(cudaActivationReserveBytes(llama7b, 2048, 4096, 256) > large)
+    // every token a prompt row ranked on the device (top N up to 64): its inputs and answers are reserved beside the scratch
+    const plan = cudaStepScratchBytes(llama7b, 2048, 2048, 512, 256)
+    assert.equal(large - (plan + Math.floor(plan / 2) + 256 * 2 ** 20), cudaPromptRankingBytes(2048))
+    assert.ok(cudaPromptRankingBytes(2048) >= 2048 * (2 * 4 + 8 + 2 * 4 + 65 * 12))
     // 2048 tokens of a 7B model: under 1 GiB of scratch, so the KV pool keeps almost all the free memory
     assert.ok(large < GiB, `got ${large}`)
   })

@@ -102,7 +102,7 @@ before(async () => {
   tinyDir = await ensureTestModel('tiny')
 })
 
-// The CUDA backend's way (native/src/ranked_step.cpp: extra logits rows ranked on the host), on the CPU backend.
+// The host path (native/src/ranked_step.cpp: extra logits rows ranked on the host; CUDA's for a top N over 64), on the CPU backend.
 describe('prompt logprobs ranked from extra logits rows (PAGEDLLM_PROMPT_RANKING=host)', () => {
   before(() => (process.env.PAGEDLLM_PROMPT_RANKING = 'host'))
   after(() => delete process.env.PAGEDLLM_PROMPT_RANKING)

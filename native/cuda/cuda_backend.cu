@@ -1,5 +1,5 @@
 // The CUDA backend: owns weights, the paged KV pool and a pinned host swap pool; runs one forward pass per step of the
-// Llama family (with Qwen2/3's, Phi-3's, Mistral's sliding windows, Gemma / Gemma 2 / Gemma 3's layer features, and Mixtral's / Qwen-MoE's sparse MLPs).
+// Llama family (with Qwen2/3's, Phi-3's, Mistral's sliding windows, Gemma / Gemma 2 / Gemma 3's, Granite's, OLMo2's and SmolLM3's layer features, and Mixtral's / Qwen-MoE's sparse MLPs).
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -9,10 +9,12 @@
 #include "cuda_ops.h"
 #include "cuda_weights.h"
 #include "decode_graphs.h"
+#include "device_prompt_ranker.h"
 #include "device_sampler.h"
 #include "gemm.h"
 #include "pagedllm/backend.h"
 #include "pagedllm/sliding_window.h"
+#include "pagedllm/prompt_chunks.h"
 
 namespace pagedllm {
 
@@ -60,11 +62,10 @@ class CudaBackend final : public Backend {
       throw std::runtime_error("CUDA backend: the LayerNorm family (OPT, GPT-NeoX, GPT-2: LayerNorm, plain MLP, learned positions) is not implemented (use --device cpu)");
     if (model_.sparsemixer)
       throw std::runtime_error("CUDA backend: PhiMoE's sparsemixer routing is not implemented (use --device cpu)");
-    // Granite's multipliers, OLMo's and OLMo2's norms, SmolLM3's rope-free layers, Cohere's parallel block (rms_variants.h).
-    const bool rope_skipped = std::any_of(model_.rope_layers.begin(), model_.rope_layers.end(), [](uint8_t rope) { return rope == 0; });
-    if (model_.residual_multiplier != 1.f || model_.logits_multiplier != 1.f || model_.post_norms_only || model_.whole_qk_norm ||
-        rope_skipped || model_.norm_mean || model_.clip_qkv != 0.f || model_.parallel_residual || !model_.norm_affine)
-      throw std::runtime_error("CUDA backend: Granite's multipliers, OLMo's and OLMo2's norms, SmolLM3's rope-free layers and Cohere's parallel blocks are not implemented (use --device cpu)");
+    // OLMo's norms and clip_qkv, Cohere's parallel block (rms_variants.h); Granite's multipliers, OLMo2's norms and
+    // SmolLM3's rope-free layers run here.
+    if (model_.norm_mean || model_.clip_qkv != 0.f || model_.parallel_residual || !model_.norm_affine)
+      throw std::runtime_error("CUDA backend: LayerNorm in place of RMSNorm (Cohere, OLMo), OLMo's clip_qkv and Cohere's parallel blocks are not implemented (use --device cpu)");
     if (!model_.layer_windows.empty() && int(model_.layer_windows.size()) != model_.num_layers)
       throw std::runtime_error("CUDA backend: layer_windows must name a window for every layer");
     widest_window_ = widest_window_if_all_slide(model_.layer_windows);
@@ -115,7 +116,7 @@ class CudaBackend final : public Backend {
             const SampleOutputs* sampled) override {
     validate(batch);
     if (sampling) sampler_.upload(*sampling, model_.vocab_size, stream_);
-    const int bucket = use_graphs_ ? graph_bucket(batch) : 0;
+    const int bucket = use_graphs_ && !ranker_.active() ? graph_bucket(batch) : 0;
     if (bucket > 0) {
       step_decode_graph(moves, batch, bucket, logits_out, sampling);
     } else {
@@ -125,6 +126,26 @@ class CudaBackend final : public Backend {
     }
     PAGEDLLM_CUDA_CHECK(cudaStreamSynchronize(stream_));
     if (sampling) sampler_.download(*sampled, stream_);
+  }
+
+  // The prompt rows join the LM head after the step's own logits rows and are ranked chunk by chunk on the device
+  // (device_prompt_ranker.h); a top-N over the kernel's kMaxTopK declines, for the host path (ranked_step.cpp).
+  bool step_ranked(const BlockMoves& moves, const ForwardBatch& batch, float* logits_out, const SampleBatch* sampling,
+                   const SampleOutputs* sampled, const PromptRanking& ranking) override {
+    if (!device_ranks(ranking.asked, kMaxTopK)) return false;
+    const std::vector<int32_t> rows = logits_rows_with_prompt_rows(batch, ranking.asked);
+    ForwardBatch with_prompt_rows = batch;
+    with_prompt_rows.logits_indices = rows.data();
+    with_prompt_rows.num_logits = int(rows.size());
+    ranker_.begin(ranking.asked, batch.num_logits, model_.vocab_size, stream_);
+    try {
+      step(moves, with_prompt_rows, logits_out, sampling, sampled);
+    } catch (...) {
+      ranker_.cancel();
+      throw;
+    }
+    ranker_.finish(ranking.out, stream_);
+    return true;
   }
 
   void read_kv_block(int layer, int block, bool from_swap, float* k_out, float* v_out) override {
@@ -320,7 +341,7 @@ class CudaBackend final : public Backend {
     const size_t attention_at = plan.add(size_t(n) * q_width * sizeof(T));
     const size_t gate_up_at = plan.add(size_t(n) * 2 * I * sizeof(float));
     // Gemma 2's sandwich norms: a sublayer's output normed in fp32 before its residual add.
-    const size_t sandwich_at = plan.add(model_.sandwich_norms ? size_t(n) * H * sizeof(float) : 0);
+    const size_t sandwich_at = plan.add(model_.sandwich_norms || model_.post_norms_only ? size_t(n) * H * sizeof(float) : 0);
     const size_t activation_at = plan.add(size_t(n) * I * sizeof(T));
     // Partitioned partials for decode rows only: prefill rows take the tiled kernel, which needs no workspace.
     const int num_decode_rows = int(attention_split_.decode_rows.size());
@@ -364,34 +385,50 @@ class CudaBackend final : public Backend {
     // Gemma 2: query_pre_attn_scalar^-0.5 in place of head_dim^-0.5.
     const float scale = model_.attention_scale > 0.f ? model_.attention_scale : 1.f / std::sqrt(float(D));
     const float eps = model_.rms_norm_eps;
-    // A sublayer's output as the next residual add reads it: Gemma 2 norms it first (fp32 in, fp32 out).
+    // A sublayer's output as the next residual add reads it: Gemma 2 norms it first (fp32 in, fp32 out); Granite scales it.
     auto sublayer_out = [&](const float* out_norm) -> const float* {
-      if (out_norm == nullptr) return delta;
-      rms_norm(delta, nullptr, n, H, out_norm, eps, sandwiched, stream_);
-      return sandwiched;
+      float* out = delta;
+      if (out_norm != nullptr) {
+        rms_norm(delta, nullptr, n, H, out_norm, eps, sandwiched, stream_);
+        out = sandwiched;
+      }
+      if (model_.residual_multiplier != 1.f) scale_values(out, size_t(n) * H, model_.residual_multiplier, stream_);
+      return out;
     };
     const float* layer_out = delta;  // the previous layer's MLP output, added to the residual by the next norm
     embedding_lookup(weights_->embed_tokens(), device_index(token_ids_at_), n, H, residual, stream_, model_.embedding_scale);
     for (int l = 0; l < model_.num_layers; ++l) {
       const LayerWeights<T>& w = weights_->layer(l);
-      if (l == 0) {
+      if (w.input_norm == nullptr) {  // OLMo2: the attention reads the residual itself
+        add_to_residual(residual, l == 0 ? nullptr : layer_out, size_t(n) * H, normed, stream_);
+      } else if (l == 0) {
         rms_norm(residual, nullptr, n, H, w.input_norm, eps, normed, stream_);
       } else {
         fused_add_rms_norm(residual, layer_out, nullptr, n, H, w.input_norm, eps, normed, stream_);  // previous MLP output
       }
       gemm_->linear(normed, w.qkv, w.qkv_bias, n, qkv_width, H, qkv, gemm_workspace);
-      if (model_.qk_norm) head_rms_norm(qkv, qkv_width, n, model_.num_heads, model_.num_kv_heads, D, w.q_norm, w.k_norm, eps, stream_);
+      if (model_.qk_norm && model_.whole_qk_norm) {  // OLMo2: all of q as one head, then all of k
+        head_rms_norm(qkv, qkv_width, n, 1, 0, q_width, w.q_norm, nullptr, eps, stream_);
+        head_rms_norm(qkv + q_width, qkv_width, n, 1, 0, kv_width, w.k_norm, nullptr, eps, stream_);
+      } else if (model_.qk_norm) {
+        head_rms_norm(qkv, qkv_width, n, model_.num_heads, model_.num_kv_heads, D, w.q_norm, w.k_norm, eps, stream_);
+      }
       rows.window = layer_window(model_, l);
       const bool local_rope = rows.window > 0 && model_.rope_local_theta > 0.f;  // Gemma 3's sliding layers
-      rotary_embedding(qkv, qkv_width, device_index(positions_at_), n, model_.num_heads, model_.num_kv_heads, D,
-                       local_rope ? local_inv_freq_.as<float>() : inv_freq_.as<float>(), stream_,
-                       local_rope ? 1.f : model_.rope_attention_factor, model_.rotary_dim);
+      if (model_.rope_layers.empty() || model_.rope_layers[l] != 0)  // SmolLM3: some layers attend without rope
+        rotary_embedding(qkv, qkv_width, device_index(positions_at_), n, model_.num_heads, model_.num_kv_heads, D,
+                         local_rope ? local_inv_freq_.as<float>() : inv_freq_.as<float>(), stream_,
+                         local_rope ? 1.f : model_.rope_attention_factor, model_.rotary_dim);
       reshape_and_cache(qkv, qkv_width, q_width, q_width + kv_width, device_index(slot_mapping_at_), n, kv_pool_.as<T>(),
                         layout_, l, stream_);
       paged_attention(qkv, qkv_width, model_.num_heads, kv_pool_.as<T>(), layout_, l, scale, rows, workspace, attention,
                       stream_);
       gemm_->linear(attention, w.o_proj, w.o_bias, n, H, q_width, delta, gemm_workspace);
-      fused_add_rms_norm(residual, sublayer_out(w.attention_out_norm), nullptr, n, H, w.post_attention_norm, eps, normed, stream_);
+      if (w.post_attention_norm == nullptr) {  // OLMo2: the MLP reads the residual itself
+        add_to_residual(residual, sublayer_out(w.attention_out_norm), size_t(n) * H, normed, stream_);
+      } else {
+        fused_add_rms_norm(residual, sublayer_out(w.attention_out_norm), nullptr, n, H, w.post_attention_norm, eps, normed, stream_);
+      }
       if (const MoeLayerWeights<T>* moe = weights_->moe_layer(l)) {
         moe_->run(*moe, residual, w.post_attention_norm, eps, normed, n, *gemm_, delta);
       } else {
@@ -408,9 +445,12 @@ class CudaBackend final : public Backend {
       fused_add_rms_norm(residual, layer_out, device_index(logits_indices_at_) + first, rows, H, weights_->final_norm(), eps,
                          final_rows, stream_);
       gemm_->linear(final_rows, weights_->lm_head(), nullptr, rows, V, H, logits, gemm_workspace);
+      if (model_.logits_multiplier != 1.f) scale_values(logits, size_t(rows) * V, model_.logits_multiplier, stream_);  // Granite
       if (model_.final_logit_softcap > 0.f) softcap_values(logits, size_t(rows) * V, model_.final_logit_softcap, stream_);
+      ranker_.rank_chunk(logits, first, rows, stream_);  // prompt rows, after the step's own rows (step_ranked)
+      const int own_rows = plan_prompt_chunk(ranker_.own_rows(num_logits), first, rows).own_rows;
       if (sampling) {
-        sampler_.sample(logits, first, rows, nullptr, rows, stream_);
+        if (own_rows > 0) sampler_.sample(logits, first, own_rows, nullptr, own_rows, stream_);
         for (int k = 0; k < sampling->num_host_rows; ++k) {
           const int row = sampling->host_rows[k];
           if (row >= first && row < first + rows)
@@ -418,7 +458,7 @@ class CudaBackend final : public Backend {
                                                 cudaMemcpyDeviceToHost, stream_));
         }
       } else if (logits_out != nullptr)  // null while a decode graph is captured: its caller copies the rows out
-        PAGEDLLM_CUDA_CHECK(cudaMemcpyAsync(logits_out + size_t(first) * V, logits, size_t(rows) * V * sizeof(float),
+        PAGEDLLM_CUDA_CHECK(cudaMemcpyAsync(logits_out + size_t(first) * V, logits, size_t(own_rows) * V * sizeof(float),
                                             cudaMemcpyDeviceToHost, stream_));
     }
   }
@@ -435,6 +475,7 @@ class CudaBackend final : public Backend {
   DecodeGraphs graphs_;
   PaddedDecodeBatch padded_;
   DeviceSampler sampler_;
+  DevicePromptRanker ranker_;
   KvLayout layout_;
   DeviceMemory kv_pool_;
   PinnedMemory swap_pool_;

@@ -63,6 +63,12 @@ void gated_and_mul(Activation act, const float* gate_up, int num_tokens, int int
 // softcap_kernels.cu: x = cap * tanh(x / cap) over `count` floats (Gemma 2's final logit soft-capping; cap > 0).
 void softcap_values(float* x, size_t count, float cap, cudaStream_t stream);
 
+// rms_variant_kernels.cu. x *= factor over `count` floats (Granite's residual_multiplier and 1 / logits_scaling).
+void scale_values(float* x, size_t count, float factor, cudaStream_t stream);
+// OLMo2's residual add with no norm after it: residual += delta (delta null: nothing to add), out = residual as a GEMM input.
+template <typename T>
+void add_to_residual(float* residual, const float* delta, size_t count, T* out, cudaStream_t stream);
+
 // cache_kernels.cu. Writes row t's K (columns k_col..) and V (v_col..) of qkv into slot slot_mapping[t] of `layer`.
 template <typename T>
 void reshape_and_cache(const float* qkv, int row_stride, int k_col, int v_col, const int32_t* slot_mapping, int num_tokens,
@@ -133,5 +139,18 @@ void linear_gemv(const T* x, const T* w, const float* bias, int M, int N, int K,
 constexpr int kMaxTopK = 64;
 void logits_row_stats(const float* logits, int num_rows, int vocab, int top_k, float* row_max, int32_t* row_argmax,
                       float* row_logsumexp, float* topk_values, int32_t* topk_ids, cudaStream_t stream);
+
+// prompt_ranking_kernels.cu: entries [first_entry, first_entry + num_entries) of a step's prompt rows, entry e's logits
+// at row first_row + (e - first_entry) of `logits`: logprob and rank of token_ids[e], top_ns[e] top logprobs (at most
+// kMaxTopK), as native/cpu/prompt_logprobs.cpp defines them (pagedllm/prompt_rows.h). Results go to entry e's slots.
+struct PromptRanksView {
+  double* logprobs;
+  int32_t* ranks;
+  int32_t* top_counts;
+  int32_t* top_ids;      // [entries * top_stride]
+  double* top_logprobs;  // [entries * top_stride]
+};
+void rank_prompt_rows(const float* logits, int vocab, int first_entry, int num_entries, int first_row, const int32_t* token_ids,
+                      const int32_t* top_ns, int top_stride, const PromptRanksView& out, cudaStream_t stream);
 
 }  // namespace pagedllm::cuda

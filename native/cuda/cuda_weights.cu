@@ -151,7 +151,7 @@ DeviceWeights<T>::DeviceWeights(const BackendOptions& options, cudaStream_t stre
   for (int i = 0; i < m.num_layers; ++i) {
     const std::string p = "model.layers." + std::to_string(i) + ".";
     LayerOffsets& o = offsets[i];
-    o.input_norm = norm(p + "input_layernorm.weight", H);
+    o.input_norm = m.post_norms_only ? SIZE_MAX : norm(p + "input_layernorm.weight", H);  // OLMo2 has no pre-norms
     o.qkv = plan.reserve({{p + "self_attn.q_proj.weight", {q_rows, H}},
                           {p + "self_attn.k_proj.weight", {kv_rows, H}},
                           {p + "self_attn.v_proj.weight", {kv_rows, H}}},
@@ -161,18 +161,22 @@ DeviceWeights<T>::DeviceWeights(const BackendOptions& options, cudaStream_t stre
                                                   {p + "self_attn.v_proj.bias", {kv_rows}}},
                                                  sizeof(float), true)
                                   : SIZE_MAX;
-    // They scale the fp32 QKV rows.
-    o.q_norm = m.qk_norm ? norm(p + "self_attn.q_norm.weight", m.head_dim) : SIZE_MAX;
-    o.k_norm = m.qk_norm ? norm(p + "self_attn.k_norm.weight", m.head_dim) : SIZE_MAX;
+    // They scale the fp32 QKV rows: each head (Qwen3), or all of q and all of k (OLMo2: whole_qk_norm).
+    o.q_norm = m.qk_norm ? norm(p + "self_attn.q_norm.weight", m.whole_qk_norm ? q_rows : m.head_dim) : SIZE_MAX;
+    o.k_norm = m.qk_norm ? norm(p + "self_attn.k_norm.weight", m.whole_qk_norm ? kv_rows : m.head_dim) : SIZE_MAX;
     o.o_proj = plan.reserve({{p + "self_attn.o_proj.weight", {H, q_rows}}}, t, false);
     o.o_bias = m.attention_output_bias ? bias(p + "self_attn.o_proj.bias", H) : SIZE_MAX;
     // Gemma 2: post_attention_layernorm is on the attention output; pre_feedforward_layernorm precedes the MLP.
-    o.attention_out_norm = m.sandwich_norms ? norm(p + "post_attention_layernorm.weight", H) : SIZE_MAX;
-    o.post_norm = norm(p + (m.sandwich_norms ? "pre_feedforward_layernorm.weight" : "post_attention_layernorm.weight"), H);
-    o.mlp_out_norm = m.sandwich_norms ? norm(p + "post_feedforward_layernorm.weight", H) : SIZE_MAX;
+    // OLMo2: the same two norms on the sublayer outputs, and no pre-MLP norm.
+    const bool out_norms = m.sandwich_norms || m.post_norms_only;
+    o.attention_out_norm = out_norms ? norm(p + "post_attention_layernorm.weight", H) : SIZE_MAX;
+    o.post_norm = m.post_norms_only ? SIZE_MAX
+                                    : norm(p + (m.sandwich_norms ? "pre_feedforward_layernorm.weight" : "post_attention_layernorm.weight"), H);
+    o.mlp_out_norm = out_norms ? norm(p + "post_feedforward_layernorm.weight", H) : SIZE_MAX;
     // A sparse layer: the router and experts take the dense MLP's place (moe_forward.h).
     const bool sparse = m.is_sparse_layer(i);
     if (sparse) moe_offsets[i] = reserve_moe_layer(plan, m, p, t);
+    o.gate_up = sparse ? SIZE_MAX : plan.reserve({{p + "mlp.gate_proj.weight", {I, H}}, {p + "mlp.up_proj.weight", {I, H}}}, t, false);
     o.gate_up = sparse ? SIZE_MAX : plan.reserve({{p + "mlp.gate_proj.weight", {I, H}}, {p + "mlp.up_proj.weight", {I, H}}}, t, false);
     // gate_up's rows are gate's then up's; so is its bias.
     o.gate_up_bias = m.mlp_bias && !sparse ? plan.reserve({{p + "mlp.gate_proj.bias", {I}}, {p + "mlp.up_proj.bias", {I}}}, sizeof(float), true)

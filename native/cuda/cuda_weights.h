@@ -12,20 +12,20 @@ namespace pagedllm::cuda {
 // in fp32 (as the CPU does; in bf16 it would round).
 template <typename T>
 struct LayerWeights {
-  const float* input_norm;
+  const float* input_norm;  // or nullptr (OLMo2: no pre-norms)
   const T* qkv;            // [(num_heads + 2 * num_kv_heads) * head_dim, hidden]: q rows, then k, then v
   const float* qkv_bias;   // same rows, or nullptr
-  const float* q_norm;     // [head_dim] each (Qwen3), or nullptr
+  const float* q_norm;     // [head_dim] each (Qwen3), [q rows] / [kv rows] (OLMo2's whole_qk_norm), or nullptr
   const float* k_norm;
   const T* o_proj;         // [hidden, num_heads * head_dim]
   const float* o_bias;     // [hidden] (Llama's attention_bias), or nullptr
-  const float* attention_out_norm;  // Gemma 2's post_attention_layernorm on o_proj's output, or nullptr
-  const float* post_attention_norm;  // the pre-MLP norm (Gemma 2: pre_feedforward_layernorm)
+  const float* attention_out_norm;  // Gemma 2's (and OLMo2's) post_attention_layernorm on o_proj's output, or nullptr
+  const float* post_attention_norm;  // the pre-MLP norm (Gemma 2: pre_feedforward_layernorm), or nullptr (OLMo2)
   const T* gate_up;        // [2 * intermediate, hidden]: gate rows, then up rows
   const float* gate_up_bias;  // [2 * intermediate] (Llama's mlp_bias), or nullptr
   const T* down_proj;      // [hidden, intermediate]
   const float* down_bias;  // [hidden] (mlp_bias), or nullptr
-  const float* mlp_out_norm;  // Gemma 2's post_feedforward_layernorm on the MLP output, or nullptr
+  const float* mlp_out_norm;  // Gemma 2's (and OLMo2's) post_feedforward_layernorm on the MLP output, or nullptr
   // A sparse layer (ModelConfig::is_sparse_layer) has no gate_up / down: DeviceWeights::moe_layer holds its experts.
 };
 

@@ -1,38 +1,13 @@
 // Host side of the CUDA sampler: merges each sample's token lists into one edit per distinct token, uploads specs,
 // edits and masks, runs row stats + the sampling kernel per logits chunk, and brings the small results back.
-#include <cstring>
 #include <unordered_map>
 
 #include "cuda_common.cuh"
 #include "cuda_ops.h"
 #include "device_sampler.h"
+#include "result_buffers.h"
 
 namespace pagedllm::cuda {
-
-namespace {
-
-template <typename T>
-void upload_vector(DeviceMemory& memory, const std::vector<T>& values, cudaStream_t stream) {
-  if (values.empty()) return;
-  if (memory.bytes() < values.size() * sizeof(T)) memory.resize(values.size() * sizeof(T));
-  PAGEDLLM_CUDA_CHECK(cudaMemcpyAsync(memory.data(), values.data(), values.size() * sizeof(T), cudaMemcpyHostToDevice, stream));
-  PAGEDLLM_CUDA_CHECK(cudaStreamSynchronize(stream));  // `values` is pageable host memory owned by the caller
-}
-
-// Offsets of the result arrays in one device buffer.
-struct ResultLayout {
-  size_t tokens, logprobs, counts, top_ids, top_logprobs, bytes;
-  ResultLayout(int n, int stride) {
-    logprobs = 0;
-    top_logprobs = logprobs + size_t(n) * sizeof(double);
-    tokens = top_logprobs + size_t(n) * stride * sizeof(double);
-    counts = tokens + size_t(n) * sizeof(int32_t);
-    top_ids = counts + size_t(n) * sizeof(int32_t);
-    bytes = top_ids + size_t(n) * stride * sizeof(int32_t);
-  }
-};
-
-}  // namespace
 
 void DeviceSampler::upload(const SampleBatch& batch, int vocab, cudaStream_t stream) {
   num_samples_ = batch.num_samples;
@@ -104,10 +79,8 @@ void DeviceSampler::sample(const float* logits, int first_row, int num_rows, con
   int32_t* top_ids = reinterpret_cast<int32_t*>(top_values + size_t(logits_rows) * top);
   logits_row_stats(logits, logits_rows, vocab_, top, row_max, row_argmax, row_lse, top_values, top_ids, stream);
   const ResultLayout layout(num_samples_, top_stride_);
-  char* base = results_.as<char>();
-  const SampleResultsView out{reinterpret_cast<int32_t*>(base + layout.tokens), reinterpret_cast<double*>(base + layout.logprobs),
-                              reinterpret_cast<int32_t*>(base + layout.counts), reinterpret_cast<int32_t*>(base + layout.top_ids),
-                              reinterpret_cast<double*>(base + layout.top_logprobs)};
+  const ResultArrays arrays = result_arrays(results_, layout);
+  const SampleResultsView out{arrays.ints, arrays.logprobs, arrays.counts, arrays.top_ids, arrays.top_logprobs};
   launch_sample_kernel(specs_.as<DeviceSampleSpec>(), num_samples_, edits_.as<TokenEdit>(), masks_.as<int32_t>(), logits, vocab_,
                        first_row, num_rows, row_map, row_lse, top_values, top_ids, top, working_.as<float>(), top_stride_, out,
                        stream);
@@ -115,16 +88,7 @@ void DeviceSampler::sample(const float* logits, int first_row, int num_rows, con
 
 void DeviceSampler::download(const SampleOutputs& out, cudaStream_t stream) {
   if (num_samples_ == 0) return;
-  const ResultLayout layout(num_samples_, top_stride_);
-  std::vector<char> host(layout.bytes);
-  PAGEDLLM_CUDA_CHECK(cudaMemcpyAsync(host.data(), results_.data(), layout.bytes, cudaMemcpyDeviceToHost, stream));
-  PAGEDLLM_CUDA_CHECK(cudaStreamSynchronize(stream));
-  const size_t n = num_samples_, slots = n * top_stride_;
-  std::memcpy(out.token_ids, host.data() + layout.tokens, n * sizeof(int32_t));
-  std::memcpy(out.logprobs, host.data() + layout.logprobs, n * sizeof(double));
-  std::memcpy(out.top_counts, host.data() + layout.counts, n * sizeof(int32_t));
-  std::memcpy(out.top_ids, host.data() + layout.top_ids, slots * sizeof(int32_t));
-  std::memcpy(out.top_logprobs, host.data() + layout.top_logprobs, slots * sizeof(double));
+  download_results(results_, num_samples_, top_stride_, {out.logprobs, out.token_ids, out.top_counts, out.top_ids, out.top_logprobs}, stream);
   num_samples_ = 0;
 }
 

@@ -5,49 +5,13 @@
 
 #include "cuda_common.cuh"
 #include "cuda_ops.h"
+#include "row_select.cuh"
 
 namespace pagedllm::cuda {
 
 namespace {
 
-constexpr int kThreads = 256;
-
-// Candidate order: higher value first, lower id on ties; `before` says whether a precedes b.
-__device__ __forceinline__ bool before(float a_value, int a_id, float b_value, int b_id) {
-  return a_value > b_value || (a_value == b_value && a_id < b_id);
-}
-
-// Block-wide best candidate among those strictly after (bound_value, bound_id) in candidate order.
-__device__ void block_best_after(const float* row, int vocab, float bound_value, int bound_id, bool bounded,
-                                 float* best_value, int* best_id, float* s_values, int* s_ids) {
-  float value = -INFINITY;
-  int id = INT_MAX;
-  for (int i = threadIdx.x; i < vocab; i += kThreads) {
-    const float v = row[i];
-    if (bounded && !before(bound_value, bound_id, v, i)) continue;
-    if (id == INT_MAX || before(v, i, value, id)) {
-      value = v;
-      id = i;
-    }
-  }
-  s_values[threadIdx.x] = value;
-  s_ids[threadIdx.x] = id;
-  __syncthreads();
-  for (int stride = kThreads / 2; stride > 0; stride >>= 1) {
-    if (threadIdx.x < stride) {
-      const float other_value = s_values[threadIdx.x + stride];
-      const int other_id = s_ids[threadIdx.x + stride];
-      if (other_id != INT_MAX && (s_ids[threadIdx.x] == INT_MAX || before(other_value, other_id, s_values[threadIdx.x], s_ids[threadIdx.x]))) {
-        s_values[threadIdx.x] = other_value;
-        s_ids[threadIdx.x] = other_id;
-      }
-    }
-    __syncthreads();
-  }
-  *best_value = s_values[0];
-  *best_id = s_ids[0];
-  __syncthreads();  // s_values is reused by the next call
-}
+constexpr int kThreads = kRowThreads;
 
 // One block per row. Top-k takes k passes over the row (each the next candidate in order): k is small
 // (logprobs, top-k sampling) and a 128K-float row stays in L2 between passes.
@@ -67,7 +31,7 @@ __global__ void __launch_bounds__(kThreads)
   sum = block_sum(sum, scratch);
   if (threadIdx.x == 0) {
     row_max[blockIdx.x] = best_value;
-    row_argmax[blockIdx.x] = best_id;
+    row_argmax[blockIdx.x] = best_id == INT_MAX ? 0 : best_id;  // a row all NaN: 0, as the CPU's row_stats
     row_logsumexp[blockIdx.x] = best_value + logf(sum);
   }
   if (top_k <= 0) return;

@@ -2,7 +2,8 @@
 // topLogprobs, topStride}>: rows of given logits ranked on a worker thread (and its helpers; by default one core fewer
 // than the machine has). The engine ranks its prompt rows inside the step (Backend::step_ranked); this op lets tests
 // hold the ranking to the JS reference on any logits. The logits are read in place; the caller must not write them
-// until it settles.
+// until it settles. promptChunk(ownLogits, first, rows) -> {ownRows, firstEntry, numEntries, firstEntryRow}: how the
+// CUDA backend splits an LM-head chunk between the step's own rows and prompt rows it ranks (pagedllm/prompt_chunks.h).
 #include "prompt_logprobs_binding.h"
 
 #include <algorithm>
@@ -11,6 +12,7 @@
 
 #include "../cpu/prompt_logprobs.h"
 #include "js_convert.h"
+#include "pagedllm/prompt_chunks.h"
 #include "prompt_rows_input.h"
 
 namespace pagedllm {
@@ -64,8 +66,28 @@ Napi::Value PromptLogprobs(const Napi::CallbackInfo& info) {
   return promise;
 }
 
+Napi::Value PromptChunkPlan(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int args[3];
+  for (int i = 0; i < 3; ++i) {
+    if (!info[i].IsNumber() || info[i].As<Napi::Number>().Int32Value() < 0)
+      throw Napi::TypeError::New(env, "promptChunk(ownLogits, first, rows): non-negative integers");
+    args[i] = info[i].As<Napi::Number>().Int32Value();
+  }
+  const PromptChunk chunk = plan_prompt_chunk(args[0], args[1], args[2]);
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("ownRows", chunk.own_rows);
+  result.Set("firstEntry", chunk.first_entry);
+  result.Set("numEntries", chunk.num_entries);
+  result.Set("firstEntryRow", chunk.first_entry_row);
+  return result;
+}
+
 }  // namespace
 
-void AddPromptLogprobOps(Napi::Env env, Napi::Object ops) { ops.Set("promptLogprobs", Napi::Function::New(env, PromptLogprobs)); }
+void AddPromptLogprobOps(Napi::Env env, Napi::Object ops) {
+  ops.Set("promptLogprobs", Napi::Function::New(env, PromptLogprobs));
+  ops.Set("promptChunk", Napi::Function::New(env, PromptChunkPlan));
+}
 
 }  // namespace pagedllm

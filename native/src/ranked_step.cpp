@@ -1,18 +1,18 @@
-// Prompt rows ranked for a backend without its own path (CUDA): they join the step's logits rows, come back to the host
-// after the rows JS reads, and are ranked by the CPU code (cpu/prompt_logprobs.cpp), so the answers are the same. Their
-// host buffer is rows x vocab floats, as before the CPU backend ranked in the step; they still never reach JS.
+// Prompt rows ranked on the host, where the backend's own path declines (CUDA, for a top-N over its kernel's 64): they join
+// the step's logits rows, come back to the host after the rows JS reads, and are ranked by the CPU code
+// (cpu/prompt_logprobs.cpp), so the answers are the same. Their host buffer is rows x vocab floats; they never reach JS.
 // PAGEDLLM_PROMPT_RANKING=host sends every backend this way (tests run it on the CPU backend).
 #include "ranked_step.h"
 
 #include <algorithm>
 #include <cstdlib>
 #include <numeric>
-#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "../cpu/prompt_logprobs.h"
+#include "pagedllm/prompt_chunks.h"
 
 namespace pagedllm {
 
@@ -22,15 +22,7 @@ void run_ranked_step(Backend& backend, int vocab, const BlockMoves& moves, const
   const bool on_host = forced != nullptr && std::string(forced) == "host";
   if (!on_host && backend.step_ranked(moves, batch, logits_out, sampling, sampled, ranking)) return;
   const int extra = ranking.asked.num_rows;
-  std::vector<int32_t> indices(batch.logits_indices, batch.logits_indices + batch.num_logits);
-  indices.insert(indices.end(), ranking.asked.rows, ranking.asked.rows + extra);
-  // CUDA's final norm adds each logits row's residual in place: a row asked twice would be added twice.
-  std::vector<bool> seen(batch.num_tokens);
-  for (const int32_t row : indices) {
-    if (row < 0 || row >= batch.num_tokens) continue;  // the backend refuses it
-    if (seen[row]) throw std::invalid_argument("batch row " + std::to_string(row) + " is asked for twice (logits or prompt logprobs)");
-    seen[row] = true;
-  }
+  std::vector<int32_t> indices = logits_rows_with_prompt_rows(batch, ranking.asked);
   ForwardBatch extended = batch;
   extended.logits_indices = indices.data();
   extended.num_logits = static_cast<int>(indices.size());

@@ -15,6 +15,7 @@ import {nativeOps} from '../../src/engine/native.js'
 import {encodeSampleRequests, sampledResult} from '../../src/engine/native-sampling.js'
 import {relError, Reporter} from './compare-outputs.js'
 import {featureModels} from './feature-models.js'
+import {promptRankingCheck} from './prompt-ranking-check.js'
 
 const seed = Number(process.argv[2] ?? 1)
 let state = seed >>> 0 || 1
@@ -255,6 +256,7 @@ for (const {preset, variant} of cases) {
   for (const format of ['bf16', 'f16'] as const) await compareBackends(`${preset}/${variant}`, model, format)
 }
 await deviceSamplerCheck(await loadModel(await ensureTestModel('small', {dtype: 'BF16'})))
+await promptRankingCheck(await loadModel(await ensureTestModel('small', {dtype: 'BF16'})), results, LOGPROB_TOL)
 await engineEndToEnd(await ensureTestModel('small', {dtype: 'BF16'}), 'small/llama')
 const features = await featureModels()
 try {

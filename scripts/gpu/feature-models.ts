@@ -3,7 +3,8 @@
 // soft-capping, query_pre_attn_scalar), Llama's o_proj and MLP biases, Phi-3's partial rotary, sliding windows (Mistral,
 // Qwen2, Gemma 2, Gemma 3 with its local rope base; the engine check's sequences run to 67 tokens, the 600-token
 // backend prompt far past every window), gated MLPs of relu and exact gelu, the sparse MoE MLPs of Mixtral, Qwen2-MoE
-// (gated shared expert) and Qwen3-MoE (a dense layer among sparse ones). Each is a directory
+// (gated shared expert) and Qwen3-MoE (a dense layer among sparse ones), Granite's multipliers, OLMo2's post-norms and
+// whole-projection q/k norms, SmolLM3's layers without rope. Each is a directory
 // an engine can open (tokenizer included), in a temporary folder the caller removes.
 import {cpSync, mkdtempSync, readdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
@@ -35,6 +36,10 @@ export async function featureModels(): Promise<{root: string; models: FeatureMod
   const mistral = await ensureTestModel('tiny', {variant: 'mistral', dtype: 'BF16'})
   const qwen2Sliding = await ensureTestModel('tiny', {variant: 'qwen2-sliding', dtype: 'BF16'})
   const gemma3 = await ensureTestModel('tiny', {variant: 'gemma3', dtype: 'BF16'})
+  const granite = await ensureTestModel('tiny', {variant: 'granite', dtype: 'BF16'})
+  const smollm3 = await ensureTestModel('tiny', {variant: 'smollm3', dtype: 'BF16'})
+  const olmo2 = await ensureTestModel('tiny', {variant: 'olmo2', dtype: 'BF16'})
+  const olmo3 = await ensureTestModel('tiny', {variant: 'olmo3', dtype: 'BF16'})
   const tokenizer = mkdtempSync(join(root, 'tokenizer-'))
   for (const file of readdirSync(llama)) if (file.startsWith('tokenizer')) cpSync(join(llama, file), join(tokenizer, file))
   const fixture = (name: string, edit?: (json: Record<string, any>) => Record<string, unknown>) =>
@@ -60,6 +65,11 @@ export async function featureModels(): Promise<{root: string; models: FeatureMod
       {label: 'tiny/mixtral (8 experts, top-2 renormalised)', dir: mixtral},
       {label: 'tiny/qwen2moe (6 experts, top-2 unnormalised, sigmoid-gated shared expert, q/k/v biases)', dir: qwen2moe},
       {label: 'tiny/qwen3moe (8 experts, top-3 renormalised, q/k norms, layer 0 dense)', dir: qwen3moe},
+      {label: 'tiny/granite (multipliers: embedding 1.75, residual 0.625, attention 0.375, logits / 1.5)', dir: granite},
+      {label: 'granite attention bias, tied head (transformers-saved)', dir: fixture('granite-attention-bias')},
+      {label: 'tiny/olmo2 (post-norms without pre-norms, q/k norms over the whole projections)', dir: olmo2},
+      {label: 'tiny/olmo3 (OLMo2 layers; sliding ones with their own rope base)', dir: olmo3},
+      {label: 'tiny/smollm3 (every 2nd layer without rope; those slide with a window of 8)', dir: smollm3},
     ],
   }
 }

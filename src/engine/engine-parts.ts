@@ -2,6 +2,7 @@
 // the scheduler, the runner, the output processor, grammar workers and the speculator; refuses combinations the
 // chosen backend cannot run.
 import {BlockManager} from './block-manager.js'
+import {cudaRmsVariantGaps} from './cuda-rms-variants.js'
 import type {EngineConfig} from './config.js'
 import {selectDevice, type DeviceChoice} from './device.js'
 import {InvalidRequestError} from './errors.js'
@@ -40,7 +41,8 @@ export function cpuOnlyNeed(config: Pick<EngineConfig, 'quantization' | 'batchIn
   if (model.tensors.some((t) => t.blockFormat)) return {reason: 'this GGUF file holds quantized tensors', param: 'device'}
   const c = model.config
   if (c.layerNorm) return {reason: `${c.architecture} (${c.layerNorm.alibiSlopes ? 'ALiBi attention, ' : ''}LayerNorm with bias, a plain MLP, learned or partial rotary positions)`, param: 'device'}
-  if (c.rmsVariant) return {reason: `${c.architecture} (Granite's multipliers, OLMo's norms and clip_qkv, SmolLM3's layers without rope, Cohere's parallel LayerNorm blocks, PhiMoE's biased LayerNorms and sparsemixer routing)`, param: 'device'}
+  const rmsGaps = cudaRmsVariantGaps(c)
+  if (rmsGaps.length > 0) return {reason: `${c.architecture} (${rmsGaps.join(', ')})`, param: 'device'}
   if (c.headDim > 256) return {reason: `head_dim ${c.headDim} (CUDA attention takes at most 256)`, param: 'device'}
   return null
 }

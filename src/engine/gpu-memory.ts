@@ -34,7 +34,9 @@ export function cudaKvBytesPerBlock(config: ModelConfig, blockSize: number): num
 export function cudaWeightBytes(config: ModelConfig): number {
   const {hiddenSize: h, intermediateSize: inter, numHeads, numKvHeads, headDim, vocabSize, numLayers} = config
   const qkvRows = (numHeads + 2 * numKvHeads) * headDim
-  const fp32 = (config.sandwichNorms ? 4 : 2) * h + (config.attentionBias ? qkvRows : 0) + (config.qkNorm ? 2 * headDim : 0) +
+  // OLMo2 (postNormsOnly) keeps 2 norms a layer, on the sublayer outputs; its q/k norms span the whole projections.
+  const qkNorms = config.rmsVariant?.wholeQkNorm ? (numHeads + numKvHeads) * headDim : 2 * headDim
+  const fp32 = (config.sandwichNorms ? 4 : 2) * h + (config.attentionBias ? qkvRows : 0) + (config.qkNorm ? qkNorms : 0) +
     (config.attentionOutputBias ? h : 0) + (config.mlpBias ? 2 * inter + h : 0)
   const perLayer = 2 * (qkvRows * h + h * numHeads * headDim + 3 * h * inter) + 4 * fp32
   return 2 * vocabSize * h * (config.tieWordEmbeddings ? 1 : 2) + 4 * h + numLayers * perLayer + cudaMoeWeightBytesDelta(config)
@@ -70,7 +72,7 @@ export function cudaStepScratchBytes(config: ModelConfig, numTokens: number, num
     n * qkvWidth * 4,
     n * qWidth * 2, // attention output
     n * 2 * inter * 4, // gate/up
-    config.sandwichNorms ? n * h * 4 : 0, // a sublayer output normed in fp32 (Gemma 2)
+    config.sandwichNorms || config.rmsVariant?.postNormsOnly ? n * h * 4 : 0, // a sublayer output normed in fp32 (Gemma 2, OLMo2)
     n * inter * 2, // SiLU output
     // (max, sum, head_dim floats) per decode row, head and partition; the native side cuts partitions finer while
     // rows x partitions < 32 (attention_partition_tokens), which never takes more than 64 such row-partitions.
@@ -80,6 +82,17 @@ export function cudaStepScratchBytes(config: ModelConfig, numTokens: number, num
   ].reduce((sum, bytes) => sum + planned(bytes), 0) + cudaMoeScratchBytes(config, n) // sparse layers' own buffer (moe_forward.cu)
 }
 
+/** prompt_logprobs' top N on the device (native/cuda/cuda_ops.h kMaxTopK; the engine asks at most 20). */
+const CUDA_PROMPT_RANKING_MAX_TOP = 64
+
+/**
+ * The device buffers of prompt rows ranked on the CUDA device (native/cuda/device_prompt_ranker.cu), beside the scratch:
+ * per entry its token id and top N, its logprob and rank, and top N + 1 (id, logprob) slots.
+ */
+export function cudaPromptRankingBytes(promptRows: number): number {
+  return promptRows * (4 + 4 + 8 + 4 + 4 + (CUDA_PROMPT_RANKING_MAX_TOP + 1) * (4 + 8))
+}
+
 /**
  * The scratch the CUDA backend can ever hold: the plan of the largest step (every one of --max-num-batched-tokens
  * tokens wanting logits, as prompt_logprobs may) with the 1.5x growth headroom it allocates, plus a fixed margin
@@ -87,7 +100,7 @@ export function cudaStepScratchBytes(config: ModelConfig, numTokens: number, num
  */
 export function cudaActivationReserveBytes(config: ModelConfig, maxNumBatchedTokens: number, maxModelLen: number, maxNumSeqs: number): number {
   const largestStep = cudaStepScratchBytes(config, maxNumBatchedTokens, maxNumBatchedTokens, maxModelLen, maxNumSeqs)
-  return largestStep + Math.floor(largestStep / 2) + 256 * 2 ** 20
+  return largestStep + Math.floor(largestStep / 2) + cudaPromptRankingBytes(maxNumBatchedTokens) + 256 * 2 ** 20
 }
 
 /** The CUDA kernels launch grids whose y dimension grows with the step's tokens: bound the budget with a clear error. */

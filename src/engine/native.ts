@@ -134,6 +134,11 @@ export interface NativeOps {
    */
   promptLogprobs(logits: Float32Array, vocabSize: number, asked: PromptRowsAsked, threads?: number): Promise<PromptLogprobArrays>
   /**
+   * How the CUDA backend splits LM-head rows [first, first + rows) of a step ranking its prompt rows on the device
+   * (native/include/pagedllm/prompt_chunks.h): the step's `ownLogits` rows come first, then prompt entries.
+   */
+  promptChunk(ownLogits: number, first: number, rows: number): {ownRows: number; firstEntry: number; numEntries: number; firstEntryRow: number}
+  /**
    * The CUDA backend's per-step split of attention rows (native/include/pagedllm/attention_split.h): one-row sequences
    * are decode rows, longer chunks (first row, rows) tiles of 16; with tilesOnly (head_dim not a multiple of 8) all tiles.
    */

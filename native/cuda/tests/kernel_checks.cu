@@ -30,6 +30,7 @@ __half host_from_float<__half>(float value) { return __float2half_rn(value); }
 template <>
 __nv_bfloat16 host_from_float<__nv_bfloat16>(float value) { return __float2bfloat16_rn(value); }
 float host_float(float value) { return value; }
+double host_float(double value) { return value; }
 float host_float(__half value) { return __half2float(value); }
 float host_float(__nv_bfloat16 value) { return __bfloat162float(value); }
 
@@ -254,15 +255,29 @@ void check_rotary(Checker& c) {
                     "partial: 24 of head_dim 40, the rest and v untouched");
 }
 
+// An in-place op on fresh floats of the given scale against its per-value float64 reference.
+void check_in_place(Checker& c, const char* kernel, const std::string& name, size_t count, float scale, double bound,
+                    const std::function<void(float*, size_t)>& run, const std::function<double(float)>& reference) {
+  const auto x = c.random_floats(count, scale);
+  DeviceArray<float> x_dev(x);
+  run(x_dev.get(), x.size());
+  std::vector<double> ref(x.size());
+  for (size_t i = 0; i < x.size(); ++i) ref[i] = reference(x[i]);
+  c.report(kernel, "f32", name, x_dev.read(), ref, bound);
+}
+
 // Gemma 2's final logit soft-capping: cap * tanh(x / cap) over values well past the cap.
 void check_softcap(Checker& c) {
   const float cap = 12.5f;
-  const auto x = c.random_floats(5000, 30.f);
-  DeviceArray<float> x_dev(x);
-  softcap_values(x_dev.get(), x.size(), cap, nullptr);
-  std::vector<double> ref(x.size());
-  for (size_t i = 0; i < x.size(); ++i) ref[i] = cap * std::tanh(double(x[i]) / cap);
-  c.report("softcap_values", "f32", "cap 12.5, 5000 values of scale 30", x_dev.read(), ref, 1e-6);
+  check_in_place(c, "softcap_values", "cap 12.5, 5000 values of scale 30", 5000, 30.f, 1e-6,
+                 [&](float* x, size_t n) { softcap_values(x, n, cap, nullptr); }, [&](float v) { return cap * std::tanh(double(v) / cap); });
+}
+
+// Granite's residual_multiplier and 1 / logits_scaling: one fp32 product per value, as the CPU rounds it.
+void check_scale_values(Checker& c) {
+  const float factor = 0.22f;
+  check_in_place(c, "scale_values", "factor 0.22, 70000 values", 70000, 5.f, 0.0,
+                 [&](float* x, size_t n) { scale_values(x, n, factor, nullptr); }, [&](float v) { return double(v * factor); });
 }
 
 // Qwen3's q/k norm on fp32 QKV rows: each q and k head normalised with its own weights, v untouched; head_dim 128
@@ -680,11 +695,124 @@ void check_moe_dispatch(Checker& c) {
   }
 }
 
+// OLMo2's residual add with no norm after it: the fp32 sum in the residual and, rounded once, in the GEMM input; with no
+// delta (layer 0) the residual itself. Exact against the host's float sums.
+template <typename T>
+void check_add_to_residual(Checker& c) {
+  const size_t count = 3 * 4096 + 5;
+  const auto residual = c.random_floats(count, 2.f), delta = c.random_floats(count, 0.5f);
+  DeviceArray<float> residual_dev(residual), delta_dev(delta);
+  auto out = DeviceArray<T>::poisoned(count);
+  add_to_residual(residual_dev.get(), delta_dev.get(), count, out.get(), nullptr);
+  std::vector<double> sums(count), rounded(count);
+  for (size_t i = 0; i < count; ++i) {
+    const float sum = residual[i] + delta[i];
+    sums[i] = sum;
+    rounded[i] = host_float(host_from_float<T>(sum));
+  }
+  c.report("add_to_residual", dtype_name<T>(), "residual += delta", residual_dev.read(), sums, 0.0);
+  c.report("add_to_residual", dtype_name<T>(), "out = residual rounded once", out.read(), rounded, 0.0);
+  add_to_residual(residual_dev.get(), static_cast<const float*>(nullptr), count, out.get(), nullptr);
+  for (size_t i = 0; i < count; ++i) rounded[i] = host_float(host_from_float<T>(float(sums[i])));
+  c.report("add_to_residual", dtype_name<T>(), "no delta: out = residual rounded", out.read(), rounded, 0.0);
+}
+
+// Prompt ranking (prompt_ranking_kernels.cu) against native/cpu/prompt_logprobs.cpp's definitions in float64: ties,
+// NaN in a row and as the token, rows of -inf and +inf, a top-N past the values that are not NaN, top-N 0 and 64. The
+// entries sit after two rows of the step's own (never read) and are ranked in two launches, as two LM-head chunks.
+void check_prompt_ranking(Checker& c) {
+  const int vocab = 4096, own = 2, entries = 9;
+  const float inf = INFINITY, nan = NAN;
+  std::vector<float> logits = c.random_floats(size_t(own + entries) * vocab, 3.f);
+  const auto row = [&](int e) { return logits.data() + size_t(own + e) * vocab; };
+  std::fill(logits.begin(), logits.begin() + size_t(own) * vocab, nan);
+  std::vector<int32_t> tokens(entries), top_ns = {0, 8, 10, 3, 8, 4, 64, 2, 3};
+  for (int e = 0; e < entries; ++e) tokens[e] = c.uniform(0, vocab - 1);
+  for (const int id : {3, 90, 1000, 2047, 4000}) row(1)[id] = 7.f;  // five tied near the top: top 8 lists them by id
+  row(1)[tokens[1] = 500] = row(1)[17] = row(1)[3001] = 6.f;          // the token tied with two others
+  for (const int id : {0, 1, 256, 777, 4095}) row(2)[id] = nan;       // NaN where a thread's first value is
+  row(3)[tokens[3]] = nan;                                           // the token NaN: rank 1, logprob NaN
+  std::fill(row(4), row(4) + vocab, -inf);                           // 3 values above -inf, top 8 past them
+  row(4)[10] = 1.f, row(4)[20] = 2.f, row(4)[30] = 1.f, tokens[4] = 4000;
+  row(5)[9] = row(5)[99] = inf;                                      // +inf: the log-sum-exp is +inf
+  std::fill(row(7), row(7) + vocab, -inf);
+  std::fill(row(8), row(8) + vocab, nan);
+  int stride = 1;
+  for (const int n : top_ns) stride = std::max(stride, n + 1);
+  DeviceArray<float> logits_dev(logits);
+  std::vector<int32_t> inputs(tokens);
+  inputs.insert(inputs.end(), top_ns.begin(), top_ns.end());
+  DeviceArray<int32_t> inputs_dev(inputs);
+  auto logprobs = DeviceArray<double>::poisoned(entries);
+  auto top_logprobs = DeviceArray<double>::poisoned(size_t(entries) * stride);
+  auto ranks = DeviceArray<int32_t>(std::vector<int32_t>(entries, -7));
+  auto counts = DeviceArray<int32_t>(std::vector<int32_t>(entries, -7));
+  auto top_ids = DeviceArray<int32_t>(std::vector<int32_t>(size_t(entries) * stride, -7));
+  const PromptRanksView out{logprobs.get(), ranks.get(), counts.get(), top_ids.get(), top_logprobs.get()};
+  const int split = 4;  // entries [0, 4) in the first chunk (after the own rows), the rest at the start of the next
+  rank_prompt_rows(logits_dev.get(), vocab, 0, split, own, inputs_dev.get(), inputs_dev.get() + entries, stride, out, nullptr);
+  rank_prompt_rows(logits_dev.get() + size_t(own + split) * vocab, vocab, split, entries - split, 0, inputs_dev.get(),
+                   inputs_dev.get() + entries, stride, out, nullptr);
+  const std::vector<double> got_logprobs = logprobs.read(), got_top_logprobs = top_logprobs.read();
+  const std::vector<int32_t> got_ranks = ranks.read(), got_counts = counts.read(), got_ids = top_ids.read();
+  // Finite values compared numerically; a non-finite one must be the same NaN / inf (each disagreement counts 1).
+  std::vector<double> finite_got, finite_ref, rank_got, rank_ref, ids_got, ids_ref;
+  std::vector<double> nonfinite_mismatches;
+  const auto compare = [&](double got, double ref) {
+    if (std::isfinite(ref) && std::isfinite(got)) {
+      finite_got.push_back(got);
+      finite_ref.push_back(ref);
+    } else {
+      nonfinite_mismatches.push_back(std::isnan(ref) ? !std::isnan(got) : got != ref);
+    }
+  };
+  for (int e = 0; e < entries; ++e) {
+    const float* r = row(e);
+    double max = -inf;
+    bool has_nan = false;
+    std::vector<int> ids;
+    for (int i = 0; i < vocab; ++i) {
+      if (std::isnan(r[i])) {
+        has_nan = true;
+        continue;
+      }
+      max = std::max(max, double(r[i]));
+      ids.push_back(i);
+    }
+    double sum = 0;
+    if (std::isfinite(max))
+      for (int i = 0; i < vocab; ++i) sum += std::exp(double(r[i]) - max);
+    const double lse = has_nan ? double(nan) : !std::isfinite(max) ? max : max + std::log(sum);
+    const float value = r[tokens[e]];
+    int at_least = 0;
+    for (int i = 0; i < vocab; ++i) at_least += r[i] >= value;
+    rank_ref.push_back(std::max(at_least, 1));
+    rank_got.push_back(got_ranks[e]);
+    compare(got_logprobs[e], double(value) - lse);
+    std::stable_sort(ids.begin(), ids.end(), [r](int a, int b) { return r[a] > r[b]; });
+    ids.resize(std::min<size_t>(ids.size(), top_ns[e]));
+    if (std::find(ids.begin(), ids.end(), tokens[e]) == ids.end()) ids.push_back(tokens[e]);
+    rank_ref.push_back(double(ids.size()));  // the top count
+    rank_got.push_back(got_counts[e]);
+    for (size_t j = 0; j < ids.size(); ++j) {
+      ids_ref.push_back(ids[j]);
+      ids_got.push_back(got_ids[size_t(e) * stride + j]);
+      compare(got_top_logprobs[size_t(e) * stride + j], double(r[ids[j]]) - lse);
+    }
+  }
+  c.report("rank_prompt_rows", "f32", "ranks and top counts", rank_got, rank_ref, 0.0);
+  c.report("rank_prompt_rows", "f32", "top ids (ties: lowest id; NaN never)", ids_got, ids_ref, 0.0);
+  c.report("rank_prompt_rows", "f32", "finite logprobs and top logprobs", finite_got, finite_ref, 1e-6);
+  c.report("rank_prompt_rows", "f32", "NaN / inf logprobs as the CPU's rules", nonfinite_mismatches,
+           std::vector<double>(nonfinite_mismatches.size(), 0.0), 0.0);
+}
+
 template <typename T>
 void check_dtype(Checker& c, int num_sms) {
   check_norms<T>(c);
   check_activation_and_embedding<T>(c);
   check_moe_dispatch<T>(c);
+  check_add_to_residual<T>(c);
   check_linear<T>(c, num_sms);
   // decode rows (one query each) with a context past one partition, plus a causal prefill chunk; GQA and MHA
   check_cache_and_attention<T>(c, 128, 8, 2, {1, 37, 700, 1500}, {1, 1, 1, 5});
@@ -720,9 +848,11 @@ std::string run_cuda_kernel_checks(uint32_t seed) {
   check_dtype<__half>(checker, prop.multiProcessorCount);
   check_rotary(checker);
   check_softcap(checker);
+  check_scale_values(checker);
   check_head_norm(checker);
   check_moe_routing(checker);
   check_logits_stats(checker);
+  check_prompt_ranking(checker);
   PAGEDLLM_CUDA_CHECK(cudaDeviceSynchronize());
   return checker.json();
 }

@@ -212,8 +212,8 @@ class Backend {
   virtual void step(const BlockMoves& moves, const ForwardBatch& batch, float* logits_out, const SampleBatch* sampling,
                     const SampleOutputs* sampled) = 0;
   // step() that also ranks prompt rows (echo / prompt_logprobs) without handing their logits back. Returns false,
-  // having done nothing, where the backend has no such path (CUDA): native/src/ranked_step.cpp then ranks them on the
-  // host from extra logits rows.
+  // having done nothing, where the backend has no such path (CUDA: a top-N over 64): native/src/ranked_step.cpp then
+  // ranks them on the host from extra logits rows.
   virtual bool step_ranked(const BlockMoves& moves, const ForwardBatch& batch, float* logits_out, const SampleBatch* sampling,
                            const SampleOutputs* sampled, const PromptRanking& ranking) {
     return false;

@@ -1,0 +1,19 @@
+// The RMSNorm-family features (model/rms-variants.ts) the CUDA backend does not run yet; native/cuda/cuda_backend.cu
+// refuses the same. Granite's multipliers, OLMo2's post-norms and whole-projection q/k norms and SmolLM3's layers
+// without rope run there (rms_variant_kernels.cu).
+import type {ModelConfig} from './model/model-config.js'
+
+/** What keeps a model of these features on the CPU, in words; empty when the CUDA backend runs it (or has no variant). */
+export function cudaRmsVariantGaps(config: Pick<ModelConfig, 'rmsVariant' | 'moe'>): string[] {
+  const variant = config.rmsVariant
+  if (!variant) return []
+  const gaps: string[] = []
+  // GraniteMoE: its fused experts and the multipliers together are unchecked on CUDA, whatever runs sparse MLPs there.
+  if (config.moe && (variant.residualMultiplier !== 1 || variant.logitsMultiplier !== 1)) gaps.push("Granite's multipliers with sparse MLPs")
+  if (variant.normMean) gaps.push(variant.normBias ? "PhiMoE's biased LayerNorms" : 'LayerNorm in place of RMSNorm')
+  if (!variant.normAffine) gaps.push('norms without weights')
+  if (variant.parallelBlock) gaps.push("Cohere's parallel attention + MLP block")
+  if (variant.clipQkv > 0) gaps.push("OLMo's clip_qkv")
+  if (variant.headBias) gaps.push('an lm_head bias')
+  return gaps
+}
