@@ -168,14 +168,14 @@ export class BeamProcessor {
   }
 
   /**
-   * Candidates first taken from each beam's row. The walk stops at width continuing candidates and a beam has at most
-   * `ending` ending ids, so no beam contributes more than width + ending but where stop strings end more: then the
-   * walk asks for more of that beam (needsMore) and the row is ranked further. Without the bound, 1,024
-   * stop_token_ids at width 256 would sort 256 whole rows of the vocabulary each step.
+   * Candidates first taken from each beam's row: 2 x width, transformers' whole walk with one EOS id. The walk stops at
+   * width continuing candidates, so it reads past a beam's first 2 x width only where more than width of them end (many
+   * stop ids or stop strings ranking high): then it asks for more of that beam (needsMore) and the row is ranked further.
+   * Ranking each row only as deep as the walk goes keeps width 128 with 1,000 stop_token_ids from ranking 1,256 of
+   * every beam's tokens each step.
    */
   private candidateCount(params: SamplingParams): number {
-    const ending = this.endingTokenCount(params)
-    return Math.min(beamCandidateCount(params.bestOf, ending), 2 * params.bestOf + ending)
+    return Math.min(beamCandidateCount(params.bestOf, this.endingTokenCount(params)), 2 * params.bestOf)
   }
 
   /**
