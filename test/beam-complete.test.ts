@@ -150,6 +150,16 @@ describe('beam search with stop conditions, penalties and logprobs', () => {
     assertMatchesReference(outputs, expectedBeams(params))
   })
 
+  it('a stop string ending more than width + ending ids of one beam candidates: the walk reads further into that beam', async () => {
+    // Two stop ids and five tokens whose text holds the stop string "q", all favoured: at the first step the prompt's 7
+    // best candidates end, so the walk (max(2, 1 + 2) x width = 9 deep) needs the beam's 8th and 9th candidates.
+    const stopTokenIds = [10, 11]
+    const favoured = [...stopTokenIds, 118, 303, 372, 422, 444]
+    const params = {ignoreEos: true, stop: ['q'], stopTokenIds, logitBias: Object.fromEntries(favoured.map((id, i) => [id, 20 - i / 10])), lengthPenalty: 2, earlyStopping: 'never' as const}
+    const outputs = await beams(params)
+    assertMatchesReference(outputs, expectedBeams(params))
+  })
+
   it('EOS ends beams as before, with no stop reason, as a sampled EOS', async () => {
     // EOS made likely enough that beams end on it, but not before min_tokens.
     const params = {minTokens: 2, earlyStopping: true, logitBias: {[eosTokenIds[0]!]: 6}}

@@ -209,6 +209,26 @@ describe('beamSearchStep single steps', () => {
     assert.deepEqual(result.next.map((choice) => [choice.parentSeqId, choice.tokenId]), [[2, 6], [2, 7]])
   })
 
+  it('every candidate ends its beam: done, the first width ranks held (transformers stops when all beams_to_keep end)', () => {
+    const endsBeam = () => true
+    const result = beamSearchStep(start, [{seqId: 7, tokenIds: [EOS, 1, 2], logprobs: [-0.1, -0.2, -0.3]}], {...opts, endsBeam})
+    assert.deepEqual(result.finished.map((hypothesis) => hypothesis.tokenIds), [[5, EOS], [5, 1]])
+    assert.deepEqual(result.next, [])
+    assert.equal(result.done, true)
+  })
+
+  it('a beam whose listed candidates all end while it has more (stop strings): the walk asks for more, deciding nothing', () => {
+    const endsBeam = (_seqId: number, tokenId: number) => tokenId !== 3
+    const listed = {seqId: 7, tokenIds: [EOS, 1, 2], logprobs: [-0.1, -0.2, -0.3]}
+    const asks = beamSearchStep(start, [{...listed, more: true}], {...opts, endsBeam})
+    assert.deepEqual(asks, {next: [], finished: [], done: false, needsMore: 7})
+    // With the beam's next candidates listed the walk goes on to them ("never": the live beam may still win); a
+    // complete list ends the walk where it ends.
+    const walked = beamSearchStep(start, [{seqId: 7, tokenIds: [EOS, 1, 2, 3, 4], logprobs: [-0.1, -0.2, -0.3, -0.4, -0.5]}], {...opts, earlyStopping: 'never', endsBeam})
+    assert.deepEqual(walked.next.map((choice) => choice.tokenId), [3])
+    assert.deepEqual(beamSearchStep(start, [listed], {...opts, endsBeam}).next, [])
+  })
+
   it('rejects candidates of a sequence that is not a live beam', () => {
     assert.throws(() => beamSearchStep(start, [{seqId: 99, tokenIds: [1], logprobs: [-1]}], opts), /not a live beam/)
   })

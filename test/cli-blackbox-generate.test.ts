@@ -2,6 +2,8 @@
 import assert from 'node:assert/strict'
 import {before, describe, it} from 'node:test'
 import {ensureTestModel} from '../src/engine/model/test-model.js'
+import {samplingFlags} from '../src/cli/sampling-flags.js'
+import {parseCommon} from '../src/server/openai-schema.js'
 import {runCommand} from './support/run-command.js'
 
 interface JsonOutput {
@@ -142,5 +144,57 @@ describe('generate: beam search takes --stop, --logprobs and --repetition-penalt
       const sum = output.logprobs.reduce((total, entry, i) => total + entry[String(output.token_ids[i])]!, 0)
       assert.ok(Math.abs(sum - output.cumulative_logprob) < 1e-4, `${sum} vs ${output.cumulative_logprob}`)
     }
+  })
+})
+
+describe("generate takes the server's sampling fields as flags", () => {
+  it('--stop-token-ids ends at the first such token, --min-tokens holds it back, the penalties move the text, --prompt-logprobs', async () => {
+    const args = ['--max-tokens', '8', '--ignore-eos', 'hello']
+    const [[plain], [beams]] = await Promise.all([generateJson(args), generateJson(['--beam-width', '2', '--early-stopping', 'never', ...args])])
+    const tokens = plain!.outputs[0]!.token_ids
+    const at = tokens.findIndex((id, i) => i >= 1 && tokens.indexOf(id) === i)
+    assert.ok(at >= 1, `no new token after the first in ${tokens}`)
+    const stopId = tokens[at]!
+    const [[stopped], [held], [present], [frequent], [scored]] = await Promise.all([
+      generateJson(['--stop-token-ids', `${stopId},100000`, ...args]),
+      generateJson(['--stop-token-ids', String(stopId), '--min-tokens', String(at + 2), ...args]),
+      // Negative penalties favour tokens already out: the greedy text (no token twice) starts repeating.
+      generateJson(['--presence-penalty', '-2', ...args]),
+      generateJson(['--frequency-penalty', '-2', ...args]),
+      generateJson(['--prompt-logprobs', '1', ...args]),
+    ])
+    assert.deepEqual(stopped!.outputs[0]!.token_ids, tokens.slice(0, at + 1))
+    assert.equal(stopped!.outputs[0]!.finish_reason, 'stop')
+    assert.equal(stopped!.outputs[0]!.stop_reason, stopId)
+    assert.ok(!held!.outputs[0]!.token_ids.slice(0, at + 2).includes(stopId), JSON.stringify(held!.outputs[0]))
+    assert.equal(new Set(tokens).size, tokens.length)
+    const distinct = (result: JsonResult) => new Set(result.outputs[0]!.token_ids).size
+    // Presence counts a token once, frequency each time it is out: the second repeats more.
+    assert.ok(distinct(present!) < tokens.length && distinct(frequent!) < distinct(present!), `${distinct(present!)} ${distinct(frequent!)}`)
+    const promptLogprobs = (scored as JsonResult & {prompt_logprobs: Array<Record<string, number> | null>}).prompt_logprobs
+    assert.equal(promptLogprobs.length, scored!.prompt_token_ids.length)
+    assert.equal(promptLogprobs[0], null)
+    promptLogprobs.slice(1).forEach((entry, i) => assert.ok(String(scored!.prompt_token_ids[i + 1]) in entry!, JSON.stringify(entry)))
+    // "never" with a length penalty of 1 runs every beam to --max-tokens.
+    assert.ok(beams!.outputs.every((output) => output.token_ids.length === 8))
+  })
+
+  it("every sampling field the server's parser reads is a flag of generate, or listed here with why it is not", () => {
+    // Not sampling, or reached otherwise: the constraint flags (--json-schema, --regex, --choice, --grammar) for guided_*.
+    const notFlags = new Set([
+      'stream', 'stream_options', 'model', 'user', 'priority', 'logits_processors', 'add_special_tokens', 'truncate_prompt_tokens',
+      'return_tokens_as_token_ids', 'return_token_ids', 'max_tokens',
+      // Our decoder never puts spaces between special tokens: the server type-checks the field and ignores it.
+      'spaces_between_special_tokens',
+      'use_beam_search', // --beam-width
+      'seed', // the engine flag --seed
+      'guided_json', 'guided_regex', 'guided_choice', 'guided_grammar', 'guided_whitespace_pattern', 'guided_decoding_backend', 'structured_outputs', 'response_format',
+    ])
+    const read = new Set<string>()
+    parseCommon(new Proxy({}, {get: (_target, key) => (read.add(String(key)), undefined)}), true)
+    const flags = new Set(Object.keys(samplingFlags))
+    const missing = [...read].filter((field) => !notFlags.has(field.split('.')[0]!) && !flags.has(field.replaceAll('_', '-')))
+    assert.deepEqual(missing, [])
+    assert.ok(read.has('presence_penalty') && read.has('early_stopping'), [...read].join(' '))
   })
 })

@@ -92,6 +92,10 @@ describe('generate: flags the run would ignore or contradict are refused by name
     [['--best-of', '3'], '--best-of 3 picks the best of several samples, but with --temperature 0 every sample is the same greedy text: set --temperature'],
     [['--system', 'be brief'], '--system is a chat message: it needs --chat'],
     [['--logprobs', '3'], '--logprobs are printed in the --json output only: add --json'],
+    [['--early-stopping', 'never'], '--early-stopping ends a beam search: it needs --beam-width'],
+    // The server's checks, in the flags' names.
+    [['--presence-penalty', '3'], '--presence-penalty must be in [-2, 2], got 3'],
+    [['--min-tokens', '9', '--max-tokens', '4'], '--min-tokens must be an integer in [0, --max-tokens], got 9'],
   ]
   for (const [flags, message] of refusals)
     it(flags.join(' '), async () => {

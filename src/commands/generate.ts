@@ -1,12 +1,11 @@
 // `pagedllm generate`: offline generation for one or more prompts, streamed to the terminal or as JSON.
 import {Args, Flags} from '@oclif/core'
 import {InvalidRequestError} from '../engine/errors.js'
-import {makeSamplingParams} from '../engine/sampling-params.js'
 import type {RequestOutput} from '../engine/request-output.js'
 import {engineFlags} from '../cli/engine-flags.js'
-import {numberFlag} from '../cli/number-flag.js'
 import {PagedLLMCommand} from '../cli/pagedllm-command.js'
 import {guidedFlags, guidedSpecFromFlags} from '../cli/guided-flags.js'
+import {samplingFlags, samplingParamsFromFlags} from '../cli/sampling-flags.js'
 import {reportInterrupt} from '../cli/interrupt.js'
 import {startEngine} from '../cli/start-engine.js'
 import {promptsFromArgs} from '../cli/stdin-prompt.js'
@@ -29,20 +28,7 @@ export default class Generate extends PagedLLMCommand {
   static override flags = {
     ...engineFlags,
     ...guidedFlags,
-    'max-tokens': Flags.integer({description: 'Most tokens to generate per sequence', default: 64, min: 1}),
-    temperature: numberFlag({description: 'Sampling temperature (default 0 = greedy)', default: 0}),
-    'top-p': numberFlag({description: 'Nucleus sampling: smallest token set with this probability mass', default: 1}),
-    'top-k': Flags.integer({description: 'Sample from the k most likely tokens (default 0 = off)', default: 0}),
-    'min-p': numberFlag({description: 'Drop tokens below min-p times the top probability (default 0 = off)', default: 0}),
-    'repetition-penalty': numberFlag({description: 'Penalty for tokens already present (1 = off)', default: 1}),
-    n: Flags.integer({description: 'Parallel samples per prompt (share the prompt KV blocks)', default: 1, min: 1}),
-    'best-of': Flags.integer({description: 'Samples generated per prompt; the n best are shown', min: 1}),
-    'beam-width': Flags.integer({description: 'Beam search with this many beams (returns --n best)', min: 2}),
-    'length-penalty': numberFlag({description: 'Beam search: score = logprob / length^penalty', default: 1}),
-    stop: Flags.string({description: 'Stop string (repeatable: --stop A --stop B)', multiple: true, multipleNonGreedy: true}),
-    'ignore-eos': Flags.boolean({description: 'Keep generating past the end-of-sequence token', default: false}),
-    logprobs: Flags.integer({description: 'With --json: the top-k logprobs of each generated token', min: 0, max: 20}),
-    'logit-bias': Flags.string({description: 'JSON map of token id to a bias in [-100, 100] added to its logit, e.g. \'{"2": -100}\''}),
+    ...samplingFlags,
     chat: Flags.boolean({description: "Wrap each prompt as a user message in the model's chat template", default: false}),
     system: Flags.string({description: 'System message for --chat'}),
     json: Flags.boolean({description: 'Print machine-readable JSON instead of streaming text', default: false}),
@@ -58,28 +44,11 @@ export default class Generate extends PagedLLMCommand {
     const {argv, flags, raw} = await this.parse(Generate)
     refuseIgnoredFlags(flags)
     const prompts = await promptsFromArgs(argv as string[], process.stdin)
-    const beamWidth = flags['beam-width']
-    const params = makeSamplingParams({
-      maxTokens: flags['max-tokens'],
-      temperature: flags.temperature,
-      topP: flags['top-p'],
-      topK: flags['top-k'],
-      minP: flags['min-p'],
-      repetitionPenalty: flags['repetition-penalty'],
-      n: flags.n,
-      bestOf: beamWidth ?? flags['best-of'],
-      useBeamSearch: beamWidth !== undefined,
-      lengthPenalty: flags['length-penalty'],
-      stop: flags.stop ?? [],
-      ignoreEos: flags['ignore-eos'],
-      logprobs: flags.logprobs ?? null,
-      logitBias: flags['logit-bias'] === undefined ? null : parseLogitBiasFlag(flags['logit-bias']),
-      // --seed given: every request brings it (its samples repeat alone or in any batch, as vLLM's SamplingParams(seed=...)).
-      // Not given: requests bring none and the engine derives one per request from its seed, so runs repeat and two
-      // identical prompts still sample differently, as in vLLM's LLM.generate.
-      seed: givenFlags(raw).has('seed') ? flags.seed : null,
-      guided: guidedSpecFromFlags(flags),
-    })
+    // --seed given: every request brings it (its samples repeat alone or in any batch, as vLLM's SamplingParams(seed=...)).
+    // Not given: requests bring none and the engine derives one per request from its seed, so runs repeat and two
+    // identical prompts still sample differently, as in vLLM's LLM.generate.
+    const seed = givenFlags(raw).has('seed') ? flags.seed : null
+    const params = samplingParamsFromFlags(flags, seed, guidedSpecFromFlags(flags))
     const engine = await startEngine(flags, {quiet: flags.json})
     try {
       if (flags.chat && !engine.tokenizer.hasChatTemplate)
@@ -154,6 +123,8 @@ function toJson(prompt: string, result: RequestOutput) {
       stop_reason: output.stopReason,
       logprobs: output.logprobs?.map((entry) => Object.fromEntries(entry)) ?? null,
     })),
+    // vLLM's prompt_logprobs: null for the first token, which nothing predicts.
+    prompt_logprobs: result.promptLogprobs?.map((entry) => (entry === null ? null : Object.fromEntries(entry))) ?? null,
     metrics: {
       ...result.metrics,
       ...(result.specDecode ? {spec_decode: {proposed: result.specDecode.numDraftTokens, accepted: result.specDecode.numAcceptedTokens, acceptance_rate: result.specDecode.acceptanceRate}} : {}),
@@ -175,23 +146,11 @@ function refuseIgnoredFlags(flags: Record<string, any>): void {
     if (flags.n > beamWidth) refuse('n', `--n ${flags.n} exceeds --beam-width ${beamWidth}: beam search returns at most its beams`)
   } else {
     if (flags['length-penalty'] !== 1) refuse('length-penalty', '--length-penalty scores beams: it needs --beam-width')
+    if (flags['early-stopping'] !== undefined) refuse('early-stopping', '--early-stopping ends a beam search: it needs --beam-width')
     if (flags['best-of'] > 1 && flags.temperature === 0)
       refuse('best-of', `--best-of ${flags['best-of']} picks the best of several samples, but with --temperature 0 every sample is the same greedy text: set --temperature`)
   }
   if (flags.system !== undefined && !flags.chat) refuse('system', '--system is a chat message: it needs --chat')
-  if (flags.logprobs !== undefined && !flags.json) refuse('logprobs', '--logprobs are printed in the --json output only: add --json')
+  for (const name of ['logprobs', 'prompt-logprobs'])
+    if (flags[name] !== undefined && !flags.json) refuse(name, `--${name} are printed in the --json output only: add --json`)
 }
-
-/** --logit-bias as OpenAI's logit_bias: a JSON object; makeSamplingParams checks its ids and ranges. */
-function parseLogitBiasFlag(text: string): Record<number, number> {
-  let parsed: unknown
-  try {
-    parsed = JSON.parse(text)
-  } catch {
-    throw new InvalidRequestError(`--logit-bias must be a JSON object such as '{"2": -100}', got ${text}`, {param: 'logit-bias'})
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
-    throw new InvalidRequestError(`--logit-bias must be a JSON object such as '{"2": -100}', got ${text}`, {param: 'logit-bias'})
-  return parsed as Record<number, number>
-}
-

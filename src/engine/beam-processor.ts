@@ -21,6 +21,8 @@ import {SequenceStatus, type Sequence, type SequenceGroup, type TokenLogprobs} f
 interface RankedRow {
   tokenIds: number[]
   logprobs: number[]
+  /** The row's best k, when the walk needs more of them than were ranked (the step's logits are held until stepAll). */
+  rank: (k: number) => {tokenIds: number[]; logprobs: number[]}
 }
 
 export class BeamProcessor {
@@ -55,9 +57,9 @@ export class BeamProcessor {
       stream: 0,
       suppressTokenIds: minTokensSuppressed(params, seq.outputLength, this.eosTokenIds),
     }
-    const ranked = editedTopLogprobs(logits, this.vocabSize, request, Math.max(this.candidateCount(params), params.logprobs ?? 0))
+    const rank = (k: number) => editedTopLogprobs(logits, this.vocabSize, request, k)
     const rows = this.rows.get(group) ?? new Map<number, RankedRow>()
-    rows.set(seq.seqId, ranked)
+    rows.set(seq.seqId, {...rank(Math.max(this.candidateCount(params), params.logprobs ?? 0)), rank})
     this.rows.set(group, rows)
   }
 
@@ -83,23 +85,30 @@ export class BeamProcessor {
     const state = this.states.get(group) ?? {beams: [], finished: []}
     state.beams = live.map((seq) => ({seqId: seq.seqId, tokenIds: seq.outputTokenIds, cumulativeLogprob: seq.cumulativeLogprob}))
     const perBeam = this.candidateCount(params)
-    const candidates: BeamCandidates[] = live.map((seq) => {
+    const candidates = new Map(live.map((seq) => {
       const ranked = rows.get(seq.seqId)
       // The scheduler runs a request's beams in the same step (they rank together); anything else is a bug.
       if (ranked === undefined) throw new Error(`beam search: live beam ${seq.seqId} has no row this step`)
-      // Suppressed tokens (-Infinity) are never candidates, even when the vocabulary is smaller than the candidate count.
-      const keep = ranked.logprobs.slice(0, perBeam).filter((logprob) => logprob > -Infinity).length
-      return {seqId: seq.seqId, tokenIds: ranked.tokenIds.slice(0, keep), logprobs: ranked.logprobs.slice(0, keep)}
-    })
-    const result = beamSearchStep(state, candidates, {
+      return [seq.seqId, this.listedCandidates(seq.seqId, ranked, perBeam, params)] as const
+    }))
+    const options = {
       beamWidth: params.bestOf,
       lengthPenalty: params.lengthPenalty,
       earlyStopping: params.earlyStopping,
-      endsBeam: (seqId, tokenId) => this.endsBeam(group, byId.get(seqId)!, tokenId),
+      endsBeam: (seqId: number, tokenId: number) => this.endsBeam(group, byId.get(seqId)!, tokenId),
       endingTokenCount: this.endingTokenCount(params),
       maxTokens: params.maxTokens,
       promptLength: group.promptLength,
-    })
+    }
+    let result = beamSearchStep(state, [...candidates.values()], options)
+    // Stop strings ended more of a beam's candidates than it listed: list twice as many and walk again.
+    while (result.needsMore !== undefined) {
+      const count = 2 * candidates.get(result.needsMore)!.tokenIds.length
+      const ranked = rows.get(result.needsMore)!
+      Object.assign(ranked, ranked.rank(Math.max(count, params.logprobs ?? 0)))
+      candidates.set(result.needsMore, this.listedCandidates(result.needsMore, ranked, count, params))
+      result = beamSearchStep(state, [...candidates.values()], options)
+    }
     if (params.logprobs !== null)
       for (const hypothesis of result.finished)
         if (!this.hypothesisLogprobs.has(hypothesis)) {
@@ -159,14 +168,24 @@ export class BeamProcessor {
   }
 
   /**
-   * Candidates taken from each beam's row. The walk stops at width continuing candidates and a beam has at most
-   * `ending` ending ids, so no beam contributes more than width + ending: that many give transformers' walk exactly
-   * (stop strings aside, which transformers does not walk), and 2 x width + ending keeps the old 2 x width for stop
-   * strings. Without the bound, 1,024 stop_token_ids at width 256 would sort 256 whole rows of the vocabulary each step.
+   * Candidates first taken from each beam's row: 2 x width, transformers' whole walk with one EOS id. The walk stops at
+   * width continuing candidates, so it reads past a beam's first 2 x width only where more than width of them end (many
+   * stop ids or stop strings ranking high): then it asks for more of that beam (needsMore) and the row is ranked further.
+   * Ranking each row only as deep as the walk goes keeps width 128 with 1,000 stop_token_ids from ranking 1,256 of
+   * every beam's tokens each step.
    */
   private candidateCount(params: SamplingParams): number {
-    const ending = this.endingTokenCount(params)
-    return Math.min(beamCandidateCount(params.bestOf, ending), 2 * params.bestOf + ending)
+    return Math.min(beamCandidateCount(params.bestOf, this.endingTokenCount(params)), 2 * params.bestOf)
+  }
+
+  /**
+   * A beam's first `count` candidates from its ranked row, without suppressed tokens (-Infinity: never candidates, even
+   * when the vocabulary is smaller than the count); `more` while the walk might read past them (beamCandidateCount).
+   */
+  private listedCandidates(seqId: number, ranked: RankedRow, count: number, params: SamplingParams): BeamCandidates {
+    const keep = ranked.logprobs.slice(0, count).filter((logprob) => logprob > -Infinity).length
+    const more = keep === count && count < Math.min(this.vocabSize, beamCandidateCount(params.bestOf, this.endingTokenCount(params)))
+    return {seqId, tokenIds: ranked.tokenIds.slice(0, keep), logprobs: ranked.logprobs.slice(0, keep), more}
   }
 
   /** Whether `tokenId` ends the beam `seq`: the stop checker's verdict on it, without committing it. */

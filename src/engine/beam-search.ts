@@ -14,6 +14,13 @@
 //   finished score ("never": at maxTokens, when lengthPenalty > 0); or when maxTokens is reached, in which case the
 //   live beams within the first `width` ranks become hypotheses too (HF: every candidate then ends).
 // Ties rank by the order of the beams in the state, then by token id, so the result is deterministic.
+// Where transformers (5.18 `_beam_search`) differs, on purpose: it always runs width beams, so when fewer than width
+// candidates of a step continue it fills the rest with ended ones at score - 1e9 that run on past their end (and at
+// the first step with the prompt's width - 1 copies at -1e9); such a filler that ends within the first width ranks is
+// a hypothesis (~ -1e9 / length^penalty) that takes a slot, may stop the search (early_stopping true) and is returned.
+// A filler ranks there only when a step has fewer than width finite candidates (live beams x (vocabulary - suppressed
+// tokens) < width). We continue with fewer beams and return real hypotheses only (scripts/beam-reference-hf.py's
+// vocabulary-3 cases); when every candidate walked ends, both stop (transformers: no valid continuation).
 import {bestFirstIndices} from './top-k.js'
 
 export interface BeamHypothesis {
@@ -29,11 +36,13 @@ export interface BeamState {
   finished: BeamHypothesis[]
 }
 
-/** The top beamCandidateCount() next tokens of one live beam (log_softmax, no temperature). */
+/** One live beam's best next tokens (log_softmax, no temperature), best first. */
 export interface BeamCandidates {
   seqId: number
   tokenIds: number[]
   logprobs: number[]
+  /** The beam has candidates past these (default: none): a walk that reaches the last of these asks for more (needsMore). */
+  more?: boolean
 }
 
 export interface BeamSearchOptions {
@@ -56,6 +65,11 @@ export interface BeamStepResult {
   /** At most width finished hypotheses, in the order they were found. */
   finished: BeamHypothesis[]
   done: boolean
+  /**
+   * The beam whose listed candidates ran out while the walk went on (stop strings ended them): nothing was decided;
+   * list more of its candidates and step again.
+   */
+  needsMore?: number
 }
 
 /** Candidates walked per step, and so the most any one beam can contribute: transformers' beams_to_keep. */
@@ -93,6 +107,8 @@ export function beamSearchStep(state: BeamState, candidates: readonly BeamCandid
   const order = new Float64Array(total)
   const beamOf = new Int32Array(total)
   const tokenOf = new Int32Array(total)
+  // The index of each beam's last listed candidate, where that beam has more than it listed.
+  const lastListed = new Set<number>()
   let at = 0
   for (const entry of candidates) {
     const beamIndex = beamIndexById.get(entry.seqId)
@@ -105,6 +121,7 @@ export function beamSearchStep(state: BeamState, candidates: readonly BeamCandid
       beamOf[at] = beamIndex
       tokenOf[at++] = tokenId
     })
+    if (entry.more && entry.tokenIds.length > 0) lastListed.add(at - 1)
   }
   // Walked best first, lazily: the walk usually ends after about width candidates, and never passes beamCandidateCount.
   const limit = beamCandidateCount(beamWidth, opts.endingTokenCount)
@@ -114,10 +131,13 @@ export function beamSearchStep(state: BeamState, candidates: readonly BeamCandid
   const next: BeamStepResult['next'] = []
   const nextRanks: number[] = []
   let rank = -1
+  // A beam whose last listed candidate was walked: its next one, unlisted, may rank before the walk's next.
+  let wantsMore: number | undefined
   for (const i of bestFirstIndices(scores, order)) {
-    if (++rank === limit) break
+    if (++rank === limit || wantsMore !== undefined) break
     const candidate = {beamIndex: beamOf[i]!, tokenId: tokenOf[i]!, cumulativeLogprob: scores[i]!}
     const beam = state.beams[candidate.beamIndex]!
+    if (lastListed.has(i)) wantsMore = beam.seqId
     if (endsBeam(beam.seqId, candidate.tokenId)) {
       if (rank >= beamWidth) continue
       const tokenIds = [...beam.tokenIds, candidate.tokenId]
@@ -129,6 +149,7 @@ export function beamSearchStep(state: BeamState, candidates: readonly BeamCandid
     }
     if (next.length === beamWidth) break
   }
+  if (wantsMore !== undefined && next.length < beamWidth && rank < limit) return {next: [], finished: state.finished, done: false, needsMore: wantsMore}
 
   if (outputLength >= opts.maxTokens) {
     const byId = new Map(state.beams.map((beam) => [beam.seqId, beam]))

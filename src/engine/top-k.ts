@@ -1,5 +1,5 @@
 // The k best of many scored entries, in O(n + k log k) time for the usual case: top logprobs of a vocabulary row, and
-// beam search's candidates per beam (up to 2 x width + ending ids, where sorting whole rows starved other requests).
+// beam search's candidates per beam (2 x width at first, more where the walk needs them; sorting whole rows starved other requests).
 
 /**
  * Indices of the `k` best entries, best first: higher value first, then lower `order` (default: lower index). NaN

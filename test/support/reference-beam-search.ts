@@ -9,7 +9,8 @@
 // - stop when width hypotheses exist and earlyStopping is true, or when the worst hypothesis score >= the best live
 //   beam's cumulative logprob scored at the current length (at maxTokens for "never" with a positive length penalty);
 //   at maxTokens the live beams within the first width ranks become hypotheses.
-// transformers' generate(num_beams=...) gives the same beams on bigram models (scripts/beam-reference-hf.py, develop time).
+// transformers' generate(num_beams=...) gives the same beams on bigram models (scripts/beam-reference-hf.py, develop time),
+// except where it returns -1e9 fillers (a step with fewer than width finite candidates: src/engine/beam-search.ts).
 
 export interface ReferenceBeamSearchOptions {
   beamWidth: number
