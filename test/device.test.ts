@@ -63,11 +63,13 @@ describe('selectDevice', () => {
     }
     assert.equal(needs[2]!.param, 'quantization')
     assert.deepEqual(needs.slice(0, 2).map((need) => need!.reason), ['Gemma3ForCausalLM (a second rope base on its sliding layers: rope_local_base_freq)', 'LlamaForCausalLM (a gated MLP of gelu)'])
-    // OPT, GPT-NeoX, GPT-2, Phi, StableLM, StarCoder2, GPT-J, GPTBigCode (LayerNorm) have no CUDA kernels: named as such, whatever their activation.
-    for (const variant of ['opt', 'gpt-neox', 'gpt2', 'phi', 'stablelm', 'starcoder2', 'gptj', 'gpt-bigcode'] as const) {
-      const need = cpuOnlyNeed(none, {config: parseModelConfig(testModelConfigJson('tiny', {variant})), tensors: []})
-      assert.match(need?.reason ?? '', /LayerNorm with bias/, variant)
-    }
+    // The LayerNorm family (native/cuda/layernorm_forward.cu), ALiBi included, runs on CUDA whatever its plain MLP's activation;
+    // only a gated MLP of relu or erf gelu (StableLM's MLP with such a hidden_act) stays on the CPU.
+    for (const variant of ['opt', 'gpt-neox', 'gpt2', 'phi', 'stablelm', 'starcoder2', 'gptj', 'gpt-bigcode', 'bloom', 'falcon', 'mpt'] as const)
+      assert.equal(cpuOnlyNeed(none, {config: parseModelConfig(testModelConfigJson('tiny', {variant})), tensors: []}), null, variant)
+    const stablelm = parseModelConfig(testModelConfigJson('tiny', {variant: 'stablelm'}))
+    assert.equal(cpuOnlyNeed(none, {config: {...stablelm, hiddenAct: 'relu'}, tensors: []})?.reason, 'StableLmForCausalLM (a gated MLP of relu)')
+    assert.equal(cpuOnlyNeed(none, {config: {...parseModelConfig(testModelConfigJson('tiny', {variant: 'gpt2'})), hiddenAct: 'relu'}, tensors: []}), null)
   })
 })
 

@@ -94,6 +94,9 @@ struct AttentionRows {
   int num_prefill_tiles = 0;
   // Gemma 2: every score (q.k * scale) becomes softcap * tanh(score / softcap) before the softmax; 0: none.
   float softcap = 0.f;
+  // ALiBi (BLOOM, MPT, Falcon-RW): [num_heads] slopes on the device; key t of a row at position p scores + slope * (t - p)
+  // after the soft-cap, as native/cpu/attention.cpp; null: none.
+  const float* alibi_slopes = nullptr;
 };
 // The host side of the split (decode rows, prefill tiles: split_attention_rows) is in pagedllm/attention_split.h.
 constexpr int kAttentionPartitionTokens = 256;  // longer contexts are split across blocks, then reduced

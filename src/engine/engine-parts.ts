@@ -40,9 +40,9 @@ export function cpuOnlyNeed(config: Pick<EngineConfig, 'quantization' | 'batchIn
   if (config.batchInvariant) return {reason: '--batch-invariant', param: 'batch-invariant'}
   if (model.tensors.some((t) => t.blockFormat)) return {reason: 'this GGUF file holds quantized tensors', param: 'device'}
   const c = model.config
-  if (c.layerNorm) return {reason: `${c.architecture} (${c.layerNorm.alibiSlopes ? 'ALiBi attention, ' : ''}LayerNorm with bias, a plain MLP, learned or partial rotary positions)`, param: 'device'}
   if (c.rmsVariant) return {reason: `${c.architecture} (Granite's multipliers, OLMo's norms and clip_qkv, SmolLM3's layers without rope, Cohere's parallel LayerNorm blocks, PhiMoE's biased LayerNorms and sparsemixer routing)`, param: 'device'}
-  if (c.hiddenAct !== 'silu' && c.hiddenAct !== 'gelu_pytorch_tanh') return {reason: `${c.architecture} (a gated MLP of ${c.hiddenAct})`, param: 'device'}
+  // The LayerNorm family runs on CUDA (native/cuda/layernorm_forward.cu), its plain MLP with every activation; a gated one as the Llama path's.
+  if ((!c.layerNorm || c.layerNorm.gatedMlp) && c.hiddenAct !== 'silu' && c.hiddenAct !== 'gelu_pytorch_tanh') return {reason: `${c.architecture} (a gated MLP of ${c.hiddenAct})`, param: 'device'}
   // Gemma and Gemma 2 run on CUDA (their windows capped away: capContextToWindows); Gemma 3's sliding layers rotate with a second base.
   if (c.ropeLocalTheta !== undefined) return {reason: `${c.architecture} (a second rope base on its sliding layers: rope_local_base_freq)`, param: 'device'}
   if (c.moe) return {reason: `${c.architecture} (mixture-of-experts MLPs)`, param: 'device'}
