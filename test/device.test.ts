@@ -70,6 +70,8 @@ describe('selectDevice', () => {
     const stablelm = parseModelConfig(testModelConfigJson('tiny', {variant: 'stablelm'}))
     assert.equal(cpuOnlyNeed(none, {config: {...stablelm, hiddenAct: 'relu'}, tensors: []})?.reason, 'StableLmForCausalLM (a gated MLP of relu)')
     assert.equal(cpuOnlyNeed(none, {config: {...parseModelConfig(testModelConfigJson('tiny', {variant: 'gpt2'})), hiddenAct: 'relu'}, tensors: []}), null)
+    // GPT-Neo's local layers would cap a CUDA context to their window: it stays on the CPU, named.
+    assert.match(cpuOnlyNeed(none, {config: parseModelConfig(testModelConfigJson('tiny', {variant: 'gpt-neo'})), tensors: []})?.reason ?? '', /^GPTNeoForCausalLM \(local attention layers/)
   })
 })
 

@@ -41,6 +41,8 @@ export function cpuOnlyNeed(config: Pick<EngineConfig, 'quantization' | 'batchIn
   if (model.tensors.some((t) => t.blockFormat)) return {reason: 'this GGUF file holds quantized tensors', param: 'device'}
   const c = model.config
   if (c.rmsVariant) return {reason: `${c.architecture} (Granite's multipliers, OLMo's norms and clip_qkv, SmolLM3's layers without rope, Cohere's parallel LayerNorm blocks, PhiMoE's biased LayerNorms and sparsemixer routing)`, param: 'device'}
+  // GPT-Neo's local layers (window_size 256) would cap a CUDA context to 256 tokens (capContextToWindows): the CPU keeps its full context.
+  if (c.architecture === 'GPTNeoForCausalLM' && c.layerWindows?.some((w) => w > 0)) return {reason: `${c.architecture} (local attention layers; on CUDA the context would be capped to their window)`, param: 'device'}
   // The LayerNorm family runs on CUDA (native/cuda/layernorm_forward.cu), its plain MLP with every activation; a gated one as the Llama path's.
   if ((!c.layerNorm || c.layerNorm.gatedMlp) && c.hiddenAct !== 'silu' && c.hiddenAct !== 'gelu_pytorch_tanh') return {reason: `${c.architecture} (a gated MLP of ${c.hiddenAct})`, param: 'device'}
   // Gemma and Gemma 2 run on CUDA (their windows capped away: capContextToWindows); Gemma 3's sliding layers rotate with a second base.
