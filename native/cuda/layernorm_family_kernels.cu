@@ -14,23 +14,6 @@ constexpr int kElementThreads = 256;
 
 int element_blocks(size_t count) { return int(std::min<size_t>(65535, (count + kElementThreads - 1) / kElementThreads)); }
 
-__device__ __forceinline__ double warp_sum_double(double value) {
-  for (int offset = 16; offset > 0; offset >>= 1) value += __shfl_xor_sync(0xffffffffu, value, offset);
-  return value;
-}
-
-// Sum over the block in double; `scratch` holds one double per warp; every thread gets the total.
-__device__ double block_sum_double(double value, double* scratch) {
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, num_warps = (blockDim.x + 31) >> 5;
-  value = warp_sum_double(value);
-  __syncthreads();  // scratch may still be read by a previous call
-  if (lane == 0) scratch[warp] = value;
-  __syncthreads();
-  double total = 0;
-  for (int w = 0; w < num_warps; ++w) total += scratch[w];
-  return total;
-}
-
 // The CPU's normalisation of one value: (x - mean_f) * inverse_std * weight + bias in fp32 (the AVX2 path's fma).
 __device__ __forceinline__ float normalized(float x, float mean, float inverse_std, const float* weight, const float* bias, int i) {
   return fmaf((x - mean) * inverse_std, weight ? weight[i] : 1.f, bias ? bias[i] : 0.f);
@@ -45,10 +28,10 @@ __global__ void layer_norm_kernel(const float* x, const int32_t* __restrict__ ro
   const float* row = x + src * dim;
   double sum = 0;
   for (int i = threadIdx.x; i < dim; i += blockDim.x) sum += row[i];
-  const double mean = block_sum_double(sum, scratch) / dim;
+  const double mean = block_sum(sum, scratch) / dim;
   double squares = 0;
   for (int i = threadIdx.x; i < dim; i += blockDim.x) squares += (row[i] - mean) * (row[i] - mean);
-  const float inverse_std = float(1.0 / sqrt(block_sum_double(squares, scratch) / dim + eps));
+  const float inverse_std = float(1.0 / sqrt(block_sum(squares, scratch) / dim + eps));
   const float mean_f = float(mean);
   // Every read of the row is behind the last barrier, so writing it in place is safe.
   for (int i = threadIdx.x; i < dim; i += blockDim.x) {
@@ -75,10 +58,10 @@ __global__ void head_layer_norm_kernel(float* __restrict__ qkv, int row_stride, 
   float* x = qkv + int64_t(token) * row_stride + int64_t(head) * head_dim;
   double sum = 0;
   for (int i = lane; i < head_dim; i += 32) sum += x[i];
-  const double mean = warp_sum_double(sum) / head_dim;
+  const double mean = warp_sum(sum) / head_dim;
   double squares = 0;
   for (int i = lane; i < head_dim; i += 32) squares += (x[i] - mean) * (x[i] - mean);
-  const float inverse_std = float(1.0 / sqrt(warp_sum_double(squares) / head_dim + eps));
+  const float inverse_std = float(1.0 / sqrt(warp_sum(squares) / head_dim + eps));
   const float mean_f = float(mean);
   for (int i = lane; i < head_dim; i += 32) x[i] = normalized(x[i], mean_f, inverse_std, weight, bias, i);
 }
