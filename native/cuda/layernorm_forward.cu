@@ -19,15 +19,6 @@ void check_layernorm_family_support(const ModelConfig& m) {
   if (!m.alibi_slopes.empty() && int(m.alibi_slopes.size()) != m.num_heads) throw std::runtime_error("CUDA backend: one ALiBi slope per query head");
 }
 
-void check_learned_positions(const ModelConfig& m, const int32_t* positions, int num_tokens) {
-  if (m.learned_positions <= 0) return;
-  for (int t = 0; t < num_tokens; ++t) {
-    const int64_t row = int64_t(positions[t]) + m.position_offset;
-    if (positions[t] < 0 || row >= m.learned_positions)
-      throw std::invalid_argument("position " + std::to_string(positions[t]) + " is beyond the learned position embeddings");
-  }
-}
-
 // The step's scratch tensors (layout: carve()).
 template <typename T>
 struct LayerNormForward<T>::Buffers {

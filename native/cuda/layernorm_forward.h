@@ -8,6 +8,7 @@
 #include "cuda_ops.h"
 #include "gemm.h"
 #include "layernorm_weights.h"
+#include "pagedllm/learned_positions.h"  // check_learned_positions, which the backend calls
 
 namespace pagedllm::cuda {
 
@@ -27,8 +28,6 @@ using LogitsChunkSink = std::function<void(const float* logits, int first, int r
 
 // What of the family the CUDA backend runs; throws naming what it lacks (a gated MLP of relu or erf gelu).
 void check_layernorm_family_support(const ModelConfig& model);
-// Throws when a position would read past the learned position embeddings (checked on the host: a kernel would fault).
-void check_learned_positions(const ModelConfig& model, const int32_t* positions, int num_tokens);
 
 template <typename T>
 class LayerNormForward {
