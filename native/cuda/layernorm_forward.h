@@ -33,7 +33,7 @@ template <typename T>
 class LayerNormForward {
  public:
   LayerNormForward(const BackendOptions& options, const Gemm& gemm, cudaStream_t stream);
-  size_t weight_bytes() const { return weights_.bytes() + constants_.bytes(); }
+  size_t weight_bytes() const { return weights_.bytes(); }  // as cudaWeightBytes counts them (the Llama path's inv_freq is not either)
   // Scratch bytes run() needs for this step; the logits chunk comes first, at offset 0 (the decode graphs rely on it).
   size_t scratch_bytes(const LayerNormStep& step, size_t attention_workspace_bytes) const;
   // The layers over every row, then final norm and LM head for the logits rows, kLogitsChunkRows at a time, each chunk
