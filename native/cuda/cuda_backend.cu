@@ -43,6 +43,7 @@ class CudaBackend final : public Backend {
       throw std::runtime_error("CUDA backend: num_heads must be a multiple of num_kv_heads");
     if (!model_.layer_norm && model_.hidden_act != Activation::Silu && model_.hidden_act != Activation::GeluTanh)
       throw std::runtime_error("CUDA backend: the gated MLP takes silu or gelu_pytorch_tanh only (use --device cpu)");
+    if (model_.layer_norm) check_layernorm_family_support(model_);  // before any weight is read
     if (model_.num_experts > 0)
       throw std::runtime_error("CUDA backend: mixture-of-experts MLPs (Mixtral, Qwen2-MoE, Qwen3-MoE, PhiMoE's sparsemixer) are not implemented (use --device cpu)");
     // Granite's multipliers, OLMo's and OLMo2's norms, SmolLM3's rope-free layers, Cohere's parallel block (rms_variants.h).

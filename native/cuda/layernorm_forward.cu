@@ -41,7 +41,6 @@ struct LayerNormForward<T>::Buffers {
 template <typename T>
 LayerNormForward<T>::LayerNormForward(const BackendOptions& options, const Gemm& gemm, cudaStream_t stream)
     : model_(options.model), gemm_(gemm), stream_(stream), weights_(options, stream) {
-  check_layernorm_family_support(model_);
   // rotary_dim 0 means no rotary here (OPT, GPT-2, the ALiBi models).
   const std::vector<float> inv_freq = model_.rotary_dim > 0 ? rope_inv_freq(model_) : std::vector<float>();
   std::vector<float> constants(inv_freq);

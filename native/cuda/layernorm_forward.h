@@ -26,7 +26,8 @@ struct LayerNormStep {
 // Logits rows [first, first + rows) of the step, fp32 on the device, valid until the next chunk.
 using LogitsChunkSink = std::function<void(const float* logits, int first, int rows)>;
 
-// What of the family the CUDA backend runs; throws naming what it lacks (a gated MLP of relu or erf gelu).
+// What of the family the CUDA backend runs; throws naming what it lacks (a gated MLP of relu or erf gelu). The backend
+// calls it before loading anything.
 void check_layernorm_family_support(const ModelConfig& model);
 
 template <typename T>
