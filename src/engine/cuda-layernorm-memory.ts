@@ -1,6 +1,5 @@
-// The LayerNorm family's bytes on the GPU, as native/cuda/layernorm_weights.cu stores its weights and
-// native/cuda/layernorm_forward.cu plans a step's scratch (gpu-memory.ts hands LayerNorm-family configs here).
-import {CUDA_LOGITS_CHUNK_ROWS, planned} from './gpu-memory.js'
+// The LayerNorm family's regions on the GPU, as native/cuda/layernorm_weights.cu stores its weights and
+// native/cuda/layernorm_forward.cu plans a step's scratch; gpu-memory.ts rounds each to 256 bytes and sums them.
 import {layerNormTensorShapes} from './model/layernorm-family.js'
 import type {ModelConfig} from './model/model-config.js'
 
@@ -10,31 +9,30 @@ function regionOf(name: string): string {
 }
 
 /**
- * Weights as layernorm_weights.cu stores them: matrices in 2 bytes, vectors (norms, biases) and the learned position
- * rows in fp32, a tied LM head once; every region (a tensor, or a stack of them) starts 256-byte aligned.
+ * The bytes of each weight region as layernorm_weights.cu stores them: matrices in 2 bytes, vectors (norms, biases) and
+ * the learned position rows in fp32, a tied LM head once.
  */
-export function cudaLayerNormWeightBytes(config: ModelConfig): number {
+export function layerNormWeightRegions(config: ModelConfig): number[] {
   const regions = new Map<string, number>()
   for (const {name, shape} of layerNormTensorShapes(config)) {
     const fp32 = shape.length === 1 || name === 'model.embed_positions.weight'
     const bytes = shape.reduce((product, dim) => product * dim, 1) * (fp32 ? 4 : 2)
     regions.set(regionOf(name), (regions.get(regionOf(name)) ?? 0) + bytes)
   }
-  return [...regions.values()].reduce((sum, bytes) => sum + planned(bytes), 0)
+  return [...regions.values()]
 }
 
 /**
- * One step's scratch as LayerNormForward::carve plans it, in its order: `numTokens` rows through the layers,
- * `numLogits` logits rows CUDA_LOGITS_CHUNK_ROWS at a time, the attention partitions' workspace as given. Like
- * cudaStepScratchBytes it leaves out the WMMA split-K workspace, which the activation reserve's margin holds.
+ * One step's scratch tensors as LayerNormForward::carve plans them, in its order: `numTokens` rows through the layers,
+ * `chunkRows` logits rows at a time, the attention partitions' workspace as given. Like the Llama path's plan in
+ * gpu-memory.ts it leaves out the WMMA split-K workspace, which the activation reserve's margin holds.
  */
-export function cudaLayerNormScratchBytes(config: ModelConfig, numTokens: number, numLogits: number, attentionWorkspace: number): number {
+export function layerNormScratchTensors(config: ModelConfig, numTokens: number, chunkRows: number, attentionWorkspace: number): number[] {
   const n = numTokens
   const {hiddenSize: h, intermediateSize: inter, numHeads, numKvHeads, headDim, vocabSize} = config
   const embed = config.layerNorm!.embedDim
   const widest = Math.max(h, embed)
   const qWidth = numHeads * headDim
-  const chunkRows = Math.min(numLogits, CUDA_LOGITS_CHUNK_ROWS)
   return [
     chunkRows * vocabSize * 4, // logits
     n * h * 4, // residual
@@ -50,5 +48,5 @@ export function cudaLayerNormScratchBytes(config: ModelConfig, numTokens: number
     0, // WMMA split-K partials: see above
     chunkRows * widest * 2, // final-norm rows
     chunkRows * embed * 4, // project_out's output
-  ].reduce((sum, bytes) => sum + planned(bytes), 0)
+  ]
 }

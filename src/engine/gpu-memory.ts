@@ -1,5 +1,5 @@
 // Sizes the GPU KV pool: free device memory times --gpu-memory-utilization, minus weights and activations.
-import {cudaLayerNormScratchBytes, cudaLayerNormWeightBytes} from './cuda-layernorm-memory.js'
+import {layerNormScratchTensors, layerNormWeightRegions} from './cuda-layernorm-memory.js'
 import {InvalidRequestError} from './errors.js'
 import type {ModelConfig} from './model/model-config.js'
 
@@ -32,7 +32,7 @@ export function cudaKvBytesPerBlock(config: ModelConfig, blockSize: number): num
  * norms (4 a layer with Gemma 2's sandwich norms, else 2), q/k norms and biases (q/k/v, o_proj, the MLP's) in fp32.
  */
 export function cudaWeightBytes(config: ModelConfig): number {
-  if (config.layerNorm) return cudaLayerNormWeightBytes(config)
+  if (config.layerNorm) return plannedTotal(layerNormWeightRegions(config))
   const {hiddenSize: h, intermediateSize: inter, numHeads, numKvHeads, headDim, vocabSize, numLayers} = config
   const qkvRows = (numHeads + 2 * numKvHeads) * headDim
   const fp32 = (config.sandwichNorms ? 4 : 2) * h + (config.attentionBias ? qkvRows : 0) + (config.qkNorm ? 2 * headDim : 0) +
@@ -49,7 +49,8 @@ const ATTENTION_PARTITION_TOKENS = 256
 export const CUDA_MAX_BATCHED_TOKENS = 65535 * 64
 
 /** native/cuda/scratch_plan.h rounds every tensor up to 256 bytes (and weight_plan.h every weight region). */
-export const planned = (bytes: number) => Math.ceil(bytes / 256) * 256
+const planned = (bytes: number) => Math.ceil(bytes / 256) * 256
+const plannedTotal = (sizes: number[]) => sizes.reduce((sum, bytes) => sum + planned(bytes), 0)
 
 /**
  * The attention partitions' workspace: (max, sum, head_dim floats) per decode row, head and partition; the native side
@@ -69,12 +70,12 @@ function attentionWorkspaceBytes(config: ModelConfig, numTokens: number, maxKvLe
  * take the tiled kernel, which needs no workspace).
  */
 export function cudaStepScratchBytes(config: ModelConfig, numTokens: number, numLogits: number, maxKvLen: number, maxSeqs = numTokens): number {
-  if (config.layerNorm) return cudaLayerNormScratchBytes(config, numTokens, numLogits, attentionWorkspaceBytes(config, numTokens, maxKvLen, maxSeqs))
+  const chunkRows = Math.min(numLogits, CUDA_LOGITS_CHUNK_ROWS)
+  if (config.layerNorm) return plannedTotal(layerNormScratchTensors(config, numTokens, chunkRows, attentionWorkspaceBytes(config, numTokens, maxKvLen, maxSeqs)))
   const n = numTokens
   const {hiddenSize: h, intermediateSize: inter, numHeads, numKvHeads, headDim, vocabSize} = config
   const qWidth = numHeads * headDim
   const qkvWidth = qWidth + 2 * numKvHeads * headDim
-  const chunkRows = Math.min(numLogits, CUDA_LOGITS_CHUNK_ROWS)
   return [
     n * h * 4, // residual (fp32)
     n * h * 4, // delta (fp32)
