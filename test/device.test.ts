@@ -61,11 +61,13 @@ describe('selectDevice', () => {
       assert.throws(() => selectDevice('cuda', {cuda: true}, h100, need), (error: unknown) => error instanceof InvalidRequestError && error.param === need.param && /CPU backend only/.test(error.message))
     }
     assert.equal(needs[0]!.param, 'quantization')
-    // OPT, GPT-NeoX, GPT-2, Phi, StableLM, StarCoder2, GPT-J, GPTBigCode (LayerNorm) have no CUDA kernels: named as such, whatever their activation.
-    for (const variant of ['opt', 'gpt-neox', 'gpt2', 'phi', 'stablelm', 'starcoder2', 'gptj', 'gpt-bigcode'] as const) {
-      const need = cpuOnlyNeed(none, {config: parseModelConfig(testModelConfigJson('tiny', {variant})), tensors: []})
-      assert.match(need?.reason ?? '', /LayerNorm with bias/, variant)
-    }
+    // The LayerNorm family (native/cuda/layernorm_forward.cu), ALiBi included, runs on CUDA whatever its plain MLP's activation;
+    // GPT-Neo's local layers take the sliding-window kernels; a gated MLP (StableLM) takes every activation too.
+    for (const variant of ['opt', 'gpt-neox', 'gpt2', 'phi', 'stablelm', 'starcoder2', 'gptj', 'gpt-bigcode', 'bloom', 'falcon', 'mpt', 'gpt-neo'] as const)
+      assert.equal(cpuOnlyNeed(none, {config: parseModelConfig(testModelConfigJson('tiny', {variant})), tensors: []}), null, variant)
+    const stablelm = parseModelConfig(testModelConfigJson('tiny', {variant: 'stablelm'}))
+    assert.equal(cpuOnlyNeed(none, {config: {...stablelm, hiddenAct: 'relu'}, tensors: []}), null)
+    assert.equal(cpuOnlyNeed(none, {config: {...parseModelConfig(testModelConfigJson('tiny', {variant: 'gpt2'})), hiddenAct: 'relu'}, tensors: []}), null)
   })
 })
 

@@ -79,6 +79,19 @@ describe('CUDA byte counts', () => {
     assert.equal(cudaStepScratchBytes(olmo2, 64, 1, 512) - cudaStepScratchBytes({...olmo2, rmsVariant: undefined}, 64, 1, 512), 64 * olmo2.hiddenSize * 4)
   })
 
+  it('LayerNorm family (layernorm_weights.cu): q/k/v stacked in one region, norms, biases and learned positions in fp32, each region 256-aligned', () => {
+    const opt = parseModelConfig(testModelConfigJson('tiny', {variant: 'opt'}))
+    const {hiddenSize: h, intermediateSize: inter, vocabSize: vocab, numLayers: layers} = opt
+    const region = (bytes: number) => Math.ceil(bytes / 256) * 256
+    const perLayer = 4 * region(h * 4) + region(3 * h * h * 2) + region(3 * h * 4) + region(h * h * 2) + region(h * 4) +
+      region(inter * h * 2) + region(inter * 4) + region(h * inter * 2) + region(h * 4)
+    const expected = 2 * region(vocab * h * 2) + region(opt.layerNorm!.learnedPositions * h * 4) + layers * perLayer + 2 * region(h * 4)
+    assert.equal(cudaWeightBytes(opt), expected)
+    // OPT-350m's project_in / project_out rows: two more scratch tensors in fp32, nothing else moves.
+    const projected = {...opt, layerNorm: {...opt.layerNorm!, embedDim: h / 2}}
+    assert.equal(cudaStepScratchBytes(projected, 64, 3, 512) - cudaStepScratchBytes(opt, 64, 3, 512), region(64 * (h / 2) * 4) + region(3 * (h / 2) * 4))
+  })
+
   it('activation reserve grows with the token budget and adds the partition workspace for long contexts', () => {
     const small = cudaActivationReserveBytes(llama7b, 512, 512, 256)
     const large = cudaActivationReserveBytes(llama7b, 2048, 512, 256)

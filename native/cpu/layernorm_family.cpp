@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "pagedllm/learned_positions.h"
 #include "rms_variants.h"
 #include "row_parallel.h"
 
@@ -88,10 +89,9 @@ void LayerNormForward::layers(ThreadPool& pool, const ModelWeights& weights, con
   for (int t = 0; t < tokens; ++t) weights.embed_tokens.load_row(b.token_ids[t], embedded + static_cast<size_t>(t) * embed_width);
   if (c.embed_dim > 0) linear(pool, embedded, tokens, weights.project_in, nullptr, residual_.data(), order);
   if (c.learned_positions > 0) {
+    check_learned_positions(c, b.positions, tokens);
     for (int t = 0; t < tokens; ++t) {
-      const int row = b.positions[t] + c.position_offset;
-      if (row >= weights.embed_positions.rows) throw std::invalid_argument("position " + std::to_string(b.positions[t]) + " is beyond the learned position embeddings");
-      weights.embed_positions.load_row(row, normed_.data());
+      weights.embed_positions.load_row(b.positions[t] + c.position_offset, normed_.data());
       add_into(residual_.data() + static_cast<size_t>(t) * hidden, normed_.data(), hidden);
     }
   }

@@ -52,8 +52,8 @@ template <typename T, int HEADS, int SLOTS>
 __global__ void __launch_bounds__(kWarps * 32)
     paged_attention_kernel(const float* __restrict__ qkv, int row_stride, int num_heads, const T* __restrict__ pool,
                            int block_size, int num_kv_heads, int head_dim, int lanes_per_token, int64_t block_stride,
-                           int64_t key_offset, int64_t value_offset, float scale, float softcap, int window, const int32_t* __restrict__ row_seq,
-                           const int32_t* __restrict__ row_kv_len, const int32_t* __restrict__ block_tables,
+                           int64_t key_offset, int64_t value_offset, float scale, float softcap, int window, const float* __restrict__ alibi_slopes,
+                           const int32_t* __restrict__ row_seq, const int32_t* __restrict__ row_kv_len, const int32_t* __restrict__ block_tables,
                            int max_blocks_per_seq, const int32_t* __restrict__ row_list, int partition_tokens,
                            PartialLayout partial, T* __restrict__ out) {
   __shared__ float warp_max_logit[kWarps][HEADS], warp_sum_exp[kWarps][HEADS];
@@ -118,6 +118,7 @@ __global__ void __launch_bounds__(kWarps * 32)
         for (int offset = lanes_per_token >> 1; offset > 0; offset >>= 1) dot += __shfl_xor_sync(0xffffffffu, dot, offset);
         if (tokens[i] >= end) continue;  // uniform across the lane group
         if (softcap > 0.f) dot = softcap * tanhf(dot / softcap);  // Gemma 2: on the scaled score, as the CPU
+        if (alibi_slopes) dot += alibi_slopes[first_head + h] * float(tokens[i] - (kv_len - 1));
         const float m = fmaxf(state[h].max_logit, dot);
         const float correction = __expf(state[h].max_logit - m);  // 0 while nothing was seen (max -inf)
         const float p = __expf(dot - m);
@@ -255,7 +256,7 @@ void paged_attention(const float* qkv, int row_stride, int num_heads, const T* p
     kernel<<<grid, kWarps * 32, 0, stream>>>(
         qkv, row_stride, num_heads, pool, layout.block_size, layout.num_kv_heads, layout.head_dim, lanes_per_token,
         int64_t(layout.block_stride()), int64_t(layout.key_offset(layer)), int64_t(layout.value_offset(layer)), scale,
-        rows.softcap, rows.window, rows.row_seq, rows.row_kv_len, rows.block_tables, rows.max_blocks_per_seq, row_list, partition_tokens,
+        rows.softcap, rows.window, rows.alibi_slopes, rows.row_seq, rows.row_kv_len, rows.block_tables, rows.max_blocks_per_seq, row_list, partition_tokens,
         partial, out);
   };
   // Fewer loads in flight as the per-head registers grow with the heads per block.

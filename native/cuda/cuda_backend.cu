@@ -1,5 +1,6 @@
 // The CUDA backend: owns weights, the paged KV pool and a pinned host swap pool; runs one forward pass per step of the
-// Llama family (with Qwen2/3's, Phi-3's, Mistral's sliding windows, Gemma / Gemma 2 / Gemma 3's, Granite's, OLMo2's and SmolLM3's layer features, and Mixtral's / Qwen-MoE's sparse MLPs).
+// Llama family (with Qwen2/3's, Phi-3's, Mistral's sliding windows, Gemma / Gemma 2 / Gemma 3's, Granite's, OLMo2's and
+// SmolLM3's layer features, and Mixtral's / Qwen-MoE's sparse MLPs) or the LayerNorm family (layernorm_forward.cu).
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -12,9 +13,11 @@
 #include "device_prompt_ranker.h"
 #include "device_sampler.h"
 #include "gemm.h"
+#include "layernorm_forward.h"
 #include "pagedllm/backend.h"
 #include "pagedllm/sliding_window.h"
 #include "pagedllm/prompt_chunks.h"
+#include "scratch_plan.h"
 
 namespace pagedllm {
 
@@ -29,20 +32,6 @@ float host_to_float<__half>(__half value) { return __half2float(value); }
 template <>
 float host_to_float<__nv_bfloat16>(__nv_bfloat16 value) { return __bfloat162float(value); }
 
-// Bump allocator over one grow-only device buffer: a step's scratch tensors are carved from it.
-class ScratchPlan {
- public:
-  size_t add(size_t bytes) {
-    const size_t offset = total_;
-    total_ += (bytes + 255) / 256 * 256;
-    return offset;
-  }
-  size_t total() const { return total_; }
-
- private:
-  size_t total_ = 0;
-};
-
 template <typename T>
 class CudaBackend final : public Backend {
  public:
@@ -56,22 +45,20 @@ class CudaBackend final : public Backend {
     if (model_.head_dim > kMaxAttentionHeadDim) throw std::runtime_error("CUDA backend: head_dim must be at most 256 (use --device cpu)");
     if (model_.num_kv_heads <= 0 || model_.num_heads % model_.num_kv_heads != 0)
       throw std::runtime_error("CUDA backend: num_heads must be a multiple of num_kv_heads");
-    if (!model_.alibi_slopes.empty())
-      throw std::runtime_error("CUDA backend: ALiBi attention (BLOOM, Falcon-RW, MPT) is not implemented (use --device cpu)");
-    if (model_.layer_norm)
-      throw std::runtime_error("CUDA backend: the LayerNorm family (OPT, GPT-NeoX, GPT-2: LayerNorm, plain MLP, learned positions) is not implemented (use --device cpu)");
+    if (model_.layer_norm) check_layernorm_family_support(model_);  // before any weight is read
     if (model_.sparsemixer)
       throw std::runtime_error("CUDA backend: PhiMoE's sparsemixer routing is not implemented (use --device cpu)");
     // OLMo's norms and clip_qkv, Cohere's parallel block (rms_variants.h); Granite's multipliers, OLMo2's norms and
     // SmolLM3's rope-free layers run here.
-    if (model_.norm_mean || model_.clip_qkv != 0.f || model_.parallel_residual || !model_.norm_affine)
+    if (!model_.layer_norm && (model_.norm_mean || model_.clip_qkv != 0.f || model_.parallel_residual || !model_.norm_affine))
       throw std::runtime_error("CUDA backend: LayerNorm in place of RMSNorm (Cohere, OLMo), OLMo's clip_qkv and Cohere's parallel blocks are not implemented (use --device cpu)");
     if (!model_.layer_windows.empty() && int(model_.layer_windows.size()) != model_.num_layers)
       throw std::runtime_error("CUDA backend: layer_windows must name a window for every layer");
     widest_window_ = widest_window_if_all_slide(model_.layer_windows);
     PAGEDLLM_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
-    weights_ = std::make_unique<DeviceWeights<T>>(options, stream_);
+    if (!model_.layer_norm) weights_ = std::make_unique<DeviceWeights<T>>(options, stream_);
     gemm_ = std::make_unique<Gemm>(gemm_setting(), num_sms_, stream_);
+    if (model_.layer_norm) layernorm_ = std::make_unique<LayerNormForward<T>>(options, *gemm_, stream_);
     // A sparse layer reads its expert row counts on the host (moe_forward.h), which a graph cannot capture.
     use_graphs_ = cuda_graphs_enabled() && model_.num_experts == 0;
     if (model_.num_experts > 0) moe_ = std::make_unique<MoeForward<T>>(model_, stream_);
@@ -96,6 +83,7 @@ class CudaBackend final : public Backend {
   ~CudaBackend() override {
     graphs_.clear();
     moe_.reset();
+    layernorm_.reset();
     gemm_.reset();
     weights_.reset();
     if (stream_) cudaStreamDestroy(stream_);
@@ -107,7 +95,7 @@ class CudaBackend final : public Backend {
     info.device_name = device_name_ + "; " + gemm_->description() +
                        (use_graphs_ ? "; CUDA graphs for decode" : model_.num_experts > 0 ? "; eager (MoE: expert row counts read per layer)" : "; eager (--enforce-eager)");
     info.num_threads = 1;
-    info.weight_bytes = weights_->bytes();
+    info.weight_bytes = layernorm_ ? layernorm_->weight_bytes() : weights_->bytes();
     info.kv_bytes_per_block = layout_.block_stride() * sizeof(T);
     return info;
   }
@@ -186,6 +174,7 @@ class CudaBackend final : public Backend {
       if (batch.slot_mapping[t] < -1 || batch.slot_mapping[t] >= num_slots) fail("slot out of range");
       if (batch.token_ids[t] < 0 || batch.token_ids[t] >= model_.vocab_size) fail("token id out of range");
     }
+    check_learned_positions(model_, batch.positions, batch.num_tokens);
     for (int i = 0; i < batch.num_logits; ++i)
       if (batch.logits_indices[i] < 0 || batch.logits_indices[i] >= batch.num_tokens) fail("logits index out of range");
     for (int s = 0; s < batch.num_seqs; ++s) {
@@ -325,8 +314,61 @@ class CudaBackend final : public Backend {
     copy_blocks(kv_pool_.as<T>(), device_index(copy_pairs_at_), moves.num_copies, layout_, stream_);
   }
 
+  // The scratch, grown (with headroom, dropping the graphs that use the old one) to at least `bytes`.
+  char* scratch_for(size_t bytes) {
+    if (scratch_.bytes() < bytes) {
+      scratch_.resize(bytes + bytes / 2);  // headroom: fewer reallocations
+      graphs_.clear();  // they use the old scratch
+    }
+    return scratch_.as<char>();
+  }
+
+  AttentionRows attention_rows(const ForwardBatch& batch) const {
+    AttentionRows rows{batch.num_tokens, max_kv_len_, device_index(row_seq_at_), device_index(row_kv_len_at_),
+                       device_index(block_tables_at_), batch.max_blocks_per_seq};
+    rows.split = true;
+    rows.decode_rows = device_index(decode_rows_at_);
+    rows.num_decode_rows = int(attention_split_.decode_rows.size());
+    rows.max_decode_kv_len = attention_split_.max_decode_kv_len;
+    rows.prefill_tiles = device_index(prefill_tiles_at_);
+    rows.num_prefill_tiles = int(attention_split_.prefill_tiles.size() / 2);
+    rows.softcap = model_.attn_logit_softcap;
+    return rows;
+  }
+
+  // One LM-head chunk (rows [first, first + rows) of the logits rows): its prompt rows ranked on the device (after the
+  // step's own rows: step_ranked); the own rows sampled on the device with only the host rows copied to logits_out, or
+  // copied out whole; nothing while a decode graph is captured (its caller copies the rows).
+  void emit_logits(const float* logits, int num_logits, int first, int rows, float* logits_out, const SampleBatch* sampling) {
+    const int V = model_.vocab_size;
+    ranker_.rank_chunk(logits, first, rows, stream_);
+    const int own_rows = plan_prompt_chunk(ranker_.own_rows(num_logits), first, rows).own_rows;
+    if (sampling) {
+      if (own_rows > 0) sampler_.sample(logits, first, own_rows, nullptr, own_rows, stream_);
+      for (int k = 0; k < sampling->num_host_rows; ++k) {
+        const int row = sampling->host_rows[k];
+        if (row >= first && row < first + rows)
+          PAGEDLLM_CUDA_CHECK(cudaMemcpyAsync(logits_out + size_t(k) * V, logits + size_t(row - first) * V, size_t(V) * sizeof(float),
+                                              cudaMemcpyDeviceToHost, stream_));
+      }
+    } else if (logits_out != nullptr) {
+      PAGEDLLM_CUDA_CHECK(cudaMemcpyAsync(logits_out + size_t(first) * V, logits, size_t(own_rows) * V * sizeof(float),
+                                          cudaMemcpyDeviceToHost, stream_));
+    }
+  }
+
+  void forward_layernorm(const ForwardBatch& batch, float* logits_out, const SampleBatch* sampling) {
+    LayerNormStep step{batch.num_tokens, batch.num_logits, device_index(token_ids_at_), device_index(positions_at_),
+                       device_index(slot_mapping_at_), device_index(logits_indices_at_), attention_rows(batch)};
+    const size_t workspace = paged_attention_workspace_bytes(step.rows.num_decode_rows, model_.num_heads, model_.head_dim, step.rows.max_decode_kv_len);
+    char* scratch = scratch_for(layernorm_->scratch_bytes(step, workspace));
+    layernorm_->run(step, kv_pool_.as<T>(), layout_, scratch, workspace,
+                    [&](const float* logits, int first, int rows) { emit_logits(logits, batch.num_logits, first, rows, logits_out, sampling); });
+  }
+
   // With sampling: each LM-head chunk is sampled on the device and only the host rows are copied to logits_out.
   void forward(const ForwardBatch& batch, float* logits_out, const SampleBatch* sampling) {
+    if (layernorm_) return forward_layernorm(batch, logits_out, sampling);
     const int n = batch.num_tokens, H = model_.hidden_size, I = model_.intermediate_size, D = model_.head_dim;
     const int q_width = model_.num_heads * D, kv_width = model_.num_kv_heads * D, qkv_width = q_width + 2 * kv_width;
     const int num_logits = batch.num_logits, V = model_.vocab_size;
@@ -355,11 +397,7 @@ class CudaBackend final : public Backend {
                                          gemm_->workspace_floats(num_logits % kLogitsChunkRows, V, H)});
     const size_t gemm_workspace_at = plan.add(gemm_floats * sizeof(float));
     const size_t final_rows_at = plan.add(size_t(chunk_rows) * H * sizeof(T));
-    if (scratch_.bytes() < plan.total()) {
-      scratch_.resize(plan.total() + plan.total() / 2);  // headroom: fewer reallocations
-      graphs_.clear();  // they use the old scratch
-    }
-    char* base = scratch_.as<char>();
+    char* base = scratch_for(plan.total());
     float* residual = reinterpret_cast<float*>(base + residual_at);
     float* delta = reinterpret_cast<float*>(base + delta_at);
     T* normed = reinterpret_cast<T*>(base + normed_at);
@@ -373,15 +411,7 @@ class CudaBackend final : public Backend {
     float* logits = reinterpret_cast<float*>(base + logits_at);
     float* gemm_workspace = reinterpret_cast<float*>(base + gemm_workspace_at);
 
-    AttentionRows rows{n, max_kv_len_, device_index(row_seq_at_), device_index(row_kv_len_at_),
-                       device_index(block_tables_at_), batch.max_blocks_per_seq};
-    rows.split = true;
-    rows.decode_rows = device_index(decode_rows_at_);
-    rows.num_decode_rows = num_decode_rows;
-    rows.max_decode_kv_len = attention_split_.max_decode_kv_len;
-    rows.prefill_tiles = device_index(prefill_tiles_at_);
-    rows.num_prefill_tiles = int(attention_split_.prefill_tiles.size() / 2);
-    rows.softcap = model_.attn_logit_softcap;
+    AttentionRows rows = attention_rows(batch);  // its window is set per layer
     // Gemma 2: query_pre_attn_scalar^-0.5 in place of head_dim^-0.5.
     const float scale = model_.attention_scale > 0.f ? model_.attention_scale : 1.f / std::sqrt(float(D));
     const float eps = model_.rms_norm_eps;
@@ -447,19 +477,7 @@ class CudaBackend final : public Backend {
       gemm_->linear(final_rows, weights_->lm_head(), nullptr, rows, V, H, logits, gemm_workspace);
       if (model_.logits_multiplier != 1.f) scale_values(logits, size_t(rows) * V, model_.logits_multiplier, stream_);  // Granite
       if (model_.final_logit_softcap > 0.f) softcap_values(logits, size_t(rows) * V, model_.final_logit_softcap, stream_);
-      ranker_.rank_chunk(logits, first, rows, stream_);  // prompt rows, after the step's own rows (step_ranked)
-      const int own_rows = plan_prompt_chunk(ranker_.own_rows(num_logits), first, rows).own_rows;
-      if (sampling) {
-        if (own_rows > 0) sampler_.sample(logits, first, own_rows, nullptr, own_rows, stream_);
-        for (int k = 0; k < sampling->num_host_rows; ++k) {
-          const int row = sampling->host_rows[k];
-          if (row >= first && row < first + rows)
-            PAGEDLLM_CUDA_CHECK(cudaMemcpyAsync(logits_out + size_t(k) * V, logits + size_t(row - first) * V, size_t(V) * sizeof(float),
-                                                cudaMemcpyDeviceToHost, stream_));
-        }
-      } else if (logits_out != nullptr)  // null while a decode graph is captured: its caller copies the rows out
-        PAGEDLLM_CUDA_CHECK(cudaMemcpyAsync(logits_out + size_t(first) * V, logits, size_t(own_rows) * V * sizeof(float),
-                                            cudaMemcpyDeviceToHost, stream_));
+      emit_logits(logits, num_logits, first, rows, logits_out, sampling);
     }
   }
 
@@ -471,6 +489,7 @@ class CudaBackend final : public Backend {
   std::unique_ptr<DeviceWeights<T>> weights_;
   std::unique_ptr<Gemm> gemm_;
   std::unique_ptr<MoeForward<T>> moe_;  // sparse layers' MLPs (Mixtral, Qwen-MoE); null for a dense model
+  std::unique_ptr<LayerNormForward<T>> layernorm_;  // the LayerNorm family's forward and weights (weights_ then null)
   bool use_graphs_ = true;
   DecodeGraphs graphs_;
   PaddedDecodeBatch padded_;

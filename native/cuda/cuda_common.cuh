@@ -48,7 +48,9 @@ __device__ __forceinline__ void unpack8(const uint4& v, float (&f)[8], __half) {
   }
 }
 
-__device__ __forceinline__ float warp_sum(float value) {
+// float, or double where a sum must be exact in fp32 after rounding (the LayerNorm family's mean and variance).
+template <typename V>
+__device__ __forceinline__ V warp_sum(V value) {
   for (int offset = 16; offset > 0; offset >>= 1) value += __shfl_xor_sync(0xffffffffu, value, offset);
   return value;
 }
@@ -58,14 +60,15 @@ __device__ __forceinline__ float warp_max(float value) {
   return value;
 }
 
-// Sum over a whole block; `scratch` holds one float per warp. All threads get the result.
-__device__ __forceinline__ float block_sum(float value, float* scratch) {
+// Sum over a whole block; `scratch` holds one value per warp. All threads get the result.
+template <typename V>
+__device__ __forceinline__ V block_sum(V value, V* scratch) {
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, num_warps = (blockDim.x + 31) >> 5;
   value = warp_sum(value);
   __syncthreads();  // scratch may still be read by a previous call
   if (lane == 0) scratch[warp] = value;
   __syncthreads();
-  float total = 0.f;
+  V total = 0;
   for (int w = 0; w < num_warps; ++w) total += scratch[w];
   return total;
 }

@@ -101,6 +101,9 @@ struct AttentionRows {
   // This layer's sliding window: row r sees only its last `window` tokens (pagedllm/sliding_window.h); the kernels
   // never read a block or partition wholly before that (released blocks are -1 in the table). 0: every token.
   int window = 0;
+  // ALiBi (BLOOM, MPT, Falcon-RW): [num_heads] slopes on the device; key t of a row at position p scores + slope * (t - p)
+  // after the soft-cap, as native/cpu/attention.cpp; null: none.
+  const float* alibi_slopes = nullptr;
 };
 // The host side of the split (decode rows, prefill tiles: split_attention_rows) is in pagedllm/attention_split.h.
 constexpr int kAttentionPartitionTokens = 256;  // longer contexts are split across blocks, then reduced

@@ -7,6 +7,8 @@
 
 #include "cuda_common.cuh"
 #include "cuda_weights.h"
+#include "pagedllm/tensor_rows.h"
+#include "weight_plan.h"
 
 namespace pagedllm::cuda {
 
@@ -27,53 +29,6 @@ __global__ void convert_kernel(const void* __restrict__ src, int dtype, int64_t 
     dst[i] = from_float<Dst>(value);
   }
 }
-
-size_t dtype_bytes(DType dtype) { return dtype == DType::F32 ? 4 : 2; }
-size_t align256(size_t bytes) { return (bytes + 255) / 256 * 256; }
-
-// Where one checkpoint tensor goes: `rows` x `cols` elements at byte `offset` of the weight allocation.
-struct Placement {
-  const TensorSource* source;
-  int64_t rows, cols;
-  size_t offset;
-  bool as_float;  // biases and norm weights stay fp32
-  float add;      // added to every value in fp32 (norm weights: ModelConfig::norm_weight_offset)
-};
-
-class Planner {
- public:
-  explicit Planner(const std::vector<TensorSource>& tensors) {
-    for (const auto& tensor : tensors) by_name_[tensor.name] = &tensor;
-  }
-  bool has(const std::string& name) const { return by_name_.count(name) > 0; }
-
-  // Reserves a region for `count` elements; the tensors in `parts` fill it one after another (row concatenation).
-  size_t reserve(const std::vector<std::pair<std::string, std::vector<int64_t>>>& parts, size_t element_bytes, bool as_float,
-                 float add = 0.f) {
-    const size_t start = total_;
-    size_t offset = start;
-    for (const auto& [name, shape] : parts) {
-      auto it = by_name_.find(name);
-      if (it == by_name_.end()) throw std::runtime_error("CUDA backend: checkpoint has no tensor " + name);
-      if (it->second->shape != shape) throw std::runtime_error("CUDA backend: unexpected shape for " + name);
-      int64_t count = 1;
-      for (int64_t dim : shape) count *= dim;
-      if (it->second->nbytes != size_t(count) * dtype_bytes(it->second->dtype))
-        throw std::runtime_error("CUDA backend: byte size does not match shape for " + name);
-      placements_.push_back({it->second, shape[0], count / shape[0], offset, as_float, add});
-      offset += size_t(count) * element_bytes;
-    }
-    total_ = align256(offset);
-    return start;
-  }
-  size_t total() const { return total_; }
-  const std::vector<Placement>& placements() const { return placements_; }
-
- private:
-  std::map<std::string, const TensorSource*> by_name_;
-  std::vector<Placement> placements_;
-  size_t total_ = 0;
-};
 
 // A sparse layer's regions (MoeLayerWeights): the fp32 router with the shared expert's gate as one more row, each
 // expert's gate/up fused row-wise as the dense MLP's, its down, and the shared expert's.
@@ -109,22 +64,41 @@ void read_file_range(const TensorSource& tensor, void* out) {
   if (!ok) throw std::runtime_error("CUDA backend: short read of " + tensor.name + " in " + tensor.path);
 }
 
-// GGUF q/k rows are in llama.cpp's interleaved rope order (pairs 2i, 2i + 1 of a head); our RoPE rotates rotate_half
-// pairs (i, i + head_dim / 2), so the rows go back to that order here, as the CPU loader does.
-void restore_rotate_half_rows(const TensorSource& tensor, char* data) {
-  const size_t rows = size_t(tensor.shape[0]), heads = size_t(tensor.rope_interleaved_heads);
-  const size_t head_dim = rows / heads, half = head_dim / 2, row_bytes = tensor.nbytes / rows;
-  if (head_dim * heads != rows || head_dim % 2 != 0)
-    throw std::runtime_error("CUDA backend: " + tensor.name + " rows do not split into heads of even size");
-  const std::vector<char> interleaved(data, data + tensor.nbytes);
-  for (size_t head = 0; head < heads; ++head)
-    for (size_t part = 0; part < 2; ++part)
-      for (size_t i = 0; i < half; ++i)
-        std::memcpy(data + (head * head_dim + part * half + i) * row_bytes,
-                    interleaved.data() + (head * head_dim + 2 * i + part) * row_bytes, row_bytes);
+}  // namespace
+
+template <typename T>
+void upload_planned_weights(const Planner& plan, DeviceMemory& storage, cudaStream_t stream) {
+  storage.resize(plan.total());
+  size_t largest = 0;
+  for (const Placement& placement : plan.placements()) largest = std::max<size_t>(largest, placement.source->nbytes);
+  PinnedMemory host_staging(largest);
+  DeviceMemory device_staging(largest);
+  char* base = storage.as<char>();
+  for (const Placement& placement : plan.placements()) {
+    const TensorSource& source = *placement.source;
+    read_file_range(source, host_staging.data());
+    if (source.rope_interleaved_heads > 0 || source.transposed || source.qkv_interleaved_heads > 0) {
+      const std::vector<uint8_t> rows = compute_order_rows(source, std::vector<uint8_t>(host_staging.as<uint8_t>(), host_staging.as<uint8_t>() + source.nbytes));
+      std::memcpy(host_staging.data(), rows.data(), rows.size());
+    }
+    PAGEDLLM_CUDA_CHECK(cudaMemcpyAsync(device_staging.data(), host_staging.data(), source.nbytes, cudaMemcpyHostToDevice, stream));
+    const int64_t count = placement.rows * placement.cols;
+    const int blocks = int(std::min<int64_t>(4096, (count + 255) / 256));
+    if (placement.as_float) {
+      convert_kernel<float><<<blocks, 256, 0, stream>>>(device_staging.data(), int(source.dtype), count, placement.add,
+                                                        reinterpret_cast<float*>(base + placement.offset));
+    } else {
+      convert_kernel<T><<<blocks, 256, 0, stream>>>(device_staging.data(), int(source.dtype), count, placement.add,
+                                                    reinterpret_cast<T*>(base + placement.offset));
+    }
+    PAGEDLLM_CUDA_CHECK_LAUNCH("convert_kernel");
+    // The staging buffers are reused by the next tensor: wait for this one to be converted.
+    PAGEDLLM_CUDA_CHECK(cudaStreamSynchronize(stream));
+  }
 }
 
-}  // namespace
+template void upload_planned_weights<__half>(const Planner&, DeviceMemory&, cudaStream_t);
+template void upload_planned_weights<__nv_bfloat16>(const Planner&, DeviceMemory&, cudaStream_t);
 
 template <typename T>
 DeviceWeights<T>::DeviceWeights(const BackendOptions& options, cudaStream_t stream) {
@@ -177,7 +151,6 @@ DeviceWeights<T>::DeviceWeights(const BackendOptions& options, cudaStream_t stre
     const bool sparse = m.is_sparse_layer(i);
     if (sparse) moe_offsets[i] = reserve_moe_layer(plan, m, p, t);
     o.gate_up = sparse ? SIZE_MAX : plan.reserve({{p + "mlp.gate_proj.weight", {I, H}}, {p + "mlp.up_proj.weight", {I, H}}}, t, false);
-    o.gate_up = sparse ? SIZE_MAX : plan.reserve({{p + "mlp.gate_proj.weight", {I, H}}, {p + "mlp.up_proj.weight", {I, H}}}, t, false);
     // gate_up's rows are gate's then up's; so is its bias.
     o.gate_up_bias = m.mlp_bias && !sparse ? plan.reserve({{p + "mlp.gate_proj.bias", {I}}, {p + "mlp.up_proj.bias", {I}}}, sizeof(float), true)
                                            : SIZE_MAX;
@@ -185,31 +158,8 @@ DeviceWeights<T>::DeviceWeights(const BackendOptions& options, cudaStream_t stre
     o.down_bias = m.mlp_bias && !sparse ? bias(p + "mlp.down_proj.bias", H) : SIZE_MAX;
   }
 
-  storage_.resize(plan.total());
-  size_t largest = 0;
-  for (const Placement& placement : plan.placements()) largest = std::max<size_t>(largest, placement.source->nbytes);
-  PinnedMemory host_staging(largest);
-  DeviceMemory device_staging(largest);
+  upload_planned_weights<T>(plan, storage_, stream);
   char* base = storage_.as<char>();
-  for (const Placement& placement : plan.placements()) {
-    const TensorSource& source = *placement.source;
-    read_file_range(source, host_staging.data());
-    if (source.rope_interleaved_heads > 0) restore_rotate_half_rows(source, host_staging.as<char>());
-    PAGEDLLM_CUDA_CHECK(cudaMemcpyAsync(device_staging.data(), host_staging.data(), source.nbytes, cudaMemcpyHostToDevice, stream));
-    const int64_t count = placement.rows * placement.cols;
-    const int blocks = int(std::min<int64_t>(4096, (count + 255) / 256));
-    if (placement.as_float) {
-      convert_kernel<float><<<blocks, 256, 0, stream>>>(device_staging.data(), int(source.dtype), count, placement.add,
-                                                        reinterpret_cast<float*>(base + placement.offset));
-    } else {
-      convert_kernel<T><<<blocks, 256, 0, stream>>>(device_staging.data(), int(source.dtype), count, placement.add,
-                                                    reinterpret_cast<T*>(base + placement.offset));
-    }
-    PAGEDLLM_CUDA_CHECK_LAUNCH("convert_kernel");
-    // The staging buffers are reused by the next tensor: wait for this one to be converted.
-    PAGEDLLM_CUDA_CHECK(cudaStreamSynchronize(stream));
-  }
-
   auto at = [base](size_t offset) { return offset == SIZE_MAX ? nullptr : reinterpret_cast<const T*>(base + offset); };
   embed_tokens_ = at(embed_offset);
   lm_head_ = at(lm_head_offset);

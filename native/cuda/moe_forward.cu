@@ -24,11 +24,7 @@ E* scratch_at(char* base, size_t offset) {
 
 template <typename T>
 void MoeForward<T>::activate(const float* gate_up, int rows, int width, T* out) const {
-  if (model_.hidden_act == Activation::GeluTanh) {
-    gelu_tanh_and_mul(gate_up, rows, width, out, stream_);
-  } else {
-    silu_and_mul(gate_up, rows, width, out, stream_);
-  }
+  gated_and_mul(model_.hidden_act, gate_up, rows, width, out, stream_);
 }
 
 template <typename T>

@@ -29,7 +29,8 @@ template <typename T>
 __global__ void __launch_bounds__(kWarps * 32)
     prefill_attention_kernel(const float* __restrict__ qkv, int row_stride, int num_heads, const T* __restrict__ pool,
                              int block_size, int num_kv_heads, int head_dim, int64_t block_stride, int64_t key_offset,
-                             int64_t value_offset, float scale, float softcap, int window, const int32_t* __restrict__ row_seq,
+                             int64_t value_offset, float scale, float softcap, int window, const float* __restrict__ alibi_slopes,
+                             const int32_t* __restrict__ row_seq,
                              const int32_t* __restrict__ row_kv_len, const int32_t* __restrict__ block_tables,
                              int max_blocks_per_seq, const int32_t* __restrict__ tiles, T* __restrict__ out) {
   extern __shared__ __align__(16) unsigned char shared[];
@@ -86,6 +87,7 @@ __global__ void __launch_bounds__(kWarps * 32)
       float dot = 0.f;
       for (int d = 0; d < head_dim; ++d) dot += q[d] * to_float(key[d]);
       if (softcap > 0.f) dot = softcap * tanhf(dot / softcap);  // Gemma 2: on the scaled score, as the CPU
+      if (alibi_slopes) dot += alibi_slopes[head] * float(start + lane - (kv_len[rr] - 1));
       const bool valid = start + lane < kv_len[rr] && start + lane >= kv_first[rr];
       const float logit = valid ? dot : -INFINITY;
       const float new_max = fmaxf(row_max[rr], warp_max(logit));  // finite: some token of this tile is valid
@@ -133,7 +135,7 @@ void prefill_attention(const float* qkv, int row_stride, int num_heads, const T*
   prefill_attention_kernel<T><<<dim3(rows.num_prefill_tiles, num_heads), kWarps * 32, bytes, stream>>>(
       qkv, row_stride, num_heads, pool, layout.block_size, layout.num_kv_heads, layout.head_dim,
       int64_t(layout.block_stride()), int64_t(layout.key_offset(layer)), int64_t(layout.value_offset(layer)), scale,
-      rows.softcap, rows.window, rows.row_seq, rows.row_kv_len, rows.block_tables, rows.max_blocks_per_seq, rows.prefill_tiles, out);
+      rows.softcap, rows.window, rows.alibi_slopes, rows.row_seq, rows.row_kv_len, rows.block_tables, rows.max_blocks_per_seq, rows.prefill_tiles, out);
   PAGEDLLM_CUDA_CHECK_LAUNCH("prefill_attention_kernel");
 }
 

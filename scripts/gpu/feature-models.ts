@@ -4,12 +4,13 @@
 // Qwen2, Gemma 2, Gemma 3 with its local rope base; the engine check's sequences run to 67 tokens, the 600-token
 // backend prompt far past every window), gated MLPs of relu and exact gelu, the sparse MoE MLPs of Mixtral, Qwen2-MoE
 // (gated shared expert) and Qwen3-MoE (a dense layer among sparse ones), Granite's multipliers, OLMo2's post-norms and
-// whole-projection q/k norms, SmolLM3's layers without rope. Each is a directory
+// whole-projection q/k norms, SmolLM3's layers without rope, and one model per
+// LayerNorm-family architecture (native/cuda/layernorm_forward.cu; ALiBi in both attention kernels). Each is a directory
 // an engine can open (tokenizer included), in a temporary folder the caller removes.
 import {cpSync, mkdtempSync, readdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import {ensureTestModel} from '../../src/engine/model/test-model.js'
+import {ensureTestModel, type TestModelVariant} from '../../src/engine/model/test-model.js'
 
 export interface FeatureModel {
   label: string
@@ -40,6 +41,8 @@ export async function featureModels(): Promise<{root: string; models: FeatureMod
   const smollm3 = await ensureTestModel('tiny', {variant: 'smollm3', dtype: 'BF16'})
   const olmo2 = await ensureTestModel('tiny', {variant: 'olmo2', dtype: 'BF16'})
   const olmo3 = await ensureTestModel('tiny', {variant: 'olmo3', dtype: 'BF16'})
+  // The engine check's sequences reach position 631: learned-position models take the small preset's 2,048 rows.
+  const layerNorm = async (variant: TestModelVariant, preset: 'tiny' | 'small' = 'tiny') => ensureTestModel(preset, {variant, dtype: 'BF16'})
   const tokenizer = mkdtempSync(join(root, 'tokenizer-'))
   for (const file of readdirSync(llama)) if (file.startsWith('tokenizer')) cpSync(join(llama, file), join(tokenizer, file))
   const fixture = (name: string, edit?: (json: Record<string, any>) => Record<string, unknown>) =>
@@ -70,6 +73,20 @@ export async function featureModels(): Promise<{root: string; models: FeatureMod
       {label: 'tiny/olmo2 (post-norms without pre-norms, q/k norms over the whole projections)', dir: olmo2},
       {label: 'tiny/olmo3 (OLMo2 layers; sliding ones with their own rope base)', dir: olmo3},
       {label: 'tiny/smollm3 (every 2nd layer without rope; those slide with a window of 8)', dir: smollm3},
+      // The LayerNorm family, most used first; transformers-saved checkpoints where the fixtures have one (real fused layouts).
+      {label: 'gpt_neox parallel residual, fused qkv per head, partial rotary, linear rope (transformers-saved)', dir: fixture('gpt-neox-linear-rope')},
+      {label: 'tiny/phi (shared norm, partial rotary 8 of 16, shared q/k LayerNorms, lm_head bias, GQA 4/2)', dir: await layerNorm('phi')},
+      {label: 'tiny/stablelm (gated SiLU MLP, q/k/v biases, partial rotary)', dir: await layerNorm('stablelm')},
+      {label: 'tiny/starcoder2 (LayerNorm, biases, gelu tanh, GQA 4/2, window 8)', dir: await layerNorm('starcoder2')},
+      {label: 'small/gpt2 (Conv1D transposed at load, learned positions, gelu_new)', dir: await layerNorm('gpt2', 'small')},
+      {label: 'falcon new_decoder_architecture, grouped fused qkv (transformers-saved)', dir: fixture('falcon-new-decoder')},
+      {label: 'bloom ALiBi, embedding LayerNorm, fused qkv per head, tied (transformers-saved)', dir: fixture('bloom-tied')},
+      {label: 'tiny/falcon-rw (ALiBi, MHA)', dir: await layerNorm('falcon-rw')},
+      {label: 'mpt ALiBi, clip_qkv 0.5, bias-free LayerNorms (transformers-saved)', dir: fixture('mpt-clip-qkv')},
+      {label: 'small/opt-post-ln (norms after the residual adds, project_in/out, positions at offset 2, relu)', dir: await layerNorm('opt-post-ln', 'small')},
+      {label: 'tiny/gptj (interleaved rotary reordered at load, shared norm, lm_head bias)', dir: await layerNorm('gptj')},
+      {label: 'small/gpt-bigcode (multi-query attention, learned positions)', dir: await layerNorm('gpt-bigcode', 'small')},
+      {label: 'small/gpt-neo (local attention layers with a window, unscaled scores, learned positions)', dir: await layerNorm('gpt-neo', 'small')},
     ],
   }
 }

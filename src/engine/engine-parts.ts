@@ -40,7 +40,6 @@ export function cpuOnlyNeed(config: Pick<EngineConfig, 'quantization' | 'batchIn
   if (config.batchInvariant) return {reason: '--batch-invariant', param: 'batch-invariant'}
   if (model.tensors.some((t) => t.blockFormat)) return {reason: 'this GGUF file holds quantized tensors', param: 'device'}
   const c = model.config
-  if (c.layerNorm) return {reason: `${c.architecture} (${c.layerNorm.alibiSlopes ? 'ALiBi attention, ' : ''}LayerNorm with bias, a plain MLP, learned or partial rotary positions)`, param: 'device'}
   const rmsGaps = cudaRmsVariantGaps(c)
   if (rmsGaps.length > 0) return {reason: `${c.architecture} (${rmsGaps.join(', ')})`, param: 'device'}
   if (c.headDim > 256) return {reason: `head_dim ${c.headDim} (CUDA attention takes at most 256)`, param: 'device'}

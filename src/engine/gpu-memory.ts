@@ -1,4 +1,5 @@
 // Sizes the GPU KV pool: free device memory times --gpu-memory-utilization, minus weights and activations.
+import {layerNormScratchTensors, layerNormWeightRegions} from './cuda-layernorm-memory.js'
 import {InvalidRequestError} from './errors.js'
 import {cudaMoeScratchBytes, cudaMoeWeightBytesDelta} from './gpu-memory-moe.js'
 import type {ModelConfig} from './model/model-config.js'
@@ -32,6 +33,7 @@ export function cudaKvBytesPerBlock(config: ModelConfig, blockSize: number): num
  * norms (4 a layer with Gemma 2's sandwich norms, else 2), q/k norms and biases (q/k/v, o_proj, the MLP's) in fp32.
  */
 export function cudaWeightBytes(config: ModelConfig): number {
+  if (config.layerNorm) return plannedTotal(layerNormWeightRegions(config))
   const {hiddenSize: h, intermediateSize: inter, numHeads, numKvHeads, headDim, vocabSize, numLayers} = config
   const qkvRows = (numHeads + 2 * numKvHeads) * headDim
   // OLMo2 (postNormsOnly) keeps 2 norms a layer, on the sublayer outputs; its q/k norms span the whole projections.
@@ -49,8 +51,20 @@ const ATTENTION_PARTITION_TOKENS = 256
 /** The GEMM grid's y dimension counts 64-row tiles of the step's tokens, and CUDA caps y at 65,535. */
 export const CUDA_MAX_BATCHED_TOKENS = 65535 * 64
 
-/** cuda_backend.cu's ScratchPlan rounds every tensor up to 256 bytes. */
+/** native/cuda/scratch_plan.h rounds every tensor up to 256 bytes (and weight_plan.h every weight region). */
 const planned = (bytes: number) => Math.ceil(bytes / 256) * 256
+const plannedTotal = (sizes: number[]) => sizes.reduce((sum, bytes) => sum + planned(bytes), 0)
+
+/**
+ * The attention partitions' workspace: (max, sum, head_dim floats) per decode row, head and partition; the native side
+ * cuts partitions finer while rows x partitions < 32 (attention_partition_tokens), which never takes more than 64 such
+ * row-partitions.
+ */
+function attentionWorkspaceBytes(config: ModelConfig, numTokens: number, maxKvLen: number, maxSeqs: number): number {
+  const {numHeads, headDim} = config
+  const partitions = Math.max(1, Math.ceil(maxKvLen / ATTENTION_PARTITION_TOKENS))
+  return Math.max(partitions > 1 ? Math.min(numTokens, maxSeqs) * numHeads * partitions * (2 + headDim) * 4 : 0, 64 * numHeads * (2 + headDim) * 4)
+}
 
 /**
  * Scratch of one CUDA step, exactly as native/cuda/cuda_backend.cu's forward() plans it: `numTokens` rows through
@@ -59,12 +73,12 @@ const planned = (bytes: number) => Math.ceil(bytes / 256) * 256
  * take the tiled kernel, which needs no workspace).
  */
 export function cudaStepScratchBytes(config: ModelConfig, numTokens: number, numLogits: number, maxKvLen: number, maxSeqs = numTokens): number {
+  const chunkRows = Math.min(numLogits, CUDA_LOGITS_CHUNK_ROWS)
+  if (config.layerNorm) return plannedTotal(layerNormScratchTensors(config, numTokens, chunkRows, attentionWorkspaceBytes(config, numTokens, maxKvLen, maxSeqs)))
   const n = numTokens
   const {hiddenSize: h, intermediateSize: inter, numHeads, numKvHeads, headDim, vocabSize} = config
   const qWidth = numHeads * headDim
   const qkvWidth = qWidth + 2 * numKvHeads * headDim
-  const partitions = Math.max(1, Math.ceil(maxKvLen / ATTENTION_PARTITION_TOKENS))
-  const chunkRows = Math.min(numLogits, CUDA_LOGITS_CHUNK_ROWS)
   return [
     n * h * 4, // residual (fp32)
     n * h * 4, // delta (fp32)
@@ -74,9 +88,7 @@ export function cudaStepScratchBytes(config: ModelConfig, numTokens: number, num
     n * 2 * inter * 4, // gate/up
     config.sandwichNorms || config.rmsVariant?.postNormsOnly ? n * h * 4 : 0, // a sublayer output normed in fp32 (Gemma 2, OLMo2)
     n * inter * 2, // SiLU output
-    // (max, sum, head_dim floats) per decode row, head and partition; the native side cuts partitions finer while
-    // rows x partitions < 32 (attention_partition_tokens), which never takes more than 64 such row-partitions.
-    Math.max(partitions > 1 ? Math.min(n, maxSeqs) * numHeads * partitions * (2 + headDim) * 4 : 0, 64 * numHeads * (2 + headDim) * 4),
+    attentionWorkspaceBytes(config, n, maxKvLen, maxSeqs),
     chunkRows * h * 2, // final-norm rows
     chunkRows * vocabSize * 4, // logits
   ].reduce((sum, bytes) => sum + planned(bytes), 0) + cudaMoeScratchBytes(config, n) // sparse layers' own buffer (moe_forward.cu)

@@ -6,6 +6,7 @@
 #include <numeric>
 #include <random>
 #include <sstream>
+#include <type_traits>
 #include <vector>
 
 #include "cuda_common.cuh"
@@ -16,6 +17,7 @@
 #include "moe_ops.h"
 #include "pagedllm/moe_plan.h"
 #include "pagedllm/sliding_window.h"
+#include "layernorm_family_ops.h"
 
 namespace pagedllm {
 
@@ -349,6 +351,120 @@ void check_activation_and_embedding(Checker& c) {
   c.report("embedding", dtype_name<T>(), "gather x sqrt(hidden) (Gemma)", embedded.read(), emb_ref, 0.0);
 }
 
+// LayerNorm (x - mean) / sqrt(var + eps) * weight + bias of one row, in float64.
+void layer_normalize(const double* x, int dim, double eps, const std::vector<float>* weight, const std::vector<float>* bias, double* out) {
+  double mean = 0, var = 0;
+  for (int i = 0; i < dim; ++i) mean += x[i];
+  mean /= dim;
+  for (int i = 0; i < dim; ++i) var += (x[i] - mean) * (x[i] - mean);
+  const double inv = 1 / std::sqrt(var / dim + eps);
+  for (int i = 0; i < dim; ++i) out[i] = (x[i] - mean) * inv * (weight ? (*weight)[i] : 1.0) + (bias ? (*bias)[i] : 0.0);
+}
+
+// The LayerNorm family's kernels (layernorm_family_kernels.cu): LayerNorm with bias (fp32 in place, T out, gathered rows,
+// no weights), q/k head LayerNorms, the plain MLP's activations, residual adds, learned positions, clip, fp32 -> T rows.
+template <typename T>
+void check_layernorm_family(Checker& c) {
+  const int rows = 6, dim = 1000;
+  const double eps = 1e-5;
+  // Rows with a large mean: a variance summed naively in fp32 would lose digits.
+  auto x = c.random_floats(size_t(rows) * dim, 2.f);
+  for (float& v : x) v += 30.f;
+  const auto weight = c.random_floats(dim, 1.f), bias = c.random_floats(dim, 1.f);
+  DeviceArray<float> weight_dev(weight), bias_dev(bias);
+  std::vector<double> x_ref(x.begin(), x.end()), ref(x.size());
+  for (int r = 0; r < rows; ++r) layer_normalize(x_ref.data() + size_t(r) * dim, dim, eps, &weight, &bias, ref.data() + size_t(r) * dim);
+  auto out = DeviceArray<T>::poisoned(x.size());
+  DeviceArray<float> x_dev(x);
+  layer_norm(x_dev.get(), nullptr, rows, dim, weight_dev.get(), bias_dev.get(), float(eps), nullptr, out.get(), nullptr);
+  c.report("layer_norm", dtype_name<T>(), "6 rows of 1000, mean 30", out.read(), ref, storage_bound<T>());
+  layer_norm<T>(x_dev.get(), nullptr, rows, dim, weight_dev.get(), bias_dev.get(), float(eps), x_dev.get(), nullptr, nullptr);
+  c.report("layer_norm", "f32", "in place (BLOOM's embedding norm, OPT-350m's post-norms)", x_dev.read(), ref, 1e-5);
+  const std::vector<int32_t> wanted = {4, 0, 4};  // the final norm's gather, a row listed twice
+  DeviceArray<int32_t> wanted_dev(wanted);
+  DeviceArray<float> x2_dev(x);
+  auto gathered = DeviceArray<T>::poisoned(wanted.size() * dim);
+  layer_norm(x2_dev.get(), wanted_dev.get(), int(wanted.size()), dim, nullptr, nullptr, float(eps), nullptr, gathered.get(), nullptr);
+  std::vector<double> gathered_ref(wanted.size() * dim);
+  for (size_t i = 0; i < wanted.size(); ++i)
+    layer_normalize(x_ref.data() + size_t(wanted[i]) * dim, dim, eps, nullptr, nullptr, gathered_ref.data() + i * dim);
+  c.report("layer_norm", dtype_name<T>(), "gathered rows 4, 0, 4; no weight or bias (OPT's no-affine norms)", gathered.read(), gathered_ref, storage_bound<T>());
+
+  // Each plain-MLP activation against its float64 definition (gelu_new's tanh form, erf gelu, relu, silu).
+  const int count = 5000;
+  const auto pre = c.random_floats(count, 3.f);
+  DeviceArray<float> pre_dev(pre);
+  const std::pair<Activation, const char*> acts[] = {{Activation::GeluTanh, "gelu tanh"}, {Activation::GeluErf, "gelu erf"}, {Activation::Relu, "relu"}, {Activation::Silu, "silu"}};
+  for (const auto& [act, name] : acts) {
+    auto activated = DeviceArray<T>::poisoned(count);
+    plain_activation(pre_dev.get(), count, act, activated.get(), nullptr);
+    std::vector<double> act_ref(count);
+    for (int i = 0; i < count; ++i) {
+      const double v = pre[i];
+      act_ref[i] = act == Activation::Relu ? std::max(v, 0.0) : act == Activation::Silu ? v / (1 + std::exp(-v))
+                 : act == Activation::GeluErf ? 0.5 * v * (1 + std::erf(v / std::sqrt(2.0)))
+                 : 0.5 * v * (1 + std::tanh(std::sqrt(2 / 3.14159265358979323846) * (v + 0.044715 * v * v * v)));
+    }
+    c.report("plain_activation", dtype_name<T>(), std::string(name) + ", 5000 values of scale 3", activated.read(), act_ref, storage_bound<T>());
+  }
+
+  if (!std::is_same_v<T, __nv_bfloat16>) return;  // the fp32-only kernels below once
+  // Residual adds: x + a, and the parallel block's (b + a) + x.
+  const auto a = c.random_floats(count, 1.f), b = c.random_floats(count, 1.f), residual = c.random_floats(count, 1.f);
+  DeviceArray<float> a_dev(a), b_dev(b), serial_dev(residual), parallel_dev(residual);
+  residual_add(serial_dev.get(), a_dev.get(), nullptr, count, nullptr);
+  residual_add(parallel_dev.get(), a_dev.get(), b_dev.get(), count, nullptr);
+  std::vector<double> serial_ref(count), parallel_ref(count);
+  for (int i = 0; i < count; ++i) {
+    serial_ref[i] = double(residual[i] + a[i]);
+    parallel_ref[i] = double((b[i] + a[i]) + residual[i]);  // the CPU's fp32 order
+  }
+  c.report("residual_add", "f32", "x + a", serial_dev.read(), serial_ref, 0.0);
+  c.report("residual_add", "f32", "(mlp + attention) + x", parallel_dev.read(), parallel_ref, 0.0);
+  // Learned positions at OPT's offset 2, clip_qkv at 1.5, fp32 rows to the GEMM input dtype with a gather.
+  const int hidden = 96, table_rows = 40, tokens = 5;
+  const auto table = c.random_floats(size_t(table_rows) * hidden, 1.f), stream = c.random_floats(size_t(tokens) * hidden, 1.f);
+  const std::vector<int32_t> positions = {0, 37, 5, 5, 12};
+  DeviceArray<float> table_dev(table), stream_dev(stream);
+  DeviceArray<int32_t> positions_dev(positions);
+  add_position_rows(stream_dev.get(), table_dev.get(), positions_dev.get(), 2, tokens, hidden, nullptr);
+  std::vector<double> positioned(stream.size());
+  for (int t = 0; t < tokens; ++t)
+    for (int i = 0; i < hidden; ++i) positioned[size_t(t) * hidden + i] = double(stream[size_t(t) * hidden + i] + table[size_t(positions[t] + 2) * hidden + i]);
+  c.report("add_position_rows", "f32", "OPT's offset 2", stream_dev.read(), positioned, 0.0);
+  DeviceArray<float> clipped_dev(pre);
+  clamp_values(clipped_dev.get(), count, 1.5f, nullptr);
+  std::vector<double> clipped(count);
+  for (int i = 0; i < count; ++i) clipped[i] = std::clamp(double(pre[i]), -1.5, 1.5);
+  c.report("clamp_values", "f32", "MPT's clip_qkv 1.5", clipped_dev.read(), clipped, 0.0);
+
+  // q/k head LayerNorms in place: Phi's one shared [head_dim] weight and bias, StableLM's per-head weights without bias; v untouched.
+  for (const bool shared : {true, false}) {
+    const int head_dim = 40, heads = 4, kv_heads = 2, width = (heads + 2 * kv_heads) * head_dim, n = 3;
+    const auto qkv = c.random_floats(size_t(n) * width, 2.f);
+    const int sets = shared ? 1 : heads;
+    const auto q_w = c.random_floats(size_t(sets) * head_dim, 1.f), q_b = c.random_floats(head_dim, 1.f);
+    const auto k_w = c.random_floats(size_t(shared ? 1 : kv_heads) * head_dim, 1.f), k_b = c.random_floats(head_dim, 1.f);
+    DeviceArray<float> qkv_dev(qkv), q_w_dev(q_w), q_b_dev(q_b), k_w_dev(k_w), k_b_dev(k_b);
+    head_layer_norm(qkv_dev.get(), width, n, heads, kv_heads, head_dim, shared, q_w_dev.get(), shared ? q_b_dev.get() : nullptr, k_w_dev.get(),
+                    shared ? k_b_dev.get() : nullptr, float(eps), nullptr);
+    std::vector<double> head_ref(qkv.begin(), qkv.end());
+    for (int t = 0; t < n; ++t)
+      for (int h = 0; h < heads + kv_heads; ++h) {
+        const bool is_q = h < heads;
+        const int own = is_q ? h : h - heads;
+        std::vector<float> w(head_dim), bias_values(head_dim, 0.f);
+        std::copy_n((is_q ? q_w : k_w).begin() + (shared ? 0 : own * head_dim), head_dim, w.begin());
+        if (shared) bias_values = is_q ? q_b : k_b;
+        double* at = head_ref.data() + size_t(t) * width + size_t(h) * head_dim;
+        const std::vector<double> in(at, at + head_dim);
+        layer_normalize(in.data(), head_dim, eps, &w, &bias_values, at);
+      }
+    c.report("head_layer_norm", "f32", shared ? "Phi: shared weight and bias, v untouched" : "StableLM: per-head weights, v untouched", qkv_dev.read(),
+             head_ref, 1e-5);
+  }
+}
+
 // Each GEMM this machine can run (WMMA always; cuBLAS when a library loads), against float64, and twice on the same
 // inputs: the second run must give the same bits (split-K reduces in a fixed order, no atomics).
 template <typename T>
@@ -405,7 +521,7 @@ void check_linear(Checker& c, int num_sms) {
 template <typename T>
 void check_cache_and_attention(Checker& c, int head_dim, int num_heads, int num_kv_heads, const std::vector<int>& contexts,
                                const std::vector<int>& query_lens, double scale_override = 0, float softcap = 0.f,
-                               int window = 0) {
+                               int window = 0, const std::vector<float>& alibi_slopes = {}) {
   const int layers = 2, layer = 1, block_size = 16;
   const KvLayout layout{layers, block_size, num_kv_heads, head_dim};
   const int num_seqs = int(contexts.size());
@@ -456,7 +572,7 @@ void check_cache_and_attention(Checker& c, int head_dim, int num_heads, int num_
   const std::string shape = "hd" + std::to_string(head_dim) + " heads " + std::to_string(num_heads) + "/" +
                             std::to_string(num_kv_heads) + " max ctx " + std::to_string(*std::max_element(contexts.begin(), contexts.end())) +
                             (softcap > 0.f ? " softcap " + std::to_string(softcap) + ", scale " + std::to_string(scale_override) : "") +
-                            (window > 0 ? " window " + std::to_string(window) : "");
+                            (window > 0 ? " window " + std::to_string(window) : "") + (alibi_slopes.empty() ? "" : " alibi");
   c.report("reshape_and_cache", dtype_name<T>(), shape + " (whole pool)", pool.read(), pool_ref, 0.0);
   // The released blocks (the engine's -1 entries) point at a spare block filled with NaN; restored before copy_blocks.
   const int released_block = order[num_blocks - 3];
@@ -474,6 +590,8 @@ void check_cache_and_attention(Checker& c, int head_dim, int num_heads, int num_
   AttentionRows attention_rows{rows, max_kv_len, seq_dev.get(), len_dev.get(), table_dev.get(), max_blocks};
   attention_rows.softcap = softcap;
   attention_rows.window = window;
+  DeviceArray<float> slopes_dev(alibi_slopes);
+  if (!alibi_slopes.empty()) attention_rows.alibi_slopes = slopes_dev.get();
   DeviceMemory workspace(std::max<size_t>(1, paged_attention_workspace_bytes(rows, num_heads, head_dim, max_kv_len)));
   auto out = DeviceArray<T>::poisoned(size_t(rows) * q_width);
   const double scale = scale_override > 0 ? scale_override : 1 / std::sqrt(double(head_dim));
@@ -498,6 +616,7 @@ void check_cache_and_attention(Checker& c, int head_dim, int num_heads, int num_
           dot += double(qkv[size_t(r) * width + h * head_dim + d]) * pool_ref[base + layout.key_offset(layer) + d];
         logits[t] = dot * scale;
         if (softcap > 0.f) logits[t] = softcap * std::tanh(logits[t] / softcap);  // Gemma 2
+        if (!alibi_slopes.empty()) logits[t] += double(alibi_slopes[h]) * (t - (row_kv_len[r] - 1));  // BLOOM, MPT
         max_logit = std::max(max_logit, logits[t]);
       }
       double total = 0;
@@ -834,6 +953,9 @@ void check_dtype(Checker& c, int num_sms) {
   check_cache_and_attention<T>(c, 32, 8, 4, {33, 2100}, {33, 1}, 0, 0.f, 300);
   check_cache_and_attention<T>(c, 32, 4, 2, {30, 700}, {30, 1}, 1 / std::sqrt(24.0), 0.5f, 16);
   check_cache_and_attention<T>(c, 12, 4, 2, {1, 45, 300}, {1, 45, 1}, 0, 0.f, 20);
+  // ALiBi (BLOOM, MPT): slopes 2^-1 .. 2^-8, decode rows past one partition and a causal prefill chunk; per-row and tiled
+  check_cache_and_attention<T>(c, 64, 8, 8, {1, 37, 700, 40}, {1, 1, 1, 40}, 0, 0.f, 0, {0.5f, 0.25f, 0.125f, 0.0625f, 0.03125f, 0.015625f, 0.0078125f, 0.00390625f});
+  check_layernorm_family<T>(c);
 }
 
 }  // namespace
