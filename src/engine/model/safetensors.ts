@@ -40,7 +40,7 @@ export const INDEX_FILE = 'model.safetensors.index.json'
 
 /** Parses one .safetensors file's header into TensorInfo with absolute offsets, validating dtypes and extents. */
 export function readSafetensorsHeader(path: string): TensorInfo[] {
-  const fd = openSync(path, 'r')
+  const fd = openModelFile(path)
   try {
     const fileSize = fstatSync(fd).size
     if (fileSize < 8) throw new ModelLoadError(`${path} is not a safetensors file (only ${fileSize} bytes).`)
@@ -74,6 +74,21 @@ export function readSafetensorsHeader(path: string): TensorInfo[] {
   }
 }
 
+/** Opens a checkpoint file for reading; a directory, or one that cannot be opened, is a ModelLoadError naming it (not EISDIR from a later read). */
+export function openModelFile(path: string): number {
+  let fd: number
+  try {
+    fd = openSync(path, 'r')
+  } catch (error) {
+    throw new ModelLoadError(`Cannot open ${path}: ${(error as Error).message}`, {cause: error})
+  }
+  if (!fstatSync(fd).isFile()) {
+    closeSync(fd)
+    throw new ModelLoadError(`${path} is not a file (a directory?): a checkpoint file was expected there.`)
+  }
+  return fd
+}
+
 function isJsonObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value)
 }
@@ -81,6 +96,7 @@ function isJsonObject(value: unknown): value is Record<string, unknown> {
 function parseEntry(path: string, name: string, entry: {dtype?: unknown; shape?: unknown; data_offsets?: unknown}, dataStart: number, fileSize: number): TensorInfo {
   const dtype = entry.dtype
   if (typeof dtype !== 'string' || !(SUPPORTED_DTYPES as string[]).includes(dtype)) {
+    if (dtype === undefined) throw new ModelLoadError(`${path}: tensor ${name} has no "dtype" (supported: ${SUPPORTED_DTYPES.join(', ')}).`)
     throw new ModelLoadError(`${path}: tensor ${name} has dtype ${quotedValue(dtype)}, which is not supported (supported: ${SUPPORTED_DTYPES.join(', ')}).`)
   }
   const shape = entry.shape

@@ -1,0 +1,47 @@
+// Model files scripts/cli-attacks.ts found ending in something other than a one-line error naming the file:
+// each case is the tiny test model with one file broken, loaded in-process.
+import assert from 'node:assert/strict'
+import {mkdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {join} from 'node:path'
+import {describe, it} from 'node:test'
+import {ModelLoadError} from '../src/engine/errors.js'
+import {loadModel} from '../src/engine/model/load-model.js'
+import {tinyScratch} from './support/tiny-scratch.js'
+
+const scratch = tinyScratch('pagedllm-model-file-hostile-')
+
+function loadError(pattern: RegExp): (error: unknown) => boolean {
+  return (error: unknown) => {
+    assert.ok(error instanceof ModelLoadError, `expected a ModelLoadError, got ${String(error)}`)
+    assert.match(error.message, pattern)
+    assert.ok(!error.message.includes('\n'), 'one line')
+    return true
+  }
+}
+
+/** The safetensors header of the tiny model with `edit` applied (same data). */
+function editSafetensorsHeader(dir: string, edit: (header: Record<string, any>) => void): void {
+  const path = join(dir, 'model.safetensors')
+  const bytes = readFileSync(path)
+  const length = Number(bytes.readBigUInt64LE(0))
+  const header = JSON.parse(bytes.subarray(8, 8 + length).toString('utf8'))
+  edit(header)
+  const text = Buffer.from(JSON.stringify(header))
+  const prefix = Buffer.alloc(8)
+  prefix.writeBigUInt64LE(BigInt(text.length))
+  writeFileSync(path, Buffer.concat([prefix, text, bytes.subarray(8 + length)]))
+}
+
+describe('safetensors files', () => {
+  it('model.safetensors that is a directory: named, not EISDIR from a read', async () => {
+    const dir = scratch.copy('st-dir')
+    rmSync(join(dir, 'model.safetensors'))
+    mkdirSync(join(dir, 'model.safetensors'))
+    await assert.rejects(loadModel(dir), loadError(/model\.safetensors is not a file/))
+  })
+  it('a tensor without a dtype says so (not "dtype undefined")', async () => {
+    const dir = scratch.copy('st-no-dtype')
+    editSafetensorsHeader(dir, (header) => delete header['model.embed_tokens.weight'].dtype)
+    await assert.rejects(loadModel(dir), loadError(/tensor model\.embed_tokens\.weight has no "dtype"/))
+  })
+})
