@@ -6,6 +6,7 @@ import {join} from 'node:path'
 import {describe, it} from 'node:test'
 import {ModelLoadError} from '../src/engine/errors.js'
 import {loadModel} from '../src/engine/model/load-model.js'
+import {llamaGgufBytes, SMALL_GGUF_SHAPE} from './support/llama-gguf.js'
 import {tinyScratch} from './support/tiny-scratch.js'
 
 const scratch = tinyScratch('pagedllm-model-file-hostile-')
@@ -43,5 +44,13 @@ describe('safetensors files', () => {
     const dir = scratch.copy('st-no-dtype')
     editSafetensorsHeader(dir, (header) => delete header['model.embed_tokens.weight'].dtype)
     await assert.rejects(loadModel(dir), loadError(/tensor model\.embed_tokens\.weight has no "dtype"/))
+  })
+})
+
+describe('GGUF files', () => {
+  it('one without general.architecture (a key of invalid UTF-8) says so, not \'"undefined" is not supported\'', async () => {
+    const path = join(scratch.dir, 'no-architecture.gguf')
+    writeFileSync(path, llamaGgufBytes(SMALL_GGUF_SHAPE, {metadata: {'general.architecture': undefined}}))
+    await assert.rejects(loadModel(path), loadError(/no-architecture\.gguf: the GGUF file has no general\.architecture key/))
   })
 })
