@@ -7,6 +7,7 @@ import {InvalidRequestError} from '../src/engine/errors.js'
 import {LLMEngine} from '../src/engine/llm-engine.js'
 import {ensureTestModel} from '../src/engine/model/test-model.js'
 import {makeSamplingParams} from '../src/engine/sampling-params.js'
+import {runCommand} from './support/run-command.js'
 
 let tiny = ''
 before(async () => {
@@ -46,5 +47,15 @@ describe('guided decoding specs from a file', () => {
     } finally {
       await engine.shutdown()
     }
+  })
+})
+
+describe('the command line', () => {
+  // Before: oclif took "--json=false" as --json and a second prompt "false", and ran both prompts as JSON.
+  it('a switch given a value (--json=false) is refused, not read as the switch plus a prompt "false"', async () => {
+    const {code, stdout, stderr} = await runCommand('generate', ['--model', tiny, '--json=false', 'hi'])
+    assert.equal(code, 2)
+    assert.equal(stdout, '')
+    assert.match(stderr, /^Error: --json=false cannot take a value: --json is a switch \(give --json, or leave it out\)\nUsage: /)
   })
 })
