@@ -1,7 +1,7 @@
 // Model files scripts/cli-attacks.ts found ending in something other than a one-line error naming the file:
 // each case is the tiny test model with one file broken, loaded in-process.
 import assert from 'node:assert/strict'
-import {mkdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {describe, it} from 'node:test'
 import {ModelLoadError} from '../src/engine/errors.js'
@@ -33,12 +33,25 @@ function editSafetensorsHeader(dir: string, edit: (header: Record<string, any>) 
   writeFileSync(path, Buffer.concat([prefix, text, bytes.subarray(8 + length)]))
 }
 
+describe('files that are not regular files', () => {
+  // A config.json linked to /dev/zero read for ever (and a FIFO's open blocked): every model file is now checked to be
+  // a regular file first. /dev/null stands in for both here, since the old reads of those never returned.
+  for (const name of ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'model.safetensors']) {
+    it(`${name} linked to a device is refused by name`, async () => {
+      const dir = scratch.copy(`device-${name}`)
+      rmSync(join(dir, name))
+      symlinkSync('/dev/null', join(dir, name))
+      await assert.rejects(loadModel(dir), loadError(new RegExp(`Cannot (read|open) \\S+/${name.replace('.', '\\.')}: it is not a regular file \\(a FIFO, socket or device\\)`)))
+    })
+  }
+})
+
 describe('safetensors files', () => {
   it('model.safetensors that is a directory: named, not EISDIR from a read', async () => {
     const dir = scratch.copy('st-dir')
     rmSync(join(dir, 'model.safetensors'))
     mkdirSync(join(dir, 'model.safetensors'))
-    await assert.rejects(loadModel(dir), loadError(/model\.safetensors is not a file/))
+    await assert.rejects(loadModel(dir), loadError(/Cannot open \S+\/model\.safetensors: it is not a regular file \(a directory\?\)/))
   })
   it('a tensor without a dtype says so (not "dtype undefined")', async () => {
     const dir = scratch.copy('st-no-dtype')

@@ -5,6 +5,7 @@ import {join, resolve, sep} from 'node:path'
 import {ModelLoadError, quotedValue} from '../errors.js'
 import type {BlockFormat} from './gguf-block-types.js'
 import {bf16BitsToFloat32, f16BitsToFloat32, float32ToBf16Bits, float32ToF16Bits} from './float-formats.js'
+import {openRegularFile, readRegularFile} from './regular-file.js'
 import {readTorchCheckpoint, readTorchShard, TORCH_INDEX_FILE, TORCH_SINGLE_FILE} from './torch-checkpoint.js'
 
 export type TensorDtype = 'F32' | 'F16' | 'BF16'
@@ -74,19 +75,13 @@ export function readSafetensorsHeader(path: string): TensorInfo[] {
   }
 }
 
-/** Opens a checkpoint file for reading; a directory, or one that cannot be opened, is a ModelLoadError naming it (not EISDIR from a later read). */
+/** Opens a checkpoint file for reading; a directory, FIFO or device, or one that cannot be opened, is a ModelLoadError naming it (not EISDIR from a later read, nor a read that never ends). */
 export function openModelFile(path: string): number {
-  let fd: number
   try {
-    fd = openSync(path, 'r')
+    return openRegularFile(path)
   } catch (error) {
     throw new ModelLoadError(`Cannot open ${path}: ${(error as Error).message}`, {cause: error})
   }
-  if (!fstatSync(fd).isFile()) {
-    closeSync(fd)
-    throw new ModelLoadError(`${path} is not a file (a directory?): a checkpoint file was expected there.`)
-  }
-  return fd
 }
 
 function isJsonObject(value: unknown): value is Record<string, unknown> {
@@ -147,7 +142,7 @@ export function readCheckpointTensors(dir: string): TensorInfo[] {
 function readShardedTensors(dir: string, indexPath: string, readShard: (path: string) => {tensors: TensorInfo[]; skipped?: Set<string>}): TensorInfo[] {
   let weightMap: unknown
   try {
-    weightMap = JSON.parse(readFileSync(indexPath, 'utf8')).weight_map
+    weightMap = JSON.parse(readRegularFile(indexPath).toString('utf8')).weight_map
   } catch (error) {
     throw new ModelLoadError(`Cannot parse ${indexPath}: ${(error as Error).message}`, {cause: error})
   }
