@@ -23,7 +23,7 @@ function commandBases(base: AttackBase, outDir: () => string): Record<string, {w
   const trace = {trace: 'synthetic', 'input-len': '8', 'output-len': '4', 'num-prompts': '2', policies: 'paged', 'num-blocks': '64', model: base.tiny, threads: '1'}
   return {
     generate: {words: ['generate'], flags: () => ({model: base.tiny, 'num-blocks': '64', 'max-tokens': '2', threads: '1'}), args: ['hi']},
-    bench: {words: ['bench'], flags: () => trace, args: []},
+    bench: {words: ['bench'], flags: () => ({...trace}), args: []},
     compare: {words: ['compare'], flags: () => ({...trace, 'request-rates': 'inf', out: outDir()}), args: []},
     serve: {words: ['serve'], flags: () => ({model: base.tiny, port: '0', 'num-blocks': '64', 'tokenizer-threads': '1', threads: '1'}), args: []},
   }

@@ -4,7 +4,7 @@
 // (exit 0; serve: listening and ready, then a clean SIGTERM) or in a clear error: a non-zero exit, never a signal,
 // and stderr with no stack frames, no native abort and an "Error:" line that is not an internal one (TypeError,
 // "Cannot read properties", ...). A child over 3 GiB of RSS is killed and reported (a hostile size was allocated).
-// Usage: npm run build:ts && npx tsx scripts/cli-attacks.ts [--only flags,prompts,models,gguf,traces] [--match TEXT] [--parallel 2] [--verbose]
+// Usage: npm run build:ts && npx tsx scripts/cli-attacks.ts [--only flags,prompts,models,gguf,traces] [--match REGEX] [--parallel 2] [--verbose]
 import {spawn} from 'node:child_process'
 import {mkdtempSync, readFileSync, rmSync} from 'node:fs'
 import {loadavg, tmpdir} from 'node:os'
@@ -40,7 +40,7 @@ const DEFAULT_TIMEOUT_MS = 60_000
 const RSS_LIMIT_KIB = 3 * 1024 * 1024
 
 /** Errors that come from deep code rather than a check that names the problem. */
-const INTERNAL_ERROR = /\b(TypeError|RangeError|ReferenceError|SyntaxError|AssertionError|EvalError)\b|Cannot read propert|Cannot set propert|is not a function|is not iterable|is not defined|Maximum call stack|Invalid (typed )?array length|Array buffer allocation failed|out of memory|\[object Object\]|undefined|^Error: (\w+ )?E[A-Z]{3,}:/
+const INTERNAL_ERROR = /\b(TypeError|RangeError|ReferenceError|SyntaxError|AssertionError|EvalError)\b|Cannot read propert|Cannot set propert|is not a function|is not iterable|is not defined|Maximum call stack|Invalid (typed )?array length|Array buffer allocation failed|out of memory|\[object Object\]|\b(is|has|got|dtype|value) "?undefined\b|^Error: (\w+ )?E[A-Z]{3,}:/
 const NATIVE_ABORT = /terminate called|Aborted|Segmentation fault|core dumped|std::|FATAL ERROR|Assertion .* failed|libc\+\+abi|Illegal instruction|Bus error/
 const STACK_FRAME = /^\s+at .+\(?.*:\d+:\d+\)?$|^\s+at [^\s]+ \(/m
 
@@ -122,7 +122,7 @@ async function main(): Promise<void> {
     ...(only.has('models') ? modelDirAttacks(base) : []),
     ...(only.has('gguf') ? await ggufAttacks(base) : []),
     ...(only.has('traces') ? traceAttacks(base) : []),
-  ].filter((attack) => !options.match || attack.name.includes(options.match))
+  ].filter((attack) => !options.match || new RegExp(options.match).test(attack.name))
   console.log(`${attacks.length} attacks, ${options.parallel} at a time (load ${loadavg().map((l) => l.toFixed(2)).join(' ')})`)
   const findings: string[] = []
   const counts = new Map<string, number>()
