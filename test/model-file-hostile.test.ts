@@ -4,21 +4,12 @@ import assert from 'node:assert/strict'
 import {mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {describe, it} from 'node:test'
-import {ModelLoadError} from '../src/engine/errors.js'
 import {loadModel} from '../src/engine/model/load-model.js'
 import {llamaGgufBytes, SMALL_GGUF_SHAPE} from './support/llama-gguf.js'
+import {loadError} from './support/load-error.js'
 import {tinyScratch} from './support/tiny-scratch.js'
 
 const scratch = tinyScratch('pagedllm-model-file-hostile-')
-
-function loadError(pattern: RegExp): (error: unknown) => boolean {
-  return (error: unknown) => {
-    assert.ok(error instanceof ModelLoadError, `expected a ModelLoadError, got ${String(error)}`)
-    assert.match(error.message, pattern)
-    assert.ok(!error.message.includes('\n'), 'one line')
-    return true
-  }
-}
 
 /** The safetensors header of the tiny model with `edit` applied (same data). */
 function editSafetensorsHeader(dir: string, edit: (header: Record<string, any>) => void): void {
