@@ -243,12 +243,15 @@ export function modelDirAttacks(base: AttackBase): CliAttack[] {
     ...shardCases(readFileSync(join(base.tiny, 'model.safetensors'))),
     ...tokenizerCases(read('tokenizer.json'), read('tokenizer_config.json')),
     ...generationConfigCases(),
+    // Linked to a device: a read of /dev/zero never ends.
+    ...['config.json', 'tokenizer.json', 'model.safetensors'].map((name): [string, Files] => [`${name} linked to /dev/zero`, {[name]: null}]),
   ]
   const attacks: CliAttack[] = []
   for (const [label, files] of cases) {
     const dir = mutatedDir(base.scratch, base.tiny, label, files)
     // "a directory" cases: the file's name is a directory.
     if (label.endsWith('a directory')) mkdirSync(join(dir, label.startsWith('config') ? 'config.json' : 'model.safetensors'))
+    if (label.endsWith('linked to /dev/zero')) symlinkSync('/dev/zero', join(dir, label.split(' ')[0]!))
     const chat = /template|tokenizer_config/.test(label) ? ['--chat'] : []
     attacks.push({cls: 'models', name: `generate: ${label}`, args: ['generate', '--model', dir, '--num-blocks', '64', '--max-tokens', '3', '--threads', '1', ...chat, 'hello there'], timeoutMs: 60_000})
     // The same loaders under serve (which must stop, not serve half a model) and bench, for a sample.
