@@ -54,9 +54,10 @@ interface Outcome {
   peakRssKiB: number
 }
 
-function runAttack(attack: CliAttack): Promise<Outcome> {
+/** `cwd`: the scratch directory, so outputs a hostile value names as a relative path (--json -1, --out 0) land there. */
+function runAttack(attack: CliAttack, cwd: string): Promise<Outcome> {
   const started = performance.now()
-  const child = spawn(process.execPath, [join(ROOT, 'bin/run.js'), ...attack.args], {cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'], env: {...process.env, NO_COLOR: '1', FORCE_COLOR: '0'}})
+  const child = spawn(process.execPath, [join(ROOT, 'bin/run.js'), ...attack.args], {cwd, stdio: ['pipe', 'pipe', 'pipe'], env: {...process.env, NO_COLOR: '1', FORCE_COLOR: '0'}})
   let stdout = ''
   let stderr = ''
   let timedOut = false
@@ -134,7 +135,7 @@ async function main(): Promise<void> {
       while (next < attacks.length) {
         const attack = attacks[next++]!
         counts.set(attack.cls, (counts.get(attack.cls) ?? 0) + 1)
-        const outcome = await runAttack(attack)
+        const outcome = await runAttack(attack, scratch)
         if (next % 50 === 0) console.log(`  ... ${next} of ${attacks.length} started, ${((performance.now() - started) / 1000).toFixed(0)} s (load ${loadavg()[0]!.toFixed(2)})`)
         if (outcome.ms > slowest.ms) slowest = {ms: outcome.ms, name: attack.name}
         const problem = judge(attack, outcome)
