@@ -40,7 +40,7 @@ const DEFAULT_TIMEOUT_MS = 60_000
 const RSS_LIMIT_KIB = 3 * 1024 * 1024
 
 /** Errors that come from deep code rather than a check that names the problem. */
-const INTERNAL_ERROR = /\b(TypeError|RangeError|ReferenceError|SyntaxError|AssertionError|EvalError)\b|Cannot read propert|Cannot set propert|is not a function|is not iterable|is not defined|Maximum call stack|Invalid (typed )?array length|Array buffer allocation failed|out of memory|\[object Object\]|\b(is|has|got|dtype|value) "?undefined\b|^Error: (\w+ )?E[A-Z]{3,}:/
+const INTERNAL_ERROR = /\b(TypeError|RangeError|ReferenceError|SyntaxError|AssertionError|EvalError)\b|Cannot read propert|Cannot set propert|is not a function|is not iterable|is not defined|Maximum call stack|Invalid (typed )?array length|Array buffer allocation failed|out of memory|\[object Object\]|\b(has|got|dtype|value) "?undefined\b|^Error: (\w+ )?E[A-Z]{3,}:/
 const NATIVE_ABORT = /terminate called|Aborted|Segmentation fault|core dumped|std::|FATAL ERROR|Assertion .* failed|libc\+\+abi|Illegal instruction|Bus error/
 const STACK_FRAME = /^\s+at .+\(?.*:\d+:\d+\)?$|^\s+at [^\s]+ \(/m
 
