@@ -3,22 +3,14 @@ import assert from 'node:assert/strict'
 import {readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {describe, it} from 'node:test'
-import {InvalidRequestError, ModelLoadError} from '../src/engine/errors.js'
+import {InvalidRequestError} from '../src/engine/errors.js'
 import {loadModel} from '../src/engine/model/load-model.js'
 import {parseModelConfig} from '../src/engine/model/model-config.js'
 import {runCommand} from './support/run-command.js'
+import {loadError} from './support/load-error.js'
 import {tinyScratch} from './support/tiny-scratch.js'
 
 const scratch = tinyScratch('pagedllm-hostile-files-')
-
-function loadError(pattern: RegExp): (error: unknown) => boolean {
-  return (error: unknown) => {
-    assert.ok(error instanceof ModelLoadError, `expected a ModelLoadError, got ${String(error)}`)
-    assert.match(error.message, pattern)
-    assert.ok(!error.message.includes('\n'), 'one line')
-    return true
-  }
-}
 
 function editJson(path: string, edit: (json: Record<string, any>) => void): void {
   const json = JSON.parse(readFileSync(path, 'utf8'))

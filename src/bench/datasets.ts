@@ -1,5 +1,5 @@
 // Reads ShareGPT- and Alpaca-format JSON files into (prompt, reference completion) text pairs.
-import {readFileSync} from 'node:fs'
+import {readRegularFile} from '../engine/model/regular-file.js'
 import {InvalidRequestError} from '../engine/errors.js'
 
 export type DatasetFormat = 'sharegpt' | 'alpaca'
@@ -65,7 +65,7 @@ export function pairsFromRecords(records: unknown[], format: DatasetFormat): Pro
 export function readDatasetPairs(path: string): DatasetPairs {
   let records: unknown
   try {
-    records = JSON.parse(readFileSync(path, 'utf8'))
+    records = JSON.parse(readRegularFile(path).toString('utf8'))
   } catch (error) {
     throw new InvalidRequestError(`cannot read dataset ${path}: ${(error as Error).message}`, {param: 'dataset'})
   }

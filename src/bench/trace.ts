@@ -1,5 +1,6 @@
 // Request traces (prompt/output token lengths): vLLM's filter rules, summary statistics, seeded sampling.
 import {readFileSync} from 'node:fs'
+import {readRegularFile} from '../engine/model/regular-file.js'
 import {InvalidRequestError} from '../engine/errors.js'
 import type {PromptCompletionPair} from './datasets.js'
 import {BenchRandom} from './random.js'
@@ -116,7 +117,7 @@ export function parseTraceJsonl(text: string, source = 'trace'): TraceRequest[] 
 export function readTraceFile(path: string): TraceRequest[] {
   let text: string
   try {
-    text = readFileSync(path, 'utf8')
+    text = readRegularFile(path).toString('utf8')
   } catch (error) {
     throw new InvalidRequestError(`--trace ${path}: cannot read it (${(error as Error).message})`, {param: 'trace'})
   }

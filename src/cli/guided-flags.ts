@@ -1,6 +1,7 @@
 // `generate`'s constraint flags (--json-schema, --regex, --choice, --grammar) and the GuidedSpec they make.
 import {Flags} from '@oclif/core'
-import {existsSync, readFileSync} from 'node:fs'
+import {existsSync} from 'node:fs'
+import {readRegularFile} from '../engine/model/regular-file.js'
 import {InvalidRequestError} from '../engine/errors.js'
 import type {GuidedSpec} from '../engine/guided/guided-spec.js'
 
@@ -39,7 +40,7 @@ export function guidedSpecFromFlags(flags: {'json-schema'?: string; regex?: stri
 
 function readFlagFile(path: string, flag: string): string {
   try {
-    return readFileSync(path, 'utf8')
+    return readRegularFile(path).toString('utf8')
   } catch (error) {
     throw new InvalidRequestError(`--${flag}: cannot read ${path}: ${(error as Error).message}`, {param: flag})
   }

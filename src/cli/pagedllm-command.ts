@@ -28,6 +28,7 @@ export abstract class PagedLLMCommand extends Command {
     options?: Interfaces.Input<F, B, A>,
     argv?: string[],
   ): Promise<Interfaces.ParserOutput<F, B, A>> {
+    refuseBooleanFlagValues(options?.flags ?? {}, argv ?? this.argv)
     const parsed = await super.parse(options, argv)
     const empty = Object.entries(parsed.flags).find(([, value]) => value === '' || (Array.isArray(value) && value.includes('')))
     if (empty) throw new Errors.CLIError(`Flag --${empty[0]} cannot be empty`)
@@ -71,5 +72,21 @@ export abstract class PagedLLMCommand extends Command {
       return arg.required || arg.ignoreStdin ? shown : `[${shown}]`
     })
     return `Usage: ${[command, ...args, '[FLAGS]'].join(' ')}   (all flags: ${command} --help)`
+  }
+}
+
+/**
+ * oclif reads "--json=false" as --json followed by the argument "false": the switch turned on and, for `generate`, an
+ * extra prompt "false" (for `serve`, a model named "false"). A switch takes no value: refused, naming the spelling.
+ */
+function refuseBooleanFlagValues(flags: Record<string, {type?: string; allowNo?: boolean; char?: string}>, argv: readonly string[]): void {
+  for (const word of argv) {
+    if (word === '--') return
+    const match = /^--(no-)?([^=]+)=/.exec(word)
+    const flag = match ? flags[match[2]!] : undefined
+    if (!match || flag?.type !== 'boolean' || (match[1] && !flag.allowNo)) continue
+    const name = match[2]!
+    const spelled = flag.allowNo ? `--${name} or --no-${name}` : `--${name}, or leave it out`
+    throw new Errors.CLIError(`Flag ${word} cannot take a value: --${name} is a switch (give ${spelled})`)
   }
 }

@@ -18,6 +18,7 @@ import {OutputProcessor} from './output-processor.js'
 import {Scheduler} from './scheduler.js'
 import {makeSpeculator} from './spec-decode/draft-model.js'
 import type {Speculator} from './spec-decode/speculator.js'
+import {checkBlocksFitHost} from './host-memory-check.js'
 
 export interface EngineParts {
   model: LoadedModel
@@ -56,6 +57,8 @@ export async function buildEngineParts(config: EngineConfig): Promise<EnginePart
   const weightFormat = config.quantization ?? (config.weightDtype === 'auto' ? autoFormat : config.weightDtype)
   const {numBlocks, blockBytes, maxModelLen, notes} = planKvPool(config, model, device.device)
   const numSwapBlocks = Math.floor(config.swapSpaceBytes / blockBytes)
+  if (device.device === 'cpu') checkBlocksFitHost('KV cache', numBlocks, blockBytes, config.numBlocks === undefined ? 'kv-memory' : 'num-blocks')
+  checkBlocksFitHost('swap space', numSwapBlocks, blockBytes, 'swap-space')
   const native = await loadNativeModel({
     config: model.config,
     tensors: model.tensors,

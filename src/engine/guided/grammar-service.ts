@@ -11,7 +11,7 @@ import {compileInWorker} from './compile-in-worker.js'
 import {vocabInfoOf, type VocabInfo} from './grammar-compiler.js'
 import {GrammarHost, type HostRequest} from './grammar-host.js'
 import type {MaskBudget, StepItem, WorkerReply} from './grammar-worker.js'
-import {guidedKey, type GuidedSpec} from './guided-spec.js'
+import {checkGuidedSpec, guidedKey, type GuidedSpec} from './guided-spec.js'
 import {SharedCompiles} from './shared-compiles.js'
 
 /** Worker threads at most; each holds its own tokenizer tables (built once, about a second at 32k tokens). */
@@ -102,6 +102,9 @@ export class GrammarService {
    * no other request waits for it.
    */
   async compile(spec: GuidedSpec, signal?: AbortSignal): Promise<void> {
+    // Checked before its key is built: the key walks the schema recursively, and a schema nested thousands deep (a
+    // --json-schema file; the server's bodies are bounded) would overflow the stack there instead of being refused.
+    checkGuidedSpec(spec)
     if (this.isCompiled(spec)) return
     try {
       await this.sharedCompiles.join(guidedKey(spec), (stop) => this.compileOnce(spec, stop), signal)

@@ -75,6 +75,7 @@ function plain(value: GgufValue | undefined): unknown {
 /** The file's general.architecture, refused unless it is one of GGUF_ARCHITECTURES. */
 function ggufArchitecture(file: GgufFile): string {
   const arch = file.metadata.get('general.architecture')
+  if (arch === undefined) throw new ModelLoadError(`${file.path}: the GGUF file has no general.architecture key, so its model cannot be known.`)
   if (typeof arch !== 'string' || GGUF_ARCHITECTURES[arch] === undefined) {
     const why = typeof arch === 'string' && GGUF_NEAR_MISSES[arch] ? ` (${GGUF_NEAR_MISSES[arch]})` : ''
     throw new ModelLoadError(

@@ -1,5 +1,6 @@
 // Builds the tokenizer.json transformers builds from GPT-2-style "slow" tokenizer files: vocab.json + merges.txt.
-import {existsSync, readFileSync, statSync} from 'node:fs'
+import {existsSync} from 'node:fs'
+import {readRegularFile} from './regular-file.js'
 import {join} from 'node:path'
 import {ModelLoadError, quotedValue} from '../errors.js'
 import {specialTokensPostProcessor} from './byte-level-bpe.js'
@@ -81,9 +82,7 @@ function classOfModelType(dir: string): string {
 /** A file's text: bounded in size and valid UTF-8, or a ModelLoadError naming it. */
 function readTextFile(path: string): string {
   try {
-    const size = statSync(path).size
-    if (size > MAX_FILE_BYTES) throw new Error(`it has ${size} bytes, more than the ${MAX_FILE_BYTES} a tokenizer file may have`)
-    return new TextDecoder('utf-8', {fatal: true}).decode(readFileSync(path))
+    return new TextDecoder('utf-8', {fatal: true}).decode(readRegularFile(path, MAX_FILE_BYTES))
   } catch (error) {
     throw new ModelLoadError(`Cannot read ${path}: ${(error as Error).message}`, {cause: error})
   }

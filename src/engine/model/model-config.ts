@@ -1,5 +1,6 @@
 // Turns a Hugging Face config.json (+ generation_config.json) into the engine's ModelConfig, rejecting what we cannot run.
-import {existsSync, readFileSync} from 'node:fs'
+import {existsSync} from 'node:fs'
+import {readRegularFile} from './regular-file.js'
 import {join} from 'node:path'
 import {ModelLoadError, quotedValue} from '../errors.js'
 import {ARCHITECTURES, NEAR_MISSES, SUPPORTED_ARCHITECTURES, gemma2Features, gemmaEmbeddingScale, parseActivation} from './architectures.js'
@@ -88,9 +89,15 @@ export function readModelConfig(dir: string): ModelConfig {
 }
 
 export function readJsonObject(path: string): Json {
+  let text: string
+  try {
+    text = readRegularFile(path).toString('utf8')
+  } catch (error) {
+    throw new ModelLoadError(`Cannot read ${path}: ${(error as Error).message}`, {cause: error})
+  }
   let parsed: unknown
   try {
-    parsed = JSON.parse(readFileSync(path, 'utf8'))
+    parsed = JSON.parse(text)
   } catch (error) {
     throw new ModelLoadError(`Cannot parse ${path} as JSON: ${(error as Error).message}`, {cause: error})
   }

@@ -5,6 +5,7 @@ import {join, resolve, sep} from 'node:path'
 import {ModelLoadError, quotedValue} from '../errors.js'
 import type {BlockFormat} from './gguf-block-types.js'
 import {bf16BitsToFloat32, f16BitsToFloat32, float32ToBf16Bits, float32ToF16Bits} from './float-formats.js'
+import {openRegularFile, readRegularFile} from './regular-file.js'
 import {readTorchCheckpoint, readTorchShard, TORCH_INDEX_FILE, TORCH_SINGLE_FILE} from './torch-checkpoint.js'
 
 export type TensorDtype = 'F32' | 'F16' | 'BF16'
@@ -40,7 +41,7 @@ export const INDEX_FILE = 'model.safetensors.index.json'
 
 /** Parses one .safetensors file's header into TensorInfo with absolute offsets, validating dtypes and extents. */
 export function readSafetensorsHeader(path: string): TensorInfo[] {
-  const fd = openSync(path, 'r')
+  const fd = openModelFile(path)
   try {
     const fileSize = fstatSync(fd).size
     if (fileSize < 8) throw new ModelLoadError(`${path} is not a safetensors file (only ${fileSize} bytes).`)
@@ -74,6 +75,15 @@ export function readSafetensorsHeader(path: string): TensorInfo[] {
   }
 }
 
+/** Opens a checkpoint file for reading; a directory, FIFO or device, or one that cannot be opened, is a ModelLoadError naming it (not EISDIR from a later read, nor a read that never ends). */
+export function openModelFile(path: string): number {
+  try {
+    return openRegularFile(path)
+  } catch (error) {
+    throw new ModelLoadError(`Cannot open ${path}: ${(error as Error).message}`, {cause: error})
+  }
+}
+
 function isJsonObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value)
 }
@@ -81,6 +91,7 @@ function isJsonObject(value: unknown): value is Record<string, unknown> {
 function parseEntry(path: string, name: string, entry: {dtype?: unknown; shape?: unknown; data_offsets?: unknown}, dataStart: number, fileSize: number): TensorInfo {
   const dtype = entry.dtype
   if (typeof dtype !== 'string' || !(SUPPORTED_DTYPES as string[]).includes(dtype)) {
+    if (dtype === undefined) throw new ModelLoadError(`${path}: tensor ${name} has no "dtype" (supported: ${SUPPORTED_DTYPES.join(', ')}).`)
     throw new ModelLoadError(`${path}: tensor ${name} has dtype ${quotedValue(dtype)}, which is not supported (supported: ${SUPPORTED_DTYPES.join(', ')}).`)
   }
   const shape = entry.shape
@@ -131,7 +142,7 @@ export function readCheckpointTensors(dir: string): TensorInfo[] {
 function readShardedTensors(dir: string, indexPath: string, readShard: (path: string) => {tensors: TensorInfo[]; skipped?: Set<string>}): TensorInfo[] {
   let weightMap: unknown
   try {
-    weightMap = JSON.parse(readFileSync(indexPath, 'utf8')).weight_map
+    weightMap = JSON.parse(readRegularFile(indexPath).toString('utf8')).weight_map
   } catch (error) {
     throw new ModelLoadError(`Cannot parse ${indexPath}: ${(error as Error).message}`, {cause: error})
   }

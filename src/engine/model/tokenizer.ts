@@ -1,6 +1,7 @@
 // The model's tokenizer: tokenizer.json (or what transformers builds from older files) via @huggingface/tokenizers plus the chat template (chat-template.ts).
 import {Tokenizer as HfTokenizer} from '@huggingface/tokenizers'
-import {existsSync, readFileSync} from 'node:fs'
+import {existsSync} from 'node:fs'
+import {readRegularFile} from './regular-file.js'
 import {join} from 'node:path'
 import {InvalidRequestError, ModelLoadError, quotedValue} from '../errors.js'
 import {isGgufFile, readGguf} from './gguf-file.js'
@@ -58,7 +59,7 @@ export class Tokenizer {
     const tokenizerJson = readTokenizerJson(dir, tokenizerConfig)
     // Newer checkpoints keep the template in its own file instead of tokenizer_config.json.
     const templatePath = join(dir, 'chat_template.jinja')
-    const templateFile = existsSync(templatePath) ? readTemplateFile(templatePath) : null
+    const templateFile = existsSync(templatePath) ? readModelFileBytes(templatePath).toString('utf8') : null
     return new Tokenizer(tokenizerJson, tokenizerConfig, {...options, chatTemplate: templateFile})
   }
 
@@ -187,7 +188,7 @@ function readTokenizerJson(dir: string, tokenizerConfig: Json): Json {
   }
   if (hasGpt2VocabFiles(dir)) return gpt2VocabFilesTokenizerJson(dir, tokenizerConfig)
   const modelPath = join(dir, 'tokenizer.model')
-  if (existsSync(modelPath)) return sentencePieceTokenizerJson(readSentencePieceModel(readFileSync(modelPath), modelPath), modelPath)
+  if (existsSync(modelPath)) return sentencePieceTokenizerJson(readSentencePieceModel(readModelFileBytes(modelPath), modelPath), modelPath)
   throw new ModelLoadError(
     `No tokenizer.json (nor ${VOCAB_FILE} + ${MERGES_FILE}, nor a SentencePiece tokenizer.model) in ${dir}: the model directory needs its tokenizer.`,
   )
@@ -238,10 +239,10 @@ function tokenContent(value: unknown): string {
   return ''
 }
 
-/** chat_template.jinja, whose read errors (a directory, no permission) name the file like every other model file's. */
-function readTemplateFile(path: string): string {
+/** chat_template.jinja or tokenizer.model, whose read errors (a directory, no permission, a FIFO) name the file like every other model file's. */
+function readModelFileBytes(path: string): Buffer {
   try {
-    return readFileSync(path, 'utf8')
+    return readRegularFile(path)
   } catch (error) {
     throw new ModelLoadError(`Cannot read ${path}: ${(error as Error).message}`, {cause: error})
   }

@@ -1,11 +1,12 @@
 // Reads a PyTorch checkpoint (torch.save's zip format: pytorch_model.bin, *.pt) into the TensorInfo the safetensors path
 // makes: each tensor's file, byte offset, dtype and shape, read in place from its stored zip entry. The pickle goes
 // through the restricted unpickler (torch-pickle.ts); only flat state dicts of contiguous little-endian tensors load.
-import {closeSync, openSync, readSync} from 'node:fs'
+import {closeSync, readSync} from 'node:fs'
 import {resolve} from 'node:path'
 import {ModelLoadError, shownName} from '../errors.js'
 import {isTensor, PickleDict, unpickleCheckpoint, type PickledTensor} from './torch-pickle.js'
 import {readFileBytes, type TensorDtype, type TensorInfo} from './safetensors.js'
+import {openRegularFile} from './regular-file.js'
 import {readZipEntries, storedEntry, type ZipEntry} from './zip-entries.js'
 
 export const TORCH_SINGLE_FILE = 'pytorch_model.bin'
@@ -50,7 +51,12 @@ export function readTorchShard(path: string): {tensors: TensorInfo[]; skipped: S
 
 /** Pre-1.6 torch.save files (a bare pickle, or a tar before that) and anything not a zip, refused by what they are. */
 function refuseOtherFormats(path: string): void {
-  const fd = openSync(path, 'r')
+  let fd: number
+  try {
+    fd = openRegularFile(path)
+  } catch (error) {
+    throw new ModelLoadError(`Cannot open ${path}: ${(error as Error).message}`, {cause: error})
+  }
   const head = Buffer.alloc(262)
   try {
     readSync(fd, head, 0, head.length, 0)
