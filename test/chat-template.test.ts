@@ -69,6 +69,14 @@ describe("transformers' template variables", () => {
     assert.throws(() => render("{{ raise_exception('Only user and assistant roles') }}"), (error: Error) => error instanceof InvalidRequestError && /Only user and assistant roles/.test(error.message))
   })
 
+  it('a macro that recurses without end is a 400 saying the recursion is too deep; one that ends still renders', () => {
+    const tooDeep = (error: Error) => error instanceof InvalidRequestError && /^The chat template rejected these messages: .*recursion too deep/.test(error.message)
+    assert.throws(() => render('{% macro f(x) %}{{ f(x) }}{% endmacro %}{{ f(1) }}'), tooDeep)
+    assert.throws(() => render('{% macro f() %}{% call f() %}{% endcall %}{% endmacro %}{{ f() }}'), tooDeep)
+    // 100 levels: as deep as jinja2 itself renders (it raises RecursionError near 150).
+    assert.equal(render('{% macro f(n) %}{% if n > 0 %}{{ f(n - 1) }}{% else %}done{% endif %}{% endmacro %}{{ f(100) }}'), 'done')
+  })
+
   it('strftime_now formats like Python in the C locale', () => {
     const date = new Date(2025, 2, 7, 15, 4, 5)
     assert.equal(strftime(date, '%Y|%y|%m|%d|%e|%b|%B|%a|%A|%H|%I|%p|%M|%S|%j|%%|%d %b %Y|%B %d, %Y'), '2025|25|03|07| 7|Mar|March|Fri|Friday|15|03|PM|04|05|066|%|07 Mar 2025|March 07, 2025')

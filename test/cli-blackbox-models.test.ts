@@ -46,10 +46,11 @@ describe('a chat template cannot hang or exhaust the process', () => {
     assert.throws(() => render('{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}'), /ran for more than 5 s/)
   })
 
-  it('generate --chat: a template that raises, loops or writes megabytes is one error line, exit 2', {timeout: 80_000}, async () => {
+  it('generate --chat: a template that raises, loops, recurses or writes megabytes is one error line, exit 2', {timeout: 80_000}, async () => {
     const cases: [string, string, RegExp][] = [
       ['raise', "{{ raise_exception('no system role') }}", /The chat template rejected these messages: no system role/],
       ['range', '{% for i in range(10**9) %}x{% endfor %}', /range\(\) of 1000000000 items/],
+      ['recursion', '{% macro f(x) %}{{ f(x) }}{% endmacro %}{{ f(1) }}', /The chat template rejected these messages: .*recursion too deep/],
       // 9M characters render within the limits, but the tiny model's 512 tokens hold far fewer: refused by size, not tokenized for a minute.
       ['huge', "{{ 'x' * 9000000 }}", /maximum context length is 512 tokens\. However, your prompt is 9000000 bytes of text/],
     ]

@@ -70,7 +70,10 @@ export class ChatTemplate {
       for (const [name, value] of Object.entries(variables)) environment.set(name, value)
       return runTemplate(this.template.parsed, environment)
     } catch (error) {
-      throw new InvalidRequestError(`The chat template rejected these messages: ${(error as Error).message}`, {param: 'messages', cause: error})
+      // The depth limit (template-budget.ts) should stop recursion first; a stack still exhausted is named as such.
+      const stackExhausted = error instanceof RangeError && /call stack/i.test(error.message)
+      const cause = stackExhausted ? 'recursion too deep: the render exhausted the stack' : (error as Error).message
+      throw new InvalidRequestError(`The chat template rejected these messages: ${cause}`, {param: 'messages', cause: error})
     }
   }
 }

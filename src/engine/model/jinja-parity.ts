@@ -79,7 +79,13 @@ parity.evaluate = function (node, environment) {
   }
   const budget = budgetOf(this)
   budget.tick()
-  const value = library.evaluate.call(this, node, environment)
+  budget.enter()
+  let value: Value
+  try {
+    value = library.evaluate.call(this, node, environment)
+  } finally {
+    budget.leave()
+  }
   if (value.type === 'StringValue') budget.checkSize((value.value as string).length, 'string')
   else if (value.type === 'ArrayValue') budget.checkSize((value.value as Value[]).length, 'list')
   return value

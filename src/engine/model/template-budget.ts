@@ -6,6 +6,13 @@ export const TEMPLATE_DEADLINE_MS = 5_000
 export const MAX_TEMPLATE_STRING = 10_000_000
 /** The most characters a render's blocks may write in all (loops included): far beyond any context's prompt. */
 export const MAX_TEMPLATE_WRITTEN = 64_000_000
+/**
+ * The most template nodes one evaluation may sit inside (a macro call is a few levels; jinja2 itself stops a macro
+ * that recursed about 150 times with RecursionError). Past it a macro that calls itself without end would exhaust
+ * the JS stack, which @huggingface/jinja reports as "Cannot call something that is not a function"; the heaviest
+ * macro bodies measured overflow Node's default stack near 1,400 levels, so this stays well below.
+ */
+export const MAX_TEMPLATE_DEPTH = 800
 /** The most items one list may hold (range() included: Python's is lazy, ours a list); no real template counts this far. */
 export const MAX_TEMPLATE_LIST = 1_000_000
 
@@ -14,11 +21,23 @@ export class RenderBudget {
   private readonly deadline = Date.now() + TEMPLATE_DEADLINE_MS
   private written = 0
   private evaluations = 0
+  private depth = 0
 
   /** Called on every node evaluated; the clock is read every 1,024 of them. */
   tick(): void {
     if ((++this.evaluations & 1023) === 0 && Date.now() > this.deadline)
       throw new Error(`the chat template ran for more than ${TEMPLATE_DEADLINE_MS / 1000} s (a loop that does not end?)`)
+  }
+
+  /** Around each node's evaluation: nesting past MAX_TEMPLATE_DEPTH (recursion without end) is refused. */
+  enter(): void {
+    if (this.depth >= MAX_TEMPLATE_DEPTH)
+      throw new Error(`the chat template nests more than ${MAX_TEMPLATE_DEPTH} levels deep: recursion too deep (a macro that calls itself without end?)`)
+    this.depth++
+  }
+
+  leave(): void {
+    this.depth--
   }
 
   /** A value just computed: a string past MAX_TEMPLATE_STRING characters or a list past MAX_TEMPLATE_LIST items is refused. */
