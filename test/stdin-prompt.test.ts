@@ -35,7 +35,7 @@ describe('promptsFromArgs', () => {
     await assert.rejects(promptsFromArgs([], pipe([])), {message: 'Missing 1 required arg: prompt (and stdin is empty)', parse: {}})
     await assert.rejects(promptsFromArgs([], pipe(['\n'])), {message: 'Missing 1 required arg: prompt (and stdin is empty)'})
     await assert.rejects(promptsFromArgs(['a', '-'], pipe([])), {message: 'the prompt "-" reads stdin, and stdin is empty'})
-    await assert.rejects(promptsFromArgs([], pipe([Buffer.from([0x68, 0xff, 0xfe, 0x00])])), {message: 'the prompt on stdin is not UTF-8 text (4 bytes; binary input?)'})
+    await assert.rejects(promptsFromArgs([], pipe([Buffer.from([0x68, 0xff, 0xfe, 0x00])])), {message: 'the prompt on stdin is not UTF-8 text: invalid byte 0xff at byte offset 1 of 4 (binary input?)'})
     const mib = Buffer.alloc(1024 * 1024, 0x61)
     await assert.rejects(promptsFromArgs([], pipe(Array.from({length: MAX_STDIN_BYTES / mib.length + 1}, () => mib), {end: false})), {message: 'the prompt on stdin is over 64 MiB, far more text than any context holds'})
     await assert.rejects(promptsFromArgs([], pipe([], {tty: true})), {message: 'Missing 1 required arg: prompt (or pipe the prompt text on stdin)', parse: {}})

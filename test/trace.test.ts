@@ -79,6 +79,14 @@ describe('pairing and filter rules', () => {
     assert.equal(dataset.format, 'alpaca')
     assert.equal(dataset.records, 1)
   })
+
+  it('refuses a dataset file that is not UTF-8, naming the file and the byte offset', () => {
+    mkdirSync(new URL('../.cache/', import.meta.url), {recursive: true})
+    const path = fileURLToPath(new URL('../.cache/trace-test-latin1.json', import.meta.url))
+    // "café" saved as Latin-1: 0xe9 at byte 21 would otherwise be read as U+FFFD.
+    writeFileSync(path, Buffer.concat([Buffer.from('[{"instruction": "caf'), Buffer.from([0xe9]), Buffer.from('", "output": "x"}]')]))
+    assert.throws(() => readDatasetPairs(path), {name: 'InvalidRequestError', message: `cannot read dataset ${path}: not UTF-8 text: invalid byte 0xe9 at byte offset 21 of 40`})
+  })
 })
 
 describe('GPT-2-style tokenizer from a GGUF vocab (a file made here)', () => {

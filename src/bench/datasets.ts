@@ -1,6 +1,7 @@
 // Reads ShareGPT- and Alpaca-format JSON files into (prompt, reference completion) text pairs.
 import {readRegularFile} from '../engine/model/regular-file.js'
 import {InvalidRequestError} from '../engine/errors.js'
+import {decodeUtf8Strictly} from '../engine/strict-utf8.js'
 
 export type DatasetFormat = 'sharegpt' | 'alpaca'
 
@@ -65,7 +66,7 @@ export function pairsFromRecords(records: unknown[], format: DatasetFormat): Pro
 export function readDatasetPairs(path: string): DatasetPairs {
   let records: unknown
   try {
-    records = JSON.parse(readRegularFile(path).toString('utf8'))
+    records = JSON.parse(decodeUtf8Strictly(readRegularFile(path)))
   } catch (error) {
     throw new InvalidRequestError(`cannot read dataset ${path}: ${(error as Error).message}`, {param: 'dataset'})
   }

@@ -1,6 +1,7 @@
 // `generate`'s prompt from stdin (no PROMPT argument, or "-"): read to the end, strict UTF-8, bounded, one prompt.
 import type {Readable} from 'node:stream'
 import {InvalidRequestError} from '../engine/errors.js'
+import {decodeUtf8Strictly} from '../engine/strict-utf8.js'
 
 /** Far beyond any context's text (a 1M-token prompt is a few MB); past it the input is a mistake, not a prompt. */
 export const MAX_STDIN_BYTES = 64 * 1024 * 1024
@@ -13,8 +14,6 @@ export const MAX_STDIN_BYTES = 64 * 1024 * 1024
 export const STDIN_FIRST_DATA_MS = 2000
 
 type Input = Readable & {isTTY?: boolean}
-
-const strictUtf8 = new TextDecoder('utf-8', {fatal: true})
 
 /** An error that prints with the command's usage line, as oclif's own parse errors do (PagedLLMCommand.catch). */
 function commandLineError(message: string): Error {
@@ -45,9 +44,9 @@ async function readStdinPrompt(stdin: Input, firstDataMs: number | null): Promis
   const bytes = await readAll(stdin, firstDataMs)
   let text: string
   try {
-    text = strictUtf8.decode(bytes)
-  } catch {
-    throw new InvalidRequestError(`the prompt on stdin is not UTF-8 text (${bytes.length} bytes; binary input?)`, {param: 'prompt'})
+    text = decodeUtf8Strictly(bytes)
+  } catch (error) {
+    throw new InvalidRequestError(`the prompt on stdin is ${(error as Error).message} (binary input?)`, {param: 'prompt'})
   }
   return text.replace(/\r?\n$/, '')
 }
