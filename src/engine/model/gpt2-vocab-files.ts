@@ -5,6 +5,7 @@ import {join} from 'node:path'
 import {ModelLoadError, quotedValue} from '../errors.js'
 import {specialTokensPostProcessor} from './byte-level-bpe.js'
 import {readJsonObject} from './model-config.js'
+import {decodeUtf8Strictly} from '../strict-utf8.js'
 
 type Json = Record<string, unknown>
 
@@ -82,7 +83,7 @@ function classOfModelType(dir: string): string {
 /** A file's text: bounded in size and valid UTF-8, or a ModelLoadError naming it. */
 function readTextFile(path: string): string {
   try {
-    return new TextDecoder('utf-8', {fatal: true}).decode(readRegularFile(path, MAX_FILE_BYTES))
+    return decodeUtf8Strictly(readRegularFile(path, MAX_FILE_BYTES))
   } catch (error) {
     throw new ModelLoadError(`Cannot read ${path}: ${(error as Error).message}`, {cause: error})
   }
