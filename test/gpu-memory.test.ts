@@ -69,7 +69,8 @@ describe('CUDA byte counts', () => {
   })
 
   it('weight bytes of the RMS variants CUDA runs match their checkpoints: matrices in 2 bytes, norms in 4 (OLMo2: whole q/k norms)', () => {
-    for (const variant of ['llama', 'granite', 'smollm3', 'olmo2'] as const) {
+    // Cohere: one norm a layer (parallel block); OLMo: none (weightless LayerNorms)
+    for (const variant of ['llama', 'granite', 'smollm3', 'olmo2', 'cohere', 'cohere2', 'olmo'] as const) {
       const config = parseModelConfig(testModelConfigJson('tiny', {variant}))
       const bytes = expectedTensorShapes(config).reduce((sum, {shape}) => sum + shape.reduce((a, b) => a * b, 1) * (shape.length === 1 ? 4 : 2), 0)
       assert.equal(cudaWeightBytes(config), bytes, variant)

@@ -151,15 +151,18 @@ for (const variant of WINDOWED) {
   })
 }
 
-/** Every new variant: CPU only by name, and transformers' greedy tokens through the server (batch invariance: where its family's tests do not check it). */
+/** Every new variant: CUDA-capable or CPU only by name, and transformers' greedy tokens through the server (batch invariance: where its family's tests do not check it). */
 const VARIANTS: TestModelVariant[] = ['gpt-neo', 'cohere2', 'olmo3', 'granitemoeshared', 'phimoe']
+const ON_CUDA_TOO = new Set<TestModelVariant>(['gpt-neo', 'cohere2', 'olmo3'])
 const BATCH_INVARIANCE_HERE = new Set<TestModelVariant>(['gpt-neo'])
 
 for (const variant of VARIANTS) {
   describe(`${variant} in the engine and the server`, () => {
-    it('runs on the CPU only, naming its architecture', () => {
+    it(ON_CUDA_TOO.has(variant) ? 'runs on CUDA too (nothing keeps it on the CPU)' : 'runs on the CPU only, naming its architecture', () => {
       const config = parseModelConfig(testModelConfigJson('tiny', {variant}))
-      assert.match(cpuOnlyNeed({quantization: undefined, batchInvariant: false}, {config, tensors: []})!.reason, new RegExp(`^${config.architecture}`))
+      const need = cpuOnlyNeed({quantization: undefined, batchInvariant: false}, {config, tensors: []})
+      if (ON_CUDA_TOO.has(variant)) assert.equal(need, null)
+      else assert.match(need?.reason ?? '', new RegExp(`^${config.architecture}`))
     })
 
     if (BATCH_INVARIANCE_HERE.has(variant)) {

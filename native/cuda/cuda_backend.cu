@@ -1,6 +1,6 @@
 // The CUDA backend: owns weights, the paged KV pool and a pinned host swap pool; runs one forward pass per step of the
-// Llama family (with Qwen2/3's, Phi-3's, Mistral's sliding windows, Gemma / Gemma 2 / Gemma 3's, Granite's, OLMo2's and
-// SmolLM3's layer features, and Mixtral's / Qwen-MoE's sparse MLPs) or the LayerNorm family (layernorm_forward.cu).
+// Llama family (with Qwen2/3's, Phi-3's, Mistral's sliding windows, Gemma / Gemma 2 / Gemma 3's, Granite's, OLMo / OLMo2's,
+// Cohere's and SmolLM3's layer features, and Mixtral's / Qwen-MoE's sparse MLPs) or the LayerNorm family (layernorm_forward.cu).
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -14,6 +14,7 @@
 #include "device_sampler.h"
 #include "gemm.h"
 #include "layernorm_forward.h"
+#include "mean_norm_steps.h"
 #include "pagedllm/backend.h"
 #include "pagedllm/sliding_window.h"
 #include "pagedllm/prompt_chunks.h"
@@ -48,10 +49,7 @@ class CudaBackend final : public Backend {
     if (model_.layer_norm) check_layernorm_family_support(model_);  // before any weight is read
     if (model_.sparsemixer)
       throw std::runtime_error("CUDA backend: PhiMoE's sparsemixer routing is not implemented (use --device cpu)");
-    // OLMo's norms and clip_qkv, Cohere's parallel block (rms_variants.h); Granite's multipliers, OLMo2's norms and
-    // SmolLM3's rope-free layers run here.
-    if (!model_.layer_norm && (model_.norm_mean || model_.clip_qkv != 0.f || model_.parallel_residual || !model_.norm_affine))
-      throw std::runtime_error("CUDA backend: LayerNorm in place of RMSNorm (Cohere, OLMo), OLMo's clip_qkv and Cohere's parallel blocks are not implemented (use --device cpu)");
+    if (!model_.layer_norm) check_mean_norm_support(options);  // Cohere's and OLMo's LayerNorms run, PhiMoE's biased ones not
     if (!model_.layer_windows.empty() && int(model_.layer_windows.size()) != model_.num_layers)
       throw std::runtime_error("CUDA backend: layer_windows must name a window for every layer");
     widest_window_ = widest_window_if_all_slide(model_.layer_windows);
@@ -429,8 +427,10 @@ class CudaBackend final : public Backend {
     embedding_lookup(weights_->embed_tokens(), device_index(token_ids_at_), n, H, residual, stream_, model_.embedding_scale);
     for (int l = 0; l < model_.num_layers; ++l) {
       const LayerWeights<T>& w = weights_->layer(l);
-      if (w.input_norm == nullptr) {  // OLMo2: the attention reads the residual itself
+      if (model_.post_norms_only) {  // OLMo2: the attention reads the residual itself
         add_to_residual(residual, l == 0 ? nullptr : layer_out, size_t(n) * H, normed, stream_);
+      } else if (model_.norm_mean) {  // Cohere, OLMo
+        add_mean_norm(residual, l == 0 ? nullptr : layer_out, n, H, w.input_norm, eps, normed, stream_);
       } else if (l == 0) {
         rms_norm(residual, nullptr, n, H, w.input_norm, eps, normed, stream_);
       } else {
@@ -443,6 +443,7 @@ class CudaBackend final : public Backend {
       } else if (model_.qk_norm) {
         head_rms_norm(qkv, qkv_width, n, model_.num_heads, model_.num_kv_heads, D, w.q_norm, w.k_norm, eps, stream_);
       }
+      if (model_.clip_qkv > 0.f) clamp_values(qkv, size_t(n) * qkv_width, model_.clip_qkv, stream_);  // OLMo(E), after the q/k norms
       rows.window = layer_window(model_, l);
       const bool local_rope = rows.window > 0 && model_.rope_local_theta > 0.f;  // Gemma 3's sliding layers
       if (model_.rope_layers.empty() || model_.rope_layers[l] != 0)  // SmolLM3: some layers attend without rope
@@ -454,8 +455,12 @@ class CudaBackend final : public Backend {
       paged_attention(qkv, qkv_width, model_.num_heads, kv_pool_.as<T>(), layout_, l, scale, rows, workspace, attention,
                       stream_);
       gemm_->linear(attention, w.o_proj, w.o_bias, n, H, q_width, delta, gemm_workspace);
-      if (w.post_attention_norm == nullptr) {  // OLMo2: the MLP reads the residual itself
+      if (model_.parallel_residual) {  // Cohere: residual + attention, then + MLP of the same normed input (still in `normed`)
+        residual_add(residual, delta, nullptr, size_t(n) * H, stream_);
+      } else if (model_.post_norms_only) {  // OLMo2: the MLP reads the residual itself
         add_to_residual(residual, sublayer_out(w.attention_out_norm), size_t(n) * H, normed, stream_);
+      } else if (model_.norm_mean) {
+        add_mean_norm(residual, sublayer_out(w.attention_out_norm), n, H, w.post_attention_norm, eps, normed, stream_);
       } else {
         fused_add_rms_norm(residual, sublayer_out(w.attention_out_norm), nullptr, n, H, w.post_attention_norm, eps, normed, stream_);
       }
@@ -470,12 +475,17 @@ class CudaBackend final : public Backend {
     }
     // Only the rows whose logits are returned get the last residual add, the final norm and the LM head, in chunks
     // of kLogitsChunkRows; each chunk is copied out before the next one overwrites it (same stream, in order).
+    // Cohere's and OLMo's LayerNorm gathers from the residual, so the last add is made once, before the chunks.
+    if (model_.norm_mean) residual_add(residual, layer_out, nullptr, size_t(n) * H, stream_);
     for (int first = 0; first < num_logits; first += kLogitsChunkRows) {
       const int rows = std::min(kLogitsChunkRows, num_logits - first);
-      fused_add_rms_norm(residual, layer_out, device_index(logits_indices_at_) + first, rows, H, weights_->final_norm(), eps,
-                         final_rows, stream_);
+      if (model_.norm_mean)
+        layer_norm<T>(residual, device_index(logits_indices_at_) + first, rows, H, weights_->final_norm(), nullptr, eps, nullptr, final_rows, stream_);
+      else
+        fused_add_rms_norm(residual, layer_out, device_index(logits_indices_at_) + first, rows, H, weights_->final_norm(), eps,
+                           final_rows, stream_);
       gemm_->linear(final_rows, weights_->lm_head(), nullptr, rows, V, H, logits, gemm_workspace);
-      if (model_.logits_multiplier != 1.f) scale_values(logits, size_t(rows) * V, model_.logits_multiplier, stream_);  // Granite
+      if (model_.logits_multiplier != 1.f) scale_values(logits, size_t(rows) * V, model_.logits_multiplier, stream_);  // Granite, Cohere
       if (model_.final_logit_softcap > 0.f) softcap_values(logits, size_t(rows) * V, model_.final_logit_softcap, stream_);
       emit_logits(logits, num_logits, first, rows, logits_out, sampling);
     }

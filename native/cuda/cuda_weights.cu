@@ -109,7 +109,9 @@ DeviceWeights<T>::DeviceWeights(const BackendOptions& options, cudaStream_t stre
   const size_t t = sizeof(T);
   const size_t embed_offset = plan.reserve({{"model.embed_tokens.weight", {m.vocab_size, H}}}, t, false);
   // Norm weights in fp32 with Gemma's offset added (0 elsewhere), as the CPU loader's norm().
+  // OLMo's LayerNorms have no weights: none stored (null: 1, as the CPU's ones).
   const auto norm = [&](const std::string& name, int64_t size) {
+    if (!m.norm_affine) return SIZE_MAX;
     return plan.reserve({{name, {size}}}, sizeof(float), true, m.norm_weight_offset);
   };
   const auto bias = [&](const std::string& name, int64_t size) { return plan.reserve({{name, {size}}}, sizeof(float), true); };
@@ -144,7 +146,7 @@ DeviceWeights<T>::DeviceWeights(const BackendOptions& options, cudaStream_t stre
     // OLMo2: the same two norms on the sublayer outputs, and no pre-MLP norm.
     const bool out_norms = m.sandwich_norms || m.post_norms_only;
     o.attention_out_norm = out_norms ? norm(p + "post_attention_layernorm.weight", H) : SIZE_MAX;
-    o.post_norm = m.post_norms_only ? SIZE_MAX
+    o.post_norm = m.post_norms_only || m.parallel_residual ? SIZE_MAX  // Cohere: one input_layernorm for both
                                     : norm(p + (m.sandwich_norms ? "pre_feedforward_layernorm.weight" : "post_attention_layernorm.weight"), H);
     o.mlp_out_norm = out_norms ? norm(p + "post_feedforward_layernorm.weight", H) : SIZE_MAX;
     // A sparse layer: the router and experts take the dense MLP's place (moe_forward.h).

@@ -4,7 +4,8 @@
 // Qwen2, Gemma 2, Gemma 3 with its local rope base; the engine check's sequences run to 67 tokens, the 600-token
 // backend prompt far past every window), gated MLPs of relu and exact gelu, the sparse MoE MLPs of Mixtral, Qwen2-MoE
 // (gated shared expert) and Qwen3-MoE (a dense layer among sparse ones), Granite's multipliers, OLMo2's post-norms and
-// whole-projection q/k norms, SmolLM3's layers without rope, and one model per
+// whole-projection q/k norms, SmolLM3's layers without rope, Cohere's and OLMo's LayerNorms, Cohere's parallel block,
+// OLMo's and OLMoE's clip_qkv, and one model per
 // LayerNorm-family architecture (native/cuda/layernorm_forward.cu; ALiBi in both attention kernels). Each is a directory
 // an engine can open (tokenizer included), in a temporary folder the caller removes.
 import {cpSync, mkdtempSync, readdirSync, readFileSync, writeFileSync} from 'node:fs'
@@ -41,6 +42,7 @@ export async function featureModels(): Promise<{root: string; models: FeatureMod
   const smollm3 = await ensureTestModel('tiny', {variant: 'smollm3', dtype: 'BF16'})
   const olmo2 = await ensureTestModel('tiny', {variant: 'olmo2', dtype: 'BF16'})
   const olmo3 = await ensureTestModel('tiny', {variant: 'olmo3', dtype: 'BF16'})
+  const [cohere, cohere2, olmo, olmoe] = await Promise.all((['cohere', 'cohere2', 'olmo', 'olmoe'] as const).map((variant) => ensureTestModel('tiny', {variant, dtype: 'BF16'})))
   // The engine check's sequences reach position 631: learned-position models take the small preset's 2,048 rows.
   const layerNorm = async (variant: TestModelVariant, preset: 'tiny' | 'small' = 'tiny') => ensureTestModel(preset, {variant, dtype: 'BF16'})
   const tokenizer = mkdtempSync(join(root, 'tokenizer-'))
@@ -73,6 +75,10 @@ export async function featureModels(): Promise<{root: string; models: FeatureMod
       {label: 'tiny/olmo2 (post-norms without pre-norms, q/k norms over the whole projections)', dir: olmo2},
       {label: 'tiny/olmo3 (OLMo2 layers; sliding ones with their own rope base)', dir: olmo3},
       {label: 'tiny/smollm3 (every 2nd layer without rope; those slide with a window of 8)', dir: smollm3},
+      {label: 'tiny/cohere (weight-only LayerNorms, parallel attention + MLP block, logit scale 0.5)', dir: cohere},
+      {label: "tiny/cohere2 (cohere's layers; layer 0 slides with a window of 8, layer 1 full without rope)", dir: cohere2},
+      {label: 'tiny/olmo (LayerNorms without weights, clip_qkv 1.5)', dir: olmo},
+      {label: 'tiny/olmoe (6 experts, clip_qkv 2.5 after whole-projection q/k norms)', dir: olmoe},
       // The LayerNorm family, most used first; transformers-saved checkpoints where the fixtures have one (real fused layouts).
       {label: 'gpt_neox parallel residual, fused qkv per head, partial rotary, linear rope (transformers-saved)', dir: fixture('gpt-neox-linear-rope')},
       {label: 'tiny/phi (shared norm, partial rotary 8 of 16, shared q/k LayerNorms, lm_head bias, GQA 4/2)', dir: await layerNorm('phi')},

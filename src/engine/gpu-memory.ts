@@ -30,7 +30,8 @@ export function cudaKvBytesPerBlock(config: ModelConfig, blockSize: number): num
 
 /**
  * Weights as the CUDA backend stores them (native/cuda/cuda_weights.cu): every matrix in 2 bytes, a tied LM head once;
- * norms (4 a layer with Gemma 2's sandwich norms, else 2), q/k norms and biases (q/k/v, o_proj, the MLP's) in fp32.
+ * norms (4 a layer with Gemma 2's sandwich norms, 1 with Cohere's parallel block, none for OLMo's weightless ones, else 2),
+ * q/k norms and biases (q/k/v, o_proj, the MLP's) in fp32.
  */
 export function cudaWeightBytes(config: ModelConfig): number {
   if (config.layerNorm) return plannedTotal(layerNormWeightRegions(config))
@@ -38,10 +39,12 @@ export function cudaWeightBytes(config: ModelConfig): number {
   const qkvRows = (numHeads + 2 * numKvHeads) * headDim
   // OLMo2 (postNormsOnly) keeps 2 norms a layer, on the sublayer outputs; its q/k norms span the whole projections.
   const qkNorms = config.rmsVariant?.wholeQkNorm ? (numHeads + numKvHeads) * headDim : 2 * headDim
-  const fp32 = (config.sandwichNorms ? 4 : 2) * h + (config.attentionBias ? qkvRows : 0) + (config.qkNorm ? qkNorms : 0) +
+  const weightless = config.rmsVariant?.normAffine === false
+  const norms = weightless ? 0 : config.sandwichNorms ? 4 : config.rmsVariant?.parallelBlock ? 1 : 2
+  const fp32 = norms * h + (config.attentionBias ? qkvRows : 0) + (config.qkNorm ? qkNorms : 0) +
     (config.attentionOutputBias ? h : 0) + (config.mlpBias ? 2 * inter + h : 0)
   const perLayer = 2 * (qkvRows * h + h * numHeads * headDim + 3 * h * inter) + 4 * fp32
-  return 2 * vocabSize * h * (config.tieWordEmbeddings ? 1 : 2) + 4 * h + numLayers * perLayer + cudaMoeWeightBytesDelta(config)
+  return 2 * vocabSize * h * (config.tieWordEmbeddings ? 1 : 2) + (weightless ? 0 : 4 * h) + numLayers * perLayer + cudaMoeWeightBytesDelta(config)
 }
 
 /** Rows the CUDA LM head computes at a time (native/cuda/cuda_ops.h kLogitsChunkRows). */

@@ -1,0 +1,38 @@
+// The Llama-family forward's steps for Cohere's and OLMo's LayerNorms (norm_mean: the mean subtracted, no bias; OLMo's
+// without weights), on the LayerNorm family's kernels (layernorm_family_ops.h). Mirrors native/cpu/rms_variants.cpp;
+// Cohere's parallel block and OLMo's clip_qkv are a line each in cuda_backend.cu's forward().
+#pragma once
+#include <cuda_runtime.h>
+
+#include <stdexcept>
+#include <string>
+
+#include "layernorm_family_ops.h"
+#include "pagedllm/backend.h"
+
+namespace pagedllm::cuda {
+
+// What the Llama-family forward cannot run of these features: biased LayerNorms and an lm_head bias (PhiMoE, whose
+// tensor list names them), weightless RMSNorms, and LayerNorms or a parallel block before sparse MLPs (whose router
+// renormalises with RMSNorm: moe_forward.h).
+inline void check_mean_norm_support(const BackendOptions& options) {
+  const ModelConfig& m = options.model;
+  auto refuse = [](const std::string& what) { throw std::runtime_error("CUDA backend: " + what + " is not implemented (use --device cpu)"); };
+  if (!m.norm_affine && !m.norm_mean) refuse("an RMSNorm without weights");
+  if (m.num_experts > 0 && (m.norm_mean || m.parallel_residual)) refuse("a LayerNorm or parallel block with sparse MLPs");
+  for (const TensorSource& tensor : options.tensors) {
+    const std::string& name = tensor.name;
+    const bool norm_bias = name.size() >= 9 && name.compare(name.size() - 9, 9, "norm.bias") == 0;
+    if (norm_bias || name == "lm_head.bias") refuse("a bias on " + name.substr(0, name.size() - 5) + " (PhiMoE)");
+  }
+}
+
+// residual += delta (null: nothing to add yet, layer 0), then out = LayerNorm(residual) * weight (null: 1), no bias, as
+// the next GEMM's input: the CPU's residual_step with norm_mean.
+template <typename T>
+void add_mean_norm(float* residual, const float* delta, int num_rows, int hidden, const float* weight, float eps, T* out, cudaStream_t stream) {
+  if (delta != nullptr) residual_add(residual, delta, nullptr, size_t(num_rows) * hidden, stream);
+  layer_norm<T>(residual, nullptr, num_rows, hidden, weight, nullptr, eps, nullptr, out, stream);
+}
+
+}  // namespace pagedllm::cuda
