@@ -28,6 +28,8 @@ FIXTURES = {
                                                attention_multiplier=0.2, logits_scaling=4.0)),
     # Cohere's q/k rows and now their biases reordered at load for its interleaved rope (scripts/hf-config-sweep.py: refused before).
     'cohere-attention-bias': ('cohere', dict(num_attention_heads=2, num_key_value_heads=1, attention_bias=True, logit_scale=0.5)),
+    # Command R+'s use_qk_norm: a LayerNorm (mean subtracted, no bias) of each q and k head with its own [head_dim] weights, before rope.
+    'cohere-qk-norm': ('cohere', dict(num_attention_heads=2, num_key_value_heads=1, use_qk_norm=True, logit_scale=0.5)),
     'cohere2-attention-bias': ('cohere2', dict(num_attention_heads=2, num_key_value_heads=1, attention_bias=True, logit_scale=0.5, sliding_window=4,
                                                layer_types=['sliding_attention', 'full_attention'])),
     'gemma2-act-gelu': ('gemma2', dict(num_attention_heads=2, num_key_value_heads=1, head_dim=8, hidden_activation='gelu')),
@@ -46,7 +48,7 @@ def randomize(model):
     g = torch.Generator().manual_seed(0)
     with torch.no_grad():
         for name, p in model.named_parameters():
-            if p.dim() >= 2:
+            if p.dim() >= 2 and not name.endswith('norm.weight'):  # Cohere's q/k norms are [heads, head_dim]
                 p.copy_(torch.randn(p.shape, generator=g) / p.shape[-1] ** 0.5)
             else:
                 p.copy_((0.3 if name.endswith('bias') else 0.1) * torch.randn(p.shape, generator=g) + (0 if name.endswith('bias') else 1))

@@ -54,7 +54,7 @@ describe('RMSNorm-variant configs', () => {
     assert.throws(() => parseModelConfig({...smol, no_rope_layer_interval: 0}), loadError(/"no_rope_layer_interval" must be a positive integer/))
   })
 
-  it('Cohere as CohereConfig reads it: layer_norm_eps 1e-5, logit_scale 0.0625, rope_theta 500000, tied, one norm per layer, q/k rows reordered for rotate_half; use_qk_norm refused', async () => {
+  it('Cohere as CohereConfig reads it: layer_norm_eps 1e-5, logit_scale 0.0625, rope_theta 500000, tied, one norm per layer, q/k rows reordered for rotate_half; per-head q/k LayerNorms with use_qk_norm', async () => {
     const cohere = {architectures: ['CohereForCausalLM'], ...SIZES}
     const config = parseModelConfig(cohere)
     assert.deepEqual([config.rmsNormEps, config.rmsVariant?.logitsMultiplier, config.rmsVariant?.normMean, config.rmsVariant?.parallelBlock, config.tieWordEmbeddings, config.maxPositionEmbeddings], [1e-5, 0.0625, true, true, true, 8192])
@@ -62,7 +62,10 @@ describe('RMSNorm-variant configs', () => {
     assert.deepEqual([config.ropeTheta, parseModelConfig({...cohere, rope_parameters: {rope_type: 'default'}}).ropeTheta, parseModelConfig({...cohere, rope_theta: 8e6}).ropeTheta], [500000, 500000, 8e6])
     assert.equal(parseModelConfig({...cohere, layer_norm_eps: 1e-3, rms_norm_eps: 0.5}).rmsNormEps, 1e-3)
     assert.equal(parseModelConfig({...cohere, logit_scale: 0.25}).rmsVariant?.logitsMultiplier, 0.25)
-    assert.throws(() => parseModelConfig({...cohere, use_qk_norm: true}), loadError(/use_qk_norm=true \(per-head LayerNorms of q and k\) is not supported/))
+    const qkNorm = parseModelConfig({...cohere, use_qk_norm: true})
+    assert.deepEqual([qkNorm.qkNorm, qkNorm.rmsVariant?.headMeanQkNorm, config.qkNorm, config.rmsVariant?.headMeanQkNorm], [true, true, false, undefined])
+    assert.deepEqual(expectedTensorShapes(qkNorm).filter((t) => /layers\.0\..*_norm\.weight$/.test(t.name) && !t.name.includes('input')).map((t) => t.shape), [[4, 16], [2, 16]])
+    assert.throws(() => parseModelConfig({...cohere, use_qk_norm: 'true'}), loadError(/"use_qk_norm" must be true or false, got "true"/))
     assert.throws(() => parseModelConfig({...cohere, logit_scale: null}), loadError(/"logit_scale" must be a number/))
     const names = expectedTensorShapes(config).map((t) => t.name)
     assert.ok(names.includes('model.layers.0.input_layernorm.weight') && !names.some((n) => n.includes('post_attention_layernorm')) && !names.includes('lm_head.weight'))

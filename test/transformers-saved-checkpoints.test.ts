@@ -59,6 +59,10 @@ describe('a Llama checkpoint with attention_bias (q/k/v and o_proj biases), save
     await checkFixture('cohere2-attention-bias', (config) => [config.attentionOutputBias, config.layerWindows], [true, [4, 0]])
   })
 
+  it("a Cohere checkpoint with use_qk_norm (Command R+'s per-head q/k LayerNorms, their weights reordered with the rows) matches transformers float32 eager", async () => {
+    await checkFixture('cohere-qk-norm', (config) => [config.qkNorm, config.rmsVariant!.headMeanQkNorm], [true, true])
+  })
+
 })
 
 // Fixtures written by scripts/saved-checkpoint-fixtures.py.

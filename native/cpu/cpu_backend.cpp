@@ -222,6 +222,10 @@ class CpuBackend final : public Backend {
         // OLMo2: one RMSNorm over all of q and one over all of k.
         head_rms_norm(pool_, qkv_.data(), tokens, qkv_width, 1, q_width, w.q_norm.data(), eps);
         head_rms_norm(pool_, keys, tokens, qkv_width, 1, kv_width, w.k_norm.data(), eps);
+      } else if (config_.qk_norm && config_.head_mean_qk_norm) {
+        // Cohere's use_qk_norm: a LayerNorm of each head (mean subtracted), each head its own weights.
+        head_layer_norm(pool_, qkv_.data(), tokens, qkv_width, config_.num_heads, config_.head_dim, w.q_norm.data(), w.q_norm_bias.data(), eps);
+        head_layer_norm(pool_, keys, tokens, qkv_width, config_.num_kv_heads, config_.head_dim, w.k_norm.data(), w.k_norm_bias.data(), eps);
       } else if (config_.qk_norm) {
         head_rms_norm(pool_, qkv_.data(), tokens, qkv_width, config_.num_heads, config_.head_dim, w.q_norm.data(), eps);
         head_rms_norm(pool_, keys, tokens, qkv_width, config_.num_kv_heads, config_.head_dim, w.k_norm.data(), eps);

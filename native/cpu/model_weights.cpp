@@ -370,8 +370,13 @@ ModelWeights load_model_weights(const ModelConfig& config, const std::vector<Ten
       }
     }
     if (config.qk_norm) {
-      layer.q_norm = norm(prefix + "self_attn.q_norm.weight", config.whole_qk_norm ? q_rows : config.head_dim);
-      layer.k_norm = norm(prefix + "self_attn.k_norm.weight", config.whole_qk_norm ? kv_rows : config.head_dim);
+      const bool every_head_own = config.whole_qk_norm || config.head_mean_qk_norm;
+      layer.q_norm = norm(prefix + "self_attn.q_norm.weight", every_head_own ? q_rows : config.head_dim);
+      layer.k_norm = norm(prefix + "self_attn.k_norm.weight", every_head_own ? kv_rows : config.head_dim);
+    }
+    if (config.head_mean_qk_norm) {  // Cohere's per-head LayerNorms have no bias: zeros for head_layer_norm
+      layer.q_norm_bias.assign(q_rows, 0.f);
+      layer.k_norm_bias.assign(kv_rows, 0.f);
     }
     load_stacked(reader, layer.o_proj, {{prefix + "self_attn.o_proj.weight", hidden, format}}, q_rows);
     if (config.attention_output_bias) layer.o_bias = reader.read(prefix + "self_attn.o_proj.bias", {hidden});

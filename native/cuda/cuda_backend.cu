@@ -440,6 +440,8 @@ class CudaBackend final : public Backend {
       if (model_.qk_norm && model_.whole_qk_norm) {  // OLMo2: all of q as one head, then all of k
         head_rms_norm(qkv, qkv_width, n, 1, 0, q_width, w.q_norm, nullptr, eps, stream_);
         head_rms_norm(qkv + q_width, qkv_width, n, 1, 0, kv_width, w.k_norm, nullptr, eps, stream_);
+      } else if (model_.qk_norm && model_.head_mean_qk_norm) {
+        head_mean_norm(qkv, qkv_width, n, model_.num_heads, model_.num_kv_heads, D, w.q_norm, w.k_norm, eps, stream_);
       } else if (model_.qk_norm) {
         head_rms_norm(qkv, qkv_width, n, model_.num_heads, model_.num_kv_heads, D, w.q_norm, w.k_norm, eps, stream_);
       }

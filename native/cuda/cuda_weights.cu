@@ -138,8 +138,10 @@ DeviceWeights<T>::DeviceWeights(const BackendOptions& options, cudaStream_t stre
                                                  sizeof(float), true)
                                   : SIZE_MAX;
     // They scale the fp32 QKV rows: each head (Qwen3), or all of q and all of k (OLMo2: whole_qk_norm).
-    o.q_norm = m.qk_norm ? norm(p + "self_attn.q_norm.weight", m.whole_qk_norm ? q_rows : m.head_dim) : SIZE_MAX;
-    o.k_norm = m.qk_norm ? norm(p + "self_attn.k_norm.weight", m.whole_qk_norm ? kv_rows : m.head_dim) : SIZE_MAX;
+    // Command R+'s per-head LayerNorms (head_mean_qk_norm) hold each head's own weights: OLMo2's sizes.
+    const bool every_head_own = m.whole_qk_norm || m.head_mean_qk_norm;
+    o.q_norm = m.qk_norm ? norm(p + "self_attn.q_norm.weight", every_head_own ? q_rows : m.head_dim) : SIZE_MAX;
+    o.k_norm = m.qk_norm ? norm(p + "self_attn.k_norm.weight", every_head_own ? kv_rows : m.head_dim) : SIZE_MAX;
     o.o_proj = plan.reserve({{p + "self_attn.o_proj.weight", {H, q_rows}}}, t, false);
     o.o_bias = m.attention_output_bias ? bias(p + "self_attn.o_proj.bias", H) : SIZE_MAX;
     // Gemma 2: post_attention_layernorm is on the attention output; pre_feedforward_layernorm precedes the MLP.

@@ -1,5 +1,6 @@
 // The Llama-family forward's steps for Cohere's and OLMo's LayerNorms (norm_mean: the mean subtracted, no bias; OLMo's
-// without weights), on the LayerNorm family's kernels (layernorm_family_ops.h). Mirrors native/cpu/rms_variants.cpp;
+// without weights) and Command R+'s per-head q/k LayerNorms, on the LayerNorm family's kernels (layernorm_family_ops.h).
+// Mirrors native/cpu/rms_variants.cpp;
 // Cohere's parallel block and OLMo's clip_qkv are a line each in cuda_backend.cu's forward().
 #pragma once
 #include <cuda_runtime.h>
@@ -33,6 +34,14 @@ template <typename T>
 void add_mean_norm(float* residual, const float* delta, int num_rows, int hidden, const float* weight, float eps, T* out, cudaStream_t stream) {
   if (delta != nullptr) residual_add(residual, delta, nullptr, size_t(num_rows) * hidden, stream);
   layer_norm<T>(residual, nullptr, num_rows, hidden, weight, nullptr, eps, nullptr, out, stream);
+}
+
+// Command R+'s use_qk_norm: each q head and each k head after them LayerNorm-ed in place in the fp32 QKV rows, no bias,
+// each head its own [head_dim] weights (q_weight [num_heads * head_dim], k_weight [num_kv_heads * head_dim]): the CPU's
+// head_layer_norm with zero biases.
+inline void head_mean_norm(float* qkv, int row_stride, int num_tokens, int num_heads, int num_kv_heads, int head_dim, const float* q_weight,
+                           const float* k_weight, float eps, cudaStream_t stream) {
+  head_layer_norm(qkv, row_stride, num_tokens, num_heads, num_kv_heads, head_dim, false, q_weight, nullptr, k_weight, nullptr, eps, stream);
 }
 
 }  // namespace pagedllm::cuda

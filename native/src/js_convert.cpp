@@ -201,6 +201,7 @@ static void parse_rms_variant(const Napi::Object& config, ModelConfig& out) {
   out.logits_multiplier = static_cast<float>(number_field(variant, "logitsMultiplier"));
   out.post_norms_only = bool_field(variant, "postNormsOnly");
   out.whole_qk_norm = bool_field(variant, "wholeQkNorm");
+  out.head_mean_qk_norm = variant.Get("headMeanQkNorm").ToBoolean().Value();  // present only when true
   out.norm_mean = bool_field(variant, "normMean");
   out.parallel_residual = bool_field(variant, "parallelBlock");
   out.norm_affine = bool_field(variant, "normAffine");

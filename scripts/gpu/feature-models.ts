@@ -5,7 +5,7 @@
 // backend prompt far past every window), gated MLPs of relu and exact gelu, the sparse MoE MLPs of Mixtral, Qwen2-MoE
 // (gated shared expert) and Qwen3-MoE (a dense layer among sparse ones), Granite's multipliers, OLMo2's post-norms and
 // whole-projection q/k norms, SmolLM3's layers without rope, Cohere's and OLMo's LayerNorms, Cohere's parallel block,
-// OLMo's and OLMoE's clip_qkv, and one model per
+// Command R+'s per-head q/k LayerNorms, OLMo's and OLMoE's clip_qkv, and one model per
 // LayerNorm-family architecture (native/cuda/layernorm_forward.cu; ALiBi in both attention kernels). Each is a directory
 // an engine can open (tokenizer included), in a temporary folder the caller removes.
 import {cpSync, mkdtempSync, readdirSync, readFileSync, writeFileSync} from 'node:fs'
@@ -76,6 +76,7 @@ export async function featureModels(): Promise<{root: string; models: FeatureMod
       {label: 'tiny/olmo3 (OLMo2 layers; sliding ones with their own rope base)', dir: olmo3},
       {label: 'tiny/smollm3 (every 2nd layer without rope; those slide with a window of 8)', dir: smollm3},
       {label: 'tiny/cohere (weight-only LayerNorms, parallel attention + MLP block, logit scale 0.5)', dir: cohere},
+      {label: "cohere use_qk_norm (Command R+'s per-head q/k LayerNorms, interleaved rope; transformers-saved)", dir: fixture('cohere-qk-norm')},
       {label: "tiny/cohere2 (cohere's layers; layer 0 slides with a window of 8, layer 1 full without rope)", dir: cohere2},
       {label: 'tiny/olmo (LayerNorms without weights, clip_qkv 1.5)', dir: olmo},
       {label: 'tiny/olmoe (6 experts, clip_qkv 2.5 after whole-projection q/k norms)', dir: olmoe},

@@ -37,8 +37,8 @@ export function cudaWeightBytes(config: ModelConfig): number {
   if (config.layerNorm) return plannedTotal(layerNormWeightRegions(config))
   const {hiddenSize: h, intermediateSize: inter, numHeads, numKvHeads, headDim, vocabSize, numLayers} = config
   const qkvRows = (numHeads + 2 * numKvHeads) * headDim
-  // OLMo2 (postNormsOnly) keeps 2 norms a layer, on the sublayer outputs; its q/k norms span the whole projections.
-  const qkNorms = config.rmsVariant?.wholeQkNorm ? (numHeads + numKvHeads) * headDim : 2 * headDim
+  // OLMo2 (postNormsOnly) keeps 2 norms a layer, on the sublayer outputs; its q/k norms, and Command R+'s per-head ones, span the whole projections.
+  const qkNorms = config.rmsVariant?.wholeQkNorm || config.rmsVariant?.headMeanQkNorm ? (numHeads + numKvHeads) * headDim : 2 * headDim
   const weightless = config.rmsVariant?.normAffine === false
   const norms = weightless ? 0 : config.sandwichNorms ? 4 : config.rmsVariant?.parallelBlock ? 1 : 2
   const fp32 = norms * h + (config.attentionBias ? qkvRows : 0) + (config.qkNorm ? qkNorms : 0) +

@@ -132,6 +132,7 @@ struct ModelConfig {
   float logits_multiplier = 1.f;       // Granite: 1 / logits_scaling; Cohere: logit_scale
   bool post_norms_only = false;
   bool whole_qk_norm = false;          // with qk_norm: q_norm is [num_heads * head_dim], k_norm [num_kv_heads * head_dim]
+  bool head_mean_qk_norm = false;      // with qk_norm (Cohere's use_qk_norm): per-head LayerNorms, no bias, each head's own weights (sizes as whole_qk_norm's)
   std::vector<uint8_t> rope_layers;    // [num_layers], 0 = no rope on that layer; empty: rope on every layer
   bool norm_mean = false;
   float clip_qkv = 0.f;                // OLMo, OLMoE: q, k and v clamped to [-clip_qkv, clip_qkv] after projection; 0: none

@@ -25,6 +25,8 @@ export interface RmsVariantFeatures {
   normAffine: boolean
   /** OLMo, OLMoE: q, k and v clamped to [-clipQkv, clipQkv] after their projections; 0: none. */
   clipQkv: number
+  /** Cohere's use_qk_norm (qkNorm on): q_norm / k_norm are LayerNorms without bias of each head, each head its own [head_dim] weights. */
+  headMeanQkNorm?: true
   /** PhiMoE: its LayerNorms (normMean) have biases (input_layernorm, post_attention_layernorm, model.norm). */
   normBias?: true
   /** PhiMoE's lm_head_bias: lm_head.bias is added to the logits. */
@@ -56,7 +58,7 @@ export function rmsVariantView(config: Json, architecture: string, source: strin
 }
 
 /** The features and the two scales Granite sets (attentionScale 0: 1 / sqrt(head_dim); embeddingScale 1: none). */
-export function parseRmsVariant(config: Json, architecture: string, source: string): {rmsVariant: RmsVariantFeatures; attentionScale: number; embeddingScale: number} {
+export function parseRmsVariant(config: Json, architecture: string, source: string): {rmsVariant: RmsVariantFeatures; attentionScale: number; embeddingScale: number; qkNorm?: true} {
   const rmsVariant: RmsVariantFeatures = {residualMultiplier: 1, logitsMultiplier: 1, postNormsOnly: false, wholeQkNorm: false, normMean: false, parallelBlock: false, normAffine: true, clipQkv: 0}
   if (architecture === 'GraniteForCausalLM' || architecture === 'GraniteMoeForCausalLM' || architecture === 'GraniteMoeSharedForCausalLM') {
     // GraniteConfig defaults every multiplier to 1, the attention one included (not 1 / sqrt(head_dim)).
@@ -86,12 +88,14 @@ export function parseRmsVariant(config: Json, architecture: string, source: stri
     else rmsVariant.wholeQkNorm = true
   }
   if (architecture === 'CohereForCausalLM' || architecture === COHERE2) {
-    // Command R+'s per-head LayerNorms of q and k ([heads, head_dim] weights) have no kernel here.
-    if (architecture === 'CohereForCausalLM' && config.use_qk_norm === true) throw new ModelLoadError(`${source}: use_qk_norm=true (per-head LayerNorms of q and k) is not supported for CohereForCausalLM.`)
+    const qkNorm = architecture === 'CohereForCausalLM' ? config.use_qk_norm ?? false : false
+    if (typeof qkNorm !== 'boolean') throw new ModelLoadError(`${source}: "use_qk_norm" must be true or false, got ${quotedValue(qkNorm)}.`)
     const scale = config.logit_scale === undefined ? 0.0625 : config.logit_scale
     if (typeof scale !== 'number' || !Number.isFinite(scale)) throw new ModelLoadError(`${source}: "logit_scale" must be a number, got ${quotedValue(scale)}.`)
     Object.assign(rmsVariant, {logitsMultiplier: scale, normMean: true, parallelBlock: true})
     if (architecture === COHERE2) rmsVariant.ropeLayers = cohere2RopeLayers(config)
+    // Command R+: per-head LayerNorms of q and k ([heads, head_dim] weights) before rope.
+    if (qkNorm) return {rmsVariant: {...rmsVariant, headMeanQkNorm: true}, attentionScale: 0, embeddingScale: 1, qkNorm: true}
   }
   // PhiMoE: nn.LayerNorm with weight and bias.
   if (isPhimoe(architecture)) Object.assign(rmsVariant, {normMean: true, normBias: true}, phimoeHeadBias(config, source) ? {headBias: true} : {})
@@ -122,6 +126,8 @@ export function rmsVariantTensorShapes(rmsVariant: RmsVariantFeatures, shapes: {
     if (rmsVariant.postNormsOnly && name.endsWith('.input_layernorm.weight')) return {name: name.replace('.input_layernorm.', '.post_feedforward_layernorm.'), shape}
     if (rmsVariant.wholeQkNorm && name.endsWith('.self_attn.q_norm.weight')) return {name, shape: [qSize]}
     if (rmsVariant.wholeQkNorm && name.endsWith('.self_attn.k_norm.weight')) return {name, shape: [kvSize]}
+    if (rmsVariant.headMeanQkNorm && name.endsWith('.self_attn.q_norm.weight')) return {name, shape: [qSize / shape[0]!, shape[0]!]}
+    if (rmsVariant.headMeanQkNorm && name.endsWith('.self_attn.k_norm.weight')) return {name, shape: [kvSize / shape[0]!, shape[0]!]}
     return {name, shape}
   }).filter(({name}) => !(rmsVariant.parallelBlock && name.endsWith('.post_attention_layernorm.weight')) && (rmsVariant.normAffine || !/norm\.weight$/.test(name)))
     .flatMap((tensor) => [tensor, ...phimoeBiases(rmsVariant, tensor)])
@@ -137,13 +143,16 @@ function phimoeBiases(rmsVariant: RmsVariantFeatures, {name, shape}: {name: stri
  * Cohere rotates interleaved pairs (2i, 2i + 1) of each q and k head; the loader reorders those rows to rotate_half's
  * (i, i + head_dim / 2), as it does llama.cpp's, so the shared rotary kernel applies. q.k is a sum over the head's
  * dimensions, which reordering both alike leaves unchanged, and v and o_proj keep their order: exact. attention_bias's
- * q/k biases are one value per row, so they are reordered the same way (a bias of [rows] is rows of one value).
+ * q/k biases are one value per row, so they are reordered the same way (a bias of [rows] is rows of one value), and so are
+ * use_qk_norm's [heads, head_dim] weights, read as [heads * head_dim]: a head's LayerNorm is a mean over its values, which the
+ * reorder leaves unchanged, and each value keeps its own weight.
  */
 export function rmsVariantTensors(config: {rmsVariant?: RmsVariantFeatures; numHeads: number; numKvHeads: number}, tensors: TensorInfo[]): TensorInfo[] {
   if (!config.rmsVariant?.parallelBlock) return tensors
   return tensors.map((t) => {
     if (/\.self_attn\.q_proj\.(weight|bias)$/.test(t.name)) return {...t, ropeInterleavedHeads: config.numHeads}
     if (/\.self_attn\.k_proj\.(weight|bias)$/.test(t.name)) return {...t, ropeInterleavedHeads: config.numKvHeads}
+    if (/\.self_attn\.[qk]_norm\.weight$/.test(t.name)) return {...t, shape: [t.shape[0]! * t.shape[1]!], ropeInterleavedHeads: t.shape[0]!}
     return t
   })
 }
