@@ -52,7 +52,28 @@ const qwen2Moe = parseModelConfig({
   shared_expert_intermediate_size: 5632, max_position_embeddings: 8192,
 })
 
+// Phi-3.5-MoE's shape (its config.json's sizes), and granite-3.0-1b-a400m's with a shared expert of 1024 (GraniteMoeShared).
+const phimoe = parseModelConfig({
+  architectures: ['PhiMoEForCausalLM'], vocab_size: 32064, hidden_size: 4096, intermediate_size: 6400, num_hidden_layers: 32, num_attention_heads: 32,
+  num_key_value_heads: 8, num_local_experts: 16, num_experts_per_tok: 2, attention_bias: true, lm_head_bias: true, tie_word_embeddings: false,
+  max_position_embeddings: 131072,
+})
+const graniteMoeShared = parseModelConfig({
+  architectures: ['GraniteMoeSharedForCausalLM'], vocab_size: 49155, hidden_size: 1024, intermediate_size: 512, num_hidden_layers: 24, num_attention_heads: 16,
+  num_key_value_heads: 8, num_local_experts: 32, num_experts_per_tok: 8, shared_intermediate_size: 1024, tie_word_embeddings: true, max_position_embeddings: 4096,
+})
+
 describe('CUDA MoE bytes', () => {
+  it('weights: PhiMoE holds 41.87e9 parameters (transformers counts them), GraniteMoeShared 1.410e9 (its shared expert ungated: no gate row)', () => {
+    for (const [config, params] of [[phimoe, 41873153344], [graniteMoeShared, 1410125824]] as const) {
+      const got = cudaWeightBytes(config) / 2
+      assert.ok(Math.abs(got - params) / params < 2e-3, `${config.architecture}: ${got}`)
+    }
+    // PhiMoE's fp32 biases beside the weights (native/cuda/norm_bias_weights.h): 2 LayerNorms a layer and the final one, and lm_head's
+    const unbiased = {...phimoe, rmsVariant: {...phimoe.rmsVariant!, normBias: undefined, headBias: undefined}}
+    assert.equal(cudaWeightBytes(phimoe) - cudaWeightBytes(unbiased), 4 * ((2 * 32 + 1) * 4096 + 32064))
+  })
+
   it('weights: Mixtral-8x7B holds 46.7e9 parameters, Qwen1.5-MoE-A2.7B 14.3e9, in 2 bytes (routers fp32)', () => {
     for (const [config, params] of [[mixtral, 46.70e9], [qwen2Moe, 14.32e9]] as const) {
       const got = cudaWeightBytes(config) / 2

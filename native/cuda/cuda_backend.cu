@@ -15,6 +15,7 @@
 #include "gemm.h"
 #include "layernorm_forward.h"
 #include "mean_norm_steps.h"
+#include "norm_bias_weights.h"
 #include "pagedllm/backend.h"
 #include "pagedllm/sliding_window.h"
 #include "pagedllm/prompt_chunks.h"
@@ -47,14 +48,13 @@ class CudaBackend final : public Backend {
     if (model_.num_kv_heads <= 0 || model_.num_heads % model_.num_kv_heads != 0)
       throw std::runtime_error("CUDA backend: num_heads must be a multiple of num_kv_heads");
     if (model_.layer_norm) check_layernorm_family_support(model_);  // before any weight is read
-    if (model_.sparsemixer)
-      throw std::runtime_error("CUDA backend: PhiMoE's sparsemixer routing is not implemented (use --device cpu)");
-    if (!model_.layer_norm) check_mean_norm_support(options);  // Cohere's and OLMo's LayerNorms run, PhiMoE's biased ones not
+    if (!model_.layer_norm) check_mean_norm_support(options);  // Cohere's, OLMo's and PhiMoE's LayerNorms
     if (!model_.layer_windows.empty() && int(model_.layer_windows.size()) != model_.num_layers)
       throw std::runtime_error("CUDA backend: layer_windows must name a window for every layer");
     widest_window_ = widest_window_if_all_slide(model_.layer_windows);
     PAGEDLLM_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
     if (!model_.layer_norm) weights_ = std::make_unique<DeviceWeights<T>>(options, stream_);
+    if (!model_.layer_norm) norm_biases_ = std::make_unique<NormBiasWeights>(options, stream_);  // PhiMoE's; none elsewhere
     gemm_ = std::make_unique<Gemm>(gemm_setting(), num_sms_, stream_);
     if (model_.layer_norm) layernorm_ = std::make_unique<LayerNormForward<T>>(options, *gemm_, stream_);
     // A sparse layer reads its expert row counts on the host (moe_forward.h), which a graph cannot capture.
@@ -93,7 +93,7 @@ class CudaBackend final : public Backend {
     info.device_name = device_name_ + "; " + gemm_->description() +
                        (use_graphs_ ? "; CUDA graphs for decode" : model_.num_experts > 0 ? "; eager (MoE: expert row counts read per layer)" : "; eager (--enforce-eager)");
     info.num_threads = 1;
-    info.weight_bytes = layernorm_ ? layernorm_->weight_bytes() : weights_->bytes();
+    info.weight_bytes = layernorm_ ? layernorm_->weight_bytes() : weights_->bytes() + norm_biases_->bytes();
     info.kv_bytes_per_block = layout_.block_stride() * sizeof(T);
     return info;
   }
@@ -430,7 +430,7 @@ class CudaBackend final : public Backend {
       if (model_.post_norms_only) {  // OLMo2: the attention reads the residual itself
         add_to_residual(residual, l == 0 ? nullptr : layer_out, size_t(n) * H, normed, stream_);
       } else if (model_.norm_mean) {  // Cohere, OLMo
-        add_mean_norm(residual, l == 0 ? nullptr : layer_out, n, H, w.input_norm, eps, normed, stream_);
+        add_mean_norm(residual, l == 0 ? nullptr : layer_out, n, H, w.input_norm, eps, normed, stream_, norm_biases_->input_norm(l));
       } else if (l == 0) {
         rms_norm(residual, nullptr, n, H, w.input_norm, eps, normed, stream_);
       } else {
@@ -462,12 +462,13 @@ class CudaBackend final : public Backend {
       } else if (model_.post_norms_only) {  // OLMo2: the MLP reads the residual itself
         add_to_residual(residual, sublayer_out(w.attention_out_norm), size_t(n) * H, normed, stream_);
       } else if (model_.norm_mean) {
-        add_mean_norm(residual, sublayer_out(w.attention_out_norm), n, H, w.post_attention_norm, eps, normed, stream_);
+        add_mean_norm(residual, sublayer_out(w.attention_out_norm), n, H, w.post_attention_norm, eps, normed, stream_,
+                      norm_biases_->post_attention_norm(l));
       } else {
         fused_add_rms_norm(residual, sublayer_out(w.attention_out_norm), nullptr, n, H, w.post_attention_norm, eps, normed, stream_);
       }
       if (const MoeLayerWeights<T>* moe = weights_->moe_layer(l)) {
-        moe_->run(*moe, residual, w.post_attention_norm, eps, normed, n, *gemm_, delta);
+        moe_->run(*moe, residual, w.post_attention_norm, eps, normed, n, *gemm_, delta, norm_biases_->post_attention_norm(l));
       } else {
         gemm_->linear(normed, w.gate_up, w.gate_up_bias, n, 2 * I, H, gate_up, gemm_workspace);
         gated_and_mul(model_.hidden_act, gate_up, n, I, activation, stream_);
@@ -482,11 +483,12 @@ class CudaBackend final : public Backend {
     for (int first = 0; first < num_logits; first += kLogitsChunkRows) {
       const int rows = std::min(kLogitsChunkRows, num_logits - first);
       if (model_.norm_mean)
-        layer_norm<T>(residual, device_index(logits_indices_at_) + first, rows, H, weights_->final_norm(), nullptr, eps, nullptr, final_rows, stream_);
+        layer_norm<T>(residual, device_index(logits_indices_at_) + first, rows, H, weights_->final_norm(), norm_biases_->final_norm(), eps,
+                      nullptr, final_rows, stream_);
       else
         fused_add_rms_norm(residual, layer_out, device_index(logits_indices_at_) + first, rows, H, weights_->final_norm(), eps,
                            final_rows, stream_);
-      gemm_->linear(final_rows, weights_->lm_head(), nullptr, rows, V, H, logits, gemm_workspace);
+      gemm_->linear(final_rows, weights_->lm_head(), norm_biases_->lm_head(), rows, V, H, logits, gemm_workspace);  // PhiMoE: biased
       if (model_.logits_multiplier != 1.f) scale_values(logits, size_t(rows) * V, model_.logits_multiplier, stream_);  // Granite, Cohere
       if (model_.final_logit_softcap > 0.f) softcap_values(logits, size_t(rows) * V, model_.final_logit_softcap, stream_);
       emit_logits(logits, num_logits, first, rows, logits_out, sampling);
@@ -499,6 +501,7 @@ class CudaBackend final : public Backend {
   int num_sms_ = 1;
   cudaStream_t stream_ = nullptr;
   std::unique_ptr<DeviceWeights<T>> weights_;
+  std::unique_ptr<NormBiasWeights> norm_biases_;  // PhiMoE's LayerNorm and lm_head biases (all null elsewhere)
   std::unique_ptr<Gemm> gemm_;
   std::unique_ptr<MoeForward<T>> moe_;  // sparse layers' MLPs (Mixtral, Qwen-MoE); null for a dense model
   std::unique_ptr<LayerNormForward<T>> layernorm_;  // the LayerNorm family's forward and weights (weights_ then null)

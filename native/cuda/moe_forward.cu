@@ -7,6 +7,7 @@
 
 #include "cuda_common.cuh"
 #include "cuda_ops.h"
+#include "layernorm_family_ops.h"
 #include "moe_forward.h"
 #include "moe_ops.h"
 #include "pagedllm/moe_plan.h"
@@ -29,7 +30,7 @@ void MoeForward<T>::activate(const float* gate_up, int rows, int width, T* out) 
 
 template <typename T>
 void MoeForward<T>::run(const MoeLayerWeights<T>& w, const float* residual, const float* norm_weight, float eps, const T* normed,
-                        int n, const Gemm& gemm, float* out) {
+                        int n, const Gemm& gemm, float* out, const float* norm_bias) {
   const int H = model_.hidden_size, E = model_.num_experts, k = model_.num_experts_per_tok;
   const int inter = model_.moe_intermediate_size, shared = model_.shared_expert_intermediate_size;
   const int router_rows = moe_router_rows(E, shared, model_.shared_expert_gated), slots = n * k;
@@ -52,9 +53,15 @@ void MoeForward<T>::run(const MoeLayerWeights<T>& w, const float* residual, cons
   float* expert_out = scratch_at<float>(base, plan.expert_out);
   float* shared_out = scratch_at<float>(base, plan.shared_out);
 
-  rms_norm(residual, nullptr, n, H, norm_weight, eps, x_float, stream_);
+  if (model_.norm_mean)  // PhiMoE's LayerNorm (with its bias), as the CPU's residual_step
+    layer_norm<T>(residual, nullptr, n, H, norm_weight, norm_bias, eps, x_float, nullptr, stream_);
+  else
+    rms_norm(residual, nullptr, n, H, norm_weight, eps, x_float, stream_);
   moe_router_logits(x_float, n, H, w.router, router_rows, logits, stream_);
-  moe_route(logits, router_rows, n, E, k, model_.norm_topk_prob, experts, weights, stream_);
+  if (model_.sparsemixer)
+    sparsemixer_route(logits, router_rows, n, E, model_.sparsemixer_jitter_eps, experts, weights, stream_);
+  else
+    moe_route(logits, router_rows, n, E, k, model_.norm_topk_prob, experts, weights, stream_);
   moe_sort_slots(experts, slots, E, scratch_at<int32_t>(base, plan.chunk_counts), counts, scratch_at<int32_t>(base, plan.offsets),
                  sorted, positions, stream_);
   moe_gather_rows(normed, H, sorted, slots, k, gathered, stream_);

@@ -29,10 +29,11 @@ class MoeForward {
   MoeForward(const ModelConfig& model, cudaStream_t stream) : model_(model), stream_(stream) {}
 
   // out[n, hidden] (fp32) = the sparse MLP of the pre-MLP-normed rows: `normed` is the experts' bf16/fp16 input; the
-  // router reads the same norm recomputed in fp32 from `residual` (norm_weight, eps), as the CPU routes fp32 rows.
-  // Synchronizes the stream once (the expert row counts come to the host), so it never runs inside a CUDA graph.
+  // router reads the same norm recomputed in fp32 from `residual` (norm_weight, eps; PhiMoE's LayerNorm with
+  // norm_bias when model.norm_mean), as the CPU routes fp32 rows. PhiMoE routes by sparsemixer, the others by softmax
+  // top-k. Synchronizes the stream once (the expert row counts come to the host), so it never runs inside a CUDA graph.
   void run(const MoeLayerWeights<T>& w, const float* residual, const float* norm_weight, float eps, const T* normed,
-           int num_rows, const Gemm& gemm, float* out);
+           int num_rows, const Gemm& gemm, float* out, const float* norm_bias = nullptr);
 
  private:
   void activate(const float* gate_up, int rows, int width, T* out) const;

@@ -18,6 +18,11 @@ void moe_router_logits(const float* x, int num_rows, int hidden, const float* w,
 void moe_route(const float* logits, int logits_stride, int num_rows, int num_experts, int top_k, bool renormalize,
                int32_t* experts, float* weights, cudaStream_t stream);
 
+// PhiMoE's sparsemixer (sparsemixer_kernels.cu), as native/cpu/sparsemixer.cpp: two experts per row in rank order into
+// experts / weights [num_rows, 2], each weighted by its own masked softmax (jitter_eps: router_jitter_noise).
+void sparsemixer_route(const float* logits, int logits_stride, int num_rows, int num_experts, double jitter_eps, int32_t* experts,
+                       float* weights, cudaStream_t stream);
+
 // The stable counting sort of pagedllm/moe_plan.h (moe_sort_slots) on the device: sorted_slots, slot_positions and
 // counts[num_experts] as the host function gives them. chunk_counts holds moe_sort_chunks(num_slots) x num_experts
 // ints and offsets num_experts ints (the exclusive scan of counts).

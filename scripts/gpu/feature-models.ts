@@ -5,7 +5,8 @@
 // backend prompt far past every window), gated MLPs of relu and exact gelu, the sparse MoE MLPs of Mixtral, Qwen2-MoE
 // (gated shared expert) and Qwen3-MoE (a dense layer among sparse ones), Granite's multipliers, OLMo2's post-norms and
 // whole-projection q/k norms, SmolLM3's layers without rope, Cohere's and OLMo's LayerNorms, Cohere's parallel block,
-// Command R+'s per-head q/k LayerNorms, OLMo's and OLMoE's clip_qkv, and one model per
+// Command R+'s per-head q/k LayerNorms, OLMo's and OLMoE's clip_qkv, GraniteMoE(Shared) (the multipliers over sparse
+// MLPs, an ungated shared expert), PhiMoE (sparsemixer routing, biased LayerNorms, an lm_head bias), and one model per
 // LayerNorm-family architecture (native/cuda/layernorm_forward.cu; ALiBi in both attention kernels). Each is a directory
 // an engine can open (tokenizer included), in a temporary folder the caller removes.
 import {cpSync, mkdtempSync, readdirSync, readFileSync, writeFileSync} from 'node:fs'
@@ -43,6 +44,7 @@ export async function featureModels(): Promise<{root: string; models: FeatureMod
   const olmo2 = await ensureTestModel('tiny', {variant: 'olmo2', dtype: 'BF16'})
   const olmo3 = await ensureTestModel('tiny', {variant: 'olmo3', dtype: 'BF16'})
   const [cohere, cohere2, olmo, olmoe] = await Promise.all((['cohere', 'cohere2', 'olmo', 'olmoe'] as const).map((variant) => ensureTestModel('tiny', {variant, dtype: 'BF16'})))
+  const [granitemoe, granitemoeshared, phimoe] = await Promise.all((['granitemoe', 'granitemoeshared', 'phimoe'] as const).map((variant) => ensureTestModel('tiny', {variant, dtype: 'BF16'})))
   // The engine check's sequences reach position 631: learned-position models take the small preset's 2,048 rows.
   const layerNorm = async (variant: TestModelVariant, preset: 'tiny' | 'small' = 'tiny') => ensureTestModel(preset, {variant, dtype: 'BF16'})
   const tokenizer = mkdtempSync(join(root, 'tokenizer-'))
@@ -80,6 +82,9 @@ export async function featureModels(): Promise<{root: string; models: FeatureMod
       {label: "tiny/cohere2 (cohere's layers; layer 0 slides with a window of 8, layer 1 full without rope)", dir: cohere2},
       {label: 'tiny/olmo (LayerNorms without weights, clip_qkv 1.5)', dir: olmo},
       {label: 'tiny/olmoe (6 experts, clip_qkv 2.5 after whole-projection q/k norms)', dir: olmoe},
+      {label: "tiny/granitemoe (granite's multipliers over 4 experts fused in the checkpoint, top-2)", dir: granitemoe},
+      {label: 'tiny/granitemoeshared (granitemoe plus an ungated shared expert)', dir: granitemoeshared},
+      {label: 'tiny/phimoe (sparsemixer top-2 of 4, biased LayerNorms, q/k/v/o and lm_head biases, window 16, LongRoPE mscale)', dir: phimoe},
       // The LayerNorm family, most used first; transformers-saved checkpoints where the fixtures have one (real fused layouts).
       {label: 'gpt_neox parallel residual, fused qkv per head, partial rotary, linear rope (transformers-saved)', dir: fixture('gpt-neox-linear-rope')},
       {label: 'tiny/phi (shared norm, partial rotary 8 of 16, shared q/k LayerNorms, lm_head bias, GQA 4/2)', dir: await layerNorm('phi')},

@@ -44,7 +44,9 @@ export function cudaWeightBytes(config: ModelConfig): number {
   const fp32 = norms * h + (config.attentionBias ? qkvRows : 0) + (config.qkNorm ? qkNorms : 0) +
     (config.attentionOutputBias ? h : 0) + (config.mlpBias ? 2 * inter + h : 0)
   const perLayer = 2 * (qkvRows * h + h * numHeads * headDim + 3 * h * inter) + 4 * fp32
-  return 2 * vocabSize * h * (config.tieWordEmbeddings ? 1 : 2) + (weightless ? 0 : 4 * h) + numLayers * perLayer + cudaMoeWeightBytesDelta(config)
+  // PhiMoE's LayerNorm biases (each norm's, the final one's) and lm_head bias, fp32 (native/cuda/norm_bias_weights.h).
+  const biases = (config.rmsVariant?.normBias ? (norms * numLayers + 1) * h : 0) + (config.rmsVariant?.headBias ? vocabSize : 0)
+  return 2 * vocabSize * h * (config.tieWordEmbeddings ? 1 : 2) + (weightless ? 0 : 4 * h) + numLayers * perLayer + cudaMoeWeightBytesDelta(config) + 4 * biases
 }
 
 /** Rows the CUDA LM head computes at a time (native/cuda/cuda_ops.h kLogitsChunkRows). */

@@ -754,6 +754,50 @@ void check_moe_routing(Checker& c) {
   }
 }
 
+// PhiMoE's sparsemixer (sparsemixer_kernels.cu) against float64, as native/cpu/sparsemixer.cpp: the top expert (equal
+// logits: the lower index), weighted by a softmax over the experts within 2 * jitter_eps (relative) of it, then the best
+// of the rest, its softmax leaving the first out. Rows built here: all equal (0, 1, nothing masked), a tie at the top (2
+// before 5), some masked under both picks, a negative top; the rest random. Logits with the stride of a wider router.
+void check_sparsemixer(Checker& c) {
+  const int rows = 37, experts = 6, stride = 7;
+  const double jitter_eps = 0.25;  // threshold 0.5
+  auto logits = c.random_floats(size_t(rows) * stride, 2.f);
+  for (int e = 0; e < experts; ++e) logits[e] = 0.75f;
+  for (int e = 0; e < experts; ++e) logits[stride + e] = -0.5f * e;
+  logits[stride + 2] = logits[stride + 5] = 3.f;
+  const float masked[] = {4.f, 3.9f, 1.f, -2.f, 3.5f, 0.25f};  // first 0 (keeps 1 and 4), second 1 (keeps 4 only)
+  for (int e = 0; e < experts; ++e) logits[3 * stride + e] = masked[e];
+  const float negative[] = {-1.f, -1.2f, -3.f, -1.1f, -8.f, -2.5f};  // factor max(|logit|, top) = |logit|
+  for (int e = 0; e < experts; ++e) logits[4 * stride + e] = negative[e];
+  DeviceArray<float> logits_dev(logits);
+  auto experts_dev = DeviceArray<int32_t>(std::vector<int32_t>(size_t(rows) * 2, -7));
+  auto weights_dev = DeviceArray<float>::poisoned(size_t(rows) * 2);
+  sparsemixer_route(logits_dev.get(), stride, rows, experts, jitter_eps, experts_dev.get(), weights_dev.get(), nullptr);
+  std::vector<double> experts_ref, weights_ref;
+  for (int r = 0; r < rows; ++r) {
+    const float* row = logits.data() + size_t(r) * stride;
+    const auto best = [&](int skip) {
+      int pick = -1;
+      for (int e = 0; e < experts; ++e)
+        if (e != skip && (pick < 0 || row[e] > row[pick])) pick = e;
+      return pick;
+    };
+    const auto weight = [&](int chosen, int skip) {
+      const double top = row[chosen];
+      double sum = 0;
+      for (int e = 0; e < experts; ++e)
+        if (e != skip && (top - row[e]) / std::max<double>(std::fabs(row[e]), top) <= 2 * jitter_eps) sum += std::exp(row[e] - top);
+      return 1 / sum;
+    };
+    const int first = best(-1), second = best(first);
+    experts_ref.insert(experts_ref.end(), {double(first), double(second)});
+    weights_ref.insert(weights_ref.end(), {weight(first, -1), weight(second, first)});
+  }
+  const auto ids = experts_dev.read();
+  c.report("sparsemixer_route", "f32", "6 experts, jitter 0.25: experts (ties: lower index first)", std::vector<float>(ids.begin(), ids.end()), experts_ref, 0.0);
+  c.report("sparsemixer_route", "f32", "6 experts, jitter 0.25: masked-softmax weights", weights_dev.read(), weights_ref, 1e-5);
+}
+
 // The device counting sort against pagedllm/moe_plan.h's host order (over two 2048-slot chunks), the gather of each
 // expert's rows, and the weighted combine in rank order with a gated, an ungated and no shared expert.
 template <typename T>
@@ -973,6 +1017,7 @@ std::string run_cuda_kernel_checks(uint32_t seed) {
   check_scale_values(checker);
   check_head_norm(checker);
   check_moe_routing(checker);
+  check_sparsemixer(checker);
   check_logits_stats(checker);
   check_prompt_ranking(checker);
   PAGEDLLM_CUDA_CHECK(cudaDeviceSynchronize());
