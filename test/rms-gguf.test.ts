@@ -42,7 +42,9 @@ function converted(tensor: TensorInfo, arch: string, config: LoadedModel['config
       }
     }
   }
-  return {name: layer ? `blk.${layer[1]}.${part}.weight` : part, dims: [...tensor.shape].reverse(), data: Buffer.from(data.buffer)}
+  // Command R+'s q/k norms, loaded as [heads x head_dim] for the rope reorder, are [head_dim, heads] in the file.
+  const dims = /^attn_[qk]_norm$/.test(part) && tensor.ropeInterleavedHeads ? [tensor.shape[0]! / tensor.ropeInterleavedHeads, tensor.ropeInterleavedHeads] : [...tensor.shape].reverse()
+  return {name: layer ? `blk.${layer[1]}.${part}.weight` : part, dims, data: Buffer.from(data.buffer)}
 }
 
 /** All of a model's tensors as llama.cpp writes them, each layer's experts stacked into 3D ffn_{gate,up,down}_exps. */
@@ -159,11 +161,19 @@ describe('GGUF granite / granitemoe / olmo / olmo2 / olmoe / command-r / cohere2
         writeFileSync(path, ggufBytes({...metadata(arch, hf.config), 'granitemoe.expert_shared_feed_forward_length': {type: 'u32', value: 8}}, {tensors: convertedAll(hf, arch)}))
         await assert.rejects(loadModel(path), (error: unknown) => error instanceof ModelLoadError && /mlp\.shared_expert\.gate_proj\.weight is missing/.test(error.message))
       }
-      if (arch !== 'command-r') return
-      // Command R+'s per-head q/k norms are refused by name.
-      const qNorm = {name: 'blk.0.attn_q_norm.weight', dims: [hf.config.headDim, hf.config.numHeads], data: Buffer.alloc(4 * hf.config.headDim * hf.config.numHeads)}
-      writeFileSync(path, ggufBytes(metadata(arch, hf.config), {tensors: [...hf.tensors.map((t) => converted(t, arch, hf.config)), qNorm]}))
-      await assert.rejects(loadModel(path), (error: unknown) => error instanceof ModelLoadError && /command-r with attn_q_norm \(use_qk_norm\) is not supported/.test(error.message))
     })
   }
+
+  it("command-r with attn_q_norm / attn_k_norm (Command R+'s use_qk_norm): the bit-identical logits of the transformers-saved checkpoint it was converted from", async () => {
+    const copy = join(dir, 'hf-cohere-qk-norm')
+    cpSync(join(import.meta.dirname, 'fixtures', 'cohere-qk-norm-transformers'), copy, {recursive: true, filter: (from) => !from.endsWith('expected.json')})
+    const tokenizerDir = await ensureTestModel('tiny', {variant: 'llama'})
+    for (const file of ['tokenizer.json', 'tokenizer_config.json']) cpSync(join(tokenizerDir, file), join(copy, file))
+    const hf = await loadModel(copy)
+    const path = join(dir, 'cohere-qk-norm.gguf')
+    writeFileSync(path, ggufBytes(metadata('command-r', hf.config), {tensors: convertedAll(hf, 'command-r')}))
+    const gguf = await loadModel(path)
+    assert.deepEqual([gguf.config.qkNorm, gguf.config.rmsVariant], [true, hf.config.rmsVariant])
+    assert.equal(maxAbsDifference((await promptLogits(gguf, 'f32')).logits, (await promptLogits(hf, 'f32')).logits), 0)
+  })
 })

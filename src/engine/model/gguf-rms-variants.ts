@@ -1,6 +1,5 @@
 // GGUF granite, granitemoe, olmo, olmo2 (and OLMo 3's), olmoe, command-r and cohere2 files: their metadata as the config.json keys it stands for, and their extra tensor names
 // (the experts of granitemoe and olmoe: gguf-moe.ts).
-import {ModelLoadError} from '../errors.js'
 import {isOlmo3Gguf, olmo3GgufKeys} from './gguf-olmo3.js'
 
 /**
@@ -40,7 +39,6 @@ export function rmsVariantGgufKeys(arch: string, get: (key: string) => unknown, 
   // llama.cpp's cohere2: every 4th layer full, the others sliding (Cohere2Config's default pattern).
   if (arch === 'cohere2') return {logit_scale: get('logit_scale'), layer_norm_eps: get('attention.layer_norm_epsilon'), sliding_window: get('attention.sliding_window') ?? null, sliding_window_pattern: 4}
   if (arch !== 'command-r') return {}
-  // Command R+'s per-head q/k LayerNorms (attn_q_norm) are refused as its use_qk_norm is.
-  if (tensorNames.has('blk.0.attn_q_norm.weight')) throw new ModelLoadError(`${path}: command-r with attn_q_norm (use_qk_norm) is not supported.`)
-  return {logit_scale: get('logit_scale'), layer_norm_eps: get('attention.layer_norm_epsilon')}
+  // Command R+'s per-head q/k LayerNorms: attn_q_norm [head_dim, heads] (numpy's [heads, head_dim], as the checkpoint's).
+  return {logit_scale: get('logit_scale'), layer_norm_eps: get('attention.layer_norm_epsilon'), use_qk_norm: tensorNames.has('blk.0.attn_q_norm.weight')}
 }
