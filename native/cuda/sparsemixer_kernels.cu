@@ -27,7 +27,7 @@ __device__ float masked_softmax_weight(const float* logits, int num_experts, int
   float sum = 0.f;
   for (int e = 0; e < num_experts; ++e) {
     if (e == skip) continue;
-    const float factor = fmaxf(fabsf(logits[e]), top);
+    const float magnitude = fabsf(logits[e]), factor = magnitude < top ? top : magnitude;  // std::max's rule, NaN included
     if (__fdiv_rn(__fsub_rn(top, logits[e]), factor) > threshold) continue;
     sum = __fadd_rn(sum, float(exp(double(__fsub_rn(logits[e], top)))));
   }
