@@ -4,6 +4,7 @@ import {cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync} f
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {describe, it} from 'node:test'
+import {cpuOnlyNeed} from '../src/engine/engine-parts.js'
 import {ModelLoadError} from '../src/engine/errors.js'
 import {loadModel} from '../src/engine/model/load-model.js'
 import {parseModelConfig, type ModelConfig} from '../src/engine/model/model-config.js'
@@ -59,8 +60,9 @@ describe('a Llama checkpoint with attention_bias (q/k/v and o_proj biases), save
     await checkFixture('cohere2-attention-bias', (config) => [config.attentionOutputBias, config.layerWindows], [true, [4, 0]])
   })
 
-  it("a Cohere checkpoint with use_qk_norm (Command R+'s per-head q/k LayerNorms, their weights reordered with the rows) matches transformers float32 eager", async () => {
-    await checkFixture('cohere-qk-norm', (config) => [config.qkNorm, config.rmsVariant!.headMeanQkNorm], [true, true])
+  it("a Cohere checkpoint with use_qk_norm (Command R+'s per-head q/k LayerNorms, their weights reordered with the rows) matches transformers float32 eager; CUDA runs it too", async () => {
+    const onCuda = (config: ModelConfig) => cpuOnlyNeed({quantization: undefined, batchInvariant: false}, {config, tensors: []}) === null
+    await checkFixture('cohere-qk-norm', (config) => [config.qkNorm, config.rmsVariant!.headMeanQkNorm, onCuda(config)], [true, true, true])
   })
 
 })
