@@ -9,13 +9,17 @@ import {ModelLoadError} from '../src/engine/errors.js'
 import {loadModel} from '../src/engine/model/load-model.js'
 import {parseModelConfig, type ModelConfig} from '../src/engine/model/model-config.js'
 import {ensureTestModel} from '../src/engine/model/test-model.js'
+import {ReferenceModel} from './support/reference-model.js'
+import {relativeError} from './support/relative-error.js'
 import {checkDirAgainstTransformers, type TransformersFixture} from './support/transformers-fixture.js'
 
 /**
  * A fixture directory (config + weights) with the tiny llama test model's 512-token tokenizer beside it, loaded and held
- * to its expected.json; `editConfig` changes its config.json first (keys transformers ignores).
+ * to its expected.json; `editConfig` changes its config.json first (keys transformers ignores); `withReference`: the
+ * float64 reference model (test/support/reference-model.ts) held to the same top-10 logits too.
  */
-async function checkFixture(name: string, configOf: (config: ModelConfig) => unknown, expectedConfig: unknown, editConfig?: (config: Record<string, unknown>) => void): Promise<void> {
+async function checkFixture(name: string, configOf: (config: ModelConfig) => unknown, expectedConfig: unknown, editConfig?: (config: Record<string, unknown>) => void,
+  withReference = false): Promise<void> {
   const fixture = join(import.meta.dirname, 'fixtures', `${name}-transformers`)
   const expected = JSON.parse(readFileSync(join(fixture, 'expected.json'), 'utf8')) as TransformersFixture
   const dir = mkdtempSync(join(tmpdir(), `pagedllm-${name}-`))
@@ -31,6 +35,13 @@ async function checkFixture(name: string, configOf: (config: ModelConfig) => unk
     const {config} = await loadModel(dir)
     assert.deepEqual(configOf(config), expectedConfig)
     await checkDirAgainstTransformers(dir, expected)
+    if (withReference) {
+      const reference = await ReferenceModel.load(dir)
+      for (const {prompt_token_ids: ids, last_position_top10: top} of expected.prompts) {
+        const logits = reference.nextLogits(ids)
+        assert.ok(relativeError(top.ids.map((id) => logits[id]!), top.logits) < 1e-4, `${name}: the float64 reference's top-10 logits`)
+      }
+    }
   } finally {
     rmSync(dir, {recursive: true, force: true})
   }
@@ -62,7 +73,7 @@ describe('a Llama checkpoint with attention_bias (q/k/v and o_proj biases), save
 
   it("a Cohere checkpoint with use_qk_norm (Command R+'s per-head q/k LayerNorms, their weights reordered with the rows) matches transformers float32 eager; CUDA runs it too", async () => {
     const onCuda = (config: ModelConfig) => cpuOnlyNeed({quantization: undefined, batchInvariant: false}, {config, tensors: []}) === null
-    await checkFixture('cohere-qk-norm', (config) => [config.qkNorm, config.rmsVariant!.headMeanQkNorm, onCuda(config)], [true, true, true])
+    await checkFixture('cohere-qk-norm', (config) => [config.qkNorm, config.rmsVariant!.headMeanQkNorm, onCuda(config)], [true, true, true], undefined, true)
   })
 
 })

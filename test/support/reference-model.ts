@@ -190,9 +190,11 @@ export class ReferenceModel {
       const k = linear(normed, w.k, w.kBias, hidden)
       const v = linear(normed, w.v, w.vBias, hidden)
       // Each head normalised on its own (rmsNorm over rows of headDim), before RoPE; OLMo2: all of q, all of k.
+      // Command R+ (headMeanQkNorm): a LayerNorm of each head with its own weights.
       const whole = c.rmsVariant?.wholeQkNorm === true
-      const qNormed = w.qNorm ? rmsNorm(q, w.qNorm, whole ? c.numHeads * c.headDim : c.headDim, c.rmsNormEps) : q
-      const kNormed = w.kNorm ? rmsNorm(k, w.kNorm, whole ? kvSize : c.headDim, c.rmsNormEps) : k
+      const headNorm = c.rmsVariant?.headMeanQkNorm ? meanNorm : rmsNorm
+      const qNormed = w.qNorm ? headNorm(q, w.qNorm, whole ? c.numHeads * c.headDim : c.headDim, c.rmsNormEps) : q
+      const kNormed = w.kNorm ? headNorm(k, w.kNorm, whole ? kvSize : c.headDim, c.rmsNormEps) : k
       q.set(qNormed)
       k.set(kNormed)
       // OLMo's and OLMoE's clip_qkv, after the q/k norms.
