@@ -375,6 +375,7 @@ ModelWeights load_model_weights(const ModelConfig& config, const std::vector<Ten
     }
     load_stacked(reader, layer.o_proj, {{prefix + "self_attn.o_proj.weight", hidden, format}}, q_rows);
     if (config.attention_output_bias) layer.o_bias = reader.read(prefix + "self_attn.o_proj.bias", {hidden});
+    layer.attn_sinks = bias(prefix + "self_attn.sinks", config.num_heads);
     if (config.is_sparse_layer(i)) {
       // The router and the experts take the dense MLP's place (moe.cpp).
       layer.moe = load_moe_weights(config, prefix, format, more_bits,
@@ -385,6 +386,7 @@ ModelWeights load_model_weights(const ModelConfig& config, const std::vector<Ten
                                      load_stacked(reader, matrix, stacked, cols);
                                      return matrix;
                                    });
+      load_moe_biases(config, prefix, layer.moe, bias);
     } else {
       load_stacked(reader, layer.gate_up,
                    {{prefix + "mlp.gate_proj.weight", inter, format}, {prefix + "mlp.up_proj.weight", inter, format}}, hidden);

@@ -119,6 +119,7 @@ static void parse_moe(const Napi::Object& config, ModelConfig& out) {
       fail(config.Env(), "moe.sparsemixerJitterEps must be non-negative, with 2 experts per token of at least 2");
     }
   }
+  out.gpt_oss_experts = moe.Has("gptOssExperts") && bool_field(moe, "gptOssExperts");
   Napi::Value layers = moe.Get("sparseLayers");
   if (!layers.IsArray()) fail(config.Env(), "moe.sparseLayers must be an array of booleans");
   Napi::Array list = layers.As<Napi::Array>();

@@ -95,6 +95,9 @@ struct ModelConfig {
   // softmax top-k (native/cpu/sparsemixer.cpp).
   bool sparsemixer = false;
   double sparsemixer_jitter_eps = 0.0;
+  // GPT-OSS: each expert's gate and up fused (mlp.experts.E.gate_up_proj.weight, gate rows then up rows), activated by
+  // its clamped SwiGLU (cpu clamped_swiglu_and_mul); the router and the experts carry biases where the tensors exist.
+  bool gpt_oss_experts = false;
   bool is_sparse_layer(int layer) const { return num_experts > 0 && sparse_layers.at(layer) != 0; }
   // The LayerNorm family (OPT, GPT-NeoX, GPT-2: native/cpu/layernorm_family.cpp): LayerNorm with bias (eps in
   // rms_norm_eps), a plain MLP fc1 -> hidden_act -> fc2 (fc1 in gate_up, fc2 in down), biases where the checkpoint has

@@ -47,7 +47,11 @@ inline std::vector<uint8_t> reorder_layernorm_family_rows(const TensorSource& t,
 // interleaved rope order (pairs 2i, 2i+1 of each head's first rope_interleaved_dims, 0: all) back in rotate_half order
 // (i, i + half); attention scores do not change when q and k agree. Rows past the rotated ones stay where they are.
 inline std::vector<uint8_t> compute_order_rows(const TensorSource& t, std::vector<uint8_t> raw) {
-  if (t.transposed || t.qkv_interleaved_heads > 0) return reorder_layernorm_family_rows(t, std::move(raw));
+  // GPT-OSS's experts: transposed, then their interleaved gate/up rows (rope_interleaved_heads 1) put gate first.
+  if (t.transposed || t.qkv_interleaved_heads > 0) {
+    raw = reorder_layernorm_family_rows(t, std::move(raw));
+    if (!t.transposed || t.rope_interleaved_heads <= 0) return raw;
+  }
   if (t.rope_interleaved_heads <= 0) return raw;
   const size_t rows = static_cast<size_t>(t.shape[0]);
   const size_t head_dim = rows / t.rope_interleaved_heads, row_bytes = t.nbytes / rows;
