@@ -1,0 +1,114 @@
+// GPT-OSS (GptOssForCausalLM) on the CPU: its config read as transformers 5.18's GptOssConfig reads it, its fused experts
+// split from the checkpoint, and the tiny gptoss model held to transformers (test/fixtures/gptoss-tiny-transformers.json):
+// logits and greedy tokens through generate, the paged engine across its window of 8 (chunked prefill, prefix caching,
+// preemption) and the server. The sinks' softmax against float64: native-kernels.test.ts.
+import assert from 'node:assert/strict'
+import {cpSync, mkdtempSync, readFileSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {describe, it} from 'node:test'
+import {cpuOnlyNeed} from '../src/engine/engine-parts.js'
+import {ModelLoadError} from '../src/engine/errors.js'
+import {loadModel, selectModelTensors} from '../src/engine/model/load-model.js'
+import {parseModelConfig} from '../src/engine/model/model-config.js'
+import {encodeFloats, readCheckpointTensors, readTensorFloat32, writeSafetensors} from '../src/engine/model/safetensors.js'
+import {ensureTestModel} from '../src/engine/model/test-model.js'
+import {postJson} from './support/blackbox-checks.js'
+import {maxAbsDifference, promptLogits} from './support/model-logits.js'
+import {startTinyEngineServer} from './support/server-harness.js'
+import {checkDirAgainstTransformers, type TransformersFixture} from './support/transformers-fixture.js'
+import {checkWindowedEngine} from './support/windowed-engine-check.js'
+
+const loadError = (pattern: RegExp) => (error: unknown) => error instanceof ModelLoadError && pattern.test(error.message)
+const fixture = JSON.parse(readFileSync(join(import.meta.dirname, 'fixtures', 'gptoss-tiny-transformers.json'), 'utf8')) as TransformersFixture & {windowed_greedy_token_ids: number[][]}
+
+/** openai/gpt-oss-20b's config.json (the sizes and switches it sets). */
+const GPT_OSS_20B = {
+  architectures: ['GptOssForCausalLM'], model_type: 'gpt_oss', vocab_size: 201088, hidden_size: 2880, intermediate_size: 2880, num_hidden_layers: 24,
+  num_attention_heads: 64, num_key_value_heads: 8, head_dim: 64, num_local_experts: 32, num_experts_per_tok: 4, sliding_window: 128,
+  layer_types: Array.from({length: 24}, (_, i) => (i % 2 ? 'full_attention' : 'sliding_attention')), max_position_embeddings: 131072,
+  rms_norm_eps: 1e-5, rope_theta: 150000, attention_bias: true, swiglu_limit: 7.0, tie_word_embeddings: false, eos_token_id: 200002, pad_token_id: 199999,
+  rope_scaling: {beta_fast: 32.0, beta_slow: 1.0, factor: 32.0, original_max_position_embeddings: 4096, rope_type: 'yarn', truncate: false},
+  torch_dtype: 'bfloat16',
+}
+
+describe('GPT-OSS config', () => {
+  it('as GptOssConfig reads gpt-oss-20b: 32 experts top-4 (softmax over the top logits), windows of 128 on alternate layers, sinks, every attention bias, YaRN x32 untruncated', () => {
+    const c = parseModelConfig(GPT_OSS_20B)
+    assert.deepEqual(c.moe, {numExperts: 32, numExpertsPerToken: 4, normTopkProb: true, expertIntermediateSize: 2880, sharedExpertIntermediateSize: 0, sparseLayers: Array(24).fill(true), mixtralNames: false, gptOssExperts: true})
+    assert.deepEqual(c.layerWindows, Array.from({length: 24}, (_, i) => (i % 2 ? 0 : 128)))
+    assert.deepEqual([c.attentionSinks, c.attentionBias, c.attentionOutputBias, c.headDim, c.numKvHeads, c.maxPositionEmbeddings, c.ropeTheta, c.eosTokenIds], [true, true, true, 64, 8, 131072, 150000, [200002]])
+    const yarn = c.ropeScaling as Extract<typeof c.ropeScaling, {type: 'yarn'}>
+    assert.deepEqual([yarn.type, yarn.factor, yarn.originalMaxPosition, yarn.betaFast, yarn.betaSlow, yarn.truncate], ['yarn', 32, 4096, 32, 1, false])
+    assert.ok(Math.abs(yarn.attentionFactor - (0.1 * Math.log(32) + 1)) < 1e-12)
+  })
+
+  it('fills in GptOssConfig\'s defaults: 128 experts, head_dim 64, 8 KV heads, sliding layers 0, 2, ..., its YaRN, biases on', () => {
+    const c = parseModelConfig({architectures: ['GptOssForCausalLM'], vocab_size: 100, hidden_size: 64, intermediate_size: 32, num_hidden_layers: 4, num_attention_heads: 16})
+    assert.deepEqual([c.moe!.numExperts, c.moe!.numExpertsPerToken, c.headDim, c.numKvHeads, c.layerWindows, c.rmsNormEps, c.attentionOutputBias, c.ropeTheta, c.ropeScaling.type],
+      [128, 4, 64, 8, [128, 0, 128, 0], 1e-5, true, 150000, 'yarn'])
+    assert.equal((c.ropeScaling as {truncate: boolean}).truncate, false)
+  })
+
+  it('refuses the MXFP4 checkpoints by name, and runs on the CPU only, naming why', () => {
+    assert.throws(() => parseModelConfig({...GPT_OSS_20B, quantization_config: {quant_method: 'mxfp4', modules_to_not_convert: []}}),
+      loadError(/GPT-OSS experts quantized as MXFP4 \(quantization_config quant_method "mxfp4"\) are not supported; load a BF16 checkpoint/))
+    const need = cpuOnlyNeed({quantization: undefined, batchInvariant: false}, {config: parseModelConfig(GPT_OSS_20B), tensors: []})
+    assert.match(need?.reason ?? '', /^GptOssForCausalLM \(attention sinks and its clamped-SwiGLU experts have no CUDA path\)/)
+  })
+})
+
+describe('GPT-OSS checkpoint', () => {
+  it('splits the fused experts per expert (transposed; gate_up de-interleaved) and names a missing sink or a wrong fused shape', async () => {
+    const dir = await ensureTestModel('tiny', {variant: 'gptoss'})
+    const model = await loadModel(dir)
+    const gateUp = model.tensors.find((t) => t.name === 'model.layers.1.mlp.experts.3.gate_up_proj.weight')!
+    assert.deepEqual([gateUp.shape, gateUp.transposed, gateUp.ropeInterleavedHeads], [[128, 64], true, 1])
+    assert.ok(model.tensors.some((t) => t.name === 'model.layers.0.mlp.gate.bias' && t.shape[0] === 4))
+    const tensors = readCheckpointTensors(dir)
+    assert.throws(() => selectModelTensors(model.config, tensors.filter((t) => t.name !== 'model.layers.0.self_attn.sinks'), dir),
+      loadError(/Tensor model\.layers\.0\.self_attn\.sinks is missing from the checkpoint .*; expected shape \[4\]/))
+    const wrong = tensors.map((t) => (t.name === 'model.layers.0.mlp.experts.down_proj' ? {...t, shape: [4, 32, 128]} : t))
+    assert.throws(() => selectModelTensors(model.config, wrong, dir), loadError(/Tensor model\.layers\.0\.mlp\.experts\.down_proj has shape \[4, 32, 128\], but config\.json implies \[4, 64, 64\]/))
+  })
+
+  it('a bf16 checkpoint (unsloth/gpt-oss-20b-BF16\'s form) gives the logits of its f32 copy (the experts\' 2-byte rows reordered alike)', async () => {
+    const bf16 = await ensureTestModel('tiny', {variant: 'gptoss', dtype: 'BF16'})
+    const copy = mkdtempSync(join(tmpdir(), 'gptoss-f32-'))
+    try {
+      cpSync(bf16, copy, {recursive: true})
+      const tensors = readCheckpointTensors(bf16).map((t) => ({name: t.name, dtype: 'F32' as const, shape: t.shape, data: () => encodeFloats(readTensorFloat32(t), 'F32')}))
+      writeSafetensors(join(copy, 'model.safetensors'), tensors, {format: 'pt'})
+      const prompts = fixture.prompts.map((p) => p.prompt_token_ids)
+      const [fromBf16, fromF32] = [await promptLogits(await loadModel(bf16), 'f32', prompts), await promptLogits(await loadModel(copy), 'f32', prompts)]
+      assert.equal(maxAbsDifference(fromBf16.logits, fromF32.logits), 0)
+    } finally {
+      rmSync(copy, {recursive: true, force: true})
+    }
+  })
+})
+
+describe('GPT-OSS against transformers 5.18', () => {
+  it('top-10 last-position logits within 1e-4 and the engine\'s 8 greedy tokens equal', async () => {
+    await checkDirAgainstTransformers(await ensureTestModel('tiny', {variant: 'gptoss'}), fixture)
+  })
+
+  for (const preemptionMode of ['recompute', 'swap'] as const) {
+    it(`20 greedy tokens past its window of 8 with chunked prefill, prefix caching, copy-on-write and preemption (${preemptionMode})`, async () => {
+      await checkWindowedEngine('gptoss', preemptionMode, fixture.windowed_greedy_token_ids)
+    })
+  }
+
+  it('/v1/completions replies with transformers\' greedy tokens', async () => {
+    const {server, url} = await startTinyEngineServer({}, await ensureTestModel('tiny', {variant: 'gptoss'}), {weightDtype: 'f32'})
+    try {
+      for (const p of fixture.prompts) {
+        const reply = await postJson(`${url}/v1/completions`, {prompt: p.prompt_token_ids, max_tokens: 8, temperature: 0, ignore_eos: true, return_token_ids: true})
+        assert.equal(reply.status, 200, reply.text)
+        assert.deepEqual(reply.json.choices[0].token_ids, p.greedy_token_ids)
+      }
+    } finally {
+      await server.shutdown(1000)
+    }
+  })
+})
