@@ -7,14 +7,18 @@ import {cpSync, mkdtempSync, readFileSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {describe, it} from 'node:test'
+import {makeEngineConfig} from '../src/engine/config.js'
 import {cpuOnlyNeed} from '../src/engine/engine-parts.js'
 import {ModelLoadError} from '../src/engine/errors.js'
+import {LLMEngine} from '../src/engine/llm-engine.js'
 import {loadModel, selectModelTensors} from '../src/engine/model/load-model.js'
 import {parseModelConfig} from '../src/engine/model/model-config.js'
 import {encodeFloats, readCheckpointTensors, readTensorFloat32, writeSafetensors} from '../src/engine/model/safetensors.js'
 import {ensureTestModel} from '../src/engine/model/test-model.js'
+import {makeSamplingParams} from '../src/engine/sampling-params.js'
 import {postJson} from './support/blackbox-checks.js'
 import {maxAbsDifference, promptLogits} from './support/model-logits.js'
+import {runCommand} from './support/run-command.js'
 import {startTinyEngineServer} from './support/server-harness.js'
 import {checkDirAgainstTransformers, type TransformersFixture} from './support/transformers-fixture.js'
 import {checkWindowedEngine} from './support/windowed-engine-check.js'
@@ -98,6 +102,20 @@ describe('GPT-OSS against transformers 5.18', () => {
       await checkWindowedEngine('gptoss', preemptionMode, fixture.windowed_greedy_token_ids)
     })
   }
+
+  it('generate --json replies with the greedy tokens the engine (held to transformers above) gives its prompt', async () => {
+    const dir = await ensureTestModel('tiny', {variant: 'gptoss'})
+    const result = await runCommand('generate', ['--model', dir, '--threads', '1', '--json', '--temperature', '0', '--max-tokens', '12', '--ignore-eos', 'the sea and the sky over the hills'])
+    assert.equal(result.code, 0, result.stderr)
+    const [reply] = JSON.parse(result.stdout) as {prompt_token_ids: number[]; outputs: {token_ids: number[]}[]}[]
+    const engine = await LLMEngine.create(makeEngineConfig({modelPath: dir, kvMemoryBytes: 4 << 20, threads: 1, weightDtype: 'f32'}))
+    try {
+      const [expected] = await engine.generate([{prompt: reply!.prompt_token_ids, params: makeSamplingParams({temperature: 0, maxTokens: 12, ignoreEos: true})}])
+      assert.deepEqual(reply!.outputs[0]!.token_ids, expected!.outputs[0]!.tokenIds)
+    } finally {
+      await engine.shutdown()
+    }
+  })
 
   it('/v1/completions replies with transformers\' greedy tokens', async () => {
     const {server, url} = await startTinyEngineServer({}, await ensureTestModel('tiny', {variant: 'gptoss'}), {weightDtype: 'f32'})

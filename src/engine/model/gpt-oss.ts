@@ -16,7 +16,7 @@ type Json = Record<string, unknown>
 export function gptOssView(config: Json, source: string): Json {
   const quantization = isObject(config.quantization_config) ? config.quantization_config : null
   if (quantization?.quant_method === 'mxfp4') {
-    throw new ModelLoadError(`${source}: GPT-OSS experts quantized as MXFP4 (quantization_config quant_method "mxfp4") are not supported; load a BF16 checkpoint (as unsloth/gpt-oss-20b-BF16) or a GGUF file.`)
+    throw new ModelLoadError(`${source}: GPT-OSS experts quantized as MXFP4 (quantization_config quant_method "mxfp4") are not supported; load a BF16 checkpoint (as unsloth/gpt-oss-20b-BF16).`)
   }
   const hasRope = isObject(config.rope_parameters) || isObject(config.rope_scaling)
   return {
