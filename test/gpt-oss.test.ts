@@ -1,7 +1,7 @@
 // GPT-OSS (GptOssForCausalLM) on the CPU: its config read as transformers 5.18's GptOssConfig reads it, its fused experts
 // split from the checkpoint, and the tiny gptoss model held to transformers (test/fixtures/gptoss-tiny-transformers.json):
 // logits and greedy tokens through generate, the paged engine across its window of 8 (chunked prefill, prefix caching,
-// preemption) and the server. The sinks' softmax against float64: native-kernels.test.ts.
+// preemption) and generate; through the server: more-architectures.test.ts. The sinks' softmax against float64: native-kernels.test.ts.
 import assert from 'node:assert/strict'
 import {cpSync, mkdtempSync, readFileSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
@@ -16,10 +16,8 @@ import {parseModelConfig} from '../src/engine/model/model-config.js'
 import {encodeFloats, readCheckpointTensors, readTensorFloat32, writeSafetensors} from '../src/engine/model/safetensors.js'
 import {ensureTestModel} from '../src/engine/model/test-model.js'
 import {makeSamplingParams} from '../src/engine/sampling-params.js'
-import {postJson} from './support/blackbox-checks.js'
 import {maxAbsDifference, promptLogits} from './support/model-logits.js'
 import {runCommand} from './support/run-command.js'
-import {startTinyEngineServer} from './support/server-harness.js'
 import {checkDirAgainstTransformers, type TransformersFixture} from './support/transformers-fixture.js'
 import {checkWindowedEngine} from './support/windowed-engine-check.js'
 
@@ -114,19 +112,6 @@ describe('GPT-OSS against transformers 5.18', () => {
       assert.deepEqual(reply!.outputs[0]!.token_ids, expected!.outputs[0]!.tokenIds)
     } finally {
       await engine.shutdown()
-    }
-  })
-
-  it('/v1/completions replies with transformers\' greedy tokens', async () => {
-    const {server, url} = await startTinyEngineServer({}, await ensureTestModel('tiny', {variant: 'gptoss'}), {weightDtype: 'f32'})
-    try {
-      for (const p of fixture.prompts) {
-        const reply = await postJson(`${url}/v1/completions`, {prompt: p.prompt_token_ids, max_tokens: 8, temperature: 0, ignore_eos: true, return_token_ids: true})
-        assert.equal(reply.status, 200, reply.text)
-        assert.deepEqual(reply.json.choices[0].token_ids, p.greedy_token_ids)
-      }
-    } finally {
-      await server.shutdown(1000)
     }
   })
 })
