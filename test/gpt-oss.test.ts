@@ -52,6 +52,19 @@ describe('GPT-OSS config', () => {
     assert.equal((c.ropeScaling as {truncate: boolean}).truncate, false)
   })
 
+  it('reads the config.json transformers 5.18\'s save_pretrained writes (rope_parameters with its rope_theta, dtype, layer_types)', () => {
+    const saved = {
+      architectures: ['GptOssForCausalLM'], attention_bias: true, bos_token_id: null, dtype: 'float32', eos_token_id: null, head_dim: 16, hidden_act: 'silu', hidden_size: 64,
+      intermediate_size: 48, layer_types: ['sliding_attention', 'full_attention', 'sliding_attention'], max_position_embeddings: 256, model_type: 'gpt_oss',
+      num_attention_heads: 4, num_experts_per_tok: 2, num_hidden_layers: 3, num_key_value_heads: 2, num_local_experts: 4, rms_norm_eps: 1e-5,
+      rope_parameters: {beta_fast: 32.0, beta_slow: 1.0, factor: 32.0, original_max_position_embeddings: 4096, rope_theta: 150000.0, rope_type: 'yarn', truncate: false},
+      sliding_window: 6, tie_word_embeddings: false, vocab_size: 512,
+    }
+    const c = parseModelConfig(saved)
+    assert.deepEqual([c.layerWindows, c.ropeTheta, c.ropeScaling.type, (c.ropeScaling as {truncate: boolean}).truncate, c.maxPositionEmbeddings, c.moe!.expertIntermediateSize, c.torchDtype],
+      [[6, 0, 6], 150000, 'yarn', false, 256, 48, 'float32'])
+  })
+
   it('refuses the MXFP4 checkpoints by name, and runs on the CPU only, naming why', () => {
     assert.throws(() => parseModelConfig({...GPT_OSS_20B, quantization_config: {quant_method: 'mxfp4', modules_to_not_convert: []}}),
       loadError(/GPT-OSS experts quantized as MXFP4 \(quantization_config quant_method "mxfp4"\) are not supported; load a BF16 checkpoint/))
