@@ -1,6 +1,7 @@
 // A checkpoint tensor's bytes put into the row order both backends compute with (cpu/model_weights.cpp and
 // cuda/cuda_weights.cu read tensors through it): GPT-2's Conv1D transposed, GPT-NeoX's / Falcon's / BLOOM's fused
-// query_key_value regrouped, GGUF's (and GPT-J's) interleaved rope rows back in rotate_half order. Plain C++ with no
+// query_key_value regrouped, GGUF's (and GPT-J's) interleaved rope rows back in rotate_half order, GPT-OSS's experts
+// transposed with their alternating gate/up rows put gate first. Plain C++ with no
 // CUDA headers, so the CPU build's loader tests check what the CUDA loader uploads.
 #pragma once
 #include <algorithm>
