@@ -1,9 +1,10 @@
 // GPT-OSS (GptOssForCausalLM) on the CPU: its config read as transformers 5.18's GptOssConfig reads it, its fused experts
-// split from the checkpoint, and the tiny gptoss model held to transformers (test/fixtures/gptoss-tiny-transformers.json):
-// logits and greedy tokens through generate, the paged engine across its window of 8 (chunked prefill, prefix caching,
-// preemption) and generate; through the server: more-architectures.test.ts. The sinks' softmax against float64: native-kernels.test.ts.
+// split from the checkpoint (MXFP4 ones dequantized as transformers does), and the tiny gptoss model held to transformers
+// (test/fixtures/gptoss-tiny-transformers.json): logits and greedy tokens in the engine, across its window of 8 (chunked
+// prefill, prefix caching, preemption) and through generate; through the server: more-architectures.test.ts. The sinks'
+// softmax against float64: native-kernels.test.ts.
 import assert from 'node:assert/strict'
-import {cpSync, mkdtempSync, readFileSync, rmSync} from 'node:fs'
+import {cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {describe, it} from 'node:test'
@@ -13,7 +14,7 @@ import {ModelLoadError} from '../src/engine/errors.js'
 import {LLMEngine} from '../src/engine/llm-engine.js'
 import {loadModel, selectModelTensors} from '../src/engine/model/load-model.js'
 import {parseModelConfig} from '../src/engine/model/model-config.js'
-import {encodeFloats, readCheckpointTensors, readTensorFloat32, writeSafetensors} from '../src/engine/model/safetensors.js'
+import {encodeFloats, readCheckpointTensors, readTensorFloat32, writeSafetensors, type TensorToWrite} from '../src/engine/model/safetensors.js'
 import {ensureTestModel} from '../src/engine/model/test-model.js'
 import {makeSamplingParams} from '../src/engine/sampling-params.js'
 import {maxAbsDifference, promptLogits} from './support/model-logits.js'
@@ -65,11 +66,12 @@ describe('GPT-OSS config', () => {
       [[6, 0, 6], 150000, 'yarn', false, 256, 48, 'float32'])
   })
 
-  it('refuses the MXFP4 checkpoints by name, and runs on the CPU only, naming why', () => {
-    assert.throws(() => parseModelConfig({...GPT_OSS_20B, quantization_config: {quant_method: 'mxfp4', modules_to_not_convert: []}}),
-      loadError(/GPT-OSS experts quantized as MXFP4 \(quantization_config quant_method "mxfp4"\) are not supported; load a BF16 checkpoint/))
+  it('runs on the CPU only, naming why', () => {
     const need = cpuOnlyNeed({quantization: undefined, batchInvariant: false}, {config: parseModelConfig(GPT_OSS_20B), tensors: []})
     assert.match(need?.reason ?? '', /^GptOssForCausalLM \(attention sinks and its clamped-SwiGLU experts have no CUDA path\)/)
+    // MXFP4 (OpenAI's own checkpoints) loads (dequantized below); any other method is refused.
+    assert.equal(parseModelConfig({...GPT_OSS_20B, quantization_config: {quant_method: 'mxfp4'}}).moe!.gptOssExperts, true)
+    assert.throws(() => parseModelConfig({...GPT_OSS_20B, quantization_config: {quant_method: 'gptq'}}), loadError(/quant_method "gptq"\) are not supported/))
   })
 })
 
@@ -99,6 +101,67 @@ describe('GPT-OSS checkpoint', () => {
       assert.equal(maxAbsDifference(fromBf16.logits, fromF32.logits), 0)
     } finally {
       rmSync(copy, {recursive: true, force: true})
+    }
+  })
+})
+
+/** transformers' convert_moe_packed_tensors, written out: fp4 e2m1 codes (low nibble first) times 2^(scale - 127), [experts, out, in] made [experts, in, out]. */
+function dequantizeMxfp4(blocks: Uint8Array, scales: Uint8Array, experts: number, out: number, groups: number): Float32Array {
+  const FP4 = [0, 0.5, 1, 1.5, 2, 3, 4, 6, -0, -0.5, -1, -1.5, -2, -3, -4, -6]
+  const inSize = groups * 32
+  const values = new Float32Array(experts * out * inSize)
+  for (let byte = 0; byte < blocks.length; byte++) {
+    const scale = 2 ** (scales[Math.floor(byte / 16)]! - 127)
+    const [e, o, i] = [Math.floor(byte / (out * groups * 16)), Math.floor(byte / (groups * 16)) % out, (byte % (groups * 16)) * 2]
+    values[(e * inSize + i) * out + o] = FP4[blocks[byte]! & 15]! * scale
+    values[(e * inSize + i + 1) * out + o] = FP4[blocks[byte]! >> 4]! * scale
+  }
+  return values
+}
+
+describe('GPT-OSS MXFP4 checkpoints (quantization_config "mxfp4")', () => {
+  it('this test\'s dequantizer gives transformers\' values (test/fixtures/gptoss-mxfp4-dequant.json)', () => {
+    const f = JSON.parse(readFileSync(join(import.meta.dirname, 'fixtures', 'gptoss-mxfp4-dequant.json'), 'utf8')) as {shape: {experts: number; out: number; groups: number}; blocks: number[]; scales: number[]; dequantized: number[]}
+    assert.deepEqual([...dequantizeMxfp4(Uint8Array.from(f.blocks), Uint8Array.from(f.scales), f.shape.experts, f.shape.out, f.shape.groups)], f.dequantized)
+  })
+
+  it('load with their experts dequantized: the logits of the float checkpoint holding the same values, bit for bit', async () => {
+    const source = await ensureTestModel('tiny', {variant: 'gptoss'})
+    const work = mkdtempSync(join(tmpdir(), 'gptoss-mxfp4-'))
+    try {
+      const [mxfp4, float] = [join(work, 'mxfp4'), join(work, 'float')]
+      cpSync(source, mxfp4, {recursive: true})
+      cpSync(source, float, {recursive: true})
+      let seed = 7
+      const nextByte = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed >> 16) & 255
+      const quantized: TensorToWrite[] = [], dequantized: TensorToWrite[] = []
+      for (const t of readCheckpointTensors(source)) {
+        if (!/mlp\.experts\.(gate_up|down)_proj$/.test(t.name)) {
+          const data = () => encodeFloats(readTensorFloat32(t), 'F32')
+          quantized.push({name: t.name, dtype: 'F32', shape: t.shape, data})
+          dequantized.push({name: t.name, dtype: 'F32', shape: t.shape, data})
+          continue
+        }
+        const [experts, inSize, out] = t.shape as [number, number, number]
+        const blocks = Uint8Array.from({length: experts * out * inSize / 2}, nextByte)
+        const scales = Uint8Array.from({length: experts * out * inSize / 32}, () => 122 + (nextByte() % 5))
+        quantized.push({name: `${t.name}_blocks`, dtype: 'U8', shape: [experts, out, inSize / 32, 16], data: () => blocks},
+          {name: `${t.name}_scales`, dtype: 'U8', shape: [experts, out, inSize / 32], data: () => scales})
+        dequantized.push({name: t.name, dtype: 'F32', shape: t.shape, data: () => encodeFloats(dequantizeMxfp4(blocks, scales, experts, out, inSize / 32), 'F32')})
+      }
+      writeSafetensors(join(mxfp4, 'model.safetensors'), quantized, {format: 'pt'})
+      writeSafetensors(join(float, 'model.safetensors'), dequantized, {format: 'pt'})
+      const config = JSON.parse(readFileSync(join(mxfp4, 'config.json'), 'utf8'))
+      writeFileSync(join(mxfp4, 'config.json'), JSON.stringify({...config, quantization_config: {quant_method: 'mxfp4', modules_to_not_convert: ['model.layers.*.self_attn', 'model.layers.*.mlp.router', 'model.embed_tokens', 'lm_head']}}))
+      const prompts = fixture.prompts.map((p) => p.prompt_token_ids)
+      const [fromMxfp4, fromFloat] = [await promptLogits(await loadModel(mxfp4), 'f32', prompts), await promptLogits(await loadModel(float), 'f32', prompts)]
+      assert.equal(maxAbsDifference(fromMxfp4.logits, fromFloat.logits), 0)
+      // A blocks tensor without its scales is named.
+      const model = await loadModel(mxfp4)
+      const tensors = readCheckpointTensors(mxfp4).filter((t) => t.name !== 'model.layers.1.mlp.experts.down_proj_scales')
+      assert.throws(() => selectModelTensors(model.config, tensors, mxfp4), loadError(/Tensor model\.layers\.1\.mlp\.experts\.down_proj_blocks has no down_proj_scales beside it/))
+    } finally {
+      rmSync(work, {recursive: true, force: true})
     }
   })
 })

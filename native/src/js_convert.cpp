@@ -305,6 +305,12 @@ std::vector<TensorSource> parse_tensors(const Napi::Array& tensors) {
     if (t.Has("qkvInterleavedHeads") && t.Get("qkvInterleavedHeads").IsNumber()) source.qkv_interleaved_heads = int_field(t, "qkvInterleavedHeads");
     if (t.Has("ropeInterleavedDims") && t.Get("ropeInterleavedDims").IsNumber()) source.rope_interleaved_dims = int_field(t, "ropeInterleavedDims");
     if (t.Has("qkvQueriesPerGroup") && t.Get("qkvQueriesPerGroup").IsNumber()) source.qkv_queries_per_group = int_field(t, "qkvQueriesPerGroup");
+    if (t.Has("mxfp4Scales") && t.Get("mxfp4Scales").IsObject()) {
+      Napi::Object scales = t.Get("mxfp4Scales").As<Napi::Object>();
+      source.mxfp4_scales_path = string_field(scales, "path");
+      source.mxfp4_scales_offset = static_cast<uint64_t>(number_field(scales, "offset"));
+      source.mxfp4_scales_nbytes = static_cast<uint64_t>(number_field(scales, "nbytes"));
+    }
     out.push_back(std::move(source));
   }
   return out;

@@ -3,6 +3,8 @@
 // fused and transposed: gate_up_proj [experts, hidden, 2 x inter] (gate and up in alternate columns) and down_proj
 // [experts, inter, hidden], each with a bias. Read as transformers 5.18's GptOssConfig / GptOssForCausalLM read them;
 // each expert is seen as a byte window of the file that the native loader transposes (and de-interleaves) at load.
+// OpenAI's own checkpoints store the experts in MXFP4 (quantization_config "mxfp4": *_blocks [experts, out, in / 32, 16]
+// bytes of fp4 pairs and *_scales [experts, out, in / 32] e8m0, already [out, in]); the loader dequantizes them.
 import {ModelLoadError} from '../errors.js'
 import type {ModelConfig} from './model-config.js'
 import {isObject} from './rope-scaling.js'
@@ -13,10 +15,11 @@ export const GPT_OSS = 'GptOssForCausalLM'
 type Json = Record<string, unknown>
 
 /** GptOssConfig's defaults where they differ from the shared parser's (its head_dim 64, window 128 and 131072 positions: architectures.ts). */
-export function gptOssView(config: Json, source: string): Json {
-  const quantization = isObject(config.quantization_config) ? config.quantization_config : null
-  if (quantization?.quant_method === 'mxfp4') {
-    throw new ModelLoadError(`${source}: GPT-OSS experts quantized as MXFP4 (quantization_config quant_method "mxfp4") are not supported; load a BF16 checkpoint (as unsloth/gpt-oss-20b-BF16).`)
+export function gptOssView(config: Json): Json {
+  // MXFP4 experts are dequantized at load (splitGptOssExperts); any other method is refused as for every model.
+  if (isObject(config.quantization_config) && config.quantization_config.quant_method === 'mxfp4') {
+    const {quantization_config: _mxfp4, ...unquantized} = config
+    config = unquantized
   }
   const hasRope = isObject(config.rope_parameters) || isObject(config.rope_scaling)
   return {
@@ -47,13 +50,17 @@ export function gptOssMoeTensorShapes(numExperts: number, inter: number, prefix:
 
 const ROUTER = /^(model\.layers\.\d+\.)mlp\.router\.(weight|bias)$/
 const EXPERTS = /^(model\.layers\.\d+\.)mlp\.experts\.(gate_up_proj|gate_up_proj_bias|down_proj|down_proj_bias)$/
+const MXFP4 = /^(model\.layers\.\d+\.)mlp\.experts\.(gate_up_proj|down_proj)_(blocks|scales)$/
 
 /** The checkpoint's tensors with GPT-OSS's router renamed and its fused experts split per expert; others unchanged. */
 export function splitGptOssExperts(config: ModelConfig, tensors: TensorInfo[]): TensorInfo[] {
   if (config.architecture !== GPT_OSS || !config.moe) return tensors
   const {numExperts: experts, expertIntermediateSize: inter} = config.moe
   const hidden = config.hiddenSize
+  const byName = new Map(tensors.map((t) => [t.name, t]))
   return tensors.flatMap((tensor) => {
+    const mxfp4 = MXFP4.exec(tensor.name)
+    if (mxfp4) return mxfp4[3] === 'scales' ? [] : splitMxfp4Experts(tensor, byName.get(tensor.name.replace(/_blocks$/, '_scales')), mxfp4[1]!, mxfp4[2]!, experts, inter, hidden)
     const router = ROUTER.exec(tensor.name)
     if (router) return [{...tensor, name: `${router[1]}mlp.gate.${router[2]}`}]
     const match = EXPERTS.exec(tensor.name)
@@ -84,6 +91,29 @@ export function splitGptOssExperts(config: ModelConfig, tensors: TensorInfo[]): 
       ...(name === 'gate_up_proj' ? {ropeInterleavedHeads: 1} : {}),
     }))
   })
+}
+
+/** One MXFP4 expert tensor (blocks and scales) as per-expert [out, in] windows the native loader dequantizes. */
+function splitMxfp4Experts(blocks: TensorInfo, scales: TensorInfo | undefined, prefix: string, part: string, experts: number, inter: number, hidden: number): TensorInfo[] {
+  const [rows, cols] = part === 'gate_up_proj' ? [2 * inter, hidden] : [hidden, inter]
+  if (scales === undefined) throw new ModelLoadError(`Tensor ${blocks.name} has no ${part}_scales beside it (in ${blocks.path}).`)
+  if (cols % 32 !== 0) throw new ModelLoadError(`Tensor ${blocks.name}: MXFP4 rows of ${cols} values are not whole blocks of 32 (in ${blocks.path}).`)
+  for (const [tensor, shape] of [[blocks, [experts, rows, cols / 32, 16]], [scales, [experts, rows, cols / 32]]] as const) {
+    if (tensor.dtype !== 'U8' || tensor.shape.length !== shape.length || tensor.shape.some((d, i) => d !== shape[i])) {
+      throw new ModelLoadError(`Tensor ${tensor.name} is ${tensor.dtype} [${tensor.shape.join(', ')}], but config.json implies U8 [${shape.join(', ')}] (in ${tensor.path}).`)
+    }
+  }
+  const [blockBytes, scaleBytes] = [blocks.nbytes / experts, scales.nbytes / experts]
+  return Array.from({length: experts}, (_, e): TensorInfo => ({
+    ...blocks,
+    name: `${prefix}mlp.experts.${e}.${part}.weight`,
+    dtype: 'F32', // a stand-in: the native loader reads MXFP4 whatever it says
+    shape: [rows, cols],
+    offset: blocks.offset + e * blockBytes,
+    nbytes: blockBytes,
+    mxfp4Scales: {path: scales.path, offset: scales.offset + e * scaleBytes, nbytes: scaleBytes},
+    ...(part === 'gate_up_proj' ? {ropeInterleavedHeads: 1} : {}),
+  }))
 }
 
 /** The tensors a GPT-OSS checkpoint holds in place of the engine's per-expert ones, for writing test checkpoints. */

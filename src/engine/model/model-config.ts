@@ -140,7 +140,7 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   if (architecture === 'Gemma3ForCausalLM') ({config, ropeLocalTheta} = gemma3View(config, source))
   if (architecture === OLMO3) ({config, ropeLocalTheta} = olmo3View(config, source))
   if (isRmsVariantArchitecture(architecture)) config = rmsVariantView(config, architecture, source)
-  if (architecture === GPT_OSS) config = gptOssView(config, source)
+  if (architecture === GPT_OSS) config = gptOssView(config)
 
   const required = (key: string): number => {
     const value = config[key]
