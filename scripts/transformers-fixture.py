@@ -2,7 +2,7 @@
 # prompt's last-position top-10 logits and 8 greedy tokens, which the tests hold pagedllm to (qwen-models.test.ts,
 # model-architectures.test.ts). Run with a Python that has transformers and torch:
 #   node bin/run.js make-test-model --preset tiny --variant qwen3 --out /tmp/tiny-qwen3
-#   /work/venv-hf/bin/python scripts/transformers-fixture.py /tmp/tiny-qwen3 qwen3
+#   /work/venv-hf/bin/python scripts/transformers-fixture.py /tmp/tiny-qwen3 qwen3 [--windowed]
 import json
 import pathlib
 import sys
@@ -30,6 +30,16 @@ with torch.no_grad():
             'last_position_top10': {'ids': top.indices.tolist(), 'logits': top.values.tolist()},
             'greedy_token_ids': greedy.tolist(),
         })
-fixture = {'model': f'make-test-model --preset tiny --variant {variant} (seed 0, F32)', 'transformers': transformers.__version__, 'torch': torch.__version__, 'prompts': prompts}
+# --windowed: also the greedy tokens of test/support/windowed-engine-check.ts's prompts (its PROMPTS and MAX_TOKENS), for
+# a model the float64 reference does not cover (gptoss), so the paged-engine check holds it to transformers instead.
+WINDOWED_PREFIX = [1 + (i * 53) % 400 for i in range(30)]
+WINDOWED_PROMPTS = [WINDOWED_PREFIX + [7, 8, 9], WINDOWED_PREFIX + [11], WINDOWED_PREFIX + [13, 14, 15, 16, 17], [2 + (i * 29) % 450 for i in range(45)], [3, 4, 5]]
+windowed = []
+if '--windowed' in sys.argv[3:]:
+    with torch.no_grad():
+        for prompt in WINDOWED_PROMPTS:
+            ids = torch.tensor([prompt])
+            windowed.append(model.generate(ids, max_new_tokens=20, do_sample=False, eos_token_id=None, pad_token_id=0)[0, len(prompt):].tolist())
+fixture = {'model': f'make-test-model --preset tiny --variant {variant} (seed 0, F32)', 'transformers': transformers.__version__, 'torch': torch.__version__, 'prompts': prompts, **({'windowed_greedy_token_ids': windowed} if windowed else {})}
 OUT.write_text(json.dumps(fixture, indent=1) + '\n')
 print(f'wrote {OUT}')

@@ -1,6 +1,7 @@
 // GPT-Neo, Cohere2, OLMo 3, GraniteMoeShared and PhiMoE: configs read as transformers 5.18's config classes read them (what
 // the kernels lack refused by key), their windows in a paged engine, and their replies through the server (PhiMoE's: and generate). Logits against
-// the float64 reference and transformers: layernorm-architectures.test.ts (gpt-neo), rms-architectures.test.ts (the others).
+// the float64 reference and transformers: layernorm-architectures.test.ts (gpt-neo), rms-architectures.test.ts (the others;
+// GPT-OSS, here for its server replies and CPU-only reason: gpt-oss.test.ts).
 import assert from 'node:assert/strict'
 import {readFileSync} from 'node:fs'
 import {join} from 'node:path'
@@ -152,7 +153,7 @@ for (const variant of WINDOWED) {
 }
 
 /** Every new variant: CUDA-capable or CPU only by name, and transformers' greedy tokens through the server (batch invariance: where its family's tests do not check it). */
-const VARIANTS: TestModelVariant[] = ['gpt-neo', 'cohere2', 'olmo3', 'granitemoeshared', 'phimoe']
+const VARIANTS: TestModelVariant[] = ['gpt-neo', 'cohere2', 'olmo3', 'granitemoeshared', 'phimoe', 'gptoss']
 const ON_CUDA_TOO = new Set<TestModelVariant>(['gpt-neo', 'cohere2', 'olmo3', 'granitemoeshared', 'phimoe'])
 const BATCH_INVARIANCE_HERE = new Set<TestModelVariant>(['gpt-neo'])
 

@@ -263,6 +263,19 @@ for (const path of PATHS) {
       checkPagedAttention(12, MANY_DECODES)
     })
 
+    it('pagedAttention with attention sinks (GPT-OSS): a per-head logit joins each softmax denominator and adds no value', () => {
+      useThisPath()
+      // One sink per query head (8), from far below the scores to far above them (head 7 keeps almost nothing).
+      const sinks = Float32Array.from([-1, 0, 0.5, 2, 4, -3, 1, 12])
+      for (const headDim of [16, 12]) {
+        const withSinks = checkPagedAttention(headDim, MIXED_SEQUENCES, 40, sinks)
+        const without = checkPagedAttention(headDim, MIXED_SEQUENCES)
+        assert.ok(withSinks.some((v, i) => Math.abs(v - without[i]!) > 1e-3), 'the sinks change the output')
+        // A sink no score comes near leaves every row bit for bit as without one.
+        assert.deepEqual(checkPagedAttention(headDim, MIXED_SEQUENCES, 40, new Float32Array(8).fill(-1e30)), without)
+      }
+    })
+
     it('pagedAttention over a long context (enough K/V to split over the pool)', () => {
       useThisPath()
       checkPagedAttention(64, LONG_DECODES, 200)
@@ -379,7 +392,7 @@ const LONG_DECODES: AttentionSeq[] = [
  * Blocks are scattered through the pool (and may be shared between sequences, as prefix caching does). Each row
  * must equal causal attention over the same tokens laid out contiguously.
  */
-function checkPagedAttention(headDim: number, seqs: AttentionSeq[], numBlocks = 40): void {
+function checkPagedAttention(headDim: number, seqs: AttentionSeq[], numBlocks = 40, sinks?: Float32Array): Float32Array {
   const heads = 8, kvHeads = 2, blockSize = 4, group = heads / kvHeads
   const slotFloats = kvHeads * headDim
   const keyCache = randomArray(numBlocks * blockSize * slotFloats, 13), valueCache = randomArray(keyCache.length, 14)
@@ -391,7 +404,7 @@ function checkPagedAttention(headDim: number, seqs: AttentionSeq[], numBlocks = 
   const numTokens = positions.length, qStride = heads * headDim + 3
   const query = randomArray(numTokens * qStride, 15, 2)
   const scale = 1 / Math.sqrt(headDim)
-  const actual = ops.pagedAttention(query, qStride, keyCache, valueCache, {queryStartLoc, positions, blockTables, maxBlocksPerSeq},
+  const actual = ops.pagedAttention(query, qStride, keyCache, valueCache, {queryStartLoc, positions, blockTables, maxBlocksPerSeq, ...(sinks ? {sinks} : {})},
     heads, kvHeads, headDim, blockSize, scale)
   const expected = new Float64Array(numTokens * heads * headDim)
   seqs.forEach((s, seq) => {
@@ -404,9 +417,10 @@ function checkPagedAttention(headDim: number, seqs: AttentionSeq[], numBlocks = 
           for (let d = 0; d < headDim; d++) dot += query[t * qStride + h * headDim + d] * keyCache[slotOf(j) * slotFloats + kvHead * headDim + d]
           return dot * scale
         })
-        const max = Math.max(...scores)
+        // A sink (GPT-OSS) is one more logit in the softmax whose value is dropped: transformers' cat([scores, sink]).
+        const max = Math.max(...scores, sinks ? sinks[h]! : -Infinity)
         const weights = scores.map((v) => Math.exp(v - max))
-        const total = weights.reduce((a, b) => a + b, 0)
+        const total = weights.reduce((a, b) => a + b, 0) + (sinks ? Math.exp(sinks[h]! - max) : 0)
         for (let d = 0; d < headDim; d++) {
           let sum = 0
           weights.forEach((w, j) => (sum += w * valueCache[slotOf(j) * slotFloats + kvHead * headDim + d]))
@@ -416,6 +430,7 @@ function checkPagedAttention(headDim: number, seqs: AttentionSeq[], numBlocks = 
     }
   })
   assertClose(actual, expected, 2e-5, 'pagedAttention')
+  return actual
 }
 
 // ---- the model object ----

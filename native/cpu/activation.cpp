@@ -1,5 +1,6 @@
 // Gated MLP activations over rows laid out [gate | up] (the fused gate/up projection's output): SwiGLU silu(gate) * up,
 // GeGLU gelu_tanh(gate) * up, and act(gate) * up for the other activations a config may name (gelu's erf form, relu).
+#include <algorithm>
 #include <cmath>
 
 #include "kernels_avx2.h"
@@ -61,6 +62,22 @@ void gated_and_mul(ThreadPool& pool, Activation act, const float* gate_up, float
       const float* up = gate + dim;
       float* out_row = out + static_cast<size_t>(r) * dim;
       for (int i = 0; i < dim; ++i) out_row[i] = activate(gate[i], act) * up[i];
+    }
+  });
+}
+
+void clamped_swiglu_and_mul(ThreadPool& pool, const float* gate_up, float* out, int num_rows, int dim) {
+  constexpr float kLimit = 7.f, kAlpha = 1.702f;
+  for_row_ranges(pool, num_rows, static_cast<size_t>(dim) * 8, [&](int begin, int end) {
+    for (int r = begin; r < end; ++r) {
+      const float* gate = gate_up + static_cast<size_t>(r) * 2 * dim;
+      const float* up = gate + dim;
+      float* out_row = out + static_cast<size_t>(r) * dim;
+      for (int i = 0; i < dim; ++i) {
+        const float g = std::min(gate[i], kLimit), u = std::clamp(up[i], -kLimit, kLimit);
+        const float glu = g * (1.f / (1.f + std::exp(-(g * kAlpha))));
+        out_row[i] = (u + 1.f) * glu;
+      }
     }
   });
 }

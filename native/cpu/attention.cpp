@@ -21,7 +21,7 @@ constexpr size_t kMinParallelKvBytes = 256 << 10;
 void scalar_attention_item(const float* query, int q_stride, const float* key_cache, const float* value_cache,
                            const int32_t* positions, const int32_t* block_table, int row_begin, int row_end,
                            int kv_head_begin, int kv_head_end, int heads_per_kv, const KvLayout& layout, float scale,
-                           float* out, int out_stride, float softcap, int sliding_window, const float* alibi_slopes) {
+                           float* out, int out_stride, float softcap, int sliding_window, const float* alibi_slopes, const float* sinks) {
   const int head_dim = layout.head_dim;
   const int block_size = layout.block_size;
   const size_t token_stride = static_cast<size_t>(layout.num_kv_heads) * head_dim;
@@ -84,7 +84,7 @@ void scalar_attention_item(const float* query, int q_stride, const float* key_ca
     for (int h = kv_head_begin; h < kv_head_end; ++h) {
       for (int g = 0; g < heads_per_kv; ++g) {
         const int qi = query_index(r, h, g);
-        const float inv = 1.f / running_sum[qi];
+        const float inv = softmax_normalizer(running_sum[qi], running_max[qi], sinks, h * heads_per_kv + g);
         float* o = out + static_cast<size_t>(r) * out_stride + static_cast<size_t>(h * heads_per_kv + g) * head_dim;
         const float* a = acc.data() + static_cast<size_t>(qi) * head_dim;
         for (int d = 0; d < head_dim; ++d) o[d] = a[d] * inv;
@@ -134,7 +134,7 @@ void paged_attention(ThreadPool& pool, const float* query, int q_stride, const f
     auto run = vector ? avx2::attention_item : scalar_attention_item;
     run(query, q_stride, key_cache, value_cache, batch.positions, table, item.row_begin, item.row_end,
         item.kv_head_begin, item.kv_head_end, heads_per_kv, layout, scale, out, out_stride, softcap, batch.sliding_window,
-        batch.alibi_slopes);
+        batch.alibi_slopes, batch.sinks);
   };
   // A short decode context (batch 1, a few K/V blocks) is done sooner by this thread alone than split: measured at
   // 64 tokens (128 KB of K/V per layer, from memory), one thread took 13-16 us and two 26-48 at best (docs/PERFORMANCE.md).

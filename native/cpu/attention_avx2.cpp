@@ -90,7 +90,7 @@ inline void prefetch_block(const float* rows, size_t token_stride, int tokens, i
 void attention_item(const float* query, int q_stride, const float* key_cache, const float* value_cache,
                     const int32_t* positions, const int32_t* block_table, int row_begin, int row_end, int kv_head_begin,
                     int kv_head_end, int heads_per_kv, const KvLayout& layout, float scale, float* out, int out_stride,
-                    float softcap, int sliding_window, const float* alibi_slopes) {
+                    float softcap, int sliding_window, const float* alibi_slopes, const float* sinks) {
   const int head_dim = layout.head_dim;
   const int block_size = layout.block_size;
   const size_t token_stride = static_cast<size_t>(layout.num_kv_heads) * head_dim;
@@ -163,7 +163,7 @@ void attention_item(const float* query, int q_stride, const float* key_cache, co
     for (int h = kv_head_begin; h < kv_head_end; ++h) {
       for (int g = 0; g < heads_per_kv; ++g) {
         const int qi = query_index(r, h, g);
-        const __m256 inv = _mm256_set1_ps(1.f / running_sum[qi]);
+        const __m256 inv = _mm256_set1_ps(softmax_normalizer(running_sum[qi], running_max[qi], sinks, h * heads_per_kv + g));
         float* o = out + static_cast<size_t>(r) * out_stride + static_cast<size_t>(h * heads_per_kv + g) * head_dim;
         const float* a = acc + static_cast<size_t>(qi) * head_dim;
         for (int d = 0; d < head_dim; d += 8) _mm256_storeu_ps(o + d, _mm256_mul_ps(_mm256_loadu_ps(a + d), inv));

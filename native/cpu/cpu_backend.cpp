@@ -233,6 +233,7 @@ class CpuBackend final : public Backend {
       // OLMo, OLMoE: after the q/k norms, as transformers clamps.
       clip_qkv(config_, qkv_.data(), static_cast<size_t>(tokens) * qkv_width);
       attention_batch.sliding_window = layer_window(config_, l);
+      attention_batch.sinks = w.attn_sinks.empty() ? nullptr : w.attn_sinks.data();  // GPT-OSS
       // Gemma 3: sliding layers rotate with the local base.
       const float* cos_sin = attention_batch.sliding_window > 0 && !local_inv_freq_.empty() ? local_cos_sin_.data() : cos_sin_.data();
       if (layer_has_rope(config_, l)) {

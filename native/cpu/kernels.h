@@ -1,6 +1,7 @@
 // The CPU op set (same op names as native/cuda): each op is plain data in, plain data out, so tests
 // can call it alone and the backend chains them into a forward pass.
 #pragma once
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -114,6 +115,9 @@ void silu_and_mul(ThreadPool& pool, const float* gate_up, float* out, int num_ro
 void gelu_tanh_and_mul(ThreadPool& pool, const float* gate_up, float* out, int num_rows, int dim);
 // The gated MLP's activation as the config names it: act(gate) * up (silu_and_mul, gelu_tanh_and_mul, or a portable loop).
 void gated_and_mul(ThreadPool& pool, Activation act, const float* gate_up, float* out, int num_rows, int dim);
+// GPT-OSS's expert activation (transformers' GptOssExperts._apply_gate): gate clamped to at most 7, up to [-7, 7],
+// out = (up + 1) * gate * sigmoid(1.702 * gate). gate_up rows: gate, then up.
+void clamped_swiglu_and_mul(ThreadPool& pool, const float* gate_up, float* out, int num_rows, int dim);
 // gelu's tanh form of one value (the portable kernels' formula), for the LayerNorm family's plain MLP.
 float gelu_tanh(float x);
 // One value through the activation (the plain MLP's, and the gated one's rarer activations).
@@ -154,7 +158,15 @@ struct AttentionBatch {
   // query position), after the scale. Softmax ignores a per-row constant, so this is the models' bias by key position
   // alone, and a cached prefix or a chunk boundary cannot change it. nullptr: none.
   const float* alibi_slopes = nullptr;
+  // Attention sinks (GPT-OSS): [num_heads] learned logits, one per query head, that join every row's softmax
+  // denominator and contribute no value. nullptr: none (the rows' weights sum to 1).
+  const float* sinks = nullptr;
 };
+// What a query head's accumulated values are multiplied by at the end of the online softmax: 1 / sum, or with a sink
+// 1 / (sum + exp(sink - max)), the sink's share of transformers' cat([scores, sink]).softmax() left out.
+inline float softmax_normalizer(float running_sum, float running_max, const float* sinks, int head) {
+  return sinks == nullptr ? 1.f / running_sum : 1.f / (running_sum + std::exp(sinks[head] - running_max));
+}
 void paged_attention(ThreadPool& pool, const float* query, int q_stride, const float* key_cache, const float* value_cache,
                      const AttentionBatch& batch, int num_heads, const KvLayout& layout, float scale, float* out,
                      float softcap = 0.f);

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <map>
 #include <sstream>
@@ -29,6 +30,29 @@ std::string shape_text(const std::vector<int64_t>& shape) {
 }
 
 size_t dtype_bytes(DType dtype) { return dtype == DType::F32 ? 4 : 2; }
+
+// An MXFP4 tensor's blocks hold two 4-bit values a byte and its scales one byte per 32 values.
+void check_mxfp4_sizes(const TensorSource& t, size_t rows, int cols) {
+  if (cols % 32 != 0 || t.nbytes != rows * cols / 2 || t.mxfp4_scales_nbytes != rows * cols / 32) {
+    throw std::runtime_error("tensor " + t.name + ": MXFP4 blocks of " + std::to_string(t.nbytes) + " bytes and scales of " +
+                             std::to_string(t.mxfp4_scales_nbytes) + " do not hold " + std::to_string(rows) + " rows of " +
+                             std::to_string(cols) + " values (32 a block)");
+  }
+}
+
+// fp4 e2m1 codes (low nibble first in each byte) times 2^(scale - 127), one scale per 32 values, as transformers'
+// convert_moe_packed_tensors: [rows * cols / 2] bytes -> rows * cols f32 values, each exact.
+std::vector<uint8_t> dequantize_mxfp4(const std::vector<uint8_t>& blocks, const std::vector<uint8_t>& scales) {
+  static const float kValues[16] = {0.f, 0.5f, 1.f, 1.5f, 2.f, 3.f, 4.f, 6.f, -0.f, -0.5f, -1.f, -1.5f, -2.f, -3.f, -4.f, -6.f};
+  std::vector<uint8_t> out(blocks.size() * 2 * sizeof(float));
+  float* values = reinterpret_cast<float*>(out.data());
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    const int exponent = static_cast<int>(scales[i / 16]) - 127;
+    values[2 * i] = std::ldexp(kValues[blocks[i] & 0x0F], exponent);
+    values[2 * i + 1] = std::ldexp(kValues[blocks[i] >> 4], exponent);
+  }
+  return out;
+}
 
 class TensorReader {
  public:
@@ -82,6 +106,10 @@ class TensorReader {
       throw std::runtime_error("tensor " + name + " is " + format_name(t.block_format) + " but its rows of " + std::to_string(cols) +
                                " values are not whole blocks");
     }
+    if (t.mxfp4_scales_nbytes > 0) {
+      check_mxfp4_sizes(t, rows, cols);
+      return t;
+    }
     const size_t expected = rows * (is_quantized(t.block_format) ? weight_row_bytes(t.block_format, cols) : cols * dtype_bytes(t.dtype));
     if (t.nbytes != expected) {
       throw std::runtime_error("tensor " + name + " holds " + std::to_string(t.nbytes) + " bytes, but shape " +
@@ -93,18 +121,29 @@ class TensorReader {
   // All rows of a tensor in compute order (pagedllm/tensor_rows.h: transposed, regrouped or de-interleaved).
   std::vector<uint8_t> read_rows(const TensorSource& t) {
     std::vector<uint8_t> raw(t.nbytes);
-    read_exact(t, raw.data());
+    read_exact(t, t.path, t.offset, t.nbytes, raw.data());
+    if (t.mxfp4_scales_nbytes > 0) {
+      // MXFP4: dequantized to f32 first, then reordered as a plain f32 tensor.
+      std::vector<uint8_t> scales(t.mxfp4_scales_nbytes);
+      read_exact(t, t.mxfp4_scales_path, t.mxfp4_scales_offset, t.mxfp4_scales_nbytes, scales.data());
+      TensorSource dequantized = t;
+      dequantized.dtype = DType::F32;
+      dequantized.mxfp4_scales_nbytes = 0;
+      raw = dequantize_mxfp4(raw, scales);
+      dequantized.nbytes = raw.size();
+      return compute_order_rows(dequantized, std::move(raw));
+    }
     return compute_order_rows(t, std::move(raw));
   }
 
-  void read_exact(const TensorSource& t, uint8_t* out) {
-    int fd = open_file(t.path);
+  void read_exact(const TensorSource& t, const std::string& path, uint64_t offset, uint64_t nbytes, uint8_t* out) {
+    int fd = open_file(path);
     size_t done = 0;
-    while (done < t.nbytes) {
-      ssize_t got = ::pread(fd, out + done, t.nbytes - done, static_cast<off_t>(t.offset + done));
+    while (done < nbytes) {
+      ssize_t got = ::pread(fd, out + done, nbytes - done, static_cast<off_t>(offset + done));
       if (got < 0 && errno == EINTR) continue;
       if (got <= 0) {
-        throw std::runtime_error("cannot read tensor " + t.name + " from " + t.path + ": " +
+        throw std::runtime_error("cannot read tensor " + t.name + " from " + path + ": " +
                                  (got == 0 ? std::string("file ends early") : std::string(std::strerror(errno))));
       }
       done += static_cast<size_t>(got);
@@ -380,6 +419,7 @@ ModelWeights load_model_weights(const ModelConfig& config, const std::vector<Ten
     }
     load_stacked(reader, layer.o_proj, {{prefix + "self_attn.o_proj.weight", hidden, format}}, q_rows);
     if (config.attention_output_bias) layer.o_bias = reader.read(prefix + "self_attn.o_proj.bias", {hidden});
+    layer.attn_sinks = bias(prefix + "self_attn.sinks", config.num_heads);
     if (config.is_sparse_layer(i)) {
       // The router and the experts take the dense MLP's place (moe.cpp).
       layer.moe = load_moe_weights(config, prefix, format, more_bits,
@@ -390,6 +430,7 @@ ModelWeights load_model_weights(const ModelConfig& config, const std::vector<Ten
                                      load_stacked(reader, matrix, stacked, cols);
                                      return matrix;
                                    });
+      load_moe_biases(config, prefix, layer.moe, bias);
     } else {
       load_stacked(reader, layer.gate_up,
                    {{prefix + "mlp.gate_proj.weight", inter, format}, {prefix + "mlp.up_proj.weight", inter, format}}, hidden);

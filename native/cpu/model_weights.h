@@ -26,6 +26,7 @@ struct LayerWeights {
   std::vector<float> input_norm_bias, post_attention_norm_bias, o_bias, fc1_bias, fc2_bias;
   // Phi's / StableLM's q and k head LayerNorms ([heads * head_dim] each; q_norm / k_norm hold the weights).
   std::vector<float> q_norm_bias, k_norm_bias;
+  std::vector<float> attn_sinks;  // GPT-OSS: [num_heads] softmax sinks (AttentionBatch::sinks); empty without
 };
 
 struct ModelWeights {

@@ -16,6 +16,10 @@ std::string expert_name(const std::string& prefix, int expert, const char* part)
   return prefix + "mlp.experts." + std::to_string(expert) + "." + part + "_proj.weight";
 }
 
+const float* or_null(const std::vector<float>& v) { return v.empty() ? nullptr : v.data(); }
+// Expert e's bias, or nullptr when the layer has none.
+const float* bias_of(const std::vector<std::vector<float>>& biases, int e) { return biases.empty() ? nullptr : or_null(biases[e]); }
+
 template <typename T>
 T* grown(std::vector<T>& buffer, size_t size) {
   if (buffer.size() < size) buffer.resize(size);
@@ -28,6 +32,9 @@ uint64_t MoeWeights::bytes() const {
   uint64_t total = router.bytes() + shared_gate_up.bytes() + shared_down.bytes() + shared_gate.bytes();
   for (const WeightMatrix& m : gate_up) total += m.bytes();
   for (const WeightMatrix& m : down) total += m.bytes();
+  total += router_bias.size() * sizeof(float);
+  for (const auto& b : gate_up_bias) total += b.size() * sizeof(float);
+  for (const auto& b : down_bias) total += b.size() * sizeof(float);
   return total;
 }
 
@@ -37,7 +44,8 @@ MoeWeights load_moe_weights(const ModelConfig& config, const std::string& prefix
   MoeWeights w;
   w.router = load({{prefix + "mlp.gate.weight", config.num_experts}}, hidden, WeightFormat::F32);
   for (int e = 0; e < config.num_experts; ++e) {
-    w.gate_up.push_back(load({{expert_name(prefix, e, "gate"), inter}, {expert_name(prefix, e, "up"), inter}}, hidden, format));
+    w.gate_up.push_back(config.gpt_oss_experts ? load({{expert_name(prefix, e, "gate_up"), 2 * inter}}, hidden, format)
+                                               : load({{expert_name(prefix, e, "gate"), inter}, {expert_name(prefix, e, "up"), inter}}, hidden, format));
     w.down.push_back(load({{expert_name(prefix, e, "down"), hidden}}, inter, down_format));
   }
   const int shared = config.shared_expert_intermediate_size;
@@ -48,6 +56,15 @@ MoeWeights load_moe_weights(const ModelConfig& config, const std::string& prefix
     if (config.shared_expert_gated) w.shared_gate = load({{prefix + "mlp.shared_expert_gate.weight", 1}}, hidden, WeightFormat::F32);
   }
   return w;
+}
+
+void load_moe_biases(const ModelConfig& config, const std::string& prefix, MoeWeights& w, const VectorLoader& load) {
+  w.router_bias = load(prefix + "mlp.gate.bias", config.num_experts);
+  for (int e = 0; e < config.num_experts; ++e) {
+    const std::string expert = prefix + "mlp.experts." + std::to_string(e) + ".";
+    w.gate_up_bias.push_back(load(expert + "gate_up_proj.bias", 2 * config.moe_intermediate_size));
+    w.down_bias.push_back(load(expert + "down_proj.bias", config.hidden_size));
+  }
 }
 
 void moe_route(const float* router_logits, int num_rows, int num_experts, int top_k, bool renormalize, int32_t* experts,
@@ -90,7 +107,7 @@ void moe_mlp(ThreadPool& pool, const MoeWeights& w, const ModelConfig& config, c
   const size_t slots = static_cast<size_t>(num_rows) * top_k;
   // The router is tiny; its batch-invariant order keeps a row's choice of experts independent of the batch.
   float* logits = grown(s.router_logits, static_cast<size_t>(num_rows) * num_experts);
-  linear(pool, x, num_rows, w.router, nullptr, logits, LinearOrder::kBatchInvariant);
+  linear(pool, x, num_rows, w.router, or_null(w.router_bias), logits, LinearOrder::kBatchInvariant);
   int32_t* experts = grown(s.experts, slots);
   float* weights = grown(s.weights, slots);
   if (config.sparsemixer) {
@@ -115,9 +132,13 @@ void moe_mlp(ThreadPool& pool, const MoeWeights& w, const ModelConfig& config, c
     float* gate_up = grown(s.gate_up, static_cast<size_t>(count) * 2 * inter);
     float* activated = grown(s.activated, static_cast<size_t>(count) * inter);
     float* rows_out = grown(s.expert_rows, static_cast<size_t>(count) * hidden);
-    linear(pool, gathered, count, w.gate_up[e], nullptr, gate_up, order);
-    gated_and_mul(pool, config.hidden_act, gate_up, activated, count, inter);
-    linear(pool, activated, count, w.down[e], nullptr, rows_out, order);
+    linear(pool, gathered, count, w.gate_up[e], bias_of(w.gate_up_bias, e), gate_up, order);
+    if (config.gpt_oss_experts) {
+      clamped_swiglu_and_mul(pool, gate_up, activated, count, inter);
+    } else {
+      gated_and_mul(pool, config.hidden_act, gate_up, activated, count, inter);
+    }
+    linear(pool, activated, count, w.down[e], bias_of(w.down_bias, e), rows_out, order);
     for (int i = 0; i < count; ++i) {
       std::memcpy(expert_out + static_cast<size_t>(routed[i]) * hidden, rows_out + static_cast<size_t>(i) * hidden, hidden * sizeof(float));
     }

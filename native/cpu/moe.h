@@ -1,4 +1,4 @@
-// A sparse mixture-of-experts MLP (Mixtral, Qwen2-MoE, Qwen3-MoE, PhiMoE): router, softmax top-k (PhiMoE: sparsemixer), each chosen expert's gated
+// A sparse mixture-of-experts MLP (Mixtral, Qwen2-MoE, Qwen3-MoE, PhiMoE, GPT-OSS): router, softmax top-k (PhiMoE: sparsemixer), each chosen expert's gated
 // MLP on the rows routed to it, and the weighted sum in rank order; Qwen2-MoE's gated shared expert (GraniteMoeShared's ungated one) added last.
 #pragma once
 #include <cstdint>
@@ -20,6 +20,9 @@ struct MoeWeights {
   std::vector<WeightMatrix> down;     // per expert [hidden, moe_intermediate_size]
   WeightMatrix shared_gate_up, shared_down;  // Qwen2-MoE's shared expert; empty otherwise
   WeightMatrix shared_gate;                  // [1, hidden], f32; empty for an ungated shared expert
+  // GPT-OSS's biases (empty without): the router's [num_experts], each expert's gate_up [2 * inter] and down [hidden].
+  std::vector<float> router_bias;
+  std::vector<std::vector<float>> gate_up_bias, down_bias;
   uint64_t bytes() const;
 };
 
@@ -30,6 +33,11 @@ using MatrixLoader =
 // extra bits), the others in format.
 MoeWeights load_moe_weights(const ModelConfig& config, const std::string& prefix, WeightFormat format,
                             WeightFormat down_format, const MatrixLoader& load);
+
+// A [size] float tensor by name, or an empty vector when the checkpoint's tensor list does not name it.
+using VectorLoader = std::function<std::vector<float>(const std::string& name, int size)>;
+// GPT-OSS: the router's and the experts' biases (mlp.gate.bias, mlp.experts.E.{gate_up,down}_proj.bias), where present.
+void load_moe_biases(const ModelConfig& config, const std::string& prefix, MoeWeights& weights, const VectorLoader& load);
 
 // Per row of router logits [num_rows, num_experts]: softmax in fp32, the top_k probabilities (on equal values the
 // lowest expert index first) into experts / weights [num_rows, top_k] in rank order, divided by their sum when

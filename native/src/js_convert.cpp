@@ -119,6 +119,7 @@ static void parse_moe(const Napi::Object& config, ModelConfig& out) {
       fail(config.Env(), "moe.sparsemixerJitterEps must be non-negative, with 2 experts per token of at least 2");
     }
   }
+  out.gpt_oss_experts = moe.Has("gptOssExperts") && bool_field(moe, "gptOssExperts");
   Napi::Value layers = moe.Get("sparseLayers");
   if (!layers.IsArray()) fail(config.Env(), "moe.sparseLayers must be an array of booleans");
   Napi::Array list = layers.As<Napi::Array>();
@@ -305,6 +306,12 @@ std::vector<TensorSource> parse_tensors(const Napi::Array& tensors) {
     if (t.Has("qkvInterleavedHeads") && t.Get("qkvInterleavedHeads").IsNumber()) source.qkv_interleaved_heads = int_field(t, "qkvInterleavedHeads");
     if (t.Has("ropeInterleavedDims") && t.Get("ropeInterleavedDims").IsNumber()) source.rope_interleaved_dims = int_field(t, "ropeInterleavedDims");
     if (t.Has("qkvQueriesPerGroup") && t.Get("qkvQueriesPerGroup").IsNumber()) source.qkv_queries_per_group = int_field(t, "qkvQueriesPerGroup");
+    if (t.Has("mxfp4Scales") && t.Get("mxfp4Scales").IsObject()) {
+      Napi::Object scales = t.Get("mxfp4Scales").As<Napi::Object>();
+      source.mxfp4_scales_path = string_field(scales, "path");
+      source.mxfp4_scales_offset = static_cast<uint64_t>(number_field(scales, "offset"));
+      source.mxfp4_scales_nbytes = static_cast<uint64_t>(number_field(scales, "nbytes"));
+    }
     out.push_back(std::move(source));
   }
   return out;

@@ -195,7 +195,7 @@ class LinearWeights : public Napi::ObjectWrap<LinearWeights> {
 };
 
 // pagedAttention(query, qStride, keyCache, valueCache, batch{queryStartLoc, positions, blockTables,
-//   maxBlocksPerSeq, slidingWindow?}, numHeads, numKvHeads, headDim, blockSize, scale, out?) -> [numTokens, numHeads*headDim]
+//   maxBlocksPerSeq, slidingWindow?, sinks?}, numHeads, numKvHeads, headDim, blockSize, scale, out?) -> [numTokens, numHeads*headDim]
 Napi::Value PagedAttention(const Napi::CallbackInfo& info) {
   Napi::Object batch = info[4].As<Napi::Object>();
   size_t num_starts = 0;
@@ -212,6 +212,7 @@ Napi::Value PagedAttention(const Napi::CallbackInfo& info) {
   ab.max_blocks_per_seq = js::int_field(batch, "maxBlocksPerSeq");
   ab.block_tables = js::int32_data(batch.Get("blockTables"), "blockTables", static_cast<long>(num_seqs) * ab.max_blocks_per_seq);
   if (!batch.Get("slidingWindow").IsUndefined()) ab.sliding_window = std::max(0, js::int_field(batch, "slidingWindow"));
+  if (!batch.Get("sinks").IsUndefined()) ab.sinks = js::float32_data(batch.Get("sinks"), "sinks", heads);
   size_t cache_floats = 0;
   const float* key_cache = js::float32_data(info[2], "keyCache", -1, &cache_floats);
   const float* value_cache = js::float32_data(info[3], "valueCache", static_cast<long>(cache_floats));

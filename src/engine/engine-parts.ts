@@ -19,6 +19,7 @@ import {Scheduler} from './scheduler.js'
 import {makeSpeculator} from './spec-decode/draft-model.js'
 import type {Speculator} from './spec-decode/speculator.js'
 import {checkBlocksFitHost} from './host-memory-check.js'
+import {GPT_OSS} from './model/gpt-oss.js'
 
 export interface EngineParts {
   model: LoadedModel
@@ -43,6 +44,7 @@ export function cpuOnlyNeed(config: Pick<EngineConfig, 'quantization' | 'batchIn
   const c = model.config
   const rmsGaps = cudaRmsVariantGaps(c)
   if (rmsGaps.length > 0) return {reason: `${c.architecture} (${rmsGaps.join(', ')})`, param: 'device'}
+  if (c.architecture === GPT_OSS) return {reason: `${c.architecture} (attention sinks and its clamped-SwiGLU experts have no CUDA path)`, param: 'device'}
   if (c.headDim > 256) return {reason: `head_dim ${c.headDim} (CUDA attention takes at most 256)`, param: 'device'}
   return null
 }

@@ -159,7 +159,7 @@ export interface NativeOps {
   LinearWeights: new (raw: Uint16Array | Float32Array, dtype: 'F32' | 'F16' | 'BF16', rows: number, cols: number,
     format: WeightFormat | [QuantizedFormat, number][], bias?: Float32Array) => NativeLinearWeights
   pagedAttention(query: Float32Array, qStride: number, keyCache: Float32Array, valueCache: Float32Array,
-    batch: {queryStartLoc: Int32Array; positions: Int32Array; blockTables: Int32Array; maxBlocksPerSeq: number; slidingWindow?: number},
+    batch: {queryStartLoc: Int32Array; positions: Int32Array; blockTables: Int32Array; maxBlocksPerSeq: number; slidingWindow?: number; sinks?: Float32Array},
     numHeads: number, numKvHeads: number, headDim: number, blockSize: number, scale: number, out?: Float32Array): Float32Array
   reshapeAndCache(key: Float32Array, value: Float32Array, rowStride: number, keyCache: Float32Array, valueCache: Float32Array,
     slotMapping: Int32Array, numKvHeads: number, headDim: number, blockSize: number): void

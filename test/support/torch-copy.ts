@@ -2,7 +2,7 @@
 // transformers 4 saved them), for the tests of the .bin reader.
 import {copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
-import {readSafetensorsHeader} from '../../src/engine/model/safetensors.js'
+import {readSafetensorsHeader, type TensorDtype} from '../../src/engine/model/safetensors.js'
 import {writeTorchCheckpoint, type StorageToWrite, type TensorView} from './torch-checkpoint-writer.js'
 
 /** Writes `out` with the model's other files and its weights as pytorch_model.bin, or `shards` files and the index. */
@@ -26,7 +26,8 @@ export function safetensorsAsTorch(modelDir: string): {storages: StorageToWrite[
   const tensors = readSafetensorsHeader(join(modelDir, 'model.safetensors'))
   const file = readFileSync(join(modelDir, 'model.safetensors'))
   return {
-    storages: tensors.map((t) => ({key: t.name, dtype: t.dtype, data: file.subarray(t.offset, t.offset + t.nbytes)})),
+    // The test models hold float tensors only (no MXFP4 bytes).
+    storages: tensors.map((t) => ({key: t.name, dtype: t.dtype as TensorDtype, data: file.subarray(t.offset, t.offset + t.nbytes)})),
     views: tensors.map((t) => ({name: t.name, storage: t.name, shape: t.shape})),
   }
 }

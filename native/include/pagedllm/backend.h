@@ -40,6 +40,11 @@ struct TensorSource {
   // Falcon's grouped query_key_value (new_decoder_architecture): with qkv_interleaved_heads groups, each group's rows are
   // [this many q heads | k | v]; 1 is GPT-NeoX's per-head [q | k | v].
   int qkv_queries_per_group = 1;
+  // GPT-OSS's MXFP4 experts (a checkpoint's *_blocks and *_scales): the data are [rows, cols / 2] bytes, two fp4 e2m1
+  // codes each (low nibble first), and these [rows, cols / 32] e8m0 scales (2^(s - 127)) sit beside them; the CPU
+  // loader dequantizes both into f32 (exact) before any reordering. mxfp4_scales_nbytes 0: not MXFP4.
+  std::string mxfp4_scales_path;
+  uint64_t mxfp4_scales_offset = 0, mxfp4_scales_nbytes = 0;
 };
 
 // Divisors: one divisor per rotary frequency, computed at load (yarn, longrope: src/engine/model/rope-scaling.ts).
@@ -95,6 +100,9 @@ struct ModelConfig {
   // softmax top-k (native/cpu/sparsemixer.cpp).
   bool sparsemixer = false;
   double sparsemixer_jitter_eps = 0.0;
+  // GPT-OSS: each expert's gate and up fused (mlp.experts.E.gate_up_proj.weight, gate rows then up rows), activated by
+  // its clamped SwiGLU (cpu clamped_swiglu_and_mul); the router and the experts carry biases where the tensors exist.
+  bool gpt_oss_experts = false;
   bool is_sparse_layer(int layer) const { return num_experts > 0 && sparse_layers.at(layer) != 0; }
   // The LayerNorm family (OPT, GPT-NeoX, GPT-2: native/cpu/layernorm_family.cpp): LayerNorm with bias (eps in
   // rms_norm_eps), a plain MLP fc1 -> hidden_act -> fc2 (fc1 in gate_up, fc2 in down), biases where the checkpoint has

@@ -1,6 +1,7 @@
 // A checkpoint tensor's bytes put into the row order both backends compute with (cpu/model_weights.cpp and
 // cuda/cuda_weights.cu read tensors through it): GPT-2's Conv1D transposed, GPT-NeoX's / Falcon's / BLOOM's fused
-// query_key_value regrouped, GGUF's (and GPT-J's) interleaved rope rows back in rotate_half order. Plain C++ with no
+// query_key_value regrouped, GGUF's (and GPT-J's) interleaved rope rows back in rotate_half order, GPT-OSS's experts
+// transposed with their alternating gate/up rows put gate first. Plain C++ with no
 // CUDA headers, so the CPU build's loader tests check what the CUDA loader uploads.
 #pragma once
 #include <algorithm>
@@ -47,7 +48,11 @@ inline std::vector<uint8_t> reorder_layernorm_family_rows(const TensorSource& t,
 // interleaved rope order (pairs 2i, 2i+1 of each head's first rope_interleaved_dims, 0: all) back in rotate_half order
 // (i, i + half); attention scores do not change when q and k agree. Rows past the rotated ones stay where they are.
 inline std::vector<uint8_t> compute_order_rows(const TensorSource& t, std::vector<uint8_t> raw) {
-  if (t.transposed || t.qkv_interleaved_heads > 0) return reorder_layernorm_family_rows(t, std::move(raw));
+  // GPT-OSS's experts: transposed, then their interleaved gate/up rows (rope_interleaved_heads 1) put gate first.
+  if (t.transposed || t.qkv_interleaved_heads > 0) {
+    raw = reorder_layernorm_family_rows(t, std::move(raw));
+    if (!t.transposed || t.rope_interleaved_heads <= 0) return raw;
+  }
   if (t.rope_interleaved_heads <= 0) return raw;
   const size_t rows = static_cast<size_t>(t.shape[0]);
   const size_t head_dim = rows / t.rope_interleaved_heads, row_bytes = t.nbytes / rows;

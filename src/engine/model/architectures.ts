@@ -83,6 +83,8 @@ export const ARCHITECTURES: Record<string, ArchitectureTraits> = {
   // Phi-3.5-MoE: sparsemixer-routed experts under LayerNorms with bias, attention and lm_head biases (phimoe-config.ts).
   PhiMoEForCausalLM: {...BASE, defaultMaxPositions: 131072, moe: 'phimoe'},
   PhimoeForCausalLM: {...BASE, defaultMaxPositions: 131072, moe: 'phimoe'}, // transformers' own name for it
+  // gpt-oss: sinks, biases, alternate 128-token windows and YaRN over biased, clamped-SwiGLU experts (gpt-oss.ts).
+  GptOssForCausalLM: {...BASE, defaultMaxPositions: 131072, defaultHeadDim: 64, defaultSlidingWindow: 128, moe: 'gpt_oss'},
 }
 /** The RMSNorm families above, then the LayerNorm family (OPT, GPT-NeoX, GPT-2: layernorm-family.ts; Phi, StableLM, StarCoder2, GPT-J, GPTBigCode, GPT-Neo: layernorm-more.ts; BLOOM, Falcon, MPT: alibi-family.ts). */
 export const SUPPORTED_ARCHITECTURES = [...Object.keys(ARCHITECTURES), ...LAYERNORM_ARCHITECTURES]

@@ -6,6 +6,7 @@ import {makeSamplingParams} from '../sampling-params.js'
 import {isGgufFile, isGgufPath} from './gguf-file.js'
 import {splitFusedProjections} from './fused-tensors.js'
 import {splitGraniteMoeExperts} from './granite-moe.js'
+import {splitGptOssExperts} from './gpt-oss.js'
 import {layerNormTensorShapes, layerNormTensors} from './layernorm-family.js'
 import {languageModelTensorName} from './gemma3-config.js'
 import {loadGgufModel} from './gguf-model.js'
@@ -72,6 +73,7 @@ export function expectedTensorShapes(config: ModelConfig): {name: string; shape:
       )
     }
     if (config.attentionOutputBias) shapes.push({name: `${prefix}.self_attn.o_proj.bias`, shape: [hidden]})
+    if (config.attentionSinks) shapes.push({name: `${prefix}.self_attn.sinks`, shape: [numHeads]})
     if (config.qkNorm) {
       shapes.push({name: `${prefix}.self_attn.q_norm.weight`, shape: [headDim]}, {name: `${prefix}.self_attn.k_norm.weight`, shape: [headDim]})
     }
@@ -100,7 +102,7 @@ export function selectModelTensors(config: ModelConfig, checkpointTensors: Tenso
   if (config.layerNorm) return layerNormTensors(config, checkpointTensors, dir)
   // A Gemma 3 multimodal checkpoint keeps its language model under a prefix (gemma3-config.ts).
   const named = config.architecture === 'Gemma3ForCausalLM' ? checkpointTensors.map((t) => ({...t, name: languageModelTensorName(t.name)})) : checkpointTensors
-  const split = splitGraniteMoeExperts(config, splitFusedProjections(config, named))
+  const split = splitGptOssExperts(config, splitGraniteMoeExperts(config, splitFusedProjections(config, named)))
   const tensors = config.moe?.mixtralNames ? split.map((t) => ({...t, name: mixtralEngineName(t.name)})) : split
   // A corrupt or hostile layer count must not make us list billions of expected tensors before the first one is missing.
   const perLayer = 9 + (config.attentionBias ? 3 : 0) + (config.qkNorm ? 2 : 0) + (config.sandwichNorms ? 2 : 0) - (config.rmsVariant?.parallelBlock ? 1 : 0) - (config.rmsVariant?.normAffine === false ? 2 : 0)

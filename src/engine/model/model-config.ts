@@ -11,6 +11,7 @@ import {gemma3LanguageModel, gemma3View} from './gemma3-config.js'
 import {parseLayerWindows} from './sliding-windows.js'
 import {OLMO3, olmo3View} from './olmo3-config.js'
 import {parseRotaryDim} from './partial-rotary.js'
+import {GPT_OSS, gptOssView} from './gpt-oss.js'
 import {isRmsVariantArchitecture, parseRmsVariant, rmsVariantView, type RmsVariantFeatures} from './rms-variants.js'
 
 export type {RopeScaling}
@@ -70,6 +71,8 @@ export interface ModelConfig {
   ropeLocalTheta?: number
   /** Granite's multipliers, OLMo2's post-norms and whole-width q/k norms, SmolLM3's rope-free layers (rms-variants.ts); absent for the others. */
   rmsVariant?: RmsVariantFeatures
+  /** GPT-OSS: a learned logit per query head joins each softmax's denominator (self_attn.sinks; CPU only). */
+  attentionSinks?: boolean
 }
 
 export {SUPPORTED_ARCHITECTURES}
@@ -137,6 +140,7 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   if (architecture === 'Gemma3ForCausalLM') ({config, ropeLocalTheta} = gemma3View(config, source))
   if (architecture === OLMO3) ({config, ropeLocalTheta} = olmo3View(config, source))
   if (isRmsVariantArchitecture(architecture)) config = rmsVariantView(config, architecture, source)
+  if (architecture === GPT_OSS) config = gptOssView(config)
 
   const required = (key: string): number => {
     const value = config[key]
@@ -238,6 +242,7 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   if (layerWindows !== undefined) modelConfig.layerWindows = layerWindows
   if (layerWindows !== undefined && ropeLocalTheta !== undefined) modelConfig.ropeLocalTheta = ropeLocalTheta
   if (isRmsVariantArchitecture(architecture)) Object.assign(modelConfig, parseRmsVariant(config, architecture, source))
+  if (architecture === GPT_OSS) modelConfig.attentionSinks = true
   return modelConfig
 }
 

@@ -1,8 +1,9 @@
 // Mixture-of-experts settings (Mixtral, Qwen2-MoE, Qwen3-MoE, OLMoE, GraniteMoE, GraniteMoeShared, PhiMoE) read from config.json, and the tensors their sparse MLPs need.
 import {ModelLoadError, quotedValue} from '../errors.js'
 import {phimoeRouting} from './phimoe-config.js'
+import {gptOssMoeTensorShapes} from './gpt-oss.js'
 
-export type MoeFamily = 'mixtral' | 'qwen2_moe' | 'qwen3_moe' | 'olmoe' | 'granitemoe' | 'granitemoeshared' | 'phimoe'
+export type MoeFamily = 'mixtral' | 'qwen2_moe' | 'qwen3_moe' | 'olmoe' | 'granitemoe' | 'granitemoeshared' | 'phimoe' | 'gpt_oss'
 
 export interface MoeConfig {
   numExperts: number
@@ -22,6 +23,8 @@ export interface MoeConfig {
   mixtralNames: boolean
   /** PhiMoE: sparsemixer routing (two experts, each weighted by a softmax masked at 2 x this relative distance) in place of softmax top-k. */
   sparsemixerJitterEps?: number
+  /** GPT-OSS: router and expert biases, each expert's gate/up fused, its clamped SwiGLU (gpt-oss.ts, moe.cpp). */
+  gptOssExperts?: boolean
 }
 
 type Json = Record<string, unknown>
@@ -39,6 +42,8 @@ const DEFAULTS: Record<MoeFamily, {experts: number; topK: number; moeIntermediat
   granitemoeshared: {experts: 8, topK: 2, moeIntermediate: null, shared: 0, normTopk: true},
   // PhimoeConfig: Mixtral's layout, 16 experts, routed by sparsemixer (phimoe-config.ts).
   phimoe: {experts: 16, topK: 2, moeIntermediate: null, shared: 0, normTopk: false},
+  // GptOssConfig: 128 experts as wide as intermediate_size, a softmax over the top-4 router logits (= renormalised top-k).
+  gpt_oss: {experts: 128, topK: 4, moeIntermediate: null, shared: 0, normTopk: true},
 }
 
 /** A real checkpoint's expert count stays far below this; a hostile config.json must not make us list millions of tensors. */
@@ -71,13 +76,14 @@ export function parseMoeConfig(config: Json, family: MoeFamily, numLayers: numbe
   return {
     numExperts,
     numExpertsPerToken,
-    normTopkProb: family === 'mixtral' || granite || normTopk,
+    normTopkProb: family === 'mixtral' || family === 'gpt_oss' || granite || normTopk,
     expertIntermediateSize: defaults.moeIntermediate === null ? intermediateSize : positive('moe_intermediate_size', defaults.moeIntermediate),
     sharedExpertIntermediateSize: shared,
-    sparseLayers: family === 'mixtral' || family === 'olmoe' || family === 'phimoe' || granite ? Array<boolean>(numLayers).fill(true) : qwenSparseLayers(config, numLayers, source),
+    sparseLayers: family === 'mixtral' || family === 'olmoe' || family === 'phimoe' || family === 'gpt_oss' || granite ? Array<boolean>(numLayers).fill(true) : qwenSparseLayers(config, numLayers, source),
     mixtralNames: family === 'mixtral' || family === 'phimoe',
     ...(family === 'granitemoeshared' && shared > 0 ? {ungatedSharedExpert: true} : {}),
     ...(family === 'phimoe' ? phimoeRouting(config, numExperts, numExpertsPerToken, source) : {}),
+    ...(family === 'gpt_oss' ? {gptOssExperts: true} : {}),
   }
 }
 
@@ -118,6 +124,7 @@ export function mixtralEngineName(name: string): string {
 /** A sparse layer's MLP tensors (engine names, [out, in]): router, each expert's gate/up/down, Qwen2-MoE's shared expert. */
 export function moeLayerTensorShapes(moe: MoeConfig, prefix: string, hidden: number): {name: string; shape: number[]}[] {
   const inter = moe.expertIntermediateSize
+  if (moe.gptOssExperts) return gptOssMoeTensorShapes(moe.numExperts, inter, prefix, hidden)
   const shapes = [{name: `${prefix}.mlp.gate.weight`, shape: [moe.numExperts, hidden]}]
   for (let e = 0; e < moe.numExperts; e++) {
     shapes.push(

@@ -9,10 +9,12 @@ import {openRegularFile, readRegularFile} from './regular-file.js'
 import {readTorchCheckpoint, readTorchShard, TORCH_INDEX_FILE, TORCH_SINGLE_FILE} from './torch-checkpoint.js'
 
 export type TensorDtype = 'F32' | 'F16' | 'BF16'
+/** What a tensor may be stored as: a float, or bytes of GPT-OSS's MXFP4 experts (*_blocks, *_scales: gpt-oss.ts). */
+export type StoredDtype = TensorDtype | 'U8'
 
 export interface TensorInfo {
   name: string
-  dtype: TensorDtype
+  dtype: StoredDtype
   shape: number[]
   path: string
   /** Absolute byte offset of the data in the file. */
@@ -30,10 +32,14 @@ export interface TensorInfo {
   qkvQueriesPerGroup?: number
   /** GPT-J's q / k: with ropeInterleavedHeads, only each head's first this many rows are in interleaved rope order (absent: all). */
   ropeInterleavedDims?: number
+  /** GPT-OSS's MXFP4 experts: the data are fp4 pairs (dtype then says nothing) and these e8m0 scales sit beside them; the native loader dequantizes. */
+  mxfp4Scales?: {path: string; offset: number; nbytes: number}
 }
 
-export const BYTES_PER_ELEMENT: Record<TensorDtype, number> = {F32: 4, F16: 2, BF16: 2}
-const SUPPORTED_DTYPES = Object.keys(BYTES_PER_ELEMENT) as TensorDtype[]
+export const BYTES_PER_ELEMENT: Record<StoredDtype, number> = {F32: 4, F16: 2, BF16: 2, U8: 1}
+const SUPPORTED_DTYPES: TensorDtype[] = ['F32', 'F16', 'BF16']
+/** Byte tensors are read only as MXFP4 blocks and scales, which the GPT-OSS loader pairs and checks. */
+const MXFP4_PART = /_(blocks|scales)$/
 /** A header larger than this is a corrupt file, not a model (the format itself caps it at 100 MB). */
 const MAX_HEADER_BYTES = 100_000_000
 export const SINGLE_FILE = 'model.safetensors'
@@ -90,7 +96,7 @@ function isJsonObject(value: unknown): value is Record<string, unknown> {
 
 function parseEntry(path: string, name: string, entry: {dtype?: unknown; shape?: unknown; data_offsets?: unknown}, dataStart: number, fileSize: number): TensorInfo {
   const dtype = entry.dtype
-  if (typeof dtype !== 'string' || !(SUPPORTED_DTYPES as string[]).includes(dtype)) {
+  if (typeof dtype !== 'string' || !((SUPPORTED_DTYPES as string[]).includes(dtype) || (dtype === 'U8' && MXFP4_PART.test(name)))) {
     if (dtype === undefined) throw new ModelLoadError(`${path}: tensor ${name} has no "dtype" (supported: ${SUPPORTED_DTYPES.join(', ')}).`)
     throw new ModelLoadError(`${path}: tensor ${name} has dtype ${quotedValue(dtype)}, which is not supported (supported: ${SUPPORTED_DTYPES.join(', ')}).`)
   }
@@ -100,13 +106,13 @@ function parseEntry(path: string, name: string, entry: {dtype?: unknown; shape?:
     throw new ModelLoadError(`${path}: tensor ${name} has a malformed header entry.`)
   }
   const [begin, end] = offsets as number[]
-  const nbytes = (shape as number[]).reduce((a, b) => a * b, 1) * BYTES_PER_ELEMENT[dtype as TensorDtype]
+  const nbytes = (shape as number[]).reduce((a, b) => a * b, 1) * BYTES_PER_ELEMENT[dtype as StoredDtype]
   if (!Number.isInteger(begin) || !Number.isInteger(end) || end - begin !== nbytes || begin < 0 || dataStart + end > fileSize) {
     throw new ModelLoadError(
       `${path}: tensor ${name} (${dtype} [${shape.join(', ')}]) has data offsets [${begin}, ${end}] that do not fit its size (${nbytes} bytes) or the file (${fileSize} bytes); the file may be truncated.`,
     )
   }
-  return {name, dtype: dtype as TensorDtype, shape: shape as number[], path: resolve(path), offset: dataStart + begin, nbytes}
+  return {name, dtype: dtype as StoredDtype, shape: shape as number[], path: resolve(path), offset: dataStart + begin, nbytes}
 }
 
 /** Two tensors whose data share bytes mean a corrupt header (the safetensors library refuses it too). */
@@ -193,6 +199,7 @@ export function readTensorFloat64(tensor: TensorInfo): Float64Array {
 
 /** Reads a tensor's elements as float32, widening F16/BF16. */
 export function readTensorFloat32(tensor: TensorInfo): Float32Array {
+  if (tensor.dtype === 'U8') throw new ModelLoadError(`Tensor ${tensor.name} holds MXFP4 bytes, not floats (in ${tensor.path}).`)
   // A fresh buffer is aligned, and typed arrays are little-endian on every platform Node supports for us (x86-64, arm64).
   const bytes = readFileBytes(tensor.path, tensor.offset, tensor.nbytes)
   if (tensor.dtype === 'F32') return new Float32Array(bytes.buffer, 0, tensor.nbytes / 4)
@@ -204,7 +211,8 @@ export function readTensorFloat32(tensor: TensorInfo): Float32Array {
 }
 
 /** Encodes float values as little-endian bytes of the given dtype (rounding to nearest even). */
-export function encodeFloats(values: Float32Array, dtype: TensorDtype): Uint8Array {
+export function encodeFloats(values: Float32Array, dtype: StoredDtype): Uint8Array {
+  if (dtype === 'U8') throw new Error('MXFP4 bytes are not floats to encode')
   if (dtype === 'F32') return new Uint8Array(values.buffer.slice(values.byteOffset, values.byteOffset + values.byteLength))
   const narrow = dtype === 'F16' ? float32ToF16Bits : float32ToBf16Bits
   const out = new Uint16Array(values.length)
@@ -214,7 +222,7 @@ export function encodeFloats(values: Float32Array, dtype: TensorDtype): Uint8Arr
 
 export interface TensorToWrite {
   name: string
-  dtype: TensorDtype
+  dtype: StoredDtype
   shape: number[]
   /** Called once, in order, while writing; lets a writer stream a large checkpoint without holding it all. */
   data: () => Uint8Array
