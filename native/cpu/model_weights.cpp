@@ -305,13 +305,24 @@ uint64_t ModelWeights::bytes() const {
               layer.fc1_bias.size() + layer.fc2_bias.size() + layer.q_norm_bias.size() + layer.k_norm_bias.size()) * 4;
     total += layer.moe.bytes();
   }
-  return total;
+  return total + gemma4.bytes();
 }
 
 ModelWeights load_model_weights(const ModelConfig& config, const std::vector<TensorSource>& tensors,
                                 WeightFormat format) {
   TensorReader reader(tensors);
   if (config.layer_norm) return load_layernorm_family(reader, config, format);
+  if (config.gemma4.enabled()) {
+    return load_gemma4_weights(config, format, {[&](const std::string& name) { return reader.has(name); },
+                                                [&](const std::string& name, int size) { return reader.read(name, {size}); },
+                                                [&](const std::vector<std::pair<std::string, int>>& parts, int cols, WeightFormat part_format) {
+                                                  std::vector<StackedPart> stacked;
+                                                  for (const auto& part : parts) stacked.push_back({part.first, part.second, part_format});
+                                                  WeightMatrix matrix;
+                                                  load_stacked(reader, matrix, stacked, cols);
+                                                  return matrix;
+                                                }});
+  }
   const int hidden = config.hidden_size;
   const int q_rows = config.num_heads * config.head_dim;
   const int kv_rows = config.num_kv_heads * config.head_dim;
