@@ -47,10 +47,11 @@ describe('Gemma 4 config', () => {
     assert.deepEqual([kvBytesPerBlock(unshared, 16), kvBytesPerBlock(c, 16)], [16 * 4 * 2 * 2 * (16 * 3 + 32 * 3), 16 * 4 * 2 * 2 * (16 * 2 + 32)])
   })
 
-  it('refuses what it cannot run, by key: bidirectional attention over all tokens, the MoE block, sharing with no earlier layer, bad per_layer_config', () => {
+  it('refuses what it cannot run, by key: bidirectional attention over all tokens, an MoE block without its sizes, sharing with no earlier layer, bad per_layer_config', () => {
     assert.throws(() => parseModelConfig({...GEMMA4, use_bidirectional_attention: 'all'}), loadError(/use_bidirectional_attention "all" makes Gemma 4 an encoder/))
     assert.equal(parseModelConfig({...GEMMA4, use_bidirectional_attention: 'vision'}).gemma4!.layers.length, 6)
-    assert.throws(() => parseModelConfig({...GEMMA4, enable_moe_block: true}), loadError(/MoE block \(enable_moe_block\) is not supported/))
+    assert.throws(() => parseModelConfig({...GEMMA4, enable_moe_block: true}), loadError(/"num_experts" must be a positive integer, got undefined/))
+    assert.throws(() => parseModelConfig({...GEMMA4, enable_moe_block: true, num_experts: 2, top_k_experts: 3, moe_intermediate_size: 8}), loadError(/top_k_experts 3 is more than num_experts 2/))
     assert.throws(() => parseModelConfig({...GEMMA4, num_kv_shared_layers: 6}), loadError(/num_kv_shared_layers 6 leaves no layer/))
     assert.throws(() => parseModelConfig({...GEMMA4, num_hidden_layers: 3, layer_types: ['sliding_attention', 'sliding_attention', 'full_attention'], num_kv_shared_layers: 1}), loadError(/KV-shared layer 2 \(full_attention\) has no earlier full_attention layer/))
     assert.throws(() => parseModelConfig({...GEMMA4, per_layer_config: {5: {intermediate_size: 8}}}), loadError(/per_layer_config.5 sets intermediate_size/))
@@ -73,10 +74,20 @@ describe('Gemma 4 config', () => {
     const keqv = expectedTensorShapes(parseModelConfig(testModelConfigJson('tiny', {variant: 'gemma4-keqv'})))
     assert.deepEqual(keqv.filter((t) => t.name.startsWith('model.layers.1.self_attn.')).map((t) => [t.name.slice(25), t.shape]),
       [['q_proj.weight', [192, 64]], ['q_norm.weight', [48]], ['k_proj.weight', [48, 64]], ['k_norm.weight', [48]], ['o_proj.weight', [64, 192]]])
+    const moe = parseModelConfig(testModelConfigJson('tiny', {variant: 'gemma4-moe'}))
+    assert.deepEqual(moe.gemma4!.moe, {numExperts: 4, topK: 2, intermediateSize: 32})
+    assert.deepEqual(expectedTensorShapes(moe).filter((t) => t.name.startsWith('model.layers.0.experts.')).map((t) => t.shape), [[4, 64, 64], [4, 64, 32]])
+  })
+
+  it('the MoE block\'s fused experts load cut per expert, each a byte window of its tensor', async () => {
+    const model = await loadModel(await ensureTestModel('tiny', {variant: 'gemma4-moe'}))
+    const parts = model.tensors.filter((t) => t.name.startsWith('model.layers.1.experts.'))
+    assert.deepEqual(parts.map((t) => [t.name, t.shape]).slice(0, 3), [['model.layers.1.experts.0.gate_up_proj', [64, 64]], ['model.layers.1.experts.1.gate_up_proj', [64, 64]], ['model.layers.1.experts.2.gate_up_proj', [64, 64]]])
+    assert.equal(parts[1]!.offset - parts[0]!.offset, 64 * 64 * 4)
   })
 })
 
-for (const variant of ['gemma4', 'gemma4-keqv'] as const) {
+for (const variant of ['gemma4', 'gemma4-keqv', 'gemma4-moe'] as const) {
   describe(`${variant} test model`, () => {
     it(`matches transformers 5.18 (test/fixtures/${variant}-tiny-transformers.json): top-10 logits of the engine, 8 greedy tokens`, async () => {
       await checkDirAgainstTransformers(await ensureTestModel('tiny', {variant}), fixture(variant))

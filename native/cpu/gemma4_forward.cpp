@@ -17,7 +17,7 @@ KvLayout gemma4_kv_layout(const ModelConfig& config, int block_size, int layer) 
 }
 
 Gemma4Forward::Gemma4Forward(const ModelConfig& config) : config_(config) {
-  int widest = 0;
+  int widest = config.hidden_size;
   for (const auto& layer : config.gemma4.layers) widest = std::max(widest, layer.head_dim);
   ones_.assign(widest, 1.f);
 }
@@ -70,6 +70,7 @@ void Gemma4Forward::layers(ThreadPool& pool, const ModelWeights& w, const std::v
     linear(pool, normed_.data(), tokens, lw.gate_up, nullptr, gate_up_.data(), order);
     gated_and_mul(pool, config_.hidden_act, gate_up_.data(), activated_.data(), tokens, inter);
     linear(pool, activated_.data(), tokens, lw.down, nullptr, out_.data(), order);
+    if (config_.num_experts > 0) moe_block(pool, w, l, order, tokens, h, out_.data());
     rms_norm(pool, out_.data(), lw.mlp_out_norm.data(), out_.data(), tokens, hidden_size, eps);
     for (size_t i = 0; i < count; ++i) h[i] += out_[i];
     if (config_.gemma4.per_layer_input_size > 0) per_layer_block(pool, w, l, order, tokens, h);
@@ -124,6 +125,32 @@ void Gemma4Forward::attention(ThreadPool& pool, const ModelWeights& w, int l, co
   batch.sliding_window = config_.layer_windows.empty() ? 0 : config_.layer_windows[l];
   paged_attention(pool, qkv_.data(), stride, kv.key, kv.value, batch, config_.num_heads, kv.layout, 1.f, attention_out_.data());
   linear(pool, attention_out_.data(), tokens, lw.o_proj, nullptr, out, order);
+}
+
+// The MoE block beside the dense MLP (whose output mlp_out holds): mlp_out = post_feedforward_layernorm_1(mlp_out) +
+// post_feedforward_layernorm_2(experts(pre_feedforward_layernorm_2(h))), the experts picked by a router of its own over
+// RMSNorm(h) * scale / sqrt(hidden): softmax top-k, renormalized, each weight times its expert's per_expert_scale.
+void Gemma4Forward::moe_block(ThreadPool& pool, const ModelWeights& w, int l, LinearOrder order, int tokens, const float* h, float* mlp_out) {
+  const Gemma4LayerWeights& extra = w.gemma4.layers[l];
+  const int hidden_size = config_.hidden_size, experts = config_.num_experts, top_k = config_.num_experts_per_tok;
+  const size_t count = static_cast<size_t>(tokens) * hidden_size, slots = static_cast<size_t>(tokens) * top_k;
+  const float eps = config_.rms_norm_eps;
+  router_in_.resize(count);
+  rms_norm(pool, h, ones_.data(), router_in_.data(), tokens, hidden_size, eps);
+  const float root = static_cast<float>(std::pow(static_cast<double>(hidden_size), -0.5));
+  for (size_t i = 0; i < count; ++i) router_in_[i] = router_in_[i] * extra.router_scale[i % hidden_size] * root;
+  router_logits_.resize(static_cast<size_t>(tokens) * experts);
+  linear(pool, router_in_.data(), tokens, w.layers[l].moe.router, nullptr, router_logits_.data(), LinearOrder::kBatchInvariant);
+  routed_experts_.resize(slots);
+  route_weights_.resize(slots);
+  moe_route(router_logits_.data(), tokens, experts, top_k, true, routed_experts_.data(), route_weights_.data());
+  for (size_t s = 0; s < slots; ++s) route_weights_[s] *= extra.per_expert_scale[routed_experts_[s]];
+  rms_norm(pool, h, extra.experts_in_norm.data(), router_in_.data(), tokens, hidden_size, eps);
+  experts_out_.resize(count);
+  moe_experts(pool, w.layers[l].moe, config_, router_in_.data(), tokens, routed_experts_.data(), route_weights_.data(), experts_out_.data(), order, moe_scratch_);
+  rms_norm(pool, experts_out_.data(), extra.experts_out_norm.data(), experts_out_.data(), tokens, hidden_size, eps);
+  rms_norm(pool, mlp_out, extra.mlp_out_norm.data(), mlp_out, tokens, hidden_size, eps);
+  for (size_t i = 0; i < count; ++i) mlp_out[i] += experts_out_[i];
 }
 
 // h += RMSNorm(per_layer_projection(act(per_layer_input_gate(h)) * per_layer_input[layer])).

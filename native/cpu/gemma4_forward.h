@@ -30,6 +30,7 @@ class Gemma4Forward {
  private:
   void per_layer_inputs(ThreadPool& pool, const ModelWeights& weights, LinearOrder order, const ForwardBatch& batch, const float* embedded);
   void attention(ThreadPool& pool, const ModelWeights& weights, int layer, const Gemma4Kv& kv, LinearOrder order, const ForwardBatch& batch, float* out);
+  void moe_block(ThreadPool& pool, const ModelWeights& weights, int layer, LinearOrder order, int tokens, const float* h, float* mlp_out);
   void per_layer_block(ThreadPool& pool, const ModelWeights& weights, int layer, LinearOrder order, int tokens, float* h);
   const float* cos_sin(const ForwardBatch& batch, int layer);
 
@@ -37,7 +38,9 @@ class Gemma4Forward {
   std::vector<float> ones_;  // v_norm has no weight
   // Per step: one cos/sin table per (full?, head size), built on first use.
   std::map<std::pair<bool, int>, std::vector<float>> tables_;
-  std::vector<float> normed_, qkv_, attention_out_, gate_up_, activated_, out_, ple_, ple_gate_;
+  std::vector<float> normed_, qkv_, attention_out_, gate_up_, activated_, out_, ple_, ple_gate_, router_in_, router_logits_, route_weights_, experts_out_;
+  std::vector<int32_t> routed_experts_;
+  MoeScratch moe_scratch_;
 };
 
 }  // namespace cpu

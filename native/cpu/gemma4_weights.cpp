@@ -7,8 +7,30 @@ namespace cpu {
 
 uint64_t Gemma4Weights::bytes() const {
   uint64_t total = embed_per_layer.bytes() + per_layer_projection.bytes() + per_layer_projection_norm.size() * 4;
-  for (const auto& layer : layers) total += layer.ple_gate.bytes() + layer.ple_projection.bytes() + layer.ple_norm.size() * 4 + 4;
+  for (const auto& layer : layers) {
+    total += layer.ple_gate.bytes() + layer.ple_projection.bytes() + layer.ple_norm.size() * 4 + 4;
+    total += (layer.router_scale.size() + layer.per_expert_scale.size() + layer.mlp_out_norm.size() + layer.experts_in_norm.size() +
+              layer.experts_out_norm.size()) * 4;
+  }
   return total;
+}
+
+// The MoE block beside the dense MLP: experts.gate_up_proj / down_proj arrive cut per expert (gemma4-tensors.ts), the
+// router in f32 as every MoE router here.
+static void load_moe_block(const ModelConfig& config, WeightFormat format, const TensorAccess& access, const std::string& p,
+                           MoeWeights& moe, Gemma4LayerWeights& extra) {
+  const int hidden = config.hidden_size, experts = config.num_experts, inter = config.moe_intermediate_size;
+  moe.router = access.matrix({{p + "router.proj.weight", experts}}, hidden, WeightFormat::F32);
+  for (int e = 0; e < experts; ++e) {
+    const std::string expert = p + "experts." + std::to_string(e) + ".";
+    moe.gate_up.push_back(access.matrix({{expert + "gate_up_proj", 2 * inter}}, hidden, format));
+    moe.down.push_back(access.matrix({{expert + "down_proj", hidden}}, inter, format));
+  }
+  extra.router_scale = access.vector(p + "router.scale", hidden);
+  extra.per_expert_scale = access.vector(p + "router.per_expert_scale", experts);
+  extra.mlp_out_norm = access.vector(p + "post_feedforward_layernorm_1.weight", hidden);
+  extra.experts_in_norm = access.vector(p + "pre_feedforward_layernorm_2.weight", hidden);
+  extra.experts_out_norm = access.vector(p + "post_feedforward_layernorm_2.weight", hidden);
 }
 
 ModelWeights load_gemma4_weights(const ModelConfig& config, WeightFormat format, const TensorAccess& access) {
@@ -53,6 +75,7 @@ ModelWeights load_gemma4_weights(const ModelConfig& config, WeightFormat format,
       extra.ple_projection = access.matrix({{p + "per_layer_projection.weight", hidden}}, ple, format);
       extra.ple_norm = access.vector(p + "post_per_layer_input_norm.weight", hidden);
     }
+    if (config.num_experts > 0) load_moe_block(config, format, access, p, layer.moe, extra);
     if (access.has(p + "layer_scalar")) extra.layer_scalar = access.vector(p + "layer_scalar", 1)[0];
   }
   return weights;

@@ -38,6 +38,10 @@ struct Gemma4LayerWeights {
   WeightMatrix ple_projection;  // [hidden, per_layer_input_size]
   std::vector<float> ple_norm;  // post_per_layer_input_norm
   float layer_scalar = 1.f;
+  // The MoE block (its router and experts in LayerWeights::moe): the router's scale and per-expert scales, and the norms
+  // of the dense MLP's output (post_feedforward_layernorm_1), the experts' input (pre_feedforward_layernorm_2) and output
+  // (post_feedforward_layernorm_2).
+  std::vector<float> router_scale, per_expert_scale, mlp_out_norm, experts_in_norm, experts_out_norm;
 };
 struct Gemma4Weights {
   WeightMatrix embed_per_layer;       // [per_layer_vocab, layers * per_layer_input_size]

@@ -34,6 +34,19 @@ void parse_gemma4(const Napi::Object& config, ModelConfig& out) {
   cfg.full_rope_angles = int_field(g, "fullRopeAngles");
   cfg.full_rope_factor = static_cast<float>(number_field(g, "fullRopeFactor"));
   cfg.local_rope_theta = static_cast<float>(number_field(g, "localRopeTheta"));
+  // The MoE block (every layer): the shared MoE fields, routed softmax top-k renormalized, no shared expert.
+  Napi::Value moe = g.Get("moe");
+  if (moe.IsObject()) {
+    Napi::Object m = moe.As<Napi::Object>();
+    out.num_experts = int_field(m, "numExperts");
+    out.num_experts_per_tok = int_field(m, "topK");
+    out.moe_intermediate_size = int_field(m, "intermediateSize");
+    out.norm_topk_prob = true;
+    out.sparse_layers.assign(out.num_layers, 1);
+    if (out.num_experts <= 0 || out.num_experts_per_tok <= 0 || out.num_experts_per_tok > out.num_experts || out.moe_intermediate_size <= 0) {
+      fail(config.Env(), "gemma4.moe: expert counts and sizes must be positive, with topK <= numExperts");
+    }
+  }
   if (cfg.per_layer_input_size < 0 || (cfg.per_layer_input_size > 0 && cfg.per_layer_vocab_size < out.vocab_size) || cfg.full_rope_angles < 0 ||
       !(cfg.full_rope_factor > 0.f) || !(cfg.local_rope_theta > 0.f)) {
     fail(config.Env(), "gemma4: per-layer input sizes and rope parameters out of range");

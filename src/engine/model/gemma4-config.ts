@@ -33,6 +33,8 @@ export interface Gemma4Features {
   fullRopeFactor: number
   /** Sliding layers' default rope base. */
   localRopeTheta: number
+  /** enable_moe_block: beside each layer's dense MLP, numExperts experts of intermediateSize, topK per token; null: none. */
+  moe: {numExperts: number; topK: number; intermediateSize: number} | null
 }
 
 /** Gemma4TextConfig's defaults where a config.json may leave keys out. */
@@ -60,7 +62,6 @@ export function gemma4View(raw: Json, source: string): {config: Json; features: 
   if (config.use_bidirectional_attention != null && config.use_bidirectional_attention !== 'vision') {
     throw new ModelLoadError(`${source}: "use_bidirectional_attention" must be "vision", "all" or null, got ${quotedValue(config.use_bidirectional_attention)}.`)
   }
-  if (config.enable_moe_block === true) throw new ModelLoadError(`${source}: Gemma 4's MoE block (enable_moe_block) is not supported yet; the dense Gemma 4 models are.`)
   const numLayers = positiveInt(config, 'num_hidden_layers', source)
   const layerTypes = gemma4LayerTypes(config.layer_types, numLayers, source)
   const nested = layerTypeRopes(config) ?? {full: {rope_type: 'proportional', partial_rotary_factor: 0.25, rope_theta: 1e6}, sliding: {rope_type: 'default', rope_theta: 10000}}
@@ -83,8 +84,17 @@ export function gemma4View(raw: Json, source: string): {config: Json; features: 
     fullRopeAngles: Math.floor((fraction * fullHeadDim) / 2),
     fullRopeFactor: fullType === 'proportional' ? finitePositive(full.factor ?? 1, 'rope_parameters.full_attention.factor', source) : 1,
     localRopeTheta: localTheta,
+    moe: flag(config, 'enable_moe_block', source) ? gemma4Moe(config, source) : null,
   }
   return {config: {...config, layer_types: layerTypes, rope_parameters: {rope_type: 'default', rope_theta: fullTheta}, rope_scaling: undefined}, features}
+}
+
+/** The MoE block's sizes: num_experts, top_k_experts and moe_intermediate_size, all required with enable_moe_block. */
+function gemma4Moe(config: Json, source: string): Gemma4Features['moe'] {
+  const numExperts = positiveInt(config, 'num_experts', source)
+  const topK = positiveInt(config, 'top_k_experts', source)
+  if (topK > numExperts) throw new ModelLoadError(`${source}: top_k_experts ${topK} is more than num_experts ${numExperts}.`)
+  return {numExperts, topK, intermediateSize: positiveInt(config, 'moe_intermediate_size', source)}
 }
 
 /** layer_types, or Gemma4TextConfig's default (every 6th layer full); the last layer is always full. */

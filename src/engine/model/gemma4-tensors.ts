@@ -36,6 +36,19 @@ export function gemma4TensorShapes(config: ModelConfig): {name: string; shape: n
       {name: `${p}.mlp.down_proj.weight`, shape: [hidden, layer.intermediateSize]},
       {name: `${p}.post_feedforward_layernorm.weight`, shape: [hidden]},
     )
+    if (g.moe) {
+      const {numExperts: experts, intermediateSize: inter} = g.moe
+      shapes.push(
+        {name: `${p}.router.proj.weight`, shape: [experts, hidden]},
+        {name: `${p}.router.scale`, shape: [hidden]},
+        {name: `${p}.router.per_expert_scale`, shape: [experts]},
+        {name: `${p}.experts.gate_up_proj`, shape: [experts, 2 * inter, hidden]},
+        {name: `${p}.experts.down_proj`, shape: [experts, hidden, inter]},
+        {name: `${p}.post_feedforward_layernorm_1.weight`, shape: [hidden]},
+        {name: `${p}.pre_feedforward_layernorm_2.weight`, shape: [hidden]},
+        {name: `${p}.post_feedforward_layernorm_2.weight`, shape: [hidden]},
+      )
+    }
     if (ple > 0) {
       shapes.push(
         {name: `${p}.per_layer_input_gate.weight`, shape: [ple, hidden]},
@@ -67,6 +80,16 @@ export function gemma4Tensors(config: ModelConfig, checkpointTensors: TensorInfo
     if (tensor.shape.length !== shape.length || tensor.shape.some((d, i) => d !== shape[i])) {
       throw new ModelLoadError(`Tensor ${name} has shape [${tensor.shape.join(', ')}], but config.json implies [${shape.join(', ')}] (in ${tensor.path}).`)
     }
-    return [{...tensor, name}]
+    return shape.length === 3 ? expertParts({...tensor, name}) : [{...tensor, name}]
   })
+}
+
+/** A [experts, rows, cols] tensor as one [rows, cols] tensor per expert (`...experts.<e>.gate_up_proj`): byte windows of the file. */
+function expertParts(tensor: TensorInfo): TensorInfo[] {
+  const [experts, rows, cols] = tensor.shape as [number, number, number]
+  const bytes = tensor.nbytes / experts
+  const at = tensor.name.lastIndexOf('experts.') + 'experts.'.length
+  return Array.from({length: experts}, (_, e) => ({
+    ...tensor, name: `${tensor.name.slice(0, at)}${e}.${tensor.name.slice(at)}`, shape: [rows, cols], offset: tensor.offset + e * bytes, nbytes: bytes,
+  }))
 }
