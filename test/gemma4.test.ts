@@ -66,6 +66,23 @@ describe('Gemma 4 config', () => {
     assert.match(cpuOnlyNeed({quantization: undefined, batchInvariant: false}, {config: c, tensors: []})!.reason, /Gemma4ForCausalLM .*CPU only/)
   })
 
+  it('Gemma 4 E2B\'s shape (35 layers, 20 KV-shared, double-wide): shared layers read layer 13 (sliding) or 14 (full); its KV cache is 43% of an unshared one', () => {
+    const types = Array.from({length: 35}, (_, i) => (i % 5 === 4 ? 'full_attention' : 'sliding_attention'))
+    const text = {
+      hidden_size: 1536, num_hidden_layers: 35, num_attention_heads: 8, num_key_value_heads: 1, head_dim: 256, global_head_dim: 512, num_global_key_value_heads: null,
+      attention_k_eq_v: false, sliding_window: 512, vocab_size: 262144, vocab_size_per_layer_input: 262144, hidden_size_per_layer_input: 256, num_kv_shared_layers: 20,
+      use_double_wide_mlp: true, intermediate_size: 6144, final_logit_softcapping: 30.0, layer_types: types,
+      rope_parameters: {full_attention: {partial_rotary_factor: 0.25, rope_theta: 1000000.0, rope_type: 'proportional'}, sliding_attention: {rope_theta: 10000.0, rope_type: 'default'}},
+    }
+    const e2b = parseModelConfig({architectures: ['Gemma4ForConditionalGeneration'], model_type: 'gemma4', eos_token_id: [1, 106], text_config: text, vision_config: {}, audio_config: {}})
+    const layers = e2b.gemma4!.layers
+    assert.deepEqual([layers[13]!.kvSource, layers[14]!.kvSource, layers[15]!.kvSource, layers[19]!.kvSource, layers[34]!.kvSource], [13, 14, 13, 14, 14])
+    assert.deepEqual([layers[14]!.intermediateSize, layers[15]!.intermediateSize, layers[14]!.headDim, e2b.finalLogitSoftcap, e2b.eosTokenIds], [6144, 12288, 512, 30, [1, 106]])
+    const unshared = parseModelConfig({...text, architectures: ['Gemma4ForCausalLM'], num_kv_shared_layers: 0})
+    // 12 sliding x 256 + 3 full x 512 values of K and of V per token, against 28 x 256 + 7 x 512.
+    assert.deepEqual([kvBytesPerBlock(e2b, 16), kvBytesPerBlock(unshared, 16)], [16 * 36864, 16 * 86016])
+  })
+
   it('tensors: q only on KV-shared layers, no v_proj where keys are values, per-layer input weights, each layer its own shapes', () => {
     const c = parseModelConfig(testModelConfigJson('tiny', {variant: 'gemma4'}))
     const names = expectedTensorShapes(c).map((t) => t.name)
