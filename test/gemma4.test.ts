@@ -13,7 +13,9 @@ import {parseModelConfig} from '../src/engine/model/model-config.js'
 import {ensureTestModel, testModelConfigJson} from '../src/engine/model/test-model.js'
 import {kvBytesPerBlock} from '../src/engine/native.js'
 import {makeSamplingParams} from '../src/engine/sampling-params.js'
+import {checkBatchInvariant} from './support/batch-invariance-check.js'
 import {postJson} from './support/blackbox-checks.js'
+import {runCommand} from './support/run-command.js'
 import {startTinyEngineServer} from './support/server-harness.js'
 import {checkDirAgainstTransformers, type TransformersFixture} from './support/transformers-fixture.js'
 
@@ -109,6 +111,10 @@ for (const variant of ['gemma4', 'gemma4-keqv', 'gemma4-moe'] as const) {
     it(`matches transformers 5.18 (test/fixtures/${variant}-tiny-transformers.json): top-10 logits of the engine, 8 greedy tokens`, async () => {
       await checkDirAgainstTransformers(await ensureTestModel('tiny', {variant}), fixture(variant))
     })
+
+    it('4 requests give alone the tokens and logprobs they give batched with chunked prefill (batch-invariant)', async () => {
+      await checkBatchInvariant(variant, {requests: 4, promptStep: 11, maxTokens: 10})
+    })
   })
 }
 
@@ -145,6 +151,20 @@ describe('gemma4 in a paged engine', () => {
       } finally {
         await engine.shutdown()
       }
+    }
+  })
+
+  it('generate --json gives the engine\'s greedy tokens for the text\'s prompt', async () => {
+    const dir = await ensureTestModel('tiny', {variant: 'gemma4'})
+    const result = await runCommand('generate', ['--model', dir, '--threads', '1', '--json', '--temperature', '0', '--max-tokens', '8', '--ignore-eos', 'the sea and the sky'])
+    assert.equal(result.code, 0, result.stderr)
+    const [reply] = JSON.parse(result.stdout) as {prompt_token_ids: number[]; outputs: {token_ids: number[]}[]}[]
+    const engine = await LLMEngine.create(makeEngineConfig({modelPath: dir, threads: 2, weightDtype: 'f32', kvMemoryBytes: 4 << 20}))
+    try {
+      const [expected] = await engine.generate([{prompt: reply!.prompt_token_ids, params: params(1)}])
+      assert.deepEqual(reply!.outputs[0]!.token_ids, expected!.outputs[0]!.tokenIds.slice(0, 8))
+    } finally {
+      await engine.shutdown()
     }
   })
 
