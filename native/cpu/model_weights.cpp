@@ -312,16 +312,17 @@ ModelWeights load_model_weights(const ModelConfig& config, const std::vector<Ten
                                 WeightFormat format) {
   TensorReader reader(tensors);
   if (config.layer_norm) return load_layernorm_family(reader, config, format);
+  // Named tensors stacked into one matrix, for the loaders outside this file (moe.cpp, gemma4_weights.cpp).
+  const MatrixLoader load_matrix = [&](const std::vector<std::pair<std::string, int>>& parts, int cols, WeightFormat part_format) {
+    std::vector<StackedPart> stacked;
+    for (const auto& part : parts) stacked.push_back({part.first, part.second, part_format});
+    WeightMatrix matrix;
+    load_stacked(reader, matrix, stacked, cols);
+    return matrix;
+  };
   if (config.gemma4.enabled()) {
     return load_gemma4_weights(config, format, {[&](const std::string& name) { return reader.has(name); },
-                                                [&](const std::string& name, int size) { return reader.read(name, {size}); },
-                                                [&](const std::vector<std::pair<std::string, int>>& parts, int cols, WeightFormat part_format) {
-                                                  std::vector<StackedPart> stacked;
-                                                  for (const auto& part : parts) stacked.push_back({part.first, part.second, part_format});
-                                                  WeightMatrix matrix;
-                                                  load_stacked(reader, matrix, stacked, cols);
-                                                  return matrix;
-                                                }});
+                                                [&](const std::string& name, int size) { return reader.read(name, {size}); }, load_matrix});
   }
   const int hidden = config.hidden_size;
   const int q_rows = config.num_heads * config.head_dim;
@@ -388,14 +389,7 @@ ModelWeights load_model_weights(const ModelConfig& config, const std::vector<Ten
     if (config.attention_output_bias) layer.o_bias = reader.read(prefix + "self_attn.o_proj.bias", {hidden});
     if (config.is_sparse_layer(i)) {
       // The router and the experts take the dense MLP's place (moe.cpp).
-      layer.moe = load_moe_weights(config, prefix, format, more_bits,
-                                   [&](const std::vector<std::pair<std::string, int>>& parts, int cols, WeightFormat part_format) {
-                                     std::vector<StackedPart> stacked;
-                                     for (const auto& part : parts) stacked.push_back({part.first, part.second, part_format});
-                                     WeightMatrix matrix;
-                                     load_stacked(reader, matrix, stacked, cols);
-                                     return matrix;
-                                   });
+      layer.moe = load_moe_weights(config, prefix, format, more_bits, load_matrix);
     } else {
       load_stacked(reader, layer.gate_up,
                    {{prefix + "mlp.gate_proj.weight", inter, format}, {prefix + "mlp.up_proj.weight", inter, format}}, hidden);

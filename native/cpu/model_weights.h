@@ -72,7 +72,7 @@ struct ModelWeights {
 struct TensorAccess {
   std::function<bool(const std::string&)> has;
   std::function<std::vector<float>(const std::string&, int)> vector;
-  std::function<WeightMatrix(const std::vector<std::pair<std::string, int>>&, int, WeightFormat)> matrix;
+  MatrixLoader matrix;
 };
 ModelWeights load_gemma4_weights(const ModelConfig& config, WeightFormat format, const TensorAccess& access);
 
