@@ -62,6 +62,10 @@ describe('Gemma 4 config', () => {
     assert.throws(() => parseModelConfig({...GEMMA4, per_layer_config: {5: {intermediate_size: 8}}}), loadError(/per_layer_config.5 sets intermediate_size/))
     assert.throws(() => parseModelConfig({...GEMMA4, rope_parameters: {full_attention: {rope_type: 'yarn'}, sliding_attention: {rope_type: 'default'}}}), loadError(/full_attention of type "yarn" is not supported/))
     assert.throws(() => parseModelConfig({...GEMMA4, vocab_size_per_layer_input: 50}), loadError(/vocab_size_per_layer_input 50 is below vocab_size 100/))
+    // Hostile sizes are refused before any per-layer list is built.
+    assert.throws(() => parseModelConfig({...GEMMA4, num_hidden_layers: 2 ** 31 - 1}), loadError(/"num_hidden_layers" 2147483647 is beyond any model's/))
+    assert.throws(() => parseModelConfig({...GEMMA4, hidden_size_per_layer_input: 2 ** 30}), loadError(/hidden_size_per_layer_input 1073741824 x 6 layers is beyond/))
+    assert.throws(() => parseModelConfig({...GEMMA4, global_head_dim: 32, num_global_key_value_heads: 3, attention_k_eq_v: true}), loadError(/not a multiple of layer 5's 3 key\/value heads/))
   })
 
   it('Gemma4ForConditionalGeneration runs its language model (text_config) on the CPU; image parts stay refused by the server', () => {

@@ -8,6 +8,9 @@ import {isObject} from './rope-scaling.js'
 type Json = Record<string, unknown>
 
 export const GEMMA4 = 'Gemma4ForCausalLM'
+/** As model-config.ts bounds them: no model has more layers; the backends take sizes as 32-bit integers. */
+const MAX_LAYERS = 10_000
+const MAX_SIZE = 2 ** 31 - 1
 
 /** One decoder layer's shape and where its keys and values come from. */
 export interface Gemma4Layer {
@@ -63,6 +66,8 @@ export function gemma4View(raw: Json, source: string): {config: Json; features: 
     throw new ModelLoadError(`${source}: "use_bidirectional_attention" must be "vision", "all" or null, got ${quotedValue(config.use_bidirectional_attention)}.`)
   }
   const numLayers = positiveInt(config, 'num_hidden_layers', source)
+  // Per-layer lists are built here, before the shared parser's own bound on the layer count.
+  if (numLayers > MAX_LAYERS) throw new ModelLoadError(`${source}: "num_hidden_layers" ${numLayers} is beyond any model's (at most ${MAX_LAYERS}).`)
   const layerTypes = gemma4LayerTypes(config.layer_types, numLayers, source)
   const nested = layerTypeRopes(config) ?? {full: {rope_type: 'proportional', partial_rotary_factor: 0.25, rope_theta: 1e6}, sliding: {rope_type: 'default', rope_theta: 10000}}
   const full = isObject(nested.full) ? nested.full : {}
@@ -76,6 +81,7 @@ export function gemma4View(raw: Json, source: string): {config: Json; features: 
   if (fraction > 1) throw new ModelLoadError(`${source}: partial_rotary_factor must be at most 1, got ${fraction}.`)
   const perLayerInputSize = config.hidden_size_per_layer_input === undefined ? 256 : nonNegativeInt(config, 'hidden_size_per_layer_input', source)
   const perLayerVocabSize = perLayerInputSize > 0 ? (config.vocab_size_per_layer_input === undefined ? 262_144 : positiveInt(config, 'vocab_size_per_layer_input', source)) : 0
+  if (perLayerInputSize * numLayers > MAX_SIZE) throw new ModelLoadError(`${source}: hidden_size_per_layer_input ${perLayerInputSize} x ${numLayers} layers is beyond the sizes the backends take (at most ${MAX_SIZE}).`)
   if (perLayerInputSize > 0 && perLayerVocabSize < (config.vocab_size as number)) {
     throw new ModelLoadError(`${source}: vocab_size_per_layer_input ${perLayerVocabSize} is below vocab_size ${String(config.vocab_size)}: tokens past it have no per-layer input.`)
   }
@@ -109,6 +115,7 @@ function gemma4LayerTypes(raw: unknown, numLayers: number, source: string): stri
 /** Each layer's shape: full layers take global_head_dim (and num_global_key_value_heads with attention_k_eq_v), or per_layer_config's overrides. */
 function gemma4Layers(config: Json, layerTypes: string[], source: string): Gemma4Layer[] {
   const numLayers = layerTypes.length
+  const numHeads = positiveInt(config, 'num_attention_heads', source)
   const headDim = positiveInt(config, 'head_dim', source)
   const numKvHeads = config.num_key_value_heads == null ? positiveInt(config, 'num_attention_heads', source) : positiveInt(config, 'num_key_value_heads', source)
   const intermediate = positiveInt(config, 'intermediate_size', source)
@@ -130,6 +137,8 @@ function gemma4Layers(config: Json, layerTypes: string[], source: string): Gemma
       kEqV: kEqV && type === 'full_attention',
     }
     if (layer.headDim % 2 !== 0) throw new ModelLoadError(`${source}: layer ${i}'s head_dim ${layer.headDim} must be even for rotary embeddings.`)
+    if (numHeads % layer.numKvHeads !== 0) throw new ModelLoadError(`${source}: num_attention_heads (${numHeads}) is not a multiple of layer ${i}'s ${layer.numKvHeads} key/value heads.`)
+    if (layer.intermediateSize > MAX_SIZE) throw new ModelLoadError(`${source}: layer ${i}'s double-wide MLP (${layer.intermediateSize}) is beyond the sizes the backends take (at most ${MAX_SIZE}).`)
     return layer
   })
 }
