@@ -69,12 +69,13 @@ export function gemma4View(raw: Json, source: string): {config: Json; features: 
   // Per-layer lists are built here, before the shared parser's own bound on the layer count.
   if (numLayers > MAX_LAYERS) throw new ModelLoadError(`${source}: "num_hidden_layers" ${numLayers} is beyond any model's (at most ${MAX_LAYERS}).`)
   const layerTypes = gemma4LayerTypes(config.layer_types, numLayers, source)
-  const nested = layerTypeRopes(config) ?? {full: {rope_type: 'proportional', partial_rotary_factor: 0.25, rope_theta: 1e6}, sliding: {rope_type: 'default', rope_theta: 10000}}
-  const full = isObject(nested.full) ? nested.full : {}
+  // transformers reads a bias on q/k/v/o with attention_bias; no Gemma 4 has one, and the loader reads none.
+  if (config.attention_bias === true) throw new ModelLoadError(`${source}: "attention_bias" true (biases on Gemma 4's attention projections) is not supported.`)
+  const {full, sliding} = gemma4Ropes(config.rope_parameters, source)
   const fullType = full.rope_type ?? 'default'
   if (fullType !== 'default' && fullType !== 'proportional') throw new ModelLoadError(`${source}: rope_parameters.full_attention of type ${quotedValue(fullType)} is not supported (Gemma 4 uses "proportional").`)
   const fullTheta = finitePositive(full.rope_theta ?? 1e6, 'rope_parameters.full_attention.rope_theta', source)
-  const localTheta = localRopeTheta(nested.sliding, 10000, 'rope_parameters.sliding_attention.rope_theta', 'Gemma 4', source)
+  const localTheta = localRopeTheta(sliding, 10000, 'rope_parameters.sliding_attention.rope_theta', 'Gemma 4', source)
   const layers = gemma4Layers(config, layerTypes, source)
   const fullHeadDim = layers[layerTypes.lastIndexOf('full_attention')]!.headDim
   const fraction = fullType === 'proportional' ? finitePositive(full.partial_rotary_factor ?? 1, 'partial_rotary_factor', source) : 1
@@ -93,6 +94,16 @@ export function gemma4View(raw: Json, source: string): {config: Json; features: 
     moe: flag(config, 'enable_moe_block', source) ? gemma4Moe(config, source) : null,
   }
   return {config: {...config, layer_types: layerTypes, rope_parameters: {rope_type: 'default', rope_theta: fullTheta}, rope_scaling: undefined}, features}
+}
+
+/** rope_parameters {full_attention, sliding_attention}, each an object (Gemma4TextConfig's defaults when null or absent). */
+function gemma4Ropes(rope: unknown, source: string): {full: Json; sliding: Json} {
+  if (rope == null) return {full: {rope_type: 'proportional', partial_rotary_factor: 0.25, rope_theta: 1e6}, sliding: {rope_type: 'default', rope_theta: 10000}}
+  const nested = layerTypeRopes({rope_parameters: rope})
+  if (nested === null || !isObject(nested.full) || !isObject((rope as Json).sliding_attention)) {
+    throw new ModelLoadError(`${source}: "rope_parameters" must hold a "full_attention" and a "sliding_attention" object for Gemma 4, got ${quotedValue(rope)}.`)
+  }
+  return {full: nested.full, sliding: nested.sliding}
 }
 
 /** The MoE block's sizes: num_experts, top_k_experts and moe_intermediate_size, all required with enable_moe_block. */
