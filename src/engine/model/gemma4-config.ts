@@ -70,6 +70,8 @@ export function gemma4View(raw: Json, source: string): {config: Json; features: 
   if (numLayers > MAX_LAYERS) throw new ModelLoadError(`${source}: "num_hidden_layers" ${numLayers} is beyond any model's (at most ${MAX_LAYERS}).`)
   const layerTypes = gemma4LayerTypes(config.layer_types, numLayers, source)
   // transformers reads a bias on q/k/v/o with attention_bias; no Gemma 4 has one, and the loader reads none.
+  // Gemma4TextConfig's sliding_window is an int: a null one would leave the sliding layers unbounded.
+  if (config.sliding_window === null) throw new ModelLoadError(`${source}: Gemma 4 needs a "sliding_window" (null given).`)
   if (config.attention_bias === true) throw new ModelLoadError(`${source}: "attention_bias" true (biases on Gemma 4's attention projections) is not supported.`)
   const {full, sliding} = gemma4Ropes(config.rope_parameters, source)
   const fullType = full.rope_type ?? 'default'
