@@ -16,7 +16,8 @@ export function isGemmaTestVariant(variant: string): variant is GemmaTestVariant
  * proportional rope on a quarter of it, per-layer inputs of 8, the last two layers sharing the first two's K/V with
  * double-wide MLPs, a final soft cap. gemma4-keqv (as Gemma 4 31B): no per-layer inputs or sharing, the full layer's
  * keys as values with one KV head, its shape given as transformers 5.18 saves it (per_layer_config). gemma4-moe (as
- * Gemma 4 26B-A4B): the MoE block of 4 experts, 2 per token, beside each layer's dense MLP.
+ * Gemma 4 26B-A4B): the MoE block of 4 experts, 2 per token, beside each layer's dense MLP. gemma4 and gemma4-moe are
+ * untied, so their greedy tokens vary (a random tied model repeats its last token); gemma4-keqv keeps Gemma's tying.
  */
 export function gemmaTestModelConfigJson(variant: GemmaTestVariant, common: Record<string, unknown> & {hidden_size: number; num_attention_heads: number}): Record<string, unknown> {
   const base = {...common, head_dim: (2 * common.hidden_size) / common.num_attention_heads, rms_norm_eps: 1e-6, attention_bias: false, tie_word_embeddings: true}
@@ -52,13 +53,13 @@ function gemma4TestConfig(variant: 'gemma4' | 'gemma4-keqv' | 'gemma4-moe', late
     return {
       ...common, num_hidden_layers: 4, layer_types: ['sliding_attention', 'full_attention', 'sliding_attention', 'full_attention'],
       global_head_dim: 2 * headDim, hidden_size_per_layer_input: 8, vocab_size_per_layer_input: base.vocab_size,
-      num_kv_shared_layers: 2, use_double_wide_mlp: true, final_logit_softcapping: 12.5,
+      num_kv_shared_layers: 2, use_double_wide_mlp: true, final_logit_softcapping: 12.5, tie_word_embeddings: false,
     }
   }
   if (variant === 'gemma4-moe') {
     return {
       ...common, layer_types: ['sliding_attention', 'full_attention'], global_head_dim: headDim, hidden_size_per_layer_input: 0,
-      enable_moe_block: true, num_experts: 4, top_k_experts: 2, moe_intermediate_size: 32,
+      enable_moe_block: true, num_experts: 4, top_k_experts: 2, moe_intermediate_size: 32, tie_word_embeddings: false,
     }
   }
   return {
