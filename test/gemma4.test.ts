@@ -13,7 +13,7 @@ import {expectedTensorShapes, loadModel} from '../src/engine/model/load-model.js
 import {parseModelConfig} from '../src/engine/model/model-config.js'
 import {encodeFloats, readTensorFloat64, writeSafetensors} from '../src/engine/model/safetensors.js'
 import {ensureTestModel, testModelConfigJson} from '../src/engine/model/test-model.js'
-import {kvBytesPerBlock} from '../src/engine/native.js'
+import {kvBytesPerBlock, loadNativeModel} from '../src/engine/native.js'
 import {makeSamplingParams} from '../src/engine/sampling-params.js'
 import {checkBatchInvariant} from './support/batch-invariance-check.js'
 import {promptLogits} from './support/model-logits.js'
@@ -108,6 +108,17 @@ describe('Gemma 4 config', () => {
     const moe = parseModelConfig(testModelConfigJson('tiny', {variant: 'gemma4-moe'}))
     assert.deepEqual(moe.gemma4!.moe, {numExperts: 4, topK: 2, intermediateSize: 32})
     assert.deepEqual(expectedTensorShapes(moe).filter((t) => t.name.startsWith('model.layers.0.experts.')).map((t) => t.shape), [[4, 64, 64], [4, 64, 32]])
+  })
+
+  it('the CPU backend holds K/V only for the layers that write them: its bytes per block are the sizing\'s', async () => {
+    const model = await loadModel(await ensureTestModel('tiny', {variant: 'gemma4'}))
+    const native = await loadNativeModel({config: model.config, tensors: model.tensors, numBlocks: 4, blockSize: 4, numSwapBlocks: 2, weightFormat: 'f32', threads: 1, device: 'cpu'})
+    try {
+      // Layers 0 (sliding, 2 KV heads of 32) and 1 (full, 2 of 64) write; layers 2 and 3 share theirs.
+      assert.deepEqual([native.info.kvBytesPerBlock, kvBytesPerBlock(model.config, 4)], [4 * 2 * 4 * (2 * 32 + 2 * 64), 4 * 2 * 4 * (2 * 32 + 2 * 64)])
+    } finally {
+      native.close()
+    }
   })
 
   it('the MoE block\'s fused experts load cut per expert, each a byte window of its tensor', async () => {
