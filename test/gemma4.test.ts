@@ -105,6 +105,10 @@ describe('Gemma 4 config', () => {
     const keqv = expectedTensorShapes(parseModelConfig(testModelConfigJson('tiny', {variant: 'gemma4-keqv'})))
     assert.deepEqual(keqv.filter((t) => t.name.startsWith('model.layers.1.self_attn.')).map((t) => [t.name.slice(25), t.shape]),
       [['q_proj.weight', [192, 64]], ['q_norm.weight', [48]], ['k_proj.weight', [48, 64]], ['k_norm.weight', [48]], ['o_proj.weight', [64, 192]]])
+    // Every preset of every Gemma 4 variant is a config transformers could load (its layer_types fit its layer count).
+    for (const preset of ['tiny', 'small', 'bench'] as const) {
+      for (const variant of ['gemma4', 'gemma4-keqv', 'gemma4-moe'] as const) assert.ok(parseModelConfig(testModelConfigJson(preset, {variant})).gemma4)
+    }
     const moe = parseModelConfig(testModelConfigJson('tiny', {variant: 'gemma4-moe'}))
     assert.deepEqual(moe.gemma4!.moe, {numExperts: 4, topK: 2, intermediateSize: 32})
     assert.deepEqual(expectedTensorShapes(moe).filter((t) => t.name.startsWith('model.layers.0.experts.')).map((t) => t.shape), [[4, 64, 64], [4, 64, 32]])

@@ -58,12 +58,12 @@ function gemma4TestConfig(variant: 'gemma4' | 'gemma4-keqv' | 'gemma4-moe', late
   }
   if (variant === 'gemma4-moe') {
     return {
-      ...common, layer_types: ['sliding_attention', 'full_attention'], global_head_dim: headDim, hidden_size_per_layer_input: 0,
+      ...common, num_hidden_layers: 2, layer_types: ['sliding_attention', 'full_attention'], global_head_dim: headDim, hidden_size_per_layer_input: 0,
       enable_moe_block: true, num_experts: 4, top_k_experts: 2, moe_intermediate_size: 32, tie_word_embeddings: false,
     }
   }
   return {
-    ...common, layer_types: ['sliding_attention', 'full_attention'], hidden_size_per_layer_input: 0, attention_k_eq_v: true,
+    ...common, num_hidden_layers: 2, layer_types: ['sliding_attention', 'full_attention'], hidden_size_per_layer_input: 0, attention_k_eq_v: true,
     per_layer_config: {1: {head_dim: (3 * headDim) / 2, num_key_value_heads: 1}},
   }
 }
