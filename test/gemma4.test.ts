@@ -1,8 +1,7 @@
 // Gemma 4 (text): configs read as transformers 5.18's Gemma4TextConfig reads them, tensors named and shaped per layer,
 // KV-shared layers holding no cache, logits and greedy tokens against transformers, and windows crossed in a paged engine.
 import assert from 'node:assert/strict'
-import {cpSync, mkdtempSync, readFileSync, rmSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {readFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {describe, it} from 'node:test'
 import {makeEngineConfig} from '../src/engine/config.js'
@@ -11,12 +10,12 @@ import {ModelLoadError} from '../src/engine/errors.js'
 import {LLMEngine} from '../src/engine/llm-engine.js'
 import {expectedTensorShapes, loadModel} from '../src/engine/model/load-model.js'
 import {parseModelConfig} from '../src/engine/model/model-config.js'
-import {encodeFloats, readTensorFloat64, writeSafetensors} from '../src/engine/model/safetensors.js'
 import {ensureTestModel, testModelConfigJson} from '../src/engine/model/test-model.js'
 import {kvBytesPerBlock, loadNativeModel} from '../src/engine/native.js'
 import {makeSamplingParams} from '../src/engine/sampling-params.js'
 import {checkBatchInvariant} from './support/batch-invariance-check.js'
 import {promptLogits} from './support/model-logits.js'
+import {withMultimodalCheckpoint} from './support/multimodal-checkpoint.js'
 import {postJson} from './support/blackbox-checks.js'
 import {runCommand} from './support/run-command.js'
 import {startTinyEngineServer} from './support/server-harness.js'
@@ -149,20 +148,13 @@ describe('a Gemma4ForConditionalGeneration checkpoint', () => {
   it('runs its language model (model.language_model.* tensors, the config transformers 5.18 writes: per_layer_config) as the text model, the towers unused', async () => {
     const textDir = await ensureTestModel('tiny', {variant: 'gemma4'})
     const text = await loadModel(textDir)
-    const scratch = mkdtempSync(join(tmpdir(), 'pagedllm-gemma4-mm-'))
-    try {
-      cpSync(textDir, scratch, {recursive: true})
-      cpSync(join(import.meta.dirname, 'fixtures', 'gemma4-multimodal-config.json'), join(scratch, 'config.json'))
-      const tensors = [...text.tensors.map((t) => ({name: t.name.replace(/^model\./, 'model.language_model.'), values: Float32Array.from(readTensorFloat64(t)), shape: t.shape})),
-        {name: 'model.vision_tower.patch_embedder.input_proj.weight', values: new Float32Array(32), shape: [32]}]
-      writeSafetensors(join(scratch, 'model.safetensors'), tensors.map((t) => ({name: t.name, dtype: 'F32', shape: t.shape, data: () => encodeFloats(t.values, 'F32')})))
-      const multimodal = await loadModel(scratch)
+    const spec = {configFixture: 'gemma4-multimodal-config.json', rename: (name: string) => name.replace(/^model\./, 'model.language_model.'), visionTensor: 'model.vision_tower.patch_embedder.input_proj.weight'}
+    await withMultimodalCheckpoint(textDir, text, spec, async (dir) => {
+      const multimodal = await loadModel(dir)
       assert.match(multimodal.config.notes!.join('\n'), /Gemma4ForConditionalGeneration: its language model runs text only/)
       assert.deepEqual(multimodal.config.gemma4, text.config.gemma4)
       assert.deepEqual((await promptLogits(multimodal, 'f32')).logits, (await promptLogits(text, 'f32')).logits)
-    } finally {
-      rmSync(scratch, {recursive: true, force: true})
-    }
+    })
   })
 })
 
