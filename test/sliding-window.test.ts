@@ -3,18 +3,15 @@
 // window's edge, prefix-cached blocks, copy-on-write, preemption by swap and by recompute) against the float64
 // reference and transformers 5.18.
 import assert from 'node:assert/strict'
-import {cpSync, mkdtempSync, rmSync} from 'node:fs'
-import {tmpdir} from 'node:os'
-import {join} from 'node:path'
 import {describe, it} from 'node:test'
 import {cpuOnlyNeed} from '../src/engine/engine-parts.js'
 import {ModelLoadError} from '../src/engine/errors.js'
 import {loadModel} from '../src/engine/model/load-model.js'
 import {parseModelConfig} from '../src/engine/model/model-config.js'
-import {encodeFloats, readTensorFloat64, writeSafetensors} from '../src/engine/model/safetensors.js'
 import {ensureTestModel, testModelConfigJson} from '../src/engine/model/test-model.js'
 import {nativeOps} from '../src/engine/native.js'
 import {promptLogits} from './support/model-logits.js'
+import {withMultimodalCheckpoint} from './support/multimodal-checkpoint.js'
 import {checkAgainstReference} from './support/reference-logits-check.js'
 import {checkAgainstTransformers} from './support/transformers-fixture.js'
 import {checkWindowedEngine} from './support/windowed-engine-check.js'
@@ -121,22 +118,15 @@ describe('a Gemma3ForConditionalGeneration checkpoint', () => {
   it('runs its language model (language_model.model.* tensors, text_config as transformers 5.18 writes it) as the text model, the vision tower unused', async () => {
     const textDir = await ensureTestModel('tiny', {variant: 'gemma3'})
     const text = await loadModel(textDir)
-    const scratch = mkdtempSync(join(tmpdir(), 'pagedllm-gemma3-mm-'))
-    try {
-      cpSync(textDir, scratch, {recursive: true})
-      // The config transformers wrote for this model wrapped in Gemma3ForConditionalGeneration (rope_parameters per layer type).
-      cpSync(join(import.meta.dirname, 'fixtures', 'gemma3-multimodal-config.json'), join(scratch, 'config.json'))
-      const tensors = [...text.tensors.map((t) => ({name: `language_model.${t.name}`, values: Float32Array.from(readTensorFloat64(t)), shape: t.shape})),
-        {name: 'vision_tower.embeddings.patch_embedding.bias', values: new Float32Array(32), shape: [32]}]
-      writeSafetensors(join(scratch, 'model.safetensors'), tensors.map((t) => ({name: t.name, dtype: 'F32', shape: t.shape, data: () => encodeFloats(t.values, 'F32')})))
-      const multimodal = await loadModel(scratch)
+    // The config transformers wrote for this model wrapped in Gemma3ForConditionalGeneration (rope_parameters per layer type).
+    const spec = {configFixture: 'gemma3-multimodal-config.json', rename: (name: string) => `language_model.${name}`, visionTensor: 'vision_tower.embeddings.patch_embedding.bias'}
+    await withMultimodalCheckpoint(textDir, text, spec, async (dir) => {
+      const multimodal = await loadModel(dir)
       assert.match(multimodal.config.notes!.join('\n'), /Gemma3ForConditionalGeneration: its language model runs text only/)
       assert.deepEqual([multimodal.config.layerWindows, multimodal.config.ropeLocalTheta, multimodal.config.ropeScaling], [text.config.layerWindows, 10000, {type: 'linear', factor: 8}])
       assert.deepEqual((await promptLogits(multimodal, 'f32')).logits, (await promptLogits(text, 'f32')).logits)
       assert.throws(() => parseModelConfig({architectures: ['Gemma3ForConditionalGeneration']}), loadError(/needs a "text_config" object/))
-    } finally {
-      rmSync(scratch, {recursive: true, force: true})
-    }
+    })
   })
 })
 

@@ -10,6 +10,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "gemma4_forward.h"
 #include "layernorm_family.h"
 #include "model_weights.h"
 #include "prompt_ranking.h"
@@ -57,7 +58,8 @@ class CpuBackend final : public Backend {
         linear_order_(options.batch_invariant ? LinearOrder::kBatchInvariant : LinearOrder::kFastest),
         inv_freq_(rope_inv_freq(options.model)),
         local_inv_freq_(local_rope_inv_freq(options.model)),
-        layer_norm_(options.model.layer_norm ? std::make_unique<LayerNormForward>(options.model) : nullptr) {
+        layer_norm_(options.model.layer_norm ? std::make_unique<LayerNormForward>(options.model) : nullptr),
+        gemma4_(options.model.gemma4.enabled() ? std::make_unique<Gemma4Forward>(options.model) : nullptr) {
     check(config_.num_heads % config_.num_kv_heads == 0, "num_heads must be a multiple of num_kv_heads");
     check(config_.head_dim % 2 == 0, "head_dim must be even for rotary embeddings");
     check(cache_.block_size > 0 && cache_.num_blocks >= 0 && cache_.num_swap_blocks >= 0, "invalid KV cache sizes");
@@ -66,9 +68,10 @@ class CpuBackend final : public Backend {
     layout_ = {cache_.block_size, config_.num_kv_heads, config_.head_dim};
     // When every layer slides, no layer reads behind the widest window (0: some layer reads the whole context).
     widest_window_ = widest_window_if_all_slide(config_.layer_windows);
-    const size_t device_floats = layout_.block_floats() * cache_.num_blocks;
-    const size_t swap_floats = layout_.block_floats() * cache_.num_swap_blocks;
     for (int l = 0; l < config_.num_layers; ++l) {
+      // Gemma 4's KV-shared layers read another layer's pool and hold none.
+      const size_t block_floats = config_.gemma4.writes_kv(l) ? layer_layout(l).block_floats() : 0;
+      const size_t device_floats = block_floats * cache_.num_blocks, swap_floats = block_floats * cache_.num_swap_blocks;
       key_cache_.emplace_back(device_floats);
       value_cache_.emplace_back(device_floats);
       key_swap_.emplace_back(swap_floats);
@@ -82,7 +85,8 @@ class CpuBackend final : public Backend {
     out.device_name = cpu_model_name() + "; " + cpu_kernels_label();
     out.num_threads = pool_.size();
     out.weight_bytes = weights_.bytes();
-    out.kv_bytes_per_block = layout_.block_floats() * 4 * 2 * config_.num_layers;
+    out.kv_bytes_per_block = 0;
+    for (int l = 0; l < config_.num_layers; ++l) out.kv_bytes_per_block += config_.gemma4.writes_kv(l) ? layer_layout(l).block_floats() * 4 * 2 : 0;
     return out;
   }
 
@@ -115,8 +119,9 @@ class CpuBackend final : public Backend {
     check(layer >= 0 && layer < config_.num_layers, "layer out of range");
     check(block >= 0 && block < (from_swap ? cache_.num_swap_blocks : cache_.num_blocks), "block out of range");
     const int32_t pair[2] = {block, 0};
-    copy_blocks(from_swap ? key_swap_[layer].get() : key_cache_[layer].get(), k_out, pair, 1, layout_);
-    copy_blocks(from_swap ? value_swap_[layer].get() : value_cache_[layer].get(), v_out, pair, 1, layout_);
+    const int source = kv_source(layer);
+    copy_blocks(from_swap ? key_swap_[source].get() : key_cache_[source].get(), k_out, pair, 1, layer_layout(layer));
+    copy_blocks(from_swap ? value_swap_[source].get() : value_cache_[source].get(), v_out, pair, 1, layer_layout(layer));
   }
 
  private:
@@ -127,12 +132,14 @@ class CpuBackend final : public Backend {
     check_pairs(moves.swap_in_pairs, moves.num_swap_in, cache_.num_swap_blocks, cache_.num_blocks, "swapIn");
     check_pairs(moves.copy_pairs, moves.num_copies, cache_.num_blocks, cache_.num_blocks, "copies");
     for (int l = 0; l < config_.num_layers; ++l) {
-      copy_blocks(key_cache_[l].get(), key_swap_[l].get(), moves.swap_out_pairs, moves.num_swap_out, layout_);
-      copy_blocks(value_cache_[l].get(), value_swap_[l].get(), moves.swap_out_pairs, moves.num_swap_out, layout_);
-      copy_blocks(key_swap_[l].get(), key_cache_[l].get(), moves.swap_in_pairs, moves.num_swap_in, layout_);
-      copy_blocks(value_swap_[l].get(), value_cache_[l].get(), moves.swap_in_pairs, moves.num_swap_in, layout_);
-      copy_blocks(key_cache_[l].get(), key_cache_[l].get(), moves.copy_pairs, moves.num_copies, layout_);
-      copy_blocks(value_cache_[l].get(), value_cache_[l].get(), moves.copy_pairs, moves.num_copies, layout_);
+      if (!config_.gemma4.writes_kv(l)) continue;
+      const KvLayout layout = layer_layout(l);
+      copy_blocks(key_cache_[l].get(), key_swap_[l].get(), moves.swap_out_pairs, moves.num_swap_out, layout);
+      copy_blocks(value_cache_[l].get(), value_swap_[l].get(), moves.swap_out_pairs, moves.num_swap_out, layout);
+      copy_blocks(key_swap_[l].get(), key_cache_[l].get(), moves.swap_in_pairs, moves.num_swap_in, layout);
+      copy_blocks(value_swap_[l].get(), value_cache_[l].get(), moves.swap_in_pairs, moves.num_swap_in, layout);
+      copy_blocks(key_cache_[l].get(), key_cache_[l].get(), moves.copy_pairs, moves.num_copies, layout);
+      copy_blocks(value_cache_[l].get(), value_cache_[l].get(), moves.copy_pairs, moves.num_copies, layout);
     }
   }
 
@@ -182,6 +189,7 @@ class CpuBackend final : public Backend {
   void forward(const ForwardBatch& b) {
     validate(b);
     if (layer_norm_) return forward_layer_norm(b);
+    if (gemma4_) return forward_gemma4(b);
     const int tokens = b.num_tokens;
     const int hidden = config_.hidden_size;
     const int q_width = config_.num_heads * config_.head_dim;
@@ -293,6 +301,16 @@ class CpuBackend final : public Backend {
     layer_norm_->layers(pool_, weights_, kv, layout_, linear_order_, b);
   }
 
+  // Gemma 4: each layer's K/V pool is its source layer's, in that layer's block shape.
+  void forward_gemma4(const ForwardBatch& b) {
+    std::vector<Gemma4Kv> kv;
+    for (int l = 0; l < config_.num_layers; ++l) kv.push_back({key_cache_[kv_source(l)].get(), value_cache_[kv_source(l)].get(), layer_layout(l)});
+    gemma4_->layers(pool_, weights_, kv, linear_order_, b, residual_, hidden_);
+  }
+
+  KvLayout layer_layout(int layer) const { return gemma4_ ? gemma4_kv_layout(config_, cache_.block_size, layer) : layout_; }
+  int kv_source(int layer) const { return gemma4_ ? config_.gemma4.layers[layer].kv_source : layer; }
+
   ModelConfig config_;
   CacheConfig cache_;
   ModelWeights weights_;
@@ -303,6 +321,7 @@ class CpuBackend final : public Backend {
   int widest_window_ = 0;
   std::vector<KvArray> key_cache_, value_cache_, key_swap_, value_swap_;
   std::unique_ptr<LayerNormForward> layer_norm_;
+  std::unique_ptr<Gemma4Forward> gemma4_;
   // Activations, grown to the largest batch seen and reused.
   std::vector<float> residual_, hidden_, qkv_, attention_out_, gate_up_, activated_, cos_sin_, final_rows_, final_residual_, logits_, local_cos_sin_, parallel_input_;
   std::vector<float> ranking_logits_;  // one chunk of prompt rows (prompt_ranking.h)

@@ -344,13 +344,25 @@ uint64_t ModelWeights::bytes() const {
               layer.fc1_bias.size() + layer.fc2_bias.size() + layer.q_norm_bias.size() + layer.k_norm_bias.size()) * 4;
     total += layer.moe.bytes();
   }
-  return total;
+  return total + gemma4.bytes();
 }
 
 ModelWeights load_model_weights(const ModelConfig& config, const std::vector<TensorSource>& tensors,
                                 WeightFormat format) {
   TensorReader reader(tensors);
   if (config.layer_norm) return load_layernorm_family(reader, config, format);
+  // Named tensors stacked into one matrix, for the loaders outside this file (moe.cpp, gemma4_weights.cpp).
+  const MatrixLoader load_matrix = [&](const std::vector<std::pair<std::string, int>>& parts, int cols, WeightFormat part_format) {
+    std::vector<StackedPart> stacked;
+    for (const auto& part : parts) stacked.push_back({part.first, part.second, part_format});
+    WeightMatrix matrix;
+    load_stacked(reader, matrix, stacked, cols);
+    return matrix;
+  };
+  if (config.gemma4.enabled()) {
+    return load_gemma4_weights(config, format, {[&](const std::string& name) { return reader.has(name); },
+                                                [&](const std::string& name, int size) { return reader.read(name, {size}); }, load_matrix});
+  }
   const int hidden = config.hidden_size;
   const int q_rows = config.num_heads * config.head_dim;
   const int kv_rows = config.num_kv_heads * config.head_dim;
@@ -422,14 +434,7 @@ ModelWeights load_model_weights(const ModelConfig& config, const std::vector<Ten
     layer.attn_sinks = bias(prefix + "self_attn.sinks", config.num_heads);
     if (config.is_sparse_layer(i)) {
       // The router and the experts take the dense MLP's place (moe.cpp).
-      layer.moe = load_moe_weights(config, prefix, format, more_bits,
-                                   [&](const std::vector<std::pair<std::string, int>>& parts, int cols, WeightFormat part_format) {
-                                     std::vector<StackedPart> stacked;
-                                     for (const auto& part : parts) stacked.push_back({part.first, part.second, part_format});
-                                     WeightMatrix matrix;
-                                     load_stacked(reader, matrix, stacked, cols);
-                                     return matrix;
-                                   });
+      layer.moe = load_moe_weights(config, prefix, format, more_bits, load_matrix);
       load_moe_biases(config, prefix, layer.moe, bias);
     } else {
       load_stacked(reader, layer.gate_up,

@@ -1,5 +1,8 @@
 // The Llama-family weights in compute layout (fused QKV and gate/up matrices), read from safetensors files.
 #pragma once
+#include <functional>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "kernels.h"
@@ -29,6 +32,26 @@ struct LayerWeights {
   std::vector<float> attn_sinks;  // GPT-OSS: [num_heads] softmax sinks (AttentionBatch::sinks); empty without
 };
 
+// Gemma 4's weights beyond the shared layer layout (gemma4_weights.cpp): the per-layer inputs' tables and gates, and
+// each layer's output scale.
+struct Gemma4LayerWeights {
+  WeightMatrix ple_gate;        // [per_layer_input_size, hidden]
+  WeightMatrix ple_projection;  // [hidden, per_layer_input_size]
+  std::vector<float> ple_norm;  // post_per_layer_input_norm
+  float layer_scalar = 1.f;
+  // The MoE block (its router and experts in LayerWeights::moe): the router's scale and per-expert scales, and the norms
+  // of the dense MLP's output (post_feedforward_layernorm_1), the experts' input (pre_feedforward_layernorm_2) and output
+  // (post_feedforward_layernorm_2).
+  std::vector<float> router_scale, per_expert_scale, mlp_out_norm, experts_in_norm, experts_out_norm;
+};
+struct Gemma4Weights {
+  WeightMatrix embed_per_layer;       // [per_layer_vocab, layers * per_layer_input_size]
+  WeightMatrix per_layer_projection;  // [layers * per_layer_input_size, hidden]
+  std::vector<float> per_layer_projection_norm;
+  std::vector<Gemma4LayerWeights> layers;
+  uint64_t bytes() const;
+};
+
 struct ModelWeights {
   WeightMatrix embed_tokens;
   WeightMatrix lm_head;           // empty when tied to embed_tokens
@@ -40,10 +63,19 @@ struct ModelWeights {
   WeightMatrix embed_positions, project_in, project_out;
   std::vector<float> lm_head_bias;  // Phi, GPT-J: [vocab_size]; empty without
   std::vector<float> embed_norm, embed_norm_bias;  // BLOOM: a LayerNorm on the token embeddings; empty without
+  Gemma4Weights gemma4;  // Gemma 4 only
 
   const WeightMatrix& output_matrix() const { return lm_head.rows > 0 ? lm_head : embed_tokens; }
   uint64_t bytes() const;
 };
+
+// What the Gemma 4 loader reads through (model_weights.cpp's reader): a tensor's presence, a vector, stacked matrices.
+struct TensorAccess {
+  std::function<bool(const std::string&)> has;
+  std::function<std::vector<float>(const std::string&, int)> vector;
+  MatrixLoader matrix;
+};
+ModelWeights load_gemma4_weights(const ModelConfig& config, WeightFormat format, const TensorAccess& access);
 
 // Reads every tensor the config needs; throws std::runtime_error naming the tensor on a missing tensor,
 // a wrong shape or an unreadable file.

@@ -115,7 +115,14 @@ void moe_mlp(ThreadPool& pool, const MoeWeights& w, const ModelConfig& config, c
   } else {
     moe_route(logits, num_rows, num_experts, top_k, config.norm_topk_prob, experts, weights);
   }
+  moe_experts(pool, w, config, x, num_rows, experts, weights, out, order, s);
+}
 
+void moe_experts(ThreadPool& pool, const MoeWeights& w, const ModelConfig& config, const float* x, int num_rows,
+                 const int32_t* experts, const float* weights, float* out, LinearOrder order, MoeScratch& s) {
+  const int hidden = config.hidden_size, inter = config.moe_intermediate_size;
+  const int num_experts = config.num_experts, top_k = config.num_experts_per_tok;
+  const size_t slots = static_cast<size_t>(num_rows) * top_k;
   // Each expert once, over the rows routed to it (in row order); its outputs land in their (row, rank) slots.
   float* expert_out = grown(s.expert_out, slots * hidden);
   int32_t* routed = grown(s.slots, slots);

@@ -56,6 +56,12 @@ struct MoeScratch {
   std::vector<int32_t> experts, slots;
 };
 
+// The experts' half of moe_mlp, for routing chosen elsewhere (Gemma 4's router reads other rows than its experts):
+// out[num_rows, hidden] = sum over ranks of weights * expert(x), experts / weights [num_rows, top_k] in rank order, plus
+// the shared expert when the config has one (out may be x).
+void moe_experts(ThreadPool& pool, const MoeWeights& w, const ModelConfig& config, const float* x, int num_rows,
+                 const int32_t* experts, const float* weights, float* out, LinearOrder order, MoeScratch& scratch);
+
 // out[num_rows, hidden] = the layer's sparse MLP of x (out may be x). A row's result depends on that row alone: the
 // expert kernels give each row the same sums at any row count (quantized weights, or LinearOrder::kBatchInvariant),
 // the router always runs in batch-invariant order, and the k expert outputs are added in rank order.

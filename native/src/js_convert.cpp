@@ -256,6 +256,7 @@ ModelConfig parse_model_config(const Napi::Object& config) {
   parse_moe(config, out);
   parse_layer_windows(config, out);
   parse_rms_variant(config, out);
+  parse_gemma4(config, out);
   if (out.vocab_size <= 0 || out.hidden_size <= 0 || out.intermediate_size <= 0 || out.num_layers <= 0 ||
       out.num_heads <= 0 || out.num_kv_heads <= 0 || out.head_dim <= 0) {
     fail(config.Env(), "model config sizes must be positive");

@@ -23,6 +23,8 @@ std::string string_field(const Napi::Object& obj, const char* name);
 ModelConfig parse_model_config(const Napi::Object& config);
 // Only the rope fields (ropeTheta, ropeScaling, headDim) of a TS ModelConfig-like object.
 void parse_rope(const Napi::Object& config, ModelConfig& out);
+// config.gemma4 (gemma4_config_input.cpp); nothing when absent.
+void parse_gemma4(const Napi::Object& config, ModelConfig& out);
 DType parse_dtype(const std::string& name);
 WeightFormat parse_weight_format(const std::string& name);
 std::vector<TensorSource> parse_tensors(const Napi::Array& tensors);

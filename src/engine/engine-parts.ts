@@ -45,6 +45,7 @@ export function cpuOnlyNeed(config: Pick<EngineConfig, 'quantization' | 'batchIn
   const rmsGaps = cudaRmsVariantGaps(c)
   if (rmsGaps.length > 0) return {reason: `${c.architecture} (${rmsGaps.join(', ')})`, param: 'device'}
   if (c.architecture === GPT_OSS) return {reason: `${c.architecture} (attention sinks and its clamped-SwiGLU experts have no CUDA path)`, param: 'device'}
+  if (c.gemma4) return {reason: `${c.architecture} (per-layer head sizes, KV-shared layers and per-layer inputs run on the CPU only)`, param: 'device'}
   if (c.headDim > 256) return {reason: `head_dim ${c.headDim} (CUDA attention takes at most 256)`, param: 'device'}
   return null
 }

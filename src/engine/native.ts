@@ -8,6 +8,7 @@ import {describeCudaStatus, type NativeCudaStatus} from './device.js'
 import {ModelLoadError} from './errors.js'
 import {ggufWeightsLabel, type BlockFormat} from './model/gguf-block-types.js'
 import type {ModelConfig} from './model/model-config.js'
+import {gemma4KvFloatsPerToken} from './model/gemma4-config.js'
 import type {TensorInfo} from './model/safetensors.js'
 import type {NativeSampledArrays, NativeSamplingArrays} from './native-sampling.js'
 
@@ -305,6 +306,7 @@ export async function loadNativeModel(opts: LoadNativeModelOptions): Promise<Nat
 
 /** Bytes one KV block takes in the CPU pool (K and V, all layers, fp32 whatever the weight format). */
 export function kvBytesPerBlock(config: ModelConfig, blockSize: number): number {
+  if (config.gemma4) return blockSize * gemma4KvFloatsPerToken(config.gemma4) * 4 // KV-shared layers hold no cache
   return 2 * config.numLayers * blockSize * config.numKvHeads * config.headDim * 4
 }
 

@@ -54,6 +54,27 @@ enum class RopeScaling { None, Linear, Llama3, Divisors };
 // family's plain (non-gated) MLP also takes relu and gelu's exact erf form.
 enum class Activation { Silu, GeluTanh, Relu, GeluErf };
 
+// Gemma 4 (native/cpu/gemma4_forward.cpp): one layer's shape and the layer whose K/V cache it reads (itself, or for a
+// KV-shared layer an earlier one; such a layer writes no cache). k_eq_v: its key projection is the value too.
+struct Gemma4Layer {
+  int head_dim = 0;
+  int num_kv_heads = 0;
+  int intermediate_size = 0;
+  int kv_source = 0;
+  bool k_eq_v = false;
+};
+struct Gemma4Config {
+  std::vector<Gemma4Layer> layers;  // empty: not Gemma 4
+  int per_layer_input_size = 0;     // per-layer input embeddings' width per layer; 0: none
+  int per_layer_vocab_size = 0;
+  float per_layer_embedding_scale = 1.f;  // sqrt(per_layer_input_size) in the checkpoint's dtype
+  int full_rope_angles = 0;          // full layers' proportional rope: frequency pairs that turn (the rest stay)
+  float full_rope_factor = 1.f;
+  float local_rope_theta = 10000.f;  // sliding layers' default rope
+  bool enabled() const { return !layers.empty(); }
+  bool writes_kv(int layer) const { return !enabled() || layers.at(layer).kv_source == layer; }
+};
+
 struct ModelConfig {
   int vocab_size = 0;
   int hidden_size = 0;
@@ -148,6 +169,7 @@ struct ModelConfig {
   // ALiBi (BLOOM, Falcon-RW, MPT: native/cpu/kernels.h AttentionBatch): one slope per query head, any scale the model
   // puts on the bias folded in; empty: none. The LayerNorm family also reads clip_qkv (MPT).
   std::vector<float> alibi_slopes;
+  Gemma4Config gemma4;
 };
 
 struct CacheConfig {

@@ -63,6 +63,11 @@ export const ARCHITECTURES: Record<string, ArchitectureTraits> = {
     ...BASE, defaultMaxPositions: 131072, defaultHeadDim: 256, defaultActivation: 'gelu_pytorch_tanh', defaultTiedEmbeddings: true,
     gemmaNorms: true, gemma2: true, qkNorm: true, activationKey: 'hidden_activation', defaultSlidingWindow: 4096,
   },
+  // Gemma 3's block with norms scaling by the weight itself, v norms, wider full layers and per-layer inputs (gemma4-config.ts).
+  Gemma4ForCausalLM: {
+    ...BASE, defaultMaxPositions: 131072, defaultHeadDim: 256, defaultActivation: 'gelu_pytorch_tanh', defaultTiedEmbeddings: true,
+    gemmaNorms: true, qkNorm: true, activationKey: 'hidden_activation', defaultSlidingWindow: 512,
+  },
   // Llama with Granite's multipliers; OLMo2's post-norms and whole-width q/k norms; SmolLM3's rope-free layers (rms-variants.ts).
   GraniteForCausalLM: BASE,
   Olmo2ForCausalLM: {...BASE, qkNorm: true},

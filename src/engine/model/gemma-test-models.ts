@@ -1,16 +1,23 @@
-// The config.json of the Gemma-family test-model variants (gemma, gemma2, gemma3), for test-model.ts.
+// The config.json of the Gemma-family test-model variants (gemma, gemma2, gemma3, gemma4, gemma4-keqv, gemma4-moe), for test-model.ts.
 
-export type GemmaTestVariant = 'gemma' | 'gemma2' | 'gemma3'
+export const GEMMA_TEST_VARIANTS = ['gemma', 'gemma2', 'gemma3', 'gemma4', 'gemma4-keqv', 'gemma4-moe'] as const
+export type GemmaTestVariant = (typeof GEMMA_TEST_VARIANTS)[number]
 
 export function isGemmaTestVariant(variant: string): variant is GemmaTestVariant {
-  return variant === 'gemma' || variant === 'gemma2' || variant === 'gemma3'
+  return (GEMMA_TEST_VARIANTS as readonly string[]).includes(variant)
 }
 
 /**
  * gemma: one KV head, GeGLU, tied. gemma2: soft caps large enough to bend random scores and logits, a query scalar
  * apart from head_dim, a window of 16 on every other layer. gemma3: gemma2's layout without soft caps (q/k norms come
  * with the architecture), a window of 8 on layer 0 (pattern 2) with rope_local_base_freq there and rope_theta 1e6
- * with linear scaling 8 on the full layer. Head size twice hidden / heads, as real Gemma's 256 is.
+ * with linear scaling 8 on the full layer. Head size twice hidden / heads, as real Gemma's 256 is. gemma4 (as Gemma 4
+ * E2B/E4B): four layers (sliding, full, sliding, full) with a window of 8, full layers of twice the head size with
+ * proportional rope on a quarter of it, per-layer inputs of 8, the last two layers sharing the first two's K/V with
+ * double-wide MLPs, a final soft cap. gemma4-keqv (as Gemma 4 31B): no per-layer inputs or sharing, the full layer's
+ * keys as values with one KV head, its shape given as transformers 5.18 saves it (per_layer_config). gemma4-moe (as
+ * Gemma 4 26B-A4B): the MoE block of 4 experts, 2 per token, beside each layer's dense MLP. gemma4 and gemma4-moe are
+ * untied, so their greedy tokens vary (a random tied model repeats its last token); gemma4-keqv keeps Gemma's tying.
  */
 export function gemmaTestModelConfigJson(variant: GemmaTestVariant, common: Record<string, unknown> & {hidden_size: number; num_attention_heads: number}): Record<string, unknown> {
   const base = {...common, head_dim: (2 * common.hidden_size) / common.num_attention_heads, rms_norm_eps: 1e-6, attention_bias: false, tie_word_embeddings: true}
@@ -27,9 +34,36 @@ export function gemmaTestModelConfigJson(variant: GemmaTestVariant, common: Reco
       sliding_window: 16,
     }
   }
+  if (variant === 'gemma4' || variant === 'gemma4-keqv' || variant === 'gemma4-moe') return gemma4TestConfig(variant, later)
   return {
     architectures: ['Gemma3ForCausalLM'], model_type: 'gemma3_text', ...later,
     rope_theta: 1000000.0, rope_local_base_freq: 10000.0, rope_scaling: {rope_type: 'linear', factor: 8.0},
     sliding_window: 8, sliding_window_pattern: 2,
+  }
+}
+
+function gemma4TestConfig(variant: 'gemma4' | 'gemma4-keqv' | 'gemma4-moe', later: Record<string, unknown>): Record<string, unknown> {
+  const {query_pre_attn_scalar: _, ...base} = later
+  const headDim = base.head_dim as number
+  const common = {
+    architectures: ['Gemma4ForCausalLM'], model_type: 'gemma4_text', ...base, sliding_window: 8,
+    rope_parameters: {sliding_attention: {rope_type: 'default', rope_theta: 10000.0}, full_attention: {rope_type: 'proportional', partial_rotary_factor: 0.25, rope_theta: 1000000.0}},
+  }
+  if (variant === 'gemma4') {
+    return {
+      ...common, num_hidden_layers: 4, layer_types: ['sliding_attention', 'full_attention', 'sliding_attention', 'full_attention'],
+      global_head_dim: 2 * headDim, hidden_size_per_layer_input: 8, vocab_size_per_layer_input: base.vocab_size,
+      num_kv_shared_layers: 2, use_double_wide_mlp: true, final_logit_softcapping: 12.5, tie_word_embeddings: false,
+    }
+  }
+  if (variant === 'gemma4-moe') {
+    return {
+      ...common, num_hidden_layers: 2, layer_types: ['sliding_attention', 'full_attention'], global_head_dim: headDim, hidden_size_per_layer_input: 0,
+      enable_moe_block: true, num_experts: 4, top_k_experts: 2, moe_intermediate_size: 32, tie_word_embeddings: false,
+    }
+  }
+  return {
+    ...common, num_hidden_layers: 2, layer_types: ['sliding_attention', 'full_attention'], hidden_size_per_layer_input: 0, attention_k_eq_v: true,
+    per_layer_config: {1: {head_dim: (3 * headDim) / 2, num_key_value_heads: 1}},
   }
 }

@@ -9,6 +9,7 @@ import {splitGraniteMoeExperts} from './granite-moe.js'
 import {splitGptOssExperts} from './gpt-oss.js'
 import {layerNormTensorShapes, layerNormTensors} from './layernorm-family.js'
 import {languageModelTensorName} from './gemma3-config.js'
+import {gemma4TensorShapes, gemma4Tensors} from './gemma4-tensors.js'
 import {loadGgufModel} from './gguf-model.js'
 import {readJsonObject, readModelConfig, type ModelConfig} from './model-config.js'
 import {mptMlpWidthFromTensors} from './mpt-mlp-width.js'
@@ -53,6 +54,7 @@ export interface LoadedModel {
 /** Every tensor a model with this config needs, with the shape the config implies (HF Llama names, [out, in] matrices). */
 export function expectedTensorShapes(config: ModelConfig): {name: string; shape: number[]}[] {
   if (config.layerNorm) return layerNormTensorShapes(config)
+  if (config.gemma4) return gemma4TensorShapes(config)
   const {hiddenSize: hidden, intermediateSize: intermediate, numHeads, numKvHeads, headDim, vocabSize} = config
   const qSize = numHeads * headDim
   const kvSize = numKvHeads * headDim
@@ -100,6 +102,7 @@ export function expectedTensorShapes(config: ModelConfig): {name: string; shape:
 export function selectModelTensors(config: ModelConfig, checkpointTensors: TensorInfo[], dir: string): TensorInfo[] {
   // OPT, GPT-NeoX, GPT-2: found under their own names, checked, and renamed (layernorm-family.ts).
   if (config.layerNorm) return layerNormTensors(config, checkpointTensors, dir)
+  if (config.gemma4) return gemma4Tensors(config, checkpointTensors, dir)
   // A Gemma 3 multimodal checkpoint keeps its language model under a prefix (gemma3-config.ts).
   const named = config.architecture === 'Gemma3ForCausalLM' ? checkpointTensors.map((t) => ({...t, name: languageModelTensorName(t.name)})) : checkpointTensors
   const split = splitGptOssExperts(config, splitGraniteMoeExperts(config, splitFusedProjections(config, named)))

@@ -8,6 +8,7 @@ import {parseMoeConfig, type MoeConfig} from './moe-config.js'
 import {isLayerNormArchitecture, parseLayerNormConfig, type LayerNormFeatures} from './layernorm-family.js'
 import {isObject, parseRopeScaling, type RopeScaling} from './rope-scaling.js'
 import {gemma3LanguageModel, gemma3View} from './gemma3-config.js'
+import {GEMMA4, gemma4LanguageModel, gemma4ModelFields, gemma4View, type Gemma4Features} from './gemma4-config.js'
 import {parseLayerWindows} from './sliding-windows.js'
 import {OLMO3, olmo3View} from './olmo3-config.js'
 import {parseRotaryDim} from './partial-rotary.js'
@@ -73,6 +74,8 @@ export interface ModelConfig {
   rmsVariant?: RmsVariantFeatures
   /** GPT-OSS: a learned logit per query head joins each softmax's denominator (self_attn.sinks; CPU only). */
   attentionSinks?: boolean
+  /** Gemma 4: per-layer head sizes, KV-shared layers, per-layer inputs (gemma4-config.ts); absent for the others. */
+  gemma4?: Gemma4Features
 }
 
 export {SUPPORTED_ARCHITECTURES}
@@ -121,6 +124,10 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
     const language = parseModelConfig(gemma3LanguageModel(config, source), generationConfig, source)
     return {...language, notes: [...(language.notes ?? []), 'Gemma3ForConditionalGeneration: its language model runs text only (the vision tower is not loaded).']}
   }
+  if (architecture === 'Gemma4ForConditionalGeneration') {
+    const language = parseModelConfig(gemma4LanguageModel(config, source), generationConfig, source)
+    return {...language, notes: [...(language.notes ?? []), 'Gemma4ForConditionalGeneration: its language model runs text only (the vision and audio towers are not loaded).']}
+  }
   if (!SUPPORTED_ARCHITECTURES.includes(architecture)) {
     const why = NEAR_MISSES[architecture] ? ` (${NEAR_MISSES[architecture]})` : ''
     throw new ModelLoadError(
@@ -139,6 +146,8 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   let ropeLocalTheta: number | undefined
   if (architecture === 'Gemma3ForCausalLM') ({config, ropeLocalTheta} = gemma3View(config, source))
   if (architecture === OLMO3) ({config, ropeLocalTheta} = olmo3View(config, source))
+  let gemma4: Gemma4Features | undefined
+  if (architecture === GEMMA4) ({config, features: gemma4} = gemma4View(config, source))
   if (isRmsVariantArchitecture(architecture)) config = rmsVariantView(config, architecture, source)
   if (architecture === GPT_OSS) config = gptOssView(config)
 
@@ -243,6 +252,7 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   if (layerWindows !== undefined && ropeLocalTheta !== undefined) modelConfig.ropeLocalTheta = ropeLocalTheta
   if (isRmsVariantArchitecture(architecture)) Object.assign(modelConfig, parseRmsVariant(config, architecture, source))
   if (architecture === GPT_OSS) modelConfig.attentionSinks = true
+  if (gemma4) Object.assign(modelConfig, gemma4ModelFields(config, gemma4, modelConfig.torchDtype, source))
   return modelConfig
 }
 

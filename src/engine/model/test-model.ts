@@ -39,9 +39,9 @@ export const TEST_MODEL_PRESETS: readonly TestModelPreset[] = ['tiny', 'small', 
  * tied model greedily repeats its last token (its own embedding dominates its logits); tied loading is covered by tinychat.
  * Each carries its family's tokenizer (tokenizer-families.ts), so transformers and pagedllm tokenize it alike.
  */
-export type TestModelVariant = 'llama' | 'qwen2' | 'llama3' | 'qwen3' | 'yarn' | 'gemma' | 'gemma2' | 'phi3' | 'mistral' | 'qwen2-sliding' | 'gemma3' | MoeTestVariant | LayerNormTestVariant | RmsTestVariant | AlibiTestVariant
+export type TestModelVariant = 'llama' | 'qwen2' | 'llama3' | 'qwen3' | 'yarn' | 'gemma' | 'gemma2' | 'phi3' | 'mistral' | 'qwen2-sliding' | 'gemma3' | 'gemma4' | 'gemma4-keqv' | 'gemma4-moe' | MoeTestVariant | LayerNormTestVariant | RmsTestVariant | AlibiTestVariant
 export const TEST_MODEL_VARIANTS: readonly TestModelVariant[] = [
-  'llama', 'qwen2', 'llama3', 'qwen3', 'yarn', 'gemma', 'gemma2', 'phi3', 'mistral', 'qwen2-sliding', 'gemma3', 'mixtral', 'qwen2moe', 'qwen3moe', 'gptoss', ...LAYERNORM_TEST_VARIANTS, ...RMS_TEST_VARIANTS, ...ALIBI_TEST_VARIANTS,
+  'llama', 'qwen2', 'llama3', 'qwen3', 'yarn', 'gemma', 'gemma2', 'phi3', 'mistral', 'qwen2-sliding', 'gemma3', 'gemma4', 'gemma4-keqv', 'gemma4-moe', 'mixtral', 'qwen2moe', 'qwen3moe', 'gptoss', ...LAYERNORM_TEST_VARIANTS, ...RMS_TEST_VARIANTS, ...ALIBI_TEST_VARIANTS,
 ]
 
 export interface TestModelOptions {
@@ -74,7 +74,7 @@ const PRESETS: Record<TestModelPreset, PresetShape> = {
 function tokenizerFamily(variant: TestModelVariant): TokenizerFamily {
   // Qwen3 (and Qwen2.5 with YaRN) keep Qwen2's tokenizer.
   const families: Record<TestModelVariant, keyof typeof TOKENIZER_FAMILIES> = {llama: 'llama2', llama3: 'llama3', qwen2: 'qwen2', qwen3: 'qwen2', yarn: 'qwen2', gemma: 'llama2', gemma2: 'llama2', phi3: 'llama2',
-    mistral: 'llama2', 'qwen2-sliding': 'qwen2', gemma3: 'llama2', mixtral: 'llama2', qwen2moe: 'qwen2', qwen3moe: 'qwen2', gptoss: 'gpt2',
+    mistral: 'llama2', 'qwen2-sliding': 'qwen2', gemma3: 'llama2', gemma4: 'llama2', 'gemma4-keqv': 'llama2', 'gemma4-moe': 'llama2', mixtral: 'llama2', qwen2moe: 'qwen2', qwen3moe: 'qwen2', gptoss: 'gpt2',
     opt: 'opt', 'opt-post-ln': 'opt', 'gpt-neox': 'gpt2', 'gpt-neox-serial': 'gpt2', gpt2: 'gpt2',
     phi: 'gpt2', stablelm: 'gpt2', 'stablelm-parallel': 'gpt2', starcoder2: 'gpt2', gptj: 'gpt2', 'gpt-bigcode': 'gpt2', 'gpt-bigcode-mha': 'gpt2', 'gpt-neo': 'gpt2',
     granite: 'gpt2', olmo2: 'gpt2', smollm3: 'llama3', cohere: 'gpt2', olmo: 'gpt2', olmoe: 'gpt2', granitemoe: 'gpt2', cohere2: 'gpt2', olmo3: 'gpt2', granitemoeshared: 'gpt2', phimoe: 'llama2',
@@ -284,6 +284,8 @@ function randomTensor(name: string, shape: number[], config: ModelConfig, random
   if (name.endsWith('.sinks')) return random.normals(count, 0, 1) // GPT-OSS: large enough to take a visible share of each softmax
   // GPT-OSS's fused [experts, hidden, 2 x inter]: gate/up outputs of std ~4, so its clamp at 7 is reached.
   if (name.endsWith('mlp.experts.gate_up_proj')) return random.normals(count, 0, 4 / Math.sqrt(config.hiddenSize))
+  if (/\.(layer_scalar|per_expert_scale)$/.test(name)) return random.normals(count, 1, 0.1) // Gemma 4's per-layer and per-expert scales
+  if (name.endsWith('.router.scale')) return random.normals(count, Math.sqrt(config.hiddenSize), 1) // Gemma 4: router logits of order one
   if (name === 'model.embed_tokens.weight') return random.normals(count, 0, 1)
   if (name === 'lm_head.weight') return random.normals(count, 0, 3 / Math.sqrt(config.hiddenSize))
   return random.normals(count, 0, 1 / Math.sqrt(shape[shape.length - 1]!))
