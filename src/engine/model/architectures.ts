@@ -83,6 +83,9 @@ export const ARCHITECTURES: Record<string, ArchitectureTraits> = {
   // Phi-3.5-MoE: sparsemixer-routed experts under LayerNorms with bias, attention and lm_head biases (phimoe-config.ts).
   PhiMoEForCausalLM: {...BASE, defaultMaxPositions: 131072, moe: 'phimoe'},
   PhimoeForCausalLM: {...BASE, defaultMaxPositions: 131072, moe: 'phimoe'}, // transformers' own name for it
+  // GLM-4: q/k/v biases, an interleaved rope on half of each head, Phi-3's gate_up_proj; GLM-4-0414 adds sandwich norms (glm-config.ts).
+  GlmForCausalLM: {...BASE, defaultMaxPositions: 131072, defaultHeadDim: 128, qkvBias: true, fusedProjections: true},
+  Glm4ForCausalLM: {...BASE, defaultMaxPositions: 131072, defaultHeadDim: 128, qkvBias: true, fusedProjections: true},
 }
 /** The RMSNorm families above, then the LayerNorm family (OPT, GPT-NeoX, GPT-2: layernorm-family.ts; Phi, StableLM, StarCoder2, GPT-J, GPTBigCode, GPT-Neo: layernorm-more.ts; BLOOM, Falcon, MPT: alibi-family.ts). */
 export const SUPPORTED_ARCHITECTURES = [...Object.keys(ARCHITECTURES), ...LAYERNORM_ARCHITECTURES]

@@ -12,6 +12,7 @@ import {parseLayerWindows} from './sliding-windows.js'
 import {OLMO3, olmo3View} from './olmo3-config.js'
 import {parseRotaryDim} from './partial-rotary.js'
 import {isRmsVariantArchitecture, parseRmsVariant, rmsVariantView, type RmsVariantFeatures} from './rms-variants.js'
+import {glmView, isGlm} from './glm-config.js'
 
 export type {RopeScaling}
 
@@ -137,6 +138,7 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   if (architecture === 'Gemma3ForCausalLM') ({config, ropeLocalTheta} = gemma3View(config, source))
   if (architecture === OLMO3) ({config, ropeLocalTheta} = olmo3View(config, source))
   if (isRmsVariantArchitecture(architecture)) config = rmsVariantView(config, architecture, source)
+  if (isGlm(architecture)) config = glmView(config)
 
   const required = (key: string): number => {
     const value = config[key]
@@ -223,7 +225,7 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
     normWeightOffset: traits.gemmaNorms ? 1 : 0,
     embeddingScale: traits.gemmaNorms ? gemmaEmbeddingScale(hiddenSize, String(dtype)) : 1,
     fusedProjections: traits.fusedProjections,
-    sandwichNorms: traits.gemma2,
+    sandwichNorms: traits.gemma2 || architecture === 'Glm4ForCausalLM', // GLM-4-0414's four norms, renamed at load (glm-config.ts)
     ...(traits.gemma2 ? gemma2Features(config, source) : {attentionScale: 0, attnLogitSoftcap: 0, finalLogitSoftcap: 0}),
     maxPositionEmbeddings,
     bosTokenId,

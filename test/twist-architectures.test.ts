@@ -1,0 +1,68 @@
+// Llama-shaped families with a twist each (GLM, GLM-4-0414, ...): configs read as transformers 5.18's config classes read
+// them (what the kernels lack refused by key), and each tiny test model held to transformers' logits and greedy tokens
+// (test/fixtures/<variant>-tiny-transformers.json, scripts/transformers-fixture.py).
+import assert from 'node:assert/strict'
+import {readFileSync} from 'node:fs'
+import {join} from 'node:path'
+import {describe, it} from 'node:test'
+import {cpuOnlyNeed} from '../src/engine/engine-parts.js'
+import {ModelLoadError} from '../src/engine/errors.js'
+import {expectedTensorShapes, loadModel, selectModelTensors} from '../src/engine/model/load-model.js'
+import {parseModelConfig} from '../src/engine/model/model-config.js'
+import {readCheckpointTensors} from '../src/engine/model/safetensors.js'
+import {ensureTestModel, testModelConfigJson} from '../src/engine/model/test-model.js'
+import {TWIST_TEST_VARIANTS, type TwistTestVariant} from '../src/engine/model/twist-test-models.js'
+import {checkDirAgainstTransformers, type TransformersFixture} from './support/transformers-fixture.js'
+
+const loadError = (pattern: RegExp) => (error: unknown) => error instanceof ModelLoadError && pattern.test(error.message)
+const SIZES = {vocab_size: 100, hidden_size: 64, intermediate_size: 32, num_hidden_layers: 2, num_attention_heads: 4}
+
+describe('GLM-4 and GLM-4-0414 configs', () => {
+  it('as GlmConfig / Glm4Config read them: head_dim 128, 2 KV heads, eps 1.5625e-7, half of each head rotated, q/k/v biases (o_proj none), fused gate_up_proj', () => {
+    for (const architecture of ['GlmForCausalLM', 'Glm4ForCausalLM']) {
+      const c = parseModelConfig({architectures: [architecture], ...SIZES})
+      assert.deepEqual([c.headDim, c.numKvHeads, c.rmsNormEps, c.rotaryDim, c.attentionBias, c.attentionOutputBias, c.fusedProjections, c.maxPositionEmbeddings, c.tieWordEmbeddings],
+        [128, 2, 1.5625e-7, 64, true, undefined, true, 131072, false], architecture)
+      assert.equal(c.sandwichNorms, architecture === 'Glm4ForCausalLM')
+      const unbiased = parseModelConfig({architectures: [architecture], ...SIZES, head_dim: 16, attention_bias: false, partial_rotary_factor: 1})
+      assert.deepEqual([unbiased.attentionBias, unbiased.rotaryDim], [false, undefined])
+      // transformers 5's rope_parameters carries the factor; a scaled rope is computed over the rotated values.
+      const scaled = parseModelConfig({architectures: [architecture], ...SIZES, head_dim: 16, rope_parameters: {rope_type: 'linear', factor: 2, rope_theta: 1e4, partial_rotary_factor: 0.75}})
+      assert.deepEqual([scaled.rotaryDim, scaled.ropeScaling], [12, {type: 'linear', factor: 2}])
+      assert.throws(() => parseModelConfig({architectures: [architecture], ...SIZES, head_dim: 16, partial_rotary_factor: 0.35}), loadError(/rotates 5 of 16 values per head; a positive even count is needed/))
+    }
+  })
+
+  it('GLM-4-0414 reads its four norms under their names (a missing one named so), GLM-4 q/k/v apart and gate_up_proj split', async () => {
+    const glm = parseModelConfig({architectures: ['GlmForCausalLM'], ...SIZES, head_dim: 16})
+    const names = expectedTensorShapes(glm).map((t) => t.name)
+    assert.ok(names.includes('model.layers.0.self_attn.q_proj.bias') && !names.some((n) => /o_proj\.bias|feedforward/.test(n)))
+    const dir = await ensureTestModel('tiny', {variant: 'glm4'})
+    const loaded = await loadModel(dir)
+    const q = loaded.tensors.find((t) => t.name === 'model.layers.1.self_attn.q_proj.bias')!
+    assert.deepEqual([q.ropeInterleavedHeads, q.ropeInterleavedDims], [4, 12])
+    const stored = readCheckpointTensors(dir)
+    assert.ok(stored.some((t) => t.name === 'model.layers.0.post_mlp_layernorm.weight') && stored.some((t) => t.name === 'model.layers.0.mlp.gate_up_proj.weight'))
+    const without = stored.filter((t) => t.name !== 'model.layers.1.post_self_attn_layernorm.weight')
+    assert.throws(() => selectModelTensors(loaded.config, without, dir), loadError(/Tensor model\.layers\.1\.post_self_attn_layernorm\.weight is missing/))
+  })
+})
+
+/** Each variant against transformers, and whether the CUDA backend has every piece it needs. */
+const ON_CUDA_TOO = new Set<TwistTestVariant>(['glm', 'glm4'])
+
+for (const variant of TWIST_TEST_VARIANTS) {
+  describe(`${variant} test model`, () => {
+    it(`matches transformers 5.18 (test/fixtures/${variant}-tiny-transformers.json): top-10 logits, 8 greedy tokens`, async () => {
+      const fixture = JSON.parse(readFileSync(join(import.meta.dirname, 'fixtures', `${variant}-tiny-transformers.json`), 'utf8')) as TransformersFixture
+      await checkDirAgainstTransformers(await ensureTestModel('tiny', {variant}), fixture)
+    })
+
+    it(ON_CUDA_TOO.has(variant) ? 'runs on CUDA too (nothing keeps it on the CPU)' : 'runs on the CPU only, naming its architecture', () => {
+      const config = parseModelConfig(testModelConfigJson('tiny', {variant}))
+      const need = cpuOnlyNeed({quantization: undefined, batchInvariant: false}, {config, tensors: []})
+      if (ON_CUDA_TOO.has(variant)) assert.equal(need, null)
+      else assert.match(need?.reason ?? '', new RegExp(`^${config.architecture}`))
+    })
+  })
+}
