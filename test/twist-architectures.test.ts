@@ -48,8 +48,28 @@ describe('GLM-4 and GLM-4-0414 configs', () => {
   })
 })
 
+describe('EXAONE 4 config', () => {
+  const EXAONE4 = {architectures: ['Exaone4ForCausalLM'], ...SIZES, num_hidden_layers: 4, num_key_value_heads: 2}
+  it('as Exaone4Config reads it: OLMo2\'s post-norms, per-head q/k norms, every 4th layer full (4096 on the others), rope on the sliding layers only', () => {
+    const c = parseModelConfig(EXAONE4)
+    assert.deepEqual([c.layerWindows, c.rmsVariant!.ropeLayers, c.rmsVariant!.postNormsOnly, c.rmsVariant!.wholeQkNorm, c.qkNorm, c.rmsNormEps, c.maxPositionEmbeddings],
+      [[4096, 4096, 4096, 0], [true, true, true, false], true, false, true, 1e-5, 2048])
+    assert.equal(parseModelConfig({...EXAONE4, num_key_value_heads: undefined, num_attention_heads: 32, head_dim: 2}).numKvHeads, 32)
+    const names = expectedTensorShapes(c).map((t) => t.name)
+    assert.ok(names.includes('model.layers.0.post_feedforward_layernorm.weight') && !names.some((n) => n.includes('input_layernorm')))
+    // EXAONE 4.0 1.2B's shape: no window, every layer full, each rotating.
+    const full = parseModelConfig({...EXAONE4, sliding_window: null, layer_types: Array(4).fill('full_attention')})
+    assert.deepEqual([full.layerWindows, full.rmsVariant!.ropeLayers], [undefined, undefined])
+    // A window with given layer types (EXAONE 4.0 32B's "LLLG"): only the sliding layers rotate.
+    const typed = parseModelConfig({...EXAONE4, sliding_window: 16, sliding_window_pattern: 'LLLG', layer_types: ['sliding_attention', 'full_attention', 'sliding_attention', 'full_attention']})
+    assert.deepEqual([typed.layerWindows, typed.rmsVariant!.ropeLayers], [[16, 0, 16, 0], [true, false, true, false]])
+    assert.throws(() => parseModelConfig({...EXAONE4, sliding_window_pattern: 'LLLG'}), loadError(/"sliding_window_pattern" "LLLG" builds no layer types \(a positive integer, or give "layer_types"\)/))
+    assert.throws(() => parseModelConfig({...EXAONE4, sliding_window: null}), loadError(/EXAONE 4 without a "sliding_window" needs "layer_types"/))
+  })
+})
+
 /** Each variant against transformers, and whether the CUDA backend has every piece it needs. */
-const ON_CUDA_TOO = new Set<TwistTestVariant>(['glm', 'glm4'])
+const ON_CUDA_TOO = new Set<TwistTestVariant>(['glm', 'glm4', 'exaone4'])
 
 for (const variant of TWIST_TEST_VARIANTS) {
   describe(`${variant} test model`, () => {

@@ -86,6 +86,8 @@ export const ARCHITECTURES: Record<string, ArchitectureTraits> = {
   // GLM-4: q/k/v biases, an interleaved rope on half of each head, Phi-3's gate_up_proj; GLM-4-0414 adds sandwich norms (glm-config.ts).
   GlmForCausalLM: {...BASE, defaultMaxPositions: 131072, defaultHeadDim: 128, qkvBias: true, fusedProjections: true},
   Glm4ForCausalLM: {...BASE, defaultMaxPositions: 131072, defaultHeadDim: 128, qkvBias: true, fusedProjections: true},
+  // EXAONE 4: OLMo2's post-norms, per-head q/k norms, rope only on its sliding layers (4096; every 4th full: exaone4-config.ts).
+  Exaone4ForCausalLM: {...BASE, qkNorm: true, defaultSlidingWindow: 4096},
 }
 /** The RMSNorm families above, then the LayerNorm family (OPT, GPT-NeoX, GPT-2: layernorm-family.ts; Phi, StableLM, StarCoder2, GPT-J, GPTBigCode, GPT-Neo: layernorm-more.ts; BLOOM, Falcon, MPT: alibi-family.ts). */
 export const SUPPORTED_ARCHITECTURES = [...Object.keys(ARCHITECTURES), ...LAYERNORM_ARCHITECTURES]

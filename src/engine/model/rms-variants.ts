@@ -3,6 +3,7 @@ import {ModelLoadError, quotedValue} from '../errors.js'
 import type {TensorInfo} from './safetensors.js'
 import {COHERE2, cohere2RopeLayers, cohere2View} from './cohere2-config.js'
 import {OLMO3} from './olmo3-config.js'
+import {EXAONE4, exaone4RopeLayers, exaone4View} from './exaone4-config.js'
 import {PHIMOE_ARCHITECTURES, isPhimoe, phimoeHeadBias, phimoeView} from './phimoe-config.js'
 
 /** What sets Granite, OLMo2 or SmolLM3 apart from Llama; ModelConfig.rmsVariant holds it (native/cpu/rms_variants.h runs it). */
@@ -31,7 +32,7 @@ export interface RmsVariantFeatures {
   headBias?: true
 }
 
-export const RMS_VARIANT_ARCHITECTURES = ['GraniteForCausalLM', 'Olmo2ForCausalLM', 'SmolLM3ForCausalLM', 'CohereForCausalLM', 'OlmoForCausalLM', 'OlmoeForCausalLM', 'GraniteMoeForCausalLM', COHERE2, OLMO3, 'GraniteMoeSharedForCausalLM', ...PHIMOE_ARCHITECTURES] as const
+export const RMS_VARIANT_ARCHITECTURES = ['GraniteForCausalLM', 'Olmo2ForCausalLM', 'SmolLM3ForCausalLM', 'CohereForCausalLM', 'OlmoForCausalLM', 'OlmoeForCausalLM', 'GraniteMoeForCausalLM', COHERE2, OLMO3, 'GraniteMoeSharedForCausalLM', ...PHIMOE_ARCHITECTURES, EXAONE4] as const
 
 export function isRmsVariantArchitecture(architecture: string): boolean {
   return (RMS_VARIANT_ARCHITECTURES as readonly string[]).includes(architecture)
@@ -48,6 +49,7 @@ export function rmsVariantView(config: Json, architecture: string, source: strin
   if (architecture === 'CohereForCausalLM') return {...config, rms_norm_eps: config.layer_norm_eps ?? 1e-5, rope_theta: config.rope_theta ?? 500000}
   if (architecture === COHERE2) return cohere2View(config, source)
   if (isPhimoe(architecture)) return phimoeView(config, source)
+  if (architecture === EXAONE4) return exaone4View(config, source)
   if (architecture !== 'SmolLM3ForCausalLM' || config.layer_types != null) return config
   // SmolLM3Config: with use_sliding_window and a window, the layers without rope slide.
   const rope = smolLm3RopeLayers(config, source)
@@ -72,6 +74,12 @@ export function parseRmsVariant(config: Json, architecture: string, source: stri
   if (architecture === 'Olmo2ForCausalLM' || architecture === OLMO3) {
     rmsVariant.postNormsOnly = true
     rmsVariant.wholeQkNorm = true
+  }
+  // EXAONE 4: OLMo2's post-norms with per-head q/k norms, rope on the sliding layers only (exaone4-config.ts).
+  if (architecture === EXAONE4) {
+    rmsVariant.postNormsOnly = true
+    const rope = exaone4RopeLayers(config)
+    if (rope) rmsVariant.ropeLayers = rope
   }
   if (architecture === 'SmolLM3ForCausalLM') {
     const rope = smolLm3RopeLayers(config, source)
