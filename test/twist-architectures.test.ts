@@ -68,8 +68,28 @@ describe('EXAONE 4 config', () => {
   })
 })
 
+describe('Seed-OSS, Helium and ERNIE 4.5 configs', () => {
+  const of = (architecture: string, more: Record<string, unknown> = {}) => parseModelConfig({architectures: [architecture], ...SIZES, ...more})
+  it('as their config classes read them: defaults for the keys left out (an explicit null keeps hidden / heads), and their biases', () => {
+    const seed = of('SeedOssForCausalLM', {num_attention_heads: 8})
+    assert.deepEqual([seed.numKvHeads, seed.headDim, seed.rmsNormEps, seed.maxPositionEmbeddings, seed.attentionBias, seed.attentionOutputBias, seed.mlpBias, seed.bosTokenId],
+      [8, 128, 1e-6, 524288, true, undefined, undefined, 0])
+    const nulls = of('SeedOssForCausalLM', {head_dim: null, num_key_value_heads: null})
+    assert.deepEqual([nulls.headDim, nulls.numKvHeads], [16, 4])
+    const outOnly = of('SeedOssForCausalLM', {num_key_value_heads: 2, attention_bias: false, attention_out_bias: true, mlp_bias: true})
+    assert.deepEqual([outOnly.attentionBias, outOnly.attentionOutputBias, outOnly.mlpBias], [false, true, true])
+    const helium = of('HeliumForCausalLM', {num_key_value_heads: 4, attention_bias: true})
+    assert.deepEqual([helium.headDim, helium.rmsNormEps, helium.attentionBias, helium.attentionOutputBias, of('HeliumForCausalLM', {num_attention_heads: 20}).numKvHeads], [128, 1e-8, true, undefined, 20])
+    const ernie = of('Ernie4_5ForCausalLM', {use_bias: true})
+    assert.deepEqual([ernie.numKvHeads, ernie.headDim, ernie.tieWordEmbeddings, ernie.attentionBias, ernie.attentionOutputBias, ernie.mlpBias], [2, 128, true, true, true, true])
+    assert.deepEqual([of('Ernie4_5ForCausalLM').attentionBias, of('Ernie4_5ForCausalLM').mlpBias], [false, undefined])
+    assert.throws(() => of('Ernie4_5ForCausalLM', {use_bias: 'yes'}), loadError(/"use_bias" must be true or false, got "yes"/))
+    assert.throws(() => of('SeedOssForCausalLM', {num_key_value_heads: 2, attention_out_bias: 1}), loadError(/"attention_out_bias" must be true or false, got 1/))
+  })
+})
+
 /** Each variant against transformers, and whether the CUDA backend has every piece it needs. */
-const ON_CUDA_TOO = new Set<TwistTestVariant>(['glm', 'glm4', 'exaone4'])
+const ON_CUDA_TOO = new Set<TwistTestVariant>(['glm', 'glm4', 'exaone4', 'seedoss', 'helium', 'ernie4_5'])
 
 for (const variant of TWIST_TEST_VARIANTS) {
   describe(`${variant} test model`, () => {

@@ -83,9 +83,13 @@ export const ARCHITECTURES: Record<string, ArchitectureTraits> = {
   // Phi-3.5-MoE: sparsemixer-routed experts under LayerNorms with bias, attention and lm_head biases (phimoe-config.ts).
   PhiMoEForCausalLM: {...BASE, defaultMaxPositions: 131072, moe: 'phimoe'},
   PhimoeForCausalLM: {...BASE, defaultMaxPositions: 131072, moe: 'phimoe'}, // transformers' own name for it
-  // GLM-4: q/k/v biases, an interleaved rope on half of each head, Phi-3's gate_up_proj; GLM-4-0414 adds sandwich norms (glm-config.ts).
-  GlmForCausalLM: {...BASE, defaultMaxPositions: 131072, defaultHeadDim: 128, qkvBias: true, fusedProjections: true},
-  Glm4ForCausalLM: {...BASE, defaultMaxPositions: 131072, defaultHeadDim: 128, qkvBias: true, fusedProjections: true},
+  // GLM-4: q/k/v biases, an interleaved rope on half of each head, Phi-3's gate_up_proj; GLM-4-0414 adds sandwich norms
+  // (glm-config.ts). Seed-OSS, Helium, ERNIE 4.5: Llama with their biases and defaults (llama-twists.ts, as GLM's).
+  GlmForCausalLM: {...BASE, defaultMaxPositions: 131072, defaultHeadDim: 128, fusedProjections: true},
+  Glm4ForCausalLM: {...BASE, defaultMaxPositions: 131072, defaultHeadDim: 128, fusedProjections: true},
+  SeedOssForCausalLM: {...BASE, defaultMaxPositions: 524288},
+  HeliumForCausalLM: {...BASE, defaultMaxPositions: 4096},
+  Ernie4_5ForCausalLM: {...BASE, defaultMaxPositions: 131072, defaultTiedEmbeddings: true},
   // EXAONE 4: OLMo2's post-norms, per-head q/k norms, rope only on its sliding layers (4096; every 4th full: exaone4-config.ts).
   Exaone4ForCausalLM: {...BASE, qkNorm: true, defaultSlidingWindow: 4096},
 }

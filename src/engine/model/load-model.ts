@@ -13,7 +13,8 @@ import {readJsonObject, readModelConfig, type ModelConfig} from './model-config.
 import {mptMlpWidthFromTensors} from './mpt-mlp-width.js'
 import {mixtralCheckpointName, mixtralEngineName, moeLayerTensorShapes} from './moe-config.js'
 import {rmsVariantTensorShapes, rmsVariantTensors} from './rms-variants.js'
-import {glmCheckpointTensorNames, glmEngineTensorNames, glmRopeRows} from './glm-config.js'
+import {glmCheckpointTensorNames, glmEngineTensorNames} from './glm-config.js'
+import {interleavedRopeRows} from './llama-twists.js'
 import {readCheckpointTensors, type TensorInfo} from './safetensors.js'
 import {Tokenizer} from './tokenizer.js'
 
@@ -113,7 +114,7 @@ export function selectModelTensors(config: ModelConfig, checkpointTensors: Tenso
     throw new ModelLoadError(`The config says ${config.moe!.numExperts} experts of 3 tensors in each of ${expertTensors / 3 / config.moe!.numExperts} sparse layers, but the checkpoint in ${dir} holds only ${tensors.length} tensors.`)
   }
   const byName = new Map(tensors.map((t) => [t.name, t]))
-  return glmRopeRows(config, rmsVariantTensors(config, expectedTensorShapes(config).map(({name, shape}) => {
+  return interleavedRopeRows(config, rmsVariantTensors(config, expectedTensorShapes(config).map(({name, shape}) => {
     const tensor = byName.get(name)
     const shown = config.moe?.mixtralNames ? mixtralCheckpointName(name) : glmCheckpointTensorNames(config, [{name}])[0]!.name
     if (tensor === undefined) {

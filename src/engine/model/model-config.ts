@@ -13,6 +13,7 @@ import {OLMO3, olmo3View} from './olmo3-config.js'
 import {parseRotaryDim} from './partial-rotary.js'
 import {isRmsVariantArchitecture, parseRmsVariant, rmsVariantView, type RmsVariantFeatures} from './rms-variants.js'
 import {glmView, isGlm} from './glm-config.js'
+import {applyTwistBiases, isLlamaTwist, twistView} from './llama-twists.js'
 
 export type {RopeScaling}
 
@@ -138,7 +139,7 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   if (architecture === 'Gemma3ForCausalLM') ({config, ropeLocalTheta} = gemma3View(config, source))
   if (architecture === OLMO3) ({config, ropeLocalTheta} = olmo3View(config, source))
   if (isRmsVariantArchitecture(architecture)) config = rmsVariantView(config, architecture, source)
-  if (isGlm(architecture)) config = glmView(config)
+  if (isLlamaTwist(architecture)) config = twistView(isGlm(architecture) ? glmView(config) : config, architecture)
 
   const required = (key: string): number => {
     const value = config[key]
@@ -240,6 +241,7 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   if (layerWindows !== undefined) modelConfig.layerWindows = layerWindows
   if (layerWindows !== undefined && ropeLocalTheta !== undefined) modelConfig.ropeLocalTheta = ropeLocalTheta
   if (isRmsVariantArchitecture(architecture)) Object.assign(modelConfig, parseRmsVariant(config, architecture, source))
+  if (isLlamaTwist(architecture)) applyTwistBiases(modelConfig, config, architecture, source)
   return modelConfig
 }
 
