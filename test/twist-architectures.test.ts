@@ -88,6 +88,17 @@ describe('Seed-OSS, Helium and ERNIE 4.5 configs', () => {
   })
 })
 
+describe('Arcee config', () => {
+  it('as ArceeConfig reads it: an ungated relu2 MLP (no gate_proj; up and down biased with mlp_bias), Llama\'s attention biases; relu2 gated elsewhere, other activations refused', () => {
+    const arcee = parseModelConfig({architectures: ['ArceeForCausalLM'], ...SIZES, mlp_bias: true, attention_bias: true})
+    assert.deepEqual([arcee.hiddenAct, arcee.rmsVariant!.ungatedMlp, arcee.mlpBias, arcee.attentionBias, arcee.attentionOutputBias, arcee.rmsNormEps, arcee.maxPositionEmbeddings], ['relu2', true, true, true, true, 1e-5, 4096])
+    const names = expectedTensorShapes(arcee).map((t) => t.name)
+    assert.ok(names.includes('model.layers.1.mlp.up_proj.bias') && !names.some((n) => n.includes('gate_proj')))
+    assert.equal(parseModelConfig({architectures: ['LlamaForCausalLM'], ...SIZES, hidden_act: 'relu2'}).hiddenAct, 'relu2')
+    assert.throws(() => parseModelConfig({architectures: ['ArceeForCausalLM'], ...SIZES, hidden_act: 'xielu'}), loadError(/hidden_act "xielu" is not supported \(silu, gelu, gelu_pytorch_tanh, relu, relu2/))
+  })
+})
+
 /** Each variant against transformers, and whether the CUDA backend has every piece it needs. */
 const ON_CUDA_TOO = new Set<TwistTestVariant>(['glm', 'glm4', 'exaone4', 'seedoss', 'helium', 'ernie4_5'])
 

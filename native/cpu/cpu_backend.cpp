@@ -252,8 +252,15 @@ class CpuBackend final : public Backend {
         moe_mlp(pool_, w.moe, config_, hidden_.data(), tokens, hidden_.data(), linear_order_, moe_scratch_);
       } else {
         // Llama's mlp_bias: [gate | up] biases in fc1_bias, down's in fc2_bias (empty without).
-        linear(pool_, hidden_.data(), tokens, w.gate_up, w.fc1_bias.empty() ? nullptr : w.fc1_bias.data(), gate_up_.data(), linear_order_);
-        gated_and_mul(pool_, config_.hidden_act, gate_up_.data(), activated_.data(), tokens, inter);
+        const float* fc1_bias = w.fc1_bias.empty() ? nullptr : w.fc1_bias.data();
+        if (config_.ungated_mlp) {
+          // Nemotron, Arcee: act(up(x)) with no gate.
+          linear(pool_, hidden_.data(), tokens, w.gate_up, fc1_bias, activated_.data(), linear_order_);
+          plain_activation(pool_, activated_.data(), tokens, inter, config_.hidden_act);
+        } else {
+          linear(pool_, hidden_.data(), tokens, w.gate_up, fc1_bias, gate_up_.data(), linear_order_);
+          gated_and_mul(pool_, config_.hidden_act, gate_up_.data(), activated_.data(), tokens, inter);
+        }
         linear(pool_, activated_.data(), tokens, w.down, w.fc2_bias.empty() ? nullptr : w.fc2_bias.data(), hidden_.data(), linear_order_);
       }
       if (!w.mlp_out_norm.empty()) rms_norm(pool_, hidden_.data(), w.mlp_out_norm.data(), hidden_.data(), tokens, hidden, eps);

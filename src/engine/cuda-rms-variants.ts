@@ -13,5 +13,6 @@ export function cudaRmsVariantGaps(config: Pick<ModelConfig, 'rmsVariant' | 'moe
   if (config.moe && (variant.residualMultiplier !== 1 || variant.logitsMultiplier !== 1)) gaps.push("Granite's multipliers with sparse MLPs")
   if (variant.normBias) gaps.push("PhiMoE's biased LayerNorms")
   if (variant.headBias) gaps.push('an lm_head bias')
+  if (variant.ungatedMlp) gaps.push('an ungated MLP')
   return gaps
 }

@@ -47,7 +47,7 @@ enum class RopeScaling { None, Linear, Llama3, Divisors };
 
 // The MLP's gate activation: SwiGLU (silu) or GeGLU with gelu's tanh form (Gemma's gelu_pytorch_tanh); the LayerNorm
 // family's plain (non-gated) MLP also takes relu and gelu's exact erf form.
-enum class Activation { Silu, GeluTanh, Relu, GeluErf };
+enum class Activation { Silu, GeluTanh, Relu, GeluErf, Relu2 };  // Relu2: relu(x)^2 (Nemotron, Arcee)
 
 struct ModelConfig {
   int vocab_size = 0;
@@ -134,6 +134,8 @@ struct ModelConfig {
   bool whole_qk_norm = false;          // with qk_norm: q_norm is [num_heads * head_dim], k_norm [num_kv_heads * head_dim]
   std::vector<uint8_t> rope_layers;    // [num_layers], 0 = no rope on that layer; empty: rope on every layer
   bool norm_mean = false;
+  // Nemotron, Arcee: the MLP is down(act(up(x))), no gate (up_proj alone in gate_up); CPU only.
+  bool ungated_mlp = false;
   float clip_qkv = 0.f;                // OLMo, OLMoE: q, k and v clamped to [-clip_qkv, clip_qkv] after projection; 0: none
   // OLMo's norms have no weights (norm_affine false, as OPT's: weight 1 then).
   // ALiBi (BLOOM, Falcon-RW, MPT: native/cpu/kernels.h AttentionBatch): one slope per query head, any scale the model

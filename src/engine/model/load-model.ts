@@ -105,7 +105,7 @@ export function selectModelTensors(config: ModelConfig, checkpointTensors: Tenso
   const split = splitGraniteMoeExperts(config, splitFusedProjections(config, glmEngineTensorNames(config, named)))
   const tensors = config.moe?.mixtralNames ? split.map((t) => ({...t, name: mixtralEngineName(t.name)})) : split
   // A corrupt or hostile layer count must not make us list billions of expected tensors before the first one is missing.
-  const perLayer = 9 + (config.attentionBias ? 3 : 0) + (config.qkNorm ? 2 : 0) + (config.sandwichNorms ? 2 : 0) - (config.rmsVariant?.parallelBlock ? 1 : 0) - (config.rmsVariant?.normAffine === false ? 2 : 0)
+  const perLayer = 9 + (config.attentionBias ? 3 : 0) + (config.qkNorm ? 2 : 0) + (config.sandwichNorms ? 2 : 0) - (config.rmsVariant?.parallelBlock ? 1 : 0) - (config.rmsVariant?.normAffine === false ? 2 : 0) - (config.rmsVariant?.ungatedMlp ? 1 : 0)
   if (config.numLayers * perLayer > tensors.length) {
     throw new ModelLoadError(`The config says ${config.numLayers} layers of ${perLayer} tensors each, but the checkpoint in ${dir} holds only ${tensors.length} tensors.`)
   }

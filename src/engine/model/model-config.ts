@@ -42,7 +42,7 @@ export interface ModelConfig {
   /** Per-head RMSNorm of q and of k after the projection, before RoPE (Qwen3: q_norm / k_norm, [headDim] each). */
   qkNorm: boolean
   /** The MLP's gate activation: SwiGLU (silu) or GeGLU (Gemma's gelu_pytorch_tanh); the LayerNorm family's plain MLP: also relu, gelu (erf). */
-  hiddenAct: 'silu' | 'gelu_pytorch_tanh' | 'relu' | 'gelu'
+  hiddenAct: 'silu' | 'gelu_pytorch_tanh' | 'relu' | 'gelu' | 'relu2'
   /** Added to every RMSNorm weight at load: 1 for Gemma's (1 + weight), 0 otherwise (and for GGUF files, which store the sum). */
   normWeightOffset: number
   /** Embedding rows are multiplied by it: Gemma's sqrt(hidden_size) in the checkpoint's dtype, 1 otherwise. */
@@ -254,7 +254,7 @@ function refuseQuantizedCheckpoint(config: Json, source: string): void {
   )
 }
 
-const MLP_BIAS_READERS = new Set(['LlamaForCausalLM', 'GraniteForCausalLM', 'SmolLM3ForCausalLM'])
+const MLP_BIAS_READERS = new Set(['LlamaForCausalLM', 'GraniteForCausalLM', 'SmolLM3ForCausalLM', 'ArceeForCausalLM'])
 /** Architectures whose transformers attention has no biases whatever attention_bias says. */
 const IGNORE_ATTENTION_BIAS = new Set(['MistralForCausalLM', 'MixtralForCausalLM', 'Phi3ForCausalLM'])
 /** No released model has more than a few hundred layers; a count past this is a corrupt or hostile config. */

@@ -4,6 +4,7 @@ import type {TensorInfo} from './safetensors.js'
 import {COHERE2, cohere2RopeLayers, cohere2View} from './cohere2-config.js'
 import {OLMO3} from './olmo3-config.js'
 import {EXAONE4, exaone4RopeLayers, exaone4View} from './exaone4-config.js'
+import {ARCEE, arceeView} from './relu2-families.js'
 import {PHIMOE_ARCHITECTURES, isPhimoe, phimoeHeadBias, phimoeView} from './phimoe-config.js'
 
 /** What sets Granite, OLMo2 or SmolLM3 apart from Llama; ModelConfig.rmsVariant holds it (native/cpu/rms_variants.h runs it). */
@@ -30,9 +31,11 @@ export interface RmsVariantFeatures {
   normBias?: true
   /** PhiMoE's lm_head_bias: lm_head.bias is added to the logits. */
   headBias?: true
+  /** Arcee: the MLP is down(act(up(x))), no gate_proj (relu2-families.ts). */
+  ungatedMlp?: true
 }
 
-export const RMS_VARIANT_ARCHITECTURES = ['GraniteForCausalLM', 'Olmo2ForCausalLM', 'SmolLM3ForCausalLM', 'CohereForCausalLM', 'OlmoForCausalLM', 'OlmoeForCausalLM', 'GraniteMoeForCausalLM', COHERE2, OLMO3, 'GraniteMoeSharedForCausalLM', ...PHIMOE_ARCHITECTURES, EXAONE4] as const
+export const RMS_VARIANT_ARCHITECTURES = ['GraniteForCausalLM', 'Olmo2ForCausalLM', 'SmolLM3ForCausalLM', 'CohereForCausalLM', 'OlmoForCausalLM', 'OlmoeForCausalLM', 'GraniteMoeForCausalLM', COHERE2, OLMO3, 'GraniteMoeSharedForCausalLM', ...PHIMOE_ARCHITECTURES, EXAONE4, ARCEE] as const
 
 export function isRmsVariantArchitecture(architecture: string): boolean {
   return (RMS_VARIANT_ARCHITECTURES as readonly string[]).includes(architecture)
@@ -50,6 +53,7 @@ export function rmsVariantView(config: Json, architecture: string, source: strin
   if (architecture === COHERE2) return cohere2View(config, source)
   if (isPhimoe(architecture)) return phimoeView(config, source)
   if (architecture === EXAONE4) return exaone4View(config, source)
+  if (architecture === ARCEE) return arceeView(config)
   if (architecture !== 'SmolLM3ForCausalLM' || config.layer_types != null) return config
   // SmolLM3Config: with use_sliding_window and a window, the layers without rope slide.
   const rope = smolLm3RopeLayers(config, source)
@@ -81,6 +85,7 @@ export function parseRmsVariant(config: Json, architecture: string, source: stri
     const rope = exaone4RopeLayers(config)
     if (rope) rmsVariant.ropeLayers = rope
   }
+  if (architecture === ARCEE) rmsVariant.ungatedMlp = true
   if (architecture === 'SmolLM3ForCausalLM') {
     const rope = smolLm3RopeLayers(config, source)
     if (rope && rope.some((hasRope) => !hasRope)) rmsVariant.ropeLayers = rope
@@ -131,7 +136,8 @@ export function rmsVariantTensorShapes(rmsVariant: RmsVariantFeatures, shapes: {
     if (rmsVariant.wholeQkNorm && name.endsWith('.self_attn.q_norm.weight')) return {name, shape: [qSize]}
     if (rmsVariant.wholeQkNorm && name.endsWith('.self_attn.k_norm.weight')) return {name, shape: [kvSize]}
     return {name, shape}
-  }).filter(({name}) => !(rmsVariant.parallelBlock && name.endsWith('.post_attention_layernorm.weight')) && (rmsVariant.normAffine || !/norm\.weight$/.test(name)))
+  }).filter(({name}) => !(rmsVariant.parallelBlock && name.endsWith('.post_attention_layernorm.weight')) && (rmsVariant.normAffine || !/norm\.weight$/.test(name)) &&
+    !(rmsVariant.ungatedMlp && /\.mlp\.gate_proj\.(weight|bias)$/.test(name)))
     .flatMap((tensor) => [tensor, ...phimoeBiases(rmsVariant, tensor)])
 }
 
