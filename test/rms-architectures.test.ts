@@ -116,7 +116,7 @@ describe('RMSNorm-variant configs', () => {
       cohere2: null,
       olmo: null,
       olmoe: null,
-      phimoe: /PhiMoE's biased LayerNorms/,
+      phimoe: /PhiMoEForCausalLM \(biased LayerNorms/,
       granitemoe: /\(Granite's multipliers with sparse MLPs\)/,
       granitemoeshared: /\(Granite's multipliers with sparse MLPs\)/,
     }

@@ -99,6 +99,17 @@ describe('Arcee config', () => {
   })
 })
 
+describe('Nemotron config', () => {
+  it('as NemotronConfig reads it: Arcee\'s ungated relu2 MLP under LayerNorm1P (biased, weight + 1, norm_eps), half of each head rotated, Llama\'s biases', () => {
+    const c = parseModelConfig({architectures: ['NemotronForCausalLM'], ...SIZES, head_dim: 16, norm_eps: 1e-3, attention_bias: true})
+    assert.deepEqual([c.hiddenAct, c.rmsVariant!.ungatedMlp, c.rmsVariant!.normMean, c.rmsVariant!.normBias, c.normWeightOffset, c.rmsNormEps, c.rotaryDim, c.attentionOutputBias],
+      ['relu2', true, true, true, 1, 1e-3, 8, true])
+    assert.deepEqual([parseModelConfig({architectures: ['NemotronForCausalLM'], ...SIZES, partial_rotary_factor: 1}).rotaryDim, parseModelConfig({architectures: ['NemotronForCausalLM'], ...SIZES}).rmsNormEps], [undefined, 1e-5])
+    const names = expectedTensorShapes(c).map((t) => t.name)
+    for (const name of ['model.layers.0.input_layernorm.bias', 'model.layers.0.post_attention_layernorm.bias', 'model.norm.bias']) assert.ok(names.includes(name), name)
+  })
+})
+
 /** Each variant against transformers, and whether the CUDA backend has every piece it needs. */
 const ON_CUDA_TOO = new Set<TwistTestVariant>(['glm', 'glm4', 'exaone4', 'seedoss', 'helium', 'ernie4_5'])
 
@@ -113,7 +124,7 @@ for (const variant of TWIST_TEST_VARIANTS) {
       const config = parseModelConfig(testModelConfigJson('tiny', {variant}))
       const need = cpuOnlyNeed({quantization: undefined, batchInvariant: false}, {config, tensors: []})
       if (ON_CUDA_TOO.has(variant)) assert.equal(need, null)
-      else assert.match(need?.reason ?? '', new RegExp(`^${config.architecture}`))
+      else assert.match(need?.reason ?? '', new RegExp(`^${config.architecture} \\(.*an ungated MLP\\)$`))
     })
   })
 }

@@ -11,7 +11,7 @@ export function cudaRmsVariantGaps(config: Pick<ModelConfig, 'rmsVariant' | 'moe
   const gaps: string[] = []
   // GraniteMoE: its fused experts and the multipliers together are unchecked on CUDA, whatever runs sparse MLPs there.
   if (config.moe && (variant.residualMultiplier !== 1 || variant.logitsMultiplier !== 1)) gaps.push("Granite's multipliers with sparse MLPs")
-  if (variant.normBias) gaps.push("PhiMoE's biased LayerNorms")
+  if (variant.normBias) gaps.push('biased LayerNorms')
   if (variant.headBias) gaps.push('an lm_head bias')
   if (variant.ungatedMlp) gaps.push('an ungated MLP')
   return gaps

@@ -90,8 +90,9 @@ export const ARCHITECTURES: Record<string, ArchitectureTraits> = {
   SeedOssForCausalLM: {...BASE, defaultMaxPositions: 524288},
   HeliumForCausalLM: {...BASE, defaultMaxPositions: 4096},
   Ernie4_5ForCausalLM: {...BASE, defaultMaxPositions: 131072, defaultTiedEmbeddings: true},
-  // Arcee (AFM): Llama with an ungated relu2 MLP (relu2-families.ts).
+  // Arcee (AFM): Llama with an ungated relu2 MLP; Nemotron: the same under LayerNorm1P, half of each head rotated (relu2-families.ts).
   ArceeForCausalLM: {...BASE, defaultMaxPositions: 4096},
+  NemotronForCausalLM: {...BASE, defaultMaxPositions: 4096},
   // EXAONE 4: OLMo2's post-norms, per-head q/k norms, rope only on its sliding layers (4096; every 4th full: exaone4-config.ts).
   Exaone4ForCausalLM: {...BASE, qkNorm: true, defaultSlidingWindow: 4096},
 }

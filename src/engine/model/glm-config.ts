@@ -10,15 +10,6 @@ export function isGlm(architecture: string): boolean {
   return (GLM_ARCHITECTURES as readonly string[]).includes(architecture)
 }
 
-type Json = Record<string, unknown>
-
-/** GlmConfig's partial_rotary_factor default: half of each head rotated (in rope_parameters or at the top level). */
-export function glmView(config: Json): Json {
-  const rope = config.rope_parameters ?? config.rope_scaling
-  const ropeFactor = rope !== null && typeof rope === 'object' ? (rope as Json).partial_rotary_factor : undefined
-  return {...config, partial_rotary_factor: ropeFactor ?? config.partial_rotary_factor ?? 0.5}
-}
-
 /** GLM-4-0414's sandwich: its checkpoint names -> the engine's (Gemma 2's) for the same four norms. */
 const GLM4_NORM_NAMES: [string, string][] = [
   ['post_self_attn_layernorm', 'post_attention_layernorm'],

@@ -10,9 +10,9 @@ import {isObject, parseRopeScaling, type RopeScaling} from './rope-scaling.js'
 import {gemma3LanguageModel, gemma3View} from './gemma3-config.js'
 import {parseLayerWindows} from './sliding-windows.js'
 import {OLMO3, olmo3View} from './olmo3-config.js'
-import {parseRotaryDim} from './partial-rotary.js'
+import {parseRotaryDim, withPartialRotaryDefault} from './partial-rotary.js'
 import {isRmsVariantArchitecture, parseRmsVariant, rmsVariantView, type RmsVariantFeatures} from './rms-variants.js'
-import {glmView, isGlm} from './glm-config.js'
+import {isGlm} from './glm-config.js'
 import {applyTwistBiases, isLlamaTwist, twistView} from './llama-twists.js'
 
 export type {RopeScaling}
@@ -139,7 +139,7 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   if (architecture === 'Gemma3ForCausalLM') ({config, ropeLocalTheta} = gemma3View(config, source))
   if (architecture === OLMO3) ({config, ropeLocalTheta} = olmo3View(config, source))
   if (isRmsVariantArchitecture(architecture)) config = rmsVariantView(config, architecture, source)
-  if (isLlamaTwist(architecture)) config = twistView(isGlm(architecture) ? glmView(config) : config, architecture)
+  if (isLlamaTwist(architecture)) config = twistView(isGlm(architecture) ? withPartialRotaryDefault(config, 0.5) : config, architecture)
 
   const required = (key: string): number => {
     const value = config[key]
@@ -254,7 +254,7 @@ function refuseQuantizedCheckpoint(config: Json, source: string): void {
   )
 }
 
-const MLP_BIAS_READERS = new Set(['LlamaForCausalLM', 'GraniteForCausalLM', 'SmolLM3ForCausalLM', 'ArceeForCausalLM'])
+const MLP_BIAS_READERS = new Set(['LlamaForCausalLM', 'GraniteForCausalLM', 'SmolLM3ForCausalLM', 'ArceeForCausalLM', 'NemotronForCausalLM'])
 /** Architectures whose transformers attention has no biases whatever attention_bias says. */
 const IGNORE_ATTENTION_BIAS = new Set(['MistralForCausalLM', 'MixtralForCausalLM', 'Phi3ForCausalLM'])
 /** No released model has more than a few hundred layers; a count past this is a corrupt or hostile config. */

@@ -4,7 +4,7 @@ import type {TensorInfo} from './safetensors.js'
 import {COHERE2, cohere2RopeLayers, cohere2View} from './cohere2-config.js'
 import {OLMO3} from './olmo3-config.js'
 import {EXAONE4, exaone4RopeLayers, exaone4View} from './exaone4-config.js'
-import {ARCEE, arceeView} from './relu2-families.js'
+import {isRelu2Family, nemotronNorms, relu2View} from './relu2-families.js'
 import {PHIMOE_ARCHITECTURES, isPhimoe, phimoeHeadBias, phimoeView} from './phimoe-config.js'
 
 /** What sets Granite, OLMo2 or SmolLM3 apart from Llama; ModelConfig.rmsVariant holds it (native/cpu/rms_variants.h runs it). */
@@ -31,11 +31,11 @@ export interface RmsVariantFeatures {
   normBias?: true
   /** PhiMoE's lm_head_bias: lm_head.bias is added to the logits. */
   headBias?: true
-  /** Arcee: the MLP is down(act(up(x))), no gate_proj (relu2-families.ts). */
+  /** Nemotron, Arcee: the MLP is down(act(up(x))), no gate_proj (relu2-families.ts). */
   ungatedMlp?: true
 }
 
-export const RMS_VARIANT_ARCHITECTURES = ['GraniteForCausalLM', 'Olmo2ForCausalLM', 'SmolLM3ForCausalLM', 'CohereForCausalLM', 'OlmoForCausalLM', 'OlmoeForCausalLM', 'GraniteMoeForCausalLM', COHERE2, OLMO3, 'GraniteMoeSharedForCausalLM', ...PHIMOE_ARCHITECTURES, EXAONE4, ARCEE] as const
+export const RMS_VARIANT_ARCHITECTURES = ['GraniteForCausalLM', 'Olmo2ForCausalLM', 'SmolLM3ForCausalLM', 'CohereForCausalLM', 'OlmoForCausalLM', 'OlmoeForCausalLM', 'GraniteMoeForCausalLM', COHERE2, OLMO3, 'GraniteMoeSharedForCausalLM', ...PHIMOE_ARCHITECTURES, EXAONE4, 'ArceeForCausalLM', 'NemotronForCausalLM'] as const
 
 export function isRmsVariantArchitecture(architecture: string): boolean {
   return (RMS_VARIANT_ARCHITECTURES as readonly string[]).includes(architecture)
@@ -53,7 +53,7 @@ export function rmsVariantView(config: Json, architecture: string, source: strin
   if (architecture === COHERE2) return cohere2View(config, source)
   if (isPhimoe(architecture)) return phimoeView(config, source)
   if (architecture === EXAONE4) return exaone4View(config, source)
-  if (architecture === ARCEE) return arceeView(config)
+  if (isRelu2Family(architecture)) return relu2View(config, architecture)
   if (architecture !== 'SmolLM3ForCausalLM' || config.layer_types != null) return config
   // SmolLM3Config: with use_sliding_window and a window, the layers without rope slide.
   const rope = smolLm3RopeLayers(config, source)
@@ -62,7 +62,7 @@ export function rmsVariantView(config: Json, architecture: string, source: strin
 }
 
 /** The features and the two scales Granite sets (attentionScale 0: 1 / sqrt(head_dim); embeddingScale 1: none). */
-export function parseRmsVariant(config: Json, architecture: string, source: string): {rmsVariant: RmsVariantFeatures; attentionScale: number; embeddingScale: number} {
+export function parseRmsVariant(config: Json, architecture: string, source: string): {rmsVariant: RmsVariantFeatures; attentionScale: number; embeddingScale: number; normWeightOffset?: number} {
   const rmsVariant: RmsVariantFeatures = {residualMultiplier: 1, logitsMultiplier: 1, postNormsOnly: false, wholeQkNorm: false, normMean: false, parallelBlock: false, normAffine: true, clipQkv: 0}
   if (architecture === 'GraniteForCausalLM' || architecture === 'GraniteMoeForCausalLM' || architecture === 'GraniteMoeSharedForCausalLM') {
     // GraniteConfig defaults every multiplier to 1, the attention one included (not 1 / sqrt(head_dim)).
@@ -85,7 +85,11 @@ export function parseRmsVariant(config: Json, architecture: string, source: stri
     const rope = exaone4RopeLayers(config)
     if (rope) rmsVariant.ropeLayers = rope
   }
-  if (architecture === ARCEE) rmsVariant.ungatedMlp = true
+  if (isRelu2Family(architecture)) {
+    const {normWeightOffset, ...norms} = nemotronNorms(architecture)
+    Object.assign(rmsVariant, {ungatedMlp: true}, norms)
+    if (normWeightOffset !== undefined) return {rmsVariant, attentionScale: 0, embeddingScale: 1, normWeightOffset}
+  }
   if (architecture === 'SmolLM3ForCausalLM') {
     const rope = smolLm3RopeLayers(config, source)
     if (rope && rope.some((hasRope) => !hasRope)) rmsVariant.ropeLayers = rope
