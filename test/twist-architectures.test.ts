@@ -110,6 +110,21 @@ describe('Nemotron config', () => {
   })
 })
 
+describe('Hunyuan dense config', () => {
+  it('as HunYuanDenseV1Config reads it: per-head q/k norms after rope (query_layernorm / key_layernorm), "dynamic" rope with alpha as a raised base, Llama\'s biases', async () => {
+    const base = {architectures: ['HunYuanDenseV1ForCausalLM'], ...SIZES, head_dim: 16, attention_bias: true}
+    const c = parseModelConfig({...base, rope_theta: 1e4, rope_scaling: {type: 'dynamic', alpha: 1000, factor: 1}})
+    assert.deepEqual([c.qkNorm, c.rmsVariant!.qkNormAfterRope, c.ropeScaling, c.attentionOutputBias, c.maxPositionEmbeddings], [true, true, {type: 'none'}, true, 2048])
+    assert.ok(Math.abs(c.ropeTheta / (1e4 * 1000 ** (16 / 14)) - 1) < 1e-12)
+    assert.equal(parseModelConfig({...base, rope_parameters: {rope_type: 'default', rope_theta: 5e5}}).ropeTheta, 5e5)
+    assert.throws(() => parseModelConfig({...base, rope_scaling: {type: 'dynamic', alpha: 'big', factor: 1}}), loadError(/"rope_scaling\.alpha" must be a positive number, got "big"/))
+    const dir = await ensureTestModel('tiny', {variant: 'hunyuan'})
+    const loaded = await loadModel(dir)
+    const without = readCheckpointTensors(dir).filter((t) => t.name !== 'model.layers.0.self_attn.key_layernorm.weight')
+    assert.throws(() => selectModelTensors(loaded.config, without, dir), loadError(/Tensor model\.layers\.0\.self_attn\.key_layernorm\.weight is missing/))
+  })
+})
+
 /** Each variant against transformers, and whether the CUDA backend has every piece it needs. */
 const ON_CUDA_TOO = new Set<TwistTestVariant>(['glm', 'glm4', 'exaone4', 'seedoss', 'helium', 'ernie4_5'])
 
@@ -124,7 +139,7 @@ for (const variant of TWIST_TEST_VARIANTS) {
       const config = parseModelConfig(testModelConfigJson('tiny', {variant}))
       const need = cpuOnlyNeed({quantization: undefined, batchInvariant: false}, {config, tensors: []})
       if (ON_CUDA_TOO.has(variant)) assert.equal(need, null)
-      else assert.match(need?.reason ?? '', new RegExp(`^${config.architecture} \\(.*an ungated MLP\\)$`))
+      else assert.match(need?.reason ?? '', new RegExp(`^${config.architecture} \\(.*(an ungated MLP|q/k norms after rope)\\)$`))
     })
   })
 }

@@ -222,7 +222,7 @@ class CpuBackend final : public Backend {
         // OLMo2: one RMSNorm over all of q and one over all of k.
         head_rms_norm(pool_, qkv_.data(), tokens, qkv_width, 1, q_width, w.q_norm.data(), eps);
         head_rms_norm(pool_, keys, tokens, qkv_width, 1, kv_width, w.k_norm.data(), eps);
-      } else if (config_.qk_norm) {
+      } else if (config_.qk_norm && !config_.qk_norm_after_rope) {
         head_rms_norm(pool_, qkv_.data(), tokens, qkv_width, config_.num_heads, config_.head_dim, w.q_norm.data(), eps);
         head_rms_norm(pool_, keys, tokens, qkv_width, config_.num_kv_heads, config_.head_dim, w.k_norm.data(), eps);
       }
@@ -234,6 +234,11 @@ class CpuBackend final : public Backend {
       if (layer_has_rope(config_, l)) {
         rotary(pool_, qkv_.data(), tokens, qkv_width, config_.num_heads, rotated, cos_sin, config_.head_dim);
         rotary(pool_, keys, tokens, qkv_width, config_.num_kv_heads, rotated, cos_sin, config_.head_dim);
+      }
+      if (config_.qk_norm && config_.qk_norm_after_rope) {
+        // HunYuan dense: the rotated heads are normalised.
+        head_rms_norm(pool_, qkv_.data(), tokens, qkv_width, config_.num_heads, config_.head_dim, w.q_norm.data(), eps);
+        head_rms_norm(pool_, keys, tokens, qkv_width, config_.num_kv_heads, config_.head_dim, w.k_norm.data(), eps);
       }
       reshape_and_cache(keys, keys + kv_width, qkv_width, key_cache_[l].get(), value_cache_[l].get(), b.slot_mapping,
                         tokens, layout_);

@@ -14,5 +14,6 @@ export function cudaRmsVariantGaps(config: Pick<ModelConfig, 'rmsVariant' | 'moe
   if (variant.normBias) gaps.push('biased LayerNorms')
   if (variant.headBias) gaps.push('an lm_head bias')
   if (variant.ungatedMlp) gaps.push('an ungated MLP')
+  if (variant.qkNormAfterRope) gaps.push('q/k norms after rope')
   return gaps
 }

@@ -136,6 +136,8 @@ struct ModelConfig {
   bool norm_mean = false;
   // Nemotron, Arcee: the MLP is down(act(up(x))), no gate (up_proj alone in gate_up); CPU only.
   bool ungated_mlp = false;
+  // HunYuan dense: the per-head q/k norms (qk_norm) come after rope, not before; CPU only.
+  bool qk_norm_after_rope = false;
   float clip_qkv = 0.f;                // OLMo, OLMoE: q, k and v clamped to [-clip_qkv, clip_qkv] after projection; 0: none
   // OLMo's norms have no weights (norm_affine false, as OPT's: weight 1 then).
   // ALiBi (BLOOM, Falcon-RW, MPT: native/cpu/kernels.h AttentionBatch): one slope per query head, any scale the model

@@ -93,6 +93,8 @@ export const ARCHITECTURES: Record<string, ArchitectureTraits> = {
   // Arcee (AFM): Llama with an ungated relu2 MLP; Nemotron: the same under LayerNorm1P, half of each head rotated (relu2-families.ts).
   ArceeForCausalLM: {...BASE, defaultMaxPositions: 4096},
   NemotronForCausalLM: {...BASE, defaultMaxPositions: 4096},
+  // Hunyuan dense: per-head q/k norms after rope, its dynamic-alpha rope a raised base (hunyuan-config.ts).
+  HunYuanDenseV1ForCausalLM: {...BASE, qkNorm: true},
   // EXAONE 4: OLMo2's post-norms, per-head q/k norms, rope only on its sliding layers (4096; every 4th full: exaone4-config.ts).
   Exaone4ForCausalLM: {...BASE, qkNorm: true, defaultSlidingWindow: 4096},
 }

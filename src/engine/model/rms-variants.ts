@@ -1,10 +1,12 @@
-// Granite (and GraniteMoE, GraniteMoeShared), OLMo2 (and OLMo 3), SmolLM3, Cohere (and Cohere2), OLMo, OLMoE and PhiMoE: the Llama-layout architectures with a twist each, read as transformers 5.18's config classes read them.
+// Granite (and GraniteMoE, GraniteMoeShared), OLMo2 (and OLMo 3), SmolLM3, Cohere (and Cohere2), OLMo, OLMoE, PhiMoE, EXAONE 4, Arcee, Nemotron and
+// Hunyuan dense: the Llama-layout architectures with a twist each, read as transformers 5.18's config classes read them.
 import {ModelLoadError, quotedValue} from '../errors.js'
 import type {TensorInfo} from './safetensors.js'
 import {COHERE2, cohere2RopeLayers, cohere2View} from './cohere2-config.js'
 import {OLMO3} from './olmo3-config.js'
 import {EXAONE4, exaone4RopeLayers, exaone4View} from './exaone4-config.js'
 import {isRelu2Family, nemotronNorms, relu2View} from './relu2-families.js'
+import {HUNYUAN_DENSE, hunyuanView} from './hunyuan-config.js'
 import {PHIMOE_ARCHITECTURES, isPhimoe, phimoeHeadBias, phimoeView} from './phimoe-config.js'
 
 /** What sets Granite, OLMo2 or SmolLM3 apart from Llama; ModelConfig.rmsVariant holds it (native/cpu/rms_variants.h runs it). */
@@ -33,9 +35,11 @@ export interface RmsVariantFeatures {
   headBias?: true
   /** Nemotron, Arcee: the MLP is down(act(up(x))), no gate_proj (relu2-families.ts). */
   ungatedMlp?: true
+  /** HunYuan dense: the per-head q/k norms (qkNorm) normalise q and k after rope, not before (hunyuan-config.ts). */
+  qkNormAfterRope?: true
 }
 
-export const RMS_VARIANT_ARCHITECTURES = ['GraniteForCausalLM', 'Olmo2ForCausalLM', 'SmolLM3ForCausalLM', 'CohereForCausalLM', 'OlmoForCausalLM', 'OlmoeForCausalLM', 'GraniteMoeForCausalLM', COHERE2, OLMO3, 'GraniteMoeSharedForCausalLM', ...PHIMOE_ARCHITECTURES, EXAONE4, 'ArceeForCausalLM', 'NemotronForCausalLM'] as const
+export const RMS_VARIANT_ARCHITECTURES = ['GraniteForCausalLM', 'Olmo2ForCausalLM', 'SmolLM3ForCausalLM', 'CohereForCausalLM', 'OlmoForCausalLM', 'OlmoeForCausalLM', 'GraniteMoeForCausalLM', COHERE2, OLMO3, 'GraniteMoeSharedForCausalLM', ...PHIMOE_ARCHITECTURES, EXAONE4, 'ArceeForCausalLM', 'NemotronForCausalLM', HUNYUAN_DENSE] as const
 
 export function isRmsVariantArchitecture(architecture: string): boolean {
   return (RMS_VARIANT_ARCHITECTURES as readonly string[]).includes(architecture)
@@ -54,6 +58,7 @@ export function rmsVariantView(config: Json, architecture: string, source: strin
   if (isPhimoe(architecture)) return phimoeView(config, source)
   if (architecture === EXAONE4) return exaone4View(config, source)
   if (isRelu2Family(architecture)) return relu2View(config, architecture)
+  if (architecture === HUNYUAN_DENSE) return hunyuanView(config, source)
   if (architecture !== 'SmolLM3ForCausalLM' || config.layer_types != null) return config
   // SmolLM3Config: with use_sliding_window and a window, the layers without rope slide.
   const rope = smolLm3RopeLayers(config, source)
@@ -85,6 +90,7 @@ export function parseRmsVariant(config: Json, architecture: string, source: stri
     const rope = exaone4RopeLayers(config)
     if (rope) rmsVariant.ropeLayers = rope
   }
+  if (architecture === HUNYUAN_DENSE) rmsVariant.qkNormAfterRope = true
   if (isRelu2Family(architecture)) {
     const {normWeightOffset, ...norms} = nemotronNorms(architecture)
     Object.assign(rmsVariant, {ungatedMlp: true}, norms)

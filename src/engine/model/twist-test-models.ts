@@ -1,7 +1,7 @@
 // The config.json of the test-model variants of Llama-shaped families with a twist each (GLM, GLM-4-0414, ...), for test-model.ts.
 
-export type TwistTestVariant = 'glm' | 'glm4' | 'exaone4' | 'seedoss' | 'helium' | 'ernie4_5' | 'arcee' | 'nemotron'
-export const TWIST_TEST_VARIANTS: readonly TwistTestVariant[] = ['glm', 'glm4', 'exaone4', 'seedoss', 'helium', 'ernie4_5', 'arcee', 'nemotron']
+export type TwistTestVariant = 'glm' | 'glm4' | 'exaone4' | 'seedoss' | 'helium' | 'ernie4_5' | 'arcee' | 'nemotron' | 'hunyuan'
+export const TWIST_TEST_VARIANTS: readonly TwistTestVariant[] = ['glm', 'glm4', 'exaone4', 'seedoss', 'helium', 'ernie4_5', 'arcee', 'nemotron', 'hunyuan']
 
 export function isTwistTestVariant(variant: string): variant is TwistTestVariant {
   return (TWIST_TEST_VARIANTS as readonly string[]).includes(variant)
@@ -15,7 +15,7 @@ export function isTwistTestVariant(variant: string): variant is TwistTestVariant
  * seedoss: every bias on (q/k/v, o_proj's attention_out_bias, mlp_bias). helium: q/k/v and MLP biases, interleaved rope.
  * ernie4_5: use_bias (every projection), interleaved rope. arcee: its ungated relu2 MLP (hidden_act left out) with
  * mlp_bias. nemotron: the same MLP under LayerNorm1P (norm_eps left out), half of each head rotated by default, every bias
- * on (attention_bias, mlp_bias). Untied.
+ * on (attention_bias, mlp_bias). hunyuan: q/k norms after rope, Hunyuan-7B's dynamic rope with alpha 1000, attention_bias. Untied.
  */
 export function twistTestModelConfigJson(variant: TwistTestVariant, common: Record<string, unknown>): Record<string, unknown> {
   const llama = {...common, rope_theta: 10000.0, tie_word_embeddings: false, pad_token_id: common.eos_token_id}
@@ -25,6 +25,10 @@ export function twistTestModelConfigJson(variant: TwistTestVariant, common: Reco
   if (variant === 'ernie4_5') return {architectures: ['Ernie4_5ForCausalLM'], model_type: 'ernie4_5', ...llama, use_bias: true}
   if (variant === 'arcee') return {architectures: ['ArceeForCausalLM'], model_type: 'arcee', ...llama, hidden_act: undefined, mlp_bias: true}
   if (variant === 'nemotron') return {architectures: ['NemotronForCausalLM'], model_type: 'nemotron', ...llama, hidden_act: undefined, attention_bias: true, mlp_bias: true}
+  if (variant === 'hunyuan') {
+    return {architectures: ['HunYuanDenseV1ForCausalLM'], model_type: 'hunyuan_v1_dense', ...llama, attention_bias: true,
+      rope_scaling: {alpha: 1000.0, beta_fast: 32, beta_slow: 1, factor: 1.0, mscale: 1.0, mscale_all_dim: 1.0, type: 'dynamic'}}
+  }
   if (variant === 'glm') return {architectures: ['GlmForCausalLM'], model_type: 'glm', ...llama}
   return {architectures: ['Glm4ForCausalLM'], model_type: 'glm4', ...llama, rope_theta: undefined, rope_parameters: {rope_type: 'default', rope_theta: 10000.0, partial_rotary_factor: 0.75}}
 }
