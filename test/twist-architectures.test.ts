@@ -125,8 +125,25 @@ describe('Hunyuan dense config', () => {
   })
 })
 
+describe('VaultGemma and Ministral configs', () => {
+  it('VaultGemma as VaultGemmaConfig reads it: Gemma 2\'s traits (soft caps, query scalar, (1 + w) norms, every other layer sliding) without its post-norms', () => {
+    const c = parseModelConfig({architectures: ['VaultGemmaForCausalLM'], ...SIZES})
+    assert.deepEqual([c.sandwichNorms, c.normWeightOffset, c.attnLogitSoftcap, c.finalLogitSoftcap, c.headDim, c.tieWordEmbeddings, c.hiddenAct, c.layerWindows], [false, 1, 50, 30, 256, true, 'gelu_pytorch_tanh', [4096, 0]])
+    const names = expectedTensorShapes(c).map((t) => t.name)
+    assert.ok(names.includes('model.layers.0.post_attention_layernorm.weight') && !names.some((n) => n.includes('feedforward')))
+  })
+
+  it('Ministral as MinistralConfig reads it: Mistral with layer_types, every layer sliding (4096) by default, none without a window', () => {
+    const base = {architectures: ['MinistralForCausalLM'], ...SIZES}
+    assert.deepEqual(parseModelConfig(base).layerWindows, [4096, 4096])
+    assert.deepEqual(parseModelConfig({...base, sliding_window: 32, layer_types: ['sliding_attention', 'full_attention']}).layerWindows, [32, 0])
+    assert.equal(parseModelConfig({...base, sliding_window: null}).layerWindows, undefined)
+    assert.equal(parseModelConfig(base).maxPositionEmbeddings, 131072)
+  })
+})
+
 /** Each variant against transformers, and whether the CUDA backend has every piece it needs. */
-const ON_CUDA_TOO = new Set<TwistTestVariant>(['glm', 'glm4', 'exaone4', 'seedoss', 'helium', 'ernie4_5'])
+const ON_CUDA_TOO = new Set<TwistTestVariant>(['glm', 'glm4', 'exaone4', 'seedoss', 'helium', 'ernie4_5', 'vaultgemma', 'ministral'])
 
 for (const variant of TWIST_TEST_VARIANTS) {
   describe(`${variant} test model`, () => {

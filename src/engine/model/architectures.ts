@@ -93,6 +93,12 @@ export const ARCHITECTURES: Record<string, ArchitectureTraits> = {
   // Arcee (AFM): Llama with an ungated relu2 MLP; Nemotron: the same under LayerNorm1P, half of each head rotated (relu2-families.ts).
   ArceeForCausalLM: {...BASE, defaultMaxPositions: 4096},
   NemotronForCausalLM: {...BASE, defaultMaxPositions: 4096},
+  // VaultGemma: Gemma 2 without its post-norms (tensor-renames.ts). Ministral: Mistral with layer_types (all sliding by default).
+  VaultGemmaForCausalLM: {
+    ...BASE, defaultMaxPositions: 8192, defaultHeadDim: 256, defaultActivation: 'gelu_pytorch_tanh', defaultTiedEmbeddings: true,
+    gemmaNorms: true, gemma2: true, activationKey: 'hidden_activation', defaultSlidingWindow: 4096,
+  },
+  MinistralForCausalLM: {...BASE, defaultMaxPositions: 4096 * 32, defaultSlidingWindow: 4096},
   // Hunyuan dense: per-head q/k norms after rope, its dynamic-alpha rope a raised base (hunyuan-config.ts).
   HunYuanDenseV1ForCausalLM: {...BASE, qkNorm: true},
   // EXAONE 4: OLMo2's post-norms, per-head q/k norms, rope only on its sliding layers (4096; every 4th full: exaone4-config.ts).

@@ -14,6 +14,7 @@ import {parseRotaryDim, withPartialRotaryDefault} from './partial-rotary.js'
 import {isRmsVariantArchitecture, parseRmsVariant, rmsVariantView, type RmsVariantFeatures} from './rms-variants.js'
 import {isGlm} from './glm-config.js'
 import {applyTwistBiases, isLlamaTwist, twistView} from './llama-twists.js'
+import {hasSandwichNorms} from './tensor-renames.js'
 
 export type {RopeScaling}
 
@@ -226,7 +227,7 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
     normWeightOffset: traits.gemmaNorms ? 1 : 0,
     embeddingScale: traits.gemmaNorms ? gemmaEmbeddingScale(hiddenSize, String(dtype)) : 1,
     fusedProjections: traits.fusedProjections,
-    sandwichNorms: traits.gemma2 || architecture === 'Glm4ForCausalLM', // GLM-4-0414's four norms, renamed at load (glm-config.ts)
+    sandwichNorms: hasSandwichNorms(architecture, traits.gemma2),
     ...(traits.gemma2 ? gemma2Features(config, source) : {attentionScale: 0, attnLogitSoftcap: 0, finalLogitSoftcap: 0}),
     maxPositionEmbeddings,
     bosTokenId,

@@ -79,7 +79,7 @@ function tokenizerFamily(variant: TestModelVariant): TokenizerFamily {
     opt: 'opt', 'opt-post-ln': 'opt', 'gpt-neox': 'gpt2', 'gpt-neox-serial': 'gpt2', gpt2: 'gpt2',
     phi: 'gpt2', stablelm: 'gpt2', 'stablelm-parallel': 'gpt2', starcoder2: 'gpt2', gptj: 'gpt2', 'gpt-bigcode': 'gpt2', 'gpt-bigcode-mha': 'gpt2', 'gpt-neo': 'gpt2',
     granite: 'gpt2', olmo2: 'gpt2', smollm3: 'llama3', cohere: 'gpt2', olmo: 'gpt2', olmoe: 'gpt2', granitemoe: 'gpt2', cohere2: 'gpt2', olmo3: 'gpt2', granitemoeshared: 'gpt2', phimoe: 'llama2',
-    bloom: 'gpt2', falcon: 'gpt2', 'falcon-mq': 'gpt2', 'falcon-rw': 'gpt2', mpt: 'gpt2', glm: 'gpt2', glm4: 'gpt2', exaone4: 'gpt2', seedoss: 'gpt2', helium: 'gpt2', ernie4_5: 'gpt2', arcee: 'gpt2', nemotron: 'gpt2', hunyuan: 'gpt2'}
+    bloom: 'gpt2', falcon: 'gpt2', 'falcon-mq': 'gpt2', 'falcon-rw': 'gpt2', mpt: 'gpt2', glm: 'gpt2', glm4: 'gpt2', exaone4: 'gpt2', seedoss: 'gpt2', helium: 'gpt2', ernie4_5: 'gpt2', arcee: 'gpt2', nemotron: 'gpt2', hunyuan: 'gpt2', vaultgemma: 'llama2', ministral: 'llama2'}
   return TOKENIZER_FAMILIES[families[variant]]
 }
 

@@ -1,7 +1,7 @@
 // The config.json of the test-model variants of Llama-shaped families with a twist each (GLM, GLM-4-0414, ...), for test-model.ts.
 
-export type TwistTestVariant = 'glm' | 'glm4' | 'exaone4' | 'seedoss' | 'helium' | 'ernie4_5' | 'arcee' | 'nemotron' | 'hunyuan'
-export const TWIST_TEST_VARIANTS: readonly TwistTestVariant[] = ['glm', 'glm4', 'exaone4', 'seedoss', 'helium', 'ernie4_5', 'arcee', 'nemotron', 'hunyuan']
+export type TwistTestVariant = 'glm' | 'glm4' | 'exaone4' | 'seedoss' | 'helium' | 'ernie4_5' | 'arcee' | 'nemotron' | 'hunyuan' | 'vaultgemma' | 'ministral'
+export const TWIST_TEST_VARIANTS: readonly TwistTestVariant[] = ['glm', 'glm4', 'exaone4', 'seedoss', 'helium', 'ernie4_5', 'arcee', 'nemotron', 'hunyuan', 'vaultgemma', 'ministral']
 
 export function isTwistTestVariant(variant: string): variant is TwistTestVariant {
   return (TWIST_TEST_VARIANTS as readonly string[]).includes(variant)
@@ -15,7 +15,9 @@ export function isTwistTestVariant(variant: string): variant is TwistTestVariant
  * seedoss: every bias on (q/k/v, o_proj's attention_out_bias, mlp_bias). helium: q/k/v and MLP biases, interleaved rope.
  * ernie4_5: use_bias (every projection), interleaved rope. arcee: its ungated relu2 MLP (hidden_act left out) with
  * mlp_bias. nemotron: the same MLP under LayerNorm1P (norm_eps left out), half of each head rotated by default, every bias
- * on (attention_bias, mlp_bias). hunyuan: q/k norms after rope, Hunyuan-7B's dynamic rope with alpha 1000, attention_bias. Untied.
+ * on (attention_bias, mlp_bias). hunyuan: q/k norms after rope, Hunyuan-7B's dynamic rope with alpha 1000, attention_bias.
+ * vaultgemma: gemma2's test model without the post-norms (a window of 16 on layer 0, soft caps low enough to bend).
+ * ministral: layer_types with layer 1 sliding (a window of 8), layer 0 full. Untied.
  */
 export function twistTestModelConfigJson(variant: TwistTestVariant, common: Record<string, unknown>): Record<string, unknown> {
   const llama = {...common, rope_theta: 10000.0, tie_word_embeddings: false, pad_token_id: common.eos_token_id}
@@ -29,6 +31,11 @@ export function twistTestModelConfigJson(variant: TwistTestVariant, common: Reco
     return {architectures: ['HunYuanDenseV1ForCausalLM'], model_type: 'hunyuan_v1_dense', ...llama, attention_bias: true,
       rope_scaling: {alpha: 1000.0, beta_fast: 32, beta_slow: 1, factor: 1.0, mscale: 1.0, mscale_all_dim: 1.0, type: 'dynamic'}}
   }
+  if (variant === 'vaultgemma') {
+    return {architectures: ['VaultGemmaForCausalLM'], model_type: 'vaultgemma', ...llama, hidden_act: undefined, hidden_activation: 'gelu_pytorch_tanh', rms_norm_eps: 1e-6,
+      query_pre_attn_scalar: 24, attn_logit_softcapping: 5.5, final_logit_softcapping: 12.5, sliding_window: 16}
+  }
+  if (variant === 'ministral') return {architectures: ['MinistralForCausalLM'], model_type: 'ministral', ...llama, sliding_window: 8, layer_types: ['full_attention', 'sliding_attention']}
   if (variant === 'glm') return {architectures: ['GlmForCausalLM'], model_type: 'glm', ...llama}
   return {architectures: ['Glm4ForCausalLM'], model_type: 'glm4', ...llama, rope_theta: undefined, rope_parameters: {rope_type: 'default', rope_theta: 10000.0, partial_rotary_factor: 0.75}}
 }
