@@ -3,6 +3,7 @@
 // rotate interleaved pairs, as transformers 5.18 reads them.
 import {ModelLoadError, quotedValue} from '../errors.js'
 import type {ModelConfig} from './model-config.js'
+import {withPartialRotaryDefault} from './partial-rotary.js'
 import type {TensorInfo} from './safetensors.js'
 
 type Json = Record<string, unknown>
@@ -14,6 +15,8 @@ interface TwistFamily {
   biases: (flag: (key: string, fallback: boolean) => boolean) => {qkv: boolean; o: boolean; mlp: boolean}
   /** q and k rotate interleaved pairs (2i, 2i + 1), cos/sin repeat_interleave'd (GPT-J's layout), not rotate_half's. */
   interleavedRope: boolean
+  /** The config class's partial_rotary_factor default, when it has one. */
+  partialRotary?: number
 }
 
 /** GlmConfig / Glm4Config: eos [151329, 151336, 151338] when unset (ids past a smaller vocab are dropped with a note). */
@@ -22,6 +25,7 @@ const GLM: TwistFamily = {
   // GlmAttention: attention_bias on q/k/v, none on o_proj; Phi-3's MLP has none.
   biases: (flag) => ({qkv: flag('attention_bias', true), o: false, mlp: false}),
   interleavedRope: true,
+  partialRotary: 0.5,
 }
 
 const TWISTS: Record<string, TwistFamily> = {
@@ -56,10 +60,11 @@ export function isLlamaTwist(architecture: string): boolean {
   return Object.hasOwn(TWISTS, architecture)
 }
 
-/** The config.json with the family's defaults for the keys it leaves out. */
+/** The config.json with the family's defaults for the keys it leaves out (GLM's half-rotated heads among them). */
 export function twistView(config: Json, architecture: string): Json {
-  const out = {...config}
-  for (const [key, value] of Object.entries(TWISTS[architecture]!.defaults)) if (!(key in config)) out[key] = value
+  const family = TWISTS[architecture]!
+  const out = family.partialRotary === undefined ? {...config} : withPartialRotaryDefault(config, family.partialRotary)
+  for (const [key, value] of Object.entries(family.defaults)) if (!(key in config)) out[key] = value
   return out
 }
 

@@ -10,9 +10,8 @@ import {isObject, parseRopeScaling, type RopeScaling} from './rope-scaling.js'
 import {gemma3LanguageModel, gemma3View} from './gemma3-config.js'
 import {parseLayerWindows} from './sliding-windows.js'
 import {OLMO3, olmo3View} from './olmo3-config.js'
-import {parseRotaryDim, withPartialRotaryDefault} from './partial-rotary.js'
+import {parseRotaryDim} from './partial-rotary.js'
 import {isRmsVariantArchitecture, parseRmsVariant, rmsVariantView, type RmsVariantFeatures} from './rms-variants.js'
-import {isGlm} from './glm-config.js'
 import {applyTwistBiases, isLlamaTwist, twistView} from './llama-twists.js'
 import {hasSandwichNorms} from './tensor-renames.js'
 
@@ -42,7 +41,7 @@ export interface ModelConfig {
   rotaryDim?: number
   /** Per-head RMSNorm of q and of k after the projection, before RoPE (Qwen3: q_norm / k_norm, [headDim] each). */
   qkNorm: boolean
-  /** The MLP's gate activation: SwiGLU (silu) or GeGLU (Gemma's gelu_pytorch_tanh); the LayerNorm family's plain MLP: also relu, gelu (erf). */
+  /** The MLP's gate activation: SwiGLU (silu) or GeGLU (Gemma's gelu_pytorch_tanh), also relu, relu2 (relu squared), gelu (erf); the plain MLPs' (LayerNorm family, ungatedMlp) likewise. */
   hiddenAct: 'silu' | 'gelu_pytorch_tanh' | 'relu' | 'gelu' | 'relu2'
   /** Added to every RMSNorm weight at load: 1 for Gemma's (1 + weight), 0 otherwise (and for GGUF files, which store the sum). */
   normWeightOffset: number
@@ -140,7 +139,7 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   if (architecture === 'Gemma3ForCausalLM') ({config, ropeLocalTheta} = gemma3View(config, source))
   if (architecture === OLMO3) ({config, ropeLocalTheta} = olmo3View(config, source))
   if (isRmsVariantArchitecture(architecture)) config = rmsVariantView(config, architecture, source)
-  if (isLlamaTwist(architecture)) config = twistView(isGlm(architecture) ? withPartialRotaryDefault(config, 0.5) : config, architecture)
+  if (isLlamaTwist(architecture)) config = twistView(config, architecture)
 
   const required = (key: string): number => {
     const value = config[key]
