@@ -38,7 +38,7 @@ describe('LayerNorm-family configs', () => {
     assert.deepEqual([m350.layerNorm!.postNorm, m350.layerNorm!.finalNorm, m350.layerNorm!.embedDim, m350.layerNorm!.qkvBias && m350.layerNorm!.mlpBias, m350.layerNorm!.normAffine], [true, false, 32, false, false])
     assert.equal(parseModelConfig({...OPT, _remove_final_layer_norm: true}).layerNorm!.finalNorm, false)
     assert.throws(() => parseModelConfig({...OPT, quantization_config: {quant_method: 'gptq'}}), loadError(/quantized checkpoints \(quant_method "gptq"\) are not supported/))
-    assert.throws(() => parseModelConfig({...OPT, activation_function: 'quick_gelu'}), loadError(/activation_function "quick_gelu" is not supported \(silu, gelu, gelu_pytorch_tanh, relu, or an ACT2FN alias/))
+    assert.throws(() => parseModelConfig({...OPT, activation_function: 'quick_gelu'}), loadError(/activation_function "quick_gelu" is not supported \(silu, gelu, gelu_pytorch_tanh, relu, relu2, or an ACT2FN alias/))
   })
 
   it('GPT-NeoX as GPTNeoXConfig reads it: rotary_pct 0.25 and base 10000 by default, old keys or transformers 5\'s rope_parameters, parallel residual, exact gelu, untied', () => {

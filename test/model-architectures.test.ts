@@ -37,7 +37,7 @@ describe('Gemma', () => {
   })
 
   it('refuses its near misses and activations it does not have, by name', () => {
-    assert.throws(() => parseModelConfig({...GEMMA, hidden_act: 'quick_gelu'}), loadError(/hidden_act "quick_gelu" is not supported \(silu, gelu, gelu_pytorch_tanh, relu, or an ACT2FN alias/))
+    assert.throws(() => parseModelConfig({...GEMMA, hidden_act: 'quick_gelu'}), loadError(/hidden_act "quick_gelu" is not supported \(silu, gelu, gelu_pytorch_tanh, relu, relu2, or an ACT2FN alias/))
     // A hostile value is quoted cut short: before, the whole megabyte came back in the one-line error.
     assert.throws(() => parseModelConfig({...GEMMA, hidden_act: 'x'.repeat(1 << 20)}), loadError(/^config\.json: hidden_act "x{59}\.\.\. is not supported .{0,140}$/))
   })

@@ -140,7 +140,7 @@ describe('gated MLP activations besides silu / gelu_pytorch_tanh (found by scrip
     assert.equal(act('GemmaForCausalLM', {hidden_act: 'gelu'}), 'gelu_pytorch_tanh')
     assert.equal(act('StableLmForCausalLM', {hidden_act: 'relu', num_key_value_heads: 4}), 'relu')
     assert.throws(() => act('Qwen2ForCausalLM', {hidden_act: 'quick_gelu'}), (error: unknown) =>
-      error instanceof ModelLoadError && /hidden_act "quick_gelu" is not supported \(silu, gelu, gelu_pytorch_tanh, relu, or an ACT2FN alias of one: swish, gelu_python/.test(error.message))
+      error instanceof ModelLoadError && /hidden_act "quick_gelu" is not supported \(silu, gelu, gelu_pytorch_tanh, relu, relu2, or an ACT2FN alias of one: swish, gelu_python/.test(error.message))
   })
 })
 

@@ -45,6 +45,7 @@ void gelu_tanh_and_mul(ThreadPool& pool, const float* gate_up, float* out, int n
 float activate(float x, Activation act) {
   switch (act) {
     case Activation::Relu: return x > 0.f ? x : 0.f;
+    case Activation::Relu2: return x > 0.f ? x * x : 0.f;
     case Activation::GeluErf: return 0.5f * x * (1.f + std::erf(x * 0.70710678118654752f));
     case Activation::GeluTanh: return gelu_tanh(x);
     case Activation::Silu: return x / (1.f + std::exp(-x));

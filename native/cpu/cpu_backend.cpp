@@ -234,7 +234,7 @@ class CpuBackend final : public Backend {
         // Cohere's use_qk_norm: a LayerNorm of each head (mean subtracted), each head its own weights.
         head_layer_norm(pool_, qkv_.data(), tokens, qkv_width, config_.num_heads, config_.head_dim, w.q_norm.data(), w.q_norm_bias.data(), eps);
         head_layer_norm(pool_, keys, tokens, qkv_width, config_.num_kv_heads, config_.head_dim, w.k_norm.data(), w.k_norm_bias.data(), eps);
-      } else if (config_.qk_norm) {
+      } else if (config_.qk_norm && !config_.qk_norm_after_rope) {
         head_rms_norm(pool_, qkv_.data(), tokens, qkv_width, config_.num_heads, config_.head_dim, w.q_norm.data(), eps);
         head_rms_norm(pool_, keys, tokens, qkv_width, config_.num_kv_heads, config_.head_dim, w.k_norm.data(), eps);
       }
@@ -247,6 +247,11 @@ class CpuBackend final : public Backend {
       if (layer_has_rope(config_, l)) {
         rotary(pool_, qkv_.data(), tokens, qkv_width, config_.num_heads, rotated, cos_sin, config_.head_dim);
         rotary(pool_, keys, tokens, qkv_width, config_.num_kv_heads, rotated, cos_sin, config_.head_dim);
+      }
+      if (config_.qk_norm && config_.qk_norm_after_rope) {
+        // HunYuan dense: the rotated heads are normalised.
+        head_rms_norm(pool_, qkv_.data(), tokens, qkv_width, config_.num_heads, config_.head_dim, w.q_norm.data(), eps);
+        head_rms_norm(pool_, keys, tokens, qkv_width, config_.num_kv_heads, config_.head_dim, w.k_norm.data(), eps);
       }
       reshape_and_cache(keys, keys + kv_width, qkv_width, key_cache_[l].get(), value_cache_[l].get(), b.slot_mapping,
                         tokens, layout_);
@@ -265,8 +270,15 @@ class CpuBackend final : public Backend {
         moe_mlp(pool_, w.moe, config_, hidden_.data(), tokens, hidden_.data(), linear_order_, moe_scratch_);
       } else {
         // Llama's mlp_bias: [gate | up] biases in fc1_bias, down's in fc2_bias (empty without).
-        linear(pool_, hidden_.data(), tokens, w.gate_up, w.fc1_bias.empty() ? nullptr : w.fc1_bias.data(), gate_up_.data(), linear_order_);
-        gated_and_mul(pool_, config_.hidden_act, gate_up_.data(), activated_.data(), tokens, inter);
+        const float* fc1_bias = w.fc1_bias.empty() ? nullptr : w.fc1_bias.data();
+        if (config_.ungated_mlp) {
+          // Nemotron, Arcee: act(up(x)) with no gate.
+          linear(pool_, hidden_.data(), tokens, w.gate_up, fc1_bias, activated_.data(), linear_order_);
+          plain_activation(pool_, activated_.data(), tokens, inter, config_.hidden_act);
+        } else {
+          linear(pool_, hidden_.data(), tokens, w.gate_up, fc1_bias, gate_up_.data(), linear_order_);
+          gated_and_mul(pool_, config_.hidden_act, gate_up_.data(), activated_.data(), tokens, inter);
+        }
         linear(pool_, activated_.data(), tokens, w.down, w.fc2_bias.empty() ? nullptr : w.fc2_bias.data(), hidden_.data(), linear_order_);
       }
       if (!w.mlp_out_norm.empty()) rms_norm(pool_, hidden_.data(), w.mlp_out_norm.data(), hidden_.data(), tokens, hidden, eps);

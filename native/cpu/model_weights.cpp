@@ -436,6 +436,14 @@ ModelWeights load_model_weights(const ModelConfig& config, const std::vector<Ten
       // The router and the experts take the dense MLP's place (moe.cpp).
       layer.moe = load_moe_weights(config, prefix, format, more_bits, load_matrix);
       load_moe_biases(config, prefix, layer.moe, bias);
+    } else if (config.ungated_mlp) {
+      // Nemotron, Arcee: up_proj alone (no gate) in gate_up, its bias in fc1_bias.
+      load_stacked(reader, layer.gate_up, {{prefix + "mlp.up_proj.weight", inter, format}}, hidden);
+      load_stacked(reader, layer.down, {{prefix + "mlp.down_proj.weight", hidden, more_bits}}, inter);
+      if (config.mlp_bias) {
+        layer.fc1_bias = reader.read(prefix + "mlp.up_proj.bias", {inter});
+        layer.fc2_bias = reader.read(prefix + "mlp.down_proj.bias", {hidden});
+      }
     } else {
       load_stacked(reader, layer.gate_up,
                    {{prefix + "mlp.gate_proj.weight", inter, format}, {prefix + "mlp.up_proj.weight", inter, format}}, hidden);

@@ -24,6 +24,9 @@ struct GeluTanhMul {
 struct ReluMul {
   __device__ __forceinline__ float operator()(float g, float u) const { return (g > 0.f ? g : 0.f) * u; }
 };
+struct Relu2Mul {
+  __device__ __forceinline__ float operator()(float g, float u) const { return (g > 0.f ? g * g : 0.f) * u; }
+};
 // gelu's exact form 0.5 x (1 + erf(x / sqrt(2))), erff as the CPU's std::erf in fp32.
 struct GeluErfMul {
   __device__ __forceinline__ float operator()(float g, float u) const { return 0.5f * g * (1.f + erff(g * 0.70710678118654752f)) * u; }
@@ -62,6 +65,7 @@ void gated_and_mul(Activation act, const float* gate_up, int num_tokens, int int
     case Activation::Silu: return launch_gated<T, SiluMul>(gate_up, num_tokens, inter, out, stream);
     case Activation::GeluTanh: return launch_gated<T, GeluTanhMul>(gate_up, num_tokens, inter, out, stream);
     case Activation::Relu: return launch_gated<T, ReluMul>(gate_up, num_tokens, inter, out, stream);
+    case Activation::Relu2: return launch_gated<T, Relu2Mul>(gate_up, num_tokens, inter, out, stream);
     case Activation::GeluErf: return launch_gated<T, GeluErfMul>(gate_up, num_tokens, inter, out, stream);
   }
   throw std::runtime_error("gated_and_mul: unknown activation");

@@ -50,6 +50,10 @@ class CudaBackend final : public Backend {
     if (model_.layer_norm) check_layernorm_family_support(model_);  // before any weight is read
     if (model_.gpt_oss_experts)
       throw std::runtime_error("CUDA backend: GPT-OSS's attention sinks and clamped-SwiGLU experts are not implemented (use --device cpu)");
+    if (!model_.layer_norm && model_.ungated_mlp)
+      throw std::runtime_error("CUDA backend: Nemotron's and Arcee's ungated MLP is not implemented (use --device cpu)");
+    if (model_.qk_norm_after_rope)
+      throw std::runtime_error("CUDA backend: HunYuan's q/k norms after rope are not implemented (use --device cpu)");
     if (!model_.layer_norm) check_mean_norm_support(options);  // Cohere's, OLMo's and PhiMoE's LayerNorms
     if (!model_.layer_windows.empty() && int(model_.layer_windows.size()) != model_.num_layers)
       throw std::runtime_error("CUDA backend: layer_windows must name a window for every layer");

@@ -70,6 +70,7 @@ __global__ void head_layer_norm_kernel(float* __restrict__ qkv, int row_stride, 
 __device__ __forceinline__ float activate(float x, Activation act) {
   switch (act) {
     case Activation::Relu: return x > 0.f ? x : 0.f;
+    case Activation::Relu2: return x > 0.f ? x * x : 0.f;
     case Activation::GeluErf: return 0.5f * x * (1.f + erff(x * 0.70710678118654752f));
     case Activation::GeluTanh: return x / (1.f + expf(-2.f * 0.7978845608028654f * (x + 0.044715f * x * x * x)));
     case Activation::Silu: return x / (1.f + expf(-x));

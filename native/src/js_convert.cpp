@@ -207,6 +207,8 @@ static void parse_rms_variant(const Napi::Object& config, ModelConfig& out) {
   out.parallel_residual = bool_field(variant, "parallelBlock");
   out.norm_affine = bool_field(variant, "normAffine");
   out.clip_qkv = static_cast<float>(number_field(variant, "clipQkv"));
+  out.ungated_mlp = variant.Has("ungatedMlp") && bool_field(variant, "ungatedMlp");
+  out.qk_norm_after_rope = variant.Has("qkNormAfterRope") && bool_field(variant, "qkNormAfterRope");
   if (!(out.clip_qkv >= 0.f)) fail(config.Env(), "rmsVariant.clipQkv must be non-negative");
   Napi::Value rope_layers = variant.Get("ropeLayers");
   if (!rope_layers.IsUndefined()) {
@@ -241,6 +243,8 @@ ModelConfig parse_model_config(const Napi::Object& config) {
     out.hidden_act = Activation::Relu;
   } else if (act == "gelu") {
     out.hidden_act = Activation::GeluErf;
+  } else if (act == "relu2") {
+    out.hidden_act = Activation::Relu2;
   } else {
     fail(config.Env(), "unsupported hiddenAct '" + act + "'");
   }

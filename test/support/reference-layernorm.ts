@@ -212,6 +212,7 @@ function transpose(values: Float64Array, rows: number, cols: number): Float64Arr
 
 export const ACTIVATIONS: Record<ModelConfig['hiddenAct'], (x: number) => number> = {
   relu: (x) => Math.max(0, x),
+  relu2: (x) => Math.max(0, x) ** 2,
   gelu: (x) => 0.5 * x * (1 + erf(x / Math.SQRT2)),
   gelu_pytorch_tanh: (x) => 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3))),
   silu: (x) => x / (1 + Math.exp(-x)),

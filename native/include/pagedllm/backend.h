@@ -52,7 +52,7 @@ enum class RopeScaling { None, Linear, Llama3, Divisors };
 
 // The MLP's gate activation: SwiGLU (silu) or GeGLU with gelu's tanh form (Gemma's gelu_pytorch_tanh); the LayerNorm
 // family's plain (non-gated) MLP also takes relu and gelu's exact erf form.
-enum class Activation { Silu, GeluTanh, Relu, GeluErf };
+enum class Activation { Silu, GeluTanh, Relu, GeluErf, Relu2 };  // Relu2: relu(x)^2 (Nemotron, Arcee)
 
 // Gemma 4 (native/cpu/gemma4_forward.cpp): one layer's shape and the layer whose K/V cache it reads (itself, or for a
 // KV-shared layer an earlier one; such a layer writes no cache). k_eq_v: its key projection is the value too.
@@ -164,6 +164,10 @@ struct ModelConfig {
   bool head_mean_qk_norm = false;      // with qk_norm (Cohere's use_qk_norm): per-head LayerNorms, no bias, each head's own weights (sizes as whole_qk_norm's)
   std::vector<uint8_t> rope_layers;    // [num_layers], 0 = no rope on that layer; empty: rope on every layer
   bool norm_mean = false;
+  // Nemotron, Arcee: the MLP is down(act(up(x))), no gate (up_proj alone in gate_up); CPU only.
+  bool ungated_mlp = false;
+  // HunYuan dense: the per-head q/k norms (qk_norm) come after rope, not before; CPU only.
+  bool qk_norm_after_rope = false;
   float clip_qkv = 0.f;                // OLMo, OLMoE: q, k and v clamped to [-clip_qkv, clip_qkv] after projection; 0: none
   // OLMo's norms have no weights (norm_affine false, as OPT's: weight 1 then).
   // ALiBi (BLOOM, Falcon-RW, MPT: native/cpu/kernels.h AttentionBatch): one slope per query head, any scale the model

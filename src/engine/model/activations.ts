@@ -1,4 +1,4 @@
-// The MLP activations config.json may name, as transformers' ACT2FN names them, to the four the backends compute.
+// The MLP activations config.json may name, as transformers' ACT2FN names them, to the five the backends compute.
 import {ModelLoadError, quotedValue} from '../errors.js'
 import type {ModelConfig} from './model-config.js'
 
@@ -7,7 +7,7 @@ const ACTIVATIONS: Record<string, ModelConfig['hiddenAct']> = {
   silu: 'silu', swish: 'silu',
   gelu: 'gelu', gelu_python: 'gelu',
   gelu_pytorch_tanh: 'gelu_pytorch_tanh', gelu_new: 'gelu_pytorch_tanh', gelu_fast: 'gelu_pytorch_tanh', gelu_python_tanh: 'gelu_pytorch_tanh',
-  relu: 'relu',
+  relu: 'relu', relu2: 'relu2',
 }
 
 const ALIASES = Object.keys(ACTIVATIONS).filter((name) => ACTIVATIONS[name] !== name).join(', ')
@@ -15,5 +15,5 @@ const ALIASES = Object.keys(ACTIVATIONS).filter((name) => ACTIVATIONS[name] !== 
 /** The activation `key` names; plain and gated MLPs take each of them (native/cpu/activation.cpp). */
 export function transformersActivation(raw: unknown, key: string, source: string): ModelConfig['hiddenAct'] {
   if (typeof raw === 'string' && Object.hasOwn(ACTIVATIONS, raw)) return ACTIVATIONS[raw]!
-  throw new ModelLoadError(`${source}: ${key} ${quotedValue(raw)} is not supported (silu, gelu, gelu_pytorch_tanh, relu, or an ACT2FN alias of one: ${ALIASES}).`)
+  throw new ModelLoadError(`${source}: ${key} ${quotedValue(raw)} is not supported (silu, gelu, gelu_pytorch_tanh, relu, relu2, or an ACT2FN alias of one: ${ALIASES}).`)
 }

@@ -90,6 +90,26 @@ export const ARCHITECTURES: Record<string, ArchitectureTraits> = {
   PhimoeForCausalLM: {...BASE, defaultMaxPositions: 131072, moe: 'phimoe'}, // transformers' own name for it
   // gpt-oss: sinks, biases, alternate 128-token windows and YaRN over biased, clamped-SwiGLU experts (gpt-oss.ts).
   GptOssForCausalLM: {...BASE, defaultMaxPositions: 131072, defaultHeadDim: 64, defaultSlidingWindow: 128, moe: 'gpt_oss'},
+  // GLM-4: q/k/v biases, an interleaved rope on half of each head, Phi-3's gate_up_proj; GLM-4-0414 adds sandwich norms
+  // (glm-config.ts). Seed-OSS, Helium, ERNIE 4.5: Llama with their biases and defaults (llama-twists.ts, as GLM's).
+  GlmForCausalLM: {...BASE, defaultMaxPositions: 131072, defaultHeadDim: 128, fusedProjections: true},
+  Glm4ForCausalLM: {...BASE, defaultMaxPositions: 131072, defaultHeadDim: 128, fusedProjections: true},
+  SeedOssForCausalLM: {...BASE, defaultMaxPositions: 524288},
+  HeliumForCausalLM: {...BASE, defaultMaxPositions: 4096},
+  Ernie4_5ForCausalLM: {...BASE, defaultMaxPositions: 131072, defaultTiedEmbeddings: true},
+  // Arcee (AFM): Llama with an ungated relu2 MLP; Nemotron: the same under LayerNorm1P, half of each head rotated (relu2-families.ts).
+  ArceeForCausalLM: {...BASE, defaultMaxPositions: 4096},
+  NemotronForCausalLM: {...BASE, defaultMaxPositions: 4096},
+  // VaultGemma: Gemma 2 without its post-norms (tensor-renames.ts). Ministral: Mistral with layer_types (all sliding by default).
+  VaultGemmaForCausalLM: {
+    ...BASE, defaultMaxPositions: 8192, defaultHeadDim: 256, defaultActivation: 'gelu_pytorch_tanh', defaultTiedEmbeddings: true,
+    gemmaNorms: true, gemma2: true, activationKey: 'hidden_activation', defaultSlidingWindow: 4096,
+  },
+  MinistralForCausalLM: {...BASE, defaultMaxPositions: 4096 * 32, defaultSlidingWindow: 4096},
+  // Hunyuan dense: per-head q/k norms after rope, its dynamic-alpha rope a raised base (hunyuan-config.ts).
+  HunYuanDenseV1ForCausalLM: {...BASE, qkNorm: true},
+  // EXAONE 4: OLMo2's post-norms, per-head q/k norms, rope only on its sliding layers (4096; every 4th full: exaone4-config.ts).
+  Exaone4ForCausalLM: {...BASE, qkNorm: true, defaultSlidingWindow: 4096},
 }
 /** The RMSNorm families above, then the LayerNorm family (OPT, GPT-NeoX, GPT-2: layernorm-family.ts; Phi, StableLM, StarCoder2, GPT-J, GPTBigCode, GPT-Neo: layernorm-more.ts; BLOOM, Falcon, MPT: alibi-family.ts). */
 export const SUPPORTED_ARCHITECTURES = [...Object.keys(ARCHITECTURES), ...LAYERNORM_ARCHITECTURES]

@@ -1,6 +1,7 @@
 // Phi-3's fused projections (qkv_proj, gate_up_proj; GGUF phi2's attn_qkv too) as the separate q/k/v and gate/up tensors the backends load: row
 // ranges of one [rows, in] matrix are byte ranges of the file, so a part is the same tensor with a narrower window.
 import {ModelLoadError} from '../errors.js'
+import {isGlm} from './glm-config.js'
 import type {ModelConfig} from './model-config.js'
 import type {TensorInfo} from './safetensors.js'
 
@@ -9,7 +10,8 @@ function fusedParts(config: ModelConfig): {fused: string; parts: [string, number
   const q = config.numHeads * config.headDim
   const kv = config.numKvHeads * config.headDim
   return [
-    {fused: 'self_attn.qkv_proj.weight', parts: [['self_attn.q_proj.weight', q], ['self_attn.k_proj.weight', kv], ['self_attn.v_proj.weight', kv]]},
+    // GLM fuses the MLP's alone (q, k and v stay apart).
+    ...(isGlm(config.architecture) ? [] : [{fused: 'self_attn.qkv_proj.weight', parts: [['self_attn.q_proj.weight', q], ['self_attn.k_proj.weight', kv], ['self_attn.v_proj.weight', kv]] as [string, number][]}]),
     // transformers' Phi3MLP: gate, up = gate_up_proj(x).chunk(2)
     {fused: 'mlp.gate_up_proj.weight', parts: [['mlp.gate_proj.weight', config.intermediateSize], ['mlp.up_proj.weight', config.intermediateSize]]},
   ]

@@ -14,6 +14,8 @@ import {OLMO3, olmo3View} from './olmo3-config.js'
 import {parseRotaryDim} from './partial-rotary.js'
 import {GPT_OSS, gptOssView} from './gpt-oss.js'
 import {isRmsVariantArchitecture, parseRmsVariant, rmsVariantView, type RmsVariantFeatures} from './rms-variants.js'
+import {applyTwistBiases, isLlamaTwist, twistView} from './llama-twists.js'
+import {hasSandwichNorms} from './tensor-renames.js'
 
 export type {RopeScaling}
 
@@ -41,8 +43,8 @@ export interface ModelConfig {
   rotaryDim?: number
   /** Per-head RMSNorm of q and of k after the projection, before RoPE (Qwen3: q_norm / k_norm, [headDim] each). */
   qkNorm: boolean
-  /** The MLP's gate activation: SwiGLU (silu) or GeGLU (Gemma's gelu_pytorch_tanh); the LayerNorm family's plain MLP: also relu, gelu (erf). */
-  hiddenAct: 'silu' | 'gelu_pytorch_tanh' | 'relu' | 'gelu'
+  /** The MLP's gate activation: SwiGLU (silu) or GeGLU (Gemma's gelu_pytorch_tanh), also relu, relu2 (relu squared), gelu (erf); the plain MLPs' (LayerNorm family, ungatedMlp) likewise. */
+  hiddenAct: 'silu' | 'gelu_pytorch_tanh' | 'relu' | 'gelu' | 'relu2'
   /** Added to every RMSNorm weight at load: 1 for Gemma's (1 + weight), 0 otherwise (and for GGUF files, which store the sum). */
   normWeightOffset: number
   /** Embedding rows are multiplied by it: Gemma's sqrt(hidden_size) in the checkpoint's dtype, 1 otherwise. */
@@ -150,6 +152,7 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   if (architecture === GEMMA4) ({config, features: gemma4} = gemma4View(config, source))
   if (isRmsVariantArchitecture(architecture)) config = rmsVariantView(config, architecture, source)
   if (architecture === GPT_OSS) config = gptOssView(config)
+  if (isLlamaTwist(architecture)) config = twistView(config, architecture)
 
   const required = (key: string): number => {
     const value = config[key]
@@ -236,7 +239,7 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
     normWeightOffset: traits.gemmaNorms ? 1 : 0,
     embeddingScale: traits.gemmaNorms ? gemmaEmbeddingScale(hiddenSize, String(dtype)) : 1,
     fusedProjections: traits.fusedProjections,
-    sandwichNorms: traits.gemma2,
+    sandwichNorms: hasSandwichNorms(architecture, traits.gemma2),
     ...(traits.gemma2 ? gemma2Features(config, source) : {attentionScale: 0, attnLogitSoftcap: 0, finalLogitSoftcap: 0}),
     maxPositionEmbeddings,
     bosTokenId,
@@ -253,6 +256,7 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   if (isRmsVariantArchitecture(architecture)) Object.assign(modelConfig, parseRmsVariant(config, architecture, source))
   if (architecture === GPT_OSS) modelConfig.attentionSinks = true
   if (gemma4) Object.assign(modelConfig, gemma4ModelFields(config, gemma4, modelConfig.torchDtype, source))
+  if (isLlamaTwist(architecture)) applyTwistBiases(modelConfig, config, architecture, source)
   return modelConfig
 }
 
@@ -265,7 +269,7 @@ function refuseQuantizedCheckpoint(config: Json, source: string): void {
   )
 }
 
-const MLP_BIAS_READERS = new Set(['LlamaForCausalLM', 'GraniteForCausalLM', 'SmolLM3ForCausalLM'])
+const MLP_BIAS_READERS = new Set(['LlamaForCausalLM', 'GraniteForCausalLM', 'SmolLM3ForCausalLM', 'ArceeForCausalLM', 'NemotronForCausalLM'])
 /** Architectures whose transformers attention has no biases whatever attention_bias says. */
 const IGNORE_ATTENTION_BIAS = new Set(['MistralForCausalLM', 'MixtralForCausalLM', 'Phi3ForCausalLM'])
 /** No released model has more than a few hundred layers; a count past this is a corrupt or hostile config. */

@@ -5,7 +5,14 @@ import {ModelLoadError} from '../errors.js'
 type Json = Record<string, unknown>
 
 /** Architectures whose transformers attention splits each head into a rotated part and a passed-through part. */
-const PARTIAL_ROTARY_READERS = new Set(['Phi3ForCausalLM'])
+const PARTIAL_ROTARY_READERS = new Set(['Phi3ForCausalLM', 'GlmForCausalLM', 'Glm4ForCausalLM', 'NemotronForCausalLM'])
+
+/** A config class's partial_rotary_factor default (GLM's, Nemotron's 0.5) where config.json gives none, in rope_parameters or at the top level. */
+export function withPartialRotaryDefault(config: Json, fallback: number): Json {
+  const rope = config.rope_parameters ?? config.rope_scaling
+  const ropeFactor = rope !== null && typeof rope === 'object' ? (rope as Json).partial_rotary_factor : undefined
+  return {...config, partial_rotary_factor: ropeFactor ?? config.partial_rotary_factor ?? fallback}
+}
 
 /**
  * The rotated values per head (headDim: whole heads), from rope_parameters (or rope_scaling) or the top-level key.

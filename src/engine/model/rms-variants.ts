@@ -1,8 +1,12 @@
-// Granite (and GraniteMoE, GraniteMoeShared), OLMo2 (and OLMo 3), SmolLM3, Cohere (and Cohere2), OLMo, OLMoE and PhiMoE: the Llama-layout architectures with a twist each, read as transformers 5.18's config classes read them.
+// Granite (and GraniteMoE, GraniteMoeShared), OLMo2 (and OLMo 3), SmolLM3, Cohere (and Cohere2), OLMo, OLMoE, PhiMoE, EXAONE 4, Arcee, Nemotron and
+// Hunyuan dense: the Llama-layout architectures with a twist each, read as transformers 5.18's config classes read them.
 import {ModelLoadError, quotedValue} from '../errors.js'
 import type {TensorInfo} from './safetensors.js'
 import {COHERE2, cohere2RopeLayers, cohere2View} from './cohere2-config.js'
 import {OLMO3} from './olmo3-config.js'
+import {EXAONE4, exaone4RopeLayers, exaone4View} from './exaone4-config.js'
+import {isRelu2Family, nemotronNorms, relu2View} from './relu2-families.js'
+import {HUNYUAN_DENSE, hunyuanView} from './hunyuan-config.js'
 import {PHIMOE_ARCHITECTURES, isPhimoe, phimoeHeadBias, phimoeView} from './phimoe-config.js'
 
 /** What sets Granite, OLMo2 or SmolLM3 apart from Llama; ModelConfig.rmsVariant holds it (native/cpu/rms_variants.h runs it). */
@@ -31,9 +35,13 @@ export interface RmsVariantFeatures {
   normBias?: true
   /** PhiMoE's lm_head_bias: lm_head.bias is added to the logits. */
   headBias?: true
+  /** Nemotron, Arcee: the MLP is down(act(up(x))), no gate_proj (relu2-families.ts). */
+  ungatedMlp?: true
+  /** HunYuan dense: the per-head q/k norms (qkNorm) normalise q and k after rope, not before (hunyuan-config.ts). */
+  qkNormAfterRope?: true
 }
 
-export const RMS_VARIANT_ARCHITECTURES = ['GraniteForCausalLM', 'Olmo2ForCausalLM', 'SmolLM3ForCausalLM', 'CohereForCausalLM', 'OlmoForCausalLM', 'OlmoeForCausalLM', 'GraniteMoeForCausalLM', COHERE2, OLMO3, 'GraniteMoeSharedForCausalLM', ...PHIMOE_ARCHITECTURES] as const
+export const RMS_VARIANT_ARCHITECTURES = ['GraniteForCausalLM', 'Olmo2ForCausalLM', 'SmolLM3ForCausalLM', 'CohereForCausalLM', 'OlmoForCausalLM', 'OlmoeForCausalLM', 'GraniteMoeForCausalLM', COHERE2, OLMO3, 'GraniteMoeSharedForCausalLM', ...PHIMOE_ARCHITECTURES, EXAONE4, 'ArceeForCausalLM', 'NemotronForCausalLM', HUNYUAN_DENSE] as const
 
 export function isRmsVariantArchitecture(architecture: string): boolean {
   return (RMS_VARIANT_ARCHITECTURES as readonly string[]).includes(architecture)
@@ -50,6 +58,9 @@ export function rmsVariantView(config: Json, architecture: string, source: strin
   if (architecture === 'CohereForCausalLM') return {...config, rms_norm_eps: config.layer_norm_eps ?? 1e-5, rope_theta: config.rope_theta ?? 500000}
   if (architecture === COHERE2) return cohere2View(config, source)
   if (isPhimoe(architecture)) return phimoeView(config, source)
+  if (architecture === EXAONE4) return exaone4View(config, source)
+  if (isRelu2Family(architecture)) return relu2View(config, architecture)
+  if (architecture === HUNYUAN_DENSE) return hunyuanView(config, source)
   if (architecture !== 'SmolLM3ForCausalLM' || config.layer_types != null) return config
   // SmolLM3Config: with use_sliding_window and a window, the layers without rope slide.
   const rope = smolLm3RopeLayers(config, source)
@@ -58,7 +69,7 @@ export function rmsVariantView(config: Json, architecture: string, source: strin
 }
 
 /** The features and the two scales Granite sets (attentionScale 0: 1 / sqrt(head_dim); embeddingScale 1: none). */
-export function parseRmsVariant(config: Json, architecture: string, source: string): {rmsVariant: RmsVariantFeatures; attentionScale: number; embeddingScale: number; qkNorm?: true} {
+export function parseRmsVariant(config: Json, architecture: string, source: string): {rmsVariant: RmsVariantFeatures; attentionScale: number; embeddingScale: number; qkNorm?: true; normWeightOffset?: number} {
   const rmsVariant: RmsVariantFeatures = {residualMultiplier: 1, logitsMultiplier: 1, postNormsOnly: false, wholeQkNorm: false, normMean: false, parallelBlock: false, normAffine: true, clipQkv: 0}
   if (architecture === 'GraniteForCausalLM' || architecture === 'GraniteMoeForCausalLM' || architecture === 'GraniteMoeSharedForCausalLM') {
     // GraniteConfig defaults every multiplier to 1, the attention one included (not 1 / sqrt(head_dim)).
@@ -74,6 +85,18 @@ export function parseRmsVariant(config: Json, architecture: string, source: stri
   if (architecture === 'Olmo2ForCausalLM' || architecture === OLMO3) {
     rmsVariant.postNormsOnly = true
     rmsVariant.wholeQkNorm = true
+  }
+  // EXAONE 4: OLMo2's post-norms with per-head q/k norms, rope on the sliding layers only (exaone4-config.ts).
+  if (architecture === EXAONE4) {
+    rmsVariant.postNormsOnly = true
+    const rope = exaone4RopeLayers(config)
+    if (rope) rmsVariant.ropeLayers = rope
+  }
+  if (architecture === HUNYUAN_DENSE) rmsVariant.qkNormAfterRope = true
+  if (isRelu2Family(architecture)) {
+    const {normWeightOffset, ...norms} = nemotronNorms(architecture)
+    Object.assign(rmsVariant, {ungatedMlp: true}, norms)
+    if (normWeightOffset !== undefined) return {rmsVariant, attentionScale: 0, embeddingScale: 1, normWeightOffset}
   }
   if (architecture === 'SmolLM3ForCausalLM') {
     const rope = smolLm3RopeLayers(config, source)
@@ -129,7 +152,8 @@ export function rmsVariantTensorShapes(rmsVariant: RmsVariantFeatures, shapes: {
     if (rmsVariant.headMeanQkNorm && name.endsWith('.self_attn.q_norm.weight')) return {name, shape: [qSize / shape[0]!, shape[0]!]}
     if (rmsVariant.headMeanQkNorm && name.endsWith('.self_attn.k_norm.weight')) return {name, shape: [kvSize / shape[0]!, shape[0]!]}
     return {name, shape}
-  }).filter(({name}) => !(rmsVariant.parallelBlock && name.endsWith('.post_attention_layernorm.weight')) && (rmsVariant.normAffine || !/norm\.weight$/.test(name)))
+  }).filter(({name}) => !(rmsVariant.parallelBlock && name.endsWith('.post_attention_layernorm.weight')) && (rmsVariant.normAffine || !/norm\.weight$/.test(name)) &&
+    !(rmsVariant.ungatedMlp && /\.mlp\.gate_proj\.(weight|bias)$/.test(name)))
     .flatMap((tensor) => [tensor, ...phimoeBiases(rmsVariant, tensor)])
 }
 

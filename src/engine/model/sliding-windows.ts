@@ -6,9 +6,11 @@ import {PHIMOE_ARCHITECTURES} from './phimoe-config.js'
 type Json = Record<string, unknown>
 
 /** Gemma 2, Gemma 3, Cohere2 and OLMo 3 build layer_types, when config.json has none, as every `pattern`-th layer full, the others sliding. */
-const DEFAULT_SLIDING_PATTERN: Record<string, number> = {Gemma2ForCausalLM: 2, GptOssForCausalLM: 2, Gemma3ForCausalLM: 6, Gemma4ForCausalLM: 6, Cohere2ForCausalLM: 4, Olmo3ForCausalLM: 4}
+const DEFAULT_SLIDING_PATTERN: Record<string, number> = {Gemma2ForCausalLM: 2, GptOssForCausalLM: 2, Gemma3ForCausalLM: 6, Gemma4ForCausalLM: 6, Cohere2ForCausalLM: 4, Olmo3ForCausalLM: 4, Exaone4ForCausalLM: 4, VaultGemmaForCausalLM: 2}
 /** Architectures whose every layer slides when sliding_window is set (their config classes have no layer_types). */
 const ALL_LAYERS_SLIDE = new Set(['MistralForCausalLM', 'MixtralForCausalLM', 'Phi3ForCausalLM', ...PHIMOE_ARCHITECTURES])
+/** Ministral: the layers layer_types marks, by default every one when sliding_window is set. */
+const LAYER_TYPES_ELSE_ALL = new Set(['MinistralForCausalLM'])
 
 /**
  * One window per layer (0: full attention), or undefined when no layer slides. A query at position p sees keys at
@@ -19,7 +21,7 @@ const ALL_LAYERS_SLIDE = new Set(['MistralForCausalLM', 'MixtralForCausalLM', 'P
  */
 export function parseLayerWindows(config: Json, architecture: string, traits: ArchitectureTraits, numLayers: number, source: string): number[] | undefined {
   const pattern = DEFAULT_SLIDING_PATTERN[architecture]
-  if (!traits.qwenSlidingLayers && pattern === undefined && !ALL_LAYERS_SLIDE.has(architecture)) return undefined
+  if (!traits.qwenSlidingLayers && pattern === undefined && !ALL_LAYERS_SLIDE.has(architecture) && !LAYER_TYPES_ELSE_ALL.has(architecture)) return undefined
   // Without use_sliding_window transformers sets no window at all on Qwen, whatever the layer types say.
   if (traits.qwenSlidingLayers && config.use_sliding_window !== true) return undefined
   const raw = config.sliding_window === undefined ? traits.defaultSlidingWindow : config.sliding_window
@@ -42,6 +44,7 @@ function slidingLayers(config: Json, architecture: string, numLayers: number, pa
     }
     return layerTypes.map((t) => t === 'sliding_attention')
   }
+  if (LAYER_TYPES_ELSE_ALL.has(architecture)) return Array.from({length: numLayers}, () => true)
   if (pattern !== undefined) {
     const every = architecture === 'Gemma3ForCausalLM' ? positiveInteger(config.sliding_window_pattern, pattern, 'sliding_window_pattern', source) : pattern
     return Array.from({length: numLayers}, (_, i) => (i + 1) % every !== 0)

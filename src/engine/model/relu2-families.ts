@@ -1,0 +1,25 @@
+// Nemotron and Arcee (AFM): Llama with Nemotron's ungated MLP, down(relu2(up(x))) (relu2: relu(x)^2); Nemotron normalises
+// with LayerNorm1P (LayerNorm with bias, scaled by weight + 1) and rotates half of each head. Read as transformers 5.18's
+// NemotronConfig and ArceeConfig read them; rms-variants.ts carries them to the backends (ungatedMlp: CPU only).
+import {withPartialRotaryDefault} from './partial-rotary.js'
+
+export const ARCEE = 'ArceeForCausalLM'
+export const NEMOTRON = 'NemotronForCausalLM'
+
+export function isRelu2Family(architecture: string): boolean {
+  return architecture === ARCEE || architecture === NEMOTRON
+}
+
+type Json = Record<string, unknown>
+
+/** The config classes' defaults where the shared parser's differ: hidden_act relu2, eps 1e-5 (Nemotron's norm_eps), Nemotron's half-rotated heads. */
+export function relu2View(config: Json, architecture: string): Json {
+  const common = {...config, hidden_act: config.hidden_act ?? 'relu2'}
+  if (architecture === ARCEE) return {...common, rms_norm_eps: config.rms_norm_eps ?? 1e-5}
+  return withPartialRotaryDefault({...common, rms_norm_eps: config.norm_eps ?? 1e-5}, 0.5)
+}
+
+/** Nemotron's LayerNorm1P: mean-subtracting with bias (PhiMoE's normMean + normBias), its weight + 1 added at load (normWeightOffset). */
+export function nemotronNorms(architecture: string): {normMean?: true; normBias?: true; normWeightOffset?: number} {
+  return architecture === NEMOTRON ? {normMean: true, normBias: true, normWeightOffset: 1} : {}
+}

@@ -1,0 +1,39 @@
+// Layer tensors some families name apart from the engine's (HF Llama's / Gemma 2's) names for the same role: GLM-4-0414's
+// sandwich norms, VaultGemma's pre-MLP norm, HunYuan's q/k norms. Renamed at load, and back when writing test checkpoints.
+import type {ModelConfig} from './model-config.js'
+
+/** Per architecture: [checkpoint suffix, engine suffix] of a layer's weights. */
+const RENAMES: Record<string, [string, string][]> = {
+  Glm4ForCausalLM: [
+    ['post_self_attn_layernorm', 'post_attention_layernorm'],
+    ['post_attention_layernorm', 'pre_feedforward_layernorm'],
+    ['post_mlp_layernorm', 'post_feedforward_layernorm'],
+  ],
+  // Gemma 2's block without its two post-norms: pre_feedforward_layernorm takes post_attention_layernorm's (Llama's) place.
+  VaultGemmaForCausalLM: [['pre_feedforward_layernorm', 'post_attention_layernorm']],
+  HunYuanDenseV1ForCausalLM: [['self_attn.query_layernorm', 'self_attn.q_norm'], ['self_attn.key_layernorm', 'self_attn.k_norm']],
+}
+
+/** Whether the layers have Gemma 2's four norms (GLM-4-0414 under its own names); VaultGemma has Gemma 2's other traits without them. */
+export function hasSandwichNorms(architecture: string, gemma2: boolean): boolean {
+  return (gemma2 && architecture !== 'VaultGemmaForCausalLM') || architecture === 'Glm4ForCausalLM'
+}
+
+/** A layer tensor's name with its suffix swapped by `pairs` (from -> to), all at once; other names as they are. */
+function renamed(name: string, pairs: [string, string][]): string {
+  const match = /^(model\.layers\.\d+\.)(.+)(\.weight)$/.exec(name)
+  const to = match ? pairs.find(([from]) => from === match[2])?.[1] : undefined
+  return to === undefined ? name : match![1] + to + match![3]
+}
+
+/** The checkpoint's names as the engine's (expectedTensorShapes lists those). */
+export function engineTensorNames<T extends {name: string}>(config: Pick<ModelConfig, 'architecture'>, tensors: T[]): T[] {
+  const pairs = RENAMES[config.architecture]
+  return pairs ? tensors.map((t) => ({...t, name: renamed(t.name, pairs)})) : tensors
+}
+
+/** The engine's names as the checkpoint's: for error messages and for writing test checkpoints. */
+export function checkpointTensorNames<T extends {name: string}>(config: Pick<ModelConfig, 'architecture'>, tensors: T[]): T[] {
+  const pairs = RENAMES[config.architecture]?.map(([checkpoint, engine]): [string, string] => [engine, checkpoint])
+  return pairs ? tensors.map((t) => ({...t, name: renamed(t.name, pairs)})) : tensors
+}
