@@ -139,6 +139,10 @@ describe('schema forms rewritten for the compiler', () => {
     await acceptsAll(await schemaGrammar({type: 'integer', enum: [1, 'a', 2.5], minimum: 0}), [['1', true], ['"a"', false], ['2.5', false]])
     await acceptsAll(await schemaGrammar({enum: ['abc', 'x'], maxLength: 2}), [['"x"', true], ['"abc"', false]])
     assert.throws(() => checkJsonSchema({type: 'string', const: 3}, 'p'), /no value matches/)
+    // An empty enum or type list admits nothing: before, xgrammar's 'EBNF parser error ... Expect element' came back.
+    for (const schema of [{enum: []}, {type: []}, {type: 'object', properties: {a: {enum: []}}, required: ['a']}])
+      assert.throws(() => checkJsonSchema(schema, 'p'), /no (value|object) matches/, JSON.stringify(schema))
+    await acceptsAll(await schemaGrammar({type: 'object', properties: {a: {enum: []}, b: {type: 'integer'}}}), [['{"b":1}', true], ['{"a":1}', false]])
   })
 })
 
