@@ -38,6 +38,8 @@ describe('non-ASCII character classes (matched as UTF-8, not bytes)', () => {
   it('regexes and EBNF grammars', async () => {
     await acceptsAll(rewriteNonAsciiClasses(await regexRules('[à-ü]+!', 'root')), [['àü!', true], ['a!', false], ['ÿ!', false]])
     await acceptsAll(rewriteNonAsciiClasses('root ::= "«" [^»]* "»"'), [['«x é»', true], ['«»»', false]])
+    // A class of no character: its negated form as written took any non-ASCII one ([^\s\S] wrote '갪').
+    await acceptsAll(rewriteNonAsciiClasses(await regexRules('a|[^\\s\\S]|b[^\\d\\D]', 'root')), [['a', true], ['갪', false], ['b갪', false], ['é', false]])
   })
 })
 
@@ -53,6 +55,7 @@ describe('patterns inside JSON strings stay JSON', () => {
   it('regexes: `.` stops at a newline (as Python and JavaScript read it); unsupported forms are a 400 naming them', async () => {
     await acceptsAll(await regexRules(dotWithoutNewline('a.c'), 'root'), [['abc', true], ['a\nc', false]])
     assert.throws(() => checkJsonSchema({type: 'string', pattern: '^[\\p{L}]+$'}, 'p'), /Unicode property escapes/)
+    assert.throws(() => checkJsonSchema({type: 'string', pattern: '^a$', format: 'email'}, 'p'), /'pattern' \(at #\/pattern\) cannot be combined with format/)
     assert.throws(() => checkGuidedSpec({kind: 'regex', pattern: '', param: 'guided_regex'}), /'guided_regex' is an empty regex/)
     await assert.rejects(regexRules('[\\p{L}]', 'root'), /Unicode property escapes/)
   })

@@ -86,6 +86,9 @@ function checkSchemaNode(schema: unknown, param: string, path: string, depth: nu
     const fields = schema as JsonSchema
     if ((keyword === 'minLength' || keyword === 'maxLength') && (fields.pattern !== undefined || fields.format !== undefined))
       throw new InvalidRequestError(`'${param}': '${keyword}' (at ${at}) cannot be combined with pattern or format (it would not be enforced)`, {param})
+    // xgrammar follows one of the two: {pattern: '^a$', format: 'email'} wrote strings matching neither.
+    if (keyword === 'pattern' && fields.format !== undefined)
+      throw new InvalidRequestError(`'${param}': 'pattern' (at ${at}) cannot be combined with format (one of them would not be enforced)`, {param})
     if (RANGE_KEYWORDS.has(keyword)) checkBound(keyword, value, type, at, param)
     if (keyword === 'required') checkRequired(value, fields.properties, at, param)
     if (COUNT_KEYWORDS.has(keyword) && !(Number.isInteger(value) && (value as number) >= 0 && (value as number) <= MAX_COUNT))

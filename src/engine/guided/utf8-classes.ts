@@ -59,8 +59,9 @@ function classAsUtf8(text: string): string {
     if (hi < 0x80) continue
     for (const sequence of utf8Sequences(Math.max(lo, 0x80), hi)) alternatives.push(sequence.map(byteClass).join(' '))
   }
-  // A class that matches nothing (e.g. [^\0-\U0010ffff]) keeps its form: xgrammar says it matches nothing.
-  return alternatives.length === 0 ? text : `(${alternatives.join(' | ')})`
+  // A class that matches nothing ([^\s\S], [^\0-\U0010ffff]) is xgrammar's empty class: the negated form as written
+  // took any non-ASCII character, so [^\s\S] wrote '갪'.
+  return alternatives.length === 0 ? '[]' : `(${alternatives.join(' | ')})`
 }
 
 /** The code points an EBNF class `[...]` lists and whether it is negated, or null when it has an escape not read here. */
