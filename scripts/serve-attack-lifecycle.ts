@@ -34,7 +34,8 @@ function readUntil(target: Target, bytes: Buffer, cutAt: number | null): Promise
     socket.on('close', done)
     socket.on('error', done)
     socket.setTimeout(30_000, done)
-    socket.end(bytes)
+    // write, not end: a half-closed request is a client gone to node's server, which answers nothing.
+    socket.write(bytes)
   })
 }
 
