@@ -136,6 +136,7 @@ const GUIDED: {body: Record<string, unknown>; matches?: RegExp}[] = [
   {body: {guided_json: {type: 'string', pattern: '^[^\\s\\S]$'}}},
   {body: {guided_regex: '[^\\S]'}, matches: /^\s$/u},
   {body: {guided_regex: '(|a)b||c'}, matches: /^(?:a?b|c|)$/},
+  {body: {guided_regex: 'a$b'}},
   {body: {guided_regex: '[^\\d\\s]{3}'}, matches: /^[^\d\s]{3}$/u},
 ]
 

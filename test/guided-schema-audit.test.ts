@@ -9,7 +9,7 @@ import {InvalidRequestError} from '../src/engine/errors.js'
 import {GrammarCompiler, jsonSchemaGrammar, type VocabInfo} from '../src/engine/guided/grammar-compiler.js'
 import {unendingRule} from '../src/engine/guided/grammar-termination.js'
 import {checkGuidedSpec, checkJsonSchema, type GuidedSpec, type JsonSchema} from '../src/engine/guided/guided-spec.js'
-import {dotWithoutNewline, regexRules} from '../src/engine/guided/regex-rules.js'
+import {dotWithoutNewline, regexRules, unsupportedRegex} from '../src/engine/guided/regex-rules.js'
 import {normalizeSchema} from '../src/engine/guided/schema-normalize.js'
 import {rewriteNonAsciiClasses} from '../src/engine/guided/utf8-classes.js'
 import {xgrammar} from '../src/engine/guided/xgrammar.js'
@@ -61,6 +61,10 @@ describe('patterns inside JSON strings stay JSON', () => {
     assert.throws(() => checkJsonSchema({type: 'string', pattern: '^[\\p{L}]+$'}, 'p'), /Unicode property escapes/)
     assert.throws(() => checkJsonSchema({type: 'string', pattern: '^a$', format: 'email'}, 'p'), /'pattern' \(at #\/pattern\) cannot be combined with format/)
     assert.throws(() => checkGuidedSpec({kind: 'regex', pattern: '', param: 'guided_regex'}), /'guided_regex' is an empty regex/)
+    // xgrammar drops an anchor with text beyond it: a$b took "ab", which Python's a$b never matches.
+    for (const pattern of ['a$b', 'x^y', '(a$b)']) await assert.rejects(regexRules(pattern, 'root'), /the anchor '[$^]' has text beyond it/, pattern)
+    assert.throws(() => checkJsonSchema({type: 'string', pattern: '^a$b'}, 'p'), /the anchor '\$'/)
+    for (const pattern of ['^a$|^b$', '[$^]x', '\\$a', '(a$)|b', '^(?:^a)$', 'a[^$]b']) assert.equal(unsupportedRegex(pattern), null, pattern)
     await assert.rejects(regexRules('[\\p{L}]', 'root'), /Unicode property escapes/)
   })
 })

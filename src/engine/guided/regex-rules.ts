@@ -109,6 +109,20 @@ function classEnd(pattern: string, start: number): number {
 /** Why xgrammar cannot take the regex as written, for what its converter would misread without a word; or null. */
 export function unsupportedRegex(pattern: string): string | null {
   if (/\\[pP]\{/.test(pattern.replace(/\\\\/g, ''))) return 'Unicode property escapes (\\p{...}) are not supported: list the characters as a class'
+  const anchor = innerAnchor(pattern)
+  if (anchor !== null) return `the anchor '${anchor}' has text beyond it, which nothing can match; xgrammar would drop it (a$b took "ab")`
+  return null
+}
+
+/** A ^ after text or a $ before text (outside classes; a branch's or group's edge is fine), or null. */
+function innerAnchor(pattern: string): string | null {
+  for (let i = 0; i < pattern.length; i++) {
+    const char = pattern[i]!
+    if (char === '\\') i++
+    else if (char === '[') i = classEnd(pattern, i)
+    else if (char === '^' && i > 0 && !/(\((\?:)?|\|)$/.test(pattern.slice(0, i))) return '^'
+    else if (char === '$' && i < pattern.length - 1 && !/^[)|]/.test(pattern.slice(i + 1))) return '$'
+  }
   return null
 }
 
