@@ -60,6 +60,9 @@ describe('patterns inside JSON strings stay JSON', () => {
     await acceptsAll(await regexRules(dotWithoutNewline('a.c'), 'root'), [['abc', true], ['a\nc', false]])
     assert.throws(() => checkJsonSchema({type: 'string', pattern: '^[\\p{L}]+$'}, 'p'), /Unicode property escapes/)
     assert.throws(() => checkJsonSchema({type: 'string', pattern: '^a$', format: 'email'}, 'p'), /'pattern' \(at #\/pattern\) cannot be combined with format/)
+    assert.throws(() => checkJsonSchema({type: 'string', minLength: 3, maxLength: 1}, 'p'), /'minLength' 3 \(at #\/minLength\) is above 'maxLength' 1, so no value matches/)
+    assert.throws(() => checkJsonSchema({type: 'array', minItems: 2, maxItems: 1}, 'p'), /'minItems' 2 .* is above 'maxItems' 1/)
+    assert.doesNotThrow(() => checkJsonSchema({type: 'string', minLength: 2, maxLength: 2}, 'p'))
     assert.throws(() => checkGuidedSpec({kind: 'regex', pattern: '', param: 'guided_regex'}), /'guided_regex' is an empty regex/)
     // xgrammar drops an anchor with text beyond it: a$b took "ab", which Python's a$b never matches.
     for (const pattern of ['a$b', 'x^y', '(a$b)']) await assert.rejects(regexRules(pattern, 'root'), /the anchor '[$^]' has text beyond it/, pattern)
