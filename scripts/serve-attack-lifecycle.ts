@@ -1,8 +1,9 @@
 // The lifecycle attacks of scripts/serve-attacks.ts: clients that leave mid-stream, mid-prefill, mid-compile or while
 // queued, floods of aborts, and background responses retrieved, cancelled and deleted at odd moments.
 import {request as httpRequest} from 'node:http'
+import {connect} from 'node:net'
 import type {Attack} from './serve-attack-http.js'
-import {gist, problemOf, request, type Target} from './serve-attack-wire.js'
+import {gist, postBytes, problemOf, request, type Target} from './serve-attack-wire.js'
 
 /** Sends a POST and destroys the connection `afterMs` after sending (or after the first reply bytes, with 'first-byte'). */
 function leave(target: Target, path: string, body: unknown, afterMs: number | 'first-byte'): Promise<void> {
@@ -19,6 +20,32 @@ function leave(target: Target, path: string, body: unknown, afterMs: number | 'f
     if (afterMs !== 'first-byte') setTimeout(() => req.destroy(), afterMs)
   })
 }
+
+/** Reads the reply to `bytes` and hangs up once `cutAt` bytes are in (null: reads it all); the bytes read. */
+function readUntil(target: Target, bytes: Buffer, cutAt: number | null): Promise<number> {
+  return new Promise((resolve) => {
+    const socket = connect(target.port, target.host)
+    let read = 0
+    const done = () => (socket.destroy(), resolve(read))
+    socket.on('data', (chunk: Buffer) => {
+      read += chunk.length
+      if ((cutAt !== null && read >= cutAt) || /0\r\n\r\n$/.test(chunk.toString('latin1', Math.max(0, chunk.length - 5)))) done()
+    })
+    socket.on('close', done)
+    socket.on('error', done)
+    socket.setTimeout(30_000, done)
+    // write, not end: a half-closed request is a client gone to node's server, which answers nothing.
+    socket.write(bytes)
+  })
+}
+
+/** The whole reply's length first, then the client hangs up at 32 points through it: headers, each slice, the tail. */
+const cutThroughout = (name: string, path: string, body: unknown): Attack => ({cls: 'lifecycle', name: `hang up at every 1/32 of ${name}`, run: async (t) => {
+  const bytes = postBytes(path, JSON.stringify(body), {connection: 'close'})
+  const whole = await readUntil(t, bytes, null)
+  for (let i = 0; i < 32; i++) await readUntil(t, bytes, Math.max(1, Math.floor((whole * i) / 32)))
+  return whole < 1000 ? `the reply was only ${whole} bytes` : null
+}})
 
 async function inParallel(count: number, width: number, each: (index: number) => Promise<void>): Promise<void> {
   let next = 0
@@ -92,6 +119,8 @@ export function lifecycleAttacks(): Attack[] {
     leaving('best_of abandoned', 10, 5, '/v1/completions', (i) => ({prompt: `c${i}`, max_tokens: 40, best_of: 8, n: 2, ignore_eos: true}), () => 60),
     leaving('background stream client leaves', 10, 5, '/v1/responses', (i) => ({input: `r${i}`, max_output_tokens: 100, stream: true, background: true}), () => 'first-byte'),
     leaving('thousands of aborts', 2000, 50, '/v1/completions', (i) => ({prompt: `abort ${i}`, max_tokens: 64, stream: i % 2 === 0}), (i) => i % 40),
+    cutThroughout('a 1 MB echoed logprobs reply', '/v1/completions', {prompt: LONG_PROMPT.slice(0, 800), max_tokens: 20, echo: true, logprobs: 20, prompt_logprobs: 20, n: 2, ignore_eos: true}),
+    cutThroughout('a chat stream with logprobs', '/v1/chat/completions', {messages: [{role: 'user', content: 'hi'}], max_tokens: 40, logprobs: true, top_logprobs: 20, n: 3, ignore_eos: true, stream: true, stream_options: {include_usage: true, continuous_usage_stats: true}}),
     {cls: 'lifecycle', name: 'background retrieve / cancel / delete', run: background},
     {cls: 'lifecycle', name: 'background responses deleted while running', run: backgroundDeletedWhileRunning},
   ]

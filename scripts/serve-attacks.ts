@@ -2,9 +2,12 @@
 // layer, every field of every route, clients leaving at every stage, signals while streaming, requests during start-up
 // and shutdown. After each attack /health must answer fast; after each class no KV block or request may remain, and
 // the server's RSS is reported. Prints the findings by class.
-// Usage: npm run build:ts && npx tsx scripts/serve-attacks.ts [--only http,fields,lifecycle,signals] [--match TEXT] [--rounds 1] [--parallel 4] [-- extra serve flags]
+// Usage: npm run build:ts && npx tsx scripts/serve-attacks.ts [--only http,fields,lifecycle,models,signals] [--match TEXT] [--rounds 1] [--parallel 4]
+//   [--templates gemma-2,mistral-v0.3 | all] [-- extra serve flags]
+// models: servers of their own (copies of a test model with hostile and --templates' fixture chat templates, a 64-token
+// context, guided specs), started on the base flags without the extra ones.
 import {type ChildProcess, spawn} from 'node:child_process'
-import {readFileSync} from 'node:fs'
+import {readdirSync, readFileSync} from 'node:fs'
 import {connect} from 'node:net'
 import {loadavg} from 'node:os'
 import {join, resolve} from 'node:path'
@@ -13,14 +16,16 @@ import {drainedProblem} from './fuzz-serve-checks.js'
 import {fieldAttackList} from './serve-attack-fields.js'
 import {type Attack, httpAttacks} from './serve-attack-http.js'
 import {lifecycleAttacks} from './serve-attack-lifecycle.js'
+import {modelAttacks} from './serve-attack-models.js'
 import {gist, postBytes, request, type Target} from './serve-attack-wire.js'
 
 const {values: options, positionals: extraFlags} = parseArgs({
   allowPositionals: true,
-  options: {only: {type: 'string', default: 'http,fields,lifecycle,signals'}, match: {type: 'string'}, root: {type: 'string', default: '.'}, parallel: {type: 'string', default: '4'}, rounds: {type: 'string', default: '1'}},
+  options: {only: {type: 'string', default: 'http,fields,lifecycle,models,signals'}, templates: {type: 'string', default: 'gemma-2,mistral-v0.3,gpt-oss,llama-3.1,qwen3,phi-4-mini'}, match: {type: 'string'}, root: {type: 'string', default: '.'}, parallel: {type: 'string', default: '4'}, rounds: {type: 'string', default: '1'}},
 })
 const root = resolve(options.root)
-const SERVE_FLAGS = ['--port', '0', '--threads', '1', '--num-blocks', '512', '--responses-store', '64', '--slow-client-timeout', '3', '--shutdown-grace', '5', ...extraFlags]
+const BASE_FLAGS = ['--port', '0', '--threads', '1', '--num-blocks', '512', '--responses-store', '64', '--slow-client-timeout', '3', '--shutdown-grace', '5']
+const SERVE_FLAGS = [...BASE_FLAGS, ...extraFlags]
 const findings = new Map<string, string[]>()
 const counts = new Map<string, number>()
 
@@ -37,9 +42,16 @@ interface Server {
   log: string[]
 }
 
-function startServer(): Promise<Server> {
-  const child = spawn(process.execPath, [join(root, 'bin/run.js'), 'serve', ...SERVE_FLAGS], {stdio: ['ignore', 'pipe', 'pipe']})
-  process.on('exit', () => child.kill('SIGKILL'))
+/** Every server still running is killed when this script exits, however it exits. */
+const children = new Set<ChildProcess>()
+process.on('exit', () => {
+  for (const child of children) child.kill('SIGKILL')
+})
+
+function startServer(flags = SERVE_FLAGS): Promise<Server> {
+  const child = spawn(process.execPath, [join(root, 'bin/run.js'), 'serve', ...flags], {stdio: ['ignore', 'pipe', 'pipe']})
+  children.add(child)
+  child.on('exit', () => children.delete(child))
   const log: string[] = []
   const exited = new Promise<number | string>((done) => child.on('exit', (code, signal) => done(code ?? signal ?? '?')))
   let onReady: () => void = () => {}
@@ -188,6 +200,21 @@ if (only.has('http') || only.has('fields') || only.has('lifecycle')) {
     if (only.has('fields')) await runAttacks(server, 'fields', fieldAttackList(), width)
     if (only.has('lifecycle')) await runAttacks(server, 'lifecycle', lifecycleAttacks(), 1)
   }
+  server.child.kill('SIGTERM')
+  await server.exited
+}
+if (only.has('models')) {
+  const server = await startServer()
+  await server.ready
+  const fixtureDir = join(root, 'test/fixtures/chat-templates')
+  const names = options.templates === 'all' ? readdirSync(fixtureDir).filter((name) => name.endsWith('.jinja')).map((name) => name.slice(0, -'.jinja'.length)) : options.templates.split(',').filter(Boolean)
+  const fixtures = Object.fromEntries(names.map((name) => [name, readFileSync(join(fixtureDir, `${name}.jinja`), 'utf8')]))
+  const startModelServer = async (flags: string[]) => {
+    const started = await startServer([...BASE_FLAGS, ...flags])
+    await started.ready
+    return {target: started.target, stop: async () => void (started.child.kill('SIGTERM'), await started.exited)}
+  }
+  await runAttacks(server, 'models', modelAttacks(startModelServer, join(root, 'out/serve-attacks/models'), fixtures), 1)
   server.child.kill('SIGTERM')
   await server.exited
 }

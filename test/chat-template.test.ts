@@ -65,6 +65,13 @@ describe("transformers' template variables", () => {
     assert.equal(render('{{ enable_thinking }} {{ messages | length }}', {enable_thinking: false, messages: []}), 'False 1')
   })
 
+  it('chat_template_kwargs naming a global shadow it, as jinja2 render variables do; true / none stay literals', () => {
+    // Before: 'Variable already declared: raise_exception', a 400 blaming the messages, for any template.
+    const kwargs = {raise_exception: 5, range: 'r', namespace: 1, strftime_now: 'now', true: false, none: 'x'}
+    assert.equal(render('{{ raise_exception }} {{ range }} {{ namespace }} {{ strftime_now }} {{ true }} {{ none }}', kwargs), '5 r 1 now True None')
+    assert.equal(render('{{ messages | length }}', kwargs), '1')
+  })
+
   it('raise_exception is a 400 with the template\'s message', () => {
     assert.throws(() => render("{{ raise_exception('Only user and assistant roles') }}"), (error: Error) => error instanceof InvalidRequestError && /Only user and assistant roles/.test(error.message))
   })

@@ -9,7 +9,7 @@ import {InvalidRequestError} from '../src/engine/errors.js'
 import {GrammarCompiler, jsonSchemaGrammar, type VocabInfo} from '../src/engine/guided/grammar-compiler.js'
 import {unendingRule} from '../src/engine/guided/grammar-termination.js'
 import {checkGuidedSpec, checkJsonSchema, type GuidedSpec, type JsonSchema} from '../src/engine/guided/guided-spec.js'
-import {dotWithoutNewline, regexRules} from '../src/engine/guided/regex-rules.js'
+import {dotWithoutNewline, regexRules, unsupportedRegex} from '../src/engine/guided/regex-rules.js'
 import {normalizeSchema} from '../src/engine/guided/schema-normalize.js'
 import {rewriteNonAsciiClasses} from '../src/engine/guided/utf8-classes.js'
 import {xgrammar} from '../src/engine/guided/xgrammar.js'
@@ -38,6 +38,12 @@ describe('non-ASCII character classes (matched as UTF-8, not bytes)', () => {
   it('regexes and EBNF grammars', async () => {
     await acceptsAll(rewriteNonAsciiClasses(await regexRules('[à-ü]+!', 'root')), [['àü!', true], ['a!', false], ['ÿ!', false]])
     await acceptsAll(rewriteNonAsciiClasses('root ::= "«" [^»]* "»"'), [['«x é»', true], ['«»»', false]])
+    // A class of no character is refused: its negated form as written took any non-ASCII one ([^\s\S] wrote '갪').
+    // An empty alternative anywhere but last in its group was EBNF xgrammar's own parser refused (a 400 'EBNF parser error').
+    await acceptsAll(await regexRules('a|', 'root'), [['a', true], ['', true], ['b', false]])
+    await acceptsAll(await regexRules('(|a)b||c', 'root'), [['b', true], ['ab', true], ['c', true], ['', true], ['a', false]])
+    for (const pattern of ['[^\\s\\S]', 'a|b[^\\d\\D]', '[^\\w\\W]x']) await assert.rejects(async () => rewriteNonAsciiClasses(await regexRules(pattern, 'root')), /matches no character/, pattern)
+    await assert.rejects(schemaGrammar({type: 'string', pattern: '^[^\\s\\S]$'}), /matches no character/)
   })
 })
 
@@ -53,7 +59,15 @@ describe('patterns inside JSON strings stay JSON', () => {
   it('regexes: `.` stops at a newline (as Python and JavaScript read it); unsupported forms are a 400 naming them', async () => {
     await acceptsAll(await regexRules(dotWithoutNewline('a.c'), 'root'), [['abc', true], ['a\nc', false]])
     assert.throws(() => checkJsonSchema({type: 'string', pattern: '^[\\p{L}]+$'}, 'p'), /Unicode property escapes/)
+    assert.throws(() => checkJsonSchema({type: 'string', pattern: '^a$', format: 'email'}, 'p'), /'pattern' \(at #\/pattern\) cannot be combined with format/)
+    assert.throws(() => checkJsonSchema({type: 'string', minLength: 3, maxLength: 1}, 'p'), /'minLength' 3 \(at #\/minLength\) is above 'maxLength' 1, so no value matches/)
+    assert.throws(() => checkJsonSchema({type: 'array', minItems: 2, maxItems: 1}, 'p'), /'minItems' 2 .* is above 'maxItems' 1/)
+    assert.doesNotThrow(() => checkJsonSchema({type: 'string', minLength: 2, maxLength: 2}, 'p'))
     assert.throws(() => checkGuidedSpec({kind: 'regex', pattern: '', param: 'guided_regex'}), /'guided_regex' is an empty regex/)
+    // xgrammar drops an anchor with text beyond it: a$b took "ab", which Python's a$b never matches.
+    for (const pattern of ['a$b', 'x^y', '(a$b)']) await assert.rejects(regexRules(pattern, 'root'), /the anchor '[$^]' has text beyond it/, pattern)
+    assert.throws(() => checkJsonSchema({type: 'string', pattern: '^a$b'}, 'p'), /the anchor '\$'/)
+    for (const pattern of ['^a$|^b$', '[$^]x', '\\$a', '(a$)|b', '^(?:^a)$', 'a[^$]b']) assert.equal(unsupportedRegex(pattern), null, pattern)
     await assert.rejects(regexRules('[\\p{L}]', 'root'), /Unicode property escapes/)
   })
 })
@@ -139,6 +153,10 @@ describe('schema forms rewritten for the compiler', () => {
     await acceptsAll(await schemaGrammar({type: 'integer', enum: [1, 'a', 2.5], minimum: 0}), [['1', true], ['"a"', false], ['2.5', false]])
     await acceptsAll(await schemaGrammar({enum: ['abc', 'x'], maxLength: 2}), [['"x"', true], ['"abc"', false]])
     assert.throws(() => checkJsonSchema({type: 'string', const: 3}, 'p'), /no value matches/)
+    // An empty enum or type list admits nothing: before, xgrammar's 'EBNF parser error ... Expect element' came back.
+    for (const schema of [{enum: []}, {type: []}, {type: 'object', properties: {a: {enum: []}}, required: ['a']}])
+      assert.throws(() => checkJsonSchema(schema, 'p'), /no (value|object) matches/, JSON.stringify(schema))
+    await acceptsAll(await schemaGrammar({type: 'object', properties: {a: {enum: []}, b: {type: 'integer'}}}), [['{"b":1}', true], ['{"a":1}', false]])
   })
 })
 

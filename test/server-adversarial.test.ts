@@ -103,8 +103,10 @@ describe('hostile HTTP framing', () => {
     const json = JSON.stringify({prompt: 'héllo', max_tokens: 1})
     // Before, both were 'not valid UTF-8' 400s (Python's json.loads, behind vLLM, reads UTF-16).
     assert.match(await send(Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(json, 'utf16le')]), 'application/json; charset=utf-16'), /^HTTP\/1\.1 200/)
+    // Big-endian, its byte-order mark saying so: TextDecoder's 'utf-16' alone read it little-endian (a 400 'not valid JSON').
+    assert.match(await send(Buffer.concat([Buffer.from([0xfe, 0xff]), Buffer.from(json, 'utf16le').swap16()]), 'application/json; charset=utf-16'), /^HTTP\/1\.1 200/)
     assert.match(await send(Buffer.from(json, 'latin1'), 'application/json; charset=ISO-8859-1'), /^HTTP\/1\.1 200/)
-    assert.deepEqual(engine.receivedParams.length, 2)
+    assert.deepEqual(engine.receivedParams.length, 3)
     const unknown = errorOf(await send(Buffer.from(json), 'application/json; charset=klingon'))
     assert.deepEqual([unknown.status, unknown.error.code], [415, 'unsupported_charset'])
     assert.match(unknown.error.message, /charset 'klingon'/)

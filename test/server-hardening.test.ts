@@ -147,6 +147,10 @@ describe('validation (case 6)', () => {
     // A tool message must say which call it answers (OpenAI requires tool_call_id).
     for (const role of ['system', 'developer', 'user', 'assistant', 'tool', 'function'])
       assert.equal((await post(`${url}/v1/chat/completions`, {messages: [{role, content: 'hi', ...(role === 'tool' ? {tool_call_id: 'call_1'} : {})}], max_tokens: 1})).status, 200, role)
+    // A name that is not a string was dropped without a word; null is absent.
+    const badName = await post(`${url}/v1/chat/completions`, {messages: [{role: 'user', content: 'hi', name: 5}]})
+    assert.deepEqual([badName.status, badName.json().error.param], [400, 'messages[0].name'])
+    assert.equal((await post(`${url}/v1/chat/completions`, {messages: [{role: 'user', content: 'hi', name: null}], max_tokens: 1})).status, 200)
   })
 
   it('refuses a body that is not valid UTF-8 instead of replacing the bytes', async () => {

@@ -96,12 +96,22 @@ export function declaredCharset(contentType: string | undefined): TextDecoder | 
 }
 
 /** A body sent in another charset, as UTF-8; bytes not valid in that charset are the client's error, named. */
-export function toUtf8(body: Buffer, decoder: TextDecoder): Buffer {
+export function toUtf8(body: Buffer, declared: TextDecoder): Buffer {
+  const decoder = byteOrderMarked(body) ?? declared
   try {
     return Buffer.from(decoder.decode(body), 'utf8')
   } catch {
     throw new InvalidRequestError(`The request body is not valid ${decoder.encoding} (the charset its Content-Type declares).`, {code: 'invalid_encoding'})
   }
+}
+
+/**
+ * A byte-order mark names the body's encoding whatever the label says (WHATWG's decode, RFC 2781 for "utf-16"; Python's
+ * json.loads reads it so): TextDecoder('utf-16') alone is little-endian, so a big-endian body marked FE FF was garbage.
+ */
+function byteOrderMarked(body: Buffer): TextDecoder | null {
+  const encoding = body[0] === 0xfe && body[1] === 0xff ? 'utf-16be' : body[0] === 0xff && body[1] === 0xfe ? 'utf-16le' : body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf ? 'utf-8' : null
+  return encoding === null ? null : new TextDecoder(encoding, {fatal: true})
 }
 
 /** JSON must be UTF-8 (RFC 8259): invalid bytes are refused, not silently replaced. */

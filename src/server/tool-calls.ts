@@ -204,6 +204,9 @@ export function toolMessageFields(fields: JsonObject, param: string): {tool_call
       throw new InvalidRequestError(`'${param}.tool_call_id' is required on tool messages`, {param: `${param}.tool_call_id`})
     extra.tool_call_id = fields.tool_call_id
   }
+  // Typed strictly, as every field (vLLM's pydantic refuses it too): a number here was dropped without a word.
+  if (fields.name !== undefined && fields.name !== null && typeof fields.name !== 'string')
+    throw new InvalidRequestError(`'${param}.name' must be a string`, {param: `${param}.name`})
   if (typeof fields.name === 'string') extra.name = fields.name
   return extra
 }

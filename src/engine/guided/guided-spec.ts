@@ -86,10 +86,16 @@ function checkSchemaNode(schema: unknown, param: string, path: string, depth: nu
     const fields = schema as JsonSchema
     if ((keyword === 'minLength' || keyword === 'maxLength') && (fields.pattern !== undefined || fields.format !== undefined))
       throw new InvalidRequestError(`'${param}': '${keyword}' (at ${at}) cannot be combined with pattern or format (it would not be enforced)`, {param})
+    // xgrammar follows one of the two: {pattern: '^a$', format: 'email'} wrote strings matching neither.
+    if (keyword === 'pattern' && fields.format !== undefined)
+      throw new InvalidRequestError(`'${param}': 'pattern' (at ${at}) cannot be combined with format (one of them would not be enforced)`, {param})
     if (RANGE_KEYWORDS.has(keyword)) checkBound(keyword, value, type, at, param)
     if (keyword === 'required') checkRequired(value, fields.properties, at, param)
     if (COUNT_KEYWORDS.has(keyword) && !(Number.isInteger(value) && (value as number) >= 0 && (value as number) <= MAX_COUNT))
       throw new InvalidRequestError(`'${param}': '${keyword}' (at ${at}) must be an integer in [0, ${MAX_COUNT}], got ${JSON.stringify(value)}`, {param})
+    // xgrammar's own words for it were an internal check ('Check failed: (string_spec.max_length == -1 || ...').
+    if ((keyword === 'minLength' || keyword === 'minItems') && (value as number) > (fields[keyword.replace('min', 'max')] as number))
+      throw new InvalidRequestError(`'${param}': '${keyword}' ${value} (at ${at}) is above '${keyword.replace('min', 'max')}' ${fields[keyword.replace('min', 'max')]}, so no value matches`, {param, code: 'empty_grammar'})
     // Only references into this schema resolve; any other would be left unenforced.
     if (keyword === '$ref' && !(typeof value === 'string' && value.startsWith('#')))
       throw new InvalidRequestError(`'${param}': '$ref' (at ${at}) must point into this schema ("#/$defs/..."), got ${JSON.stringify(value)}`, {param})

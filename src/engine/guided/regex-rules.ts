@@ -6,7 +6,7 @@ export async function regexRules(pattern: string, name: string): Promise<string>
   const unsupported = unsupportedRegex(pattern)
   if (unsupported !== null) throw new Error(unsupported)
   // The web build converts a regex only inside a structural tag; its grammar prints as plain EBNF.
-  const grammar = await xgrammar().Grammar.fromStructuralTag({type: 'structural_tag', format: {type: 'regex', pattern}})
+  const grammar = await xgrammar().Grammar.fromStructuralTag({type: 'structural_tag', format: {type: 'regex', pattern: emptyAlternativesLast(pattern)}})
   try {
     return renameRootRules(grammar.toString(), name)
   } finally {
@@ -60,9 +60,69 @@ export function dotWithoutNewline(pattern: string): string {
   return out
 }
 
+/**
+ * The regex with each group's empty alternatives as one, last (`(|a)` as `(a|)`, top-level `a|` as `(?:a|)`): the same
+ * strings, in the only place xgrammar's converter takes an empty one (elsewhere it wrote EBNF its own parser refused).
+ */
+export function emptyAlternativesLast(pattern: string): string {
+  let i = 0
+  const alternation = (): {text: string; hadEmpty: boolean} => {
+    const branches = ['']
+    while (i < pattern.length && pattern[i] !== ')') {
+      const char = pattern[i]!
+      if (char === '\\') {
+        branches[branches.length - 1] += pattern.slice(i, i + 2)
+        i += 2
+      } else if (char === '[') {
+        const end = classEnd(pattern, i)
+        branches[branches.length - 1] += pattern.slice(i, end + 1)
+        i = end + 1
+      } else if (char === '(') {
+        const opener = /^\((\?(:|P?<[A-Za-z_]\w*>|[=!]|<[=!]))?/.exec(pattern.slice(i))![0]
+        i += opener.length
+        const inner = alternation().text
+        branches[branches.length - 1] += `${opener}${inner}${pattern[i] ?? ''}`
+        i++
+      } else {
+        if (char === '|') branches.push('')
+        else branches[branches.length - 1] += char
+        i++
+      }
+    }
+    const kept = branches.filter((branch) => branch !== '')
+    const hadEmpty = kept.length < branches.length && branches.length > 1
+    return {text: hadEmpty ? [...kept, ''].join('|') : branches.join('|'), hadEmpty}
+  }
+  const {text, hadEmpty} = alternation()
+  return hadEmpty ? `(?:${text})${pattern.slice(i)}` : text + pattern.slice(i)
+}
+
+/** The index of the `]` closing the class that opens at `start` (a `]` first in it, or after `^`, is a member). */
+function classEnd(pattern: string, start: number): number {
+  let end = start + 1
+  if (pattern[end] === '^') end++
+  if (pattern[end] === ']') end++
+  while (end < pattern.length && pattern[end] !== ']') end += pattern[end] === '\\' ? 2 : 1
+  return end
+}
+
 /** Why xgrammar cannot take the regex as written, for what its converter would misread without a word; or null. */
 export function unsupportedRegex(pattern: string): string | null {
   if (/\\[pP]\{/.test(pattern.replace(/\\\\/g, ''))) return 'Unicode property escapes (\\p{...}) are not supported: list the characters as a class'
+  const anchor = innerAnchor(pattern)
+  if (anchor !== null) return `the anchor '${anchor}' has text beyond it, which nothing can match; xgrammar would drop it (a$b took "ab")`
+  return null
+}
+
+/** A ^ after text or a $ before text (outside classes; a branch's or group's edge is fine), or null. */
+function innerAnchor(pattern: string): string | null {
+  for (let i = 0; i < pattern.length; i++) {
+    const char = pattern[i]!
+    if (char === '\\') i++
+    else if (char === '[') i = classEnd(pattern, i)
+    else if (char === '^' && i > 0 && !/(\((\?:)?|\|)$/.test(pattern.slice(0, i))) return '^'
+    else if (char === '$' && i < pattern.length - 1 && !/^[)|]/.test(pattern.slice(i + 1))) return '$'
+  }
   return null
 }
 

@@ -162,9 +162,11 @@ function inlineRef(member: unknown, root: unknown, fail: Fail, inlining: string[
   return normalizeNode(target, root, fail, [...inlining, ref], depth + 1)
 }
 
-/** enum/const beside type, length, pattern or numeric constraints: only the values that meet them (false if none). */
+/** enum/const beside type, length, pattern or numeric constraints: only the values that meet them (false if none, or no type is listed). */
 function narrowValues(node: JsonSchema): JsonSchema | false {
   const values = node.const !== undefined ? [node.const] : Array.isArray(node.enum) ? node.enum : null
+  // An empty enum or type list admits no value; xgrammar wrote a rule without alternatives ('EBNF parser error').
+  if (values?.length === 0 || (Array.isArray(node.type) && node.type.length === 0)) return false
   if (values === null || !VALUE_CONSTRAINTS.some((keyword) => keyword in node)) return node
   const kept = values.filter((value) => meetsConstraints(node, value))
   if (kept.length === 0) return false

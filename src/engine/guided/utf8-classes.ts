@@ -59,8 +59,10 @@ function classAsUtf8(text: string): string {
     if (hi < 0x80) continue
     for (const sequence of utf8Sequences(Math.max(lo, 0x80), hi)) alternatives.push(sequence.map(byteClass).join(' '))
   }
-  // A class that matches nothing (e.g. [^\0-\U0010ffff]) keeps its form: xgrammar says it matches nothing.
-  return alternatives.length === 0 ? text : `(${alternatives.join(' | ')})`
+  // A class of no character ([^\s\S]) is refused: written as it is, xgrammar took any non-ASCII character ([^\s\S] wrote
+  // '갪'), and its empty class [] is a dead end it does not prune (a|b[^\d\D] wrote "b", then had no token to go on).
+  if (alternatives.length === 0) throw new Error(`the character class ${text} matches no character`)
+  return `(${alternatives.join(' | ')})`
 }
 
 /** The code points an EBNF class `[...]` lists and whether it is negated, or null when it has an escape not read here. */

@@ -67,7 +67,13 @@ export class ChatTemplate {
       add_generation_prompt: opts.variables?.add_generation_prompt ?? opts.addGenerationPrompt ?? true,
     }
     try {
-      for (const [name, value] of Object.entries(variables)) environment.set(name, value)
+      for (const [name, value] of Object.entries(variables)) {
+        // jinja2's literals cannot be shadowed; a render variable shadows a global (raise_exception, range, namespace,
+        // ...), as jinja2's render(**kwargs) does: set() threw 'Variable already declared' for chat_template_kwargs naming one.
+        if (JINJA_LITERALS.has(name)) continue
+        environment.variables.delete(name)
+        environment.set(name, value)
+      }
       return runTemplate(this.template.parsed, environment)
     } catch (error) {
       // The depth limit (template-budget.ts) should stop recursion first; a stack still exhausted is named as such.
@@ -77,6 +83,9 @@ export class ChatTemplate {
     }
   }
 }
+
+/** Names jinja2 parses as constants, never as variables. */
+const JINJA_LITERALS = new Set(['true', 'false', 'none', 'True', 'False', 'None'])
 
 /** What transformers' template environment offers besides the request: constants, raise_exception, range, strftime_now. */
 function templateGlobals(): Environment {
