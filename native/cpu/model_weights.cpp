@@ -303,7 +303,7 @@ uint64_t ModelWeights::bytes() const {
               layer.qkv_bias.size() + layer.q_norm.size() +
               layer.k_norm.size() + layer.input_norm_bias.size() + layer.post_attention_norm_bias.size() + layer.o_bias.size() +
               layer.fc1_bias.size() + layer.fc2_bias.size() + layer.q_norm_bias.size() + layer.k_norm_bias.size()) * 4;
-    total += layer.moe.bytes();
+    total += layer.moe.bytes() + layer.mla.bytes();
   }
   return total;
 }
@@ -337,6 +337,13 @@ ModelWeights load_model_weights(const ModelConfig& config, const std::vector<Ten
   const auto bias = [&](const std::string& name, int size) { return reader.has(name) ? reader.read(name, {size}) : std::vector<float>(); };
   weights.final_norm_bias = bias("model.norm.bias", hidden);
   weights.lm_head_bias = bias("lm_head.bias", config.vocab_size);
+  const MatrixLoader matrix_loader = [&](const std::vector<std::pair<std::string, int>>& parts, int cols, WeightFormat part_format) {
+    std::vector<StackedPart> stacked;
+    for (const auto& part : parts) stacked.push_back({part.first, part.second, part_format});
+    WeightMatrix matrix;
+    load_stacked(reader, matrix, stacked, cols);
+    return matrix;
+  };
   weights.layers.resize(config.num_layers);
   for (int i = 0; i < config.num_layers; ++i) {
     const std::string prefix = "model.layers." + std::to_string(i) + ".";
@@ -359,7 +366,9 @@ ModelWeights load_model_weights(const ModelConfig& config, const std::vector<Ten
       layer.post_attention_norm_bias = bias(prefix + "post_attention_layernorm.bias", hidden);
     }
     layer.input_norm_bias = bias(prefix + "input_layernorm.bias", hidden);
-    load_stacked(reader, layer.qkv,
+    // DeepSeek: latent projections in place of q/k/v (mla.cpp).
+    if (config.mla_kv_lora_rank > 0) layer.mla = load_mla_weights(config, prefix, format, matrix_loader, norm);
+    else load_stacked(reader, layer.qkv,
                  {{prefix + "self_attn.q_proj.weight", q_rows, format}, {prefix + "self_attn.k_proj.weight", kv_rows, format},
                   {prefix + "self_attn.v_proj.weight", kv_rows, more_bits}},
                  hidden);
@@ -373,18 +382,11 @@ ModelWeights load_model_weights(const ModelConfig& config, const std::vector<Ten
       layer.q_norm = norm(prefix + "self_attn.q_norm.weight", config.whole_qk_norm ? q_rows : config.head_dim);
       layer.k_norm = norm(prefix + "self_attn.k_norm.weight", config.whole_qk_norm ? kv_rows : config.head_dim);
     }
-    load_stacked(reader, layer.o_proj, {{prefix + "self_attn.o_proj.weight", hidden, format}}, q_rows);
+    load_stacked(reader, layer.o_proj, {{prefix + "self_attn.o_proj.weight", hidden, format}}, config.mla_kv_lora_rank > 0 ? config.num_heads * config.mla_v_head_dim : q_rows);
     if (config.attention_output_bias) layer.o_bias = reader.read(prefix + "self_attn.o_proj.bias", {hidden});
     if (config.is_sparse_layer(i)) {
       // The router and the experts take the dense MLP's place (moe.cpp).
-      layer.moe = load_moe_weights(config, prefix, format, more_bits,
-                                   [&](const std::vector<std::pair<std::string, int>>& parts, int cols, WeightFormat part_format) {
-                                     std::vector<StackedPart> stacked;
-                                     for (const auto& part : parts) stacked.push_back({part.first, part.second, part_format});
-                                     WeightMatrix matrix;
-                                     load_stacked(reader, matrix, stacked, cols);
-                                     return matrix;
-                                   });
+      layer.moe = load_moe_weights(config, prefix, format, more_bits, matrix_loader);
     } else {
       load_stacked(reader, layer.gate_up,
                    {{prefix + "mlp.gate_proj.weight", inter, format}, {prefix + "mlp.up_proj.weight", inter, format}}, hidden);

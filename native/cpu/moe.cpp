@@ -25,7 +25,7 @@ T* grown(std::vector<T>& buffer, size_t size) {
 }  // namespace
 
 uint64_t MoeWeights::bytes() const {
-  uint64_t total = router.bytes() + shared_gate_up.bytes() + shared_down.bytes() + shared_gate.bytes();
+  uint64_t total = router.bytes() + router_bias.bytes() + shared_gate_up.bytes() + shared_down.bytes() + shared_gate.bytes();
   for (const WeightMatrix& m : gate_up) total += m.bytes();
   for (const WeightMatrix& m : down) total += m.bytes();
   return total;
@@ -36,6 +36,7 @@ MoeWeights load_moe_weights(const ModelConfig& config, const std::string& prefix
   const int hidden = config.hidden_size, inter = config.moe_intermediate_size;
   MoeWeights w;
   w.router = load({{prefix + "mlp.gate.weight", config.num_experts}}, hidden, WeightFormat::F32);
+  if (config.moe_router_bias) w.router_bias = load({{prefix + "mlp.gate.e_score_correction_bias", 1}}, config.num_experts, WeightFormat::F32);
   for (int e = 0; e < config.num_experts; ++e) {
     w.gate_up.push_back(load({{expert_name(prefix, e, "gate"), inter}, {expert_name(prefix, e, "up"), inter}}, hidden, format));
     w.down.push_back(load({{expert_name(prefix, e, "down"), hidden}}, inter, down_format));
@@ -95,6 +96,10 @@ void moe_mlp(ThreadPool& pool, const MoeWeights& w, const ModelConfig& config, c
   float* weights = grown(s.weights, slots);
   if (config.sparsemixer) {
     sparsemixer_route(logits, num_rows, num_experts, config.sparsemixer_jitter_eps, experts, weights);
+  } else if (config.moe_groups > 0) {
+    float* bias = w.router_bias.rows > 0 ? grown(s.router_bias, num_experts) : nullptr;
+    if (bias) w.router_bias.load_row(0, bias);
+    grouped_topk_route(config, logits, bias, num_rows, experts, weights);
   } else {
     moe_route(logits, num_rows, num_experts, top_k, config.norm_topk_prob, experts, weights);
   }

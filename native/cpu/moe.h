@@ -20,6 +20,7 @@ struct MoeWeights {
   std::vector<WeightMatrix> down;     // per expert [hidden, moe_intermediate_size]
   WeightMatrix shared_gate_up, shared_down;  // Qwen2-MoE's shared expert; empty otherwise
   WeightMatrix shared_gate;                  // [1, hidden], f32; empty for an ungated shared expert
+  WeightMatrix router_bias;                  // DeepSeek V3's e_score_correction_bias, [1, num_experts] f32; empty without
   uint64_t bytes() const;
 };
 
@@ -42,9 +43,15 @@ void moe_route(const float* router_logits, int num_rows, int num_experts, int to
 void sparsemixer_route(const float* router_logits, int num_rows, int num_experts, double jitter_eps, int32_t* experts,
                        float* weights);
 
+// DeepSeek V2/V3's grouped top-k (grouped_topk.cpp; config.moe_groups > 0): top_k experts per row in rank order, each
+// weighted by its score (normalised when norm_topk_prob) times routed_scaling_factor. bias: [num_experts] or nullptr.
+// Calling thread only.
+void grouped_topk_route(const ModelConfig& config, const float* router_logits, const float* bias, int num_rows, int32_t* experts,
+                        float* weights);
+
 // Activations grown to the largest batch seen and reused.
 struct MoeScratch {
-  std::vector<float> router_logits, weights, gathered, gate_up, activated, expert_rows, expert_out, shared_gate;
+  std::vector<float> router_logits, weights, gathered, gate_up, activated, expert_rows, expert_out, shared_gate, router_bias;
   std::vector<int32_t> experts, slots;
 };
 

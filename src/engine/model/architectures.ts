@@ -83,6 +83,9 @@ export const ARCHITECTURES: Record<string, ArchitectureTraits> = {
   // Phi-3.5-MoE: sparsemixer-routed experts under LayerNorms with bias, attention and lm_head biases (phimoe-config.ts).
   PhiMoEForCausalLM: {...BASE, defaultMaxPositions: 131072, moe: 'phimoe'},
   PhimoeForCausalLM: {...BASE, defaultMaxPositions: 131072, moe: 'phimoe'}, // transformers' own name for it
+  // Multi-head latent attention over DeepSeek's shared and grouped-routed experts (deepseek-config.ts).
+  DeepseekV2ForCausalLM: {...BASE, moe: 'deepseek_v2'},
+  DeepseekV3ForCausalLM: {...BASE, defaultMaxPositions: 4096, moe: 'deepseek_v3'},
 }
 /** The RMSNorm families above, then the LayerNorm family (OPT, GPT-NeoX, GPT-2: layernorm-family.ts; Phi, StableLM, StarCoder2, GPT-J, GPTBigCode, GPT-Neo: layernorm-more.ts; BLOOM, Falcon, MPT: alibi-family.ts). */
 export const SUPPORTED_ARCHITECTURES = [...Object.keys(ARCHITECTURES), ...LAYERNORM_ARCHITECTURES]

@@ -12,6 +12,7 @@ import {parseLayerWindows} from './sliding-windows.js'
 import {OLMO3, olmo3View} from './olmo3-config.js'
 import {parseRotaryDim} from './partial-rotary.js'
 import {isRmsVariantArchitecture, parseRmsVariant, rmsVariantView, type RmsVariantFeatures} from './rms-variants.js'
+import {deepseekAttention, deepseekView, isDeepseek, type MlaConfig} from './deepseek-config.js'
 
 export type {RopeScaling}
 
@@ -70,6 +71,8 @@ export interface ModelConfig {
   ropeLocalTheta?: number
   /** Granite's multipliers, OLMo2's post-norms and whole-width q/k norms, SmolLM3's rope-free layers (rms-variants.ts); absent for the others. */
   rmsVariant?: RmsVariantFeatures
+  /** DeepSeek V2/V3's multi-head latent attention (deepseek-config.ts; CPU only); absent for the others. */
+  mla?: MlaConfig
 }
 
 export {SUPPORTED_ARCHITECTURES}
@@ -137,6 +140,7 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   if (architecture === 'Gemma3ForCausalLM') ({config, ropeLocalTheta} = gemma3View(config, source))
   if (architecture === OLMO3) ({config, ropeLocalTheta} = olmo3View(config, source))
   if (isRmsVariantArchitecture(architecture)) config = rmsVariantView(config, architecture, source)
+  if (isDeepseek(architecture)) config = deepseekView(config, architecture, source)
 
   const required = (key: string): number => {
     const value = config[key]
@@ -187,7 +191,8 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   const ropeParameters = isObject(config.rope_parameters) ? config.rope_parameters : null
   const ropeTheta = numberOr(ropeParameters?.rope_theta ?? config.rope_theta, 10000, 'rope_theta', source)
   if (ropeTheta <= 0) throw new ModelLoadError(`${source}: "rope_theta" must be positive, got ${ropeTheta}.`)
-  const rotaryDim = parseRotaryDim(config, ropeParameters ?? (isObject(config.rope_scaling) ? config.rope_scaling : null), architecture, headDim, source)
+  // DeepSeek rotates only each head's qk_rope_head_dim values.
+  const rotaryDim = isDeepseek(architecture) ? (config.qk_rope_head_dim as number) : parseRotaryDim(config, ropeParameters ?? (isObject(config.rope_scaling) ? config.rope_scaling : null), architecture, headDim, source)
   const rope = parseRopeScaling(ropeParameters ?? config.rope_scaling, {headDim: rotaryDim, ropeTheta, maxPositionEmbeddings, topLevelOriginalMax: config.original_max_position_embeddings}, source)
   if (rope.note) notes.push(rope.note)
   if (rope.contextCap && rope.contextCap.tokens < maxPositionEmbeddings) {
@@ -238,6 +243,7 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   if (layerWindows !== undefined) modelConfig.layerWindows = layerWindows
   if (layerWindows !== undefined && ropeLocalTheta !== undefined) modelConfig.ropeLocalTheta = ropeLocalTheta
   if (isRmsVariantArchitecture(architecture)) Object.assign(modelConfig, parseRmsVariant(config, architecture, source))
+  if (isDeepseek(architecture)) Object.assign(modelConfig, deepseekAttention(config, architecture, source))
   return modelConfig
 }
 

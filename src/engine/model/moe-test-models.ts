@@ -1,7 +1,8 @@
-// The config.json of the mixture-of-experts test-model variants (mixtral, qwen2moe, qwen3moe), for test-model.ts.
+// The config.json of the mixture-of-experts test-model variants (mixtral, qwen2moe, qwen3moe, deepseek-v2, deepseek-v3), for test-model.ts.
+import {deepseekTestModelConfigJson} from './deepseek-test-models.js'
 
-export type MoeTestVariant = 'mixtral' | 'qwen2moe' | 'qwen3moe'
-export const MOE_TEST_VARIANTS: readonly MoeTestVariant[] = ['mixtral', 'qwen2moe', 'qwen3moe']
+export type MoeTestVariant = 'mixtral' | 'qwen2moe' | 'qwen3moe' | 'deepseek-v2' | 'deepseek-v3'
+export const MOE_TEST_VARIANTS: readonly MoeTestVariant[] = ['mixtral', 'qwen2moe', 'qwen3moe', 'deepseek-v2', 'deepseek-v3']
 
 export function isMoeTestVariant(variant: string): variant is MoeTestVariant {
   return (MOE_TEST_VARIANTS as readonly string[]).includes(variant)
@@ -11,9 +12,10 @@ export function isMoeTestVariant(variant: string): variant is MoeTestVariant {
  * mixtral: 8 experts of half the preset's MLP width, top-2, so a token's active parameters equal the dense llama
  * variant's (the decode benchmark compares the two). qwen2moe: 6 experts top-2 without renormalising (Qwen2MoeConfig's
  * norm_topk_prob false), a shared expert under its sigmoid gate, q/k/v biases. qwen3moe: q/k norms, 8 experts top-3
- * renormalised (as Qwen3-30B-A3B), layer 0 dense through mlp_only_layers.
+ * renormalised (as Qwen3-30B-A3B), layer 0 dense through mlp_only_layers. deepseek-v2, deepseek-v3: deepseek-test-models.ts.
  */
 export function moeTestModelConfigJson(variant: MoeTestVariant, common: Record<string, unknown> & {intermediate_size: number; hidden_size: number; num_hidden_layers: number}): Record<string, unknown> {
+  if (variant === 'deepseek-v2' || variant === 'deepseek-v3') return deepseekTestModelConfigJson(variant, common)
   const expertWidth = common.intermediate_size / 2
   if (variant === 'mixtral') {
     return {
