@@ -9,10 +9,13 @@ import {cpuOnlyNeed} from '../src/engine/engine-parts.js'
 import {ModelLoadError} from '../src/engine/errors.js'
 import {makeEngineConfig} from '../src/engine/config.js'
 import {LLMEngine} from '../src/engine/llm-engine.js'
-import {loadModel} from '../src/engine/model/load-model.js'
+import {loadModel, selectModelTensors} from '../src/engine/model/load-model.js'
+import {readCheckpointTensors} from '../src/engine/model/safetensors.js'
 import {parseModelConfig} from '../src/engine/model/model-config.js'
 import {ensureTestModel} from '../src/engine/model/test-model.js'
 import {makeSamplingParams} from '../src/engine/sampling-params.js'
+import {postJson} from './support/blackbox-checks.js'
+import {startTinyEngineServer} from './support/server-harness.js'
 import {checkDirAgainstTransformers, type TransformersFixture} from './support/transformers-fixture.js'
 
 const loadError = (pattern: RegExp) => (error: unknown) => error instanceof ModelLoadError && pattern.test(error.message)
@@ -58,11 +61,28 @@ describe('DeepSeek checkpoints', () => {
     })
   }
 
-  it('deepseek-v3 keeps its checkpoint names: shared_experts, and a missing router bias is refused by name', async () => {
+  it('deepseek-v3 reads its checkpoint names (shared_experts, kv_b_proj, the router bias); layer 0 is dense', async () => {
     const model = await loadModel(await ensureTestModel('tiny', {variant: 'deepseek-v3'}))
     const names = model.tensors.map((t) => t.name)
     assert.ok(names.includes('model.layers.1.mlp.shared_expert.down_proj.weight') && names.includes('model.layers.1.self_attn.kv_b_proj.weight'))
     assert.ok(!names.some((n) => n.startsWith('model.layers.0.mlp.experts')))
+    assert.deepEqual(model.tensors.find((t) => t.name === 'model.layers.1.mlp.gate.e_score_correction_bias')?.shape, [1, 8])
+    const dir = await ensureTestModel('tiny', {variant: 'deepseek-v3'})
+    const without = readCheckpointTensors(dir).filter((t) => t.name !== 'model.layers.1.mlp.shared_experts.up_proj.weight')
+    assert.throws(() => selectModelTensors(model.config, without, dir), loadError(/Tensor model\.layers\.1\.mlp\.shared_experts\.up_proj\.weight is missing .*expected shape \[32, 64\]/))
+  })
+
+  it("deepseek-v2 (q_lora_rank null): /v1/completions replies with transformers' greedy tokens", async () => {
+    const {server, url} = await startTinyEngineServer({}, await ensureTestModel('tiny', {variant: 'deepseek-v2'}), {weightDtype: 'f32'})
+    try {
+      for (const p of fixture('deepseek-v2').prompts) {
+        const reply = await postJson(`${url}/v1/completions`, {prompt: p.prompt_token_ids, max_tokens: 8, temperature: 0, ignore_eos: true, return_token_ids: true})
+        assert.equal(reply.status, 200, reply.text)
+        assert.deepEqual(reply.json.choices[0].token_ids, p.greedy_token_ids)
+      }
+    } finally {
+      await server.shutdown(1000)
+    }
   })
 
   it('deepseek-v3: the same greedy tokens with prefix caching and under preemption (a KV pool of a few blocks)', async () => {
