@@ -1,6 +1,6 @@
-// DeepSeek V2 / V3 (latent attention, shared and grouped-routed experts) on the CPU: configs read as transformers 5.18's
-// DeepseekV2Config / DeepseekV3Config, logits and greedy tokens against transformers, through the server with prefix
-// caching and preemption.
+// DeepSeek V2 / V3 (latent attention, shared and grouped-routed experts) and GLM-4-MoE (V3's routing) on the CPU: configs
+// read as transformers 5.18's DeepseekV2Config / DeepseekV3Config / Glm4MoeConfig, logits and greedy tokens against
+// transformers, through the server with prefix caching and preemption.
 import assert from 'node:assert/strict'
 import {readFileSync} from 'node:fs'
 import {join} from 'node:path'
@@ -41,6 +41,17 @@ describe('DeepSeek configs', () => {
     assert.deepEqual(cpuOnlyNeed({}, {config: v3, tensors: []})?.param, 'device')
   })
 
+  it("GLM-4-MoE as Glm4MoeConfig reads it: q/k/v biases only, half-rotary heads, use_qk_norm, V3's routing with its own defaults", () => {
+    const glm = {...BASE, architectures: ['Glm4MoeForCausalLM'], num_attention_heads: 16, n_routed_experts: 8}
+    const c = parseModelConfig({...glm, attention_bias: true})
+    assert.deepEqual([c.attentionBias, c.attentionOutputBias, c.rotaryDim, c.headDim, c.numKvHeads, c.qkNorm, c.rmsNormEps, c.mla], [true, undefined, 2, 4, 8, false, 1e-5, undefined])
+    assert.deepEqual(c.moe!.grouped, {groups: 1, topkGroups: 1, sigmoid: true, groupTop2: true, routerBias: true, routedScalingFactor: 1})
+    assert.deepEqual([c.moe!.sparseLayers, c.moe!.sharedExpertIntermediateSize, c.moe!.normTopkProb], [[false, true, true, true], 1408, true])
+    assert.deepEqual([parseModelConfig({...glm, use_qk_norm: true}).qkNorm, parseModelConfig({...glm, partial_rotary_factor: 1}).rotaryDim], [true, undefined])
+    assert.throws(() => parseModelConfig({...glm, use_qk_norm: 'yes'}), loadError(/"use_qk_norm" must be true or false/))
+    assert.equal(cpuOnlyNeed({}, {config: c, tensors: []})?.param, 'device')
+  })
+
   it('refuse what cannot run, by key', () => {
     const v2 = {...BASE, architectures: ['DeepseekV2ForCausalLM'], n_routed_experts: 8}
     assert.throws(() => parseModelConfig({...v2, num_key_value_heads: 2}), loadError(/num_key_value_heads 2 must equal num_attention_heads 4/))
@@ -55,7 +66,7 @@ describe('DeepSeek configs', () => {
 })
 
 describe('DeepSeek checkpoints', () => {
-  for (const variant of ['deepseek-v2', 'deepseek-v3'] as const) {
+  for (const variant of ['deepseek-v2', 'deepseek-v3', 'glm4-moe'] as const) {
     it(`${variant}: matches transformers 5.18 (test/fixtures/${variant}-tiny-transformers.json): top-10 logits, 8 greedy tokens`, async () => {
       await checkDirAgainstTransformers(await ensureTestModel('tiny', {variant}), fixture(variant))
     })

@@ -44,7 +44,7 @@ export function cpuOnlyNeed(config: Pick<EngineConfig, 'quantization' | 'batchIn
   const rmsGaps = cudaRmsVariantGaps(c)
   if (rmsGaps.length > 0) return {reason: `${c.architecture} (${rmsGaps.join(', ')})`, param: 'device'}
   // native/cuda has no latent-attention projections nor grouped routing (native/cpu/mla.cpp, grouped_topk.cpp).
-  if (c.mla) return {reason: `${c.architecture} (multi-head latent attention and grouped expert routing run on the CPU only)`, param: 'device'}
+  if (c.mla || c.moe?.grouped) return {reason: `${c.architecture} (${c.mla ? 'multi-head latent attention and ' : ''}grouped expert routing run on the CPU only)`, param: 'device'}
   if (c.headDim > 256) return {reason: `head_dim ${c.headDim} (CUDA attention takes at most 256)`, param: 'device'}
   return null
 }

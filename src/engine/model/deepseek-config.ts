@@ -7,6 +7,9 @@ import {isObject} from './rope-scaling.js'
 export const DEEPSEEK_V2 = 'DeepseekV2ForCausalLM'
 export const DEEPSEEK_V3 = 'DeepseekV3ForCausalLM'
 
+/** GLM-4.5 (GLM-4-MoE): Llama-style attention over V3's routing and shared experts (glm4-moe-config.ts). */
+export const GLM4_MOE = 'Glm4MoeForCausalLM'
+
 export function isDeepseek(architecture: string): boolean {
   return architecture === DEEPSEEK_V2 || architecture === DEEPSEEK_V3
 }
@@ -92,28 +95,29 @@ export function deepseekAttention(config: Json, architecture: string, source: st
   return {mla, attentionScale}
 }
 
-/** The experts' routing, as DeepseekV2TopkRouter (topk_method greedy or group_limited_greedy) and DeepseekV3TopkRouter run it. */
+/** The experts' routing, as DeepseekV2TopkRouter (topk_method greedy or group_limited_greedy) and DeepseekV3TopkRouter (GLM-4-MoE's too) run it. */
 export function deepseekRouting(config: Json, architecture: string, numExperts: number, topK: number, source: string): GroupedRouting {
-  const v3 = architecture === DEEPSEEK_V3
+  const v3 = architecture !== DEEPSEEK_V2
+  const glm = architecture === GLM4_MOE
   const method = v3 ? 'noaux_tc' : (config.topk_method ?? 'greedy')
   if (method !== 'greedy' && method !== 'group_limited_greedy' && method !== 'noaux_tc') {
     throw new ModelLoadError(`${source}: topk_method ${quotedValue(method)} is not supported for ${architecture} (greedy, group_limited_greedy).`)
   }
   if (!v3 && method === 'noaux_tc') throw new ModelLoadError(`${source}: topk_method "noaux_tc" is DeepSeek-V3's routing; ${architecture} runs greedy or group_limited_greedy.`)
   const grouped = method !== 'greedy'
-  const groups = grouped ? positiveInteger(config, 'n_group', 8, source) : 1
-  const topkGroups = grouped ? positiveInteger(config, 'topk_group', 4, source) : 1
+  const groups = grouped ? positiveInteger(config, 'n_group', glm ? 1 : 8, source) : 1
+  const topkGroups = grouped ? positiveInteger(config, 'topk_group', glm ? 1 : 4, source) : 1
   if (numExperts % groups !== 0 || topkGroups > groups) throw new ModelLoadError(`${source}: n_group ${groups} must divide the ${numExperts} experts and be at least topk_group ${topkGroups}.`)
-  if (v3 && groups > 1 && numExperts / groups < 2) throw new ModelLoadError(`${source}: DeepSeek-V3 ranks a group by its best two experts; ${numExperts} experts in ${groups} groups leave one per group.`)
+  if (v3 && groups > 1 && numExperts / groups < 2) throw new ModelLoadError(`${source}: ${architecture} ranks a group by its best two experts; ${numExperts} experts in ${groups} groups leave one per group.`)
   if ((numExperts / groups) * topkGroups < topK) throw new ModelLoadError(`${source}: topk_group ${topkGroups} of ${groups} groups hold fewer than num_experts_per_tok ${topK} experts.`)
-  const factor = config.routed_scaling_factor ?? (v3 ? 2.5 : 1)
+  const factor = config.routed_scaling_factor ?? (v3 && !glm ? 2.5 : 1)
   if (typeof factor !== 'number' || !Number.isFinite(factor) || factor <= 0) throw new ModelLoadError(`${source}: "routed_scaling_factor" must be a positive number, got ${quotedValue(factor)}.`)
   return {groups, topkGroups, sigmoid: v3, groupTop2: v3, routerBias: v3, routedScalingFactor: factor}
 }
 
 /** Dense until first_k_dense_replace, then every moe_layer_freq-th layer sparse (DeepSeek's own rule; every released model has freq 1). */
 export function deepseekSparseLayers(config: Json, numLayers: number, architecture: string, source: string): boolean[] {
-  const dense = config.first_k_dense_replace ?? (architecture === DEEPSEEK_V3 ? 3 : 0)
+  const dense = config.first_k_dense_replace ?? {[DEEPSEEK_V3]: 3, [GLM4_MOE]: 1}[architecture] ?? 0
   if (typeof dense !== 'number' || !Number.isInteger(dense) || dense < 0) throw new ModelLoadError(`${source}: "first_k_dense_replace" must be a non-negative integer, got ${quotedValue(dense)}.`)
   const freq = positiveInteger(config, 'moe_layer_freq', 1, source)
   return Array.from({length: numLayers}, (_, layer) => layer >= dense && layer % freq === 0)
@@ -121,7 +125,7 @@ export function deepseekSparseLayers(config: Json, numLayers: number, architectu
 
 /** n_shared_experts always-on experts as one ungated MLP of n_shared_experts * moe_intermediate_size (0: none). */
 export function deepseekSharedSize(config: Json, architecture: string, expertWidth: number, source: string): number {
-  const count = config.n_shared_experts ?? (architecture === DEEPSEEK_V3 ? 1 : 2)
+  const count = config.n_shared_experts ?? (architecture === DEEPSEEK_V2 ? 2 : 1)
   if (count === null || count === 0) return 0
   if (typeof count !== 'number' || !Number.isInteger(count) || count < 0) throw new ModelLoadError(`${source}: "n_shared_experts" must be a non-negative integer, got ${quotedValue(count)}.`)
   return count * expertWidth
@@ -130,11 +134,13 @@ export function deepseekSharedSize(config: Json, architecture: string, expertWid
 /** The attention tensors latent attention has in place of q/k/v (engine names, [out, in]), and V3's router bias. */
 export function deepseekTensorShapes(config: {mla?: MlaConfig; numHeads: number; headDim: number; hiddenSize: number; rotaryDim?: number; moe?: {numExperts: number; grouped?: GroupedRouting}}, shapes: {name: string; shape: number[]}[]): {name: string; shape: number[]}[] {
   const mla = config.mla
-  if (!mla) return shapes
+  if (!mla && !config.moe?.grouped?.routerBias) return shapes
   const {numHeads: heads, headDim, hiddenSize: hidden} = config
   const rope = config.rotaryDim ?? headDim
   return shapes.flatMap(({name, shape}) => {
     const prefix = name.replace(/(self_attn|mlp)\.[^.]+\.weight$/, '')
+    if (name.endsWith('.mlp.gate.weight') && config.moe?.grouped?.routerBias) return [{name, shape}, {name: `${prefix}mlp.gate.e_score_correction_bias`, shape: [config.moe.numExperts]}]
+    if (!mla) return [{name, shape}]
     if (name.endsWith('.self_attn.q_proj.weight') && mla.qLoraRank > 0) {
       return [{name: `${prefix}self_attn.q_a_proj.weight`, shape: [mla.qLoraRank, hidden]}, {name: `${prefix}self_attn.q_a_layernorm.weight`, shape: [mla.qLoraRank]},
         {name: `${prefix}self_attn.q_b_proj.weight`, shape: [heads * headDim, mla.qLoraRank]}]
@@ -145,7 +151,6 @@ export function deepseekTensorShapes(config: {mla?: MlaConfig; numHeads: number;
     }
     if (name.endsWith('.self_attn.v_proj.weight')) return []
     if (name.endsWith('.self_attn.o_proj.weight')) return [{name, shape: [hidden, heads * mla.vHeadDim]}]
-    if (name.endsWith('.mlp.gate.weight') && config.moe?.grouped?.routerBias) return [{name, shape}, {name: `${prefix}mlp.gate.e_score_correction_bias`, shape: [config.moe.numExperts]}]
     return [{name, shape}]
   })
 }

@@ -1,13 +1,21 @@
-// The config.json of the DeepSeek test-model variants, for moe-test-models.ts: latent attention with V's head size
-// apart from K's, a dense first layer, then shared and grouped-routed experts.
+// The config.json of the DeepSeek test-model variants (and GLM-4-MoE's, on V3's routing), for moe-test-models.ts: a
+// dense first layer, then shared and grouped-routed experts.
 
 /**
  * deepseek-v2: a plain q_proj (q_lora_rank null, as V2-Lite), group_limited_greedy over 4 groups of 2 experts, top-3
  * scaled by 1.5, two shared experts. deepseek-v3: q through its normed latent, sigmoid routing with the correction
  * bias, groups ranked by their best two, top-2 renormalised and scaled by 2.5, one shared expert, and YaRN whose mscale
- * and mscale_all_dim differ (so both the cos/sin factor and the softmax scale move).
+ * and mscale_all_dim differ (so both the cos/sin factor and the softmax scale move). glm4-moe: GQA with q/k/v biases,
+ * q/k norms, rope on half of each head, V3's routing over 2 groups of 4 (one kept), scaled by 1.5.
  */
-export function deepseekTestModelConfigJson(variant: 'deepseek-v2' | 'deepseek-v3', common: Record<string, unknown>): Record<string, unknown> {
+export function deepseekTestModelConfigJson(variant: 'deepseek-v2' | 'deepseek-v3' | 'glm4-moe', common: Record<string, unknown>): Record<string, unknown> {
+  if (variant === 'glm4-moe') {
+    return {
+      architectures: ['Glm4MoeForCausalLM'], model_type: 'glm4_moe', ...common, rms_norm_eps: 1e-5, rope_theta: 10000.0, tie_word_embeddings: false,
+      attention_bias: true, use_qk_norm: true, partial_rotary_factor: 0.5, n_routed_experts: 8, num_experts_per_tok: 2, moe_intermediate_size: 32,
+      n_shared_experts: 1, first_k_dense_replace: 1, n_group: 2, topk_group: 1, routed_scaling_factor: 1.5, norm_topk_prob: true,
+    }
+  }
   // DeepseekV3Config's default of 128 KV heads must be overridden; head_dim is derived (qk_rope_head_dim).
   const {head_dim: _, ...rest} = common
   const shared = {

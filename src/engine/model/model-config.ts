@@ -12,7 +12,8 @@ import {parseLayerWindows} from './sliding-windows.js'
 import {OLMO3, olmo3View} from './olmo3-config.js'
 import {parseRotaryDim} from './partial-rotary.js'
 import {isRmsVariantArchitecture, parseRmsVariant, rmsVariantView, type RmsVariantFeatures} from './rms-variants.js'
-import {deepseekAttention, deepseekView, isDeepseek, type MlaConfig} from './deepseek-config.js'
+import {GLM4_MOE, deepseekAttention, deepseekView, isDeepseek, type MlaConfig} from './deepseek-config.js'
+import {glm4MoeQkNorm, glm4MoeView} from './glm4-moe-config.js'
 
 export type {RopeScaling}
 
@@ -141,6 +142,7 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   if (architecture === OLMO3) ({config, ropeLocalTheta} = olmo3View(config, source))
   if (isRmsVariantArchitecture(architecture)) config = rmsVariantView(config, architecture, source)
   if (isDeepseek(architecture)) config = deepseekView(config, architecture, source)
+  if (architecture === GLM4_MOE) config = glm4MoeView(config, source)
 
   const required = (key: string): number => {
     const value = config[key]
@@ -244,6 +246,7 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   if (layerWindows !== undefined && ropeLocalTheta !== undefined) modelConfig.ropeLocalTheta = ropeLocalTheta
   if (isRmsVariantArchitecture(architecture)) Object.assign(modelConfig, parseRmsVariant(config, architecture, source))
   if (isDeepseek(architecture)) Object.assign(modelConfig, deepseekAttention(config, architecture, source))
+  if (architecture === GLM4_MOE) modelConfig.qkNorm = glm4MoeQkNorm(config, source)
   return modelConfig
 }
 
