@@ -1,7 +1,7 @@
 // The CPU backend: owns the weights, the KV pool (device + swap) and the thread pool, validates each batch,
 // applies block moves and chains the ops of kernels.h into a Llama forward pass (Qwen2's q/k/v biases, Qwen3's q/k norms,
-// sparse MoE MLPs: moe.h, DeepSeek's latent attention: mla.h, per-layer sliding windows and Gemma 3's local rope), or hands the LayerNorm family (OPT, GPT-NeoX,
-// GPT-2) to layernorm_family.cpp.
+// sparse MoE MLPs: moe.h, DeepSeek's latent attention: mla.h, per-layer sliding windows and Gemma 3's local rope), or
+// hands the LayerNorm family (OPT, GPT-NeoX, GPT-2) to layernorm_family.cpp.
 #include <algorithm>
 #include <cmath>
 #include <fstream>
