@@ -1,4 +1,4 @@
-// DeepSeek V2 / V3 (latent attention, shared and grouped-routed experts) and GLM-4-MoE (V3's routing) on the CPU: configs
+// DeepSeek V2 / V3 (latent attention, shared and grouped-routed experts), GLM-4-MoE (V3's routing) and GLM-4.7-Flash (V3's layers) on the CPU: configs
 // read as transformers 5.18's DeepseekV2Config / DeepseekV3Config / Glm4MoeConfig, logits and greedy tokens against
 // transformers, through the server with prefix caching and preemption.
 import assert from 'node:assert/strict'
@@ -52,6 +52,15 @@ describe('DeepSeek configs', () => {
     assert.equal(cpuOnlyNeed({}, {config: c, tensors: []})?.param, 'device')
   })
 
+  it("GLM-4.7-Flash (Glm4MoeLite) as Glm4MoeLiteConfig reads it: V3's layers, its defaults, mlp_layer_types", () => {
+    const lite = {...BASE, architectures: ['Glm4MoeLiteForCausalLM'], num_hidden_layers: 3, n_routed_experts: 8}
+    const c = parseModelConfig(lite)
+    assert.deepEqual([c.headDim, c.rotaryDim, c.mla, c.rmsNormEps, c.moe!.sparseLayers, c.moe!.numExpertsPerToken], [256, 64, {kvLoraRank: 512, qLoraRank: 768, vHeadDim: 256, ropeInterleaved: true}, 1e-5, [false, true, true], 2])
+    assert.deepEqual(c.moe!.grouped, {groups: 1, topkGroups: 1, sigmoid: true, groupTop2: true, routerBias: true, routedScalingFactor: 1.8})
+    assert.deepEqual(parseModelConfig({...lite, mlp_layer_types: ['sparse', 'dense', 'sparse']}).moe!.sparseLayers, [true, false, true])
+    assert.throws(() => parseModelConfig({...lite, mlp_layer_types: ['dense']}), loadError(/"mlp_layer_types" must list "dense" or "sparse" for each of the 3 layers/))
+  })
+
   it('refuse what cannot run, by key', () => {
     const v2 = {...BASE, architectures: ['DeepseekV2ForCausalLM'], n_routed_experts: 8}
     assert.throws(() => parseModelConfig({...v2, num_key_value_heads: 2}), loadError(/num_key_value_heads 2 must equal num_attention_heads 4/))
@@ -66,7 +75,7 @@ describe('DeepSeek configs', () => {
 })
 
 describe('DeepSeek checkpoints', () => {
-  for (const variant of ['deepseek-v2', 'deepseek-v3', 'glm4-moe'] as const) {
+  for (const variant of ['deepseek-v2', 'deepseek-v3', 'glm4-moe', 'glm4-moe-lite'] as const) {
     it(`${variant}: matches transformers 5.18 (test/fixtures/${variant}-tiny-transformers.json): top-10 logits, 8 greedy tokens`, async () => {
       await checkDirAgainstTransformers(await ensureTestModel('tiny', {variant}), fixture(variant))
     })

@@ -88,6 +88,8 @@ export const ARCHITECTURES: Record<string, ArchitectureTraits> = {
   DeepseekV3ForCausalLM: {...BASE, defaultMaxPositions: 4096, moe: 'deepseek_v3'},
   // GLM-4.5: q/k/v biases (attention_bias), half-rotary heads, optional q/k norms over V3's routing (glm4-moe-config.ts).
   Glm4MoeForCausalLM: {...BASE, defaultMaxPositions: 131072, qkvBias: true, moe: 'glm4_moe'},
+  // GLM-4.7-Flash: DeepSeek-V3's layers (deepseek-config.ts).
+  Glm4MoeLiteForCausalLM: {...BASE, defaultMaxPositions: 202752, moe: 'glm4_moe_lite'},
 }
 /** The RMSNorm families above, then the LayerNorm family (OPT, GPT-NeoX, GPT-2: layernorm-family.ts; Phi, StableLM, StarCoder2, GPT-J, GPTBigCode, GPT-Neo: layernorm-more.ts; BLOOM, Falcon, MPT: alibi-family.ts). */
 export const SUPPORTED_ARCHITECTURES = [...Object.keys(ARCHITECTURES), ...LAYERNORM_ARCHITECTURES]

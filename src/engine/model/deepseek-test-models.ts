@@ -6,9 +6,10 @@
  * scaled by 1.5, two shared experts. deepseek-v3: q through its normed latent, sigmoid routing with the correction
  * bias, groups ranked by their best two, top-2 renormalised and scaled by 2.5, one shared expert, and YaRN whose mscale
  * and mscale_all_dim differ (so both the cos/sin factor and the softmax scale move). glm4-moe: GQA with q/k/v biases,
- * q/k norms, rope on half of each head, V3's routing over 2 groups of 4 (one kept), scaled by 1.5.
+ * q/k norms, rope on half of each head, V3's routing over 2 groups of 4 (one kept), scaled by 1.5. glm4-moe-lite:
+ * V3's layers under Glm4MoeLiteConfig's defaults (one group, scaling 1.8), its sparse layers in mlp_layer_types.
  */
-export function deepseekTestModelConfigJson(variant: 'deepseek-v2' | 'deepseek-v3' | 'glm4-moe', common: Record<string, unknown>): Record<string, unknown> {
+export function deepseekTestModelConfigJson(variant: 'deepseek-v2' | 'deepseek-v3' | 'glm4-moe' | 'glm4-moe-lite', common: Record<string, unknown>): Record<string, unknown> {
   if (variant === 'glm4-moe') {
     return {
       architectures: ['Glm4MoeForCausalLM'], model_type: 'glm4_moe', ...common, rms_norm_eps: 1e-5, rope_theta: 10000.0, tie_word_embeddings: false,
@@ -27,6 +28,12 @@ export function deepseekTestModelConfigJson(variant: 'deepseek-v2' | 'deepseek-v
     return {
       architectures: ['DeepseekV2ForCausalLM'], model_type: 'deepseek_v2', ...shared, q_lora_rank: null, num_experts_per_tok: 3,
       n_shared_experts: 2, topk_method: 'group_limited_greedy', routed_scaling_factor: 1.5, norm_topk_prob: false,
+    }
+  }
+  if (variant === 'glm4-moe-lite') {
+    return {
+      architectures: ['Glm4MoeLiteForCausalLM'], model_type: 'glm4_moe_lite', ...shared, n_group: 1, topk_group: 1, q_lora_rank: 24,
+      num_experts_per_tok: 2, n_shared_experts: 1, norm_topk_prob: true, mlp_layer_types: ['dense', 'sparse'],
     }
   }
   return {

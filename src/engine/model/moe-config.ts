@@ -1,9 +1,9 @@
 // Mixture-of-experts settings (Mixtral, Qwen2-MoE, Qwen3-MoE, OLMoE, GraniteMoE, GraniteMoeShared, PhiMoE, DeepSeek V2/V3) read from config.json, and the tensors their sparse MLPs need.
 import {ModelLoadError, quotedValue} from '../errors.js'
 import {phimoeRouting} from './phimoe-config.js'
-import {DEEPSEEK_V2, DEEPSEEK_V3, GLM4_MOE, deepseekRouting, deepseekSharedSize, deepseekSparseLayers, type GroupedRouting} from './deepseek-config.js'
+import {DEEPSEEK_V2, DEEPSEEK_V3, GLM4_MOE, GLM4_MOE_LITE, deepseekRouting, deepseekSharedSize, deepseekSparseLayers, type GroupedRouting} from './deepseek-config.js'
 
-export type MoeFamily = 'mixtral' | 'qwen2_moe' | 'qwen3_moe' | 'olmoe' | 'granitemoe' | 'granitemoeshared' | 'phimoe' | 'deepseek_v2' | 'deepseek_v3' | 'glm4_moe'
+export type MoeFamily = 'mixtral' | 'qwen2_moe' | 'qwen3_moe' | 'olmoe' | 'granitemoe' | 'granitemoeshared' | 'phimoe' | 'deepseek_v2' | 'deepseek_v3' | 'glm4_moe' | 'glm4_moe_lite'
 
 export interface MoeConfig {
   numExperts: number
@@ -46,6 +46,7 @@ const DEFAULTS: Record<MoeFamily, {experts: number; topK: number; moeIntermediat
   deepseek_v2: {experts: 64, topK: 6, moeIntermediate: 1407, shared: 0, normTopk: false},
   deepseek_v3: {experts: 256, topK: 8, moeIntermediate: 2048, shared: 0, normTopk: true},
   glm4_moe: {experts: 128, topK: 8, moeIntermediate: 1408, shared: 0, normTopk: true},
+  glm4_moe_lite: {experts: 64, topK: 4, moeIntermediate: 1536, shared: 0, normTopk: true},
 }
 
 /** A real checkpoint's expert count stays far below this; a hostile config.json must not make us list millions of tensors. */
@@ -70,7 +71,7 @@ export function parseMoeConfig(config: Json, family: MoeFamily, numLayers: numbe
   if (typeof normTopk !== 'boolean') throw new ModelLoadError(`${source}: "norm_topk_prob" must be a boolean.`)
   const expertIntermediateSize = defaults.moeIntermediate === null ? intermediateSize : positive('moe_intermediate_size', defaults.moeIntermediate)
   // GLM-4-MoE routes and shares experts as DeepSeek-V3 does.
-  const deepseek = ({deepseek_v2: DEEPSEEK_V2, deepseek_v3: DEEPSEEK_V3, glm4_moe: GLM4_MOE} as Partial<Record<MoeFamily, string>>)[family] ?? null
+  const deepseek = ({deepseek_v2: DEEPSEEK_V2, deepseek_v3: DEEPSEEK_V3, glm4_moe: GLM4_MOE, glm4_moe_lite: GLM4_MOE_LITE} as Partial<Record<MoeFamily, string>>)[family] ?? null
   const shared = family === 'qwen2_moe' ? positive('shared_expert_intermediate_size', defaults.shared) : family === 'granitemoeshared' ? graniteSharedSize(config, source)
     : deepseek ? deepseekSharedSize(config, deepseek, expertIntermediateSize, source) : 0
   // Qwen2MoeConfig derives its sliding layers otherwise than Qwen2Config (every other layer below max_window_layers);

@@ -1,8 +1,8 @@
-// The config.json of the mixture-of-experts test-model variants (mixtral, qwen2moe, qwen3moe, deepseek-v2, deepseek-v3, glm4-moe), for test-model.ts.
+// The config.json of the mixture-of-experts test-model variants (mixtral, qwen2moe, qwen3moe, deepseek-v2, deepseek-v3, glm4-moe, glm4-moe-lite), for test-model.ts.
 import {deepseekTestModelConfigJson} from './deepseek-test-models.js'
 
-export type MoeTestVariant = 'mixtral' | 'qwen2moe' | 'qwen3moe' | 'deepseek-v2' | 'deepseek-v3' | 'glm4-moe'
-export const MOE_TEST_VARIANTS: readonly MoeTestVariant[] = ['mixtral', 'qwen2moe', 'qwen3moe', 'deepseek-v2', 'deepseek-v3', 'glm4-moe']
+export type MoeTestVariant = 'mixtral' | 'qwen2moe' | 'qwen3moe' | 'deepseek-v2' | 'deepseek-v3' | 'glm4-moe' | 'glm4-moe-lite'
+export const MOE_TEST_VARIANTS: readonly MoeTestVariant[] = ['mixtral', 'qwen2moe', 'qwen3moe', 'deepseek-v2', 'deepseek-v3', 'glm4-moe', 'glm4-moe-lite']
 
 export function isMoeTestVariant(variant: string): variant is MoeTestVariant {
   return (MOE_TEST_VARIANTS as readonly string[]).includes(variant)
@@ -15,7 +15,7 @@ export function isMoeTestVariant(variant: string): variant is MoeTestVariant {
  * renormalised (as Qwen3-30B-A3B), layer 0 dense through mlp_only_layers. deepseek-v2, deepseek-v3: deepseek-test-models.ts.
  */
 export function moeTestModelConfigJson(variant: MoeTestVariant, common: Record<string, unknown> & {intermediate_size: number; hidden_size: number; num_hidden_layers: number}): Record<string, unknown> {
-  if (variant === 'deepseek-v2' || variant === 'deepseek-v3' || variant === 'glm4-moe') return deepseekTestModelConfigJson(variant, common)
+  if (variant === 'deepseek-v2' || variant === 'deepseek-v3' || variant === 'glm4-moe' || variant === 'glm4-moe-lite') return deepseekTestModelConfigJson(variant, common)
   const expertWidth = common.intermediate_size / 2
   if (variant === 'mixtral') {
     return {
