@@ -105,20 +105,27 @@ describe('DeepSeek checkpoints', () => {
     }
   })
 
-  it('deepseek-v3: the same greedy tokens with prefix caching and under preemption (a KV pool of a few blocks)', async () => {
+  it('deepseek-v3: the same greedy tokens from prefix-cached blocks and under preemption (a KV pool of 6 blocks)', async () => {
     const dir = await ensureTestModel('tiny', {variant: 'deepseek-v3'})
     const expected = fixture('deepseek-v3').prompts
     const params = makeSamplingParams({temperature: 0, maxTokens: 8, ignoreEos: true})
-    // 9 blocks of 16 tokens: the three prompts (11, 5 and 41 tokens + 8) cannot all stay resident, so some are preempted.
-    for (const options of [{enablePrefixCaching: true}, {numBlocks: 6, blockSize: 16}]) {
-      const engine = await LLMEngine.create(makeEngineConfig({modelPath: dir, kvMemoryBytes: 4 << 20, threads: 2, weightDtype: 'f32', ...options}))
-      try {
-        const prompts = [...expected, ...expected].map((p) => ({prompt: p.prompt_token_ids, params}))
-        const results = await engine.generate(prompts)
-        assert.deepEqual(results.map((r) => r.outputs[0]!.tokenIds), [...expected, ...expected].map((p) => p.greedy_token_ids), JSON.stringify(options))
-      } finally {
-        await engine.shutdown()
-      }
+    const requests = expected.map((p) => ({prompt: p.prompt_token_ids, params}))
+    const greedy = expected.map((p) => p.greedy_token_ids)
+    const cached = await LLMEngine.create(makeEngineConfig({modelPath: dir, kvMemoryBytes: 4 << 20, threads: 2, weightDtype: 'f32', enablePrefixCaching: true}))
+    try {
+      // The second round reads the first round's cached K/V (expanded heads, V padded) for its prompts' full blocks.
+      for (let round = 0; round < 2; round++) assert.deepEqual((await cached.generate(requests)).map((r) => r.outputs[0]!.tokenIds), greedy, `round ${round}`)
+      assert.ok(cached.stats().prefixCacheHits > 0)
+    } finally {
+      await cached.shutdown()
+    }
+    // 6 blocks of 16 slots cannot hold twice the three sequences (1 + 1 + 4 blocks each): some are preempted and recomputed.
+    const small = await LLMEngine.create(makeEngineConfig({modelPath: dir, numBlocks: 6, blockSize: 16, threads: 2, weightDtype: 'f32'}))
+    try {
+      assert.deepEqual((await small.generate([...requests, ...requests])).map((r) => r.outputs[0]!.tokenIds), [...greedy, ...greedy])
+      assert.ok(small.stats().numPreemptions > 0)
+    } finally {
+      await small.shutdown()
     }
   })
 })
