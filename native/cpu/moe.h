@@ -1,4 +1,4 @@
-// A sparse mixture-of-experts MLP (Mixtral, Qwen2-MoE, Qwen3-MoE, PhiMoE): router, softmax top-k (PhiMoE: sparsemixer), each chosen expert's gated
+// A sparse mixture-of-experts MLP (Mixtral, Qwen2-MoE, Qwen3-MoE, PhiMoE, DeepSeek, GLM-4-MoE): router, softmax top-k (PhiMoE: sparsemixer; DeepSeek: grouped), each chosen expert's gated
 // MLP on the rows routed to it, and the weighted sum in rank order; Qwen2-MoE's gated shared expert (GraniteMoeShared's ungated one) added last.
 #pragma once
 #include <cstdint>

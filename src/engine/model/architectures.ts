@@ -98,6 +98,7 @@ export const SUPPORTED_ARCHITECTURES = [...Object.keys(ARCHITECTURES), ...LAYERN
 export const NEAR_MISSES: Record<string, string> = {
   Phi3SmallForCausalLM: 'Phi-3-small needs blocksparse attention, gegelu and muP scaling',
   GraniteMoeHybridForCausalLM: 'Granite 4 hybrid models need Mamba-2 layers',
+  DeepseekV32ForCausalLM: "DeepSeek-V3.2 needs its lightning indexer (DeepSeek sparse attention) over V3's latent attention",
 }
 
 /** The MLP activation as config.json names it; Gemma's legacy "gelu" means the tanh form (as transformers reads it). */
