@@ -1,7 +1,7 @@
 // The CPU backend: owns the weights, the KV pool (device + swap) and the thread pool, validates each batch,
 // applies block moves and chains the ops of kernels.h into a Llama forward pass (Qwen2's q/k/v biases, Qwen3's q/k norms,
-// sparse MoE MLPs: moe.h, per-layer sliding windows and Gemma 3's local rope), or hands the LayerNorm family (OPT, GPT-NeoX,
-// GPT-2) to layernorm_family.cpp.
+// sparse MoE MLPs: moe.h, DeepSeek's latent attention: mla.h, per-layer sliding windows and Gemma 3's local rope), or
+// hands the LayerNorm family (OPT, GPT-NeoX, GPT-2) to layernorm_family.cpp.
 #include <algorithm>
 #include <cmath>
 #include <fstream>
@@ -224,7 +224,8 @@ class CpuBackend final : public Backend {
       residual_step(pool_, config_, hidden_.data(), residual_.data(), w.input_norm, w.input_norm_bias, tokens, l == 0);
       // Cohere: the MLP reads the attention's normed input.
       if (config_.parallel_residual) parallel_input_.assign(hidden_.begin(), hidden_.begin() + static_cast<size_t>(tokens) * hidden);
-      linear(pool_, hidden_.data(), tokens, w.qkv, w.qkv_bias.empty() ? nullptr : w.qkv_bias.data(), qkv_.data(), linear_order_);
+      if (config_.mla_kv_lora_rank > 0) mla_qkv(pool_, w.mla, config_, hidden_.data(), tokens, qkv_.data(), linear_order_, mla_scratch_);
+      else linear(pool_, hidden_.data(), tokens, w.qkv, w.qkv_bias.empty() ? nullptr : w.qkv_bias.data(), qkv_.data(), linear_order_);
       float* keys = qkv_.data() + q_width;
       if (config_.qk_norm && config_.whole_qk_norm) {
         // OLMo2: one RMSNorm over all of q and one over all of k.
@@ -257,6 +258,7 @@ class CpuBackend final : public Backend {
                         tokens, layout_);
       paged_attention(pool_, qkv_.data(), qkv_width, key_cache_[l].get(), value_cache_[l].get(), attention_batch,
                       config_.num_heads, layout_, scale, attention_out_.data(), config_.attn_logit_softcap);
+      if (config_.mla_kv_lora_rank > 0) mla_pack_heads(config_, attention_out_.data(), tokens);
       linear(pool_, attention_out_.data(), tokens, w.o_proj, w.o_bias.empty() ? nullptr : w.o_bias.data(), hidden_.data(), linear_order_);
       if (config_.parallel_residual) {
         // transformers' residual + attention + mlp: the attention output added first.
@@ -338,6 +340,7 @@ class CpuBackend final : public Backend {
   std::vector<float> residual_, hidden_, qkv_, attention_out_, gate_up_, activated_, cos_sin_, final_rows_, final_residual_, logits_, local_cos_sin_, parallel_input_;
   std::vector<float> ranking_logits_;  // one chunk of prompt rows (prompt_ranking.h)
   MoeScratch moe_scratch_;
+  MlaScratch mla_scratch_;
 };
 
 }  // namespace

@@ -342,7 +342,7 @@ uint64_t ModelWeights::bytes() const {
               layer.qkv_bias.size() + layer.q_norm.size() +
               layer.k_norm.size() + layer.input_norm_bias.size() + layer.post_attention_norm_bias.size() + layer.o_bias.size() +
               layer.fc1_bias.size() + layer.fc2_bias.size() + layer.q_norm_bias.size() + layer.k_norm_bias.size()) * 4;
-    total += layer.moe.bytes();
+    total += layer.moe.bytes() + layer.mla.bytes();
   }
   return total + gemma4.bytes();
 }
@@ -410,7 +410,9 @@ ModelWeights load_model_weights(const ModelConfig& config, const std::vector<Ten
       layer.post_attention_norm_bias = bias(prefix + "post_attention_layernorm.bias", hidden);
     }
     layer.input_norm_bias = bias(prefix + "input_layernorm.bias", hidden);
-    load_stacked(reader, layer.qkv,
+    // DeepSeek: latent projections in place of q/k/v (mla.cpp).
+    if (config.mla_kv_lora_rank > 0) layer.mla = load_mla_weights(config, prefix, format, load_matrix, norm);
+    else load_stacked(reader, layer.qkv,
                  {{prefix + "self_attn.q_proj.weight", q_rows, format}, {prefix + "self_attn.k_proj.weight", kv_rows, format},
                   {prefix + "self_attn.v_proj.weight", kv_rows, more_bits}},
                  hidden);
@@ -429,7 +431,7 @@ ModelWeights load_model_weights(const ModelConfig& config, const std::vector<Ten
       layer.q_norm_bias.assign(q_rows, 0.f);
       layer.k_norm_bias.assign(kv_rows, 0.f);
     }
-    load_stacked(reader, layer.o_proj, {{prefix + "self_attn.o_proj.weight", hidden, format}}, q_rows);
+    load_stacked(reader, layer.o_proj, {{prefix + "self_attn.o_proj.weight", hidden, format}}, config.mla_kv_lora_rank > 0 ? config.num_heads * config.mla_v_head_dim : q_rows);
     if (config.attention_output_bias) layer.o_bias = reader.read(prefix + "self_attn.o_proj.bias", {hidden});
     layer.attn_sinks = bias(prefix + "self_attn.sinks", config.num_heads);
     if (config.is_sparse_layer(i)) {

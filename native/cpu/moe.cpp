@@ -29,7 +29,7 @@ T* grown(std::vector<T>& buffer, size_t size) {
 }  // namespace
 
 uint64_t MoeWeights::bytes() const {
-  uint64_t total = router.bytes() + shared_gate_up.bytes() + shared_down.bytes() + shared_gate.bytes();
+  uint64_t total = router.bytes() + score_correction_bias.bytes() + shared_gate_up.bytes() + shared_down.bytes() + shared_gate.bytes();
   for (const WeightMatrix& m : gate_up) total += m.bytes();
   for (const WeightMatrix& m : down) total += m.bytes();
   total += router_bias.size() * sizeof(float);
@@ -43,6 +43,7 @@ MoeWeights load_moe_weights(const ModelConfig& config, const std::string& prefix
   const int hidden = config.hidden_size, inter = config.moe_intermediate_size;
   MoeWeights w;
   w.router = load({{prefix + "mlp.gate.weight", config.num_experts}}, hidden, WeightFormat::F32);
+  if (config.moe_router_bias) w.score_correction_bias = load({{prefix + "mlp.gate.e_score_correction_bias", 1}}, config.num_experts, WeightFormat::F32);
   for (int e = 0; e < config.num_experts; ++e) {
     w.gate_up.push_back(config.gpt_oss_experts ? load({{expert_name(prefix, e, "gate_up"), 2 * inter}}, hidden, format)
                                                : load({{expert_name(prefix, e, "gate"), inter}, {expert_name(prefix, e, "up"), inter}}, hidden, format));
@@ -112,6 +113,10 @@ void moe_mlp(ThreadPool& pool, const MoeWeights& w, const ModelConfig& config, c
   float* weights = grown(s.weights, slots);
   if (config.sparsemixer) {
     sparsemixer_route(logits, num_rows, num_experts, config.sparsemixer_jitter_eps, experts, weights);
+  } else if (config.moe_groups > 0) {
+    float* bias = w.score_correction_bias.rows > 0 ? grown(s.score_correction, num_experts) : nullptr;
+    if (bias) w.score_correction_bias.load_row(0, bias);
+    grouped_topk_route(config, logits, bias, num_rows, experts, weights);
   } else {
     moe_route(logits, num_rows, num_experts, top_k, config.norm_topk_prob, experts, weights);
   }

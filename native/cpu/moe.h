@@ -1,4 +1,4 @@
-// A sparse mixture-of-experts MLP (Mixtral, Qwen2-MoE, Qwen3-MoE, PhiMoE, GPT-OSS): router, softmax top-k (PhiMoE: sparsemixer), each chosen expert's gated
+// A sparse mixture-of-experts MLP (Mixtral, Qwen2-MoE, Qwen3-MoE, PhiMoE, GPT-OSS, DeepSeek, GLM-4-MoE): router, softmax top-k (PhiMoE: sparsemixer; DeepSeek: grouped), each chosen expert's gated
 // MLP on the rows routed to it, and the weighted sum in rank order; Qwen2-MoE's gated shared expert (GraniteMoeShared's ungated one) added last.
 #pragma once
 #include <cstdint>
@@ -23,6 +23,7 @@ struct MoeWeights {
   // GPT-OSS's biases (empty without): the router's [num_experts], each expert's gate_up [2 * inter] and down [hidden].
   std::vector<float> router_bias;
   std::vector<std::vector<float>> gate_up_bias, down_bias;
+  WeightMatrix score_correction_bias;        // DeepSeek V3's e_score_correction_bias, [1, num_experts] f32; empty without
   uint64_t bytes() const;
 };
 
@@ -50,9 +51,15 @@ void moe_route(const float* router_logits, int num_rows, int num_experts, int to
 void sparsemixer_route(const float* router_logits, int num_rows, int num_experts, double jitter_eps, int32_t* experts,
                        float* weights);
 
+// DeepSeek V2/V3's grouped top-k (grouped_topk.cpp; config.moe_groups > 0): top_k experts per row in rank order, each
+// weighted by its score (normalised when norm_topk_prob) times routed_scaling_factor. bias: [num_experts] or nullptr.
+// Calling thread only.
+void grouped_topk_route(const ModelConfig& config, const float* router_logits, const float* bias, int num_rows, int32_t* experts,
+                        float* weights);
+
 // Activations grown to the largest batch seen and reused.
 struct MoeScratch {
-  std::vector<float> router_logits, weights, gathered, gate_up, activated, expert_rows, expert_out, shared_gate;
+  std::vector<float> router_logits, weights, gathered, gate_up, activated, expert_rows, expert_out, shared_gate, score_correction;
   std::vector<int32_t> experts, slots;
 };
 

@@ -100,6 +100,39 @@ void parse_rope(const Napi::Object& config, ModelConfig& out) {
   }
 }
 
+// moe.grouped (src/engine/model/deepseek-config.ts): DeepSeek's grouped top-k routing.
+static void parse_grouped_routing(const Napi::Value& value, ModelConfig& out) {
+  if (!value.IsObject()) fail(value.Env(), "moe.grouped must be an object");
+  Napi::Object g = value.As<Napi::Object>();
+  out.moe_groups = int_field(g, "groups");
+  out.moe_topk_groups = int_field(g, "topkGroups");
+  out.moe_sigmoid = bool_field(g, "sigmoid");
+  out.moe_group_top2 = bool_field(g, "groupTop2");
+  out.moe_router_bias = bool_field(g, "routerBias");
+  out.routed_scaling_factor = static_cast<float>(number_field(g, "routedScalingFactor"));
+  const int per_group = out.moe_groups > 0 ? out.num_experts / out.moe_groups : 0;
+  if (out.moe_groups <= 0 || out.num_experts % out.moe_groups != 0 || out.moe_topk_groups <= 0 || out.moe_topk_groups > out.moe_groups ||
+      (out.moe_group_top2 && out.moe_groups > 1 && per_group < 2) || per_group * out.moe_topk_groups < out.num_experts_per_tok) {
+    fail(value.Env(), "moe.grouped: groups must divide the experts, topkGroups of them holding at least numExpertsPerToken (and 2 per group for groupTop2)");
+  }
+}
+
+// config.mla (src/engine/model/deepseek-config.ts): DeepSeek's latent attention, absent for the others.
+static void parse_mla(const Napi::Object& config, ModelConfig& out) {
+  Napi::Value value = config.Get("mla");
+  if (value.IsUndefined() || value.IsNull()) return;
+  if (!value.IsObject()) fail(config.Env(), "mla must be an object");
+  Napi::Object mla = value.As<Napi::Object>();
+  out.mla_kv_lora_rank = int_field(mla, "kvLoraRank");
+  out.mla_q_lora_rank = int_field(mla, "qLoraRank");
+  out.mla_v_head_dim = int_field(mla, "vHeadDim");
+  out.mla_rope_interleaved = bool_field(mla, "ropeInterleaved");
+  if (out.mla_kv_lora_rank <= 0 || out.mla_q_lora_rank < 0 || out.mla_v_head_dim <= 0 || out.mla_v_head_dim > out.head_dim ||
+      out.rotary_dim <= 0 || out.num_kv_heads != out.num_heads) {
+    fail(config.Env(), "mla: ranks must be positive (qLoraRank 0: none), vHeadDim at most headDim, with a rotaryDim and numKvHeads == numHeads");
+  }
+}
+
 // config.moe (src/engine/model/moe-config.ts), absent for dense models.
 static void parse_moe(const Napi::Object& config, ModelConfig& out) {
   Napi::Value value = config.Get("moe");
@@ -120,6 +153,7 @@ static void parse_moe(const Napi::Object& config, ModelConfig& out) {
     }
   }
   out.gpt_oss_experts = moe.Has("gptOssExperts") && bool_field(moe, "gptOssExperts");
+  if (moe.Has("grouped")) parse_grouped_routing(moe.Get("grouped"), out);
   Napi::Value layers = moe.Get("sparseLayers");
   if (!layers.IsArray()) fail(config.Env(), "moe.sparseLayers must be an array of booleans");
   Napi::Array list = layers.As<Napi::Array>();
@@ -258,6 +292,7 @@ ModelConfig parse_model_config(const Napi::Object& config) {
   if (config.Has("layerNorm") && config.Get("layerNorm").IsObject()) parse_layer_norm(config.Get("layerNorm").As<Napi::Object>(), out);
   parse_rope(config, out);
   parse_moe(config, out);
+  parse_mla(config, out);
   parse_layer_windows(config, out);
   parse_rms_variant(config, out);
   parse_gemma4(config, out);

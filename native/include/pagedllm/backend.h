@@ -124,7 +124,22 @@ struct ModelConfig {
   // GPT-OSS: each expert's gate and up fused (mlp.experts.E.gate_up_proj.weight, gate rows then up rows), activated by
   // its clamped SwiGLU (cpu clamped_swiglu_and_mul); the router and the experts carry biases where the tensors exist.
   bool gpt_oss_experts = false;
+  // DeepSeek V2/V3 routing (native/cpu/grouped_topk.cpp) when moe_groups > 0: softmax (V2) or sigmoid (V3) scores, V3's
+  // e_score_correction_bias added for the choice only, only the experts of the moe_topk_groups best of moe_groups groups
+  // eligible (a group ranked by its best score, or V3's sum of its best two), weights times routed_scaling_factor.
+  int moe_groups = 0;
+  int moe_topk_groups = 0;
+  bool moe_sigmoid = false;
+  bool moe_group_top2 = false;
+  bool moe_router_bias = false;  // mlp.gate.e_score_correction_bias, [num_experts]
+  float routed_scaling_factor = 1.f;
   bool is_sparse_layer(int layer) const { return num_experts > 0 && sparse_layers.at(layer) != 0; }
+  // DeepSeek's multi-head latent attention (native/cpu/mla.h), expanded per token into num_heads K and V heads of
+  // head_dim = qk_nope + qk_rope (rotary_dim, rotated first), V zero-padded from mla_v_head_dim; kv_lora_rank 0: none.
+  int mla_kv_lora_rank = 0;
+  int mla_q_lora_rank = 0;  // 0: a plain q_proj
+  int mla_v_head_dim = 0;
+  bool mla_rope_interleaved = false;  // q_pe / k_pe rotate interleaved pairs (V2 always, V3's rope_interleave)
   // The LayerNorm family (OPT, GPT-NeoX, GPT-2: native/cpu/layernorm_family.cpp): LayerNorm with bias (eps in
   // rms_norm_eps), a plain MLP fc1 -> hidden_act -> fc2 (fc1 in gate_up, fc2 in down), biases where the checkpoint has
   // them (the loader reads each bias the model's tensor list names).

@@ -110,6 +110,13 @@ export const ARCHITECTURES: Record<string, ArchitectureTraits> = {
   HunYuanDenseV1ForCausalLM: {...BASE, qkNorm: true},
   // EXAONE 4: OLMo2's post-norms, per-head q/k norms, rope only on its sliding layers (4096; every 4th full: exaone4-config.ts).
   Exaone4ForCausalLM: {...BASE, qkNorm: true, defaultSlidingWindow: 4096},
+  // Multi-head latent attention over DeepSeek's shared and grouped-routed experts (deepseek-config.ts).
+  DeepseekV2ForCausalLM: {...BASE, moe: 'deepseek_v2'},
+  DeepseekV3ForCausalLM: {...BASE, defaultMaxPositions: 4096, moe: 'deepseek_v3'},
+  // GLM-4.5: q/k/v biases (attention_bias), half-rotary heads, optional q/k norms over V3's routing (glm4-moe-config.ts).
+  Glm4MoeForCausalLM: {...BASE, defaultMaxPositions: 131072, qkvBias: true, moe: 'glm4_moe'},
+  // GLM-4.7-Flash: DeepSeek-V3's layers (deepseek-config.ts).
+  Glm4MoeLiteForCausalLM: {...BASE, defaultMaxPositions: 202752, moe: 'glm4_moe_lite'},
 }
 /** The RMSNorm families above, then the LayerNorm family (OPT, GPT-NeoX, GPT-2: layernorm-family.ts; Phi, StableLM, StarCoder2, GPT-J, GPTBigCode, GPT-Neo: layernorm-more.ts; BLOOM, Falcon, MPT: alibi-family.ts). */
 export const SUPPORTED_ARCHITECTURES = [...Object.keys(ARCHITECTURES), ...LAYERNORM_ARCHITECTURES]
@@ -118,6 +125,7 @@ export const SUPPORTED_ARCHITECTURES = [...Object.keys(ARCHITECTURES), ...LAYERN
 export const NEAR_MISSES: Record<string, string> = {
   Phi3SmallForCausalLM: 'Phi-3-small needs blocksparse attention, gegelu and muP scaling',
   GraniteMoeHybridForCausalLM: 'Granite 4 hybrid models need Mamba-2 layers',
+  DeepseekV32ForCausalLM: "DeepSeek-V3.2 needs its lightning indexer (DeepSeek sparse attention) over V3's latent attention",
 }
 
 /** The MLP activation as config.json names it; Gemma's legacy "gelu" means the tanh form (as transformers reads it). */

@@ -13,7 +13,8 @@ import {gemma4TensorShapes, gemma4Tensors} from './gemma4-tensors.js'
 import {loadGgufModel} from './gguf-model.js'
 import {readJsonObject, readModelConfig, type ModelConfig} from './model-config.js'
 import {mptMlpWidthFromTensors} from './mpt-mlp-width.js'
-import {mixtralCheckpointName, mixtralEngineName, moeLayerTensorShapes} from './moe-config.js'
+import {moeCheckpointName, moeEngineName, moeLayerTensorShapes} from './moe-config.js'
+import {deepseekTensorShapes, deepseekTensors} from './deepseek-config.js'
 import {rmsVariantTensorShapes, rmsVariantTensors} from './rms-variants.js'
 import {checkpointTensorNames, engineTensorNames} from './tensor-renames.js'
 import {interleavedRopeRows} from './llama-twists.js'
@@ -97,7 +98,7 @@ export function expectedTensorShapes(config: ModelConfig): {name: string; shape:
   }
   shapes.push({name: 'model.norm.weight', shape: [hidden]})
   if (!config.tieWordEmbeddings) shapes.push({name: 'lm_head.weight', shape: [vocabSize, hidden]})
-  return config.rmsVariant ? rmsVariantTensorShapes(config.rmsVariant, shapes, qSize, kvSize) : shapes
+  return config.rmsVariant ? rmsVariantTensorShapes(config.rmsVariant, shapes, qSize, kvSize) : deepseekTensorShapes(config, shapes)
 }
 
 /** Checks presence and shape of every expected tensor; returns them in expected order. */
@@ -108,7 +109,7 @@ export function selectModelTensors(config: ModelConfig, checkpointTensors: Tenso
   // A Gemma 3 multimodal checkpoint keeps its language model under a prefix (gemma3-config.ts).
   const named = config.architecture === 'Gemma3ForCausalLM' ? checkpointTensors.map((t) => ({...t, name: languageModelTensorName(t.name)})) : checkpointTensors
   const split = splitGptOssExperts(config, splitGraniteMoeExperts(config, splitFusedProjections(config, engineTensorNames(config, named))))
-  const tensors = config.moe?.mixtralNames ? split.map((t) => ({...t, name: mixtralEngineName(t.name)})) : split
+  const tensors = config.moe?.mixtralNames || config.moe?.grouped ? split.map((t) => ({...t, name: moeEngineName(config.moe, t.name)})) : split
   // A corrupt or hostile layer count must not make us list billions of expected tensors before the first one is missing.
   const perLayer = 9 + (config.attentionBias ? 3 : 0) + (config.qkNorm ? 2 : 0) + (config.sandwichNorms ? 2 : 0) - (config.rmsVariant?.parallelBlock ? 1 : 0) - (config.rmsVariant?.normAffine === false ? 2 : 0) - (config.rmsVariant?.ungatedMlp ? 1 : 0)
   if (config.numLayers * perLayer > tensors.length) {
@@ -119,9 +120,9 @@ export function selectModelTensors(config: ModelConfig, checkpointTensors: Tenso
     throw new ModelLoadError(`The config says ${config.moe!.numExperts} experts of 3 tensors in each of ${expertTensors / 3 / config.moe!.numExperts} sparse layers, but the checkpoint in ${dir} holds only ${tensors.length} tensors.`)
   }
   const byName = new Map(tensors.map((t) => [t.name, t]))
-  return interleavedRopeRows(config, rmsVariantTensors(config, expectedTensorShapes(config).map(({name, shape}) => {
+  return interleavedRopeRows(config, deepseekTensors(rmsVariantTensors(config, expectedTensorShapes(config).map(({name, shape}) => {
     const tensor = byName.get(name)
-    const shown = config.moe?.mixtralNames ? mixtralCheckpointName(name) : checkpointTensorNames(config, [{name}])[0]!.name
+    const shown = config.moe?.mixtralNames || config.moe?.grouped ? moeCheckpointName(config.moe, name) : checkpointTensorNames(config, [{name}])[0]!.name
     if (tensor === undefined) {
       const hint = name === 'lm_head.weight' ? ' (config.json says tie_word_embeddings is false)' : ''
       throw new ModelLoadError(`Tensor ${shown} is missing from the checkpoint in ${dir}${hint}; expected shape [${shape.join(', ')}].`)
@@ -130,7 +131,7 @@ export function selectModelTensors(config: ModelConfig, checkpointTensors: Tenso
       throw new ModelLoadError(`Tensor ${shown} has shape [${tensor.shape.join(', ')}], but config.json implies [${shape.join(', ')}] (in ${tensor.path}).`)
     }
     return tensor
-  })))
+  }))))
 }
 
 /** A Hugging Face model directory, or a llama/qwen2/qwen3-architecture .gguf file (gguf-model.ts). */

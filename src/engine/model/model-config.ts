@@ -16,6 +16,8 @@ import {GPT_OSS, gptOssView} from './gpt-oss.js'
 import {isRmsVariantArchitecture, parseRmsVariant, rmsVariantView, type RmsVariantFeatures} from './rms-variants.js'
 import {applyTwistBiases, isLlamaTwist, twistView} from './llama-twists.js'
 import {hasSandwichNorms} from './tensor-renames.js'
+import {GLM4_MOE, deepseekAttention, deepseekView, isDeepseek, type MlaConfig} from './deepseek-config.js'
+import {glm4MoeQkNorm, glm4MoeView} from './glm4-moe-config.js'
 
 export type {RopeScaling}
 
@@ -78,6 +80,8 @@ export interface ModelConfig {
   attentionSinks?: boolean
   /** Gemma 4: per-layer head sizes, KV-shared layers, per-layer inputs (gemma4-config.ts); absent for the others. */
   gemma4?: Gemma4Features
+  /** DeepSeek V2/V3's multi-head latent attention (deepseek-config.ts; CPU only); absent for the others. */
+  mla?: MlaConfig
 }
 
 export {SUPPORTED_ARCHITECTURES}
@@ -153,6 +157,8 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   if (isRmsVariantArchitecture(architecture)) config = rmsVariantView(config, architecture, source)
   if (architecture === GPT_OSS) config = gptOssView(config)
   if (isLlamaTwist(architecture)) config = twistView(config, architecture)
+  if (isDeepseek(architecture)) config = deepseekView(config, architecture, source)
+  if (architecture === GLM4_MOE) config = glm4MoeView(config, source)
 
   const required = (key: string): number => {
     const value = config[key]
@@ -203,7 +209,8 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   const ropeParameters = isObject(config.rope_parameters) ? config.rope_parameters : null
   const ropeTheta = numberOr(ropeParameters?.rope_theta ?? config.rope_theta, 10000, 'rope_theta', source)
   if (ropeTheta <= 0) throw new ModelLoadError(`${source}: "rope_theta" must be positive, got ${ropeTheta}.`)
-  const rotaryDim = parseRotaryDim(config, ropeParameters ?? (isObject(config.rope_scaling) ? config.rope_scaling : null), architecture, headDim, source)
+  // DeepSeek rotates only each head's qk_rope_head_dim values.
+  const rotaryDim = isDeepseek(architecture) ? (config.qk_rope_head_dim as number) : parseRotaryDim(config, ropeParameters ?? (isObject(config.rope_scaling) ? config.rope_scaling : null), architecture, headDim, source)
   const rope = parseRopeScaling(ropeParameters ?? config.rope_scaling, {headDim: rotaryDim, ropeTheta, maxPositionEmbeddings, topLevelOriginalMax: config.original_max_position_embeddings}, source)
   if (rope.note) notes.push(rope.note)
   if (rope.contextCap && rope.contextCap.tokens < maxPositionEmbeddings) {
@@ -257,6 +264,8 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   if (architecture === GPT_OSS) modelConfig.attentionSinks = true
   if (gemma4) Object.assign(modelConfig, gemma4ModelFields(config, gemma4, modelConfig.torchDtype, source))
   if (isLlamaTwist(architecture)) applyTwistBiases(modelConfig, config, architecture, source)
+  if (isDeepseek(architecture)) Object.assign(modelConfig, deepseekAttention(config, architecture, source))
+  if (architecture === GLM4_MOE) modelConfig.qkNorm = glm4MoeQkNorm(config, source)
   return modelConfig
 }
 

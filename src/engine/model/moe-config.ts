@@ -1,9 +1,10 @@
-// Mixture-of-experts settings (Mixtral, Qwen2-MoE, Qwen3-MoE, OLMoE, GraniteMoE, GraniteMoeShared, PhiMoE) read from config.json, and the tensors their sparse MLPs need.
+// Mixture-of-experts settings (Mixtral, Qwen2-MoE, Qwen3-MoE, OLMoE, GraniteMoE, GraniteMoeShared, PhiMoE, DeepSeek V2/V3) read from config.json, and the tensors their sparse MLPs need.
 import {ModelLoadError, quotedValue} from '../errors.js'
 import {phimoeRouting} from './phimoe-config.js'
 import {gptOssMoeTensorShapes} from './gpt-oss.js'
+import {DEEPSEEK_V2, DEEPSEEK_V3, GLM4_MOE, GLM4_MOE_LITE, deepseekRouting, deepseekSharedSize, deepseekSparseLayers, type GroupedRouting} from './deepseek-config.js'
 
-export type MoeFamily = 'mixtral' | 'qwen2_moe' | 'qwen3_moe' | 'olmoe' | 'granitemoe' | 'granitemoeshared' | 'phimoe' | 'gpt_oss'
+export type MoeFamily = 'mixtral' | 'qwen2_moe' | 'qwen3_moe' | 'olmoe' | 'granitemoe' | 'granitemoeshared' | 'phimoe' | 'gpt_oss' | 'deepseek_v2' | 'deepseek_v3' | 'glm4_moe' | 'glm4_moe_lite'
 
 export interface MoeConfig {
   numExperts: number
@@ -25,6 +26,8 @@ export interface MoeConfig {
   sparsemixerJitterEps?: number
   /** GPT-OSS: router and expert biases, each expert's gate/up fused, its clamped SwiGLU (gpt-oss.ts, moe.cpp). */
   gptOssExperts?: boolean
+  /** DeepSeek: grouped top-k routing (deepseek-config.ts) in place of softmax top-k. */
+  grouped?: GroupedRouting
 }
 
 type Json = Record<string, unknown>
@@ -44,6 +47,11 @@ const DEFAULTS: Record<MoeFamily, {experts: number; topK: number; moeIntermediat
   phimoe: {experts: 16, topK: 2, moeIntermediate: null, shared: 0, normTopk: false},
   // GptOssConfig: 128 experts as wide as intermediate_size, a softmax over the top-4 router logits (= renormalised top-k).
   gpt_oss: {experts: 128, topK: 4, moeIntermediate: null, shared: 0, normTopk: true},
+  // DeepseekV2Config / DeepseekV3Config (n_routed_experts, read as num_experts: deepseek-config.ts); V2's router never renormalises.
+  deepseek_v2: {experts: 64, topK: 6, moeIntermediate: 1407, shared: 0, normTopk: false},
+  deepseek_v3: {experts: 256, topK: 8, moeIntermediate: 2048, shared: 0, normTopk: true},
+  glm4_moe: {experts: 128, topK: 8, moeIntermediate: 1408, shared: 0, normTopk: true},
+  glm4_moe_lite: {experts: 64, topK: 4, moeIntermediate: 1536, shared: 0, normTopk: true},
 }
 
 /** A real checkpoint's expert count stays far below this; a hostile config.json must not make us list millions of tensors. */
@@ -66,7 +74,11 @@ export function parseMoeConfig(config: Json, family: MoeFamily, numLayers: numbe
   if (numExpertsPerToken > numExperts) throw new ModelLoadError(`${source}: num_experts_per_tok ${numExpertsPerToken} exceeds the ${numExperts} experts.`)
   const normTopk = config.norm_topk_prob ?? defaults.normTopk
   if (typeof normTopk !== 'boolean') throw new ModelLoadError(`${source}: "norm_topk_prob" must be a boolean.`)
-  const shared = family === 'qwen2_moe' ? positive('shared_expert_intermediate_size', defaults.shared) : family === 'granitemoeshared' ? graniteSharedSize(config, source) : 0
+  const expertIntermediateSize = defaults.moeIntermediate === null ? intermediateSize : positive('moe_intermediate_size', defaults.moeIntermediate)
+  // GLM-4-MoE routes and shares experts as DeepSeek-V3 does.
+  const deepseek = ({deepseek_v2: DEEPSEEK_V2, deepseek_v3: DEEPSEEK_V3, glm4_moe: GLM4_MOE, glm4_moe_lite: GLM4_MOE_LITE} as Partial<Record<MoeFamily, string>>)[family] ?? null
+  const shared = family === 'qwen2_moe' ? positive('shared_expert_intermediate_size', defaults.shared) : family === 'granitemoeshared' ? graniteSharedSize(config, source)
+    : deepseek ? deepseekSharedSize(config, deepseek, expertIntermediateSize, source) : 0
   // Qwen2MoeConfig derives its sliding layers otherwise than Qwen2Config (every other layer below max_window_layers);
   // the layer_types it writes are read as for Qwen2, but without them the Qwen2 rule would pick the wrong layers.
   if (family === 'qwen2_moe' && config.use_sliding_window === true && config.layer_types == null) {
@@ -76,12 +88,14 @@ export function parseMoeConfig(config: Json, family: MoeFamily, numLayers: numbe
   return {
     numExperts,
     numExpertsPerToken,
-    normTopkProb: family === 'mixtral' || family === 'gpt_oss' || granite || normTopk,
-    expertIntermediateSize: defaults.moeIntermediate === null ? intermediateSize : positive('moe_intermediate_size', defaults.moeIntermediate),
+    normTopkProb: family === 'mixtral' || family === 'gpt_oss' || granite || (family !== 'deepseek_v2' && normTopk),
+    expertIntermediateSize,
     sharedExpertIntermediateSize: shared,
-    sparseLayers: family === 'mixtral' || family === 'olmoe' || family === 'phimoe' || family === 'gpt_oss' || granite ? Array<boolean>(numLayers).fill(true) : qwenSparseLayers(config, numLayers, source),
+    sparseLayers: family === 'mixtral' || family === 'olmoe' || family === 'phimoe' || family === 'gpt_oss' || granite ? Array<boolean>(numLayers).fill(true)
+      : deepseek ? deepseekSparseLayers(config, numLayers, deepseek, source) : qwenSparseLayers(config, numLayers, source),
     mixtralNames: family === 'mixtral' || family === 'phimoe',
-    ...(family === 'granitemoeshared' && shared > 0 ? {ungatedSharedExpert: true} : {}),
+    ...((family === 'granitemoeshared' || deepseek) && shared > 0 ? {ungatedSharedExpert: true} : {}),
+    ...(deepseek ? {grouped: deepseekRouting(config, deepseek, numExperts, numExpertsPerToken, source)} : {}),
     ...(family === 'phimoe' ? phimoeRouting(config, numExperts, numExpertsPerToken, source) : {}),
     ...(family === 'gpt_oss' ? {gptOssExperts: true} : {}),
   }
@@ -105,6 +119,18 @@ function qwenSparseLayers(config: Json, numLayers: number, source: string): bool
     throw new ModelLoadError(`${source}: "mlp_only_layers" must be a list of layer indices.`)
   }
   return Array.from({length: numLayers}, (_, layer) => !denseOnly.includes(layer) && (layer + 1) % step === 0)
+}
+
+/** The checkpoint's name of an engine tensor name: Mixtral's (below), DeepSeek's shared_experts, else the name itself. */
+export function moeCheckpointName(moe: MoeConfig | undefined, name: string): string {
+  if (moe?.mixtralNames) return mixtralCheckpointName(name)
+  return moe?.grouped ? name.replace('.mlp.shared_expert.', '.mlp.shared_experts.') : name
+}
+
+/** The engine name of a checkpoint tensor (moeCheckpointName's inverse). */
+export function moeEngineName(moe: MoeConfig | undefined, name: string): string {
+  if (moe?.mixtralNames) return mixtralEngineName(name)
+  return moe?.grouped ? name.replace('.mlp.shared_experts.', '.mlp.shared_expert.') : name
 }
 
 /** Mixtral's checkpoint name of an engine tensor name (the Qwen layout), or the name itself. */

@@ -1,7 +1,8 @@
-// The config.json of the mixture-of-experts test-model variants (mixtral, qwen2moe, qwen3moe, gptoss), for test-model.ts.
+// The config.json of the mixture-of-experts test-model variants (mixtral, qwen2moe, qwen3moe, gptoss, deepseek-v2, deepseek-v3, glm4-moe, glm4-moe-lite), for test-model.ts.
+import {deepseekTestModelConfigJson} from './deepseek-test-models.js'
 
-export type MoeTestVariant = 'mixtral' | 'qwen2moe' | 'qwen3moe' | 'gptoss'
-export const MOE_TEST_VARIANTS: readonly MoeTestVariant[] = ['mixtral', 'qwen2moe', 'qwen3moe', 'gptoss']
+export type MoeTestVariant = 'mixtral' | 'qwen2moe' | 'qwen3moe' | 'gptoss' | 'deepseek-v2' | 'deepseek-v3' | 'glm4-moe' | 'glm4-moe-lite'
+export const MOE_TEST_VARIANTS: readonly MoeTestVariant[] = ['mixtral', 'qwen2moe', 'qwen3moe', 'gptoss', 'deepseek-v2', 'deepseek-v3', 'glm4-moe', 'glm4-moe-lite']
 
 export function isMoeTestVariant(variant: string): variant is MoeTestVariant {
   return (MOE_TEST_VARIANTS as readonly string[]).includes(variant)
@@ -13,9 +14,10 @@ export function isMoeTestVariant(variant: string): variant is MoeTestVariant {
  * norm_topk_prob false), a shared expert under its sigmoid gate, q/k/v biases. qwen3moe: q/k norms, 8 experts top-3
  * renormalised (as Qwen3-30B-A3B), layer 0 dense through mlp_only_layers. gptoss: 4 experts top-2 of half the width,
  * heads twice hidden / heads wide, a window of 8 on layer 0 (GptOssConfig's alternation), YaRN x4 over 128 positions
- * untruncated (as gpt-oss's x32 over 4096), sinks and every bias.
+ * untruncated (as gpt-oss's x32 over 4096), sinks and every bias. deepseek-v2, deepseek-v3, glm4-moe(-lite): deepseek-test-models.ts.
  */
 export function moeTestModelConfigJson(variant: MoeTestVariant, common: Record<string, unknown> & {intermediate_size: number; hidden_size: number; num_hidden_layers: number}): Record<string, unknown> {
+  if (variant === 'deepseek-v2' || variant === 'deepseek-v3' || variant === 'glm4-moe' || variant === 'glm4-moe-lite') return deepseekTestModelConfigJson(variant, common)
   const expertWidth = common.intermediate_size / 2
   if (variant === 'mixtral') {
     return {

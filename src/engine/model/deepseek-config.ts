@@ -1,0 +1,183 @@
+// DeepSeek V2 / V3 (and the models on V3's code: Kimi K2, Moonlight; GLM-4.7-Flash's Glm4MoeLite): multi-head latent attention and grouped expert
+// routing, read as transformers 5.18's DeepseekV2Config / DeepseekV3Config read them. native/cpu/mla.cpp runs the
+// attention (expanded into ordinary heads in the paged cache), native/cpu/grouped_topk.cpp the routing.
+import {ModelLoadError, quotedValue} from '../errors.js'
+import {isObject} from './rope-scaling.js'
+
+export const DEEPSEEK_V2 = 'DeepseekV2ForCausalLM'
+export const DEEPSEEK_V3 = 'DeepseekV3ForCausalLM'
+
+/** GLM-4.5 (GLM-4-MoE): Llama-style attention over V3's routing and shared experts (glm4-moe-config.ts). */
+export const GLM4_MOE = 'Glm4MoeForCausalLM'
+
+/** GLM-4.7-Flash: DeepSeek-V3's layers under other defaults, its sparse layers listed in mlp_layer_types. */
+export const GLM4_MOE_LITE = 'Glm4MoeLiteForCausalLM'
+
+export function isDeepseek(architecture: string): boolean {
+  return architecture === DEEPSEEK_V2 || architecture === DEEPSEEK_V3 || architecture === GLM4_MOE_LITE
+}
+
+/** Each config class's attention and expert defaults. */
+const DEFAULTS: Record<string, {nope: number; rope: number; v: number; qLora: number; experts: number}> = {
+  [DEEPSEEK_V2]: {nope: 128, rope: 64, v: 128, qLora: 1536, experts: 64},
+  [DEEPSEEK_V3]: {nope: 128, rope: 64, v: 128, qLora: 1536, experts: 256},
+  [GLM4_MOE_LITE]: {nope: 192, rope: 64, v: 256, qLora: 768, experts: 64},
+}
+
+/** Multi-head latent attention; ModelConfig.headDim is qk_nope_head_dim + qk_rope_head_dim, rotaryDim qk_rope_head_dim. */
+export interface MlaConfig {
+  kvLoraRank: number
+  /** 0: a plain q_proj (q_lora_rank null: DeepSeek-V2-Lite, Moonlight). */
+  qLoraRank: number
+  /** V's head size; the cache pads V with zeros to headDim (K's), so each token's V takes headDim / vHeadDim its bytes. */
+  vHeadDim: number
+  /** q_pe / k_pe rotate interleaved pairs (V2 always; V3 with rope_interleave, its default). */
+  ropeInterleaved: boolean
+}
+
+/** DeepSeek's routing: scores, a choice within the best groups, weights scaled (MoeConfig.grouped). */
+export interface GroupedRouting {
+  groups: number
+  topkGroups: number
+  /** V3: sigmoid scores, the choice by score + e_score_correction_bias; V2: softmax scores. */
+  sigmoid: boolean
+  /** V3: a group ranks by the sum of its best two scores; V2: by its best one. */
+  groupTop2: boolean
+  routerBias: boolean
+  routedScalingFactor: number
+}
+
+type Json = Record<string, unknown>
+
+function positiveInteger(config: Json, key: string, fallback: number, source: string): number {
+  const value = config[key] ?? fallback
+  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) throw new ModelLoadError(`${source}: "${key}" must be a positive integer, got ${quotedValue(value)}.`)
+  return value
+}
+
+/**
+ * The config with DeepseekV2Config's / DeepseekV3Config's defaults and each head as the cache holds it: head_dim
+ * qk_nope + qk_rope, as many KV heads as query heads (the latent is expanded for every head), the expert count under
+ * the shared parser's key. MTP layers (num_nextn_predict_layers) are past num_hidden_layers and never read.
+ */
+export function deepseekView(config: Json, architecture: string, source: string): Json {
+  const v3 = architecture !== DEEPSEEK_V2
+  const defaults = DEFAULTS[architecture]!
+  if (config.attention_bias === true) throw new ModelLoadError(`${source}: attention_bias=true is not supported for ${architecture} (no released DeepSeek model has it).`)
+  const heads = config.num_attention_heads
+  if (config.num_key_value_heads != null && config.num_key_value_heads !== heads) {
+    throw new ModelLoadError(`${source}: num_key_value_heads ${quotedValue(config.num_key_value_heads)} must equal num_attention_heads ${quotedValue(heads)} for ${architecture} (latent attention expands keys and values for every head).`)
+  }
+  const nope = positiveInteger(config, 'qk_nope_head_dim', defaults.nope, source)
+  const rope = positiveInteger(config, 'qk_rope_head_dim', defaults.rope, source)
+  if (rope % 2 !== 0) throw new ModelLoadError(`${source}: "qk_rope_head_dim" ${rope} must be even for rotary embeddings.`)
+  const experts = config.n_routed_experts ?? defaults.experts
+  if (!v3 && config.num_experts_per_tok == null) throw new ModelLoadError(`${source} is missing "num_experts_per_tok" (a positive integer) for ${architecture}.`)
+  return {
+    ...config,
+    head_dim: nope + rope,
+    qk_nope_head_dim: nope,
+    qk_rope_head_dim: rope,
+    num_key_value_heads: heads,
+    num_experts: experts,
+    ...(architecture === GLM4_MOE_LITE ? {rms_norm_eps: config.rms_norm_eps ?? 1e-5} : {}),
+  }
+}
+
+/** Latent attention's ranks, rotary part and softmax scale: qk_head_dim^-0.5, times mscale^2 of YaRN's mscale_all_dim (yarn_apply_mscale). */
+export function deepseekAttention(config: Json, architecture: string, source: string): {mla: MlaConfig; attentionScale: number} {
+  const nope = config.qk_nope_head_dim as number
+  const rope = config.qk_rope_head_dim as number
+  const defaults = DEFAULTS[architecture]!
+  const vHeadDim = positiveInteger(config, 'v_head_dim', defaults.v, source)
+  if (vHeadDim > nope + rope) throw new ModelLoadError(`${source}: "v_head_dim" ${vHeadDim} above qk_nope_head_dim + qk_rope_head_dim (${nope + rope}) is not supported (the cache pads V to K's head size).`)
+  const qLoraRank = config.q_lora_rank === null ? 0 : positiveInteger(config, 'q_lora_rank', defaults.qLora, source)
+  const interleave = config.rope_interleave ?? true
+  if (typeof interleave !== 'boolean') throw new ModelLoadError(`${source}: "rope_interleave" must be true or false, got ${quotedValue(interleave)}.`)
+  const mla = {kvLoraRank: positiveInteger(config, 'kv_lora_rank', 512, source), qLoraRank, vHeadDim, ropeInterleaved: architecture === DEEPSEEK_V2 || interleave}
+  let attentionScale = (nope + rope) ** -0.5
+  const ropeParameters = isObject(config.rope_parameters) ? config.rope_parameters : isObject(config.rope_scaling) ? config.rope_scaling : null
+  const ropeType = ropeParameters?.rope_type ?? ropeParameters?.type ?? 'default'
+  const mscaleAllDim = ropeParameters?.mscale_all_dim
+  const factor = ropeParameters?.factor
+  if (ropeType !== 'default' && typeof mscaleAllDim === 'number' && mscaleAllDim !== 0 && typeof factor === 'number') {
+    const mscale = factor <= 1 ? 1 : 0.1 * mscaleAllDim * Math.log(factor) + 1
+    attentionScale *= mscale * mscale
+  }
+  return {mla, attentionScale}
+}
+
+/** The experts' routing, as DeepseekV2TopkRouter (topk_method greedy or group_limited_greedy) and DeepseekV3TopkRouter (GLM-4-MoE's too) run it. */
+export function deepseekRouting(config: Json, architecture: string, numExperts: number, topK: number, source: string): GroupedRouting {
+  const v3 = architecture !== DEEPSEEK_V2
+  const glm = architecture === GLM4_MOE || architecture === GLM4_MOE_LITE
+  const method = v3 ? 'noaux_tc' : (config.topk_method ?? 'greedy')
+  if (method !== 'greedy' && method !== 'group_limited_greedy' && method !== 'noaux_tc') {
+    throw new ModelLoadError(`${source}: topk_method ${quotedValue(method)} is not supported for ${architecture} (greedy, group_limited_greedy).`)
+  }
+  if (!v3 && method === 'noaux_tc') throw new ModelLoadError(`${source}: topk_method "noaux_tc" is DeepSeek-V3's routing; ${architecture} runs greedy or group_limited_greedy.`)
+  const grouped = method !== 'greedy'
+  const groups = grouped ? positiveInteger(config, 'n_group', glm ? 1 : 8, source) : 1
+  const topkGroups = grouped ? positiveInteger(config, 'topk_group', glm ? 1 : 4, source) : 1
+  if (numExperts % groups !== 0 || topkGroups > groups) throw new ModelLoadError(`${source}: n_group ${groups} must divide the ${numExperts} experts and be at least topk_group ${topkGroups}.`)
+  if (v3 && groups > 1 && numExperts / groups < 2) throw new ModelLoadError(`${source}: ${architecture} ranks a group by its best two experts; ${numExperts} experts in ${groups} groups leave one per group.`)
+  if ((numExperts / groups) * topkGroups < topK) throw new ModelLoadError(`${source}: topk_group ${topkGroups} of ${groups} groups hold fewer than num_experts_per_tok ${topK} experts.`)
+  const factor = config.routed_scaling_factor ?? {[DEEPSEEK_V3]: 2.5, [GLM4_MOE_LITE]: 1.8}[architecture] ?? 1
+  if (typeof factor !== 'number' || !Number.isFinite(factor) || factor <= 0) throw new ModelLoadError(`${source}: "routed_scaling_factor" must be a positive number, got ${quotedValue(factor)}.`)
+  return {groups, topkGroups, sigmoid: v3, groupTop2: v3, routerBias: v3, routedScalingFactor: factor}
+}
+
+/** Dense until first_k_dense_replace, then every moe_layer_freq-th layer sparse (DeepSeek's own rule; every released model has freq 1). */
+export function deepseekSparseLayers(config: Json, numLayers: number, architecture: string, source: string): boolean[] {
+  const dense = config.first_k_dense_replace ?? {[DEEPSEEK_V3]: 3, [GLM4_MOE]: 1}[architecture] ?? 0
+  if (typeof dense !== 'number' || !Number.isInteger(dense) || dense < 0) throw new ModelLoadError(`${source}: "first_k_dense_replace" must be a non-negative integer, got ${quotedValue(dense)}.`)
+  if (architecture === GLM4_MOE_LITE) return liteSparseLayers(config, numLayers, source)
+  const freq = positiveInteger(config, 'moe_layer_freq', 1, source)
+  return Array.from({length: numLayers}, (_, layer) => layer >= dense && layer % freq === 0)
+}
+
+/** Glm4MoeLiteConfig's mlp_layer_types ("dense" / "sparse" per layer), by default dense first and sparse after. */
+function liteSparseLayers(config: Json, numLayers: number, source: string): boolean[] {
+  const types = config.mlp_layer_types ?? ['dense', ...Array<string>(numLayers - 1).fill('sparse')]
+  if (!Array.isArray(types) || types.length !== numLayers || types.some((t) => t !== 'dense' && t !== 'sparse')) {
+    throw new ModelLoadError(`${source}: "mlp_layer_types" must list "dense" or "sparse" for each of the ${numLayers} layers.`)
+  }
+  return types.map((t) => t === 'sparse')
+}
+
+/** n_shared_experts always-on experts as one ungated MLP of n_shared_experts * moe_intermediate_size (0: none). */
+export function deepseekSharedSize(config: Json, architecture: string, expertWidth: number, source: string): number {
+  const count = config.n_shared_experts ?? (architecture === DEEPSEEK_V2 ? 2 : 1)
+  if (count === null || count === 0) return 0
+  if (typeof count !== 'number' || !Number.isInteger(count) || count < 0) throw new ModelLoadError(`${source}: "n_shared_experts" must be a non-negative integer, got ${quotedValue(count)}.`)
+  return count * expertWidth
+}
+
+/** The attention tensors latent attention has in place of q/k/v (engine names, [out, in]), and V3's router bias. */
+export function deepseekTensorShapes(config: {mla?: MlaConfig; numHeads: number; headDim: number; hiddenSize: number; rotaryDim?: number; moe?: {numExperts: number; grouped?: GroupedRouting}}, shapes: {name: string; shape: number[]}[]): {name: string; shape: number[]}[] {
+  const mla = config.mla
+  if (!mla && !config.moe?.grouped?.routerBias) return shapes
+  const {numHeads: heads, headDim, hiddenSize: hidden} = config
+  const rope = config.rotaryDim ?? headDim
+  return shapes.flatMap(({name, shape}) => {
+    const prefix = name.replace(/(self_attn|mlp)\.[^.]+\.weight$/, '')
+    if (name.endsWith('.mlp.gate.weight') && config.moe?.grouped?.routerBias) return [{name, shape}, {name: `${prefix}mlp.gate.e_score_correction_bias`, shape: [config.moe.numExperts]}]
+    if (!mla) return [{name, shape}]
+    if (name.endsWith('.self_attn.q_proj.weight') && mla.qLoraRank > 0) {
+      return [{name: `${prefix}self_attn.q_a_proj.weight`, shape: [mla.qLoraRank, hidden]}, {name: `${prefix}self_attn.q_a_layernorm.weight`, shape: [mla.qLoraRank]},
+        {name: `${prefix}self_attn.q_b_proj.weight`, shape: [heads * headDim, mla.qLoraRank]}]
+    }
+    if (name.endsWith('.self_attn.k_proj.weight')) {
+      return [{name: `${prefix}self_attn.kv_a_proj_with_mqa.weight`, shape: [mla.kvLoraRank + rope, hidden]}, {name: `${prefix}self_attn.kv_a_layernorm.weight`, shape: [mla.kvLoraRank]},
+        {name: `${prefix}self_attn.kv_b_proj.weight`, shape: [heads * (headDim - rope + mla.vHeadDim), mla.kvLoraRank]}]
+    }
+    if (name.endsWith('.self_attn.v_proj.weight')) return []
+    if (name.endsWith('.self_attn.o_proj.weight')) return [{name, shape: [hidden, heads * mla.vHeadDim]}]
+    return [{name, shape}]
+  })
+}
+
+/** The native loader reads V3's router bias as a one-row matrix (moe.cpp); the bytes are the same. */
+export function deepseekTensors<T extends {name: string; shape: number[]}>(tensors: T[]): T[] {
+  return tensors.map((t) => (t.name.endsWith('.mlp.gate.e_score_correction_bias') ? {...t, shape: [1, ...t.shape]} : t))
+}
