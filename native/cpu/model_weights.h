@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "kernels.h"
+#include "linear_attention.h"
 #include "moe.h"
 
 namespace pagedllm {
@@ -21,6 +22,7 @@ struct LayerWeights {
   std::vector<float> attention_out_norm;  // Gemma 2 (sandwich_norms): on o_proj's output, before the residual add
   std::vector<float> mlp_out_norm;        // Gemma 2: on down's output, before the residual add
   MoeWeights moe;                         // a sparse layer's router and experts (gate_up and down stay empty)
+  LinearAttentionWeights linear_attn;     // a hybrid model's Gated DeltaNet layer (qkv and o_proj stay empty)
   // LayerNorm family (gate_up holds fc1, down fc2): norm biases, and biases on o_proj and the MLP (empty without them);
   // Llama's mlp_bias: fc1_bias is [gate | up]'s, fc2_bias down's.
   std::vector<float> input_norm_bias, post_attention_norm_bias, o_bias, fc1_bias, fc2_bias;

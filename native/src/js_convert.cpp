@@ -216,6 +216,31 @@ static void parse_rms_variant(const Napi::Object& config, ModelConfig& out) {
   }
 }
 
+// Optional: hybrid (Qwen 3.5: src/engine/model/qwen35-config.ts HybridFeatures): which layers are Gated DeltaNet, their
+// sizes, and the full-attention layers' output gate.
+static void parse_hybrid(const Napi::Object& config, ModelConfig& out) {
+  Napi::Value value = config.Get("hybrid");
+  if (value.IsUndefined() || value.IsNull()) return;
+  if (!value.IsObject()) fail(config.Env(), "hybrid must be an object");
+  Napi::Object hybrid = value.As<Napi::Object>();
+  Napi::Value layers = hybrid.Get("linearLayers");
+  if (!layers.IsArray() || layers.As<Napi::Array>().Length() != static_cast<uint32_t>(out.num_layers)) {
+    fail(config.Env(), "hybrid.linearLayers must be an array of numLayers booleans");
+  }
+  Napi::Array list = layers.As<Napi::Array>();
+  for (uint32_t i = 0; i < list.Length(); ++i) out.linear_layers.push_back(list.Get(i).ToBoolean().Value() ? 1 : 0);
+  out.attention_output_gate = bool_field(hybrid, "attentionOutputGate");
+  out.linear_num_k_heads = int_field(hybrid, "linearNumKeyHeads");
+  out.linear_num_v_heads = int_field(hybrid, "linearNumValueHeads");
+  out.linear_k_dim = int_field(hybrid, "linearKeyHeadDim");
+  out.linear_v_dim = int_field(hybrid, "linearValueHeadDim");
+  out.linear_conv_kernel = int_field(hybrid, "convKernel");
+  if (out.linear_num_k_heads <= 0 || out.linear_num_v_heads <= 0 || out.linear_num_v_heads % out.linear_num_k_heads != 0 ||
+      out.linear_k_dim <= 0 || out.linear_v_dim <= 0 || out.linear_conv_kernel <= 0) {
+    fail(config.Env(), "hybrid: linear attention sizes must be positive, with value heads a multiple of key heads");
+  }
+}
+
 ModelConfig parse_model_config(const Napi::Object& config) {
   ModelConfig out;
   out.vocab_size = int_field(config, "vocabSize");
@@ -254,6 +279,7 @@ ModelConfig parse_model_config(const Napi::Object& config) {
   parse_moe(config, out);
   parse_layer_windows(config, out);
   parse_rms_variant(config, out);
+  parse_hybrid(config, out);
   if (out.vocab_size <= 0 || out.hidden_size <= 0 || out.intermediate_size <= 0 || out.num_layers <= 0 ||
       out.num_heads <= 0 || out.num_kv_heads <= 0 || out.head_dim <= 0) {
     fail(config.Env(), "model config sizes must be positive");

@@ -8,6 +8,7 @@ import {describeCudaStatus, type NativeCudaStatus} from './device.js'
 import {ModelLoadError} from './errors.js'
 import {ggufWeightsLabel, type BlockFormat} from './model/gguf-block-types.js'
 import type {ModelConfig} from './model/model-config.js'
+import {kvLayerCount} from './model/qwen35-config.js'
 import type {TensorInfo} from './model/safetensors.js'
 import type {NativeSampledArrays, NativeSamplingArrays} from './native-sampling.js'
 
@@ -22,6 +23,8 @@ export interface ForwardBatchArrays {
   blockTables: Int32Array
   maxBlocksPerSeq: number
   logitsIndices: Int32Array
+  /** Hybrid models: each sequence's recurrent state slot ([numSeqs]); absent for the others. */
+  stateSlots?: Int32Array
 }
 
 /** Flat (from, to) pairs; applied in the order swapOut, swapIn, copies, before the forward pass. */
@@ -29,6 +32,8 @@ export interface BlockMovesArrays {
   copies?: Int32Array
   swapOut?: Int32Array
   swapIn?: Int32Array
+  /** Hybrid models: (src, dst) state slot pairs, a forked sequence taking its parent's state (before the forward pass). */
+  stateCopies?: Int32Array
 }
 
 export interface NativeModelInfo {
@@ -68,6 +73,8 @@ export interface LoadNativeModelOptions {
   enforceEager?: boolean
   /** CPU: float linear layers sum each output in one order at any batch size (see EngineConfig.batchInvariant). */
   batchInvariant?: boolean
+  /** Hybrid models: recurrent state slots, one per sequence the engine may run at once (--max-num-seqs). */
+  numStateSlots?: number
 }
 
 interface NativeModelHandle {
@@ -305,7 +312,7 @@ export async function loadNativeModel(opts: LoadNativeModelOptions): Promise<Nat
 
 /** Bytes one KV block takes in the CPU pool (K and V, all layers, fp32 whatever the weight format). */
 export function kvBytesPerBlock(config: ModelConfig, blockSize: number): number {
-  return 2 * config.numLayers * blockSize * config.numKvHeads * config.headDim * 4
+  return 2 * kvLayerCount(config) * blockSize * config.numKvHeads * config.headDim * 4
 }
 
 export interface CudaMemoryInfo {

@@ -83,6 +83,8 @@ export const ARCHITECTURES: Record<string, ArchitectureTraits> = {
   // Phi-3.5-MoE: sparsemixer-routed experts under LayerNorms with bias, attention and lm_head biases (phimoe-config.ts).
   PhiMoEForCausalLM: {...BASE, defaultMaxPositions: 131072, moe: 'phimoe'},
   PhimoeForCausalLM: {...BASE, defaultMaxPositions: 131072, moe: 'phimoe'}, // transformers' own name for it
+  // Qwen 3.5: Gated DeltaNet layers among gated full-attention ones with q/k norms and partial rope (qwen35-config.ts).
+  Qwen3_5ForCausalLM: {...BASE, defaultMaxPositions: 32768, defaultHeadDim: 256, qkNorm: true},
 }
 /** The RMSNorm families above, then the LayerNorm family (OPT, GPT-NeoX, GPT-2: layernorm-family.ts; Phi, StableLM, StarCoder2, GPT-J, GPTBigCode, GPT-Neo: layernorm-more.ts; BLOOM, Falcon, MPT: alibi-family.ts). */
 export const SUPPORTED_ARCHITECTURES = [...Object.keys(ARCHITECTURES), ...LAYERNORM_ARCHITECTURES]

@@ -13,6 +13,8 @@ import {readJsonObject, readModelConfig, type ModelConfig} from './model-config.
 import {mptMlpWidthFromTensors} from './mpt-mlp-width.js'
 import {mixtralCheckpointName, mixtralEngineName, moeLayerTensorShapes} from './moe-config.js'
 import {rmsVariantTensorShapes, rmsVariantTensors} from './rms-variants.js'
+import {hybridMixerShapes, splitGatedQueries} from './hybrid-tensors.js'
+import {QWEN35} from './qwen35-config.js'
 import {readCheckpointTensors, type TensorInfo} from './safetensors.js'
 import {Tokenizer} from './tokenizer.js'
 
@@ -58,6 +60,12 @@ export function expectedTensorShapes(config: ModelConfig): {name: string; shape:
   const shapes: {name: string; shape: number[]}[] = [{name: 'model.embed_tokens.weight', shape: [vocabSize, hidden]}]
   for (let layer = 0; layer < config.numLayers; layer++) {
     const prefix = `model.layers.${layer}`
+    if (config.hybrid) {
+      // Qwen 3.5: a Gated DeltaNet layer or a gated attention, then the usual norms and MLP.
+      shapes.push({name: `${prefix}.input_layernorm.weight`, shape: [hidden]}, ...hybridMixerShapes(config, config.hybrid, layer, prefix), {name: `${prefix}.post_attention_layernorm.weight`, shape: [hidden]},
+        {name: `${prefix}.mlp.gate_proj.weight`, shape: [intermediate, hidden]}, {name: `${prefix}.mlp.up_proj.weight`, shape: [intermediate, hidden]}, {name: `${prefix}.mlp.down_proj.weight`, shape: [hidden, intermediate]})
+      continue
+    }
     shapes.push(
       {name: `${prefix}.input_layernorm.weight`, shape: [hidden]},
       {name: `${prefix}.self_attn.q_proj.weight`, shape: [qSize, hidden]},
@@ -99,7 +107,7 @@ export function selectModelTensors(config: ModelConfig, checkpointTensors: Tenso
   // OPT, GPT-NeoX, GPT-2: found under their own names, checked, and renamed (layernorm-family.ts).
   if (config.layerNorm) return layerNormTensors(config, checkpointTensors, dir)
   // A Gemma 3 multimodal checkpoint keeps its language model under a prefix (gemma3-config.ts).
-  const named = config.architecture === 'Gemma3ForCausalLM' ? checkpointTensors.map((t) => ({...t, name: languageModelTensorName(t.name)})) : checkpointTensors
+  const named = config.architecture === 'Gemma3ForCausalLM' || config.architecture === QWEN35 ? checkpointTensors.map((t) => ({...t, name: languageModelTensorName(t.name)})) : checkpointTensors
   const split = splitGraniteMoeExperts(config, splitFusedProjections(config, named))
   const tensors = config.moe?.mixtralNames ? split.map((t) => ({...t, name: mixtralEngineName(t.name)})) : split
   // A corrupt or hostile layer count must not make us list billions of expected tensors before the first one is missing.
@@ -112,7 +120,7 @@ export function selectModelTensors(config: ModelConfig, checkpointTensors: Tenso
     throw new ModelLoadError(`The config says ${config.moe!.numExperts} experts of 3 tensors in each of ${expertTensors / 3 / config.moe!.numExperts} sparse layers, but the checkpoint in ${dir} holds only ${tensors.length} tensors.`)
   }
   const byName = new Map(tensors.map((t) => [t.name, t]))
-  return rmsVariantTensors(config, expectedTensorShapes(config).map(({name, shape}) => {
+  const selected = rmsVariantTensors(config, expectedTensorShapes(config).map(({name, shape}) => {
     const tensor = byName.get(name)
     const shown = config.moe?.mixtralNames ? mixtralCheckpointName(name) : name
     if (tensor === undefined) {
@@ -124,6 +132,7 @@ export function selectModelTensors(config: ModelConfig, checkpointTensors: Tenso
     }
     return tensor
   }))
+  return config.hybrid ? splitGatedQueries(config, selected) : selected
 }
 
 /** A Hugging Face model directory, or a llama/qwen2/qwen3-architecture .gguf file (gguf-model.ts). */

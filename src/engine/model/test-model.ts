@@ -13,6 +13,7 @@ import {parseModelConfig, readJsonObject, type ModelConfig} from './model-config
 import {mixtralCheckpointName} from './moe-config.js'
 import {isMoeTestVariant, moeTestModelConfigJson, type MoeTestVariant} from './moe-test-models.js'
 import {gemmaTestModelConfigJson, isGemmaTestVariant} from './gemma-test-models.js'
+import {HYBRID_TEST_VARIANTS, hybridTestModelConfigJson, isHybridTestVariant, type HybridTestVariant} from './hybrid-test-models.js'
 import {RMS_TEST_VARIANTS, isRmsTestVariant, rmsTestModelConfigJson, type RmsTestVariant} from './rms-test-models.js'
 import {encodeFloats, writeSafetensors, type TensorDtype} from './safetensors.js'
 import {SeededRandom} from './seeded-random.js'
@@ -38,9 +39,9 @@ export const TEST_MODEL_PRESETS: readonly TestModelPreset[] = ['tiny', 'small', 
  * tied model greedily repeats its last token (its own embedding dominates its logits); tied loading is covered by tinychat.
  * Each carries its family's tokenizer (tokenizer-families.ts), so transformers and pagedllm tokenize it alike.
  */
-export type TestModelVariant = 'llama' | 'qwen2' | 'llama3' | 'qwen3' | 'yarn' | 'gemma' | 'gemma2' | 'phi3' | 'mistral' | 'qwen2-sliding' | 'gemma3' | MoeTestVariant | LayerNormTestVariant | RmsTestVariant | AlibiTestVariant
+export type TestModelVariant = 'llama' | 'qwen2' | 'llama3' | 'qwen3' | 'yarn' | 'gemma' | 'gemma2' | 'phi3' | 'mistral' | 'qwen2-sliding' | 'gemma3' | MoeTestVariant | LayerNormTestVariant | RmsTestVariant | AlibiTestVariant | HybridTestVariant
 export const TEST_MODEL_VARIANTS: readonly TestModelVariant[] = [
-  'llama', 'qwen2', 'llama3', 'qwen3', 'yarn', 'gemma', 'gemma2', 'phi3', 'mistral', 'qwen2-sliding', 'gemma3', 'mixtral', 'qwen2moe', 'qwen3moe', ...LAYERNORM_TEST_VARIANTS, ...RMS_TEST_VARIANTS, ...ALIBI_TEST_VARIANTS,
+  'llama', 'qwen2', 'llama3', 'qwen3', 'yarn', 'gemma', 'gemma2', 'phi3', 'mistral', 'qwen2-sliding', 'gemma3', 'mixtral', 'qwen2moe', 'qwen3moe', ...LAYERNORM_TEST_VARIANTS, ...RMS_TEST_VARIANTS, ...ALIBI_TEST_VARIANTS, ...HYBRID_TEST_VARIANTS,
 ]
 
 export interface TestModelOptions {
@@ -77,7 +78,7 @@ function tokenizerFamily(variant: TestModelVariant): TokenizerFamily {
     opt: 'opt', 'opt-post-ln': 'opt', 'gpt-neox': 'gpt2', 'gpt-neox-serial': 'gpt2', gpt2: 'gpt2',
     phi: 'gpt2', stablelm: 'gpt2', 'stablelm-parallel': 'gpt2', starcoder2: 'gpt2', gptj: 'gpt2', 'gpt-bigcode': 'gpt2', 'gpt-bigcode-mha': 'gpt2', 'gpt-neo': 'gpt2',
     granite: 'gpt2', olmo2: 'gpt2', smollm3: 'llama3', cohere: 'gpt2', olmo: 'gpt2', olmoe: 'gpt2', granitemoe: 'gpt2', cohere2: 'gpt2', olmo3: 'gpt2', granitemoeshared: 'gpt2', phimoe: 'llama2',
-    bloom: 'gpt2', falcon: 'gpt2', 'falcon-mq': 'gpt2', 'falcon-rw': 'gpt2', mpt: 'gpt2'}
+    bloom: 'gpt2', falcon: 'gpt2', 'falcon-mq': 'gpt2', 'falcon-rw': 'gpt2', mpt: 'gpt2', qwen3_5: 'qwen2'}
   return TOKENIZER_FAMILIES[families[variant]]
 }
 
@@ -130,6 +131,7 @@ export function testModelConfigJson(preset: TestModelPreset, options: TestModelO
   }
   if (isGemmaTestVariant(variant)) return gemmaTestModelConfigJson(variant, common)
   if (isRmsTestVariant(variant)) return rmsTestModelConfigJson(variant, common)
+  if (isHybridTestVariant(variant)) return hybridTestModelConfigJson(variant, common)
   if (variant === 'mistral') {
     return {architectures: ['MistralForCausalLM'], model_type: 'mistral', ...common, rms_norm_eps: 1e-5, rope_theta: 10000.0, sliding_window: 8, tie_word_embeddings: false}
   }
@@ -278,6 +280,8 @@ function writeTestModelFiles(dir: string, configJson: Record<string, unknown>, o
 function randomTensor(name: string, shape: number[], config: ModelConfig, random: SeededRandom): Float32Array {
   const count = shape.reduce((a, b) => a * b, 1)
   // Gemma's norms store weight - 1 (they scale by 1 + weight).
+  // Qwen 3.5's RMSNormGated scales by its weight as stored.
+  if (name.endsWith('linear_attn.norm.weight')) return random.normals(count, 1, 0.1)
   if (/norm(\.\d+)?\.weight$/.test(name)) return random.normals(count, 1 - config.normWeightOffset, 0.1) // StableLM's per head: q_norm.<h>.weight
   if (name.endsWith('.bias')) return random.normals(count, 0, 0.2)
   if (name === 'model.embed_tokens.weight') return random.normals(count, 0, 1)
