@@ -170,6 +170,10 @@ export interface NativeOps {
     numHeads: number, numKvHeads: number, headDim: number, blockSize: number, scale: number, out?: Float32Array): Float32Array
   reshapeAndCache(key: Float32Array, value: Float32Array, rowStride: number, keyCache: Float32Array, valueCache: Float32Array,
     slotMapping: Int32Array, numKvHeads: number, headDim: number, blockSize: number): void
+  /** Gated DeltaNet's causal depthwise conv1d + silu over rows [rows, channels]; `state` ([channels, kernel - 1]) is read and updated. */
+  causalConv1dSilu(args: {x: Float32Array; rows: number; channels: number; weight: Float32Array; kernel: number; state: Float32Array}): Float32Array
+  /** The gated delta rule token by token (native/cpu/gated_delta.h): q, k [rows, kHeads * kDim], v [rows, vHeads * vDim], g, beta [rows, vHeads]; `state` [vHeads, kDim, vDim] updated. */
+  gatedDeltaRule(args: {q: Float32Array; k: Float32Array; v: Float32Array; g: Float32Array; beta: Float32Array; rows: number; kHeads: number; vHeads: number; kDim: number; vDim: number; state: Float32Array}): Float32Array
   /** Zeroed Float32Array over huge-page backed native memory (how the engine allocates its KV pool). */
   hugeFloat32Array(length: number): Float32Array
   /** Resizes the pool the ops run on (0 = number of cores); returns its size. */
