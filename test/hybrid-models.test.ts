@@ -17,6 +17,9 @@ import {makeSamplingParams} from '../src/engine/sampling-params.js'
 import {TestBlockPool, TestSequence, buildStep} from './support/paged-batch.js'
 import {relativeError} from './support/relative-error.js'
 import {post, startTinyEngineServer} from './support/server-harness.js'
+import {describeEngine} from '../src/cli/start-engine.js'
+import {InvalidRequestError} from '../src/engine/errors.js'
+import {makeSpeculativeConfig} from '../src/engine/spec-decode/spec-config.js'
 import type {TransformersFixture} from './support/transformers-fixture.js'
 
 const FIXTURE = JSON.parse(readFileSync(join(import.meta.dirname, 'fixtures', 'qwen3_5-tiny-transformers.json'), 'utf8')) as TransformersFixture
@@ -195,6 +198,21 @@ describe('Qwen 3.5 tiny model', () => {
     } finally {
       await engine.shutdown()
     }
+  })
+
+  it('says at start-up that prefix caching is off and how many state slots there are; refuses speculative decoding', async () => {
+    const modelPath = await ensureTestModel('tiny', {variant: 'qwen3_5'})
+    const engine = await LLMEngine.create(makeEngineConfig({modelPath, kvMemoryBytes: 4 << 20, threads: 1, maxNumSeqs: 8}))
+    try {
+      const lines = describeEngine(engine)
+      assert.match(lines, /prefix caching off/)
+      assert.match(lines, /note: 2 of 3 layers are linear attention: 8 recurrent state slots \(--max-num-seqs\)/)
+      assert.match(lines, /note: prefix caching off: a cached block holds no recurrent state/)
+    } finally {
+      await engine.shutdown()
+    }
+    await assert.rejects(LLMEngine.create(makeEngineConfig({modelPath, kvMemoryBytes: 4 << 20, threads: 1, speculative: makeSpeculativeConfig({method: 'ngram'})})),
+      (error: Error) => error instanceof InvalidRequestError && /speculative decoding is not supported for Qwen3_5ForCausalLM/.test(error.message))
   })
 
   it('serves completions: the server\'s greedy text is the engine\'s', async () => {
