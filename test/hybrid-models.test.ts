@@ -12,6 +12,7 @@ import {loadModel} from '../src/engine/model/load-model.js'
 import {parseModelConfig} from '../src/engine/model/model-config.js'
 import {SeededRandom} from '../src/engine/model/seeded-random.js'
 import {ensureTestModel, testModelConfigJson} from '../src/engine/model/test-model.js'
+import type {HybridTestVariant} from '../src/engine/model/hybrid-test-models.js'
 import {loadNativeModel, nativeOps} from '../src/engine/native.js'
 import {makeSamplingParams} from '../src/engine/sampling-params.js'
 import {TestBlockPool, TestSequence, buildStep} from './support/paged-batch.js'
@@ -22,7 +23,8 @@ import {InvalidRequestError} from '../src/engine/errors.js'
 import {makeSpeculativeConfig} from '../src/engine/spec-decode/spec-config.js'
 import type {TransformersFixture} from './support/transformers-fixture.js'
 
-const FIXTURE = JSON.parse(readFileSync(join(import.meta.dirname, 'fixtures', 'qwen3_5-tiny-transformers.json'), 'utf8')) as TransformersFixture
+const fixture = (variant: HybridTestVariant) => JSON.parse(readFileSync(join(import.meta.dirname, 'fixtures', `${variant}-tiny-transformers.json`), 'utf8')) as TransformersFixture
+const FIXTURE = fixture('qwen3_5')
 const PROMPTS = FIXTURE.prompts.map((p) => p.prompt_token_ids)
 const GREEDY = FIXTURE.prompts.map((p) => p.greedy_token_ids)
 
@@ -129,6 +131,8 @@ describe('Qwen 3.5 config', () => {
     assert.deepEqual(parseModelConfig(byInterval).hybrid?.linearLayers, [true, true, true, false, true, true, true, false], 'full_attention_interval 4 by default')
     const multimodal = parseModelConfig({architectures: ['Qwen3_5ForConditionalGeneration'], text_config: testModelConfigJson('tiny', {variant: 'qwen3_5'})})
     assert.equal(multimodal.hybrid?.linearLayers.length, 3)
+    const moe = parseModelConfig({architectures: ['Qwen3_5MoeForConditionalGeneration'], text_config: testModelConfigJson('tiny', {variant: 'qwen3_5_moe'})})
+    assert.deepEqual([moe.architecture, moe.moe?.numExperts, moe.moe?.normTopkProb, moe.moe?.sharedExpertIntermediateSize, moe.moe?.sparseLayers], ['Qwen3_5MoeForCausalLM', 4, true, 48, [true, true, true]])
     assert.throws(() => parseModelConfig({...testModelConfigJson('tiny', {variant: 'qwen3_5'}), layer_types: ['linear_attention']}), /"layer_types" must list/)
   })
 })
@@ -147,14 +151,15 @@ async function engineRun(overrides: Partial<EngineConfig>, params = makeSampling
 }
 
 describe('Qwen 3.5 tiny model', () => {
-  it('matches transformers 5.18: top-10 last-position logits within 1e-4 (one batch of three prompts)', async () => {
-    const model = await loadModel(await ensureTestModel('tiny', {variant: 'qwen3_5'}))
+  for (const variant of ['qwen3_5', 'qwen3_5_moe'] as const) it(`${variant} matches transformers 5.18: top-10 last-position logits within 1e-4 (one batch of three prompts)`, async () => {
+    const expected = fixture(variant)
+    const model = await loadModel(await ensureTestModel('tiny', {variant}))
     const native = await loadNativeModel({config: model.config, tensors: model.tensors, numBlocks: 64, blockSize: 4, numSwapBlocks: 0, weightFormat: 'f32', threads: 2, device: 'cpu', numStateSlots: 4})
     try {
       const parts = PROMPTS.map((tokens) => ({sequence: new TestSequence(tokens), count: tokens.length, logits: 'last' as const}))
       const {batch} = buildStep(parts, new TestBlockPool(64), 4)
       const logits = await native.step({}, {...batch, stateSlots: Int32Array.from([2, 0, 3])})
-      FIXTURE.prompts.forEach((p, i) => {
+      expected.prompts.forEach((p, i) => {
         const row = logits.subarray(i * model.config.vocabSize, (i + 1) * model.config.vocabSize)
         assert.ok(relativeError(p.last_position_top10.ids.map((id) => row[id]!), p.last_position_top10.logits) < 1e-4, `prompt ${i}`)
       })
@@ -162,6 +167,11 @@ describe('Qwen 3.5 tiny model', () => {
     } finally {
       native.close()
     }
+  })
+
+  it('qwen3_5_moe: greedy tokens equal transformers\' (sparse MLPs with a gated shared expert under the hybrid layers)', async () => {
+    const {tokens} = await engineRun({modelPath: await ensureTestModel('tiny', {variant: 'qwen3_5_moe'})})
+    assert.deepEqual(tokens, fixture('qwen3_5_moe').prompts.map((p) => [p.greedy_token_ids]))
   })
 
   it('greedy tokens equal transformers\', whole and in prefill chunks of 3, 5 and 16 tokens', async () => {

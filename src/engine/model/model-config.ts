@@ -12,7 +12,7 @@ import {parseLayerWindows} from './sliding-windows.js'
 import {OLMO3, olmo3View} from './olmo3-config.js'
 import {parseRotaryDim} from './partial-rotary.js'
 import {isRmsVariantArchitecture, parseRmsVariant, rmsVariantView, type RmsVariantFeatures} from './rms-variants.js'
-import {QWEN35, QWEN35_MULTIMODAL, parseHybrid, qwen35LanguageModel, qwen35View, type HybridFeatures} from './qwen35-config.js'
+import {HYBRID_ARCHITECTURES, HYBRID_MULTIMODAL, parseHybrid, qwen35LanguageModel, qwen35View, type HybridFeatures} from './qwen35-config.js'
 
 export type {RopeScaling}
 
@@ -121,9 +121,9 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
     const language = parseModelConfig(gemma3LanguageModel(config, source), generationConfig, source)
     return {...language, notes: [...(language.notes ?? []), 'Gemma3ForConditionalGeneration: its language model runs text only (the vision tower is not loaded).']}
   }
-  if (architecture === QWEN35_MULTIMODAL) {
-    const language = parseModelConfig(qwen35LanguageModel(config, source), generationConfig, source)
-    return {...language, notes: [...(language.notes ?? []), `${QWEN35_MULTIMODAL}: its language model runs text only (the vision tower is not loaded).`]}
+  if (HYBRID_MULTIMODAL[architecture]) {
+    const language = parseModelConfig(qwen35LanguageModel(config, architecture, source), generationConfig, source)
+    return {...language, notes: [...(language.notes ?? []), `${architecture}: its language model runs text only (the vision tower is not loaded).`]}
   }
   if (!SUPPORTED_ARCHITECTURES.includes(architecture)) {
     const why = NEAR_MISSES[architecture] ? ` (${NEAR_MISSES[architecture]})` : ''
@@ -144,7 +144,7 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   if (architecture === 'Gemma3ForCausalLM') ({config, ropeLocalTheta} = gemma3View(config, source))
   if (architecture === OLMO3) ({config, ropeLocalTheta} = olmo3View(config, source))
   if (isRmsVariantArchitecture(architecture)) config = rmsVariantView(config, architecture, source)
-  if (architecture === QWEN35) config = qwen35View(config)
+  if (HYBRID_ARCHITECTURES.has(architecture)) config = qwen35View(config, architecture)
 
   const required = (key: string): number => {
     const value = config[key]
@@ -247,7 +247,7 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   if (layerWindows !== undefined && ropeLocalTheta !== undefined) modelConfig.ropeLocalTheta = ropeLocalTheta
   if (isRmsVariantArchitecture(architecture)) Object.assign(modelConfig, parseRmsVariant(config, architecture, source))
   // Qwen 3.5's RMSNorms scale by (1 + weight), its RMSNormGated by the weight as stored (native/cpu/linear_attention.cpp).
-  if (architecture === QWEN35) Object.assign(modelConfig, {hybrid: parseHybrid(config, numLayers, source), normWeightOffset: 1})
+  if (HYBRID_ARCHITECTURES.has(architecture)) Object.assign(modelConfig, {hybrid: parseHybrid(config, numLayers, source), normWeightOffset: 1})
   return modelConfig
 }
 

@@ -7,7 +7,9 @@ import {isObject} from './rope-scaling.js'
 type Json = Record<string, unknown>
 
 export const QWEN35 = 'Qwen3_5ForCausalLM'
-export const QWEN35_MULTIMODAL = 'Qwen3_5ForConditionalGeneration'
+/** The hybrid text models, and the multimodal checkpoints whose text_config is one (each to its text architecture). */
+export const HYBRID_ARCHITECTURES = new Set([QWEN35, 'Qwen3_5MoeForCausalLM'])
+export const HYBRID_MULTIMODAL: Record<string, string> = {Qwen3_5ForConditionalGeneration: QWEN35, Qwen3_5MoeForConditionalGeneration: 'Qwen3_5MoeForCausalLM'}
 
 /** The hybrid layers (native/cpu/hybrid_layers.h): which are Gated DeltaNet, their sizes, and the attention's output gate. */
 export interface HybridFeatures {
@@ -27,18 +29,20 @@ export interface HybridFeatures {
  * Qwen3_5TextConfig's view for the shared parser: its head_dim (256) and partial_rotary_factor (0.25) defaults. The
  * rope is mrope over (t, h, w) positions, which are one position for text, so it is plain rope over the rotated part.
  */
-export function qwen35View(config: Json): Json {
+export function qwen35View(config: Json, architecture: string): Json {
   const rope = isObject(config.rope_parameters) ? config.rope_parameters : null
   const factor = rope?.partial_rotary_factor ?? config.partial_rotary_factor ?? 0.25
-  return {head_dim: 256, ...config, rope_parameters: {rope_type: 'default', rope_theta: config.rope_theta ?? 10000, ...(rope ?? {}), partial_rotary_factor: factor}}
+  // Qwen3_5MoeTextConfig has no intermediate_size (every MLP is sparse): the experts' width stands in for it.
+  const moe = architecture === 'Qwen3_5MoeForCausalLM' && config.intermediate_size == null ? {intermediate_size: config.moe_intermediate_size ?? 512} : {}
+  return {head_dim: 256, ...config, ...moe, rope_parameters: {rope_type: 'default', rope_theta: config.rope_theta ?? 10000, ...(rope ?? {}), partial_rotary_factor: factor}}
 }
 
-/** A Qwen3_5ForConditionalGeneration config.json as its language model's: text_config, with the top level's dtype, ids and tying where it has none. */
-export function qwen35LanguageModel(config: Json, source: string): Json {
+/** A Qwen 3.5 (MoE) ForConditionalGeneration config.json as its language model's: text_config, with the top level's dtype, ids and tying where it has none. */
+export function qwen35LanguageModel(config: Json, architecture: string, source: string): Json {
   const text = config.text_config
-  if (!isObject(text)) throw new ModelLoadError(`${source}: ${QWEN35_MULTIMODAL} needs a "text_config" object.`)
+  if (!isObject(text)) throw new ModelLoadError(`${source}: ${architecture} needs a "text_config" object.`)
   const inherited = Object.fromEntries(['torch_dtype', 'dtype', 'eos_token_id', 'bos_token_id', 'pad_token_id', 'tie_word_embeddings'].flatMap((key) => (config[key] !== undefined ? [[key, config[key]]] : [])))
-  return {...inherited, ...text, architectures: [QWEN35], model_type: 'qwen3_5_text'}
+  return {...inherited, ...text, architectures: [HYBRID_MULTIMODAL[architecture]!]}
 }
 
 /** layer_types (or full_attention_interval, default 4) and the linear layers' sizes, each checked. */
