@@ -134,6 +134,8 @@ describe('Qwen 3.5 config', () => {
     const moe = parseModelConfig({architectures: ['Qwen3_5MoeForConditionalGeneration'], text_config: testModelConfigJson('tiny', {variant: 'qwen3_5_moe'})})
     assert.deepEqual([moe.architecture, moe.moe?.numExperts, moe.moe?.normTopkProb, moe.moe?.sharedExpertIntermediateSize, moe.moe?.sparseLayers], ['Qwen3_5MoeForCausalLM', 4, true, 48, [true, true, true]])
     assert.throws(() => parseModelConfig({...testModelConfigJson('tiny', {variant: 'qwen3_5'}), layer_types: ['linear_attention']}), /"layer_types" must list/)
+    const next = parseModelConfig(testModelConfigJson('tiny', {variant: 'qwen3_next'}))
+    assert.deepEqual([next.hybrid?.groupedProjections, next.moe?.sparseLayers], [true, [false, true, true]], 'Qwen3-Next: grouped projections, layer 0 dense')
   })
 })
 
@@ -151,7 +153,7 @@ async function engineRun(overrides: Partial<EngineConfig>, params = makeSampling
 }
 
 describe('Qwen 3.5 tiny model', () => {
-  for (const variant of ['qwen3_5', 'qwen3_5_moe'] as const) it(`${variant} matches transformers 5.18: top-10 last-position logits within 1e-4 (one batch of three prompts)`, async () => {
+  for (const variant of ['qwen3_5', 'qwen3_5_moe', 'qwen3_next'] as const) it(`${variant} matches transformers 5.18: top-10 last-position logits within 1e-4 (one batch of three prompts)`, async () => {
     const expected = fixture(variant)
     const model = await loadModel(await ensureTestModel('tiny', {variant}))
     const native = await loadNativeModel({config: model.config, tensors: model.tensors, numBlocks: 64, blockSize: 4, numSwapBlocks: 0, weightFormat: 'f32', threads: 2, device: 'cpu', numStateSlots: 4})
@@ -169,9 +171,9 @@ describe('Qwen 3.5 tiny model', () => {
     }
   })
 
-  it('qwen3_5_moe: greedy tokens equal transformers\' (sparse MLPs with a gated shared expert under the hybrid layers)', async () => {
-    const {tokens} = await engineRun({modelPath: await ensureTestModel('tiny', {variant: 'qwen3_5_moe'})})
-    assert.deepEqual(tokens, fixture('qwen3_5_moe').prompts.map((p) => [p.greedy_token_ids]))
+  for (const variant of ['qwen3_5_moe', 'qwen3_next'] as const) it(`${variant}: greedy tokens equal transformers' (sparse MLPs with a gated shared expert under the hybrid layers)`, async () => {
+    const {tokens} = await engineRun({modelPath: await ensureTestModel('tiny', {variant})})
+    assert.deepEqual(tokens, fixture(variant).prompts.map((p) => [p.greedy_token_ids]))
   })
 
   it('greedy tokens equal transformers\', whole and in prefill chunks of 3, 5 and 16 tokens', async () => {

@@ -22,9 +22,15 @@ LinearAttentionWeights load_linear_attention(const ModelConfig& config, const st
   const int hidden = config.hidden_size;
   const std::string p = prefix + "linear_attn.";
   LinearAttentionWeights w;
-  w.in_proj = stacked({{p + "in_proj_qkv.weight", s.conv_channels()}, {p + "in_proj_z.weight", s.value_width()},
-                       {p + "in_proj_b.weight", s.v_heads}, {p + "in_proj_a.weight", s.v_heads}},
-                      hidden);
+  // src/engine/model/hybrid-tensors.ts names each key-head group's rows of every projection (Qwen 3.5 keeps q, k, v,
+  // z, b and a in separate tensors, Qwen3-Next interleaves them by group); stacked here as [q | k | v | z | b | a].
+  const int per_group = s.v_heads / s.k_heads;
+  std::vector<std::pair<std::string, int>> parts;
+  for (const auto& [part, rows] : std::vector<std::pair<std::string, int>>{{"q", s.k_dim}, {"k", s.k_dim}, {"v", per_group * s.v_dim},
+                                                                          {"z", per_group * s.v_dim}, {"b", per_group}, {"a", per_group}}) {
+    for (int g = 0; g < s.k_heads; ++g) parts.push_back({p + "in_proj." + part + "." + std::to_string(g) + ".weight", rows});
+  }
+  w.in_proj = stacked(parts, hidden);
   w.conv = read(p + "conv1d.weight", {s.conv_channels(), 1, s.kernel});
   w.dt_bias = read(p + "dt_bias", {s.v_heads});
   w.decay_rate = read(p + "A_log", {s.v_heads});

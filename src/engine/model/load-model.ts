@@ -13,7 +13,7 @@ import {readJsonObject, readModelConfig, type ModelConfig} from './model-config.
 import {mptMlpWidthFromTensors} from './mpt-mlp-width.js'
 import {mixtralCheckpointName, mixtralEngineName, moeLayerTensorShapes} from './moe-config.js'
 import {rmsVariantTensorShapes, rmsVariantTensors} from './rms-variants.js'
-import {hybridMixerShapes, splitGatedQueries} from './hybrid-tensors.js'
+import {hybridMixerShapes, splitHybridProjections} from './hybrid-tensors.js'
 import {HYBRID_ARCHITECTURES} from './qwen35-config.js'
 import {readCheckpointTensors, type TensorInfo} from './safetensors.js'
 import {Tokenizer} from './tokenizer.js'
@@ -133,7 +133,7 @@ export function selectModelTensors(config: ModelConfig, checkpointTensors: Tenso
     }
     return tensor
   }))
-  return config.hybrid ? splitGatedQueries(config, selected) : selected
+  return config.hybrid ? splitHybridProjections(config, config.hybrid, selected) : selected
 }
 
 /** A Hugging Face model directory, or a llama/qwen2/qwen3-architecture .gguf file (gguf-model.ts). */

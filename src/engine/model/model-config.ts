@@ -247,7 +247,7 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   if (layerWindows !== undefined && ropeLocalTheta !== undefined) modelConfig.ropeLocalTheta = ropeLocalTheta
   if (isRmsVariantArchitecture(architecture)) Object.assign(modelConfig, parseRmsVariant(config, architecture, source))
   // Qwen 3.5's RMSNorms scale by (1 + weight), its RMSNormGated by the weight as stored (native/cpu/linear_attention.cpp).
-  if (HYBRID_ARCHITECTURES.has(architecture)) Object.assign(modelConfig, {hybrid: parseHybrid(config, numLayers, source), normWeightOffset: 1})
+  if (HYBRID_ARCHITECTURES.has(architecture)) Object.assign(modelConfig, {hybrid: parseHybrid(config, architecture, numLayers, source), normWeightOffset: 1})
   return modelConfig
 }
 

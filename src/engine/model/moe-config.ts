@@ -2,7 +2,7 @@
 import {ModelLoadError, quotedValue} from '../errors.js'
 import {phimoeRouting} from './phimoe-config.js'
 
-export type MoeFamily = 'mixtral' | 'qwen2_moe' | 'qwen3_moe' | 'olmoe' | 'granitemoe' | 'granitemoeshared' | 'phimoe' | 'qwen3_5_moe'
+export type MoeFamily = 'mixtral' | 'qwen2_moe' | 'qwen3_moe' | 'olmoe' | 'granitemoe' | 'granitemoeshared' | 'phimoe' | 'qwen3_5_moe' | 'qwen3_next'
 
 export interface MoeConfig {
   numExperts: number
@@ -41,6 +41,8 @@ const DEFAULTS: Record<MoeFamily, {experts: number; topK: number; moeIntermediat
   phimoe: {experts: 16, topK: 2, moeIntermediate: null, shared: 0, normTopk: false},
   // Qwen3_5MoeTextConfig: Qwen2-MoE's gated shared expert; its router always renormalises the top-k.
   qwen3_5_moe: {experts: 256, topK: 8, moeIntermediate: 512, shared: 512, normTopk: true},
+  // Qwen3NextConfig: Qwen2-MoE's layout (gated shared expert, decoder_sparse_step, mlp_only_layers), norm_topk_prob true.
+  qwen3_next: {experts: 512, topK: 10, moeIntermediate: 512, shared: 512, normTopk: true},
 }
 
 /** A real checkpoint's expert count stays far below this; a hostile config.json must not make us list millions of tensors. */
@@ -63,7 +65,7 @@ export function parseMoeConfig(config: Json, family: MoeFamily, numLayers: numbe
   if (numExpertsPerToken > numExperts) throw new ModelLoadError(`${source}: num_experts_per_tok ${numExpertsPerToken} exceeds the ${numExperts} experts.`)
   const normTopk = config.norm_topk_prob ?? defaults.normTopk
   if (typeof normTopk !== 'boolean') throw new ModelLoadError(`${source}: "norm_topk_prob" must be a boolean.`)
-  const shared = family === 'qwen2_moe' || family === 'qwen3_5_moe' ? positive('shared_expert_intermediate_size', defaults.shared) : family === 'granitemoeshared' ? graniteSharedSize(config, source) : 0
+  const shared = family === 'qwen2_moe' || family === 'qwen3_5_moe' || family === 'qwen3_next' ? positive('shared_expert_intermediate_size', defaults.shared) : family === 'granitemoeshared' ? graniteSharedSize(config, source) : 0
   // Qwen2MoeConfig derives its sliding layers otherwise than Qwen2Config (every other layer below max_window_layers);
   // the layer_types it writes are read as for Qwen2, but without them the Qwen2 rule would pick the wrong layers.
   if (family === 'qwen2_moe' && config.use_sliding_window === true && config.layer_types == null) {

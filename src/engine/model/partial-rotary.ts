@@ -5,7 +5,7 @@ import {ModelLoadError} from '../errors.js'
 type Json = Record<string, unknown>
 
 /** Architectures whose transformers attention splits each head into a rotated part and a passed-through part. */
-const PARTIAL_ROTARY_READERS = new Set(['Phi3ForCausalLM', 'Qwen3_5ForCausalLM', 'Qwen3_5MoeForCausalLM'])
+const PARTIAL_ROTARY_READERS = new Set(['Phi3ForCausalLM', 'Qwen3_5ForCausalLM', 'Qwen3_5MoeForCausalLM', 'Qwen3NextForCausalLM'])
 
 /**
  * The rotated values per head (headDim: whole heads), from rope_parameters (or rope_scaling) or the top-level key.

@@ -8,7 +8,8 @@ type Json = Record<string, unknown>
 
 export const QWEN35 = 'Qwen3_5ForCausalLM'
 /** The hybrid text models, and the multimodal checkpoints whose text_config is one (each to its text architecture). */
-export const HYBRID_ARCHITECTURES = new Set([QWEN35, 'Qwen3_5MoeForCausalLM'])
+export const QWEN3_NEXT = 'Qwen3NextForCausalLM'
+export const HYBRID_ARCHITECTURES = new Set([QWEN35, 'Qwen3_5MoeForCausalLM', QWEN3_NEXT])
 export const HYBRID_MULTIMODAL: Record<string, string> = {Qwen3_5ForConditionalGeneration: QWEN35, Qwen3_5MoeForConditionalGeneration: 'Qwen3_5MoeForCausalLM'}
 
 /** The hybrid layers (native/cpu/hybrid_layers.h): which are Gated DeltaNet, their sizes, and the attention's output gate. */
@@ -23,6 +24,8 @@ export interface HybridFeatures {
   linearValueHeadDim: number
   /** The causal depthwise conv1d's kernel (its state holds kernel - 1 tokens). */
   convKernel: number
+  /** Qwen3-Next: in_proj_qkvz and in_proj_ba, rows grouped by key head; else (Qwen 3.5) in_proj_qkv, _z, _b, _a. */
+  groupedProjections: boolean
 }
 
 /**
@@ -46,7 +49,7 @@ export function qwen35LanguageModel(config: Json, architecture: string, source: 
 }
 
 /** layer_types (or full_attention_interval, default 4) and the linear layers' sizes, each checked. */
-export function parseHybrid(config: Json, numLayers: number, source: string): HybridFeatures {
+export function parseHybrid(config: Json, architecture: string, numLayers: number, source: string): HybridFeatures {
   const size = (key: string, fallback: number): number => {
     const value = config[key] ?? fallback
     if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0 || value > 65536) {
@@ -62,6 +65,7 @@ export function parseHybrid(config: Json, numLayers: number, source: string): Hy
     linearKeyHeadDim: size('linear_key_head_dim', 128),
     linearValueHeadDim: size('linear_value_head_dim', 128),
     convKernel: size('linear_conv_kernel_dim', 4),
+    groupedProjections: architecture === QWEN3_NEXT,
   }
   if (features.linearNumValueHeads % features.linearNumKeyHeads !== 0) {
     throw new ModelLoadError(`${source}: linear_num_value_heads (${features.linearNumValueHeads}) is not a multiple of linear_num_key_heads (${features.linearNumKeyHeads}).`)

@@ -78,7 +78,7 @@ function tokenizerFamily(variant: TestModelVariant): TokenizerFamily {
     opt: 'opt', 'opt-post-ln': 'opt', 'gpt-neox': 'gpt2', 'gpt-neox-serial': 'gpt2', gpt2: 'gpt2',
     phi: 'gpt2', stablelm: 'gpt2', 'stablelm-parallel': 'gpt2', starcoder2: 'gpt2', gptj: 'gpt2', 'gpt-bigcode': 'gpt2', 'gpt-bigcode-mha': 'gpt2', 'gpt-neo': 'gpt2',
     granite: 'gpt2', olmo2: 'gpt2', smollm3: 'llama3', cohere: 'gpt2', olmo: 'gpt2', olmoe: 'gpt2', granitemoe: 'gpt2', cohere2: 'gpt2', olmo3: 'gpt2', granitemoeshared: 'gpt2', phimoe: 'llama2',
-    bloom: 'gpt2', falcon: 'gpt2', 'falcon-mq': 'gpt2', 'falcon-rw': 'gpt2', mpt: 'gpt2', qwen3_5: 'qwen2', qwen3_5_moe: 'qwen2'}
+    bloom: 'gpt2', falcon: 'gpt2', 'falcon-mq': 'gpt2', 'falcon-rw': 'gpt2', mpt: 'gpt2', qwen3_5: 'qwen2', qwen3_5_moe: 'qwen2', qwen3_next: 'qwen2'}
   return TOKENIZER_FAMILIES[families[variant]]
 }
 
