@@ -1,7 +1,8 @@
 // The CPU backend: owns the weights, the KV pool (device + swap) and the thread pool, validates each batch,
 // applies block moves and chains the ops of kernels.h into a Llama forward pass (Qwen2's q/k/v biases, Qwen3's q/k norms,
-// sparse MoE MLPs: moe.h, DeepSeek's latent attention: mla.h, per-layer sliding windows and Gemma 3's local rope), or
-// hands the LayerNorm family (OPT, GPT-NeoX, GPT-2) to layernorm_family.cpp.
+// sparse MoE MLPs: moe.h, DeepSeek's latent attention: mla.h, per-layer sliding windows and Gemma 3's local rope, Qwen 3.5's
+// Gated DeltaNet layers and gated attention: hybrid_layers.h), or hands the LayerNorm family (OPT, GPT-NeoX, GPT-2) to
+// layernorm_family.cpp and Gemma 4 to gemma4_forward.cpp.
 #include <algorithm>
 #include <cmath>
 #include <fstream>
@@ -10,7 +11,9 @@
 #include <stdexcept>
 #include <string>
 
+#include "gated_delta.h"
 #include "gemma4_forward.h"
+#include "hybrid_layers.h"
 #include "layernorm_family.h"
 #include "model_weights.h"
 #include "prompt_ranking.h"
@@ -59,7 +62,8 @@ class CpuBackend final : public Backend {
         inv_freq_(rope_inv_freq(options.model)),
         local_inv_freq_(local_rope_inv_freq(options.model)),
         layer_norm_(options.model.layer_norm ? std::make_unique<LayerNormForward>(options.model) : nullptr),
-        gemma4_(options.model.gemma4.enabled() ? std::make_unique<Gemma4Forward>(options.model) : nullptr) {
+        gemma4_(options.model.gemma4.enabled() ? std::make_unique<Gemma4Forward>(options.model) : nullptr),
+        hybrid_(config_, cache_) {
     check(config_.num_heads % config_.num_kv_heads == 0, "num_heads must be a multiple of num_kv_heads");
     check(config_.head_dim % 2 == 0, "head_dim must be even for rotary embeddings");
     check(cache_.block_size > 0 && cache_.num_blocks >= 0 && cache_.num_swap_blocks >= 0, "invalid KV cache sizes");
@@ -69,8 +73,8 @@ class CpuBackend final : public Backend {
     // When every layer slides, no layer reads behind the widest window (0: some layer reads the whole context).
     widest_window_ = widest_window_if_all_slide(config_.layer_windows);
     for (int l = 0; l < config_.num_layers; ++l) {
-      // Gemma 4's KV-shared layers read another layer's pool and hold none.
-      const size_t block_floats = config_.gemma4.writes_kv(l) ? layer_layout(l).block_floats() : 0;
+      // Gemma 4's KV-shared layers read another layer's pool and hold none; a hybrid model's linear layers hold none.
+      const size_t block_floats = holds_kv(l) ? layer_layout(l).block_floats() : 0;
       const size_t device_floats = block_floats * cache_.num_blocks, swap_floats = block_floats * cache_.num_swap_blocks;
       key_cache_.emplace_back(device_floats);
       value_cache_.emplace_back(device_floats);
@@ -86,7 +90,7 @@ class CpuBackend final : public Backend {
     out.num_threads = pool_.size();
     out.weight_bytes = weights_.bytes();
     out.kv_bytes_per_block = 0;
-    for (int l = 0; l < config_.num_layers; ++l) out.kv_bytes_per_block += config_.gemma4.writes_kv(l) ? layer_layout(l).block_floats() * 4 * 2 : 0;
+    for (int l = 0; l < config_.num_layers; ++l) out.kv_bytes_per_block += holds_kv(l) ? layer_layout(l).block_floats() * 4 * 2 : 0;
     return out;
   }
 
@@ -115,8 +119,10 @@ class CpuBackend final : public Backend {
     return true;
   }
 
-  void read_kv_block(int layer, int block, bool from_swap, float* k_out, float* v_out) override {
-    check(layer >= 0 && layer < config_.num_layers, "layer out of range");
+  void read_kv_block(int model_layer, int block, bool from_swap, float* k_out, float* v_out) override {
+    check(model_layer >= 0 && model_layer < config_.num_layers, "layer out of range");
+    check(!config_.is_linear_layer(model_layer), "layer " + std::to_string(model_layer) + " is a linear-attention layer: it has no KV cache");
+    const int layer = model_layer;
     check(block >= 0 && block < (from_swap ? cache_.num_swap_blocks : cache_.num_blocks), "block out of range");
     const int32_t pair[2] = {block, 0};
     const int source = kv_source(layer);
@@ -131,8 +137,9 @@ class CpuBackend final : public Backend {
     check_pairs(moves.swap_out_pairs, moves.num_swap_out, cache_.num_blocks, cache_.num_swap_blocks, "swapOut");
     check_pairs(moves.swap_in_pairs, moves.num_swap_in, cache_.num_swap_blocks, cache_.num_blocks, "swapIn");
     check_pairs(moves.copy_pairs, moves.num_copies, cache_.num_blocks, cache_.num_blocks, "copies");
+    hybrid_.copy_states(moves);
     for (int l = 0; l < config_.num_layers; ++l) {
-      if (!config_.gemma4.writes_kv(l)) continue;
+      if (!holds_kv(l)) continue;
       const KvLayout layout = layer_layout(l);
       copy_blocks(key_cache_[l].get(), key_swap_[l].get(), moves.swap_out_pairs, moves.num_swap_out, layout);
       copy_blocks(value_cache_[l].get(), value_swap_[l].get(), moves.swap_out_pairs, moves.num_swap_out, layout);
@@ -183,6 +190,7 @@ class CpuBackend final : public Backend {
     for (int i = 0; i < b.num_logits; ++i) {
       check(b.logits_indices[i] >= 0 && b.logits_indices[i] < b.num_tokens, "logits index outside the batch");
     }
+    hybrid_.validate(b);
   }
 
   // The layers over every row of the batch; lm_head then gives the logits of the rows wanted.
@@ -194,7 +202,7 @@ class CpuBackend final : public Backend {
     const int hidden = config_.hidden_size;
     const int q_width = config_.num_heads * config_.head_dim;
     const int kv_width = config_.num_kv_heads * config_.head_dim;
-    const int qkv_width = q_width + 2 * kv_width;
+    const int qkv_width = q_width + 2 * kv_width + (config_.attention_output_gate ? q_width : 0);  // Qwen 3.5: + gates
     const int inter = config_.intermediate_size;
     const float eps = config_.rms_norm_eps;
     residual_.resize(static_cast<size_t>(tokens) * hidden);
@@ -215,6 +223,7 @@ class CpuBackend final : public Backend {
       local_cos_sin_.resize(cos_sin_.size());
       rope_cos_sin(b.positions, tokens, local_inv_freq_, local_cos_sin_.data());
     }
+    hybrid_.start_fresh_sequences(b);
     AttentionBatch attention_batch{b.num_seqs, b.query_start_loc, b.positions, b.block_tables, b.max_blocks_per_seq};
     const float scale = config_.attention_scale > 0.f ? config_.attention_scale : 1.f / std::sqrt(static_cast<float>(config_.head_dim));
 
@@ -224,42 +233,48 @@ class CpuBackend final : public Backend {
       residual_step(pool_, config_, hidden_.data(), residual_.data(), w.input_norm, w.input_norm_bias, tokens, l == 0);
       // Cohere: the MLP reads the attention's normed input.
       if (config_.parallel_residual) parallel_input_.assign(hidden_.begin(), hidden_.begin() + static_cast<size_t>(tokens) * hidden);
-      if (config_.mla_kv_lora_rank > 0) mla_qkv(pool_, w.mla, config_, hidden_.data(), tokens, qkv_.data(), linear_order_, mla_scratch_);
-      else linear(pool_, hidden_.data(), tokens, w.qkv, w.qkv_bias.empty() ? nullptr : w.qkv_bias.data(), qkv_.data(), linear_order_);
-      float* keys = qkv_.data() + q_width;
-      if (config_.qk_norm && config_.whole_qk_norm) {
-        // OLMo2: one RMSNorm over all of q and one over all of k.
-        head_rms_norm(pool_, qkv_.data(), tokens, qkv_width, 1, q_width, w.q_norm.data(), eps);
-        head_rms_norm(pool_, keys, tokens, qkv_width, 1, kv_width, w.k_norm.data(), eps);
-      } else if (config_.qk_norm && config_.head_mean_qk_norm) {
-        // Cohere's use_qk_norm: a LayerNorm of each head (mean subtracted), each head its own weights.
-        head_layer_norm(pool_, qkv_.data(), tokens, qkv_width, config_.num_heads, config_.head_dim, w.q_norm.data(), w.q_norm_bias.data(), eps);
-        head_layer_norm(pool_, keys, tokens, qkv_width, config_.num_kv_heads, config_.head_dim, w.k_norm.data(), w.k_norm_bias.data(), eps);
-      } else if (config_.qk_norm && !config_.qk_norm_after_rope) {
-        head_rms_norm(pool_, qkv_.data(), tokens, qkv_width, config_.num_heads, config_.head_dim, w.q_norm.data(), eps);
-        head_rms_norm(pool_, keys, tokens, qkv_width, config_.num_kv_heads, config_.head_dim, w.k_norm.data(), eps);
+      if (config_.is_linear_layer(l)) {
+        // Gated DeltaNet: its output takes o_proj's place in hidden_.
+        hybrid_.linear_layer(pool_, w.linear_attn, l, b, hidden_.data(), linear_order_);
+      } else {
+        if (config_.mla_kv_lora_rank > 0) mla_qkv(pool_, w.mla, config_, hidden_.data(), tokens, qkv_.data(), linear_order_, mla_scratch_);
+        else linear(pool_, hidden_.data(), tokens, w.qkv, w.qkv_bias.empty() ? nullptr : w.qkv_bias.data(), qkv_.data(), linear_order_);
+        float* keys = qkv_.data() + q_width;
+        if (config_.qk_norm && config_.whole_qk_norm) {
+          // OLMo2: one RMSNorm over all of q and one over all of k.
+          head_rms_norm(pool_, qkv_.data(), tokens, qkv_width, 1, q_width, w.q_norm.data(), eps);
+          head_rms_norm(pool_, keys, tokens, qkv_width, 1, kv_width, w.k_norm.data(), eps);
+        } else if (config_.qk_norm && config_.head_mean_qk_norm) {
+          // Cohere's use_qk_norm: a LayerNorm of each head (mean subtracted), each head its own weights.
+          head_layer_norm(pool_, qkv_.data(), tokens, qkv_width, config_.num_heads, config_.head_dim, w.q_norm.data(), w.q_norm_bias.data(), eps);
+          head_layer_norm(pool_, keys, tokens, qkv_width, config_.num_kv_heads, config_.head_dim, w.k_norm.data(), w.k_norm_bias.data(), eps);
+        } else if (config_.qk_norm && !config_.qk_norm_after_rope) {
+          head_rms_norm(pool_, qkv_.data(), tokens, qkv_width, config_.num_heads, config_.head_dim, w.q_norm.data(), eps);
+          head_rms_norm(pool_, keys, tokens, qkv_width, config_.num_kv_heads, config_.head_dim, w.k_norm.data(), eps);
+        }
+        // OLMo, OLMoE: after the q/k norms, as transformers clamps.
+        clip_qkv(config_, qkv_.data(), static_cast<size_t>(tokens) * qkv_width);
+        attention_batch.sliding_window = layer_window(config_, l);
+        attention_batch.sinks = w.attn_sinks.empty() ? nullptr : w.attn_sinks.data();  // GPT-OSS
+        // Gemma 3: sliding layers rotate with the local base.
+        const float* cos_sin = attention_batch.sliding_window > 0 && !local_inv_freq_.empty() ? local_cos_sin_.data() : cos_sin_.data();
+        if (layer_has_rope(config_, l)) {
+          rotary(pool_, qkv_.data(), tokens, qkv_width, config_.num_heads, rotated, cos_sin, config_.head_dim);
+          rotary(pool_, keys, tokens, qkv_width, config_.num_kv_heads, rotated, cos_sin, config_.head_dim);
+        }
+        if (config_.qk_norm && config_.qk_norm_after_rope) {
+          // HunYuan dense: the rotated heads are normalised.
+          head_rms_norm(pool_, qkv_.data(), tokens, qkv_width, config_.num_heads, config_.head_dim, w.q_norm.data(), eps);
+          head_rms_norm(pool_, keys, tokens, qkv_width, config_.num_kv_heads, config_.head_dim, w.k_norm.data(), eps);
+        }
+        reshape_and_cache(keys, keys + kv_width, qkv_width, key_cache_[l].get(), value_cache_[l].get(), b.slot_mapping,
+                          tokens, layout_);
+        paged_attention(pool_, qkv_.data(), qkv_width, key_cache_[l].get(), value_cache_[l].get(), attention_batch,
+                        config_.num_heads, layout_, scale, attention_out_.data(), config_.attn_logit_softcap);
+        if (config_.mla_kv_lora_rank > 0) mla_pack_heads(config_, attention_out_.data(), tokens);
+        if (config_.attention_output_gate) sigmoid_gate(pool_, qkv_.data() + q_width + 2 * kv_width, qkv_width, attention_out_.data(), tokens, q_width);
+        linear(pool_, attention_out_.data(), tokens, w.o_proj, w.o_bias.empty() ? nullptr : w.o_bias.data(), hidden_.data(), linear_order_);
       }
-      // OLMo, OLMoE: after the q/k norms, as transformers clamps.
-      clip_qkv(config_, qkv_.data(), static_cast<size_t>(tokens) * qkv_width);
-      attention_batch.sliding_window = layer_window(config_, l);
-      attention_batch.sinks = w.attn_sinks.empty() ? nullptr : w.attn_sinks.data();  // GPT-OSS
-      // Gemma 3: sliding layers rotate with the local base.
-      const float* cos_sin = attention_batch.sliding_window > 0 && !local_inv_freq_.empty() ? local_cos_sin_.data() : cos_sin_.data();
-      if (layer_has_rope(config_, l)) {
-        rotary(pool_, qkv_.data(), tokens, qkv_width, config_.num_heads, rotated, cos_sin, config_.head_dim);
-        rotary(pool_, keys, tokens, qkv_width, config_.num_kv_heads, rotated, cos_sin, config_.head_dim);
-      }
-      if (config_.qk_norm && config_.qk_norm_after_rope) {
-        // HunYuan dense: the rotated heads are normalised.
-        head_rms_norm(pool_, qkv_.data(), tokens, qkv_width, config_.num_heads, config_.head_dim, w.q_norm.data(), eps);
-        head_rms_norm(pool_, keys, tokens, qkv_width, config_.num_kv_heads, config_.head_dim, w.k_norm.data(), eps);
-      }
-      reshape_and_cache(keys, keys + kv_width, qkv_width, key_cache_[l].get(), value_cache_[l].get(), b.slot_mapping,
-                        tokens, layout_);
-      paged_attention(pool_, qkv_.data(), qkv_width, key_cache_[l].get(), value_cache_[l].get(), attention_batch,
-                      config_.num_heads, layout_, scale, attention_out_.data(), config_.attn_logit_softcap);
-      if (config_.mla_kv_lora_rank > 0) mla_pack_heads(config_, attention_out_.data(), tokens);
-      linear(pool_, attention_out_.data(), tokens, w.o_proj, w.o_bias.empty() ? nullptr : w.o_bias.data(), hidden_.data(), linear_order_);
       if (config_.parallel_residual) {
         // transformers' residual + attention + mlp: the attention output added first.
         add_to_residual(config_, hidden_.data(), residual_.data(), tokens);
@@ -324,6 +339,8 @@ class CpuBackend final : public Backend {
 
   KvLayout layer_layout(int layer) const { return gemma4_ ? gemma4_kv_layout(config_, cache_.block_size, layer) : layout_; }
   int kv_source(int layer) const { return gemma4_ ? config_.gemma4.layers[layer].kv_source : layer; }
+  // Whether layer `layer` owns a KV pool (indexed by model layer): not Gemma 4's KV-shared layers nor a hybrid model's linear ones.
+  bool holds_kv(int layer) const { return config_.gemma4.writes_kv(layer) && !config_.is_linear_layer(layer); }
 
   ModelConfig config_;
   CacheConfig cache_;
@@ -336,6 +353,7 @@ class CpuBackend final : public Backend {
   std::vector<KvArray> key_cache_, value_cache_, key_swap_, value_swap_;
   std::unique_ptr<LayerNormForward> layer_norm_;
   std::unique_ptr<Gemma4Forward> gemma4_;
+  HybridLayers hybrid_;
   // Activations, grown to the largest batch seen and reused.
   std::vector<float> residual_, hidden_, qkv_, attention_out_, gate_up_, activated_, cos_sin_, final_rows_, final_residual_, logits_, local_cos_sin_, parallel_input_;
   std::vector<float> ranking_logits_;  // one chunk of prompt rows (prompt_ranking.h)

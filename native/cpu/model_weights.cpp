@@ -330,6 +330,21 @@ ModelWeights load_layernorm_family(TensorReader& reader, const ModelConfig& conf
   return weights;
 }
 
+// The fused attention input rows: q, k, v; with an output gate (Qwen 3.5), whose q_proj holds each head's query and
+// gate rows in turn, the queries of every head, k, v, then the gates (src/engine/model/hybrid-tensors.ts names each
+// head's rows as a window of q_proj).
+std::vector<StackedPart> attention_parts(const ModelConfig& config, const std::string& prefix, WeightFormat format, WeightFormat v_format) {
+  const int q_rows = config.num_heads * config.head_dim, kv_rows = config.num_kv_heads * config.head_dim;
+  const StackedPart k{prefix + "self_attn.k_proj.weight", kv_rows, format}, v{prefix + "self_attn.v_proj.weight", kv_rows, v_format};
+  if (!config.attention_output_gate) return {{prefix + "self_attn.q_proj.weight", q_rows, format}, k, v};
+  std::vector<StackedPart> parts;
+  for (int h = 0; h < config.num_heads; ++h) parts.push_back({prefix + "self_attn.q_query." + std::to_string(h) + ".weight", config.head_dim, format});
+  parts.push_back(k);
+  parts.push_back(v);
+  for (int h = 0; h < config.num_heads; ++h) parts.push_back({prefix + "self_attn.q_gate." + std::to_string(h) + ".weight", config.head_dim, format});
+  return parts;
+}
+
 }  // namespace
 
 uint64_t ModelWeights::bytes() const {
@@ -342,7 +357,7 @@ uint64_t ModelWeights::bytes() const {
               layer.qkv_bias.size() + layer.q_norm.size() +
               layer.k_norm.size() + layer.input_norm_bias.size() + layer.post_attention_norm_bias.size() + layer.o_bias.size() +
               layer.fc1_bias.size() + layer.fc2_bias.size() + layer.q_norm_bias.size() + layer.k_norm_bias.size()) * 4;
-    total += layer.moe.bytes() + layer.mla.bytes();
+    total += layer.moe.bytes() + layer.mla.bytes() + layer.linear_attn.bytes();
   }
   return total + gemma4.bytes();
 }
@@ -410,19 +425,22 @@ ModelWeights load_model_weights(const ModelConfig& config, const std::vector<Ten
       layer.post_attention_norm_bias = bias(prefix + "post_attention_layernorm.bias", hidden);
     }
     layer.input_norm_bias = bias(prefix + "input_layernorm.bias", hidden);
-    // DeepSeek: latent projections in place of q/k/v (mla.cpp).
-    if (config.mla_kv_lora_rank > 0) layer.mla = load_mla_weights(config, prefix, format, load_matrix, norm);
-    else load_stacked(reader, layer.qkv,
-                 {{prefix + "self_attn.q_proj.weight", q_rows, format}, {prefix + "self_attn.k_proj.weight", kv_rows, format},
-                  {prefix + "self_attn.v_proj.weight", kv_rows, more_bits}},
-                 hidden);
-    if (config.attention_bias) {
+    const auto stacked = [&](const std::vector<std::pair<std::string, int>>& parts, int cols) { return load_matrix(parts, cols, format); };
+    const auto read_floats = [&](const std::string& name, const std::vector<int64_t>& shape) { return reader.read(name, shape); };
+    if (config.is_linear_layer(i)) {
+      layer.linear_attn = load_linear_attention(config, prefix, read_floats, stacked);
+    } else if (config.mla_kv_lora_rank > 0) {
+      layer.mla = load_mla_weights(config, prefix, format, load_matrix, norm);  // DeepSeek: latent projections in place of q/k/v (mla.cpp)
+    } else {
+      load_stacked(reader, layer.qkv, attention_parts(config, prefix, format, more_bits), hidden);
+    }
+    if (config.attention_bias && !config.is_linear_layer(i)) {
       for (const char* part : {"q", "k", "v"}) {
         std::vector<float> bias = reader.read(prefix + "self_attn." + part + "_proj.bias", {part[0] == 'q' ? q_rows : kv_rows});
         layer.qkv_bias.insert(layer.qkv_bias.end(), bias.begin(), bias.end());
       }
     }
-    if (config.qk_norm) {
+    if (config.qk_norm && !config.is_linear_layer(i)) {
       const bool every_head_own = config.whole_qk_norm || config.head_mean_qk_norm;
       layer.q_norm = norm(prefix + "self_attn.q_norm.weight", every_head_own ? q_rows : config.head_dim);
       layer.k_norm = norm(prefix + "self_attn.k_norm.weight", every_head_own ? kv_rows : config.head_dim);
@@ -431,7 +449,10 @@ ModelWeights load_model_weights(const ModelConfig& config, const std::vector<Ten
       layer.q_norm_bias.assign(q_rows, 0.f);
       layer.k_norm_bias.assign(kv_rows, 0.f);
     }
-    load_stacked(reader, layer.o_proj, {{prefix + "self_attn.o_proj.weight", hidden, format}}, config.mla_kv_lora_rank > 0 ? config.num_heads * config.mla_v_head_dim : q_rows);
+    if (!config.is_linear_layer(i)) {
+      load_stacked(reader, layer.o_proj, {{prefix + "self_attn.o_proj.weight", hidden, format}},
+                   config.mla_kv_lora_rank > 0 ? config.num_heads * config.mla_v_head_dim : q_rows);
+    }
     if (config.attention_output_bias) layer.o_bias = reader.read(prefix + "self_attn.o_proj.bias", {hidden});
     layer.attn_sinks = bias(prefix + "self_attn.sinks", config.num_heads);
     if (config.is_sparse_layer(i)) {

@@ -48,6 +48,8 @@ class CudaBackend final : public Backend {
     if (model_.num_kv_heads <= 0 || model_.num_heads % model_.num_kv_heads != 0)
       throw std::runtime_error("CUDA backend: num_heads must be a multiple of num_kv_heads");
     if (model_.layer_norm) check_layernorm_family_support(model_);  // before any weight is read
+    if (!model_.linear_layers.empty())
+      throw std::runtime_error("CUDA backend: Gated DeltaNet (linear attention) layers are not implemented (use --device cpu)");
     if (model_.gpt_oss_experts)
       throw std::runtime_error("CUDA backend: GPT-OSS's attention sinks and clamped-SwiGLU experts are not implemented (use --device cpu)");
     if (!model_.layer_norm && model_.ungated_mlp)

@@ -226,6 +226,18 @@ static void parse_layer_windows(const Napi::Object& config, ModelConfig& out) {
   }
 }
 
+// A per-layer list of booleans (numLayers of them) as 0/1 bytes; `what` names the field in the error.
+static std::vector<uint8_t> layer_flags(const Napi::Object& obj, const char* key, int num_layers, const std::string& what) {
+  Napi::Value value = obj.Get(key);
+  if (!value.IsArray() || value.As<Napi::Array>().Length() != static_cast<uint32_t>(num_layers)) {
+    fail(obj.Env(), what + " must be an array of numLayers booleans");
+  }
+  Napi::Array list = value.As<Napi::Array>();
+  std::vector<uint8_t> flags;
+  for (uint32_t i = 0; i < list.Length(); ++i) flags.push_back(list.Get(i).ToBoolean().Value() ? 1 : 0);
+  return flags;
+}
+
 // Optional: rmsVariant (Granite, OLMo2, SmolLM3: src/engine/model/rms-variants.ts RmsVariantFeatures).
 static void parse_rms_variant(const Napi::Object& config, ModelConfig& out) {
   Napi::Value value = config.Get("rmsVariant");
@@ -244,13 +256,26 @@ static void parse_rms_variant(const Napi::Object& config, ModelConfig& out) {
   out.ungated_mlp = variant.Has("ungatedMlp") && bool_field(variant, "ungatedMlp");
   out.qk_norm_after_rope = variant.Has("qkNormAfterRope") && bool_field(variant, "qkNormAfterRope");
   if (!(out.clip_qkv >= 0.f)) fail(config.Env(), "rmsVariant.clipQkv must be non-negative");
-  Napi::Value rope_layers = variant.Get("ropeLayers");
-  if (!rope_layers.IsUndefined()) {
-    if (!rope_layers.IsArray() || rope_layers.As<Napi::Array>().Length() != static_cast<uint32_t>(out.num_layers)) {
-      fail(config.Env(), "rmsVariant.ropeLayers must be an array of numLayers booleans");
-    }
-    Napi::Array list = rope_layers.As<Napi::Array>();
-    for (uint32_t i = 0; i < list.Length(); ++i) out.rope_layers.push_back(list.Get(i).ToBoolean().Value() ? 1 : 0);
+  if (!variant.Get("ropeLayers").IsUndefined()) out.rope_layers = layer_flags(variant, "ropeLayers", out.num_layers, "rmsVariant.ropeLayers");
+}
+
+// Optional: hybrid (Qwen 3.5: src/engine/model/qwen35-config.ts HybridFeatures): which layers are Gated DeltaNet, their
+// sizes, and the full-attention layers' output gate.
+static void parse_hybrid(const Napi::Object& config, ModelConfig& out) {
+  Napi::Value value = config.Get("hybrid");
+  if (value.IsUndefined() || value.IsNull()) return;
+  if (!value.IsObject()) fail(config.Env(), "hybrid must be an object");
+  Napi::Object hybrid = value.As<Napi::Object>();
+  out.linear_layers = layer_flags(hybrid, "linearLayers", out.num_layers, "hybrid.linearLayers");
+  out.attention_output_gate = bool_field(hybrid, "attentionOutputGate");
+  out.linear_num_k_heads = int_field(hybrid, "linearNumKeyHeads");
+  out.linear_num_v_heads = int_field(hybrid, "linearNumValueHeads");
+  out.linear_k_dim = int_field(hybrid, "linearKeyHeadDim");
+  out.linear_v_dim = int_field(hybrid, "linearValueHeadDim");
+  out.linear_conv_kernel = int_field(hybrid, "convKernel");
+  if (out.linear_num_k_heads <= 0 || out.linear_num_v_heads <= 0 || out.linear_num_v_heads % out.linear_num_k_heads != 0 ||
+      out.linear_k_dim <= 0 || out.linear_v_dim <= 0 || out.linear_conv_kernel <= 0) {
+    fail(config.Env(), "hybrid: linear attention sizes must be positive, with value heads a multiple of key heads");
   }
 }
 
@@ -296,6 +321,7 @@ ModelConfig parse_model_config(const Napi::Object& config) {
   parse_layer_windows(config, out);
   parse_rms_variant(config, out);
   parse_gemma4(config, out);
+  parse_hybrid(config, out);
   if (out.vocab_size <= 0 || out.hidden_size <= 0 || out.intermediate_size <= 0 || out.num_layers <= 0 ||
       out.num_heads <= 0 || out.num_kv_heads <= 0 || out.head_dim <= 0) {
     fail(config.Env(), "model config sizes must be positive");

@@ -66,8 +66,8 @@ class LoadWorker : public Napi::AsyncWorker {
 
 // The step's inputs, copied out of the JS arrays (they are small) so the worker owns them.
 struct StepInput {
-  std::vector<int32_t> copies, swap_out, swap_in;
-  std::vector<int32_t> token_ids, positions, slot_mapping, query_start_loc, context_lens, block_tables, logits_indices;
+  std::vector<int32_t> copies, swap_out, swap_in, state_copies;
+  std::vector<int32_t> token_ids, positions, slot_mapping, query_start_loc, context_lens, block_tables, logits_indices, state_slots;
   int max_blocks_per_seq = 0;
   std::optional<SamplingInput> sampling;
   std::optional<PromptRowsInput> prompt_rows;
@@ -80,6 +80,8 @@ struct StepInput {
     m.swap_out_pairs = swap_out.data();
     m.num_swap_in = static_cast<int>(swap_in.size() / 2);
     m.swap_in_pairs = swap_in.data();
+    m.num_state_copies = static_cast<int>(state_copies.size() / 2);
+    m.state_copy_pairs = state_copies.data();
     return m;
   }
   ForwardBatch batch() const {
@@ -95,6 +97,7 @@ struct StepInput {
     b.block_tables = block_tables.data();
     b.num_logits = static_cast<int>(logits_indices.size());
     b.logits_indices = logits_indices.data();
+    b.state_slots = state_slots.empty() ? nullptr : state_slots.data();
     return b;
   }
 };
@@ -119,6 +122,7 @@ StepInput parse_step_input(const Napi::Object& moves, const Napi::Object& batch,
   in.copies = copy_pairs(moves, "copies");
   in.swap_out = copy_pairs(moves, "swapOut");
   in.swap_in = copy_pairs(moves, "swapIn");
+  in.state_copies = copy_pairs(moves, "stateCopies");
   in.token_ids = copy_int32(batch.Get("tokenIds"), "tokenIds");
   const long tokens = static_cast<long>(in.token_ids.size());
   in.positions = copy_int32(batch.Get("positions"), "positions", tokens);
@@ -130,6 +134,8 @@ StepInput parse_step_input(const Napi::Object& moves, const Napi::Object& batch,
   in.max_blocks_per_seq = js::int_field(batch, "maxBlocksPerSeq");
   in.block_tables = copy_int32(batch.Get("blockTables"), "blockTables", seqs * in.max_blocks_per_seq);
   in.logits_indices = copy_int32(batch.Get("logitsIndices"), "logitsIndices");
+  const Napi::Value state_slots = batch.Get("stateSlots");
+  if (!state_slots.IsUndefined() && !state_slots.IsNull()) in.state_slots = copy_int32(state_slots, "stateSlots", seqs);
   if (sampling.IsObject()) in.sampling = parse_sampling_input(sampling.As<Napi::Object>(), static_cast<int>(in.logits_indices.size()), vocab);
   if (prompt_rows.IsObject()) in.prompt_rows = parse_prompt_rows(prompt_rows.As<Napi::Object>(), tokens, "tokens of the batch", vocab, "promptLogprobs");
   return in;
@@ -343,6 +349,7 @@ Napi::Value LoadModel(const Napi::CallbackInfo& info) {
   options.cache.num_blocks = js::int_field(opts, "numBlocks");
   options.cache.block_size = js::int_field(opts, "blockSize");
   options.cache.num_swap_blocks = js::int_field(opts, "numSwapBlocks");
+  if (!opts.Get("numStateSlots").IsUndefined()) options.cache.num_state_slots = js::int_field(opts, "numStateSlots");
   options.weight_format = js::parse_weight_format(js::string_field(opts, "weightFormat"));
   options.num_threads = js::int_field(opts, "threads");
   const Napi::Value batch_invariant = opts.Get("batchInvariant");

@@ -13,6 +13,7 @@
 #include "../cpu/quant_formats.h"
 #include "../cpu/quant_linear.h"
 #include "attention_split_binding.h"
+#include "gated_delta_binding.h"
 #include "moe_plan_binding.h"
 #include "js_convert.h"
 #include "prompt_logprobs_binding.h"
@@ -414,6 +415,7 @@ Napi::Object CreateOps(Napi::Env env) {
   AddPromptLogprobOps(env, ops);
   AddAttentionSplitOps(env, ops);
   AddMoePlanOps(env, ops);
+  AddGatedDeltaOps(env, ops, ops_pool);
   return ops;
 }
 

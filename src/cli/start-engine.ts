@@ -10,7 +10,7 @@ export function describeEngine(engine: LLMEngine): string {
   return [
     `model: ${engine.modelName} (${engine.model.config.architecture}, ${engine.model.config.numLayers} layers, vocab ${engine.model.config.vocabSize}, context ${engine.maxModelLen})`,
     `backend: ${info.backend} (${info.deviceName}), ${info.threads} threads, weights ${mib(info.weightBytes)} MiB ${engine.native.weightsLabel} (loaded in ${engine.native.loadSeconds.toFixed(1)} s); ${engine.device.message}`,
-    `kv cache: ${kv.totalBlocks} blocks x ${kv.blockSize} tokens = ${kv.totalBlocks * kv.blockSize} tokens, ${mib(kv.totalBlocks * info.kvBytesPerBlock)} MiB, policy ${engine.config.policy}, prefix caching ${engine.config.enablePrefixCaching && engine.config.policy === 'paged' ? 'on' : 'off'}`,
+    `kv cache: ${kv.totalBlocks} blocks x ${kv.blockSize} tokens = ${kv.totalBlocks * kv.blockSize} tokens, ${mib(kv.totalBlocks * info.kvBytesPerBlock)} MiB, policy ${engine.config.policy}, prefix caching ${engine.config.enablePrefixCaching && engine.config.policy === 'paged' && !engine.model.config.hybrid ? 'on' : 'off'}`,
     ...[...(engine.model.config.notes ?? []), ...engine.notes].map((note) => `note: ${note}`),
   ].join('\n')
 }

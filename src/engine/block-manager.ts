@@ -1,5 +1,6 @@
 // Per-sequence KV block tables over one pool: admission, growth, fork, swap, accounting; the policy's allocator
-// (paged-allocator.ts or reserving-allocator.ts) decides how device blocks are handed out.
+// (paged-allocator.ts or reserving-allocator.ts) decides how device blocks are handed out. A hybrid model's sequences
+// also hold a recurrent state slot each (state-slots.ts), taken and freed with their blocks.
 import type {KvPolicy} from './config.js'
 import type {Sequence, SequenceGroup} from './sequence.js'
 import {BlockTables, checkReleasedPrefix, countHolders, type AllocStatus, type BlockCopy, type BlockMapping, type KvAllocator} from './block-tables.js'
@@ -9,6 +10,7 @@ import {computeKvMemoryStats, type BlockHolder, type KvMemoryStats} from './memo
 import {PagedAllocator} from './paged-allocator.js'
 import {ReservingAllocator} from './reserving-allocator.js'
 import {NO_WINDOW_RELEASE, type WindowRelease} from './window-blocks.js'
+import {StateSlots, type StateCopy} from './state-slots.js'
 
 export {reservedTokens} from './kv-policy.js'
 export type {KvMemoryStats} from './memory-stats.js'
@@ -28,6 +30,8 @@ export interface BlockManagerOptions {
   blockHasher?: BlockHasher
   /** Blocks behind a sliding window go back to the pool ('paged' only; window-blocks.ts). Default: none. */
   windowRelease?: WindowRelease
+  /** Hybrid models: recurrent state slots (one per sequence on the device; swapping is then off). Absent: none. */
+  numStateSlots?: number
 }
 
 export class BlockManager {
@@ -36,6 +40,8 @@ export class BlockManager {
   private readonly tables: BlockTables
   private readonly allocator: KvAllocator
   private nextFamily = 0
+  /** Null for models without recurrent state. */
+  readonly stateSlots: StateSlots | null
 
   constructor(opts: BlockManagerOptions) {
     if (!(Number.isInteger(opts.numBlocks) && opts.numBlocks > 0)) throw new Error(`numBlocks must be a positive integer, got ${opts.numBlocks}`)
@@ -46,6 +52,7 @@ export class BlockManager {
     this.allocator = reservesUpfront(opts.policy)
       ? new ReservingAllocator(this.tables, opts)
       : new PagedAllocator(this.tables, {...opts, windowRelease: opts.windowRelease ?? NO_WINDOW_RELEASE})
+    this.stateSlots = opts.numStateSlots ? new StateSlots(opts.numStateSlots) : null
   }
 
   /** Truly allocatable now (under 'paged': the free list plus evictable cached blocks). */
@@ -81,16 +88,29 @@ export class BlockManager {
 
   /** alone: no other group holds device blocks (nothing runs), so no headroom for their growth is kept. seqs: some of the group's unplaced ones (default all). */
   canAllocate(group: SequenceGroup, alone = false, seqs: readonly Sequence[] = this.tables.unplaced(group)): AllocStatus {
-    return this.allocator.canAllocate(group, seqs, alone)
+    const status = this.allocator.canAllocate(group, seqs, alone)
+    if (status !== 'ok' || this.stateSlots === null) return status
+    return this.stateSlots.neverFits(group) !== null ? 'never' : this.stateSlots.canAdmit(group) ? 'ok' : 'later'
   }
 
   /** Why the group could never be admitted or run to its end in this pool, even alone, or null. */
   neverFits(group: SequenceGroup): string | null {
-    return this.allocator.neverFits(group, this.tables.unplaced(group))
+    return this.allocator.neverFits(group, this.tables.unplaced(group)) ?? this.stateSlots?.neverFits(group) ?? null
   }
 
   allocate(group: SequenceGroup, seqs: readonly Sequence[] = this.tables.unplaced(group)): void {
     if (seqs.length > 0) this.allocator.allocate(group, seqs, this.nextFamily++)
+    for (const seq of seqs) this.stateSlots?.take(group, seq)
+  }
+
+  /** The state slot of a hybrid model's sequence on the device. */
+  stateSlot(seq: Sequence): number {
+    return this.stateSlots!.slot(seq)
+  }
+
+  /** State copies owed by forks since the last step (empty without state slots). */
+  takeStateCopies(): StateCopy[] {
+    return this.stateSlots?.takeCopies() ?? []
   }
 
   /** Tokens of seq that allocate() would take from the prefix cache now (a multiple of blockSize, < seq.length). */
@@ -130,10 +150,12 @@ export class BlockManager {
   fork(parent: Sequence, child: Sequence): BlockCopy[] {
     const parentState = this.tables.stateOf(parent)
     if (this.tables.onDevice.has(child.seqId) || this.tables.onHost.has(child.seqId)) throw new Error(`fork into sequence ${child.seqId} that already has blocks`)
+    this.stateSlots?.fork(parent, child)
     return this.allocator.fork(parentState, child)
   }
 
   free(seq: Sequence): void {
+    this.stateSlots?.release(seq)
     const onDevice = this.tables.onDevice.get(seq.seqId)
     if (onDevice !== undefined) {
       this.tables.onDevice.delete(seq.seqId)
@@ -161,7 +183,9 @@ export class BlockManager {
     return this.tables.onDevice.get(seq.seqId)?.table ?? []
   }
 
+  /** Never for a hybrid model: its recurrent states are recomputed, not swapped (preemption falls back to recompute). */
   canSwapOut(group: SequenceGroup): boolean {
+    if (this.stateSlots !== null) return false
     return this.tables.distinctBlocks(this.tables.statesOf(group, this.tables.onDevice)) <= this.tables.host.numFree
   }
 
@@ -240,5 +264,6 @@ export class BlockManager {
         throw new Error(`sequence ${state.seq.seqId}: table of ${state.table.length} blocks cannot hold ${state.seq.numComputedTokens} computed tokens`)
     }
     this.allocator.checkInvariants()
+    this.stateSlots?.checkInvariants(new Set(onDevice.keys()))
   }
 }

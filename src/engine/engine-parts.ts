@@ -20,6 +20,7 @@ import {makeSpeculator} from './spec-decode/draft-model.js'
 import type {Speculator} from './spec-decode/speculator.js'
 import {checkBlocksFitHost} from './host-memory-check.js'
 import {GPT_OSS} from './model/gpt-oss.js'
+import {hybridSetup} from './hybrid-engine.js'
 
 export interface EngineParts {
   model: LoadedModel
@@ -48,6 +49,7 @@ export function cpuOnlyNeed(config: Pick<EngineConfig, 'quantization' | 'batchIn
   if (c.gemma4) return {reason: `${c.architecture} (per-layer head sizes, KV-shared layers and per-layer inputs run on the CPU only)`, param: 'device'}
   // native/cuda has no latent-attention projections nor grouped routing (native/cpu/mla.cpp, grouped_topk.cpp).
   if (c.mla || c.moe?.grouped) return {reason: `${c.architecture} (${c.mla ? 'multi-head latent attention and ' : ''}grouped expert routing run on the CPU only)`, param: 'device'}
+  if (c.hybrid) return {reason: `${c.architecture} (Gated DeltaNet linear-attention layers have CPU kernels only)`, param: 'device'}
   if (c.headDim > 256) return {reason: `head_dim ${c.headDim} (CUDA attention takes at most 256)`, param: 'device'}
   return null
 }
@@ -61,6 +63,8 @@ export async function buildEngineParts(config: EngineConfig): Promise<EnginePart
   const autoFormat = device.device === 'cuda' ? 'bf16' : (model.defaultWeightFormat ?? 'f32')
   const weightFormat = config.quantization ?? (config.weightDtype === 'auto' ? autoFormat : config.weightDtype)
   const {numBlocks, blockBytes, maxModelLen, notes} = planKvPool(config, model, device.device)
+  const hybrid = hybridSetup(config, model.config)
+  notes.push(...hybrid.notes)
   const numSwapBlocks = Math.floor(config.swapSpaceBytes / blockBytes)
   if (device.device === 'cpu') checkBlocksFitHost('KV cache', numBlocks, blockBytes, config.numBlocks === undefined ? 'kv-memory' : 'num-blocks')
   checkBlocksFitHost('swap space', numSwapBlocks, blockBytes, 'swap-space')
@@ -76,16 +80,18 @@ export async function buildEngineParts(config: EngineConfig): Promise<EnginePart
     gemm: config.gemm,
     enforceEager: config.enforceEager,
     batchInvariant: config.batchInvariant,
+    numStateSlots: hybrid.numStateSlots,
   })
   const blockManager = new BlockManager({
     numBlocks,
     blockSize: config.blockSize,
     numSwapBlocks,
     policy: config.policy,
-    enablePrefixCaching: config.enablePrefixCaching && config.policy === 'paged',
+    enablePrefixCaching: hybrid.enablePrefixCaching,
     watermark: config.watermark,
     maxModelLen,
     windowRelease: windowReleaseFor(config, model.config.layerWindows),
+    numStateSlots: hybrid.numStateSlots,
   })
   const speculator = config.speculative ? await makeSpeculator(config, model, device.device, weightFormat, maxModelLen, native) : null
   const scheduler = new Scheduler(config, blockManager, device.device === 'cpu', speculator)

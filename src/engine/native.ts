@@ -9,6 +9,7 @@ import {ModelLoadError} from './errors.js'
 import {ggufWeightsLabel, type BlockFormat} from './model/gguf-block-types.js'
 import type {ModelConfig} from './model/model-config.js'
 import {gemma4KvFloatsPerToken} from './model/gemma4-config.js'
+import {kvLayerCount} from './model/qwen35-config.js'
 import type {TensorInfo} from './model/safetensors.js'
 import type {NativeSampledArrays, NativeSamplingArrays} from './native-sampling.js'
 
@@ -23,6 +24,8 @@ export interface ForwardBatchArrays {
   blockTables: Int32Array
   maxBlocksPerSeq: number
   logitsIndices: Int32Array
+  /** Hybrid models: each sequence's recurrent state slot ([numSeqs]); absent for the others. */
+  stateSlots?: Int32Array
 }
 
 /** Flat (from, to) pairs; applied in the order swapOut, swapIn, copies, before the forward pass. */
@@ -30,6 +33,8 @@ export interface BlockMovesArrays {
   copies?: Int32Array
   swapOut?: Int32Array
   swapIn?: Int32Array
+  /** Hybrid models: (src, dst) state slot pairs, a forked sequence taking its parent's state (before the forward pass). */
+  stateCopies?: Int32Array
 }
 
 export interface NativeModelInfo {
@@ -69,6 +74,8 @@ export interface LoadNativeModelOptions {
   enforceEager?: boolean
   /** CPU: float linear layers sum each output in one order at any batch size (see EngineConfig.batchInvariant). */
   batchInvariant?: boolean
+  /** Hybrid models: recurrent state slots, one per sequence the engine may run at once (--max-num-seqs). */
+  numStateSlots?: number
 }
 
 interface NativeModelHandle {
@@ -164,6 +171,10 @@ export interface NativeOps {
     numHeads: number, numKvHeads: number, headDim: number, blockSize: number, scale: number, out?: Float32Array): Float32Array
   reshapeAndCache(key: Float32Array, value: Float32Array, rowStride: number, keyCache: Float32Array, valueCache: Float32Array,
     slotMapping: Int32Array, numKvHeads: number, headDim: number, blockSize: number): void
+  /** Gated DeltaNet's causal depthwise conv1d + silu over rows [rows, channels]; `state` ([channels, kernel - 1]) is read and updated. */
+  causalConv1dSilu(args: {x: Float32Array; rows: number; channels: number; weight: Float32Array; kernel: number; state: Float32Array}): Float32Array
+  /** The gated delta rule token by token (native/cpu/gated_delta.h): q, k [rows, kHeads * kDim], v [rows, vHeads * vDim], g, beta [rows, vHeads]; `state` [vHeads, kDim, vDim] updated. */
+  gatedDeltaRule(args: {q: Float32Array; k: Float32Array; v: Float32Array; g: Float32Array; beta: Float32Array; rows: number; kHeads: number; vHeads: number; kDim: number; vDim: number; state: Float32Array}): Float32Array
   /** Zeroed Float32Array over huge-page backed native memory (how the engine allocates its KV pool). */
   hugeFloat32Array(length: number): Float32Array
   /** Resizes the pool the ops run on (0 = number of cores); returns its size. */
@@ -307,7 +318,7 @@ export async function loadNativeModel(opts: LoadNativeModelOptions): Promise<Nat
 /** Bytes one KV block takes in the CPU pool (K and V, all layers, fp32 whatever the weight format). */
 export function kvBytesPerBlock(config: ModelConfig, blockSize: number): number {
   if (config.gemma4) return blockSize * gemma4KvFloatsPerToken(config.gemma4) * 4 // KV-shared layers hold no cache
-  return 2 * config.numLayers * blockSize * config.numKvHeads * config.headDim * 4
+  return 2 * kvLayerCount(config) * blockSize * config.numKvHeads * config.headDim * 4
 }
 
 export interface CudaMemoryInfo {

@@ -189,12 +189,24 @@ struct ModelConfig {
   // puts on the bias folded in; empty: none. The LayerNorm family also reads clip_qkv (MPT).
   std::vector<float> alibi_slopes;
   Gemma4Config gemma4;
+  // Hybrid linear attention (Qwen 3.5: native/cpu/linear_attention.h): layers linear_layers marks are Gated DeltaNet
+  // layers holding a per-sequence recurrent state (no KV cache); the others are full attention whose q_proj also gives
+  // a sigmoid output gate (attention_output_gate). Empty: every layer is full attention.
+  std::vector<uint8_t> linear_layers;  // [num_layers], 1 = Gated DeltaNet
+  bool attention_output_gate = false;
+  int linear_num_k_heads = 0;
+  int linear_num_v_heads = 0;
+  int linear_k_dim = 0;
+  int linear_v_dim = 0;
+  int linear_conv_kernel = 0;
+  bool is_linear_layer(int layer) const { return !linear_layers.empty() && linear_layers.at(layer) != 0; }
 };
 
 struct CacheConfig {
   int num_blocks = 0;       // device KV pool
   int block_size = 16;      // tokens per block
   int num_swap_blocks = 0;  // host swap pool (same block shape)
+  int num_state_slots = 0;  // hybrid models: per-sequence recurrent state slots (one per running sequence)
 };
 
 struct BackendOptions {
@@ -225,6 +237,8 @@ struct ForwardBatch {
   const int32_t* block_tables = nullptr;     // [num_seqs * max_blocks_per_seq]
   int num_logits = 0;
   const int32_t* logits_indices = nullptr;   // [num_logits] rows whose logits are returned
+  // Hybrid models: each sequence's recurrent state slot (a sequence whose first row is position 0 starts from zeros).
+  const int32_t* state_slots = nullptr;      // [num_seqs], null for models without linear layers
 };
 
 // Block moves requested by the scheduler, applied before the forward pass of the same step.
@@ -235,6 +249,8 @@ struct BlockMoves {
   const int32_t* swap_out_pairs = nullptr;  // (device block, host block)
   int num_swap_in = 0;
   const int32_t* swap_in_pairs = nullptr;   // (host block, device block)
+  int num_state_copies = 0;
+  const int32_t* state_copy_pairs = nullptr;  // (src slot, dst slot): a forked sequence takes its parent's state
 };
 
 // Prompt logprobs asked of a step: asked.rows are rows of the batch (token indices), each ranked against the prompt

@@ -117,6 +117,12 @@ export const ARCHITECTURES: Record<string, ArchitectureTraits> = {
   Glm4MoeForCausalLM: {...BASE, defaultMaxPositions: 131072, qkvBias: true, moe: 'glm4_moe'},
   // GLM-4.7-Flash: DeepSeek-V3's layers (deepseek-config.ts).
   Glm4MoeLiteForCausalLM: {...BASE, defaultMaxPositions: 202752, moe: 'glm4_moe_lite'},
+  // Qwen 3.5: Gated DeltaNet layers among gated full-attention ones with q/k norms and partial rope (qwen35-config.ts).
+  Qwen3_5ForCausalLM: {...BASE, defaultMaxPositions: 32768, defaultHeadDim: 256, qkNorm: true},
+  // Qwen 3.5 MoE: the same layers over sparse MLPs with a gated shared expert in every layer (moe-config.ts).
+  Qwen3_5MoeForCausalLM: {...BASE, defaultMaxPositions: 32768, defaultHeadDim: 256, qkNorm: true, moe: 'qwen3_5_moe'},
+  // Qwen3-Next: Qwen 3.5 MoE's layers with the linear projections fused by key-head group (hybrid-tensors.ts).
+  Qwen3NextForCausalLM: {...BASE, defaultMaxPositions: 32768, defaultHeadDim: 256, qkNorm: true, moe: 'qwen3_next'},
 }
 /** The RMSNorm families above, then the LayerNorm family (OPT, GPT-NeoX, GPT-2: layernorm-family.ts; Phi, StableLM, StarCoder2, GPT-J, GPTBigCode, GPT-Neo: layernorm-more.ts; BLOOM, Falcon, MPT: alibi-family.ts). */
 export const SUPPORTED_ARCHITECTURES = [...Object.keys(ARCHITECTURES), ...LAYERNORM_ARCHITECTURES]

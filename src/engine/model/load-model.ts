@@ -18,6 +18,8 @@ import {deepseekTensorShapes, deepseekTensors} from './deepseek-config.js'
 import {rmsVariantTensorShapes, rmsVariantTensors} from './rms-variants.js'
 import {checkpointTensorNames, engineTensorNames} from './tensor-renames.js'
 import {interleavedRopeRows} from './llama-twists.js'
+import {hybridMixerShapes, splitHybridProjections} from './hybrid-tensors.js'
+import {HYBRID_ARCHITECTURES} from './qwen35-config.js'
 import {readCheckpointTensors, type TensorInfo} from './safetensors.js'
 import {Tokenizer} from './tokenizer.js'
 
@@ -64,6 +66,13 @@ export function expectedTensorShapes(config: ModelConfig): {name: string; shape:
   const shapes: {name: string; shape: number[]}[] = [{name: 'model.embed_tokens.weight', shape: [vocabSize, hidden]}]
   for (let layer = 0; layer < config.numLayers; layer++) {
     const prefix = `model.layers.${layer}`
+    if (config.hybrid) {
+      // Qwen 3.5: a Gated DeltaNet layer or a gated attention, then the usual norms and MLP.
+      shapes.push({name: `${prefix}.input_layernorm.weight`, shape: [hidden]}, ...hybridMixerShapes(config, config.hybrid, layer, prefix), {name: `${prefix}.post_attention_layernorm.weight`, shape: [hidden]},
+        ...(config.moe?.sparseLayers[layer] ? moeLayerTensorShapes(config.moe, prefix, hidden)
+          : [{name: `${prefix}.mlp.gate_proj.weight`, shape: [intermediate, hidden]}, {name: `${prefix}.mlp.up_proj.weight`, shape: [intermediate, hidden]}, {name: `${prefix}.mlp.down_proj.weight`, shape: [hidden, intermediate]}]))
+      continue
+    }
     shapes.push(
       {name: `${prefix}.input_layernorm.weight`, shape: [hidden]},
       {name: `${prefix}.self_attn.q_proj.weight`, shape: [qSize, hidden]},
@@ -107,7 +116,7 @@ export function selectModelTensors(config: ModelConfig, checkpointTensors: Tenso
   if (config.layerNorm) return layerNormTensors(config, checkpointTensors, dir)
   if (config.gemma4) return gemma4Tensors(config, checkpointTensors, dir)
   // A Gemma 3 multimodal checkpoint keeps its language model under a prefix (gemma3-config.ts).
-  const named = config.architecture === 'Gemma3ForCausalLM' ? checkpointTensors.map((t) => ({...t, name: languageModelTensorName(t.name)})) : checkpointTensors
+  const named = config.architecture === 'Gemma3ForCausalLM' || HYBRID_ARCHITECTURES.has(config.architecture) ? checkpointTensors.map((t) => ({...t, name: languageModelTensorName(t.name)})) : checkpointTensors
   const split = splitGptOssExperts(config, splitGraniteMoeExperts(config, splitFusedProjections(config, engineTensorNames(config, named))))
   const tensors = config.moe?.mixtralNames || config.moe?.grouped ? split.map((t) => ({...t, name: moeEngineName(config.moe, t.name)})) : split
   // A corrupt or hostile layer count must not make us list billions of expected tensors before the first one is missing.
@@ -120,7 +129,7 @@ export function selectModelTensors(config: ModelConfig, checkpointTensors: Tenso
     throw new ModelLoadError(`The config says ${config.moe!.numExperts} experts of 3 tensors in each of ${expertTensors / 3 / config.moe!.numExperts} sparse layers, but the checkpoint in ${dir} holds only ${tensors.length} tensors.`)
   }
   const byName = new Map(tensors.map((t) => [t.name, t]))
-  return interleavedRopeRows(config, deepseekTensors(rmsVariantTensors(config, expectedTensorShapes(config).map(({name, shape}) => {
+  const selected = interleavedRopeRows(config, deepseekTensors(rmsVariantTensors(config, expectedTensorShapes(config).map(({name, shape}) => {
     const tensor = byName.get(name)
     const shown = config.moe?.mixtralNames || config.moe?.grouped ? moeCheckpointName(config.moe, name) : checkpointTensorNames(config, [{name}])[0]!.name
     if (tensor === undefined) {
@@ -132,6 +141,7 @@ export function selectModelTensors(config: ModelConfig, checkpointTensors: Tenso
     }
     return tensor
   }))))
+  return config.hybrid ? splitHybridProjections(config, config.hybrid, selected) : selected
 }
 
 /** A Hugging Face model directory, or a llama/qwen2/qwen3-architecture .gguf file (gguf-model.ts). */

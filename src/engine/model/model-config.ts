@@ -18,6 +18,7 @@ import {applyTwistBiases, isLlamaTwist, twistView} from './llama-twists.js'
 import {hasSandwichNorms} from './tensor-renames.js'
 import {GLM4_MOE, deepseekAttention, deepseekView, isDeepseek, type MlaConfig} from './deepseek-config.js'
 import {glm4MoeQkNorm, glm4MoeView} from './glm4-moe-config.js'
+import {HYBRID_ARCHITECTURES, HYBRID_MULTIMODAL, parseHybrid, qwen35LanguageModel, qwen35View, type HybridFeatures} from './qwen35-config.js'
 
 export type {RopeScaling}
 
@@ -82,6 +83,8 @@ export interface ModelConfig {
   gemma4?: Gemma4Features
   /** DeepSeek V2/V3's multi-head latent attention (deepseek-config.ts; CPU only); absent for the others. */
   mla?: MlaConfig
+  /** Qwen 3.5: Gated DeltaNet layers among gated full-attention ones (qwen35-config.ts); absent: every layer full attention. */
+  hybrid?: HybridFeatures
 }
 
 export {SUPPORTED_ARCHITECTURES}
@@ -134,6 +137,10 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
     const language = parseModelConfig(gemma4LanguageModel(config, source), generationConfig, source)
     return {...language, notes: [...(language.notes ?? []), 'Gemma4ForConditionalGeneration: its language model runs text only (the vision and audio towers are not loaded).']}
   }
+  if (HYBRID_MULTIMODAL[architecture]) {
+    const language = parseModelConfig(qwen35LanguageModel(config, architecture, source), generationConfig, source)
+    return {...language, notes: [...(language.notes ?? []), `${architecture}: its language model runs text only (the vision tower is not loaded).`]}
+  }
   if (!SUPPORTED_ARCHITECTURES.includes(architecture)) {
     const why = NEAR_MISSES[architecture] ? ` (${NEAR_MISSES[architecture]})` : ''
     throw new ModelLoadError(
@@ -159,6 +166,7 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   if (isLlamaTwist(architecture)) config = twistView(config, architecture)
   if (isDeepseek(architecture)) config = deepseekView(config, architecture, source)
   if (architecture === GLM4_MOE) config = glm4MoeView(config, source)
+  if (HYBRID_ARCHITECTURES.has(architecture)) config = qwen35View(config, architecture)
 
   const required = (key: string): number => {
     const value = config[key]
@@ -266,6 +274,8 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   if (isLlamaTwist(architecture)) applyTwistBiases(modelConfig, config, architecture, source)
   if (isDeepseek(architecture)) Object.assign(modelConfig, deepseekAttention(config, architecture, source))
   if (architecture === GLM4_MOE) modelConfig.qkNorm = glm4MoeQkNorm(config, source)
+  // Qwen 3.5's RMSNorms scale by (1 + weight), its RMSNormGated by the weight as stored (native/cpu/linear_attention.cpp).
+  if (HYBRID_ARCHITECTURES.has(architecture)) Object.assign(modelConfig, {hybrid: parseHybrid(config, architecture, numLayers, source), normWeightOffset: 1})
   return modelConfig
 }
 

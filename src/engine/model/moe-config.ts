@@ -4,7 +4,7 @@ import {phimoeRouting} from './phimoe-config.js'
 import {gptOssMoeTensorShapes} from './gpt-oss.js'
 import {DEEPSEEK_V2, DEEPSEEK_V3, GLM4_MOE, GLM4_MOE_LITE, deepseekRouting, deepseekSharedSize, deepseekSparseLayers, type GroupedRouting} from './deepseek-config.js'
 
-export type MoeFamily = 'mixtral' | 'qwen2_moe' | 'qwen3_moe' | 'olmoe' | 'granitemoe' | 'granitemoeshared' | 'phimoe' | 'gpt_oss' | 'deepseek_v2' | 'deepseek_v3' | 'glm4_moe' | 'glm4_moe_lite'
+export type MoeFamily = 'mixtral' | 'qwen2_moe' | 'qwen3_moe' | 'olmoe' | 'granitemoe' | 'granitemoeshared' | 'phimoe' | 'gpt_oss' | 'deepseek_v2' | 'deepseek_v3' | 'glm4_moe' | 'glm4_moe_lite' | 'qwen3_5_moe' | 'qwen3_next'
 
 export interface MoeConfig {
   numExperts: number
@@ -52,6 +52,10 @@ const DEFAULTS: Record<MoeFamily, {experts: number; topK: number; moeIntermediat
   deepseek_v3: {experts: 256, topK: 8, moeIntermediate: 2048, shared: 0, normTopk: true},
   glm4_moe: {experts: 128, topK: 8, moeIntermediate: 1408, shared: 0, normTopk: true},
   glm4_moe_lite: {experts: 64, topK: 4, moeIntermediate: 1536, shared: 0, normTopk: true},
+  // Qwen3_5MoeTextConfig: Qwen2-MoE's gated shared expert; its router always renormalises the top-k.
+  qwen3_5_moe: {experts: 256, topK: 8, moeIntermediate: 512, shared: 512, normTopk: true},
+  // Qwen3NextConfig: Qwen2-MoE's layout (gated shared expert, decoder_sparse_step, mlp_only_layers), norm_topk_prob true.
+  qwen3_next: {experts: 512, topK: 10, moeIntermediate: 512, shared: 512, normTopk: true},
 }
 
 /** A real checkpoint's expert count stays far below this; a hostile config.json must not make us list millions of tensors. */
@@ -77,7 +81,7 @@ export function parseMoeConfig(config: Json, family: MoeFamily, numLayers: numbe
   const expertIntermediateSize = defaults.moeIntermediate === null ? intermediateSize : positive('moe_intermediate_size', defaults.moeIntermediate)
   // GLM-4-MoE routes and shares experts as DeepSeek-V3 does.
   const deepseek = ({deepseek_v2: DEEPSEEK_V2, deepseek_v3: DEEPSEEK_V3, glm4_moe: GLM4_MOE, glm4_moe_lite: GLM4_MOE_LITE} as Partial<Record<MoeFamily, string>>)[family] ?? null
-  const shared = family === 'qwen2_moe' ? positive('shared_expert_intermediate_size', defaults.shared) : family === 'granitemoeshared' ? graniteSharedSize(config, source)
+  const shared = family === 'qwen2_moe' || family === 'qwen3_5_moe' || family === 'qwen3_next' ? positive('shared_expert_intermediate_size', defaults.shared) : family === 'granitemoeshared' ? graniteSharedSize(config, source)
     : deepseek ? deepseekSharedSize(config, deepseek, expertIntermediateSize, source) : 0
   // Qwen2MoeConfig derives its sliding layers otherwise than Qwen2Config (every other layer below max_window_layers);
   // the layer_types it writes are read as for Qwen2, but without them the Qwen2 rule would pick the wrong layers.
@@ -88,7 +92,7 @@ export function parseMoeConfig(config: Json, family: MoeFamily, numLayers: numbe
   return {
     numExperts,
     numExpertsPerToken,
-    normTopkProb: family === 'mixtral' || family === 'gpt_oss' || granite || (family !== 'deepseek_v2' && normTopk),
+    normTopkProb: family === 'mixtral' || family === 'gpt_oss' || family === 'qwen3_5_moe' || granite || (family !== 'deepseek_v2' && normTopk),
     expertIntermediateSize,
     sharedExpertIntermediateSize: shared,
     sparseLayers: family === 'mixtral' || family === 'olmoe' || family === 'phimoe' || family === 'gpt_oss' || granite ? Array<boolean>(numLayers).fill(true)

@@ -1,0 +1,35 @@
+// What a hybrid model (Qwen 3.5: Gated DeltaNet layers among full-attention ones) adds to the CPU backend (only its
+// full-attention layers hold a KV pool: cpu_backend.cpp holds_kv): the pool of per-sequence state slots with its copies and resets,
+// and the linear layers' forward. For other models it does nothing.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "linear_attention.h"
+
+namespace pagedllm {
+namespace cpu {
+
+class HybridLayers {
+ public:
+  HybridLayers(const ModelConfig& config, const CacheConfig& cache);
+  // Applies the step's state copies (forks), checking each slot.
+  void copy_states(const BlockMoves& moves);
+  // Every sequence of a hybrid model's batch names a slot of the pool.
+  void validate(const ForwardBatch& b) const;
+  // A sequence whose first row is position 0 starts from zero states (its slot may hold a finished sequence's).
+  void start_fresh_sequences(const ForwardBatch& b);
+  // Layer `layer` (a linear one) over the batch: hidden in, its output written over hidden.
+  void linear_layer(ThreadPool& pool, const LinearAttentionWeights& w, int layer, const ForwardBatch& b, float* hidden,
+                    LinearOrder order);
+
+ private:
+  const ModelConfig& config_;
+  std::vector<int> linear_index_;
+  std::unique_ptr<LinearStatePool> states_;
+  LinearAttentionScratch scratch_;
+};
+
+}  // namespace cpu
+}  // namespace pagedllm

@@ -1,0 +1,57 @@
+// Bindings of the Gated DeltaNet kernels (gated_delta_binding.h); every size is checked against the arrays given.
+#include "gated_delta_binding.h"
+
+#include <string>
+
+#include "../cpu/gated_delta.h"
+#include "js_convert.h"
+
+namespace pagedllm {
+
+namespace {
+
+ThreadPool& (*g_pool)() = nullptr;
+
+int positive(const Napi::Object& o, const char* name) {
+  const int v = js::int_field(o, name);
+  if (v <= 0) throw Napi::RangeError::New(o.Env(), std::string(name) + " must be positive");
+  return v;
+}
+
+// causalConv1dSilu({x, rows, channels, weight, kernel, state}) -> out [rows, channels]; state updated in place.
+Napi::Value CausalConv1dSilu(const Napi::CallbackInfo& info) {
+  const Napi::Object o = info[0].As<Napi::Object>();
+  const int rows = positive(o, "rows"), channels = positive(o, "channels"), kernel = positive(o, "kernel");
+  const float* x = js::float32_data(o.Get("x"), "x", static_cast<long>(rows) * channels);
+  const float* weight = js::float32_data(o.Get("weight"), "weight", static_cast<long>(channels) * kernel);
+  float* state = js::float32_data(o.Get("state"), "state", static_cast<long>(channels) * (kernel - 1));
+  Napi::Float32Array out = Napi::Float32Array::New(info.Env(), static_cast<size_t>(rows) * channels);
+  cpu::causal_conv1d_silu(g_pool(), x, rows, channels, channels, weight, kernel, state, out.Data(), channels);
+  return out;
+}
+
+// gatedDeltaRule({q, k, v, g, beta, rows, kHeads, vHeads, kDim, vDim, state}) -> out [rows, vHeads * vDim].
+Napi::Value GatedDeltaRule(const Napi::CallbackInfo& info) {
+  const Napi::Object o = info[0].As<Napi::Object>();
+  const int rows = positive(o, "rows"), k_heads = positive(o, "kHeads"), v_heads = positive(o, "vHeads");
+  const int k_dim = positive(o, "kDim"), v_dim = positive(o, "vDim");
+  if (v_heads % k_heads != 0) throw Napi::RangeError::New(info.Env(), "vHeads must be a multiple of kHeads");
+  const long qk = static_cast<long>(rows) * k_heads * k_dim, gates = static_cast<long>(rows) * v_heads;
+  cpu::DeltaRuleRows in{js::float32_data(o.Get("q"), "q", qk), js::float32_data(o.Get("k"), "k", qk),
+                        js::float32_data(o.Get("v"), "v", gates * v_dim), k_heads * k_dim, k_heads * k_dim, v_heads * v_dim,
+                        js::float32_data(o.Get("g"), "g", gates), js::float32_data(o.Get("beta"), "beta", gates), rows};
+  float* state = js::float32_data(o.Get("state"), "state", static_cast<long>(v_heads) * k_dim * v_dim);
+  Napi::Float32Array out = Napi::Float32Array::New(info.Env(), static_cast<size_t>(gates) * v_dim);
+  cpu::gated_delta_rule(g_pool(), in, k_heads, v_heads, k_dim, v_dim, state, out.Data());
+  return out;
+}
+
+}  // namespace
+
+void AddGatedDeltaOps(Napi::Env env, Napi::Object ops, ThreadPool& (*pool)()) {
+  g_pool = pool;
+  ops.Set("causalConv1dSilu", Napi::Function::New(env, CausalConv1dSilu));
+  ops.Set("gatedDeltaRule", Napi::Function::New(env, GatedDeltaRule));
+}
+
+}  // namespace pagedllm

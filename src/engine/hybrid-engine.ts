@@ -1,0 +1,32 @@
+// What a hybrid model (Qwen 3.5: Gated DeltaNet layers with a recurrent state per sequence) changes in the engine's
+// set-up: one state slot per sequence the engine runs at once (--max-num-seqs), no prefix caching (a cached block
+// holds K/V but not the recurrent state at that point, so a hit could not resume the sequence), no speculative
+// decoding (rejected drafts would have advanced the state past recall), and preemption by recompute, never swap
+// (BlockManager.canSwapOut). Each choice is said in the start-up lines.
+import type {EngineConfig} from './config.js'
+import {InvalidRequestError} from './errors.js'
+import type {ModelConfig} from './model/model-config.js'
+
+export interface HybridSetup {
+  /** State slots for the backend and the block manager; 0 for other models. */
+  numStateSlots: number
+  enablePrefixCaching: boolean
+  notes: string[]
+}
+
+export function hybridSetup(config: EngineConfig, model: ModelConfig): HybridSetup {
+  const prefixCaching = config.enablePrefixCaching && config.policy === 'paged'
+  const hybrid = model.hybrid
+  if (!hybrid) return {numStateSlots: 0, enablePrefixCaching: prefixCaching, notes: []}
+  if (config.speculative) {
+    throw new InvalidRequestError(`speculative decoding is not supported for ${model.architecture}: its linear-attention layers' recurrent state cannot take back rejected draft tokens`, {param: 'speculative-config'})
+  }
+  const linear = hybrid.linearLayers.filter(Boolean).length
+  const channels = 2 * hybrid.linearNumKeyHeads * hybrid.linearKeyHeadDim + hybrid.linearNumValueHeads * hybrid.linearValueHeadDim
+  const slotBytes = 4 * linear * (channels * (hybrid.convKernel - 1) + hybrid.linearNumValueHeads * hybrid.linearKeyHeadDim * hybrid.linearValueHeadDim)
+  const notes = [
+    `${linear} of ${model.numLayers} layers are linear attention: ${config.maxNumSeqs} recurrent state slots (--max-num-seqs) of ${(slotBytes / (1 << 20)).toFixed(2)} MiB; preempted sequences are recomputed, not swapped`,
+  ]
+  if (prefixCaching) notes.push(`prefix caching off: a cached block holds no recurrent state of ${model.architecture}'s linear-attention layers`)
+  return {numStateSlots: config.maxNumSeqs, enablePrefixCaching: false, notes}
+}
