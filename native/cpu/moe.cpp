@@ -103,7 +103,6 @@ void moe_route(const float* router_logits, int num_rows, int num_experts, int to
 
 void moe_mlp(ThreadPool& pool, const MoeWeights& w, const ModelConfig& config, const float* x, int num_rows, float* out,
              LinearOrder order, MoeScratch& s) {
-  const int hidden = config.hidden_size, inter = config.moe_intermediate_size;
   const int num_experts = config.num_experts, top_k = config.num_experts_per_tok;
   const size_t slots = static_cast<size_t>(num_rows) * top_k;
   // The router is tiny; its batch-invariant order keeps a row's choice of experts independent of the batch.
