@@ -100,6 +100,15 @@ void parse_rope(const Napi::Object& config, ModelConfig& out) {
   }
 }
 
+// An optional object field of the model config: false when absent or null, an error when not an object.
+static bool optional_object(const Napi::Object& config, const char* key, Napi::Object& out) {
+  Napi::Value value = config.Get(key);
+  if (value.IsUndefined() || value.IsNull()) return false;
+  if (!value.IsObject()) fail(config.Env(), std::string(key) + " must be an object");
+  out = value.As<Napi::Object>();
+  return true;
+}
+
 // moe.grouped (src/engine/model/deepseek-config.ts): DeepSeek's grouped top-k routing.
 static void parse_grouped_routing(const Napi::Value& value, ModelConfig& out) {
   if (!value.IsObject()) fail(value.Env(), "moe.grouped must be an object");
@@ -119,10 +128,8 @@ static void parse_grouped_routing(const Napi::Value& value, ModelConfig& out) {
 
 // config.mla (src/engine/model/deepseek-config.ts): DeepSeek's latent attention, absent for the others.
 static void parse_mla(const Napi::Object& config, ModelConfig& out) {
-  Napi::Value value = config.Get("mla");
-  if (value.IsUndefined() || value.IsNull()) return;
-  if (!value.IsObject()) fail(config.Env(), "mla must be an object");
-  Napi::Object mla = value.As<Napi::Object>();
+  Napi::Object mla;
+  if (!optional_object(config, "mla", mla)) return;
   out.mla_kv_lora_rank = int_field(mla, "kvLoraRank");
   out.mla_q_lora_rank = int_field(mla, "qLoraRank");
   out.mla_v_head_dim = int_field(mla, "vHeadDim");
@@ -135,10 +142,8 @@ static void parse_mla(const Napi::Object& config, ModelConfig& out) {
 
 // config.moe (src/engine/model/moe-config.ts), absent for dense models.
 static void parse_moe(const Napi::Object& config, ModelConfig& out) {
-  Napi::Value value = config.Get("moe");
-  if (value.IsUndefined() || value.IsNull()) return;
-  if (!value.IsObject()) fail(config.Env(), "moe must be an object");
-  Napi::Object moe = value.As<Napi::Object>();
+  Napi::Object moe;
+  if (!optional_object(config, "moe", moe)) return;
   out.num_experts = int_field(moe, "numExperts");
   out.num_experts_per_tok = int_field(moe, "numExpertsPerToken");
   out.norm_topk_prob = bool_field(moe, "normTopkProb");
@@ -240,10 +245,8 @@ static std::vector<uint8_t> layer_flags(const Napi::Object& obj, const char* key
 
 // Optional: rmsVariant (Granite, OLMo2, SmolLM3: src/engine/model/rms-variants.ts RmsVariantFeatures).
 static void parse_rms_variant(const Napi::Object& config, ModelConfig& out) {
-  Napi::Value value = config.Get("rmsVariant");
-  if (value.IsUndefined() || value.IsNull()) return;
-  if (!value.IsObject()) fail(config.Env(), "rmsVariant must be an object");
-  Napi::Object variant = value.As<Napi::Object>();
+  Napi::Object variant;
+  if (!optional_object(config, "rmsVariant", variant)) return;
   out.residual_multiplier = static_cast<float>(number_field(variant, "residualMultiplier"));
   out.logits_multiplier = static_cast<float>(number_field(variant, "logitsMultiplier"));
   out.post_norms_only = bool_field(variant, "postNormsOnly");
@@ -262,10 +265,8 @@ static void parse_rms_variant(const Napi::Object& config, ModelConfig& out) {
 // Optional: hybrid (Qwen 3.5: src/engine/model/qwen35-config.ts HybridFeatures): which layers are Gated DeltaNet, their
 // sizes, and the full-attention layers' output gate.
 static void parse_hybrid(const Napi::Object& config, ModelConfig& out) {
-  Napi::Value value = config.Get("hybrid");
-  if (value.IsUndefined() || value.IsNull()) return;
-  if (!value.IsObject()) fail(config.Env(), "hybrid must be an object");
-  Napi::Object hybrid = value.As<Napi::Object>();
+  Napi::Object hybrid;
+  if (!optional_object(config, "hybrid", hybrid)) return;
   out.linear_layers = layer_flags(hybrid, "linearLayers", out.num_layers, "hybrid.linearLayers");
   out.attention_output_gate = bool_field(hybrid, "attentionOutputGate");
   out.linear_num_k_heads = int_field(hybrid, "linearNumKeyHeads");
