@@ -38,6 +38,8 @@ it('a stalled stream reader gives back its slots and blocks when its generation 
   await waitFor(() => engine.receivedParams.length === 2 && engine.stats().numRunning === 0, 'both prompts to run to their end in the engine, unread', 20_000)
   assert.equal(engine.stats().kv.usedBlocks, 0, 'the unread request still holds blocks')
   assert.ok(!received.includes('[DONE]'), 'the reply went out whole: the test no longer stalls its reader')
+  const metrics = await (await fetch(`${url}/metrics`)).text()
+  assert.match(metrics, /^pagedllm_admitted_sequences\{state="held"\} 0$/m, 'the unread request still holds its slots')
 
   // The next request needs all 32 slots: it runs now, not after the stalled reader is cut.
   const next = await within(post(`${url}/v1/completions`, {prompt: 'hello', n: 32, max_tokens: 5}), 'a request behind a stalled reader to complete')
