@@ -1,18 +1,9 @@
 // A streaming client that reads nothing keeps no sequence slots past its own generation: its prompts run through the
 // engine at the engine's pace, their blocks are freed, the next client is admitted, and the reader still gets it all.
 import assert from 'node:assert/strict'
-import {connect, type Socket} from 'node:net'
 import {it} from 'node:test'
 import {FakeEngine} from './support/fake-engine.js'
-import {post, start, waitFor} from './support/server-harness.js'
-
-function open(url: string): Promise<Socket> {
-  const {hostname, port} = new URL(url)
-  return new Promise((resolve, reject) => {
-    const socket = connect(Number(port), hostname, () => resolve(socket))
-    socket.once('error', reject)
-  })
-}
+import {openSocket, post, start, waitFor} from './support/server-harness.js'
 
 /** A bound far above what the request takes alone (milliseconds) and far below the slow-client timeout (120 s). */
 function within<T>(promise: Promise<T>, what: string, timeoutMs = 20_000): Promise<T> {
@@ -25,7 +16,7 @@ it('a stalled stream reader gives back its slots and blocks when its generation 
   const engine = new FakeEngine({maxModelLen: 600_000, totalBlocks: 10_000_000, stepMs: 1, maxNumSeqs: 32})
   // 32 sequences in all, and a slow-client timeout far past the test's bounds: only giving the slots back early lets the second client in.
   const {url} = await start({maxConcurrentRequests: 32, requestWindow: 32, slowClientTimeoutMs: 120_000}, engine)
-  const slow = await open(url)
+  const slow = await openSocket(url)
   t.after(() => slow.destroy()) // a failure here must not leave the server waiting on it
   slow.pause() // reads nothing: the first prompt's 16 MB of echoes overfill the socket's buffers (4 MB at most here) and the stream waits on them
   let received = ''
