@@ -75,6 +75,8 @@ interface Stream {
   handle: RequestHandleLike
   iterator: AsyncIterator<RequestOutput>
   sequences: number
+  /** Counted in the window until the engine is done with it (or its client has its last output, if that comes first). */
+  inEngine: boolean
 }
 
 type Pulled = {index: number; result: IteratorResult<RequestOutput>} | {index: number; error: unknown}
@@ -157,18 +159,26 @@ export class PromptRun {
       const index = this.nextPrompt++
       const id = this.prompts.length === 1 ? this.requestId : `${this.requestId}-${index}`
       const handle = this.engine.addRequest({requestId: id, prompt: prompt.tokenIds, params: prompt.params, arrivalTime: this.arrivalTime})
-      this.live.set(index, {handle, iterator: handle[Symbol.asyncIterator](), sequences})
+      const stream: Stream = {handle, iterator: handle[Symbol.asyncIterator](), sequences, inEngine: true}
+      this.live.set(index, stream)
       this.sequencesInEngine += sequences
-      const ended = () => this.engineFinished(sequences)
-      handle.result().then(ended, ended)
+      handle.result().then(
+        () => this.engineFinished(stream, true),
+        () => this.engineFinished(stream, false),
+      )
       this.pull(index)
     }
   }
 
-  /** The engine is done with a prompt (finished, failed or aborted): the next prompts take its place, whether or not the client has read it. */
-  private engineFinished(sequences: number): void {
-    this.sequencesInEngine -= sequences
-    if (this.closed) return
+  /**
+   * The engine is done with a prompt: the next prompts take its place, whether or not the client has read it. After a
+   * failure none do: the consumer will throw it, and the reply's end gives the slots back.
+   */
+  private engineFinished(stream: Stream, succeeded: boolean): void {
+    if (!stream.inEngine) return
+    stream.inEngine = false
+    this.sequencesInEngine -= stream.sequences
+    if (this.closed || !succeeded) return
     try {
       this.admitMore()
     } catch (error) {
@@ -179,9 +189,11 @@ export class PromptRun {
     if (this.nextPrompt === this.prompts.length && this.sequencesInEngine === 0) this.onGenerationEnd()
   }
 
-  /** The client has the prompt's last output: its stream leaves the run. */
+  /** The client has the prompt's last output: its stream leaves the run (and the window, if the engine's result has not yet said so). */
   private retire(index: number): void {
+    const stream = this.live.get(index)!
     this.live.delete(index)
+    this.engineFinished(stream, true)
   }
 
   private pull(index: number): void {
