@@ -18,7 +18,7 @@ it('a stalled stream reader gives back its slots and blocks when its generation 
   const {url} = await start({maxConcurrentRequests: 32, requestWindow: 32, slowClientTimeoutMs: 120_000}, engine)
   const slow = await openSocket(url)
   t.after(() => slow.destroy()) // a failure here must not leave the server waiting on it
-  slow.pause() // reads nothing: the first prompt's 16 MB of echoes overfill the socket's buffers (4 MB at most here) and the stream waits on them
+  slow.pause() // reads nothing: the first prompt's 16 MB of echoes overfill the socket's buffers (a few MB on Linux's loopback) and the stream waits on them
   let received = ''
   const ended = new Promise<void>((resolve) => slow.once('close', resolve))
   slow.setEncoding('utf8').on('data', (text: string) => (received += text))
