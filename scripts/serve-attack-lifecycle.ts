@@ -1,7 +1,7 @@
 // The lifecycle attacks of scripts/serve-attacks.ts: clients that leave mid-stream, mid-prefill, mid-compile or while
-// queued, floods of aborts, and background responses retrieved, cancelled and deleted at odd moments.
+// queued, floods of aborts, slow readers, and background responses retrieved, cancelled and deleted at odd moments.
 import {request as httpRequest} from 'node:http'
-import {connect} from 'node:net'
+import {connect, type Socket} from 'node:net'
 import type {Attack} from './serve-attack-http.js'
 import {gist, postBytes, problemOf, request, type Target} from './serve-attack-wire.js'
 
@@ -106,6 +106,49 @@ async function backgroundDeletedWhileRunning(t: Target): Promise<string | null> 
   return null
 }
 
+/** A stream read one socket chunk a second: far slower than the reply is made, never idle long enough to be cut (3 s here). */
+function trickle(target: Target, body: unknown): {socket: Socket; read: Promise<void>} {
+  const socket = connect(target.port, target.host)
+  socket.on('error', () => {})
+  socket.on('data', () => {
+    socket.pause()
+    setTimeout(() => socket.resume(), 1000)
+  })
+  socket.write(postBytes('/v1/completions', JSON.stringify(body), {connection: 'close'}))
+  return {socket, read: new Promise((resolve) => socket.once('close', () => resolve()))}
+}
+
+function gauge(metrics: string, series: string): number {
+  const line = metrics.split('\n').find((each) => each.startsWith(`${series} `))
+  return line === undefined ? Number.NaN : Number(line.slice(series.length + 1))
+}
+
+/** Two 64-sample streams with 20 logprobs (MBs each) read at a trickle: once the engine is done with them they hold no slots or blocks, and others run. */
+async function slowReadersHoldNoSlots(t: Target): Promise<string | null> {
+  const tokensBefore = gauge((await request(t, 'GET', '/metrics')).text, 'pagedllm_generation_tokens_total')
+  const body = {prompt: 'a slow reader', max_tokens: 96, n: 64, logprobs: 20, stream: true, ignore_eos: true}
+  const readers = [trickle(t, body), trickle(t, body)]
+  let readersDone = false
+  void Promise.all(readers.map((reader) => reader.read)).then(() => (readersDone = true))
+  try {
+    for (const deadline = performance.now() + 120_000; performance.now() < deadline; await new Promise((wait) => setTimeout(wait, 200))) {
+      const metrics = (await request(t, 'GET', '/metrics')).text
+      const generated = gauge(metrics, 'pagedllm_generation_tokens_total') - tokensBefore >= 2 * 64 * 96
+      if (!generated || gauge(metrics, 'pagedllm_num_requests_running') > 0) continue
+      // Generation is over; the readers are still taking their replies.
+      if (readersDone) return null
+      const held = gauge(metrics, 'pagedllm_admitted_sequences{state="held"}')
+      const used = gauge(metrics, 'pagedllm_kv_blocks{state="used"}')
+      if (held > 0 || used > 0) return `slow readers hold ${held} sequence slots and ${used} KV blocks after their generation ended`
+      const next = await request(t, 'POST', '/v1/completions', {prompt: 'behind slow readers', max_tokens: 4, n: 64})
+      return next.status === 200 ? null : `a request behind slow readers: ${gist(next)}`
+    }
+    return 'the slow readers\' generation did not end within 120 s'
+  } finally {
+    for (const reader of readers) reader.socket.destroy()
+  }
+}
+
 export function lifecycleAttacks(): Attack[] {
   const stream = (i: number) => ({prompt: `story ${i}`, max_tokens: 200, stream: true, ignore_eos: true})
   return [
@@ -123,5 +166,6 @@ export function lifecycleAttacks(): Attack[] {
     cutThroughout('a chat stream with logprobs', '/v1/chat/completions', {messages: [{role: 'user', content: 'hi'}], max_tokens: 40, logprobs: true, top_logprobs: 20, n: 3, ignore_eos: true, stream: true, stream_options: {include_usage: true, continuous_usage_stats: true}}),
     {cls: 'lifecycle', name: 'background retrieve / cancel / delete', run: background},
     {cls: 'lifecycle', name: 'background responses deleted while running', run: backgroundDeletedWhileRunning},
+    {cls: 'lifecycle', name: 'slow readers keep no slots once generated', run: slowReadersHoldNoSlots},
   ]
 }

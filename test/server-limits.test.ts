@@ -1,19 +1,11 @@
 // Issue 12 case 7 over the fake engine: body memory reserved before reading, slow stream readers cut, header/body/keep-alive timeouts, connection cap.
 import assert from 'node:assert/strict'
-import {connect, type Socket} from 'node:net'
+import type {Socket} from 'node:net'
 import {describe, it} from 'node:test'
 import {makeSamplingParams} from '../src/engine/sampling-params.js'
 import {checkLogprobEntries} from '../src/server/reply-logprobs-budget.js'
 import {FakeEngine} from './support/fake-engine.js'
-import {post, start, waitFor} from './support/server-harness.js'
-
-function open(url: string): Promise<Socket> {
-  const {hostname, port} = new URL(url)
-  return new Promise((resolve, reject) => {
-    const socket = connect(Number(port), hostname, () => resolve(socket))
-    socket.once('error', reject)
-  })
-}
+import {openSocket, post, start, waitFor} from './support/server-harness.js'
 
 /** Resolves with what the server sent once it closes the connection. */
 function closed(socket: Socket): Promise<string> {
@@ -34,7 +26,7 @@ describe('resource bounds (case 7)', () => {
   it('reserves body memory before reading: an upload beyond the budget waits, and with no queue gets a 503', async () => {
     const {url, server} = await start({maxBodyBytes: 1000, maxBodyBytesInFlight: 1000, maxQueuedRequests: 0})
     // The first upload declares 1000 bytes and sends 10: it holds the whole budget while it trickles.
-    const slow = await open(url)
+    const slow = await openSocket(url)
     slow.write('POST /v1/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{"prompt":')
     await new Promise((resolve) => setTimeout(resolve, 50))
     const second = await post(`${url}/v1/completions`, {prompt: 'a', max_tokens: 1})
@@ -59,7 +51,7 @@ describe('resource bounds (case 7)', () => {
 
   it('refuses a declared Content-Length over the limit without waiting for the body', async () => {
     const {url} = await start({maxBodyBytes: 1000})
-    const socket = await open(url)
+    const socket = await openSocket(url)
     const reply = closed(socket)
     socket.write('POST /v1/completions HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-length: 5000000\r\n\r\n')
     assert.match(await reply, /^HTTP\/1\.1 413/)
@@ -68,7 +60,7 @@ describe('resource bounds (case 7)', () => {
   it('cuts a stream whose client stops reading, aborting its request and freeing its blocks', async () => {
     const engine = new FakeEngine({maxModelLen: 300_000, totalBlocks: 1_000_000, stepMs: 1})
     const {url, logs} = await start({slowClientTimeoutMs: 300}, engine)
-    const socket = await open(url)
+    const socket = await openSocket(url)
     socket.pause() // never reads: the socket buffers fill and the server's writes report backpressure
     const body = JSON.stringify({prompt: 'y'.repeat(100_000), echo: true, n: 32, max_tokens: 100_000, stream: true})
     socket.write(`POST /v1/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`)
@@ -81,14 +73,14 @@ describe('resource bounds (case 7)', () => {
   it('cuts a client that does not take a reply sent whole (not streamed), so the reply does not stay in memory', async () => {
     const engine = new FakeEngine({maxModelLen: 300_000, totalBlocks: 1_000_000, stepMs: 1})
     const {url, logs} = await start({slowClientTimeoutMs: 1000}, engine)
-    const socket = await open(url)
+    const socket = await openSocket(url)
     socket.pause() // never reads: a 16 MB reply cannot fit the socket's buffers
     const body = JSON.stringify({prompt: 'y'.repeat(200_000), echo: true, n: 80, max_tokens: 1})
     socket.write(`POST /v1/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`)
     await waitFor(() => logs.some((line) => /cut a reply: the client took none of it for 1000 ms/.test(line)), 'the reply nobody takes to be cut', 10_000)
     socket.destroy()
     // A client reading the same reply slowly is not cut: what counts is a stall, not the time the reply takes.
-    const slow = await open(url)
+    const slow = await openSocket(url)
     let received = 0
     slow.on('data', (chunk: Buffer) => {
       received += chunk.length
@@ -103,11 +95,11 @@ describe('resource bounds (case 7)', () => {
 
   it('closes a connection whose headers do not arrive in time, and one whose body does not', async () => {
     const {url} = await start({headersTimeoutMs: 200, requestTimeoutMs: 400})
-    const headers = await open(url)
+    const headers = await openSocket(url)
     const headersClosed = closed(headers)
     headers.write('POST /v1/completions HTTP/1.1\r\nhost: x\r\n')
     assert.match(await within(headersClosed, 'closing a connection without headers'), /^HTTP\/1\.1 408/)
-    const body = await open(url)
+    const body = await openSocket(url)
     const bodyClosed = closed(body)
     body.write('POST /v1/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"prompt"')
     await within(bodyClosed, 'closing a connection without its body')
@@ -115,7 +107,7 @@ describe('resource bounds (case 7)', () => {
 
   it('closes an idle keep-alive connection after the keep-alive timeout', async () => {
     const {url} = await start({keepAliveTimeoutMs: 200})
-    const socket = await open(url)
+    const socket = await openSocket(url)
     const reply = closed(socket)
     socket.write('GET /health HTTP/1.1\r\nhost: x\r\n\r\n')
     assert.match(await within(reply, 'closing an idle keep-alive connection'), /^HTTP\/1\.1 200/)
@@ -123,11 +115,11 @@ describe('resource bounds (case 7)', () => {
 
   it('serves at most --max-connections connections at once: the next get a 503 error reply, past twice the cap none', async () => {
     const {url} = await start({maxConnections: 2})
-    const first = await open(url)
-    const second = await open(url)
-    const third = await open(url)
-    const fourth = await open(url)
-    const fifth = await open(url)
+    const first = await openSocket(url)
+    const second = await openSocket(url)
+    const third = await openSocket(url)
+    const fourth = await openSocket(url)
+    const fifth = await openSocket(url)
     await within(closed(fifth), 'refusing a connection past twice the cap')
     for (const socket of [third, fourth]) {
       const reply = closed(socket)

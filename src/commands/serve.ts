@@ -45,7 +45,7 @@ export default class Serve extends PagedLLMCommand {
     }),
     'max-concurrent-requests': Flags.integer({
       description:
-        'Sequences handed to the engine at once, counted as prompts x max(n, best_of) (a prompt list counts its --request-window); more requests wait in a queue',
+        'Sequences handed to the engine at once, counted as prompts x max(n, best_of) (a prompt list counts its --request-window) and given back when generation ends, however slowly the client reads; more requests wait in a queue',
       default: DEFAULT_SERVER_OPTIONS.maxConcurrentRequests,
       min: 1,
     }),

@@ -30,10 +30,11 @@ export interface ApiContext {
   /** How much one request may ask for: its sequences in all, and at once in the engine. */
   limits: RequestLimits
   /**
-   * Waits for `sequences` slots of `--max-concurrent-requests` (counted in sequences; held until the reply
-   * ends). Throws a 503 when the queue is full, and the abort reason when the client leaves while waiting.
+   * Waits for `sequences` slots of `--max-concurrent-requests` (counted in sequences), held until the reply ends or
+   * until the returned release is called (once the request's generation ends, so a slow reader holds no slots).
+   * Throws a 503 when the queue is full, and the abort reason when the client leaves while waiting.
    */
-  admit: (sequences: number) => Promise<void>
+  admit: (sequences: number) => Promise<() => void>
   /** Fills the sampling fields a request leaves out: the model's generation_config.json, or {} (--generation-config vllm). */
   samplingDefaults: ModelSamplingDefaults
   /** serve --tool-call-parser; null when tool_choice "auto" cannot be served. */

@@ -86,7 +86,7 @@ export async function startChatRun(context: ApiContext, request: ChatCompletionR
   const reasoningParser = context.reasoningParser ?? null
   const tags = reasoningTagsFor(reasoningParser, request.chatTemplateKwargs)
   const guidedAfterTokenId = tags === null ? null : grammarStartTokenId(context.engine.tokenizer, tags, request.sampling.guided?.param, reasoningParser!)
-  const window = await admitPrompts(context, 1, sequencesPerPrompt(request.sampling))
+  const {window, release} = await admitPrompts(context, 1, sequencesPerPrompt(request.sampling))
   const tokenIds = await context.promptTokenizer.tokenize({
     kind: 'chat',
     messages: request.messages,
@@ -110,7 +110,7 @@ export async function startChatRun(context: ApiContext, request: ChatCompletionR
   checkLogprobEntries([prompt], sequencesPerPrompt(prompt.params), false, 'top_logprobs')
   await prepareBadWords(context, [prompt])
   await prepareGuided(context.engine, [prompt], context.signal)
-  const run = new PromptRun(context.engine, id, [prompt], context.arrivalTime, window)
+  const run = new PromptRun(context.engine, id, [prompt], context.arrivalTime, window, release)
   return {prompt, run, tags, parser}
 }
 

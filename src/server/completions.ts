@@ -24,13 +24,13 @@ interface ReplyHeader {
 export async function createCompletion(context: ApiContext, {request, unread}: CheckedByRoute['completions']): Promise<void> {
   logUnreadFields(unread, context.log)
   checkModel(request.model, context.engine.modelName)
-  const window = await admitPrompts(context, request.prompts.length, sequencesPerPrompt(request.sampling))
+  const {window, release} = await admitPrompts(context, request.prompts.length, sequencesPerPrompt(request.sampling))
   const prompts = await prepareInLanes(context, request)
   checkLogprobEntries(prompts, sequencesPerPrompt(request.sampling), request.echo, 'logprobs')
   await prepareBadWords(context, prompts)
   await prepareGuided(context.engine, prompts, context.signal)
   const id = newObjectId('cmpl')
-  const run = new PromptRun(context.engine, id, prompts, context.arrivalTime, window)
+  const run = new PromptRun(context.engine, id, prompts, context.arrivalTime, window, release)
   const header: ReplyHeader = {id, object: 'text_completion', created: unixSeconds(), model: context.engine.modelName}
   const name = tokenNamer(context.engine.tokenizer, request.tokensAsIds)
   // As vLLM (and OpenAI's legacy API): sequences chosen at the end come back as one JSON reply, stream or not.

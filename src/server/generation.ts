@@ -22,11 +22,17 @@ export function picksAtEnd(params: Pick<SamplingParams, 'n' | 'bestOf' | 'useBea
   return params.useBeamSearch || params.bestOf > params.n
 }
 
+/** A request's admission: the window its PromptRun keeps to, and the slots' early release, for when its generation ends. */
+export interface Admission {
+  window: number
+  release: () => void
+}
+
 /**
  * Refuses a request that asks for more sequences than one may queue (400 naming the limit), then waits for its
- * share of the concurrency slots: its window, not its whole list. Returns the window the PromptRun must keep to.
+ * share of the concurrency slots: its window, not its whole list.
  */
-export async function admitPrompts(context: ApiContext, promptCount: number, perPrompt: number): Promise<number> {
+export async function admitPrompts(context: ApiContext, promptCount: number, perPrompt: number): Promise<Admission> {
   const total = promptCount * perPrompt
   const {maxSequencesPerRequest, windowSequences} = context.limits
   if (total > maxSequencesPerRequest)
@@ -36,8 +42,8 @@ export async function admitPrompts(context: ApiContext, promptCount: number, per
       {param: promptCount > 1 ? 'prompt' : 'n', code: 'too_many_sequences'},
     )
   const window = Math.min(total, Math.max(perPrompt, windowSequences))
-  await context.admit(window)
-  return window
+  const release = await context.admit(window)
+  return {window, release}
 }
 
 /** Compiles the prompts' grammars before anything is queued, so a bad schema is a 400 with nothing to undo; `signal` (the client leaving) stops the compile. */
@@ -69,6 +75,8 @@ interface Stream {
   handle: RequestHandleLike
   iterator: AsyncIterator<RequestOutput>
   sequences: number
+  /** Counted in the window until the engine is done with it (or its client has its last output, if that comes first). */
+  inEngine: boolean
 }
 
 type Pulled = {index: number; result: IteratorResult<RequestOutput>} | {index: number; error: unknown}
@@ -77,12 +85,16 @@ type Pulled = {index: number; result: IteratorResult<RequestOutput>} | {index: n
  * One request's prompts in the engine. At most `windowSequences` sequences are in the engine at once (always at
  * least one prompt), so a long prompt list queues behind itself and other clients' requests interleave with it.
  * Each live stream has at most one pending pull; settled pulls wait in one FIFO, so merging costs O(1) per output.
+ * The window moves as the engine finishes prompts, not as the client reads them: generation never waits on the
+ * socket, and `onGenerationEnd` (giving back the request's slots) runs once the engine is done with every prompt,
+ * however slowly the client takes the rest of its reply.
  */
 export class PromptRun {
   /** next() calls made on the prompts' streams: the work merging costs (tests bound it). */
   pulls = 0
   private nextPrompt = 0
-  private sequencesInFlight = 0
+  private sequencesInEngine = 0
+  private closed = false
   private readonly live = new Map<number, Stream>()
   private readonly settled: Pulled[] = []
   private wake: (() => void) | null = null
@@ -94,6 +106,7 @@ export class PromptRun {
     private readonly prompts: readonly PreparedPrompt[],
     private readonly arrivalTime: number,
     private readonly windowSequences: number,
+    private readonly onGenerationEnd: () => void = () => {},
   ) {
     try {
       this.admitMore()
@@ -112,7 +125,7 @@ export class PromptRun {
     const onAbort = () => this.notify()
     signal.addEventListener('abort', onAbort, {once: true})
     try {
-      while (this.live.size > 0 && !signal.aborted) {
+      while ((this.live.size > 0 || this.nextPrompt < this.prompts.length) && !signal.aborted) {
         const next = this.settled.shift()
         if (next === undefined) {
           await new Promise<void>((resolve) => (this.wake = resolve))
@@ -139,24 +152,48 @@ export class PromptRun {
   }
 
   private admitMore(): void {
-    while (this.nextPrompt < this.prompts.length) {
+    while (this.nextPrompt < this.prompts.length && !this.closed) {
       const prompt = this.prompts[this.nextPrompt]!
       const sequences = sequencesPerPrompt(prompt.params)
-      if (this.live.size > 0 && this.sequencesInFlight + sequences > this.windowSequences) return
+      if (this.sequencesInEngine > 0 && this.sequencesInEngine + sequences > this.windowSequences) return
       const index = this.nextPrompt++
       const id = this.prompts.length === 1 ? this.requestId : `${this.requestId}-${index}`
       const handle = this.engine.addRequest({requestId: id, prompt: prompt.tokenIds, params: prompt.params, arrivalTime: this.arrivalTime})
-      this.live.set(index, {handle, iterator: handle[Symbol.asyncIterator](), sequences})
-      this.sequencesInFlight += sequences
+      const stream: Stream = {handle, iterator: handle[Symbol.asyncIterator](), sequences, inEngine: true}
+      this.live.set(index, stream)
+      this.sequencesInEngine += sequences
+      handle.result().then(
+        () => this.engineFinished(stream, true),
+        () => this.engineFinished(stream, false),
+      )
       this.pull(index)
     }
   }
 
-  /** A finished prompt leaves the window; the next prompts take its place (the engine may reject one: it throws). */
+  /**
+   * The engine is done with a prompt: the next prompts take its place, whether or not the client has read it. After a
+   * failure none do: the consumer will throw it, and the reply's end gives the slots back.
+   */
+  private engineFinished(stream: Stream, succeeded: boolean): void {
+    if (!stream.inEngine) return
+    stream.inEngine = false
+    this.sequencesInEngine -= stream.sequences
+    if (this.closed || !succeeded) return
+    try {
+      this.admitMore()
+    } catch (error) {
+      // The engine rejected a later prompt: the consumer throws it, as any stream's failure.
+      this.settle({index: -1, error})
+      return
+    }
+    if (this.nextPrompt === this.prompts.length && this.sequencesInEngine === 0) this.onGenerationEnd()
+  }
+
+  /** The client has the prompt's last output: its stream leaves the run (and the window, if the engine's result has not yet said so). */
   private retire(index: number): void {
-    this.sequencesInFlight -= this.live.get(index)!.sequences
+    const stream = this.live.get(index)!
     this.live.delete(index)
-    this.admitMore()
+    this.engineFinished(stream, true)
   }
 
   private pull(index: number): void {
@@ -183,6 +220,7 @@ export class PromptRun {
   }
 
   private abortLive(): void {
+    this.closed = true
     for (const {handle, iterator} of this.live.values()) {
       handle.abort()
       // Not awaited: an engine that never settles the pending next() must not hang the reply.

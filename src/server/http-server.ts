@@ -327,7 +327,8 @@ export class ApiServer {
 
   private renderMetrics(response: ServerResponse): void {
     const engine = this.engineState.kind === 'ready' ? this.engineState.engine : null
-    const text = this.metrics.render(engine && {stats: engine.stats(), modelName: engine.modelName})
+    const admission = {sequences: this.limiter.unitsInUse, capacity: this.limiter.capacity, queued: this.limiter.numQueued}
+    const text = this.metrics.render(engine && {stats: engine.stats(), modelName: engine.modelName}, admission)
     closeIfBodyUnread(response)
     response.writeHead(200, {'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'content-length': Buffer.byteLength(text)})
     response.end(text)
@@ -361,7 +362,11 @@ export class ApiServer {
       if (chunked) bodyGrant.shrinkTo(bytes.length)
       const checkOptions = {modelName: engine.modelName, contentFormat: this.options.chatTemplateContentFormat ?? 'auto', storeOn: this.responseStore !== null}
       const checked = await promptTokenizer.checkBody(charset === null ? bytes : toUtf8(bytes, charset), route, checkOptions)
-      const admit = async (sequences: number) => void releases.push(await this.limiter.acquire(signal, sequences))
+      const admit = async (sequences: number) => {
+        const grant = await this.limiter.acquire(signal, sequences)
+        releases.push(grant)
+        return grant
+      }
       const context: ApiContext = {engine, promptTokenizer, metrics: this.metrics, response, signal, arrivalTime, log: this.options.log, limits: this.limits, admit,
         toolCallParser: this.options.toolCallParser ?? null, reasoningParser: this.options.reasoningParser ?? null,
         chatTemplateContentFormat: this.options.chatTemplateContentFormat ?? 'auto', enablePromptTokensDetails: this.options.enablePromptTokensDetails ?? false,

@@ -38,9 +38,20 @@ export class ServerMetrics {
     this.httpResponses.set(status, (this.httpResponses.get(status) ?? 0) + 1)
   }
 
-  /** `engine` is null while the model is still loading: only the server's own counters exist then. */
-  render(engine: {stats: EngineStats; modelName: string} | null): string {
+  /**
+   * `engine` is null while the model is still loading: only the server's own counters exist then. `admission`: the
+   * sequence slots of --max-concurrent-requests held by requests still generating, and the requests queued for them.
+   */
+  render(engine: {stats: EngineStats; modelName: string} | null, admission?: {sequences: number; capacity: number; queued: number}): string {
     const parts: string[] = []
+    if (admission)
+      parts.push(
+        family('pagedllm_admitted_sequences', 'gauge', 'Sequence slots of --max-concurrent-requests: held by admitted requests until their generation ends, and the capacity.', [
+          [{state: 'held'}, admission.sequences],
+          [{state: 'capacity'}, admission.capacity],
+        ]),
+        family('pagedllm_requests_queued_for_admission', 'gauge', 'Requests waiting for sequence slots.', [[noLabels, admission.queued]]),
+      )
     if (engine) {
       const {stats} = engine
       const kv = stats.kv

@@ -1,6 +1,7 @@
 // Starts an ApiServer over a fake engine (or the tiny test model) on a free loopback port, and the small HTTP helpers
 // the server tests share.
 import assert from 'node:assert/strict'
+import {connect, type Socket} from 'node:net'
 import {after} from 'node:test'
 import OpenAI from 'openai'
 import {type EngineConfig, makeEngineConfig} from '../../src/engine/config.js'
@@ -41,6 +42,15 @@ export async function startTinyEngineServer(
   const {url} = await server.listen()
   server.attachEngine(engine)
   return {server, engine, url}
+}
+
+/** A raw connection to the server, for clients that write bytes by hand or read at their own pace. */
+export function openSocket(url: string): Promise<Socket> {
+  const {hostname, port} = new URL(url)
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname, () => resolve(socket))
+    socket.once('error', reject)
+  })
 }
 
 export async function post(url: string, body: unknown, headers: Record<string, string> = {}) {
