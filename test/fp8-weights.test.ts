@@ -131,7 +131,7 @@ describe('FP8 checkpoints load dequantized', () => {
     await assertSameLogits(source, writeFp8Pair(source, 'deepseek-v3', '_scale_inv', () => ({kind: 'block', block: [16, 16]}), 'F32', blockFp8([16, 16])))
   })
 
-  it('refuses an FP8 weight without its scales, scales of the wrong grid, and FP8 weights the config does not declare', async () => {
+  it('refuses an FP8 weight without its scales, scales of the wrong grid, FP8 weights the config does not declare, and fused ones cut into windows', async () => {
     const pair = writeFp8Pair(await ensureTestModel('tiny'), 'llama-bad', '_scale_inv', () => ({kind: 'block', block: [32, 32]}), 'F32', blockFp8([32, 32]))
     const config = JSON.parse(readFileSync(join(pair.fp8, 'config.json'), 'utf8'))
     const tensors = readCheckpointTensors(pair.fp8).map((t) => ({...t, bytes: readFileBytes(t.path, t.offset, t.nbytes)}))
@@ -144,5 +144,8 @@ describe('FP8 checkpoints load dequantized', () => {
     rewrite(() => true)
     writeFileSync(join(pair.fp8, 'config.json'), JSON.stringify({...config, quantization_config: undefined}))
     await assert.rejects(loadModel(pair.fp8), loadError(/Tensor model\.layers\.0\.self_attn\.q_proj\.weight is F8_E4M3, but config\.json declares no FP8 quantization_config/))
+    // Phi-3's fused qkv_proj / gate_up_proj are cut into windows, which their block scales are not.
+    const phi3 = writeFp8Pair(await ensureTestModel('tiny', {variant: 'phi3'}), 'phi3', '_scale_inv', () => ({kind: 'block', block: [32, 32]}), 'F32', blockFp8([32, 32]))
+    await assert.rejects(loadModel(phi3.fp8), loadError(/Tensor model\.layers\.0\.self_attn\.q_proj\.weight is cut from a fused FP8 weight/))
   })
 })

@@ -93,7 +93,7 @@ export function pairFp8Scales(scheme: Fp8Scheme | undefined, tensors: TensorInfo
     return {
       ...tensor,
       dtype: 'F32', // a stand-in: the native loader reads the FP8 codes whatever it says
-      fp8Scales: {path: scales.path, offset: scales.offset, nbytes: scales.nbytes, dtype: scales.dtype as 'F32' | 'F16' | 'BF16', blockRows, blockCols, format: tensor.dtype === 'F8_E5M2' ? 'e5m2' : 'e4m3'},
+      fp8Scales: {path: scales.path, offset: scales.offset, nbytes: scales.nbytes, dtype: scales.dtype as 'F32' | 'F16' | 'BF16', blockRows, blockCols, format: tensor.dtype === 'F8_E5M2' ? 'e5m2' : 'e4m3', whole: {offset: tensor.offset, nbytes: tensor.nbytes}},
     }
   })
 }
@@ -108,4 +108,11 @@ function scaleBlock(weight: TensorInfo, scales: TensorInfo, blockSize: [number, 
   if (is(rows, 1)) return [1, cols]
   const expected = blockSize === null ? `[1] or [${rows}, 1]` : `[${Math.ceil(rows / blockSize[0])}, ${Math.ceil(cols / blockSize[1])}] (blocks of ${blockSize.join(' x ')})`
   throw new ModelLoadError(`Tensor ${scales.name} has shape [${scales.shape.join(', ')}], but weight ${weight.name} [${rows}, ${cols}] needs scales ${expected} (in ${scales.path}).`)
+}
+
+/** The selected tensors, unless an FP8 weight was cut into windows (a fused projection split by rows), whose scales no window carries. */
+export function refuseCutFp8Weights(tensors: TensorInfo[]): TensorInfo[] {
+  const cut = tensors.find((t) => t.fp8Scales && (t.offset !== t.fp8Scales.whole.offset || t.nbytes !== t.fp8Scales.whole.nbytes))
+  if (cut) throw new ModelLoadError(`Tensor ${cut.name} is cut from a fused FP8 weight, which does not load (its block scales are not cut with it) (in ${cut.path}).`)
+  return tensors
 }

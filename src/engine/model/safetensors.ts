@@ -35,7 +35,7 @@ export interface TensorInfo {
   /** GPT-OSS's MXFP4 experts: the data are fp4 pairs (dtype then says nothing) and these e8m0 scales sit beside them; the native loader dequantizes. */
   mxfp4Scales?: {path: string; offset: number; nbytes: number}
   /** FP8 weights: the data are e4m3 / e5m2 codes (dtype then says nothing), each block of blockRows x blockCols times its scale here (fp8-checkpoint.ts); the native loader dequantizes. */
-  fp8Scales?: {path: string; offset: number; nbytes: number; dtype: TensorDtype; blockRows: number; blockCols: number; format: 'e4m3' | 'e5m2'}
+  fp8Scales?: {path: string; offset: number; nbytes: number; dtype: TensorDtype; blockRows: number; blockCols: number; format: 'e4m3' | 'e5m2'; whole: {offset: number; nbytes: number}}
 }
 
 export const BYTES_PER_ELEMENT: Record<StoredDtype, number> = {F32: 4, F16: 2, BF16: 2, U8: 1, F8_E4M3: 1, F8_E5M2: 1}
