@@ -101,7 +101,7 @@ const blockFp8 = (block: [number, number]) => ({quant_method: 'fp8', activation_
 describe('FP8 codes', () => {
   const table = JSON.parse(readFileSync(join(import.meta.dirname, 'fixtures', 'fp8-codes.json'), 'utf8')) as Record<'e4m3' | 'e5m2', (number | string | null)[]>
   for (const format of ['e4m3', 'e5m2'] as const) {
-    it(`${format}: all 256 codes decode as torch's float8 (test/fixtures/fp8-codes.json: NaNs, subnormals, ${format === 'e4m3' ? 'no infinities' : 'infinities'})`, () => {
+    it(`${format}: all 256 codes decode as torch's float8 (test/fixtures/fp8-codes.json, scripts/fp8-codes-fixture.py: NaNs, subnormals, ${format === 'e4m3' ? 'no infinities' : 'infinities'})`, () => {
       const decoded = ops.decodeFp8(Uint8Array.from({length: 256}, (_, i) => i), format)
       const expected = table[format].map((v) => (v === null ? NaN : Number(v)))
       assert.deepEqual([...decoded], expected)
