@@ -71,7 +71,8 @@ describe('DeepSeek configs', () => {
     assert.throws(() => parseModelConfig({...v2, num_experts_per_tok: undefined}), loadError(/missing "num_experts_per_tok"/))
     assert.throws(() => parseModelConfig({...BASE, architectures: ['DeepseekV3ForCausalLM'], num_key_value_heads: 4, n_routed_experts: 8}), loadError(/best two experts; 8 experts in 8 groups/))
     assert.throws(() => parseModelConfig({...v2, architectures: ['DeepseekV32ForCausalLM']}), loadError(/DeepseekV32ForCausalLM .*lightning indexer/))
-    assert.throws(() => parseModelConfig({...v2, quantization_config: {quant_method: 'fp8', weight_block_size: [128, 128]}}), loadError(/quant_method "fp8"/))
+    // DeepSeek-V3's own FP8 checkpoints load, dequantized at load (fp8-weights.test.ts).
+    assert.deepEqual(parseModelConfig({...v2, quantization_config: {quant_method: 'fp8', weight_block_size: [128, 128]}}).fp8, {scaleSuffix: '_scale_inv', blockSize: [128, 128]})
   })
 })
 

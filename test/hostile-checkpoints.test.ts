@@ -85,7 +85,10 @@ describe('hostile config.json values', () => {
     ['partial rotary embeddings with a scaled rope', {partial_rotary_factor: 0.5, rope_scaling: {rope_type: 'linear', factor: 2}}, /partial_rotary_factor 0\.5 with "linear" rope is not supported/],
     ['a string partial_rotary_factor', {partial_rotary_factor: '0.5'}, /"partial_rotary_factor" must be a number in \(0, 1\], got "0\.5"/],
     ['a GPTQ checkpoint', {quantization_config: {quant_method: 'gptq', bits: 4}}, /quantized checkpoints \(quant_method "gptq"\) are not supported/],
-    ['an FP8 checkpoint', {quantization_config: {quant_method: 'fp8'}}, /quant_method "fp8"/],
+    ['an int4 compressed-tensors checkpoint', {quantization_config: {quant_method: 'compressed-tensors', config_groups: {group_0: {weights: {num_bits: 4, type: 'int'}}}}}, /quant_method "compressed-tensors"\) are not supported/],
+    ['an FP8 checkpoint with a malformed block size', {quantization_config: {quant_method: 'fp8', weight_block_size: [128]}}, /"quantization_config\.weight_block_size" must be two positive integers/],
+    ['float8 compressed-tensors packed otherwise', {quantization_config: {quant_method: 'compressed-tensors', format: 'pack-quantized', config_groups: {group_0: {weights: {num_bits: 8, type: 'float'}}}}}, /"quantization_config\.format" "pack-quantized" is not supported/],
+    ['float8 compressed-tensors in groups', {quantization_config: {quant_method: 'compressed-tensors', format: 'float-quantized', config_groups: {group_0: {weights: {num_bits: 8, type: 'float', strategy: 'group'}}}}}, /"quantization_config\.config_groups\.group_0\.weights\.strategy" "group" is not supported/],
   ]
   for (const [label, fields, pattern] of cases) {
     it(`refuses ${label}`, () => {

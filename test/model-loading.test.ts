@@ -198,7 +198,7 @@ describe('bad model inputs give clear ModelLoadErrors', () => {
     const length = Buffer.alloc(8)
     length.writeBigUInt64LE(BigInt(header.length))
     writeFileSync(join(dir, 'model.safetensors'), Buffer.concat([length, Buffer.from(header), Buffer.alloc(16)]))
-    await assert.rejects(loadModel(dir), assertLoadError(/model\.embed_tokens\.weight has dtype "I64", which is not supported \(supported: F32, F16, BF16\)/))
+    await assert.rejects(loadModel(dir), assertLoadError(/model\.embed_tokens\.weight has dtype "I64", which is not supported \(supported: F32, F16, BF16, F8_E4M3, F8_E5M2\)/))
   })
 
   it('truncated safetensors file', async () => {

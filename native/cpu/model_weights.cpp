@@ -12,6 +12,7 @@
 #include <stdexcept>
 #include <utility>
 
+#include "fp8_weights.h"
 #include "pagedllm/tensor_rows.h"
 #include "quant_formats.h"
 #include "quant_linear.h"
@@ -110,6 +111,10 @@ class TensorReader {
       check_mxfp4_sizes(t, rows, cols);
       return t;
     }
+    if (t.fp8_scales_nbytes > 0) {
+      check_fp8_sizes(t, rows, static_cast<size_t>(cols));
+      return t;
+    }
     const size_t expected = rows * (is_quantized(t.block_format) ? weight_row_bytes(t.block_format, cols) : cols * dtype_bytes(t.dtype));
     if (t.nbytes != expected) {
       throw std::runtime_error("tensor " + name + " holds " + std::to_string(t.nbytes) + " bytes, but shape " +
@@ -126,14 +131,24 @@ class TensorReader {
       // MXFP4: dequantized to f32 first, then reordered as a plain f32 tensor.
       std::vector<uint8_t> scales(t.mxfp4_scales_nbytes);
       read_exact(t, t.mxfp4_scales_path, t.mxfp4_scales_offset, t.mxfp4_scales_nbytes, scales.data());
-      TensorSource dequantized = t;
-      dequantized.dtype = DType::F32;
-      dequantized.mxfp4_scales_nbytes = 0;
-      raw = dequantize_mxfp4(raw, scales);
-      dequantized.nbytes = raw.size();
-      return compute_order_rows(dequantized, std::move(raw));
+      return f32_compute_order_rows(t, dequantize_mxfp4(raw, scales));
+    }
+    if (t.fp8_scales_nbytes > 0) {
+      std::vector<uint8_t> scales(t.fp8_scales_nbytes);
+      read_exact(t, t.fp8_scales_path, t.fp8_scales_offset, t.fp8_scales_nbytes, scales.data());
+      return f32_compute_order_rows(t, dequantize_fp8(t, raw, scales));
     }
     return compute_order_rows(t, std::move(raw));
+  }
+
+  // A dequantized tensor (MXFP4, FP8) reordered as the plain f32 tensor it now is.
+  static std::vector<uint8_t> f32_compute_order_rows(const TensorSource& t, std::vector<uint8_t> values) {
+    TensorSource dequantized = t;
+    dequantized.dtype = DType::F32;
+    dequantized.mxfp4_scales_nbytes = 0;
+    dequantized.fp8_scales_nbytes = 0;
+    dequantized.nbytes = values.size();
+    return compute_order_rows(dequantized, std::move(values));
   }
 
   void read_exact(const TensorSource& t, const std::string& path, uint64_t offset, uint64_t nbytes, uint8_t* out) {

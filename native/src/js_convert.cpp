@@ -379,6 +379,16 @@ std::vector<TensorSource> parse_tensors(const Napi::Array& tensors) {
       source.mxfp4_scales_offset = static_cast<uint64_t>(number_field(scales, "offset"));
       source.mxfp4_scales_nbytes = static_cast<uint64_t>(number_field(scales, "nbytes"));
     }
+    if (t.Has("fp8Scales") && t.Get("fp8Scales").IsObject()) {
+      Napi::Object scales = t.Get("fp8Scales").As<Napi::Object>();
+      source.fp8_scales_path = string_field(scales, "path");
+      source.fp8_scales_offset = static_cast<uint64_t>(number_field(scales, "offset"));
+      source.fp8_scales_nbytes = static_cast<uint64_t>(number_field(scales, "nbytes"));
+      source.fp8_scales_dtype = parse_dtype(string_field(scales, "dtype"));
+      source.fp8_block_rows = int_field(scales, "blockRows");
+      source.fp8_block_cols = int_field(scales, "blockCols");
+      source.fp8_e5m2 = string_field(scales, "format") == "e5m2";
+    }
     out.push_back(std::move(source));
   }
   return out;

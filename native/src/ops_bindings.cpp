@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "../cpu/fp8_weights.h"
 #include "../cpu/kernels.h"
 #include "../cpu/layernorm_family.h"
 #include "../cpu/quant_formats.h"
@@ -112,6 +113,15 @@ Napi::Value Convert(const Napi::CallbackInfo& info) {
   const size_t count = raw.ByteLength() / (dtype == DType::F32 ? 4 : 2);
   Napi::Float32Array out = Napi::Float32Array::New(info.Env(), count);
   cpu::convert_to_f32(dtype, static_cast<uint8_t*>(raw.ArrayBuffer().Data()) + raw.ByteOffset(), out.Data(), count);
+  return out;
+}
+
+// FP8 codes (format "e4m3" or "e5m2") decoded as the loader decodes a checkpoint's (cpu/fp8_weights.cpp).
+Napi::Value DecodeFp8(const Napi::CallbackInfo& info) {
+  Napi::Uint8Array codes = info[0].As<Napi::Uint8Array>();
+  const bool e5m2 = info[1].As<Napi::String>().Utf8Value() == "e5m2";
+  Napi::Float32Array out = Napi::Float32Array::New(info.Env(), codes.ElementLength());
+  for (size_t i = 0; i < codes.ElementLength(); ++i) out[i] = e5m2 ? cpu::fp8_e5m2_to_float(codes[i]) : cpu::fp8_e4m3_to_float(codes[i]);
   return out;
 }
 
@@ -394,6 +404,7 @@ Napi::Object CreateOps(Napi::Env env) {
   ops.Set("geluTanhAndMul", Napi::Function::New(env, GatedActivation<cpu::gelu_tanh_and_mul>));
   ops.Set("rowStats", Napi::Function::New(env, RowStats));
   ops.Set("convert", Napi::Function::New(env, Convert));
+  ops.Set("decodeFp8", Napi::Function::New(env, DecodeFp8));
   ops.Set("linear", Napi::Function::New(env, Linear));
   ops.Set("LinearWeights", LinearWeights::Define(env));
   ops.Set("pagedAttention", Napi::Function::New(env, PagedAttention));

@@ -42,6 +42,7 @@ export function cpuOnlyNeed(config: Pick<EngineConfig, 'quantization' | 'batchIn
   if (config.quantization) return {reason: `--quantization ${config.quantization}`, param: 'quantization'}
   if (config.batchInvariant) return {reason: '--batch-invariant', param: 'batch-invariant'}
   if (model.tensors.some((t) => t.blockFormat)) return {reason: 'this GGUF file holds quantized tensors', param: 'device'}
+  if (model.tensors.some((t) => t.fp8Scales)) return {reason: 'this checkpoint holds FP8 weights (dequantized by the CPU loader only)', param: 'device'}
   const c = model.config
   const rmsGaps = cudaRmsVariantGaps(c)
   if (rmsGaps.length > 0) return {reason: `${c.architecture} (${rmsGaps.join(', ')})`, param: 'device'}

@@ -127,6 +127,8 @@ export interface NativeOps {
   /** The LayerNorm family's plain MLP activation, in place. */
   plainActivation(x: Float32Array, rows: number, dim: number, activation: 'relu' | 'gelu' | 'gelu_pytorch_tanh'): void
   convert(raw: Uint16Array | Float32Array, dtype: 'F32' | 'F16' | 'BF16'): Float32Array
+  /** FP8 codes decoded as the loader decodes a checkpoint's F8_E4M3 / F8_E5M2 weights (native/cpu/fp8_weights.cpp). */
+  decodeFp8(codes: Uint8Array, format: 'e4m3' | 'e5m2'): Float32Array
   /**
    * Per row of `logits` [numRows, vocabSize]: [max, argmax (lowest index on ties), log(sum(exp(row)))] at 3 * row.
    * NaN logits are skipped by max/argmax and make the log-sum-exp NaN. Runs on the calling thread.

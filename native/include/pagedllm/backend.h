@@ -45,6 +45,14 @@ struct TensorSource {
   // loader dequantizes both into f32 (exact) before any reordering. mxfp4_scales_nbytes 0: not MXFP4.
   std::string mxfp4_scales_path;
   uint64_t mxfp4_scales_offset = 0, mxfp4_scales_nbytes = 0;
+  // FP8 weights (safetensors F8_E4M3, or F8_E5M2 when fp8_e5m2): the data are one code a value, and these float scales
+  // (fp8_scales_dtype) multiply blocks of fp8_block_rows x fp8_block_cols values, the grid rounded up (per tensor: one
+  // block; per row: rows of one). The CPU loader dequantizes into f32 before any reordering. fp8_scales_nbytes 0: not FP8.
+  std::string fp8_scales_path;
+  uint64_t fp8_scales_offset = 0, fp8_scales_nbytes = 0;
+  DType fp8_scales_dtype = DType::F32;
+  int fp8_block_rows = 0, fp8_block_cols = 0;
+  bool fp8_e5m2 = false;
 };
 
 // Divisors: one divisor per rotary frequency, computed at load (yarn, longrope: src/engine/model/rope-scaling.ts).

@@ -4,6 +4,7 @@ import {basename, join, resolve} from 'node:path'
 import {InvalidRequestError, ModelLoadError} from '../errors.js'
 import {makeSamplingParams} from '../sampling-params.js'
 import {isGgufFile, isGgufPath} from './gguf-file.js'
+import {pairFp8Scales, refuseCutFp8Weights} from './fp8-checkpoint.js'
 import {splitFusedProjections} from './fused-tensors.js'
 import {splitGraniteMoeExperts} from './granite-moe.js'
 import {splitGptOssExperts} from './gpt-oss.js'
@@ -155,7 +156,7 @@ export async function loadModel(dir: string): Promise<LoadedModel> {
   }
   const checkpointTensors = readCheckpointTensors(modelDir)
   const config = mptMlpWidthFromTensors(readModelConfig(modelDir), checkpointTensors)
-  const tensors = selectModelTensors(config, checkpointTensors, modelDir)
+  const tensors = refuseCutFp8Weights(selectModelTensors(config, pairFp8Scales(config.fp8, checkpointTensors), modelDir))
   const tokenizer = Tokenizer.load(modelDir, {extraEosTokenIds: config.eosTokenIds})
   checkTokenizerFits(tokenizer, config, 'tokenizer.json')
   return {dir: modelDir, name: basename(modelDir), config, tensors, tokenizer, generationConfig: readGenerationDefaults(modelDir, tokenizer, config)}

@@ -12,6 +12,7 @@ import {GEMMA4, gemma4LanguageModel, gemma4ModelFields, gemma4View, type Gemma4F
 import {parseLayerWindows} from './sliding-windows.js'
 import {OLMO3, olmo3View} from './olmo3-config.js'
 import {parseRotaryDim} from './partial-rotary.js'
+import {fp8Scheme, withoutQuantizationConfig, type Fp8Scheme} from './fp8-checkpoint.js'
 import {GPT_OSS, gptOssView} from './gpt-oss.js'
 import {isRmsVariantArchitecture, parseRmsVariant, rmsVariantView, type RmsVariantFeatures} from './rms-variants.js'
 import {applyTwistBiases, isLlamaTwist, twistView} from './llama-twists.js'
@@ -67,6 +68,8 @@ export interface ModelConfig {
   torchDtype: string
   /** Things the loader changed or assumed that a user should hear about (e.g. a context capped to a sliding window). */
   notes?: string[]
+  /** FP8 checkpoints: how each weight's scales are found; the loader dequantizes at load (fp8-checkpoint.ts). */
+  fp8?: Fp8Scheme
   /** Mixtral / Qwen2-MoE / Qwen3-MoE: the sparse MLPs (moe-config.ts); absent for dense models. */
   moe?: MoeConfig
   /** OPT, GPT-NeoX, GPT-2 (layernorm-family.ts): LayerNorm with bias (rmsNormEps is its eps), a plain MLP, biases, learned or partial rotary positions. */
@@ -129,6 +132,8 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   if (architecture === null) {
     throw new ModelLoadError(`${source} has no "architectures" entry; supported: ${SUPPORTED_ARCHITECTURES.join(', ')}.`)
   }
+  const fp8 = fp8Scheme(config, source)
+  if (fp8 !== null) return {...parseModelConfig(withoutQuantizationConfig(config), generationConfig, source), fp8}
   if (architecture === 'Gemma3ForConditionalGeneration') {
     const language = parseModelConfig(gemma3LanguageModel(config, source), generationConfig, source)
     return {...language, notes: [...(language.notes ?? []), 'Gemma3ForConditionalGeneration: its language model runs text only (the vision tower is not loaded).']}
@@ -279,7 +284,7 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   return modelConfig
 }
 
-/** Weights of GPTQ / AWQ / bitsandbytes / FP8 checkpoints are packed integer tensors under other names. */
+/** Weights of GPTQ / AWQ / bitsandbytes checkpoints are packed integer tensors under other names (FP8 ones load: fp8-checkpoint.ts). */
 function refuseQuantizedCheckpoint(config: Json, source: string): void {
   if (config.quantization_config == null) return
   const method = isObject(config.quantization_config) ? config.quantization_config.quant_method : undefined

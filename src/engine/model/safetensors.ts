@@ -9,8 +9,8 @@ import {openRegularFile, readRegularFile} from './regular-file.js'
 import {readTorchCheckpoint, readTorchShard, TORCH_INDEX_FILE, TORCH_SINGLE_FILE} from './torch-checkpoint.js'
 
 export type TensorDtype = 'F32' | 'F16' | 'BF16'
-/** What a tensor may be stored as: a float, or bytes of GPT-OSS's MXFP4 experts (*_blocks, *_scales: gpt-oss.ts). */
-export type StoredDtype = TensorDtype | 'U8'
+/** What a tensor may be stored as: a float, bytes of GPT-OSS's MXFP4 experts (*_blocks, *_scales: gpt-oss.ts), or FP8 codes (fp8-checkpoint.ts). */
+export type StoredDtype = TensorDtype | 'U8' | 'F8_E4M3' | 'F8_E5M2'
 
 export interface TensorInfo {
   name: string
@@ -34,12 +34,16 @@ export interface TensorInfo {
   ropeInterleavedDims?: number
   /** GPT-OSS's MXFP4 experts: the data are fp4 pairs (dtype then says nothing) and these e8m0 scales sit beside them; the native loader dequantizes. */
   mxfp4Scales?: {path: string; offset: number; nbytes: number}
+  /** FP8 weights: the data are e4m3 / e5m2 codes (dtype then says nothing), each block of blockRows x blockCols times its scale here (fp8-checkpoint.ts); the native loader dequantizes. */
+  fp8Scales?: {path: string; offset: number; nbytes: number; dtype: TensorDtype; blockRows: number; blockCols: number; format: 'e4m3' | 'e5m2'; whole: {offset: number; nbytes: number}}
 }
 
-export const BYTES_PER_ELEMENT: Record<StoredDtype, number> = {F32: 4, F16: 2, BF16: 2, U8: 1}
+export const BYTES_PER_ELEMENT: Record<StoredDtype, number> = {F32: 4, F16: 2, BF16: 2, U8: 1, F8_E4M3: 1, F8_E5M2: 1}
 const SUPPORTED_DTYPES: TensorDtype[] = ['F32', 'F16', 'BF16']
 /** Byte tensors are read only as MXFP4 blocks and scales, which the GPT-OSS loader pairs and checks. */
 const MXFP4_PART = /_(blocks|scales)$/
+/** FP8 codes, read only as weights paired with their scales (fp8-checkpoint.ts). */
+const FP8_DTYPES = ['F8_E4M3', 'F8_E5M2']
 /** A header larger than this is a corrupt file, not a model (the format itself caps it at 100 MB). */
 const MAX_HEADER_BYTES = 100_000_000
 export const SINGLE_FILE = 'model.safetensors'
@@ -96,9 +100,9 @@ function isJsonObject(value: unknown): value is Record<string, unknown> {
 
 function parseEntry(path: string, name: string, entry: {dtype?: unknown; shape?: unknown; data_offsets?: unknown}, dataStart: number, fileSize: number): TensorInfo {
   const dtype = entry.dtype
-  if (typeof dtype !== 'string' || !((SUPPORTED_DTYPES as string[]).includes(dtype) || (dtype === 'U8' && MXFP4_PART.test(name)))) {
+  if (typeof dtype !== 'string' || !((SUPPORTED_DTYPES as string[]).includes(dtype) || FP8_DTYPES.includes(dtype) || (dtype === 'U8' && MXFP4_PART.test(name)))) {
     if (dtype === undefined) throw new ModelLoadError(`${path}: tensor ${name} has no "dtype" (supported: ${SUPPORTED_DTYPES.join(', ')}).`)
-    throw new ModelLoadError(`${path}: tensor ${name} has dtype ${quotedValue(dtype)}, which is not supported (supported: ${SUPPORTED_DTYPES.join(', ')}).`)
+    throw new ModelLoadError(`${path}: tensor ${name} has dtype ${quotedValue(dtype)}, which is not supported (supported: ${[...SUPPORTED_DTYPES, ...FP8_DTYPES].join(', ')}).`)
   }
   const shape = entry.shape
   const offsets = entry.data_offsets
@@ -199,7 +203,7 @@ export function readTensorFloat64(tensor: TensorInfo): Float64Array {
 
 /** Reads a tensor's elements as float32, widening F16/BF16. */
 export function readTensorFloat32(tensor: TensorInfo): Float32Array {
-  if (tensor.dtype === 'U8') throw new ModelLoadError(`Tensor ${tensor.name} holds MXFP4 bytes, not floats (in ${tensor.path}).`)
+  if (tensor.dtype === 'U8' || tensor.fp8Scales || FP8_DTYPES.includes(tensor.dtype)) throw new ModelLoadError(`Tensor ${tensor.name} holds ${tensor.dtype === 'U8' ? 'MXFP4' : 'FP8'} codes, not floats (in ${tensor.path}).`)
   // A fresh buffer is aligned, and typed arrays are little-endian on every platform Node supports for us (x86-64, arm64).
   const bytes = readFileBytes(tensor.path, tensor.offset, tensor.nbytes)
   if (tensor.dtype === 'F32') return new Float32Array(bytes.buffer, 0, tensor.nbytes / 4)
@@ -212,7 +216,7 @@ export function readTensorFloat32(tensor: TensorInfo): Float32Array {
 
 /** Encodes float values as little-endian bytes of the given dtype (rounding to nearest even). */
 export function encodeFloats(values: Float32Array, dtype: StoredDtype): Uint8Array {
-  if (dtype === 'U8') throw new Error('MXFP4 bytes are not floats to encode')
+  if (dtype !== 'F32' && dtype !== 'F16' && dtype !== 'BF16') throw new Error(`${dtype} codes are not floats to encode`)
   if (dtype === 'F32') return new Uint8Array(values.buffer.slice(values.byteOffset, values.byteOffset + values.byteLength))
   const narrow = dtype === 'F16' ? float32ToF16Bits : float32ToBf16Bits
   const out = new Uint16Array(values.length)
