@@ -14,9 +14,7 @@ import {readCheckpointTensors} from '../src/engine/model/safetensors.js'
 import {parseModelConfig} from '../src/engine/model/model-config.js'
 import {ensureTestModel} from '../src/engine/model/test-model.js'
 import {makeSamplingParams} from '../src/engine/sampling-params.js'
-import {postJson} from './support/blackbox-checks.js'
-import {startTinyEngineServer} from './support/server-harness.js'
-import {checkDirAgainstTransformers, type TransformersFixture} from './support/transformers-fixture.js'
+import {checkDirAgainstTransformers, checkServerAgainstTransformers, type TransformersFixture} from './support/transformers-fixture.js'
 
 const loadError = (pattern: RegExp) => (error: unknown) => error instanceof ModelLoadError && pattern.test(error.message)
 const BASE = {vocab_size: 100, hidden_size: 64, intermediate_size: 96, num_hidden_layers: 4, num_attention_heads: 4, num_experts_per_tok: 2}
@@ -95,16 +93,7 @@ describe('DeepSeek checkpoints', () => {
   })
 
   it("deepseek-v2 (q_lora_rank null): /v1/completions replies with transformers' greedy tokens", async () => {
-    const {server, url} = await startTinyEngineServer({}, await ensureTestModel('tiny', {variant: 'deepseek-v2'}), {weightDtype: 'f32'})
-    try {
-      for (const p of fixture('deepseek-v2').prompts) {
-        const reply = await postJson(`${url}/v1/completions`, {prompt: p.prompt_token_ids, max_tokens: 8, temperature: 0, ignore_eos: true, return_token_ids: true})
-        assert.equal(reply.status, 200, reply.text)
-        assert.deepEqual(reply.json.choices[0].token_ids, p.greedy_token_ids)
-      }
-    } finally {
-      await server.shutdown(1000)
-    }
+    await checkServerAgainstTransformers('deepseek-v2')
   })
 
   it('deepseek-v3: the same greedy tokens from prefix-cached blocks and under preemption (a KV pool of 6 blocks)', async () => {

@@ -16,10 +16,8 @@ import {makeSamplingParams} from '../src/engine/sampling-params.js'
 import {checkBatchInvariant} from './support/batch-invariance-check.js'
 import {promptLogits} from './support/model-logits.js'
 import {withMultimodalCheckpoint} from './support/multimodal-checkpoint.js'
-import {postJson} from './support/blackbox-checks.js'
 import {runCommand} from './support/run-command.js'
-import {startTinyEngineServer} from './support/server-harness.js'
-import {checkDirAgainstTransformers, type TransformersFixture} from './support/transformers-fixture.js'
+import {checkDirAgainstTransformers, checkServerAgainstTransformers, type TransformersFixture} from './support/transformers-fixture.js'
 
 const loadError = (pattern: RegExp) => (error: unknown) => error instanceof ModelLoadError && pattern.test(error.message)
 const GEMMA4 = {architectures: ['Gemma4ForCausalLM'], vocab_size: 100, hidden_size: 64, intermediate_size: 128, num_hidden_layers: 6, num_attention_heads: 4, num_key_value_heads: 2, head_dim: 16}
@@ -209,15 +207,6 @@ describe('gemma4 in a paged engine', () => {
   })
 
   it('/v1/completions replies with transformers\' greedy tokens', async () => {
-    const {server, url} = await startTinyEngineServer({}, await ensureTestModel('tiny', {variant: 'gemma4'}), {weightDtype: 'f32'})
-    try {
-      for (const p of fixture('gemma4').prompts) {
-        const reply = await postJson(`${url}/v1/completions`, {prompt: p.prompt_token_ids, max_tokens: 8, temperature: 0, ignore_eos: true, return_token_ids: true})
-        assert.equal(reply.status, 200, reply.text)
-        assert.deepEqual(reply.json.choices[0].token_ids, p.greedy_token_ids)
-      }
-    } finally {
-      await server.shutdown(1000)
-    }
+    await checkServerAgainstTransformers('gemma4')
   })
 })

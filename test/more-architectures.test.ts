@@ -3,8 +3,6 @@
 // the float64 reference and transformers: layernorm-architectures.test.ts (gpt-neo), rms-architectures.test.ts (the others;
 // GPT-OSS, here for its server replies and CPU-only reason: gpt-oss.test.ts).
 import assert from 'node:assert/strict'
-import {readFileSync} from 'node:fs'
-import {join} from 'node:path'
 import {describe, it} from 'node:test'
 import {cpuOnlyNeed} from '../src/engine/engine-parts.js'
 import {ModelLoadError} from '../src/engine/errors.js'
@@ -14,11 +12,9 @@ import {longRopeForContext} from '../src/engine/model/rope-scaling.js'
 import {readCheckpointTensors} from '../src/engine/model/safetensors.js'
 import {ensureTestModel, testModelConfigJson, type TestModelVariant} from '../src/engine/model/test-model.js'
 import {checkBatchInvariant} from './support/batch-invariance-check.js'
-import {postJson} from './support/blackbox-checks.js'
 import {ReferenceModel} from './support/reference-model.js'
 import {runCommand} from './support/run-command.js'
-import {startTinyEngineServer} from './support/server-harness.js'
-import type {TransformersFixture} from './support/transformers-fixture.js'
+import {checkServerAgainstTransformers} from './support/transformers-fixture.js'
 import {checkWindowedEngine} from './support/windowed-engine-check.js'
 
 const loadError = (pattern: RegExp) => (error: unknown) => error instanceof ModelLoadError && pattern.test(error.message)
@@ -173,17 +169,7 @@ for (const variant of VARIANTS) {
     }
 
     it(`/v1/completions replies with transformers' greedy tokens (test/fixtures/${variant}-tiny-transformers.json)`, async () => {
-      const fixture = JSON.parse(readFileSync(join(import.meta.dirname, 'fixtures', `${variant}-tiny-transformers.json`), 'utf8')) as TransformersFixture
-      const {server, url} = await startTinyEngineServer({}, await ensureTestModel('tiny', {variant}), {weightDtype: 'f32'})
-      try {
-        for (const p of fixture.prompts) {
-          const reply = await postJson(`${url}/v1/completions`, {prompt: p.prompt_token_ids, max_tokens: 8, temperature: 0, ignore_eos: true, return_token_ids: true})
-          assert.equal(reply.status, 200, reply.text)
-          assert.deepEqual(reply.json.choices[0].token_ids, p.greedy_token_ids)
-        }
-      } finally {
-        await server.shutdown(1000)
-      }
+      await checkServerAgainstTransformers(variant)
     })
   })
 }

@@ -10,15 +10,34 @@ import {loadModel} from '../../src/engine/model/load-model.js'
 import {promptLogits} from './model-logits.js'
 import {ReferenceModel} from './reference-model.js'
 import {relativeError} from './relative-error.js'
+import {postJson} from './blackbox-checks.js'
+import {startTinyEngineServer} from './server-harness.js'
 
 export interface TransformersFixture {
   prompts: {prompt_token_ids: number[]; last_position_top10: {ids: number[]; logits: number[]}; greedy_token_ids: number[]}[]
 }
 
+export function readTransformersFixture(variant: TestModelVariant): TransformersFixture {
+  return JSON.parse(readFileSync(join(import.meta.dirname, '..', 'fixtures', `${variant}-tiny-transformers.json`), 'utf8')) as TransformersFixture
+}
+
+/** The server's /v1/completions replies with transformers' 8 greedy tokens for every prompt of the variant's fixture. */
+export async function checkServerAgainstTransformers(variant: TestModelVariant): Promise<void> {
+  const {server, url} = await startTinyEngineServer({}, await ensureTestModel('tiny', {variant}), {weightDtype: 'f32'})
+  try {
+    for (const p of readTransformersFixture(variant).prompts) {
+      const reply = await postJson(`${url}/v1/completions`, {prompt: p.prompt_token_ids, max_tokens: 8, temperature: 0, ignore_eos: true, return_token_ids: true})
+      assert.equal(reply.status, 200, reply.text)
+      assert.deepEqual(reply.json.choices[0].token_ids, p.greedy_token_ids)
+    }
+  } finally {
+    await server.shutdown(1000)
+  }
+}
+
 /** The float64 reference's top-10 last-position logits within 1e-4 of transformers', and the engine's 8 greedy tokens equal. */
 export async function checkAgainstTransformers(variant: TestModelVariant): Promise<void> {
-  const path = join(import.meta.dirname, '..', 'fixtures', `${variant}-tiny-transformers.json`)
-  const fixture = JSON.parse(readFileSync(path, 'utf8')) as TransformersFixture
+  const fixture = readTransformersFixture(variant)
   const dir = await ensureTestModel('tiny', {variant})
   const reference = await ReferenceModel.load(dir)
   const engine = await LLMEngine.create(makeEngineConfig({modelPath: dir, kvMemoryBytes: 4 << 20, threads: 2, weightDtype: 'f32'}))
