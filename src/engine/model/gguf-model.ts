@@ -1,11 +1,12 @@
 // Loads a llama/mistral/qwen2/qwen3/gemma (MoE: gguf-moe.ts; gpt2/gptneox/phi2/starcoder2/stablelm: gguf-layernorm.ts; granite/olmo/olmo2/command-r: gguf-rms-variants.ts;
-// phi3/gemma2/gemma3: gguf-phi3-gemma.ts) GGUF file as a model: config from metadata, tensors under their HF names, tokenizer and chat template.
+// phi3/gemma2/gemma3: gguf-phi3-gemma.ts; glm4/exaone4/smollm3/seed_oss/ernie4_5/hunyuan-dense/arcee/nemotron: gguf-dense-families.ts) GGUF file as a model: config from metadata, tensors under their HF names, tokenizer and chat template.
 import {basename} from 'node:path'
 import {ModelLoadError, quotedValue} from '../errors.js'
 import {blockFormatOfGgufType, refusedTypeMessage} from './gguf-block-types.js'
 import {GGML_BLOCKS, readGguf, type GgufFile, type GgufValue} from './gguf-file.js'
 import {ggufExpertTensors, ggufMoeConfigKeys, ggufMoeName} from './gguf-moe.js'
 import {GGUF_ALIBI_FILES} from './gguf-alibi.js'
+import {DENSE_FAMILY_NORMS_WITH_ONE_ADDED, GGUF_DENSE_FAMILY_ARCHITECTURES, GGUF_DENSE_FAMILY_LAYER_NAMES, denseFamilyGgufKeys, isPartialRotaryDenseFamily} from './gguf-dense-families.js'
 import {GGUF_LAYERNORM_ARCHITECTURES, layerNormGgufConfigJson, layerNormGgufName, splitStackedTensors} from './gguf-layernorm.js'
 import {GGUF_NORMS_WITH_ONE_ADDED, GGUF_PHI3_GEMMA_ARCHITECTURES, GGUF_PHI3_GEMMA_LAYER_NAMES, ggufF32Vector, phi3GemmaGgufKeys} from './gguf-phi3-gemma.js'
 import {GGUF_RMS_VARIANT_ARCHITECTURES, GGUF_RMS_VARIANT_LAYER_NAMES, rmsVariantGgufKeys} from './gguf-rms-variants.js'
@@ -39,6 +40,7 @@ const GGUF_ARCHITECTURES: Record<string, {architecture: string; modelType: strin
   ...GGUF_RMS_VARIANT_ARCHITECTURES,
   ...GGUF_PHI3_GEMMA_ARCHITECTURES,
   ...GGUF_ALIBI_FILES,
+  ...GGUF_DENSE_FAMILY_ARCHITECTURES,
 }
 /** GGUF architectures close to a supported one, with what they need that the engine lacks (as their HF architectures' near misses). */
 const GGUF_NEAR_MISSES: Record<string, string> = {
@@ -49,7 +51,7 @@ const GGUF_NEAR_MISSES: Record<string, string> = {
 const FLOAT_TYPES: Record<string, TensorDtype> = {F32: 'F32', F16: 'F16', BF16: 'BF16'}
 
 /** GGUF tensor name -> HF name, for the global tensors and the per-layer suffixes. */
-const GLOBAL_NAMES: Record<string, string> = {'token_embd.weight': 'model.embed_tokens.weight', 'output_norm.weight': 'model.norm.weight', 'output.weight': 'lm_head.weight'}
+const GLOBAL_NAMES: Record<string, string> = {'token_embd.weight': 'model.embed_tokens.weight', 'output_norm.weight': 'model.norm.weight', 'output.weight': 'lm_head.weight', 'output_norm.bias': 'model.norm.bias'}
 const LAYER_NAMES: Record<string, string> = {
   'attn_norm.weight': 'input_layernorm.weight', 'attn_q.weight': 'self_attn.q_proj.weight', 'attn_k.weight': 'self_attn.k_proj.weight',
   'attn_v.weight': 'self_attn.v_proj.weight', 'attn_output.weight': 'self_attn.o_proj.weight', 'ffn_norm.weight': 'post_attention_layernorm.weight',
@@ -63,7 +65,7 @@ const LAYER_NAMES: Record<string, string> = {
 function hfName(ggufName: string, arch: string): string | null {
   if (GLOBAL_NAMES[ggufName]) return GLOBAL_NAMES[ggufName]
   const match = /^blk\.(\d+)\.(.+)$/.exec(ggufName)
-  const suffix = match ? GGUF_PHI3_GEMMA_LAYER_NAMES[arch]?.[match[2]] ?? LAYER_NAMES[match[2]] : undefined
+  const suffix = match ? GGUF_PHI3_GEMMA_LAYER_NAMES[arch]?.[match[2]] ?? GGUF_DENSE_FAMILY_LAYER_NAMES[arch]?.[match[2]] ?? LAYER_NAMES[match[2]] : undefined
   return match && suffix ? `model.layers.${match[1]}.${suffix}` : null
 }
 
@@ -100,7 +102,7 @@ function ggufConfig(file: GgufFile, arch: string, vocabSize: number, tokenizer: 
   const moe = ggufMoeConfigKeys(arch, get, new Set(file.tensors.map((t) => t.name)), file.path)
   const headDim = get('attention.key_length')
   // phi3's rope.dimension_count may be less (Phi-4-mini's partial rotary): gguf-phi3-gemma.ts reads it.
-  for (const key of ['attention.value_length', ...(arch === 'phi3' ? [] : ['rope.dimension_count'])]) {
+  for (const key of ['attention.value_length', ...(arch === 'phi3' || isPartialRotaryDenseFamily(arch) ? [] : ['rope.dimension_count'])]) {
     const value = get(key)
     const expected = headDim ?? Number(get('embedding_length')) / Number(get('attention.head_count'))
     if (value !== undefined && value !== expected) {
@@ -138,10 +140,11 @@ function ggufConfig(file: GgufFile, arch: string, vocabSize: number, tokenizer: 
     ...(moe ? {...moe.keys, architectures: [moe.architecture], model_type: moe.modelType} : {}),
     ...rmsVariantGgufKeys(arch, get, new Set(file.tensors.map((t) => t.name)), file.path),
     ...phi3GemmaGgufKeys(arch, get, file),
+    ...denseFamilyGgufKeys(arch, get, new Set(file.tensors.map((t) => t.name)), file.path),
   }
   const config = parseModelConfig(configJson, undefined, `${file.path} (GGUF metadata as config.json)`)
   // llama.cpp's converter writes Gemma's norm weights with the 1 of (1 + weight) already added.
-  return GGUF_NORMS_WITH_ONE_ADDED.has(arch) ? {...config, normWeightOffset: 0} : config
+  return GGUF_NORMS_WITH_ONE_ADDED.has(arch) || DENSE_FAMILY_NORMS_WITH_ONE_ADDED.has(arch) ? {...config, normWeightOffset: 0} : config
 }
 
 /**
@@ -174,7 +177,7 @@ function ggufTensors(file: GgufFile, arch: string, config: ModelConfig): TensorI
     if (t.nbytes === null) {
       throw new ModelLoadError(`${file.path}: tensor ${t.name} is ${t.type} with rows of ${t.shape.at(-1)} values, not a whole number of its ${GGML_BLOCKS[t.type]!.values}-value blocks.`)
     }
-    const ropeHeads = !interleaved ? 0 : t.name.endsWith('.attn_q.weight') ? config.numHeads : t.name.endsWith('.attn_k.weight') ? config.numKvHeads : 0
+    const ropeHeads = !interleaved ? 0 : /\.attn_q\.(weight|bias)$/.test(t.name) ? config.numHeads : /\.attn_k\.(weight|bias)$/.test(t.name) ? config.numKvHeads : 0
     tensors.push(...ggufExpertTensors({
       name, dtype: dtype ?? 'F32', shape: t.shape, path: file.path, offset: t.offset, nbytes: t.nbytes,
       ...(blockFormat ? {blockFormat} : {}), ...(ropeHeads ? {ropeInterleavedHeads: ropeHeads} : {}),

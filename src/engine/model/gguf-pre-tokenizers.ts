@@ -85,14 +85,17 @@ const PRE_TOKENIZERS: Record<string, PreTokenizerSpec> = {
   // Llama 3's split without skipping the merges.
   'smaug-bpe': {...LLAMA3, ignoreMerges: false},
   dbrx: {...LLAMA3, ignoreMerges: false},
+  // GLM-4-0414 (llama.cpp's CHATGLM4): the same.
+  glm4: {...LLAMA3, ignoreMerges: false},
   'phi-2': GPT2,
   mpt: GPT2,
   olmo: GPT2,
-  // GPT-2's split in llama.cpp (JetBrains Mellum, SK Telecom A.X 4.0, Trillion, Granite-Docling's text model).
+  // GPT-2's split in llama.cpp (JetBrains Mellum, SK Telecom A.X 4.0, Trillion, Granite-Docling's text model, EXAONE 4).
   mellum: GPT2,
   'a.x-4.0': GPT2,
   trillion: GPT2,
   'granite-docling': GPT2,
+  exaone4: GPT2,
   qwen2: QWEN2,
   'deepseek-r1-qwen': QWEN2,
   megrez: QWEN2,
@@ -104,6 +107,8 @@ const PRE_TOKENIZERS: Record<string, PreTokenizerSpec> = {
   'deepseek-llm': {splits: DEEPSEEK_LLM_SPLITS, gpt2Regex: false, ignoreMerges: false},
   'deepseek-coder': {splits: DEEPSEEK_CODER_SPLITS, gpt2Regex: false, ignoreMerges: false},
   'deepseek-v3': {splits: DEEPSEEK_V3_SPLITS, gpt2Regex: false, ignoreMerges: false},
+  // Hunyuan dense (Hunyuan-7B and its smaller ones): DeepSeek V3's splits in llama.cpp.
+  'hunyuan-dense': {splits: DEEPSEEK_V3_SPLITS, gpt2Regex: false, ignoreMerges: false},
   viking: {splits: VIKING_SPLITS, gpt2Regex: false, ignoreMerges: false},
   bloom: {splits: [BLOOM_SPLIT], gpt2Regex: false, ignoreMerges: false},
   falcon: FALCON,

@@ -1,0 +1,100 @@
+// GGUF glm4 (GLM-4-0414), exaone4, smollm3, seed_oss, ernie4_5, hunyuan-dense, arcee and nemotron files: the HF
+// architecture each stands for, the tensor names that differ from llama's, and the config.json keys their metadata
+// stands for. Tensors are named as the HF checkpoint names them, so the HF path's renames, fused-MLP split and rope
+// reordering (tensor-renames.ts, fused-tensors.ts, llama-twists.ts) apply to the file as to the checkpoint.
+import {ModelLoadError, quotedValue} from '../errors.js'
+
+/**
+ * llama.cpp's converter permutes q/k rows for its interleaved (NORM) rope only where the checkpoint rotates with
+ * rotate_half and the family runs NORM rope: smollm3 and arcee (LlamaModel's converter), put back at load. glm4 and
+ * ernie4_5 rotate interleaved pairs in the checkpoint already (NORM rope, rows as stored; llama-twists.ts reorders them
+ * as for the checkpoint); exaone4, seed_oss, hunyuan-dense and nemotron rotate with NEOX rope, rows as in HF.
+ */
+export const GGUF_DENSE_FAMILY_ARCHITECTURES: Record<string, {architecture: string; modelType: string; interleavedRope: boolean}> = {
+  glm4: {architecture: 'Glm4ForCausalLM', modelType: 'glm4', interleavedRope: false},
+  exaone4: {architecture: 'Exaone4ForCausalLM', modelType: 'exaone4', interleavedRope: false},
+  smollm3: {architecture: 'SmolLM3ForCausalLM', modelType: 'smollm3', interleavedRope: true},
+  seed_oss: {architecture: 'SeedOssForCausalLM', modelType: 'seed_oss', interleavedRope: false},
+  ernie4_5: {architecture: 'Ernie4_5ForCausalLM', modelType: 'ernie4_5', interleavedRope: false},
+  'hunyuan-dense': {architecture: 'HunYuanDenseV1ForCausalLM', modelType: 'hunyuan_v1_dense', interleavedRope: false},
+  arcee: {architecture: 'ArceeForCausalLM', modelType: 'arcee', interleavedRope: true},
+  nemotron: {architecture: 'NemotronForCausalLM', modelType: 'nemotron', interleavedRope: false},
+}
+
+/** The biases these families may carry (o_proj's, the MLP's, Nemotron's LayerNorm1P ones), under the checkpoint's names. */
+const BIASES: Record<string, string> = {
+  'attn_output.bias': 'self_attn.o_proj.bias', 'ffn_gate.bias': 'mlp.gate_proj.bias', 'ffn_up.bias': 'mlp.up_proj.bias', 'ffn_down.bias': 'mlp.down_proj.bias',
+  'attn_norm.bias': 'input_layernorm.bias', 'ffn_norm.bias': 'post_attention_layernorm.bias',
+}
+
+/**
+ * Per-layer GGUF suffix -> checkpoint suffix where it differs from llama's. glm4: GLM-4-0414's sandwich norms under its
+ * own names (post_attention_norm is post_self_attn_layernorm, ffn_norm post_attention_layernorm, post_ffw_norm
+ * post_mlp_layernorm) and ffn_up its fused gate_up_proj (gate rows first). exaone4's and seed_oss's post_attention_norm
+ * is the checkpoint's post_attention_layernorm, as llama's names already say.
+ */
+export const GGUF_DENSE_FAMILY_LAYER_NAMES: Record<string, Record<string, string>> = {
+  ...Object.fromEntries(Object.keys(GGUF_DENSE_FAMILY_ARCHITECTURES).map((arch) => [arch, BIASES])),
+  glm4: {'post_attention_norm.weight': 'post_self_attn_layernorm.weight', 'post_ffw_norm.weight': 'post_mlp_layernorm.weight', 'ffn_up.weight': 'mlp.gate_up_proj.weight'},
+}
+
+/** Architectures whose rope.dimension_count may be less than the head size (their partial_rotary_factor). */
+export function isPartialRotaryDenseFamily(arch: string): boolean {
+  return arch === 'glm4' || arch === 'nemotron'
+}
+
+/** llama.cpp's converter writes Nemotron's LayerNorm1P weights with their 1 already added. */
+export const DENSE_FAMILY_NORMS_WITH_ONE_ADDED = new Set(['nemotron'])
+
+/**
+ * The config.json keys a file of these families stands for beyond the llama ones; {} for other architectures. `get`
+ * reads `<arch>.<key>`; which biases a layer has is read from layer 0's tensors (each family's config has one switch).
+ */
+export function denseFamilyGgufKeys(arch: string, get: (key: string) => unknown, tensorNames: Set<string>, path: string): Record<string, unknown> {
+  if (!Object.hasOwn(GGUF_DENSE_FAMILY_ARCHITECTURES, arch)) return {}
+  const has = (suffix: string) => tensorNames.has(`blk.0.${suffix}`)
+  if (arch === 'glm4') {
+    if (get('rope.dimension_sections') !== undefined) throw new ModelLoadError(`${path}: glm4.rope.dimension_sections: GLM-4V's M-RoPE is not supported (text GLM-4-0414 files only).`)
+    // Glm4Config's attention_bias defaults to true: the file's tensors say.
+    return {partial_rotary_factor: rotaryFraction(arch, get, path), attention_bias: has('attn_q.bias')}
+  }
+  if (arch === 'exaone4') return exaone4Windows(get, path)
+  // llama.cpp leaves every 4th smollm3 layer without rope (SmolLM3Config's default interval) and slides none.
+  if (arch === 'smollm3') return {no_rope_layer_interval: 4, use_sliding_window: false, attention_bias: has('attn_q.bias'), mlp_bias: has('ffn_up.bias')}
+  if (arch === 'seed_oss') return {attention_bias: has('attn_q.bias'), attention_out_bias: has('attn_output.bias'), mlp_bias: has('ffn_up.bias')}
+  if (arch === 'ernie4_5') return {use_bias: has('attn_q.bias')}
+  // The converter writes Hunyuan's dynamic-alpha rope as the raised base it is (rope.freq_base), unscaled.
+  if (arch === 'hunyuan-dense') return {attention_bias: has('attn_q.bias')}
+  const relu2 = {hidden_act: 'relu2', attention_bias: has('attn_q.bias'), mlp_bias: has('ffn_up.bias')}
+  if (arch === 'arcee') return relu2
+  // Nemotron: LayerNorm1P's eps is attention.layer_norm_epsilon (NemotronConfig's norm_eps).
+  return {...relu2, norm_eps: get('attention.layer_norm_epsilon') ?? 1e-5, partial_rotary_factor: rotaryFraction(arch, get, path)}
+}
+
+/** rope.dimension_count over the head size, as the partial_rotary_factor the config class reads back into the same count. */
+function rotaryFraction(arch: string, get: (key: string) => unknown, path: string): number {
+  const headDim = Number(get('attention.key_length') ?? Number(get('embedding_length')) / Number(get('attention.head_count')))
+  const rotary = get('rope.dimension_count')
+  if (rotary === undefined) return 1
+  const fraction = Number(rotary) / headDim
+  if (!Number.isInteger(rotary) || Number(rotary) <= 0 || Number(rotary) % 2 !== 0 || fraction > 1 || Math.floor(headDim * fraction) !== rotary) {
+    throw new ModelLoadError(`${path}: ${arch}.rope.dimension_count ${quotedValue(rotary)} is not an even part of the head size ${headDim}.`)
+  }
+  return fraction
+}
+
+/**
+ * EXAONE 4's sliding layers as layer_types: attention.sliding_window_pattern holds one bool per layer (true: sliding);
+ * a window without the pattern keeps Exaone4Config's default (every 4th layer full); no window: every layer full, with rope.
+ */
+function exaone4Windows(get: (key: string) => unknown, path: string): Record<string, unknown> {
+  const window = get('attention.sliding_window')
+  const layers = get('block_count')
+  if (window === undefined || window === 0) return {sliding_window: null, layer_types: Array.from({length: Number(layers) || 0}, () => 'full_attention')}
+  const pattern = get('attention.sliding_window_pattern')
+  if (pattern === undefined) return {sliding_window: window}
+  if (!Array.isArray(pattern) || pattern.length !== layers || pattern.some((flag) => typeof flag !== 'boolean')) {
+    throw new ModelLoadError(`${path}: exaone4.attention.sliding_window_pattern must hold one true/false per layer (${quotedValue(layers)}), got ${quotedValue(pattern)}.`)
+  }
+  return {sliding_window: window, layer_types: pattern.map((slides) => (slides ? 'sliding_attention' : 'full_attention'))}
+}

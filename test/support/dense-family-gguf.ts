@@ -1,0 +1,88 @@
+// Writes a loaded HF test model of the glm4 / exaone4 / smollm3 / seed_oss / ernie4_5 / hunyuan-dense / arcee / nemotron
+// families as llama.cpp's converter writes its GGUF file (conversion/*.py): tensor names, q/k rows permuted for its
+// interleaved rope where LlamaModel's converter does it (smollm3, arcee), GLM-4's gate_up_proj kept whole as ffn_up,
+// Nemotron's LayerNorm1P weights with their 1 added, and the metadata keys each converter writes.
+import type {LoadedModel} from '../../src/engine/model/load-model.js'
+import {readTensorFloat64, type TensorInfo} from '../../src/engine/model/safetensors.js'
+import type {GgufEntry, GgufTensorSpec} from './gguf-file.js'
+import {familyVocabMetadata} from './llama-gguf.js'
+
+type Config = LoadedModel['config']
+
+/** Engine tensor suffix -> GGUF suffix, as llama.cpp's tensor map writes each family. */
+const LAYER: Record<string, string> = {
+  'input_layernorm.weight': 'attn_norm.weight', 'input_layernorm.bias': 'attn_norm.bias',
+  'self_attn.q_norm.weight': 'attn_q_norm.weight', 'self_attn.k_norm.weight': 'attn_k_norm.weight',
+  'post_attention_layernorm.weight': 'ffn_norm.weight', 'post_attention_layernorm.bias': 'ffn_norm.bias',
+  'pre_feedforward_layernorm.weight': 'ffn_norm.weight', 'post_feedforward_layernorm.weight': 'post_ffw_norm.weight',
+}
+for (const [hf, gguf] of [['q', 'q'], ['k', 'k'], ['v', 'v'], ['o', 'output']]) for (const kind of ['weight', 'bias']) LAYER[`self_attn.${hf}_proj.${kind}`] = `attn_${gguf}.${kind}`
+for (const part of ['gate', 'up', 'down']) for (const kind of ['weight', 'bias']) LAYER[`mlp.${part}_proj.${kind}`] = `ffn_${part}.${kind}`
+const GLOBAL: Record<string, string> = {'model.embed_tokens.weight': 'token_embd.weight', 'model.norm.weight': 'output_norm.weight', 'model.norm.bias': 'output_norm.bias', 'lm_head.weight': 'output.weight'}
+
+/** The tokenizer.ggml.pre each family's converter writes for these test models' tokenizers. */
+const PRE: Record<string, string> = {glm4: 'glm4', exaone4: 'exaone4', 'hunyuan-dense': 'hunyuan-dense'}
+
+/** Rows of each head moved from rotate_half's order (i, i + d/2) to interleaved pairs (2i, 2i + 1), as LlamaModel.permute. */
+function permuted(values: Float32Array, heads: number, cols: number): Float32Array<ArrayBuffer> {
+  const out = new Float32Array(values.length)
+  const headDim = values.length / cols / heads
+  for (let h = 0; h < heads; h++) {
+    for (let i = 0; i < headDim / 2; i++) {
+      for (const half of [0, 1]) {
+        const from = (h * headDim + half * (headDim / 2) + i) * cols
+        out.set(values.subarray(from, from + cols), (h * headDim + 2 * i + half) * cols)
+      }
+    }
+  }
+  return out
+}
+
+function ggufName(arch: string, name: string): string {
+  const layer = /^model\.layers\.(\d+)\.(.+)$/.exec(name)
+  if (!layer) return GLOBAL[name]!
+  // Post-norm families: the attention's output norm is post_attention_norm (GLM-4's post_self_attn_layernorm).
+  const postNorm = (arch === 'exaone4' || arch === 'seed_oss' || arch === 'glm4') && layer[2] === 'post_attention_layernorm.weight'
+  return `blk.${layer[1]}.${postNorm ? 'post_attention_norm.weight' : LAYER[layer[2]!]!}`
+}
+
+/** One tensor as the converter stores it. */
+function converted(tensor: TensorInfo, arch: string, c: Config): GgufTensorSpec {
+  let values: Float32Array<ArrayBuffer> = Float32Array.from(readTensorFloat64(tensor))
+  const name = ggufName(arch, tensor.name)
+  const heads = arch !== 'smollm3' && arch !== 'arcee' ? 0 : /\.attn_q\./.test(name) ? c.numHeads : /\.attn_k\./.test(name) ? c.numKvHeads : 0
+  if (heads > 0) values = permuted(values, heads, tensor.shape.length === 2 ? tensor.shape[1]! : 1)
+  if (arch === 'nemotron' && /norm\.weight$/.test(name)) values = values.map((v) => v + 1)
+  return {name, dims: [...tensor.shape].reverse(), data: Buffer.from(values.buffer)}
+}
+
+/** Every tensor of `hf` under llama.cpp's names; GLM-4's gate and up rows stacked back into ffn_up. */
+export function denseFamilyTensors(hf: LoadedModel, arch: string): GgufTensorSpec[] {
+  const specs = hf.tensors.map((t) => converted(t, arch, hf.config))
+  if (arch !== 'glm4') return specs
+  const gates = new Map(specs.filter((s) => s.name.endsWith('.ffn_gate.weight')).map((s) => [s.name.replace('ffn_gate', 'ffn_up'), s]))
+  return specs.filter((s) => !s.name.endsWith('.ffn_gate.weight')).map((s) => {
+    const gate = gates.get(s.name)
+    return gate ? {name: s.name, dims: [s.dims[0]!, 2 * s.dims[1]!], data: Buffer.concat([gate.data, s.data])} : s
+  })
+}
+
+/** The metadata the family's converter writes for `c`. */
+export function denseFamilyMetadata(arch: string, c: Config): Record<string, GgufEntry> {
+  const u32 = (value: number) => ({type: 'u32' as const, value})
+  const f32 = (value: number) => ({type: 'f32' as const, value})
+  const windows = c.layerWindows ?? []
+  const extra: Record<string, GgufEntry> = arch === 'nemotron' ? {'nemotron.attention.layer_norm_epsilon': f32(c.rmsNormEps)} : {[`${arch}.attention.layer_norm_rms_epsilon`]: f32(c.rmsNormEps)}
+  if (arch === 'exaone4' && windows.some((w) => w > 0)) {
+    Object.assign(extra, {'exaone4.attention.sliding_window': u32(Math.max(...windows)), 'exaone4.attention.sliding_window_pattern': {type: 'bools', value: windows.map((w) => w > 0)}})
+  }
+  return {
+    'general.architecture': {type: 'string', value: arch},
+    [`${arch}.context_length`]: u32(c.maxPositionEmbeddings), [`${arch}.embedding_length`]: u32(c.hiddenSize), [`${arch}.block_count`]: u32(c.numLayers),
+    [`${arch}.feed_forward_length`]: u32(c.intermediateSize), [`${arch}.attention.head_count`]: u32(c.numHeads), [`${arch}.attention.head_count_kv`]: u32(c.numKvHeads),
+    [`${arch}.attention.key_length`]: u32(c.headDim), [`${arch}.attention.value_length`]: u32(c.headDim), [`${arch}.rope.dimension_count`]: u32(c.rotaryDim ?? c.headDim),
+    [`${arch}.rope.freq_base`]: f32(c.ropeTheta), [`${arch}.vocab_size`]: u32(c.vocabSize),
+    ...extra,
+    ...familyVocabMetadata('gpt2', c.vocabSize, PRE[arch] ?? 'default'),
+  }
+}
