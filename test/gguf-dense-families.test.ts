@@ -44,9 +44,10 @@ describe('GGUF glm4 / exaone4 / smollm3 / seed_oss / ernie4_5 / hunyuan-dense / 
     writeFileSync(path, ggufBytes(edit(denseFamilyMetadata(arch, hf.config)), {tensors: denseFamilyTensors(hf, arch)}))
     return path
   }
-  const same = async (gguf: LoadedModel, hf: LoadedModel) => {
+  /** The same features, and bit-identical logits to the checkpoint's loaded in `format` (the file's own blocks run as stored). */
+  const same = async (gguf: LoadedModel, hf: LoadedModel, format: 'f32' | 'q8_0' = 'f32') => {
     assert.deepEqual(features(gguf), features(hf))
-    assert.equal(maxAbsDifference((await promptLogits(gguf, 'f32')).logits, (await promptLogits(hf, 'f32')).logits), 0)
+    assert.equal(maxAbsDifference((await promptLogits(gguf, 'f32')).logits, (await promptLogits(hf, format)).logits), 0)
   }
 
   // glm4: sandwich norms, fused ffn_up, 12 of 16 values rotated interleaved (rows as stored). exaone4: window 8 on layer 0
@@ -70,6 +71,12 @@ describe('GGUF glm4 / exaone4 / smollm3 / seed_oss / ernie4_5 / hunyuan-dense / 
     const gguf = await loadModel(write(hf, 'hunyuan-dense'))
     assert.equal(gguf.config.ropeTheta, Math.fround(hf.config.ropeTheta))
     await same(gguf, {...hf, config: {...hf.config, ropeTheta: Math.fround(hf.config.ropeTheta)}})
+  })
+
+  it('glm4: a q8_0 file written by the gguf Python package (llama.cpp\'s writer, name map and quantizer) runs as the checkpoint at q8_0', async () => {
+    const hf = await loadModel(await ensureTestModel('tiny', {variant: 'glm4'}))
+    const gguf = await loadModel(join(import.meta.dirname, 'fixtures', 'glm4-tiny-q8_0.gguf'))
+    await same(gguf, hf, 'q8_0')
   })
 
   it('refuses what the file cannot mean, naming the key', async () => {
