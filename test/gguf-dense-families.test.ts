@@ -66,6 +66,14 @@ describe('GGUF glm4 / exaone4 / smollm3 / seed_oss / ernie4_5 / hunyuan-dense / 
     await same(await loadModel(write(hf, 'smollm3')), hf)
   })
 
+  it('arcee: the YaRN its converter writes (rope.scaling.type yarn, factor, original context) as the checkpoint\'s rope_scaling', async () => {
+    const hf = await withConfig(await ensureTestModel('tiny', {variant: 'arcee'}), (json) => ({...json, rope_scaling: {rope_type: 'yarn', factor: 4, original_max_position_embeddings: 128}}))
+    assert.equal(hf.config.ropeScaling.type, 'yarn')
+    const gguf = await loadModel(write(hf, 'arcee'))
+    assert.deepEqual(gguf.config.ropeScaling, hf.config.ropeScaling)
+    await same(gguf, hf)
+  })
+
   it('hunyuan-dense: the dynamic-alpha rope as the raised rope.freq_base the converter writes (an f32), q/k norms after rope', async () => {
     const hf = await loadModel(await ensureTestModel('tiny', {variant: 'hunyuan'}))
     const gguf = await loadModel(write(hf, 'hunyuan-dense'))

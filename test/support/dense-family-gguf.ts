@@ -76,6 +76,10 @@ export function denseFamilyMetadata(arch: string, c: Config): Record<string, Ggu
   if (arch === 'exaone4' && windows.some((w) => w > 0)) {
     Object.assign(extra, {'exaone4.attention.sliding_window': u32(Math.max(...windows)), 'exaone4.attention.sliding_window_pattern': {type: 'bools', value: windows.map((w) => w > 0)}})
   }
+  // What Arcee's converter writes of a YaRN.
+  if (c.ropeScaling.type === 'yarn') {
+    Object.assign(extra, {[`${arch}.rope.scaling.type`]: {type: 'string', value: 'yarn'}, [`${arch}.rope.scaling.factor`]: f32(c.ropeScaling.factor), [`${arch}.rope.scaling.original_context_length`]: u32(c.ropeScaling.originalMaxPosition)})
+  }
   return {
     'general.architecture': {type: 'string', value: arch},
     [`${arch}.context_length`]: u32(c.maxPositionEmbeddings), [`${arch}.embedding_length`]: u32(c.hiddenSize), [`${arch}.block_count`]: u32(c.numLayers),

@@ -3,6 +3,7 @@
 // stands for. Tensors are named as the HF checkpoint names them, so the HF path's renames, fused-MLP split and rope
 // reordering (tensor-renames.ts, fused-tensors.ts, llama-twists.ts) apply to the file as to the checkpoint.
 import {ModelLoadError, quotedValue} from '../errors.js'
+import {ggufYarnScaling} from './gguf-olmo3.js'
 
 /**
  * llama.cpp's converter permutes q/k rows for its interleaved (NORM) rope only where the checkpoint rotates with
@@ -52,6 +53,17 @@ export const DENSE_FAMILY_NORMS_WITH_ONE_ADDED = new Set(['nemotron'])
  */
 export function denseFamilyGgufKeys(arch: string, get: (key: string) => unknown, tensorNames: Set<string>, path: string): Record<string, unknown> {
   if (!Object.hasOwn(GGUF_DENSE_FAMILY_ARCHITECTURES, arch)) return {}
+  // The converters write a checkpoint's YaRN (Arcee's AFM) as rope.scaling.*.
+  const yarn = acceptsGgufYarn(arch, get('rope.scaling.type')) ? {rope_scaling: ggufYarnScaling(get)} : {}
+  return {...familyKeys(arch, get, tensorNames, path), ...yarn}
+}
+
+/** Whether the file's rope.scaling.type is a YaRN these families' config classes read. */
+export function acceptsGgufYarn(arch: string, ropeType: unknown): boolean {
+  return ropeType === 'yarn' && Object.hasOwn(GGUF_DENSE_FAMILY_ARCHITECTURES, arch)
+}
+
+function familyKeys(arch: string, get: (key: string) => unknown, tensorNames: Set<string>, path: string): Record<string, unknown> {
   const has = (suffix: string) => tensorNames.has(`blk.0.${suffix}`)
   if (arch === 'glm4') {
     if (get('rope.dimension_sections') !== undefined) throw new ModelLoadError(`${path}: glm4.rope.dimension_sections: GLM-4V's M-RoPE is not supported (text GLM-4-0414 files only).`)

@@ -6,7 +6,7 @@ import {blockFormatOfGgufType, refusedTypeMessage} from './gguf-block-types.js'
 import {GGML_BLOCKS, readGguf, type GgufFile, type GgufValue} from './gguf-file.js'
 import {ggufExpertTensors, ggufMoeConfigKeys, ggufMoeName} from './gguf-moe.js'
 import {GGUF_ALIBI_FILES} from './gguf-alibi.js'
-import {DENSE_FAMILY_NORMS_WITH_ONE_ADDED, GGUF_DENSE_FAMILY_ARCHITECTURES, GGUF_DENSE_FAMILY_LAYER_NAMES, denseFamilyGgufKeys, isPartialRotaryDenseFamily} from './gguf-dense-families.js'
+import {DENSE_FAMILY_NORMS_WITH_ONE_ADDED, GGUF_DENSE_FAMILY_ARCHITECTURES, acceptsGgufYarn, GGUF_DENSE_FAMILY_LAYER_NAMES, denseFamilyGgufKeys, isPartialRotaryDenseFamily} from './gguf-dense-families.js'
 import {GGUF_LAYERNORM_ARCHITECTURES, layerNormGgufConfigJson, layerNormGgufName, splitStackedTensors} from './gguf-layernorm.js'
 import {GGUF_NORMS_WITH_ONE_ADDED, GGUF_PHI3_GEMMA_ARCHITECTURES, GGUF_PHI3_GEMMA_LAYER_NAMES, ggufF32Vector, phi3GemmaGgufKeys} from './gguf-phi3-gemma.js'
 import {GGUF_RMS_VARIANT_ARCHITECTURES, GGUF_RMS_VARIANT_LAYER_NAMES, rmsVariantGgufKeys} from './gguf-rms-variants.js'
@@ -110,7 +110,7 @@ function ggufConfig(file: GgufFile, arch: string, vocabSize: number, tokenizer: 
     }
   }
   const ropeType = get('rope.scaling.type')
-  if (ropeType !== undefined && ropeType !== 'none' && ropeType !== 'linear' && !isOlmo3Gguf(arch, get)) {
+  if (ropeType !== undefined && ropeType !== 'none' && ropeType !== 'linear' && !isOlmo3Gguf(arch, get) && !acceptsGgufYarn(arch, ropeType)) {
     throw new ModelLoadError(`${file.path}: rope scaling ${quotedValue(ropeType)} is not supported (none or linear)`)
   }
   const ropeFactor = get('rope.scaling.factor') ?? 1

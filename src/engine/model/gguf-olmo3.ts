@@ -30,6 +30,11 @@ function olmo3Yarn(get: (key: string) => unknown, path: string): Record<string, 
   const type = get('rope.scaling.type')
   if (type === undefined || type === 'none') return null
   if (type !== 'yarn') throw new ModelLoadError(`${path}: OLMo 3 (olmo2 with attention.sliding_window) rope scaling ${quotedValue(type)} is not supported (none or yarn).`)
+  return ggufYarnScaling(get)
+}
+
+/** A file's rope.scaling.* keys of type yarn as the rope_scaling config.json holds (its parser checks the values). */
+export function ggufYarnScaling(get: (key: string) => unknown): Record<string, unknown> {
   const optional = (configKey: string, ggufKey: string) => (get(ggufKey) === undefined ? {} : {[configKey]: get(ggufKey)})
   return {
     rope_type: 'yarn', factor: get('rope.scaling.factor'), original_max_position_embeddings: get('rope.scaling.original_context_length'),
