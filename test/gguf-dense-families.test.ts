@@ -6,6 +6,7 @@ import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {after, describe, it} from 'node:test'
+import {cpuOnlyNeed} from '../src/engine/engine-parts.js'
 import {ModelLoadError} from '../src/engine/errors.js'
 import {loadModel, type LoadedModel} from '../src/engine/model/load-model.js'
 import {parseModelConfig} from '../src/engine/model/model-config.js'
@@ -44,9 +45,10 @@ describe('GGUF glm4 / exaone4 / smollm3 / seed_oss / ernie4_5 / hunyuan-dense / 
     writeFileSync(path, ggufBytes(edit(denseFamilyMetadata(arch, hf.config)), {tensors: denseFamilyTensors(hf, arch)}))
     return path
   }
-  /** The same features, and bit-identical logits to the checkpoint's loaded in `format` (the file's own blocks run as stored). */
+  /** The same features and device rule, and bit-identical logits to the checkpoint's loaded in `format` (the file's own blocks run as stored). */
   const same = async (gguf: LoadedModel, hf: LoadedModel, format: 'f32' | 'q8_0' = 'f32') => {
     assert.deepEqual(features(gguf), features(hf))
+    if (format === 'f32') assert.deepEqual(cpuOnlyNeed({}, gguf), cpuOnlyNeed({}, hf))
     assert.equal(maxAbsDifference((await promptLogits(gguf, 'f32')).logits, (await promptLogits(hf, format)).logits), 0)
   }
 
@@ -98,5 +100,13 @@ describe('GGUF glm4 / exaone4 / smollm3 / seed_oss / ernie4_5 / hunyuan-dense / 
     for (const [arch, hf, edit, pattern] of broken) {
       await assert.rejects(loadModel(write(hf, arch, edit)), (error: unknown) => error instanceof ModelLoadError && pattern.test(error.message))
     }
+    // GLM-4's ffn_up must hold the gate rows too; a file with the up rows alone is refused by the tensor's name.
+    const upOnly = join(dir, 'glm4-up-only.gguf')
+    const tensors = denseFamilyTensors(glm4, 'glm4').map((t) => (t.name === 'blk.0.ffn_up.weight' ? {...t, dims: [t.dims[0]!, t.dims[1]! / 2], data: t.data.subarray(t.data.length / 2)} : t))
+    writeFileSync(upOnly, ggufBytes(denseFamilyMetadata('glm4', glm4.config), {tensors}))
+    await assert.rejects(loadModel(upOnly), /Tensor model\.layers\.0\.mlp\.gate_up_proj\.weight has shape \[128, 64\], but config\.json implies \[256, 64\]/)
+    // The hybrid and Gemma 4 files are refused with what they need.
+    writeFileSync(upOnly, ggufBytes({...denseFamilyMetadata('glm4', glm4.config), 'general.architecture': {type: 'string', value: 'qwen35'}}, {tensors}))
+    await assert.rejects(loadModel(upOnly), /GGUF general\.architecture "qwen35" is not supported \(its Gated DeltaNet tensors are stored transformed/)
   })
 })

@@ -39,6 +39,16 @@ export const GGUF_DENSE_FAMILY_LAYER_NAMES: Record<string, Record<string, string
   glm4: {'post_attention_norm.weight': 'post_self_attn_layernorm.weight', 'post_ffw_norm.weight': 'post_mlp_layernorm.weight', 'ffn_up.weight': 'mlp.gate_up_proj.weight'},
 }
 
+/**
+ * Newer GGUF families whose HF forms load here but whose files need what this loader lacks: the checkpoint's values are
+ * changed on the way (not byte windows of the file), or the tokenizer is a kind gguf-tokenizer.ts does not read.
+ */
+export const GGUF_DENSE_FAMILY_NEAR_MISSES: Record<string, string> = {
+  gemma4: 'Gemma 4 files need per-layer head counts and sizes, proportional rope factors and the "gemma4" tokenizer; load the Hugging Face checkpoint',
+  ...Object.fromEntries(['qwen35', 'qwen35moe', 'qwen3next'].map((arch) => [arch,
+    'its Gated DeltaNet tensors are stored transformed (ssm_a = -exp(A_log), value heads reordered, q/k/v/z re-split); load the Hugging Face checkpoint'])),
+}
+
 /** Architectures whose rope.dimension_count may be less than the head size (their partial_rotary_factor). */
 export function isPartialRotaryDenseFamily(arch: string): boolean {
   return arch === 'glm4' || arch === 'nemotron'

@@ -6,7 +6,7 @@ import {blockFormatOfGgufType, refusedTypeMessage} from './gguf-block-types.js'
 import {GGML_BLOCKS, readGguf, type GgufFile, type GgufValue} from './gguf-file.js'
 import {ggufExpertTensors, ggufMoeConfigKeys, ggufMoeName} from './gguf-moe.js'
 import {GGUF_ALIBI_FILES} from './gguf-alibi.js'
-import {DENSE_FAMILY_NORMS_WITH_ONE_ADDED, GGUF_DENSE_FAMILY_ARCHITECTURES, acceptsGgufYarn, GGUF_DENSE_FAMILY_LAYER_NAMES, denseFamilyGgufKeys, isPartialRotaryDenseFamily} from './gguf-dense-families.js'
+import {DENSE_FAMILY_NORMS_WITH_ONE_ADDED, GGUF_DENSE_FAMILY_ARCHITECTURES, GGUF_DENSE_FAMILY_NEAR_MISSES, acceptsGgufYarn, GGUF_DENSE_FAMILY_LAYER_NAMES, denseFamilyGgufKeys, isPartialRotaryDenseFamily} from './gguf-dense-families.js'
 import {GGUF_LAYERNORM_ARCHITECTURES, layerNormGgufConfigJson, layerNormGgufName, splitStackedTensors} from './gguf-layernorm.js'
 import {GGUF_NORMS_WITH_ONE_ADDED, GGUF_PHI3_GEMMA_ARCHITECTURES, GGUF_PHI3_GEMMA_LAYER_NAMES, ggufF32Vector, phi3GemmaGgufKeys} from './gguf-phi3-gemma.js'
 import {GGUF_RMS_VARIANT_ARCHITECTURES, GGUF_RMS_VARIANT_LAYER_NAMES, rmsVariantGgufKeys} from './gguf-rms-variants.js'
@@ -47,6 +47,7 @@ const GGUF_NEAR_MISSES: Record<string, string> = {
   phimoe: 'llama.cpp runs PhiMoE files as Phi-3 with softmax top-2 routing, not the model\'s sparsemixer and short/long mscale; load the Hugging Face checkpoint', granitehybrid: NEAR_MISSES.GraniteMoeHybridForCausalLM!,
   gemma3n: 'Gemma 3n needs per-layer embeddings, AltUp and LAuReL blocks',
   clip: 'a multimodal projector (mmproj) file holds only the vision tower; load the model\'s own GGUF file, which runs text only',
+  ...GGUF_DENSE_FAMILY_NEAR_MISSES,
 }
 const FLOAT_TYPES: Record<string, TensorDtype> = {F32: 'F32', F16: 'F16', BF16: 'BF16'}
 
