@@ -2,37 +2,23 @@
 // checkpoints (already checked against transformers) as llama.cpp's converter writes them, load as those checkpoints:
 // the same features and bit-identical logits at f32.
 import assert from 'node:assert/strict'
-import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {after, describe, it} from 'node:test'
 import {cpuOnlyNeed} from '../src/engine/engine-parts.js'
 import {ModelLoadError} from '../src/engine/errors.js'
 import {loadModel, type LoadedModel} from '../src/engine/model/load-model.js'
-import {parseModelConfig} from '../src/engine/model/model-config.js'
 import {ensureTestModel} from '../src/engine/model/test-model.js'
 import {denseFamilyMetadata, denseFamilyTensors} from './support/dense-family-gguf.js'
 import {ggufBytes, type GgufEntry} from './support/gguf-file.js'
+import {withConfig} from './support/edited-checkpoint.js'
 import {maxAbsDifference, promptLogits} from './support/model-logits.js'
 
 /** What tells the families' runs apart, to be the same in the file as in the checkpoint. */
 function features(m: LoadedModel): unknown {
   const c = m.config
   return [c.architecture, c.rotaryDim, c.qkNorm, c.rmsVariant, c.attentionBias, c.attentionOutputBias, c.mlpBias, c.layerWindows, c.sandwichNorms, c.fusedProjections, c.hiddenAct, c.tieWordEmbeddings]
-}
-
-/** The checkpoint in `dir` with its config.json edited (what llama.cpp's files imply), layers past its own taken from its layers in turn. */
-async function withConfig(dir: string, edit: (json: Record<string, unknown>) => Record<string, unknown>): Promise<LoadedModel> {
-  const model = await loadModel(dir)
-  const config = parseModelConfig(edit(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'))))
-  const tensors = model.tensors.filter((t) => !t.name.startsWith('model.layers.'))
-  for (let layer = 0; layer < config.numLayers; layer++) {
-    for (const t of model.tensors) {
-      const match = /^model\.layers\.(\d+)\.(.+)$/.exec(t.name)
-      if (match && Number(match[1]) === layer % model.config.numLayers) tensors.push({...t, name: `model.layers.${layer}.${match[2]}`})
-    }
-  }
-  return {...model, config, tensors}
 }
 
 describe('GGUF glm4 / exaone4 / smollm3 / seed_oss / ernie4_5 / hunyuan-dense / arcee / nemotron files', () => {
@@ -66,6 +52,12 @@ describe('GGUF glm4 / exaone4 / smollm3 / seed_oss / ernie4_5 / hunyuan-dense / 
     const hf = await withConfig(await ensureTestModel('tiny', {variant: 'smollm3'}), (json) => ({...json, num_hidden_layers: 4, no_rope_layer_interval: 4, use_sliding_window: false}))
     assert.deepEqual(hf.config.rmsVariant?.ropeLayers, [true, true, true, false])
     await same(await loadModel(write(hf, 'smollm3')), hf)
+  })
+
+  it('exaone4 without attention.sliding_window (EXAONE 4.0 1.2B): every layer full, every layer with rope', async () => {
+    const hf = await withConfig(await ensureTestModel('tiny', {variant: 'exaone4'}), (json) => ({...json, sliding_window: null, layer_types: ['full_attention', 'full_attention']}))
+    assert.equal(hf.config.rmsVariant?.ropeLayers, undefined)
+    await same(await loadModel(write(hf, 'exaone4')), hf)
   })
 
   it('arcee: the YaRN its converter writes (rope.scaling.type yarn, factor, original context) as the checkpoint\'s rope_scaling', async () => {

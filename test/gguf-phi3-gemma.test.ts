@@ -9,8 +9,9 @@ import {writeGguf, type GgufFileFormat} from '../src/bench/peer/gguf-writer.js'
 import {loadModel, type LoadedModel} from '../src/engine/model/load-model.js'
 import type {GgufFile} from '../src/engine/model/gguf-file.js'
 import {phi3GemmaGgufKeys} from '../src/engine/model/gguf-phi3-gemma.js'
-import {parseModelConfig, type ModelConfig} from '../src/engine/model/model-config.js'
+import type {ModelConfig} from '../src/engine/model/model-config.js'
 import {ensureTestModel} from '../src/engine/model/test-model.js'
+import {withConfig} from './support/edited-checkpoint.js'
 import {maxAbsDifference, promptLogits} from './support/model-logits.js'
 
 const FORMATS: GgufFileFormat[] = ['f32', 'q8_0']
@@ -33,24 +34,6 @@ async function checkRoundTrip(hf: LoadedModel, dir: string, name: string, refere
     // The same bytes in the same order (fused tensors cut into windows of the file): bit-identical logits.
     assert.equal(maxAbsDifference((await promptLogits(gguf, 'f32')).logits, (await promptLogits(reference, format)).logits), 0, format)
   }
-}
-
-/**
- * The checkpoint in `dir` read with its config.json edited (what llama.cpp's files imply), layers past its own taken
- * from its layers in turn (the same file windows under other names).
- */
-async function withConfig(dir: string, edit: (json: Record<string, any>) => Record<string, unknown>): Promise<LoadedModel> {
-  const model = await loadModel(dir)
-  const config = parseModelConfig(edit(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'))))
-  const own = model.config.numLayers
-  const tensors = model.tensors.filter((t) => !t.name.startsWith('model.layers.'))
-  for (let layer = 0; layer < config.numLayers; layer++) {
-    for (const t of model.tensors) {
-      const match = /^model\.layers\.(\d+)\.(.+)$/.exec(t.name)
-      if (match && Number(match[1]) === layer % own) tensors.push({...t, name: `model.layers.${layer}.${match[2]}`})
-    }
-  }
-  return {...model, config, tensors}
 }
 
 describe('GGUF phi3 / gemma2 / gemma3 files', () => {

@@ -112,7 +112,11 @@ function rotaryFraction(arch: string, get: (key: string) => unknown, path: strin
 function exaone4Windows(get: (key: string) => unknown, path: string): Record<string, unknown> {
   const window = get('attention.sliding_window')
   const layers = get('block_count')
-  if (window === undefined || window === 0) return {sliding_window: null, layer_types: Array.from({length: Number(layers) || 0}, () => 'full_attention')}
+  if (window === undefined || window === 0) {
+    // A layer count no model has is left to the config parser to name, not allocated here.
+    const count = typeof layers === 'number' && Number.isInteger(layers) && layers > 0 && layers <= 10_000 ? layers : 0
+    return {sliding_window: null, ...(count > 0 ? {layer_types: Array.from({length: count}, () => 'full_attention')} : {})}
+  }
   const pattern = get('attention.sliding_window_pattern')
   if (pattern === undefined) return {sliding_window: window}
   if (!Array.isArray(pattern) || pattern.length !== layers || pattern.some((flag) => typeof flag !== 'boolean')) {
