@@ -171,9 +171,9 @@ describe('near misses are refused by name', () => {
     mkdirSync(DIR, {recursive: true})
     for (const [arch, pattern] of [
       ['qwen3moe', /GGUF metadata qwen3moe\.expert_count is missing/],
-      ['phimoe', /GGUF general\.architecture "phimoe" is not supported \(llama\.cpp runs PhiMoE files as Phi-3 with softmax top-2 routing, not the model's sparsemixer and short\/long mscale; load the Hugging Face checkpoint\); supported: llama, mistral, qwen2, qwen3, gemma, qwen2moe, qwen3moe, gpt2, gptneox, phi2, starcoder2, stablelm, granite, granitemoe, olmo, olmoe, olmo2, command-r, cohere2, phi3, gemma2, gemma3, bloom, falcon, mpt\./],
+      ['phimoe', /GGUF general\.architecture "phimoe" is not supported \(llama\.cpp runs PhiMoE files as Phi-3 with softmax top-2 routing, not the model's sparsemixer and short\/long mscale; load the Hugging Face checkpoint\); supported: llama, mistral, qwen2, qwen3, gemma, qwen2moe, qwen3moe, gpt2, gptneox, phi2, starcoder2, stablelm, granite, granitemoe, olmo, olmoe, olmo2, command-r, cohere2, phi3, gemma2, gemma3, bloom, falcon, mpt, glm4, exaone4, smollm3, seed_oss, ernie4_5, hunyuan-dense, arcee, nemotron\./],
       ['clip', /GGUF general\.architecture "clip" is not supported \(a multimodal projector \(mmproj\) file holds only the vision tower; load the model's own GGUF file, which runs text only\)/],
-      ['rwkv6', /GGUF general\.architecture "rwkv6" is not supported; supported: llama, mistral, qwen2, qwen3, gemma, qwen2moe, qwen3moe, gpt2, gptneox, phi2, starcoder2, stablelm, granite, granitemoe, olmo, olmoe, olmo2, command-r, cohere2, phi3, gemma2, gemma3, bloom, falcon, mpt\./],
+      ['rwkv6', /GGUF general\.architecture "rwkv6" is not supported; supported: llama, mistral, qwen2, qwen3, gemma, qwen2moe, qwen3moe, gpt2, gptneox, phi2, starcoder2, stablelm, granite, granitemoe, olmo, olmoe, olmo2, command-r, cohere2, phi3, gemma2, gemma3, bloom, falcon, mpt, glm4, exaone4, smollm3, seed_oss, ernie4_5, hunyuan-dense, arcee, nemotron\./],
     ] as const) {
       const path = join(DIR, `${arch}.gguf`)
       writeFileSync(path, llamaGgufBytes(SMALL_GGUF_SHAPE, {metadata: {'general.architecture': {type: 'string', value: arch}}}))
