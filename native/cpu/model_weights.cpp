@@ -55,6 +55,23 @@ std::vector<uint8_t> dequantize_mxfp4(const std::vector<uint8_t>& blocks, const 
   return out;
 }
 
+// A GGUF MXFP4 tensor's 17-byte blocks (backend.h, mxfp4_ggml_blocks) -> 32 f32 values each, exact.
+std::vector<uint8_t> dequantize_ggml_mxfp4(const std::vector<uint8_t>& blocks) {
+  static const float kDoubled[16] = {0.f, 1.f, 2.f, 3.f, 4.f, 6.f, 8.f, 12.f, -0.f, -1.f, -2.f, -3.f, -4.f, -6.f, -8.f, -12.f};
+  const size_t count = blocks.size() / 17;
+  std::vector<uint8_t> out(count * 32 * sizeof(float));
+  float* values = reinterpret_cast<float*>(out.data());
+  for (size_t b = 0; b < count; ++b) {
+    const uint8_t* block = blocks.data() + b * 17;
+    const int exponent = static_cast<int>(block[0]) - 128;
+    for (int j = 0; j < 16; ++j) {
+      values[b * 32 + j] = std::ldexp(kDoubled[block[1 + j] & 0x0F], exponent);
+      values[b * 32 + j + 16] = std::ldexp(kDoubled[block[1 + j] >> 4], exponent);
+    }
+  }
+  return out;
+}
+
 class TensorReader {
  public:
   explicit TensorReader(const std::vector<TensorSource>& tensors) {
@@ -111,6 +128,11 @@ class TensorReader {
       check_mxfp4_sizes(t, rows, cols);
       return t;
     }
+    if (t.mxfp4_ggml_blocks && (cols % 32 != 0 || t.nbytes != rows * (cols / 32) * 17)) {
+      throw std::runtime_error("tensor " + name + ": MXFP4 blocks of " + std::to_string(t.nbytes) + " bytes do not hold " +
+                               std::to_string(rows) + " rows of " + std::to_string(cols) + " values (17 bytes per 32)");
+    }
+    if (t.mxfp4_ggml_blocks) return t;
     if (t.fp8_scales_nbytes > 0) {
       check_fp8_sizes(t, rows, static_cast<size_t>(cols));
       return t;
@@ -133,6 +155,7 @@ class TensorReader {
       read_exact(t, t.mxfp4_scales_path, t.mxfp4_scales_offset, t.mxfp4_scales_nbytes, scales.data());
       return f32_compute_order_rows(t, dequantize_mxfp4(raw, scales));
     }
+    if (t.mxfp4_ggml_blocks) return f32_compute_order_rows(t, dequantize_ggml_mxfp4(raw));
     if (t.fp8_scales_nbytes > 0) {
       std::vector<uint8_t> scales(t.fp8_scales_nbytes);
       read_exact(t, t.fp8_scales_path, t.fp8_scales_offset, t.fp8_scales_nbytes, scales.data());
@@ -146,6 +169,7 @@ class TensorReader {
     TensorSource dequantized = t;
     dequantized.dtype = DType::F32;
     dequantized.mxfp4_scales_nbytes = 0;
+    dequantized.mxfp4_ggml_blocks = false;
     dequantized.fp8_scales_nbytes = 0;
     dequantized.nbytes = values.size();
     return compute_order_rows(dequantized, std::move(values));
@@ -472,7 +496,7 @@ ModelWeights load_model_weights(const ModelConfig& config, const std::vector<Ten
     layer.attn_sinks = bias(prefix + "self_attn.sinks", config.num_heads);
     if (config.is_sparse_layer(i)) {
       // The router and the experts take the dense MLP's place (moe.cpp).
-      layer.moe = load_moe_weights(config, prefix, format, more_bits, load_matrix);
+      layer.moe = load_moe_weights(config, prefix, format, more_bits, load_matrix, [&](const std::string& name) { return reader.has(name); });
       load_moe_biases(config, prefix, layer.moe, bias);
     } else if (config.ungated_mlp) {
       // Nemotron, Arcee: up_proj alone (no gate) in gate_up, its bias in fc1_bias.

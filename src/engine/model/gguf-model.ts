@@ -16,6 +16,7 @@ import type {LoadedModel} from './load-model.js'
 import {checkTokenizerFits, selectModelTensors} from './load-model.js'
 import {NEAR_MISSES} from './architectures.js'
 import {isOlmo3Gguf} from './gguf-olmo3.js'
+import {GGUF_GPT_OSS_ARCHITECTURES, GGUF_GPT_OSS_LAYER_NAMES, gptOssGgufKeys, withGptOssGateUpApart} from './gguf-gpt-oss.js'
 import {parseModelConfig, type ModelConfig} from './model-config.js'
 import type {TensorDtype, TensorInfo} from './safetensors.js'
 
@@ -39,6 +40,7 @@ const GGUF_ARCHITECTURES: Record<string, {architecture: string; modelType: strin
   ...GGUF_RMS_VARIANT_ARCHITECTURES,
   ...GGUF_PHI3_GEMMA_ARCHITECTURES,
   ...GGUF_ALIBI_FILES,
+  ...GGUF_GPT_OSS_ARCHITECTURES,
 }
 /** GGUF architectures close to a supported one, with what they need that the engine lacks (as their HF architectures' near misses). */
 const GGUF_NEAR_MISSES: Record<string, string> = {
@@ -58,6 +60,7 @@ const LAYER_NAMES: Record<string, string> = {
   'attn_q.bias': 'self_attn.q_proj.bias', 'attn_k.bias': 'self_attn.k_proj.bias', 'attn_v.bias': 'self_attn.v_proj.bias',
   'attn_q_norm.weight': 'self_attn.q_norm.weight', 'attn_k_norm.weight': 'self_attn.k_norm.weight',
   ...GGUF_RMS_VARIANT_LAYER_NAMES,
+  ...GGUF_GPT_OSS_LAYER_NAMES,
 }
 
 function hfName(ggufName: string, arch: string): string | null {
@@ -108,7 +111,7 @@ function ggufConfig(file: GgufFile, arch: string, vocabSize: number, tokenizer: 
     }
   }
   const ropeType = get('rope.scaling.type')
-  if (ropeType !== undefined && ropeType !== 'none' && ropeType !== 'linear' && !isOlmo3Gguf(arch, get)) {
+  if (ropeType !== undefined && ropeType !== 'none' && ropeType !== 'linear' && !isOlmo3Gguf(arch, get) && arch !== 'gpt-oss') {
     throw new ModelLoadError(`${file.path}: rope scaling ${quotedValue(ropeType)} is not supported (none or linear)`)
   }
   const ropeFactor = get('rope.scaling.factor') ?? 1
@@ -138,8 +141,9 @@ function ggufConfig(file: GgufFile, arch: string, vocabSize: number, tokenizer: 
     ...(moe ? {...moe.keys, architectures: [moe.architecture], model_type: moe.modelType} : {}),
     ...rmsVariantGgufKeys(arch, get, new Set(file.tensors.map((t) => t.name)), file.path),
     ...phi3GemmaGgufKeys(arch, get, file),
+    ...gptOssGgufKeys(arch, get, file.path),
   }
-  const config = parseModelConfig(configJson, undefined, `${file.path} (GGUF metadata as config.json)`)
+  const config = withGptOssGateUpApart(parseModelConfig(configJson, undefined, `${file.path} (GGUF metadata as config.json)`), new Set(file.tensors.map((t) => t.name)))
   // llama.cpp's converter writes Gemma's norm weights with the 1 of (1 + weight) already added.
   return GGUF_NORMS_WITH_ONE_ADDED.has(arch) ? {...config, normWeightOffset: 0} : config
 }
@@ -170,22 +174,26 @@ function ggufTensors(file: GgufFile, arch: string, config: ModelConfig): TensorI
     if (name === null) continue
     const dtype = FLOAT_TYPES[t.type]
     const blockFormat = blockFormatOfGgufType(t.type)
-    if (!dtype && !blockFormat) throw new ModelLoadError(`${file.path}: tensor ${t.name} is ${refusedTypeMessage(t.type)}`)
+    const mxfp4 = t.type === 'MXFP4'
+    if (!dtype && !blockFormat && !mxfp4) throw new ModelLoadError(`${file.path}: tensor ${t.name} is ${refusedTypeMessage(t.type)}`)
     if (t.nbytes === null) {
       throw new ModelLoadError(`${file.path}: tensor ${t.name} is ${t.type} with rows of ${t.shape.at(-1)} values, not a whole number of its ${GGML_BLOCKS[t.type]!.values}-value blocks.`)
     }
     const ropeHeads = !interleaved ? 0 : t.name.endsWith('.attn_q.weight') ? config.numHeads : t.name.endsWith('.attn_k.weight') ? config.numKvHeads : 0
     tensors.push(...ggufExpertTensors({
       name, dtype: dtype ?? 'F32', shape: t.shape, path: file.path, offset: t.offset, nbytes: t.nbytes,
-      ...(blockFormat ? {blockFormat} : {}), ...(ropeHeads ? {ropeInterleavedHeads: ropeHeads} : {}),
+      ...(blockFormat ? {blockFormat} : {}), ...(mxfp4 ? {ggmlMxfp4: true} : {}), ...(ropeHeads ? {ropeInterleavedHeads: ropeHeads} : {}),
     }))
   }
   return selectModelTensors(config, GGUF_LAYERNORM_ARCHITECTURES[arch] ? splitStackedTensors(config, tensors) : tensors, file.path)
 }
 
-/** The float format the file's matrices are in, for --dtype auto (quantized files compute on their blocks regardless). */
+/**
+ * The float format the file's matrices are in, for --dtype auto (quantized files compute on their blocks regardless);
+ * MXFP4 ones count as bf16, which holds their values exactly.
+ */
 export function ggufFloatFormat(tensors: TensorInfo[]): 'f32' | 'f16' | 'bf16' {
-  const matrices = tensors.filter((t) => t.shape.length === 2 && !t.blockFormat)
+  const matrices = tensors.filter((t) => t.shape.length === 2 && !t.blockFormat).map((t) => (t.ggmlMxfp4 ? {...t, dtype: 'BF16' as const} : t))
   if (matrices.length > 0 && matrices.every((t) => t.dtype === 'F16')) return 'f16'
   if (matrices.length > 0 && matrices.every((t) => t.dtype === 'BF16')) return 'bf16'
   return 'f32'
