@@ -2,7 +2,7 @@
 // and glm4moe, as llama.cpp's converter writes them, load as the checkpoints they were converted from: the test models,
 // themselves held to transformers (gpt-oss.test.ts, deepseek-models.test.ts).
 import assert from 'node:assert/strict'
-import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {after, describe, it} from 'node:test'
@@ -192,4 +192,128 @@ describe('GGUF gpt-oss files', () => {
       await assert.rejects(loadModel(path), loadError(pattern))
     }
   })
+})
+
+// ---- deepseek2 and glm4moe --------------------------------------------------------------------------------------
+
+const DEEPSEEK_LAYER: Record<string, string> = {
+  input_layernorm: 'attn_norm', post_attention_layernorm: 'ffn_norm', 'self_attn.q_a_proj': 'attn_q_a', 'self_attn.q_a_layernorm': 'attn_q_a_norm',
+  'self_attn.q_b_proj': 'attn_q_b', 'self_attn.q_proj': 'attn_q', 'self_attn.k_proj': 'attn_k', 'self_attn.v_proj': 'attn_v',
+  'self_attn.kv_a_proj_with_mqa': 'attn_kv_a_mqa', 'self_attn.kv_a_layernorm': 'attn_kv_a_norm', 'self_attn.kv_b_proj': 'attn_kv_b',
+  'self_attn.o_proj': 'attn_output', 'self_attn.q_norm': 'attn_q_norm', 'self_attn.k_norm': 'attn_k_norm',
+  'mlp.gate_proj': 'ffn_gate', 'mlp.up_proj': 'ffn_up', 'mlp.down_proj': 'ffn_down', 'mlp.gate': 'ffn_gate_inp', 'mlp.gate.e_score_correction_bias': 'exp_probs_b',
+  'mlp.shared_experts.gate_proj': 'ffn_gate_shexp', 'mlp.shared_experts.up_proj': 'ffn_up_shexp', 'mlp.shared_experts.down_proj': 'ffn_down_shexp',
+}
+
+/**
+ * A DeepSeek / GLM-4-MoE checkpoint's tensors as llama.cpp's converter writes them: experts stacked into ffn_*_exps,
+ * the router bias as exp_probs_b.bias, GLM's post-attention norm under its own name, and (splitKvB) kv_b as attn_k_b
+ * [heads, kv_lora_rank, nope] (each head's k rows transposed) and attn_v_b [heads, v, kv_lora_rank].
+ */
+function deepseekGgufTensors(hf: LoadedModel, source: string, arch: string, splitKvB: boolean): GgufTensorSpec[] {
+  const experts = new Map<string, Float32Array[]>()
+  const c = hf.config
+  return readCheckpointTensors(source).flatMap((t): GgufTensorSpec[] => {
+    const values = readTensorFloat32(t)
+    if (GLOBAL[t.name]) return [floatTensor(GLOBAL[t.name]!, t.shape, values)]
+    const expert = /^model\.layers\.(\d+)\.mlp\.experts\.(\d+)\.(gate|up|down)_proj\.weight$/.exec(t.name)
+    if (expert) {
+      const name = `blk.${expert[1]}.ffn_${expert[3]}_exps.weight`
+      const all = [...(experts.get(name) ?? []), values]
+      experts.set(name, all)
+      if (all.length < c.moe!.numExperts) return []
+      const stacked = new Float32Array(all.length * values.length)
+      all.forEach((v, e) => stacked.set(v, e * values.length))
+      return [floatTensor(name, [all.length, ...t.shape], stacked)]
+    }
+    const match = /^model\.layers\.(\d+)\.(.+?)(?:\.(weight|bias))?$/.exec(t.name)!
+    const [blk, part, kind] = [`blk.${match[1]}`, match[2]!, match[3] ?? 'bias']
+    if (part === 'self_attn.kv_b_proj' && splitKvB) {
+      const {kvLoraRank: rank, vHeadDim: v} = c.mla!
+      const nope = c.headDim - c.rotaryDim!
+      const [k, vb] = [new Float32Array(c.numHeads * nope * rank), new Float32Array(c.numHeads * v * rank)]
+      for (let h = 0; h < c.numHeads; h++) {
+        for (let r = 0; r < nope + v; r++) {
+          for (let j = 0; j < rank; j++) {
+            const value = values[(h * (nope + v) + r) * rank + j]!
+            if (r < nope) k[(h * rank + j) * nope + r] = value
+            else vb[(h * v + r - nope) * rank + j] = value
+          }
+        }
+      }
+      return [floatTensor(`${blk}.attn_k_b.weight`, [c.numHeads, rank, nope], k), floatTensor(`${blk}.attn_v_b.weight`, [c.numHeads, v, rank], vb)]
+    }
+    const name = arch === 'glm4moe' && part === 'post_attention_layernorm' ? 'post_attention_norm' : DEEPSEEK_LAYER[part]!
+    return [floatTensor(`${blk}.${name}.${part.endsWith('e_score_correction_bias') ? 'bias' : kind}`, t.shape, values)]
+  })
+}
+
+/** deepseek2.* / glm4moe.* metadata as llama.cpp's converter writes it (newMla: key_length_mla / value_length_mla, as files since 2025). */
+function deepseekMetadata(arch: 'deepseek2' | 'glm4moe', c: LoadedModel['config'], options: {newMla?: boolean; nextn?: number} = {}): Record<string, GgufEntry> {
+  const moe = c.moe!, grouped = moe.grouped!
+  const rope = c.rotaryDim ?? c.headDim
+  const yarn = c.ropeScaling.type === 'yarn' ? c.ropeScaling : null
+  const common: Record<string, GgufEntry> = {
+    'general.architecture': {type: 'string', value: arch},
+    context_length: u32(c.maxPositionEmbeddings), embedding_length: u32(c.hiddenSize), block_count: u32(c.numLayers + (options.nextn ?? 0)),
+    feed_forward_length: u32(c.intermediateSize), 'attention.head_count': u32(c.numHeads), 'rope.freq_base': f32(c.ropeTheta),
+    'attention.layer_norm_rms_epsilon': f32(c.rmsNormEps), leading_dense_block_count: u32(moe.sparseLayers.indexOf(true)),
+    expert_feed_forward_length: u32(moe.expertIntermediateSize), expert_count: u32(moe.numExperts), expert_used_count: u32(moe.numExpertsPerToken),
+    expert_shared_count: u32(moe.sharedExpertIntermediateSize / moe.expertIntermediateSize), expert_weights_scale: f32(grouped.routedScalingFactor),
+    ...(moe.normTopkProb ? {expert_weights_norm: {type: 'bool', value: true}} : {}),
+    // V2's softmax gating is llama.cpp's default: older files do not write it.
+    ...(grouped.sigmoid ? {expert_gating_func: u32(2)} : {}),
+    expert_group_count: u32(grouped.groups), expert_group_used_count: u32(grouped.topkGroups), 'rope.dimension_count': u32(rope),
+  }
+  const mla = c.mla
+  const attention: Record<string, GgufEntry> = arch === 'glm4moe'
+    ? {'attention.head_count_kv': u32(c.numKvHeads), 'attention.key_length': u32(c.headDim), 'attention.value_length': u32(c.headDim), ...(options.nextn ? {nextn_predict_layers: u32(options.nextn)} : {})}
+    : {
+        'attention.head_count_kv': u32(1), 'attention.kv_lora_rank': u32(mla!.kvLoraRank), ...(mla!.qLoraRank > 0 ? {'attention.q_lora_rank': u32(mla!.qLoraRank)} : {}),
+        ...(options.newMla
+          ? {'attention.key_length': u32(mla!.kvLoraRank + rope), 'attention.value_length': u32(mla!.kvLoraRank), 'attention.key_length_mla': u32(c.headDim), 'attention.value_length_mla': u32(mla!.vHeadDim)}
+          : {'attention.key_length': u32(c.headDim), 'attention.value_length': u32(mla!.vHeadDim)}),
+      }
+  const scaling: Record<string, GgufEntry> = yarn
+    ? {'rope.scaling.type': {type: 'string', value: 'yarn'}, 'rope.scaling.factor': f32(yarn.factor), 'rope.scaling.original_context_length': u32(yarn.originalMaxPosition), 'rope.scaling.yarn_log_multiplier': f32(0.1 * 0.8)}
+    : {}
+  return {
+    ...Object.fromEntries(Object.entries({...common, ...attention, ...scaling}).map(([key, value]) => [key === 'general.architecture' ? key : `${arch}.${key}`, value])),
+    ...familyVocabMetadata('gpt2', c.vocabSize, 'deepseek-v3'),
+  }
+}
+
+/** The deepseek-v3 test model with mscale equal to mscale_all_dim (0.8), the YaRN a GGUF file can say. */
+async function deepseekV3OneMscale(dir: string): Promise<string> {
+  const copy = join(dir, 'hf-deepseek-v3')
+  cpSync(await ensureTestModel('tiny', {variant: 'deepseek-v3'}), copy, {recursive: true})
+  const config = JSON.parse(readFileSync(join(copy, 'config.json'), 'utf8'))
+  writeFileSync(join(copy, 'config.json'), JSON.stringify({...config, rope_scaling: {...config.rope_scaling, mscale: 0.8, mscale_all_dim: 0.8}}))
+  return copy
+}
+
+describe('GGUF deepseek2 and glm4moe files', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pagedllm-gguf-deepseek-'))
+  after(() => rmSync(dir, {recursive: true, force: true}))
+
+  const cases = [
+    {variant: 'deepseek-v2', arch: 'deepseek2', splitKvB: false, newMla: false},
+    {variant: 'deepseek-v3', arch: 'deepseek2', splitKvB: true, newMla: true},
+    {variant: 'glm4-moe', arch: 'glm4moe', splitKvB: false, newMla: false},
+  ] as const
+  for (const {variant, arch, splitKvB, newMla} of cases) {
+    it(`${arch} (${variant}${splitKvB ? ', attn_k_b / attn_v_b' : ''}): llama.cpp's names and metadata give the checkpoint's bit-identical logits`, async () => {
+      const source = variant === 'deepseek-v3' ? await deepseekV3OneMscale(dir) : await ensureTestModel('tiny', {variant})
+      const hf = await loadModel(source)
+      const path = join(dir, `${variant}.gguf`)
+      // GLM's nextn (MTP) layer: counted in block_count, its tensors in the file, never run.
+      const nextn = arch === 'glm4moe' ? [floatTensor(`blk.${hf.config.numLayers}.nextn.eh_proj.weight`, [hf.config.hiddenSize, 2 * hf.config.hiddenSize], new Float32Array(2 * hf.config.hiddenSize ** 2)),
+        floatTensor(`blk.${hf.config.numLayers}.attn_norm.weight`, [hf.config.hiddenSize], new Float32Array(hf.config.hiddenSize))] : []
+      writeFileSync(path, ggufBytes(deepseekMetadata(arch, hf.config, {newMla, nextn: nextn.length > 0 ? 1 : 0}), {tensors: [...deepseekGgufTensors(hf, source, arch, splitKvB), ...nextn]}))
+      const gguf = await loadModel(path)
+      const features = (m: LoadedModel) => [m.config.architecture, m.config.numLayers, m.config.headDim, m.config.rotaryDim, m.config.attentionScale, m.config.ropeScaling, {...m.config.mla, kvBApart: undefined}, m.config.moe, m.config.qkNorm]
+      assert.deepEqual(features(gguf), features(hf))
+      assert.equal(maxAbsDifference((await promptLogits(gguf, 'f32')).logits, (await promptLogits(hf, 'f32')).logits), 0)
+    })
+  }
 })

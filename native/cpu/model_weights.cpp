@@ -469,7 +469,7 @@ ModelWeights load_model_weights(const ModelConfig& config, const std::vector<Ten
     if (config.is_linear_layer(i)) {
       layer.linear_attn = load_linear_attention(config, prefix, read_floats, stacked);
     } else if (config.mla_kv_lora_rank > 0) {
-      layer.mla = load_mla_weights(config, prefix, format, load_matrix, norm);  // DeepSeek: latent projections in place of q/k/v (mla.cpp)
+      layer.mla = load_mla_weights(config, prefix, format, load_matrix, norm, [&](const std::string& name) { return reader.has(name); });  // DeepSeek: latent projections in place of q/k/v (mla.cpp)
     } else {
       load_stacked(reader, layer.qkv, attention_parts(config, prefix, format, more_bits), hidden);
     }

@@ -6,7 +6,7 @@ import type {TensorInfo} from './safetensors.js'
 export function ggufMoeConfigKeys(arch: string, get: (key: string) => unknown, tensorNames: Set<string>, path: string): {architecture: string; modelType: string; keys: Record<string, unknown>} | null {
   const experts = get('expert_count')
   // gpt-oss's experts (gguf-gpt-oss.ts) and DeepSeek's grouped ones (gguf-deepseek.ts) are read with the rest of their config.
-  if (arch === 'gpt-oss') return null
+  if (arch === 'gpt-oss' || arch === 'deepseek2' || arch === 'glm4moe') return null
   if (experts === undefined || experts === 0) {
     if (arch === 'qwen2moe' || arch === 'qwen3moe' || arch === 'olmoe' || arch === 'granitemoe') throw new ModelLoadError(`${path}: GGUF metadata ${arch}.expert_count is missing`)
     return null
