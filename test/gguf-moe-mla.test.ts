@@ -176,6 +176,18 @@ describe('GGUF gpt-oss files', () => {
     await assert.rejects(loadModel(mxfp4Path), loadError(/tensor blk\.1\.ffn_down_exps\.weight is IQ2_XXS: its codes index lattice codebooks .*IQ4_XS and MXFP4 tensors/))
   })
 
+  it('a file the gguf Python package wrote (its names, keys and MXFP4 quantizer) gives transformers\' logits within 1e-4 and renders its harmony template', async () => {
+    const fixtures = join(import.meta.dirname, 'fixtures', 'gguf-python')
+    const expected = JSON.parse(readFileSync(join(fixtures, 'gpt-oss-mxfp4.json'), 'utf8')) as {prompt_token_ids: number[]; logits: number[]}
+    const model = await loadModel(join(fixtures, 'gpt-oss-mxfp4.gguf'))
+    assert.equal(model.tensors.filter((t) => t.ggmlMxfp4).length, 2 * 3 * model.config.moe!.numExperts)
+    assert.deepEqual(model.config.layerWindows, [4, 0])
+    const {logits} = await promptLogits(model, 'f32', [expected.prompt_token_ids])
+    assert.ok(maxAbsDifference(logits, Float32Array.from(expected.logits)) < 1e-4, `${maxAbsDifference(logits, Float32Array.from(expected.logits))}`)
+    const text = model.tokenizer.applyChatTemplate([{role: 'user', content: 'hello'}])
+    assert.match(text, /^<\|start\|>system<\|message\|>You are ChatGPT[^]*<\|start\|>user<\|message\|>hello<\|end\|><\|start\|>assistant$/)
+  })
+
   it('refuses a file missing what llama.cpp reads: the expert count, the window, a sinks tensor', async () => {
     const source = await ensureTestModel('tiny', {variant: 'gptoss'})
     const hf = await loadModel(source)
