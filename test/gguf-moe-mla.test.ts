@@ -304,6 +304,42 @@ async function deepseekV3OneMscale(dir: string): Promise<string> {
   return copy
 }
 
+/**
+ * A one-layer dense deepseek2 file of seeded weights whose attn_k_b (nope 32: whole Q8_0 blocks) is F32, or Q8_0
+ * blocks (scale 1/64) holding the same values: a quantized k_b is stored along the dimension the loader transposes.
+ */
+function kbFile(quantizedKb: boolean, change: {metadata?: Record<string, GgufEntry | null>; tensors?: (t: GgufTensorSpec[]) => GgufTensorSpec[]} = {}): Buffer {
+  const [hidden, heads, nope, rope, v, rank, vocab] = [32, 2, 32, 8, 16, 32, 320]
+  let state = 11
+  const next = () => ((state = (state * 1103515245 + 12345) % 2 ** 31), state >> 16)
+  const seeded = (shape: number[], scale = 0.1) => floatTensor('', shape, Float32Array.from({length: shape.reduce((a, b) => a * b)}, () => ((next() % 2001) / 1000 - 1) * scale))
+  const ones = (n: number) => floatTensor('', [n], new Float32Array(n).fill(1))
+  const codes = Int8Array.from({length: heads * rank * nope}, () => (next() % 255) - 127)
+  const kb: GgufTensorSpec = quantizedKb
+    ? {name: '', dims: [nope, rank, heads], type: 8, data: Buffer.concat(Array.from({length: codes.length / 32}, (_, b) => Buffer.concat([Buffer.from([0x00, 0x24]), Buffer.from(codes.buffer, b * 32, 32)])))}
+    : floatTensor('', [heads, rank, nope], Float32Array.from(codes, (q) => q / 64))
+  const tensors: [string, GgufTensorSpec][] = [
+    ['token_embd.weight', seeded([vocab, hidden])], ['output_norm.weight', ones(hidden)], ['output.weight', seeded([vocab, hidden])],
+    ['blk.0.attn_norm.weight', ones(hidden)], ['blk.0.attn_q.weight', seeded([heads * (nope + rope), hidden])],
+    ['blk.0.attn_kv_a_mqa.weight', seeded([rank + rope, hidden])], ['blk.0.attn_kv_a_norm.weight', ones(rank)], ['blk.0.attn_k_b.weight', kb],
+    ['blk.0.attn_v_b.weight', seeded([heads, v, rank])], ['blk.0.attn_output.weight', seeded([hidden, heads * v])], ['blk.0.ffn_norm.weight', ones(hidden)],
+    ['blk.0.ffn_gate.weight', seeded([32, hidden])], ['blk.0.ffn_up.weight', seeded([32, hidden])], ['blk.0.ffn_down.weight', seeded([hidden, 32])],
+  ]
+  const metadata: Record<string, GgufEntry> = {
+    'general.architecture': {type: 'string', value: 'deepseek2'},
+    ...Object.fromEntries(Object.entries({
+      context_length: 64, embedding_length: hidden, block_count: 1, feed_forward_length: 32, 'attention.head_count': heads, 'attention.head_count_kv': 1,
+      leading_dense_block_count: 1, expert_count: 2, expert_used_count: 1, expert_feed_forward_length: 16, 'attention.kv_lora_rank': rank,
+      'attention.key_length': rank + rope, 'attention.value_length': rank, 'attention.key_length_mla': nope + rope, 'attention.value_length_mla': v, 'rope.dimension_count': rope,
+    }).map(([key, value]) => [`deepseek2.${key}`, u32(value)])),
+    'deepseek2.attention.layer_norm_rms_epsilon': f32(1e-6),
+    ...familyVocabMetadata('gpt2', vocab, 'deepseek-v3'),
+  }
+  const edited = Object.entries({...metadata, ...change.metadata}).filter((entry): entry is [string, GgufEntry] => entry[1] !== null)
+  const named = tensors.map(([name, t]) => ({...t, name}))
+  return ggufBytes(Object.fromEntries(edited), {tensors: change.tensors ? change.tensors(named) : named})
+}
+
 describe('GGUF deepseek2 and glm4moe files', () => {
   const dir = mkdtempSync(join(tmpdir(), 'pagedllm-gguf-deepseek-'))
   after(() => rmSync(dir, {recursive: true, force: true}))
@@ -328,4 +364,30 @@ describe('GGUF deepseek2 and glm4moe files', () => {
       assert.equal(maxAbsDifference((await promptLogits(gguf, 'f32')).logits, (await promptLogits(hf, 'f32')).logits), 0)
     })
   }
+
+  it('a Q8_0 attn_k_b (blocks along nope, transposed at load) gives the logits of the F32 one holding its values', async () => {
+    const [floatPath, quantizedPath] = [join(dir, 'kb-f32.gguf'), join(dir, 'kb-q8_0.gguf')]
+    writeFileSync(floatPath, kbFile(false))
+    writeFileSync(quantizedPath, kbFile(true))
+    const quantized = await loadModel(quantizedPath)
+    assert.equal(quantized.tensors.find((t) => t.name === 'model.layers.0.self_attn.k_b_proj.1.weight')?.blockFormat, 'q8_0')
+    assert.equal(maxAbsDifference((await promptLogits(quantized, 'f32')).logits, (await promptLogits(await loadModel(floatPath), 'f32')).logits), 0)
+  })
+
+  it('refuses malformed or incomplete files, naming the key or tensor', async () => {
+    const path = join(dir, 'deepseek-broken.gguf')
+    const cases: [Parameters<typeof kbFile>[1], RegExp][] = [
+      [{metadata: {'deepseek2.attention.kv_lora_rank': null}}, /GGUF metadata deepseek2\.attention\.kv_lora_rank is missing/],
+      [{metadata: {'deepseek2.expert_count': null}}, /GGUF metadata deepseek2\.expert_count is missing/],
+      [{metadata: {'deepseek2.expert_gating_func': u32(3)}}, /deepseek2\.expert_gating_func 3 is not supported \(1 softmax, 2 sigmoid\)/],
+      [{metadata: {'deepseek2.rope.scaling.type': {type: 'string', value: 'linear'}}}, /deepseek2 rope scaling "linear" is not supported \(none or yarn\)/],
+      [{tensors: (t) => t.filter((x) => x.name !== 'blk.0.attn_kv_a_norm.weight')}, /self_attn\.kv_a_layernorm\.weight is missing/],
+      [{tensors: (t) => t.map((x) => (x.name === 'blk.0.attn_k_b.weight' ? {...x, dims: [x.dims[0]!, x.dims[1]! * x.dims[2]!]} : x))}, /tensor blk\.0\.attn_k_b\.weight has shape \[64, 32\]; llama\.cpp writes it per head, 3D/],
+      [{tensors: (t) => t.filter((x) => x.name !== 'blk.0.attn_v_b.weight')}, /self_attn\.v_b_proj\.0\.weight is missing/],
+    ]
+    for (const [change, pattern] of cases) {
+      writeFileSync(path, kbFile(false, change))
+      await assert.rejects(loadModel(path), loadError(pattern))
+    }
+  })
 })

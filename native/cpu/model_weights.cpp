@@ -83,10 +83,11 @@ class TensorReader {
 
   bool has(const std::string& name) const { return by_name_.count(name) > 0; }
 
-  // The quantized format a tensor's data are stored in (F32 for plain float tensors).
+  // The quantized format a tensor's data are stored in (F32 for plain float tensors, and for a transposed one, whose
+  // blocks run along the other dimension: it is dequantized at load, read_rows).
   WeightFormat block_format(const std::string& name) const {
     auto found = by_name_.find(name);
-    return found == by_name_.end() ? WeightFormat::F32 : found->second->block_format;
+    return found == by_name_.end() || found->second->transposed ? WeightFormat::F32 : found->second->block_format;
   }
 
   // The tensor as fp32 (dequantized if stored in blocks), after checking it exists and has exactly `shape`.
@@ -96,7 +97,7 @@ class TensorReader {
     size_t count = 1;
     for (int64_t d : shape) count *= static_cast<size_t>(d);
     std::vector<float> values(count);
-    if (is_quantized(t.block_format)) {
+    if (is_quantized(t.block_format) && !t.transposed) {
       const int cols = static_cast<int>(shape.back());
       const size_t row_bytes = weight_row_bytes(t.block_format, cols);
       for (size_t r = 0; r < count / cols; ++r) dequantize_row(t.block_format, raw.data() + r * row_bytes, values.data() + r * cols, cols);
@@ -119,7 +120,12 @@ class TensorReader {
     }
     size_t rows = 1;
     for (size_t d = 0; d + 1 < shape.size(); ++d) rows *= static_cast<size_t>(shape[d]);
-    const int cols = static_cast<int>(shape.back());
+    int cols = static_cast<int>(shape.back());
+    // A transposed [out, in] tensor is stored [in, out]: its stored rows are what blocks and sizes count.
+    if (t.transposed && shape.size() == 2) {
+      rows = static_cast<size_t>(shape[1]);
+      cols = static_cast<int>(shape[0]);
+    }
     if (is_quantized(t.block_format) && cols % format_block_values(t.block_format) != 0) {
       throw std::runtime_error("tensor " + name + " is " + format_name(t.block_format) + " but its rows of " + std::to_string(cols) +
                                " values are not whole blocks");
@@ -156,6 +162,16 @@ class TensorReader {
       return f32_compute_order_rows(t, dequantize_mxfp4(raw, scales));
     }
     if (t.mxfp4_ggml_blocks) return f32_compute_order_rows(t, dequantize_ggml_mxfp4(raw));
+    if (t.transposed && is_quantized(t.block_format)) {
+      // Blocks along the stored rows ([in, out]): dequantized, then transposed as a float tensor.
+      const int stored_cols = static_cast<int>(t.shape[0]);
+      const size_t row_bytes = weight_row_bytes(t.block_format, stored_cols), stored_rows = raw.size() / row_bytes;
+      std::vector<uint8_t> values(stored_rows * stored_cols * sizeof(float));
+      for (size_t r = 0; r < stored_rows; ++r) {
+        dequantize_row(t.block_format, raw.data() + r * row_bytes, reinterpret_cast<float*>(values.data()) + r * stored_cols, stored_cols);
+      }
+      return f32_compute_order_rows(t, std::move(values));
+    }
     if (t.fp8_scales_nbytes > 0) {
       std::vector<uint8_t> scales(t.fp8_scales_nbytes);
       read_exact(t, t.fp8_scales_path, t.fp8_scales_offset, t.fp8_scales_nbytes, scales.data());
@@ -170,6 +186,7 @@ class TensorReader {
     dequantized.dtype = DType::F32;
     dequantized.mxfp4_scales_nbytes = 0;
     dequantized.mxfp4_ggml_blocks = false;
+    dequantized.block_format = WeightFormat::F32;
     dequantized.fp8_scales_nbytes = 0;
     dequantized.nbytes = values.size();
     return compute_order_rows(dequantized, std::move(values));

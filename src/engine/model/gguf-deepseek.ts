@@ -95,7 +95,8 @@ export function withKvBApart<C extends {mla?: MlaConfig}>(config: C, tensorNames
 
 /**
  * attn_k_b [heads, kv_lora_rank, nope] and attn_v_b [heads, v, kv_lora_rank] as one tensor per head (k's transposed
- * at load to [nope, kv_lora_rank]), which the loader stacks as kv_b's rows (mla.cpp). Others as they are.
+ * at load to [nope, kv_lora_rank], dequantized first when in blocks: model_weights.cpp), which the loader stacks as
+ * kv_b's rows (mla.cpp). Others as they are.
  */
 export function ggufDeepseekTensors(tensor: TensorInfo): TensorInfo[] {
   const split = /^(model\.layers\.\d+\.self_attn)\.(k|v)_b_proj\.weight$/.exec(tensor.name)
@@ -103,7 +104,6 @@ export function ggufDeepseekTensors(tensor: TensorInfo): TensorInfo[] {
   if (tensor.shape.length !== 3) throw new ModelLoadError(`${tensor.path}: tensor ${tensor.name.replace(/^model\.layers\.(\d+)\.self_attn\.(k|v)_b_proj/, 'blk.$1.attn_$2_b')} has shape [${tensor.shape.join(', ')}]; llama.cpp writes it per head, 3D.`)
   const [heads, rows, cols] = tensor.shape as [number, number, number]
   const isK = split[2] === 'k'
-  if (isK && tensor.blockFormat) throw new ModelLoadError(`${tensor.path}: tensor ${tensor.name.replace(/^model\.layers\.(\d+)\.self_attn\.k_b_proj/, 'blk.$1.attn_k_b')} is ${tensor.blockFormat.toUpperCase()}: its per-head matrices are stored transposed, which loads from F32, F16 or BF16 only.`)
   const slab = tensor.nbytes / heads
   return Array.from({length: heads}, (_, h): TensorInfo => ({
     ...tensor, name: `${split[1]}.${split[2]}_b_proj.${h}.weight`, shape: isK ? [cols, rows] : [rows, cols], offset: tensor.offset + h * slab, nbytes: slab,
