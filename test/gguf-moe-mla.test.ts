@@ -188,7 +188,7 @@ describe('GGUF gpt-oss files', () => {
     assert.match(text, /^<\|start\|>system<\|message\|>You are ChatGPT[^]*<\|start\|>user<\|message\|>hello<\|end\|><\|start\|>assistant$/)
   })
 
-  it('refuses a file missing what llama.cpp reads: the expert count, the window, a sinks tensor', async () => {
+  it('refuses a file missing what llama.cpp reads (the expert count, the window, a sinks tensor) or saying what it cannot run', async () => {
     const source = await ensureTestModel('tiny', {variant: 'gptoss'})
     const hf = await loadModel(source)
     const tensors = gptOssGgufTensors(source, hf.config.moe!.expertIntermediateSize, 'apart')
@@ -198,6 +198,7 @@ describe('GGUF gpt-oss files', () => {
       [(({'gpt-oss.attention.sliding_window': _, ...rest}) => rest)(gptOssMetadata(hf.config)), tensors, /GGUF metadata gpt-oss\.attention\.sliding_window is missing/],
       [gptOssMetadata(hf.config), tensors.filter((t) => t.name !== 'blk.1.attn_sinks.weight'), /model\.layers\.1\.self_attn\.sinks is missing/],
       [{...gptOssMetadata(hf.config), 'gpt-oss.rope.scaling.type': {type: 'string', value: 'longrope'}}, tensors, /gpt-oss rope scaling "longrope" is not supported/],
+      [{...gptOssMetadata(hf.config), 'gpt-oss.attention.sliding_window_pattern': {type: 'bools', value: [true]}}, tensors, /gpt-oss\.attention\.sliding_window_pattern must hold one true\/false per layer \(2\)/],
     ]
     for (const [metadata, files, pattern] of cases) {
       writeFileSync(path, ggufBytes(metadata, {tensors: files}))

@@ -5,6 +5,7 @@
 // (gpt-oss rotates with rotate_half). llama.cpp fixes what the file does not say: every other layer slides, layer 0
 // first; the clamped SwiGLU's limit 7; YaRN's betas 32 and 1 (GptOssConfig's), untruncated as transformers runs it.
 import {ModelLoadError, quotedValue} from '../errors.js'
+import {ggufSlidingPattern} from './gguf-olmo3.js'
 
 export const GGUF_GPT_OSS_ARCHITECTURES = {'gpt-oss': {architecture: 'GptOssForCausalLM', modelType: 'gpt_oss', interleavedRope: false}}
 
@@ -21,11 +22,7 @@ export function gptOssGgufKeys(arch: string, get: (key: string) => unknown, path
     return get(key)
   }
   const layers = Number(get('block_count'))
-  const pattern = get('attention.sliding_window_pattern')
-  if (pattern !== undefined && (!Array.isArray(pattern) || pattern.length !== layers || pattern.some((flag) => typeof flag !== 'boolean'))) {
-    throw new ModelLoadError(`${path}: gpt-oss.attention.sliding_window_pattern must hold one true/false per layer (${quotedValue(get('block_count'))}), got ${quotedValue(pattern)}.`)
-  }
-  const slides = Array.isArray(pattern) ? pattern : Array.from({length: Number.isInteger(layers) && layers > 0 && layers <= 10000 ? layers : 0}, (_, i) => i % 2 === 0)
+  const slides = ggufSlidingPattern('gpt-oss', get, path) ?? Array.from({length: Number.isInteger(layers) && layers > 0 && layers <= 10000 ? layers : 0}, (_, i) => i % 2 === 0)
   return {
     architectures: ['GptOssForCausalLM'], model_type: 'gpt_oss',
     num_local_experts: required('expert_count'), num_experts_per_tok: required('expert_used_count'),
