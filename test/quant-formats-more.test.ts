@@ -74,7 +74,7 @@ describe('GGUF block tensors pagedllm cannot run are refused by name', () => {
   })
 
   it('a type id ggml does not have', async () => {
-    await assert.rejects(loadModel(fileWithOutput(99, q5_0())), refused(/tensor output\.weight is TYPE_99; pagedllm loads F32, F16, BF16 and Q8_0, .*IQ4_XS tensors/))
+    await assert.rejects(loadModel(fileWithOutput(99, q5_0())), refused(/tensor output\.weight is TYPE_99; pagedllm loads F32, F16, BF16, Q8_0, .*IQ4_XS and MXFP4 tensors/))
   })
 
   it('an IQ2_XXS tensor (lattice codebooks), a TQ1_0 one (ternary), a Q4_0_4_4 one (ARM repacking)', async () => {

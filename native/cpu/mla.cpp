@@ -36,7 +36,7 @@ uint64_t MlaWeights::bytes() const {
 }
 
 MlaWeights load_mla_weights(const ModelConfig& c, const std::string& prefix, WeightFormat format, const MatrixLoader& load,
-                            const VectorLoader& load_vector) {
+                            const VectorLoader& load_vector, const std::function<bool(const std::string&)>& has) {
   const int heads = c.num_heads, hidden = c.hidden_size, nope = c.head_dim - c.rotary_dim;
   MlaWeights w;
   const std::string attn = prefix + "self_attn.";
@@ -49,7 +49,17 @@ MlaWeights load_mla_weights(const ModelConfig& c, const std::string& prefix, Wei
   }
   w.kv_a = load({{attn + "kv_a_proj_with_mqa.weight", c.mla_kv_lora_rank + c.rotary_dim}}, hidden, format);
   w.kv_a_norm = load_vector(attn + "kv_a_layernorm.weight", c.mla_kv_lora_rank);
-  w.kv_b = load({{attn + "kv_b_proj.weight", heads * (nope + c.mla_v_head_dim)}}, c.mla_kv_lora_rank, format);
+  if (has(attn + "kv_b_proj.weight")) {
+    w.kv_b = load({{attn + "kv_b_proj.weight", heads * (nope + c.mla_v_head_dim)}}, c.mla_kv_lora_rank, format);
+  } else {
+    // A GGUF file's attn_k_b / attn_v_b, cut per head (gguf-deepseek.ts): each head's k_nope rows then its v rows.
+    std::vector<std::pair<std::string, int>> parts;
+    for (int h = 0; h < heads; ++h) {
+      parts.push_back({attn + "k_b_proj." + std::to_string(h) + ".weight", nope});
+      parts.push_back({attn + "v_b_proj." + std::to_string(h) + ".weight", c.mla_v_head_dim});
+    }
+    w.kv_b = load(parts, c.mla_kv_lora_rank, format);
+  }
   return w;
 }
 

@@ -23,9 +23,10 @@ struct MlaWeights {
 
 using VectorLoader = std::function<std::vector<float>(const std::string& name, int size)>;
 
-// One layer's attention weights under `prefix` ("model.layers.N."), matrices in `format`.
+// One layer's attention weights under `prefix` ("model.layers.N."), matrices in `format`; `has` says whether a tensor
+// is listed (kv_b_proj whole, or a GGUF file's k_b / v_b cut per head).
 MlaWeights load_mla_weights(const ModelConfig& config, const std::string& prefix, WeightFormat format, const MatrixLoader& load,
-                            const VectorLoader& load_vector);
+                            const VectorLoader& load_vector, const std::function<bool(const std::string&)>& has);
 
 struct MlaScratch {
   std::vector<float> q_latent, q, kv_latent, kv;

@@ -55,6 +55,23 @@ std::vector<uint8_t> dequantize_mxfp4(const std::vector<uint8_t>& blocks, const 
   return out;
 }
 
+// A GGUF MXFP4 tensor's 17-byte blocks (backend.h, mxfp4_ggml_blocks) -> 32 f32 values each, exact.
+std::vector<uint8_t> dequantize_ggml_mxfp4(const std::vector<uint8_t>& blocks) {
+  static const float kDoubled[16] = {0.f, 1.f, 2.f, 3.f, 4.f, 6.f, 8.f, 12.f, -0.f, -1.f, -2.f, -3.f, -4.f, -6.f, -8.f, -12.f};
+  const size_t count = blocks.size() / 17;
+  std::vector<uint8_t> out(count * 32 * sizeof(float));
+  float* values = reinterpret_cast<float*>(out.data());
+  for (size_t b = 0; b < count; ++b) {
+    const uint8_t* block = blocks.data() + b * 17;
+    const int exponent = static_cast<int>(block[0]) - 128;
+    for (int j = 0; j < 16; ++j) {
+      values[b * 32 + j] = std::ldexp(kDoubled[block[1 + j] & 0x0F], exponent);
+      values[b * 32 + j + 16] = std::ldexp(kDoubled[block[1 + j] >> 4], exponent);
+    }
+  }
+  return out;
+}
+
 class TensorReader {
  public:
   explicit TensorReader(const std::vector<TensorSource>& tensors) {
@@ -66,10 +83,11 @@ class TensorReader {
 
   bool has(const std::string& name) const { return by_name_.count(name) > 0; }
 
-  // The quantized format a tensor's data are stored in (F32 for plain float tensors).
+  // The quantized format a tensor's data are stored in (F32 for plain float tensors, and for a transposed one, whose
+  // blocks run along the other dimension: it is dequantized at load, read_rows).
   WeightFormat block_format(const std::string& name) const {
     auto found = by_name_.find(name);
-    return found == by_name_.end() ? WeightFormat::F32 : found->second->block_format;
+    return found == by_name_.end() || found->second->transposed ? WeightFormat::F32 : found->second->block_format;
   }
 
   // The tensor as fp32 (dequantized if stored in blocks), after checking it exists and has exactly `shape`.
@@ -79,7 +97,7 @@ class TensorReader {
     size_t count = 1;
     for (int64_t d : shape) count *= static_cast<size_t>(d);
     std::vector<float> values(count);
-    if (is_quantized(t.block_format)) {
+    if (is_quantized(t.block_format) && !t.transposed) {
       const int cols = static_cast<int>(shape.back());
       const size_t row_bytes = weight_row_bytes(t.block_format, cols);
       for (size_t r = 0; r < count / cols; ++r) dequantize_row(t.block_format, raw.data() + r * row_bytes, values.data() + r * cols, cols);
@@ -102,7 +120,12 @@ class TensorReader {
     }
     size_t rows = 1;
     for (size_t d = 0; d + 1 < shape.size(); ++d) rows *= static_cast<size_t>(shape[d]);
-    const int cols = static_cast<int>(shape.back());
+    int cols = static_cast<int>(shape.back());
+    // A transposed [out, in] tensor is stored [in, out]: its stored rows are what blocks and sizes count.
+    if (t.transposed && shape.size() == 2) {
+      rows = static_cast<size_t>(shape[1]);
+      cols = static_cast<int>(shape[0]);
+    }
     if (is_quantized(t.block_format) && cols % format_block_values(t.block_format) != 0) {
       throw std::runtime_error("tensor " + name + " is " + format_name(t.block_format) + " but its rows of " + std::to_string(cols) +
                                " values are not whole blocks");
@@ -111,6 +134,11 @@ class TensorReader {
       check_mxfp4_sizes(t, rows, cols);
       return t;
     }
+    if (t.mxfp4_ggml_blocks && (cols % 32 != 0 || t.nbytes != rows * (cols / 32) * 17)) {
+      throw std::runtime_error("tensor " + name + ": MXFP4 blocks of " + std::to_string(t.nbytes) + " bytes do not hold " +
+                               std::to_string(rows) + " rows of " + std::to_string(cols) + " values (17 bytes per 32)");
+    }
+    if (t.mxfp4_ggml_blocks) return t;
     if (t.fp8_scales_nbytes > 0) {
       check_fp8_sizes(t, rows, static_cast<size_t>(cols));
       return t;
@@ -133,6 +161,17 @@ class TensorReader {
       read_exact(t, t.mxfp4_scales_path, t.mxfp4_scales_offset, t.mxfp4_scales_nbytes, scales.data());
       return f32_compute_order_rows(t, dequantize_mxfp4(raw, scales));
     }
+    if (t.mxfp4_ggml_blocks) return f32_compute_order_rows(t, dequantize_ggml_mxfp4(raw));
+    if (t.transposed && is_quantized(t.block_format)) {
+      // Blocks along the stored rows ([in, out]): dequantized, then transposed as a float tensor.
+      const int stored_cols = static_cast<int>(t.shape[0]);
+      const size_t row_bytes = weight_row_bytes(t.block_format, stored_cols), stored_rows = raw.size() / row_bytes;
+      std::vector<uint8_t> values(stored_rows * stored_cols * sizeof(float));
+      for (size_t r = 0; r < stored_rows; ++r) {
+        dequantize_row(t.block_format, raw.data() + r * row_bytes, reinterpret_cast<float*>(values.data()) + r * stored_cols, stored_cols);
+      }
+      return f32_compute_order_rows(t, std::move(values));
+    }
     if (t.fp8_scales_nbytes > 0) {
       std::vector<uint8_t> scales(t.fp8_scales_nbytes);
       read_exact(t, t.fp8_scales_path, t.fp8_scales_offset, t.fp8_scales_nbytes, scales.data());
@@ -146,6 +185,8 @@ class TensorReader {
     TensorSource dequantized = t;
     dequantized.dtype = DType::F32;
     dequantized.mxfp4_scales_nbytes = 0;
+    dequantized.mxfp4_ggml_blocks = false;
+    dequantized.block_format = WeightFormat::F32;
     dequantized.fp8_scales_nbytes = 0;
     dequantized.nbytes = values.size();
     return compute_order_rows(dequantized, std::move(values));
@@ -445,7 +486,7 @@ ModelWeights load_model_weights(const ModelConfig& config, const std::vector<Ten
     if (config.is_linear_layer(i)) {
       layer.linear_attn = load_linear_attention(config, prefix, read_floats, stacked);
     } else if (config.mla_kv_lora_rank > 0) {
-      layer.mla = load_mla_weights(config, prefix, format, load_matrix, norm);  // DeepSeek: latent projections in place of q/k/v (mla.cpp)
+      layer.mla = load_mla_weights(config, prefix, format, load_matrix, norm, [&](const std::string& name) { return reader.has(name); });  // DeepSeek: latent projections in place of q/k/v (mla.cpp)
     } else {
       load_stacked(reader, layer.qkv, attention_parts(config, prefix, format, more_bits), hidden);
     }
@@ -472,7 +513,7 @@ ModelWeights load_model_weights(const ModelConfig& config, const std::vector<Ten
     layer.attn_sinks = bias(prefix + "self_attn.sinks", config.num_heads);
     if (config.is_sparse_layer(i)) {
       // The router and the experts take the dense MLP's place (moe.cpp).
-      layer.moe = load_moe_weights(config, prefix, format, more_bits, load_matrix);
+      layer.moe = load_moe_weights(config, prefix, format, more_bits, load_matrix, [&](const std::string& name) { return reader.has(name); });
       load_moe_biases(config, prefix, layer.moe, bias);
     } else if (config.ungated_mlp) {
       // Nemotron, Arcee: up_proj alone (no gate) in gate_up, its bias in fc1_bias.

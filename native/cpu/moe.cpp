@@ -39,14 +39,16 @@ uint64_t MoeWeights::bytes() const {
 }
 
 MoeWeights load_moe_weights(const ModelConfig& config, const std::string& prefix, WeightFormat format,
-                            WeightFormat down_format, const MatrixLoader& load) {
+                            WeightFormat down_format, const MatrixLoader& load, const std::function<bool(const std::string&)>& has) {
   const int hidden = config.hidden_size, inter = config.moe_intermediate_size;
   MoeWeights w;
   w.router = load({{prefix + "mlp.gate.weight", config.num_experts}}, hidden, WeightFormat::F32);
   if (config.moe_router_bias) w.score_correction_bias = load({{prefix + "mlp.gate.e_score_correction_bias", 1}}, config.num_experts, WeightFormat::F32);
+  // GPT-OSS's checkpoint fuses gate and up per expert; its GGUF file keeps them apart (gate rows then up rows either way).
+  const bool fused_gate_up = config.gpt_oss_experts && has(expert_name(prefix, 0, "gate_up"));
   for (int e = 0; e < config.num_experts; ++e) {
-    w.gate_up.push_back(config.gpt_oss_experts ? load({{expert_name(prefix, e, "gate_up"), 2 * inter}}, hidden, format)
-                                               : load({{expert_name(prefix, e, "gate"), inter}, {expert_name(prefix, e, "up"), inter}}, hidden, format));
+    w.gate_up.push_back(fused_gate_up ? load({{expert_name(prefix, e, "gate_up"), 2 * inter}}, hidden, format)
+                                      : load({{expert_name(prefix, e, "gate"), inter}, {expert_name(prefix, e, "up"), inter}}, hidden, format));
     w.down.push_back(load({{expert_name(prefix, e, "down"), hidden}}, inter, down_format));
   }
   const int shared = config.shared_expert_intermediate_size;
@@ -63,7 +65,13 @@ void load_moe_biases(const ModelConfig& config, const std::string& prefix, MoeWe
   w.router_bias = load(prefix + "mlp.gate.bias", config.num_experts);
   for (int e = 0; e < config.num_experts; ++e) {
     const std::string expert = prefix + "mlp.experts." + std::to_string(e) + ".";
-    w.gate_up_bias.push_back(load(expert + "gate_up_proj.bias", 2 * config.moe_intermediate_size));
+    std::vector<float> gate_up = load(expert + "gate_up_proj.bias", 2 * config.moe_intermediate_size);
+    if (gate_up.empty()) {  // a GGUF file's separate gate and up biases
+      gate_up = load(expert + "gate_proj.bias", config.moe_intermediate_size);
+      const std::vector<float> up = load(expert + "up_proj.bias", config.moe_intermediate_size);
+      gate_up.insert(gate_up.end(), up.begin(), up.end());
+    }
+    w.gate_up_bias.push_back(gate_up);
     w.down_bias.push_back(load(expert + "down_proj.bias", config.hidden_size));
   }
 }

@@ -31,9 +31,9 @@ struct MoeWeights {
 using MatrixLoader =
     std::function<WeightMatrix(const std::vector<std::pair<std::string, int>>& parts, int cols, WeightFormat format)>;
 // One sparse layer's weights under `prefix` ("model.layers.N."); experts' down matrices in down_format (Q4_K_M's
-// extra bits), the others in format.
+// extra bits), the others in format; `has` says whether a tensor is in the list (GPT-OSS's fused or separate gate/up).
 MoeWeights load_moe_weights(const ModelConfig& config, const std::string& prefix, WeightFormat format,
-                            WeightFormat down_format, const MatrixLoader& load);
+                            WeightFormat down_format, const MatrixLoader& load, const std::function<bool(const std::string&)>& has);
 
 // A [size] float tensor by name, or an empty vector when the checkpoint's tensor list does not name it.
 using VectorLoader = std::function<std::vector<float>(const std::string& name, int size)>;

@@ -310,7 +310,9 @@ export async function loadNativeModel(opts: LoadNativeModelOptions): Promise<Nat
     const {gemm: _gemm, enforceEager: _enforceEager, ...loadOptions} = opts
     const handle = await native.loadModel(loadOptions)
     const blockFormats = opts.tensors.flatMap((t) => (t.blockFormat ? [t.blockFormat] : []))
-    const label = blockFormats.length > 0 ? ggufWeightsLabel(blockFormats) : opts.weightFormat
+    const stored = blockFormats.length > 0 ? ggufWeightsLabel(blockFormats) : opts.weightFormat
+    // A GGUF file's MXFP4 experts run in the float format (gguf-block-types.ts, DEQUANTIZED_AT_LOAD): said, not hidden.
+    const label = opts.tensors.some((t) => t.ggmlMxfp4) ? `${stored}; mxfp4 dequantized to ${opts.weightFormat} at load` : stored
     return new NativeModel(handle, label, (performance.now() - started) / 1000)
   } catch (error) {
     throw new ModelLoadError(`cannot load the model into the ${opts.device} backend: ${(error as Error).message}`, {cause: error})

@@ -45,6 +45,10 @@ struct TensorSource {
   // loader dequantizes both into f32 (exact) before any reordering. mxfp4_scales_nbytes 0: not MXFP4.
   std::string mxfp4_scales_path;
   uint64_t mxfp4_scales_offset = 0, mxfp4_scales_nbytes = 0;
+  // A GGUF MXFP4 tensor (ggml type 39): 17-byte blocks of 32 values, an e8m0 scale byte then 16 bytes whose low nibbles
+  // are values 0-15 and high nibbles values 16-31, each code a doubled e2m1 value times 2^(scale - 128) (the same
+  // product as a checkpoint's 2^(scale - 127) e2m1); the CPU loader dequantizes into f32 (exact) before any reordering.
+  bool mxfp4_ggml_blocks = false;
   // FP8 weights (safetensors F8_E4M3, or F8_E5M2 when fp8_e5m2): the data are one code a value, and these float scales
   // (fp8_scales_dtype) multiply blocks of fp8_block_rows x fp8_block_cols values, the grid rounded up (per tensor: one
   // block; per row: rows of one). The CPU loader dequantizes into f32 before any reordering. fp8_scales_nbytes 0: not FP8.

@@ -33,6 +33,8 @@ export interface MlaConfig {
   vHeadDim: number
   /** q_pe / k_pe rotate interleaved pairs (V2 always; V3 with rope_interleave, its default). */
   ropeInterleaved: boolean
+  /** A GGUF file's kv_b as per-head k_b_proj.H / v_b_proj.H tensors (gguf-deepseek.ts), not one kv_b_proj. */
+  kvBApart?: boolean
 }
 
 /** DeepSeek's routing: scores, a choice within the best groups, weights scaled (MoeConfig.grouped). */
@@ -168,8 +170,10 @@ export function deepseekTensorShapes(config: {mla?: MlaConfig; numHeads: number;
         {name: `${prefix}self_attn.q_b_proj.weight`, shape: [heads * headDim, mla.qLoraRank]}]
     }
     if (name.endsWith('.self_attn.k_proj.weight')) {
-      return [{name: `${prefix}self_attn.kv_a_proj_with_mqa.weight`, shape: [mla.kvLoraRank + rope, hidden]}, {name: `${prefix}self_attn.kv_a_layernorm.weight`, shape: [mla.kvLoraRank]},
-        {name: `${prefix}self_attn.kv_b_proj.weight`, shape: [heads * (headDim - rope + mla.vHeadDim), mla.kvLoraRank]}]
+      const kvB = mla.kvBApart
+        ? Array.from({length: heads}, (_, h) => [{name: `${prefix}self_attn.k_b_proj.${h}.weight`, shape: [headDim - rope, mla.kvLoraRank]}, {name: `${prefix}self_attn.v_b_proj.${h}.weight`, shape: [mla.vHeadDim, mla.kvLoraRank]}]).flat()
+        : [{name: `${prefix}self_attn.kv_b_proj.weight`, shape: [heads * (headDim - rope + mla.vHeadDim), mla.kvLoraRank]}]
+      return [{name: `${prefix}self_attn.kv_a_proj_with_mqa.weight`, shape: [mla.kvLoraRank + rope, hidden]}, {name: `${prefix}self_attn.kv_a_layernorm.weight`, shape: [mla.kvLoraRank]}, ...kvB]
     }
     if (name.endsWith('.self_attn.v_proj.weight')) return []
     if (name.endsWith('.self_attn.o_proj.weight')) return [{name, shape: [hidden, heads * mla.vHeadDim]}]

@@ -18,6 +18,12 @@ export function blockFormatOfGgufType(type: string): BlockFormat | undefined {
   return (BLOCK_FORMATS as readonly string[]).includes(format) ? (format as BlockFormat) : undefined
 }
 
+/**
+ * GGUF types dequantized at load into the model's float weight format (no kernel reads them): MXFP4 (gpt-oss's
+ * experts), whose values are exact in bf16 and f32 (native/cpu/model_weights.cpp, dequantize_ggml_mxfp4).
+ */
+export const DEQUANTIZED_AT_LOAD = ['MXFP4'] as const
+
 /** Why a GGUF tensor type llama.cpp knows is refused (the error names the tensor and points to a file that loads). */
 const REFUSED_BECAUSE: Record<string, string> = {
   IQ1_S: 'its codes index lattice codebooks (ggml\'s 2048-entry IQ1/IQ2/IQ3 grids), which pagedllm does not implement',
@@ -29,7 +35,6 @@ const REFUSED_BECAUSE: Record<string, string> = {
   IQ3_S: 'its codes index lattice codebooks (ggml\'s IQ3 grids), which pagedllm does not implement',
   TQ1_0: 'ternary (BitNet) formats are not implemented',
   TQ2_0: 'ternary (BitNet) formats are not implemented',
-  MXFP4: 'gpt-oss\'s 4-bit float format is not implemented',
   Q4_0_4_4: 'it is a Q4_0 layout interleaved for ARM that llama.cpp itself no longer loads (requantize to Q4_0)',
   Q4_0_4_8: 'it is a Q4_0 layout interleaved for ARM that llama.cpp itself no longer loads (requantize to Q4_0)',
   Q4_0_8_8: 'it is a Q4_0 layout interleaved for ARM that llama.cpp itself no longer loads (requantize to Q4_0)',
@@ -42,7 +47,7 @@ const REFUSED_BECAUSE: Record<string, string> = {
 
 /** What follows "tensor NAME is " in the error for a tensor of a type pagedllm does not load. */
 export function refusedTypeMessage(type: string): string {
-  const loads = `pagedllm loads F32, F16, BF16 and ${BLOCK_FORMATS.map((f) => f.toUpperCase()).join(', ')} tensors`
+  const loads = `pagedllm loads F32, F16, BF16, ${BLOCK_FORMATS.map((f) => f.toUpperCase()).join(', ')} and ${DEQUANTIZED_AT_LOAD.join(', ')} tensors`
   const why = REFUSED_BECAUSE[type]
   return why ? `${type}: ${why}; ${loads} (e.g. a Q4_K_M, Q5_K_M or IQ4_XS file of the same model).` : `${type}; ${loads}.`
 }

@@ -1,4 +1,4 @@
-// Loads a llama/mistral/qwen2/qwen3/gemma (MoE: gguf-moe.ts; gpt2/gptneox/phi2/starcoder2/stablelm: gguf-layernorm.ts; granite/olmo/olmo2/command-r: gguf-rms-variants.ts;
+// Loads a llama/mistral/qwen2/qwen3/gemma (MoE: gguf-moe.ts; gpt2/gptneox/phi2/starcoder2/stablelm: gguf-layernorm.ts; granite/olmo/olmo2/command-r: gguf-rms-variants.ts; gpt-oss: gguf-gpt-oss.ts; deepseek2/glm4moe: gguf-deepseek.ts;
 // phi3/gemma2/gemma3: gguf-phi3-gemma.ts; glm4/exaone4/smollm3/seed_oss/ernie4_5/hunyuan-dense/arcee/nemotron: gguf-dense-families.ts) GGUF file as a model: config from metadata, tensors under their HF names, tokenizer and chat template.
 import {basename} from 'node:path'
 import {ModelLoadError, quotedValue} from '../errors.js'
@@ -17,6 +17,8 @@ import type {LoadedModel} from './load-model.js'
 import {checkTokenizerFits, selectModelTensors} from './load-model.js'
 import {NEAR_MISSES} from './architectures.js'
 import {isOlmo3Gguf} from './gguf-olmo3.js'
+import {GGUF_DEEPSEEK_ARCHITECTURES, GGUF_DEEPSEEK_LAYER_NAMES, deepseekGgufKeys, ggufDeepseekTensors, withKvBApart} from './gguf-deepseek.js'
+import {GGUF_GPT_OSS_ARCHITECTURES, GGUF_GPT_OSS_LAYER_NAMES, gptOssGgufKeys, withGptOssGateUpApart} from './gguf-gpt-oss.js'
 import {parseModelConfig, type ModelConfig} from './model-config.js'
 import type {TensorDtype, TensorInfo} from './safetensors.js'
 
@@ -41,6 +43,8 @@ const GGUF_ARCHITECTURES: Record<string, {architecture: string; modelType: strin
   ...GGUF_PHI3_GEMMA_ARCHITECTURES,
   ...GGUF_ALIBI_FILES,
   ...GGUF_DENSE_FAMILY_ARCHITECTURES,
+  ...GGUF_GPT_OSS_ARCHITECTURES,
+  ...GGUF_DEEPSEEK_ARCHITECTURES,
 }
 /** GGUF architectures close to a supported one, with what they need that the engine lacks (as their HF architectures' near misses). */
 const GGUF_NEAR_MISSES: Record<string, string> = {
@@ -61,6 +65,8 @@ const LAYER_NAMES: Record<string, string> = {
   'attn_q.bias': 'self_attn.q_proj.bias', 'attn_k.bias': 'self_attn.k_proj.bias', 'attn_v.bias': 'self_attn.v_proj.bias',
   'attn_q_norm.weight': 'self_attn.q_norm.weight', 'attn_k_norm.weight': 'self_attn.k_norm.weight',
   ...GGUF_RMS_VARIANT_LAYER_NAMES,
+  ...GGUF_GPT_OSS_LAYER_NAMES,
+  ...GGUF_DEEPSEEK_LAYER_NAMES,
 }
 
 function hfName(ggufName: string, arch: string): string | null {
@@ -103,7 +109,8 @@ function ggufConfig(file: GgufFile, arch: string, vocabSize: number, tokenizer: 
   const moe = ggufMoeConfigKeys(arch, get, new Set(file.tensors.map((t) => t.name)), file.path)
   const headDim = get('attention.key_length')
   // phi3's rope.dimension_count may be less (Phi-4-mini's partial rotary): gguf-phi3-gemma.ts reads it.
-  for (const key of ['attention.value_length', ...(arch === 'phi3' || isPartialRotaryDenseFamily(arch) ? [] : ['rope.dimension_count'])]) {
+  // deepseek2's and glm4moe's head sizes and rotary part are read by gguf-deepseek.ts.
+  for (const key of GGUF_DEEPSEEK_ARCHITECTURES[arch] ? [] : ['attention.value_length', ...(arch === 'phi3' || isPartialRotaryDenseFamily(arch) ? [] : ['rope.dimension_count'])]) {
     const value = get(key)
     const expected = headDim ?? Number(get('embedding_length')) / Number(get('attention.head_count'))
     if (value !== undefined && value !== expected) {
@@ -111,7 +118,7 @@ function ggufConfig(file: GgufFile, arch: string, vocabSize: number, tokenizer: 
     }
   }
   const ropeType = get('rope.scaling.type')
-  if (ropeType !== undefined && ropeType !== 'none' && ropeType !== 'linear' && !isOlmo3Gguf(arch, get) && !acceptsGgufYarn(arch, ropeType)) {
+  if (ropeType !== undefined && ropeType !== 'none' && ropeType !== 'linear' && !isOlmo3Gguf(arch, get) && !acceptsGgufYarn(arch, ropeType) && arch !== 'gpt-oss' && arch !== 'deepseek2') {
     throw new ModelLoadError(`${file.path}: rope scaling ${quotedValue(ropeType)} is not supported (none or linear)`)
   }
   const ropeFactor = get('rope.scaling.factor') ?? 1
@@ -142,8 +149,11 @@ function ggufConfig(file: GgufFile, arch: string, vocabSize: number, tokenizer: 
     ...rmsVariantGgufKeys(arch, get, new Set(file.tensors.map((t) => t.name)), file.path),
     ...phi3GemmaGgufKeys(arch, get, file),
     ...denseFamilyGgufKeys(arch, get, new Set(file.tensors.map((t) => t.name)), file.path),
+    ...gptOssGgufKeys(arch, get, file.path),
+    ...deepseekGgufKeys(arch, get, new Set(file.tensors.map((t) => t.name)), file.path),
   }
-  const config = parseModelConfig(configJson, undefined, `${file.path} (GGUF metadata as config.json)`)
+  const tensorNames = new Set(file.tensors.map((t) => t.name))
+  const config = withKvBApart(withGptOssGateUpApart(parseModelConfig(configJson, undefined, `${file.path} (GGUF metadata as config.json)`), tensorNames), tensorNames)
   // llama.cpp's converter writes Gemma's norm weights with the 1 of (1 + weight) already added.
   return GGUF_NORMS_WITH_ONE_ADDED.has(arch) || DENSE_FAMILY_NORMS_WITH_ONE_ADDED.has(arch) ? {...config, normWeightOffset: 0} : config
 }
@@ -174,22 +184,26 @@ function ggufTensors(file: GgufFile, arch: string, config: ModelConfig): TensorI
     if (name === null) continue
     const dtype = FLOAT_TYPES[t.type]
     const blockFormat = blockFormatOfGgufType(t.type)
-    if (!dtype && !blockFormat) throw new ModelLoadError(`${file.path}: tensor ${t.name} is ${refusedTypeMessage(t.type)}`)
+    const mxfp4 = t.type === 'MXFP4'
+    if (!dtype && !blockFormat && !mxfp4) throw new ModelLoadError(`${file.path}: tensor ${t.name} is ${refusedTypeMessage(t.type)}`)
     if (t.nbytes === null) {
       throw new ModelLoadError(`${file.path}: tensor ${t.name} is ${t.type} with rows of ${t.shape.at(-1)} values, not a whole number of its ${GGML_BLOCKS[t.type]!.values}-value blocks.`)
     }
     const ropeHeads = !interleaved ? 0 : /\.attn_q\.(weight|bias)$/.test(t.name) ? config.numHeads : /\.attn_k\.(weight|bias)$/.test(t.name) ? config.numKvHeads : 0
     tensors.push(...ggufExpertTensors({
       name, dtype: dtype ?? 'F32', shape: t.shape, path: file.path, offset: t.offset, nbytes: t.nbytes,
-      ...(blockFormat ? {blockFormat} : {}), ...(ropeHeads ? {ropeInterleavedHeads: ropeHeads} : {}),
-    }))
+      ...(blockFormat ? {blockFormat} : {}), ...(mxfp4 ? {ggmlMxfp4: true} : {}), ...(ropeHeads ? {ropeInterleavedHeads: ropeHeads} : {}),
+    }).flatMap(ggufDeepseekTensors))
   }
   return selectModelTensors(config, GGUF_LAYERNORM_ARCHITECTURES[arch] ? splitStackedTensors(config, tensors) : tensors, file.path)
 }
 
-/** The float format the file's matrices are in, for --dtype auto (quantized files compute on their blocks regardless). */
+/**
+ * The float format the file's matrices are in, for --dtype auto (quantized files compute on their blocks regardless);
+ * MXFP4 ones count as bf16, which holds their values exactly.
+ */
 export function ggufFloatFormat(tensors: TensorInfo[]): 'f32' | 'f16' | 'bf16' {
-  const matrices = tensors.filter((t) => t.shape.length === 2 && !t.blockFormat)
+  const matrices = tensors.filter((t) => t.shape.length === 2 && !t.blockFormat).map((t) => (t.ggmlMxfp4 ? {...t, dtype: 'BF16' as const} : t))
   if (matrices.length > 0 && matrices.every((t) => t.dtype === 'F16')) return 'f16'
   if (matrices.length > 0 && matrices.every((t) => t.dtype === 'BF16')) return 'bf16'
   return 'f32'

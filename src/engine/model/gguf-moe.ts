@@ -5,6 +5,8 @@ import type {TensorInfo} from './safetensors.js'
 /** The HF architecture and config.json keys a GGUF file's expert metadata stands for; null for a dense file. */
 export function ggufMoeConfigKeys(arch: string, get: (key: string) => unknown, tensorNames: Set<string>, path: string): {architecture: string; modelType: string; keys: Record<string, unknown>} | null {
   const experts = get('expert_count')
+  // gpt-oss's experts (gguf-gpt-oss.ts) and DeepSeek's grouped ones (gguf-deepseek.ts) are read with the rest of their config.
+  if (arch === 'gpt-oss' || arch === 'deepseek2' || arch === 'glm4moe') return null
   if (experts === undefined || experts === 0) {
     if (arch === 'qwen2moe' || arch === 'qwen3moe' || arch === 'olmoe' || arch === 'granitemoe') throw new ModelLoadError(`${path}: GGUF metadata ${arch}.expert_count is missing`)
     return null
@@ -48,6 +50,9 @@ const MOE_LAYER_NAMES: Record<string, string> = {
   'ffn_gate_exps.weight': 'mlp.experts.gate_proj.weight', 'ffn_up_exps.weight': 'mlp.experts.up_proj.weight', 'ffn_down_exps.weight': 'mlp.experts.down_proj.weight',
   'ffn_gate_shexp.weight': 'mlp.shared_expert.gate_proj.weight', 'ffn_up_shexp.weight': 'mlp.shared_expert.up_proj.weight',
   'ffn_down_shexp.weight': 'mlp.shared_expert.down_proj.weight', 'ffn_gate_inp_shexp.weight': 'mlp.shared_expert_gate.weight',
+  // gpt-oss's expert biases, and its experts' gate and up as one tensor (gate rows then up rows) when converted fused.
+  'ffn_gate_exps.bias': 'mlp.experts.gate_proj.bias', 'ffn_up_exps.bias': 'mlp.experts.up_proj.bias', 'ffn_down_exps.bias': 'mlp.experts.down_proj.bias',
+  'ffn_gate_up_exps.weight': 'mlp.experts.gate_up_proj.weight', 'ffn_gate_up_exps.bias': 'mlp.experts.gate_up_proj.bias',
 }
 
 /** The engine name of a GGUF expert tensor (3D ones still fused: ggufExpertTensors splits them), or null. */
@@ -61,15 +66,16 @@ export function ggufMoeName(ggufName: string): string | null {
 }
 
 /**
- * A fused [experts, rows, cols] tensor as one [rows, cols] tensor per expert (each expert's slab is contiguous, in
- * float or block storage alike); the shared expert's gate [hidden] as the [1, hidden] of transformers. Others as they are.
+ * A fused [experts, rows, cols] tensor (a bias [experts, rows]) as one [rows, cols] tensor per expert (each expert's slab
+ * is contiguous, in float or block storage alike); the shared expert's gate [hidden] as the [1, hidden] of
+ * transformers. Others as they are.
  */
 export function ggufExpertTensors(tensor: TensorInfo): TensorInfo[] {
-  const fused = /^(model\.layers\.\d+\.mlp\.experts)\.(gate|up|down)_proj\.weight$/.exec(tensor.name)
-  if (fused && tensor.shape.length === 3) {
-    const [experts, rows, cols] = tensor.shape as [number, number, number]
+  const fused = /^(model\.layers\.\d+\.mlp\.experts)\.(gate|up|down|gate_up)_proj\.(weight|bias)$/.exec(tensor.name)
+  if (fused && tensor.shape.length === (fused[3] === 'weight' ? 3 : 2)) {
+    const [experts, ...shape] = tensor.shape as [number, ...number[]]
     const slab = tensor.nbytes / experts
-    return Array.from({length: experts}, (_, e) => ({...tensor, name: `${fused[1]}.${e}.${fused[2]}_proj.weight`, shape: [rows, cols], offset: tensor.offset + e * slab, nbytes: slab}))
+    return Array.from({length: experts}, (_, e) => ({...tensor, name: `${fused[1]}.${e}.${fused[2]}_proj.${fused[3]}`, shape, offset: tensor.offset + e * slab, nbytes: slab}))
   }
   if (tensor.name.endsWith('.mlp.shared_expert_gate.weight') && tensor.shape.length === 1) return [{...tensor, shape: [1, tensor.shape[0]!]}]
   return [tensor]

@@ -10,14 +10,20 @@ export function isOlmo3Gguf(arch: string, get: (key: string) => unknown): boolea
   return arch === 'olmo2' && get('attention.sliding_window') !== undefined
 }
 
-/** The config.json keys an OLMo 3 file's metadata stands for. */
-export function olmo3GgufKeys(get: (key: string) => unknown, path: string): Record<string, unknown> {
+/** A file's attention.sliding_window_pattern (one flag per layer, true where it slides), checked; undefined without it. */
+export function ggufSlidingPattern(arch: string, get: (key: string) => unknown, path: string): boolean[] | undefined {
   const layers = get('block_count')
   const pattern = get('attention.sliding_window_pattern')
   if (pattern !== undefined && (!Array.isArray(pattern) || pattern.length !== layers || pattern.some((flag) => typeof flag !== 'boolean'))) {
-    throw new ModelLoadError(`${path}: olmo2.attention.sliding_window_pattern must hold one true/false per layer (${quotedValue(layers)}), got ${quotedValue(pattern)}.`)
+    throw new ModelLoadError(`${path}: ${arch}.attention.sliding_window_pattern must hold one true/false per layer (${quotedValue(layers)}), got ${quotedValue(pattern)}.`)
   }
-  const layerTypes = Array.isArray(pattern) ? pattern.map((slides) => (slides ? 'sliding_attention' : 'full_attention')) : undefined
+  return pattern as boolean[] | undefined
+}
+
+/** The config.json keys an OLMo 3 file's metadata stands for. */
+export function olmo3GgufKeys(get: (key: string) => unknown, path: string): Record<string, unknown> {
+  const pattern = ggufSlidingPattern('olmo2', get, path)
+  const layerTypes = pattern?.map((slides) => (slides ? 'sliding_attention' : 'full_attention'))
   return {
     architectures: ['Olmo3ForCausalLM'], model_type: 'olmo3', sliding_window: get('attention.sliding_window'),
     ...(layerTypes ? {layer_types: layerTypes} : {}),

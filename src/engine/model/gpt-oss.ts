@@ -33,14 +33,14 @@ export function gptOssView(config: Json): Json {
   }
 }
 
-/** A sparse layer's tensors under the engine's names: router weight and bias, each expert's fused gate_up and down with their biases. */
-export function gptOssMoeTensorShapes(numExperts: number, inter: number, prefix: string, hidden: number): {name: string; shape: number[]}[] {
+/** A sparse layer's tensors under the engine's names: router weight and bias, each expert's fused gate_up (or, apart, gate and up) and down with their biases. */
+export function gptOssMoeTensorShapes(numExperts: number, inter: number, prefix: string, hidden: number, gateUpApart = false): {name: string; shape: number[]}[] {
   const shapes = [{name: `${prefix}.mlp.gate.weight`, shape: [numExperts, hidden]}, {name: `${prefix}.mlp.gate.bias`, shape: [numExperts]}]
   for (let e = 0; e < numExperts; e++) {
     const expert = `${prefix}.mlp.experts.${e}`
+    const gateUp = gateUpApart ? ['gate_proj', 'up_proj'] : ['gate_up_proj']
     shapes.push(
-      {name: `${expert}.gate_up_proj.weight`, shape: [2 * inter, hidden]},
-      {name: `${expert}.gate_up_proj.bias`, shape: [2 * inter]},
+      ...gateUp.flatMap((part) => [{name: `${expert}.${part}.weight`, shape: [inter * (3 - gateUp.length), hidden]}, {name: `${expert}.${part}.bias`, shape: [inter * (3 - gateUp.length)]}]),
       {name: `${expert}.down_proj.weight`, shape: [hidden, inter]},
       {name: `${expert}.down_proj.bias`, shape: [hidden]},
     )

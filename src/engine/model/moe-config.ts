@@ -26,6 +26,8 @@ export interface MoeConfig {
   sparsemixerJitterEps?: number
   /** GPT-OSS: router and expert biases, each expert's gate/up fused, its clamped SwiGLU (gpt-oss.ts, moe.cpp). */
   gptOssExperts?: boolean
+  /** GPT-OSS from a GGUF file: each expert's gate and up apart (gate_proj, up_proj and their biases), not fused. */
+  gptOssGateUpApart?: boolean
   /** DeepSeek: grouped top-k routing (deepseek-config.ts) in place of softmax top-k. */
   grouped?: GroupedRouting
 }
@@ -154,7 +156,7 @@ export function mixtralEngineName(name: string): string {
 /** A sparse layer's MLP tensors (engine names, [out, in]): router, each expert's gate/up/down, Qwen2-MoE's shared expert. */
 export function moeLayerTensorShapes(moe: MoeConfig, prefix: string, hidden: number): {name: string; shape: number[]}[] {
   const inter = moe.expertIntermediateSize
-  if (moe.gptOssExperts) return gptOssMoeTensorShapes(moe.numExperts, inter, prefix, hidden)
+  if (moe.gptOssExperts) return gptOssMoeTensorShapes(moe.numExperts, inter, prefix, hidden, moe.gptOssGateUpApart === true)
   const shapes = [{name: `${prefix}.mlp.gate.weight`, shape: [moe.numExperts, hidden]}]
   for (let e = 0; e < moe.numExperts; e++) {
     shapes.push(

@@ -34,6 +34,8 @@ export interface TensorInfo {
   ropeInterleavedDims?: number
   /** GPT-OSS's MXFP4 experts: the data are fp4 pairs (dtype then says nothing) and these e8m0 scales sit beside them; the native loader dequantizes. */
   mxfp4Scales?: {path: string; offset: number; nbytes: number}
+  /** A GGUF MXFP4 tensor: the data are ggml's 17-byte blocks (dtype then says nothing); the native loader dequantizes. */
+  ggmlMxfp4?: true
   /** FP8 weights: the data are e4m3 / e5m2 codes (dtype then says nothing), each block of blockRows x blockCols times its scale here (fp8-checkpoint.ts); the native loader dequantizes. */
   fp8Scales?: {path: string; offset: number; nbytes: number; dtype: TensorDtype; blockRows: number; blockCols: number; format: 'e4m3' | 'e5m2'; whole: {offset: number; nbytes: number}}
 }
@@ -203,7 +205,7 @@ export function readTensorFloat64(tensor: TensorInfo): Float64Array {
 
 /** Reads a tensor's elements as float32, widening F16/BF16. */
 export function readTensorFloat32(tensor: TensorInfo): Float32Array {
-  if (tensor.dtype === 'U8' || tensor.fp8Scales || FP8_DTYPES.includes(tensor.dtype)) throw new ModelLoadError(`Tensor ${tensor.name} holds ${tensor.dtype === 'U8' ? 'MXFP4' : 'FP8'} codes, not floats (in ${tensor.path}).`)
+  if (tensor.dtype === 'U8' || tensor.ggmlMxfp4 || tensor.fp8Scales || FP8_DTYPES.includes(tensor.dtype)) throw new ModelLoadError(`Tensor ${tensor.name} holds ${tensor.dtype === 'U8' || tensor.ggmlMxfp4 ? 'MXFP4' : 'FP8'} codes, not floats (in ${tensor.path}).`)
   // A fresh buffer is aligned, and typed arrays are little-endian on every platform Node supports for us (x86-64, arm64).
   const bytes = readFileBytes(tensor.path, tensor.offset, tensor.nbytes)
   if (tensor.dtype === 'F32') return new Float32Array(bytes.buffer, 0, tensor.nbytes / 4)
