@@ -7,7 +7,10 @@ import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {describe, it} from 'node:test'
+import {makeEngineConfig, type EngineConfig} from '../src/engine/config.js'
 import {cpuOnlyNeed} from '../src/engine/engine-parts.js'
+import {LLMEngine} from '../src/engine/llm-engine.js'
+import {makeSamplingParams} from '../src/engine/sampling-params.js'
 import {ModelLoadError} from '../src/engine/errors.js'
 import {loadModel} from '../src/engine/model/load-model.js'
 import {parseModelConfig} from '../src/engine/model/model-config.js'
@@ -67,22 +70,49 @@ describe('Llama 4 tiny model against transformers 5.18', () => {
 
   it('a Llama4ForConditionalGeneration checkpoint (language_model.* tensors, a vision tensor) gives the text model\'s logits', async () => {
     const text = await ensureTestModel('tiny', {variant: 'llama4'})
-    const dir = mkdtempSync(join(tmpdir(), 'pagedllm-llama4-mm-'))
-    try {
-      const config = JSON.parse(readFileSync(join(text, 'config.json'), 'utf8')) as Record<string, unknown>
-      writeFileSync(join(dir, 'config.json'), JSON.stringify({architectures: ['Llama4ForConditionalGeneration'], text_config: config, vision_config: {}, torch_dtype: 'float32'}))
-      for (const file of ['tokenizer.json', 'tokenizer_config.json', 'generation_config.json']) writeFileSync(join(dir, file), readFileSync(join(text, file)))
-      const bytes = readFileSync(join(text, 'model.safetensors'))
-      const tensors = readCheckpointTensors(text).map((t) => ({
-        // transformers 4's layout: language_model.model.* and language_model.lm_head.*.
-        name: `language_model.${t.name}`, dtype: 'F32' as const, shape: t.shape, data: () => bytes.subarray(t.offset, t.offset + t.nbytes),
-      }))
-      writeSafetensors(join(dir, 'model.safetensors'), [...tensors, {name: 'vision_model.patch_embedding.linear.weight', dtype: 'F32', shape: [4, 4], data: () => new Uint8Array(64)}], {format: 'pt'})
+    // transformers 4's layout: language_model.model.* and language_model.lm_head.*.
+    await withCopy(text, (config) => ({architectures: ['Llama4ForConditionalGeneration'], text_config: config, vision_config: {}, torch_dtype: 'float32'}), (name) => `language_model.${name}`, async (dir) => {
       const prompts = [readTransformersFixture('llama4').prompts[0]!.prompt_token_ids]
       const [ours, theirs] = [await promptLogits(await loadModel(dir), 'f32', prompts), await promptLogits(await loadModel(text), 'f32', prompts)]
       assert.equal(maxAbsDifference(ours.logits, theirs.logits), 0)
-    } finally {
-      rmSync(dir, {recursive: true, force: true})
-    }
+    })
+  })
+
+  it('every layer chunked (no NoPE layer): blocks behind a window of the chunk are released, tokens and logprobs unchanged', async () => {
+    await withCopy(await ensureTestModel('tiny', {variant: 'llama4'}), (config) => ({...config, no_rope_layers: [1, 1, 1]}), (name) => name, async (modelPath) => {
+      const run = async (overrides: Partial<EngineConfig>) => {
+        const engine = await LLMEngine.create(makeEngineConfig({
+          modelPath, threads: 2, weightDtype: 'f32', blockSize: 4, numBlocks: 64, maxModelLen: 128, maxNumBatchedTokens: 12, enableChunkedPrefill: true, ...overrides,
+        }))
+        try {
+          let peak = 0
+          engine.onStep((stats) => (peak = Math.max(peak, stats.kv.usedBlocks)))
+          const [result] = await engine.generate([{prompt: Array.from({length: 45}, (_, i) => 1 + ((i * 53) % 400)), params: makeSamplingParams({temperature: 0, maxTokens: 20, ignoreEos: true, logprobs: 2})}])
+          const {tokenIds, logprobs} = result!.outputs[0]!
+          return {tokenIds, logprobs, peak}
+        } finally {
+          await engine.shutdown()
+        }
+      }
+      const [kept, released] = [await run({releaseWindowBlocks: false}), await run({})]
+      assert.deepEqual([released.tokenIds, released.logprobs], [kept.tokenIds, kept.logprobs])
+      assert.ok(released.peak < kept.peak / 2, `peak blocks ${released.peak} released vs ${kept.peak} kept`)
+    })
   })
 })
+
+/** Runs `body` on a copy of a test model with its config.json and tensor names rewritten. */
+async function withCopy(source: string, config: (json: Record<string, unknown>) => Record<string, unknown>, rename: (name: string) => string, body: (dir: string) => Promise<void>): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'pagedllm-llama4-'))
+  try {
+    writeFileSync(join(dir, 'config.json'), JSON.stringify(config(JSON.parse(readFileSync(join(source, 'config.json'), 'utf8')) as Record<string, unknown>)))
+    for (const file of ['tokenizer.json', 'tokenizer_config.json', 'generation_config.json']) writeFileSync(join(dir, file), readFileSync(join(source, file)))
+    const bytes = readFileSync(join(source, 'model.safetensors'))
+    const tensors = readCheckpointTensors(source).map((t) => ({name: rename(t.name), dtype: 'F32' as const, shape: t.shape, data: () => bytes.subarray(t.offset, t.offset + t.nbytes)}))
+    // A vision tower's tensor the loader leaves unread.
+    writeSafetensors(join(dir, 'model.safetensors'), [...tensors, {name: 'vision_model.patch_embedding.linear.weight', dtype: 'F32', shape: [4, 4], data: () => new Uint8Array(64)}], {format: 'pt'})
+    await body(dir)
+  } finally {
+    rmSync(dir, {recursive: true, force: true})
+  }
+}
