@@ -78,6 +78,13 @@ describe('Llama 4 tiny model against transformers 5.18', () => {
     })
   })
 
+  it('a missing tensor is named as the checkpoint stores it', async () => {
+    const hide = (name: string) => (name === 'model.layers.1.feed_forward.router.weight' ? 'model.layers.1.feed_forward.router.unused' : name)
+    await withCopy(await ensureTestModel('tiny', {variant: 'llama4'}), (config) => config, hide, async (dir) => {
+      await assert.rejects(loadModel(dir), loadError(/Tensor model\.layers\.1\.feed_forward\.router\.weight is missing from the checkpoint/))
+    })
+  })
+
   it('every layer chunked (no NoPE layer): blocks behind a window of the chunk are released, tokens and logprobs unchanged', async () => {
     await withCopy(await ensureTestModel('tiny', {variant: 'llama4'}), (config) => ({...config, no_rope_layers: [1, 1, 1]}), (name) => name, async (modelPath) => {
       const run = async (overrides: Partial<EngineConfig>) => {

@@ -9,6 +9,7 @@ import {splitFusedProjections} from './fused-tensors.js'
 import {splitGraniteMoeExperts} from './granite-moe.js'
 import {splitGptOssExperts} from './gpt-oss.js'
 import {llama4Tensors} from './llama4-tensors.js'
+import {LLAMA4} from './llama4-config.js'
 import {layerNormTensorShapes, layerNormTensors} from './layernorm-family.js'
 import {languageModelTensorName} from './gemma3-config.js'
 import {gemma4TensorShapes, gemma4Tensors} from './gemma4-tensors.js'
@@ -117,8 +118,8 @@ export function selectModelTensors(config: ModelConfig, checkpointTensors: Tenso
   // OPT, GPT-NeoX, GPT-2: found under their own names, checked, and renamed (layernorm-family.ts).
   if (config.layerNorm) return layerNormTensors(config, checkpointTensors, dir)
   if (config.gemma4) return gemma4Tensors(config, checkpointTensors, dir)
-  // A Gemma 3 multimodal checkpoint keeps its language model under a prefix (gemma3-config.ts).
-  const named = config.architecture === 'Gemma3ForCausalLM' || HYBRID_ARCHITECTURES.has(config.architecture) ? checkpointTensors.map((t) => ({...t, name: languageModelTensorName(t.name)})) : checkpointTensors
+  // A Gemma 3 (Llama 4, Qwen 3.5) multimodal checkpoint keeps its language model under a prefix (gemma3-config.ts).
+  const named = config.architecture === 'Gemma3ForCausalLM' || config.architecture === LLAMA4 || HYBRID_ARCHITECTURES.has(config.architecture) ? checkpointTensors.map((t) => ({...t, name: languageModelTensorName(t.name)})) : checkpointTensors
   const split = llama4Tensors(config, splitGptOssExperts(config, splitGraniteMoeExperts(config, splitFusedProjections(config, engineTensorNames(config, named)))))
   const tensors = config.moe?.mixtralNames || config.moe?.grouped ? split.map((t) => ({...t, name: moeEngineName(config.moe, t.name)})) : split
   // A corrupt or hostile layer count must not make us list billions of expected tensors before the first one is missing.
