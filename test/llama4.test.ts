@@ -34,6 +34,8 @@ describe('Llama 4 config', () => {
     const maverick = parseModelConfig({...TEXT, interleave_moe_layer_step: 2, no_rope_layers: [1, 0, 1, 1], use_qk_norm: false, attn_temperature_tuning: false, attention_chunk_size: 16})
     assert.deepEqual([maverick.moe!.sparseLayers, maverick.llama4!.ropeLayers, maverick.layerWindows, maverick.llama4!.ropeLayerQkNorm, maverick.llama4!.attnTemperatureScale], [[false, true, false, true], [true, false, true, true], [16, 0, 16, 16], false, 0])
     assert.deepEqual(parseModelConfig({...TEXT, moe_layers: [0, 3]}).moe!.sparseLayers, [true, false, false, true])
+    // Meta's Scout and Maverick configs write attn_temperature_tuning 4, a switch to transformers 4.51.
+    assert.deepEqual([4, 0].map((tuning) => parseModelConfig({...TEXT, attn_temperature_tuning: tuning}).llama4!.attnTemperatureScale), [0.1, 0])
     // layer_types, when given, picks the chunked layers apart from the rope ones.
     assert.deepEqual(parseModelConfig({...TEXT, layer_types: ['full_attention', 'chunked_attention', 'full_attention', 'full_attention']}).layerWindows, [0, 8192, 0, 0])
     assert.equal(parseModelConfig({...TEXT, no_rope_layers: [0, 0, 0, 0]}).layerWindows, undefined)
@@ -52,6 +54,8 @@ describe('Llama 4 config', () => {
     assert.throws(() => parseModelConfig({...TEXT, moe_layers: 'all'}), loadError(/"moe_layers" must be a list of layer indices/))
     assert.throws(() => parseModelConfig({...TEXT, interleave_moe_layer_step: 0}), loadError(/"interleave_moe_layer_step" must be a positive integer, got 0/))
     assert.throws(() => parseModelConfig({...TEXT, use_qk_norm: 'yes'}), loadError(/"use_qk_norm" must be true or false, got "yes"/))
+    assert.throws(() => parseModelConfig({...TEXT, attn_temperature_tuning: 'on'}), loadError(/"attn_temperature_tuning" must be true or false, got "on"/))
+    assert.throws(() => parseModelConfig({...TEXT, intermediate_size_mlp: '96'}), loadError(/"intermediate_size_mlp" must be a positive integer, got "96"/))
     assert.throws(() => parseModelConfig({...TEXT, floor_scale: 0}), loadError(/"floor_scale" must be a positive integer, got 0/))
     assert.throws(() => parseModelConfig({...TEXT, layer_types: ['sliding_attention', 'full_attention', 'full_attention', 'full_attention']}), loadError(/"layer_types" must list "chunked_attention" or "full_attention"/))
     const need = cpuOnlyNeed({}, {config: parseModelConfig(TEXT), tensors: []})

@@ -36,12 +36,14 @@ const TEXT_DEFAULTS: Json = {
  * intermediate_size_mlp as intermediate_size and the experts' (and shared expert's) intermediate_size as
  * moe_intermediate_size.
  */
-export function llama4View(config: Json): Json {
+export function llama4View(config: Json, source: string): Json {
   const out: Json = {...config}
   for (const [key, value] of Object.entries(TEXT_DEFAULTS)) if (!(key in config)) out[key] = value
   const ropeTheta = isObject(config.rope_parameters) ? config.rope_parameters.rope_theta : undefined
   if (config.rope_theta === undefined && ropeTheta === undefined) out.rope_theta = 500000
-  out.intermediate_size = config.intermediate_size_mlp ?? 16384
+  const dense = config.intermediate_size_mlp ?? 16384
+  if (typeof dense !== 'number' || !Number.isInteger(dense) || dense <= 0) throw new ModelLoadError(`${source}: "intermediate_size_mlp" must be a positive integer, got ${quotedValue(dense)}.`)
+  out.intermediate_size = dense
   out.moe_intermediate_size = config.intermediate_size ?? 8192
   return out
 }
@@ -63,7 +65,12 @@ export function llama4Attention(config: Json, numLayers: number, source: string)
   if (typeof chunk !== 'number' || !Number.isInteger(chunk) || chunk <= 0) {
     throw new ModelLoadError(`${source}: "attention_chunk_size" must be a positive integer, got ${quotedValue(chunk)}.`)
   }
-  const tuning = flag(config, 'attn_temperature_tuning', true, source)
+  // Meta's own configs write 4 (transformers 4.51's default), which its modeling read as a switch: a non-zero number is on.
+  const tuningValue = config.attn_temperature_tuning ?? true
+  if (typeof tuningValue !== 'boolean' && (typeof tuningValue !== 'number' || !Number.isFinite(tuningValue))) {
+    throw new ModelLoadError(`${source}: "attn_temperature_tuning" must be true or false, got ${quotedValue(tuningValue)}.`)
+  }
+  const tuning = tuningValue !== false && tuningValue !== 0
   const attnScale = number(config, 'attn_scale', 0.1, source)
   const floorScale = config.floor_scale ?? 8192
   if (typeof floorScale !== 'number' || !Number.isInteger(floorScale) || floorScale <= 0 || floorScale > 2 ** 31 - 1) {

@@ -179,7 +179,7 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   if (isDeepseek(architecture)) config = deepseekView(config, architecture, source)
   if (architecture === GLM4_MOE) config = glm4MoeView(config, source)
   if (HYBRID_ARCHITECTURES.has(architecture)) config = qwen35View(config, architecture)
-  if (architecture === LLAMA4) config = llama4View(config)
+  if (architecture === LLAMA4) config = llama4View(config, source)
 
   const required = (key: string): number => {
     const value = config[key]
