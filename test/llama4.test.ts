@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict'
 import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
-import {join} from 'node:path'
+import {dirname, join} from 'node:path'
 import {describe, it} from 'node:test'
 import {makeEngineConfig, type EngineConfig} from '../src/engine/config.js'
 import {cpuOnlyNeed} from '../src/engine/engine-parts.js'
@@ -16,6 +16,7 @@ import {loadModel} from '../src/engine/model/load-model.js'
 import {parseModelConfig} from '../src/engine/model/model-config.js'
 import {readCheckpointTensors, writeSafetensors} from '../src/engine/model/safetensors.js'
 import {ensureTestModel} from '../src/engine/model/test-model.js'
+import {llamaGgufBytes, SMALL_GGUF_SHAPE} from './support/llama-gguf.js'
 import {maxAbsDifference, promptLogits} from './support/model-logits.js'
 import {checkDirAgainstTransformers, checkServerAgainstTransformers, readTransformersFixture} from './support/transformers-fixture.js'
 
@@ -48,7 +49,7 @@ describe('Llama 4 config', () => {
     assert.throws(() => parseModelConfig({architectures: ['Llama4ForConditionalGeneration']}), loadError(/needs a "text_config" object/))
   })
 
-  it('refuses what transformers would not run, by key, and runs on the CPU only, saying why', () => {
+  it('refuses what transformers would not run, by key, and llama.cpp\'s llama4 files; runs on the CPU only, saying why', async () => {
     assert.throws(() => parseModelConfig({...TEXT, attention_chunk_size: null}), loadError(/"attention_chunk_size" must be a positive integer, got null/))
     assert.throws(() => parseModelConfig({...TEXT, no_rope_layers: [1, 0]}), loadError(/"no_rope_layers" must list 1 \(rope\) or 0 \(no rope\) for each of the 4 layers/))
     assert.throws(() => parseModelConfig({...TEXT, moe_layers: 'all'}), loadError(/"moe_layers" must be a list of layer indices/))
@@ -58,6 +59,10 @@ describe('Llama 4 config', () => {
     assert.throws(() => parseModelConfig({...TEXT, intermediate_size_mlp: '96'}), loadError(/"intermediate_size_mlp" must be a positive integer, got "96"/))
     assert.throws(() => parseModelConfig({...TEXT, floor_scale: 0}), loadError(/"floor_scale" must be a positive integer, got 0/))
     assert.throws(() => parseModelConfig({...TEXT, layer_types: ['sliding_attention', 'full_attention', 'full_attention', 'full_attention']}), loadError(/"layer_types" must list "chunked_attention" or "full_attention"/))
+    const gguf = join(mkdtempSync(join(tmpdir(), 'pagedllm-llama4-')), 'llama4.gguf')
+    writeFileSync(gguf, llamaGgufBytes(SMALL_GGUF_SHAPE, {metadata: {'general.architecture': {type: 'string', value: 'llama4'}}}))
+    await assert.rejects(loadModel(gguf), loadError(/GGUF general\.architecture "llama4" is not supported \(the GGUF loader has no Llama 4 chunked attention, .*; load the Hugging Face checkpoint\)/))
+    rmSync(dirname(gguf), {recursive: true, force: true})
     const need = cpuOnlyNeed({}, {config: parseModelConfig(TEXT), tensors: []})
     assert.match(need!.reason, /Llama4ForCausalLM \(NoPE layers' query temperature, chunked attention, .* CPU kernels only\)/)
   })

@@ -1,7 +1,8 @@
 // The CPU backend: owns the weights, the KV pool (device + swap) and the thread pool, validates each batch,
 // applies block moves and chains the ops of kernels.h into a Llama forward pass (Qwen2's q/k/v biases, Qwen3's q/k norms,
 // sparse MoE MLPs: moe.h, DeepSeek's latent attention: mla.h, per-layer sliding windows and Gemma 3's local rope, Qwen 3.5's
-// Gated DeltaNet layers and gated attention: hybrid_layers.h), or hands the LayerNorm family (OPT, GPT-NeoX, GPT-2) to
+// Gated DeltaNet layers and gated attention: hybrid_layers.h, Llama 4's NoPE temperature and weightless q/k norms:
+// llama4_layers.h), or hands the LayerNorm family (OPT, GPT-NeoX, GPT-2) to
 // layernorm_family.cpp and Gemma 4 to gemma4_forward.cpp.
 #include <algorithm>
 #include <cmath>
