@@ -287,8 +287,8 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   if (isLlamaTwist(architecture)) applyTwistBiases(modelConfig, config, architecture, source)
   if (isDeepseek(architecture)) Object.assign(modelConfig, deepseekAttention(config, architecture, source))
   if (architecture === GLM4_MOE) modelConfig.qkNorm = glm4MoeQkNorm(config, source)
-  // Qwen 3.5's RMSNorms scale by (1 + weight), its RMSNormGated by the weight as stored (native/cpu/linear_attention.cpp).
   if (architecture === LLAMA4) Object.assign(modelConfig, llama4Attention(config, numLayers, source))
+  // Qwen 3.5's RMSNorms scale by (1 + weight), its RMSNormGated by the weight as stored (native/cpu/linear_attention.cpp).
   if (HYBRID_ARCHITECTURES.has(architecture)) Object.assign(modelConfig, {hybrid: parseHybrid(config, architecture, numLayers, source), normWeightOffset: 1})
   return modelConfig
 }

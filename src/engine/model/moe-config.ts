@@ -1,4 +1,4 @@
-// Mixture-of-experts settings (Mixtral, Qwen2-MoE, Qwen3-MoE, OLMoE, GraniteMoE, GraniteMoeShared, PhiMoE, DeepSeek V2/V3) read from config.json, and the tensors their sparse MLPs need.
+// Mixture-of-experts settings (Mixtral, Qwen2-MoE, Qwen3-MoE, OLMoE, GraniteMoE, GraniteMoeShared, PhiMoE, DeepSeek V2/V3, Llama 4) read from config.json, and the tensors their sparse MLPs need.
 import {ModelLoadError, quotedValue} from '../errors.js'
 import {phimoeRouting} from './phimoe-config.js'
 import {llama4SparseLayers} from './llama4-config.js'
