@@ -1,7 +1,8 @@
 // The CPU backend: owns the weights, the KV pool (device + swap) and the thread pool, validates each batch,
 // applies block moves and chains the ops of kernels.h into a Llama forward pass (Qwen2's q/k/v biases, Qwen3's q/k norms,
 // sparse MoE MLPs: moe.h, DeepSeek's latent attention: mla.h, per-layer sliding windows and Gemma 3's local rope, Qwen 3.5's
-// Gated DeltaNet layers and gated attention: hybrid_layers.h), or hands the LayerNorm family (OPT, GPT-NeoX, GPT-2) to
+// Gated DeltaNet layers and gated attention: hybrid_layers.h, Llama 4's NoPE temperature and weightless q/k norms:
+// llama4_layers.h), or hands the LayerNorm family (OPT, GPT-NeoX, GPT-2) to
 // layernorm_family.cpp and Gemma 4 to gemma4_forward.cpp.
 #include <algorithm>
 #include <cmath>
@@ -15,6 +16,7 @@
 #include "gemma4_forward.h"
 #include "hybrid_layers.h"
 #include "layernorm_family.h"
+#include "llama4_layers.h"
 #include "model_weights.h"
 #include "prompt_ranking.h"
 #include "rms_variants.h"
@@ -267,6 +269,9 @@ class CpuBackend final : public Backend {
           head_rms_norm(pool_, qkv_.data(), tokens, qkv_width, config_.num_heads, config_.head_dim, w.q_norm.data(), eps);
           head_rms_norm(pool_, keys, tokens, qkv_width, config_.num_kv_heads, config_.head_dim, w.k_norm.data(), eps);
         }
+        // Llama 4: rope layers' q/k normalised without weights; NoPE layers' queries take a temperature by position.
+        if (config_.rope_layer_qk_norm && layer_has_rope(config_, l)) unit_qk_norm(pool_, config_, qkv_.data(), tokens, qkv_width);
+        if (config_.attn_temperature_scale > 0.f && !layer_has_rope(config_, l)) temperature_tune_queries(config_, qkv_.data(), tokens, qkv_width, b.positions);
         reshape_and_cache(keys, keys + kv_width, qkv_width, key_cache_[l].get(), value_cache_[l].get(), b.slot_mapping,
                           tokens, layout_);
         paged_attention(pool_, qkv_.data(), qkv_width, key_cache_[l].get(), value_cache_[l].get(), attention_batch,

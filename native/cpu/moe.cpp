@@ -44,8 +44,8 @@ MoeWeights load_moe_weights(const ModelConfig& config, const std::string& prefix
   MoeWeights w;
   w.router = load({{prefix + "mlp.gate.weight", config.num_experts}}, hidden, WeightFormat::F32);
   if (config.moe_router_bias) w.score_correction_bias = load({{prefix + "mlp.gate.e_score_correction_bias", 1}}, config.num_experts, WeightFormat::F32);
-  // GPT-OSS's checkpoint fuses gate and up per expert; its GGUF file keeps them apart (gate rows then up rows either way).
-  const bool fused_gate_up = config.gpt_oss_experts && has(expert_name(prefix, 0, "gate_up"));
+  // GPT-OSS's and Llama 4's checkpoints fuse gate and up per expert; a GPT-OSS GGUF file keeps them apart (gate rows then up rows either way).
+  const bool fused_gate_up = config.expert_gate_up_fused && has(expert_name(prefix, 0, "gate_up"));
   for (int e = 0; e < config.num_experts; ++e) {
     w.gate_up.push_back(fused_gate_up ? load({{expert_name(prefix, e, "gate_up"), 2 * inter}}, hidden, format)
                                       : load({{expert_name(prefix, e, "gate"), inter}, {expert_name(prefix, e, "up"), inter}}, hidden, format));
@@ -127,6 +127,13 @@ void moe_mlp(ThreadPool& pool, const MoeWeights& w, const ModelConfig& config, c
   } else {
     moe_route(logits, num_rows, num_experts, top_k, config.norm_topk_prob, experts, weights);
   }
+  // Llama 4: the top-k by softmax are the top-k by logit; each pick weighs sigmoid(its logit) (Llama4Router).
+  if (config.moe_input_scaled) {
+    for (size_t slot = 0; slot < slots; ++slot) {
+      const float logit = logits[(slot / top_k) * num_experts + experts[slot]];
+      weights[slot] = 1.f / (1.f + std::exp(-logit));
+    }
+  }
   moe_experts(pool, w, config, x, num_rows, experts, weights, out, order, s);
 }
 
@@ -147,6 +154,10 @@ void moe_experts(ThreadPool& pool, const MoeWeights& w, const ModelConfig& confi
     float* gathered = grown(s.gathered, static_cast<size_t>(count) * hidden);
     for (int i = 0; i < count; ++i) {
       std::memcpy(gathered + static_cast<size_t>(i) * hidden, x + static_cast<size_t>(routed[i] / top_k) * hidden, hidden * sizeof(float));
+      // Llama 4 weighs the expert's input, not its output.
+      if (config.moe_input_scaled) {
+        for (int h = 0; h < hidden; ++h) gathered[static_cast<size_t>(i) * hidden + h] *= weights[routed[i]];
+      }
     }
     float* gate_up = grown(s.gate_up, static_cast<size_t>(count) * 2 * inter);
     float* activated = grown(s.activated, static_cast<size_t>(count) * inter);
@@ -185,7 +196,7 @@ void moe_experts(ThreadPool& pool, const MoeWeights& w, const ModelConfig& confi
       float sum = 0.f;
       for (int k = 0; k < top_k; ++k) {
         const size_t slot = static_cast<size_t>(r) * top_k + k;
-        const float product = weights[slot] * expert_out[slot * hidden + h];
+        const float product = config.moe_input_scaled ? expert_out[slot * hidden + h] : weights[slot] * expert_out[slot * hidden + h];
         sum += product;
       }
       y[h] = sum;

@@ -158,6 +158,8 @@ static void parse_moe(const Napi::Object& config, ModelConfig& out) {
     }
   }
   out.gpt_oss_experts = moe.Has("gptOssExperts") && bool_field(moe, "gptOssExperts");
+  out.moe_input_scaled = moe.Has("inputScaledExperts") && bool_field(moe, "inputScaledExperts");  // Llama 4
+  out.expert_gate_up_fused = out.gpt_oss_experts || out.moe_input_scaled;
   if (moe.Has("grouped")) parse_grouped_routing(moe.Get("grouped"), out);
   Napi::Value layers = moe.Get("sparseLayers");
   if (!layers.IsArray()) fail(config.Env(), "moe.sparseLayers must be an array of booleans");
@@ -280,6 +282,21 @@ static void parse_hybrid(const Napi::Object& config, ModelConfig& out) {
   }
 }
 
+// Optional: llama4 (src/engine/model/llama4-config.ts Llama4Features): NoPE layers, chunked attention on the layer
+// windows, the rope layers' weightless q/k norm and the NoPE layers' query temperature.
+static void parse_llama4(const Napi::Object& config, ModelConfig& out) {
+  Napi::Object llama4;
+  if (!optional_object(config, "llama4", llama4)) return;
+  out.rope_layers = layer_flags(llama4, "ropeLayers", out.num_layers, "llama4.ropeLayers");
+  out.chunked_attention = bool_field(llama4, "chunkedAttention");
+  out.rope_layer_qk_norm = bool_field(llama4, "ropeLayerQkNorm");
+  out.attn_temperature_scale = static_cast<float>(number_field(llama4, "attnTemperatureScale"));
+  out.attn_floor_scale = int_field(llama4, "attnFloorScale");
+  if (!(out.attn_temperature_scale >= 0.f) || out.attn_floor_scale <= 0) {
+    fail(config.Env(), "llama4: attnTemperatureScale must be non-negative and attnFloorScale positive");
+  }
+}
+
 ModelConfig parse_model_config(const Napi::Object& config) {
   ModelConfig out;
   out.vocab_size = int_field(config, "vocabSize");
@@ -323,6 +340,7 @@ ModelConfig parse_model_config(const Napi::Object& config) {
   parse_rms_variant(config, out);
   parse_gemma4(config, out);
   parse_hybrid(config, out);
+  parse_llama4(config, out);
   if (out.vocab_size <= 0 || out.hidden_size <= 0 || out.intermediate_size <= 0 || out.num_layers <= 0 ||
       out.num_heads <= 0 || out.num_kv_heads <= 0 || out.head_dim <= 0) {
     fail(config.Env(), "model config sizes must be positive");

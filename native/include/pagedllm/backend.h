@@ -212,6 +212,18 @@ struct ModelConfig {
   int linear_v_dim = 0;
   int linear_conv_kernel = 0;
   bool is_linear_layer(int layer) const { return !linear_layers.empty() && linear_layers.at(layer) != 0; }
+  // Llama 4 (native/cpu/llama4_layers.h; its NoPE layers are rope_layers 0): layer_windows hold attention chunks, not
+  // windows (a query at p sees keys from p - p % chunk on); with rope_layer_qk_norm the rope layers' q and k heads are
+  // RMS-normalised after rope without weights; with attn_temperature_scale > 0 the NoPE layers' queries are multiplied by
+  // log1p(floor((p + 1) / attn_floor_scale)) * attn_temperature_scale + 1. CPU only.
+  bool chunked_attention = false;
+  bool rope_layer_qk_norm = false;
+  float attn_temperature_scale = 0.f;
+  int attn_floor_scale = 1;
+  // Llama 4's router: the sigmoids of the top-k router logits scale each chosen expert's input, and the experts' outputs
+  // are added unweighted; its experts, as GPT-OSS's, are stored with gate and up fused (mlp.experts.E.gate_up_proj).
+  bool moe_input_scaled = false;
+  bool expert_gate_up_fused = false;
 };
 
 struct CacheConfig {

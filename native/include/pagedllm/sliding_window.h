@@ -8,13 +8,19 @@
 namespace pagedllm {
 
 // The first position a query at `position` sees: keys (position - window, position], transformers'
-// kv_idx > q_idx - sliding_window; 0 without a window (window 0).
+// kv_idx > q_idx - sliding_window; 0 without a window (window 0). A negative window is Llama 4's attention chunk of
+// -window positions: keys from the start of the query's chunk on (kv_idx // chunk == q_idx // chunk), never earlier
+// than the same-sized window's, so blocks released behind a window of that size are never read.
 PAGEDLLM_HOST_DEVICE inline int first_visible_position(int position, int sliding_window) {
+  if (sliding_window < 0) return position - position % -sliding_window;
   return sliding_window > 0 && position >= sliding_window ? position - sliding_window + 1 : 0;
 }
 
-// Layer l's window (0: full attention).
-inline int layer_window(const ModelConfig& config, int layer) { return config.layer_windows.empty() ? 0 : config.layer_windows[layer]; }
+// Layer l's window as the kernels take it (0: full attention; negative: Llama 4's chunk, see above).
+inline int layer_window(const ModelConfig& config, int layer) {
+  const int window = config.layer_windows.empty() ? 0 : config.layer_windows[layer];
+  return config.chunked_attention ? -window : window;
+}
 
 // Leading blocks of a sequence that no query at `first_position` or later reads on any layer (widest_window 0: some
 // layer reads the whole context, so none). Their table entries may be released (-1) and must never be read.

@@ -123,6 +123,8 @@ export const ARCHITECTURES: Record<string, ArchitectureTraits> = {
   Qwen3_5MoeForCausalLM: {...BASE, defaultMaxPositions: 32768, defaultHeadDim: 256, qkNorm: true, moe: 'qwen3_5_moe'},
   // Qwen3-Next: Qwen 3.5 MoE's layers with the linear projections fused by key-head group (hybrid-tensors.ts).
   Qwen3NextForCausalLM: {...BASE, defaultMaxPositions: 32768, defaultHeadDim: 256, qkNorm: true, moe: 'qwen3_next'},
+  // Llama 4: NoPE layers among chunked rope layers, input-weighted experts with a shared one (llama4-config.ts).
+  Llama4ForCausalLM: {...BASE, defaultMaxPositions: 4096 * 32, defaultHeadDim: 128, moe: 'llama4'},
 }
 /** The RMSNorm families above, then the LayerNorm family (OPT, GPT-NeoX, GPT-2: layernorm-family.ts; Phi, StableLM, StarCoder2, GPT-J, GPTBigCode, GPT-Neo: layernorm-more.ts; BLOOM, Falcon, MPT: alibi-family.ts). */
 export const SUPPORTED_ARCHITECTURES = [...Object.keys(ARCHITECTURES), ...LAYERNORM_ARCHITECTURES]

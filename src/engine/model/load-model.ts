@@ -8,6 +8,8 @@ import {pairFp8Scales, refuseCutFp8Weights} from './fp8-checkpoint.js'
 import {splitFusedProjections} from './fused-tensors.js'
 import {splitGraniteMoeExperts} from './granite-moe.js'
 import {splitGptOssExperts} from './gpt-oss.js'
+import {llama4Tensors} from './llama4-tensors.js'
+import {LLAMA4} from './llama4-config.js'
 import {layerNormTensorShapes, layerNormTensors} from './layernorm-family.js'
 import {languageModelTensorName} from './gemma3-config.js'
 import {gemma4TensorShapes, gemma4Tensors} from './gemma4-tensors.js'
@@ -116,18 +118,19 @@ export function selectModelTensors(config: ModelConfig, checkpointTensors: Tenso
   // OPT, GPT-NeoX, GPT-2: found under their own names, checked, and renamed (layernorm-family.ts).
   if (config.layerNorm) return layerNormTensors(config, checkpointTensors, dir)
   if (config.gemma4) return gemma4Tensors(config, checkpointTensors, dir)
-  // A Gemma 3 multimodal checkpoint keeps its language model under a prefix (gemma3-config.ts).
-  const named = config.architecture === 'Gemma3ForCausalLM' || HYBRID_ARCHITECTURES.has(config.architecture) ? checkpointTensors.map((t) => ({...t, name: languageModelTensorName(t.name)})) : checkpointTensors
-  const split = splitGptOssExperts(config, splitGraniteMoeExperts(config, splitFusedProjections(config, engineTensorNames(config, named))))
+  // A Gemma 3 (Llama 4, Qwen 3.5) multimodal checkpoint keeps its language model under a prefix (gemma3-config.ts).
+  const named = config.architecture === 'Gemma3ForCausalLM' || config.architecture === LLAMA4 || HYBRID_ARCHITECTURES.has(config.architecture) ? checkpointTensors.map((t) => ({...t, name: languageModelTensorName(t.name)})) : checkpointTensors
+  const split = llama4Tensors(config, splitGptOssExperts(config, splitGraniteMoeExperts(config, splitFusedProjections(config, engineTensorNames(config, named)))))
   const tensors = config.moe?.mixtralNames || config.moe?.grouped ? split.map((t) => ({...t, name: moeEngineName(config.moe, t.name)})) : split
   // A corrupt or hostile layer count must not make us list billions of expected tensors before the first one is missing.
   const perLayer = 9 + (config.attentionBias ? 3 : 0) + (config.qkNorm ? 2 : 0) + (config.sandwichNorms ? 2 : 0) - (config.rmsVariant?.parallelBlock ? 1 : 0) - (config.rmsVariant?.normAffine === false ? 2 : 0) - (config.rmsVariant?.ungatedMlp ? 1 : 0)
   if (config.numLayers * perLayer > tensors.length) {
     throw new ModelLoadError(`The config says ${config.numLayers} layers of ${perLayer} tensors each, but the checkpoint in ${dir} holds only ${tensors.length} tensors.`)
   }
-  const expertTensors = config.moe ? config.moe.sparseLayers.filter(Boolean).length * 3 * config.moe.numExperts : 0
+  const perExpert = config.moe?.inputScaledExperts ? 2 : 3 // Llama 4's gate and up stay fused
+  const expertTensors = config.moe ? config.moe.sparseLayers.filter(Boolean).length * perExpert * config.moe.numExperts : 0
   if (expertTensors > tensors.length) {
-    throw new ModelLoadError(`The config says ${config.moe!.numExperts} experts of 3 tensors in each of ${expertTensors / 3 / config.moe!.numExperts} sparse layers, but the checkpoint in ${dir} holds only ${tensors.length} tensors.`)
+    throw new ModelLoadError(`The config says ${config.moe!.numExperts} experts of ${perExpert} tensors in each of ${expertTensors / perExpert / config.moe!.numExperts} sparse layers, but the checkpoint in ${dir} holds only ${tensors.length} tensors.`)
   }
   const byName = new Map(tensors.map((t) => [t.name, t]))
   const selected = interleavedRopeRows(config, deepseekTensors(rmsVariantTensors(config, expectedTensorShapes(config).map(({name, shape}) => {

@@ -20,6 +20,7 @@ import {hasSandwichNorms} from './tensor-renames.js'
 import {GLM4_MOE, deepseekAttention, deepseekView, isDeepseek, type MlaConfig} from './deepseek-config.js'
 import {glm4MoeQkNorm, glm4MoeView} from './glm4-moe-config.js'
 import {HYBRID_ARCHITECTURES, HYBRID_MULTIMODAL, parseHybrid, qwen35LanguageModel, qwen35View, type HybridFeatures} from './qwen35-config.js'
+import {LLAMA4, LLAMA4_MULTIMODAL, llama4Attention, llama4LanguageModel, llama4View, type Llama4Features} from './llama4-config.js'
 
 export type {RopeScaling}
 
@@ -88,6 +89,8 @@ export interface ModelConfig {
   mla?: MlaConfig
   /** Qwen 3.5: Gated DeltaNet layers among gated full-attention ones (qwen35-config.ts); absent: every layer full attention. */
   hybrid?: HybridFeatures
+  /** Llama 4: NoPE layers, chunked attention (layerWindows), weightless q/k norms, query temperature (llama4-config.ts). */
+  llama4?: Llama4Features
 }
 
 export {SUPPORTED_ARCHITECTURES}
@@ -142,6 +145,10 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
     const language = parseModelConfig(gemma4LanguageModel(config, source), generationConfig, source)
     return {...language, notes: [...(language.notes ?? []), 'Gemma4ForConditionalGeneration: its language model runs text only (the vision and audio towers are not loaded).']}
   }
+  if (architecture === LLAMA4_MULTIMODAL) {
+    const language = parseModelConfig(llama4LanguageModel(config, source), generationConfig, source)
+    return {...language, notes: [...(language.notes ?? []), `${LLAMA4_MULTIMODAL}: its language model runs text only (the vision tower is not loaded).`]}
+  }
   if (HYBRID_MULTIMODAL[architecture]) {
     const language = parseModelConfig(qwen35LanguageModel(config, architecture, source), generationConfig, source)
     return {...language, notes: [...(language.notes ?? []), `${architecture}: its language model runs text only (the vision tower is not loaded).`]}
@@ -172,6 +179,7 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   if (isDeepseek(architecture)) config = deepseekView(config, architecture, source)
   if (architecture === GLM4_MOE) config = glm4MoeView(config, source)
   if (HYBRID_ARCHITECTURES.has(architecture)) config = qwen35View(config, architecture)
+  if (architecture === LLAMA4) config = llama4View(config, source)
 
   const required = (key: string): number => {
     const value = config[key]
@@ -279,6 +287,7 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   if (isLlamaTwist(architecture)) applyTwistBiases(modelConfig, config, architecture, source)
   if (isDeepseek(architecture)) Object.assign(modelConfig, deepseekAttention(config, architecture, source))
   if (architecture === GLM4_MOE) modelConfig.qkNorm = glm4MoeQkNorm(config, source)
+  if (architecture === LLAMA4) Object.assign(modelConfig, llama4Attention(config, numLayers, source))
   // Qwen 3.5's RMSNorms scale by (1 + weight), its RMSNormGated by the weight as stored (native/cpu/linear_attention.cpp).
   if (HYBRID_ARCHITECTURES.has(architecture)) Object.assign(modelConfig, {hybrid: parseHybrid(config, architecture, numLayers, source), normWeightOffset: 1})
   return modelConfig

@@ -1,10 +1,11 @@
-// Mixture-of-experts settings (Mixtral, Qwen2-MoE, Qwen3-MoE, OLMoE, GraniteMoE, GraniteMoeShared, PhiMoE, DeepSeek V2/V3) read from config.json, and the tensors their sparse MLPs need.
+// Mixture-of-experts settings (Mixtral, Qwen2-MoE, Qwen3-MoE, OLMoE, GraniteMoE, GraniteMoeShared, PhiMoE, DeepSeek V2/V3, Llama 4) read from config.json, and the tensors their sparse MLPs need.
 import {ModelLoadError, quotedValue} from '../errors.js'
 import {phimoeRouting} from './phimoe-config.js'
+import {llama4SparseLayers} from './llama4-config.js'
 import {gptOssMoeTensorShapes} from './gpt-oss.js'
 import {DEEPSEEK_V2, DEEPSEEK_V3, GLM4_MOE, GLM4_MOE_LITE, deepseekRouting, deepseekSharedSize, deepseekSparseLayers, type GroupedRouting} from './deepseek-config.js'
 
-export type MoeFamily = 'mixtral' | 'qwen2_moe' | 'qwen3_moe' | 'olmoe' | 'granitemoe' | 'granitemoeshared' | 'phimoe' | 'gpt_oss' | 'deepseek_v2' | 'deepseek_v3' | 'glm4_moe' | 'glm4_moe_lite' | 'qwen3_5_moe' | 'qwen3_next'
+export type MoeFamily = 'mixtral' | 'qwen2_moe' | 'qwen3_moe' | 'olmoe' | 'granitemoe' | 'granitemoeshared' | 'phimoe' | 'gpt_oss' | 'deepseek_v2' | 'deepseek_v3' | 'glm4_moe' | 'glm4_moe_lite' | 'qwen3_5_moe' | 'qwen3_next' | 'llama4'
 
 export interface MoeConfig {
   numExperts: number
@@ -30,6 +31,8 @@ export interface MoeConfig {
   gptOssGateUpApart?: boolean
   /** DeepSeek: grouped top-k routing (deepseek-config.ts) in place of softmax top-k. */
   grouped?: GroupedRouting
+  /** Llama 4: sigmoid(top-k router logits) scale each chosen expert's input, outputs added unweighted; gate/up fused per expert (llama4-tensors.ts). */
+  inputScaledExperts?: boolean
 }
 
 type Json = Record<string, unknown>
@@ -58,6 +61,8 @@ const DEFAULTS: Record<MoeFamily, {experts: number; topK: number; moeIntermediat
   qwen3_5_moe: {experts: 256, topK: 8, moeIntermediate: 512, shared: 512, normTopk: true},
   // Qwen3NextConfig: Qwen2-MoE's layout (gated shared expert, decoder_sparse_step, mlp_only_layers), norm_topk_prob true.
   qwen3_next: {experts: 512, topK: 10, moeIntermediate: 512, shared: 512, normTopk: true},
+  // Llama4TextConfig: its intermediate_size, read here as moe_intermediate_size (llama4-config.ts), sizes the experts and the shared expert.
+  llama4: {experts: 16, topK: 1, moeIntermediate: 8192, shared: 0, normTopk: false},
 }
 
 /** A real checkpoint's expert count stays far below this; a hostile config.json must not make us list millions of tensors. */
@@ -91,6 +96,11 @@ export function parseMoeConfig(config: Json, family: MoeFamily, numLayers: numbe
     throw new ModelLoadError(`${source}: use_sliding_window without "layer_types" is not supported for Qwen2-MoE (its sliding layers alternate).`)
   }
   const granite = family === 'granitemoe' || family === 'granitemoeshared'
+  // Llama 4: an ungated shared expert as wide as the routed ones on every sparse layer; the router never renormalises.
+  if (family === 'llama4') {
+    return {numExperts, numExpertsPerToken, normTopkProb: false, expertIntermediateSize, sharedExpertIntermediateSize: expertIntermediateSize, ungatedSharedExpert: true,
+      sparseLayers: llama4SparseLayers(config, numLayers, source), mixtralNames: false, inputScaledExperts: true}
+  }
   return {
     numExperts,
     numExpertsPerToken,
@@ -159,9 +169,10 @@ export function moeLayerTensorShapes(moe: MoeConfig, prefix: string, hidden: num
   if (moe.gptOssExperts) return gptOssMoeTensorShapes(moe.numExperts, inter, prefix, hidden, moe.gptOssGateUpApart === true)
   const shapes = [{name: `${prefix}.mlp.gate.weight`, shape: [moe.numExperts, hidden]}]
   for (let e = 0; e < moe.numExperts; e++) {
+    // Llama 4's experts keep gate and up fused (gate rows, then up rows).
     shapes.push(
-      {name: `${prefix}.mlp.experts.${e}.gate_proj.weight`, shape: [inter, hidden]},
-      {name: `${prefix}.mlp.experts.${e}.up_proj.weight`, shape: [inter, hidden]},
+      ...(moe.inputScaledExperts ? [{name: `${prefix}.mlp.experts.${e}.gate_up_proj.weight`, shape: [2 * inter, hidden]}]
+        : [{name: `${prefix}.mlp.experts.${e}.gate_proj.weight`, shape: [inter, hidden]}, {name: `${prefix}.mlp.experts.${e}.up_proj.weight`, shape: [inter, hidden]}]),
       {name: `${prefix}.mlp.experts.${e}.down_proj.weight`, shape: [hidden, inter]},
     )
   }

@@ -1,5 +1,5 @@
 // Layer tensors some families name apart from the engine's (HF Llama's / Gemma 2's) names for the same role: GLM-4-0414's
-// sandwich norms, VaultGemma's pre-MLP norm, HunYuan's q/k norms. Renamed at load, and back when writing test checkpoints.
+// sandwich norms, VaultGemma's pre-MLP norm, HunYuan's q/k norms, Llama 4's feed_forward. Renamed at load, and back when writing test checkpoints.
 import type {ModelConfig} from './model-config.js'
 
 /** Per architecture: [checkpoint suffix, engine suffix] of a layer's weights. */
@@ -12,6 +12,8 @@ const RENAMES: Record<string, [string, string][]> = {
   // Gemma 2's block without its two post-norms: pre_feedforward_layernorm takes post_attention_layernorm's (Llama's) place.
   VaultGemmaForCausalLM: [['pre_feedforward_layernorm', 'post_attention_layernorm']],
   HunYuanDenseV1ForCausalLM: [['self_attn.query_layernorm', 'self_attn.q_norm'], ['self_attn.key_layernorm', 'self_attn.k_norm']],
+  // Llama 4's feed_forward and router (its fused experts: llama4-tensors.ts).
+  Llama4ForCausalLM: [['feed_forward.router', 'mlp.gate'], ...['gate_proj', 'up_proj', 'down_proj', 'shared_expert.gate_proj', 'shared_expert.up_proj', 'shared_expert.down_proj'].map((part): [string, string] => [`feed_forward.${part}`, `mlp.${part}`])],
 }
 
 /** Whether the layers have Gemma 2's four norms (GLM-4-0414 under its own names); VaultGemma has Gemma 2's other traits without them. */

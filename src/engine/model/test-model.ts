@@ -7,6 +7,8 @@ import {ALIBI_TEST_VARIANTS, alibiTestConfig, isAlibiTestVariant, type AlibiTest
 import {checkpointTensorShapes} from './fused-tensors.js'
 import {graniteMoeCheckpointShapes} from './granite-moe.js'
 import {gptOssCheckpointShapes} from './gpt-oss.js'
+import {llama4CheckpointShapes} from './llama4-tensors.js'
+import {llama4TestModelConfigJson} from './llama4-test-models.js'
 import {layerNormCheckpointShapes} from './layernorm-family.js'
 import {LAYERNORM_TEST_VARIANTS, layerNormTestConfig, type LayerNormTestVariant} from './layernorm-test-models.js'
 import {expectedTensorShapes} from './load-model.js'
@@ -36,15 +38,15 @@ export const TEST_MODEL_PRESETS: readonly TestModelPreset[] = ['tiny', 'small', 
  * max_window_layers 1 on (layer 0 full, layer 1 sliding); gemma3: gemma2's layout without soft caps, q/k norms, sliding
  * window 8 on layer 0 (sliding_window_pattern 2), rope_local_base_freq 10000 there and rope_theta 1e6 with linear
  * scaling 8 on the full layer. Windows this small make every test prompt cross them. mixtral, qwen2moe, qwen3moe:
- * mixture-of-experts layers (moe-test-models.ts); opt, opt-post-ln, gpt-neox, gpt-neox-serial, gpt2: the LayerNorm
+ * mixture-of-experts layers (moe-test-models.ts); llama4: llama4-test-models.ts; opt, opt-post-ln, gpt-neox, gpt-neox-serial, gpt2: the LayerNorm
  * family (layernorm-test-models.ts); granite, olmo2, smollm3: rms-test-models.ts; bloom, falcon, falcon-mq, falcon-rw, mpt: ALiBi and
  * Falcon's layouts (alibi-test-models.ts); qwen3_5: Qwen 3.5's hybrid linear attention (hybrid-test-models.ts). All others untied: a random
  * tied model greedily repeats its last token (its own embedding dominates its logits); tied loading is covered by tinychat.
  * Each carries its family's tokenizer (tokenizer-families.ts), so transformers and pagedllm tokenize it alike.
  */
-export type TestModelVariant = 'llama' | 'qwen2' | 'llama3' | 'qwen3' | 'yarn' | 'gemma' | 'gemma2' | 'phi3' | 'mistral' | 'qwen2-sliding' | 'gemma3' | 'gemma4' | 'gemma4-keqv' | 'gemma4-moe' | MoeTestVariant | LayerNormTestVariant | RmsTestVariant | AlibiTestVariant | TwistTestVariant | HybridTestVariant
+export type TestModelVariant = 'llama' | 'qwen2' | 'llama3' | 'qwen3' | 'yarn' | 'gemma' | 'gemma2' | 'phi3' | 'mistral' | 'qwen2-sliding' | 'gemma3' | 'gemma4' | 'gemma4-keqv' | 'gemma4-moe' | 'llama4' | MoeTestVariant | LayerNormTestVariant | RmsTestVariant | AlibiTestVariant | TwistTestVariant | HybridTestVariant
 export const TEST_MODEL_VARIANTS: readonly TestModelVariant[] = [
-  'llama', 'qwen2', 'llama3', 'qwen3', 'yarn', 'gemma', 'gemma2', 'phi3', 'mistral', 'qwen2-sliding', 'gemma3', 'gemma4', 'gemma4-keqv', 'gemma4-moe', 'mixtral', 'qwen2moe', 'qwen3moe', 'gptoss', 'deepseek-v2', 'deepseek-v3', 'glm4-moe', 'glm4-moe-lite', ...LAYERNORM_TEST_VARIANTS, ...RMS_TEST_VARIANTS, ...ALIBI_TEST_VARIANTS, ...TWIST_TEST_VARIANTS, ...HYBRID_TEST_VARIANTS,
+  'llama', 'qwen2', 'llama3', 'qwen3', 'yarn', 'gemma', 'gemma2', 'phi3', 'mistral', 'qwen2-sliding', 'gemma3', 'gemma4', 'gemma4-keqv', 'gemma4-moe', 'llama4', 'mixtral', 'qwen2moe', 'qwen3moe', 'gptoss', 'deepseek-v2', 'deepseek-v3', 'glm4-moe', 'glm4-moe-lite', ...LAYERNORM_TEST_VARIANTS, ...RMS_TEST_VARIANTS, ...ALIBI_TEST_VARIANTS, ...TWIST_TEST_VARIANTS, ...HYBRID_TEST_VARIANTS,
 ]
 
 export interface TestModelOptions {
@@ -77,7 +79,7 @@ const PRESETS: Record<TestModelPreset, PresetShape> = {
 function tokenizerFamily(variant: TestModelVariant): TokenizerFamily {
   // Qwen3 (and Qwen2.5 with YaRN) keep Qwen2's tokenizer.
   const families: Record<TestModelVariant, keyof typeof TOKENIZER_FAMILIES> = {llama: 'llama2', llama3: 'llama3', qwen2: 'qwen2', qwen3: 'qwen2', yarn: 'qwen2', gemma: 'llama2', gemma2: 'llama2', phi3: 'llama2',
-    mistral: 'llama2', 'qwen2-sliding': 'qwen2', gemma3: 'llama2', gemma4: 'llama2', 'gemma4-keqv': 'llama2', 'gemma4-moe': 'llama2', mixtral: 'llama2', qwen2moe: 'qwen2', qwen3moe: 'qwen2', gptoss: 'gpt2',
+    mistral: 'llama2', 'qwen2-sliding': 'qwen2', gemma3: 'llama2', gemma4: 'llama2', 'gemma4-keqv': 'llama2', 'gemma4-moe': 'llama2', llama4: 'llama3', mixtral: 'llama2', qwen2moe: 'qwen2', qwen3moe: 'qwen2', gptoss: 'gpt2',
     opt: 'opt', 'opt-post-ln': 'opt', 'gpt-neox': 'gpt2', 'gpt-neox-serial': 'gpt2', gpt2: 'gpt2',
     phi: 'gpt2', stablelm: 'gpt2', 'stablelm-parallel': 'gpt2', starcoder2: 'gpt2', gptj: 'gpt2', 'gpt-bigcode': 'gpt2', 'gpt-bigcode-mha': 'gpt2', 'gpt-neo': 'gpt2',
     granite: 'gpt2', olmo2: 'gpt2', smollm3: 'llama3', cohere: 'gpt2', olmo: 'gpt2', olmoe: 'gpt2', granitemoe: 'gpt2', cohere2: 'gpt2', olmo3: 'gpt2', granitemoeshared: 'gpt2', phimoe: 'llama2', 'deepseek-v2': 'gpt2', 'deepseek-v3': 'gpt2', 'glm4-moe': 'gpt2', 'glm4-moe-lite': 'gpt2',
@@ -115,6 +117,7 @@ export function testModelConfigJson(preset: TestModelPreset, options: TestModelO
     pagedllm_test_model: {preset, variant, seed: options.seed ?? 0, generatorVersion: GENERATOR_VERSION},
   }
   if (isMoeTestVariant(variant)) return moeTestModelConfigJson(variant, common)
+  if (variant === 'llama4') return llama4TestModelConfigJson(common)
   if ((LAYERNORM_TEST_VARIANTS as readonly string[]).includes(variant)) return layerNormTestConfig(variant as LayerNormTestVariant, shape, common)
   if (isAlibiTestVariant(variant)) return alibiTestConfig(variant, shape, common)
   if (variant === 'qwen3') {
@@ -260,7 +263,7 @@ function writeTestModelFiles(dir: string, configJson: Record<string, unknown>, o
   // Drawn by the engine's name and shape (the scales below), written under the checkpoint's (OPT, GPT-NeoX, GPT-2, Mixtral: their own).
   const shapes = config.layerNorm
     ? layerNormCheckpointShapes(config).map(({name, shape, engineName}) => ({name, shape, engineName, engineShape: expectedShape(config, engineName)}))
-    : gptOssCheckpointShapes(config, checkpointTensorNames(config, graniteMoeCheckpointShapes(config, checkpointTensorShapes(config, expectedTensorShapes(config))))).map(({name, shape}) => ({name, shape, engineName: name, engineShape: shape}))
+    : llama4CheckpointShapes(config, gptOssCheckpointShapes(config, checkpointTensorNames(config, graniteMoeCheckpointShapes(config, checkpointTensorShapes(config, expectedTensorShapes(config)))))).map(({name, shape}) => ({name, shape, engineName: name, engineShape: shape}))
   const tensors = shapes.map(({name, shape, engineName, engineShape}) => ({
     name: moeCheckpointName(config.moe, name),
     dtype,
@@ -291,6 +294,7 @@ function randomTensor(name: string, shape: number[], config: ModelConfig, random
   if (name.endsWith('.sinks')) return random.normals(count, 0, 1) // GPT-OSS: large enough to take a visible share of each softmax
   // GPT-OSS's fused [experts, hidden, 2 x inter]: gate/up outputs of std ~4, so its clamp at 7 is reached.
   if (name.endsWith('mlp.experts.gate_up_proj')) return random.normals(count, 0, 4 / Math.sqrt(config.hiddenSize))
+  if (/feed_forward\.experts\.(gate_up|down)_proj$/.test(name)) return random.normals(count, 0, 1 / Math.sqrt(shape[1]!)) // Llama 4's [experts, in, out]
   if (/\.(layer_scalar|per_expert_scale)$/.test(name)) return random.normals(count, 1, 0.1) // Gemma 4's per-layer and per-expert scales
   if (name.endsWith('.router.scale')) return random.normals(count, Math.sqrt(config.hiddenSize), 1) // Gemma 4: router logits of order one
   if (name === 'model.embed_tokens.weight') return random.normals(count, 0, 1)
