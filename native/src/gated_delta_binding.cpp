@@ -18,15 +18,17 @@ int positive(const Napi::Object& o, const char* name) {
   return v;
 }
 
-// causalConv1dSilu({x, rows, channels, weight, kernel, state}) -> out [rows, channels]; state updated in place.
+// causalConv1dSilu({x, rows, channels, weight, kernel, state, bias?}) -> out [rows, channels]; state updated in place.
 Napi::Value CausalConv1dSilu(const Napi::CallbackInfo& info) {
   const Napi::Object o = info[0].As<Napi::Object>();
   const int rows = positive(o, "rows"), channels = positive(o, "channels"), kernel = positive(o, "kernel");
   const float* x = js::float32_data(o.Get("x"), "x", static_cast<long>(rows) * channels);
   const float* weight = js::float32_data(o.Get("weight"), "weight", static_cast<long>(channels) * kernel);
   float* state = js::float32_data(o.Get("state"), "state", static_cast<long>(channels) * (kernel - 1));
+  // Mamba-2's conv1d.bias, optional.
+  const float* bias = o.Get("bias").IsUndefined() ? nullptr : js::float32_data(o.Get("bias"), "bias", channels);
   Napi::Float32Array out = Napi::Float32Array::New(info.Env(), static_cast<size_t>(rows) * channels);
-  cpu::causal_conv1d_silu(g_pool(), x, rows, channels, channels, weight, kernel, state, out.Data(), channels);
+  cpu::causal_conv1d_silu(g_pool(), x, rows, channels, channels, weight, kernel, state, out.Data(), channels, bias);
   return out;
 }
 

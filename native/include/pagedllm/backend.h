@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "mamba2_config.h"
 #include "prompt_rows.h"
 #include "sampling.h"
 
@@ -208,6 +209,7 @@ struct ModelConfig {
   int linear_v_dim = 0;
   int linear_conv_kernel = 0;
   bool is_linear_layer(int layer) const { return !linear_layers.empty() && linear_layers.at(layer) != 0; }
+  Mamba2Config mamba2;  // when enabled, the linear layers are Mamba-2 mixers (mamba2_config.h)
 };
 
 struct CacheConfig {
