@@ -67,7 +67,7 @@ export async function buildEngineParts(config: EngineConfig): Promise<EnginePart
   const {numBlocks, blockBytes, maxModelLen, notes} = planKvPool(config, model, device.device)
   const hybrid = hybridSetup(config, model.config)
   notes.push(...hybrid.notes)
-  const numSwapBlocks = Math.floor(config.swapSpaceBytes / blockBytes)
+  const numSwapBlocks = blockBytes === 0 ? 0 : Math.floor(config.swapSpaceBytes / blockBytes) // no KV bytes (Mamba2): nothing to swap
   if (device.device === 'cpu') checkBlocksFitHost('KV cache', numBlocks, blockBytes, config.numBlocks === undefined ? 'kv-memory' : 'num-blocks')
   checkBlocksFitHost('swap space', numSwapBlocks, blockBytes, 'swap-space')
   const native = await loadNativeModel({
