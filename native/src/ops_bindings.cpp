@@ -15,7 +15,6 @@
 #include "../cpu/quant_linear.h"
 #include "attention_split_binding.h"
 #include "gated_delta_binding.h"
-#include "mamba2_binding.h"
 #include "moe_plan_binding.h"
 #include "js_convert.h"
 #include "prompt_logprobs_binding.h"
@@ -428,7 +427,6 @@ Napi::Object CreateOps(Napi::Env env) {
   AddAttentionSplitOps(env, ops);
   AddMoePlanOps(env, ops);
   AddGatedDeltaOps(env, ops, ops_pool);
-  AddMamba2Ops(env, ops, ops_pool);
   return ops;
 }
 
