@@ -104,7 +104,7 @@ describe('RMSNorm-variant configs', () => {
   })
 
   it('their near misses are refused by name, with what they lack', () => {
-    for (const [architecture, why] of [['GraniteMoeHybridForCausalLM', /Mamba-2/]] as const) {
+    for (const [architecture, why] of [['Phi3SmallForCausalLM', /blocksparse attention/]] as const) {
       assert.throws(() => parseModelConfig({architectures: [architecture], ...SIZES}), loadError(new RegExp(`Unsupported architecture ${architecture} .*${why.source}`)))
     }
   })

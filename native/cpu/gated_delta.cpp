@@ -13,7 +13,7 @@ inline float silu(float x) { return x / (1.f + std::exp(-x)); }
 }  // namespace
 
 void causal_conv1d_silu(ThreadPool& pool, const float* in, int rows, int in_stride, int channels, const float* weight,
-                        int kernel, float* state, float* out, int out_stride) {
+                        int kernel, float* state, float* out, int out_stride, const float* bias) {
   const int history = kernel - 1;
   const int tasks = std::min(channels, pool.size() * 4);
   pool.parallel_for(tasks, [&](int task) {
@@ -24,7 +24,7 @@ void causal_conv1d_silu(ThreadPool& pool, const float* in, int rows, int in_stri
       for (int t = 0; t < rows; ++t) window[history + t] = in[static_cast<size_t>(t) * in_stride + c];
       const float* w = weight + static_cast<size_t>(c) * kernel;
       for (int t = 0; t < rows; ++t) {
-        float sum = 0.f;
+        float sum = bias ? bias[c] : 0.f;
         for (int j = 0; j < kernel; ++j) sum += w[j] * window[t + j];
         out[static_cast<size_t>(t) * out_stride + c] = silu(sum);
       }

@@ -21,9 +21,16 @@ HybridLayers::HybridLayers(const ModelConfig& config, const CacheConfig& cache) 
     linear_index_.push_back(is_linear ? linear++ : -1);
   }
   if (linear == 0) return;
+  const Mamba2Config& m = config.mamba2;
   const LinearAttentionShape s(config);
-  check(s.k_heads > 0 && s.v_heads > 0 && s.v_heads % s.k_heads == 0 && s.k_dim > 0 && s.v_dim > 0 && s.kernel >= 1,
-        "linear attention sizes must be positive, with value heads a multiple of key heads");
+  if (m.enabled()) {
+    check(m.head_dim > 0 && m.groups > 0 && m.heads % m.groups == 0 && m.state_size > 0 && m.conv_kernel >= 1 &&
+              m.norm_group > 0 && m.inner() % m.norm_group == 0,
+          "Mamba-2 sizes must be positive, heads a multiple of groups and the inner width of norm groups");
+  } else {
+    check(s.k_heads > 0 && s.v_heads > 0 && s.v_heads % s.k_heads == 0 && s.k_dim > 0 && s.v_dim > 0 && s.kernel >= 1,
+          "linear attention sizes must be positive, with value heads a multiple of key heads");
+  }
   check(cache.num_state_slots > 0, "a model with linear-attention layers needs state slots (numStateSlots)");
   states_ = std::make_unique<LinearStatePool>(config, cache.num_state_slots);
 }
@@ -58,6 +65,11 @@ void HybridLayers::start_fresh_sequences(const ForwardBatch& b) {
 void HybridLayers::linear_layer(ThreadPool& pool, const LinearAttentionWeights& w, int layer, const ForwardBatch& b,
                                 float* hidden, LinearOrder order) {
   linear_attention_layer(pool, config_, w, *states_, linear_index_[layer], b, hidden, hidden, order, scratch_);
+}
+
+void HybridLayers::mamba2_layer(ThreadPool& pool, const Mamba2Weights& w, int layer, const ForwardBatch& b, float* hidden,
+                                LinearOrder order) {
+  cpu::mamba2_layer(pool, config_, w, *states_, linear_index_[layer], b, hidden, hidden, order, mamba2_scratch_);
 }
 
 }  // namespace cpu

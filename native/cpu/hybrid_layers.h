@@ -1,4 +1,5 @@
-// What a hybrid model (Qwen 3.5: Gated DeltaNet layers among full-attention ones) adds to the CPU backend (only its
+// What a hybrid model (Qwen 3.5: Gated DeltaNet layers among full-attention ones; Granite 4.0 hybrid, Bamba, Mamba2:
+// Mamba-2 mixers) adds to the CPU backend (only its
 // full-attention layers hold a KV pool: cpu_backend.cpp holds_kv): the pool of per-sequence state slots with its copies and resets,
 // and the linear layers' forward. For other models it does nothing.
 #pragma once
@@ -7,6 +8,7 @@
 #include <vector>
 
 #include "linear_attention.h"
+#include "mamba2_mixer.h"
 
 namespace pagedllm {
 namespace cpu {
@@ -23,12 +25,15 @@ class HybridLayers {
   // Layer `layer` (a linear one) over the batch: hidden in, its output written over hidden.
   void linear_layer(ThreadPool& pool, const LinearAttentionWeights& w, int layer, const ForwardBatch& b, float* hidden,
                     LinearOrder order);
+  // Layer `layer` (a Mamba-2 mixer: config.mamba2) over the batch, likewise.
+  void mamba2_layer(ThreadPool& pool, const Mamba2Weights& w, int layer, const ForwardBatch& b, float* hidden, LinearOrder order);
 
  private:
   const ModelConfig& config_;
   std::vector<int> linear_index_;
   std::unique_ptr<LinearStatePool> states_;
   LinearAttentionScratch scratch_;
+  Mamba2Scratch mamba2_scratch_;
 };
 
 }  // namespace cpu

@@ -41,40 +41,43 @@ LinearAttentionWeights load_linear_attention(const ModelConfig& config, const st
 }
 
 LinearStatePool::LinearStatePool(const ModelConfig& config, int num_slots)
-    : shape_(config), num_slots_(num_slots), num_linear_layers_(0) {
+    : conv_floats_(config.mamba2.enabled() ? config.mamba2.conv_state_floats() : LinearAttentionShape(config).conv_state_floats()),
+      recurrent_floats_(config.mamba2.enabled() ? config.mamba2.ssm_state_floats() : LinearAttentionShape(config).recurrent_state_floats()),
+      num_slots_(num_slots),
+      num_linear_layers_(0) {
   for (int l = 0; l < config.num_layers; ++l) {
     if (!config.is_linear_layer(l)) continue;
     ++num_linear_layers_;
-    conv_.emplace_back(shape_.conv_state_floats() * num_slots * sizeof(float));
-    recurrent_.emplace_back(shape_.recurrent_state_floats() * num_slots * sizeof(float));
+    conv_.emplace_back(conv_floats_ * num_slots * sizeof(float));
+    recurrent_.emplace_back(recurrent_floats_ * num_slots * sizeof(float));
   }
 }
 
 float* LinearStatePool::conv(int linear_layer, int slot) const {
-  return static_cast<float*>(conv_[linear_layer].data()) + shape_.conv_state_floats() * slot;
+  return static_cast<float*>(conv_[linear_layer].data()) + conv_floats_ * slot;
 }
 
 float* LinearStatePool::recurrent(int linear_layer, int slot) const {
-  return static_cast<float*>(recurrent_[linear_layer].data()) + shape_.recurrent_state_floats() * slot;
+  return static_cast<float*>(recurrent_[linear_layer].data()) + recurrent_floats_ * slot;
 }
 
 void LinearStatePool::reset(int slot) {
   for (int l = 0; l < num_linear_layers_; ++l) {
-    std::fill_n(conv(l, slot), shape_.conv_state_floats(), 0.f);
-    std::fill_n(recurrent(l, slot), shape_.recurrent_state_floats(), 0.f);
+    std::fill_n(conv(l, slot), conv_floats_, 0.f);
+    std::fill_n(recurrent(l, slot), recurrent_floats_, 0.f);
   }
 }
 
 void LinearStatePool::copy(int src_slot, int dst_slot) {
   if (src_slot == dst_slot) return;
   for (int l = 0; l < num_linear_layers_; ++l) {
-    std::memcpy(conv(l, dst_slot), conv(l, src_slot), shape_.conv_state_floats() * sizeof(float));
-    std::memcpy(recurrent(l, dst_slot), recurrent(l, src_slot), shape_.recurrent_state_floats() * sizeof(float));
+    std::memcpy(conv(l, dst_slot), conv(l, src_slot), conv_floats_ * sizeof(float));
+    std::memcpy(recurrent(l, dst_slot), recurrent(l, src_slot), recurrent_floats_ * sizeof(float));
   }
 }
 
 size_t LinearStatePool::bytes_per_slot() const {
-  return (shape_.conv_state_floats() + shape_.recurrent_state_floats()) * sizeof(float) * num_linear_layers_;
+  return (conv_floats_ + recurrent_floats_) * sizeof(float) * num_linear_layers_;
 }
 
 namespace {

@@ -42,7 +42,8 @@ using LoadStacked = std::function<WeightMatrix(const std::vector<std::pair<std::
 LinearAttentionWeights load_linear_attention(const ModelConfig& config, const std::string& prefix, const ReadFloats& read,
                                              const LoadStacked& stacked);
 
-// Every linear layer's states for num_slots sequences (fp32, zero until first written).
+// Every linear layer's states for num_slots sequences (fp32, zero until first written): a Gated DeltaNet layer's conv
+// and recurrent states, or a Mamba-2 mixer's conv and SSM states (config.mamba2).
 class LinearStatePool {
  public:
   LinearStatePool(const ModelConfig& config, int num_slots);
@@ -54,7 +55,7 @@ class LinearStatePool {
   size_t bytes_per_slot() const;
 
  private:
-  LinearAttentionShape shape_;
+  size_t conv_floats_, recurrent_floats_;  // per layer and slot
   int num_slots_;
   int num_linear_layers_;
   std::vector<HugeBuffer> conv_, recurrent_;

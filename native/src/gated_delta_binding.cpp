@@ -1,9 +1,10 @@
-// Bindings of the Gated DeltaNet kernels (gated_delta_binding.h); every size is checked against the arrays given.
+// Bindings of the hybrid models' recurrent kernels (gated_delta_binding.h): Gated DeltaNet's and Mamba-2's SSD; every size is checked against the arrays given.
 #include "gated_delta_binding.h"
 
 #include <string>
 
 #include "../cpu/gated_delta.h"
+#include "../cpu/mamba2_mixer.h"
 #include "js_convert.h"
 
 namespace pagedllm {
@@ -18,15 +19,17 @@ int positive(const Napi::Object& o, const char* name) {
   return v;
 }
 
-// causalConv1dSilu({x, rows, channels, weight, kernel, state}) -> out [rows, channels]; state updated in place.
+// causalConv1dSilu({x, rows, channels, weight, kernel, state, bias?}) -> out [rows, channels]; state updated in place.
 Napi::Value CausalConv1dSilu(const Napi::CallbackInfo& info) {
   const Napi::Object o = info[0].As<Napi::Object>();
   const int rows = positive(o, "rows"), channels = positive(o, "channels"), kernel = positive(o, "kernel");
   const float* x = js::float32_data(o.Get("x"), "x", static_cast<long>(rows) * channels);
   const float* weight = js::float32_data(o.Get("weight"), "weight", static_cast<long>(channels) * kernel);
   float* state = js::float32_data(o.Get("state"), "state", static_cast<long>(channels) * (kernel - 1));
+  // Mamba-2's conv1d.bias, optional.
+  const float* bias = o.Get("bias").IsUndefined() ? nullptr : js::float32_data(o.Get("bias"), "bias", channels);
   Napi::Float32Array out = Napi::Float32Array::New(info.Env(), static_cast<size_t>(rows) * channels);
-  cpu::causal_conv1d_silu(g_pool(), x, rows, channels, channels, weight, kernel, state, out.Data(), channels);
+  cpu::causal_conv1d_silu(g_pool(), x, rows, channels, channels, weight, kernel, state, out.Data(), channels, bias);
   return out;
 }
 
@@ -46,12 +49,38 @@ Napi::Value GatedDeltaRule(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// ssdRecurrence({x, dt, rows, heads, headDim, groups, stateSize, dtBias, decayRate, d, dtMin, dtMax, state}) -> y
+// [rows, heads * headDim]: x rows are [x | B | C], dt [rows, heads]; state [heads, headDim, stateSize] updated.
+Napi::Value SsdRecurrence(const Napi::CallbackInfo& info) {
+  const Napi::Object o = info[0].As<Napi::Object>();
+  Mamba2Config m;
+  m.heads = positive(o, "heads");
+  m.head_dim = positive(o, "headDim");
+  m.groups = positive(o, "groups");
+  m.state_size = positive(o, "stateSize");
+  m.dt_min = static_cast<float>(js::number_field(o, "dtMin"));
+  m.dt_max = static_cast<float>(js::number_field(o, "dtMax"));
+  if (m.heads % m.groups != 0) throw Napi::RangeError::New(info.Env(), "heads must be a multiple of groups");
+  const int rows = positive(o, "rows");
+  const int width = m.inner() + 2 * m.groups * m.state_size;
+  const cpu::SsdRows in{js::float32_data(o.Get("x"), "x", static_cast<long>(rows) * width), width,
+                        js::float32_data(o.Get("dt"), "dt", static_cast<long>(rows) * m.heads), m.heads, rows};
+  const float* dt_bias = js::float32_data(o.Get("dtBias"), "dtBias", m.heads);
+  const float* decay = js::float32_data(o.Get("decayRate"), "decayRate", m.heads);
+  const float* d = js::float32_data(o.Get("d"), "d", m.heads);
+  float* state = js::float32_data(o.Get("state"), "state", static_cast<long>(m.heads) * m.head_dim * m.state_size);
+  Napi::Float32Array y = Napi::Float32Array::New(info.Env(), static_cast<size_t>(rows) * m.inner());
+  cpu::ssd_recurrence(g_pool(), m, in, dt_bias, decay, d, state, y.Data());
+  return y;
+}
+
 }  // namespace
 
 void AddGatedDeltaOps(Napi::Env env, Napi::Object ops, ThreadPool& (*pool)()) {
   g_pool = pool;
   ops.Set("causalConv1dSilu", Napi::Function::New(env, CausalConv1dSilu));
   ops.Set("gatedDeltaRule", Napi::Function::New(env, GatedDeltaRule));
+  ops.Set("ssdRecurrence", Napi::Function::New(env, SsdRecurrence));
 }
 
 }  // namespace pagedllm

@@ -1,5 +1,6 @@
-// The `ops.causalConv1dSilu` and `ops.gatedDeltaRule` bindings: the Gated DeltaNet kernels (native/cpu/gated_delta.h)
-// alone, with their states passed in and updated in place, so tests hold them to a float64 reference.
+// The `ops.causalConv1dSilu`, `ops.gatedDeltaRule` and `ops.ssdRecurrence` bindings: the Gated DeltaNet kernels
+// (native/cpu/gated_delta.h) and Mamba-2's SSD recurrence (native/cpu/mamba2_mixer.h) alone, with their states passed in
+// and updated in place, so tests hold them to a float64 reference.
 #pragma once
 #include <napi.h>
 

@@ -44,6 +44,7 @@ export function cpuOnlyNeed(config: Pick<EngineConfig, 'quantization' | 'batchIn
   if (model.tensors.some((t) => t.blockFormat)) return {reason: 'this GGUF file holds quantized tensors', param: 'device'}
   if (model.tensors.some((t) => t.fp8Scales)) return {reason: 'this checkpoint holds FP8 weights (dequantized by the CPU loader only)', param: 'device'}
   const c = model.config
+  if (c.hybrid?.mamba2) return {reason: `${c.architecture} (Mamba-2 mixers have CPU kernels only)`, param: 'device'}
   const rmsGaps = cudaRmsVariantGaps(c)
   if (rmsGaps.length > 0) return {reason: `${c.architecture} (${rmsGaps.join(', ')})`, param: 'device'}
   if (c.architecture === GPT_OSS) return {reason: `${c.architecture} (attention sinks and its clamped-SwiGLU experts have no CUDA path)`, param: 'device'}
@@ -67,7 +68,7 @@ export async function buildEngineParts(config: EngineConfig): Promise<EnginePart
   const {numBlocks, blockBytes, maxModelLen, notes} = planKvPool(config, model, device.device)
   const hybrid = hybridSetup(config, model.config)
   notes.push(...hybrid.notes)
-  const numSwapBlocks = Math.floor(config.swapSpaceBytes / blockBytes)
+  const numSwapBlocks = blockBytes === 0 ? 0 : Math.floor(config.swapSpaceBytes / blockBytes) // no KV bytes (Mamba2): nothing to swap
   if (device.device === 'cpu') checkBlocksFitHost('KV cache', numBlocks, blockBytes, config.numBlocks === undefined ? 'kv-memory' : 'num-blocks')
   checkBlocksFitHost('swap space', numSwapBlocks, blockBytes, 'swap-space')
   const native = await loadNativeModel({

@@ -1,4 +1,4 @@
-// What a hybrid model (Qwen 3.5: Gated DeltaNet layers with a recurrent state per sequence) changes in the engine's
+// What a hybrid model (Qwen 3.5's Gated DeltaNet layers, or Mamba-2 mixers: a recurrent state per sequence) changes in the engine's
 // set-up: one state slot per sequence the engine runs at once (--max-num-seqs), no prefix caching (a cached block
 // holds K/V but not the recurrent state at that point, so a hit could not resume the sequence), no speculative
 // decoding (rejected drafts would have advanced the state past recall), and preemption by recompute, never swap
@@ -6,6 +6,7 @@
 import type {EngineConfig} from './config.js'
 import {InvalidRequestError} from './errors.js'
 import type {ModelConfig} from './model/model-config.js'
+import type {HybridFeatures} from './model/qwen35-config.js'
 
 export interface HybridSetup {
   /** State slots for the backend and the block manager; 0 for other models. */
@@ -22,11 +23,19 @@ export function hybridSetup(config: EngineConfig, model: ModelConfig): HybridSet
     throw new InvalidRequestError(`speculative decoding is not supported for ${model.architecture}: its linear-attention layers' recurrent state cannot take back rejected draft tokens`, {param: 'speculative-config'})
   }
   const linear = hybrid.linearLayers.filter(Boolean).length
-  const channels = 2 * hybrid.linearNumKeyHeads * hybrid.linearKeyHeadDim + hybrid.linearNumValueHeads * hybrid.linearValueHeadDim
-  const slotBytes = 4 * linear * (channels * (hybrid.convKernel - 1) + hybrid.linearNumValueHeads * hybrid.linearKeyHeadDim * hybrid.linearValueHeadDim)
+  const kind = hybrid.mamba2 ? 'Mamba-2 mixers' : 'linear attention'
+  const slotBytes = 4 * linear * stateFloatsPerLayer(hybrid)
   const notes = [
-    `${linear} of ${model.numLayers} layers are linear attention: ${config.maxNumSeqs} recurrent state slots (--max-num-seqs) of ${(slotBytes / (1 << 20)).toFixed(2)} MiB; preempted sequences are recomputed, not swapped`,
+    `${linear} of ${model.numLayers} layers are ${kind}: ${config.maxNumSeqs} recurrent state slots (--max-num-seqs) of ${(slotBytes / (1 << 20)).toFixed(2)} MiB; preempted sequences are recomputed, not swapped`,
   ]
-  if (prefixCaching) notes.push(`prefix caching off: a cached block holds no recurrent state of ${model.architecture}'s linear-attention layers`)
+  if (prefixCaching) notes.push(`prefix caching off: a cached block holds no recurrent state of ${model.architecture}'s ${kind}`)
   return {numStateSlots: config.maxNumSeqs, enablePrefixCaching: false, notes}
+}
+
+/** One linear layer's conv and recurrent state (floats): Gated DeltaNet's, or a Mamba-2 mixer's (native LinearStatePool). */
+function stateFloatsPerLayer(hybrid: HybridFeatures): number {
+  const m = hybrid.mamba2
+  if (m) return (m.heads * m.headDim + 2 * m.groups * m.stateSize) * (m.convKernel - 1) + m.heads * m.headDim * m.stateSize
+  const channels = 2 * hybrid.linearNumKeyHeads * hybrid.linearKeyHeadDim + hybrid.linearNumValueHeads * hybrid.linearValueHeadDim
+  return channels * (hybrid.convKernel - 1) + hybrid.linearNumValueHeads * hybrid.linearKeyHeadDim * hybrid.linearValueHeadDim
 }

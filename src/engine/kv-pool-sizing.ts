@@ -34,6 +34,8 @@ export const DEFAULT_CPU_KV_MEMORY_BYTES = 1 << 30
 function sizeKvPool(config: EngineConfig, model: LoadedModel, device: 'cpu' | 'cuda', maxModelLen: number): {numBlocks: number; blockBytes: number} {
   if (device === 'cpu') {
     const blockBytes = kvBytesPerBlock(model.config, config.blockSize)
+    // No attention layer (Mamba2): blocks hold no bytes, only positions; enough for every sequence at the full context.
+    if (blockBytes === 0) return {blockBytes, numBlocks: config.numBlocks ?? config.maxNumSeqs * Math.ceil(maxModelLen / config.blockSize)}
     return {blockBytes, numBlocks: config.numBlocks ?? Math.floor((config.kvMemoryBytes ?? DEFAULT_CPU_KV_MEMORY_BYTES) / blockBytes)}
   }
   checkCudaBatchedTokens(config.maxNumBatchedTokens)

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "mamba2_config.h"
 #include "prompt_rows.h"
 #include "sampling.h"
 
@@ -224,6 +225,7 @@ struct ModelConfig {
   // are added unweighted; its experts, as GPT-OSS's, are stored with gate and up fused (mlp.experts.E.gate_up_proj).
   bool moe_input_scaled = false;
   bool expert_gate_up_fused = false;
+  Mamba2Config mamba2;  // when enabled, the linear layers are Mamba-2 mixers (mamba2_config.h)
 };
 
 struct CacheConfig {

@@ -125,6 +125,11 @@ export const ARCHITECTURES: Record<string, ArchitectureTraits> = {
   Qwen3NextForCausalLM: {...BASE, defaultMaxPositions: 32768, defaultHeadDim: 256, qkNorm: true, moe: 'qwen3_next'},
   // Llama 4: NoPE layers among chunked rope layers, input-weighted experts with a shared one (llama4-config.ts).
   Llama4ForCausalLM: {...BASE, defaultMaxPositions: 4096 * 32, defaultHeadDim: 128, moe: 'llama4'},
+  // Mamba-2 mixers among plain attention layers (mamba2-config.ts): Granite 4.0 hybrid with Granite's multipliers and
+  // GraniteMoeShared's experts (or a dense shared_mlp), Bamba, and Mamba2 (mixers only).
+  GraniteMoeHybridForCausalLM: {...BASE, moe: 'granitemoeshared'},
+  BambaForCausalLM: {...BASE, defaultMaxPositions: 262144},
+  Mamba2ForCausalLM: BASE,
 }
 /** The RMSNorm families above, then the LayerNorm family (OPT, GPT-NeoX, GPT-2: layernorm-family.ts; Phi, StableLM, StarCoder2, GPT-J, GPTBigCode, GPT-Neo: layernorm-more.ts; BLOOM, Falcon, MPT: alibi-family.ts). */
 export const SUPPORTED_ARCHITECTURES = [...Object.keys(ARCHITECTURES), ...LAYERNORM_ARCHITECTURES]
@@ -132,7 +137,6 @@ export const SUPPORTED_ARCHITECTURES = [...Object.keys(ARCHITECTURES), ...LAYERN
 /** Architectures that look close to a supported one but need what the engine does not have. */
 export const NEAR_MISSES: Record<string, string> = {
   Phi3SmallForCausalLM: 'Phi-3-small needs blocksparse attention, gegelu and muP scaling',
-  GraniteMoeHybridForCausalLM: 'Granite 4 hybrid models need Mamba-2 layers',
   DeepseekV32ForCausalLM: "DeepSeek-V3.2 needs its lightning indexer (DeepSeek sparse attention) over V3's latent attention",
 }
 

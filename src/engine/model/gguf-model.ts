@@ -48,7 +48,7 @@ const GGUF_ARCHITECTURES: Record<string, {architecture: string; modelType: strin
 }
 /** GGUF architectures close to a supported one, with what they need that the engine lacks (as their HF architectures' near misses). */
 const GGUF_NEAR_MISSES: Record<string, string> = {
-  phimoe: 'llama.cpp runs PhiMoE files as Phi-3 with softmax top-2 routing, not the model\'s sparsemixer and short/long mscale; load the Hugging Face checkpoint', granitehybrid: NEAR_MISSES.GraniteMoeHybridForCausalLM!,
+  phimoe: 'llama.cpp runs PhiMoE files as Phi-3 with softmax top-2 routing, not the model\'s sparsemixer and short/long mscale; load the Hugging Face checkpoint', granitehybrid: 'the GGUF reader has no Mamba-2 tensor names (ssm_in, ssm_conv1d, ...); load the Hugging Face checkpoint (GraniteMoeHybridForCausalLM)',
   llama4: 'the GGUF loader has no Llama 4 chunked attention, NoPE query temperature or input-weighted experts; load the Hugging Face checkpoint',
   gemma3n: 'Gemma 3n needs per-layer embeddings, AltUp and LAuReL blocks',
   clip: 'a multimodal projector (mmproj) file holds only the vision tower; load the model\'s own GGUF file, which runs text only',

@@ -8,7 +8,7 @@ import type {TensorInfo} from './safetensors.js'
 
 const LAYER = /^(model\.layers\.\d+\.)block_sparse_moe\.(input_linear|output_linear|router\.layer)\.weight$/
 const SHARED = /^(model\.layers\.\d+\.)shared_mlp\.(input_linear|output_linear)\.weight$/
-const GRANITE_MOE = new Set(['GraniteMoeForCausalLM', 'GraniteMoeSharedForCausalLM'])
+const GRANITE_MOE = new Set(['GraniteMoeForCausalLM', 'GraniteMoeSharedForCausalLM', 'GraniteMoeHybridForCausalLM'])
 
 /** GraniteMoeShared's shared expert split into gate/up (input_linear's halves, as transformers' chunk(2)) and down. */
 function splitSharedExpert(config: ModelConfig, tensor: TensorInfo, prefix: string, kind: string): TensorInfo[] {

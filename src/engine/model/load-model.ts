@@ -22,6 +22,7 @@ import {rmsVariantTensorShapes, rmsVariantTensors} from './rms-variants.js'
 import {checkpointTensorNames, engineTensorNames} from './tensor-renames.js'
 import {interleavedRopeRows} from './llama-twists.js'
 import {hybridMixerShapes, splitHybridProjections} from './hybrid-tensors.js'
+import {mamba2CheckpointName, mamba2EngineTensors} from './mamba2-tensors.js'
 import {HYBRID_ARCHITECTURES} from './qwen35-config.js'
 import {readCheckpointTensors, type TensorInfo} from './safetensors.js'
 import {Tokenizer} from './tokenizer.js'
@@ -71,7 +72,9 @@ export function expectedTensorShapes(config: ModelConfig): {name: string; shape:
     const prefix = `model.layers.${layer}`
     if (config.hybrid) {
       // Qwen 3.5: a Gated DeltaNet layer or a gated attention, then the usual norms and MLP.
-      shapes.push({name: `${prefix}.input_layernorm.weight`, shape: [hidden]}, ...hybridMixerShapes(config, config.hybrid, layer, prefix), {name: `${prefix}.post_attention_layernorm.weight`, shape: [hidden]},
+      shapes.push({name: `${prefix}.input_layernorm.weight`, shape: [hidden]}, ...hybridMixerShapes(config, config.hybrid, layer, prefix))
+      if (config.hybrid.mamba2?.noMlp) continue // Mamba2: norm and mixer only
+      shapes.push({name: `${prefix}.post_attention_layernorm.weight`, shape: [hidden]},
         ...(config.moe?.sparseLayers[layer] ? moeLayerTensorShapes(config.moe, prefix, hidden)
           : [{name: `${prefix}.mlp.gate_proj.weight`, shape: [intermediate, hidden]}, {name: `${prefix}.mlp.up_proj.weight`, shape: [intermediate, hidden]}, {name: `${prefix}.mlp.down_proj.weight`, shape: [hidden, intermediate]}]))
       continue
@@ -120,7 +123,7 @@ export function selectModelTensors(config: ModelConfig, checkpointTensors: Tenso
   if (config.gemma4) return gemma4Tensors(config, checkpointTensors, dir)
   // A Gemma 3 (Llama 4, Qwen 3.5) multimodal checkpoint keeps its language model under a prefix (gemma3-config.ts).
   const named = config.architecture === 'Gemma3ForCausalLM' || config.architecture === LLAMA4 || HYBRID_ARCHITECTURES.has(config.architecture) ? checkpointTensors.map((t) => ({...t, name: languageModelTensorName(t.name)})) : checkpointTensors
-  const split = llama4Tensors(config, splitGptOssExperts(config, splitGraniteMoeExperts(config, splitFusedProjections(config, engineTensorNames(config, named)))))
+  const split = llama4Tensors(config, splitGptOssExperts(config, splitGraniteMoeExperts(config, splitFusedProjections(config, engineTensorNames(config, mamba2EngineTensors(config, named))))))
   const tensors = config.moe?.mixtralNames || config.moe?.grouped ? split.map((t) => ({...t, name: moeEngineName(config.moe, t.name)})) : split
   // A corrupt or hostile layer count must not make us list billions of expected tensors before the first one is missing.
   const perLayer = 9 + (config.attentionBias ? 3 : 0) + (config.qkNorm ? 2 : 0) + (config.sandwichNorms ? 2 : 0) - (config.rmsVariant?.parallelBlock ? 1 : 0) - (config.rmsVariant?.normAffine === false ? 2 : 0) - (config.rmsVariant?.ungatedMlp ? 1 : 0)
@@ -135,7 +138,7 @@ export function selectModelTensors(config: ModelConfig, checkpointTensors: Tenso
   const byName = new Map(tensors.map((t) => [t.name, t]))
   const selected = interleavedRopeRows(config, deepseekTensors(rmsVariantTensors(config, expectedTensorShapes(config).map(({name, shape}) => {
     const tensor = byName.get(name)
-    const shown = config.moe?.mixtralNames || config.moe?.grouped ? moeCheckpointName(config.moe, name) : checkpointTensorNames(config, [{name}])[0]!.name
+    const shown = config.moe?.mixtralNames || config.moe?.grouped ? moeCheckpointName(config.moe, name) : mamba2CheckpointName(config, checkpointTensorNames(config, [{name}])[0]!.name)
     if (tensor === undefined) {
       const hint = name === 'lm_head.weight' ? ' (config.json says tie_word_embeddings is false)' : ''
       throw new ModelLoadError(`Tensor ${shown} is missing from the checkpoint in ${dir}${hint}; expected shape [${shape.join(', ')}].`)

@@ -19,6 +19,7 @@ import {applyTwistBiases, isLlamaTwist, twistView} from './llama-twists.js'
 import {hasSandwichNorms} from './tensor-renames.js'
 import {GLM4_MOE, deepseekAttention, deepseekView, isDeepseek, type MlaConfig} from './deepseek-config.js'
 import {glm4MoeQkNorm, glm4MoeView} from './glm4-moe-config.js'
+import {MAMBA2_ARCHITECTURES, isDenseGraniteHybrid, mamba2View, parseMamba2Hybrid} from './mamba2-config.js'
 import {HYBRID_ARCHITECTURES, HYBRID_MULTIMODAL, parseHybrid, qwen35LanguageModel, qwen35View, type HybridFeatures} from './qwen35-config.js'
 import {LLAMA4, LLAMA4_MULTIMODAL, llama4Attention, llama4LanguageModel, llama4View, type Llama4Features} from './llama4-config.js'
 
@@ -173,6 +174,7 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   if (architecture === OLMO3) ({config, ropeLocalTheta} = olmo3View(config, source))
   let gemma4: Gemma4Features | undefined
   if (architecture === GEMMA4) ({config, features: gemma4} = gemma4View(config, source))
+  if (MAMBA2_ARCHITECTURES.has(architecture)) config = mamba2View(config, architecture, source)
   if (isRmsVariantArchitecture(architecture)) config = rmsVariantView(config, architecture, source)
   if (architecture === GPT_OSS) config = gptOssView(config)
   if (isLlamaTwist(architecture)) config = twistView(config, architecture)
@@ -278,7 +280,7 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   if (outputBias) modelConfig.attentionOutputBias = true
   if (mlpBias) modelConfig.mlpBias = true
   if (rotaryDim < headDim) modelConfig.rotaryDim = rotaryDim
-  if (traits.moe !== null) modelConfig.moe = parseMoeConfig(config, traits.moe, numLayers, intermediateSize, source)
+  if (traits.moe !== null && !isDenseGraniteHybrid(config, architecture)) modelConfig.moe = parseMoeConfig(config, traits.moe, numLayers, intermediateSize, source)
   if (layerWindows !== undefined) modelConfig.layerWindows = layerWindows
   if (layerWindows !== undefined && ropeLocalTheta !== undefined) modelConfig.ropeLocalTheta = ropeLocalTheta
   if (isRmsVariantArchitecture(architecture)) Object.assign(modelConfig, parseRmsVariant(config, architecture, source))
@@ -290,6 +292,7 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   if (architecture === LLAMA4) Object.assign(modelConfig, llama4Attention(config, numLayers, source))
   // Qwen 3.5's RMSNorms scale by (1 + weight), its RMSNormGated by the weight as stored (native/cpu/linear_attention.cpp).
   if (HYBRID_ARCHITECTURES.has(architecture)) Object.assign(modelConfig, {hybrid: parseHybrid(config, architecture, numLayers, source), normWeightOffset: 1})
+  if (MAMBA2_ARCHITECTURES.has(architecture)) modelConfig.hybrid = parseMamba2Hybrid(config, architecture, numLayers, hiddenSize, source)
   return modelConfig
 }
 

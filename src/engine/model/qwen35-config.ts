@@ -3,6 +3,7 @@
 // Qwen3_5ForConditionalGeneration checkpoint. Facts from transformers 5.18's Qwen3_5TextConfig and modeling code.
 import {ModelLoadError, quotedValue} from '../errors.js'
 import {isObject} from './rope-scaling.js'
+import type {Mamba2Features} from './mamba2-config.js'
 
 type Json = Record<string, unknown>
 
@@ -26,6 +27,8 @@ export interface HybridFeatures {
   convKernel: number
   /** Qwen3-Next: in_proj_qkvz and in_proj_ba, rows grouped by key head; else (Qwen 3.5) in_proj_qkv, _z, _b, _a. */
   groupedProjections: boolean
+  /** Granite 4.0 hybrid, Bamba, Mamba2: the linear layers are Mamba-2 mixers of these sizes (mamba2-config.ts; the linear* sizes are 0). */
+  mamba2?: Mamba2Features
 }
 
 /**

@@ -8,6 +8,7 @@ import {EXAONE4, exaone4RopeLayers, exaone4View} from './exaone4-config.js'
 import {isRelu2Family, nemotronNorms, relu2View} from './relu2-families.js'
 import {HUNYUAN_DENSE, hunyuanView} from './hunyuan-config.js'
 import {PHIMOE_ARCHITECTURES, isPhimoe, phimoeHeadBias, phimoeView} from './phimoe-config.js'
+import {GRANITE_HYBRID, graniteHybridRopeLayers} from './mamba2-config.js'
 
 /** What sets Granite, OLMo2 or SmolLM3 apart from Llama; ModelConfig.rmsVariant holds it (native/cpu/rms_variants.h runs it). */
 export interface RmsVariantFeatures {
@@ -41,7 +42,7 @@ export interface RmsVariantFeatures {
   qkNormAfterRope?: true
 }
 
-export const RMS_VARIANT_ARCHITECTURES = ['GraniteForCausalLM', 'Olmo2ForCausalLM', 'SmolLM3ForCausalLM', 'CohereForCausalLM', 'OlmoForCausalLM', 'OlmoeForCausalLM', 'GraniteMoeForCausalLM', COHERE2, OLMO3, 'GraniteMoeSharedForCausalLM', ...PHIMOE_ARCHITECTURES, EXAONE4, 'ArceeForCausalLM', 'NemotronForCausalLM', HUNYUAN_DENSE] as const
+export const RMS_VARIANT_ARCHITECTURES = ['GraniteForCausalLM', 'Olmo2ForCausalLM', 'SmolLM3ForCausalLM', 'CohereForCausalLM', 'OlmoForCausalLM', 'OlmoeForCausalLM', 'GraniteMoeForCausalLM', COHERE2, OLMO3, 'GraniteMoeSharedForCausalLM', ...PHIMOE_ARCHITECTURES, EXAONE4, 'ArceeForCausalLM', 'NemotronForCausalLM', HUNYUAN_DENSE, GRANITE_HYBRID] as const
 
 export function isRmsVariantArchitecture(architecture: string): boolean {
   return (RMS_VARIANT_ARCHITECTURES as readonly string[]).includes(architecture)
@@ -71,7 +72,7 @@ export function rmsVariantView(config: Json, architecture: string, source: strin
 /** The features and the two scales Granite sets (attentionScale 0: 1 / sqrt(head_dim); embeddingScale 1: none). */
 export function parseRmsVariant(config: Json, architecture: string, source: string): {rmsVariant: RmsVariantFeatures; attentionScale: number; embeddingScale: number; qkNorm?: true; normWeightOffset?: number} {
   const rmsVariant: RmsVariantFeatures = {residualMultiplier: 1, logitsMultiplier: 1, postNormsOnly: false, wholeQkNorm: false, normMean: false, parallelBlock: false, normAffine: true, clipQkv: 0}
-  if (architecture === 'GraniteForCausalLM' || architecture === 'GraniteMoeForCausalLM' || architecture === 'GraniteMoeSharedForCausalLM') {
+  if (architecture === 'GraniteForCausalLM' || architecture === 'GraniteMoeForCausalLM' || architecture === 'GraniteMoeSharedForCausalLM' || architecture === GRANITE_HYBRID) {
     // GraniteConfig defaults every multiplier to 1, the attention one included (not 1 / sqrt(head_dim)).
     const multiplier = (key: string): number => {
       const value = config[key] ?? 1
@@ -80,6 +81,8 @@ export function parseRmsVariant(config: Json, architecture: string, source: stri
     }
     rmsVariant.residualMultiplier = multiplier('residual_multiplier')
     rmsVariant.logitsMultiplier = 1 / multiplier('logits_scaling')
+    const rope = architecture === GRANITE_HYBRID ? graniteHybridRopeLayers(config) : undefined
+    if (rope) rmsVariant.ropeLayers = rope
     return {rmsVariant, attentionScale: multiplier('attention_multiplier'), embeddingScale: multiplier('embedding_multiplier')}
   }
   if (architecture === 'Olmo2ForCausalLM' || architecture === OLMO3) {

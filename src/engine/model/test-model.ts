@@ -20,6 +20,8 @@ import {HYBRID_TEST_VARIANTS, hybridTestModelConfigJson, isHybridTestVariant, ty
 import {RMS_TEST_VARIANTS, isRmsTestVariant, rmsTestModelConfigJson, type RmsTestVariant} from './rms-test-models.js'
 import {TWIST_TEST_VARIANTS, isTwistTestVariant, twistTestModelConfigJson, type TwistTestVariant} from './twist-test-models.js'
 import {checkpointTensorNames} from './tensor-renames.js'
+import {MAMBA2_TEST_VARIANTS, isMamba2TestVariant, mamba2TestModelConfigJson, type Mamba2TestVariant} from './mamba2-test-models.js'
+import {mamba2CheckpointShapes} from './mamba2-tensors.js'
 import {encodeFloats, writeSafetensors, type TensorDtype} from './safetensors.js'
 import {SeededRandom} from './seeded-random.js'
 import {TOKENIZER_FAMILIES, buildTokenizerConfig, specialTokenId, type TokenizerFamily} from './tokenizer-families.js'
@@ -40,13 +42,13 @@ export const TEST_MODEL_PRESETS: readonly TestModelPreset[] = ['tiny', 'small', 
  * scaling 8 on the full layer. Windows this small make every test prompt cross them. mixtral, qwen2moe, qwen3moe:
  * mixture-of-experts layers (moe-test-models.ts); llama4: llama4-test-models.ts; opt, opt-post-ln, gpt-neox, gpt-neox-serial, gpt2: the LayerNorm
  * family (layernorm-test-models.ts); granite, olmo2, smollm3: rms-test-models.ts; bloom, falcon, falcon-mq, falcon-rw, mpt: ALiBi and
- * Falcon's layouts (alibi-test-models.ts); qwen3_5: Qwen 3.5's hybrid linear attention (hybrid-test-models.ts). All others untied: a random
+ * Falcon's layouts (alibi-test-models.ts); qwen3_5: Qwen 3.5's hybrid linear attention (hybrid-test-models.ts); granitemoehybrid, bamba, mamba2: Mamba-2 mixers (mamba2-test-models.ts). All others untied: a random
  * tied model greedily repeats its last token (its own embedding dominates its logits); tied loading is covered by tinychat.
  * Each carries its family's tokenizer (tokenizer-families.ts), so transformers and pagedllm tokenize it alike.
  */
-export type TestModelVariant = 'llama' | 'qwen2' | 'llama3' | 'qwen3' | 'yarn' | 'gemma' | 'gemma2' | 'phi3' | 'mistral' | 'qwen2-sliding' | 'gemma3' | 'gemma4' | 'gemma4-keqv' | 'gemma4-moe' | 'llama4' | MoeTestVariant | LayerNormTestVariant | RmsTestVariant | AlibiTestVariant | TwistTestVariant | HybridTestVariant
+export type TestModelVariant = 'llama' | 'qwen2' | 'llama3' | 'qwen3' | 'yarn' | 'gemma' | 'gemma2' | 'phi3' | 'mistral' | 'qwen2-sliding' | 'gemma3' | 'gemma4' | 'gemma4-keqv' | 'gemma4-moe' | 'llama4' | MoeTestVariant | LayerNormTestVariant | RmsTestVariant | AlibiTestVariant | TwistTestVariant | HybridTestVariant | Mamba2TestVariant
 export const TEST_MODEL_VARIANTS: readonly TestModelVariant[] = [
-  'llama', 'qwen2', 'llama3', 'qwen3', 'yarn', 'gemma', 'gemma2', 'phi3', 'mistral', 'qwen2-sliding', 'gemma3', 'gemma4', 'gemma4-keqv', 'gemma4-moe', 'llama4', 'mixtral', 'qwen2moe', 'qwen3moe', 'gptoss', 'deepseek-v2', 'deepseek-v3', 'glm4-moe', 'glm4-moe-lite', ...LAYERNORM_TEST_VARIANTS, ...RMS_TEST_VARIANTS, ...ALIBI_TEST_VARIANTS, ...TWIST_TEST_VARIANTS, ...HYBRID_TEST_VARIANTS,
+  'llama', 'qwen2', 'llama3', 'qwen3', 'yarn', 'gemma', 'gemma2', 'phi3', 'mistral', 'qwen2-sliding', 'gemma3', 'gemma4', 'gemma4-keqv', 'gemma4-moe', 'llama4', 'mixtral', 'qwen2moe', 'qwen3moe', 'gptoss', 'deepseek-v2', 'deepseek-v3', 'glm4-moe', 'glm4-moe-lite', ...LAYERNORM_TEST_VARIANTS, ...RMS_TEST_VARIANTS, ...ALIBI_TEST_VARIANTS, ...TWIST_TEST_VARIANTS, ...HYBRID_TEST_VARIANTS, ...MAMBA2_TEST_VARIANTS,
 ]
 
 export interface TestModelOptions {
@@ -83,7 +85,7 @@ function tokenizerFamily(variant: TestModelVariant): TokenizerFamily {
     opt: 'opt', 'opt-post-ln': 'opt', 'gpt-neox': 'gpt2', 'gpt-neox-serial': 'gpt2', gpt2: 'gpt2',
     phi: 'gpt2', stablelm: 'gpt2', 'stablelm-parallel': 'gpt2', starcoder2: 'gpt2', gptj: 'gpt2', 'gpt-bigcode': 'gpt2', 'gpt-bigcode-mha': 'gpt2', 'gpt-neo': 'gpt2',
     granite: 'gpt2', olmo2: 'gpt2', smollm3: 'llama3', cohere: 'gpt2', olmo: 'gpt2', olmoe: 'gpt2', granitemoe: 'gpt2', cohere2: 'gpt2', olmo3: 'gpt2', granitemoeshared: 'gpt2', phimoe: 'llama2', 'deepseek-v2': 'gpt2', 'deepseek-v3': 'gpt2', 'glm4-moe': 'gpt2', 'glm4-moe-lite': 'gpt2',
-    bloom: 'gpt2', falcon: 'gpt2', 'falcon-mq': 'gpt2', 'falcon-rw': 'gpt2', mpt: 'gpt2', glm: 'gpt2', glm4: 'gpt2', exaone4: 'gpt2', seedoss: 'gpt2', helium: 'gpt2', ernie4_5: 'gpt2', arcee: 'gpt2', nemotron: 'gpt2', hunyuan: 'gpt2', vaultgemma: 'llama2', ministral: 'llama2', qwen3_5: 'qwen2', qwen3_5_moe: 'qwen2', qwen3_next: 'qwen2'}
+    bloom: 'gpt2', falcon: 'gpt2', 'falcon-mq': 'gpt2', 'falcon-rw': 'gpt2', mpt: 'gpt2', glm: 'gpt2', glm4: 'gpt2', exaone4: 'gpt2', seedoss: 'gpt2', helium: 'gpt2', ernie4_5: 'gpt2', arcee: 'gpt2', nemotron: 'gpt2', hunyuan: 'gpt2', vaultgemma: 'llama2', ministral: 'llama2', qwen3_5: 'qwen2', qwen3_5_moe: 'qwen2', qwen3_next: 'qwen2', granitemoehybrid: 'gpt2', 'granitemoehybrid-dense': 'gpt2', bamba: 'llama2', mamba2: 'gpt2'}
   return TOKENIZER_FAMILIES[families[variant]]
 }
 
@@ -139,6 +141,7 @@ export function testModelConfigJson(preset: TestModelPreset, options: TestModelO
   if (isRmsTestVariant(variant)) return rmsTestModelConfigJson(variant, common)
   if (isTwistTestVariant(variant)) return twistTestModelConfigJson(variant, common)
   if (isHybridTestVariant(variant)) return hybridTestModelConfigJson(variant, common)
+  if (isMamba2TestVariant(variant)) return mamba2TestModelConfigJson(variant, common)
   if (variant === 'mistral') {
     return {architectures: ['MistralForCausalLM'], model_type: 'mistral', ...common, rms_norm_eps: 1e-5, rope_theta: 10000.0, sliding_window: 8, tie_word_embeddings: false}
   }
@@ -263,7 +266,7 @@ function writeTestModelFiles(dir: string, configJson: Record<string, unknown>, o
   // Drawn by the engine's name and shape (the scales below), written under the checkpoint's (OPT, GPT-NeoX, GPT-2, Mixtral: their own).
   const shapes = config.layerNorm
     ? layerNormCheckpointShapes(config).map(({name, shape, engineName}) => ({name, shape, engineName, engineShape: expectedShape(config, engineName)}))
-    : llama4CheckpointShapes(config, gptOssCheckpointShapes(config, checkpointTensorNames(config, graniteMoeCheckpointShapes(config, checkpointTensorShapes(config, expectedTensorShapes(config)))))).map(({name, shape}) => ({name, shape, engineName: name, engineShape: shape}))
+    : llama4CheckpointShapes(config, mamba2CheckpointShapes(config, gptOssCheckpointShapes(config, checkpointTensorNames(config, graniteMoeCheckpointShapes(config, checkpointTensorShapes(config, expectedTensorShapes(config))))))).map(({name, shape}) => ({name, shape, engineName: name, engineShape: shape}))
   const tensors = shapes.map(({name, shape, engineName, engineShape}) => ({
     name: moeCheckpointName(config.moe, name),
     dtype,
@@ -289,7 +292,7 @@ function randomTensor(name: string, shape: number[], config: ModelConfig, random
   // Gemma's norms store weight - 1 (they scale by 1 + weight).
   // Qwen 3.5's RMSNormGated scales by its weight as stored.
   if (name.endsWith('linear_attn.norm.weight')) return random.normals(count, 1, 0.1)
-  if (/norm(\.\d+)?\.weight$/.test(name)) return random.normals(count, 1 - config.normWeightOffset, 0.1) // StableLM's per head: q_norm.<h>.weight
+  if (/norm(_f)?(\.\d+)?\.weight$/.test(name)) return random.normals(count, 1 - config.normWeightOffset, 0.1) // StableLM's per head: q_norm.<h>.weight
   if (name.endsWith('.bias')) return random.normals(count, 0, 0.2)
   if (name.endsWith('.sinks')) return random.normals(count, 0, 1) // GPT-OSS: large enough to take a visible share of each softmax
   // GPT-OSS's fused [experts, hidden, 2 x inter]: gate/up outputs of std ~4, so its clamp at 7 is reached.

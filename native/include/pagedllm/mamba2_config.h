@@ -1,0 +1,29 @@
+// Mamba-2 mixers of hybrid state-space models (Granite 4.0 hybrid, Bamba, Mamba2; native/cpu/mamba2_mixer.h runs them):
+// the sizes of one mixer. When enabled, the layers ModelConfig::linear_layers marks are Mamba-2 mixers, not Gated
+// DeltaNet ones; their per-sequence conv and SSM states live in the same state slots.
+#pragma once
+#include <cstddef>
+#include <limits>
+
+namespace pagedllm {
+
+struct Mamba2Config {
+  int heads = 0;        // mamba_n_heads (num_heads)
+  int head_dim = 0;     // mamba_d_head
+  int groups = 0;       // n_groups: heads / groups heads share one B and one C
+  int state_size = 0;   // d_state
+  int conv_kernel = 0;  // d_conv
+  int norm_group = 0;   // the gated RMSNorm normalises groups of this many values (the whole inner width for most)
+  bool conv_bias = false;
+  float dt_min = 0.f;   // time_step_limit: softplus(dt + dt_bias) clamped to [dt_min, dt_max]
+  float dt_max = std::numeric_limits<float>::infinity();
+  bool no_mlp = false;  // Mamba2ForCausalLM: a layer is its norm and mixer only
+  bool enabled() const { return heads > 0; }
+  int inner() const { return heads * head_dim; }
+  int conv_channels() const { return inner() + 2 * groups * state_size; }  // x, B, C
+  int in_proj_rows() const { return inner() + conv_channels() + heads; }   // z, xBC, dt
+  size_t conv_state_floats() const { return static_cast<size_t>(conv_channels()) * (conv_kernel - 1); }
+  size_t ssm_state_floats() const { return static_cast<size_t>(heads) * head_dim * state_size; }
+};
+
+}  // namespace pagedllm
