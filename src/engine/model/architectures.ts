@@ -123,6 +123,10 @@ export const ARCHITECTURES: Record<string, ArchitectureTraits> = {
   Qwen3_5MoeForCausalLM: {...BASE, defaultMaxPositions: 32768, defaultHeadDim: 256, qkNorm: true, moe: 'qwen3_5_moe'},
   // Qwen3-Next: Qwen 3.5 MoE's layers with the linear projections fused by key-head group (hybrid-tensors.ts).
   Qwen3NextForCausalLM: {...BASE, defaultMaxPositions: 32768, defaultHeadDim: 256, qkNorm: true, moe: 'qwen3_next'},
+  // ERNIE 4.5 MoE: the dense one's layers, softmax routing chosen with a correction bias, shared experts (ernie45-moe-config.ts).
+  Ernie4_5_MoeForCausalLM: {...BASE, defaultMaxPositions: 131072, defaultTiedEmbeddings: true, moe: 'ernie4_5_moe'},
+  // dots.llm1: Qwen3's attention over DeepSeek-V3's routing and shared experts (dots1-config.ts).
+  Dots1ForCausalLM: {...BASE, qkNorm: true, qwenSlidingLayers: true, defaultSlidingWindow: 4096, moe: 'dots1'},
 }
 /** The RMSNorm families above, then the LayerNorm family (OPT, GPT-NeoX, GPT-2: layernorm-family.ts; Phi, StableLM, StarCoder2, GPT-J, GPTBigCode, GPT-Neo: layernorm-more.ts; BLOOM, Falcon, MPT: alibi-family.ts). */
 export const SUPPORTED_ARCHITECTURES = [...Object.keys(ARCHITECTURES), ...LAYERNORM_ARCHITECTURES]

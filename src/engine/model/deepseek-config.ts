@@ -10,6 +10,9 @@ export const DEEPSEEK_V3 = 'DeepseekV3ForCausalLM'
 /** GLM-4.5 (GLM-4-MoE): Llama-style attention over V3's routing and shared experts (glm4-moe-config.ts). */
 export const GLM4_MOE = 'Glm4MoeForCausalLM'
 
+/** dots.llm1: Qwen3's attention over V3's routing and shared experts (dots1-config.ts). */
+export const DOTS1 = 'Dots1ForCausalLM'
+
 /** GLM-4.7-Flash: DeepSeek-V3's layers under other defaults, its sparse layers listed in mlp_layer_types. */
 export const GLM4_MOE_LITE = 'Glm4MoeLiteForCausalLM'
 
@@ -110,7 +113,8 @@ export function deepseekAttention(config: Json, architecture: string, source: st
 /** The experts' routing, as DeepseekV2TopkRouter (topk_method greedy or group_limited_greedy) and DeepseekV3TopkRouter (GLM-4-MoE's too) run it. */
 export function deepseekRouting(config: Json, architecture: string, numExperts: number, topK: number, source: string): GroupedRouting {
   const v3 = architecture !== DEEPSEEK_V2
-  const glm = architecture === GLM4_MOE || architecture === GLM4_MOE_LITE
+  // GLM's and dots.llm1's config classes default to one group.
+  const glm = architecture === GLM4_MOE || architecture === GLM4_MOE_LITE || architecture === DOTS1
   const method = v3 ? 'noaux_tc' : (config.topk_method ?? 'greedy')
   if (method !== 'greedy' && method !== 'group_limited_greedy' && method !== 'noaux_tc') {
     throw new ModelLoadError(`${source}: topk_method ${quotedValue(method)} is not supported for ${architecture} (greedy, group_limited_greedy).`)
@@ -154,14 +158,14 @@ export function deepseekSharedSize(config: Json, architecture: string, expertWid
 }
 
 /** The attention tensors latent attention has in place of q/k/v (engine names, [out, in]), and V3's router bias. */
-export function deepseekTensorShapes(config: {mla?: MlaConfig; numHeads: number; headDim: number; hiddenSize: number; rotaryDim?: number; moe?: {numExperts: number; grouped?: GroupedRouting}}, shapes: {name: string; shape: number[]}[]): {name: string; shape: number[]}[] {
+export function deepseekTensorShapes(config: {mla?: MlaConfig; numHeads: number; headDim: number; hiddenSize: number; rotaryDim?: number; moe?: {numExperts: number; grouped?: GroupedRouting; ernieStatics?: true}}, shapes: {name: string; shape: number[]}[]): {name: string; shape: number[]}[] {
   const mla = config.mla
   if (!mla && !config.moe?.grouped?.routerBias) return shapes
   const {numHeads: heads, headDim, hiddenSize: hidden} = config
   const rope = config.rotaryDim ?? headDim
   return shapes.flatMap(({name, shape}) => {
     const prefix = name.replace(/(self_attn|mlp)\.[^.]+\.weight$/, '')
-    if (name.endsWith('.mlp.gate.weight') && config.moe?.grouped?.routerBias) return [{name, shape}, {name: `${prefix}mlp.gate.e_score_correction_bias`, shape: [config.moe.numExperts]}]
+    if (name.endsWith('.mlp.gate.weight') && config.moe?.grouped?.routerBias) return [{name, shape}, {name: `${prefix}mlp.gate.e_score_correction_bias`, shape: config.moe.ernieStatics ? [1, config.moe.numExperts] : [config.moe.numExperts]}]
     if (!mla) return [{name, shape}]
     if (name.endsWith('.self_attn.q_proj.weight') && mla.qLoraRank > 0) {
       return [{name: `${prefix}self_attn.q_a_proj.weight`, shape: [mla.qLoraRank, hidden]}, {name: `${prefix}self_attn.q_a_layernorm.weight`, shape: [mla.qLoraRank]},
@@ -177,7 +181,7 @@ export function deepseekTensorShapes(config: {mla?: MlaConfig; numHeads: number;
   })
 }
 
-/** The native loader reads V3's router bias as a one-row matrix (moe.cpp); the bytes are the same. */
+/** The native loader reads V3's router bias as a one-row matrix (moe.cpp); the bytes are the same (ERNIE's is one already). */
 export function deepseekTensors<T extends {name: string; shape: number[]}>(tensors: T[]): T[] {
-  return tensors.map((t) => (t.name.endsWith('.mlp.gate.e_score_correction_bias') ? {...t, shape: [1, ...t.shape]} : t))
+  return tensors.map((t) => (t.name.endsWith('.mlp.gate.e_score_correction_bias') && t.shape.length === 1 ? {...t, shape: [1, ...t.shape]} : t))
 }

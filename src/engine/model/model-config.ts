@@ -19,6 +19,8 @@ import {applyTwistBiases, isLlamaTwist, twistView} from './llama-twists.js'
 import {hasSandwichNorms} from './tensor-renames.js'
 import {GLM4_MOE, deepseekAttention, deepseekView, isDeepseek, type MlaConfig} from './deepseek-config.js'
 import {glm4MoeQkNorm, glm4MoeView} from './glm4-moe-config.js'
+import {ERNIE45_MOE, ernie45MoeView} from './ernie45-moe-config.js'
+import {DOTS1, dots1View} from './dots1-config.js'
 import {HYBRID_ARCHITECTURES, HYBRID_MULTIMODAL, parseHybrid, qwen35LanguageModel, qwen35View, type HybridFeatures} from './qwen35-config.js'
 
 export type {RopeScaling}
@@ -171,6 +173,8 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   if (isLlamaTwist(architecture)) config = twistView(config, architecture)
   if (isDeepseek(architecture)) config = deepseekView(config, architecture, source)
   if (architecture === GLM4_MOE) config = glm4MoeView(config, source)
+  if (architecture === ERNIE45_MOE) config = ernie45MoeView(config, source)
+  if (architecture === DOTS1) config = dots1View(config, source)
   if (HYBRID_ARCHITECTURES.has(architecture)) config = qwen35View(config, architecture)
 
   const required = (key: string): number => {

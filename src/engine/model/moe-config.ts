@@ -2,9 +2,10 @@
 import {ModelLoadError, quotedValue} from '../errors.js'
 import {phimoeRouting} from './phimoe-config.js'
 import {gptOssMoeTensorShapes} from './gpt-oss.js'
-import {DEEPSEEK_V2, DEEPSEEK_V3, GLM4_MOE, GLM4_MOE_LITE, deepseekRouting, deepseekSharedSize, deepseekSparseLayers, type GroupedRouting} from './deepseek-config.js'
+import {ernie45MoeCheckpointName, ernie45MoeEngineName, ernie45MoeRouting, ernie45MoeSharedSize, ernie45MoeSparseLayers} from './ernie45-moe-config.js'
+import {DEEPSEEK_V2, DEEPSEEK_V3, DOTS1, GLM4_MOE, GLM4_MOE_LITE, deepseekRouting, deepseekSharedSize, deepseekSparseLayers, type GroupedRouting} from './deepseek-config.js'
 
-export type MoeFamily = 'mixtral' | 'qwen2_moe' | 'qwen3_moe' | 'olmoe' | 'granitemoe' | 'granitemoeshared' | 'phimoe' | 'gpt_oss' | 'deepseek_v2' | 'deepseek_v3' | 'glm4_moe' | 'glm4_moe_lite' | 'qwen3_5_moe' | 'qwen3_next'
+export type MoeFamily = 'mixtral' | 'qwen2_moe' | 'qwen3_moe' | 'olmoe' | 'granitemoe' | 'granitemoeshared' | 'phimoe' | 'gpt_oss' | 'deepseek_v2' | 'deepseek_v3' | 'glm4_moe' | 'glm4_moe_lite' | 'qwen3_5_moe' | 'qwen3_next' | 'ernie4_5_moe' | 'dots1'
 
 export interface MoeConfig {
   numExperts: number
@@ -28,6 +29,8 @@ export interface MoeConfig {
   gptOssExperts?: boolean
   /** DeepSeek: grouped top-k routing (deepseek-config.ts) in place of softmax top-k. */
   grouped?: GroupedRouting
+  /** ERNIE 4.5: the router's correction bias is stored as mlp.moe_statics.e_score_correction_bias, [1, experts]. */
+  ernieStatics?: true
 }
 
 type Json = Record<string, unknown>
@@ -56,6 +59,10 @@ const DEFAULTS: Record<MoeFamily, {experts: number; topK: number; moeIntermediat
   qwen3_5_moe: {experts: 256, topK: 8, moeIntermediate: 512, shared: 512, normTopk: true},
   // Qwen3NextConfig: Qwen2-MoE's layout (gated shared expert, decoder_sparse_step, mlp_only_layers), norm_topk_prob true.
   qwen3_next: {experts: 512, topK: 10, moeIntermediate: 512, shared: 512, normTopk: true},
+  // Ernie4_5_MoeConfig (moe_num_experts, moe_k: ernie45-moe-config.ts): always renormalised; shared experts apart.
+  ernie4_5_moe: {experts: 64, topK: 6, moeIntermediate: 1536, shared: 0, normTopk: true},
+  // Dots1Config: DeepSeek-V3's routing (no default expert count: dots1-config.ts requires it), norm_topk_prob false.
+  dots1: {experts: 1, topK: 1, moeIntermediate: 1408, shared: 0, normTopk: false},
 }
 
 /** A real checkpoint's expert count stays far below this; a hostile config.json must not make us list millions of tensors. */
@@ -80,9 +87,9 @@ export function parseMoeConfig(config: Json, family: MoeFamily, numLayers: numbe
   if (typeof normTopk !== 'boolean') throw new ModelLoadError(`${source}: "norm_topk_prob" must be a boolean.`)
   const expertIntermediateSize = defaults.moeIntermediate === null ? intermediateSize : positive('moe_intermediate_size', defaults.moeIntermediate)
   // GLM-4-MoE routes and shares experts as DeepSeek-V3 does.
-  const deepseek = ({deepseek_v2: DEEPSEEK_V2, deepseek_v3: DEEPSEEK_V3, glm4_moe: GLM4_MOE, glm4_moe_lite: GLM4_MOE_LITE} as Partial<Record<MoeFamily, string>>)[family] ?? null
+  const deepseek = ({deepseek_v2: DEEPSEEK_V2, deepseek_v3: DEEPSEEK_V3, glm4_moe: GLM4_MOE, glm4_moe_lite: GLM4_MOE_LITE, dots1: DOTS1} as Partial<Record<MoeFamily, string>>)[family] ?? null
   const shared = family === 'qwen2_moe' || family === 'qwen3_5_moe' || family === 'qwen3_next' ? positive('shared_expert_intermediate_size', defaults.shared) : family === 'granitemoeshared' ? graniteSharedSize(config, source)
-    : deepseek ? deepseekSharedSize(config, deepseek, expertIntermediateSize, source) : 0
+    : deepseek ? deepseekSharedSize(config, deepseek, expertIntermediateSize, source) : family === 'ernie4_5_moe' ? ernie45MoeSharedSize(config, expertIntermediateSize, source) : 0
   // Qwen2MoeConfig derives its sliding layers otherwise than Qwen2Config (every other layer below max_window_layers);
   // the layer_types it writes are read as for Qwen2, but without them the Qwen2 rule would pick the wrong layers.
   if (family === 'qwen2_moe' && config.use_sliding_window === true && config.layer_types == null) {
@@ -96,9 +103,10 @@ export function parseMoeConfig(config: Json, family: MoeFamily, numLayers: numbe
     expertIntermediateSize,
     sharedExpertIntermediateSize: shared,
     sparseLayers: family === 'mixtral' || family === 'olmoe' || family === 'phimoe' || family === 'gpt_oss' || granite ? Array<boolean>(numLayers).fill(true)
-      : deepseek ? deepseekSparseLayers(config, numLayers, deepseek, source) : qwenSparseLayers(config, numLayers, source),
+      : deepseek ? deepseekSparseLayers(config, numLayers, deepseek, source) : family === 'ernie4_5_moe' ? ernie45MoeSparseLayers(config, numLayers, source) : qwenSparseLayers(config, numLayers, source),
     mixtralNames: family === 'mixtral' || family === 'phimoe',
-    ...((family === 'granitemoeshared' || deepseek) && shared > 0 ? {ungatedSharedExpert: true} : {}),
+    ...((family === 'granitemoeshared' || deepseek || family === 'ernie4_5_moe') && shared > 0 ? {ungatedSharedExpert: true} : {}),
+    ...(family === 'ernie4_5_moe' ? {grouped: ernie45MoeRouting(config, source), ernieStatics: true} : {}),
     ...(deepseek ? {grouped: deepseekRouting(config, deepseek, numExperts, numExpertsPerToken, source)} : {}),
     ...(family === 'phimoe' ? phimoeRouting(config, numExperts, numExpertsPerToken, source) : {}),
     ...(family === 'gpt_oss' ? {gptOssExperts: true} : {}),
@@ -128,12 +136,14 @@ function qwenSparseLayers(config: Json, numLayers: number, source: string): bool
 /** The checkpoint's name of an engine tensor name: Mixtral's (below), DeepSeek's shared_experts, else the name itself. */
 export function moeCheckpointName(moe: MoeConfig | undefined, name: string): string {
   if (moe?.mixtralNames) return mixtralCheckpointName(name)
+  if (moe?.ernieStatics) name = ernie45MoeCheckpointName(name)
   return moe?.grouped ? name.replace('.mlp.shared_expert.', '.mlp.shared_experts.') : name
 }
 
 /** The engine name of a checkpoint tensor (moeCheckpointName's inverse). */
 export function moeEngineName(moe: MoeConfig | undefined, name: string): string {
   if (moe?.mixtralNames) return mixtralEngineName(name)
+  if (moe?.ernieStatics) name = ernie45MoeEngineName(name)
   return moe?.grouped ? name.replace('.mlp.shared_experts.', '.mlp.shared_expert.') : name
 }
 

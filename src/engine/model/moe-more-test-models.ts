@@ -1,0 +1,29 @@
+// The config.json of the test-model variants of the MoE families on existing routing with a twist (ERNIE 4.5 MoE,
+// dots.llm1, MiniMax-M2), for test-model.ts.
+
+export type MoeMoreTestVariant = 'ernie4_5_moe' | 'dots1'
+export const MOE_MORE_TEST_VARIANTS: readonly MoeMoreTestVariant[] = ['ernie4_5_moe', 'dots1']
+
+export function isMoeMoreTestVariant(variant: string): variant is MoeMoreTestVariant {
+  return (MOE_MORE_TEST_VARIANTS as readonly string[]).includes(variant)
+}
+
+/**
+ * ernie4_5_moe: Ernie4_5_MoeConfig's own keys (moe_num_experts 8, moe_k 2), layer 0 dense by moe_layer_start_index, one
+ * shared expert, rope_theta and tie_word_embeddings left to the class's defaults (500000, tied), interleaved rope.
+ * dots1: Qwen3's q/k norms and biases on every attention projection, a dense first layer, 8 experts in 2 groups (one
+ * kept), top-2 left unnormalised (Dots1Config's default) and scaled by 2.5, one shared expert, no window (sliding_window null).
+ */
+export function moeMoreTestModelConfigJson(variant: MoeMoreTestVariant, common: Record<string, unknown>): Record<string, unknown> {
+  if (variant === 'ernie4_5_moe') {
+    return {
+      architectures: ['Ernie4_5_MoeForCausalLM'], model_type: 'ernie4_5_moe', ...common, rms_norm_eps: 1e-5, pad_token_id: common.eos_token_id,
+      moe_num_experts: 8, moe_k: 2, moe_intermediate_size: 32, moe_num_shared_experts: 1, moe_layer_start_index: 1, moe_layer_end_index: -1, moe_layer_interval: 1, use_bias: false,
+    }
+  }
+  return {
+    architectures: ['Dots1ForCausalLM'], model_type: 'dots1', ...common, rms_norm_eps: 1e-6, rope_theta: 10000.0, tie_word_embeddings: false, attention_bias: true,
+    sliding_window: null, n_routed_experts: 8, num_experts_per_tok: 2, moe_intermediate_size: 32, n_shared_experts: 1, first_k_dense_replace: 1,
+    n_group: 2, topk_group: 1, routed_scaling_factor: 2.5,
+  }
+}

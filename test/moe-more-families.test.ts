@@ -1,0 +1,69 @@
+// MoE families on existing routing with a twist (ERNIE 4.5 MoE, dots.llm1, MiniMax-M2): configs read as transformers
+// 5.18's config classes read them, what cannot run refused by key, logits and greedy tokens against transformers.
+import assert from 'node:assert/strict'
+import {describe, it} from 'node:test'
+import {cpuOnlyNeed} from '../src/engine/engine-parts.js'
+import {ModelLoadError} from '../src/engine/errors.js'
+import {loadModel} from '../src/engine/model/load-model.js'
+import {parseModelConfig} from '../src/engine/model/model-config.js'
+import {ensureTestModel} from '../src/engine/model/test-model.js'
+import {MOE_MORE_TEST_VARIANTS} from '../src/engine/model/moe-more-test-models.js'
+import {checkDirAgainstTransformers, readTransformersFixture} from './support/transformers-fixture.js'
+
+const loadError = (pattern: RegExp) => (error: unknown) => error instanceof ModelLoadError && pattern.test(error.message)
+const BASE = {vocab_size: 100, hidden_size: 64, intermediate_size: 96, num_hidden_layers: 4, num_attention_heads: 4}
+
+describe('ERNIE 4.5 MoE config', () => {
+  const ernie = {...BASE, architectures: ['Ernie4_5_MoeForCausalLM']}
+
+  it("as Ernie4_5_MoeConfig reads it: moe_num_experts / moe_k, sparse layers from start / end / interval, shared experts, softmax routing chosen with the bias", () => {
+    const c = parseModelConfig(ernie)
+    assert.deepEqual([c.numKvHeads, c.rmsNormEps, c.ropeTheta, c.tieWordEmbeddings, c.attentionBias, c.bosTokenId, c.eosTokenIds], [4, 1e-5, 500000, true, false, 1, [2]])
+    assert.deepEqual([c.moe!.numExperts, c.moe!.numExpertsPerToken, c.moe!.expertIntermediateSize, c.moe!.sharedExpertIntermediateSize, c.moe!.normTopkProb, c.moe!.ungatedSharedExpert, c.moe!.ernieStatics],
+      [64, 6, 1536, 2 * 1536, true, true, true])
+    assert.deepEqual(c.moe!.sparseLayers, [false, true, true, true])
+    assert.deepEqual(c.moe!.grouped, {groups: 1, topkGroups: 1, sigmoid: false, groupTop2: false, routerBias: true, routedScalingFactor: 1})
+    const layers = parseModelConfig({...ernie, num_hidden_layers: 6, moe_layer_start_index: 0, moe_layer_end_index: 4, moe_layer_interval: 2, moe_num_shared_experts: 0, moe_num_experts: 8, moe_k: 2})
+    assert.deepEqual([layers.moe!.sparseLayers, layers.moe!.sharedExpertIntermediateSize, layers.moe!.numExperts, layers.moe!.numExpertsPerToken], [[false, true, false, true, false, false], 0, 8, 2])
+    assert.equal(cpuOnlyNeed({}, {config: c, tensors: []})?.param, 'device')
+  })
+
+  it('refuses use_bias (biased shared experts and lm_head) and bad layer keys, by key', () => {
+    assert.throws(() => parseModelConfig({...ernie, use_bias: true}), loadError(/"use_bias" true is not supported for Ernie4_5_MoeForCausalLM/))
+    assert.throws(() => parseModelConfig({...ernie, moe_layer_interval: 0}), loadError(/"moe_layer_interval" must be an integer of at least 1, got 0/))
+    assert.throws(() => parseModelConfig({...ernie, moe_norm_min: 0.5}), loadError(/"moe_norm_min" 0.5 is not supported/))
+  })
+})
+
+describe('dots.llm1 config', () => {
+  const dots = {...BASE, architectures: ['Dots1ForCausalLM'], n_routed_experts: 8, num_experts_per_tok: 2}
+
+  it("as Dots1Config reads it: Qwen3's q/k norms, DeepSeek-V3's routing under its defaults (one group, unnormalised, scale 1), layer types from max_window_layers", () => {
+    const c = parseModelConfig(dots)
+    assert.deepEqual([c.qkNorm, c.numKvHeads, c.headDim, c.layerWindows, c.moe!.normTopkProb, c.moe!.sparseLayers, c.moe!.sharedExpertIntermediateSize], [true, 4, 16, undefined, false, [true, true, true, true], 1408])
+    assert.deepEqual(c.moe!.grouped, {groups: 1, topkGroups: 1, sigmoid: true, groupTop2: true, routerBias: true, routedScalingFactor: 1})
+    const windows = parseModelConfig({...dots, sliding_window: 8, max_window_layers: 2, first_k_dense_replace: 1, n_shared_experts: 2, moe_intermediate_size: 16})
+    assert.deepEqual([windows.layerWindows, windows.moe!.sparseLayers, windows.moe!.sharedExpertIntermediateSize], [[0, 0, 8, 8], [false, true, true, true], 32])
+    assert.equal(cpuOnlyNeed({}, {config: c, tensors: []})?.param, 'device')
+  })
+
+  it('refuses a config without the expert count or top-k (Dots1Config has no defaults for them)', () => {
+    assert.throws(() => parseModelConfig({...dots, n_routed_experts: undefined}), loadError(/"n_routed_experts" must be a positive integer for Dots1ForCausalLM/))
+    assert.throws(() => parseModelConfig({...dots, num_experts_per_tok: null}), loadError(/"num_experts_per_tok" must be a positive integer for Dots1ForCausalLM/))
+  })
+})
+
+describe('MoE families with a twist: checkpoints against transformers 5.18', () => {
+  for (const variant of MOE_MORE_TEST_VARIANTS) {
+    it(`${variant}: top-10 logits and 8 greedy tokens as test/fixtures/${variant}-tiny-transformers.json`, async () => {
+      await checkDirAgainstTransformers(await ensureTestModel('tiny', {variant}), readTransformersFixture(variant))
+    })
+  }
+
+  it("ernie4_5_moe reads its checkpoint names (mlp.moe_statics' [1, experts] bias, shared_experts); layer 0 is dense", async () => {
+    const model = await loadModel(await ensureTestModel('tiny', {variant: 'ernie4_5_moe'}))
+    const names = model.tensors.map((t) => t.name)
+    assert.ok(names.includes('model.layers.1.mlp.shared_expert.down_proj.weight') && !names.some((n) => n.startsWith('model.layers.0.mlp.experts')))
+    assert.deepEqual(model.tensors.find((t) => t.name === 'model.layers.1.mlp.gate.e_score_correction_bias')?.shape, [1, 8])
+  })
+})
