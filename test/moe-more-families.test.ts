@@ -53,6 +53,20 @@ describe('dots.llm1 config', () => {
   })
 })
 
+describe('MiniMax-M2 config', () => {
+  const minimax = {...BASE, architectures: ['MiniMaxM2ForCausalLM'], num_attention_heads: 16, num_local_experts: 8}
+
+  it("as MiniMaxM2Config reads it: heads of 128, rotary_dim as the rotated part, whole-width q/k norms, sigmoid routing with the bias renormalised, Mixtral's names", () => {
+    const c = parseModelConfig({...minimax, rotary_dim: 64, attention_bias: true})
+    assert.deepEqual([c.headDim, c.rotaryDim, c.numKvHeads, c.ropeTheta, c.qkNorm, c.rmsVariant?.wholeQkNorm, c.attentionBias, c.eosTokenIds], [128, 64, 8, 5000000, true, true, false, []])
+    assert.deepEqual([c.moe!.numExperts, c.moe!.numExpertsPerToken, c.moe!.expertIntermediateSize, c.moe!.normTopkProb, c.moe!.mixtralNames, c.moe!.sparseLayers], [8, 8, 96, true, true, [true, true, true, true]])
+    assert.deepEqual(c.moe!.grouped, {groups: 1, topkGroups: 1, sigmoid: true, groupTop2: false, routerBias: true, routedScalingFactor: 1})
+    assert.equal(parseModelConfig(minimax).rotaryDim, undefined)
+    assert.throws(() => parseModelConfig({...minimax, rotary_dim: 3}), loadError(/rotates 2 of 128 values per head|positive even/))
+    assert.equal(cpuOnlyNeed({}, {config: c, tensors: []})?.param, 'device')
+  })
+})
+
 describe('MoE families with a twist: checkpoints against transformers 5.18', () => {
   for (const variant of MOE_MORE_TEST_VARIANTS) {
     it(`${variant}: top-10 logits and 8 greedy tokens as test/fixtures/${variant}-tiny-transformers.json`, async () => {
@@ -65,5 +79,8 @@ describe('MoE families with a twist: checkpoints against transformers 5.18', () 
     const names = model.tensors.map((t) => t.name)
     assert.ok(names.includes('model.layers.1.mlp.shared_expert.down_proj.weight') && !names.some((n) => n.startsWith('model.layers.0.mlp.experts')))
     assert.deepEqual(model.tensors.find((t) => t.name === 'model.layers.1.mlp.gate.e_score_correction_bias')?.shape, [1, 8])
+    const minimax = await loadModel(await ensureTestModel('tiny', {variant: 'minimax_m2'}))
+    assert.deepEqual(minimax.tensors.filter((t) => /layers\.0\.(mlp\.gate\.e_score|self_attn\.[qk]_norm)/.test(t.name)).map((t) => [t.name, t.shape]),
+      [['model.layers.0.self_attn.q_norm.weight', [128]], ['model.layers.0.self_attn.k_norm.weight', [64]], ['model.layers.0.mlp.gate.e_score_correction_bias', [1, 8]]])
   })
 })

@@ -21,6 +21,7 @@ import {GLM4_MOE, deepseekAttention, deepseekView, isDeepseek, type MlaConfig} f
 import {glm4MoeQkNorm, glm4MoeView} from './glm4-moe-config.js'
 import {ERNIE45_MOE, ernie45MoeView} from './ernie45-moe-config.js'
 import {DOTS1, dots1View} from './dots1-config.js'
+import {MINIMAX_M2, minimaxM2RmsVariant, minimaxM2View} from './minimax-m2-config.js'
 import {HYBRID_ARCHITECTURES, HYBRID_MULTIMODAL, parseHybrid, qwen35LanguageModel, qwen35View, type HybridFeatures} from './qwen35-config.js'
 
 export type {RopeScaling}
@@ -175,6 +176,7 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   if (architecture === GLM4_MOE) config = glm4MoeView(config, source)
   if (architecture === ERNIE45_MOE) config = ernie45MoeView(config, source)
   if (architecture === DOTS1) config = dots1View(config, source)
+  if (architecture === MINIMAX_M2) config = minimaxM2View(config)
   if (HYBRID_ARCHITECTURES.has(architecture)) config = qwen35View(config, architecture)
 
   const required = (key: string): number => {
@@ -283,6 +285,7 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   if (isLlamaTwist(architecture)) applyTwistBiases(modelConfig, config, architecture, source)
   if (isDeepseek(architecture)) Object.assign(modelConfig, deepseekAttention(config, architecture, source))
   if (architecture === GLM4_MOE) modelConfig.qkNorm = glm4MoeQkNorm(config, source)
+  if (architecture === MINIMAX_M2) modelConfig.rmsVariant = minimaxM2RmsVariant()
   // Qwen 3.5's RMSNorms scale by (1 + weight), its RMSNormGated by the weight as stored (native/cpu/linear_attention.cpp).
   if (HYBRID_ARCHITECTURES.has(architecture)) Object.assign(modelConfig, {hybrid: parseHybrid(config, architecture, numLayers, source), normWeightOffset: 1})
   return modelConfig

@@ -2,10 +2,11 @@
 import {ModelLoadError, quotedValue} from '../errors.js'
 import {phimoeRouting} from './phimoe-config.js'
 import {gptOssMoeTensorShapes} from './gpt-oss.js'
+import {minimaxM2Moe} from './minimax-m2-config.js'
 import {ernie45MoeCheckpointName, ernie45MoeEngineName, ernie45MoeRouting, ernie45MoeSharedSize, ernie45MoeSparseLayers} from './ernie45-moe-config.js'
 import {DEEPSEEK_V2, DEEPSEEK_V3, DOTS1, GLM4_MOE, GLM4_MOE_LITE, deepseekRouting, deepseekSharedSize, deepseekSparseLayers, type GroupedRouting} from './deepseek-config.js'
 
-export type MoeFamily = 'mixtral' | 'qwen2_moe' | 'qwen3_moe' | 'olmoe' | 'granitemoe' | 'granitemoeshared' | 'phimoe' | 'gpt_oss' | 'deepseek_v2' | 'deepseek_v3' | 'glm4_moe' | 'glm4_moe_lite' | 'qwen3_5_moe' | 'qwen3_next' | 'ernie4_5_moe' | 'dots1'
+export type MoeFamily = 'mixtral' | 'qwen2_moe' | 'qwen3_moe' | 'olmoe' | 'granitemoe' | 'granitemoeshared' | 'phimoe' | 'gpt_oss' | 'deepseek_v2' | 'deepseek_v3' | 'glm4_moe' | 'glm4_moe_lite' | 'qwen3_5_moe' | 'qwen3_next' | 'ernie4_5_moe' | 'dots1' | 'minimax_m2'
 
 export interface MoeConfig {
   numExperts: number
@@ -63,6 +64,8 @@ const DEFAULTS: Record<MoeFamily, {experts: number; topK: number; moeIntermediat
   ernie4_5_moe: {experts: 64, topK: 6, moeIntermediate: 1536, shared: 0, normTopk: true},
   // Dots1Config: DeepSeek-V3's routing (no default expert count: dots1-config.ts requires it), norm_topk_prob false.
   dots1: {experts: 1, topK: 1, moeIntermediate: 1408, shared: 0, normTopk: false},
+  // MiniMaxM2Config: 256 experts as wide as intermediate_size, top-8 (minimax-m2-config.ts routes them).
+  minimax_m2: {experts: 256, topK: 8, moeIntermediate: null, shared: 0, normTopk: true},
 }
 
 /** A real checkpoint's expert count stays far below this; a hostile config.json must not make us list millions of tensors. */
@@ -110,6 +113,7 @@ export function parseMoeConfig(config: Json, family: MoeFamily, numLayers: numbe
     ...(deepseek ? {grouped: deepseekRouting(config, deepseek, numExperts, numExpertsPerToken, source)} : {}),
     ...(family === 'phimoe' ? phimoeRouting(config, numExperts, numExpertsPerToken, source) : {}),
     ...(family === 'gpt_oss' ? {gptOssExperts: true} : {}),
+    ...(family === 'minimax_m2' ? minimaxM2Moe(numLayers) : {}),
   }
 }
 
@@ -151,6 +155,7 @@ export function moeEngineName(moe: MoeConfig | undefined, name: string): string 
 export function mixtralCheckpointName(name: string): string {
   return name
     .replace(/\.mlp\.gate\.weight$/, '.block_sparse_moe.gate.weight')
+    .replace(/\.mlp\.gate\.e_score_correction_bias$/, '.block_sparse_moe.e_score_correction_bias') // MiniMax-M2's
     .replace(/\.mlp\.experts\.(\d+)\.(gate|up|down)_proj\.weight$/, (_, e: string, part: string) => `.block_sparse_moe.experts.${e}.${{gate: 'w1', up: 'w3', down: 'w2'}[part]}.weight`)
 }
 
@@ -158,6 +163,7 @@ export function mixtralCheckpointName(name: string): string {
 export function mixtralEngineName(name: string): string {
   return name
     .replace(/\.block_sparse_moe\.gate\.weight$/, '.mlp.gate.weight')
+    .replace(/\.block_sparse_moe\.e_score_correction_bias$/, '.mlp.gate.e_score_correction_bias')
     .replace(/\.block_sparse_moe\.experts\.(\d+)\.(w1|w2|w3)\.weight$/, (_, e: string, w: string) => `.mlp.experts.${e}.${{w1: 'gate', w3: 'up', w2: 'down'}[w]}_proj.weight`)
 }
 

@@ -1,8 +1,8 @@
 // The config.json of the test-model variants of the MoE families on existing routing with a twist (ERNIE 4.5 MoE,
 // dots.llm1, MiniMax-M2), for test-model.ts.
 
-export type MoeMoreTestVariant = 'ernie4_5_moe' | 'dots1'
-export const MOE_MORE_TEST_VARIANTS: readonly MoeMoreTestVariant[] = ['ernie4_5_moe', 'dots1']
+export type MoeMoreTestVariant = 'ernie4_5_moe' | 'dots1' | 'minimax_m2'
+export const MOE_MORE_TEST_VARIANTS: readonly MoeMoreTestVariant[] = ['ernie4_5_moe', 'dots1', 'minimax_m2']
 
 export function isMoeMoreTestVariant(variant: string): variant is MoeMoreTestVariant {
   return (MOE_MORE_TEST_VARIANTS as readonly string[]).includes(variant)
@@ -13,12 +13,20 @@ export function isMoeMoreTestVariant(variant: string): variant is MoeMoreTestVar
  * shared expert, rope_theta and tie_word_embeddings left to the class's defaults (500000, tied), interleaved rope.
  * dots1: Qwen3's q/k norms and biases on every attention projection, a dense first layer, 8 experts in 2 groups (one
  * kept), top-2 left unnormalised (Dots1Config's default) and scaled by 2.5, one shared expert, no window (sliding_window null).
+ * minimax_m2: Mixtral's names, 8 experts top-2 as wide as intermediate_size, heads of 32 (twice hidden / heads) rotated on
+ * their first rotary_dim 16, whole-width q/k norms over 4 query and 2 KV heads, rope_theta left to the class's 5e6.
  */
 export function moeMoreTestModelConfigJson(variant: MoeMoreTestVariant, common: Record<string, unknown>): Record<string, unknown> {
   if (variant === 'ernie4_5_moe') {
     return {
       architectures: ['Ernie4_5_MoeForCausalLM'], model_type: 'ernie4_5_moe', ...common, rms_norm_eps: 1e-5, pad_token_id: common.eos_token_id,
       moe_num_experts: 8, moe_k: 2, moe_intermediate_size: 32, moe_num_shared_experts: 1, moe_layer_start_index: 1, moe_layer_end_index: -1, moe_layer_interval: 1, use_bias: false,
+    }
+  }
+  if (variant === 'minimax_m2') {
+    return {
+      architectures: ['MiniMaxM2ForCausalLM'], model_type: 'minimax_m2', ...common, intermediate_size: 32, head_dim: 32, rotary_dim: 16, rms_norm_eps: 1e-6,
+      tie_word_embeddings: false, num_local_experts: 8, num_experts_per_tok: 2,
     }
   }
   return {
