@@ -128,6 +128,8 @@ export const ARCHITECTURES: Record<string, ArchitectureTraits> = {
   // dots.llm1: Qwen3's attention over DeepSeek-V3's routing and shared experts (dots1-config.ts).
   Dots1ForCausalLM: {...BASE, qkNorm: true, qwenSlidingLayers: true, defaultSlidingWindow: 4096, moe: 'dots1'},
   // MiniMax-M2: Mixtral's layout with whole-width q/k norms, partial rope and sigmoid routing chosen with a bias (minimax-m2-config.ts).
+  // FlexOlmo: OLMo2's post-norms and whole-width q/k norms over OLMoE's sparse MLPs (rms-variants.ts).
+  FlexOlmoForCausalLM: {...BASE, defaultMaxPositions: 4096, qkNorm: true, moe: 'flex_olmo'},
   MiniMaxM2ForCausalLM: {...BASE, defaultMaxPositions: 196608, defaultHeadDim: 128, qkNorm: true, moe: 'minimax_m2'},
 }
 /** The RMSNorm families above, then the LayerNorm family (OPT, GPT-NeoX, GPT-2: layernorm-family.ts; Phi, StableLM, StarCoder2, GPT-J, GPTBigCode, GPT-Neo: layernorm-more.ts; BLOOM, Falcon, MPT: alibi-family.ts). */

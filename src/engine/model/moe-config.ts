@@ -6,7 +6,7 @@ import {minimaxM2Moe} from './minimax-m2-config.js'
 import {ernie45MoeCheckpointName, ernie45MoeEngineName, ernie45MoeRouting, ernie45MoeSharedSize, ernie45MoeSparseLayers} from './ernie45-moe-config.js'
 import {DEEPSEEK_V2, DEEPSEEK_V3, DOTS1, GLM4_MOE, GLM4_MOE_LITE, deepseekRouting, deepseekSharedSize, deepseekSparseLayers, type GroupedRouting} from './deepseek-config.js'
 
-export type MoeFamily = 'mixtral' | 'qwen2_moe' | 'qwen3_moe' | 'olmoe' | 'granitemoe' | 'granitemoeshared' | 'phimoe' | 'gpt_oss' | 'deepseek_v2' | 'deepseek_v3' | 'glm4_moe' | 'glm4_moe_lite' | 'qwen3_5_moe' | 'qwen3_next' | 'ernie4_5_moe' | 'dots1' | 'minimax_m2'
+export type MoeFamily = 'mixtral' | 'qwen2_moe' | 'qwen3_moe' | 'olmoe' | 'granitemoe' | 'granitemoeshared' | 'phimoe' | 'gpt_oss' | 'deepseek_v2' | 'deepseek_v3' | 'glm4_moe' | 'glm4_moe_lite' | 'qwen3_5_moe' | 'qwen3_next' | 'ernie4_5_moe' | 'dots1' | 'minimax_m2' | 'flex_olmo'
 
 export interface MoeConfig {
   numExperts: number
@@ -66,6 +66,8 @@ const DEFAULTS: Record<MoeFamily, {experts: number; topK: number; moeIntermediat
   dots1: {experts: 1, topK: 1, moeIntermediate: 1408, shared: 0, normTopk: false},
   // MiniMaxM2Config: 256 experts as wide as intermediate_size, top-8 (minimax-m2-config.ts routes them).
   minimax_m2: {experts: 256, topK: 8, moeIntermediate: null, shared: 0, normTopk: true},
+  // FlexOlmoConfig: OLMoE's sparse MLPs, 7 experts top-5.
+  flex_olmo: {experts: 7, topK: 5, moeIntermediate: null, shared: 0, normTopk: false},
 }
 
 /** A real checkpoint's expert count stays far below this; a hostile config.json must not make us list millions of tensors. */
@@ -105,7 +107,7 @@ export function parseMoeConfig(config: Json, family: MoeFamily, numLayers: numbe
     normTopkProb: family === 'mixtral' || family === 'gpt_oss' || family === 'qwen3_5_moe' || granite || (family !== 'deepseek_v2' && normTopk),
     expertIntermediateSize,
     sharedExpertIntermediateSize: shared,
-    sparseLayers: family === 'mixtral' || family === 'olmoe' || family === 'phimoe' || family === 'gpt_oss' || granite ? Array<boolean>(numLayers).fill(true)
+    sparseLayers: family === 'mixtral' || family === 'olmoe' || family === 'flex_olmo' || family === 'phimoe' || family === 'gpt_oss' || granite ? Array<boolean>(numLayers).fill(true)
       : deepseek ? deepseekSparseLayers(config, numLayers, deepseek, source) : family === 'ernie4_5_moe' ? ernie45MoeSparseLayers(config, numLayers, source) : qwenSparseLayers(config, numLayers, source),
     mixtralNames: family === 'mixtral' || family === 'phimoe',
     ...((family === 'granitemoeshared' || deepseek || family === 'ernie4_5_moe') && shared > 0 ? {ungatedSharedExpert: true} : {}),

@@ -1,8 +1,8 @@
 // The config.json of the test-model variants of the MoE families on existing routing with a twist (ERNIE 4.5 MoE,
 // dots.llm1, MiniMax-M2), for test-model.ts.
 
-export type MoeMoreTestVariant = 'ernie4_5_moe' | 'dots1' | 'minimax_m2'
-export const MOE_MORE_TEST_VARIANTS: readonly MoeMoreTestVariant[] = ['ernie4_5_moe', 'dots1', 'minimax_m2']
+export type MoeMoreTestVariant = 'ernie4_5_moe' | 'dots1' | 'minimax_m2' | 'flex_olmo'
+export const MOE_MORE_TEST_VARIANTS: readonly MoeMoreTestVariant[] = ['ernie4_5_moe', 'dots1', 'minimax_m2', 'flex_olmo']
 
 export function isMoeMoreTestVariant(variant: string): variant is MoeMoreTestVariant {
   return (MOE_MORE_TEST_VARIANTS as readonly string[]).includes(variant)
@@ -15,12 +15,19 @@ export function isMoeMoreTestVariant(variant: string): variant is MoeMoreTestVar
  * kept), top-2 left unnormalised (Dots1Config's default) and scaled by 2.5, one shared expert, no window (sliding_window null).
  * minimax_m2: Mixtral's names, 8 experts top-2 as wide as intermediate_size, heads of 32 (twice hidden / heads) rotated on
  * their first rotary_dim 16, whole-width q/k norms over 4 query and 2 KV heads, rope_theta left to the class's 5e6.
+ * flex_olmo: OLMo2's post-norms and whole-width q/k norms, every attention bias, 4 experts top-2 unnormalised (FlexOlmoConfig's default).
  */
 export function moeMoreTestModelConfigJson(variant: MoeMoreTestVariant, common: Record<string, unknown>): Record<string, unknown> {
   if (variant === 'ernie4_5_moe') {
     return {
       architectures: ['Ernie4_5_MoeForCausalLM'], model_type: 'ernie4_5_moe', ...common, rms_norm_eps: 1e-5, pad_token_id: common.eos_token_id,
       moe_num_experts: 8, moe_k: 2, moe_intermediate_size: 32, moe_num_shared_experts: 1, moe_layer_start_index: 1, moe_layer_end_index: -1, moe_layer_interval: 1, use_bias: false,
+    }
+  }
+  if (variant === 'flex_olmo') {
+    return {
+      architectures: ['FlexOlmoForCausalLM'], model_type: 'flex_olmo', ...common, intermediate_size: 32, rms_norm_eps: 1e-6, rope_theta: 10000.0,
+      tie_word_embeddings: false, attention_bias: true, num_experts: 4, num_experts_per_tok: 2, pad_token_id: common.eos_token_id,
     }
   }
   if (variant === 'minimax_m2') {

@@ -41,7 +41,7 @@ export interface RmsVariantFeatures {
   qkNormAfterRope?: true
 }
 
-export const RMS_VARIANT_ARCHITECTURES = ['GraniteForCausalLM', 'Olmo2ForCausalLM', 'SmolLM3ForCausalLM', 'CohereForCausalLM', 'OlmoForCausalLM', 'OlmoeForCausalLM', 'GraniteMoeForCausalLM', COHERE2, OLMO3, 'GraniteMoeSharedForCausalLM', ...PHIMOE_ARCHITECTURES, EXAONE4, 'ArceeForCausalLM', 'NemotronForCausalLM', HUNYUAN_DENSE] as const
+export const RMS_VARIANT_ARCHITECTURES = ['GraniteForCausalLM', 'Olmo2ForCausalLM', 'SmolLM3ForCausalLM', 'CohereForCausalLM', 'OlmoForCausalLM', 'OlmoeForCausalLM', 'GraniteMoeForCausalLM', COHERE2, OLMO3, 'GraniteMoeSharedForCausalLM', ...PHIMOE_ARCHITECTURES, EXAONE4, 'ArceeForCausalLM', 'NemotronForCausalLM', HUNYUAN_DENSE, 'FlexOlmoForCausalLM'] as const
 
 export function isRmsVariantArchitecture(architecture: string): boolean {
   return (RMS_VARIANT_ARCHITECTURES as readonly string[]).includes(architecture)
@@ -82,7 +82,8 @@ export function parseRmsVariant(config: Json, architecture: string, source: stri
     rmsVariant.logitsMultiplier = 1 / multiplier('logits_scaling')
     return {rmsVariant, attentionScale: multiplier('attention_multiplier'), embeddingScale: multiplier('embedding_multiplier')}
   }
-  if (architecture === 'Olmo2ForCausalLM' || architecture === OLMO3) {
+  // FlexOlmo: OLMo2's block over OLMoE's sparse MLPs.
+  if (architecture === 'Olmo2ForCausalLM' || architecture === OLMO3 || architecture === 'FlexOlmoForCausalLM') {
     rmsVariant.postNormsOnly = true
     rmsVariant.wholeQkNorm = true
   }
