@@ -67,6 +67,16 @@ describe('MiniMax-M2 config', () => {
   })
 })
 
+describe('Solar Open config', () => {
+  it("as SolarOpenConfig reads it: q/k/v biases only, heads of 128, GLM-4-MoE's routing and shared expert in every layer (first_k_dense_replace and use_qk_norm are not its keys)", () => {
+    const c = parseModelConfig({...BASE, architectures: ['SolarOpenForCausalLM'], num_attention_heads: 16, intermediate_size: undefined, attention_bias: true, first_k_dense_replace: 2, use_qk_norm: true})
+    assert.deepEqual([c.attentionBias, c.attentionOutputBias, c.headDim, c.numKvHeads, c.qkNorm, c.rmsNormEps, c.ropeTheta], [true, undefined, 128, 8, false, 1e-5, 1000000])
+    assert.deepEqual([c.moe!.numExperts, c.moe!.numExpertsPerToken, c.moe!.expertIntermediateSize, c.moe!.sharedExpertIntermediateSize, c.moe!.normTopkProb, c.moe!.sparseLayers], [128, 8, 1280, 1280, true, [true, true, true, true]])
+    assert.deepEqual(c.moe!.grouped, {groups: 1, topkGroups: 1, sigmoid: true, groupTop2: true, routerBias: true, routedScalingFactor: 1})
+    assert.throws(() => parseModelConfig({...BASE, architectures: ['SolarOpenForCausalLM'], attention_bias: 'yes'}), loadError(/"attention_bias" must be true or false/))
+  })
+})
+
 describe('FlexOlmo config', () => {
   it("as FlexOlmoConfig reads it: OLMo2's post-norms and whole-width q/k norms, OLMoE's experts (7, top-5, unnormalised) in every layer; on CUDA too", () => {
     const c = parseModelConfig({...BASE, architectures: ['FlexOlmoForCausalLM']})

@@ -130,6 +130,8 @@ export const ARCHITECTURES: Record<string, ArchitectureTraits> = {
   // MiniMax-M2: Mixtral's layout with whole-width q/k norms, partial rope and sigmoid routing chosen with a bias (minimax-m2-config.ts).
   // FlexOlmo: OLMo2's post-norms and whole-width q/k norms over OLMoE's sparse MLPs (rms-variants.ts).
   FlexOlmoForCausalLM: {...BASE, defaultMaxPositions: 4096, qkNorm: true, moe: 'flex_olmo'},
+  // Solar Open: q/k/v biases, GLM-4-MoE's routed and shared experts in every layer (solar-open-config.ts).
+  SolarOpenForCausalLM: {...BASE, defaultMaxPositions: 131072, defaultHeadDim: 128, qkvBias: true, moe: 'solar_open'},
   MiniMaxM2ForCausalLM: {...BASE, defaultMaxPositions: 196608, defaultHeadDim: 128, qkNorm: true, moe: 'minimax_m2'},
 }
 /** The RMSNorm families above, then the LayerNorm family (OPT, GPT-NeoX, GPT-2: layernorm-family.ts; Phi, StableLM, StarCoder2, GPT-J, GPTBigCode, GPT-Neo: layernorm-more.ts; BLOOM, Falcon, MPT: alibi-family.ts). */

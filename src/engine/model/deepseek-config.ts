@@ -3,6 +3,7 @@
 // attention (expanded into ordinary heads in the paged cache), native/cpu/grouped_topk.cpp the routing.
 import {ModelLoadError, quotedValue} from '../errors.js'
 import {isObject} from './rope-scaling.js'
+import {SOLAR_OPEN} from './solar-open-config.js'
 
 export const DEEPSEEK_V2 = 'DeepseekV2ForCausalLM'
 export const DEEPSEEK_V3 = 'DeepseekV3ForCausalLM'
@@ -113,8 +114,8 @@ export function deepseekAttention(config: Json, architecture: string, source: st
 /** The experts' routing, as DeepseekV2TopkRouter (topk_method greedy or group_limited_greedy) and DeepseekV3TopkRouter (GLM-4-MoE's too) run it. */
 export function deepseekRouting(config: Json, architecture: string, numExperts: number, topK: number, source: string): GroupedRouting {
   const v3 = architecture !== DEEPSEEK_V2
-  // GLM's and dots.llm1's config classes default to one group.
-  const glm = architecture === GLM4_MOE || architecture === GLM4_MOE_LITE || architecture === DOTS1
+  // GLM's, dots.llm1's and Solar Open's config classes default to one group.
+  const glm = architecture === GLM4_MOE || architecture === GLM4_MOE_LITE || architecture === DOTS1 || architecture === SOLAR_OPEN
   const method = v3 ? 'noaux_tc' : (config.topk_method ?? 'greedy')
   if (method !== 'greedy' && method !== 'group_limited_greedy' && method !== 'noaux_tc') {
     throw new ModelLoadError(`${source}: topk_method ${quotedValue(method)} is not supported for ${architecture} (greedy, group_limited_greedy).`)

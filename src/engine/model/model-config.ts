@@ -22,6 +22,7 @@ import {glm4MoeQkNorm, glm4MoeView} from './glm4-moe-config.js'
 import {ERNIE45_MOE, ernie45MoeView} from './ernie45-moe-config.js'
 import {DOTS1, dots1View} from './dots1-config.js'
 import {MINIMAX_M2, minimaxM2RmsVariant, minimaxM2View} from './minimax-m2-config.js'
+import {SOLAR_OPEN, solarOpenView} from './solar-open-config.js'
 import {HYBRID_ARCHITECTURES, HYBRID_MULTIMODAL, parseHybrid, qwen35LanguageModel, qwen35View, type HybridFeatures} from './qwen35-config.js'
 
 export type {RopeScaling}
@@ -177,6 +178,7 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   if (architecture === ERNIE45_MOE) config = ernie45MoeView(config, source)
   if (architecture === DOTS1) config = dots1View(config, source)
   if (architecture === MINIMAX_M2) config = minimaxM2View(config)
+  if (architecture === SOLAR_OPEN) config = solarOpenView(config, source)
   if (HYBRID_ARCHITECTURES.has(architecture)) config = qwen35View(config, architecture)
 
   const required = (key: string): number => {

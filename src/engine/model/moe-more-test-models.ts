@@ -1,8 +1,8 @@
 // The config.json of the test-model variants of the MoE families on existing routing with a twist (ERNIE 4.5 MoE,
 // dots.llm1, MiniMax-M2), for test-model.ts.
 
-export type MoeMoreTestVariant = 'ernie4_5_moe' | 'dots1' | 'minimax_m2' | 'flex_olmo'
-export const MOE_MORE_TEST_VARIANTS: readonly MoeMoreTestVariant[] = ['ernie4_5_moe', 'dots1', 'minimax_m2', 'flex_olmo']
+export type MoeMoreTestVariant = 'ernie4_5_moe' | 'dots1' | 'minimax_m2' | 'flex_olmo' | 'solar_open'
+export const MOE_MORE_TEST_VARIANTS: readonly MoeMoreTestVariant[] = ['ernie4_5_moe', 'dots1', 'minimax_m2', 'flex_olmo', 'solar_open']
 
 export function isMoeMoreTestVariant(variant: string): variant is MoeMoreTestVariant {
   return (MOE_MORE_TEST_VARIANTS as readonly string[]).includes(variant)
@@ -15,6 +15,8 @@ export function isMoeMoreTestVariant(variant: string): variant is MoeMoreTestVar
  * kept), top-2 left unnormalised (Dots1Config's default) and scaled by 2.5, one shared expert, no window (sliding_window null).
  * minimax_m2: Mixtral's names, 8 experts top-2 as wide as intermediate_size, heads of 32 (twice hidden / heads) rotated on
  * their first rotary_dim 16, whole-width q/k norms over 4 query and 2 KV heads, rope_theta left to the class's 5e6.
+ * solar_open: q/k/v biases, rope in rope_parameters, 8 experts in 2 groups (one
+ * kept) top-2 renormalised and scaled by 1.5, one shared expert, in every layer (intermediate_size left out, as SolarOpenConfig has none).
  * flex_olmo: OLMo2's post-norms and whole-width q/k norms, every attention bias, 4 experts top-2 unnormalised (FlexOlmoConfig's default).
  */
 export function moeMoreTestModelConfigJson(variant: MoeMoreTestVariant, common: Record<string, unknown>): Record<string, unknown> {
@@ -22,6 +24,14 @@ export function moeMoreTestModelConfigJson(variant: MoeMoreTestVariant, common: 
     return {
       architectures: ['Ernie4_5_MoeForCausalLM'], model_type: 'ernie4_5_moe', ...common, rms_norm_eps: 1e-5, pad_token_id: common.eos_token_id,
       moe_num_experts: 8, moe_k: 2, moe_intermediate_size: 32, moe_num_shared_experts: 1, moe_layer_start_index: 1, moe_layer_end_index: -1, moe_layer_interval: 1, use_bias: false,
+    }
+  }
+  if (variant === 'solar_open') {
+    const {intermediate_size: _, ...rest} = common
+    return {
+      architectures: ['SolarOpenForCausalLM'], model_type: 'solar_open', ...rest, rms_norm_eps: 1e-5, tie_word_embeddings: false, attention_bias: true,
+      rope_parameters: {rope_type: 'default', rope_theta: 10000.0}, n_routed_experts: 8, num_experts_per_tok: 2, moe_intermediate_size: 32,
+      n_shared_experts: 1, n_group: 2, topk_group: 1, routed_scaling_factor: 1.5, norm_topk_prob: true,
     }
   }
   if (variant === 'flex_olmo') {
