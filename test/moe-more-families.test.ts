@@ -77,6 +77,20 @@ describe('Solar Open config', () => {
   })
 })
 
+describe('Hunyuan MoE config', () => {
+  const hunyuan = {...BASE, architectures: ['HunYuanMoEV1ForCausalLM']}
+
+  it("as HunYuanMoEV1Config reads it: the dense Hunyuan's q/k norms after rope, moe_topk, experts and an ungated shared MLP as wide as intermediate_size", () => {
+    const c = parseModelConfig({...hunyuan, num_experts: [8, 8, 8, 8], moe_topk: 2})
+    assert.deepEqual([c.qkNorm, c.rmsVariant?.qkNormAfterRope, c.rmsNormEps, c.bosTokenId, c.eosTokenIds], [true, true, 1e-5, 1, [2]])
+    assert.deepEqual([c.moe!.numExperts, c.moe!.numExpertsPerToken, c.moe!.expertIntermediateSize, c.moe!.sharedExpertIntermediateSize, c.moe!.ungatedSharedExpert, c.moe!.normTopkProb, c.moe!.sparseLayers],
+      [8, 2, 96, 96, true, true, [true, true, true, true]])
+    assert.deepEqual([parseModelConfig(hunyuan).moe!.numExperts, parseModelConfig(hunyuan).moe!.numExpertsPerToken], [1, 1])
+    assert.throws(() => parseModelConfig({...hunyuan, num_experts: 8, moe_topk: [2, 2, 4, 4]}), loadError(/"moe_topk" \[2,2,4,4\] differs between layers/))
+    assert.ok(/q\/k norms after rope/.test(cpuOnlyNeed({}, {config: c, tensors: []})?.reason ?? ''))
+  })
+})
+
 describe('FlexOlmo config', () => {
   it("as FlexOlmoConfig reads it: OLMo2's post-norms and whole-width q/k norms, OLMoE's experts (7, top-5, unnormalised) in every layer; on CUDA too", () => {
     const c = parseModelConfig({...BASE, architectures: ['FlexOlmoForCausalLM']})

@@ -132,6 +132,8 @@ export const ARCHITECTURES: Record<string, ArchitectureTraits> = {
   FlexOlmoForCausalLM: {...BASE, defaultMaxPositions: 4096, qkNorm: true, moe: 'flex_olmo'},
   // Solar Open: q/k/v biases, GLM-4-MoE's routed and shared experts in every layer (solar-open-config.ts).
   SolarOpenForCausalLM: {...BASE, defaultMaxPositions: 131072, defaultHeadDim: 128, qkvBias: true, moe: 'solar_open'},
+  // Hunyuan MoE: the dense Hunyuan's attention over softmax-routed experts and an ungated shared MLP (hunyuan-moe-config.ts).
+  HunYuanMoEV1ForCausalLM: {...BASE, qkNorm: true, moe: 'hunyuan_v1_moe'},
   MiniMaxM2ForCausalLM: {...BASE, defaultMaxPositions: 196608, defaultHeadDim: 128, qkNorm: true, moe: 'minimax_m2'},
 }
 /** The RMSNorm families above, then the LayerNorm family (OPT, GPT-NeoX, GPT-2: layernorm-family.ts; Phi, StableLM, StarCoder2, GPT-J, GPTBigCode, GPT-Neo: layernorm-more.ts; BLOOM, Falcon, MPT: alibi-family.ts). */

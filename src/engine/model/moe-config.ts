@@ -7,7 +7,7 @@ import {SOLAR_OPEN} from './solar-open-config.js'
 import {ernie45MoeCheckpointName, ernie45MoeEngineName, ernie45MoeRouting, ernie45MoeSharedSize, ernie45MoeSparseLayers} from './ernie45-moe-config.js'
 import {DEEPSEEK_V2, DEEPSEEK_V3, DOTS1, GLM4_MOE, GLM4_MOE_LITE, deepseekRouting, deepseekSharedSize, deepseekSparseLayers, type GroupedRouting} from './deepseek-config.js'
 
-export type MoeFamily = 'mixtral' | 'qwen2_moe' | 'qwen3_moe' | 'olmoe' | 'granitemoe' | 'granitemoeshared' | 'phimoe' | 'gpt_oss' | 'deepseek_v2' | 'deepseek_v3' | 'glm4_moe' | 'glm4_moe_lite' | 'qwen3_5_moe' | 'qwen3_next' | 'ernie4_5_moe' | 'dots1' | 'minimax_m2' | 'flex_olmo' | 'solar_open'
+export type MoeFamily = 'mixtral' | 'qwen2_moe' | 'qwen3_moe' | 'olmoe' | 'granitemoe' | 'granitemoeshared' | 'phimoe' | 'gpt_oss' | 'deepseek_v2' | 'deepseek_v3' | 'glm4_moe' | 'glm4_moe_lite' | 'qwen3_5_moe' | 'qwen3_next' | 'ernie4_5_moe' | 'dots1' | 'minimax_m2' | 'flex_olmo' | 'solar_open' | 'hunyuan_v1_moe'
 
 export interface MoeConfig {
   numExperts: number
@@ -71,6 +71,8 @@ const DEFAULTS: Record<MoeFamily, {experts: number; topK: number; moeIntermediat
   flex_olmo: {experts: 7, topK: 5, moeIntermediate: null, shared: 0, normTopk: false},
   // SolarOpenConfig: GLM-4-MoE's block in every layer (solar-open-config.ts).
   solar_open: {experts: 128, topK: 8, moeIntermediate: 1280, shared: 0, normTopk: true},
+  // HunYuanMoEV1Config (hunyuan-moe-config.ts): experts and the ungated shared MLP as wide as intermediate_size, top-k renormalised.
+  hunyuan_v1_moe: {experts: 1, topK: 1, moeIntermediate: null, shared: 0, normTopk: true},
 }
 
 /** A real checkpoint's expert count stays far below this; a hostile config.json must not make us list millions of tensors. */
@@ -97,7 +99,7 @@ export function parseMoeConfig(config: Json, family: MoeFamily, numLayers: numbe
   // GLM-4-MoE routes and shares experts as DeepSeek-V3 does.
   const deepseek = ({deepseek_v2: DEEPSEEK_V2, deepseek_v3: DEEPSEEK_V3, glm4_moe: GLM4_MOE, glm4_moe_lite: GLM4_MOE_LITE, dots1: DOTS1, solar_open: SOLAR_OPEN} as Partial<Record<MoeFamily, string>>)[family] ?? null
   const shared = family === 'qwen2_moe' || family === 'qwen3_5_moe' || family === 'qwen3_next' ? positive('shared_expert_intermediate_size', defaults.shared) : family === 'granitemoeshared' ? graniteSharedSize(config, source)
-    : deepseek ? deepseekSharedSize(config, deepseek, expertIntermediateSize, source) : family === 'ernie4_5_moe' ? ernie45MoeSharedSize(config, expertIntermediateSize, source) : 0
+    : deepseek ? deepseekSharedSize(config, deepseek, expertIntermediateSize, source) : family === 'hunyuan_v1_moe' ? intermediateSize : family === 'ernie4_5_moe' ? ernie45MoeSharedSize(config, expertIntermediateSize, source) : 0
   // Qwen2MoeConfig derives its sliding layers otherwise than Qwen2Config (every other layer below max_window_layers);
   // the layer_types it writes are read as for Qwen2, but without them the Qwen2 rule would pick the wrong layers.
   if (family === 'qwen2_moe' && config.use_sliding_window === true && config.layer_types == null) {
@@ -107,13 +109,13 @@ export function parseMoeConfig(config: Json, family: MoeFamily, numLayers: numbe
   return {
     numExperts,
     numExpertsPerToken,
-    normTopkProb: family === 'mixtral' || family === 'gpt_oss' || family === 'qwen3_5_moe' || granite || (family !== 'deepseek_v2' && normTopk),
+    normTopkProb: family === 'mixtral' || family === 'gpt_oss' || family === 'hunyuan_v1_moe' || family === 'qwen3_5_moe' || granite || (family !== 'deepseek_v2' && normTopk),
     expertIntermediateSize,
     sharedExpertIntermediateSize: shared,
-    sparseLayers: family === 'mixtral' || family === 'olmoe' || family === 'flex_olmo' || family === 'phimoe' || family === 'gpt_oss' || granite ? Array<boolean>(numLayers).fill(true)
+    sparseLayers: family === 'mixtral' || family === 'olmoe' || family === 'flex_olmo' || family === 'hunyuan_v1_moe' || family === 'phimoe' || family === 'gpt_oss' || granite ? Array<boolean>(numLayers).fill(true)
       : deepseek ? deepseekSparseLayers(config, numLayers, deepseek, source) : family === 'ernie4_5_moe' ? ernie45MoeSparseLayers(config, numLayers, source) : qwenSparseLayers(config, numLayers, source),
     mixtralNames: family === 'mixtral' || family === 'phimoe',
-    ...((family === 'granitemoeshared' || deepseek || family === 'ernie4_5_moe') && shared > 0 ? {ungatedSharedExpert: true} : {}),
+    ...((family === 'granitemoeshared' || deepseek || family === 'ernie4_5_moe' || family === 'hunyuan_v1_moe') && shared > 0 ? {ungatedSharedExpert: true} : {}),
     ...(family === 'ernie4_5_moe' ? {grouped: ernie45MoeRouting(config, source), ernieStatics: true} : {}),
     ...(deepseek ? {grouped: deepseekRouting(config, deepseek, numExperts, numExpertsPerToken, source)} : {}),
     ...(family === 'phimoe' ? phimoeRouting(config, numExperts, numExpertsPerToken, source) : {}),

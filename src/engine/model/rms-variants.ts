@@ -7,6 +7,7 @@ import {OLMO3} from './olmo3-config.js'
 import {EXAONE4, exaone4RopeLayers, exaone4View} from './exaone4-config.js'
 import {isRelu2Family, nemotronNorms, relu2View} from './relu2-families.js'
 import {HUNYUAN_DENSE, hunyuanView} from './hunyuan-config.js'
+import {HUNYUAN_MOE, hunyuanMoeView} from './hunyuan-moe-config.js'
 import {PHIMOE_ARCHITECTURES, isPhimoe, phimoeHeadBias, phimoeView} from './phimoe-config.js'
 
 /** What sets Granite, OLMo2 or SmolLM3 apart from Llama; ModelConfig.rmsVariant holds it (native/cpu/rms_variants.h runs it). */
@@ -41,7 +42,7 @@ export interface RmsVariantFeatures {
   qkNormAfterRope?: true
 }
 
-export const RMS_VARIANT_ARCHITECTURES = ['GraniteForCausalLM', 'Olmo2ForCausalLM', 'SmolLM3ForCausalLM', 'CohereForCausalLM', 'OlmoForCausalLM', 'OlmoeForCausalLM', 'GraniteMoeForCausalLM', COHERE2, OLMO3, 'GraniteMoeSharedForCausalLM', ...PHIMOE_ARCHITECTURES, EXAONE4, 'ArceeForCausalLM', 'NemotronForCausalLM', HUNYUAN_DENSE, 'FlexOlmoForCausalLM'] as const
+export const RMS_VARIANT_ARCHITECTURES = ['GraniteForCausalLM', 'Olmo2ForCausalLM', 'SmolLM3ForCausalLM', 'CohereForCausalLM', 'OlmoForCausalLM', 'OlmoeForCausalLM', 'GraniteMoeForCausalLM', COHERE2, OLMO3, 'GraniteMoeSharedForCausalLM', ...PHIMOE_ARCHITECTURES, EXAONE4, 'ArceeForCausalLM', 'NemotronForCausalLM', HUNYUAN_DENSE, 'FlexOlmoForCausalLM', HUNYUAN_MOE] as const
 
 export function isRmsVariantArchitecture(architecture: string): boolean {
   return (RMS_VARIANT_ARCHITECTURES as readonly string[]).includes(architecture)
@@ -61,6 +62,7 @@ export function rmsVariantView(config: Json, architecture: string, source: strin
   if (architecture === EXAONE4) return exaone4View(config, source)
   if (isRelu2Family(architecture)) return relu2View(config, architecture)
   if (architecture === HUNYUAN_DENSE) return hunyuanView(config, source)
+  if (architecture === HUNYUAN_MOE) return hunyuanView(hunyuanMoeView(config, source), source)
   if (architecture !== 'SmolLM3ForCausalLM' || config.layer_types != null) return config
   // SmolLM3Config: with use_sliding_window and a window, the layers without rope slide.
   const rope = smolLm3RopeLayers(config, source)
@@ -93,7 +95,7 @@ export function parseRmsVariant(config: Json, architecture: string, source: stri
     const rope = exaone4RopeLayers(config)
     if (rope) rmsVariant.ropeLayers = rope
   }
-  if (architecture === HUNYUAN_DENSE) rmsVariant.qkNormAfterRope = true
+  if (architecture === HUNYUAN_DENSE || architecture === HUNYUAN_MOE) rmsVariant.qkNormAfterRope = true
   if (isRelu2Family(architecture)) {
     const {normWeightOffset, ...norms} = nemotronNorms(architecture)
     Object.assign(rmsVariant, {ungatedMlp: true}, norms)

@@ -12,6 +12,9 @@ const RENAMES: Record<string, [string, string][]> = {
   // Gemma 2's block without its two post-norms: pre_feedforward_layernorm takes post_attention_layernorm's (Llama's) place.
   VaultGemmaForCausalLM: [['pre_feedforward_layernorm', 'post_attention_layernorm']],
   HunYuanDenseV1ForCausalLM: [['self_attn.query_layernorm', 'self_attn.q_norm'], ['self_attn.key_layernorm', 'self_attn.k_norm']],
+  // Hunyuan MoE: the dense one's q/k norms, its router (gate.wg) and shared MLP (shared_mlp) under the engine's MoE names.
+  HunYuanMoEV1ForCausalLM: [['self_attn.query_layernorm', 'self_attn.q_norm'], ['self_attn.key_layernorm', 'self_attn.k_norm'], ['mlp.gate.wg', 'mlp.gate'],
+    ...(['gate', 'up', 'down'].map((part): [string, string] => [`mlp.shared_mlp.${part}_proj`, `mlp.shared_expert.${part}_proj`]))],
 }
 
 /** Whether the layers have Gemma 2's four norms (GLM-4-0414 under its own names); VaultGemma has Gemma 2's other traits without them. */
