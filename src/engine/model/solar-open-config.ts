@@ -1,23 +1,18 @@
 // Solar Open (SolarOpenForCausalLM) as transformers 5.18's SolarOpenConfig reads it: Llama's attention with biases on
 // q/k/v only (attention_bias; o_proj never), whole heads rotated (its rope kernel has no partial form), and GLM-4-MoE's
 // sparse block (DeepSeek-V3's sigmoid routing with the correction bias, shared experts) in every layer.
-import {ModelLoadError, quotedValue} from '../errors.js'
+import {glm4MoeView} from './glm4-moe-config.js'
 
 export const SOLAR_OPEN = 'SolarOpenForCausalLM'
 
 type Json = Record<string, unknown>
 
-/** SolarOpenConfig's defaults; it has no first_k_dense_replace nor use_qk_norm (every layer sparse, no q/k norms), whatever config.json says. */
+/** GLM-4-MoE's reading under SolarOpenConfig's defaults; it has no first_k_dense_replace nor use_qk_norm (every layer sparse, no q/k norms), whatever config.json says. */
 export function solarOpenView(config: Json, source: string): Json {
-  if (config.attention_bias != null && typeof config.attention_bias !== 'boolean') throw new ModelLoadError(`${source}: "attention_bias" must be true or false, got ${quotedValue(config.attention_bias)}.`)
   return {
-    ...config,
-    qkv_bias: config.attention_bias === true,
-    attention_bias: false,
-    num_key_value_heads: config.num_key_value_heads ?? 8,
-    rms_norm_eps: config.rms_norm_eps ?? 1e-5,
+    ...glm4MoeView(config, source),
+    partial_rotary_factor: config.partial_rotary_factor,
     rope_theta: config.rope_theta ?? 1000000,
-    num_experts: config.n_routed_experts ?? 128,
     moe_intermediate_size: config.moe_intermediate_size ?? 1280,
     // SolarOpenConfig has no intermediate_size (no dense MLP); the shared parser needs one, which no tensor checks.
     intermediate_size: config.intermediate_size ?? config.moe_intermediate_size ?? 1280,
