@@ -4,7 +4,8 @@ import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
 import {cpuOnlyNeed} from '../src/engine/engine-parts.js'
 import {ModelLoadError} from '../src/engine/errors.js'
-import {loadModel} from '../src/engine/model/load-model.js'
+import {loadModel, selectModelTensors} from '../src/engine/model/load-model.js'
+import {readCheckpointTensors} from '../src/engine/model/safetensors.js'
 import {parseModelConfig} from '../src/engine/model/model-config.js'
 import {ensureTestModel} from '../src/engine/model/test-model.js'
 import {MOE_MORE_TEST_VARIANTS} from '../src/engine/model/moe-more-test-models.js'
@@ -91,6 +92,21 @@ describe('Hunyuan MoE config', () => {
   })
 })
 
+describe('K-EXAONE config', () => {
+  const exaone = {...BASE, architectures: ['ExaoneMoeForCausalLM'], num_key_value_heads: 4}
+
+  it("as ExaoneMoeConfig reads it: EXAONE 4's layer types and rope layers under pre-norms, V3's routing scaled by 2.5, num_shared_experts, mlp_layer_types", () => {
+    const c = parseModelConfig(exaone)
+    assert.deepEqual([c.rmsVariant?.postNormsOnly, c.rmsVariant?.ropeLayers, c.layerWindows, c.qkNorm, c.rmsNormEps, c.bosTokenId, c.eosTokenIds], [false, [true, true, true, false], [4096, 4096, 4096, 0], true, 1e-5, 1, [53].filter((id) => id < 100)])
+    assert.deepEqual([c.moe!.numExperts, c.moe!.numExpertsPerToken, c.moe!.expertIntermediateSize, c.moe!.sharedExpertIntermediateSize, c.moe!.normTopkProb, c.moe!.sparseLayers], [64, 8, 1024, 1024, true, [false, true, true, true]])
+    assert.deepEqual(c.moe!.grouped, {groups: 1, topkGroups: 1, sigmoid: true, groupTop2: true, routerBias: true, routedScalingFactor: 2.5})
+    const more = parseModelConfig({...exaone, first_k_dense_replace: 2, num_shared_experts: 0, num_experts: 8, num_experts_per_tok: 2})
+    assert.deepEqual([more.moe!.sparseLayers, more.moe!.sharedExpertIntermediateSize], [[false, false, true, true], 0])
+    assert.deepEqual(parseModelConfig({...exaone, mlp_layer_types: ['sparse', 'dense', 'sparse', 'dense']}).moe!.sparseLayers, [true, false, true, false])
+    assert.throws(() => parseModelConfig({...exaone, mlp_layer_types: ['dense']}), loadError(/"mlp_layer_types" must list "dense" or "sparse" for each of the 4 layers/))
+  })
+})
+
 describe('FlexOlmo config', () => {
   it("as FlexOlmoConfig reads it: OLMo2's post-norms and whole-width q/k norms, OLMoE's experts (7, top-5, unnormalised) in every layer; on CUDA too", () => {
     const c = parseModelConfig({...BASE, architectures: ['FlexOlmoForCausalLM']})
@@ -112,6 +128,11 @@ describe('MoE families with a twist: checkpoints against transformers 5.18', () 
     const names = model.tensors.map((t) => t.name)
     assert.ok(names.includes('model.layers.1.mlp.shared_expert.down_proj.weight') && !names.some((n) => n.startsWith('model.layers.0.mlp.experts')))
     assert.deepEqual(model.tensors.find((t) => t.name === 'model.layers.1.mlp.gate.e_score_correction_bias')?.shape, [1, 8])
+    // K-EXAONE's checkpoints keep the bias beside the router (mlp.e_score_correction_bias), as transformers writes them.
+    const exaoneDir = await ensureTestModel('tiny', {variant: 'exaone_moe'})
+    const exaone = await loadModel(exaoneDir)
+    const beside = readCheckpointTensors(exaoneDir).map((t) => ({...t, name: t.name.replace('.mlp.gate.e_score_correction_bias', '.mlp.e_score_correction_bias')}))
+    assert.deepEqual(selectModelTensors(exaone.config, beside, exaoneDir).find((t) => t.name.endsWith('e_score_correction_bias'))?.shape, [1, 8])
     const minimax = await loadModel(await ensureTestModel('tiny', {variant: 'minimax_m2'}))
     assert.deepEqual(minimax.tensors.filter((t) => /layers\.0\.(mlp\.gate\.e_score|self_attn\.[qk]_norm)/.test(t.name)).map((t) => [t.name, t.shape]),
       [['model.layers.0.self_attn.q_norm.weight', [128]], ['model.layers.0.self_attn.k_norm.weight', [64]], ['model.layers.0.mlp.gate.e_score_correction_bias', [1, 8]]])

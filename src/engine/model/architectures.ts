@@ -134,6 +134,8 @@ export const ARCHITECTURES: Record<string, ArchitectureTraits> = {
   SolarOpenForCausalLM: {...BASE, defaultMaxPositions: 131072, defaultHeadDim: 128, qkvBias: true, moe: 'solar_open'},
   // Hunyuan MoE: the dense Hunyuan's attention over softmax-routed experts and an ungated shared MLP (hunyuan-moe-config.ts).
   HunYuanMoEV1ForCausalLM: {...BASE, qkNorm: true, moe: 'hunyuan_v1_moe'},
+  // K-EXAONE: EXAONE 4's attention in a pre-norm block over DeepSeek-V3's routing and shared experts (exaone-moe-config.ts).
+  ExaoneMoeForCausalLM: {...BASE, qkNorm: true, defaultSlidingWindow: 4096, moe: 'exaone_moe'},
   MiniMaxM2ForCausalLM: {...BASE, defaultMaxPositions: 196608, defaultHeadDim: 128, qkNorm: true, moe: 'minimax_m2'},
 }
 /** The RMSNorm families above, then the LayerNorm family (OPT, GPT-NeoX, GPT-2: layernorm-family.ts; Phi, StableLM, StarCoder2, GPT-J, GPTBigCode, GPT-Neo: layernorm-more.ts; BLOOM, Falcon, MPT: alibi-family.ts). */

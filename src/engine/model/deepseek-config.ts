@@ -4,6 +4,7 @@
 import {ModelLoadError, quotedValue} from '../errors.js'
 import {isObject} from './rope-scaling.js'
 import {SOLAR_OPEN} from './solar-open-config.js'
+import {EXAONE_MOE} from './exaone-moe-config.js'
 
 export const DEEPSEEK_V2 = 'DeepseekV2ForCausalLM'
 export const DEEPSEEK_V3 = 'DeepseekV3ForCausalLM'
@@ -115,7 +116,7 @@ export function deepseekAttention(config: Json, architecture: string, source: st
 export function deepseekRouting(config: Json, architecture: string, numExperts: number, topK: number, source: string): GroupedRouting {
   const v3 = architecture !== DEEPSEEK_V2
   // GLM's, dots.llm1's and Solar Open's config classes default to one group.
-  const glm = architecture === GLM4_MOE || architecture === GLM4_MOE_LITE || architecture === DOTS1 || architecture === SOLAR_OPEN
+  const glm = architecture === GLM4_MOE || architecture === GLM4_MOE_LITE || architecture === DOTS1 || architecture === SOLAR_OPEN || architecture === EXAONE_MOE
   const method = v3 ? 'noaux_tc' : (config.topk_method ?? 'greedy')
   if (method !== 'greedy' && method !== 'group_limited_greedy' && method !== 'noaux_tc') {
     throw new ModelLoadError(`${source}: topk_method ${quotedValue(method)} is not supported for ${architecture} (greedy, group_limited_greedy).`)
@@ -127,7 +128,7 @@ export function deepseekRouting(config: Json, architecture: string, numExperts: 
   if (numExperts % groups !== 0 || topkGroups > groups) throw new ModelLoadError(`${source}: n_group ${groups} must divide the ${numExperts} experts and be at least topk_group ${topkGroups}.`)
   if (v3 && groups > 1 && numExperts / groups < 2) throw new ModelLoadError(`${source}: ${architecture} ranks a group by its best two experts; ${numExperts} experts in ${groups} groups leave one per group.`)
   if ((numExperts / groups) * topkGroups < topK) throw new ModelLoadError(`${source}: topk_group ${topkGroups} of ${groups} groups hold fewer than num_experts_per_tok ${topK} experts.`)
-  const factor = config.routed_scaling_factor ?? {[DEEPSEEK_V3]: 2.5, [GLM4_MOE_LITE]: 1.8}[architecture] ?? 1
+  const factor = config.routed_scaling_factor ?? {[DEEPSEEK_V3]: 2.5, [GLM4_MOE_LITE]: 1.8, [EXAONE_MOE]: 2.5}[architecture] ?? 1
   if (typeof factor !== 'number' || !Number.isFinite(factor) || factor <= 0) throw new ModelLoadError(`${source}: "routed_scaling_factor" must be a positive number, got ${quotedValue(factor)}.`)
   return {groups, topkGroups, sigmoid: v3, groupTop2: v3, routerBias: v3, routedScalingFactor: factor}
 }
@@ -136,7 +137,7 @@ export function deepseekRouting(config: Json, architecture: string, numExperts: 
 export function deepseekSparseLayers(config: Json, numLayers: number, architecture: string, source: string): boolean[] {
   const dense = config.first_k_dense_replace ?? {[DEEPSEEK_V3]: 3, [GLM4_MOE]: 1}[architecture] ?? 0
   if (typeof dense !== 'number' || !Number.isInteger(dense) || dense < 0) throw new ModelLoadError(`${source}: "first_k_dense_replace" must be a non-negative integer, got ${quotedValue(dense)}.`)
-  if (architecture === GLM4_MOE_LITE) return liteSparseLayers(config, numLayers, source)
+  if (architecture === GLM4_MOE_LITE || architecture === EXAONE_MOE) return liteSparseLayers(config, numLayers, source)
   const freq = positiveInteger(config, 'moe_layer_freq', 1, source)
   return Array.from({length: numLayers}, (_, layer) => layer >= dense && layer % freq === 0)
 }

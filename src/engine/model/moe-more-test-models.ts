@@ -1,8 +1,8 @@
 // The config.json of the test-model variants of the MoE families on existing routing with a twist (ERNIE 4.5 MoE,
 // dots.llm1, MiniMax-M2), for test-model.ts.
 
-export type MoeMoreTestVariant = 'ernie4_5_moe' | 'dots1' | 'minimax_m2' | 'flex_olmo' | 'solar_open' | 'hunyuan_moe'
-export const MOE_MORE_TEST_VARIANTS: readonly MoeMoreTestVariant[] = ['ernie4_5_moe', 'dots1', 'minimax_m2', 'flex_olmo', 'solar_open', 'hunyuan_moe']
+export type MoeMoreTestVariant = 'ernie4_5_moe' | 'dots1' | 'minimax_m2' | 'flex_olmo' | 'solar_open' | 'hunyuan_moe' | 'exaone_moe'
+export const MOE_MORE_TEST_VARIANTS: readonly MoeMoreTestVariant[] = ['ernie4_5_moe', 'dots1', 'minimax_m2', 'flex_olmo', 'solar_open', 'hunyuan_moe', 'exaone_moe']
 
 export function isMoeMoreTestVariant(variant: string): variant is MoeMoreTestVariant {
   return (MOE_MORE_TEST_VARIANTS as readonly string[]).includes(variant)
@@ -19,6 +19,8 @@ export function isMoeMoreTestVariant(variant: string): variant is MoeMoreTestVar
  * kept) top-2 renormalised and scaled by 1.5, one shared expert, in every layer (intermediate_size left out, as SolarOpenConfig has none).
  * hunyuan_moe: the dense hunyuan variant's attention (q/k norms after rope, dynamic rope with alpha 1000, every bias) over
  * 4 experts of intermediate_size 32 with moe_topk a per-layer list of 2s, and the shared MLP.
+ * exaone_moe: EXAONE 4's layer types from sliding_window_pattern 2 (layer 0 sliding with rope, a window of 8; layer 1 full
+ * without), layer 0 dense (first_k_dense_replace's default), 8 experts in 2 groups (one kept) top-2 scaled by the default 2.5, one shared expert.
  * flex_olmo: OLMo2's post-norms and whole-width q/k norms, every attention bias, 4 experts top-2 unnormalised (FlexOlmoConfig's default).
  */
 export function moeMoreTestModelConfigJson(variant: MoeMoreTestVariant, common: Record<string, unknown>): Record<string, unknown> {
@@ -41,6 +43,12 @@ export function moeMoreTestModelConfigJson(variant: MoeMoreTestVariant, common: 
       architectures: ['HunYuanMoEV1ForCausalLM'], model_type: 'hunyuan_v1_moe', ...common, intermediate_size: 32, rope_theta: 10000.0, tie_word_embeddings: false,
       attention_bias: true, num_experts: 4, moe_topk: [2, 2], pad_token_id: common.eos_token_id,
       rope_scaling: {alpha: 1000.0, beta_fast: 32, beta_slow: 1, factor: 1.0, mscale: 1.0, mscale_all_dim: 1.0, type: 'dynamic'},
+    }
+  }
+  if (variant === 'exaone_moe') {
+    return {
+      architectures: ['ExaoneMoeForCausalLM'], model_type: 'exaone_moe', ...common, rope_theta: 10000.0, tie_word_embeddings: false, pad_token_id: common.eos_token_id,
+      sliding_window: 8, sliding_window_pattern: 2, num_experts: 8, num_experts_per_tok: 2, moe_intermediate_size: 32, num_shared_experts: 1, n_group: 2, topk_group: 1,
     }
   }
   if (variant === 'flex_olmo') {

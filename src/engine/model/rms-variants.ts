@@ -5,6 +5,7 @@ import type {TensorInfo} from './safetensors.js'
 import {COHERE2, cohere2RopeLayers, cohere2View} from './cohere2-config.js'
 import {OLMO3} from './olmo3-config.js'
 import {EXAONE4, exaone4RopeLayers, exaone4View} from './exaone4-config.js'
+import {EXAONE_MOE, exaoneMoeView} from './exaone-moe-config.js'
 import {isRelu2Family, nemotronNorms, relu2View} from './relu2-families.js'
 import {HUNYUAN_DENSE, hunyuanView} from './hunyuan-config.js'
 import {HUNYUAN_MOE, hunyuanMoeView} from './hunyuan-moe-config.js'
@@ -42,7 +43,7 @@ export interface RmsVariantFeatures {
   qkNormAfterRope?: true
 }
 
-export const RMS_VARIANT_ARCHITECTURES = ['GraniteForCausalLM', 'Olmo2ForCausalLM', 'SmolLM3ForCausalLM', 'CohereForCausalLM', 'OlmoForCausalLM', 'OlmoeForCausalLM', 'GraniteMoeForCausalLM', COHERE2, OLMO3, 'GraniteMoeSharedForCausalLM', ...PHIMOE_ARCHITECTURES, EXAONE4, 'ArceeForCausalLM', 'NemotronForCausalLM', HUNYUAN_DENSE, 'FlexOlmoForCausalLM', HUNYUAN_MOE] as const
+export const RMS_VARIANT_ARCHITECTURES = ['GraniteForCausalLM', 'Olmo2ForCausalLM', 'SmolLM3ForCausalLM', 'CohereForCausalLM', 'OlmoForCausalLM', 'OlmoeForCausalLM', 'GraniteMoeForCausalLM', COHERE2, OLMO3, 'GraniteMoeSharedForCausalLM', ...PHIMOE_ARCHITECTURES, EXAONE4, 'ArceeForCausalLM', 'NemotronForCausalLM', HUNYUAN_DENSE, 'FlexOlmoForCausalLM', HUNYUAN_MOE, EXAONE_MOE] as const
 
 export function isRmsVariantArchitecture(architecture: string): boolean {
   return (RMS_VARIANT_ARCHITECTURES as readonly string[]).includes(architecture)
@@ -60,6 +61,7 @@ export function rmsVariantView(config: Json, architecture: string, source: strin
   if (architecture === COHERE2) return cohere2View(config, source)
   if (isPhimoe(architecture)) return phimoeView(config, source)
   if (architecture === EXAONE4) return exaone4View(config, source)
+  if (architecture === EXAONE_MOE) return exaoneMoeView(config, source)
   if (isRelu2Family(architecture)) return relu2View(config, architecture)
   if (architecture === HUNYUAN_DENSE) return hunyuanView(config, source)
   if (architecture === HUNYUAN_MOE) return hunyuanView(hunyuanMoeView(config, source), source)
@@ -90,6 +92,11 @@ export function parseRmsVariant(config: Json, architecture: string, source: stri
     rmsVariant.wholeQkNorm = true
   }
   // EXAONE 4: OLMo2's post-norms with per-head q/k norms, rope on the sliding layers only (exaone4-config.ts).
+  // K-EXAONE: the same attention under Llama's pre-norms (OLMoE's block).
+  if (architecture === EXAONE_MOE) {
+    const rope = exaone4RopeLayers(config)
+    if (rope) rmsVariant.ropeLayers = rope
+  }
   if (architecture === EXAONE4) {
     rmsVariant.postNormsOnly = true
     const rope = exaone4RopeLayers(config)
