@@ -1,5 +1,6 @@
 // DeepSeek V2/V3's expert choice as transformers 5.18's DeepseekV2TopkRouter / DeepseekV3TopkRouter compute it: scores
-// (softmax, or sigmoid plus the correction bias for the choice), the best groups kept, top-k among their experts.
+// (softmax, or sigmoid plus the correction bias for the choice; ERNIE 4.5 MoE: softmax plus the bias), the best groups
+// kept, top-k among their experts.
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -67,8 +68,8 @@ void grouped_topk_route(const ModelConfig& config, const float* router_logits, c
       const int e = best_untaken(choice, taken, 0, num_experts);
       taken[e] = 1;
       chosen[k] = e;
-      // V3 weighs by the unbiased score; V2 by its (masked) score.
-      chosen_weight[k] = config.moe_sigmoid ? scores[e] : choice[e];
+      // A correction bias only chooses (V3, ERNIE 4.5's softmax one): weights are unbiased scores; V2 weighs by its (masked) score.
+      chosen_weight[k] = config.moe_sigmoid || bias ? scores[e] : choice[e];
       sum += chosen_weight[k];
     }
     for (int k = 0; k < top_k; ++k) {

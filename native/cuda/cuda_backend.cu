@@ -56,6 +56,8 @@ class CudaBackend final : public Backend {
       throw std::runtime_error("CUDA backend: Nemotron's and Arcee's ungated MLP is not implemented (use --device cpu)");
     if (model_.qk_norm_after_rope)
       throw std::runtime_error("CUDA backend: HunYuan's q/k norms after rope are not implemented (use --device cpu)");
+    if (model_.post_norms_only && model_.num_experts > 0)  // moe_forward.cu norms the residual the MLP should read as is
+      throw std::runtime_error("CUDA backend: sparse MLPs under post-norms only (FlexOlmo) are not implemented (use --device cpu)");
     if (!model_.layer_norm) check_mean_norm_support(options);  // Cohere's, OLMo's and PhiMoE's LayerNorms
     if (!model_.layer_windows.empty() && int(model_.layer_windows.size()) != model_.num_layers)
       throw std::runtime_error("CUDA backend: layer_windows must name a window for every layer");

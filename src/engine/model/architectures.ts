@@ -130,6 +130,20 @@ export const ARCHITECTURES: Record<string, ArchitectureTraits> = {
   GraniteMoeHybridForCausalLM: {...BASE, moe: 'granitemoeshared'},
   BambaForCausalLM: {...BASE, defaultMaxPositions: 262144},
   Mamba2ForCausalLM: BASE,
+  // ERNIE 4.5 MoE: the dense one's layers, softmax routing chosen with a correction bias, shared experts (ernie45-moe-config.ts).
+  Ernie4_5_MoeForCausalLM: {...BASE, defaultMaxPositions: 131072, defaultTiedEmbeddings: true, moe: 'ernie4_5_moe'},
+  // dots.llm1: Qwen3's attention over DeepSeek-V3's routing and shared experts (dots1-config.ts).
+  Dots1ForCausalLM: {...BASE, qkNorm: true, qwenSlidingLayers: true, defaultSlidingWindow: 4096, moe: 'dots1'},
+  // MiniMax-M2: Mixtral's layout with whole-width q/k norms, partial rope and sigmoid routing chosen with a bias (minimax-m2-config.ts).
+  // FlexOlmo: OLMo2's post-norms and whole-width q/k norms over OLMoE's sparse MLPs (rms-variants.ts).
+  FlexOlmoForCausalLM: {...BASE, defaultMaxPositions: 4096, qkNorm: true, moe: 'flex_olmo'},
+  // Solar Open: q/k/v biases, GLM-4-MoE's routed and shared experts in every layer (solar-open-config.ts).
+  SolarOpenForCausalLM: {...BASE, defaultMaxPositions: 131072, defaultHeadDim: 128, qkvBias: true, moe: 'solar_open'},
+  // Hunyuan MoE: the dense Hunyuan's attention over softmax-routed experts and an ungated shared MLP (hunyuan-moe-config.ts).
+  HunYuanMoEV1ForCausalLM: {...BASE, qkNorm: true, moe: 'hunyuan_v1_moe'},
+  // K-EXAONE: EXAONE 4's attention in a pre-norm block over DeepSeek-V3's routing and shared experts (exaone-moe-config.ts).
+  ExaoneMoeForCausalLM: {...BASE, qkNorm: true, defaultSlidingWindow: 4096, moe: 'exaone_moe'},
+  MiniMaxM2ForCausalLM: {...BASE, defaultMaxPositions: 196608, defaultHeadDim: 128, qkNorm: true, moe: 'minimax_m2'},
 }
 /** The RMSNorm families above, then the LayerNorm family (OPT, GPT-NeoX, GPT-2: layernorm-family.ts; Phi, StableLM, StarCoder2, GPT-J, GPTBigCode, GPT-Neo: layernorm-more.ts; BLOOM, Falcon, MPT: alibi-family.ts). */
 export const SUPPORTED_ARCHITECTURES = [...Object.keys(ARCHITECTURES), ...LAYERNORM_ARCHITECTURES]

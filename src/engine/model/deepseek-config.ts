@@ -3,12 +3,17 @@
 // attention (expanded into ordinary heads in the paged cache), native/cpu/grouped_topk.cpp the routing.
 import {ModelLoadError, quotedValue} from '../errors.js'
 import {isObject} from './rope-scaling.js'
+import {SOLAR_OPEN} from './solar-open-config.js'
+import {EXAONE_MOE} from './exaone-moe-config.js'
 
 export const DEEPSEEK_V2 = 'DeepseekV2ForCausalLM'
 export const DEEPSEEK_V3 = 'DeepseekV3ForCausalLM'
 
 /** GLM-4.5 (GLM-4-MoE): Llama-style attention over V3's routing and shared experts (glm4-moe-config.ts). */
 export const GLM4_MOE = 'Glm4MoeForCausalLM'
+
+/** dots.llm1: Qwen3's attention over V3's routing and shared experts (dots1-config.ts). */
+export const DOTS1 = 'Dots1ForCausalLM'
 
 /** GLM-4.7-Flash: DeepSeek-V3's layers under other defaults, its sparse layers listed in mlp_layer_types. */
 export const GLM4_MOE_LITE = 'Glm4MoeLiteForCausalLM'
@@ -112,7 +117,8 @@ export function deepseekAttention(config: Json, architecture: string, source: st
 /** The experts' routing, as DeepseekV2TopkRouter (topk_method greedy or group_limited_greedy) and DeepseekV3TopkRouter (GLM-4-MoE's too) run it. */
 export function deepseekRouting(config: Json, architecture: string, numExperts: number, topK: number, source: string): GroupedRouting {
   const v3 = architecture !== DEEPSEEK_V2
-  const glm = architecture === GLM4_MOE || architecture === GLM4_MOE_LITE
+  // GLM's, dots.llm1's and Solar Open's config classes default to one group.
+  const glm = architecture === GLM4_MOE || architecture === GLM4_MOE_LITE || architecture === DOTS1 || architecture === SOLAR_OPEN || architecture === EXAONE_MOE
   const method = v3 ? 'noaux_tc' : (config.topk_method ?? 'greedy')
   if (method !== 'greedy' && method !== 'group_limited_greedy' && method !== 'noaux_tc') {
     throw new ModelLoadError(`${source}: topk_method ${quotedValue(method)} is not supported for ${architecture} (greedy, group_limited_greedy).`)
@@ -124,7 +130,7 @@ export function deepseekRouting(config: Json, architecture: string, numExperts: 
   if (numExperts % groups !== 0 || topkGroups > groups) throw new ModelLoadError(`${source}: n_group ${groups} must divide the ${numExperts} experts and be at least topk_group ${topkGroups}.`)
   if (v3 && groups > 1 && numExperts / groups < 2) throw new ModelLoadError(`${source}: ${architecture} ranks a group by its best two experts; ${numExperts} experts in ${groups} groups leave one per group.`)
   if ((numExperts / groups) * topkGroups < topK) throw new ModelLoadError(`${source}: topk_group ${topkGroups} of ${groups} groups hold fewer than num_experts_per_tok ${topK} experts.`)
-  const factor = config.routed_scaling_factor ?? {[DEEPSEEK_V3]: 2.5, [GLM4_MOE_LITE]: 1.8}[architecture] ?? 1
+  const factor = config.routed_scaling_factor ?? {[DEEPSEEK_V3]: 2.5, [GLM4_MOE_LITE]: 1.8, [EXAONE_MOE]: 2.5}[architecture] ?? 1
   if (typeof factor !== 'number' || !Number.isFinite(factor) || factor <= 0) throw new ModelLoadError(`${source}: "routed_scaling_factor" must be a positive number, got ${quotedValue(factor)}.`)
   return {groups, topkGroups, sigmoid: v3, groupTop2: v3, routerBias: v3, routedScalingFactor: factor}
 }
@@ -133,7 +139,7 @@ export function deepseekRouting(config: Json, architecture: string, numExperts: 
 export function deepseekSparseLayers(config: Json, numLayers: number, architecture: string, source: string): boolean[] {
   const dense = config.first_k_dense_replace ?? {[DEEPSEEK_V3]: 3, [GLM4_MOE]: 1}[architecture] ?? 0
   if (typeof dense !== 'number' || !Number.isInteger(dense) || dense < 0) throw new ModelLoadError(`${source}: "first_k_dense_replace" must be a non-negative integer, got ${quotedValue(dense)}.`)
-  if (architecture === GLM4_MOE_LITE) return liteSparseLayers(config, numLayers, source)
+  if (architecture === GLM4_MOE_LITE || architecture === EXAONE_MOE) return liteSparseLayers(config, numLayers, source)
   const freq = positiveInteger(config, 'moe_layer_freq', 1, source)
   return Array.from({length: numLayers}, (_, layer) => layer >= dense && layer % freq === 0)
 }
@@ -156,14 +162,14 @@ export function deepseekSharedSize(config: Json, architecture: string, expertWid
 }
 
 /** The attention tensors latent attention has in place of q/k/v (engine names, [out, in]), and V3's router bias. */
-export function deepseekTensorShapes(config: {mla?: MlaConfig; numHeads: number; headDim: number; hiddenSize: number; rotaryDim?: number; moe?: {numExperts: number; grouped?: GroupedRouting}}, shapes: {name: string; shape: number[]}[]): {name: string; shape: number[]}[] {
+export function deepseekTensorShapes(config: {mla?: MlaConfig; numHeads: number; headDim: number; hiddenSize: number; rotaryDim?: number; moe?: {numExperts: number; grouped?: GroupedRouting; ernieStatics?: true}}, shapes: {name: string; shape: number[]}[]): {name: string; shape: number[]}[] {
   const mla = config.mla
   if (!mla && !config.moe?.grouped?.routerBias) return shapes
   const {numHeads: heads, headDim, hiddenSize: hidden} = config
   const rope = config.rotaryDim ?? headDim
   return shapes.flatMap(({name, shape}) => {
     const prefix = name.replace(/(self_attn|mlp)\.[^.]+\.weight$/, '')
-    if (name.endsWith('.mlp.gate.weight') && config.moe?.grouped?.routerBias) return [{name, shape}, {name: `${prefix}mlp.gate.e_score_correction_bias`, shape: [config.moe.numExperts]}]
+    if (name.endsWith('.mlp.gate.weight') && config.moe?.grouped?.routerBias) return [{name, shape}, {name: `${prefix}mlp.gate.e_score_correction_bias`, shape: config.moe.ernieStatics ? [1, config.moe.numExperts] : [config.moe.numExperts]}]
     if (!mla) return [{name, shape}]
     if (name.endsWith('.self_attn.q_proj.weight') && mla.qLoraRank > 0) {
       return [{name: `${prefix}self_attn.q_a_proj.weight`, shape: [mla.qLoraRank, hidden]}, {name: `${prefix}self_attn.q_a_layernorm.weight`, shape: [mla.qLoraRank]},
@@ -181,7 +187,7 @@ export function deepseekTensorShapes(config: {mla?: MlaConfig; numHeads: number;
   })
 }
 
-/** The native loader reads V3's router bias as a one-row matrix (moe.cpp); the bytes are the same. */
+/** The native loader reads V3's router bias as a one-row matrix (moe.cpp); the bytes are the same (ERNIE's is one already). */
 export function deepseekTensors<T extends {name: string; shape: number[]}>(tensors: T[]): T[] {
-  return tensors.map((t) => (t.name.endsWith('.mlp.gate.e_score_correction_bias') ? {...t, shape: [1, ...t.shape]} : t))
+  return tensors.map((t) => (t.name.endsWith('.mlp.gate.e_score_correction_bias') && t.shape.length === 1 ? {...t, shape: [1, ...t.shape]} : t))
 }

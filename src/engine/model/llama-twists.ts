@@ -52,6 +52,12 @@ const TWISTS: Record<string, TwistFamily> = {
     },
     interleavedRope: true,
   },
+  // ERNIE 4.5 MoE: the dense one's attention and rope, Ernie4_5_MoeConfig's defaults (use_bias is refused: ernie45-moe-config.ts).
+  Ernie4_5_MoeForCausalLM: {
+    defaults: {num_key_value_heads: 4, rms_norm_eps: 1e-5, bos_token_id: 1, eos_token_id: 2},
+    biases: () => ({qkv: false, o: false, mlp: false}),
+    interleavedRope: true,
+  },
 }
 
 export const LLAMA_TWIST_ARCHITECTURES = Object.keys(TWISTS)

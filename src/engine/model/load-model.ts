@@ -113,7 +113,7 @@ export function expectedTensorShapes(config: ModelConfig): {name: string; shape:
   }
   shapes.push({name: 'model.norm.weight', shape: [hidden]})
   if (!config.tieWordEmbeddings) shapes.push({name: 'lm_head.weight', shape: [vocabSize, hidden]})
-  return config.rmsVariant ? rmsVariantTensorShapes(config.rmsVariant, shapes, qSize, kvSize) : deepseekTensorShapes(config, shapes)
+  return deepseekTensorShapes(config, config.rmsVariant ? rmsVariantTensorShapes(config.rmsVariant, shapes, qSize, kvSize) : shapes)
 }
 
 /** Checks presence and shape of every expected tensor; returns them in expected order. */

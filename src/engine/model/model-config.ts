@@ -20,6 +20,10 @@ import {hasSandwichNorms} from './tensor-renames.js'
 import {GLM4_MOE, deepseekAttention, deepseekView, isDeepseek, type MlaConfig} from './deepseek-config.js'
 import {glm4MoeQkNorm, glm4MoeView} from './glm4-moe-config.js'
 import {MAMBA2_ARCHITECTURES, isDenseGraniteHybrid, mamba2View, parseMamba2Hybrid} from './mamba2-config.js'
+import {ERNIE45_MOE, ernie45MoeView} from './ernie45-moe-config.js'
+import {DOTS1, dots1View} from './dots1-config.js'
+import {MINIMAX_M2, minimaxM2RmsVariant, minimaxM2View} from './minimax-m2-config.js'
+import {SOLAR_OPEN, solarOpenView} from './solar-open-config.js'
 import {HYBRID_ARCHITECTURES, HYBRID_MULTIMODAL, parseHybrid, qwen35LanguageModel, qwen35View, type HybridFeatures} from './qwen35-config.js'
 import {LLAMA4, LLAMA4_MULTIMODAL, llama4Attention, llama4LanguageModel, llama4View, type Llama4Features} from './llama4-config.js'
 
@@ -180,6 +184,10 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   if (isLlamaTwist(architecture)) config = twistView(config, architecture)
   if (isDeepseek(architecture)) config = deepseekView(config, architecture, source)
   if (architecture === GLM4_MOE) config = glm4MoeView(config, source)
+  if (architecture === ERNIE45_MOE) config = ernie45MoeView(config, source)
+  if (architecture === DOTS1) config = dots1View(config, source)
+  if (architecture === MINIMAX_M2) config = minimaxM2View(config)
+  if (architecture === SOLAR_OPEN) config = solarOpenView(config, source)
   if (HYBRID_ARCHITECTURES.has(architecture)) config = qwen35View(config, architecture)
   if (architecture === LLAMA4) config = llama4View(config, source)
 
@@ -290,6 +298,7 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   if (isDeepseek(architecture)) Object.assign(modelConfig, deepseekAttention(config, architecture, source))
   if (architecture === GLM4_MOE) modelConfig.qkNorm = glm4MoeQkNorm(config, source)
   if (architecture === LLAMA4) Object.assign(modelConfig, llama4Attention(config, numLayers, source))
+  if (architecture === MINIMAX_M2) modelConfig.rmsVariant = minimaxM2RmsVariant()
   // Qwen 3.5's RMSNorms scale by (1 + weight), its RMSNormGated by the weight as stored (native/cpu/linear_attention.cpp).
   if (HYBRID_ARCHITECTURES.has(architecture)) Object.assign(modelConfig, {hybrid: parseHybrid(config, architecture, numLayers, source), normWeightOffset: 1})
   if (MAMBA2_ARCHITECTURES.has(architecture)) modelConfig.hybrid = parseMamba2Hybrid(config, architecture, numLayers, hiddenSize, source)

@@ -3,9 +3,13 @@ import {ModelLoadError, quotedValue} from '../errors.js'
 import {phimoeRouting} from './phimoe-config.js'
 import {llama4SparseLayers} from './llama4-config.js'
 import {gptOssMoeTensorShapes} from './gpt-oss.js'
-import {DEEPSEEK_V2, DEEPSEEK_V3, GLM4_MOE, GLM4_MOE_LITE, deepseekRouting, deepseekSharedSize, deepseekSparseLayers, type GroupedRouting} from './deepseek-config.js'
+import {minimaxM2Moe} from './minimax-m2-config.js'
+import {SOLAR_OPEN} from './solar-open-config.js'
+import {EXAONE_MOE} from './exaone-moe-config.js'
+import {ernie45MoeCheckpointName, ernie45MoeEngineName, ernie45MoeRouting, ernie45MoeSharedSize, ernie45MoeSparseLayers} from './ernie45-moe-config.js'
+import {DEEPSEEK_V2, DEEPSEEK_V3, DOTS1, GLM4_MOE, GLM4_MOE_LITE, deepseekRouting, deepseekSharedSize, deepseekSparseLayers, type GroupedRouting} from './deepseek-config.js'
 
-export type MoeFamily = 'mixtral' | 'qwen2_moe' | 'qwen3_moe' | 'olmoe' | 'granitemoe' | 'granitemoeshared' | 'phimoe' | 'gpt_oss' | 'deepseek_v2' | 'deepseek_v3' | 'glm4_moe' | 'glm4_moe_lite' | 'qwen3_5_moe' | 'qwen3_next' | 'llama4'
+export type MoeFamily = 'mixtral' | 'qwen2_moe' | 'qwen3_moe' | 'olmoe' | 'granitemoe' | 'granitemoeshared' | 'phimoe' | 'gpt_oss' | 'deepseek_v2' | 'deepseek_v3' | 'glm4_moe' | 'glm4_moe_lite' | 'qwen3_5_moe' | 'qwen3_next' | 'llama4' | 'ernie4_5_moe' | 'dots1' | 'minimax_m2' | 'flex_olmo' | 'solar_open' | 'hunyuan_v1_moe' | 'exaone_moe'
 
 export interface MoeConfig {
   numExperts: number
@@ -33,6 +37,8 @@ export interface MoeConfig {
   grouped?: GroupedRouting
   /** Llama 4: sigmoid(top-k router logits) scale each chosen expert's input, outputs added unweighted; gate/up fused per expert (llama4-tensors.ts). */
   inputScaledExperts?: boolean
+  /** ERNIE 4.5: the router's correction bias is stored as mlp.moe_statics.e_score_correction_bias, [1, experts]. */
+  ernieStatics?: true
 }
 
 type Json = Record<string, unknown>
@@ -63,6 +69,20 @@ const DEFAULTS: Record<MoeFamily, {experts: number; topK: number; moeIntermediat
   qwen3_next: {experts: 512, topK: 10, moeIntermediate: 512, shared: 512, normTopk: true},
   // Llama4TextConfig: its intermediate_size, read here as moe_intermediate_size (llama4-config.ts), sizes the experts and the shared expert.
   llama4: {experts: 16, topK: 1, moeIntermediate: 8192, shared: 0, normTopk: false},
+  // Ernie4_5_MoeConfig (moe_num_experts, moe_k: ernie45-moe-config.ts): always renormalised; shared experts apart.
+  ernie4_5_moe: {experts: 64, topK: 6, moeIntermediate: 1536, shared: 0, normTopk: true},
+  // Dots1Config: DeepSeek-V3's routing (no default expert count: dots1-config.ts requires it), norm_topk_prob false.
+  dots1: {experts: 1, topK: 1, moeIntermediate: 1408, shared: 0, normTopk: false},
+  // MiniMaxM2Config: 256 experts as wide as intermediate_size, top-8 (minimax-m2-config.ts routes them).
+  minimax_m2: {experts: 256, topK: 8, moeIntermediate: null, shared: 0, normTopk: true},
+  // FlexOlmoConfig: OLMoE's sparse MLPs, 7 experts top-5.
+  flex_olmo: {experts: 7, topK: 5, moeIntermediate: null, shared: 0, normTopk: false},
+  // SolarOpenConfig: GLM-4-MoE's block in every layer (solar-open-config.ts).
+  solar_open: {experts: 128, topK: 8, moeIntermediate: 1280, shared: 0, normTopk: true},
+  // HunYuanMoEV1Config (hunyuan-moe-config.ts): experts and the ungated shared MLP as wide as intermediate_size, top-k renormalised.
+  hunyuan_v1_moe: {experts: 1, topK: 1, moeIntermediate: null, shared: 0, normTopk: true},
+  // ExaoneMoeConfig: 64 experts top-8 of 1024, renormalised, scaled by 2.5 (exaone-moe-config.ts).
+  exaone_moe: {experts: 64, topK: 8, moeIntermediate: 1024, shared: 0, normTopk: true},
 }
 
 /** A real checkpoint's expert count stays far below this; a hostile config.json must not make us list millions of tensors. */
@@ -87,9 +107,9 @@ export function parseMoeConfig(config: Json, family: MoeFamily, numLayers: numbe
   if (typeof normTopk !== 'boolean') throw new ModelLoadError(`${source}: "norm_topk_prob" must be a boolean.`)
   const expertIntermediateSize = defaults.moeIntermediate === null ? intermediateSize : positive('moe_intermediate_size', defaults.moeIntermediate)
   // GLM-4-MoE routes and shares experts as DeepSeek-V3 does.
-  const deepseek = ({deepseek_v2: DEEPSEEK_V2, deepseek_v3: DEEPSEEK_V3, glm4_moe: GLM4_MOE, glm4_moe_lite: GLM4_MOE_LITE} as Partial<Record<MoeFamily, string>>)[family] ?? null
+  const deepseek = ({deepseek_v2: DEEPSEEK_V2, deepseek_v3: DEEPSEEK_V3, glm4_moe: GLM4_MOE, glm4_moe_lite: GLM4_MOE_LITE, dots1: DOTS1, solar_open: SOLAR_OPEN, exaone_moe: EXAONE_MOE} as Partial<Record<MoeFamily, string>>)[family] ?? null
   const shared = family === 'qwen2_moe' || family === 'qwen3_5_moe' || family === 'qwen3_next' ? positive('shared_expert_intermediate_size', defaults.shared) : family === 'granitemoeshared' ? graniteSharedSize(config, source)
-    : deepseek ? deepseekSharedSize(config, deepseek, expertIntermediateSize, source) : 0
+    : deepseek ? deepseekSharedSize(config, deepseek, expertIntermediateSize, source) : family === 'hunyuan_v1_moe' ? intermediateSize : family === 'ernie4_5_moe' ? ernie45MoeSharedSize(config, expertIntermediateSize, source) : 0
   // Qwen2MoeConfig derives its sliding layers otherwise than Qwen2Config (every other layer below max_window_layers);
   // the layer_types it writes are read as for Qwen2, but without them the Qwen2 rule would pick the wrong layers.
   if (family === 'qwen2_moe' && config.use_sliding_window === true && config.layer_types == null) {
@@ -104,16 +124,18 @@ export function parseMoeConfig(config: Json, family: MoeFamily, numLayers: numbe
   return {
     numExperts,
     numExpertsPerToken,
-    normTopkProb: family === 'mixtral' || family === 'gpt_oss' || family === 'qwen3_5_moe' || granite || (family !== 'deepseek_v2' && normTopk),
+    normTopkProb: family === 'mixtral' || family === 'gpt_oss' || family === 'hunyuan_v1_moe' || family === 'qwen3_5_moe' || granite || (family !== 'deepseek_v2' && normTopk),
     expertIntermediateSize,
     sharedExpertIntermediateSize: shared,
-    sparseLayers: family === 'mixtral' || family === 'olmoe' || family === 'phimoe' || family === 'gpt_oss' || granite ? Array<boolean>(numLayers).fill(true)
-      : deepseek ? deepseekSparseLayers(config, numLayers, deepseek, source) : qwenSparseLayers(config, numLayers, source),
+    sparseLayers: family === 'mixtral' || family === 'olmoe' || family === 'flex_olmo' || family === 'hunyuan_v1_moe' || family === 'phimoe' || family === 'gpt_oss' || granite ? Array<boolean>(numLayers).fill(true)
+      : deepseek ? deepseekSparseLayers(config, numLayers, deepseek, source) : family === 'ernie4_5_moe' ? ernie45MoeSparseLayers(config, numLayers, source) : qwenSparseLayers(config, numLayers, source),
     mixtralNames: family === 'mixtral' || family === 'phimoe',
-    ...((family === 'granitemoeshared' || deepseek) && shared > 0 ? {ungatedSharedExpert: true} : {}),
+    ...((family === 'granitemoeshared' || deepseek || family === 'ernie4_5_moe' || family === 'hunyuan_v1_moe') && shared > 0 ? {ungatedSharedExpert: true} : {}),
+    ...(family === 'ernie4_5_moe' ? {grouped: ernie45MoeRouting(config, source), ernieStatics: true} : {}),
     ...(deepseek ? {grouped: deepseekRouting(config, deepseek, numExperts, numExpertsPerToken, source)} : {}),
     ...(family === 'phimoe' ? phimoeRouting(config, numExperts, numExpertsPerToken, source) : {}),
     ...(family === 'gpt_oss' ? {gptOssExperts: true} : {}),
+    ...(family === 'minimax_m2' ? minimaxM2Moe(numLayers) : {}),
   }
 }
 
@@ -140,19 +162,23 @@ function qwenSparseLayers(config: Json, numLayers: number, source: string): bool
 /** The checkpoint's name of an engine tensor name: Mixtral's (below), DeepSeek's shared_experts, else the name itself. */
 export function moeCheckpointName(moe: MoeConfig | undefined, name: string): string {
   if (moe?.mixtralNames) return mixtralCheckpointName(name)
+  if (moe?.ernieStatics) name = ernie45MoeCheckpointName(name)
   return moe?.grouped ? name.replace('.mlp.shared_expert.', '.mlp.shared_experts.') : name
 }
 
 /** The engine name of a checkpoint tensor (moeCheckpointName's inverse). */
 export function moeEngineName(moe: MoeConfig | undefined, name: string): string {
   if (moe?.mixtralNames) return mixtralEngineName(name)
-  return moe?.grouped ? name.replace('.mlp.shared_experts.', '.mlp.shared_expert.') : name
+  if (moe?.ernieStatics) name = ernie45MoeEngineName(name)
+  // K-EXAONE's checkpoints keep the router's correction bias beside the router (transformers renames it so too).
+  return moe?.grouped ? name.replace('.mlp.shared_experts.', '.mlp.shared_expert.').replace(/\.mlp\.e_score_correction_bias$/, '.mlp.gate.e_score_correction_bias') : name
 }
 
 /** Mixtral's checkpoint name of an engine tensor name (the Qwen layout), or the name itself. */
 export function mixtralCheckpointName(name: string): string {
   return name
     .replace(/\.mlp\.gate\.weight$/, '.block_sparse_moe.gate.weight')
+    .replace(/\.mlp\.gate\.e_score_correction_bias$/, '.block_sparse_moe.e_score_correction_bias') // MiniMax-M2's
     .replace(/\.mlp\.experts\.(\d+)\.(gate|up|down)_proj\.weight$/, (_, e: string, part: string) => `.block_sparse_moe.experts.${e}.${{gate: 'w1', up: 'w3', down: 'w2'}[part]}.weight`)
 }
 
@@ -160,6 +186,7 @@ export function mixtralCheckpointName(name: string): string {
 export function mixtralEngineName(name: string): string {
   return name
     .replace(/\.block_sparse_moe\.gate\.weight$/, '.mlp.gate.weight')
+    .replace(/\.block_sparse_moe\.e_score_correction_bias$/, '.mlp.gate.e_score_correction_bias')
     .replace(/\.block_sparse_moe\.experts\.(\d+)\.(w1|w2|w3)\.weight$/, (_, e: string, w: string) => `.mlp.experts.${e}.${{w1: 'gate', w3: 'up', w2: 'down'}[w]}_proj.weight`)
 }
 

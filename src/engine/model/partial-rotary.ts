@@ -5,7 +5,7 @@ import {ModelLoadError} from '../errors.js'
 type Json = Record<string, unknown>
 
 /** Architectures whose transformers attention splits each head into a rotated part and a passed-through part. */
-const PARTIAL_ROTARY_READERS = new Set(['Phi3ForCausalLM', 'GlmForCausalLM', 'Glm4ForCausalLM', 'NemotronForCausalLM', 'Glm4MoeForCausalLM', 'Qwen3_5ForCausalLM', 'Qwen3_5MoeForCausalLM', 'Qwen3NextForCausalLM', 'BambaForCausalLM'])
+const PARTIAL_ROTARY_READERS = new Set(['Phi3ForCausalLM', 'GlmForCausalLM', 'Glm4ForCausalLM', 'NemotronForCausalLM', 'Glm4MoeForCausalLM', 'Qwen3_5ForCausalLM', 'Qwen3_5MoeForCausalLM', 'Qwen3NextForCausalLM', 'BambaForCausalLM', 'MiniMaxM2ForCausalLM'])
 
 /** A config class's partial_rotary_factor default (GLM's, Nemotron's 0.5) where config.json gives none, in rope_parameters or at the top level. */
 export function withPartialRotaryDefault(config: Json, fallback: number): Json {

@@ -5,8 +5,10 @@ import type {TensorInfo} from './safetensors.js'
 import {COHERE2, cohere2RopeLayers, cohere2View} from './cohere2-config.js'
 import {OLMO3} from './olmo3-config.js'
 import {EXAONE4, exaone4RopeLayers, exaone4View} from './exaone4-config.js'
+import {EXAONE_MOE, exaoneMoeView} from './exaone-moe-config.js'
 import {isRelu2Family, nemotronNorms, relu2View} from './relu2-families.js'
 import {HUNYUAN_DENSE, hunyuanView} from './hunyuan-config.js'
+import {HUNYUAN_MOE, hunyuanMoeView} from './hunyuan-moe-config.js'
 import {PHIMOE_ARCHITECTURES, isPhimoe, phimoeHeadBias, phimoeView} from './phimoe-config.js'
 import {GRANITE_HYBRID, graniteHybridRopeLayers} from './mamba2-config.js'
 
@@ -42,7 +44,7 @@ export interface RmsVariantFeatures {
   qkNormAfterRope?: true
 }
 
-export const RMS_VARIANT_ARCHITECTURES = ['GraniteForCausalLM', 'Olmo2ForCausalLM', 'SmolLM3ForCausalLM', 'CohereForCausalLM', 'OlmoForCausalLM', 'OlmoeForCausalLM', 'GraniteMoeForCausalLM', COHERE2, OLMO3, 'GraniteMoeSharedForCausalLM', ...PHIMOE_ARCHITECTURES, EXAONE4, 'ArceeForCausalLM', 'NemotronForCausalLM', HUNYUAN_DENSE, GRANITE_HYBRID] as const
+export const RMS_VARIANT_ARCHITECTURES = ['GraniteForCausalLM', 'Olmo2ForCausalLM', 'SmolLM3ForCausalLM', 'CohereForCausalLM', 'OlmoForCausalLM', 'OlmoeForCausalLM', 'GraniteMoeForCausalLM', COHERE2, OLMO3, 'GraniteMoeSharedForCausalLM', ...PHIMOE_ARCHITECTURES, EXAONE4, 'ArceeForCausalLM', 'NemotronForCausalLM', HUNYUAN_DENSE, GRANITE_HYBRID, 'FlexOlmoForCausalLM', HUNYUAN_MOE, EXAONE_MOE] as const
 
 export function isRmsVariantArchitecture(architecture: string): boolean {
   return (RMS_VARIANT_ARCHITECTURES as readonly string[]).includes(architecture)
@@ -60,8 +62,10 @@ export function rmsVariantView(config: Json, architecture: string, source: strin
   if (architecture === COHERE2) return cohere2View(config, source)
   if (isPhimoe(architecture)) return phimoeView(config, source)
   if (architecture === EXAONE4) return exaone4View(config, source)
+  if (architecture === EXAONE_MOE) return exaoneMoeView(config, source)
   if (isRelu2Family(architecture)) return relu2View(config, architecture)
   if (architecture === HUNYUAN_DENSE) return hunyuanView(config, source)
+  if (architecture === HUNYUAN_MOE) return hunyuanView(hunyuanMoeView(config, source), source)
   if (architecture !== 'SmolLM3ForCausalLM' || config.layer_types != null) return config
   // SmolLM3Config: with use_sliding_window and a window, the layers without rope slide.
   const rope = smolLm3RopeLayers(config, source)
@@ -85,17 +89,23 @@ export function parseRmsVariant(config: Json, architecture: string, source: stri
     if (rope) rmsVariant.ropeLayers = rope
     return {rmsVariant, attentionScale: multiplier('attention_multiplier'), embeddingScale: multiplier('embedding_multiplier')}
   }
-  if (architecture === 'Olmo2ForCausalLM' || architecture === OLMO3) {
+  // FlexOlmo: OLMo2's block over OLMoE's sparse MLPs.
+  if (architecture === 'Olmo2ForCausalLM' || architecture === OLMO3 || architecture === 'FlexOlmoForCausalLM') {
     rmsVariant.postNormsOnly = true
     rmsVariant.wholeQkNorm = true
   }
   // EXAONE 4: OLMo2's post-norms with per-head q/k norms, rope on the sliding layers only (exaone4-config.ts).
+  // K-EXAONE: the same attention under Llama's pre-norms (OLMoE's block).
+  if (architecture === EXAONE_MOE) {
+    const rope = exaone4RopeLayers(config)
+    if (rope) rmsVariant.ropeLayers = rope
+  }
   if (architecture === EXAONE4) {
     rmsVariant.postNormsOnly = true
     const rope = exaone4RopeLayers(config)
     if (rope) rmsVariant.ropeLayers = rope
   }
-  if (architecture === HUNYUAN_DENSE) rmsVariant.qkNormAfterRope = true
+  if (architecture === HUNYUAN_DENSE || architecture === HUNYUAN_MOE) rmsVariant.qkNormAfterRope = true
   if (isRelu2Family(architecture)) {
     const {normWeightOffset, ...norms} = nemotronNorms(architecture)
     Object.assign(rmsVariant, {ungatedMlp: true}, norms)

@@ -15,6 +15,7 @@ import {expectedTensorShapes} from './load-model.js'
 import {parseModelConfig, readJsonObject, type ModelConfig} from './model-config.js'
 import {moeCheckpointName} from './moe-config.js'
 import {isMoeTestVariant, moeTestModelConfigJson, type MoeTestVariant} from './moe-test-models.js'
+import {MOE_MORE_TEST_VARIANTS, isMoeMoreTestVariant, moeMoreTestModelConfigJson, type MoeMoreTestVariant} from './moe-more-test-models.js'
 import {gemmaTestModelConfigJson, isGemmaTestVariant} from './gemma-test-models.js'
 import {HYBRID_TEST_VARIANTS, hybridTestModelConfigJson, isHybridTestVariant, type HybridTestVariant} from './hybrid-test-models.js'
 import {RMS_TEST_VARIANTS, isRmsTestVariant, rmsTestModelConfigJson, type RmsTestVariant} from './rms-test-models.js'
@@ -46,9 +47,9 @@ export const TEST_MODEL_PRESETS: readonly TestModelPreset[] = ['tiny', 'small', 
  * tied model greedily repeats its last token (its own embedding dominates its logits); tied loading is covered by tinychat.
  * Each carries its family's tokenizer (tokenizer-families.ts), so transformers and pagedllm tokenize it alike.
  */
-export type TestModelVariant = 'llama' | 'qwen2' | 'llama3' | 'qwen3' | 'yarn' | 'gemma' | 'gemma2' | 'phi3' | 'mistral' | 'qwen2-sliding' | 'gemma3' | 'gemma4' | 'gemma4-keqv' | 'gemma4-moe' | 'llama4' | MoeTestVariant | LayerNormTestVariant | RmsTestVariant | AlibiTestVariant | TwistTestVariant | HybridTestVariant | Mamba2TestVariant
+export type TestModelVariant = 'llama' | 'qwen2' | 'llama3' | 'qwen3' | 'yarn' | 'gemma' | 'gemma2' | 'phi3' | 'mistral' | 'qwen2-sliding' | 'gemma3' | 'gemma4' | 'gemma4-keqv' | 'gemma4-moe' | 'llama4' | MoeTestVariant | LayerNormTestVariant | RmsTestVariant | AlibiTestVariant | TwistTestVariant | HybridTestVariant | Mamba2TestVariant | MoeMoreTestVariant
 export const TEST_MODEL_VARIANTS: readonly TestModelVariant[] = [
-  'llama', 'qwen2', 'llama3', 'qwen3', 'yarn', 'gemma', 'gemma2', 'phi3', 'mistral', 'qwen2-sliding', 'gemma3', 'gemma4', 'gemma4-keqv', 'gemma4-moe', 'llama4', 'mixtral', 'qwen2moe', 'qwen3moe', 'gptoss', 'deepseek-v2', 'deepseek-v3', 'glm4-moe', 'glm4-moe-lite', ...LAYERNORM_TEST_VARIANTS, ...RMS_TEST_VARIANTS, ...ALIBI_TEST_VARIANTS, ...TWIST_TEST_VARIANTS, ...HYBRID_TEST_VARIANTS, ...MAMBA2_TEST_VARIANTS,
+  'llama', 'qwen2', 'llama3', 'qwen3', 'yarn', 'gemma', 'gemma2', 'phi3', 'mistral', 'qwen2-sliding', 'gemma3', 'gemma4', 'gemma4-keqv', 'gemma4-moe', 'llama4', 'mixtral', 'qwen2moe', 'qwen3moe', 'gptoss', 'deepseek-v2', 'deepseek-v3', 'glm4-moe', 'glm4-moe-lite', ...LAYERNORM_TEST_VARIANTS, ...RMS_TEST_VARIANTS, ...ALIBI_TEST_VARIANTS, ...TWIST_TEST_VARIANTS, ...HYBRID_TEST_VARIANTS, ...MAMBA2_TEST_VARIANTS, ...MOE_MORE_TEST_VARIANTS,
 ]
 
 export interface TestModelOptions {
@@ -85,7 +86,8 @@ function tokenizerFamily(variant: TestModelVariant): TokenizerFamily {
     opt: 'opt', 'opt-post-ln': 'opt', 'gpt-neox': 'gpt2', 'gpt-neox-serial': 'gpt2', gpt2: 'gpt2',
     phi: 'gpt2', stablelm: 'gpt2', 'stablelm-parallel': 'gpt2', starcoder2: 'gpt2', gptj: 'gpt2', 'gpt-bigcode': 'gpt2', 'gpt-bigcode-mha': 'gpt2', 'gpt-neo': 'gpt2',
     granite: 'gpt2', olmo2: 'gpt2', smollm3: 'llama3', cohere: 'gpt2', olmo: 'gpt2', olmoe: 'gpt2', granitemoe: 'gpt2', cohere2: 'gpt2', olmo3: 'gpt2', granitemoeshared: 'gpt2', phimoe: 'llama2', 'deepseek-v2': 'gpt2', 'deepseek-v3': 'gpt2', 'glm4-moe': 'gpt2', 'glm4-moe-lite': 'gpt2',
-    bloom: 'gpt2', falcon: 'gpt2', 'falcon-mq': 'gpt2', 'falcon-rw': 'gpt2', mpt: 'gpt2', glm: 'gpt2', glm4: 'gpt2', exaone4: 'gpt2', seedoss: 'gpt2', helium: 'gpt2', ernie4_5: 'gpt2', arcee: 'gpt2', nemotron: 'gpt2', hunyuan: 'gpt2', vaultgemma: 'llama2', ministral: 'llama2', qwen3_5: 'qwen2', qwen3_5_moe: 'qwen2', qwen3_next: 'qwen2', granitemoehybrid: 'gpt2', 'granitemoehybrid-dense': 'gpt2', bamba: 'llama2', mamba2: 'gpt2'}
+    bloom: 'gpt2', falcon: 'gpt2', 'falcon-mq': 'gpt2', 'falcon-rw': 'gpt2', mpt: 'gpt2', glm: 'gpt2', glm4: 'gpt2', exaone4: 'gpt2', seedoss: 'gpt2', helium: 'gpt2', ernie4_5: 'gpt2', arcee: 'gpt2', nemotron: 'gpt2', hunyuan: 'gpt2', vaultgemma: 'llama2', ministral: 'llama2', qwen3_5: 'qwen2', qwen3_5_moe: 'qwen2', qwen3_next: 'qwen2', granitemoehybrid: 'gpt2', 'granitemoehybrid-dense': 'gpt2', bamba: 'llama2', mamba2: 'gpt2',
+    ernie4_5_moe: 'gpt2', dots1: 'qwen2', minimax_m2: 'gpt2', flex_olmo: 'gpt2', solar_open: 'gpt2', hunyuan_moe: 'gpt2', exaone_moe: 'gpt2'}
   return TOKENIZER_FAMILIES[families[variant]]
 }
 
@@ -120,6 +122,7 @@ export function testModelConfigJson(preset: TestModelPreset, options: TestModelO
   }
   if (isMoeTestVariant(variant)) return moeTestModelConfigJson(variant, common)
   if (variant === 'llama4') return llama4TestModelConfigJson(common)
+  if (isMoeMoreTestVariant(variant)) return moeMoreTestModelConfigJson(variant, common)
   if ((LAYERNORM_TEST_VARIANTS as readonly string[]).includes(variant)) return layerNormTestConfig(variant as LayerNormTestVariant, shape, common)
   if (isAlibiTestVariant(variant)) return alibiTestConfig(variant, shape, common)
   if (variant === 'qwen3') {
