@@ -17,7 +17,7 @@ import {listModels, MODEL_PATH_PREFIX, retrieveModel} from './models-route.js'
 import {PendingReplies} from './pending-replies.js'
 import {PipelinedRequests} from './pipelined-requests.js'
 import {InlinePromptTokenizer, type PromptTokenizer} from './prompt-tokenizer.js'
-import {bodyTooLarge, checkBodyCodings, declaredCharset, readBody, toUtf8} from './request-body.js'
+import {bodyAsUtf8, bodyTooLarge, checkBodyCodings, declaredCharset, readBody} from './request-body.js'
 import type {CheckedByRoute, RouteName} from './request-checks.js'
 import {RequestLimiter} from './request-limiter.js'
 import {ClientTooSlow} from './sse.js'
@@ -251,11 +251,7 @@ export class ApiServer {
       const route =
         this.routes[path] ??
         (path.startsWith(MODEL_PATH_PREFIX) ? this.routes[MODEL_PATH_PREFIX] : path.startsWith(RESPONSE_PATH_PREFIX) ? storedResponseRoute(path, this.responseStore, this.backgroundResponses, this.options.slowClientTimeoutMs) : undefined)
-      if (!route) {
-        // A trailing slash is the usual slip (FastAPI, behind vLLM, redirects it): name the route meant.
-        const meant = path.length > 1 && path.endsWith('/') && this.routes[path.replace(/\/+$/, '')] ? `; the route is ${path.replace(/\/+$/, '')}, without the trailing slash` : ''
-        throw new NotFoundError(`No route for ${path}${meant}.`, {code: 'unknown_url'})
-      }
+      if (!route) throw new NotFoundError(`No route for ${path}.`, {code: 'unknown_url'})
       const handler = route[request.method as Method]
       if (!handler) {
         response.setHeader('allow', Object.keys(route).join(', '))
@@ -369,7 +365,7 @@ export class ApiServer {
       const bytes = await readBody(request, maxBodyBytes, stall)
       if (chunked) bodyGrant.shrinkTo(bytes.length)
       const checkOptions = {modelName: engine.modelName, contentFormat: this.options.chatTemplateContentFormat ?? 'auto', storeOn: this.responseStore !== null}
-      const checked = await promptTokenizer.checkBody(charset === null ? bytes : toUtf8(bytes, charset), route, checkOptions)
+      const checked = await promptTokenizer.checkBody(bodyAsUtf8(bytes, charset), route, checkOptions)
       const admit = async (sequences: number) => {
         const grant = await this.limiter.acquire(signal, sequences)
         releases.push(grant)
@@ -395,11 +391,16 @@ function getRoute(handler: RouteHandler): Partial<Record<Method, RouteHandler>> 
   return {GET: handler, HEAD: handler}
 }
 
-/** The path of a request target; one that is not a URL at all (`http://[x/`) is the client's error. */
+/**
+ * The path of a request target, with runs of '/' as one and no trailing '/': `/v1/completions/` and `/v1//completions`
+ * are served as `/v1/completions` (FastAPI, behind vLLM, redirects a trailing slash; nginx merges slashes), on every
+ * route alike. One that is not a URL at all (`http://[x/`) is the client's error.
+ */
 function requestPath(target: string | undefined): string {
   try {
     // A path is appended to the base, not resolved against it: '//v1/completions' would be a URL of host 'v1'.
-    return (target?.startsWith('/') ? new URL(`http://localhost${target}`) : new URL(target ?? '/', 'http://localhost')).pathname
+    const path = (target?.startsWith('/') ? new URL(`http://localhost${target}`) : new URL(target ?? '/', 'http://localhost')).pathname
+    return path.replace(/\/{2,}/g, '/').replace(/(.)\/$/, '$1')
   } catch {
     throw new InvalidRequestError(`The request target ${JSON.stringify(target)} is not a valid URL.`, {code: 'invalid_url'})
   }
