@@ -269,8 +269,8 @@ export class ApiServer {
         response.destroy()
       }
     } finally {
-      // A reply whole in the socket's buffers, streamed or not, may push all of them over the cap.
-      this.pendingReplies.check()
+      // A reply left in the socket's buffers, streamed or not, may push all of them over the cap.
+      if (!response.writableFinished) this.pendingReplies.check()
       // 499 (nginx's "client closed request") for replies the client left before they were finished.
       this.metrics.countHttpResponse(response.writableEnded ? response.statusCode : 499)
       this.untrack(controller)
