@@ -91,6 +91,10 @@ function encodings(): Attack[] {
     ['charset utf-16 with BOM', text(Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(body, 'utf16le')]), {'content-type': 'application/json; charset=utf-16'}, [200])],
     ['charset utf-16 big-endian with BOM', text(Buffer.concat([Buffer.from([0xfe, 0xff]), Buffer.from(body, 'utf16le').swap16()]), {'content-type': 'application/json; charset=utf-16'}, [200])],
     ['charset latin1', text(Buffer.from(JSON.stringify({prompt: 'caf\u00e9', max_tokens: 2}), 'latin1'), {'content-type': 'application/json; charset=iso-8859-1'}, [200])],
+    ['UTF-16LE, no charset, no BOM', text(Buffer.from(body, 'utf16le'), {}, [200])],
+    ['UTF-16BE, no charset, BOM', text(Buffer.concat([Buffer.from([0xfe, 0xff]), Buffer.from(body, 'utf16le').swap16()]), {}, [200])],
+    ['UTF-32LE, no charset', text(Buffer.from(Uint32Array.from([...body], (char) => char.codePointAt(0)!).buffer), {}, [415])],
+    ['UTF-32BE with BOM, charset utf-32', text(Buffer.from(Uint32Array.from([0xfeff, ...[...body].map((char) => char.codePointAt(0)!)]).buffer).swap32(), {'content-type': 'application/json; charset=utf-32'}, [415])],
     ['charset bogus', text(Buffer.from(body), {'content-type': 'application/json; charset=klingon'}, [415])],
     ['charset quoted "utf-8"', text(Buffer.from(body), {'content-type': 'application/json; charset="utf-8"'}, [200])],
     ['content-type text/plain', text(Buffer.from(body), {'content-type': 'text/plain'})],
@@ -147,6 +151,15 @@ function methodsAndPaths(): Attack[] {
       }})
   for (const path of ROUTES) {
     attacks.push({cls: 'paths', name: `trailing slash ${path}/`, run: async (t) => rawProblem(await raw(t, [`GET ${path}/ HTTP/1.1\r\nhost: x\r\n\r\n`]))})
+    // A trailing slash or doubled slashes name the same route: the same status as the plain path.
+    attacks.push({cls: 'paths', name: `${path}/ and /${path.replace(/\//g, '//')} as ${path}`, run: async (t) => {
+      const plain = (await raw(t, [`GET ${path} HTTP/1.1\r\nhost: x\r\n\r\n`])).statuses
+      for (const variant of [`${path}/`, `/${path.replace(/\//g, '//')}`]) {
+        const reply = await raw(t, [`GET ${variant} HTTP/1.1\r\nhost: x\r\n\r\n`])
+        if (JSON.stringify(reply.statuses) !== JSON.stringify(plain)) return `${variant}: ${gist(reply)} (${path}: ${plain})`
+      }
+      return null
+    }})
     attacks.push({cls: 'cors', name: `preflight ${path}`, run: async (t) => {
       const reply = await raw(t, [`OPTIONS ${path} HTTP/1.1\r\nhost: x\r\norigin: http://evil.example\r\naccess-control-request-method: POST\r\naccess-control-request-headers: authorization, content-type\r\n\r\n`])
       return reply.statuses[0] === 200 && /access-control-allow-origin/i.test(reply.text) ? null : `preflight: ${gist(reply)}`

@@ -149,6 +149,37 @@ async function slowReadersHoldNoSlots(t: Target): Promise<string | null> {
   }
 }
 
+/** serve-attacks.ts starts its server with this --max-reply-memory. */
+export const REPLY_MEMORY_CAP = 8 * 1024 * 1024
+
+/**
+ * Eight clients that never read their MBs of echoed logprobs: the bytes their replies hold together, sampled until they
+ * are cut, must stay within --max-reply-memory plus the one reply the cap spares (about 10 MB here).
+ */
+async function stalledRepliesCapped(t: Target): Promise<string | null> {
+  const body = {prompt: LONG_PROMPT.slice(0, 5000), max_tokens: 1, echo: true, logprobs: 5, n: 32}
+  const sockets = Array.from({length: 8}, () => {
+    const socket = connect(t.port, t.host)
+    socket.on('error', () => {})
+    socket.pause()
+    socket.write(postBytes('/v1/completions', JSON.stringify(body)))
+    return socket
+  })
+  let most = 0
+  try {
+    for (const deadline = performance.now() + 60_000; performance.now() < deadline; await new Promise((wait) => setTimeout(wait, 100))) {
+      const metrics = (await request(t, 'GET', '/metrics')).text
+      most = Math.max(most, gauge(metrics, 'pagedllm_reply_bytes_waiting'))
+      if (gauge(metrics, 'pagedllm_num_requests_running') === 0 && gauge(metrics, 'pagedllm_num_requests_waiting') === 0 && gauge(metrics, 'pagedllm_reply_bytes_waiting') === 0 && most > 0) break
+    }
+  } finally {
+    for (const socket of sockets) socket.destroy()
+  }
+  if (most === 0) return 'no reply ever waited for its reader: the attack no longer stalls one'
+  console.log(`  stalled replies held at most ${(most / 2 ** 20).toFixed(1)} MiB at once (cap ${REPLY_MEMORY_CAP / 2 ** 20} MiB)`)
+  return most > REPLY_MEMORY_CAP + 12 * 1024 * 1024 ? `stalled replies held ${most} bytes at once, over the cap of ${REPLY_MEMORY_CAP}` : null
+}
+
 export function lifecycleAttacks(): Attack[] {
   const stream = (i: number) => ({prompt: `story ${i}`, max_tokens: 200, stream: true, ignore_eos: true})
   return [
@@ -167,5 +198,6 @@ export function lifecycleAttacks(): Attack[] {
     {cls: 'lifecycle', name: 'background retrieve / cancel / delete', run: background},
     {cls: 'lifecycle', name: 'background responses deleted while running', run: backgroundDeletedWhileRunning},
     {cls: 'lifecycle', name: 'slow readers keep no slots once generated', run: slowReadersHoldNoSlots},
+    {cls: 'lifecycle', name: 'stalled readers of long replies stay within --max-reply-memory', run: stalledRepliesCapped},
   ]
 }

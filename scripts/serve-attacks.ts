@@ -15,7 +15,7 @@ import {parseArgs} from 'node:util'
 import {drainedProblem} from './fuzz-serve-checks.js'
 import {fieldAttackList} from './serve-attack-fields.js'
 import {type Attack, httpAttacks} from './serve-attack-http.js'
-import {lifecycleAttacks} from './serve-attack-lifecycle.js'
+import {lifecycleAttacks, REPLY_MEMORY_CAP} from './serve-attack-lifecycle.js'
 import {modelAttacks} from './serve-attack-models.js'
 import {gist, postBytes, request, type Target} from './serve-attack-wire.js'
 
@@ -24,7 +24,7 @@ const {values: options, positionals: extraFlags} = parseArgs({
   options: {only: {type: 'string', default: 'http,fields,lifecycle,models,signals'}, templates: {type: 'string', default: 'gemma-2,mistral-v0.3,gpt-oss,llama-3.1,qwen3,phi-4-mini'}, match: {type: 'string'}, root: {type: 'string', default: '.'}, parallel: {type: 'string', default: '4'}, rounds: {type: 'string', default: '1'}},
 })
 const root = resolve(options.root)
-const BASE_FLAGS = ['--port', '0', '--threads', '1', '--num-blocks', '512', '--responses-store', '64', '--slow-client-timeout', '3', '--shutdown-grace', '5']
+const BASE_FLAGS = ['--port', '0', '--threads', '1', '--num-blocks', '512', '--responses-store', '64', '--slow-client-timeout', '3', '--shutdown-grace', '5', '--max-reply-memory', String(REPLY_MEMORY_CAP)]
 const SERVE_FLAGS = [...BASE_FLAGS, ...extraFlags]
 const findings = new Map<string, string[]>()
 const counts = new Map<string, number>()

@@ -37,12 +37,14 @@ describe('hostile HTTP framing', () => {
     assert.deepEqual(logs.filter((line) => /internal error/.test(line)), [])
   })
 
-  it('reads a target that starts with // as a path, not a host: the 404 names what was sent', async () => {
+  it('reads a target that starts with // as a path, not a host', async () => {
     const {url} = await start()
-    // Resolved against a base, '//v1/models' was host 'v1' and path '/models': the 404 named a path nobody sent.
+    // Resolved against a base, '//v1/models' was host 'v1' and path '/models' (a 404 naming a path nobody sent); doubled slashes are one.
     const reply = await exchange(url, 'GET //v1/models HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n')
-    assert.match(reply, /^HTTP\/1\.1 404/)
-    assert.equal(JSON.parse(reply.slice(reply.indexOf('\r\n\r\n') + 4)).error.message, 'No route for //v1/models.')
+    assert.match(reply, /^HTTP\/1\.1 200/)
+    assert.equal(JSON.parse(reply.slice(reply.indexOf('\r\n\r\n') + 4)).object, 'list')
+    const unknown = await exchange(url, 'GET //v1/modelz HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n')
+    assert.equal(JSON.parse(unknown.slice(unknown.indexOf('\r\n\r\n') + 4)).error.message, 'No route for /v1/modelz.')
     assert.match(await exchange(url, 'GET http://x/health HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n'), /^HTTP\/1\.1 200/)
   })
 
@@ -115,14 +117,51 @@ describe('hostile HTTP framing', () => {
     assert.match(broken.error.message, /not valid utf-16le/)
   })
 
-  it('a trailing slash is a 404 that names the route meant', async () => {
-    const {url} = await start()
-    const completions = await post(`${url}/v1/completions/`, {prompt: 'hi', max_tokens: 1})
-    assert.equal(completions.status, 404)
-    assert.equal(completions.json().error.message, 'No route for /v1/completions/; the route is /v1/completions, without the trailing slash.')
-    const models = await fetch(`${url}/v1/models/`)
-    assert.equal(models.status, 404)
-    assert.match(((await models.json()) as {error: {message: string}}).error.message, /the model list is \/v1\/models, without/)
+  it('finds a UTF-16 body without a charset as json.loads does (byte-order mark, or zero bytes); UTF-32 is a 415 naming it', async () => {
+    const {url, engine} = await start()
+    const send = (body: Buffer) =>
+      exchange(url, Buffer.concat([Buffer.from(`POST /v1/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n`), body]))
+    const json = JSON.stringify({prompt: 'héllo 😀', max_tokens: 1, echo: true})
+    const le = Buffer.from(json, 'utf16le')
+    const be = Buffer.from(le).swap16()
+    // Before, each was a 400 'not valid UTF-8' (or 'not valid JSON').
+    for (const body of [Buffer.concat([Buffer.from([0xff, 0xfe]), le]), Buffer.concat([Buffer.from([0xfe, 0xff]), be]), le, be, Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(json)])]) {
+      const reply = await send(body)
+      assert.match(reply, /^HTTP\/1\.1 200/)
+      assert.ok(JSON.parse(reply.slice(reply.indexOf('\r\n\r\n') + 4)).choices[0].text.startsWith('héllo 😀'), reply)
+    }
+    assert.equal(engine.receivedParams.length, 5)
+    const utf32le = Buffer.alloc(json.length * 4)
+    ;[...json].forEach((char, i) => utf32le.writeUInt32LE(char.codePointAt(0)!, i * 4))
+    const utf32be = Buffer.from(utf32le).swap32()
+    for (const [body, order] of [[utf32le, 'little'], [utf32be, 'big'], [Buffer.concat([Buffer.from([0xff, 0xfe, 0, 0]), utf32le]), 'little'], [Buffer.concat([Buffer.from([0, 0, 0xfe, 0xff]), utf32be]), 'big']] as const) {
+      const refused = errorOf(await send(body))
+      assert.deepEqual([refused.status, refused.error.code], [415, 'unsupported_charset'])
+      assert.match(refused.error.message, new RegExp(`UTF-32 \\(${order}-endian\\)`))
+    }
+    const broken = errorOf(await send(Buffer.from([0x7b, 0x00, 0x00, 0xd8, 0x7d, 0x00])))
+    assert.deepEqual([broken.status, broken.error.code], [400, 'invalid_encoding'])
+    assert.match(broken.error.message, /not valid utf-16le \(the encoding its zero bytes say\)/)
+  })
+
+  it('serves a path with a trailing slash or doubled slashes as the route it names, on every route', async () => {
+    const {url, engine} = await start()
+    // Before, a 404 (that named the route meant, for a trailing slash only).
+    for (const path of ['/v1/completions/', '/v1//completions', '//v1/completions//']) {
+      const completions = await post(`${url}${path}`, {prompt: 'hi', max_tokens: 1})
+      assert.equal(completions.status, 200, `${path}: ${completions.text}`)
+      assert.equal(completions.json().object, 'text_completion')
+    }
+    assert.equal(engine.receivedParams.length, 3)
+    for (const path of ['/v1/models/', '/v1//models', '/health/', '/v1/models/fake-model/', '/v1/models//fake-model']) {
+      const reply = await fetch(`${url}${path}`)
+      assert.equal(reply.status, 200, `${path}: ${await reply.text()}`)
+    }
+    const models = (await (await fetch(`${url}/v1/models/`)).json()) as {object: string}
+    assert.equal(models.object, 'list')
+    const unknown = await fetch(`${url}/v1/completion/`)
+    assert.equal(unknown.status, 404)
+    assert.equal(((await unknown.json()) as {error: {message: string}}).error.message, 'No route for /v1/completion.')
   })
 
   it('answers an Expect header other than 100-continue with a 417 error body', async () => {

@@ -77,6 +77,10 @@ export default class Serve extends PagedLLMCommand {
       min: 1,
       max: MAX_TIMER_SECONDS,
     }),
+    'max-reply-memory': Flags.string({
+      description: 'Bytes of replies written but not yet read by their clients, all together; past it the connections whose clients read nothing for longest are cut (their requests aborted)',
+      default: '256MiB',
+    }),
     'slow-client-timeout': Flags.integer({description: 'Seconds a streaming client may leave its socket full before the stream is cut and its request aborted', default: 30, min: 1, max: MAX_TIMER_SECONDS}),
     'headers-timeout': Flags.integer({description: 'Seconds a client has to send the request headers', default: 10, min: 1, max: MAX_TIMER_SECONDS}),
     'request-timeout': Flags.integer({description: 'Seconds a client has to send the whole request (headers and body)', default: 30, min: 1, max: MAX_TIMER_SECONDS}),
@@ -133,6 +137,7 @@ export default class Serve extends PagedLLMCommand {
       maxSequencesPerRequest: flags['max-sequences-per-request'],
       requestWindow: flags['request-window'],
       slowClientTimeoutMs: flags['slow-client-timeout'] * 1000,
+      maxReplyBytesInFlight: parseByteSize(flags['max-reply-memory'], 'max-reply-memory'),
       headersTimeoutMs: flags['headers-timeout'] * 1000,
       requestTimeoutMs: flags['request-timeout'] * 1000,
       keepAliveTimeoutMs: flags['keep-alive-timeout'] * 1000,

@@ -80,34 +80,6 @@ export function sendJson(response: ServerResponse, status: number, body: unknown
   response.end(text)
 }
 
-/**
- * Cuts the connection of a reply whose client takes none of it for `timeoutMs` (its socket stays full): the reply's
- * bytes would otherwise stay in the server's memory for as long as the client holds the connection open. A slow reader
- * is not cut: any bytes the kernel took since the last check count as progress.
- */
-export function cutWhenNotTaken(response: ServerResponse, timeoutMs: number, log: (message: string) => void): void {
-  const socket = response.socket
-  if (response.writableFinished || socket === null || socket.destroyed) return
-  // Not yet taken by the kernel: the stream's buffer, and what libuv still queues of a write it began (which shrinks as
-  // the client reads; the stream's own count only drops once a whole write is done).
-  const untaken = () => socket.writableLength + ((socket as {_handle?: {writeQueueSize?: number}})._handle?.writeQueueSize ?? 0)
-  let last = untaken()
-  const timer = setInterval(() => {
-    const now = untaken()
-    if (now < last) {
-      last = now
-      return
-    }
-    clearInterval(timer)
-    log(`cut a reply: the client took none of it for ${timeoutMs} ms`)
-    response.destroy()
-  }, timeoutMs)
-  timer.unref()
-  const settled = () => clearInterval(timer)
-  response.once('finish', settled)
-  response.once('close', settled)
-}
-
 /** OpenAI-style object ids: a prefix and 24 hex digits, joined by '-' (completions) or '_' (the Responses API's objects). */
 export function newObjectId(prefix: 'cmpl' | 'chatcmpl' | 'resp' | 'msg' | 'fc' | 'fco' | 'rs'): string {
   const separator = prefix === 'cmpl' || prefix === 'chatcmpl' ? '-' : '_'

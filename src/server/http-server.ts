@@ -3,7 +3,7 @@ import {createHash, timingSafeEqual} from 'node:crypto'
 import {createServer, type IncomingMessage, type Server, type ServerResponse} from 'node:http'
 import type {AddressInfo} from 'node:net'
 import {AuthenticationError, InvalidRequestError, NotFoundError, PagedLLMError, UnavailableError} from '../engine/errors.js'
-import {type ApiContext, ClientDisconnected, cutWhenNotTaken, type RequestLimits, sendJson} from './api-context.js'
+import {type ApiContext, ClientDisconnected, type RequestLimits, sendJson} from './api-context.js'
 import {createChatCompletion} from './chat-completions.js'
 import {closeIfBodyUnread, continueIfExpected, deferContinue} from './body-handshake.js'
 import {answerRefusedRequests} from './client-errors.js'
@@ -14,9 +14,10 @@ import type {EngineLike} from './engine-like.js'
 import {errorReply} from './error-reply.js'
 import {ServerMetrics} from './metrics.js'
 import {listModels, MODEL_PATH_PREFIX, retrieveModel} from './models-route.js'
+import {PendingReplies} from './pending-replies.js'
 import {PipelinedRequests} from './pipelined-requests.js'
 import {InlinePromptTokenizer, type PromptTokenizer} from './prompt-tokenizer.js'
-import {bodyTooLarge, checkBodyCodings, declaredCharset, readBody, toUtf8} from './request-body.js'
+import {bodyAsUtf8, bodyTooLarge, checkBodyCodings, declaredCharset, readBody} from './request-body.js'
 import type {CheckedByRoute, RouteName} from './request-checks.js'
 import {RequestLimiter} from './request-limiter.js'
 import {ClientTooSlow} from './sse.js'
@@ -52,6 +53,8 @@ export interface ApiServerOptions {
   /** Sequences one request keeps in the engine at once; the rest of a prompt list waits its turn. */
   requestWindow: number
   slowClientTimeoutMs: number
+  /** Bytes of replies written but not yet taken by their clients, all together; over it the stalest are cut (pending-replies.ts). */
+  maxReplyBytesInFlight: number
   /** node's server.headersTimeout / requestTimeout / keepAliveTimeout / maxConnections. */
   headersTimeoutMs: number
   requestTimeoutMs: number
@@ -84,6 +87,7 @@ export const DEFAULT_SERVER_OPTIONS = {
   maxSequencesPerRequest: 1024,
   requestWindow: 64,
   slowClientTimeoutMs: 30_000,
+  maxReplyBytesInFlight: 256 * 1024 * 1024,
   headersTimeoutMs: 10_000,
   requestTimeoutMs: 30_000,
   keepAliveTimeoutMs: 5_000,
@@ -108,6 +112,7 @@ export class ApiServer {
   private engineState: EngineState = {kind: 'loading'}
   private readonly inFlight = new Set<AbortController>()
   private readonly pipelined = new PipelinedRequests()
+  private readonly pendingReplies: PendingReplies
   private drainedListeners: (() => void)[] = []
   private shutdownPromise: Promise<void> | null = null
   private readonly routes: Record<string, Partial<Record<Method, RouteHandler>>>
@@ -119,6 +124,7 @@ export class ApiServer {
       throw new InvalidRequestError('--headers-timeout must not exceed --request-timeout', {param: 'headers-timeout'})
     this.limiter = new RequestLimiter(options.maxConcurrentRequests, options.maxQueuedRequests, 'sequences')
     this.bodyBudget = new RequestLimiter(Math.max(options.maxBodyBytesInFlight, options.maxBodyBytes), options.maxQueuedRequests, 'body bytes')
+    this.pendingReplies = new PendingReplies(options.maxReplyBytesInFlight, options.slowClientTimeoutMs, options.log)
     this.limits = {
       maxSequencesPerRequest: options.maxSequencesPerRequest,
       windowSequences: Math.min(options.requestWindow, options.maxConcurrentRequests),
@@ -220,6 +226,8 @@ export class ApiServer {
   private async handle(request: IncomingMessage, response: ServerResponse, refusal?: PagedLLMError): Promise<void> {
     const controller = new AbortController()
     this.inFlight.add(controller)
+    // A reply whose client takes none of it for the slow-client timeout, or that holds the most stale bytes while all pass the cap, is cut.
+    this.pendingReplies.track(response)
     // 'close' before the reply is finished means the client went away: stop generating and free its blocks now.
     response.on('close', () => {
       if (!response.writableFinished) controller.abort(new ClientDisconnected())
@@ -243,11 +251,7 @@ export class ApiServer {
       const route =
         this.routes[path] ??
         (path.startsWith(MODEL_PATH_PREFIX) ? this.routes[MODEL_PATH_PREFIX] : path.startsWith(RESPONSE_PATH_PREFIX) ? storedResponseRoute(path, this.responseStore, this.backgroundResponses, this.options.slowClientTimeoutMs) : undefined)
-      if (!route) {
-        // A trailing slash is the usual slip (FastAPI, behind vLLM, redirects it): name the route meant.
-        const meant = path.length > 1 && path.endsWith('/') && this.routes[path.replace(/\/+$/, '')] ? `; the route is ${path.replace(/\/+$/, '')}, without the trailing slash` : ''
-        throw new NotFoundError(`No route for ${path}${meant}.`, {code: 'unknown_url'})
-      }
+      if (!route) throw new NotFoundError(`No route for ${path}.`, {code: 'unknown_url'})
       const handler = route[request.method as Method]
       if (!handler) {
         response.setHeader('allow', Object.keys(route).join(', '))
@@ -265,8 +269,8 @@ export class ApiServer {
         response.destroy()
       }
     } finally {
-      // A reply whole in the socket's buffers, streamed or not, still waits for a client that may never read it.
-      cutWhenNotTaken(response, this.options.slowClientTimeoutMs, this.options.log)
+      // A reply left in the socket's buffers, streamed or not, may push all of them over the cap.
+      if (!response.writableFinished) this.pendingReplies.check()
       // 499 (nginx's "client closed request") for replies the client left before they were finished.
       this.metrics.countHttpResponse(response.writableEnded ? response.statusCode : 499)
       this.untrack(controller)
@@ -328,7 +332,7 @@ export class ApiServer {
   private renderMetrics(response: ServerResponse): void {
     const engine = this.engineState.kind === 'ready' ? this.engineState.engine : null
     const admission = {sequences: this.limiter.unitsInUse, capacity: this.limiter.capacity, queued: this.limiter.numQueued}
-    const text = this.metrics.render(engine && {stats: engine.stats(), modelName: engine.modelName}, admission)
+    const text = this.metrics.render(engine && {stats: engine.stats(), modelName: engine.modelName}, admission, this.pendingReplies.bytesHeld)
     closeIfBodyUnread(response)
     response.writeHead(200, {'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'content-length': Buffer.byteLength(text)})
     response.end(text)
@@ -361,7 +365,7 @@ export class ApiServer {
       const bytes = await readBody(request, maxBodyBytes, stall)
       if (chunked) bodyGrant.shrinkTo(bytes.length)
       const checkOptions = {modelName: engine.modelName, contentFormat: this.options.chatTemplateContentFormat ?? 'auto', storeOn: this.responseStore !== null}
-      const checked = await promptTokenizer.checkBody(charset === null ? bytes : toUtf8(bytes, charset), route, checkOptions)
+      const checked = await promptTokenizer.checkBody(bodyAsUtf8(bytes, charset), route, checkOptions)
       const admit = async (sequences: number) => {
         const grant = await this.limiter.acquire(signal, sequences)
         releases.push(grant)
@@ -387,11 +391,16 @@ function getRoute(handler: RouteHandler): Partial<Record<Method, RouteHandler>> 
   return {GET: handler, HEAD: handler}
 }
 
-/** The path of a request target; one that is not a URL at all (`http://[x/`) is the client's error. */
+/**
+ * The path of a request target, with runs of '/' as one and no trailing '/': `/v1/completions/` and `/v1//completions`
+ * are served as `/v1/completions` (FastAPI, behind vLLM, redirects a trailing slash; nginx merges slashes), on every
+ * route alike. One that is not a URL at all (`http://[x/`) is the client's error.
+ */
 function requestPath(target: string | undefined): string {
   try {
     // A path is appended to the base, not resolved against it: '//v1/completions' would be a URL of host 'v1'.
-    return (target?.startsWith('/') ? new URL(`http://localhost${target}`) : new URL(target ?? '/', 'http://localhost')).pathname
+    const path = (target?.startsWith('/') ? new URL(`http://localhost${target}`) : new URL(target ?? '/', 'http://localhost')).pathname
+    return path.replace(/\/{2,}/g, '/').replace(/(.)\/$/, '$1')
   } catch {
     throw new InvalidRequestError(`The request target ${JSON.stringify(target)} is not a valid URL.`, {code: 'invalid_url'})
   }

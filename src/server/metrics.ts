@@ -42,8 +42,10 @@ export class ServerMetrics {
    * `engine` is null while the model is still loading: only the server's own counters exist then. `admission`: the
    * sequence slots of --max-concurrent-requests held by requests still generating, and the requests queued for them.
    */
-  render(engine: {stats: EngineStats; modelName: string} | null, admission?: {sequences: number; capacity: number; queued: number}): string {
+  render(engine: {stats: EngineStats; modelName: string} | null, admission?: {sequences: number; capacity: number; queued: number}, replyBytesWaiting?: number): string {
     const parts: string[] = []
+    if (replyBytesWaiting !== undefined)
+      parts.push(family('pagedllm_reply_bytes_waiting', 'gauge', 'Bytes of replies written but not yet taken by their clients (--max-reply-memory caps them).', [[noLabels, replyBytesWaiting]]))
     if (admission)
       parts.push(
         family('pagedllm_admitted_sequences', 'gauge', 'Sequence slots of --max-concurrent-requests: held by admitted requests until their generation ends, and the capacity.', [

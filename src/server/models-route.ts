@@ -1,6 +1,5 @@
 // GET /v1/models (the list) and GET /v1/models/{id} (one model card: OpenAI's retrieve, the clients' models.retrieve).
 import type {ServerResponse} from 'node:http'
-import {NotFoundError} from '../engine/errors.js'
 import {sendJson, unixSeconds} from './api-context.js'
 import type {EngineLike} from './engine-like.js'
 import {checkModel} from './openai-schema.js'
@@ -20,7 +19,6 @@ export function listModels(response: ServerResponse, engine: EngineLike): void {
 /** `path` starts with MODEL_PATH_PREFIX; any name but the served one is OpenAI's 404 model_not_found. */
 export function retrieveModel(response: ServerResponse, engine: EngineLike, path: string): void {
   const encoded = path.slice(MODEL_PATH_PREFIX.length)
-  if (encoded === '') throw new NotFoundError(`No route for ${path}; the model list is ${MODEL_PATH_PREFIX.slice(0, -1)}, without the trailing slash.`, {code: 'unknown_url'})
   checkModel(decodedName(encoded), engine.modelName)
   sendJson(response, 200, modelCard(engine))
 }

@@ -95,13 +95,23 @@ export function declaredCharset(contentType: string | undefined): TextDecoder | 
   }
 }
 
-/** A body sent in another charset, as UTF-8; bytes not valid in that charset are the client's error, named. */
-export function toUtf8(body: Buffer, declared: TextDecoder): Buffer {
-  const decoder = byteOrderMarked(body) ?? declared
+/**
+ * The body as UTF-8. A declared charset decodes it; without one, a UTF-16 body is found as Python's json.loads behind
+ * vLLM finds it (RFC 4627: its byte-order mark, or the zero byte beside the first ASCII character JSON starts with),
+ * and a UTF-32 one is a 415 naming it. Bytes not valid in their encoding are the client's error, named.
+ */
+export function bodyAsUtf8(body: Buffer, declared: TextDecoder | null): Buffer {
+  const utf32 = utf32Order(body)
+  if (utf32 !== null)
+    throw new UnsupportedMediaTypeError(`The request body is UTF-32 (${utf32}); send it as UTF-8 (or UTF-16).`, {code: 'unsupported_charset'})
+  const marked = byteOrderMarked(body)
+  const decoder = marked ?? declared ?? zeroBytePattern(body)
+  if (decoder === null) return body
   try {
     return Buffer.from(decoder.decode(body), 'utf8')
   } catch {
-    throw new InvalidRequestError(`The request body is not valid ${decoder.encoding} (the charset its Content-Type declares).`, {code: 'invalid_encoding'})
+    const found = marked ? 'its byte-order mark says' : declared ? 'the charset its Content-Type declares' : 'its zero bytes say'
+    throw new InvalidRequestError(`The request body is not valid ${decoder.encoding} (the encoding ${found}).`, {code: 'invalid_encoding'})
   }
 }
 
@@ -111,6 +121,22 @@ export function toUtf8(body: Buffer, declared: TextDecoder): Buffer {
  */
 function byteOrderMarked(body: Buffer): TextDecoder | null {
   const encoding = body[0] === 0xfe && body[1] === 0xff ? 'utf-16be' : body[0] === 0xff && body[1] === 0xfe ? 'utf-16le' : body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf ? 'utf-8' : null
+  return encoding === null ? null : new TextDecoder(encoding, {fatal: true})
+}
+
+/** UTF-32's byte order when the body is in it: its byte-order mark, or three zero bytes beside the first character. */
+function utf32Order(body: Buffer): string | null {
+  if (body.length < 4) return null
+  const [a, b, c, d] = [body[0], body[1], body[2], body[3]]
+  if ((a === 0 && b === 0 && c === 0xfe && d === 0xff) || (a === 0 && b === 0 && c === 0 && d !== 0)) return 'big-endian'
+  if ((a === 0xff && b === 0xfe && c === 0 && d === 0) || (a !== 0 && b === 0 && c === 0 && d === 0)) return 'little-endian'
+  return null
+}
+
+/** UTF-16 without a byte-order mark: JSON's first character is ASCII, so one of its two bytes is zero. */
+function zeroBytePattern(body: Buffer): TextDecoder | null {
+  if (body.length < 2) return null
+  const encoding = body[0] === 0 && body[1] !== 0 ? 'utf-16be' : body[0] !== 0 && body[1] === 0 ? 'utf-16le' : null
   return encoding === null ? null : new TextDecoder(encoding, {fatal: true})
 }
 
