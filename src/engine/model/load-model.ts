@@ -20,7 +20,6 @@ import {rmsVariantTensorShapes, rmsVariantTensors} from './rms-variants.js'
 import {checkpointTensorNames, engineTensorNames} from './tensor-renames.js'
 import {interleavedRopeRows} from './llama-twists.js'
 import {hybridMixerShapes, splitHybridProjections} from './hybrid-tensors.js'
-import {HYBRID_ARCHITECTURES} from './qwen35-config.js'
 import {readCheckpointTensors, type TensorInfo} from './safetensors.js'
 import {Tokenizer} from './tokenizer.js'
 
@@ -116,8 +115,8 @@ export function selectModelTensors(config: ModelConfig, checkpointTensors: Tenso
   // OPT, GPT-NeoX, GPT-2: found under their own names, checked, and renamed (layernorm-family.ts).
   if (config.layerNorm) return layerNormTensors(config, checkpointTensors, dir)
   if (config.gemma4) return gemma4Tensors(config, checkpointTensors, dir)
-  // A Gemma 3 multimodal checkpoint keeps its language model under a prefix (gemma3-config.ts).
-  const named = config.architecture === 'Gemma3ForCausalLM' || HYBRID_ARCHITECTURES.has(config.architecture) ? checkpointTensors.map((t) => ({...t, name: languageModelTensorName(t.name)})) : checkpointTensors
+  // A multimodal checkpoint keeps its language model under a prefix (gemma3-config.ts; a text checkpoint has none).
+  const named = checkpointTensors.map((t) => ({...t, name: languageModelTensorName(t.name)}))
   const split = splitGptOssExperts(config, splitGraniteMoeExperts(config, splitFusedProjections(config, engineTensorNames(config, named))))
   const tensors = config.moe?.mixtralNames || config.moe?.grouped ? split.map((t) => ({...t, name: moeEngineName(config.moe, t.name)})) : split
   // A corrupt or hostile layer count must not make us list billions of expected tensors before the first one is missing.

@@ -19,6 +19,7 @@ import {applyTwistBiases, isLlamaTwist, twistView} from './llama-twists.js'
 import {hasSandwichNorms} from './tensor-renames.js'
 import {GLM4_MOE, deepseekAttention, deepseekView, isDeepseek, type MlaConfig} from './deepseek-config.js'
 import {glm4MoeQkNorm, glm4MoeView} from './glm4-moe-config.js'
+import {isMultimodalWrapper, multimodalLanguageModel} from './multimodal-text.js'
 import {HYBRID_ARCHITECTURES, HYBRID_MULTIMODAL, parseHybrid, qwen35LanguageModel, qwen35View, type HybridFeatures} from './qwen35-config.js'
 
 export type {RopeScaling}
@@ -145,6 +146,11 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   if (HYBRID_MULTIMODAL[architecture]) {
     const language = parseModelConfig(qwen35LanguageModel(config, architecture, source), generationConfig, source)
     return {...language, notes: [...(language.notes ?? []), `${architecture}: its language model runs text only (the vision tower is not loaded).`]}
+  }
+  if (isMultimodalWrapper(architecture)) {
+    const {config: text, note} = multimodalLanguageModel(config, architecture, source)
+    const language = parseModelConfig(text, generationConfig, source)
+    return {...language, notes: [...(language.notes ?? []), note]}
   }
   if (!SUPPORTED_ARCHITECTURES.includes(architecture)) {
     const why = NEAR_MISSES[architecture] ? ` (${NEAR_MISSES[architecture]})` : ''
