@@ -62,6 +62,20 @@ describe('multimodal checkpoints as their language models', () => {
   })
 })
 
+describe('Ministral 3', () => {
+  it('as Ministral3Config reads it: YaRN x16 over 16384 by default, the context capped where Llama 4\'s query scale starts, no window unless set', () => {
+    const base = {architectures: ['Ministral3ForCausalLM'], ...TEXT, num_attention_heads: 16}
+    const c = parseModelConfig(base)
+    assert.deepEqual([c.headDim, c.numKvHeads, c.ropeTheta, c.ropeScaling.type, c.maxPositionEmbeddings, c.layerWindows, c.rmsNormEps], [128, 8, 1e6, 'yarn', 16384, undefined, 1e-5])
+    assert.match(c.notes!.join(' '), /capped at 16384 tokens .* 1 \+ llama_4_scaling_beta \* log\(1 \+ floor\(position \/ 16384\)\)/)
+    const unscaled = parseModelConfig({...base, rope_parameters: {rope_type: 'default', rope_theta: 1e4}, sliding_window: 32})
+    assert.deepEqual([unscaled.maxPositionEmbeddings, unscaled.ropeScaling, unscaled.layerWindows], [262144, {type: 'none'}, [32, 32]])
+    assert.throws(() => parseModelConfig({...base, rope_parameters: {rope_type: 'default', rope_theta: 1e4, llama_4_scaling_beta: 0.1}}),
+      loadError(/"rope_parameters\.llama_4_scaling_beta" needs a positive integer "original_max_position_embeddings"/))
+    assert.throws(() => parseModelConfig({...base, rope_parameters: {rope_type: 'default', llama_4_scaling_beta: 'x'}}), loadError(/llama_4_scaling_beta" must be a number, got "x"/))
+  })
+})
+
 for (const variant of MULTIMODAL_TEST_VARIANTS) {
   describe(`${variant} test model`, () => {
     it(`matches transformers 5.18 (test/fixtures/${variant}-tiny-transformers.json): top-10 logits, 8 greedy tokens; runs on CUDA too`, async () => {

@@ -106,6 +106,8 @@ export const ARCHITECTURES: Record<string, ArchitectureTraits> = {
     gemmaNorms: true, gemma2: true, activationKey: 'hidden_activation', defaultSlidingWindow: 4096,
   },
   MinistralForCausalLM: {...BASE, defaultMaxPositions: 4096 * 32, defaultSlidingWindow: 4096},
+  // Ministral 3: Mistral's layers, YaRN and Llama 4's query scale past its original context (ministral3-config.ts).
+  Ministral3ForCausalLM: {...BASE, defaultMaxPositions: 262144, defaultHeadDim: 128},
   // Hunyuan dense: per-head q/k norms after rope, its dynamic-alpha rope a raised base (hunyuan-config.ts).
   HunYuanDenseV1ForCausalLM: {...BASE, qkNorm: true},
   // EXAONE 4: OLMo2's post-norms, per-head q/k norms, rope only on its sliding layers (4096; every 4th full: exaone4-config.ts).

@@ -20,6 +20,7 @@ import {hasSandwichNorms} from './tensor-renames.js'
 import {GLM4_MOE, deepseekAttention, deepseekView, isDeepseek, type MlaConfig} from './deepseek-config.js'
 import {glm4MoeQkNorm, glm4MoeView} from './glm4-moe-config.js'
 import {isMultimodalWrapper, multimodalLanguageModel} from './multimodal-text.js'
+import {MINISTRAL3, ministral3View} from './ministral3-config.js'
 import {HYBRID_ARCHITECTURES, HYBRID_MULTIMODAL, parseHybrid, qwen35LanguageModel, qwen35View, type HybridFeatures} from './qwen35-config.js'
 
 export type {RopeScaling}
@@ -178,6 +179,11 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   if (isDeepseek(architecture)) config = deepseekView(config, architecture, source)
   if (architecture === GLM4_MOE) config = glm4MoeView(config, source)
   if (HYBRID_ARCHITECTURES.has(architecture)) config = qwen35View(config, architecture)
+  if (architecture === MINISTRAL3) {
+    const view = ministral3View(config, source)
+    config = view.config
+    if (view.note) notes.push(view.note)
+  }
 
   const required = (key: string): number => {
     const value = config[key]

@@ -2,8 +2,8 @@
 // vision-language checkpoint whose language model is the tiny preset's, with a vision tower too small to cost anything
 // (transformers builds it for the fixture; the engine never loads it).
 
-export type MultimodalTestVariant = 'mistral3' | 'llava' | 'qwen2-vl' | 'qwen3-vl'
-export const MULTIMODAL_TEST_VARIANTS: readonly MultimodalTestVariant[] = ['mistral3', 'llava', 'qwen2-vl', 'qwen3-vl']
+export type MultimodalTestVariant = 'mistral3' | 'ministral3' | 'llava' | 'qwen2-vl' | 'qwen3-vl'
+export const MULTIMODAL_TEST_VARIANTS: readonly MultimodalTestVariant[] = ['mistral3', 'ministral3', 'llava', 'qwen2-vl', 'qwen3-vl']
 
 export function isMultimodalTestVariant(variant: string): variant is MultimodalTestVariant {
   return (MULTIMODAL_TEST_VARIANTS as readonly string[]).includes(variant)
@@ -11,7 +11,8 @@ export function isMultimodalTestVariant(variant: string): variant is MultimodalT
 
 /**
  * mistral3: Mistral Small 3.1's layout (text_config a Mistral without a window, rope base 1e9, a Pixtral tower), saved
- * as transformers 5 saves it (model.language_model.*). llava: a Llama text_config under a CLIP tower, saved as
+ * as transformers 5 saves it (model.language_model.*). ministral3: the same wrapper over Ministral 3's text model (YaRN x4
+ * over an original context of 64 with llama_4_scaling_beta 0.1, so the context is capped at 64, past the longest prompt). llava: a Llama text_config under a CLIP tower, saved as
  * transformers 4 saved it (language_model.model.*, language_model.lm_head). qwen2-vl: a flat hub config (the text keys
  * at the top level, "mrope" rope_scaling with sections 2 + 3 + 3) and the old names (model.layers.*). qwen3-vl: text_config
  * with Qwen3's head size twice hidden / heads, interleaved mrope sections 6 + 5 + 5, transformers 5's names. All untied.
@@ -22,6 +23,12 @@ export function multimodalTestModelConfigJson(variant: MultimodalTestVariant, co
   if (variant === 'mistral3') {
     return {architectures: ['Mistral3ForConditionalGeneration'], model_type: 'mistral3', ...top, image_token_index: 10, spatial_merge_size: 2,
       text_config: {model_type: 'mistral', ...sizes, rms_norm_eps: 1e-5, rope_theta: 1e9, sliding_window: null},
+      vision_config: {model_type: 'pixtral', hidden_size: 16, intermediate_size: 32, num_hidden_layers: 1, num_attention_heads: 2, head_dim: 8, image_size: 32, patch_size: 16}}
+  }
+  if (variant === 'ministral3') {
+    return {architectures: ['Mistral3ForConditionalGeneration'], model_type: 'mistral3', ...top, image_token_index: 10, spatial_merge_size: 2,
+      text_config: {model_type: 'ministral3', ...sizes, rms_norm_eps: 1e-5, sliding_window: null,
+        rope_parameters: {type: 'yarn', rope_theta: 1e6, factor: 4, original_max_position_embeddings: 64, beta_fast: 32, beta_slow: 1, mscale: 1, mscale_all_dim: 1, llama_4_scaling_beta: 0.1}},
       vision_config: {model_type: 'pixtral', hidden_size: 16, intermediate_size: 32, num_hidden_layers: 1, num_attention_heads: 2, head_dim: 8, image_size: 32, patch_size: 16}}
   }
   if (variant === 'llava') {
