@@ -100,6 +100,10 @@ export const ARCHITECTURES: Record<string, ArchitectureTraits> = {
   // Arcee (AFM): Llama with an ungated relu2 MLP; Nemotron: the same under LayerNorm1P, half of each head rotated (relu2-families.ts).
   ArceeForCausalLM: {...BASE, defaultMaxPositions: 4096},
   NemotronForCausalLM: {...BASE, defaultMaxPositions: 4096},
+  // Jais 2: Arcee's ungated relu2 MLP under LayerNorms with bias, every projection biased (relu2-families.ts).
+  Jais2ForCausalLM: {...BASE, defaultMaxPositions: 8192},
+  // CWM: Llama without attention biases, three layers in four sliding, llama3 rope by default (cwm-config.ts).
+  CwmForCausalLM: {...BASE, defaultMaxPositions: 131072, defaultHeadDim: 128, defaultSlidingWindow: 8192},
   // VaultGemma: Gemma 2 without its post-norms (tensor-renames.ts). Ministral: Mistral with layer_types (all sliding by default).
   VaultGemmaForCausalLM: {
     ...BASE, defaultMaxPositions: 8192, defaultHeadDim: 256, defaultActivation: 'gelu_pytorch_tanh', defaultTiedEmbeddings: true,
