@@ -38,7 +38,22 @@ describe('CWM config', () => {
   })
 })
 
+describe('MiniCPM3 config', () => {
+  it('as MiniCPM3Config reads it: latent attention (rotate_half rope, V hidden / heads), dense MLPs, scale_emb, scale_depth / sqrt(layers), dim_model_base', () => {
+    const c = parseModelConfig({architectures: ['MiniCPM3ForCausalLM'], ...SIZES, num_hidden_layers: 4})
+    assert.deepEqual([c.mla, c.headDim, c.rotaryDim, c.numKvHeads, c.moe, c.embeddingScale, c.rmsVariant!.residualMultiplier, c.rmsVariant!.logitsMultiplier, c.tieWordEmbeddings, c.rmsNormEps],
+      [{kvLoraRank: 256, qLoraRank: 768, vHeadDim: 16, ropeInterleaved: false}, 96, 32, 4, undefined, 12, 0.7, 4, true, 1e-5])
+    assert.equal(c.attentionScale, 96 ** -0.5)
+    const names = expectedTensorShapes(c).map((t) => t.name)
+    assert.ok(names.includes('model.layers.0.self_attn.kv_a_proj_with_mqa.weight') && names.includes('model.layers.3.mlp.gate_proj.weight') && !names.some((n) => n.includes('experts')))
+    const unscaled = parseModelConfig({architectures: ['MiniCPM3ForCausalLM'], ...SIZES, num_hidden_layers: 4, scale_depth: null, dim_model_base: null, q_lora_rank: null})
+    assert.deepEqual([unscaled.rmsVariant!.residualMultiplier, unscaled.rmsVariant!.logitsMultiplier, unscaled.mla!.qLoraRank], [1, 1, 0])
+    assert.throws(() => parseModelConfig({architectures: ['MiniCPM3ForCausalLM'], ...SIZES, scale_emb: 'big'}), /"scale_emb" must be a positive number, got "big"/)
+  })
+})
+
 const ON_CUDA_TOO = new Set(['cwm'])
+const CPU_ONLY_WHY: Record<string, string> = {jais2: 'an ungated MLP', minicpm3: 'multi-head latent attention run on the CPU only'}
 
 for (const variant of DENSE2_TEST_VARIANTS) {
   describe(`${variant} test model`, () => {
@@ -50,7 +65,7 @@ for (const variant of DENSE2_TEST_VARIANTS) {
       const config = parseModelConfig(testModelConfigJson('tiny', {variant}))
       const need = cpuOnlyNeed({quantization: undefined, batchInvariant: false}, {config, tensors: []})
       if (ON_CUDA_TOO.has(variant)) assert.equal(need, null)
-      else assert.equal(need?.reason, `${config.architecture} (an ungated MLP)`)
+      else assert.equal(need?.reason, `${config.architecture} (${CPU_ONLY_WHY[variant]})`)
     })
   })
 }

@@ -121,6 +121,8 @@ export const ARCHITECTURES: Record<string, ArchitectureTraits> = {
   DeepseekV3ForCausalLM: {...BASE, defaultMaxPositions: 4096, moe: 'deepseek_v3'},
   // GLM-4.5: q/k/v biases (attention_bias), half-rotary heads, optional q/k norms over V3's routing (glm4-moe-config.ts).
   Glm4MoeForCausalLM: {...BASE, defaultMaxPositions: 131072, qkvBias: true, moe: 'glm4_moe'},
+  // MiniCPM3: DeepSeek-V2's latent attention over dense MLPs, with Granite-like multipliers (minicpm3-config.ts).
+  MiniCPM3ForCausalLM: {...BASE, defaultMaxPositions: 32768, defaultTiedEmbeddings: true},
   // GLM-4.7-Flash: DeepSeek-V3's layers (deepseek-config.ts).
   Glm4MoeLiteForCausalLM: {...BASE, defaultMaxPositions: 202752, moe: 'glm4_moe_lite'},
   // Qwen 3.5: Gated DeltaNet layers among gated full-attention ones with q/k norms and partial rope (qwen35-config.ts).

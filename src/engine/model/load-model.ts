@@ -107,7 +107,8 @@ export function expectedTensorShapes(config: ModelConfig): {name: string; shape:
   }
   shapes.push({name: 'model.norm.weight', shape: [hidden]})
   if (!config.tieWordEmbeddings) shapes.push({name: 'lm_head.weight', shape: [vocabSize, hidden]})
-  return config.rmsVariant ? rmsVariantTensorShapes(config.rmsVariant, shapes, qSize, kvSize) : deepseekTensorShapes(config, shapes)
+  // MiniCPM3 has both: latent attention and Granite's multipliers (which change no tensor).
+  return deepseekTensorShapes(config, config.rmsVariant ? rmsVariantTensorShapes(config.rmsVariant, shapes, qSize, kvSize) : shapes)
 }
 
 /** Checks presence and shape of every expected tensor; returns them in expected order. */
