@@ -52,8 +52,22 @@ describe('MiniCPM3 config', () => {
   })
 })
 
+describe('Granite SWA config', () => {
+  const base = {architectures: ['GraniteSWAForCausalLM'], ...SIZES, num_key_value_heads: 2}
+  it('as GraniteSWAConfig reads it: layer 0 and every 4th full, 128 on the others, sinks, Granite\'s multipliers, rope bases per layer type (0: no rope)', () => {
+    const c = parseModelConfig({...base, attention_multiplier: 0.5})
+    assert.deepEqual([c.layerWindows, c.attentionSinks, c.attentionScale, c.tieWordEmbeddings, c.ropeLocalTheta, c.rmsVariant!.ropeLayers, c.ropeTheta], [[0, 128, 128, 128, 0], true, 0.5, true, undefined, undefined, 10000])
+    assert.ok(expectedTensorShapes(c).some((t) => t.name === 'model.layers.0.self_attn.sinks'))
+    const bases = parseModelConfig({...base, layer_rope_theta: [5e5, 1e4, 0, 1e4, null]})
+    assert.deepEqual([bases.ropeTheta, bases.ropeLocalTheta, bases.rmsVariant!.ropeLayers], [5e5, 1e4, [true, true, false, true, false]])
+    assert.throws(() => parseModelConfig({...base, layer_rope_theta: [5e5, 1e4, 2e4, 1e4, 5e5]}), /"layer_rope_theta" \[500000,10000,20000,10000,500000\] is not supported: the engine runs one rope base for the full layers and one/)
+    assert.throws(() => parseModelConfig({...base, layer_rope_theta: [5e5, 1e4, 1e4, 1e4, 5e5], rope_scaling: {rope_type: 'linear', factor: 2}}), /"layer_rope_theta" .* is not supported/)
+    assert.throws(() => parseModelConfig({...base, layer_rope_theta: [1]}), /"layer_rope_theta" must list a non-negative rope base .* each of the 5 layers/)
+  })
+})
+
 const ON_CUDA_TOO = new Set(['cwm'])
-const CPU_ONLY_WHY: Record<string, string> = {jais2: 'an ungated MLP', minicpm3: 'multi-head latent attention run on the CPU only'}
+const CPU_ONLY_WHY: Record<string, string> = {jais2: 'an ungated MLP', minicpm3: 'multi-head latent attention run on the CPU only', 'granite-swa': 'attention sinks have no CUDA path'}
 
 for (const variant of DENSE2_TEST_VARIANTS) {
   describe(`${variant} test model`, () => {

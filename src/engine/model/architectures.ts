@@ -70,6 +70,8 @@ export const ARCHITECTURES: Record<string, ArchitectureTraits> = {
   },
   // Llama with Granite's multipliers; OLMo2's post-norms and whole-width q/k norms; SmolLM3's rope-free layers (rms-variants.ts).
   GraniteForCausalLM: BASE,
+  // Granite SWA: Granite's multipliers, attention sinks, three layers in four sliding, a rope base per layer (granite-swa-config.ts).
+  GraniteSWAForCausalLM: {...BASE, defaultMaxPositions: 8192, defaultTiedEmbeddings: true, defaultSlidingWindow: 128},
   Olmo2ForCausalLM: {...BASE, qkNorm: true},
   // OLMo2's block with sliding layers (4096, every 4th full) that rotate with their own base (olmo3-config.ts).
   Olmo3ForCausalLM: {...BASE, qkNorm: true, defaultSlidingWindow: 4096},

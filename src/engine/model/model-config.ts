@@ -23,6 +23,7 @@ import {isMultimodalWrapper, multimodalLanguageModel} from './multimodal-text.js
 import {MINISTRAL3, ministral3View} from './ministral3-config.js'
 import {CWM, cwmView} from './cwm-config.js'
 import {MINICPM3, minicpm3Multipliers, minicpm3View} from './minicpm3-config.js'
+import {GRANITE_SWA, graniteSwaView} from './granite-swa-config.js'
 import {HYBRID_ARCHITECTURES, HYBRID_MULTIMODAL, parseHybrid, qwen35LanguageModel, qwen35View, type HybridFeatures} from './qwen35-config.js'
 
 export type {RopeScaling}
@@ -173,6 +174,8 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   let ropeLocalTheta: number | undefined
   if (architecture === 'Gemma3ForCausalLM') ({config, ropeLocalTheta} = gemma3View(config, source))
   if (architecture === OLMO3) ({config, ropeLocalTheta} = olmo3View(config, source))
+  let swaRopeLayers: boolean[] | undefined
+  if (architecture === GRANITE_SWA) ({config, ropeLocalTheta, ropeLayers: swaRopeLayers} = graniteSwaView(config, source))
   let gemma4: Gemma4Features | undefined
   if (architecture === GEMMA4) ({config, features: gemma4} = gemma4View(config, source))
   if (isRmsVariantArchitecture(architecture)) config = rmsVariantView(config, architecture, source)
@@ -290,7 +293,8 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   if (layerWindows !== undefined) modelConfig.layerWindows = layerWindows
   if (layerWindows !== undefined && ropeLocalTheta !== undefined) modelConfig.ropeLocalTheta = ropeLocalTheta
   if (isRmsVariantArchitecture(architecture)) Object.assign(modelConfig, parseRmsVariant(config, architecture, source))
-  if (architecture === GPT_OSS) modelConfig.attentionSinks = true
+  if (architecture === GPT_OSS || architecture === GRANITE_SWA) modelConfig.attentionSinks = true
+  if (swaRopeLayers) modelConfig.rmsVariant!.ropeLayers = swaRopeLayers
   if (gemma4) Object.assign(modelConfig, gemma4ModelFields(config, gemma4, modelConfig.torchDtype, source))
   if (isLlamaTwist(architecture)) applyTwistBiases(modelConfig, config, architecture, source)
   if (isDeepseek(architecture)) Object.assign(modelConfig, deepseekAttention(config, architecture, source))
