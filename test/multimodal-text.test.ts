@@ -2,11 +2,15 @@
 // Qwen2.5-VL, Qwen3-VL): text_config read as its family's config, the tower ignored, and each tiny checkpoint held to
 // transformers 5.18's logits and greedy tokens (test/fixtures/<variant>-tiny-transformers.json).
 import assert from 'node:assert/strict'
+import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
 import {describe, it} from 'node:test'
 import {cpuOnlyNeed} from '../src/engine/engine-parts.js'
 import {ModelLoadError} from '../src/engine/errors.js'
 import {languageModelTensorName} from '../src/engine/model/gemma3-config.js'
 import {parseModelConfig} from '../src/engine/model/model-config.js'
+import {Tokenizer} from '../src/engine/model/tokenizer.js'
 import {MULTIMODAL_TEST_VARIANTS} from '../src/engine/model/multimodal-test-models.js'
 import {ensureTestModel, testModelConfigJson} from '../src/engine/model/test-model.js'
 import {checkDirAgainstTransformers, readTransformersFixture} from './support/transformers-fixture.js'
@@ -60,6 +64,27 @@ describe('multimodal checkpoints as their language models', () => {
   it('finds the language model under each saved layout (transformers 4, 5, Idefics3\'s text_model); the tower keeps its names', () => {
     assert.deepEqual(['language_model.model.layers.0.mlp.up_proj.weight', 'language_model.lm_head.weight', 'model.language_model.norm.weight', 'model.text_model.embed_tokens.weight', 'model.visual.blocks.0.attn.qkv.weight', 'vision_tower.x'].map(languageModelTensorName),
       ['model.layers.0.mlp.up_proj.weight', 'lm_head.weight', 'model.norm.weight', 'model.embed_tokens.weight', 'model.visual.blocks.0.attn.qkv.weight', 'vision_tower.x'])
+  })
+})
+
+describe('a processor\'s chat_template.json', () => {
+  it('is the template when the tokenizer has none (LLaVA\'s, Mistral Small 3.1\'s layout); tokenizer_config.json\'s wins; a non-string is named', async () => {
+    const source = await ensureTestModel('tiny', {variant: 'llava'})
+    const dir = mkdtempSync(join(tmpdir(), 'pagedllm-processor-template-'))
+    try {
+      const {chat_template: _own, ...config} = JSON.parse(readFileSync(join(source, 'tokenizer_config.json'), 'utf8'))
+      writeFileSync(join(dir, 'tokenizer.json'), readFileSync(join(source, 'tokenizer.json')))
+      writeFileSync(join(dir, 'tokenizer_config.json'), JSON.stringify(config))
+      writeFileSync(join(dir, 'chat_template.json'), JSON.stringify({chat_template: "{{ messages[0]['content'] }} from the processor"}))
+      assert.equal(Tokenizer.load(dir).applyChatTemplate([{role: 'user', content: 'hi'}]), 'hi from the processor')
+      writeFileSync(join(dir, 'tokenizer_config.json'), JSON.stringify({...config, chat_template: "{{ messages[0]['content'] }} from the tokenizer"}))
+      assert.equal(Tokenizer.load(dir).applyChatTemplate([{role: 'user', content: 'hi'}]), 'hi from the tokenizer')
+      writeFileSync(join(dir, 'tokenizer_config.json'), JSON.stringify(config))
+      writeFileSync(join(dir, 'chat_template.json'), JSON.stringify({chat_template: 7}))
+      assert.throws(() => Tokenizer.load(dir), loadError(/chat_template\.json: "chat_template" must be a string, got 7/))
+    } finally {
+      rmSync(dir, {recursive: true, force: true})
+    }
   })
 })
 
