@@ -142,6 +142,9 @@ export const NEAR_MISSES: Record<string, string> = {
   Phi3SmallForCausalLM: 'Phi-3-small needs blocksparse attention, gegelu and muP scaling',
   GraniteMoeHybridForCausalLM: 'Granite 4 hybrid models need Mamba-2 layers',
   DeepseekV32ForCausalLM: "DeepSeek-V3.2 needs its lightning indexer (DeepSeek sparse attention) over V3's latent attention",
+  ApertusForCausalLM: 'Apertus needs the xIELU activation with learned alpha_p / alpha_n per layer',
+  NanoChatForCausalLM: 'NanoChat needs weightless RMSNorms and q/k norms after its sign-flipped rope',
+  DiffLlamaForCausalLM: 'DiffLlama needs differential attention (two softmaxes subtracted with a learned lambda)',
   Qwen3VLMoeForConditionalGeneration: "Qwen3-VL-MoE's checkpoints store each layer's experts fused and transposed (mlp.experts.gate_up_proj [experts, hidden, 2 x moe_intermediate_size]), which the loader does not split",
 }
 
