@@ -49,9 +49,6 @@ export function isMultimodalWrapper(architecture: string): boolean {
   return Object.hasOwn(WRAPPERS, architecture)
 }
 
-/** The multimodal wrappers whose language model runs (the table above), for the supported list. */
-export const MULTIMODAL_TEXT_ARCHITECTURES = Object.keys(WRAPPERS)
-
 /**
  * A wrapper's config.json as its language model's: text_config (or, for a flat Qwen2-VL config, the top level without
  * vision_config) with the text class's defaults, the top level's dtype and token ids where text_config has none, and

@@ -5,7 +5,7 @@ import {withPartialRotaryDefault} from './partial-rotary.js'
 
 export const ARCEE = 'ArceeForCausalLM'
 export const NEMOTRON = 'NemotronForCausalLM'
-export const JAIS2 = 'Jais2ForCausalLM'
+const JAIS2 = 'Jais2ForCausalLM'
 
 export function isRelu2Family(architecture: string): boolean {
   return architecture === ARCEE || architecture === NEMOTRON || architecture === JAIS2
