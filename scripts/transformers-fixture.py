@@ -25,7 +25,7 @@ auto = transformers.AutoModelForImageTextToText if multimodal else transformers.
 model, info = auto.from_pretrained(sys.argv[1], dtype=torch.float32, attn_implementation=attention, output_loading_info=True)
 model.eval()
 unloaded = [k for k in info['missing_keys'] if 'vision' not in k and 'visual' not in k and 'projector' not in k and 'image_newline' not in k]
-assert not unloaded and not info['unexpected_keys'], (unloaded, info['unexpected_keys'])
+assert not multimodal or (not unloaded and not info['unexpected_keys']), (unloaded, info['unexpected_keys'])
 prompts = []
 with torch.no_grad():
     for prompt in PROMPTS:
