@@ -17,7 +17,15 @@ OUT = pathlib.Path(__file__).resolve().parent.parent / 'test' / 'fixtures' / f'{
 # Eager attention: transformers' sdpa path drops Gemma 2's attention soft-capping (vLLM and the eager path apply it).
 # Falcon-RW (ALiBi) the other way: its eager path adds the bias twice (once in the mask), its default sdpa path once.
 attention = 'sdpa' if variant == 'falcon-rw' else 'eager'
-model = transformers.AutoModelForCausalLM.from_pretrained(sys.argv[1], dtype=torch.float32, attn_implementation=attention).eval()
+# A vision-language checkpoint (Mistral3, Llava, Qwen2-VL, ...) loads through its own auto class; its language model's
+# tensors must all load (the vision tower's, absent from the test checkpoint, are initialised and never used for text).
+config = transformers.AutoConfig.from_pretrained(sys.argv[1])
+multimodal = hasattr(config, 'text_config') and hasattr(config, 'vision_config')
+auto = transformers.AutoModelForImageTextToText if multimodal else transformers.AutoModelForCausalLM
+model, info = auto.from_pretrained(sys.argv[1], dtype=torch.float32, attn_implementation=attention, output_loading_info=True)
+model.eval()
+unloaded = [k for k in info['missing_keys'] if 'vision' not in k and 'visual' not in k and 'projector' not in k and 'image_newline' not in k]
+assert not multimodal or (not unloaded and not info['unexpected_keys']), (unloaded, info['unexpected_keys'])
 prompts = []
 with torch.no_grad():
     for prompt in PROMPTS:

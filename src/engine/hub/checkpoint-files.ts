@@ -12,7 +12,7 @@ const WEIGHT_FILES = [
   {file: 'pytorch_model.bin', shardExtension: null},
 ] as const
 /** Downloaded when the repository has them; the tokenizer loader reads tokenizer.json, or without it the files below. */
-const OPTIONAL_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'chat_template.jinja', 'generation_config.json']
+const OPTIONAL_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'chat_template.jinja', 'chat_template.json', 'generation_config.json']
 /** The tokenizer's files in the loader's order of preference: each entry is complete on its own. */
 const TOKENIZER_FILE_SETS = [['tokenizer.json'], ['vocab.json', 'merges.txt'], ['tokenizer.model']]
 /** Fetched with GPT-2-style vocab.json + merges.txt when the repository has it (older checkpoints' extra tokens). */

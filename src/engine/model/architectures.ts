@@ -70,6 +70,8 @@ export const ARCHITECTURES: Record<string, ArchitectureTraits> = {
   },
   // Llama with Granite's multipliers; OLMo2's post-norms and whole-width q/k norms; SmolLM3's rope-free layers (rms-variants.ts).
   GraniteForCausalLM: BASE,
+  // Granite SWA: Granite's multipliers, attention sinks, three layers in four sliding, a rope base per layer (granite-swa-config.ts).
+  GraniteSWAForCausalLM: {...BASE, defaultMaxPositions: 8192, defaultTiedEmbeddings: true, defaultSlidingWindow: 128},
   Olmo2ForCausalLM: {...BASE, qkNorm: true},
   // OLMo2's block with sliding layers (4096, every 4th full) that rotate with their own base (olmo3-config.ts).
   Olmo3ForCausalLM: {...BASE, qkNorm: true, defaultSlidingWindow: 4096},
@@ -100,12 +102,18 @@ export const ARCHITECTURES: Record<string, ArchitectureTraits> = {
   // Arcee (AFM): Llama with an ungated relu2 MLP; Nemotron: the same under LayerNorm1P, half of each head rotated (relu2-families.ts).
   ArceeForCausalLM: {...BASE, defaultMaxPositions: 4096},
   NemotronForCausalLM: {...BASE, defaultMaxPositions: 4096},
+  // Jais 2: Arcee's ungated relu2 MLP under LayerNorms with bias, every projection biased (relu2-families.ts).
+  Jais2ForCausalLM: {...BASE, defaultMaxPositions: 8192},
+  // CWM: Llama without attention biases, three layers in four sliding, llama3 rope by default (cwm-config.ts).
+  CwmForCausalLM: {...BASE, defaultMaxPositions: 131072, defaultHeadDim: 128, defaultSlidingWindow: 8192},
   // VaultGemma: Gemma 2 without its post-norms (tensor-renames.ts). Ministral: Mistral with layer_types (all sliding by default).
   VaultGemmaForCausalLM: {
     ...BASE, defaultMaxPositions: 8192, defaultHeadDim: 256, defaultActivation: 'gelu_pytorch_tanh', defaultTiedEmbeddings: true,
     gemmaNorms: true, gemma2: true, activationKey: 'hidden_activation', defaultSlidingWindow: 4096,
   },
   MinistralForCausalLM: {...BASE, defaultMaxPositions: 4096 * 32, defaultSlidingWindow: 4096},
+  // Ministral 3: Mistral's layers, YaRN and Llama 4's query scale past its original context (ministral3-config.ts).
+  Ministral3ForCausalLM: {...BASE, defaultMaxPositions: 262144, defaultHeadDim: 128},
   // Hunyuan dense: per-head q/k norms after rope, its dynamic-alpha rope a raised base (hunyuan-config.ts).
   HunYuanDenseV1ForCausalLM: {...BASE, qkNorm: true},
   // EXAONE 4: OLMo2's post-norms, per-head q/k norms, rope only on its sliding layers (4096; every 4th full: exaone4-config.ts).
@@ -115,6 +123,8 @@ export const ARCHITECTURES: Record<string, ArchitectureTraits> = {
   DeepseekV3ForCausalLM: {...BASE, defaultMaxPositions: 4096, moe: 'deepseek_v3'},
   // GLM-4.5: q/k/v biases (attention_bias), half-rotary heads, optional q/k norms over V3's routing (glm4-moe-config.ts).
   Glm4MoeForCausalLM: {...BASE, defaultMaxPositions: 131072, qkvBias: true, moe: 'glm4_moe'},
+  // MiniCPM3: DeepSeek-V2's latent attention over dense MLPs, with Granite-like multipliers (minicpm3-config.ts).
+  MiniCPM3ForCausalLM: {...BASE, defaultMaxPositions: 32768, defaultTiedEmbeddings: true},
   // GLM-4.7-Flash: DeepSeek-V3's layers (deepseek-config.ts).
   Glm4MoeLiteForCausalLM: {...BASE, defaultMaxPositions: 202752, moe: 'glm4_moe_lite'},
   // Qwen 3.5: Gated DeltaNet layers among gated full-attention ones with q/k norms and partial rope (qwen35-config.ts).
@@ -152,6 +162,10 @@ export const SUPPORTED_ARCHITECTURES = [...Object.keys(ARCHITECTURES), ...LAYERN
 export const NEAR_MISSES: Record<string, string> = {
   Phi3SmallForCausalLM: 'Phi-3-small needs blocksparse attention, gegelu and muP scaling',
   DeepseekV32ForCausalLM: "DeepSeek-V3.2 needs its lightning indexer (DeepSeek sparse attention) over V3's latent attention",
+  ApertusForCausalLM: 'Apertus needs the xIELU activation with learned alpha_p / alpha_n per layer',
+  NanoChatForCausalLM: 'NanoChat needs weightless RMSNorms and q/k norms after its sign-flipped rope',
+  DiffLlamaForCausalLM: 'DiffLlama needs differential attention (two softmaxes subtracted with a learned lambda)',
+  Qwen3VLMoeForConditionalGeneration: "Qwen3-VL-MoE's checkpoints store each layer's experts fused and transposed (mlp.experts.gate_up_proj [experts, hidden, 2 x moe_intermediate_size]), which the loader does not split",
 }
 
 /** The MLP activation as config.json names it; Gemma's legacy "gelu" means the tanh form (as transformers reads it). */

@@ -5,6 +5,7 @@ import {ModelLoadError, quotedValue} from '../errors.js'
 import {isObject} from './rope-scaling.js'
 import {SOLAR_OPEN} from './solar-open-config.js'
 import {EXAONE_MOE} from './exaone-moe-config.js'
+import {MINICPM3} from './minicpm3-config.js'
 
 export const DEEPSEEK_V2 = 'DeepseekV2ForCausalLM'
 export const DEEPSEEK_V3 = 'DeepseekV3ForCausalLM'
@@ -19,7 +20,7 @@ export const DOTS1 = 'Dots1ForCausalLM'
 export const GLM4_MOE_LITE = 'Glm4MoeLiteForCausalLM'
 
 export function isDeepseek(architecture: string): boolean {
-  return architecture === DEEPSEEK_V2 || architecture === DEEPSEEK_V3 || architecture === GLM4_MOE_LITE
+  return architecture === DEEPSEEK_V2 || architecture === DEEPSEEK_V3 || architecture === GLM4_MOE_LITE || architecture === MINICPM3
 }
 
 /** Each config class's attention and expert defaults. */
@@ -27,6 +28,7 @@ const DEFAULTS: Record<string, {nope: number; rope: number; v: number; qLora: nu
   [DEEPSEEK_V2]: {nope: 128, rope: 64, v: 128, qLora: 1536, experts: 64},
   [DEEPSEEK_V3]: {nope: 128, rope: 64, v: 128, qLora: 1536, experts: 256},
   [GLM4_MOE_LITE]: {nope: 192, rope: 64, v: 256, qLora: 768, experts: 64},
+  [MINICPM3]: {nope: 64, rope: 32, v: 64, qLora: 768, experts: 0}, // dense MLPs (minicpm3-config.ts)
 }
 
 /** Multi-head latent attention; ModelConfig.headDim is qk_nope_head_dim + qk_rope_head_dim, rotaryDim qk_rope_head_dim. */

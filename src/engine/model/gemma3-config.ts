@@ -45,8 +45,8 @@ export function gemma3LanguageModel(config: Json, source: string): Json {
   return {...GEMMA3_TEXT_DEFAULTS, ...inherited, ...text, architectures: ['Gemma3ForCausalLM'], model_type: 'gemma3_text'}
 }
 
-/** Where a multimodal checkpoint keeps its language model's tensors (as saved by transformers 4 and by 5), and their text-model names. */
-const LANGUAGE_MODEL_PREFIXES: [string, string][] = [['language_model.model.', 'model.'], ['model.language_model.', 'model.'], ['language_model.lm_head.', 'lm_head.']]
+/** Where a multimodal checkpoint keeps its language model's tensors (as saved by transformers 4 and by 5; Idefics3 / SmolVLM: text_model), and their text-model names. */
+const LANGUAGE_MODEL_PREFIXES: [string, string][] = [['language_model.model.', 'model.'], ['model.language_model.', 'model.'], ['language_model.lm_head.', 'lm_head.'], ['model.text_model.', 'model.']]
 
 /** Renames a multimodal checkpoint's language-model tensors to the text model's names; other tensors (the vision tower) keep theirs and go unused. */
 export function languageModelTensorName(name: string): string {

@@ -9,7 +9,6 @@ import {splitFusedProjections} from './fused-tensors.js'
 import {splitGraniteMoeExperts} from './granite-moe.js'
 import {splitGptOssExperts} from './gpt-oss.js'
 import {llama4Tensors} from './llama4-tensors.js'
-import {LLAMA4} from './llama4-config.js'
 import {layerNormTensorShapes, layerNormTensors} from './layernorm-family.js'
 import {languageModelTensorName} from './gemma3-config.js'
 import {gemma4TensorShapes, gemma4Tensors} from './gemma4-tensors.js'
@@ -23,7 +22,6 @@ import {checkpointTensorNames, engineTensorNames} from './tensor-renames.js'
 import {interleavedRopeRows} from './llama-twists.js'
 import {hybridMixerShapes, splitHybridProjections} from './hybrid-tensors.js'
 import {mamba2CheckpointName, mamba2EngineTensors} from './mamba2-tensors.js'
-import {HYBRID_ARCHITECTURES} from './qwen35-config.js'
 import {readCheckpointTensors, type TensorInfo} from './safetensors.js'
 import {Tokenizer} from './tokenizer.js'
 
@@ -113,6 +111,7 @@ export function expectedTensorShapes(config: ModelConfig): {name: string; shape:
   }
   shapes.push({name: 'model.norm.weight', shape: [hidden]})
   if (!config.tieWordEmbeddings) shapes.push({name: 'lm_head.weight', shape: [vocabSize, hidden]})
+  // MiniCPM3 has both: latent attention and Granite's multipliers (which change no tensor).
   return deepseekTensorShapes(config, config.rmsVariant ? rmsVariantTensorShapes(config.rmsVariant, shapes, qSize, kvSize) : shapes)
 }
 
@@ -121,8 +120,8 @@ export function selectModelTensors(config: ModelConfig, checkpointTensors: Tenso
   // OPT, GPT-NeoX, GPT-2: found under their own names, checked, and renamed (layernorm-family.ts).
   if (config.layerNorm) return layerNormTensors(config, checkpointTensors, dir)
   if (config.gemma4) return gemma4Tensors(config, checkpointTensors, dir)
-  // A Gemma 3 (Llama 4, Qwen 3.5) multimodal checkpoint keeps its language model under a prefix (gemma3-config.ts).
-  const named = config.architecture === 'Gemma3ForCausalLM' || config.architecture === LLAMA4 || HYBRID_ARCHITECTURES.has(config.architecture) ? checkpointTensors.map((t) => ({...t, name: languageModelTensorName(t.name)})) : checkpointTensors
+  // A multimodal checkpoint keeps its language model under a prefix (gemma3-config.ts; a text checkpoint has none).
+  const named = checkpointTensors.map((t) => ({...t, name: languageModelTensorName(t.name)}))
   const split = llama4Tensors(config, splitGptOssExperts(config, splitGraniteMoeExperts(config, splitFusedProjections(config, engineTensorNames(config, mamba2EngineTensors(config, named))))))
   const tensors = config.moe?.mixtralNames || config.moe?.grouped ? split.map((t) => ({...t, name: moeEngineName(config.moe, t.name)})) : split
   // A corrupt or hostile layer count must not make us list billions of expected tensors before the first one is missing.

@@ -24,6 +24,11 @@ import {ERNIE45_MOE, ernie45MoeView} from './ernie45-moe-config.js'
 import {DOTS1, dots1View} from './dots1-config.js'
 import {MINIMAX_M2, minimaxM2RmsVariant, minimaxM2View} from './minimax-m2-config.js'
 import {SOLAR_OPEN, solarOpenView} from './solar-open-config.js'
+import {isMultimodalWrapper, multimodalLanguageModel} from './multimodal-text.js'
+import {MINISTRAL3, ministral3View} from './ministral3-config.js'
+import {CWM, cwmView} from './cwm-config.js'
+import {MINICPM3, minicpm3Multipliers, minicpm3View} from './minicpm3-config.js'
+import {GRANITE_SWA, graniteSwaView} from './granite-swa-config.js'
 import {HYBRID_ARCHITECTURES, HYBRID_MULTIMODAL, parseHybrid, qwen35LanguageModel, qwen35View, type HybridFeatures} from './qwen35-config.js'
 import {LLAMA4, LLAMA4_MULTIMODAL, llama4Attention, llama4LanguageModel, llama4View, type Llama4Features} from './llama4-config.js'
 
@@ -158,6 +163,11 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
     const language = parseModelConfig(qwen35LanguageModel(config, architecture, source), generationConfig, source)
     return {...language, notes: [...(language.notes ?? []), `${architecture}: its language model runs text only (the vision tower is not loaded).`]}
   }
+  if (isMultimodalWrapper(architecture)) {
+    const {config: text, note} = multimodalLanguageModel(config, architecture, source)
+    const language = parseModelConfig(text, generationConfig, source)
+    return {...language, notes: [...(language.notes ?? []), note]}
+  }
   if (!SUPPORTED_ARCHITECTURES.includes(architecture)) {
     const why = NEAR_MISSES[architecture] ? ` (${NEAR_MISSES[architecture]})` : ''
     throw new ModelLoadError(
@@ -176,12 +186,15 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   let ropeLocalTheta: number | undefined
   if (architecture === 'Gemma3ForCausalLM') ({config, ropeLocalTheta} = gemma3View(config, source))
   if (architecture === OLMO3) ({config, ropeLocalTheta} = olmo3View(config, source))
+  let swaRopeLayers: boolean[] | undefined
+  if (architecture === GRANITE_SWA) ({config, ropeLocalTheta, ropeLayers: swaRopeLayers} = graniteSwaView(config, source))
   let gemma4: Gemma4Features | undefined
   if (architecture === GEMMA4) ({config, features: gemma4} = gemma4View(config, source))
   if (MAMBA2_ARCHITECTURES.has(architecture)) config = mamba2View(config, architecture, source)
   if (isRmsVariantArchitecture(architecture)) config = rmsVariantView(config, architecture, source)
   if (architecture === GPT_OSS) config = gptOssView(config)
   if (isLlamaTwist(architecture)) config = twistView(config, architecture)
+  if (architecture === MINICPM3) config = minicpm3View(config)
   if (isDeepseek(architecture)) config = deepseekView(config, architecture, source)
   if (architecture === GLM4_MOE) config = glm4MoeView(config, source)
   if (architecture === ERNIE45_MOE) config = ernie45MoeView(config, source)
@@ -190,6 +203,12 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   if (architecture === SOLAR_OPEN) config = solarOpenView(config, source)
   if (HYBRID_ARCHITECTURES.has(architecture)) config = qwen35View(config, architecture)
   if (architecture === LLAMA4) config = llama4View(config, source)
+  if (architecture === CWM) config = cwmView(config)
+  if (architecture === MINISTRAL3) {
+    const view = ministral3View(config, source)
+    config = view.config
+    if (view.note) notes.push(view.note)
+  }
 
   const required = (key: string): number => {
     const value = config[key]
@@ -292,10 +311,12 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   if (layerWindows !== undefined) modelConfig.layerWindows = layerWindows
   if (layerWindows !== undefined && ropeLocalTheta !== undefined) modelConfig.ropeLocalTheta = ropeLocalTheta
   if (isRmsVariantArchitecture(architecture)) Object.assign(modelConfig, parseRmsVariant(config, architecture, source))
-  if (architecture === GPT_OSS) modelConfig.attentionSinks = true
+  if (architecture === GPT_OSS || architecture === GRANITE_SWA) modelConfig.attentionSinks = true
+  if (swaRopeLayers) modelConfig.rmsVariant!.ropeLayers = swaRopeLayers
   if (gemma4) Object.assign(modelConfig, gemma4ModelFields(config, gemma4, modelConfig.torchDtype, source))
   if (isLlamaTwist(architecture)) applyTwistBiases(modelConfig, config, architecture, source)
   if (isDeepseek(architecture)) Object.assign(modelConfig, deepseekAttention(config, architecture, source))
+  if (architecture === MINICPM3) Object.assign(modelConfig, minicpm3Multipliers(config, numLayers, hiddenSize, source))
   if (architecture === GLM4_MOE) modelConfig.qkNorm = glm4MoeQkNorm(config, source)
   if (architecture === LLAMA4) Object.assign(modelConfig, llama4Attention(config, numLayers, source))
   if (architecture === MINIMAX_M2) modelConfig.rmsVariant = minimaxM2RmsVariant()
@@ -314,7 +335,7 @@ function refuseQuantizedCheckpoint(config: Json, source: string): void {
   )
 }
 
-const MLP_BIAS_READERS = new Set(['LlamaForCausalLM', 'GraniteForCausalLM', 'SmolLM3ForCausalLM', 'ArceeForCausalLM', 'NemotronForCausalLM'])
+const MLP_BIAS_READERS = new Set(['LlamaForCausalLM', 'GraniteForCausalLM', 'SmolLM3ForCausalLM', 'ArceeForCausalLM', 'NemotronForCausalLM', 'Jais2ForCausalLM', 'CwmForCausalLM'])
 /** Architectures whose transformers attention has no biases whatever attention_bias says. */
 const IGNORE_ATTENTION_BIAS = new Set(['MistralForCausalLM', 'MixtralForCausalLM', 'Phi3ForCausalLM'])
 /** No released model has more than a few hundred layers; a count past this is a corrupt or hostile config. */

@@ -44,7 +44,7 @@ export interface RmsVariantFeatures {
   qkNormAfterRope?: true
 }
 
-export const RMS_VARIANT_ARCHITECTURES = ['GraniteForCausalLM', 'Olmo2ForCausalLM', 'SmolLM3ForCausalLM', 'CohereForCausalLM', 'OlmoForCausalLM', 'OlmoeForCausalLM', 'GraniteMoeForCausalLM', COHERE2, OLMO3, 'GraniteMoeSharedForCausalLM', ...PHIMOE_ARCHITECTURES, EXAONE4, 'ArceeForCausalLM', 'NemotronForCausalLM', HUNYUAN_DENSE, GRANITE_HYBRID, 'FlexOlmoForCausalLM', HUNYUAN_MOE, EXAONE_MOE] as const
+export const RMS_VARIANT_ARCHITECTURES = ['GraniteForCausalLM', 'Olmo2ForCausalLM', 'SmolLM3ForCausalLM', 'CohereForCausalLM', 'OlmoForCausalLM', 'OlmoeForCausalLM', 'GraniteMoeForCausalLM', COHERE2, OLMO3, 'GraniteMoeSharedForCausalLM', ...PHIMOE_ARCHITECTURES, EXAONE4, 'ArceeForCausalLM', 'NemotronForCausalLM', HUNYUAN_DENSE, GRANITE_HYBRID, 'FlexOlmoForCausalLM', HUNYUAN_MOE, EXAONE_MOE, 'Jais2ForCausalLM', 'GraniteSWAForCausalLM'] as const
 
 export function isRmsVariantArchitecture(architecture: string): boolean {
   return (RMS_VARIANT_ARCHITECTURES as readonly string[]).includes(architecture)
@@ -76,7 +76,7 @@ export function rmsVariantView(config: Json, architecture: string, source: strin
 /** The features and the two scales Granite sets (attentionScale 0: 1 / sqrt(head_dim); embeddingScale 1: none). */
 export function parseRmsVariant(config: Json, architecture: string, source: string): {rmsVariant: RmsVariantFeatures; attentionScale: number; embeddingScale: number; qkNorm?: true; normWeightOffset?: number} {
   const rmsVariant: RmsVariantFeatures = {residualMultiplier: 1, logitsMultiplier: 1, postNormsOnly: false, wholeQkNorm: false, normMean: false, parallelBlock: false, normAffine: true, clipQkv: 0}
-  if (architecture === 'GraniteForCausalLM' || architecture === 'GraniteMoeForCausalLM' || architecture === 'GraniteMoeSharedForCausalLM' || architecture === GRANITE_HYBRID) {
+  if (architecture === 'GraniteForCausalLM' || architecture === 'GraniteMoeForCausalLM' || architecture === 'GraniteMoeSharedForCausalLM' || architecture === GRANITE_HYBRID || architecture === 'GraniteSWAForCausalLM') {
     // GraniteConfig defaults every multiplier to 1, the attention one included (not 1 / sqrt(head_dim)).
     const multiplier = (key: string): number => {
       const value = config[key] ?? 1

@@ -60,7 +60,8 @@ export class Tokenizer {
     // Newer checkpoints keep the template in its own file instead of tokenizer_config.json.
     const templatePath = join(dir, 'chat_template.jinja')
     const templateFile = existsSync(templatePath) ? readModelFileBytes(templatePath).toString('utf8') : null
-    return new Tokenizer(tokenizerJson, tokenizerConfig, {...options, chatTemplate: templateFile})
+    const chatTemplate = templateFile ?? (tokenizerConfig.chat_template == null ? processorChatTemplate(dir) : null)
+    return new Tokenizer(tokenizerJson, tokenizerConfig, {...options, chatTemplate})
   }
 
   constructor(
@@ -237,6 +238,19 @@ function tokenContent(value: unknown): string {
   if (typeof value === 'string') return value
   if (value !== null && typeof value === 'object' && typeof (value as Json).content === 'string') return (value as Json).content as string
   return ''
+}
+
+/**
+ * A vision-language checkpoint's processor may keep the template in chat_template.json ({"chat_template": "..."}) and the
+ * tokenizer none (LLaVA's, Mistral Small 3.1's): used then, as vLLM falls back to the processor's template.
+ */
+function processorChatTemplate(dir: string): string | null {
+  const path = join(dir, 'chat_template.json')
+  if (!existsSync(path)) return null
+  const template = readJsonObject(path).chat_template
+  if (template == null) return null
+  if (typeof template !== 'string') throw new ModelLoadError(`${path}: "chat_template" must be a string, got ${quotedValue(template)}.`)
+  return template
 }
 
 /** chat_template.jinja or tokenizer.model, whose read errors (a directory, no permission, a FIFO) name the file like every other model file's. */
