@@ -235,7 +235,9 @@ class CpuBackend final : public Backend {
       residual_step(pool_, config_, hidden_.data(), residual_.data(), w.input_norm, w.input_norm_bias, tokens, l == 0);
       // Cohere: the MLP reads the attention's normed input.
       if (config_.parallel_residual) parallel_input_.assign(hidden_.begin(), hidden_.begin() + static_cast<size_t>(tokens) * hidden);
-      if (config_.is_linear_layer(l) && config_.mamba2.enabled()) {
+      if (config_.is_linear_layer(l) && config_.short_conv_kernel > 0) {
+        hybrid_.short_conv_layer(pool_, w.short_conv, l, b, hidden_.data(), linear_order_);  // LFM2: out_proj's output in hidden_
+      } else if (config_.is_linear_layer(l) && config_.mamba2.enabled()) {
         hybrid_.mamba2_layer(pool_, w.mamba, l, b, hidden_.data(), linear_order_);
         if (config_.mamba2.no_mlp) continue;  // Mamba2: the next layer's residual_step adds the mixer's output
       } else if (config_.is_linear_layer(l)) {

@@ -13,7 +13,7 @@ inline float silu(float x) { return x / (1.f + std::exp(-x)); }
 }  // namespace
 
 void causal_conv1d_silu(ThreadPool& pool, const float* in, int rows, int in_stride, int channels, const float* weight,
-                        int kernel, float* state, float* out, int out_stride, const float* bias) {
+                        int kernel, float* state, float* out, int out_stride, const float* bias, bool apply_silu) {
   const int history = kernel - 1;
   const int tasks = std::min(channels, pool.size() * 4);
   pool.parallel_for(tasks, [&](int task) {
@@ -26,7 +26,7 @@ void causal_conv1d_silu(ThreadPool& pool, const float* in, int rows, int in_stri
       for (int t = 0; t < rows; ++t) {
         float sum = bias ? bias[c] : 0.f;
         for (int j = 0; j < kernel; ++j) sum += w[j] * window[t + j];
-        out[static_cast<size_t>(t) * out_stride + c] = silu(sum);
+        out[static_cast<size_t>(t) * out_stride + c] = apply_silu ? silu(sum) : sum;
       }
       std::copy(window.end() - history, window.end(), carried);
     }

@@ -13,9 +13,11 @@ namespace cpu {
 // out[t][c] = silu(sum_j weight[c][j] * in[t - (kernel - 1) + j][c]) over rows t of one sequence, where inputs before
 // its first row come from `state` ([channels, kernel - 1], oldest first; zeros for a fresh sequence). `state` then
 // holds the last kernel - 1 inputs, so the next chunk or decode token continues where this one stopped. `bias`
-// ([channels], Mamba-2's conv1d.bias) is added before the silu; null: none.
+// ([channels], Mamba-2's conv1d.bias) is added before the silu; null: none. `apply_silu` false: the sum as is (LFM2's
+// short convolution has no activation).
 void causal_conv1d_silu(ThreadPool& pool, const float* in, int rows, int in_stride, int channels, const float* weight,
-                        int kernel, float* state, float* out, int out_stride, const float* bias = nullptr);
+                        int kernel, float* state, float* out, int out_stride, const float* bias = nullptr,
+                        bool apply_silu = true);
 
 // The gated delta rule, token by token (the exact recurrent form), for one sequence:
 //   S_h <- S_h * exp(g[t][h]);  S_h <- S_h + k_t (beta[t][h] * (v_t - S_h^T k_t))^T;  out[t][h] = S_h^T q_t

@@ -73,7 +73,7 @@ void grouped_topk_route(const ModelConfig& config, const float* router_logits, c
       sum += chosen_weight[k];
     }
     for (int k = 0; k < top_k; ++k) {
-      if (config.norm_topk_prob) chosen_weight[k] /= sum + 1e-20f;
+      if (config.norm_topk_prob) chosen_weight[k] /= sum + config.moe_topk_norm_eps;
       chosen_weight[k] *= config.routed_scaling_factor;
     }
   }

@@ -1,5 +1,5 @@
 // What a hybrid model (Qwen 3.5: Gated DeltaNet layers among full-attention ones; Granite 4.0 hybrid, Bamba, Mamba2:
-// Mamba-2 mixers) adds to the CPU backend (only its
+// Mamba-2 mixers; LFM2: gated short convolutions) adds to the CPU backend (only its
 // full-attention layers hold a KV pool: cpu_backend.cpp holds_kv): the pool of per-sequence state slots with its copies and resets,
 // and the linear layers' forward. For other models it does nothing.
 #pragma once
@@ -9,6 +9,7 @@
 
 #include "linear_attention.h"
 #include "mamba2_mixer.h"
+#include "short_conv.h"
 
 namespace pagedllm {
 namespace cpu {
@@ -27,6 +28,8 @@ class HybridLayers {
                     LinearOrder order);
   // Layer `layer` (a Mamba-2 mixer: config.mamba2) over the batch, likewise.
   void mamba2_layer(ThreadPool& pool, const Mamba2Weights& w, int layer, const ForwardBatch& b, float* hidden, LinearOrder order);
+  // Layer `layer` (LFM2's gated short convolution: config.short_conv_kernel) over the batch, likewise.
+  void short_conv_layer(ThreadPool& pool, const ShortConvWeights& w, int layer, const ForwardBatch& b, float* hidden, LinearOrder order);
 
  private:
   const ModelConfig& config_;
@@ -34,6 +37,7 @@ class HybridLayers {
   std::unique_ptr<LinearStatePool> states_;
   LinearAttentionScratch scratch_;
   Mamba2Scratch mamba2_scratch_;
+  ShortConvScratch short_conv_scratch_;
 };
 
 }  // namespace cpu

@@ -40,9 +40,21 @@ LinearAttentionWeights load_linear_attention(const ModelConfig& config, const st
   return w;
 }
 
+namespace {
+// One layer's conv state floats per slot: LFM2's short convolution (no recurrent state), a Mamba-2 mixer's, or Gated DeltaNet's.
+size_t conv_state_floats(const ModelConfig& config) {
+  if (config.short_conv_kernel > 0) return static_cast<size_t>(config.hidden_size) * (config.short_conv_kernel - 1);
+  return config.mamba2.enabled() ? config.mamba2.conv_state_floats() : LinearAttentionShape(config).conv_state_floats();
+}
+size_t recurrent_state_floats(const ModelConfig& config) {
+  if (config.short_conv_kernel > 0) return 0;
+  return config.mamba2.enabled() ? config.mamba2.ssm_state_floats() : LinearAttentionShape(config).recurrent_state_floats();
+}
+}  // namespace
+
 LinearStatePool::LinearStatePool(const ModelConfig& config, int num_slots)
-    : conv_floats_(config.mamba2.enabled() ? config.mamba2.conv_state_floats() : LinearAttentionShape(config).conv_state_floats()),
-      recurrent_floats_(config.mamba2.enabled() ? config.mamba2.ssm_state_floats() : LinearAttentionShape(config).recurrent_state_floats()),
+    : conv_floats_(conv_state_floats(config)),
+      recurrent_floats_(recurrent_state_floats(config)),
       num_slots_(num_slots),
       num_linear_layers_(0) {
   for (int l = 0; l < config.num_layers; ++l) {
@@ -72,7 +84,7 @@ void LinearStatePool::copy(int src_slot, int dst_slot) {
   if (src_slot == dst_slot) return;
   for (int l = 0; l < num_linear_layers_; ++l) {
     std::memcpy(conv(l, dst_slot), conv(l, src_slot), conv_floats_ * sizeof(float));
-    std::memcpy(recurrent(l, dst_slot), recurrent(l, src_slot), recurrent_floats_ * sizeof(float));
+    std::copy_n(recurrent(l, src_slot), recurrent_floats_, recurrent(l, dst_slot));  // none for LFM2 (no buffer behind it)
   }
 }
 

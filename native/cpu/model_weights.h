@@ -9,6 +9,7 @@
 #include "mla.h"
 #include "linear_attention.h"
 #include "mamba2_mixer.h"
+#include "short_conv.h"
 #include "moe.h"
 
 namespace pagedllm {
@@ -30,6 +31,7 @@ struct LayerWeights {
   MlaWeights mla;                         // DeepSeek's latent attention (qkv stays empty)
   LinearAttentionWeights linear_attn;     // a hybrid model's Gated DeltaNet layer (qkv and o_proj stay empty)
   Mamba2Weights mamba;                    // or its Mamba-2 mixer (config.mamba2)
+  ShortConvWeights short_conv;            // or LFM2's gated short convolution (config.short_conv_kernel)
   // LayerNorm family (gate_up holds fc1, down fc2): norm biases, and biases on o_proj and the MLP (empty without them);
   // Llama's mlp_bias: fc1_bias is [gate | up]'s, fc2_bias down's.
   std::vector<float> input_norm_bias, post_attention_norm_bias, o_bias, fc1_bias, fc2_bias;

@@ -119,6 +119,7 @@ static void parse_grouped_routing(const Napi::Value& value, ModelConfig& out) {
   out.moe_group_top2 = bool_field(g, "groupTop2");
   out.moe_router_bias = bool_field(g, "routerBias");
   out.routed_scaling_factor = static_cast<float>(number_field(g, "routedScalingFactor"));
+  if (!g.Get("topkNormEps").IsUndefined()) out.moe_topk_norm_eps = static_cast<float>(number_field(g, "topkNormEps"));
   const int per_group = out.moe_groups > 0 ? out.num_experts / out.moe_groups : 0;
   if (out.moe_groups <= 0 || out.num_experts % out.moe_groups != 0 || out.moe_topk_groups <= 0 || out.moe_topk_groups > out.moe_groups ||
       (out.moe_group_top2 && out.moe_groups > 1 && per_group < 2) || per_group * out.moe_topk_groups < out.num_experts_per_tok) {
@@ -291,6 +292,13 @@ static void parse_hybrid(const Napi::Object& config, ModelConfig& out) {
   out.attention_output_gate = bool_field(hybrid, "attentionOutputGate");
   Napi::Object mamba;
   if (optional_object(hybrid, "mamba2", mamba)) return parse_mamba2(mamba, out.mamba2);
+  // LFM2 (src/engine/model/lfm2-config.ts): gated short convolutions over hidden_size channels.
+  Napi::Object short_conv;
+  if (optional_object(hybrid, "shortConv", short_conv)) {
+    out.short_conv_kernel = int_field(short_conv, "kernel");
+    if (out.short_conv_kernel < 2) fail(config.Env(), "hybrid.shortConv: kernel must be at least 2");
+    return;
+  }
   out.linear_num_k_heads = int_field(hybrid, "linearNumKeyHeads");
   out.linear_num_v_heads = int_field(hybrid, "linearNumValueHeads");
   out.linear_k_dim = int_field(hybrid, "linearKeyHeadDim");

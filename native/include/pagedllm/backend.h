@@ -146,6 +146,7 @@ struct ModelConfig {
   bool moe_group_top2 = false;
   bool moe_router_bias = false;  // mlp.gate.e_score_correction_bias, [num_experts]
   float routed_scaling_factor = 1.f;
+  float moe_topk_norm_eps = 1e-20f;  // added to the chosen weights' sum before they are renormalised (LFM2-MoE: 1e-6)
   bool is_sparse_layer(int layer) const { return num_experts > 0 && sparse_layers.at(layer) != 0; }
   // DeepSeek's multi-head latent attention (native/cpu/mla.h), expanded per token into num_heads K and V heads of
   // head_dim = qk_nope + qk_rope (rotary_dim, rotated first), V zero-padded from mla_v_head_dim; kv_lora_rank 0: none.
@@ -226,6 +227,9 @@ struct ModelConfig {
   bool moe_input_scaled = false;
   bool expert_gate_up_fused = false;
   Mamba2Config mamba2;  // when enabled, the linear layers are Mamba-2 mixers (mamba2_config.h)
+  // LFM2: when > 0, the linear layers are gated short convolutions of this kernel over hidden_size channels
+  // (native/cpu/short_conv.h); their state is the last short_conv_kernel - 1 inputs.
+  int short_conv_kernel = 0;
 };
 
 struct CacheConfig {

@@ -54,6 +54,8 @@ export interface GroupedRouting {
   groupTop2: boolean
   routerBias: boolean
   routedScalingFactor: number
+  /** Added to the chosen weights' sum before renormalising; absent: 1e-20 (LFM2-MoE: 1e-6). */
+  topkNormEps?: number
 }
 
 type Json = Record<string, unknown>

@@ -125,7 +125,7 @@ export function selectModelTensors(config: ModelConfig, checkpointTensors: Tenso
   const split = llama4Tensors(config, splitGptOssExperts(config, splitGraniteMoeExperts(config, splitFusedProjections(config, engineTensorNames(config, mamba2EngineTensors(config, named))))))
   const tensors = config.moe?.mixtralNames || config.moe?.grouped ? split.map((t) => ({...t, name: moeEngineName(config.moe, t.name)})) : split
   // A corrupt or hostile layer count must not make us list billions of expected tensors before the first one is missing.
-  const perLayer = 9 + (config.attentionBias ? 3 : 0) + (config.qkNorm ? 2 : 0) + (config.sandwichNorms ? 2 : 0) - (config.rmsVariant?.parallelBlock ? 1 : 0) - (config.rmsVariant?.normAffine === false ? 2 : 0) - (config.rmsVariant?.ungatedMlp ? 1 : 0)
+  const perLayer = 9 + (config.attentionBias ? 3 : 0) + (config.qkNorm ? 2 : 0) + (config.sandwichNorms ? 2 : 0) - (config.rmsVariant?.parallelBlock ? 1 : 0) - (config.rmsVariant?.normAffine === false ? 2 : 0) - (config.rmsVariant?.ungatedMlp ? 1 : 0) - (config.hybrid?.shortConv ? 3 : 0) // LFM2's conv layers: 3 mixer tensors, no q/k norms
   if (config.numLayers * perLayer > tensors.length) {
     throw new ModelLoadError(`The config says ${config.numLayers} layers of ${perLayer} tensors each, but the checkpoint in ${dir} holds only ${tensors.length} tensors.`)
   }
@@ -137,7 +137,7 @@ export function selectModelTensors(config: ModelConfig, checkpointTensors: Tenso
   const byName = new Map(tensors.map((t) => [t.name, t]))
   const selected = interleavedRopeRows(config, deepseekTensors(rmsVariantTensors(config, expectedTensorShapes(config).map(({name, shape}) => {
     const tensor = byName.get(name)
-    const shown = config.moe?.mixtralNames || config.moe?.grouped ? moeCheckpointName(config.moe, name) : mamba2CheckpointName(config, checkpointTensorNames(config, [{name}])[0]!.name)
+    const shown = config.moe?.mixtralNames || config.moe?.grouped ? mamba2CheckpointName(config, moeCheckpointName(config.moe, name)) : mamba2CheckpointName(config, checkpointTensorNames(config, [{name}])[0]!.name)
     if (tensor === undefined) {
       const hint = name === 'lm_head.weight' ? ' (config.json says tie_word_embeddings is false)' : ''
       throw new ModelLoadError(`Tensor ${shown} is missing from the checkpoint in ${dir}${hint}; expected shape [${shape.join(', ')}].`)

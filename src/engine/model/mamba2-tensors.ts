@@ -7,6 +7,8 @@ import {rowWindows} from './fused-tensors.js'
 import type {ModelConfig} from './model-config.js'
 import {BAMBA, GRANITE_HYBRID, MAMBA2, type Mamba2Features} from './mamba2-config.js'
 import type {TensorInfo} from './safetensors.js'
+import {LFM2, LFM2_MOE} from './lfm2-config.js'
+import {LFM2_MOE_RENAMES, LFM2_RENAMES} from './lfm2-tensors.js'
 
 type Shape = {name: string; shape: number[]}
 
@@ -34,7 +36,7 @@ export function mamba2LayerShapes(config: ModelConfig, m: Mamba2Features, mixer:
   ]
 }
 
-/** [checkpoint name, engine name] per architecture; {L} stands for a layer number, {X} for the rest of a name. */
+/** [checkpoint name, engine name] per architecture (LFM2's too: lfm2-tensors.ts); {L} stands for a layer number, {X} for the rest of a name. */
 const RENAMES: Record<string, [string, string][]> = {
   [BAMBA]: [
     ['model.layers.{L}.feed_forward.{X}', 'model.layers.{L}.mlp.{X}'],
@@ -48,6 +50,8 @@ const RENAMES: Record<string, [string, string][]> = {
     ['backbone.embeddings.weight', 'model.embed_tokens.weight'],
     ['backbone.embedding.weight', 'model.embed_tokens.weight'], // older checkpoints' name
   ],
+  [LFM2]: LFM2_RENAMES,
+  [LFM2_MOE]: LFM2_MOE_RENAMES,
 }
 
 /** `name` as `to` names it when it fits the pattern `from`; null otherwise. */

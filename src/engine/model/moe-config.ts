@@ -4,12 +4,13 @@ import {phimoeRouting} from './phimoe-config.js'
 import {llama4SparseLayers} from './llama4-config.js'
 import {gptOssMoeTensorShapes} from './gpt-oss.js'
 import {minimaxM2Moe} from './minimax-m2-config.js'
+import {lfm2MoeRouting} from './lfm2-config.js'
 import {SOLAR_OPEN} from './solar-open-config.js'
 import {EXAONE_MOE} from './exaone-moe-config.js'
 import {ernie45MoeCheckpointName, ernie45MoeEngineName, ernie45MoeRouting, ernie45MoeSharedSize, ernie45MoeSparseLayers} from './ernie45-moe-config.js'
 import {DEEPSEEK_V2, DEEPSEEK_V3, DOTS1, GLM4_MOE, GLM4_MOE_LITE, deepseekRouting, deepseekSharedSize, deepseekSparseLayers, type GroupedRouting} from './deepseek-config.js'
 
-export type MoeFamily = 'mixtral' | 'qwen2_moe' | 'qwen3_moe' | 'olmoe' | 'granitemoe' | 'granitemoeshared' | 'phimoe' | 'gpt_oss' | 'deepseek_v2' | 'deepseek_v3' | 'glm4_moe' | 'glm4_moe_lite' | 'qwen3_5_moe' | 'qwen3_next' | 'llama4' | 'ernie4_5_moe' | 'dots1' | 'minimax_m2' | 'flex_olmo' | 'solar_open' | 'hunyuan_v1_moe' | 'exaone_moe'
+export type MoeFamily = 'mixtral' | 'qwen2_moe' | 'qwen3_moe' | 'olmoe' | 'granitemoe' | 'granitemoeshared' | 'phimoe' | 'gpt_oss' | 'deepseek_v2' | 'deepseek_v3' | 'glm4_moe' | 'glm4_moe_lite' | 'qwen3_5_moe' | 'qwen3_next' | 'llama4' | 'ernie4_5_moe' | 'dots1' | 'minimax_m2' | 'flex_olmo' | 'solar_open' | 'hunyuan_v1_moe' | 'exaone_moe' | 'lfm2_moe'
 
 export interface MoeConfig {
   numExperts: number
@@ -83,6 +84,8 @@ const DEFAULTS: Record<MoeFamily, {experts: number; topK: number; moeIntermediat
   hunyuan_v1_moe: {experts: 1, topK: 1, moeIntermediate: null, shared: 0, normTopk: true},
   // ExaoneMoeConfig: 64 experts top-8 of 1024, renormalised, scaled by 2.5 (exaone-moe-config.ts).
   exaone_moe: {experts: 64, topK: 8, moeIntermediate: 1024, shared: 0, normTopk: true},
+  // Lfm2MoeConfig: 32 experts top-4 of 1792, sigmoid routing with an expert bias (lfm2-config.ts).
+  lfm2_moe: {experts: 32, topK: 4, moeIntermediate: 1792, shared: 0, normTopk: true},
 }
 
 /** A real checkpoint's expert count stays far below this; a hostile config.json must not make us list millions of tensors. */
@@ -136,6 +139,7 @@ export function parseMoeConfig(config: Json, family: MoeFamily, numLayers: numbe
     ...(family === 'phimoe' ? phimoeRouting(config, numExperts, numExpertsPerToken, source) : {}),
     ...(family === 'gpt_oss' ? {gptOssExperts: true} : {}),
     ...(family === 'minimax_m2' ? minimaxM2Moe(numLayers) : {}),
+    ...(family === 'lfm2_moe' ? lfm2MoeRouting(config, numLayers, source) : {}),
   }
 }
 

@@ -1,0 +1,94 @@
+// LFM2 and LFM2-MoE (gated short convolutions among attention layers): config keys and refusals, the tiny models
+// against transformers 5.17 (test/fixtures/<variant>-tiny-transformers.json), and the conv state in the engine's state
+// slots: prefill chunks, n = 2 forks and recompute preemption give the tokens of a sequence run alone.
+import assert from 'node:assert/strict'
+import {readFileSync} from 'node:fs'
+import {join} from 'node:path'
+import {describe, it} from 'node:test'
+import {makeEngineConfig, type EngineConfig} from '../src/engine/config.js'
+import {cpuOnlyNeed} from '../src/engine/engine-parts.js'
+import {LLMEngine} from '../src/engine/llm-engine.js'
+import type {Lfm2TestVariant} from '../src/engine/model/lfm2-test-models.js'
+import {loadModel} from '../src/engine/model/load-model.js'
+import {parseModelConfig} from '../src/engine/model/model-config.js'
+import {ensureTestModel, testModelConfigJson} from '../src/engine/model/test-model.js'
+import {loadNativeModel} from '../src/engine/native.js'
+import {makeSamplingParams} from '../src/engine/sampling-params.js'
+import {TestBlockPool, TestSequence, buildStep} from './support/paged-batch.js'
+import {relativeError} from './support/relative-error.js'
+import type {TransformersFixture} from './support/transformers-fixture.js'
+
+const VARIANTS: Lfm2TestVariant[] = ['lfm2', 'lfm2-moe']
+const fixture = (variant: Lfm2TestVariant) => JSON.parse(readFileSync(join(import.meta.dirname, 'fixtures', `${variant}-tiny-transformers.json`), 'utf8')) as TransformersFixture
+const config = (variant: Lfm2TestVariant, extra: Record<string, unknown> = {}) => parseModelConfig({...testModelConfigJson('tiny', {variant}), ...extra})
+
+describe('LFM2 configs', () => {
+  it('reads the layouts, LFM2\'s MLP width and aliases, the conv kernel, LFM2-MoE\'s dense layers and routing', () => {
+    const dense = config('lfm2')
+    assert.deepEqual([dense.hybrid?.linearLayers, dense.hybrid?.shortConv, dense.intermediateSize, dense.tieWordEmbeddings, dense.qkNorm, dense.rmsNormEps, dense.ropeTheta, dense.headDim],
+      [[true, false, true], {kernel: 3}, 160, false, true, 1e-5, 1e6, 16])
+    assert.deepEqual(config('lfm2', {full_attn_idxs: undefined}).hybrid?.linearLayers, [false, false, false], 'every layer attention without full_attn_idxs (Lfm2Config)')
+    assert.equal(config('lfm2', {tie_embedding: undefined}).tieWordEmbeddings, true, 'tied by default')
+    assert.equal(config('lfm2', {block_auto_adjust_ff_dim: false}).intermediateSize, 200)
+    assert.equal(config('lfm2', {block_ffn_dim_multiplier: null}).intermediateSize, 133, 'two thirds, not rounded, without a multiplier')
+    const moe = config('lfm2-moe')
+    assert.deepEqual([moe.hybrid?.linearLayers, moe.intermediateSize, moe.moe?.expertIntermediateSize, moe.moe?.sparseLayers, moe.moe?.normTopkProb, moe.moe?.grouped],
+      [[true, false, true], 128, 64, [false, true, true], true, {groups: 1, topkGroups: 1, sigmoid: true, groupTop2: false, routerBias: true, routedScalingFactor: 1.5, topkNormEps: 1e-6}])
+    assert.equal(config('lfm2-moe', {use_expert_bias: false}).moe?.grouped?.routerBias, false)
+    assert.match(cpuOnlyNeed({}, {config: dense, tensors: []})?.reason ?? '', /Lfm2ForCausalLM \(gated short convolutions have CPU kernels only\)/)
+  })
+
+  it('refuses by key what it cannot run', () => {
+    assert.throws(() => config('lfm2', {conv_bias: true}), /"conv_bias" true \(biases on the short convolutions' in_proj, conv and out_proj\) is not supported for Lfm2ForCausalLM/)
+    assert.throws(() => config('lfm2-moe', {layer_types: ['conv', 'sliding_attention', 'conv']}), /"layer_types" must list "conv" or "full_attention"/)
+    assert.throws(() => config('lfm2', {full_attn_idxs: [3]}), /"full_attn_idxs" must list layer indices below 3/)
+    assert.throws(() => config('lfm2', {conv_L_cache: 1}), /"conv_L_cache" must be an integer from 2/)
+    assert.throws(() => config('lfm2-moe', {num_dense_layers: -1}), /"num_dense_layers" must be a non-negative integer/)
+  })
+})
+
+/** Greedy tokens of these prompts through the engine; checks slots and blocks come back. */
+async function engineRun(variant: Lfm2TestVariant, overrides: Partial<EngineConfig> = {}, params = makeSamplingParams({temperature: 0, maxTokens: 8, ignoreEos: true}), prompts = fixture(variant).prompts.map((p) => p.prompt_token_ids)) {
+  const engine = await LLMEngine.create(makeEngineConfig({modelPath: await ensureTestModel('tiny', {variant}), kvMemoryBytes: 4 << 20, threads: 2, weightDtype: 'f32', ...overrides}))
+  try {
+    const results = await engine.generate(prompts.map((prompt) => ({prompt, params})))
+    engine.checkKvInvariants()
+    assert.equal(engine.stats().kv.usedBlocks, 0)
+    return {tokens: results.map((r) => r.outputs.map((o) => o.tokenIds)), preemptions: engine.stats().numPreemptions}
+  } finally {
+    await engine.shutdown()
+  }
+}
+
+const greedy = (variant: Lfm2TestVariant, copies = 1) => fixture(variant).prompts.map((p) => Array<number[]>(copies).fill(p.greedy_token_ids))
+
+describe('LFM2 tiny models', () => {
+  for (const variant of VARIANTS) it(`${variant} matches transformers: top-10 last-position logits within 1e-4 (one batch of three prompts), greedy tokens equal`, async () => {
+    const expected = fixture(variant)
+    const model = await loadModel(await ensureTestModel('tiny', {variant}))
+    const native = await loadNativeModel({config: model.config, tensors: model.tensors, numBlocks: 64, blockSize: 4, numSwapBlocks: 0, weightFormat: 'f32', threads: 2, device: 'cpu', numStateSlots: 4})
+    try {
+      const parts = expected.prompts.map((p) => ({sequence: new TestSequence(p.prompt_token_ids), count: p.prompt_token_ids.length, logits: 'last' as const}))
+      const {batch} = buildStep(parts, new TestBlockPool(64), 4)
+      const logits = await native.step({}, {...batch, stateSlots: Int32Array.from([2, 0, 3])})
+      expected.prompts.forEach((p, i) => {
+        const row = logits.subarray(i * model.config.vocabSize, (i + 1) * model.config.vocabSize)
+        assert.ok(relativeError(p.last_position_top10.ids.map((id) => row[id]!), p.last_position_top10.logits) < 1e-4, `prompt ${i}`)
+      })
+    } finally {
+      native.close()
+    }
+    assert.deepEqual((await engineRun(variant)).tokens, greedy(variant))
+  })
+
+  it('lfm2: prefill chunks of 3 tokens, n = 2 forks and recompute preemption in a tiny KV pool give the tokens of each prompt alone', async () => {
+    assert.deepEqual((await engineRun('lfm2', {enableChunkedPrefill: true, maxNumBatchedTokens: 3})).tokens, greedy('lfm2'), 'chunks of 3')
+    assert.deepEqual((await engineRun('lfm2', {}, makeSamplingParams({temperature: 0, maxTokens: 8, ignoreEos: true, n: 2}))).tokens, greedy('lfm2', 2), 'n = 2')
+    // Six requests of the two short prompts in 9 blocks of 4 tokens: admitted while their prompts fit, they outgrow the pool.
+    const order = [0, 1, 0, 1, 0, 1]
+    const prompts = order.map((i) => fixture('lfm2').prompts[i]!.prompt_token_ids)
+    const {tokens, preemptions} = await engineRun('lfm2', {numBlocks: 9, blockSize: 4, kvMemoryBytes: undefined, preemptionMode: 'swap', swapSpaceBytes: 1 << 20}, undefined, prompts)
+    assert.ok(preemptions > 0, 'the pool is small enough to preempt')
+    assert.deepEqual(tokens, order.map((i) => [fixture('lfm2').prompts[i]!.greedy_token_ids]))
+  })
+})
