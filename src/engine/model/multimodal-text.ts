@@ -1,5 +1,5 @@
 // The language model of vision-language checkpoints that vLLM users serve for text (Mistral Small 3.x, Qwen2-VL,
-// Qwen2.5-VL, Qwen3-VL, LLaVA, LLaVA-NeXT, Idefics3 / SmolVLM): their text_config read as the text family's config.json.
+// Qwen2.5-VL, Qwen3-VL, LLaVA, LLaVA-NeXT, Idefics3 / SmolVLM, LFM2-VL): their text_config read as the text family's config.json.
 // The vision tower is never loaded, so the model runs text only (the server refuses image parts). Facts from
 // transformers 5.18's configuration classes; Gemma 3 / Gemma 4 / Qwen 3.5 have their own readers (gemma3-config.ts, ...).
 import {ModelLoadError, quotedValue} from '../errors.js'
@@ -23,6 +23,7 @@ const WRAPPERS: Record<string, Wrapper> = {
   Qwen2VLForConditionalGeneration: {defaultTextType: 'qwen2_vl_text', flatText: true},
   Qwen2_5_VLForConditionalGeneration: {defaultTextType: 'qwen2_5_vl_text', flatText: true},
   Qwen3VLForConditionalGeneration: {defaultTextType: 'qwen3_vl_text', flatText: false},
+  Lfm2VlForConditionalGeneration: {defaultTextType: 'lfm2', flatText: false},
 }
 
 /**
@@ -40,6 +41,7 @@ const TEXT_MODELS: Record<string, {architecture: string; defaults?: Json}> = {
   gemma2: {architecture: 'Gemma2ForCausalLM'},
   phi3: {architecture: 'Phi3ForCausalLM'},
   granite: {architecture: 'GraniteForCausalLM'},
+  lfm2: {architecture: 'Lfm2ForCausalLM'},
   qwen2_vl_text: {architecture: 'Qwen2ForCausalLM', defaults: {rope_theta: 1e6, rms_norm_eps: 1e-5, max_window_layers: 80}},
   qwen2_5_vl_text: {architecture: 'Qwen2ForCausalLM', defaults: {rope_theta: 1e6, rms_norm_eps: 1e-6, max_window_layers: 80}},
   qwen3_vl_text: {architecture: 'Qwen3ForCausalLM', defaults: {rope_theta: 5e5, rms_norm_eps: 1e-6, max_position_embeddings: 128000}},
