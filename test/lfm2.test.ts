@@ -37,6 +37,7 @@ describe('LFM2 configs', () => {
     assert.deepEqual([moe.hybrid?.linearLayers, moe.intermediateSize, moe.moe?.expertIntermediateSize, moe.moe?.sparseLayers, moe.moe?.normTopkProb, moe.moe?.grouped],
       [[true, false, true], 128, 64, [false, true, true], true, {groups: 1, topkGroups: 1, sigmoid: true, groupTop2: false, routerBias: true, routedScalingFactor: 1.5, topkNormEps: 1e-6}])
     assert.equal(config('lfm2-moe', {use_expert_bias: false}).moe?.grouped?.routerBias, false)
+    assert.equal(config('lfm2-moe', {intermediate_size: undefined}).intermediateSize, 7168, 'Lfm2MoeConfig\'s default, as it is')
     assert.match(cpuOnlyNeed({}, {config: dense, tensors: []})?.reason ?? '', /Lfm2ForCausalLM \(gated short convolutions have CPU kernels only\)/)
   })
 

@@ -35,7 +35,8 @@ export function lfm2View(config: Json, architecture: string, source: string): Js
     rope_parameters: {rope_type: 'default', rope_theta: config.rope_theta ?? 1000000, ...rope},
     num_key_value_heads: config.num_key_value_heads ?? 8,
   }
-  if (architecture === LFM2) view.intermediate_size = lfm2MlpWidth(config, source)
+  // Lfm2MoeMLP (the dense layers) takes intermediate_size as it is.
+  view.intermediate_size = architecture === LFM2 ? lfm2MlpWidth(config, source) : config.intermediate_size ?? 7168
   return view
 }
 
