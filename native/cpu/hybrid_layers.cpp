@@ -23,7 +23,10 @@ HybridLayers::HybridLayers(const ModelConfig& config, const CacheConfig& cache) 
   if (linear == 0) return;
   const Mamba2Config& m = config.mamba2;
   const LinearAttentionShape s(config);
-  if (m.enabled()) {
+  const Mamba1Config& m1 = config.mamba1;
+  if (m1.enabled()) {
+    check(m1.state_size > 0 && m1.conv_kernel >= 1 && m1.dt_rank > 0, "Mamba-1 sizes must be positive");
+  } else if (m.enabled()) {
     check(m.head_dim > 0 && m.groups > 0 && m.heads % m.groups == 0 && m.state_size > 0 && m.conv_kernel >= 1 &&
               m.norm_group > 0 && m.inner() % m.norm_group == 0,
           "Mamba-2 sizes must be positive, heads a multiple of groups and the inner width of norm groups");
@@ -70,6 +73,11 @@ void HybridLayers::linear_layer(ThreadPool& pool, const LinearAttentionWeights& 
 void HybridLayers::mamba2_layer(ThreadPool& pool, const Mamba2Weights& w, int layer, const ForwardBatch& b, float* hidden,
                                 LinearOrder order) {
   cpu::mamba2_layer(pool, config_, w, *states_, linear_index_[layer], b, hidden, hidden, order, mamba2_scratch_);
+}
+
+void HybridLayers::mamba1_layer(ThreadPool& pool, const Mamba1Weights& w, int layer, const ForwardBatch& b, float* hidden,
+                                LinearOrder order) {
+  cpu::mamba1_layer(pool, config_, w, *states_, linear_index_[layer], b, hidden, hidden, order, mamba1_scratch_);
 }
 
 }  // namespace cpu

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "linear_attention.h"
+#include "mamba1_mixer.h"
 #include "mamba2_mixer.h"
 
 namespace pagedllm {
@@ -27,6 +28,8 @@ class HybridLayers {
                     LinearOrder order);
   // Layer `layer` (a Mamba-2 mixer: config.mamba2) over the batch, likewise.
   void mamba2_layer(ThreadPool& pool, const Mamba2Weights& w, int layer, const ForwardBatch& b, float* hidden, LinearOrder order);
+  // Layer `layer` (a Mamba-1 mixer: config.mamba1) over the batch, likewise.
+  void mamba1_layer(ThreadPool& pool, const Mamba1Weights& w, int layer, const ForwardBatch& b, float* hidden, LinearOrder order);
 
  private:
   const ModelConfig& config_;
@@ -34,6 +37,7 @@ class HybridLayers {
   std::unique_ptr<LinearStatePool> states_;
   LinearAttentionScratch scratch_;
   Mamba2Scratch mamba2_scratch_;
+  Mamba1Scratch mamba1_scratch_;
 };
 
 }  // namespace cpu

@@ -41,8 +41,12 @@ LinearAttentionWeights load_linear_attention(const ModelConfig& config, const st
 }
 
 LinearStatePool::LinearStatePool(const ModelConfig& config, int num_slots)
-    : conv_floats_(config.mamba2.enabled() ? config.mamba2.conv_state_floats() : LinearAttentionShape(config).conv_state_floats()),
-      recurrent_floats_(config.mamba2.enabled() ? config.mamba2.ssm_state_floats() : LinearAttentionShape(config).recurrent_state_floats()),
+    : conv_floats_(config.mamba1.enabled()   ? config.mamba1.conv_state_floats()
+                   : config.mamba2.enabled() ? config.mamba2.conv_state_floats()
+                                             : LinearAttentionShape(config).conv_state_floats()),
+      recurrent_floats_(config.mamba1.enabled()   ? config.mamba1.ssm_state_floats()
+                        : config.mamba2.enabled() ? config.mamba2.ssm_state_floats()
+                                                  : LinearAttentionShape(config).recurrent_state_floats()),
       num_slots_(num_slots),
       num_linear_layers_(0) {
   for (int l = 0; l < config.num_layers; ++l) {
