@@ -23,7 +23,7 @@ export function hybridSetup(config: EngineConfig, model: ModelConfig): HybridSet
     throw new InvalidRequestError(`speculative decoding is not supported for ${model.architecture}: its linear-attention layers' recurrent state cannot take back rejected draft tokens`, {param: 'speculative-config'})
   }
   const linear = hybrid.linearLayers.filter(Boolean).length
-  const kind = hybrid.mamba2 ? 'Mamba-2 mixers' : 'linear attention'
+  const kind = hybrid.mamba2 ? 'Mamba-2 mixers' : hybrid.mamba1 ? 'Mamba-1 mixers' : 'linear attention'
   const slotBytes = 4 * linear * stateFloatsPerLayer(hybrid)
   const notes = [
     `${linear} of ${model.numLayers} layers are ${kind}: ${config.maxNumSeqs} recurrent state slots (--max-num-seqs) of ${(slotBytes / (1 << 20)).toFixed(2)} MiB; preempted sequences are recomputed, not swapped`,
@@ -32,8 +32,9 @@ export function hybridSetup(config: EngineConfig, model: ModelConfig): HybridSet
   return {numStateSlots: config.maxNumSeqs, enablePrefixCaching: false, notes}
 }
 
-/** One linear layer's conv and recurrent state (floats): Gated DeltaNet's, or a Mamba-2 mixer's (native LinearStatePool). */
+/** One linear layer's conv and recurrent state (floats): Gated DeltaNet's, or a Mamba-2 or Mamba-1 mixer's (native LinearStatePool). */
 function stateFloatsPerLayer(hybrid: HybridFeatures): number {
+  if (hybrid.mamba1) return hybrid.mamba1.innerSize * (hybrid.mamba1.convKernel - 1 + hybrid.mamba1.stateSize)
   const m = hybrid.mamba2
   if (m) return (m.heads * m.headDim + 2 * m.groups * m.stateSize) * (m.convKernel - 1) + m.heads * m.headDim * m.stateSize
   const channels = 2 * hybrid.linearNumKeyHeads * hybrid.linearKeyHeadDim + hybrid.linearNumValueHeads * hybrid.linearValueHeadDim

@@ -4,6 +4,7 @@
 // attention_parts), the linear projections per key-head group as [q | k | v | z | b | a] (linear_attention.cpp).
 import type {ModelConfig} from './model-config.js'
 import {rowWindows} from './fused-tensors.js'
+import {mamba1LayerShapes} from './mamba1-tensors.js'
 import {mamba2LayerShapes} from './mamba2-tensors.js'
 import type {HybridFeatures} from './qwen35-config.js'
 import type {TensorInfo} from './safetensors.js'
@@ -13,6 +14,7 @@ type Shape = {name: string; shape: number[]}
 /** One layer's token mixer under `prefix` (model.layers.N): a linear layer's tensors, or the gated attention's. */
 export function hybridMixerShapes(config: ModelConfig, hybrid: HybridFeatures, layer: number, prefix: string): Shape[] {
   if (hybrid.mamba2) return mamba2LayerShapes(config, hybrid.mamba2, hybrid.linearLayers[layer]!, prefix)
+  if (hybrid.mamba1) return mamba1LayerShapes(config, hybrid.mamba1, hybrid.linearLayers[layer]!, prefix)
   const hidden = config.hiddenSize
   if (!hybrid.linearLayers[layer]) {
     const q = config.numHeads * config.headDim
@@ -51,7 +53,7 @@ export function hybridMixerShapes(config: ModelConfig, hybrid: HybridFeatures, l
  * as its key-head groups' windows (linear_attn.in_proj.{q,k,v,z,b,a}.G), the rest as they are.
  */
 export function splitHybridProjections(config: ModelConfig, hybrid: HybridFeatures, tensors: TensorInfo[]): TensorInfo[] {
-  if (hybrid.mamba2) return tensors // plain attention, one in_proj per mixer
+  if (hybrid.mamba2 || hybrid.mamba1) return tensors // plain attention, one in_proj per mixer
   const groups = hybrid.linearNumKeyHeads
   const perGroup = hybrid.linearNumValueHeads / groups
   const rows: Record<string, number> = {q: hybrid.linearKeyHeadDim, k: hybrid.linearKeyHeadDim, v: perGroup * hybrid.linearValueHeadDim, z: perGroup * hybrid.linearValueHeadDim, b: perGroup, a: perGroup}

@@ -20,6 +20,7 @@ import {hasSandwichNorms} from './tensor-renames.js'
 import {GLM4_MOE, deepseekAttention, deepseekView, isDeepseek, type MlaConfig} from './deepseek-config.js'
 import {glm4MoeQkNorm, glm4MoeView} from './glm4-moe-config.js'
 import {MAMBA2_ARCHITECTURES, isDenseGraniteHybrid, mamba2View, parseMamba2Hybrid} from './mamba2-config.js'
+import {JAMBA, MAMBA1_ARCHITECTURES, isDenseJamba, jambaRmsVariant, mamba1View, parseMamba1Hybrid} from './mamba1-config.js'
 import {ERNIE45_MOE, ernie45MoeView} from './ernie45-moe-config.js'
 import {DOTS1, dots1View} from './dots1-config.js'
 import {MINIMAX_M2, minimaxM2RmsVariant, minimaxM2View} from './minimax-m2-config.js'
@@ -191,6 +192,7 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   let gemma4: Gemma4Features | undefined
   if (architecture === GEMMA4) ({config, features: gemma4} = gemma4View(config, source))
   if (MAMBA2_ARCHITECTURES.has(architecture)) config = mamba2View(config, architecture, source)
+  if (MAMBA1_ARCHITECTURES.has(architecture)) config = mamba1View(config, architecture, source)
   if (isRmsVariantArchitecture(architecture)) config = rmsVariantView(config, architecture, source)
   if (architecture === GPT_OSS) config = gptOssView(config)
   if (isLlamaTwist(architecture)) config = twistView(config, architecture)
@@ -307,7 +309,7 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   if (outputBias) modelConfig.attentionOutputBias = true
   if (mlpBias) modelConfig.mlpBias = true
   if (rotaryDim < headDim) modelConfig.rotaryDim = rotaryDim
-  if (traits.moe !== null && !isDenseGraniteHybrid(config, architecture)) modelConfig.moe = parseMoeConfig(config, traits.moe, numLayers, intermediateSize, source)
+  if (traits.moe !== null && !isDenseGraniteHybrid(config, architecture) && !isDenseJamba(config, architecture)) modelConfig.moe = parseMoeConfig(config, traits.moe, numLayers, intermediateSize, source)
   if (layerWindows !== undefined) modelConfig.layerWindows = layerWindows
   if (layerWindows !== undefined && ropeLocalTheta !== undefined) modelConfig.ropeLocalTheta = ropeLocalTheta
   if (isRmsVariantArchitecture(architecture)) Object.assign(modelConfig, parseRmsVariant(config, architecture, source))
@@ -323,6 +325,8 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   // Qwen 3.5's RMSNorms scale by (1 + weight), its RMSNormGated by the weight as stored (native/cpu/linear_attention.cpp).
   if (HYBRID_ARCHITECTURES.has(architecture)) Object.assign(modelConfig, {hybrid: parseHybrid(config, architecture, numLayers, source), normWeightOffset: 1})
   if (MAMBA2_ARCHITECTURES.has(architecture)) modelConfig.hybrid = parseMamba2Hybrid(config, architecture, numLayers, hiddenSize, source)
+  if (MAMBA1_ARCHITECTURES.has(architecture)) modelConfig.hybrid = parseMamba1Hybrid(config, architecture, numLayers, hiddenSize, modelConfig.rmsNormEps, source)
+  if (architecture === JAMBA) modelConfig.rmsVariant = jambaRmsVariant(numLayers)
   return modelConfig
 }
 

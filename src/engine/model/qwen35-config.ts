@@ -4,6 +4,7 @@
 import {ModelLoadError, quotedValue} from '../errors.js'
 import {isObject} from './rope-scaling.js'
 import type {Mamba2Features} from './mamba2-config.js'
+import type {Mamba1Features} from './mamba1-config.js'
 
 type Json = Record<string, unknown>
 
@@ -29,6 +30,8 @@ export interface HybridFeatures {
   groupedProjections: boolean
   /** Granite 4.0 hybrid, Bamba, Mamba2: the linear layers are Mamba-2 mixers of these sizes (mamba2-config.ts; the linear* sizes are 0). */
   mamba2?: Mamba2Features
+  /** Mamba, Falcon-Mamba, Jamba: the linear layers are Mamba-1 mixers of these sizes (mamba1-config.ts; the linear* sizes are 0). */
+  mamba1?: Mamba1Features
 }
 
 /**

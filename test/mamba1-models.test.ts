@@ -1,0 +1,82 @@
+// Mamba-1 models (Mamba, Falcon-Mamba, Jamba): config keys and refusals, the tiny models against transformers 5.18
+// (test/fixtures/<variant>-tiny-transformers.json: top-10 last-position logits of one batch, greedy tokens alone), and
+// the same tokens from a crowded engine (batched, prefill in chunks, preempted and recomputed in a tiny pool), each
+// with slots and blocks given back.
+import assert from 'node:assert/strict'
+import {readFileSync} from 'node:fs'
+import {join} from 'node:path'
+import {describe, it} from 'node:test'
+import {makeEngineConfig, type EngineConfig} from '../src/engine/config.js'
+import {cpuOnlyNeed} from '../src/engine/engine-parts.js'
+import {LLMEngine} from '../src/engine/llm-engine.js'
+import {loadModel} from '../src/engine/model/load-model.js'
+import type {Mamba1TestVariant} from '../src/engine/model/mamba1-test-models.js'
+import {parseModelConfig} from '../src/engine/model/model-config.js'
+import {ensureTestModel, testModelConfigJson} from '../src/engine/model/test-model.js'
+import {kvBytesPerBlock, loadNativeModel} from '../src/engine/native.js'
+import {makeSamplingParams} from '../src/engine/sampling-params.js'
+import {TestBlockPool, TestSequence, buildStep} from './support/paged-batch.js'
+import {relativeError} from './support/relative-error.js'
+import type {TransformersFixture} from './support/transformers-fixture.js'
+
+const VARIANTS: Mamba1TestVariant[] = ['mamba']
+const fixture = (variant: Mamba1TestVariant) => JSON.parse(readFileSync(join(import.meta.dirname, 'fixtures', `${variant}-tiny-transformers.json`), 'utf8')) as TransformersFixture
+const config = (variant: Mamba1TestVariant, extra: Record<string, unknown> = {}) => parseModelConfig({...testModelConfigJson('tiny', {variant}), ...extra})
+
+describe('Mamba-1 configs', () => {
+  it('reads the mixer sizes, time_step_rank "auto", tied embeddings; a model without attention keeps no KV bytes and runs on the CPU only', () => {
+    const mamba = config('mamba')
+    assert.deepEqual([mamba.hybrid?.linearLayers, mamba.hybrid?.mamba1, mamba.tieWordEmbeddings, mamba.rmsNormEps, kvBytesPerBlock(mamba, 16)],
+      [[true, true], {innerSize: 128, stateSize: 16, convKernel: 4, dtRank: 4, convBias: true, dtBcNorm: 'none', dtBcNormEps: 1e-5, noMlp: true}, true, 1e-5, 0])
+    assert.match(cpuOnlyNeed({}, {config: mamba, tensors: []})?.reason ?? '', /MambaForCausalLM \(Mamba-1 selective-scan mixers have CPU kernels only\)/)
+  })
+
+  it('refuses by key what it cannot run', () => {
+    assert.throws(() => config('mamba', {use_bias: true}), /"use_bias" true \(biases on the Mamba in_proj \/ out_proj\) is not supported/)
+    assert.throws(() => config('mamba', {hidden_act: 'gelu'}), /"hidden_act" "gelu" is not supported .* only silu/)
+    assert.throws(() => config('mamba', {state_size: 0}), /"state_size" must be a positive integer/)
+  })
+})
+
+/** Greedy tokens of these prompts through the engine; checks slots and blocks come back. */
+async function engineRun(variant: Mamba1TestVariant, prompts: number[][], overrides: Partial<EngineConfig> = {}) {
+  const engine = await LLMEngine.create(makeEngineConfig({modelPath: await ensureTestModel('tiny', {variant}), kvMemoryBytes: 4 << 20, threads: 2, weightDtype: 'f32', ...overrides}))
+  try {
+    const results = await engine.generate(prompts.map((prompt) => ({prompt, params: makeSamplingParams({temperature: 0, maxTokens: 8, ignoreEos: true})})))
+    engine.checkKvInvariants()
+    assert.equal(engine.stats().kv.usedBlocks, 0)
+    return {tokens: results.map((r) => r.outputs[0]!.tokenIds), preemptions: engine.stats().numPreemptions}
+  } finally {
+    await engine.shutdown()
+  }
+}
+
+describe('Mamba-1 tiny models', () => {
+  for (const variant of VARIANTS) {
+    it(`${variant} matches transformers 5.18: top-10 last-position logits within 1e-4 (one batch of three), greedy tokens equal (each alone)`, async () => {
+      const expected = fixture(variant)
+      const model = await loadModel(await ensureTestModel('tiny', {variant}))
+      const native = await loadNativeModel({config: model.config, tensors: model.tensors, numBlocks: 64, blockSize: 4, numSwapBlocks: 0, weightFormat: 'f32', threads: 2, device: 'cpu', numStateSlots: 4})
+      try {
+        const parts = expected.prompts.map((p) => ({sequence: new TestSequence(p.prompt_token_ids), count: p.prompt_token_ids.length, logits: 'last' as const}))
+        const {batch} = buildStep(parts, new TestBlockPool(64), 4)
+        const logits = await native.step({}, {...batch, stateSlots: Int32Array.from([2, 0, 3])})
+        expected.prompts.forEach((p, i) => {
+          const row = logits.subarray(i * model.config.vocabSize, (i + 1) * model.config.vocabSize)
+          assert.ok(relativeError(p.last_position_top10.ids.map((id) => row[id]!), p.last_position_top10.logits) < 1e-4, `prompt ${i}`)
+        })
+      } finally {
+        native.close()
+      }
+      for (const p of expected.prompts) assert.deepEqual((await engineRun(variant, [p.prompt_token_ids])).tokens, [p.greedy_token_ids])
+    })
+
+    it(`${variant}: six requests batched, prefilled in chunks of 5 and preempted in 9 blocks of 4 give the same tokens`, async () => {
+      const order = [0, 1, 0, 1, 0, 1]
+      const prompts = fixture(variant).prompts
+      const {tokens, preemptions} = await engineRun(variant, order.map((i) => prompts[i]!.prompt_token_ids), {numBlocks: 9, blockSize: 4, kvMemoryBytes: undefined, enableChunkedPrefill: true, maxNumBatchedTokens: 5})
+      assert.ok(preemptions > 0, 'the pool is small enough to preempt')
+      assert.deepEqual(tokens, order.map((i) => prompts[i]!.greedy_token_ids))
+    })
+  }
+})
