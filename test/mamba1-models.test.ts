@@ -19,7 +19,7 @@ import {TestBlockPool, TestSequence, buildStep} from './support/paged-batch.js'
 import {relativeError} from './support/relative-error.js'
 import type {TransformersFixture} from './support/transformers-fixture.js'
 
-const VARIANTS: Mamba1TestVariant[] = ['mamba']
+const VARIANTS: Mamba1TestVariant[] = ['mamba', 'falcon-mamba', 'jamba']
 const fixture = (variant: Mamba1TestVariant) => JSON.parse(readFileSync(join(import.meta.dirname, 'fixtures', `${variant}-tiny-transformers.json`), 'utf8')) as TransformersFixture
 const config = (variant: Mamba1TestVariant, extra: Record<string, unknown> = {}) => parseModelConfig({...testModelConfigJson('tiny', {variant}), ...extra})
 
@@ -31,10 +31,30 @@ describe('Mamba-1 configs', () => {
     assert.match(cpuOnlyNeed({}, {config: mamba, tensors: []})?.reason ?? '', /MambaForCausalLM \(Mamba-1 selective-scan mixers have CPU kernels only\)/)
   })
 
+  it('Falcon-Mamba: weightless dt / B / C norms at mixer_rms_eps, an explicit time_step_rank, no conv bias', () => {
+    const falcon = config('falcon-mamba')
+    assert.deepEqual([falcon.hybrid?.mamba1, falcon.tieWordEmbeddings], [{innerSize: 128, stateSize: 16, convKernel: 4, dtRank: 8, convBias: false, dtBcNorm: 'unweighted', dtBcNormEps: 1e-5, noMlp: true}, false])
+    assert.equal(config('falcon-mamba', {mixer_rms_eps: undefined}).hybrid?.mamba1?.dtBcNormEps, 1e-6, 'FalconMambaConfig\'s default')
+  })
+
+  it('Jamba: attention at attn_layer_period / offset without rope, experts at expert_layer_period / offset, softmax top-2 not renormalised', () => {
+    const jamba = config('jamba')
+    assert.deepEqual([jamba.hybrid?.linearLayers, jamba.moe?.sparseLayers, jamba.moe?.normTopkProb, jamba.moe?.numExperts, jamba.rmsVariant?.ropeLayers, kvBytesPerBlock(jamba, 16) > 0],
+      [[true, false, true, false], [true, false, false, true], false, 4, [false, false, false, false], true])
+    assert.deepEqual(jamba.hybrid?.mamba1, {innerSize: 128, stateSize: 16, convKernel: 4, dtRank: 4, convBias: true, dtBcNorm: 'weighted', dtBcNormEps: 1e-6, noMlp: false})
+    assert.equal(config('jamba', {num_experts: 1}).moe, undefined, 'one expert per layer: every MLP dense')
+    assert.deepEqual(config('jamba', {attn_layer_period: undefined, attn_layer_offset: undefined, num_hidden_layers: 8}).hybrid?.linearLayers, [true, true, true, true, false, true, true, true], 'JambaConfig\'s period 8, offset 4')
+    assert.match(cpuOnlyNeed({}, {config: jamba, tensors: []})?.reason ?? '', /JambaForCausalLM \(Mamba-1/)
+  })
+
   it('refuses by key what it cannot run', () => {
     assert.throws(() => config('mamba', {use_bias: true}), /"use_bias" true \(biases on the Mamba in_proj \/ out_proj\) is not supported/)
     assert.throws(() => config('mamba', {hidden_act: 'gelu'}), /"hidden_act" "gelu" is not supported .* only silu/)
     assert.throws(() => config('mamba', {state_size: 0}), /"state_size" must be a positive integer/)
+    assert.throws(() => config('jamba', {mamba_proj_bias: true}), /"mamba_proj_bias" true/)
+    assert.throws(() => config('jamba', {attn_layer_offset: 2}), /"attn_layer_offset" \(2\) must be a non-negative integer below "attn_layer_period" \(2\)/)
+    assert.throws(() => config('jamba', {expert_layer_period: 0}), /"expert_layer_offset" \(0\) must be a non-negative integer below "expert_layer_period" \(0\)/)
+    assert.throws(() => config('falcon-mamba', {mixer_rms_eps: -1}), /"mixer_rms_eps" must be a positive number/)
   })
 })
 
