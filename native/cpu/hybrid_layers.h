@@ -1,5 +1,5 @@
 // What a hybrid model (Qwen 3.5: Gated DeltaNet layers among full-attention ones; Granite 4.0 hybrid, Bamba, Mamba2:
-// Mamba-2 mixers) adds to the CPU backend (only its
+// Mamba-2 mixers; Mamba, Falcon-Mamba, Jamba: Mamba-1 mixers) adds to the CPU backend (only its
 // full-attention layers hold a KV pool: cpu_backend.cpp holds_kv): the pool of per-sequence state slots with its copies and resets,
 // and the linear layers' forward. For other models it does nothing.
 #pragma once

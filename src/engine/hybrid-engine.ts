@@ -1,4 +1,4 @@
-// What a hybrid model (Qwen 3.5's Gated DeltaNet layers, or Mamba-2 mixers: a recurrent state per sequence) changes in the engine's
+// What a hybrid model (Qwen 3.5's Gated DeltaNet layers, or Mamba-2 / Mamba-1 mixers: a recurrent state per sequence) changes in the engine's
 // set-up: one state slot per sequence the engine runs at once (--max-num-seqs), no prefix caching (a cached block
 // holds K/V but not the recurrent state at that point, so a hit could not resume the sequence), no speculative
 // decoding (rejected drafts would have advanced the state past recall), and preemption by recompute, never swap
