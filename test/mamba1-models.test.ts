@@ -1,4 +1,4 @@
-// Mamba-1 models (Mamba, Falcon-Mamba, Jamba): config keys and refusals, the tiny models against transformers 5.18
+// Mamba-1 models (Mamba, Falcon-Mamba, Jamba): the selective scan against float64 (its state carried across calls), config keys and refusals, the tiny models against transformers 5.18
 // (test/fixtures/<variant>-tiny-transformers.json: top-10 last-position logits of one batch, greedy tokens alone), and
 // the same tokens from a crowded engine (batched, prefill in chunks, preempted and recomputed in a tiny pool), each
 // with slots and blocks given back.
@@ -12,8 +12,9 @@ import {LLMEngine} from '../src/engine/llm-engine.js'
 import {loadModel} from '../src/engine/model/load-model.js'
 import type {Mamba1TestVariant} from '../src/engine/model/mamba1-test-models.js'
 import {parseModelConfig} from '../src/engine/model/model-config.js'
+import {SeededRandom} from '../src/engine/model/seeded-random.js'
 import {ensureTestModel, testModelConfigJson} from '../src/engine/model/test-model.js'
-import {kvBytesPerBlock, loadNativeModel} from '../src/engine/native.js'
+import {kvBytesPerBlock, loadNativeModel, nativeOps} from '../src/engine/native.js'
 import {makeSamplingParams} from '../src/engine/sampling-params.js'
 import {TestBlockPool, TestSequence, buildStep} from './support/paged-batch.js'
 import {relativeError} from './support/relative-error.js'
@@ -22,6 +23,53 @@ import type {TransformersFixture} from './support/transformers-fixture.js'
 const VARIANTS: Mamba1TestVariant[] = ['mamba', 'falcon-mamba', 'jamba']
 const fixture = (variant: Mamba1TestVariant) => JSON.parse(readFileSync(join(import.meta.dirname, 'fixtures', `${variant}-tiny-transformers.json`), 'utf8')) as TransformersFixture
 const config = (variant: Mamba1TestVariant, extra: Record<string, unknown> = {}) => parseModelConfig({...testModelConfigJson('tiny', {variant}), ...extra})
+
+function randoms(random: SeededRandom, count: number, scale = 1): Float32Array {
+  return Float32Array.from({length: count}, () => (random.nextFloat() * 2 - 1) * scale)
+}
+
+type Scan = {x: Float32Array; dt: Float32Array; b: Float32Array; c: Float32Array; z: Float32Array; rows: number; channels: number; stateSize: number; decay: Float32Array; d: Float32Array}
+
+/** float64 selective scan, token by token: dt = softplus(dt), s <- exp(dt A) s + dt x B, y = (s . C + D x) silu(z); `state` [channels, stateSize] advanced. */
+function referenceScan(a: Scan, state: number[]): number[] {
+  const y: number[] = []
+  for (let t = 0; t < a.rows; t++) {
+    for (let ch = 0; ch < a.channels; ch++) {
+      const i = t * a.channels + ch
+      const dt = Math.log1p(Math.exp(a.dt[i]!))
+      let sum = 0
+      for (let n = 0; n < a.stateSize; n++) {
+        const s = ch * a.stateSize + n
+        state[s] = Math.exp(dt * a.decay[s]!) * state[s]! + dt * a.x[i]! * a.b[t * a.stateSize + n]!
+        sum += state[s]! * a.c[t * a.stateSize + n]!
+      }
+      y[i] = (sum + a.d[ch]! * a.x[i]!) * (a.z[i]! / (1 + Math.exp(-a.z[i]!)))
+    }
+  }
+  return y
+}
+
+describe('Mamba-1 selective scan', () => {
+  it('matches float64 over 9 tokens, its state carried across calls', () => {
+    const random = new SeededRandom(21)
+    const [rows, channels, stateSize] = [9, 7, 5]
+    const wide = rows * channels
+    const args: Scan = {x: randoms(random, wide), dt: randoms(random, wide, 3), b: randoms(random, rows * stateSize), c: randoms(random, rows * stateSize), z: randoms(random, wide, 2),
+      rows, channels, stateSize, decay: randoms(random, channels * stateSize).map((a) => -Math.exp(a)), d: randoms(random, channels)}
+    const initial = Array.from(randoms(random, channels * stateSize, 0.5))
+    const referenceState = [...initial]
+    const reference = referenceScan(args, referenceState)
+    const state = Float32Array.from(initial)
+    const part = (from: number, to: number) => nativeOps().selectiveScan({...args, rows: to - from, state,
+      ...Object.fromEntries((['x', 'dt', 'z'] as const).map((k) => [k, args[k].subarray(from * channels, to * channels)])),
+      ...Object.fromEntries((['b', 'c'] as const).map((k) => [k, args[k].subarray(from * stateSize, to * stateSize)]))})
+    const y = [...part(0, 4), ...part(4, 5), ...part(5, rows)]
+    const worst = (ours: ArrayLike<number>, ref: number[]) => ref.reduce((w, r, i) => Math.max(w, Math.abs(ours[i]! - r)), 0)
+    assert.equal(y.length, reference.length)
+    assert.ok(worst(y, reference) < 1e-5, `outputs within 1e-5 of float64 (worst ${worst(y, reference)})`)
+    assert.ok(worst(state, referenceState) < 1e-5, 'the final state')
+  })
+})
 
 describe('Mamba-1 configs', () => {
   it('reads the mixer sizes, time_step_rank "auto", tied embeddings; a model without attention keeps no KV bytes and runs on the CPU only', () => {
