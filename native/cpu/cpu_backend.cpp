@@ -237,9 +237,10 @@ class CpuBackend final : public Backend {
       if (config_.parallel_residual) parallel_input_.assign(hidden_.begin(), hidden_.begin() + static_cast<size_t>(tokens) * hidden);
       if (config_.is_linear_layer(l) && config_.short_conv_kernel > 0) {
         hybrid_.short_conv_layer(pool_, w.short_conv, l, b, hidden_.data(), linear_order_);  // LFM2: out_proj's output in hidden_
-      } else if (config_.is_linear_layer(l) && config_.mamba2.enabled()) {
-        hybrid_.mamba2_layer(pool_, w.mamba, l, b, hidden_.data(), linear_order_);
-        if (config_.mamba2.no_mlp) continue;  // Mamba2: the next layer's residual_step adds the mixer's output
+      } else if (config_.is_linear_layer(l) && (config_.mamba2.enabled() || config_.mamba1.enabled())) {
+        if (config_.mamba1.enabled()) hybrid_.mamba1_layer(pool_, w.mamba1, l, b, hidden_.data(), linear_order_);
+        else hybrid_.mamba2_layer(pool_, w.mamba, l, b, hidden_.data(), linear_order_);
+        if (config_.mixer_only()) continue;  // Mamba2, Mamba: the next layer's residual_step adds the mixer's output
       } else if (config_.is_linear_layer(l)) {
         // Gated DeltaNet: its output takes o_proj's place in hidden_.
         hybrid_.linear_layer(pool_, w.linear_attn, l, b, hidden_.data(), linear_order_);

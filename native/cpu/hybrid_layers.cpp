@@ -23,8 +23,11 @@ HybridLayers::HybridLayers(const ModelConfig& config, const CacheConfig& cache) 
   if (linear == 0) return;
   const Mamba2Config& m = config.mamba2;
   const LinearAttentionShape s(config);
+  const Mamba1Config& m1 = config.mamba1;
   if (config.short_conv_kernel > 0) {
     check(config.short_conv_kernel >= 2, "a short convolution's kernel must be at least 2");
+  } else if (m1.enabled()) {
+    check(m1.state_size > 0 && m1.conv_kernel >= 1 && m1.dt_rank > 0, "Mamba-1 sizes must be positive");
   } else if (m.enabled()) {
     check(m.head_dim > 0 && m.groups > 0 && m.heads % m.groups == 0 && m.state_size > 0 && m.conv_kernel >= 1 &&
               m.norm_group > 0 && m.inner() % m.norm_group == 0,
@@ -77,6 +80,11 @@ void HybridLayers::mamba2_layer(ThreadPool& pool, const Mamba2Weights& w, int la
 void HybridLayers::short_conv_layer(ThreadPool& pool, const ShortConvWeights& w, int layer, const ForwardBatch& b, float* hidden,
                                     LinearOrder order) {
   cpu::short_conv_layer(pool, config_, w, *states_, linear_index_[layer], b, hidden, hidden, order, short_conv_scratch_);
+}
+
+void HybridLayers::mamba1_layer(ThreadPool& pool, const Mamba1Weights& w, int layer, const ForwardBatch& b, float* hidden,
+                                LinearOrder order) {
+  cpu::mamba1_layer(pool, config_, w, *states_, linear_index_[layer], b, hidden, hidden, order, mamba1_scratch_);
 }
 
 }  // namespace cpu

@@ -1,5 +1,5 @@
 // What a hybrid model (Qwen 3.5: Gated DeltaNet layers among full-attention ones; Granite 4.0 hybrid, Bamba, Mamba2:
-// Mamba-2 mixers; LFM2: gated short convolutions) adds to the CPU backend (only its
+// Mamba-2 mixers; Mamba, Falcon-Mamba, Jamba: Mamba-1 mixers; LFM2: gated short convolutions) adds to the CPU backend (only its
 // full-attention layers hold a KV pool: cpu_backend.cpp holds_kv): the pool of per-sequence state slots with its copies and resets,
 // and the linear layers' forward. For other models it does nothing.
 #pragma once
@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "linear_attention.h"
+#include "mamba1_mixer.h"
 #include "mamba2_mixer.h"
 #include "short_conv.h"
 
@@ -30,6 +31,8 @@ class HybridLayers {
   void mamba2_layer(ThreadPool& pool, const Mamba2Weights& w, int layer, const ForwardBatch& b, float* hidden, LinearOrder order);
   // Layer `layer` (LFM2's gated short convolution: config.short_conv_kernel) over the batch, likewise.
   void short_conv_layer(ThreadPool& pool, const ShortConvWeights& w, int layer, const ForwardBatch& b, float* hidden, LinearOrder order);
+  // Layer `layer` (a Mamba-1 mixer: config.mamba1) over the batch, likewise.
+  void mamba1_layer(ThreadPool& pool, const Mamba1Weights& w, int layer, const ForwardBatch& b, float* hidden, LinearOrder order);
 
  private:
   const ModelConfig& config_;
@@ -38,6 +41,7 @@ class HybridLayers {
   LinearAttentionScratch scratch_;
   Mamba2Scratch mamba2_scratch_;
   ShortConvScratch short_conv_scratch_;
+  Mamba1Scratch mamba1_scratch_;
 };
 
 }  // namespace cpu

@@ -41,13 +41,16 @@ LinearAttentionWeights load_linear_attention(const ModelConfig& config, const st
 }
 
 namespace {
-// One layer's conv state floats per slot: LFM2's short convolution (no recurrent state), a Mamba-2 mixer's, or Gated DeltaNet's.
+// One layer's conv state floats per slot: LFM2's short convolution (no recurrent state), a Mamba-1 or Mamba-2 mixer's,
+// or Gated DeltaNet's.
 size_t conv_state_floats(const ModelConfig& config) {
   if (config.short_conv_kernel > 0) return static_cast<size_t>(config.hidden_size) * (config.short_conv_kernel - 1);
+  if (config.mamba1.enabled()) return config.mamba1.conv_state_floats();
   return config.mamba2.enabled() ? config.mamba2.conv_state_floats() : LinearAttentionShape(config).conv_state_floats();
 }
 size_t recurrent_state_floats(const ModelConfig& config) {
   if (config.short_conv_kernel > 0) return 0;
+  if (config.mamba1.enabled()) return config.mamba1.ssm_state_floats();
   return config.mamba2.enabled() ? config.mamba2.ssm_state_floats() : LinearAttentionShape(config).recurrent_state_floats();
 }
 }  // namespace

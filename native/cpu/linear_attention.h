@@ -43,7 +43,8 @@ LinearAttentionWeights load_linear_attention(const ModelConfig& config, const st
                                              const LoadStacked& stacked);
 
 // Every linear layer's states for num_slots sequences (fp32, zero until first written): a Gated DeltaNet layer's conv
-// and recurrent states, a Mamba-2 mixer's conv and SSM states (config.mamba2), or LFM2's short-conv state alone.
+// and recurrent states, a Mamba-2 (config.mamba2) or Mamba-1 (config.mamba1) mixer's conv and SSM states, or LFM2's
+// short-conv state alone.
 class LinearStatePool {
  public:
   LinearStatePool(const ModelConfig& config, int num_slots);

@@ -413,7 +413,7 @@ uint64_t ModelWeights::bytes() const {
               layer.qkv_bias.size() + layer.q_norm.size() +
               layer.k_norm.size() + layer.input_norm_bias.size() + layer.post_attention_norm_bias.size() + layer.o_bias.size() +
               layer.fc1_bias.size() + layer.fc2_bias.size() + layer.q_norm_bias.size() + layer.k_norm_bias.size()) * 4;
-    total += layer.moe.bytes() + layer.mla.bytes() + layer.linear_attn.bytes() + layer.mamba.bytes() + layer.short_conv.bytes();
+    total += layer.moe.bytes() + layer.mla.bytes() + layer.linear_attn.bytes() + layer.mamba.bytes() + layer.short_conv.bytes() + layer.mamba1.bytes();
   }
   return total + gemma4.bytes();
 }
@@ -476,7 +476,7 @@ ModelWeights load_model_weights(const ModelConfig& config, const std::vector<Ten
       layer.attention_out_norm = norm(prefix + "post_attention_layernorm.weight", hidden);
       layer.post_attention_norm = norm(prefix + "pre_feedforward_layernorm.weight", hidden);
       layer.mlp_out_norm = norm(prefix + "post_feedforward_layernorm.weight", hidden);
-    } else if (!config.mamba2.no_mlp) {
+    } else if (!config.mixer_only()) {
       layer.post_attention_norm = norm(prefix + "post_attention_layernorm.weight", hidden);
       layer.post_attention_norm_bias = bias(prefix + "post_attention_layernorm.bias", hidden);
     }
@@ -485,6 +485,8 @@ ModelWeights load_model_weights(const ModelConfig& config, const std::vector<Ten
     const auto read_floats = [&](const std::string& name, const std::vector<int64_t>& shape) { return reader.read(name, shape); };
     if (config.is_linear_layer(i) && config.short_conv_kernel > 0) {
       layer.short_conv = load_short_conv(config, prefix, read_floats, stacked);
+    } else if (config.is_linear_layer(i) && config.mamba1.enabled()) {
+      layer.mamba1 = load_mamba1(config, prefix, read_floats, stacked);
     } else if (config.is_linear_layer(i) && config.mamba2.enabled()) {
       layer.mamba = load_mamba2(config, prefix, read_floats, stacked);
     } else if (config.is_linear_layer(i)) {
@@ -515,7 +517,7 @@ ModelWeights load_model_weights(const ModelConfig& config, const std::vector<Ten
     }
     if (config.attention_output_bias) layer.o_bias = reader.read(prefix + "self_attn.o_proj.bias", {hidden});
     layer.attn_sinks = bias(prefix + "self_attn.sinks", config.num_heads);
-    if (config.mamba2.no_mlp) continue;  // Mamba2ForCausalLM: norm and mixer only
+    if (config.mixer_only()) continue;  // Mamba2, Mamba, Falcon-Mamba: norm and mixer only
     if (config.is_sparse_layer(i)) {
       // The router and the experts take the dense MLP's place (moe.cpp).
       layer.moe = load_moe_weights(config, prefix, format, more_bits, load_matrix, [&](const std::string& name) { return reader.has(name); });

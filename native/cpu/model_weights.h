@@ -8,6 +8,7 @@
 #include "kernels.h"
 #include "mla.h"
 #include "linear_attention.h"
+#include "mamba1_mixer.h"
 #include "mamba2_mixer.h"
 #include "short_conv.h"
 #include "moe.h"
@@ -32,6 +33,7 @@ struct LayerWeights {
   LinearAttentionWeights linear_attn;     // a hybrid model's Gated DeltaNet layer (qkv and o_proj stay empty)
   Mamba2Weights mamba;                    // or its Mamba-2 mixer (config.mamba2)
   ShortConvWeights short_conv;            // or LFM2's gated short convolution (config.short_conv_kernel)
+  Mamba1Weights mamba1;                   // or its Mamba-1 mixer (config.mamba1)
   // LayerNorm family (gate_up holds fc1, down fc2): norm biases, and biases on o_proj and the MLP (empty without them);
   // Llama's mlp_bias: fc1_bias is [gate | up]'s, fc2_bias down's.
   std::vector<float> input_norm_bias, post_attention_norm_bias, o_bias, fc1_bias, fc2_bias;

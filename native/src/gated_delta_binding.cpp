@@ -1,9 +1,10 @@
-// Bindings of the hybrid models' recurrent kernels (gated_delta_binding.h): Gated DeltaNet's and Mamba-2's SSD; every size is checked against the arrays given.
+// Bindings of the hybrid models' recurrent kernels (gated_delta_binding.h): Gated DeltaNet's, Mamba-2's SSD and Mamba-1's scan; every size is checked against the arrays given.
 #include "gated_delta_binding.h"
 
 #include <string>
 
 #include "../cpu/gated_delta.h"
+#include "../cpu/mamba1_mixer.h"
 #include "../cpu/mamba2_mixer.h"
 #include "js_convert.h"
 
@@ -74,6 +75,26 @@ Napi::Value SsdRecurrence(const Napi::CallbackInfo& info) {
   return y;
 }
 
+// selectiveScan({x, dt, b, c, z, rows, channels, stateSize, decay, d, state}) -> y [rows, channels]: x, dt (before
+// softplus), z [rows, channels], b, c [rows, stateSize]; decay (A) [channels, stateSize]; state [channels, stateSize] updated.
+Napi::Value SelectiveScan(const Napi::CallbackInfo& info) {
+  const Napi::Object o = info[0].As<Napi::Object>();
+  Mamba1Config m;
+  m.inner = positive(o, "channels");
+  m.state_size = positive(o, "stateSize");
+  const int rows = positive(o, "rows");
+  const long wide = static_cast<long>(rows) * m.inner, narrow = static_cast<long>(rows) * m.state_size;
+  const cpu::SelectiveScanRows in{js::float32_data(o.Get("x"), "x", wide), m.inner, js::float32_data(o.Get("dt"), "dt", wide),
+                                  js::float32_data(o.Get("b"), "b", narrow), js::float32_data(o.Get("c"), "c", narrow), m.state_size,
+                                  js::float32_data(o.Get("z"), "z", wide), m.inner, rows};
+  const float* decay = js::float32_data(o.Get("decay"), "decay", static_cast<long>(m.inner) * m.state_size);
+  const float* d = js::float32_data(o.Get("d"), "d", m.inner);
+  float* state = js::float32_data(o.Get("state"), "state", static_cast<long>(m.inner) * m.state_size);
+  Napi::Float32Array y = Napi::Float32Array::New(info.Env(), static_cast<size_t>(wide));
+  cpu::selective_scan(g_pool(), m, in, decay, d, state, y.Data());
+  return y;
+}
+
 }  // namespace
 
 void AddGatedDeltaOps(Napi::Env env, Napi::Object ops, ThreadPool& (*pool)()) {
@@ -81,6 +102,7 @@ void AddGatedDeltaOps(Napi::Env env, Napi::Object ops, ThreadPool& (*pool)()) {
   ops.Set("causalConv1dSilu", Napi::Function::New(env, CausalConv1dSilu));
   ops.Set("gatedDeltaRule", Napi::Function::New(env, GatedDeltaRule));
   ops.Set("ssdRecurrence", Napi::Function::New(env, SsdRecurrence));
+  ops.Set("selectiveScan", Napi::Function::New(env, SelectiveScan));
 }
 
 }  // namespace pagedllm

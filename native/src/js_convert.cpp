@@ -283,6 +283,23 @@ static void parse_mamba2(const Napi::Object& m, Mamba2Config& out) {
   }
 }
 
+// hybrid.mamba1 (src/engine/model/mamba1-config.ts Mamba1Features): the Mamba-1 mixers' sizes.
+static void parse_mamba1(const Napi::Object& m, Mamba1Config& out) {
+  out.inner = int_field(m, "innerSize");
+  out.state_size = int_field(m, "stateSize");
+  out.conv_kernel = int_field(m, "convKernel");
+  out.dt_rank = int_field(m, "dtRank");
+  out.conv_bias = bool_field(m, "convBias");
+  const std::string norm = string_field(m, "dtBcNorm");
+  out.dt_bc_norm = norm == "weighted" ? Mamba1DtBcNorm::kWeighted : norm == "unweighted" ? Mamba1DtBcNorm::kUnweighted : Mamba1DtBcNorm::kNone;
+  out.dt_bc_norm_eps = static_cast<float>(number_field(m, "dtBcNormEps"));
+  out.no_mlp = bool_field(m, "noMlp");
+  if (out.inner <= 0 || out.state_size <= 0 || out.conv_kernel <= 0 || out.dt_rank <= 0 || (norm != "none" && norm != "weighted" && norm != "unweighted") ||
+      !(out.dt_bc_norm_eps > 0.f)) {
+    fail(m.Env(), "hybrid.mamba1: sizes must be positive, dtBcNorm none, weighted or unweighted, dtBcNormEps positive");
+  }
+}
+
 // Optional: hybrid (Qwen 3.5: src/engine/model/qwen35-config.ts HybridFeatures): which layers are Gated DeltaNet, their
 // sizes, and the full-attention layers' output gate.
 static void parse_hybrid(const Napi::Object& config, ModelConfig& out) {
@@ -292,6 +309,7 @@ static void parse_hybrid(const Napi::Object& config, ModelConfig& out) {
   out.attention_output_gate = bool_field(hybrid, "attentionOutputGate");
   Napi::Object mamba;
   if (optional_object(hybrid, "mamba2", mamba)) return parse_mamba2(mamba, out.mamba2);
+  if (optional_object(hybrid, "mamba1", mamba)) return parse_mamba1(mamba, out.mamba1);
   // LFM2 (src/engine/model/lfm2-config.ts): gated short convolutions over hidden_size channels.
   Napi::Object short_conv;
   if (optional_object(hybrid, "shortConv", short_conv)) {

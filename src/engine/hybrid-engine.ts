@@ -1,4 +1,4 @@
-// What a hybrid model (Qwen 3.5's Gated DeltaNet layers, Mamba-2 mixers or LFM2's short convolutions: a recurrent state per sequence) changes in the engine's
+// What a hybrid model (Qwen 3.5's Gated DeltaNet layers, Mamba-2 / Mamba-1 mixers or LFM2's short convolutions: a recurrent state per sequence) changes in the engine's
 // set-up: one state slot per sequence the engine runs at once (--max-num-seqs), no prefix caching (a cached block
 // holds K/V but not the recurrent state at that point, so a hit could not resume the sequence), no speculative
 // decoding (rejected drafts would have advanced the state past recall), and preemption by recompute, never swap
@@ -23,7 +23,7 @@ export function hybridSetup(config: EngineConfig, model: ModelConfig): HybridSet
     throw new InvalidRequestError(`speculative decoding is not supported for ${model.architecture}: its linear-attention layers' recurrent state cannot take back rejected draft tokens`, {param: 'speculative-config'})
   }
   const linear = hybrid.linearLayers.filter(Boolean).length
-  const kind = hybrid.mamba2 ? 'Mamba-2 mixers' : hybrid.shortConv ? 'short convolutions' : 'linear attention'
+  const kind = hybrid.mamba2 ? 'Mamba-2 mixers' : hybrid.mamba1 ? 'Mamba-1 mixers' : hybrid.shortConv ? 'short convolutions' : 'linear attention'
   const slotBytes = 4 * linear * stateFloatsPerLayer(hybrid, model.hiddenSize)
   const notes = [
     `${linear} of ${model.numLayers} layers are ${kind}: ${config.maxNumSeqs} recurrent state slots (--max-num-seqs) of ${(slotBytes / (1 << 20)).toFixed(2)} MiB; preempted sequences are recomputed, not swapped`,
@@ -32,9 +32,10 @@ export function hybridSetup(config: EngineConfig, model: ModelConfig): HybridSet
   return {numStateSlots: config.maxNumSeqs, enablePrefixCaching: false, notes}
 }
 
-/** One linear layer's conv and recurrent state (floats): Gated DeltaNet's, a Mamba-2 mixer's, or LFM2's conv state alone (native LinearStatePool). */
+/** One linear layer's conv and recurrent state (floats): Gated DeltaNet's, a Mamba-2 or Mamba-1 mixer's, or LFM2's conv state alone (native LinearStatePool). */
 function stateFloatsPerLayer(hybrid: HybridFeatures, hiddenSize: number): number {
   if (hybrid.shortConv) return hiddenSize * (hybrid.shortConv.kernel - 1)
+  if (hybrid.mamba1) return hybrid.mamba1.innerSize * (hybrid.mamba1.convKernel - 1 + hybrid.mamba1.stateSize)
   const m = hybrid.mamba2
   if (m) return (m.heads * m.headDim + 2 * m.groups * m.stateSize) * (m.convKernel - 1) + m.heads * m.headDim * m.stateSize
   const channels = 2 * hybrid.linearNumKeyHeads * hybrid.linearKeyHeadDim + hybrid.linearNumValueHeads * hybrid.linearValueHeadDim

@@ -179,6 +179,8 @@ export interface NativeOps {
   gatedDeltaRule(args: {q: Float32Array; k: Float32Array; v: Float32Array; g: Float32Array; beta: Float32Array; rows: number; kHeads: number; vHeads: number; kDim: number; vDim: number; state: Float32Array}): Float32Array
   /** Mamba-2's SSD recurrence token by token (native/cpu/mamba2_mixer.h): x rows [x | B | C], dt [rows, heads]; `state` [heads, headDim, stateSize] updated. */
   ssdRecurrence(args: {x: Float32Array; dt: Float32Array; rows: number; heads: number; headDim: number; groups: number; stateSize: number; dtBias: Float32Array; decayRate: Float32Array; d: Float32Array; dtMin: number; dtMax: number; state: Float32Array}): Float32Array
+  /** Mamba-1's selective scan token by token (native/cpu/mamba1_mixer.h): x, dt (before softplus), z [rows, channels], b, c [rows, stateSize], decay (A) [channels, stateSize]; `state` [channels, stateSize] updated. */
+  selectiveScan(args: {x: Float32Array; dt: Float32Array; b: Float32Array; c: Float32Array; z: Float32Array; rows: number; channels: number; stateSize: number; decay: Float32Array; d: Float32Array; state: Float32Array}): Float32Array
   /** Zeroed Float32Array over huge-page backed native memory (how the engine allocates its KV pool). */
   hugeFloat32Array(length: number): Float32Array
   /** Resizes the pool the ops run on (0 = number of cores); returns its size. */

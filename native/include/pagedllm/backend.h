@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "mamba1_config.h"
 #include "mamba2_config.h"
 #include "prompt_rows.h"
 #include "sampling.h"
@@ -227,6 +228,9 @@ struct ModelConfig {
   bool moe_input_scaled = false;
   bool expert_gate_up_fused = false;
   Mamba2Config mamba2;  // when enabled, the linear layers are Mamba-2 mixers (mamba2_config.h)
+  Mamba1Config mamba1;  // or Mamba-1 mixers (mamba1_config.h)
+  // Mamba2, Mamba, Falcon-Mamba: a layer is its norm and mixer, no MLP.
+  bool mixer_only() const { return mamba2.no_mlp || mamba1.no_mlp; }
   // LFM2: when > 0, the linear layers are gated short convolutions of this kernel over hidden_size channels
   // (native/cpu/short_conv.h); their state is the last short_conv_kernel - 1 inputs.
   int short_conv_kernel = 0;

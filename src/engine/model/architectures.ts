@@ -140,6 +140,11 @@ export const ARCHITECTURES: Record<string, ArchitectureTraits> = {
   GraniteMoeHybridForCausalLM: {...BASE, moe: 'granitemoeshared'},
   BambaForCausalLM: {...BASE, defaultMaxPositions: 262144},
   Mamba2ForCausalLM: BASE,
+  // Mamba-1 mixers (mamba1-config.ts): Mamba and Falcon-Mamba (mixers only, tied embeddings), Jamba (among rope-free
+  // attention layers, over softmax top-2 experts without renormalising on every other layer).
+  MambaForCausalLM: {...BASE, defaultTiedEmbeddings: true},
+  FalconMambaForCausalLM: {...BASE, defaultTiedEmbeddings: true},
+  JambaForCausalLM: {...BASE, defaultMaxPositions: 262144, moe: 'jamba'},
   // ERNIE 4.5 MoE: the dense one's layers, softmax routing chosen with a correction bias, shared experts (ernie45-moe-config.ts).
   Ernie4_5_MoeForCausalLM: {...BASE, defaultMaxPositions: 131072, defaultTiedEmbeddings: true, moe: 'ernie4_5_moe'},
   // dots.llm1: Qwen3's attention over DeepSeek-V3's routing and shared experts (dots1-config.ts).

@@ -4,6 +4,7 @@
 // attention_parts), the linear projections per key-head group as [q | k | v | z | b | a] (linear_attention.cpp).
 import type {ModelConfig} from './model-config.js'
 import {rowWindows} from './fused-tensors.js'
+import {mamba1LayerShapes} from './mamba1-tensors.js'
 import {mamba2LayerShapes} from './mamba2-tensors.js'
 import {lfm2LayerShapes} from './lfm2-tensors.js'
 import type {HybridFeatures} from './qwen35-config.js'
@@ -15,6 +16,7 @@ type Shape = {name: string; shape: number[]}
 export function hybridMixerShapes(config: ModelConfig, hybrid: HybridFeatures, layer: number, prefix: string): Shape[] {
   if (hybrid.mamba2) return mamba2LayerShapes(config, hybrid.mamba2, hybrid.linearLayers[layer]!, prefix)
   if (hybrid.shortConv) return lfm2LayerShapes(config, hybrid.shortConv.kernel, hybrid.linearLayers[layer]!, prefix)
+  if (hybrid.mamba1) return mamba1LayerShapes(config, hybrid.mamba1, hybrid.linearLayers[layer]!, prefix)
   const hidden = config.hiddenSize
   if (!hybrid.linearLayers[layer]) {
     const q = config.numHeads * config.headDim
@@ -53,7 +55,7 @@ export function hybridMixerShapes(config: ModelConfig, hybrid: HybridFeatures, l
  * as its key-head groups' windows (linear_attn.in_proj.{q,k,v,z,b,a}.G), the rest as they are.
  */
 export function splitHybridProjections(config: ModelConfig, hybrid: HybridFeatures, tensors: TensorInfo[]): TensorInfo[] {
-  if (hybrid.mamba2 || hybrid.shortConv) return tensors // plain attention, one in_proj per mixer or short conv
+  if (hybrid.mamba2 || hybrid.mamba1 || hybrid.shortConv) return tensors // plain attention, one in_proj per mixer or short conv
   const groups = hybrid.linearNumKeyHeads
   const perGroup = hybrid.linearNumValueHeads / groups
   const rows: Record<string, number> = {q: hybrid.linearKeyHeadDim, k: hybrid.linearKeyHeadDim, v: perGroup * hybrid.linearValueHeadDim, z: perGroup * hybrid.linearValueHeadDim, b: perGroup, a: perGroup}

@@ -71,7 +71,7 @@ export function expectedTensorShapes(config: ModelConfig): {name: string; shape:
     if (config.hybrid) {
       // Qwen 3.5: a Gated DeltaNet layer or a gated attention, then the usual norms and MLP.
       shapes.push({name: `${prefix}.input_layernorm.weight`, shape: [hidden]}, ...hybridMixerShapes(config, config.hybrid, layer, prefix))
-      if (config.hybrid.mamba2?.noMlp) continue // Mamba2: norm and mixer only
+      if (config.hybrid.mamba2?.noMlp || config.hybrid.mamba1?.noMlp) continue // Mamba2, Mamba, Falcon-Mamba: norm and mixer only
       shapes.push({name: `${prefix}.post_attention_layernorm.weight`, shape: [hidden]},
         ...(config.moe?.sparseLayers[layer] ? moeLayerTensorShapes(config.moe, prefix, hidden)
           : [{name: `${prefix}.mlp.gate_proj.weight`, shape: [intermediate, hidden]}, {name: `${prefix}.mlp.up_proj.weight`, shape: [intermediate, hidden]}, {name: `${prefix}.mlp.down_proj.weight`, shape: [hidden, intermediate]}]))

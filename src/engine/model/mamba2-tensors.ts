@@ -1,11 +1,12 @@
 // The tensors of the Mamba-2 hybrids (mamba2-config.ts): each layer's mixer (model.layers.N.mamba.*, as Granite 4.0
 // hybrid and Bamba name it) or plain attention, and the checkpoint names that differ from the engine's: Bamba's
-// feed_forward / pre_ff_layernorm / final_layernorm, Mamba2's backbone.* (mixer, norm, norm_f, embeddings), and a
-// dense Granite 4.0 hybrid's shared_mlp (input_linear: gate rows then up rows, as transformers' chunk(2)), cut into
+// feed_forward / pre_ff_layernorm / final_layernorm, Mamba2's backbone.* (mixer, norm, norm_f, embeddings; so too the
+// Mamba-1 models' names: Mamba's and Falcon-Mamba's backbone.*, Jamba's feed_forward and router), and a dense Granite 4.0 hybrid's shared_mlp (input_linear: gate rows then up rows, as transformers' chunk(2)), cut into
 // the MLP's gate/up/down as byte windows of the file.
 import {rowWindows} from './fused-tensors.js'
 import type {ModelConfig} from './model-config.js'
 import {BAMBA, GRANITE_HYBRID, MAMBA2, type Mamba2Features} from './mamba2-config.js'
+import {FALCON_MAMBA, JAMBA, MAMBA} from './mamba1-config.js'
 import type {TensorInfo} from './safetensors.js'
 import {LFM2, LFM2_MOE} from './lfm2-config.js'
 import {LFM2_MOE_RENAMES, LFM2_RENAMES} from './lfm2-tensors.js'
@@ -36,20 +37,29 @@ export function mamba2LayerShapes(config: ModelConfig, m: Mamba2Features, mixer:
   ]
 }
 
-/** [checkpoint name, engine name] per architecture (LFM2's too: lfm2-tensors.ts); {L} stands for a layer number, {X} for the rest of a name. */
+/** Bamba's and Jamba's layer names. */
+const FEED_FORWARD: [string, string][] = [
+  ['model.layers.{L}.feed_forward.{X}', 'model.layers.{L}.mlp.{X}'],
+  ['model.layers.{L}.pre_ff_layernorm.weight', 'model.layers.{L}.post_attention_layernorm.weight'],
+  ['model.final_layernorm.weight', 'model.norm.weight'],
+]
+/** Mamba2's, Mamba's and Falcon-Mamba's backbone.*. */
+const BACKBONE: [string, string][] = [
+  ['backbone.layers.{L}.mixer.{X}', 'model.layers.{L}.mamba.{X}'],
+  ['backbone.layers.{L}.norm.weight', 'model.layers.{L}.input_layernorm.weight'],
+  ['backbone.norm_f.weight', 'model.norm.weight'],
+  ['backbone.embeddings.weight', 'model.embed_tokens.weight'],
+  ['backbone.embedding.weight', 'model.embed_tokens.weight'], // older checkpoints' name
+]
+
+/** [checkpoint name, engine name] per architecture (the first that fits wins; LFM2's: lfm2-tensors.ts); {L} stands for a layer number, {X} for the rest of a name. */
 const RENAMES: Record<string, [string, string][]> = {
-  [BAMBA]: [
-    ['model.layers.{L}.feed_forward.{X}', 'model.layers.{L}.mlp.{X}'],
-    ['model.layers.{L}.pre_ff_layernorm.weight', 'model.layers.{L}.post_attention_layernorm.weight'],
-    ['model.final_layernorm.weight', 'model.norm.weight'],
-  ],
-  [MAMBA2]: [
-    ['backbone.layers.{L}.mixer.{X}', 'model.layers.{L}.mamba.{X}'],
-    ['backbone.layers.{L}.norm.weight', 'model.layers.{L}.input_layernorm.weight'],
-    ['backbone.norm_f.weight', 'model.norm.weight'],
-    ['backbone.embeddings.weight', 'model.embed_tokens.weight'],
-    ['backbone.embedding.weight', 'model.embed_tokens.weight'], // older checkpoints' name
-  ],
+  [BAMBA]: FEED_FORWARD,
+  [MAMBA2]: BACKBONE,
+  // The Mamba-1 models (mamba1-config.ts): Jamba's MoE router is feed_forward.router.
+  [MAMBA]: BACKBONE,
+  [FALCON_MAMBA]: BACKBONE,
+  [JAMBA]: [['model.layers.{L}.feed_forward.router.weight', 'model.layers.{L}.mlp.gate.weight'], ...FEED_FORWARD],
   [LFM2]: LFM2_RENAMES,
   [LFM2_MOE]: LFM2_MOE_RENAMES,
 }

@@ -21,6 +21,7 @@ import {GLM4_MOE, deepseekAttention, deepseekView, isDeepseek, type MlaConfig} f
 import {glm4MoeQkNorm, glm4MoeView} from './glm4-moe-config.js'
 import {MAMBA2_ARCHITECTURES, isDenseGraniteHybrid, mamba2View, parseMamba2Hybrid} from './mamba2-config.js'
 import {LFM2_ARCHITECTURES, lfm2View, parseLfm2Hybrid} from './lfm2-config.js'
+import {JAMBA, MAMBA1_ARCHITECTURES, isDenseJamba, jambaRmsVariant, mamba1View, parseMamba1Hybrid} from './mamba1-config.js'
 import {ERNIE45_MOE, ernie45MoeView} from './ernie45-moe-config.js'
 import {DOTS1, dots1View} from './dots1-config.js'
 import {MINIMAX_M2, minimaxM2RmsVariant, minimaxM2View} from './minimax-m2-config.js'
@@ -193,6 +194,7 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   if (architecture === GEMMA4) ({config, features: gemma4} = gemma4View(config, source))
   if (MAMBA2_ARCHITECTURES.has(architecture)) config = mamba2View(config, architecture, source)
   if (LFM2_ARCHITECTURES.has(architecture)) config = lfm2View(config, architecture, source)
+  if (MAMBA1_ARCHITECTURES.has(architecture)) config = mamba1View(config, architecture, source)
   if (isRmsVariantArchitecture(architecture)) config = rmsVariantView(config, architecture, source)
   if (architecture === GPT_OSS) config = gptOssView(config)
   if (isLlamaTwist(architecture)) config = twistView(config, architecture)
@@ -309,7 +311,7 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   if (outputBias) modelConfig.attentionOutputBias = true
   if (mlpBias) modelConfig.mlpBias = true
   if (rotaryDim < headDim) modelConfig.rotaryDim = rotaryDim
-  if (traits.moe !== null && !isDenseGraniteHybrid(config, architecture)) modelConfig.moe = parseMoeConfig(config, traits.moe, numLayers, intermediateSize, source)
+  if (traits.moe !== null && !isDenseGraniteHybrid(config, architecture) && !isDenseJamba(config, architecture)) modelConfig.moe = parseMoeConfig(config, traits.moe, numLayers, intermediateSize, source)
   if (layerWindows !== undefined) modelConfig.layerWindows = layerWindows
   if (layerWindows !== undefined && ropeLocalTheta !== undefined) modelConfig.ropeLocalTheta = ropeLocalTheta
   if (isRmsVariantArchitecture(architecture)) Object.assign(modelConfig, parseRmsVariant(config, architecture, source))
@@ -326,6 +328,8 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   if (HYBRID_ARCHITECTURES.has(architecture)) Object.assign(modelConfig, {hybrid: parseHybrid(config, architecture, numLayers, source), normWeightOffset: 1})
   if (MAMBA2_ARCHITECTURES.has(architecture)) modelConfig.hybrid = parseMamba2Hybrid(config, architecture, numLayers, hiddenSize, source)
   if (LFM2_ARCHITECTURES.has(architecture)) modelConfig.hybrid = parseLfm2Hybrid(config, numLayers, source)
+  if (MAMBA1_ARCHITECTURES.has(architecture)) modelConfig.hybrid = parseMamba1Hybrid(config, architecture, numLayers, hiddenSize, modelConfig.rmsNormEps, source)
+  if (architecture === JAMBA) modelConfig.rmsVariant = jambaRmsVariant(numLayers)
   return modelConfig
 }
 

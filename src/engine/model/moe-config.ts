@@ -7,10 +7,11 @@ import {minimaxM2Moe} from './minimax-m2-config.js'
 import {lfm2MoeRouting} from './lfm2-config.js'
 import {SOLAR_OPEN} from './solar-open-config.js'
 import {EXAONE_MOE} from './exaone-moe-config.js'
+import {jambaSparseLayers} from './mamba1-config.js'
 import {ernie45MoeCheckpointName, ernie45MoeEngineName, ernie45MoeRouting, ernie45MoeSharedSize, ernie45MoeSparseLayers} from './ernie45-moe-config.js'
 import {DEEPSEEK_V2, DEEPSEEK_V3, DOTS1, GLM4_MOE, GLM4_MOE_LITE, deepseekRouting, deepseekSharedSize, deepseekSparseLayers, type GroupedRouting} from './deepseek-config.js'
 
-export type MoeFamily = 'mixtral' | 'qwen2_moe' | 'qwen3_moe' | 'olmoe' | 'granitemoe' | 'granitemoeshared' | 'phimoe' | 'gpt_oss' | 'deepseek_v2' | 'deepseek_v3' | 'glm4_moe' | 'glm4_moe_lite' | 'qwen3_5_moe' | 'qwen3_next' | 'llama4' | 'ernie4_5_moe' | 'dots1' | 'minimax_m2' | 'flex_olmo' | 'solar_open' | 'hunyuan_v1_moe' | 'exaone_moe' | 'lfm2_moe'
+export type MoeFamily = 'mixtral' | 'qwen2_moe' | 'qwen3_moe' | 'olmoe' | 'granitemoe' | 'granitemoeshared' | 'phimoe' | 'gpt_oss' | 'deepseek_v2' | 'deepseek_v3' | 'glm4_moe' | 'glm4_moe_lite' | 'qwen3_5_moe' | 'qwen3_next' | 'llama4' | 'ernie4_5_moe' | 'dots1' | 'minimax_m2' | 'flex_olmo' | 'solar_open' | 'hunyuan_v1_moe' | 'exaone_moe' | 'jamba' | 'lfm2_moe'
 
 export interface MoeConfig {
   numExperts: number
@@ -86,6 +87,8 @@ const DEFAULTS: Record<MoeFamily, {experts: number; topK: number; moeIntermediat
   exaone_moe: {experts: 64, topK: 8, moeIntermediate: 1024, shared: 0, normTopk: true},
   // Lfm2MoeConfig: 32 experts top-4 of 1792, sigmoid routing with an expert bias (lfm2-config.ts).
   lfm2_moe: {experts: 32, topK: 4, moeIntermediate: 1792, shared: 0, normTopk: true},
+  // JambaConfig: softmax over the experts, top-2 kept without renormalising; sparse every expert_layer_period-th layer.
+  jamba: {experts: 16, topK: 2, moeIntermediate: null, shared: 0, normTopk: false},
 }
 
 /** A real checkpoint's expert count stays far below this; a hostile config.json must not make us list millions of tensors. */
@@ -127,11 +130,11 @@ export function parseMoeConfig(config: Json, family: MoeFamily, numLayers: numbe
   return {
     numExperts,
     numExpertsPerToken,
-    normTopkProb: family === 'mixtral' || family === 'gpt_oss' || family === 'hunyuan_v1_moe' || family === 'qwen3_5_moe' || granite || (family !== 'deepseek_v2' && normTopk),
+    normTopkProb: family === 'mixtral' || family === 'gpt_oss' || family === 'hunyuan_v1_moe' || family === 'qwen3_5_moe' || granite || (family !== 'deepseek_v2' && family !== 'jamba' && normTopk),
     expertIntermediateSize,
     sharedExpertIntermediateSize: shared,
     sparseLayers: family === 'mixtral' || family === 'olmoe' || family === 'flex_olmo' || family === 'hunyuan_v1_moe' || family === 'phimoe' || family === 'gpt_oss' || granite ? Array<boolean>(numLayers).fill(true)
-      : deepseek ? deepseekSparseLayers(config, numLayers, deepseek, source) : family === 'ernie4_5_moe' ? ernie45MoeSparseLayers(config, numLayers, source) : qwenSparseLayers(config, numLayers, source),
+      : deepseek ? deepseekSparseLayers(config, numLayers, deepseek, source) : family === 'jamba' ? jambaSparseLayers(config, numLayers, source) : family === 'ernie4_5_moe' ? ernie45MoeSparseLayers(config, numLayers, source) : qwenSparseLayers(config, numLayers, source),
     mixtralNames: family === 'mixtral' || family === 'phimoe',
     ...((family === 'granitemoeshared' || deepseek || family === 'ernie4_5_moe' || family === 'hunyuan_v1_moe') && shared > 0 ? {ungatedSharedExpert: true} : {}),
     ...(family === 'ernie4_5_moe' ? {grouped: ernie45MoeRouting(config, source), ernieStatics: true} : {}),

@@ -5,6 +5,7 @@ import {ModelLoadError, quotedValue} from '../errors.js'
 import {isObject} from './rope-scaling.js'
 import type {Mamba2Features} from './mamba2-config.js'
 import type {ShortConvFeatures} from './lfm2-config.js'
+import type {Mamba1Features} from './mamba1-config.js'
 
 type Json = Record<string, unknown>
 
@@ -32,6 +33,8 @@ export interface HybridFeatures {
   mamba2?: Mamba2Features
   /** LFM2: the linear layers are gated short convolutions over hidden_size channels (lfm2-config.ts; the linear* sizes are 0). */
   shortConv?: ShortConvFeatures
+  /** Mamba, Falcon-Mamba, Jamba: the linear layers are Mamba-1 mixers of these sizes (mamba1-config.ts; the linear* sizes are 0). */
+  mamba1?: Mamba1Features
 }
 
 /**
