@@ -17,7 +17,7 @@ uint64_t LinearAttentionWeights::bytes() const {
 }
 
 LinearAttentionWeights load_linear_attention(const ModelConfig& config, const std::string& prefix, const ReadFloats& read,
-                                             const LoadStacked& stacked) {
+                                             const ReadDecayRate& decay_rate, const LoadStacked& stacked) {
   const LinearAttentionShape s(config);
   const int hidden = config.hidden_size;
   const std::string p = prefix + "linear_attn.";
@@ -33,8 +33,7 @@ LinearAttentionWeights load_linear_attention(const ModelConfig& config, const st
   w.in_proj = stacked(parts, hidden);
   w.conv = read(p + "conv1d.weight", {s.conv_channels(), 1, s.kernel});
   w.dt_bias = read(p + "dt_bias", {s.v_heads});
-  w.decay_rate = read(p + "A_log", {s.v_heads});
-  for (float& a : w.decay_rate) a = -std::exp(a);
+  w.decay_rate = decay_rate(p + "A_log", s.v_heads);
   w.norm = read(p + "norm.weight", {s.v_dim});
   w.out_proj = stacked({{p + "out_proj.weight", hidden}}, s.value_width());
   return w;

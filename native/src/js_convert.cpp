@@ -418,6 +418,7 @@ std::vector<TensorSource> parse_tensors(const Napi::Array& tensors) {
       source.mxfp4_scales_nbytes = static_cast<uint64_t>(number_field(scales, "nbytes"));
     }
     if (t.Has("ggmlMxfp4") && t.Get("ggmlMxfp4").IsBoolean()) source.mxfp4_ggml_blocks = bool_field(t, "ggmlMxfp4");
+    if (t.Has("decayRateStored") && t.Get("decayRateStored").IsBoolean()) source.decay_rate_stored = bool_field(t, "decayRateStored");
     if (t.Has("fp8Scales") && t.Get("fp8Scales").IsObject()) {
       Napi::Object scales = t.Get("fp8Scales").As<Napi::Object>();
       source.fp8_scales_path = string_field(scales, "path");

@@ -58,6 +58,9 @@ struct TensorSource {
   DType fp8_scales_dtype = DType::F32;
   int fp8_block_rows = 0, fp8_block_cols = 0;
   bool fp8_e5m2 = false;
+  // GGUF ssm_a: a state-space mixer's decay rate A = -exp(A_log) itself, as llama.cpp's converter stores it in place of
+  // A_log; the mixer loaders take it as it is.
+  bool decay_rate_stored = false;
 };
 
 // Divisors: one divisor per rotary frequency, computed at load (yarn, longrope: src/engine/model/rope-scaling.ts).

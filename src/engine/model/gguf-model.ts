@@ -1,5 +1,6 @@
 // Loads a llama/mistral/qwen2/qwen3/gemma (MoE: gguf-moe.ts; gpt2/gptneox/phi2/starcoder2/stablelm: gguf-layernorm.ts; granite/olmo/olmo2/command-r: gguf-rms-variants.ts; gpt-oss: gguf-gpt-oss.ts; deepseek2/glm4moe: gguf-deepseek.ts;
-// phi3/gemma2/gemma3: gguf-phi3-gemma.ts; glm4/exaone4/smollm3/seed_oss/ernie4_5/hunyuan-dense/arcee/nemotron: gguf-dense-families.ts) GGUF file as a model: config from metadata, tensors under their HF names, tokenizer and chat template.
+// phi3/gemma2/gemma3: gguf-phi3-gemma.ts; glm4/exaone4/smollm3/seed_oss/ernie4_5/hunyuan-dense/arcee/nemotron: gguf-dense-families.ts;
+// granitehybrid/mamba2: gguf-hybrid.ts) GGUF file as a model: config from metadata, tensors under their HF names, tokenizer and chat template.
 import {basename} from 'node:path'
 import {ModelLoadError, quotedValue} from '../errors.js'
 import {blockFormatOfGgufType, refusedTypeMessage} from './gguf-block-types.js'
@@ -19,6 +20,7 @@ import {NEAR_MISSES} from './architectures.js'
 import {isOlmo3Gguf} from './gguf-olmo3.js'
 import {GGUF_DEEPSEEK_ARCHITECTURES, GGUF_DEEPSEEK_LAYER_NAMES, deepseekGgufKeys, ggufDeepseekTensors, withKvBApart} from './gguf-deepseek.js'
 import {GGUF_GPT_OSS_ARCHITECTURES, GGUF_GPT_OSS_LAYER_NAMES, gptOssGgufKeys, withGptOssGateUpApart} from './gguf-gpt-oss.js'
+import {GGUF_HYBRID_ARCHITECTURES, GGUF_HYBRID_LAYER_NAMES, ggufHybridTensor, hybridGgufKeys} from './gguf-hybrid.js'
 import {parseModelConfig, type ModelConfig} from './model-config.js'
 import type {TensorDtype, TensorInfo} from './safetensors.js'
 
@@ -45,10 +47,11 @@ const GGUF_ARCHITECTURES: Record<string, {architecture: string; modelType: strin
   ...GGUF_DENSE_FAMILY_ARCHITECTURES,
   ...GGUF_GPT_OSS_ARCHITECTURES,
   ...GGUF_DEEPSEEK_ARCHITECTURES,
+  ...GGUF_HYBRID_ARCHITECTURES,
 }
 /** GGUF architectures close to a supported one, with what they need that the engine lacks (as their HF architectures' near misses). */
 const GGUF_NEAR_MISSES: Record<string, string> = {
-  phimoe: 'llama.cpp runs PhiMoE files as Phi-3 with softmax top-2 routing, not the model\'s sparsemixer and short/long mscale; load the Hugging Face checkpoint', granitehybrid: 'the GGUF reader has no Mamba-2 tensor names (ssm_in, ssm_conv1d, ...); load the Hugging Face checkpoint (GraniteMoeHybridForCausalLM)',
+  phimoe: 'llama.cpp runs PhiMoE files as Phi-3 with softmax top-2 routing, not the model\'s sparsemixer and short/long mscale; load the Hugging Face checkpoint',
   llama4: 'the GGUF loader has no Llama 4 chunked attention, NoPE query temperature or input-weighted experts; load the Hugging Face checkpoint',
   gemma3n: 'Gemma 3n needs per-layer embeddings, AltUp and LAuReL blocks',
   clip: 'a multimodal projector (mmproj) file holds only the vision tower; load the model\'s own GGUF file, which runs text only',
@@ -68,6 +71,7 @@ const LAYER_NAMES: Record<string, string> = {
   ...GGUF_RMS_VARIANT_LAYER_NAMES,
   ...GGUF_GPT_OSS_LAYER_NAMES,
   ...GGUF_DEEPSEEK_LAYER_NAMES,
+  ...GGUF_HYBRID_LAYER_NAMES,
 }
 
 function hfName(ggufName: string, arch: string): string | null {
@@ -152,6 +156,7 @@ function ggufConfig(file: GgufFile, arch: string, vocabSize: number, tokenizer: 
     ...denseFamilyGgufKeys(arch, get, new Set(file.tensors.map((t) => t.name)), file.path),
     ...gptOssGgufKeys(arch, get, file.path),
     ...deepseekGgufKeys(arch, get, new Set(file.tensors.map((t) => t.name)), file.path),
+    ...hybridGgufKeys(arch, get, new Set(file.tensors.map((t) => t.name)), file.path),
   }
   const tensorNames = new Set(file.tensors.map((t) => t.name))
   const config = withKvBApart(withGptOssGateUpApart(parseModelConfig(configJson, undefined, `${file.path} (GGUF metadata as config.json)`), tensorNames), tensorNames)
@@ -194,7 +199,7 @@ function ggufTensors(file: GgufFile, arch: string, config: ModelConfig): TensorI
     tensors.push(...ggufExpertTensors({
       name, dtype: dtype ?? 'F32', shape: t.shape, path: file.path, offset: t.offset, nbytes: t.nbytes,
       ...(blockFormat ? {blockFormat} : {}), ...(mxfp4 ? {ggmlMxfp4: true} : {}), ...(ropeHeads ? {ropeInterleavedHeads: ropeHeads} : {}),
-    }).flatMap(ggufDeepseekTensors))
+    }).flatMap(ggufDeepseekTensors).map(ggufHybridTensor))
   }
   return selectModelTensors(config, GGUF_LAYERNORM_ARCHITECTURES[arch] ? splitStackedTensors(config, tensors) : tensors, file.path)
 }

@@ -5,8 +5,9 @@ import type {TensorInfo} from './safetensors.js'
 /** The HF architecture and config.json keys a GGUF file's expert metadata stands for; null for a dense file. */
 export function ggufMoeConfigKeys(arch: string, get: (key: string) => unknown, tensorNames: Set<string>, path: string): {architecture: string; modelType: string; keys: Record<string, unknown>} | null {
   const experts = get('expert_count')
-  // gpt-oss's experts (gguf-gpt-oss.ts) and DeepSeek's grouped ones (gguf-deepseek.ts) are read with the rest of their config.
-  if (arch === 'gpt-oss' || arch === 'deepseek2' || arch === 'glm4moe') return null
+  // gpt-oss's experts (gguf-gpt-oss.ts), DeepSeek's grouped ones (gguf-deepseek.ts) and Granite 4.0 hybrid's
+  // (gguf-hybrid.ts) are read with the rest of their config.
+  if (arch === 'gpt-oss' || arch === 'deepseek2' || arch === 'glm4moe' || arch === 'granitehybrid') return null
   if (experts === undefined || experts === 0) {
     if (arch === 'qwen2moe' || arch === 'qwen3moe' || arch === 'olmoe' || arch === 'granitemoe') throw new ModelLoadError(`${path}: GGUF metadata ${arch}.expert_count is missing`)
     return null

@@ -1,0 +1,89 @@
+// GGUF granitehybrid (Granite 4.0 hybrid) and mamba2 files, as llama.cpp's converter writes them (conversion/granite.py,
+// mamba.py), read as the GraniteMoeHybrid / Mamba2 config.json they stand for (mamba2-config.ts). The converter stores
+// each Mamba-2 mixer's A as -exp(A_log) (taken as it is: decayRateStored), the conv1d squeezed to [channels, kernel],
+// A and D as [heads, 1], the gated norm as [groups, inner / groups] and dt_bias as ssm_dt.bias; all are reshaped back
+// here. The norm runs over the whole inner width, as transformers' mixers and the checkpoint do (llama.cpp normalises
+// each group alone, which differs when ssm.group_count > 1). A granitehybrid file's attention layers are those with
+// head_count_kv > 0; it rotates only with rope.scaling.finetuned (the converter writes false for Granite 4.0), q/k rows
+// permuted for llama.cpp's rope as llama's. time_step_limit is not in the file: llama.cpp does not clamp dt, nor do we.
+import {ModelLoadError, quotedValue} from '../errors.js'
+import type {TensorInfo} from './safetensors.js'
+
+export const GGUF_HYBRID_ARCHITECTURES: Record<string, {architecture: string; modelType: string; interleavedRope: boolean}> = {
+  granitehybrid: {architecture: 'GraniteMoeHybridForCausalLM', modelType: 'granitemoehybrid', interleavedRope: true},
+  mamba2: {architecture: 'Mamba2ForCausalLM', modelType: 'mamba2', interleavedRope: false},
+}
+
+/** A Mamba-2 mixer's tensors by GGUF suffix (its norms, attention and MLP as llama's and gguf-moe.ts's). */
+export const GGUF_HYBRID_LAYER_NAMES: Record<string, string> = {
+  'ssm_in.weight': 'mamba.in_proj.weight', 'ssm_in.bias': 'mamba.in_proj.bias', 'ssm_conv1d.weight': 'mamba.conv1d.weight', 'ssm_conv1d.bias': 'mamba.conv1d.bias',
+  'ssm_dt.bias': 'mamba.dt_bias', ssm_a: 'mamba.A_log', ssm_d: 'mamba.D', 'ssm_norm.weight': 'mamba.norm.weight',
+  'ssm_out.weight': 'mamba.out_proj.weight', 'ssm_out.bias': 'mamba.out_proj.bias',
+}
+
+/** The config.json keys a granitehybrid or mamba2 file's metadata stands for; {} for other architectures. */
+export function hybridGgufKeys(arch: string, get: (key: string) => unknown, tensorNames: Set<string>, path: string): Record<string, unknown> {
+  if (!GGUF_HYBRID_ARCHITECTURES[arch]) return {}
+  const count = (key: string): number => {
+    const value = get(key)
+    if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) throw new ModelLoadError(`${path}: GGUF metadata ${arch}.${key} must be a positive integer, got ${quotedValue(value)}.`)
+    return value
+  }
+  const hidden = count('embedding_length')
+  const inner = count('ssm.inner_size')
+  const heads = count('ssm.time_step_rank')
+  if (inner % hidden !== 0 || inner % heads !== 0) {
+    throw new ModelLoadError(`${path}: ${arch}.ssm.inner_size ${inner} must be a multiple of embedding_length ${hidden} and of ssm.time_step_rank (the heads) ${heads}.`)
+  }
+  const mixer = {heads, headDim: inner / heads, groups: count('ssm.group_count'), state: count('ssm.state_size'), conv: count('ssm.conv_kernel'), expand: inner / hidden}
+  const convBias = [...tensorNames].some((name) => name.endsWith('.ssm_conv1d.bias'))
+  const projBias = [...tensorNames].some((name) => /\.ssm_(in|out)\.bias$/.test(name))
+  if (arch === 'mamba2') {
+    return {
+      num_heads: mixer.heads, head_dim: mixer.headDim, n_groups: mixer.groups, state_size: mixer.state, conv_kernel: mixer.conv, expand: mixer.expand,
+      use_conv_bias: convBias, use_bias: projBias, layer_norm_epsilon: get('attention.layer_norm_rms_epsilon') ?? 1e-5,
+    }
+  }
+  const headDim = hidden / count('attention.head_count')
+  return {
+    mamba_n_heads: mixer.heads, mamba_d_head: mixer.headDim, mamba_n_groups: mixer.groups, mamba_d_state: mixer.state, mamba_d_conv: mixer.conv,
+    mamba_expand: mixer.expand, mamba_conv_bias: convBias, mamba_proj_bias: projBias,
+    ...graniteLayers(get, count('block_count'), path),
+    position_embedding_type: get('rope.scaling.finetuned') === true ? 'rope' : 'nope',
+    ...graniteExperts(get, path),
+    // Granite's multipliers; without attention.scale llama.cpp scales by 1 / sqrt(head size).
+    embedding_multiplier: get('embedding_scale') ?? 1, residual_multiplier: get('residual_scale') ?? 1, logits_scaling: get('logit_scale') ?? 1,
+    attention_multiplier: get('attention.scale') ?? 1 / Math.sqrt(headDim),
+  }
+}
+
+/** layer_types and the KV head count from attention.head_count_kv: one count per layer, 0 for a Mamba-2 layer. */
+function graniteLayers(get: (key: string) => unknown, layers: number, path: string): Record<string, unknown> {
+  const kv = get('attention.head_count_kv')
+  if (!Array.isArray(kv) || kv.length !== layers || kv.some((n) => typeof n !== 'number' || !Number.isInteger(n) || n < 0)) {
+    throw new ModelLoadError(`${path}: granitehybrid.attention.head_count_kv must list one KV head count (0 for a Mamba-2 layer) for each of the ${layers} layers, got ${quotedValue(kv)}.`)
+  }
+  const attending = [...new Set((kv as number[]).filter((n) => n > 0))]
+  if (attending.length > 1) throw new ModelLoadError(`${path}: granitehybrid.attention.head_count_kv ${quotedValue(kv)}: attention layers with different KV head counts are not supported.`)
+  return {layer_types: (kv as number[]).map((n) => (n > 0 ? 'attention' : 'mamba')), num_key_value_heads: attending[0] ?? 1}
+}
+
+/** The experts (expert_count 0 or absent: a dense model whose MLP is the shared one) and the shared MLP's width. */
+function graniteExperts(get: (key: string) => unknown, path: string): Record<string, unknown> {
+  const experts = get('expert_count') ?? 0
+  const shared = get('expert_shared_feed_forward_length') ?? get('feed_forward_length')
+  if (experts === 0) return {num_local_experts: 0, shared_intermediate_size: shared}
+  const gating = get('expert_gating_func')
+  if (gating !== undefined && gating !== 1) throw new ModelLoadError(`${path}: granitehybrid.expert_gating_func ${quotedValue(gating)} is not supported (softmax routing only).`)
+  return {num_local_experts: experts, num_experts_per_tok: get('expert_used_count'), shared_intermediate_size: shared}
+}
+
+/** A mixer tensor in the shape the checkpoint has (the converter's reshapes undone; the bytes are the same); others as they are. */
+export function ggufHybridTensor(tensor: TensorInfo): TensorInfo {
+  const mixer = /\.mamba\.(conv1d\.weight|A_log|D|norm\.weight)$/.exec(tensor.name)
+  if (!mixer) return tensor
+  const [first, second] = tensor.shape as [number, number | undefined]
+  if (mixer[1] === 'conv1d.weight') return tensor.shape.length === 2 ? {...tensor, shape: [first, 1, second!]} : tensor
+  const flat = tensor.shape.length === 2 ? {...tensor, shape: [first * second!]} : tensor
+  return mixer[1] === 'A_log' ? {...flat, decayRateStored: true} : flat
+}

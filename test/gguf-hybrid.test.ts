@@ -1,0 +1,95 @@
+// GGUF granitehybrid (Granite 4.0 hybrid) and mamba2 files, written from the HF test checkpoints (already checked
+// against transformers) as llama.cpp's converter writes them (test/support/hybrid-gguf.ts), load as those checkpoints:
+// the same mixer layout and sizes, bit-identical logits at f32 (A stored as -exp(A_log) taken as it is), the checkpoint's
+// q8_0 logits from a q8_0 file, the tokenizer and chat template from the metadata, and clear refusals.
+import assert from 'node:assert/strict'
+import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {after, describe, it} from 'node:test'
+import {cpuOnlyNeed} from '../src/engine/engine-parts.js'
+import {ModelLoadError} from '../src/engine/errors.js'
+import {loadModel, type LoadedModel} from '../src/engine/model/load-model.js'
+import {ensureTestModel} from '../src/engine/model/test-model.js'
+import {loadNativeModel, type WeightFormat} from '../src/engine/native.js'
+import {SeededRandom} from '../src/engine/model/seeded-random.js'
+import {ggufBytes, type GgufEntry} from './support/gguf-file.js'
+import {hybridMetadata, hybridTensors, q8_0HybridMatrices} from './support/hybrid-gguf.js'
+import {maxAbsDifference} from './support/model-logits.js'
+import {TestBlockPool, TestSequence, buildStep} from './support/paged-batch.js'
+
+type Arch = 'granitehybrid' | 'mamba2'
+
+/** Logits of every position of two seeded prompts run as one batch, each in its own state slot. */
+async function logits(model: LoadedModel, weightFormat: WeightFormat): Promise<Float32Array> {
+  const native = await loadNativeModel({config: model.config, tensors: model.tensors, numBlocks: 64, blockSize: 4, numSwapBlocks: 0, weightFormat, threads: 2, device: 'cpu', numStateSlots: 2})
+  try {
+    const random = new SeededRandom(5)
+    const parts = [11, 6].map((length) => {
+      const tokens = [1, ...Array.from({length: length - 1}, () => 5 + random.nextInt(model.config.vocabSize - 5))]
+      return {sequence: new TestSequence(tokens), count: tokens.length, logits: 'all' as const}
+    })
+    return await native.step({}, {...buildStep(parts, new TestBlockPool(64), 4).batch, stateSlots: Int32Array.from([1, 0])})
+  } finally {
+    native.close()
+  }
+}
+
+/** What tells the runs apart, to be the same in the file as in the checkpoint. */
+function features(m: LoadedModel): unknown {
+  const c = m.config
+  return [c.architecture, c.hybrid, c.moe?.numExperts, c.moe?.sharedExpertIntermediateSize, c.numKvHeads, c.headDim, c.tieWordEmbeddings, c.rmsVariant]
+}
+
+/** The checkpoint as its file runs it: time_step_limit is not in the file, and llama.cpp does not clamp dt. */
+function unclamped(hf: LoadedModel): LoadedModel {
+  const hybrid = hf.config.hybrid!
+  return {...hf, config: {...hf.config, hybrid: {...hybrid, mamba2: {...hybrid.mamba2!, dtMin: 0, dtMax: Infinity}}}}
+}
+
+describe('GGUF granitehybrid / mamba2 files', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pagedllm-gguf-hybrid-'))
+  after(() => rmSync(dir, {recursive: true, force: true}))
+
+  const write = (hf: LoadedModel, arch: Arch, options: {q8_0?: boolean; edit?: (m: Record<string, GgufEntry>) => Record<string, GgufEntry>} = {}): string => {
+    const path = join(dir, `${arch}-${Math.random().toString(36).slice(2)}.gguf`)
+    const tensors = hybridTensors(hf, arch)
+    const metadata = hybridMetadata(hf, arch)
+    writeFileSync(path, ggufBytes(options.edit ? options.edit(metadata) : metadata, {tensors: options.q8_0 ? q8_0HybridMatrices(tensors) : tensors}))
+    return path
+  }
+
+  // granitemoehybrid: mamba / attention / mamba with rope, 4 experts and a shared MLP; -dense: no rope ("nope"), the
+  // shared MLP as the MLP; mamba2: mixer-only layers. Each with 2 groups of B and C and a conv bias.
+  for (const [variant, arch] of [['granitemoehybrid', 'granitehybrid'], ['granitemoehybrid-dense', 'granitehybrid'], ['mamba2', 'mamba2']] as const) {
+    it(`${arch} from ${variant}: its layout and bit-identical f32 logits`, async () => {
+      const hf = unclamped(await loadModel(await ensureTestModel('tiny', {variant})))
+      const gguf = await loadModel(write(hf, arch))
+      assert.deepEqual(features(gguf), features(hf))
+      assert.deepEqual(cpuOnlyNeed({}, gguf), cpuOnlyNeed({}, hf))
+      assert.equal(maxAbsDifference(await logits(gguf, 'f32'), await logits(hf, 'f32')), 0)
+    })
+  }
+
+  it('granitehybrid at q8_0: the checkpoint\'s q8_0 logits, its tokenizer and chat template from the metadata', async () => {
+    const hf = unclamped(await loadModel(await ensureTestModel('tiny', {variant: 'granitemoehybrid'})))
+    // Granite 4.0's role markers, as its file carries its template.
+    const template = "{% for m in messages %}<|start_of_role|>{{ m['role'] }}<|end_of_role|>{{ m['content'] }}<|end_of_text|>\n{% endfor %}"
+    const gguf = await loadModel(write(hf, 'granitehybrid', {q8_0: true, edit: (m) => ({...m, 'tokenizer.chat_template': {type: 'string', value: template}})}))
+    assert.ok(gguf.tensors.some((t) => t.blockFormat === 'q8_0'))
+    assert.equal(maxAbsDifference(await logits(gguf, 'q8_0'), await logits(hf, 'q8_0')), 0)
+    for (const text of ['Hello world', 'two  spaces\nand a newline']) assert.deepEqual(gguf.tokenizer.encode(text), hf.tokenizer.encode(text), text)
+    assert.equal(gguf.tokenizer.applyChatTemplate([{role: 'user', content: 'hi'}]), '<|start_of_role|>user<|end_of_role|>hi<|end_of_text|>\n')
+  })
+
+  it('refuses what it cannot run: partial rope (Bamba\'s), per-layer KV counts that differ or do not fit, an inner width off the heads', async () => {
+    const hf = await loadModel(await ensureTestModel('tiny', {variant: 'granitemoehybrid'}))
+    const refused = async (edit: (m: Record<string, GgufEntry>) => Record<string, GgufEntry>, pattern: RegExp) => {
+      await assert.rejects(loadModel(write(hf, 'granitehybrid', {edit})), (e: unknown) => e instanceof ModelLoadError && pattern.test(e.message))
+    }
+    await refused((m) => ({...m, 'granitehybrid.rope.dimension_count': {type: 'u32', value: hf.config.headDim / 2}}), /rope\.dimension_count .*full-head rotary/)
+    await refused((m) => ({...m, 'granitehybrid.attention.head_count_kv': {type: 'i32s', value: [0, 2, 1]}}), /head_count_kv .*different KV head counts/)
+    await refused((m) => ({...m, 'granitehybrid.attention.head_count_kv': {type: 'i32s', value: [0, 2]}}), /one KV head count .* each of the 3 layers/)
+    await refused((m) => ({...m, 'granitehybrid.ssm.time_step_rank': {type: 'u32', value: 7}}), /ssm\.inner_size 128 must be a multiple/)
+  })
+})
