@@ -14,11 +14,11 @@ import {ensureTestModel} from '../src/engine/model/test-model.js'
 import {loadNativeModel, type WeightFormat} from '../src/engine/native.js'
 import {SeededRandom} from '../src/engine/model/seeded-random.js'
 import {ggufBytes, type GgufEntry} from './support/gguf-file.js'
-import {hybridMetadata, hybridTensors, q8_0HybridMatrices} from './support/hybrid-gguf.js'
+import {gatedDeltaMetadata, gatedDeltaTensors, hybridMetadata, hybridTensors, q8_0HybridMatrices} from './support/hybrid-gguf.js'
 import {maxAbsDifference} from './support/model-logits.js'
 import {TestBlockPool, TestSequence, buildStep} from './support/paged-batch.js'
 
-type Arch = 'granitehybrid' | 'mamba2'
+type Arch = 'granitehybrid' | 'mamba2' | 'qwen3next' | 'qwen35' | 'qwen35moe'
 
 /** Logits of every position of two seeded prompts run as one batch, each in its own state slot. */
 async function logits(model: LoadedModel, weightFormat: WeightFormat): Promise<Float32Array> {
@@ -35,10 +35,11 @@ async function logits(model: LoadedModel, weightFormat: WeightFormat): Promise<F
   }
 }
 
-/** What tells the runs apart, to be the same in the file as in the checkpoint. */
+/** What tells the runs apart, to be the same in the file as in the checkpoint (the file's own projection and head layout aside). */
 function features(m: LoadedModel): unknown {
   const c = m.config
-  return [c.architecture, c.hybrid, c.moe?.numExperts, c.moe?.sharedExpertIntermediateSize, c.numKvHeads, c.headDim, c.tieWordEmbeddings, c.rmsVariant]
+  const {qkvzApart: _apart, valueHeadsTiled: _tiled, ...hybrid} = c.hybrid!
+  return [c.architecture, hybrid, c.moe, c.numKvHeads, c.headDim, c.rotaryDim, c.tieWordEmbeddings, c.rmsVariant]
 }
 
 /** The checkpoint as its file runs it: time_step_limit is not in the file, and llama.cpp does not clamp dt. */
@@ -53,8 +54,9 @@ describe('GGUF granitehybrid / mamba2 files', () => {
 
   const write = (hf: LoadedModel, arch: Arch, options: {q8_0?: boolean; edit?: (m: Record<string, GgufEntry>) => Record<string, GgufEntry>} = {}): string => {
     const path = join(dir, `${arch}-${Math.random().toString(36).slice(2)}.gguf`)
-    const tensors = hybridTensors(hf, arch)
-    const metadata = hybridMetadata(hf, arch)
+    const mamba = arch === 'granitehybrid' || arch === 'mamba2'
+    const tensors = mamba ? hybridTensors(hf, arch) : gatedDeltaTensors(hf, arch)
+    const metadata = mamba ? hybridMetadata(hf, arch) : gatedDeltaMetadata(hf, arch)
     writeFileSync(path, ggufBytes(options.edit ? options.edit(metadata) : metadata, {tensors: options.q8_0 ? q8_0HybridMatrices(tensors) : tensors}))
     return path
   }
@@ -68,6 +70,23 @@ describe('GGUF granitehybrid / mamba2 files', () => {
       assert.deepEqual(features(gguf), features(hf))
       assert.deepEqual(cpuOnlyNeed({}, gguf), cpuOnlyNeed({}, hf))
       assert.equal(maxAbsDifference(await logits(gguf, 'f32'), await logits(hf, 'f32')), 0)
+    })
+  }
+
+  // qwen3next: its in_proj_qkvz split into attn_qkv and attn_gate beside the fused ssm_ba; layer 0 dense. qwen35 /
+  // qwen35moe: 2 key heads and 4 value heads, so the value heads are stored tiled and out_proj's columns move: the same
+  // sums in another order, so within 1e-5 rather than bit-identical.
+  for (const [variant, arch, tiled] of [['qwen3_next', 'qwen3next', false], ['qwen3_5', 'qwen35', true], ['qwen3_5_moe', 'qwen35moe', true]] as const) {
+    it(`${arch} from ${variant}: its layout and the checkpoint's f32 logits`, async () => {
+      const hf = await loadModel(await ensureTestModel('tiny', {variant}))
+      const gguf = await loadModel(write(hf, arch))
+      assert.deepEqual(features(gguf), features(hf))
+      assert.deepEqual([gguf.config.hybrid?.qkvzApart, gguf.config.hybrid?.valueHeadsTiled], arch === 'qwen3next' ? [true, undefined] : [undefined, true])
+      assert.equal(gguf.config.normWeightOffset, 0, 'norms stored with their 1 added')
+      assert.deepEqual(cpuOnlyNeed({}, gguf), cpuOnlyNeed({}, hf))
+      const difference = maxAbsDifference(await logits(gguf, 'f32'), await logits(hf, 'f32'))
+      if (tiled) assert.ok(difference < 1e-5, `max difference ${difference}`)
+      else assert.equal(difference, 0)
     })
   }
 

@@ -136,7 +136,7 @@ void linear_attention_layer(ThreadPool& pool, const ModelConfig& config, const L
     const DeltaRuleRows in{mixed, mixed + key_width, mixed + 2 * key_width, channels, channels, channels,
                            g + static_cast<size_t>(begin) * s.v_heads, beta + static_cast<size_t>(begin) * s.v_heads, rows};
     gated_delta_rule(pool, in, s.k_heads, s.v_heads, s.k_dim, s.v_dim, states.recurrent(linear_layer, slot),
-                     scratch.core.data() + static_cast<size_t>(begin) * value_width);
+                     scratch.core.data() + static_cast<size_t>(begin) * value_width, config.linear_v_heads_tiled);
   }
   // z sits after the conv channels of each projected row; RMSNormGated runs per value head.
   std::vector<float>& z = scratch.mixed;  // the conv outputs are spent: reuse their room for z, contiguous

@@ -1,6 +1,6 @@
 // Loads a llama/mistral/qwen2/qwen3/gemma (MoE: gguf-moe.ts; gpt2/gptneox/phi2/starcoder2/stablelm: gguf-layernorm.ts; granite/olmo/olmo2/command-r: gguf-rms-variants.ts; gpt-oss: gguf-gpt-oss.ts; deepseek2/glm4moe: gguf-deepseek.ts;
 // phi3/gemma2/gemma3: gguf-phi3-gemma.ts; glm4/exaone4/smollm3/seed_oss/ernie4_5/hunyuan-dense/arcee/nemotron: gguf-dense-families.ts;
-// granitehybrid/mamba2: gguf-hybrid.ts) GGUF file as a model: config from metadata, tensors under their HF names, tokenizer and chat template.
+// granitehybrid/mamba2/qwen3next/qwen35/qwen35moe: gguf-hybrid.ts) GGUF file as a model: config from metadata, tensors under their HF names, tokenizer and chat template.
 import {basename} from 'node:path'
 import {ModelLoadError, quotedValue} from '../errors.js'
 import {blockFormatOfGgufType, refusedTypeMessage} from './gguf-block-types.js'
@@ -20,7 +20,7 @@ import {NEAR_MISSES} from './architectures.js'
 import {isOlmo3Gguf} from './gguf-olmo3.js'
 import {GGUF_DEEPSEEK_ARCHITECTURES, GGUF_DEEPSEEK_LAYER_NAMES, deepseekGgufKeys, ggufDeepseekTensors, withKvBApart} from './gguf-deepseek.js'
 import {GGUF_GPT_OSS_ARCHITECTURES, GGUF_GPT_OSS_LAYER_NAMES, gptOssGgufKeys, withGptOssGateUpApart} from './gguf-gpt-oss.js'
-import {GGUF_HYBRID_ARCHITECTURES, GGUF_HYBRID_LAYER_NAMES, ggufHybridTensor, hybridGgufKeys} from './gguf-hybrid.js'
+import {GGUF_HYBRID_ARCHITECTURES, GGUF_HYBRID_LAYER_NAMES, GGUF_HYBRID_NORMS_WITH_ONE_ADDED, GGUF_HYBRID_PARTIAL_ROTARY, ggufHybridTensor, hybridGgufKeys, withGgufHybridLayout} from './gguf-hybrid.js'
 import {parseModelConfig, type ModelConfig} from './model-config.js'
 import type {TensorDtype, TensorInfo} from './safetensors.js'
 
@@ -71,13 +71,12 @@ const LAYER_NAMES: Record<string, string> = {
   ...GGUF_RMS_VARIANT_LAYER_NAMES,
   ...GGUF_GPT_OSS_LAYER_NAMES,
   ...GGUF_DEEPSEEK_LAYER_NAMES,
-  ...GGUF_HYBRID_LAYER_NAMES,
 }
 
 function hfName(ggufName: string, arch: string): string | null {
   if (GLOBAL_NAMES[ggufName]) return GLOBAL_NAMES[ggufName]
   const match = /^blk\.(\d+)\.(.+)$/.exec(ggufName)
-  const suffix = match ? GGUF_PHI3_GEMMA_LAYER_NAMES[arch]?.[match[2]] ?? GGUF_DENSE_FAMILY_LAYER_NAMES[arch]?.[match[2]] ?? LAYER_NAMES[match[2]] : undefined
+  const suffix = match ? GGUF_PHI3_GEMMA_LAYER_NAMES[arch]?.[match[2]] ?? GGUF_DENSE_FAMILY_LAYER_NAMES[arch]?.[match[2]] ?? GGUF_HYBRID_LAYER_NAMES[arch]?.[match[2]] ?? LAYER_NAMES[match[2]] : undefined
   return match && suffix ? `model.layers.${match[1]}.${suffix}` : null
 }
 
@@ -115,7 +114,7 @@ function ggufConfig(file: GgufFile, arch: string, vocabSize: number, tokenizer: 
   const headDim = get('attention.key_length')
   // phi3's rope.dimension_count may be less (Phi-4-mini's partial rotary): gguf-phi3-gemma.ts reads it.
   // deepseek2's and glm4moe's head sizes and rotary part are read by gguf-deepseek.ts.
-  for (const key of GGUF_DEEPSEEK_ARCHITECTURES[arch] ? [] : ['attention.value_length', ...(arch === 'phi3' || isPartialRotaryDenseFamily(arch) ? [] : ['rope.dimension_count'])]) {
+  for (const key of GGUF_DEEPSEEK_ARCHITECTURES[arch] ? [] : ['attention.value_length', ...(arch === 'phi3' || isPartialRotaryDenseFamily(arch) || GGUF_HYBRID_PARTIAL_ROTARY.has(arch) ? [] : ['rope.dimension_count'])]) {
     const value = get(key)
     const expected = headDim ?? Number(get('embedding_length')) / Number(get('attention.head_count'))
     if (value !== undefined && value !== expected) {
@@ -135,7 +134,8 @@ function ggufConfig(file: GgufFile, arch: string, vocabSize: number, tokenizer: 
     model_type: GGUF_ARCHITECTURES[arch]!.modelType,
     vocab_size: vocabSize,
     hidden_size: required('embedding_length'),
-    intermediate_size: required('feed_forward_length'),
+    // Qwen 3.5 MoE has no dense MLP width (gguf-hybrid.ts).
+    intermediate_size: arch === 'qwen35moe' ? get('feed_forward_length') ?? null : required('feed_forward_length'),
     num_hidden_layers: required('block_count'),
     num_attention_heads: required('attention.head_count'),
     num_key_value_heads: get('attention.head_count_kv') ?? null,
@@ -159,9 +159,9 @@ function ggufConfig(file: GgufFile, arch: string, vocabSize: number, tokenizer: 
     ...hybridGgufKeys(arch, get, new Set(file.tensors.map((t) => t.name)), file.path),
   }
   const tensorNames = new Set(file.tensors.map((t) => t.name))
-  const config = withKvBApart(withGptOssGateUpApart(parseModelConfig(configJson, undefined, `${file.path} (GGUF metadata as config.json)`), tensorNames), tensorNames)
+  const config = withGgufHybridLayout(withKvBApart(withGptOssGateUpApart(parseModelConfig(configJson, undefined, `${file.path} (GGUF metadata as config.json)`), tensorNames), tensorNames), arch)
   // llama.cpp's converter writes Gemma's norm weights with the 1 of (1 + weight) already added.
-  return GGUF_NORMS_WITH_ONE_ADDED.has(arch) || DENSE_FAMILY_NORMS_WITH_ONE_ADDED.has(arch) ? {...config, normWeightOffset: 0} : config
+  return GGUF_NORMS_WITH_ONE_ADDED.has(arch) || DENSE_FAMILY_NORMS_WITH_ONE_ADDED.has(arch) || GGUF_HYBRID_NORMS_WITH_ONE_ADDED.has(arch) ? {...config, normWeightOffset: 0} : config
 }
 
 /**
