@@ -1,20 +1,23 @@
-// GGUF granitehybrid (Granite 4.0 hybrid) and mamba2 files, written from the HF test checkpoints (already checked
-// against transformers) as llama.cpp's converter writes them (test/support/hybrid-gguf.ts), load as those checkpoints:
-// the same mixer layout and sizes, bit-identical logits at f32 (A stored as -exp(A_log) taken as it is), the checkpoint's
-// q8_0 logits from a q8_0 file, the tokenizer and chat template from the metadata, and clear refusals.
+// GGUF files of the hybrid families (granitehybrid, mamba2, qwen3next, qwen35, qwen35moe) and llama4, written from the
+// HF test checkpoints (already checked against transformers) as llama.cpp's converter writes them
+// (test/support/hybrid-gguf.ts, llama4-gguf.ts), load as those checkpoints: the same layout and sizes, the checkpoint's
+// f32 logits (A stored as -exp(A_log) taken as it is), its q8_0 logits from a q8_0 file, the tokenizer and chat template
+// from the metadata, and clear refusals.
 import assert from 'node:assert/strict'
-import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {after, describe, it} from 'node:test'
 import {cpuOnlyNeed} from '../src/engine/engine-parts.js'
 import {ModelLoadError} from '../src/engine/errors.js'
 import {loadModel, type LoadedModel} from '../src/engine/model/load-model.js'
+import {parseModelConfig} from '../src/engine/model/model-config.js'
 import {ensureTestModel} from '../src/engine/model/test-model.js'
 import {loadNativeModel, type WeightFormat} from '../src/engine/native.js'
 import {SeededRandom} from '../src/engine/model/seeded-random.js'
 import {ggufBytes, type GgufEntry} from './support/gguf-file.js'
 import {gatedDeltaMetadata, gatedDeltaTensors, hybridMetadata, hybridTensors, q8_0HybridMatrices} from './support/hybrid-gguf.js'
+import {llama4Metadata, llama4Tensors} from './support/llama4-gguf.js'
 import {maxAbsDifference} from './support/model-logits.js'
 import {TestBlockPool, TestSequence, buildStep} from './support/paged-batch.js'
 
@@ -48,7 +51,21 @@ function unclamped(hf: LoadedModel): LoadedModel {
   return {...hf, config: {...hf.config, hybrid: {...hybrid, mamba2: {...hybrid.mamba2!, dtMin: 0, dtMax: Infinity}}}}
 }
 
-describe('GGUF granitehybrid / mamba2 files', () => {
+/**
+ * The llama4 checkpoint as llama.cpp runs its file, which does not carry these: chunks of 8192, every 4th layer NoPE,
+ * the temperature's floor_scale 8192 and attn_scale 0.1. Four layers, the 4th the sparse layer 1's weights again, so
+ * one is NoPE.
+ */
+async function llama4AsLlamaCpp(): Promise<LoadedModel> {
+  const dir = await ensureTestModel('tiny', {variant: 'llama4'})
+  const model = await loadModel(dir)
+  const json = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as Record<string, unknown>
+  const config = parseModelConfig({...json, num_hidden_layers: 4, attention_chunk_size: 8192, no_rope_layer_interval: 4, floor_scale: 8192, attn_scale: 0.1})
+  const copies = model.tensors.filter((t) => t.name.startsWith('model.layers.1.')).map((t) => ({...t, name: t.name.replace('model.layers.1.', 'model.layers.3.')}))
+  return {...model, config, tensors: [...model.tensors, ...copies]}
+}
+
+describe('GGUF granitehybrid / mamba2 / qwen3next / qwen35 / qwen35moe / llama4 files', () => {
   const dir = mkdtempSync(join(tmpdir(), 'pagedllm-gguf-hybrid-'))
   after(() => rmSync(dir, {recursive: true, force: true}))
 
@@ -89,6 +106,42 @@ describe('GGUF granitehybrid / mamba2 files', () => {
       else assert.equal(difference, 0)
     })
   }
+
+  it('llama4: experts apart and transposed, rope_freqs as the llama3 scaling, llama.cpp\'s fixed chunks and NoPE layers; the checkpoint\'s f32 and q8_0 logits', async () => {
+    const hf = await llama4AsLlamaCpp()
+    assert.deepEqual([hf.config.llama4?.ropeLayers, hf.config.moe?.sparseLayers], [[true, true, true, false], [false, true, false, true]])
+    const path = join(dir, 'llama4.gguf')
+    writeFileSync(path, ggufBytes(llama4Metadata(hf), {tensors: llama4Tensors(hf)}))
+    const gguf = await loadModel(path)
+    const c = (m: LoadedModel) => [m.config.architecture, m.config.llama4, m.config.layerWindows, m.config.moe?.sparseLayers, m.config.moe?.numExperts, m.config.ropeScaling]
+    assert.deepEqual(c(gguf), c(hf))
+    assert.equal(gguf.config.moe?.llama4GateUpApart, true)
+    assert.deepEqual(cpuOnlyNeed({}, gguf), cpuOnlyNeed({}, hf))
+    assert.equal(maxAbsDifference(await logits(gguf, 'f32'), await logits(hf, 'f32')), 0)
+    // Experts fused as ffn_gate_up_exps (gate rows, then up rows) run the same.
+    writeFileSync(path, ggufBytes(llama4Metadata(hf), {tensors: llama4Tensors(hf, {gateUpFused: true})}))
+    const fused = await loadModel(path)
+    assert.equal(fused.config.moe?.llama4GateUpApart, undefined)
+    assert.equal(maxAbsDifference(await logits(fused, 'f32'), await logits(hf, 'f32')), 0)
+    writeFileSync(path, ggufBytes(llama4Metadata(hf), {tensors: q8_0HybridMatrices(llama4Tensors(hf))}))
+    const q8 = await loadModel(path)
+    assert.ok(q8.tensors.some((t) => t.blockFormat === 'q8_0' && t.name.includes('.experts.')))
+    assert.equal(maxAbsDifference(await logits(q8, 'q8_0'), await logits(hf, 'q8_0')), 0)
+    // The tokenizer (the `llama4` pre-tokenizer, GPT-4o's split: gguf-pre-tokenizers.test.ts) and chat template from the
+    // metadata; on plain words the split is Llama 3's, the checkpoint's.
+    const words = (m: LoadedModel) => m.tokenizer.encode('Hello world, here we are', {addSpecialTokens: false})
+    assert.deepEqual(words(gguf), words(hf))
+    const chat = [{role: 'user', content: 'hi'}]
+    assert.equal(gguf.tokenizer.applyChatTemplate(chat), hf.tokenizer.applyChatTemplate(chat))
+    const withWindow = (entries: Record<string, GgufEntry>) => {
+      writeFileSync(path, ggufBytes({...llama4Metadata(hf), ...entries}, {tensors: llama4Tensors(hf)}))
+      return loadModel(path)
+    }
+    // llama.cpp runs chunks of 8192 whatever nonzero window a file names.
+    assert.deepEqual((await withWindow({'llama4.attention.sliding_window': {type: 'u32', value: 4096}})).config.layerWindows, hf.config.layerWindows)
+    await assert.rejects(withWindow({'llama4.attention.sliding_window': {type: 'u32', value: 0}}), (e: unknown) => e instanceof ModelLoadError && /sliding_window 0: llama4 files without chunked attention \(MobileLLM\)/.test(e.message))
+    await assert.rejects(withWindow({'llama4.expert_count': {type: 'u32', value: 0}}), (e: unknown) => e instanceof ModelLoadError && /expert_count 0: llama4 files without experts \(MobileLLM\)/.test(e.message))
+  })
 
   it('granitehybrid at q8_0: the checkpoint\'s q8_0 logits, its tokenizer and chat template from the metadata', async () => {
     const hf = unclamped(await loadModel(await ensureTestModel('tiny', {variant: 'granitemoehybrid'})))

@@ -1,6 +1,6 @@
 // Loads a llama/mistral/qwen2/qwen3/gemma (MoE: gguf-moe.ts; gpt2/gptneox/phi2/starcoder2/stablelm: gguf-layernorm.ts; granite/olmo/olmo2/command-r: gguf-rms-variants.ts; gpt-oss: gguf-gpt-oss.ts; deepseek2/glm4moe: gguf-deepseek.ts;
 // phi3/gemma2/gemma3: gguf-phi3-gemma.ts; glm4/exaone4/smollm3/seed_oss/ernie4_5/hunyuan-dense/arcee/nemotron: gguf-dense-families.ts;
-// granitehybrid/mamba2/qwen3next/qwen35/qwen35moe: gguf-hybrid.ts) GGUF file as a model: config from metadata, tensors under their HF names, tokenizer and chat template.
+// granitehybrid/mamba2/qwen3next/qwen35/qwen35moe: gguf-hybrid.ts; llama4: gguf-llama4.ts) GGUF file as a model: config from metadata, tensors under their HF names, tokenizer and chat template.
 import {basename} from 'node:path'
 import {ModelLoadError, quotedValue} from '../errors.js'
 import {blockFormatOfGgufType, refusedTypeMessage} from './gguf-block-types.js'
@@ -19,6 +19,7 @@ import {checkTokenizerFits, selectModelTensors} from './load-model.js'
 import {NEAR_MISSES} from './architectures.js'
 import {isOlmo3Gguf} from './gguf-olmo3.js'
 import {GGUF_DEEPSEEK_ARCHITECTURES, GGUF_DEEPSEEK_LAYER_NAMES, deepseekGgufKeys, ggufDeepseekTensors, withKvBApart} from './gguf-deepseek.js'
+import {GGUF_LLAMA4_ARCHITECTURES, llama4GgufKeys, withLlama4GateUpApart} from './gguf-llama4.js'
 import {GGUF_GPT_OSS_ARCHITECTURES, GGUF_GPT_OSS_LAYER_NAMES, gptOssGgufKeys, withGptOssGateUpApart} from './gguf-gpt-oss.js'
 import {GGUF_HYBRID_ARCHITECTURES, GGUF_HYBRID_LAYER_NAMES, GGUF_HYBRID_NORMS_WITH_ONE_ADDED, GGUF_HYBRID_PARTIAL_ROTARY, ggufHybridTensor, hybridGgufKeys, withGgufHybridLayout} from './gguf-hybrid.js'
 import {parseModelConfig, type ModelConfig} from './model-config.js'
@@ -48,11 +49,11 @@ const GGUF_ARCHITECTURES: Record<string, {architecture: string; modelType: strin
   ...GGUF_GPT_OSS_ARCHITECTURES,
   ...GGUF_DEEPSEEK_ARCHITECTURES,
   ...GGUF_HYBRID_ARCHITECTURES,
+  ...GGUF_LLAMA4_ARCHITECTURES,
 }
 /** GGUF architectures close to a supported one, with what they need that the engine lacks (as their HF architectures' near misses). */
 const GGUF_NEAR_MISSES: Record<string, string> = {
   phimoe: 'llama.cpp runs PhiMoE files as Phi-3 with softmax top-2 routing, not the model\'s sparsemixer and short/long mscale; load the Hugging Face checkpoint',
-  llama4: 'the GGUF loader has no Llama 4 chunked attention, NoPE query temperature or input-weighted experts; load the Hugging Face checkpoint',
   gemma3n: 'Gemma 3n needs per-layer embeddings, AltUp and LAuReL blocks',
   clip: 'a multimodal projector (mmproj) file holds only the vision tower; load the model\'s own GGUF file, which runs text only',
   ...GGUF_DENSE_FAMILY_NEAR_MISSES,
@@ -157,9 +158,10 @@ function ggufConfig(file: GgufFile, arch: string, vocabSize: number, tokenizer: 
     ...gptOssGgufKeys(arch, get, file.path),
     ...deepseekGgufKeys(arch, get, new Set(file.tensors.map((t) => t.name)), file.path),
     ...hybridGgufKeys(arch, get, new Set(file.tensors.map((t) => t.name)), file.path),
+    ...llama4GgufKeys(arch, get, file.path),
   }
   const tensorNames = new Set(file.tensors.map((t) => t.name))
-  const config = withGgufHybridLayout(withKvBApart(withGptOssGateUpApart(parseModelConfig(configJson, undefined, `${file.path} (GGUF metadata as config.json)`), tensorNames), tensorNames), arch)
+  const config = withLlama4GateUpApart(withGgufHybridLayout(withKvBApart(withGptOssGateUpApart(parseModelConfig(configJson, undefined, `${file.path} (GGUF metadata as config.json)`), tensorNames), tensorNames), arch), tensorNames)
   // llama.cpp's converter writes Gemma's norm weights with the 1 of (1 + weight) already added.
   return GGUF_NORMS_WITH_ONE_ADDED.has(arch) || DENSE_FAMILY_NORMS_WITH_ONE_ADDED.has(arch) || GGUF_HYBRID_NORMS_WITH_ONE_ADDED.has(arch) ? {...config, normWeightOffset: 0} : config
 }
