@@ -34,14 +34,15 @@ void causal_conv1d_silu(ThreadPool& pool, const float* in, int rows, int in_stri
 }
 
 void gated_delta_rule(ThreadPool& pool, const DeltaRuleRows& in, int k_heads, int v_heads, int k_dim, int v_dim,
-                      float* state, float* out) {
+                      float* state, float* out, bool tiled_heads) {
   const int group = v_heads / k_heads;
   pool.parallel_for(v_heads, [&](int h) {
     float* s = state + static_cast<size_t>(h) * k_dim * v_dim;
     std::vector<float> delta(v_dim);
+    const int key_head = tiled_heads ? h % k_heads : h / group;
     for (int t = 0; t < in.rows; ++t) {
-      const float* q = in.q + static_cast<size_t>(t) * in.q_stride + static_cast<size_t>(h / group) * k_dim;
-      const float* k = in.k + static_cast<size_t>(t) * in.k_stride + static_cast<size_t>(h / group) * k_dim;
+      const float* q = in.q + static_cast<size_t>(t) * in.q_stride + static_cast<size_t>(key_head) * k_dim;
+      const float* k = in.k + static_cast<size_t>(t) * in.k_stride + static_cast<size_t>(key_head) * k_dim;
       const float* v = in.v + static_cast<size_t>(t) * in.v_stride + static_cast<size_t>(h) * v_dim;
       const float decay = std::exp(in.g[static_cast<size_t>(t) * v_heads + h]);
       const float beta = in.beta[static_cast<size_t>(t) * v_heads + h];

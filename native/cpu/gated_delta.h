@@ -22,7 +22,7 @@ void causal_conv1d_silu(ThreadPool& pool, const float* in, int rows, int in_stri
 // The gated delta rule, token by token (the exact recurrent form), for one sequence:
 //   S_h <- S_h * exp(g[t][h]);  S_h <- S_h + k_t (beta[t][h] * (v_t - S_h^T k_t))^T;  out[t][h] = S_h^T q_t
 // with S_h the [k_dim, v_dim] state of value head h (`state`: [v_heads, k_dim, v_dim], fp32) and q_t, k_t the rows of
-// key head h / (v_heads / k_heads). q and k come normalised and q scaled as the model wants them. Rows: q and k
+// key head h / (v_heads / k_heads) (h % k_heads with tiled_heads: llama.cpp's order). q and k come normalised and q scaled as the model wants them. Rows: q and k
 // [rows, k_heads * k_dim] at q_stride / k_stride, v [rows, v_heads * v_dim] at v_stride, g and beta [rows, v_heads],
 // out [rows, v_heads * v_dim].
 struct DeltaRuleRows {
@@ -35,7 +35,7 @@ struct DeltaRuleRows {
   int rows;
 };
 void gated_delta_rule(ThreadPool& pool, const DeltaRuleRows& in, int k_heads, int v_heads, int k_dim, int v_dim,
-                      float* state, float* out);
+                      float* state, float* out, bool tiled_heads = false);
 
 // RMSNormGated: out = weight * x / rms(x) * silu(z) per row of `dim` values (rows of heads: x [rows, dim], z likewise).
 void rms_norm_gated(ThreadPool& pool, const float* x, const float* z, const float* weight, int rows, int dim, float eps,

@@ -17,7 +17,7 @@ uint64_t LinearAttentionWeights::bytes() const {
 }
 
 LinearAttentionWeights load_linear_attention(const ModelConfig& config, const std::string& prefix, const ReadFloats& read,
-                                             const LoadStacked& stacked) {
+                                             const ReadDecayRate& decay_rate, const LoadStacked& stacked) {
   const LinearAttentionShape s(config);
   const int hidden = config.hidden_size;
   const std::string p = prefix + "linear_attn.";
@@ -33,8 +33,7 @@ LinearAttentionWeights load_linear_attention(const ModelConfig& config, const st
   w.in_proj = stacked(parts, hidden);
   w.conv = read(p + "conv1d.weight", {s.conv_channels(), 1, s.kernel});
   w.dt_bias = read(p + "dt_bias", {s.v_heads});
-  w.decay_rate = read(p + "A_log", {s.v_heads});
-  for (float& a : w.decay_rate) a = -std::exp(a);
+  w.decay_rate = decay_rate(p + "A_log", s.v_heads);
   w.norm = read(p + "norm.weight", {s.v_dim});
   w.out_proj = stacked({{p + "out_proj.weight", hidden}}, s.value_width());
   return w;
@@ -152,7 +151,7 @@ void linear_attention_layer(ThreadPool& pool, const ModelConfig& config, const L
     const DeltaRuleRows in{mixed, mixed + key_width, mixed + 2 * key_width, channels, channels, channels,
                            g + static_cast<size_t>(begin) * s.v_heads, beta + static_cast<size_t>(begin) * s.v_heads, rows};
     gated_delta_rule(pool, in, s.k_heads, s.v_heads, s.k_dim, s.v_dim, states.recurrent(linear_layer, slot),
-                     scratch.core.data() + static_cast<size_t>(begin) * value_width);
+                     scratch.core.data() + static_cast<size_t>(begin) * value_width, config.linear_v_heads_tiled);
   }
   // z sits after the conv channels of each projected row; RMSNormGated runs per value head.
   std::vector<float>& z = scratch.mixed;  // the conv outputs are spent: reuse their room for z, contiguous

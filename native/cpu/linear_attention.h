@@ -39,8 +39,10 @@ struct LinearAttentionShape {
 // Reads a float tensor of a shape; loads named [rows, cols] tensors stacked into one matrix in the weight format.
 using ReadFloats = std::function<std::vector<float>(const std::string&, const std::vector<int64_t>&)>;
 using LoadStacked = std::function<WeightMatrix(const std::vector<std::pair<std::string, int>>&, int)>;
+// Reads a mixer's A_log [heads] as its decay rate A = -exp(A_log) (a GGUF file stores A itself).
+using ReadDecayRate = std::function<std::vector<float>(const std::string&, int)>;
 LinearAttentionWeights load_linear_attention(const ModelConfig& config, const std::string& prefix, const ReadFloats& read,
-                                             const LoadStacked& stacked);
+                                             const ReadDecayRate& decay_rate, const LoadStacked& stacked);
 
 // Every linear layer's states for num_slots sequences (fp32, zero until first written): a Gated DeltaNet layer's conv
 // and recurrent states, a Mamba-2 (config.mamba2) or Mamba-1 (config.mamba1) mixer's conv and SSM states, or LFM2's

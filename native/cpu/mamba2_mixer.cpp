@@ -20,7 +20,8 @@ uint64_t Mamba2Weights::bytes() const {
          (conv.size() + conv_bias.size() + dt_bias.size() + decay_rate.size() + d_skip.size() + norm.size()) * 4;
 }
 
-Mamba2Weights load_mamba2(const ModelConfig& config, const std::string& prefix, const ReadFloats& read, const LoadStacked& stacked) {
+Mamba2Weights load_mamba2(const ModelConfig& config, const std::string& prefix, const ReadFloats& read, const ReadDecayRate& decay_rate,
+                          const LoadStacked& stacked) {
   const Mamba2Config& m = config.mamba2;
   const std::string p = prefix + "mamba.";
   Mamba2Weights w;
@@ -28,8 +29,7 @@ Mamba2Weights load_mamba2(const ModelConfig& config, const std::string& prefix, 
   w.conv = read(p + "conv1d.weight", {m.conv_channels(), 1, m.conv_kernel});
   if (m.conv_bias) w.conv_bias = read(p + "conv1d.bias", {m.conv_channels()});
   w.dt_bias = read(p + "dt_bias", {m.heads});
-  w.decay_rate = read(p + "A_log", {m.heads});
-  for (float& a : w.decay_rate) a = -std::exp(a);
+  w.decay_rate = decay_rate(p + "A_log", m.heads);
   w.d_skip = read(p + "D", {m.heads});
   w.norm = read(p + "norm.weight", {m.inner()});
   w.out_proj = stacked({{p + "out_proj.weight", config.hidden_size}}, m.inner());

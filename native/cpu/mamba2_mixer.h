@@ -27,7 +27,8 @@ struct Mamba2Weights {
 };
 
 // Loads `prefix`mamba.* (the loader's names: src/engine/model/mamba2-tensors.ts).
-Mamba2Weights load_mamba2(const ModelConfig& config, const std::string& prefix, const ReadFloats& read, const LoadStacked& stacked);
+Mamba2Weights load_mamba2(const ModelConfig& config, const std::string& prefix, const ReadFloats& read, const ReadDecayRate& decay_rate,
+                          const LoadStacked& stacked);
 
 // The SSD recurrence over one sequence's rows: per head h (group g = h / (heads / groups)) and token t,
 //   dt = clamp(softplus(dt_raw[t][h] + dt_bias[h]), dt_min, dt_max);  S_h <- S_h * exp(dt * A[h]) + dt * x_t,h B_t,g^T

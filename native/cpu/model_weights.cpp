@@ -82,6 +82,10 @@ class TensorReader {
   }
 
   bool has(const std::string& name) const { return by_name_.count(name) > 0; }
+  bool decay_rate_stored(const std::string& name) const {
+    auto found = by_name_.find(name);
+    return found != by_name_.end() && found->second->decay_rate_stored;
+  }
 
   // The quantized format a tensor's data are stored in (F32 for plain float tensors, and for a transposed one, whose
   // blocks run along the other dimension: it is dequantized at load, read_rows).
@@ -483,14 +487,19 @@ ModelWeights load_model_weights(const ModelConfig& config, const std::vector<Ten
     layer.input_norm_bias = bias(prefix + "input_layernorm.bias", hidden);
     const auto stacked = [&](const std::vector<std::pair<std::string, int>>& parts, int cols) { return load_matrix(parts, cols, format); };
     const auto read_floats = [&](const std::string& name, const std::vector<int64_t>& shape) { return reader.read(name, shape); };
+    const auto decay_rate = [&](const std::string& name, int heads) {
+      std::vector<float> a = reader.read(name, {heads});
+      if (!reader.decay_rate_stored(name)) for (float& v : a) v = -std::exp(v);
+      return a;
+    };
     if (config.is_linear_layer(i) && config.short_conv_kernel > 0) {
       layer.short_conv = load_short_conv(config, prefix, read_floats, stacked);
     } else if (config.is_linear_layer(i) && config.mamba1.enabled()) {
       layer.mamba1 = load_mamba1(config, prefix, read_floats, stacked);
     } else if (config.is_linear_layer(i) && config.mamba2.enabled()) {
-      layer.mamba = load_mamba2(config, prefix, read_floats, stacked);
+      layer.mamba = load_mamba2(config, prefix, read_floats, decay_rate, stacked);
     } else if (config.is_linear_layer(i)) {
-      layer.linear_attn = load_linear_attention(config, prefix, read_floats, stacked);
+      layer.linear_attn = load_linear_attention(config, prefix, read_floats, decay_rate, stacked);
     } else if (config.mla_kv_lora_rank > 0) {
       layer.mla = load_mla_weights(config, prefix, format, load_matrix, norm, [&](const std::string& name) { return reader.has(name); });  // DeepSeek: latent projections in place of q/k/v (mla.cpp)
     } else {

@@ -322,6 +322,7 @@ static void parse_hybrid(const Napi::Object& config, ModelConfig& out) {
   out.linear_k_dim = int_field(hybrid, "linearKeyHeadDim");
   out.linear_v_dim = int_field(hybrid, "linearValueHeadDim");
   out.linear_conv_kernel = int_field(hybrid, "convKernel");
+  if (hybrid.Has("valueHeadsTiled") && hybrid.Get("valueHeadsTiled").IsBoolean()) out.linear_v_heads_tiled = bool_field(hybrid, "valueHeadsTiled");
   if (out.linear_num_k_heads <= 0 || out.linear_num_v_heads <= 0 || out.linear_num_v_heads % out.linear_num_k_heads != 0 ||
       out.linear_k_dim <= 0 || out.linear_v_dim <= 0 || out.linear_conv_kernel <= 0) {
     fail(config.Env(), "hybrid: linear attention sizes must be positive, with value heads a multiple of key heads");
@@ -444,6 +445,7 @@ std::vector<TensorSource> parse_tensors(const Napi::Array& tensors) {
       source.mxfp4_scales_nbytes = static_cast<uint64_t>(number_field(scales, "nbytes"));
     }
     if (t.Has("ggmlMxfp4") && t.Get("ggmlMxfp4").IsBoolean()) source.mxfp4_ggml_blocks = bool_field(t, "ggmlMxfp4");
+    if (t.Has("decayRateStored") && t.Get("decayRateStored").IsBoolean()) source.decay_rate_stored = bool_field(t, "decayRateStored");
     if (t.Has("fp8Scales") && t.Get("fp8Scales").IsObject()) {
       Napi::Object scales = t.Get("fp8Scales").As<Napi::Object>();
       source.fp8_scales_path = string_field(scales, "path");

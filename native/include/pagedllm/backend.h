@@ -59,6 +59,9 @@ struct TensorSource {
   DType fp8_scales_dtype = DType::F32;
   int fp8_block_rows = 0, fp8_block_cols = 0;
   bool fp8_e5m2 = false;
+  // GGUF ssm_a: a state-space mixer's decay rate A = -exp(A_log) itself, as llama.cpp's converter stores it in place of
+  // A_log; the mixer loaders take it as it is.
+  bool decay_rate_stored = false;
 };
 
 // Divisors: one divisor per rotary frequency, computed at load (yarn, longrope: src/engine/model/rope-scaling.ts).
@@ -214,6 +217,9 @@ struct ModelConfig {
   int linear_k_dim = 0;
   int linear_v_dim = 0;
   int linear_conv_kernel = 0;
+  // GGUF qwen35 / qwen35moe: value heads in llama.cpp's tiled order, value head h reading key head h % k_heads (the
+  // checkpoint's grouped order reads h / (v_heads / k_heads)).
+  bool linear_v_heads_tiled = false;
   bool is_linear_layer(int layer) const { return !linear_layers.empty() && linear_layers.at(layer) != 0; }
   // Llama 4 (native/cpu/llama4_layers.h; its NoPE layers are rope_layers 0): layer_windows hold attention chunks, not
   // windows (a query at p sees keys from p - p % chunk on); with rope_layer_qk_norm the rope layers' q and k heads are

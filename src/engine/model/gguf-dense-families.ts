@@ -45,8 +45,6 @@ export const GGUF_DENSE_FAMILY_LAYER_NAMES: Record<string, Record<string, string
  */
 export const GGUF_DENSE_FAMILY_NEAR_MISSES: Record<string, string> = {
   gemma4: 'Gemma 4 files need per-layer head counts and sizes, proportional rope factors and the "gemma4" tokenizer; load the Hugging Face checkpoint',
-  ...Object.fromEntries(['qwen35', 'qwen35moe', 'qwen3next'].map((arch) => [arch,
-    'its Gated DeltaNet tensors are stored transformed (ssm_a = -exp(A_log), value heads reordered, q/k/v/z re-split); load the Hugging Face checkpoint'])),
 }
 
 /** Architectures whose rope.dimension_count may be less than the head size (their partial_rotary_factor). */

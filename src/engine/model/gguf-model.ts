@@ -1,5 +1,6 @@
 // Loads a llama/mistral/qwen2/qwen3/gemma (MoE: gguf-moe.ts; gpt2/gptneox/phi2/starcoder2/stablelm: gguf-layernorm.ts; granite/olmo/olmo2/command-r: gguf-rms-variants.ts; gpt-oss: gguf-gpt-oss.ts; deepseek2/glm4moe: gguf-deepseek.ts;
-// phi3/gemma2/gemma3: gguf-phi3-gemma.ts; glm4/exaone4/smollm3/seed_oss/ernie4_5/hunyuan-dense/arcee/nemotron: gguf-dense-families.ts) GGUF file as a model: config from metadata, tensors under their HF names, tokenizer and chat template.
+// phi3/gemma2/gemma3: gguf-phi3-gemma.ts; glm4/exaone4/smollm3/seed_oss/ernie4_5/hunyuan-dense/arcee/nemotron: gguf-dense-families.ts;
+// granitehybrid/mamba2/qwen3next/qwen35/qwen35moe: gguf-hybrid.ts; llama4: gguf-llama4.ts) GGUF file as a model: config from metadata, tensors under their HF names, tokenizer and chat template.
 import {basename} from 'node:path'
 import {ModelLoadError, quotedValue} from '../errors.js'
 import {blockFormatOfGgufType, refusedTypeMessage} from './gguf-block-types.js'
@@ -18,7 +19,9 @@ import {checkTokenizerFits, selectModelTensors} from './load-model.js'
 import {NEAR_MISSES} from './architectures.js'
 import {isOlmo3Gguf} from './gguf-olmo3.js'
 import {GGUF_DEEPSEEK_ARCHITECTURES, GGUF_DEEPSEEK_LAYER_NAMES, deepseekGgufKeys, ggufDeepseekTensors, withKvBApart} from './gguf-deepseek.js'
+import {GGUF_LLAMA4_ARCHITECTURES, llama4GgufKeys, withLlama4GateUpApart} from './gguf-llama4.js'
 import {GGUF_GPT_OSS_ARCHITECTURES, GGUF_GPT_OSS_LAYER_NAMES, gptOssGgufKeys, withGptOssGateUpApart} from './gguf-gpt-oss.js'
+import {GGUF_HYBRID_ARCHITECTURES, GGUF_HYBRID_LAYER_NAMES, GGUF_HYBRID_NORMS_WITH_ONE_ADDED, GGUF_HYBRID_PARTIAL_ROTARY, ggufHybridTensor, hybridGgufKeys, withGgufHybridLayout} from './gguf-hybrid.js'
 import {parseModelConfig, type ModelConfig} from './model-config.js'
 import type {TensorDtype, TensorInfo} from './safetensors.js'
 
@@ -45,11 +48,12 @@ const GGUF_ARCHITECTURES: Record<string, {architecture: string; modelType: strin
   ...GGUF_DENSE_FAMILY_ARCHITECTURES,
   ...GGUF_GPT_OSS_ARCHITECTURES,
   ...GGUF_DEEPSEEK_ARCHITECTURES,
+  ...GGUF_HYBRID_ARCHITECTURES,
+  ...GGUF_LLAMA4_ARCHITECTURES,
 }
 /** GGUF architectures close to a supported one, with what they need that the engine lacks (as their HF architectures' near misses). */
 const GGUF_NEAR_MISSES: Record<string, string> = {
-  phimoe: 'llama.cpp runs PhiMoE files as Phi-3 with softmax top-2 routing, not the model\'s sparsemixer and short/long mscale; load the Hugging Face checkpoint', granitehybrid: 'the GGUF reader has no Mamba-2 tensor names (ssm_in, ssm_conv1d, ...); load the Hugging Face checkpoint (GraniteMoeHybridForCausalLM)',
-  llama4: 'the GGUF loader has no Llama 4 chunked attention, NoPE query temperature or input-weighted experts; load the Hugging Face checkpoint',
+  phimoe: 'llama.cpp runs PhiMoE files as Phi-3 with softmax top-2 routing, not the model\'s sparsemixer and short/long mscale; load the Hugging Face checkpoint',
   gemma3n: 'Gemma 3n needs per-layer embeddings, AltUp and LAuReL blocks',
   clip: 'a multimodal projector (mmproj) file holds only the vision tower; load the model\'s own GGUF file, which runs text only',
   ...GGUF_DENSE_FAMILY_NEAR_MISSES,
@@ -73,7 +77,7 @@ const LAYER_NAMES: Record<string, string> = {
 function hfName(ggufName: string, arch: string): string | null {
   if (GLOBAL_NAMES[ggufName]) return GLOBAL_NAMES[ggufName]
   const match = /^blk\.(\d+)\.(.+)$/.exec(ggufName)
-  const suffix = match ? GGUF_PHI3_GEMMA_LAYER_NAMES[arch]?.[match[2]] ?? GGUF_DENSE_FAMILY_LAYER_NAMES[arch]?.[match[2]] ?? LAYER_NAMES[match[2]] : undefined
+  const suffix = match ? GGUF_PHI3_GEMMA_LAYER_NAMES[arch]?.[match[2]] ?? GGUF_DENSE_FAMILY_LAYER_NAMES[arch]?.[match[2]] ?? GGUF_HYBRID_LAYER_NAMES[arch]?.[match[2]] ?? LAYER_NAMES[match[2]] : undefined
   return match && suffix ? `model.layers.${match[1]}.${suffix}` : null
 }
 
@@ -111,7 +115,7 @@ function ggufConfig(file: GgufFile, arch: string, vocabSize: number, tokenizer: 
   const headDim = get('attention.key_length')
   // phi3's rope.dimension_count may be less (Phi-4-mini's partial rotary): gguf-phi3-gemma.ts reads it.
   // deepseek2's and glm4moe's head sizes and rotary part are read by gguf-deepseek.ts.
-  for (const key of GGUF_DEEPSEEK_ARCHITECTURES[arch] ? [] : ['attention.value_length', ...(arch === 'phi3' || isPartialRotaryDenseFamily(arch) ? [] : ['rope.dimension_count'])]) {
+  for (const key of GGUF_DEEPSEEK_ARCHITECTURES[arch] ? [] : ['attention.value_length', ...(arch === 'phi3' || isPartialRotaryDenseFamily(arch) || GGUF_HYBRID_PARTIAL_ROTARY.has(arch) ? [] : ['rope.dimension_count'])]) {
     const value = get(key)
     const expected = headDim ?? Number(get('embedding_length')) / Number(get('attention.head_count'))
     if (value !== undefined && value !== expected) {
@@ -131,7 +135,8 @@ function ggufConfig(file: GgufFile, arch: string, vocabSize: number, tokenizer: 
     model_type: GGUF_ARCHITECTURES[arch]!.modelType,
     vocab_size: vocabSize,
     hidden_size: required('embedding_length'),
-    intermediate_size: required('feed_forward_length'),
+    // Qwen 3.5 MoE has no dense MLP width (gguf-hybrid.ts).
+    intermediate_size: arch === 'qwen35moe' ? get('feed_forward_length') ?? null : required('feed_forward_length'),
     num_hidden_layers: required('block_count'),
     num_attention_heads: required('attention.head_count'),
     num_key_value_heads: get('attention.head_count_kv') ?? null,
@@ -152,11 +157,13 @@ function ggufConfig(file: GgufFile, arch: string, vocabSize: number, tokenizer: 
     ...denseFamilyGgufKeys(arch, get, new Set(file.tensors.map((t) => t.name)), file.path),
     ...gptOssGgufKeys(arch, get, file.path),
     ...deepseekGgufKeys(arch, get, new Set(file.tensors.map((t) => t.name)), file.path),
+    ...hybridGgufKeys(arch, get, new Set(file.tensors.map((t) => t.name)), file.path),
+    ...llama4GgufKeys(arch, get, file.path),
   }
   const tensorNames = new Set(file.tensors.map((t) => t.name))
-  const config = withKvBApart(withGptOssGateUpApart(parseModelConfig(configJson, undefined, `${file.path} (GGUF metadata as config.json)`), tensorNames), tensorNames)
+  const config = withLlama4GateUpApart(withGgufHybridLayout(withKvBApart(withGptOssGateUpApart(parseModelConfig(configJson, undefined, `${file.path} (GGUF metadata as config.json)`), tensorNames), tensorNames), arch), tensorNames)
   // llama.cpp's converter writes Gemma's norm weights with the 1 of (1 + weight) already added.
-  return GGUF_NORMS_WITH_ONE_ADDED.has(arch) || DENSE_FAMILY_NORMS_WITH_ONE_ADDED.has(arch) ? {...config, normWeightOffset: 0} : config
+  return GGUF_NORMS_WITH_ONE_ADDED.has(arch) || DENSE_FAMILY_NORMS_WITH_ONE_ADDED.has(arch) || GGUF_HYBRID_NORMS_WITH_ONE_ADDED.has(arch) ? {...config, normWeightOffset: 0} : config
 }
 
 /**
@@ -194,7 +201,7 @@ function ggufTensors(file: GgufFile, arch: string, config: ModelConfig): TensorI
     tensors.push(...ggufExpertTensors({
       name, dtype: dtype ?? 'F32', shape: t.shape, path: file.path, offset: t.offset, nbytes: t.nbytes,
       ...(blockFormat ? {blockFormat} : {}), ...(mxfp4 ? {ggmlMxfp4: true} : {}), ...(ropeHeads ? {ropeInterleavedHeads: ropeHeads} : {}),
-    }).flatMap(ggufDeepseekTensors))
+    }).flatMap(ggufDeepseekTensors).map(ggufHybridTensor))
   }
   return selectModelTensors(config, GGUF_LAYERNORM_ARCHITECTURES[arch] ? splitStackedTensors(config, tensors) : tensors, file.path)
 }

@@ -32,6 +32,7 @@ const TEKKEN_SPLIT_REGEX =
 /** GPT-4o's o200k split (Phi-4-mini): Tekken's words with contractions kept on them, digits in threes. */
 const GPT4O_SPLIT_REGEX =
   "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]*[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?|[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]+[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
+const GPT4O: PreTokenizerSpec = {splits: [GPT4O_SPLIT_REGEX], gpt2Regex: false, ignoreMerges: false}
 /** ByteDance Seed-Coder: Qwen2's split whose punctuation runs stop before a line break (HF writes \r\n as the characters). */
 const SEED_CODER_SPLIT_REGEX = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1}| ?[^\\s\\p{L}\\p{N}\r\n]+|\\s*[\r\n]+|\\s+(?!\\S)|\\s+"
 /** DeepSeek V3 / R1: digits in threes, runs of CJK ideographs and kana, then its word regex. */
@@ -102,7 +103,7 @@ const PRE_TOKENIZERS: Record<string, PreTokenizerSpec> = {
   stablelm2: QWEN2,
   f2llmv2: QWEN2,
   tekken: {splits: [TEKKEN_SPLIT_REGEX], gpt2Regex: false, ignoreMerges: true},
-  'gpt-4o': {splits: [GPT4O_SPLIT_REGEX], gpt2Regex: false, ignoreMerges: false},
+  'gpt-4o': GPT4O,
   'seed-coder': {splits: [SEED_CODER_SPLIT_REGEX], gpt2Regex: false, ignoreMerges: false},
   'deepseek-llm': {splits: DEEPSEEK_LLM_SPLITS, gpt2Regex: false, ignoreMerges: false},
   'deepseek-coder': {splits: DEEPSEEK_CODER_SPLITS, gpt2Regex: false, ignoreMerges: false},
@@ -118,6 +119,8 @@ const PRE_TOKENIZERS: Record<string, PreTokenizerSpec> = {
   'command-r': DIGITS_THEN_GPT2,
   codeshell: DIGITS_THEN_GPT2,
   'minerva-7b': DIGITS_THEN_GPT2,
+  // Llama 4: GPT-4o's split in llama.cpp.
+  llama4: GPT4O,
 }
 
 /** The tokenizer.json pre_tokenizer a spec stands for. */

@@ -35,11 +35,14 @@ export function hybridMixerShapes(config: ModelConfig, hybrid: HybridFeatures, l
   const channels = 2 * keys + values
   const heads = hybrid.linearNumValueHeads
   const p = `${prefix}.linear_attn`
-  // Qwen3-Next fuses them as in_proj_qkvz and in_proj_ba, grouped by key head.
-  const projections = hybrid.groupedProjections
-    ? [{name: `${p}.in_proj_qkvz.weight`, shape: [channels + values, hidden]}, {name: `${p}.in_proj_ba.weight`, shape: [2 * heads, hidden]}]
-    : [{name: `${p}.in_proj_qkv.weight`, shape: [channels, hidden]}, {name: `${p}.in_proj_z.weight`, shape: [values, hidden]},
-        {name: `${p}.in_proj_b.weight`, shape: [heads, hidden]}, {name: `${p}.in_proj_a.weight`, shape: [heads, hidden]}]
+  // Qwen3-Next fuses them as in_proj_qkvz and in_proj_ba, grouped by key head (its GGUF file: qkv and z apart).
+  const qkvz = hybrid.groupedProjections && !hybrid.qkvzApart
+    ? [{name: `${p}.in_proj_qkvz.weight`, shape: [channels + values, hidden]}]
+    : [{name: `${p}.in_proj_qkv.weight`, shape: [channels, hidden]}, {name: `${p}.in_proj_z.weight`, shape: [values, hidden]}]
+  const ba = hybrid.groupedProjections
+    ? [{name: `${p}.in_proj_ba.weight`, shape: [2 * heads, hidden]}]
+    : [{name: `${p}.in_proj_b.weight`, shape: [heads, hidden]}, {name: `${p}.in_proj_a.weight`, shape: [heads, hidden]}]
+  const projections = [...qkvz, ...ba]
   return [
     ...projections,
     {name: `${p}.conv1d.weight`, shape: [channels, 1, hybrid.convKernel]},

@@ -39,6 +39,8 @@ export interface MoeConfig {
   grouped?: GroupedRouting
   /** Llama 4: sigmoid(top-k router logits) scale each chosen expert's input, outputs added unweighted; gate/up fused per expert (llama4-tensors.ts). */
   inputScaledExperts?: boolean
+  /** Llama 4 from a GGUF file: each expert's gate and up apart (gate_proj, up_proj), not fused. */
+  llama4GateUpApart?: boolean
   /** ERNIE 4.5: the router's correction bias is stored as mlp.moe_statics.e_score_correction_bias, [1, experts]. */
   ernieStatics?: true
 }
@@ -205,7 +207,7 @@ export function moeLayerTensorShapes(moe: MoeConfig, prefix: string, hidden: num
   for (let e = 0; e < moe.numExperts; e++) {
     // Llama 4's experts keep gate and up fused (gate rows, then up rows).
     shapes.push(
-      ...(moe.inputScaledExperts ? [{name: `${prefix}.mlp.experts.${e}.gate_up_proj.weight`, shape: [2 * inter, hidden]}]
+      ...(moe.inputScaledExperts && !moe.llama4GateUpApart ? [{name: `${prefix}.mlp.experts.${e}.gate_up_proj.weight`, shape: [2 * inter, hidden]}]
         : [{name: `${prefix}.mlp.experts.${e}.gate_proj.weight`, shape: [inter, hidden]}, {name: `${prefix}.mlp.experts.${e}.up_proj.weight`, shape: [inter, hidden]}]),
       {name: `${prefix}.mlp.experts.${e}.down_proj.weight`, shape: [hidden, inter]},
     )

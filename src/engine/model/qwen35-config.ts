@@ -29,6 +29,10 @@ export interface HybridFeatures {
   convKernel: number
   /** Qwen3-Next: in_proj_qkvz and in_proj_ba, rows grouped by key head; else (Qwen 3.5) in_proj_qkv, _z, _b, _a. */
   groupedProjections: boolean
+  /** A GGUF qwen3next file: qkvz as llama.cpp's converter splits it, in_proj_qkv and in_proj_z (as Qwen 3.5's), beside in_proj_ba. */
+  qkvzApart?: true
+  /** A GGUF qwen35 / qwen35moe file: value heads tiled over the key heads (value head h reads key head h % key heads), as llama.cpp's converter reorders them. */
+  valueHeadsTiled?: true
   /** Granite 4.0 hybrid, Bamba, Mamba2: the linear layers are Mamba-2 mixers of these sizes (mamba2-config.ts; the linear* sizes are 0). */
   mamba2?: Mamba2Features
   /** LFM2: the linear layers are gated short convolutions over hidden_size channels (lfm2-config.ts; the linear* sizes are 0). */

@@ -36,6 +36,8 @@ export interface TensorInfo {
   mxfp4Scales?: {path: string; offset: number; nbytes: number}
   /** A GGUF MXFP4 tensor: the data are ggml's 17-byte blocks (dtype then says nothing); the native loader dequantizes. */
   ggmlMxfp4?: true
+  /** GGUF ssm_a under the name A_log: the data are the decay rate A = -exp(A_log) itself; the mixer loaders take it as it is. */
+  decayRateStored?: true
   /** FP8 weights: the data are e4m3 / e5m2 codes (dtype then says nothing), each block of blockRows x blockCols times its scale here (fp8-checkpoint.ts); the native loader dequantizes. */
   fp8Scales?: {path: string; offset: number; nbytes: number; dtype: TensorDtype; blockRows: number; blockCols: number; format: 'e4m3' | 'e5m2'; whole: {offset: number; nbytes: number}}
 }
