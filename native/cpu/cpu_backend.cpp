@@ -237,7 +237,6 @@ class CpuBackend final : public Backend {
       if (config_.parallel_residual) parallel_input_.assign(hidden_.begin(), hidden_.begin() + static_cast<size_t>(tokens) * hidden);
       if (config_.is_linear_layer(l) && config_.mamba2.enabled()) {
         hybrid_.mamba2_layer(pool_, w.mamba, l, b, hidden_.data(), linear_order_);
-        if (config_.mamba2.no_mlp) continue;  // Mamba2: the next layer's residual_step adds the mixer's output
       } else if (config_.is_linear_layer(l)) {
         // Gated DeltaNet: its output takes o_proj's place in hidden_.
         hybrid_.linear_layer(pool_, w.linear_attn, l, b, hidden_.data(), linear_order_);
@@ -283,6 +282,8 @@ class CpuBackend final : public Backend {
         if (config_.attention_output_gate) sigmoid_gate(pool_, qkv_.data() + q_width + 2 * kv_width, qkv_width, attention_out_.data(), tokens, q_width);
         linear(pool_, attention_out_.data(), tokens, w.o_proj, w.o_bias.empty() ? nullptr : w.o_bias.data(), hidden_.data(), linear_order_);
       }
+      // Mamba2, Nemotron-H: a layer without an MLP; the next layer's residual_step adds the mixer's output.
+      if (!config_.mamba2.has_mlp(l)) continue;
       if (config_.parallel_residual) {
         // transformers' residual + attention + mlp: the attention output added first.
         add_to_residual(config_, hidden_.data(), residual_.data(), tokens);

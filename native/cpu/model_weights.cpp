@@ -476,7 +476,7 @@ ModelWeights load_model_weights(const ModelConfig& config, const std::vector<Ten
       layer.attention_out_norm = norm(prefix + "post_attention_layernorm.weight", hidden);
       layer.post_attention_norm = norm(prefix + "pre_feedforward_layernorm.weight", hidden);
       layer.mlp_out_norm = norm(prefix + "post_feedforward_layernorm.weight", hidden);
-    } else if (!config.mamba2.no_mlp) {
+    } else if (config.mamba2.has_mlp(i)) {
       layer.post_attention_norm = norm(prefix + "post_attention_layernorm.weight", hidden);
       layer.post_attention_norm_bias = bias(prefix + "post_attention_layernorm.bias", hidden);
     }
@@ -513,7 +513,7 @@ ModelWeights load_model_weights(const ModelConfig& config, const std::vector<Ten
     }
     if (config.attention_output_bias) layer.o_bias = reader.read(prefix + "self_attn.o_proj.bias", {hidden});
     layer.attn_sinks = bias(prefix + "self_attn.sinks", config.num_heads);
-    if (config.mamba2.no_mlp) continue;  // Mamba2ForCausalLM: norm and mixer only
+    if (!config.mamba2.has_mlp(i)) continue;  // Mamba2ForCausalLM, Nemotron-H's lone mixers: norm and mixer only
     if (config.is_sparse_layer(i)) {
       // The router and the experts take the dense MLP's place (moe.cpp).
       layer.moe = load_moe_weights(config, prefix, format, more_bits, load_matrix, [&](const std::string& name) { return reader.has(name); });

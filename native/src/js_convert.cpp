@@ -265,7 +265,7 @@ static void parse_rms_variant(const Napi::Object& config, ModelConfig& out) {
 }
 
 // hybrid.mamba2 (src/engine/model/mamba2-config.ts Mamba2Features): the Mamba-2 mixers' sizes.
-static void parse_mamba2(const Napi::Object& m, Mamba2Config& out) {
+static void parse_mamba2(const Napi::Object& m, int num_layers, Mamba2Config& out) {
   out.heads = int_field(m, "heads");
   out.head_dim = int_field(m, "headDim");
   out.groups = int_field(m, "groups");
@@ -276,6 +276,7 @@ static void parse_mamba2(const Napi::Object& m, Mamba2Config& out) {
   out.dt_min = static_cast<float>(number_field(m, "dtMin"));
   out.dt_max = static_cast<float>(number_field(m, "dtMax"));
   out.no_mlp = bool_field(m, "noMlp");
+  if (!m.Get("mlpLayers").IsUndefined()) out.mlp_layers = layer_flags(m, "mlpLayers", num_layers, "hybrid.mamba2.mlpLayers");
   if (out.heads <= 0 || out.head_dim <= 0 || out.groups <= 0 || out.heads % out.groups != 0 || out.state_size <= 0 ||
       out.conv_kernel <= 0 || out.norm_group <= 0 || out.inner() % out.norm_group != 0 || !(out.dt_min <= out.dt_max)) {
     fail(m.Env(), "hybrid.mamba2: sizes must be positive, heads a multiple of groups, the inner width a multiple of normGroup");
@@ -290,7 +291,7 @@ static void parse_hybrid(const Napi::Object& config, ModelConfig& out) {
   out.linear_layers = layer_flags(hybrid, "linearLayers", out.num_layers, "hybrid.linearLayers");
   out.attention_output_gate = bool_field(hybrid, "attentionOutputGate");
   Napi::Object mamba;
-  if (optional_object(hybrid, "mamba2", mamba)) return parse_mamba2(mamba, out.mamba2);
+  if (optional_object(hybrid, "mamba2", mamba)) return parse_mamba2(mamba, out.num_layers, out.mamba2);
   out.linear_num_k_heads = int_field(hybrid, "linearNumKeyHeads");
   out.linear_num_v_heads = int_field(hybrid, "linearNumValueHeads");
   out.linear_k_dim = int_field(hybrid, "linearKeyHeadDim");

@@ -3,7 +3,9 @@
 // DeltaNet ones; their per-sequence conv and SSM states live in the same state slots.
 #pragma once
 #include <cstddef>
+#include <cstdint>
 #include <limits>
+#include <vector>
 
 namespace pagedllm {
 
@@ -18,7 +20,10 @@ struct Mamba2Config {
   float dt_min = 0.f;   // time_step_limit: softplus(dt + dt_bias) clamped to [dt_min, dt_max]
   float dt_max = std::numeric_limits<float>::infinity();
   bool no_mlp = false;  // Mamba2ForCausalLM: a layer is its norm and mixer only
+  // [num_layers], 0 = that layer is its norm and mixer only (Nemotron-H: a mixer not followed by an MLP layer); empty: all have one
+  std::vector<uint8_t> mlp_layers;
   bool enabled() const { return heads > 0; }
+  bool has_mlp(int layer) const { return !no_mlp && (mlp_layers.empty() || mlp_layers.at(layer) != 0); }
   int inner() const { return heads * head_dim; }
   int conv_channels() const { return inner() + 2 * groups * state_size; }  // x, B, C
   int in_proj_rows() const { return inner() + conv_channels() + heads; }   // z, xBC, dt

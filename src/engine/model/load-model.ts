@@ -22,6 +22,7 @@ import {checkpointTensorNames, engineTensorNames} from './tensor-renames.js'
 import {interleavedRopeRows} from './llama-twists.js'
 import {hybridMixerShapes, splitHybridProjections} from './hybrid-tensors.js'
 import {mamba2CheckpointName, mamba2EngineTensors} from './mamba2-tensors.js'
+import {mamba2HasMlp} from './mamba2-config.js'
 import {readCheckpointTensors, type TensorInfo} from './safetensors.js'
 import {Tokenizer} from './tokenizer.js'
 
@@ -71,7 +72,7 @@ export function expectedTensorShapes(config: ModelConfig): {name: string; shape:
     if (config.hybrid) {
       // Qwen 3.5: a Gated DeltaNet layer or a gated attention, then the usual norms and MLP.
       shapes.push({name: `${prefix}.input_layernorm.weight`, shape: [hidden]}, ...hybridMixerShapes(config, config.hybrid, layer, prefix))
-      if (config.hybrid.mamba2?.noMlp) continue // Mamba2: norm and mixer only
+      if (config.hybrid.mamba2 && !mamba2HasMlp(config.hybrid.mamba2, layer)) continue // Mamba2, Nemotron-H's lone mixers: norm and mixer only
       shapes.push({name: `${prefix}.post_attention_layernorm.weight`, shape: [hidden]},
         ...(config.moe?.sparseLayers[layer] ? moeLayerTensorShapes(config.moe, prefix, hidden)
           : [{name: `${prefix}.mlp.gate_proj.weight`, shape: [intermediate, hidden]}, {name: `${prefix}.mlp.up_proj.weight`, shape: [intermediate, hidden]}, {name: `${prefix}.mlp.down_proj.weight`, shape: [hidden, intermediate]}]))

@@ -28,6 +28,13 @@ export interface Mamba2Features {
   dtMax: number
   /** Mamba2ForCausalLM: a layer is its norm and mixer, no MLP. */
   noMlp: boolean
+  /** Nemotron-H: per layer, whether an MLP follows its mixer (nemotron-h-config.ts); absent: every layer's does (unless noMlp). */
+  mlpLayers?: boolean[]
+}
+
+/** Whether layer `layer` of a Mamba-2 hybrid has an MLP after its mixer. */
+export function mamba2HasMlp(m: Mamba2Features, layer: number): boolean {
+  return !m.noMlp && (m.mlpLayers?.[layer] ?? true)
 }
 
 /** The keys each config class names its mixer's settings by, with its defaults. */
@@ -122,7 +129,7 @@ function mixerLayers(config: Json, architecture: string, numLayers: number, sour
 }
 
 /** time_step_limit [min, max] (default [0, inf]); transformers 5 writes infinity as {"__float__": "Infinity"}. */
-function timeStepLimit(config: Json, source: string): {dtMin: number; dtMax: number} {
+export function timeStepLimit(config: Json, source: string): {dtMin: number; dtMax: number} {
   const limit = config.time_step_limit ?? [0, Infinity]
   const value = (v: unknown): number => {
     if (typeof v === 'number') return v

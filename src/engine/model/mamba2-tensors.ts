@@ -6,6 +6,8 @@
 import {rowWindows} from './fused-tensors.js'
 import type {ModelConfig} from './model-config.js'
 import {BAMBA, GRANITE_HYBRID, MAMBA2, type Mamba2Features} from './mamba2-config.js'
+import {NEMOTRON_H} from './nemotron-h-config.js'
+import {nemotronHCheckpointName, nemotronHEngineTensors} from './nemotron-h-tensors.js'
 import type {TensorInfo} from './safetensors.js'
 
 type Shape = {name: string; shape: number[]}
@@ -64,6 +66,7 @@ function denseShared(config: ModelConfig): boolean {
 
 /** The checkpoint's names as the engine's (a dense Granite hybrid's shared_mlp cut into gate/up/down); others unchanged. */
 export function mamba2EngineTensors(config: ModelConfig, tensors: TensorInfo[]): TensorInfo[] {
+  if (config.architecture === NEMOTRON_H) return nemotronHEngineTensors(config, tensors)
   const renames = RENAMES[config.architecture] ?? []
   if (renames.length === 0 && !denseShared(config)) return tensors
   return tensors.flatMap((tensor) => {
@@ -80,6 +83,7 @@ export function mamba2EngineTensors(config: ModelConfig, tensors: TensorInfo[]):
 
 /** The checkpoint's name of an engine tensor (for messages and for writing test checkpoints). */
 export function mamba2CheckpointName(config: ModelConfig, name: string): string {
+  if (config.architecture === NEMOTRON_H) return nemotronHCheckpointName(config, name)
   for (const [checkpoint, engine] of RENAMES[config.architecture] ?? []) {
     const back = renamed(name, engine, checkpoint)
     if (back !== null) return back

@@ -20,6 +20,7 @@ import {hasSandwichNorms} from './tensor-renames.js'
 import {GLM4_MOE, deepseekAttention, deepseekView, isDeepseek, type MlaConfig} from './deepseek-config.js'
 import {glm4MoeQkNorm, glm4MoeView} from './glm4-moe-config.js'
 import {MAMBA2_ARCHITECTURES, isDenseGraniteHybrid, mamba2View, parseMamba2Hybrid} from './mamba2-config.js'
+import {NEMOTRON_H, nemotronHHybrid, nemotronHView} from './nemotron-h-config.js'
 import {ERNIE45_MOE, ernie45MoeView} from './ernie45-moe-config.js'
 import {DOTS1, dots1View} from './dots1-config.js'
 import {MINIMAX_M2, minimaxM2RmsVariant, minimaxM2View} from './minimax-m2-config.js'
@@ -191,6 +192,7 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   let gemma4: Gemma4Features | undefined
   if (architecture === GEMMA4) ({config, features: gemma4} = gemma4View(config, source))
   if (MAMBA2_ARCHITECTURES.has(architecture)) config = mamba2View(config, architecture, source)
+  if (architecture === NEMOTRON_H) config = nemotronHView(config, source)
   if (isRmsVariantArchitecture(architecture)) config = rmsVariantView(config, architecture, source)
   if (architecture === GPT_OSS) config = gptOssView(config)
   if (isLlamaTwist(architecture)) config = twistView(config, architecture)
@@ -323,6 +325,7 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   // Qwen 3.5's RMSNorms scale by (1 + weight), its RMSNormGated by the weight as stored (native/cpu/linear_attention.cpp).
   if (HYBRID_ARCHITECTURES.has(architecture)) Object.assign(modelConfig, {hybrid: parseHybrid(config, architecture, numLayers, source), normWeightOffset: 1})
   if (MAMBA2_ARCHITECTURES.has(architecture)) modelConfig.hybrid = parseMamba2Hybrid(config, architecture, numLayers, hiddenSize, source)
+  if (architecture === NEMOTRON_H) modelConfig.hybrid = nemotronHHybrid(config, source)
   return modelConfig
 }
 
