@@ -277,6 +277,26 @@ static void parse_mamba2(const Napi::Object& m, int num_layers, Mamba2Config& ou
   out.dt_max = static_cast<float>(number_field(m, "dtMax"));
   out.no_mlp = bool_field(m, "noMlp");
   if (!m.Get("mlpLayers").IsUndefined()) out.mlp_layers = layer_flags(m, "mlpLayers", num_layers, "hybrid.mamba2.mlpLayers");
+  if (m.Has("gatedNorm")) {
+    const std::string norm = string_field(m, "gatedNorm");
+    if (norm == "norm-then-gate") out.gated_norm = Mamba2GatedNorm::kNormThenGate;
+    else if (norm == "gate-only") out.gated_norm = Mamba2GatedNorm::kGateOnly;
+    else if (norm != "gate-then-norm") fail(m.Env(), "hybrid.mamba2.gatedNorm must be gate-then-norm, norm-then-gate or gate-only");
+  }
+  Napi::Object falcon;
+  if (optional_object(m, "falconH1", falcon)) {
+    FalconH1Multipliers& f = out.falcon_h1;
+    f.enabled = true;
+    const Napi::Value in_proj = falcon.Get("inProj");
+    if (!in_proj.IsArray() || in_proj.As<Napi::Array>().Length() != 5) fail(m.Env(), "hybrid.mamba2.falconH1.inProj must hold 5 numbers");
+    for (uint32_t i = 0; i < 5; ++i) f.in_proj[i] = static_cast<float>(in_proj.As<Napi::Array>().Get(i).As<Napi::Number>().DoubleValue());
+    f.ssm_out = static_cast<float>(number_field(falcon, "ssmOut"));
+    f.attention_in = static_cast<float>(number_field(falcon, "attentionIn"));
+    f.attention_out = static_cast<float>(number_field(falcon, "attentionOut"));
+    f.key = static_cast<float>(number_field(falcon, "key"));
+    f.mlp_gate = static_cast<float>(number_field(falcon, "mlpGate"));
+    f.mlp_down = static_cast<float>(number_field(falcon, "mlpDown"));
+  }
   if (out.heads <= 0 || out.head_dim <= 0 || out.groups <= 0 || out.heads % out.groups != 0 || out.state_size <= 0 ||
       out.conv_kernel <= 0 || out.norm_group <= 0 || out.inner() % out.norm_group != 0 || !(out.dt_min <= out.dt_max)) {
     fail(m.Env(), "hybrid.mamba2: sizes must be positive, heads a multiple of groups, the inner width a multiple of normGroup");

@@ -213,6 +213,8 @@ struct ModelConfig {
   int linear_v_dim = 0;
   int linear_conv_kernel = 0;
   bool is_linear_layer(int layer) const { return !linear_layers.empty() && linear_layers.at(layer) != 0; }
+  // Full attention with its KV cache: the layers that are not linear, and Falcon-H1's mixer layers too (mamba2.falcon_h1).
+  bool has_attention(int layer) const { return !is_linear_layer(layer) || mamba2.falcon_h1.enabled; }
   // Llama 4 (native/cpu/llama4_layers.h; its NoPE layers are rope_layers 0): layer_windows hold attention chunks, not
   // windows (a query at p sees keys from p - p % chunk on); with rope_layer_qk_norm the rope layers' q and k heads are
   // RMS-normalised after rope without weights; with attn_temperature_scale > 0 the NoPE layers' queries are multiplied by

@@ -6,6 +6,7 @@
 import {rowWindows} from './fused-tensors.js'
 import type {ModelConfig} from './model-config.js'
 import {BAMBA, GRANITE_HYBRID, MAMBA2, type Mamba2Features} from './mamba2-config.js'
+import {FALCON_H1} from './falcon-h1-config.js'
 import {NEMOTRON_H} from './nemotron-h-config.js'
 import {nemotronHCheckpointName, nemotronHEngineTensors} from './nemotron-h-tensors.js'
 import type {TensorInfo} from './safetensors.js'
@@ -15,12 +16,11 @@ type Shape = {name: string; shape: number[]}
 /** One layer's token mixer under `prefix` (model.layers.N): a Mamba-2 mixer's tensors, or the attention's. */
 export function mamba2LayerShapes(config: ModelConfig, m: Mamba2Features, mixer: boolean, prefix: string): Shape[] {
   const hidden = config.hiddenSize
-  if (!mixer) {
-    const q = config.numHeads * config.headDim
-    const kv = config.numKvHeads * config.headDim
-    return ['q', 'k', 'v'].map((part) => ({name: `${prefix}.self_attn.${part}_proj.weight`, shape: [part === 'q' ? q : kv, hidden]}))
-      .concat({name: `${prefix}.self_attn.o_proj.weight`, shape: [hidden, q]})
-  }
+  const q = config.numHeads * config.headDim
+  const kv = config.numKvHeads * config.headDim
+  const attention = ['q', 'k', 'v'].map((part) => ({name: `${prefix}.self_attn.${part}_proj.weight`, shape: [part === 'q' ? q : kv, hidden]}))
+    .concat({name: `${prefix}.self_attn.o_proj.weight`, shape: [hidden, q]})
+  if (!mixer) return attention
   const inner = m.heads * m.headDim
   const channels = inner + 2 * m.groups * m.stateSize
   const p = `${prefix}.mamba`
@@ -31,14 +31,21 @@ export function mamba2LayerShapes(config: ModelConfig, m: Mamba2Features, mixer:
     {name: `${p}.dt_bias`, shape: [m.heads]},
     {name: `${p}.A_log`, shape: [m.heads]},
     {name: `${p}.D`, shape: [m.heads]},
-    {name: `${p}.norm.weight`, shape: [inner]},
+    ...(m.gatedNorm === 'gate-only' ? [] : [{name: `${p}.norm.weight`, shape: [inner]}]),
     {name: `${p}.out_proj.weight`, shape: [hidden, inner]},
+    ...(m.falconH1 ? attention : []), // Falcon-H1: attention beside the mixer
   ]
 }
 
 /** [checkpoint name, engine name] per architecture; {L} stands for a layer number, {X} for the rest of a name. */
 const RENAMES: Record<string, [string, string][]> = {
   [BAMBA]: [
+    ['model.layers.{L}.feed_forward.{X}', 'model.layers.{L}.mlp.{X}'],
+    ['model.layers.{L}.pre_ff_layernorm.weight', 'model.layers.{L}.post_attention_layernorm.weight'],
+    ['model.final_layernorm.weight', 'model.norm.weight'],
+  ],
+  // Falcon-H1 names its MLP and norms as Bamba does.
+  [FALCON_H1]: [
     ['model.layers.{L}.feed_forward.{X}', 'model.layers.{L}.mlp.{X}'],
     ['model.layers.{L}.pre_ff_layernorm.weight', 'model.layers.{L}.post_attention_layernorm.weight'],
     ['model.final_layernorm.weight', 'model.norm.weight'],

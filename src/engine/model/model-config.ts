@@ -21,6 +21,7 @@ import {GLM4_MOE, deepseekAttention, deepseekView, isDeepseek, type MlaConfig} f
 import {glm4MoeQkNorm, glm4MoeView} from './glm4-moe-config.js'
 import {MAMBA2_ARCHITECTURES, isDenseGraniteHybrid, mamba2View, parseMamba2Hybrid} from './mamba2-config.js'
 import {NEMOTRON_H, nemotronHHybrid, nemotronHView} from './nemotron-h-config.js'
+import {FALCON_H1, falconH1Hybrid, falconH1View} from './falcon-h1-config.js'
 import {ERNIE45_MOE, ernie45MoeView} from './ernie45-moe-config.js'
 import {DOTS1, dots1View} from './dots1-config.js'
 import {MINIMAX_M2, minimaxM2RmsVariant, minimaxM2View} from './minimax-m2-config.js'
@@ -193,6 +194,7 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   if (architecture === GEMMA4) ({config, features: gemma4} = gemma4View(config, source))
   if (MAMBA2_ARCHITECTURES.has(architecture)) config = mamba2View(config, architecture, source)
   if (architecture === NEMOTRON_H) config = nemotronHView(config, source)
+  if (architecture === FALCON_H1) config = falconH1View(config, source)
   if (isRmsVariantArchitecture(architecture)) config = rmsVariantView(config, architecture, source)
   if (architecture === GPT_OSS) config = gptOssView(config)
   if (isLlamaTwist(architecture)) config = twistView(config, architecture)
@@ -326,6 +328,7 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   if (HYBRID_ARCHITECTURES.has(architecture)) Object.assign(modelConfig, {hybrid: parseHybrid(config, architecture, numLayers, source), normWeightOffset: 1})
   if (MAMBA2_ARCHITECTURES.has(architecture)) modelConfig.hybrid = parseMamba2Hybrid(config, architecture, numLayers, hiddenSize, source)
   if (architecture === NEMOTRON_H) modelConfig.hybrid = nemotronHHybrid(config, source)
+  if (architecture === FALCON_H1) modelConfig.hybrid = falconH1Hybrid(config, numLayers, hiddenSize, source)
   return modelConfig
 }
 
