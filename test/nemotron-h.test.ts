@@ -1,6 +1,7 @@
 // Nemotron-H (nemotron-h-config.ts): its layer pattern as the engine's layers, config keys and refusals, and the tiny
-// model against transformers 5.18 (test/fixtures/nemotron-h-tiny-transformers.json): top-10 logits of one batch, greedy
-// tokens alone, in prefill chunks, and preempted (recomputed) in a pool too small for six requests at once.
+// models (dense; MoE) against transformers 5.18 (test/fixtures/nemotron-h*-tiny-transformers.json): top-10 logits of one
+// batch, greedy tokens alone, and the dense one's in prefill chunks and preempted (recomputed) in a pool too small for
+// six requests at once.
 import assert from 'node:assert/strict'
 import {readFileSync} from 'node:fs'
 import {join} from 'node:path'
@@ -17,7 +18,8 @@ import {TestBlockPool, TestSequence, buildStep} from './support/paged-batch.js'
 import {relativeError} from './support/relative-error.js'
 import type {TransformersFixture} from './support/transformers-fixture.js'
 
-const fixture = JSON.parse(readFileSync(join(import.meta.dirname, 'fixtures', 'nemotron-h-tiny-transformers.json'), 'utf8')) as TransformersFixture
+const fixtureOf = (variant: string) => JSON.parse(readFileSync(join(import.meta.dirname, 'fixtures', `${variant}-tiny-transformers.json`), 'utf8')) as TransformersFixture
+const fixture = fixtureOf('nemotron-h')
 const config = (extra: Record<string, unknown> = {}) => parseModelConfig({...testModelConfigJson('tiny', {variant: 'nemotron-h'}), ...extra})
 const GREEDY = fixture.prompts.map((p) => p.greedy_token_ids)
 
@@ -30,10 +32,19 @@ describe('Nemotron-H config', () => {
     const listed = config({layers_block_type: ['mamba', 'attention', 'mlp'], hybrid_override_pattern: undefined, mamba_n_groups: 4, time_step_limit: [0.001, 10]})
     assert.deepEqual([listed.hybrid?.linearLayers, listed.hybrid?.mamba2?.mlpLayers, listed.hybrid?.mamba2?.normGroup, listed.hybrid?.mamba2?.dtMin], [[true, false], [false, true], 32, 0.001], 'legacy names')
     assert.match(cpuOnlyNeed({}, {config: c, tensors: []})?.reason ?? '', /NemotronHForCausalLM \(Mamba-2 mixers have CPU kernels only\)/)
+    assert.equal(c.moe, undefined, 'no MoE layer, no experts')
+  })
+
+  it('runs a MoE layer ("E") as the sparse MLP of the mixer before it: ungated experts, DeepSeek-V3\'s grouped sigmoid routing', () => {
+    const c = parseModelConfig(testModelConfigJson('tiny', {variant: 'nemotron-h-moe'}))
+    assert.deepEqual([c.numLayers, c.hybrid?.linearLayers, c.hybrid?.mamba2?.mlpLayers], [3, [true, true, false], [true, false, true]])
+    assert.deepEqual(c.moe, {numExperts: 8, numExpertsPerToken: 2, normTopkProb: true, expertIntermediateSize: 32, sharedExpertIntermediateSize: 48, ungatedSharedExpert: true, ungatedExperts: true,
+      sparseLayers: [true, false, true], mixtralNames: false, grouped: {groups: 2, topkGroups: 1, sigmoid: true, groupTop2: true, routerBias: true, routedScalingFactor: 1.5}})
   })
 
   it('refuses by key what it cannot run', () => {
-    assert.throws(() => config({hybrid_override_pattern: 'ME*-'}), /MoE layers \("moe" \/ "E": routed relu2 experts\) are not supported/)
+    assert.throws(() => config({hybrid_override_pattern: 'ME*-', moe_latent_size: 32}), /"moe_latent_size" \(latent expert projections\) is not supported/)
+    assert.throws(() => config({hybrid_override_pattern: 'ME', n_routed_experts: 6, n_group: 4}), /6 experts .* in "n_group" 4 groups/)
     assert.throws(() => config({hybrid_override_pattern: 'M--'}), /layer 2 is an MLP layer that does not follow a Mamba-2 or attention layer/)
     assert.throws(() => config({hybrid_override_pattern: 'M-X'}), /"hybrid_override_pattern" must be a string of M/)
     assert.throws(() => config({use_bias: true}), /"use_bias" true \(biases on the Mamba-2 in_proj \/ out_proj\)/)
@@ -57,8 +68,9 @@ async function engineRun(overrides: Partial<EngineConfig>, prompts = fixture.pro
 }
 
 describe('Nemotron-H tiny model', () => {
-  it('matches transformers 5.18: top-10 last-position logits within 1e-4 (one batch of three prompts), greedy tokens equal', async () => {
-    const model = await loadModel(await ensureTestModel('tiny', {variant: 'nemotron-h'}))
+  for (const variant of ['nemotron-h', 'nemotron-h-moe'] as const) it(`${variant} matches transformers 5.18: top-10 last-position logits within 1e-4 (one batch of three prompts), greedy tokens equal`, async () => {
+    const fixture = fixtureOf(variant)
+    const model = await loadModel(await ensureTestModel('tiny', {variant}))
     const native = await loadNativeModel({config: model.config, tensors: model.tensors, numBlocks: 64, blockSize: 4, numSwapBlocks: 0, weightFormat: 'f32', threads: 2, device: 'cpu', numStateSlots: 4})
     try {
       const parts = fixture.prompts.map((p) => ({sequence: new TestSequence(p.prompt_token_ids), count: p.prompt_token_ids.length, logits: 'last' as const}))
@@ -71,7 +83,7 @@ describe('Nemotron-H tiny model', () => {
     } finally {
       native.close()
     }
-    assert.deepEqual((await engineRun({})).tokens, GREEDY)
+    assert.deepEqual((await engineRun({modelPath: await ensureTestModel('tiny', {variant})}, fixture.prompts.map((p) => p.prompt_token_ids))).tokens, fixture.prompts.map((p) => p.greedy_token_ids))
   })
 
   it('prefill chunks of 5 tokens, and six requests preempted (recomputed) in 9 blocks of 4, give the tokens each gives alone', async () => {

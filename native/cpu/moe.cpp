@@ -2,6 +2,8 @@
 // (gathered), and adds the k outputs of a row in rank order, so its result never depends on the rest of the batch.
 #include "moe.h"
 
+#include "layernorm_family.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -47,14 +49,17 @@ MoeWeights load_moe_weights(const ModelConfig& config, const std::string& prefix
   // GPT-OSS's and Llama 4's checkpoints fuse gate and up per expert; a GPT-OSS GGUF file keeps them apart (gate rows then up rows either way).
   const bool fused_gate_up = config.expert_gate_up_fused && has(expert_name(prefix, 0, "gate_up"));
   for (int e = 0; e < config.num_experts; ++e) {
-    w.gate_up.push_back(fused_gate_up ? load({{expert_name(prefix, e, "gate_up"), 2 * inter}}, hidden, format)
-                                      : load({{expert_name(prefix, e, "gate"), inter}, {expert_name(prefix, e, "up"), inter}}, hidden, format));
+    if (config.moe_ungated_experts) w.gate_up.push_back(load({{expert_name(prefix, e, "up"), inter}}, hidden, format));
+    else w.gate_up.push_back(fused_gate_up ? load({{expert_name(prefix, e, "gate_up"), 2 * inter}}, hidden, format)
+                                           : load({{expert_name(prefix, e, "gate"), inter}, {expert_name(prefix, e, "up"), inter}}, hidden, format));
     w.down.push_back(load({{expert_name(prefix, e, "down"), hidden}}, inter, down_format));
   }
   const int shared = config.shared_expert_intermediate_size;
   if (shared > 0) {
-    w.shared_gate_up = load({{prefix + "mlp.shared_expert.gate_proj.weight", shared}, {prefix + "mlp.shared_expert.up_proj.weight", shared}},
-                            hidden, format);
+    w.shared_gate_up = config.moe_ungated_experts
+                           ? load({{prefix + "mlp.shared_expert.up_proj.weight", shared}}, hidden, format)
+                           : load({{prefix + "mlp.shared_expert.gate_proj.weight", shared}, {prefix + "mlp.shared_expert.up_proj.weight", shared}},
+                                  hidden, format);
     w.shared_down = load({{prefix + "mlp.shared_expert.down_proj.weight", hidden}}, shared, down_format);
     if (config.shared_expert_gated) w.shared_gate = load({{prefix + "mlp.shared_expert_gate.weight", 1}}, hidden, WeightFormat::F32);
   }
@@ -162,11 +167,14 @@ void moe_experts(ThreadPool& pool, const MoeWeights& w, const ModelConfig& confi
     float* gate_up = grown(s.gate_up, static_cast<size_t>(count) * 2 * inter);
     float* activated = grown(s.activated, static_cast<size_t>(count) * inter);
     float* rows_out = grown(s.expert_rows, static_cast<size_t>(count) * hidden);
-    linear(pool, gathered, count, w.gate_up[e], bias_of(w.gate_up_bias, e), gate_up, order);
-    if (config.gpt_oss_experts) {
-      clamped_swiglu_and_mul(pool, gate_up, activated, count, inter);
+    if (config.moe_ungated_experts) {
+      // Nemotron-H: act(up(x)), no gate.
+      linear(pool, gathered, count, w.gate_up[e], nullptr, activated, order);
+      plain_activation(pool, activated, count, inter, config.hidden_act);
     } else {
-      gated_and_mul(pool, config.hidden_act, gate_up, activated, count, inter);
+      linear(pool, gathered, count, w.gate_up[e], bias_of(w.gate_up_bias, e), gate_up, order);
+      if (config.gpt_oss_experts) clamped_swiglu_and_mul(pool, gate_up, activated, count, inter);
+      else gated_and_mul(pool, config.hidden_act, gate_up, activated, count, inter);
     }
     linear(pool, activated, count, w.down[e], bias_of(w.down_bias, e), rows_out, order);
     for (int i = 0; i < count; ++i) {
@@ -183,8 +191,13 @@ void moe_experts(ThreadPool& pool, const MoeWeights& w, const ModelConfig& confi
     float* activated = grown(s.activated, static_cast<size_t>(num_rows) * shared);
     shared_out = grown(s.expert_rows, static_cast<size_t>(num_rows) * hidden);
     shared_gate = grown(s.shared_gate, num_rows);
-    linear(pool, x, num_rows, w.shared_gate_up, nullptr, gate_up, order);
-    gated_and_mul(pool, config.hidden_act, gate_up, activated, num_rows, shared);
+    if (config.moe_ungated_experts) {
+      linear(pool, x, num_rows, w.shared_gate_up, nullptr, activated, order);
+      plain_activation(pool, activated, num_rows, shared, config.hidden_act);
+    } else {
+      linear(pool, x, num_rows, w.shared_gate_up, nullptr, gate_up, order);
+      gated_and_mul(pool, config.hidden_act, gate_up, activated, num_rows, shared);
+    }
     linear(pool, activated, num_rows, w.shared_down, nullptr, shared_out, order);
     if (config.shared_expert_gated) linear(pool, x, num_rows, w.shared_gate, nullptr, shared_gate, LinearOrder::kBatchInvariant);
   }

@@ -158,6 +158,7 @@ static void parse_moe(const Napi::Object& config, ModelConfig& out) {
     }
   }
   out.gpt_oss_experts = moe.Has("gptOssExperts") && bool_field(moe, "gptOssExperts");
+  out.moe_ungated_experts = moe.Has("ungatedExperts") && bool_field(moe, "ungatedExperts");  // Nemotron-H
   out.moe_input_scaled = moe.Has("inputScaledExperts") && bool_field(moe, "inputScaledExperts");  // Llama 4
   out.expert_gate_up_fused = out.gpt_oss_experts || out.moe_input_scaled;
   if (moe.Has("grouped")) parse_grouped_routing(moe.Get("grouped"), out);

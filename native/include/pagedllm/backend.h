@@ -137,6 +137,8 @@ struct ModelConfig {
   // GPT-OSS: each expert's gate and up fused (mlp.experts.E.gate_up_proj.weight, gate rows then up rows), activated by
   // its clamped SwiGLU (cpu clamped_swiglu_and_mul); the router and the experts carry biases where the tensors exist.
   bool gpt_oss_experts = false;
+  // Nemotron-H: each routed expert and the shared one is down(act(up(x))), no gate (their gate_up holds up's rows only).
+  bool moe_ungated_experts = false;
   // DeepSeek V2/V3 routing (native/cpu/grouped_topk.cpp) when moe_groups > 0: softmax (V2) or sigmoid (V3) scores, V3's
   // e_score_correction_bias added for the choice only, only the experts of the moe_topk_groups best of moe_groups groups
   // eligible (a group ranked by its best score, or V3's sum of its best two), weights times routed_scaling_factor.

@@ -130,7 +130,7 @@ export function selectModelTensors(config: ModelConfig, checkpointTensors: Tenso
   if (config.numLayers * perLayer > tensors.length) {
     throw new ModelLoadError(`The config says ${config.numLayers} layers of ${perLayer} tensors each, but the checkpoint in ${dir} holds only ${tensors.length} tensors.`)
   }
-  const perExpert = config.moe?.inputScaledExperts ? 2 : 3 // Llama 4's gate and up stay fused
+  const perExpert = config.moe?.inputScaledExperts || config.moe?.ungatedExperts ? 2 : 3 // Llama 4's gate and up stay fused; Nemotron-H's experts have no gate
   const expertTensors = config.moe ? config.moe.sparseLayers.filter(Boolean).length * perExpert * config.moe.numExperts : 0
   if (expertTensors > tensors.length) {
     throw new ModelLoadError(`The config says ${config.moe!.numExperts} experts of ${perExpert} tensors in each of ${expertTensors / perExpert / config.moe!.numExperts} sparse layers, but the checkpoint in ${dir} holds only ${tensors.length} tensors.`)
@@ -138,7 +138,7 @@ export function selectModelTensors(config: ModelConfig, checkpointTensors: Tenso
   const byName = new Map(tensors.map((t) => [t.name, t]))
   const selected = interleavedRopeRows(config, deepseekTensors(rmsVariantTensors(config, expectedTensorShapes(config).map(({name, shape}) => {
     const tensor = byName.get(name)
-    const shown = config.moe?.mixtralNames || config.moe?.grouped ? moeCheckpointName(config.moe, name) : mamba2CheckpointName(config, checkpointTensorNames(config, [{name}])[0]!.name)
+    const shown = config.moe?.mixtralNames || config.moe?.grouped ? moeCheckpointName(config.moe, mamba2CheckpointName(config, name)) : mamba2CheckpointName(config, checkpointTensorNames(config, [{name}])[0]!.name)
     if (tensor === undefined) {
       const hint = name === 'lm_head.weight' ? ' (config.json says tie_word_embeddings is false)' : ''
       throw new ModelLoadError(`Tensor ${shown} is missing from the checkpoint in ${dir}${hint}; expected shape [${shape.join(', ')}].`)

@@ -20,7 +20,7 @@ import {hasSandwichNorms} from './tensor-renames.js'
 import {GLM4_MOE, deepseekAttention, deepseekView, isDeepseek, type MlaConfig} from './deepseek-config.js'
 import {glm4MoeQkNorm, glm4MoeView} from './glm4-moe-config.js'
 import {MAMBA2_ARCHITECTURES, isDenseGraniteHybrid, mamba2View, parseMamba2Hybrid} from './mamba2-config.js'
-import {NEMOTRON_H, nemotronHHybrid, nemotronHView} from './nemotron-h-config.js'
+import {NEMOTRON_H, nemotronHHybrid, nemotronHMoe, nemotronHView} from './nemotron-h-config.js'
 import {FALCON_H1, falconH1Hybrid, falconH1View} from './falcon-h1-config.js'
 import {ERNIE45_MOE, ernie45MoeView} from './ernie45-moe-config.js'
 import {DOTS1, dots1View} from './dots1-config.js'
@@ -327,7 +327,11 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   // Qwen 3.5's RMSNorms scale by (1 + weight), its RMSNormGated by the weight as stored (native/cpu/linear_attention.cpp).
   if (HYBRID_ARCHITECTURES.has(architecture)) Object.assign(modelConfig, {hybrid: parseHybrid(config, architecture, numLayers, source), normWeightOffset: 1})
   if (MAMBA2_ARCHITECTURES.has(architecture)) modelConfig.hybrid = parseMamba2Hybrid(config, architecture, numLayers, hiddenSize, source)
-  if (architecture === NEMOTRON_H) modelConfig.hybrid = nemotronHHybrid(config, source)
+  if (architecture === NEMOTRON_H) {
+    modelConfig.hybrid = nemotronHHybrid(config, source)
+    const moe = nemotronHMoe(config, source)
+    if (moe) modelConfig.moe = moe
+  }
   if (architecture === FALCON_H1) modelConfig.hybrid = falconH1Hybrid(config, numLayers, hiddenSize, source)
   return modelConfig
 }

@@ -39,6 +39,8 @@ export interface MoeConfig {
   inputScaledExperts?: boolean
   /** ERNIE 4.5: the router's correction bias is stored as mlp.moe_statics.e_score_correction_bias, [1, experts]. */
   ernieStatics?: true
+  /** Nemotron-H: each expert and the shared expert is down(act(up(x))), no gate_proj (nemotron-h-config.ts). */
+  ungatedExperts?: true
 }
 
 type Json = Record<string, unknown>
@@ -194,6 +196,10 @@ export function mixtralEngineName(name: string): string {
 export function moeLayerTensorShapes(moe: MoeConfig, prefix: string, hidden: number): {name: string; shape: number[]}[] {
   const inter = moe.expertIntermediateSize
   if (moe.gptOssExperts) return gptOssMoeTensorShapes(moe.numExperts, inter, prefix, hidden, moe.gptOssGateUpApart === true)
+  if (moe.ungatedExperts) {
+    const {ungatedExperts: _, ...gated} = moe
+    return moeLayerTensorShapes(gated, prefix, hidden).filter(({name}) => !/\.mlp\.(experts\.\d+|shared_expert)\.gate_proj\.weight$/.test(name))
+  }
   const shapes = [{name: `${prefix}.mlp.gate.weight`, shape: [moe.numExperts, hidden]}]
   for (let e = 0; e < moe.numExperts; e++) {
     // Llama 4's experts keep gate and up fused (gate rows, then up rows).

@@ -2,9 +2,11 @@
 // reads it. Each checkpoint layer is one pre-norm residual block with a single mixer: a Mamba-2 mixer ("M"), attention
 // without rope ("*"), or Nemotron's ungated relu2 MLP ("-"). The engine runs a mixer and the MLP layer right after it as
 // one of its layers (norm, mixer, residual, norm, MLP, residual: the same sums), and a mixer followed by another mixer
-// as a layer without an MLP (Mamba2Features.mlpLayers); nemotron-h-tensors.ts maps the names.
+// as a layer without an MLP (Mamba2Features.mlpLayers); a MoE layer ("E") after a mixer is that layer's sparse MLP
+// (nemotronHMoe). nemotron-h-tensors.ts maps the names.
 import {ModelLoadError, quotedValue} from '../errors.js'
 import {timeStepLimit, type Mamba2Features} from './mamba2-config.js'
+import type {MoeConfig} from './moe-config.js'
 import type {HybridFeatures} from './qwen35-config.js'
 
 type Json = Record<string, unknown>
@@ -32,15 +34,14 @@ function blockTypes(config: Json, source: string): BlockType[] {
   return [...pattern].map((c) => PATTERN[c]!)
 }
 
-/** The engine's layers: each mixer with the MLP layer after it, if any. */
-function engineLayers(types: BlockType[], source: string): {mixer: 'mamba' | 'attention'; mlp: boolean}[] {
-  if (types.includes('moe')) {
-    throw new ModelLoadError(`${source}: Nemotron-H's MoE layers ("moe" / "E": routed relu2 experts) are not supported; the dense Nemotron-H and Nemotron Nano 2 checkpoints are.`)
-  }
-  const layers: {mixer: 'mamba' | 'attention'; mlp: boolean}[] = []
+type EngineLayer = {mixer: 'mamba' | 'attention'; mlp: 'mlp' | 'moe' | null}
+
+/** The engine's layers: each mixer with the MLP (or MoE) layer after it, if any. */
+function engineLayers(types: BlockType[], source: string): EngineLayer[] {
+  const layers: EngineLayer[] = []
   types.forEach((type, i) => {
-    if (type === 'mamba' || type === 'attention') layers.push({mixer: type, mlp: false})
-    else if (types[i - 1] === 'mamba' || types[i - 1] === 'attention') layers.at(-1)!.mlp = true
+    if (type === 'mamba' || type === 'attention') layers.push({mixer: type, mlp: null})
+    else if (types[i - 1] === 'mamba' || types[i - 1] === 'attention') layers.at(-1)!.mlp = type
     else throw new ModelLoadError(`${source}: layer ${i} is an MLP layer that does not follow a Mamba-2 or attention layer; the engine runs each MLP layer with the mixer before it.`)
   })
   return layers
@@ -85,11 +86,43 @@ export function nemotronHHybrid(config: Json, source: string): HybridFeatures {
   // The gated RMSNorm normalises each group's heads apart (Zamba2's RMSNormGated with group_size inner / n_groups).
   const mamba2: Mamba2Features = {
     heads, headDim, groups, stateSize: size('ssm_state_size', null, 128), convKernel, normGroup: (heads * headDim) / groups, convBias,
-    ...timeStepLimit({time_step_limit: limit}, source), noMlp: false, mlpLayers: layers.map((l) => l.mlp),
+    ...timeStepLimit({time_step_limit: limit}, source), noMlp: false, mlpLayers: layers.map((l) => l.mlp !== null),
   }
   return {
     linearLayers: layers.map((l) => l.mixer === 'mamba'), attentionOutputGate: false,
     linearNumKeyHeads: 0, linearNumValueHeads: 0, linearKeyHeadDim: 0, linearValueHeadDim: 0, convKernel, groupedProjections: false, mamba2,
+  }
+}
+
+/**
+ * The MoE layers' experts (NemotronHMoE: DeepSeek-V3's sigmoid routing with a correction bias over n_group groups, each
+ * expert and the shared one Nemotron's ungated MLP); undefined without MoE layers. moe_latent_size is refused.
+ */
+export function nemotronHMoe(config: Json, source: string): MoeConfig | undefined {
+  const layers = engineLayers(blockTypes(config, source), source)
+  if (!layers.some((l) => l.mlp === 'moe')) return undefined
+  if (config.moe_latent_size != null) throw new ModelLoadError(`${source}: "moe_latent_size" (latent expert projections) is not supported for ${NEMOTRON_H}.`)
+  const positive = (key: string, fallback: number): number => {
+    const value = config[key] ?? fallback
+    if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) throw new ModelLoadError(`${source}: "${key}" must be a positive integer, got ${quotedValue(value)}.`)
+    return value
+  }
+  const numExperts = positive(config.n_routed_experts === undefined && config.num_local_experts !== undefined ? 'num_local_experts' : 'n_routed_experts', 8)
+  const numExpertsPerToken = positive('num_experts_per_tok', 2)
+  const groups = positive('n_group', 1)
+  const topkGroups = positive('topk_group', 1)
+  if (numExperts > 4096 || numExpertsPerToken > numExperts || numExperts % groups !== 0 || topkGroups > groups || (groups > 1 && numExperts / groups < 2) || (numExperts / groups) * topkGroups < numExpertsPerToken) {
+    throw new ModelLoadError(`${source}: ${numExperts} experts ("n_routed_experts", at most 4096) in "n_group" ${groups} groups (at least 2 each), "topk_group" ${topkGroups} of them, must hold "num_experts_per_tok" ${numExpertsPerToken}.`)
+  }
+  const normTopk = config.norm_topk_prob ?? true
+  if (typeof normTopk !== 'boolean') throw new ModelLoadError(`${source}: "norm_topk_prob" must be true or false, got ${quotedValue(normTopk)}.`)
+  const factor = config.routed_scaling_factor ?? 1
+  if (typeof factor !== 'number' || !Number.isFinite(factor) || factor <= 0) throw new ModelLoadError(`${source}: "routed_scaling_factor" must be a positive number, got ${quotedValue(factor)}.`)
+  return {
+    numExperts, numExpertsPerToken, normTopkProb: normTopk, expertIntermediateSize: positive('moe_intermediate_size', 7688),
+    sharedExpertIntermediateSize: positive('moe_shared_expert_intermediate_size', 7688), ungatedSharedExpert: true, ungatedExperts: true,
+    sparseLayers: layers.map((l) => l.mlp === 'moe'), mixtralNames: false,
+    grouped: {groups, topkGroups, sigmoid: true, groupTop2: true, routerBias: true, routedScalingFactor: factor},
   }
 }
 

@@ -1,7 +1,7 @@
 // Nemotron-H's tensor names (nemotron-h-config.ts): a checkpoint layer backbone.layers.C holds one norm and one mixer
 // (a Mamba-2 mixer, an attention or an MLP); the engine's layer E runs a mixer layer and the MLP layer after it.
 // backbone.layers.C.norm is E's input_layernorm (a mixer's) or post_attention_layernorm (an MLP's), backbone.layers.C.mixer.*
-// its mamba.*, self_attn.* or mlp.*; backbone.embeddings and backbone.norm_f are embed_tokens and model.norm. transformers
+// its mamba.*, self_attn.* or mlp.* (a MoE layer's too); backbone.embeddings and backbone.norm_f are embed_tokens and model.norm. transformers
 // reads "model." for "backbone." too.
 import type {ModelConfig} from './model-config.js'
 import type {TensorInfo} from './safetensors.js'
@@ -43,5 +43,6 @@ export function nemotronHCheckpointName(config: ModelConfig, name: string): stri
   const kind = match[3] ?? (match[2]!.startsWith('input') ? 'mixer' : 'mlp')
   const layer = checkpointLayers(config).findIndex((p) => p.engine === engine && (kind === 'mlp' ? p.kind === 'mlp' : p.kind !== 'mlp'))
   if (layer < 0) return name
-  return `backbone.layers.${layer}.${match[4] === undefined ? 'norm.weight' : `mixer.${match[4]}`}`
+  // NemotronHMoE's shared expert is shared_experts (moe-config.ts moeEngineName reads it back).
+  return `backbone.layers.${layer}.${match[4] === undefined ? 'norm.weight' : `mixer.${match[4].replace(/^shared_expert\./, 'shared_experts.')}`}`
 }
