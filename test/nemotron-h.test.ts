@@ -1,5 +1,5 @@
 // Nemotron-H (nemotron-h-config.ts): its layer pattern as the engine's layers, config keys and refusals, and the tiny
-// models (dense; MoE) against transformers 5.18 (test/fixtures/nemotron-h*-tiny-transformers.json): top-10 logits of one
+// models (dense; MoE; latent MoE) against transformers 5.18 (test/fixtures/nemotron-h*-tiny-transformers.json): top-10 logits of one
 // batch, greedy tokens alone, and the dense one's in prefill chunks and preempted (recomputed) in a pool too small for
 // six requests at once.
 import assert from 'node:assert/strict'
@@ -40,10 +40,11 @@ describe('Nemotron-H config', () => {
     assert.deepEqual([c.numLayers, c.hybrid?.linearLayers, c.hybrid?.mamba2?.mlpLayers], [3, [true, true, false], [true, false, true]])
     assert.deepEqual(c.moe, {numExperts: 8, numExpertsPerToken: 2, normTopkProb: true, expertIntermediateSize: 32, sharedExpertIntermediateSize: 48, ungatedSharedExpert: true, ungatedExperts: true,
       sparseLayers: [true, false, true], mixtralNames: false, grouped: {groups: 2, topkGroups: 1, sigmoid: true, groupTop2: true, routerBias: true, routedScalingFactor: 1.5}})
+    assert.equal(parseModelConfig(testModelConfigJson('tiny', {variant: 'nemotron-h-latent'})).moe?.latentSize, 24)
   })
 
   it('refuses by key what it cannot run', () => {
-    assert.throws(() => config({hybrid_override_pattern: 'ME*-', moe_latent_size: 32}), /"moe_latent_size" \(latent expert projections\) is not supported/)
+    assert.throws(() => config({hybrid_override_pattern: 'ME*-', moe_latent_size: 0}), /"moe_latent_size" must be a positive integer/)
     assert.throws(() => config({hybrid_override_pattern: 'ME', n_routed_experts: 6, n_group: 4}), /6 experts .* in "n_group" 4 groups/)
     assert.throws(() => config({hybrid_override_pattern: 'M--'}), /layer 2 is an MLP layer that does not follow a Mamba-2 or attention layer/)
     assert.throws(() => config({hybrid_override_pattern: 'M-X'}), /"hybrid_override_pattern" must be a string of M/)
@@ -68,7 +69,7 @@ async function engineRun(overrides: Partial<EngineConfig>, prompts = fixture.pro
 }
 
 describe('Nemotron-H tiny model', () => {
-  for (const variant of ['nemotron-h', 'nemotron-h-moe'] as const) it(`${variant} matches transformers 5.18: top-10 last-position logits within 1e-4 (one batch of three prompts), greedy tokens equal`, async () => {
+  for (const variant of ['nemotron-h', 'nemotron-h-moe', 'nemotron-h-latent'] as const) it(`${variant} matches transformers 5.18: top-10 last-position logits within 1e-4 (one batch of three prompts), greedy tokens equal`, async () => {
     const fixture = fixtureOf(variant)
     const model = await loadModel(await ensureTestModel('tiny', {variant}))
     const native = await loadNativeModel({config: model.config, tensors: model.tensors, numBlocks: 64, blockSize: 4, numSwapBlocks: 0, weightFormat: 'f32', threads: 2, device: 'cpu', numStateSlots: 4})

@@ -25,6 +25,7 @@ struct MoeWeights {
   std::vector<float> router_bias;
   std::vector<std::vector<float>> gate_up_bias, down_bias;
   WeightMatrix score_correction_bias;        // DeepSeek V3's e_score_correction_bias, [1, num_experts] f32; empty without
+  WeightMatrix latent_in, latent_out;         // Nemotron-H's fc1_latent_proj [latent, hidden], fc2_latent_proj [hidden, latent]; empty without
   uint64_t bytes() const;
 };
 
@@ -60,7 +61,7 @@ void grouped_topk_route(const ModelConfig& config, const float* router_logits, c
 
 // Activations grown to the largest batch seen and reused.
 struct MoeScratch {
-  std::vector<float> router_logits, weights, gathered, gate_up, activated, expert_rows, expert_out, shared_gate, score_correction;
+  std::vector<float> router_logits, weights, gathered, gate_up, activated, expert_rows, expert_out, shared_gate, score_correction, latent, latent_sum;
   std::vector<int32_t> experts, slots;
 };
 

@@ -159,6 +159,7 @@ static void parse_moe(const Napi::Object& config, ModelConfig& out) {
   }
   out.gpt_oss_experts = moe.Has("gptOssExperts") && bool_field(moe, "gptOssExperts");
   out.moe_ungated_experts = moe.Has("ungatedExperts") && bool_field(moe, "ungatedExperts");  // Nemotron-H
+  if (moe.Has("latentSize")) out.moe_latent_size = int_field(moe, "latentSize");
   out.moe_input_scaled = moe.Has("inputScaledExperts") && bool_field(moe, "inputScaledExperts");  // Llama 4
   out.expert_gate_up_fused = out.gpt_oss_experts || out.moe_input_scaled;
   if (moe.Has("grouped")) parse_grouped_routing(moe.Get("grouped"), out);
@@ -167,7 +168,7 @@ static void parse_moe(const Napi::Object& config, ModelConfig& out) {
   Napi::Array list = layers.As<Napi::Array>();
   for (uint32_t i = 0; i < list.Length(); ++i) out.sparse_layers.push_back(list.Get(i).ToBoolean().Value() ? 1 : 0);
   if (out.num_experts <= 0 || out.num_experts_per_tok <= 0 || out.num_experts_per_tok > out.num_experts ||
-      out.moe_intermediate_size <= 0 || out.shared_expert_intermediate_size < 0) {
+      out.moe_intermediate_size <= 0 || out.shared_expert_intermediate_size < 0 || out.moe_latent_size < 0) {
     fail(config.Env(), "moe: expert counts and sizes must be positive, with numExpertsPerToken <= numExperts");
   }
 }

@@ -139,6 +139,9 @@ struct ModelConfig {
   bool gpt_oss_experts = false;
   // Nemotron-H: each routed expert and the shared one is down(act(up(x))), no gate (their gate_up holds up's rows only).
   bool moe_ungated_experts = false;
+  // Nemotron-H's latent MoE (moe_latent_size > 0): the routed experts run on fc1_latent_proj(x) and their weighted sum
+  // goes through fc2_latent_proj back to hidden_size; the router and the shared expert read x.
+  int moe_latent_size = 0;
   // DeepSeek V2/V3 routing (native/cpu/grouped_topk.cpp) when moe_groups > 0: softmax (V2) or sigmoid (V3) scores, V3's
   // e_score_correction_bias added for the choice only, only the experts of the moe_topk_groups best of moe_groups groups
   // eligible (a group ranked by its best score, or V3's sum of its best two), weights times routed_scaling_factor.

@@ -96,12 +96,12 @@ export function nemotronHHybrid(config: Json, source: string): HybridFeatures {
 
 /**
  * The MoE layers' experts (NemotronHMoE: DeepSeek-V3's sigmoid routing with a correction bias over n_group groups, each
- * expert and the shared one Nemotron's ungated MLP); undefined without MoE layers. moe_latent_size is refused.
+ * expert and the shared one Nemotron's ungated MLP; with moe_latent_size, the routed experts between latent projections);
+ * undefined without MoE layers.
  */
 export function nemotronHMoe(config: Json, source: string): MoeConfig | undefined {
   const layers = engineLayers(blockTypes(config, source), source)
   if (!layers.some((l) => l.mlp === 'moe')) return undefined
-  if (config.moe_latent_size != null) throw new ModelLoadError(`${source}: "moe_latent_size" (latent expert projections) is not supported for ${NEMOTRON_H}.`)
   const positive = (key: string, fallback: number): number => {
     const value = config[key] ?? fallback
     if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) throw new ModelLoadError(`${source}: "${key}" must be a positive integer, got ${quotedValue(value)}.`)
@@ -123,6 +123,7 @@ export function nemotronHMoe(config: Json, source: string): MoeConfig | undefine
     sharedExpertIntermediateSize: positive('moe_shared_expert_intermediate_size', 7688), ungatedSharedExpert: true, ungatedExperts: true,
     sparseLayers: layers.map((l) => l.mlp === 'moe'), mixtralNames: false,
     grouped: {groups, topkGroups, sigmoid: true, groupTop2: true, routerBias: true, routedScalingFactor: factor},
+    ...(config.moe_latent_size == null ? {} : {latentSize: positive('moe_latent_size', 0)}),
   }
 }
 

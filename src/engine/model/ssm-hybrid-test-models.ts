@@ -1,7 +1,7 @@
 // The config.json of the Nemotron-H and Falcon-H1 test-model variants (nemotron-h-config.ts, falcon-h1-config.ts), for test-model.ts.
 
-export type SsmHybridTestVariant = 'nemotron-h' | 'nemotron-h-moe' | 'falcon-h1' | 'falcon-h1-ungated-norm'
-export const SSM_HYBRID_TEST_VARIANTS: readonly SsmHybridTestVariant[] = ['nemotron-h', 'nemotron-h-moe', 'falcon-h1', 'falcon-h1-ungated-norm']
+export type SsmHybridTestVariant = 'nemotron-h' | 'nemotron-h-moe' | 'nemotron-h-latent' | 'falcon-h1' | 'falcon-h1-ungated-norm'
+export const SSM_HYBRID_TEST_VARIANTS: readonly SsmHybridTestVariant[] = ['nemotron-h', 'nemotron-h-moe', 'nemotron-h-latent', 'falcon-h1', 'falcon-h1-ungated-norm']
 
 export function isSsmHybridTestVariant(variant: string): variant is SsmHybridTestVariant {
   return (SSM_HYBRID_TEST_VARIANTS as readonly string[]).includes(variant)
@@ -14,6 +14,7 @@ export function isSsmHybridTestVariant(variant: string): variant is SsmHybridTes
  * transformers' chunked prefill in chunks of 16 (the prompts cross them), relu2 MLPs, rope-free GQA attention.
  * nemotron-h-moe: the pattern MEM*E (three engine layers, two with MoE: 8 ungated relu2 experts of 32 top-2 chosen by
  * sigmoid score plus correction bias within the best of 2 groups, renormalised and scaled by 1.5, beside a shared expert of 48).
+ * nemotron-h-latent: the same with moe_latent_size 24 (the experts between fc1_latent_proj and fc2_latent_proj).
  * falcon-h1: two layers, each a mixer of 6 heads of 16 (mamba_d_ssm 96, not the hidden width's multiple) in 2 groups
  * beside rope GQA attention, the gated RMSNorm per group before the gate, every muP multiplier a different value.
  * falcon-h1-ungated-norm: the same without mamba_rms_norm (y * silu(z) straight to out_proj), mamba_d_ssm null
@@ -22,10 +23,9 @@ export function isSsmHybridTestVariant(variant: string): variant is SsmHybridTes
 export function ssmHybridTestModelConfigJson(variant: SsmHybridTestVariant, common: Record<string, unknown>): Record<string, unknown> {
   if (variant === 'falcon-h1' || variant === 'falcon-h1-ungated-norm') return falconH1TestConfig(variant, common)
   const {hidden_act: _act, ...rest} = common
-  const moe = variant === 'nemotron-h-moe'
-    ? {hybrid_override_pattern: 'MEM*E', num_hidden_layers: 5, n_routed_experts: 8, num_experts_per_tok: 2, n_group: 2, topk_group: 1, moe_intermediate_size: 32,
-        moe_shared_expert_intermediate_size: 48, routed_scaling_factor: 1.5, norm_topk_prob: true, moe_latent_size: null}
-    : {}
+  const moe = variant === 'nemotron-h' ? {}
+    : {hybrid_override_pattern: 'MEM*E', num_hidden_layers: 5, n_routed_experts: 8, num_experts_per_tok: 2, n_group: 2, topk_group: 1, moe_intermediate_size: 32,
+        moe_shared_expert_intermediate_size: 48, routed_scaling_factor: 1.5, norm_topk_prob: true, moe_latent_size: variant === 'nemotron-h-latent' ? 24 : null}
   return {
     architectures: ['NemotronHForCausalLM'], model_type: 'nemotron_h', ...rest, num_hidden_layers: 6, hybrid_override_pattern: 'M-M*-M', ...moe,
     tie_word_embeddings: false, layer_norm_epsilon: 1e-5, mlp_hidden_act: 'relu2', mamba_hidden_act: 'silu', attention_bias: false, mlp_bias: false, use_bias: false,
