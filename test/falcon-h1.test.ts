@@ -1,5 +1,5 @@
 // Falcon-H1 (falcon-h1-config.ts): config keys, multipliers and refusals, and the tiny models against transformers 5.18
-// (test/fixtures/falcon-h1*-tiny-transformers.json): top-10 logits of one batch, greedy tokens alone, in prefill chunks,
+// (test/fixtures/falcon-h1*-tiny-transformers.json: the mixer's norm after the gate, before it, none): top-10 logits of one batch, greedy tokens alone, in prefill chunks,
 // and preempted (recomputed) in a pool too small for six requests at once, every layer holding a KV cache and a state.
 import assert from 'node:assert/strict'
 import {readFileSync} from 'node:fs'
@@ -18,7 +18,7 @@ import {TestBlockPool, TestSequence, buildStep} from './support/paged-batch.js'
 import {relativeError} from './support/relative-error.js'
 import type {TransformersFixture} from './support/transformers-fixture.js'
 
-type Variant = Extract<SsmHybridTestVariant, 'falcon-h1' | 'falcon-h1-ungated-norm'>
+type Variant = Extract<SsmHybridTestVariant, 'falcon-h1' | 'falcon-h1-norm-first' | 'falcon-h1-ungated-norm'>
 const fixture = (variant: Variant) => JSON.parse(readFileSync(join(import.meta.dirname, 'fixtures', `${variant}-tiny-transformers.json`), 'utf8')) as TransformersFixture
 const config = (extra: Record<string, unknown> = {}, variant: Variant = 'falcon-h1') => parseModelConfig({...testModelConfigJson('tiny', {variant}), ...extra})
 const greedy = (variant: Variant) => fixture(variant).prompts.map((p) => p.greedy_token_ids)
@@ -28,11 +28,11 @@ describe('Falcon-H1 config', () => {
     const c = config()
     assert.deepEqual([c.hybrid?.linearLayers, c.embeddingScale, c.rmsVariant?.logitsMultiplier, c.rmsVariant?.ropeLayers, kvBytesPerBlock(c, 4)], [[true, true], 1.25, 0.75, undefined, 2 * 2 * 4 * 2 * 16 * 4])
     const m = c.hybrid?.mamba2
-    assert.deepEqual([m?.heads, m?.headDim, m?.groups, m?.normGroup, m?.gatedNorm], [6, 16, 2, 48, 'norm-then-gate'])
+    assert.deepEqual([m?.heads, m?.headDim, m?.groups, m?.normGroup, m?.gatedNorm], [6, 16, 2, 48, 'gate-then-norm'])
     assert.deepEqual(m?.falconH1, {inProj: [0.8, 1.2, 0.9, 1.1, 0.7].map((x) => x * 1.3), ssmOut: 0.6, attentionIn: 0.9, attentionOut: 1.4, key: 0.5, mlpGate: 1.5, mlpDown: 0.8})
     const plain = config({}, 'falcon-h1-ungated-norm').hybrid?.mamba2
     assert.deepEqual([plain?.heads, plain?.gatedNorm], [8, 'gate-only'], 'mamba_d_ssm null: twice the hidden width')
-    assert.equal(config({mamba_norm_before_gate: false}).hybrid?.mamba2?.gatedNorm, 'gate-then-norm')
+    assert.equal(config({mamba_norm_before_gate: undefined}).hybrid?.mamba2?.gatedNorm, 'norm-then-gate', 'FalconH1Config\'s default')
     assert.match(cpuOnlyNeed({}, {config: c, tensors: []})?.reason ?? '', /FalconH1ForCausalLM \(Mamba-2 mixers have CPU kernels only\)/)
   })
 
@@ -59,7 +59,7 @@ async function engineRun(variant: Variant, overrides: Partial<EngineConfig>, pro
 }
 
 describe('Falcon-H1 tiny models', () => {
-  for (const variant of ['falcon-h1', 'falcon-h1-ungated-norm'] as const) it(`${variant} matches transformers 5.18: top-10 last-position logits within 1e-4 (one batch of three prompts), greedy tokens equal`, async () => {
+  for (const variant of ['falcon-h1', 'falcon-h1-norm-first', 'falcon-h1-ungated-norm'] as const) it(`${variant} matches transformers 5.18: top-10 last-position logits within 1e-4 (one batch of three prompts), greedy tokens equal`, async () => {
     const model = await loadModel(await ensureTestModel('tiny', {variant}))
     const native = await loadNativeModel({config: model.config, tensors: model.tensors, numBlocks: 64, blockSize: 4, numSwapBlocks: 0, weightFormat: 'f32', threads: 2, device: 'cpu', numStateSlots: 4})
     try {

@@ -33,6 +33,7 @@ describe('Nemotron-H config', () => {
     assert.deepEqual([listed.hybrid?.linearLayers, listed.hybrid?.mamba2?.mlpLayers, listed.hybrid?.mamba2?.normGroup, listed.hybrid?.mamba2?.dtMin], [[true, false], [false, true], 32, 0.001], 'legacy names')
     assert.match(cpuOnlyNeed({}, {config: c, tensors: []})?.reason ?? '', /NemotronHForCausalLM \(Mamba-2 mixers have CPU kernels only\)/)
     assert.equal(c.moe, undefined, 'no MoE layer, no experts')
+    assert.deepEqual([config({head_dim: undefined, attention_head_dim: 32}).headDim, config({head_dim: undefined}).headDim], [32, 128], 'NVIDIA\'s attention_head_dim, else NemotronHConfig\'s 128')
   })
 
   it('runs a MoE layer ("E") as the sparse MLP of the mixer before it: ungated experts, DeepSeek-V3\'s grouped sigmoid routing', () => {

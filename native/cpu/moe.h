@@ -1,6 +1,7 @@
 // A sparse mixture-of-experts MLP (Mixtral, Qwen2-MoE, Qwen3-MoE, PhiMoE, GPT-OSS, DeepSeek, GLM-4-MoE): router, softmax top-k (PhiMoE: sparsemixer; DeepSeek: grouped), each chosen expert's gated
 // MLP on the rows routed to it, and the weighted sum in rank order (Llama 4: sigmoid weights on the experts' inputs, outputs added as
-// they are); Qwen2-MoE's gated shared expert (GraniteMoeShared's and Llama 4's ungated one) added last.
+// they are); Qwen2-MoE's gated shared expert (GraniteMoeShared's and Llama 4's ungated one) added last. Nemotron-H: ungated
+// relu2 experts, optionally between latent projections.
 #pragma once
 #include <cstdint>
 #include <functional>

@@ -55,10 +55,11 @@ export function nemotronHView(config: Json, source: string): Json {
   const act = config.mamba_hidden_act ?? 'silu'
   if (act !== 'silu' && act !== 'swish') throw new ModelLoadError(`${source}: "mamba_hidden_act" ${quotedValue(act)} is not supported for ${NEMOTRON_H} (its Mamba-2 conv1d runs the activation; only silu is).`)
   const layers = engineLayers(blockTypes(config, source), source)
-  // Attention has no biases (attention_bias is not read) and no window; the MLP's activation is mlp_hidden_act.
+  // Attention has no biases (attention_bias is not read) and no window; the MLP's activation is mlp_hidden_act. NVIDIA's
+  // configs name the head size attention_head_dim (transformers reads head_dim, 128 by default: the same in their checkpoints).
   return {
-    num_attention_heads: 32, num_key_value_heads: 8, head_dim: 128, max_position_embeddings: 4096, intermediate_size: 21504, vocab_size: 131072, hidden_size: 4096,
-    ...config, num_hidden_layers: layers.length, rms_norm_eps: config.layer_norm_epsilon ?? 1e-5, hidden_act: config.mlp_hidden_act ?? 'relu2',
+    num_attention_heads: 32, num_key_value_heads: 8, max_position_embeddings: 4096, intermediate_size: 21504, vocab_size: 131072, hidden_size: 4096,
+    ...config, head_dim: config.head_dim ?? config.attention_head_dim ?? 128, num_hidden_layers: layers.length, rms_norm_eps: config.layer_norm_epsilon ?? 1e-5, hidden_act: config.mlp_hidden_act ?? 'relu2',
     attention_bias: false, mlp_bias: false, sliding_window: null, use_sliding_window: false,
   }
 }
