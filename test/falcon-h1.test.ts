@@ -46,13 +46,13 @@ describe('Falcon-H1 config', () => {
 })
 
 /** Greedy tokens of `prompts` through the engine; checks slots and blocks come back. */
-async function engineRun(variant: Variant, overrides: Partial<EngineConfig>, prompts = fixture(variant).prompts.map((p) => p.prompt_token_ids)) {
+async function engineRun(variant: Variant, overrides: Partial<EngineConfig>, prompts = fixture(variant).prompts.map((p) => p.prompt_token_ids), n = 1) {
   const engine = await LLMEngine.create(makeEngineConfig({modelPath: await ensureTestModel('tiny', {variant}), kvMemoryBytes: 4 << 20, threads: 2, weightDtype: 'f32', ...overrides}))
   try {
-    const results = await engine.generate(prompts.map((prompt) => ({prompt, params: makeSamplingParams({temperature: 0, maxTokens: 8, ignoreEos: true})})))
+    const results = await engine.generate(prompts.map((prompt) => ({prompt, params: makeSamplingParams({temperature: 0, maxTokens: 8, ignoreEos: true, n})})))
     engine.checkKvInvariants()
     assert.equal(engine.stats().kv.usedBlocks, 0)
-    return {tokens: results.map((r) => r.outputs[0]!.tokenIds), preemptions: engine.stats().numPreemptions}
+    return {tokens: results.map((r) => r.outputs[0]!.tokenIds), all: results.map((r) => r.outputs.map((o) => o.tokenIds)), preemptions: engine.stats().numPreemptions}
   } finally {
     await engine.shutdown()
   }
@@ -76,8 +76,9 @@ describe('Falcon-H1 tiny models', () => {
     assert.deepEqual((await engineRun(variant, {})).tokens, greedy(variant))
   })
 
-  it('falcon-h1: prefill chunks of 5 tokens, and six requests preempted (recomputed) in 9 blocks of 4, give the tokens each gives alone', async () => {
+  it('falcon-h1: prefill chunks of 5 tokens, n = 2 (the fork takes its parent\'s KV blocks and state), and six requests preempted (recomputed) in 9 blocks of 4, give the tokens each gives alone', async () => {
     assert.deepEqual((await engineRun('falcon-h1', {enableChunkedPrefill: true, maxNumBatchedTokens: 5})).tokens, greedy('falcon-h1'))
+    assert.deepEqual((await engineRun('falcon-h1', {}, undefined, 2)).all, greedy('falcon-h1').map((tokens) => [tokens, tokens]))
     const order = [0, 1, 0, 1, 0, 1]
     const {tokens, preemptions} = await engineRun('falcon-h1', {numBlocks: 9, blockSize: 4, kvMemoryBytes: undefined}, order.map((i) => fixture('falcon-h1').prompts[i]!.prompt_token_ids))
     assert.ok(preemptions > 0, 'the pool is small enough to preempt')

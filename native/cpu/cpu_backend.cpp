@@ -358,7 +358,8 @@ class CpuBackend final : public Backend {
 
   KvLayout layer_layout(int layer) const { return gemma4_ ? gemma4_kv_layout(config_, cache_.block_size, layer) : layout_; }
   int kv_source(int layer) const { return gemma4_ ? config_.gemma4.layers[layer].kv_source : layer; }
-  // Whether layer `layer` owns a KV pool (indexed by model layer): not Gemma 4's KV-shared layers nor a hybrid model's linear ones.
+  // Whether layer `layer` owns a KV pool (indexed by model layer): not Gemma 4's KV-shared layers nor a hybrid model's linear ones
+  // (Falcon-H1's mixer layers attend too: has_attention).
   bool holds_kv(int layer) const { return config_.gemma4.writes_kv(layer) && config_.has_attention(layer); }
 
   ModelConfig config_;
