@@ -21,6 +21,7 @@
 #include "prompt_ranking.h"
 #include "rms_variants.h"
 #include "sampler.h"
+#include "scaled_rows.h"
 
 namespace pagedllm {
 namespace cpu {
@@ -123,7 +124,7 @@ class CpuBackend final : public Backend {
 
   void read_kv_block(int model_layer, int block, bool from_swap, float* k_out, float* v_out) override {
     check(model_layer >= 0 && model_layer < config_.num_layers, "layer out of range");
-    check(!config_.is_linear_layer(model_layer), "layer " + std::to_string(model_layer) + " is a linear-attention layer: it has no KV cache");
+    check(config_.has_attention(model_layer), "layer " + std::to_string(model_layer) + " is a linear-attention layer: it has no KV cache");
     const int layer = model_layer;
     check(block >= 0 && block < (from_swap ? cache_.num_swap_blocks : cache_.num_blocks), "block out of range");
     const int32_t pair[2] = {block, 0};
@@ -235,19 +236,25 @@ class CpuBackend final : public Backend {
       residual_step(pool_, config_, hidden_.data(), residual_.data(), w.input_norm, w.input_norm_bias, tokens, l == 0);
       // Cohere: the MLP reads the attention's normed input.
       if (config_.parallel_residual) parallel_input_.assign(hidden_.begin(), hidden_.begin() + static_cast<size_t>(tokens) * hidden);
+      const FalconH1Multipliers& falcon = config_.mamba2.falcon_h1;
       if (config_.is_linear_layer(l) && config_.short_conv_kernel > 0) {
         hybrid_.short_conv_layer(pool_, w.short_conv, l, b, hidden_.data(), linear_order_);  // LFM2: out_proj's output in hidden_
-      } else if (config_.is_linear_layer(l) && (config_.mamba2.enabled() || config_.mamba1.enabled())) {
-        if (config_.mamba1.enabled()) hybrid_.mamba1_layer(pool_, w.mamba1, l, b, hidden_.data(), linear_order_);
-        else hybrid_.mamba2_layer(pool_, w.mamba, l, b, hidden_.data(), linear_order_);
-        if (config_.mixer_only()) continue;  // Mamba2, Mamba: the next layer's residual_step adds the mixer's output
+      } else if (config_.is_linear_layer(l) && config_.mamba1.enabled()) {
+        hybrid_.mamba1_layer(pool_, w.mamba1, l, b, hidden_.data(), linear_order_);
+      } else if (config_.is_linear_layer(l) && config_.mamba2.enabled()) {
+        // Falcon-H1: the mixer runs on a copy; the attention below reads the normed input in hidden_.
+        if (falcon.enabled) mixer_out_.assign(hidden_.begin(), hidden_.begin() + static_cast<size_t>(tokens) * hidden);
+        hybrid_.mamba2_layer(pool_, w.mamba, l, b, falcon.enabled ? mixer_out_.data() : hidden_.data(), linear_order_);
       } else if (config_.is_linear_layer(l)) {
         // Gated DeltaNet: its output takes o_proj's place in hidden_.
         hybrid_.linear_layer(pool_, w.linear_attn, l, b, hidden_.data(), linear_order_);
-      } else {
+      }
+      if (config_.has_attention(l)) {
+        if (falcon.enabled) scale_values(hidden_.data(), static_cast<size_t>(tokens) * hidden, falcon.attention_in);
         if (config_.mla_kv_lora_rank > 0) mla_qkv(pool_, w.mla, config_, hidden_.data(), tokens, qkv_.data(), linear_order_, mla_scratch_);
         else linear(pool_, hidden_.data(), tokens, w.qkv, w.qkv_bias.empty() ? nullptr : w.qkv_bias.data(), qkv_.data(), linear_order_);
         float* keys = qkv_.data() + q_width;
+        if (falcon.key != 1.f) scale_columns(keys, tokens, qkv_width, kv_width, falcon.key);
         if (config_.qk_norm && config_.whole_qk_norm) {
           // OLMo2: one RMSNorm over all of q and one over all of k.
           head_rms_norm(pool_, qkv_.data(), tokens, qkv_width, 1, q_width, w.q_norm.data(), eps);
@@ -285,7 +292,10 @@ class CpuBackend final : public Backend {
         if (config_.mla_kv_lora_rank > 0) mla_pack_heads(config_, attention_out_.data(), tokens);
         if (config_.attention_output_gate) sigmoid_gate(pool_, qkv_.data() + q_width + 2 * kv_width, qkv_width, attention_out_.data(), tokens, q_width);
         linear(pool_, attention_out_.data(), tokens, w.o_proj, w.o_bias.empty() ? nullptr : w.o_bias.data(), hidden_.data(), linear_order_);
+        if (falcon.enabled) add_scaled_pair(hidden_.data(), falcon.attention_out, mixer_out_.data(), falcon.ssm_out, static_cast<size_t>(tokens) * hidden);
       }
+      // Mamba2, Mamba, Nemotron-H: a layer without an MLP; the next layer's residual_step adds the mixer's output.
+      if (!config_.has_mlp(l)) continue;
       if (config_.parallel_residual) {
         // transformers' residual + attention + mlp: the attention output added first.
         add_to_residual(config_, hidden_.data(), residual_.data(), tokens);
@@ -305,9 +315,11 @@ class CpuBackend final : public Backend {
           plain_activation(pool_, activated_.data(), tokens, inter, config_.hidden_act);
         } else {
           linear(pool_, hidden_.data(), tokens, w.gate_up, fc1_bias, gate_up_.data(), linear_order_);
+          if (falcon.mlp_gate != 1.f) scale_columns(gate_up_.data(), tokens, 2 * inter, inter, falcon.mlp_gate);
           gated_and_mul(pool_, config_.hidden_act, gate_up_.data(), activated_.data(), tokens, inter);
         }
         linear(pool_, activated_.data(), tokens, w.down, w.fc2_bias.empty() ? nullptr : w.fc2_bias.data(), hidden_.data(), linear_order_);
+        if (falcon.mlp_down != 1.f) scale_values(hidden_.data(), static_cast<size_t>(tokens) * hidden, falcon.mlp_down);
       }
       if (!w.mlp_out_norm.empty()) rms_norm(pool_, hidden_.data(), w.mlp_out_norm.data(), hidden_.data(), tokens, hidden, eps);
     }
@@ -350,8 +362,9 @@ class CpuBackend final : public Backend {
 
   KvLayout layer_layout(int layer) const { return gemma4_ ? gemma4_kv_layout(config_, cache_.block_size, layer) : layout_; }
   int kv_source(int layer) const { return gemma4_ ? config_.gemma4.layers[layer].kv_source : layer; }
-  // Whether layer `layer` owns a KV pool (indexed by model layer): not Gemma 4's KV-shared layers nor a hybrid model's linear ones.
-  bool holds_kv(int layer) const { return config_.gemma4.writes_kv(layer) && !config_.is_linear_layer(layer); }
+  // Whether layer `layer` owns a KV pool (indexed by model layer): not Gemma 4's KV-shared layers nor a hybrid model's linear ones
+  // (Falcon-H1's mixer layers attend too: has_attention).
+  bool holds_kv(int layer) const { return config_.gemma4.writes_kv(layer) && config_.has_attention(layer); }
 
   ModelConfig config_;
   CacheConfig cache_;
@@ -366,7 +379,7 @@ class CpuBackend final : public Backend {
   std::unique_ptr<Gemma4Forward> gemma4_;
   HybridLayers hybrid_;
   // Activations, grown to the largest batch seen and reused.
-  std::vector<float> residual_, hidden_, qkv_, attention_out_, gate_up_, activated_, cos_sin_, final_rows_, final_residual_, logits_, local_cos_sin_, parallel_input_;
+  std::vector<float> residual_, hidden_, qkv_, attention_out_, gate_up_, activated_, cos_sin_, final_rows_, final_residual_, logits_, local_cos_sin_, parallel_input_, mixer_out_;
   std::vector<float> ranking_logits_;  // one chunk of prompt rows (prompt_ranking.h)
   MoeScratch moe_scratch_;
   MlaScratch mla_scratch_;

@@ -31,7 +31,7 @@ Mamba2Weights load_mamba2(const ModelConfig& config, const std::string& prefix, 
   w.dt_bias = read(p + "dt_bias", {m.heads});
   w.decay_rate = decay_rate(p + "A_log", m.heads);
   w.d_skip = read(p + "D", {m.heads});
-  w.norm = read(p + "norm.weight", {m.inner()});
+  if (m.gated_norm != Mamba2GatedNorm::kGateOnly) w.norm = read(p + "norm.weight", {m.inner()});
   w.out_proj = stacked({{p + "out_proj.weight", config.hidden_size}}, m.inner());
   return w;
 }
@@ -64,23 +64,40 @@ void ssd_recurrence(ThreadPool& pool, const Mamba2Config& m, const SsdRows& in, 
   });
 }
 
-void gated_group_rms_norm(ThreadPool& pool, const float* y, const float* z, int z_stride, const float* weight, int rows,
-                          int width, int group, float eps, float* out) {
+void gated_group_rms_norm(ThreadPool& pool, Mamba2GatedNorm kind, const float* y, const float* z, int z_stride, const float* weight,
+                          int rows, int width, int group, float eps, float* out) {
   const int tasks = std::max(1, std::min(rows, pool.size() * 4));
   pool.parallel_for(tasks, [&](int task) {
     for (int r = task; r < rows; r += tasks) {
       const float* yr = y + static_cast<size_t>(r) * width;
       const float* zr = z + static_cast<size_t>(r) * z_stride;
       float* o = out + static_cast<size_t>(r) * width;
-      for (int i = 0; i < width; ++i) o[i] = yr[i] * silu(zr[i]);
+      const bool gate_first = kind != Mamba2GatedNorm::kNormThenGate;
+      for (int i = 0; i < width; ++i) o[i] = gate_first ? yr[i] * silu(zr[i]) : yr[i];
+      if (kind == Mamba2GatedNorm::kGateOnly) continue;
       for (int start = 0; start < width; start += group) {
         float sum = 0.f;
         for (int i = start; i < start + group; ++i) sum += o[i] * o[i];
         const float scale = 1.f / std::sqrt(sum / group + eps);
         for (int i = start; i < start + group; ++i) o[i] = weight[i] * (o[i] * scale);
       }
+      if (!gate_first) {
+        for (int i = 0; i < width; ++i) o[i] *= silu(zr[i]);
+      }
     }
   });
+}
+
+void scale_projections(const Mamba2Config& m, float* proj, int tokens) {
+  const int inner = m.inner(), bc = m.groups * m.state_size;
+  // Each part's width in in_proj's rows: z, x, B, C, dt.
+  const int widths[5] = {inner, inner, bc, bc, m.heads};
+  for (int t = 0; t < tokens; ++t) {
+    float* row = proj + static_cast<size_t>(t) * m.in_proj_rows();
+    for (int part = 0; part < 5; ++part) {
+      for (int i = 0; i < widths[part]; ++i) *row++ *= m.falcon_h1.in_proj[part];
+    }
+  }
 }
 
 void mamba2_layer(ThreadPool& pool, const ModelConfig& config, const Mamba2Weights& w, LinearStatePool& states,
@@ -93,6 +110,7 @@ void mamba2_layer(ThreadPool& pool, const ModelConfig& config, const Mamba2Weigh
   scratch.y.resize(static_cast<size_t>(tokens) * inner);
   scratch.normed.resize(static_cast<size_t>(tokens) * inner);
   linear(pool, hidden, tokens, w.in_proj, nullptr, scratch.proj.data(), order);
+  if (m.falcon_h1.enabled) scale_projections(m, scratch.proj.data(), tokens);
   for (int seq = 0; seq < b.num_seqs; ++seq) {
     const int begin = b.query_start_loc[seq], count = b.query_start_loc[seq + 1] - begin;
     if (count == 0) continue;
@@ -106,7 +124,7 @@ void mamba2_layer(ThreadPool& pool, const ModelConfig& config, const Mamba2Weigh
                    scratch.y.data() + static_cast<size_t>(begin) * inner);
   }
   // z leads each projected row.
-  gated_group_rms_norm(pool, scratch.y.data(), scratch.proj.data(), rows, w.norm.data(), tokens, inner, m.norm_group,
+  gated_group_rms_norm(pool, m.gated_norm, scratch.y.data(), scratch.proj.data(), rows, w.norm.data(), tokens, inner, m.norm_group,
                        config.rms_norm_eps, scratch.normed.data());
   linear(pool, scratch.normed.data(), tokens, w.out_proj, nullptr, out, order);
 }

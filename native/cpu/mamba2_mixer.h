@@ -1,7 +1,8 @@
 // The Mamba-2 mixer of hybrid state-space models (Granite 4.0 hybrid, Bamba, Mamba2), as transformers' torch path
 // computes it: in_proj -> [z | xBC | dt]; causal depthwise conv1d (+ bias, silu) over xBC carrying its conv state;
 // the SSD recurrence per head with A = -exp(A_log), dt = softplus(dt + dt_bias) clamped to time_step_limit, B and C
-// shared by each group's heads, the D skip; then y * silu(z) RMS-normalised per norm group; out_proj. The recurrence
+// shared by each group's heads, the D skip; then y * silu(z) RMS-normalised per norm group (Falcon-H1: normalised
+// before the gate, or no norm; and its multipliers on in_proj's parts); out_proj. The recurrence
 // runs token by token (the exact recurrent form), so prefill chunks and decode steps continue one state.
 #pragma once
 #include <functional>
@@ -46,9 +47,13 @@ struct SsdRows {
 void ssd_recurrence(ThreadPool& pool, const Mamba2Config& m, const SsdRows& in, const float* dt_bias, const float* decay_rate,
                     const float* d_skip, float* state, float* y);
 
-// out = weight * rms_groups(y * silu(z)): each row's values normalised in groups of `group` (norm before gate false).
-void gated_group_rms_norm(ThreadPool& pool, const float* y, const float* z, int z_stride, const float* weight, int rows,
-                          int width, int group, float eps, float* out);
+// out = weight * rms_groups(y * silu(z)) (kGateThenNorm), weight * rms_groups(y) * silu(z) (kNormThenGate) or y * silu(z)
+// (kGateOnly; weight unread): each row's values normalised in groups of `group`.
+void gated_group_rms_norm(ThreadPool& pool, Mamba2GatedNorm kind, const float* y, const float* z, int z_stride, const float* weight,
+                          int rows, int width, int group, float eps, float* out);
+
+// Falcon-H1: in_proj's output rows [tokens, in_proj_rows] times their part's multiplier (m.falcon_h1.in_proj).
+void scale_projections(const Mamba2Config& m, float* proj, int tokens);
 
 struct Mamba2Scratch {
   std::vector<float> proj, xbc, y, normed;

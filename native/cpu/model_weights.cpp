@@ -480,7 +480,7 @@ ModelWeights load_model_weights(const ModelConfig& config, const std::vector<Ten
       layer.attention_out_norm = norm(prefix + "post_attention_layernorm.weight", hidden);
       layer.post_attention_norm = norm(prefix + "pre_feedforward_layernorm.weight", hidden);
       layer.mlp_out_norm = norm(prefix + "post_feedforward_layernorm.weight", hidden);
-    } else if (!config.mixer_only()) {
+    } else if (config.has_mlp(i)) {
       layer.post_attention_norm = norm(prefix + "post_attention_layernorm.weight", hidden);
       layer.post_attention_norm_bias = bias(prefix + "post_attention_layernorm.bias", hidden);
     }
@@ -505,13 +505,15 @@ ModelWeights load_model_weights(const ModelConfig& config, const std::vector<Ten
     } else {
       load_stacked(reader, layer.qkv, attention_parts(config, prefix, format, more_bits), hidden);
     }
-    if (config.attention_bias && !config.is_linear_layer(i)) {
+    // Falcon-H1: attention beside every mixer.
+    if (config.mamba2.falcon_h1.enabled) load_stacked(reader, layer.qkv, attention_parts(config, prefix, format, more_bits), hidden);
+    if (config.attention_bias && config.has_attention(i)) {
       for (const char* part : {"q", "k", "v"}) {
         std::vector<float> bias = reader.read(prefix + "self_attn." + part + "_proj.bias", {part[0] == 'q' ? q_rows : kv_rows});
         layer.qkv_bias.insert(layer.qkv_bias.end(), bias.begin(), bias.end());
       }
     }
-    if (config.qk_norm && !config.is_linear_layer(i)) {
+    if (config.qk_norm && config.has_attention(i)) {
       const bool every_head_own = config.whole_qk_norm || config.head_mean_qk_norm;
       layer.q_norm = norm(prefix + "self_attn.q_norm.weight", every_head_own ? q_rows : config.head_dim);
       layer.k_norm = norm(prefix + "self_attn.k_norm.weight", every_head_own ? kv_rows : config.head_dim);
@@ -520,13 +522,13 @@ ModelWeights load_model_weights(const ModelConfig& config, const std::vector<Ten
       layer.q_norm_bias.assign(q_rows, 0.f);
       layer.k_norm_bias.assign(kv_rows, 0.f);
     }
-    if (!config.is_linear_layer(i)) {
+    if (config.has_attention(i)) {
       load_stacked(reader, layer.o_proj, {{prefix + "self_attn.o_proj.weight", hidden, format}},
                    config.mla_kv_lora_rank > 0 ? config.num_heads * config.mla_v_head_dim : q_rows);
     }
     if (config.attention_output_bias) layer.o_bias = reader.read(prefix + "self_attn.o_proj.bias", {hidden});
     layer.attn_sinks = bias(prefix + "self_attn.sinks", config.num_heads);
-    if (config.mixer_only()) continue;  // Mamba2, Mamba, Falcon-Mamba: norm and mixer only
+    if (!config.has_mlp(i)) continue;  // Mamba2, Mamba, Falcon-Mamba, Nemotron-H's lone mixers: norm and mixer only
     if (config.is_sparse_layer(i)) {
       // The router and the experts take the dense MLP's place (moe.cpp).
       layer.moe = load_moe_weights(config, prefix, format, more_bits, load_matrix, [&](const std::string& name) { return reader.has(name); });

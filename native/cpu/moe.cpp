@@ -2,6 +2,8 @@
 // (gathered), and adds the k outputs of a row in rank order, so its result never depends on the rest of the batch.
 #include "moe.h"
 
+#include "layernorm_family.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -29,7 +31,8 @@ T* grown(std::vector<T>& buffer, size_t size) {
 }  // namespace
 
 uint64_t MoeWeights::bytes() const {
-  uint64_t total = router.bytes() + score_correction_bias.bytes() + shared_gate_up.bytes() + shared_down.bytes() + shared_gate.bytes();
+  uint64_t total = router.bytes() + score_correction_bias.bytes() + shared_gate_up.bytes() + shared_down.bytes() + shared_gate.bytes() +
+                   latent_in.bytes() + latent_out.bytes();
   for (const WeightMatrix& m : gate_up) total += m.bytes();
   for (const WeightMatrix& m : down) total += m.bytes();
   total += router_bias.size() * sizeof(float);
@@ -41,20 +44,29 @@ uint64_t MoeWeights::bytes() const {
 MoeWeights load_moe_weights(const ModelConfig& config, const std::string& prefix, WeightFormat format,
                             WeightFormat down_format, const MatrixLoader& load, const std::function<bool(const std::string&)>& has) {
   const int hidden = config.hidden_size, inter = config.moe_intermediate_size;
+  // The experts' width: the latent one where there is one (Nemotron-H).
+  const int width = config.moe_latent_size > 0 ? config.moe_latent_size : hidden;
   MoeWeights w;
   w.router = load({{prefix + "mlp.gate.weight", config.num_experts}}, hidden, WeightFormat::F32);
+  if (config.moe_latent_size > 0) {
+    w.latent_in = load({{prefix + "mlp.fc1_latent_proj.weight", width}}, hidden, format);
+    w.latent_out = load({{prefix + "mlp.fc2_latent_proj.weight", hidden}}, width, format);
+  }
   if (config.moe_router_bias) w.score_correction_bias = load({{prefix + "mlp.gate.e_score_correction_bias", 1}}, config.num_experts, WeightFormat::F32);
   // GPT-OSS's and Llama 4's checkpoints fuse gate and up per expert; a GPT-OSS GGUF file keeps them apart (gate rows then up rows either way).
   const bool fused_gate_up = config.expert_gate_up_fused && has(expert_name(prefix, 0, "gate_up"));
   for (int e = 0; e < config.num_experts; ++e) {
-    w.gate_up.push_back(fused_gate_up ? load({{expert_name(prefix, e, "gate_up"), 2 * inter}}, hidden, format)
-                                      : load({{expert_name(prefix, e, "gate"), inter}, {expert_name(prefix, e, "up"), inter}}, hidden, format));
-    w.down.push_back(load({{expert_name(prefix, e, "down"), hidden}}, inter, down_format));
+    if (config.moe_ungated_experts) w.gate_up.push_back(load({{expert_name(prefix, e, "up"), inter}}, width, format));
+    else w.gate_up.push_back(fused_gate_up ? load({{expert_name(prefix, e, "gate_up"), 2 * inter}}, hidden, format)
+                                           : load({{expert_name(prefix, e, "gate"), inter}, {expert_name(prefix, e, "up"), inter}}, hidden, format));
+    w.down.push_back(load({{expert_name(prefix, e, "down"), width}}, inter, down_format));
   }
   const int shared = config.shared_expert_intermediate_size;
   if (shared > 0) {
-    w.shared_gate_up = load({{prefix + "mlp.shared_expert.gate_proj.weight", shared}, {prefix + "mlp.shared_expert.up_proj.weight", shared}},
-                            hidden, format);
+    w.shared_gate_up = config.moe_ungated_experts
+                           ? load({{prefix + "mlp.shared_expert.up_proj.weight", shared}}, hidden, format)
+                           : load({{prefix + "mlp.shared_expert.gate_proj.weight", shared}, {prefix + "mlp.shared_expert.up_proj.weight", shared}},
+                                  hidden, format);
     w.shared_down = load({{prefix + "mlp.shared_expert.down_proj.weight", hidden}}, shared, down_format);
     if (config.shared_expert_gated) w.shared_gate = load({{prefix + "mlp.shared_expert_gate.weight", 1}}, hidden, WeightFormat::F32);
   }
@@ -142,8 +154,16 @@ void moe_experts(ThreadPool& pool, const MoeWeights& w, const ModelConfig& confi
   const int hidden = config.hidden_size, inter = config.moe_intermediate_size;
   const int num_experts = config.num_experts, top_k = config.num_experts_per_tok;
   const size_t slots = static_cast<size_t>(num_rows) * top_k;
+  // Nemotron-H's latent MoE: the experts read fc1_latent_proj(x), `width` wide.
+  const int width = config.moe_latent_size > 0 ? config.moe_latent_size : hidden;
+  const float* expert_in = x;
+  if (config.moe_latent_size > 0) {
+    float* latent = grown(s.latent, static_cast<size_t>(num_rows) * width);
+    linear(pool, x, num_rows, w.latent_in, nullptr, latent, order);
+    expert_in = latent;
+  }
   // Each expert once, over the rows routed to it (in row order); its outputs land in their (row, rank) slots.
-  float* expert_out = grown(s.expert_out, slots * hidden);
+  float* expert_out = grown(s.expert_out, slots * width);
   int32_t* routed = grown(s.slots, slots);
   for (int e = 0; e < num_experts; ++e) {
     int count = 0;
@@ -151,9 +171,9 @@ void moe_experts(ThreadPool& pool, const MoeWeights& w, const ModelConfig& confi
       if (experts[slot] == e) routed[count++] = static_cast<int32_t>(slot);
     }
     if (count == 0) continue;
-    float* gathered = grown(s.gathered, static_cast<size_t>(count) * hidden);
+    float* gathered = grown(s.gathered, static_cast<size_t>(count) * width);
     for (int i = 0; i < count; ++i) {
-      std::memcpy(gathered + static_cast<size_t>(i) * hidden, x + static_cast<size_t>(routed[i] / top_k) * hidden, hidden * sizeof(float));
+      std::memcpy(gathered + static_cast<size_t>(i) * width, expert_in + static_cast<size_t>(routed[i] / top_k) * width, width * sizeof(float));
       // Llama 4 weighs the expert's input, not its output.
       if (config.moe_input_scaled) {
         for (int h = 0; h < hidden; ++h) gathered[static_cast<size_t>(i) * hidden + h] *= weights[routed[i]];
@@ -161,16 +181,19 @@ void moe_experts(ThreadPool& pool, const MoeWeights& w, const ModelConfig& confi
     }
     float* gate_up = grown(s.gate_up, static_cast<size_t>(count) * 2 * inter);
     float* activated = grown(s.activated, static_cast<size_t>(count) * inter);
-    float* rows_out = grown(s.expert_rows, static_cast<size_t>(count) * hidden);
-    linear(pool, gathered, count, w.gate_up[e], bias_of(w.gate_up_bias, e), gate_up, order);
-    if (config.gpt_oss_experts) {
-      clamped_swiglu_and_mul(pool, gate_up, activated, count, inter);
+    float* rows_out = grown(s.expert_rows, static_cast<size_t>(count) * width);
+    if (config.moe_ungated_experts) {
+      // Nemotron-H: act(up(x)), no gate.
+      linear(pool, gathered, count, w.gate_up[e], nullptr, activated, order);
+      plain_activation(pool, activated, count, inter, config.hidden_act);
     } else {
-      gated_and_mul(pool, config.hidden_act, gate_up, activated, count, inter);
+      linear(pool, gathered, count, w.gate_up[e], bias_of(w.gate_up_bias, e), gate_up, order);
+      if (config.gpt_oss_experts) clamped_swiglu_and_mul(pool, gate_up, activated, count, inter);
+      else gated_and_mul(pool, config.hidden_act, gate_up, activated, count, inter);
     }
     linear(pool, activated, count, w.down[e], bias_of(w.down_bias, e), rows_out, order);
     for (int i = 0; i < count; ++i) {
-      std::memcpy(expert_out + static_cast<size_t>(routed[i]) * hidden, rows_out + static_cast<size_t>(i) * hidden, hidden * sizeof(float));
+      std::memcpy(expert_out + static_cast<size_t>(routed[i]) * width, rows_out + static_cast<size_t>(i) * width, width * sizeof(float));
     }
   }
 
@@ -183,32 +206,42 @@ void moe_experts(ThreadPool& pool, const MoeWeights& w, const ModelConfig& confi
     float* activated = grown(s.activated, static_cast<size_t>(num_rows) * shared);
     shared_out = grown(s.expert_rows, static_cast<size_t>(num_rows) * hidden);
     shared_gate = grown(s.shared_gate, num_rows);
-    linear(pool, x, num_rows, w.shared_gate_up, nullptr, gate_up, order);
-    gated_and_mul(pool, config.hidden_act, gate_up, activated, num_rows, shared);
+    if (config.moe_ungated_experts) {
+      linear(pool, x, num_rows, w.shared_gate_up, nullptr, activated, order);
+      plain_activation(pool, activated, num_rows, shared, config.hidden_act);
+    } else {
+      linear(pool, x, num_rows, w.shared_gate_up, nullptr, gate_up, order);
+      gated_and_mul(pool, config.hidden_act, gate_up, activated, num_rows, shared);
+    }
     linear(pool, activated, num_rows, w.shared_down, nullptr, shared_out, order);
     if (config.shared_expert_gated) linear(pool, x, num_rows, w.shared_gate, nullptr, shared_gate, LinearOrder::kBatchInvariant);
   }
 
-  // Rank order, each product rounded before it is added (as transformers' weight * output, then index_add_).
+  // Rank order, each product rounded before it is added (as transformers' weight * output, then index_add_); a latent
+  // MoE's sums go back to hidden_size through fc2_latent_proj (x is read no more: `out` may be x).
+  float* sums = config.moe_latent_size > 0 ? grown(s.latent_sum, static_cast<size_t>(num_rows) * width) : out;
   for (int r = 0; r < num_rows; ++r) {
-    float* y = out + static_cast<size_t>(r) * hidden;
-    for (int h = 0; h < hidden; ++h) {
+    float* y = sums + static_cast<size_t>(r) * width;
+    for (int h = 0; h < width; ++h) {
       float sum = 0.f;
       for (int k = 0; k < top_k; ++k) {
         const size_t slot = static_cast<size_t>(r) * top_k + k;
-        const float product = config.moe_input_scaled ? expert_out[slot * hidden + h] : weights[slot] * expert_out[slot * hidden + h];
+        const float product = config.moe_input_scaled ? expert_out[slot * width + h] : weights[slot] * expert_out[slot * width + h];
         sum += product;
       }
       y[h] = sum;
     }
-    if (shared > 0) {
-      const float* from_shared = shared_out + static_cast<size_t>(r) * hidden;
-      // Ungated (GraniteMoeShared): a gate of 1, whose products are the shared outputs exactly.
-      const float gate = config.shared_expert_gated ? 1.f / (1.f + std::exp(-shared_gate[r])) : 1.f;
-      for (int h = 0; h < hidden; ++h) {
-        const float product = gate * from_shared[h];
-        y[h] += product;
-      }
+  }
+  if (config.moe_latent_size > 0) linear(pool, sums, num_rows, w.latent_out, nullptr, out, order);
+  if (shared == 0) return;
+  for (int r = 0; r < num_rows; ++r) {
+    float* y = out + static_cast<size_t>(r) * hidden;
+    const float* from_shared = shared_out + static_cast<size_t>(r) * hidden;
+    // Ungated (GraniteMoeShared): a gate of 1, whose products are the shared outputs exactly.
+    const float gate = config.shared_expert_gated ? 1.f / (1.f + std::exp(-shared_gate[r])) : 1.f;
+    for (int h = 0; h < hidden; ++h) {
+      const float product = gate * from_shared[h];
+      y[h] += product;
     }
   }
 }

@@ -1,6 +1,7 @@
 // A sparse mixture-of-experts MLP (Mixtral, Qwen2-MoE, Qwen3-MoE, PhiMoE, GPT-OSS, DeepSeek, GLM-4-MoE): router, softmax top-k (PhiMoE: sparsemixer; DeepSeek: grouped), each chosen expert's gated
 // MLP on the rows routed to it, and the weighted sum in rank order (Llama 4: sigmoid weights on the experts' inputs, outputs added as
-// they are); Qwen2-MoE's gated shared expert (GraniteMoeShared's and Llama 4's ungated one) added last.
+// they are); Qwen2-MoE's gated shared expert (GraniteMoeShared's and Llama 4's ungated one) added last. Nemotron-H: ungated
+// relu2 experts, optionally between latent projections.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -25,6 +26,7 @@ struct MoeWeights {
   std::vector<float> router_bias;
   std::vector<std::vector<float>> gate_up_bias, down_bias;
   WeightMatrix score_correction_bias;        // DeepSeek V3's e_score_correction_bias, [1, num_experts] f32; empty without
+  WeightMatrix latent_in, latent_out;         // Nemotron-H's fc1_latent_proj [latent, hidden], fc2_latent_proj [hidden, latent]; empty without
   uint64_t bytes() const;
 };
 
@@ -60,7 +62,7 @@ void grouped_topk_route(const ModelConfig& config, const float* router_logits, c
 
 // Activations grown to the largest batch seen and reused.
 struct MoeScratch {
-  std::vector<float> router_logits, weights, gathered, gate_up, activated, expert_rows, expert_out, shared_gate, score_correction;
+  std::vector<float> router_logits, weights, gathered, gate_up, activated, expert_rows, expert_out, shared_gate, score_correction, latent, latent_sum;
   std::vector<int32_t> experts, slots;
 };
 

@@ -159,6 +159,8 @@ static void parse_moe(const Napi::Object& config, ModelConfig& out) {
     }
   }
   out.gpt_oss_experts = moe.Has("gptOssExperts") && bool_field(moe, "gptOssExperts");
+  out.moe_ungated_experts = moe.Has("ungatedExperts") && bool_field(moe, "ungatedExperts");  // Nemotron-H
+  if (moe.Has("latentSize")) out.moe_latent_size = int_field(moe, "latentSize");
   out.moe_input_scaled = moe.Has("inputScaledExperts") && bool_field(moe, "inputScaledExperts");  // Llama 4
   out.expert_gate_up_fused = out.gpt_oss_experts || out.moe_input_scaled;
   if (moe.Has("grouped")) parse_grouped_routing(moe.Get("grouped"), out);
@@ -167,7 +169,7 @@ static void parse_moe(const Napi::Object& config, ModelConfig& out) {
   Napi::Array list = layers.As<Napi::Array>();
   for (uint32_t i = 0; i < list.Length(); ++i) out.sparse_layers.push_back(list.Get(i).ToBoolean().Value() ? 1 : 0);
   if (out.num_experts <= 0 || out.num_experts_per_tok <= 0 || out.num_experts_per_tok > out.num_experts ||
-      out.moe_intermediate_size <= 0 || out.shared_expert_intermediate_size < 0) {
+      out.moe_intermediate_size <= 0 || out.shared_expert_intermediate_size < 0 || out.moe_latent_size < 0) {
     fail(config.Env(), "moe: expert counts and sizes must be positive, with numExpertsPerToken <= numExperts");
   }
 }
@@ -266,7 +268,7 @@ static void parse_rms_variant(const Napi::Object& config, ModelConfig& out) {
 }
 
 // hybrid.mamba2 (src/engine/model/mamba2-config.ts Mamba2Features): the Mamba-2 mixers' sizes.
-static void parse_mamba2(const Napi::Object& m, Mamba2Config& out) {
+static void parse_mamba2(const Napi::Object& m, int num_layers, Mamba2Config& out) {
   out.heads = int_field(m, "heads");
   out.head_dim = int_field(m, "headDim");
   out.groups = int_field(m, "groups");
@@ -277,6 +279,27 @@ static void parse_mamba2(const Napi::Object& m, Mamba2Config& out) {
   out.dt_min = static_cast<float>(number_field(m, "dtMin"));
   out.dt_max = static_cast<float>(number_field(m, "dtMax"));
   out.no_mlp = bool_field(m, "noMlp");
+  if (!m.Get("mlpLayers").IsUndefined()) out.mlp_layers = layer_flags(m, "mlpLayers", num_layers, "hybrid.mamba2.mlpLayers");
+  if (m.Has("gatedNorm")) {
+    const std::string norm = string_field(m, "gatedNorm");
+    if (norm == "norm-then-gate") out.gated_norm = Mamba2GatedNorm::kNormThenGate;
+    else if (norm == "gate-only") out.gated_norm = Mamba2GatedNorm::kGateOnly;
+    else if (norm != "gate-then-norm") fail(m.Env(), "hybrid.mamba2.gatedNorm must be gate-then-norm, norm-then-gate or gate-only");
+  }
+  Napi::Object falcon;
+  if (optional_object(m, "falconH1", falcon)) {
+    FalconH1Multipliers& f = out.falcon_h1;
+    f.enabled = true;
+    const Napi::Value in_proj = falcon.Get("inProj");
+    if (!in_proj.IsArray() || in_proj.As<Napi::Array>().Length() != 5) fail(m.Env(), "hybrid.mamba2.falconH1.inProj must hold 5 numbers");
+    for (uint32_t i = 0; i < 5; ++i) f.in_proj[i] = static_cast<float>(in_proj.As<Napi::Array>().Get(i).As<Napi::Number>().DoubleValue());
+    f.ssm_out = static_cast<float>(number_field(falcon, "ssmOut"));
+    f.attention_in = static_cast<float>(number_field(falcon, "attentionIn"));
+    f.attention_out = static_cast<float>(number_field(falcon, "attentionOut"));
+    f.key = static_cast<float>(number_field(falcon, "key"));
+    f.mlp_gate = static_cast<float>(number_field(falcon, "mlpGate"));
+    f.mlp_down = static_cast<float>(number_field(falcon, "mlpDown"));
+  }
   if (out.heads <= 0 || out.head_dim <= 0 || out.groups <= 0 || out.heads % out.groups != 0 || out.state_size <= 0 ||
       out.conv_kernel <= 0 || out.norm_group <= 0 || out.inner() % out.norm_group != 0 || !(out.dt_min <= out.dt_max)) {
     fail(m.Env(), "hybrid.mamba2: sizes must be positive, heads a multiple of groups, the inner width a multiple of normGroup");
@@ -308,7 +331,7 @@ static void parse_hybrid(const Napi::Object& config, ModelConfig& out) {
   out.linear_layers = layer_flags(hybrid, "linearLayers", out.num_layers, "hybrid.linearLayers");
   out.attention_output_gate = bool_field(hybrid, "attentionOutputGate");
   Napi::Object mamba;
-  if (optional_object(hybrid, "mamba2", mamba)) return parse_mamba2(mamba, out.mamba2);
+  if (optional_object(hybrid, "mamba2", mamba)) return parse_mamba2(mamba, out.num_layers, out.mamba2);
   if (optional_object(hybrid, "mamba1", mamba)) return parse_mamba1(mamba, out.mamba1);
   // LFM2 (src/engine/model/lfm2-config.ts): gated short convolutions over hidden_size channels.
   Napi::Object short_conv;

@@ -141,6 +141,11 @@ struct ModelConfig {
   // GPT-OSS: each expert's gate and up fused (mlp.experts.E.gate_up_proj.weight, gate rows then up rows), activated by
   // its clamped SwiGLU (cpu clamped_swiglu_and_mul); the router and the experts carry biases where the tensors exist.
   bool gpt_oss_experts = false;
+  // Nemotron-H: each routed expert and the shared one is down(act(up(x))), no gate (their gate_up holds up's rows only).
+  bool moe_ungated_experts = false;
+  // Nemotron-H's latent MoE (moe_latent_size > 0): the routed experts run on fc1_latent_proj(x) and their weighted sum
+  // goes through fc2_latent_proj back to hidden_size; the router and the shared expert read x.
+  int moe_latent_size = 0;
   // DeepSeek V2/V3 routing (native/cpu/grouped_topk.cpp) when moe_groups > 0: softmax (V2) or sigmoid (V3) scores, V3's
   // e_score_correction_bias added for the choice only, only the experts of the moe_topk_groups best of moe_groups groups
   // eligible (a group ranked by its best score, or V3's sum of its best two), weights times routed_scaling_factor.
@@ -221,6 +226,8 @@ struct ModelConfig {
   // checkpoint's grouped order reads h / (v_heads / k_heads)).
   bool linear_v_heads_tiled = false;
   bool is_linear_layer(int layer) const { return !linear_layers.empty() && linear_layers.at(layer) != 0; }
+  // Full attention with its KV cache: the layers that are not linear, and Falcon-H1's mixer layers too (mamba2.falcon_h1).
+  bool has_attention(int layer) const { return !is_linear_layer(layer) || mamba2.falcon_h1.enabled; }
   // Llama 4 (native/cpu/llama4_layers.h; its NoPE layers are rope_layers 0): layer_windows hold attention chunks, not
   // windows (a query at p sees keys from p - p % chunk on); with rope_layer_qk_norm the rope layers' q and k heads are
   // RMS-normalised after rope without weights; with attn_temperature_scale > 0 the NoPE layers' queries are multiplied by
@@ -235,8 +242,8 @@ struct ModelConfig {
   bool expert_gate_up_fused = false;
   Mamba2Config mamba2;  // when enabled, the linear layers are Mamba-2 mixers (mamba2_config.h)
   Mamba1Config mamba1;  // or Mamba-1 mixers (mamba1_config.h)
-  // Mamba2, Mamba, Falcon-Mamba: a layer is its norm and mixer, no MLP.
-  bool mixer_only() const { return mamba2.no_mlp || mamba1.no_mlp; }
+  // Mamba2, Mamba, Falcon-Mamba, Nemotron-H's lone mixers: a layer of norm and mixer, no MLP.
+  bool has_mlp(int layer) const { return !mamba1.no_mlp && mamba2.has_mlp(layer); }
   // LFM2: when > 0, the linear layers are gated short convolutions of this kernel over hidden_size channels
   // (native/cpu/short_conv.h); their state is the last short_conv_kernel - 1 inputs.
   int short_conv_kernel = 0;

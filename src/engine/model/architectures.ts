@@ -145,6 +145,10 @@ export const ARCHITECTURES: Record<string, ArchitectureTraits> = {
   MambaForCausalLM: {...BASE, defaultTiedEmbeddings: true},
   FalconMambaForCausalLM: {...BASE, defaultTiedEmbeddings: true},
   JambaForCausalLM: {...BASE, defaultMaxPositions: 262144, moe: 'jamba'},
+  // Nemotron-H: Mamba-2 mixers, rope-free attention and relu2 MLPs, each its own layer (nemotron-h-config.ts).
+  NemotronHForCausalLM: {...BASE, defaultMaxPositions: 4096, defaultHeadDim: 128},
+  // Falcon-H1: a Mamba-2 mixer beside the attention in every layer, muP multipliers (falcon-h1-config.ts).
+  FalconH1ForCausalLM: {...BASE, defaultMaxPositions: 8192},
   // ERNIE 4.5 MoE: the dense one's layers, softmax routing chosen with a correction bias, shared experts (ernie45-moe-config.ts).
   Ernie4_5_MoeForCausalLM: {...BASE, defaultMaxPositions: 131072, defaultTiedEmbeddings: true, moe: 'ernie4_5_moe'},
   // dots.llm1: Qwen3's attention over DeepSeek-V3's routing and shared experts (dots1-config.ts).

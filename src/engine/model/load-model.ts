@@ -22,6 +22,7 @@ import {checkpointTensorNames, engineTensorNames} from './tensor-renames.js'
 import {interleavedRopeRows} from './llama-twists.js'
 import {hybridMixerShapes, splitHybridProjections} from './hybrid-tensors.js'
 import {mamba2CheckpointName, mamba2EngineTensors} from './mamba2-tensors.js'
+import {mamba2HasMlp} from './mamba2-config.js'
 import {readCheckpointTensors, type TensorInfo} from './safetensors.js'
 import {Tokenizer} from './tokenizer.js'
 
@@ -71,7 +72,7 @@ export function expectedTensorShapes(config: ModelConfig): {name: string; shape:
     if (config.hybrid) {
       // Qwen 3.5: a Gated DeltaNet layer or a gated attention, then the usual norms and MLP.
       shapes.push({name: `${prefix}.input_layernorm.weight`, shape: [hidden]}, ...hybridMixerShapes(config, config.hybrid, layer, prefix))
-      if (config.hybrid.mamba2?.noMlp || config.hybrid.mamba1?.noMlp) continue // Mamba2, Mamba, Falcon-Mamba: norm and mixer only
+      if (config.hybrid.mamba1?.noMlp || (config.hybrid.mamba2 && !mamba2HasMlp(config.hybrid.mamba2, layer))) continue // Mamba2, Mamba, Falcon-Mamba, Nemotron-H's lone mixers: norm and mixer only
       shapes.push({name: `${prefix}.post_attention_layernorm.weight`, shape: [hidden]},
         ...(config.moe?.sparseLayers[layer] ? moeLayerTensorShapes(config.moe, prefix, hidden)
           : [{name: `${prefix}.mlp.gate_proj.weight`, shape: [intermediate, hidden]}, {name: `${prefix}.mlp.up_proj.weight`, shape: [intermediate, hidden]}, {name: `${prefix}.mlp.down_proj.weight`, shape: [hidden, intermediate]}]))
@@ -129,7 +130,7 @@ export function selectModelTensors(config: ModelConfig, checkpointTensors: Tenso
   if (config.numLayers * perLayer > tensors.length) {
     throw new ModelLoadError(`The config says ${config.numLayers} layers of ${perLayer} tensors each, but the checkpoint in ${dir} holds only ${tensors.length} tensors.`)
   }
-  const perExpert = config.moe?.inputScaledExperts ? 2 : 3 // Llama 4's gate and up stay fused
+  const perExpert = config.moe?.inputScaledExperts || config.moe?.ungatedExperts ? 2 : 3 // Llama 4's gate and up stay fused; Nemotron-H's experts have no gate
   const expertTensors = config.moe ? config.moe.sparseLayers.filter(Boolean).length * perExpert * config.moe.numExperts : 0
   if (expertTensors > tensors.length) {
     throw new ModelLoadError(`The config says ${config.moe!.numExperts} experts of ${perExpert} tensors in each of ${expertTensors / perExpert / config.moe!.numExperts} sparse layers, but the checkpoint in ${dir} holds only ${tensors.length} tensors.`)
@@ -137,7 +138,7 @@ export function selectModelTensors(config: ModelConfig, checkpointTensors: Tenso
   const byName = new Map(tensors.map((t) => [t.name, t]))
   const selected = interleavedRopeRows(config, deepseekTensors(rmsVariantTensors(config, expectedTensorShapes(config).map(({name, shape}) => {
     const tensor = byName.get(name)
-    const shown = config.moe?.mixtralNames || config.moe?.grouped ? mamba2CheckpointName(config, moeCheckpointName(config.moe, name)) : mamba2CheckpointName(config, checkpointTensorNames(config, [{name}])[0]!.name)
+    const shown = config.moe?.mixtralNames || config.moe?.grouped ? moeCheckpointName(config.moe, mamba2CheckpointName(config, name)) : mamba2CheckpointName(config, checkpointTensorNames(config, [{name}])[0]!.name)
     if (tensor === undefined) {
       const hint = name === 'lm_head.weight' ? ' (config.json says tie_word_embeddings is false)' : ''
       throw new ModelLoadError(`Tensor ${shown} is missing from the checkpoint in ${dir}${hint}; expected shape [${shape.join(', ')}].`)

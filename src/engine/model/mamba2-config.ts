@@ -28,6 +28,29 @@ export interface Mamba2Features {
   dtMax: number
   /** Mamba2ForCausalLM: a layer is its norm and mixer, no MLP. */
   noMlp: boolean
+  /** Nemotron-H: per layer, whether an MLP follows its mixer (nemotron-h-config.ts); absent: every layer's does (unless noMlp). */
+  mlpLayers?: boolean[]
+  /** How y meets the gate z (absent: 'gate-then-norm', weight * rms_groups(y * silu(z))); Falcon-H1's others (falcon-h1-config.ts). */
+  gatedNorm?: 'gate-then-norm' | 'norm-then-gate' | 'gate-only'
+  /** Falcon-H1: attention beside every mixer, and its muP multipliers (native mamba2_config.h FalconH1Multipliers). */
+  falconH1?: FalconH1Multipliers
+}
+
+/** Falcon-H1's multipliers inside its layers (falcon-h1-config.ts). */
+export interface FalconH1Multipliers {
+  /** in_proj's z, x, B, C and dt parts: ssm_in_multiplier x ssm_multipliers. */
+  inProj: number[]
+  ssmOut: number
+  attentionIn: number
+  attentionOut: number
+  key: number
+  mlpGate: number
+  mlpDown: number
+}
+
+/** Whether layer `layer` of a Mamba-2 hybrid has an MLP after its mixer. */
+export function mamba2HasMlp(m: Mamba2Features, layer: number): boolean {
+  return !m.noMlp && (m.mlpLayers?.[layer] ?? true)
 }
 
 /** The keys each config class names its mixer's settings by, with its defaults. */
@@ -122,7 +145,7 @@ function mixerLayers(config: Json, architecture: string, numLayers: number, sour
 }
 
 /** time_step_limit [min, max] (default [0, inf]); transformers 5 writes infinity as {"__float__": "Infinity"}. */
-function timeStepLimit(config: Json, source: string): {dtMin: number; dtMax: number} {
+export function timeStepLimit(config: Json, source: string): {dtMin: number; dtMax: number} {
   const limit = config.time_step_limit ?? [0, Infinity]
   const value = (v: unknown): number => {
     if (typeof v === 'number') return v

@@ -7,6 +7,9 @@ import {rowWindows} from './fused-tensors.js'
 import type {ModelConfig} from './model-config.js'
 import {BAMBA, GRANITE_HYBRID, MAMBA2, type Mamba2Features} from './mamba2-config.js'
 import {FALCON_MAMBA, JAMBA, MAMBA} from './mamba1-config.js'
+import {FALCON_H1} from './falcon-h1-config.js'
+import {NEMOTRON_H} from './nemotron-h-config.js'
+import {nemotronHCheckpointName, nemotronHEngineTensors} from './nemotron-h-tensors.js'
 import type {TensorInfo} from './safetensors.js'
 import {LFM2, LFM2_MOE} from './lfm2-config.js'
 import {LFM2_MOE_RENAMES, LFM2_RENAMES} from './lfm2-tensors.js'
@@ -16,12 +19,11 @@ type Shape = {name: string; shape: number[]}
 /** One layer's token mixer under `prefix` (model.layers.N): a Mamba-2 mixer's tensors, or the attention's. */
 export function mamba2LayerShapes(config: ModelConfig, m: Mamba2Features, mixer: boolean, prefix: string): Shape[] {
   const hidden = config.hiddenSize
-  if (!mixer) {
-    const q = config.numHeads * config.headDim
-    const kv = config.numKvHeads * config.headDim
-    return ['q', 'k', 'v'].map((part) => ({name: `${prefix}.self_attn.${part}_proj.weight`, shape: [part === 'q' ? q : kv, hidden]}))
-      .concat({name: `${prefix}.self_attn.o_proj.weight`, shape: [hidden, q]})
-  }
+  const q = config.numHeads * config.headDim
+  const kv = config.numKvHeads * config.headDim
+  const attention = ['q', 'k', 'v'].map((part) => ({name: `${prefix}.self_attn.${part}_proj.weight`, shape: [part === 'q' ? q : kv, hidden]}))
+    .concat({name: `${prefix}.self_attn.o_proj.weight`, shape: [hidden, q]})
+  if (!mixer) return attention
   const inner = m.heads * m.headDim
   const channels = inner + 2 * m.groups * m.stateSize
   const p = `${prefix}.mamba`
@@ -32,8 +34,9 @@ export function mamba2LayerShapes(config: ModelConfig, m: Mamba2Features, mixer:
     {name: `${p}.dt_bias`, shape: [m.heads]},
     {name: `${p}.A_log`, shape: [m.heads]},
     {name: `${p}.D`, shape: [m.heads]},
-    {name: `${p}.norm.weight`, shape: [inner]},
+    ...(m.gatedNorm === 'gate-only' ? [] : [{name: `${p}.norm.weight`, shape: [inner]}]),
     {name: `${p}.out_proj.weight`, shape: [hidden, inner]},
+    ...(m.falconH1 ? attention : []), // Falcon-H1: attention beside the mixer
   ]
 }
 
@@ -55,6 +58,8 @@ const BACKBONE: [string, string][] = [
 /** [checkpoint name, engine name] per architecture (the first that fits wins; LFM2's: lfm2-tensors.ts); {L} stands for a layer number, {X} for the rest of a name. */
 const RENAMES: Record<string, [string, string][]> = {
   [BAMBA]: FEED_FORWARD,
+  // Falcon-H1 names its MLP and norms as Bamba does.
+  [FALCON_H1]: FEED_FORWARD,
   [MAMBA2]: BACKBONE,
   // The Mamba-1 models (mamba1-config.ts): Jamba's MoE router is feed_forward.router.
   [MAMBA]: BACKBONE,
@@ -78,6 +83,7 @@ function denseShared(config: ModelConfig): boolean {
 
 /** The checkpoint's names as the engine's (a dense Granite hybrid's shared_mlp cut into gate/up/down); others unchanged. */
 export function mamba2EngineTensors(config: ModelConfig, tensors: TensorInfo[]): TensorInfo[] {
+  if (config.architecture === NEMOTRON_H) return nemotronHEngineTensors(config, tensors)
   const renames = RENAMES[config.architecture] ?? []
   if (renames.length === 0 && !denseShared(config)) return tensors
   return tensors.flatMap((tensor) => {
@@ -94,6 +100,7 @@ export function mamba2EngineTensors(config: ModelConfig, tensors: TensorInfo[]):
 
 /** The checkpoint's name of an engine tensor (for messages and for writing test checkpoints). */
 export function mamba2CheckpointName(config: ModelConfig, name: string): string {
+  if (config.architecture === NEMOTRON_H) return nemotronHCheckpointName(config, name)
   for (const [checkpoint, engine] of RENAMES[config.architecture] ?? []) {
     const back = renamed(name, engine, checkpoint)
     if (back !== null) return back

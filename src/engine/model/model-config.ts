@@ -22,6 +22,8 @@ import {glm4MoeQkNorm, glm4MoeView} from './glm4-moe-config.js'
 import {MAMBA2_ARCHITECTURES, isDenseGraniteHybrid, mamba2View, parseMamba2Hybrid} from './mamba2-config.js'
 import {LFM2_ARCHITECTURES, lfm2View, parseLfm2Hybrid} from './lfm2-config.js'
 import {JAMBA, MAMBA1_ARCHITECTURES, isDenseJamba, jambaRmsVariant, mamba1View, parseMamba1Hybrid} from './mamba1-config.js'
+import {NEMOTRON_H, nemotronHHybrid, nemotronHMoe, nemotronHView} from './nemotron-h-config.js'
+import {FALCON_H1, falconH1Hybrid, falconH1View} from './falcon-h1-config.js'
 import {ERNIE45_MOE, ernie45MoeView} from './ernie45-moe-config.js'
 import {DOTS1, dots1View} from './dots1-config.js'
 import {MINIMAX_M2, minimaxM2RmsVariant, minimaxM2View} from './minimax-m2-config.js'
@@ -195,6 +197,8 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   if (MAMBA2_ARCHITECTURES.has(architecture)) config = mamba2View(config, architecture, source)
   if (LFM2_ARCHITECTURES.has(architecture)) config = lfm2View(config, architecture, source)
   if (MAMBA1_ARCHITECTURES.has(architecture)) config = mamba1View(config, architecture, source)
+  if (architecture === NEMOTRON_H) config = nemotronHView(config, source)
+  if (architecture === FALCON_H1) config = falconH1View(config, source)
   if (isRmsVariantArchitecture(architecture)) config = rmsVariantView(config, architecture, source)
   if (architecture === GPT_OSS) config = gptOssView(config)
   if (isLlamaTwist(architecture)) config = twistView(config, architecture)
@@ -330,6 +334,12 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   if (LFM2_ARCHITECTURES.has(architecture)) modelConfig.hybrid = parseLfm2Hybrid(config, numLayers, source)
   if (MAMBA1_ARCHITECTURES.has(architecture)) modelConfig.hybrid = parseMamba1Hybrid(config, architecture, numLayers, hiddenSize, modelConfig.rmsNormEps, source)
   if (architecture === JAMBA) modelConfig.rmsVariant = jambaRmsVariant(numLayers)
+  if (architecture === NEMOTRON_H) {
+    modelConfig.hybrid = nemotronHHybrid(config, source)
+    const moe = nemotronHMoe(config, source)
+    if (moe) modelConfig.moe = moe
+  }
+  if (architecture === FALCON_H1) modelConfig.hybrid = falconH1Hybrid(config, numLayers, hiddenSize, source)
   return modelConfig
 }
 

@@ -43,6 +43,10 @@ export interface MoeConfig {
   llama4GateUpApart?: boolean
   /** ERNIE 4.5: the router's correction bias is stored as mlp.moe_statics.e_score_correction_bias, [1, experts]. */
   ernieStatics?: true
+  /** Nemotron-H: each expert and the shared expert is down(act(up(x))), no gate_proj (nemotron-h-config.ts). */
+  ungatedExperts?: true
+  /** Nemotron-H's latent MoE (moe_latent_size): the experts run this wide, between mlp.fc1_latent_proj and mlp.fc2_latent_proj. */
+  latentSize?: number
 }
 
 type Json = Record<string, unknown>
@@ -203,6 +207,17 @@ export function mixtralEngineName(name: string): string {
 export function moeLayerTensorShapes(moe: MoeConfig, prefix: string, hidden: number): {name: string; shape: number[]}[] {
   const inter = moe.expertIntermediateSize
   if (moe.gptOssExperts) return gptOssMoeTensorShapes(moe.numExperts, inter, prefix, hidden, moe.gptOssGateUpApart === true)
+  if (moe.ungatedExperts) {
+    const {ungatedExperts: _, ...gated} = moe
+    const latent = moe.latentSize
+    const shapes = moeLayerTensorShapes(gated, prefix, hidden).filter(({name}) => !/\.mlp\.(experts\.\d+|shared_expert)\.gate_proj\.weight$/.test(name))
+    if (latent === undefined) return shapes
+    // The experts read and write the latent width.
+    return [
+      ...shapes.map(({name, shape}) => /\.mlp\.experts\.\d+\.up_proj\.weight$/.test(name) ? {name, shape: [shape[0]!, latent]} : /\.mlp\.experts\.\d+\.down_proj\.weight$/.test(name) ? {name, shape: [latent, shape[1]!]} : {name, shape}),
+      {name: `${prefix}.mlp.fc1_latent_proj.weight`, shape: [latent, hidden]}, {name: `${prefix}.mlp.fc2_latent_proj.weight`, shape: [hidden, latent]},
+    ]
+  }
   const shapes = [{name: `${prefix}.mlp.gate.weight`, shape: [moe.numExperts, hidden]}]
   for (let e = 0; e < moe.numExperts; e++) {
     // Llama 4's experts keep gate and up fused (gate rows, then up rows).

@@ -101,7 +101,7 @@ function linearLayers(config: Json, numLayers: number, source: string): boolean[
   return types.map((t) => t === 'linear_attention')
 }
 
-/** Layers with a KV cache: the full-attention ones (all of a model without linear layers). */
+/** Layers with a KV cache: the full-attention ones (all of a model without linear layers, and Falcon-H1's, attention beside each mixer). */
 export function kvLayerCount(config: {numLayers: number; hybrid?: HybridFeatures}): number {
-  return config.hybrid ? config.hybrid.linearLayers.filter((linear) => !linear).length : config.numLayers
+  return config.hybrid && !config.hybrid.mamba2?.falconH1 ? config.hybrid.linearLayers.filter((linear) => !linear).length : config.numLayers
 }

@@ -11,6 +11,8 @@ import {HUNYUAN_DENSE, hunyuanView} from './hunyuan-config.js'
 import {HUNYUAN_MOE, hunyuanMoeView} from './hunyuan-moe-config.js'
 import {PHIMOE_ARCHITECTURES, isPhimoe, phimoeHeadBias, phimoeView} from './phimoe-config.js'
 import {GRANITE_HYBRID, graniteHybridRopeLayers} from './mamba2-config.js'
+import {NEMOTRON_H, nemotronHRopeLayers} from './nemotron-h-config.js'
+import {FALCON_H1, falconH1Scales} from './falcon-h1-config.js'
 
 /** What sets Granite, OLMo2 or SmolLM3 apart from Llama; ModelConfig.rmsVariant holds it (native/cpu/rms_variants.h runs it). */
 export interface RmsVariantFeatures {
@@ -44,7 +46,7 @@ export interface RmsVariantFeatures {
   qkNormAfterRope?: true
 }
 
-export const RMS_VARIANT_ARCHITECTURES = ['GraniteForCausalLM', 'Olmo2ForCausalLM', 'SmolLM3ForCausalLM', 'CohereForCausalLM', 'OlmoForCausalLM', 'OlmoeForCausalLM', 'GraniteMoeForCausalLM', COHERE2, OLMO3, 'GraniteMoeSharedForCausalLM', ...PHIMOE_ARCHITECTURES, EXAONE4, 'ArceeForCausalLM', 'NemotronForCausalLM', HUNYUAN_DENSE, GRANITE_HYBRID, 'FlexOlmoForCausalLM', HUNYUAN_MOE, EXAONE_MOE, 'Jais2ForCausalLM', 'GraniteSWAForCausalLM'] as const
+export const RMS_VARIANT_ARCHITECTURES = ['GraniteForCausalLM', 'Olmo2ForCausalLM', 'SmolLM3ForCausalLM', 'CohereForCausalLM', 'OlmoForCausalLM', 'OlmoeForCausalLM', 'GraniteMoeForCausalLM', COHERE2, OLMO3, 'GraniteMoeSharedForCausalLM', ...PHIMOE_ARCHITECTURES, EXAONE4, 'ArceeForCausalLM', 'NemotronForCausalLM', HUNYUAN_DENSE, GRANITE_HYBRID, 'FlexOlmoForCausalLM', HUNYUAN_MOE, EXAONE_MOE, 'Jais2ForCausalLM', 'GraniteSWAForCausalLM', NEMOTRON_H, FALCON_H1] as const
 
 export function isRmsVariantArchitecture(architecture: string): boolean {
   return (RMS_VARIANT_ARCHITECTURES as readonly string[]).includes(architecture)
@@ -88,6 +90,16 @@ export function parseRmsVariant(config: Json, architecture: string, source: stri
     const rope = architecture === GRANITE_HYBRID ? graniteHybridRopeLayers(config) : undefined
     if (rope) rmsVariant.ropeLayers = rope
     return {rmsVariant, attentionScale: multiplier('attention_multiplier'), embeddingScale: multiplier('embedding_multiplier')}
+  }
+  // Nemotron-H: Nemotron's ungated MLP, attention without rope.
+  if (architecture === NEMOTRON_H) {
+    const rope = nemotronHRopeLayers(config)
+    return {rmsVariant: {...rmsVariant, ungatedMlp: true, ...(rope ? {ropeLayers: rope} : {})}, attentionScale: 0, embeddingScale: 1}
+  }
+  // Falcon-H1: its embedding and lm_head multipliers (those inside the layers: falcon-h1-config.ts).
+  if (architecture === FALCON_H1) {
+    const {embeddingScale, logitsMultiplier} = falconH1Scales(config, source)
+    return {rmsVariant: {...rmsVariant, logitsMultiplier}, attentionScale: 0, embeddingScale}
   }
   // FlexOlmo: OLMo2's block over OLMoE's sparse MLPs.
   if (architecture === 'Olmo2ForCausalLM' || architecture === OLMO3 || architecture === 'FlexOlmoForCausalLM') {

@@ -1,0 +1,87 @@
+// Falcon-H1 (falcon-h1-config.ts): config keys, multipliers and refusals, and the tiny models against transformers 5.18
+// (test/fixtures/falcon-h1*-tiny-transformers.json: the mixer's norm after the gate, before it, none): top-10 logits of one batch, greedy tokens alone, in prefill chunks,
+// and preempted (recomputed) in a pool too small for six requests at once, every layer holding a KV cache and a state.
+import assert from 'node:assert/strict'
+import {readFileSync} from 'node:fs'
+import {join} from 'node:path'
+import {describe, it} from 'node:test'
+import {makeEngineConfig, type EngineConfig} from '../src/engine/config.js'
+import {cpuOnlyNeed} from '../src/engine/engine-parts.js'
+import {LLMEngine} from '../src/engine/llm-engine.js'
+import {loadModel} from '../src/engine/model/load-model.js'
+import {parseModelConfig} from '../src/engine/model/model-config.js'
+import type {SsmHybridTestVariant} from '../src/engine/model/ssm-hybrid-test-models.js'
+import {ensureTestModel, testModelConfigJson} from '../src/engine/model/test-model.js'
+import {kvBytesPerBlock, loadNativeModel} from '../src/engine/native.js'
+import {makeSamplingParams} from '../src/engine/sampling-params.js'
+import {TestBlockPool, TestSequence, buildStep} from './support/paged-batch.js'
+import {relativeError} from './support/relative-error.js'
+import type {TransformersFixture} from './support/transformers-fixture.js'
+
+type Variant = Extract<SsmHybridTestVariant, 'falcon-h1' | 'falcon-h1-norm-first' | 'falcon-h1-ungated-norm'>
+const fixture = (variant: Variant) => JSON.parse(readFileSync(join(import.meta.dirname, 'fixtures', `${variant}-tiny-transformers.json`), 'utf8')) as TransformersFixture
+const config = (extra: Record<string, unknown> = {}, variant: Variant = 'falcon-h1') => parseModelConfig({...testModelConfigJson('tiny', {variant}), ...extra})
+const greedy = (variant: Variant) => fixture(variant).prompts.map((p) => p.greedy_token_ids)
+
+describe('Falcon-H1 config', () => {
+  it('reads the mixer beside the attention in every layer, the multipliers and the gated norm\'s place', () => {
+    const c = config()
+    assert.deepEqual([c.hybrid?.linearLayers, c.embeddingScale, c.rmsVariant?.logitsMultiplier, c.rmsVariant?.ropeLayers, kvBytesPerBlock(c, 4)], [[true, true], 1.25, 0.75, undefined, 2 * 2 * 4 * 2 * 16 * 4])
+    const m = c.hybrid?.mamba2
+    assert.deepEqual([m?.heads, m?.headDim, m?.groups, m?.normGroup, m?.gatedNorm], [6, 16, 2, 48, 'gate-then-norm'])
+    assert.deepEqual(m?.falconH1, {inProj: [0.8, 1.2, 0.9, 1.1, 0.7].map((x) => x * 1.3), ssmOut: 0.6, attentionIn: 0.9, attentionOut: 1.4, key: 0.5, mlpGate: 1.5, mlpDown: 0.8})
+    const plain = config({}, 'falcon-h1-ungated-norm').hybrid?.mamba2
+    assert.deepEqual([plain?.heads, plain?.gatedNorm], [8, 'gate-only'], 'mamba_d_ssm null: twice the hidden width')
+    assert.equal(config({mamba_norm_before_gate: undefined}).hybrid?.mamba2?.gatedNorm, 'norm-then-gate', 'FalconH1Config\'s default')
+    assert.match(cpuOnlyNeed({}, {config: c, tensors: []})?.reason ?? '', /FalconH1ForCausalLM \(Mamba-2 mixers have CPU kernels only\)/)
+  })
+
+  it('refuses by key what it cannot run', () => {
+    for (const key of ['mamba_proj_bias', 'projectors_bias', 'attention_bias', 'mlp_bias']) assert.throws(() => config({[key]: true}), new RegExp(`"${key}" true .* not supported for FalconH1ForCausalLM`))
+    assert.throws(() => config({hidden_act: 'gelu'}), /"hidden_act" "gelu" is not supported .* only silu/)
+    assert.throws(() => config({mamba_d_head: 12}), /6 Mamba heads of 12 .* must make the inner width 96/)
+    assert.throws(() => config({ssm_multipliers: [1, 2]}), /"ssm_multipliers" must list 5 numbers/)
+    assert.throws(() => config({key_multiplier: 0}), /"key_multiplier" must be a positive number/)
+  })
+})
+
+/** Greedy tokens of `prompts` through the engine; checks slots and blocks come back. */
+async function engineRun(variant: Variant, overrides: Partial<EngineConfig>, prompts = fixture(variant).prompts.map((p) => p.prompt_token_ids), n = 1) {
+  const engine = await LLMEngine.create(makeEngineConfig({modelPath: await ensureTestModel('tiny', {variant}), kvMemoryBytes: 4 << 20, threads: 2, weightDtype: 'f32', ...overrides}))
+  try {
+    const results = await engine.generate(prompts.map((prompt) => ({prompt, params: makeSamplingParams({temperature: 0, maxTokens: 8, ignoreEos: true, n})})))
+    engine.checkKvInvariants()
+    assert.equal(engine.stats().kv.usedBlocks, 0)
+    return {tokens: results.map((r) => r.outputs[0]!.tokenIds), all: results.map((r) => r.outputs.map((o) => o.tokenIds)), preemptions: engine.stats().numPreemptions}
+  } finally {
+    await engine.shutdown()
+  }
+}
+
+describe('Falcon-H1 tiny models', () => {
+  for (const variant of ['falcon-h1', 'falcon-h1-norm-first', 'falcon-h1-ungated-norm'] as const) it(`${variant} matches transformers 5.18: top-10 last-position logits within 1e-4 (one batch of three prompts), greedy tokens equal`, async () => {
+    const model = await loadModel(await ensureTestModel('tiny', {variant}))
+    const native = await loadNativeModel({config: model.config, tensors: model.tensors, numBlocks: 64, blockSize: 4, numSwapBlocks: 0, weightFormat: 'f32', threads: 2, device: 'cpu', numStateSlots: 4})
+    try {
+      const parts = fixture(variant).prompts.map((p) => ({sequence: new TestSequence(p.prompt_token_ids), count: p.prompt_token_ids.length, logits: 'last' as const}))
+      const {batch} = buildStep(parts, new TestBlockPool(64), 4)
+      const logits = await native.step({}, {...batch, stateSlots: Int32Array.from([2, 0, 3])})
+      fixture(variant).prompts.forEach((p, i) => {
+        const row = logits.subarray(i * model.config.vocabSize, (i + 1) * model.config.vocabSize)
+        assert.ok(relativeError(p.last_position_top10.ids.map((id) => row[id]!), p.last_position_top10.logits) < 1e-4, `prompt ${i}`)
+      })
+    } finally {
+      native.close()
+    }
+    assert.deepEqual((await engineRun(variant, {})).tokens, greedy(variant))
+  })
+
+  it('falcon-h1: prefill chunks of 5 tokens, n = 2 (the fork takes its parent\'s KV blocks and state), and six requests preempted (recomputed) in 9 blocks of 4, give the tokens each gives alone', async () => {
+    assert.deepEqual((await engineRun('falcon-h1', {enableChunkedPrefill: true, maxNumBatchedTokens: 5})).tokens, greedy('falcon-h1'))
+    assert.deepEqual((await engineRun('falcon-h1', {}, undefined, 2)).all, greedy('falcon-h1').map((tokens) => [tokens, tokens]))
+    const order = [0, 1, 0, 1, 0, 1]
+    const {tokens, preemptions} = await engineRun('falcon-h1', {numBlocks: 9, blockSize: 4, kvMemoryBytes: undefined}, order.map((i) => fixture('falcon-h1').prompts[i]!.prompt_token_ids))
+    assert.ok(preemptions > 0, 'the pool is small enough to preempt')
+    assert.deepEqual(tokens, order.map((i) => greedy('falcon-h1')[i]!))
+  })
+})
