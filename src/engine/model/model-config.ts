@@ -16,6 +16,7 @@ import {fp8Scheme, withoutQuantizationConfig, type Fp8Scheme} from './fp8-checkp
 import {GPT_OSS, gptOssView} from './gpt-oss.js'
 import {isRmsVariantArchitecture, parseRmsVariant, rmsVariantView, type RmsVariantFeatures} from './rms-variants.js'
 import {applyTwistBiases, isLlamaTwist, twistView} from './llama-twists.js'
+import {withConfigClassDefaults} from './config-class-defaults.js'
 import {hasSandwichNorms} from './tensor-renames.js'
 import {GLM4_MOE, deepseekAttention, deepseekView, isDeepseek, type MlaConfig} from './deepseek-config.js'
 import {glm4MoeQkNorm, glm4MoeView} from './glm4-moe-config.js'
@@ -183,6 +184,7 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   }
   const traits = ARCHITECTURES[architecture]!
   const notes: string[] = []
+  config = withConfigClassDefaults(config, architecture)
   let ropeLocalTheta: number | undefined
   if (architecture === 'Gemma3ForCausalLM') ({config, ropeLocalTheta} = gemma3View(config, source))
   if (architecture === OLMO3) ({config, ropeLocalTheta} = olmo3View(config, source))
