@@ -297,9 +297,10 @@ class CpuBackend final : public Backend {
         // Llama's mlp_bias: [gate | up] biases in fc1_bias, down's in fc2_bias (empty without).
         const float* fc1_bias = w.fc1_bias.empty() ? nullptr : w.fc1_bias.data();
         if (config_.ungated_mlp) {
-          // Nemotron, Arcee: act(up(x)) with no gate.
+          // Nemotron, Arcee, Apertus: act(up(x)) with no gate.
           linear(pool_, hidden_.data(), tokens, w.gate_up, fc1_bias, activated_.data(), linear_order_);
-          plain_activation(pool_, activated_.data(), tokens, inter, config_.hidden_act);
+          if (config_.hidden_act == Activation::Xielu) xielu(pool_, activated_.data(), tokens, inter, w.xielu);
+          else plain_activation(pool_, activated_.data(), tokens, inter, config_.hidden_act);
         } else {
           linear(pool_, hidden_.data(), tokens, w.gate_up, fc1_bias, gate_up_.data(), linear_order_);
           gated_and_mul(pool_, config_.hidden_act, gate_up_.data(), activated_.data(), tokens, inter);

@@ -118,6 +118,14 @@ void gated_and_mul(ThreadPool& pool, Activation act, const float* gate_up, float
 // GPT-OSS's expert activation (transformers' GptOssExperts._apply_gate): gate clamped to at most 7, up to [-7, 7],
 // out = (up + 1) * gate * sigmoid(1.702 * gate). gate_up rows: gate, then up.
 void clamped_swiglu_and_mul(ThreadPool& pool, const float* gate_up, float* out, int num_rows, int dim);
+// Apertus's xIELU (transformers' XIELUActivation) with one layer's learned scalars as applied: alpha_p = softplus(stored
+// alpha_p), alpha_n = beta + softplus(stored alpha_n) (xielu_params). In place: x > 0 gives alpha_p x^2 + beta x, else
+// (expm1(min(x, eps)) - x) alpha_n + beta x.
+struct XieluParams {
+  float alpha_p = 0.f, alpha_n = 0.f, beta = 0.f, eps = 0.f;
+};
+XieluParams xielu_params(float stored_alpha_p, float stored_alpha_n, float beta, float eps);
+void xielu(ThreadPool& pool, float* x, int num_rows, int dim, const XieluParams& params);
 // gelu's tanh form of one value (the portable kernels' formula), for the LayerNorm family's plain MLP.
 float gelu_tanh(float x);
 // One value through the activation (the plain MLP's, and the gated one's rarer activations).

@@ -526,6 +526,10 @@ ModelWeights load_model_weights(const ModelConfig& config, const std::vector<Ten
         layer.fc1_bias = reader.read(prefix + "mlp.up_proj.bias", {inter});
         layer.fc2_bias = reader.read(prefix + "mlp.down_proj.bias", {hidden});
       }
+      if (config.hidden_act == Activation::Xielu) {
+        const auto scalar = [&](const char* name) { return reader.read(prefix + "mlp.act_fn." + name, {1})[0]; };
+        layer.xielu = xielu_params(scalar("alpha_p"), scalar("alpha_n"), scalar("beta"), scalar("eps"));
+      }
     } else {
       load_stacked(reader, layer.gate_up,
                    {{prefix + "mlp.gate_proj.weight", inter, format}, {prefix + "mlp.up_proj.weight", inter, format}}, hidden);

@@ -36,6 +36,7 @@ struct LayerWeights {
   // Phi's / StableLM's q and k head LayerNorms ([heads * head_dim] each; q_norm / k_norm hold the weights).
   std::vector<float> q_norm_bias, k_norm_bias;
   std::vector<float> attn_sinks;  // GPT-OSS: [num_heads] softmax sinks (AttentionBatch::sinks); empty without
+  XieluParams xielu;              // Apertus (hidden_act xielu): the layer's activation scalars
 };
 
 // Gemma 4's weights beyond the shared layer layout (gemma4_weights.cpp): the per-layer inputs' tables and gates, and

@@ -342,6 +342,8 @@ ModelConfig parse_model_config(const Napi::Object& config) {
     out.hidden_act = Activation::GeluErf;
   } else if (act == "relu2") {
     out.hidden_act = Activation::Relu2;
+  } else if (act == "xielu") {
+    out.hidden_act = Activation::Xielu;
   } else {
     fail(config.Env(), "unsupported hiddenAct '" + act + "'");
   }

@@ -65,7 +65,8 @@ enum class RopeScaling { None, Linear, Llama3, Divisors };
 
 // The MLP's gate activation: SwiGLU (silu) or GeGLU with gelu's tanh form (Gemma's gelu_pytorch_tanh); the LayerNorm
 // family's plain (non-gated) MLP also takes relu and gelu's exact erf form.
-enum class Activation { Silu, GeluTanh, Relu, GeluErf, Relu2 };  // Relu2: relu(x)^2 (Nemotron, Arcee)
+// Relu2: relu(x)^2 (Nemotron, Arcee); Xielu: Apertus's xIELU with learned scalars per layer (CPU only: native/cpu/activation.cpp).
+enum class Activation { Silu, GeluTanh, Relu, GeluErf, Relu2, Xielu };
 
 // Gemma 4 (native/cpu/gemma4_forward.cpp): one layer's shape and the layer whose K/V cache it reads (itself, or for a
 // KV-shared layer an earlier one; such a layer writes no cache). k_eq_v: its key projection is the value too.

@@ -4,6 +4,7 @@ import {float32ToBf16Bits, bf16BitsToFloat32, f16BitsToFloat32, float32ToF16Bits
 import type {MoeFamily} from './moe-config.js'
 import {LAYERNORM_ARCHITECTURES} from './layernorm-family.js'
 import {transformersActivation} from './activations.js'
+import {APERTUS} from './apertus-config.js'
 import type {ModelConfig} from './model-config.js'
 
 export interface ArchitectureTraits {
@@ -154,6 +155,8 @@ export const ARCHITECTURES: Record<string, ArchitectureTraits> = {
   // K-EXAONE: EXAONE 4's attention in a pre-norm block over DeepSeek-V3's routing and shared experts (exaone-moe-config.ts).
   ExaoneMoeForCausalLM: {...BASE, qkNorm: true, defaultSlidingWindow: 4096, moe: 'exaone_moe'},
   MiniMaxM2ForCausalLM: {...BASE, defaultMaxPositions: 196608, defaultHeadDim: 128, qkNorm: true, moe: 'minimax_m2'},
+  // Apertus: q/k norms before rope, Nemotron's ungated MLP with xIELU's learned scalars, llama3 rope by default (apertus-config.ts).
+  ApertusForCausalLM: {...BASE, defaultMaxPositions: 65536, qkNorm: true},
 }
 /** The RMSNorm families above, then the LayerNorm family (OPT, GPT-NeoX, GPT-2: layernorm-family.ts; Phi, StableLM, StarCoder2, GPT-J, GPTBigCode, GPT-Neo: layernorm-more.ts; BLOOM, Falcon, MPT: alibi-family.ts). */
 export const SUPPORTED_ARCHITECTURES = [...Object.keys(ARCHITECTURES), ...LAYERNORM_ARCHITECTURES]
@@ -162,7 +165,6 @@ export const SUPPORTED_ARCHITECTURES = [...Object.keys(ARCHITECTURES), ...LAYERN
 export const NEAR_MISSES: Record<string, string> = {
   Phi3SmallForCausalLM: 'Phi-3-small needs blocksparse attention, gegelu and muP scaling',
   DeepseekV32ForCausalLM: "DeepSeek-V3.2 needs its lightning indexer (DeepSeek sparse attention) over V3's latent attention",
-  ApertusForCausalLM: 'Apertus needs the xIELU activation with learned alpha_p / alpha_n per layer',
   NanoChatForCausalLM: 'NanoChat needs weightless RMSNorms and q/k norms after its sign-flipped rope',
   DiffLlamaForCausalLM: 'DiffLlama needs differential attention (two softmaxes subtracted with a learned lambda)',
   Qwen3VLMoeForConditionalGeneration: "Qwen3-VL-MoE's checkpoints store each layer's experts fused and transposed (mlp.experts.gate_up_proj [experts, hidden, 2 x moe_intermediate_size]), which the loader does not split",
@@ -172,6 +174,8 @@ export const NEAR_MISSES: Record<string, string> = {
 export function parseActivation(config: Record<string, unknown>, architecture: string, source: string): ModelConfig['hiddenAct'] {
   const traits = ARCHITECTURES[architecture]!
   const raw = config[traits.activationKey] ?? traits.defaultActivation
+  // Only Apertus's checkpoints hold xIELU's learned scalars (apertus-config.ts).
+  if (architecture === APERTUS && raw === 'xielu') return 'xielu'
   // GemmaConfig turns the original releases' hidden_act "gelu" into the tanh form; Gemma 2 and 3 run what they name.
   if (traits.gemmaNorms && traits.activationKey === 'hidden_act' && raw === 'gelu') return 'gelu_pytorch_tanh'
   return transformersActivation(raw, traits.activationKey, source)

@@ -20,6 +20,7 @@ import {deepseekTensorShapes, deepseekTensors} from './deepseek-config.js'
 import {rmsVariantTensorShapes, rmsVariantTensors} from './rms-variants.js'
 import {checkpointTensorNames, engineTensorNames} from './tensor-renames.js'
 import {interleavedRopeRows} from './llama-twists.js'
+import {xieluScalarsAsVectors, xieluTensorShapes} from './apertus-config.js'
 import {hybridMixerShapes, splitHybridProjections} from './hybrid-tensors.js'
 import {mamba2CheckpointName, mamba2EngineTensors} from './mamba2-tensors.js'
 import {readCheckpointTensors, type TensorInfo} from './safetensors.js'
@@ -108,6 +109,7 @@ export function expectedTensorShapes(config: ModelConfig): {name: string; shape:
     // A sparse layer's router and experts take the place of the dense MLP's three matrices.
     if (config.moe?.sparseLayers[layer]) shapes.splice(-3, 3, ...moeLayerTensorShapes(config.moe, prefix, hidden))
     if (config.mlpBias) shapes.push({name: `${prefix}.mlp.gate_proj.bias`, shape: [intermediate]}, {name: `${prefix}.mlp.up_proj.bias`, shape: [intermediate]}, {name: `${prefix}.mlp.down_proj.bias`, shape: [hidden]})
+    if (config.hiddenAct === 'xielu') shapes.push(...xieluTensorShapes(prefix))
   }
   shapes.push({name: 'model.norm.weight', shape: [hidden]})
   if (!config.tieWordEmbeddings) shapes.push({name: 'lm_head.weight', shape: [vocabSize, hidden]})
@@ -121,7 +123,7 @@ export function selectModelTensors(config: ModelConfig, checkpointTensors: Tenso
   if (config.layerNorm) return layerNormTensors(config, checkpointTensors, dir)
   if (config.gemma4) return gemma4Tensors(config, checkpointTensors, dir)
   // A multimodal checkpoint keeps its language model under a prefix (gemma3-config.ts; a text checkpoint has none).
-  const named = checkpointTensors.map((t) => ({...t, name: languageModelTensorName(t.name)}))
+  const named = xieluScalarsAsVectors(checkpointTensors.map((t) => ({...t, name: languageModelTensorName(t.name)})))
   const split = llama4Tensors(config, splitGptOssExperts(config, splitGraniteMoeExperts(config, splitFusedProjections(config, engineTensorNames(config, mamba2EngineTensors(config, named))))))
   const tensors = config.moe?.mixtralNames || config.moe?.grouped ? split.map((t) => ({...t, name: moeEngineName(config.moe, t.name)})) : split
   // A corrupt or hostile layer count must not make us list billions of expected tensors before the first one is missing.

@@ -28,6 +28,7 @@ import {SOLAR_OPEN, solarOpenView} from './solar-open-config.js'
 import {isMultimodalWrapper, multimodalLanguageModel} from './multimodal-text.js'
 import {MINISTRAL3, ministral3View} from './ministral3-config.js'
 import {CWM, cwmView} from './cwm-config.js'
+import {APERTUS, apertusView} from './apertus-config.js'
 import {MINICPM3, minicpm3Multipliers, minicpm3View} from './minicpm3-config.js'
 import {GRANITE_SWA, graniteSwaView} from './granite-swa-config.js'
 import {HYBRID_ARCHITECTURES, HYBRID_MULTIMODAL, parseHybrid, qwen35LanguageModel, qwen35View, type HybridFeatures} from './qwen35-config.js'
@@ -59,8 +60,8 @@ export interface ModelConfig {
   rotaryDim?: number
   /** Per-head RMSNorm of q and of k after the projection, before RoPE (Qwen3: q_norm / k_norm, [headDim] each). */
   qkNorm: boolean
-  /** The MLP's gate activation: SwiGLU (silu) or GeGLU (Gemma's gelu_pytorch_tanh), also relu, relu2 (relu squared), gelu (erf); the plain MLPs' (LayerNorm family, ungatedMlp) likewise. */
-  hiddenAct: 'silu' | 'gelu_pytorch_tanh' | 'relu' | 'gelu' | 'relu2'
+  /** The MLP's gate activation: SwiGLU (silu) or GeGLU (Gemma's gelu_pytorch_tanh), also relu, relu2 (relu squared), gelu (erf); the plain MLPs' (LayerNorm family, ungatedMlp) likewise; xielu: Apertus's, with learned scalars per layer (CPU only). */
+  hiddenAct: 'silu' | 'gelu_pytorch_tanh' | 'relu' | 'gelu' | 'relu2' | 'xielu'
   /** Added to every RMSNorm weight at load: 1 for Gemma's (1 + weight), 0 otherwise (and for GGUF files, which store the sum). */
   normWeightOffset: number
   /** Embedding rows are multiplied by it: Gemma's sqrt(hidden_size) in the checkpoint's dtype, 1 otherwise. */
@@ -206,6 +207,7 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   if (HYBRID_ARCHITECTURES.has(architecture)) config = qwen35View(config, architecture)
   if (architecture === LLAMA4) config = llama4View(config, source)
   if (architecture === CWM) config = cwmView(config)
+  if (architecture === APERTUS) config = apertusView(config)
   if (architecture === MINISTRAL3) {
     const view = ministral3View(config, source)
     config = view.config

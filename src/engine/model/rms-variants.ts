@@ -11,6 +11,7 @@ import {HUNYUAN_DENSE, hunyuanView} from './hunyuan-config.js'
 import {HUNYUAN_MOE, hunyuanMoeView} from './hunyuan-moe-config.js'
 import {PHIMOE_ARCHITECTURES, isPhimoe, phimoeHeadBias, phimoeView} from './phimoe-config.js'
 import {GRANITE_HYBRID, graniteHybridRopeLayers} from './mamba2-config.js'
+import {APERTUS} from './apertus-config.js'
 
 /** What sets Granite, OLMo2 or SmolLM3 apart from Llama; ModelConfig.rmsVariant holds it (native/cpu/rms_variants.h runs it). */
 export interface RmsVariantFeatures {
@@ -38,13 +39,13 @@ export interface RmsVariantFeatures {
   normBias?: true
   /** PhiMoE's lm_head_bias: lm_head.bias is added to the logits. */
   headBias?: true
-  /** Nemotron, Arcee: the MLP is down(act(up(x))), no gate_proj (relu2-families.ts). */
+  /** Nemotron, Arcee, Jais 2, Apertus: the MLP is down(act(up(x))), no gate_proj (relu2-families.ts, apertus-config.ts). */
   ungatedMlp?: true
   /** HunYuan dense: the per-head q/k norms (qkNorm) normalise q and k after rope, not before (hunyuan-config.ts). */
   qkNormAfterRope?: true
 }
 
-export const RMS_VARIANT_ARCHITECTURES = ['GraniteForCausalLM', 'Olmo2ForCausalLM', 'SmolLM3ForCausalLM', 'CohereForCausalLM', 'OlmoForCausalLM', 'OlmoeForCausalLM', 'GraniteMoeForCausalLM', COHERE2, OLMO3, 'GraniteMoeSharedForCausalLM', ...PHIMOE_ARCHITECTURES, EXAONE4, 'ArceeForCausalLM', 'NemotronForCausalLM', HUNYUAN_DENSE, GRANITE_HYBRID, 'FlexOlmoForCausalLM', HUNYUAN_MOE, EXAONE_MOE, 'Jais2ForCausalLM', 'GraniteSWAForCausalLM'] as const
+export const RMS_VARIANT_ARCHITECTURES = ['GraniteForCausalLM', 'Olmo2ForCausalLM', 'SmolLM3ForCausalLM', 'CohereForCausalLM', 'OlmoForCausalLM', 'OlmoeForCausalLM', 'GraniteMoeForCausalLM', COHERE2, OLMO3, 'GraniteMoeSharedForCausalLM', ...PHIMOE_ARCHITECTURES, EXAONE4, 'ArceeForCausalLM', 'NemotronForCausalLM', HUNYUAN_DENSE, GRANITE_HYBRID, 'FlexOlmoForCausalLM', HUNYUAN_MOE, EXAONE_MOE, 'Jais2ForCausalLM', 'GraniteSWAForCausalLM', APERTUS] as const
 
 export function isRmsVariantArchitecture(architecture: string): boolean {
   return (RMS_VARIANT_ARCHITECTURES as readonly string[]).includes(architecture)
@@ -106,6 +107,7 @@ export function parseRmsVariant(config: Json, architecture: string, source: stri
     if (rope) rmsVariant.ropeLayers = rope
   }
   if (architecture === HUNYUAN_DENSE || architecture === HUNYUAN_MOE) rmsVariant.qkNormAfterRope = true
+  if (architecture === APERTUS) rmsVariant.ungatedMlp = true
   if (isRelu2Family(architecture)) {
     const {normWeightOffset, ...norms} = nemotronNorms(architecture)
     Object.assign(rmsVariant, {ungatedMlp: true}, norms)

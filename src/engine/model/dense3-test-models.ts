@@ -1,0 +1,17 @@
+// The config.json of the Apertus test-model variant, for test-model.ts.
+
+export type Dense3TestVariant = 'apertus'
+export const DENSE3_TEST_VARIANTS: readonly Dense3TestVariant[] = ['apertus']
+
+export function isDense3TestVariant(variant: string): variant is Dense3TestVariant {
+  return (DENSE3_TEST_VARIANTS as readonly string[]).includes(variant)
+}
+
+/**
+ * apertus: ApertusConfig's defaults where they matter left out (hidden_act xielu, eps 1e-5, its llama3 rope x8 over 8192
+ * positions at base 1.2e7, which scales the slow half of a 16-value head), so the parser's defaults are what runs. Untied.
+ */
+export function dense3TestModelConfigJson(variant: Dense3TestVariant, common: Record<string, unknown>): Record<string, unknown> {
+  const {hidden_act: _act, ...rest} = common
+  return {architectures: ['ApertusForCausalLM'], model_type: variant, ...rest, tie_word_embeddings: false}
+}

@@ -1,0 +1,44 @@
+// Apertus: its config read as transformers 5.18's ApertusConfig reads it, and each tiny test model held to transformers'
+// logits and greedy tokens (test/fixtures/<variant>-tiny-transformers.json, scripts/transformers-fixture.py).
+import assert from 'node:assert/strict'
+import {describe, it} from 'node:test'
+import {cpuOnlyNeed} from '../src/engine/engine-parts.js'
+import {expectedTensorShapes} from '../src/engine/model/load-model.js'
+import {parseModelConfig} from '../src/engine/model/model-config.js'
+import {DENSE3_TEST_VARIANTS} from '../src/engine/model/dense3-test-models.js'
+import {ensureTestModel, testModelConfigJson} from '../src/engine/model/test-model.js'
+import {checkDirAgainstTransformers, readTransformersFixture} from './support/transformers-fixture.js'
+
+const SIZES = {vocab_size: 100, hidden_size: 64, intermediate_size: 32, num_hidden_layers: 2, num_attention_heads: 4}
+
+describe('Apertus config', () => {
+  it('as ApertusConfig reads it: xIELU over an ungated MLP, q/k norms before rope, its llama3 rope at base 1.2e7 unless given', () => {
+    const c = parseModelConfig({architectures: ['ApertusForCausalLM'], ...SIZES, rope_theta: 5e5})
+    assert.deepEqual([c.hiddenAct, c.rmsVariant!.ungatedMlp, c.qkNorm, c.rmsVariant!.qkNormAfterRope, c.rmsNormEps, c.ropeTheta, c.ropeScaling.type, c.maxPositionEmbeddings, c.tieWordEmbeddings, c.bosTokenId, c.eosTokenIds],
+      ['xielu', true, true, undefined, 1e-5, 12e6, 'llama3', 65536, false, 1, [2]])
+    const names = expectedTensorShapes(c).map((t) => t.name)
+    for (const name of ['model.layers.1.mlp.act_fn.alpha_p', 'model.layers.1.mlp.act_fn.eps', 'model.layers.0.self_attn.q_norm.weight']) assert.ok(names.includes(name), name)
+    assert.ok(!names.some((n) => n.includes('gate_proj')))
+    // A rope given without a base takes default_theta, 1.2e7; another activation runs as Nemotron's MLP would.
+    const linear = parseModelConfig({architectures: ['ApertusForCausalLM'], ...SIZES, rope_scaling: {rope_type: 'linear', factor: 2}, hidden_act: 'relu2'})
+    assert.deepEqual([linear.ropeTheta, linear.ropeScaling.type, linear.hiddenAct], [12e6, 'linear', 'relu2'])
+    assert.ok(!expectedTensorShapes(linear).some((t) => t.name.includes('act_fn')))
+    assert.throws(() => parseModelConfig({architectures: ['LlamaForCausalLM'], ...SIZES, hidden_act: 'xielu'}), /hidden_act "xielu" is not supported/)
+  })
+})
+
+const CPU_ONLY_WHY: Record<string, string> = {apertus: 'an ungated MLP, the xIELU activation'}
+
+for (const variant of DENSE3_TEST_VARIANTS) {
+  describe(`${variant} test model`, () => {
+    it(`matches transformers 5.18 (test/fixtures/${variant}-tiny-transformers.json): top-10 logits, 8 greedy tokens`, async () => {
+      await checkDirAgainstTransformers(await ensureTestModel('tiny', {variant}), readTransformersFixture(variant))
+    })
+
+    it('runs on the CPU only, naming its architecture and why', () => {
+      const config = parseModelConfig(testModelConfigJson('tiny', {variant}))
+      const need = cpuOnlyNeed({quantization: undefined, batchInvariant: false}, {config, tensors: []})
+      assert.equal(need?.reason, `${config.architecture} (${CPU_ONLY_WHY[variant]})`)
+    })
+  })
+}
