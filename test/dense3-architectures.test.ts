@@ -1,4 +1,4 @@
-// Apertus: its config read as transformers 5.18's ApertusConfig reads it, and each tiny test model held to transformers'
+// Apertus and BitNet: their configs read as transformers 5.18's config classes read them, and each tiny test model held to transformers'
 // logits and greedy tokens (test/fixtures/<variant>-tiny-transformers.json, scripts/transformers-fixture.py).
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
@@ -27,7 +27,34 @@ describe('Apertus config', () => {
   })
 })
 
-const CPU_ONLY_WHY: Record<string, string> = {apertus: 'an ungated MLP, the xIELU activation'}
+describe('BitNet config', () => {
+  const base = {architectures: ['BitNetForCausalLM'], ...SIZES, num_key_value_heads: 4}
+  const online = {quant_method: 'bitnet', linear_class: 'autobitlinear', quantization_mode: 'online'}
+  it('as BitNetConfig reads it: relu2 gated, sub-norms before o_proj and down_proj; BitLinear quantization only with the online quantization_config', () => {
+    const c = parseModelConfig({architectures: ['BitNetForCausalLM'], ...SIZES, hidden_size: 320, num_attention_heads: 20, quantization_config: online})
+    assert.deepEqual([c.hiddenAct, c.numKvHeads, c.rmsNormEps, c.ropeTheta, c.maxPositionEmbeddings, c.tieWordEmbeddings, c.eosTokenIds, c.rmsVariant!.subNorms, c.rmsVariant!.bitLinear],
+      ['relu2', 5, 1e-5, 5e5, 2048, false, [], true, true])
+    const shapes = expectedTensorShapes(c)
+    assert.deepEqual(shapes.filter((t) => t.name.includes('sub_norm') && t.name.includes('layers.0.')), [{name: 'model.layers.0.self_attn.attn_sub_norm.weight', shape: [320]}, {name: 'model.layers.0.mlp.ffn_sub_norm.weight', shape: [32]}])
+    // Without a quantization_config the bf16 weights run as stored, as transformers' plain nn.Linear runs them.
+    assert.equal(parseModelConfig(base).rmsVariant!.bitLinear, undefined)
+    assert.equal(parseModelConfig({...base, quantization_config: {...online, modules_to_not_convert: ['lm_head']}}).rmsVariant!.bitLinear, true)
+  })
+
+  it('refuses the packed checkpoints and the BitNet layers it does not run, naming the key', () => {
+    for (const [change, message] of [
+      [{quantization_mode: 'offline'}, /quantization_mode "offline" is not supported \(packed ternary weights are not loaded/],
+      [{linear_class: 'bitlinear'}, /linear_class "bitlinear" is not supported/],
+      [{use_rms_norm: true}, /use_rms_norm true is not supported/],
+      [{modules_to_not_convert: ['model.layers.0.mlp.down_proj']}, /modules_to_not_convert .*only lm_head/],
+      [{quant_method: 'gptq'}, /quant_method "gptq" is not supported/],
+    ] as const) {
+      assert.throws(() => parseModelConfig({...base, quantization_config: {...online, ...change}}), message)
+    }
+  })
+})
+
+const CPU_ONLY_WHY: Record<string, string> = {apertus: 'an ungated MLP, the xIELU activation', bitnet: 'norms before o_proj and down_proj, ternary weights and int8 activations'}
 
 for (const variant of DENSE3_TEST_VARIANTS) {
   describe(`${variant} test model`, () => {

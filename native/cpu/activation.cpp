@@ -84,6 +84,26 @@ void xielu(ThreadPool& pool, float* x, int num_rows, int dim, const XieluParams&
   });
 }
 
+void int8_fake_quant_rows(ThreadPool& pool, float* x, int num_rows, int dim) {
+  for_row_ranges(pool, num_rows, static_cast<size_t>(dim) * 4, [&](int begin, int end) {
+    for (int r = begin; r < end; ++r) {
+      float* row = x + static_cast<size_t>(r) * dim;
+      float absmax = 0.f;
+      for (int i = 0; i < dim; ++i) absmax = std::max(absmax, std::fabs(row[i]));
+      const float scale = 127.f / std::max(absmax, 1e-5f);
+      for (int i = 0; i < dim; ++i) row[i] = std::clamp(std::nearbyint(row[i] * scale), -128.f, 127.f) / scale;
+    }
+  });
+}
+
+void ternarize_weights(std::vector<float>& weights) {
+  double sum = 0.0;
+  for (float w : weights) sum += std::fabs(w);
+  const float mean = weights.empty() ? 0.f : static_cast<float>(sum / static_cast<double>(weights.size()));
+  const float scale = 1.f / std::max(mean, 1e-5f);
+  for (float& w : weights) w = std::clamp(std::nearbyint(w * scale), -1.f, 1.f) / scale;
+}
+
 void clamped_swiglu_and_mul(ThreadPool& pool, const float* gate_up, float* out, int num_rows, int dim) {
   constexpr float kLimit = 7.f, kAlpha = 1.702f;
   for_row_ranges(pool, num_rows, static_cast<size_t>(dim) * 8, [&](int begin, int end) {

@@ -243,7 +243,10 @@ class CpuBackend final : public Backend {
         hybrid_.linear_layer(pool_, w.linear_attn, l, b, hidden_.data(), linear_order_);
       } else {
         if (config_.mla_kv_lora_rank > 0) mla_qkv(pool_, w.mla, config_, hidden_.data(), tokens, qkv_.data(), linear_order_, mla_scratch_);
-        else linear(pool_, hidden_.data(), tokens, w.qkv, w.qkv_bias.empty() ? nullptr : w.qkv_bias.data(), qkv_.data(), linear_order_);
+        else {
+          if (config_.bit_linear) int8_fake_quant_rows(pool_, hidden_.data(), tokens, hidden);  // BitNet: q/k/v's int8 input
+          linear(pool_, hidden_.data(), tokens, w.qkv, w.qkv_bias.empty() ? nullptr : w.qkv_bias.data(), qkv_.data(), linear_order_);
+        }
         float* keys = qkv_.data() + q_width;
         if (config_.qk_norm && config_.whole_qk_norm) {
           // OLMo2: one RMSNorm over all of q and one over all of k.
@@ -281,6 +284,8 @@ class CpuBackend final : public Backend {
                         config_.num_heads, layout_, scale, attention_out_.data(), config_.attn_logit_softcap);
         if (config_.mla_kv_lora_rank > 0) mla_pack_heads(config_, attention_out_.data(), tokens);
         if (config_.attention_output_gate) sigmoid_gate(pool_, qkv_.data() + q_width + 2 * kv_width, qkv_width, attention_out_.data(), tokens, q_width);
+        if (!w.attn_sub_norm.empty()) rms_norm(pool_, attention_out_.data(), w.attn_sub_norm.data(), attention_out_.data(), tokens, q_width, eps);
+        if (config_.bit_linear) int8_fake_quant_rows(pool_, attention_out_.data(), tokens, q_width);
         linear(pool_, attention_out_.data(), tokens, w.o_proj, w.o_bias.empty() ? nullptr : w.o_bias.data(), hidden_.data(), linear_order_);
       }
       if (config_.parallel_residual) {
@@ -302,8 +307,12 @@ class CpuBackend final : public Backend {
           if (config_.hidden_act == Activation::Xielu) xielu(pool_, activated_.data(), tokens, inter, w.xielu);
           else plain_activation(pool_, activated_.data(), tokens, inter, config_.hidden_act);
         } else {
+          if (config_.bit_linear) int8_fake_quant_rows(pool_, hidden_.data(), tokens, hidden);
           linear(pool_, hidden_.data(), tokens, w.gate_up, fc1_bias, gate_up_.data(), linear_order_);
           gated_and_mul(pool_, config_.hidden_act, gate_up_.data(), activated_.data(), tokens, inter);
+          // BitNet: normed, then int8, before down_proj.
+          if (!w.ffn_sub_norm.empty()) rms_norm(pool_, activated_.data(), w.ffn_sub_norm.data(), activated_.data(), tokens, inter, eps);
+          if (config_.bit_linear) int8_fake_quant_rows(pool_, activated_.data(), tokens, inter);
         }
         linear(pool_, activated_.data(), tokens, w.down, w.fc2_bias.empty() ? nullptr : w.fc2_bias.data(), hidden_.data(), linear_order_);
       }

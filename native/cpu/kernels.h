@@ -126,6 +126,11 @@ struct XieluParams {
 };
 XieluParams xielu_params(float stored_alpha_p, float stored_alpha_n, float beta, float eps);
 void xielu(ThreadPool& pool, float* x, int num_rows, int dim, const XieluParams& params);
+// BitNet's AutoBitLinear input (transformers' ActQuant): each row to int8 codes by its absmax, 127 / max|x| (at least
+// 1e-5), rounded half to even and clamped to [-128, 127], then back to floats, in place.
+void int8_fake_quant_rows(ThreadPool& pool, float* x, int num_rows, int dim);
+// Its weights (WeightQuant): round(w / mean|w|) clamped to [-1, 1], times mean|w| (at least 1e-5), over the whole tensor.
+void ternarize_weights(std::vector<float>& weights);
 // gelu's tanh form of one value (the portable kernels' formula), for the LayerNorm family's plain MLP.
 float gelu_tanh(float x);
 // One value through the activation (the plain MLP's, and the gated one's rarer activations).

@@ -240,6 +240,7 @@ struct StackedPart {
   std::string name;
   int rows;
   WeightFormat format;
+  bool ternary = false;  // BitNet's bit_linear: the float tensor ternarized before it is stored
 };
 
 // parts[begin, end), all of one format, as one matrix: blocks stored in that format copied byte for byte, float
@@ -265,7 +266,9 @@ WeightMatrix load_uniform(TensorReader& reader, const std::vector<StackedPart>& 
       }
       matrix.store_raw_rows(row, part.rows, converted.data());
     } else {
-      matrix.store_rows(row, part.rows, reader.read(part.name, {part.rows, cols}).data());
+      std::vector<float> values = reader.read(part.name, {part.rows, cols});
+      if (part.ternary) ternarize_weights(values);
+      matrix.store_rows(row, part.rows, values.data());
     }
     row += part.rows;
   }
@@ -412,7 +415,8 @@ uint64_t ModelWeights::bytes() const {
     total += (layer.input_norm.size() + layer.post_attention_norm.size() + layer.attention_out_norm.size() + layer.mlp_out_norm.size() +
               layer.qkv_bias.size() + layer.q_norm.size() +
               layer.k_norm.size() + layer.input_norm_bias.size() + layer.post_attention_norm_bias.size() + layer.o_bias.size() +
-              layer.fc1_bias.size() + layer.fc2_bias.size() + layer.q_norm_bias.size() + layer.k_norm_bias.size()) * 4;
+              layer.fc1_bias.size() + layer.fc2_bias.size() + layer.q_norm_bias.size() + layer.k_norm_bias.size() +
+              layer.attn_sub_norm.size() + layer.ffn_sub_norm.size()) * 4;
     total += layer.moe.bytes() + layer.mla.bytes() + layer.linear_attn.bytes() + layer.mamba.bytes();
   }
   return total + gemma4.bytes();
@@ -460,6 +464,11 @@ ModelWeights load_model_weights(const ModelConfig& config, const std::vector<Ten
   weights.final_norm_bias = bias("model.norm.bias", hidden);
   weights.lm_head_bias = bias("lm_head.bias", config.vocab_size);
   weights.layers.resize(config.num_layers);
+  // BitNet: each projection's tensor ternarized on its own (AutoBitLinear's per-tensor scale).
+  const auto bit_linear = [&](std::vector<StackedPart> parts) {
+    for (StackedPart& part : parts) part.ternary = config.bit_linear;
+    return parts;
+  };
   for (int i = 0; i < config.num_layers; ++i) {
     const std::string prefix = "model.layers." + std::to_string(i) + ".";
     const WeightFormat more_bits = q4_k_m && q4_k_m_more_bits(i, config.num_layers) ? WeightFormat::Q6_K : format;
@@ -490,7 +499,7 @@ ModelWeights load_model_weights(const ModelConfig& config, const std::vector<Ten
     } else if (config.mla_kv_lora_rank > 0) {
       layer.mla = load_mla_weights(config, prefix, format, load_matrix, norm, [&](const std::string& name) { return reader.has(name); });  // DeepSeek: latent projections in place of q/k/v (mla.cpp)
     } else {
-      load_stacked(reader, layer.qkv, attention_parts(config, prefix, format, more_bits), hidden);
+      load_stacked(reader, layer.qkv, bit_linear(attention_parts(config, prefix, format, more_bits)), hidden);
     }
     if (config.attention_bias && !config.is_linear_layer(i)) {
       for (const char* part : {"q", "k", "v"}) {
@@ -508,10 +517,14 @@ ModelWeights load_model_weights(const ModelConfig& config, const std::vector<Ten
       layer.k_norm_bias.assign(kv_rows, 0.f);
     }
     if (!config.is_linear_layer(i)) {
-      load_stacked(reader, layer.o_proj, {{prefix + "self_attn.o_proj.weight", hidden, format}},
+      load_stacked(reader, layer.o_proj, bit_linear({{prefix + "self_attn.o_proj.weight", hidden, format}}),
                    config.mla_kv_lora_rank > 0 ? config.num_heads * config.mla_v_head_dim : q_rows);
     }
     if (config.attention_output_bias) layer.o_bias = reader.read(prefix + "self_attn.o_proj.bias", {hidden});
+    if (config.sub_norms) {
+      layer.attn_sub_norm = norm(prefix + "self_attn.attn_sub_norm.weight", q_rows);
+      layer.ffn_sub_norm = norm(prefix + "mlp.ffn_sub_norm.weight", inter);
+    }
     layer.attn_sinks = bias(prefix + "self_attn.sinks", config.num_heads);
     if (config.mamba2.no_mlp) continue;  // Mamba2ForCausalLM: norm and mixer only
     if (config.is_sparse_layer(i)) {
@@ -532,8 +545,8 @@ ModelWeights load_model_weights(const ModelConfig& config, const std::vector<Ten
       }
     } else {
       load_stacked(reader, layer.gate_up,
-                   {{prefix + "mlp.gate_proj.weight", inter, format}, {prefix + "mlp.up_proj.weight", inter, format}}, hidden);
-      load_stacked(reader, layer.down, {{prefix + "mlp.down_proj.weight", hidden, more_bits}}, inter);
+                   bit_linear({{prefix + "mlp.gate_proj.weight", inter, format}, {prefix + "mlp.up_proj.weight", inter, format}}), hidden);
+      load_stacked(reader, layer.down, bit_linear({{prefix + "mlp.down_proj.weight", hidden, more_bits}}), inter);
       if (config.mlp_bias) {
         // gate_up's rows are gate's then up's; so is its bias.
         layer.fc1_bias = reader.read(prefix + "mlp.gate_proj.bias", {inter});

@@ -37,6 +37,7 @@ struct LayerWeights {
   std::vector<float> q_norm_bias, k_norm_bias;
   std::vector<float> attn_sinks;  // GPT-OSS: [num_heads] softmax sinks (AttentionBatch::sinks); empty without
   XieluParams xielu;              // Apertus (hidden_act xielu): the layer's activation scalars
+  std::vector<float> attn_sub_norm, ffn_sub_norm;  // BitNet (sub_norms): before o_proj and down_proj; empty without
 };
 
 // Gemma 4's weights beyond the shared layer layout (gemma4_weights.cpp): the per-layer inputs' tables and gates, and

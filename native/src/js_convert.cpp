@@ -260,6 +260,8 @@ static void parse_rms_variant(const Napi::Object& config, ModelConfig& out) {
   out.clip_qkv = static_cast<float>(number_field(variant, "clipQkv"));
   out.ungated_mlp = variant.Has("ungatedMlp") && bool_field(variant, "ungatedMlp");
   out.qk_norm_after_rope = variant.Has("qkNormAfterRope") && bool_field(variant, "qkNormAfterRope");
+  out.sub_norms = variant.Has("subNorms") && bool_field(variant, "subNorms");
+  out.bit_linear = variant.Has("bitLinear") && bool_field(variant, "bitLinear");
   if (!(out.clip_qkv >= 0.f)) fail(config.Env(), "rmsVariant.clipQkv must be non-negative");
   if (!variant.Get("ropeLayers").IsUndefined()) out.rope_layers = layer_flags(variant, "ropeLayers", out.num_layers, "rmsVariant.ropeLayers");
 }

@@ -197,6 +197,11 @@ struct ModelConfig {
   bool ungated_mlp = false;
   // HunYuan dense: the per-head q/k norms (qk_norm) come after rope, not before; CPU only.
   bool qk_norm_after_rope = false;
+  // BitNet: RMSNorms on the attention output before o_proj and on act(gate) * up before down_proj; with bit_linear, its
+  // online AutoBitLinear: every decoder projection's weight ternarized at load (round(w / mean|w|) in [-1, 1], times
+  // mean|w|, per tensor) and its input rows fake-quantized to int8 (absmax per row). CPU only.
+  bool sub_norms = false;
+  bool bit_linear = false;
   float clip_qkv = 0.f;                // OLMo, OLMoE: q, k and v clamped to [-clip_qkv, clip_qkv] after projection; 0: none
   // OLMo's norms have no weights (norm_affine false, as OPT's: weight 1 then).
   // ALiBi (BLOOM, Falcon-RW, MPT: native/cpu/kernels.h AttentionBatch): one slope per query head, any scale the model

@@ -157,6 +157,8 @@ export const ARCHITECTURES: Record<string, ArchitectureTraits> = {
   MiniMaxM2ForCausalLM: {...BASE, defaultMaxPositions: 196608, defaultHeadDim: 128, qkNorm: true, moe: 'minimax_m2'},
   // Apertus: q/k norms before rope, Nemotron's ungated MLP with xIELU's learned scalars, llama3 rope by default (apertus-config.ts).
   ApertusForCausalLM: {...BASE, defaultMaxPositions: 65536, qkNorm: true},
+  // BitNet b1.58: norms before o_proj and down_proj, relu2, AutoBitLinear's ternary weights and int8 activations (bitnet-config.ts).
+  BitNetForCausalLM: BASE,
 }
 /** The RMSNorm families above, then the LayerNorm family (OPT, GPT-NeoX, GPT-2: layernorm-family.ts; Phi, StableLM, StarCoder2, GPT-J, GPTBigCode, GPT-Neo: layernorm-more.ts; BLOOM, Falcon, MPT: alibi-family.ts). */
 export const SUPPORTED_ARCHITECTURES = [...Object.keys(ARCHITECTURES), ...LAYERNORM_ARCHITECTURES]

@@ -12,6 +12,7 @@ import {HUNYUAN_MOE, hunyuanMoeView} from './hunyuan-moe-config.js'
 import {PHIMOE_ARCHITECTURES, isPhimoe, phimoeHeadBias, phimoeView} from './phimoe-config.js'
 import {GRANITE_HYBRID, graniteHybridRopeLayers} from './mamba2-config.js'
 import {APERTUS} from './apertus-config.js'
+import {BITNET} from './bitnet-config.js'
 
 /** What sets Granite, OLMo2 or SmolLM3 apart from Llama; ModelConfig.rmsVariant holds it (native/cpu/rms_variants.h runs it). */
 export interface RmsVariantFeatures {
@@ -43,9 +44,13 @@ export interface RmsVariantFeatures {
   ungatedMlp?: true
   /** HunYuan dense: the per-head q/k norms (qkNorm) normalise q and k after rope, not before (hunyuan-config.ts). */
   qkNormAfterRope?: true
+  /** BitNet: RMSNorms on the attention output before o_proj (self_attn.attn_sub_norm) and on act(gate) * up before down_proj (mlp.ffn_sub_norm). */
+  subNorms?: true
+  /** BitNet's online AutoBitLinear: every q/k/v/o/gate/up/down weight ternarized by its absmean, their inputs int8 per token (bitnet-config.ts). */
+  bitLinear?: true
 }
 
-export const RMS_VARIANT_ARCHITECTURES = ['GraniteForCausalLM', 'Olmo2ForCausalLM', 'SmolLM3ForCausalLM', 'CohereForCausalLM', 'OlmoForCausalLM', 'OlmoeForCausalLM', 'GraniteMoeForCausalLM', COHERE2, OLMO3, 'GraniteMoeSharedForCausalLM', ...PHIMOE_ARCHITECTURES, EXAONE4, 'ArceeForCausalLM', 'NemotronForCausalLM', HUNYUAN_DENSE, GRANITE_HYBRID, 'FlexOlmoForCausalLM', HUNYUAN_MOE, EXAONE_MOE, 'Jais2ForCausalLM', 'GraniteSWAForCausalLM', APERTUS] as const
+export const RMS_VARIANT_ARCHITECTURES = ['GraniteForCausalLM', 'Olmo2ForCausalLM', 'SmolLM3ForCausalLM', 'CohereForCausalLM', 'OlmoForCausalLM', 'OlmoeForCausalLM', 'GraniteMoeForCausalLM', COHERE2, OLMO3, 'GraniteMoeSharedForCausalLM', ...PHIMOE_ARCHITECTURES, EXAONE4, 'ArceeForCausalLM', 'NemotronForCausalLM', HUNYUAN_DENSE, GRANITE_HYBRID, 'FlexOlmoForCausalLM', HUNYUAN_MOE, EXAONE_MOE, 'Jais2ForCausalLM', 'GraniteSWAForCausalLM', APERTUS, BITNET] as const
 
 export function isRmsVariantArchitecture(architecture: string): boolean {
   return (RMS_VARIANT_ARCHITECTURES as readonly string[]).includes(architecture)
@@ -108,6 +113,7 @@ export function parseRmsVariant(config: Json, architecture: string, source: stri
   }
   if (architecture === HUNYUAN_DENSE || architecture === HUNYUAN_MOE) rmsVariant.qkNormAfterRope = true
   if (architecture === APERTUS) rmsVariant.ungatedMlp = true
+  if (architecture === BITNET) rmsVariant.subNorms = true
   if (isRelu2Family(architecture)) {
     const {normWeightOffset, ...norms} = nemotronNorms(architecture)
     Object.assign(rmsVariant, {ungatedMlp: true}, norms)
@@ -169,7 +175,14 @@ export function rmsVariantTensorShapes(rmsVariant: RmsVariantFeatures, shapes: {
     return {name, shape}
   }).filter(({name}) => !(rmsVariant.parallelBlock && name.endsWith('.post_attention_layernorm.weight')) && (rmsVariant.normAffine || !/norm\.weight$/.test(name)) &&
     !(rmsVariant.ungatedMlp && /\.mlp\.gate_proj\.(weight|bias)$/.test(name)))
-    .flatMap((tensor) => [tensor, ...phimoeBiases(rmsVariant, tensor)])
+    .flatMap((tensor) => [tensor, ...phimoeBiases(rmsVariant, tensor), ...subNorms(rmsVariant, tensor)])
+}
+
+/** BitNet's sub-norms, each as wide as the input of the projection it precedes (o_proj's, down_proj's). */
+function subNorms(rmsVariant: RmsVariantFeatures, {name, shape}: {name: string; shape: number[]}): {name: string; shape: number[]}[] {
+  if (!rmsVariant.subNorms) return []
+  if (name.endsWith('.self_attn.o_proj.weight')) return [{name: name.replace('o_proj.weight', 'attn_sub_norm.weight'), shape: [shape[1]!]}]
+  return name.endsWith('.mlp.down_proj.weight') ? [{name: name.replace('down_proj.weight', 'ffn_sub_norm.weight'), shape: [shape[1]!]}] : []
 }
 
 /** PhiMoE's biases: each LayerNorm's beside its weight, lm_head's (lm_head_bias, [vocab]) beside the embedding (tied or not). */
