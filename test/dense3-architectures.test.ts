@@ -1,4 +1,4 @@
-// Apertus and BitNet: their configs read as transformers 5.18's config classes read them, and each tiny test model held to transformers'
+// Apertus, BitNet and NanoChat: their configs read as transformers 5.18's config classes read them, and each tiny test model held to transformers'
 // logits and greedy tokens (test/fixtures/<variant>-tiny-transformers.json, scripts/transformers-fixture.py).
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
@@ -54,7 +54,21 @@ describe('BitNet config', () => {
   })
 })
 
-const CPU_ONLY_WHY: Record<string, string> = {apertus: 'an ungated MLP, the xIELU activation', bitnet: 'norms before o_proj and down_proj, ternary weights and int8 activations'}
+describe('NanoChat config', () => {
+  it('as NanoChatConfig reads it: weightless norms (no norm tensors), the embeddings normed, reversed rope, q/k norms after it, relu2 fc1 / fc2, logits capped at 15', () => {
+    const c = parseModelConfig({architectures: ['NanoChatForCausalLM'], ...SIZES})
+    const v = c.rmsVariant!
+    assert.deepEqual([c.hiddenAct, c.qkNorm, v.normAffine, v.ungatedMlp, v.qkNormAfterRope, v.embeddingNorm, v.reversedRope, c.finalLogitSoftcap, c.rmsNormEps, c.bosTokenId, c.eosTokenIds, c.tieWordEmbeddings],
+      ['relu2', true, false, true, true, true, true, 15, 1e-6, 0, [1], false])
+    assert.deepEqual(expectedTensorShapes(c).filter((t) => t.name.startsWith('model.layers.0.')).map((t) => t.name),
+      ['model.layers.0.self_attn.q_proj.weight', 'model.layers.0.self_attn.k_proj.weight', 'model.layers.0.self_attn.v_proj.weight', 'model.layers.0.self_attn.o_proj.weight', 'model.layers.0.mlp.up_proj.weight', 'model.layers.0.mlp.down_proj.weight'])
+    assert.equal(parseModelConfig({architectures: ['NanoChatForCausalLM'], ...SIZES, final_logit_softcapping: null}).finalLogitSoftcap, 0)
+    assert.throws(() => parseModelConfig({architectures: ['NanoChatForCausalLM'], ...SIZES, final_logit_softcapping: -1}), /"final_logit_softcapping" must be a positive number or null, got -1/)
+  })
+})
+
+const CPU_ONLY_WHY: Record<string, string> = {apertus: 'an ungated MLP, the xIELU activation', bitnet: 'norms before o_proj and down_proj, ternary weights and int8 activations',
+  nanochat: 'an ungated MLP, a norm on the embeddings, a sign-flipped rope, q/k norms after rope'}
 
 for (const variant of DENSE3_TEST_VARIANTS) {
   describe(`${variant} test model`, () => {

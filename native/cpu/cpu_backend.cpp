@@ -220,7 +220,16 @@ class CpuBackend final : public Backend {
     if (config_.embedding_scale != 1.f) {
       for (float& x : residual_) x *= config_.embedding_scale;
     }
+    // NanoChat: model.norm (weightless) on the embeddings too.
+    if (config_.embedding_norm) rms_norm(pool_, residual_.data(), weights_.final_norm.data(), residual_.data(), tokens, hidden, eps);
     rope_cos_sin(b.positions, tokens, inv_freq_, cos_sin_.data(), config_.rope_attention_factor);
+    if (config_.reversed_rope) {
+      // NanoChat: rotate_half as (x2, -x1) turns each pair by -angle, which is the same rotation with its sines negated.
+      for (int t = 0; t < tokens; ++t) {
+        float* sines = cos_sin_.data() + static_cast<size_t>(t) * rotated + rotated / 2;
+        for (int i = 0; i < rotated / 2; ++i) sines[i] = -sines[i];
+      }
+    }
     if (!local_inv_freq_.empty()) {
       local_cos_sin_.resize(cos_sin_.size());
       rope_cos_sin(b.positions, tokens, local_inv_freq_, local_cos_sin_.data());

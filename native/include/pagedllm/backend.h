@@ -202,6 +202,10 @@ struct ModelConfig {
   // mean|w|, per tensor) and its input rows fake-quantized to int8 (absmax per row). CPU only.
   bool sub_norms = false;
   bool bit_linear = false;
+  // NanoChat: the embeddings RMS-normed by the final norm before the first layer; its rope turns by -angle (sines
+  // negated: rotate_half as (x2, -x1)). CPU only.
+  bool embedding_norm = false;
+  bool reversed_rope = false;
   float clip_qkv = 0.f;                // OLMo, OLMoE: q, k and v clamped to [-clip_qkv, clip_qkv] after projection; 0: none
   // OLMo's norms have no weights (norm_affine false, as OPT's: weight 1 then).
   // ALiBi (BLOOM, Falcon-RW, MPT: native/cpu/kernels.h AttentionBatch): one slope per query head, any scale the model

@@ -159,6 +159,8 @@ export const ARCHITECTURES: Record<string, ArchitectureTraits> = {
   ApertusForCausalLM: {...BASE, defaultMaxPositions: 65536, qkNorm: true},
   // BitNet b1.58: norms before o_proj and down_proj, relu2, AutoBitLinear's ternary weights and int8 activations (bitnet-config.ts).
   BitNetForCausalLM: BASE,
+  // NanoChat: weightless norms (one on the embeddings too), sign-flipped rope, q/k norms after it, relu2 MLP, soft cap (nanochat-config.ts).
+  NanoChatForCausalLM: {...BASE, qkNorm: true},
 }
 /** The RMSNorm families above, then the LayerNorm family (OPT, GPT-NeoX, GPT-2: layernorm-family.ts; Phi, StableLM, StarCoder2, GPT-J, GPTBigCode, GPT-Neo: layernorm-more.ts; BLOOM, Falcon, MPT: alibi-family.ts). */
 export const SUPPORTED_ARCHITECTURES = [...Object.keys(ARCHITECTURES), ...LAYERNORM_ARCHITECTURES]
@@ -167,7 +169,6 @@ export const SUPPORTED_ARCHITECTURES = [...Object.keys(ARCHITECTURES), ...LAYERN
 export const NEAR_MISSES: Record<string, string> = {
   Phi3SmallForCausalLM: 'Phi-3-small needs blocksparse attention, gegelu and muP scaling',
   DeepseekV32ForCausalLM: "DeepSeek-V3.2 needs its lightning indexer (DeepSeek sparse attention) over V3's latent attention",
-  NanoChatForCausalLM: 'NanoChat needs weightless RMSNorms and q/k norms after its sign-flipped rope',
   DiffLlamaForCausalLM: 'DiffLlama needs differential attention (two softmaxes subtracted with a learned lambda)',
   Qwen3VLMoeForConditionalGeneration: "Qwen3-VL-MoE's checkpoints store each layer's experts fused and transposed (mlp.experts.gate_up_proj [experts, hidden, 2 x moe_intermediate_size]), which the loader does not split",
 }

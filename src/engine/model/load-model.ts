@@ -127,7 +127,7 @@ export function selectModelTensors(config: ModelConfig, checkpointTensors: Tenso
   const split = llama4Tensors(config, splitGptOssExperts(config, splitGraniteMoeExperts(config, splitFusedProjections(config, engineTensorNames(config, mamba2EngineTensors(config, named))))))
   const tensors = config.moe?.mixtralNames || config.moe?.grouped ? split.map((t) => ({...t, name: moeEngineName(config.moe, t.name)})) : split
   // A corrupt or hostile layer count must not make us list billions of expected tensors before the first one is missing.
-  const perLayer = 9 + (config.attentionBias ? 3 : 0) + (config.qkNorm ? 2 : 0) + (config.sandwichNorms ? 2 : 0) - (config.rmsVariant?.parallelBlock ? 1 : 0) - (config.rmsVariant?.normAffine === false ? 2 : 0) - (config.rmsVariant?.ungatedMlp ? 1 : 0)
+  const perLayer = 9 + (config.attentionBias ? 3 : 0) + (config.qkNorm ? 2 : 0) + (config.sandwichNorms ? 2 : 0) - (config.rmsVariant?.parallelBlock ? 1 : 0) - (config.rmsVariant?.normAffine === false ? (config.qkNorm ? 4 : 2) : 0) - (config.rmsVariant?.ungatedMlp ? 1 : 0)
   if (config.numLayers * perLayer > tensors.length) {
     throw new ModelLoadError(`The config says ${config.numLayers} layers of ${perLayer} tensors each, but the checkpoint in ${dir} holds only ${tensors.length} tensors.`)
   }

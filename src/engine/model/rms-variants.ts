@@ -13,6 +13,7 @@ import {PHIMOE_ARCHITECTURES, isPhimoe, phimoeHeadBias, phimoeView} from './phim
 import {GRANITE_HYBRID, graniteHybridRopeLayers} from './mamba2-config.js'
 import {APERTUS} from './apertus-config.js'
 import {BITNET} from './bitnet-config.js'
+import {NANOCHAT} from './nanochat-config.js'
 
 /** What sets Granite, OLMo2 or SmolLM3 apart from Llama; ModelConfig.rmsVariant holds it (native/cpu/rms_variants.h runs it). */
 export interface RmsVariantFeatures {
@@ -48,9 +49,13 @@ export interface RmsVariantFeatures {
   subNorms?: true
   /** BitNet's online AutoBitLinear: every q/k/v/o/gate/up/down weight ternarized by its absmean, their inputs int8 per token (bitnet-config.ts). */
   bitLinear?: true
+  /** NanoChat: the embeddings are RMS-normed by the final norm (model.norm) before the first layer. */
+  embeddingNorm?: true
+  /** NanoChat: its rotate_half is (x2, -x1), a turn by -angle: the rope's sines negated. */
+  reversedRope?: true
 }
 
-export const RMS_VARIANT_ARCHITECTURES = ['GraniteForCausalLM', 'Olmo2ForCausalLM', 'SmolLM3ForCausalLM', 'CohereForCausalLM', 'OlmoForCausalLM', 'OlmoeForCausalLM', 'GraniteMoeForCausalLM', COHERE2, OLMO3, 'GraniteMoeSharedForCausalLM', ...PHIMOE_ARCHITECTURES, EXAONE4, 'ArceeForCausalLM', 'NemotronForCausalLM', HUNYUAN_DENSE, GRANITE_HYBRID, 'FlexOlmoForCausalLM', HUNYUAN_MOE, EXAONE_MOE, 'Jais2ForCausalLM', 'GraniteSWAForCausalLM', APERTUS, BITNET] as const
+export const RMS_VARIANT_ARCHITECTURES = ['GraniteForCausalLM', 'Olmo2ForCausalLM', 'SmolLM3ForCausalLM', 'CohereForCausalLM', 'OlmoForCausalLM', 'OlmoeForCausalLM', 'GraniteMoeForCausalLM', COHERE2, OLMO3, 'GraniteMoeSharedForCausalLM', ...PHIMOE_ARCHITECTURES, EXAONE4, 'ArceeForCausalLM', 'NemotronForCausalLM', HUNYUAN_DENSE, GRANITE_HYBRID, 'FlexOlmoForCausalLM', HUNYUAN_MOE, EXAONE_MOE, 'Jais2ForCausalLM', 'GraniteSWAForCausalLM', APERTUS, BITNET, NANOCHAT] as const
 
 export function isRmsVariantArchitecture(architecture: string): boolean {
   return (RMS_VARIANT_ARCHITECTURES as readonly string[]).includes(architecture)
@@ -114,6 +119,8 @@ export function parseRmsVariant(config: Json, architecture: string, source: stri
   if (architecture === HUNYUAN_DENSE || architecture === HUNYUAN_MOE) rmsVariant.qkNormAfterRope = true
   if (architecture === APERTUS) rmsVariant.ungatedMlp = true
   if (architecture === BITNET) rmsVariant.subNorms = true
+  // NanoChat: weightless RMSNorms (q/k's too), the final one on the embeddings as well, q/k norms after its reversed rope.
+  if (architecture === NANOCHAT) Object.assign(rmsVariant, {normAffine: false, ungatedMlp: true, qkNormAfterRope: true, embeddingNorm: true, reversedRope: true})
   if (isRelu2Family(architecture)) {
     const {normWeightOffset, ...norms} = nemotronNorms(architecture)
     Object.assign(rmsVariant, {ungatedMlp: true}, norms)
