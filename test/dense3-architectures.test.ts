@@ -1,4 +1,4 @@
-// Apertus, BitNet and NanoChat: their configs read as transformers 5.18's config classes read them, and each tiny test model held to transformers'
+// Apertus, BitNet, NanoChat and DiffLlama: their configs read as transformers 5.18's config classes read them, and each tiny test model held to transformers'
 // logits and greedy tokens (test/fixtures/<variant>-tiny-transformers.json, scripts/transformers-fixture.py).
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
@@ -67,7 +67,17 @@ describe('NanoChat config', () => {
   })
 })
 
-const CPU_ONLY_WHY: Record<string, string> = {apertus: 'an ungated MLP, the xIELU activation', bitnet: 'norms before o_proj and down_proj, ternary weights and int8 activations',
+describe('DiffLlama config', () => {
+  it('as DiffLlamaConfig reads it: differential attention with four lambda vectors per layer, eps 1e-5; even head counts only', () => {
+    const c = parseModelConfig({architectures: ['DiffLlamaForCausalLM'], ...SIZES, num_key_value_heads: 2})
+    assert.deepEqual([c.rmsVariant!.diffAttention, c.rmsNormEps, c.bosTokenId, c.eosTokenIds, c.hiddenAct, c.tieWordEmbeddings], [true, 1e-5, 1, [2], 'silu', false])
+    assert.deepEqual(expectedTensorShapes(c).filter((t) => t.name.startsWith('model.layers.1.self_attn.lambda')).map((t) => `${t.name} ${t.shape}`),
+      ['model.layers.1.self_attn.lambda_q1 16', 'model.layers.1.self_attn.lambda_k1 16', 'model.layers.1.self_attn.lambda_q2 16', 'model.layers.1.self_attn.lambda_k2 16'])
+    assert.throws(() => parseModelConfig({architectures: ['DiffLlamaForCausalLM'], ...SIZES, num_key_value_heads: 1}), /DiffLlama needs an even num_key_value_heads .* got 1/)
+  })
+})
+
+const CPU_ONLY_WHY: Record<string, string> = {diffllama: 'differential attention', apertus: 'an ungated MLP, the xIELU activation', bitnet: 'norms before o_proj and down_proj, ternary weights and int8 activations',
   nanochat: 'an ungated MLP, a norm on the embeddings, a sign-flipped rope, q/k norms after rope'}
 
 for (const variant of DENSE3_TEST_VARIANTS) {

@@ -289,8 +289,13 @@ class CpuBackend final : public Backend {
         if (config_.attn_temperature_scale > 0.f && !layer_has_rope(config_, l)) temperature_tune_queries(config_, qkv_.data(), tokens, qkv_width, b.positions);
         reshape_and_cache(keys, keys + kv_width, qkv_width, key_cache_[l].get(), value_cache_[l].get(), b.slot_mapping,
                           tokens, layout_);
-        paged_attention(pool_, qkv_.data(), qkv_width, key_cache_[l].get(), value_cache_[l].get(), attention_batch,
-                        config_.num_heads, layout_, scale, attention_out_.data(), config_.attn_logit_softcap);
+        if (config_.diff_attention) {
+          differential_attention(pool_, qkv_.data(), qkv_width, key_cache_[l].get(), value_cache_[l].get(), attention_batch,
+                                 config_.num_heads, layout_, scale, w.diff_lambda, eps, tokens, attention_out_.data(), diff_scratch_);
+        } else {
+          paged_attention(pool_, qkv_.data(), qkv_width, key_cache_[l].get(), value_cache_[l].get(), attention_batch,
+                          config_.num_heads, layout_, scale, attention_out_.data(), config_.attn_logit_softcap);
+        }
         if (config_.mla_kv_lora_rank > 0) mla_pack_heads(config_, attention_out_.data(), tokens);
         if (config_.attention_output_gate) sigmoid_gate(pool_, qkv_.data() + q_width + 2 * kv_width, qkv_width, attention_out_.data(), tokens, q_width);
         if (!w.attn_sub_norm.empty()) rms_norm(pool_, attention_out_.data(), w.attn_sub_norm.data(), attention_out_.data(), tokens, q_width, eps);
@@ -386,6 +391,7 @@ class CpuBackend final : public Backend {
   std::vector<float> ranking_logits_;  // one chunk of prompt rows (prompt_ranking.h)
   MoeScratch moe_scratch_;
   MlaScratch mla_scratch_;
+  DiffAttentionScratch diff_scratch_;
 };
 
 }  // namespace

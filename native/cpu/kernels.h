@@ -174,6 +174,8 @@ struct AttentionBatch {
   // Attention sinks (GPT-OSS): [num_heads] learned logits, one per query head, that join every row's softmax
   // denominator and contribute no value. nullptr: none (the rows' weights sum to 1).
   const float* sinks = nullptr;
+  // DiffLlama: KV head h's keys are paired with value head (h + value_head_shift) % num_kv_heads (diff_attention.h); 0: its own.
+  int value_head_shift = 0;
 };
 // What a query head's accumulated values are multiplied by at the end of the online softmax: 1 / sum, or with a sink
 // 1 / (sum + exp(sink - max)), the sink's share of transformers' cat([scores, sink]).softmax() left out.

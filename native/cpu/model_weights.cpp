@@ -521,6 +521,10 @@ ModelWeights load_model_weights(const ModelConfig& config, const std::vector<Ten
                    config.mla_kv_lora_rank > 0 ? config.num_heads * config.mla_v_head_dim : q_rows);
     }
     if (config.attention_output_bias) layer.o_bias = reader.read(prefix + "self_attn.o_proj.bias", {hidden});
+    if (config.diff_attention) {
+      const auto lambda = [&](const char* name) { return reader.read(prefix + "self_attn." + name, {config.head_dim}); };
+      layer.diff_lambda = diff_lambda(lambda("lambda_q1"), lambda("lambda_k1"), lambda("lambda_q2"), lambda("lambda_k2"), i);
+    }
     if (config.sub_norms) {
       layer.attn_sub_norm = norm(prefix + "self_attn.attn_sub_norm.weight", q_rows);
       layer.ffn_sub_norm = norm(prefix + "mlp.ffn_sub_norm.weight", inter);

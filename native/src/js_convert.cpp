@@ -264,6 +264,7 @@ static void parse_rms_variant(const Napi::Object& config, ModelConfig& out) {
   out.bit_linear = variant.Has("bitLinear") && bool_field(variant, "bitLinear");
   out.embedding_norm = variant.Has("embeddingNorm") && bool_field(variant, "embeddingNorm");
   out.reversed_rope = variant.Has("reversedRope") && bool_field(variant, "reversedRope");
+  out.diff_attention = variant.Has("diffAttention") && bool_field(variant, "diffAttention");
   if (!(out.clip_qkv >= 0.f)) fail(config.Env(), "rmsVariant.clipQkv must be non-negative");
   if (!variant.Get("ropeLayers").IsUndefined()) out.rope_layers = layer_flags(variant, "ropeLayers", out.num_layers, "rmsVariant.ropeLayers");
 }

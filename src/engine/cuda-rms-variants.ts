@@ -18,6 +18,7 @@ export function cudaRmsVariantGaps(config: Pick<ModelConfig, 'rmsVariant' | 'moe
   if (variant.bitLinear) gaps.push('ternary weights and int8 activations')
   if (variant.embeddingNorm) gaps.push('a norm on the embeddings')
   if (variant.reversedRope) gaps.push('a sign-flipped rope')
+  if (variant.diffAttention) gaps.push('differential attention')
   if (variant.qkNormAfterRope) gaps.push('q/k norms after rope')
   if (variant.postNormsOnly && config.moe) gaps.push('sparse MLPs reading the un-normed residual (post-norms only)')
   return gaps

@@ -206,6 +206,9 @@ struct ModelConfig {
   // negated: rotate_half as (x2, -x1)). CPU only.
   bool embedding_norm = false;
   bool reversed_rope = false;
+  // DiffLlama: differential attention (native/cpu/diff_attention.h) with each layer's self_attn.lambda_q1 / k1 / q2 / k2
+  // ([head_dim]); num_heads and num_kv_heads even. CPU only.
+  bool diff_attention = false;
   float clip_qkv = 0.f;                // OLMo, OLMoE: q, k and v clamped to [-clip_qkv, clip_qkv] after projection; 0: none
   // OLMo's norms have no weights (norm_affine false, as OPT's: weight 1 then).
   // ALiBi (BLOOM, Falcon-RW, MPT: native/cpu/kernels.h AttentionBatch): one slope per query head, any scale the model

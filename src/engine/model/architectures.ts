@@ -161,6 +161,8 @@ export const ARCHITECTURES: Record<string, ArchitectureTraits> = {
   BitNetForCausalLM: BASE,
   // NanoChat: weightless norms (one on the embeddings too), sign-flipped rope, q/k norms after it, relu2 MLP, soft cap (nanochat-config.ts).
   NanoChatForCausalLM: {...BASE, qkNorm: true},
+  // DiffLlama: Llama's layers with differential attention over each pair of heads (diffllama-config.ts).
+  DiffLlamaForCausalLM: BASE,
 }
 /** The RMSNorm families above, then the LayerNorm family (OPT, GPT-NeoX, GPT-2: layernorm-family.ts; Phi, StableLM, StarCoder2, GPT-J, GPTBigCode, GPT-Neo: layernorm-more.ts; BLOOM, Falcon, MPT: alibi-family.ts). */
 export const SUPPORTED_ARCHITECTURES = [...Object.keys(ARCHITECTURES), ...LAYERNORM_ARCHITECTURES]
@@ -169,7 +171,6 @@ export const SUPPORTED_ARCHITECTURES = [...Object.keys(ARCHITECTURES), ...LAYERN
 export const NEAR_MISSES: Record<string, string> = {
   Phi3SmallForCausalLM: 'Phi-3-small needs blocksparse attention, gegelu and muP scaling',
   DeepseekV32ForCausalLM: "DeepSeek-V3.2 needs its lightning indexer (DeepSeek sparse attention) over V3's latent attention",
-  DiffLlamaForCausalLM: 'DiffLlama needs differential attention (two softmaxes subtracted with a learned lambda)',
   Qwen3VLMoeForConditionalGeneration: "Qwen3-VL-MoE's checkpoints store each layer's experts fused and transposed (mlp.experts.gate_up_proj [experts, hidden, 2 x moe_intermediate_size]), which the loader does not split",
 }
 

@@ -21,6 +21,7 @@ import {rmsVariantTensorShapes, rmsVariantTensors} from './rms-variants.js'
 import {checkpointTensorNames, engineTensorNames} from './tensor-renames.js'
 import {interleavedRopeRows} from './llama-twists.js'
 import {xieluScalarsAsVectors, xieluTensorShapes} from './apertus-config.js'
+import {diffLambdaShapes} from './diffllama-config.js'
 import {hybridMixerShapes, splitHybridProjections} from './hybrid-tensors.js'
 import {mamba2CheckpointName, mamba2EngineTensors} from './mamba2-tensors.js'
 import {readCheckpointTensors, type TensorInfo} from './safetensors.js'
@@ -110,6 +111,7 @@ export function expectedTensorShapes(config: ModelConfig): {name: string; shape:
     if (config.moe?.sparseLayers[layer]) shapes.splice(-3, 3, ...moeLayerTensorShapes(config.moe, prefix, hidden))
     if (config.mlpBias) shapes.push({name: `${prefix}.mlp.gate_proj.bias`, shape: [intermediate]}, {name: `${prefix}.mlp.up_proj.bias`, shape: [intermediate]}, {name: `${prefix}.mlp.down_proj.bias`, shape: [hidden]})
     if (config.hiddenAct === 'xielu') shapes.push(...xieluTensorShapes(prefix))
+    if (config.rmsVariant?.diffAttention) shapes.push(...diffLambdaShapes(prefix, headDim))
   }
   shapes.push({name: 'model.norm.weight', shape: [hidden]})
   if (!config.tieWordEmbeddings) shapes.push({name: 'lm_head.weight', shape: [vocabSize, hidden]})

@@ -31,6 +31,7 @@ import {CWM, cwmView} from './cwm-config.js'
 import {APERTUS, apertusView} from './apertus-config.js'
 import {BITNET, bitnetView} from './bitnet-config.js'
 import {NANOCHAT, nanochatLogitSoftcap, nanochatView} from './nanochat-config.js'
+import {DIFFLLAMA, checkDiffAttentionHeads, diffllamaView} from './diffllama-config.js'
 import {MINICPM3, minicpm3Multipliers, minicpm3View} from './minicpm3-config.js'
 import {GRANITE_SWA, graniteSwaView} from './granite-swa-config.js'
 import {HYBRID_ARCHITECTURES, HYBRID_MULTIMODAL, parseHybrid, qwen35LanguageModel, qwen35View, type HybridFeatures} from './qwen35-config.js'
@@ -213,6 +214,7 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   let bitLinear = false
   if (architecture === BITNET) ({config, bitLinear} = bitnetView(config, source))
   if (architecture === NANOCHAT) config = nanochatView(config)
+  if (architecture === DIFFLLAMA) config = diffllamaView(config)
   if (architecture === MINISTRAL3) {
     const view = ministral3View(config, source)
     config = view.config
@@ -324,6 +326,7 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   if (swaRopeLayers) modelConfig.rmsVariant!.ropeLayers = swaRopeLayers
   if (bitLinear) modelConfig.rmsVariant!.bitLinear = true
   if (architecture === NANOCHAT) modelConfig.finalLogitSoftcap = nanochatLogitSoftcap(config, source)
+  if (architecture === DIFFLLAMA) checkDiffAttentionHeads(numHeads, numKvHeads, source)
   if (gemma4) Object.assign(modelConfig, gemma4ModelFields(config, gemma4, modelConfig.torchDtype, source))
   if (isLlamaTwist(architecture)) applyTwistBiases(modelConfig, config, architecture, source)
   if (isDeepseek(architecture)) Object.assign(modelConfig, deepseekAttention(config, architecture, source))

@@ -14,6 +14,7 @@ import {GRANITE_HYBRID, graniteHybridRopeLayers} from './mamba2-config.js'
 import {APERTUS} from './apertus-config.js'
 import {BITNET} from './bitnet-config.js'
 import {NANOCHAT} from './nanochat-config.js'
+import {DIFFLLAMA} from './diffllama-config.js'
 
 /** What sets Granite, OLMo2 or SmolLM3 apart from Llama; ModelConfig.rmsVariant holds it (native/cpu/rms_variants.h runs it). */
 export interface RmsVariantFeatures {
@@ -53,9 +54,11 @@ export interface RmsVariantFeatures {
   embeddingNorm?: true
   /** NanoChat: its rotate_half is (x2, -x1), a turn by -angle: the rope's sines negated. */
   reversedRope?: true
+  /** DiffLlama: differential attention with each layer's lambda vectors (diffllama-config.ts). */
+  diffAttention?: true
 }
 
-export const RMS_VARIANT_ARCHITECTURES = ['GraniteForCausalLM', 'Olmo2ForCausalLM', 'SmolLM3ForCausalLM', 'CohereForCausalLM', 'OlmoForCausalLM', 'OlmoeForCausalLM', 'GraniteMoeForCausalLM', COHERE2, OLMO3, 'GraniteMoeSharedForCausalLM', ...PHIMOE_ARCHITECTURES, EXAONE4, 'ArceeForCausalLM', 'NemotronForCausalLM', HUNYUAN_DENSE, GRANITE_HYBRID, 'FlexOlmoForCausalLM', HUNYUAN_MOE, EXAONE_MOE, 'Jais2ForCausalLM', 'GraniteSWAForCausalLM', APERTUS, BITNET, NANOCHAT] as const
+export const RMS_VARIANT_ARCHITECTURES = ['GraniteForCausalLM', 'Olmo2ForCausalLM', 'SmolLM3ForCausalLM', 'CohereForCausalLM', 'OlmoForCausalLM', 'OlmoeForCausalLM', 'GraniteMoeForCausalLM', COHERE2, OLMO3, 'GraniteMoeSharedForCausalLM', ...PHIMOE_ARCHITECTURES, EXAONE4, 'ArceeForCausalLM', 'NemotronForCausalLM', HUNYUAN_DENSE, GRANITE_HYBRID, 'FlexOlmoForCausalLM', HUNYUAN_MOE, EXAONE_MOE, 'Jais2ForCausalLM', 'GraniteSWAForCausalLM', APERTUS, BITNET, NANOCHAT, DIFFLLAMA] as const
 
 export function isRmsVariantArchitecture(architecture: string): boolean {
   return (RMS_VARIANT_ARCHITECTURES as readonly string[]).includes(architecture)
@@ -119,6 +122,7 @@ export function parseRmsVariant(config: Json, architecture: string, source: stri
   if (architecture === HUNYUAN_DENSE || architecture === HUNYUAN_MOE) rmsVariant.qkNormAfterRope = true
   if (architecture === APERTUS) rmsVariant.ungatedMlp = true
   if (architecture === BITNET) rmsVariant.subNorms = true
+  if (architecture === DIFFLLAMA) rmsVariant.diffAttention = true
   // NanoChat: weightless RMSNorms (q/k's too), the final one on the embeddings as well, q/k norms after its reversed rope.
   if (architecture === NANOCHAT) Object.assign(rmsVariant, {normAffine: false, ungatedMlp: true, qkNormAfterRope: true, embeddingNorm: true, reversedRope: true})
   if (isRelu2Family(architecture)) {
