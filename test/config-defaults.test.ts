@@ -17,10 +17,10 @@ const APART: Record<string, (keyof Defaults)[]> = {
   Gemma4ForCausalLM: ['rope_type', 'head_dim'],
   // The context is capped at the original 16384 positions (ministral3-config.ts).
   Ministral3ForCausalLM: ['max_position_embeddings'],
-  // Latent attention: every head has its own K and V, of qk_nope + qk_rope values (deepseek-config.ts).
-  DeepseekV3ForCausalLM: ['num_key_value_heads', 'head_dim'],
-  MiniCPM3ForCausalLM: ['num_key_value_heads', 'head_dim'],
-  Glm4MoeLiteForCausalLM: ['num_key_value_heads', 'head_dim'],
+  // Latent attention: every head's K and V hold qk_nope + qk_rope values (deepseek-config.ts), not head_dim.
+  DeepseekV3ForCausalLM: ['head_dim'],
+  MiniCPM3ForCausalLM: ['head_dim'],
+  Glm4MoeLiteForCausalLM: ['head_dim'],
 }
 /** Classes whose defaults cannot build a model (num_experts_per_tok, n_routed_experts None): refused by the parser. */
 const UNBUILDABLE = new Set(['DeepseekV2ForCausalLM', 'Dots1ForCausalLM'])
