@@ -3,8 +3,10 @@
 // norms and SmolLM3's layers without rope run there (rms_variant_kernels.cu), and Cohere's, OLMo's and PhiMoE's
 // LayerNorms (weightless, weight-only or biased), Command R+'s per-head q/k LayerNorms, Cohere's parallel block, OLMo's
 // clip_qkv (mean_norm_steps.h), PhiMoE's lm_head bias (norm_bias_weights.h) and its sparsemixer (sparsemixer_kernels.cu):
-// what is left are Nemotron's, Arcee's and Apertus's ungated MLP (Apertus's xIELU), BitNet's sub-norms and BitLinear quantization, Hunyuan's q/k norms after rope (llama-twists.ts, relu2-families.ts)
-// and FlexOlmo's sparse MLPs after post-norms (moe_forward.cu norms the residual for its router and experts).
+// what is left are Nemotron's, Arcee's and Apertus's ungated MLP (and Apertus's xIELU), BitNet's sub-norms and BitLinear
+// quantization, NanoChat's embedding norm and sign-flipped rope, DiffLlama's differential attention, Hunyuan's q/k norms
+// after rope (llama-twists.ts, relu2-families.ts) and FlexOlmo's sparse MLPs after post-norms (moe_forward.cu norms the
+// residual for its router and experts).
 import type {ModelConfig} from './model/model-config.js'
 
 /** What keeps a model of these features on the CPU, in words; empty when the CUDA backend runs it (or has no variant). */
