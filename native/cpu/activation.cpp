@@ -49,6 +49,7 @@ float activate(float x, Activation act) {
     case Activation::GeluErf: return 0.5f * x * (1.f + std::erf(x * 0.70710678118654752f));
     case Activation::GeluTanh: return gelu_tanh(x);
     case Activation::Silu: return x / (1.f + std::exp(-x));
+    case Activation::Xielu: break;  // needs its layer's scalars: xielu()
   }
   return x;
 }
@@ -65,6 +66,42 @@ void gated_and_mul(ThreadPool& pool, Activation act, const float* gate_up, float
       for (int i = 0; i < dim; ++i) out_row[i] = activate(gate[i], act) * up[i];
     }
   });
+}
+
+// torch's softplus in float32: log1p(exp(x)), x itself past its threshold of 20.
+static float softplus(float x) { return x > 20.f ? x : std::log1p(std::exp(x)); }
+
+XieluParams xielu_params(float stored_alpha_p, float stored_alpha_n, float beta, float eps) {
+  return {softplus(stored_alpha_p), beta + softplus(stored_alpha_n), beta, eps};
+}
+
+void xielu(ThreadPool& pool, float* x, int num_rows, int dim, const XieluParams& p) {
+  for_row_ranges(pool, num_rows, static_cast<size_t>(dim) * 8, [&](int begin, int end) {
+    for (size_t i = static_cast<size_t>(begin) * dim; i < static_cast<size_t>(end) * dim; ++i) {
+      const float v = x[i];
+      x[i] = v > 0.f ? p.alpha_p * v * v + p.beta * v : (std::expm1(std::min(v, p.eps)) - v) * p.alpha_n + p.beta * v;
+    }
+  });
+}
+
+void int8_fake_quant_rows(ThreadPool& pool, float* x, int num_rows, int dim) {
+  for_row_ranges(pool, num_rows, static_cast<size_t>(dim) * 4, [&](int begin, int end) {
+    for (int r = begin; r < end; ++r) {
+      float* row = x + static_cast<size_t>(r) * dim;
+      float absmax = 0.f;
+      for (int i = 0; i < dim; ++i) absmax = std::max(absmax, std::fabs(row[i]));
+      const float scale = 127.f / std::max(absmax, 1e-5f);
+      for (int i = 0; i < dim; ++i) row[i] = std::clamp(std::nearbyint(row[i] * scale), -128.f, 127.f) / scale;
+    }
+  });
+}
+
+void ternarize_weights(std::vector<float>& weights) {
+  double sum = 0.0;
+  for (float w : weights) sum += std::fabs(w);
+  const float mean = weights.empty() ? 0.f : static_cast<float>(sum / static_cast<double>(weights.size()));
+  const float scale = 1.f / std::max(mean, 1e-5f);
+  for (float& w : weights) w = std::clamp(std::nearbyint(w * scale), -1.f, 1.f) / scale;
 }
 
 void clamped_swiglu_and_mul(ThreadPool& pool, const float* gate_up, float* out, int num_rows, int dim) {

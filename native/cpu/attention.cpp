@@ -21,7 +21,8 @@ constexpr size_t kMinParallelKvBytes = 256 << 10;
 void scalar_attention_item(const float* query, int q_stride, const float* key_cache, const float* value_cache,
                            const int32_t* positions, const int32_t* block_table, int row_begin, int row_end,
                            int kv_head_begin, int kv_head_end, int heads_per_kv, const KvLayout& layout, float scale,
-                           float* out, int out_stride, float softcap, int sliding_window, const float* alibi_slopes, const float* sinks) {
+                           float* out, int out_stride, float softcap, int sliding_window, const float* alibi_slopes, const float* sinks,
+                           int value_head_shift) {
   const int head_dim = layout.head_dim;
   const int block_size = layout.block_size;
   const size_t token_stride = static_cast<size_t>(layout.num_kv_heads) * head_dim;
@@ -43,7 +44,7 @@ void scalar_attention_item(const float* query, int q_stride, const float* key_ca
     const size_t first_slot = static_cast<size_t>(block_table[b]) * block_size;
     for (int h = kv_head_begin; h < kv_head_end; ++h) {
       const float* keys = key_cache + first_slot * token_stride + static_cast<size_t>(h) * head_dim;
-      const float* values = value_cache + first_slot * token_stride + static_cast<size_t>(h) * head_dim;
+      const float* values = value_cache + first_slot * token_stride + static_cast<size_t>((h + value_head_shift) % layout.num_kv_heads) * head_dim;
       for (int r = row_begin; r < row_end; ++r) {
         // This row sees the block's tokens [first, visible).
         const int visible = std::min(block_size, positions[r] + 1 - b * block_size);
@@ -134,7 +135,7 @@ void paged_attention(ThreadPool& pool, const float* query, int q_stride, const f
     auto run = vector ? avx2::attention_item : scalar_attention_item;
     run(query, q_stride, key_cache, value_cache, batch.positions, table, item.row_begin, item.row_end,
         item.kv_head_begin, item.kv_head_end, heads_per_kv, layout, scale, out, out_stride, softcap, batch.sliding_window,
-        batch.alibi_slopes, batch.sinks);
+        batch.alibi_slopes, batch.sinks, batch.value_head_shift);
   };
   // A short decode context (batch 1, a few K/V blocks) is done sooner by this thread alone than split: measured at
   // 64 tokens (128 KB of K/V per layer, from memory), one thread took 13-16 us and two 26-48 at best (docs/PERFORMANCE.md).

@@ -90,7 +90,7 @@ inline void prefetch_block(const float* rows, size_t token_stride, int tokens, i
 void attention_item(const float* query, int q_stride, const float* key_cache, const float* value_cache,
                     const int32_t* positions, const int32_t* block_table, int row_begin, int row_end, int kv_head_begin,
                     int kv_head_end, int heads_per_kv, const KvLayout& layout, float scale, float* out, int out_stride,
-                    float softcap, int sliding_window, const float* alibi_slopes, const float* sinks) {
+                    float softcap, int sliding_window, const float* alibi_slopes, const float* sinks, int value_head_shift) {
   const int head_dim = layout.head_dim;
   const int block_size = layout.block_size;
   const size_t token_stride = static_cast<size_t>(layout.num_kv_heads) * head_dim;
@@ -117,7 +117,7 @@ void attention_item(const float* query, int q_stride, const float* key_cache, co
   auto prefetch = [&](int b) {
     for (int h = kv_head_begin; h < kv_head_end; ++h) {
       prefetch_block(head_rows(key_cache, b, h), token_stride, block_size, head_dim);
-      prefetch_block(head_rows(value_cache, b, h), token_stride, block_size, head_dim);
+      prefetch_block(head_rows(value_cache, b, (h + value_head_shift) % layout.num_kv_heads), token_stride, block_size, head_dim);
     }
   };
   for (int b = first_block; b < std::min(num_blocks, first_block + kPrefetchBlocks); ++b) prefetch(b);
@@ -125,7 +125,7 @@ void attention_item(const float* query, int q_stride, const float* key_cache, co
     if (b + kPrefetchBlocks < num_blocks) prefetch(b + kPrefetchBlocks);
     for (int h = kv_head_begin; h < kv_head_end; ++h) {
       const float* keys = head_rows(key_cache, b, h);
-      const float* values = head_rows(value_cache, b, h);
+      const float* values = head_rows(value_cache, b, (h + value_head_shift) % layout.num_kv_heads);
       for (int r = row_begin; r < row_end; ++r) {
         // This row sees the block's tokens [first, first + visible).
         const int first = std::max(0, first_visible_position(positions[r], sliding_window) - b * block_size);

@@ -221,7 +221,16 @@ class CpuBackend final : public Backend {
     if (config_.embedding_scale != 1.f) {
       for (float& x : residual_) x *= config_.embedding_scale;
     }
+    // NanoChat: model.norm (weightless) on the embeddings too.
+    if (config_.embedding_norm) rms_norm(pool_, residual_.data(), weights_.final_norm.data(), residual_.data(), tokens, hidden, eps);
     rope_cos_sin(b.positions, tokens, inv_freq_, cos_sin_.data(), config_.rope_attention_factor);
+    if (config_.reversed_rope) {
+      // NanoChat: rotate_half as (x2, -x1) turns each pair by -angle, which is the same rotation with its sines negated.
+      for (int t = 0; t < tokens; ++t) {
+        float* sines = cos_sin_.data() + static_cast<size_t>(t) * rotated + rotated / 2;
+        for (int i = 0; i < rotated / 2; ++i) sines[i] = -sines[i];
+      }
+    }
     if (!local_inv_freq_.empty()) {
       local_cos_sin_.resize(cos_sin_.size());
       rope_cos_sin(b.positions, tokens, local_inv_freq_, local_cos_sin_.data());
@@ -252,7 +261,10 @@ class CpuBackend final : public Backend {
       if (config_.has_attention(l)) {
         if (falcon.enabled) scale_values(hidden_.data(), static_cast<size_t>(tokens) * hidden, falcon.attention_in);
         if (config_.mla_kv_lora_rank > 0) mla_qkv(pool_, w.mla, config_, hidden_.data(), tokens, qkv_.data(), linear_order_, mla_scratch_);
-        else linear(pool_, hidden_.data(), tokens, w.qkv, w.qkv_bias.empty() ? nullptr : w.qkv_bias.data(), qkv_.data(), linear_order_);
+        else {
+          if (config_.bit_linear) int8_fake_quant_rows(pool_, hidden_.data(), tokens, hidden);  // BitNet: q/k/v's int8 input
+          linear(pool_, hidden_.data(), tokens, w.qkv, w.qkv_bias.empty() ? nullptr : w.qkv_bias.data(), qkv_.data(), linear_order_);
+        }
         float* keys = qkv_.data() + q_width;
         if (falcon.key != 1.f) scale_columns(keys, tokens, qkv_width, kv_width, falcon.key);
         if (config_.qk_norm && config_.whole_qk_norm) {
@@ -287,10 +299,17 @@ class CpuBackend final : public Backend {
         if (config_.attn_temperature_scale > 0.f && !layer_has_rope(config_, l)) temperature_tune_queries(config_, qkv_.data(), tokens, qkv_width, b.positions);
         reshape_and_cache(keys, keys + kv_width, qkv_width, key_cache_[l].get(), value_cache_[l].get(), b.slot_mapping,
                           tokens, layout_);
-        paged_attention(pool_, qkv_.data(), qkv_width, key_cache_[l].get(), value_cache_[l].get(), attention_batch,
-                        config_.num_heads, layout_, scale, attention_out_.data(), config_.attn_logit_softcap);
+        if (config_.diff_attention) {
+          differential_attention(pool_, qkv_.data(), qkv_width, key_cache_[l].get(), value_cache_[l].get(), attention_batch,
+                                 config_.num_heads, layout_, scale, w.diff_lambda, eps, tokens, attention_out_.data(), diff_scratch_);
+        } else {
+          paged_attention(pool_, qkv_.data(), qkv_width, key_cache_[l].get(), value_cache_[l].get(), attention_batch,
+                          config_.num_heads, layout_, scale, attention_out_.data(), config_.attn_logit_softcap);
+        }
         if (config_.mla_kv_lora_rank > 0) mla_pack_heads(config_, attention_out_.data(), tokens);
         if (config_.attention_output_gate) sigmoid_gate(pool_, qkv_.data() + q_width + 2 * kv_width, qkv_width, attention_out_.data(), tokens, q_width);
+        if (!w.attn_sub_norm.empty()) rms_norm(pool_, attention_out_.data(), w.attn_sub_norm.data(), attention_out_.data(), tokens, q_width, eps);
+        if (config_.bit_linear) int8_fake_quant_rows(pool_, attention_out_.data(), tokens, q_width);
         linear(pool_, attention_out_.data(), tokens, w.o_proj, w.o_bias.empty() ? nullptr : w.o_bias.data(), hidden_.data(), linear_order_);
         if (falcon.enabled) add_scaled_pair(hidden_.data(), falcon.attention_out, mixer_out_.data(), falcon.ssm_out, static_cast<size_t>(tokens) * hidden);
       }
@@ -310,13 +329,18 @@ class CpuBackend final : public Backend {
         // Llama's mlp_bias: [gate | up] biases in fc1_bias, down's in fc2_bias (empty without).
         const float* fc1_bias = w.fc1_bias.empty() ? nullptr : w.fc1_bias.data();
         if (config_.ungated_mlp) {
-          // Nemotron, Arcee: act(up(x)) with no gate.
+          // Nemotron, Arcee, Apertus: act(up(x)) with no gate.
           linear(pool_, hidden_.data(), tokens, w.gate_up, fc1_bias, activated_.data(), linear_order_);
-          plain_activation(pool_, activated_.data(), tokens, inter, config_.hidden_act);
+          if (config_.hidden_act == Activation::Xielu) xielu(pool_, activated_.data(), tokens, inter, w.xielu);
+          else plain_activation(pool_, activated_.data(), tokens, inter, config_.hidden_act);
         } else {
+          if (config_.bit_linear) int8_fake_quant_rows(pool_, hidden_.data(), tokens, hidden);
           linear(pool_, hidden_.data(), tokens, w.gate_up, fc1_bias, gate_up_.data(), linear_order_);
           if (falcon.mlp_gate != 1.f) scale_columns(gate_up_.data(), tokens, 2 * inter, inter, falcon.mlp_gate);
           gated_and_mul(pool_, config_.hidden_act, gate_up_.data(), activated_.data(), tokens, inter);
+          // BitNet: normed, then int8, before down_proj.
+          if (!w.ffn_sub_norm.empty()) rms_norm(pool_, activated_.data(), w.ffn_sub_norm.data(), activated_.data(), tokens, inter, eps);
+          if (config_.bit_linear) int8_fake_quant_rows(pool_, activated_.data(), tokens, inter);
         }
         linear(pool_, activated_.data(), tokens, w.down, w.fc2_bias.empty() ? nullptr : w.fc2_bias.data(), hidden_.data(), linear_order_);
         if (falcon.mlp_down != 1.f) scale_values(hidden_.data(), static_cast<size_t>(tokens) * hidden, falcon.mlp_down);
@@ -383,6 +407,7 @@ class CpuBackend final : public Backend {
   std::vector<float> ranking_logits_;  // one chunk of prompt rows (prompt_ranking.h)
   MoeScratch moe_scratch_;
   MlaScratch mla_scratch_;
+  DiffAttentionScratch diff_scratch_;
 };
 
 }  // namespace

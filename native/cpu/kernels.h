@@ -118,6 +118,19 @@ void gated_and_mul(ThreadPool& pool, Activation act, const float* gate_up, float
 // GPT-OSS's expert activation (transformers' GptOssExperts._apply_gate): gate clamped to at most 7, up to [-7, 7],
 // out = (up + 1) * gate * sigmoid(1.702 * gate). gate_up rows: gate, then up.
 void clamped_swiglu_and_mul(ThreadPool& pool, const float* gate_up, float* out, int num_rows, int dim);
+// Apertus's xIELU (transformers' XIELUActivation) with one layer's learned scalars as applied: alpha_p = softplus(stored
+// alpha_p), alpha_n = beta + softplus(stored alpha_n) (xielu_params). In place: x > 0 gives alpha_p x^2 + beta x, else
+// (expm1(min(x, eps)) - x) alpha_n + beta x.
+struct XieluParams {
+  float alpha_p = 0.f, alpha_n = 0.f, beta = 0.f, eps = 0.f;
+};
+XieluParams xielu_params(float stored_alpha_p, float stored_alpha_n, float beta, float eps);
+void xielu(ThreadPool& pool, float* x, int num_rows, int dim, const XieluParams& params);
+// BitNet's AutoBitLinear input (transformers' ActQuant): each row to int8 codes by its absmax, 127 / max|x| (at least
+// 1e-5), rounded half to even and clamped to [-128, 127], then back to floats, in place.
+void int8_fake_quant_rows(ThreadPool& pool, float* x, int num_rows, int dim);
+// Its weights (WeightQuant): round(w / mean|w|) clamped to [-1, 1], times mean|w| (at least 1e-5), over the whole tensor.
+void ternarize_weights(std::vector<float>& weights);
 // gelu's tanh form of one value (the portable kernels' formula), for the LayerNorm family's plain MLP.
 float gelu_tanh(float x);
 // One value through the activation (the plain MLP's, and the gated one's rarer activations).
@@ -161,6 +174,8 @@ struct AttentionBatch {
   // Attention sinks (GPT-OSS): [num_heads] learned logits, one per query head, that join every row's softmax
   // denominator and contribute no value. nullptr: none (the rows' weights sum to 1).
   const float* sinks = nullptr;
+  // DiffLlama: KV head h's keys are paired with value head (h + value_head_shift) % num_kv_heads (diff_attention.h); 0: its own.
+  int value_head_shift = 0;
 };
 // What a query head's accumulated values are multiplied by at the end of the online softmax: 1 / sum, or with a sink
 // 1 / (sum + exp(sink - max)), the sink's share of transformers' cat([scores, sink]).softmax() left out.

@@ -18,7 +18,7 @@ void linear_block(const float* x, int row_begin, int row_end, const WeightMatrix
 void attention_item(const float* query, int q_stride, const float* key_cache, const float* value_cache,
                     const int32_t* positions, const int32_t* block_table, int row_begin, int row_end, int kv_head_begin,
                     int kv_head_end, int heads_per_kv, const KvLayout& layout, float scale, float* out, int out_stride,
-                    float softcap, int sliding_window, const float* alibi_slopes, const float* sinks);
+                    float softcap, int sliding_window, const float* alibi_slopes, const float* sinks, int value_head_shift);
 
 // RMSNorm and rotary embedding for rows [row_begin, row_end): see cpu::rms_norm, fused_add_rms_norm, head_rms_norm, rotary.
 void rms_norm_rows(const float* x, const float* weight, float* out, int row_begin, int row_end, int dim, float eps);

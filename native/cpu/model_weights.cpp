@@ -244,6 +244,7 @@ struct StackedPart {
   std::string name;
   int rows;
   WeightFormat format;
+  bool ternary = false;  // BitNet's bit_linear: the float tensor ternarized before it is stored
 };
 
 // parts[begin, end), all of one format, as one matrix: blocks stored in that format copied byte for byte, float
@@ -269,7 +270,9 @@ WeightMatrix load_uniform(TensorReader& reader, const std::vector<StackedPart>& 
       }
       matrix.store_raw_rows(row, part.rows, converted.data());
     } else {
-      matrix.store_rows(row, part.rows, reader.read(part.name, {part.rows, cols}).data());
+      std::vector<float> values = reader.read(part.name, {part.rows, cols});
+      if (part.ternary) ternarize_weights(values);
+      matrix.store_rows(row, part.rows, values.data());
     }
     row += part.rows;
   }
@@ -416,7 +419,8 @@ uint64_t ModelWeights::bytes() const {
     total += (layer.input_norm.size() + layer.post_attention_norm.size() + layer.attention_out_norm.size() + layer.mlp_out_norm.size() +
               layer.qkv_bias.size() + layer.q_norm.size() +
               layer.k_norm.size() + layer.input_norm_bias.size() + layer.post_attention_norm_bias.size() + layer.o_bias.size() +
-              layer.fc1_bias.size() + layer.fc2_bias.size() + layer.q_norm_bias.size() + layer.k_norm_bias.size()) * 4;
+              layer.fc1_bias.size() + layer.fc2_bias.size() + layer.q_norm_bias.size() + layer.k_norm_bias.size() +
+              layer.attn_sub_norm.size() + layer.ffn_sub_norm.size()) * 4;
     total += layer.moe.bytes() + layer.mla.bytes() + layer.linear_attn.bytes() + layer.mamba.bytes() + layer.short_conv.bytes() + layer.mamba1.bytes();
   }
   return total + gemma4.bytes();
@@ -464,6 +468,11 @@ ModelWeights load_model_weights(const ModelConfig& config, const std::vector<Ten
   weights.final_norm_bias = bias("model.norm.bias", hidden);
   weights.lm_head_bias = bias("lm_head.bias", config.vocab_size);
   weights.layers.resize(config.num_layers);
+  // BitNet: each projection's tensor ternarized on its own (AutoBitLinear's per-tensor scale).
+  const auto bit_linear = [&](std::vector<StackedPart> parts) {
+    for (StackedPart& part : parts) part.ternary = config.bit_linear;
+    return parts;
+  };
   for (int i = 0; i < config.num_layers; ++i) {
     const std::string prefix = "model.layers." + std::to_string(i) + ".";
     const WeightFormat more_bits = q4_k_m && q4_k_m_more_bits(i, config.num_layers) ? WeightFormat::Q6_K : format;
@@ -503,7 +512,7 @@ ModelWeights load_model_weights(const ModelConfig& config, const std::vector<Ten
     } else if (config.mla_kv_lora_rank > 0) {
       layer.mla = load_mla_weights(config, prefix, format, load_matrix, norm, [&](const std::string& name) { return reader.has(name); });  // DeepSeek: latent projections in place of q/k/v (mla.cpp)
     } else {
-      load_stacked(reader, layer.qkv, attention_parts(config, prefix, format, more_bits), hidden);
+      load_stacked(reader, layer.qkv, bit_linear(attention_parts(config, prefix, format, more_bits)), hidden);
     }
     // Falcon-H1: attention beside every mixer.
     if (config.mamba2.falcon_h1.enabled) load_stacked(reader, layer.qkv, attention_parts(config, prefix, format, more_bits), hidden);
@@ -523,10 +532,18 @@ ModelWeights load_model_weights(const ModelConfig& config, const std::vector<Ten
       layer.k_norm_bias.assign(kv_rows, 0.f);
     }
     if (config.has_attention(i)) {
-      load_stacked(reader, layer.o_proj, {{prefix + "self_attn.o_proj.weight", hidden, format}},
+      load_stacked(reader, layer.o_proj, bit_linear({{prefix + "self_attn.o_proj.weight", hidden, format}}),
                    config.mla_kv_lora_rank > 0 ? config.num_heads * config.mla_v_head_dim : q_rows);
     }
     if (config.attention_output_bias) layer.o_bias = reader.read(prefix + "self_attn.o_proj.bias", {hidden});
+    if (config.diff_attention) {
+      const auto lambda = [&](const char* name) { return reader.read(prefix + "self_attn." + name, {config.head_dim}); };
+      layer.diff_lambda = diff_lambda(lambda("lambda_q1"), lambda("lambda_k1"), lambda("lambda_q2"), lambda("lambda_k2"), i);
+    }
+    if (config.sub_norms) {
+      layer.attn_sub_norm = norm(prefix + "self_attn.attn_sub_norm.weight", q_rows);
+      layer.ffn_sub_norm = norm(prefix + "mlp.ffn_sub_norm.weight", inter);
+    }
     layer.attn_sinks = bias(prefix + "self_attn.sinks", config.num_heads);
     if (!config.has_mlp(i)) continue;  // Mamba2, Mamba, Falcon-Mamba, Nemotron-H's lone mixers: norm and mixer only
     if (config.is_sparse_layer(i)) {
@@ -541,10 +558,14 @@ ModelWeights load_model_weights(const ModelConfig& config, const std::vector<Ten
         layer.fc1_bias = reader.read(prefix + "mlp.up_proj.bias", {inter});
         layer.fc2_bias = reader.read(prefix + "mlp.down_proj.bias", {hidden});
       }
+      if (config.hidden_act == Activation::Xielu) {
+        const auto scalar = [&](const char* name) { return reader.read(prefix + "mlp.act_fn." + name, {1})[0]; };
+        layer.xielu = xielu_params(scalar("alpha_p"), scalar("alpha_n"), scalar("beta"), scalar("eps"));
+      }
     } else {
       load_stacked(reader, layer.gate_up,
-                   {{prefix + "mlp.gate_proj.weight", inter, format}, {prefix + "mlp.up_proj.weight", inter, format}}, hidden);
-      load_stacked(reader, layer.down, {{prefix + "mlp.down_proj.weight", hidden, more_bits}}, inter);
+                   bit_linear({{prefix + "mlp.gate_proj.weight", inter, format}, {prefix + "mlp.up_proj.weight", inter, format}}), hidden);
+      load_stacked(reader, layer.down, bit_linear({{prefix + "mlp.down_proj.weight", hidden, more_bits}}), inter);
       if (config.mlp_bias) {
         // gate_up's rows are gate's then up's; so is its bias.
         layer.fc1_bias = reader.read(prefix + "mlp.gate_proj.bias", {inter});

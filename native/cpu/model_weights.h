@@ -12,6 +12,7 @@
 #include "mamba2_mixer.h"
 #include "short_conv.h"
 #include "moe.h"
+#include "diff_attention.h"
 
 namespace pagedllm {
 namespace cpu {
@@ -40,6 +41,9 @@ struct LayerWeights {
   // Phi's / StableLM's q and k head LayerNorms ([heads * head_dim] each; q_norm / k_norm hold the weights).
   std::vector<float> q_norm_bias, k_norm_bias;
   std::vector<float> attn_sinks;  // GPT-OSS: [num_heads] softmax sinks (AttentionBatch::sinks); empty without
+  XieluParams xielu;              // Apertus (hidden_act xielu): the layer's activation scalars
+  std::vector<float> attn_sub_norm, ffn_sub_norm;  // BitNet (sub_norms): before o_proj and down_proj; empty without
+  DiffLambda diff_lambda;         // DiffLlama (diff_attention): the layer's lambda
 };
 
 // Gemma 4's weights beyond the shared layer layout (gemma4_weights.cpp): the per-layer inputs' tables and gates, and

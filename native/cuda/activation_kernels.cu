@@ -67,6 +67,7 @@ void gated_and_mul(Activation act, const float* gate_up, int num_tokens, int int
     case Activation::Relu: return launch_gated<T, ReluMul>(gate_up, num_tokens, inter, out, stream);
     case Activation::Relu2: return launch_gated<T, Relu2Mul>(gate_up, num_tokens, inter, out, stream);
     case Activation::GeluErf: return launch_gated<T, GeluErfMul>(gate_up, num_tokens, inter, out, stream);
+    case Activation::Xielu: break;  // Apertus: CPU only (refused at load)
   }
   throw std::runtime_error("gated_and_mul: unknown activation");
 }

@@ -52,6 +52,14 @@ class CudaBackend final : public Backend {
       throw std::runtime_error("CUDA backend: Gated DeltaNet (linear attention) layers are not implemented (use --device cpu)");
     if (model_.gpt_oss_experts)
       throw std::runtime_error("CUDA backend: GPT-OSS's attention sinks and clamped-SwiGLU experts are not implemented (use --device cpu)");
+    if (model_.sub_norms || model_.bit_linear)
+      throw std::runtime_error("CUDA backend: BitNet's sub-norms and BitLinear quantization are not implemented (use --device cpu)");
+    if (model_.diff_attention)
+      throw std::runtime_error("CUDA backend: DiffLlama's differential attention is not implemented (use --device cpu)");
+    if (model_.embedding_norm || model_.reversed_rope)
+      throw std::runtime_error("CUDA backend: NanoChat's embedding norm and sign-flipped rope are not implemented (use --device cpu)");
+    if (model_.hidden_act == Activation::Xielu)
+      throw std::runtime_error("CUDA backend: Apertus's xIELU activation is not implemented (use --device cpu)");
     if (!model_.layer_norm && model_.ungated_mlp)
       throw std::runtime_error("CUDA backend: Nemotron's and Arcee's ungated MLP is not implemented (use --device cpu)");
     if (model_.qk_norm_after_rope)

@@ -74,6 +74,7 @@ __device__ __forceinline__ float activate(float x, Activation act) {
     case Activation::GeluErf: return 0.5f * x * (1.f + erff(x * 0.70710678118654752f));
     case Activation::GeluTanh: return x / (1.f + expf(-2.f * 0.7978845608028654f * (x + 0.044715f * x * x * x)));
     case Activation::Silu: return x / (1.f + expf(-x));
+    case Activation::Xielu: break;  // Apertus: CPU only (refused at load)
   }
   return x;
 }

@@ -263,6 +263,11 @@ static void parse_rms_variant(const Napi::Object& config, ModelConfig& out) {
   out.clip_qkv = static_cast<float>(number_field(variant, "clipQkv"));
   out.ungated_mlp = variant.Has("ungatedMlp") && bool_field(variant, "ungatedMlp");
   out.qk_norm_after_rope = variant.Has("qkNormAfterRope") && bool_field(variant, "qkNormAfterRope");
+  out.sub_norms = variant.Has("subNorms") && bool_field(variant, "subNorms");
+  out.bit_linear = variant.Has("bitLinear") && bool_field(variant, "bitLinear");
+  out.embedding_norm = variant.Has("embeddingNorm") && bool_field(variant, "embeddingNorm");
+  out.reversed_rope = variant.Has("reversedRope") && bool_field(variant, "reversedRope");
+  out.diff_attention = variant.Has("diffAttention") && bool_field(variant, "diffAttention");
   if (!(out.clip_qkv >= 0.f)) fail(config.Env(), "rmsVariant.clipQkv must be non-negative");
   if (!variant.Get("ropeLayers").IsUndefined()) out.rope_layers = layer_flags(variant, "ropeLayers", out.num_layers, "rmsVariant.ropeLayers");
 }
@@ -392,6 +397,8 @@ ModelConfig parse_model_config(const Napi::Object& config) {
     out.hidden_act = Activation::GeluErf;
   } else if (act == "relu2") {
     out.hidden_act = Activation::Relu2;
+  } else if (act == "xielu") {
+    out.hidden_act = Activation::Xielu;
   } else {
     fail(config.Env(), "unsupported hiddenAct '" + act + "'");
   }

@@ -69,7 +69,8 @@ enum class RopeScaling { None, Linear, Llama3, Divisors };
 
 // The MLP's gate activation: SwiGLU (silu) or GeGLU with gelu's tanh form (Gemma's gelu_pytorch_tanh); the LayerNorm
 // family's plain (non-gated) MLP also takes relu and gelu's exact erf form.
-enum class Activation { Silu, GeluTanh, Relu, GeluErf, Relu2 };  // Relu2: relu(x)^2 (Nemotron, Arcee)
+// Relu2: relu(x)^2 (Nemotron, Arcee); Xielu: Apertus's xIELU with learned scalars per layer (CPU only: native/cpu/activation.cpp).
+enum class Activation { Silu, GeluTanh, Relu, GeluErf, Relu2, Xielu };
 
 // Gemma 4 (native/cpu/gemma4_forward.cpp): one layer's shape and the layer whose K/V cache it reads (itself, or for a
 // KV-shared layer an earlier one; such a layer writes no cache). k_eq_v: its key projection is the value too.
@@ -206,6 +207,18 @@ struct ModelConfig {
   bool ungated_mlp = false;
   // HunYuan dense: the per-head q/k norms (qk_norm) come after rope, not before; CPU only.
   bool qk_norm_after_rope = false;
+  // BitNet: RMSNorms on the attention output before o_proj and on act(gate) * up before down_proj; with bit_linear, its
+  // online AutoBitLinear: every decoder projection's weight ternarized at load (round(w / mean|w|) in [-1, 1], times
+  // mean|w|, per tensor) and its input rows fake-quantized to int8 (absmax per row). CPU only.
+  bool sub_norms = false;
+  bool bit_linear = false;
+  // NanoChat: the embeddings RMS-normed by the final norm before the first layer; its rope turns by -angle (sines
+  // negated: rotate_half as (x2, -x1)). CPU only.
+  bool embedding_norm = false;
+  bool reversed_rope = false;
+  // DiffLlama: differential attention (native/cpu/diff_attention.h) with each layer's self_attn.lambda_q1 / k1 / q2 / k2
+  // ([head_dim]); num_heads and num_kv_heads even. CPU only.
+  bool diff_attention = false;
   float clip_qkv = 0.f;                // OLMo, OLMoE: q, k and v clamped to [-clip_qkv, clip_qkv] after projection; 0: none
   // OLMo's norms have no weights (norm_affine false, as OPT's: weight 1 then).
   // ALiBi (BLOOM, Falcon-RW, MPT: native/cpu/kernels.h AttentionBatch): one slope per query head, any scale the model

@@ -4,6 +4,7 @@ import {float32ToBf16Bits, bf16BitsToFloat32, f16BitsToFloat32, float32ToF16Bits
 import type {MoeFamily} from './moe-config.js'
 import {LAYERNORM_ARCHITECTURES} from './layernorm-family.js'
 import {transformersActivation} from './activations.js'
+import {APERTUS} from './apertus-config.js'
 import type {ModelConfig} from './model-config.js'
 
 export interface ArchitectureTraits {
@@ -166,6 +167,14 @@ export const ARCHITECTURES: Record<string, ArchitectureTraits> = {
   // LFM2: gated short convolutions among attention layers with per-head q/k norms; LFM2-MoE: sigmoid-routed experts past its dense layers (lfm2-config.ts).
   Lfm2ForCausalLM: {...BASE, defaultMaxPositions: 128000, defaultTiedEmbeddings: true, qkNorm: true},
   Lfm2MoeForCausalLM: {...BASE, defaultMaxPositions: 128000, defaultTiedEmbeddings: true, qkNorm: true, moe: 'lfm2_moe'},
+  // Apertus: q/k norms before rope, Nemotron's ungated MLP with xIELU's learned scalars, llama3 rope by default (apertus-config.ts).
+  ApertusForCausalLM: {...BASE, defaultMaxPositions: 65536, qkNorm: true},
+  // BitNet b1.58: norms before o_proj and down_proj, relu2, AutoBitLinear's ternary weights and int8 activations (bitnet-config.ts).
+  BitNetForCausalLM: BASE,
+  // NanoChat: weightless norms (one on the embeddings too), sign-flipped rope, q/k norms after it, relu2 MLP, soft cap (nanochat-config.ts).
+  NanoChatForCausalLM: {...BASE, qkNorm: true},
+  // DiffLlama: Llama's layers with differential attention over each pair of heads (diffllama-config.ts).
+  DiffLlamaForCausalLM: BASE,
 }
 /** The RMSNorm families above, then the LayerNorm family (OPT, GPT-NeoX, GPT-2: layernorm-family.ts; Phi, StableLM, StarCoder2, GPT-J, GPTBigCode, GPT-Neo: layernorm-more.ts; BLOOM, Falcon, MPT: alibi-family.ts). */
 export const SUPPORTED_ARCHITECTURES = [...Object.keys(ARCHITECTURES), ...LAYERNORM_ARCHITECTURES]
@@ -174,9 +183,7 @@ export const SUPPORTED_ARCHITECTURES = [...Object.keys(ARCHITECTURES), ...LAYERN
 export const NEAR_MISSES: Record<string, string> = {
   Phi3SmallForCausalLM: 'Phi-3-small needs blocksparse attention, gegelu and muP scaling',
   DeepseekV32ForCausalLM: "DeepSeek-V3.2 needs its lightning indexer (DeepSeek sparse attention) over V3's latent attention",
-  ApertusForCausalLM: 'Apertus needs the xIELU activation with learned alpha_p / alpha_n per layer',
-  NanoChatForCausalLM: 'NanoChat needs weightless RMSNorms and q/k norms after its sign-flipped rope',
-  DiffLlamaForCausalLM: 'DiffLlama needs differential attention (two softmaxes subtracted with a learned lambda)',
+  OlmoHybridForCausalLM: "OLMo Hybrid needs Gated DeltaNet layers with separate q/k/v/a/b/g projections and a doubled beta under pre-norms, among OLMo 3's post-norm attention layers",
   Qwen3VLMoeForConditionalGeneration: "Qwen3-VL-MoE's checkpoints store each layer's experts fused and transposed (mlp.experts.gate_up_proj [experts, hidden, 2 x moe_intermediate_size]), which the loader does not split",
 }
 
@@ -184,6 +191,8 @@ export const NEAR_MISSES: Record<string, string> = {
 export function parseActivation(config: Record<string, unknown>, architecture: string, source: string): ModelConfig['hiddenAct'] {
   const traits = ARCHITECTURES[architecture]!
   const raw = config[traits.activationKey] ?? traits.defaultActivation
+  // Only Apertus's checkpoints hold xIELU's learned scalars (apertus-config.ts).
+  if (architecture === APERTUS && raw === 'xielu') return 'xielu'
   // GemmaConfig turns the original releases' hidden_act "gelu" into the tanh form; Gemma 2 and 3 run what they name.
   if (traits.gemmaNorms && traits.activationKey === 'hidden_act' && raw === 'gelu') return 'gelu_pytorch_tanh'
   return transformersActivation(raw, traits.activationKey, source)

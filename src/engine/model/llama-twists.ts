@@ -39,13 +39,13 @@ const TWISTS: Record<string, TwistFamily> = {
   },
   // Helium: Granite's attention with o_proj never biased, interleaved rope, eps 1e-8.
   HeliumForCausalLM: {
-    defaults: {num_key_value_heads: 20, head_dim: 128, rms_norm_eps: 1e-8, bos_token_id: 1, eos_token_id: 2},
+    defaults: {num_key_value_heads: 20, head_dim: 128, rms_norm_eps: 1e-8, rope_theta: 100000, bos_token_id: 1, eos_token_id: 2},
     biases: (flag) => ({qkv: flag('attention_bias', false), o: false, mlp: flag('mlp_bias', false)}),
     interleavedRope: true,
   },
   // ERNIE 4.5: use_bias on every projection, interleaved rope, tied.
   Ernie4_5ForCausalLM: {
-    defaults: {num_key_value_heads: 2, head_dim: 128, rms_norm_eps: 1e-5, bos_token_id: 1, eos_token_id: 2},
+    defaults: {num_key_value_heads: 2, head_dim: 128, rms_norm_eps: 1e-5, rope_theta: 500000, bos_token_id: 1, eos_token_id: 2},
     biases: (flag) => {
       const all = flag('use_bias', false)
       return {qkv: all, o: all, mlp: all}

@@ -20,6 +20,8 @@ import {deepseekTensorShapes, deepseekTensors} from './deepseek-config.js'
 import {rmsVariantTensorShapes, rmsVariantTensors} from './rms-variants.js'
 import {checkpointTensorNames, engineTensorNames} from './tensor-renames.js'
 import {interleavedRopeRows} from './llama-twists.js'
+import {xieluScalarsAsVectors, xieluTensorShapes} from './apertus-config.js'
+import {diffLambdaShapes} from './diffllama-config.js'
 import {hybridMixerShapes, splitHybridProjections} from './hybrid-tensors.js'
 import {mamba2CheckpointName, mamba2EngineTensors} from './mamba2-tensors.js'
 import {mamba2HasMlp} from './mamba2-config.js'
@@ -109,6 +111,8 @@ export function expectedTensorShapes(config: ModelConfig): {name: string; shape:
     // A sparse layer's router and experts take the place of the dense MLP's three matrices.
     if (config.moe?.sparseLayers[layer]) shapes.splice(-3, 3, ...moeLayerTensorShapes(config.moe, prefix, hidden))
     if (config.mlpBias) shapes.push({name: `${prefix}.mlp.gate_proj.bias`, shape: [intermediate]}, {name: `${prefix}.mlp.up_proj.bias`, shape: [intermediate]}, {name: `${prefix}.mlp.down_proj.bias`, shape: [hidden]})
+    if (config.hiddenAct === 'xielu') shapes.push(...xieluTensorShapes(prefix))
+    if (config.rmsVariant?.diffAttention) shapes.push(...diffLambdaShapes(prefix, headDim))
   }
   shapes.push({name: 'model.norm.weight', shape: [hidden]})
   if (!config.tieWordEmbeddings) shapes.push({name: 'lm_head.weight', shape: [vocabSize, hidden]})
@@ -122,11 +126,11 @@ export function selectModelTensors(config: ModelConfig, checkpointTensors: Tenso
   if (config.layerNorm) return layerNormTensors(config, checkpointTensors, dir)
   if (config.gemma4) return gemma4Tensors(config, checkpointTensors, dir)
   // A multimodal checkpoint keeps its language model under a prefix (gemma3-config.ts; a text checkpoint has none).
-  const named = checkpointTensors.map((t) => ({...t, name: languageModelTensorName(t.name)}))
+  const named = xieluScalarsAsVectors(checkpointTensors.map((t) => ({...t, name: languageModelTensorName(t.name)})))
   const split = llama4Tensors(config, splitGptOssExperts(config, splitGraniteMoeExperts(config, splitFusedProjections(config, engineTensorNames(config, mamba2EngineTensors(config, named))))))
   const tensors = config.moe?.mixtralNames || config.moe?.grouped ? split.map((t) => ({...t, name: moeEngineName(config.moe, t.name)})) : split
   // A corrupt or hostile layer count must not make us list billions of expected tensors before the first one is missing.
-  const perLayer = 9 + (config.attentionBias ? 3 : 0) + (config.qkNorm ? 2 : 0) + (config.sandwichNorms ? 2 : 0) - (config.rmsVariant?.parallelBlock ? 1 : 0) - (config.rmsVariant?.normAffine === false ? 2 : 0) - (config.rmsVariant?.ungatedMlp ? 1 : 0) - (config.hybrid?.shortConv ? 3 : 0) // LFM2's conv layers: 3 mixer tensors, no q/k norms
+  const perLayer = 9 + (config.attentionBias ? 3 : 0) + (config.qkNorm ? 2 : 0) + (config.sandwichNorms ? 2 : 0) - (config.rmsVariant?.parallelBlock ? 1 : 0) - (config.rmsVariant?.normAffine === false ? (config.qkNorm ? 4 : 2) : 0) - (config.rmsVariant?.ungatedMlp ? 1 : 0) - (config.hybrid?.shortConv ? 3 : 0) // LFM2's conv layers: 3 mixer tensors, no q/k norms
   if (config.numLayers * perLayer > tensors.length) {
     throw new ModelLoadError(`The config says ${config.numLayers} layers of ${perLayer} tensors each, but the checkpoint in ${dir} holds only ${tensors.length} tensors.`)
   }

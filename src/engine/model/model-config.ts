@@ -16,6 +16,7 @@ import {fp8Scheme, withoutQuantizationConfig, type Fp8Scheme} from './fp8-checkp
 import {GPT_OSS, gptOssView} from './gpt-oss.js'
 import {isRmsVariantArchitecture, parseRmsVariant, rmsVariantView, type RmsVariantFeatures} from './rms-variants.js'
 import {applyTwistBiases, isLlamaTwist, twistView} from './llama-twists.js'
+import {withConfigClassDefaults} from './config-class-defaults.js'
 import {hasSandwichNorms} from './tensor-renames.js'
 import {GLM4_MOE, deepseekAttention, deepseekView, isDeepseek, type MlaConfig} from './deepseek-config.js'
 import {glm4MoeQkNorm, glm4MoeView} from './glm4-moe-config.js'
@@ -31,6 +32,10 @@ import {SOLAR_OPEN, solarOpenView} from './solar-open-config.js'
 import {isMultimodalWrapper, multimodalLanguageModel} from './multimodal-text.js'
 import {MINISTRAL3, ministral3View} from './ministral3-config.js'
 import {CWM, cwmView} from './cwm-config.js'
+import {APERTUS, apertusView} from './apertus-config.js'
+import {BITNET, bitnetView} from './bitnet-config.js'
+import {NANOCHAT, nanochatLogitSoftcap, nanochatView} from './nanochat-config.js'
+import {DIFFLLAMA, checkDiffAttentionHeads, diffllamaView} from './diffllama-config.js'
 import {MINICPM3, minicpm3Multipliers, minicpm3View} from './minicpm3-config.js'
 import {GRANITE_SWA, graniteSwaView} from './granite-swa-config.js'
 import {HYBRID_ARCHITECTURES, HYBRID_MULTIMODAL, parseHybrid, qwen35LanguageModel, qwen35View, type HybridFeatures} from './qwen35-config.js'
@@ -62,8 +67,8 @@ export interface ModelConfig {
   rotaryDim?: number
   /** Per-head RMSNorm of q and of k after the projection, before RoPE (Qwen3: q_norm / k_norm, [headDim] each). */
   qkNorm: boolean
-  /** The MLP's gate activation: SwiGLU (silu) or GeGLU (Gemma's gelu_pytorch_tanh), also relu, relu2 (relu squared), gelu (erf); the plain MLPs' (LayerNorm family, ungatedMlp) likewise. */
-  hiddenAct: 'silu' | 'gelu_pytorch_tanh' | 'relu' | 'gelu' | 'relu2'
+  /** The MLP's gate activation: SwiGLU (silu) or GeGLU (Gemma's gelu_pytorch_tanh), also relu, relu2 (relu squared), gelu (erf); the plain MLPs' (LayerNorm family, ungatedMlp) likewise; xielu: Apertus's, with learned scalars per layer (CPU only). */
+  hiddenAct: 'silu' | 'gelu_pytorch_tanh' | 'relu' | 'gelu' | 'relu2' | 'xielu'
   /** Added to every RMSNorm weight at load: 1 for Gemma's (1 + weight), 0 otherwise (and for GGUF files, which store the sum). */
   normWeightOffset: number
   /** Embedding rows are multiplied by it: Gemma's sqrt(hidden_size) in the checkpoint's dtype, 1 otherwise. */
@@ -187,6 +192,7 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   }
   const traits = ARCHITECTURES[architecture]!
   const notes: string[] = []
+  config = withConfigClassDefaults(config, architecture)
   let ropeLocalTheta: number | undefined
   if (architecture === 'Gemma3ForCausalLM') ({config, ropeLocalTheta} = gemma3View(config, source))
   if (architecture === OLMO3) ({config, ropeLocalTheta} = olmo3View(config, source))
@@ -212,6 +218,11 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   if (HYBRID_ARCHITECTURES.has(architecture)) config = qwen35View(config, architecture)
   if (architecture === LLAMA4) config = llama4View(config, source)
   if (architecture === CWM) config = cwmView(config)
+  if (architecture === APERTUS) config = apertusView(config)
+  let bitLinear = false
+  if (architecture === BITNET) ({config, bitLinear} = bitnetView(config, source))
+  if (architecture === NANOCHAT) config = nanochatView(config)
+  if (architecture === DIFFLLAMA) config = diffllamaView(config)
   if (architecture === MINISTRAL3) {
     const view = ministral3View(config, source)
     config = view.config
@@ -321,6 +332,9 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   if (isRmsVariantArchitecture(architecture)) Object.assign(modelConfig, parseRmsVariant(config, architecture, source))
   if (architecture === GPT_OSS || architecture === GRANITE_SWA) modelConfig.attentionSinks = true
   if (swaRopeLayers) modelConfig.rmsVariant!.ropeLayers = swaRopeLayers
+  if (bitLinear) modelConfig.rmsVariant!.bitLinear = true
+  if (architecture === NANOCHAT) modelConfig.finalLogitSoftcap = nanochatLogitSoftcap(config, source)
+  if (architecture === DIFFLLAMA) checkDiffAttentionHeads(numHeads, numKvHeads, source)
   if (gemma4) Object.assign(modelConfig, gemma4ModelFields(config, gemma4, modelConfig.torchDtype, source))
   if (isLlamaTwist(architecture)) applyTwistBiases(modelConfig, config, architecture, source)
   if (isDeepseek(architecture)) Object.assign(modelConfig, deepseekAttention(config, architecture, source))

@@ -13,6 +13,10 @@ import {PHIMOE_ARCHITECTURES, isPhimoe, phimoeHeadBias, phimoeView} from './phim
 import {GRANITE_HYBRID, graniteHybridRopeLayers} from './mamba2-config.js'
 import {NEMOTRON_H, nemotronHRopeLayers} from './nemotron-h-config.js'
 import {FALCON_H1, falconH1Scales} from './falcon-h1-config.js'
+import {APERTUS} from './apertus-config.js'
+import {BITNET} from './bitnet-config.js'
+import {NANOCHAT} from './nanochat-config.js'
+import {DIFFLLAMA} from './diffllama-config.js'
 
 /** What sets Granite, OLMo2 or SmolLM3 apart from Llama; ModelConfig.rmsVariant holds it (native/cpu/rms_variants.h runs it). */
 export interface RmsVariantFeatures {
@@ -40,13 +44,23 @@ export interface RmsVariantFeatures {
   normBias?: true
   /** PhiMoE's lm_head_bias: lm_head.bias is added to the logits. */
   headBias?: true
-  /** Nemotron, Arcee: the MLP is down(act(up(x))), no gate_proj (relu2-families.ts). */
+  /** Nemotron, Arcee, Jais 2, Apertus: the MLP is down(act(up(x))), no gate_proj (relu2-families.ts, apertus-config.ts). */
   ungatedMlp?: true
   /** HunYuan dense: the per-head q/k norms (qkNorm) normalise q and k after rope, not before (hunyuan-config.ts). */
   qkNormAfterRope?: true
+  /** BitNet: RMSNorms on the attention output before o_proj (self_attn.attn_sub_norm) and on act(gate) * up before down_proj (mlp.ffn_sub_norm). */
+  subNorms?: true
+  /** BitNet's online AutoBitLinear: every q/k/v/o/gate/up/down weight ternarized by its absmean, their inputs int8 per token (bitnet-config.ts). */
+  bitLinear?: true
+  /** NanoChat: the embeddings are RMS-normed by the final norm (model.norm) before the first layer. */
+  embeddingNorm?: true
+  /** NanoChat: its rotate_half is (x2, -x1), a turn by -angle: the rope's sines negated. */
+  reversedRope?: true
+  /** DiffLlama: differential attention with each layer's lambda vectors (diffllama-config.ts). */
+  diffAttention?: true
 }
 
-export const RMS_VARIANT_ARCHITECTURES = ['GraniteForCausalLM', 'Olmo2ForCausalLM', 'SmolLM3ForCausalLM', 'CohereForCausalLM', 'OlmoForCausalLM', 'OlmoeForCausalLM', 'GraniteMoeForCausalLM', COHERE2, OLMO3, 'GraniteMoeSharedForCausalLM', ...PHIMOE_ARCHITECTURES, EXAONE4, 'ArceeForCausalLM', 'NemotronForCausalLM', HUNYUAN_DENSE, GRANITE_HYBRID, 'FlexOlmoForCausalLM', HUNYUAN_MOE, EXAONE_MOE, 'Jais2ForCausalLM', 'GraniteSWAForCausalLM', NEMOTRON_H, FALCON_H1] as const
+export const RMS_VARIANT_ARCHITECTURES = ['GraniteForCausalLM', 'Olmo2ForCausalLM', 'SmolLM3ForCausalLM', 'CohereForCausalLM', 'OlmoForCausalLM', 'OlmoeForCausalLM', 'GraniteMoeForCausalLM', COHERE2, OLMO3, 'GraniteMoeSharedForCausalLM', ...PHIMOE_ARCHITECTURES, EXAONE4, 'ArceeForCausalLM', 'NemotronForCausalLM', HUNYUAN_DENSE, GRANITE_HYBRID, 'FlexOlmoForCausalLM', HUNYUAN_MOE, EXAONE_MOE, 'Jais2ForCausalLM', 'GraniteSWAForCausalLM', NEMOTRON_H, FALCON_H1, APERTUS, BITNET, NANOCHAT, DIFFLLAMA] as const
 
 export function isRmsVariantArchitecture(architecture: string): boolean {
   return (RMS_VARIANT_ARCHITECTURES as readonly string[]).includes(architecture)
@@ -118,6 +132,11 @@ export function parseRmsVariant(config: Json, architecture: string, source: stri
     if (rope) rmsVariant.ropeLayers = rope
   }
   if (architecture === HUNYUAN_DENSE || architecture === HUNYUAN_MOE) rmsVariant.qkNormAfterRope = true
+  if (architecture === APERTUS) rmsVariant.ungatedMlp = true
+  if (architecture === BITNET) rmsVariant.subNorms = true
+  if (architecture === DIFFLLAMA) rmsVariant.diffAttention = true
+  // NanoChat: weightless RMSNorms (q/k's too), the final one on the embeddings as well, q/k norms after its reversed rope.
+  if (architecture === NANOCHAT) Object.assign(rmsVariant, {normAffine: false, ungatedMlp: true, qkNormAfterRope: true, embeddingNorm: true, reversedRope: true})
   if (isRelu2Family(architecture)) {
     const {normWeightOffset, ...norms} = nemotronNorms(architecture)
     Object.assign(rmsVariant, {ungatedMlp: true}, norms)
@@ -179,7 +198,14 @@ export function rmsVariantTensorShapes(rmsVariant: RmsVariantFeatures, shapes: {
     return {name, shape}
   }).filter(({name}) => !(rmsVariant.parallelBlock && name.endsWith('.post_attention_layernorm.weight')) && (rmsVariant.normAffine || !/norm\.weight$/.test(name)) &&
     !(rmsVariant.ungatedMlp && /\.mlp\.gate_proj\.(weight|bias)$/.test(name)))
-    .flatMap((tensor) => [tensor, ...phimoeBiases(rmsVariant, tensor)])
+    .flatMap((tensor) => [tensor, ...phimoeBiases(rmsVariant, tensor), ...subNorms(rmsVariant, tensor)])
+}
+
+/** BitNet's sub-norms, each as wide as the input of the projection it precedes (o_proj's, down_proj's). */
+function subNorms(rmsVariant: RmsVariantFeatures, {name, shape}: {name: string; shape: number[]}): {name: string; shape: number[]}[] {
+  if (!rmsVariant.subNorms) return []
+  if (name.endsWith('.self_attn.o_proj.weight')) return [{name: name.replace('o_proj.weight', 'attn_sub_norm.weight'), shape: [shape[1]!]}]
+  return name.endsWith('.mlp.down_proj.weight') ? [{name: name.replace('down_proj.weight', 'ffn_sub_norm.weight'), shape: [shape[1]!]}] : []
 }
 
 /** PhiMoE's biases: each LayerNorm's beside its weight, lm_head's (lm_head_bias, [vocab]) beside the embedding (tied or not). */

@@ -11,6 +11,10 @@ const RENAMES: Record<string, [string, string][]> = {
   ],
   // Gemma 2's block without its two post-norms: pre_feedforward_layernorm takes post_attention_layernorm's (Llama's) place.
   VaultGemmaForCausalLM: [['pre_feedforward_layernorm', 'post_attention_layernorm']],
+  // Apertus: Llama's two pre-norms under their own names.
+  ApertusForCausalLM: [['attention_layernorm', 'input_layernorm'], ['feedforward_layernorm', 'post_attention_layernorm']],
+  // NanoChat: CLIP's ungated MLP (fc1, relu2, fc2).
+  NanoChatForCausalLM: [['mlp.fc1', 'mlp.up_proj'], ['mlp.fc2', 'mlp.down_proj']],
   HunYuanDenseV1ForCausalLM: [['self_attn.query_layernorm', 'self_attn.q_norm'], ['self_attn.key_layernorm', 'self_attn.k_norm']],
   // Llama 4's feed_forward and router (its fused experts: llama4-tensors.ts).
   Llama4ForCausalLM: [['feed_forward.router', 'mlp.gate'], ...['gate_proj', 'up_proj', 'down_proj', 'shared_expert.gate_proj', 'shared_expert.up_proj', 'shared_expert.down_proj'].map((part): [string, string] => [`feed_forward.${part}`, `mlp.${part}`])],

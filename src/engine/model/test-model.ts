@@ -21,8 +21,10 @@ import {HYBRID_TEST_VARIANTS, hybridTestModelConfigJson, isHybridTestVariant, ty
 import {RMS_TEST_VARIANTS, isRmsTestVariant, rmsTestModelConfigJson, type RmsTestVariant} from './rms-test-models.js'
 import {TWIST_TEST_VARIANTS, isTwistTestVariant, twistTestModelConfigJson, type TwistTestVariant} from './twist-test-models.js'
 import {DENSE2_TEST_VARIANTS, dense2TestModelConfigJson, isDense2TestVariant, type Dense2TestVariant} from './dense2-test-models.js'
+import {DENSE3_TEST_VARIANTS, dense3TestModelConfigJson, isDense3TestVariant, type Dense3TestVariant} from './dense3-test-models.js'
 import {MULTIMODAL_TEST_VARIANTS, isMultimodalTestVariant, multimodalCheckpointName, multimodalTestModelConfigJson, type MultimodalTestVariant} from './multimodal-test-models.js'
 import {checkpointTensorNames} from './tensor-renames.js'
+import {xieluCheckpointShapes} from './apertus-config.js'
 import {MAMBA2_TEST_VARIANTS, isMamba2TestVariant, mamba2TestModelConfigJson, type Mamba2TestVariant} from './mamba2-test-models.js'
 import {mamba2CheckpointShapes} from './mamba2-tensors.js'
 import {LFM2_TEST_VARIANTS, isLfm2TestVariant, lfm2TestModelConfigJson, type Lfm2TestVariant} from './lfm2-test-models.js'
@@ -52,9 +54,9 @@ export const TEST_MODEL_PRESETS: readonly TestModelPreset[] = ['tiny', 'small', 
  * tied model greedily repeats its last token (its own embedding dominates its logits); tied loading is covered by tinychat.
  * Each carries its family's tokenizer (tokenizer-families.ts), so transformers and pagedllm tokenize it alike.
  */
-export type TestModelVariant = 'llama' | 'qwen2' | 'llama3' | 'qwen3' | 'yarn' | 'gemma' | 'gemma2' | 'phi3' | 'mistral' | 'qwen2-sliding' | 'gemma3' | 'gemma4' | 'gemma4-keqv' | 'gemma4-moe' | 'llama4' | MoeTestVariant | LayerNormTestVariant | RmsTestVariant | AlibiTestVariant | TwistTestVariant | HybridTestVariant | Mamba2TestVariant | Mamba1TestVariant | MoeMoreTestVariant | MultimodalTestVariant | Dense2TestVariant | Lfm2TestVariant | SsmHybridTestVariant
+export type TestModelVariant = 'llama' | 'qwen2' | 'llama3' | 'qwen3' | 'yarn' | 'gemma' | 'gemma2' | 'phi3' | 'mistral' | 'qwen2-sliding' | 'gemma3' | 'gemma4' | 'gemma4-keqv' | 'gemma4-moe' | 'llama4' | MoeTestVariant | LayerNormTestVariant | RmsTestVariant | AlibiTestVariant | TwistTestVariant | HybridTestVariant | Mamba2TestVariant | Mamba1TestVariant | MoeMoreTestVariant | MultimodalTestVariant | Dense2TestVariant | Lfm2TestVariant | SsmHybridTestVariant | Dense3TestVariant
 export const TEST_MODEL_VARIANTS: readonly TestModelVariant[] = [
-  'llama', 'qwen2', 'llama3', 'qwen3', 'yarn', 'gemma', 'gemma2', 'phi3', 'mistral', 'qwen2-sliding', 'gemma3', 'gemma4', 'gemma4-keqv', 'gemma4-moe', 'llama4', 'mixtral', 'qwen2moe', 'qwen3moe', 'gptoss', 'deepseek-v2', 'deepseek-v3', 'glm4-moe', 'glm4-moe-lite', ...LAYERNORM_TEST_VARIANTS, ...RMS_TEST_VARIANTS, ...ALIBI_TEST_VARIANTS, ...TWIST_TEST_VARIANTS, ...HYBRID_TEST_VARIANTS, ...MAMBA2_TEST_VARIANTS, ...MAMBA1_TEST_VARIANTS, ...MOE_MORE_TEST_VARIANTS, ...MULTIMODAL_TEST_VARIANTS, ...DENSE2_TEST_VARIANTS, ...LFM2_TEST_VARIANTS, ...SSM_HYBRID_TEST_VARIANTS,
+  'llama', 'qwen2', 'llama3', 'qwen3', 'yarn', 'gemma', 'gemma2', 'phi3', 'mistral', 'qwen2-sliding', 'gemma3', 'gemma4', 'gemma4-keqv', 'gemma4-moe', 'llama4', 'mixtral', 'qwen2moe', 'qwen3moe', 'gptoss', 'deepseek-v2', 'deepseek-v3', 'glm4-moe', 'glm4-moe-lite', ...LAYERNORM_TEST_VARIANTS, ...RMS_TEST_VARIANTS, ...ALIBI_TEST_VARIANTS, ...TWIST_TEST_VARIANTS, ...HYBRID_TEST_VARIANTS, ...MAMBA2_TEST_VARIANTS, ...MAMBA1_TEST_VARIANTS, ...MOE_MORE_TEST_VARIANTS, ...MULTIMODAL_TEST_VARIANTS, ...DENSE2_TEST_VARIANTS, ...LFM2_TEST_VARIANTS, ...SSM_HYBRID_TEST_VARIANTS, ...DENSE3_TEST_VARIANTS,
 ]
 
 export interface TestModelOptions {
@@ -95,7 +97,8 @@ function tokenizerFamily(variant: TestModelVariant): TokenizerFamily {
     ernie4_5_moe: 'gpt2', dots1: 'qwen2', minimax_m2: 'gpt2', flex_olmo: 'gpt2', solar_open: 'gpt2', hunyuan_moe: 'gpt2', exaone_moe: 'gpt2',
     mistral3: 'llama2', ministral3: 'llama2', llava: 'llama2', 'qwen2-vl': 'qwen2', 'qwen3-vl': 'qwen2', jais2: 'gpt2', cwm: 'llama3', minicpm3: 'llama2', 'granite-swa': 'gpt2',
     lfm2: 'llama2', 'lfm2-moe': 'llama2',
-    'nemotron-h': 'gpt2', 'nemotron-h-moe': 'gpt2', 'nemotron-h-latent': 'gpt2', 'falcon-h1': 'gpt2', 'falcon-h1-norm-first': 'gpt2', 'falcon-h1-ungated-norm': 'gpt2'}
+    'nemotron-h': 'gpt2', 'nemotron-h-moe': 'gpt2', 'nemotron-h-latent': 'gpt2', 'falcon-h1': 'gpt2', 'falcon-h1-norm-first': 'gpt2', 'falcon-h1-ungated-norm': 'gpt2',
+    apertus: 'gpt2', bitnet: 'llama3', nanochat: 'gpt2', diffllama: 'llama2'}
   return TOKENIZER_FAMILIES[families[variant]]
 }
 
@@ -158,6 +161,7 @@ export function testModelConfigJson(preset: TestModelPreset, options: TestModelO
   if (isSsmHybridTestVariant(variant)) return ssmHybridTestModelConfigJson(variant, common)
   if (isMultimodalTestVariant(variant)) return multimodalTestModelConfigJson(variant, common)
   if (isDense2TestVariant(variant)) return dense2TestModelConfigJson(variant, common)
+  if (isDense3TestVariant(variant)) return dense3TestModelConfigJson(variant, common)
   if (variant === 'mistral') {
     return {architectures: ['MistralForCausalLM'], model_type: 'mistral', ...common, rms_norm_eps: 1e-5, rope_theta: 10000.0, sliding_window: 8, tie_word_embeddings: false}
   }
@@ -282,7 +286,7 @@ function writeTestModelFiles(dir: string, configJson: Record<string, unknown>, o
   // Drawn by the engine's name and shape (the scales below), written under the checkpoint's (OPT, GPT-NeoX, GPT-2, Mixtral: their own).
   const shapes = config.layerNorm
     ? layerNormCheckpointShapes(config).map(({name, shape, engineName}) => ({name, shape, engineName, engineShape: expectedShape(config, engineName)}))
-    : llama4CheckpointShapes(config, mamba2CheckpointShapes(config, gptOssCheckpointShapes(config, checkpointTensorNames(config, graniteMoeCheckpointShapes(config, checkpointTensorShapes(config, expectedTensorShapes(config))))))).map(({name, shape}) => ({name, shape, engineName: name, engineShape: shape}))
+    : xieluCheckpointShapes(llama4CheckpointShapes(config, mamba2CheckpointShapes(config, gptOssCheckpointShapes(config, checkpointTensorNames(config, graniteMoeCheckpointShapes(config, checkpointTensorShapes(config, expectedTensorShapes(config)))))))).map(({name, shape}) => ({name, shape, engineName: name, engineShape: shape}))
   const variant = options.variant ?? 'llama'
   const tensors = shapes.map(({name, shape, engineName, engineShape}) => ({
     name: isMultimodalTestVariant(variant) ? multimodalCheckpointName(variant, name) : moeCheckpointName(config.moe, name),
@@ -311,6 +315,9 @@ function randomTensor(name: string, shape: number[], config: ModelConfig, random
   if (name.endsWith('linear_attn.norm.weight')) return random.normals(count, 1, 0.1)
   if (/norm(_f)?(\.\d+)?\.weight$/.test(name)) return random.normals(count, 1 - config.normWeightOffset, 0.1) // StableLM's per head: q_norm.<h>.weight
   if (name.endsWith('.bias')) return random.normals(count, 0, 0.2)
+  // Apertus's xIELU: beta near its 0.5, eps a small negative (its -1e-6, wide enough that min(x, eps) shows); alphas N(0, 1).
+  if (name.endsWith('.act_fn.beta')) return random.normals(count, 0.5, 0.1)
+  if (name.endsWith('.act_fn.eps')) return random.normals(count, -0.1, 0.02)
   if (name.endsWith('.sinks')) return random.normals(count, 0, 1) // GPT-OSS: large enough to take a visible share of each softmax
   // GPT-OSS's fused [experts, hidden, 2 x inter]: gate/up outputs of std ~4, so its clamp at 7 is reached.
   if (name.endsWith('mlp.experts.gate_up_proj')) return random.normals(count, 0, 4 / Math.sqrt(config.hiddenSize))
