@@ -159,7 +159,8 @@ static void parse_moe(const Napi::Object& config, ModelConfig& out) {
   }
   out.gpt_oss_experts = moe.Has("gptOssExperts") && bool_field(moe, "gptOssExperts");
   out.moe_input_scaled = moe.Has("inputScaledExperts") && bool_field(moe, "inputScaledExperts");  // Llama 4
-  out.expert_gate_up_fused = out.gpt_oss_experts || out.moe_input_scaled;
+  // GPT-OSS's, Llama 4's and Qwen3-VL-MoE's experts: gate and up in one tensor per expert.
+  out.expert_gate_up_fused = out.gpt_oss_experts || (moe.Has("fusedExperts") && bool_field(moe, "fusedExperts"));
   if (moe.Has("grouped")) parse_grouped_routing(moe.Get("grouped"), out);
   Napi::Value layers = moe.Get("sparseLayers");
   if (!layers.IsArray()) fail(config.Env(), "moe.sparseLayers must be an array of booleans");

@@ -165,7 +165,6 @@ export const NEAR_MISSES: Record<string, string> = {
   ApertusForCausalLM: 'Apertus needs the xIELU activation with learned alpha_p / alpha_n per layer',
   NanoChatForCausalLM: 'NanoChat needs weightless RMSNorms and q/k norms after its sign-flipped rope',
   DiffLlamaForCausalLM: 'DiffLlama needs differential attention (two softmaxes subtracted with a learned lambda)',
-  Qwen3VLMoeForConditionalGeneration: "Qwen3-VL-MoE's checkpoints store each layer's experts fused and transposed (mlp.experts.gate_up_proj [experts, hidden, 2 x moe_intermediate_size]), which the loader does not split",
 }
 
 /** The MLP activation as config.json names it; Gemma's legacy "gelu" means the tanh form (as transformers reads it). */

@@ -129,7 +129,7 @@ export function selectModelTensors(config: ModelConfig, checkpointTensors: Tenso
   if (config.numLayers * perLayer > tensors.length) {
     throw new ModelLoadError(`The config says ${config.numLayers} layers of ${perLayer} tensors each, but the checkpoint in ${dir} holds only ${tensors.length} tensors.`)
   }
-  const perExpert = config.moe?.inputScaledExperts ? 2 : 3 // Llama 4's gate and up stay fused
+  const perExpert = config.moe?.fusedExperts ? 2 : 3 // Llama 4's and Qwen3-VL-MoE's gate and up stay fused
   const expertTensors = config.moe ? config.moe.sparseLayers.filter(Boolean).length * perExpert * config.moe.numExperts : 0
   if (expertTensors > tensors.length) {
     throw new ModelLoadError(`The config says ${config.moe!.numExperts} experts of ${perExpert} tensors in each of ${expertTensors / perExpert / config.moe!.numExperts} sparse layers, but the checkpoint in ${dir} holds only ${tensors.length} tensors.`)

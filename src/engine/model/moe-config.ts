@@ -35,8 +35,10 @@ export interface MoeConfig {
   gptOssGateUpApart?: boolean
   /** DeepSeek: grouped top-k routing (deepseek-config.ts) in place of softmax top-k. */
   grouped?: GroupedRouting
-  /** Llama 4: sigmoid(top-k router logits) scale each chosen expert's input, outputs added unweighted; gate/up fused per expert (llama4-tensors.ts). */
+  /** Llama 4: sigmoid(top-k router logits) scale each chosen expert's input, outputs added unweighted. */
   inputScaledExperts?: boolean
+  /** Llama 4, Qwen3-VL-MoE: each layer's experts stored fused and transposed, split per expert at load with gate and up kept fused (llama4-tensors.ts). */
+  fusedExperts?: true
   /** ERNIE 4.5: the router's correction bias is stored as mlp.moe_statics.e_score_correction_bias, [1, experts]. */
   ernieStatics?: true
 }
@@ -119,7 +121,7 @@ export function parseMoeConfig(config: Json, family: MoeFamily, numLayers: numbe
   // Llama 4: an ungated shared expert as wide as the routed ones on every sparse layer; the router never renormalises.
   if (family === 'llama4') {
     return {numExperts, numExpertsPerToken, normTopkProb: false, expertIntermediateSize, sharedExpertIntermediateSize: expertIntermediateSize, ungatedSharedExpert: true,
-      sparseLayers: llama4SparseLayers(config, numLayers, source), mixtralNames: false, inputScaledExperts: true}
+      sparseLayers: llama4SparseLayers(config, numLayers, source), mixtralNames: false, inputScaledExperts: true, fusedExperts: true}
   }
   return {
     numExperts,
@@ -196,9 +198,9 @@ export function moeLayerTensorShapes(moe: MoeConfig, prefix: string, hidden: num
   if (moe.gptOssExperts) return gptOssMoeTensorShapes(moe.numExperts, inter, prefix, hidden, moe.gptOssGateUpApart === true)
   const shapes = [{name: `${prefix}.mlp.gate.weight`, shape: [moe.numExperts, hidden]}]
   for (let e = 0; e < moe.numExperts; e++) {
-    // Llama 4's experts keep gate and up fused (gate rows, then up rows).
+    // Llama 4's and Qwen3-VL-MoE's experts keep gate and up fused (gate rows, then up rows).
     shapes.push(
-      ...(moe.inputScaledExperts ? [{name: `${prefix}.mlp.experts.${e}.gate_up_proj.weight`, shape: [2 * inter, hidden]}]
+      ...(moe.fusedExperts ? [{name: `${prefix}.mlp.experts.${e}.gate_up_proj.weight`, shape: [2 * inter, hidden]}]
         : [{name: `${prefix}.mlp.experts.${e}.gate_proj.weight`, shape: [inter, hidden]}, {name: `${prefix}.mlp.experts.${e}.up_proj.weight`, shape: [inter, hidden]}]),
       {name: `${prefix}.mlp.experts.${e}.down_proj.weight`, shape: [hidden, inter]},
     )

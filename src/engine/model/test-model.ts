@@ -21,6 +21,7 @@ import {HYBRID_TEST_VARIANTS, hybridTestModelConfigJson, isHybridTestVariant, ty
 import {RMS_TEST_VARIANTS, isRmsTestVariant, rmsTestModelConfigJson, type RmsTestVariant} from './rms-test-models.js'
 import {TWIST_TEST_VARIANTS, isTwistTestVariant, twistTestModelConfigJson, type TwistTestVariant} from './twist-test-models.js'
 import {DENSE2_TEST_VARIANTS, dense2TestModelConfigJson, isDense2TestVariant, type Dense2TestVariant} from './dense2-test-models.js'
+import {MOE3_TEST_VARIANTS, isMoe3TestVariant, moe3CheckpointName, moe3TestModelConfigJson, type Moe3TestVariant} from './moe3-test-models.js'
 import {MULTIMODAL_TEST_VARIANTS, isMultimodalTestVariant, multimodalCheckpointName, multimodalTestModelConfigJson, type MultimodalTestVariant} from './multimodal-test-models.js'
 import {checkpointTensorNames} from './tensor-renames.js'
 import {MAMBA2_TEST_VARIANTS, isMamba2TestVariant, mamba2TestModelConfigJson, type Mamba2TestVariant} from './mamba2-test-models.js'
@@ -49,9 +50,9 @@ export const TEST_MODEL_PRESETS: readonly TestModelPreset[] = ['tiny', 'small', 
  * tied model greedily repeats its last token (its own embedding dominates its logits); tied loading is covered by tinychat.
  * Each carries its family's tokenizer (tokenizer-families.ts), so transformers and pagedllm tokenize it alike.
  */
-export type TestModelVariant = 'llama' | 'qwen2' | 'llama3' | 'qwen3' | 'yarn' | 'gemma' | 'gemma2' | 'phi3' | 'mistral' | 'qwen2-sliding' | 'gemma3' | 'gemma4' | 'gemma4-keqv' | 'gemma4-moe' | 'llama4' | MoeTestVariant | LayerNormTestVariant | RmsTestVariant | AlibiTestVariant | TwistTestVariant | HybridTestVariant | Mamba2TestVariant | MoeMoreTestVariant | MultimodalTestVariant | Dense2TestVariant
+export type TestModelVariant = 'llama' | 'qwen2' | 'llama3' | 'qwen3' | 'yarn' | 'gemma' | 'gemma2' | 'phi3' | 'mistral' | 'qwen2-sliding' | 'gemma3' | 'gemma4' | 'gemma4-keqv' | 'gemma4-moe' | 'llama4' | MoeTestVariant | LayerNormTestVariant | RmsTestVariant | AlibiTestVariant | TwistTestVariant | HybridTestVariant | Mamba2TestVariant | MoeMoreTestVariant | MultimodalTestVariant | Dense2TestVariant | Moe3TestVariant
 export const TEST_MODEL_VARIANTS: readonly TestModelVariant[] = [
-  'llama', 'qwen2', 'llama3', 'qwen3', 'yarn', 'gemma', 'gemma2', 'phi3', 'mistral', 'qwen2-sliding', 'gemma3', 'gemma4', 'gemma4-keqv', 'gemma4-moe', 'llama4', 'mixtral', 'qwen2moe', 'qwen3moe', 'gptoss', 'deepseek-v2', 'deepseek-v3', 'glm4-moe', 'glm4-moe-lite', ...LAYERNORM_TEST_VARIANTS, ...RMS_TEST_VARIANTS, ...ALIBI_TEST_VARIANTS, ...TWIST_TEST_VARIANTS, ...HYBRID_TEST_VARIANTS, ...MAMBA2_TEST_VARIANTS, ...MOE_MORE_TEST_VARIANTS, ...MULTIMODAL_TEST_VARIANTS, ...DENSE2_TEST_VARIANTS,
+  'llama', 'qwen2', 'llama3', 'qwen3', 'yarn', 'gemma', 'gemma2', 'phi3', 'mistral', 'qwen2-sliding', 'gemma3', 'gemma4', 'gemma4-keqv', 'gemma4-moe', 'llama4', 'mixtral', 'qwen2moe', 'qwen3moe', 'gptoss', 'deepseek-v2', 'deepseek-v3', 'glm4-moe', 'glm4-moe-lite', ...LAYERNORM_TEST_VARIANTS, ...RMS_TEST_VARIANTS, ...ALIBI_TEST_VARIANTS, ...TWIST_TEST_VARIANTS, ...HYBRID_TEST_VARIANTS, ...MAMBA2_TEST_VARIANTS, ...MOE_MORE_TEST_VARIANTS, ...MULTIMODAL_TEST_VARIANTS, ...DENSE2_TEST_VARIANTS, ...MOE3_TEST_VARIANTS,
 ]
 
 export interface TestModelOptions {
@@ -90,7 +91,8 @@ function tokenizerFamily(variant: TestModelVariant): TokenizerFamily {
     granite: 'gpt2', olmo2: 'gpt2', smollm3: 'llama3', cohere: 'gpt2', olmo: 'gpt2', olmoe: 'gpt2', granitemoe: 'gpt2', cohere2: 'gpt2', olmo3: 'gpt2', granitemoeshared: 'gpt2', phimoe: 'llama2', 'deepseek-v2': 'gpt2', 'deepseek-v3': 'gpt2', 'glm4-moe': 'gpt2', 'glm4-moe-lite': 'gpt2',
     bloom: 'gpt2', falcon: 'gpt2', 'falcon-mq': 'gpt2', 'falcon-rw': 'gpt2', mpt: 'gpt2', glm: 'gpt2', glm4: 'gpt2', exaone4: 'gpt2', seedoss: 'gpt2', helium: 'gpt2', ernie4_5: 'gpt2', arcee: 'gpt2', nemotron: 'gpt2', hunyuan: 'gpt2', vaultgemma: 'llama2', ministral: 'llama2', qwen3_5: 'qwen2', qwen3_5_moe: 'qwen2', qwen3_next: 'qwen2', granitemoehybrid: 'gpt2', 'granitemoehybrid-dense': 'gpt2', bamba: 'llama2', mamba2: 'gpt2',
     ernie4_5_moe: 'gpt2', dots1: 'qwen2', minimax_m2: 'gpt2', flex_olmo: 'gpt2', solar_open: 'gpt2', hunyuan_moe: 'gpt2', exaone_moe: 'gpt2',
-    mistral3: 'llama2', ministral3: 'llama2', llava: 'llama2', 'qwen2-vl': 'qwen2', 'qwen3-vl': 'qwen2', jais2: 'gpt2', cwm: 'llama3', minicpm3: 'llama2', 'granite-swa': 'gpt2'}
+    mistral3: 'llama2', ministral3: 'llama2', llava: 'llama2', 'qwen2-vl': 'qwen2', 'qwen3-vl': 'qwen2', jais2: 'gpt2', cwm: 'llama3', minicpm3: 'llama2', 'granite-swa': 'gpt2',
+    'qwen3-vl-moe': 'qwen2'}
   return TOKENIZER_FAMILIES[families[variant]]
 }
 
@@ -150,6 +152,7 @@ export function testModelConfigJson(preset: TestModelPreset, options: TestModelO
   if (isMamba2TestVariant(variant)) return mamba2TestModelConfigJson(variant, common)
   if (isMultimodalTestVariant(variant)) return multimodalTestModelConfigJson(variant, common)
   if (isDense2TestVariant(variant)) return dense2TestModelConfigJson(variant, common)
+  if (isMoe3TestVariant(variant)) return moe3TestModelConfigJson(variant, common)
   if (variant === 'mistral') {
     return {architectures: ['MistralForCausalLM'], model_type: 'mistral', ...common, rms_norm_eps: 1e-5, rope_theta: 10000.0, sliding_window: 8, tie_word_embeddings: false}
   }
@@ -277,7 +280,7 @@ function writeTestModelFiles(dir: string, configJson: Record<string, unknown>, o
     : llama4CheckpointShapes(config, mamba2CheckpointShapes(config, gptOssCheckpointShapes(config, checkpointTensorNames(config, graniteMoeCheckpointShapes(config, checkpointTensorShapes(config, expectedTensorShapes(config))))))).map(({name, shape}) => ({name, shape, engineName: name, engineShape: shape}))
   const variant = options.variant ?? 'llama'
   const tensors = shapes.map(({name, shape, engineName, engineShape}) => ({
-    name: isMultimodalTestVariant(variant) ? multimodalCheckpointName(variant, name) : moeCheckpointName(config.moe, name),
+    name: isMultimodalTestVariant(variant) ? multimodalCheckpointName(variant, name) : isMoe3TestVariant(variant) ? moe3CheckpointName(variant, name) : moeCheckpointName(config.moe, name),
     dtype,
     shape,
     data: () => encodeFloats(randomTensor(engineName, engineShape, config, random), dtype),
@@ -305,8 +308,8 @@ function randomTensor(name: string, shape: number[], config: ModelConfig, random
   if (name.endsWith('.bias')) return random.normals(count, 0, 0.2)
   if (name.endsWith('.sinks')) return random.normals(count, 0, 1) // GPT-OSS: large enough to take a visible share of each softmax
   // GPT-OSS's fused [experts, hidden, 2 x inter]: gate/up outputs of std ~4, so its clamp at 7 is reached.
+  if (config.moe?.fusedExperts && /experts\.(gate_up|down)_proj$/.test(name)) return random.normals(count, 0, 1 / Math.sqrt(shape[1]!)) // Llama 4's, Qwen3-VL-MoE's [experts, in, out]
   if (name.endsWith('mlp.experts.gate_up_proj')) return random.normals(count, 0, 4 / Math.sqrt(config.hiddenSize))
-  if (/feed_forward\.experts\.(gate_up|down)_proj$/.test(name)) return random.normals(count, 0, 1 / Math.sqrt(shape[1]!)) // Llama 4's [experts, in, out]
   if (/\.(layer_scalar|per_expert_scale)$/.test(name)) return random.normals(count, 1, 0.1) // Gemma 4's per-layer and per-expert scales
   if (name.endsWith('.router.scale')) return random.normals(count, Math.sqrt(config.hiddenSize), 1) // Gemma 4: router logits of order one
   if (name === 'model.embed_tokens.weight') return random.normals(count, 0, 1)

@@ -1,0 +1,53 @@
+// MoE families of the third batch (Qwen3-VL-MoE's text model): configs read as transformers 5.18's config classes read
+// them, what cannot run refused by key, CPU only, and each tiny checkpoint held to transformers' logits and greedy tokens.
+import assert from 'node:assert/strict'
+import {describe, it} from 'node:test'
+import {cpuOnlyNeed} from '../src/engine/engine-parts.js'
+import {ModelLoadError} from '../src/engine/errors.js'
+import {loadModel, selectModelTensors} from '../src/engine/model/load-model.js'
+import {readCheckpointTensors} from '../src/engine/model/safetensors.js'
+import {parseModelConfig} from '../src/engine/model/model-config.js'
+import {MOE3_TEST_VARIANTS} from '../src/engine/model/moe3-test-models.js'
+import {ensureTestModel} from '../src/engine/model/test-model.js'
+import {checkDirAgainstTransformers, readTransformersFixture} from './support/transformers-fixture.js'
+
+const loadError = (pattern: RegExp) => (error: unknown) => error instanceof ModelLoadError && pattern.test(error.message)
+const TEXT = {vocab_size: 100, hidden_size: 64, intermediate_size: 96, num_hidden_layers: 4, num_attention_heads: 4}
+const CPU = {quantization: undefined, batchInvariant: false}
+
+describe('Qwen3-VL-MoE config', () => {
+  const wrapper = {architectures: ['Qwen3VLMoeForConditionalGeneration'], model_type: 'qwen3_vl_moe'}
+
+  it("reads text_config as Qwen3-MoE under Qwen3VLMoeTextConfig's defaults: top-k always renormalised, no window, fused experts, mrope as plain rope", () => {
+    const c = parseModelConfig({...wrapper, text_config: {...TEXT, norm_topk_prob: false, use_sliding_window: true, sliding_window: 8,
+      rope_scaling: {rope_type: 'default', mrope_section: [6, 5, 5], mrope_interleaved: true}}})
+    assert.deepEqual([c.architecture, c.qkNorm, c.headDim, c.ropeTheta, c.rmsNormEps, c.maxPositionEmbeddings, c.layerWindows, c.tieWordEmbeddings], ['Qwen3MoeForCausalLM', true, 16, 5e5, 1e-6, 128000, undefined, false])
+    assert.deepEqual([c.moe!.numExperts, c.moe!.numExpertsPerToken, c.moe!.expertIntermediateSize, c.moe!.normTopkProb, c.moe!.fusedExperts, c.moe!.inputScaledExperts, c.moe!.sparseLayers],
+      [60, 4, 1408, true, true, undefined, [true, true, true, true]])
+    assert.ok(c.notes?.some((n) => /Qwen3VLMoeForConditionalGeneration: its language model runs text only/.test(n)))
+    const sparse = parseModelConfig({...wrapper, text_config: {...TEXT, num_experts: 8, num_experts_per_tok: 2, mlp_only_layers: [0], decoder_sparse_step: 1}})
+    assert.deepEqual([sparse.moe!.numExperts, sparse.moe!.numExpertsPerToken, sparse.moe!.sparseLayers], [8, 2, [false, true, true, true]])
+    assert.match(cpuOnlyNeed(CPU, {config: c, tensors: []})?.reason ?? '', /experts stored fused per layer are loaded by the CPU backend only/)
+    // Qwen3-MoE itself (experts apart) still runs on CUDA.
+    assert.equal(cpuOnlyNeed(CPU, {config: parseModelConfig({...TEXT, architectures: ['Qwen3MoeForCausalLM']}), tensors: []}), null)
+  })
+
+  it("splits each layer's fused experts into per-expert windows (layer 0 dense), transposed unless stored [out, in] already; another shape is refused by name", async () => {
+    const dir = await ensureTestModel('tiny', {variant: 'qwen3-vl-moe'})
+    const model = await loadModel(dir)
+    const expert3 = (tensors: typeof model.tensors) => tensors.filter((t) => /layers\.1\.mlp\.experts\.3\./.test(t.name)).map((t) => [t.name, t.shape, t.transposed])
+    assert.deepEqual(expert3(model.tensors), [['model.layers.1.mlp.experts.3.gate_up_proj.weight', [96, 64], true], ['model.layers.1.mlp.experts.3.down_proj.weight', [64, 48], true]])
+    assert.ok(!model.tensors.some((t) => t.name.startsWith('model.layers.0.mlp.experts')))
+    const stored = (shape: number[]) => readCheckpointTensors(dir).map((t) => (t.name.endsWith('layers.1.mlp.experts.down_proj') ? {...t, shape} : t))
+    assert.deepEqual(expert3(selectModelTensors(model.config, stored([4, 64, 48]), dir))[1], ['model.layers.1.mlp.experts.3.down_proj.weight', [64, 48], undefined])
+    assert.throws(() => selectModelTensors(model.config, stored([4, 32, 64]), dir), loadError(/Tensor model\.layers\.1\.mlp\.experts\.down_proj has shape \[4, 32, 64\], but config\.json implies \[4, 48, 64\]/))
+  })
+})
+
+describe('MoE families (third batch): checkpoints against transformers 5.18', () => {
+  for (const variant of MOE3_TEST_VARIANTS) {
+    it(`${variant}: top-10 logits and 8 greedy tokens as test/fixtures/${variant}-tiny-transformers.json`, async () => {
+      await checkDirAgainstTransformers(await ensureTestModel('tiny', {variant}), readTransformersFixture(variant))
+    })
+  }
+})
