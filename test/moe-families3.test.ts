@@ -1,4 +1,4 @@
-// MoE families of the third batch (Qwen3-VL-MoE's text model): configs read as transformers 5.18's config classes read
+// MoE families of the third batch (Qwen3-VL-MoE's text model, DBRX): configs read as transformers 5.18's config classes read
 // them, what cannot run refused by key, CPU only, and each tiny checkpoint held to transformers' logits and greedy tokens.
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
@@ -41,6 +41,40 @@ describe('Qwen3-VL-MoE config', () => {
     const stored = (shape: number[]) => readCheckpointTensors(dir).map((t) => (t.name.endsWith('layers.1.mlp.experts.down_proj') ? {...t, shape} : t))
     assert.deepEqual(expert3(selectModelTensors(model.config, stored([4, 64, 48]), dir))[1], ['model.layers.1.mlp.experts.3.down_proj.weight', [64, 48], undefined])
     assert.throws(() => selectModelTensors(model.config, stored([4, 32, 64]), dir), loadError(/Tensor model\.layers\.1\.mlp\.experts\.down_proj has shape \[4, 32, 64\], but config\.json implies \[4, 48, 64\]/))
+  })
+})
+
+describe('DBRX config', () => {
+  const dbrx = {architectures: ['DbrxForCausalLM'], vocab_size: 100, d_model: 64, n_heads: 4, n_layers: 2}
+
+  it("as DbrxConfig reads it: d_model / n_heads / n_layers, attn_config's KV heads and clip_qkv, ffn_config's experts, LayerNorms without bias; CPU only", () => {
+    const c = parseModelConfig({...dbrx, attn_config: {kv_n_heads: 2, clip_qkv: 8, rope_theta: 500000}, ffn_config: {ffn_hidden_size: 32, moe_num_experts: 16, moe_top_k: 4, moe_jitter_eps: 0.01}})
+    assert.deepEqual([c.hiddenSize, c.numHeads, c.numKvHeads, c.headDim, c.numLayers, c.maxPositionEmbeddings, c.ropeTheta, c.rmsNormEps, c.hiddenAct, c.tieWordEmbeddings, c.attentionBias],
+      [64, 4, 2, 16, 2, 2048, 500000, 1e-5, 'silu', false, false])
+    assert.deepEqual([c.rmsVariant?.normMean, c.rmsVariant?.clipQkv, c.rmsVariant?.parallelBlock, c.rmsVariant?.normBias], [true, 8, false, undefined])
+    assert.deepEqual([c.moe!.numExperts, c.moe!.numExpertsPerToken, c.moe!.expertIntermediateSize, c.moe!.normTopkProb, c.moe!.sparseLayers, c.moe!.mixtralNames], [16, 4, 32, true, [true, true], false])
+    // DbrxConfig's defaults: one KV head, 4 experts top-1 of 3584, no clamp; rope_theta (as transformers reads it) wins over attn_config's.
+    const plain = parseModelConfig({...dbrx, rope_theta: 1000, attn_config: {rope_theta: 500000}})
+    assert.deepEqual([plain.numKvHeads, plain.ropeTheta, plain.rmsVariant?.clipQkv, plain.moe!.numExperts, plain.moe!.numExpertsPerToken, plain.moe!.expertIntermediateSize], [1, 1000, 0, 4, 1, 3584])
+    assert.equal(parseModelConfig({...dbrx, ffn_config: {moe_normalize_expert_weights: null}}).moe!.normTopkProb, false)
+    assert.match(cpuOnlyNeed(CPU, {config: c, tensors: []})?.reason ?? '', /DbrxForCausalLM \(CPU only/)
+  })
+
+  it('refuses what it cannot run, by key: another expert-weight norm, tied embeddings, a sub-config that is not an object', () => {
+    assert.throws(() => parseModelConfig({...dbrx, ffn_config: {moe_normalize_expert_weights: 2}}), loadError(/"ffn_config\.moe_normalize_expert_weights" 2 is not supported for DbrxForCausalLM/))
+    assert.throws(() => parseModelConfig({...dbrx, tie_word_embeddings: true}), loadError(/"tie_word_embeddings" true is not supported for DbrxForCausalLM/))
+    assert.throws(() => parseModelConfig({...dbrx, attn_config: 'x'}), loadError(/"attn_config" of DbrxForCausalLM must be an object, got "x"/))
+  })
+
+  it("reads its checkpoint names: Wqkv cut into q/k/v rows, w1 / v1 per-expert row windows, w2 transposed ones; a wrong expert matrix is named", async () => {
+    const dir = await ensureTestModel('tiny', {variant: 'dbrx'})
+    const model = await loadModel(dir)
+    const layer1 = model.tensors.filter((t) => /layers\.1\.(self_attn\.[qkv]_proj|mlp\.experts\.3\.)/.test(t.name)).map((t) => [t.name, t.shape, t.transposed])
+    assert.deepEqual(layer1, [['model.layers.1.self_attn.q_proj.weight', [64, 64], undefined], ['model.layers.1.self_attn.k_proj.weight', [32, 64], undefined],
+      ['model.layers.1.self_attn.v_proj.weight', [32, 64], undefined], ['model.layers.1.mlp.experts.3.gate_proj.weight', [48, 64], undefined],
+      ['model.layers.1.mlp.experts.3.up_proj.weight', [48, 64], undefined], ['model.layers.1.mlp.experts.3.down_proj.weight', [64, 48], true]])
+    const wrong = readCheckpointTensors(dir).map((t) => (t.name === 'transformer.blocks.1.ffn.experts.mlp.w2' ? {...t, shape: [96, 64]} : t))
+    assert.throws(() => selectModelTensors(model.config, wrong, dir), loadError(/Tensor transformer\.blocks\.1\.ffn\.experts\.mlp\.w2 has shape \[96, 64\], but config\.json implies \[192, 64\]/))
   })
 })
 

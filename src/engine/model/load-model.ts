@@ -9,6 +9,7 @@ import {splitFusedProjections} from './fused-tensors.js'
 import {splitGraniteMoeExperts} from './granite-moe.js'
 import {splitGptOssExperts} from './gpt-oss.js'
 import {llama4Tensors} from './llama4-tensors.js'
+import {dbrxTensors} from './dbrx-tensors.js'
 import {layerNormTensorShapes, layerNormTensors} from './layernorm-family.js'
 import {languageModelTensorName} from './gemma3-config.js'
 import {gemma4TensorShapes, gemma4Tensors} from './gemma4-tensors.js'
@@ -122,7 +123,7 @@ export function selectModelTensors(config: ModelConfig, checkpointTensors: Tenso
   if (config.gemma4) return gemma4Tensors(config, checkpointTensors, dir)
   // A multimodal checkpoint keeps its language model under a prefix (gemma3-config.ts; a text checkpoint has none).
   const named = checkpointTensors.map((t) => ({...t, name: languageModelTensorName(t.name)}))
-  const split = llama4Tensors(config, splitGptOssExperts(config, splitGraniteMoeExperts(config, splitFusedProjections(config, engineTensorNames(config, mamba2EngineTensors(config, named))))))
+  const split = llama4Tensors(config, splitGptOssExperts(config, splitGraniteMoeExperts(config, splitFusedProjections(config, engineTensorNames(config, mamba2EngineTensors(config, dbrxTensors(config, named)))))))
   const tensors = config.moe?.mixtralNames || config.moe?.grouped ? split.map((t) => ({...t, name: moeEngineName(config.moe, t.name)})) : split
   // A corrupt or hostile layer count must not make us list billions of expected tensors before the first one is missing.
   const perLayer = 9 + (config.attentionBias ? 3 : 0) + (config.qkNorm ? 2 : 0) + (config.sandwichNorms ? 2 : 0) - (config.rmsVariant?.parallelBlock ? 1 : 0) - (config.rmsVariant?.normAffine === false ? 2 : 0) - (config.rmsVariant?.ungatedMlp ? 1 : 0)

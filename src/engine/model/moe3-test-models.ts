@@ -1,8 +1,8 @@
-// The config.json and tensor names of the third batch of MoE test-model variants (Qwen3-VL-MoE's text model), for
-// test-model.ts.
+// The config.json and tensor names of the third batch of MoE test-model variants (Qwen3-VL-MoE's text model, DBRX),
+// for test-model.ts.
 
-export type Moe3TestVariant = 'qwen3-vl-moe'
-export const MOE3_TEST_VARIANTS: readonly Moe3TestVariant[] = ['qwen3-vl-moe']
+export type Moe3TestVariant = 'qwen3-vl-moe' | 'dbrx'
+export const MOE3_TEST_VARIANTS: readonly Moe3TestVariant[] = ['qwen3-vl-moe', 'dbrx']
 
 export function isMoe3TestVariant(variant: string): variant is Moe3TestVariant {
   return (MOE3_TEST_VARIANTS as readonly string[]).includes(variant)
@@ -11,10 +11,23 @@ export function isMoe3TestVariant(variant: string): variant is Moe3TestVariant {
 /**
  * qwen3-vl-moe: Qwen3-VL-30B-A3B's layout: text_config with Qwen3's head size twice hidden / heads, interleaved mrope
  * sections 6 + 5 + 5, 4 experts top-2 (always renormalised) stored fused and transposed, 2 x 48 wide apart from hidden
- * 64 (transformers' loader transposes only shapes that differ), layer 0 dense by mlp_only_layers, transformers 5's names (model.language_model.*), a vision tower too small to cost anything; untied.
+ * 64 (transformers' loader transposes only shapes that differ), layer 0 dense by mlp_only_layers, transformers 5's
+ * names (model.language_model.*), a vision tower too small to cost anything; untied.
+ * dbrx: DbrxConfig's own keys (d_model, n_heads, attn_config, ffn_config), 2 KV heads, q/k/v clamped at 1.5 (a visible
+ * share of them), 4 experts top-2 of 48 renormalised (moe_normalize_expert_weights left to its 1.0: JSON's 1 fails
+ * transformers' float check), the rope base both where transformers reads it (rope_theta) and where databricks' files
+ * keep it (attn_config).
  */
 export function moe3TestModelConfigJson(variant: Moe3TestVariant, common: Record<string, unknown>): Record<string, unknown> {
   const {bos_token_id, eos_token_id, torch_dtype, pagedllm_test_model, ...sizes} = common
+  if (variant === 'dbrx') {
+    return {
+      architectures: ['DbrxForCausalLM'], model_type: 'dbrx', bos_token_id, eos_token_id, torch_dtype, pagedllm_test_model, tie_word_embeddings: false,
+      vocab_size: sizes.vocab_size, d_model: sizes.hidden_size, n_heads: sizes.num_attention_heads, n_layers: sizes.num_hidden_layers, max_seq_len: sizes.max_position_embeddings, rope_theta: 5e5,
+      attn_config: {kv_n_heads: sizes.num_key_value_heads, clip_qkv: 1.5, rope_theta: 5e5},
+      ffn_config: {ffn_hidden_size: 48, moe_num_experts: 4, moe_top_k: 2, ffn_act_fn: {name: 'silu'}},
+    }
+  }
   return {
     architectures: ['Qwen3VLMoeForConditionalGeneration'], model_type: 'qwen3_vl_moe', bos_token_id, eos_token_id, torch_dtype, pagedllm_test_model, tie_word_embeddings: false,
     image_token_id: 505, video_token_id: 506, vision_start_token_id: 507, vision_end_token_id: 508,
@@ -26,7 +39,7 @@ export function moe3TestModelConfigJson(variant: Moe3TestVariant, common: Record
   }
 }
 
-/** A tensor's name in the variant's checkpoint, from the engine's (with the experts already fused: llama4-tensors.ts). */
-export function moe3CheckpointName(_variant: Moe3TestVariant, name: string): string {
-  return name.startsWith('model.') ? `model.language_model.${name.slice('model.'.length)}` : name
+/** A tensor's name in the variant's checkpoint, from the engine's (with the experts already fused: llama4-tensors.ts, dbrx-tensors.ts). */
+export function moe3CheckpointName(variant: Moe3TestVariant, name: string): string {
+  return variant === 'qwen3-vl-moe' && name.startsWith('model.') ? `model.language_model.${name.slice('model.'.length)}` : name
 }

@@ -11,6 +11,7 @@ import {HUNYUAN_DENSE, hunyuanView} from './hunyuan-config.js'
 import {HUNYUAN_MOE, hunyuanMoeView} from './hunyuan-moe-config.js'
 import {PHIMOE_ARCHITECTURES, isPhimoe, phimoeHeadBias, phimoeView} from './phimoe-config.js'
 import {GRANITE_HYBRID, graniteHybridRopeLayers} from './mamba2-config.js'
+import {DBRX, dbrxView} from './dbrx-config.js'
 
 /** What sets Granite, OLMo2 or SmolLM3 apart from Llama; ModelConfig.rmsVariant holds it (native/cpu/rms_variants.h runs it). */
 export interface RmsVariantFeatures {
@@ -44,7 +45,7 @@ export interface RmsVariantFeatures {
   qkNormAfterRope?: true
 }
 
-export const RMS_VARIANT_ARCHITECTURES = ['GraniteForCausalLM', 'Olmo2ForCausalLM', 'SmolLM3ForCausalLM', 'CohereForCausalLM', 'OlmoForCausalLM', 'OlmoeForCausalLM', 'GraniteMoeForCausalLM', COHERE2, OLMO3, 'GraniteMoeSharedForCausalLM', ...PHIMOE_ARCHITECTURES, EXAONE4, 'ArceeForCausalLM', 'NemotronForCausalLM', HUNYUAN_DENSE, GRANITE_HYBRID, 'FlexOlmoForCausalLM', HUNYUAN_MOE, EXAONE_MOE, 'Jais2ForCausalLM', 'GraniteSWAForCausalLM'] as const
+export const RMS_VARIANT_ARCHITECTURES = ['GraniteForCausalLM', 'Olmo2ForCausalLM', 'SmolLM3ForCausalLM', 'CohereForCausalLM', 'OlmoForCausalLM', 'OlmoeForCausalLM', 'GraniteMoeForCausalLM', COHERE2, OLMO3, 'GraniteMoeSharedForCausalLM', ...PHIMOE_ARCHITECTURES, EXAONE4, 'ArceeForCausalLM', 'NemotronForCausalLM', HUNYUAN_DENSE, GRANITE_HYBRID, 'FlexOlmoForCausalLM', HUNYUAN_MOE, EXAONE_MOE, 'Jais2ForCausalLM', 'GraniteSWAForCausalLM', DBRX] as const
 
 export function isRmsVariantArchitecture(architecture: string): boolean {
   return (RMS_VARIANT_ARCHITECTURES as readonly string[]).includes(architecture)
@@ -66,6 +67,7 @@ export function rmsVariantView(config: Json, architecture: string, source: strin
   if (isRelu2Family(architecture)) return relu2View(config, architecture)
   if (architecture === HUNYUAN_DENSE) return hunyuanView(config, source)
   if (architecture === HUNYUAN_MOE) return hunyuanView(hunyuanMoeView(config, source), source)
+  if (architecture === DBRX) return dbrxView(config, source)
   if (architecture !== 'SmolLM3ForCausalLM' || config.layer_types != null) return config
   // SmolLM3Config: with use_sliding_window and a window, the layers without rope slide.
   const rope = smolLm3RopeLayers(config, source)
@@ -115,12 +117,13 @@ export function parseRmsVariant(config: Json, architecture: string, source: stri
     const rope = smolLm3RopeLayers(config, source)
     if (rope && rope.some((hasRope) => !hasRope)) rmsVariant.ropeLayers = rope
   }
-  if (architecture === 'OlmoForCausalLM' || architecture === 'OlmoeForCausalLM') {
+  if (architecture === 'OlmoForCausalLM' || architecture === 'OlmoeForCausalLM' || architecture === DBRX) {
     const clip = config.clip_qkv ?? 0
     if (typeof clip !== 'number' || !Number.isFinite(clip) || clip < 0) throw new ModelLoadError(`${source}: "clip_qkv" must be a positive number or null, got ${quotedValue(clip)}.`)
     rmsVariant.clipQkv = clip
     // OLMo: LayerNorm without weight or bias; OLMoE: OLMo2's whole-width q/k norms under Llama's pre-norms.
     if (architecture === 'OlmoForCausalLM') Object.assign(rmsVariant, {normMean: true, normAffine: false})
+    else if (architecture === DBRX) rmsVariant.normMean = true // nn.LayerNorm(bias=False)
     else rmsVariant.wholeQkNorm = true
   }
   if (architecture === 'CohereForCausalLM' || architecture === COHERE2) {

@@ -8,6 +8,7 @@ import {checkpointTensorShapes} from './fused-tensors.js'
 import {graniteMoeCheckpointShapes} from './granite-moe.js'
 import {gptOssCheckpointShapes} from './gpt-oss.js'
 import {llama4CheckpointShapes} from './llama4-tensors.js'
+import {dbrxCheckpointShapes} from './dbrx-tensors.js'
 import {llama4TestModelConfigJson} from './llama4-test-models.js'
 import {layerNormCheckpointShapes} from './layernorm-family.js'
 import {LAYERNORM_TEST_VARIANTS, layerNormTestConfig, type LayerNormTestVariant} from './layernorm-test-models.js'
@@ -92,7 +93,7 @@ function tokenizerFamily(variant: TestModelVariant): TokenizerFamily {
     bloom: 'gpt2', falcon: 'gpt2', 'falcon-mq': 'gpt2', 'falcon-rw': 'gpt2', mpt: 'gpt2', glm: 'gpt2', glm4: 'gpt2', exaone4: 'gpt2', seedoss: 'gpt2', helium: 'gpt2', ernie4_5: 'gpt2', arcee: 'gpt2', nemotron: 'gpt2', hunyuan: 'gpt2', vaultgemma: 'llama2', ministral: 'llama2', qwen3_5: 'qwen2', qwen3_5_moe: 'qwen2', qwen3_next: 'qwen2', granitemoehybrid: 'gpt2', 'granitemoehybrid-dense': 'gpt2', bamba: 'llama2', mamba2: 'gpt2',
     ernie4_5_moe: 'gpt2', dots1: 'qwen2', minimax_m2: 'gpt2', flex_olmo: 'gpt2', solar_open: 'gpt2', hunyuan_moe: 'gpt2', exaone_moe: 'gpt2',
     mistral3: 'llama2', ministral3: 'llama2', llava: 'llama2', 'qwen2-vl': 'qwen2', 'qwen3-vl': 'qwen2', jais2: 'gpt2', cwm: 'llama3', minicpm3: 'llama2', 'granite-swa': 'gpt2',
-    'qwen3-vl-moe': 'qwen2'}
+    'qwen3-vl-moe': 'qwen2', dbrx: 'gpt2'}
   return TOKENIZER_FAMILIES[families[variant]]
 }
 
@@ -277,7 +278,7 @@ function writeTestModelFiles(dir: string, configJson: Record<string, unknown>, o
   // Drawn by the engine's name and shape (the scales below), written under the checkpoint's (OPT, GPT-NeoX, GPT-2, Mixtral: their own).
   const shapes = config.layerNorm
     ? layerNormCheckpointShapes(config).map(({name, shape, engineName}) => ({name, shape, engineName, engineShape: expectedShape(config, engineName)}))
-    : llama4CheckpointShapes(config, mamba2CheckpointShapes(config, gptOssCheckpointShapes(config, checkpointTensorNames(config, graniteMoeCheckpointShapes(config, checkpointTensorShapes(config, expectedTensorShapes(config))))))).map(({name, shape}) => ({name, shape, engineName: name, engineShape: shape}))
+    : dbrxCheckpointShapes(config, llama4CheckpointShapes(config, mamba2CheckpointShapes(config, gptOssCheckpointShapes(config, checkpointTensorNames(config, graniteMoeCheckpointShapes(config, checkpointTensorShapes(config, expectedTensorShapes(config)))))))).map(({name, shape}) => ({name, shape, engineName: name, engineShape: shape}))
   const variant = options.variant ?? 'llama'
   const tensors = shapes.map(({name, shape, engineName, engineShape}) => ({
     name: isMultimodalTestVariant(variant) ? multimodalCheckpointName(variant, name) : isMoe3TestVariant(variant) ? moe3CheckpointName(variant, name) : moeCheckpointName(config.moe, name),
@@ -312,7 +313,8 @@ function randomTensor(name: string, shape: number[], config: ModelConfig, random
   if (name.endsWith('mlp.experts.gate_up_proj')) return random.normals(count, 0, 4 / Math.sqrt(config.hiddenSize))
   if (/\.(layer_scalar|per_expert_scale)$/.test(name)) return random.normals(count, 1, 0.1) // Gemma 4's per-layer and per-expert scales
   if (name.endsWith('.router.scale')) return random.normals(count, Math.sqrt(config.hiddenSize), 1) // Gemma 4: router logits of order one
-  if (name === 'model.embed_tokens.weight') return random.normals(count, 0, 1)
+  if (/\.norm_attn_norm\.norm_[12]\.weight$/.test(name)) return random.normals(count, 1, 0.1) // DBRX's LayerNorms
+  if (name === 'model.embed_tokens.weight' || name === 'transformer.wte.weight') return random.normals(count, 0, 1)
   if (name === 'lm_head.weight') return random.normals(count, 0, 3 / Math.sqrt(config.hiddenSize))
   return random.normals(count, 0, 1 / Math.sqrt(shape[shape.length - 1]!))
 }
