@@ -1,4 +1,4 @@
-// MoE families of the third batch (Qwen3-VL-MoE's text model, DBRX): configs read as transformers 5.18's config classes read
+// MoE families of the third batch (Qwen3-VL-MoE's text model, DBRX, Cohere2-MoE): configs read as transformers 5.18's config classes read
 // them, what cannot run refused by key, CPU only, and each tiny checkpoint held to transformers' logits and greedy tokens.
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
@@ -75,6 +75,30 @@ describe('DBRX config', () => {
       ['model.layers.1.mlp.experts.3.up_proj.weight', [48, 64], undefined], ['model.layers.1.mlp.experts.3.down_proj.weight', [64, 48], true]])
     const wrong = readCheckpointTensors(dir).map((t) => (t.name === 'transformer.blocks.1.ffn.experts.mlp.w2' ? {...t, shape: [96, 64]} : t))
     assert.throws(() => selectModelTensors(model.config, wrong, dir), loadError(/Tensor transformer\.blocks\.1\.ffn\.experts\.mlp\.w2 has shape \[96, 64\], but config\.json implies \[192, 64\]/))
+  })
+})
+
+describe('Cohere2-MoE config', () => {
+  const cohere = {...TEXT, architectures: ['Cohere2MoeForCausalLM']}
+
+  it("as Cohere2MoeConfig reads it: heads of 128, every 4th layer full and unrotated, a dense prefix that rotates, LayerNorms unless rms_norm_eps, softmax top-k; CPU only", () => {
+    const c = parseModelConfig({...cohere, first_k_dense_replace: 1, prefix_dense_intermediate_size: 200, num_shared_experts: 2, shared_expert_combination_strategy: 'sum'})
+    assert.deepEqual([c.headDim, c.numKvHeads, c.rmsNormEps, c.tieWordEmbeddings, c.bosTokenId, c.maxPositionEmbeddings, c.intermediateSize], [128, 4, 1e-5, true, 5, 8192, 200])
+    assert.deepEqual([c.layerWindows, c.rmsVariant?.ropeLayers, c.rmsVariant?.normMean, c.rmsVariant?.parallelBlock, c.rmsVariant?.logitsMultiplier], [[0, 4096, 4096, 4096], undefined, true, true, 0.0625])
+    assert.deepEqual([c.moe!.numExperts, c.moe!.numExpertsPerToken, c.moe!.expertIntermediateSize, c.moe!.sharedExpertIntermediateSize, c.moe!.ungatedSharedExpert, c.moe!.normTopkProb, c.moe!.sparseLayers, c.moe!.grouped],
+      [8, 2, 96, 192, true, true, [false, true, true, true], undefined])
+    const plain = parseModelConfig({...cohere, num_hidden_layers: 5, rms_norm_eps: 1e-6, expert_selection_fn: 'sigmoid', norm_topk_prob: false})
+    assert.deepEqual([plain.rmsNormEps, plain.rmsVariant?.normMean, plain.layerWindows, plain.rmsVariant?.ropeLayers, plain.moe!.sparseLayers.every(Boolean), plain.moe!.normTopkProb, plain.moe!.sharedExpertIntermediateSize],
+      [1e-6, false, [4096, 4096, 4096, 0, 4096], [true, true, true, false, true], true, false, 0])
+    assert.deepEqual(plain.moe!.grouped, {groups: 1, topkGroups: 1, sigmoid: true, groupTop2: false, routerBias: false, routedScalingFactor: 1})
+    assert.match(cpuOnlyNeed(CPU, {config: c, tensors: []})?.reason ?? '', /Cohere2MoeForCausalLM \(CPU only/)
+  })
+
+  it('refuses what it cannot run, by key: shared experts averaged in (the default strategy), another routing, a window of null', () => {
+    assert.throws(() => parseModelConfig({...cohere, num_shared_experts: 1}), loadError(/"shared_expert_combination_strategy" "average" with shared experts is not supported for Cohere2MoeForCausalLM/))
+    assert.throws(() => parseModelConfig({...cohere, expert_selection_fn: 'softplus'}), loadError(/"expert_selection_fn" must be "softmax" or "sigmoid", got "softplus"/))
+    assert.throws(() => parseModelConfig({...cohere, sliding_window: null}), loadError(/needs a "sliding_window"/))
+    assert.throws(() => parseModelConfig({...cohere, mlp_layer_types: ['dense']}), loadError(/"mlp_layer_types" must list "dense" or "sparse" for each of the 4 layers/))
   })
 })
 

@@ -1,8 +1,8 @@
-// The config.json and tensor names of the third batch of MoE test-model variants (Qwen3-VL-MoE's text model, DBRX),
-// for test-model.ts.
+// The config.json and tensor names of the third batch of MoE test-model variants (Qwen3-VL-MoE's text model, DBRX,
+// Cohere2-MoE), for test-model.ts.
 
-export type Moe3TestVariant = 'qwen3-vl-moe' | 'dbrx'
-export const MOE3_TEST_VARIANTS: readonly Moe3TestVariant[] = ['qwen3-vl-moe', 'dbrx']
+export type Moe3TestVariant = 'qwen3-vl-moe' | 'dbrx' | 'cohere2-moe' | 'cohere2-moe-sigmoid'
+export const MOE3_TEST_VARIANTS: readonly Moe3TestVariant[] = ['qwen3-vl-moe', 'dbrx', 'cohere2-moe', 'cohere2-moe-sigmoid']
 
 export function isMoe3TestVariant(variant: string): variant is Moe3TestVariant {
   return (MOE3_TEST_VARIANTS as readonly string[]).includes(variant)
@@ -17,9 +17,28 @@ export function isMoe3TestVariant(variant: string): variant is Moe3TestVariant {
  * share of them), 4 experts top-2 of 48 renormalised (moe_normalize_expert_weights left to its 1.0: JSON's 1 fails
  * transformers' float check), the rope base both where transformers reads it (rope_theta) and where databricks' files
  * keep it (attn_config).
+ * cohere2-moe: three layers: layer 0 a dense prefix (first_k_dense_replace 1) twice the experts' width, full attention
+ * rotated all the same (prefix_dense_sliding_window_pattern 1); then sliding_window_pattern 2: layer 1 sliding (a window
+ * of 8) with rope, layer 2 full without. 4 experts top-2 of 48 (softmax of the top-k logits), one shared MLP summed in,
+ * LayerNorms without bias, logit_scale 0.25, untied. cohere2-moe-sigmoid: its other choices: RMSNorms (rms_norm_eps set),
+ * every layer sparse, sigmoid routing left unnormalised (norm_topk_prob false), no shared MLP, layer 0 sliding, layer 1 full.
  */
 export function moe3TestModelConfigJson(variant: Moe3TestVariant, common: Record<string, unknown>): Record<string, unknown> {
   const {bos_token_id, eos_token_id, torch_dtype, pagedllm_test_model, ...sizes} = common
+  if (variant === 'cohere2-moe') {
+    return {
+      architectures: ['Cohere2MoeForCausalLM'], model_type: 'cohere2_moe', ...common, num_hidden_layers: 3, intermediate_size: 48, prefix_dense_intermediate_size: 96,
+      layer_norm_eps: 1e-5, logit_scale: 0.25, rope_theta: 10000.0, sliding_window: 8, sliding_window_pattern: 2, first_k_dense_replace: 1, prefix_dense_sliding_window_pattern: 1,
+      num_experts: 4, num_experts_per_tok: 2, num_shared_experts: 1, shared_expert_combination_strategy: 'sum', tie_word_embeddings: false, pad_token_id: common.eos_token_id,
+    }
+  }
+  if (variant === 'cohere2-moe-sigmoid') {
+    return {
+      architectures: ['Cohere2MoeForCausalLM'], model_type: 'cohere2_moe', ...common, intermediate_size: 48, rms_norm_eps: 1e-6, logit_scale: 0.25, rope_theta: 10000.0,
+      sliding_window: 8, sliding_window_pattern: 2, num_experts: 4, num_experts_per_tok: 2, expert_selection_fn: 'sigmoid', norm_topk_prob: false,
+      tie_word_embeddings: false, pad_token_id: common.eos_token_id,
+    }
+  }
   if (variant === 'dbrx') {
     return {
       architectures: ['DbrxForCausalLM'], model_type: 'dbrx', bos_token_id, eos_token_id, torch_dtype, pagedllm_test_model, tie_word_embeddings: false,

@@ -12,6 +12,7 @@ import {HUNYUAN_MOE, hunyuanMoeView} from './hunyuan-moe-config.js'
 import {PHIMOE_ARCHITECTURES, isPhimoe, phimoeHeadBias, phimoeView} from './phimoe-config.js'
 import {GRANITE_HYBRID, graniteHybridRopeLayers} from './mamba2-config.js'
 import {DBRX, dbrxView} from './dbrx-config.js'
+import {COHERE2_MOE, cohere2MoeRopeLayers, cohere2MoeView} from './cohere2-moe-config.js'
 
 /** What sets Granite, OLMo2 or SmolLM3 apart from Llama; ModelConfig.rmsVariant holds it (native/cpu/rms_variants.h runs it). */
 export interface RmsVariantFeatures {
@@ -45,7 +46,7 @@ export interface RmsVariantFeatures {
   qkNormAfterRope?: true
 }
 
-export const RMS_VARIANT_ARCHITECTURES = ['GraniteForCausalLM', 'Olmo2ForCausalLM', 'SmolLM3ForCausalLM', 'CohereForCausalLM', 'OlmoForCausalLM', 'OlmoeForCausalLM', 'GraniteMoeForCausalLM', COHERE2, OLMO3, 'GraniteMoeSharedForCausalLM', ...PHIMOE_ARCHITECTURES, EXAONE4, 'ArceeForCausalLM', 'NemotronForCausalLM', HUNYUAN_DENSE, GRANITE_HYBRID, 'FlexOlmoForCausalLM', HUNYUAN_MOE, EXAONE_MOE, 'Jais2ForCausalLM', 'GraniteSWAForCausalLM', DBRX] as const
+export const RMS_VARIANT_ARCHITECTURES = ['GraniteForCausalLM', 'Olmo2ForCausalLM', 'SmolLM3ForCausalLM', 'CohereForCausalLM', 'OlmoForCausalLM', 'OlmoeForCausalLM', 'GraniteMoeForCausalLM', COHERE2, OLMO3, 'GraniteMoeSharedForCausalLM', ...PHIMOE_ARCHITECTURES, EXAONE4, 'ArceeForCausalLM', 'NemotronForCausalLM', HUNYUAN_DENSE, GRANITE_HYBRID, 'FlexOlmoForCausalLM', HUNYUAN_MOE, EXAONE_MOE, 'Jais2ForCausalLM', 'GraniteSWAForCausalLM', DBRX, COHERE2_MOE] as const
 
 export function isRmsVariantArchitecture(architecture: string): boolean {
   return (RMS_VARIANT_ARCHITECTURES as readonly string[]).includes(architecture)
@@ -68,6 +69,7 @@ export function rmsVariantView(config: Json, architecture: string, source: strin
   if (architecture === HUNYUAN_DENSE) return hunyuanView(config, source)
   if (architecture === HUNYUAN_MOE) return hunyuanView(hunyuanMoeView(config, source), source)
   if (architecture === DBRX) return dbrxView(config, source)
+  if (architecture === COHERE2_MOE) return cohere2MoeView(config, source)
   if (architecture !== 'SmolLM3ForCausalLM' || config.layer_types != null) return config
   // SmolLM3Config: with use_sliding_window and a window, the layers without rope slide.
   const rope = smolLm3RopeLayers(config, source)
@@ -125,6 +127,13 @@ export function parseRmsVariant(config: Json, architecture: string, source: stri
     if (architecture === 'OlmoForCausalLM') Object.assign(rmsVariant, {normMean: true, normAffine: false})
     else if (architecture === DBRX) rmsVariant.normMean = true // nn.LayerNorm(bias=False)
     else rmsVariant.wholeQkNorm = true
+  }
+  // Cohere2-MoE: Cohere2's block, its norms LayerNorms only where the view kept layer_norm_eps (else RMSNorms).
+  if (architecture === COHERE2_MOE) {
+    const scale = config.logit_scale === undefined ? 0.0625 : config.logit_scale
+    if (typeof scale !== 'number' || !Number.isFinite(scale)) throw new ModelLoadError(`${source}: "logit_scale" must be a number, got ${quotedValue(scale)}.`)
+    const rope = cohere2MoeRopeLayers(config)
+    Object.assign(rmsVariant, {logitsMultiplier: scale, normMean: config.layer_norm_eps !== undefined, parallelBlock: true}, rope ? {ropeLayers: rope} : {})
   }
   if (architecture === 'CohereForCausalLM' || architecture === COHERE2) {
     const qkNorm = architecture === 'CohereForCausalLM' ? config.use_qk_norm ?? false : false

@@ -15,6 +15,8 @@ const RENAMES: Record<string, [string, string][]> = {
   // Llama 4's feed_forward and router (its fused experts: llama4-tensors.ts).
   Llama4ForCausalLM: [['feed_forward.router', 'mlp.gate'], ...['gate_proj', 'up_proj', 'down_proj', 'shared_expert.gate_proj', 'shared_expert.up_proj', 'shared_expert.down_proj'].map((part): [string, string] => [`feed_forward.${part}`, `mlp.${part}`])],
   // Hunyuan MoE: the dense one's q/k norms, its router (gate.wg) and shared MLP (shared_mlp) under the engine's MoE names.
+  // Cohere2-MoE's shared MLP (shared_experts).
+  Cohere2MoeForCausalLM: ['gate', 'up', 'down'].map((part): [string, string] => [`mlp.shared_experts.${part}_proj`, `mlp.shared_expert.${part}_proj`]),
   HunYuanMoEV1ForCausalLM: [['self_attn.query_layernorm', 'self_attn.q_norm'], ['self_attn.key_layernorm', 'self_attn.k_norm'], ['mlp.gate.wg', 'mlp.gate'],
     ...(['gate', 'up', 'down'].map((part): [string, string] => [`mlp.shared_mlp.${part}_proj`, `mlp.shared_expert.${part}_proj`]))],
 }
