@@ -1,4 +1,4 @@
-// MoE families of the third batch (Qwen3-VL-MoE's text model, DBRX, Cohere2-MoE): configs read as transformers 5.18's config classes read
+// MoE families of the third batch (Qwen3-VL-MoE's text model, DBRX, Cohere2-MoE, AFMoE): configs read as transformers 5.18's config classes read
 // them, what cannot run refused by key, CPU only, and each tiny checkpoint held to transformers' logits and greedy tokens.
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
@@ -99,6 +99,32 @@ describe('Cohere2-MoE config', () => {
     assert.throws(() => parseModelConfig({...cohere, expert_selection_fn: 'softplus'}), loadError(/"expert_selection_fn" must be "softmax" or "sigmoid", got "softplus"/))
     assert.throws(() => parseModelConfig({...cohere, sliding_window: null}), loadError(/needs a "sliding_window"/))
     assert.throws(() => parseModelConfig({...cohere, mlp_layer_types: ['dense']}), loadError(/"mlp_layer_types" must list "dense" or "sparse" for each of the 4 layers/))
+  })
+})
+
+describe('AFMoE config', () => {
+  const afmoe = {...TEXT, architectures: ['AfmoeForCausalLM']}
+
+  it("as AfmoeConfig reads it: heads of 128, q/k norms and an output gate, rope on the sliding layers only, sandwich norms, sigmoid routing with the bias scaled by route_scale; CPU only", () => {
+    const c = parseModelConfig({...afmoe, num_hidden_layers: 8})
+    assert.deepEqual([c.headDim, c.qkNorm, c.sandwichNorms, c.maxPositionEmbeddings, c.rmsNormEps, c.tieWordEmbeddings, c.embeddingScale], [128, true, true, 16384, 1e-5, false, 1])
+    assert.deepEqual([c.layerWindows, c.rmsVariant?.ropeLayers, c.rmsVariant?.attentionOutputGate], [[1024, 1024, 1024, 0, 1024, 1024, 1024, 0], [true, true, true, false, true, true, true, false], true])
+    assert.deepEqual([c.moe!.numExperts, c.moe!.numExpertsPerToken, c.moe!.expertIntermediateSize, c.moe!.sharedExpertIntermediateSize, c.moe!.ungatedSharedExpert, c.moe!.normTopkProb, c.moe!.sparseLayers],
+      [64, 6, 1408, 2 * 1408, true, true, [false, true, true, true, true, true, true, true]])
+    assert.deepEqual(c.moe!.grouped, {groups: 1, topkGroups: 1, sigmoid: true, groupTop2: false, routerBias: true, routedScalingFactor: 1})
+    const mup = parseModelConfig({...afmoe, mup_enabled: true, route_scale: 2.5, num_dense_layers: 0, num_shared_experts: 0, global_attn_every_n_layers: 2})
+    assert.deepEqual([mup.embeddingScale, mup.moe!.grouped?.routedScalingFactor, mup.moe!.sparseLayers, mup.moe!.sharedExpertIntermediateSize, mup.rmsVariant?.ropeLayers], [8, 2.5, [true, true, true, true], 0, [true, false, true, false]])
+    assert.match(cpuOnlyNeed(CPU, {config: c, tensors: []})?.reason ?? '', /AfmoeForCausalLM \(an attention output gate\)/)
+    assert.throws(() => parseModelConfig({...afmoe, route_scale: 0}), loadError(/"route_scale" must be a positive number, got 0/))
+    assert.throws(() => parseModelConfig({...afmoe, mup_enabled: 'yes'}), loadError(/"mup_enabled" must be true or false/))
+  })
+
+  it("reads its checkpoint names: the router, expert_bias, shared_experts and the MLP's sandwich norms; q_proj and gate_proj cut per head", async () => {
+    const model = await loadModel(await ensureTestModel('tiny', {variant: 'afmoe'}))
+    const names = model.tensors.map((t) => t.name)
+    for (const name of ['model.layers.1.mlp.gate.weight', 'model.layers.1.mlp.shared_expert.down_proj.weight', 'model.layers.1.pre_feedforward_layernorm.weight', 'model.layers.1.post_feedforward_layernorm.weight',
+      'model.layers.1.self_attn.q_query.3.weight', 'model.layers.1.self_attn.q_gate.3.weight']) assert.ok(names.includes(name), name)
+    assert.deepEqual(model.tensors.find((t) => t.name === 'model.layers.1.mlp.gate.e_score_correction_bias')?.shape, [1, 4])
   })
 })
 

@@ -261,6 +261,7 @@ static void parse_rms_variant(const Napi::Object& config, ModelConfig& out) {
   out.clip_qkv = static_cast<float>(number_field(variant, "clipQkv"));
   out.ungated_mlp = variant.Has("ungatedMlp") && bool_field(variant, "ungatedMlp");
   out.qk_norm_after_rope = variant.Has("qkNormAfterRope") && bool_field(variant, "qkNormAfterRope");
+  out.attention_output_gate = variant.Has("attentionOutputGate") && bool_field(variant, "attentionOutputGate");  // AFMoE
   if (!(out.clip_qkv >= 0.f)) fail(config.Env(), "rmsVariant.clipQkv must be non-negative");
   if (!variant.Get("ropeLayers").IsUndefined()) out.rope_layers = layer_flags(variant, "ropeLayers", out.num_layers, "rmsVariant.ropeLayers");
 }

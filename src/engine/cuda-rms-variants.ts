@@ -3,8 +3,9 @@
 // norms and SmolLM3's layers without rope run there (rms_variant_kernels.cu), and Cohere's, OLMo's and PhiMoE's
 // LayerNorms (weightless, weight-only or biased), Command R+'s per-head q/k LayerNorms, Cohere's parallel block, OLMo's
 // clip_qkv (mean_norm_steps.h), PhiMoE's lm_head bias (norm_bias_weights.h) and its sparsemixer (sparsemixer_kernels.cu):
-// what is left are Nemotron's and Arcee's ungated MLP, Hunyuan's q/k norms after rope (llama-twists.ts, relu2-families.ts)
-// and FlexOlmo's sparse MLPs after post-norms (moe_forward.cu norms the residual for its router and experts).
+// what is left are Nemotron's and Arcee's ungated MLP, Hunyuan's q/k norms after rope (llama-twists.ts, relu2-families.ts),
+// FlexOlmo's sparse MLPs after post-norms (moe_forward.cu norms the residual for its router and experts) and AFMoE's
+// attention output gate.
 import type {ModelConfig} from './model/model-config.js'
 
 /** What keeps a model of these features on the CPU, in words; empty when the CUDA backend runs it (or has no variant). */
@@ -14,6 +15,7 @@ export function cudaRmsVariantGaps(config: Pick<ModelConfig, 'rmsVariant' | 'moe
   const gaps: string[] = []
   if (variant.ungatedMlp) gaps.push('an ungated MLP')
   if (variant.qkNormAfterRope) gaps.push('q/k norms after rope')
+  if (variant.attentionOutputGate) gaps.push('an attention output gate')
   if (variant.postNormsOnly && config.moe) gaps.push('sparse MLPs reading the un-normed residual (post-norms only)')
   return gaps
 }

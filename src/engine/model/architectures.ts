@@ -157,6 +157,8 @@ export const ARCHITECTURES: Record<string, ArchitectureTraits> = {
   // DBRX: LayerNorms without bias, clamped q/k/v from a fused Wqkv, softmax experts fused per layer (dbrx-config.ts, dbrx-tensors.ts).
   DbrxForCausalLM: {...BASE, moe: 'dbrx'},
   // Cohere2-MoE: Command R7B's block over softmax (or sigmoid) routed experts, an ungated shared MLP, a dense prefix (cohere2-moe-config.ts).
+  // AFMoE (Arcee Trinity): gated attention with q/k norms, rope on sliding layers only, sandwich norms, sigmoid-routed experts (afmoe-config.ts).
+  AfmoeForCausalLM: {...BASE, defaultMaxPositions: 16384, defaultHeadDim: 128, qkNorm: true, defaultSlidingWindow: 1024, moe: 'afmoe'},
   Cohere2MoeForCausalLM: {...BASE, defaultMaxPositions: 8192, defaultHeadDim: 128, defaultTiedEmbeddings: true, defaultSlidingWindow: 4096, moe: 'cohere2_moe'},
 }
 /** The RMSNorm families above, then the LayerNorm family (OPT, GPT-NeoX, GPT-2: layernorm-family.ts; Phi, StableLM, StarCoder2, GPT-J, GPTBigCode, GPT-Neo: layernorm-more.ts; BLOOM, Falcon, MPT: alibi-family.ts). */

@@ -5,12 +5,13 @@ import {llama4SparseLayers} from './llama4-config.js'
 import {gptOssMoeTensorShapes} from './gpt-oss.js'
 import {minimaxM2Moe} from './minimax-m2-config.js'
 import {cohere2MoeExperts} from './cohere2-moe-config.js'
+import {afmoeExperts} from './afmoe-config.js'
 import {SOLAR_OPEN} from './solar-open-config.js'
 import {EXAONE_MOE} from './exaone-moe-config.js'
 import {ernie45MoeCheckpointName, ernie45MoeEngineName, ernie45MoeRouting, ernie45MoeSharedSize, ernie45MoeSparseLayers} from './ernie45-moe-config.js'
 import {DEEPSEEK_V2, DEEPSEEK_V3, DOTS1, GLM4_MOE, GLM4_MOE_LITE, deepseekRouting, deepseekSharedSize, deepseekSparseLayers, type GroupedRouting} from './deepseek-config.js'
 
-export type MoeFamily = 'mixtral' | 'qwen2_moe' | 'qwen3_moe' | 'olmoe' | 'granitemoe' | 'granitemoeshared' | 'phimoe' | 'gpt_oss' | 'deepseek_v2' | 'deepseek_v3' | 'glm4_moe' | 'glm4_moe_lite' | 'qwen3_5_moe' | 'qwen3_next' | 'llama4' | 'ernie4_5_moe' | 'dots1' | 'minimax_m2' | 'flex_olmo' | 'solar_open' | 'hunyuan_v1_moe' | 'exaone_moe' | 'dbrx' | 'cohere2_moe'
+export type MoeFamily = 'mixtral' | 'qwen2_moe' | 'qwen3_moe' | 'olmoe' | 'granitemoe' | 'granitemoeshared' | 'phimoe' | 'gpt_oss' | 'deepseek_v2' | 'deepseek_v3' | 'glm4_moe' | 'glm4_moe_lite' | 'qwen3_5_moe' | 'qwen3_next' | 'llama4' | 'ernie4_5_moe' | 'dots1' | 'minimax_m2' | 'flex_olmo' | 'solar_open' | 'hunyuan_v1_moe' | 'exaone_moe' | 'dbrx' | 'cohere2_moe' | 'afmoe'
 
 export interface MoeConfig {
   numExperts: number
@@ -90,6 +91,8 @@ const DEFAULTS: Record<MoeFamily, {experts: number; topK: number; moeIntermediat
   dbrx: {experts: 4, topK: 1, moeIntermediate: null, shared: 0, normTopk: true},
   // Cohere2MoeConfig: 8 experts top-2 as wide as intermediate_size (read as moe_intermediate_size: cohere2-moe-config.ts).
   cohere2_moe: {experts: 8, topK: 2, moeIntermediate: 22528, shared: 0, normTopk: true},
+  // AfmoeConfig: 64 experts top-6 of 1408, always renormalised; the shared MLP apart (afmoe-config.ts).
+  afmoe: {experts: 64, topK: 6, moeIntermediate: 1408, shared: 0, normTopk: true},
 }
 
 /** A real checkpoint's expert count stays far below this; a hostile config.json must not make us list millions of tensors. */
@@ -127,6 +130,10 @@ export function parseMoeConfig(config: Json, family: MoeFamily, numLayers: numbe
   if (family === 'llama4') {
     return {numExperts, numExpertsPerToken, normTopkProb: false, expertIntermediateSize, sharedExpertIntermediateSize: expertIntermediateSize, ungatedSharedExpert: true,
       sparseLayers: llama4SparseLayers(config, numLayers, source), mixtralNames: false, inputScaledExperts: true, fusedExperts: true}
+  }
+  if (family === 'afmoe') {
+    const {shared: width, ...routing} = afmoeExperts(config, numLayers, expertIntermediateSize, source)
+    return {numExperts, numExpertsPerToken, normTopkProb: true, expertIntermediateSize, sharedExpertIntermediateSize: width, ...(width > 0 ? {ungatedSharedExpert: true} : {}), mixtralNames: false, ...routing}
   }
   if (family === 'cohere2_moe') {
     const {shared: width, ...routing} = cohere2MoeExperts(config, numLayers, expertIntermediateSize, source)
@@ -181,8 +188,8 @@ export function moeCheckpointName(moe: MoeConfig | undefined, name: string): str
 export function moeEngineName(moe: MoeConfig | undefined, name: string): string {
   if (moe?.mixtralNames) return mixtralEngineName(name)
   if (moe?.ernieStatics) name = ernie45MoeEngineName(name)
-  // K-EXAONE's checkpoints keep the router's correction bias beside the router (transformers renames it so too).
-  return moe?.grouped ? name.replace('.mlp.shared_experts.', '.mlp.shared_expert.').replace(/\.mlp\.e_score_correction_bias$/, '.mlp.gate.e_score_correction_bias') : name
+  // K-EXAONE's checkpoints keep the router's correction bias beside the router (transformers renames it so too); AFMoE's is its expert_bias.
+  return moe?.grouped ? name.replace('.mlp.shared_experts.', '.mlp.shared_expert.').replace(/\.mlp\.(e_score_correction|expert)_bias$/, '.mlp.gate.e_score_correction_bias') : name
 }
 
 /** Mixtral's checkpoint name of an engine tensor name (the Qwen layout), or the name itself. */

@@ -1,8 +1,8 @@
 // The config.json and tensor names of the third batch of MoE test-model variants (Qwen3-VL-MoE's text model, DBRX,
-// Cohere2-MoE), for test-model.ts.
+// Cohere2-MoE, AFMoE), for test-model.ts.
 
-export type Moe3TestVariant = 'qwen3-vl-moe' | 'dbrx' | 'cohere2-moe' | 'cohere2-moe-sigmoid'
-export const MOE3_TEST_VARIANTS: readonly Moe3TestVariant[] = ['qwen3-vl-moe', 'dbrx', 'cohere2-moe', 'cohere2-moe-sigmoid']
+export type Moe3TestVariant = 'qwen3-vl-moe' | 'dbrx' | 'cohere2-moe' | 'cohere2-moe-sigmoid' | 'afmoe'
+export const MOE3_TEST_VARIANTS: readonly Moe3TestVariant[] = ['qwen3-vl-moe', 'dbrx', 'cohere2-moe', 'cohere2-moe-sigmoid', 'afmoe']
 
 export function isMoe3TestVariant(variant: string): variant is Moe3TestVariant {
   return (MOE3_TEST_VARIANTS as readonly string[]).includes(variant)
@@ -22,6 +22,9 @@ export function isMoe3TestVariant(variant: string): variant is Moe3TestVariant {
  * of 8) with rope, layer 2 full without. 4 experts top-2 of 48 (softmax of the top-k logits), one shared MLP summed in,
  * LayerNorms without bias, logit_scale 0.25, untied. cohere2-moe-sigmoid: its other choices: RMSNorms (rms_norm_eps set),
  * every layer sparse, sigmoid routing left unnormalised (norm_topk_prob false), no shared MLP, layer 0 sliding, layer 1 full.
+ * afmoe: three layers, global_attn_every_n_layers 2 (layers 0 and 2 sliding with rope, a window of 8; layer 1 full
+ * without), layer 0 dense, 4 experts top-2 of 32 chosen with expert_bias and scaled by route_scale 1.5, one shared MLP,
+ * muP's embedding scale on, untied.
  */
 export function moe3TestModelConfigJson(variant: Moe3TestVariant, common: Record<string, unknown>): Record<string, unknown> {
   const {bos_token_id, eos_token_id, torch_dtype, pagedllm_test_model, ...sizes} = common
@@ -37,6 +40,13 @@ export function moe3TestModelConfigJson(variant: Moe3TestVariant, common: Record
       architectures: ['Cohere2MoeForCausalLM'], model_type: 'cohere2_moe', ...common, intermediate_size: 48, rms_norm_eps: 1e-6, logit_scale: 0.25, rope_theta: 10000.0,
       sliding_window: 8, sliding_window_pattern: 2, num_experts: 4, num_experts_per_tok: 2, expert_selection_fn: 'sigmoid', norm_topk_prob: false,
       tie_word_embeddings: false, pad_token_id: common.eos_token_id,
+    }
+  }
+  if (variant === 'afmoe') {
+    return {
+      architectures: ['AfmoeForCausalLM'], model_type: 'afmoe', ...common, num_hidden_layers: 3, moe_intermediate_size: 32, rms_norm_eps: 1e-5, rope_theta: 10000.0,
+      sliding_window: 8, global_attn_every_n_layers: 2, num_dense_layers: 1, num_experts: 4, num_experts_per_tok: 2, num_shared_experts: 1, route_scale: 1.5,
+      mup_enabled: true, attention_bias: false, tie_word_embeddings: false, pad_token_id: common.eos_token_id,
     }
   }
   if (variant === 'dbrx') {
@@ -60,5 +70,6 @@ export function moe3TestModelConfigJson(variant: Moe3TestVariant, common: Record
 
 /** A tensor's name in the variant's checkpoint, from the engine's (with the experts already fused: llama4-tensors.ts, dbrx-tensors.ts). */
 export function moe3CheckpointName(variant: Moe3TestVariant, name: string): string {
+  if (variant === 'afmoe') return name.replace(/\.mlp\.gate\.e_score_correction_bias$/, '.mlp.expert_bias')
   return variant === 'qwen3-vl-moe' && name.startsWith('model.') ? `model.language_model.${name.slice('model.'.length)}` : name
 }
