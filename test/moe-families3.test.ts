@@ -1,4 +1,4 @@
-// MoE families of the third batch (Qwen3-VL-MoE's text model, DBRX, Cohere2-MoE, AFMoE): configs read as transformers 5.18's config classes read
+// MoE families of the third batch (Qwen3-VL-MoE's text model, DBRX, Cohere2-MoE, AFMoE) and GLM-4.1V's text model: configs read as transformers 5.18's config classes read
 // them, what cannot run refused by key, CPU only, and each tiny checkpoint held to transformers' logits and greedy tokens.
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
@@ -125,6 +125,18 @@ describe('AFMoE config', () => {
     for (const name of ['model.layers.1.mlp.gate.weight', 'model.layers.1.mlp.shared_expert.down_proj.weight', 'model.layers.1.pre_feedforward_layernorm.weight', 'model.layers.1.post_feedforward_layernorm.weight',
       'model.layers.1.self_attn.q_query.3.weight', 'model.layers.1.self_attn.q_gate.3.weight']) assert.ok(names.includes(name), name)
     assert.deepEqual(model.tensors.find((t) => t.name === 'model.layers.1.mlp.gate.e_score_correction_bias')?.shape, [1, 4])
+  })
+})
+
+describe('GLM-4.1V config', () => {
+  it("reads text_config as GLM-4-0414 under Glm4vTextConfig's defaults: q/k/v biases always, heads hidden / heads wide, the whole head rotated unless partial_rotary_factor says less, mrope as plain rope", () => {
+    const wrapper = {architectures: ['Glm4vForConditionalGeneration'], model_type: 'glm4v'}
+    const c = parseModelConfig({...wrapper, text_config: {...TEXT, model_type: 'glm4v_text', head_dim: 128, attention_bias: false, rope_parameters: {rope_type: 'default', rope_theta: 10000, mrope_section: [2, 3, 3]}}})
+    assert.deepEqual([c.architecture, c.headDim, c.rotaryDim, c.attentionBias, c.numKvHeads, c.rmsNormEps, c.maxPositionEmbeddings, c.sandwichNorms, c.fusedProjections, c.tieWordEmbeddings],
+      ['Glm4ForCausalLM', 16, undefined, true, 2, 1e-5, 32768, true, true, false])
+    assert.equal(parseModelConfig({...wrapper, text_config: {...TEXT, partial_rotary_factor: 0.5}}).rotaryDim, 8)
+    const glm4 = parseModelConfig({...TEXT, architectures: ['Glm4ForCausalLM'], head_dim: 16, partial_rotary_factor: 1})
+    assert.deepEqual(cpuOnlyNeed(CPU, {config: c, tensors: []}), cpuOnlyNeed(CPU, {config: glm4, tensors: []}))
   })
 })
 

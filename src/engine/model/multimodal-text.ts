@@ -1,5 +1,5 @@
 // The language model of vision-language checkpoints that vLLM users serve for text (Mistral Small 3.x, Qwen2-VL,
-// Qwen2.5-VL, Qwen3-VL, Qwen3-VL-MoE, LLaVA, LLaVA-NeXT, Idefics3 / SmolVLM): their text_config read as the text family's config.json.
+// Qwen2.5-VL, Qwen3-VL, Qwen3-VL-MoE, GLM-4.1V, LLaVA, LLaVA-NeXT, Idefics3 / SmolVLM): their text_config read as the text family's config.json.
 // The vision tower is never loaded, so the model runs text only (the server refuses image parts). Facts from
 // transformers 5.18's configuration classes; Gemma 3 / Gemma 4 / Qwen 3.5 have their own readers (gemma3-config.ts, ...).
 import {ModelLoadError, quotedValue} from '../errors.js'
@@ -24,14 +24,16 @@ const WRAPPERS: Record<string, Wrapper> = {
   Qwen2_5_VLForConditionalGeneration: {defaultTextType: 'qwen2_5_vl_text', flatText: true},
   Qwen3VLForConditionalGeneration: {defaultTextType: 'qwen3_vl_text', flatText: false},
   Qwen3VLMoeForConditionalGeneration: {defaultTextType: 'qwen3_vl_moe_text', flatText: false},
+  Glm4vForConditionalGeneration: {defaultTextType: 'glm4v_text', flatText: false},
 }
 
 /**
  * A text_config model_type -> the text architecture that runs it, that config class's values for keys the engine's
- * parser would otherwise default apart, and the keys it fixes whatever config.json says (fixed). Qwen2-VL's and
- * Qwen3-VL's text models are Qwen2's and Qwen3's layers; Qwen3-VL-MoE's is Qwen3-MoE's with its experts stored fused.
+ * parser would otherwise default apart, and the keys it fixes whatever config.json says (fixed, from the text config).
+ * Qwen2-VL's and Qwen3-VL's text models are Qwen2's and Qwen3's layers; Qwen3-VL-MoE's is Qwen3-MoE's with its experts
+ * stored fused; GLM-4.1V's is GLM-4-0414's.
  */
-const TEXT_MODELS: Record<string, {architecture: string; defaults?: Json; fixed?: Json; fusedExperts?: true}> = {
+const TEXT_MODELS: Record<string, {architecture: string; defaults?: Json; fixed?: (text: Json) => Json; fusedExperts?: true}> = {
   llama: {architecture: 'LlamaForCausalLM'},
   mistral: {architecture: 'MistralForCausalLM'},
   ministral: {architecture: 'MinistralForCausalLM'},
@@ -49,7 +51,14 @@ const TEXT_MODELS: Record<string, {architecture: string; defaults?: Json; fixed?
   qwen3_vl_moe_text: {
     architecture: 'Qwen3MoeForCausalLM', fusedExperts: true,
     defaults: {rope_theta: 5e5, rms_norm_eps: 1e-6, max_position_embeddings: 128000, num_experts: 60, num_experts_per_tok: 4, moe_intermediate_size: 1408},
-    fixed: {norm_topk_prob: true, use_sliding_window: false},
+    fixed: () => ({norm_topk_prob: true, use_sliding_window: false}),
+  },
+  // Glm4vTextAttention: q/k/v biases always, heads hidden / heads wide whatever head_dim says; the whole head rotated
+  // unless partial_rotary_factor says less.
+  glm4v_text: {
+    architecture: 'Glm4ForCausalLM',
+    defaults: {rms_norm_eps: 1e-5, max_position_embeddings: 32768, num_key_value_heads: 2, partial_rotary_factor: 1},
+    fixed: (text) => ({attention_bias: true, head_dim: typeof text.hidden_size === 'number' && typeof text.num_attention_heads === 'number' ? text.hidden_size / text.num_attention_heads : undefined}),
   },
 }
 
@@ -77,8 +86,8 @@ export function multimodalLanguageModel(config: Json, architecture: string, sour
   const inherited = Object.fromEntries(['torch_dtype', 'dtype', 'eos_token_id', 'bos_token_id', 'pad_token_id'].flatMap((key) => (top[key] !== undefined ? [[key, top[key]]] : [])))
   const tie = [top.tie_word_embeddings, text.tie_word_embeddings].filter((v) => v != null)
   const tied = tie.length === 0 ? {} : {tie_word_embeddings: tie.includes(true) ? true : tie[0]}
-  const language: Json = {...family.defaults, ...inherited, ...text, ...tied, ...family.fixed, architectures: [family.architecture]}
-  const mrope = type === 'qwen2_vl_text' || type === 'qwen2_5_vl_text' || type === 'qwen3_vl_text' || type === 'qwen3_vl_moe_text'
+  const language: Json = {...family.defaults, ...inherited, ...text, ...tied, ...family.fixed?.(text), architectures: [family.architecture]}
+  const mrope = type === 'qwen2_vl_text' || type === 'qwen2_5_vl_text' || type === 'qwen3_vl_text' || type === 'qwen3_vl_moe_text' || type === 'glm4v_text'
   return {config: mrope ? withPlainRope(language, source) : language, note: textOnlyNote(architecture), fusedExperts: family.fusedExperts === true}
 }
 
