@@ -1,4 +1,4 @@
-// MoE families of the third batch (Qwen3-VL-MoE's text model, DBRX, Cohere2-MoE, AFMoE) and GLM-4.1V's text model: configs read as transformers 5.18's config classes read
+// MoE families of the third batch (Qwen3-VL-MoE's text model, DBRX, Cohere2-MoE, AFMoE) and GLM-4.1V's / GLM-4.5V's text models: configs read as transformers 5.18's config classes read
 // them, what cannot run refused by key, CPU only, and each tiny checkpoint held to transformers' logits and greedy tokens.
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
@@ -128,7 +128,7 @@ describe('AFMoE config', () => {
   })
 })
 
-describe('GLM-4.1V config', () => {
+describe('GLM-4.1V / GLM-4.5V config', () => {
   it("reads text_config as GLM-4-0414 under Glm4vTextConfig's defaults: q/k/v biases always, heads hidden / heads wide, the whole head rotated unless partial_rotary_factor says less, mrope as plain rope", () => {
     const wrapper = {architectures: ['Glm4vForConditionalGeneration'], model_type: 'glm4v'}
     const c = parseModelConfig({...wrapper, text_config: {...TEXT, model_type: 'glm4v_text', head_dim: 128, attention_bias: false, rope_parameters: {rope_type: 'default', rope_theta: 10000, mrope_section: [2, 3, 3]}}})
@@ -137,6 +137,13 @@ describe('GLM-4.1V config', () => {
     assert.equal(parseModelConfig({...wrapper, text_config: {...TEXT, partial_rotary_factor: 0.5}}).rotaryDim, 8)
     const glm4 = parseModelConfig({...TEXT, architectures: ['Glm4ForCausalLM'], head_dim: 16, partial_rotary_factor: 1})
     assert.deepEqual(cpuOnlyNeed(CPU, {config: c, tensors: []}), cpuOnlyNeed(CPU, {config: glm4, tensors: []}))
+  })
+
+  it("reads GLM-4.5V's text_config as GLM-4.5 under Glm4vMoeTextConfig's defaults: q/k/v biases, half of each head rotated, no q/k norms whatever use_qk_norm says; CPU only", () => {
+    const c = parseModelConfig({architectures: ['Glm4vMoeForConditionalGeneration'], text_config: {...TEXT, model_type: 'glm4v_moe_text', num_attention_heads: 16, use_qk_norm: true}})
+    assert.deepEqual([c.architecture, c.attentionBias, c.attentionOutputBias, c.qkNorm, c.headDim, c.rotaryDim, c.numKvHeads, c.maxPositionEmbeddings], ['Glm4MoeForCausalLM', true, undefined, false, 4, 2, 8, 65536])
+    assert.deepEqual([c.moe!.numExperts, c.moe!.numExpertsPerToken, c.moe!.sparseLayers, c.moe!.sharedExpertIntermediateSize, c.moe!.grouped?.routedScalingFactor], [128, 8, [false, true, true, true], 1408, 1])
+    assert.match(cpuOnlyNeed(CPU, {config: c, tensors: []})?.reason ?? '', /grouped expert routing run on the CPU only/)
   })
 })
 

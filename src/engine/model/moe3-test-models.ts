@@ -1,8 +1,8 @@
 // The config.json and tensor names of the third batch of MoE test-model variants (Qwen3-VL-MoE's text model, DBRX,
-// Cohere2-MoE, AFMoE) and GLM-4.1V's text model, for test-model.ts.
+// Cohere2-MoE, AFMoE) and GLM-4.1V's and GLM-4.5V's text models, for test-model.ts.
 
-export type Moe3TestVariant = 'qwen3-vl-moe' | 'dbrx' | 'cohere2-moe' | 'cohere2-moe-sigmoid' | 'afmoe' | 'glm4v'
-export const MOE3_TEST_VARIANTS: readonly Moe3TestVariant[] = ['qwen3-vl-moe', 'dbrx', 'cohere2-moe', 'cohere2-moe-sigmoid', 'afmoe', 'glm4v']
+export type Moe3TestVariant = 'qwen3-vl-moe' | 'dbrx' | 'cohere2-moe' | 'cohere2-moe-sigmoid' | 'afmoe' | 'glm4v' | 'glm4v-moe'
+export const MOE3_TEST_VARIANTS: readonly Moe3TestVariant[] = ['qwen3-vl-moe', 'dbrx', 'cohere2-moe', 'cohere2-moe-sigmoid', 'afmoe', 'glm4v', 'glm4v-moe']
 
 export function isMoe3TestVariant(variant: string): variant is Moe3TestVariant {
   return (MOE3_TEST_VARIANTS as readonly string[]).includes(variant)
@@ -28,6 +28,9 @@ export function isMoe3TestVariant(variant: string): variant is Moe3TestVariant {
  * glm4v: GLM-4.1V's layout: text_config GLM-4-0414's layers (fused gate_up_proj, sandwich norms, q/k/v biases) rotating
  * interleaved pairs on half of each head (partial_rotary_factor 0.5) under mrope sections 2 + 1 + 1, no head_dim (heads
  * hidden / heads wide), transformers 5's names (model.language_model.*), a vision tower too small to cost anything; untied.
+ * glm4v-moe: GLM-4.5V's layout: text_config GLM-4.5's layers (q/k/v biases by default, half of each head rotated in
+ * rotate_half's halves) under mrope sections 2 + 1 + 1, layer 0 dense, 8 experts in 2 groups (one kept) top-2 scaled by
+ * 1.5 with one shared expert, the wrapper as glm4v's.
  */
 export function moe3TestModelConfigJson(variant: Moe3TestVariant, common: Record<string, unknown>): Record<string, unknown> {
   const {bos_token_id, eos_token_id, torch_dtype, pagedllm_test_model, ...sizes} = common
@@ -51,6 +54,16 @@ export function moe3TestModelConfigJson(variant: Moe3TestVariant, common: Record
       architectures: ['Glm4vForConditionalGeneration'], model_type: 'glm4v', bos_token_id, eos_token_id, torch_dtype, pagedllm_test_model, tie_word_embeddings: false,
       image_token_id: 505, video_token_id: 506, image_start_token_id: 507, image_end_token_id: 508, video_start_token_id: 509, video_end_token_id: 510,
       text_config: {model_type: 'glm4v_text', ...text, rms_norm_eps: 1e-5, partial_rotary_factor: 0.5,
+        rope_parameters: {rope_type: 'default', rope_theta: 10000, partial_rotary_factor: 0.5, mrope_section: [2, 1, 1]}},
+      vision_config: {depth: 1, hidden_size: 16, intermediate_size: 32, num_heads: 2, out_hidden_size: sizes.hidden_size, image_size: 28, patch_size: 14, spatial_merge_size: 2, temporal_patch_size: 2},
+    }
+  }
+  if (variant === 'glm4v-moe') {
+    return {
+      architectures: ['Glm4vMoeForConditionalGeneration'], model_type: 'glm4v_moe', bos_token_id, eos_token_id, torch_dtype, pagedllm_test_model, tie_word_embeddings: false,
+      image_token_id: 505, video_token_id: 506, image_start_token_id: 507, image_end_token_id: 508, video_start_token_id: 509, video_end_token_id: 510,
+      text_config: {model_type: 'glm4v_moe_text', ...sizes, rms_norm_eps: 1e-5, n_routed_experts: 8, num_experts_per_tok: 2, moe_intermediate_size: 32, n_shared_experts: 1,
+        n_group: 2, topk_group: 1, routed_scaling_factor: 1.5, first_k_dense_replace: 1, norm_topk_prob: true,
         rope_parameters: {rope_type: 'default', rope_theta: 10000, partial_rotary_factor: 0.5, mrope_section: [2, 1, 1]}},
       vision_config: {depth: 1, hidden_size: 16, intermediate_size: 32, num_heads: 2, out_hidden_size: sizes.hidden_size, image_size: 28, patch_size: 14, spatial_merge_size: 2, temporal_patch_size: 2},
     }
@@ -84,5 +97,5 @@ export function moe3TestModelConfigJson(variant: Moe3TestVariant, common: Record
 /** A tensor's name in the variant's checkpoint, from the engine's (with the experts already fused: llama4-tensors.ts, dbrx-tensors.ts). */
 export function moe3CheckpointName(variant: Moe3TestVariant, name: string): string {
   if (variant === 'afmoe') return name.replace(/\.mlp\.gate\.e_score_correction_bias$/, '.mlp.expert_bias')
-  return (variant === 'qwen3-vl-moe' || variant === 'glm4v') && name.startsWith('model.') ? `model.language_model.${name.slice('model.'.length)}` : name
+  return (variant === 'qwen3-vl-moe' || variant === 'glm4v' || variant === 'glm4v-moe') && name.startsWith('model.') ? `model.language_model.${name.slice('model.'.length)}` : name
 }

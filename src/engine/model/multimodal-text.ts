@@ -1,5 +1,5 @@
 // The language model of vision-language checkpoints that vLLM users serve for text (Mistral Small 3.x, Qwen2-VL,
-// Qwen2.5-VL, Qwen3-VL, Qwen3-VL-MoE, GLM-4.1V, LLaVA, LLaVA-NeXT, Idefics3 / SmolVLM): their text_config read as the text family's config.json.
+// Qwen2.5-VL, Qwen3-VL, Qwen3-VL-MoE, GLM-4.1V, GLM-4.5V, LLaVA, LLaVA-NeXT, Idefics3 / SmolVLM): their text_config read as the text family's config.json.
 // The vision tower is never loaded, so the model runs text only (the server refuses image parts). Facts from
 // transformers 5.18's configuration classes; Gemma 3 / Gemma 4 / Qwen 3.5 have their own readers (gemma3-config.ts, ...).
 import {ModelLoadError, quotedValue} from '../errors.js'
@@ -25,13 +25,14 @@ const WRAPPERS: Record<string, Wrapper> = {
   Qwen3VLForConditionalGeneration: {defaultTextType: 'qwen3_vl_text', flatText: false},
   Qwen3VLMoeForConditionalGeneration: {defaultTextType: 'qwen3_vl_moe_text', flatText: false},
   Glm4vForConditionalGeneration: {defaultTextType: 'glm4v_text', flatText: false},
+  Glm4vMoeForConditionalGeneration: {defaultTextType: 'glm4v_moe_text', flatText: false},
 }
 
 /**
  * A text_config model_type -> the text architecture that runs it, that config class's values for keys the engine's
  * parser would otherwise default apart, and the keys it fixes whatever config.json says (fixed, from the text config).
  * Qwen2-VL's and Qwen3-VL's text models are Qwen2's and Qwen3's layers; Qwen3-VL-MoE's is Qwen3-MoE's with its experts
- * stored fused; GLM-4.1V's is GLM-4-0414's.
+ * stored fused; GLM-4.1V's is GLM-4-0414's, GLM-4.5V's GLM-4.5's.
  */
 const TEXT_MODELS: Record<string, {architecture: string; defaults?: Json; fixed?: (text: Json) => Json; fusedExperts?: true}> = {
   llama: {architecture: 'LlamaForCausalLM'},
@@ -60,6 +61,8 @@ const TEXT_MODELS: Record<string, {architecture: string; defaults?: Json; fixed?
     defaults: {rms_norm_eps: 1e-5, max_position_embeddings: 32768, num_key_value_heads: 2, partial_rotary_factor: 1},
     fixed: (text) => ({attention_bias: true, head_dim: typeof text.hidden_size === 'number' && typeof text.num_attention_heads === 'number' ? text.hidden_size / text.num_attention_heads : undefined}),
   },
+  // Glm4vMoeTextAttention has no q/k norms (Glm4MoeConfig's use_qk_norm); q/k/v biases by default.
+  glm4v_moe_text: {architecture: 'Glm4MoeForCausalLM', defaults: {attention_bias: true, max_position_embeddings: 65536}, fixed: () => ({use_qk_norm: false})},
 }
 
 export function isMultimodalWrapper(architecture: string): boolean {
@@ -87,7 +90,7 @@ export function multimodalLanguageModel(config: Json, architecture: string, sour
   const tie = [top.tie_word_embeddings, text.tie_word_embeddings].filter((v) => v != null)
   const tied = tie.length === 0 ? {} : {tie_word_embeddings: tie.includes(true) ? true : tie[0]}
   const language: Json = {...family.defaults, ...inherited, ...text, ...tied, ...family.fixed?.(text), architectures: [family.architecture]}
-  const mrope = type === 'qwen2_vl_text' || type === 'qwen2_5_vl_text' || type === 'qwen3_vl_text' || type === 'qwen3_vl_moe_text' || type === 'glm4v_text'
+  const mrope = type === 'qwen2_vl_text' || type === 'qwen2_5_vl_text' || type === 'qwen3_vl_text' || type === 'qwen3_vl_moe_text' || type === 'glm4v_text' || type === 'glm4v_moe_text'
   return {config: mrope ? withPlainRope(language, source) : language, note: textOnlyNote(architecture), fusedExperts: family.fusedExperts === true}
 }
 

@@ -93,7 +93,7 @@ function tokenizerFamily(variant: TestModelVariant): TokenizerFamily {
     bloom: 'gpt2', falcon: 'gpt2', 'falcon-mq': 'gpt2', 'falcon-rw': 'gpt2', mpt: 'gpt2', glm: 'gpt2', glm4: 'gpt2', exaone4: 'gpt2', seedoss: 'gpt2', helium: 'gpt2', ernie4_5: 'gpt2', arcee: 'gpt2', nemotron: 'gpt2', hunyuan: 'gpt2', vaultgemma: 'llama2', ministral: 'llama2', qwen3_5: 'qwen2', qwen3_5_moe: 'qwen2', qwen3_next: 'qwen2', granitemoehybrid: 'gpt2', 'granitemoehybrid-dense': 'gpt2', bamba: 'llama2', mamba2: 'gpt2',
     ernie4_5_moe: 'gpt2', dots1: 'qwen2', minimax_m2: 'gpt2', flex_olmo: 'gpt2', solar_open: 'gpt2', hunyuan_moe: 'gpt2', exaone_moe: 'gpt2',
     mistral3: 'llama2', ministral3: 'llama2', llava: 'llama2', 'qwen2-vl': 'qwen2', 'qwen3-vl': 'qwen2', jais2: 'gpt2', cwm: 'llama3', minicpm3: 'llama2', 'granite-swa': 'gpt2',
-    'qwen3-vl-moe': 'qwen2', dbrx: 'gpt2', 'cohere2-moe': 'gpt2', 'cohere2-moe-sigmoid': 'gpt2', afmoe: 'gpt2', glm4v: 'gpt2'}
+    'qwen3-vl-moe': 'qwen2', dbrx: 'gpt2', 'cohere2-moe': 'gpt2', 'cohere2-moe-sigmoid': 'gpt2', afmoe: 'gpt2', glm4v: 'gpt2', 'glm4v-moe': 'gpt2'}
   return TOKENIZER_FAMILIES[families[variant]]
 }
 
