@@ -66,7 +66,7 @@ describe('DBRX config', () => {
     assert.throws(() => parseModelConfig({...dbrx, attn_config: 'x'}), loadError(/"attn_config" of DbrxForCausalLM must be an object, got "x"/))
   })
 
-  it("reads its checkpoint names: Wqkv cut into q/k/v rows, w1 / v1 per-expert row windows, w2 transposed ones; a wrong expert matrix is named", async () => {
+  it("reads its checkpoint names: Wqkv cut into q/k/v rows, w1 / v1 per-expert row windows, w2 transposed ones; a wrong or missing matrix is named by the checkpoint's name", async () => {
     const dir = await ensureTestModel('tiny', {variant: 'dbrx'})
     const model = await loadModel(dir)
     const layer1 = model.tensors.filter((t) => /layers\.1\.(self_attn\.[qkv]_proj|mlp\.experts\.3\.)/.test(t.name)).map((t) => [t.name, t.shape, t.transposed])
@@ -75,6 +75,8 @@ describe('DBRX config', () => {
       ['model.layers.1.mlp.experts.3.up_proj.weight', [48, 64], undefined], ['model.layers.1.mlp.experts.3.down_proj.weight', [64, 48], true]])
     const wrong = readCheckpointTensors(dir).map((t) => (t.name === 'transformer.blocks.1.ffn.experts.mlp.w2' ? {...t, shape: [96, 64]} : t))
     assert.throws(() => selectModelTensors(model.config, wrong, dir), loadError(/Tensor transformer\.blocks\.1\.ffn\.experts\.mlp\.w2 has shape \[96, 64\], but config\.json implies \[192, 64\]/))
+    const missing = readCheckpointTensors(dir).filter((t) => t.name !== 'transformer.blocks.1.norm_attn_norm.attn.Wqkv.weight')
+    assert.throws(() => selectModelTensors(model.config, missing, dir), loadError(/Tensor transformer\.blocks\.1\.norm_attn_norm\.attn\.Wqkv\.weight is missing/))
   })
 })
 

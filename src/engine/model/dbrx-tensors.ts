@@ -50,24 +50,31 @@ function expertWindows(config: ModelConfig, tensor: TensorInfo, prefix: string, 
   }))
 }
 
+/** The checkpoint's name of an engine tensor (the fused one for its parts), for messages and test checkpoints; other models' names unchanged. */
+export function dbrxCheckpointName(config: Pick<ModelConfig, 'architecture'>, name: string): string {
+  if (config.architecture !== DBRX) return name
+  if (name === 'model.embed_tokens.weight') return 'transformer.wte.weight'
+  if (name === 'model.norm.weight') return 'transformer.norm_f.weight'
+  const match = /^model\.layers\.(\d+)\.(.+)$/.exec(name)
+  if (!match) return name
+  const block = `transformer.blocks.${match[1]}.`
+  const suffix = match[2]!
+  if (/^self_attn\.[qkv]_proj\.weight$/.test(suffix)) return `${block}norm_attn_norm.attn.Wqkv.weight`
+  const expert = /^mlp\.experts\.\d+\.(gate|up|down)_proj\.weight$/.exec(suffix)
+  if (expert) return `${block}ffn.experts.mlp.${{gate: 'w1', up: 'v1', down: 'w2'}[expert[1]!]}`
+  const back = Object.entries(RENAMES).find(([, engine]) => engine === suffix)
+  return back ? block + back[0] : name
+}
+
 /** The tensors a DBRX checkpoint holds in place of the engine's (each fused one where its first part was), for writing test checkpoints. */
 export function dbrxCheckpointShapes(config: ModelConfig, shapes: {name: string; shape: number[]}[]): {name: string; shape: number[]}[] {
   if (config.architecture !== DBRX || !config.moe) return shapes
   const {numExperts: experts, expertIntermediateSize: ffn} = config.moe
   const fusedQkv = (config.numHeads + 2 * config.numKvHeads) * config.headDim
-  const back = Object.fromEntries(Object.entries(RENAMES).map(([checkpoint, engine]) => [engine, checkpoint]))
   return shapes.flatMap(({name, shape}) => {
-    if (name === 'model.embed_tokens.weight') return [{name: 'transformer.wte.weight', shape}]
-    if (name === 'model.norm.weight') return [{name: 'transformer.norm_f.weight', shape}]
-    const match = /^model\.layers\.(\d+)\.(.+)$/.exec(name)
-    if (!match) return [{name, shape}]
-    const block = `transformer.blocks.${match[1]}.`
-    const suffix = match[2]!
-    if (suffix === 'self_attn.q_proj.weight') return [{name: `${block}norm_attn_norm.attn.Wqkv.weight`, shape: [fusedQkv, config.hiddenSize]}]
-    if (/^self_attn\.[kv]_proj\.weight$/.test(suffix)) return []
-    const expert = /^mlp\.experts\.(\d+)\.(gate|up|down)_proj\.weight$/.exec(suffix)
-    if (expert && expert[1] !== '0') return []
-    if (expert) return [{name: `${block}ffn.experts.mlp.${{gate: 'w1', up: 'v1', down: 'w2'}[expert[2]!]}`, shape: [experts * ffn, config.hiddenSize]}]
-    return [{name: back[suffix] === undefined ? name : block + back[suffix], shape}]
+    if (/\.self_attn\.[kv]_proj\.weight$/.test(name) || /\.mlp\.experts\.([1-9]\d*)\./.test(name)) return []
+    if (name.endsWith('.self_attn.q_proj.weight')) return [{name: dbrxCheckpointName(config, name), shape: [fusedQkv, config.hiddenSize]}]
+    if (/\.mlp\.experts\.0\./.test(name)) return [{name: dbrxCheckpointName(config, name), shape: [experts * ffn, config.hiddenSize]}]
+    return [{name: dbrxCheckpointName(config, name), shape}]
   })
 }

@@ -9,7 +9,7 @@ import {splitFusedProjections} from './fused-tensors.js'
 import {splitGraniteMoeExperts} from './granite-moe.js'
 import {splitGptOssExperts} from './gpt-oss.js'
 import {llama4Tensors} from './llama4-tensors.js'
-import {dbrxTensors} from './dbrx-tensors.js'
+import {dbrxCheckpointName, dbrxTensors} from './dbrx-tensors.js'
 import {layerNormTensorShapes, layerNormTensors} from './layernorm-family.js'
 import {languageModelTensorName} from './gemma3-config.js'
 import {gemma4TensorShapes, gemma4Tensors} from './gemma4-tensors.js'
@@ -138,7 +138,7 @@ export function selectModelTensors(config: ModelConfig, checkpointTensors: Tenso
   const byName = new Map(tensors.map((t) => [t.name, t]))
   const selected = interleavedRopeRows(config, deepseekTensors(rmsVariantTensors(config, expectedTensorShapes(config).map(({name, shape}) => {
     const tensor = byName.get(name)
-    const shown = config.moe?.mixtralNames || config.moe?.grouped ? moeCheckpointName(config.moe, name) : mamba2CheckpointName(config, checkpointTensorNames(config, [{name}])[0]!.name)
+    const shown = config.moe?.mixtralNames || config.moe?.grouped ? moeCheckpointName(config.moe, name) : mamba2CheckpointName(config, dbrxCheckpointName(config, checkpointTensorNames(config, [{name}])[0]!.name))
     if (tensor === undefined) {
       const hint = name === 'lm_head.weight' ? ' (config.json says tie_word_embeddings is false)' : ''
       throw new ModelLoadError(`Tensor ${shown} is missing from the checkpoint in ${dir}${hint}; expected shape [${shape.join(', ')}].`)
