@@ -1,5 +1,6 @@
 // The language model of vision-language checkpoints that vLLM users serve for text (Mistral Small 3.x, Qwen2-VL,
-// Qwen2.5-VL, Qwen3-VL, Qwen3-VL-MoE, GLM-4.1V, GLM-4.5V, LLaVA, LLaVA-NeXT, Idefics3 / SmolVLM): their text_config read as the text family's config.json.
+// Qwen2.5-VL, Qwen3-VL, Qwen3-VL-MoE, GLM-4.1V, GLM-4.5V, LLaVA, LLaVA-NeXT, Idefics3 / SmolVLM): their text_config read
+// as the text family's config.json.
 // The vision tower is never loaded, so the model runs text only (the server refuses image parts). Facts from
 // transformers 5.18's configuration classes; Gemma 3 / Gemma 4 / Qwen 3.5 have their own readers (gemma3-config.ts, ...).
 import {ModelLoadError, quotedValue} from '../errors.js'

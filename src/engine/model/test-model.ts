@@ -47,7 +47,7 @@ export const TEST_MODEL_PRESETS: readonly TestModelPreset[] = ['tiny', 'small', 
  * scaling 8 on the full layer. Windows this small make every test prompt cross them. mixtral, qwen2moe, qwen3moe:
  * mixture-of-experts layers (moe-test-models.ts); llama4: llama4-test-models.ts; opt, opt-post-ln, gpt-neox, gpt-neox-serial, gpt2: the LayerNorm
  * family (layernorm-test-models.ts); granite, olmo2, smollm3: rms-test-models.ts; bloom, falcon, falcon-mq, falcon-rw, mpt: ALiBi and
- * Falcon's layouts (alibi-test-models.ts); qwen3_5: Qwen 3.5's hybrid linear attention (hybrid-test-models.ts); granitemoehybrid, bamba, mamba2: Mamba-2 mixers (mamba2-test-models.ts). All others untied: a random
+ * Falcon's layouts (alibi-test-models.ts); qwen3_5: Qwen 3.5's hybrid linear attention (hybrid-test-models.ts); granitemoehybrid, bamba, mamba2: Mamba-2 mixers (mamba2-test-models.ts); qwen3-vl-moe, dbrx, cohere2-moe(-sigmoid), afmoe, glm4v(-moe): moe3-test-models.ts. All others untied: a random
  * tied model greedily repeats its last token (its own embedding dominates its logits); tied loading is covered by tinychat.
  * Each carries its family's tokenizer (tokenizer-families.ts), so transformers and pagedllm tokenize it alike.
  */
