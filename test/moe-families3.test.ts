@@ -1,11 +1,14 @@
 // MoE families of the third batch (Qwen3-VL-MoE's text model, DBRX, Cohere2-MoE, AFMoE) and GLM-4.1V's / GLM-4.5V's text models: configs read as transformers 5.18's config classes read
 // them, what cannot run refused by key, CPU only, and each tiny checkpoint held to transformers' logits and greedy tokens.
 import assert from 'node:assert/strict'
+import {copyFileSync, mkdtempSync, readFileSync, readdirSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
 import {describe, it} from 'node:test'
 import {cpuOnlyNeed} from '../src/engine/engine-parts.js'
 import {ModelLoadError} from '../src/engine/errors.js'
 import {loadModel, selectModelTensors} from '../src/engine/model/load-model.js'
-import {readCheckpointTensors} from '../src/engine/model/safetensors.js'
+import {readCheckpointTensors, writeSafetensors, type TensorInfo} from '../src/engine/model/safetensors.js'
 import {parseModelConfig} from '../src/engine/model/model-config.js'
 import {MOE3_TEST_VARIANTS} from '../src/engine/model/moe3-test-models.js'
 import {ensureTestModel} from '../src/engine/model/test-model.js'
@@ -43,6 +46,29 @@ describe('Qwen3-VL-MoE config', () => {
     assert.throws(() => selectModelTensors(model.config, stored([4, 32, 64]), dir), loadError(/Tensor model\.layers\.1\.mlp\.experts\.down_proj has shape \[4, 32, 64\], but config\.json implies \[4, 48, 64\]/))
   })
 })
+
+/** The qwen3-vl-moe test checkpoint with each expert apart (gate_proj, up_proj, down_proj [out, in]), as Qwen's FP8 releases store them. */
+function expertsApart(dir: string, out: string): void {
+  for (const file of readdirSync(dir)) if (file !== 'model.safetensors') copyFileSync(join(dir, file), join(out, file))
+  const floats = (t: TensorInfo) => new Float32Array(readFileSync(t.path).buffer.slice(t.offset, t.offset + t.nbytes))
+  // Rows [from, from + rows) of the transpose of a stored [in, out] matrix.
+  const transposed = (data: Float32Array, inDim: number, outDim: number, from: number, rows: number) => {
+    const result = new Float32Array(rows * inDim)
+    for (let r = 0; r < rows; r++) for (let i = 0; i < inDim; i++) result[r * inDim + i] = data[i * outDim + from + r]!
+    return result
+  }
+  const tensors = readCheckpointTensors(dir).flatMap((t) => {
+    const fused = /^(.+\.mlp\.experts\.)(gate_up|down)_proj$/.exec(t.name)
+    if (!fused) return [{name: t.name, dtype: t.dtype, shape: t.shape, data: () => new Uint8Array(floats(t).buffer)}]
+    const [experts, inDim, outDim] = t.shape as [number, number, number]
+    return Array.from({length: experts}, (_, e) => {
+      const expert = () => floats(t).subarray(e * inDim * outDim, (e + 1) * inDim * outDim)
+      const part = (name: string, from: number, rows: number) => ({name: `${fused[1]}${e}.${name}.weight`, dtype: t.dtype, shape: [rows, inDim], data: () => new Uint8Array(transposed(expert(), inDim, outDim, from, rows).buffer)})
+      return fused[2] === 'down' ? [part('down_proj', 0, outDim)] : [part('gate_proj', 0, outDim / 2), part('up_proj', outDim / 2, outDim / 2)]
+    }).flat()
+  })
+  writeSafetensors(join(out, 'model.safetensors'), tensors, {format: 'pt'})
+}
 
 describe('DBRX config', () => {
   const dbrx = {architectures: ['DbrxForCausalLM'], vocab_size: 100, d_model: 64, n_heads: 4, n_layers: 2}
@@ -155,4 +181,17 @@ describe('MoE families (third batch): checkpoints against transformers 5.18', ()
       await checkDirAgainstTransformers(await ensureTestModel('tiny', {variant}), readTransformersFixture(variant))
     })
   }
+
+  it('qwen3-vl-moe with each expert apart (its FP8 releases\' layout) reads as Qwen3-MoE and computes the same', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'pagedllm-qwen3-vl-moe-apart-'))
+    try {
+      expertsApart(await ensureTestModel('tiny', {variant: 'qwen3-vl-moe'}), out)
+      const model = await loadModel(out)
+      assert.equal(model.config.moe!.fusedExperts, undefined)
+      assert.equal(cpuOnlyNeed(CPU, model), null)
+      await checkDirAgainstTransformers(out, readTransformersFixture('qwen3-vl-moe'))
+    } finally {
+      rmSync(out, {recursive: true, force: true})
+    }
+  })
 })

@@ -2,13 +2,22 @@
 // a multimodal checkpoint's prefix by gemma3-config.ts): each layer's experts in two 3D tensors stored [in, out]
 // (gate_up_proj [experts, hidden, 2 x inter], gate columns then up columns; down_proj [experts, inter, hidden]) seen as
 // one transposed byte window per expert, and q/k rows rotating interleaved pairs reordered to rotate_half's at load (as
-// GLM's: llama-twists.ts). Qwen3-VL-MoE stores its experts alike, under mlp.experts (moe.fusedExperts).
+// GLM's: llama-twists.ts). Qwen3-VL-MoE stores its experts alike, under mlp.experts (moe.fusedExperts), except in its
+// FP8 releases, which keep each expert apart as Qwen3-MoE does.
 import {ModelLoadError} from '../errors.js'
 import {LLAMA4} from './llama4-config.js'
 import type {ModelConfig} from './model-config.js'
 import type {TensorInfo} from './safetensors.js'
 
 const EXPERTS = /^(model\.layers\.\d+\.)(?:feed_forward|mlp)\.experts\.(gate_up_proj|down_proj)$/
+
+/** The config for the checkpoint's expert layout: Qwen3-VL-MoE's experts stored apart (gate_proj, up_proj, down_proj) are read as Qwen3-MoE's. */
+export function withExpertLayout(config: ModelConfig, tensors: readonly {name: string}[]): ModelConfig {
+  if (!config.moe?.fusedExperts || config.architecture === LLAMA4) return config
+  if (!tensors.some((t) => /\.mlp\.experts\.\d+\.gate_proj\.weight$/.test(t.name))) return config
+  const {fusedExperts: _, ...moe} = config.moe
+  return {...config, moe}
+}
 
 /** The checkpoint's tensors under the engine's names, fused experts split per expert; other models' tensors unchanged. */
 export function llama4Tensors(config: ModelConfig, tensors: TensorInfo[]): TensorInfo[] {

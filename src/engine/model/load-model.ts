@@ -8,7 +8,7 @@ import {pairFp8Scales, refuseCutFp8Weights} from './fp8-checkpoint.js'
 import {splitFusedProjections} from './fused-tensors.js'
 import {splitGraniteMoeExperts} from './granite-moe.js'
 import {splitGptOssExperts} from './gpt-oss.js'
-import {llama4Tensors} from './llama4-tensors.js'
+import {llama4Tensors, withExpertLayout} from './llama4-tensors.js'
 import {dbrxCheckpointName, dbrxTensors} from './dbrx-tensors.js'
 import {layerNormTensorShapes, layerNormTensors} from './layernorm-family.js'
 import {languageModelTensorName} from './gemma3-config.js'
@@ -161,7 +161,7 @@ export async function loadModel(dir: string): Promise<LoadedModel> {
     throw new ModelLoadError(`No config.json in model directory ${modelDir}, which holds ${gguf}: a GGUF file is loaded by its path (pass ${join(modelDir, gguf)} as the model).`)
   }
   const checkpointTensors = readCheckpointTensors(modelDir)
-  const config = mptMlpWidthFromTensors(readModelConfig(modelDir), checkpointTensors)
+  const config = withExpertLayout(mptMlpWidthFromTensors(readModelConfig(modelDir), checkpointTensors), checkpointTensors)
   const tensors = refuseCutFp8Weights(selectModelTensors(config, pairFp8Scales(config.fp8, checkpointTensors), modelDir))
   const tokenizer = Tokenizer.load(modelDir, {extraEosTokenIds: config.eosTokenIds})
   checkTokenizerFits(tokenizer, config, 'tokenizer.json')
