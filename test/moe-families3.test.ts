@@ -118,12 +118,14 @@ describe('Cohere2-MoE config', () => {
     const plain = parseModelConfig({...cohere, num_hidden_layers: 5, rms_norm_eps: 1e-6, expert_selection_fn: 'sigmoid', norm_topk_prob: false})
     assert.deepEqual([plain.rmsNormEps, plain.rmsVariant?.normMean, plain.layerWindows, plain.rmsVariant?.ropeLayers, plain.moe!.sparseLayers.every(Boolean), plain.moe!.normTopkProb, plain.moe!.sharedExpertIntermediateSize],
       [1e-6, false, [4096, 4096, 4096, 0, 4096], [true, true, true, false, true], true, false, 0])
+    // The default strategy averages the routed and shared outputs.
+    assert.deepEqual([c.moe!.sharedExpertAverage, parseModelConfig({...cohere, num_shared_experts: 1}).moe!.sharedExpertAverage, plain.moe!.sharedExpertAverage], [undefined, true, undefined])
     assert.deepEqual(plain.moe!.grouped, {groups: 1, topkGroups: 1, sigmoid: true, groupTop2: false, routerBias: false, routedScalingFactor: 1})
     assert.match(cpuOnlyNeed(CPU, {config: c, tensors: []})?.reason ?? '', /Cohere2MoeForCausalLM \(CPU only/)
   })
 
-  it('refuses what it cannot run, by key: shared experts averaged in (the default strategy), another routing, a window of null', () => {
-    assert.throws(() => parseModelConfig({...cohere, num_shared_experts: 1}), loadError(/"shared_expert_combination_strategy" "average" with shared experts is not supported for Cohere2MoeForCausalLM/))
+  it('refuses what it cannot run, by key: another combination strategy or routing, a window of null', () => {
+    assert.throws(() => parseModelConfig({...cohere, num_shared_experts: 1, shared_expert_combination_strategy: 'max'}), loadError(/"shared_expert_combination_strategy" must be "sum" or "average", got "max"/))
     assert.throws(() => parseModelConfig({...cohere, expert_selection_fn: 'softplus'}), loadError(/"expert_selection_fn" must be "softmax" or "sigmoid", got "softplus"/))
     assert.throws(() => parseModelConfig({...cohere, sliding_window: null}), loadError(/needs a "sliding_window"/))
     assert.throws(() => parseModelConfig({...cohere, mlp_layer_types: ['dense']}), loadError(/"mlp_layer_types" must list "dense" or "sparse" for each of the 4 layers/))

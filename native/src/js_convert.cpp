@@ -150,6 +150,7 @@ static void parse_moe(const Napi::Object& config, ModelConfig& out) {
   out.moe_intermediate_size = int_field(moe, "expertIntermediateSize");
   out.shared_expert_intermediate_size = int_field(moe, "sharedExpertIntermediateSize");
   out.shared_expert_gated = !(moe.Has("ungatedSharedExpert") && bool_field(moe, "ungatedSharedExpert"));
+  out.shared_expert_average = moe.Has("sharedExpertAverage") && bool_field(moe, "sharedExpertAverage");
   if (moe.Has("sparsemixerJitterEps")) {
     out.sparsemixer = true;
     out.sparsemixer_jitter_eps = number_field(moe, "sparsemixerJitterEps");

@@ -2,7 +2,7 @@
 // attention and MLP, logit_scale, interleaved rope on the sliding layers only: cohere2-config.ts, rms-variants.ts) under
 // LayerNorms without bias, or RMSNorms when rms_norm_eps is set, over Mixtral-style experts: the top-k router logits
 // softmaxed (the renormalised softmax top-k) or sigmoided (renormalised with norm_topk_prob), an ungated shared MLP of
-// num_shared_experts x intermediate_size added to them, and a dense prefix (first_k_dense_replace layers) whose layers
+// num_shared_experts x intermediate_size added to them (the sum halved by default), and a dense prefix (first_k_dense_replace layers) whose layers
 // all rotate q and k when prefix_dense_sliding_window_pattern is 1.
 import {ModelLoadError, quotedValue} from '../errors.js'
 import {cohere2View} from './cohere2-config.js'
@@ -58,7 +58,7 @@ export function cohere2MoeRopeLayers(config: Json): boolean[] | undefined {
 }
 
 /** The sparse layers, the shared MLP's width, and the routing (softmax over the top-k logits, or their sigmoids). */
-export function cohere2MoeExperts(config: Json, numLayers: number, expertWidth: number, source: string): {sparseLayers: boolean[]; shared: number; normTopkProb: boolean; grouped?: GroupedRouting} {
+export function cohere2MoeExperts(config: Json, numLayers: number, expertWidth: number, source: string): {sparseLayers: boolean[]; shared: number; normTopkProb: boolean; grouped?: GroupedRouting; sharedExpertAverage?: true} {
   const types = config.mlp_layer_types
   if (!Array.isArray(types) || types.length !== numLayers || types.some((t) => t !== 'dense' && t !== 'sparse')) {
     throw new ModelLoadError(`${source}: "mlp_layer_types" must list "dense" or "sparse" for each of the ${numLayers} layers.`)
@@ -66,14 +66,13 @@ export function cohere2MoeExperts(config: Json, numLayers: number, expertWidth: 
   const count = nonNegative(config, 'num_shared_experts', 0, source)
   const strategy = config.shared_expert_combination_strategy ?? 'average'
   if (strategy !== 'sum' && strategy !== 'average') throw new ModelLoadError(`${source}: "shared_expert_combination_strategy" must be "sum" or "average", got ${quotedValue(strategy)}.`)
-  // "average" halves the routed and shared outputs' sum, which the backends' MoE (adding an ungated shared expert) does not.
-  if (count > 0 && strategy === 'average') throw new ModelLoadError(`${source}: "shared_expert_combination_strategy" "average" with shared experts is not supported for ${COHERE2_MOE} (only "sum").`)
   const selection = config.expert_selection_fn ?? 'softmax'
   const normTopk = config.norm_topk_prob ?? true
   if (typeof normTopk !== 'boolean') throw new ModelLoadError(`${source}: "norm_topk_prob" must be a boolean.`)
   const sparseLayers = types.map((t) => t === 'sparse')
+  const average = count > 0 && strategy === 'average' ? {sharedExpertAverage: true as const} : {}
   // The softmax of the top-k logits is the softmax top-k renormalised, whatever norm_topk_prob says.
-  if (selection === 'softmax') return {sparseLayers, shared: count * expertWidth, normTopkProb: true}
+  if (selection === 'softmax') return {sparseLayers, shared: count * expertWidth, normTopkProb: true, ...average}
   if (selection !== 'sigmoid') throw new ModelLoadError(`${source}: "expert_selection_fn" must be "softmax" or "sigmoid", got ${quotedValue(selection)}.`)
-  return {sparseLayers, shared: count * expertWidth, normTopkProb: normTopk, grouped: {groups: 1, topkGroups: 1, sigmoid: true, groupTop2: false, routerBias: false, routedScalingFactor: 1}}
+  return {sparseLayers, shared: count * expertWidth, normTopkProb: normTopk, ...average, grouped: {groups: 1, topkGroups: 1, sigmoid: true, groupTop2: false, routerBias: false, routedScalingFactor: 1}}
 }

@@ -25,6 +25,8 @@ export interface MoeConfig {
   sharedExpertIntermediateSize: number
   /** GraniteMoeShared: the shared expert's output is added as is (no shared_expert_gate). */
   ungatedSharedExpert?: boolean
+  /** Cohere2-MoE's "average": the routed and shared outputs' sum is halved (CPU only). */
+  sharedExpertAverage?: true
   /** Per layer: true when its MLP is sparse (Qwen: decoder_sparse_step and mlp_only_layers; the others are dense). */
   sparseLayers: boolean[]
   /** Mixtral's checkpoint names (block_sparse_moe.gate, experts.E.w1/w3/w2), renamed at load to the ones the backends read. */

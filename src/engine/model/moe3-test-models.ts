@@ -19,9 +19,10 @@ export function isMoe3TestVariant(variant: string): variant is Moe3TestVariant {
  * keep it (attn_config).
  * cohere2-moe: three layers: layer 0 a dense prefix (first_k_dense_replace 1) twice the experts' width, full attention
  * rotated all the same (prefix_dense_sliding_window_pattern 1); then sliding_window_pattern 2: layer 1 sliding (a window
- * of 8) with rope, layer 2 full without. 4 experts top-2 of 48 (softmax of the top-k logits), one shared MLP summed in,
- * LayerNorms without bias, logit_scale 0.25, untied. cohere2-moe-sigmoid: its other choices: RMSNorms (rms_norm_eps set),
- * every layer sparse, sigmoid routing left unnormalised (norm_topk_prob false), no shared MLP, layer 0 sliding, layer 1 full.
+ * of 8) with rope, layer 2 full without. 4 experts top-2 of 48 (softmax of the top-k logits), one shared MLP averaged in
+ * (the default strategy), LayerNorms without bias, logit_scale 0.25, untied. cohere2-moe-sigmoid: its other choices:
+ * RMSNorms (rms_norm_eps set), every layer sparse, sigmoid routing left unnormalised (norm_topk_prob false), the shared
+ * MLP summed in, layer 0 sliding, layer 1 full.
  * afmoe: three layers, global_attn_every_n_layers 2 (layers 0 and 2 sliding with rope, a window of 8; layer 1 full
  * without), layer 0 dense, 4 experts top-2 of 32 chosen with expert_bias and scaled by route_scale 1.5, one shared MLP,
  * muP's embedding scale on, untied.
@@ -38,13 +39,14 @@ export function moe3TestModelConfigJson(variant: Moe3TestVariant, common: Record
     return {
       architectures: ['Cohere2MoeForCausalLM'], model_type: 'cohere2_moe', ...common, num_hidden_layers: 3, intermediate_size: 48, prefix_dense_intermediate_size: 96,
       layer_norm_eps: 1e-5, logit_scale: 0.25, rope_theta: 10000.0, sliding_window: 8, sliding_window_pattern: 2, first_k_dense_replace: 1, prefix_dense_sliding_window_pattern: 1,
-      num_experts: 4, num_experts_per_tok: 2, num_shared_experts: 1, shared_expert_combination_strategy: 'sum', tie_word_embeddings: false, pad_token_id: common.eos_token_id,
+      num_experts: 4, num_experts_per_tok: 2, num_shared_experts: 1, tie_word_embeddings: false, pad_token_id: common.eos_token_id,
     }
   }
   if (variant === 'cohere2-moe-sigmoid') {
     return {
       architectures: ['Cohere2MoeForCausalLM'], model_type: 'cohere2_moe', ...common, intermediate_size: 48, rms_norm_eps: 1e-6, logit_scale: 0.25, rope_theta: 10000.0,
       sliding_window: 8, sliding_window_pattern: 2, num_experts: 4, num_experts_per_tok: 2, expert_selection_fn: 'sigmoid', norm_topk_prob: false,
+      num_shared_experts: 1, shared_expert_combination_strategy: 'sum',
       tie_word_embeddings: false, pad_token_id: common.eos_token_id,
     }
   }
