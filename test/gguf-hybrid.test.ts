@@ -115,13 +115,13 @@ describe('GGUF granitehybrid / mamba2 / qwen3next / qwen35 / qwen35moe / llama4 
     const gguf = await loadModel(path)
     const c = (m: LoadedModel) => [m.config.architecture, m.config.llama4, m.config.layerWindows, m.config.moe?.sparseLayers, m.config.moe?.numExperts, m.config.ropeScaling]
     assert.deepEqual(c(gguf), c(hf))
-    assert.equal(gguf.config.moe?.llama4GateUpApart, true)
+    assert.equal(gguf.config.moe?.fusedExperts, undefined)
     assert.deepEqual(cpuOnlyNeed({}, gguf), cpuOnlyNeed({}, hf))
     assert.equal(maxAbsDifference(await logits(gguf, 'f32'), await logits(hf, 'f32')), 0)
     // Experts fused as ffn_gate_up_exps (gate rows, then up rows) run the same.
     writeFileSync(path, ggufBytes(llama4Metadata(hf), {tensors: llama4Tensors(hf, {gateUpFused: true})}))
     const fused = await loadModel(path)
-    assert.equal(fused.config.moe?.llama4GateUpApart, undefined)
+    assert.equal(fused.config.moe?.fusedExperts, true)
     assert.equal(maxAbsDifference(await logits(fused, 'f32'), await logits(hf, 'f32')), 0)
     writeFileSync(path, ggufBytes(llama4Metadata(hf), {tensors: q8_0HybridMatrices(llama4Tensors(hf))}))
     const q8 = await loadModel(path)

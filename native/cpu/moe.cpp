@@ -241,7 +241,8 @@ void moe_experts(ThreadPool& pool, const MoeWeights& w, const ModelConfig& confi
     const float gate = config.shared_expert_gated ? 1.f / (1.f + std::exp(-shared_gate[r])) : 1.f;
     for (int h = 0; h < hidden; ++h) {
       const float product = gate * from_shared[h];
-      y[h] += product;
+      // Cohere2-MoE's "average": the sum halved, as transformers' (routed + shared) / 2.
+      y[h] = config.shared_expert_average ? (y[h] + product) / 2.f : y[h] + product;
     }
   }
 }

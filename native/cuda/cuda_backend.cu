@@ -64,6 +64,12 @@ class CudaBackend final : public Backend {
       throw std::runtime_error("CUDA backend: Nemotron's and Arcee's ungated MLP is not implemented (use --device cpu)");
     if (model_.qk_norm_after_rope)
       throw std::runtime_error("CUDA backend: HunYuan's q/k norms after rope are not implemented (use --device cpu)");
+    if (model_.attention_output_gate)
+      throw std::runtime_error("CUDA backend: an attention output gate (AFMoE) is not implemented (use --device cpu)");
+    if (model_.shared_expert_average)
+      throw std::runtime_error("CUDA backend: Cohere2-MoE's averaged shared expert is not implemented (use --device cpu)");
+    if (model_.expert_gate_up_fused)  // the device loader reads each expert's gate_proj and up_proj apart
+      throw std::runtime_error("CUDA backend: experts with gate and up fused (Llama 4, Qwen3-VL-MoE) are not implemented (use --device cpu)");
     if (model_.post_norms_only && model_.num_experts > 0)  // moe_forward.cu norms the residual the MLP should read as is
       throw std::runtime_error("CUDA backend: sparse MLPs under post-norms only (FlexOlmo) are not implemented (use --device cpu)");
     if (!model_.layer_norm) check_mean_norm_support(options);  // Cohere's, OLMo's and PhiMoE's LayerNorms

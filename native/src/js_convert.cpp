@@ -151,6 +151,7 @@ static void parse_moe(const Napi::Object& config, ModelConfig& out) {
   out.moe_intermediate_size = int_field(moe, "expertIntermediateSize");
   out.shared_expert_intermediate_size = int_field(moe, "sharedExpertIntermediateSize");
   out.shared_expert_gated = !(moe.Has("ungatedSharedExpert") && bool_field(moe, "ungatedSharedExpert"));
+  out.shared_expert_average = moe.Has("sharedExpertAverage") && bool_field(moe, "sharedExpertAverage");
   if (moe.Has("sparsemixerJitterEps")) {
     out.sparsemixer = true;
     out.sparsemixer_jitter_eps = number_field(moe, "sparsemixerJitterEps");
@@ -162,7 +163,8 @@ static void parse_moe(const Napi::Object& config, ModelConfig& out) {
   out.moe_ungated_experts = moe.Has("ungatedExperts") && bool_field(moe, "ungatedExperts");  // Nemotron-H
   if (moe.Has("latentSize")) out.moe_latent_size = int_field(moe, "latentSize");
   out.moe_input_scaled = moe.Has("inputScaledExperts") && bool_field(moe, "inputScaledExperts");  // Llama 4
-  out.expert_gate_up_fused = out.gpt_oss_experts || out.moe_input_scaled;
+  // GPT-OSS's, Llama 4's and Qwen3-VL-MoE's experts: gate and up in one tensor per expert.
+  out.expert_gate_up_fused = out.gpt_oss_experts || (moe.Has("fusedExperts") && bool_field(moe, "fusedExperts"));
   if (moe.Has("grouped")) parse_grouped_routing(moe.Get("grouped"), out);
   Napi::Value layers = moe.Get("sparseLayers");
   if (!layers.IsArray()) fail(config.Env(), "moe.sparseLayers must be an array of booleans");
@@ -268,6 +270,7 @@ static void parse_rms_variant(const Napi::Object& config, ModelConfig& out) {
   out.embedding_norm = variant.Has("embeddingNorm") && bool_field(variant, "embeddingNorm");
   out.reversed_rope = variant.Has("reversedRope") && bool_field(variant, "reversedRope");
   out.diff_attention = variant.Has("diffAttention") && bool_field(variant, "diffAttention");
+  out.attention_output_gate = variant.Has("attentionOutputGate") && bool_field(variant, "attentionOutputGate");  // AFMoE
   if (!(out.clip_qkv >= 0.f)) fail(config.Env(), "rmsVariant.clipQkv must be non-negative");
   if (!variant.Get("ropeLayers").IsUndefined()) out.rope_layers = layer_flags(variant, "ropeLayers", out.num_layers, "rmsVariant.ropeLayers");
 }

@@ -5,8 +5,8 @@
 // clip_qkv (mean_norm_steps.h), PhiMoE's lm_head bias (norm_bias_weights.h) and its sparsemixer (sparsemixer_kernels.cu):
 // what is left are Nemotron's, Arcee's and Apertus's ungated MLP (and Apertus's xIELU), BitNet's sub-norms and BitLinear
 // quantization, NanoChat's embedding norm and sign-flipped rope, DiffLlama's differential attention, Hunyuan's q/k norms
-// after rope (llama-twists.ts, relu2-families.ts) and FlexOlmo's sparse MLPs after post-norms (moe_forward.cu norms the
-// residual for its router and experts).
+// after rope (llama-twists.ts, relu2-families.ts), FlexOlmo's sparse MLPs after post-norms (moe_forward.cu norms the
+// residual for its router and experts) and AFMoE's attention output gate.
 import type {ModelConfig} from './model/model-config.js'
 
 /** What keeps a model of these features on the CPU, in words; empty when the CUDA backend runs it (or has no variant). */
@@ -22,6 +22,7 @@ export function cudaRmsVariantGaps(config: Pick<ModelConfig, 'rmsVariant' | 'moe
   if (variant.reversedRope) gaps.push('a sign-flipped rope')
   if (variant.diffAttention) gaps.push('differential attention')
   if (variant.qkNormAfterRope) gaps.push('q/k norms after rope')
+  if (variant.attentionOutputGate) gaps.push('an attention output gate')
   if (variant.postNormsOnly && config.moe) gaps.push('sparse MLPs reading the un-normed residual (post-norms only)')
   return gaps
 }

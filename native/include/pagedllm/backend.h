@@ -134,6 +134,7 @@ struct ModelConfig {
   int moe_intermediate_size = 0;
   int shared_expert_intermediate_size = 0;
   bool shared_expert_gated = true;  // false: the shared expert's output is added as is (GraniteMoeShared)
+  bool shared_expert_average = false;  // Cohere2-MoE's "average": (routed + shared expert outputs) / 2 (CPU only)
   std::vector<uint8_t> sparse_layers;  // [num_layers], 1 = sparse MLP
   // PhiMoE: sparsemixer routing (top-2, each pick a softmax over the experts within 2 * jitter_eps of it) in place of
   // softmax top-k (native/cpu/sparsemixer.cpp).

@@ -175,6 +175,12 @@ export const ARCHITECTURES: Record<string, ArchitectureTraits> = {
   NanoChatForCausalLM: {...BASE, qkNorm: true},
   // DiffLlama: Llama's layers with differential attention over each pair of heads (diffllama-config.ts).
   DiffLlamaForCausalLM: BASE,
+  // DBRX: LayerNorms without bias, clamped q/k/v from a fused Wqkv, softmax experts fused per layer (dbrx-config.ts, dbrx-tensors.ts).
+  DbrxForCausalLM: {...BASE, moe: 'dbrx'},
+  // Cohere2-MoE: Command R7B's block over softmax (or sigmoid) routed experts, an ungated shared MLP, a dense prefix (cohere2-moe-config.ts).
+  // AFMoE (Arcee Trinity): gated attention with q/k norms, rope on sliding layers only, sandwich norms, sigmoid-routed experts (afmoe-config.ts).
+  AfmoeForCausalLM: {...BASE, defaultMaxPositions: 16384, defaultHeadDim: 128, qkNorm: true, defaultSlidingWindow: 1024, moe: 'afmoe'},
+  Cohere2MoeForCausalLM: {...BASE, defaultMaxPositions: 8192, defaultHeadDim: 128, defaultTiedEmbeddings: true, defaultSlidingWindow: 4096, moe: 'cohere2_moe'},
 }
 /** The RMSNorm families above, then the LayerNorm family (OPT, GPT-NeoX, GPT-2: layernorm-family.ts; Phi, StableLM, StarCoder2, GPT-J, GPTBigCode, GPT-Neo: layernorm-more.ts; BLOOM, Falcon, MPT: alibi-family.ts). */
 export const SUPPORTED_ARCHITECTURES = [...Object.keys(ARCHITECTURES), ...LAYERNORM_ARCHITECTURES]
@@ -184,7 +190,6 @@ export const NEAR_MISSES: Record<string, string> = {
   Phi3SmallForCausalLM: 'Phi-3-small needs blocksparse attention, gegelu and muP scaling',
   DeepseekV32ForCausalLM: "DeepSeek-V3.2 needs its lightning indexer (DeepSeek sparse attention) over V3's latent attention",
   OlmoHybridForCausalLM: "OLMo Hybrid needs Gated DeltaNet layers with separate q/k/v/a/b/g projections and a doubled beta under pre-norms, among OLMo 3's post-norm attention layers",
-  Qwen3VLMoeForConditionalGeneration: "Qwen3-VL-MoE's checkpoints store each layer's experts fused and transposed (mlp.experts.gate_up_proj [experts, hidden, 2 x moe_intermediate_size]), which the loader does not split",
 }
 
 /** The MLP activation as config.json names it; Gemma's legacy "gelu" means the tanh form (as transformers reads it). */

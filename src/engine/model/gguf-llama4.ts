@@ -32,8 +32,9 @@ export function llama4GgufKeys(arch: string, get: (key: string) => unknown, path
   }
 }
 
-/** A file with each expert's gate and up apart (ffn_gate_exps, ffn_up_exps) says so in its MoE config; others as they are. */
-export function withLlama4GateUpApart<C extends {moe?: {inputScaledExperts?: boolean; llama4GateUpApart?: boolean}}>(config: C, tensorNames: Set<string>): C {
+/** A file with each expert's gate and up apart (ffn_gate_exps, ffn_up_exps) drops the MoE config's fusedExperts; others as they are. */
+export function withLlama4GateUpApart<C extends {moe?: {inputScaledExperts?: boolean; fusedExperts?: true}}>(config: C, tensorNames: Set<string>): C {
   if (!config.moe?.inputScaledExperts || ![...tensorNames].some((name) => name.endsWith('.ffn_gate_exps.weight'))) return config
-  return {...config, moe: {...config.moe, llama4GateUpApart: true}}
+  const {fusedExperts: _, ...moe} = config.moe
+  return {...config, moe}
 }

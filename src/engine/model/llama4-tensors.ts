@@ -2,42 +2,57 @@
 // a multimodal checkpoint's prefix by gemma3-config.ts): each layer's experts in two 3D tensors stored [in, out]
 // (gate_up_proj [experts, hidden, 2 x inter], gate columns then up columns; down_proj [experts, inter, hidden]) seen as
 // one transposed byte window per expert, and q/k rows rotating interleaved pairs reordered to rotate_half's at load (as
-// GLM's: llama-twists.ts).
+// GLM's: llama-twists.ts). Qwen3-VL-MoE stores its experts alike, under mlp.experts (moe.fusedExperts), except in its
+// FP8 releases, which keep each expert apart as Qwen3-MoE does.
 import {ModelLoadError} from '../errors.js'
 import {LLAMA4} from './llama4-config.js'
 import type {ModelConfig} from './model-config.js'
 import type {TensorInfo} from './safetensors.js'
 
-const EXPERTS = /^(model\.layers\.\d+\.)feed_forward\.experts\.(gate_up_proj|down_proj)$/
+const EXPERTS = /^(model\.layers\.\d+\.)(?:feed_forward|mlp)\.experts\.(gate_up_proj|down_proj)$/
 
-/** The checkpoint's tensors under the engine's names, experts split per expert; other models' tensors unchanged. */
+/** The config for the checkpoint's expert layout: Qwen3-VL-MoE's experts stored apart (gate_proj, up_proj, down_proj) are read as Qwen3-MoE's. */
+export function withExpertLayout(config: ModelConfig, tensors: readonly {name: string}[]): ModelConfig {
+  if (!config.moe?.fusedExperts || config.architecture === LLAMA4) return config
+  if (!tensors.some((t) => /\.mlp\.experts\.\d+\.gate_proj\.weight$/.test(t.name))) return config
+  const {fusedExperts: _, ...moe} = config.moe
+  return {...config, moe}
+}
+
+/** The checkpoint's tensors under the engine's names, fused experts split per expert; other models' tensors unchanged. */
 export function llama4Tensors(config: ModelConfig, tensors: TensorInfo[]): TensorInfo[] {
-  if (config.architecture !== LLAMA4) return tensors
+  const llama4 = config.architecture === LLAMA4
+  if (!llama4 && !config.moe?.fusedExperts) return tensors
   const {numHeads, numKvHeads, headDim} = config
   return tensors.flatMap((tensor): TensorInfo[] => {
     const {name} = tensor
     // Interleaved pairs (2i, 2i + 1) of every head become (i, i + headDim / 2); q.k is unchanged, NoPE layers included.
-    if (/\.self_attn\.q_proj\.(weight|bias)$/.test(name)) return [{...tensor, ropeInterleavedHeads: numHeads, ropeInterleavedDims: headDim}]
-    if (/\.self_attn\.k_proj\.(weight|bias)$/.test(name)) return [{...tensor, ropeInterleavedHeads: numKvHeads, ropeInterleavedDims: headDim}]
+    if (llama4 && /\.self_attn\.q_proj\.(weight|bias)$/.test(name)) return [{...tensor, ropeInterleavedHeads: numHeads, ropeInterleavedDims: headDim}]
+    if (llama4 && /\.self_attn\.k_proj\.(weight|bias)$/.test(name)) return [{...tensor, ropeInterleavedHeads: numKvHeads, ropeInterleavedDims: headDim}]
     const match = EXPERTS.exec(name)
-    if (!match || !config.moe) return [tensor]
+    if (!match || !config.moe?.fusedExperts) return [tensor]
     const [, prefix, part] = match as unknown as [string, string, string]
     const {numExperts: experts, expertIntermediateSize: inter} = config.moe
     const hidden = config.hiddenSize
     const [stored, engine] = part === 'gate_up_proj' ? [[experts, hidden, 2 * inter], [2 * inter, hidden]] : [[experts, inter, hidden], [hidden, inter]]
-    if (tensor.shape.length !== 3 || tensor.shape.some((d, i) => d !== stored[i]) || tensor.nbytes % experts !== 0) {
+    const is = (shape: number[]) => tensor.shape.length === 3 && tensor.shape.every((d, i) => d === shape[i])
+    // Qwen3-VL-MoE's loader (transformers' Transpose with check_dims) also takes experts already stored [out, in], as
+    // transformers holds them, and reads a shape that fits both so.
+    const untransposed = !llama4 && is([experts, ...engine!])
+    if ((!untransposed && !is(stored)) || tensor.nbytes % experts !== 0) {
       throw new ModelLoadError(`Tensor ${tensor.name} has shape [${tensor.shape.join(', ')}], but config.json implies [${stored.join(', ')}] (in ${tensor.path}).`)
     }
     const bytes = tensor.nbytes / experts
     return Array.from({length: experts}, (_, e): TensorInfo => ({
-      ...tensor, name: `${prefix}mlp.experts.${e}.${part}.weight`, shape: engine!, offset: tensor.offset + e * bytes, nbytes: bytes, transposed: true,
+      ...tensor, name: `${prefix}mlp.experts.${e}.${part}.weight`, shape: engine!, offset: tensor.offset + e * bytes, nbytes: bytes, ...(untransposed ? {} : {transposed: true}),
     }))
   })
 }
 
-/** The fused expert tensors a Llama 4 checkpoint holds in place of the engine's per-expert ones, for writing test checkpoints. */
+/** The fused expert tensors a Llama 4 (or Qwen3-VL-MoE) checkpoint holds in place of the engine's per-expert ones, for writing test checkpoints. */
 export function llama4CheckpointShapes(config: ModelConfig, shapes: {name: string; shape: number[]}[]): {name: string; shape: number[]}[] {
-  if (config.architecture !== LLAMA4 || !config.moe) return shapes
+  if (!config.moe?.fusedExperts) return shapes
+  const block = config.architecture === LLAMA4 ? 'feed_forward' : 'mlp'
   const {numExperts: experts, expertIntermediateSize: inter} = config.moe
   return shapes.flatMap(({name, shape}) => {
     const expert = /^(model\.layers\.\d+\.)mlp\.experts\.(\d+)\.(gate_up|down)_proj\.weight$/.exec(name)
@@ -45,7 +60,7 @@ export function llama4CheckpointShapes(config: ModelConfig, shapes: {name: strin
     if (expert && expert[2] !== '0') return []
     if (expert) {
       const fused = expert[3] === 'gate_up' ? [experts, config.hiddenSize, 2 * inter] : [experts, inter, config.hiddenSize]
-      return [{name: `${expert[1]}feed_forward.experts.${expert[3]}_proj`, shape: fused}]
+      return [{name: `${expert[1]}${block}.experts.${expert[3]}_proj`, shape: fused}]
     }
     return [{name, shape}]
   })

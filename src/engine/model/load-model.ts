@@ -8,7 +8,8 @@ import {pairFp8Scales, refuseCutFp8Weights} from './fp8-checkpoint.js'
 import {splitFusedProjections} from './fused-tensors.js'
 import {splitGraniteMoeExperts} from './granite-moe.js'
 import {splitGptOssExperts} from './gpt-oss.js'
-import {llama4Tensors} from './llama4-tensors.js'
+import {llama4Tensors, withExpertLayout} from './llama4-tensors.js'
+import {dbrxCheckpointName, dbrxTensors} from './dbrx-tensors.js'
 import {layerNormTensorShapes, layerNormTensors} from './layernorm-family.js'
 import {languageModelTensorName} from './gemma3-config.js'
 import {gemma4TensorShapes, gemma4Tensors} from './gemma4-tensors.js'
@@ -127,14 +128,14 @@ export function selectModelTensors(config: ModelConfig, checkpointTensors: Tenso
   if (config.gemma4) return gemma4Tensors(config, checkpointTensors, dir)
   // A multimodal checkpoint keeps its language model under a prefix (gemma3-config.ts; a text checkpoint has none).
   const named = xieluScalarsAsVectors(checkpointTensors.map((t) => ({...t, name: languageModelTensorName(t.name)})))
-  const split = llama4Tensors(config, splitGptOssExperts(config, splitGraniteMoeExperts(config, splitFusedProjections(config, engineTensorNames(config, mamba2EngineTensors(config, named))))))
+  const split = llama4Tensors(config, splitGptOssExperts(config, splitGraniteMoeExperts(config, splitFusedProjections(config, engineTensorNames(config, mamba2EngineTensors(config, dbrxTensors(config, named)))))))
   const tensors = config.moe?.mixtralNames || config.moe?.grouped ? split.map((t) => ({...t, name: moeEngineName(config.moe, t.name)})) : split
   // A corrupt or hostile layer count must not make us list billions of expected tensors before the first one is missing.
   const perLayer = 9 + (config.attentionBias ? 3 : 0) + (config.qkNorm ? 2 : 0) + (config.sandwichNorms ? 2 : 0) - (config.rmsVariant?.parallelBlock ? 1 : 0) - (config.rmsVariant?.normAffine === false ? (config.qkNorm ? 4 : 2) : 0) - (config.rmsVariant?.ungatedMlp ? 1 : 0) - (config.hybrid?.shortConv ? 3 : 0) // LFM2's conv layers: 3 mixer tensors, no q/k norms
   if (config.numLayers * perLayer > tensors.length) {
     throw new ModelLoadError(`The config says ${config.numLayers} layers of ${perLayer} tensors each, but the checkpoint in ${dir} holds only ${tensors.length} tensors.`)
   }
-  const perExpert = config.moe?.inputScaledExperts || config.moe?.ungatedExperts ? 2 : 3 // Llama 4's gate and up stay fused; Nemotron-H's experts have no gate
+  const perExpert = config.moe?.fusedExperts || config.moe?.ungatedExperts ? 2 : 3 // Llama 4's and Qwen3-VL-MoE's gate and up stay fused; Nemotron-H's experts have no gate
   const expertTensors = config.moe ? config.moe.sparseLayers.filter(Boolean).length * perExpert * config.moe.numExperts : 0
   if (expertTensors > tensors.length) {
     throw new ModelLoadError(`The config says ${config.moe!.numExperts} experts of ${perExpert} tensors in each of ${expertTensors / perExpert / config.moe!.numExperts} sparse layers, but the checkpoint in ${dir} holds only ${tensors.length} tensors.`)
@@ -142,7 +143,7 @@ export function selectModelTensors(config: ModelConfig, checkpointTensors: Tenso
   const byName = new Map(tensors.map((t) => [t.name, t]))
   const selected = interleavedRopeRows(config, deepseekTensors(rmsVariantTensors(config, expectedTensorShapes(config).map(({name, shape}) => {
     const tensor = byName.get(name)
-    const shown = config.moe?.mixtralNames || config.moe?.grouped ? moeCheckpointName(config.moe, mamba2CheckpointName(config, name)) : mamba2CheckpointName(config, checkpointTensorNames(config, [{name}])[0]!.name)
+    const shown = config.moe?.mixtralNames || config.moe?.grouped ? moeCheckpointName(config.moe, mamba2CheckpointName(config, name)) : mamba2CheckpointName(config, dbrxCheckpointName(config, checkpointTensorNames(config, [{name}])[0]!.name))
     if (tensor === undefined) {
       const hint = name === 'lm_head.weight' ? ' (config.json says tie_word_embeddings is false)' : ''
       throw new ModelLoadError(`Tensor ${shown} is missing from the checkpoint in ${dir}${hint}; expected shape [${shape.join(', ')}].`)
@@ -165,7 +166,7 @@ export async function loadModel(dir: string): Promise<LoadedModel> {
     throw new ModelLoadError(`No config.json in model directory ${modelDir}, which holds ${gguf}: a GGUF file is loaded by its path (pass ${join(modelDir, gguf)} as the model).`)
   }
   const checkpointTensors = readCheckpointTensors(modelDir)
-  const config = mptMlpWidthFromTensors(readModelConfig(modelDir), checkpointTensors)
+  const config = withExpertLayout(mptMlpWidthFromTensors(readModelConfig(modelDir), checkpointTensors), checkpointTensors)
   const tensors = refuseCutFp8Weights(selectModelTensors(config, pairFp8Scales(config.fp8, checkpointTensors), modelDir))
   const tokenizer = Tokenizer.load(modelDir, {extraEosTokenIds: config.eosTokenIds})
   checkTokenizerFits(tokenizer, config, 'tokenizer.json')

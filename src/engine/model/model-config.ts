@@ -173,9 +173,9 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
     return {...language, notes: [...(language.notes ?? []), `${architecture}: its language model runs text only (the vision tower is not loaded).`]}
   }
   if (isMultimodalWrapper(architecture)) {
-    const {config: text, note} = multimodalLanguageModel(config, architecture, source)
+    const {config: text, note, fusedExperts} = multimodalLanguageModel(config, architecture, source)
     const language = parseModelConfig(text, generationConfig, source)
-    return {...language, notes: [...(language.notes ?? []), note]}
+    return {...language, ...(fusedExperts && language.moe ? {moe: {...language.moe, fusedExperts: true as const}} : {}), notes: [...(language.notes ?? []), note]}
   }
   if (!SUPPORTED_ARCHITECTURES.includes(architecture)) {
     const why = NEAR_MISSES[architecture] ? ` (${NEAR_MISSES[architecture]})` : ''

@@ -5,13 +5,15 @@ import {llama4SparseLayers} from './llama4-config.js'
 import {gptOssMoeTensorShapes} from './gpt-oss.js'
 import {minimaxM2Moe} from './minimax-m2-config.js'
 import {lfm2MoeRouting} from './lfm2-config.js'
+import {cohere2MoeExperts} from './cohere2-moe-config.js'
+import {afmoeExperts} from './afmoe-config.js'
 import {SOLAR_OPEN} from './solar-open-config.js'
 import {EXAONE_MOE} from './exaone-moe-config.js'
 import {jambaSparseLayers} from './mamba1-config.js'
 import {ernie45MoeCheckpointName, ernie45MoeEngineName, ernie45MoeRouting, ernie45MoeSharedSize, ernie45MoeSparseLayers} from './ernie45-moe-config.js'
 import {DEEPSEEK_V2, DEEPSEEK_V3, DOTS1, GLM4_MOE, GLM4_MOE_LITE, deepseekRouting, deepseekSharedSize, deepseekSparseLayers, type GroupedRouting} from './deepseek-config.js'
 
-export type MoeFamily = 'mixtral' | 'qwen2_moe' | 'qwen3_moe' | 'olmoe' | 'granitemoe' | 'granitemoeshared' | 'phimoe' | 'gpt_oss' | 'deepseek_v2' | 'deepseek_v3' | 'glm4_moe' | 'glm4_moe_lite' | 'qwen3_5_moe' | 'qwen3_next' | 'llama4' | 'ernie4_5_moe' | 'dots1' | 'minimax_m2' | 'flex_olmo' | 'solar_open' | 'hunyuan_v1_moe' | 'exaone_moe' | 'jamba' | 'lfm2_moe'
+export type MoeFamily = 'mixtral' | 'qwen2_moe' | 'qwen3_moe' | 'olmoe' | 'granitemoe' | 'granitemoeshared' | 'phimoe' | 'gpt_oss' | 'deepseek_v2' | 'deepseek_v3' | 'glm4_moe' | 'glm4_moe_lite' | 'qwen3_5_moe' | 'qwen3_next' | 'llama4' | 'ernie4_5_moe' | 'dots1' | 'minimax_m2' | 'flex_olmo' | 'solar_open' | 'hunyuan_v1_moe' | 'exaone_moe' | 'jamba' | 'lfm2_moe' | 'dbrx' | 'cohere2_moe' | 'afmoe'
 
 export interface MoeConfig {
   numExperts: number
@@ -25,6 +27,8 @@ export interface MoeConfig {
   sharedExpertIntermediateSize: number
   /** GraniteMoeShared: the shared expert's output is added as is (no shared_expert_gate). */
   ungatedSharedExpert?: boolean
+  /** Cohere2-MoE's "average": the routed and shared outputs' sum is halved (CPU only). */
+  sharedExpertAverage?: true
   /** Per layer: true when its MLP is sparse (Qwen: decoder_sparse_step and mlp_only_layers; the others are dense). */
   sparseLayers: boolean[]
   /** Mixtral's checkpoint names (block_sparse_moe.gate, experts.E.w1/w3/w2), renamed at load to the ones the backends read. */
@@ -37,10 +41,10 @@ export interface MoeConfig {
   gptOssGateUpApart?: boolean
   /** DeepSeek: grouped top-k routing (deepseek-config.ts) in place of softmax top-k. */
   grouped?: GroupedRouting
-  /** Llama 4: sigmoid(top-k router logits) scale each chosen expert's input, outputs added unweighted; gate/up fused per expert (llama4-tensors.ts). */
+  /** Llama 4: sigmoid(top-k router logits) scale each chosen expert's input, outputs added unweighted. */
   inputScaledExperts?: boolean
-  /** Llama 4 from a GGUF file: each expert's gate and up apart (gate_proj, up_proj), not fused. */
-  llama4GateUpApart?: boolean
+  /** Llama 4, Qwen3-VL-MoE: each layer's experts stored fused and transposed, split per expert at load with gate and up kept fused (llama4-tensors.ts). */
+  fusedExperts?: true
   /** ERNIE 4.5: the router's correction bias is stored as mlp.moe_statics.e_score_correction_bias, [1, experts]. */
   ernieStatics?: true
   /** Nemotron-H: each expert and the shared expert is down(act(up(x))), no gate_proj (nemotron-h-config.ts). */
@@ -95,6 +99,12 @@ const DEFAULTS: Record<MoeFamily, {experts: number; topK: number; moeIntermediat
   lfm2_moe: {experts: 32, topK: 4, moeIntermediate: 1792, shared: 0, normTopk: true},
   // JambaConfig: softmax over the experts, top-2 kept without renormalising; sparse every expert_layer_period-th layer.
   jamba: {experts: 16, topK: 2, moeIntermediate: null, shared: 0, normTopk: false},
+  // DbrxFFNConfig (read by dbrx-config.ts): 4 experts top-1 as wide as ffn_hidden_size, renormalised (moe_normalize_expert_weights 1).
+  dbrx: {experts: 4, topK: 1, moeIntermediate: null, shared: 0, normTopk: true},
+  // Cohere2MoeConfig: 8 experts top-2 as wide as intermediate_size (read as moe_intermediate_size: cohere2-moe-config.ts).
+  cohere2_moe: {experts: 8, topK: 2, moeIntermediate: 22528, shared: 0, normTopk: true},
+  // AfmoeConfig: 64 experts top-6 of 1408, always renormalised; the shared MLP apart (afmoe-config.ts).
+  afmoe: {experts: 64, topK: 6, moeIntermediate: 1408, shared: 0, normTopk: true},
 }
 
 /** A real checkpoint's expert count stays far below this; a hostile config.json must not make us list millions of tensors. */
@@ -131,7 +141,15 @@ export function parseMoeConfig(config: Json, family: MoeFamily, numLayers: numbe
   // Llama 4: an ungated shared expert as wide as the routed ones on every sparse layer; the router never renormalises.
   if (family === 'llama4') {
     return {numExperts, numExpertsPerToken, normTopkProb: false, expertIntermediateSize, sharedExpertIntermediateSize: expertIntermediateSize, ungatedSharedExpert: true,
-      sparseLayers: llama4SparseLayers(config, numLayers, source), mixtralNames: false, inputScaledExperts: true}
+      sparseLayers: llama4SparseLayers(config, numLayers, source), mixtralNames: false, inputScaledExperts: true, fusedExperts: true}
+  }
+  if (family === 'afmoe') {
+    const {shared: width, ...routing} = afmoeExperts(config, numLayers, expertIntermediateSize, source)
+    return {numExperts, numExpertsPerToken, normTopkProb: true, expertIntermediateSize, sharedExpertIntermediateSize: width, ...(width > 0 ? {ungatedSharedExpert: true} : {}), mixtralNames: false, ...routing}
+  }
+  if (family === 'cohere2_moe') {
+    const {shared: width, ...routing} = cohere2MoeExperts(config, numLayers, expertIntermediateSize, source)
+    return {numExperts, numExpertsPerToken, expertIntermediateSize, sharedExpertIntermediateSize: width, ...(width > 0 ? {ungatedSharedExpert: true} : {}), mixtralNames: false, ...routing}
   }
   return {
     numExperts,
@@ -139,7 +157,7 @@ export function parseMoeConfig(config: Json, family: MoeFamily, numLayers: numbe
     normTopkProb: family === 'mixtral' || family === 'gpt_oss' || family === 'hunyuan_v1_moe' || family === 'qwen3_5_moe' || granite || (family !== 'deepseek_v2' && family !== 'jamba' && normTopk),
     expertIntermediateSize,
     sharedExpertIntermediateSize: shared,
-    sparseLayers: family === 'mixtral' || family === 'olmoe' || family === 'flex_olmo' || family === 'hunyuan_v1_moe' || family === 'phimoe' || family === 'gpt_oss' || granite ? Array<boolean>(numLayers).fill(true)
+    sparseLayers: family === 'mixtral' || family === 'olmoe' || family === 'flex_olmo' || family === 'hunyuan_v1_moe' || family === 'phimoe' || family === 'gpt_oss' || family === 'dbrx' || granite ? Array<boolean>(numLayers).fill(true)
       : deepseek ? deepseekSparseLayers(config, numLayers, deepseek, source) : family === 'jamba' ? jambaSparseLayers(config, numLayers, source) : family === 'ernie4_5_moe' ? ernie45MoeSparseLayers(config, numLayers, source) : qwenSparseLayers(config, numLayers, source),
     mixtralNames: family === 'mixtral' || family === 'phimoe',
     ...((family === 'granitemoeshared' || deepseek || family === 'ernie4_5_moe' || family === 'hunyuan_v1_moe') && shared > 0 ? {ungatedSharedExpert: true} : {}),
@@ -183,8 +201,8 @@ export function moeCheckpointName(moe: MoeConfig | undefined, name: string): str
 export function moeEngineName(moe: MoeConfig | undefined, name: string): string {
   if (moe?.mixtralNames) return mixtralEngineName(name)
   if (moe?.ernieStatics) name = ernie45MoeEngineName(name)
-  // K-EXAONE's checkpoints keep the router's correction bias beside the router (transformers renames it so too).
-  return moe?.grouped ? name.replace('.mlp.shared_experts.', '.mlp.shared_expert.').replace(/\.mlp\.e_score_correction_bias$/, '.mlp.gate.e_score_correction_bias') : name
+  // K-EXAONE's checkpoints keep the router's correction bias beside the router (transformers renames it so too); AFMoE's is its expert_bias.
+  return moe?.grouped ? name.replace('.mlp.shared_experts.', '.mlp.shared_expert.').replace(/\.mlp\.(e_score_correction|expert)_bias$/, '.mlp.gate.e_score_correction_bias') : name
 }
 
 /** Mixtral's checkpoint name of an engine tensor name (the Qwen layout), or the name itself. */
@@ -220,9 +238,9 @@ export function moeLayerTensorShapes(moe: MoeConfig, prefix: string, hidden: num
   }
   const shapes = [{name: `${prefix}.mlp.gate.weight`, shape: [moe.numExperts, hidden]}]
   for (let e = 0; e < moe.numExperts; e++) {
-    // Llama 4's experts keep gate and up fused (gate rows, then up rows).
+    // Llama 4's and Qwen3-VL-MoE's experts keep gate and up fused (gate rows, then up rows).
     shapes.push(
-      ...(moe.inputScaledExperts && !moe.llama4GateUpApart ? [{name: `${prefix}.mlp.experts.${e}.gate_up_proj.weight`, shape: [2 * inter, hidden]}]
+      ...(moe.fusedExperts ? [{name: `${prefix}.mlp.experts.${e}.gate_up_proj.weight`, shape: [2 * inter, hidden]}]
         : [{name: `${prefix}.mlp.experts.${e}.gate_proj.weight`, shape: [inter, hidden]}, {name: `${prefix}.mlp.experts.${e}.up_proj.weight`, shape: [inter, hidden]}]),
       {name: `${prefix}.mlp.experts.${e}.down_proj.weight`, shape: [hidden, inter]},
     )

@@ -1,5 +1,6 @@
 // The language model of vision-language checkpoints that vLLM users serve for text (Mistral Small 3.x, Qwen2-VL,
-// Qwen2.5-VL, Qwen3-VL, LLaVA, LLaVA-NeXT, Idefics3 / SmolVLM, LFM2-VL): their text_config read as the text family's config.json.
+// Qwen2.5-VL, Qwen3-VL, Qwen3-VL-MoE, GLM-4.1V, GLM-4.5V, LLaVA, LLaVA-NeXT, Idefics3 / SmolVLM, LFM2-VL): their text_config
+// read as the text family's config.json.
 // The vision tower is never loaded, so the model runs text only (the server refuses image parts). Facts from
 // transformers 5.18's configuration classes; Gemma 3 / Gemma 4 / Qwen 3.5 have their own readers (gemma3-config.ts, ...).
 import {ModelLoadError, quotedValue} from '../errors.js'
@@ -24,13 +25,18 @@ const WRAPPERS: Record<string, Wrapper> = {
   Qwen2_5_VLForConditionalGeneration: {defaultTextType: 'qwen2_5_vl_text', flatText: true},
   Qwen3VLForConditionalGeneration: {defaultTextType: 'qwen3_vl_text', flatText: false},
   Lfm2VlForConditionalGeneration: {defaultTextType: 'lfm2', flatText: false},
+  Qwen3VLMoeForConditionalGeneration: {defaultTextType: 'qwen3_vl_moe_text', flatText: false},
+  Glm4vForConditionalGeneration: {defaultTextType: 'glm4v_text', flatText: false},
+  Glm4vMoeForConditionalGeneration: {defaultTextType: 'glm4v_moe_text', flatText: false},
 }
 
 /**
- * A text_config model_type -> the text architecture that runs it, and that config class's values for keys the engine's
- * parser would otherwise default apart. Qwen2-VL's and Qwen3-VL's text models are Qwen2's and Qwen3's layers.
+ * A text_config model_type -> the text architecture that runs it, that config class's values for keys the engine's
+ * parser would otherwise default apart, and the keys it fixes whatever config.json says (fixed, from the text config).
+ * Qwen2-VL's and Qwen3-VL's text models are Qwen2's and Qwen3's layers; Qwen3-VL-MoE's is Qwen3-MoE's with its experts
+ * stored fused; GLM-4.1V's is GLM-4-0414's, GLM-4.5V's GLM-4.5's.
  */
-const TEXT_MODELS: Record<string, {architecture: string; defaults?: Json}> = {
+const TEXT_MODELS: Record<string, {architecture: string; defaults?: Json; fixed?: (text: Json) => Json; fusedExperts?: true}> = {
   llama: {architecture: 'LlamaForCausalLM'},
   mistral: {architecture: 'MistralForCausalLM'},
   ministral: {architecture: 'MinistralForCausalLM'},
@@ -45,6 +51,21 @@ const TEXT_MODELS: Record<string, {architecture: string; defaults?: Json}> = {
   qwen2_vl_text: {architecture: 'Qwen2ForCausalLM', defaults: {rope_theta: 1e6, rms_norm_eps: 1e-5, max_window_layers: 80}},
   qwen2_5_vl_text: {architecture: 'Qwen2ForCausalLM', defaults: {rope_theta: 1e6, rms_norm_eps: 1e-6, max_window_layers: 80}},
   qwen3_vl_text: {architecture: 'Qwen3ForCausalLM', defaults: {rope_theta: 5e5, rms_norm_eps: 1e-6, max_position_embeddings: 128000}},
+  // Qwen3VLMoeTextSparseMoeBlock always renormalises its top-k and has no sliding window (whatever the keys say).
+  qwen3_vl_moe_text: {
+    architecture: 'Qwen3MoeForCausalLM', fusedExperts: true,
+    defaults: {rope_theta: 5e5, rms_norm_eps: 1e-6, max_position_embeddings: 128000, num_experts: 60, num_experts_per_tok: 4, moe_intermediate_size: 1408},
+    fixed: () => ({norm_topk_prob: true, use_sliding_window: false}),
+  },
+  // Glm4vTextAttention: q/k/v biases always, heads hidden / heads wide whatever head_dim says; the whole head rotated
+  // unless partial_rotary_factor says less.
+  glm4v_text: {
+    architecture: 'Glm4ForCausalLM',
+    defaults: {rms_norm_eps: 1e-5, max_position_embeddings: 32768, num_key_value_heads: 2, partial_rotary_factor: 1},
+    fixed: (text) => ({attention_bias: true, head_dim: typeof text.hidden_size === 'number' && typeof text.num_attention_heads === 'number' ? text.hidden_size / text.num_attention_heads : undefined}),
+  },
+  // Glm4vMoeTextAttention has no q/k norms (Glm4MoeConfig's use_qk_norm); q/k/v biases by default.
+  glm4v_moe_text: {architecture: 'Glm4MoeForCausalLM', defaults: {attention_bias: true, max_position_embeddings: 65536}, fixed: () => ({use_qk_norm: false})},
 }
 
 export function isMultimodalWrapper(architecture: string): boolean {
@@ -57,7 +78,7 @@ export function isMultimodalWrapper(architecture: string): boolean {
  * tying as transformers reads it (either level's true ties; vLLM's reading where neither says: the text family's
  * default, so Mistral3Config's top-level default true does not tie Mistral Small, whose checkpoints ship lm_head).
  */
-export function multimodalLanguageModel(config: Json, architecture: string, source: string): {config: Json; note: string} {
+export function multimodalLanguageModel(config: Json, architecture: string, source: string): {config: Json; note: string; fusedExperts: boolean} {
   const wrapper = WRAPPERS[architecture]!
   const {vision_config: _vision, text_config: nested, ...top} = config
   if (nested != null && !isObject(nested)) throw new ModelLoadError(`${source}: "text_config" of ${architecture} must be an object, got ${quotedValue(nested)}.`)
@@ -71,9 +92,9 @@ export function multimodalLanguageModel(config: Json, architecture: string, sour
   const inherited = Object.fromEntries(['torch_dtype', 'dtype', 'eos_token_id', 'bos_token_id', 'pad_token_id'].flatMap((key) => (top[key] !== undefined ? [[key, top[key]]] : [])))
   const tie = [top.tie_word_embeddings, text.tie_word_embeddings].filter((v) => v != null)
   const tied = tie.length === 0 ? {} : {tie_word_embeddings: tie.includes(true) ? true : tie[0]}
-  const language: Json = {...family.defaults, ...inherited, ...text, ...tied, architectures: [family.architecture]}
-  if (type !== 'qwen2_vl_text' && type !== 'qwen2_5_vl_text' && type !== 'qwen3_vl_text') return {config: language, note: textOnlyNote(architecture)}
-  return {config: withPlainRope(language, source), note: textOnlyNote(architecture)}
+  const language: Json = {...family.defaults, ...inherited, ...text, ...tied, ...family.fixed?.(text), architectures: [family.architecture]}
+  const mrope = type === 'qwen2_vl_text' || type === 'qwen2_5_vl_text' || type === 'qwen3_vl_text' || type === 'qwen3_vl_moe_text' || type === 'glm4v_text' || type === 'glm4v_moe_text'
+  return {config: mrope ? withPlainRope(language, source) : language, note: textOnlyNote(architecture), fusedExperts: family.fusedExperts === true}
 }
 
 function textOnlyNote(architecture: string): string {

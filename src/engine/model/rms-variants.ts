@@ -17,6 +17,10 @@ import {APERTUS} from './apertus-config.js'
 import {BITNET} from './bitnet-config.js'
 import {NANOCHAT} from './nanochat-config.js'
 import {DIFFLLAMA} from './diffllama-config.js'
+import {DBRX, dbrxView} from './dbrx-config.js'
+import {COHERE2_MOE, cohere2MoeRopeLayers, cohere2MoeView} from './cohere2-moe-config.js'
+import {AFMOE, afmoeAttention, afmoeView} from './afmoe-config.js'
+import {rowWindows} from './fused-tensors.js'
 
 /** What sets Granite, OLMo2 or SmolLM3 apart from Llama; ModelConfig.rmsVariant holds it (native/cpu/rms_variants.h runs it). */
 export interface RmsVariantFeatures {
@@ -58,9 +62,11 @@ export interface RmsVariantFeatures {
   reversedRope?: true
   /** DiffLlama: differential attention with each layer's lambda vectors (diffllama-config.ts). */
   diffAttention?: true
+  /** AFMoE: the attention output times sigmoid(self_attn.gate_proj x), one gate per value (Qwen 3.5's output gate). */
+  attentionOutputGate?: true
 }
 
-export const RMS_VARIANT_ARCHITECTURES = ['GraniteForCausalLM', 'Olmo2ForCausalLM', 'SmolLM3ForCausalLM', 'CohereForCausalLM', 'OlmoForCausalLM', 'OlmoeForCausalLM', 'GraniteMoeForCausalLM', COHERE2, OLMO3, 'GraniteMoeSharedForCausalLM', ...PHIMOE_ARCHITECTURES, EXAONE4, 'ArceeForCausalLM', 'NemotronForCausalLM', HUNYUAN_DENSE, GRANITE_HYBRID, 'FlexOlmoForCausalLM', HUNYUAN_MOE, EXAONE_MOE, 'Jais2ForCausalLM', 'GraniteSWAForCausalLM', NEMOTRON_H, FALCON_H1, APERTUS, BITNET, NANOCHAT, DIFFLLAMA] as const
+export const RMS_VARIANT_ARCHITECTURES = ['GraniteForCausalLM', 'Olmo2ForCausalLM', 'SmolLM3ForCausalLM', 'CohereForCausalLM', 'OlmoForCausalLM', 'OlmoeForCausalLM', 'GraniteMoeForCausalLM', COHERE2, OLMO3, 'GraniteMoeSharedForCausalLM', ...PHIMOE_ARCHITECTURES, EXAONE4, 'ArceeForCausalLM', 'NemotronForCausalLM', HUNYUAN_DENSE, GRANITE_HYBRID, 'FlexOlmoForCausalLM', HUNYUAN_MOE, EXAONE_MOE, 'Jais2ForCausalLM', 'GraniteSWAForCausalLM', NEMOTRON_H, FALCON_H1, APERTUS, BITNET, NANOCHAT, DIFFLLAMA, DBRX, COHERE2_MOE, AFMOE] as const
 
 export function isRmsVariantArchitecture(architecture: string): boolean {
   return (RMS_VARIANT_ARCHITECTURES as readonly string[]).includes(architecture)
@@ -82,6 +88,9 @@ export function rmsVariantView(config: Json, architecture: string, source: strin
   if (isRelu2Family(architecture)) return relu2View(config, architecture)
   if (architecture === HUNYUAN_DENSE) return hunyuanView(config, source)
   if (architecture === HUNYUAN_MOE) return hunyuanView(hunyuanMoeView(config, source), source)
+  if (architecture === DBRX) return dbrxView(config, source)
+  if (architecture === COHERE2_MOE) return cohere2MoeView(config, source)
+  if (architecture === AFMOE) return afmoeView(config, source)
   if (architecture !== 'SmolLM3ForCausalLM' || config.layer_types != null) return config
   // SmolLM3Config: with use_sliding_window and a window, the layers without rope slide.
   const rope = smolLm3RopeLayers(config, source)
@@ -146,13 +155,25 @@ export function parseRmsVariant(config: Json, architecture: string, source: stri
     const rope = smolLm3RopeLayers(config, source)
     if (rope && rope.some((hasRope) => !hasRope)) rmsVariant.ropeLayers = rope
   }
-  if (architecture === 'OlmoForCausalLM' || architecture === 'OlmoeForCausalLM') {
+  if (architecture === 'OlmoForCausalLM' || architecture === 'OlmoeForCausalLM' || architecture === DBRX) {
     const clip = config.clip_qkv ?? 0
     if (typeof clip !== 'number' || !Number.isFinite(clip) || clip < 0) throw new ModelLoadError(`${source}: "clip_qkv" must be a positive number or null, got ${quotedValue(clip)}.`)
     rmsVariant.clipQkv = clip
     // OLMo: LayerNorm without weight or bias; OLMoE: OLMo2's whole-width q/k norms under Llama's pre-norms.
     if (architecture === 'OlmoForCausalLM') Object.assign(rmsVariant, {normMean: true, normAffine: false})
+    else if (architecture === DBRX) rmsVariant.normMean = true // nn.LayerNorm(bias=False)
     else rmsVariant.wholeQkNorm = true
+  }
+  if (architecture === AFMOE) {
+    const {embeddingScale, ropeLayers} = afmoeAttention(config, source)
+    return {rmsVariant: {...rmsVariant, attentionOutputGate: true, ...(ropeLayers ? {ropeLayers} : {})}, attentionScale: 0, embeddingScale}
+  }
+  // Cohere2-MoE: Cohere2's block, its norms LayerNorms only where the view kept layer_norm_eps (else RMSNorms).
+  if (architecture === COHERE2_MOE) {
+    const scale = config.logit_scale === undefined ? 0.0625 : config.logit_scale
+    if (typeof scale !== 'number' || !Number.isFinite(scale)) throw new ModelLoadError(`${source}: "logit_scale" must be a number, got ${quotedValue(scale)}.`)
+    const rope = cohere2MoeRopeLayers(config)
+    Object.assign(rmsVariant, {logitsMultiplier: scale, normMean: config.layer_norm_eps !== undefined, parallelBlock: true}, rope ? {ropeLayers: rope} : {})
   }
   if (architecture === 'CohereForCausalLM' || architecture === COHERE2) {
     const qkNorm = architecture === 'CohereForCausalLM' ? config.use_qk_norm ?? false : false
@@ -198,7 +219,7 @@ export function rmsVariantTensorShapes(rmsVariant: RmsVariantFeatures, shapes: {
     return {name, shape}
   }).filter(({name}) => !(rmsVariant.parallelBlock && name.endsWith('.post_attention_layernorm.weight')) && (rmsVariant.normAffine || !/norm\.weight$/.test(name)) &&
     !(rmsVariant.ungatedMlp && /\.mlp\.gate_proj\.(weight|bias)$/.test(name)))
-    .flatMap((tensor) => [tensor, ...phimoeBiases(rmsVariant, tensor), ...subNorms(rmsVariant, tensor)])
+    .flatMap((tensor) => [tensor, ...phimoeBiases(rmsVariant, tensor), ...subNorms(rmsVariant, tensor), ...outputGate(rmsVariant, tensor)])
 }
 
 /** BitNet's sub-norms, each as wide as the input of the projection it precedes (o_proj's, down_proj's). */
@@ -206,6 +227,11 @@ function subNorms(rmsVariant: RmsVariantFeatures, {name, shape}: {name: string; 
   if (!rmsVariant.subNorms) return []
   if (name.endsWith('.self_attn.o_proj.weight')) return [{name: name.replace('o_proj.weight', 'attn_sub_norm.weight'), shape: [shape[1]!]}]
   return name.endsWith('.mlp.down_proj.weight') ? [{name: name.replace('down_proj.weight', 'ffn_sub_norm.weight'), shape: [shape[1]!]}] : []
+}
+
+/** AFMoE's output gate projection beside q_proj, as wide. */
+function outputGate(rmsVariant: RmsVariantFeatures, {name, shape}: {name: string; shape: number[]}): {name: string; shape: number[]}[] {
+  return rmsVariant.attentionOutputGate && name.endsWith('.self_attn.q_proj.weight') ? [{name: name.replace('.q_proj.', '.gate_proj.'), shape}] : []
 }
 
 /** PhiMoE's biases: each LayerNorm's beside its weight, lm_head's (lm_head_bias, [vocab]) beside the embedding (tied or not). */
@@ -222,12 +248,23 @@ function phimoeBiases(rmsVariant: RmsVariantFeatures, {name, shape}: {name: stri
  * use_qk_norm's [heads, head_dim] weights, read as [heads * head_dim]: a head's LayerNorm is a mean over its values, which the
  * reorder leaves unchanged, and each value keeps its own weight.
  */
-export function rmsVariantTensors(config: {rmsVariant?: RmsVariantFeatures; numHeads: number; numKvHeads: number}, tensors: TensorInfo[]): TensorInfo[] {
+export function rmsVariantTensors(config: {rmsVariant?: RmsVariantFeatures; numHeads: number; numKvHeads: number; headDim: number}, tensors: TensorInfo[]): TensorInfo[] {
+  if (config.rmsVariant?.attentionOutputGate) return gatedAttentionHeads(config, tensors)
   if (!config.rmsVariant?.parallelBlock) return tensors
   return tensors.map((t) => {
     if (/\.self_attn\.q_proj\.(weight|bias)$/.test(t.name)) return {...t, ropeInterleavedHeads: config.numHeads}
     if (/\.self_attn\.k_proj\.(weight|bias)$/.test(t.name)) return {...t, ropeInterleavedHeads: config.numKvHeads}
     if (/\.self_attn\.[qk]_norm\.weight$/.test(t.name)) return {...t, shape: [t.shape[0]! * t.shape[1]!], ropeInterleavedHeads: t.shape[0]!}
     return t
+  })
+}
+
+/** AFMoE: q_proj's and gate_proj's rows cut per head into the query and gate windows the native loader stacks (hybrid-tensors.ts's names). */
+function gatedAttentionHeads(config: {numHeads: number; headDim: number}, tensors: TensorInfo[]): TensorInfo[] {
+  return tensors.flatMap((t) => {
+    const match = /^(.+\.self_attn\.)(q|gate)_proj\.weight$/.exec(t.name)
+    if (!match) return [t]
+    const part = match[2] === 'q' ? 'q_query' : 'q_gate'
+    return rowWindows(t, Array.from({length: config.numHeads}, (_, h): [string, number] => [`${match[1]}${part}.${h}.weight`, config.headDim]), 2)
   })
 }

@@ -19,13 +19,17 @@ const RENAMES: Record<string, [string, string][]> = {
   // Llama 4's feed_forward and router (its fused experts: llama4-tensors.ts).
   Llama4ForCausalLM: [['feed_forward.router', 'mlp.gate'], ...['gate_proj', 'up_proj', 'down_proj', 'shared_expert.gate_proj', 'shared_expert.up_proj', 'shared_expert.down_proj'].map((part): [string, string] => [`feed_forward.${part}`, `mlp.${part}`])],
   // Hunyuan MoE: the dense one's q/k norms, its router (gate.wg) and shared MLP (shared_mlp) under the engine's MoE names.
+  // AFMoE: its router, and its MLP's sandwich norms under Gemma 2's names (its post_attention_layernorm is Gemma 2's already).
+  AfmoeForCausalLM: [['mlp.router.gate', 'mlp.gate'], ['pre_mlp_layernorm', 'pre_feedforward_layernorm'], ['post_mlp_layernorm', 'post_feedforward_layernorm']],
+  // Cohere2-MoE's shared MLP (shared_experts).
+  Cohere2MoeForCausalLM: ['gate', 'up', 'down'].map((part): [string, string] => [`mlp.shared_experts.${part}_proj`, `mlp.shared_expert.${part}_proj`]),
   HunYuanMoEV1ForCausalLM: [['self_attn.query_layernorm', 'self_attn.q_norm'], ['self_attn.key_layernorm', 'self_attn.k_norm'], ['mlp.gate.wg', 'mlp.gate'],
     ...(['gate', 'up', 'down'].map((part): [string, string] => [`mlp.shared_mlp.${part}_proj`, `mlp.shared_expert.${part}_proj`]))],
 }
 
 /** Whether the layers have Gemma 2's four norms (GLM-4-0414 under its own names); VaultGemma has Gemma 2's other traits without them. */
 export function hasSandwichNorms(architecture: string, gemma2: boolean): boolean {
-  return (gemma2 && architecture !== 'VaultGemmaForCausalLM') || architecture === 'Glm4ForCausalLM'
+  return (gemma2 && architecture !== 'VaultGemmaForCausalLM') || architecture === 'Glm4ForCausalLM' || architecture === 'AfmoeForCausalLM'
 }
 
 /** A layer tensor's name with its suffix swapped by `pairs` (from -> to), all at once; other names as they are. */
