@@ -238,6 +238,8 @@ class CpuBackend final : public Backend {
       if (config_.is_linear_layer(l) && config_.mamba2.enabled()) {
         hybrid_.mamba2_layer(pool_, w.mamba, l, b, hidden_.data(), linear_order_);
         if (config_.mamba2.no_mlp) continue;  // Mamba2: the next layer's residual_step adds the mixer's output
+      } else if (config_.is_linear_layer(l) && config_.kimi_delta) {
+        hybrid_.kimi_delta_layer(pool_, w.kimi_delta, l, b, hidden_.data(), linear_order_);
       } else if (config_.is_linear_layer(l)) {
         // Gated DeltaNet: its output takes o_proj's place in hidden_.
         hybrid_.linear_layer(pool_, w.linear_attn, l, b, hidden_.data(), linear_order_);

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "kimi_delta.h"
 #include "linear_attention.h"
 #include "mamba2_mixer.h"
 
@@ -27,6 +28,8 @@ class HybridLayers {
                     LinearOrder order);
   // Layer `layer` (a Mamba-2 mixer: config.mamba2) over the batch, likewise.
   void mamba2_layer(ThreadPool& pool, const Mamba2Weights& w, int layer, const ForwardBatch& b, float* hidden, LinearOrder order);
+  // Layer `layer` (Kimi Delta Attention: config.kimi_delta) over the batch, likewise.
+  void kimi_delta_layer(ThreadPool& pool, const KimiDeltaWeights& w, int layer, const ForwardBatch& b, float* hidden, LinearOrder order);
 
  private:
   const ModelConfig& config_;
@@ -34,6 +37,7 @@ class HybridLayers {
   std::unique_ptr<LinearStatePool> states_;
   LinearAttentionScratch scratch_;
   Mamba2Scratch mamba2_scratch_;
+  KimiDeltaScratch kimi_delta_scratch_;
 };
 
 }  // namespace cpu

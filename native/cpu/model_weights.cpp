@@ -413,7 +413,7 @@ uint64_t ModelWeights::bytes() const {
               layer.qkv_bias.size() + layer.q_norm.size() +
               layer.k_norm.size() + layer.input_norm_bias.size() + layer.post_attention_norm_bias.size() + layer.o_bias.size() +
               layer.fc1_bias.size() + layer.fc2_bias.size() + layer.q_norm_bias.size() + layer.k_norm_bias.size()) * 4;
-    total += layer.moe.bytes() + layer.mla.bytes() + layer.linear_attn.bytes() + layer.mamba.bytes();
+    total += layer.moe.bytes() + layer.mla.bytes() + layer.linear_attn.bytes() + layer.mamba.bytes() + layer.kimi_delta.bytes();
   }
   return total + gemma4.bytes();
 }
@@ -485,6 +485,8 @@ ModelWeights load_model_weights(const ModelConfig& config, const std::vector<Ten
     const auto read_floats = [&](const std::string& name, const std::vector<int64_t>& shape) { return reader.read(name, shape); };
     if (config.is_linear_layer(i) && config.mamba2.enabled()) {
       layer.mamba = load_mamba2(config, prefix, read_floats, stacked);
+    } else if (config.is_linear_layer(i) && config.kimi_delta) {
+      layer.kimi_delta = load_kimi_delta(config, prefix, read_floats, stacked);
     } else if (config.is_linear_layer(i)) {
       layer.linear_attn = load_linear_attention(config, prefix, read_floats, stacked);
     } else if (config.mla_kv_lora_rank > 0) {

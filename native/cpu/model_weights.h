@@ -9,6 +9,7 @@
 #include "mla.h"
 #include "linear_attention.h"
 #include "mamba2_mixer.h"
+#include "kimi_delta.h"
 #include "moe.h"
 
 namespace pagedllm {
@@ -29,6 +30,7 @@ struct LayerWeights {
   MoeWeights moe;                         // a sparse layer's router and experts (gate_up and down stay empty)
   MlaWeights mla;                         // DeepSeek's latent attention (qkv stays empty)
   LinearAttentionWeights linear_attn;     // a hybrid model's Gated DeltaNet layer (qkv and o_proj stay empty)
+  KimiDeltaWeights kimi_delta;            // or Kimi Linear's Kimi Delta Attention (config.kimi_delta)
   Mamba2Weights mamba;                    // or its Mamba-2 mixer (config.mamba2)
   // LayerNorm family (gate_up holds fc1, down fc2): norm biases, and biases on o_proj and the MLP (empty without them);
   // Llama's mlp_bias: fc1_bias is [gate | up]'s, fc2_bias down's.

@@ -296,6 +296,7 @@ static void parse_hybrid(const Napi::Object& config, ModelConfig& out) {
   out.linear_k_dim = int_field(hybrid, "linearKeyHeadDim");
   out.linear_v_dim = int_field(hybrid, "linearValueHeadDim");
   out.linear_conv_kernel = int_field(hybrid, "convKernel");
+  out.kimi_delta = hybrid.Has("kimiDelta") && bool_field(hybrid, "kimiDelta");
   if (out.linear_num_k_heads <= 0 || out.linear_num_v_heads <= 0 || out.linear_num_v_heads % out.linear_num_k_heads != 0 ||
       out.linear_k_dim <= 0 || out.linear_v_dim <= 0 || out.linear_conv_kernel <= 0) {
     fail(config.Env(), "hybrid: linear attention sizes must be positive, with value heads a multiple of key heads");

@@ -212,6 +212,9 @@ struct ModelConfig {
   int linear_k_dim = 0;
   int linear_v_dim = 0;
   int linear_conv_kernel = 0;
+  // Kimi Linear: the linear layers are Kimi Delta Attention (native/cpu/kimi_delta.h: a decay per key channel, low-rank
+  // decay and output gates), k and v heads alike; CPU only.
+  bool kimi_delta = false;
   bool is_linear_layer(int layer) const { return !linear_layers.empty() && linear_layers.at(layer) != 0; }
   // Llama 4 (native/cpu/llama4_layers.h; its NoPE layers are rope_layers 0): layer_windows hold attention chunks, not
   // windows (a query at p sees keys from p - p % chunk on); with rope_layer_qk_norm the rope layers' q and k heads are

@@ -5,6 +5,7 @@
 import type {ModelConfig} from './model-config.js'
 import {rowWindows} from './fused-tensors.js'
 import {mamba2LayerShapes} from './mamba2-tensors.js'
+import {kimiLinearLayerShapes} from './kimi-linear-tensors.js'
 import type {HybridFeatures} from './qwen35-config.js'
 import type {TensorInfo} from './safetensors.js'
 
@@ -13,6 +14,7 @@ type Shape = {name: string; shape: number[]}
 /** One layer's token mixer under `prefix` (model.layers.N): a linear layer's tensors, or the gated attention's. */
 export function hybridMixerShapes(config: ModelConfig, hybrid: HybridFeatures, layer: number, prefix: string): Shape[] {
   if (hybrid.mamba2) return mamba2LayerShapes(config, hybrid.mamba2, hybrid.linearLayers[layer]!, prefix)
+  if (hybrid.kimiDelta) return kimiLinearLayerShapes(config, hybrid, layer, prefix)
   const hidden = config.hiddenSize
   if (!hybrid.linearLayers[layer]) {
     const q = config.numHeads * config.headDim
@@ -51,7 +53,7 @@ export function hybridMixerShapes(config: ModelConfig, hybrid: HybridFeatures, l
  * as its key-head groups' windows (linear_attn.in_proj.{q,k,v,z,b,a}.G), the rest as they are.
  */
 export function splitHybridProjections(config: ModelConfig, hybrid: HybridFeatures, tensors: TensorInfo[]): TensorInfo[] {
-  if (hybrid.mamba2) return tensors // plain attention, one in_proj per mixer
+  if (hybrid.mamba2 || hybrid.kimiDelta) return tensors // plain or latent attention; Mamba-2's one in_proj, Kimi's q/k/v apart
   const groups = hybrid.linearNumKeyHeads
   const perGroup = hybrid.linearNumValueHeads / groups
   const rows: Record<string, number> = {q: hybrid.linearKeyHeadDim, k: hybrid.linearKeyHeadDim, v: perGroup * hybrid.linearValueHeadDim, z: perGroup * hybrid.linearValueHeadDim, b: perGroup, a: perGroup}

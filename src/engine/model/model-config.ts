@@ -20,6 +20,7 @@ import {hasSandwichNorms} from './tensor-renames.js'
 import {GLM4_MOE, deepseekAttention, deepseekView, isDeepseek, type MlaConfig} from './deepseek-config.js'
 import {glm4MoeQkNorm, glm4MoeView} from './glm4-moe-config.js'
 import {MAMBA2_ARCHITECTURES, isDenseGraniteHybrid, mamba2View, parseMamba2Hybrid} from './mamba2-config.js'
+import {KIMI_LINEAR, kimiLinearFeatures, kimiLinearView} from './kimi-linear-config.js'
 import {ERNIE45_MOE, ernie45MoeView} from './ernie45-moe-config.js'
 import {DOTS1, dots1View} from './dots1-config.js'
 import {MINIMAX_M2, minimaxM2RmsVariant, minimaxM2View} from './minimax-m2-config.js'
@@ -195,6 +196,7 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   if (architecture === GPT_OSS) config = gptOssView(config)
   if (isLlamaTwist(architecture)) config = twistView(config, architecture)
   if (architecture === MINICPM3) config = minicpm3View(config)
+  if (architecture === KIMI_LINEAR) config = kimiLinearView(config, source)
   if (isDeepseek(architecture)) config = deepseekView(config, architecture, source)
   if (architecture === GLM4_MOE) config = glm4MoeView(config, source)
   if (architecture === ERNIE45_MOE) config = ernie45MoeView(config, source)
@@ -323,6 +325,7 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   // Qwen 3.5's RMSNorms scale by (1 + weight), its RMSNormGated by the weight as stored (native/cpu/linear_attention.cpp).
   if (HYBRID_ARCHITECTURES.has(architecture)) Object.assign(modelConfig, {hybrid: parseHybrid(config, architecture, numLayers, source), normWeightOffset: 1})
   if (MAMBA2_ARCHITECTURES.has(architecture)) modelConfig.hybrid = parseMamba2Hybrid(config, architecture, numLayers, hiddenSize, source)
+  if (architecture === KIMI_LINEAR) Object.assign(modelConfig, kimiLinearFeatures(config, numLayers, source))
   return modelConfig
 }
 

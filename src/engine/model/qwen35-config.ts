@@ -29,6 +29,8 @@ export interface HybridFeatures {
   groupedProjections: boolean
   /** Granite 4.0 hybrid, Bamba, Mamba2: the linear layers are Mamba-2 mixers of these sizes (mamba2-config.ts; the linear* sizes are 0). */
   mamba2?: Mamba2Features
+  /** Kimi Linear: the linear layers are Kimi Delta Attention (kimi-linear-config.ts), key and value heads the same heads. */
+  kimiDelta?: true
 }
 
 /**

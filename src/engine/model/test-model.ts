@@ -25,6 +25,8 @@ import {MULTIMODAL_TEST_VARIANTS, isMultimodalTestVariant, multimodalCheckpointN
 import {checkpointTensorNames} from './tensor-renames.js'
 import {MAMBA2_TEST_VARIANTS, isMamba2TestVariant, mamba2TestModelConfigJson, type Mamba2TestVariant} from './mamba2-test-models.js'
 import {mamba2CheckpointShapes} from './mamba2-tensors.js'
+import {kimiLinearCheckpointName} from './kimi-linear-tensors.js'
+import {HYBRID3_TEST_VARIANTS, hybrid3TestModelConfigJson, isHybrid3TestVariant, type Hybrid3TestVariant} from './hybrid3-test-models.js'
 import {encodeFloats, writeSafetensors, type TensorDtype} from './safetensors.js'
 import {SeededRandom} from './seeded-random.js'
 import {TOKENIZER_FAMILIES, buildTokenizerConfig, specialTokenId, type TokenizerFamily} from './tokenizer-families.js'
@@ -45,13 +47,13 @@ export const TEST_MODEL_PRESETS: readonly TestModelPreset[] = ['tiny', 'small', 
  * scaling 8 on the full layer. Windows this small make every test prompt cross them. mixtral, qwen2moe, qwen3moe:
  * mixture-of-experts layers (moe-test-models.ts); llama4: llama4-test-models.ts; opt, opt-post-ln, gpt-neox, gpt-neox-serial, gpt2: the LayerNorm
  * family (layernorm-test-models.ts); granite, olmo2, smollm3: rms-test-models.ts; bloom, falcon, falcon-mq, falcon-rw, mpt: ALiBi and
- * Falcon's layouts (alibi-test-models.ts); qwen3_5: Qwen 3.5's hybrid linear attention (hybrid-test-models.ts); granitemoehybrid, bamba, mamba2: Mamba-2 mixers (mamba2-test-models.ts). All others untied: a random
+ * Falcon's layouts (alibi-test-models.ts); qwen3_5: Qwen 3.5's hybrid linear attention (hybrid-test-models.ts); granitemoehybrid, bamba, mamba2: Mamba-2 mixers (mamba2-test-models.ts); kimi-linear: hybrid3-test-models.ts. All others untied: a random
  * tied model greedily repeats its last token (its own embedding dominates its logits); tied loading is covered by tinychat.
  * Each carries its family's tokenizer (tokenizer-families.ts), so transformers and pagedllm tokenize it alike.
  */
-export type TestModelVariant = 'llama' | 'qwen2' | 'llama3' | 'qwen3' | 'yarn' | 'gemma' | 'gemma2' | 'phi3' | 'mistral' | 'qwen2-sliding' | 'gemma3' | 'gemma4' | 'gemma4-keqv' | 'gemma4-moe' | 'llama4' | MoeTestVariant | LayerNormTestVariant | RmsTestVariant | AlibiTestVariant | TwistTestVariant | HybridTestVariant | Mamba2TestVariant | MoeMoreTestVariant | MultimodalTestVariant | Dense2TestVariant
+export type TestModelVariant = 'llama' | 'qwen2' | 'llama3' | 'qwen3' | 'yarn' | 'gemma' | 'gemma2' | 'phi3' | 'mistral' | 'qwen2-sliding' | 'gemma3' | 'gemma4' | 'gemma4-keqv' | 'gemma4-moe' | 'llama4' | MoeTestVariant | LayerNormTestVariant | RmsTestVariant | AlibiTestVariant | TwistTestVariant | HybridTestVariant | Mamba2TestVariant | MoeMoreTestVariant | MultimodalTestVariant | Dense2TestVariant | Hybrid3TestVariant
 export const TEST_MODEL_VARIANTS: readonly TestModelVariant[] = [
-  'llama', 'qwen2', 'llama3', 'qwen3', 'yarn', 'gemma', 'gemma2', 'phi3', 'mistral', 'qwen2-sliding', 'gemma3', 'gemma4', 'gemma4-keqv', 'gemma4-moe', 'llama4', 'mixtral', 'qwen2moe', 'qwen3moe', 'gptoss', 'deepseek-v2', 'deepseek-v3', 'glm4-moe', 'glm4-moe-lite', ...LAYERNORM_TEST_VARIANTS, ...RMS_TEST_VARIANTS, ...ALIBI_TEST_VARIANTS, ...TWIST_TEST_VARIANTS, ...HYBRID_TEST_VARIANTS, ...MAMBA2_TEST_VARIANTS, ...MOE_MORE_TEST_VARIANTS, ...MULTIMODAL_TEST_VARIANTS, ...DENSE2_TEST_VARIANTS,
+  'llama', 'qwen2', 'llama3', 'qwen3', 'yarn', 'gemma', 'gemma2', 'phi3', 'mistral', 'qwen2-sliding', 'gemma3', 'gemma4', 'gemma4-keqv', 'gemma4-moe', 'llama4', 'mixtral', 'qwen2moe', 'qwen3moe', 'gptoss', 'deepseek-v2', 'deepseek-v3', 'glm4-moe', 'glm4-moe-lite', ...LAYERNORM_TEST_VARIANTS, ...RMS_TEST_VARIANTS, ...ALIBI_TEST_VARIANTS, ...TWIST_TEST_VARIANTS, ...HYBRID_TEST_VARIANTS, ...MAMBA2_TEST_VARIANTS, ...MOE_MORE_TEST_VARIANTS, ...MULTIMODAL_TEST_VARIANTS, ...DENSE2_TEST_VARIANTS, ...HYBRID3_TEST_VARIANTS,
 ]
 
 export interface TestModelOptions {
@@ -90,7 +92,7 @@ function tokenizerFamily(variant: TestModelVariant): TokenizerFamily {
     granite: 'gpt2', olmo2: 'gpt2', smollm3: 'llama3', cohere: 'gpt2', olmo: 'gpt2', olmoe: 'gpt2', granitemoe: 'gpt2', cohere2: 'gpt2', olmo3: 'gpt2', granitemoeshared: 'gpt2', phimoe: 'llama2', 'deepseek-v2': 'gpt2', 'deepseek-v3': 'gpt2', 'glm4-moe': 'gpt2', 'glm4-moe-lite': 'gpt2',
     bloom: 'gpt2', falcon: 'gpt2', 'falcon-mq': 'gpt2', 'falcon-rw': 'gpt2', mpt: 'gpt2', glm: 'gpt2', glm4: 'gpt2', exaone4: 'gpt2', seedoss: 'gpt2', helium: 'gpt2', ernie4_5: 'gpt2', arcee: 'gpt2', nemotron: 'gpt2', hunyuan: 'gpt2', vaultgemma: 'llama2', ministral: 'llama2', qwen3_5: 'qwen2', qwen3_5_moe: 'qwen2', qwen3_next: 'qwen2', granitemoehybrid: 'gpt2', 'granitemoehybrid-dense': 'gpt2', bamba: 'llama2', mamba2: 'gpt2',
     ernie4_5_moe: 'gpt2', dots1: 'qwen2', minimax_m2: 'gpt2', flex_olmo: 'gpt2', solar_open: 'gpt2', hunyuan_moe: 'gpt2', exaone_moe: 'gpt2',
-    mistral3: 'llama2', ministral3: 'llama2', llava: 'llama2', 'qwen2-vl': 'qwen2', 'qwen3-vl': 'qwen2', jais2: 'gpt2', cwm: 'llama3', minicpm3: 'llama2', 'granite-swa': 'gpt2'}
+    mistral3: 'llama2', ministral3: 'llama2', llava: 'llama2', 'qwen2-vl': 'qwen2', 'qwen3-vl': 'qwen2', jais2: 'gpt2', cwm: 'llama3', minicpm3: 'llama2', 'granite-swa': 'gpt2', 'kimi-linear': 'gpt2'}
   return TOKENIZER_FAMILIES[families[variant]]
 }
 
@@ -148,6 +150,7 @@ export function testModelConfigJson(preset: TestModelPreset, options: TestModelO
   if (isTwistTestVariant(variant)) return twistTestModelConfigJson(variant, common)
   if (isHybridTestVariant(variant)) return hybridTestModelConfigJson(variant, common)
   if (isMamba2TestVariant(variant)) return mamba2TestModelConfigJson(variant, common)
+  if (isHybrid3TestVariant(variant)) return hybrid3TestModelConfigJson(variant, common)
   if (isMultimodalTestVariant(variant)) return multimodalTestModelConfigJson(variant, common)
   if (isDense2TestVariant(variant)) return dense2TestModelConfigJson(variant, common)
   if (variant === 'mistral') {
@@ -277,7 +280,7 @@ function writeTestModelFiles(dir: string, configJson: Record<string, unknown>, o
     : llama4CheckpointShapes(config, mamba2CheckpointShapes(config, gptOssCheckpointShapes(config, checkpointTensorNames(config, graniteMoeCheckpointShapes(config, checkpointTensorShapes(config, expectedTensorShapes(config))))))).map(({name, shape}) => ({name, shape, engineName: name, engineShape: shape}))
   const variant = options.variant ?? 'llama'
   const tensors = shapes.map(({name, shape, engineName, engineShape}) => ({
-    name: isMultimodalTestVariant(variant) ? multimodalCheckpointName(variant, name) : moeCheckpointName(config.moe, name),
+    name: isMultimodalTestVariant(variant) ? multimodalCheckpointName(variant, name) : kimiLinearCheckpointName(config, moeCheckpointName(config.moe, name)),
     dtype,
     shape,
     data: () => encodeFloats(randomTensor(engineName, engineShape, config, random), dtype),

@@ -1,0 +1,88 @@
+// Kimi Linear (Kimi Delta Attention among NoPE latent-attention layers over DeepSeek-V3's experts): its config keys and
+// refusals, the tiny model against transformers 5.18 (test/fixtures/kimi-linear-tiny-transformers.json), and the
+// engine's state slots under it: chunked prefill and preemption in a tiny KV pool give the same tokens as alone.
+import assert from 'node:assert/strict'
+import {readFileSync} from 'node:fs'
+import {join} from 'node:path'
+import {describe, it} from 'node:test'
+import {makeEngineConfig, type EngineConfig} from '../src/engine/config.js'
+import {cpuOnlyNeed} from '../src/engine/engine-parts.js'
+import {LLMEngine} from '../src/engine/llm-engine.js'
+import type {Hybrid3TestVariant} from '../src/engine/model/hybrid3-test-models.js'
+import {loadModel} from '../src/engine/model/load-model.js'
+import {parseModelConfig} from '../src/engine/model/model-config.js'
+import {ensureTestModel, testModelConfigJson} from '../src/engine/model/test-model.js'
+import {loadNativeModel} from '../src/engine/native.js'
+import {makeSamplingParams} from '../src/engine/sampling-params.js'
+import {TestBlockPool, TestSequence, buildStep} from './support/paged-batch.js'
+import {relativeError} from './support/relative-error.js'
+import type {TransformersFixture} from './support/transformers-fixture.js'
+
+const fixture = (variant: Hybrid3TestVariant) => JSON.parse(readFileSync(join(import.meta.dirname, 'fixtures', `${variant}-tiny-transformers.json`), 'utf8')) as TransformersFixture
+const configJson = (variant: Hybrid3TestVariant, extra: Record<string, unknown> = {}) => ({...testModelConfigJson('tiny', {variant}), ...extra})
+
+/** Greedy tokens of `prompts` through the engine with these settings; checks slots and blocks come back. */
+async function engineRun(variant: Hybrid3TestVariant, overrides: Partial<EngineConfig>, prompts: number[][]) {
+  const engine = await LLMEngine.create(makeEngineConfig({modelPath: await ensureTestModel('tiny', {variant}), kvMemoryBytes: 4 << 20, threads: 2, weightDtype: 'f32', ...overrides}))
+  try {
+    const results = await engine.generate(prompts.map((prompt) => ({prompt, params: makeSamplingParams({temperature: 0, maxTokens: 8, ignoreEos: true})})))
+    engine.checkKvInvariants()
+    assert.equal(engine.stats().kv.usedBlocks, 0)
+    return {tokens: results.map((r) => r.outputs[0]!.tokenIds), preemptions: engine.stats().numPreemptions}
+  } finally {
+    await engine.shutdown()
+  }
+}
+
+/** The fixture's top-10 last-position logits of its three prompts, run as one batch on state slots 2, 0, 3. */
+async function checkLogits(variant: Hybrid3TestVariant): Promise<void> {
+  const expected = fixture(variant)
+  const model = await loadModel(await ensureTestModel('tiny', {variant}))
+  const native = await loadNativeModel({config: model.config, tensors: model.tensors, numBlocks: 64, blockSize: 4, numSwapBlocks: 0, weightFormat: 'f32', threads: 2, device: 'cpu', numStateSlots: 4})
+  try {
+    const parts = expected.prompts.map((p) => ({sequence: new TestSequence(p.prompt_token_ids), count: p.prompt_token_ids.length, logits: 'last' as const}))
+    const {batch} = buildStep(parts, new TestBlockPool(64), 4)
+    const logits = await native.step({}, {...batch, stateSlots: Int32Array.from([2, 0, 3])})
+    expected.prompts.forEach((p, i) => {
+      const row = logits.subarray(i * model.config.vocabSize, (i + 1) * model.config.vocabSize)
+      assert.ok(relativeError(p.last_position_top10.ids.map((id) => row[id]!), p.last_position_top10.logits) < 1e-4, `prompt ${i}`)
+    })
+  } finally {
+    native.close()
+  }
+}
+
+describe('Kimi Linear', () => {
+  it('reads the released config\'s names: 1-based layer lists, expert keys, NoPE latent attention; refuses what it cannot run', () => {
+    const config = parseModelConfig(configJson('kimi-linear'))
+    assert.deepEqual(config.hybrid?.linearLayers, [true, false, true])
+    assert.deepEqual([config.hybrid?.kimiDelta, config.hybrid?.linearNumValueHeads, config.hybrid?.linearValueHeadDim, config.hybrid?.convKernel], [true, 2, 16, 4])
+    assert.deepEqual([config.moe?.numExperts, config.moe?.numExpertsPerToken, config.moe?.sharedExpertIntermediateSize, config.moe?.sparseLayers, config.moe?.grouped?.groups, config.moe?.grouped?.routedScalingFactor],
+      [8, 2, 32, [false, true, true], 2, 2.446])
+    assert.deepEqual([config.mla?.qLoraRank, config.mla?.kvLoraRank, config.headDim, config.rmsVariant?.ropeLayers, config.maxPositionEmbeddings], [0, 32, 24, [false, false, false], 512])
+    const {linear_attn_config: _, ...byDefault} = configJson('kimi-linear', {num_hidden_layers: 6, first_k_dense_replace: 2})
+    const defaults = parseModelConfig(byDefault)
+    assert.deepEqual([defaults.hybrid?.linearLayers, defaults.hybrid?.linearNumValueHeads, defaults.moe?.sparseLayers], [[true, true, true, true, false, true], 32, [false, false, true, true, true, true]], 'every 4th layer from 4 full; 32 heads of 128 by default')
+    assert.deepEqual(parseModelConfig(configJson('kimi-linear', {layer_types: ['full_attention', 'linear_attention', 'linear_attention']})).hybrid?.linearLayers, [false, true, true], 'layer_types first')
+    assert.throws(() => parseModelConfig(configJson('kimi-linear', {linear_attn_config: {full_attn_layers: [2], kda_layers: [1]}})), /must name each of the 3 layers once/)
+    assert.throws(() => parseModelConfig(configJson('kimi-linear', {moe_router_activation_func: 'softmax'})), /"moe_router_activation_func" "softmax" is not supported/)
+    assert.throws(() => parseModelConfig(configJson('kimi-linear', {mla_use_nope: false})), /"mla_use_nope" false is not supported/)
+    assert.match(cpuOnlyNeed({}, {config, tensors: []})?.reason ?? '', /Kimi Delta Attention layers .* CPU kernels only/)
+  })
+
+  it('the tiny model matches transformers 5.18: top-10 last-position logits within 1e-4, greedy tokens equal', async () => {
+    await checkLogits('kimi-linear')
+    const expected = fixture('kimi-linear').prompts
+    assert.deepEqual((await engineRun('kimi-linear', {}, expected.map((p) => p.prompt_token_ids))).tokens, expected.map((p) => p.greedy_token_ids))
+  })
+
+  it('prefill in chunks of 3, and preempted in a tiny KV pool (recomputed), each request gets its tokens from alone', async () => {
+    const expected = fixture('kimi-linear').prompts
+    assert.deepEqual((await engineRun('kimi-linear', {enableChunkedPrefill: true, maxNumBatchedTokens: 3}, expected.map((p) => p.prompt_token_ids))).tokens, expected.map((p) => p.greedy_token_ids))
+    // Six requests of the two short prompts in 9 blocks of 4 tokens: admitted while their prompts fit, they outgrow the pool.
+    const order = [0, 1, 0, 1, 0, 1]
+    const {tokens, preemptions} = await engineRun('kimi-linear', {numBlocks: 9, blockSize: 4, kvMemoryBytes: undefined}, order.map((i) => expected[i]!.prompt_token_ids))
+    assert.ok(preemptions > 0, 'the pool is small enough to preempt')
+    assert.deepEqual(tokens, order.map((i) => expected[i]!.greedy_token_ids))
+  })
+})
