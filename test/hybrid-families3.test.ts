@@ -1,5 +1,5 @@
-// Kimi Linear (Kimi Delta Attention among NoPE latent-attention layers over DeepSeek-V3's experts): its config keys and
-// refusals, the tiny model against transformers 5.18 (test/fixtures/kimi-linear-tiny-transformers.json), and the
+// Kimi Linear (Kimi Delta Attention among NoPE latent-attention layers over DeepSeek-V3's experts): the gated delta rule
+// with a decay per key channel against float64 (its state carried across calls), its config keys and refusals, the tiny model against transformers 5.18 (test/fixtures/kimi-linear-tiny-transformers.json), and the
 // engine's state slots under it: chunked prefill and preemption in a tiny KV pool give the same tokens as alone.
 import assert from 'node:assert/strict'
 import {readFileSync} from 'node:fs'
@@ -12,7 +12,8 @@ import type {Hybrid3TestVariant} from '../src/engine/model/hybrid3-test-models.j
 import {loadModel} from '../src/engine/model/load-model.js'
 import {parseModelConfig} from '../src/engine/model/model-config.js'
 import {ensureTestModel, testModelConfigJson} from '../src/engine/model/test-model.js'
-import {loadNativeModel} from '../src/engine/native.js'
+import {loadNativeModel, nativeOps} from '../src/engine/native.js'
+import {SeededRandom} from '../src/engine/model/seeded-random.js'
 import {makeSamplingParams} from '../src/engine/sampling-params.js'
 import {TestBlockPool, TestSequence, buildStep} from './support/paged-batch.js'
 import {relativeError} from './support/relative-error.js'
@@ -52,7 +53,49 @@ async function checkLogits(variant: Hybrid3TestVariant): Promise<void> {
   }
 }
 
+type DeltaRows = {q: Float32Array; k: Float32Array; v: Float32Array; g: Float32Array; beta: Float32Array; rows: number; heads: number; kDim: number; vDim: number}
+
+/** float64 gated delta rule with a decay per key channel (transformers' recurrent_kimi_delta_attention); `state` [heads, kDim, vDim] advanced. */
+function referenceChannelDeltaRule(a: DeltaRows, state: number[]): number[] {
+  const out: number[] = []
+  for (let t = 0; t < a.rows; t++) {
+    for (let h = 0; h < a.heads; h++) {
+      const s = (i: number, j: number) => (h * a.kDim + i) * a.vDim + j
+      const at = (x: Float32Array, i: number) => x[(t * a.heads + h) * a.kDim + i]!
+      for (let i = 0; i < a.kDim; i++) for (let j = 0; j < a.vDim; j++) state[s(i, j)]! *= Math.exp(at(a.g, i))
+      for (let j = 0; j < a.vDim; j++) {
+        let memory = 0
+        for (let i = 0; i < a.kDim; i++) memory += state[s(i, j)]! * at(a.k, i)
+        const delta = (a.v[(t * a.heads + h) * a.vDim + j]! - memory) * a.beta[t * a.heads + h]!
+        for (let i = 0; i < a.kDim; i++) state[s(i, j)]! += at(a.k, i) * delta
+      }
+      for (let j = 0; j < a.vDim; j++) {
+        let o = 0
+        for (let i = 0; i < a.kDim; i++) o += state[s(i, j)]! * at(a.q, i)
+        out[(t * a.heads + h) * a.vDim + j] = o
+      }
+    }
+  }
+  return out
+}
+
 describe('Kimi Linear', () => {
+  it('the gated delta rule with a decay per key channel matches float64 over 5 then 4 tokens, its state carried across calls', () => {
+    const random = new SeededRandom(7)
+    const values = (count: number, scale: number, offset = 0) => Float32Array.from({length: count}, () => offset + (random.nextFloat() * 2 - 1) * scale)
+    const [heads, kDim, vDim] = [2, 6, 5]
+    const state = new Float32Array(heads * kDim * vDim)
+    const reference = Array<number>(state.length).fill(0)
+    for (const rows of [5, 4]) {
+      // Decays from exp(-1.2) to exp(-0.2), differing by channel, so a per-head decay would show.
+      const a: DeltaRows = {q: values(rows * heads * kDim, 0.5), k: values(rows * heads * kDim, 0.5), v: values(rows * heads * vDim, 1), g: values(rows * heads * kDim, 0.5, -0.7), beta: values(rows * heads, 0.4, 0.5), rows, heads, kDim, vDim}
+      const out = nativeOps().gatedDeltaRule({...a, kHeads: heads, vHeads: heads, state, channelDecay: true})
+      const expected = referenceChannelDeltaRule(a, reference)
+      assert.ok(Math.max(...out.map((x, i) => Math.abs(x - expected[i]!))) < 1e-5, `${rows} rows`)
+      assert.ok(Math.max(...state.map((x, i) => Math.abs(x - reference[i]!))) < 1e-5, `state after ${rows} rows`)
+    }
+  })
+
   it('reads the released config\'s names: 1-based layer lists, expert keys, NoPE latent attention; refuses what it cannot run', () => {
     const config = parseModelConfig(configJson('kimi-linear'))
     assert.deepEqual(config.hybrid?.linearLayers, [true, false, true])
