@@ -1,6 +1,8 @@
-// Kimi Linear (Kimi Delta Attention among NoPE latent-attention layers over DeepSeek-V3's experts): the gated delta rule
-// with a decay per key channel against float64 (its state carried across calls), its config keys and refusals, the tiny model against transformers 5.18 (test/fixtures/kimi-linear-tiny-transformers.json), and the
-// engine's state slots under it: chunked prefill and preemption in a tiny KV pool give the same tokens as alone.
+// Kimi Linear (Kimi Delta Attention among NoPE latent-attention layers over DeepSeek-V3's experts) and Zamba2 (Mamba-2
+// layers, some first running shared transformer blocks with per-use adapters): Kimi's gated delta rule with a decay
+// per key channel against float64 (its state carried across calls), the config keys and refusals, the tiny models
+// against transformers 5.18 (test/fixtures/<variant>-tiny-transformers.json), and the engine's state slots under them:
+// chunked prefill and preemption in a tiny KV pool give the same tokens as alone.
 import assert from 'node:assert/strict'
 import {readFileSync} from 'node:fs'
 import {join} from 'node:path'
@@ -125,6 +127,37 @@ describe('Kimi Linear', () => {
     // Six requests of the two short prompts in 9 blocks of 4 tokens: admitted while their prompts fit, they outgrow the pool.
     const order = [0, 1, 0, 1, 0, 1]
     const {tokens, preemptions} = await engineRun('kimi-linear', {numBlocks: 9, blockSize: 4, kvMemoryBytes: undefined}, order.map((i) => expected[i]!.prompt_token_ids))
+    assert.ok(preemptions > 0, 'the pool is small enough to preempt')
+    assert.deepEqual(tokens, order.map((i) => expected[i]!.greedy_token_ids))
+  })
+})
+
+describe('Zamba2', () => {
+  it('reads the layer types, shared blocks in turn, adapters and mixer sizes; refuses what it cannot run', () => {
+    const config = parseModelConfig(configJson('zamba2'))
+    assert.deepEqual([config.hybrid?.linearLayers, config.hybrid?.zamba2?.sharedBlocks, config.hybrid?.zamba2?.attentionAdapters, config.hybrid?.zamba2?.rope], [[true, true, true, true, true], [-1, 0, -1, 1, 0], true, true])
+    const m = config.hybrid?.mamba2
+    assert.deepEqual([m?.heads, m?.headDim, m?.groups, m?.normGroup, m?.convBias, m?.dtMin, m?.noMlp], [4, 32, 2, 64, true, 0.001, true])
+    assert.deepEqual([config.headDim, config.numKvHeads, config.intermediateSize, config.hiddenAct, config.attentionScale], [32, 4, 96, 'gelu', 0.25])
+    assert.throws(() => parseModelConfig(configJson('zamba2', {add_bias_linear: true})), /"add_bias_linear" true is not supported/)
+    assert.throws(() => parseModelConfig(configJson('zamba2', {use_long_context: true})), /"use_long_context" true/)
+    assert.throws(() => parseModelConfig(configJson('zamba2', {tie_word_embeddings: false})), /unties the shared blocks' uses/)
+    assert.throws(() => parseModelConfig(configJson('zamba2', {num_key_value_heads: 2})), /use_shared_attention_adapter needs num_key_value_heads/)
+    assert.throws(() => parseModelConfig(configJson('zamba2', {layers_block_type: ['mamba', 'hybrid']})), /"layers_block_type" must list/)
+    assert.match(cpuOnlyNeed({}, {config, tensors: []})?.reason ?? '', /CPU kernels only/)
+  })
+
+  it('the tiny model matches transformers 5.18: top-10 last-position logits within 1e-4, greedy tokens equal', async () => {
+    await checkLogits('zamba2')
+    const expected = fixture('zamba2').prompts
+    assert.deepEqual((await engineRun('zamba2', {}, expected.map((p) => p.prompt_token_ids))).tokens, expected.map((p) => p.greedy_token_ids))
+  })
+
+  it('prefill in chunks of 3, and preempted in a tiny KV pool (recomputed), each request gets its tokens from alone', async () => {
+    const expected = fixture('zamba2').prompts
+    assert.deepEqual((await engineRun('zamba2', {enableChunkedPrefill: true, maxNumBatchedTokens: 3}, expected.map((p) => p.prompt_token_ids))).tokens, expected.map((p) => p.greedy_token_ids))
+    const order = [0, 1, 0, 1, 0, 1]
+    const {tokens, preemptions} = await engineRun('zamba2', {numBlocks: 9, blockSize: 4, kvMemoryBytes: undefined}, order.map((i) => expected[i]!.prompt_token_ids))
     assert.ok(preemptions > 0, 'the pool is small enough to preempt')
     assert.deepEqual(tokens, order.map((i) => expected[i]!.greedy_token_ids))
   })

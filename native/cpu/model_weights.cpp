@@ -415,7 +415,7 @@ uint64_t ModelWeights::bytes() const {
               layer.fc1_bias.size() + layer.fc2_bias.size() + layer.q_norm_bias.size() + layer.k_norm_bias.size()) * 4;
     total += layer.moe.bytes() + layer.mla.bytes() + layer.linear_attn.bytes() + layer.mamba.bytes() + layer.kimi_delta.bytes();
   }
-  return total + gemma4.bytes();
+  return total + gemma4.bytes() + zamba2.bytes();
 }
 
 ModelWeights load_model_weights(const ModelConfig& config, const std::vector<TensorSource>& tensors,
@@ -541,6 +541,7 @@ ModelWeights load_model_weights(const ModelConfig& config, const std::vector<Ten
       }
     }
   }
+  if (config.zamba2.enabled()) weights.zamba2 = load_zamba2_weights(config, format, load_matrix, norm);
   return weights;
 }
 

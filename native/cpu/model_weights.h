@@ -10,6 +10,7 @@
 #include "linear_attention.h"
 #include "mamba2_mixer.h"
 #include "kimi_delta.h"
+#include "zamba2_weights.h"
 #include "moe.h"
 
 namespace pagedllm {
@@ -72,6 +73,7 @@ struct ModelWeights {
   std::vector<float> lm_head_bias;  // Phi, GPT-J: [vocab_size]; empty without
   std::vector<float> embed_norm, embed_norm_bias;  // BLOOM: a LayerNorm on the token embeddings; empty without
   Gemma4Weights gemma4;  // Gemma 4 only
+  Zamba2Weights zamba2;  // Zamba2 only
 
   const WeightMatrix& output_matrix() const { return lm_head.rows > 0 ? lm_head : embed_tokens; }
   uint64_t bytes() const;

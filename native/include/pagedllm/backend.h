@@ -88,6 +88,20 @@ struct Gemma4Config {
   bool writes_kv(int layer) const { return !enabled() || layers.at(layer).kv_source == layer; }
 };
 
+// Zamba2 (native/cpu/zamba2_forward.h): every layer a Mamba-2 mixer (linear_layers all 1, mamba2.no_mlp); a layer with a
+// shared block first runs that transformer block over [hidden | embeddings] (its own LoRA adapters on the block's
+// gate_up, and on q/k/v with attention_adapters), and adds the result, through the layer's linear, to the mixer's input.
+// Those layers hold a KV cache. CPU only.
+struct Zamba2Config {
+  std::vector<int> shared_block;  // [num_layers]: the shared block a layer runs, or -1
+  int num_blocks = 0;
+  int adapter_rank = 0;
+  bool attention_adapters = false;
+  bool rope = false;  // use_mem_rope
+  bool enabled() const { return num_blocks > 0; }
+  bool attends(int layer) const { return enabled() && shared_block.at(layer) >= 0; }
+};
+
 struct ModelConfig {
   int vocab_size = 0;
   int hidden_size = 0;
@@ -229,6 +243,7 @@ struct ModelConfig {
   bool moe_input_scaled = false;
   bool expert_gate_up_fused = false;
   Mamba2Config mamba2;  // when enabled, the linear layers are Mamba-2 mixers (mamba2_config.h)
+  Zamba2Config zamba2;
 };
 
 struct CacheConfig {

@@ -156,6 +156,8 @@ export const ARCHITECTURES: Record<string, ArchitectureTraits> = {
   MiniMaxM2ForCausalLM: {...BASE, defaultMaxPositions: 196608, defaultHeadDim: 128, qkNorm: true, moe: 'minimax_m2'},
   // Kimi Linear: Kimi Delta Attention layers among NoPE latent-attention ones over DeepSeek-V3's experts (kimi-linear-config.ts).
   KimiLinearForCausalLM: {...BASE, defaultMaxPositions: 1048576, moe: 'kimi_linear'},
+  // Zamba2: Mamba-2 layers, some first running a shared transformer block with per-use adapters (zamba2-config.ts).
+  Zamba2ForCausalLM: {...BASE, defaultMaxPositions: 4096, defaultTiedEmbeddings: true},
 }
 /** The RMSNorm families above, then the LayerNorm family (OPT, GPT-NeoX, GPT-2: layernorm-family.ts; Phi, StableLM, StarCoder2, GPT-J, GPTBigCode, GPT-Neo: layernorm-more.ts; BLOOM, Falcon, MPT: alibi-family.ts). */
 export const SUPPORTED_ARCHITECTURES = [...Object.keys(ARCHITECTURES), ...LAYERNORM_ARCHITECTURES]

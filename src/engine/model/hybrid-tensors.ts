@@ -6,6 +6,7 @@ import type {ModelConfig} from './model-config.js'
 import {rowWindows} from './fused-tensors.js'
 import {mamba2LayerShapes} from './mamba2-tensors.js'
 import {kimiLinearLayerShapes} from './kimi-linear-tensors.js'
+import {zamba2LayerShapes} from './zamba2-tensors.js'
 import type {HybridFeatures} from './qwen35-config.js'
 import type {TensorInfo} from './safetensors.js'
 
@@ -13,6 +14,7 @@ type Shape = {name: string; shape: number[]}
 
 /** One layer's token mixer under `prefix` (model.layers.N): a linear layer's tensors, or the gated attention's. */
 export function hybridMixerShapes(config: ModelConfig, hybrid: HybridFeatures, layer: number, prefix: string): Shape[] {
+  if (hybrid.zamba2) return [...mamba2LayerShapes(config, hybrid.mamba2!, true, prefix), ...zamba2LayerShapes(config, hybrid.zamba2, layer)]
   if (hybrid.mamba2) return mamba2LayerShapes(config, hybrid.mamba2, hybrid.linearLayers[layer]!, prefix)
   if (hybrid.kimiDelta) return kimiLinearLayerShapes(config, hybrid, layer, prefix)
   const hidden = config.hiddenSize

@@ -21,6 +21,7 @@ import {GLM4_MOE, deepseekAttention, deepseekView, isDeepseek, type MlaConfig} f
 import {glm4MoeQkNorm, glm4MoeView} from './glm4-moe-config.js'
 import {MAMBA2_ARCHITECTURES, isDenseGraniteHybrid, mamba2View, parseMamba2Hybrid} from './mamba2-config.js'
 import {KIMI_LINEAR, kimiLinearFeatures, kimiLinearView} from './kimi-linear-config.js'
+import {ZAMBA2, parseZamba2, zamba2View} from './zamba2-config.js'
 import {ERNIE45_MOE, ernie45MoeView} from './ernie45-moe-config.js'
 import {DOTS1, dots1View} from './dots1-config.js'
 import {MINIMAX_M2, minimaxM2RmsVariant, minimaxM2View} from './minimax-m2-config.js'
@@ -197,6 +198,7 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   if (isLlamaTwist(architecture)) config = twistView(config, architecture)
   if (architecture === MINICPM3) config = minicpm3View(config)
   if (architecture === KIMI_LINEAR) config = kimiLinearView(config, source)
+  if (architecture === ZAMBA2) config = zamba2View(config, source)
   if (isDeepseek(architecture)) config = deepseekView(config, architecture, source)
   if (architecture === GLM4_MOE) config = glm4MoeView(config, source)
   if (architecture === ERNIE45_MOE) config = ernie45MoeView(config, source)
@@ -326,6 +328,7 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   if (HYBRID_ARCHITECTURES.has(architecture)) Object.assign(modelConfig, {hybrid: parseHybrid(config, architecture, numLayers, source), normWeightOffset: 1})
   if (MAMBA2_ARCHITECTURES.has(architecture)) modelConfig.hybrid = parseMamba2Hybrid(config, architecture, numLayers, hiddenSize, source)
   if (architecture === KIMI_LINEAR) Object.assign(modelConfig, kimiLinearFeatures(config, numLayers, source))
+  if (architecture === ZAMBA2) Object.assign(modelConfig, parseZamba2(config, numLayers, hiddenSize, headDim, source))
   return modelConfig
 }
 

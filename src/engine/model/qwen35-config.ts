@@ -4,6 +4,7 @@
 import {ModelLoadError, quotedValue} from '../errors.js'
 import {isObject} from './rope-scaling.js'
 import type {Mamba2Features} from './mamba2-config.js'
+import type {Zamba2Features} from './zamba2-config.js'
 
 type Json = Record<string, unknown>
 
@@ -31,6 +32,8 @@ export interface HybridFeatures {
   mamba2?: Mamba2Features
   /** Kimi Linear: the linear layers are Kimi Delta Attention (kimi-linear-config.ts), key and value heads the same heads. */
   kimiDelta?: true
+  /** Zamba2: every layer a Mamba-2 mixer (mamba2), some first running a shared transformer block (zamba2-config.ts). */
+  zamba2?: Zamba2Features
 }
 
 /**
@@ -93,7 +96,8 @@ function linearLayers(config: Json, numLayers: number, source: string): boolean[
   return types.map((t) => t === 'linear_attention')
 }
 
-/** Layers with a KV cache: the full-attention ones (all of a model without linear layers). */
+/** Layers with a KV cache: the full-attention ones (all of a model without linear layers; Zamba2's with a shared block). */
 export function kvLayerCount(config: {numLayers: number; hybrid?: HybridFeatures}): number {
+  if (config.hybrid?.zamba2) return config.hybrid.zamba2.sharedBlocks.filter((block) => block >= 0).length
   return config.hybrid ? config.hybrid.linearLayers.filter((linear) => !linear).length : config.numLayers
 }

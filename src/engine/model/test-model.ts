@@ -26,6 +26,7 @@ import {checkpointTensorNames} from './tensor-renames.js'
 import {MAMBA2_TEST_VARIANTS, isMamba2TestVariant, mamba2TestModelConfigJson, type Mamba2TestVariant} from './mamba2-test-models.js'
 import {mamba2CheckpointShapes} from './mamba2-tensors.js'
 import {kimiLinearCheckpointName} from './kimi-linear-tensors.js'
+import {zamba2CheckpointName} from './zamba2-tensors.js'
 import {HYBRID3_TEST_VARIANTS, hybrid3TestModelConfigJson, isHybrid3TestVariant, type Hybrid3TestVariant} from './hybrid3-test-models.js'
 import {encodeFloats, writeSafetensors, type TensorDtype} from './safetensors.js'
 import {SeededRandom} from './seeded-random.js'
@@ -92,7 +93,7 @@ function tokenizerFamily(variant: TestModelVariant): TokenizerFamily {
     granite: 'gpt2', olmo2: 'gpt2', smollm3: 'llama3', cohere: 'gpt2', olmo: 'gpt2', olmoe: 'gpt2', granitemoe: 'gpt2', cohere2: 'gpt2', olmo3: 'gpt2', granitemoeshared: 'gpt2', phimoe: 'llama2', 'deepseek-v2': 'gpt2', 'deepseek-v3': 'gpt2', 'glm4-moe': 'gpt2', 'glm4-moe-lite': 'gpt2',
     bloom: 'gpt2', falcon: 'gpt2', 'falcon-mq': 'gpt2', 'falcon-rw': 'gpt2', mpt: 'gpt2', glm: 'gpt2', glm4: 'gpt2', exaone4: 'gpt2', seedoss: 'gpt2', helium: 'gpt2', ernie4_5: 'gpt2', arcee: 'gpt2', nemotron: 'gpt2', hunyuan: 'gpt2', vaultgemma: 'llama2', ministral: 'llama2', qwen3_5: 'qwen2', qwen3_5_moe: 'qwen2', qwen3_next: 'qwen2', granitemoehybrid: 'gpt2', 'granitemoehybrid-dense': 'gpt2', bamba: 'llama2', mamba2: 'gpt2',
     ernie4_5_moe: 'gpt2', dots1: 'qwen2', minimax_m2: 'gpt2', flex_olmo: 'gpt2', solar_open: 'gpt2', hunyuan_moe: 'gpt2', exaone_moe: 'gpt2',
-    mistral3: 'llama2', ministral3: 'llama2', llava: 'llama2', 'qwen2-vl': 'qwen2', 'qwen3-vl': 'qwen2', jais2: 'gpt2', cwm: 'llama3', minicpm3: 'llama2', 'granite-swa': 'gpt2', 'kimi-linear': 'gpt2'}
+    mistral3: 'llama2', ministral3: 'llama2', llava: 'llama2', 'qwen2-vl': 'qwen2', 'qwen3-vl': 'qwen2', jais2: 'gpt2', cwm: 'llama3', minicpm3: 'llama2', 'granite-swa': 'gpt2', 'kimi-linear': 'gpt2', zamba2: 'llama2'}
   return TOKENIZER_FAMILIES[families[variant]]
 }
 
@@ -280,7 +281,7 @@ function writeTestModelFiles(dir: string, configJson: Record<string, unknown>, o
     : llama4CheckpointShapes(config, mamba2CheckpointShapes(config, gptOssCheckpointShapes(config, checkpointTensorNames(config, graniteMoeCheckpointShapes(config, checkpointTensorShapes(config, expectedTensorShapes(config))))))).map(({name, shape}) => ({name, shape, engineName: name, engineShape: shape}))
   const variant = options.variant ?? 'llama'
   const tensors = shapes.map(({name, shape, engineName, engineShape}) => ({
-    name: isMultimodalTestVariant(variant) ? multimodalCheckpointName(variant, name) : kimiLinearCheckpointName(config, moeCheckpointName(config.moe, name)),
+    name: isMultimodalTestVariant(variant) ? multimodalCheckpointName(variant, name) : zamba2CheckpointName(config, kimiLinearCheckpointName(config, moeCheckpointName(config.moe, name))),
     dtype,
     shape,
     data: () => encodeFloats(randomTensor(engineName, engineShape, config, random), dtype),
