@@ -75,12 +75,12 @@ void Zamba2Forward::layers(ThreadPool& pool, const ModelWeights& weights, Hybrid
   }
   residual.assign(embedded_.begin(), embedded_.end());  // h
   mixer_in_.resize(n);
-  std::vector<float> t(n);
+  block_t_.resize(n);
   for (int l = 0; l < config_.num_layers; ++l) {
     std::copy(residual.begin(), residual.begin() + n, mixer_in_.begin());
     if (config_.zamba2.attends(l)) {
-      shared_block(pool, weights, l, kv[l], layout, order, b, residual.data(), t.data());
-      for (size_t i = 0; i < n; ++i) mixer_in_[i] += t[i];
+      shared_block(pool, weights, l, kv[l], layout, order, b, residual.data(), block_t_.data());
+      for (size_t i = 0; i < n; ++i) mixer_in_[i] += block_t_[i];
     }
     rms_norm(pool, mixer_in_.data(), weights.layers[l].input_norm.data(), mixer_in_.data(), tokens, hidden_size, config_.rms_norm_eps);
     hybrid.mamba2_layer(pool, weights.layers[l].mamba, l, b, mixer_in_.data(), order);

@@ -29,7 +29,7 @@ class Zamba2Forward {
   void add_low_rank(ThreadPool& pool, const LowRank& a, const float* x, int rows, float* out, int out_stride, LinearOrder order);
 
   ModelConfig config_;
-  std::vector<float> embedded_, cos_sin_, concat_, normed_, qkv_, attention_out_, block_out_, gate_up_, activated_, low_, low_out_, mixer_in_;
+  std::vector<float> embedded_, cos_sin_, concat_, normed_, qkv_, attention_out_, block_out_, gate_up_, activated_, low_, low_out_, mixer_in_, block_t_;
 };
 
 }  // namespace cpu
