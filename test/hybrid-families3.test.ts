@@ -4,7 +4,8 @@
 // against transformers 5.18 (test/fixtures/<variant>-tiny-transformers.json), and the engine's state slots under them:
 // chunked prefill and preemption in a tiny KV pool give the same tokens as alone.
 import assert from 'node:assert/strict'
-import {readFileSync} from 'node:fs'
+import {cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {describe, it} from 'node:test'
 import {makeEngineConfig, type EngineConfig} from '../src/engine/config.js'
@@ -145,6 +146,18 @@ describe('Zamba2', () => {
     assert.throws(() => parseModelConfig(configJson('zamba2', {num_key_value_heads: 2})), /use_shared_attention_adapter needs num_key_value_heads/)
     assert.throws(() => parseModelConfig(configJson('zamba2', {layers_block_type: ['mamba', 'hybrid']})), /"layers_block_type" must list/)
     assert.match(cpuOnlyNeed({}, {config, tensors: []})?.reason ?? '', /CPU kernels only/)
+  })
+
+  it('a block the checkpoint lacks is named as the checkpoint would hold it', async () => {
+    // Three blocks over three uses: block 2 would be layer 4's shared_transformer, which the tied checkpoint does not hold.
+    const dir = mkdtempSync(join(tmpdir(), 'zamba2-'))
+    try {
+      cpSync(await ensureTestModel('tiny', {variant: 'zamba2'}), dir, {recursive: true})
+      writeFileSync(join(dir, 'config.json'), JSON.stringify(configJson('zamba2', {num_mem_blocks: 3})))
+      await assert.rejects(loadModel(dir), /Tensor model\.layers\.4\.shared_transformer\.input_layernorm\.weight is missing/)
+    } finally {
+      rmSync(dir, {recursive: true, force: true})
+    }
   })
 
   it('the tiny model matches transformers 5.18: top-10 last-position logits within 1e-4, greedy tokens equal', async () => {
