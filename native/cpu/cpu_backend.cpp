@@ -14,7 +14,6 @@
 
 #include "gated_delta.h"
 #include "gemma4_forward.h"
-#include "zamba2_forward.h"
 #include "hybrid_layers.h"
 #include "layernorm_family.h"
 #include "llama4_layers.h"
@@ -22,6 +21,7 @@
 #include "prompt_ranking.h"
 #include "rms_variants.h"
 #include "sampler.h"
+#include "zamba2_forward.h"
 
 namespace pagedllm {
 namespace cpu {
