@@ -146,8 +146,8 @@ describe('bad model inputs give clear ModelLoadErrors', () => {
 
   it('unsupported architecture names it and lists the supported ones', async () => {
     const dir = scratch.copy('gpt2')
-    editJson(join(dir, 'config.json'), (c) => (c.architectures = ['MambaForCausalLM']))
-    await assert.rejects(loadModel(dir), assertLoadError(/Unsupported architecture MambaForCausalLM.*LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM/))
+    editJson(join(dir, 'config.json'), (c) => (c.architectures = ['RwkvForCausalLM']))
+    await assert.rejects(loadModel(dir), assertLoadError(/Unsupported architecture RwkvForCausalLM.*LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM/))
   })
 
   it('missing config field', async () => {

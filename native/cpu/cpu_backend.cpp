@@ -22,6 +22,7 @@
 #include "rms_variants.h"
 #include "sampler.h"
 #include "scaled_rows.h"
+#include "zamba2_forward.h"
 
 namespace pagedllm {
 namespace cpu {
@@ -66,6 +67,7 @@ class CpuBackend final : public Backend {
         local_inv_freq_(local_rope_inv_freq(options.model)),
         layer_norm_(options.model.layer_norm ? std::make_unique<LayerNormForward>(options.model) : nullptr),
         gemma4_(options.model.gemma4.enabled() ? std::make_unique<Gemma4Forward>(options.model) : nullptr),
+        zamba2_(options.model.zamba2.enabled() ? std::make_unique<Zamba2Forward>(options.model) : nullptr),
         hybrid_(config_, cache_) {
     check(config_.num_heads % config_.num_kv_heads == 0, "num_heads must be a multiple of num_kv_heads");
     check(config_.head_dim % 2 == 0, "head_dim must be even for rotary embeddings");
@@ -124,7 +126,7 @@ class CpuBackend final : public Backend {
 
   void read_kv_block(int model_layer, int block, bool from_swap, float* k_out, float* v_out) override {
     check(model_layer >= 0 && model_layer < config_.num_layers, "layer out of range");
-    check(config_.has_attention(model_layer), "layer " + std::to_string(model_layer) + " is a linear-attention layer: it has no KV cache");
+    check(holds_kv(model_layer) || config_.has_attention(model_layer), "layer " + std::to_string(model_layer) + " is a linear-attention layer: it has no KV cache");
     const int layer = model_layer;
     check(block >= 0 && block < (from_swap ? cache_.num_swap_blocks : cache_.num_blocks), "block out of range");
     const int32_t pair[2] = {block, 0};
@@ -201,6 +203,7 @@ class CpuBackend final : public Backend {
     validate(b);
     if (layer_norm_) return forward_layer_norm(b);
     if (gemma4_) return forward_gemma4(b);
+    if (zamba2_) return forward_zamba2(b);
     const int tokens = b.num_tokens;
     const int hidden = config_.hidden_size;
     const int q_width = config_.num_heads * config_.head_dim;
@@ -254,6 +257,8 @@ class CpuBackend final : public Backend {
         // Falcon-H1: the mixer runs on a copy; the attention below reads the normed input in hidden_.
         if (falcon.enabled) mixer_out_.assign(hidden_.begin(), hidden_.begin() + static_cast<size_t>(tokens) * hidden);
         hybrid_.mamba2_layer(pool_, w.mamba, l, b, falcon.enabled ? mixer_out_.data() : hidden_.data(), linear_order_);
+      } else if (config_.is_linear_layer(l) && config_.kimi_delta) {
+        hybrid_.kimi_delta_layer(pool_, w.kimi_delta, l, b, hidden_.data(), linear_order_);
       } else if (config_.is_linear_layer(l)) {
         // Gated DeltaNet: its output takes o_proj's place in hidden_.
         hybrid_.linear_layer(pool_, w.linear_attn, l, b, hidden_.data(), linear_order_);
@@ -384,11 +389,19 @@ class CpuBackend final : public Backend {
     gemma4_->layers(pool_, weights_, kv, linear_order_, b, residual_, hidden_);
   }
 
+  // Zamba2: its Mamba-2 layers, shared transformer blocks on some (zamba2_forward.cpp).
+  void forward_zamba2(const ForwardBatch& b) {
+    hybrid_.start_fresh_sequences(b);
+    std::vector<LayerKv> kv;
+    for (int l = 0; l < config_.num_layers; ++l) kv.push_back({key_cache_[l].get(), value_cache_[l].get()});
+    zamba2_->layers(pool_, weights_, hybrid_, kv, layout_, inv_freq_, linear_order_, b, residual_, hidden_);
+  }
+
   KvLayout layer_layout(int layer) const { return gemma4_ ? gemma4_kv_layout(config_, cache_.block_size, layer) : layout_; }
   int kv_source(int layer) const { return gemma4_ ? config_.gemma4.layers[layer].kv_source : layer; }
-  // Whether layer `layer` owns a KV pool (indexed by model layer): not Gemma 4's KV-shared layers nor a hybrid model's linear ones
-  // (Falcon-H1's mixer layers attend too: has_attention).
-  bool holds_kv(int layer) const { return config_.gemma4.writes_kv(layer) && config_.has_attention(layer); }
+  // Whether layer `layer` owns a KV pool (indexed by model layer): not Gemma 4's KV-shared layers nor a hybrid model's
+  // linear ones, but Falcon-H1's mixer layers (they attend too: has_attention) and Zamba2's layers with a shared block.
+  bool holds_kv(int layer) const { return (config_.gemma4.writes_kv(layer) && config_.has_attention(layer)) || config_.zamba2.attends(layer); }
 
   ModelConfig config_;
   CacheConfig cache_;
@@ -401,6 +414,7 @@ class CpuBackend final : public Backend {
   std::vector<KvArray> key_cache_, value_cache_, key_swap_, value_swap_;
   std::unique_ptr<LayerNormForward> layer_norm_;
   std::unique_ptr<Gemma4Forward> gemma4_;
+  std::unique_ptr<Zamba2Forward> zamba2_;
   HybridLayers hybrid_;
   // Activations, grown to the largest batch seen and reused.
   std::vector<float> residual_, hidden_, qkv_, attention_out_, gate_up_, activated_, cos_sin_, final_rows_, final_residual_, logits_, local_cos_sin_, parallel_input_, mixer_out_;

@@ -44,14 +44,17 @@ void gated_delta_rule(ThreadPool& pool, const DeltaRuleRows& in, int k_heads, in
       const float* q = in.q + static_cast<size_t>(t) * in.q_stride + static_cast<size_t>(key_head) * k_dim;
       const float* k = in.k + static_cast<size_t>(t) * in.k_stride + static_cast<size_t>(key_head) * k_dim;
       const float* v = in.v + static_cast<size_t>(t) * in.v_stride + static_cast<size_t>(h) * v_dim;
-      const float decay = std::exp(in.g[static_cast<size_t>(t) * v_heads + h]);
-      const float beta = in.beta[static_cast<size_t>(t) * v_heads + h];
+      const size_t gate_row = static_cast<size_t>(t) * v_heads + h;
+      const float* channel_g = in.channel_decay ? in.g + gate_row * k_dim : nullptr;
+      const float decay = in.channel_decay ? 0.f : std::exp(in.g[gate_row]);
+      const float beta = in.beta[gate_row];
       // Decay, then read what the state predicts for k (kv_mem), one pass over S.
       std::fill(delta.begin(), delta.end(), 0.f);
       for (int i = 0; i < k_dim; ++i) {
         float* row = s + static_cast<size_t>(i) * v_dim;
+        const float row_decay = channel_g ? std::exp(channel_g[i]) : decay;
         for (int j = 0; j < v_dim; ++j) {
-          row[j] *= decay;
+          row[j] *= row_decay;
           delta[j] += row[j] * k[i];
         }
       }
@@ -71,7 +74,7 @@ void gated_delta_rule(ThreadPool& pool, const DeltaRuleRows& in, int k_heads, in
 }
 
 void rms_norm_gated(ThreadPool& pool, const float* x, const float* z, const float* weight, int rows, int dim, float eps,
-                    float* out) {
+                    float* out, bool sigmoid_gate) {
   const int tasks = std::max(1, std::min(rows, pool.size() * 4));
   pool.parallel_for(tasks, [&](int task) {
     for (int r = task; r < rows; r += tasks) {
@@ -81,7 +84,7 @@ void rms_norm_gated(ThreadPool& pool, const float* x, const float* z, const floa
       for (int i = 0; i < dim; ++i) sum += xr[i] * xr[i];
       const float scale = 1.f / std::sqrt(sum / dim + eps);
       float* o = out + static_cast<size_t>(r) * dim;
-      for (int i = 0; i < dim; ++i) o[i] = weight[i] * (xr[i] * scale) * silu(zr[i]);
+      for (int i = 0; i < dim; ++i) o[i] = weight[i] * (xr[i] * scale) * (sigmoid_gate ? 1.f / (1.f + std::exp(-zr[i])) : silu(zr[i]));
     }
   });
 }

@@ -20,11 +20,11 @@ void causal_conv1d_silu(ThreadPool& pool, const float* in, int rows, int in_stri
                         bool apply_silu = true);
 
 // The gated delta rule, token by token (the exact recurrent form), for one sequence:
-//   S_h <- S_h * exp(g[t][h]);  S_h <- S_h + k_t (beta[t][h] * (v_t - S_h^T k_t))^T;  out[t][h] = S_h^T q_t
+//   S_h <- S_h * exp(g[t][h]) (with channel_decay, Kimi Delta Attention's: row i of S_h * exp(g[t][h][i]));  S_h <- S_h + k_t (beta[t][h] * (v_t - S_h^T k_t))^T;  out[t][h] = S_h^T q_t
 // with S_h the [k_dim, v_dim] state of value head h (`state`: [v_heads, k_dim, v_dim], fp32) and q_t, k_t the rows of
 // key head h / (v_heads / k_heads) (h % k_heads with tiled_heads: llama.cpp's order). q and k come normalised and q scaled as the model wants them. Rows: q and k
-// [rows, k_heads * k_dim] at q_stride / k_stride, v [rows, v_heads * v_dim] at v_stride, g and beta [rows, v_heads],
-// out [rows, v_heads * v_dim].
+// [rows, k_heads * k_dim] at q_stride / k_stride, v [rows, v_heads * v_dim] at v_stride, g and beta [rows, v_heads]
+// (g [rows, v_heads, k_dim] with channel_decay), out [rows, v_heads * v_dim].
 struct DeltaRuleRows {
   const float* q;
   const float* k;
@@ -33,13 +33,15 @@ struct DeltaRuleRows {
   const float* g;
   const float* beta;
   int rows;
+  bool channel_decay = false;
 };
 void gated_delta_rule(ThreadPool& pool, const DeltaRuleRows& in, int k_heads, int v_heads, int k_dim, int v_dim,
                       float* state, float* out, bool tiled_heads = false);
 
-// RMSNormGated: out = weight * x / rms(x) * silu(z) per row of `dim` values (rows of heads: x [rows, dim], z likewise).
+// RMSNormGated: out = weight * x / rms(x) * silu(z) per row of `dim` values (rows of heads: x [rows, dim], z likewise);
+// sigmoid(z) in place of silu(z) with sigmoid_gate (Kimi Linear's o_norm).
 void rms_norm_gated(ThreadPool& pool, const float* x, const float* z, const float* weight, int rows, int dim, float eps,
-                    float* out);
+                    float* out, bool sigmoid_gate = false);
 
 // Qwen 3.5's gated full attention: out[t][i] *= sigmoid(gate[t * gate_stride + i]) for i < width.
 void sigmoid_gate(ThreadPool& pool, const float* gate, int gate_stride, float* out, int rows, int width);

@@ -35,6 +35,7 @@ HybridLayers::HybridLayers(const ModelConfig& config, const CacheConfig& cache) 
   } else {
     check(s.k_heads > 0 && s.v_heads > 0 && s.v_heads % s.k_heads == 0 && s.k_dim > 0 && s.v_dim > 0 && s.kernel >= 1,
           "linear attention sizes must be positive, with value heads a multiple of key heads");
+    check(!config.kimi_delta || (s.k_heads == s.v_heads && s.k_dim == s.v_dim), "Kimi Delta Attention's key and value heads must be the same heads");
   }
   check(cache.num_state_slots > 0, "a model with linear-attention layers needs state slots (numStateSlots)");
   states_ = std::make_unique<LinearStatePool>(config, cache.num_state_slots);
@@ -85,6 +86,11 @@ void HybridLayers::short_conv_layer(ThreadPool& pool, const ShortConvWeights& w,
 void HybridLayers::mamba1_layer(ThreadPool& pool, const Mamba1Weights& w, int layer, const ForwardBatch& b, float* hidden,
                                 LinearOrder order) {
   cpu::mamba1_layer(pool, config_, w, *states_, linear_index_[layer], b, hidden, hidden, order, mamba1_scratch_);
+}
+
+void HybridLayers::kimi_delta_layer(ThreadPool& pool, const KimiDeltaWeights& w, int layer, const ForwardBatch& b, float* hidden,
+                                    LinearOrder order) {
+  cpu::kimi_delta_layer(pool, config_, w, *states_, linear_index_[layer], b, hidden, hidden, order, kimi_delta_scratch_);
 }
 
 }  // namespace cpu

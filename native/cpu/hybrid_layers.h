@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "kimi_delta.h"
 #include "linear_attention.h"
 #include "mamba1_mixer.h"
 #include "mamba2_mixer.h"
@@ -33,6 +34,8 @@ class HybridLayers {
   void short_conv_layer(ThreadPool& pool, const ShortConvWeights& w, int layer, const ForwardBatch& b, float* hidden, LinearOrder order);
   // Layer `layer` (a Mamba-1 mixer: config.mamba1) over the batch, likewise.
   void mamba1_layer(ThreadPool& pool, const Mamba1Weights& w, int layer, const ForwardBatch& b, float* hidden, LinearOrder order);
+  // Layer `layer` (Kimi Delta Attention: config.kimi_delta) over the batch, likewise.
+  void kimi_delta_layer(ThreadPool& pool, const KimiDeltaWeights& w, int layer, const ForwardBatch& b, float* hidden, LinearOrder order);
 
  private:
   const ModelConfig& config_;
@@ -42,6 +45,7 @@ class HybridLayers {
   Mamba2Scratch mamba2_scratch_;
   ShortConvScratch short_conv_scratch_;
   Mamba1Scratch mamba1_scratch_;
+  KimiDeltaScratch kimi_delta_scratch_;
 };
 
 }  // namespace cpu

@@ -95,11 +95,10 @@ size_t LinearStatePool::bytes_per_slot() const {
 }
 
 namespace {
-
 // torch's softplus (beta 1, threshold 20).
 inline float softplus(float x) { return x > 20.f ? x : std::log1p(std::exp(x)); }
+}  // namespace
 
-// x / sqrt(sum(x^2) + eps) per head, times `scale` (the FLA library's l2norm that transformers matches).
 void l2_normalize_heads(float* row, int heads, int dim, float scale) {
   for (int h = 0; h < heads; ++h) {
     float* x = row + static_cast<size_t>(h) * dim;
@@ -109,8 +108,6 @@ void l2_normalize_heads(float* row, int heads, int dim, float scale) {
     for (int i = 0; i < dim; ++i) x[i] *= factor;
   }
 }
-
-}  // namespace
 
 void linear_attention_layer(ThreadPool& pool, const ModelConfig& config, const LinearAttentionWeights& w,
                             LinearStatePool& states, int linear_layer, const ForwardBatch& b, const float* hidden,

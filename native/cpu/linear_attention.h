@@ -64,6 +64,9 @@ class LinearStatePool {
   std::vector<HugeBuffer> conv_, recurrent_;
 };
 
+// x / sqrt(sum(x^2) + eps) per head, times `scale` (the FLA library's l2norm that transformers matches).
+void l2_normalize_heads(float* row, int heads, int dim, float scale);
+
 // Scratch reused across steps.
 struct LinearAttentionScratch {
   std::vector<float> proj, mixed, gates, core, normed;

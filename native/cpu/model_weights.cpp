@@ -421,9 +421,9 @@ uint64_t ModelWeights::bytes() const {
               layer.k_norm.size() + layer.input_norm_bias.size() + layer.post_attention_norm_bias.size() + layer.o_bias.size() +
               layer.fc1_bias.size() + layer.fc2_bias.size() + layer.q_norm_bias.size() + layer.k_norm_bias.size() +
               layer.attn_sub_norm.size() + layer.ffn_sub_norm.size()) * 4;
-    total += layer.moe.bytes() + layer.mla.bytes() + layer.linear_attn.bytes() + layer.mamba.bytes() + layer.short_conv.bytes() + layer.mamba1.bytes();
+    total += layer.moe.bytes() + layer.mla.bytes() + layer.linear_attn.bytes() + layer.mamba.bytes() + layer.short_conv.bytes() + layer.mamba1.bytes() + layer.kimi_delta.bytes();
   }
-  return total + gemma4.bytes();
+  return total + gemma4.bytes() + zamba2.bytes();
 }
 
 ModelWeights load_model_weights(const ModelConfig& config, const std::vector<TensorSource>& tensors,
@@ -507,6 +507,8 @@ ModelWeights load_model_weights(const ModelConfig& config, const std::vector<Ten
       layer.mamba1 = load_mamba1(config, prefix, read_floats, stacked);
     } else if (config.is_linear_layer(i) && config.mamba2.enabled()) {
       layer.mamba = load_mamba2(config, prefix, read_floats, decay_rate, stacked);
+    } else if (config.is_linear_layer(i) && config.kimi_delta) {
+      layer.kimi_delta = load_kimi_delta(config, prefix, read_floats, stacked);
     } else if (config.is_linear_layer(i)) {
       layer.linear_attn = load_linear_attention(config, prefix, read_floats, decay_rate, stacked);
     } else if (config.mla_kv_lora_rank > 0) {
@@ -575,6 +577,7 @@ ModelWeights load_model_weights(const ModelConfig& config, const std::vector<Ten
       }
     }
   }
+  if (config.zamba2.enabled()) weights.zamba2 = load_zamba2_weights(config, format, load_matrix, norm);
   return weights;
 }
 

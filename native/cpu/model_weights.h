@@ -11,6 +11,8 @@
 #include "mamba1_mixer.h"
 #include "mamba2_mixer.h"
 #include "short_conv.h"
+#include "kimi_delta.h"
+#include "zamba2_weights.h"
 #include "moe.h"
 #include "diff_attention.h"
 
@@ -32,6 +34,7 @@ struct LayerWeights {
   MoeWeights moe;                         // a sparse layer's router and experts (gate_up and down stay empty)
   MlaWeights mla;                         // DeepSeek's latent attention (qkv stays empty)
   LinearAttentionWeights linear_attn;     // a hybrid model's Gated DeltaNet layer (qkv and o_proj stay empty)
+  KimiDeltaWeights kimi_delta;            // or Kimi Linear's Kimi Delta Attention (config.kimi_delta)
   Mamba2Weights mamba;                    // or its Mamba-2 mixer (config.mamba2)
   ShortConvWeights short_conv;            // or LFM2's gated short convolution (config.short_conv_kernel)
   Mamba1Weights mamba1;                   // or its Mamba-1 mixer (config.mamba1)
@@ -78,6 +81,7 @@ struct ModelWeights {
   std::vector<float> lm_head_bias;  // Phi, GPT-J: [vocab_size]; empty without
   std::vector<float> embed_norm, embed_norm_bias;  // BLOOM: a LayerNorm on the token embeddings; empty without
   Gemma4Weights gemma4;  // Gemma 4 only
+  Zamba2Weights zamba2;  // Zamba2 only
 
   const WeightMatrix& output_matrix() const { return lm_head.rows > 0 ? lm_head : embed_tokens; }
   uint64_t bytes() const;

@@ -34,16 +34,19 @@ Napi::Value CausalConv1dSilu(const Napi::CallbackInfo& info) {
   return out;
 }
 
-// gatedDeltaRule({q, k, v, g, beta, rows, kHeads, vHeads, kDim, vDim, state}) -> out [rows, vHeads * vDim].
+// gatedDeltaRule({q, k, v, g, beta, rows, kHeads, vHeads, kDim, vDim, state, channelDecay?}) -> out [rows, vHeads * vDim];
+// with channelDecay g is [rows, vHeads, kDim].
 Napi::Value GatedDeltaRule(const Napi::CallbackInfo& info) {
   const Napi::Object o = info[0].As<Napi::Object>();
   const int rows = positive(o, "rows"), k_heads = positive(o, "kHeads"), v_heads = positive(o, "vHeads");
   const int k_dim = positive(o, "kDim"), v_dim = positive(o, "vDim");
   if (v_heads % k_heads != 0) throw Napi::RangeError::New(info.Env(), "vHeads must be a multiple of kHeads");
   const long qk = static_cast<long>(rows) * k_heads * k_dim, gates = static_cast<long>(rows) * v_heads;
+  const bool channel_decay = o.Has("channelDecay") && o.Get("channelDecay").ToBoolean().Value();
   cpu::DeltaRuleRows in{js::float32_data(o.Get("q"), "q", qk), js::float32_data(o.Get("k"), "k", qk),
                         js::float32_data(o.Get("v"), "v", gates * v_dim), k_heads * k_dim, k_heads * k_dim, v_heads * v_dim,
-                        js::float32_data(o.Get("g"), "g", gates), js::float32_data(o.Get("beta"), "beta", gates), rows};
+                        js::float32_data(o.Get("g"), "g", channel_decay ? gates * k_dim : gates),
+                        js::float32_data(o.Get("beta"), "beta", gates), rows, channel_decay};
   float* state = js::float32_data(o.Get("state"), "state", static_cast<long>(v_heads) * k_dim * v_dim);
   Napi::Float32Array out = Napi::Float32Array::New(info.Env(), static_cast<size_t>(gates) * v_dim);
   cpu::gated_delta_rule(g_pool(), in, k_heads, v_heads, k_dim, v_dim, state, out.Data());

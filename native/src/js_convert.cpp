@@ -331,6 +331,22 @@ static void parse_mamba1(const Napi::Object& m, Mamba1Config& out) {
   }
 }
 
+// hybrid.zamba2 (src/engine/model/zamba2-config.ts Zamba2Features): the shared block each layer runs (-1: none).
+static void parse_zamba2(const Napi::Object& z, ModelConfig& out) {
+  Napi::Value blocks = z.Get("sharedBlocks");
+  if (!blocks.IsArray() || blocks.As<Napi::Array>().Length() != static_cast<uint32_t>(out.num_layers)) fail(z.Env(), "hybrid.zamba2.sharedBlocks must list numLayers block indices");
+  out.zamba2.num_blocks = int_field(z, "numMemBlocks");
+  out.zamba2.adapter_rank = int_field(z, "adapterRank");
+  out.zamba2.attention_adapters = bool_field(z, "attentionAdapters");
+  out.zamba2.rope = bool_field(z, "rope");
+  for (uint32_t i = 0; i < blocks.As<Napi::Array>().Length(); ++i) {
+    const int block = blocks.As<Napi::Array>().Get(i).As<Napi::Number>().Int32Value();
+    if (block < -1 || block >= out.zamba2.num_blocks) fail(z.Env(), "hybrid.zamba2.sharedBlocks: a block index is outside numMemBlocks");
+    out.zamba2.shared_block.push_back(block);
+  }
+  if (out.zamba2.num_blocks <= 0 || out.zamba2.adapter_rank <= 0) fail(z.Env(), "hybrid.zamba2: numMemBlocks and adapterRank must be positive");
+}
+
 // Optional: hybrid (Qwen 3.5: src/engine/model/qwen35-config.ts HybridFeatures): which layers are Gated DeltaNet, their
 // sizes, and the full-attention layers' output gate.
 static void parse_hybrid(const Napi::Object& config, ModelConfig& out) {
@@ -338,6 +354,8 @@ static void parse_hybrid(const Napi::Object& config, ModelConfig& out) {
   if (!optional_object(config, "hybrid", hybrid)) return;
   out.linear_layers = layer_flags(hybrid, "linearLayers", out.num_layers, "hybrid.linearLayers");
   out.attention_output_gate = bool_field(hybrid, "attentionOutputGate");
+  Napi::Object zamba2;
+  if (optional_object(hybrid, "zamba2", zamba2)) parse_zamba2(zamba2, out);
   Napi::Object mamba;
   if (optional_object(hybrid, "mamba2", mamba)) return parse_mamba2(mamba, out.num_layers, out.mamba2);
   if (optional_object(hybrid, "mamba1", mamba)) return parse_mamba1(mamba, out.mamba1);
@@ -354,6 +372,7 @@ static void parse_hybrid(const Napi::Object& config, ModelConfig& out) {
   out.linear_v_dim = int_field(hybrid, "linearValueHeadDim");
   out.linear_conv_kernel = int_field(hybrid, "convKernel");
   if (hybrid.Has("valueHeadsTiled") && hybrid.Get("valueHeadsTiled").IsBoolean()) out.linear_v_heads_tiled = bool_field(hybrid, "valueHeadsTiled");
+  out.kimi_delta = hybrid.Has("kimiDelta") && bool_field(hybrid, "kimiDelta");
   if (out.linear_num_k_heads <= 0 || out.linear_num_v_heads <= 0 || out.linear_num_v_heads % out.linear_num_k_heads != 0 ||
       out.linear_k_dim <= 0 || out.linear_v_dim <= 0 || out.linear_conv_kernel <= 0) {
     fail(config.Env(), "hybrid: linear attention sizes must be positive, with value heads a multiple of key heads");

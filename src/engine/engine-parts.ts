@@ -49,6 +49,7 @@ export function cpuOnlyNeed(config: Pick<EngineConfig, 'quantization' | 'batchIn
   if (c.hybrid?.mamba2) return {reason: `${c.architecture} (Mamba-2 mixers have CPU kernels only)`, param: 'device'}
   if (c.hybrid?.shortConv) return {reason: `${c.architecture} (gated short convolutions have CPU kernels only)`, param: 'device'}
   if (c.hybrid?.mamba1) return {reason: `${c.architecture} (Mamba-1 selective-scan mixers have CPU kernels only)`, param: 'device'}
+  if (c.hybrid?.kimiDelta) return {reason: `${c.architecture} (Kimi Delta Attention layers and latent attention without rope have CPU kernels only)`, param: 'device'}
   const rmsGaps = cudaRmsVariantGaps(c)
   if (rmsGaps.length > 0) return {reason: `${c.architecture} (${rmsGaps.join(', ')})`, param: 'device'}
   if (c.architecture === GPT_OSS) return {reason: `${c.architecture} (attention sinks and its clamped-SwiGLU experts have no CUDA path)`, param: 'device'}

@@ -175,8 +175,8 @@ export interface NativeOps {
     slotMapping: Int32Array, numKvHeads: number, headDim: number, blockSize: number): void
   /** Gated DeltaNet's causal depthwise conv1d + silu over rows [rows, channels]; `state` ([channels, kernel - 1]) is read and updated. */
   causalConv1dSilu(args: {x: Float32Array; rows: number; channels: number; weight: Float32Array; kernel: number; state: Float32Array; bias?: Float32Array}): Float32Array
-  /** The gated delta rule token by token (native/cpu/gated_delta.h): q, k [rows, kHeads * kDim], v [rows, vHeads * vDim], g, beta [rows, vHeads]; `state` [vHeads, kDim, vDim] updated. */
-  gatedDeltaRule(args: {q: Float32Array; k: Float32Array; v: Float32Array; g: Float32Array; beta: Float32Array; rows: number; kHeads: number; vHeads: number; kDim: number; vDim: number; state: Float32Array}): Float32Array
+  /** The gated delta rule token by token (native/cpu/gated_delta.h): q, k [rows, kHeads * kDim], v [rows, vHeads * vDim], g, beta [rows, vHeads] (with channelDecay, Kimi's, g [rows, vHeads, kDim]); `state` [vHeads, kDim, vDim] updated. */
+  gatedDeltaRule(args: {q: Float32Array; k: Float32Array; v: Float32Array; g: Float32Array; beta: Float32Array; rows: number; kHeads: number; vHeads: number; kDim: number; vDim: number; state: Float32Array; channelDecay?: boolean}): Float32Array
   /** Mamba-2's SSD recurrence token by token (native/cpu/mamba2_mixer.h): x rows [x | B | C], dt [rows, heads]; `state` [heads, headDim, stateSize] updated. */
   ssdRecurrence(args: {x: Float32Array; dt: Float32Array; rows: number; heads: number; headDim: number; groups: number; stateSize: number; dtBias: Float32Array; decayRate: Float32Array; d: Float32Array; dtMin: number; dtMax: number; state: Float32Array}): Float32Array
   /** Mamba-1's selective scan token by token (native/cpu/mamba1_mixer.h): x, dt (before softplus), z [rows, channels], b, c [rows, stateSize], decay (A) [channels, stateSize]; `state` [channels, stateSize] updated. */

@@ -93,6 +93,20 @@ struct Gemma4Config {
   bool writes_kv(int layer) const { return !enabled() || layers.at(layer).kv_source == layer; }
 };
 
+// Zamba2 (native/cpu/zamba2_forward.h): every layer a Mamba-2 mixer (linear_layers all 1, mamba2.no_mlp); a layer with a
+// shared block first runs that transformer block over [hidden | embeddings] (its own LoRA adapters on the block's
+// gate_up, and on q/k/v with attention_adapters), and adds the result, through the layer's linear, to the mixer's input.
+// Those layers hold a KV cache. CPU only.
+struct Zamba2Config {
+  std::vector<int> shared_block;  // [num_layers]: the shared block a layer runs, or -1
+  int num_blocks = 0;
+  int adapter_rank = 0;
+  bool attention_adapters = false;
+  bool rope = false;  // use_mem_rope
+  bool enabled() const { return num_blocks > 0; }
+  bool attends(int layer) const { return enabled() && shared_block.at(layer) >= 0; }
+};
+
 struct ModelConfig {
   int vocab_size = 0;
   int hidden_size = 0;
@@ -239,6 +253,9 @@ struct ModelConfig {
   // GGUF qwen35 / qwen35moe: value heads in llama.cpp's tiled order, value head h reading key head h % k_heads (the
   // checkpoint's grouped order reads h / (v_heads / k_heads)).
   bool linear_v_heads_tiled = false;
+  // Kimi Linear: the linear layers are Kimi Delta Attention (native/cpu/kimi_delta.h: a decay per key channel, low-rank
+  // decay and output gates), k and v heads alike; CPU only.
+  bool kimi_delta = false;
   bool is_linear_layer(int layer) const { return !linear_layers.empty() && linear_layers.at(layer) != 0; }
   // Full attention with its KV cache: the layers that are not linear, and Falcon-H1's mixer layers too (mamba2.falcon_h1).
   bool has_attention(int layer) const { return !is_linear_layer(layer) || mamba2.falcon_h1.enabled; }
@@ -261,6 +278,7 @@ struct ModelConfig {
   // LFM2: when > 0, the linear layers are gated short convolutions of this kernel over hidden_size channels
   // (native/cpu/short_conv.h); their state is the last short_conv_kernel - 1 inputs.
   int short_conv_kernel = 0;
+  Zamba2Config zamba2;
 };
 
 struct CacheConfig {

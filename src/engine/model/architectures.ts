@@ -181,6 +181,10 @@ export const ARCHITECTURES: Record<string, ArchitectureTraits> = {
   // AFMoE (Arcee Trinity): gated attention with q/k norms, rope on sliding layers only, sandwich norms, sigmoid-routed experts (afmoe-config.ts).
   AfmoeForCausalLM: {...BASE, defaultMaxPositions: 16384, defaultHeadDim: 128, qkNorm: true, defaultSlidingWindow: 1024, moe: 'afmoe'},
   Cohere2MoeForCausalLM: {...BASE, defaultMaxPositions: 8192, defaultHeadDim: 128, defaultTiedEmbeddings: true, defaultSlidingWindow: 4096, moe: 'cohere2_moe'},
+  // Kimi Linear: Kimi Delta Attention layers among NoPE latent-attention ones over DeepSeek-V3's experts (kimi-linear-config.ts).
+  KimiLinearForCausalLM: {...BASE, defaultMaxPositions: 1048576, moe: 'kimi_linear'},
+  // Zamba2: Mamba-2 layers, some first running a shared transformer block with per-use adapters (zamba2-config.ts).
+  Zamba2ForCausalLM: {...BASE, defaultMaxPositions: 4096, defaultTiedEmbeddings: true},
 }
 /** The RMSNorm families above, then the LayerNorm family (OPT, GPT-NeoX, GPT-2: layernorm-family.ts; Phi, StableLM, StarCoder2, GPT-J, GPTBigCode, GPT-Neo: layernorm-more.ts; BLOOM, Falcon, MPT: alibi-family.ts). */
 export const SUPPORTED_ARCHITECTURES = [...Object.keys(ARCHITECTURES), ...LAYERNORM_ARCHITECTURES]

@@ -6,6 +6,7 @@ import {isObject} from './rope-scaling.js'
 import {SOLAR_OPEN} from './solar-open-config.js'
 import {EXAONE_MOE} from './exaone-moe-config.js'
 import {MINICPM3} from './minicpm3-config.js'
+import {KIMI_LINEAR} from './kimi-linear-config.js'
 
 export const DEEPSEEK_V2 = 'DeepseekV2ForCausalLM'
 export const DEEPSEEK_V3 = 'DeepseekV3ForCausalLM'
@@ -20,7 +21,7 @@ export const DOTS1 = 'Dots1ForCausalLM'
 export const GLM4_MOE_LITE = 'Glm4MoeLiteForCausalLM'
 
 export function isDeepseek(architecture: string): boolean {
-  return architecture === DEEPSEEK_V2 || architecture === DEEPSEEK_V3 || architecture === GLM4_MOE_LITE || architecture === MINICPM3
+  return architecture === DEEPSEEK_V2 || architecture === DEEPSEEK_V3 || architecture === GLM4_MOE_LITE || architecture === MINICPM3 || architecture === KIMI_LINEAR
 }
 
 /** Each config class's attention and expert defaults. */
@@ -29,6 +30,7 @@ const DEFAULTS: Record<string, {nope: number; rope: number; v: number; qLora: nu
   [DEEPSEEK_V3]: {nope: 128, rope: 64, v: 128, qLora: 1536, experts: 256},
   [GLM4_MOE_LITE]: {nope: 192, rope: 64, v: 256, qLora: 768, experts: 64},
   [MINICPM3]: {nope: 64, rope: 32, v: 64, qLora: 768, experts: 0}, // dense MLPs (minicpm3-config.ts)
+  [KIMI_LINEAR]: {nope: 128, rope: 64, v: 128, qLora: 0, experts: 256}, // its view sets q_lora_rank (kimi-linear-config.ts)
 }
 
 /** Multi-head latent attention; ModelConfig.headDim is qk_nope_head_dim + qk_rope_head_dim, rotaryDim qk_rope_head_dim. */
@@ -122,7 +124,7 @@ export function deepseekAttention(config: Json, architecture: string, source: st
 export function deepseekRouting(config: Json, architecture: string, numExperts: number, topK: number, source: string): GroupedRouting {
   const v3 = architecture !== DEEPSEEK_V2
   // GLM's, dots.llm1's and Solar Open's config classes default to one group.
-  const glm = architecture === GLM4_MOE || architecture === GLM4_MOE_LITE || architecture === DOTS1 || architecture === SOLAR_OPEN || architecture === EXAONE_MOE
+  const glm = architecture === GLM4_MOE || architecture === GLM4_MOE_LITE || architecture === DOTS1 || architecture === SOLAR_OPEN || architecture === EXAONE_MOE || architecture === KIMI_LINEAR
   const method = v3 ? 'noaux_tc' : (config.topk_method ?? 'greedy')
   if (method !== 'greedy' && method !== 'group_limited_greedy' && method !== 'noaux_tc') {
     throw new ModelLoadError(`${source}: topk_method ${quotedValue(method)} is not supported for ${architecture} (greedy, group_limited_greedy).`)
@@ -143,7 +145,7 @@ export function deepseekRouting(config: Json, architecture: string, numExperts: 
 export function deepseekSparseLayers(config: Json, numLayers: number, architecture: string, source: string): boolean[] {
   const dense = config.first_k_dense_replace ?? {[DEEPSEEK_V3]: 3, [GLM4_MOE]: 1}[architecture] ?? 0
   if (typeof dense !== 'number' || !Number.isInteger(dense) || dense < 0) throw new ModelLoadError(`${source}: "first_k_dense_replace" must be a non-negative integer, got ${quotedValue(dense)}.`)
-  if (architecture === GLM4_MOE_LITE || architecture === EXAONE_MOE) return liteSparseLayers(config, numLayers, source)
+  if (architecture === GLM4_MOE_LITE || architecture === EXAONE_MOE || architecture === KIMI_LINEAR) return liteSparseLayers(config, numLayers, source)
   const freq = positiveInteger(config, 'moe_layer_freq', 1, source)
   return Array.from({length: numLayers}, (_, layer) => layer >= dense && layer % freq === 0)
 }

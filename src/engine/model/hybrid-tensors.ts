@@ -7,6 +7,8 @@ import {rowWindows} from './fused-tensors.js'
 import {mamba1LayerShapes} from './mamba1-tensors.js'
 import {mamba2LayerShapes} from './mamba2-tensors.js'
 import {lfm2LayerShapes} from './lfm2-tensors.js'
+import {kimiLinearLayerShapes} from './kimi-linear-tensors.js'
+import {zamba2LayerShapes} from './zamba2-tensors.js'
 import type {HybridFeatures} from './qwen35-config.js'
 import type {TensorInfo} from './safetensors.js'
 
@@ -14,9 +16,11 @@ type Shape = {name: string; shape: number[]}
 
 /** One layer's token mixer under `prefix` (model.layers.N): a linear layer's tensors, or the gated attention's. */
 export function hybridMixerShapes(config: ModelConfig, hybrid: HybridFeatures, layer: number, prefix: string): Shape[] {
+  if (hybrid.zamba2) return [...mamba2LayerShapes(config, hybrid.mamba2!, true, prefix), ...zamba2LayerShapes(config, hybrid.zamba2, layer)]
   if (hybrid.mamba2) return mamba2LayerShapes(config, hybrid.mamba2, hybrid.linearLayers[layer]!, prefix)
   if (hybrid.shortConv) return lfm2LayerShapes(config, hybrid.shortConv.kernel, hybrid.linearLayers[layer]!, prefix)
   if (hybrid.mamba1) return mamba1LayerShapes(config, hybrid.mamba1, hybrid.linearLayers[layer]!, prefix)
+  if (hybrid.kimiDelta) return kimiLinearLayerShapes(config, hybrid, layer, prefix)
   const hidden = config.hiddenSize
   if (!hybrid.linearLayers[layer]) {
     const q = config.numHeads * config.headDim
@@ -58,7 +62,7 @@ export function hybridMixerShapes(config: ModelConfig, hybrid: HybridFeatures, l
  * as its key-head groups' windows (linear_attn.in_proj.{q,k,v,z,b,a}.G), the rest as they are.
  */
 export function splitHybridProjections(config: ModelConfig, hybrid: HybridFeatures, tensors: TensorInfo[]): TensorInfo[] {
-  if (hybrid.mamba2 || hybrid.mamba1 || hybrid.shortConv) return tensors // plain attention, one in_proj per mixer or short conv
+  if (hybrid.mamba2 || hybrid.mamba1 || hybrid.shortConv || hybrid.kimiDelta) return tensors // plain or latent attention; one in_proj per mixer or short conv, Kimi's q/k/v apart
   const groups = hybrid.linearNumKeyHeads
   const perGroup = hybrid.linearNumValueHeads / groups
   const rows: Record<string, number> = {q: hybrid.linearKeyHeadDim, k: hybrid.linearKeyHeadDim, v: perGroup * hybrid.linearValueHeadDim, z: perGroup * hybrid.linearValueHeadDim, b: perGroup, a: perGroup}

@@ -25,6 +25,8 @@ import {LFM2_ARCHITECTURES, lfm2View, parseLfm2Hybrid} from './lfm2-config.js'
 import {JAMBA, MAMBA1_ARCHITECTURES, isDenseJamba, jambaRmsVariant, mamba1View, parseMamba1Hybrid} from './mamba1-config.js'
 import {NEMOTRON_H, nemotronHHybrid, nemotronHMoe, nemotronHView} from './nemotron-h-config.js'
 import {FALCON_H1, falconH1Hybrid, falconH1View} from './falcon-h1-config.js'
+import {KIMI_LINEAR, kimiLinearFeatures, kimiLinearView} from './kimi-linear-config.js'
+import {ZAMBA2, parseZamba2, zamba2View} from './zamba2-config.js'
 import {ERNIE45_MOE, ernie45MoeView} from './ernie45-moe-config.js'
 import {DOTS1, dots1View} from './dots1-config.js'
 import {MINIMAX_M2, minimaxM2RmsVariant, minimaxM2View} from './minimax-m2-config.js'
@@ -209,6 +211,8 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   if (architecture === GPT_OSS) config = gptOssView(config)
   if (isLlamaTwist(architecture)) config = twistView(config, architecture)
   if (architecture === MINICPM3) config = minicpm3View(config)
+  if (architecture === KIMI_LINEAR) config = kimiLinearView(config, source)
+  if (architecture === ZAMBA2) config = zamba2View(config, source)
   if (isDeepseek(architecture)) config = deepseekView(config, architecture, source)
   if (architecture === GLM4_MOE) config = glm4MoeView(config, source)
   if (architecture === ERNIE45_MOE) config = ernie45MoeView(config, source)
@@ -354,6 +358,8 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
     if (moe) modelConfig.moe = moe
   }
   if (architecture === FALCON_H1) modelConfig.hybrid = falconH1Hybrid(config, numLayers, hiddenSize, source)
+  if (architecture === KIMI_LINEAR) Object.assign(modelConfig, kimiLinearFeatures(config, numLayers, source))
+  if (architecture === ZAMBA2) Object.assign(modelConfig, parseZamba2(config, numLayers, hiddenSize, headDim, source))
   return modelConfig
 }
 

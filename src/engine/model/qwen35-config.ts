@@ -6,6 +6,7 @@ import {isObject} from './rope-scaling.js'
 import type {Mamba2Features} from './mamba2-config.js'
 import type {ShortConvFeatures} from './lfm2-config.js'
 import type {Mamba1Features} from './mamba1-config.js'
+import type {Zamba2Features} from './zamba2-config.js'
 
 type Json = Record<string, unknown>
 
@@ -39,6 +40,10 @@ export interface HybridFeatures {
   shortConv?: ShortConvFeatures
   /** Mamba, Falcon-Mamba, Jamba: the linear layers are Mamba-1 mixers of these sizes (mamba1-config.ts; the linear* sizes are 0). */
   mamba1?: Mamba1Features
+  /** Kimi Linear: the linear layers are Kimi Delta Attention (kimi-linear-config.ts), key and value heads the same heads. */
+  kimiDelta?: true
+  /** Zamba2: every layer a Mamba-2 mixer (mamba2), some first running a shared transformer block (zamba2-config.ts). */
+  zamba2?: Zamba2Features
 }
 
 /**
@@ -101,7 +106,8 @@ function linearLayers(config: Json, numLayers: number, source: string): boolean[
   return types.map((t) => t === 'linear_attention')
 }
 
-/** Layers with a KV cache: the full-attention ones (all of a model without linear layers, and Falcon-H1's, attention beside each mixer). */
+/** Layers with a KV cache: the full-attention ones (all of a model without linear layers, Falcon-H1's, attention beside each mixer, and Zamba2's with a shared block). */
 export function kvLayerCount(config: {numLayers: number; hybrid?: HybridFeatures}): number {
+  if (config.hybrid?.zamba2) return config.hybrid.zamba2.sharedBlocks.filter((block) => block >= 0).length
   return config.hybrid && !config.hybrid.mamba2?.falconH1 ? config.hybrid.linearLayers.filter((linear) => !linear).length : config.numLayers
 }

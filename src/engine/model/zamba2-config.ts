@@ -1,0 +1,92 @@
+// Zamba2 (Zamba2ForCausalLM) as the engine reads it: every layer a Mamba-2 mixer (native/cpu/mamba2_mixer.cpp), the
+// "hybrid" layers first running one of num_mem_blocks shared transformer blocks (cycled) over [hidden | embeddings],
+// with per-use LoRA adapters, whose output goes through the layer's linear into the mixer's input
+// (native/cpu/zamba2_forward.cpp). Facts from transformers 5.18's Zamba2Config and modeling code.
+import {ModelLoadError, quotedValue} from '../errors.js'
+import type {Mamba2Features} from './mamba2-config.js'
+import type {HybridFeatures} from './qwen35-config.js'
+
+type Json = Record<string, unknown>
+
+export const ZAMBA2 = 'Zamba2ForCausalLM'
+
+/** Zamba2's shared transformer blocks (native/include/pagedllm/backend.h Zamba2Config). */
+export interface Zamba2Features {
+  /** [numLayers]: the shared block a layer runs before its mixer (the n-th hybrid layer runs block n % numMemBlocks), or -1. */
+  sharedBlocks: number[]
+  numMemBlocks: number
+  adapterRank: number
+  /** use_shared_attention_adapter: adapters on q, k and v too (always on gate_up). */
+  attentionAdapters: boolean
+  /** use_mem_rope: the shared attention rotates q and k. */
+  rope: boolean
+}
+
+/** Zamba2Config's 54-layer default layers_block_type. */
+const DEFAULT_LAYERS = ['mamba', ...Array<string[]>(7).fill([...Array<string>(5).fill('mamba'), 'hybrid']).flat(), ...Array<string>(4).fill('mamba'), 'hybrid', 'mamba', 'mamba', 'mamba', 'hybrid', 'mamba', 'mamba']
+
+function positive(config: Json, key: string, fallback: number, source: string): number {
+  const value = config[key] ?? fallback
+  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0 || value > 65536) throw new ModelLoadError(`${source}: "${key}" must be a positive integer, got ${quotedValue(value)}.`)
+  return value
+}
+
+/**
+ * The config as the shared parser reads it, with Zamba2Config's defaults: the shared attention's heads of
+ * 2 x hidden_size / heads (its input is [hidden | embeddings]), intermediate_size 4 x hidden_size, erf gelu, tied
+ * embeddings. Refused by key: add_bias_linear, use_long_context, tie_word_embeddings false, adapters on q/k/v with
+ * fewer KV heads than heads.
+ */
+export function zamba2View(config: Json, source: string): Json {
+  if (config.add_bias_linear === true) throw new ModelLoadError(`${source}: "add_bias_linear" true is not supported for ${ZAMBA2}.`)
+  if (config.use_long_context === true) throw new ModelLoadError(`${source}: "use_long_context" true (a rescaled rope base) is not supported for ${ZAMBA2}.`)
+  // transformers ties a shared block's uses only with tied embeddings; untied, each hybrid layer runs a block of its own.
+  if (config.tie_word_embeddings === false) throw new ModelLoadError(`${source}: "tie_word_embeddings" false is not supported for ${ZAMBA2} (transformers then unties the shared blocks' uses).`)
+  const hidden = positive(config, 'hidden_size', 2560, source)
+  const heads = positive(config, 'num_attention_heads', 32, source)
+  const kvHeads = config.num_key_value_heads ?? heads
+  const headDim = Math.floor((2 * hidden) / heads)
+  if (config.use_shared_attention_adapter === true && (kvHeads !== heads || heads * headDim !== 2 * hidden)) {
+    throw new ModelLoadError(`${source}: use_shared_attention_adapter needs num_key_value_heads equal to num_attention_heads (${heads}) dividing 2 x hidden_size (the adapters' width).`)
+  }
+  return {
+    vocab_size: 32000, max_position_embeddings: 4096, num_hidden_layers: 54, hidden_act: 'gelu', tie_word_embeddings: true, rms_norm_eps: 1e-5,
+    ...config, hidden_size: hidden, num_attention_heads: heads, num_key_value_heads: kvHeads, head_dim: headDim, intermediate_size: config.intermediate_size || 4 * hidden,
+  }
+}
+
+/** The layers (all mixers), the mixers' sizes, the shared blocks' use, and the attention's (head_dim / 2)^-0.5 scale. */
+export function parseZamba2(config: Json, numLayers: number, hiddenSize: number, headDim: number, source: string): {hybrid: HybridFeatures; attentionScale: number} {
+  const heads = positive(config, 'n_mamba_heads', 8, source)
+  const inner = positive(config, 'mamba_expand', 2, source) * hiddenSize
+  if (inner % heads !== 0) throw new ModelLoadError(`${source}: "n_mamba_heads" ${heads} must divide mamba_expand x hidden_size (${inner}).`)
+  const groups = positive(config, 'mamba_ngroups', 1, source)
+  if (heads % groups !== 0) throw new ModelLoadError(`${source}: "n_mamba_heads" (${heads}) is not a multiple of "mamba_ngroups" (${groups}).`)
+  const dtMin = config.time_step_min ?? 0.001
+  if (typeof dtMin !== 'number' || !(dtMin >= 0)) throw new ModelLoadError(`${source}: "time_step_min" must be a non-negative number, got ${quotedValue(dtMin)}.`)
+  const convKernel = positive(config, 'mamba_d_conv', 4, source)
+  // Zamba2's conv1d always has a bias; its gated norm runs per group; time_step_limit is (time_step_min, inf).
+  const mamba2: Mamba2Features = {heads, headDim: inner / heads, groups, stateSize: positive(config, 'mamba_d_state', 64, source), convKernel, normGroup: inner / groups,
+    convBias: true, dtMin, dtMax: Infinity, noMlp: true}
+  const numMemBlocks = positive(config, 'num_mem_blocks', 1, source)
+  let hybridCount = 0
+  const sharedBlocks = zamba2LayerTypes(config, numLayers, source).map((type) => (type === 'hybrid' ? hybridCount++ % numMemBlocks : -1))
+  for (const key of ['use_shared_attention_adapter', 'use_mem_rope']) {
+    if (config[key] != null && typeof config[key] !== 'boolean') throw new ModelLoadError(`${source}: "${key}" must be true or false, got ${quotedValue(config[key])}.`)
+  }
+  const zamba2: Zamba2Features = {sharedBlocks, numMemBlocks, adapterRank: positive(config, 'adapter_rank', 128, source), attentionAdapters: config.use_shared_attention_adapter === true, rope: config.use_mem_rope === true}
+  return {
+    hybrid: {linearLayers: Array<boolean>(numLayers).fill(true), attentionOutputGate: false, linearNumKeyHeads: 0, linearNumValueHeads: 0, linearKeyHeadDim: 0, linearValueHeadDim: 0,
+      convKernel, groupedProjections: false, mamba2, zamba2},
+    attentionScale: (headDim / 2) ** -0.5,
+  }
+}
+
+/** layers_block_type (or layer_types): "hybrid", or "mamba" / "linear_attention" for a plain mixer layer; Zamba2Config's default for 54 layers. */
+function zamba2LayerTypes(config: Json, numLayers: number, source: string): string[] {
+  const types = config.layers_block_type ?? config.layer_types ?? (numLayers === DEFAULT_LAYERS.length ? DEFAULT_LAYERS : null)
+  if (!Array.isArray(types) || types.length !== numLayers || types.some((t) => t !== 'hybrid' && t !== 'mamba' && t !== 'linear_attention')) {
+    throw new ModelLoadError(`${source}: "layers_block_type" must list "mamba" (or "linear_attention") or "hybrid" for each of the ${numLayers} layers.`)
+  }
+  return types as string[]
+}
