@@ -1,4 +1,4 @@
-// GGUF lfm2, mamba (Mamba and Falcon-Mamba) and jamba files, written from the HF test checkpoints (already checked
+// GGUF lfm2, lfm2moe, mamba (Mamba and Falcon-Mamba) and jamba files, written from the HF test checkpoints (already checked
 // against transformers) as llama.cpp's converter writes them (test/support/lfm2-mamba-gguf.ts), load as those
 // checkpoints: the same layout and sizes, the checkpoint's f32 logits (A stored as -exp(A_log) taken as it is), its q8_0
 // logits from a q8_0 file, and clear refusals.
@@ -49,7 +49,7 @@ function asFile(hf: LoadedModel): LoadedModel {
   return {...hf, config: {...hf.config, hybrid: {...hf.config.hybrid!, mamba1: {...mamba1, dtBcNormEps: 1e-6}}}}
 }
 
-describe('GGUF lfm2 / mamba / jamba files', () => {
+describe('GGUF lfm2 / lfm2moe / mamba / jamba files', () => {
   const dir = mkdtempSync(join(tmpdir(), 'pagedllm-gguf-lfm2-mamba-'))
   after(() => rmSync(dir, {recursive: true, force: true}))
 
@@ -73,6 +73,17 @@ describe('GGUF lfm2 / mamba / jamba files', () => {
     })
   }
 
+  // The converter writes no routed_scaling_factor, so llama.cpp scales by 1 unless the file says expert_weights_scale.
+  it('lfm2moe from lfm2-moe: dense layer 0, sigmoid routing with the expert bias; the checkpoint\'s f32 logits with its expert_weights_scale', async () => {
+    const hf = await loadModel(await ensureTestModel('tiny', {variant: 'lfm2-moe'}))
+    const plain = await loadModel(write(hf, 'lfm2moe'))
+    assert.equal(plain.config.moe?.grouped?.routedScalingFactor, 1)
+    const scaled = await loadModel(write(hf, 'lfm2moe', {edit: (m) => ({...m, 'lfm2moe.expert_weights_scale': {type: 'f32', value: 1.5}})}))
+    assert.deepEqual(features(scaled), features(hf))
+    assert.deepEqual(cpuOnlyNeed({}, scaled), cpuOnlyNeed({}, hf))
+    assert.equal(maxAbsDifference(await logits(scaled, 'f32'), await logits(hf, 'f32')), 0)
+  })
+
   it('lfm2 and jamba at q8_0: the checkpoint\'s q8_0 logits', async () => {
     for (const arch of ['lfm2', 'jamba'] as const) {
       const hf = await loadModel(await ensureTestModel('tiny', {variant: arch}))
@@ -82,7 +93,7 @@ describe('GGUF lfm2 / mamba / jamba files', () => {
     }
   })
 
-  it('refuses what it cannot run: per-layer KV counts missing or unequal, no conv kernel, Jamba layers off a period', async () => {
+  it('refuses what it cannot run: per-layer KV counts missing or unequal, no conv kernel, LFM2 sliding windows, Jamba layers off a period', async () => {
     const refused = async (variant: 'lfm2' | 'jamba', edit: (m: Record<string, GgufEntry>) => Record<string, GgufEntry>, pattern: RegExp) => {
       const hf = await loadModel(await ensureTestModel('tiny', {variant}))
       await assert.rejects(loadModel(write(hf, variant, {edit})), (e: unknown) => e instanceof ModelLoadError && pattern.test(e.message))
@@ -92,6 +103,7 @@ describe('GGUF lfm2 / mamba / jamba files', () => {
       const {'lfm2.shortconv.l_cache': _, ...rest} = m
       return rest
     }, /lfm2\.shortconv\.l_cache must be a positive integer/)
+    await refused('lfm2', (m) => ({...m, 'lfm2.attention.sliding_window': {type: 'u32', value: 8}}), /sliding-window attention layers are not supported for LFM2/)
     await refused('jamba', (m) => ({...m, 'jamba.attention.head_count_kv': {type: 'i32s', value: [0, 2, 2, 0]}}), /jamba attention layers \(head_count_kv > 0\) at 1, 2 do not recur/)
     await refused('jamba', (m) => ({...m, 'jamba.attention.head_count_kv': {type: 'i32s', value: [0, 2, 0, 1]}}), /different KV head counts/)
   })

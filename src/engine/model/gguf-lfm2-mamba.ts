@@ -1,8 +1,11 @@
-// GGUF files of LFM2 (lfm2), Mamba / Falcon-Mamba (mamba) and Jamba (jamba), as llama.cpp's converter writes them,
-// read as the config.json they stand for (lfm2-config.ts, mamba1-config.ts); gguf-hybrid.ts takes them in with the
-// other hybrids. lfm2: the short convolution squeezed to [hidden, kernel], attention.head_count_kv per layer (0 for a
-// conv layer), feed_forward_length already as block_auto_adjust_ff_dim makes it, embedding_norm (the final norm) as
-// token_embd_norm; q/k rows as in the checkpoint (llama.cpp rotates LFM2 NEOX-style). mamba and jamba: A stored as
+// GGUF files of LFM2 (lfm2, lfm2moe), Mamba / Falcon-Mamba (mamba) and Jamba (jamba), as llama.cpp's converter writes
+// them, read as the config.json they stand for (lfm2-config.ts, mamba1-config.ts); gguf-hybrid.ts takes them in with
+// the other hybrids. lfm2: the short convolution squeezed to [hidden, kernel], attention.head_count_kv per layer (0 for
+// a conv layer), feed_forward_length already as block_auto_adjust_ff_dim makes it, embedding_norm (the final norm) as
+// token_embd_norm; q/k rows as in the checkpoint (llama.cpp rotates LFM2 NEOX-style). lfm2moe: the same, dense below
+// leading_dense_block_count, then sigmoid-routed experts with expert_bias as exp_probs_b.bias, always renormalised
+// (llama.cpp's graph fixes that), scaled by expert_weights_scale when the file has it. Refused: attention.sliding_window
+// (llama.cpp's windowed LFM2 layers, which transformers' LFM2 has not), LFM2-ColBERT's dense_2 embedding head. mamba and jamba: A stored as
 // -exp(A_log) (taken as it is: decayRateStored), the conv1d squeezed to [inner, kernel], dt_proj as ssm_dt (its bias
 // ssm_dt.bias). A mamba file is Falcon-Mamba's when ssm.dt_b_c_rms is true; the file has no mixer_rms_eps, so its
 // weightless dt / B / C norms take FalconMambaConfig's default 1e-6 (llama.cpp uses the layer eps instead). A jamba
@@ -13,12 +16,13 @@ import type {TensorInfo} from './safetensors.js'
 
 export const GGUF_LFM2_MAMBA_ARCHITECTURES: Record<string, {architecture: string; modelType: string; interleavedRope: boolean}> = {
   lfm2: {architecture: 'Lfm2ForCausalLM', modelType: 'lfm2', interleavedRope: false},
+  lfm2moe: {architecture: 'Lfm2MoeForCausalLM', modelType: 'lfm2_moe', interleavedRope: false},
   mamba: {architecture: 'MambaForCausalLM', modelType: 'mamba', interleavedRope: false},
   jamba: {architecture: 'JambaForCausalLM', modelType: 'jamba', interleavedRope: false},
 }
 
 /** LFM2's final norm (the checkpoint's embedding_norm), stored as token_embd_norm. */
-export const GGUF_LFM2_MAMBA_GLOBAL_NAMES: Record<string, Record<string, string>> = {lfm2: {'token_embd_norm.weight': 'model.norm.weight'}}
+export const GGUF_LFM2_MAMBA_GLOBAL_NAMES: Record<string, Record<string, string>> = {lfm2: {'token_embd_norm.weight': 'model.norm.weight'}, lfm2moe: {'token_embd_norm.weight': 'model.norm.weight'}}
 
 /** A Mamba-1 mixer's tensors by GGUF suffix (Jamba's dt / B / C norms among them). */
 const MAMBA1_NAMES: Record<string, string> = {
@@ -32,7 +36,7 @@ const LFM2_NAMES: Record<string, string> = {
   'shortconv.in_proj.weight': 'conv.in_proj.weight', 'shortconv.conv.weight': 'conv.conv.weight', 'shortconv.out_proj.weight': 'conv.out_proj.weight',
   'shortconv.in_proj.bias': 'conv.in_proj.bias', 'shortconv.conv.bias': 'conv.conv.bias', 'shortconv.out_proj.bias': 'conv.out_proj.bias',
 }
-export const GGUF_LFM2_MAMBA_LAYER_NAMES: Record<string, Record<string, string>> = {lfm2: LFM2_NAMES, mamba: MAMBA1_NAMES, jamba: MAMBA1_NAMES}
+export const GGUF_LFM2_MAMBA_LAYER_NAMES: Record<string, Record<string, string>> = {lfm2: LFM2_NAMES, lfm2moe: LFM2_NAMES, mamba: MAMBA1_NAMES, jamba: MAMBA1_NAMES}
 
 type Count = (key: string) => number
 
@@ -40,15 +44,7 @@ type Count = (key: string) => number
 export function lfm2MambaGgufKeys(arch: string, get: (key: string) => unknown, count: Count, tensorNames: Set<string>, path: string): Record<string, unknown> {
   const layers = count('block_count')
   const has = (pattern: RegExp) => [...tensorNames].some((name) => pattern.test(name))
-  if (arch === 'lfm2') {
-    const {attends, kvHeads} = attentionLayers(arch, get, layers, path)
-    return {
-      conv_L_cache: count('shortconv.l_cache'), layer_types: attends.map((a) => (a ? 'full_attention' : 'conv')), num_key_value_heads: kvHeads,
-      norm_eps: get('attention.layer_norm_rms_epsilon') ?? 1e-5, conv_bias: has(/\.shortconv\.\w+\.bias$/),
-      // The converter writes the MLP width already adjusted.
-      block_auto_adjust_ff_dim: false,
-    }
-  }
+  if (arch === 'lfm2' || arch === 'lfm2moe') return lfm2Keys(arch, get, count, tensorNames, layers, path)
   const hidden = count('embedding_length')
   const inner = count('ssm.inner_size')
   if (inner % hidden !== 0) throw new ModelLoadError(`${path}: ${arch}.ssm.inner_size ${inner} must be a multiple of embedding_length ${hidden}.`)
@@ -73,6 +69,27 @@ export function lfm2MambaGgufKeys(arch: string, get: (key: string) => unknown, c
     // No router anywhere: a dense Jamba (num_experts 1).
     ...(routed.some(Boolean) ? {num_experts: count('expert_count'), num_experts_per_tok: count('expert_used_count')} : {num_experts: 1, num_experts_per_tok: 1}),
     expert_layer_period: experts.period, expert_layer_offset: experts.offset,
+  }
+}
+
+/** LFM2's and LFM2-MoE's keys: the layer kinds, the conv kernel; LFM2-MoE's experts. */
+function lfm2Keys(arch: string, get: (key: string) => unknown, count: Count, tensorNames: Set<string>, layers: number, path: string): Record<string, unknown> {
+  const window = get('attention.sliding_window')
+  if (typeof window === 'number' && window > 0) throw new ModelLoadError(`${path}: ${arch}.attention.sliding_window ${window}: sliding-window attention layers are not supported for LFM2 (transformers' LFM2 has none).`)
+  if (tensorNames.has('dense_2.weight')) throw new ModelLoadError(`${path}: a dense_2 output projection (LFM2-ColBERT): an embedding model, not a causal LM.`)
+  const {attends, kvHeads} = attentionLayers(arch, get, layers, path)
+  const keys = {
+    conv_L_cache: count('shortconv.l_cache'), layer_types: attends.map((a) => (a ? 'full_attention' : 'conv')), num_key_value_heads: kvHeads,
+    norm_eps: get('attention.layer_norm_rms_epsilon') ?? 1e-5, conv_bias: [...tensorNames].some((name) => /\.shortconv\.\w+\.bias$/.test(name)),
+  }
+  // The converter writes LFM2's MLP width already adjusted.
+  if (arch === 'lfm2') return {...keys, block_auto_adjust_ff_dim: false}
+  const gating = get('expert_gating_func')
+  if (gating !== 2) throw new ModelLoadError(`${path}: ${arch}.expert_gating_func ${quotedValue(gating)} is not supported (LFM2-MoE routes by sigmoid, 2).`)
+  return {
+    ...keys, num_experts: count('expert_count'), num_experts_per_tok: count('expert_used_count'), moe_intermediate_size: count('expert_feed_forward_length'),
+    num_dense_layers: get('leading_dense_block_count') ?? 0, use_expert_bias: [...tensorNames].some((name) => name.endsWith('.exp_probs_b.bias')),
+    norm_topk_prob: true, routed_scaling_factor: get('expert_weights_scale') ?? 1,
   }
 }
 
