@@ -5,9 +5,9 @@
 // token_embd_norm; q/k rows as in the checkpoint (llama.cpp rotates LFM2 NEOX-style). lfm2moe: the same, dense below
 // leading_dense_block_count, then sigmoid-routed experts with expert_bias as exp_probs_b.bias, always renormalised
 // (llama.cpp's graph fixes that), scaled by expert_weights_scale when the file has it. Refused: attention.sliding_window
-// (llama.cpp's windowed LFM2 layers, which transformers' LFM2 has not), LFM2-ColBERT's dense_2 embedding head. mamba and jamba: A stored as
-// -exp(A_log) (taken as it is: decayRateStored), the conv1d squeezed to [inner, kernel], dt_proj as ssm_dt (its bias
-// ssm_dt.bias). A mamba file is Falcon-Mamba's when ssm.dt_b_c_rms is true; the file has no mixer_rms_eps, so its
+// (llama.cpp's windowed LFM2 layers, which transformers' LFM2 has not), LFM2-ColBERT's dense_2 embedding head. mamba
+// and jamba: A stored as -exp(A_log) (taken as it is: decayRateStored), the conv1d squeezed to [inner, kernel], dt_proj
+// as ssm_dt (its bias ssm_dt.bias). A mamba file is Falcon-Mamba's when ssm.dt_b_c_rms is true; the file has no mixer_rms_eps, so its
 // weightless dt / B / C norms take FalconMambaConfig's default 1e-6 (llama.cpp uses the layer eps instead). A jamba
 // file's attention layers are those with head_count_kv > 0 and its sparse layers those with a router
 // (ffn_gate_inp); each must fall every period-th layer from an offset, as JambaConfig lays them out.
@@ -40,16 +40,17 @@ export const GGUF_LFM2_MAMBA_LAYER_NAMES: Record<string, Record<string, string>>
 
 type Count = (key: string) => number
 
-/** The config.json keys an lfm2, mamba or jamba file's metadata stands for. */
+const anyTensor = (tensorNames: Set<string>, pattern: RegExp): boolean => [...tensorNames].some((name) => pattern.test(name))
+
+/** The config.json keys an lfm2, lfm2moe, mamba or jamba file's metadata stands for. */
 export function lfm2MambaGgufKeys(arch: string, get: (key: string) => unknown, count: Count, tensorNames: Set<string>, path: string): Record<string, unknown> {
   const layers = count('block_count')
-  const has = (pattern: RegExp) => [...tensorNames].some((name) => pattern.test(name))
   if (arch === 'lfm2' || arch === 'lfm2moe') return lfm2Keys(arch, get, count, tensorNames, layers, path)
   const hidden = count('embedding_length')
   const inner = count('ssm.inner_size')
   if (inner % hidden !== 0) throw new ModelLoadError(`${path}: ${arch}.ssm.inner_size ${inner} must be a multiple of embedding_length ${hidden}.`)
-  const convBias = has(/\.ssm_conv1d\.bias$/)
-  const projBias = has(/\.ssm_(in|out)\.bias$/)
+  const convBias = anyTensor(tensorNames, /\.ssm_conv1d\.bias$/)
+  const projBias = anyTensor(tensorNames, /\.ssm_(in|out)\.bias$/)
   if (arch === 'mamba') {
     const falcon = get('ssm.dt_b_c_rms') === true
     return {
@@ -80,7 +81,7 @@ function lfm2Keys(arch: string, get: (key: string) => unknown, count: Count, ten
   const {attends, kvHeads} = attentionLayers(arch, get, layers, path)
   const keys = {
     conv_L_cache: count('shortconv.l_cache'), layer_types: attends.map((a) => (a ? 'full_attention' : 'conv')), num_key_value_heads: kvHeads,
-    norm_eps: get('attention.layer_norm_rms_epsilon') ?? 1e-5, conv_bias: [...tensorNames].some((name) => /\.shortconv\.\w+\.bias$/.test(name)),
+    norm_eps: get('attention.layer_norm_rms_epsilon') ?? 1e-5, conv_bias: anyTensor(tensorNames, /\.shortconv\.\w+\.bias$/),
   }
   // The converter writes LFM2's MLP width already adjusted.
   if (arch === 'lfm2') return {...keys, block_auto_adjust_ff_dim: false}
@@ -88,7 +89,7 @@ function lfm2Keys(arch: string, get: (key: string) => unknown, count: Count, ten
   if (gating !== 2) throw new ModelLoadError(`${path}: ${arch}.expert_gating_func ${quotedValue(gating)} is not supported (LFM2-MoE routes by sigmoid, 2).`)
   return {
     ...keys, num_experts: count('expert_count'), num_experts_per_tok: count('expert_used_count'), moe_intermediate_size: count('expert_feed_forward_length'),
-    num_dense_layers: get('leading_dense_block_count') ?? 0, use_expert_bias: [...tensorNames].some((name) => name.endsWith('.exp_probs_b.bias')),
+    num_dense_layers: get('leading_dense_block_count') ?? 0, use_expert_bias: anyTensor(tensorNames, /\.exp_probs_b\.bias$/),
     norm_topk_prob: true, routed_scaling_factor: get('expert_weights_scale') ?? 1,
   }
 }
