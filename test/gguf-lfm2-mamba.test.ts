@@ -93,7 +93,7 @@ describe('GGUF lfm2 / lfm2moe / mamba / jamba files', () => {
     }
   })
 
-  it('refuses what it cannot run: per-layer KV counts missing or unequal, no conv kernel, LFM2 sliding windows, Jamba layers off a period', async () => {
+  it('refuses what it cannot run: per-layer KV counts missing or unequal, no conv kernel, LFM2 sliding windows or rope scaling, Jamba layers off a period', async () => {
     const refused = async (variant: 'lfm2' | 'jamba', edit: (m: Record<string, GgufEntry>) => Record<string, GgufEntry>, pattern: RegExp) => {
       const hf = await loadModel(await ensureTestModel('tiny', {variant}))
       await assert.rejects(loadModel(write(hf, variant, {edit})), (e: unknown) => e instanceof ModelLoadError && pattern.test(e.message))
@@ -104,6 +104,7 @@ describe('GGUF lfm2 / lfm2moe / mamba / jamba files', () => {
       return rest
     }, /lfm2\.shortconv\.l_cache must be a positive integer/)
     await refused('lfm2', (m) => ({...m, 'lfm2.attention.sliding_window': {type: 'u32', value: 8}}), /sliding-window attention layers are not supported for LFM2/)
+    await refused('lfm2', (m) => ({...m, 'lfm2.rope.scaling.type': {type: 'string', value: 'linear'}, 'lfm2.rope.scaling.factor': {type: 'f32', value: 2}}), /rope scaling \(lfm2\.rope\.scaling\.type "linear" or rope_freqs\.weight\) is not supported for LFM2/)
     await refused('jamba', (m) => ({...m, 'jamba.attention.head_count_kv': {type: 'i32s', value: [0, 2, 2, 0]}}), /jamba attention layers \(head_count_kv > 0\) at 1, 2 do not recur/)
     await refused('jamba', (m) => ({...m, 'jamba.attention.head_count_kv': {type: 'i32s', value: [0, 2, 0, 1]}}), /different KV head counts/)
   })

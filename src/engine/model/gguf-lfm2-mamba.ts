@@ -5,12 +5,13 @@
 // token_embd_norm; q/k rows as in the checkpoint (llama.cpp rotates LFM2 NEOX-style). lfm2moe: the same, dense below
 // leading_dense_block_count, then sigmoid-routed experts with expert_bias as exp_probs_b.bias, always renormalised
 // (llama.cpp's graph fixes that), scaled by expert_weights_scale when the file has it. Refused: attention.sliding_window
-// (llama.cpp's windowed LFM2 layers, which transformers' LFM2 has not), LFM2-ColBERT's dense_2 embedding head. mamba
-// and jamba: A stored as -exp(A_log) (taken as it is: decayRateStored), the conv1d squeezed to [inner, kernel], dt_proj
-// as ssm_dt (its bias ssm_dt.bias). A mamba file is Falcon-Mamba's when ssm.dt_b_c_rms is true; the file has no mixer_rms_eps, so its
-// weightless dt / B / C norms take FalconMambaConfig's default 1e-6 (llama.cpp uses the layer eps instead). A jamba
-// file's attention layers are those with head_count_kv > 0 and its sparse layers those with a router
-// (ffn_gate_inp); each must fall every period-th layer from an offset, as JambaConfig lays them out.
+// (llama.cpp's windowed LFM2 layers, which transformers' LFM2 has not), rope scaling, LFM2-ColBERT's dense_2 embedding
+// head. mamba and jamba: A stored as -exp(A_log) (taken as it is: decayRateStored), the conv1d squeezed to
+// [inner, kernel], dt_proj as ssm_dt (its bias ssm_dt.bias). A mamba file is Falcon-Mamba's when ssm.dt_b_c_rms is
+// true; the file has no mixer_rms_eps, so its weightless dt / B / C norms take FalconMambaConfig's default 1e-6
+// (llama.cpp uses the layer eps instead). A jamba file's attention layers are those with head_count_kv > 0 and its
+// sparse layers those with a router (ffn_gate_inp); each must fall every period-th layer from an offset, as JambaConfig
+// lays them out.
 import {ModelLoadError, quotedValue} from '../errors.js'
 import type {TensorInfo} from './safetensors.js'
 
@@ -77,6 +78,9 @@ export function lfm2MambaGgufKeys(arch: string, get: (key: string) => unknown, c
 function lfm2Keys(arch: string, get: (key: string) => unknown, count: Count, tensorNames: Set<string>, layers: number, path: string): Record<string, unknown> {
   const window = get('attention.sliding_window')
   if (typeof window === 'number' && window > 0) throw new ModelLoadError(`${path}: ${arch}.attention.sliding_window ${window}: sliding-window attention layers are not supported for LFM2 (transformers' LFM2 has none).`)
+  // lfm2View sets rope_parameters, which a rope_scaling key would not reach: refused rather than dropped.
+  const scaling = get('rope.scaling.type')
+  if ((scaling !== undefined && scaling !== 'none') || tensorNames.has('rope_freqs.weight')) throw new ModelLoadError(`${path}: rope scaling (${arch}.rope.scaling.type ${quotedValue(scaling)} or rope_freqs.weight) is not supported for LFM2.`)
   if (tensorNames.has('dense_2.weight')) throw new ModelLoadError(`${path}: a dense_2 output projection (LFM2-ColBERT): an embedding model, not a causal LM.`)
   const {attends, kvHeads} = attentionLayers(arch, get, layers, path)
   const keys = {
