@@ -21,7 +21,8 @@ uint64_t Mamba1Weights::bytes() const {
           c_norm.size()) * 4;
 }
 
-Mamba1Weights load_mamba1(const ModelConfig& config, const std::string& prefix, const ReadFloats& read, const LoadStacked& stacked) {
+Mamba1Weights load_mamba1(const ModelConfig& config, const std::string& prefix, const ReadFloats& read, const LoadStacked& stacked,
+                          bool decay_rate_stored) {
   const Mamba1Config& m = config.mamba1;
   const std::string p = prefix + "mamba.";
   Mamba1Weights w;
@@ -32,7 +33,7 @@ Mamba1Weights load_mamba1(const ModelConfig& config, const std::string& prefix, 
   w.dt_proj = stacked({{p + "dt_proj.weight", m.inner}}, m.dt_rank);
   w.dt_bias = read(p + "dt_proj.bias", {m.inner});
   w.decay = read(p + "A_log", {m.inner, m.state_size});
-  for (float& a : w.decay) a = -std::exp(a);
+  if (!decay_rate_stored) for (float& a : w.decay) a = -std::exp(a);
   w.d_skip = read(p + "D", {m.inner});
   if (m.dt_bc_norm == Mamba1DtBcNorm::kWeighted) {
     w.dt_norm = read(p + "dt_layernorm.weight", {m.dt_rank});

@@ -29,8 +29,10 @@ struct Mamba1Weights {
   uint64_t bytes() const;
 };
 
-// Loads `prefix`mamba.* (the loader's names: src/engine/model/mamba1-tensors.ts).
-Mamba1Weights load_mamba1(const ModelConfig& config, const std::string& prefix, const ReadFloats& read, const LoadStacked& stacked);
+// Loads `prefix`mamba.* (the loader's names: src/engine/model/mamba1-tensors.ts). decay_rate_stored: A_log holds
+// -exp(A_log) already (a GGUF file's ssm_a), taken as it is.
+Mamba1Weights load_mamba1(const ModelConfig& config, const std::string& prefix, const ReadFloats& read, const LoadStacked& stacked,
+                          bool decay_rate_stored);
 
 // The selective scan over one sequence's rows: x [rows, inner] at x_stride, dt [rows, inner] (dt_proj's output with
 // its bias, before softplus), B and C [rows, state] at bc_stride, z [rows, inner] at z_stride; `state` [inner, state]

@@ -504,7 +504,7 @@ ModelWeights load_model_weights(const ModelConfig& config, const std::vector<Ten
     if (config.is_linear_layer(i) && config.short_conv_kernel > 0) {
       layer.short_conv = load_short_conv(config, prefix, read_floats, stacked);
     } else if (config.is_linear_layer(i) && config.mamba1.enabled()) {
-      layer.mamba1 = load_mamba1(config, prefix, read_floats, stacked);
+      layer.mamba1 = load_mamba1(config, prefix, read_floats, stacked, reader.decay_rate_stored(prefix + "mamba.A_log"));
     } else if (config.is_linear_layer(i) && config.mamba2.enabled()) {
       layer.mamba = load_mamba2(config, prefix, read_floats, decay_rate, stacked);
     } else if (config.is_linear_layer(i) && config.kimi_delta) {

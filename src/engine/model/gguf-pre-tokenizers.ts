@@ -83,6 +83,8 @@ const PRE_TOKENIZERS: Record<string, PreTokenizerSpec> = {
   falcon3: LLAMA3,
   pixtral: LLAMA3,
   'midm-2.0': LLAMA3,
+  // LFM2 and LFM2-MoE: llama.cpp groups them with Llama 3 (its split, merges skipped for whole-token words).
+  lfm2: LLAMA3,
   // Llama 3's split without skipping the merges.
   'smaug-bpe': {...LLAMA3, ignoreMerges: false},
   dbrx: {...LLAMA3, ignoreMerges: false},
