@@ -163,6 +163,13 @@ describe('/metrics text', () => {
     assert.equal(value('pagedllm_time_to_first_token_seconds_count'), 2)
   })
 
+  it("a hybrid model's recurrent state slots, only for hybrid models", () => {
+    assert.equal(families.has('pagedllm_state_slots'), false)
+    const hybrid = parse(new ServerMetrics().render({stats: stats({stateSlots: {used: 3, total: 8}}), modelName: 'm'}))
+    const slots = Object.fromEntries(hybrid.get('pagedllm_state_slots')!.samples.map((sample) => [sample.labels.state, sample.value]))
+    assert.deepEqual(slots, {used: 3, free: 5, total: 8})
+  })
+
   it('while the model loads: only the server counters, no engine or vLLM series', () => {
     const loading = parse(new ServerMetrics().render(null))
     assert.ok(loading.has('pagedllm_http_responses_total'))
