@@ -22,14 +22,16 @@ interface Kind {
   variant: string
   /** Serve this GGUF format of the checkpoint instead of the safetensors. */
   gguf?: 'q4_k'
+  /** Recurrent state slots: no speculative decoding (refused at start). */
+  hybrid?: boolean
 }
 
 const KINDS: Kind[] = [
-  {name: 'qwen3_5', variant: 'qwen3_5'}, // Gated DeltaNet hybrid
-  {name: 'qwen3_next', variant: 'qwen3_next'}, // Gated DeltaNet + MoE
-  {name: 'granitemoehybrid', variant: 'granitemoehybrid'}, // Mamba-2 mixers + MoE, no chat template
-  {name: 'bamba', variant: 'bamba'}, // Mamba-2 mixers
-  {name: 'mamba2', variant: 'mamba2'}, // no KV cache at all
+  {name: 'qwen3_5', variant: 'qwen3_5', hybrid: true}, // Gated DeltaNet hybrid
+  {name: 'qwen3_next', variant: 'qwen3_next', hybrid: true}, // Gated DeltaNet + MoE
+  {name: 'granitemoehybrid', variant: 'granitemoehybrid', hybrid: true}, // Mamba-2 mixers + MoE, no chat template
+  {name: 'bamba', variant: 'bamba', hybrid: true}, // Mamba-2 mixers
+  {name: 'mamba2', variant: 'mamba2', hybrid: true}, // no KV cache at all
   {name: 'qwen3moe', variant: 'qwen3moe'},
   {name: 'gptoss', variant: 'gptoss'}, // sinks, sliding windows, harmony
   {name: 'deepseek-v2', variant: 'deepseek-v2'}, // latent attention (MLA)
@@ -45,12 +47,30 @@ const {values: options} = parseArgs({options: {kinds: {type: 'string'}, 'skip-ge
 const kinds = options.kinds ? KINDS.filter((kind) => options.kinds!.split(',').includes(kind.name)) : KINDS
 const MAX_MODEL_LEN = 64
 const MAX_NUM_SEQS = 8
-const SERVE_FLAGS = [
-  '--threads', '1', '--batch-invariant', '--num-blocks', '16', '--max-model-len', String(MAX_MODEL_LEN), '--max-num-seqs', String(MAX_NUM_SEQS),
-  '--max-num-batched-tokens', '32', '--prefix-caching', '--enable-prompt-tokens-details', '--tool-call-parser', 'hermes', '--responses-store', '8',
-  '--slow-client-timeout', '3', '--seed', '1',
+const COMMON_FLAGS = ['--threads', '1', '--max-model-len', String(MAX_MODEL_LEN), '--max-num-seqs', String(MAX_NUM_SEQS), '--tool-call-parser', 'hermes', '--responses-store', '8', '--slow-client-timeout', '3', '--seed', '1']
+/** Two servers a kind: float weights, a 16-block pool, chunked prefill, prefix caching asked for; then quantized at load, 8-token blocks, whole prompts, recompute, n-gram speculation. */
+function flavors(kind: Kind): {name: string; flags: string[]; rounds: number}[] {
+  return [
+    {name: 'float', rounds: 2, flags: [...COMMON_FLAGS, '--batch-invariant', '--num-blocks', '16', '--max-num-batched-tokens', '32', '--prefix-caching', '--enable-prompt-tokens-details']},
+    {
+      name: 'q4_k',
+      rounds: 1,
+      flags: [
+        ...COMMON_FLAGS, ...(kind.gguf ? [] : ['--quantization', 'q4_k']), '--block-size', '8', '--num-blocks', '24', '--no-chunked-prefill', '--max-num-batched-tokens', '64',
+        '--preemption-mode', 'recompute', '--no-prefix-caching', ...(kind.hybrid ? [] : ['--speculative-method', 'ngram', '--num-speculative-tokens', '3']),
+      ],
+    },
+  ]
+}
+/** Requests whose whole reply the model and the seed fix: alone, under load and after they must agree (bit-identical logits: --batch-invariant, or quantized weights). */
+const PROBES: Record<string, unknown>[] = [
+  {prompt: 'the reference prompt, twice: the reference prompt', max_tokens: 10, temperature: 0, ignore_eos: true},
+  {prompt: 'beams of the reference', max_tokens: 6, use_beam_search: true, n: 2, best_of: 4, ignore_eos: true},
+  {prompt: 'seeded samples', max_tokens: 8, temperature: 1, n: 3, best_of: 4, seed: 5, logprobs: 3, ignore_eos: true},
+  {prompt: 'echo the reference prompt', max_tokens: 4, temperature: 0, echo: true, logprobs: 2, prompt_logprobs: 2},
+  {prompt: 'guided', max_tokens: 12, temperature: 0, guided_regex: '[a-z]{2,6}'},
 ]
-const REFERENCE = {prompt: 'the reference prompt, twice: the reference prompt', max_tokens: 10, temperature: 0, ignore_eos: true}
+const REFERENCE = PROBES[0]!
 /** Growth of the server's RSS over the second round of the corpus that counts as a leak. */
 const RSS_GROWTH_LIMIT = 64 << 20
 const RSS_LIMIT = 1536 << 20
@@ -58,7 +78,6 @@ const scratch = join(tmpdir(), 'pagedllm-attack-kinds')
 mkdirSync(scratch, {recursive: true})
 
 const findings: string[] = []
-const figures: string[] = []
 let attackCount = 0
 
 async function send(target: Target, path: string, body: unknown, signal?: AbortSignal): Promise<Reply> {
@@ -83,6 +102,16 @@ function text(reply: Reply): string | null {
   }
 }
 
+/** What of a reply the model and the seed fix: each choice's text, finish reason and logprobs. */
+function fingerprint(reply: Reply): string {
+  try {
+    const choices = JSON.parse(reply.text).choices as Record<string, unknown>[]
+    return JSON.stringify(choices.map(({text, finish_reason, logprobs, prompt_logprobs}) => ({text, finish_reason, logprobs, prompt_logprobs})))
+  } catch {
+    return `${reply.status} ${reply.text.slice(0, 200)}`
+  }
+}
+
 async function makeModel(kind: Kind): Promise<{dir: string; model: string; limits: {vocabSize: number; chat: boolean}}> {
   const dir = join(scratch, kind.variant)
   const made = await runPagedllm(['make-test-model', '--preset', 'tiny', '--variant', kind.variant, '--out', dir, ...(kind.gguf ? ['--gguf', kind.gguf] : [])])
@@ -98,7 +127,9 @@ async function makeModel(kind: Kind): Promise<{dir: string; model: string; limit
 async function straddlingStop(target: Target, label: string, reference: string): Promise<void> {
   const reply = await send(target, '/v1/completions', {...REFERENCE, logprobs: 1})
   const tokens: string[] = JSON.parse(reply.text).choices[0].logprobs.tokens
-  const at = tokens.findIndex((token, i) => i > 0 && /^[\x21-\x7e]+$/.test(token) && /^[\x21-\x7e]+$/.test(tokens[i + 1] ?? ''))
+  // Two printable tokens side by side in the text (a special token is in the logprobs, not the text).
+  const printable = (token = '') => /^[\x21-\x7e]+$/.test(token)
+  const at = tokens.findIndex((token, i) => i > 0 && printable(token) && printable(tokens[i + 1]) && reference.includes(token + tokens[i + 1]))
   if (at < 0) return
   const stop = tokens[at]!.slice(-1) + tokens[at + 1]!.slice(0, 1)
   const expected = reference.slice(0, reference.indexOf(stop))
@@ -143,9 +174,9 @@ async function preempting(target: Target, label: string): Promise<void> {
   }
 }
 
-async function corpusRound(target: Target, label: string, attacks: KindAttack[], reference: string, seqs: number): Promise<void> {
+async function corpusRound(target: Target, label: string, attacks: KindAttack[], alone: string[], seqs: number): Promise<void> {
   const lanes = 4
-  const under: Promise<Reply>[] = []
+  const under: Promise<[number, Reply]>[] = []
   await Promise.all([
     ...Array.from({length: lanes}, async (_, lane) => {
       for (let i = lane; i < attacks.length; i += lanes) {
@@ -155,15 +186,18 @@ async function corpusRound(target: Target, label: string, attacks: KindAttack[],
         const problem = attackProblem(attack, reply)
         if (process.env.VERBOSE) console.log(`  ${reply.status} ${attack.path} ${JSON.stringify(attack.body).slice(0, 100)} ${reply.status >= 400 ? gist(reply).slice(0, 160) : ''}`)
         if (problem) findings.push(`${label} ${attack.path} ${JSON.stringify(attack.body).slice(0, 200)} -> ${problem}: ${gist(reply)}`)
-        if (i % 16 === 0) under.push(send(target, '/v1/completions', REFERENCE))
+        if (i % 8 === 0) {
+          const probe = (i / 8) % PROBES.length
+          under.push(send(target, '/v1/completions', PROBES[probe]).then((reply) => [probe, reply]))
+        }
       }
     }),
     preempting(target, label),
     dropped(target, seqs),
   ])
-  for (const reply of await Promise.all(under)) {
+  for (const [probe, reply] of await Promise.all(under)) {
     attackCount++
-    if (text(reply) !== reference) findings.push(`${label}: the greedy reference under load: ${JSON.stringify(text(reply))} != alone ${JSON.stringify(reference)} (${gist(reply)})`)
+    if (fingerprint(reply) !== alone[probe]) findings.push(`${label}: probe ${JSON.stringify(PROBES[probe])} under load: ${fingerprint(reply).slice(0, 300)} != alone ${alone[probe]!.slice(0, 300)}`)
   }
 }
 
@@ -176,35 +210,40 @@ async function drained(target: Target): Promise<string | null> {
   return problem
 }
 
-async function attackServer(kind: Kind, model: string, limits: {vocabSize: number; chat: boolean}): Promise<{reference: string | null; rounds: string}> {
-  const label = `serve ${kind.name}`
+const INTERNALS = /\n\s+at \S+ \(|TypeError|ReferenceError|RangeError|Cannot read propert|is not a function|Assertion|Aborted|Segmentation/
+
+/** One server on `flags`: probes alone, the corpus `rounds` times, the checks after; its figures, and the greedy reference text. */
+async function attackServer(label: string, model: string, flags: string[], rounds: number, limits: {vocabSize: number; chat: boolean}): Promise<{reference: string | null; figures: string}> {
   let server: ServeChild
   try {
-    server = await startServe(model, SERVE_FLAGS)
+    server = await startServe(model, flags)
   } catch (error) {
-    findings.push(`${label}: did not start: ${(error as Error).message}`)
-    return {reference: null, rounds: 'no server'}
+    const message = (error as Error).message
+    // A kind a flag cannot serve must say so in a line and exit; a crash or a stack is a finding.
+    if (!/ended before ready \(\{"code":1,"signal":null\}\)/.test(message) || INTERNALS.test(message)) findings.push(`${label}: did not start: ${message}`)
+    return {reference: null, figures: `refused at start: ${message.split(': ').slice(-1)[0]!.slice(0, 160)}`}
   }
   const {port, hostname} = new URL(server.url)
   const target: Target = {host: hostname, port: Number(port), url: server.url}
-  const alone = await send(target, '/v1/completions', REFERENCE)
-  const reference = text(alone)
-  if (reference === null) findings.push(`${label}: the reference request: ${gist(alone)}`)
-  const attacks = kindCorpus({...limits, maxModelLen: MAX_MODEL_LEN, maxNumSeqs: MAX_NUM_SEQS})
+  const alone: string[] = []
+  for (const probe of PROBES) alone.push(fingerprint(await send(target, '/v1/completions', probe)))
+  const reference = text(await send(target, '/v1/completions', REFERENCE))
+  if (reference === null) findings.push(`${label}: the reference request: ${alone[0]}`)
+  const attacks = kindCorpus({...limits, maxModelLen: MAX_MODEL_LEN, maxNumSeqs: MAX_NUM_SEQS, speculative: flags.includes('--speculative-method')})
   const rss: number[] = []
-  for (const round of [1, 2]) {
-    await corpusRound(target, `${label} round ${round}`, attacks, reference ?? '', MAX_NUM_SEQS)
+  for (let round = 1; round <= rounds; round++) {
+    await corpusRound(target, `${label} round ${round}`, attacks, alone, MAX_NUM_SEQS)
     if (server.exit()) break
     const leak = await drained(target)
     if (leak) findings.push(`${label} round ${round}: not drained: ${leak}`)
     rss.push(server.rssBytes())
   }
-  if (reference !== null) await straddlingStop(target, label, reference)
-  const seeded = {prompt: 'seeded', max_tokens: 8, temperature: 1, seed: 11}
-  const [first, second] = [await send(target, '/v1/completions', seeded), await send(target, '/v1/completions', seeded)]
-  if (text(first) === null || text(first) !== text(second)) findings.push(`${label}: seed 11 twice alone: ${gist(first)} vs ${gist(second)}`)
-  const after = await send(target, '/v1/completions', REFERENCE)
-  if (!server.exit() && text(after) !== reference) findings.push(`${label}: the reference after the attacks: ${gist(after)} != ${JSON.stringify(reference)}`)
+  if (reference !== null && !server.exit()) await straddlingStop(target, label, reference)
+  for (const [i, probe] of PROBES.entries()) {
+    if (server.exit()) break
+    const after = fingerprint(await send(target, '/v1/completions', probe))
+    if (after !== alone[i]) findings.push(`${label}: probe ${JSON.stringify(probe)} after the attacks: ${after.slice(0, 300)} != ${alone[i]!.slice(0, 300)}`)
+  }
   const metrics = server.exit() ? '' : (await request(target, 'GET', '/metrics')).text
   const preemptions = /^pagedllm_num_preemptions_total (\d+)/m.exec(metrics)?.[1]
   const slots = /^pagedllm_state_slots\{state="total"\} (\d+)/m.exec(metrics)?.[1]
@@ -214,7 +253,8 @@ async function attackServer(kind: Kind, model: string, limits: {vocabSize: numbe
   const stopped = await server.stop()
   if (!died && stopped.code !== 0) findings.push(`${label}: SIGTERM ended it with ${JSON.stringify(stopped)}: ${server.stderrTail()}`)
   const caching = server.banner.find((line) => line.startsWith('kv cache:'))?.match(/prefix caching (\w+)/)?.[1]
-  return {reference, rounds: `${preemptions} preemptions, prefix caching ${caching}, ${slots ?? 'no'} state slots, RSS ${rss.map((bytes) => (bytes / 2 ** 20).toFixed(0)).join(' -> ')} MiB`}
+  const mib = rss.map((bytes) => (bytes / 2 ** 20).toFixed(0)).join(' -> ')
+  return {reference, figures: `${preemptions} preemptions, prefix caching ${caching}, ${slots ?? 'no'} state slots, RSS ${mib} MiB`}
 }
 
 /** `generate` with the corpus' features as flags: each must exit 0, or with a one-line reason (never a stack, a signal or a hang). */
@@ -222,7 +262,7 @@ async function attackGenerate(kind: Kind, model: string, chat: boolean, referenc
   const base = ['generate', '--model', model, '--threads', '1', '--batch-invariant', '--num-blocks', '16', '--max-model-len', String(MAX_MODEL_LEN), '--seed', '1']
   const every = JSON.stringify(Object.fromEntries(Array.from({length: 64}, (_, id) => [String(id), 50])))
   const runs: [string, string[], 'ok' | 'error' | 'any'][] = [
-    ['greedy', [REFERENCE.prompt, '--max-tokens', '10', '--temperature', '0', '--ignore-eos', '--json'], 'ok'],
+    ['greedy', [String(REFERENCE.prompt), '--max-tokens', '10', '--temperature', '0', '--ignore-eos', '--json'], 'ok'],
     ['samples', ['hi', 'there', '--n', '3', '--best-of', String(MAX_NUM_SEQS), '--logprobs', '20', '--prompt-logprobs', '20', '--max-tokens', '4', '--temperature', '1', '--presence-penalty', '2', '--repetition-penalty', '1.5', '--logit-bias', every, '--json'], 'ok'],
     ['beams', ['hi', '--beam-width', '3', '--max-tokens', '4', '--json'], 'ok'],
     ['guided', ['hi', '--json-schema', JSON.stringify({type: 'object', properties: {k: {type: 'string', maxLength: 3}}, required: ['k']}), '--max-tokens', '20', '--n', '2'], 'ok'],
@@ -236,7 +276,7 @@ async function attackGenerate(kind: Kind, model: string, chat: boolean, referenc
     const result = await runPagedllm([...base, ...args], 120_000)
     attackCount++
     const label = `generate ${kind.name} ${name}`
-    const stack = /\n\s+at \S+ \(|TypeError|ReferenceError|RangeError|Cannot read propert|is not a function|Assertion|Aborted|Segmentation/.exec(result.stderr)
+    const stack = INTERNALS.exec(result.stderr)
     if (result.signal) findings.push(`${label}: killed by ${result.signal} (${(result.ms / 1000).toFixed(1)} s): ${result.stderr.slice(-300)}`)
     else if (stack) findings.push(`${label}: exit ${result.code} with internals: ${result.stderr.slice(-400)}`)
     else if (expect === 'ok' && result.code !== 0) findings.push(`${label}: exit ${result.code}: ${result.stderr.trim().split('\n').slice(-2).join(' | ')}`)
@@ -256,11 +296,16 @@ for (const kind of kinds) {
   const kindStarted = performance.now()
   const before = findings.length
   const {model, limits} = await makeModel(kind)
-  const {reference, rounds} = await attackServer(kind, model, limits)
-  servers++
+  let reference: string | null = null
+  const parts: string[] = []
+  for (const flavor of flavors(kind)) {
+    const result = await attackServer(`serve ${kind.name} (${flavor.name})`, model, flavor.flags, flavor.rounds, limits)
+    servers++
+    reference ??= result.reference
+    parts.push(`${flavor.name}: ${result.figures}`)
+  }
   const generated = options['skip-generate'] ? 0 : await attackGenerate(kind, model, limits.chat, reference)
-  const line = `${kind.name}: ${rounds}; ${generated} generate runs; ${findings.length - before} findings in ${((performance.now() - kindStarted) / 1000).toFixed(0)} s (load ${loadavg()[0]!.toFixed(1)})`
-  figures.push(line)
+  const line = `${kind.name}: ${parts.join('; ')}; ${generated} generate runs; ${findings.length - before} findings in ${((performance.now() - kindStarted) / 1000).toFixed(0)} s (load ${loadavg()[0]!.toFixed(1)})`
   console.log(line)
 }
 for (const each of findings) console.log(`FINDING ${each}`)

@@ -1,11 +1,16 @@
 // `pagedllm serve` (and `generate`) from dist/ as child processes, black-box, for scripts/serve-attack-model-kinds.ts:
 // the server's URL once ready, its RSS read from /proc, whether it died (exit code or signal), and its stderr tail.
-import {spawn} from 'node:child_process'
+import {type ChildProcess, spawn} from 'node:child_process'
 import {readFileSync} from 'node:fs'
 import {createInterface} from 'node:readline'
 import {fileURLToPath} from 'node:url'
 
 const RUN = fileURLToPath(new URL('../bin/run.js', import.meta.url))
+/** Servers still running: a failed run must not leave them behind. */
+const running = new Set<ChildProcess>()
+process.on('exit', () => {
+  for (const child of running) child.kill('SIGKILL')
+})
 
 export interface ServeChild {
   url: string
@@ -21,9 +26,14 @@ export interface ServeChild {
 
 export async function startServe(model: string, flags: readonly string[], readyTimeoutMs = 120_000): Promise<ServeChild> {
   const child = spawn(process.execPath, [RUN, 'serve', model, '--port', '0', ...flags], {stdio: ['ignore', 'ignore', 'pipe']})
-  process.on('exit', () => child.kill('SIGKILL')) // a failed run must not leave the server behind
+  running.add(child)
   let ended: {code: number | null; signal: string | null} | null = null
-  const exited = new Promise<{code: number | null; signal: string | null}>((resolve) => child.on('exit', (code, signal) => resolve((ended = {code, signal}))))
+  const exited = new Promise<{code: number | null; signal: string | null}>((resolve) =>
+    child.on('exit', (code, signal) => {
+      running.delete(child)
+      resolve((ended = {code, signal}))
+    }),
+  )
   const lines: string[] = []
   const banner: string[] = []
   let onReady: (url: string) => void = () => {}
