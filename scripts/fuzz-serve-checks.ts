@@ -181,15 +181,16 @@ function streamProblem(path: string, text: string, sent: any): string | null {
   return 'stream: no [DONE]'
 }
 
-/** The gauges that must be zero once the load drains: KV blocks and state slots in use, requests running, waiting or swapped. */
+/** The gauges that must be zero once the load drains: KV blocks (a draft model's too) and state slots in use, requests running, waiting or swapped. */
 export function drainedProblem(metrics: string): string | null {
   const value = (name: string) => {
     const line = metrics.split('\n').find((each) => each.startsWith(name + ' '))
     return line === undefined ? NaN : Number(line.slice(name.length + 1))
   }
   const gauges = ['pagedllm_kv_blocks{state="used"}', 'pagedllm_num_requests_running', 'pagedllm_num_requests_waiting', 'pagedllm_num_requests_swapped']
-  // A hybrid model's state slots too (the gauge is absent for other models).
+  // A hybrid model's state slots and a draft model's KV blocks too (each gauge is absent where there are none).
   if (metrics.includes('pagedllm_state_slots{')) gauges.push('pagedllm_state_slots{state="used"}')
+  if (metrics.includes('pagedllm_draft_kv_blocks{')) gauges.push('pagedllm_draft_kv_blocks{state="used"}')
   const nonzero = gauges.filter((name) => value(name) !== 0).map((name) => `${name} = ${value(name)}`)
   return nonzero.length === 0 ? null : nonzero.join(', ')
 }
