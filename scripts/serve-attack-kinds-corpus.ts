@@ -78,6 +78,12 @@ export function kindCorpus(limits: KindLimits): KindAttack[] {
   c('4xx', {prompt: [[1, 2], [v + 7]]})
   c('ok', {prompt: [v - 1], max_tokens: 2})
   c('ok', {prompt: [0], max_tokens: 2, prompt_logprobs: 1})
+  // Truncation past the context, token ids back as strings, special tokens shown; fields vLLM refuses or ignores.
+  c('ok', {prompt: 'hello there '.repeat(len * 2), truncate_prompt_tokens: len - 8, echo: true, logprobs: 1})
+  c('4xx', {prompt: ids(8), truncate_prompt_tokens: len + 1})
+  c('ok', {return_tokens_as_token_ids: true, logprobs: 5, skip_special_tokens: false, spaces_between_special_tokens: false, n: 2})
+  c('4xx', {priority: 1})
+  c('ok', {cache_salt: 'salt', n: 2, stream: true})
   // Stop sequences: many, empty, long, token ids (every token of the vocabulary; one outside it).
   c('ok', {stop: ['e', 'th', ' ', '\n'], n: 2})
   c('any', {stop: ['']})

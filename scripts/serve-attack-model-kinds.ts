@@ -48,7 +48,10 @@ const kinds = options.kinds ? KINDS.filter((kind) => options.kinds!.split(',').i
 const MAX_MODEL_LEN = 64
 const MAX_NUM_SEQS = 8
 const COMMON_FLAGS = ['--threads', '1', '--max-model-len', String(MAX_MODEL_LEN), '--max-num-seqs', String(MAX_NUM_SEQS), '--tool-call-parser', 'hermes', '--responses-store', '8', '--slow-client-timeout', '3', '--seed', '1']
-/** Two servers a kind: float weights, a 16-block pool, chunked prefill, prefix caching asked for; then quantized at load, 8-token blocks, whole prompts, recompute, n-gram speculation. */
+/**
+ * Three servers a kind: float weights, a 16-block pool, chunked prefill, prefix caching asked for; quantized at load,
+ * 8-token blocks, whole prompts, recompute, n-gram speculation; bf16 drafting for itself, swapping.
+ */
 function flavors(kind: Kind): {name: string; flags: string[]; rounds: number}[] {
   return [
     {name: 'float', rounds: 2, flags: [...COMMON_FLAGS, '--batch-invariant', '--num-blocks', '16', '--max-num-batched-tokens', '32', '--prefix-caching', '--enable-prompt-tokens-details']},
@@ -58,6 +61,15 @@ function flavors(kind: Kind): {name: string; flags: string[]; rounds: number}[] 
       flags: [
         ...COMMON_FLAGS, ...(kind.gguf ? [] : ['--quantization', 'q4_k']), '--block-size', '8', '--num-blocks', '24', '--no-chunked-prefill', '--max-num-batched-tokens', '64',
         '--preemption-mode', 'recompute', '--no-prefix-caching', ...(kind.hybrid ? [] : ['--speculative-method', 'ngram', '--num-speculative-tokens', '3']),
+      ],
+    },
+    // The model drafting for itself at q8_0 (its own KV pool), swapping: a hybrid must refuse it at start, in a line.
+    {
+      name: 'draft',
+      rounds: 1,
+      flags: [
+        ...COMMON_FLAGS, '--batch-invariant', '--dtype', 'bf16', '--num-blocks', '16', '--max-num-batched-tokens', '32', '--preemption-mode', 'swap',
+        '--speculative-method', 'draft', ...(kind.gguf ? [] : ['--speculative-quantization', 'q8_0']), '--num-speculative-tokens', '3',
       ],
     },
   ]
@@ -110,6 +122,22 @@ function fingerprint(reply: Reply): string {
   } catch {
     return `${reply.status} ${reply.text.slice(0, 200)}`
   }
+}
+
+/** Where two fingerprints part: the choice and token (text, logprob) of the first difference. */
+function firstDifference(got: string, expected: string): string {
+  try {
+    const [a, b] = [JSON.parse(got), JSON.parse(expected)] as {text: string; logprobs?: {tokens: string[]; token_logprobs: number[]}}[][]
+    for (let i = 0; i < Math.max(a.length, b.length); i++) {
+      const [x, y] = [a[i], b[i]]
+      if (JSON.stringify(x) === JSON.stringify(y)) continue
+      const tokens = (c: typeof x) => c?.logprobs?.tokens ?? []
+      const at = tokens(x).findIndex((token, j) => token !== tokens(y)[j] || x!.logprobs!.token_logprobs[j] !== y!.logprobs!.token_logprobs[j])
+      if (at < 0) return `choice ${i}: ${JSON.stringify(x).slice(0, 200)} vs ${JSON.stringify(y).slice(0, 200)}`
+      return `choice ${i} token ${at}: ${JSON.stringify([tokens(x)[at], x!.logprobs!.token_logprobs[at]])} vs ${JSON.stringify([tokens(y)[at], y!.logprobs!.token_logprobs[at]])}`
+    }
+  } catch {}
+  return `${got.slice(0, 200)} vs ${expected.slice(0, 200)}`
 }
 
 async function makeModel(kind: Kind): Promise<{dir: string; model: string; limits: {vocabSize: number; chat: boolean}}> {
@@ -197,7 +225,8 @@ async function corpusRound(target: Target, label: string, attacks: KindAttack[],
   ])
   for (const [probe, reply] of await Promise.all(under)) {
     attackCount++
-    if (fingerprint(reply) !== alone[probe]) findings.push(`${label}: probe ${JSON.stringify(PROBES[probe])} under load: ${fingerprint(reply).slice(0, 300)} != alone ${alone[probe]!.slice(0, 300)}`)
+    const got = fingerprint(reply)
+    if (got !== alone[probe]) findings.push(`${label}: probe ${JSON.stringify(PROBES[probe])} under load differs from alone: ${firstDifference(got, alone[probe]!)}`)
   }
 }
 
@@ -220,7 +249,7 @@ async function attackServer(label: string, model: string, flags: string[], round
   } catch (error) {
     const message = (error as Error).message
     // A kind a flag cannot serve must say so in a line and exit; a crash or a stack is a finding.
-    if (!/ended before ready \(\{"code":1,"signal":null\}\)/.test(message) || INTERNALS.test(message)) findings.push(`${label}: did not start: ${message}`)
+    if (!/ended before ready \(\{"code":[12],"signal":null\}\)/.test(message) || INTERNALS.test(message)) findings.push(`${label}: did not start: ${message}`)
     return {reference: null, figures: `refused at start: ${message.split(': ').slice(-1)[0]!.slice(0, 160)}`}
   }
   const {port, hostname} = new URL(server.url)
@@ -242,7 +271,7 @@ async function attackServer(label: string, model: string, flags: string[], round
   for (const [i, probe] of PROBES.entries()) {
     if (server.exit()) break
     const after = fingerprint(await send(target, '/v1/completions', probe))
-    if (after !== alone[i]) findings.push(`${label}: probe ${JSON.stringify(probe)} after the attacks: ${after.slice(0, 300)} != ${alone[i]!.slice(0, 300)}`)
+    if (after !== alone[i]) findings.push(`${label}: probe ${JSON.stringify(probe)} after the attacks differs from alone: ${firstDifference(after, alone[i]!)}`)
   }
   const metrics = server.exit() ? '' : (await request(target, 'GET', '/metrics')).text
   const preemptions = /^pagedllm_num_preemptions_total (\d+)/m.exec(metrics)?.[1]
