@@ -89,8 +89,9 @@ function completionProblem(json: any, sent: any, chunk: boolean): string | null 
     for (const choice of json.choices) {
       const logprobs = choice.logprobs
       if (!logprobs || sent?.echo === true) continue
-      // Offsets run over the tokens' texts (vLLM): within the text unless skipped special tokens or a stop string's cut count too.
-      const bound = sent?.skip_special_tokens === false && sent?.stop === undefined ? choice.text.length : Infinity
+      // Offsets run over the tokens' texts (vLLM): within the text unless skipped special tokens, a stop string's cut or
+      // bytes that are not UTF-8 (one U+FFFD in the text, one per token in their texts) count too.
+      const bound = sent?.skip_special_tokens === false && sent?.stop === undefined && !choice.text.includes('\ufffd') ? choice.text.length : Infinity
       if (logprobs.text_offset.some((offset: number, i: number) => offset < (logprobs.text_offset[i - 1] ?? 0) || offset > bound)) return 'completion: text_offset not increasing within the text'
       if (Array.isArray(choice.token_ids) && choice.token_ids.length !== logprobs.tokens.length) return `completion: ${logprobs.tokens.length} logprobs for ${choice.token_ids.length} tokens`
       // A token that ends the sequence (EOS, a stop token id) is returned without its text, unless include_stop_str_in_output keeps it (vLLM).
