@@ -89,8 +89,9 @@ function completionProblem(json: any, sent: any, chunk: boolean): string | null 
     for (const choice of json.choices) {
       const logprobs = choice.logprobs
       if (!logprobs || sent?.echo === true) continue
-      // Offsets run over the tokens' texts (vLLM): within the text unless skipped special tokens or a stop string's cut count too.
-      const bound = sent?.skip_special_tokens === false && sent?.stop === undefined ? choice.text.length : Infinity
+      // Offsets run over the tokens' texts (vLLM): within the text unless skipped special tokens, a stop string's cut or
+      // bytes that are not UTF-8 (one U+FFFD in the text, one per token in their texts) count too.
+      const bound = sent?.skip_special_tokens === false && sent?.stop === undefined && !choice.text.includes('\ufffd') ? choice.text.length : Infinity
       if (logprobs.text_offset.some((offset: number, i: number) => offset < (logprobs.text_offset[i - 1] ?? 0) || offset > bound)) return 'completion: text_offset not increasing within the text'
       if (Array.isArray(choice.token_ids) && choice.token_ids.length !== logprobs.tokens.length) return `completion: ${logprobs.tokens.length} logprobs for ${choice.token_ids.length} tokens`
       // A token that ends the sequence (EOS, a stop token id) is returned without its text, unless include_stop_str_in_output keeps it (vLLM).
@@ -181,13 +182,16 @@ function streamProblem(path: string, text: string, sent: any): string | null {
   return 'stream: no [DONE]'
 }
 
-/** The gauges that must be zero once the load drains: KV blocks in use, requests running, waiting or swapped. */
+/** The gauges that must be zero once the load drains: KV blocks (a draft model's too) and state slots in use, requests running, waiting or swapped. */
 export function drainedProblem(metrics: string): string | null {
   const value = (name: string) => {
     const line = metrics.split('\n').find((each) => each.startsWith(name + ' '))
     return line === undefined ? NaN : Number(line.slice(name.length + 1))
   }
   const gauges = ['pagedllm_kv_blocks{state="used"}', 'pagedllm_num_requests_running', 'pagedllm_num_requests_waiting', 'pagedllm_num_requests_swapped']
+  // A hybrid model's state slots and a draft model's KV blocks too (each gauge is absent where there are none).
+  if (metrics.includes('pagedllm_state_slots{')) gauges.push('pagedllm_state_slots{state="used"}')
+  if (metrics.includes('pagedllm_draft_kv_blocks{')) gauges.push('pagedllm_draft_kv_blocks{state="used"}')
   const nonzero = gauges.filter((name) => value(name) !== 0).map((name) => `${name} = ${value(name)}`)
   return nonzero.length === 0 ? null : nonzero.join(', ')
 }

@@ -71,3 +71,21 @@ for (const weights of WEIGHTS) {
     }
   })
 }
+
+// A quantized model's matrices whose rows no block format divides stay f32 (the tiny DeepSeek's o_proj: rows of 48
+// values): they must sum in one order too, or a prefill of 48 rows and more moves the logits in the last bits.
+describe('batch invariance (deepseek-v2, q4_k at load beside an f32 o_proj, CPU)', () => {
+  it('8 requests prefilled in one step give the tokens and logprobs each gives alone', async () => {
+    const engine = await LLMEngine.create(makeEngineConfig({modelPath: await ensureTestModel('tiny', {variant: 'deepseek-v2'}), kvMemoryBytes: 8 << 20, threads: 2, quantization: 'q4_k'}))
+    try {
+      // Prompts of 23 to 37 tokens: 240 rows in the first step, 8 decode rows after.
+      const requests = REQUESTS.slice(10, 18).map(({prompt, params}) => ({prompt, params: {...params, maxTokens: 4}}))
+      const outputs = (results: Awaited<ReturnType<LLMEngine['generate']>>) => results.map((r) => r.outputs.map((o) => ({tokens: o.tokenIds, logprobs: o.logprobs})))
+      const alone = []
+      for (const request of requests) alone.push(...outputs(await engine.generate([request])))
+      assert.deepEqual(outputs(await engine.generate(requests)), alone)
+    } finally {
+      await engine.shutdown()
+    }
+  })
+})

@@ -163,6 +163,18 @@ describe('/metrics text', () => {
     assert.equal(value('pagedllm_time_to_first_token_seconds_count'), 2)
   })
 
+  it("a hybrid model's recurrent state slots and a draft model's KV blocks, only where there are some", () => {
+    assert.equal(families.has('pagedllm_state_slots'), false)
+    assert.equal(families.has('pagedllm_draft_kv_blocks'), false)
+    const draftKv = {...stats().kv, totalBlocks: 40, usedBlocks: 6, freeBlocks: 30, cachedBlocks: 4}
+    const drafting = parse(new ServerMetrics().render({stats: stats({draftKv}), modelName: 'm'}))
+    const blocks = Object.fromEntries(drafting.get('pagedllm_draft_kv_blocks')!.samples.map((sample) => [sample.labels.state, sample.value]))
+    assert.deepEqual(blocks, {used: 6, free: 30, cached: 4, total: 40})
+    const hybrid = parse(new ServerMetrics().render({stats: stats({stateSlots: {used: 3, total: 8}}), modelName: 'm'}))
+    const slots = Object.fromEntries(hybrid.get('pagedllm_state_slots')!.samples.map((sample) => [sample.labels.state, sample.value]))
+    assert.deepEqual(slots, {used: 3, free: 5, total: 8})
+  })
+
   it('while the model loads: only the server counters, no engine or vLLM series', () => {
     const loading = parse(new ServerMetrics().render(null))
     assert.ok(loading.has('pagedllm_http_responses_total'))

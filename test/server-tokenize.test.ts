@@ -49,6 +49,24 @@ describe('tokenize routes', () => {
     assert.ok(engine.tokenizer.decode(withDocuments.body.tokens).includes('capital of France'))
   })
 
+  it('counts text past the context, as vLLM does, whatever the tokenizer packs into a token; past 16 contexts a 400', async () => {
+    // Under the size bound a text just past the context and four times past it are counted alike (the bound on bytes
+    // per token once refused only the second, so a tokenizer's bound decided between a count and a 400).
+    for (const length of [engine.maxModelLen + 1, engine.maxModelLen * 4]) {
+      const reply = await post('/tokenize', {prompt: 'ab'.repeat(length / 2 + 1), add_special_tokens: false})
+      assert.equal(reply.status, 200, JSON.stringify(reply.body))
+      assert.equal(reply.body.count, 2 * Math.floor(length / 2 + 1))
+      assert.equal(reply.body.max_model_len, engine.maxModelLen)
+    }
+    const chat = await post('/tokenize', {messages: [{role: 'user', content: 'x'.repeat(engine.maxModelLen * 2)}]})
+    assert.equal(chat.status, 200, JSON.stringify(chat.body))
+    assert.ok(chat.body.count > engine.maxModelLen * 2)
+    const huge = await post('/tokenize', {prompt: 'x'.repeat(engine.maxModelLen * 16 * 4 + 1)})
+    assert.equal(huge.status, 400)
+    assert.equal(huge.body.error.param, 'prompt')
+    assert.match(huge.body.error.message, /16 contexts/)
+  })
+
   it('detokenizes back to the text', async () => {
     const reply = await post('/detokenize', {tokens: [FAKE_BOS, 104, 105]})
     assert.equal(reply.status, 200)

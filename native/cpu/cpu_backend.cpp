@@ -19,6 +19,7 @@
 #include "llama4_layers.h"
 #include "model_weights.h"
 #include "prompt_ranking.h"
+#include "quant_formats.h"
 #include "rms_variants.h"
 #include "sampler.h"
 #include "scaled_rows.h"
@@ -62,7 +63,9 @@ class CpuBackend final : public Backend {
         cache_(options.cache),
         weights_(load_model_weights(options.model, options.tensors, options.weight_format)),
         pool_(options.num_threads),
-        linear_order_(options.batch_invariant ? LinearOrder::kBatchInvariant : LinearOrder::kFastest),
+        // A quantized model's float matrices (rows no block format divides stay f32: fitting_format) sum in one order
+        // too, so its logits stay independent of the batch as its block-quantized matrices' are.
+        linear_order_(options.batch_invariant || is_quantized(options.weight_format) ? LinearOrder::kBatchInvariant : LinearOrder::kFastest),
         inv_freq_(rope_inv_freq(options.model)),
         local_inv_freq_(local_rope_inv_freq(options.model)),
         layer_norm_(options.model.layer_norm ? std::make_unique<LayerNormForward>(options.model) : nullptr),

@@ -65,6 +65,8 @@ export interface EngineStats {
   prefixCacheHits: number
   /** Swap pool (host memory) blocks in use, and in all. */
   swapBlocks: {used: number; total: number}
+  /** A hybrid model's recurrent state slots held by sequences, and in all (absent for other models). */
+  stateSlots?: {used: number; total: number}
   promptTokens: number
   generationTokens: number
   numSteps: number
@@ -221,6 +223,7 @@ export class LLMEngine {
   }
 
   stats(): EngineStats {
+    const slots = this.blockManager.stateSlots
     return {
       numRunning: this.scheduler.running.length,
       numWaiting: this.scheduler.waiting.length,
@@ -231,6 +234,7 @@ export class LLMEngine {
       prefixCacheQueries: this.blockManager.prefixCacheQueries,
       prefixCacheHits: this.blockManager.prefixCacheHits,
       swapBlocks: {used: this.blockManager.numTotalSwapBlocks - this.blockManager.numFreeSwapBlocks, total: this.blockManager.numTotalSwapBlocks},
+      ...(slots ? {stateSlots: {used: slots.numSlots - slots.numFree, total: slots.numSlots}} : {}),
       promptTokens: this.counters.promptTokens,
       generationTokens: this.counters.generationTokens,
       numSteps: this.counters.numSteps,

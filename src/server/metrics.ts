@@ -67,6 +67,21 @@ export class ServerMetrics {
           [{state: 'cached'}, kv.cachedBlocks],
           [{state: 'total'}, kv.totalBlocks],
         ]),
+        ...(stats.stateSlots
+          ? [family('pagedllm_state_slots', 'gauge', "A hybrid model's recurrent state slots (one per running sequence, --max-num-seqs in all): used, free, total.", [
+              [{state: 'used'}, stats.stateSlots.used],
+              [{state: 'free'}, stats.stateSlots.total - stats.stateSlots.used],
+              [{state: 'total'}, stats.stateSlots.total],
+            ])]
+          : []),
+        ...(stats.draftKv
+          ? [family('pagedllm_draft_kv_blocks', 'gauge', "Speculative decoding's draft model KV cache blocks: used, free, cached, total.", [
+              [{state: 'used'}, stats.draftKv.usedBlocks],
+              [{state: 'free'}, stats.draftKv.freeBlocks],
+              [{state: 'cached'}, stats.draftKv.cachedBlocks],
+              [{state: 'total'}, stats.draftKv.totalBlocks],
+            ])]
+          : []),
         family('pagedllm_kv_block_size_tokens', 'gauge', 'Tokens per KV block.', [[noLabels, kv.blockSize]]),
         family('pagedllm_kv_tokens_stored', 'gauge', 'Tokens whose K/V are held in used blocks.', [[noLabels, kv.tokensStored]]),
         family('pagedllm_kv_waste_slots', 'gauge', 'KV slots reserved in used blocks but holding no token.', [[noLabels, kv.wasteSlots]]),

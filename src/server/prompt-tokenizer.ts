@@ -7,7 +7,7 @@ import {jsonText} from './request-body.js'
 import {type CheckedByRoute, checkBodyText, type CheckOptions, type RouteName} from './request-checks.js'
 
 export type TokenizeJob =
-  | {kind: 'text'; text: string; param: string; addSpecialTokens?: boolean; truncate?: number}
+  | {kind: 'text'; text: string; param: string; addSpecialTokens?: boolean; truncate?: number; countOnly?: boolean}
   | {
       kind: 'chat'
       /** The messages, or their JSON text (a big request's, checked in a worker: parsed again only where it renders). */
@@ -24,9 +24,16 @@ export type TokenizeJob =
       /** BOS and the like on top of what the template writes (vLLM's chat add_special_tokens; off by default). */
       addSpecialTokens?: boolean
       truncate?: number
+      countOnly?: boolean
     }
 
-/** truncate_prompt_tokens: only the last `truncate` tokens are kept, so the text may be longer than the context holds. */
+/**
+ * Whether the job's text may be longer than the context holds: truncate_prompt_tokens keeps only its last `truncate`
+ * tokens, and /tokenize (`countOnly`) counts tokens of any length, as vLLM's does, so a client learns how far over it is.
+ */
+export function mayExceedContext(job: {truncate?: number; countOnly?: boolean}): boolean {
+  return job.truncate !== undefined || job.countOnly === true
+}
 
 /** The server's way to tokenize; every method may throw an InvalidRequestError / ContextLengthError for the client. */
 export interface PromptTokenizer {
@@ -42,23 +49,24 @@ export interface PromptTokenizer {
 }
 
 /**
- * A prompt to truncate (truncate_prompt_tokens) may be longer than the context, as in vLLM, which tokenizes it all and
- * keeps its end; up to this many contexts' worth of text, since tokenizing costs time per byte.
+ * A prompt to truncate (truncate_prompt_tokens) or count (/tokenize) may be longer than the context, as in vLLM, which
+ * tokenizes it all; up to this many contexts' worth of text, since tokenizing costs time per byte.
  */
 export const TRUNCATABLE_CONTEXTS = 16
 
 /**
  * Refuses text that cannot fit `maxModelLen` tokens judged by its size alone (the tokenizer's bound on bytes per
- * token), or TRUNCATABLE_CONTEXTS of them when it is to be truncated. Costs one pass over the string, not a tokenization.
+ * token), or TRUNCATABLE_CONTEXTS of them when it may exceed the context (mayExceedContext). Costs one pass over the
+ * string, not a tokenization.
  */
-export function checkTextFits(tokenizer: Pick<TokenizerLike, 'maxTextBytes'>, text: string, maxModelLen: number, param: string, truncating = false): void {
-  const tokens = truncating ? maxModelLen * TRUNCATABLE_CONTEXTS : maxModelLen
+export function checkTextFits(tokenizer: Pick<TokenizerLike, 'maxTextBytes'>, text: string, maxModelLen: number, param: string, beyondContext = false): void {
+  const tokens = beyondContext ? maxModelLen * TRUNCATABLE_CONTEXTS : maxModelLen
   const limit = tokenizer.maxTextBytes(tokens)
   if (limit === null) return
   const bytes = Buffer.byteLength(text, 'utf8')
   if (bytes <= limit) return
-  const room = truncating
-    ? `the most that ${TRUNCATABLE_CONTEXTS} contexts (${tokens} tokens) of this model can hold, the longest prompt truncate_prompt_tokens takes`
+  const room = beyondContext
+    ? `the most that ${TRUNCATABLE_CONTEXTS} contexts (${tokens} tokens) of this model can hold, the longest text truncate_prompt_tokens or /tokenize takes`
     : `the most that ${maxModelLen} tokens of this model can hold`
   throw new ContextLengthError(
     `This model's maximum context length is ${maxModelLen} tokens. However, your prompt is ${bytes} bytes of text, more than ` +
@@ -70,13 +78,13 @@ export function checkTextFits(tokenizer: Pick<TokenizerLike, 'maxTextBytes'>, te
 /** One job on one tokenizer, size-checked before tokenizing: what the inline tokenizer and every worker run. */
 export function runTokenizeJob(tokenizer: TokenizerLike, job: TokenizeJob, maxModelLen: number): number[] {
   if (job.kind === 'text') {
-    checkTextFits(tokenizer, job.text, maxModelLen, job.param, job.truncate !== undefined)
+    checkTextFits(tokenizer, job.text, maxModelLen, job.param, mayExceedContext(job))
     return lastTokens(tokenizer.encode(job.text, {addSpecialTokens: job.addSpecialTokens ?? true}), job.truncate)
   }
   const messages: ChatMessage[] = typeof job.messages === 'string' ? JSON.parse(job.messages) : job.messages
   // Every message renders to at least one token (its role marker) in any useful template, so more messages than the
   // context has tokens cannot fit; refused before rendering, which costs time per message (100,000 took 5 s).
-  if (messages.length > maxModelLen)
+  if (messages.length > (mayExceedContext(job) ? maxModelLen * TRUNCATABLE_CONTEXTS : maxModelLen))
     throw new ContextLengthError(
       `This model's maximum context length is ${maxModelLen} tokens. However, your conversation has ${messages.length} messages, ` +
         'more than that many tokens can hold. Please shorten the conversation.',
@@ -85,7 +93,7 @@ export function runTokenizeJob(tokenizer: TokenizerLike, job: TokenizeJob, maxMo
   const tools: readonly object[] | undefined = typeof job.tools === 'string' ? JSON.parse(job.tools) : job.tools
   const full = tokenizer.applyChatTemplate(messages, {addGenerationPrompt: job.addGenerationPrompt, tools, documents: job.documents, variables: job.variables, contentFormat: job.contentFormat})
   const rendered = job.continueFinalMessage ? openFinalMessage(full, finalText(messages[messages.length - 1]!)) : full
-  checkTextFits(tokenizer, rendered, maxModelLen, 'messages', job.truncate !== undefined)
+  checkTextFits(tokenizer, rendered, maxModelLen, 'messages', mayExceedContext(job))
   return lastTokens(tokenizer.encode(rendered, {addSpecialTokens: job.addSpecialTokens ?? false}), job.truncate)
 }
 

@@ -46,8 +46,9 @@ const PROMPT_FIELDS: Record<RouteName, PromptField> = {completions: 'prompt', ch
 /** Parses the body's text, refuses prompt text too long for the context, then runs the route's checks. */
 export function checkBodyText<R extends RouteName>(tokenizer: Pick<TokenizerLike, 'maxTextBytes'>, text: string, route: R, options: CheckOptions, maxModelLen: number): CheckedByRoute[R] {
   const parsed = parseJsonText(text)
-  const truncating = truncates(parsed)
-  for (const prompt of promptTexts(parsed, PROMPT_FIELDS[route])) checkTextFits(tokenizer, prompt, maxModelLen, PROMPT_FIELDS[route], truncating)
+  // /tokenize counts text past the context too (mayExceedContext).
+  const beyondContext = route === 'tokenize' || truncates(parsed)
+  for (const prompt of promptTexts(parsed, PROMPT_FIELDS[route])) checkTextFits(tokenizer, prompt, maxModelLen, PROMPT_FIELDS[route], beyondContext)
   return checkRequest(route, parsed, options)
 }
 

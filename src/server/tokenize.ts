@@ -27,12 +27,15 @@ export function checkTokenizeRequest(raw: unknown, options: {modelName: string; 
     throw new InvalidRequestError("give exactly one of 'prompt' (text) or 'messages' (a chat)", {param: hasPrompt ? 'messages' : 'prompt'})
   const returnTokenStrs = optionalBoolean(body, 'return_token_strs') ?? false
   const job: TokenizeJob = hasPrompt
-    ? {kind: 'text', text: requirePrompt(body), param: 'prompt', addSpecialTokens: optionalBoolean(body, 'add_special_tokens') ?? true}
+    ? {kind: 'text', text: requirePrompt(body), param: 'prompt', addSpecialTokens: optionalBoolean(body, 'add_special_tokens') ?? true, countOnly: true}
     : chatJob(body, options.contentFormat)
   return {job, returnTokenStrs}
 }
 
-/** -> {count, max_model_len, tokens}, tokenized off the event loop and size-checked first, like every prompt the server tokenizes. */
+/**
+ * -> {count, max_model_len, tokens}, tokenized off the event loop and size-checked first, like every prompt the server
+ * tokenizes; a count may pass max_model_len (as vLLM's), up to TRUNCATABLE_CONTEXTS contexts.
+ */
 export async function tokenize(context: ApiContext, {job, returnTokenStrs}: TokenizeRequest): Promise<void> {
   const tokens = await context.promptTokenizer.tokenize(job)
   // As vLLM (convert_ids_to_tokens): the vocabulary's own strings, not decoded text.
@@ -59,6 +62,7 @@ function chatJob(body: Record<string, unknown>, contentFormat: ChatContentFormat
     documents: optionalObjectList(body, 'documents'),
     variables: optionalObject(body, 'chat_template_kwargs'),
     contentFormat,
+    countOnly: true,
   }
 }
 

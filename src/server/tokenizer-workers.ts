@@ -2,7 +2,7 @@
 import type {Worker} from 'node:worker_threads'
 import {startModuleWorker, terminateWorker} from '../engine/module-worker.js'
 import type {TokenizerLike} from './engine-like.js'
-import {checkTextFits, deserializeJobError, type PromptTokenizer, type SerializedJobError, type TokenizeJob} from './prompt-tokenizer.js'
+import {checkTextFits, deserializeJobError, mayExceedContext, type PromptTokenizer, type SerializedJobError, type TokenizeJob} from './prompt-tokenizer.js'
 import {jsonText} from './request-body.js'
 import {type CheckedByRoute, checkBodyText, type CheckOptions, type RouteName} from './request-checks.js'
 import type {WorkerJob} from './tokenize-worker.js'
@@ -48,7 +48,7 @@ export class TokenizerWorkers implements PromptTokenizer {
   }
 
   async tokenize(job: TokenizeJob): Promise<number[]> {
-    if (job.kind === 'text') checkTextFits(this.sizeLimit, job.text, this.maxModelLen, job.param, job.truncate !== undefined)
+    if (job.kind === 'text') checkTextFits(this.sizeLimit, job.text, this.maxModelLen, job.param, mayExceedContext(job))
     const bytes = job.kind === 'text' ? job.text.length : typeof job.messages === 'string' ? job.messages.length : job.messages.reduce((sum, message) => sum + message.content.length, 0)
     return (await this.post(job, bytes)) as number[]
   }
