@@ -12,10 +12,9 @@ import {loadModel} from '../src/engine/model/load-model.js'
 import {parseModelConfig} from '../src/engine/model/model-config.js'
 import type {SsmHybridTestVariant} from '../src/engine/model/ssm-hybrid-test-models.js'
 import {ensureTestModel, testModelConfigJson} from '../src/engine/model/test-model.js'
-import {kvBytesPerBlock, loadNativeModel} from '../src/engine/native.js'
+import {kvBytesPerBlock} from '../src/engine/native.js'
 import {makeSamplingParams} from '../src/engine/sampling-params.js'
-import {TestBlockPool, TestSequence, buildStep} from './support/paged-batch.js'
-import {relativeError} from './support/relative-error.js'
+import {checkSlotBatchLogits} from './support/slot-batch-logits.js'
 import type {TransformersFixture} from './support/transformers-fixture.js'
 
 type Variant = Extract<SsmHybridTestVariant, 'falcon-h1' | 'falcon-h1-norm-first' | 'falcon-h1-ungated-norm'>
@@ -61,18 +60,7 @@ async function engineRun(variant: Variant, overrides: Partial<EngineConfig>, pro
 describe('Falcon-H1 tiny models', () => {
   for (const variant of ['falcon-h1', 'falcon-h1-norm-first', 'falcon-h1-ungated-norm'] as const) it(`${variant} matches transformers 5.18: top-10 last-position logits within 1e-4 (one batch of three prompts), greedy tokens equal`, async () => {
     const model = await loadModel(await ensureTestModel('tiny', {variant}))
-    const native = await loadNativeModel({config: model.config, tensors: model.tensors, numBlocks: 64, blockSize: 4, numSwapBlocks: 0, weightFormat: 'f32', threads: 2, device: 'cpu', numStateSlots: 4})
-    try {
-      const parts = fixture(variant).prompts.map((p) => ({sequence: new TestSequence(p.prompt_token_ids), count: p.prompt_token_ids.length, logits: 'last' as const}))
-      const {batch} = buildStep(parts, new TestBlockPool(64), 4)
-      const logits = await native.step({}, {...batch, stateSlots: Int32Array.from([2, 0, 3])})
-      fixture(variant).prompts.forEach((p, i) => {
-        const row = logits.subarray(i * model.config.vocabSize, (i + 1) * model.config.vocabSize)
-        assert.ok(relativeError(p.last_position_top10.ids.map((id) => row[id]!), p.last_position_top10.logits) < 1e-4, `prompt ${i}`)
-      })
-    } finally {
-      native.close()
-    }
+    await checkSlotBatchLogits(model, fixture(variant))
     assert.deepEqual((await engineRun(variant, {})).tokens, greedy(variant))
   })
 

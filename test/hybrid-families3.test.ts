@@ -15,11 +15,10 @@ import type {Hybrid3TestVariant} from '../src/engine/model/hybrid3-test-models.j
 import {loadModel} from '../src/engine/model/load-model.js'
 import {parseModelConfig} from '../src/engine/model/model-config.js'
 import {ensureTestModel, testModelConfigJson} from '../src/engine/model/test-model.js'
-import {loadNativeModel, nativeOps} from '../src/engine/native.js'
+import {nativeOps} from '../src/engine/native.js'
 import {SeededRandom} from '../src/engine/model/seeded-random.js'
 import {makeSamplingParams} from '../src/engine/sampling-params.js'
-import {TestBlockPool, TestSequence, buildStep} from './support/paged-batch.js'
-import {relativeError} from './support/relative-error.js'
+import {checkSlotBatchLogits} from './support/slot-batch-logits.js'
 import type {TransformersFixture} from './support/transformers-fixture.js'
 
 const fixture = (variant: Hybrid3TestVariant) => JSON.parse(readFileSync(join(import.meta.dirname, 'fixtures', `${variant}-tiny-transformers.json`), 'utf8')) as TransformersFixture
@@ -42,18 +41,7 @@ async function engineRun(variant: Hybrid3TestVariant, overrides: Partial<EngineC
 async function checkLogits(variant: Hybrid3TestVariant): Promise<void> {
   const expected = fixture(variant)
   const model = await loadModel(await ensureTestModel('tiny', {variant}))
-  const native = await loadNativeModel({config: model.config, tensors: model.tensors, numBlocks: 64, blockSize: 4, numSwapBlocks: 0, weightFormat: 'f32', threads: 2, device: 'cpu', numStateSlots: 4})
-  try {
-    const parts = expected.prompts.map((p) => ({sequence: new TestSequence(p.prompt_token_ids), count: p.prompt_token_ids.length, logits: 'last' as const}))
-    const {batch} = buildStep(parts, new TestBlockPool(64), 4)
-    const logits = await native.step({}, {...batch, stateSlots: Int32Array.from([2, 0, 3])})
-    expected.prompts.forEach((p, i) => {
-      const row = logits.subarray(i * model.config.vocabSize, (i + 1) * model.config.vocabSize)
-      assert.ok(relativeError(p.last_position_top10.ids.map((id) => row[id]!), p.last_position_top10.logits) < 1e-4, `prompt ${i}`)
-    })
-  } finally {
-    native.close()
-  }
+  await checkSlotBatchLogits(model, expected)
 }
 
 type DeltaRows = {q: Float32Array; k: Float32Array; v: Float32Array; g: Float32Array; beta: Float32Array; rows: number; heads: number; kDim: number; vDim: number}

@@ -9,15 +9,13 @@ import {makeEngineConfig, type EngineConfig} from '../src/engine/config.js'
 import {cpuOnlyNeed} from '../src/engine/engine-parts.js'
 import {LLMEngine} from '../src/engine/llm-engine.js'
 import type {Lfm2TestVariant} from '../src/engine/model/lfm2-test-models.js'
-import {loadModel, type LoadedModel} from '../src/engine/model/load-model.js'
+import {loadModel} from '../src/engine/model/load-model.js'
 import {mamba2CheckpointName} from '../src/engine/model/mamba2-tensors.js'
 import {parseModelConfig} from '../src/engine/model/model-config.js'
 import {ensureTestModel, testModelConfigJson} from '../src/engine/model/test-model.js'
-import {loadNativeModel} from '../src/engine/native.js'
 import {makeSamplingParams} from '../src/engine/sampling-params.js'
 import {withMultimodalCheckpoint} from './support/multimodal-checkpoint.js'
-import {TestBlockPool, TestSequence, buildStep} from './support/paged-batch.js'
-import {relativeError} from './support/relative-error.js'
+import {checkSlotBatchLogits} from './support/slot-batch-logits.js'
 import type {TransformersFixture} from './support/transformers-fixture.js'
 
 const VARIANTS: Lfm2TestVariant[] = ['lfm2', 'lfm2-moe']
@@ -65,25 +63,9 @@ async function engineRun(variant: Lfm2TestVariant, overrides: Partial<EngineConf
 
 const greedy = (variant: Lfm2TestVariant, copies = 1) => fixture(variant).prompts.map((p) => Array<number[]>(copies).fill(p.greedy_token_ids))
 
-/** The fixture's prompts in one batch (state slots out of order): each last position's top-10 logits within 1e-4 of transformers'. */
-async function checkLogits(model: LoadedModel, expected: TransformersFixture): Promise<void> {
-  const native = await loadNativeModel({config: model.config, tensors: model.tensors, numBlocks: 64, blockSize: 4, numSwapBlocks: 0, weightFormat: 'f32', threads: 2, device: 'cpu', numStateSlots: 4})
-  try {
-    const parts = expected.prompts.map((p) => ({sequence: new TestSequence(p.prompt_token_ids), count: p.prompt_token_ids.length, logits: 'last' as const}))
-    const {batch} = buildStep(parts, new TestBlockPool(64), 4)
-    const logits = await native.step({}, {...batch, stateSlots: Int32Array.from([2, 0, 3])})
-    expected.prompts.forEach((p, i) => {
-      const row = logits.subarray(i * model.config.vocabSize, (i + 1) * model.config.vocabSize)
-      assert.ok(relativeError(p.last_position_top10.ids.map((id) => row[id]!), p.last_position_top10.logits) < 1e-4, `prompt ${i}`)
-    })
-  } finally {
-    native.close()
-  }
-}
-
 describe('LFM2 tiny models', () => {
   for (const variant of VARIANTS) it(`${variant} matches transformers: top-10 last-position logits within 1e-4 (one batch of three prompts), greedy tokens equal`, async () => {
-    await checkLogits(await loadModel(await ensureTestModel('tiny', {variant})), fixture(variant))
+    await checkSlotBatchLogits(await loadModel(await ensureTestModel('tiny', {variant})), fixture(variant))
     assert.deepEqual((await engineRun(variant)).tokens, greedy(variant))
   })
 
@@ -95,7 +77,7 @@ describe('LFM2 tiny models', () => {
       const multimodal = await loadModel(dir)
       assert.match(multimodal.config.notes!.join('\n'), /Lfm2VlForConditionalGeneration: its language model runs text only/)
       assert.deepEqual([multimodal.config.hybrid, multimodal.config.intermediateSize, multimodal.config.tieWordEmbeddings], [text.config.hybrid, 160, false])
-      await checkLogits(multimodal, fixture('lfm2'))
+      await checkSlotBatchLogits(multimodal, fixture('lfm2'))
     })
   })
 

@@ -15,10 +15,9 @@ import type {Mamba2TestVariant} from '../src/engine/model/mamba2-test-models.js'
 import {parseModelConfig} from '../src/engine/model/model-config.js'
 import {SeededRandom} from '../src/engine/model/seeded-random.js'
 import {ensureTestModel, testModelConfigJson} from '../src/engine/model/test-model.js'
-import {kvBytesPerBlock, loadNativeModel, nativeOps} from '../src/engine/native.js'
+import {kvBytesPerBlock, nativeOps} from '../src/engine/native.js'
 import {makeSamplingParams} from '../src/engine/sampling-params.js'
-import {TestBlockPool, TestSequence, buildStep} from './support/paged-batch.js'
-import {relativeError} from './support/relative-error.js'
+import {checkSlotBatchLogits} from './support/slot-batch-logits.js'
 import {runCommand} from './support/run-command.js'
 import {post, startTinyEngineServer} from './support/server-harness.js'
 import type {TransformersFixture} from './support/transformers-fixture.js'
@@ -148,18 +147,7 @@ describe('Mamba-2 hybrid tiny models', () => {
   for (const variant of VARIANTS) it(`${variant} matches transformers 5.18: top-10 last-position logits within 1e-4, greedy tokens equal`, async () => {
     const expected = fixture(variant)
     const model = await loadModel(await ensureTestModel('tiny', {variant}))
-    const native = await loadNativeModel({config: model.config, tensors: model.tensors, numBlocks: 64, blockSize: 4, numSwapBlocks: 0, weightFormat: 'f32', threads: 2, device: 'cpu', numStateSlots: 4})
-    try {
-      const parts = expected.prompts.map((p) => ({sequence: new TestSequence(p.prompt_token_ids), count: p.prompt_token_ids.length, logits: 'last' as const}))
-      const {batch} = buildStep(parts, new TestBlockPool(64), 4)
-      const logits = await native.step({}, {...batch, stateSlots: Int32Array.from([2, 0, 3])})
-      expected.prompts.forEach((p, i) => {
-        const row = logits.subarray(i * model.config.vocabSize, (i + 1) * model.config.vocabSize)
-        assert.ok(relativeError(p.last_position_top10.ids.map((id) => row[id]!), p.last_position_top10.logits) < 1e-4, `prompt ${i}`)
-      })
-    } finally {
-      native.close()
-    }
+    await checkSlotBatchLogits(model, expected)
     assert.deepEqual((await engineRun(variant)).tokens, greedy(variant))
   })
 

@@ -5,6 +5,7 @@
 
 #include "kernels_avx2.h"
 #include "row_parallel.h"
+#include "scalar_activations.h"
 
 namespace pagedllm {
 namespace cpu {
@@ -68,8 +69,6 @@ void gated_and_mul(ThreadPool& pool, Activation act, const float* gate_up, float
   });
 }
 
-// torch's softplus in float32: log1p(exp(x)), x itself past its threshold of 20.
-static float softplus(float x) { return x > 20.f ? x : std::log1p(std::exp(x)); }
 
 XieluParams xielu_params(float stored_alpha_p, float stored_alpha_n, float beta, float eps) {
   return {softplus(stored_alpha_p), beta + softplus(stored_alpha_n), beta, eps};

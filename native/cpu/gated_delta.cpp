@@ -1,5 +1,6 @@
 // Gated DeltaNet kernels (gated_delta.h), portable C++: the work per token is heads x k_dim x v_dim, parallel over heads.
 #include "gated_delta.h"
+#include "scalar_activations.h"
 
 #include <algorithm>
 #include <cmath>
@@ -8,9 +9,6 @@
 namespace pagedllm {
 namespace cpu {
 
-namespace {
-inline float silu(float x) { return x / (1.f + std::exp(-x)); }
-}  // namespace
 
 void causal_conv1d_silu(ThreadPool& pool, const float* in, int rows, int in_stride, int channels, const float* weight,
                         int kernel, float* state, float* out, int out_stride, const float* bias, bool apply_silu) {

@@ -5,14 +5,12 @@
 #include <cmath>
 
 #include "gated_delta.h"
+#include "scalar_activations.h"
 
 namespace pagedllm {
 namespace cpu {
 
 namespace {
-// torch's softplus (beta 1, threshold 20), as KimiLinearForgetGate writes it.
-inline float softplus(float x) { return x > 20.f ? x : std::log1p(std::exp(x)); }
-
 // rows x `width` values of `src` (at `stride`) into contiguous `dst`.
 void gather_columns(const float* src, int rows, int stride, int width, float* dst) {
   for (int t = 0; t < rows; ++t) std::copy(src + static_cast<size_t>(t) * stride, src + static_cast<size_t>(t) * stride + width, dst + static_cast<size_t>(t) * width);

@@ -1,6 +1,7 @@
 // Gated DeltaNet layers (linear_attention.h): in_proj -> causal conv1d (silu) -> l2-normalised q, k -> gated delta
 // rule -> RMSNormGated with z -> out_proj, as transformers' Qwen3_5GatedDeltaNet computes it.
 #include "linear_attention.h"
+#include "scalar_activations.h"
 
 #include <algorithm>
 #include <cmath>
@@ -94,10 +95,6 @@ size_t LinearStatePool::bytes_per_slot() const {
   return (conv_floats_ + recurrent_floats_) * sizeof(float) * num_linear_layers_;
 }
 
-namespace {
-// torch's softplus (beta 1, threshold 20).
-inline float softplus(float x) { return x > 20.f ? x : std::log1p(std::exp(x)); }
-}  // namespace
 
 void l2_normalize_heads(float* row, int heads, int dim, float scale) {
   for (int h = 0; h < heads; ++h) {

@@ -5,15 +5,11 @@
 #include <cmath>
 
 #include "gated_delta.h"
+#include "scalar_activations.h"
 
 namespace pagedllm {
 namespace cpu {
 
-namespace {
-// torch's softplus (beta 1, threshold 20).
-inline float softplus(float x) { return x > 20.f ? x : std::log1p(std::exp(x)); }
-inline float silu(float x) { return x / (1.f + std::exp(-x)); }
-}  // namespace
 
 uint64_t Mamba1Weights::bytes() const {
   return in_proj.bytes() + x_proj.bytes() + dt_proj.bytes() + out_proj.bytes() +
