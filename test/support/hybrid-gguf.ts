@@ -9,6 +9,7 @@ import type {LoadedModel} from '../../src/engine/model/load-model.js'
 import {readSafetensorsHeader, readTensorFloat64} from '../../src/engine/model/safetensors.js'
 import {nativeOps} from '../../src/engine/native.js'
 import type {GgufEntry, GgufTensorSpec} from './gguf-file.js'
+import {FusedExperts, ggufSpec} from './gguf-fused-experts.js'
 import {familyVocabMetadata} from './llama-gguf.js'
 
 const GLOBAL: Record<string, string> = {'model.embed_tokens.weight': 'token_embd.weight', 'model.norm.weight': 'output_norm.weight', 'lm_head.weight': 'output.weight'}
@@ -36,39 +37,26 @@ function permuted(values: Float32Array, heads: number, cols: number): Float32Arr
   return out
 }
 
-const spec = (name: string, dims: number[], values: Float32Array<ArrayBuffer>): GgufTensorSpec => ({name, dims, data: Buffer.from(values.buffer)})
-
 /** Every tensor of `hf` as the converter stores it; per-expert tensors fused back into ffn_{gate,up,down}_exps. */
 export function hybridTensors(hf: LoadedModel, arch: 'granitehybrid' | 'mamba2'): GgufTensorSpec[] {
   const c = hf.config
   const m = c.hybrid!.mamba2!
   const specs: GgufTensorSpec[] = []
-  const experts = new Map<string, {dims: number[]; parts: Float32Array[]}>()
+  const experts = new FusedExperts()
   for (const tensor of hf.tensors) {
     let values: Float32Array<ArrayBuffer> = Float32Array.from(readTensorFloat64(tensor))
-    const expert = /^model\.layers\.(\d+)\.mlp\.experts\.(\d+)\.(gate|up|down)_proj\.weight$/.exec(tensor.name)
-    if (expert) {
-      const name = `blk.${expert[1]}.ffn_${expert[3]}_exps.weight`
-      const fused = experts.get(name) ?? {dims: [tensor.shape[1]!, tensor.shape[0]!], parts: []}
-      fused.parts[Number(expert[2])] = values
-      experts.set(name, fused)
-      continue
-    }
+    if (experts.take(tensor, values)) continue
     const layer = /^model\.layers\.(\d+)\.(.+)$/.exec(tensor.name)
     const name = layer ? `blk.${layer[1]}.${LAYER[layer[2]!]}` : GLOBAL[tensor.name]!
     const heads = arch !== 'granitehybrid' ? 0 : name.endsWith('.attn_q.weight') ? c.numHeads : name.endsWith('.attn_k.weight') ? c.numKvHeads : 0
     if (heads > 0) values = permuted(values, heads, tensor.shape[1]!)
-    if (name.endsWith('.ssm_a')) specs.push(spec(name, [1, m.heads], values.map((a) => -Math.exp(a))))
-    else if (name.endsWith('.ssm_d')) specs.push(spec(name, [1, m.heads], values))
-    else if (name.endsWith('.ssm_conv1d.weight')) specs.push(spec(name, [m.convKernel, tensor.shape[0]!], values))
-    else if (name.endsWith('.ssm_norm.weight')) specs.push(spec(name, [values.length / m.groups, m.groups], values))
-    else specs.push(spec(name, [...tensor.shape].reverse(), values))
+    if (name.endsWith('.ssm_a')) specs.push(ggufSpec(name, [1, m.heads], values.map((a) => -Math.exp(a))))
+    else if (name.endsWith('.ssm_d')) specs.push(ggufSpec(name, [1, m.heads], values))
+    else if (name.endsWith('.ssm_conv1d.weight')) specs.push(ggufSpec(name, [m.convKernel, tensor.shape[0]!], values))
+    else if (name.endsWith('.ssm_norm.weight')) specs.push(ggufSpec(name, [values.length / m.groups, m.groups], values))
+    else specs.push(ggufSpec(name, [...tensor.shape].reverse(), values))
   }
-  for (const [name, {dims, parts}] of experts) {
-    const all = new Float32Array(parts.reduce((n, p) => n + p.length, 0))
-    parts.forEach((p, e) => all.set(p, e * p.length))
-    specs.push(spec(name, [...dims, parts.length], all))
-  }
+  specs.push(...experts.specs())
   return specs
 }
 
@@ -149,7 +137,7 @@ export function gatedDeltaTensors(hf: LoadedModel, arch: GatedDeltaArch): GgufTe
   const [keyHeads, perKey, kDim, vDim] = [h.linearNumKeyHeads, h.linearNumValueHeads / h.linearNumKeyHeads, h.linearKeyHeadDim, h.linearValueHeadDim]
   const reorder = arch !== 'qwen3next' && perKey > 1
   const specs: GgufTensorSpec[] = []
-  const experts = new Map<string, {dims: number[]; parts: Float32Array[]}>()
+  const experts = new FusedExperts()
   const names: Record<string, string> = {
     'input_layernorm.weight': 'attn_norm.weight', 'post_attention_layernorm.weight': 'post_attention_norm.weight',
     'self_attn.q_proj.weight': 'attn_q.weight', 'self_attn.k_proj.weight': 'attn_k.weight', 'self_attn.v_proj.weight': 'attn_v.weight', 'self_attn.o_proj.weight': 'attn_output.weight',
@@ -164,14 +152,7 @@ export function gatedDeltaTensors(hf: LoadedModel, arch: GatedDeltaArch): GgufTe
   for (const tensor of readSafetensorsHeader(join(hf.dir, 'model.safetensors'))) {
     let values: Float32Array<ArrayBuffer> = Float32Array.from(readTensorFloat64(tensor))
     const cols = tensor.shape.length === 2 ? tensor.shape[1]! : 1
-    const expert = /^model\.layers\.(\d+)\.mlp\.experts\.(\d+)\.(gate|up|down)_proj\.weight$/.exec(tensor.name)
-    if (expert) {
-      const name = `blk.${expert[1]}.ffn_${expert[3]}_exps.weight`
-      const fused = experts.get(name) ?? {dims: [tensor.shape[1]!, tensor.shape[0]!], parts: []}
-      fused.parts[Number(expert[2])] = values
-      experts.set(name, fused)
-      continue
-    }
+    if (experts.take(tensor, values)) continue
     const layer = /^model\.layers\.(\d+)\.(.+)$/.exec(tensor.name)
     const suffix = layer?.[2]
     const name = layer ? `blk.${layer[1]}.${names[suffix!]}` : GLOBAL[tensor.name]!
@@ -202,18 +183,14 @@ export function gatedDeltaTensors(hf: LoadedModel, arch: GatedDeltaArch): GgufTe
         return out
       }
       const qkv = join([...parts[0]!, ...parts[1]!, ...parts[2]!])
-      specs.push(spec(`blk.${layer![1]}.attn_qkv.weight`, [cols, qkv.length / cols], qkv), spec(`blk.${layer![1]}.attn_gate.weight`, [cols, perKey * vDim * keyHeads], join(parts[3]!)))
+      specs.push(ggufSpec(`blk.${layer![1]}.attn_qkv.weight`, [cols, qkv.length / cols], qkv), ggufSpec(`blk.${layer![1]}.attn_gate.weight`, [cols, perKey * vDim * keyHeads], join(parts[3]!)))
       continue
     }
     if (suffix === 'linear_attn.A_log') values = values.map((a) => -Math.exp(a))
     const shape = suffix === 'linear_attn.conv1d.weight' ? [tensor.shape[0]!, tensor.shape[2]!] : tensor.shape
-    specs.push(spec(name, [...shape].reverse(), values))
+    specs.push(ggufSpec(name, [...shape].reverse(), values))
   }
-  for (const [name, {dims, parts}] of experts) {
-    const all = new Float32Array(parts.reduce((n, p) => n + p.length, 0))
-    parts.forEach((p, e) => all.set(p, e * p.length))
-    specs.push(spec(name, [...dims, parts.length], all))
-  }
+  specs.push(...experts.specs())
   return specs
 }
 

@@ -10,6 +10,7 @@ import {join} from 'node:path'
 import type {LoadedModel} from '../../src/engine/model/load-model.js'
 import {readTensorFloat64} from '../../src/engine/model/safetensors.js'
 import type {GgufEntry, GgufTensorSpec} from './gguf-file.js'
+import {FusedExperts, ggufSpec} from './gguf-fused-experts.js'
 import {familyVocabMetadata} from './llama-gguf.js'
 
 export type Lfm2MambaArch = 'lfm2' | 'lfm2moe' | 'mamba' | 'jamba'
@@ -25,35 +26,22 @@ const LAYER: Record<string, string> = {
   'mamba.dt_layernorm.weight': 'ssm_dt_norm.weight', 'mamba.b_layernorm.weight': 'ssm_b_norm.weight', 'mamba.c_layernorm.weight': 'ssm_c_norm.weight',
 }
 
-const spec = (name: string, dims: number[], values: Float32Array<ArrayBuffer>): GgufTensorSpec => ({name, dims, data: Buffer.from(values.buffer)})
-
 /** Every tensor of `hf` (under the engine's names) as the converter stores it. */
 export function lfm2MambaTensors(hf: LoadedModel, arch: Lfm2MambaArch): GgufTensorSpec[] {
   const global: Record<string, string> = {'model.embed_tokens.weight': 'token_embd.weight', 'model.norm.weight': arch.startsWith('lfm2') ? 'token_embd_norm.weight' : 'output_norm.weight', 'lm_head.weight': 'output.weight'}
   const specs: GgufTensorSpec[] = []
-  const experts = new Map<string, {dims: number[]; parts: Float32Array[]}>()
+  const experts = new FusedExperts()
   for (const tensor of hf.tensors) {
     let values: Float32Array<ArrayBuffer> = Float32Array.from(readTensorFloat64(tensor))
-    const expert = /^model\.layers\.(\d+)\.mlp\.experts\.(\d+)\.(gate|up|down)_proj\.weight$/.exec(tensor.name)
-    if (expert) {
-      const name = `blk.${expert[1]}.ffn_${expert[3]}_exps.weight`
-      const fused = experts.get(name) ?? {dims: [tensor.shape[1]!, tensor.shape[0]!], parts: []}
-      fused.parts[Number(expert[2])] = values
-      experts.set(name, fused)
-      continue
-    }
+    if (experts.take(tensor, values)) continue
     const layer = /^model\.layers\.(\d+)\.(.+)$/.exec(tensor.name)
     const name = layer ? `blk.${layer[1]}.${LAYER[layer[2]!]}` : global[tensor.name]!
     if (name.endsWith('.ssm_a')) values = values.map((a) => -Math.exp(a))
     // The convolutions' [channels, 1, kernel] squeezed; the expert bias [experts], as the checkpoint has it (the loader reads it as one row).
     const shape = tensor.shape.length === 3 && /conv(1d)?\.weight$/.test(name) ? [tensor.shape[0]!, tensor.shape[2]!] : name.endsWith('.exp_probs_b.bias') ? [tensor.shape.at(-1)!] : tensor.shape
-    specs.push(spec(name, [...shape].reverse(), values))
+    specs.push(ggufSpec(name, [...shape].reverse(), values))
   }
-  for (const [name, {dims, parts}] of experts) {
-    const all = new Float32Array(parts.reduce((n, p) => n + p.length, 0))
-    parts.forEach((p, e) => all.set(p, e * p.length))
-    specs.push(spec(name, [...dims, parts.length], all))
-  }
+  specs.push(...experts.specs())
   return specs
 }
 
