@@ -13,30 +13,13 @@ import {ModelLoadError} from '../src/engine/errors.js'
 import {loadModel, type LoadedModel} from '../src/engine/model/load-model.js'
 import {parseModelConfig} from '../src/engine/model/model-config.js'
 import {ensureTestModel} from '../src/engine/model/test-model.js'
-import {loadNativeModel, type WeightFormat} from '../src/engine/native.js'
-import {SeededRandom} from '../src/engine/model/seeded-random.js'
 import {ggufBytes, type GgufEntry} from './support/gguf-file.js'
 import {gatedDeltaMetadata, gatedDeltaTensors, hybridMetadata, hybridTensors, q8_0HybridMatrices} from './support/hybrid-gguf.js'
 import {llama4Metadata, llama4Tensors} from './support/llama4-gguf.js'
 import {maxAbsDifference} from './support/model-logits.js'
-import {TestBlockPool, TestSequence, buildStep} from './support/paged-batch.js'
+import {seededSlotBatchLogits} from './support/slot-batch-logits.js'
 
 type Arch = 'granitehybrid' | 'mamba2' | 'qwen3next' | 'qwen35' | 'qwen35moe'
-
-/** Logits of every position of two seeded prompts run as one batch, each in its own state slot. */
-async function logits(model: LoadedModel, weightFormat: WeightFormat): Promise<Float32Array> {
-  const native = await loadNativeModel({config: model.config, tensors: model.tensors, numBlocks: 64, blockSize: 4, numSwapBlocks: 0, weightFormat, threads: 2, device: 'cpu', numStateSlots: 2})
-  try {
-    const random = new SeededRandom(5)
-    const parts = [11, 6].map((length) => {
-      const tokens = [1, ...Array.from({length: length - 1}, () => 5 + random.nextInt(model.config.vocabSize - 5))]
-      return {sequence: new TestSequence(tokens), count: tokens.length, logits: 'all' as const}
-    })
-    return await native.step({}, {...buildStep(parts, new TestBlockPool(64), 4).batch, stateSlots: Int32Array.from([1, 0])})
-  } finally {
-    native.close()
-  }
-}
 
 /** What tells the runs apart, to be the same in the file as in the checkpoint (the file's own projection and head layout aside). */
 function features(m: LoadedModel): unknown {
@@ -86,7 +69,7 @@ describe('GGUF granitehybrid / mamba2 / qwen3next / qwen35 / qwen35moe / llama4 
       const gguf = await loadModel(write(hf, arch))
       assert.deepEqual(features(gguf), features(hf))
       assert.deepEqual(cpuOnlyNeed({}, gguf), cpuOnlyNeed({}, hf))
-      assert.equal(maxAbsDifference(await logits(gguf, 'f32'), await logits(hf, 'f32')), 0)
+      assert.equal(maxAbsDifference(await seededSlotBatchLogits(gguf, 'f32'), await seededSlotBatchLogits(hf, 'f32')), 0)
     })
   }
 
@@ -101,7 +84,7 @@ describe('GGUF granitehybrid / mamba2 / qwen3next / qwen35 / qwen35moe / llama4 
       assert.deepEqual([gguf.config.hybrid?.qkvzApart, gguf.config.hybrid?.valueHeadsTiled], arch === 'qwen3next' ? [true, undefined] : [undefined, true])
       assert.equal(gguf.config.normWeightOffset, 0, 'norms stored with their 1 added')
       assert.deepEqual(cpuOnlyNeed({}, gguf), cpuOnlyNeed({}, hf))
-      const difference = maxAbsDifference(await logits(gguf, 'f32'), await logits(hf, 'f32'))
+      const difference = maxAbsDifference(await seededSlotBatchLogits(gguf, 'f32'), await seededSlotBatchLogits(hf, 'f32'))
       if (tiled) assert.ok(difference < 1e-5, `max difference ${difference}`)
       else assert.equal(difference, 0)
     })
@@ -117,16 +100,16 @@ describe('GGUF granitehybrid / mamba2 / qwen3next / qwen35 / qwen35moe / llama4 
     assert.deepEqual(c(gguf), c(hf))
     assert.equal(gguf.config.moe?.fusedExperts, undefined)
     assert.deepEqual(cpuOnlyNeed({}, gguf), cpuOnlyNeed({}, hf))
-    assert.equal(maxAbsDifference(await logits(gguf, 'f32'), await logits(hf, 'f32')), 0)
+    assert.equal(maxAbsDifference(await seededSlotBatchLogits(gguf, 'f32'), await seededSlotBatchLogits(hf, 'f32')), 0)
     // Experts fused as ffn_gate_up_exps (gate rows, then up rows) run the same.
     writeFileSync(path, ggufBytes(llama4Metadata(hf), {tensors: llama4Tensors(hf, {gateUpFused: true})}))
     const fused = await loadModel(path)
     assert.equal(fused.config.moe?.fusedExperts, true)
-    assert.equal(maxAbsDifference(await logits(fused, 'f32'), await logits(hf, 'f32')), 0)
+    assert.equal(maxAbsDifference(await seededSlotBatchLogits(fused, 'f32'), await seededSlotBatchLogits(hf, 'f32')), 0)
     writeFileSync(path, ggufBytes(llama4Metadata(hf), {tensors: q8_0HybridMatrices(llama4Tensors(hf))}))
     const q8 = await loadModel(path)
     assert.ok(q8.tensors.some((t) => t.blockFormat === 'q8_0' && t.name.includes('.experts.')))
-    assert.equal(maxAbsDifference(await logits(q8, 'q8_0'), await logits(hf, 'q8_0')), 0)
+    assert.equal(maxAbsDifference(await seededSlotBatchLogits(q8, 'q8_0'), await seededSlotBatchLogits(hf, 'q8_0')), 0)
     // The tokenizer (the `llama4` pre-tokenizer, GPT-4o's split: gguf-pre-tokenizers.test.ts) and chat template from the
     // metadata; on plain words the split is Llama 3's, the checkpoint's.
     const words = (m: LoadedModel) => m.tokenizer.encode('Hello world, here we are', {addSpecialTokens: false})
@@ -149,7 +132,7 @@ describe('GGUF granitehybrid / mamba2 / qwen3next / qwen35 / qwen35moe / llama4 
     const template = "{% for m in messages %}<|start_of_role|>{{ m['role'] }}<|end_of_role|>{{ m['content'] }}<|end_of_text|>\n{% endfor %}"
     const gguf = await loadModel(write(hf, 'granitehybrid', {q8_0: true, edit: (m) => ({...m, 'tokenizer.chat_template': {type: 'string', value: template}})}))
     assert.ok(gguf.tensors.some((t) => t.blockFormat === 'q8_0'))
-    assert.equal(maxAbsDifference(await logits(gguf, 'q8_0'), await logits(hf, 'q8_0')), 0)
+    assert.equal(maxAbsDifference(await seededSlotBatchLogits(gguf, 'q8_0'), await seededSlotBatchLogits(hf, 'q8_0')), 0)
     for (const text of ['Hello world', 'two  spaces\nand a newline']) assert.deepEqual(gguf.tokenizer.encode(text), hf.tokenizer.encode(text), text)
     assert.equal(gguf.tokenizer.applyChatTemplate([{role: 'user', content: 'hi'}]), '<|start_of_role|>user<|end_of_role|>hi<|end_of_text|>\n')
   })

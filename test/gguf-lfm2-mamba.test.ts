@@ -11,28 +11,11 @@ import {cpuOnlyNeed} from '../src/engine/engine-parts.js'
 import {ModelLoadError} from '../src/engine/errors.js'
 import {loadModel, type LoadedModel} from '../src/engine/model/load-model.js'
 import {ensureTestModel} from '../src/engine/model/test-model.js'
-import {loadNativeModel, type WeightFormat} from '../src/engine/native.js'
-import {SeededRandom} from '../src/engine/model/seeded-random.js'
 import {ggufBytes, type GgufEntry} from './support/gguf-file.js'
 import {q8_0HybridMatrices} from './support/hybrid-gguf.js'
 import {lfm2MambaMetadata, lfm2MambaTensors, type Lfm2MambaArch} from './support/lfm2-mamba-gguf.js'
 import {maxAbsDifference} from './support/model-logits.js'
-import {TestBlockPool, TestSequence, buildStep} from './support/paged-batch.js'
-
-/** Logits of every position of two seeded prompts run as one batch, each in its own state slot. */
-async function logits(model: LoadedModel, weightFormat: WeightFormat): Promise<Float32Array> {
-  const native = await loadNativeModel({config: model.config, tensors: model.tensors, numBlocks: 64, blockSize: 4, numSwapBlocks: 0, weightFormat, threads: 2, device: 'cpu', numStateSlots: 2})
-  try {
-    const random = new SeededRandom(5)
-    const parts = [11, 6].map((length) => {
-      const tokens = [1, ...Array.from({length: length - 1}, () => 5 + random.nextInt(model.config.vocabSize - 5))]
-      return {sequence: new TestSequence(tokens), count: tokens.length, logits: 'all' as const}
-    })
-    return await native.step({}, {...buildStep(parts, new TestBlockPool(64), 4).batch, stateSlots: Int32Array.from([1, 0])})
-  } finally {
-    native.close()
-  }
-}
+import {seededSlotBatchLogits} from './support/slot-batch-logits.js'
 
 /** What tells the runs apart, to be the same in the file as in the checkpoint (its eps as the f32 the file holds). */
 function features(m: LoadedModel): unknown {
@@ -69,7 +52,7 @@ describe('GGUF lfm2 / lfm2moe / mamba / jamba files', () => {
       const gguf = await loadModel(write(hf, arch))
       assert.deepEqual(features(gguf), features(hf))
       assert.deepEqual(cpuOnlyNeed({}, gguf), cpuOnlyNeed({}, hf))
-      assert.equal(maxAbsDifference(await logits(gguf, 'f32'), await logits(hf, 'f32')), 0)
+      assert.equal(maxAbsDifference(await seededSlotBatchLogits(gguf, 'f32'), await seededSlotBatchLogits(hf, 'f32')), 0)
     })
   }
 
@@ -81,7 +64,7 @@ describe('GGUF lfm2 / lfm2moe / mamba / jamba files', () => {
     const scaled = await loadModel(write(hf, 'lfm2moe', {edit: (m) => ({...m, 'lfm2moe.expert_weights_scale': {type: 'f32', value: 1.5}})}))
     assert.deepEqual(features(scaled), features(hf))
     assert.deepEqual(cpuOnlyNeed({}, scaled), cpuOnlyNeed({}, hf))
-    assert.equal(maxAbsDifference(await logits(scaled, 'f32'), await logits(hf, 'f32')), 0)
+    assert.equal(maxAbsDifference(await seededSlotBatchLogits(scaled, 'f32'), await seededSlotBatchLogits(hf, 'f32')), 0)
   })
 
   it('lfm2 and jamba at q8_0: the checkpoint\'s q8_0 logits', async () => {
@@ -89,7 +72,7 @@ describe('GGUF lfm2 / lfm2moe / mamba / jamba files', () => {
       const hf = await loadModel(await ensureTestModel('tiny', {variant: arch}))
       const gguf = await loadModel(write(hf, arch, {q8_0: true}))
       assert.ok(gguf.tensors.some((t) => t.blockFormat === 'q8_0'), arch)
-      assert.equal(maxAbsDifference(await logits(gguf, 'q8_0'), await logits(hf, 'q8_0')), 0, arch)
+      assert.equal(maxAbsDifference(await seededSlotBatchLogits(gguf, 'q8_0'), await seededSlotBatchLogits(hf, 'q8_0')), 0, arch)
     }
   })
 
