@@ -1,0 +1,78 @@
+// GGUF ernie4_5-moe (ERNIE-4.5-21B-A3B), hunyuan-moe (Hunyuan-A13B), dots1 (dots.llm1) and minimax-m2 files, as
+// llama.cpp's converter writes them, read as the config.json each stands for (ernie45-moe-config.ts,
+// hunyuan-moe-config.ts, dots1-config.ts, minimax-m2-config.ts). Their experts, routers, shared experts and router
+// biases (exp_probs_b) are under llama.cpp's common MoE names (gguf-moe.ts, gguf-deepseek.ts); q/k rows are as in the
+// checkpoint (ERNIE's own interleaved rope is reordered at load as for the checkpoint: llama-twists.ts).
+import {ModelLoadError, quotedValue} from '../errors.js'
+
+export const GGUF_MOE_FAMILY_ARCHITECTURES: Record<string, {architecture: string; modelType: string; interleavedRope: boolean}> = {
+  'ernie4_5-moe': {architecture: 'Ernie4_5_MoeForCausalLM', modelType: 'ernie4_5_moe', interleavedRope: false},
+  'hunyuan-moe': {architecture: 'HunYuanMoEV1ForCausalLM', modelType: 'hunyuan_v1_moe', interleavedRope: false},
+  dots1: {architecture: 'Dots1ForCausalLM', modelType: 'dots1', interleavedRope: false},
+  'minimax-m2': {architecture: 'MiniMaxM2ForCausalLM', modelType: 'minimax_m2', interleavedRope: false},
+}
+
+/** Hunyuan's and dots1's o_proj bias, beside the q/k/v biases llama's names already cover. */
+export const GGUF_MOE_FAMILY_LAYER_NAMES: Record<string, Record<string, string>> = {
+  'hunyuan-moe': {'attn_output.bias': 'self_attn.o_proj.bias'},
+  dots1: {'attn_output.bias': 'self_attn.o_proj.bias'},
+}
+
+/** MiniMax-M2 rotates the first rope.dimension_count values of each head (its rotary_dim). */
+export const GGUF_MOE_FAMILY_PARTIAL_ROTARY = new Set(['minimax-m2'])
+
+/** llama.cpp's expert_gating_func values: 1 softmax, 2 sigmoid. */
+const GATING_NAMES: Record<number, string> = {1: 'softmax', 2: 'sigmoid'}
+
+/** The config.json keys a file of these families stands for beyond the llama ones; {} for other architectures. */
+export function moeFamilyGgufKeys(arch: string, get: (key: string) => unknown, tensorNames: Set<string>, path: string): Record<string, unknown> {
+  if (!Object.hasOwn(GGUF_MOE_FAMILY_ARCHITECTURES, arch)) return {}
+  const required = (key: string): unknown => {
+    if (get(key) === undefined) throw new ModelLoadError(`${path}: GGUF metadata ${arch}.${key} is missing`)
+    return get(key)
+  }
+  // Each family routes one way; a file saying otherwise describes a model the family's config cannot express.
+  const gating = (expected: 1 | 2): void => {
+    const value = get('expert_gating_func') ?? expected
+    if (value !== expected) throw new ModelLoadError(`${path}: ${arch}.expert_gating_func ${quotedValue(value)} is not supported: ${arch} routes with ${GATING_NAMES[expected]} scores (${expected}).`)
+  }
+  const hasBias = tensorNames.has('blk.0.attn_q.bias')
+  if (arch === 'ernie4_5-moe') {
+    gating(1)
+    // The converter writes the shared experts' count and the interval and first index of the sparse layers (the last
+    // layer ends them); Ernie4_5_MoeConfig's use_bias covers the attention biases.
+    return {
+      moe_num_experts: required('expert_count'), moe_k: required('expert_used_count'), moe_intermediate_size: required('expert_feed_forward_length'),
+      moe_num_shared_experts: get('expert_shared_count') ?? 0, moe_layer_start_index: get('leading_dense_block_count') ?? 0,
+      moe_layer_end_index: -1, moe_layer_interval: get('interleave_moe_layer_step') ?? 1, use_bias: hasBias,
+    }
+  }
+  if (arch === 'hunyuan-moe') {
+    gating(1)
+    // HunYuanMoEV1's experts and its one shared MLP are as wide as intermediate_size (feed_forward_length); the converter
+    // writes the dynamic-alpha rope as the raised base it is (rope.freq_base), unscaled.
+    const width = required('feed_forward_length')
+    for (const [key, expected] of [['expert_feed_forward_length', width], ['expert_shared_count', 1]] as const) {
+      const value = get(key) ?? expected
+      if (value !== expected) throw new ModelLoadError(`${path}: hunyuan-moe.${key} ${quotedValue(value)} is not supported: HunYuanMoEV1's experts are as wide as feed_forward_length (${quotedValue(width)}) beside one shared MLP.`)
+    }
+    return {num_experts: required('expert_count'), moe_topk: required('expert_used_count'), attention_bias: hasBias, rope_scaling: null}
+  }
+  if (arch === 'dots1') {
+    gating(2)
+    const groups = get('expert_group_count') ?? 1
+    return {
+      n_routed_experts: required('expert_count'), num_experts_per_tok: required('expert_used_count'), moe_intermediate_size: required('expert_feed_forward_length'),
+      n_shared_experts: get('expert_shared_count') ?? 0, first_k_dense_replace: get('leading_dense_block_count') ?? 0,
+      routed_scaling_factor: get('expert_weights_scale') ?? 1, norm_topk_prob: get('expert_weights_norm') ?? false,
+      n_group: groups, topk_group: get('expert_group_used_count') ?? groups, attention_bias: hasBias, sliding_window: null,
+    }
+  }
+  // minimax-m2: every layer sparse, experts as wide as expert_feed_forward_length, sigmoid routing renormalised.
+  gating(2)
+  const headDim = get('attention.key_length') ?? Number(get('embedding_length')) / Number(get('attention.head_count'))
+  return {
+    num_local_experts: required('expert_count'), num_experts_per_tok: required('expert_used_count'),
+    intermediate_size: required('expert_feed_forward_length'), rotary_dim: get('rope.dimension_count') ?? headDim,
+  }
+}

@@ -1,0 +1,79 @@
+// Writes a loaded HF test model of the ernie4_5-moe / hunyuan-moe / dots1 / minimax-m2 families as llama.cpp's converter
+// writes its GGUF file (conversion/ernie.py, hunyuan.py, dots1.py, minimax.py): experts stacked per layer and
+// projection, the router as ffn_gate_inp, shared experts as ffn_*_shexp, the router bias as exp_probs_b.bias (ERNIE's
+// [1, experts] as the checkpoint holds it), q/k rows as in the checkpoint, and the metadata keys each converter writes.
+import type {LoadedModel} from '../../src/engine/model/load-model.js'
+import {readTensorFloat32} from '../../src/engine/model/safetensors.js'
+import type {TokenizerFamilyName} from '../../src/engine/model/tokenizer-families.js'
+import type {GgufEntry, GgufTensorSpec} from './gguf-file.js'
+import {FusedExperts, ggufSpec} from './gguf-fused-experts.js'
+import {familyVocabMetadata} from './llama-gguf.js'
+
+export type MoeFamilyArch = 'ernie4_5-moe' | 'hunyuan-moe' | 'dots1' | 'minimax-m2'
+
+/** Engine tensor suffix -> GGUF suffix (llama.cpp's tensor map for these families). */
+const LAYER: Record<string, string> = {
+  'input_layernorm.weight': 'attn_norm.weight', 'post_attention_layernorm.weight': 'ffn_norm.weight',
+  'self_attn.q_norm.weight': 'attn_q_norm.weight', 'self_attn.k_norm.weight': 'attn_k_norm.weight',
+  'mlp.gate.weight': 'ffn_gate_inp.weight', 'mlp.gate.e_score_correction_bias': 'exp_probs_b.bias',
+}
+for (const [hf, gguf] of [['q', 'q'], ['k', 'k'], ['v', 'v'], ['o', 'output']]) for (const kind of ['weight', 'bias']) LAYER[`self_attn.${hf}_proj.${kind}`] = `attn_${gguf}.${kind}`
+for (const part of ['gate', 'up', 'down']) {
+  LAYER[`mlp.${part}_proj.weight`] = `ffn_${part}.weight`
+  LAYER[`mlp.shared_expert.${part}_proj.weight`] = `ffn_${part}_shexp.weight`
+}
+const GLOBAL: Record<string, string> = {'model.embed_tokens.weight': 'token_embd.weight', 'model.norm.weight': 'output_norm.weight', 'lm_head.weight': 'output.weight'}
+
+/** Every tensor of `hf` under llama.cpp's names, experts stacked. */
+export function moeFamilyTensors(hf: LoadedModel, arch: MoeFamilyArch): GgufTensorSpec[] {
+  const experts = new FusedExperts()
+  const specs: GgufTensorSpec[] = []
+  for (const tensor of hf.tensors) {
+    const values = Float32Array.from(readTensorFloat32(tensor))
+    if (experts.take(tensor, values)) continue
+    const layer = /^model\.layers\.(\d+)\.(.+)$/.exec(tensor.name)
+    const name = layer ? `blk.${layer[1]}.${LAYER[layer[2]!]!}` : GLOBAL[tensor.name]!
+    // The engine holds every router bias as [1, experts]; only ERNIE's checkpoint (and so its file) does.
+    const shape = name.endsWith('.exp_probs_b.bias') && arch !== 'ernie4_5-moe' ? [tensor.shape.at(-1)!] : tensor.shape
+    specs.push(ggufSpec(name, [...shape].reverse(), values))
+  }
+  return [...specs, ...experts.specs()]
+}
+
+/** The metadata the family's converter writes for `c` (dots1's grouped routing also under deepseek2's group keys). */
+export function moeFamilyMetadata(arch: MoeFamilyArch, c: LoadedModel['config'], tokenizer: TokenizerFamilyName): Record<string, GgufEntry> {
+  const u32 = (value: number): GgufEntry => ({type: 'u32', value})
+  const f32 = (value: number): GgufEntry => ({type: 'f32', value})
+  const moe = c.moe!
+  const firstSparse = moe.sparseLayers.indexOf(true)
+  const grouped = moe.grouped ?? {routedScalingFactor: 1, groups: 1, topkGroups: 1}
+  const extra: Record<string, Record<string, GgufEntry>> = {
+    'ernie4_5-moe': {
+      expert_feed_forward_length: u32(moe.expertIntermediateSize), expert_shared_count: u32(moe.sharedExpertIntermediateSize / moe.expertIntermediateSize),
+      interleave_moe_layer_step: u32(1), leading_dense_block_count: u32(firstSparse),
+      // The converter's own (unused) figure: intermediate_size / num_key_value_heads.
+      expert_shared_feed_forward_length: u32(Math.floor(c.intermediateSize / c.numKvHeads)),
+    },
+    // Hunyuan's dynamic-alpha rope as its raised base, unscaled, with the 256k context the converter sets.
+    'hunyuan-moe': {
+      expert_feed_forward_length: u32(moe.expertIntermediateSize), expert_shared_feed_forward_length: u32(c.intermediateSize), expert_shared_count: u32(1),
+      'rope.scaling.type': {type: 'string', value: 'none'}, 'rope.scaling.factor': f32(1), 'rope.scaling.original_context_length': u32(256 * 1024), context_length: u32(256 * 1024),
+    },
+    dots1: {
+      expert_feed_forward_length: u32(moe.expertIntermediateSize), expert_shared_count: u32(moe.sharedExpertIntermediateSize / moe.expertIntermediateSize),
+      leading_dense_block_count: u32(firstSparse), expert_weights_scale: f32(grouped.routedScalingFactor), expert_weights_norm: {type: 'bool', value: moe.normTopkProb},
+      expert_gating_func: u32(2), expert_group_count: u32(grouped.groups), expert_group_used_count: u32(grouped.topkGroups),
+    },
+    'minimax-m2': {expert_feed_forward_length: u32(moe.expertIntermediateSize), 'rope.dimension_count': u32(c.rotaryDim!), expert_gating_func: u32(2)},
+  }
+  return {
+    'general.architecture': {type: 'string', value: arch},
+    [`${arch}.context_length`]: u32(c.maxPositionEmbeddings), [`${arch}.embedding_length`]: u32(c.hiddenSize), [`${arch}.block_count`]: u32(c.numLayers),
+    [`${arch}.feed_forward_length`]: u32(c.intermediateSize), [`${arch}.attention.head_count`]: u32(c.numHeads), [`${arch}.attention.head_count_kv`]: u32(c.numKvHeads),
+    [`${arch}.attention.key_length`]: u32(c.headDim), [`${arch}.attention.value_length`]: u32(c.headDim),
+    [`${arch}.rope.freq_base`]: f32(c.ropeTheta), [`${arch}.attention.layer_norm_rms_epsilon`]: f32(c.rmsNormEps),
+    [`${arch}.expert_count`]: u32(moe.numExperts), [`${arch}.expert_used_count`]: u32(moe.numExpertsPerToken),
+    ...Object.fromEntries(Object.entries(extra[arch]!).map(([key, value]) => [`${arch}.${key}`, value])),
+    ...familyVocabMetadata(tokenizer, c.vocabSize),
+  }
+}
