@@ -1,4 +1,4 @@
-// GGUF ernie4_5-moe, hunyuan-moe, dots1 and minimax-m2 files, written from the HF test checkpoints (themselves held to
+// GGUF ernie4_5-moe, hunyuan-moe, dots1, minimax-m2 and exaone-moe files, written from the HF test checkpoints (themselves held to
 // transformers: moe-families tests) as llama.cpp's converter writes them, load as those checkpoints: the same features
 // and bit-identical logits at f32 and at q8_0 (the file's blocks against the checkpoint quantized at load); a routing the family does not have is refused.
 import assert from 'node:assert/strict'
@@ -16,7 +16,7 @@ import {maxAbsDifference, promptLogits} from './support/model-logits.js'
 /** What tells the families' runs apart, to be the same in the file as in the checkpoint. */
 function features(m: LoadedModel): unknown {
   const c = m.config
-  return [c.architecture, c.numLayers, c.headDim, c.rotaryDim, c.qkNorm, c.rmsVariant, c.attentionBias, c.attentionOutputBias, c.tieWordEmbeddings, c.moe]
+  return [c.architecture, c.numLayers, c.headDim, c.rotaryDim, c.qkNorm, c.rmsVariant, c.attentionBias, c.attentionOutputBias, c.tieWordEmbeddings, c.layerWindows, c.moe]
 }
 
 const FAMILIES = [
@@ -24,9 +24,10 @@ const FAMILIES = [
   {arch: 'hunyuan-moe', variant: 'hunyuan_moe', tokenizer: 'gpt2'},
   {arch: 'dots1', variant: 'dots1', tokenizer: 'qwen2'},
   {arch: 'minimax-m2', variant: 'minimax_m2', tokenizer: 'gpt2'},
+  {arch: 'exaone-moe', variant: 'exaone_moe', tokenizer: 'gpt2'},
 ] as const
 
-describe('GGUF ernie4_5-moe / hunyuan-moe / dots1 / minimax-m2 files', () => {
+describe('GGUF ernie4_5-moe / hunyuan-moe / dots1 / minimax-m2 / exaone-moe files', () => {
   const dir = mkdtempSync(join(tmpdir(), 'pagedllm-gguf-moe-families-'))
   after(() => rmSync(dir, {recursive: true, force: true}))
 

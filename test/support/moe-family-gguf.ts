@@ -1,5 +1,5 @@
-// Writes a loaded HF test model of the ernie4_5-moe / hunyuan-moe / dots1 / minimax-m2 families as llama.cpp's converter
-// writes its GGUF file (conversion/ernie.py, hunyuan.py, dots1.py, minimax.py): experts stacked per layer and
+// Writes a loaded HF test model of the ernie4_5-moe / hunyuan-moe / dots1 / minimax-m2 / exaone-moe families as llama.cpp's
+// converter writes its GGUF file (conversion/ernie.py, hunyuan.py, dots1.py, minimax.py, exaone.py): experts stacked per layer and
 // projection, the router as ffn_gate_inp, shared experts as ffn_*_shexp, the router bias as exp_probs_b.bias (ERNIE's
 // [1, experts] as the checkpoint holds it), q/k rows as in the checkpoint, and the metadata keys each converter writes.
 import type {LoadedModel} from '../../src/engine/model/load-model.js'
@@ -9,7 +9,7 @@ import type {GgufEntry, GgufTensorSpec} from './gguf-file.js'
 import {FusedExperts, ggufSpec} from './gguf-fused-experts.js'
 import {familyVocabMetadata} from './llama-gguf.js'
 
-export type MoeFamilyArch = 'ernie4_5-moe' | 'hunyuan-moe' | 'dots1' | 'minimax-m2'
+export type MoeFamilyArch = 'ernie4_5-moe' | 'hunyuan-moe' | 'dots1' | 'minimax-m2' | 'exaone-moe'
 
 /** Engine tensor suffix -> GGUF suffix (llama.cpp's tensor map for these families). */
 const LAYER: Record<string, string> = {
@@ -40,7 +40,7 @@ export function moeFamilyTensors(hf: LoadedModel, arch: MoeFamilyArch): GgufTens
   return [...specs, ...experts.specs()]
 }
 
-/** The metadata the family's converter writes for `c` (dots1's grouped routing also under deepseek2's group keys). */
+/** The metadata the family's converter writes for `c` (the test models' grouped routing also under deepseek2's group keys). */
 export function moeFamilyMetadata(arch: MoeFamilyArch, c: LoadedModel['config'], tokenizer: TokenizerFamilyName): Record<string, GgufEntry> {
   const u32 = (value: number): GgufEntry => ({type: 'u32', value})
   const f32 = (value: number): GgufEntry => ({type: 'f32', value})
@@ -65,6 +65,15 @@ export function moeFamilyMetadata(arch: MoeFamilyArch, c: LoadedModel['config'],
       expert_gating_func: u32(2), expert_group_count: u32(grouped.groups), expert_group_used_count: u32(grouped.topkGroups),
     },
     'minimax-m2': {expert_feed_forward_length: u32(moe.expertIntermediateSize), 'rope.dimension_count': u32(c.rotaryDim!), expert_gating_func: u32(2)},
+    // EXAONE 4's windows (one bool per layer: sliding), no gating key (llama.cpp runs it sigmoid).
+    'exaone-moe': {
+      expert_feed_forward_length: u32(moe.expertIntermediateSize), expert_shared_count: u32(moe.sharedExpertIntermediateSize / moe.expertIntermediateSize),
+      expert_shared_feed_forward_length: u32(moe.sharedExpertIntermediateSize), expert_weights_scale: f32(grouped.routedScalingFactor),
+      expert_weights_norm: {type: 'bool', value: moe.normTopkProb}, leading_dense_block_count: u32(firstSparse), nextn_predict_layers: u32(0),
+      'rope.scaling.type': {type: 'string', value: 'none'}, vocab_size: u32(c.vocabSize),
+      'attention.sliding_window': u32(Math.max(...(c.layerWindows ?? [0]))), 'attention.sliding_window_pattern': {type: 'bools', value: (c.layerWindows ?? []).map((w) => w > 0)},
+      expert_group_count: u32(grouped.groups), expert_group_used_count: u32(grouped.topkGroups),
+    },
   }
   return {
     'general.architecture': {type: 'string', value: arch},

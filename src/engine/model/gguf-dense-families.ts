@@ -107,7 +107,7 @@ function rotaryFraction(arch: string, get: (key: string) => unknown, path: strin
  * EXAONE 4's sliding layers as layer_types: attention.sliding_window_pattern holds one bool per layer (true: sliding);
  * a window without the pattern keeps Exaone4Config's default (every 4th layer full); no window: every layer full, with rope.
  */
-function exaone4Windows(get: (key: string) => unknown, path: string): Record<string, unknown> {
+export function exaone4Windows(get: (key: string) => unknown, path: string): Record<string, unknown> {
   const window = get('attention.sliding_window')
   const layers = get('block_count')
   if (window === undefined || window === 0) {

@@ -1,15 +1,17 @@
-// GGUF ernie4_5-moe (ERNIE-4.5-21B-A3B), hunyuan-moe (Hunyuan-A13B), dots1 (dots.llm1) and minimax-m2 files, as
-// llama.cpp's converter writes them, read as the config.json each stands for (ernie45-moe-config.ts,
-// hunyuan-moe-config.ts, dots1-config.ts, minimax-m2-config.ts). Their experts, routers, shared experts and router
+// GGUF ernie4_5-moe (ERNIE-4.5-21B-A3B), hunyuan-moe (Hunyuan-A13B), dots1 (dots.llm1), minimax-m2 and exaone-moe
+// (K-EXAONE) files, as llama.cpp's converter writes them, read as the config.json each stands for (ernie45-moe-config.ts,
+// hunyuan-moe-config.ts, dots1-config.ts, minimax-m2-config.ts, exaone-moe-config.ts). Their experts, routers, shared experts and router
 // biases (exp_probs_b) are under llama.cpp's common MoE names (gguf-moe.ts, gguf-deepseek.ts); q/k rows are as in the
 // checkpoint (ERNIE's own interleaved rope is reordered at load as for the checkpoint: llama-twists.ts).
 import {ModelLoadError, quotedValue} from '../errors.js'
+import {exaone4Windows} from './gguf-dense-families.js'
 
 export const GGUF_MOE_FAMILY_ARCHITECTURES: Record<string, {architecture: string; modelType: string; interleavedRope: boolean}> = {
   'ernie4_5-moe': {architecture: 'Ernie4_5_MoeForCausalLM', modelType: 'ernie4_5_moe', interleavedRope: false},
   'hunyuan-moe': {architecture: 'HunYuanMoEV1ForCausalLM', modelType: 'hunyuan_v1_moe', interleavedRope: false},
   dots1: {architecture: 'Dots1ForCausalLM', modelType: 'dots1', interleavedRope: false},
   'minimax-m2': {architecture: 'MiniMaxM2ForCausalLM', modelType: 'minimax_m2', interleavedRope: false},
+  'exaone-moe': {architecture: 'ExaoneMoeForCausalLM', modelType: 'exaone_moe', interleavedRope: false},
 }
 
 /** Hunyuan's and dots1's o_proj bias, beside the q/k/v biases llama's names already cover. */
@@ -58,14 +60,21 @@ export function moeFamilyGgufKeys(arch: string, get: (key: string) => unknown, t
     }
     return {num_experts: required('expert_count'), moe_topk: required('expert_used_count'), attention_bias: hasBias, rope_scaling: null}
   }
-  if (arch === 'dots1') {
+  if (arch === 'dots1' || arch === 'exaone-moe') {
     gating(2)
+    // DeepSeek-V3's routing; a file without expert_group_count (the converters write none for these) routes in one group.
     const groups = get('expert_group_count') ?? 1
+    const routing = {
+      num_experts_per_tok: required('expert_used_count'), moe_intermediate_size: required('expert_feed_forward_length'),
+      first_k_dense_replace: get('leading_dense_block_count') ?? 0, routed_scaling_factor: get('expert_weights_scale') ?? 1,
+      norm_topk_prob: get('expert_weights_norm') ?? false, n_group: groups, topk_group: get('expert_group_used_count') ?? groups,
+    }
+    if (arch === 'dots1') return {...routing, n_routed_experts: required('expert_count'), n_shared_experts: get('expert_shared_count') ?? 0, attention_bias: hasBias, sliding_window: null}
+    // K-EXAONE's block_count includes its nextn (MTP) layers, which are skipped; its windows are EXAONE 4's.
+    const layers = Number(required('block_count')) - Number(get('nextn_predict_layers') ?? 0)
     return {
-      n_routed_experts: required('expert_count'), num_experts_per_tok: required('expert_used_count'), moe_intermediate_size: required('expert_feed_forward_length'),
-      n_shared_experts: get('expert_shared_count') ?? 0, first_k_dense_replace: get('leading_dense_block_count') ?? 0,
-      routed_scaling_factor: get('expert_weights_scale') ?? 1, norm_topk_prob: get('expert_weights_norm') ?? false,
-      n_group: groups, topk_group: get('expert_group_used_count') ?? groups, attention_bias: hasBias, sliding_window: null,
+      ...routing, ...exaone4Windows((key) => (key === 'block_count' ? layers : get(key)), path),
+      num_experts: required('expert_count'), num_shared_experts: get('expert_shared_count') ?? 0, num_hidden_layers: layers,
     }
   }
   // minimax-m2: every layer sparse, experts as wide as expert_feed_forward_length, sigmoid routing renormalised.
