@@ -1,15 +1,15 @@
-// Writes a loaded HF test model of the ernie4_5-moe / hunyuan-moe / dots1 / minimax-m2 / exaone-moe families as llama.cpp's
-// converter writes its GGUF file (conversion/ernie.py, hunyuan.py, dots1.py, minimax.py, exaone.py): experts stacked per layer and
+// Writes a loaded HF test model of the ernie4_5-moe / hunyuan-moe / dots1 / minimax-m2 / exaone-moe / dbrx families as
+// llama.cpp's converter writes its GGUF file (conversion/ernie.py, hunyuan.py, dots1.py, minimax.py, exaone.py, dbrx.py): experts stacked per layer and
 // projection, the router as ffn_gate_inp, shared experts as ffn_*_shexp, the router bias as exp_probs_b.bias (ERNIE's
 // [1, experts] as the checkpoint holds it), q/k rows as in the checkpoint, and the metadata keys each converter writes.
 import type {LoadedModel} from '../../src/engine/model/load-model.js'
-import {readTensorFloat32} from '../../src/engine/model/safetensors.js'
+import {readTensorFloat32, type TensorInfo} from '../../src/engine/model/safetensors.js'
 import type {TokenizerFamilyName} from '../../src/engine/model/tokenizer-families.js'
 import type {GgufEntry, GgufTensorSpec} from './gguf-file.js'
 import {FusedExperts, ggufSpec} from './gguf-fused-experts.js'
 import {familyVocabMetadata} from './llama-gguf.js'
 
-export type MoeFamilyArch = 'ernie4_5-moe' | 'hunyuan-moe' | 'dots1' | 'minimax-m2' | 'exaone-moe'
+export type MoeFamilyArch = 'ernie4_5-moe' | 'hunyuan-moe' | 'dots1' | 'minimax-m2' | 'exaone-moe' | 'dbrx'
 
 /** Engine tensor suffix -> GGUF suffix (llama.cpp's tensor map for these families). */
 const LAYER: Record<string, string> = {
@@ -24,15 +24,35 @@ for (const part of ['gate', 'up', 'down']) {
 }
 const GLOBAL: Record<string, string> = {'model.embed_tokens.weight': 'token_embd.weight', 'model.norm.weight': 'output_norm.weight', 'lm_head.weight': 'output.weight'}
 
-/** Every tensor of `hf` under llama.cpp's names, experts stacked. */
+/** DBRX's q, k and v as its converter keeps them (one attn_qkv), and its second norm (norm_2) as attn_output_norm. */
+const DBRX_LAYER: Record<string, string> = {'self_attn.q_proj.weight': 'attn_qkv.weight', 'post_attention_layernorm.weight': 'attn_output_norm.weight'}
+
+/** The engine's values of a tensor: a window the engine reads transposed (DBRX's w2 slabs) read back to its own shape. */
+function engineValues(tensor: TensorInfo): Float32Array<ArrayBuffer> {
+  const stored = Float32Array.from(readTensorFloat32(tensor))
+  if (!tensor.transposed) return stored
+  const [rows, cols] = tensor.shape as [number, number]
+  return Float32Array.from({length: stored.length}, (_, i) => stored[(i % cols) * rows + Math.floor(i / cols)]!)
+}
+
+/** Every tensor of `hf` under llama.cpp's names, experts stacked (DBRX's q, k and v rows stacked into one attn_qkv). */
 export function moeFamilyTensors(hf: LoadedModel, arch: MoeFamilyArch): GgufTensorSpec[] {
   const experts = new FusedExperts()
   const specs: GgufTensorSpec[] = []
+  const byName = new Map(hf.tensors.map((t) => [t.name, t]))
   for (const tensor of hf.tensors) {
-    const values = Float32Array.from(readTensorFloat32(tensor))
+    if (arch === 'dbrx' && /\.self_attn\.[kv]_proj\.weight$/.test(tensor.name)) continue
+    let values = engineValues(tensor)
     if (experts.take(tensor, values)) continue
     const layer = /^model\.layers\.(\d+)\.(.+)$/.exec(tensor.name)
-    const name = layer ? `blk.${layer[1]}.${LAYER[layer[2]!]!}` : GLOBAL[tensor.name]!
+    const name = layer ? `blk.${layer[1]}.${(arch === 'dbrx' ? DBRX_LAYER[layer[2]!] : undefined) ?? LAYER[layer[2]!]!}` : GLOBAL[tensor.name]!
+    if (name.endsWith('.attn_qkv.weight')) {
+      const parts = ['q', 'k', 'v'].map((p) => engineValues(byName.get(tensor.name.replace('q_proj', `${p}_proj`))!))
+      values = new Float32Array(parts.reduce((n, p) => n + p.length, 0))
+      parts.reduce((at, p) => (values.set(p, at), at + p.length), 0)
+      specs.push(ggufSpec(name, [tensor.shape[1]!, values.length / tensor.shape[1]!], values))
+      continue
+    }
     // The engine holds every router bias as [1, experts]; only ERNIE's checkpoint (and so its file) does.
     const shape = name.endsWith('.exp_probs_b.bias') && arch !== 'ernie4_5-moe' ? [tensor.shape.at(-1)!] : tensor.shape
     specs.push(ggufSpec(name, [...shape].reverse(), values))
@@ -74,14 +94,20 @@ export function moeFamilyMetadata(arch: MoeFamilyArch, c: LoadedModel['config'],
       'attention.sliding_window': u32(Math.max(...(c.layerWindows ?? [0]))), 'attention.sliding_window_pattern': {type: 'bools', value: (c.layerWindows ?? []).map((w) => w > 0)},
       expert_group_count: u32(grouped.groups), expert_group_used_count: u32(grouped.topkGroups),
     },
+    // DBRX's clip_qkv and LayerNorm eps; no key_length / value_length, rms eps or expert width.
+    dbrx: {'attention.clamp_kqv': f32(c.rmsVariant?.clipQkv ?? 0), 'attention.layer_norm_epsilon': f32(1e-5)},
   }
-  return {
-    'general.architecture': {type: 'string', value: arch},
+  const dbrxOmits = arch === 'dbrx' ? ['attention.key_length', 'attention.value_length', 'attention.layer_norm_rms_epsilon'] : []
+  const common: Record<string, GgufEntry> = {
     [`${arch}.context_length`]: u32(c.maxPositionEmbeddings), [`${arch}.embedding_length`]: u32(c.hiddenSize), [`${arch}.block_count`]: u32(c.numLayers),
     [`${arch}.feed_forward_length`]: u32(c.intermediateSize), [`${arch}.attention.head_count`]: u32(c.numHeads), [`${arch}.attention.head_count_kv`]: u32(c.numKvHeads),
     [`${arch}.attention.key_length`]: u32(c.headDim), [`${arch}.attention.value_length`]: u32(c.headDim),
     [`${arch}.rope.freq_base`]: f32(c.ropeTheta), [`${arch}.attention.layer_norm_rms_epsilon`]: f32(c.rmsNormEps),
     [`${arch}.expert_count`]: u32(moe.numExperts), [`${arch}.expert_used_count`]: u32(moe.numExpertsPerToken),
+  }
+  return {
+    'general.architecture': {type: 'string', value: arch},
+    ...Object.fromEntries(Object.entries(common).filter(([key]) => !dbrxOmits.includes(key.slice(arch.length + 1)))),
     ...Object.fromEntries(Object.entries(extra[arch]!).map(([key, value]) => [`${arch}.${key}`, value])),
     ...familyVocabMetadata(tokenizer, c.vocabSize),
   }

@@ -1,7 +1,7 @@
 // Loads a llama/mistral/qwen2/qwen3/gemma (MoE: gguf-moe.ts; gpt2/gptneox/phi2/starcoder2/stablelm: gguf-layernorm.ts; granite/olmo/olmo2/command-r: gguf-rms-variants.ts; gpt-oss: gguf-gpt-oss.ts; deepseek2/glm4moe: gguf-deepseek.ts;
 // phi3/gemma2/gemma3: gguf-phi3-gemma.ts; glm4/exaone4/smollm3/seed_oss/ernie4_5/hunyuan-dense/arcee/nemotron: gguf-dense-families.ts;
 // granitehybrid/mamba2/qwen3next/qwen35/qwen35moe/lfm2/mamba/jamba: gguf-hybrid.ts, gguf-lfm2-mamba.ts; llama4: gguf-llama4.ts;
-// ernie4_5-moe/hunyuan-moe/dots1/minimax-m2/exaone-moe: gguf-moe-families.ts) GGUF file as a model: config from metadata, tensors under their HF names, tokenizer and chat template.
+// ernie4_5-moe/hunyuan-moe/dots1/minimax-m2/exaone-moe/dbrx: gguf-moe-families.ts) GGUF file as a model: config from metadata, tensors under their HF names, tokenizer and chat template.
 import {basename} from 'node:path'
 import {ModelLoadError, quotedValue} from '../errors.js'
 import {blockFormatOfGgufType, refusedTypeMessage} from './gguf-block-types.js'
@@ -24,7 +24,7 @@ import {GGUF_LLAMA4_ARCHITECTURES, llama4GgufKeys, withLlama4GateUpApart} from '
 import {GGUF_GPT_OSS_ARCHITECTURES, GGUF_GPT_OSS_LAYER_NAMES, gptOssGgufKeys, withGptOssGateUpApart} from './gguf-gpt-oss.js'
 import {GGUF_HYBRID_ARCHITECTURES, GGUF_HYBRID_LAYER_NAMES, GGUF_HYBRID_NORMS_WITH_ONE_ADDED, GGUF_HYBRID_PARTIAL_ROTARY, ggufHybridTensor, hybridGgufKeys, withGgufHybridLayout} from './gguf-hybrid.js'
 import {GGUF_LFM2_MAMBA_GLOBAL_NAMES} from './gguf-lfm2-mamba.js'
-import {GGUF_MOE_FAMILY_ARCHITECTURES, GGUF_MOE_FAMILY_LAYER_NAMES, GGUF_MOE_FAMILY_PARTIAL_ROTARY, moeFamilyGgufKeys} from './gguf-moe-families.js'
+import {GGUF_MOE_FAMILY_ARCHITECTURES, GGUF_MOE_FAMILY_LAYER_NAMES, GGUF_MOE_FAMILY_PARTIAL_ROTARY, ggufMoeFamilyTensors, moeFamilyGgufKeys} from './gguf-moe-families.js'
 import {parseModelConfig, type ModelConfig} from './model-config.js'
 import type {TensorDtype, TensorInfo} from './safetensors.js'
 
@@ -207,7 +207,7 @@ function ggufTensors(file: GgufFile, arch: string, config: ModelConfig): TensorI
     tensors.push(...ggufExpertTensors({
       name, dtype: dtype ?? 'F32', shape: t.shape, path: file.path, offset: t.offset, nbytes: t.nbytes,
       ...(blockFormat ? {blockFormat} : {}), ...(mxfp4 ? {ggmlMxfp4: true} : {}), ...(ropeHeads ? {ropeInterleavedHeads: ropeHeads} : {}),
-    }).flatMap(ggufDeepseekTensors).map((tensor) => ggufHybridTensor(tensor, arch)))
+    }).flatMap(ggufDeepseekTensors).map((tensor) => ggufHybridTensor(tensor, arch)).flatMap((tensor) => ggufMoeFamilyTensors(tensor, config)))
   }
   return selectModelTensors(config, GGUF_LAYERNORM_ARCHITECTURES[arch] ? splitStackedTensors(config, tensors) : tensors, file.path)
 }

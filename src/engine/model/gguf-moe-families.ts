@@ -1,10 +1,14 @@
-// GGUF ernie4_5-moe (ERNIE-4.5-21B-A3B), hunyuan-moe (Hunyuan-A13B), dots1 (dots.llm1), minimax-m2 and exaone-moe
-// (K-EXAONE) files, as llama.cpp's converter writes them, read as the config.json each stands for (ernie45-moe-config.ts,
-// hunyuan-moe-config.ts, dots1-config.ts, minimax-m2-config.ts, exaone-moe-config.ts). Their experts, routers, shared experts and router
+// GGUF ernie4_5-moe (ERNIE-4.5-21B-A3B), hunyuan-moe (Hunyuan-A13B), dots1 (dots.llm1), minimax-m2, exaone-moe (K-EXAONE)
+// and dbrx files, as llama.cpp's converter writes them, read as the config.json each stands for (ernie45-moe-config.ts,
+// hunyuan-moe-config.ts, dots1-config.ts, minimax-m2-config.ts, exaone-moe-config.ts, dbrx-config.ts). Their experts, routers, shared experts and router
 // biases (exp_probs_b) are under llama.cpp's common MoE names (gguf-moe.ts, gguf-deepseek.ts); q/k rows are as in the
 // checkpoint (ERNIE's own interleaved rope is reordered at load as for the checkpoint: llama-twists.ts).
 import {ModelLoadError, quotedValue} from '../errors.js'
+import {DBRX} from './dbrx-config.js'
+import {rowWindows} from './fused-tensors.js'
 import {exaone4Windows} from './gguf-dense-families.js'
+import type {ModelConfig} from './model-config.js'
+import type {TensorInfo} from './safetensors.js'
 
 export const GGUF_MOE_FAMILY_ARCHITECTURES: Record<string, {architecture: string; modelType: string; interleavedRope: boolean}> = {
   'ernie4_5-moe': {architecture: 'Ernie4_5_MoeForCausalLM', modelType: 'ernie4_5_moe', interleavedRope: false},
@@ -12,12 +16,14 @@ export const GGUF_MOE_FAMILY_ARCHITECTURES: Record<string, {architecture: string
   dots1: {architecture: 'Dots1ForCausalLM', modelType: 'dots1', interleavedRope: false},
   'minimax-m2': {architecture: 'MiniMaxM2ForCausalLM', modelType: 'minimax_m2', interleavedRope: false},
   'exaone-moe': {architecture: 'ExaoneMoeForCausalLM', modelType: 'exaone_moe', interleavedRope: false},
+  dbrx: {architecture: DBRX, modelType: 'dbrx', interleavedRope: false},
 }
 
-/** Hunyuan's and dots1's o_proj bias, beside the q/k/v biases llama's names already cover. */
+/** Hunyuan's and dots1's o_proj bias, beside the q/k/v biases llama's names already cover; DBRX's fused q/k/v and its second norm. */
 export const GGUF_MOE_FAMILY_LAYER_NAMES: Record<string, Record<string, string>> = {
   'hunyuan-moe': {'attn_output.bias': 'self_attn.o_proj.bias'},
   dots1: {'attn_output.bias': 'self_attn.o_proj.bias'},
+  dbrx: {'attn_qkv.weight': 'self_attn.qkv_proj.weight', 'attn_output_norm.weight': 'post_attention_layernorm.weight'},
 }
 
 /** MiniMax-M2 rotates the first rope.dimension_count values of each head (its rotary_dim). */
@@ -77,6 +83,19 @@ export function moeFamilyGgufKeys(arch: string, get: (key: string) => unknown, t
       num_experts: required('expert_count'), num_shared_experts: get('expert_shared_count') ?? 0, num_hidden_layers: layers,
     }
   }
+  if (arch === 'dbrx') {
+    gating(1)
+    // DbrxConfig's own keys (dbrx-config.ts reads them over the shared ones); llama.cpp renormalises DBRX's top-k
+    // (moe_normalize_expert_weights 1) unless the file says otherwise.
+    return {
+      d_model: required('embedding_length'), n_heads: required('attention.head_count'), n_layers: required('block_count'), max_seq_len: required('context_length'),
+      attn_config: {kv_n_heads: get('attention.head_count_kv') ?? required('attention.head_count'), clip_qkv: get('attention.clamp_kqv') ?? null, rope_theta: get('rope.freq_base') ?? 10000},
+      ffn_config: {
+        ffn_hidden_size: required('feed_forward_length'), moe_num_experts: required('expert_count'), moe_top_k: required('expert_used_count'),
+        moe_normalize_expert_weights: (get('expert_weights_norm') ?? true) ? 1 : null,
+      },
+    }
+  }
   // minimax-m2: every layer sparse, experts as wide as expert_feed_forward_length, sigmoid routing renormalised.
   gating(2)
   const headDim = get('attention.key_length') ?? Number(get('embedding_length')) / Number(get('attention.head_count'))
@@ -84,4 +103,12 @@ export function moeFamilyGgufKeys(arch: string, get: (key: string) => unknown, t
     num_local_experts: required('expert_count'), num_experts_per_tok: required('expert_used_count'),
     intermediate_size: required('expert_feed_forward_length'), rotary_dim: get('rope.dimension_count') ?? headDim,
   }
+}
+
+/** DBRX's fused attn_qkv as q, k and v row windows (byte windows of the file, block formats included); others as they are. */
+export function ggufMoeFamilyTensors(tensor: TensorInfo, config: ModelConfig): TensorInfo[] {
+  const fused = /^(model\.layers\.\d+\.self_attn)\.qkv_proj\.weight$/.exec(tensor.name)
+  if (!fused || config.architecture !== DBRX) return [tensor]
+  const kv = config.numKvHeads * config.headDim
+  return rowWindows(tensor, [[`${fused[1]}.q_proj.weight`, config.numHeads * config.headDim], [`${fused[1]}.k_proj.weight`, kv], [`${fused[1]}.v_proj.weight`, kv]], 2)
 }
