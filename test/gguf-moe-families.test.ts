@@ -1,4 +1,4 @@
-// GGUF ernie4_5-moe, hunyuan-moe, dots1, minimax-m2, exaone-moe and dbrx files, written from the HF test checkpoints (themselves held to
+// GGUF ernie4_5-moe, hunyuan-moe, dots1, minimax-m2, exaone-moe, dbrx and afmoe files, written from the HF test checkpoints (themselves held to
 // transformers: moe-families tests) as llama.cpp's converter writes them, load as those checkpoints: the same features
 // and bit-identical logits at f32 and at q8_0 (the file's blocks against the checkpoint quantized at load); a routing the family does not have is refused.
 import assert from 'node:assert/strict'
@@ -9,6 +9,7 @@ import {after, describe, it} from 'node:test'
 import {ModelLoadError} from '../src/engine/errors.js'
 import {loadModel, type LoadedModel} from '../src/engine/model/load-model.js'
 import {ensureTestModel} from '../src/engine/model/test-model.js'
+import {withConfig} from './support/edited-checkpoint.js'
 import {ggufBytes, q8_0Matrices, type GgufEntry} from './support/gguf-file.js'
 import {moeFamilyMetadata, moeFamilyTensors, type MoeFamilyArch} from './support/moe-family-gguf.js'
 import {maxAbsDifference, promptLogits} from './support/model-logits.js'
@@ -16,7 +17,7 @@ import {maxAbsDifference, promptLogits} from './support/model-logits.js'
 /** What tells the families' runs apart, to be the same in the file as in the checkpoint. */
 function features(m: LoadedModel): unknown {
   const c = m.config
-  return [c.architecture, c.numLayers, c.headDim, c.rotaryDim, c.qkNorm, c.rmsVariant, c.attentionBias, c.attentionOutputBias, c.tieWordEmbeddings, c.layerWindows, c.moe]
+  return [c.architecture, c.numLayers, c.headDim, c.rotaryDim, c.qkNorm, c.rmsVariant, c.attentionBias, c.attentionOutputBias, c.tieWordEmbeddings, c.layerWindows, c.sandwichNorms, c.embeddingScale, c.moe]
 }
 
 const FAMILIES = [
@@ -29,7 +30,7 @@ const FAMILIES = [
   {arch: 'dbrx', q8_0: false, variant: 'dbrx', tokenizer: 'gpt2'},
 ] as const
 
-describe('GGUF ernie4_5-moe / hunyuan-moe / dots1 / minimax-m2 / exaone-moe / dbrx files', () => {
+describe('GGUF ernie4_5-moe / hunyuan-moe / dots1 / minimax-m2 / exaone-moe / dbrx / afmoe files', () => {
   const dir = mkdtempSync(join(tmpdir(), 'pagedllm-gguf-moe-families-'))
   after(() => rmSync(dir, {recursive: true, force: true}))
 
@@ -54,6 +55,17 @@ describe('GGUF ernie4_5-moe / hunyuan-moe / dots1 / minimax-m2 / exaone-moe / db
       assert.equal(q8Difference, 0)
     })
   }
+
+  it('afmoe: the features and bit-identical f32 and q8_0 logits of the afmoe checkpoint with llama.cpp\'s fixed layer pattern (every 4th full)', async () => {
+    // llama.cpp reads no global_attn_every_n_layers (it fixes 4); the test model's 2 is set to that.
+    const hf = await withConfig(await ensureTestModel('tiny', {variant: 'afmoe'}), (json) => ({...json, global_attn_every_n_layers: 4}))
+    const metadata = moeFamilyMetadata('afmoe', hf.config, 'gpt2')
+    const gguf = await loadModel(write('afmoe', metadata, hf, 'afmoe'))
+    assert.deepEqual(features(gguf), features(hf))
+    assert.equal(maxAbsDifference((await promptLogits(gguf, 'f32')).logits, (await promptLogits(hf, 'f32')).logits), 0)
+    const q8 = await loadModel(write('afmoe-q8_0', metadata, hf, 'afmoe', true))
+    assert.equal(maxAbsDifference((await promptLogits(q8, 'f32')).logits, (await promptLogits(hf, 'q8_0')).logits), 0)
+  })
 
   it('refuses routing the family does not run: softmax dots1, a hunyuan-moe shared MLP count of 2', async () => {
     const dots1 = await loadModel(await ensureTestModel('tiny', {variant: 'dots1'}))

@@ -1,5 +1,5 @@
-// Writes a loaded HF test model of the ernie4_5-moe / hunyuan-moe / dots1 / minimax-m2 / exaone-moe / dbrx families as
-// llama.cpp's converter writes its GGUF file (conversion/ernie.py, hunyuan.py, dots1.py, minimax.py, exaone.py, dbrx.py): experts stacked per layer and
+// Writes a loaded HF test model of the ernie4_5-moe / hunyuan-moe / dots1 / minimax-m2 / exaone-moe / dbrx / afmoe families
+// as llama.cpp's converter writes its GGUF file (conversion/ernie.py, hunyuan.py, dots1.py, minimax.py, exaone.py, dbrx.py, afmoe.py): experts stacked per layer and
 // projection, the router as ffn_gate_inp, shared experts as ffn_*_shexp, the router bias as exp_probs_b.bias (ERNIE's
 // [1, experts] as the checkpoint holds it), q/k rows as in the checkpoint, and the metadata keys each converter writes.
 import type {LoadedModel} from '../../src/engine/model/load-model.js'
@@ -9,7 +9,7 @@ import type {GgufEntry, GgufTensorSpec} from './gguf-file.js'
 import {FusedExperts, ggufSpec} from './gguf-fused-experts.js'
 import {familyVocabMetadata} from './llama-gguf.js'
 
-export type MoeFamilyArch = 'ernie4_5-moe' | 'hunyuan-moe' | 'dots1' | 'minimax-m2' | 'exaone-moe' | 'dbrx'
+export type MoeFamilyArch = 'ernie4_5-moe' | 'hunyuan-moe' | 'dots1' | 'minimax-m2' | 'exaone-moe' | 'dbrx' | 'afmoe'
 
 /** Engine tensor suffix -> GGUF suffix (llama.cpp's tensor map for these families). */
 const LAYER: Record<string, string> = {
@@ -26,6 +26,10 @@ const GLOBAL: Record<string, string> = {'model.embed_tokens.weight': 'token_embd
 
 /** DBRX's q, k and v as its converter keeps them (one attn_qkv), and its second norm (norm_2) as attn_output_norm. */
 const DBRX_LAYER: Record<string, string> = {'self_attn.q_proj.weight': 'attn_qkv.weight', 'post_attention_layernorm.weight': 'attn_output_norm.weight'}
+/** AFMoE's sandwich norms (its attention output gate is gate_proj, cut per head at load like q: stacked back here). */
+const AFMOE_LAYER: Record<string, string> = {
+  'post_attention_layernorm.weight': 'post_attention_norm.weight', 'pre_feedforward_layernorm.weight': 'ffn_norm.weight', 'post_feedforward_layernorm.weight': 'post_ffw_norm.weight',
+}
 
 /** The engine's values of a tensor: a window the engine reads transposed (DBRX's w2 slabs) read back to its own shape. */
 function engineValues(tensor: TensorInfo): Float32Array<ArrayBuffer> {
@@ -42,10 +46,21 @@ export function moeFamilyTensors(hf: LoadedModel, arch: MoeFamilyArch): GgufTens
   const byName = new Map(hf.tensors.map((t) => [t.name, t]))
   for (const tensor of hf.tensors) {
     if (arch === 'dbrx' && /\.self_attn\.[kv]_proj\.weight$/.test(tensor.name)) continue
+    const headPart = /^model\.layers\.(\d+)\.self_attn\.q_(query|gate)\.(\d+)\.weight$/.exec(tensor.name)
+    if (headPart) {
+      // AFMoE's q and gate rows, held per head: one attn_q and one attn_gate, written once (at head 0).
+      if (headPart[3] !== '0') continue
+      const heads = hf.config.numHeads
+      const parts = Array.from({length: heads}, (_, h) => engineValues(byName.get(tensor.name.replace(/\.\d+\.weight$/, `.${h}.weight`))!))
+      const all = new Float32Array(parts.reduce((n, p) => n + p.length, 0))
+      parts.reduce((at, p) => (all.set(p, at), at + p.length), 0)
+      specs.push(ggufSpec(`blk.${headPart[1]}.${headPart[2] === 'query' ? 'attn_q' : 'attn_gate'}.weight`, [tensor.shape[1]!, all.length / tensor.shape[1]!], all))
+      continue
+    }
     let values = engineValues(tensor)
     if (experts.take(tensor, values)) continue
     const layer = /^model\.layers\.(\d+)\.(.+)$/.exec(tensor.name)
-    const name = layer ? `blk.${layer[1]}.${(arch === 'dbrx' ? DBRX_LAYER[layer[2]!] : undefined) ?? LAYER[layer[2]!]!}` : GLOBAL[tensor.name]!
+    const name = layer ? `blk.${layer[1]}.${(arch === 'dbrx' ? DBRX_LAYER[layer[2]!] : arch === 'afmoe' ? AFMOE_LAYER[layer[2]!] : undefined) ?? LAYER[layer[2]!]!}` : GLOBAL[tensor.name]!
     if (name.endsWith('.attn_qkv.weight')) {
       const parts = ['q', 'k', 'v'].map((p) => engineValues(byName.get(tensor.name.replace('q_proj', `${p}_proj`))!))
       values = new Float32Array(parts.reduce((n, p) => n + p.length, 0))
@@ -96,6 +111,11 @@ export function moeFamilyMetadata(arch: MoeFamilyArch, c: LoadedModel['config'],
     },
     // DBRX's clip_qkv and LayerNorm eps; no key_length / value_length, rms eps or expert width.
     dbrx: {'attention.clamp_kqv': f32(c.rmsVariant?.clipQkv ?? 0), 'attention.layer_norm_epsilon': f32(1e-5)},
+    afmoe: {
+      expert_feed_forward_length: u32(moe.expertIntermediateSize), expert_shared_count: u32(moe.sharedExpertIntermediateSize / moe.expertIntermediateSize),
+      leading_dense_block_count: u32(firstSparse), expert_weights_scale: f32(grouped.routedScalingFactor), 'attention.sliding_window': u32(Math.max(...(c.layerWindows ?? [0]))),
+      'rope.dimension_count': u32(c.headDim), vocab_size: u32(c.vocabSize),
+    },
   }
   const dbrxOmits = arch === 'dbrx' ? ['attention.key_length', 'attention.value_length', 'attention.layer_norm_rms_epsilon'] : []
   const common: Record<string, GgufEntry> = {

@@ -1,6 +1,7 @@
-// GGUF ernie4_5-moe (ERNIE-4.5-21B-A3B), hunyuan-moe (Hunyuan-A13B), dots1 (dots.llm1), minimax-m2, exaone-moe (K-EXAONE)
-// and dbrx files, as llama.cpp's converter writes them, read as the config.json each stands for (ernie45-moe-config.ts,
-// hunyuan-moe-config.ts, dots1-config.ts, minimax-m2-config.ts, exaone-moe-config.ts, dbrx-config.ts). Their experts, routers, shared experts and router
+// GGUF ernie4_5-moe (ERNIE-4.5-21B-A3B), hunyuan-moe (Hunyuan-A13B), dots1 (dots.llm1), minimax-m2, exaone-moe (K-EXAONE),
+// dbrx and afmoe (Arcee Trinity) files, as llama.cpp's converter writes them, read as the config.json each stands for
+// (ernie45-moe-config.ts, hunyuan-moe-config.ts, dots1-config.ts, minimax-m2-config.ts, exaone-moe-config.ts,
+// dbrx-config.ts, afmoe-config.ts). Their experts, routers, shared experts and router
 // biases (exp_probs_b) are under llama.cpp's common MoE names (gguf-moe.ts, gguf-deepseek.ts); q/k rows are as in the
 // checkpoint (ERNIE's own interleaved rope is reordered at load as for the checkpoint: llama-twists.ts).
 import {ModelLoadError, quotedValue} from '../errors.js'
@@ -17,13 +18,21 @@ export const GGUF_MOE_FAMILY_ARCHITECTURES: Record<string, {architecture: string
   'minimax-m2': {architecture: 'MiniMaxM2ForCausalLM', modelType: 'minimax_m2', interleavedRope: false},
   'exaone-moe': {architecture: 'ExaoneMoeForCausalLM', modelType: 'exaone_moe', interleavedRope: false},
   dbrx: {architecture: DBRX, modelType: 'dbrx', interleavedRope: false},
+  afmoe: {architecture: 'AfmoeForCausalLM', modelType: 'afmoe', interleavedRope: false},
 }
 
-/** Hunyuan's and dots1's o_proj bias, beside the q/k/v biases llama's names already cover; DBRX's fused q/k/v and its second norm. */
+/**
+ * Hunyuan's and dots1's o_proj bias, beside the q/k/v biases llama's names already cover; DBRX's fused q/k/v and its
+ * second norm; AFMoE's attention output gate and sandwich norms under its checkpoint's names (renamed at load as its).
+ */
 export const GGUF_MOE_FAMILY_LAYER_NAMES: Record<string, Record<string, string>> = {
   'hunyuan-moe': {'attn_output.bias': 'self_attn.o_proj.bias'},
   dots1: {'attn_output.bias': 'self_attn.o_proj.bias'},
   dbrx: {'attn_qkv.weight': 'self_attn.qkv_proj.weight', 'attn_output_norm.weight': 'post_attention_layernorm.weight'},
+  afmoe: {
+    'attn_gate.weight': 'self_attn.gate_proj.weight', 'post_attention_norm.weight': 'post_attention_layernorm.weight',
+    'ffn_norm.weight': 'pre_mlp_layernorm.weight', 'post_ffw_norm.weight': 'post_mlp_layernorm.weight',
+  },
 }
 
 /** MiniMax-M2 rotates the first rope.dimension_count values of each head (its rotary_dim). */
@@ -94,6 +103,19 @@ export function moeFamilyGgufKeys(arch: string, get: (key: string) => unknown, t
         ffn_hidden_size: required('feed_forward_length'), moe_num_experts: required('expert_count'), moe_top_k: required('expert_used_count'),
         moe_normalize_expert_weights: (get('expert_weights_norm') ?? true) ? 1 : null,
       },
+    }
+  }
+  if (arch === 'afmoe') {
+    gating(2)
+    // llama.cpp runs every AFMoE file with muP's embedding scale, renormalised top-k weights and, given a window, every
+    // 4th layer full and unrotated (global_attn_every_n_layers 4); it reads no key for them.
+    if (get('expert_weights_norm') === false) throw new ModelLoadError(`${path}: afmoe.expert_weights_norm false is not supported: AFMoE renormalises its top-k weights.`)
+    const window = get('attention.sliding_window')
+    if (window === undefined || window === 0) throw new ModelLoadError(`${path}: afmoe.attention.sliding_window ${quotedValue(window)}: AFMoE files without a window (llama.cpp then rotates no layer) are not supported.`)
+    return {
+      num_experts: required('expert_count'), num_experts_per_tok: required('expert_used_count'), moe_intermediate_size: required('expert_feed_forward_length'),
+      num_shared_experts: get('expert_shared_count') ?? 0, num_dense_layers: get('leading_dense_block_count') ?? 0, route_scale: get('expert_weights_scale') ?? 1,
+      sliding_window: window, global_attn_every_n_layers: 4, mup_enabled: true, attention_bias: hasBias,
     }
   }
   // minimax-m2: every layer sparse, experts as wide as expert_feed_forward_length, sigmoid routing renormalised.
