@@ -6,6 +6,7 @@ import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {after, describe, it} from 'node:test'
+import {cpuOnlyNeed} from '../src/engine/engine-parts.js'
 import {ModelLoadError} from '../src/engine/errors.js'
 import {loadModel, type LoadedModel} from '../src/engine/model/load-model.js'
 import {ensureTestModel} from '../src/engine/model/test-model.js'
@@ -47,6 +48,7 @@ describe('GGUF ernie4_5-moe / hunyuan-moe / dots1 / minimax-m2 / exaone-moe / db
       const metadata = moeFamilyMetadata(arch, hf.config, tokenizer)
       const gguf = await loadModel(write(arch, metadata, hf, arch))
       assert.deepEqual(features(gguf), features(hf))
+      assert.deepEqual(cpuOnlyNeed({}, gguf), cpuOnlyNeed({}, hf))
       const f32 = maxAbsDifference((await promptLogits(gguf, 'f32')).logits, (await promptLogits(hf, 'f32')).logits)
       assert.equal(f32, 0)
       if (!q8_0) return
@@ -62,17 +64,21 @@ describe('GGUF ernie4_5-moe / hunyuan-moe / dots1 / minimax-m2 / exaone-moe / db
     const metadata = moeFamilyMetadata('afmoe', hf.config, 'gpt2')
     const gguf = await loadModel(write('afmoe', metadata, hf, 'afmoe'))
     assert.deepEqual(features(gguf), features(hf))
+    assert.deepEqual(cpuOnlyNeed({}, gguf), cpuOnlyNeed({}, hf))
     assert.equal(maxAbsDifference((await promptLogits(gguf, 'f32')).logits, (await promptLogits(hf, 'f32')).logits), 0)
     const q8 = await loadModel(write('afmoe-q8_0', metadata, hf, 'afmoe', true))
     assert.equal(maxAbsDifference((await promptLogits(q8, 'f32')).logits, (await promptLogits(hf, 'q8_0')).logits), 0)
   })
 
-  it('refuses routing the family does not run: softmax dots1, a hunyuan-moe shared MLP count of 2', async () => {
+  it('refuses what the family does not run: softmax dots1, a hunyuan-moe shared MLP count of 2, afmoe without a window', async () => {
     const dots1 = await loadModel(await ensureTestModel('tiny', {variant: 'dots1'}))
     const softmax = {...moeFamilyMetadata('dots1', dots1.config, 'qwen2'), 'dots1.expert_gating_func': {type: 'u32', value: 1} as GgufEntry}
     await assert.rejects(loadModel(write('dots1-softmax', softmax, dots1, 'dots1')), (e: unknown) => e instanceof ModelLoadError && /dots1\.expert_gating_func 1 is not supported: dots1 routes with sigmoid/.test(e.message))
     const hunyuan = await loadModel(await ensureTestModel('tiny', {variant: 'hunyuan_moe'}))
     const twoShared = {...moeFamilyMetadata('hunyuan-moe', hunyuan.config, 'gpt2'), 'hunyuan-moe.expert_shared_count': {type: 'u32', value: 2} as GgufEntry}
     await assert.rejects(loadModel(write('hunyuan-two-shared', twoShared, hunyuan, 'hunyuan-moe')), (e: unknown) => e instanceof ModelLoadError && /hunyuan-moe\.expert_shared_count 2 is not supported/.test(e.message))
+    const afmoe = await loadModel(await ensureTestModel('tiny', {variant: 'afmoe'}))
+    const {'afmoe.attention.sliding_window': _window, ...windowless} = moeFamilyMetadata('afmoe', afmoe.config, 'gpt2')
+    await assert.rejects(loadModel(write('afmoe-windowless', windowless, afmoe, 'afmoe')), (e: unknown) => e instanceof ModelLoadError && /afmoe\.attention\.sliding_window undefined: AFMoE files without a window/.test(e.message))
   })
 })
