@@ -106,8 +106,9 @@ function rotaryFraction(arch: string, get: (key: string) => unknown, path: strin
 /**
  * EXAONE 4's sliding layers as layer_types: attention.sliding_window_pattern holds one bool per layer (true: sliding);
  * a window without the pattern keeps Exaone4Config's default (every 4th layer full); no window: every layer full, with rope.
+ * K-EXAONE's exaone-moe files write theirs alike (gguf-moe-families.ts).
  */
-function exaone4Windows(get: (key: string) => unknown, path: string): Record<string, unknown> {
+export function exaone4Windows(get: (key: string) => unknown, path: string, arch = 'exaone4'): Record<string, unknown> {
   const window = get('attention.sliding_window')
   const layers = get('block_count')
   if (window === undefined || window === 0) {
@@ -118,7 +119,7 @@ function exaone4Windows(get: (key: string) => unknown, path: string): Record<str
   const pattern = get('attention.sliding_window_pattern')
   if (pattern === undefined) return {sliding_window: window}
   if (!Array.isArray(pattern) || pattern.length !== layers || pattern.some((flag) => typeof flag !== 'boolean')) {
-    throw new ModelLoadError(`${path}: exaone4.attention.sliding_window_pattern must hold one true/false per layer (${quotedValue(layers)}), got ${quotedValue(pattern)}.`)
+    throw new ModelLoadError(`${path}: ${arch}.attention.sliding_window_pattern must hold one true/false per layer (${quotedValue(layers)}), got ${quotedValue(pattern)}.`)
   }
   return {sliding_window: window, layer_types: pattern.map((slides) => (slides ? 'sliding_attention' : 'full_attention'))}
 }

@@ -1,6 +1,7 @@
 // Loads a llama/mistral/qwen2/qwen3/gemma (MoE: gguf-moe.ts; gpt2/gptneox/phi2/starcoder2/stablelm: gguf-layernorm.ts; granite/olmo/olmo2/command-r: gguf-rms-variants.ts; gpt-oss: gguf-gpt-oss.ts; deepseek2/glm4moe: gguf-deepseek.ts;
 // phi3/gemma2/gemma3: gguf-phi3-gemma.ts; glm4/exaone4/smollm3/seed_oss/ernie4_5/hunyuan-dense/arcee/nemotron: gguf-dense-families.ts;
-// granitehybrid/mamba2/qwen3next/qwen35/qwen35moe/lfm2/mamba/jamba: gguf-hybrid.ts, gguf-lfm2-mamba.ts; llama4: gguf-llama4.ts) GGUF file as a model: config from metadata, tensors under their HF names, tokenizer and chat template.
+// granitehybrid/mamba2/qwen3next/qwen35/qwen35moe/lfm2/mamba/jamba: gguf-hybrid.ts, gguf-lfm2-mamba.ts; llama4: gguf-llama4.ts;
+// ernie4_5-moe/hunyuan-moe/dots1/minimax-m2/exaone-moe/dbrx/afmoe: gguf-moe-families.ts) GGUF file as a model: config from metadata, tensors under their HF names, tokenizer and chat template.
 import {basename} from 'node:path'
 import {ModelLoadError, quotedValue} from '../errors.js'
 import {blockFormatOfGgufType, refusedTypeMessage} from './gguf-block-types.js'
@@ -23,6 +24,7 @@ import {GGUF_LLAMA4_ARCHITECTURES, llama4GgufKeys, withLlama4GateUpApart} from '
 import {GGUF_GPT_OSS_ARCHITECTURES, GGUF_GPT_OSS_LAYER_NAMES, gptOssGgufKeys, withGptOssGateUpApart} from './gguf-gpt-oss.js'
 import {GGUF_HYBRID_ARCHITECTURES, GGUF_HYBRID_LAYER_NAMES, GGUF_HYBRID_NORMS_WITH_ONE_ADDED, GGUF_HYBRID_PARTIAL_ROTARY, ggufHybridTensor, hybridGgufKeys, withGgufHybridLayout} from './gguf-hybrid.js'
 import {GGUF_LFM2_MAMBA_GLOBAL_NAMES} from './gguf-lfm2-mamba.js'
+import {GGUF_MOE_FAMILY_ARCHITECTURES, GGUF_MOE_FAMILY_LAYER_NAMES, GGUF_MOE_FAMILY_PARTIAL_ROTARY, ggufMoeFamilyTensors, moeFamilyGgufKeys} from './gguf-moe-families.js'
 import {parseModelConfig, type ModelConfig} from './model-config.js'
 import type {TensorDtype, TensorInfo} from './safetensors.js'
 
@@ -51,6 +53,7 @@ const GGUF_ARCHITECTURES: Record<string, {architecture: string; modelType: strin
   ...GGUF_DEEPSEEK_ARCHITECTURES,
   ...GGUF_HYBRID_ARCHITECTURES,
   ...GGUF_LLAMA4_ARCHITECTURES,
+  ...GGUF_MOE_FAMILY_ARCHITECTURES,
 }
 /** GGUF architectures close to a supported one, with what they need that the engine lacks (as their HF architectures' near misses). */
 const GGUF_NEAR_MISSES: Record<string, string> = {
@@ -79,7 +82,7 @@ function hfName(ggufName: string, arch: string): string | null {
   const global = GLOBAL_NAMES[ggufName] ?? GGUF_LFM2_MAMBA_GLOBAL_NAMES[arch]?.[ggufName]
   if (global) return global
   const match = /^blk\.(\d+)\.(.+)$/.exec(ggufName)
-  const suffix = match ? GGUF_PHI3_GEMMA_LAYER_NAMES[arch]?.[match[2]] ?? GGUF_DENSE_FAMILY_LAYER_NAMES[arch]?.[match[2]] ?? GGUF_HYBRID_LAYER_NAMES[arch]?.[match[2]] ?? LAYER_NAMES[match[2]] : undefined
+  const suffix = match ? GGUF_PHI3_GEMMA_LAYER_NAMES[arch]?.[match[2]] ?? GGUF_DENSE_FAMILY_LAYER_NAMES[arch]?.[match[2]] ?? GGUF_HYBRID_LAYER_NAMES[arch]?.[match[2]] ?? GGUF_MOE_FAMILY_LAYER_NAMES[arch]?.[match[2]] ?? LAYER_NAMES[match[2]] : undefined
   return match && suffix ? `model.layers.${match[1]}.${suffix}` : null
 }
 
@@ -117,7 +120,7 @@ function ggufConfig(file: GgufFile, arch: string, vocabSize: number, tokenizer: 
   const headDim = get('attention.key_length')
   // phi3's rope.dimension_count may be less (Phi-4-mini's partial rotary): gguf-phi3-gemma.ts reads it.
   // deepseek2's and glm4moe's head sizes and rotary part are read by gguf-deepseek.ts.
-  for (const key of GGUF_DEEPSEEK_ARCHITECTURES[arch] ? [] : ['attention.value_length', ...(arch === 'phi3' || isPartialRotaryDenseFamily(arch) || GGUF_HYBRID_PARTIAL_ROTARY.has(arch) ? [] : ['rope.dimension_count'])]) {
+  for (const key of GGUF_DEEPSEEK_ARCHITECTURES[arch] ? [] : ['attention.value_length', ...(arch === 'phi3' || isPartialRotaryDenseFamily(arch) || GGUF_HYBRID_PARTIAL_ROTARY.has(arch) || GGUF_MOE_FAMILY_PARTIAL_ROTARY.has(arch) ? [] : ['rope.dimension_count'])]) {
     const value = get(key)
     const expected = headDim ?? Number(get('embedding_length')) / Number(get('attention.head_count'))
     if (value !== undefined && value !== expected) {
@@ -161,6 +164,7 @@ function ggufConfig(file: GgufFile, arch: string, vocabSize: number, tokenizer: 
     ...deepseekGgufKeys(arch, get, new Set(file.tensors.map((t) => t.name)), file.path),
     ...hybridGgufKeys(arch, get, new Set(file.tensors.map((t) => t.name)), file.path),
     ...llama4GgufKeys(arch, get, file.path),
+    ...moeFamilyGgufKeys(arch, get, new Set(file.tensors.map((t) => t.name)), file.path),
   }
   const tensorNames = new Set(file.tensors.map((t) => t.name))
   const config = withLlama4GateUpApart(withGgufHybridLayout(withKvBApart(withGptOssGateUpApart(parseModelConfig(configJson, undefined, `${file.path} (GGUF metadata as config.json)`), tensorNames), tensorNames), arch), tensorNames)
@@ -203,7 +207,7 @@ function ggufTensors(file: GgufFile, arch: string, config: ModelConfig): TensorI
     tensors.push(...ggufExpertTensors({
       name, dtype: dtype ?? 'F32', shape: t.shape, path: file.path, offset: t.offset, nbytes: t.nbytes,
       ...(blockFormat ? {blockFormat} : {}), ...(mxfp4 ? {ggmlMxfp4: true} : {}), ...(ropeHeads ? {ropeInterleavedHeads: ropeHeads} : {}),
-    }).flatMap(ggufDeepseekTensors).map((tensor) => ggufHybridTensor(tensor, arch)))
+    }).flatMap(ggufDeepseekTensors).map((tensor) => ggufHybridTensor(tensor, arch)).flatMap((tensor) => ggufMoeFamilyTensors(tensor, config)))
   }
   return selectModelTensors(config, GGUF_LAYERNORM_ARCHITECTURES[arch] ? splitStackedTensors(config, tensors) : tensors, file.path)
 }

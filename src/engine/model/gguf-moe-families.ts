@@ -1,0 +1,172 @@
+// GGUF ernie4_5-moe (ERNIE-4.5-21B-A3B), hunyuan-moe (Hunyuan-A13B), dots1 (dots.llm1), minimax-m2, exaone-moe (K-EXAONE),
+// dbrx and afmoe (Arcee Trinity) files, as llama.cpp's converter writes them, read as the config.json each stands for
+// (ernie45-moe-config.ts, hunyuan-moe-config.ts, dots1-config.ts, minimax-m2-config.ts, exaone-moe-config.ts,
+// dbrx-config.ts, afmoe-config.ts). Their experts, routers, shared experts and router
+// biases (exp_probs_b) are under llama.cpp's common MoE names (gguf-moe.ts, gguf-deepseek.ts); q/k rows are as in the
+// checkpoint (ERNIE's own interleaved rope is reordered at load as for the checkpoint: llama-twists.ts).
+import {ModelLoadError, quotedValue} from '../errors.js'
+import {DBRX} from './dbrx-config.js'
+import {rowWindows} from './fused-tensors.js'
+import {exaone4Windows} from './gguf-dense-families.js'
+import type {ModelConfig} from './model-config.js'
+import type {TensorInfo} from './safetensors.js'
+
+export const GGUF_MOE_FAMILY_ARCHITECTURES: Record<string, {architecture: string; modelType: string; interleavedRope: boolean}> = {
+  'ernie4_5-moe': {architecture: 'Ernie4_5_MoeForCausalLM', modelType: 'ernie4_5_moe', interleavedRope: false},
+  'hunyuan-moe': {architecture: 'HunYuanMoEV1ForCausalLM', modelType: 'hunyuan_v1_moe', interleavedRope: false},
+  dots1: {architecture: 'Dots1ForCausalLM', modelType: 'dots1', interleavedRope: false},
+  'minimax-m2': {architecture: 'MiniMaxM2ForCausalLM', modelType: 'minimax_m2', interleavedRope: false},
+  'exaone-moe': {architecture: 'ExaoneMoeForCausalLM', modelType: 'exaone_moe', interleavedRope: false},
+  dbrx: {architecture: DBRX, modelType: 'dbrx', interleavedRope: false},
+  afmoe: {architecture: 'AfmoeForCausalLM', modelType: 'afmoe', interleavedRope: false},
+}
+
+/**
+ * Hunyuan's and dots1's o_proj bias, beside the q/k/v biases llama's names already cover; DBRX's fused q/k/v and its
+ * second norm; AFMoE's attention output gate and sandwich norms under its checkpoint's names (renamed at load as its).
+ */
+export const GGUF_MOE_FAMILY_LAYER_NAMES: Record<string, Record<string, string>> = {
+  'hunyuan-moe': {'attn_output.bias': 'self_attn.o_proj.bias'},
+  dots1: {'attn_output.bias': 'self_attn.o_proj.bias'},
+  dbrx: {'attn_qkv.weight': 'self_attn.qkv_proj.weight', 'attn_output_norm.weight': 'post_attention_layernorm.weight'},
+  afmoe: {
+    'attn_gate.weight': 'self_attn.gate_proj.weight', 'post_attention_norm.weight': 'post_attention_layernorm.weight',
+    'ffn_norm.weight': 'pre_mlp_layernorm.weight', 'post_ffw_norm.weight': 'post_mlp_layernorm.weight',
+  },
+}
+
+/** MiniMax-M2 rotates the first rope.dimension_count values of each head (its rotary_dim). */
+export const GGUF_MOE_FAMILY_PARTIAL_ROTARY = new Set(['minimax-m2'])
+
+/** llama.cpp's expert_gating_func values: 1 softmax, 2 sigmoid. */
+const GATING_NAMES: Record<number, string> = {1: 'softmax', 2: 'sigmoid'}
+
+/** What a family's reader takes from the file: `<arch>.<key>` values (required ones named when missing) and its path. */
+interface FileKeys {
+  arch: string
+  path: string
+  get: (key: string) => unknown
+  required: (key: string) => unknown
+  /** Whether layer 0 has q/k/v biases (each family's config has one switch for them). */
+  hasBias: boolean
+}
+
+/** Each family routes one way; a file saying otherwise describes a model the family's config cannot express. */
+function checkGating({arch, path, get}: FileKeys, expected: 1 | 2): void {
+  const value = get('expert_gating_func') ?? expected
+  if (value !== expected) throw new ModelLoadError(`${path}: ${arch}.expert_gating_func ${quotedValue(value)} is not supported: ${arch} routes with ${GATING_NAMES[expected]} scores (${expected}).`)
+}
+
+/** The converter writes ERNIE's shared experts' count and the interval and first index of its sparse layers (the last layer ends them). */
+function ernieKeys(file: FileKeys): Record<string, unknown> {
+  checkGating(file, 1)
+  const {get, required} = file
+  return {
+    moe_num_experts: required('expert_count'), moe_k: required('expert_used_count'), moe_intermediate_size: required('expert_feed_forward_length'),
+    moe_num_shared_experts: get('expert_shared_count') ?? 0, moe_layer_start_index: get('leading_dense_block_count') ?? 0,
+    moe_layer_end_index: -1, moe_layer_interval: get('interleave_moe_layer_step') ?? 1, use_bias: file.hasBias,
+  }
+}
+
+/**
+ * HunYuanMoEV1's experts and its one shared MLP are as wide as intermediate_size (feed_forward_length); the converter
+ * writes the dynamic-alpha rope as the raised base it is (rope.freq_base), unscaled.
+ */
+function hunyuanKeys(file: FileKeys): Record<string, unknown> {
+  checkGating(file, 1)
+  const width = file.required('feed_forward_length')
+  for (const [key, expected] of [['expert_feed_forward_length', width], ['expert_shared_count', 1]] as const) {
+    const value = file.get(key) ?? expected
+    if (value !== expected) throw new ModelLoadError(`${file.path}: hunyuan-moe.${key} ${quotedValue(value)} is not supported: HunYuanMoEV1's experts are as wide as feed_forward_length (${quotedValue(width)}) beside one shared MLP.`)
+  }
+  return {num_experts: file.required('expert_count'), moe_topk: file.required('expert_used_count'), attention_bias: file.hasBias, rope_scaling: null}
+}
+
+/** DeepSeek-V3's routing keys; a file without expert_group_count (the converters write none for dots1 or K-EXAONE) routes in one group. */
+function sigmoidGroupedKeys(file: FileKeys): Record<string, unknown> {
+  checkGating(file, 2)
+  const {get, required} = file
+  const groups = get('expert_group_count') ?? 1
+  return {
+    num_experts_per_tok: required('expert_used_count'), moe_intermediate_size: required('expert_feed_forward_length'),
+    first_k_dense_replace: get('leading_dense_block_count') ?? 0, routed_scaling_factor: get('expert_weights_scale') ?? 1,
+    norm_topk_prob: get('expert_weights_norm') ?? false, n_group: groups, topk_group: get('expert_group_used_count') ?? groups,
+  }
+}
+
+function dots1Keys(file: FileKeys): Record<string, unknown> {
+  return {...sigmoidGroupedKeys(file), n_routed_experts: file.required('expert_count'), n_shared_experts: file.get('expert_shared_count') ?? 0, attention_bias: file.hasBias, sliding_window: null}
+}
+
+/** K-EXAONE's block_count includes its nextn (MTP) layers, which are skipped; its windows are EXAONE 4's. */
+function exaoneMoeKeys(file: FileKeys): Record<string, unknown> {
+  const layers = Number(file.required('block_count')) - Number(file.get('nextn_predict_layers') ?? 0)
+  return {
+    ...sigmoidGroupedKeys(file), ...exaone4Windows((key) => (key === 'block_count' ? layers : file.get(key)), file.path, file.arch),
+    num_experts: file.required('expert_count'), num_shared_experts: file.get('expert_shared_count') ?? 0, num_hidden_layers: layers,
+  }
+}
+
+/** DbrxConfig's own keys (dbrx-config.ts reads them over the shared ones); llama.cpp renormalises DBRX's top-k unless the file says otherwise. */
+function dbrxKeys(file: FileKeys): Record<string, unknown> {
+  checkGating(file, 1)
+  const {get, required} = file
+  return {
+    d_model: required('embedding_length'), n_heads: required('attention.head_count'), n_layers: required('block_count'), max_seq_len: required('context_length'),
+    attn_config: {kv_n_heads: get('attention.head_count_kv') ?? required('attention.head_count'), clip_qkv: get('attention.clamp_kqv') ?? null, rope_theta: get('rope.freq_base') ?? 10000},
+    ffn_config: {
+      ffn_hidden_size: required('feed_forward_length'), moe_num_experts: required('expert_count'), moe_top_k: required('expert_used_count'),
+      moe_normalize_expert_weights: (get('expert_weights_norm') ?? true) ? 1 : null,
+    },
+  }
+}
+
+/**
+ * llama.cpp runs every AFMoE file with muP's embedding scale, renormalised top-k weights and, given a window, every 4th
+ * layer full and unrotated (global_attn_every_n_layers 4); it reads no key for them.
+ */
+function afmoeKeys(file: FileKeys): Record<string, unknown> {
+  checkGating(file, 2)
+  const {get, required, path} = file
+  if (get('expert_weights_norm') === false) throw new ModelLoadError(`${path}: afmoe.expert_weights_norm false is not supported: AFMoE renormalises its top-k weights.`)
+  const window = get('attention.sliding_window')
+  if (window === undefined || window === 0) throw new ModelLoadError(`${path}: afmoe.attention.sliding_window ${quotedValue(window)}: AFMoE files without a window (llama.cpp then rotates no layer) are not supported.`)
+  return {
+    num_experts: required('expert_count'), num_experts_per_tok: required('expert_used_count'), moe_intermediate_size: required('expert_feed_forward_length'),
+    num_shared_experts: get('expert_shared_count') ?? 0, num_dense_layers: get('leading_dense_block_count') ?? 0, route_scale: get('expert_weights_scale') ?? 1,
+    sliding_window: window, global_attn_every_n_layers: 4, mup_enabled: true, attention_bias: file.hasBias,
+  }
+}
+
+/** MiniMax-M2: every layer sparse, experts as wide as expert_feed_forward_length, sigmoid routing renormalised, rope on rope.dimension_count values. */
+function minimaxKeys(file: FileKeys): Record<string, unknown> {
+  checkGating(file, 2)
+  const {get, required} = file
+  const headDim = get('attention.key_length') ?? Number(get('embedding_length')) / Number(get('attention.head_count'))
+  return {
+    num_local_experts: required('expert_count'), num_experts_per_tok: required('expert_used_count'),
+    intermediate_size: required('expert_feed_forward_length'), rotary_dim: get('rope.dimension_count') ?? headDim,
+  }
+}
+
+const FAMILY_KEYS: Record<string, (file: FileKeys) => Record<string, unknown>> = {
+  'ernie4_5-moe': ernieKeys, 'hunyuan-moe': hunyuanKeys, dots1: dots1Keys, 'minimax-m2': minimaxKeys, 'exaone-moe': exaoneMoeKeys, dbrx: dbrxKeys, afmoe: afmoeKeys,
+}
+
+/** The config.json keys a file of these families stands for beyond the llama ones; {} for other architectures. */
+export function moeFamilyGgufKeys(arch: string, get: (key: string) => unknown, tensorNames: Set<string>, path: string): Record<string, unknown> {
+  if (!Object.hasOwn(FAMILY_KEYS, arch)) return {}
+  const required = (key: string): unknown => {
+    if (get(key) === undefined) throw new ModelLoadError(`${path}: GGUF metadata ${arch}.${key} is missing`)
+    return get(key)
+  }
+  return FAMILY_KEYS[arch]!({arch, path, get, required, hasBias: tensorNames.has('blk.0.attn_q.bias')})
+}
+
+/** DBRX's fused attn_qkv as q, k and v row windows (byte windows of the file, block formats included); others as they are. */
+export function ggufMoeFamilyTensors(tensor: TensorInfo, config: ModelConfig): TensorInfo[] {
+  const fused = /^(model\.layers\.\d+\.self_attn)\.qkv_proj\.weight$/.exec(tensor.name)
+  if (!fused || config.architecture !== DBRX) return [tensor]
+  const kv = config.numKvHeads * config.headDim
+  return rowWindows(tensor, [[`${fused[1]}.q_proj.weight`, config.numHeads * config.headDim], [`${fused[1]}.k_proj.weight`, kv], [`${fused[1]}.v_proj.weight`, kv]], 2)
+}
