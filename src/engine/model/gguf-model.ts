@@ -1,4 +1,4 @@
-// Loads a llama/mistral/qwen2/qwen3/gemma (MoE: gguf-moe.ts; gpt2/gptneox/phi2/starcoder2/stablelm: gguf-layernorm.ts; granite/olmo/olmo2/command-r: gguf-rms-variants.ts; gpt-oss: gguf-gpt-oss.ts; deepseek2/glm4moe: gguf-deepseek.ts;
+// Loads a llama/mistral/qwen2/qwen3/gemma (MoE: gguf-moe.ts; gpt2/gptneox/phi2/starcoder2/stablelm/starcoder/gptj: gguf-layernorm.ts; granite/olmo/olmo2/command-r: gguf-rms-variants.ts; gpt-oss: gguf-gpt-oss.ts; deepseek2/glm4moe: gguf-deepseek.ts;
 // phi3/gemma2/gemma3: gguf-phi3-gemma.ts; glm4/exaone4/smollm3/seed_oss/ernie4_5/hunyuan-dense/arcee/nemotron: gguf-dense-families.ts;
 // granitehybrid/mamba2/qwen3next/qwen35/qwen35moe/lfm2/mamba/jamba: gguf-hybrid.ts, gguf-lfm2-mamba.ts; llama4: gguf-llama4.ts;
 // ernie4_5-moe/hunyuan-moe/dots1/minimax-m2/exaone-moe/dbrx/afmoe: gguf-moe-families.ts) GGUF file as a model: config from metadata, tensors under their HF names, tokenizer and chat template.
@@ -45,6 +45,9 @@ const GGUF_ARCHITECTURES: Record<string, {architecture: string; modelType: strin
   phi2: {architecture: 'PhiForCausalLM', modelType: 'phi', interleavedRope: false},
   starcoder2: {architecture: 'Starcoder2ForCausalLM', modelType: 'starcoder2', interleavedRope: false},
   stablelm: {architecture: 'StableLmForCausalLM', modelType: 'stablelm', interleavedRope: false},
+  starcoder: {architecture: 'GPTBigCodeForCausalLM', modelType: 'gpt_bigcode', interleavedRope: false},
+  // GPT-J's q/k rows as its checkpoint's: interleaved pairs over each head's first rotary_dim rows (gguf-layernorm.ts).
+  gptj: {architecture: 'GPTJForCausalLM', modelType: 'gptj', interleavedRope: true},
   ...GGUF_RMS_VARIANT_ARCHITECTURES,
   ...GGUF_PHI3_GEMMA_ARCHITECTURES,
   ...GGUF_ALIBI_FILES,
@@ -206,7 +209,7 @@ function ggufTensors(file: GgufFile, arch: string, config: ModelConfig): TensorI
     const ropeHeads = !interleaved ? 0 : /\.attn_q\.(weight|bias)$/.test(t.name) ? config.numHeads : /\.attn_k\.(weight|bias)$/.test(t.name) ? config.numKvHeads : 0
     tensors.push(...ggufExpertTensors({
       name, dtype: dtype ?? 'F32', shape: t.shape, path: file.path, offset: t.offset, nbytes: t.nbytes,
-      ...(blockFormat ? {blockFormat} : {}), ...(mxfp4 ? {ggmlMxfp4: true} : {}), ...(ropeHeads ? {ropeInterleavedHeads: ropeHeads} : {}),
+      ...(blockFormat ? {blockFormat} : {}), ...(mxfp4 ? {ggmlMxfp4: true} : {}), ...(ropeHeads ? {ropeInterleavedHeads: ropeHeads, ...(config.layerNorm?.interleavedRotary ? {ropeInterleavedDims: config.layerNorm.rotaryDim} : {})} : {}),
     }).flatMap(ggufDeepseekTensors).map((tensor) => ggufHybridTensor(tensor, arch)).flatMap((tensor) => ggufMoeFamilyTensors(tensor, config)))
   }
   return selectModelTensors(config, GGUF_LAYERNORM_ARCHITECTURES[arch] ? splitStackedTensors(config, tensors) : tensors, file.path)

@@ -1,0 +1,93 @@
+// GGUF starcoder and gptj files, written from the HF test checkpoints (already checked against transformers) as
+// llama.cpp's converter and tensor map name them, load as those checkpoints: the same features and the same logits.
+import assert from 'node:assert/strict'
+import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {after, describe, it} from 'node:test'
+import {ModelLoadError} from '../src/engine/errors.js'
+import {loadModel, type LoadedModel} from '../src/engine/model/load-model.js'
+import {ensureTestModel} from '../src/engine/model/test-model.js'
+import {ggufBytes, q8_0Matrices, type GgufEntry, type GgufTensorSpec} from './support/gguf-file.js'
+import {convertedValues, ggufNameOf} from './support/layernorm-gguf.js'
+import {familyVocabMetadata} from './support/llama-gguf.js'
+import {maxAbsDifference, promptLogits} from './support/model-logits.js'
+
+const u32 = (value: number) => ({type: 'u32' as const, value})
+const f32 = (value: number) => ({type: 'f32' as const, value})
+const loadError = (pattern: RegExp) => (error: unknown) => error instanceof ModelLoadError && pattern.test(error.message)
+
+/** A LayerNorm-family checkpoint's tensors as llama.cpp's converter writes them (GPTBigCode's per-head q|k|v regrouped). */
+function layerNormTensors(hf: LoadedModel): GgufTensorSpec[] {
+  return hf.tensors.map((t) => ({name: ggufNameOf(t.name), dims: [...t.shape].reverse(), data: Buffer.from(convertedValues(t).buffer)}))
+}
+
+/** The metadata StarCoderModel's converter writes (head_count_kv: 1, or the head count for a multi-head file). */
+function starcoderMetadata(hf: LoadedModel): Record<string, GgufEntry> {
+  const c = hf.config
+  return {
+    'general.architecture': {type: 'string', value: 'starcoder'}, 'starcoder.context_length': u32(c.maxPositionEmbeddings), 'starcoder.embedding_length': u32(c.hiddenSize),
+    'starcoder.feed_forward_length': u32(c.intermediateSize), 'starcoder.block_count': u32(c.numLayers), 'starcoder.attention.head_count': u32(c.numHeads),
+    'starcoder.attention.head_count_kv': u32(c.numKvHeads), 'starcoder.attention.layer_norm_epsilon': f32(c.rmsNormEps),
+    ...familyVocabMetadata('gpt2', c.vocabSize, 'starcoder'),
+  }
+}
+
+/** GPT-J under gguf-py's names and the generic keys (llama.cpp has no GPT-J converter). */
+function gptjMetadata(hf: LoadedModel): Record<string, GgufEntry> {
+  const c = hf.config
+  return {
+    'general.architecture': {type: 'string', value: 'gptj'}, 'gptj.context_length': u32(c.maxPositionEmbeddings), 'gptj.embedding_length': u32(c.hiddenSize),
+    'gptj.feed_forward_length': u32(c.intermediateSize), 'gptj.block_count': u32(c.numLayers), 'gptj.attention.head_count': u32(c.numHeads),
+    'gptj.rope.dimension_count': u32(c.layerNorm!.rotaryDim), 'gptj.attention.layer_norm_epsilon': f32(c.rmsNormEps),
+    ...familyVocabMetadata('gpt2', c.vocabSize, 'gpt-2'),
+  }
+}
+
+describe('GGUF starcoder / gptj files', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pagedllm-gguf-more-dense-'))
+  after(() => rmSync(dir, {recursive: true, force: true}))
+  const write = (name: string, metadata: Record<string, GgufEntry>, tensors: GgufTensorSpec[]): string => {
+    const path = join(dir, `${name}.gguf`)
+    writeFileSync(path, ggufBytes(metadata, {tensors}))
+    return path
+  }
+  /** The checkpoint's features, logits within 1e-5 at f32, and bit-identical logits at q8_0 to the checkpoint quantized at load. */
+  const same = async (hf: LoadedModel, name: string, metadata: Record<string, GgufEntry>, tensors: GgufTensorSpec[]) => {
+    const gguf = await loadModel(write(name, metadata, tensors))
+    const c = hf.config
+    assert.deepEqual([gguf.config.architecture, gguf.config.numKvHeads, gguf.config.layerNorm, gguf.config.hiddenAct, gguf.config.tieWordEmbeddings], [c.architecture, c.numKvHeads, c.layerNorm, c.hiddenAct, c.tieWordEmbeddings])
+    assert.ok(maxAbsDifference((await promptLogits(gguf, 'f32')).logits, (await promptLogits(hf, 'f32')).logits) < 1e-5)
+    const q8 = await loadModel(write(`${name}-q8_0`, metadata, q8_0Matrices(tensors)))
+    assert.equal(maxAbsDifference((await promptLogits(q8, 'f32')).logits, (await promptLogits(hf, 'q8_0')).logits), 0)
+  }
+
+  it('starcoder: multi-query attn_qkv [all q | k | v], learned positions, biases: the gpt-bigcode checkpoint\'s logits', async () => {
+    const hf = await loadModel(await ensureTestModel('tiny', {variant: 'gpt-bigcode'}))
+    assert.equal(hf.config.numKvHeads, 1)
+    await same(hf, 'starcoder', starcoderMetadata(hf), layerNormTensors(hf))
+  })
+
+  it('starcoder with head_count_kv = head_count: attn_qkv read as llama.cpp\'s graph reads it, the multi-head checkpoint\'s logits', async () => {
+    const hf = await loadModel(await ensureTestModel('tiny', {variant: 'gpt-bigcode-mha'}))
+    assert.equal(hf.config.numKvHeads, hf.config.numHeads)
+    await same(hf, 'starcoder-mha', starcoderMetadata(hf), layerNormTensors(hf))
+  })
+
+  it('gptj: parallel block, interleaved rotary over part of each head, lm_head bias: the gptj checkpoint\'s logits', async () => {
+    const hf = await loadModel(await ensureTestModel('tiny', {variant: 'gptj'}))
+    assert.ok(hf.config.layerNorm!.rotaryDim < hf.config.headDim)
+    await same(hf, 'gptj', gptjMetadata(hf), layerNormTensors(hf))
+  })
+
+  it('refuses a malformed starcoder or gptj file, naming the key or tensor', async () => {
+    const bigcode = await loadModel(await ensureTestModel('tiny', {variant: 'gpt-bigcode'}))
+    const gptj = await loadModel(await ensureTestModel('tiny', {variant: 'gptj'}))
+    await assert.rejects(loadModel(write('starcoder-gqa', {...starcoderMetadata(bigcode), 'starcoder.attention.head_count_kv': u32(2)}, layerNormTensors(bigcode))),
+      loadError(/starcoder\.attention\.head_count_kv 2 is neither 1 .* nor head_count 4/))
+    const {'gptj.rope.dimension_count': _rotary, ...noRotary} = gptjMetadata(gptj)
+    await assert.rejects(loadModel(write('gptj-no-rotary', noRotary, layerNormTensors(gptj))), loadError(/GGUF metadata gptj\.rope\.dimension_count is missing/))
+    const noQkv = layerNormTensors(bigcode).filter((t) => t.name !== 'blk.1.attn_qkv.weight')
+    await assert.rejects(loadModel(write('starcoder-no-qkv', starcoderMetadata(bigcode), noQkv)), loadError(/Tensor transformer\.h\.1\.attn\.c_attn\.weight is missing/))
+  })
+})
