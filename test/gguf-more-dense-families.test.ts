@@ -1,5 +1,6 @@
-// GGUF starcoder and gptj files, written from the HF test checkpoints (already checked against transformers) as
-// llama.cpp's converter and tensor map name them, load as those checkpoints: the same features and the same logits.
+// GGUF starcoder, gptj, minicpm3, apertus, jais2 and bitnet files, written from the HF test checkpoints (already checked
+// against transformers) as llama.cpp's converters and tensor map write them, load as those checkpoints (their config.json
+// edited to what llama.cpp's files fix): the same features and the same logits.
 import assert from 'node:assert/strict'
 import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
@@ -9,8 +10,10 @@ import {ModelLoadError} from '../src/engine/errors.js'
 import {loadModel, type LoadedModel} from '../src/engine/model/load-model.js'
 import {ensureTestModel} from '../src/engine/model/test-model.js'
 import {ggufBytes, q8_0Matrices, type GgufEntry, type GgufTensorSpec} from './support/gguf-file.js'
+import {withConfig} from './support/edited-checkpoint.js'
 import {convertedValues, ggufNameOf} from './support/layernorm-gguf.js'
 import {familyVocabMetadata} from './support/llama-gguf.js'
+import {moreDenseMetadata, moreDenseTensors} from './support/more-dense-gguf.js'
 import {maxAbsDifference, promptLogits} from './support/model-logits.js'
 
 const u32 = (value: number) => ({type: 'u32' as const, value})
@@ -89,5 +92,56 @@ describe('GGUF starcoder / gptj files', () => {
     await assert.rejects(loadModel(write('gptj-no-rotary', noRotary, layerNormTensors(gptj))), loadError(/GGUF metadata gptj\.rope\.dimension_count is missing/))
     const noQkv = layerNormTensors(bigcode).filter((t) => t.name !== 'blk.1.attn_qkv.weight')
     await assert.rejects(loadModel(write('starcoder-no-qkv', starcoderMetadata(bigcode), noQkv)), loadError(/Tensor transformer\.h\.1\.attn\.c_attn\.weight is missing/))
+  })
+})
+
+describe('GGUF minicpm3 / apertus / jais2 / bitnet files', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pagedllm-gguf-more-dense-'))
+  after(() => rmSync(dir, {recursive: true, force: true}))
+  const write = (name: string, metadata: Record<string, GgufEntry>, tensors: GgufTensorSpec[]): string => {
+    const path = join(dir, `${name}.gguf`)
+    writeFileSync(path, ggufBytes(metadata, {tensors}))
+    return path
+  }
+  /** What tells the families' runs apart, to be the same in the file as in the checkpoint. */
+  const features = (m: LoadedModel): unknown => {
+    const c = m.config
+    return [c.architecture, c.numKvHeads, c.headDim, c.rotaryDim, c.mla, c.qkNorm, c.rmsVariant, c.embeddingScale, c.attentionBias, c.mlpBias, c.hiddenAct, c.ropeScaling, c.tieWordEmbeddings]
+  }
+  /**
+   * The checkpoint's features, logits within 1e-5 at f32, and bit-identical logits at q8_0 to the checkpoint quantized at
+   * load; rows shorter than a block (MLA's kv_b over a rank of 16) stay F32 in both.
+   */
+  const same = async (hf: LoadedModel, name: string, metadata: Record<string, GgufEntry>, tensors: GgufTensorSpec[]) => {
+    const gguf = await loadModel(write(name, metadata, tensors))
+    assert.deepEqual(features(gguf), features(hf))
+    assert.ok(maxAbsDifference((await promptLogits(gguf, 'f32')).logits, (await promptLogits(hf, 'f32')).logits) < 1e-5)
+    const q8 = await loadModel(write(`${name}-q8_0`, metadata, tensors.flatMap((t) => (t.dims[0]! % 32 === 0 ? q8_0Matrices([t]) : [t]))))
+    assert.equal(maxAbsDifference((await promptLogits(q8, 'f32')).logits, (await promptLogits(hf, 'q8_0')).logits), 0)
+  }
+  // llama.cpp's minicpm3 graph fixes MiniCPM3-4B's multipliers, which its converter does not write.
+  const minicpm3 = async () => withConfig(await ensureTestModel('tiny', {variant: 'minicpm3'}), (json) => ({...json, scale_emb: 12, scale_depth: 1.4, dim_model_base: 256}))
+
+  it('minicpm3: latent attention under deepseek2\'s tensor names, llama.cpp\'s fixed multipliers: the checkpoint\'s logits', async () => {
+    const hf = await minicpm3()
+    assert.equal(hf.config.embeddingScale, 12)
+    await same(hf, 'minicpm3', moreDenseMetadata('minicpm3', hf), moreDenseTensors(hf))
+  })
+
+  it('minicpm3: LongRoPE as rope_factors_short / _long over the training context (the converter writes no original context)', async () => {
+    const hf = await withConfig(await ensureTestModel('tiny', {variant: 'minicpm3'}), (json) => ({...json, scale_emb: 12, scale_depth: 1.4, dim_model_base: 256,
+      rope_scaling: {type: 'longrope', short_factor: [1, 1.5, 2, 4], long_factor: [2, 3, 4, 8], original_max_position_embeddings: json.max_position_embeddings}}))
+    assert.equal(hf.config.ropeScaling.type, 'longrope')
+    const factors = (name: string, values: number[]): GgufTensorSpec => ({name, dims: [values.length], data: Buffer.from(new Float32Array(values).buffer)})
+    const tensors = [...moreDenseTensors(hf), factors('rope_factors_short.weight', [1, 1.5, 2, 4]), factors('rope_factors_long.weight', [2, 3, 4, 8])]
+    await same(hf, 'minicpm3-longrope', moreDenseMetadata('minicpm3', hf), tensors)
+  })
+
+  it('refuses a malformed minicpm3 file, naming the key or tensor', async () => {
+    const hf = await minicpm3()
+    const {'minicpm3.attention.kv_lora_rank': _rank, ...noRank} = moreDenseMetadata('minicpm3', hf)
+    await assert.rejects(loadModel(write('minicpm3-no-rank', noRank, moreDenseTensors(hf))), loadError(/GGUF metadata minicpm3\.attention\.kv_lora_rank is missing/))
+    const noKvB = moreDenseTensors(hf).filter((t) => t.name !== 'blk.1.attn_kv_b.weight')
+    await assert.rejects(loadModel(write('minicpm3-no-kv-b', moreDenseMetadata('minicpm3', hf), noKvB)), loadError(/model\.layers\.1\.self_attn\.kv_b_proj\.weight/))
   })
 })
