@@ -34,7 +34,7 @@ function ggufName(name: string): string {
 /** Every tensor of `hf` under llama.cpp's names (Apertus's xIELU scalars go to metadata: moreDenseMetadata); Llama 3 rope as rope_freqs.weight. */
 export function moreDenseTensors(hf: LoadedModel): GgufTensorSpec[] {
   const c = hf.config
-  const specs = hf.tensors.filter((t) => !XIELU.test(t.name)).map((t) => ({name: ggufName(t.name), dims: [...t.shape].reverse(), data: Buffer.from(Float32Array.from(readTensorFloat64(t)).buffer)}))
+  const specs: GgufTensorSpec[] = hf.tensors.filter((t) => !XIELU.test(t.name)).map((t) => ({name: ggufName(t.name), dims: [...t.shape].reverse(), data: Buffer.from(Float32Array.from(readTensorFloat64(t)).buffer)}))
   if (c.ropeScaling.type === 'llama3') {
     const factors = llama3RopeFactors(c.ropeScaling, c.headDim, c.ropeTheta)
     specs.push({name: 'rope_freqs.weight', dims: [factors.length], data: Buffer.from(factors.buffer)})
