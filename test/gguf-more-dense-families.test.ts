@@ -144,4 +144,36 @@ describe('GGUF minicpm3 / apertus / jais2 / bitnet files', () => {
     const noKvB = moreDenseTensors(hf).filter((t) => t.name !== 'blk.1.attn_kv_b.weight')
     await assert.rejects(loadModel(write('minicpm3-no-kv-b', moreDenseMetadata('minicpm3', hf), noKvB)), loadError(/model\.layers\.1\.self_attn\.kv_b_proj\.weight/))
   })
+
+  it('apertus: q/k norms, the ungated xIELU MLP with its scalars from the xielu.* arrays, Llama 3 rope as rope_freqs: the checkpoint\'s logits', async () => {
+    const hf = await loadModel(await ensureTestModel('tiny', {variant: 'apertus'}))
+    assert.equal(hf.config.ropeScaling.type, 'llama3')
+    await same(hf, 'apertus', moreDenseMetadata('apertus', hf), moreDenseTensors(hf))
+  })
+
+  it('apertus: one f32 per xielu.* key holds for every layer (llama.cpp broadcasts it); no rope_freqs is plain rope', async () => {
+    const hf = await withConfig(await ensureTestModel('tiny', {variant: 'apertus'}), (json) => ({...json, rope_parameters: {rope_type: 'default', rope_theta: 5e5}}))
+    const layer0 = hf.tensors.filter((t) => /^model\.layers\.0\.mlp\.act_fn\./.test(t.name))
+    // Every layer with layer 0's scalars, in the checkpoint and as single f32 values in the file.
+    const broadcast = {...hf, tensors: hf.tensors.map((t) => {
+      const scalar = /^model\.layers\.\d+\.mlp\.act_fn\.(.+)$/.exec(t.name)
+      return scalar ? {...layer0.find((s) => s.name.endsWith(`.${scalar[1]}`))!, name: t.name} : t
+    })}
+    const metadata = moreDenseMetadata('apertus', broadcast)
+    for (const key of ['alpha_p', 'alpha_n', 'beta', 'eps']) metadata[`xielu.${key}`] = f32((metadata[`xielu.${key}`] as {value: number[]}).value[0]!)
+    assert.equal(broadcast.config.ropeScaling.type, 'none')
+    await same(broadcast, 'apertus-scalar', metadata, moreDenseTensors(broadcast))
+  })
+
+  it('refuses a malformed apertus file, naming the key or tensor', async () => {
+    const hf = await loadModel(await ensureTestModel('tiny', {variant: 'apertus'}))
+    const {'xielu.beta': _beta, ...noBeta} = moreDenseMetadata('apertus', hf)
+    await assert.rejects(loadModel(write('apertus-no-beta', noBeta, moreDenseTensors(hf))), loadError(/GGUF metadata xielu\.beta is missing \(Apertus's per-layer xIELU scalars\)/))
+    await assert.rejects(loadModel(write('apertus-short-eps', {...moreDenseMetadata('apertus', hf), 'xielu.eps': {type: 'f32s', value: [1e-6]}}, moreDenseTensors(hf))),
+      loadError(/GGUF metadata xielu\.eps must be one f32 per layer \(2\) or a single f32, got 1 values/))
+    await assert.rejects(loadModel(write('apertus-int-eps', {...moreDenseMetadata('apertus', hf), 'xielu.eps': {type: 'i32s', value: [0, 0]}}, moreDenseTensors(hf))),
+      loadError(/xielu\.eps must be one f32 per layer \(2\) or a single f32, got 2 values \(not f32\)/))
+    const noKNorm = moreDenseTensors(hf).filter((t) => t.name !== 'blk.0.attn_k_norm.weight')
+    await assert.rejects(loadModel(write('apertus-no-k-norm', moreDenseMetadata('apertus', hf), noKNorm)), loadError(/model\.layers\.0\.self_attn\.k_norm\.weight/))
+  })
 })

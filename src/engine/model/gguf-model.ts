@@ -1,6 +1,6 @@
 // Loads a llama/mistral/qwen2/qwen3/gemma (MoE: gguf-moe.ts; gpt2/gptneox/phi2/starcoder2/stablelm/starcoder/gptj: gguf-layernorm.ts; granite/olmo/olmo2/command-r: gguf-rms-variants.ts; gpt-oss: gguf-gpt-oss.ts; deepseek2/glm4moe: gguf-deepseek.ts;
 // phi3/gemma2/gemma3: gguf-phi3-gemma.ts; glm4/exaone4/smollm3/seed_oss/ernie4_5/hunyuan-dense/arcee/nemotron: gguf-dense-families.ts;
-// granitehybrid/mamba2/qwen3next/qwen35/qwen35moe/lfm2/mamba/jamba: gguf-hybrid.ts, gguf-lfm2-mamba.ts; llama4: gguf-llama4.ts; minicpm3: gguf-minicpm3.ts;
+// granitehybrid/mamba2/qwen3next/qwen35/qwen35moe/lfm2/mamba/jamba: gguf-hybrid.ts, gguf-lfm2-mamba.ts; llama4: gguf-llama4.ts; minicpm3: gguf-minicpm3.ts; apertus: gguf-apertus.ts;
 // ernie4_5-moe/hunyuan-moe/dots1/minimax-m2/exaone-moe/dbrx/afmoe: gguf-moe-families.ts) GGUF file as a model: config from metadata, tensors under their HF names, tokenizer and chat template.
 import {basename} from 'node:path'
 import {ModelLoadError, quotedValue} from '../errors.js'
@@ -26,6 +26,7 @@ import {GGUF_HYBRID_ARCHITECTURES, GGUF_HYBRID_LAYER_NAMES, GGUF_HYBRID_NORMS_WI
 import {GGUF_LFM2_MAMBA_GLOBAL_NAMES} from './gguf-lfm2-mamba.js'
 import {GGUF_MOE_FAMILY_ARCHITECTURES, GGUF_MOE_FAMILY_LAYER_NAMES, GGUF_MOE_FAMILY_PARTIAL_ROTARY, ggufMoeFamilyTensors, moeFamilyGgufKeys} from './gguf-moe-families.js'
 import {GGUF_MINICPM3_ARCHITECTURES, minicpm3GgufKeys} from './gguf-minicpm3.js'
+import {apertusGgufKeys, apertusXieluTensors, GGUF_APERTUS_ARCHITECTURES} from './gguf-apertus.js'
 import {parseModelConfig, type ModelConfig} from './model-config.js'
 import type {TensorDtype, TensorInfo} from './safetensors.js'
 
@@ -59,6 +60,7 @@ const GGUF_ARCHITECTURES: Record<string, {architecture: string; modelType: strin
   ...GGUF_LLAMA4_ARCHITECTURES,
   ...GGUF_MOE_FAMILY_ARCHITECTURES,
   ...GGUF_MINICPM3_ARCHITECTURES,
+  ...GGUF_APERTUS_ARCHITECTURES,
 }
 /** GGUF architectures close to a supported one, with what they need that the engine lacks (as their HF architectures' near misses). */
 const GGUF_NEAR_MISSES: Record<string, string> = {
@@ -171,6 +173,7 @@ function ggufConfig(file: GgufFile, arch: string, vocabSize: number, tokenizer: 
     ...llama4GgufKeys(arch, get, file.path),
     ...moeFamilyGgufKeys(arch, get, new Set(file.tensors.map((t) => t.name)), file.path),
     ...minicpm3GgufKeys(arch, get, file),
+    ...apertusGgufKeys(arch, get, new Set(file.tensors.map((t) => t.name))),
   }
   const tensorNames = new Set(file.tensors.map((t) => t.name))
   const config = withLlama4GateUpApart(withGgufHybridLayout(withKvBApart(withGptOssGateUpApart(parseModelConfig(configJson, undefined, `${file.path} (GGUF metadata as config.json)`), tensorNames), tensorNames), arch), tensorNames)
@@ -215,6 +218,7 @@ function ggufTensors(file: GgufFile, arch: string, config: ModelConfig): TensorI
       ...(blockFormat ? {blockFormat} : {}), ...(mxfp4 ? {ggmlMxfp4: true} : {}), ...(ropeHeads ? {ropeInterleavedHeads: ropeHeads, ...(config.layerNorm?.interleavedRotary ? {ropeInterleavedDims: config.layerNorm.rotaryDim} : {})} : {}),
     }).flatMap(ggufDeepseekTensors).map((tensor) => ggufHybridTensor(tensor, arch)).flatMap((tensor) => ggufMoeFamilyTensors(tensor, config)))
   }
+  tensors.push(...apertusXieluTensors(file, arch, config.numLayers))
   return selectModelTensors(config, GGUF_LAYERNORM_ARCHITECTURES[arch] ? splitStackedTensors(config, tensors) : tensors, file.path)
 }
 
