@@ -176,4 +176,18 @@ describe('GGUF minicpm3 / apertus / jais2 / bitnet files', () => {
     const noKNorm = moreDenseTensors(hf).filter((t) => t.name !== 'blk.0.attn_k_norm.weight')
     await assert.rejects(loadModel(write('apertus-no-k-norm', moreDenseMetadata('apertus', hf), noKNorm)), loadError(/model\.layers\.0\.self_attn\.k_norm\.weight/))
   })
+
+  it('jais2: LayerNorms with biases, relu2 MLP, every projection biased: the checkpoint\'s logits', async () => {
+    const hf = await loadModel(await ensureTestModel('tiny', {variant: 'jais2'}))
+    assert.equal(hf.config.hiddenAct, 'relu2')
+    await same(hf, 'jais2', moreDenseMetadata('jais2', hf), moreDenseTensors(hf))
+  })
+
+  it('refuses a malformed jais2 file, naming the key or tensor', async () => {
+    const hf = await loadModel(await ensureTestModel('tiny', {variant: 'jais2'}))
+    const {'jais2.feed_forward_length': _ffn, ...noFfn} = moreDenseMetadata('jais2', hf)
+    await assert.rejects(loadModel(write('jais2-no-ffn', noFfn, moreDenseTensors(hf))), loadError(/GGUF metadata jais2\.feed_forward_length is missing/))
+    const noNormBias = moreDenseTensors(hf).filter((t) => t.name !== 'blk.1.ffn_norm.bias')
+    await assert.rejects(loadModel(write('jais2-no-norm-bias', moreDenseMetadata('jais2', hf), noNormBias)), loadError(/model\.layers\.1\.post_attention_layernorm\.bias/))
+  })
 })

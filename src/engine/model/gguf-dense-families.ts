@@ -1,4 +1,4 @@
-// GGUF glm4 (GLM-4-0414), exaone4, smollm3, seed_oss, ernie4_5, hunyuan-dense, arcee and nemotron files: the HF
+// GGUF glm4 (GLM-4-0414), exaone4, smollm3, seed_oss, ernie4_5, hunyuan-dense, arcee, nemotron and jais2 files: the HF
 // architecture each stands for, the tensor names that differ from llama's, and the config.json keys their metadata
 // stands for. Tensors are named as the HF checkpoint names them, so the HF path's renames, fused-MLP split and rope
 // reordering (tensor-renames.ts, fused-tensors.ts, llama-twists.ts) apply to the file as to the checkpoint.
@@ -9,7 +9,7 @@ import {ggufYarnScaling} from './gguf-olmo3.js'
  * llama.cpp's converter permutes q/k rows for its interleaved (NORM) rope only where the checkpoint rotates with
  * rotate_half and the family runs NORM rope: smollm3 and arcee (LlamaModel's converter), put back at load. glm4 and
  * ernie4_5 rotate interleaved pairs in the checkpoint already (NORM rope, rows as stored; llama-twists.ts reorders them
- * as for the checkpoint); exaone4, seed_oss, hunyuan-dense and nemotron rotate with NEOX rope, rows as in HF.
+ * as for the checkpoint); exaone4, seed_oss, hunyuan-dense, nemotron and jais2 rotate with NEOX rope, rows as in HF.
  */
 export const GGUF_DENSE_FAMILY_ARCHITECTURES: Record<string, {architecture: string; modelType: string; interleavedRope: boolean}> = {
   glm4: {architecture: 'Glm4ForCausalLM', modelType: 'glm4', interleavedRope: false},
@@ -20,6 +20,7 @@ export const GGUF_DENSE_FAMILY_ARCHITECTURES: Record<string, {architecture: stri
   'hunyuan-dense': {architecture: 'HunYuanDenseV1ForCausalLM', modelType: 'hunyuan_v1_dense', interleavedRope: false},
   arcee: {architecture: 'ArceeForCausalLM', modelType: 'arcee', interleavedRope: true},
   nemotron: {architecture: 'NemotronForCausalLM', modelType: 'nemotron', interleavedRope: false},
+  jais2: {architecture: 'Jais2ForCausalLM', modelType: 'jais2', interleavedRope: false},
 }
 
 /** The biases these families may carry (o_proj's, the MLP's, Nemotron's LayerNorm1P ones), under the checkpoint's names. */
@@ -87,6 +88,8 @@ function familyKeys(arch: string, get: (key: string) => unknown, tensorNames: Se
   if (arch === 'hunyuan-dense') return {attention_bias: has('attn_q.bias')}
   const relu2 = {hidden_act: 'relu2', attention_bias: has('attn_q.bias'), mlp_bias: has('ffn_up.bias')}
   if (arch === 'arcee') return relu2
+  // Jais 2: LayerNorms with biases (llama.cpp's LLM_NORM at attention.layer_norm_epsilon) over Arcee's relu2 MLP.
+  if (arch === 'jais2') return {...relu2, layer_norm_eps: get('attention.layer_norm_epsilon') ?? 1e-5}
   // Nemotron: LayerNorm1P's eps is attention.layer_norm_epsilon (NemotronConfig's norm_eps).
   return {...relu2, norm_eps: get('attention.layer_norm_epsilon') ?? 1e-5, partial_rotary_factor: rotaryFraction(arch, get, path)}
 }
