@@ -13,7 +13,7 @@ import {ggufBytes, q8_0Matrices, type GgufEntry, type GgufTensorSpec} from './su
 import {withConfig} from './support/edited-checkpoint.js'
 import {convertedValues, ggufNameOf} from './support/layernorm-gguf.js'
 import {familyVocabMetadata} from './support/llama-gguf.js'
-import {moreDenseMetadata, moreDenseTensors} from './support/more-dense-gguf.js'
+import {moreDenseMetadata, moreDenseTensors, ternarizedBitnetCheckpoint} from './support/more-dense-gguf.js'
 import {maxAbsDifference, promptLogits} from './support/model-logits.js'
 
 const u32 = (value: number) => ({type: 'u32' as const, value})
@@ -189,5 +189,39 @@ describe('GGUF minicpm3 / apertus / jais2 / bitnet files', () => {
     await assert.rejects(loadModel(write('jais2-no-ffn', noFfn, moreDenseTensors(hf))), loadError(/GGUF metadata jais2\.feed_forward_length is missing/))
     const noNormBias = moreDenseTensors(hf).filter((t) => t.name !== 'blk.1.ffn_norm.bias')
     await assert.rejects(loadModel(write('jais2-no-norm-bias', moreDenseMetadata('jais2', hf), noNormBias)), loadError(/model\.layers\.1\.post_attention_layernorm\.bias/))
+  })
+
+  // bitnet: the checkpoint as the converter leaves it (projections ternarized once, tied), run as llama.cpp runs the file.
+  const bitnet = async (act: 'silu' | 'relu2') => loadModel(ternarizedBitnetCheckpoint(await ensureTestModel('tiny', {variant: 'bitnet'}), join(dir, `hf-bitnet-${act}`), act))
+
+  it('bitnet: ternarized projections run as stored (no re-ternarizing, float activations), sub-norms, relu2 by bitnet.hidden_activation', async () => {
+    const hf = await bitnet('relu2')
+    assert.equal(hf.config.rmsVariant?.bitLinear, undefined)
+    const tensors = moreDenseTensors(hf)
+    // Each projection holds at most three values: -s, 0 and s.
+    const q = tensors.find((t) => t.name === 'blk.0.attn_q.weight')!
+    assert.ok(new Set(new Float32Array(q.data.buffer, q.data.byteOffset, q.data.length / 4)).size <= 3)
+    await same(hf, 'bitnet', moreDenseMetadata('bitnet', hf), tensors)
+  })
+
+  it('bitnet without bitnet.hidden_activation runs SiLU, llama.cpp\'s default', async () => {
+    const hf = await bitnet('silu')
+    const {'bitnet.hidden_activation': _act, ...metadata} = moreDenseMetadata('bitnet', hf)
+    await same(hf, 'bitnet-silu', metadata, moreDenseTensors(hf))
+  })
+
+  it('refuses a bitnet file with ternary blocks, per-tensor scales or an unknown activation, naming the tensor or key', async () => {
+    const hf = await bitnet('relu2')
+    const metadata = moreDenseMetadata('bitnet', hf)
+    const tensors = moreDenseTensors(hf)
+    const scaled = [...tensors, {name: 'blk.0.attn_q.scale', dims: [1], data: Buffer.from(new Float32Array([0.5]).buffer)}]
+    await assert.rejects(loadModel(write('bitnet-scale', metadata, scaled)), loadError(/tensor blk\.0\.attn_q\.scale: ternary weights kept apart from a per-tensor scale are not supported/))
+    // TQ2_0 (ggml type 35): 256 values a block in 66 bytes.
+    const tq2 = tensors.map((t) => (t.name === 'blk.1.ffn_up.weight' ? {...t, dims: [256, 32], type: 35, data: Buffer.alloc(32 * 66)} : t))
+    await assert.rejects(loadModel(write('bitnet-tq2_0', metadata, tq2)), loadError(/tensor blk\.1\.ffn_up\.weight is TQ2_0: ternary \(BitNet\) formats are not implemented/))
+    await assert.rejects(loadModel(write('bitnet-gelu', {...metadata, 'bitnet.hidden_activation': {type: 'string', value: 'gelu'}}, tensors)),
+      loadError(/bitnet\.hidden_activation "gelu" is not supported \(silu or relu2\)/))
+    const noSubNorm = tensors.filter((t) => t.name !== 'blk.1.ffn_sub_norm.weight')
+    await assert.rejects(loadModel(write('bitnet-no-sub-norm', metadata, noSubNorm)), loadError(/model\.layers\.1\.mlp\.ffn_sub_norm\.weight/))
   })
 })

@@ -2,9 +2,11 @@
 // GGUF file (conversion/minicpm.py, apertus.py, jais.py, bitnet.py): tensor names, q/k rows as in HF (each family
 // rotates NEOX-style in llama.cpp), Apertus's xIELU scalars as per-layer xielu.* metadata arrays, and the metadata
 // keys each converter writes.
+import {cpSync, readFileSync, writeFileSync} from 'node:fs'
+import {join} from 'node:path'
 import type {LoadedModel} from '../../src/engine/model/load-model.js'
 import {llama3RopeFactors} from '../../src/engine/model/llama3-rope.js'
-import {readTensorFloat64} from '../../src/engine/model/safetensors.js'
+import {readCheckpointTensors, readTensorFloat64, writeSafetensors} from '../../src/engine/model/safetensors.js'
 import type {GgufEntry, GgufTensorSpec} from './gguf-file.js'
 import {familyVocabMetadata} from './llama-gguf.js'
 
@@ -74,7 +76,31 @@ export function moreDenseMetadata(arch: MoreDenseArch, hf: LoadedModel): Record<
   const rope = {[`${arch}.rope.freq_base`]: f32(c.ropeTheta), [`${arch}.rope.dimension_count`]: u32(c.headDim), [`${arch}.attention.key_length`]: u32(c.headDim), [`${arch}.attention.value_length`]: u32(c.headDim)}
   if (arch === 'jais2') return {...common, ...rope, 'jais2.attention.layer_norm_epsilon': f32(c.rmsNormEps), ...vocab}
   if (arch === 'apertus') return {...common, ...rope, 'apertus.attention.layer_norm_rms_epsilon': f32(c.rmsNormEps), ...xieluMetadata(hf), ...vocab}
-  // BitnetModel writes rope scaling linear x1 (none); llama.cpp reads <arch>.hidden_act for the 2B-4T's relu2.
+  // BitnetModel writes rope scaling linear x1 (none); bitnet.hidden_activation names the MLP's activation (SiLU without it).
   return {...common, ...rope, 'bitnet.attention.layer_norm_rms_epsilon': f32(c.rmsNormEps), 'bitnet.rope.scaling.type': {type: 'string', value: 'linear'}, 'bitnet.rope.scaling.factor': f32(1),
-    'bitnet.hidden_act': {type: 'string', value: c.hiddenAct}, ...vocab}
+    'bitnet.hidden_activation': {type: 'string', value: c.hiddenAct}, ...vocab}
+}
+
+/** A projection as BitnetModel.weight_quant stores it in f32: round(w / s) clamped to [-1, 1], divided by 1 / s, s = mean|w| (at least 1e-5). */
+function ternarized(values: Float64Array): Float32Array {
+  const w = Float32Array.from(values)
+  const scale = Math.max(Math.fround(w.reduce((sum, v) => sum + Math.abs(v), 0) / w.length), 1e-5)
+  const inverse = Math.fround(1 / scale)
+  return w.map((v) => Math.min(1, Math.max(-1, Math.round(Math.fround(v * inverse)))) / inverse)
+}
+
+/**
+ * The bitnet test checkpoint in `dir` as llama.cpp's converter leaves it, copied to `out`: every decoder projection
+ * ternarized once (ternarized), no quantization_config (so nothing ternarizes them again or quantizes activations),
+ * the head tied (llama.cpp's bitnet graph projects with token_embd), with `hiddenAct` as its MLP's activation.
+ */
+export function ternarizedBitnetCheckpoint(dir: string, out: string, hiddenAct: 'silu' | 'relu2'): string {
+  cpSync(dir, out, {recursive: true})
+  const {quantization_config: _quantization, ...config} = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'))
+  writeFileSync(join(out, 'config.json'), JSON.stringify({...config, hidden_act: hiddenAct, tie_word_embeddings: true}))
+  const projection = /\.(self_attn\.[qkvo]_proj|mlp\.(gate|up|down)_proj)\.weight$/
+  const tensors = readCheckpointTensors(dir).filter((t) => t.name !== 'lm_head.weight')
+  writeSafetensors(join(out, 'model.safetensors'), tensors.map((t) => ({name: t.name, dtype: 'F32' as const, shape: t.shape,
+    data: () => new Uint8Array((projection.test(t.name) ? ternarized(readTensorFloat64(t)) : Float32Array.from(readTensorFloat64(t))).buffer)})))
+  return out
 }
