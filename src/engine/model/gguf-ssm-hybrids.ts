@@ -53,11 +53,11 @@ export function ssmHybridGgufKeys(arch: string, get: (key: string) => unknown, c
   const heads = count('ssm.time_step_rank')
   if (inner % heads !== 0) throw new ModelLoadError(`${path}: ${arch}.ssm.inner_size ${inner} must be a multiple of ssm.time_step_rank (the heads) ${heads}.`)
   const convBias = anyTensor(tensorNames, /\.ssm_conv1d\.bias$/)
-  const projBias = anyTensor(tensorNames, /\.ssm_(in|out)\.bias$/)
+  const [inBias, outBias] = [anyTensor(tensorNames, /\.ssm_in\.bias$/), anyTensor(tensorNames, /\.ssm_out\.bias$/)]
   if (arch === 'falcon-h1') {
     return {
       mamba_d_ssm: inner, mamba_n_heads: heads, mamba_d_head: inner / heads, mamba_n_groups: count('ssm.group_count'), mamba_d_state: count('ssm.state_size'),
-      mamba_d_conv: count('ssm.conv_kernel'), mamba_expand: inner / hidden, mamba_conv_bias: convBias, mamba_proj_bias: projBias, projectors_bias: projBias,
+      mamba_d_conv: count('ssm.conv_kernel'), mamba_expand: inner / hidden, mamba_conv_bias: convBias, mamba_proj_bias: inBias, projectors_bias: outBias,
       mamba_rms_norm: anyTensor(tensorNames, /\.ssm_norm\.weight$/), mamba_norm_before_gate: false,
     }
   }
@@ -72,7 +72,7 @@ export function ssmHybridGgufKeys(arch: string, get: (key: string) => unknown, c
   const keys: Record<string, unknown> = {
     hybrid_override_pattern: pattern, num_key_value_heads: kvHeads[0] ?? 1, intermediate_size: Math.max(1, ...ff),
     mamba_num_heads: heads, mamba_head_dim: inner / heads, n_groups: count('ssm.group_count'), ssm_state_size: count('ssm.state_size'), conv_kernel: count('ssm.conv_kernel'),
-    use_conv_bias: convBias, use_bias: projBias, layer_norm_epsilon: get('attention.layer_norm_rms_epsilon') ?? 1e-5, mlp_hidden_act: 'relu2', mamba_hidden_act: 'silu',
+    use_conv_bias: convBias, use_bias: inBias || outBias, layer_norm_epsilon: get('attention.layer_norm_rms_epsilon') ?? 1e-5, mlp_hidden_act: 'relu2', mamba_hidden_act: 'silu',
   }
   return moe ? {...keys, ...nemotronHExperts(get, count, path)} : keys
 }
