@@ -96,5 +96,9 @@ describe('GGUF nemotron_h / nemotron_h_moe / falcon-h1 files', () => {
     const falcon = await loadModel(await ensureTestModel('tiny', {variant: 'falcon-h1'}))
     await refused(falcon, 'falcon-h1', {metadata: without('falcon-h1.ssm.group_count')}, /GGUF metadata falcon-h1\.ssm\.group_count must be a positive integer/)
     await refused(falcon, 'falcon-h1', {tensors: (t) => t.filter((s) => s.name !== 'blk.1.ssm_conv1d.weight')}, /mamba\.conv1d\.weight/)
+    // A bias on in_proj, which Falcon-H1 has not.
+    const rows = falcon.tensors.find((t) => t.name === 'model.layers.0.mamba.in_proj.weight')!.shape[0]!
+    const bias = {name: 'blk.0.ssm_in.bias', dims: [rows], data: Buffer.alloc(4 * rows)}
+    await refused(falcon, 'falcon-h1', {tensors: (t) => [...t, bias]}, /"mamba_proj_bias" true \(a bias on the Mamba-2 in_proj\)/)
   })
 })
