@@ -8,13 +8,13 @@ export const ggufSpec = (name: string, dims: number[], values: Float32Array<Arra
 export class FusedExperts {
   private readonly experts = new Map<string, {dims: number[]; parts: Float32Array[]}>()
 
-  /** Keeps `values` when `tensor` is one expert's matrix (model.layers.L.mlp.experts.E.X_proj.weight); false otherwise. */
+  /** Keeps `values` when `tensor` is one expert's matrix (model.layers.L.mlp.experts.E.X_proj.weight, Nemotron-H's backbone.layers.L.mixer.experts.E.X_proj.weight); false otherwise. */
   take(tensor: {name: string; shape: number[]}, values: Float32Array): boolean {
-    const expert = /^model\.layers\.(\d+)\.mlp\.experts\.(\d+)\.(gate|up|down)_proj\.weight$/.exec(tensor.name)
+    const expert = /^(?:model\.layers\.(\d+)\.mlp|backbone\.layers\.(\d+)\.mixer)\.experts\.(\d+)\.(gate|up|down)_proj\.weight$/.exec(tensor.name)
     if (!expert) return false
-    const name = `blk.${expert[1]}.ffn_${expert[3]}_exps.weight`
+    const name = `blk.${expert[1] ?? expert[2]}.ffn_${expert[4]}_exps.weight`
     const fused = this.experts.get(name) ?? {dims: [tensor.shape[1]!, tensor.shape[0]!], parts: []}
-    fused.parts[Number(expert[2])] = values
+    fused.parts[Number(expert[3])] = values
     this.experts.set(name, fused)
     return true
   }

@@ -74,7 +74,8 @@ export function ggufMoeName(ggufName: string): string | null {
  * transformers. Others as they are.
  */
 export function ggufExpertTensors(tensor: TensorInfo): TensorInfo[] {
-  const fused = /^(model\.layers\.\d+\.mlp\.experts)\.(gate|up|down|gate_up)_proj\.(weight|bias)$/.exec(tensor.name)
+  // Nemotron-H's under the checkpoint's mixer.experts (gguf-ssm-hybrids.ts).
+  const fused = /^(model\.layers\.\d+\.(?:mlp|mixer)\.experts)\.(gate|up|down|gate_up)_proj\.(weight|bias)$/.exec(tensor.name)
   if (fused && tensor.shape.length === (fused[3] === 'weight' ? 3 : 2)) {
     const [experts, ...shape] = tensor.shape as [number, ...number[]]
     const slab = tensor.nbytes / experts
