@@ -183,6 +183,8 @@ export const ARCHITECTURES: Record<string, ArchitectureTraits> = {
   Cohere2MoeForCausalLM: {...BASE, defaultMaxPositions: 8192, defaultHeadDim: 128, defaultTiedEmbeddings: true, defaultSlidingWindow: 4096, moe: 'cohere2_moe'},
   // Kimi Linear: Kimi Delta Attention layers among NoPE latent-attention ones over DeepSeek-V3's experts (kimi-linear-config.ts).
   KimiLinearForCausalLM: {...BASE, defaultMaxPositions: 1048576, moe: 'kimi_linear'},
+  // Mistral Small 4: DeepSeek-V3's latent attention and experts, softmax-routed, stored fused; Ministral 3's YaRN and query scale (mistral4-config.ts).
+  Mistral4ForCausalLM: {...BASE, defaultMaxPositions: 1048576, moe: 'mistral4'},
   // Zamba2: Mamba-2 layers, some first running a shared transformer block with per-use adapters (zamba2-config.ts).
   Zamba2ForCausalLM: {...BASE, defaultMaxPositions: 4096, defaultTiedEmbeddings: true},
 }
