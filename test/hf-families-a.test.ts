@@ -1,11 +1,13 @@
 // Mistral Small 4 (Mistral4ForCausalLM, and as the text model of a Mistral3ForConditionalGeneration checkpoint): its
-// config keys and refusals, and the tiny model against transformers 5.18 (test/fixtures/mistral4-tiny-transformers.json).
+// config keys and refusals, and the tiny model against transformers 5.18 (test/fixtures/mistral4-tiny-transformers.json);
+// transformers' newest families the engine lacks the pieces of, refused naming what they need.
 import assert from 'node:assert/strict'
 import {cpSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {describe, it} from 'node:test'
 import {cpuOnlyNeed} from '../src/engine/engine-parts.js'
+import {ModelLoadError} from '../src/engine/errors.js'
 import {loadModel} from '../src/engine/model/load-model.js'
 import {parseModelConfig} from '../src/engine/model/model-config.js'
 import {encodeFloats, readCheckpointTensors, readTensorFloat32, writeSafetensors} from '../src/engine/model/safetensors.js'
@@ -75,6 +77,21 @@ describe('Mistral Small 4', () => {
       await assert.rejects(loadModel(scratch), /Tensor model\.layers\.\d\.mlp\.experts\.(gate_up_proj has shape \[8, 64, 48\], but config\.json implies \[8, 48, 64\]|down_proj has shape \[8, 24, 64\], but config\.json implies \[8, 64, 24\])/)
     } finally {
       rmSync(scratch, {recursive: true, force: true})
+    }
+  })
+})
+
+describe('the newest transformers families', () => {
+  it('are refused naming what they need', () => {
+    const sizes = {vocab_size: 512, hidden_size: 64, intermediate_size: 128, num_hidden_layers: 2, num_attention_heads: 4}
+    const refusals: [string, RegExp][] = [
+      ['DeepseekV4ForCausalLM', /DeepSeek-V4 needs compressed sparse attention .*hyper-connections/],
+      ['Qwen4ExpForCausalLM', /Qwen4-Exp needs hyper-connections over several residual streams/],
+      ['Qwen4ExpForConditionalGeneration', /Qwen4-Exp's language model needs hyper-connections/],
+      ['GlmMoeDsaForCausalLM', /GLM-5 \(GlmMoeDsa\) needs DeepSeek sparse attention's lightning indexer/],
+    ]
+    for (const [architecture, why] of refusals) {
+      assert.throws(() => parseModelConfig({architectures: [architecture], ...sizes}), (error: Error) => error instanceof ModelLoadError && error.message.startsWith(`Unsupported architecture ${architecture} in config.json`) && why.test(error.message), architecture)
     }
   })
 })
