@@ -56,6 +56,7 @@ describe('Mistral Small 4', () => {
     assert.deepEqual([wrapped.architecture, wrapped.mla?.kvLoraRank], ['Mistral4ForCausalLM', 256])
     assert.throws(() => parseModelConfig(configJson({moe_layer_freq: 2})), /"moe_layer_freq" 2 is not read by Mistral4ForCausalLM/)
     assert.throws(() => parseModelConfig(configJson({num_key_value_heads: 2})), /num_key_value_heads 2 must equal num_attention_heads/)
+    assert.throws(() => parseModelConfig(configJson({attention_bias: true})), /attention_bias=true is not supported for Mistral4ForCausalLM/)
     assert.throws(() => parseModelConfig(configJson({n_group: 8, topk_group: 1})), /n_group 8 .*leave one per group|ranks a group by its best two/)
     assert.throws(() => parseModelConfig(configJson({rope_parameters: {rope_type: 'yarn', factor: 4, llama_4_scaling_beta: 0.1}})), /"rope_parameters.llama_4_scaling_beta" needs a positive integer "original_max_position_embeddings"/)
     assert.match(cpuOnlyNeed({}, {config, tensors: []})?.reason ?? '', /^Mistral4ForCausalLM \(multi-head latent attention and grouped expert routing run on the CPU only\)/)

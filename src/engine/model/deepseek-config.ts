@@ -44,6 +44,8 @@ export interface MlaConfig {
   vHeadDim: number
   /** q_pe / k_pe rotate interleaved pairs (V2 always; V3 with rope_interleave, its default). */
   ropeInterleaved: boolean
+  /** q_a_layernorm's and kv_a_layernorm's eps: every family's RMSNorm class default, 1e-6, whatever rms_norm_eps says. */
+  latentNormEps: number
   /** A GGUF file's kv_b as per-head k_b_proj.H / v_b_proj.H tensors (gguf-deepseek.ts), not one kv_b_proj. */
   kvBApart?: boolean
 }
@@ -109,7 +111,7 @@ export function deepseekAttention(config: Json, architecture: string, source: st
   const qLoraRank = config.q_lora_rank === null ? 0 : positiveInteger(config, 'q_lora_rank', defaults.qLora, source)
   const interleave = config.rope_interleave ?? true
   if (typeof interleave !== 'boolean') throw new ModelLoadError(`${source}: "rope_interleave" must be true or false, got ${quotedValue(interleave)}.`)
-  const mla = {kvLoraRank: positiveInteger(config, 'kv_lora_rank', 512, source), qLoraRank, vHeadDim, ropeInterleaved: architecture === DEEPSEEK_V2 || interleave}
+  const mla = {kvLoraRank: positiveInteger(config, 'kv_lora_rank', 512, source), qLoraRank, vHeadDim, ropeInterleaved: architecture === DEEPSEEK_V2 || interleave, latentNormEps: 1e-6}
   let attentionScale = (nope + rope) ** -0.5
   const ropeParameters = isObject(config.rope_parameters) ? config.rope_parameters : isObject(config.rope_scaling) ? config.rope_scaling : null
   const ropeType = ropeParameters?.rope_type ?? ropeParameters?.type ?? 'default'
