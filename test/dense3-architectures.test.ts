@@ -77,12 +77,6 @@ describe('DiffLlama config', () => {
   })
 })
 
-describe('OLMo Hybrid', () => {
-  it('is refused naming what it needs', () => {
-    assert.throws(() => parseModelConfig({architectures: ['OlmoHybridForCausalLM'], ...SIZES}), /Unsupported architecture OlmoHybridForCausalLM .*\(OLMo Hybrid needs Gated DeltaNet layers with separate q\/k\/v\/a\/b\/g projections/)
-  })
-})
-
 const CPU_ONLY_WHY: Record<string, string> = {diffllama: 'differential attention', apertus: 'an ungated MLP, the xIELU activation', bitnet: 'norms before o_proj and down_proj, ternary weights and int8 activations',
   nanochat: 'an ungated MLP, a norm on the embeddings, a sign-flipped rope, q/k norms after rope'}
 

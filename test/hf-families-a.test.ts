@@ -1,6 +1,7 @@
 // Mistral Small 4 (Mistral4ForCausalLM, and as the text model of a Mistral3ForConditionalGeneration checkpoint): its
 // config keys and refusals, and the tiny model against transformers 5.18 (test/fixtures/mistral4-tiny-transformers.json);
-// transformers' newest families the engine lacks the pieces of, refused naming what they need.
+// OLMo Hybrid (OlmoHybridForCausalLM) likewise (test/fixtures/olmo-hybrid-tiny-transformers.json); transformers' newest
+// families the engine lacks the pieces of, refused naming what they need.
 import assert from 'node:assert/strict'
 import {cpSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
@@ -13,6 +14,10 @@ import {parseModelConfig} from '../src/engine/model/model-config.js'
 import {encodeFloats, readCheckpointTensors, readTensorFloat32, writeSafetensors} from '../src/engine/model/safetensors.js'
 import {ensureTestModel, testModelConfigJson} from '../src/engine/model/test-model.js'
 import {checkDirAgainstTransformers, readTransformersFixture} from './support/transformers-fixture.js'
+import {checkSlotBatchLogits} from './support/slot-batch-logits.js'
+import {LLMEngine} from '../src/engine/llm-engine.js'
+import {makeEngineConfig} from '../src/engine/config.js'
+import {makeSamplingParams} from '../src/engine/sampling-params.js'
 
 const configJson = (extra: Record<string, unknown> = {}) => ({...testModelConfigJson('tiny', {variant: 'mistral4'}), ...extra})
 
@@ -93,6 +98,65 @@ describe('the newest transformers families', () => {
     ]
     for (const [architecture, why] of refusals) {
       assert.throws(() => parseModelConfig({architectures: [architecture], ...sizes}), (error: Error) => error instanceof ModelLoadError && error.message.startsWith(`Unsupported architecture ${architecture} in config.json`) && why.test(error.message), architecture)
+    }
+  })
+})
+
+const olmoJson = (extra: Record<string, unknown> = {}) => ({...testModelConfigJson('tiny', {variant: 'olmo-hybrid'}), ...extra})
+
+describe('OLMo Hybrid', () => {
+  it('reads OlmoHybridConfig: Gated DeltaNet sizes, doubled beta, the gated norm\'s eps, NoPE when rope_theta is null, and its defaults', () => {
+    const config = parseModelConfig(olmoJson())
+    assert.deepEqual(config.hybrid?.linearLayers, [true, false, true])
+    assert.deepEqual([config.hybrid?.linearNumKeyHeads, config.hybrid?.linearNumValueHeads, config.hybrid?.linearKeyHeadDim, config.hybrid?.linearValueHeadDim, config.hybrid?.attentionOutputGate], [2, 4, 16, 12, false])
+    assert.deepEqual(config.hybrid?.olmoHybrid, {betaScale: 2, gatedNormEps: 1e-5})
+    assert.deepEqual([config.rmsVariant?.wholeQkNorm, config.rmsVariant?.ropeLayers], [true, [false, false, false]])
+    assert.equal(parseModelConfig(olmoJson({linear_allow_neg_eigval: false})).hybrid?.olmoHybrid?.betaScale, 1)
+    assert.equal(parseModelConfig(olmoJson({rope_parameters: {rope_type: 'default', rope_theta: 5e5}})).rmsVariant?.ropeLayers, undefined)
+    // OlmoHybridConfig's defaults: linear heads as the attention's, key size 0.75 * hidden / heads, value size twice that; every 4th layer full, the last where that leaves none.
+    const {layer_types: _l, linear_num_key_heads: _k, linear_num_value_heads: _v, linear_key_head_dim: _kd, linear_value_head_dim: _vd, ...byDefault} = olmoJson()
+    const defaults = parseModelConfig({...byDefault, num_hidden_layers: 5})
+    assert.deepEqual([defaults.hybrid?.linearNumKeyHeads, defaults.hybrid?.linearNumValueHeads, defaults.hybrid?.linearKeyHeadDim, defaults.hybrid?.linearValueHeadDim], [4, 4, 12, 24])
+    assert.deepEqual(defaults.hybrid?.linearLayers, [true, true, true, false, true])
+    assert.deepEqual(parseModelConfig({...byDefault, num_hidden_layers: 2}).hybrid?.linearLayers, [true, false])
+    assert.throws(() => parseModelConfig(olmoJson({hidden_act: 'gelu'})), /"hidden_act" "gelu" is not supported for OlmoHybridForCausalLM/)
+    assert.throws(() => parseModelConfig(olmoJson({attention_bias: true})), /"attention_bias" true is not supported for OlmoHybridForCausalLM/)
+    assert.throws(() => parseModelConfig(olmoJson({linear_allow_neg_eigval: 'yes'})), /"linear_allow_neg_eigval" must be a boolean/)
+    assert.throws(() => parseModelConfig(olmoJson({head_dim: 8})), /"head_dim" 8 is not read by OlmoHybridForCausalLM/)
+    assert.throws(() => parseModelConfig(olmoJson({layer_types: ['linear_attention', 'linear_attention', 'linear_attention']})), /"layer_types" must hold both/)
+    assert.throws(() => parseModelConfig(olmoJson({linear_num_value_heads: 3})), /linear_num_value_heads \(3\) is not a multiple of linear_num_key_heads \(2\)/)
+    assert.match(cpuOnlyNeed({}, {config, tensors: []})?.reason ?? '', /^OlmoHybridForCausalLM \(Gated DeltaNet linear-attention layers have CPU kernels only\)/)
+  })
+
+  it('the tiny model matches transformers 5.18: top-10 last-position logits within 1e-4 (one batch on state slots), greedy tokens equal, in chunks of 3 too', async () => {
+    const fixture = readTransformersFixture('olmo-hybrid')
+    const dir = await ensureTestModel('tiny', {variant: 'olmo-hybrid'})
+    await checkSlotBatchLogits(await loadModel(dir), fixture)
+    for (const chunks of [{}, {enableChunkedPrefill: true, maxNumBatchedTokens: 3}]) {
+      const engine = await LLMEngine.create(makeEngineConfig({modelPath: dir, kvMemoryBytes: 4 << 20, threads: 2, weightDtype: 'f32', ...chunks}))
+      try {
+        const results = await engine.generate(fixture.prompts.map((p) => ({prompt: p.prompt_token_ids, params: makeSamplingParams({temperature: 0, maxTokens: 8, ignoreEos: true})})))
+        assert.deepEqual(results.map((r) => r.outputs[0]!.tokenIds), fixture.prompts.map((p) => p.greedy_token_ids))
+      } finally {
+        await engine.shutdown()
+      }
+    }
+  })
+
+  it('names a missing or misshapen checkpoint tensor as the checkpoint does', async () => {
+    const dir = await ensureTestModel('tiny', {variant: 'olmo-hybrid'})
+    const scratch = mkdtempSync(join(tmpdir(), 'pagedllm-olmo-hybrid-'))
+    try {
+      cpSync(dir, scratch, {recursive: true})
+      const tensors = readCheckpointTensors(dir).filter((t) => t.name !== 'model.layers.1.post_feedforward_layernorm.weight')
+        .map((t) => ({name: t.name, shape: t.name === 'model.layers.0.linear_attn.g_proj.weight' ? [t.shape[0]! / 2, t.shape[1]! * 2] : t.shape, values: readTensorFloat32(t)}))
+      writeSafetensors(join(scratch, 'model.safetensors'), tensors.map((t) => ({name: t.name, dtype: 'F32', shape: t.shape, data: () => encodeFloats(t.values, 'F32')})))
+      await assert.rejects(loadModel(scratch), /Tensor model\.layers\.0\.linear_attn\.g_proj\.weight has shape \[24, 128\], but config\.json implies \[48, 64\]/)
+      const kept = tensors.map((t) => (t.name === 'model.layers.0.linear_attn.g_proj.weight' ? {...t, shape: [48, 64]} : t))
+      writeSafetensors(join(scratch, 'model.safetensors'), kept.map((t) => ({name: t.name, dtype: 'F32', shape: t.shape, data: () => encodeFloats(t.values, 'F32')})))
+      await assert.rejects(loadModel(scratch), /Tensor model\.layers\.1\.post_feedforward_layernorm\.weight is missing/)
+    } finally {
+      rmSync(scratch, {recursive: true, force: true})
     }
   })
 })

@@ -126,7 +126,7 @@ void linear_attention_layer(ThreadPool& pool, const ModelConfig& config, const L
     const float* b_row = row + channels + value_width;
     const float* a_row = b_row + s.v_heads;
     for (int h = 0; h < s.v_heads; ++h) {
-      beta[static_cast<size_t>(t) * s.v_heads + h] = 1.f / (1.f + std::exp(-b_row[h]));
+      beta[static_cast<size_t>(t) * s.v_heads + h] = config.linear_beta_scale / (1.f + std::exp(-b_row[h]));
       g[static_cast<size_t>(t) * s.v_heads + h] = w.decay_rate[h] * softplus(a_row[h] + w.dt_bias[h]);
     }
   }
@@ -154,7 +154,8 @@ void linear_attention_layer(ThreadPool& pool, const ModelConfig& config, const L
     const float* row = scratch.proj.data() + static_cast<size_t>(t) * proj_width + channels;
     std::copy(row, row + value_width, z.begin() + static_cast<size_t>(t) * value_width);
   }
-  rms_norm_gated(pool, scratch.core.data(), z.data(), w.norm.data(), tokens * s.v_heads, s.v_dim, config.rms_norm_eps,
+  const float norm_eps = config.linear_norm_eps > 0.f ? config.linear_norm_eps : config.rms_norm_eps;
+  rms_norm_gated(pool, scratch.core.data(), z.data(), w.norm.data(), tokens * s.v_heads, s.v_dim, norm_eps,
                  scratch.normed.data());
   linear(pool, scratch.normed.data(), tokens, w.out_proj, nullptr, out, order);
 }

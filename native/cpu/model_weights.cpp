@@ -477,8 +477,10 @@ ModelWeights load_model_weights(const ModelConfig& config, const std::vector<Ten
     const std::string prefix = "model.layers." + std::to_string(i) + ".";
     const WeightFormat more_bits = q4_k_m && q4_k_m_more_bits(i, config.num_layers) ? WeightFormat::Q6_K : format;
     LayerWeights& layer = weights.layers[i];
-    if (!config.post_norms_only) layer.input_norm = norm(prefix + "input_layernorm.weight", hidden);
-    if (config.post_norms_only) {
+    // OLMo Hybrid's linear layers are pre-norm among its post-norm attention layers.
+    const bool post_norms_only = config.post_norms_only && !config.is_linear_layer(i);
+    if (!post_norms_only) layer.input_norm = norm(prefix + "input_layernorm.weight", hidden);
+    if (post_norms_only) {
       // OLMo2: no input_layernorm; its post_attention_layernorm and post_feedforward_layernorm are on the outputs.
       layer.attention_out_norm = norm(prefix + "post_attention_layernorm.weight", hidden);
       layer.mlp_out_norm = norm(prefix + "post_feedforward_layernorm.weight", hidden);

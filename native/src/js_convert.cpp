@@ -374,6 +374,14 @@ static void parse_hybrid(const Napi::Object& config, ModelConfig& out) {
   out.linear_conv_kernel = int_field(hybrid, "convKernel");
   if (hybrid.Has("valueHeadsTiled") && hybrid.Get("valueHeadsTiled").IsBoolean()) out.linear_v_heads_tiled = bool_field(hybrid, "valueHeadsTiled");
   out.kimi_delta = hybrid.Has("kimiDelta") && bool_field(hybrid, "kimiDelta");
+  // OLMo Hybrid (src/engine/model/olmo-hybrid-config.ts): its doubled beta, gated-norm eps and post-norm attention layers.
+  Napi::Object olmo;
+  if (optional_object(hybrid, "olmoHybrid", olmo)) {
+    out.linear_beta_scale = static_cast<float>(number_field(olmo, "betaScale"));
+    out.linear_norm_eps = static_cast<float>(number_field(olmo, "gatedNormEps"));
+    out.post_norms_only = true;
+    if (!(out.linear_beta_scale > 0.f) || !(out.linear_norm_eps > 0.f)) fail(config.Env(), "hybrid.olmoHybrid: betaScale and gatedNormEps must be positive");
+  }
   if (out.linear_num_k_heads <= 0 || out.linear_num_v_heads <= 0 || out.linear_num_v_heads % out.linear_num_k_heads != 0 ||
       out.linear_k_dim <= 0 || out.linear_v_dim <= 0 || out.linear_conv_kernel <= 0) {
     fail(config.Env(), "hybrid: linear attention sizes must be positive, with value heads a multiple of key heads");

@@ -254,6 +254,10 @@ struct ModelConfig {
   // GGUF qwen35 / qwen35moe: value heads in llama.cpp's tiled order, value head h reading key head h % k_heads (the
   // checkpoint's grouped order reads h / (v_heads / k_heads)).
   bool linear_v_heads_tiled = false;
+  // OLMo Hybrid: beta = sigmoid(b) * linear_beta_scale (2 with its allow_neg_eigval), the gated norm's own eps (0:
+  // rms_norm_eps), and post_norms_only on the attention layers alone (its linear layers are pre-norm).
+  float linear_beta_scale = 1.f;
+  float linear_norm_eps = 0.f;
   // Kimi Linear: the linear layers are Kimi Delta Attention (native/cpu/kimi_delta.h: a decay per key channel, low-rank
   // decay and output gates), k and v heads alike; CPU only.
   bool kimi_delta = false;

@@ -185,6 +185,8 @@ export const ARCHITECTURES: Record<string, ArchitectureTraits> = {
   KimiLinearForCausalLM: {...BASE, defaultMaxPositions: 1048576, moe: 'kimi_linear'},
   // Mistral Small 4: DeepSeek-V3's latent attention and experts, softmax-routed, stored fused; Ministral 3's YaRN and query scale (mistral4-config.ts).
   Mistral4ForCausalLM: {...BASE, defaultMaxPositions: 1048576, moe: 'mistral4'},
+  // OLMo Hybrid: Gated DeltaNet layers (projections apart, beta doubled) among OLMo 3's post-norm attention layers (olmo-hybrid-config.ts).
+  OlmoHybridForCausalLM: {...BASE, defaultMaxPositions: 65536, qkNorm: true},
   // Zamba2: Mamba-2 layers, some first running a shared transformer block with per-use adapters (zamba2-config.ts).
   Zamba2ForCausalLM: {...BASE, defaultMaxPositions: 4096, defaultTiedEmbeddings: true},
 }
@@ -195,7 +197,6 @@ export const SUPPORTED_ARCHITECTURES = [...Object.keys(ARCHITECTURES), ...LAYERN
 export const NEAR_MISSES: Record<string, string> = {
   Phi3SmallForCausalLM: 'Phi-3-small needs blocksparse attention, gegelu and muP scaling',
   DeepseekV32ForCausalLM: "DeepSeek-V3.2 needs its lightning indexer (DeepSeek sparse attention) over V3's latent attention",
-  OlmoHybridForCausalLM: "OLMo Hybrid needs Gated DeltaNet layers with separate q/k/v/a/b/g projections and a doubled beta under pre-norms, among OLMo 3's post-norm attention layers",
   // transformers 5.18's newest families, whose pieces the engine lacks.
   DeepseekV4ForCausalLM: 'DeepSeek-V4 needs compressed sparse attention (compressed KV blocks chosen by a lightning indexer beside a sliding window), hyper-connections over several residual streams, hash-routed MoE layers and sqrtsoftplus routing',
   Qwen4ExpForCausalLM: "Qwen4-Exp needs hyper-connections over several residual streams around Qwen 3.5's Gated DeltaNet and MoE layers, and hashed n-gram per-layer embeddings and QSA's token indexer where its config sets them",

@@ -1,7 +1,8 @@
-// The config.json of the mistral4 test-model variant (Mistral Small 4: mistral4-config.ts), for test-model.ts.
+// The config.json of the mistral4 (Mistral Small 4: mistral4-config.ts) and olmo-hybrid (OLMo Hybrid:
+// olmo-hybrid-config.ts) test-model variants, for test-model.ts.
 
-export type FamiliesATestVariant = 'mistral4'
-export const FAMILIES_A_TEST_VARIANTS: readonly FamiliesATestVariant[] = ['mistral4']
+export type FamiliesATestVariant = 'mistral4' | 'olmo-hybrid'
+export const FAMILIES_A_TEST_VARIANTS: readonly FamiliesATestVariant[] = ['mistral4', 'olmo-hybrid']
 
 export function isFamiliesATestVariant(variant: string): variant is FamiliesATestVariant {
   return (FAMILIES_A_TEST_VARIANTS as readonly string[]).includes(variant)
@@ -15,8 +16,9 @@ export function isFamiliesATestVariant(variant: string): variant is FamiliesATes
  * then 8 experts (2 x 24 wide apart from hidden 64, so a transposed layout would show) in 2 groups (one kept) by
  * softmax, top-2 renormalised and scaled by 1.5, one shared expert.
  */
-export function familiesATestModelConfigJson(_variant: FamiliesATestVariant, common: Record<string, unknown> & {num_attention_heads: number}): Record<string, unknown> {
+export function familiesATestModelConfigJson(variant: FamiliesATestVariant, common: Record<string, unknown> & {num_attention_heads: number}): Record<string, unknown> {
   const {head_dim: _, ...rest} = common
+  if (variant === 'olmo-hybrid') return olmoHybridTestModelConfigJson(rest)
   return {
     architectures: ['Mistral4ForCausalLM'], model_type: 'mistral4', ...rest, num_hidden_layers: 3, max_position_embeddings: 256, num_key_value_heads: common.num_attention_heads,
     rms_norm_eps: 1e-3, tie_word_embeddings: false, attention_bias: false, pad_token_id: null,
@@ -25,5 +27,19 @@ export function familiesATestModelConfigJson(_variant: FamiliesATestVariant, com
     routed_scaling_factor: 1.5, norm_topk_prob: true, first_k_dense_replace: 1, rope_interleave: true,
     rope_parameters: {rope_type: 'yarn', rope_theta: 10000.0, factor: 4.0, original_max_position_embeddings: 64, beta_fast: 32.0, beta_slow: 1.0,
       mscale: 0.8, mscale_all_dim: 1.2, llama_4_scaling_beta: 0.1, partial_rotary_factor: 1 / 3},
+  }
+}
+
+/**
+ * olmo-hybrid: three layers, Gated DeltaNet / attention / Gated DeltaNet (so the state carries across a full layer), 2
+ * key heads of 16 each read by 2 of 4 value heads of 12 (not twice the key size, so the sizes are read, not derived),
+ * beta doubled (linear_allow_neg_eigval); attention with 2 KV heads for 4 and no rope (rope_theta null, as released).
+ */
+function olmoHybridTestModelConfigJson(rest: Record<string, unknown>): Record<string, unknown> {
+  return {
+    architectures: ['OlmoHybridForCausalLM'], model_type: 'olmo_hybrid', ...rest, num_hidden_layers: 3, num_key_value_heads: 2, rms_norm_eps: 1e-6,
+    tie_word_embeddings: false, attention_bias: false, pad_token_id: null, layer_types: ['linear_attention', 'full_attention', 'linear_attention'],
+    linear_num_key_heads: 2, linear_num_value_heads: 4, linear_key_head_dim: 16, linear_value_head_dim: 12, linear_conv_kernel_dim: 4, linear_allow_neg_eigval: true,
+    rope_parameters: {rope_type: 'default', rope_theta: null},
   }
 }

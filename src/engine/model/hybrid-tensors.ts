@@ -9,6 +9,7 @@ import {mamba2LayerShapes} from './mamba2-tensors.js'
 import {lfm2LayerShapes} from './lfm2-tensors.js'
 import {kimiLinearLayerShapes} from './kimi-linear-tensors.js'
 import {zamba2LayerShapes} from './zamba2-tensors.js'
+import {olmoHybridEngineTensors} from './olmo-hybrid-tensors.js'
 import type {HybridFeatures} from './qwen35-config.js'
 import type {TensorInfo} from './safetensors.js'
 
@@ -62,6 +63,7 @@ export function hybridMixerShapes(config: ModelConfig, hybrid: HybridFeatures, l
  * as its key-head groups' windows (linear_attn.in_proj.{q,k,v,z,b,a}.G), the rest as they are.
  */
 export function splitHybridProjections(config: ModelConfig, hybrid: HybridFeatures, tensors: TensorInfo[]): TensorInfo[] {
+  if (hybrid.olmoHybrid) return olmoHybridEngineTensors(hybrid, tensors)
   if (hybrid.mamba2 || hybrid.mamba1 || hybrid.shortConv || hybrid.kimiDelta) return tensors // plain or latent attention; one in_proj per mixer or short conv, Kimi's q/k/v apart
   const groups = hybrid.linearNumKeyHeads
   const perGroup = hybrid.linearNumValueHeads / groups

@@ -24,6 +24,7 @@ import {interleavedRopeRows} from './llama-twists.js'
 import {xieluScalarsAsVectors, xieluTensorShapes} from './apertus-config.js'
 import {diffLambdaShapes} from './diffllama-config.js'
 import {hybridMixerShapes, splitHybridProjections} from './hybrid-tensors.js'
+import {olmoHybridLayerShapes} from './olmo-hybrid-tensors.js'
 import {mamba2CheckpointName, mamba2EngineTensors} from './mamba2-tensors.js'
 import {mamba2HasMlp} from './mamba2-config.js'
 import {kimiLinearCheckpointName, kimiLinearEngineTensors} from './kimi-linear-tensors.js'
@@ -75,6 +76,10 @@ export function expectedTensorShapes(config: ModelConfig): {name: string; shape:
   for (let layer = 0; layer < config.numLayers; layer++) {
     const prefix = `model.layers.${layer}`
     if (config.hybrid) {
+      if (config.hybrid.olmoHybrid) {
+        shapes.push(...olmoHybridLayerShapes(config, config.hybrid, layer, prefix))
+        continue
+      }
       // Qwen 3.5: a Gated DeltaNet layer or a gated attention, then the usual norms and MLP.
       shapes.push({name: `${prefix}.input_layernorm.weight`, shape: [hidden]}, ...hybridMixerShapes(config, config.hybrid, layer, prefix))
       if (config.hybrid.mamba1?.noMlp || (config.hybrid.mamba2 && !mamba2HasMlp(config.hybrid.mamba2, layer))) continue // Mamba2, Mamba, Falcon-Mamba, Nemotron-H's lone mixers: norm and mixer only

@@ -28,6 +28,7 @@ import {FALCON_H1, falconH1Hybrid, falconH1View} from './falcon-h1-config.js'
 import {KIMI_LINEAR, kimiLinearFeatures, kimiLinearView} from './kimi-linear-config.js'
 import {MISTRAL4, mistral4View} from './mistral4-config.js'
 import {ZAMBA2, parseZamba2, zamba2View} from './zamba2-config.js'
+import {OLMO_HYBRID, olmoHybridFeatures, olmoHybridView} from './olmo-hybrid-config.js'
 import {ERNIE45_MOE, ernie45MoeView} from './ernie45-moe-config.js'
 import {DOTS1, dots1View} from './dots1-config.js'
 import {MINIMAX_M2, minimaxM2RmsVariant, minimaxM2View} from './minimax-m2-config.js'
@@ -219,6 +220,8 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
     config = view.config
     if (view.note) notes.push(view.note)
   }
+  let olmoNoRope = false
+  if (architecture === OLMO_HYBRID) ({config, noRope: olmoNoRope} = olmoHybridView(config, source))
   if (isDeepseek(architecture)) config = deepseekView(config, architecture, source)
   if (architecture === GLM4_MOE) config = glm4MoeView(config, source)
   if (architecture === ERNIE45_MOE) config = ernie45MoeView(config, source)
@@ -366,6 +369,7 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   if (architecture === FALCON_H1) modelConfig.hybrid = falconH1Hybrid(config, numLayers, hiddenSize, source)
   if (architecture === KIMI_LINEAR) Object.assign(modelConfig, kimiLinearFeatures(config, numLayers, source))
   if (architecture === ZAMBA2) Object.assign(modelConfig, parseZamba2(config, numLayers, hiddenSize, headDim, source))
+  if (architecture === OLMO_HYBRID) Object.assign(modelConfig, olmoHybridFeatures(config, numLayers, olmoNoRope, source))
   return modelConfig
 }
 

@@ -42,6 +42,8 @@ export interface HybridFeatures {
   mamba1?: Mamba1Features
   /** Kimi Linear: the linear layers are Kimi Delta Attention (kimi-linear-config.ts), key and value heads the same heads. */
   kimiDelta?: true
+  /** OLMo Hybrid: beta times betaScale (2: linear_allow_neg_eigval), the gated norm's own eps, q/k/v/a/b/g projections apart, and its attention layers post-norm only (olmo-hybrid-config.ts). */
+  olmoHybrid?: {betaScale: number; gatedNormEps: number}
   /** Zamba2: every layer a Mamba-2 mixer (mamba2), some first running a shared transformer block (zamba2-config.ts). */
   zamba2?: Zamba2Features
 }
