@@ -1,20 +1,35 @@
 // Writes the language model of a vision-language HF test model as llama.cpp's converter writes its text GGUF file
 // (conversion/qwen.py, qwenvl.py): Qwen2's / Qwen3's / Qwen3-MoE's tensors and keys under qwen2vl / qwen3vl / qwen3vlmoe
 // (Qwen3-VL-MoE's fused gate_up_proj cut into ffn_gate_exps and ffn_up_exps), the M-RoPE sections padded to 4
-// (rope.dimension_sections) and, for Qwen3-VL, the tower's DeepStack layer count.
+// (rope.dimension_sections) and, for Qwen3-VL, the tower's DeepStack layer count; Ministral 3's as mistral3
+// (conversion/mistral.py: llama's tensors, q/k rows permuted, its YaRN and query-scale keys).
 import type {LoadedModel} from '../../src/engine/model/load-model.js'
 import {readTensorFloat32, type TensorInfo} from '../../src/engine/model/safetensors.js'
 import {denseFamilyMetadata, denseFamilyTensors} from './dense-family-gguf.js'
 import {ggufBytes, q8_0Matrices, type GgufEntry, type GgufTensorSpec} from './gguf-file.js'
 import {FusedExperts} from './gguf-fused-experts.js'
 
-export type VlTextArch = 'qwen2vl' | 'qwen3vl' | 'qwen3vlmoe'
+export type VlTextArch = 'qwen2vl' | 'qwen3vl' | 'qwen3vlmoe' | 'mistral3'
 
 /** The converter's keys for the checkpoint's mrope_section and deepstack_visual_indexes. */
 export function vlTextKeys(arch: VlTextArch, sections: readonly number[], deepstackLayers: number): Record<string, GgufEntry> {
   return {
     [`${arch}.rope.dimension_sections`]: {type: 'i32s', value: [...sections, 0, 0, 0, 0].slice(0, 4)},
     ...(arch === 'qwen2vl' ? {} : {[`${arch}.n_deepstack_layers`]: {type: 'u32', value: deepstackLayers}}),
+  }
+}
+
+/**
+ * What Ministral 3's converter writes beyond llama's keys (the YaRN type, factor and original context come with the
+ * dense writer's): YaRN's betas, mscale_all_dim as the log multiplier, llama_4_scaling_beta as the temperature scale.
+ */
+export function ministral3Keys(hf: LoadedModel, mscaleAllDim: number, beta: number): Record<string, GgufEntry> {
+  const rope = hf.config.ropeScaling
+  if (rope.type !== 'yarn') throw new Error('Ministral 3 files are written from a YaRN checkpoint')
+  const f32 = (value: number): GgufEntry => ({type: 'f32', value})
+  return {
+    'mistral3.rope.scaling.yarn_beta_fast': f32(rope.betaFast), 'mistral3.rope.scaling.yarn_beta_slow': f32(rope.betaSlow),
+    'mistral3.rope.scaling.yarn_log_multiplier': f32(mscaleAllDim), 'mistral3.attention.temperature_scale': f32(beta),
   }
 }
 

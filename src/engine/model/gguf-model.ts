@@ -1,7 +1,7 @@
 // Loads a llama/mistral/qwen2/qwen3/gemma (MoE: gguf-moe.ts; gpt2/gptneox/phi2/starcoder2/stablelm: gguf-layernorm.ts; granite/olmo/olmo2/command-r: gguf-rms-variants.ts; gpt-oss: gguf-gpt-oss.ts; deepseek2/glm4moe: gguf-deepseek.ts;
 // phi3/gemma2/gemma3: gguf-phi3-gemma.ts; glm4/exaone4/smollm3/seed_oss/ernie4_5/hunyuan-dense/arcee/nemotron: gguf-dense-families.ts;
 // granitehybrid/mamba2/qwen3next/qwen35/qwen35moe/lfm2/mamba/jamba/nemotron_h/nemotron_h_moe/falcon-h1: gguf-hybrid.ts, gguf-lfm2-mamba.ts, gguf-ssm-hybrids.ts; llama4: gguf-llama4.ts;
-// ernie4_5-moe/hunyuan-moe/dots1/minimax-m2/exaone-moe/dbrx/afmoe: gguf-moe-families.ts; qwen2vl/qwen3vl/qwen3vlmoe: gguf-vl-text.ts) GGUF file as a model: config from metadata, tensors under their HF names, tokenizer and chat template.
+// ernie4_5-moe/hunyuan-moe/dots1/minimax-m2/exaone-moe/dbrx/afmoe: gguf-moe-families.ts; qwen2vl/qwen3vl/qwen3vlmoe/mistral3: gguf-vl-text.ts) GGUF file as a model: config from metadata, tensors under their HF names, tokenizer and chat template.
 import {basename} from 'node:path'
 import {ModelLoadError, quotedValue} from '../errors.js'
 import {blockFormatOfGgufType, refusedTypeMessage} from './gguf-block-types.js'
@@ -25,7 +25,7 @@ import {GGUF_GPT_OSS_ARCHITECTURES, GGUF_GPT_OSS_LAYER_NAMES, gptOssGgufKeys, wi
 import {GGUF_HYBRID_ARCHITECTURES, GGUF_HYBRID_LAYER_NAMES, GGUF_HYBRID_NORMS_WITH_ONE_ADDED, GGUF_HYBRID_PARTIAL_ROTARY, ggufHybridTensor, hybridGgufKeys, withGgufHybridLayout} from './gguf-hybrid.js'
 import {GGUF_LFM2_MAMBA_GLOBAL_NAMES} from './gguf-lfm2-mamba.js'
 import {GGUF_MOE_FAMILY_ARCHITECTURES, GGUF_MOE_FAMILY_LAYER_NAMES, GGUF_MOE_FAMILY_PARTIAL_ROTARY, ggufMoeFamilyTensors, moeFamilyGgufKeys} from './gguf-moe-families.js'
-import {GGUF_VL_TEXT_ARCHITECTURES, GGUF_VL_TEXT_NEAR_MISSES, vlTextGgufKeys} from './gguf-vl-text.js'
+import {GGUF_VL_TEXT_ARCHITECTURES, acceptsVlTextYarn, vlTextGgufKeys} from './gguf-vl-text.js'
 import {parseModelConfig, type ModelConfig} from './model-config.js'
 import type {TensorDtype, TensorInfo} from './safetensors.js'
 
@@ -63,7 +63,6 @@ const GGUF_NEAR_MISSES: Record<string, string> = {
   gemma3n: 'Gemma 3n needs per-layer embeddings, AltUp and LAuReL blocks',
   clip: 'a multimodal projector (mmproj) file holds only the vision tower; load the model\'s own GGUF file, which runs text only',
   ...GGUF_DENSE_FAMILY_NEAR_MISSES,
-  ...GGUF_VL_TEXT_NEAR_MISSES,
 }
 const FLOAT_TYPES: Record<string, TensorDtype> = {F32: 'F32', F16: 'F16', BF16: 'BF16'}
 
@@ -131,7 +130,7 @@ function ggufConfig(file: GgufFile, arch: string, vocabSize: number, tokenizer: 
     }
   }
   const ropeType = get('rope.scaling.type')
-  if (ropeType !== undefined && ropeType !== 'none' && ropeType !== 'linear' && !isOlmo3Gguf(arch, get) && !acceptsGgufYarn(arch, ropeType) && arch !== 'gpt-oss' && arch !== 'deepseek2') {
+  if (ropeType !== undefined && ropeType !== 'none' && ropeType !== 'linear' && !isOlmo3Gguf(arch, get) && !acceptsGgufYarn(arch, ropeType) && !acceptsVlTextYarn(arch, ropeType) && arch !== 'gpt-oss' && arch !== 'deepseek2') {
     throw new ModelLoadError(`${file.path}: rope scaling ${quotedValue(ropeType)} is not supported (none or linear)`)
   }
   const ropeFactor = get('rope.scaling.factor') ?? 1
