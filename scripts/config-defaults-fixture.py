@@ -31,7 +31,8 @@ def first(config, *keys):
 
 defaults = {}
 for arch in sys.argv[1:]:
-    model_type = MODEL_TYPES.get(arch)
+    # A causal LM the auto class does not list (Mistral4ForCausalLM in 5.18): its own class's config type.
+    model_type = MODEL_TYPES.get(arch) or getattr(getattr(getattr(transformers, arch, None), 'config_class', None), 'model_type', None)
     if model_type is None:
         continue
     try:

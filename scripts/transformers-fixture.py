@@ -21,7 +21,9 @@ attention = 'sdpa' if variant == 'falcon-rw' else 'eager'
 # tensors must all load (the vision tower's, absent from the test checkpoint, are initialised and never used for text).
 config = transformers.AutoConfig.from_pretrained(sys.argv[1])
 multimodal = hasattr(config, 'text_config') and hasattr(config, 'vision_config')
-auto = transformers.AutoModelForImageTextToText if multimodal else transformers.AutoModelForCausalLM
+# A causal LM its auto class does not list (Mistral4ForCausalLM in 5.18) loads through the class config.json names.
+causal = transformers.AutoModelForCausalLM if type(config) in transformers.MODEL_FOR_CAUSAL_LM_MAPPING else getattr(transformers, config.architectures[0])
+auto = transformers.AutoModelForImageTextToText if multimodal else causal
 model, info = auto.from_pretrained(sys.argv[1], dtype=torch.float32, attn_implementation=attention, output_loading_info=True)
 model.eval()
 unloaded = [k for k in info['missing_keys'] if 'vision' not in k and 'visual' not in k and 'projector' not in k and 'image_newline' not in k]

@@ -23,7 +23,7 @@ const fixture = (variant: string) => JSON.parse(readFileSync(join(import.meta.di
 describe('DeepSeek configs', () => {
   it('as DeepseekV2Config / DeepseekV3Config read them: heads of qk_nope + qk_rope, rope on qk_rope, mscale_all_dim in the softmax scale, routing', () => {
     const v2 = parseModelConfig({...BASE, architectures: ['DeepseekV2ForCausalLM'], q_lora_rank: null, n_routed_experts: 8, first_k_dense_replace: 1})
-    assert.deepEqual([v2.headDim, v2.numKvHeads, v2.rotaryDim, v2.mla], [192, 4, 64, {kvLoraRank: 512, qLoraRank: 0, vHeadDim: 128, ropeInterleaved: true}])
+    assert.deepEqual([v2.headDim, v2.numKvHeads, v2.rotaryDim, v2.mla], [192, 4, 64, {kvLoraRank: 512, qLoraRank: 0, vHeadDim: 128, ropeInterleaved: true, latentNormEps: 1e-6}])
     assert.equal(v2.attentionScale, 192 ** -0.5)
     assert.deepEqual([v2.moe!.numExperts, v2.moe!.sparseLayers, v2.moe!.sharedExpertIntermediateSize, v2.moe!.normTopkProb, v2.moe!.ungatedSharedExpert],
       [8, [false, true, true, true], 2 * 1407, false, true])
@@ -53,7 +53,7 @@ describe('DeepSeek configs', () => {
   it("GLM-4.7-Flash (Glm4MoeLite) as Glm4MoeLiteConfig reads it: V3's layers, its defaults, mlp_layer_types", () => {
     const lite = {...BASE, architectures: ['Glm4MoeLiteForCausalLM'], num_hidden_layers: 3, n_routed_experts: 8}
     const c = parseModelConfig(lite)
-    assert.deepEqual([c.headDim, c.rotaryDim, c.mla, c.rmsNormEps, c.moe!.sparseLayers, c.moe!.numExpertsPerToken], [256, 64, {kvLoraRank: 512, qLoraRank: 768, vHeadDim: 256, ropeInterleaved: true}, 1e-5, [false, true, true], 2])
+    assert.deepEqual([c.headDim, c.rotaryDim, c.mla, c.rmsNormEps, c.moe!.sparseLayers, c.moe!.numExpertsPerToken], [256, 64, {kvLoraRank: 512, qLoraRank: 768, vHeadDim: 256, ropeInterleaved: true, latentNormEps: 1e-6}, 1e-5, [false, true, true], 2])
     assert.deepEqual(c.moe!.grouped, {groups: 1, topkGroups: 1, sigmoid: true, groupTop2: true, routerBias: true, routedScalingFactor: 1.8})
     assert.deepEqual(parseModelConfig({...lite, mlp_layer_types: ['sparse', 'dense', 'sparse']}).moe!.sparseLayers, [true, false, true])
     assert.throws(() => parseModelConfig({...lite, mlp_layer_types: ['dense']}), loadError(/"mlp_layer_types" must list "dense" or "sparse" for each of the 3 layers/))

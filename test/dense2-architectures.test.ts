@@ -42,7 +42,7 @@ describe('MiniCPM3 config', () => {
   it('as MiniCPM3Config reads it: latent attention (rotate_half rope, V hidden / heads), dense MLPs, scale_emb, scale_depth / sqrt(layers), dim_model_base', () => {
     const c = parseModelConfig({architectures: ['MiniCPM3ForCausalLM'], ...SIZES, num_hidden_layers: 4})
     assert.deepEqual([c.mla, c.headDim, c.rotaryDim, c.numKvHeads, c.moe, c.embeddingScale, c.rmsVariant!.residualMultiplier, c.rmsVariant!.logitsMultiplier, c.tieWordEmbeddings, c.rmsNormEps],
-      [{kvLoraRank: 256, qLoraRank: 768, vHeadDim: 16, ropeInterleaved: false}, 96, 32, 4, undefined, 12, 0.7, 4, true, 1e-5])
+      [{kvLoraRank: 256, qLoraRank: 768, vHeadDim: 16, ropeInterleaved: false, latentNormEps: 1e-6}, 96, 32, 4, undefined, 12, 0.7, 4, true, 1e-5])
     assert.equal(c.attentionScale, 96 ** -0.5)
     const names = expectedTensorShapes(c).map((t) => t.name)
     assert.ok(names.includes('model.layers.0.self_attn.kv_a_proj_with_mqa.weight') && names.includes('model.layers.3.mlp.gate_proj.weight') && !names.some((n) => n.includes('experts')))

@@ -18,6 +18,7 @@ import {nativeOps} from '../src/engine/native.js'
 import {checkBatchInvariant} from './support/batch-invariance-check.js'
 import {ggufBytes, q8_0Matrices, type GgufEntry, type GgufTensorSpec} from './support/gguf-file.js'
 import {familyVocabMetadata} from './support/llama-gguf.js'
+import {convertedValues, ggufNameOf} from './support/layernorm-gguf.js'
 import {maxAbsDifference, promptLogits} from './support/model-logits.js'
 import {ACTIVATIONS, layerNorm} from './support/reference-layernorm.js'
 import {checkAgainstReference} from './support/reference-logits-check.js'
@@ -164,35 +165,6 @@ describe('LayerNorm family in the engine', () => {
     await checkBatchInvariant('gpt-neox', {requests: 6, promptStep: 9, maxTokens: 12})
   })
 })
-
-/** The GGUF name llama.cpp's converter gives each engine tensor of a gpt2 / gptneox / phi2 / starcoder2 / stablelm model. */
-function ggufNameOf(engineName: string): string {
-  const global: Record<string, string> = {'model.embed_tokens.weight': 'token_embd.weight', 'model.embed_positions.weight': 'position_embd.weight',
-    'model.norm.weight': 'output_norm.weight', 'model.norm.bias': 'output_norm.bias', 'lm_head.weight': 'output.weight', 'lm_head.bias': 'output.bias'}
-  const parts: Record<string, string> = {input_layernorm: 'attn_norm', 'self_attn.qkv_proj': 'attn_qkv', 'self_attn.o_proj': 'attn_output', post_attention_layernorm: 'ffn_norm', 'mlp.fc1': 'ffn_up', 'mlp.fc2': 'ffn_down',
-    'self_attn.q_proj': 'attn_q', 'self_attn.k_proj': 'attn_k', 'self_attn.v_proj': 'attn_v', 'mlp.gate_proj': 'ffn_gate', 'mlp.up_proj': 'ffn_up', 'mlp.down_proj': 'ffn_down'}
-  const layer = /^model\.layers\.(\d+)\.(.+)\.(weight|bias)$/.exec(engineName)
-  // StableLM's per-head norms keep their head for stackedHeadNorms.
-  const headNorm = layer ? /^self_attn\.([qk])_norm\.(\d+)$/.exec(layer[2]!) : null
-  if (headNorm) return `blk.${layer![1]}.attn_${headNorm[1]}_norm.${headNorm[2]}.weight`
-  return layer ? `blk.${layer[1]}.${parts[layer[2]!]}.${layer[3]}` : global[engineName]!
-}
-
-/** A tensor's values as llama.cpp's converter writes them: Conv1D as [out, in], NeoX's q|k|v per head regrouped to all q | all k | all v. */
-function convertedValues(tensor: TensorInfo): Float32Array {
-  const stored = readTensorFloat64(tensor)
-  const out = new Float32Array(stored.length)
-  const [rows, cols] = [tensor.shape[0]!, tensor.shape[1] ?? 1]
-  if (tensor.transposed) {
-    for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[r * cols + c] = stored[c * rows + r]!
-  } else if (tensor.qkvInterleavedHeads) {
-    const heads = tensor.qkvInterleavedHeads, headRows = rows / (3 * heads)
-    for (let h = 0; h < heads; h++) for (let part = 0; part < 3; part++) out.set(stored.subarray((h * 3 + part) * headRows * cols, (h * 3 + part + 1) * headRows * cols), (part * heads + h) * headRows * cols)
-  } else {
-    out.set(stored)
-  }
-  return out
-}
 
 /** StableLM's per-head q/k norms (ggufNameOf: attn_q_norm.<h>) stacked into one [heads, head_dim] tensor each, as llama.cpp's converter does. */
 function stackedHeadNorms(tensors: GgufTensorSpec[]): GgufTensorSpec[] {

@@ -67,7 +67,7 @@ void mla_qkv(ThreadPool& pool, const MlaWeights& w, const ModelConfig& c, const 
              MlaScratch& s) {
   const int heads = c.num_heads, dim = c.head_dim, rope = c.rotary_dim, nope = dim - rope, v_dim = c.mla_v_head_dim;
   const int width = heads * dim, qkv_width = 3 * width, lora = c.mla_kv_lora_rank, kv_a_width = lora + rope;
-  const float eps = c.rms_norm_eps;
+  const float eps = c.mla_norm_eps;
   // q in transformers' per-head order [q_nope | q_pe].
   float* q = grown(s.q, static_cast<size_t>(rows) * width);
   if (c.mla_q_lora_rank > 0) {

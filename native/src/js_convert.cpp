@@ -135,9 +135,10 @@ static void parse_mla(const Napi::Object& config, ModelConfig& out) {
   out.mla_q_lora_rank = int_field(mla, "qLoraRank");
   out.mla_v_head_dim = int_field(mla, "vHeadDim");
   out.mla_rope_interleaved = bool_field(mla, "ropeInterleaved");
+  out.mla_norm_eps = static_cast<float>(number_field(mla, "latentNormEps"));
   if (out.mla_kv_lora_rank <= 0 || out.mla_q_lora_rank < 0 || out.mla_v_head_dim <= 0 || out.mla_v_head_dim > out.head_dim ||
-      out.rotary_dim <= 0 || out.num_kv_heads != out.num_heads) {
-    fail(config.Env(), "mla: ranks must be positive (qLoraRank 0: none), vHeadDim at most headDim, with a rotaryDim and numKvHeads == numHeads");
+      out.rotary_dim <= 0 || out.num_kv_heads != out.num_heads || !(out.mla_norm_eps >= 0.f)) {
+    fail(config.Env(), "mla: ranks must be positive (qLoraRank 0: none), vHeadDim at most headDim, latentNormEps not negative, with a rotaryDim and numKvHeads == numHeads");
   }
 }
 

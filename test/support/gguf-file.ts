@@ -34,12 +34,12 @@ export interface GgufFileOptions {
 
 /**
  * Every matrix (and stack of expert matrices) at Q8_0 (ggml type 8), as a q8_0 conversion stores them; vectors, norms
- * (StableLM's stacked per-head ones), the routers (ffn_gate_inp) and biases (ERNIE's [1, experts] exp_probs_b.bias),
- * which llama.cpp's quantizer keeps in F32, as they are.
+ * (StableLM's stacked per-head ones), the routers (ffn_gate_inp), learned positions (position_embd) and biases (ERNIE's
+ * [1, experts] exp_probs_b.bias), which llama.cpp's quantizer keeps in F32, as they are.
  */
 export function q8_0Matrices(tensors: GgufTensorSpec[]): GgufTensorSpec[] {
   return tensors.map((t) => {
-    if (t.dims.length < 2 || (t.type ?? 0) !== 0 || /ffn_gate_inp|_norm|\.bias$/.test(t.name)) return t
+    if (t.dims.length < 2 || (t.type ?? 0) !== 0 || /ffn_gate_inp|_norm|position_embd|\.bias$/.test(t.name)) return t
     const cols = t.dims[0]!, rows = t.dims.slice(1).reduce((a, b) => a * b, 1)
     const blocks = nativeOps().quantizeRows(new Float32Array(new Uint8Array(t.data).buffer), rows, cols, 'q8_0')
     return {...t, type: 8, data: Buffer.from(blocks.buffer, blocks.byteOffset, blocks.byteLength)}

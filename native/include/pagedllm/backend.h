@@ -179,6 +179,7 @@ struct ModelConfig {
   int mla_q_lora_rank = 0;  // 0: a plain q_proj
   int mla_v_head_dim = 0;
   bool mla_rope_interleaved = false;  // q_pe / k_pe rotate interleaved pairs (V2 always, V3's rope_interleave)
+  float mla_norm_eps = 1e-6f;  // q_a / kv_a latent RMSNorms: their class default in transformers, not rms_norm_eps
   // The LayerNorm family (OPT, GPT-NeoX, GPT-2: native/cpu/layernorm_family.cpp): LayerNorm with bias (eps in
   // rms_norm_eps), a plain MLP fc1 -> hidden_act -> fc2 (fc1 in gate_up, fc2 in down), biases where the checkpoint has
   // them (the loader reads each bias the model's tensor list names).

@@ -183,6 +183,8 @@ export const ARCHITECTURES: Record<string, ArchitectureTraits> = {
   Cohere2MoeForCausalLM: {...BASE, defaultMaxPositions: 8192, defaultHeadDim: 128, defaultTiedEmbeddings: true, defaultSlidingWindow: 4096, moe: 'cohere2_moe'},
   // Kimi Linear: Kimi Delta Attention layers among NoPE latent-attention ones over DeepSeek-V3's experts (kimi-linear-config.ts).
   KimiLinearForCausalLM: {...BASE, defaultMaxPositions: 1048576, moe: 'kimi_linear'},
+  // Mistral Small 4: DeepSeek-V3's latent attention and experts, softmax-routed, stored fused; Ministral 3's YaRN and query scale (mistral4-config.ts).
+  Mistral4ForCausalLM: {...BASE, defaultMaxPositions: 1048576, moe: 'mistral4'},
   // Zamba2: Mamba-2 layers, some first running a shared transformer block with per-use adapters (zamba2-config.ts).
   Zamba2ForCausalLM: {...BASE, defaultMaxPositions: 4096, defaultTiedEmbeddings: true},
 }
@@ -194,6 +196,11 @@ export const NEAR_MISSES: Record<string, string> = {
   Phi3SmallForCausalLM: 'Phi-3-small needs blocksparse attention, gegelu and muP scaling',
   DeepseekV32ForCausalLM: "DeepSeek-V3.2 needs its lightning indexer (DeepSeek sparse attention) over V3's latent attention",
   OlmoHybridForCausalLM: "OLMo Hybrid needs Gated DeltaNet layers with separate q/k/v/a/b/g projections and a doubled beta under pre-norms, among OLMo 3's post-norm attention layers",
+  // transformers 5.18's newest families, whose pieces the engine lacks.
+  DeepseekV4ForCausalLM: 'DeepSeek-V4 needs compressed sparse attention (compressed KV blocks chosen by a lightning indexer beside a sliding window), hyper-connections over several residual streams, hash-routed MoE layers and sqrtsoftplus routing',
+  Qwen4ExpForCausalLM: "Qwen4-Exp needs hyper-connections over several residual streams around Qwen 3.5's Gated DeltaNet and MoE layers, and hashed n-gram per-layer embeddings and QSA's token indexer where its config sets them",
+  Qwen4ExpForConditionalGeneration: "Qwen4-Exp's language model needs hyper-connections over several residual streams around Qwen 3.5's Gated DeltaNet and MoE layers, and hashed n-gram per-layer embeddings and QSA's token indexer where its config sets them",
+  GlmMoeDsaForCausalLM: "GLM-5 (GlmMoeDsa) needs DeepSeek sparse attention's lightning indexer over V3's latent attention",
 }
 
 /** The MLP activation as config.json names it; Gemma's legacy "gelu" means the tanh form (as transformers reads it). */

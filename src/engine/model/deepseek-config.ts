@@ -7,6 +7,7 @@ import {SOLAR_OPEN} from './solar-open-config.js'
 import {EXAONE_MOE} from './exaone-moe-config.js'
 import {MINICPM3} from './minicpm3-config.js'
 import {KIMI_LINEAR} from './kimi-linear-config.js'
+import {MISTRAL4} from './mistral4-config.js'
 
 export const DEEPSEEK_V2 = 'DeepseekV2ForCausalLM'
 export const DEEPSEEK_V3 = 'DeepseekV3ForCausalLM'
@@ -21,7 +22,7 @@ export const DOTS1 = 'Dots1ForCausalLM'
 export const GLM4_MOE_LITE = 'Glm4MoeLiteForCausalLM'
 
 export function isDeepseek(architecture: string): boolean {
-  return architecture === DEEPSEEK_V2 || architecture === DEEPSEEK_V3 || architecture === GLM4_MOE_LITE || architecture === MINICPM3 || architecture === KIMI_LINEAR
+  return architecture === DEEPSEEK_V2 || architecture === DEEPSEEK_V3 || architecture === GLM4_MOE_LITE || architecture === MINICPM3 || architecture === KIMI_LINEAR || architecture === MISTRAL4
 }
 
 /** Each config class's attention and expert defaults. */
@@ -31,6 +32,7 @@ const DEFAULTS: Record<string, {nope: number; rope: number; v: number; qLora: nu
   [GLM4_MOE_LITE]: {nope: 192, rope: 64, v: 256, qLora: 768, experts: 64},
   [MINICPM3]: {nope: 64, rope: 32, v: 64, qLora: 768, experts: 0}, // dense MLPs (minicpm3-config.ts)
   [KIMI_LINEAR]: {nope: 128, rope: 64, v: 128, qLora: 0, experts: 256}, // its view sets q_lora_rank (kimi-linear-config.ts)
+  [MISTRAL4]: {nope: 64, rope: 64, v: 128, qLora: 1024, experts: 128}, // its view sets kv_lora_rank (mistral4-config.ts)
 }
 
 /** Multi-head latent attention; ModelConfig.headDim is qk_nope_head_dim + qk_rope_head_dim, rotaryDim qk_rope_head_dim. */
@@ -42,6 +44,8 @@ export interface MlaConfig {
   vHeadDim: number
   /** q_pe / k_pe rotate interleaved pairs (V2 always; V3 with rope_interleave, its default). */
   ropeInterleaved: boolean
+  /** q_a_layernorm's and kv_a_layernorm's eps: every family's RMSNorm class default, 1e-6, whatever rms_norm_eps says. */
+  latentNormEps: number
   /** A GGUF file's kv_b as per-head k_b_proj.H / v_b_proj.H tensors (gguf-deepseek.ts), not one kv_b_proj. */
   kvBApart?: boolean
 }
@@ -50,9 +54,9 @@ export interface MlaConfig {
 export interface GroupedRouting {
   groups: number
   topkGroups: number
-  /** V3: sigmoid scores, the choice by score + e_score_correction_bias; V2: softmax scores. */
+  /** V3: sigmoid scores, the choice by score + e_score_correction_bias; V2, Mistral Small 4: softmax scores. */
   sigmoid: boolean
-  /** V3: a group ranks by the sum of its best two scores; V2: by its best one. */
+  /** V3, Mistral Small 4: a group ranks by the sum of its best two scores; V2: by its best one. */
   groupTop2: boolean
   routerBias: boolean
   routedScalingFactor: number
@@ -107,7 +111,7 @@ export function deepseekAttention(config: Json, architecture: string, source: st
   const qLoraRank = config.q_lora_rank === null ? 0 : positiveInteger(config, 'q_lora_rank', defaults.qLora, source)
   const interleave = config.rope_interleave ?? true
   if (typeof interleave !== 'boolean') throw new ModelLoadError(`${source}: "rope_interleave" must be true or false, got ${quotedValue(interleave)}.`)
-  const mla = {kvLoraRank: positiveInteger(config, 'kv_lora_rank', 512, source), qLoraRank, vHeadDim, ropeInterleaved: architecture === DEEPSEEK_V2 || interleave}
+  const mla = {kvLoraRank: positiveInteger(config, 'kv_lora_rank', 512, source), qLoraRank, vHeadDim, ropeInterleaved: architecture === DEEPSEEK_V2 || interleave, latentNormEps: 1e-6}
   let attentionScale = (nope + rope) ** -0.5
   const ropeParameters = isObject(config.rope_parameters) ? config.rope_parameters : isObject(config.rope_scaling) ? config.rope_scaling : null
   const ropeType = ropeParameters?.rope_type ?? ropeParameters?.type ?? 'default'
@@ -120,11 +124,11 @@ export function deepseekAttention(config: Json, architecture: string, source: st
   return {mla, attentionScale}
 }
 
-/** The experts' routing, as DeepseekV2TopkRouter (topk_method greedy or group_limited_greedy) and DeepseekV3TopkRouter (GLM-4-MoE's too) run it. */
+/** The experts' routing, as DeepseekV2TopkRouter (topk_method greedy or group_limited_greedy), DeepseekV3TopkRouter (GLM-4-MoE's too) and Mistral4TopkRouter (V3's groups over softmax scores, no bias) run it. */
 export function deepseekRouting(config: Json, architecture: string, numExperts: number, topK: number, source: string): GroupedRouting {
   const v3 = architecture !== DEEPSEEK_V2
   // GLM's, dots.llm1's and Solar Open's config classes default to one group.
-  const glm = architecture === GLM4_MOE || architecture === GLM4_MOE_LITE || architecture === DOTS1 || architecture === SOLAR_OPEN || architecture === EXAONE_MOE || architecture === KIMI_LINEAR
+  const glm = architecture === GLM4_MOE || architecture === GLM4_MOE_LITE || architecture === DOTS1 || architecture === SOLAR_OPEN || architecture === EXAONE_MOE || architecture === KIMI_LINEAR || architecture === MISTRAL4
   const method = v3 ? 'noaux_tc' : (config.topk_method ?? 'greedy')
   if (method !== 'greedy' && method !== 'group_limited_greedy' && method !== 'noaux_tc') {
     throw new ModelLoadError(`${source}: topk_method ${quotedValue(method)} is not supported for ${architecture} (greedy, group_limited_greedy).`)
@@ -138,7 +142,8 @@ export function deepseekRouting(config: Json, architecture: string, numExperts: 
   if ((numExperts / groups) * topkGroups < topK) throw new ModelLoadError(`${source}: topk_group ${topkGroups} of ${groups} groups hold fewer than num_experts_per_tok ${topK} experts.`)
   const factor = config.routed_scaling_factor ?? {[DEEPSEEK_V3]: 2.5, [GLM4_MOE_LITE]: 1.8, [EXAONE_MOE]: 2.5}[architecture] ?? 1
   if (typeof factor !== 'number' || !Number.isFinite(factor) || factor <= 0) throw new ModelLoadError(`${source}: "routed_scaling_factor" must be a positive number, got ${quotedValue(factor)}.`)
-  return {groups, topkGroups, sigmoid: v3, groupTop2: v3, routerBias: v3, routedScalingFactor: factor}
+  const sigmoid = v3 && architecture !== MISTRAL4
+  return {groups, topkGroups, sigmoid, groupTop2: v3, routerBias: sigmoid, routedScalingFactor: factor}
 }
 
 /** Dense until first_k_dense_replace, then every moe_layer_freq-th layer sparse (DeepSeek's own rule; every released model has freq 1). */

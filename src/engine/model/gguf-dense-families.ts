@@ -1,4 +1,4 @@
-// GGUF glm4 (GLM-4-0414), exaone4, smollm3, seed_oss, ernie4_5, hunyuan-dense, arcee and nemotron files: the HF
+// GGUF glm4 (GLM-4-0414), exaone4, smollm3, seed_oss, ernie4_5, hunyuan-dense, arcee, nemotron, jais2 and bitnet files: the HF
 // architecture each stands for, the tensor names that differ from llama's, and the config.json keys their metadata
 // stands for. Tensors are named as the HF checkpoint names them, so the HF path's renames, fused-MLP split and rope
 // reordering (tensor-renames.ts, fused-tensors.ts, llama-twists.ts) apply to the file as to the checkpoint.
@@ -9,7 +9,7 @@ import {ggufYarnScaling} from './gguf-olmo3.js'
  * llama.cpp's converter permutes q/k rows for its interleaved (NORM) rope only where the checkpoint rotates with
  * rotate_half and the family runs NORM rope: smollm3 and arcee (LlamaModel's converter), put back at load. glm4 and
  * ernie4_5 rotate interleaved pairs in the checkpoint already (NORM rope, rows as stored; llama-twists.ts reorders them
- * as for the checkpoint); exaone4, seed_oss, hunyuan-dense and nemotron rotate with NEOX rope, rows as in HF.
+ * as for the checkpoint); exaone4, seed_oss, hunyuan-dense, nemotron, jais2 and bitnet rotate with NEOX rope, rows as in HF.
  */
 export const GGUF_DENSE_FAMILY_ARCHITECTURES: Record<string, {architecture: string; modelType: string; interleavedRope: boolean}> = {
   glm4: {architecture: 'Glm4ForCausalLM', modelType: 'glm4', interleavedRope: false},
@@ -20,6 +20,8 @@ export const GGUF_DENSE_FAMILY_ARCHITECTURES: Record<string, {architecture: stri
   'hunyuan-dense': {architecture: 'HunYuanDenseV1ForCausalLM', modelType: 'hunyuan_v1_dense', interleavedRope: false},
   arcee: {architecture: 'ArceeForCausalLM', modelType: 'arcee', interleavedRope: true},
   nemotron: {architecture: 'NemotronForCausalLM', modelType: 'nemotron', interleavedRope: false},
+  jais2: {architecture: 'Jais2ForCausalLM', modelType: 'jais2', interleavedRope: false},
+  bitnet: {architecture: 'BitNetForCausalLM', modelType: 'bitnet', interleavedRope: false},
 }
 
 /** The biases these families may carry (o_proj's, the MLP's, Nemotron's LayerNorm1P ones), under the checkpoint's names. */
@@ -37,6 +39,7 @@ const BIASES: Record<string, string> = {
 export const GGUF_DENSE_FAMILY_LAYER_NAMES: Record<string, Record<string, string>> = {
   ...Object.fromEntries(Object.keys(GGUF_DENSE_FAMILY_ARCHITECTURES).map((arch) => [arch, BIASES])),
   glm4: {'post_attention_norm.weight': 'post_self_attn_layernorm.weight', 'post_ffw_norm.weight': 'post_mlp_layernorm.weight', 'ffn_up.weight': 'mlp.gate_up_proj.weight'},
+  bitnet: {'attn_sub_norm.weight': 'self_attn.attn_sub_norm.weight', 'ffn_sub_norm.weight': 'mlp.ffn_sub_norm.weight'},
 }
 
 /**
@@ -87,8 +90,28 @@ function familyKeys(arch: string, get: (key: string) => unknown, tensorNames: Se
   if (arch === 'hunyuan-dense') return {attention_bias: has('attn_q.bias')}
   const relu2 = {hidden_act: 'relu2', attention_bias: has('attn_q.bias'), mlp_bias: has('ffn_up.bias')}
   if (arch === 'arcee') return relu2
+  // Jais 2: LayerNorms with biases (llama.cpp's LLM_NORM at attention.layer_norm_epsilon) over Arcee's relu2 MLP.
+  if (arch === 'jais2') return {...relu2, layer_norm_eps: get('attention.layer_norm_epsilon') ?? 1e-5}
+  if (arch === 'bitnet') return bitnetKeys(get, tensorNames, path)
   // Nemotron: LayerNorm1P's eps is attention.layer_norm_epsilon (NemotronConfig's norm_eps).
   return {...relu2, norm_eps: get('attention.layer_norm_epsilon') ?? 1e-5, partial_rotary_factor: rotaryFraction(arch, get, path)}
+}
+
+/**
+ * BitNet b1.58: llama.cpp's converter stores each projection already ternarized (round(w / mean|w|) clamped to [-1, 1],
+ * times mean|w|) as a float, so the file runs as stored, with float activations as llama.cpp runs it (no AutoBitLinear,
+ * no int8 activations); a packed checkpoint's weight_scale is folded into those floats too (dequant_bitnet). Ternary
+ * blocks (TQ1_0 / TQ2_0) are refused by type; files from other tools that keep the ternary codes apart from a per-tensor
+ * `<name>.scale` (which llama.cpp's graph multiplies into the product) are refused by that tensor's name. The MLP's
+ * activation is bitnet.hidden_activation: SiLU without it (llama.cpp's default, the 1bitLLM models'), relu2 as the
+ * 2B-4T's checkpoint declares it.
+ */
+function bitnetKeys(get: (key: string) => unknown, tensorNames: Set<string>, path: string): Record<string, unknown> {
+  const scale = [...tensorNames].find((name) => name.endsWith('.scale'))
+  if (scale !== undefined) throw new ModelLoadError(`${path}: tensor ${scale}: ternary weights kept apart from a per-tensor scale are not supported (load a file whose projections hold the scaled values, as llama.cpp's converter writes them).`)
+  const act = get('hidden_activation') ?? 'silu'
+  if (act !== 'silu' && act !== 'relu2') throw new ModelLoadError(`${path}: bitnet.hidden_activation ${quotedValue(act)} is not supported (silu or relu2).`)
+  return {hidden_act: act}
 }
 
 /** rope.dimension_count over the head size, as the partial_rotary_factor the config class reads back into the same count. */

@@ -43,6 +43,11 @@ export interface GgufFile {
   path: string
   version: number
   metadata: Map<string, GgufValue>
+  /**
+   * Where each f32 metadata value's bytes lie in the file (an f32 array's: its first item's, the rest following), so
+   * values a converter writes as metadata (Apertus's per-layer xIELU scalars) can be read as tensors of the file.
+   */
+  f32MetadataOffsets: Map<string, number>
   tensors: GgufTensorInfo[]
 }
 
@@ -130,6 +135,10 @@ class HeaderReader {
     const at = this.take(length)
     return this.buffer.toString('utf8', at, at + length)
   }
+  /** The u32 item type of the array whose header starts at `at` (already read). */
+  itemTypeAt(at: number): number {
+    return this.view.getUint32(at, true)
+  }
   align(alignment: number): void {
     this.offset = Math.ceil(this.offset / alignment) * alignment
   }
@@ -204,13 +213,20 @@ export function readGguf(path: string, options: {metadataOnly?: boolean} = {}): 
     const tensorCount = reader.count(MIN_TENSOR_INFO_BYTES, 'tensors')
     const kvCount = reader.count(MIN_KV_BYTES, 'metadata keys')
     const metadata = new Map<string, GgufValue>()
+    const f32MetadataOffsets = new Map<string, number>()
     for (let i = 0; i < kvCount; i++) {
       const key = reader.string()
       if (metadata.has(key)) reader.fail(`duplicate metadata key ${key}`)
-      metadata.set(key, reader.value(reader.u32()))
+      const type = reader.u32()
+      const at = reader.offset
+      const value = reader.value(type)
+      metadata.set(key, value)
+      // An array's items follow its item type (u32) and count (u64).
+      if (type === GgufType.F32) f32MetadataOffsets.set(key, at)
+      if (type === GgufType.ARRAY && reader.itemTypeAt(at) === GgufType.F32) f32MetadataOffsets.set(key, at + 12)
     }
     const tensors: GgufTensorInfo[] = []
-    if (options.metadataOnly) return {path: absolute, version, metadata, tensors}
+    if (options.metadataOnly) return {path: absolute, version, metadata, f32MetadataOffsets, tensors}
     const relative: number[] = []
     const names = new Set<string>()
     for (let i = 0; i < tensorCount; i++) {
@@ -242,7 +258,7 @@ export function readGguf(path: string, options: {metadataOnly?: boolean} = {}): 
       }
     })
     refuseOverlaps(absolute, tensors)
-    return {path: absolute, version, metadata, tensors}
+    return {path: absolute, version, metadata, f32MetadataOffsets, tensors}
   } finally {
     closeSync(fd)
   }

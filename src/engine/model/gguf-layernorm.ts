@@ -1,7 +1,7 @@
-// GGUF gpt2 / gptneox / phi2 / starcoder2 / stablelm files (llama.cpp's tensor names and metadata) as the config.json and engine
+// GGUF gpt2 / gptneox / phi2 / starcoder2 / stablelm / starcoder / gptj files (llama.cpp's tensor names and metadata) as the config.json and engine
 // tensors they stand for. llama.cpp's converter already stores GPT-2's Conv1D weights as [out, in] and GPT-NeoX's
 // query_key_value as [all q | all k | all v], so the tensors are used as they lie.
-import {ModelLoadError} from '../errors.js'
+import {ModelLoadError, quotedValue} from '../errors.js'
 import {rowWindows} from './fused-tensors.js'
 import {alibiGgufConfigJson, GGUF_ALIBI_ARCHITECTURES} from './gguf-alibi.js'
 import type {GgufFile, GgufValue} from './gguf-file.js'
@@ -11,6 +11,7 @@ import type {Tokenizer} from './tokenizer.js'
 
 export const GGUF_LAYERNORM_ARCHITECTURES: Record<string, string> = {
   gpt2: 'GPT2LMHeadModel', gptneox: 'GPTNeoXForCausalLM', phi2: 'PhiForCausalLM', starcoder2: 'Starcoder2ForCausalLM', stablelm: 'StableLmForCausalLM',
+  starcoder: 'GPTBigCodeForCausalLM', gptj: 'GPTJForCausalLM',
   ...GGUF_ALIBI_ARCHITECTURES,
 }
 
@@ -57,6 +58,14 @@ export function layerNormGgufConfigJson(file: GgufFile, arch: string, vocabSize:
       activation_function: 'gelu_new', ...common,
     }
   }
+  if (arch === 'starcoder') return starcoderConfigJson(file.path, common, get, required)
+  if (arch === 'gptj') {
+    // gguf-py names GPT-J's tensors; llama.cpp has no converter or graph for it, so q/k stay in GPT-J's own interleaved
+    // rotary order (the loader reorders each head's first rotary_dim rows, as for the checkpoint: gguf-model.ts).
+    return {architectures: ['GPTJForCausalLM'], model_type: 'gptj', n_embd: required('embedding_length'), n_inner: required('feed_forward_length'), n_layer: required('block_count'),
+      n_head: required('attention.head_count'), n_positions: required('context_length'), rotary_dim: required('rope.dimension_count'),
+      layer_norm_epsilon: get('attention.layer_norm_epsilon') ?? 1e-5, activation_function: 'gelu_new', ...common}
+  }
   const hidden = Number(required('embedding_length')), heads = Number(required('attention.head_count'))
   const rotaryDims = Number(required('rope.dimension_count'))
   // phi2 and starcoder2 rotate as NeoX does (rotate_half), so llama.cpp's converter leaves their q/k rows as they are.
@@ -84,6 +93,21 @@ export function layerNormGgufConfigJson(file: GgufFile, arch: string, vocabSize:
     num_attention_heads: heads, max_position_embeddings: required('context_length'), layer_norm_eps: get('attention.layer_norm_epsilon') ?? 1e-5,
     rotary_pct: rotaryDims / (hidden / heads), rotary_emb_base: get('rope.freq_base') ?? 10000, use_parallel_residual: get('use_parallel_residual') ?? true, hidden_act: 'gelu', ...common,
   }
+}
+
+/**
+ * StarCoder 1 / SantaCoder (GPTBigCode): llama.cpp's converter writes head_count_kv 1 (multi-query) and c_attn as it
+ * lies, [all q | k | v]; its graph reads attn_qkv that way for any KV head count, so a file with head_count_kv equal to
+ * head_count runs as multi-head attention over those rows. GPTBigCode has no grouped attention between the two.
+ */
+function starcoderConfigJson(path: string, common: Record<string, unknown>, get: (key: string) => unknown, required: (key: string) => unknown): Record<string, unknown> {
+  const heads = required('attention.head_count'), kvHeads = get('attention.head_count_kv') ?? heads
+  if (kvHeads !== 1 && kvHeads !== heads) {
+    throw new ModelLoadError(`${path}: starcoder.attention.head_count_kv ${quotedValue(kvHeads)} is neither 1 (multi-query, as llama.cpp's converter writes) nor head_count ${quotedValue(heads)}; GPTBigCode has no grouped attention.`)
+  }
+  return {architectures: ['GPTBigCodeForCausalLM'], model_type: 'gpt_bigcode', n_embd: required('embedding_length'), n_inner: required('feed_forward_length'),
+    n_layer: required('block_count'), n_head: heads, multi_query: kvHeads === 1, n_positions: required('context_length'),
+    layer_norm_epsilon: get('attention.layer_norm_epsilon') ?? 1e-5, activation_function: 'gelu_pytorch_tanh', ...common}
 }
 
 /**

@@ -1,6 +1,7 @@
-// Loads a llama/mistral/qwen2/qwen3/gemma (MoE: gguf-moe.ts; gpt2/gptneox/phi2/starcoder2/stablelm: gguf-layernorm.ts; granite/olmo/olmo2/command-r: gguf-rms-variants.ts; gpt-oss: gguf-gpt-oss.ts; deepseek2/glm4moe: gguf-deepseek.ts;
-// phi3/gemma2/gemma3: gguf-phi3-gemma.ts; glm4/exaone4/smollm3/seed_oss/ernie4_5/hunyuan-dense/arcee/nemotron: gguf-dense-families.ts;
+// Loads a llama/mistral/qwen2/qwen3/gemma (MoE: gguf-moe.ts; gpt2/gptneox/phi2/starcoder2/stablelm/starcoder/gptj: gguf-layernorm.ts; granite/olmo/olmo2/command-r: gguf-rms-variants.ts; gpt-oss: gguf-gpt-oss.ts; deepseek2/glm4moe: gguf-deepseek.ts;
+// phi3/gemma2/gemma3: gguf-phi3-gemma.ts; glm4/exaone4/smollm3/seed_oss/ernie4_5/hunyuan-dense/arcee/nemotron/jais2/bitnet: gguf-dense-families.ts;
 // granitehybrid/mamba2/qwen3next/qwen35/qwen35moe/lfm2/mamba/jamba/nemotron_h/nemotron_h_moe/falcon-h1: gguf-hybrid.ts, gguf-lfm2-mamba.ts, gguf-ssm-hybrids.ts; llama4: gguf-llama4.ts;
+// minicpm3: gguf-minicpm3.ts; apertus: gguf-apertus.ts;
 // ernie4_5-moe/hunyuan-moe/dots1/minimax-m2/exaone-moe/dbrx/afmoe: gguf-moe-families.ts; qwen2vl/qwen3vl/qwen3vlmoe/mistral3: gguf-vl-text.ts) GGUF file as a model: config from metadata, tensors under their HF names, tokenizer and chat template.
 import {basename} from 'node:path'
 import {ModelLoadError, quotedValue} from '../errors.js'
@@ -25,6 +26,8 @@ import {GGUF_GPT_OSS_ARCHITECTURES, GGUF_GPT_OSS_LAYER_NAMES, gptOssGgufKeys, wi
 import {GGUF_HYBRID_ARCHITECTURES, GGUF_HYBRID_LAYER_NAMES, GGUF_HYBRID_NORMS_WITH_ONE_ADDED, GGUF_HYBRID_PARTIAL_ROTARY, ggufHybridTensor, hybridGgufKeys, withGgufHybridLayout} from './gguf-hybrid.js'
 import {GGUF_LFM2_MAMBA_GLOBAL_NAMES} from './gguf-lfm2-mamba.js'
 import {GGUF_MOE_FAMILY_ARCHITECTURES, GGUF_MOE_FAMILY_LAYER_NAMES, GGUF_MOE_FAMILY_PARTIAL_ROTARY, ggufMoeFamilyTensors, moeFamilyGgufKeys} from './gguf-moe-families.js'
+import {GGUF_MINICPM3_ARCHITECTURES, minicpm3GgufKeys} from './gguf-minicpm3.js'
+import {apertusGgufKeys, apertusXieluTensors, GGUF_APERTUS_ARCHITECTURES} from './gguf-apertus.js'
 import {GGUF_VL_TEXT_ARCHITECTURES, acceptsVlTextYarn, vlTextGgufKeys} from './gguf-vl-text.js'
 import {parseModelConfig, type ModelConfig} from './model-config.js'
 import type {TensorDtype, TensorInfo} from './safetensors.js'
@@ -46,6 +49,9 @@ const GGUF_ARCHITECTURES: Record<string, {architecture: string; modelType: strin
   phi2: {architecture: 'PhiForCausalLM', modelType: 'phi', interleavedRope: false},
   starcoder2: {architecture: 'Starcoder2ForCausalLM', modelType: 'starcoder2', interleavedRope: false},
   stablelm: {architecture: 'StableLmForCausalLM', modelType: 'stablelm', interleavedRope: false},
+  starcoder: {architecture: 'GPTBigCodeForCausalLM', modelType: 'gpt_bigcode', interleavedRope: false},
+  // GPT-J's q/k rows as its checkpoint's: interleaved pairs over each head's first rotary_dim rows (gguf-layernorm.ts).
+  gptj: {architecture: 'GPTJForCausalLM', modelType: 'gptj', interleavedRope: true},
   ...GGUF_RMS_VARIANT_ARCHITECTURES,
   ...GGUF_PHI3_GEMMA_ARCHITECTURES,
   ...GGUF_ALIBI_FILES,
@@ -55,6 +61,8 @@ const GGUF_ARCHITECTURES: Record<string, {architecture: string; modelType: strin
   ...GGUF_HYBRID_ARCHITECTURES,
   ...GGUF_LLAMA4_ARCHITECTURES,
   ...GGUF_MOE_FAMILY_ARCHITECTURES,
+  ...GGUF_MINICPM3_ARCHITECTURES,
+  ...GGUF_APERTUS_ARCHITECTURES,
   ...GGUF_VL_TEXT_ARCHITECTURES,
 }
 /** GGUF architectures close to a supported one, with what they need that the engine lacks (as their HF architectures' near misses). */
@@ -121,8 +129,8 @@ function ggufConfig(file: GgufFile, arch: string, vocabSize: number, tokenizer: 
   const moe = ggufMoeConfigKeys(arch, get, new Set(file.tensors.map((t) => t.name)), file.path)
   const headDim = get('attention.key_length')
   // phi3's rope.dimension_count may be less (Phi-4-mini's partial rotary): gguf-phi3-gemma.ts reads it.
-  // deepseek2's and glm4moe's head sizes and rotary part are read by gguf-deepseek.ts.
-  for (const key of GGUF_DEEPSEEK_ARCHITECTURES[arch] ? [] : ['attention.value_length', ...(arch === 'phi3' || isPartialRotaryDenseFamily(arch) || GGUF_HYBRID_PARTIAL_ROTARY.has(arch) || GGUF_MOE_FAMILY_PARTIAL_ROTARY.has(arch) ? [] : ['rope.dimension_count'])]) {
+  // deepseek2's and glm4moe's (and minicpm3's: gguf-minicpm3.ts) head sizes and rotary part are read by gguf-deepseek.ts.
+  for (const key of GGUF_DEEPSEEK_ARCHITECTURES[arch] || GGUF_MINICPM3_ARCHITECTURES[arch] ? [] : ['attention.value_length', ...(arch === 'phi3' || isPartialRotaryDenseFamily(arch) || GGUF_HYBRID_PARTIAL_ROTARY.has(arch) || GGUF_MOE_FAMILY_PARTIAL_ROTARY.has(arch) ? [] : ['rope.dimension_count'])]) {
     const value = get(key)
     const expected = headDim ?? Number(get('embedding_length')) / Number(get('attention.head_count'))
     if (value !== undefined && value !== expected) {
@@ -167,6 +175,8 @@ function ggufConfig(file: GgufFile, arch: string, vocabSize: number, tokenizer: 
     ...hybridGgufKeys(arch, get, new Set(file.tensors.map((t) => t.name)), file.path),
     ...llama4GgufKeys(arch, get, file.path),
     ...moeFamilyGgufKeys(arch, get, new Set(file.tensors.map((t) => t.name)), file.path),
+    ...minicpm3GgufKeys(arch, get, file),
+    ...apertusGgufKeys(arch, get, new Set(file.tensors.map((t) => t.name))),
     ...vlTextGgufKeys(arch, get, file.path),
   }
   const tensorNames = new Set(file.tensors.map((t) => t.name))
@@ -209,9 +219,10 @@ function ggufTensors(file: GgufFile, arch: string, config: ModelConfig): TensorI
     const ropeHeads = !interleaved ? 0 : /\.attn_q\.(weight|bias)$/.test(t.name) ? config.numHeads : /\.attn_k\.(weight|bias)$/.test(t.name) ? config.numKvHeads : 0
     tensors.push(...ggufExpertTensors({
       name, dtype: dtype ?? 'F32', shape: t.shape, path: file.path, offset: t.offset, nbytes: t.nbytes,
-      ...(blockFormat ? {blockFormat} : {}), ...(mxfp4 ? {ggmlMxfp4: true} : {}), ...(ropeHeads ? {ropeInterleavedHeads: ropeHeads} : {}),
+      ...(blockFormat ? {blockFormat} : {}), ...(mxfp4 ? {ggmlMxfp4: true} : {}), ...(ropeHeads ? {ropeInterleavedHeads: ropeHeads, ...(config.layerNorm?.interleavedRotary ? {ropeInterleavedDims: config.layerNorm.rotaryDim} : {})} : {}),
     }).flatMap(ggufDeepseekTensors).map((tensor) => ggufHybridTensor(tensor, arch)).flatMap((tensor) => ggufMoeFamilyTensors(tensor, config)))
   }
+  tensors.push(...apertusXieluTensors(file, arch, config.numLayers))
   return selectModelTensors(config, GGUF_LAYERNORM_ARCHITECTURES[arch] ? splitStackedTensors(config, tensors) : tensors, file.path)
 }
 

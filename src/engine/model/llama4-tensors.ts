@@ -3,9 +3,11 @@
 // (gate_up_proj [experts, hidden, 2 x inter], gate columns then up columns; down_proj [experts, inter, hidden]) seen as
 // one transposed byte window per expert, and q/k rows rotating interleaved pairs reordered to rotate_half's at load (as
 // GLM's: llama-twists.ts). Qwen3-VL-MoE stores its experts alike, under mlp.experts (moe.fusedExperts), except in its
-// FP8 releases, which keep each expert apart as Qwen3-MoE does.
+// FP8 releases, which keep each expert apart as Qwen3-MoE does; Mistral Small 4 under mlp.experts as transformers holds
+// them, [experts, out, in] (no transpose in its loader).
 import {ModelLoadError} from '../errors.js'
 import {LLAMA4} from './llama4-config.js'
+import {MISTRAL4} from './mistral4-config.js'
 import type {ModelConfig} from './model-config.js'
 import type {TensorInfo} from './safetensors.js'
 
@@ -39,8 +41,9 @@ export function llama4Tensors(config: ModelConfig, tensors: TensorInfo[]): Tenso
     // Qwen3-VL-MoE's loader (transformers' Transpose with check_dims) also takes experts already stored [out, in], as
     // transformers holds them, and reads a shape that fits both so.
     const untransposed = !llama4 && is([experts, ...engine!])
-    if ((!untransposed && !is(stored)) || tensor.nbytes % experts !== 0) {
-      throw new ModelLoadError(`Tensor ${tensor.name} has shape [${tensor.shape.join(', ')}], but config.json implies [${stored.join(', ')}] (in ${tensor.path}).`)
+    const outIn = config.architecture === MISTRAL4
+    if ((!untransposed && (outIn || !is(stored))) || tensor.nbytes % experts !== 0) {
+      throw new ModelLoadError(`Tensor ${tensor.name} has shape [${tensor.shape.join(', ')}], but config.json implies [${(outIn ? [experts, ...engine!] : stored).join(', ')}] (in ${tensor.path}).`)
     }
     const bytes = tensor.nbytes / experts
     return Array.from({length: experts}, (_, e): TensorInfo => ({
@@ -49,7 +52,7 @@ export function llama4Tensors(config: ModelConfig, tensors: TensorInfo[]): Tenso
   })
 }
 
-/** The fused expert tensors a Llama 4 (or Qwen3-VL-MoE) checkpoint holds in place of the engine's per-expert ones, for writing test checkpoints. */
+/** The fused expert tensors a Llama 4 (Qwen3-VL-MoE, Mistral Small 4) checkpoint holds in place of the engine's per-expert ones, for writing test checkpoints. */
 export function llama4CheckpointShapes(config: ModelConfig, shapes: {name: string; shape: number[]}[]): {name: string; shape: number[]}[] {
   if (!config.moe?.fusedExperts) return shapes
   const block = config.architecture === LLAMA4 ? 'feed_forward' : 'mlp'
@@ -59,7 +62,8 @@ export function llama4CheckpointShapes(config: ModelConfig, shapes: {name: strin
     // The first expert's tensors stand for the whole fused ones.
     if (expert && expert[2] !== '0') return []
     if (expert) {
-      const fused = expert[3] === 'gate_up' ? [experts, config.hiddenSize, 2 * inter] : [experts, inter, config.hiddenSize]
+      const [rows, columns] = expert[3] === 'gate_up' ? [config.hiddenSize, 2 * inter] : [inter, config.hiddenSize]
+      const fused = config.architecture === MISTRAL4 ? [experts, columns, rows] : [experts, rows, columns]
       return [{name: `${expert[1]}${block}.experts.${expert[3]}_proj`, shape: fused}]
     }
     return [{name, shape}]

@@ -13,30 +13,35 @@ const DEFAULT_ROPE: Json = {
   type: 'yarn', rope_theta: 1e6, factor: 16, original_max_position_embeddings: 16384, beta_fast: 32, beta_slow: 1, mscale_all_dim: 1, mscale: 1, llama_4_scaling_beta: 0.1,
 }
 
-/**
- * The config with Ministral3Config's defaults for the keys it leaves out, and the context capped where Llama 4's query
- * scale starts: Ministral3Attention multiplies each query at position p by 1 + beta * log(1 + floor(p / original)),
- * beta rope_parameters.llama_4_scaling_beta and original its original_max_position_embeddings. Below `original` that
- * is exactly 1; past it the scale is per query position, which the kernels do not take, so the context stops there
- * (a note says so) rather than run unscaled queries.
- */
+/** The config with Ministral3Config's defaults for the keys it leaves out, its context capped by llamaQueryScaleCap. */
 export function ministral3View(config: Json, source: string): {config: Json; note?: string} {
   const given = config.rope_parameters ?? config.rope_scaling
   if (given != null && !isObject(given)) throw new ModelLoadError(`${source}: "rope_parameters" must be an object, got ${quotedValue(given)}.`)
   const rope: Json = {...(given ?? DEFAULT_ROPE)}
   if (rope.rope_theta == null) rope.rope_theta = config.rope_theta ?? 1e6
   const out: Json = {num_key_value_heads: 8, head_dim: 128, max_position_embeddings: 262144, rms_norm_eps: 1e-5, bos_token_id: 1, eos_token_id: 2, ...config, rope_parameters: rope, rope_scaling: undefined}
+  return llamaQueryScaleCap(out, MINISTRAL3, source)
+}
+
+/**
+ * The context capped where Llama 4's query scale starts (Ministral 3, Mistral Small 4): their attention multiplies each
+ * query at position p by 1 + beta * log(1 + floor(p / original)), beta rope_parameters.llama_4_scaling_beta and original
+ * its original_max_position_embeddings. Below `original` that is exactly 1; past it the scale is per query position,
+ * which the kernels do not take, so the context stops there (a note says so) rather than run unscaled queries.
+ */
+export function llamaQueryScaleCap(config: Json, architecture: string, source: string): {config: Json; note?: string} {
+  const rope = config.rope_parameters as Json
   const beta = rope.llama_4_scaling_beta
-  if (beta == null || beta === 0) return {config: out}
+  if (beta == null || beta === 0) return {config}
   if (typeof beta !== 'number' || !Number.isFinite(beta)) throw new ModelLoadError(`${source}: "rope_parameters.llama_4_scaling_beta" must be a number, got ${quotedValue(beta)}.`)
   const original = rope.original_max_position_embeddings
   if (typeof original !== 'number' || !Number.isInteger(original) || original <= 0) {
     throw new ModelLoadError(`${source}: "rope_parameters.llama_4_scaling_beta" needs a positive integer "original_max_position_embeddings" (where the query scale starts), got ${quotedValue(original)}.`)
   }
-  const max = out.max_position_embeddings
-  if (typeof max !== 'number' || max <= original) return {config: out}
+  const max = config.max_position_embeddings
+  if (typeof max !== 'number' || max <= original) return {config}
   return {
-    config: {...out, max_position_embeddings: original},
-    note: `${MINISTRAL3}: the context is capped at ${original} tokens (original_max_position_embeddings): past it transformers scales each query by 1 + llama_4_scaling_beta * log(1 + floor(position / ${original})), which the kernels do not run.`,
+    config: {...config, max_position_embeddings: original},
+    note: `${architecture}: the context is capped at ${original} tokens (original_max_position_embeddings): past it transformers scales each query by 1 + llama_4_scaling_beta * log(1 + floor(position / ${original})), which the kernels do not run.`,
   }
 }

@@ -26,6 +26,7 @@ import {JAMBA, MAMBA1_ARCHITECTURES, isDenseJamba, jambaRmsVariant, mamba1View, 
 import {NEMOTRON_H, nemotronHHybrid, nemotronHMoe, nemotronHView} from './nemotron-h-config.js'
 import {FALCON_H1, falconH1Hybrid, falconH1View} from './falcon-h1-config.js'
 import {KIMI_LINEAR, kimiLinearFeatures, kimiLinearView} from './kimi-linear-config.js'
+import {MISTRAL4, mistral4View} from './mistral4-config.js'
 import {ZAMBA2, parseZamba2, zamba2View} from './zamba2-config.js'
 import {ERNIE45_MOE, ernie45MoeView} from './ernie45-moe-config.js'
 import {DOTS1, dots1View} from './dots1-config.js'
@@ -213,6 +214,11 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   if (architecture === MINICPM3) config = minicpm3View(config)
   if (architecture === KIMI_LINEAR) config = kimiLinearView(config, source)
   if (architecture === ZAMBA2) config = zamba2View(config, source)
+  if (architecture === MISTRAL4) {
+    const view = mistral4View(config, source)
+    config = view.config
+    if (view.note) notes.push(view.note)
+  }
   if (isDeepseek(architecture)) config = deepseekView(config, architecture, source)
   if (architecture === GLM4_MOE) config = glm4MoeView(config, source)
   if (architecture === ERNIE45_MOE) config = ernie45MoeView(config, source)

@@ -1,4 +1,4 @@
-// The language model of vision-language checkpoints that vLLM users serve for text (Mistral Small 3.x, Qwen2-VL,
+// The language model of vision-language checkpoints that vLLM users serve for text (Mistral Small 3.x and 4, Qwen2-VL,
 // Qwen2.5-VL, Qwen3-VL, Qwen3-VL-MoE, GLM-4.1V, GLM-4.5V, LLaVA, LLaVA-NeXT, Idefics3 / SmolVLM, LFM2-VL): their text_config
 // read as the text family's config.json.
 // The vision tower is never loaded, so the model runs text only (the server refuses image parts). Facts from
@@ -41,6 +41,7 @@ const TEXT_MODELS: Record<string, {architecture: string; defaults?: Json; fixed?
   mistral: {architecture: 'MistralForCausalLM'},
   ministral: {architecture: 'MinistralForCausalLM'},
   ministral3: {architecture: 'Ministral3ForCausalLM'},
+  mistral4: {architecture: 'Mistral4ForCausalLM'},
   qwen2: {architecture: 'Qwen2ForCausalLM'},
   qwen3: {architecture: 'Qwen3ForCausalLM'},
   gemma: {architecture: 'GemmaForCausalLM'},

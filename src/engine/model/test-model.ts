@@ -35,6 +35,8 @@ import {SSM_HYBRID_TEST_VARIANTS, isSsmHybridTestVariant, ssmHybridTestModelConf
 import {kimiLinearCheckpointName} from './kimi-linear-tensors.js'
 import {zamba2CheckpointName} from './zamba2-tensors.js'
 import {HYBRID3_TEST_VARIANTS, hybrid3TestModelConfigJson, isHybrid3TestVariant, type Hybrid3TestVariant} from './hybrid3-test-models.js'
+import {FAMILIES_A_TEST_VARIANTS, familiesATestModelConfigJson, isFamiliesATestVariant, type FamiliesATestVariant} from './families-a-test-models.js'
+import {MISTRAL4} from './mistral4-config.js'
 import {encodeFloats, writeSafetensors, type TensorDtype} from './safetensors.js'
 import {SeededRandom} from './seeded-random.js'
 import {TOKENIZER_FAMILIES, buildTokenizerConfig, specialTokenId, type TokenizerFamily} from './tokenizer-families.js'
@@ -55,13 +57,13 @@ export const TEST_MODEL_PRESETS: readonly TestModelPreset[] = ['tiny', 'small', 
  * scaling 8 on the full layer. Windows this small make every test prompt cross them. mixtral, qwen2moe, qwen3moe:
  * mixture-of-experts layers (moe-test-models.ts); llama4: llama4-test-models.ts; opt, opt-post-ln, gpt-neox, gpt-neox-serial, gpt2: the LayerNorm
  * family (layernorm-test-models.ts); granite, olmo2, smollm3: rms-test-models.ts; bloom, falcon, falcon-mq, falcon-rw, mpt: ALiBi and
- * Falcon's layouts (alibi-test-models.ts); qwen3_5: Qwen 3.5's hybrid linear attention (hybrid-test-models.ts); granitemoehybrid, bamba, mamba2: Mamba-2 mixers (mamba2-test-models.ts); mamba, falcon-mamba, jamba: Mamba-1 mixers (mamba1-test-models.ts); lfm2, lfm2-moe: LFM2's short convolutions (lfm2-test-models.ts); nemotron-h, falcon-h1: ssm-hybrid-test-models.ts; qwen3-vl-moe, dbrx, cohere2-moe(-sigmoid), afmoe, glm4v(-moe): moe3-test-models.ts; kimi-linear, zamba2: hybrid3-test-models.ts. All others untied: a random
+ * Falcon's layouts (alibi-test-models.ts); qwen3_5: Qwen 3.5's hybrid linear attention (hybrid-test-models.ts); granitemoehybrid, bamba, mamba2: Mamba-2 mixers (mamba2-test-models.ts); mamba, falcon-mamba, jamba: Mamba-1 mixers (mamba1-test-models.ts); lfm2, lfm2-moe: LFM2's short convolutions (lfm2-test-models.ts); nemotron-h, falcon-h1: ssm-hybrid-test-models.ts; qwen3-vl-moe, dbrx, cohere2-moe(-sigmoid), afmoe, glm4v(-moe): moe3-test-models.ts; kimi-linear, zamba2: hybrid3-test-models.ts; mistral4: families-a-test-models.ts. All others untied: a random
  * tied model greedily repeats its last token (its own embedding dominates its logits); tied loading is covered by tinychat.
  * Each carries its family's tokenizer (tokenizer-families.ts), so transformers and pagedllm tokenize it alike.
  */
-export type TestModelVariant = 'llama' | 'qwen2' | 'llama3' | 'qwen3' | 'yarn' | 'gemma' | 'gemma2' | 'phi3' | 'mistral' | 'qwen2-sliding' | 'gemma3' | 'gemma4' | 'gemma4-keqv' | 'gemma4-moe' | 'llama4' | MoeTestVariant | LayerNormTestVariant | RmsTestVariant | AlibiTestVariant | TwistTestVariant | HybridTestVariant | Mamba2TestVariant | Mamba1TestVariant | MoeMoreTestVariant | MultimodalTestVariant | Dense2TestVariant | Lfm2TestVariant | SsmHybridTestVariant | Dense3TestVariant | Moe3TestVariant | Hybrid3TestVariant
+export type TestModelVariant = 'llama' | 'qwen2' | 'llama3' | 'qwen3' | 'yarn' | 'gemma' | 'gemma2' | 'phi3' | 'mistral' | 'qwen2-sliding' | 'gemma3' | 'gemma4' | 'gemma4-keqv' | 'gemma4-moe' | 'llama4' | MoeTestVariant | LayerNormTestVariant | RmsTestVariant | AlibiTestVariant | TwistTestVariant | HybridTestVariant | Mamba2TestVariant | Mamba1TestVariant | MoeMoreTestVariant | MultimodalTestVariant | Dense2TestVariant | Lfm2TestVariant | SsmHybridTestVariant | Dense3TestVariant | Moe3TestVariant | Hybrid3TestVariant | FamiliesATestVariant
 export const TEST_MODEL_VARIANTS: readonly TestModelVariant[] = [
-  'llama', 'qwen2', 'llama3', 'qwen3', 'yarn', 'gemma', 'gemma2', 'phi3', 'mistral', 'qwen2-sliding', 'gemma3', 'gemma4', 'gemma4-keqv', 'gemma4-moe', 'llama4', 'mixtral', 'qwen2moe', 'qwen3moe', 'gptoss', 'deepseek-v2', 'deepseek-v3', 'glm4-moe', 'glm4-moe-lite', ...LAYERNORM_TEST_VARIANTS, ...RMS_TEST_VARIANTS, ...ALIBI_TEST_VARIANTS, ...TWIST_TEST_VARIANTS, ...HYBRID_TEST_VARIANTS, ...MAMBA2_TEST_VARIANTS, ...MAMBA1_TEST_VARIANTS, ...MOE_MORE_TEST_VARIANTS, ...MULTIMODAL_TEST_VARIANTS, ...DENSE2_TEST_VARIANTS, ...LFM2_TEST_VARIANTS, ...SSM_HYBRID_TEST_VARIANTS, ...DENSE3_TEST_VARIANTS, ...MOE3_TEST_VARIANTS, ...HYBRID3_TEST_VARIANTS,
+  'llama', 'qwen2', 'llama3', 'qwen3', 'yarn', 'gemma', 'gemma2', 'phi3', 'mistral', 'qwen2-sliding', 'gemma3', 'gemma4', 'gemma4-keqv', 'gemma4-moe', 'llama4', 'mixtral', 'qwen2moe', 'qwen3moe', 'gptoss', 'deepseek-v2', 'deepseek-v3', 'glm4-moe', 'glm4-moe-lite', ...LAYERNORM_TEST_VARIANTS, ...RMS_TEST_VARIANTS, ...ALIBI_TEST_VARIANTS, ...TWIST_TEST_VARIANTS, ...HYBRID_TEST_VARIANTS, ...MAMBA2_TEST_VARIANTS, ...MAMBA1_TEST_VARIANTS, ...MOE_MORE_TEST_VARIANTS, ...MULTIMODAL_TEST_VARIANTS, ...DENSE2_TEST_VARIANTS, ...LFM2_TEST_VARIANTS, ...SSM_HYBRID_TEST_VARIANTS, ...DENSE3_TEST_VARIANTS, ...MOE3_TEST_VARIANTS, ...HYBRID3_TEST_VARIANTS, ...FAMILIES_A_TEST_VARIANTS,
 ]
 
 export interface TestModelOptions {
@@ -105,7 +107,7 @@ function tokenizerFamily(variant: TestModelVariant): TokenizerFamily {
     'nemotron-h': 'gpt2', 'nemotron-h-moe': 'gpt2', 'nemotron-h-latent': 'gpt2', 'falcon-h1': 'gpt2', 'falcon-h1-norm-first': 'gpt2', 'falcon-h1-ungated-norm': 'gpt2',
     apertus: 'gpt2', bitnet: 'llama3', nanochat: 'gpt2', diffllama: 'llama2',
     'qwen3-vl-moe': 'qwen2', dbrx: 'gpt2', 'cohere2-moe': 'gpt2', 'cohere2-moe-sigmoid': 'gpt2', afmoe: 'gpt2', glm4v: 'gpt2', 'glm4v-moe': 'gpt2',
-    'kimi-linear': 'gpt2', zamba2: 'llama2'}
+    'kimi-linear': 'gpt2', zamba2: 'llama2', mistral4: 'llama2'}
   return TOKENIZER_FAMILIES[families[variant]]
 }
 
@@ -171,6 +173,7 @@ export function testModelConfigJson(preset: TestModelPreset, options: TestModelO
   if (isDense2TestVariant(variant)) return dense2TestModelConfigJson(variant, common)
   if (isDense3TestVariant(variant)) return dense3TestModelConfigJson(variant, common)
   if (isMoe3TestVariant(variant)) return moe3TestModelConfigJson(variant, common)
+  if (isFamiliesATestVariant(variant)) return familiesATestModelConfigJson(variant, common)
   if (variant === 'mistral') {
     return {architectures: ['MistralForCausalLM'], model_type: 'mistral', ...common, rms_norm_eps: 1e-5, rope_theta: 10000.0, sliding_window: 8, tie_word_embeddings: false}
   }
@@ -329,7 +332,8 @@ function randomTensor(name: string, shape: number[], config: ModelConfig, random
   if (name.endsWith('.act_fn.eps')) return random.normals(count, -0.1, 0.02)
   if (name.endsWith('.sinks')) return random.normals(count, 0, 1) // GPT-OSS: large enough to take a visible share of each softmax
   // GPT-OSS's fused [experts, hidden, 2 x inter]: gate/up outputs of std ~4, so its clamp at 7 is reached.
-  if (config.moe?.fusedExperts && /experts\.(gate_up|down)_proj$/.test(name)) return random.normals(count, 0, 1 / Math.sqrt(shape[1]!)) // Llama 4's, Qwen3-VL-MoE's [experts, in, out]
+  // Llama 4's, Qwen3-VL-MoE's [experts, in, out]; Mistral Small 4's [experts, out, in].
+  if (config.moe?.fusedExperts && /experts\.(gate_up|down)_proj$/.test(name)) return random.normals(count, 0, 1 / Math.sqrt(shape[config.architecture === MISTRAL4 ? 2 : 1]!))
   if (name.endsWith('mlp.experts.gate_up_proj')) return random.normals(count, 0, 4 / Math.sqrt(config.hiddenSize))
   if (/\.(layer_scalar|per_expert_scale)$/.test(name)) return random.normals(count, 1, 0.1) // Gemma 4's per-layer and per-expert scales
   if (name.endsWith('.router.scale')) return random.normals(count, Math.sqrt(config.hiddenSize), 1) // Gemma 4: router logits of order one
