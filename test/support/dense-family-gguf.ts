@@ -1,6 +1,6 @@
 // Writes a loaded HF test model of the glm4 / exaone4 / smollm3 / seed_oss / ernie4_5 / hunyuan-dense / arcee / nemotron
 // families as llama.cpp's converter writes its GGUF file (conversion/*.py): tensor names, q/k rows permuted for its
-// interleaved rope where LlamaModel's converter does it (smollm3, arcee), GLM-4's gate_up_proj kept whole as ffn_up,
+// interleaved rope where LlamaModel's converter does it (smollm3, arcee; Ministral 3's mistral3: vl-text-gguf.ts), GLM-4's gate_up_proj kept whole as ffn_up,
 // Nemotron's LayerNorm1P weights with their 1 added, and the metadata keys each converter writes.
 import type {LoadedModel} from '../../src/engine/model/load-model.js'
 import {readTensorFloat64, type TensorInfo} from '../../src/engine/model/safetensors.js'
@@ -50,7 +50,7 @@ function ggufName(arch: string, name: string): string {
 function converted(tensor: TensorInfo, arch: string, c: Config): GgufTensorSpec {
   let values: Float32Array<ArrayBuffer> = Float32Array.from(readTensorFloat64(tensor))
   const name = ggufName(arch, tensor.name)
-  const heads = arch !== 'smollm3' && arch !== 'arcee' ? 0 : /\.attn_q\./.test(name) ? c.numHeads : /\.attn_k\./.test(name) ? c.numKvHeads : 0
+  const heads = arch !== 'smollm3' && arch !== 'arcee' && arch !== 'mistral3' ? 0 : /\.attn_q\./.test(name) ? c.numHeads : /\.attn_k\./.test(name) ? c.numKvHeads : 0
   if (heads > 0) values = permuted(values, heads, tensor.shape.length === 2 ? tensor.shape[1]! : 1)
   if (arch === 'nemotron' && /norm\.weight$/.test(name)) values = values.map((v) => v + 1)
   return {name, dims: [...tensor.shape].reverse(), data: Buffer.from(values.buffer)}

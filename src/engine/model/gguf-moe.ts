@@ -1,7 +1,8 @@
-// Mixture-of-experts GGUF files (llama with experts = Mixtral, qwen2moe, qwen3moe, olmoe, granitemoe with or without a shared expert): their config.json keys and their expert tensors under the engine's names.
+// Mixture-of-experts GGUF files (llama with experts = Mixtral, qwen2moe, qwen3moe (qwen3vlmoe's text too), olmoe, granitemoe with or without a shared expert): their config.json keys and their expert tensors under the engine's names.
 import {ModelLoadError, quotedValue} from '../errors.js'
 import {GGUF_HYBRID_ARCHITECTURES} from './gguf-hybrid.js'
 import {GGUF_MOE_FAMILY_ARCHITECTURES} from './gguf-moe-families.js'
+import {isQwen3MoeGguf} from './gguf-vl-text.js'
 import type {TensorInfo} from './safetensors.js'
 
 /** The HF architecture and config.json keys a GGUF file's expert metadata stands for; null for a dense file. */
@@ -11,7 +12,7 @@ export function ggufMoeConfigKeys(arch: string, get: (key: string) => unknown, t
   // the hybrid families' (gguf-hybrid.ts) and the other MoE families' (gguf-moe-families.ts) are read with the rest of their config.
   if (arch === 'gpt-oss' || arch === 'deepseek2' || arch === 'glm4moe' || arch === 'llama4' || GGUF_HYBRID_ARCHITECTURES[arch] || GGUF_MOE_FAMILY_ARCHITECTURES[arch]) return null
   if (experts === undefined || experts === 0) {
-    if (arch === 'qwen2moe' || arch === 'qwen3moe' || arch === 'olmoe' || arch === 'granitemoe') throw new ModelLoadError(`${path}: GGUF metadata ${arch}.expert_count is missing`)
+    if (arch === 'qwen2moe' || isQwen3MoeGguf(arch) || arch === 'olmoe' || arch === 'granitemoe') throw new ModelLoadError(`${path}: GGUF metadata ${arch}.expert_count is missing`)
     return null
   }
   // llama.cpp's softmax gating (1) is the only one these architectures use; sigmoid gating (2) is DeepSeek's.
@@ -43,7 +44,7 @@ export function ggufMoeConfigKeys(arch: string, get: (key: string) => unknown, t
       keys: {...qwen, norm_topk_prob: normalized(false), shared_expert_intermediate_size: get('expert_shared_feed_forward_length') ?? null},
     }
   }
-  if (arch === 'qwen3moe') return {architecture: 'Qwen3MoeForCausalLM', modelType: 'qwen3_moe', keys: {...qwen, norm_topk_prob: normalized(true)}}
+  if (isQwen3MoeGguf(arch)) return {architecture: 'Qwen3MoeForCausalLM', modelType: 'qwen3_moe', keys: {...qwen, norm_topk_prob: normalized(true)}}
   throw new ModelLoadError(`${path}: ${arch}.expert_count ${quotedValue(experts)}: mixture-of-experts ${arch} files are not supported (llama, qwen2moe, qwen3moe, olmoe, granitemoe).`)
 }
 
