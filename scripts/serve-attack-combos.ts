@@ -1,0 +1,162 @@
+// Seeded random combinations of request features fired at the real `pagedllm serve` (dist/, a child process) on the
+// built-in tinychat model and a made test model (qwen2, hermes tool calls): scripts/serve-attack-combo-bodies.ts makes
+// them. Every reply must be a 200 with a well-formed body (or stream) or a 4xx with OpenAI's error object (a 503 only
+// inside a burst), within the timeout; after each combo /health answers, and the KV pool and queues drain to zero.
+// Usage: npm run build:ts && npx tsx scripts/serve-attack-combos.ts [--combos 200] [--seed 1] [--from 0] [--models builtin,qwen2] [--timeout-ms 90000]
+// Combo i (seed S) is the same request on every run: --from i --combos 1 --seed S replays a finding.
+import {loadavg} from 'node:os'
+import {parseArgs} from 'node:util'
+import {BUILTIN_MODEL_DIR} from '../src/engine/model/builtin-model.js'
+import {ensureTestModel} from '../src/engine/model/test-model.js'
+import {type Combo, generateCombo} from './serve-attack-combo-bodies.js'
+import {choicesOf, deterministic, flippedStream, promiseProblem, sameChoices} from './serve-attack-combo-checks.js'
+import {makeRandom} from './fuzz-serve-bodies.js'
+import {drainedProblem, replyProblem} from './fuzz-serve-checks.js'
+import {type ServeChild, startServe} from './serve-child.js'
+
+const {values: options} = parseArgs({
+  options: {
+    combos: {type: 'string', default: '200'},
+    seed: {type: 'string', default: '1'},
+    from: {type: 'string', default: '0'},
+    models: {type: 'string', default: 'builtin,qwen2'},
+    'timeout-ms': {type: 'string', default: '90000'},
+  },
+})
+const seed = Number(options.seed)
+const timeoutMs = Number(options['timeout-ms'])
+const models = options.models!.split(',')
+const FLAGS = ['--threads', '1', '--num-blocks', '512', '--slow-client-timeout', '3', '--shutdown-grace', '5']
+
+async function modelFlags(name: string): Promise<{model: string; flags: string[]}> {
+  if (name === 'builtin') return {model: BUILTIN_MODEL_DIR, flags: FLAGS}
+  if (name === 'qwen2') return {model: await ensureTestModel('tiny', {variant: 'qwen2'}), flags: [...FLAGS, '--tool-call-parser', 'hermes']}
+  throw new Error(`--models: unknown model ${name} (builtin, qwen2)`)
+}
+
+const findings: string[] = []
+const statuses = new Map<number, number>()
+let requests = 0
+let compared = 0
+
+interface Sent {
+  status: number
+  contentType: string
+  text: string
+}
+
+async function post(url: string, combo: Combo, signal: AbortSignal): Promise<Sent> {
+  const response = await fetch(url + combo.route, {method: 'POST', headers: {'content-type': 'application/json'}, body: JSON.stringify(combo.body), signal})
+  return {status: response.status, contentType: response.headers.get('content-type') ?? '', text: await response.text()}
+}
+
+/** What went wrong with one reply (null: nothing); a 503 is an honest refusal only when a burst overfills the queue. */
+function problemOf(combo: Combo, reply: Sent): string | null {
+  statuses.set(reply.status, (statuses.get(reply.status) ?? 0) + 1)
+  if (reply.status === 503 && combo.send.kind !== 'burst') return `a 503 outside a burst: ${reply.text.slice(0, 200)}`
+  const problem = replyProblem(combo.route, reply.status, reply.contentType, reply.text, combo.body)
+  return problem === null ? null : `${problem} :: ${reply.status} ${reply.text.replace(/\s+/g, ' ').slice(0, 300)}`
+}
+
+async function sendOnce(url: string, combo: Combo, compare = false): Promise<string | null> {
+  requests++
+  try {
+    const reply = await post(url, combo, AbortSignal.timeout(timeoutMs))
+    const problem = problemOf(combo, reply)
+    if (problem !== null || reply.status !== 200) return problem
+    const streamed = reply.contentType.startsWith('text/event-stream')
+    const choices = choicesOf(combo.route, reply.text, streamed)
+    const promise = promiseProblem(combo, choices)
+    if (promise !== null || !compare || !deterministic(combo)) return promise
+    // The same request streamed (or not): a deterministic one must give the same choices.
+    const flipped = flippedStream(combo)
+    const again = await post(url, flipped, AbortSignal.timeout(timeoutMs))
+    requests++
+    compared++
+    if (again.status !== 200) return `200 ${streamed ? 'streamed' : 'unstreamed'}, but ${again.status} the other way: ${again.text.slice(0, 200)}`
+    // Beam search answers in one JSON reply either way (as vLLM), so the reply's type says how to read it.
+    const differs = sameChoices(choices, choicesOf(combo.route, again.text, again.contentType.startsWith('text/event-stream')))
+    return differs === null ? null : `streamed and unstreamed replies differ: ${differs}`
+  } catch (error) {
+    return (error as Error).name === 'TimeoutError' ? `no reply in ${timeoutMs} ms (a hang)` : `the request failed: ${(error as Error).message}`
+  }
+}
+
+/** The client leaves: a stream after its first bytes, any other request after `abortMs`. */
+async function sendAndLeave(url: string, combo: Combo, abortMs: number): Promise<string | null> {
+  requests++
+  const controller = new AbortController()
+  const timer = setTimeout(() => controller.abort(), abortMs)
+  try {
+    const response = await fetch(url + combo.route, {method: 'POST', headers: {'content-type': 'application/json'}, body: JSON.stringify(combo.body), signal: controller.signal})
+    statuses.set(response.status, (statuses.get(response.status) ?? 0) + 1)
+    if (response.status >= 500 && response.status !== 503) return `a ${response.status} before the client left`
+    await response.body?.getReader().read()
+    controller.abort()
+  } catch (error) {
+    if ((error as Error).name !== 'AbortError') return `the request failed: ${(error as Error).message}`
+  } finally {
+    clearTimeout(timer)
+  }
+  return null
+}
+
+async function runCombo(url: string, combo: Combo): Promise<string[]> {
+  const {send} = combo
+  if (send.kind === 'once') return [await sendOnce(url, combo, true)].filter((problem) => problem !== null)
+  if (send.kind === 'abort') return [await sendAndLeave(url, combo, send.abortMs)].filter((problem) => problem !== null)
+  const replies = await Promise.all(Array.from({length: send.copies}, () => sendOnce(url, combo)))
+  return [...new Set(replies.filter((problem) => problem !== null))]
+}
+
+/** /health within 5 s, then the gauges back to zero within 20 s (an abandoned request is aborted on the next step). */
+async function afterCombo(url: string): Promise<string | null> {
+  try {
+    const health = await fetch(url + '/health', {signal: AbortSignal.timeout(5000)})
+    if (health.status !== 200) return `/health answered ${health.status}`
+  } catch (error) {
+    return `/health: ${(error as Error).message}`
+  }
+  let problem: string | null = 'never scraped'
+  for (let waited = 0; waited <= 20_000 && problem !== null; waited += 250) {
+    if (waited > 0) await new Promise((wake) => setTimeout(wake, 250))
+    problem = drainedProblem(await (await fetch(url + '/metrics', {signal: AbortSignal.timeout(5000)})).text())
+  }
+  return problem === null ? null : `not drained: ${problem}`
+}
+
+function report(model: string, index: number, combo: Combo, problem: string): void {
+  const line = `${model} combo ${index} [${combo.send.kind} ${combo.route} ${combo.features.join('+')}] ${problem}\n    body ${JSON.stringify(combo.body).slice(0, 600)}`
+  findings.push(line)
+  console.log(`FINDING ${line}`)
+}
+
+const started = Date.now()
+const first = Number(options.from)
+const total = Number(options.combos)
+for (const [slot, name] of models.entries()) {
+  const {model, flags} = await modelFlags(name)
+  let server: ServeChild = await startServe(model, flags)
+  let ran = 0
+  // Combo i goes to model i mod the number of models: one seed, one request list, whichever models run.
+  for (let index = first; index < first + total; index++) {
+    if (index % models.length !== slot) continue
+    const combo = generateCombo(makeRandom(seed * 1_000_003 + index))
+    ran++
+    for (const problem of await runCombo(server.url, combo)) report(name, index, combo, problem)
+    const exit = server.exit()
+    if (exit !== null) {
+      report(name, index, combo, `the server died (${JSON.stringify(exit)}): ${server.stderrTail()}`)
+      server = await startServe(model, flags)
+      continue
+    }
+    const after = await afterCombo(server.url)
+    if (after !== null) report(name, index, combo, after)
+  }
+  await server.stop()
+  console.log(`${name}: ${ran} combos (load ${loadavg()[0]!.toFixed(2)})`)
+}
+console.log(`\n${total} combos, ${requests} requests (${compared} streamed/unstreamed comparisons) in ${((Date.now() - started) / 1000).toFixed(0)} s (seed ${seed}, from ${first})`)
+console.log(`statuses: ${[...statuses].sort((a, b) => a[0] - b[0]).map(([status, count]) => `${status} x ${count}`).join(', ')}`)
+console.log(findings.length === 0 ? 'no findings' : `${findings.length} findings`)
+process.exitCode = findings.length === 0 ? 0 : 1
