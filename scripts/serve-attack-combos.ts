@@ -9,7 +9,7 @@ import {parseArgs} from 'node:util'
 import {BUILTIN_MODEL_DIR} from '../src/engine/model/builtin-model.js'
 import {ensureTestModel} from '../src/engine/model/test-model.js'
 import {type Combo, generateCombo} from './serve-attack-combo-bodies.js'
-import {choicesOf, deterministic, flippedStream, promiseProblem, sameChoices} from './serve-attack-combo-checks.js'
+import {choicesOf, deterministic, flippedStream, promiseProblem, sameChoices, tokenizeBodyFor} from './serve-attack-combo-checks.js'
 import {makeRandom} from './fuzz-serve-bodies.js'
 import {drainedProblem, replyProblem} from './fuzz-serve-checks.js'
 import {type ServeChild, startServe} from './serve-child.js'
@@ -26,11 +26,14 @@ const {values: options} = parseArgs({
 const seed = Number(options.seed)
 const timeoutMs = Number(options['timeout-ms'])
 const models = options.models!.split(',')
-const FLAGS = ['--threads', '1', '--num-blocks', '512', '--slow-client-timeout', '3', '--shutdown-grace', '5']
+const FLAGS = ['--threads', '1', '--slow-client-timeout', '3', '--shutdown-grace', '5']
+let batchInvariant = false
 
+/** builtin: a roomy pool, batch-invariant (so batched copies must agree); qwen2: hermes tool calls, a pool small enough that bursts preempt. */
 async function modelFlags(name: string): Promise<{model: string; flags: string[]}> {
-  if (name === 'builtin') return {model: BUILTIN_MODEL_DIR, flags: FLAGS}
-  if (name === 'qwen2') return {model: await ensureTestModel('tiny', {variant: 'qwen2'}), flags: [...FLAGS, '--tool-call-parser', 'hermes']}
+  batchInvariant = name === 'builtin'
+  if (name === 'builtin') return {model: BUILTIN_MODEL_DIR, flags: [...FLAGS, '--num-blocks', '512', '--batch-invariant']}
+  if (name === 'qwen2') return {model: await ensureTestModel('tiny', {variant: 'qwen2'}), flags: [...FLAGS, '--num-blocks', '160', '--tool-call-parser', 'hermes']}
   throw new Error(`--models: unknown model ${name} (builtin, qwen2)`)
 }
 
@@ -58,15 +61,17 @@ function problemOf(combo: Combo, reply: Sent): string | null {
   return problem === null ? null : `${problem} :: ${reply.status} ${reply.text.replace(/\s+/g, ' ').slice(0, 300)}`
 }
 
-async function sendOnce(url: string, combo: Combo, compare = false): Promise<string | null> {
+/** Sends the combo once; `compare` sends it again with the stream flipped, `texts` collects the 200s' bodies. */
+async function sendOnce(url: string, combo: Combo, compare = false, texts?: string[]): Promise<string | null> {
   requests++
   try {
     const reply = await post(url, combo, AbortSignal.timeout(timeoutMs))
     const problem = problemOf(combo, reply)
     if (problem !== null || reply.status !== 200) return problem
+    texts?.push(reply.text)
     const streamed = reply.contentType.startsWith('text/event-stream')
     const choices = choicesOf(combo.route, reply.text, streamed)
-    const promise = promiseProblem(combo, choices)
+    const promise = promiseProblem(combo, choices) ?? (await promptCountProblem(url, combo, reply, streamed))
     if (promise !== null || !compare || !deterministic(combo)) return promise
     // The same request streamed (or not): a deterministic one must give the same choices.
     const flipped = flippedStream(combo)
@@ -80,6 +85,24 @@ async function sendOnce(url: string, combo: Combo, compare = false): Promise<str
   } catch (error) {
     return (error as Error).name === 'TimeoutError' ? `no reply in ${timeoutMs} ms (a hang)` : `the request failed: ${(error as Error).message}`
   }
+}
+
+/** usage.prompt_tokens against /tokenize's count of the same prompt (a stream reports usage only when asked). */
+async function promptCountProblem(url: string, combo: Combo, reply: Sent, streamed: boolean): Promise<string | null> {
+  const tokenizeBody = tokenizeBodyFor(combo)
+  const usage = streamed ? choicesUsage(reply.text) : JSON.parse(reply.text).usage
+  if (tokenizeBody === null || !usage) return null
+  requests++
+  const counted = await post(url, {...combo, route: '/tokenize' as never, body: tokenizeBody}, AbortSignal.timeout(timeoutMs))
+  if (counted.status !== 200) return `a 200 reply, but /tokenize of its prompt answered ${counted.status}: ${counted.text.slice(0, 200)}`
+  const count = JSON.parse(counted.text).count
+  return count === usage.prompt_tokens ? null : `usage.prompt_tokens ${usage.prompt_tokens}, but /tokenize counts ${count}`
+}
+
+/** The usage of a stream's last usage chunk, if it has one. */
+function choicesUsage(text: string): {prompt_tokens: number} | undefined {
+  const events = text.split('\n\n').filter((event) => event.startsWith('data: {')).map((event) => JSON.parse(event.slice(6)))
+  return events.reverse().find((event) => event.usage)?.usage
 }
 
 /** The client leaves: a stream after its first bytes, any other request after `abortMs`. */
@@ -105,8 +128,17 @@ async function runCombo(url: string, combo: Combo): Promise<string[]> {
   const {send} = combo
   if (send.kind === 'once') return [await sendOnce(url, combo, true)].filter((problem) => problem !== null)
   if (send.kind === 'abort') return [await sendAndLeave(url, combo, send.abortMs)].filter((problem) => problem !== null)
-  const replies = await Promise.all(Array.from({length: send.copies}, () => sendOnce(url, combo)))
-  return [...new Set(replies.filter((problem) => problem !== null))]
+  const texts: string[] = []
+  const replies = await Promise.all(Array.from({length: send.copies}, () => sendOnce(url, combo, false, texts)))
+  const problems = replies.filter((problem) => problem !== null)
+  // Batch-invariant servers: copies of a deterministic request batched together give the same choices.
+  if (problems.length === 0 && batchInvariant && deterministic(combo) && texts.length > 1) {
+    const streamed = combo.body.stream === true
+    const first = choicesOf(combo.route, texts[0]!, streamed)
+    const differs = texts.slice(1).map((text) => sameChoices(first, choicesOf(combo.route, text, streamed))).find((problem) => problem !== null)
+    if (differs !== undefined) problems.push(`copies batched together differ: ${differs}`)
+  }
+  return [...new Set(problems)]
 }
 
 /** /health within 5 s, then the gauges back to zero within 20 s (an abandoned request is aborted on the next step). */
