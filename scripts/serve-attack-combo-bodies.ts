@@ -11,8 +11,12 @@ export interface Combo {
   body: Record<string, unknown>
   /** The features applied, for the report. */
   features: string[]
-  /** once: one request read whole; burst: `copies` at the same time; abort: the client leaves after `abortMs` (a stream: after its first bytes). */
-  send: {kind: 'once'} | {kind: 'burst'; copies: number} | {kind: 'abort'; abortMs: number}
+  /**
+   * once: one request read whole; burst: `copies` at the same time (with `leaveMs`, every other copy's client leaves
+   * then); mix: with other combos at the same time (batched
+   * together); abort: the client leaves after `abortMs` (a stream: after its first bytes).
+   */
+  send: {kind: 'once'} | {kind: 'burst'; copies: number; leaveMs?: number} | {kind: 'mix'; others: Combo[]} | {kind: 'abort'; abortMs: number}
 }
 
 /** Picks a valid value, or (at the combo's wild rate) one from `wild`: edge and hostile values that should get a 4xx or an edge case. */
@@ -48,6 +52,12 @@ const FEATURES: Record<string, Feature> = {
   max_tokens: (r, b, chat, choose) => {
     const value = choose<unknown>([1, 2, 8, 64, 2047, null], [0, -1, 2048, HUGE, 1e12, 1.5, '3', -HUGE])
     b[chat && r.chance(0.5) ? 'max_completion_tokens' : 'max_tokens'] = value
+  },
+  // Long generations: a burst of them outgrows the qwen2 server's small pool, so requests are preempted and resumed.
+  pressure: (_r, b, _chat, choose) => {
+    b.ignore_eos = true
+    b.max_tokens = choose([150, 400], [100_000])
+    b.n = choose([1, 2, 4], [16])
   },
   min_tokens: (_r, b, _chat, choose) => void (b.min_tokens = choose([0, 1, 4], [32, -1, HUGE])),
   ignore_eos: (r, b) => void (b.ignore_eos = r.chance(0.8)),
@@ -154,8 +164,8 @@ const FEATURES: Record<string, Feature> = {
 
 const NAMES = Object.keys(FEATURES)
 
-/** A combo: 1..6 features on a valid body, sent once, as a burst of 2..12 or abandoned early. */
-export function generateCombo(r: Random): Combo {
+/** A combo: 1..6 features on a valid body, sent once, as a burst of 2..12, among 1..5 other combos, or abandoned early (`top`: may be more than once). */
+export function generateCombo(r: Random, top = true): Combo {
   const chat = r.chance(0.5)
   const route: Route = chat ? '/v1/chat/completions' : '/v1/completions'
   const body: Record<string, unknown> = chat ? {messages: [{role: 'user', content: 'Tell me a story'}], max_tokens: r.int(1, 12)} : {prompt: 'Once upon a time', max_tokens: r.int(1, 12)}
@@ -167,6 +177,13 @@ export function generateCombo(r: Random): Combo {
   const choose: Choose = (valid, wild) => (wild.length > 0 && r.chance(wildRate) ? r.pick(wild) : r.pick(valid))
   for (const name of features) FEATURES[name]!(r, body, chat, choose)
   const roll = r.next()
-  const send: Combo['send'] = roll < 0.7 ? {kind: 'once'} : roll < 0.85 ? {kind: 'burst', copies: r.int(2, 12)} : {kind: 'abort', abortMs: r.pick([0, 5, 50, 300])}
+  const send: Combo['send'] =
+    roll < 0.6 || !top
+      ? {kind: 'once'}
+      : roll < 0.75
+        ? {kind: 'burst', copies: r.int(2, 12), ...(r.chance(0.3) ? {leaveMs: r.pick([0, 20, 200])} : {})}
+        : roll < 0.87
+          ? {kind: 'mix', others: Array.from({length: r.int(1, 5)}, () => generateCombo(r, false))}
+          : {kind: 'abort', abortMs: r.pick([0, 5, 50, 300])}
   return {route, body, features, send}
 }

@@ -5,6 +5,8 @@ import type {Combo} from './serve-attack-combo-bodies.js'
 
 export interface Choice {
   text: string
+  /** A chat reply's reasoning (a reasoning parser's split). */
+  reasoning: string
   /** Per token: the sampled token's logprob and the best alternative's (null without top_logprobs). */
   logprobs: {chosen: number; best: number | null}[]
   finish: string | null
@@ -23,9 +25,10 @@ export function choicesOf(route: Combo['route'], text: string, streamed: boolean
     : [JSON.parse(text)]
   for (const object of objects) {
     for (const choice of object.choices ?? []) {
-      const entry = choices.get(choice.index) ?? {text: '', logprobs: [], finish: null, calls: []}
+      const entry = choices.get(choice.index) ?? {text: '', reasoning: '', logprobs: [], finish: null, calls: []}
       const message = route === '/v1/chat/completions' ? (streamed ? choice.delta : choice.message) : undefined
       entry.text += route === '/v1/completions' ? choice.text : (message?.content ?? '')
+      entry.reasoning += message?.reasoning_content ?? message?.reasoning ?? ''
       for (const call of message?.tool_calls ?? []) {
         // A streamed call comes as its name first, then pieces of its arguments, all under one index.
         const at = streamed ? call.index : entry.calls.length
@@ -77,6 +80,7 @@ export function sameChoices(first: Map<number, Choice>, second: Map<number, Choi
     const other = second.get(index)
     if (other === undefined) return `choice ${index} missing`
     if (choice.text !== other.text) return `choice ${index} text ${JSON.stringify(choice.text.slice(0, 80))} vs ${JSON.stringify(other.text.slice(0, 80))}`
+    if (choice.reasoning !== other.reasoning) return `choice ${index} reasoning ${JSON.stringify(choice.reasoning.slice(0, 80))} vs ${JSON.stringify(other.reasoning.slice(0, 80))}`
     if (choice.finish !== other.finish) return `choice ${index} finish_reason ${choice.finish} vs ${other.finish}`
     if (choice.calls.join('|') !== other.calls.join('|')) return `choice ${index} tool calls ${choice.calls.join('|').slice(0, 80)} vs ${other.calls.join('|').slice(0, 80)}`
   }

@@ -29,11 +29,11 @@ const models = options.models!.split(',')
 const FLAGS = ['--threads', '1', '--slow-client-timeout', '3', '--shutdown-grace', '5']
 let batchInvariant = false
 
-/** builtin: a roomy pool, batch-invariant (so batched copies must agree); qwen2: hermes tool calls, a pool small enough that bursts preempt. */
+/** builtin: a roomy pool, batch-invariant (so batched copies must agree); qwen2: hermes tool calls and deepseek_r1 reasoning, a pool small enough that bursts preempt. */
 async function modelFlags(name: string): Promise<{model: string; flags: string[]}> {
   batchInvariant = name === 'builtin'
   if (name === 'builtin') return {model: BUILTIN_MODEL_DIR, flags: [...FLAGS, '--num-blocks', '512', '--batch-invariant']}
-  if (name === 'qwen2') return {model: await ensureTestModel('tiny', {variant: 'qwen2'}), flags: [...FLAGS, '--num-blocks', '160', '--tool-call-parser', 'hermes']}
+  if (name === 'qwen2') return {model: await ensureTestModel('tiny', {variant: 'qwen2'}), flags: [...FLAGS, '--num-blocks', '48', '--tool-call-parser', 'hermes', '--reasoning-parser', 'deepseek_r1']}
   throw new Error(`--models: unknown model ${name} (builtin, qwen2)`)
 }
 
@@ -41,6 +41,7 @@ const findings: string[] = []
 const statuses = new Map<number, number>()
 let requests = 0
 let compared = 0
+let batchedCompared = 0
 
 interface Sent {
   status: number
@@ -128,17 +129,41 @@ async function runCombo(url: string, combo: Combo): Promise<string[]> {
   const {send} = combo
   if (send.kind === 'once') return [await sendOnce(url, combo, true)].filter((problem) => problem !== null)
   if (send.kind === 'abort') return [await sendAndLeave(url, combo, send.abortMs)].filter((problem) => problem !== null)
+  if (send.kind === 'mix') return runMix(url, [combo, ...send.others])
   const texts: string[] = []
-  const replies = await Promise.all(Array.from({length: send.copies}, () => sendOnce(url, combo, false, texts)))
+  const leaves = (i: number) => send.leaveMs !== undefined && i % 2 === 1
+  const replies = await Promise.all(Array.from({length: send.copies}, (_, i) => (leaves(i) ? sendAndLeave(url, combo, send.leaveMs!) : sendOnce(url, combo, false, texts))))
   const problems = replies.filter((problem) => problem !== null)
   // Batch-invariant servers: copies of a deterministic request batched together give the same choices.
   if (problems.length === 0 && batchInvariant && deterministic(combo) && texts.length > 1) {
     const streamed = combo.body.stream === true
     const first = choicesOf(combo.route, texts[0]!, streamed)
+    batchedCompared++
     const differs = texts.slice(1).map((text) => sameChoices(first, choicesOf(combo.route, text, streamed))).find((problem) => problem !== null)
     if (differs !== undefined) problems.push(`copies batched together differ: ${differs}`)
   }
   return [...new Set(problems)]
+}
+
+/**
+ * Different combos at once, batched together; on a batch-invariant server each deterministic one is sent again alone
+ * and must give the same choices (sampling parameters, grammars and penalties of one request leave the others alone).
+ */
+async function runMix(url: string, combos: Combo[]): Promise<string[]> {
+  const texts = combos.map((): string[] => [])
+  const replies = await Promise.all(combos.map((each, i) => sendOnce(url, each, false, texts[i])))
+  const problems = replies.map((problem, i) => (problem === null ? null : `mixed combo ${i} (${combos[i]!.features.join('+')}): ${problem}`))
+  if (batchInvariant)
+    for (const [i, each] of combos.entries()) {
+      if (problems[i] !== null || texts[i]!.length === 0 || !deterministic(each)) continue
+      const alone: string[] = []
+      const problem = await sendOnce(url, each, false, alone)
+      batchedCompared++
+      const streamed = each.body.stream === true
+      const differs = problem ?? (alone.length === 0 ? 'no 200 alone' : sameChoices(choicesOf(each.route, texts[i]![0]!, streamed), choicesOf(each.route, alone[0]!, streamed)))
+      if (differs !== null) problems[i] = `mixed combo ${i} (${each.features.join('+')}) batched and alone differ: ${differs} :: body ${JSON.stringify(each.body).slice(0, 400)}`
+    }
+  return problems.filter((problem) => problem !== null)
 }
 
 /** /health within 5 s, then the gauges back to zero within 20 s (an abandoned request is aborted on the next step). */
@@ -185,10 +210,13 @@ for (const [slot, name] of models.entries()) {
     const after = await afterCombo(server.url)
     if (after !== null) report(name, index, combo, after)
   }
+  // Whether the small pool was ever short (the preempted requests' blocks must have come back too).
+  const metrics = await (await fetch(server.url + '/metrics')).text()
+  const preemptions = /^pagedllm_num_preemptions_total (\d+)/m.exec(metrics)?.[1] ?? '?'
   await server.stop()
-  console.log(`${name}: ${ran} combos (load ${loadavg()[0]!.toFixed(2)})`)
+  console.log(`${name}: ${ran} combos, ${preemptions} preemptions (load ${loadavg()[0]!.toFixed(2)})`)
 }
-console.log(`\n${total} combos, ${requests} requests (${compared} streamed/unstreamed comparisons) in ${((Date.now() - started) / 1000).toFixed(0)} s (seed ${seed}, from ${first})`)
+console.log(`\n${total} combos, ${requests} requests (${compared} streamed/unstreamed and ${batchedCompared} batched/alone comparisons) in ${((Date.now() - started) / 1000).toFixed(0)} s (seed ${seed}, from ${first})`)
 console.log(`statuses: ${[...statuses].sort((a, b) => a[0] - b[0]).map(([status, count]) => `${status} x ${count}`).join(', ')}`)
 console.log(findings.length === 0 ? 'no findings' : `${findings.length} findings`)
 process.exitCode = findings.length === 0 ? 0 : 1
