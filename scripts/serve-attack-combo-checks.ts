@@ -103,8 +103,9 @@ export function promiseProblem(combo: Combo, choices: Map<number, Choice>): stri
   const stops = (typeof body.stop === 'string' ? [body.stop] : Array.isArray(body.stop) ? body.stop : []).filter((stop) => typeof stop === 'string' && stop !== '')
   const format = body.response_format as {type?: string} | undefined
   const choice = Array.isArray(body.guided_choice) ? (body.guided_choice as string[]) : undefined
-  // A stop string or stop token may cut a structured output short and still finish with 'stop'.
-  const cut = stops.length > 0 || (Array.isArray(body.stop_token_ids) && body.stop_token_ids.length > 0)
+  // A stop string or stop token may cut a structured output short and still finish with 'stop'; the EOS token's own
+  // text follows it where include_stop_str_in_output keeps it and special tokens are not skipped (vLLM's detokenizer).
+  const cut = stops.length > 0 || (Array.isArray(body.stop_token_ids) && body.stop_token_ids.length > 0) || (body.include_stop_str_in_output === true && body.skip_special_tokens === false)
   // Greedy with nothing that moves the logits between the model and the draw: each token is the most likely one, and
   // logprobs are the model's (vLLM's raw logprobs), so no alternative may beat it.
   const processed = ['logit_bias', 'presence_penalty', 'frequency_penalty', 'repetition_penalty', 'min_tokens', 'bad_words', 'allowed_token_ids'].some((key) => body[key] !== undefined)
