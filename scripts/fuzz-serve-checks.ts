@@ -97,8 +97,9 @@ function completionProblem(json: any, sent: any, chunk: boolean): string | null 
       // A token that ends the sequence (EOS, a stop token id) is returned without its text, unless include_stop_str_in_output keeps it (vLLM).
       const cut = choice.finish_reason === 'stop' && typeof choice.stop_reason !== 'string' && sent?.include_stop_str_in_output !== true
       const shown = cut ? logprobs.tokens.slice(0, -1) : logprobs.tokens
-      // Bytes that are not UTF-8 (a sampled token cutting a character) decode to a different number of U+FFFD per token than in the whole text.
-      const wholeUtf8 = !choice.text.includes('\ufffd')
+      // Bytes that are not UTF-8 (a sampled token cutting a character) decode to a different number of U+FFFD per token
+      // than in the whole text; a character split over tokens is whole in the text but U+FFFD in each token's (vLLM decodes each alone).
+      const wholeUtf8 = !choice.text.includes('\ufffd') && !shown.some((token: string) => token.includes('\ufffd'))
       if (sent?.skip_special_tokens === false && sent?.stop === undefined && sent?.return_tokens_as_token_ids !== true && wholeUtf8 && shown.join('') !== choice.text)
         return `completion: logprob tokens ${JSON.stringify(logprobs.tokens.join('').slice(0, 60))} do not join into the text ${JSON.stringify(choice.text.slice(0, 60))}`
     }

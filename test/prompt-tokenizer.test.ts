@@ -1,12 +1,18 @@
-// The size bound read off tokenizer.json, and tokenizing in worker threads: same ids as inline, client errors keep their class.
+// The size bound read off tokenizer.json, tokenizing in worker threads (same ids as inline, client errors keep their class),
+// and continue_final_message's open rendering against transformers' (test/fixtures/continue-final-message.json).
 import assert from 'node:assert/strict'
+import {readFileSync} from 'node:fs'
+import {join} from 'node:path'
 import {after, before, describe, it} from 'node:test'
 import fc from 'fast-check'
 import {ContextLengthError, InvalidRequestError} from '../src/engine/errors.js'
 import {badWordTokenSequences} from '../src/engine/guided/bad-words.js'
+import {ChatTemplate} from '../src/engine/model/chat-template.js'
 import {ensureTestModel} from '../src/engine/model/test-model.js'
 import {textSizeBound} from '../src/engine/model/text-size-bound.js'
 import {Tokenizer} from '../src/engine/model/tokenizer.js'
+import {parseMessages} from '../src/server/chat-request.js'
+import {renderOpenFinalMessage} from '../src/server/open-final-message.js'
 import {runTokenizeJob} from '../src/server/prompt-tokenizer.js'
 import {TokenizerWorkers} from '../src/server/tokenizer-workers.js'
 
@@ -125,5 +131,54 @@ describe('the tiny model tokenizer', () => {
     await assert.rejects(workers.checkBody(deep, 'completions', CHECKS), (error: unknown) => error instanceof InvalidRequestError && error.code === 'invalid_json')
     const bracketsInText = {tokens: [1], user: `${'[{'.repeat(50_000)} \\" ${'}]'.repeat(50_000)}`}
     assert.deepEqual(await workers.checkBody(Buffer.from(JSON.stringify(bracketsInText)), 'detokenize', CHECKS), {body: bracketsInText})
+  })
+})
+
+describe("continue_final_message renders as transformers' apply_chat_template(continue_final_message=True)", () => {
+  const fixtures = join(import.meta.dirname, 'fixtures')
+  const reference = JSON.parse(readFileSync(join(fixtures, 'continue-final-message.json'), 'utf8')) as {
+    specialTokens: Record<string, Record<string, string>>
+    cases: {template: string; name: string; messages: unknown[]; output?: string; error?: string}[]
+  }
+  // The built-in model's template and test/fixtures' real ones, as scripts/continue-final-message-fixture.py read them.
+  const source = (name: string) =>
+    name === 'tinychat'
+      ? (JSON.parse(readFileSync(join(import.meta.dirname, '..', 'models', 'tinychat', 'tokenizer_config.json'), 'utf8')).chat_template as string)
+      : readFileSync(join(fixtures, 'chat-templates', name), 'utf8')
+
+  it('covers empty, whitespace-only and null text, text recurring in the markers, parts, special tokens and several templates', () => {
+    assert.ok(reference.cases.length >= 30)
+    assert.ok(new Set(reference.cases.map((testCase) => testCase.template)).size >= 8)
+    assert.ok(reference.cases.some((testCase) => testCase.error !== undefined))
+  })
+
+  for (const testCase of reference.cases) {
+    it(`${testCase.template}: ${testCase.name}`, () => {
+      const template = new ChatTemplate(source(testCase.template))
+      // The messages as the server parses a request's (text parts, null content), rendered in the template's own format.
+      const messages = parseMessages({messages: testCase.messages})
+      const render = () => renderOpenFinalMessage(messages, (chat) => template.render(chat, reference.specialTokens[testCase.template]!, {addGenerationPrompt: false}))
+      if (testCase.error === undefined) return assert.equal(render(), testCase.output)
+      assert.throws(render, (error: unknown) => error instanceof InvalidRequestError && error.param === 'continue_final_message')
+    })
+  }
+
+  it('is what a chat tokenize job gives, in a worker too', async () => {
+    const modelDir = await ensureTestModel('tiny')
+    const tokenizer = Tokenizer.load(modelDir)
+    const workers = new TokenizerWorkers(modelDir, 512, 1, tokenizer)
+    try {
+      const messages = parseMessages({messages: [{role: 'user', content: 'hi'}, {role: 'assistant', content: ''}]})
+      const job = {kind: 'chat', messages, addGenerationPrompt: false, continueFinalMessage: true} as const
+      const open = tokenizer.encode(renderOpenFinalMessage(messages, (chat) => tokenizer.applyChatTemplate(chat, {addGenerationPrompt: false})), {addSpecialTokens: false})
+      assert.deepEqual(runTokenizeJob(tokenizer, job, 512), open)
+      assert.deepEqual(await workers.tokenize(job), open)
+      // Empty text opens the turn: the closed one is longer (its end-of-turn marker).
+      assert.ok(runTokenizeJob(tokenizer, {...job, continueFinalMessage: false}, 512).length > open.length)
+      const noText = {...job, messages: parseMessages({messages: [{role: 'user', content: 'hi'}, {role: 'assistant', content: null}]})}
+      await assert.rejects(workers.tokenize(noText), (error: unknown) => error instanceof InvalidRequestError && error.param === 'continue_final_message')
+    } finally {
+      await workers.close()
+    }
   })
 })

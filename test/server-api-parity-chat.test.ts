@@ -56,6 +56,30 @@ describe("chat completions as vLLM's server answers them", () => {
     await refused({messages: prefill, add_generation_prompt: true, continue_final_message: true}, 'continue_final_message')
   })
 
+  it('continue_final_message: empty text opens the turn, no text (null, tool calls only, no text parts) is a 400, and any role may be continued', async () => {
+    const question = prefill[0]!
+    const withFinal = (content: unknown) => [question, {role: 'assistant', content}]
+    const empty = await tokenize({messages: withFinal(''), continue_final_message: true, return_token_strs: true})
+    const closed = await tokenize({messages: withFinal(''), add_generation_prompt: false})
+    // The end-of-turn marker the closed rendering has after the empty text is what the open one leaves off.
+    assert.ok(closed.count > empty.count)
+    assert.deepEqual(closed.tokens.slice(0, empty.count), empty.tokens)
+    assert.equal((await ok({messages: withFinal(''), continue_final_message: true, max_tokens: 1})).usage.prompt_tokens, empty.count)
+    const call = {role: 'assistant', content: null, tool_calls: [{id: 'call_1', type: 'function', function: {name: 'f', arguments: '{}'}}]}
+    for (const messages of [withFinal(null), withFinal([]), [question, call]]) {
+      assert.match(await refused({messages, continue_final_message: true}, 'continue_final_message'), /no text to continue/)
+      const reply = await post(`${url}/tokenize`, {messages, continue_final_message: true})
+      assert.equal(reply.status, 400, reply.text)
+      assert.equal(reply.json().error.param, 'continue_final_message')
+    }
+    const both = await post(`${url}/tokenize`, {messages: prefill, continue_final_message: true, add_generation_prompt: true})
+    assert.equal(both.status, 400, both.text)
+    assert.equal(both.json().error.param, 'continue_final_message')
+    // As transformers and vLLM: a final user message is continued too, and the reply keeps its role.
+    const userTurn = await ok({messages: [question], continue_final_message: true, max_tokens: 1})
+    assert.equal(userTurn.choices[0].message.role, 'user')
+  })
+
   it("echo puts the last message in front of the reply when it has the reply's role, streamed or not", async () => {
     const continued = {messages: prefill, continue_final_message: true, echo: true, max_tokens: 3, temperature: 0}
     const reply = await ok(continued)

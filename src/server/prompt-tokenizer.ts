@@ -4,6 +4,7 @@ import type {ChatMessage, TokenizerLike} from './engine-like.js'
 import type {ChatContentFormatOption} from '../engine/model/chat-content-format.js'
 import {badWordTokenSequences} from '../engine/guided/bad-words.js'
 import {jsonText} from './request-body.js'
+import {renderOpenFinalMessage} from './open-final-message.js'
 import {type CheckedByRoute, checkBodyText, type CheckOptions, type RouteName} from './request-checks.js'
 
 export type TokenizeJob =
@@ -19,7 +20,7 @@ export type TokenizeJob =
       documents?: readonly object[]
       variables?: Readonly<Record<string, unknown>>
       contentFormat?: ChatContentFormatOption
-      /** vLLM's continue_final_message: the rendering ends where the last message's text does. */
+      /** vLLM's continue_final_message: the rendering ends where the last message's text does (open-final-message.ts). */
       continueFinalMessage?: boolean
       /** BOS and the like on top of what the template writes (vLLM's chat add_special_tokens; off by default). */
       addSpecialTokens?: boolean
@@ -91,8 +92,9 @@ export function runTokenizeJob(tokenizer: TokenizerLike, job: TokenizeJob, maxMo
       'messages',
     )
   const tools: readonly object[] | undefined = typeof job.tools === 'string' ? JSON.parse(job.tools) : job.tools
-  const full = tokenizer.applyChatTemplate(messages, {addGenerationPrompt: job.addGenerationPrompt, tools, documents: job.documents, variables: job.variables, contentFormat: job.contentFormat})
-  const rendered = job.continueFinalMessage ? openFinalMessage(full, finalText(messages[messages.length - 1]!)) : full
+  const options = {addGenerationPrompt: job.addGenerationPrompt, tools, documents: job.documents, variables: job.variables, contentFormat: job.contentFormat}
+  const render = (chat: ChatMessage[]) => tokenizer.applyChatTemplate(chat, options)
+  const rendered = job.continueFinalMessage ? renderOpenFinalMessage(messages, render) : render(messages)
   checkTextFits(tokenizer, rendered, maxModelLen, 'messages', mayExceedContext(job))
   return lastTokens(tokenizer.encode(rendered, {addSpecialTokens: job.addSpecialTokens ?? false}), job.truncate)
 }
@@ -100,27 +102,6 @@ export function runTokenizeJob(tokenizer: TokenizerLike, job: TokenizeJob, maxMo
 /** The last `limit` tokens (vLLM truncates prompts on the left); all of them without a limit. */
 export function lastTokens(tokenIds: number[], limit: number | undefined): number[] {
   return limit !== undefined && tokenIds.length > limit ? tokenIds.slice(tokenIds.length - limit) : tokenIds
-}
-
-/** The text a continued message ends with: its last text part when it has parts (transformers looks for that one). */
-function finalText(message: ChatMessage): string {
-  const parts = message.contentParts
-  return parts !== undefined && parts.length > 0 ? parts[parts.length - 1]!.text : message.content
-}
-
-/**
- * The rendered chat cut right after the last message's text, dropping what the template closes the turn with (its
- * end-of-turn marker), so the model continues that message: transformers' continue_final_message. A template may trim
- * the text, so the trimmed text is looked for, and its trailing spaces kept only where the rendering kept them.
- */
-function openFinalMessage(rendered: string, finalContent: string): string {
-  const trimmed = finalContent.trim()
-  const at = rendered.lastIndexOf(trimmed)
-  if (at < 0)
-    throw new InvalidRequestError("'continue_final_message' is set, but the chat template does not write the final message's text as it was sent", {param: 'continue_final_message'})
-  const withTrailing = finalContent.trimStart()
-  const end = rendered.startsWith(withTrailing, at) ? at + withTrailing.length : at + trimmed.length
-  return rendered.slice(0, end)
 }
 
 /** Tokenizes on the calling thread: for the fake engine in tests, and for tokenizers too cheap to ship to a worker. */

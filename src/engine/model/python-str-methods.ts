@@ -47,7 +47,8 @@ function bounds(length: number, start: PyValue | undefined, end: PyValue | undef
   return [index(start, 0), Math.min(length, index(end, length))]
 }
 
-const PYTHON_WHITESPACE = ' \t\n\r\v\f\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000'
+/** What Python's str.isspace() and a bare strip() take as whitespace (JS's trim differs: it keeps \x1c-\x1f and \x85, drops \ufeff). */
+export const PYTHON_WHITESPACE = ' \t\n\r\v\f\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000'
 
 function stripper(fromStart: boolean, fromEnd: boolean, method: string): Method {
   return (text, args, make) => {
