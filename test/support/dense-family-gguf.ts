@@ -4,7 +4,7 @@
 // Nemotron's LayerNorm1P weights with their 1 added, and the metadata keys each converter writes.
 import type {LoadedModel} from '../../src/engine/model/load-model.js'
 import {readTensorFloat64, type TensorInfo} from '../../src/engine/model/safetensors.js'
-import type {GgufEntry, GgufTensorSpec} from './gguf-file.js'
+import {llamaPermuted, type GgufEntry, type GgufTensorSpec} from './gguf-file.js'
 import {familyVocabMetadata} from './llama-gguf.js'
 
 type Config = LoadedModel['config']
@@ -23,20 +23,6 @@ const GLOBAL: Record<string, string> = {'model.embed_tokens.weight': 'token_embd
 /** The tokenizer.ggml.pre each family's converter writes for these test models' tokenizers. */
 const PRE: Record<string, string> = {glm4: 'glm4', exaone4: 'exaone4', 'hunyuan-dense': 'hunyuan-dense'}
 
-/** Rows of each head moved from rotate_half's order (i, i + d/2) to interleaved pairs (2i, 2i + 1), as LlamaModel.permute. */
-function permuted(values: Float32Array, heads: number, cols: number): Float32Array<ArrayBuffer> {
-  const out = new Float32Array(values.length)
-  const headDim = values.length / cols / heads
-  for (let h = 0; h < heads; h++) {
-    for (let i = 0; i < headDim / 2; i++) {
-      for (const half of [0, 1]) {
-        const from = (h * headDim + half * (headDim / 2) + i) * cols
-        out.set(values.subarray(from, from + cols), (h * headDim + 2 * i + half) * cols)
-      }
-    }
-  }
-  return out
-}
 
 function ggufName(arch: string, name: string): string {
   const layer = /^model\.layers\.(\d+)\.(.+)$/.exec(name)
@@ -51,7 +37,7 @@ function converted(tensor: TensorInfo, arch: string, c: Config): GgufTensorSpec 
   let values: Float32Array<ArrayBuffer> = Float32Array.from(readTensorFloat64(tensor))
   const name = ggufName(arch, tensor.name)
   const heads = arch !== 'smollm3' && arch !== 'arcee' && arch !== 'mistral3' ? 0 : /\.attn_q\./.test(name) ? c.numHeads : /\.attn_k\./.test(name) ? c.numKvHeads : 0
-  if (heads > 0) values = permuted(values, heads, tensor.shape.length === 2 ? tensor.shape[1]! : 1)
+  if (heads > 0) values = llamaPermuted(values, heads, tensor.shape.length === 2 ? tensor.shape[1]! : 1)
   if (arch === 'nemotron' && /norm\.weight$/.test(name)) values = values.map((v) => v + 1)
   return {name, dims: [...tensor.shape].reverse(), data: Buffer.from(values.buffer)}
 }

@@ -111,3 +111,18 @@ export function ggufBytes(metadata: Record<string, GgufEntry>, versionOrOptions:
   push(data)
   return Buffer.concat(parts)
 }
+
+/** Rows of each head moved from rotate_half's order (i, i + d/2) to interleaved pairs (2i, 2i + 1), as LlamaModel.permute. */
+export function llamaPermuted(values: Float32Array, heads: number, cols: number): Float32Array<ArrayBuffer> {
+  const out = new Float32Array(values.length)
+  const headDim = values.length / cols / heads
+  for (let h = 0; h < heads; h++) {
+    for (let i = 0; i < headDim / 2; i++) {
+      for (const half of [0, 1]) {
+        const from = (h * headDim + half * (headDim / 2) + i) * cols
+        out.set(values.subarray(from, from + cols), (h * headDim + 2 * i + half) * cols)
+      }
+    }
+  }
+  return out
+}

@@ -8,7 +8,7 @@ import {join} from 'node:path'
 import type {LoadedModel} from '../../src/engine/model/load-model.js'
 import {readSafetensorsHeader, readTensorFloat64} from '../../src/engine/model/safetensors.js'
 import {nativeOps} from '../../src/engine/native.js'
-import type {GgufEntry, GgufTensorSpec} from './gguf-file.js'
+import {llamaPermuted, type GgufEntry, type GgufTensorSpec} from './gguf-file.js'
 import {FusedExperts, ggufSpec} from './gguf-fused-experts.js'
 import {familyVocabMetadata} from './llama-gguf.js'
 
@@ -22,20 +22,6 @@ const LAYER: Record<string, string> = {
   'mamba.A_log': 'ssm_a', 'mamba.D': 'ssm_d', 'mamba.norm.weight': 'ssm_norm.weight', 'mamba.out_proj.weight': 'ssm_out.weight',
 }
 
-/** Rows of each head moved from rotate_half's order (i, i + d/2) to interleaved pairs (2i, 2i + 1), as LlamaModel.permute. */
-function permuted(values: Float32Array, heads: number, cols: number): Float32Array<ArrayBuffer> {
-  const out = new Float32Array(values.length)
-  const headDim = values.length / cols / heads
-  for (let h = 0; h < heads; h++) {
-    for (let i = 0; i < headDim / 2; i++) {
-      for (const half of [0, 1]) {
-        const from = (h * headDim + half * (headDim / 2) + i) * cols
-        out.set(values.subarray(from, from + cols), (h * headDim + 2 * i + half) * cols)
-      }
-    }
-  }
-  return out
-}
 
 /** Every tensor of `hf` as the converter stores it; per-expert tensors fused back into ffn_{gate,up,down}_exps. */
 export function hybridTensors(hf: LoadedModel, arch: 'granitehybrid' | 'mamba2'): GgufTensorSpec[] {
@@ -49,7 +35,7 @@ export function hybridTensors(hf: LoadedModel, arch: 'granitehybrid' | 'mamba2')
     const layer = /^model\.layers\.(\d+)\.(.+)$/.exec(tensor.name)
     const name = layer ? `blk.${layer[1]}.${LAYER[layer[2]!]}` : GLOBAL[tensor.name]!
     const heads = arch !== 'granitehybrid' ? 0 : name.endsWith('.attn_q.weight') ? c.numHeads : name.endsWith('.attn_k.weight') ? c.numKvHeads : 0
-    if (heads > 0) values = permuted(values, heads, tensor.shape[1]!)
+    if (heads > 0) values = llamaPermuted(values, heads, tensor.shape[1]!)
     if (name.endsWith('.ssm_a')) specs.push(ggufSpec(name, [1, m.heads], values.map((a) => -Math.exp(a))))
     else if (name.endsWith('.ssm_d')) specs.push(ggufSpec(name, [1, m.heads], values))
     else if (name.endsWith('.ssm_conv1d.weight')) specs.push(ggufSpec(name, [m.convKernel, tensor.shape[0]!], values))

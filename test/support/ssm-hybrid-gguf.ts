@@ -9,7 +9,7 @@ import {join} from 'node:path'
 import type {LoadedModel} from '../../src/engine/model/load-model.js'
 import type {Mamba2Features} from '../../src/engine/model/mamba2-config.js'
 import {readSafetensorsHeader, readTensorFloat64} from '../../src/engine/model/safetensors.js'
-import type {GgufEntry, GgufTensorSpec} from './gguf-file.js'
+import {llamaPermuted, type GgufEntry, type GgufTensorSpec} from './gguf-file.js'
 import {FusedExperts, ggufSpec} from './gguf-fused-experts.js'
 import {familyVocabMetadata} from './llama-gguf.js'
 
@@ -38,20 +38,6 @@ const FALCON_LAYER: Record<string, string> = {
 
 const configJson = (hf: LoadedModel) => JSON.parse(readFileSync(join(hf.dir, 'config.json'), 'utf8')) as Record<string, unknown>
 
-/** Rows of each head moved from rotate_half's order (i, i + d/2) to interleaved pairs (2i, 2i + 1), as LlamaModel.permute. */
-function permuted(values: Float32Array, heads: number, cols: number): Float32Array<ArrayBuffer> {
-  const out = new Float32Array(values.length)
-  const headDim = values.length / cols / heads
-  for (let h = 0; h < heads; h++) {
-    for (let i = 0; i < headDim / 2; i++) {
-      for (const half of [0, 1]) {
-        const from = (h * headDim + half * (headDim / 2) + i) * cols
-        out.set(values.subarray(from, from + cols), (h * headDim + 2 * i + half) * cols)
-      }
-    }
-  }
-  return out
-}
 
 /** Falcon-H1's multipliers folded in, as FalconH1Model.modify_tensors scales each weight (in_proj by row block z / x / B / C / dt). */
 function folded(json: Record<string, unknown>, m: Mamba2Features, suffix: string, values: Float32Array<ArrayBuffer>, cols: number): Float32Array<ArrayBuffer> {
@@ -90,8 +76,8 @@ export function ssmHybridTensors(hf: LoadedModel, arch: SsmHybridArch): GgufTens
     const suffix = layer?.[2] ?? tensor.name
     const name = layer ? `blk.${layer[1]}.${(falcon ? FALCON_LAYER : NEMOTRON_LAYER)[suffix]}` : GLOBAL[tensor.name]!
     if (falcon) values = folded(json, m, suffix, values, cols)
-    else if (suffix === 'mixer.q_proj.weight') values = permuted(values, c.numHeads, cols)
-    else if (suffix === 'mixer.k_proj.weight') values = permuted(values, c.numKvHeads, cols)
+    else if (suffix === 'mixer.q_proj.weight') values = llamaPermuted(values, c.numHeads, cols)
+    else if (suffix === 'mixer.k_proj.weight') values = llamaPermuted(values, c.numKvHeads, cols)
     if (name.endsWith('.ssm_a')) specs.push(ggufSpec(name, [1, m.heads], values.map((a) => -Math.exp(a))))
     else if (name.endsWith('.ssm_d')) specs.push(ggufSpec(name, [1, m.heads], values))
     else if (name.endsWith('.ssm_conv1d.weight')) specs.push(ggufSpec(name, [m.convKernel, tensor.shape[0]!], values))
