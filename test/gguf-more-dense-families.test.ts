@@ -20,6 +20,14 @@ const u32 = (value: number) => ({type: 'u32' as const, value})
 const f32 = (value: number) => ({type: 'f32' as const, value})
 const loadError = (pattern: RegExp) => (error: unknown) => error instanceof ModelLoadError && pattern.test(error.message)
 
+const dir = mkdtempSync(join(tmpdir(), 'pagedllm-gguf-more-dense-'))
+after(() => rmSync(dir, {recursive: true, force: true}))
+const write = (name: string, metadata: Record<string, GgufEntry>, tensors: GgufTensorSpec[]): string => {
+  const path = join(dir, `${name}.gguf`)
+  writeFileSync(path, ggufBytes(metadata, {tensors}))
+  return path
+}
+
 /** A LayerNorm-family checkpoint's tensors as llama.cpp's converter writes them (GPTBigCode's per-head q|k|v regrouped). */
 function layerNormTensors(hf: LoadedModel): GgufTensorSpec[] {
   return hf.tensors.map((t) => ({name: ggufNameOf(t.name), dims: [...t.shape].reverse(), data: Buffer.from(convertedValues(t).buffer)}))
@@ -48,13 +56,6 @@ function gptjMetadata(hf: LoadedModel): Record<string, GgufEntry> {
 }
 
 describe('GGUF starcoder / gptj files', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'pagedllm-gguf-more-dense-'))
-  after(() => rmSync(dir, {recursive: true, force: true}))
-  const write = (name: string, metadata: Record<string, GgufEntry>, tensors: GgufTensorSpec[]): string => {
-    const path = join(dir, `${name}.gguf`)
-    writeFileSync(path, ggufBytes(metadata, {tensors}))
-    return path
-  }
   /** The checkpoint's features, logits within 1e-5 at f32, and bit-identical logits at q8_0 to the checkpoint quantized at load. */
   const same = async (hf: LoadedModel, name: string, metadata: Record<string, GgufEntry>, tensors: GgufTensorSpec[]) => {
     const gguf = await loadModel(write(name, metadata, tensors))
@@ -96,13 +97,6 @@ describe('GGUF starcoder / gptj files', () => {
 })
 
 describe('GGUF minicpm3 / apertus / jais2 / bitnet files', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'pagedllm-gguf-more-dense-'))
-  after(() => rmSync(dir, {recursive: true, force: true}))
-  const write = (name: string, metadata: Record<string, GgufEntry>, tensors: GgufTensorSpec[]): string => {
-    const path = join(dir, `${name}.gguf`)
-    writeFileSync(path, ggufBytes(metadata, {tensors}))
-    return path
-  }
   /** What tells the families' runs apart, to be the same in the file as in the checkpoint. */
   const features = (m: LoadedModel): unknown => {
     const c = m.config
