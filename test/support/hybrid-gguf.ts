@@ -6,6 +6,7 @@
 import {readFileSync} from 'node:fs'
 import {join} from 'node:path'
 import type {LoadedModel} from '../../src/engine/model/load-model.js'
+import type {Mamba2Features} from '../../src/engine/model/mamba2-config.js'
 import {readSafetensorsHeader, readTensorFloat64} from '../../src/engine/model/safetensors.js'
 import {nativeOps} from '../../src/engine/native.js'
 import {llamaPermuted, type GgufEntry, type GgufTensorSpec} from './gguf-file.js'
@@ -22,6 +23,17 @@ const LAYER: Record<string, string> = {
   'mamba.A_log': 'ssm_a', 'mamba.D': 'ssm_d', 'mamba.norm.weight': 'ssm_norm.weight', 'mamba.out_proj.weight': 'ssm_out.weight',
 }
 
+/**
+ * One tensor as the converter stores a Mamba-2 mixer's (and any other tensor as it is, dims reversed): A as -exp(A_log),
+ * A and D as [heads, 1], conv1d squeezed to [channels, kernel], the gated norm as [groups, inner / groups].
+ */
+export function mamba2TensorSpec(name: string, shape: readonly number[], values: Float32Array<ArrayBuffer>, m: Mamba2Features): GgufTensorSpec {
+  if (name.endsWith('.ssm_a')) return ggufSpec(name, [1, m.heads], values.map((a) => -Math.exp(a)))
+  if (name.endsWith('.ssm_d')) return ggufSpec(name, [1, m.heads], values)
+  if (name.endsWith('.ssm_conv1d.weight')) return ggufSpec(name, [m.convKernel, shape[0]!], values)
+  if (name.endsWith('.ssm_norm.weight')) return ggufSpec(name, [values.length / m.groups, m.groups], values)
+  return ggufSpec(name, [...shape].reverse(), values)
+}
 
 /** Every tensor of `hf` as the converter stores it; per-expert tensors fused back into ffn_{gate,up,down}_exps. */
 export function hybridTensors(hf: LoadedModel, arch: 'granitehybrid' | 'mamba2'): GgufTensorSpec[] {
@@ -36,11 +48,7 @@ export function hybridTensors(hf: LoadedModel, arch: 'granitehybrid' | 'mamba2')
     const name = layer ? `blk.${layer[1]}.${LAYER[layer[2]!]}` : GLOBAL[tensor.name]!
     const heads = arch !== 'granitehybrid' ? 0 : name.endsWith('.attn_q.weight') ? c.numHeads : name.endsWith('.attn_k.weight') ? c.numKvHeads : 0
     if (heads > 0) values = llamaPermuted(values, heads, tensor.shape[1]!)
-    if (name.endsWith('.ssm_a')) specs.push(ggufSpec(name, [1, m.heads], values.map((a) => -Math.exp(a))))
-    else if (name.endsWith('.ssm_d')) specs.push(ggufSpec(name, [1, m.heads], values))
-    else if (name.endsWith('.ssm_conv1d.weight')) specs.push(ggufSpec(name, [m.convKernel, tensor.shape[0]!], values))
-    else if (name.endsWith('.ssm_norm.weight')) specs.push(ggufSpec(name, [values.length / m.groups, m.groups], values))
-    else specs.push(ggufSpec(name, [...tensor.shape].reverse(), values))
+    specs.push(mamba2TensorSpec(name, tensor.shape, values, m))
   }
   specs.push(...experts.specs())
   return specs

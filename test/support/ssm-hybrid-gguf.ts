@@ -10,7 +10,8 @@ import type {LoadedModel} from '../../src/engine/model/load-model.js'
 import type {Mamba2Features} from '../../src/engine/model/mamba2-config.js'
 import {readSafetensorsHeader, readTensorFloat64} from '../../src/engine/model/safetensors.js'
 import {llamaPermuted, type GgufEntry, type GgufTensorSpec} from './gguf-file.js'
-import {FusedExperts, ggufSpec} from './gguf-fused-experts.js'
+import {FusedExperts} from './gguf-fused-experts.js'
+import {mamba2TensorSpec} from './hybrid-gguf.js'
 import {familyVocabMetadata} from './llama-gguf.js'
 
 export type SsmHybridArch = 'nemotron_h' | 'nemotron_h_moe' | 'falcon-h1'
@@ -78,11 +79,7 @@ export function ssmHybridTensors(hf: LoadedModel, arch: SsmHybridArch): GgufTens
     if (falcon) values = folded(json, m, suffix, values, cols)
     else if (suffix === 'mixer.q_proj.weight') values = llamaPermuted(values, c.numHeads, cols)
     else if (suffix === 'mixer.k_proj.weight') values = llamaPermuted(values, c.numKvHeads, cols)
-    if (name.endsWith('.ssm_a')) specs.push(ggufSpec(name, [1, m.heads], values.map((a) => -Math.exp(a))))
-    else if (name.endsWith('.ssm_d')) specs.push(ggufSpec(name, [1, m.heads], values))
-    else if (name.endsWith('.ssm_conv1d.weight')) specs.push(ggufSpec(name, [m.convKernel, tensor.shape[0]!], values))
-    else if (name.endsWith('.ssm_norm.weight')) specs.push(ggufSpec(name, [values.length / m.groups, m.groups], values))
-    else specs.push(ggufSpec(name, [...tensor.shape].reverse(), values))
+    specs.push(mamba2TensorSpec(name, tensor.shape, values, m))
   }
   specs.push(...experts.specs())
   return specs
