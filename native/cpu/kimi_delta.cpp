@@ -21,7 +21,8 @@ uint64_t KimiDeltaWeights::bytes() const {
   return in_proj.bytes() + f_b.bytes() + g_b.bytes() + out_proj.bytes() + (conv.size() + dt_bias.size() + decay_rate.size() + norm.size()) * 4;
 }
 
-KimiDeltaWeights load_kimi_delta(const ModelConfig& config, const std::string& prefix, const ReadFloats& read, const LoadStacked& stacked) {
+KimiDeltaWeights load_kimi_delta(const ModelConfig& config, const std::string& prefix, const ReadFloats& read, const LoadStacked& stacked,
+                                 bool decay_rate_stored) {
   const LinearAttentionShape s(config);
   const int hidden = config.hidden_size, width = s.value_width(), dim = s.k_dim;
   const std::string p = prefix + "linear_attn.";
@@ -36,7 +37,7 @@ KimiDeltaWeights load_kimi_delta(const ModelConfig& config, const std::string& p
   }
   w.dt_bias = read(p + "dt_bias", {width});
   w.decay_rate = read(p + "A_log", {1, 1, s.v_heads, 1});
-  for (float& a : w.decay_rate) a = -std::exp(a);
+  if (!decay_rate_stored) for (float& a : w.decay_rate) a = -std::exp(a);
   w.norm = read(p + "o_norm.weight", {dim});
   w.out_proj = stacked({{p + "o_proj.weight", hidden}}, width);
   return w;

@@ -25,7 +25,9 @@ struct KimiDeltaWeights {
 };
 
 // One layer's weights under `prefix` ("model.layers.N."); the loader names them linear_attn.* (src/engine/model/kimi-linear-tensors.ts).
-KimiDeltaWeights load_kimi_delta(const ModelConfig& config, const std::string& prefix, const ReadFloats& read, const LoadStacked& stacked);
+// decay_rate_stored: A_log holds -exp(A_log) already (a GGUF file's ssm_a), taken as it is.
+KimiDeltaWeights load_kimi_delta(const ModelConfig& config, const std::string& prefix, const ReadFloats& read, const LoadStacked& stacked,
+                                 bool decay_rate_stored);
 
 struct KimiDeltaScratch {
   std::vector<float> proj, low_rank, decay, gate, mixed, core, normed;

@@ -510,7 +510,7 @@ ModelWeights load_model_weights(const ModelConfig& config, const std::vector<Ten
     } else if (config.is_linear_layer(i) && config.mamba2.enabled()) {
       layer.mamba = load_mamba2(config, prefix, read_floats, decay_rate, stacked);
     } else if (config.is_linear_layer(i) && config.kimi_delta) {
-      layer.kimi_delta = load_kimi_delta(config, prefix, read_floats, stacked);
+      layer.kimi_delta = load_kimi_delta(config, prefix, read_floats, stacked, reader.decay_rate_stored(prefix + "linear_attn.A_log"));
     } else if (config.is_linear_layer(i)) {
       layer.linear_attn = load_linear_attention(config, prefix, read_floats, decay_rate, stacked);
     } else if (config.mla_kv_lora_rank > 0) {

@@ -65,7 +65,7 @@ export function deepseekGgufKeys(arch: string, get: (key: string) => unknown, te
 }
 
 /** The shortest decimal an f32 metadata value was written from (0.1 * 0.707 stored as f32 reads back as 0.0707). */
-function writtenDecimal(value: number): number {
+export function writtenDecimal(value: number): number {
   for (let digits = 1; digits < 10; digits++) {
     const decimal = Number(value.toPrecision(digits))
     if (Math.fround(decimal) === value) return decimal

@@ -12,8 +12,9 @@
 // attn_gate (z), its in_proj_ba kept (ssm_ba); Qwen 3.5's value heads reordered from grouped to tiled over the key heads
 // where there are more of them (valueHeadsTiled: each value head reads key head h % key heads, so no row moves back).
 // lfm2, mamba (Falcon-Mamba's too) and jamba: gguf-lfm2-mamba.ts; nemotron_h, nemotron_h_moe and falcon-h1:
-// gguf-ssm-hybrids.ts (their Mamba-2 tensors reshaped here too).
+// gguf-ssm-hybrids.ts (their Mamba-2 tensors reshaped here too); kimi-linear: gguf-kimi-linear.ts.
 import {ModelLoadError, quotedValue} from '../errors.js'
+import {GGUF_KIMI_LINEAR_ARCHITECTURES, GGUF_KIMI_LINEAR_LAYER_NAMES, ggufKimiLinearTensor, kimiLinearGgufKeys} from './gguf-kimi-linear.js'
 import {GGUF_LFM2_MAMBA_ARCHITECTURES, GGUF_LFM2_MAMBA_LAYER_NAMES, ggufLfm2MambaTensor, lfm2MambaGgufKeys} from './gguf-lfm2-mamba.js'
 import {GGUF_SSM_HYBRID_ARCHITECTURES, GGUF_SSM_HYBRID_LAYER_NAMES, ssmHybridGgufKeys} from './gguf-ssm-hybrids.js'
 import type {HybridFeatures} from './qwen35-config.js'
@@ -27,6 +28,7 @@ export const GGUF_HYBRID_ARCHITECTURES: Record<string, {architecture: string; mo
   qwen35moe: {architecture: 'Qwen3_5MoeForCausalLM', modelType: 'qwen3_5_moe_text', interleavedRope: false},
   ...GGUF_LFM2_MAMBA_ARCHITECTURES,
   ...GGUF_SSM_HYBRID_ARCHITECTURES,
+  ...GGUF_KIMI_LINEAR_ARCHITECTURES,
 }
 const GATED_DELTA = new Set(['qwen3next', 'qwen35', 'qwen35moe'])
 /** Rope over part of each head (rope.dimension_count below the head size): the Qwen hybrids' partial_rotary_factor. */
@@ -50,6 +52,7 @@ export const GGUF_HYBRID_LAYER_NAMES: Record<string, Record<string, string>> = {
   granitehybrid: MAMBA2_NAMES, mamba2: MAMBA2_NAMES, qwen3next: GATED_DELTA_NAMES, qwen35: GATED_DELTA_NAMES, qwen35moe: GATED_DELTA_NAMES,
   ...GGUF_LFM2_MAMBA_LAYER_NAMES,
   ...GGUF_SSM_HYBRID_LAYER_NAMES,
+  ...GGUF_KIMI_LINEAR_LAYER_NAMES,
 }
 
 /** The config.json keys a hybrid family's file's metadata stands for; {} for other architectures. */
@@ -63,6 +66,7 @@ export function hybridGgufKeys(arch: string, get: (key: string) => unknown, tens
   if (GATED_DELTA.has(arch)) return gatedDeltaKeys(arch, get, count, tensorNames, path)
   if (GGUF_LFM2_MAMBA_ARCHITECTURES[arch]) return lfm2MambaGgufKeys(arch, get, count, tensorNames, path)
   if (GGUF_SSM_HYBRID_ARCHITECTURES[arch]) return ssmHybridGgufKeys(arch, get, count, tensorNames, path)
+  if (GGUF_KIMI_LINEAR_ARCHITECTURES[arch]) return kimiLinearGgufKeys(get, count, tensorNames, path)
   const hidden = count('embedding_length')
   const inner = count('ssm.inner_size')
   const heads = count('ssm.time_step_rank')
@@ -148,6 +152,7 @@ function graniteExperts(get: (key: string) => unknown, path: string): Record<str
 /** A mixer tensor in the shape the checkpoint has (the converter's reshapes undone; the bytes are the same); others as they are. */
 export function ggufHybridTensor(tensor: TensorInfo, arch: string): TensorInfo {
   if (GGUF_LFM2_MAMBA_ARCHITECTURES[arch]) return ggufLfm2MambaTensor(tensor)
+  if (GGUF_KIMI_LINEAR_ARCHITECTURES[arch]) return ggufKimiLinearTensor(tensor)
   // Nemotron-H's mixers keep the checkpoint's name (mixer.*) until nemotron-h-tensors.ts folds its layers.
   const mixer = /\.(?:mamba|linear_attn|mixer)\.(conv1d\.weight|A_log|D|norm\.weight)$/.exec(tensor.name)
   if (!mixer) return tensor

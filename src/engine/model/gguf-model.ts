@@ -1,6 +1,6 @@
 // Loads a llama/mistral/qwen2/qwen3/gemma (MoE: gguf-moe.ts; gpt2/gptneox/phi2/starcoder2/stablelm/starcoder/gptj: gguf-layernorm.ts; granite/olmo/olmo2/command-r: gguf-rms-variants.ts; gpt-oss: gguf-gpt-oss.ts; deepseek2/glm4moe: gguf-deepseek.ts;
 // phi3/gemma2/gemma3: gguf-phi3-gemma.ts; glm4/exaone4/smollm3/seed_oss/ernie4_5/hunyuan-dense/arcee/nemotron/jais2/bitnet: gguf-dense-families.ts;
-// granitehybrid/mamba2/qwen3next/qwen35/qwen35moe/lfm2/mamba/jamba/nemotron_h/nemotron_h_moe/falcon-h1: gguf-hybrid.ts, gguf-lfm2-mamba.ts, gguf-ssm-hybrids.ts; llama4: gguf-llama4.ts;
+// granitehybrid/mamba2/qwen3next/qwen35/qwen35moe/lfm2/mamba/jamba/nemotron_h/nemotron_h_moe/falcon-h1/kimi-linear: gguf-hybrid.ts, gguf-lfm2-mamba.ts, gguf-ssm-hybrids.ts, gguf-kimi-linear.ts; llama4: gguf-llama4.ts;
 // minicpm3: gguf-minicpm3.ts; apertus: gguf-apertus.ts;
 // ernie4_5-moe/hunyuan-moe/dots1/minimax-m2/exaone-moe/dbrx/afmoe: gguf-moe-families.ts; qwen2vl/qwen3vl/qwen3vlmoe/mistral3: gguf-vl-text.ts) GGUF file as a model: config from metadata, tensors under their HF names, tokenizer and chat template.
 import {basename} from 'node:path'
@@ -25,6 +25,7 @@ import {GGUF_LLAMA4_ARCHITECTURES, llama4GgufKeys, withLlama4GateUpApart} from '
 import {GGUF_GPT_OSS_ARCHITECTURES, GGUF_GPT_OSS_LAYER_NAMES, gptOssGgufKeys, withGptOssGateUpApart} from './gguf-gpt-oss.js'
 import {GGUF_HYBRID_ARCHITECTURES, GGUF_HYBRID_LAYER_NAMES, GGUF_HYBRID_NORMS_WITH_ONE_ADDED, GGUF_HYBRID_PARTIAL_ROTARY, ggufHybridTensor, hybridGgufKeys, withGgufHybridLayout} from './gguf-hybrid.js'
 import {GGUF_LFM2_MAMBA_GLOBAL_NAMES} from './gguf-lfm2-mamba.js'
+import {GGUF_KIMI_LINEAR_ARCHITECTURES} from './gguf-kimi-linear.js'
 import {GGUF_MOE_FAMILY_ARCHITECTURES, GGUF_MOE_FAMILY_LAYER_NAMES, GGUF_MOE_FAMILY_PARTIAL_ROTARY, ggufMoeFamilyTensors, moeFamilyGgufKeys} from './gguf-moe-families.js'
 import {GGUF_MINICPM3_ARCHITECTURES, minicpm3GgufKeys} from './gguf-minicpm3.js'
 import {apertusGgufKeys, apertusXieluTensors, GGUF_APERTUS_ARCHITECTURES} from './gguf-apertus.js'
@@ -129,8 +130,8 @@ function ggufConfig(file: GgufFile, arch: string, vocabSize: number, tokenizer: 
   const moe = ggufMoeConfigKeys(arch, get, new Set(file.tensors.map((t) => t.name)), file.path)
   const headDim = get('attention.key_length')
   // phi3's rope.dimension_count may be less (Phi-4-mini's partial rotary): gguf-phi3-gemma.ts reads it.
-  // deepseek2's and glm4moe's (and minicpm3's: gguf-minicpm3.ts) head sizes and rotary part are read by gguf-deepseek.ts.
-  for (const key of GGUF_DEEPSEEK_ARCHITECTURES[arch] || GGUF_MINICPM3_ARCHITECTURES[arch] ? [] : ['attention.value_length', ...(arch === 'phi3' || isPartialRotaryDenseFamily(arch) || GGUF_HYBRID_PARTIAL_ROTARY.has(arch) || GGUF_MOE_FAMILY_PARTIAL_ROTARY.has(arch) ? [] : ['rope.dimension_count'])]) {
+  // deepseek2's and glm4moe's (and minicpm3's: gguf-minicpm3.ts; kimi-linear's: gguf-kimi-linear.ts) head sizes and rotary part are read by gguf-deepseek.ts.
+  for (const key of GGUF_DEEPSEEK_ARCHITECTURES[arch] || GGUF_MINICPM3_ARCHITECTURES[arch] || GGUF_KIMI_LINEAR_ARCHITECTURES[arch] ? [] : ['attention.value_length', ...(arch === 'phi3' || isPartialRotaryDenseFamily(arch) || GGUF_HYBRID_PARTIAL_ROTARY.has(arch) || GGUF_MOE_FAMILY_PARTIAL_ROTARY.has(arch) ? [] : ['rope.dimension_count'])]) {
     const value = get(key)
     const expected = headDim ?? Number(get('embedding_length')) / Number(get('attention.head_count'))
     if (value !== undefined && value !== expected) {
