@@ -15,6 +15,9 @@ const HOSTILE = "DON'T we'LL I'M 12345 x²³ ٣٤ 日本語のテキスト한국
 /** The HF pre-tokenizer's words for HOSTILE, by the llama.cpp name of the model it comes from. */
 const WORDS: Record<string, string[]> = {
   bloom: ["DON'T", " we'LL", " I'M", " 12345", " x²³", " ٣٤", " 日本語のテキスト한국어", "\n\n  \t", " indent", "!!! ...??", " 🎉👍🏽", " a", ".", "com/path", "?", "q=1", " Ünïcödé", " CamelCaseWORDS", "\r\n", "f", "(", "x", ")", ";", "\n", "end", "  "],
+  // llama.cpp's own kimi-k2 splitter (there is no tokenizer.json: Kimi's tokenizer is tiktoken), worked through by hand:
+  // its Han run apart from the kana and Hangul after it, contractions kept on their words, no case-change cuts.
+  'kimi-k2': ["DON'T", " we'LL", " I'M", " ", "123", "45", " x", "²³", " ", "٣٤", " ", "日本語", "のテキスト한국어", "\n\n", "  \t", " indent", "!!!", " ...??", " 🎉👍🏽", " a", ".com", "/path", "?q", "=", "1", " Ünïcödé", " CamelCaseWORDS", "\r\n", "f", "(x", ");\n", "end", "  "],
   'gpt-4o': ["DON'T", " we'LL", " I'M", " ", "123", "45", " x", "²³", " ", "٣٤", " 日本語のテキスト한국어", "\n\n", "  \t", " indent", "!!!", " ...??", " 🎉👍🏽", " a", ".com", "/path", "?q", "=", "1", " Ünïcödé", " Camel", "Case", "WORDS", "\r\n", "f", "(x", ");\n", "end", "  "],
   'seed-coder': ["DON", "'T", " we", "'LL", " I", "'M", " ", "1", "2", "3", "4", "5", " x", "²", "³", " ", "٣", "٤", " 日本語のテキスト한국어", "\n\n", "  \t", " indent", "!!!", " ...??", " 🎉👍🏽", " a", ".com", "/path", "?q", "=", "1", " Ünïcödé", " CamelCaseWORDS", "\r\n", "f", "(x", ");", "\n", "end", "  "],
   'deepseek-coder': ["DON", "'", "T", " we", "'", "LL", " I", "'", "M", " ", "1", "2", "3", "4", "5", " x", "²", "³", " ", "٣", "٤", " ", "日本語のテキスト한국어", "\n", "\n", "  \t", " indent", "!!!", " ...??", " 🎉👍🏽", " a", ".", "com", "/", "path", "?", "q", "=", "1", " Ünïcödé", " CamelCaseWORDS", "\r", "\n", "f", "(", "x", ");", "\n", "end", "  "],
@@ -78,6 +81,7 @@ function encodeText(pre: string, pieces: string[], text: string): string[] {
 describe('GGUF pre-tokenizers split as the HF tokenizers llama.cpp names them after', () => {
   for (const [pre, model] of [
     ['gpt-4o', 'Phi-4-mini: o200k, contractions kept on their words, case changes cut, digits in threes'],
+    ['kimi-k2', 'Kimi K2 / Kimi Linear: llama.cpp\'s Han runs, then o200k-like words without case-change cuts, digits in threes'],
     ['seed-coder', 'Seed-Coder: Qwen2\'s split with punctuation stopping before a line break'],
     ['deepseek-coder', 'DeepSeek-Coder 1.x: line breaks, letters, punctuation, CJK and Hangul apart, every digit'],
     ['deepseek-llm', 'DeepSeek-LLM: cased-letter ranges, ASCII letters among the punctuation, every digit'],
@@ -91,6 +95,12 @@ describe('GGUF pre-tokenizers split as the HF tokenizers llama.cpp names them af
     assert.deepEqual(encodeText('falcon', FALCON_PIECES, FALCON_TEXT), FALCON_PIECES)
     // Its vocabulary tells it from the splits it is built of.
     for (const other of ['gpt-2', 'smollm', 'llama-bpe']) assert.notDeepEqual(encodeText(other, FALCON_PIECES, FALCON_TEXT), FALCON_PIECES, other)
+  })
+
+  it('kimi-k2 (llama.cpp\'s Han ranges: an extension-B and a compatibility ideograph on their own, 々, Han by script but not in them, with the letters)', () => {
+    const pieces = ['a', '\u{20000}\uf900', 'b\u3005', " x's", ' ', '漢字']
+    assert.deepEqual(encodeText('kimi-k2', pieces.map(byteLevel), pieces.join('')), pieces.map(byteLevel))
+    assert.notDeepEqual(encodeText('gpt-4o', pieces.map(byteLevel), pieces.join('')), pieces.map(byteLevel))
   })
 
   it('the other names llama.cpp maps onto a split we know split as that one', () => {
@@ -112,7 +122,7 @@ describe('GGUF pre-tokenizers split as the HF tokenizers llama.cpp names them af
   })
 
   it('names of architectures that do not load, and splits not expressible here, stay refused naming the supported', () => {
-    for (const pre of ['superbpe', 'chatglm-bpe', 'kimi-k2']) {
+    for (const pre of ['superbpe', 'chatglm-bpe']) {
       assert.throws(() => encodeHostile(pre, []), (error: unknown) =>
         error instanceof ModelLoadError && error.message.includes(`GGUF pre-tokenizer "${pre}" (tokenizer.ggml.pre) is not supported; supported: `) &&
         error.message.includes('gpt-4o, seed-coder, deepseek-llm, deepseek-coder'))

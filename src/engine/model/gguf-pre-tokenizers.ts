@@ -41,6 +41,15 @@ const DEEPSEEK_V3_SPLITS = [
   '[\u4e00-\u9fa5\u3040-\u309f\u30a0-\u30ff]+',
   '[!"#$%&\'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|[^\\r\\n\\p{L}\\p{P}\\p{S}]?[\\p{L}\\p{M}]+| ?[\\p{P}\\p{S}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+',
 ]
+/**
+ * Kimi K2 / Kimi Linear (kimi-k2): llama.cpp splits by its own code (unicode.cpp, after Moonshot's tiktoken pattern),
+ * written here as the regex that code runs: runs of its Han ranges, then letters other than those with one leading
+ * non-letter and a contraction kept on them (no case-change cuts, unlike Moonshot's pattern), digits in threes,
+ * punctuation runs, line breaks, spaces.
+ */
+const KIMI_K2_HAN = '[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u{20000}-\u{2a6df}\u{2a700}-\u{2ebef}\u{2f800}-\u{2fa1f}]'
+const KIMI_K2_SPLIT_REGEX =
+  `${KIMI_K2_HAN}+|[^\\r\\n\\p{L}\\p{N}]?(?:(?!${KIMI_K2_HAN})\\p{L})+(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])?|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+`
 /** DeepSeek LLM / Coder 1.x: each line break apart, CJK ideographs and Hangul in runs, every digit on its own. */
 const DEEPSEEK_CJK_HANGUL = '[\u4e00-\u9fa5\u0800-\u4e00\uac00-\ud7ff]+'
 const DEEPSEEK_LLM_SPLITS = [
@@ -112,6 +121,7 @@ const PRE_TOKENIZERS: Record<string, PreTokenizerSpec> = {
   'deepseek-v3': {splits: DEEPSEEK_V3_SPLITS, gpt2Regex: false, ignoreMerges: false},
   // Hunyuan dense (Hunyuan-7B and its smaller ones): DeepSeek V3's splits in llama.cpp.
   'hunyuan-dense': {splits: DEEPSEEK_V3_SPLITS, gpt2Regex: false, ignoreMerges: false},
+  'kimi-k2': {splits: [KIMI_K2_SPLIT_REGEX], gpt2Regex: false, ignoreMerges: false},
   viking: {splits: VIKING_SPLITS, gpt2Regex: false, ignoreMerges: false},
   bloom: {splits: [BLOOM_SPLIT], gpt2Regex: false, ignoreMerges: false},
   falcon: FALCON,
