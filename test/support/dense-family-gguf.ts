@@ -1,4 +1,4 @@
-// Writes a loaded HF test model of the glm4 / exaone4 / smollm3 / seed_oss / ernie4_5 / hunyuan-dense / arcee / nemotron
+// Writes a loaded HF test model of the glm4 / chatglm / exaone4 / smollm3 / seed_oss / ernie4_5 / hunyuan-dense / arcee / nemotron
 // families as llama.cpp's converter writes its GGUF file (conversion/*.py): tensor names, q/k rows permuted for its
 // interleaved rope where LlamaModel's converter does it (smollm3, arcee; Ministral 3's mistral3: vl-text-gguf.ts), GLM-4's gate_up_proj kept whole as ffn_up,
 // Nemotron's LayerNorm1P weights with their 1 added, and the metadata keys each converter writes.
@@ -42,10 +42,10 @@ function converted(tensor: TensorInfo, arch: string, c: Config): GgufTensorSpec 
   return {name, dims: [...tensor.shape].reverse(), data: Buffer.from(values.buffer)}
 }
 
-/** Every tensor of `hf` under llama.cpp's names; GLM-4's gate and up rows stacked back into ffn_up. */
+/** Every tensor of `hf` under llama.cpp's names; GLM-4's (and GLM's) gate and up rows stacked back into ffn_up. */
 export function denseFamilyTensors(hf: LoadedModel, arch: string): GgufTensorSpec[] {
   const specs = hf.tensors.map((t) => converted(t, arch, hf.config))
-  if (arch !== 'glm4') return specs
+  if (arch !== 'glm4' && arch !== 'chatglm') return specs
   const gates = new Map(specs.filter((s) => s.name.endsWith('.ffn_gate.weight')).map((s) => [s.name.replace('ffn_gate', 'ffn_up'), s]))
   return specs.filter((s) => !s.name.endsWith('.ffn_gate.weight')).map((s) => {
     const gate = gates.get(s.name)
@@ -74,5 +74,25 @@ export function denseFamilyMetadata(arch: string, c: Config): Record<string, Ggu
     [`${arch}.rope.freq_base`]: f32(c.ropeTheta), [`${arch}.vocab_size`]: u32(c.vocabSize),
     ...extra,
     ...familyVocabMetadata('gpt2', c.vocabSize, PRE[arch] ?? 'default'),
+  }
+}
+
+/**
+ * What ChatGLMModel's converter (conversion/chatglm.py) writes for a GlmForCausalLM checkpoint: it reads ChatGLM's own
+ * config keys, so GlmConfig's fall to its fallbacks: context_length is hidden_size (no seq_length), the RMS eps 1e-5 (no
+ * layernorm_epsilon), the base 10000 (no rope_ratio), the rotary part half of hidden / heads (partial_rotary_factor 0.5
+ * unless the config.json has one); no key_length, value_length or vocab_size; add_bos_token false.
+ */
+export function chatglmMetadata(c: Config): Record<string, GgufEntry> {
+  const u32 = (value: number) => ({type: 'u32' as const, value})
+  const f32 = (value: number) => ({type: 'f32' as const, value})
+  return {
+    'general.architecture': {type: 'string', value: 'chatglm'},
+    'chatglm.context_length': u32(c.hiddenSize), 'chatglm.embedding_length': u32(c.hiddenSize), 'chatglm.feed_forward_length': u32(c.intermediateSize),
+    'chatglm.block_count': u32(c.numLayers), 'chatglm.attention.head_count': u32(c.numHeads), 'chatglm.attention.head_count_kv': u32(c.numKvHeads),
+    'chatglm.attention.layer_norm_rms_epsilon': f32(1e-5), 'chatglm.rope.dimension_count': u32(Math.floor((c.hiddenSize / c.numHeads) * 0.5)),
+    'chatglm.rope.freq_base': f32(10000),
+    ...familyVocabMetadata('gpt2', c.vocabSize, 'chatglm-bpe'),
+    'tokenizer.ggml.add_bos_token': {type: 'bool', value: false},
   }
 }

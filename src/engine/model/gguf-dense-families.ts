@@ -1,4 +1,4 @@
-// GGUF glm4 (GLM-4-0414), exaone4, smollm3, seed_oss, ernie4_5, hunyuan-dense, arcee, nemotron, jais2 and bitnet files: the HF
+// GGUF glm4 (GLM-4-0414), chatglm (GLM-4-9B's GlmForCausalLM), exaone4, smollm3, seed_oss, ernie4_5, hunyuan-dense, arcee, nemotron, jais2 and bitnet files: the HF
 // architecture each stands for, the tensor names that differ from llama's, and the config.json keys their metadata
 // stands for. Tensors are named as the HF checkpoint names them, so the HF path's renames, fused-MLP split and rope
 // reordering (tensor-renames.ts, fused-tensors.ts, llama-twists.ts) apply to the file as to the checkpoint.
@@ -7,12 +7,14 @@ import {ggufYarnScaling} from './gguf-olmo3.js'
 
 /**
  * llama.cpp's converter permutes q/k rows for its interleaved (NORM) rope only where the checkpoint rotates with
- * rotate_half and the family runs NORM rope: smollm3 and arcee (LlamaModel's converter), put back at load. glm4 and
+ * rotate_half and the family runs NORM rope: smollm3 and arcee (LlamaModel's converter), put back at load. glm4, chatglm and
  * ernie4_5 rotate interleaved pairs in the checkpoint already (NORM rope, rows as stored; llama-twists.ts reorders them
  * as for the checkpoint); exaone4, seed_oss, hunyuan-dense, nemotron, jais2 and bitnet rotate with NEOX rope, rows as in HF.
  */
 export const GGUF_DENSE_FAMILY_ARCHITECTURES: Record<string, {architecture: string; modelType: string; interleavedRope: boolean}> = {
   glm4: {architecture: 'Glm4ForCausalLM', modelType: 'glm4', interleavedRope: false},
+  // llama.cpp's converter writes GlmForCausalLM (GLM-4-9B's -hf checkpoints) as chatglm (conversion/__init__.py).
+  chatglm: {architecture: 'GlmForCausalLM', modelType: 'glm', interleavedRope: false},
   exaone4: {architecture: 'Exaone4ForCausalLM', modelType: 'exaone4', interleavedRope: false},
   smollm3: {architecture: 'SmolLM3ForCausalLM', modelType: 'smollm3', interleavedRope: true},
   seed_oss: {architecture: 'SeedOssForCausalLM', modelType: 'seed_oss', interleavedRope: false},
@@ -39,6 +41,7 @@ const BIASES: Record<string, string> = {
 export const GGUF_DENSE_FAMILY_LAYER_NAMES: Record<string, Record<string, string>> = {
   ...Object.fromEntries(Object.keys(GGUF_DENSE_FAMILY_ARCHITECTURES).map((arch) => [arch, BIASES])),
   glm4: {'post_attention_norm.weight': 'post_self_attn_layernorm.weight', 'post_ffw_norm.weight': 'post_mlp_layernorm.weight', 'ffn_up.weight': 'mlp.gate_up_proj.weight'},
+  chatglm: {...BIASES, 'ffn_up.weight': 'mlp.gate_up_proj.weight'},
   bitnet: {'attn_sub_norm.weight': 'self_attn.attn_sub_norm.weight', 'ffn_sub_norm.weight': 'mlp.ffn_sub_norm.weight'},
 }
 
@@ -52,7 +55,7 @@ export const GGUF_DENSE_FAMILY_NEAR_MISSES: Record<string, string> = {
 
 /** Architectures whose rope.dimension_count may be less than the head size (their partial_rotary_factor). */
 export function isPartialRotaryDenseFamily(arch: string): boolean {
-  return arch === 'glm4' || arch === 'nemotron'
+  return arch === 'glm4' || arch === 'chatglm' || arch === 'nemotron'
 }
 
 /** llama.cpp's converter writes Nemotron's LayerNorm1P weights with their 1 already added. */
@@ -81,6 +84,7 @@ function familyKeys(arch: string, get: (key: string) => unknown, tensorNames: Se
     // Glm4Config's attention_bias defaults to true: the file's tensors say.
     return {partial_rotary_factor: rotaryFraction(arch, get, path), attention_bias: has('attn_q.bias')}
   }
+  if (arch === 'chatglm') return chatglmKeys(get, tensorNames, path)
   if (arch === 'exaone4') return exaone4Windows(get, path)
   // llama.cpp leaves every 4th smollm3 layer without rope (SmolLM3Config's default interval) and slides none.
   if (arch === 'smollm3') return {no_rope_layer_interval: 4, use_sliding_window: false, attention_bias: has('attn_q.bias'), mlp_bias: has('ffn_up.bias')}
@@ -95,6 +99,16 @@ function familyKeys(arch: string, get: (key: string) => unknown, tensorNames: Se
   if (arch === 'bitnet') return bitnetKeys(get, tensorNames, path)
   // Nemotron: LayerNorm1P's eps is attention.layer_norm_epsilon (NemotronConfig's norm_eps).
   return {...relu2, norm_eps: get('attention.layer_norm_epsilon') ?? 1e-5, partial_rotary_factor: rotaryFraction(arch, get, path)}
+}
+
+/**
+ * chatglm files of GlmForCausalLM: split q/k/v (biased by GlmConfig's default, the file's tensors say), the first
+ * rope.dimension_count values of each head rotated (llama.cpp's NORM rope, interleaved pairs as the checkpoint's), gate
+ * and up fused in ffn_up. ChatGLM2/3's files (ChatGLMModel: one fused attn_qkv) stand for a model that does not load here.
+ */
+function chatglmKeys(get: (key: string) => unknown, tensorNames: Set<string>, path: string): Record<string, unknown> {
+  if (tensorNames.has('blk.0.attn_qkv.weight')) throw new ModelLoadError(`${path}: tensor blk.0.attn_qkv.weight: ChatGLM2/3's fused query_key_value is not supported (chatglm files of GlmForCausalLM, GLM-4-9B's -hf checkpoints, only).`)
+  return {partial_rotary_factor: rotaryFraction('chatglm', get, path), attention_bias: tensorNames.has('blk.0.attn_q.bias')}
 }
 
 /**

@@ -80,7 +80,7 @@ const FALCON: PreTokenizerSpec = {
 /**
  * llama.cpp's names for the BPE pre-tokenizers we know, with the splits llama.cpp documents for each (llama-vocab.cpp)
  * as the tokenizer.json pre-tokenizers of the models they come from write them. Names whose models' architectures
- * load here; the rest (ChatGLM's, ...) are refused. Files without the key are older GPT-2-style
+ * load here; the rest (ChatGLM3's chatglm-spm, ...) are refused. Files without the key are older GPT-2-style
  * conversions.
  */
 const PRE_TOKENIZERS: Record<string, PreTokenizerSpec> = {
@@ -97,8 +97,9 @@ const PRE_TOKENIZERS: Record<string, PreTokenizerSpec> = {
   // Llama 3's split without skipping the merges.
   'smaug-bpe': {...LLAMA3, ignoreMerges: false},
   dbrx: {...LLAMA3, ignoreMerges: false},
-  // GLM-4-0414 (llama.cpp's CHATGLM4): the same.
+  // GLM-4-0414 and GLM-4-9B (llama.cpp's CHATGLM4, which both names select): the same.
   glm4: {...LLAMA3, ignoreMerges: false},
+  'chatglm-bpe': {...LLAMA3, ignoreMerges: false},
   'phi-2': GPT2,
   mpt: GPT2,
   olmo: GPT2,

@@ -1,0 +1,86 @@
+// GGUF architectures llama.cpp writes for Hugging Face families that load here, written from the HF test checkpoints
+// (already checked against transformers) as llama.cpp's converter writes them, load as those checkpoints with their
+// config.json edited to what the file fixes: the same features, f32 logits within 1e-5, a q8_0 file equal to the
+// checkpoint quantized at load, and the same greedy tokens.
+import assert from 'node:assert/strict'
+import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {after, describe, it} from 'node:test'
+import {ModelLoadError} from '../src/engine/errors.js'
+import {loadModel, type LoadedModel} from '../src/engine/model/load-model.js'
+import {ensureTestModel} from '../src/engine/model/test-model.js'
+import {chatglmMetadata, denseFamilyTensors} from './support/dense-family-gguf.js'
+import {withConfig} from './support/edited-checkpoint.js'
+import {ggufBytes, q8_0Matrices, type GgufEntry, type GgufTensorSpec} from './support/gguf-file.js'
+import {maxAbsDifference, promptLogits} from './support/model-logits.js'
+import {argmax} from './support/reference-model.js'
+
+const loadError = (pattern: RegExp) => (error: unknown) => error instanceof ModelLoadError && pattern.test(error.message)
+
+const dir = mkdtempSync(join(tmpdir(), 'pagedllm-gguf-more-archs-'))
+after(() => rmSync(dir, {recursive: true, force: true}))
+const write = (name: string, metadata: Record<string, GgufEntry>, tensors: GgufTensorSpec[]): string => {
+  const path = join(dir, `${name}.gguf`)
+  writeFileSync(path, ggufBytes(metadata, {tensors}))
+  return path
+}
+
+/** What tells the runs apart, to be the same in the file as in the checkpoint. */
+function features(m: LoadedModel): unknown {
+  const c = m.config
+  return [c.architecture, c.numKvHeads, c.headDim, c.rotaryDim, c.ropeTheta, c.ropeScaling, c.attentionBias, c.attentionOutputBias, c.mlpBias, c.fusedProjections,
+    c.hiddenAct, c.tieWordEmbeddings, Math.fround(c.rmsNormEps)]
+}
+
+/** `steps` greedy tokens after `prompt`, each from the last position's f32 logits. */
+async function greedyTokens(model: LoadedModel, prompt: number[], steps = 6): Promise<number[]> {
+  const tokens = [...prompt]
+  for (let step = 0; step < steps; step++) {
+    const {logits} = await promptLogits(model, 'f32', [tokens])
+    tokens.push(argmax(logits.subarray((tokens.length - 1) * model.config.vocabSize)))
+  }
+  return tokens.slice(prompt.length)
+}
+
+/**
+ * The checkpoint's features, f32 logits within 1e-5 and the same greedy tokens, and bit-identical logits at q8_0 to the
+ * checkpoint quantized at load.
+ */
+async function same(hf: LoadedModel, name: string, metadata: Record<string, GgufEntry>, tensors: GgufTensorSpec[]): Promise<LoadedModel> {
+  const gguf = await loadModel(write(name, metadata, tensors))
+  assert.deepEqual(features(gguf), features(hf))
+  assert.ok(maxAbsDifference((await promptLogits(gguf, 'f32')).logits, (await promptLogits(hf, 'f32')).logits) < 1e-5)
+  assert.deepEqual(await greedyTokens(gguf, [1, 17, 250, 3]), await greedyTokens(hf, [1, 17, 250, 3]))
+  const q8 = await loadModel(write(`${name}-q8_0`, metadata, q8_0Matrices(tensors)))
+  assert.equal(maxAbsDifference((await promptLogits(q8, 'f32')).logits, (await promptLogits(hf, 'q8_0')).logits), 0)
+  return gguf
+}
+
+describe('GGUF chatglm files (GlmForCausalLM, GLM-4-9B)', () => {
+  // The checkpoint as the file fixes it: ChatGLMModel's converter writes eps 1e-5 and context hidden_size for GlmConfig's keys.
+  const glm = async () => withConfig(await ensureTestModel('tiny', {variant: 'glm'}), (json) => ({...json, rms_norm_eps: 1e-5, max_position_embeddings: json.hidden_size}))
+
+  it('chatglm: q/k/v biases, half of each head rotated interleaved (rows as stored), gate|up fused in ffn_up: the glm checkpoint\'s logits', async () => {
+    const hf = await glm()
+    assert.deepEqual([hf.config.rotaryDim, hf.config.attentionBias], [hf.config.headDim / 2, true])
+    const gguf = await same(hf, 'chatglm', chatglmMetadata(hf.config), denseFamilyTensors(hf, 'chatglm'))
+    assert.equal(gguf.config.maxPositionEmbeddings, hf.config.hiddenSize)
+  })
+
+  it('refuses a malformed chatglm file, naming the key or tensor', async () => {
+    const hf = await glm()
+    const metadata = chatglmMetadata(hf.config)
+    const tensors = denseFamilyTensors(hf, 'chatglm')
+    await assert.rejects(loadModel(write('chatglm-odd-rotary', {...metadata, 'chatglm.rope.dimension_count': {type: 'u32', value: 7}}, tensors)),
+      loadError(/chatglm\.rope\.dimension_count 7 is not an even part of the head size 16/))
+    const {'chatglm.attention.head_count': _heads, ...noHeads} = metadata
+    await assert.rejects(loadModel(write('chatglm-no-heads', noHeads, tensors)), loadError(/GGUF metadata chatglm\.attention\.head_count is missing/))
+    const noUp = tensors.filter((t) => t.name !== 'blk.1.ffn_up.weight')
+    await assert.rejects(loadModel(write('chatglm-no-up', metadata, noUp)), loadError(/model\.layers\.1\.mlp\.(gate_up|gate|up)_proj\.weight/))
+    // ChatGLM2/3 (ChatGLMModel): one fused query_key_value, a model that does not load here.
+    const q = tensors.find((t) => t.name === 'blk.0.attn_q.weight')!
+    const fused = [...tensors.filter((t) => !/^blk\.0\.attn_[qkv]\./.test(t.name)), {...q, name: 'blk.0.attn_qkv.weight'}]
+    await assert.rejects(loadModel(write('chatglm-qkv', metadata, fused)), loadError(/tensor blk\.0\.attn_qkv\.weight: ChatGLM2\/3's fused query_key_value is not supported/))
+  })
+})
