@@ -1,5 +1,5 @@
-// Writes a loaded HF test model of the ernie4_5-moe / hunyuan-moe / dots1 / minimax-m2 / exaone-moe / dbrx / afmoe families
-// as llama.cpp's converter writes its GGUF file (conversion/ernie.py, hunyuan.py, dots1.py, minimax.py, exaone.py, dbrx.py, afmoe.py): experts stacked per layer and
+// Writes a loaded HF test model of the ernie4_5-moe / hunyuan-moe / dots1 / minimax-m2 / exaone-moe / dbrx / afmoe / cohere2moe families
+// as llama.cpp's converter writes its GGUF file (conversion/ernie.py, hunyuan.py, dots1.py, minimax.py, exaone.py, dbrx.py, afmoe.py, command_r.py): experts stacked per layer and
 // projection, the router as ffn_gate_inp, shared experts as ffn_*_shexp, the router bias as exp_probs_b.bias (ERNIE's
 // [1, experts] as the checkpoint holds it), q/k rows as in the checkpoint, and the metadata keys each converter writes.
 import type {LoadedModel} from '../../src/engine/model/load-model.js'
@@ -9,7 +9,7 @@ import type {GgufEntry, GgufTensorSpec} from './gguf-file.js'
 import {FusedExperts, ggufSpec} from './gguf-fused-experts.js'
 import {familyVocabMetadata} from './llama-gguf.js'
 
-export type MoeFamilyArch = 'ernie4_5-moe' | 'hunyuan-moe' | 'dots1' | 'minimax-m2' | 'exaone-moe' | 'dbrx' | 'afmoe'
+export type MoeFamilyArch = 'ernie4_5-moe' | 'hunyuan-moe' | 'dots1' | 'minimax-m2' | 'exaone-moe' | 'dbrx' | 'afmoe' | 'cohere2moe'
 
 /** Engine tensor suffix -> GGUF suffix (llama.cpp's tensor map for these families). */
 const LAYER: Record<string, string> = {
@@ -115,6 +115,17 @@ export function moeFamilyMetadata(arch: MoeFamilyArch, c: LoadedModel['config'],
       expert_feed_forward_length: u32(moe.expertIntermediateSize), expert_shared_count: u32(moe.sharedExpertIntermediateSize / moe.expertIntermediateSize),
       leading_dense_block_count: u32(firstSparse), expert_weights_scale: f32(grouped.routedScalingFactor), 'attention.sliding_window': u32(Math.max(...(c.layerWindows ?? [0]))),
       'rope.dimension_count': u32(c.headDim), vocab_size: u32(c.vocabSize),
+    },
+    // Cohere2MoeModel: sigmoid gating always, the window pattern from layer_types, the base's layer_norm_epsilon (Cohere2MoeConfig's
+    // layer_norm_eps, 1e-5 by default) beside the rms eps the common keys hold, and the base's feed_forward_length: the
+    // checkpoint's intermediate_size, the experts' width (llama.cpp's graph sizes the dense prefix by it).
+    cohere2moe: {
+      feed_forward_length: u32(moe.expertIntermediateSize),
+      logit_scale: f32(c.rmsVariant?.logitsMultiplier ?? 1), 'attention.sliding_window': u32(Math.max(...(c.layerWindows ?? [0]))),
+      'attention.sliding_window_pattern': {type: 'bools', value: (c.layerWindows ?? []).map((w) => w > 0)}, vocab_size: u32(c.vocabSize),
+      expert_feed_forward_length: u32(moe.expertIntermediateSize), leading_dense_block_count: u32(firstSparse), expert_weights_norm: {type: 'bool', value: moe.normTopkProb},
+      expert_gating_func: u32(2), 'rope.dimension_count': u32(c.headDim), 'rope.scaling.type': {type: 'string', value: 'none'}, 'attention.layer_norm_epsilon': f32(1e-5),
+      ...(moe.sharedExpertIntermediateSize > 0 ? {expert_shared_count: u32(moe.sharedExpertIntermediateSize / moe.expertIntermediateSize), expert_shared_feed_forward_length: u32(moe.sharedExpertIntermediateSize)} : {}),
     },
   }
   const dbrxOmits = arch === 'dbrx' ? ['attention.key_length', 'attention.value_length', 'attention.layer_norm_rms_epsilon'] : []

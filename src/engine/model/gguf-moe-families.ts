@@ -1,7 +1,7 @@
 // GGUF ernie4_5-moe (ERNIE-4.5-21B-A3B), hunyuan-moe (Hunyuan-A13B), dots1 (dots.llm1), minimax-m2, exaone-moe (K-EXAONE),
-// dbrx and afmoe (Arcee Trinity) files, as llama.cpp's converter writes them, read as the config.json each stands for
-// (ernie45-moe-config.ts, hunyuan-moe-config.ts, dots1-config.ts, minimax-m2-config.ts, exaone-moe-config.ts,
-// dbrx-config.ts, afmoe-config.ts). Their experts, routers, shared experts and router
+// dbrx, afmoe (Arcee Trinity) and cohere2moe files, as llama.cpp's converter writes them, read as the config.json each
+// stands for (ernie45-moe-config.ts, hunyuan-moe-config.ts, dots1-config.ts, minimax-m2-config.ts, exaone-moe-config.ts,
+// dbrx-config.ts, afmoe-config.ts, cohere2-moe-config.ts). Their experts, routers, shared experts and router
 // biases (exp_probs_b) are under llama.cpp's common MoE names (gguf-moe.ts, gguf-deepseek.ts); q/k rows are as in the
 // checkpoint (ERNIE's own interleaved rope is reordered at load as for the checkpoint: llama-twists.ts).
 import {ModelLoadError, quotedValue} from '../errors.js'
@@ -19,6 +19,8 @@ export const GGUF_MOE_FAMILY_ARCHITECTURES: Record<string, {architecture: string
   'exaone-moe': {architecture: 'ExaoneMoeForCausalLM', modelType: 'exaone_moe', interleavedRope: false},
   dbrx: {architecture: DBRX, modelType: 'dbrx', interleavedRope: false},
   afmoe: {architecture: 'AfmoeForCausalLM', modelType: 'afmoe', interleavedRope: false},
+  // Cohere's own interleaved rope (llama.cpp's NORM), rows as in the checkpoint: reordered at load as for it (rms-variants.ts).
+  cohere2moe: {architecture: 'Cohere2MoeForCausalLM', modelType: 'cohere2_moe', interleavedRope: false},
 }
 
 /**
@@ -149,8 +151,41 @@ function minimaxKeys(file: FileKeys): Record<string, unknown> {
   }
 }
 
+/**
+ * Cohere2-MoE as llama.cpp's cohere2moe graph runs the file: LayerNorms without bias (attention.layer_norm_epsilon) unless
+ * attention.layer_norm_rms_epsilon is there (RMSNorms); the parallel block; sigmoid routing over the top-k logits
+ * (expert_weights_norm renormalising them), the shared experts' MLP (expert_shared_count x the experts' width) added and
+ * the sum halved (the converter refuses any other combination); the first leading_dense_block_count layers dense
+ * (feed_forward_length wide) and rotated, the others rotated where attention.sliding_window_pattern says they slide.
+ */
+function cohere2MoeKeys(file: FileKeys): Record<string, unknown> {
+  checkGating(file, 2)
+  const {arch, path, get, required} = file
+  const scale = get('expert_weights_scale') ?? 1
+  if (scale !== 1) throw new ModelLoadError(`${path}: ${arch}.expert_weights_scale ${quotedValue(scale)} is not supported: Cohere2-MoE does not scale its routed experts.`)
+  const width = required('expert_feed_forward_length')
+  const shared = get('expert_shared_count') ?? 0
+  const sharedWidth = get('expert_shared_feed_forward_length')
+  if (sharedWidth !== undefined && sharedWidth !== Number(shared) * Number(width)) {
+    throw new ModelLoadError(`${path}: ${arch}.expert_shared_feed_forward_length ${quotedValue(sharedWidth)} is not expert_shared_count x expert_feed_forward_length (${quotedValue(shared)} x ${quotedValue(width)}), the shared MLP's width in Cohere2-MoE.`)
+  }
+  required('attention.sliding_window')
+  if (get('attention.sliding_window_pattern') === undefined) throw new ModelLoadError(`${path}: GGUF metadata ${arch}.attention.sliding_window_pattern is missing (one true/false per layer: which layers slide and rotate)`)
+  const layers = Number(required('block_count')) - Number(get('nextn_predict_layers') ?? 0)
+  const rms = get('attention.layer_norm_rms_epsilon')
+  return {
+    ...exaone4Windows((key) => (key === 'block_count' ? layers : get(key)), path, arch), num_hidden_layers: layers,
+    logit_scale: required('logit_scale'), num_experts: required('expert_count'), num_experts_per_tok: required('expert_used_count'),
+    intermediate_size: width, prefix_dense_intermediate_size: required('feed_forward_length'), first_k_dense_replace: get('leading_dense_block_count') ?? 0,
+    prefix_dense_sliding_window_pattern: 1, expert_selection_fn: 'sigmoid', norm_topk_prob: get('expert_weights_norm') ?? false,
+    num_shared_experts: shared, shared_expert_combination_strategy: 'average',
+    ...(rms === undefined ? {rms_norm_eps: null, layer_norm_eps: required('attention.layer_norm_epsilon')} : {rms_norm_eps: rms}),
+  }
+}
+
 const FAMILY_KEYS: Record<string, (file: FileKeys) => Record<string, unknown>> = {
   'ernie4_5-moe': ernieKeys, 'hunyuan-moe': hunyuanKeys, dots1: dots1Keys, 'minimax-m2': minimaxKeys, 'exaone-moe': exaoneMoeKeys, dbrx: dbrxKeys, afmoe: afmoeKeys,
+  cohere2moe: cohere2MoeKeys,
 }
 
 /** The config.json keys a file of these families stands for beyond the llama ones; {} for other architectures. */
