@@ -86,7 +86,7 @@ describe('GGUF glm4 / exaone4 / smollm3 / seed_oss / ernie4_5 / hunyuan-dense / 
     const exaone4 = await loadModel(await ensureTestModel('tiny', {variant: 'exaone4'}))
     const broken: [string, LoadedModel, (m: Record<string, GgufEntry>) => Record<string, GgufEntry>, RegExp][] = [
       ['glm4', glm4, (m) => ({...m, 'glm4.rope.dimension_count': {type: 'u32', value: 7}}), /glm4\.rope\.dimension_count 7 is not an even part of the head size 16/],
-      ['glm4', glm4, (m) => ({...m, 'glm4.rope.dimension_sections': {type: 'i32s', value: [8, 12, 12, 0]}}), /glm4\.rope\.dimension_sections: GLM-4V's M-RoPE is not supported/],
+      ['glm4', glm4, (m) => ({...m, 'glm4.rope.dimension_sections': {type: 'i32s', value: [8, -12, 12, 0]}}), /glm4\.rope\.dimension_sections must list up to 4 non-negative integers/],
       ['exaone4', exaone4, (m) => ({...m, 'exaone4.attention.sliding_window_pattern': {type: 'bools', value: [true]}}), /exaone4\.attention\.sliding_window_pattern must hold one true\/false per layer \(2\)/],
     ]
     for (const [arch, hf, edit, pattern] of broken) {

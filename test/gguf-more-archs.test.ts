@@ -10,11 +10,12 @@ import {after, describe, it} from 'node:test'
 import {ModelLoadError} from '../src/engine/errors.js'
 import {loadModel, type LoadedModel} from '../src/engine/model/load-model.js'
 import {ensureTestModel} from '../src/engine/model/test-model.js'
-import {chatglmMetadata, denseFamilyTensors} from './support/dense-family-gguf.js'
+import {chatglmMetadata, denseFamilyTensors, glm4vTextGguf} from './support/dense-family-gguf.js'
 import {withConfig} from './support/edited-checkpoint.js'
 import {ggufBytes, q8_0Matrices, type GgufEntry, type GgufTensorSpec} from './support/gguf-file.js'
 import {maxAbsDifference, promptLogits} from './support/model-logits.js'
 import {moeFamilyMetadata, moeFamilyTensors} from './support/moe-family-gguf.js'
+import {checkDirAgainstTransformers, readTransformersFixture} from './support/transformers-fixture.js'
 import {argmax} from './support/reference-model.js'
 
 const loadError = (pattern: RegExp) => (error: unknown) => error instanceof ModelLoadError && pattern.test(error.message)
@@ -127,5 +128,27 @@ describe('GGUF cohere2moe files (Cohere2MoeForCausalLM)', () => {
     const hf = await withConfig(await ensureTestModel('tiny', {variant: 'cohere2-moe'}), (json) => ({...json, expert_selection_fn: 'sigmoid'}))
     assert.ok(hf.config.intermediateSize > hf.config.moe!.expertIntermediateSize)
     await assert.rejects(loadModel(write('c2m-dense-prefix', metadata(hf), moeFamilyTensors(hf, 'cohere2moe'))), loadError(/model\.layers\.0\.mlp\.(gate|up|down)_proj\.weight/))
+  })
+})
+
+describe('GGUF glm4 files of GLM-4.1V\'s text (Glm4vForConditionalGeneration)', () => {
+  const sections = [2, 1, 1] // the glm4v test checkpoint's mrope_section
+
+  it('glm4 with rope.dimension_sections: q/k rows in the converter\'s NEOX order used as stored, the glm4v checkpoint\'s logits and transformers\' greedy tokens', async () => {
+    const hf = await loadModel(await ensureTestModel('tiny', {variant: 'glm4v'}))
+    assert.deepEqual([hf.config.architecture, hf.config.rotaryDim, hf.config.sandwichNorms], ['Glm4ForCausalLM', 8, true])
+    const {metadata, tensors} = glm4vTextGguf(hf, sections)
+    await same(hf, 'glm4v-text', metadata, tensors)
+    await checkDirAgainstTransformers(join(dir, 'glm4v-text.gguf'), readTransformersFixture('glm4v'))
+  })
+
+  it('refuses malformed sections, naming the key; without sections the rows are read as the checkpoint\'s (so differ)', async () => {
+    const hf = await loadModel(await ensureTestModel('tiny', {variant: 'glm4v'}))
+    const {metadata, tensors} = glm4vTextGguf(hf, sections)
+    await assert.rejects(loadModel(write('glm4v-bad-sections', {...metadata, 'glm4.rope.dimension_sections': {type: 'strings', value: ['t', 'h', 'w']}}, tensors)),
+      loadError(/glm4\.rope\.dimension_sections must list up to 4 non-negative integers/))
+    const {'glm4.rope.dimension_sections': _sections, ...plain} = metadata
+    const unsectioned = await loadModel(write('glm4v-no-sections', plain, tensors))
+    assert.ok(maxAbsDifference((await promptLogits(unsectioned, 'f32')).logits, (await promptLogits(hf, 'f32')).logits) > 1e-3)
   })
 })

@@ -96,3 +96,28 @@ export function chatglmMetadata(c: Config): Record<string, GgufEntry> {
     'tokenizer.ggml.add_bos_token': {type: 'bool', value: false},
   }
 }
+
+/**
+ * GLM-4.1V's text as Glm4Model's converter writes it (use_mrope): each head's first `rotaryDim` rows of q and k (weights
+ * and biases) reordered from interleaved pairs to rotate_half's halves (normal_to_neox: evens, then odds), and the
+ * checkpoint's mrope_section padded to 4 as rope.dimension_sections.
+ */
+export function glm4vTextGguf(hf: LoadedModel, sections: readonly number[]): {metadata: Record<string, GgufEntry>; tensors: GgufTensorSpec[]} {
+  const c = hf.config
+  const rotary = c.rotaryDim ?? c.headDim
+  const tensors = denseFamilyTensors(hf, 'glm4').map((t) => {
+    if (!/\.attn_[qk]\.(weight|bias)$/.test(t.name)) return t
+    const cols = t.dims.length === 2 ? t.dims[0]! : 1
+    const values = new Float32Array(t.data.buffer.slice(t.data.byteOffset, t.data.byteOffset + t.data.length))
+    const out = values.slice()
+    for (let head = 0; head < values.length / cols / c.headDim; head++) {
+      for (let r = 0; r < rotary; r++) {
+        const from = head * c.headDim + (r < rotary / 2 ? 2 * r : 2 * (r - rotary / 2) + 1)
+        out.set(values.subarray(from * cols, (from + 1) * cols), (head * c.headDim + r) * cols)
+      }
+    }
+    return {...t, data: Buffer.from(out.buffer)}
+  })
+  const metadata = {...denseFamilyMetadata('glm4', c), 'glm4.rope.dimension_sections': {type: 'i32s' as const, value: [...sections, 0, 0, 0, 0].slice(0, 4)}}
+  return {metadata, tensors}
+}

@@ -4,6 +4,8 @@
 // reordering (tensor-renames.ts, fused-tensors.ts, llama-twists.ts) apply to the file as to the checkpoint.
 import {ModelLoadError, quotedValue} from '../errors.js'
 import {ggufYarnScaling} from './gguf-olmo3.js'
+import {checkRopeSections} from './gguf-vl-text.js'
+import type {TensorInfo} from './safetensors.js'
 
 /**
  * llama.cpp's converter permutes q/k rows for its interleaved (NORM) rope only where the checkpoint rotates with
@@ -53,6 +55,21 @@ export const GGUF_DENSE_FAMILY_NEAR_MISSES: Record<string, string> = {
   gemma4: 'Gemma 4 files need per-layer head counts and sizes, proportional rope factors and the "gemma4" tokenizer; load the Hugging Face checkpoint',
 }
 
+/**
+ * GLM-4.1V's text in a glm4 file: its converter stores the rotated rows of q and k (and their biases) already in
+ * rotate_half order (normal_to_neox: llama.cpp's M-RoPE kernel rotates NEOX pairs), so the reordering the checkpoint's
+ * interleaved rows get at load (llama-twists.ts) is dropped. Files without rope.dimension_sections keep it (their rows are
+ * the checkpoint's).
+ */
+export function withGlm4vRowsAsStored(arch: string, get: (key: string) => unknown, tensors: TensorInfo[]): TensorInfo[] {
+  if (arch !== 'glm4' || get('rope.dimension_sections') === undefined) return tensors
+  return tensors.map((t) => {
+    if (!/\.self_attn\.[qk]_proj\.(weight|bias)$/.test(t.name)) return t
+    const {ropeInterleavedHeads: _heads, ropeInterleavedDims: _dims, ...asStored} = t
+    return asStored
+  })
+}
+
 /** Architectures whose rope.dimension_count may be less than the head size (their partial_rotary_factor). */
 export function isPartialRotaryDenseFamily(arch: string): boolean {
   return arch === 'glm4' || arch === 'chatglm' || arch === 'nemotron'
@@ -80,7 +97,8 @@ export function acceptsGgufYarn(arch: string, ropeType: unknown): boolean {
 function familyKeys(arch: string, get: (key: string) => unknown, tensorNames: Set<string>, path: string): Record<string, unknown> {
   const has = (suffix: string) => tensorNames.has(`blk.0.${suffix}`)
   if (arch === 'glm4') {
-    if (get('rope.dimension_sections') !== undefined) throw new ModelLoadError(`${path}: glm4.rope.dimension_sections: GLM-4V's M-RoPE is not supported (text GLM-4-0414 files only).`)
+    // GLM-4.1V's text model (Glm4vForConditionalGeneration) carries its M-RoPE sections: plain rope for text (gguf-vl-text.ts).
+    checkRopeSections(arch, get, path)
     // Glm4Config's attention_bias defaults to true: the file's tensors say.
     return {partial_rotary_factor: rotaryFraction(arch, get, path), attention_bias: has('attn_q.bias')}
   }

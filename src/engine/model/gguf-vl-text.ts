@@ -33,17 +33,23 @@ export function isQwen3MoeGguf(arch: string): boolean {
 export function vlTextGgufKeys(arch: string, get: (key: string) => unknown, path: string): Record<string, unknown> {
   if (!Object.hasOwn(GGUF_VL_TEXT_ARCHITECTURES, arch)) return {}
   if (arch === 'mistral3') return ministral3Keys(get, path)
-  const sections = get('rope.dimension_sections')
-  if (sections === undefined) throw new ModelLoadError(`${path}: GGUF metadata ${arch}.rope.dimension_sections is missing (the M-RoPE sections llama.cpp requires of ${arch} files).`)
-  if (!Array.isArray(sections) || sections.length === 0 || sections.length > 4 || sections.some((s) => typeof s !== 'number' || !Number.isInteger(s) || s < 0)) {
-    throw new ModelLoadError(`${path}: ${arch}.rope.dimension_sections must list up to 4 non-negative integers, got ${quotedValue(sections)}.`)
-  }
+  if (get('rope.dimension_sections') === undefined) throw new ModelLoadError(`${path}: GGUF metadata ${arch}.rope.dimension_sections is missing (the M-RoPE sections llama.cpp requires of ${arch} files).`)
+  checkRopeSections(arch, get, path)
   const deepstack = get('n_deepstack_layers')
   const layers = get('block_count')
   if (deepstack !== undefined && (typeof deepstack !== 'number' || !Number.isInteger(deepstack) || deepstack < 0 || (typeof layers === 'number' && deepstack > layers))) {
     throw new ModelLoadError(`${path}: ${arch}.n_deepstack_layers must be a whole number of layers from 0 to ${quotedValue(layers)}, got ${quotedValue(deepstack)}.`)
   }
   return {}
+}
+
+/** A file's M-RoPE sections, when it has them: up to 4 non-negative integers (plain rope for text, whatever they split). */
+export function checkRopeSections(arch: string, get: (key: string) => unknown, path: string): void {
+  const sections = get('rope.dimension_sections')
+  if (sections === undefined) return
+  if (!Array.isArray(sections) || sections.length === 0 || sections.length > 4 || sections.some((s) => typeof s !== 'number' || !Number.isInteger(s) || s < 0)) {
+    throw new ModelLoadError(`${path}: ${arch}.rope.dimension_sections must list up to 4 non-negative integers, got ${quotedValue(sections)}.`)
+  }
 }
 
 /**
