@@ -106,7 +106,7 @@ describe('GGUF pre-tokenizers split as the HF tokenizers llama.cpp names them af
   it('the other names llama.cpp maps onto a split we know split as that one', () => {
     const sameAs: Record<string, string> = {
       'midm-2.0': 'llama-bpe', f2llmv2: 'qwen2', 'minerva-7b': 'smollm', mellum: 'gpt-2', 'a.x-4.0': 'gpt-2', trillion: 'gpt-2', 'granite-docling': 'gpt-2', llama4: 'gpt-4o',
-      lfm2: 'llama-bpe',
+      lfm2: 'llama-bpe', 'chatglm-bpe': 'llama-bpe',
     }
     for (const [pre, like] of Object.entries({...sameAs, 'llama-bpe': 'llama-bpe', qwen2: 'qwen2', smollm: 'smollm', 'gpt-2': 'gpt-2'})) {
       assert.deepEqual(encodeHostile(pre, WORDS[like]!), WORDS[like]!.map(byteLevel), pre)
@@ -122,7 +122,7 @@ describe('GGUF pre-tokenizers split as the HF tokenizers llama.cpp names them af
   })
 
   it('names of architectures that do not load, and splits not expressible here, stay refused naming the supported', () => {
-    for (const pre of ['superbpe', 'chatglm-bpe']) {
+    for (const pre of ['superbpe', 'jais']) {
       assert.throws(() => encodeHostile(pre, []), (error: unknown) =>
         error instanceof ModelLoadError && error.message.includes(`GGUF pre-tokenizer "${pre}" (tokenizer.ggml.pre) is not supported; supported: `) &&
         error.message.includes('gpt-4o, seed-coder, deepseek-llm, deepseek-coder'))
