@@ -1,7 +1,8 @@
-// GGUF architectures llama.cpp writes for Hugging Face families that load here, written from the HF test checkpoints
-// (already checked against transformers) as llama.cpp's converter writes them, load as those checkpoints with their
-// config.json edited to what the file fixes: the same features, f32 logits within 1e-5, a q8_0 file equal to the
-// checkpoint quantized at load, and the same greedy tokens.
+// GGUF chatglm (GlmForCausalLM), cohere2moe (Cohere2MoeForCausalLM) and glm4 with M-RoPE sections (GLM-4.1V's text): files
+// llama.cpp writes for Hugging Face families that load here, written from the HF test checkpoints (already checked
+// against transformers) as llama.cpp's converter writes them, load as those checkpoints with their config.json edited to
+// what the file fixes: the same features, f32 logits within 1e-5, a q8_0 file equal to the checkpoint quantized at load,
+// and the same greedy tokens.
 import assert from 'node:assert/strict'
 import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
