@@ -115,6 +115,7 @@ describe('GGUF cohere2moe files (Cohere2MoeForCausalLM)', () => {
     await assert.rejects(edited('c2m-scale', (m) => ({...m, 'cohere2moe.expert_weights_scale': {type: 'f32', value: 2.5}})), loadError(/cohere2moe\.expert_weights_scale 2\.5 is not supported/))
     await assert.rejects(edited('c2m-shexp', (m) => ({...m, 'cohere2moe.expert_shared_feed_forward_length': {type: 'u32', value: 64}})),
       loadError(/cohere2moe\.expert_shared_feed_forward_length 64 is not expert_shared_count x expert_feed_forward_length \(1 x 48\)/))
+    await assert.rejects(edited('c2m-swa-base', (m) => ({...m, 'cohere2moe.rope.freq_base_swa': {type: 'f32', value: 50000}})), loadError(/cohere2moe\.rope\.freq_base_swa 50000 is not supported/))
     await assert.rejects(edited('c2m-no-pattern', (m) => Object.fromEntries(Object.entries(m).filter(([key]) => key !== 'cohere2moe.attention.sliding_window_pattern'))),
       loadError(/GGUF metadata cohere2moe\.attention\.sliding_window_pattern is missing/))
     await assert.rejects(edited('c2m-no-eps', (m) => Object.fromEntries(Object.entries(withoutRms(m)).filter(([key]) => key !== 'cohere2moe.attention.layer_norm_epsilon'))),

@@ -170,6 +170,9 @@ function cohere2MoeKeys(file: FileKeys): Record<string, unknown> {
     throw new ModelLoadError(`${path}: ${arch}.expert_shared_feed_forward_length ${quotedValue(sharedWidth)} is not expert_shared_count x expert_feed_forward_length (${quotedValue(shared)} x ${quotedValue(width)}), the shared MLP's width in Cohere2-MoE.`)
   }
   required('attention.sliding_window')
+  // llama.cpp rotates the sliding layers by rope.freq_base_swa where a file has one; Cohere2MoeConfig has one base.
+  const swaBase = get('rope.freq_base_swa')
+  if (swaBase !== undefined && swaBase !== (get('rope.freq_base') ?? 10000)) throw new ModelLoadError(`${path}: ${arch}.rope.freq_base_swa ${quotedValue(swaBase)} is not supported: Cohere2-MoE rotates every layer by rope.freq_base (${quotedValue(get('rope.freq_base') ?? 10000)}).`)
   if (get('attention.sliding_window_pattern') === undefined) throw new ModelLoadError(`${path}: GGUF metadata ${arch}.attention.sliding_window_pattern is missing (one true/false per layer: which layers slide and rotate)`)
   const layers = Number(required('block_count')) - Number(get('nextn_predict_layers') ?? 0)
   const rms = get('attention.layer_norm_rms_epsilon')
