@@ -42,14 +42,6 @@ export const GGUF_DENSE_FAMILY_LAYER_NAMES: Record<string, Record<string, string
   bitnet: {'attn_sub_norm.weight': 'self_attn.attn_sub_norm.weight', 'ffn_sub_norm.weight': 'mlp.ffn_sub_norm.weight'},
 }
 
-/**
- * Newer GGUF families whose HF forms load here but whose files need what this loader lacks: the checkpoint's values are
- * changed on the way (not byte windows of the file), or the tokenizer is a kind gguf-tokenizer.ts does not read.
- */
-export const GGUF_DENSE_FAMILY_NEAR_MISSES: Record<string, string> = {
-  gemma4: 'Gemma 4 files need per-layer head counts and sizes, proportional rope factors and the "gemma4" tokenizer; load the Hugging Face checkpoint',
-}
-
 /** Architectures whose rope.dimension_count may be less than the head size (their partial_rotary_factor). */
 export function isPartialRotaryDenseFamily(arch: string): boolean {
   return arch === 'glm4' || arch === 'nemotron'
