@@ -22,7 +22,10 @@ export const GGUF_GEMMA4_GLOBAL_NAMES: Record<string, Record<string, string>> = 
  * Per-layer GGUF suffix -> checkpoint suffix where it differs from llama's: the sandwich norms (ffn_norm is the
  * pre-feedforward one), the per-layer input gate, projection and norm, layer_scalar (which the converter names
  * layer_output_scale.weight), and the MoE block: router.proj as ffn_gate_inp, router.scale as ffn_gate_inp.scale,
- * router.per_expert_scale as ffn_down_exps.scale, the stacked experts as ffn_gate_up_exps / ffn_down_exps.
+ * router.per_expert_scale as ffn_down_exps.scale, the stacked experts as ffn_gate_up_exps / ffn_down_exps. The
+ * converter passes experts.gate_up_proj through as ffn_gate_up_exps, each expert's gate rows then its up rows, as
+ * llama.cpp's fused experts are read elsewhere (gguf-moe.ts); that it does not reorder them is our reading, not a
+ * line of the converter we found.
  */
 export const GGUF_GEMMA4_LAYER_NAMES: Record<string, Record<string, string>> = {
   gemma4: {

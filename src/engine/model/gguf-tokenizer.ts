@@ -115,7 +115,8 @@ export function spmTokenizerJson(metadata: Map<string, GgufValue>): Record<strin
  * only into runs of newlines and runs of anything else, a character no token spells as its <0xXX> byte tokens.
  * llama.cpp keeps a run of newlines that is itself a token whole, whatever the merges say; here such tokens match as
  * added tokens, which agrees with it except on runs longer than any such token (llama.cpp merges those, the added
- * tokens take the longest first): an inference from the two algorithms, not a measured difference.
+ * tokens take the longest first): an inference from the two algorithms, not a measured difference. llama.cpp also
+ * sets clean_spaces for BPE vocabularies; decoding here cleans up no spaces, as for the gpt2 ones.
  */
 export function gemma4TokenizerJson(metadata: Map<string, GgufValue>): Record<string, unknown> {
   const tokens = stringArray(metadata, 'tokenizer.ggml.tokens')
