@@ -10,7 +10,11 @@ import {Tokenizer} from './tokenizer.js'
  * Tokens that end generation whatever eos_token_id says, as llama.cpp decides (its end-of-generation set): chat turn ends
  * of the common templates. A ChatML fine-tune whose eos is </s> stops at <|im_end|>.
  */
-const END_OF_GENERATION_TOKENS = ['<|eot_id|>', '<|eom_id|>', '<|im_end|>', '<|end|>', '<end_of_turn>', '<|endoftext|>', '<EOT>', '_<EOT>', '<\uff5cend\u2581of\u2581sentence\uff5c>']
+const END_OF_GENERATION_TOKENS = [
+  '<|eot_id|>', '<|eom_id|>', '<|im_end|>', '<|end|>', '<end_of_turn>', '<|endoftext|>', '<EOT>', '_<EOT>', '<\uff5cend\u2581of\u2581sentence\uff5c>',
+  // Gemma 4's turn end and tool-response start.
+  '<turn|>', '<|tool_response>',
+]
 
 /** tokenizer.ggml.token_type values (llama.cpp's llama_token_type). */
 const TOKEN_TYPE = {normal: 1, unknown: 2, control: 3, userDefined: 4, unused: 5, byte: 6}
