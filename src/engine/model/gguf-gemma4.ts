@@ -78,6 +78,7 @@ export function gemma4GgufKeys(arch: string, get: (key: string) => unknown, file
   const moe = file.tensors.some((t) => /^blk\.\d+\.ffn_gate_inp\.weight$/.test(t.name))
   const softcap = get('final_logit_softcapping')
   return {
+    // llama.cpp's gemma4 graph runs ggml_gelu, the tanh approximation.
     hidden_activation: 'gelu_pytorch_tanh',
     head_dim: swaHeadDim,
     num_key_value_heads: swaKvHeads,
@@ -92,6 +93,7 @@ export function gemma4GgufKeys(arch: string, get: (key: string) => unknown, file
     // llama.cpp reads per_layer_token_embd as [layers x width, n_vocab]: one row a token of the vocabulary.
     ...(perLayerInput > 0 ? {vocab_size_per_layer_input: perLayerVocab(file, perLayerInput)} : {}),
     final_logit_softcapping: softcap ?? null,
+    // The gemma4 loader reads rope.freq_base_swa as optional; without it, llama_hparams' default 10000 (our reading).
     rope_parameters: {full_attention: fullRope(file, fullHeadDim, get('rope.freq_base') ?? 10000), sliding_attention: {rope_type: 'default', rope_theta: get('rope.freq_base_swa') ?? 10000}},
     ...(moe ? {enable_moe_block: true, num_experts: required('expert_count'), top_k_experts: required('expert_used_count'), moe_intermediate_size: required('expert_feed_forward_length')} : {}),
   }
