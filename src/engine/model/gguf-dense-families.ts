@@ -48,14 +48,6 @@ export const GGUF_DENSE_FAMILY_LAYER_NAMES: Record<string, Record<string, string
 }
 
 /**
- * Newer GGUF families whose HF forms load here but whose files need what this loader lacks: the checkpoint's values are
- * changed on the way (not byte windows of the file), or the tokenizer is a kind gguf-tokenizer.ts does not read.
- */
-export const GGUF_DENSE_FAMILY_NEAR_MISSES: Record<string, string> = {
-  gemma4: 'Gemma 4 files need per-layer head counts and sizes, proportional rope factors and the "gemma4" tokenizer; load the Hugging Face checkpoint',
-}
-
-/**
  * GLM-4.1V's text in a glm4 file: its converter stores the rotated rows of q and k (and their biases) already in
  * rotate_half order (normal_to_neox: llama.cpp's M-RoPE kernel rotates NEOX pairs), so the reordering the checkpoint's
  * interleaved rows get at load (llama-twists.ts) is dropped. Files without rope.dimension_sections keep it (their rows are

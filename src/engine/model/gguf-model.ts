@@ -2,14 +2,14 @@
 // phi3/gemma2/gemma3: gguf-phi3-gemma.ts; glm4/chatglm/exaone4/smollm3/seed_oss/ernie4_5/hunyuan-dense/arcee/nemotron/jais2/bitnet: gguf-dense-families.ts;
 // granitehybrid/mamba2/qwen3next/qwen35/qwen35moe/lfm2/mamba/jamba/nemotron_h/nemotron_h_moe/falcon-h1/kimi-linear: gguf-hybrid.ts, gguf-lfm2-mamba.ts, gguf-ssm-hybrids.ts, gguf-kimi-linear.ts; llama4: gguf-llama4.ts;
 // minicpm3: gguf-minicpm3.ts; apertus: gguf-apertus.ts;
-// ernie4_5-moe/hunyuan-moe/dots1/minimax-m2/exaone-moe/dbrx/afmoe/cohere2moe: gguf-moe-families.ts; qwen2vl/qwen3vl/qwen3vlmoe/mistral3: gguf-vl-text.ts) GGUF file as a model: config from metadata, tensors under their HF names, tokenizer and chat template.
+// ernie4_5-moe/hunyuan-moe/dots1/minimax-m2/exaone-moe/dbrx/afmoe/cohere2moe: gguf-moe-families.ts; qwen2vl/qwen3vl/qwen3vlmoe/mistral3: gguf-vl-text.ts; gemma4: gguf-gemma4.ts) GGUF file as a model: config from metadata, tensors under their HF names, tokenizer and chat template.
 import {basename} from 'node:path'
 import {ModelLoadError, quotedValue} from '../errors.js'
 import {blockFormatOfGgufType, refusedTypeMessage} from './gguf-block-types.js'
 import {GGML_BLOCKS, readGguf, type GgufFile, type GgufValue} from './gguf-file.js'
 import {ggufExpertTensors, ggufMoeConfigKeys, ggufMoeName} from './gguf-moe.js'
 import {GGUF_ALIBI_FILES} from './gguf-alibi.js'
-import {DENSE_FAMILY_NORMS_WITH_ONE_ADDED, GGUF_DENSE_FAMILY_ARCHITECTURES, GGUF_DENSE_FAMILY_NEAR_MISSES, acceptsGgufYarn, GGUF_DENSE_FAMILY_LAYER_NAMES, denseFamilyGgufKeys, isPartialRotaryDenseFamily, withGlm4vRowsAsStored} from './gguf-dense-families.js'
+import {DENSE_FAMILY_NORMS_WITH_ONE_ADDED, GGUF_DENSE_FAMILY_ARCHITECTURES, acceptsGgufYarn, GGUF_DENSE_FAMILY_LAYER_NAMES, denseFamilyGgufKeys, isPartialRotaryDenseFamily, withGlm4vRowsAsStored} from './gguf-dense-families.js'
 import {GGUF_LAYERNORM_ARCHITECTURES, layerNormGgufConfigJson, layerNormGgufName, splitStackedTensors} from './gguf-layernorm.js'
 import {GGUF_NORMS_WITH_ONE_ADDED, GGUF_PHI3_GEMMA_ARCHITECTURES, GGUF_PHI3_GEMMA_LAYER_NAMES, ggufF32Vector, phi3GemmaGgufKeys} from './gguf-phi3-gemma.js'
 import {GGUF_RMS_VARIANT_ARCHITECTURES, GGUF_RMS_VARIANT_LAYER_NAMES, rmsVariantGgufKeys} from './gguf-rms-variants.js'
@@ -30,6 +30,7 @@ import {GGUF_MOE_FAMILY_ARCHITECTURES, GGUF_MOE_FAMILY_LAYER_NAMES, GGUF_MOE_FAM
 import {GGUF_MINICPM3_ARCHITECTURES, minicpm3GgufKeys} from './gguf-minicpm3.js'
 import {apertusGgufKeys, apertusXieluTensors, GGUF_APERTUS_ARCHITECTURES} from './gguf-apertus.js'
 import {GGUF_VL_TEXT_ARCHITECTURES, acceptsVlTextYarn, vlTextGgufKeys} from './gguf-vl-text.js'
+import {GGUF_GEMMA4_ARCHITECTURES, GGUF_GEMMA4_GLOBAL_NAMES, GGUF_GEMMA4_LAYER_NAMES, gemma4GgufKeys} from './gguf-gemma4.js'
 import {parseModelConfig, type ModelConfig} from './model-config.js'
 import type {TensorDtype, TensorInfo} from './safetensors.js'
 
@@ -65,13 +66,13 @@ const GGUF_ARCHITECTURES: Record<string, {architecture: string; modelType: strin
   ...GGUF_MINICPM3_ARCHITECTURES,
   ...GGUF_APERTUS_ARCHITECTURES,
   ...GGUF_VL_TEXT_ARCHITECTURES,
+  ...GGUF_GEMMA4_ARCHITECTURES,
 }
 /** GGUF architectures close to a supported one, with what they need that the engine lacks (as their HF architectures' near misses). */
 const GGUF_NEAR_MISSES: Record<string, string> = {
   phimoe: 'llama.cpp runs PhiMoE files as Phi-3 with softmax top-2 routing, not the model\'s sparsemixer and short/long mscale; load the Hugging Face checkpoint',
   gemma3n: 'Gemma 3n needs per-layer embeddings, AltUp and LAuReL blocks',
   clip: 'a multimodal projector (mmproj) file holds only the vision tower; load the model\'s own GGUF file, which runs text only',
-  ...GGUF_DENSE_FAMILY_NEAR_MISSES,
 }
 const FLOAT_TYPES: Record<string, TensorDtype> = {F32: 'F32', F16: 'F16', BF16: 'BF16'}
 
@@ -90,10 +91,10 @@ const LAYER_NAMES: Record<string, string> = {
 }
 
 function hfName(ggufName: string, arch: string): string | null {
-  const global = GLOBAL_NAMES[ggufName] ?? GGUF_LFM2_MAMBA_GLOBAL_NAMES[arch]?.[ggufName]
+  const global = GLOBAL_NAMES[ggufName] ?? GGUF_LFM2_MAMBA_GLOBAL_NAMES[arch]?.[ggufName] ?? GGUF_GEMMA4_GLOBAL_NAMES[arch]?.[ggufName]
   if (global) return global
   const match = /^blk\.(\d+)\.(.+)$/.exec(ggufName)
-  const suffix = match ? GGUF_PHI3_GEMMA_LAYER_NAMES[arch]?.[match[2]] ?? GGUF_DENSE_FAMILY_LAYER_NAMES[arch]?.[match[2]] ?? GGUF_HYBRID_LAYER_NAMES[arch]?.[match[2]] ?? GGUF_MOE_FAMILY_LAYER_NAMES[arch]?.[match[2]] ?? LAYER_NAMES[match[2]] : undefined
+  const suffix = match ? GGUF_PHI3_GEMMA_LAYER_NAMES[arch]?.[match[2]] ?? GGUF_GEMMA4_LAYER_NAMES[arch]?.[match[2]] ?? GGUF_DENSE_FAMILY_LAYER_NAMES[arch]?.[match[2]] ?? GGUF_HYBRID_LAYER_NAMES[arch]?.[match[2]] ?? GGUF_MOE_FAMILY_LAYER_NAMES[arch]?.[match[2]] ?? LAYER_NAMES[match[2]] : undefined
   return match && suffix ? `model.layers.${match[1]}.${suffix}` : null
 }
 
@@ -144,7 +145,8 @@ function ggufConfig(file: GgufFile, arch: string, vocabSize: number, tokenizer: 
   }
   const ropeFactor = get('rope.scaling.factor') ?? 1
   const headSize = Number(headDim ?? Number(get('embedding_length')) / Number(get('attention.head_count')))
-  const llama3 = llama3ScalingOf(file, headSize, Number(get('rope.freq_base') ?? 10000))
+  // Gemma 4's rope_freqs.weight is its full layers' proportional rope (gguf-gemma4.ts), not Llama 3's scaling.
+  const llama3 = GGUF_GEMMA4_ARCHITECTURES[arch] ? null : llama3ScalingOf(file, headSize, Number(get('rope.freq_base') ?? 10000))
   if (llama3 !== null && ropeType === 'linear' && ropeFactor !== 1) throw new ModelLoadError(`${file.path}: both linear rope scaling and rope_freqs.weight`)
   const configJson = {
     architectures: [GGUF_ARCHITECTURES[arch]!.architecture],
@@ -179,6 +181,7 @@ function ggufConfig(file: GgufFile, arch: string, vocabSize: number, tokenizer: 
     ...minicpm3GgufKeys(arch, get, file),
     ...apertusGgufKeys(arch, get, new Set(file.tensors.map((t) => t.name))),
     ...vlTextGgufKeys(arch, get, file.path),
+    ...gemma4GgufKeys(arch, get, file),
   }
   const tensorNames = new Set(file.tensors.map((t) => t.name))
   const config = withLlama4GateUpApart(withGgufHybridLayout(withKvBApart(withGptOssGateUpApart(parseModelConfig(configJson, undefined, `${file.path} (GGUF metadata as config.json)`), tensorNames), tensorNames), arch), tensorNames)

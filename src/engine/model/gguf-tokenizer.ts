@@ -1,4 +1,5 @@
-// Builds a tokenizer.json (and the special-token config) from GGUF tokenizer metadata: SPM "llama" and GPT-2 BPE "gpt2" vocabularies.
+// Builds a tokenizer.json (and the special-token config) from GGUF tokenizer metadata: SPM "llama", GPT-2 BPE "gpt2" and
+// Gemma 4's SentencePiece-style BPE "gemma4" vocabularies.
 import {ModelLoadError, quotedValue} from '../errors.js'
 import {specialAddedToken, specialTokensPostProcessor} from './byte-level-bpe.js'
 import type {GgufValue} from './gguf-file.js'
@@ -9,7 +10,11 @@ import {Tokenizer} from './tokenizer.js'
  * Tokens that end generation whatever eos_token_id says, as llama.cpp decides (its end-of-generation set): chat turn ends
  * of the common templates. A ChatML fine-tune whose eos is </s> stops at <|im_end|>.
  */
-const END_OF_GENERATION_TOKENS = ['<|eot_id|>', '<|eom_id|>', '<|im_end|>', '<|end|>', '<end_of_turn>', '<|endoftext|>', '<EOT>', '_<EOT>', '<\uff5cend\u2581of\u2581sentence\uff5c>']
+const END_OF_GENERATION_TOKENS = [
+  '<|eot_id|>', '<|eom_id|>', '<|im_end|>', '<|end|>', '<end_of_turn>', '<|endoftext|>', '<EOT>', '_<EOT>', '<\uff5cend\u2581of\u2581sentence\uff5c>',
+  // Gemma 4's turn end and tool-response start.
+  '<turn|>', '<|tool_response>',
+]
 
 /** tokenizer.ggml.token_type values (llama.cpp's llama_token_type). */
 const TOKEN_TYPE = {normal: 1, unknown: 2, control: 3, userDefined: 4, unused: 5, byte: 6}
@@ -108,6 +113,36 @@ export function spmTokenizerJson(metadata: Map<string, GgufValue>): Record<strin
   }
 }
 
+/**
+ * Gemma 4's "gemma4" vocabulary, as llama-vocab.cpp runs it (LLAMA_VOCAB_PRE_TYPE_GEMMA4): BPE with the file's merges
+ * over raw UTF-8 characters (no GPT-2 byte alphabet), spaces escaped to "▁" first and no dummy prefix, the text split
+ * only into runs of newlines and runs of anything else, a character no token spells as its <0xXX> byte tokens.
+ * llama.cpp keeps a run of newlines that is itself a token whole, whatever the merges say; here such tokens match as
+ * added tokens, which agrees with it except on runs longer than any such token (llama.cpp merges those, the added
+ * tokens take the longest first): an inference from the two algorithms, not a measured difference. llama.cpp also
+ * sets clean_spaces for BPE vocabularies; decoding here cleans up no spaces, as for the gpt2 ones.
+ */
+export function gemma4TokenizerJson(metadata: Map<string, GgufValue>): Record<string, unknown> {
+  const tokens = stringArray(metadata, 'tokenizer.ggml.tokens')
+  const merges = stringArray(metadata, 'tokenizer.ggml.merges')
+  const types = numberArray(metadata, 'tokenizer.ggml.token_type', tokens.length, TOKEN_TYPE.normal)
+  const vocab: Record<string, number> = {}
+  tokens.forEach((token, id) => (vocab[token] = id))
+  const newlineRuns = tokens.flatMap((content, id) => (types[id] === TOKEN_TYPE.normal && /^\n+$/.test(content) ? [{...specialAddedToken(id, content), special: false}] : []))
+  return {
+    version: '1.0', truncation: null, padding: null,
+    added_tokens: [...addedTokens(tokens, types), ...newlineRuns].sort((a, b) => a.id - b.id),
+    normalizer: {type: 'Replace', pattern: {String: ' '}, content: '▁'},
+    pre_tokenizer: {type: 'Split', pattern: {Regex: '\n+'}, behavior: 'Isolated', invert: false},
+    post_processor: null,
+    decoder: {type: 'Sequence', decoders: [{type: 'Replace', pattern: {String: '▁'}, content: ' '}, {type: 'ByteFallback'}, {type: 'Fuse'}]},
+    model: {
+      type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: null, end_of_word_suffix: null,
+      fuse_unk: false, byte_fallback: true, ignore_merges: false, vocab, merges,
+    },
+  }
+}
+
 /** The model's tokenizer from GGUF metadata, with its chat template (tokenizer.chat_template) and special tokens. */
 export function tokenizerFromGguf(metadata: Map<string, GgufValue>, options: {extraEosTokenIds?: number[]} = {}): Tokenizer {
   const kind = metadata.get('tokenizer.ggml.model')
@@ -117,10 +152,12 @@ export function tokenizerFromGguf(metadata: Map<string, GgufValue>, options: {ex
   let json: Record<string, unknown>
   if (kind === 'llama') json = spmTokenizerJson(metadata)
   else if (kind === 'gpt2') json = gpt2TokenizerJson(metadata)
-  else throw new ModelLoadError(`GGUF tokenizer model ${quotedValue(kind)} is not supported (llama SentencePiece or gpt2 BPE)`)
-  // BOS (by default for SentencePiece vocabularies) and EOS around every encoded text, as llama.cpp adds them.
+  else if (kind === 'gemma4') json = gemma4TokenizerJson(metadata)
+  else throw new ModelLoadError(`GGUF tokenizer model ${quotedValue(kind)} is not supported (llama SentencePiece, gpt2 BPE or gemma4 BPE)`)
+  // BOS (by default for SentencePiece vocabularies; always for gemma4, which llama.cpp forces) and EOS around every
+  // encoded text, as llama.cpp adds them.
   const special = (id: number | null, add: boolean) => (add && id !== null ? {token: tokens[id]!, id} : null)
-  const bos = special(bosTokenId, (metadata.get('tokenizer.ggml.add_bos_token') ?? kind === 'llama') === true)
+  const bos = special(bosTokenId, kind === 'gemma4' || (metadata.get('tokenizer.ggml.add_bos_token') ?? kind === 'llama') === true)
   const eos = special(eosTokenId, metadata.get('tokenizer.ggml.add_eos_token') === true)
   if (bos !== null || eos !== null) json.post_processor = specialTokensPostProcessor(bos, eos)
   const name = (id: number | null) => (id === null ? '' : (tokens[id] ?? ''))
