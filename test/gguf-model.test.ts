@@ -133,7 +133,7 @@ describe('GGUF models', () => {
     const name = type.indexOf('blk.0.attn_q.weight')
     type.writeUInt32LE(16, name + 'blk.0.attn_q.weight'.length + 4 + 2 * 8) // after n_dims (u32) and two dims (u64): IQ2_XXS
     writeFileSync(path, type)
-    await assert.rejects(loadModel(path), /blk\.0\.attn_q\.weight is IQ2_XXS: its codes index lattice codebooks .*; pagedllm loads F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_XS and MXFP4 tensors/)
+    await assert.rejects(loadModel(path), /blk\.0\.attn_q\.weight is IQ2_XXS: its codes index lattice codebooks .*; pagedllm loads F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_XS, TQ1_0, TQ2_0 and MXFP4 tensors/)
 
     writeFileSync(path, original.subarray(0, 100))
     await assert.rejects(loadModel(path), /not a readable GGUF file \(truncated/)

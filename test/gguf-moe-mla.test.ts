@@ -173,7 +173,7 @@ describe('GGUF gpt-oss files', () => {
     assert.equal(maxAbsDifference((await promptLogits(model, 'f32')).logits, (await promptLogits(await loadModel(floatPath), 'f32')).logits), 0)
     // A type still refused is named, with the types that load (MXFP4 among them).
     writeFileSync(mxfp4Path, ggufBytes(gptOssMetadata(hf.config), {tensors: quantized.map((t) => (t.name === 'blk.1.ffn_down_exps.weight' ? {...t, type: 16} : t))}))
-    await assert.rejects(loadModel(mxfp4Path), loadError(/tensor blk\.1\.ffn_down_exps\.weight is IQ2_XXS: its codes index lattice codebooks .*IQ4_XS and MXFP4 tensors/))
+    await assert.rejects(loadModel(mxfp4Path), loadError(/tensor blk\.1\.ffn_down_exps\.weight is IQ2_XXS: its codes index lattice codebooks .*IQ4_XS, TQ1_0, TQ2_0 and MXFP4 tensors/))
   })
 
   it('a file the gguf Python package wrote (its names, keys and MXFP4 quantizer) gives transformers\' logits within 1e-4 and renders its harmony template', async () => {

@@ -6,11 +6,11 @@ import {nativeOps, type QuantizedFormat} from '../src/engine/native.js'
 import {BLOCK_SHAPES, dequantizeReference, roundActivationsReference} from './support/ggml-blocks.js'
 
 const ops = nativeOps()
-/** The formats with a linear kernel (iq4_xs is converted at load: quant-formats-more.test.ts). */
-const FORMATS: QuantizedFormat[] = ['q8_0', 'q4_0', 'q4_1', 'q5_0', 'q5_1', 'iq4_nl', 'q2_k', 'q3_k', 'q4_k', 'q5_k', 'q6_k']
+/** The formats with a linear kernel (iq4_xs, tq1_0 and tq2_0 are converted at load: quant-formats-more.test.ts, gguf-ternary.test.ts). */
+const FORMATS = ['q8_0', 'q4_0', 'q4_1', 'q5_0', 'q5_1', 'iq4_nl', 'q2_k', 'q3_k', 'q4_k', 'q5_k', 'q6_k'] as const satisfies readonly QuantizedFormat[]
 /** RMS round-trip error over RMS value, Gaussian weights: about step / sqrt(12) of each format's grid, with margin. */
-const ROUND_TRIP_LIMIT: Record<QuantizedFormat, number> = {
-  q8_0: 0.006, q4_0: 0.12, q4_1: 0.1, q5_0: 0.06, q5_1: 0.05, iq4_nl: 0.12, q2_k: 0.4, q3_k: 0.2, q4_k: 0.1, q5_k: 0.05, q6_k: 0.03, iq4_xs: 0.12,
+const ROUND_TRIP_LIMIT: Record<(typeof FORMATS)[number], number> = {
+  q8_0: 0.006, q4_0: 0.12, q4_1: 0.1, q5_0: 0.06, q5_1: 0.05, iq4_nl: 0.12, q2_k: 0.4, q3_k: 0.2, q4_k: 0.1, q5_k: 0.05, q6_k: 0.03,
 }
 const isSuperBlockFormat = (format: QuantizedFormat) => BLOCK_SHAPES[format].values === 256
 

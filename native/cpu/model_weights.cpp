@@ -269,6 +269,12 @@ WeightMatrix load_uniform(TensorReader& reader, const std::vector<StackedPart>& 
         throw std::runtime_error("tensor " + part.name + ": an iq4_xs scale overflows f16 as iq4_nl");
       }
       matrix.store_raw_rows(row, part.rows, converted.data());
+    } else if ((stored == WeightFormat::TQ1_0 || stored == WeightFormat::TQ2_0) && format == WeightFormat::Q8_0) {
+      // Block by block: the codes and the f16 d as they are, so every value is the file's.
+      const std::vector<uint8_t> raw = reader.read_raw(part.name, {part.rows, cols});
+      std::vector<uint8_t> converted(static_cast<size_t>(part.rows) * weight_row_bytes(format, cols));
+      convert_ternary_to_q8_0(stored, raw.data(), converted.data(), raw.size() / format_block_bytes(stored));
+      matrix.store_raw_rows(row, part.rows, converted.data());
     } else {
       std::vector<float> values = reader.read(part.name, {part.rows, cols});
       if (part.ternary) ternarize_weights(values);
@@ -280,11 +286,11 @@ WeightMatrix load_uniform(TensorReader& reader, const std::vector<StackedPart>& 
 }
 
 // Stacks several [rows_i, cols] tensors into one matrix, in order, each in its own format and never re-quantized:
-// a tensor stored in blocks keeps them (GGUF; IQ4_XS, which has no kernel, becomes IQ4_NL: load_format), a float
-// tensor takes its part's format (quantized here). Parts in different block formats (Q4_K_M's v at Q6_K under q/k at
-// Q4_K) become segments of a stacked matrix, each run by its own kernel, so a checkpoint quantized at load and its GGUF
-// file give the same matrix. The integer kernels need blocks throughout, so a float tensor stacked with
-// block-quantized ones (an unusual file) is quantized to Q8_0.
+// a tensor stored in blocks keeps them (GGUF; IQ4_XS, TQ1_0 and TQ2_0, which have no kernel, become IQ4_NL and Q8_0:
+// load_format), a float tensor takes its part's format (quantized here). Parts in different block formats (Q4_K_M's v
+// at Q6_K under q/k at Q4_K) become segments of a stacked matrix, each run by its own kernel, so a checkpoint quantized
+// at load and its GGUF file give the same matrix. The integer kernels need blocks throughout, so a float tensor stacked
+// with block-quantized ones (an unusual file) is quantized to Q8_0.
 void load_stacked(TensorReader& reader, WeightMatrix& matrix, const std::vector<StackedPart>& parts, int cols) {
   std::vector<WeightFormat> formats;
   for (const auto& part : parts) {

@@ -15,10 +15,18 @@ bool is_quantized(WeightFormat format) {
   return format != WeightFormat::F32 && format != WeightFormat::BF16 && format != WeightFormat::F16;
 }
 
-bool has_kernel(WeightFormat format) { return is_quantized(format) && format != WeightFormat::IQ4_XS; }
+bool has_kernel(WeightFormat format) { return is_quantized(format) && load_format(format) == format; }
 
 // IQ4_XS is IQ4_NL with 6-bit sub-block scales: as IQ4_NL its codes stay, only the scales d * (s - 32) round to f16.
-WeightFormat load_format(WeightFormat stored) { return stored == WeightFormat::IQ4_XS ? WeightFormat::IQ4_NL : stored; }
+// TQ1_0 / TQ2_0 values are a code in {-1, 0, 1} (2 for TQ2_0's unused code 3) times an f16 d: as Q8_0, exactly.
+WeightFormat load_format(WeightFormat stored) {
+  switch (stored) {
+    case WeightFormat::IQ4_XS: return WeightFormat::IQ4_NL;
+    case WeightFormat::TQ1_0:
+    case WeightFormat::TQ2_0: return WeightFormat::Q8_0;
+    default: return stored;
+  }
+}
 
 bool is_k_quant(WeightFormat format) { return is_quantized(format) && format_block_values(format) == kSuperBlock; }
 
@@ -35,7 +43,9 @@ int format_block_values(WeightFormat format) {
     case WeightFormat::Q4_K:
     case WeightFormat::Q5_K:
     case WeightFormat::Q6_K:
-    case WeightFormat::IQ4_XS: return kSuperBlock;
+    case WeightFormat::IQ4_XS:
+    case WeightFormat::TQ1_0:
+    case WeightFormat::TQ2_0: return kSuperBlock;
     default: return 1;
   }
 }
@@ -57,6 +67,8 @@ size_t format_block_bytes(WeightFormat format) {
     case WeightFormat::Q5_K: return sizeof(BlockQ5_K);
     case WeightFormat::Q6_K: return sizeof(BlockQ6_K);
     case WeightFormat::IQ4_XS: return sizeof(BlockIQ4_XS);
+    case WeightFormat::TQ1_0: return sizeof(BlockTQ1_0);
+    case WeightFormat::TQ2_0: return sizeof(BlockTQ2_0);
   }
   return 4;
 }
@@ -82,6 +94,8 @@ const char* format_name(WeightFormat format) {
     case WeightFormat::Q5_K: return "q5_k";
     case WeightFormat::Q6_K: return "q6_k";
     case WeightFormat::IQ4_XS: return "iq4_xs";
+    case WeightFormat::TQ1_0: return "tq1_0";
+    case WeightFormat::TQ2_0: return "tq2_0";
   }
   return "?";
 }

@@ -1,5 +1,5 @@
 // ggml's block-quantized weight formats (byte for byte as in GGUF files: Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL per 32
-// values; Q2_K..Q6_K, IQ4_XS per 256) and the 8-bit activation blocks the integer dot products multiply them with.
+// values; Q2_K..Q6_K, IQ4_XS, TQ1_0, TQ2_0 per 256) and the 8-bit activation blocks the integer dot products multiply them with.
 #pragma once
 #include <algorithm>
 #include <cmath>
@@ -12,7 +12,7 @@ namespace pagedllm {
 namespace cpu {
 
 constexpr int kQuantBlock = 32;   // Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL and the activation blocks
-constexpr int kSuperBlock = 256;  // Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_XS
+constexpr int kSuperBlock = 256;  // Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_XS, TQ1_0, TQ2_0
 
 // x = d * q, q in [-127, 127].
 struct BlockQ8_0 {
@@ -97,10 +97,26 @@ struct BlockIQ4_XS {
   uint8_t scales_l[4];
   uint8_t qs[128];
 };
+// Ternary (BitNet b1.58), x = d * c per 256 values, c = code - 1 in {-1, 0, 1}. TQ1_0 packs five base-3 codes a byte,
+// the first of them the most significant, each byte the 5-code number v stored as ceil(v * 256 / 243): code n of a byte
+// b is ((uint8_t)(b * 3^n) * 3) >> 8. Element 32 n + m (n < 5) is code n of qs[m], element 160 + 16 n + m (n < 5) code n
+// of qs[32 + m], element 240 + 4 n + m (n < 4) code n of qh[m] (four codes, packed as five with a zero last).
+struct BlockTQ1_0 {
+  uint8_t qs[48];
+  uint8_t qh[4];
+  uint16_t d;  // f16
+};
+// Two bits a code: element 128 h + 32 l + m (h < 2, l < 4, m < 32) at qs[32 h + m] >> 2l; code 3 (which ggml's
+// quantizer never writes) decodes as c = 2.
+struct BlockTQ2_0 {
+  uint8_t qs[64];
+  uint16_t d;  // f16
+};
 static_assert(sizeof(BlockQ8_0) == 34 && sizeof(BlockQ4_0) == 18, "ggml block sizes");
 static_assert(sizeof(BlockQ4_K) == 144 && sizeof(BlockQ6_K) == 210, "ggml block sizes");
 static_assert(sizeof(BlockQ4_1) == 20 && sizeof(BlockQ5_0) == 22 && sizeof(BlockQ5_1) == 24, "ggml block sizes");
 static_assert(sizeof(BlockIQ4_NL) == 18 && sizeof(BlockIQ4_XS) == 136, "ggml block sizes");
+static_assert(sizeof(BlockTQ1_0) == 54 && sizeof(BlockTQ2_0) == 66, "ggml block sizes");
 static_assert(sizeof(BlockQ2_K) == 84 && sizeof(BlockQ3_K) == 110 && sizeof(BlockQ5_K) == 176, "ggml block sizes");
 
 // The 16 levels of IQ4_NL and IQ4_XS codes.
@@ -135,7 +151,7 @@ struct QuantizedActivations {
 
 // Every block format, including those that are only stored (see has_kernel).
 bool is_quantized(WeightFormat format);
-// The block formats a linear layer runs on (all but IQ4_XS, which is converted at load: load_format).
+// The block formats a linear layer runs on (all but IQ4_XS, TQ1_0 and TQ2_0, which are converted at load: load_format).
 bool has_kernel(WeightFormat format);
 // The format a stored block format is kept in: itself when it has a kernel, else the one it is converted to.
 WeightFormat load_format(WeightFormat stored);
@@ -192,6 +208,10 @@ void dequantize_block_more(WeightFormat format, const uint8_t* in, float* out);
 // IQ4_XS blocks as IQ4_NL blocks (8 per IQ4_XS block), codes as they are, each sub-block's scale d * (s - 32) rounded
 // to f16 (load_format). False if a scale overflows f16 (only a hostile file's would).
 bool convert_iq4_xs_to_iq4_nl(const uint8_t* in, uint8_t* out, size_t blocks);
+// TQ1_0 / TQ2_0 (quant_ternary.cpp): one block's 256 codes c (x = d * c), returning its f16 d; and blocks as Q8_0 blocks
+// (8 per block), each with the block's f16 d as it is and the codes as int8: the same floats bit for bit (load_format).
+uint16_t ternary_codes(WeightFormat format, const uint8_t* block, int8_t* codes);
+void convert_ternary_to_q8_0(WeightFormat format, const uint8_t* in, uint8_t* out, size_t blocks);
 
 // The integer view of one block that the portable kernel multiplies (quant_codes.cpp). 32-value formats: signed codes
 // with x = d * code (+ m for Q4_1 / Q5_1, else m = 0). K-quants: unsigned codes, and per 16 values an integer scale

@@ -197,6 +197,9 @@ void quantize_block_more(WeightFormat format, const float* x, uint8_t* out) {
     }
     case WeightFormat::Q3_K: quantize_q3_k(x, reinterpret_cast<BlockQ3_K*>(out)); return;
     case WeightFormat::IQ4_XS: quantize_iq4_xs(x, reinterpret_cast<BlockIQ4_XS*>(out)); return;
+    case WeightFormat::TQ1_0:
+    case WeightFormat::TQ2_0:
+      throw std::invalid_argument(std::string("quantize_row: ") + format_name(format) + " blocks are only read from GGUF files, never written");
     default: throw std::invalid_argument(std::string("quantize_row: ") + format_name(format) + " is not a block format");
   }
 }
@@ -266,6 +269,14 @@ void dequantize_block_more(WeightFormat format, const uint8_t* in, float* y) {
         const int s = (((b.scales_l[j / 2] >> (4 * (j % 2))) & 0xF) | (((b.scales_h >> (2 * j)) & 3) << 4)) - 32;
         for (int i = 0; i < 32; ++i) y[32 * j + i] = d * s * kIq4Values[code32(b.qs + 16 * j, 0, i)];
       }
+      return;
+    }
+    case WeightFormat::TQ1_0:
+    case WeightFormat::TQ2_0: {
+      // ggml's formula: the code (as a float) times d, which as Q8_0 is the same product.
+      int8_t codes[256];
+      const float d = f16_to_f32(ternary_codes(format, in, codes));
+      for (int e = 0; e < 256; ++e) y[e] = d * codes[e];
       return;
     }
     default: throw std::invalid_argument(std::string("dequantize_row: ") + format_name(format) + " is not a block format");

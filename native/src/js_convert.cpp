@@ -470,7 +470,8 @@ WeightFormat parse_weight_format(const std::string& name) {
   static const WeightFormat kFormats[] = {
       WeightFormat::F32,  WeightFormat::BF16, WeightFormat::F16,  WeightFormat::Q8_0, WeightFormat::Q4_0,
       WeightFormat::Q4_1, WeightFormat::Q5_0, WeightFormat::Q5_1, WeightFormat::IQ4_NL, WeightFormat::Q2_K,
-      WeightFormat::Q3_K, WeightFormat::Q4_K, WeightFormat::Q5_K, WeightFormat::Q6_K, WeightFormat::IQ4_XS};
+      WeightFormat::Q3_K, WeightFormat::Q4_K, WeightFormat::Q5_K, WeightFormat::Q6_K, WeightFormat::IQ4_XS,
+      WeightFormat::TQ1_0, WeightFormat::TQ2_0};
   std::string known;
   for (WeightFormat format : kFormats) {
     if (name == cpu::format_name(format)) return format;

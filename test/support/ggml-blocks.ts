@@ -1,4 +1,4 @@
-// Reference decoders of ggml's block formats (Q8_0, Q4_0/1, Q5_0/1, IQ4_NL, Q2_K..Q6_K, IQ4_XS) written from the format description, in fp32 steps as the native code rounds.
+// Reference decoders of ggml's block formats (Q8_0, Q4_0/1, Q5_0/1, IQ4_NL, Q2_K..Q6_K, IQ4_XS, TQ1_0, TQ2_0) written from the format description, in fp32 steps as the native code rounds.
 import type {QuantizedFormat} from '../../src/engine/native.js'
 
 const f32 = Math.fround
@@ -27,12 +27,14 @@ export const BLOCK_SHAPES: Record<QuantizedFormat, {values: number; bytes: numbe
   q5_k: {values: 256, bytes: 176},
   q6_k: {values: 256, bytes: 210},
   iq4_xs: {values: 256, bytes: 136},
+  tq1_0: {values: 256, bytes: 54},
+  tq2_0: {values: 256, bytes: 66},
 }
 
 /** The byte offsets of each format's fp16 fields in a block (d, and dmin / m where there is one). */
 export const HALF_FIELDS: Record<QuantizedFormat, number[]> = {
   q8_0: [0], q4_0: [0], q4_1: [0, 2], q5_0: [0], q5_1: [0, 2], iq4_nl: [0], q2_k: [80, 82], q3_k: [108], q4_k: [0, 2], q5_k: [0, 2],
-  q6_k: [208], iq4_xs: [0],
+  q6_k: [208], iq4_xs: [0], tq1_0: [52], tq2_0: [64],
 }
 
 /** The 16 levels of IQ4_NL / IQ4_XS codes. */
@@ -143,6 +145,24 @@ function decodeBlock(format: QuantizedFormat, b: Uint8Array, out: Float32Array, 
         const scale = (((b[4 + (j >> 1)] >> (4 * (j & 1))) & 0xf) | (((scalesHigh >> (2 * j)) & 3) << 4)) - 32
         for (let i = 0; i < 32; i++) out[at + 32 * j + i] = f32(f32(d * scale) * IQ4_LEVELS[code32(b.subarray(8 + 16 * j), i)])
       }
+      return
+    }
+    case 'tq1_0': {
+      // Each byte b holds the base-3 number v = floor(b * 243 / 256) (it was stored as ceil(v * 256 / 243)), digits most
+      // significant first, digit - 1 the code: qs[m] holds elements m + 32 n, qs[32 + m] 160 + m + 16 n, qh[m] 240 + m + 4 n.
+      const d = halfToFloat(view.getUint16(52, true))
+      const digit = (byte: number, n: number) => Math.floor(Math.floor((byte * 243) / 256) / 3 ** (4 - n)) % 3
+      for (let n = 0; n < 5; n++) {
+        for (let m = 0; m < 32; m++) out[at + m + 32 * n] = d * (digit(b[m], n) - 1)
+        for (let m = 0; m < 16; m++) out[at + 160 + m + 16 * n] = d * (digit(b[32 + m], n) - 1)
+      }
+      for (let n = 0; n < 4; n++) for (let m = 0; m < 4; m++) out[at + 240 + m + 4 * n] = d * (digit(b[48 + m], n) - 1)
+      return
+    }
+    case 'tq2_0': {
+      // Element 128 h + 32 l + m in bits 2 l of qs[32 h + m], as code + 1 (code 3, never written by ggml, is 2).
+      const d = halfToFloat(view.getUint16(64, true))
+      for (let e = 0; e < 256; e++) out[at + e] = d * (((b[32 * (e >> 7) + (e & 31)] >> (2 * ((e & 127) >> 5))) & 3) - 1)
       return
     }
     case 'q6_k': {

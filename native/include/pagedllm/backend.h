@@ -16,9 +16,9 @@ namespace pagedllm {
 enum class DType { F32, F16, BF16 };
 
 // Weight storage on the compute path: F32 converts everything; BF16/F16 keep half the bytes; the block-quantized
-// formats keep ggml's block layouts (native/cpu/quant_formats.h), so GGUF tensors are stored as they are (IQ4_XS only
-// as a stored format: it is converted at load, see has_kernel).
-enum class WeightFormat { F32, BF16, F16, Q8_0, Q4_0, Q4_K, Q6_K, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q5_K, IQ4_NL, IQ4_XS };
+// formats keep ggml's block layouts (native/cpu/quant_formats.h), so GGUF tensors are stored as they are (IQ4_XS and
+// the ternary TQ1_0 / TQ2_0 only as stored formats: they are converted at load, see has_kernel).
+enum class WeightFormat { F32, BF16, F16, Q8_0, Q4_0, Q4_K, Q6_K, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q5_K, IQ4_NL, IQ4_XS, TQ1_0, TQ2_0 };
 
 // One tensor as it lies in a safetensors file; the backend reads and converts it itself,
 // so multi-GB checkpoints never pass through a JS buffer.

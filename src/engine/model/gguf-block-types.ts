@@ -1,16 +1,18 @@
 // The ggml block formats pagedllm loads from GGUF files: which run as stored, which are converted at load (and to what), which are refused and why, and the weights label that says so.
 
 /** ggml's block-quantized weight formats the native backend reads (native/cpu/quant_formats.h), by GGUF type name in lower case. */
-export const BLOCK_FORMATS = ['q8_0', 'q4_0', 'q4_1', 'q5_0', 'q5_1', 'iq4_nl', 'q2_k', 'q3_k', 'q4_k', 'q5_k', 'q6_k', 'iq4_xs'] as const
+export const BLOCK_FORMATS = ['q8_0', 'q4_0', 'q4_1', 'q5_0', 'q5_1', 'iq4_nl', 'q2_k', 'q3_k', 'q4_k', 'q5_k', 'q6_k', 'iq4_xs', 'tq1_0', 'tq2_0'] as const
 export type BlockFormat = (typeof BLOCK_FORMATS)[number]
 
 /**
  * Formats without a linear kernel, and the one each is converted to at load (native/cpu/quant_formats.cpp,
  * load_format). IQ4_XS is IQ4_NL with 6-bit scales per 32 values: as IQ4_NL its codes stay as they are and only the
  * scales d * (s - 32) are rounded to fp16 (a relative change of at most 2^-11 per 32 weights), in 4.5 bits per weight
- * instead of 4.25.
+ * instead of 4.25. TQ1_0 and TQ2_0 (BitNet b1.58's ternary formats) hold a code in {-1, 0, 1} times an fp16 scale per
+ * 256 values: as Q8_0 (that scale, the codes as int8) every value is the file's, bit for bit, in 8.5 bits per weight
+ * instead of 1.6875 or 2.0625 (native/cpu/quant_ternary.cpp).
  */
-export const LOAD_CONVERSIONS: Partial<Record<BlockFormat, BlockFormat>> = {iq4_xs: 'iq4_nl'}
+export const LOAD_CONVERSIONS: Partial<Record<BlockFormat, BlockFormat>> = {iq4_xs: 'iq4_nl', tq1_0: 'q8_0', tq2_0: 'q8_0'}
 
 /** The format a GGUF tensor type is loaded as, by GGUF type name (Q5_K -> q5_k); undefined for float and refused types. */
 export function blockFormatOfGgufType(type: string): BlockFormat | undefined {
@@ -33,8 +35,6 @@ const REFUSED_BECAUSE: Record<string, string> = {
   IQ2_S: 'its codes index lattice codebooks (ggml\'s IQ2 grids), which pagedllm does not implement',
   IQ3_XXS: 'its codes index lattice codebooks (ggml\'s IQ3 grids), which pagedllm does not implement',
   IQ3_S: 'its codes index lattice codebooks (ggml\'s IQ3 grids), which pagedllm does not implement',
-  TQ1_0: 'ternary (BitNet) formats are not implemented',
-  TQ2_0: 'ternary (BitNet) formats are not implemented',
   Q4_0_4_4: 'it is a Q4_0 layout interleaved for ARM that llama.cpp itself no longer loads (requantize to Q4_0)',
   Q4_0_4_8: 'it is a Q4_0 layout interleaved for ARM that llama.cpp itself no longer loads (requantize to Q4_0)',
   Q4_0_8_8: 'it is a Q4_0 layout interleaved for ARM that llama.cpp itself no longer loads (requantize to Q4_0)',

@@ -24,7 +24,7 @@ export const GGML_BLOCKS: Record<string, {values: number; bytes: number}> = {
   Q8_0: {values: 32, bytes: 34}, Q4_0: {values: 32, bytes: 18}, Q4_1: {values: 32, bytes: 20}, Q5_0: {values: 32, bytes: 22},
   Q5_1: {values: 32, bytes: 24}, IQ4_NL: {values: 32, bytes: 18}, Q2_K: {values: 256, bytes: 84}, Q3_K: {values: 256, bytes: 110},
   Q4_K: {values: 256, bytes: 144}, Q5_K: {values: 256, bytes: 176}, Q6_K: {values: 256, bytes: 210}, IQ4_XS: {values: 256, bytes: 136},
-  MXFP4: {values: 32, bytes: 17},
+  TQ1_0: {values: 256, bytes: 54}, TQ2_0: {values: 256, bytes: 66}, MXFP4: {values: 32, bytes: 17},
 }
 
 export interface GgufTensorInfo {
