@@ -202,7 +202,7 @@ inline void q4_k_pack_scale_min(uint8_t* scales, int j, int scale, int min) {
 void quantize_row(WeightFormat format, const float* x, void* out, int n);
 void dequantize_row(WeightFormat format, const void* in, float* out, int n);
 // One block of the formats added after the first four (quant_formats_more.cpp): Q4_1, Q5_0, Q5_1, IQ4_NL, Q2_K,
-// Q3_K, Q5_K, IQ4_XS; quantize_row / dequantize_row call these.
+// Q3_K, Q5_K, IQ4_XS (and TQ1_0 / TQ2_0, decoded only); quantize_row / dequantize_row call these.
 void quantize_block_more(WeightFormat format, const float* x, uint8_t* out);
 void dequantize_block_more(WeightFormat format, const uint8_t* in, float* out);
 // IQ4_XS blocks as IQ4_NL blocks (8 per IQ4_XS block), codes as they are, each sub-block's scale d * (s - 32) rounded

@@ -1,6 +1,6 @@
-// Scalar quantize / dequantize of one block of Q4_1, Q5_0, Q5_1, IQ4_NL, Q2_K, Q3_K, Q5_K and IQ4_XS (layouts in
-// quant_formats.h). The quantizers are simple round-to-nearest ones (tests, the writer of test GGUF files, and the
-// IQ4_XS -> IQ4_NL conversion at load); the dequantizers follow the formats' own fp32 formulas.
+// Scalar quantize / dequantize of one block of Q4_1, Q5_0, Q5_1, IQ4_NL, Q2_K, Q3_K, Q5_K and IQ4_XS, and dequantize of
+// TQ1_0 / TQ2_0 (layouts in quant_formats.h). The quantizers are simple round-to-nearest ones (tests, the writer of test
+// GGUF files, and the IQ4_XS -> IQ4_NL conversion at load); the dequantizers follow the formats' own fp32 formulas.
 #include <cstring>
 #include <stdexcept>
 

@@ -51,7 +51,7 @@ export interface NativeModelInfo {
 
 /** Weight storage on the compute path; the q* formats are ggml's block layouts (native/cpu/quant_formats.h). */
 export type WeightFormat = 'f32' | 'bf16' | 'f16' | QuantizedFormat
-/** Every block format (a LinearWeights of one without a kernel, iq4_xs, is refused: it is converted at load). */
+/** Every block format (a LinearWeights of one without a kernel, iq4_xs, tq1_0 or tq2_0, is refused: it is converted at load). */
 export type QuantizedFormat = BlockFormat
 /** The VNNI build of the packed quantized prefill kernel (native/cpu/cpu_features.cpp). */
 export type VnniKind = 'avx-vnni' | 'avx512-vnni' | 'none'

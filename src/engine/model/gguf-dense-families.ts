@@ -124,11 +124,12 @@ function chatglmKeys(get: (key: string) => unknown, tensorNames: Set<string>, pa
 /**
  * BitNet b1.58: llama.cpp's converter stores each projection already ternarized (round(w / mean|w|) clamped to [-1, 1],
  * times mean|w|) as a float, so the file runs as stored, with float activations as llama.cpp runs it (no AutoBitLinear,
- * no int8 activations); a packed checkpoint's weight_scale is folded into those floats too (dequant_bitnet). Ternary
- * blocks (TQ1_0 / TQ2_0) are refused by type; files from other tools that keep the ternary codes apart from a per-tensor
- * `<name>.scale` (which llama.cpp's graph multiplies into the product) are refused by that tensor's name. The MLP's
- * activation is bitnet.hidden_activation: SiLU without it (llama.cpp's default, the 1bitLLM models'), relu2 as the
- * 2B-4T's checkpoint declares it.
+ * no int8 activations); a packed checkpoint's weight_scale is folded into those floats too (dequant_bitnet).
+ * llama-quantize's ternary blocks (TQ1_0 / TQ2_0) load as Q8_0 blocks of the same values (gguf-block-types.ts), run with
+ * 8-bit activations as every block format is (llama.cpp's TQ kernels round them too); files from other tools that keep
+ * the ternary codes apart from a per-tensor `<name>.scale` (which llama.cpp's graph multiplies into the product) are
+ * refused by that tensor's name. The MLP's activation is bitnet.hidden_activation: SiLU without it (llama.cpp's default,
+ * the 1bitLLM models'), relu2 as the 2B-4T's checkpoint declares it.
  */
 function bitnetKeys(get: (key: string) => unknown, tensorNames: Set<string>, path: string): Record<string, unknown> {
   const scale = [...tensorNames].find((name) => name.endsWith('.scale'))
