@@ -1,5 +1,7 @@
 // Fuzzes model loading with hostile model directories (config, safetensors, shard index, tokenizer and template files) made from test checkpoints.
 // Usage: node --import tsx scripts/fuzz-model-files.ts [--seconds 120] [--variants llama,qwen3,...] [--match pytorch_model.bin] [--seed 1] [--engine] [--keep]; the mutations: fuzz-model-mutations.ts, fuzz-tokenizer-mutations.ts
+// GGUF mode: --gguf [--families gemma4,kimi-linear,...] [--per-family 60]: each family's GGUF file (fuzz-gguf-families.ts)
+// with one metadata key or tensor made hostile (fuzz-gguf-mutations.ts), a seeded sample of --per-family cases of each.
 // Each case is a directory of symlinks to a test model with one file mutated. A child process loads the cases in turn
 // (loadModel; with --engine also the native engine and 2 generated tokens); the parent kills it on a case that runs
 // over 20 s or 3 GB and starts a new child at the next case. Findings: anything but a one-line ModelLoadError or a
@@ -14,6 +16,9 @@ import {fileURLToPath} from 'node:url'
 import {parseArgs} from 'node:util'
 import {SeededRandom} from '../src/engine/model/seeded-random.js'
 import {ensureTestModel, type TestModelVariant} from '../src/engine/model/test-model.js'
+import {ggufBytes} from '../test/support/gguf-file.js'
+import {ggufFamilyFiles, GGUF_FAMILIES} from './fuzz-gguf-families.js'
+import {ggufCases} from './fuzz-gguf-mutations.js'
 import {hostileCases, type HostileCase} from './fuzz-model-mutations.js'
 
 const {values: options} = parseArgs({
@@ -23,6 +28,9 @@ const {values: options} = parseArgs({
     seed: {type: 'string', default: '1'},
     match: {type: 'string', default: ''},
     engine: {type: 'boolean', default: false},
+    gguf: {type: 'boolean', default: false},
+    families: {type: 'string', default: Object.keys(GGUF_FAMILIES).join(',')},
+    'per-family': {type: 'string', default: '60'},
     keep: {type: 'boolean', default: false},
     child: {type: 'string'},
   },
@@ -45,15 +53,18 @@ async function runParent(): Promise<void> {
   const scratch = mkdtempSync(join(tmpdir(), 'pagedllm-fuzz-model-'))
   const random = new SeededRandom(Number(options.seed))
   const cases: {dir: string; label: string}[] = []
-  for (const variant of options.variants!.split(',') as TestModelVariant[]) {
-    const base = await ensureTestModel('tiny', {variant})
-    for (const hostile of hostileCases(base, variant, random).filter((c) => c.label.includes(options.match!))) cases.push({dir: writeCase(scratch, base, cases.length, hostile), label: `${variant}: ${hostile.label}`})
+  if (options.gguf) await writeGgufCases(scratch, random, cases)
+  else {
+    for (const variant of options.variants!.split(',') as TestModelVariant[]) {
+      const base = await ensureTestModel('tiny', {variant})
+      for (const hostile of hostileCases(base, variant, random).filter((c) => c.label.includes(options.match!))) cases.push({dir: writeCase(scratch, base, cases.length, hostile), label: `${variant}: ${hostile.label}`})
+    }
   }
   // Shuffled so a short run still samples every class; the seed makes a run repeatable.
   const order = shuffle(cases.map((_, i) => i), random)
   const listPath = join(scratch, 'cases.json')
   writeFileSync(listPath, JSON.stringify(order.map((i) => ({id: i, dir: cases[i]!.dir}))))
-  console.log(`${cases.length} cases over ${options.variants}; running for at most ${options.seconds} s (load ${loadavg().map((l) => l.toFixed(2)).join(' ')})`)
+  console.log(`${cases.length} cases over ${options.gguf ? options.families : options.variants}; running for at most ${options.seconds} s (load ${loadavg().map((l) => l.toFixed(2)).join(' ')})`)
 
   const results: CaseResult[] = []
   let next = 0
@@ -165,6 +176,19 @@ async function runEngine(id: number, dir: string, PagedLLMError: new (...args: n
   } catch (error) {
     const known = error instanceof PagedLLMError
     return {id, outcome: known ? 'engine-error' : 'other-error', message: `${(error as Error).name}: ${(error as Error).message}${known ? '' : `\n${(error as Error).stack}`}`}
+  }
+}
+
+/** Each family's GGUF cases (matching --match), a seeded sample of --per-family of them, each written as its own file. */
+async function writeGgufCases(scratch: string, random: SeededRandom, cases: {dir: string; label: string}[]): Promise<void> {
+  for (const file of await ggufFamilyFiles(options.families!.split(','))) {
+    const all = ggufCases(file).filter((c) => c.label.includes(options.match!))
+    const sample = shuffle(all.map((_, i) => i), random).slice(0, Number(options['per-family']))
+    for (const index of sample) {
+      const path = join(scratch, `case-${cases.length}.gguf`)
+      writeFileSync(path, ggufBytes(all[index]!.metadata, {tensors: all[index]!.tensors}))
+      cases.push({dir: path, label: `${file.name}: ${all[index]!.label}`})
+    }
   }
 }
 

@@ -36,7 +36,7 @@ function ggufName(name: string): string {
 }
 
 /** Every tensor under llama.cpp's names; the loader's per-expert windows stacked back into [experts, rows, cols]. */
-function gemma4Tensors(hf: LoadedModel): GgufTensorSpec[] {
+export function gemma4Tensors(hf: LoadedModel): GgufTensorSpec[] {
   const stacks = new Map<string, {shape: number[]; parts: Buffer[]}>()
   const specs: GgufTensorSpec[] = []
   for (const tensor of hf.tensors) {
