@@ -106,7 +106,7 @@ describe('hostile GGUF headers', () => {
 
 describe('GGUF metadata gets the checks config.json gets', () => {
   it('a block count of 2^31, or one beyond the file, fails at once instead of running out of memory', async () => {
-    await assert.rejects(loadModel(write(withMetadata({'llama.block_count': u32(2 ** 31)}))), loadError(/"num_hidden_layers" 2147483648 is beyond the sizes the backends take/))
+    await assert.rejects(loadModel(write(withMetadata({'llama.block_count': u32(2 ** 31)}))), loadError(/GGUF metadata llama\.block_count 2147483648 is not a layer count \(1 to 10000\)/))
     await assert.rejects(loadModel(write(withMetadata({'llama.block_count': u32(9000)}))), loadError(/says 9000 layers of 9 tensors each, but the checkpoint .* holds only 21 tensors/))
   })
 
@@ -126,4 +126,43 @@ describe('GGUF metadata gets the checks config.json gets', () => {
       await assert.rejects(loadModel(write(withMetadata(metadata))), loadError(pattern))
     })
   }
+})
+
+// Found by scripts/fuzz-model-files.ts --gguf: each was a crash, a TypeError, or a file that loaded and ran as some
+// other model (a layer, an expert or a setting silently left out).
+describe('GGUF tokenizer metadata of the wrong type or length is refused, not read as absent', () => {
+  const scores = (length: number): GgufEntry => ({type: 'f32s', value: Array(length).fill(0)})
+  const cases: [string, Record<string, GgufEntry>, RegExp][] = [
+    ['an eos id of Infinity', {'tokenizer.ggml.eos_token_id': {type: 'f32', value: Infinity}}, /GGUF metadata tokenizer\.ggml\.eos_token_id is Infinity, not a token id/],
+    ['a bos id that is a bool', {'tokenizer.ggml.bos_token_id': {type: 'bool', value: true}}, /GGUF metadata tokenizer\.ggml\.bos_token_id is true, not a token id/],
+    ['a chat template that is a number', {'tokenizer.chat_template': u32(1)}, /GGUF metadata tokenizer\.chat_template is 1, not a string/],
+    ['add_bos_token as a number', {'tokenizer.ggml.add_bos_token': u32(1)}, /GGUF metadata tokenizer\.ggml\.add_bos_token is 1, not a bool/],
+    ['add_space_prefix as NaN', {'tokenizer.ggml.add_space_prefix': {type: 'f32', value: NaN}}, /GGUF metadata tokenizer\.ggml\.add_space_prefix is NaN, not a bool/],
+    ['scores one short of the tokens', {'tokenizer.ggml.scores': scores(SMALL_GGUF_SHAPE.vocabSize - 1)}, /GGUF metadata tokenizer\.ggml\.scores has 319 entries for 320 tokens/],
+    ['tokens that are numbers', {'tokenizer.ggml.tokens': {type: 'i32s', value: Array(SMALL_GGUF_SHAPE.vocabSize).fill(1)}}, /GGUF metadata tokenizer\.ggml\.tokens is not an array of strings/],
+    ['a tokenizer model that is a u64', {'tokenizer.ggml.model': {type: 'u64', value: 2n ** 53n}}, /GGUF tokenizer model 9007199254740992 is not supported/],
+  ]
+  for (const [label, metadata, pattern] of cases) {
+    it(`refuses ${label}`, async () => {
+      await assert.rejects(loadModel(write(withMetadata(metadata))), loadError(pattern))
+    })
+  }
+})
+
+describe('GGUF tensors the metadata does not account for', () => {
+  it('a layer past block_count, a bias a llama file\'s metadata does not read, and a layer tensor no llama layer has, are refused rather than left unread', async () => {
+    await assert.rejects(loadModel(write(withMetadata({'llama.block_count': u32(1)}))), loadError(/tensor blk\.1\.attn_norm\.weight is of layer 1, but block_count is 1/))
+    const extra = [...llamaTensors(SMALL_GGUF_SHAPE), {name: 'blk.0.attn_k.bias', dims: [16], data: Buffer.alloc(64)}]
+    await assert.rejects(loadModel(write(llamaGgufBytes(SMALL_GGUF_SHAPE, {tensors: extra}))), loadError(/tensor blk\.0\.attn_k\.bias is not read by a llama model as its metadata describes it/))
+    const unknown = [...llamaTensors(SMALL_GGUF_SHAPE), {name: 'blk.0.zzz.weight', dims: [4], data: Buffer.alloc(16)}]
+    await assert.rejects(loadModel(write(llamaGgufBytes(SMALL_GGUF_SHAPE, {tensors: unknown}))), loadError(/tensor blk\.0\.zzz\.weight is not a tensor of a llama layer/))
+  })
+
+  it('a tensor whose type or shape says fewer bytes than were written for it (a gap before the next, or bytes after the last)', async () => {
+    const tensors = llamaTensors(SMALL_GGUF_SHAPE)
+    const asF16 = (index: number) => tensors.map((t, i) => (i === index ? {...t, type: 1} : t))
+    await assert.rejects(loadModel(write(llamaGgufBytes(SMALL_GGUF_SHAPE, {tensors: asF16(0)}))), loadError(new RegExp(`tensor ${tensors[1]!.name.replace(/\./g, '\\.')}'s data is at offset \\d+, but tensor ${tensors[0]!.name.replace(/\./g, '\\.')} \\(F16 \\[[\\d, ]+\\]\\) before it ends at \\d+`)))
+    const last = tensors.length - 1
+    await assert.rejects(loadModel(write(llamaGgufBytes(SMALL_GGUF_SHAPE, {tensors: asF16(last)}))), loadError(new RegExp(`\\d+ bytes follow the last tensor, ${tensors[last]!.name.replace(/\./g, '\\.')} \\(F16`)))
+  })
 })

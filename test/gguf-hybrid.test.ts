@@ -146,5 +146,14 @@ describe('GGUF granitehybrid / mamba2 / qwen3next / qwen35 / qwen35moe / llama4 
     await refused((m) => ({...m, 'granitehybrid.attention.head_count_kv': {type: 'i32s', value: [0, 2, 1]}}), /head_count_kv .*different KV head counts/)
     await refused((m) => ({...m, 'granitehybrid.attention.head_count_kv': {type: 'i32s', value: [0, 2]}}), /one KV head count .* each of the 3 layers/)
     await refused((m) => ({...m, 'granitehybrid.ssm.time_step_rank': {type: 'u32', value: 7}}), /ssm\.inner_size 128 must be a multiple/)
+    // Found by fuzz-model-files.ts --gguf: a flag that is not a bool was read as false (NoPE), and a block count of 2^31
+    // built per-layer lists until the heap ran out (an abort, not an error).
+    await refused((m) => ({...m, 'granitehybrid.rope.scaling.finetuned': {type: 'string', value: 'x'}}), /GGUF metadata granitehybrid\.rope\.scaling\.finetuned is "x", not a bool/)
+    await refused((m) => ({...m, 'granitehybrid.block_count': {type: 'u32', value: 2 ** 31}}), /GGUF metadata granitehybrid\.block_count 2147483648 is not a layer count/)
+  })
+
+  it('a qwen3next block count of 2^31 is refused before any per-layer list is built', async () => {
+    const hf = await loadModel(await ensureTestModel('tiny', {variant: 'qwen3_next'}))
+    await assert.rejects(loadModel(write(hf, 'qwen3next', {edit: (m) => ({...m, 'qwen3next.block_count': {type: 'u32', value: 2 ** 31}})})), (e: unknown) => e instanceof ModelLoadError && /qwen3next\.block_count 2147483648 is not a layer count/.test(e.message))
   })
 })

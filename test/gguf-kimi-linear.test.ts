@@ -102,6 +102,8 @@ describe('GGUF kimi-linear files', () => {
       [{tensors: (t) => t.filter((x) => x.name !== 'blk.0.ssm_dt.bias')}, /self_attn\.dt_bias is missing/],
       [{tensors: (t) => t.map((x) => (x.name === 'blk.0.ssm_a' ? {...x, dims: [2, 1, 1, 1]} : x))}, /Tensor model\.layers\.0\.self_attn\.A_log has shape \[1, 1, 1, 2\]/],
       [{tensors: (t) => [...t, {...t.find((x) => x.name === 'blk.1.attn_output.weight')!, name: 'blk.1.attn_gate.weight'}]}, /tensor blk\.1\.attn_gate\.weight \(a one-matrix output gate\) is not supported/],
+      // Found by fuzz-model-files.ts --gguf: a v_b of one head more than the metadata's was cut to its first heads.
+      [{tensors: (t) => t.map((x) => (x.name === 'blk.1.attn_v_b.weight' ? {...x, dims: [...x.dims.slice(0, 2), x.dims[2]! + 1], data: Buffer.concat([x.data, Buffer.alloc(x.data.length / x.dims[2]!)])} : x))}, /tensor blk\.1\.attn_v_b\.weight stacks 3 heads \(\[3, \d+, \d+\]\), but the metadata says 2/],
     ]
     for (const [edit, pattern] of cases) {
       await assert.rejects(loadModel(write(edit)), (e: unknown) => e instanceof ModelLoadError && pattern.test(e.message), String(pattern))

@@ -91,4 +91,10 @@ describe('GGUF lfm2 / lfm2moe / mamba / jamba files', () => {
     await refused('jamba', (m) => ({...m, 'jamba.attention.head_count_kv': {type: 'i32s', value: [0, 2, 2, 0]}}), /jamba attention layers \(head_count_kv > 0\) at 1, 2 do not recur/)
     await refused('jamba', (m) => ({...m, 'jamba.attention.head_count_kv': {type: 'i32s', value: [0, 2, 0, 1]}}), /different KV head counts/)
   })
+
+  // Found by fuzz-model-files.ts --gguf: a dt_b_c_rms of 1 was read as false, so a Falcon-Mamba file ran as Mamba.
+  it('mamba: ssm.dt_b_c_rms that is not a bool is refused', async () => {
+    const hf = await loadModel(await ensureTestModel('tiny', {variant: 'mamba'}))
+    await assert.rejects(loadModel(write(hf, 'mamba', {edit: (m) => ({...m, 'mamba.ssm.dt_b_c_rms': {type: 'u32', value: 1}})})), (e: unknown) => e instanceof ModelLoadError && /GGUF metadata mamba\.ssm\.dt_b_c_rms is 1, not a bool/.test(e.message))
+  })
 })

@@ -81,4 +81,16 @@ describe('GGUF ernie4_5-moe / hunyuan-moe / dots1 / minimax-m2 / exaone-moe / db
     const {'afmoe.attention.sliding_window': _window, ...windowless} = moeFamilyMetadata('afmoe', afmoe.config, 'gpt2')
     await assert.rejects(loadModel(write('afmoe-windowless', windowless, afmoe, 'afmoe')), (e: unknown) => e instanceof ModelLoadError && /afmoe\.attention\.sliding_window undefined: AFMoE files without a window/.test(e.message))
   })
+
+  // Found by fuzz-model-files.ts --gguf: a stack of one expert more than expert_count loaded, its last expert unread.
+  it('a stack of experts deeper than expert_count is refused, not cut to it', async () => {
+    const hf = await loadModel(await ensureTestModel('tiny', {variant: 'dots1'}))
+    const tensors = moeFamilyTensors(hf, 'dots1')
+    const stack = tensors.find((t) => t.name.endsWith('.ffn_down_exps.weight'))!
+    const experts = stack.dims[2]!
+    const deeper = tensors.map((t) => (t === stack ? {...t, dims: [t.dims[0]!, t.dims[1]!, experts + 1], data: Buffer.concat([t.data, Buffer.alloc(t.data.length / experts)])} : t))
+    const path = join(dir, 'dots1-deeper.gguf')
+    writeFileSync(path, ggufBytes(moeFamilyMetadata('dots1', hf.config, 'qwen2'), {tensors: deeper}))
+    await assert.rejects(loadModel(path), (e: unknown) => e instanceof ModelLoadError && new RegExp(`tensor ${stack.name.replace(/\./g, '\\.')} stacks ${experts + 1} experts .*, but the metadata says ${experts}`).test(e.message))
+  })
 })

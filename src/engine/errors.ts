@@ -76,7 +76,8 @@ export class UnavailableError extends PagedLLMError {
 
 /** A value as an error message quotes it: JSON, cut to 60 characters, so a hostile file's megabyte value stays out of the line. */
 export function quotedValue(value: unknown): string {
-  const text = JSON.stringify(value) ?? String(value)
+  // A GGUF u64/i64 value arrives as a bigint, which JSON cannot write; JSON writes NaN and Infinity as null.
+  const text = typeof value === 'bigint' || typeof value === 'number' ? String(value) : JSON.stringify(value) ?? String(value)
   return text.length <= 60 ? text : `${text.slice(0, 60)}...`
 }
 

@@ -1,10 +1,16 @@
 // Reads a GGUF file's header (from the GGUF specification): metadata key/values and tensor infos with absolute data offsets.
 import {closeSync, existsSync, fstatSync, openSync, readSync, statSync} from 'node:fs'
 import {resolve} from 'node:path'
-import {ModelLoadError} from '../errors.js'
+import {ModelLoadError, quotedValue} from '../errors.js'
 import {refuseOverlaps} from './safetensors.js'
 
 export type GgufValue = number | bigint | boolean | string | GgufValue[]
+
+/** A bool key's value (undefined when absent); any other type is refused, as llama.cpp aborts on it, not read as false. */
+export function ggufFlag(value: unknown, key: string, path?: string): boolean | undefined {
+  if (value !== undefined && typeof value !== 'boolean') throw new ModelLoadError(`${path ? `${path}: ` : ''}GGUF metadata ${key} is ${quotedValue(value)}, not a bool`)
+  return value
+}
 
 /** GGUF value type ids (GGUF_TYPE_*). */
 const enum GgufType {
@@ -258,8 +264,30 @@ export function readGguf(path: string, options: {metadataOnly?: boolean} = {}): 
       }
     })
     refuseOverlaps(absolute, tensors)
+    refuseGaps(absolute, tensors, relative, alignment, fileSize - dataStart)
     return {path: absolute, version, metadata, f32MetadataOffsets, tensors}
   } finally {
     closeSync(fd)
   }
+}
+
+/**
+ * Tensors packed in their listed order, each at the aligned end of the one before, as llama.cpp's reader requires: a
+ * gap means a tensor's type or dims say fewer bytes than were written for it (a file read wrong, not a file to run).
+ * Checked up to the first tensor of a type we do not size (the loader names it), and to the end of the file.
+ */
+function refuseGaps(path: string, tensors: GgufTensorInfo[], relative: number[], alignment: number, dataBytes: number): void {
+  let expected = 0
+  for (const [i, tensor] of tensors.entries()) {
+    if (tensor.nbytes === null) return
+    if (relative[i] !== expected) {
+      const before = tensors[i - 1]
+      const why = before ? `tensor ${before.name} (${before.type} [${before.shape.join(', ')}]) before it ends at ${expected}: its type or shape does not match the bytes written for it` : 'the data section starts at 0'
+      throw new ModelLoadError(`${path}: tensor ${tensor.name}'s data is at offset ${relative[i]}, but ${why}.`)
+    }
+    expected += Math.ceil(tensor.nbytes / alignment) * alignment
+  }
+  // Writers pad the last tensor to the alignment and stop: more bytes after it are the last tensor's, misdescribed.
+  const last = tensors.at(-1)
+  if (last && dataBytes > expected) throw new ModelLoadError(`${path}: ${dataBytes - expected} bytes follow the last tensor, ${last.name} (${last.type} [${last.shape.join(', ')}]): its type or shape does not match the bytes written for it.`)
 }

@@ -13,6 +13,7 @@
 // where there are more of them (valueHeadsTiled: each value head reads key head h % key heads, so no row moves back).
 // lfm2, mamba (Falcon-Mamba's too) and jamba: gguf-lfm2-mamba.ts; nemotron_h, nemotron_h_moe and falcon-h1:
 // gguf-ssm-hybrids.ts (their Mamba-2 tensors reshaped here too); kimi-linear: gguf-kimi-linear.ts.
+import {ggufFlag} from './gguf-file.js'
 import {ModelLoadError, quotedValue} from '../errors.js'
 import {GGUF_KIMI_LINEAR_ARCHITECTURES, GGUF_KIMI_LINEAR_LAYER_NAMES, ggufKimiLinearTensor, kimiLinearGgufKeys} from './gguf-kimi-linear.js'
 import {GGUF_LFM2_MAMBA_ARCHITECTURES, GGUF_LFM2_MAMBA_LAYER_NAMES, ggufLfm2MambaTensor, lfm2MambaGgufKeys} from './gguf-lfm2-mamba.js'
@@ -87,7 +88,7 @@ export function hybridGgufKeys(arch: string, get: (key: string) => unknown, tens
     mamba_n_heads: mixer.heads, mamba_d_head: mixer.headDim, mamba_n_groups: mixer.groups, mamba_d_state: mixer.state, mamba_d_conv: mixer.conv,
     mamba_expand: mixer.expand, mamba_conv_bias: convBias, mamba_proj_bias: projBias,
     ...graniteLayers(get, count('block_count'), path),
-    position_embedding_type: get('rope.scaling.finetuned') === true ? 'rope' : 'nope',
+    position_embedding_type: ggufFlag(get('rope.scaling.finetuned'), `${arch}.rope.scaling.finetuned`, path) === true ? 'rope' : 'nope',
     ...graniteExperts(get, path),
     // Granite's multipliers; without attention.scale llama.cpp scales by 1 / sqrt(head size).
     embedding_multiplier: get('embedding_scale') ?? 1, residual_multiplier: get('residual_scale') ?? 1, logits_scaling: get('logit_scale') ?? 1,

@@ -12,6 +12,7 @@
 // (llama.cpp uses the layer eps instead). A jamba file's attention layers are those with head_count_kv > 0 and its
 // sparse layers those with a router (ffn_gate_inp); each must fall every period-th layer from an offset, as JambaConfig
 // lays them out.
+import {ggufFlag} from './gguf-file.js'
 import {ModelLoadError, quotedValue} from '../errors.js'
 import type {TensorInfo} from './safetensors.js'
 
@@ -53,7 +54,7 @@ export function lfm2MambaGgufKeys(arch: string, get: (key: string) => unknown, c
   const convBias = anyTensor(tensorNames, /\.ssm_conv1d\.bias$/)
   const projBias = anyTensor(tensorNames, /\.ssm_(in|out)\.bias$/)
   if (arch === 'mamba') {
-    const falcon = get('ssm.dt_b_c_rms') === true
+    const falcon = ggufFlag(get('ssm.dt_b_c_rms'), `${arch}.ssm.dt_b_c_rms`, path) === true
     return {
       ...(falcon ? {architectures: ['FalconMambaForCausalLM'], model_type: 'falcon_mamba'} : {}),
       state_size: count('ssm.state_size'), conv_kernel: count('ssm.conv_kernel'), expand: inner / hidden, time_step_rank: count('ssm.time_step_rank'),

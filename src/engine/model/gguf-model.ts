@@ -31,7 +31,7 @@ import {GGUF_MINICPM3_ARCHITECTURES, minicpm3GgufKeys} from './gguf-minicpm3.js'
 import {apertusGgufKeys, apertusXieluTensors, GGUF_APERTUS_ARCHITECTURES} from './gguf-apertus.js'
 import {GGUF_VL_TEXT_ARCHITECTURES, acceptsVlTextYarn, vlTextGgufKeys} from './gguf-vl-text.js'
 import {GGUF_GEMMA4_ARCHITECTURES, GGUF_GEMMA4_GLOBAL_NAMES, GGUF_GEMMA4_LAYER_NAMES, gemma4GgufKeys} from './gguf-gemma4.js'
-import {parseModelConfig, type ModelConfig} from './model-config.js'
+import {MAX_LAYERS, parseModelConfig, type ModelConfig} from './model-config.js'
 import type {TensorDtype, TensorInfo} from './safetensors.js'
 
 /**
@@ -128,6 +128,9 @@ function ggufConfig(file: GgufFile, arch: string, vocabSize: number, tokenizer: 
     if (get(key) === undefined) throw new ModelLoadError(`${file.path}: GGUF metadata ${arch}.${key} is missing`)
     return get(key)
   }
+  // Before any family's keys: they build per-layer lists block_count long (a hostile 2^31 would exhaust the heap).
+  const layers = get('block_count')
+  if (layers !== undefined && (typeof layers !== 'number' || !Number.isInteger(layers) || layers < 1 || layers > MAX_LAYERS)) throw new ModelLoadError(`${file.path}: GGUF metadata ${arch}.block_count ${quotedValue(layers)} is not a layer count (1 to ${MAX_LAYERS})`)
   const moe = ggufMoeConfigKeys(arch, get, new Set(file.tensors.map((t) => t.name)), file.path)
   const headDim = get('attention.key_length')
   // phi3's rope.dimension_count may be less (Phi-4-mini's partial rotary): gguf-phi3-gemma.ts reads it.
@@ -211,8 +214,14 @@ function ggufTensors(file: GgufFile, arch: string, config: ModelConfig): TensorI
   const interleaved = GGUF_ARCHITECTURES[arch]!.interleavedRope
   const tensors: TensorInfo[] = []
   for (const t of file.tensors) {
+    refuseStrayLayerTensor(file.path, t, Number(file.metadata.get(`${arch}.block_count`)), config)
     const name = GGUF_LAYERNORM_ARCHITECTURES[arch] ? layerNormGgufName(t.name, arch) : hfName(t.name, arch) ?? ggufMoeName(t.name)
-    if (name === null) continue
+    if (name === null) {
+      // llama.cpp refuses a file with a tensor it does not create; unread, a layer's tensor would be dropped unseen
+      // (GLM-4.5's NextN prediction layers, which llama.cpp creates and skips, are skipped here too).
+      if (/^blk\.\d+\./.test(t.name) && !/^blk\.\d+\.nextn\./.test(t.name)) throw new ModelLoadError(`${file.path}: tensor ${t.name} is not a tensor of a ${arch} layer`)
+      continue
+    }
     const dtype = FLOAT_TYPES[t.type]
     const blockFormat = blockFormatOfGgufType(t.type)
     const mxfp4 = t.type === 'MXFP4'
@@ -228,7 +237,43 @@ function ggufTensors(file: GgufFile, arch: string, config: ModelConfig): TensorI
   }
   tensors.push(...apertusXieluTensors(file, arch, config.numLayers))
   const selected = selectModelTensors(config, GGUF_LAYERNORM_ARCHITECTURES[arch] ? splitStackedTensors(config, tensors) : tensors, file.path)
+  refuseUnreadTensors(file, arch, config.numLayers, selected)
   return withGlm4vRowsAsStored(arch, (key) => file.metadata.get(`${arch}.${key}`), selected)
+}
+
+/**
+ * A layer's tensor under a known name that the model, as its metadata describes it, does not read (a llama file's
+ * attention biases, which llama.cpp would add): refused, as llama.cpp refuses a tensor it does not create, rather than
+ * run without it. Read means some selected tensor (or a window cut from one) lies in its bytes.
+ */
+function refuseUnreadTensors(file: GgufFile, arch: string, layers: number, selected: TensorInfo[]): void {
+  const read = selected.map((t) => [t.offset, t.offset + t.nbytes] as const)
+  for (const t of file.tensors) {
+    // Layers past the config's are GLM-4.5's NextN prediction layers, counted in block_count, which llama.cpp skips too.
+    const layer = /^blk\.(\d+)\./.exec(t.name)
+    if (!layer || Number(layer[1]) >= layers || t.nbytes === null) continue
+    const end = t.offset + t.nbytes
+    if (!read.some(([from, to]) => from < end && t.offset < to)) throw new ModelLoadError(`${file.path}: tensor ${t.name} is not read by a ${arch} model as its metadata describes it`)
+  }
+}
+
+/**
+ * A layer's tensor past block_count, or a stack of experts (or of latent attention's heads) other than the metadata's
+ * count deep: llama.cpp refuses both (a tensor it does not create, a shape other than the one it expects); read, the
+ * rest of the file would run without them.
+ */
+function refuseStrayLayerTensor(path: string, t: GgufFile['tensors'][number], blockCount: number, config: ModelConfig): void {
+  // block_count as written: GLM-4.5's counts its NextN layers, which the config leaves out.
+  const layer = /^blk\.(\d+)\./.exec(t.name)
+  if (layer && Number(layer[1]) >= blockCount) throw new ModelLoadError(`${path}: tensor ${t.name} is of layer ${layer[1]}, but block_count is ${blockCount}`)
+  const experts = config.moe?.numExperts
+  if (experts !== undefined && /_exps\.(weight|bias)$/.test(t.name) && t.shape[0] !== experts) {
+    throw new ModelLoadError(`${path}: tensor ${t.name} stacks ${t.shape[0]} experts ([${t.shape.join(', ')}]), but the metadata says ${experts}`)
+  }
+  // Latent attention's k_b / v_b, cut into one window per head (gguf-deepseek.ts).
+  if (/\.attn_[kv]_b\.weight$/.test(t.name) && t.shape.length === 3 && t.shape[0] !== config.numHeads) {
+    throw new ModelLoadError(`${path}: tensor ${t.name} stacks ${t.shape[0]} heads ([${t.shape.join(', ')}]), but the metadata says ${config.numHeads}`)
+  }
 }
 
 /**

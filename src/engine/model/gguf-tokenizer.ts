@@ -2,7 +2,7 @@
 // Gemma 4's SentencePiece-style BPE "gemma4" vocabularies.
 import {ModelLoadError, quotedValue} from '../errors.js'
 import {specialAddedToken, specialTokensPostProcessor} from './byte-level-bpe.js'
-import type {GgufValue} from './gguf-file.js'
+import {ggufFlag, type GgufValue} from './gguf-file.js'
 import {ggufPreTokenizer, preTokenizerJson} from './gguf-pre-tokenizers.js'
 import {Tokenizer} from './tokenizer.js'
 
@@ -22,18 +22,30 @@ const TOKEN_TYPE = {normal: 1, unknown: 2, control: 3, userDefined: 4, unused: 5
 function stringArray(metadata: Map<string, GgufValue>, key: string): string[] {
   const value = metadata.get(key)
   if (!Array.isArray(value)) throw new ModelLoadError(`GGUF metadata ${key} is missing or not an array`)
-  return value.map(String)
+  if (value.some((item) => typeof item !== 'string')) throw new ModelLoadError(`GGUF metadata ${key} is not an array of strings`)
+  return value as string[]
 }
 
+/** A per-token array (scores, types): absent, the fallback for every token; else one finite number per token. */
 function numberArray(metadata: Map<string, GgufValue>, key: string, length: number, fallback: number): number[] {
   const value = metadata.get(key)
-  return Array.isArray(value) ? value.map(Number) : new Array(length).fill(fallback)
+  if (value === undefined) return new Array(length).fill(fallback)
+  if (!Array.isArray(value) || value.some((item) => typeof item !== 'number' || !Number.isFinite(item))) throw new ModelLoadError(`GGUF metadata ${key} is not an array of numbers`)
+  // llama.cpp reads one entry per token without checking the count: a short array would be read past its end.
+  if (value.length !== length) throw new ModelLoadError(`GGUF metadata ${key} has ${value.length} entries for ${length} tokens`)
+  return value as number[]
 }
+
+const optionalFlag = (metadata: Map<string, GgufValue>, key: string): boolean | undefined => ggufFlag(metadata.get(key), key)
 
 /** A special token id; one outside the vocabulary counts as absent (as llama.cpp does), or it would reach the model as a token. */
 function optionalId(metadata: Map<string, GgufValue>, key: string, vocabSize: number): number | null {
-  const value = Number(metadata.get(key))
-  return Number.isInteger(value) && value >= 0 && value < vocabSize ? value : null
+  const raw = metadata.get(key)
+  if (raw === undefined) return null
+  const value = typeof raw === 'bigint' ? Number(raw) : raw
+  // A float, bool, string or negative id is no token id (llama.cpp aborts on a key of the wrong type).
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) throw new ModelLoadError(`GGUF metadata ${key} is ${quotedValue(raw)}, not a token id`)
+  return value < vocabSize ? value : null
 }
 
 /** Control and user-defined tokens must match as one piece, never through BPE. */
@@ -92,7 +104,7 @@ export function spmTokenizerJson(metadata: Map<string, GgufValue>): Record<strin
   merges.sort((a, b) => b.score - a.score || a.id - b.id)
   const unknownId = types.indexOf(TOKEN_TYPE.unknown)
   // SentencePiece's dummy prefix: a space before the text, dropped again when decoding (llama.cpp: add_space_prefix).
-  const spacePrefix = metadata.get('tokenizer.ggml.add_space_prefix') !== false
+  const spacePrefix = optionalFlag(metadata, 'tokenizer.ggml.add_space_prefix') !== false
   return {
     version: '1.0', truncation: null, padding: null,
     added_tokens: addedTokens(tokens, types),
@@ -157,14 +169,16 @@ export function tokenizerFromGguf(metadata: Map<string, GgufValue>, options: {ex
   // BOS (by default for SentencePiece vocabularies; always for gemma4, which llama.cpp forces) and EOS around every
   // encoded text, as llama.cpp adds them.
   const special = (id: number | null, add: boolean) => (add && id !== null ? {token: tokens[id]!, id} : null)
-  const bos = special(bosTokenId, kind === 'gemma4' || (metadata.get('tokenizer.ggml.add_bos_token') ?? kind === 'llama') === true)
-  const eos = special(eosTokenId, metadata.get('tokenizer.ggml.add_eos_token') === true)
+  const addBos = optionalFlag(metadata, 'tokenizer.ggml.add_bos_token')
+  const bos = special(bosTokenId, kind === 'gemma4' || (addBos ?? kind === 'llama'))
+  const eos = special(eosTokenId, optionalFlag(metadata, 'tokenizer.ggml.add_eos_token') === true)
   if (bos !== null || eos !== null) json.post_processor = specialTokensPostProcessor(bos, eos)
   const name = (id: number | null) => (id === null ? '' : (tokens[id] ?? ''))
   const config = {bos_token: name(bosTokenId), eos_token: name(eosTokenId), unk_token: name(optionalId(metadata, 'tokenizer.ggml.unknown_token_id', tokens.length))}
   const template = metadata.get('tokenizer.chat_template')
+  if (template !== undefined && typeof template !== 'string') throw new ModelLoadError(`GGUF metadata tokenizer.chat_template is ${quotedValue(template)}, not a string`)
   const endOfTurn = ['tokenizer.ggml.eot_token_id', 'tokenizer.ggml.eom_token_id'].map((key) => optionalId(metadata, key, tokens.length))
   const endOfGeneration = tokens.flatMap((token, id) => (END_OF_GENERATION_TOKENS.includes(token) ? [id] : []))
   const extraEosTokenIds = [...endOfTurn.filter((id) => id !== null), ...endOfGeneration, ...(options.extraEosTokenIds ?? [])]
-  return new Tokenizer(json, config, {extraEosTokenIds, chatTemplate: typeof template === 'string' ? template : null})
+  return new Tokenizer(json, config, {extraEosTokenIds, chatTemplate: template ?? null})
 }

@@ -386,7 +386,7 @@ const MLP_BIAS_READERS = new Set(['LlamaForCausalLM', 'GraniteForCausalLM', 'Smo
 /** Architectures whose transformers attention has no biases whatever attention_bias says. */
 const IGNORE_ATTENTION_BIAS = new Set(['MistralForCausalLM', 'MixtralForCausalLM', 'Phi3ForCausalLM'])
 /** No released model has more than a few hundred layers; a count past this is a corrupt or hostile config. */
-const MAX_LAYERS = 10_000
+export const MAX_LAYERS = 10_000
 const MAX_SIZE = 2 ** 31 - 1
 /** torch_dtype names of float checkpoints (transformers' str(torch.dtype) without "torch."); 'gguf' is the GGUF loader's. */
 const FLOAT_DTYPES = ['float32', 'float', 'float16', 'half', 'bfloat16', 'float64', 'double', 'gguf']
