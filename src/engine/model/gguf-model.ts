@@ -107,10 +107,11 @@ function plain(value: GgufValue | undefined): unknown {
 function ggufArchitecture(file: GgufFile): string {
   const arch = file.metadata.get('general.architecture')
   if (arch === undefined) throw new ModelLoadError(`${file.path}: the GGUF file has no general.architecture key, so its model cannot be known.`)
-  if (typeof arch !== 'string' || GGUF_ARCHITECTURES[arch] === undefined) {
-    const why = typeof arch === 'string' && GGUF_NEAR_MISSES[arch] ? ` (${GGUF_NEAR_MISSES[arch]})` : ''
+  if (typeof arch !== 'string') throw new ModelLoadError(`${file.path}: GGUF general.architecture is ${quotedValue(arch)}, not a string`)
+  if (GGUF_ARCHITECTURES[arch] === undefined) {
+    const why = GGUF_NEAR_MISSES[arch] ? ` (${GGUF_NEAR_MISSES[arch]})` : ''
     throw new ModelLoadError(
-      `${file.path}: GGUF general.architecture "${String(arch)}" is not supported${why}; supported: ${Object.keys(GGUF_ARCHITECTURES).join(', ')}.`,
+      `${file.path}: GGUF general.architecture "${arch}" is not supported${why}; supported: ${Object.keys(GGUF_ARCHITECTURES).join(', ')}.`,
     )
   }
   return arch
