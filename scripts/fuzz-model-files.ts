@@ -1,5 +1,5 @@
 // Fuzzes model loading with hostile model directories (config, safetensors, shard index, tokenizer and template files) made from test checkpoints.
-// Usage: node --import tsx scripts/fuzz-model-files.ts [--seconds 120] [--variants llama,qwen3,...] [--match pytorch_model.bin] [--seed 1] [--engine] [--keep]; the mutations: fuzz-model-mutations.ts, fuzz-tokenizer-mutations.ts
+// Usage: node --import tsx scripts/fuzz-model-files.ts [--seconds 120] [--variants llama,qwen3,... | all] [--match pytorch_model.bin] [--seed 1] [--engine] [--keep]; the mutations: fuzz-model-mutations.ts, fuzz-tokenizer-mutations.ts
 // Each case is a directory of symlinks to a test model with one file mutated. A child process loads the cases in turn
 // (loadModel; with --engine also the native engine and 2 generated tokens); the parent kills it on a case that runs
 // over 20 s or 3 GB and starts a new child at the next case. Findings: anything but a one-line ModelLoadError or a
@@ -13,7 +13,7 @@ import {createInterface} from 'node:readline'
 import {fileURLToPath} from 'node:url'
 import {parseArgs} from 'node:util'
 import {SeededRandom} from '../src/engine/model/seeded-random.js'
-import {ensureTestModel, type TestModelVariant} from '../src/engine/model/test-model.js'
+import {ensureTestModel, TEST_MODEL_VARIANTS, type TestModelVariant} from '../src/engine/model/test-model.js'
 import {hostileCases, type HostileCase} from './fuzz-model-mutations.js'
 
 const {values: options} = parseArgs({
@@ -45,7 +45,8 @@ async function runParent(): Promise<void> {
   const scratch = mkdtempSync(join(tmpdir(), 'pagedllm-fuzz-model-'))
   const random = new SeededRandom(Number(options.seed))
   const cases: {dir: string; label: string}[] = []
-  for (const variant of options.variants!.split(',') as TestModelVariant[]) {
+  const variants = options.variants === 'all' ? TEST_MODEL_VARIANTS : (options.variants!.split(',') as TestModelVariant[])
+  for (const variant of variants) {
     const base = await ensureTestModel('tiny', {variant})
     for (const hostile of hostileCases(base, variant, random).filter((c) => c.label.includes(options.match!))) cases.push({dir: writeCase(scratch, base, cases.length, hostile), label: `${variant}: ${hostile.label}`})
   }

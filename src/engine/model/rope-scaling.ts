@@ -33,6 +33,7 @@ export interface ParsedRopeScaling {
 export function parseRopeScaling(raw: unknown, context: RopeContext, source: string): ParsedRopeScaling {
   if (raw == null) return {scaling: {type: 'none'}}
   if (!isObject(raw)) throw new ModelLoadError(`${source}: rope_scaling must be an object or null.`)
+  checkMropeSection(raw.mrope_section, 'mrope_section', source)
   const type = raw.rope_type ?? raw.type ?? 'default'
   const positive = (key: string): number => {
     const value = raw[key]
@@ -163,6 +164,17 @@ export function longRopeForContext<Config extends {ropeScaling: RopeScaling; max
   const note = `longrope rope_scaling: --max-model-len ${requested} passes original_max_position_embeddings ${rope.originalMaxPosition}, so long_factor rotates every position up to ${maxPositionEmbeddings} (as llama.cpp past the original context; transformers keeps short_factor while a forward pass stays within it).`
   const notes = [...(config.notes ?? []).filter((line) => line !== longRopeCapNote(rope.originalMaxPosition)), note]
   return {...config, maxPositionEmbeddings, ropeScaling: {...rope, frequencyDivisors: rope.longFactor, attentionFactor: rope.longAttentionFactor ?? rope.attentionFactor}, notes}
+}
+
+/**
+ * Multimodal rope's sections (Qwen2-VL, Qwen3-VL, Qwen 3.5) give each frequency one of a token's (t, h, w) positions,
+ * one position for text, so text runs plain rope whatever they say; they are read only to refuse what transformers
+ * could not index with.
+ */
+export function checkMropeSection(sections: unknown, key: string, source: string): void {
+  if (sections != null && (!Array.isArray(sections) || sections.some((s) => typeof s !== 'number' || !Number.isInteger(s) || s < 0))) {
+    throw new ModelLoadError(`${source}: "${key}" must list non-negative integers, got ${quotedValue(sections)}.`)
+  }
 }
 
 export function isObject(value: unknown): value is Json {
