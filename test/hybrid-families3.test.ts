@@ -132,6 +132,8 @@ describe('Zamba2', () => {
     assert.deepEqual([config.headDim, config.numKvHeads, config.intermediateSize, config.hiddenAct, config.attentionScale], [32, 4, 96, 'gelu', 0.25])
     assert.throws(() => parseModelConfig(configJson('zamba2', {add_bias_linear: true})), /"add_bias_linear" true is not supported/)
     assert.throws(() => parseModelConfig(configJson('zamba2', {use_long_context: true})), /"use_long_context" true/)
+    // Not booleans (found by fuzz-model-files: read as off, where transformers takes a truthy value as on).
+    for (const key of ['add_bias_linear', 'use_long_context']) assert.throws(() => parseModelConfig(configJson('zamba2', {[key]: 'yes'})), new RegExp(`"${key}" must be true or false, got "yes"`))
     assert.throws(() => parseModelConfig(configJson('zamba2', {tie_word_embeddings: false})), /unties the shared blocks' uses/)
     assert.throws(() => parseModelConfig(configJson('zamba2', {num_key_value_heads: 2})), /use_shared_attention_adapter needs num_key_value_heads/)
     assert.throws(() => parseModelConfig(configJson('zamba2', {layers_block_type: ['mamba', 'hybrid']})), /"layers_block_type" must list/)

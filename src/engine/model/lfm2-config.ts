@@ -6,6 +6,7 @@
 import {ModelLoadError, quotedValue} from '../errors.js'
 import type {GroupedRouting} from './deepseek-config.js'
 import type {HybridFeatures} from './qwen35-config.js'
+import {switchOn} from './config-switch.js'
 
 type Json = Record<string, unknown>
 
@@ -25,7 +26,7 @@ export interface ShortConvFeatures {
  * to block_multiple_of). Every MLP is SwiGLU whatever hidden_act says (the config classes have none).
  */
 export function lfm2View(config: Json, architecture: string, source: string): Json {
-  if (config.conv_bias === true) throw new ModelLoadError(`${source}: "conv_bias" true (biases on the short convolutions' in_proj, conv and out_proj) is not supported for ${architecture}.`)
+  if (switchOn(config, 'conv_bias', source)) throw new ModelLoadError(`${source}: "conv_bias" true (biases on the short convolutions' in_proj, conv and out_proj) is not supported for ${architecture}.`)
   const rope = config.rope_parameters !== null && typeof config.rope_parameters === 'object' ? config.rope_parameters as Json : {}
   const view: Json = {
     ...config,

@@ -6,6 +6,7 @@
 import {ModelLoadError, quotedValue} from '../errors.js'
 import type {HybridFeatures} from './qwen35-config.js'
 import type {RmsVariantFeatures} from './rms-variants.js'
+import {switchOn} from './config-switch.js'
 
 type Json = Record<string, unknown>
 
@@ -59,7 +60,7 @@ export function isDenseJamba(config: Json, architecture: string): boolean {
 /** What the engine does not run, by key: biases on in_proj / out_proj, a conv activation other than silu. */
 function refuseUnsupported(config: Json, architecture: string, source: string): void {
   const keys = MIXER_KEYS[architecture]!
-  if (config[keys.projBias] === true) throw new ModelLoadError(`${source}: "${keys.projBias}" true (biases on the Mamba in_proj / out_proj) is not supported for ${architecture}.`)
+  if (switchOn(config, keys.projBias, source)) throw new ModelLoadError(`${source}: "${keys.projBias}" true (biases on the Mamba in_proj / out_proj) is not supported for ${architecture}.`)
   const act = config.hidden_act ?? 'silu'
   if (act !== 'silu' && act !== 'swish') throw new ModelLoadError(`${source}: "hidden_act" ${quotedValue(act)} is not supported for ${architecture} (its Mamba conv1d runs the activation; only silu is).`)
 }

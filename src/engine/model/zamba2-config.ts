@@ -5,6 +5,7 @@
 import {ModelLoadError, quotedValue} from '../errors.js'
 import type {Mamba2Features} from './mamba2-config.js'
 import type {HybridFeatures} from './qwen35-config.js'
+import {switchOn} from './config-switch.js'
 
 type Json = Record<string, unknown>
 
@@ -38,8 +39,8 @@ function positive(config: Json, key: string, fallback: number, source: string): 
  * fewer KV heads than heads.
  */
 export function zamba2View(config: Json, source: string): Json {
-  if (config.add_bias_linear === true) throw new ModelLoadError(`${source}: "add_bias_linear" true is not supported for ${ZAMBA2}.`)
-  if (config.use_long_context === true) throw new ModelLoadError(`${source}: "use_long_context" true (a rescaled rope base) is not supported for ${ZAMBA2}.`)
+  if (switchOn(config, 'add_bias_linear', source)) throw new ModelLoadError(`${source}: "add_bias_linear" true is not supported for ${ZAMBA2}.`)
+  if (switchOn(config, 'use_long_context', source)) throw new ModelLoadError(`${source}: "use_long_context" true (a rescaled rope base) is not supported for ${ZAMBA2}.`)
   // transformers ties a shared block's uses only with tied embeddings; untied, each hybrid layer runs a block of its own.
   if (config.tie_word_embeddings === false) throw new ModelLoadError(`${source}: "tie_word_embeddings" false is not supported for ${ZAMBA2} (transformers then unties the shared blocks' uses).`)
   const hidden = positive(config, 'hidden_size', 2560, source)
