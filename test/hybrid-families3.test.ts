@@ -101,6 +101,7 @@ describe('Kimi Linear', () => {
     assert.throws(() => parseModelConfig(configJson('kimi-linear', {linear_attn_config: {full_attn_layers: [2], kda_layers: [1]}})), /must name each of the 3 layers once/)
     assert.throws(() => parseModelConfig(configJson('kimi-linear', {moe_router_activation_func: 'softmax'})), /"moe_router_activation_func" "softmax" is not supported/)
     assert.throws(() => parseModelConfig(configJson('kimi-linear', {mla_use_nope: false})), /"mla_use_nope" false is not supported/)
+    assert.throws(() => parseModelConfig(configJson('kimi-linear', {mla_use_nope: 0})), /"mla_use_nope" must be true or false, got 0/, 'read as on before (found by fuzz-model-files)')
     // Its view builds mlp_layer_types from the count before the shared bound is read (found by fuzz-model-files: a RangeError, a hang).
     for (const count of [2 ** 31, 1e30]) assert.throws(() => parseModelConfig(configJson('kimi-linear', {num_hidden_layers: count})), /"num_hidden_layers" .* is beyond any model's \(at most 10000\)/)
     assert.match(cpuOnlyNeed({}, {config, tensors: []})?.reason ?? '', /Kimi Delta Attention layers .* CPU kernels only/)
