@@ -153,6 +153,27 @@ describe('Zamba2', () => {
     }
   })
 
+  it('blocks no layer runs are not loaded: fewer hybrid layers than num_mem_blocks; none is refused (found by fuzz-model-files: the backend asked for them)', async () => {
+    assert.throws(() => parseModelConfig(configJson('zamba2', {layers_block_type: Array(5).fill('mamba')})), /"layers_block_type" has no "hybrid" layer/)
+    const dir = mkdtempSync(join(tmpdir(), 'zamba2-'))
+    try {
+      cpSync(await ensureTestModel('tiny', {variant: 'zamba2'}), dir, {recursive: true})
+      // One hybrid layer (layer 1, block 0's place in the checkpoint) under num_mem_blocks 2.
+      const edited = configJson('zamba2', {layers_block_type: ['mamba', 'hybrid', 'mamba', 'mamba', 'mamba']})
+      writeFileSync(join(dir, 'config.json'), JSON.stringify(edited))
+      assert.equal(parseModelConfig(edited).hybrid?.zamba2?.numMemBlocks, 1)
+      const engine = await LLMEngine.create(makeEngineConfig({modelPath: dir, device: 'cpu', threads: 1, numBlocks: 16}))
+      try {
+        const [output] = await engine.generate([{prompt: 'hello world', params: makeSamplingParams({maxTokens: 2, temperature: 0})}])
+        assert.equal(output!.outputs[0]!.tokenIds.length, 2)
+      } finally {
+        await engine.shutdown()
+      }
+    } finally {
+      rmSync(dir, {recursive: true, force: true})
+    }
+  })
+
   it('the tiny model matches transformers 5.18: top-10 last-position logits within 1e-4, greedy tokens equal', async () => {
     await checkLogits('zamba2')
     const expected = fixture('zamba2').prompts

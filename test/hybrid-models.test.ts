@@ -140,6 +140,8 @@ describe('Qwen 3.5 config', () => {
     for (const sections of [['banana', 1, 1], [-1, 1, 1], 'all']) {
       assert.throws(() => parseModelConfig({...testModelConfigJson('tiny', {variant: 'qwen3_5'}), rope_parameters: {...rope, mrope_section: sections}}), loadError(/"mrope_section" must list non-negative integers/))
     }
+    // Biases the gated attention does not have (found by fuzz-model-files: loadModel passed, the backend refused).
+    for (const variant of ['qwen3_5', 'qwen3_next'] as const) assert.throws(() => parseModelConfig({...testModelConfigJson('tiny', {variant}), attention_bias: true}), loadError(/"attention_bias" true is not supported for Qwen3/))
     const next = parseModelConfig(testModelConfigJson('tiny', {variant: 'qwen3_next'}))
     assert.deepEqual([next.hybrid?.groupedProjections, next.moe?.sparseLayers], [true, [false, true, true]], 'Qwen3-Next: grouped projections, layer 0 dense')
   })

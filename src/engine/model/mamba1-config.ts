@@ -83,11 +83,18 @@ export function parseMamba1Hybrid(config: Json, architecture: string, numLayers:
   const mamba1: Mamba1Features = {
     innerSize: size(keys.expand) * hiddenSize, stateSize: size(keys.state), convKernel, dtRank, convBias,
     dtBcNorm: architecture === MAMBA ? 'none' : architecture === FALCON_MAMBA ? 'unweighted' : 'weighted',
-    dtBcNormEps: architecture === FALCON_MAMBA ? mixerRmsEps(config, source) : rmsNormEps,
+    dtBcNormEps: architecture === FALCON_MAMBA ? mixerRmsEps(config, source) : positiveNormEps(rmsNormEps, architecture, source),
     noMlp: architecture !== JAMBA,
   }
   const linearLayers = architecture === JAMBA ? periodicLayers(config, 'attn_layer_period', 8, 'attn_layer_offset', 4, numLayers, source).map((attends) => !attends) : Array<boolean>(numLayers).fill(true)
   return {linearLayers, attentionOutputGate: false, linearNumKeyHeads: 0, linearNumValueHeads: 0, linearKeyHeadDim: 0, linearValueHeadDim: 0, convKernel, groupedProjections: false, mamba1}
+}
+
+/** Jamba's dt / B / C norms take the model's norm eps, which the backends' Mamba mixers require positive (transformers' norms take 0). */
+function positiveNormEps(eps: number, architecture: string, source: string): number {
+  const key = architecture === JAMBA ? 'rms_norm_eps' : 'layer_norm_epsilon'
+  if (eps <= 0) throw new ModelLoadError(`${source}: "${key}" must be positive for ${architecture} (its Mamba mixers take it), got ${eps}.`)
+  return eps
 }
 
 /** FalconMambaConfig's mixer_rms_eps (default 1e-6): the eps of its weightless dt / B / C norms. */

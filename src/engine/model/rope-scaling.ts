@@ -14,6 +14,9 @@ export type RopeScaling =
 
 type Json = Record<string, unknown>
 
+/** The backends take positions as 32-bit integers. */
+const MAX_POSITIONS = 2 ** 31 - 1
+
 /** What the rest of the config says that a scaling type reads. */
 export interface RopeContext {
   headDim: number
@@ -54,8 +57,8 @@ export function parseRopeScaling(raw: unknown, context: RopeContext, source: str
   }
   const originalMaxPosition = (): number => {
     const value = context.topLevelOriginalMax ?? raw.original_max_position_embeddings ?? context.maxPositionEmbeddings
-    if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) {
-      throw new ModelLoadError(`${source}: rope_scaling ${quotedValue(type)} needs a positive integer "original_max_position_embeddings".`)
+    if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0 || value > MAX_POSITIONS) {
+      throw new ModelLoadError(`${source}: rope_scaling ${quotedValue(type)} needs a positive integer "original_max_position_embeddings" (at most ${MAX_POSITIONS}).`)
     }
     return value
   }
@@ -90,8 +93,8 @@ function parseLlama3(raw: Json, positive: (key: string) => number, source: strin
   if (scaling.lowFreqFactor >= scaling.highFreqFactor) {
     throw new ModelLoadError(`${source}: llama3 rope_scaling needs low_freq_factor (${scaling.lowFreqFactor}) below high_freq_factor (${scaling.highFreqFactor}).`)
   }
-  if (!Number.isInteger(scaling.originalMaxPosition)) {
-    throw new ModelLoadError(`${source}: llama3 rope_scaling needs an integer "original_max_position_embeddings".`)
+  if (!Number.isInteger(scaling.originalMaxPosition) || scaling.originalMaxPosition > MAX_POSITIONS) {
+    throw new ModelLoadError(`${source}: llama3 rope_scaling needs an integer "original_max_position_embeddings" (at most ${MAX_POSITIONS}).`)
   }
   return scaling
 }
