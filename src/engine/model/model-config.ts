@@ -187,6 +187,11 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
       `Unsupported architecture ${shownName(architecture)} in ${source} ("architectures")${why}; ${supportedArchitecturesHint(architecture)}.`,
     )
   }
+  // Some family readers and views build per-layer lists from the count before the checks that read it.
+  for (const key of ['num_hidden_layers', 'n_layer', 'num_layers']) {
+    const count = config[key]
+    if (typeof count === 'number' && count > MAX_LAYERS) throw new ModelLoadError(`${source}: "${key}" ${count} is beyond any model's (at most ${MAX_LAYERS}).`)
+  }
   if (isLayerNormArchitecture(architecture)) {
     refuseQuantizedCheckpoint(config, source)
     const fields = parseLayerNormConfig(config, architecture, source)
@@ -197,10 +202,6 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   const traits = ARCHITECTURES[architecture]!
   const notes: string[] = []
   config = withConfigClassDefaults(config, architecture)
-  // Some family views build per-layer lists from the count before the checks below read it.
-  if (typeof config.num_hidden_layers === 'number' && config.num_hidden_layers > MAX_LAYERS) {
-    throw new ModelLoadError(`${source}: "num_hidden_layers" ${config.num_hidden_layers} is beyond any model's (at most ${MAX_LAYERS}).`)
-  }
   let ropeLocalTheta: number | undefined
   if (architecture === 'Gemma3ForCausalLM') ({config, ropeLocalTheta} = gemma3View(config, source))
   if (architecture === OLMO3) ({config, ropeLocalTheta} = olmo3View(config, source))
