@@ -1,5 +1,5 @@
 // Fuzzes model loading with hostile model directories (config, safetensors, shard index, tokenizer and template files) made from test checkpoints.
-// Usage: node --import tsx scripts/fuzz-model-files.ts [--seconds 120] [--variants llama,qwen3,...] [--match pytorch_model.bin] [--seed 1] [--engine] [--keep]; the mutations: fuzz-model-mutations.ts, fuzz-tokenizer-mutations.ts
+// Usage: node --import tsx scripts/fuzz-model-files.ts [--seconds 120] [--variants llama,qwen3,... | all] [--match pytorch_model.bin] [--seed 1] [--engine] [--keep]; the mutations: fuzz-model-mutations.ts, fuzz-tokenizer-mutations.ts
 // GGUF mode: --gguf [--families gemma4,kimi-linear,...] [--per-family 60]: each family's GGUF file (fuzz-gguf-families.ts)
 // with one metadata key or tensor made hostile (fuzz-gguf-mutations.ts), a seeded sample of --per-family cases of each.
 // Each case is a directory of symlinks to a test model with one file mutated. A child process loads the cases in turn
@@ -15,7 +15,7 @@ import {createInterface} from 'node:readline'
 import {fileURLToPath} from 'node:url'
 import {parseArgs} from 'node:util'
 import {SeededRandom} from '../src/engine/model/seeded-random.js'
-import {ensureTestModel, type TestModelVariant} from '../src/engine/model/test-model.js'
+import {ensureTestModel, TEST_MODEL_VARIANTS, type TestModelVariant} from '../src/engine/model/test-model.js'
 import {ggufBytes} from '../test/support/gguf-file.js'
 import {ggufFamilyFiles, GGUF_FAMILIES} from './fuzz-gguf-families.js'
 import {ggufCases} from './fuzz-gguf-mutations.js'
@@ -55,7 +55,8 @@ async function runParent(): Promise<void> {
   const cases: {dir: string; label: string}[] = []
   if (options.gguf) await writeGgufCases(scratch, random, cases)
   else {
-    for (const variant of options.variants!.split(',') as TestModelVariant[]) {
+    const variants = options.variants === 'all' ? TEST_MODEL_VARIANTS : (options.variants!.split(',') as TestModelVariant[])
+    for (const variant of variants) {
       const base = await ensureTestModel('tiny', {variant})
       for (const hostile of hostileCases(base, variant, random).filter((c) => c.label.includes(options.match!))) cases.push({dir: writeCase(scratch, base, cases.length, hostile), label: `${variant}: ${hostile.label}`})
     }

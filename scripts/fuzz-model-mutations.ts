@@ -2,6 +2,7 @@
 import {readdirSync, readFileSync} from 'node:fs'
 import {join} from 'node:path'
 import type {SeededRandom} from '../src/engine/model/seeded-random.js'
+import {familyCases} from './fuzz-family-mutations.js'
 import {templateCases, tokenizerCases, withoutUndefined} from './fuzz-tokenizer-mutations.js'
 import {torchCheckpointCases} from './fuzz-torch-mutations.js'
 
@@ -22,6 +23,7 @@ export function hostileCases(base: string, variant: string, random: SeededRandom
   return [
     ...configCases(config),
     ...targetedConfigCases(config, variant),
+    ...familyCases(config),
     ...generationConfigCases(readJson(join(base, 'generation_config.json'))),
     ...safetensorsCases(readFileSync(join(base, 'model.safetensors')), random),
     ...shardCases(readFileSync(join(base, 'model.safetensors'))),

@@ -12,7 +12,7 @@ import {LLMEngine} from '../src/engine/llm-engine.js'
 import {loadModel, selectModelTensors} from '../src/engine/model/load-model.js'
 import {readCheckpointTensors} from '../src/engine/model/safetensors.js'
 import {parseModelConfig} from '../src/engine/model/model-config.js'
-import {ensureTestModel} from '../src/engine/model/test-model.js'
+import {ensureTestModel, testModelConfigJson} from '../src/engine/model/test-model.js'
 import {makeSamplingParams} from '../src/engine/sampling-params.js'
 import {checkDirAgainstTransformers, checkServerAgainstTransformers, type TransformersFixture} from './support/transformers-fixture.js'
 
@@ -90,6 +90,15 @@ describe('DeepSeek checkpoints', () => {
     const dir = await ensureTestModel('tiny', {variant: 'deepseek-v3'})
     const without = readCheckpointTensors(dir).filter((t) => t.name !== 'model.layers.1.mlp.shared_experts.up_proj.weight')
     assert.throws(() => selectModelTensors(model.config, without, dir), loadError(/Tensor model\.layers\.1\.mlp\.shared_experts\.up_proj\.weight is missing .*expected shape \[32, 64\]/))
+  })
+
+  it('a checkpoint with shared experts under n_shared_experts 0 is refused, not run without them (found by fuzz-model-files)', async () => {
+    for (const variant of ['deepseek-v3', 'glm4-moe', 'glm4-moe-lite'] as const) {
+      const config = parseModelConfig({...testModelConfigJson('tiny', {variant}), n_shared_experts: 0})
+      assert.equal(config.moe?.sharedExpertIntermediateSize, 0)
+      const dir = await ensureTestModel('tiny', {variant})
+      assert.throws(() => selectModelTensors(config, readCheckpointTensors(dir), dir), loadError(/Tensor model\.layers\.1\.mlp\.shared_experts?\.\w+\.weight is in the checkpoint .* no shared expert \(its n_shared_experts/), variant)
+    }
   })
 
   it("deepseek-v2 (q_lora_rank null): /v1/completions replies with transformers' greedy tokens", async () => {

@@ -37,6 +37,8 @@ describe('Falcon-H1 config', () => {
 
   it('refuses by key what it cannot run', () => {
     for (const key of ['mamba_proj_bias', 'projectors_bias', 'attention_bias', 'mlp_bias']) assert.throws(() => config({[key]: true}), new RegExp(`"${key}" true .* not supported for FalconH1ForCausalLM`))
+    // Not booleans (found by fuzz-model-files: read as off, where transformers takes a truthy value as on).
+    for (const key of ['mamba_proj_bias', 'projectors_bias', 'attention_bias', 'mlp_bias']) assert.throws(() => config({[key]: 'x'}), new RegExp(`"${key}" must be true or false, got "x"`))
     assert.throws(() => config({hidden_act: 'gelu'}), /"hidden_act" "gelu" is not supported .* only silu/)
     assert.throws(() => config({mamba_d_head: 12}), /6 Mamba heads of 12 .* must make the inner width 96/)
     assert.throws(() => config({ssm_multipliers: [1, 2]}), /"ssm_multipliers" must list 5 numbers/)

@@ -72,6 +72,8 @@ describe('GPT-OSS config', () => {
     // MXFP4 (OpenAI's own checkpoints) loads (dequantized below); any other method is refused.
     assert.equal(parseModelConfig({...GPT_OSS_20B, quantization_config: {quant_method: 'mxfp4'}}).moe!.gptOssExperts, true)
     assert.throws(() => parseModelConfig({...GPT_OSS_20B, quantization_config: {quant_method: 'gptq'}}), loadError(/quant_method "gptq"\) are not supported/))
+    // A rope_scaling that is not an object was replaced by the default YaRN (found by fuzz-model-files).
+    assert.throws(() => parseModelConfig({...GPT_OSS_20B, rope_scaling: '7'}), loadError(/rope_scaling must be an object or null/))
   })
 })
 

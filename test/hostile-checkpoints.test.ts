@@ -84,6 +84,11 @@ describe('hostile config.json values', () => {
     // Llama's default rope ignores it; a scaled one fails in transformers.
     ['partial rotary embeddings with a scaled rope', {partial_rotary_factor: 0.5, rope_scaling: {rope_type: 'linear', factor: 2}}, /partial_rotary_factor 0\.5 with "linear" rope is not supported/],
     ['a string partial_rotary_factor', {partial_rotary_factor: '0.5'}, /"partial_rotary_factor" must be a number in \(0, 1\], got "0\.5"/],
+    // Echoed whole before, the message ran to the string's length (found by fuzz-model-files).
+    ['a 1000-character partial_rotary_factor', {partial_rotary_factor: 'x'.repeat(1000)}, /"partial_rotary_factor" must be a number in \(0, 1\], got "x{59}\.\.\.\.$/],
+    // Past 32 bits (found by fuzz-model-files: loadModel passed, the backend refused).
+    ['a llama3 original_max_position_embeddings of 2^31', {rope_scaling: {...llama3, original_max_position_embeddings: 2 ** 31}}, /llama3 rope_scaling needs an integer "original_max_position_embeddings" \(at most 2147483647\)/],
+    ['a yarn original_max_position_embeddings of 1e30', {rope_scaling: {rope_type: 'yarn', factor: 4, original_max_position_embeddings: 1e30}}, /needs a positive integer "original_max_position_embeddings" \(at most 2147483647\)/],
     ['a GPTQ checkpoint', {quantization_config: {quant_method: 'gptq', bits: 4}}, /quantized checkpoints \(quant_method "gptq"\) are not supported/],
     ['an int4 compressed-tensors checkpoint', {quantization_config: {quant_method: 'compressed-tensors', config_groups: {group_0: {weights: {num_bits: 4, type: 'int'}}}}}, /quant_method "compressed-tensors"\) are not supported/],
     ['an FP8 checkpoint with a malformed block size', {quantization_config: {quant_method: 'fp8', weight_block_size: [128]}}, /"quantization_config\.weight_block_size" must be two positive integers/],

@@ -101,6 +101,9 @@ describe('Kimi Linear', () => {
     assert.throws(() => parseModelConfig(configJson('kimi-linear', {linear_attn_config: {full_attn_layers: [2], kda_layers: [1]}})), /must name each of the 3 layers once/)
     assert.throws(() => parseModelConfig(configJson('kimi-linear', {moe_router_activation_func: 'softmax'})), /"moe_router_activation_func" "softmax" is not supported/)
     assert.throws(() => parseModelConfig(configJson('kimi-linear', {mla_use_nope: false})), /"mla_use_nope" false is not supported/)
+    assert.throws(() => parseModelConfig(configJson('kimi-linear', {mla_use_nope: 0})), /"mla_use_nope" must be true or false, got 0/, 'read as on before (found by fuzz-model-files)')
+    // Its view builds mlp_layer_types from the count before the shared bound is read (found by fuzz-model-files: a RangeError, a hang).
+    for (const count of [2 ** 31, 1e30]) assert.throws(() => parseModelConfig(configJson('kimi-linear', {num_hidden_layers: count})), /"num_hidden_layers" .* is beyond any model's \(at most 10000\)/)
     assert.match(cpuOnlyNeed({}, {config, tensors: []})?.reason ?? '', /Kimi Delta Attention layers .* CPU kernels only/)
   })
 
@@ -130,6 +133,8 @@ describe('Zamba2', () => {
     assert.deepEqual([config.headDim, config.numKvHeads, config.intermediateSize, config.hiddenAct, config.attentionScale], [32, 4, 96, 'gelu', 0.25])
     assert.throws(() => parseModelConfig(configJson('zamba2', {add_bias_linear: true})), /"add_bias_linear" true is not supported/)
     assert.throws(() => parseModelConfig(configJson('zamba2', {use_long_context: true})), /"use_long_context" true/)
+    // Not booleans (found by fuzz-model-files: read as off, where transformers takes a truthy value as on).
+    for (const key of ['add_bias_linear', 'use_long_context']) assert.throws(() => parseModelConfig(configJson('zamba2', {[key]: 'yes'})), new RegExp(`"${key}" must be true or false, got "yes"`))
     assert.throws(() => parseModelConfig(configJson('zamba2', {tie_word_embeddings: false})), /unties the shared blocks' uses/)
     assert.throws(() => parseModelConfig(configJson('zamba2', {num_key_value_heads: 2})), /use_shared_attention_adapter needs num_key_value_heads/)
     assert.throws(() => parseModelConfig(configJson('zamba2', {layers_block_type: ['mamba', 'hybrid']})), /"layers_block_type" must list/)
@@ -143,6 +148,27 @@ describe('Zamba2', () => {
       cpSync(await ensureTestModel('tiny', {variant: 'zamba2'}), dir, {recursive: true})
       writeFileSync(join(dir, 'config.json'), JSON.stringify(configJson('zamba2', {num_mem_blocks: 3})))
       await assert.rejects(loadModel(dir), /Tensor model\.layers\.4\.shared_transformer\.input_layernorm\.weight is missing/)
+    } finally {
+      rmSync(dir, {recursive: true, force: true})
+    }
+  })
+
+  it('blocks no layer runs are not loaded: fewer hybrid layers than num_mem_blocks; none is refused (found by fuzz-model-files: the backend asked for them)', async () => {
+    assert.throws(() => parseModelConfig(configJson('zamba2', {layers_block_type: Array(5).fill('mamba')})), /"layers_block_type" has no "hybrid" layer/)
+    const dir = mkdtempSync(join(tmpdir(), 'zamba2-'))
+    try {
+      cpSync(await ensureTestModel('tiny', {variant: 'zamba2'}), dir, {recursive: true})
+      // One hybrid layer (layer 1, block 0's place in the checkpoint) under num_mem_blocks 2.
+      const edited = configJson('zamba2', {layers_block_type: ['mamba', 'hybrid', 'mamba', 'mamba', 'mamba']})
+      writeFileSync(join(dir, 'config.json'), JSON.stringify(edited))
+      assert.equal(parseModelConfig(edited).hybrid?.zamba2?.numMemBlocks, 1)
+      const engine = await LLMEngine.create(makeEngineConfig({modelPath: dir, device: 'cpu', threads: 1, numBlocks: 16}))
+      try {
+        const [output] = await engine.generate([{prompt: 'hello world', params: makeSamplingParams({maxTokens: 2, temperature: 0})}])
+        assert.equal(output!.outputs[0]!.tokenIds.length, 2)
+      } finally {
+        await engine.shutdown()
+      }
     } finally {
       rmSync(dir, {recursive: true, force: true})
     }

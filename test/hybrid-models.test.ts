@@ -12,6 +12,7 @@ import {loadModel} from '../src/engine/model/load-model.js'
 import {parseModelConfig} from '../src/engine/model/model-config.js'
 import {SeededRandom} from '../src/engine/model/seeded-random.js'
 import {ensureTestModel, testModelConfigJson} from '../src/engine/model/test-model.js'
+import {loadError} from './support/load-error.js'
 import type {HybridTestVariant} from '../src/engine/model/hybrid-test-models.js'
 import {loadNativeModel, nativeOps} from '../src/engine/native.js'
 import {makeSamplingParams} from '../src/engine/sampling-params.js'
@@ -134,6 +135,13 @@ describe('Qwen 3.5 config', () => {
     const moe = parseModelConfig({architectures: ['Qwen3_5MoeForConditionalGeneration'], text_config: testModelConfigJson('tiny', {variant: 'qwen3_5_moe'})})
     assert.deepEqual([moe.architecture, moe.moe?.numExperts, moe.moe?.normTopkProb, moe.moe?.sharedExpertIntermediateSize, moe.moe?.sparseLayers], ['Qwen3_5MoeForCausalLM', 4, true, 48, [true, true, true]])
     assert.throws(() => parseModelConfig({...testModelConfigJson('tiny', {variant: 'qwen3_5'}), layer_types: ['linear_attention']}), /"layer_types" must list/)
+    // Text runs plain rope whatever the sections say, but not sections transformers could not index with (found by fuzz-model-files).
+    const rope = testModelConfigJson('tiny', {variant: 'qwen3_5'}).rope_parameters as Record<string, unknown>
+    for (const sections of [['banana', 1, 1], [-1, 1, 1], 'all']) {
+      assert.throws(() => parseModelConfig({...testModelConfigJson('tiny', {variant: 'qwen3_5'}), rope_parameters: {...rope, mrope_section: sections}}), loadError(/"mrope_section" must list non-negative integers/))
+    }
+    // Biases the gated attention does not have (found by fuzz-model-files: loadModel passed, the backend refused).
+    for (const variant of ['qwen3_5', 'qwen3_next'] as const) assert.throws(() => parseModelConfig({...testModelConfigJson('tiny', {variant}), attention_bias: true}), loadError(/"attention_bias" true is not supported for Qwen3/))
     const next = parseModelConfig(testModelConfigJson('tiny', {variant: 'qwen3_next'}))
     assert.deepEqual([next.hybrid?.groupedProjections, next.moe?.sparseLayers], [true, [false, true, true]], 'Qwen3-Next: grouped projections, layer 0 dense')
   })

@@ -56,6 +56,9 @@ describe('Phi, StableLM, StarCoder2, GPT-J, GPTBigCode configs', () => {
     const plain = parseModelConfig({...STARCODER2, use_bias: false, tie_word_embeddings: false})
     assert.deepEqual([plain.layerNorm!.qkvBias, plain.layerNorm!.outputBias, plain.layerNorm!.mlpBias, plain.tieWordEmbeddings, plain.layerWindows], [false, false, false, false, undefined])
     assert.throws(() => parseModelConfig({...STARCODER2, sliding_window: 0}), loadError(/"sliding_window" must be a positive integer or null, got 0/))
+    // Past 32 bits (found by fuzz-model-files: a RangeError, a V8 abort, or a window the backend refused): a window past any context is full attention; a layer count past the bound is refused before any per-layer list.
+    assert.deepEqual(parseModelConfig({...STARCODER2, sliding_window: 1e30}).layerWindows, [2 ** 31 - 1])
+    for (const count of [2 ** 31, 1e30]) assert.throws(() => parseModelConfig({...STARCODER2, sliding_window: 16, num_hidden_layers: count}), loadError(/"num_hidden_layers" .* is beyond any model's \(at most 10000\)/))
     assert.deepEqual(parseModelConfig({...STARCODER2, rope_scaling: {type: 'linear', factor: 4}}).ropeScaling, {type: 'linear', factor: 4})
     assert.throws(() => parseModelConfig({...STARCODER2, rope_scaling: {type: 'su_v2', factor: 4}}), loadError(/rope scaling type "su_v2" is not supported \(supported: linear, llama3, dynamic, yarn, longrope\)/))
   })

@@ -41,6 +41,8 @@ describe('LFM2 configs', () => {
 
   it('refuses by key what it cannot run', () => {
     assert.throws(() => config('lfm2', {conv_bias: true}), /"conv_bias" true \(biases on the short convolutions' in_proj, conv and out_proj\) is not supported for Lfm2ForCausalLM/)
+    assert.throws(() => config('lfm2', {conv_bias: 1}), /"conv_bias" must be true or false, got 1/, 'not a boolean (found by fuzz-model-files: read as off, where transformers takes a truthy value as on)')
+    assert.throws(() => config('lfm2', {block_auto_adjust_ff_dim: 0}), /"block_auto_adjust_ff_dim" must be true or false, got 0/, 'read as on before (found by fuzz-model-files); transformers takes 0 as off')
     assert.throws(() => config('lfm2-moe', {layer_types: ['conv', 'sliding_attention', 'conv']}), /"layer_types" must list "conv" or "full_attention"/)
     assert.throws(() => config('lfm2', {full_attn_idxs: [3]}), /"full_attn_idxs" must list layer indices below 3/)
     assert.throws(() => config('lfm2', {conv_L_cache: 1}), /"conv_L_cache" must be an integer from 2/)

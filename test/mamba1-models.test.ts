@@ -99,6 +99,12 @@ describe('Mamba-1 configs', () => {
     assert.throws(() => config('mamba', {hidden_act: 'gelu'}), /"hidden_act" "gelu" is not supported .* only silu/)
     assert.throws(() => config('mamba', {state_size: 0}), /"state_size" must be a positive integer/)
     assert.throws(() => config('jamba', {mamba_proj_bias: true}), /"mamba_proj_bias" true/)
+    // Not booleans (found by fuzz-model-files: read as off, where transformers takes a truthy value as on).
+    assert.throws(() => config('mamba', {use_bias: '7'}), /"use_bias" must be true or false, got "7"/)
+    assert.throws(() => config('jamba', {mamba_proj_bias: 1}), /"mamba_proj_bias" must be true or false, got 1/)
+    // (found by fuzz-model-files: loadModel passed, the backend refused)
+    assert.throws(() => config('jamba', {rms_norm_eps: 0}), /"rms_norm_eps" must be positive for JambaForCausalLM/)
+    assert.throws(() => config('mamba', {layer_norm_epsilon: 0}), /"layer_norm_epsilon" must be positive for MambaForCausalLM/)
     assert.throws(() => config('jamba', {attn_layer_offset: 2}), /"attn_layer_offset" \(2\) must be a non-negative integer below "attn_layer_period" \(2\)/)
     assert.throws(() => config('jamba', {expert_layer_period: 0}), /"expert_layer_offset" \(0\) must be a non-negative integer below "expert_layer_period" \(0\)/)
     assert.throws(() => config('falcon-mamba', {mixer_rms_eps: -1}), /"mixer_rms_eps" must be a positive number/)

@@ -119,6 +119,10 @@ describe('Mamba-2 hybrid configs', () => {
     assert.throws(() => config('granitemoehybrid', {mamba_proj_bias: true}), /"mamba_proj_bias" true \(biases on the Mamba-2 in_proj \/ out_proj\) is not supported/)
     assert.throws(() => config('mamba2', {use_bias: true}), /"use_bias" true/)
     assert.throws(() => config('bamba', {attention_bias: true}), /"attention_bias" true is not supported for BambaForCausalLM/)
+    // Not booleans (found by fuzz-model-files: read as off, where transformers takes a truthy value as on).
+    assert.throws(() => config('mamba2', {use_bias: [4, 4]}), /"use_bias" must be true or false, got \[4,4\]/)
+    assert.throws(() => config('granitemoehybrid', {mamba_proj_bias: 'NaN'}), /"mamba_proj_bias" must be true or false/)
+    assert.throws(() => config('bamba', {mlp_bias: 3}), /"mlp_bias" must be true or false, got 3/)
     assert.throws(() => config('granitemoehybrid', {hidden_act: 'gelu'}), /"hidden_act" "gelu" is not supported .* only silu/)
     assert.throws(() => config('granitemoehybrid', {layer_types: ['mamba', 'sliding_attention', 'mamba']}), /"layer_types" must list "mamba" or "attention"/)
     assert.throws(() => config('granitemoehybrid', {mamba_d_head: 12}), /8 Mamba heads of 12 .* must make the inner width/)

@@ -144,10 +144,17 @@ describe('bad model inputs give clear ModelLoadErrors', () => {
     await assert.rejects(loadModel(dir), assertLoadError(/No config\.json/))
   })
 
-  it('unsupported architecture names it and lists the supported ones', async () => {
+  it('unsupported architecture names it and the supported ones of its family, in one short line', async () => {
     const dir = scratch.copy('gpt2')
     editJson(join(dir, 'config.json'), (c) => (c.architectures = ['RwkvForCausalLM']))
-    await assert.rejects(loadModel(dir), assertLoadError(/Unsupported architecture RwkvForCausalLM.*LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM/))
+    await assert.rejects(loadModel(dir), assertLoadError(/^Unsupported architecture RwkvForCausalLM .*; README\.md \(Models\) lists the families of the \d+ supported architectures\.$/))
+    editJson(join(dir, 'config.json'), (c) => (c.architectures = ['Qwen4ForCausalLM']))
+    await assert.rejects(loadModel(dir), assertLoadError(/supported of that family: Qwen2ForCausalLM, Qwen3ForCausalLM, .*Qwen3NextForCausalLM; README/))
+    // The whole list (90 names) made a 2,000-character line (found by fuzz-model-files).
+    for (const architectures of [['RwkvForCausalLM'], []]) {
+      editJson(join(dir, 'config.json'), (c) => (c.architectures = architectures))
+      await assert.rejects(loadModel(dir), (error: Error) => error.message.length < 400)
+    }
   })
 
   it('missing config field', async () => {

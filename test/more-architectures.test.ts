@@ -35,6 +35,7 @@ describe('GPT-Neo config', () => {
     assert.throws(() => parseModelConfig({...GPT_NEO, attention_types: [[['global', 'sparse'], 2]]}), loadError(/names the attention type "sparse" \(global, local\)/))
     assert.throws(() => parseModelConfig({...GPT_NEO, attention_types: ['global']}), loadError(/must be a list of \[\[types...\], count\] pairs/))
     assert.throws(() => parseModelConfig({...GPT_NEO, attention_types: [[['local'], 4]], window_size: 0}), loadError(/"window_size" must be a positive integer, got 0/))
+    assert.deepEqual(parseModelConfig({...GPT_NEO, attention_types: [[['global', 'local'], 2]], window_size: 2 ** 53}).layerWindows, [0, 2 ** 31 - 1, 0, 2 ** 31 - 1], 'past 32 bits: full attention (found by fuzz-model-files: a RangeError, a V8 abort, or a window the backend refused)')
     assert.throws(() => parseModelConfig({...GPT_NEO, attention_types: [[['local'], 4]], activation_function: 'quick_gelu'}), loadError(/activation_function "quick_gelu" is not supported/))
   })
 })

@@ -49,6 +49,8 @@ describe('Nemotron-H config', () => {
     assert.throws(() => config({hybrid_override_pattern: 'M-X'}), /"hybrid_override_pattern" must be a string of M/)
     assert.throws(() => config({use_bias: true}), /"use_bias" true \(biases on the Mamba-2 in_proj \/ out_proj\)/)
     assert.throws(() => config({mlp_bias: true}), /"mlp_bias" true/)
+    // Not booleans (found by fuzz-model-files: read as off, where transformers takes a truthy value as on).
+    for (const key of ['use_bias', 'mlp_bias']) assert.throws(() => config({[key]: {}}), new RegExp(`"${key}" must be true or false, got \\{\\}`))
     assert.throws(() => config({mamba_hidden_act: 'gelu'}), /"mamba_hidden_act" "gelu" is not supported/)
     assert.throws(() => config({n_groups: 3}), /"mamba_num_heads" \(8\) is not a multiple of "n_groups" \(3\)/)
   })

@@ -193,6 +193,17 @@ export const ARCHITECTURES: Record<string, ArchitectureTraits> = {
 /** The RMSNorm families above, then the LayerNorm family (OPT, GPT-NeoX, GPT-2: layernorm-family.ts; Phi, StableLM, StarCoder2, GPT-J, GPTBigCode, GPT-Neo: layernorm-more.ts; BLOOM, Falcon, MPT: alibi-family.ts). */
 export const SUPPORTED_ARCHITECTURES = [...Object.keys(ARCHITECTURES), ...LAYERNORM_ARCHITECTURES]
 
+/**
+ * The supported list for a refusal, short enough for one line: the whole list has grown past 90 names, so the names
+ * sharing the refused one's family prefix (its first word, case aside) and where the rest are listed.
+ */
+export function supportedArchitecturesHint(refused: string | null): string {
+  const family = /^[A-Z]?[a-z]+/.exec(refused ?? '')?.[0]?.toLowerCase()
+  const near = family ? SUPPORTED_ARCHITECTURES.filter((name) => name.toLowerCase().startsWith(family)).slice(0, 8) : []
+  const where = `README.md (Models) lists the families of the ${SUPPORTED_ARCHITECTURES.length} supported architectures`
+  return near.length > 0 ? `supported of that family: ${near.join(', ')}; ${where}` : where
+}
+
 /** Architectures that look close to a supported one but need what the engine does not have. */
 export const NEAR_MISSES: Record<string, string> = {
   Phi3SmallForCausalLM: 'Phi-3-small needs blocksparse attention, gegelu and muP scaling',

@@ -8,6 +8,7 @@ import {EXAONE_MOE} from './exaone-moe-config.js'
 import {MINICPM3} from './minicpm3-config.js'
 import {KIMI_LINEAR} from './kimi-linear-config.js'
 import {MISTRAL4} from './mistral4-config.js'
+import {switchOn} from './config-switch.js'
 
 export const DEEPSEEK_V2 = 'DeepseekV2ForCausalLM'
 export const DEEPSEEK_V3 = 'DeepseekV3ForCausalLM'
@@ -80,7 +81,7 @@ function positiveInteger(config: Json, key: string, fallback: number, source: st
 export function deepseekView(config: Json, architecture: string, source: string): Json {
   const v3 = architecture !== DEEPSEEK_V2
   const defaults = DEFAULTS[architecture]!
-  if (config.attention_bias === true) throw new ModelLoadError(`${source}: attention_bias=true is not supported for ${architecture} (no released DeepSeek model has it).`)
+  if (switchOn(config, 'attention_bias', source)) throw new ModelLoadError(`${source}: attention_bias=true is not supported for ${architecture} (no released DeepSeek model has it).`)
   const heads = config.num_attention_heads
   if (config.num_key_value_heads != null && config.num_key_value_heads !== heads) {
     throw new ModelLoadError(`${source}: num_key_value_heads ${quotedValue(config.num_key_value_heads)} must equal num_attention_heads ${quotedValue(heads)} for ${architecture} (latent attention expands keys and values for every head).`)

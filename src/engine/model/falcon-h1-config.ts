@@ -7,6 +7,7 @@
 import {ModelLoadError, quotedValue} from '../errors.js'
 import {timeStepLimit, type FalconH1Multipliers, type Mamba2Features} from './mamba2-config.js'
 import type {HybridFeatures} from './qwen35-config.js'
+import {switchOn} from './config-switch.js'
 
 type Json = Record<string, unknown>
 
@@ -15,7 +16,7 @@ export const FALCON_H1 = 'FalconH1ForCausalLM'
 /** The config with FalconH1Config's defaults where the shared parser's differ. */
 export function falconH1View(config: Json, source: string): Json {
   for (const [key, what] of [['mamba_proj_bias', 'a bias on the Mamba-2 in_proj'], ['projectors_bias', 'a bias on the Mamba-2 out_proj'], ['attention_bias', 'attention biases'], ['mlp_bias', 'MLP biases']] as const) {
-    if (config[key] === true) throw new ModelLoadError(`${source}: "${key}" true (${what}) is not supported for ${FALCON_H1}.`)
+    if (switchOn(config, key, source)) throw new ModelLoadError(`${source}: "${key}" true (${what}) is not supported for ${FALCON_H1}.`)
   }
   // hidden_act is the MLP's and the mixer's conv1d activation; the native conv applies silu.
   const act = config.hidden_act ?? 'silu'

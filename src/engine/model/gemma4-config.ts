@@ -4,6 +4,7 @@ import {ModelLoadError, quotedValue} from '../errors.js'
 import {gemmaEmbeddingScale} from './architectures.js'
 import {layerTypeRopes, localRopeTheta} from './layer-type-rope.js'
 import {isObject} from './rope-scaling.js'
+import {switchOn} from './config-switch.js'
 
 type Json = Record<string, unknown>
 
@@ -72,7 +73,7 @@ export function gemma4View(raw: Json, source: string): {config: Json; features: 
   // transformers reads a bias on q/k/v/o with attention_bias; no Gemma 4 has one, and the loader reads none.
   // Gemma4TextConfig's sliding_window is an int: a null one would leave the sliding layers unbounded.
   if (config.sliding_window === null) throw new ModelLoadError(`${source}: Gemma 4 needs a "sliding_window" (null given).`)
-  if (config.attention_bias === true) throw new ModelLoadError(`${source}: "attention_bias" true (biases on Gemma 4's attention projections) is not supported.`)
+  if (switchOn(config, 'attention_bias', source)) throw new ModelLoadError(`${source}: "attention_bias" true (biases on Gemma 4's attention projections) is not supported.`)
   const {full, sliding} = gemma4Ropes(config.rope_parameters, source)
   const fullType = full.rope_type ?? 'default'
   if (fullType !== 'default' && fullType !== 'proportional') throw new ModelLoadError(`${source}: rope_parameters.full_attention of type ${quotedValue(fullType)} is not supported (Gemma 4 uses "proportional").`)

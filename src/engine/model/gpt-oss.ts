@@ -21,7 +21,8 @@ export function gptOssView(config: Json): Json {
     const {quantization_config: _mxfp4, ...unquantized} = config
     config = unquantized
   }
-  const hasRope = isObject(config.rope_parameters) || isObject(config.rope_scaling)
+  // Only an absent rope takes the default: one that is not an object is left for the rope parser to refuse.
+  const hasRope = config.rope_parameters != null || config.rope_scaling != null
   return {
     ...config,
     num_key_value_heads: config.num_key_value_heads ?? 8,

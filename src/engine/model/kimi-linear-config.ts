@@ -7,6 +7,7 @@ import {ModelLoadError, quotedValue} from '../errors.js'
 import {isObject} from './rope-scaling.js'
 import type {HybridFeatures} from './qwen35-config.js'
 import type {RmsVariantFeatures} from './rms-variants.js'
+import {switchValue} from './config-switch.js'
 
 type Json = Record<string, unknown>
 
@@ -26,7 +27,7 @@ const ALIASES: [string, string, unknown][] = [
 export function kimiLinearView(config: Json, source: string): Json {
   const router = config.moe_router_activation_func ?? 'sigmoid'
   if (router !== 'sigmoid') throw new ModelLoadError(`${source}: "moe_router_activation_func" ${quotedValue(router)} is not supported for ${KIMI_LINEAR} (transformers routes by sigmoid scores).`)
-  if (config.mla_use_nope === false) throw new ModelLoadError(`${source}: "mla_use_nope" false is not supported for ${KIMI_LINEAR} (transformers runs its latent attention without rope).`)
+  if (!switchValue(config, 'mla_use_nope', true, source)) throw new ModelLoadError(`${source}: "mla_use_nope" false is not supported for ${KIMI_LINEAR} (transformers runs its latent attention without rope).`)
   const view: Json = {...config}
   for (const [kimi, deepseek, fallback] of ALIASES) view[deepseek] = config[kimi] ?? config[deepseek] ?? fallback
   if (config.num_local_experts != null && config.num_experts == null) view.n_routed_experts = config.num_local_experts

@@ -55,5 +55,6 @@ function windowsOf(config: Json, numLayers: number, source: string): {layerWindo
   if (!types.includes('local')) return {}
   const window = config.window_size ?? 256
   if (typeof window !== 'number' || !Number.isInteger(window) || window <= 0) throw new ModelLoadError(`${source}: "window_size" must be a positive integer, got ${quotedValue(window)}.`)
-  return {layerWindows: types.map((type) => (type === 'local' ? window : 0))}
+  // A window past any context is full attention; the backends take windows as 32-bit integers.
+  return {layerWindows: types.map((type) => (type === 'local' ? Math.min(window, 2 ** 31 - 1) : 0))}
 }

@@ -116,5 +116,6 @@ export function parseMoreLayerNormConfig(config: Json, architecture: string, sou
 function slidingWindow(raw: unknown, source: string): number {
   if (raw == null) return 0
   if (typeof raw !== 'number' || !Number.isInteger(raw) || raw <= 0) throw new ModelLoadError(`${source}: "sliding_window" must be a positive integer or null, got ${quotedValue(raw)}.`)
-  return raw
+  // A window past any context is full attention; the backends take windows as 32-bit integers.
+  return Math.min(raw, 2 ** 31 - 1)
 }

@@ -6,6 +6,7 @@
 import {ModelLoadError, quotedValue} from '../errors.js'
 import type {GroupedRouting} from './deepseek-config.js'
 import type {HybridFeatures} from './qwen35-config.js'
+import {switchOn, switchValue} from './config-switch.js'
 
 type Json = Record<string, unknown>
 
@@ -25,7 +26,7 @@ export interface ShortConvFeatures {
  * to block_multiple_of). Every MLP is SwiGLU whatever hidden_act says (the config classes have none).
  */
 export function lfm2View(config: Json, architecture: string, source: string): Json {
-  if (config.conv_bias === true) throw new ModelLoadError(`${source}: "conv_bias" true (biases on the short convolutions' in_proj, conv and out_proj) is not supported for ${architecture}.`)
+  if (switchOn(config, 'conv_bias', source)) throw new ModelLoadError(`${source}: "conv_bias" true (biases on the short convolutions' in_proj, conv and out_proj) is not supported for ${architecture}.`)
   const rope = config.rope_parameters !== null && typeof config.rope_parameters === 'object' ? config.rope_parameters as Json : {}
   const view: Json = {
     ...config,
@@ -44,7 +45,7 @@ export function lfm2View(config: Json, architecture: string, source: string): Js
 function lfm2MlpWidth(config: Json, source: string): number {
   const given = config.block_ff_dim ?? config.intermediate_size ?? 12288
   if (typeof given !== 'number' || !Number.isInteger(given) || given <= 0) throw new ModelLoadError(`${source}: "intermediate_size" must be a positive integer, got ${quotedValue(given)}.`)
-  if ((config.block_auto_adjust_ff_dim ?? true) === false) return given
+  if (!switchValue(config, 'block_auto_adjust_ff_dim', true, source)) return given
   let width = Math.trunc((2 * given) / 3)
   const multiplier = config.block_ffn_dim_multiplier === undefined ? 1 : config.block_ffn_dim_multiplier
   if (multiplier === null) return width

@@ -147,6 +147,7 @@ export function selectModelTensors(config: ModelConfig, checkpointTensors: Tenso
   if (expertTensors > tensors.length) {
     throw new ModelLoadError(`The config says ${config.moe!.numExperts} experts of ${perExpert} tensors in each of ${expertTensors / perExpert / config.moe!.numExperts} sparse layers, but the checkpoint in ${dir} holds only ${tensors.length} tensors.`)
   }
+  refuseUnreadSharedExpert(config, tensors, dir)
   const byName = new Map(tensors.map((t) => [t.name, t]))
   const selected = interleavedRopeRows(config, deepseekTensors(rmsVariantTensors(config, expectedTensorShapes(config).map(({name, shape}) => {
     const tensor = byName.get(name)
@@ -161,6 +162,22 @@ export function selectModelTensors(config: ModelConfig, checkpointTensors: Tenso
     return tensor
   }))))
   return config.hybrid ? splitHybridProjections(config, config.hybrid, selected) : selected
+}
+
+/**
+ * A shared expert in a sparse layer's checkpoint that the config gives no width (a count or size of 0) would be dropped
+ * with the other extras, leaving a model that runs without part of every MoE layer; transformers refuses it (a 0-wide
+ * MLP against the stored rows) or warns that the weights went unused.
+ */
+function refuseUnreadSharedExpert(config: ModelConfig, tensors: TensorInfo[], dir: string): void {
+  if (!config.moe || config.moe.sharedExpertIntermediateSize > 0) return
+  const unread = tensors.find((t) => {
+    const layer = /^model\.layers\.(\d+)\.mlp\.shared_experts?\./.exec(t.name)?.[1]
+    return layer !== undefined && config.moe!.sparseLayers[Number(layer)] === true
+  })
+  if (unread) {
+    throw new ModelLoadError(`Tensor ${unread.name} is in the checkpoint in ${dir}, but config.json gives the MoE layers no shared expert (its n_shared_experts / num_shared_experts / shared_expert_intermediate_size is 0).`)
+  }
 }
 
 /** A Hugging Face model directory, or a llama/qwen2/qwen3-architecture .gguf file (gguf-model.ts). */

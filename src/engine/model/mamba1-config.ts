@@ -6,6 +6,7 @@
 import {ModelLoadError, quotedValue} from '../errors.js'
 import type {HybridFeatures} from './qwen35-config.js'
 import type {RmsVariantFeatures} from './rms-variants.js'
+import {switchOn} from './config-switch.js'
 
 type Json = Record<string, unknown>
 
@@ -59,7 +60,7 @@ export function isDenseJamba(config: Json, architecture: string): boolean {
 /** What the engine does not run, by key: biases on in_proj / out_proj, a conv activation other than silu. */
 function refuseUnsupported(config: Json, architecture: string, source: string): void {
   const keys = MIXER_KEYS[architecture]!
-  if (config[keys.projBias] === true) throw new ModelLoadError(`${source}: "${keys.projBias}" true (biases on the Mamba in_proj / out_proj) is not supported for ${architecture}.`)
+  if (switchOn(config, keys.projBias, source)) throw new ModelLoadError(`${source}: "${keys.projBias}" true (biases on the Mamba in_proj / out_proj) is not supported for ${architecture}.`)
   const act = config.hidden_act ?? 'silu'
   if (act !== 'silu' && act !== 'swish') throw new ModelLoadError(`${source}: "hidden_act" ${quotedValue(act)} is not supported for ${architecture} (its Mamba conv1d runs the activation; only silu is).`)
 }
@@ -82,11 +83,18 @@ export function parseMamba1Hybrid(config: Json, architecture: string, numLayers:
   const mamba1: Mamba1Features = {
     innerSize: size(keys.expand) * hiddenSize, stateSize: size(keys.state), convKernel, dtRank, convBias,
     dtBcNorm: architecture === MAMBA ? 'none' : architecture === FALCON_MAMBA ? 'unweighted' : 'weighted',
-    dtBcNormEps: architecture === FALCON_MAMBA ? mixerRmsEps(config, source) : rmsNormEps,
+    dtBcNormEps: architecture === FALCON_MAMBA ? mixerRmsEps(config, source) : positiveNormEps(rmsNormEps, architecture, source),
     noMlp: architecture !== JAMBA,
   }
   const linearLayers = architecture === JAMBA ? periodicLayers(config, 'attn_layer_period', 8, 'attn_layer_offset', 4, numLayers, source).map((attends) => !attends) : Array<boolean>(numLayers).fill(true)
   return {linearLayers, attentionOutputGate: false, linearNumKeyHeads: 0, linearNumValueHeads: 0, linearKeyHeadDim: 0, linearValueHeadDim: 0, convKernel, groupedProjections: false, mamba1}
+}
+
+/** Jamba's dt / B / C norms take the model's norm eps, which the backends' Mamba mixers require positive (transformers' norms take 0). */
+function positiveNormEps(eps: number, architecture: string, source: string): number {
+  const key = architecture === JAMBA ? 'rms_norm_eps' : 'layer_norm_epsilon'
+  if (eps <= 0) throw new ModelLoadError(`${source}: "${key}" must be positive for ${architecture} (its Mamba mixers take it), got ${eps}.`)
+  return eps
 }
 
 /** FalconMambaConfig's mixer_rms_eps (default 1e-6): the eps of its weightless dt / B / C norms. */

@@ -4,6 +4,7 @@
 // native/cpu/mamba2_mixer.cpp in the hybrid machinery's state slots (HybridFeatures.mamba2).
 import {ModelLoadError, quotedValue} from '../errors.js'
 import type {HybridFeatures} from './qwen35-config.js'
+import {switchOn} from './config-switch.js'
 
 type Json = Record<string, unknown>
 
@@ -87,9 +88,9 @@ export function mamba2View(config: Json, architecture: string, source: string): 
 /** What the engine does not run, by key: biases the mixers' projections or attention would need, a conv activation other than silu. */
 function refuseUnsupported(config: Json, architecture: string, source: string): void {
   const keys = MIXER_KEYS[architecture]!
-  if (config[keys.projBias] === true) throw new ModelLoadError(`${source}: "${keys.projBias}" true (biases on the Mamba-2 in_proj / out_proj) is not supported for ${architecture}.`)
+  if (switchOn(config, keys.projBias, source)) throw new ModelLoadError(`${source}: "${keys.projBias}" true (biases on the Mamba-2 in_proj / out_proj) is not supported for ${architecture}.`)
   for (const key of ['attention_bias', 'mlp_bias']) {
-    if (architecture !== MAMBA2 && config[key] === true) throw new ModelLoadError(`${source}: "${key}" true is not supported for ${architecture}.`)
+    if (architecture !== MAMBA2 && switchOn(config, key, source)) throw new ModelLoadError(`${source}: "${key}" true is not supported for ${architecture}.`)
   }
   // The mixers' conv1d runs config.hidden_act; the native conv applies silu.
   const act = config.hidden_act ?? 'silu'

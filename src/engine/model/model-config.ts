@@ -2,8 +2,8 @@
 import {existsSync} from 'node:fs'
 import {readRegularFile} from './regular-file.js'
 import {join} from 'node:path'
-import {ModelLoadError, quotedValue} from '../errors.js'
-import {ARCHITECTURES, NEAR_MISSES, SUPPORTED_ARCHITECTURES, gemma2Features, gemmaEmbeddingScale, parseActivation} from './architectures.js'
+import {ModelLoadError, quotedValue, shownName} from '../errors.js'
+import {ARCHITECTURES, NEAR_MISSES, SUPPORTED_ARCHITECTURES, gemma2Features, supportedArchitecturesHint, gemmaEmbeddingScale, parseActivation} from './architectures.js'
 import {parseMoeConfig, type MoeConfig} from './moe-config.js'
 import {isLayerNormArchitecture, parseLayerNormConfig, type LayerNormFeatures} from './layernorm-family.js'
 import {isObject, parseRopeScaling, type RopeScaling} from './rope-scaling.js'
@@ -156,7 +156,7 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   const architectures = config.architectures
   const architecture = Array.isArray(architectures) && typeof architectures[0] === 'string' ? architectures[0] : null
   if (architecture === null) {
-    throw new ModelLoadError(`${source} has no "architectures" entry; supported: ${SUPPORTED_ARCHITECTURES.join(', ')}.`)
+    throw new ModelLoadError(`${source} has no "architectures" entry; ${supportedArchitecturesHint(null)}.`)
   }
   const fp8 = fp8Scheme(config, source)
   if (fp8 !== null) return {...parseModelConfig(withoutQuantizationConfig(config), generationConfig, source), fp8}
@@ -184,8 +184,13 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   if (!SUPPORTED_ARCHITECTURES.includes(architecture)) {
     const why = NEAR_MISSES[architecture] ? ` (${NEAR_MISSES[architecture]})` : ''
     throw new ModelLoadError(
-      `Unsupported architecture ${architecture} in ${source} ("architectures")${why}; supported: ${SUPPORTED_ARCHITECTURES.join(', ')}.`,
+      `Unsupported architecture ${shownName(architecture)} in ${source} ("architectures")${why}; ${supportedArchitecturesHint(architecture)}.`,
     )
+  }
+  // Some family readers and views build per-layer lists from the count before the checks that read it.
+  for (const key of ['num_hidden_layers', 'n_layer', 'num_layers']) {
+    const count = config[key]
+    if (typeof count === 'number' && count > MAX_LAYERS) throw new ModelLoadError(`${source}: "${key}" ${count} is beyond any model's (at most ${MAX_LAYERS}).`)
   }
   if (isLayerNormArchitecture(architecture)) {
     refuseQuantizedCheckpoint(config, source)

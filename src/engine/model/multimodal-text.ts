@@ -4,7 +4,7 @@
 // The vision tower is never loaded, so the model runs text only (the server refuses image parts). Facts from
 // transformers 5.18's configuration classes; Gemma 3 / Gemma 4 / Qwen 3.5 have their own readers (gemma3-config.ts, ...).
 import {ModelLoadError, quotedValue} from '../errors.js'
-import {isObject} from './rope-scaling.js'
+import {checkMropeSection, isObject} from './rope-scaling.js'
 
 type Json = Record<string, unknown>
 
@@ -113,9 +113,7 @@ function withPlainRope(config: Json, source: string): Json {
   const rope = config[key]
   if (!isObject(rope)) return config
   const {mrope_section: sections, mrope_interleaved: _interleaved, ...rest} = rope
-  if (sections != null && (!Array.isArray(sections) || sections.some((s) => typeof s !== 'number' || !Number.isInteger(s) || s < 0))) {
-    throw new ModelLoadError(`${source}: "${key}.mrope_section" must list non-negative integers, got ${quotedValue(sections)}.`)
-  }
+  checkMropeSection(sections, `${key}.mrope_section`, source)
   const type = rest.rope_type ?? rest.type
   const plain = type === 'mrope' ? {...rest, rope_type: 'default', type: undefined} : rest
   return {...config, [key]: Object.fromEntries(Object.entries(plain).filter(([, v]) => v !== undefined))}

@@ -8,6 +8,7 @@ import {ModelLoadError, quotedValue} from '../errors.js'
 import {timeStepLimit, type Mamba2Features} from './mamba2-config.js'
 import type {MoeConfig} from './moe-config.js'
 import type {HybridFeatures} from './qwen35-config.js'
+import {switchOn} from './config-switch.js'
 
 type Json = Record<string, unknown>
 
@@ -50,7 +51,7 @@ function engineLayers(types: BlockType[], source: string): EngineLayer[] {
 /** The config with NemotronHConfig's defaults and names as the shared parser reads them (one engine layer per mixer). */
 export function nemotronHView(config: Json, source: string): Json {
   for (const [key, what] of [['use_bias', 'biases on the Mamba-2 in_proj / out_proj'], ['mlp_bias', 'biases on the MLPs']] as const) {
-    if (config[key] === true) throw new ModelLoadError(`${source}: "${key}" true (${what}) is not supported for ${NEMOTRON_H}.`)
+    if (switchOn(config, key, source)) throw new ModelLoadError(`${source}: "${key}" true (${what}) is not supported for ${NEMOTRON_H}.`)
   }
   const act = config.mamba_hidden_act ?? 'silu'
   if (act !== 'silu' && act !== 'swish') throw new ModelLoadError(`${source}: "mamba_hidden_act" ${quotedValue(act)} is not supported for ${NEMOTRON_H} (its Mamba-2 conv1d runs the activation; only silu is).`)

@@ -6,6 +6,7 @@ import {ModelLoadError, quotedValue} from '../errors.js'
 import {isObject} from './rope-scaling.js'
 import {parseHybrid, type HybridFeatures} from './qwen35-config.js'
 import type {RmsVariantFeatures} from './rms-variants.js'
+import {switchOn} from './config-switch.js'
 
 type Json = Record<string, unknown>
 
@@ -19,7 +20,7 @@ export function olmoHybridView(config: Json, source: string): {config: Json; noR
   const act = config.hidden_act ?? 'silu'
   // The MLP and the short convolution both read hidden_act; the kernels convolve with silu.
   if (act !== 'silu') throw new ModelLoadError(`${source}: "hidden_act" ${quotedValue(act)} is not supported for ${OLMO_HYBRID} (its linear layers' convolution runs silu).`)
-  if (config.attention_bias === true) throw new ModelLoadError(`${source}: "attention_bias" true is not supported for ${OLMO_HYBRID} (its attention layers run without biases here).`)
+  if (switchOn(config, 'attention_bias', source)) throw new ModelLoadError(`${source}: "attention_bias" true is not supported for ${OLMO_HYBRID} (its attention layers run without biases here).`)
   const negative = config.linear_allow_neg_eigval ?? true
   if (typeof negative !== 'boolean') throw new ModelLoadError(`${source}: "linear_allow_neg_eigval" must be a boolean, got ${quotedValue(negative)}.`)
   const layers = config.num_hidden_layers ?? 32

@@ -1,6 +1,6 @@
 // partial_rotary_factor on the RMSNorm path: Phi-3's modeling code (Phi-4-mini sets 0.75) rotates the first
 // int(head_dim * factor) values of each head and passes the rest through.
-import {ModelLoadError} from '../errors.js'
+import {ModelLoadError, quotedValue} from '../errors.js'
 
 type Json = Record<string, unknown>
 
@@ -22,7 +22,7 @@ export function withPartialRotaryDefault(config: Json, fallback: number): Json {
 export function parseRotaryDim(config: Json, rope: Json | null, architecture: string, headDim: number, source: string): number {
   const fraction = rope?.partial_rotary_factor ?? config.partial_rotary_factor ?? 1
   if (typeof fraction !== 'number' || !Number.isFinite(fraction) || fraction <= 0 || fraction > 1) {
-    throw new ModelLoadError(`${source}: "partial_rotary_factor" must be a number in (0, 1], got ${JSON.stringify(fraction)}.`)
+    throw new ModelLoadError(`${source}: "partial_rotary_factor" must be a number in (0, 1], got ${quotedValue(fraction)}.`)
   }
   if (fraction === 1) return headDim
   if (!PARTIAL_ROTARY_READERS.has(architecture)) {

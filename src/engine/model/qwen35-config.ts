@@ -7,6 +7,7 @@ import type {Mamba2Features} from './mamba2-config.js'
 import type {ShortConvFeatures} from './lfm2-config.js'
 import type {Mamba1Features} from './mamba1-config.js'
 import type {Zamba2Features} from './zamba2-config.js'
+import {switchOn} from './config-switch.js'
 
 type Json = Record<string, unknown>
 
@@ -77,6 +78,8 @@ export function parseHybrid(config: Json, architecture: string, numLayers: numbe
     }
     return value
   }
+  // Qwen3_5Attention puts biases on q/k/v/o_proj when it is on; the gated attention here has none.
+  if (switchOn(config, 'attention_bias', source)) throw new ModelLoadError(`${source}: "attention_bias" true is not supported for ${architecture} (its gated attention runs without biases).`)
   const features: HybridFeatures = {
     linearLayers: linearLayers(config, numLayers, source),
     attentionOutputGate: true,

@@ -14,6 +14,9 @@ export type RopeScaling =
 
 type Json = Record<string, unknown>
 
+/** The backends take positions as 32-bit integers. */
+const MAX_POSITIONS = 2 ** 31 - 1
+
 /** What the rest of the config says that a scaling type reads. */
 export interface RopeContext {
   headDim: number
@@ -33,6 +36,7 @@ export interface ParsedRopeScaling {
 export function parseRopeScaling(raw: unknown, context: RopeContext, source: string): ParsedRopeScaling {
   if (raw == null) return {scaling: {type: 'none'}}
   if (!isObject(raw)) throw new ModelLoadError(`${source}: rope_scaling must be an object or null.`)
+  checkMropeSection(raw.mrope_section, 'mrope_section', source)
   const type = raw.rope_type ?? raw.type ?? 'default'
   const positive = (key: string): number => {
     const value = raw[key]
@@ -53,8 +57,8 @@ export function parseRopeScaling(raw: unknown, context: RopeContext, source: str
   }
   const originalMaxPosition = (): number => {
     const value = context.topLevelOriginalMax ?? raw.original_max_position_embeddings ?? context.maxPositionEmbeddings
-    if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) {
-      throw new ModelLoadError(`${source}: rope_scaling ${quotedValue(type)} needs a positive integer "original_max_position_embeddings".`)
+    if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0 || value > MAX_POSITIONS) {
+      throw new ModelLoadError(`${source}: rope_scaling ${quotedValue(type)} needs a positive integer "original_max_position_embeddings" (at most ${MAX_POSITIONS}).`)
     }
     return value
   }
@@ -89,8 +93,8 @@ function parseLlama3(raw: Json, positive: (key: string) => number, source: strin
   if (scaling.lowFreqFactor >= scaling.highFreqFactor) {
     throw new ModelLoadError(`${source}: llama3 rope_scaling needs low_freq_factor (${scaling.lowFreqFactor}) below high_freq_factor (${scaling.highFreqFactor}).`)
   }
-  if (!Number.isInteger(scaling.originalMaxPosition)) {
-    throw new ModelLoadError(`${source}: llama3 rope_scaling needs an integer "original_max_position_embeddings".`)
+  if (!Number.isInteger(scaling.originalMaxPosition) || scaling.originalMaxPosition > MAX_POSITIONS) {
+    throw new ModelLoadError(`${source}: llama3 rope_scaling needs an integer "original_max_position_embeddings" (at most ${MAX_POSITIONS}).`)
   }
   return scaling
 }
@@ -163,6 +167,17 @@ export function longRopeForContext<Config extends {ropeScaling: RopeScaling; max
   const note = `longrope rope_scaling: --max-model-len ${requested} passes original_max_position_embeddings ${rope.originalMaxPosition}, so long_factor rotates every position up to ${maxPositionEmbeddings} (as llama.cpp past the original context; transformers keeps short_factor while a forward pass stays within it).`
   const notes = [...(config.notes ?? []).filter((line) => line !== longRopeCapNote(rope.originalMaxPosition)), note]
   return {...config, maxPositionEmbeddings, ropeScaling: {...rope, frequencyDivisors: rope.longFactor, attentionFactor: rope.longAttentionFactor ?? rope.attentionFactor}, notes}
+}
+
+/**
+ * Multimodal rope's sections (Qwen2-VL, Qwen3-VL, Qwen 3.5) give each frequency one of a token's (t, h, w) positions,
+ * one position for text, so text runs plain rope whatever they say; they are read only to refuse what transformers
+ * could not index with.
+ */
+export function checkMropeSection(sections: unknown, key: string, source: string): void {
+  if (sections != null && (!Array.isArray(sections) || sections.some((s) => typeof s !== 'number' || !Number.isInteger(s) || s < 0))) {
+    throw new ModelLoadError(`${source}: "${key}" must list non-negative integers, got ${quotedValue(sections)}.`)
+  }
 }
 
 export function isObject(value: unknown): value is Json {

@@ -5,6 +5,7 @@
 import {ModelLoadError, quotedValue} from '../errors.js'
 import type {Mamba2Features} from './mamba2-config.js'
 import type {HybridFeatures} from './qwen35-config.js'
+import {switchOn} from './config-switch.js'
 
 type Json = Record<string, unknown>
 
@@ -12,8 +13,9 @@ export const ZAMBA2 = 'Zamba2ForCausalLM'
 
 /** Zamba2's shared transformer blocks (native/include/pagedllm/backend.h Zamba2Config). */
 export interface Zamba2Features {
-  /** [numLayers]: the shared block a layer runs before its mixer (the n-th hybrid layer runs block n % numMemBlocks), or -1. */
+  /** [numLayers]: the shared block a layer runs before its mixer (the n-th hybrid layer runs block n % num_mem_blocks), or -1. */
   sharedBlocks: number[]
+  /** The shared blocks some layer runs (num_mem_blocks, or fewer where fewer layers are hybrid). */
   numMemBlocks: number
   adapterRank: number
   /** use_shared_attention_adapter: adapters on q, k and v too (always on gate_up). */
@@ -38,8 +40,8 @@ function positive(config: Json, key: string, fallback: number, source: string): 
  * fewer KV heads than heads.
  */
 export function zamba2View(config: Json, source: string): Json {
-  if (config.add_bias_linear === true) throw new ModelLoadError(`${source}: "add_bias_linear" true is not supported for ${ZAMBA2}.`)
-  if (config.use_long_context === true) throw new ModelLoadError(`${source}: "use_long_context" true (a rescaled rope base) is not supported for ${ZAMBA2}.`)
+  if (switchOn(config, 'add_bias_linear', source)) throw new ModelLoadError(`${source}: "add_bias_linear" true is not supported for ${ZAMBA2}.`)
+  if (switchOn(config, 'use_long_context', source)) throw new ModelLoadError(`${source}: "use_long_context" true (a rescaled rope base) is not supported for ${ZAMBA2}.`)
   // transformers ties a shared block's uses only with tied embeddings; untied, each hybrid layer runs a block of its own.
   if (config.tie_word_embeddings === false) throw new ModelLoadError(`${source}: "tie_word_embeddings" false is not supported for ${ZAMBA2} (transformers then unties the shared blocks' uses).`)
   const hidden = positive(config, 'hidden_size', 2560, source)
@@ -74,7 +76,9 @@ export function parseZamba2(config: Json, numLayers: number, hiddenSize: number,
   for (const key of ['use_shared_attention_adapter', 'use_mem_rope']) {
     if (config[key] != null && typeof config[key] !== 'boolean') throw new ModelLoadError(`${source}: "${key}" must be true or false, got ${quotedValue(config[key])}.`)
   }
-  const zamba2: Zamba2Features = {sharedBlocks, numMemBlocks, adapterRank: positive(config, 'adapter_rank', 128, source), attentionAdapters: config.use_shared_attention_adapter === true, rope: config.use_mem_rope === true}
+  if (hybridCount === 0) throw new ModelLoadError(`${source}: "layers_block_type" has no "hybrid" layer; a ${ZAMBA2} model without its shared transformer blocks is not supported.`)
+  // Only the blocks some layer runs are loaded: with fewer hybrid layers than num_mem_blocks the rest go unread.
+  const zamba2: Zamba2Features = {sharedBlocks, numMemBlocks: Math.min(numMemBlocks, hybridCount), adapterRank: positive(config, 'adapter_rank', 128, source), attentionAdapters: config.use_shared_attention_adapter === true, rope: config.use_mem_rope === true}
   return {
     hybrid: {linearLayers: Array<boolean>(numLayers).fill(true), attentionOutputGate: false, linearNumKeyHeads: 0, linearNumValueHeads: 0, linearKeyHeadDim: 0, linearValueHeadDim: 0,
       convKernel, groupedProjections: false, mamba2, zamba2},
