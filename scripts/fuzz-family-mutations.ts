@@ -3,13 +3,13 @@
 // contradict another key or the layer count (MLA ranks, expert groups, SSM heads and groups, hybrid layer periods).
 // Every label starts "config.json family:" so `fuzz-model-files.ts --match family:` runs these alone.
 import type {HostileCase} from './fuzz-model-mutations.js'
+import {DELETE, isObject, show, withPath, type Json} from './fuzz-json-edits.js'
 
-type Json = Record<string, unknown>
 
 /** Element values a per-layer array should never hold. */
 const HOSTILE_ELEMENTS: unknown[] = ['banana', null, -1, 0.5, 1e9, [], {}]
 /** Values for keys two objects deep (fewer than the top level's: there are many of them). */
-const DEEP_VALUES: unknown[] = [undefined, null, '7', -1, 0, 1e30, 'x']
+const DEEP_VALUES: unknown[] = [DELETE, null, '7', -1, 0, 1e30, 'x']
 
 export function familyCases(config: Json): HostileCase[] {
   // A multimodal wrapper's text model is mutated in place as well.
@@ -140,21 +140,5 @@ function relationEdits(scope: Json, layers: number): [string, Json][] {
   return edits.map(([label, edit]): [string, Json] => [label, Object.fromEntries(Object.entries(edit).filter(([key]) => key in scope))]).filter(([, edit]) => Object.keys(edit).length > 0)
 }
 
-function withPath(object: Json, path: string[], value: unknown): Json {
-  const copy = JSON.parse(JSON.stringify(object)) as Json
-  let target = copy
-  for (const key of path.slice(0, -1)) target = target[key] as Json
-  if (value === undefined) delete target[path.at(-1)!]
-  else target[path.at(-1)!] = value
-  return copy
-}
 
-function isObject(value: unknown): value is Json {
-  return value !== null && typeof value === 'object' && !Array.isArray(value)
-}
 
-function show(value: unknown): string {
-  if (value === undefined) return '(deleted)'
-  const text = JSON.stringify(value)
-  return text.length > 30 ? `${text.slice(0, 27)}...` : text
-}

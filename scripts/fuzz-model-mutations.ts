@@ -3,6 +3,7 @@ import {readdirSync, readFileSync} from 'node:fs'
 import {join} from 'node:path'
 import type {SeededRandom} from '../src/engine/model/seeded-random.js'
 import {familyCases} from './fuzz-family-mutations.js'
+import {DELETE, isObject, show, withPath, type Json} from './fuzz-json-edits.js'
 import {templateCases, tokenizerCases, withoutUndefined} from './fuzz-tokenizer-mutations.js'
 import {torchCheckpointCases} from './fuzz-torch-mutations.js'
 
@@ -12,8 +13,6 @@ export interface HostileCase {
   files: Record<string, string | Buffer | null>
 }
 
-type Json = Record<string, unknown>
-const DELETE = Symbol('delete')
 
 /** Values no config key should take: wrong types, zero, negatives, NaN spelt as a string, absurd sizes. */
 const HOSTILE_VALUES: unknown[] = [DELETE, null, '7', 'NaN', true, [], {}, [4, 4], 0, -1, 0.5, 3, 1e30, 2 ** 31, 2 ** 53 + 2, 'x'.repeat(1000)]
@@ -248,22 +247,6 @@ function readJson(path: string): Json {
   return JSON.parse(readFileSync(path, 'utf8')) as Json
 }
 
-function isObject(value: unknown): value is Json {
-  return value !== null && typeof value === 'object' && !Array.isArray(value)
-}
-
-function withPath(object: Json, path: string[], value: unknown): Json {
-  const copy = JSON.parse(JSON.stringify(object)) as Json
-  let target = copy
-  for (const key of path.slice(0, -1)) target = target[key] as Json
-  if (value === DELETE) delete target[path.at(-1)!]
-  else target[path.at(-1)!] = value
-  return copy
-}
 
 
-function show(value: unknown): string {
-  if (value === DELETE) return '(deleted)'
-  const text = JSON.stringify(value)
-  return text.length > 30 ? `${text.slice(0, 27)}...` : text
-}
+
