@@ -8,19 +8,16 @@ import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {after, before, describe, it} from 'node:test'
-import {makeEngineConfig} from '../src/engine/config.js'
 import {cpuOnlyNeed} from '../src/engine/engine-parts.js'
 import {ModelLoadError} from '../src/engine/errors.js'
-import {LLMEngine} from '../src/engine/llm-engine.js'
 import {loadModel, type LoadedModel} from '../src/engine/model/load-model.js'
 import {ensureTestModel} from '../src/engine/model/test-model.js'
-import {makeSamplingParams} from '../src/engine/sampling-params.js'
 import {ggufBytes, type GgufEntry, type GgufTensorSpec} from './support/gguf-file.js'
 import {q8_0HybridMatrices} from './support/hybrid-gguf.js'
 import {kimiLinearForGguf, kimiLinearGgufMetadata, kimiLinearGgufTensors} from './support/kimi-linear-gguf.js'
 import {maxAbsDifference} from './support/model-logits.js'
 import {seededSlotBatchLogits} from './support/slot-batch-logits.js'
-import type {TransformersFixture} from './support/transformers-fixture.js'
+import {fixtureGreedyTokens, type TransformersFixture} from './support/transformers-fixture.js'
 
 const fixture = JSON.parse(readFileSync(join(import.meta.dirname, 'fixtures', 'kimi-linear-tiny-transformers.json'), 'utf8')) as TransformersFixture
 
@@ -29,17 +26,6 @@ function features(m: LoadedModel): unknown {
   const c = m.config
   const {kvBApart: _apart, ...mla} = c.mla!
   return [c.architecture, c.numLayers, c.hybrid, mla, c.moe, c.numHeads, c.numKvHeads, c.headDim, c.rotaryDim, c.attentionScale, c.intermediateSize, c.hiddenAct, Math.fround(c.rmsNormEps), c.tieWordEmbeddings, c.rmsVariant]
-}
-
-/** Greedy tokens of the fixture's prompts through the engine. */
-async function greedy(modelPath: string): Promise<number[][]> {
-  const engine = await LLMEngine.create(makeEngineConfig({modelPath, kvMemoryBytes: 4 << 20, threads: 2, weightDtype: 'f32'}))
-  try {
-    const results = await engine.generate(fixture.prompts.map((p) => ({prompt: p.prompt_token_ids, params: makeSamplingParams({temperature: 0, maxTokens: p.greedy_token_ids.length, ignoreEos: true})})))
-    return results.map((r) => r.outputs[0]!.tokenIds)
-  } finally {
-    await engine.shutdown()
-  }
 }
 
 describe('GGUF kimi-linear files', () => {
@@ -70,7 +56,7 @@ describe('GGUF kimi-linear files', () => {
     assert.ok(gguf.tensors.some((t) => t.decayRateStored && t.name === 'model.layers.0.linear_attn.A_log'))
     assert.deepEqual(cpuOnlyNeed({}, gguf), cpuOnlyNeed({}, hf))
     assert.equal(maxAbsDifference(await seededSlotBatchLogits(gguf, 'f32'), await seededSlotBatchLogits(hf, 'f32')), 0)
-    assert.deepEqual(await greedy(path), await greedy(source))
+    assert.deepEqual(await fixtureGreedyTokens(path, fixture), await fixtureGreedyTokens(source, fixture))
   })
 
   it('a q8_0 file gives the checkpoint quantized to q8_0 at load', async () => {

@@ -9,18 +9,15 @@ import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {after, describe, it} from 'node:test'
-import {makeEngineConfig} from '../src/engine/config.js'
 import {cpuOnlyNeed} from '../src/engine/engine-parts.js'
 import {ModelLoadError} from '../src/engine/errors.js'
-import {LLMEngine} from '../src/engine/llm-engine.js'
 import {loadModel, type LoadedModel} from '../src/engine/model/load-model.js'
 import {ensureTestModel} from '../src/engine/model/test-model.js'
-import {makeSamplingParams} from '../src/engine/sampling-params.js'
 import {ggufBytes, type GgufEntry, type GgufTensorSpec} from './support/gguf-file.js'
 import {maxAbsDifference} from './support/model-logits.js'
 import {seededSlotBatchLogits} from './support/slot-batch-logits.js'
 import {ssmHybridMetadata, ssmHybridTensors, type SsmHybridArch} from './support/ssm-hybrid-gguf.js'
-import type {TransformersFixture} from './support/transformers-fixture.js'
+import {fixtureGreedyTokens, type TransformersFixture} from './support/transformers-fixture.js'
 
 const fixtureOf = (variant: string) => JSON.parse(readFileSync(join(import.meta.dirname, 'fixtures', `${variant}-tiny-transformers.json`), 'utf8')) as TransformersFixture
 
@@ -30,17 +27,6 @@ function features(m: LoadedModel): unknown {
   const {falconH1: _multipliers, ...mamba2} = c.hybrid!.mamba2!
   const {logitsMultiplier: _logits, ...rms} = c.rmsVariant ?? {}
   return [c.architecture, c.numLayers, {...c.hybrid, mamba2}, c.moe, c.numHeads, c.numKvHeads, c.headDim, c.moe ? null : c.intermediateSize, c.hiddenAct, Math.fround(c.rmsNormEps), c.ropeTheta, c.tieWordEmbeddings, rms]
-}
-
-/** Greedy tokens of the fixture's prompts through the engine. */
-async function greedy(modelPath: string, fixture: TransformersFixture): Promise<number[][]> {
-  const engine = await LLMEngine.create(makeEngineConfig({modelPath, kvMemoryBytes: 4 << 20, threads: 2, weightDtype: 'f32'}))
-  try {
-    const results = await engine.generate(fixture.prompts.map((p) => ({prompt: p.prompt_token_ids, params: makeSamplingParams({temperature: 0, maxTokens: p.greedy_token_ids.length, ignoreEos: true})})))
-    return results.map((r) => r.outputs[0]!.tokenIds)
-  } finally {
-    await engine.shutdown()
-  }
 }
 
 describe('GGUF nemotron_h / nemotron_h_moe / falcon-h1 files', () => {
@@ -77,7 +63,7 @@ describe('GGUF nemotron_h / nemotron_h_moe / falcon-h1 files', () => {
         assert.equal(difference, 0)
       }
       const fixture = fixtureOf(variant)
-      assert.deepEqual(await greedy(path, fixture), fixture.prompts.map((p) => p.greedy_token_ids))
+      assert.deepEqual(await fixtureGreedyTokens(path, fixture), fixture.prompts.map((p) => p.greedy_token_ids))
     })
   }
 

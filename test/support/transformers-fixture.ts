@@ -21,6 +21,17 @@ export function readTransformersFixture(variant: TestModelVariant): Transformers
   return JSON.parse(readFileSync(join(import.meta.dirname, '..', 'fixtures', `${variant}-tiny-transformers.json`), 'utf8')) as TransformersFixture
 }
 
+/** The engine's greedy tokens (CPU, f32) for each prompt of the fixture, as many as transformers generated. */
+export async function fixtureGreedyTokens(modelPath: string, fixture: TransformersFixture): Promise<number[][]> {
+  const engine = await LLMEngine.create(makeEngineConfig({modelPath, kvMemoryBytes: 4 << 20, threads: 2, weightDtype: 'f32'}))
+  try {
+    const results = await engine.generate(fixture.prompts.map((p) => ({prompt: p.prompt_token_ids, params: makeSamplingParams({temperature: 0, maxTokens: p.greedy_token_ids.length, ignoreEos: true})})))
+    return results.map((r) => r.outputs[0]!.tokenIds)
+  } finally {
+    await engine.shutdown()
+  }
+}
+
 /** The server's /v1/completions replies with transformers' 8 greedy tokens for every prompt of the variant's fixture. */
 export async function checkServerAgainstTransformers(variant: TestModelVariant): Promise<void> {
   const {server, url} = await startTinyEngineServer({}, await ensureTestModel('tiny', {variant}), {weightDtype: 'f32'})
