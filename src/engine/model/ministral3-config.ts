@@ -13,12 +13,18 @@ const DEFAULT_ROPE: Json = {
   type: 'yarn', rope_theta: 1e6, factor: 16, original_max_position_embeddings: 16384, beta_fast: 32, beta_slow: 1, mscale_all_dim: 1, mscale: 1, llama_4_scaling_beta: 0.1,
 }
 
-/** The config with Ministral3Config's defaults for the keys it leaves out, its context capped by llamaQueryScaleCap. */
-export function ministral3View(config: Json, source: string): {config: Json; note?: string} {
+/** config.json's rope_parameters (or rope_scaling) as a fresh object, else the class's defaults; rope_theta filled from the top level or the defaults. */
+export function ropeParametersOrDefault(config: Json, source: string, defaults: Json): Json {
   const given = config.rope_parameters ?? config.rope_scaling
   if (given != null && !isObject(given)) throw new ModelLoadError(`${source}: "rope_parameters" must be an object, got ${quotedValue(given)}.`)
-  const rope: Json = {...(given ?? DEFAULT_ROPE)}
-  if (rope.rope_theta == null) rope.rope_theta = config.rope_theta ?? 1e6
+  const rope: Json = {...(given ?? defaults)}
+  if (rope.rope_theta == null) rope.rope_theta = config.rope_theta ?? defaults.rope_theta
+  return rope
+}
+
+/** The config with Ministral3Config's defaults for the keys it leaves out, its context capped by llamaQueryScaleCap. */
+export function ministral3View(config: Json, source: string): {config: Json; note?: string} {
+  const rope = ropeParametersOrDefault(config, source, DEFAULT_ROPE)
   const out: Json = {num_key_value_heads: 8, head_dim: 128, max_position_embeddings: 262144, rms_norm_eps: 1e-5, bos_token_id: 1, eos_token_id: 2, ...config, rope_parameters: rope, rope_scaling: undefined}
   return llamaQueryScaleCap(out, MINISTRAL3, source)
 }

@@ -4,8 +4,7 @@
 // Ministral 3's (ministral3-config.ts). Facts from transformers 5.18's Mistral4Config, Mistral4TopkRouter,
 // Mistral4Experts and Mistral4Attention.
 import {ModelLoadError, quotedValue} from '../errors.js'
-import {isObject} from './rope-scaling.js'
-import {llamaQueryScaleCap} from './ministral3-config.js'
+import {llamaQueryScaleCap, ropeParametersOrDefault} from './ministral3-config.js'
 
 type Json = Record<string, unknown>
 
@@ -18,10 +17,7 @@ const DEFAULT_ROPE: Json = {
 
 /** The config with Mistral4Config's defaults for the keys deepseekView does not fill, its context capped by llamaQueryScaleCap. */
 export function mistral4View(config: Json, source: string): {config: Json; note?: string} {
-  const given = config.rope_parameters ?? config.rope_scaling
-  if (given != null && !isObject(given)) throw new ModelLoadError(`${source}: "rope_parameters" must be an object, got ${quotedValue(given)}.`)
-  const rope: Json = {...(given ?? DEFAULT_ROPE)}
-  if (rope.rope_theta == null) rope.rope_theta = config.rope_theta ?? 10000
+  const rope = ropeParametersOrDefault(config, source, DEFAULT_ROPE)
   // Mistral4DecoderLayer has no moe_layer_freq: every layer from first_k_dense_replace on is sparse.
   if (config.moe_layer_freq != null && config.moe_layer_freq !== 1) throw new ModelLoadError(`${source}: "moe_layer_freq" ${quotedValue(config.moe_layer_freq)} is not read by ${MISTRAL4} (every layer past first_k_dense_replace is sparse); remove it.`)
   const out: Json = {max_position_embeddings: 1048576, rms_norm_eps: 1e-6, kv_lora_rank: 256, bos_token_id: 1, eos_token_id: 2, ...config, rope_parameters: rope, rope_scaling: undefined}
