@@ -6,6 +6,7 @@ import {LAYERNORM_ARCHITECTURES} from './layernorm-family.js'
 import {transformersActivation} from './activations.js'
 import {APERTUS} from './apertus-config.js'
 import type {ModelConfig} from './model-config.js'
+import {switchOn} from './config-switch.js'
 
 export interface ArchitectureTraits {
   /** transformers' default max_position_embeddings, used when config.json leaves it out. */
@@ -234,7 +235,7 @@ export function gemma2Features(config: Record<string, unknown>, source: string):
     if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw new ModelLoadError(`${source}: "${key}" must be a positive number or null, got ${quotedValue(value)}.`)
     return value
   }
-  if (config.use_bidirectional_attention === true) throw new ModelLoadError(`${source}: use_bidirectional_attention is not supported (a causal decoder only).`)
+  if (switchOn(config, 'use_bidirectional_attention', source)) throw new ModelLoadError(`${source}: use_bidirectional_attention is not supported (a causal decoder only).`)
   const scalar = positive('query_pre_attn_scalar', 256)
   if (scalar === 0) throw new ModelLoadError(`${source}: "query_pre_attn_scalar" must be a positive number.`)
   return {attentionScale: scalar ** -0.5, attnLogitSoftcap: positive('attn_logit_softcapping', 50), finalLogitSoftcap: positive('final_logit_softcapping', 30)}

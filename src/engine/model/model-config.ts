@@ -1,5 +1,6 @@
 // Turns a Hugging Face config.json (+ generation_config.json) into the engine's ModelConfig, rejecting what we cannot run.
 import {existsSync} from 'node:fs'
+import {switchValue} from './config-switch.js'
 import {readRegularFile} from './regular-file.js'
 import {join} from 'node:path'
 import {ModelLoadError, quotedValue, shownName} from '../errors.js'
@@ -414,10 +415,7 @@ function tokenIdsAndDtype(config: Json, generationConfig: Json | undefined, voca
 
 /** A true/false switch, or undefined when absent or null; any other value (a string "false", a 1) is refused, not guessed at. */
 function optionalFlag(config: Json, key: string, source: string): boolean | undefined {
-  const value = config[key]
-  if (value == null) return undefined
-  if (typeof value !== 'boolean') throw new ModelLoadError(`${source}: "${key}" must be true or false, got ${quotedValue(value)}.`)
-  return value
+  return config[key] == null ? undefined : switchValue(config, key, false, source)
 }
 
 function numberOr(value: unknown, fallback: number, key: string, source: string): number {

@@ -5,7 +5,7 @@
 import {ModelLoadError, quotedValue} from '../errors.js'
 import type {Mamba2Features} from './mamba2-config.js'
 import type {HybridFeatures} from './qwen35-config.js'
-import {switchOn} from './config-switch.js'
+import {switchOn, switchValue} from './config-switch.js'
 
 type Json = Record<string, unknown>
 
@@ -43,12 +43,12 @@ export function zamba2View(config: Json, source: string): Json {
   if (switchOn(config, 'add_bias_linear', source)) throw new ModelLoadError(`${source}: "add_bias_linear" true is not supported for ${ZAMBA2}.`)
   if (switchOn(config, 'use_long_context', source)) throw new ModelLoadError(`${source}: "use_long_context" true (a rescaled rope base) is not supported for ${ZAMBA2}.`)
   // transformers ties a shared block's uses only with tied embeddings; untied, each hybrid layer runs a block of its own.
-  if (config.tie_word_embeddings === false) throw new ModelLoadError(`${source}: "tie_word_embeddings" false is not supported for ${ZAMBA2} (transformers then unties the shared blocks' uses).`)
+  if (!switchValue(config, 'tie_word_embeddings', true, source)) throw new ModelLoadError(`${source}: "tie_word_embeddings" false is not supported for ${ZAMBA2} (transformers then unties the shared blocks' uses).`)
   const hidden = positive(config, 'hidden_size', 2560, source)
   const heads = positive(config, 'num_attention_heads', 32, source)
   const kvHeads = config.num_key_value_heads ?? heads
   const headDim = Math.floor((2 * hidden) / heads)
-  if (config.use_shared_attention_adapter === true && (kvHeads !== heads || heads * headDim !== 2 * hidden)) {
+  if (switchOn(config, 'use_shared_attention_adapter', source) && (kvHeads !== heads || heads * headDim !== 2 * hidden)) {
     throw new ModelLoadError(`${source}: use_shared_attention_adapter needs num_key_value_heads equal to num_attention_heads (${heads}) dividing 2 x hidden_size (the adapters' width).`)
   }
   return {
@@ -73,12 +73,9 @@ export function parseZamba2(config: Json, numLayers: number, hiddenSize: number,
   const numMemBlocks = positive(config, 'num_mem_blocks', 1, source)
   let hybridCount = 0
   const sharedBlocks = zamba2LayerTypes(config, numLayers, source).map((type) => (type === 'hybrid' ? hybridCount++ % numMemBlocks : -1))
-  for (const key of ['use_shared_attention_adapter', 'use_mem_rope']) {
-    if (config[key] != null && typeof config[key] !== 'boolean') throw new ModelLoadError(`${source}: "${key}" must be true or false, got ${quotedValue(config[key])}.`)
-  }
   if (hybridCount === 0) throw new ModelLoadError(`${source}: "layers_block_type" has no "hybrid" layer; a ${ZAMBA2} model without its shared transformer blocks is not supported.`)
   // Only the blocks some layer runs are loaded: with fewer hybrid layers than num_mem_blocks the rest go unread.
-  const zamba2: Zamba2Features = {sharedBlocks, numMemBlocks: Math.min(numMemBlocks, hybridCount), adapterRank: positive(config, 'adapter_rank', 128, source), attentionAdapters: config.use_shared_attention_adapter === true, rope: config.use_mem_rope === true}
+  const zamba2: Zamba2Features = {sharedBlocks, numMemBlocks: Math.min(numMemBlocks, hybridCount), adapterRank: positive(config, 'adapter_rank', 128, source), attentionAdapters: switchOn(config, 'use_shared_attention_adapter', source), rope: switchOn(config, 'use_mem_rope', source)}
   return {
     hybrid: {linearLayers: Array<boolean>(numLayers).fill(true), attentionOutputGate: false, linearNumKeyHeads: 0, linearNumValueHeads: 0, linearKeyHeadDim: 0, linearValueHeadDim: 0,
       convKernel, groupedProjections: false, mamba2, zamba2},
