@@ -1,6 +1,7 @@
 // Turns a Hugging Face config.json (+ generation_config.json) into the engine's ModelConfig, rejecting what we cannot run.
 import {existsSync} from 'node:fs'
 import {switchValue} from './config-switch.js'
+import {chooseArchitecture} from './architecture-choice.js'
 import {readRegularFile} from './regular-file.js'
 import {join} from 'node:path'
 import {ModelLoadError, quotedValue, shownName} from '../errors.js'
@@ -154,10 +155,13 @@ export function readJsonObject(path: string): Json {
 
 /** Validates and normalises a parsed config.json; `source` names the file in error messages. */
 export function parseModelConfig(config: Json, generationConfig?: Json, source = 'config.json'): ModelConfig {
-  const architectures = config.architectures
-  const architecture = Array.isArray(architectures) && typeof architectures[0] === 'string' ? architectures[0] : null
+  const {architecture, note} = chooseArchitecture(config, source)
   if (architecture === null) {
-    throw new ModelLoadError(`${source} has no "architectures" entry; ${supportedArchitecturesHint(null)}.`)
+    throw new ModelLoadError(`${source} has no "architectures" entry and no "model_type" that names a causal LM; ${supportedArchitecturesHint(null)}.`)
+  }
+  if (note !== undefined) {
+    const chosen = parseModelConfig({...config, architectures: [architecture]}, generationConfig, source)
+    return {...chosen, notes: [...(chosen.notes ?? []), note]}
   }
   const fp8 = fp8Scheme(config, source)
   if (fp8 !== null) return {...parseModelConfig(withoutQuantizationConfig(config), generationConfig, source), fp8}
