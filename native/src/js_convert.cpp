@@ -508,6 +508,7 @@ std::vector<TensorSource> parse_tensors(const Napi::Array& tensors) {
     }
     if (t.Has("ggmlMxfp4") && t.Get("ggmlMxfp4").IsBoolean()) source.mxfp4_ggml_blocks = bool_field(t, "ggmlMxfp4");
     if (t.Has("decayRateStored") && t.Get("decayRateStored").IsBoolean()) source.decay_rate_stored = bool_field(t, "decayRateStored");
+    if (t.Has("scale") && t.Get("scale").IsNumber()) source.scale = static_cast<float>(number_field(t, "scale"));
     if (t.Has("fp8Scales") && t.Get("fp8Scales").IsObject()) {
       Napi::Object scales = t.Get("fp8Scales").As<Napi::Object>();
       source.fp8_scales_path = string_field(scales, "path");
