@@ -107,6 +107,8 @@ struct Zamba2Config {
   int adapter_rank = 0;
   bool attention_adapters = false;
   bool rope = false;  // use_mem_rope
+  // Zamba (v1): its block's MLP stores gate_proj and up_proj apart (Zamba2 fuses them in gate_up_proj); adapter_rank 0.
+  bool gate_up_apart = false;
   bool enabled() const { return num_blocks > 0; }
   bool attends(int layer) const { return enabled() && shared_block.at(layer) >= 0; }
 };

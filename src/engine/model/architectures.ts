@@ -190,6 +190,8 @@ export const ARCHITECTURES: Record<string, ArchitectureTraits> = {
   OlmoHybridForCausalLM: {...BASE, defaultMaxPositions: 65536, qkNorm: true},
   // Zamba2: Mamba-2 layers, some first running a shared transformer block with per-use adapters (zamba2-config.ts).
   Zamba2ForCausalLM: {...BASE, defaultMaxPositions: 4096, defaultTiedEmbeddings: true},
+  // Zamba (v1): Zamba2's layout over multi-head Mamba-1 layers, one shared block without rope or adapters (zamba-config.ts).
+  ZambaForCausalLM: {...BASE, defaultMaxPositions: 4096, defaultTiedEmbeddings: true},
 }
 /** The RMSNorm families above, then the LayerNorm family (OPT, GPT-NeoX, GPT-2: layernorm-family.ts; Phi, StableLM, StarCoder2, GPT-J, GPTBigCode, GPT-Neo: layernorm-more.ts; BLOOM, Falcon, MPT: alibi-family.ts). */
 export const SUPPORTED_ARCHITECTURES = [...Object.keys(ARCHITECTURES), ...LAYERNORM_ARCHITECTURES]

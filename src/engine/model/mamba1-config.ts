@@ -30,6 +30,8 @@ export interface Mamba1Features {
   dtBcNormEps: number
   /** Mamba, Falcon-Mamba: a layer is its norm and mixer, no MLP. */
   noMlp: boolean
+  /** Zamba's n_mamba_heads: runs of innerSize / heads channels, each with its own x_proj and dt_proj (absent: 1). */
+  heads?: number
 }
 
 /** The keys each config class names its mixer's settings by, with its defaults. */

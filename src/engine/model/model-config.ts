@@ -30,6 +30,7 @@ import {FALCON_H1, falconH1Hybrid, falconH1View} from './falcon-h1-config.js'
 import {KIMI_LINEAR, kimiLinearFeatures, kimiLinearView} from './kimi-linear-config.js'
 import {MISTRAL4, mistral4View} from './mistral4-config.js'
 import {ZAMBA2, parseZamba2, zamba2View} from './zamba2-config.js'
+import {ZAMBA, parseZamba, zambaView} from './zamba-config.js'
 import {OLMO_HYBRID, olmoHybridFeatures, olmoHybridView} from './olmo-hybrid-config.js'
 import {ERNIE45_MOE, ernie45MoeView} from './ernie45-moe-config.js'
 import {DOTS1, dots1View} from './dots1-config.js'
@@ -225,6 +226,7 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   if (architecture === MINICPM3) config = minicpm3View(config)
   if (architecture === KIMI_LINEAR) config = kimiLinearView(config, source)
   if (architecture === ZAMBA2) config = zamba2View(config, source)
+  if (architecture === ZAMBA) config = zambaView(config, source)
   if (architecture === MISTRAL4) {
     const view = mistral4View(config, source)
     config = view.config
@@ -379,6 +381,7 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   if (architecture === FALCON_H1) modelConfig.hybrid = falconH1Hybrid(config, numLayers, hiddenSize, source)
   if (architecture === KIMI_LINEAR) Object.assign(modelConfig, kimiLinearFeatures(config, numLayers, source))
   if (architecture === ZAMBA2) Object.assign(modelConfig, parseZamba2(config, numLayers, hiddenSize, headDim, source))
+  if (architecture === ZAMBA) Object.assign(modelConfig, parseZamba(config, numLayers, hiddenSize, headDim, source))
   if (architecture === OLMO_HYBRID) Object.assign(modelConfig, olmoHybridFeatures(config, numLayers, olmoNoRope, source))
   return modelConfig
 }

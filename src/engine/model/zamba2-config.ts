@@ -22,6 +22,8 @@ export interface Zamba2Features {
   attentionAdapters: boolean
   /** use_mem_rope: the shared attention rotates q and k. */
   rope: boolean
+  /** Zamba (v1, zamba-config.ts): the block's MLP as gate_proj and up_proj apart (Zamba2 fuses them in gate_up_proj). */
+  gateUpApart?: boolean
 }
 
 /** Zamba2Config's 54-layer default layers_block_type. */
@@ -72,7 +74,7 @@ export function parseZamba2(config: Json, numLayers: number, hiddenSize: number,
     convBias: true, dtMin, dtMax: Infinity, noMlp: true}
   const numMemBlocks = positive(config, 'num_mem_blocks', 1, source)
   let hybridCount = 0
-  const sharedBlocks = zamba2LayerTypes(config, numLayers, source).map((type) => (type === 'hybrid' ? hybridCount++ % numMemBlocks : -1))
+  const sharedBlocks = zambaLayerTypes(config, numLayers, numLayers === DEFAULT_LAYERS.length ? DEFAULT_LAYERS : null, source).map((type) => (type === 'hybrid' ? hybridCount++ % numMemBlocks : -1))
   if (hybridCount === 0) throw new ModelLoadError(`${source}: "layers_block_type" has no "hybrid" layer; a ${ZAMBA2} model without its shared transformer blocks is not supported.`)
   // Only the blocks some layer runs are loaded: with fewer hybrid layers than num_mem_blocks the rest go unread.
   const zamba2: Zamba2Features = {sharedBlocks, numMemBlocks: Math.min(numMemBlocks, hybridCount), adapterRank: positive(config, 'adapter_rank', 128, source), attentionAdapters: switchOn(config, 'use_shared_attention_adapter', source), rope: switchOn(config, 'use_mem_rope', source)}
@@ -83,9 +85,9 @@ export function parseZamba2(config: Json, numLayers: number, hiddenSize: number,
   }
 }
 
-/** layers_block_type (or layer_types): "hybrid", or "mamba" / "linear_attention" for a plain mixer layer; Zamba2Config's default for 54 layers. */
-function zamba2LayerTypes(config: Json, numLayers: number, source: string): string[] {
-  const types = config.layers_block_type ?? config.layer_types ?? (numLayers === DEFAULT_LAYERS.length ? DEFAULT_LAYERS : null)
+/** layers_block_type (or layer_types): "hybrid", or "mamba" / "linear_attention" for a plain mixer layer; the class's default (null: none for this count). */
+export function zambaLayerTypes(config: Json, numLayers: number, defaults: string[] | null, source: string): string[] {
+  const types = config.layers_block_type ?? config.layer_types ?? defaults
   if (!Array.isArray(types) || types.length !== numLayers || types.some((t) => t !== 'hybrid' && t !== 'mamba' && t !== 'linear_attention')) {
     throw new ModelLoadError(`${source}: "layers_block_type" must list "mamba" (or "linear_attention") or "hybrid" for each of the ${numLayers} layers.`)
   }
