@@ -216,6 +216,9 @@ export const NEAR_MISSES: Record<string, string> = {
   Qwen4ExpForCausalLM: "Qwen4-Exp needs hyper-connections over several residual streams around Qwen 3.5's Gated DeltaNet and MoE layers, and hashed n-gram per-layer embeddings and QSA's token indexer where its config sets them",
   Qwen4ExpForConditionalGeneration: "Qwen4-Exp's language model needs hyper-connections over several residual streams around Qwen 3.5's Gated DeltaNet and MoE layers, and hashed n-gram per-layer embeddings and QSA's token indexer where its config sets them",
   GlmMoeDsaForCausalLM: "GLM-5 (GlmMoeDsa) needs DeepSeek sparse attention's lightning indexer over V3's latent attention",
+  // Lightning attention is S <- exp(-slope) S + k^T v, o = q S: no kernel here runs it exactly (Mamba-2's scan scales
+  // its input by a softplus dt and gates its norm by silu; the delta rules subtract the state's prediction).
+  MiniMaxForCausalLM: "MiniMax-Text-01 needs lightning attention (a linear attention decaying by a fixed per-head, per-layer slope, its RMSNorm over all heads gated by a sigmoid), residuals taken after the input norm and scaled by per-kind alpha / beta factors, beside softmax attention with partial rope and experts",
 }
 
 /** The MLP activation as config.json names it; Gemma's legacy "gelu" means the tanh form (as transformers reads it). */
