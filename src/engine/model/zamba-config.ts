@@ -6,7 +6,7 @@
 import {ModelLoadError, quotedValue} from '../errors.js'
 import type {Mamba1Features} from './mamba1-config.js'
 import type {HybridFeatures} from './qwen35-config.js'
-import {switchOn} from './config-switch.js'
+import {switchOn, switchValue} from './config-switch.js'
 import {zambaLayerTypes, type Zamba2Features} from './zamba2-config.js'
 
 type Json = Record<string, unknown>
@@ -48,8 +48,7 @@ export function parseZamba(config: Json, numLayers: number, hiddenSize: number, 
   const inner = positive(config, 'mamba_expand', 2, source) * hiddenSize
   if (inner % heads !== 0) throw new ModelLoadError(`${source}: "n_mamba_heads" ${heads} must divide mamba_expand x hidden_size (${inner}).`)
   const rank = config.mamba_dt_rank ?? 'auto'
-  const convBias = config.mamba_conv_bias ?? true
-  if (typeof convBias !== 'boolean') throw new ModelLoadError(`${source}: "mamba_conv_bias" must be true or false, got ${quotedValue(convBias)}.`)
+  const convBias = switchValue(config, 'mamba_conv_bias', true, source)
   const convKernel = positive(config, 'mamba_d_conv', 4, source)
   // No dt / B / C norms: their eps is unused.
   const mamba1: Mamba1Features = {innerSize: inner, stateSize: positive(config, 'mamba_d_state', 16, source), convKernel, dtRank: rank === 'auto' ? Math.ceil(hiddenSize / 16) : positive(config, 'mamba_dt_rank', 0, source),
