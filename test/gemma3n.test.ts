@@ -2,6 +2,9 @@
 // refused by key), AltUp's and LAuReL's tensors, logits and greedy tokens against transformers (also with chunked
 // prefill, prefix caching and preemption in a paged engine), and the ConditionalGeneration checkpoint's language model.
 import assert from 'node:assert/strict'
+import {cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
 import {describe, it} from 'node:test'
 import {makeEngineConfig} from '../src/engine/config.js'
 import {cpuOnlyNeed} from '../src/engine/engine-parts.js'
@@ -9,6 +12,7 @@ import {ModelLoadError} from '../src/engine/errors.js'
 import {LLMEngine} from '../src/engine/llm-engine.js'
 import {expectedTensorShapes, loadModel} from '../src/engine/model/load-model.js'
 import {parseModelConfig} from '../src/engine/model/model-config.js'
+import {encodeFloats, readTensorFloat32, writeSafetensors} from '../src/engine/model/safetensors.js'
 import {ensureTestModel, testModelConfigJson} from '../src/engine/model/test-model.js'
 import {kvBytesPerBlock} from '../src/engine/native.js'
 import {makeSamplingParams} from '../src/engine/sampling-params.js'
@@ -152,6 +156,40 @@ describe('gemma3n test model', () => {
       } finally {
         await engine.shutdown()
       }
+    }
+  })
+})
+
+describe('token ids past vocab_size_per_layer_input', () => {
+  it('take per-layer input row 0, as Gemma3nModel gives its towers\' soft tokens: the logits of a checkpoint whose row is row 0', async () => {
+    const textDir = await ensureTestModel('tiny', {variant: 'gemma3n'})
+    const text = await loadModel(textDir)
+    const scratch = mkdtempSync(join(tmpdir(), 'pagedllm-gemma3n-'))
+    try {
+      // short: a per-layer table of 500 rows, so ids 500..511 are past it; copied: all 512 rows, row 505 a copy of row 0.
+      const write = (dir: string, rows: number, edit: (values: Float32Array, width: number) => void) => {
+        cpSync(textDir, dir, {recursive: true})
+        const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as Record<string, unknown>
+        writeFileSync(join(dir, 'config.json'), JSON.stringify({...config, vocab_size_per_layer_input: rows}))
+        writeSafetensors(join(dir, 'model.safetensors'), text.tensors.map((t) => {
+          let values = readTensorFloat32(t)
+          let shape = t.shape
+          if (t.name === 'model.embed_tokens_per_layer.weight') {
+            values = values.slice(0, rows * t.shape[1]!)
+            edit(values, t.shape[1]!)
+            shape = [rows, t.shape[1]!]
+          }
+          return {name: t.name, dtype: 'F32' as const, shape, data: () => encodeFloats(values, 'F32')}
+        }))
+      }
+      write(join(scratch, 'short'), 500, () => {})
+      write(join(scratch, 'copied'), 512, (values, width) => values.copyWithin(505 * width, 0, width))
+      const prompts = [[1, 505, 7, 9, 300], [2, 3, 505]]
+      const short = await loadModel(join(scratch, 'short'))
+      assert.match(short.config.notes!.join(' '), /token ids 500\.\.511 .* take per-layer input row 0/)
+      assert.deepEqual((await promptLogits(short, 'f32', prompts)).logits, (await promptLogits(await loadModel(join(scratch, 'copied')), 'f32', prompts)).logits)
+    } finally {
+      rmSync(scratch, {recursive: true, force: true})
     }
   })
 })
