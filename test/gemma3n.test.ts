@@ -45,7 +45,15 @@ describe('Gemma 3n config', () => {
     const refused: [Record<string, unknown>, RegExp][] = [
       [{altup_active_idx: 4}, /"altup_active_idx" 4 names no stream of altup_num_inputs 4/],
       [{altup_num_inputs: 0}, /"altup_num_inputs" must be a positive integer, got 0/],
-      [{altup_coef_clip: 'high'}, /"altup_coef_clip" must be a number or null, got "high"/],
+      [{altup_num_inputs: 2 ** 31 - 1}, /"altup_num_inputs" 2147483647 makes prediction_coefs .* beyond the sizes the backends take/],
+      [{altup_coef_clip: 'high'}, /"altup_coef_clip" must be a number, got "high"/],
+      // Gemma3nTextConfig refuses null where its fields are typed as numbers or booleans.
+      [{altup_coef_clip: null}, /"altup_coef_clip" must be a number, got null/],
+      [{altup_active_idx: null}, /"altup_active_idx" must be a non-negative integer, got null/],
+      [{num_kv_shared_layers: null}, /"num_kv_shared_layers" must be a non-negative integer, got null/],
+      [{laurel_rank: null}, /"laurel_rank" must be a positive integer, got null/],
+      [{altup_correct_scale: null}, /"altup_correct_scale" must be true or false, got null/],
+      [{final_logit_softcapping: null}, /"final_logit_softcapping" must be a positive number for Gemma 3n \(null given\)/],
       [{altup_correct_scale: 'yes'}, /"altup_correct_scale" must be true or false, got "yes"/],
       [{laurel_rank: 0}, /"laurel_rank" must be a positive integer, got 0/],
       [{activation_sparsity_pattern: 0.95}, /"activation_sparsity_pattern" must list a share in \[0, 1\) for each of the 20 layers, got 0.95/],
@@ -64,6 +72,7 @@ describe('Gemma 3n config', () => {
       [{vocab_size_per_layer_input: 0}, /"vocab_size_per_layer_input" must be a positive integer, got 0/],
       [{head_dim: 15}, /"head_dim" 15 must be even/],
       [{num_key_value_heads: 3}, /num_attention_heads \(4\) is not a multiple of num_key_value_heads \(3\)/],
+      [{hidden_size: 66}, /"hidden_size" 66 is not a multiple of num_attention_heads \(4\), as Gemma3nTextConfig requires/],
     ]
     for (const [edit, pattern] of refused) assert.throws(() => parseModelConfig({...GEMMA3N, ...edit}), loadError(pattern), JSON.stringify(edit))
   })

@@ -62,12 +62,15 @@ export function gemma3nView(raw: Json, source: string): {config: Json; features:
     layers, perLayerInputSize, perLayerVocabSize, perLayerEmbeddingScale: 1, fullRopeAngles: headDim / 2, fullRopeFactor: 1, localRopeTheta: localTheta, moe: null,
   }
   const altupInputs = positiveInt(config, 'altup_num_inputs', source, 4)
+  if (altupInputs ** 3 > MAX_SIZE) throw new ModelLoadError(`${source}: "altup_num_inputs" ${altupInputs} makes prediction_coefs (${altupInputs}^2 x ${altupInputs}) beyond the sizes the backends take (at most ${MAX_SIZE}).`)
   const altupActiveIdx = nonNegativeInt(config, 'altup_active_idx', source)
   if (altupActiveIdx >= altupInputs) throw new ModelLoadError(`${source}: "altup_active_idx" ${altupActiveIdx} names no stream of altup_num_inputs ${altupInputs}.`)
   // altup_coef_clip clamps the coefficients in training only; a value is checked, never applied.
-  if (config.altup_coef_clip != null && (typeof config.altup_coef_clip !== 'number' || !Number.isFinite(config.altup_coef_clip))) {
-    throw new ModelLoadError(`${source}: "altup_coef_clip" must be a number or null, got ${quotedValue(config.altup_coef_clip)}.`)
+  if (config.altup_coef_clip !== undefined && (typeof config.altup_coef_clip !== 'number' || !Number.isFinite(config.altup_coef_clip))) {
+    throw new ModelLoadError(`${source}: "altup_coef_clip" must be a number, got ${quotedValue(config.altup_coef_clip)}.`)
   }
+  // Gemma3nTextConfig's fields are typed: null where a number is due is refused, as transformers refuses it.
+  if (config.final_logit_softcapping === null) throw new ModelLoadError(`${source}: "final_logit_softcapping" must be a positive number for Gemma 3n (null given).`)
   const gemma3n: Gemma3nFeatures = {
     altupInputs, altupActiveIdx, altupCorrectScale: flag(config, 'altup_correct_scale', source, true),
     laurelRank: positiveInt(config, 'laurel_rank', source, 64), activationSparsity: sparsityPattern(config.activation_sparsity_pattern, numLayers, source),
@@ -114,6 +117,8 @@ function sharedKvLayers(config: Json, layerTypes: string[], intermediate: number
   const numKvHeads = positiveInt(config, 'num_key_value_heads', source)
   if (headDim % 2 !== 0) throw new ModelLoadError(`${source}: "head_dim" ${headDim} must be even for rotary embeddings.`)
   if (numHeads % numKvHeads !== 0) throw new ModelLoadError(`${source}: num_attention_heads (${numHeads}) is not a multiple of num_key_value_heads (${numKvHeads}).`)
+  // Gemma3nTextConfig.validate_architecture's check, though head_dim is its own key.
+  if (typeof config.hidden_size === 'number' && config.hidden_size % numHeads !== 0) throw new ModelLoadError(`${source}: "hidden_size" ${config.hidden_size} is not a multiple of num_attention_heads (${numHeads}), as Gemma3nTextConfig requires.`)
   const shared = nonNegativeInt(config, 'num_kv_shared_layers', source, 15)
   // transformers finds no writing layer (an error) when every layer would share.
   if (shared >= numLayers) throw new ModelLoadError(`${source}: num_kv_shared_layers ${shared} leaves no layer to write the keys and values it shares (${numLayers} layers).`)
@@ -134,20 +139,25 @@ function sparsityPattern(value: unknown, numLayers: number, source: string): num
   return value as number[]
 }
 
+/** config[key], or `fallback` when the key is absent (a null is a value, refused by the callers as transformers refuses it). */
+function given(config: Json, key: string, fallback: unknown): unknown {
+  return config[key] === undefined ? fallback : config[key]
+}
+
 function positiveInt(config: Json, key: string, source: string, fallback?: number): number {
-  const value = config[key] ?? fallback
+  const value = given(config, key, fallback)
   if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0 || value > MAX_SIZE) throw new ModelLoadError(`${source}: "${key}" must be a positive integer, got ${quotedValue(value)}.`)
   return value
 }
 
 function nonNegativeInt(config: Json, key: string, source: string, fallback = 0): number {
-  const value = config[key] ?? fallback
+  const value = given(config, key, fallback)
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > MAX_SIZE) throw new ModelLoadError(`${source}: "${key}" must be a non-negative integer, got ${quotedValue(value)}.`)
   return value
 }
 
 function flag(config: Json, key: string, source: string, fallback: boolean): boolean {
-  const value = config[key] ?? fallback
+  const value = given(config, key, fallback)
   if (typeof value !== 'boolean') throw new ModelLoadError(`${source}: "${key}" must be true or false, got ${quotedValue(value)}.`)
   return value
 }
