@@ -106,21 +106,30 @@ describe('Gemma 3n config', () => {
   })
 })
 
-describe('gemma3n test model', () => {
-  it('matches transformers 5.18 (test/fixtures/gemma3n-tiny-transformers.json): top-10 logits within 1e-5, 8 greedy tokens', async () => {
-    const dir = await ensureTestModel('tiny', {variant: 'gemma3n'})
-    await checkDirAgainstTransformers(dir, fixture)
-    const model = await loadModel(dir)
-    const {logits} = await promptLogits(model, 'f32', fixture.prompts.map((p) => p.prompt_token_ids))
-    let end = 0
-    for (const [i, p] of fixture.prompts.entries()) {
-      end += p.prompt_token_ids.length
-      const last = logits.subarray((end - 1) * model.config.vocabSize)
-      const worst = Math.max(...p.last_position_top10.ids.map((id, k) => Math.abs(last[id]! - p.last_position_top10.logits[k]!)))
-      assert.ok(worst < 1e-5, `prompt ${i}: top-10 logits ${worst} from transformers'`)
-    }
-  })
+// gemma3n-defaults' ten layers of 0.95 cuts leave transformers' own float32 logits 5.4e-5 from its float64 ones (the
+// engine's 1.1e-5), so it is held to 1e-4.
+const LOGIT_TOLERANCE = {gemma3n: 1e-5, 'gemma3n-defaults': 1e-4}
 
+for (const variant of ['gemma3n', 'gemma3n-defaults'] as const) {
+  describe(`${variant} test model`, () => {
+    it(`matches transformers 5.18 (test/fixtures/${variant}-tiny-transformers.json): top-10 logits within ${LOGIT_TOLERANCE[variant]}, 8 greedy tokens`, async () => {
+      const expected = readTransformersFixture(variant)
+      const dir = await ensureTestModel('tiny', {variant})
+      await checkDirAgainstTransformers(dir, expected)
+      const model = await loadModel(dir)
+      const {logits} = await promptLogits(model, 'f32', expected.prompts.map((p) => p.prompt_token_ids))
+      let end = 0
+      for (const [i, p] of expected.prompts.entries()) {
+        end += p.prompt_token_ids.length
+        const last = logits.subarray((end - 1) * model.config.vocabSize)
+        const worst = Math.max(...p.last_position_top10.ids.map((id, k) => Math.abs(last[id]! - p.last_position_top10.logits[k]!)))
+        assert.ok(worst < LOGIT_TOLERANCE[variant], `prompt ${i}: top-10 logits ${worst} from transformers'`)
+      }
+    })
+  })
+}
+
+describe('gemma3n test model', () => {
   it('chunked prefill (4 tokens a step) over pages of 4 gives transformers\' greedy tokens', async () => {
     const engine = await LLMEngine.create(makeEngineConfig({
       modelPath: await ensureTestModel('tiny', {variant: 'gemma3n'}), threads: 2, weightDtype: 'f32', blockSize: 4, numBlocks: 64, enableChunkedPrefill: true, maxNumBatchedTokens: 4,
