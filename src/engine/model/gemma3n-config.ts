@@ -87,13 +87,17 @@ export function gemma3nView(raw: Json, source: string): {config: Json; features:
 function gemma3nRopes(config: Json, source: string): {fullTheta: number; localTheta: number} {
   if (config.rope_scaling != null) throw new ModelLoadError(`${source}: "rope_scaling" ${quotedValue(config.rope_scaling)} is not supported (Gemma 3n's layers use the default rope).`)
   const rope = config.rope_parameters ?? {}
-  if (!isObject(rope)) throw new ModelLoadError(`${source}: "rope_parameters" must hold "full_attention" and "sliding_attention" objects for Gemma 3n, got ${quotedValue(rope)}.`)
+  // One rope for every layer (a flat {rope_type, rope_theta}) is not how Gemma3nTextConfig reads it: refused, not guessed at.
+  if (!isObject(rope) || Object.keys(rope).some((k) => k !== 'full_attention' && k !== 'sliding_attention')) {
+    throw new ModelLoadError(`${source}: "rope_parameters" must hold only "full_attention" and "sliding_attention" objects for Gemma 3n, got ${quotedValue(rope)}.`)
+  }
   const theta = (kind: 'full_attention' | 'sliding_attention', legacyKey: string, fallback: number): number => {
     const params = rope[kind] ?? {}
     if (!isObject(params)) throw new ModelLoadError(`${source}: rope_parameters.${kind} must be an object, got ${quotedValue(params)}.`)
-    const type = params.rope_type ?? 'default'
+    const type = params.rope_type === undefined ? 'default' : params.rope_type
     if (type !== 'default') throw new ModelLoadError(`${source}: rope_parameters.${kind} of type ${quotedValue(type)} is not supported (Gemma 3n's layers use the default rope).`)
-    const value = params.rope_theta ?? config[legacyKey] ?? fallback
+    // An absent base falls back (to the older key, then the class default); a null one is refused, as transformers fails on it.
+    const value = params.rope_theta !== undefined ? params.rope_theta : config[legacyKey] !== undefined ? config[legacyKey] : fallback
     if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw new ModelLoadError(`${source}: rope_parameters.${kind}.rope_theta must be a positive number, got ${quotedValue(value)}.`)
     return value
   }
