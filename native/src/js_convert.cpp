@@ -500,6 +500,8 @@ std::vector<TensorSource> parse_tensors(const Napi::Array& tensors) {
     if (t.Has("qkvInterleavedHeads") && t.Get("qkvInterleavedHeads").IsNumber()) source.qkv_interleaved_heads = int_field(t, "qkvInterleavedHeads");
     if (t.Has("ropeInterleavedDims") && t.Get("ropeInterleavedDims").IsNumber()) source.rope_interleaved_dims = int_field(t, "ropeInterleavedDims");
     if (t.Has("qkvQueriesPerGroup") && t.Get("qkvQueriesPerGroup").IsNumber()) source.qkv_queries_per_group = int_field(t, "qkvQueriesPerGroup");
+    if (t.Has("qkvValueFirst") && t.Get("qkvValueFirst").IsBoolean()) source.qkv_value_first = bool_field(t, "qkvValueFirst");
+    if (t.Has("ropeInterleavedRows") && t.Get("ropeInterleavedRows").IsNumber()) source.rope_interleaved_rows = static_cast<int64_t>(number_field(t, "ropeInterleavedRows"));
     if (t.Has("mxfp4Scales") && t.Get("mxfp4Scales").IsObject()) {
       Napi::Object scales = t.Get("mxfp4Scales").As<Napi::Object>();
       source.mxfp4_scales_path = string_field(scales, "path");

@@ -52,6 +52,8 @@ export interface LayerNormFeatures {
   clipQkv?: number
   /** A fused qkv stored per group as [queriesPerGroup q heads | k | v] (BLOOM, Falcon), reordered at load to [all q | all k | all v]. */
   qkvGroups?: {groups: number; queriesPerGroup: number}
+  /** CodeGen: each qkvGroups group is [q | v | k]. */
+  qkvValueFirst?: boolean
 }
 
 export const LAYERNORM_ARCHITECTURES = ['OPTForCausalLM', 'GPTNeoXForCausalLM', 'GPT2LMHeadModel', ...MORE_LAYERNORM_ARCHITECTURES, ...ALIBI_ARCHITECTURES] as const
@@ -166,8 +168,8 @@ interface CheckpointPlace {
   qkvHeads?: number
   /** BLOOM's and Falcon's query_key_value: per group [queries q heads | k | v]. */
   qkvGroups?: {groups: number; queriesPerGroup: number}
-  /** GPT-J's q / k: rotary pairs (2i, 2i+1) of each head's first rotaryDim rows, reordered at load to rotate_half order. */
-  ropeInterleaved?: {heads: number; dims: number}
+  /** GPT-J's q / k: rotary pairs (2i, 2i+1) of each head's first rotaryDim rows, reordered at load to rotate_half order; CodeGen's fused qkv: of its first `rows` (q and k). */
+  ropeInterleaved?: {heads: number; dims: number; rows?: number}
 }
 
 const LAYER_PARTS: Record<string, Record<string, string>> = {
@@ -199,12 +201,14 @@ function checkpointPlace(config: ModelConfig, engineName: string): CheckpointPla
     const stored = perHead ? `self_attn.${perHead[1]}_layernorm.norms.${perHead[2]}` : ALIBI_LAYER_PARTS[arch] ? alibiLayerPart(config, part!) : LAYER_PARTS[arch]![part!]
     const ln = config.layerNorm!
     const rotated = ln.interleavedRotary && (part === 'self_attn.q_proj' || part === 'self_attn.k_proj')
+    const qkvHeads = config.numHeads + config.numKvHeads
     return {
       prefix: top.prefix, name: `${top.layers}.${index}.${stored}.${kind}`,
       transposed: arch === 'GPT2LMHeadModel' && kind === 'weight' && !part!.endsWith('layernorm'),
       qkvHeads: part === 'self_attn.qkv_proj' && (arch === 'GPTNeoXForCausalLM' || (arch === 'GPTBigCodeForCausalLM' && config.numKvHeads > 1)) ? config.numHeads : undefined,
       qkvGroups: part === 'self_attn.qkv_proj' ? ln.qkvGroups : undefined,
-      ropeInterleaved: rotated ? {heads: part === 'self_attn.q_proj' ? config.numHeads : config.numKvHeads, dims: ln.rotaryDim} : undefined,
+      ropeInterleaved: rotated ? {heads: part === 'self_attn.q_proj' ? config.numHeads : config.numKvHeads, dims: ln.rotaryDim}
+        : ln.interleavedRotary && part === 'self_attn.qkv_proj' ? {heads: qkvHeads, dims: ln.rotaryDim, rows: qkvHeads * config.headDim} : undefined,
     }
   }
   const [, module, kind] = /^model\.([a-z_]+)\.(weight|bias)$/.exec(engineName)!
@@ -237,8 +241,9 @@ export function layerNormTensors(config: ModelConfig, tensors: TensorInfo[], dir
     }
     checkedShape(found, stored)
     return {...found, name, shape, ...(place.transposed ? {transposed: true} : {}), ...(place.qkvHeads ? {qkvInterleavedHeads: place.qkvHeads} : {}),
-      ...(place.qkvGroups ? {qkvInterleavedHeads: place.qkvGroups.groups, qkvQueriesPerGroup: place.qkvGroups.queriesPerGroup} : {}),
-      ...(place.ropeInterleaved ? {ropeInterleavedHeads: place.ropeInterleaved.heads, ropeInterleavedDims: place.ropeInterleaved.dims} : {})}
+      ...(place.qkvGroups ? {qkvInterleavedHeads: place.qkvGroups.groups, qkvQueriesPerGroup: place.qkvGroups.queriesPerGroup, ...(config.layerNorm!.qkvValueFirst ? {qkvValueFirst: true} : {})} : {}),
+      ...(place.ropeInterleaved ? {ropeInterleavedHeads: place.ropeInterleaved.heads, ropeInterleavedDims: place.ropeInterleaved.dims,
+        ...(place.ropeInterleaved.rows ? {ropeInterleavedRows: place.ropeInterleaved.rows} : {})} : {})}
   })
 }
 
