@@ -1,10 +1,14 @@
-// LayerNorm-family decoders added to the CPU engine: CodeGen (CodeGenForCausalLM), its config keys and refusals, and the
-// tiny model against transformers 5.18 (test/fixtures/codegen-tiny-transformers.json).
+// LayerNorm-family decoders added to the CPU engine: CodeGen (CodeGenForCausalLM) and Persimmon (PersimmonForCausalLM),
+// their config keys and refusals, and each tiny model against transformers 5.18 (test/fixtures/<variant>-tiny-transformers.json).
 import assert from 'node:assert/strict'
+import {cpSync, mkdtempSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
 import {describe, it} from 'node:test'
 import {ModelLoadError} from '../src/engine/errors.js'
 import {loadModel} from '../src/engine/model/load-model.js'
 import {parseModelConfig} from '../src/engine/model/model-config.js'
+import {encodeFloats, readCheckpointTensors, readTensorFloat32, writeSafetensors} from '../src/engine/model/safetensors.js'
 import {ensureTestModel, testModelConfigJson, type TestModelVariant} from '../src/engine/model/test-model.js'
 import {promptLogits} from './support/model-logits.js'
 import {relativeError} from './support/relative-error.js'
@@ -44,7 +48,7 @@ describe('CodeGen', () => {
     assert.throws(() => parseModelConfig(codegenJson({rotary_dim: null})), loadError(/"rotary_dim" null is not supported for CodeGenForCausalLM/))
     assert.throws(() => parseModelConfig(codegenJson({rotary_dim: 10})), loadError(/"rotary_dim" 10 must be even and at most the head size 8/))
     assert.throws(() => parseModelConfig(codegenJson({rotary_dim: 3})), loadError(/"rotary_dim" 3 must be even/))
-    assert.throws(() => parseModelConfig(codegenJson({activation_function: 'swish2'})), loadError(/activation_function/))
+    assert.throws(() => parseModelConfig(codegenJson({activation_function: 'swish2'})), loadError(/activation_function "swish2" is not supported/))
     assert.throws(() => parseModelConfig(codegenJson({tie_word_embeddings: 'no'})), loadError(/"tie_word_embeddings" must be true or false/))
   })
 
@@ -58,5 +62,45 @@ describe('CodeGen', () => {
   it('the tiny model matches transformers 5.18: top-10 last-position logits within 1e-5, greedy tokens equal', async () => {
     assert.ok(await topLogitError('codegen') < 1e-5)
     await checkDirAgainstTransformers(await ensureTestModel('tiny', {variant: 'codegen'}), readTransformersFixture('codegen'))
+  })
+})
+
+const persimmonJson = (extra: Record<string, unknown> = {}) => ({...testModelConfigJson('tiny', {variant: 'persimmon'}), ...extra})
+
+describe('Persimmon', () => {
+  it('reads PersimmonConfig: per-head fused query_key_value, q/k LayerNorms, partial rotary from either place, relu2, and its defaults', () => {
+    const config = parseModelConfig(persimmonJson())
+    assert.deepEqual([config.architecture, config.numHeads, config.headDim, config.ropeTheta, config.hiddenAct, config.attentionBias], ['PersimmonForCausalLM', 4, 16, 25000, 'relu2', true])
+    const ln = config.layerNorm!
+    assert.deepEqual([ln.rotaryDim, ln.headNorm, ln.qkvGroups, ln.parallelResidual, ln.sharedNorm, ln.headBias, ln.outputBias, ln.mlpBias], [4, 'shared', {groups: 4, queriesPerGroup: 1}, false, false, false, true, true])
+    assert.equal(parseModelConfig(persimmonJson({partial_rotary_factor: undefined, rope_parameters: {rope_type: 'default', rope_theta: 5000, partial_rotary_factor: 0.5}})).layerNorm?.rotaryDim, 8)
+    assert.equal(parseModelConfig(persimmonJson({qk_layernorm: false})).layerNorm?.headNorm, 'none')
+    // PersimmonConfig's defaults: Persimmon-8B's sizes, relu2, half of each head rotated at base 10000, q/k LayerNorms, untied.
+    const defaults = parseModelConfig({architectures: ['PersimmonForCausalLM']})
+    assert.deepEqual([defaults.vocabSize, defaults.hiddenSize, defaults.numLayers, defaults.numHeads, defaults.intermediateSize, defaults.maxPositionEmbeddings, defaults.layerNorm?.rotaryDim,
+      defaults.ropeTheta, defaults.hiddenAct, defaults.layerNorm?.headNorm, defaults.tieWordEmbeddings], [262144, 4096, 36, 64, 16384, 16384, 32, 10000, 'relu2', 'shared', false])
+    assert.throws(() => parseModelConfig(persimmonJson({num_attention_heads: 3})), loadError(/"hidden_size" 64 is not divisible by "num_attention_heads" 3/))
+    assert.throws(() => parseModelConfig(persimmonJson({partial_rotary_factor: 1.5})), loadError(/"partial_rotary_factor" must be in \(0, 1\]/))
+    assert.throws(() => parseModelConfig(persimmonJson({qk_layernorm: 'yes'})), loadError(/"qk_layernorm" must be true or false/))
+    assert.throws(() => parseModelConfig(persimmonJson({hidden_act: 'swish2'})), loadError(/hidden_act "swish2" is not supported/))
+    assert.throws(() => parseModelConfig(persimmonJson({rope_parameters: {rope_type: 'spiral', rope_theta: 10000}})), loadError(/rope scaling type "spiral" is not supported/))
+  })
+
+  it('the tiny model matches transformers 5.18: top-10 last-position logits within 1e-5, greedy tokens equal', async () => {
+    assert.ok(await topLogitError('persimmon') < 1e-5)
+    await checkDirAgainstTransformers(await ensureTestModel('tiny', {variant: 'persimmon'}), readTransformersFixture('persimmon'))
+  })
+
+  it('names a missing q_layernorm as the checkpoint does', async () => {
+    const dir = await ensureTestModel('tiny', {variant: 'persimmon'})
+    const scratch = mkdtempSync(join(tmpdir(), 'pagedllm-persimmon-'))
+    try {
+      cpSync(dir, scratch, {recursive: true})
+      const tensors = readCheckpointTensors(dir).filter((t) => t.name !== 'model.layers.1.self_attn.q_layernorm.bias')
+      writeSafetensors(join(scratch, 'model.safetensors'), tensors.map((t) => ({name: t.name, dtype: 'F32', shape: t.shape, data: () => encodeFloats(readTensorFloat32(t), 'F32')})))
+      await assert.rejects(loadModel(scratch), loadError(/Tensor model\.layers\.1\.self_attn\.q_layernorm\.bias is missing from the checkpoint/))
+    } finally {
+      rmSync(scratch, {recursive: true, force: true})
+    }
   })
 })
