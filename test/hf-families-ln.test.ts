@@ -1,10 +1,11 @@
-// LayerNorm-family decoders added to the CPU engine: CodeGen (CodeGenForCausalLM) and Persimmon (PersimmonForCausalLM),
-// their config keys and refusals, and each tiny model against transformers 5.18 (test/fixtures/<variant>-tiny-transformers.json).
+// LayerNorm-family decoders added to the CPU engine: CodeGen (CodeGenForCausalLM), Persimmon (PersimmonForCausalLM) and
+// XGLM (XGLMForCausalLM), their config keys and refusals, and each tiny model against transformers 5.18 (test/fixtures/<variant>-tiny-transformers.json).
 import assert from 'node:assert/strict'
 import {cpSync, mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {describe, it} from 'node:test'
+import {cpuOnlyNeed} from '../src/engine/engine-parts.js'
 import {ModelLoadError} from '../src/engine/errors.js'
 import {loadModel} from '../src/engine/model/load-model.js'
 import {parseModelConfig} from '../src/engine/model/model-config.js'
@@ -102,5 +103,35 @@ describe('Persimmon', () => {
     } finally {
       rmSync(scratch, {recursive: true, force: true})
     }
+  })
+})
+
+const xglmJson = (extra: Record<string, unknown> = {}) => ({...testModelConfigJson('tiny', {variant: 'xglm'}), ...extra})
+
+describe('XGLM', () => {
+  it('reads XGLMConfig: sqrt(d_model) embedding scale, sinusoidal positions from row p + 2 with pad_token_id\'s row zero, its aliases and defaults', () => {
+    const config = parseModelConfig(xglmJson())
+    assert.deepEqual([config.architecture, config.hiddenSize, config.numHeads, config.intermediateSize, config.embeddingScale, config.rmsNormEps, config.hiddenAct], ['XGLMForCausalLM', 64, 4, 128, 8, 1e-5, 'gelu'])
+    const ln = config.layerNorm!
+    assert.deepEqual([ln.learnedPositions, ln.positionOffset, ln.sinusoidalPositions, ln.postNorm, ln.finalNorm, ln.qkvBias, ln.outputBias, ln.mlpBias], [514, 2, {paddingRow: 5}, false, true, true, true, true])
+    assert.equal(parseModelConfig(xglmJson({scale_embedding: false})).embeddingScale, 1)
+    assert.deepEqual(parseModelConfig(xglmJson({pad_token_id: null})).layerNorm?.sinusoidalPositions, {paddingRow: null})
+    const {d_model: _d, attention_heads: _a, num_layers: _l, pad_token_id: _p, ...aliased} = xglmJson()
+    const byAlias = parseModelConfig({...aliased, hidden_size: 32, num_attention_heads: 2, num_hidden_layers: 3})
+    assert.deepEqual([byAlias.hiddenSize, byAlias.numHeads, byAlias.numLayers, byAlias.layerNorm?.sinusoidalPositions], [32, 2, 3, {paddingRow: 1}])
+    // XGLMConfig's defaults: the 564M's sizes, exact gelu, scaled embeddings, pad_token_id 1, tied.
+    const defaults = parseModelConfig({architectures: ['XGLMForCausalLM']})
+    assert.deepEqual([defaults.vocabSize, defaults.hiddenSize, defaults.numLayers, defaults.numHeads, defaults.intermediateSize, defaults.maxPositionEmbeddings, defaults.embeddingScale, defaults.hiddenAct, defaults.tieWordEmbeddings],
+      [256008, 1024, 24, 16, 4096, 2048, 32, 'gelu', true])
+    assert.throws(() => parseModelConfig(xglmJson({add_cross_attention: true})), loadError(/add_cross_attention=true is not supported for XGLMForCausalLM/))
+    assert.throws(() => parseModelConfig(xglmJson({pad_token_id: 514})), loadError(/"pad_token_id" 514 must be null or a row of XGLM's 514 sinusoidal positions/))
+    assert.throws(() => parseModelConfig(xglmJson({attention_heads: 3})), loadError(/"d_model" 64 is not divisible by "attention_heads" 3/))
+    assert.throws(() => parseModelConfig(xglmJson({scale_embedding: 1})), loadError(/"scale_embedding" must be true or false/))
+    assert.match(cpuOnlyNeed({}, {config, tensors: []})?.reason ?? '', /^XGLMForCausalLM \(its sinusoidal positions are built by the CPU loader only\)/)
+  })
+
+  it('the tiny model matches transformers 5.18: top-10 last-position logits within 1e-5, greedy tokens equal', async () => {
+    assert.ok(await topLogitError('xglm') < 1e-5)
+    await checkDirAgainstTransformers(await ensureTestModel('tiny', {variant: 'xglm'}), readTransformersFixture('xglm'))
   })
 })

@@ -87,6 +87,10 @@ void LayerNormForward::layers(ThreadPool& pool, const ModelWeights& weights, con
   const int embed_width = c.embed_dim > 0 ? c.embed_dim : hidden;
   float* embedded = c.embed_dim > 0 ? (projected_.resize(static_cast<size_t>(tokens) * embed_width), projected_.data()) : residual_.data();
   for (int t = 0; t < tokens; ++t) weights.embed_tokens.load_row(b.token_ids[t], embedded + static_cast<size_t>(t) * embed_width);
+  // XGLM's scale_embedding: token embeddings times sqrt(d_model), before the positions are added.
+  if (c.embedding_scale != 1.f) {
+    for (size_t i = 0; i < static_cast<size_t>(tokens) * embed_width; ++i) embedded[i] *= c.embedding_scale;
+  }
   if (c.embed_dim > 0) linear(pool, embedded, tokens, weights.project_in, nullptr, residual_.data(), order);
   if (c.learned_positions > 0) {
     check_learned_positions(c, b.positions, tokens);

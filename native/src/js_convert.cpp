@@ -211,6 +211,11 @@ static void parse_layer_norm(const Napi::Object& ln, ModelConfig& out) {
   out.gated_mlp = bool_field(ln, "gatedMlp");
   out.attention_scale_by_layer = bool_field(ln, "attentionScaleByLayer");
   out.qk_norm = string_field(ln, "headNorm") != "none";
+  if (ln.Has("sinusoidalPositions") && ln.Get("sinusoidalPositions").IsObject()) {
+    out.sinusoidal_positions = true;
+    Napi::Object sinusoidal = ln.Get("sinusoidalPositions").As<Napi::Object>();
+    out.sinusoidal_padding_row = sinusoidal.Get("paddingRow").IsNumber() ? int_field(sinusoidal, "paddingRow") : -1;
+  }
   parse_alibi(ln, out);
   if (out.learned_positions < 0 || out.position_offset < 0 || out.rotary_dim < 0 || out.rotary_dim % 2 != 0 || out.embed_dim < 0)
     fail(ln.Env(), "layerNorm sizes must be non-negative (rotaryDim even)");

@@ -195,6 +195,9 @@ struct ModelConfig {
   bool parallel_residual = false;   // GPT-NeoX: x + attn(ln1(x)) + mlp(ln2(x))
   int learned_positions = 0;        // rows of embed_positions (0: none)
   int position_offset = 0;          // OPT: position p reads row p + 2
+  // XGLM: embed_positions is built at load (sinusoidal_positions.h), its row sinusoidal_padding_row zero (-1: none).
+  bool sinusoidal_positions = false;
+  int sinusoidal_padding_row = -1;
   // GPT-NeoX: the rotated leading dims of each head (0: no rotary); the frequencies are over them. The RMSNorm path
   // reads it too (Phi-3's partial_rotary_factor, CPU only), where 0 means whole heads.
   int rotary_dim = 0;

@@ -1,8 +1,8 @@
-// The config.json of the codegen (CodeGen: layernorm-codegen.ts) and persimmon (Persimmon: layernorm-persimmon.ts) test-model
-// variants, for test-model.ts.
+// The config.json of the codegen (CodeGen: layernorm-codegen.ts), persimmon (Persimmon: layernorm-persimmon.ts) and xglm
+// (XGLM: layernorm-xglm.ts) test-model variants, for test-model.ts.
 
-export type FamiliesLnTestVariant = 'codegen' | 'persimmon'
-export const FAMILIES_LN_TEST_VARIANTS: readonly FamiliesLnTestVariant[] = ['codegen', 'persimmon']
+export type FamiliesLnTestVariant = 'codegen' | 'persimmon' | 'xglm'
+export const FAMILIES_LN_TEST_VARIANTS: readonly FamiliesLnTestVariant[] = ['codegen', 'persimmon', 'xglm']
 
 export function isFamiliesLnTestVariant(variant: string): variant is FamiliesLnTestVariant {
   return (FAMILIES_LN_TEST_VARIANTS as readonly string[]).includes(variant)
@@ -12,10 +12,18 @@ export function isFamiliesLnTestVariant(variant: string): variant is FamiliesLnT
  * codegen: 8 heads of 8 (so each of qkv_proj's 4 model-parallel blocks holds 2 heads, and a wrong head order shows),
  * rotate_every_two over the first 4 values of each head, gelu_new, biases on the MLP and lm_head, untied. persimmon: 4 heads
  * of 16, q/k LayerNorms, a quarter of each head rotated (partial_rotary_factor at the top level, as Persimmon-8B's
- * config.json has it) at base 25000, relu2, untied.
+ * config.json has it) at base 25000, relu2, untied. xglm: embeddings scaled by sqrt(64), sinusoidal positions whose
+ * zeroed padding row is pad_token_id 5's (so position 3 reads zeros, as in transformers), exact gelu, untied.
  */
 export function familiesLnTestModelConfigJson(variant: FamiliesLnTestVariant, common: Record<string, unknown>): Record<string, unknown> {
   const {vocab_size, hidden_size, intermediate_size, num_hidden_layers, num_attention_heads, max_position_embeddings, bos_token_id, eos_token_id, torch_dtype, pagedllm_test_model} = common
+  if (variant === 'xglm') {
+    return {
+      architectures: ['XGLMForCausalLM'], model_type: variant, vocab_size, d_model: hidden_size, ffn_dim: intermediate_size, num_layers: num_hidden_layers, attention_heads: num_attention_heads,
+      max_position_embeddings, activation_function: 'gelu', scale_embedding: true, add_cross_attention: false, tie_word_embeddings: false, pad_token_id: 5,
+      bos_token_id, eos_token_id, torch_dtype, pagedllm_test_model,
+    }
+  }
   if (variant === 'persimmon') {
     return {
       architectures: ['PersimmonForCausalLM'], model_type: variant, vocab_size, hidden_size, intermediate_size, num_hidden_layers, num_attention_heads, max_position_embeddings,

@@ -22,6 +22,8 @@ export interface LayerNormFeatures {
   learnedPositions: number
   /** OPT reads position p's embedding from row p + 2. */
   positionOffset: number
+  /** XGLM: the learnedPositions rows are sinusoids the native loader builds (no checkpoint tensor), paddingRow's zero (null: none). */
+  sinusoidalPositions?: {paddingRow: number | null}
   /** GPT-NeoX: rotary embeddings over the first rotaryDim values of each head (rotate_half within them); 0: none. */
   rotaryDim: number
   /** OPT's word_embed_proj_dim when it differs from hidden_size (project_in / project_out); 0 otherwise. */
@@ -128,7 +130,7 @@ export function layerNormTensorShapes(config: ModelConfig): {name: string; shape
     if (ln.normAffine) shapes.push({name: `${name}.weight`, shape: [hidden]}, ...(ln.normBias === false ? [] : [{name: `${name}.bias`, shape: [hidden]}]))
   }
   if (ln.embedNorm) norm('model.embed_norm')
-  if (ln.learnedPositions > 0) shapes.push({name: 'model.embed_positions.weight', shape: [ln.learnedPositions, hidden]})
+  if (ln.learnedPositions > 0 && !ln.sinusoidalPositions) shapes.push({name: 'model.embed_positions.weight', shape: [ln.learnedPositions, hidden]})
   if (ln.embedDim > 0) shapes.push({name: 'model.project_in.weight', shape: [hidden, embed]}, {name: 'model.project_out.weight', shape: [embed, hidden]})
   for (let layer = 0; layer < config.numLayers; layer++) {
     const p = `model.layers.${layer}`
