@@ -1,7 +1,7 @@
-// LayerNorm-family decoders added to the CPU engine: CodeGen (CodeGenForCausalLM), Persimmon (PersimmonForCausalLM) and
-// XGLM (XGLMForCausalLM), their config keys and refusals, and each tiny model against transformers 5.18 (test/fixtures/<variant>-tiny-transformers.json).
+// LayerNorm-family decoders added to the CPU engine: CodeGen (CodeGenForCausalLM), Persimmon (PersimmonForCausalLM), XGLM
+// (XGLMForCausalLM), GPT-1 (OpenAIGPTLMHeadModel) and BioGPT (BioGptForCausalLM), their config keys and refusals, and each tiny model against transformers 5.18 (test/fixtures/<variant>-tiny-transformers.json).
 import assert from 'node:assert/strict'
-import {cpSync, mkdtempSync, rmSync} from 'node:fs'
+import {cpSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {describe, it} from 'node:test'
@@ -51,6 +51,7 @@ describe('CodeGen', () => {
     assert.throws(() => parseModelConfig(codegenJson({rotary_dim: 3})), loadError(/"rotary_dim" 3 must be even/))
     assert.throws(() => parseModelConfig(codegenJson({activation_function: 'swish2'})), loadError(/activation_function "swish2" is not supported/))
     assert.throws(() => parseModelConfig(codegenJson({tie_word_embeddings: 'no'})), loadError(/"tie_word_embeddings" must be true or false/))
+    assert.match(cpuOnlyNeed({}, {config, tensors: []})?.reason ?? '', /^CodeGenForCausalLM \(CPU only until its CUDA path is checked on a GPU\)/)
   })
 
   it('loads qkv_proj whole, regrouped from its model-parallel blocks with q and k rows in rotate_half order', async () => {
@@ -85,6 +86,7 @@ describe('Persimmon', () => {
     assert.throws(() => parseModelConfig(persimmonJson({qk_layernorm: 'yes'})), loadError(/"qk_layernorm" must be true or false/))
     assert.throws(() => parseModelConfig(persimmonJson({hidden_act: 'swish2'})), loadError(/hidden_act "swish2" is not supported/))
     assert.throws(() => parseModelConfig(persimmonJson({rope_parameters: {rope_type: 'spiral', rope_theta: 10000}})), loadError(/rope scaling type "spiral" is not supported/))
+    assert.match(cpuOnlyNeed({}, {config, tensors: []})?.reason ?? '', /^PersimmonForCausalLM \(CPU only until its CUDA path is checked on a GPU\)/)
   })
 
   it('the tiny model matches transformers 5.18: top-10 last-position logits within 1e-5, greedy tokens equal', async () => {
@@ -133,5 +135,77 @@ describe('XGLM', () => {
   it('the tiny model matches transformers 5.18: top-10 last-position logits within 1e-5, greedy tokens equal', async () => {
     assert.ok(await topLogitError('xglm') < 1e-5)
     await checkDirAgainstTransformers(await ensureTestModel('tiny', {variant: 'xglm'}), readTransformersFixture('xglm'))
+  })
+})
+
+const openAiGptJson = (extra: Record<string, unknown> = {}) => ({...testModelConfigJson('tiny', {variant: 'openai-gpt'}), ...extra})
+
+describe('GPT-1', () => {
+  it('reads OpenAIGPTConfig: post-LN blocks without a final norm, Conv1D weights, learned positions, its own afn names, and its defaults', () => {
+    const config = parseModelConfig(openAiGptJson())
+    assert.deepEqual([config.architecture, config.hiddenSize, config.intermediateSize, config.numHeads, config.maxPositionEmbeddings, config.hiddenAct], ['OpenAIGPTLMHeadModel', 64, 256, 4, 512, 'gelu_pytorch_tanh'])
+    const ln = config.layerNorm!
+    assert.deepEqual([ln.postNorm, ln.finalNorm, ln.learnedPositions, ln.positionOffset, ln.qkvBias, ln.outputBias, ln.mlpBias], [true, false, 512, 0, true, true, true])
+    assert.deepEqual(['relu', 'silu', 'swish'].map((afn) => parseModelConfig(openAiGptJson({afn})).hiddenAct), ['relu', 'silu', 'silu'])
+    // OpenAIGPTConfig's defaults: openai-gpt's sizes, its gelu (the tanh form), 512 positions, tied.
+    const defaults = parseModelConfig({architectures: ['OpenAIGPTLMHeadModel']})
+    assert.deepEqual([defaults.vocabSize, defaults.hiddenSize, defaults.numLayers, defaults.numHeads, defaults.intermediateSize, defaults.maxPositionEmbeddings, defaults.hiddenAct, defaults.tieWordEmbeddings],
+      [40478, 768, 12, 12, 3072, 512, 'gelu_pytorch_tanh', true])
+    // transformers' ACT_FNS has no gelu_new (an ACT2FN name): its models fail to build with it.
+    assert.throws(() => parseModelConfig(openAiGptJson({afn: 'gelu_new'})), loadError(/"afn" "gelu_new" is not supported for OpenAIGPTLMHeadModel \(its ACT_FNS: gelu, relu, silu, swish\)/))
+    assert.throws(() => parseModelConfig(openAiGptJson({n_head: 3})), loadError(/"n_embd" 64 is not divisible by "n_head" 3/))
+    assert.throws(() => parseModelConfig(openAiGptJson({n_positions: 0})), loadError(/"n_positions" \(a positive integer\)/))
+    assert.match(cpuOnlyNeed({}, {config, tensors: []})?.reason ?? '', /^OpenAIGPTLMHeadModel \(CPU only until its CUDA path is checked on a GPU\)/)
+  })
+
+  it('loads its Conv1D weights transposed', async () => {
+    const model = await loadModel(await ensureTestModel('tiny', {variant: 'openai-gpt'}))
+    const transposed = model.tensors.filter((t) => t.transposed && t.name.startsWith('model.layers.0.')).map((t) => t.name.slice('model.layers.0.'.length))
+    assert.deepEqual(transposed, ['self_attn.qkv_proj.weight', 'self_attn.o_proj.weight', 'mlp.fc1.weight', 'mlp.fc2.weight'])
+  })
+
+  it('the tiny model matches transformers 5.18: top-10 last-position logits within 1e-5, greedy tokens equal', async () => {
+    assert.ok(await topLogitError('openai-gpt') < 1e-5)
+    await checkDirAgainstTransformers(await ensureTestModel('tiny', {variant: 'openai-gpt'}), readTransformersFixture('openai-gpt'))
+  })
+})
+
+const bioGptJson = (extra: Record<string, unknown> = {}) => ({...testModelConfigJson('tiny', {variant: 'biogpt'}), ...extra})
+
+describe('BioGPT', () => {
+  it('reads BioGptConfig: sqrt(hidden_size) embedding scale, learned positions from row p + 2, LayerNorms of eps 1e-5 whatever layer_norm_eps says, and its defaults', () => {
+    const config = parseModelConfig(bioGptJson())
+    assert.deepEqual([config.architecture, config.embeddingScale, config.rmsNormEps, config.hiddenAct], ['BioGptForCausalLM', 8, 1e-5, 'gelu'])
+    const ln = config.layerNorm!
+    assert.deepEqual([ln.postNorm, ln.finalNorm, ln.learnedPositions, ln.positionOffset, ln.sinusoidalPositions], [false, true, 514, 2, undefined])
+    assert.equal(parseModelConfig(bioGptJson({scale_embedding: false})).embeddingScale, 1)
+    // BioGptConfig's defaults: BioGPT's sizes, exact gelu, scaled embeddings, 1024 positions, tied.
+    const defaults = parseModelConfig({architectures: ['BioGptForCausalLM']})
+    assert.deepEqual([defaults.vocabSize, defaults.hiddenSize, defaults.numLayers, defaults.numHeads, defaults.intermediateSize, defaults.maxPositionEmbeddings, defaults.embeddingScale, defaults.tieWordEmbeddings],
+      [42384, 1024, 24, 16, 4096, 1024, 32, true])
+    assert.throws(() => parseModelConfig(bioGptJson({num_attention_heads: 3})), loadError(/"hidden_size" 64 is not divisible by "num_attention_heads" 3/))
+    assert.throws(() => parseModelConfig(bioGptJson({hidden_act: 'swish2'})), loadError(/hidden_act "swish2" is not supported/))
+    assert.throws(() => parseModelConfig(bioGptJson({scale_embedding: 'yes'})), loadError(/"scale_embedding" must be true or false/))
+    assert.match(cpuOnlyNeed({}, {config, tensors: []})?.reason ?? '', /^BioGptForCausalLM \(its scaled embeddings run on the CPU LayerNorm chain only\)/)
+  })
+
+  it('the tiny model matches transformers 5.18: top-10 last-position logits within 1e-5, greedy tokens equal', async () => {
+    assert.ok(await topLogitError('biogpt') < 1e-5)
+    await checkDirAgainstTransformers(await ensureTestModel('tiny', {variant: 'biogpt'}), readTransformersFixture('biogpt'))
+  })
+
+  it('reads a tied checkpoint without output_projection, and names a missing one when untied', async () => {
+    const dir = await ensureTestModel('tiny', {variant: 'biogpt'})
+    const scratch = mkdtempSync(join(tmpdir(), 'pagedllm-biogpt-'))
+    try {
+      cpSync(dir, scratch, {recursive: true})
+      const tensors = readCheckpointTensors(dir).filter((t) => t.name !== 'output_projection.weight')
+      writeSafetensors(join(scratch, 'model.safetensors'), tensors.map((t) => ({name: t.name, dtype: 'F32', shape: t.shape, data: () => encodeFloats(readTensorFloat32(t), 'F32')})))
+      await assert.rejects(loadModel(scratch), loadError(/Tensor output_projection\.weight is missing from the checkpoint .*tie_word_embeddings is false/))
+      writeFileSync(join(scratch, 'config.json'), JSON.stringify(bioGptJson({tie_word_embeddings: true})))
+      assert.equal((await loadModel(scratch)).config.tieWordEmbeddings, true)
+    } finally {
+      rmSync(scratch, {recursive: true, force: true})
+    }
   })
 })

@@ -6,6 +6,8 @@ import {ALIBI_ARCHITECTURES, ALIBI_LAYER_PARTS, ALIBI_TOP_LEVEL, alibiLayerPart,
 import {configReader, LAYERNORM_DEFAULTS, layerNormBase, layerNormRotary} from './layernorm-config-reader.js'
 import {transformersActivation} from './activations.js'
 import {MORE_LAYERNORM_ARCHITECTURES, MORE_LAYER_PARTS, MORE_TOP_LEVEL, parseMoreLayerNormConfig} from './layernorm-more.js'
+import {BIOGPT, BIOGPT_HEAD} from './layernorm-biogpt.js'
+import {OPENAI_GPT} from './layernorm-openai-gpt.js'
 import type {ModelConfig} from './model-config.js'
 import type {TensorInfo} from './safetensors.js'
 
@@ -191,10 +193,15 @@ const TOP_LEVEL: Record<string, {prefix: string; layers: string; names: Record<s
   ...ALIBI_TOP_LEVEL,
 }
 
+/** Heads stored under their own names (GPT-NeoX's embed_out; transformers 5 saves it as lm_head, found too). */
+const HEAD_NAMES: Record<string, string> = {GPTNeoXForCausalLM: 'embed_out.weight', [BIOGPT]: BIOGPT_HEAD}
+/** Those whose linears are transformers' Conv1D, stored [in, out]. */
+const CONV1D_ARCHITECTURES = ['GPT2LMHeadModel', OPENAI_GPT]
+
 function checkpointPlace(config: ModelConfig, engineName: string): CheckpointPlace {
   const arch = config.architecture
   const top = TOP_LEVEL[arch]!
-  if (engineName.startsWith('lm_head.')) return {prefix: '', name: arch === 'GPTNeoXForCausalLM' ? 'embed_out.weight' : engineName}
+  if (engineName.startsWith('lm_head.')) return {prefix: '', name: HEAD_NAMES[arch] ?? engineName}
   const layer = /^model\.layers\.(\d+)\.(.+)\.(weight|bias)$/.exec(engineName)
   if (layer) {
     const [, index, part, kind] = layer
@@ -206,7 +213,7 @@ function checkpointPlace(config: ModelConfig, engineName: string): CheckpointPla
     const qkvHeads = config.numHeads + config.numKvHeads
     return {
       prefix: top.prefix, name: `${top.layers}.${index}.${stored}.${kind}`,
-      transposed: arch === 'GPT2LMHeadModel' && kind === 'weight' && !part!.endsWith('layernorm'),
+      transposed: CONV1D_ARCHITECTURES.includes(arch) && kind === 'weight' && !part!.endsWith('layernorm'),
       qkvHeads: part === 'self_attn.qkv_proj' && (arch === 'GPTNeoXForCausalLM' || (arch === 'GPTBigCodeForCausalLM' && config.numKvHeads > 1)) ? config.numHeads : undefined,
       qkvGroups: part === 'self_attn.qkv_proj' ? ln.qkvGroups : undefined,
       ropeInterleaved: rotated ? {heads: part === 'self_attn.q_proj' ? config.numHeads : config.numKvHeads, dims: ln.rotaryDim}

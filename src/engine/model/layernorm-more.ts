@@ -1,4 +1,4 @@
-// Phi (1, 1.5, 2), StableLM, StarCoder2, GPT-J and GPTBigCode (StarCoder 1, SantaCoder; GPT-Neo: layernorm-gpt-neo.ts; CodeGen: layernorm-codegen.ts; Persimmon: layernorm-persimmon.ts; XGLM: layernorm-xglm.ts): their config.json read as transformers 5.18's config classes read it
+// Phi (1, 1.5, 2), StableLM, StarCoder2, GPT-J and GPTBigCode (StarCoder 1, SantaCoder; GPT-Neo: layernorm-gpt-neo.ts; CodeGen: layernorm-codegen.ts; Persimmon: layernorm-persimmon.ts; XGLM: layernorm-xglm.ts; GPT-1: layernorm-openai-gpt.ts; BioGPT: layernorm-biogpt.ts): their config.json read as transformers 5.18's config classes read it
 // (every key they read honoured or refused by name), and their checkpoints' tensor names (layernorm-family.ts maps them).
 import {ModelLoadError, quotedValue} from '../errors.js'
 import {configReader, LAYERNORM_DEFAULTS, layerNormBase, layerNormRotary} from './layernorm-config-reader.js'
@@ -9,8 +9,10 @@ import {GPT_NEO, GPT_NEO_LAYER_PARTS, GPT_NEO_TOP_LEVEL, parseGptNeoConfig} from
 import {CODEGEN, CODEGEN_LAYER_PARTS, CODEGEN_TOP_LEVEL, parseCodeGenConfig} from './layernorm-codegen.js'
 import {parsePersimmonConfig, PERSIMMON, PERSIMMON_LAYER_PARTS, PERSIMMON_TOP_LEVEL} from './layernorm-persimmon.js'
 import {parseXglmConfig, XGLM, XGLM_LAYER_PARTS, XGLM_TOP_LEVEL} from './layernorm-xglm.js'
+import {OPENAI_GPT, OPENAI_GPT_LAYER_PARTS, OPENAI_GPT_TOP_LEVEL, parseOpenAiGptConfig} from './layernorm-openai-gpt.js'
+import {BIOGPT, BIOGPT_LAYER_PARTS, BIOGPT_TOP_LEVEL, parseBioGptConfig} from './layernorm-biogpt.js'
 
-export const MORE_LAYERNORM_ARCHITECTURES = ['PhiForCausalLM', 'StableLmForCausalLM', 'Starcoder2ForCausalLM', 'GPTJForCausalLM', 'GPTBigCodeForCausalLM', GPT_NEO, CODEGEN, PERSIMMON, XGLM] as const
+export const MORE_LAYERNORM_ARCHITECTURES = ['PhiForCausalLM', 'StableLmForCausalLM', 'Starcoder2ForCausalLM', 'GPTJForCausalLM', 'GPTBigCodeForCausalLM', GPT_NEO, CODEGEN, PERSIMMON, XGLM, OPENAI_GPT, BIOGPT] as const
 
 type Json = Record<string, unknown>
 
@@ -31,6 +33,8 @@ export const MORE_LAYER_PARTS: Record<string, Record<string, string>> = {
   [CODEGEN]: CODEGEN_LAYER_PARTS,
   [PERSIMMON]: PERSIMMON_LAYER_PARTS,
   [XGLM]: XGLM_LAYER_PARTS,
+  [OPENAI_GPT]: OPENAI_GPT_LAYER_PARTS,
+  [BIOGPT]: BIOGPT_LAYER_PARTS,
 }
 export const MORE_TOP_LEVEL: Record<string, {prefix: string; layers: string; names: Record<string, string>}> = {
   PhiForCausalLM: {prefix: 'model.', layers: 'layers', names: {embed_tokens: 'embed_tokens', norm: 'final_layernorm'}},
@@ -42,6 +46,8 @@ export const MORE_TOP_LEVEL: Record<string, {prefix: string; layers: string; nam
   [CODEGEN]: CODEGEN_TOP_LEVEL,
   [PERSIMMON]: PERSIMMON_TOP_LEVEL,
   [XGLM]: XGLM_TOP_LEVEL,
+  [OPENAI_GPT]: OPENAI_GPT_TOP_LEVEL,
+  [BIOGPT]: BIOGPT_TOP_LEVEL,
 }
 
 /** Reads a Phi, StableLM, StarCoder2, GPT-J or GPTBigCode config.json (dropout rates are ignored: inference has none). */
@@ -50,6 +56,8 @@ export function parseMoreLayerNormConfig(config: Json, architecture: string, sou
   if (architecture === CODEGEN) return parseCodeGenConfig(config, source)
   if (architecture === PERSIMMON) return parsePersimmonConfig(config, source)
   if (architecture === XGLM) return parseXglmConfig(config, source)
+  if (architecture === OPENAI_GPT) return parseOpenAiGptConfig(config, source)
+  if (architecture === BIOGPT) return parseBioGptConfig(config, source)
   const {integer, number, flag, refuse} = configReader(config, architecture, source)
   const features: LayerNormFeatures = {...LAYERNORM_DEFAULTS}
   const headDimOf = (hidden: number, heads: number): number => {
