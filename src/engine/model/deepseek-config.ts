@@ -8,7 +8,7 @@ import {EXAONE_MOE} from './exaone-moe-config.js'
 import {MINICPM3} from './minicpm3-config.js'
 import {KIMI_LINEAR} from './kimi-linear-config.js'
 import {MISTRAL4} from './mistral4-config.js'
-import {switchOn} from './config-switch.js'
+import {switchOn, switchValue} from './config-switch.js'
 
 export const DEEPSEEK_V2 = 'DeepseekV2ForCausalLM'
 export const DEEPSEEK_V3 = 'DeepseekV3ForCausalLM'
@@ -110,8 +110,7 @@ export function deepseekAttention(config: Json, architecture: string, source: st
   const vHeadDim = positiveInteger(config, 'v_head_dim', defaults.v, source)
   if (vHeadDim > nope + rope) throw new ModelLoadError(`${source}: "v_head_dim" ${vHeadDim} above qk_nope_head_dim + qk_rope_head_dim (${nope + rope}) is not supported (the cache pads V to K's head size).`)
   const qLoraRank = config.q_lora_rank === null ? 0 : positiveInteger(config, 'q_lora_rank', defaults.qLora, source)
-  const interleave = config.rope_interleave ?? true
-  if (typeof interleave !== 'boolean') throw new ModelLoadError(`${source}: "rope_interleave" must be true or false, got ${quotedValue(interleave)}.`)
+  const interleave = switchValue(config, 'rope_interleave', true, source)
   const mla = {kvLoraRank: positiveInteger(config, 'kv_lora_rank', 512, source), qLoraRank, vHeadDim, ropeInterleaved: architecture === DEEPSEEK_V2 || interleave, latentNormEps: 1e-6}
   let attentionScale = (nope + rope) ** -0.5
   const ropeParameters = isObject(config.rope_parameters) ? config.rope_parameters : isObject(config.rope_scaling) ? config.rope_scaling : null
