@@ -40,6 +40,9 @@ describe('CodeGen', () => {
     const ln = config.layerNorm!
     assert.deepEqual([ln.rotaryDim, ln.interleavedRotary, ln.parallelResidual, ln.sharedNorm, ln.headBias, ln.qkvBias, ln.outputBias, ln.mlpBias], [4, true, true, true, true, false, false, true])
     assert.deepEqual([ln.qkvGroups, ln.qkvValueFirst], [{groups: 4, queriesPerGroup: 1}, true])
+    // Its attribute_map names, set after (so over) n_head / n_positions, as transformers sets them.
+    const mapped = parseModelConfig(codegenJson({num_attention_heads: 4, max_position_embeddings: 256}))
+    assert.deepEqual([mapped.numHeads, mapped.maxPositionEmbeddings], [4, 256])
     // CodeGenConfig's defaults: the 6B's sizes, rotary_dim 64, n_inner 4 * n_embd, gelu_new, untied.
     const defaults = parseModelConfig({architectures: ['CodeGenForCausalLM']})
     assert.deepEqual([defaults.vocabSize, defaults.hiddenSize, defaults.numLayers, defaults.numHeads, defaults.intermediateSize, defaults.maxPositionEmbeddings, defaults.layerNorm?.rotaryDim, defaults.hiddenAct, defaults.tieWordEmbeddings],
@@ -121,6 +124,7 @@ describe('XGLM', () => {
     const {d_model: _d, attention_heads: _a, num_layers: _l, pad_token_id: _p, ...aliased} = xglmJson()
     const byAlias = parseModelConfig({...aliased, hidden_size: 32, num_attention_heads: 2, num_hidden_layers: 3})
     assert.deepEqual([byAlias.hiddenSize, byAlias.numHeads, byAlias.numLayers, byAlias.layerNorm?.sinusoidalPositions], [32, 2, 3, {paddingRow: 1}])
+    assert.equal(parseModelConfig(xglmJson({num_attention_heads: 2})).numHeads, 2) // set after attention_heads, as transformers sets it
     // XGLMConfig's defaults: the 564M's sizes, exact gelu, scaled embeddings, pad_token_id 1, tied.
     const defaults = parseModelConfig({architectures: ['XGLMForCausalLM']})
     assert.deepEqual([defaults.vocabSize, defaults.hiddenSize, defaults.numLayers, defaults.numHeads, defaults.intermediateSize, defaults.maxPositionEmbeddings, defaults.embeddingScale, defaults.hiddenAct, defaults.tieWordEmbeddings],
@@ -147,6 +151,7 @@ describe('GPT-1', () => {
     const ln = config.layerNorm!
     assert.deepEqual([ln.postNorm, ln.finalNorm, ln.learnedPositions, ln.positionOffset, ln.qkvBias, ln.outputBias, ln.mlpBias], [true, false, 512, 0, true, true, true])
     assert.deepEqual(['relu', 'silu', 'swish'].map((afn) => parseModelConfig(openAiGptJson({afn})).hiddenAct), ['relu', 'silu', 'silu'])
+    assert.equal(parseModelConfig(openAiGptJson({max_position_embeddings: 256})).layerNorm?.learnedPositions, 256) // its attribute_map name wins over n_positions
     // OpenAIGPTConfig's defaults: openai-gpt's sizes, its gelu (the tanh form), 512 positions, tied.
     const defaults = parseModelConfig({architectures: ['OpenAIGPTLMHeadModel']})
     assert.deepEqual([defaults.vocabSize, defaults.hiddenSize, defaults.numLayers, defaults.numHeads, defaults.intermediateSize, defaults.maxPositionEmbeddings, defaults.hiddenAct, defaults.tieWordEmbeddings],

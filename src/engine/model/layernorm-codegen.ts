@@ -17,10 +17,10 @@ export const CODEGEN_LAYER_PARTS: Record<string, string> = {input_layernorm: 'ln
   'mlp.fc1': 'mlp.fc_in', 'mlp.fc2': 'mlp.fc_out'}
 export const CODEGEN_TOP_LEVEL = {prefix: 'transformer.', layers: 'h', names: {embed_tokens: 'wte', norm: 'ln_f'}}
 
-/** CodeGenConfig's keys (n_embd, n_head, n_layer, n_positions, rotary_dim, n_inner) with its defaults. */
+/** CodeGenConfig's keys (n_embd, n_head, n_layer, n_positions, or the names its attribute_map takes; rotary_dim, n_inner) with its defaults. */
 export function parseCodeGenConfig(config: Json, source: string): LayerNormModelFields {
-  const {integer, number, flag} = configReader(config, CODEGEN, source)
-  const hidden = integer('n_embd', 4096), heads = integer('n_head', 16)
+  const {integer, number, flag, aliased} = configReader(config, CODEGEN, source)
+  const hidden = aliased('n_embd', 'hidden_size', 4096), heads = aliased('n_head', 'num_attention_heads', 16)
   if (hidden % heads !== 0) throw new ModelLoadError(`${source}: "n_embd" ${hidden} is not divisible by "n_head" ${heads}.`)
   // transformers reshapes each of the 4 blocks into n_head / 4 heads; another count fails there.
   if (heads % CODEGEN_QKV_BLOCKS !== 0) throw new ModelLoadError(`${source}: "n_head" ${heads} must be a multiple of ${CODEGEN_QKV_BLOCKS} for ${CODEGEN} (qkv_proj holds ${CODEGEN_QKV_BLOCKS} model-parallel blocks of heads).`)
@@ -29,10 +29,10 @@ export function parseCodeGenConfig(config: Json, source: string): LayerNormModel
   if (config.rotary_dim === null) throw new ModelLoadError(`${source}: "rotary_dim" null is not supported for ${CODEGEN} (its rotary then spans n_embd, not a head).`)
   const rotaryDim = integer('rotary_dim', 64)
   if (rotaryDim % 2 !== 0 || rotaryDim > headDim) throw new ModelLoadError(`${source}: "rotary_dim" ${rotaryDim} must be even and at most the head size ${headDim}.`)
-  const positions = integer('n_positions', 2048)
+  const positions = aliased('n_positions', 'max_position_embeddings', 2048)
   return {
     ...layerNormBase(config, CODEGEN),
-    vocabSize: integer('vocab_size', 50400), hiddenSize: hidden, intermediateSize: config.n_inner == null ? 4 * hidden : integer('n_inner'), numLayers: integer('n_layer', 28),
+    vocabSize: integer('vocab_size', 50400), hiddenSize: hidden, intermediateSize: config.n_inner == null ? 4 * hidden : integer('n_inner'), numLayers: aliased('n_layer', 'num_hidden_layers', 28),
     numHeads: heads, numKvHeads: heads, headDim, maxPositionEmbeddings: positions, rmsNormEps: number('layer_norm_epsilon', 1e-5),
     hiddenAct: transformersActivation(config.activation_function ?? 'gelu_new', 'activation_function', source), tieWordEmbeddings: flag('tie_word_embeddings', false), ropeTheta: 10000,
     attentionBias: false,

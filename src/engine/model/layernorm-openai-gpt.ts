@@ -17,10 +17,10 @@ export const OPENAI_GPT_TOP_LEVEL = {prefix: 'transformer.', layers: 'h', names:
 /** modeling_openai.py's own ACT_FNS (its "gelu" is gelu_new's tanh form); transformers fails on any other afn. */
 const ACT_FNS: Record<string, ModelConfig['hiddenAct']> = {gelu: 'gelu_pytorch_tanh', relu: 'relu', silu: 'silu', swish: 'silu'}
 
-/** OpenAIGPTConfig's keys (n_embd, n_head, n_layer, n_positions, afn) with its defaults; the MLP is always 4 x n_embd wide. */
+/** OpenAIGPTConfig's keys (n_embd, n_head, n_layer, n_positions, or the names its attribute_map takes; afn) with its defaults; the MLP is always 4 x n_embd wide. */
 export function parseOpenAiGptConfig(config: Json, source: string): LayerNormModelFields {
-  const {integer, number, flag} = configReader(config, OPENAI_GPT, source)
-  const hidden = integer('n_embd', 768), heads = integer('n_head', 12)
+  const {integer, number, flag, aliased} = configReader(config, OPENAI_GPT, source)
+  const hidden = aliased('n_embd', 'hidden_size', 768), heads = aliased('n_head', 'num_attention_heads', 12)
   if (hidden % heads !== 0) throw new ModelLoadError(`${source}: "n_embd" ${hidden} is not divisible by "n_head" ${heads}.`)
   const headDim = hidden / heads
   // The backends lay heads out in rotary pairs; said here, it names the config rather than failing in the backend.
@@ -28,10 +28,10 @@ export function parseOpenAiGptConfig(config: Json, source: string): LayerNormMod
   const afn = config.afn ?? 'gelu'
   const hiddenAct = typeof afn === 'string' ? ACT_FNS[afn] : undefined
   if (hiddenAct === undefined) throw new ModelLoadError(`${source}: "afn" ${quotedValue(afn)} is not supported for ${OPENAI_GPT} (its ACT_FNS: ${Object.keys(ACT_FNS).join(', ')}).`)
-  const positions = integer('n_positions', 512)
+  const positions = aliased('n_positions', 'max_position_embeddings', 512)
   return {
     ...layerNormBase(config, OPENAI_GPT),
-    vocabSize: integer('vocab_size', 40478), hiddenSize: hidden, intermediateSize: 4 * hidden, numLayers: integer('n_layer', 12), numHeads: heads, numKvHeads: heads, headDim,
+    vocabSize: integer('vocab_size', 40478), hiddenSize: hidden, intermediateSize: 4 * hidden, numLayers: aliased('n_layer', 'num_hidden_layers', 12), numHeads: heads, numKvHeads: heads, headDim,
     maxPositionEmbeddings: positions, rmsNormEps: number('layer_norm_epsilon', 1e-5), hiddenAct, tieWordEmbeddings: flag('tie_word_embeddings', true), ropeTheta: 10000,
     attentionBias: true,
     layerNorm: {...LAYERNORM_DEFAULTS, postNorm: true, finalNorm: false, learnedPositions: positions},

@@ -20,8 +20,7 @@ export const XGLM_TOP_LEVEL = {prefix: 'model.', layers: 'layers', names: {embed
 
 /** XGLMConfig's keys (d_model / attention_heads / num_layers, or the hidden_size / num_attention_heads / num_hidden_layers its attribute_map takes) with its defaults. */
 export function parseXglmConfig(config: Json, source: string): LayerNormModelFields {
-  const {integer, flag, refuse} = configReader(config, XGLM, source)
-  const aliased = (key: string, alias: string, fallback: number) => (config[key] == null && config[alias] != null ? integer(alias) : integer(key, fallback))
+  const {integer, flag, refuse, aliased} = configReader(config, XGLM, source)
   const hidden = aliased('d_model', 'hidden_size', 1024), heads = aliased('attention_heads', 'num_attention_heads', 16)
   if (hidden % heads !== 0) throw new ModelLoadError(`${source}: "d_model" ${hidden} is not divisible by "attention_heads" ${heads}.`)
   const headDim = hidden / heads
