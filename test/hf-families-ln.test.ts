@@ -132,8 +132,9 @@ describe('XGLM', () => {
     assert.throws(() => parseModelConfig(xglmJson({add_cross_attention: true})), loadError(/add_cross_attention=true is not supported for XGLMForCausalLM/))
     assert.throws(() => parseModelConfig(xglmJson({pad_token_id: 514})), loadError(/"pad_token_id" 514 must be null or a row of XGLM's 514 sinusoidal positions/))
     assert.throws(() => parseModelConfig(xglmJson({attention_heads: 3})), loadError(/"d_model" 64 is not divisible by "attention_heads" 3/))
+    assert.throws(() => parseModelConfig(xglmJson({max_position_embeddings: 2 ** 31})), loadError(/"max_position_embeddings" 2147483648 is beyond the positions the engine indexes/))
     assert.throws(() => parseModelConfig(xglmJson({scale_embedding: 1})), loadError(/"scale_embedding" must be true or false/))
-    assert.match(cpuOnlyNeed({}, {config, tensors: []})?.reason ?? '', /^XGLMForCausalLM \(its sinusoidal positions are built by the CPU loader only\)/)
+    assert.match(cpuOnlyNeed({}, {config, tensors: []})?.reason ?? '', /^XGLMForCausalLM \(its sinusoidal positions are computed by the CPU LayerNorm chain only\)/)
   })
 
   it('the tiny model matches transformers 5.18: top-10 last-position logits within 1e-5, greedy tokens equal', async () => {

@@ -14,7 +14,6 @@
 
 #include "dtype_convert.h"
 #include "fp8_weights.h"
-#include "pagedllm/sinusoidal_positions.h"
 #include "pagedllm/tensor_rows.h"
 #include "quant_formats.h"
 #include "quant_linear.h"
@@ -375,10 +374,8 @@ ModelWeights load_layernorm_family(TensorReader& reader, const ModelConfig& conf
     weights.embed_norm = reader.read("model.embed_norm.weight", {embed});
     weights.embed_norm_bias = reader.read("model.embed_norm.bias", {embed});
   }
-  if (config.sinusoidal_positions) {
-    weights.embed_positions.resize(WeightFormat::F32, config.learned_positions, hidden);
-    weights.embed_positions.store_rows(0, config.learned_positions, sinusoidal_position_table(config.learned_positions, hidden, config.sinusoidal_padding_row).data());
-  } else if (config.learned_positions > 0) {
+  // XGLM's sinusoidal positions are computed as tokens read them (layernorm_family.cpp).
+  if (config.learned_positions > 0 && !config.sinusoidal_positions) {
     load_stacked(reader, weights.embed_positions, {{"model.embed_positions.weight", config.learned_positions, WeightFormat::F32}}, hidden);
   }
   if (config.embed_dim > 0) {

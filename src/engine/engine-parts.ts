@@ -66,7 +66,7 @@ export function cpuOnlyNeed(config: Pick<EngineConfig, 'quantization' | 'batchIn
   // Their pieces all have CUDA kernels, but no GPU has run these models yet.
   if ([DBRX, COHERE2_MOE, CODEGEN, PERSIMMON, OPENAI_GPT].includes(c.architecture)) return {reason: `${c.architecture} (CPU only until its CUDA path is checked on a GPU)`, param: 'device'}
   if (c.hybrid) return {reason: `${c.architecture} (Gated DeltaNet linear-attention layers have CPU kernels only)`, param: 'device'}
-  if (c.layerNorm?.sinusoidalPositions) return {reason: `${c.architecture} (its sinusoidal positions are built by the CPU loader only)`, param: 'device'}
+  if (c.layerNorm?.sinusoidalPositions) return {reason: `${c.architecture} (its sinusoidal positions are computed by the CPU LayerNorm chain only)`, param: 'device'}
   // native/cuda's LayerNorm chain looks embeddings up unscaled.
   if (c.layerNorm && c.embeddingScale !== 1) return {reason: `${c.architecture} (its scaled embeddings run on the CPU LayerNorm chain only)`, param: 'device'}
   if (c.headDim > 256) return {reason: `head_dim ${c.headDim} (CUDA attention takes at most 256)`, param: 'device'}

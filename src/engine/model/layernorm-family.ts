@@ -24,7 +24,7 @@ export interface LayerNormFeatures {
   learnedPositions: number
   /** OPT reads position p's embedding from row p + 2. */
   positionOffset: number
-  /** XGLM: the learnedPositions rows are sinusoids the native loader builds (no checkpoint tensor), paddingRow's zero (null: none). */
+  /** XGLM: the learnedPositions rows are sinusoids the native chain computes as tokens read them (no checkpoint tensor), paddingRow's zero (null: none). */
   sinusoidalPositions?: {paddingRow: number | null}
   /** GPT-NeoX: rotary embeddings over the first rotaryDim values of each head (rotate_half within them); 0: none. */
   rotaryDim: number

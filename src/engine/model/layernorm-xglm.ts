@@ -31,6 +31,8 @@ export function parseXglmConfig(config: Json, source: string): LayerNormModelFie
   refuse('add_cross_attention', 'an encoder-decoder cross-attention')
   const positions = integer('max_position_embeddings', 2048)
   const rows = positions + POSITION_OFFSET
+  // The backends index positions with 32-bit integers.
+  if (rows > 2 ** 31 - 1) throw new ModelLoadError(`${source}: "max_position_embeddings" ${positions} is beyond the positions the engine indexes (at most ${2 ** 31 - 1 - POSITION_OFFSET}).`)
   return {
     ...layerNormBase(config, XGLM),
     embeddingScale: flag('scale_embedding', true) ? Math.sqrt(hidden) : 1,
