@@ -8,6 +8,7 @@
 #include <string>
 
 #include "pagedllm/learned_positions.h"
+#include "pagedllm/sinusoidal_positions.h"
 #include "rms_variants.h"
 #include "row_parallel.h"
 
@@ -70,7 +71,8 @@ void plain_activation(ThreadPool& pool, float* x, int num_rows, int dim, Activat
   });
 }
 
-LayerNormForward::LayerNormForward(const ModelConfig& config) : config_(config), inv_freq_(rotary_inv_freq(config)) {
+LayerNormForward::LayerNormForward(const ModelConfig& config)
+    : config_(config), inv_freq_(rotary_inv_freq(config)), sinusoid_freq_(config.sinusoidal_positions ? sinusoidal_frequencies(config.hidden_size) : std::vector<float>()) {
   if (config.rotary_dim % 2 != 0 || config.rotary_dim > config.head_dim) throw std::invalid_argument("rotary_dim must be even and at most head_dim");
 }
 
@@ -87,11 +89,19 @@ void LayerNormForward::layers(ThreadPool& pool, const ModelWeights& weights, con
   const int embed_width = c.embed_dim > 0 ? c.embed_dim : hidden;
   float* embedded = c.embed_dim > 0 ? (projected_.resize(static_cast<size_t>(tokens) * embed_width), projected_.data()) : residual_.data();
   for (int t = 0; t < tokens; ++t) weights.embed_tokens.load_row(b.token_ids[t], embedded + static_cast<size_t>(t) * embed_width);
+  // XGLM's scale_embedding: token embeddings times sqrt(d_model), before the positions are added.
+  if (c.embedding_scale != 1.f) {
+    for (size_t i = 0; i < static_cast<size_t>(tokens) * embed_width; ++i) embedded[i] *= c.embedding_scale;
+  }
   if (c.embed_dim > 0) linear(pool, embedded, tokens, weights.project_in, nullptr, residual_.data(), order);
   if (c.learned_positions > 0) {
     check_learned_positions(c, b.positions, tokens);
     for (int t = 0; t < tokens; ++t) {
-      weights.embed_positions.load_row(b.positions[t] + c.position_offset, normed_.data());
+      if (c.sinusoidal_positions) {
+        sinusoidal_position_row(b.positions[t] + c.position_offset, hidden, c.sinusoidal_padding_row, sinusoid_freq_, normed_.data());
+      } else {
+        weights.embed_positions.load_row(b.positions[t] + c.position_offset, normed_.data());
+      }
       add_into(residual_.data() + static_cast<size_t>(t) * hidden, normed_.data(), hidden);
     }
   }

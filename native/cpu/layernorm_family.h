@@ -45,6 +45,7 @@ class LayerNormForward {
 
   ModelConfig config_;
   std::vector<double> inv_freq_;  // [rotary_dim / 2]
+  std::vector<float> sinusoid_freq_;  // XGLM's sinusoidal positions: [hidden_size / 2] frequencies (empty: none)
   std::vector<float> residual_, normed_, qkv_, attention_out_, attention_proj_, fc1_, gate_up_, mlp_out_, cos_sin_, final_rows_, projected_;
 };
 

@@ -374,7 +374,10 @@ ModelWeights load_layernorm_family(TensorReader& reader, const ModelConfig& conf
     weights.embed_norm = reader.read("model.embed_norm.weight", {embed});
     weights.embed_norm_bias = reader.read("model.embed_norm.bias", {embed});
   }
-  if (config.learned_positions > 0) load_stacked(reader, weights.embed_positions, {{"model.embed_positions.weight", config.learned_positions, WeightFormat::F32}}, hidden);
+  // XGLM's sinusoidal positions are computed as tokens read them (layernorm_family.cpp).
+  if (config.learned_positions > 0 && !config.sinusoidal_positions) {
+    load_stacked(reader, weights.embed_positions, {{"model.embed_positions.weight", config.learned_positions, WeightFormat::F32}}, hidden);
+  }
   if (config.embed_dim > 0) {
     load_stacked(reader, weights.project_in, {{"model.project_in.weight", hidden, format}}, embed);
     load_stacked(reader, weights.project_out, {{"model.project_out.weight", embed, format}}, hidden);

@@ -211,6 +211,11 @@ static void parse_layer_norm(const Napi::Object& ln, ModelConfig& out) {
   out.gated_mlp = bool_field(ln, "gatedMlp");
   out.attention_scale_by_layer = bool_field(ln, "attentionScaleByLayer");
   out.qk_norm = string_field(ln, "headNorm") != "none";
+  if (ln.Has("sinusoidalPositions") && ln.Get("sinusoidalPositions").IsObject()) {
+    out.sinusoidal_positions = true;
+    Napi::Object sinusoidal = ln.Get("sinusoidalPositions").As<Napi::Object>();
+    out.sinusoidal_padding_row = sinusoidal.Get("paddingRow").IsNumber() ? int_field(sinusoidal, "paddingRow") : -1;
+  }
   parse_alibi(ln, out);
   if (out.learned_positions < 0 || out.position_offset < 0 || out.rotary_dim < 0 || out.rotary_dim % 2 != 0 || out.embed_dim < 0)
     fail(ln.Env(), "layerNorm sizes must be non-negative (rotaryDim even)");
@@ -504,6 +509,8 @@ std::vector<TensorSource> parse_tensors(const Napi::Array& tensors) {
     if (t.Has("qkvInterleavedHeads") && t.Get("qkvInterleavedHeads").IsNumber()) source.qkv_interleaved_heads = int_field(t, "qkvInterleavedHeads");
     if (t.Has("ropeInterleavedDims") && t.Get("ropeInterleavedDims").IsNumber()) source.rope_interleaved_dims = int_field(t, "ropeInterleavedDims");
     if (t.Has("qkvQueriesPerGroup") && t.Get("qkvQueriesPerGroup").IsNumber()) source.qkv_queries_per_group = int_field(t, "qkvQueriesPerGroup");
+    if (t.Has("qkvValueFirst") && t.Get("qkvValueFirst").IsBoolean()) source.qkv_value_first = bool_field(t, "qkvValueFirst");
+    if (t.Has("ropeInterleavedRows") && t.Get("ropeInterleavedRows").IsNumber()) source.rope_interleaved_rows = static_cast<int64_t>(number_field(t, "ropeInterleavedRows"));
     if (t.Has("mxfp4Scales") && t.Get("mxfp4Scales").IsObject()) {
       Napi::Object scales = t.Get("mxfp4Scales").As<Napi::Object>();
       source.mxfp4_scales_path = string_field(scales, "path");

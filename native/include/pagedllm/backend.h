@@ -42,6 +42,11 @@ struct TensorSource {
   // Falcon's grouped query_key_value (new_decoder_architecture): with qkv_interleaved_heads groups, each group's rows are
   // [this many q heads | k | v]; 1 is GPT-NeoX's per-head [q | k | v].
   int qkv_queries_per_group = 1;
+  // CodeGen's qkv_proj (its model-parallel layout): with qkv_interleaved_heads groups, each group's rows are [q | v | k].
+  bool qkv_value_first = false;
+  // A fused qkv with interleaved rope (CodeGen): the rope_interleaved_heads heads span only its first this many rows (q
+  // and k once regrouped; v stays as it is); 0: every row.
+  int64_t rope_interleaved_rows = 0;
   // GPT-OSS's MXFP4 experts (a checkpoint's *_blocks and *_scales): the data are [rows, cols / 2] bytes, two fp4 e2m1
   // codes each (low nibble first), and these [rows, cols / 32] e8m0 scales (2^(s - 127)) sit beside them; the CPU
   // loader dequantizes both into f32 (exact) before any reordering. mxfp4_scales_nbytes 0: not MXFP4.
@@ -208,6 +213,9 @@ struct ModelConfig {
   bool parallel_residual = false;   // GPT-NeoX: x + attn(ln1(x)) + mlp(ln2(x))
   int learned_positions = 0;        // rows of embed_positions (0: none)
   int position_offset = 0;          // OPT: position p reads row p + 2
+  // XGLM: embed_positions is built at load (sinusoidal_positions.h), its row sinusoidal_padding_row zero (-1: none).
+  bool sinusoidal_positions = false;
+  int sinusoidal_padding_row = -1;
   // GPT-NeoX: the rotated leading dims of each head (0: no rotary); the frequencies are over them. The RMSNorm path
   // reads it too (Phi-3's partial_rotary_factor, CPU only), where 0 means whole heads.
   int rotary_dim = 0;

@@ -24,7 +24,9 @@ export function configReader(config: Json, architecture: string, source: string)
   const refuse = (key: string, why: string) => {
     if (switchOn(config, key, source)) throw new ModelLoadError(`${source}: ${key}=true is not supported for ${architecture} (${why}).`)
   }
-  return {integer, number, flag, refuse}
+  // A class's attribute_map name (hidden_size for n_embd, ...): transformers sets it after the class's own key, so it wins.
+  const aliased = (key: string, alias: string, fallback: number): number => (config[alias] !== undefined ? integer(alias) : integer(key, fallback))
+  return {integer, number, flag, refuse, aliased}
 }
 
 /** What the RMSNorm families' switches say for the LayerNorm family: none of them apply. */

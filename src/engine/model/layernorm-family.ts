@@ -6,6 +6,8 @@ import {ALIBI_ARCHITECTURES, ALIBI_LAYER_PARTS, ALIBI_TOP_LEVEL, alibiLayerPart,
 import {configReader, LAYERNORM_DEFAULTS, layerNormBase, layerNormRotary} from './layernorm-config-reader.js'
 import {transformersActivation} from './activations.js'
 import {MORE_LAYERNORM_ARCHITECTURES, MORE_LAYER_PARTS, MORE_TOP_LEVEL, parseMoreLayerNormConfig} from './layernorm-more.js'
+import {BIOGPT, BIOGPT_HEAD} from './layernorm-biogpt.js'
+import {OPENAI_GPT} from './layernorm-openai-gpt.js'
 import type {ModelConfig} from './model-config.js'
 import type {TensorInfo} from './safetensors.js'
 
@@ -22,6 +24,8 @@ export interface LayerNormFeatures {
   learnedPositions: number
   /** OPT reads position p's embedding from row p + 2. */
   positionOffset: number
+  /** XGLM: the learnedPositions rows are sinusoids the native chain computes as tokens read them (no checkpoint tensor), paddingRow's zero (null: none). */
+  sinusoidalPositions?: {paddingRow: number | null}
   /** GPT-NeoX: rotary embeddings over the first rotaryDim values of each head (rotate_half within them); 0: none. */
   rotaryDim: number
   /** OPT's word_embed_proj_dim when it differs from hidden_size (project_in / project_out); 0 otherwise. */
@@ -52,6 +56,8 @@ export interface LayerNormFeatures {
   clipQkv?: number
   /** A fused qkv stored per group as [queriesPerGroup q heads | k | v] (BLOOM, Falcon), reordered at load to [all q | all k | all v]. */
   qkvGroups?: {groups: number; queriesPerGroup: number}
+  /** CodeGen: each qkvGroups group is [q | v | k]. */
+  qkvValueFirst?: boolean
 }
 
 export const LAYERNORM_ARCHITECTURES = ['OPTForCausalLM', 'GPTNeoXForCausalLM', 'GPT2LMHeadModel', ...MORE_LAYERNORM_ARCHITECTURES, ...ALIBI_ARCHITECTURES] as const
@@ -126,7 +132,7 @@ export function layerNormTensorShapes(config: ModelConfig): {name: string; shape
     if (ln.normAffine) shapes.push({name: `${name}.weight`, shape: [hidden]}, ...(ln.normBias === false ? [] : [{name: `${name}.bias`, shape: [hidden]}]))
   }
   if (ln.embedNorm) norm('model.embed_norm')
-  if (ln.learnedPositions > 0) shapes.push({name: 'model.embed_positions.weight', shape: [ln.learnedPositions, hidden]})
+  if (ln.learnedPositions > 0 && !ln.sinusoidalPositions) shapes.push({name: 'model.embed_positions.weight', shape: [ln.learnedPositions, hidden]})
   if (ln.embedDim > 0) shapes.push({name: 'model.project_in.weight', shape: [hidden, embed]}, {name: 'model.project_out.weight', shape: [embed, hidden]})
   for (let layer = 0; layer < config.numLayers; layer++) {
     const p = `model.layers.${layer}`
@@ -166,8 +172,8 @@ interface CheckpointPlace {
   qkvHeads?: number
   /** BLOOM's and Falcon's query_key_value: per group [queries q heads | k | v]. */
   qkvGroups?: {groups: number; queriesPerGroup: number}
-  /** GPT-J's q / k: rotary pairs (2i, 2i+1) of each head's first rotaryDim rows, reordered at load to rotate_half order. */
-  ropeInterleaved?: {heads: number; dims: number}
+  /** GPT-J's q / k: rotary pairs (2i, 2i+1) of each head's first rotaryDim rows, reordered at load to rotate_half order; CodeGen's fused qkv: of its first `rows` (q and k). */
+  ropeInterleaved?: {heads: number; dims: number; rows?: number}
 }
 
 const LAYER_PARTS: Record<string, Record<string, string>> = {
@@ -187,10 +193,15 @@ const TOP_LEVEL: Record<string, {prefix: string; layers: string; names: Record<s
   ...ALIBI_TOP_LEVEL,
 }
 
+/** Heads stored under their own names (GPT-NeoX's embed_out; transformers 5 saves it as lm_head, found too). */
+const HEAD_NAMES: Record<string, string> = {GPTNeoXForCausalLM: 'embed_out.weight', [BIOGPT]: BIOGPT_HEAD}
+/** Those whose linears are transformers' Conv1D, stored [in, out]. */
+const CONV1D_ARCHITECTURES = ['GPT2LMHeadModel', OPENAI_GPT]
+
 function checkpointPlace(config: ModelConfig, engineName: string): CheckpointPlace {
   const arch = config.architecture
   const top = TOP_LEVEL[arch]!
-  if (engineName.startsWith('lm_head.')) return {prefix: '', name: arch === 'GPTNeoXForCausalLM' ? 'embed_out.weight' : engineName}
+  if (engineName.startsWith('lm_head.')) return {prefix: '', name: HEAD_NAMES[arch] ?? engineName}
   const layer = /^model\.layers\.(\d+)\.(.+)\.(weight|bias)$/.exec(engineName)
   if (layer) {
     const [, index, part, kind] = layer
@@ -199,12 +210,14 @@ function checkpointPlace(config: ModelConfig, engineName: string): CheckpointPla
     const stored = perHead ? `self_attn.${perHead[1]}_layernorm.norms.${perHead[2]}` : ALIBI_LAYER_PARTS[arch] ? alibiLayerPart(config, part!) : LAYER_PARTS[arch]![part!]
     const ln = config.layerNorm!
     const rotated = ln.interleavedRotary && (part === 'self_attn.q_proj' || part === 'self_attn.k_proj')
+    const qkvHeads = config.numHeads + config.numKvHeads
     return {
       prefix: top.prefix, name: `${top.layers}.${index}.${stored}.${kind}`,
-      transposed: arch === 'GPT2LMHeadModel' && kind === 'weight' && !part!.endsWith('layernorm'),
+      transposed: CONV1D_ARCHITECTURES.includes(arch) && kind === 'weight' && !part!.endsWith('layernorm'),
       qkvHeads: part === 'self_attn.qkv_proj' && (arch === 'GPTNeoXForCausalLM' || (arch === 'GPTBigCodeForCausalLM' && config.numKvHeads > 1)) ? config.numHeads : undefined,
       qkvGroups: part === 'self_attn.qkv_proj' ? ln.qkvGroups : undefined,
-      ropeInterleaved: rotated ? {heads: part === 'self_attn.q_proj' ? config.numHeads : config.numKvHeads, dims: ln.rotaryDim} : undefined,
+      ropeInterleaved: rotated ? {heads: part === 'self_attn.q_proj' ? config.numHeads : config.numKvHeads, dims: ln.rotaryDim}
+        : ln.interleavedRotary && part === 'self_attn.qkv_proj' ? {heads: qkvHeads, dims: ln.rotaryDim, rows: qkvHeads * config.headDim} : undefined,
     }
   }
   const [, module, kind] = /^model\.([a-z_]+)\.(weight|bias)$/.exec(engineName)!
@@ -237,8 +250,9 @@ export function layerNormTensors(config: ModelConfig, tensors: TensorInfo[], dir
     }
     checkedShape(found, stored)
     return {...found, name, shape, ...(place.transposed ? {transposed: true} : {}), ...(place.qkvHeads ? {qkvInterleavedHeads: place.qkvHeads} : {}),
-      ...(place.qkvGroups ? {qkvInterleavedHeads: place.qkvGroups.groups, qkvQueriesPerGroup: place.qkvGroups.queriesPerGroup} : {}),
-      ...(place.ropeInterleaved ? {ropeInterleavedHeads: place.ropeInterleaved.heads, ropeInterleavedDims: place.ropeInterleaved.dims} : {})}
+      ...(place.qkvGroups ? {qkvInterleavedHeads: place.qkvGroups.groups, qkvQueriesPerGroup: place.qkvGroups.queriesPerGroup, ...(config.layerNorm!.qkvValueFirst ? {qkvValueFirst: true} : {})} : {}),
+      ...(place.ropeInterleaved ? {ropeInterleavedHeads: place.ropeInterleaved.heads, ropeInterleavedDims: place.ropeInterleaved.dims,
+        ...(place.ropeInterleaved.rows ? {ropeInterleavedRows: place.ropeInterleaved.rows} : {})} : {})}
   })
 }
 

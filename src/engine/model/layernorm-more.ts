@@ -1,4 +1,4 @@
-// Phi (1, 1.5, 2), StableLM, StarCoder2, GPT-J and GPTBigCode (StarCoder 1, SantaCoder; GPT-Neo: layernorm-gpt-neo.ts): their config.json read as transformers 5.18's config classes read it
+// Phi (1, 1.5, 2), StableLM, StarCoder2, GPT-J and GPTBigCode (StarCoder 1, SantaCoder; GPT-Neo: layernorm-gpt-neo.ts; CodeGen: layernorm-codegen.ts; Persimmon: layernorm-persimmon.ts; XGLM: layernorm-xglm.ts; GPT-1: layernorm-openai-gpt.ts; BioGPT: layernorm-biogpt.ts): their config.json read as transformers 5.18's config classes read it
 // (every key they read honoured or refused by name), and their checkpoints' tensor names (layernorm-family.ts maps them).
 import {ModelLoadError, quotedValue} from '../errors.js'
 import {configReader, LAYERNORM_DEFAULTS, layerNormBase, layerNormRotary} from './layernorm-config-reader.js'
@@ -6,8 +6,13 @@ import {transformersActivation} from './activations.js'
 import type {RopeScaling} from './rope-scaling.js'
 import type {LayerNormFeatures, LayerNormModelFields} from './layernorm-family.js'
 import {GPT_NEO, GPT_NEO_LAYER_PARTS, GPT_NEO_TOP_LEVEL, parseGptNeoConfig} from './layernorm-gpt-neo.js'
+import {CODEGEN, CODEGEN_LAYER_PARTS, CODEGEN_TOP_LEVEL, parseCodeGenConfig} from './layernorm-codegen.js'
+import {parsePersimmonConfig, PERSIMMON, PERSIMMON_LAYER_PARTS, PERSIMMON_TOP_LEVEL} from './layernorm-persimmon.js'
+import {parseXglmConfig, XGLM, XGLM_LAYER_PARTS, XGLM_TOP_LEVEL} from './layernorm-xglm.js'
+import {OPENAI_GPT, OPENAI_GPT_LAYER_PARTS, OPENAI_GPT_TOP_LEVEL, parseOpenAiGptConfig} from './layernorm-openai-gpt.js'
+import {BIOGPT, BIOGPT_LAYER_PARTS, BIOGPT_TOP_LEVEL, parseBioGptConfig} from './layernorm-biogpt.js'
 
-export const MORE_LAYERNORM_ARCHITECTURES = ['PhiForCausalLM', 'StableLmForCausalLM', 'Starcoder2ForCausalLM', 'GPTJForCausalLM', 'GPTBigCodeForCausalLM', GPT_NEO] as const
+export const MORE_LAYERNORM_ARCHITECTURES = ['PhiForCausalLM', 'StableLmForCausalLM', 'Starcoder2ForCausalLM', 'GPTJForCausalLM', 'GPTBigCodeForCausalLM', GPT_NEO, CODEGEN, PERSIMMON, XGLM, OPENAI_GPT, BIOGPT] as const
 
 type Json = Record<string, unknown>
 
@@ -25,6 +30,11 @@ export const MORE_LAYER_PARTS: Record<string, Record<string, string>> = {
   GPTBigCodeForCausalLM: {input_layernorm: 'ln_1', post_attention_layernorm: 'ln_2', 'self_attn.qkv_proj': 'attn.c_attn', 'self_attn.o_proj': 'attn.c_proj',
     'mlp.fc1': 'mlp.c_fc', 'mlp.fc2': 'mlp.c_proj'},
   [GPT_NEO]: GPT_NEO_LAYER_PARTS,
+  [CODEGEN]: CODEGEN_LAYER_PARTS,
+  [PERSIMMON]: PERSIMMON_LAYER_PARTS,
+  [XGLM]: XGLM_LAYER_PARTS,
+  [OPENAI_GPT]: OPENAI_GPT_LAYER_PARTS,
+  [BIOGPT]: BIOGPT_LAYER_PARTS,
 }
 export const MORE_TOP_LEVEL: Record<string, {prefix: string; layers: string; names: Record<string, string>}> = {
   PhiForCausalLM: {prefix: 'model.', layers: 'layers', names: {embed_tokens: 'embed_tokens', norm: 'final_layernorm'}},
@@ -33,11 +43,21 @@ export const MORE_TOP_LEVEL: Record<string, {prefix: string; layers: string; nam
   GPTJForCausalLM: {prefix: 'transformer.', layers: 'h', names: {embed_tokens: 'wte', norm: 'ln_f'}},
   GPTBigCodeForCausalLM: {prefix: 'transformer.', layers: 'h', names: {embed_tokens: 'wte', embed_positions: 'wpe', norm: 'ln_f'}},
   [GPT_NEO]: GPT_NEO_TOP_LEVEL,
+  [CODEGEN]: CODEGEN_TOP_LEVEL,
+  [PERSIMMON]: PERSIMMON_TOP_LEVEL,
+  [XGLM]: XGLM_TOP_LEVEL,
+  [OPENAI_GPT]: OPENAI_GPT_TOP_LEVEL,
+  [BIOGPT]: BIOGPT_TOP_LEVEL,
 }
 
 /** Reads a Phi, StableLM, StarCoder2, GPT-J or GPTBigCode config.json (dropout rates are ignored: inference has none). */
 export function parseMoreLayerNormConfig(config: Json, architecture: string, source: string): LayerNormModelFields {
   if (architecture === GPT_NEO) return parseGptNeoConfig(config, source)
+  if (architecture === CODEGEN) return parseCodeGenConfig(config, source)
+  if (architecture === PERSIMMON) return parsePersimmonConfig(config, source)
+  if (architecture === XGLM) return parseXglmConfig(config, source)
+  if (architecture === OPENAI_GPT) return parseOpenAiGptConfig(config, source)
+  if (architecture === BIOGPT) return parseBioGptConfig(config, source)
   const {integer, number, flag, refuse} = configReader(config, architecture, source)
   const features: LayerNormFeatures = {...LAYERNORM_DEFAULTS}
   const headDimOf = (hidden: number, heads: number): number => {

@@ -32,6 +32,10 @@ export interface TensorInfo {
   qkvQueriesPerGroup?: number
   /** GPT-J's q / k: with ropeInterleavedHeads, only each head's first this many rows are in interleaved rope order (absent: all). */
   ropeInterleavedDims?: number
+  /** CodeGen's qkv_proj: each of its qkvInterleavedHeads groups is [q | v | k]. */
+  qkvValueFirst?: true
+  /** A fused qkv with interleaved rope (CodeGen): the ropeInterleavedHeads heads are its first this many rows once regrouped (q and k). */
+  ropeInterleavedRows?: number
   /** GPT-OSS's MXFP4 experts: the data are fp4 pairs (dtype then says nothing) and these e8m0 scales sit beside them; the native loader dequantizes. */
   mxfp4Scales?: {path: string; offset: number; nbytes: number}
   /** A GGUF MXFP4 tensor: the data are ggml's 17-byte blocks (dtype then says nothing); the native loader dequantizes. */
