@@ -36,6 +36,7 @@ import {kimiLinearCheckpointName} from './kimi-linear-tensors.js'
 import {zamba2CheckpointName} from './zamba2-tensors.js'
 import {HYBRID3_TEST_VARIANTS, hybrid3TestModelConfigJson, isHybrid3TestVariant, type Hybrid3TestVariant} from './hybrid3-test-models.js'
 import {FAMILIES_A_TEST_VARIANTS, familiesATestModelConfigJson, isFamiliesATestVariant, type FamiliesATestVariant} from './families-a-test-models.js'
+import {FAMILIES_B_TEST_VARIANTS, familiesBTestModelConfigJson, isFamiliesBTestVariant, type FamiliesBTestVariant} from './families-b-test-models.js'
 import {MISTRAL4} from './mistral4-config.js'
 import {encodeFloats, writeSafetensors, type TensorDtype} from './safetensors.js'
 import {SeededRandom} from './seeded-random.js'
@@ -57,13 +58,13 @@ export const TEST_MODEL_PRESETS: readonly TestModelPreset[] = ['tiny', 'small', 
  * scaling 8 on the full layer. Windows this small make every test prompt cross them. mixtral, qwen2moe, qwen3moe:
  * mixture-of-experts layers (moe-test-models.ts); llama4: llama4-test-models.ts; opt, opt-post-ln, gpt-neox, gpt-neox-serial, gpt2: the LayerNorm
  * family (layernorm-test-models.ts); granite, olmo2, smollm3: rms-test-models.ts; bloom, falcon, falcon-mq, falcon-rw, mpt: ALiBi and
- * Falcon's layouts (alibi-test-models.ts); qwen3_5: Qwen 3.5's hybrid linear attention (hybrid-test-models.ts); granitemoehybrid, bamba, mamba2: Mamba-2 mixers (mamba2-test-models.ts); mamba, falcon-mamba, jamba: Mamba-1 mixers (mamba1-test-models.ts); lfm2, lfm2-moe: LFM2's short convolutions (lfm2-test-models.ts); nemotron-h, falcon-h1: ssm-hybrid-test-models.ts; qwen3-vl-moe, dbrx, cohere2-moe(-sigmoid), afmoe, glm4v(-moe): moe3-test-models.ts; kimi-linear, zamba2: hybrid3-test-models.ts; mistral4, olmo-hybrid: families-a-test-models.ts. All others untied: a random
+ * Falcon's layouts (alibi-test-models.ts); qwen3_5: Qwen 3.5's hybrid linear attention (hybrid-test-models.ts); granitemoehybrid, bamba, mamba2: Mamba-2 mixers (mamba2-test-models.ts); mamba, falcon-mamba, jamba: Mamba-1 mixers (mamba1-test-models.ts); lfm2, lfm2-moe: LFM2's short convolutions (lfm2-test-models.ts); nemotron-h, falcon-h1: ssm-hybrid-test-models.ts; qwen3-vl-moe, dbrx, cohere2-moe(-sigmoid), afmoe, glm4v(-moe): moe3-test-models.ts; kimi-linear, zamba2: hybrid3-test-models.ts; mistral4, olmo-hybrid: families-a-test-models.ts; emu3: families-b-test-models.ts. All others untied: a random
  * tied model greedily repeats its last token (its own embedding dominates its logits); tied loading is covered by tinychat.
  * Each carries its family's tokenizer (tokenizer-families.ts), so transformers and pagedllm tokenize it alike.
  */
-export type TestModelVariant = 'llama' | 'qwen2' | 'llama3' | 'qwen3' | 'yarn' | 'gemma' | 'gemma2' | 'phi3' | 'mistral' | 'qwen2-sliding' | 'gemma3' | 'gemma4' | 'gemma4-keqv' | 'gemma4-moe' | 'llama4' | MoeTestVariant | LayerNormTestVariant | RmsTestVariant | AlibiTestVariant | TwistTestVariant | HybridTestVariant | Mamba2TestVariant | Mamba1TestVariant | MoeMoreTestVariant | MultimodalTestVariant | Dense2TestVariant | Lfm2TestVariant | SsmHybridTestVariant | Dense3TestVariant | Moe3TestVariant | Hybrid3TestVariant | FamiliesATestVariant
+export type TestModelVariant = 'llama' | 'qwen2' | 'llama3' | 'qwen3' | 'yarn' | 'gemma' | 'gemma2' | 'phi3' | 'mistral' | 'qwen2-sliding' | 'gemma3' | 'gemma4' | 'gemma4-keqv' | 'gemma4-moe' | 'llama4' | MoeTestVariant | LayerNormTestVariant | RmsTestVariant | AlibiTestVariant | TwistTestVariant | HybridTestVariant | Mamba2TestVariant | Mamba1TestVariant | MoeMoreTestVariant | MultimodalTestVariant | Dense2TestVariant | Lfm2TestVariant | SsmHybridTestVariant | Dense3TestVariant | Moe3TestVariant | Hybrid3TestVariant | FamiliesATestVariant | FamiliesBTestVariant
 export const TEST_MODEL_VARIANTS: readonly TestModelVariant[] = [
-  'llama', 'qwen2', 'llama3', 'qwen3', 'yarn', 'gemma', 'gemma2', 'phi3', 'mistral', 'qwen2-sliding', 'gemma3', 'gemma4', 'gemma4-keqv', 'gemma4-moe', 'llama4', 'mixtral', 'qwen2moe', 'qwen3moe', 'gptoss', 'deepseek-v2', 'deepseek-v3', 'glm4-moe', 'glm4-moe-lite', ...LAYERNORM_TEST_VARIANTS, ...RMS_TEST_VARIANTS, ...ALIBI_TEST_VARIANTS, ...TWIST_TEST_VARIANTS, ...HYBRID_TEST_VARIANTS, ...MAMBA2_TEST_VARIANTS, ...MAMBA1_TEST_VARIANTS, ...MOE_MORE_TEST_VARIANTS, ...MULTIMODAL_TEST_VARIANTS, ...DENSE2_TEST_VARIANTS, ...LFM2_TEST_VARIANTS, ...SSM_HYBRID_TEST_VARIANTS, ...DENSE3_TEST_VARIANTS, ...MOE3_TEST_VARIANTS, ...HYBRID3_TEST_VARIANTS, ...FAMILIES_A_TEST_VARIANTS,
+  'llama', 'qwen2', 'llama3', 'qwen3', 'yarn', 'gemma', 'gemma2', 'phi3', 'mistral', 'qwen2-sliding', 'gemma3', 'gemma4', 'gemma4-keqv', 'gemma4-moe', 'llama4', 'mixtral', 'qwen2moe', 'qwen3moe', 'gptoss', 'deepseek-v2', 'deepseek-v3', 'glm4-moe', 'glm4-moe-lite', ...LAYERNORM_TEST_VARIANTS, ...RMS_TEST_VARIANTS, ...ALIBI_TEST_VARIANTS, ...TWIST_TEST_VARIANTS, ...HYBRID_TEST_VARIANTS, ...MAMBA2_TEST_VARIANTS, ...MAMBA1_TEST_VARIANTS, ...MOE_MORE_TEST_VARIANTS, ...MULTIMODAL_TEST_VARIANTS, ...DENSE2_TEST_VARIANTS, ...LFM2_TEST_VARIANTS, ...SSM_HYBRID_TEST_VARIANTS, ...DENSE3_TEST_VARIANTS, ...MOE3_TEST_VARIANTS, ...HYBRID3_TEST_VARIANTS, ...FAMILIES_A_TEST_VARIANTS, ...FAMILIES_B_TEST_VARIANTS,
 ]
 
 export interface TestModelOptions {
@@ -107,7 +108,7 @@ function tokenizerFamily(variant: TestModelVariant): TokenizerFamily {
     'nemotron-h': 'gpt2', 'nemotron-h-moe': 'gpt2', 'nemotron-h-latent': 'gpt2', 'falcon-h1': 'gpt2', 'falcon-h1-norm-first': 'gpt2', 'falcon-h1-ungated-norm': 'gpt2',
     apertus: 'gpt2', bitnet: 'llama3', nanochat: 'gpt2', diffllama: 'llama2',
     'qwen3-vl-moe': 'qwen2', dbrx: 'gpt2', 'cohere2-moe': 'gpt2', 'cohere2-moe-sigmoid': 'gpt2', afmoe: 'gpt2', glm4v: 'gpt2', 'glm4v-moe': 'gpt2',
-    'kimi-linear': 'gpt2', zamba2: 'llama2', mistral4: 'llama2', 'olmo-hybrid': 'gpt2'}
+    'kimi-linear': 'gpt2', zamba2: 'llama2', mistral4: 'llama2', 'olmo-hybrid': 'gpt2', emu3: 'qwen2'}
   return TOKENIZER_FAMILIES[families[variant]]
 }
 
@@ -174,6 +175,7 @@ export function testModelConfigJson(preset: TestModelPreset, options: TestModelO
   if (isDense3TestVariant(variant)) return dense3TestModelConfigJson(variant, common)
   if (isMoe3TestVariant(variant)) return moe3TestModelConfigJson(variant, common)
   if (isFamiliesATestVariant(variant)) return familiesATestModelConfigJson(variant, common)
+  if (isFamiliesBTestVariant(variant)) return familiesBTestModelConfigJson(variant, common)
   if (variant === 'mistral') {
     return {architectures: ['MistralForCausalLM'], model_type: 'mistral', ...common, rms_norm_eps: 1e-5, rope_theta: 10000.0, sliding_window: 8, tie_word_embeddings: false}
   }
