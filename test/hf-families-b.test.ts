@@ -1,11 +1,17 @@
 // More of transformers 5.18's decoder families on the CPU engine, each read as its config class reads config.json and
 // its tiny model held to transformers (test/fixtures/<variant>-tiny-transformers.json: top-10 last-position logits
-// within 1e-5 relative, greedy tokens equal): Emu3's language model (Emu3ForCausalLM).
+// within 1e-5 relative, greedy tokens equal): Emu3's language model (Emu3ForCausalLM), HyperCLOVA X SEED
+// (HyperCLOVAXForCausalLM).
 import assert from 'node:assert/strict'
+import {cpSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
 import {describe, it} from 'node:test'
+import {cpuOnlyNeed} from '../src/engine/engine-parts.js'
 import {ModelLoadError} from '../src/engine/errors.js'
 import {loadModel} from '../src/engine/model/load-model.js'
 import {parseModelConfig} from '../src/engine/model/model-config.js'
+import {encodeFloats, readCheckpointTensors, readTensorFloat32, writeSafetensors} from '../src/engine/model/safetensors.js'
 import {ensureTestModel, testModelConfigJson, type TestModelVariant} from '../src/engine/model/test-model.js'
 import {fixtureGreedyTokens, readTransformersFixture} from './support/transformers-fixture.js'
 import {promptLogits} from './support/model-logits.js'
@@ -28,6 +34,21 @@ async function checkAgainstFixture(variant: TestModelVariant): Promise<void> {
   assert.deepEqual(await fixtureGreedyTokens(dir, fixture), fixture.prompts.map((p) => p.greedy_token_ids))
 }
 
+/** The variant's tiny model copied with its config.json changed by `extra` and the tensors `keep` keeps. */
+async function withEditedCopy(variant: TestModelVariant, extra: Record<string, unknown>, keep: (name: string) => boolean, check: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await ensureTestModel('tiny', {variant})
+  const scratch = mkdtempSync(join(tmpdir(), `pagedllm-${variant}-`))
+  try {
+    cpSync(dir, scratch, {recursive: true})
+    writeFileSync(join(scratch, 'config.json'), JSON.stringify({...testModelConfigJson('tiny', {variant}), ...extra}))
+    const tensors = readCheckpointTensors(dir).filter((t) => keep(t.name))
+    writeSafetensors(join(scratch, 'model.safetensors'), tensors.map((t) => ({name: t.name, dtype: 'F32', shape: t.shape, data: () => encodeFloats(readTensorFloat32(t), 'F32')})))
+    await check(scratch)
+  } finally {
+    rmSync(scratch, {recursive: true, force: true})
+  }
+}
+
 const refusedByKey = (json: Record<string, unknown>, key: string) => assert.throws(() => parseModelConfig(json), (error: Error) => error instanceof ModelLoadError && error.message.includes(`"${key}"`), key)
 
 describe('Emu3ForCausalLM', () => {
@@ -45,5 +66,35 @@ describe('Emu3ForCausalLM', () => {
 
   it('the tiny model matches transformers 5.18', async () => {
     await checkAgainstFixture('emu3')
+  })
+})
+
+describe('HyperCLOVAXForCausalLM', () => {
+  const json = (extra: Record<string, unknown> = {}) => ({...testModelConfigJson('tiny', {variant: 'hyperclovax'}), ...extra})
+
+  it('reads HyperCLOVAXConfig: Granite\'s multipliers, logits times logits_scaling, head_dim^-0.5 by default, the post-norms by use_post_norm', () => {
+    const config = parseModelConfig(json())
+    assert.deepEqual([config.embeddingScale, config.rmsVariant?.residualMultiplier, config.rmsVariant?.logitsMultiplier, config.attentionScale, config.sandwichNorms], [1.75, 0.625, 1.5, 0.25, true])
+    assert.equal(parseModelConfig(json({attention_multiplier: 0.5})).attentionScale, 0.5)
+    assert.equal(parseModelConfig(json({use_post_norm: false})).sandwichNorms, false)
+    assert.match(cpuOnlyNeed({}, {config, tensors: []})?.reason ?? '', /^HyperCLOVAXForCausalLM \(CPU only/)
+    refusedByKey(json({use_post_norm: 'yes'}), 'use_post_norm')
+    refusedByKey(json({logits_scaling: 0}), 'logits_scaling')
+    refusedByKey(json({num_attention_heads: 3, num_key_value_heads: 1}), 'hidden_size')
+  })
+
+  it('the tiny model matches transformers 5.18', async () => {
+    await checkAgainstFixture('hyperclovax')
+  })
+
+  it('names a missing post-norm as the checkpoint does, and loads Granite\'s tensors alone without use_post_norm', async () => {
+    await withEditedCopy('hyperclovax', {}, (name) => !name.endsWith('layers.1.post_norm2.weight'), async (dir) => {
+      await assert.rejects(loadModel(dir), /Tensor model\.layers\.1\.post_norm2\.weight is missing/)
+    })
+    await withEditedCopy('hyperclovax', {use_post_norm: false}, (name) => !/post_norm[12]/.test(name), async (dir) => {
+      const model = await loadModel(dir)
+      assert.ok(model.tensors.some((t) => t.name === 'model.layers.1.post_attention_layernorm.weight'))
+      assert.ok(!model.tensors.some((t) => /post_feedforward_layernorm|pre_feedforward_layernorm/.test(t.name)))
+    })
   })
 })

@@ -191,6 +191,8 @@ export const ARCHITECTURES: Record<string, ArchitectureTraits> = {
   Zamba2ForCausalLM: {...BASE, defaultMaxPositions: 4096, defaultTiedEmbeddings: true},
   // Emu3's language model: Llama's layers under Emu3TextConfig's defaults (rope base 1e6, 9216 positions: config-class-defaults.ts).
   Emu3ForCausalLM: {...BASE, defaultMaxPositions: 9216},
+  // HyperCLOVA X SEED: Granite's multipliers with post-norms on each sublayer's output, logits times logits_scaling (hyperclovax-config.ts).
+  HyperCLOVAXForCausalLM: BASE,
 }
 /** The RMSNorm families above, then the LayerNorm family (OPT, GPT-NeoX, GPT-2: layernorm-family.ts; Phi, StableLM, StarCoder2, GPT-J, GPTBigCode, GPT-Neo: layernorm-more.ts; BLOOM, Falcon, MPT: alibi-family.ts). */
 export const SUPPORTED_ARCHITECTURES = [...Object.keys(ARCHITECTURES), ...LAYERNORM_ARCHITECTURES]

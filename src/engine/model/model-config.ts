@@ -42,6 +42,7 @@ import {NANOCHAT, nanochatLogitSoftcap, nanochatView} from './nanochat-config.js
 import {DIFFLLAMA, checkDiffAttentionHeads, diffllamaView} from './diffllama-config.js'
 import {MINICPM3, minicpm3Multipliers, minicpm3View} from './minicpm3-config.js'
 import {GRANITE_SWA, graniteSwaView} from './granite-swa-config.js'
+import {HYPERCLOVAX, hyperclovaxPostNorms} from './hyperclovax-config.js'
 import {HYBRID_ARCHITECTURES, HYBRID_MULTIMODAL, parseHybrid, qwen35LanguageModel, qwen35View, type HybridFeatures} from './qwen35-config.js'
 import {LLAMA4, LLAMA4_MULTIMODAL, llama4Attention, llama4LanguageModel, llama4View, type Llama4Features} from './llama4-config.js'
 
@@ -355,6 +356,7 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   if (architecture === DIFFLLAMA) checkDiffAttentionHeads(numHeads, numKvHeads, source)
   if (gemma4) Object.assign(modelConfig, gemma4ModelFields(config, gemma4, modelConfig.torchDtype, source))
   if (isLlamaTwist(architecture)) applyTwistBiases(modelConfig, config, architecture, source)
+  if (architecture === HYPERCLOVAX) modelConfig.sandwichNorms = hyperclovaxPostNorms(config)
   if (isDeepseek(architecture)) Object.assign(modelConfig, deepseekAttention(config, architecture, source))
   if (architecture === MINICPM3) Object.assign(modelConfig, minicpm3Multipliers(config, numLayers, hiddenSize, source))
   if (architecture === GLM4_MOE) modelConfig.qkNorm = glm4MoeQkNorm(config, source)
@@ -387,7 +389,7 @@ function refuseQuantizedCheckpoint(config: Json, source: string): void {
   )
 }
 
-const MLP_BIAS_READERS = new Set(['LlamaForCausalLM', 'GraniteForCausalLM', 'SmolLM3ForCausalLM', 'ArceeForCausalLM', 'NemotronForCausalLM', 'Jais2ForCausalLM', 'CwmForCausalLM', 'Emu3ForCausalLM'])
+const MLP_BIAS_READERS = new Set(['LlamaForCausalLM', 'GraniteForCausalLM', 'SmolLM3ForCausalLM', 'ArceeForCausalLM', 'NemotronForCausalLM', 'Jais2ForCausalLM', 'CwmForCausalLM', 'Emu3ForCausalLM', HYPERCLOVAX])
 /** Architectures whose transformers attention has no biases whatever attention_bias says. */
 const IGNORE_ATTENTION_BIAS = new Set(['MistralForCausalLM', 'MixtralForCausalLM', 'Phi3ForCausalLM'])
 /** No released model has more than a few hundred layers; a count past this is a corrupt or hostile config. */
