@@ -1,7 +1,7 @@
 // More of transformers 5.18's decoder families on the CPU engine, each read as its config class reads config.json and
 // its tiny model held to transformers (test/fixtures/<variant>-tiny-transformers.json: top-10 last-position logits
 // within 1e-5 relative, greedy tokens equal): Emu3's language model (Emu3ForCausalLM), HyperCLOVA X SEED
-// (HyperCLOVAXForCausalLM).
+// (HyperCLOVAXForCausalLM), Youtu-LLM (YoutuForCausalLM).
 import assert from 'node:assert/strict'
 import {cpSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
@@ -96,5 +96,27 @@ describe('HyperCLOVAXForCausalLM', () => {
       assert.ok(model.tensors.some((t) => t.name === 'model.layers.1.post_attention_layernorm.weight'))
       assert.ok(!model.tensors.some((t) => /post_feedforward_layernorm|pre_feedforward_layernorm/.test(t.name)))
     })
+  })
+})
+
+describe('YoutuForCausalLM', () => {
+  const json = (extra: Record<string, unknown> = {}) => ({...testModelConfigJson('tiny', {variant: 'youtu'}), ...extra})
+
+  it('reads YoutuConfig: DeepSeek-V3\'s latent attention over dense MLPs, interleaved rope by default, tied by default', () => {
+    const config = parseModelConfig(json())
+    assert.deepEqual([config.mla?.qLoraRank, config.mla?.kvLoraRank, config.mla?.vHeadDim, config.mla?.ropeInterleaved, config.mla?.latentNormEps, config.headDim, config.rotaryDim, config.numKvHeads, config.moe], [24, 32, 12, true, 1e-6, 24, 8, 4, undefined])
+    assert.match(cpuOnlyNeed({}, {config, tensors: []})?.reason ?? '', /^YoutuForCausalLM \(multi-head latent attention run on the CPU only\)/)
+    // YoutuConfig's defaults: V3's attention sizes, 131072 positions, tied embeddings.
+    const {q_lora_rank: _q, kv_lora_rank: _k, qk_nope_head_dim: _n, qk_rope_head_dim: _r, v_head_dim: _v, max_position_embeddings: _m, tie_word_embeddings: _t, ...byDefault} = json()
+    const defaults = parseModelConfig({...byDefault, rope_parameters: {rope_type: 'default', rope_theta: 1e4}})
+    assert.deepEqual([defaults.mla?.qLoraRank, defaults.mla?.kvLoraRank, defaults.mla?.vHeadDim, defaults.headDim, defaults.maxPositionEmbeddings, defaults.tieWordEmbeddings], [1536, 512, 128, 192, 131072, true])
+    assert.equal(parseModelConfig(json({rope_interleave: false})).mla?.ropeInterleaved, false)
+    refusedByKey(json({rope_interleave: 'no'}), 'rope_interleave')
+    refusedByKey(json({qk_rope_head_dim: 7}), 'qk_rope_head_dim')
+    assert.throws(() => parseModelConfig(json({attention_bias: true})), /attention_bias=true is not supported for YoutuForCausalLM/)
+  })
+
+  it('the tiny model matches transformers 5.18', async () => {
+    await checkAgainstFixture('youtu')
   })
 })

@@ -193,6 +193,8 @@ export const ARCHITECTURES: Record<string, ArchitectureTraits> = {
   Emu3ForCausalLM: {...BASE, defaultMaxPositions: 9216},
   // HyperCLOVA X SEED: Granite's multipliers with post-norms on each sublayer's output, logits times logits_scaling (hyperclovax-config.ts).
   HyperCLOVAXForCausalLM: BASE,
+  // Youtu-LLM: DeepSeek-V3's latent attention (interleaved rope by default) over Qwen3's dense MLPs, tied (deepseek-config.ts).
+  YoutuForCausalLM: {...BASE, defaultMaxPositions: 131072, defaultTiedEmbeddings: true},
 }
 /** The RMSNorm families above, then the LayerNorm family (OPT, GPT-NeoX, GPT-2: layernorm-family.ts; Phi, StableLM, StarCoder2, GPT-J, GPTBigCode, GPT-Neo: layernorm-more.ts; BLOOM, Falcon, MPT: alibi-family.ts). */
 export const SUPPORTED_ARCHITECTURES = [...Object.keys(ARCHITECTURES), ...LAYERNORM_ARCHITECTURES]

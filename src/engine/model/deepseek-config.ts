@@ -22,8 +22,11 @@ export const DOTS1 = 'Dots1ForCausalLM'
 /** GLM-4.7-Flash: DeepSeek-V3's layers under other defaults, its sparse layers listed in mlp_layer_types. */
 export const GLM4_MOE_LITE = 'Glm4MoeLiteForCausalLM'
 
+/** Youtu-LLM: DeepSeek-V3's latent attention over dense MLPs in every layer (YoutuConfig: V3's with the experts' keys removed). */
+export const YOUTU = 'YoutuForCausalLM'
+
 export function isDeepseek(architecture: string): boolean {
-  return architecture === DEEPSEEK_V2 || architecture === DEEPSEEK_V3 || architecture === GLM4_MOE_LITE || architecture === MINICPM3 || architecture === KIMI_LINEAR || architecture === MISTRAL4
+  return architecture === YOUTU || architecture === DEEPSEEK_V2 || architecture === DEEPSEEK_V3 || architecture === GLM4_MOE_LITE || architecture === MINICPM3 || architecture === KIMI_LINEAR || architecture === MISTRAL4
 }
 
 /** Each config class's attention and expert defaults. */
@@ -34,6 +37,7 @@ const DEFAULTS: Record<string, {nope: number; rope: number; v: number; qLora: nu
   [MINICPM3]: {nope: 64, rope: 32, v: 64, qLora: 768, experts: 0}, // dense MLPs (minicpm3-config.ts)
   [KIMI_LINEAR]: {nope: 128, rope: 64, v: 128, qLora: 0, experts: 256}, // its view sets q_lora_rank (kimi-linear-config.ts)
   [MISTRAL4]: {nope: 64, rope: 64, v: 128, qLora: 1024, experts: 128}, // its view sets kv_lora_rank (mistral4-config.ts)
+  [YOUTU]: {nope: 128, rope: 64, v: 128, qLora: 1536, experts: 0}, // dense MLPs
 }
 
 /** Multi-head latent attention; ModelConfig.headDim is qk_nope_head_dim + qk_rope_head_dim, rotaryDim qk_rope_head_dim. */

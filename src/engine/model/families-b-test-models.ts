@@ -1,8 +1,8 @@
-// The config.json of the emu3 (Emu3's language model: Llama's layers) and hyperclovax (HyperCLOVA X SEED:
-// hyperclovax-config.ts) test-model variants, for test-model.ts.
+// The config.json of the emu3 (Emu3's language model: Llama's layers), hyperclovax (HyperCLOVA X SEED:
+// hyperclovax-config.ts) and youtu (Youtu-LLM: deepseek-config.ts) test-model variants, for test-model.ts.
 
-export type FamiliesBTestVariant = 'emu3' | 'hyperclovax'
-export const FAMILIES_B_TEST_VARIANTS: readonly FamiliesBTestVariant[] = ['emu3', 'hyperclovax']
+export type FamiliesBTestVariant = 'emu3' | 'hyperclovax' | 'youtu'
+export const FAMILIES_B_TEST_VARIANTS: readonly FamiliesBTestVariant[] = ['emu3', 'hyperclovax', 'youtu']
 
 export function isFamiliesBTestVariant(variant: string): variant is FamiliesBTestVariant {
   return (FAMILIES_B_TEST_VARIANTS as readonly string[]).includes(variant)
@@ -15,6 +15,7 @@ export function isFamiliesBTestVariant(variant: string): variant is FamiliesBTes
  */
 export function familiesBTestModelConfigJson(variant: FamiliesBTestVariant, common: Record<string, unknown>): Record<string, unknown> {
   if (variant === 'hyperclovax') return hyperclovaxTestModelConfigJson(common)
+  if (variant === 'youtu') return youtuTestModelConfigJson(common)
   return {architectures: ['Emu3ForCausalLM'], model_type: 'emu3_text_model', ...common, rms_norm_eps: 1e-5, attention_bias: true, mlp_bias: true, tie_word_embeddings: false, pad_token_id: common.eos_token_id}
 }
 
@@ -26,5 +27,19 @@ function hyperclovaxTestModelConfigJson(common: Record<string, unknown>): Record
   return {
     architectures: ['HyperCLOVAXForCausalLM'], model_type: 'hyperclovax', ...common, rms_norm_eps: 1e-5, rope_theta: 10000.0, attention_bias: false, mlp_bias: false,
     tie_word_embeddings: false, embedding_multiplier: 1.75, residual_multiplier: 0.625, logits_scaling: 1.5,
+  }
+}
+
+/**
+ * youtu: latent attention with q through its normed latent (q_lora_rank 24), k_pe and v sizes that differ, rope_interleave
+ * left out (its class's true), rms_norm_eps 1e-3 (wide enough to show that the latent norms keep their class's 1e-6), YaRN x4
+ * over an original context of 64 (to 256) whose mscale_all_dim moves the softmax scale; dense MLPs in every layer.
+ */
+function youtuTestModelConfigJson(common: Record<string, unknown>): Record<string, unknown> {
+  const {head_dim: _, ...rest} = common
+  return {
+    architectures: ['YoutuForCausalLM'], model_type: 'youtu', ...rest, max_position_embeddings: 256, num_key_value_heads: common.num_attention_heads, rms_norm_eps: 1e-3, tie_word_embeddings: false,
+    attention_bias: false, q_lora_rank: 24, kv_lora_rank: 32, qk_nope_head_dim: 16, qk_rope_head_dim: 8, v_head_dim: 12,
+    rope_parameters: {rope_type: 'yarn', rope_theta: 10000.0, factor: 4.0, original_max_position_embeddings: 64, beta_fast: 32.0, beta_slow: 1.0, mscale: 1.0, mscale_all_dim: 1.2},
   }
 }
