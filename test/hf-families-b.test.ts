@@ -1,7 +1,8 @@
 // More of transformers 5.18's decoder families on the CPU engine, each read as its config class reads config.json and
 // its tiny model held to transformers (test/fixtures/<variant>-tiny-transformers.json: top-10 last-position logits
 // within 1e-5 relative, greedy tokens equal): Emu3's language model (Emu3ForCausalLM), HyperCLOVA X SEED
-// (HyperCLOVAXForCausalLM), Youtu-LLM (YoutuForCausalLM).
+// (HyperCLOVAXForCausalLM), Youtu-LLM (YoutuForCausalLM), Granite MoE SWA
+// (GraniteMoeSWAForCausalLM).
 import assert from 'node:assert/strict'
 import {cpSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
@@ -118,5 +119,35 @@ describe('YoutuForCausalLM', () => {
 
   it('the tiny model matches transformers 5.18', async () => {
     await checkAgainstFixture('youtu')
+  })
+})
+
+describe('GraniteMoeSWAForCausalLM', () => {
+  const json = (extra: Record<string, unknown> = {}) => ({...testModelConfigJson('tiny', {variant: 'granitemoe-swa'}), ...extra})
+
+  it('reads GraniteMoeSWAConfig: Granite SWA\'s attention over GraniteMoeShared\'s experts, under GraniteMoeSharedConfig\'s other defaults', () => {
+    const config = parseModelConfig(json())
+    assert.deepEqual([config.attentionSinks, config.layerWindows, config.ropeTheta, config.ropeLocalTheta, config.rmsVariant?.ropeLayers], [true, [0, 8, 8, 8], 1e6, 1e4, [true, true, false, true]])
+    assert.deepEqual([config.moe?.numExperts, config.moe?.numExpertsPerToken, config.moe?.expertIntermediateSize, config.moe?.sharedExpertIntermediateSize, config.moe?.ungatedSharedExpert], [4, 2, 64, 32, true])
+    assert.deepEqual([config.embeddingScale, config.attentionScale, config.rmsVariant?.residualMultiplier, config.rmsVariant?.logitsMultiplier], [1.75, 0.375, 0.625, 1 / 1.5])
+    assert.match(cpuOnlyNeed({}, {config, tensors: []})?.reason ?? '', /^GraniteMoeSWAForCausalLM \(attention sinks have no CUDA path\)/)
+    // GraniteMoeSWAConfig's defaults: a window of 128, untied (GraniteMoeShared's, not Granite SWA's tied), every 4th layer full.
+    const {sliding_window: _w, tie_word_embeddings: _t, layer_rope_theta: _r, ...byDefault} = json()
+    const defaults = parseModelConfig(byDefault)
+    assert.deepEqual([defaults.layerWindows, defaults.tieWordEmbeddings, defaults.ropeLocalTheta], [[0, 128, 128, 128], false, undefined])
+    refusedByKey(json({layer_rope_theta: [1e6, 1e4]}), 'layer_rope_theta')
+    refusedByKey(json({layer_rope_theta: [1e6, 1e4, 5e5, 1e4]}), 'layer_rope_theta')
+    refusedByKey(json({sliding_window: 0}), 'sliding_window')
+    refusedByKey(json({num_local_experts: 0}), 'num_local_experts')
+  })
+
+  it('the tiny model matches transformers 5.18', async () => {
+    await checkAgainstFixture('granitemoe-swa')
+  })
+
+  it('names a misshapen fused expert tensor as the checkpoint does', async () => {
+    await withEditedCopy('granitemoe-swa', {num_local_experts: 5}, () => true, async (dir) => {
+      await assert.rejects(loadModel(dir), /Tensor model\.layers\.\d\.block_sparse_moe\.(experts\.gate_up_proj|router\.weight|experts\.down_proj) has shape \[4, /)
+    })
   })
 })

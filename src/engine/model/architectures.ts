@@ -195,6 +195,8 @@ export const ARCHITECTURES: Record<string, ArchitectureTraits> = {
   HyperCLOVAXForCausalLM: BASE,
   // Youtu-LLM: DeepSeek-V3's latent attention (interleaved rope by default) over Qwen3's dense MLPs, tied (deepseek-config.ts).
   YoutuForCausalLM: {...BASE, defaultMaxPositions: 131072, defaultTiedEmbeddings: true},
+  // Granite MoE SWA: Granite SWA's attention (sinks, sliding layers, a rope base per layer) over GraniteMoeShared's experts (granite-swa-config.ts).
+  GraniteMoeSWAForCausalLM: {...BASE, defaultSlidingWindow: 128, moe: 'granitemoeshared'},
 }
 /** The RMSNorm families above, then the LayerNorm family (OPT, GPT-NeoX, GPT-2: layernorm-family.ts; Phi, StableLM, StarCoder2, GPT-J, GPTBigCode, GPT-Neo: layernorm-more.ts; BLOOM, Falcon, MPT: alibi-family.ts). */
 export const SUPPORTED_ARCHITECTURES = [...Object.keys(ARCHITECTURES), ...LAYERNORM_ARCHITECTURES]

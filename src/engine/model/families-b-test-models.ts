@@ -1,8 +1,9 @@
 // The config.json of the emu3 (Emu3's language model: Llama's layers), hyperclovax (HyperCLOVA X SEED:
-// hyperclovax-config.ts) and youtu (Youtu-LLM: deepseek-config.ts) test-model variants, for test-model.ts.
+// hyperclovax-config.ts), youtu (Youtu-LLM: deepseek-config.ts) and granitemoe-swa (Granite MoE SWA: granite-swa-config.ts)
+// test-model variants, for test-model.ts.
 
-export type FamiliesBTestVariant = 'emu3' | 'hyperclovax' | 'youtu'
-export const FAMILIES_B_TEST_VARIANTS: readonly FamiliesBTestVariant[] = ['emu3', 'hyperclovax', 'youtu']
+export type FamiliesBTestVariant = 'emu3' | 'hyperclovax' | 'youtu' | 'granitemoe-swa'
+export const FAMILIES_B_TEST_VARIANTS: readonly FamiliesBTestVariant[] = ['emu3', 'hyperclovax', 'youtu', 'granitemoe-swa']
 
 export function isFamiliesBTestVariant(variant: string): variant is FamiliesBTestVariant {
   return (FAMILIES_B_TEST_VARIANTS as readonly string[]).includes(variant)
@@ -16,6 +17,7 @@ export function isFamiliesBTestVariant(variant: string): variant is FamiliesBTes
 export function familiesBTestModelConfigJson(variant: FamiliesBTestVariant, common: Record<string, unknown>): Record<string, unknown> {
   if (variant === 'hyperclovax') return hyperclovaxTestModelConfigJson(common)
   if (variant === 'youtu') return youtuTestModelConfigJson(common)
+  if (variant === 'granitemoe-swa') return graniteMoeSwaTestModelConfigJson(common)
   return {architectures: ['Emu3ForCausalLM'], model_type: 'emu3_text_model', ...common, rms_norm_eps: 1e-5, attention_bias: true, mlp_bias: true, tie_word_embeddings: false, pad_token_id: common.eos_token_id}
 }
 
@@ -41,5 +43,18 @@ function youtuTestModelConfigJson(common: Record<string, unknown>): Record<strin
     architectures: ['YoutuForCausalLM'], model_type: 'youtu', ...rest, max_position_embeddings: 256, num_key_value_heads: common.num_attention_heads, rms_norm_eps: 1e-3, tie_word_embeddings: false,
     attention_bias: false, q_lora_rank: 24, kv_lora_rank: 32, qk_nope_head_dim: 16, qk_rope_head_dim: 8, v_head_dim: 12,
     rope_parameters: {rope_type: 'yarn', rope_theta: 10000.0, factor: 4.0, original_max_position_embeddings: 64, beta_fast: 32.0, beta_slow: 1.0, mscale: 1.0, mscale_all_dim: 1.2},
+  }
+}
+
+/**
+ * granitemoe-swa: four layers (GraniteMoeSWAConfig's layer_types: layer 0 full, the others sliding, a window of 8), rope
+ * bases 1e6 on the full layer, 1e4 on the sliding ones but none on layer 2 (layer_rope_theta 0), Granite's multipliers,
+ * sinks, 4 experts of half the preset's MLP width top-2 and a shared expert a quarter of it.
+ */
+function graniteMoeSwaTestModelConfigJson(common: Record<string, unknown>): Record<string, unknown> {
+  return {
+    architectures: ['GraniteMoeSWAForCausalLM'], model_type: 'granitemoe_swa', ...common, num_hidden_layers: 4, rms_norm_eps: 1e-6, rope_theta: 10000.0, sliding_window: 8,
+    layer_rope_theta: [1e6, 1e4, 0, 1e4], embedding_multiplier: 1.75, residual_multiplier: 0.625, attention_multiplier: 0.375, logits_scaling: 1.5, tie_word_embeddings: false,
+    intermediate_size: (common.intermediate_size as number) / 2, num_local_experts: 4, num_experts_per_tok: 2, shared_intermediate_size: (common.intermediate_size as number) / 4,
   }
 }

@@ -41,7 +41,7 @@ import {BITNET, bitnetView} from './bitnet-config.js'
 import {NANOCHAT, nanochatLogitSoftcap, nanochatView} from './nanochat-config.js'
 import {DIFFLLAMA, checkDiffAttentionHeads, diffllamaView} from './diffllama-config.js'
 import {MINICPM3, minicpm3Multipliers, minicpm3View} from './minicpm3-config.js'
-import {GRANITE_SWA, graniteSwaView} from './granite-swa-config.js'
+import {graniteSwaView, isGraniteSwa} from './granite-swa-config.js'
 import {HYPERCLOVAX, hyperclovaxPostNorms} from './hyperclovax-config.js'
 import {HYBRID_ARCHITECTURES, HYBRID_MULTIMODAL, parseHybrid, qwen35LanguageModel, qwen35View, type HybridFeatures} from './qwen35-config.js'
 import {LLAMA4, LLAMA4_MULTIMODAL, llama4Attention, llama4LanguageModel, llama4View, type Llama4Features} from './llama4-config.js'
@@ -207,7 +207,7 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   if (architecture === 'Gemma3ForCausalLM') ({config, ropeLocalTheta} = gemma3View(config, source))
   if (architecture === OLMO3) ({config, ropeLocalTheta} = olmo3View(config, source))
   let swaRopeLayers: boolean[] | undefined
-  if (architecture === GRANITE_SWA) ({config, ropeLocalTheta, ropeLayers: swaRopeLayers} = graniteSwaView(config, source))
+  if (isGraniteSwa(architecture)) ({config, ropeLocalTheta, ropeLayers: swaRopeLayers} = graniteSwaView(config, architecture, source))
   let gemma4: Gemma4Features | undefined
   if (architecture === GEMMA4) ({config, features: gemma4} = gemma4View(config, source))
   if (MAMBA2_ARCHITECTURES.has(architecture)) config = mamba2View(config, architecture, source)
@@ -349,7 +349,7 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   if (layerWindows !== undefined) modelConfig.layerWindows = layerWindows
   if (layerWindows !== undefined && ropeLocalTheta !== undefined) modelConfig.ropeLocalTheta = ropeLocalTheta
   if (isRmsVariantArchitecture(architecture)) Object.assign(modelConfig, parseRmsVariant(config, architecture, source))
-  if (architecture === GPT_OSS || architecture === GRANITE_SWA) modelConfig.attentionSinks = true
+  if (architecture === GPT_OSS || isGraniteSwa(architecture)) modelConfig.attentionSinks = true
   if (swaRopeLayers) modelConfig.rmsVariant!.ropeLayers = swaRopeLayers
   if (bitLinear) modelConfig.rmsVariant!.bitLinear = true
   if (architecture === NANOCHAT) modelConfig.finalLogitSoftcap = nanochatLogitSoftcap(config, source)

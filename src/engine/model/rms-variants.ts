@@ -22,6 +22,7 @@ import {COHERE2_MOE, cohere2MoeRopeLayers, cohere2MoeView} from './cohere2-moe-c
 import {AFMOE, afmoeAttention, afmoeView} from './afmoe-config.js'
 import {rowWindows} from './fused-tensors.js'
 import {HYPERCLOVAX, hyperclovaxView} from './hyperclovax-config.js'
+import {GRANITE_MOE_SWA} from './granite-swa-config.js'
 
 /** What sets Granite, OLMo2 or SmolLM3 apart from Llama; ModelConfig.rmsVariant holds it (native/cpu/rms_variants.h runs it). */
 export interface RmsVariantFeatures {
@@ -67,7 +68,7 @@ export interface RmsVariantFeatures {
   attentionOutputGate?: true
 }
 
-export const RMS_VARIANT_ARCHITECTURES = ['GraniteForCausalLM', 'Olmo2ForCausalLM', 'SmolLM3ForCausalLM', 'CohereForCausalLM', 'OlmoForCausalLM', 'OlmoeForCausalLM', 'GraniteMoeForCausalLM', COHERE2, OLMO3, 'GraniteMoeSharedForCausalLM', ...PHIMOE_ARCHITECTURES, EXAONE4, 'ArceeForCausalLM', 'NemotronForCausalLM', HUNYUAN_DENSE, GRANITE_HYBRID, 'FlexOlmoForCausalLM', HUNYUAN_MOE, EXAONE_MOE, 'Jais2ForCausalLM', 'GraniteSWAForCausalLM', NEMOTRON_H, FALCON_H1, APERTUS, BITNET, NANOCHAT, DIFFLLAMA, DBRX, COHERE2_MOE, AFMOE, HYPERCLOVAX] as const
+export const RMS_VARIANT_ARCHITECTURES = ['GraniteForCausalLM', 'Olmo2ForCausalLM', 'SmolLM3ForCausalLM', 'CohereForCausalLM', 'OlmoForCausalLM', 'OlmoeForCausalLM', 'GraniteMoeForCausalLM', COHERE2, OLMO3, 'GraniteMoeSharedForCausalLM', ...PHIMOE_ARCHITECTURES, EXAONE4, 'ArceeForCausalLM', 'NemotronForCausalLM', HUNYUAN_DENSE, GRANITE_HYBRID, 'FlexOlmoForCausalLM', HUNYUAN_MOE, EXAONE_MOE, 'Jais2ForCausalLM', 'GraniteSWAForCausalLM', NEMOTRON_H, FALCON_H1, APERTUS, BITNET, NANOCHAT, DIFFLLAMA, DBRX, COHERE2_MOE, AFMOE, HYPERCLOVAX, GRANITE_MOE_SWA] as const
 
 export function isRmsVariantArchitecture(architecture: string): boolean {
   return (RMS_VARIANT_ARCHITECTURES as readonly string[]).includes(architecture)
@@ -103,7 +104,7 @@ export function rmsVariantView(config: Json, architecture: string, source: strin
 /** The features and the two scales Granite sets (attentionScale 0: 1 / sqrt(head_dim); embeddingScale 1: none). */
 export function parseRmsVariant(config: Json, architecture: string, source: string): {rmsVariant: RmsVariantFeatures; attentionScale: number; embeddingScale: number; qkNorm?: true; normWeightOffset?: number} {
   const rmsVariant: RmsVariantFeatures = {residualMultiplier: 1, logitsMultiplier: 1, postNormsOnly: false, wholeQkNorm: false, normMean: false, parallelBlock: false, normAffine: true, clipQkv: 0}
-  if (architecture === 'GraniteForCausalLM' || architecture === 'GraniteMoeForCausalLM' || architecture === 'GraniteMoeSharedForCausalLM' || architecture === GRANITE_HYBRID || architecture === 'GraniteSWAForCausalLM' || architecture === HYPERCLOVAX) {
+  if (architecture === 'GraniteForCausalLM' || architecture === 'GraniteMoeForCausalLM' || architecture === 'GraniteMoeSharedForCausalLM' || architecture === GRANITE_HYBRID || architecture === 'GraniteSWAForCausalLM' || architecture === GRANITE_MOE_SWA || architecture === HYPERCLOVAX) {
     // GraniteConfig defaults every multiplier to 1, the attention one included (not 1 / sqrt(head_dim); HyperCLOVAX's view sets its own).
     const multiplier = (key: string): number => {
       const value = config[key] ?? 1
