@@ -2,7 +2,7 @@
 // its tiny model held to transformers (test/fixtures/<variant>-tiny-transformers.json: top-10 last-position logits
 // within 1e-5 relative, greedy tokens equal): Emu3's language model (Emu3ForCausalLM), HyperCLOVA X SEED
 // (HyperCLOVAXForCausalLM), Youtu-LLM (YoutuForCausalLM), Granite MoE SWA
-// (GraniteMoeSWAForCausalLM).
+// (GraniteMoeSWAForCausalLM), Hy3 (HYV3ForCausalLM).
 import assert from 'node:assert/strict'
 import {cpSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
@@ -149,5 +149,47 @@ describe('GraniteMoeSWAForCausalLM', () => {
     await withEditedCopy('granitemoe-swa', {num_local_experts: 5}, () => true, async (dir) => {
       await assert.rejects(loadModel(dir), /Tensor model\.layers\.\d\.block_sparse_moe\.(experts\.gate_up_proj|router\.weight|experts\.down_proj) has shape \[4, /)
     })
+  })
+})
+
+describe('HYV3ForCausalLM', () => {
+  const json = (extra: Record<string, unknown> = {}) => ({...testModelConfigJson('tiny', {variant: 'hy-v3'}), ...extra})
+
+  it('reads HYV3Config: per-head q/k norms, a dense first layer, one-group sigmoid routing with its bias and scale, a shared MLP', () => {
+    const config = parseModelConfig(json())
+    assert.deepEqual([config.qkNorm, config.headDim, config.numKvHeads, config.ropeTheta, config.rmsNormEps], [true, 24, 2, 11158840, 1e-5])
+    assert.deepEqual(config.moe?.grouped, {groups: 1, topkGroups: 1, sigmoid: true, groupTop2: true, routerBias: true, routedScalingFactor: 1.5})
+    assert.deepEqual([config.moe?.sparseLayers, config.moe?.numExperts, config.moe?.expertIntermediateSize, config.moe?.sharedExpertIntermediateSize, config.moe?.ungatedSharedExpert, config.moe?.normTopkProb], [[false, true, true], 8, 32, 32, true, true])
+    assert.deepEqual(parseModelConfig(json({mlp_layer_types: ['sparse', 'dense', 'sparse']})).moe?.sparseLayers, [true, false, true])
+    // HYV3Config's defaults: 192 experts top-8 of 1536 scaled by 2.826, one shared expert, 8 KV heads, heads of 128.
+    const {num_experts: _e, num_experts_per_tok: _k, moe_intermediate_size: _m, num_shared_experts: _s, router_scaling_factor: _r, num_key_value_heads: _kv, head_dim: _h, ...byDefault} = json()
+    const defaults = parseModelConfig({...byDefault, num_attention_heads: 16})
+    assert.deepEqual([defaults.moe?.numExperts, defaults.moe?.numExpertsPerToken, defaults.moe?.expertIntermediateSize, defaults.moe?.sharedExpertIntermediateSize, defaults.moe?.grouped?.routedScalingFactor, defaults.numKvHeads, defaults.headDim],
+      [192, 8, 1536, 1536, 2.826, 8, 128])
+    refusedByKey(json({mlp_bias: true}), 'mlp_bias')
+    refusedByKey(json({num_shared_experts: 0}), 'num_shared_experts')
+    refusedByKey(json({router_scaling_factor: -1}), 'router_scaling_factor')
+    refusedByKey(json({enable_moe_fp32_combine: 'yes'}), 'enable_moe_fp32_combine')
+    refusedByKey(json({mlp_layer_types: ['dense', 'sparse']}), 'mlp_layer_types')
+    assert.match(cpuOnlyNeed({}, {config, tensors: []})?.reason ?? '', /^HYV3ForCausalLM \(grouped expert routing run on the CPU only\)/)
+  })
+
+  it('the tiny model matches transformers 5.18', async () => {
+    await checkAgainstFixture('hy-v3')
+  })
+
+  it('reads the router, its bias and the shared MLP under transformers\' own names too', async () => {
+    const renamed = (name: string) => name.replace('.mlp.router.gate.', '.mlp.gate.').replace('.mlp.expert_bias', '.mlp.e_score_correction_bias').replace('.mlp.shared_mlp.', '.mlp.shared_experts.')
+    const dir = await ensureTestModel('tiny', {variant: 'hy-v3'})
+    const scratch = mkdtempSync(join(tmpdir(), 'pagedllm-hy-v3-'))
+    try {
+      cpSync(dir, scratch, {recursive: true})
+      const tensors = readCheckpointTensors(dir)
+      writeSafetensors(join(scratch, 'model.safetensors'), tensors.map((t) => ({name: renamed(t.name), dtype: 'F32', shape: t.shape, data: () => encodeFloats(readTensorFloat32(t), 'F32')})))
+      const [a, b] = [await loadModel(dir), await loadModel(scratch)]
+      assert.deepEqual(b.tensors.map((t) => t.name), a.tensors.map((t) => t.name))
+    } finally {
+      rmSync(scratch, {recursive: true, force: true})
+    }
   })
 })

@@ -8,6 +8,7 @@ import {EXAONE_MOE} from './exaone-moe-config.js'
 import {MINICPM3} from './minicpm3-config.js'
 import {KIMI_LINEAR} from './kimi-linear-config.js'
 import {MISTRAL4} from './mistral4-config.js'
+import {HYV3} from './hy-v3-config.js'
 import {switchOn} from './config-switch.js'
 
 export const DEEPSEEK_V2 = 'DeepseekV2ForCausalLM'
@@ -133,7 +134,7 @@ export function deepseekAttention(config: Json, architecture: string, source: st
 export function deepseekRouting(config: Json, architecture: string, numExperts: number, topK: number, source: string): GroupedRouting {
   const v3 = architecture !== DEEPSEEK_V2
   // GLM's, dots.llm1's and Solar Open's config classes default to one group.
-  const glm = architecture === GLM4_MOE || architecture === GLM4_MOE_LITE || architecture === DOTS1 || architecture === SOLAR_OPEN || architecture === EXAONE_MOE || architecture === KIMI_LINEAR || architecture === MISTRAL4
+  const glm = architecture === GLM4_MOE || architecture === GLM4_MOE_LITE || architecture === DOTS1 || architecture === SOLAR_OPEN || architecture === EXAONE_MOE || architecture === KIMI_LINEAR || architecture === MISTRAL4 || architecture === HYV3
   const method = v3 ? 'noaux_tc' : (config.topk_method ?? 'greedy')
   if (method !== 'greedy' && method !== 'group_limited_greedy' && method !== 'noaux_tc') {
     throw new ModelLoadError(`${source}: topk_method ${quotedValue(method)} is not supported for ${architecture} (greedy, group_limited_greedy).`)
@@ -155,12 +156,12 @@ export function deepseekRouting(config: Json, architecture: string, numExperts: 
 export function deepseekSparseLayers(config: Json, numLayers: number, architecture: string, source: string): boolean[] {
   const dense = config.first_k_dense_replace ?? {[DEEPSEEK_V3]: 3, [GLM4_MOE]: 1}[architecture] ?? 0
   if (typeof dense !== 'number' || !Number.isInteger(dense) || dense < 0) throw new ModelLoadError(`${source}: "first_k_dense_replace" must be a non-negative integer, got ${quotedValue(dense)}.`)
-  if (architecture === GLM4_MOE_LITE || architecture === EXAONE_MOE || architecture === KIMI_LINEAR) return liteSparseLayers(config, numLayers, source)
+  if (architecture === GLM4_MOE_LITE || architecture === EXAONE_MOE || architecture === KIMI_LINEAR || architecture === HYV3) return liteSparseLayers(config, numLayers, source)
   const freq = positiveInteger(config, 'moe_layer_freq', 1, source)
   return Array.from({length: numLayers}, (_, layer) => layer >= dense && layer % freq === 0)
 }
 
-/** Glm4MoeLiteConfig's mlp_layer_types ("dense" / "sparse" per layer), by default dense first and sparse after. */
+/** Glm4MoeLiteConfig's (and HYV3Config's) mlp_layer_types ("dense" / "sparse" per layer), by default dense first and sparse after. */
 function liteSparseLayers(config: Json, numLayers: number, source: string): boolean[] {
   const types = config.mlp_layer_types ?? ['dense', ...Array<string>(numLayers - 1).fill('sparse')]
   if (!Array.isArray(types) || types.length !== numLayers || types.some((t) => t !== 'dense' && t !== 'sparse')) {

@@ -1,9 +1,9 @@
 // The config.json of the emu3 (Emu3's language model: Llama's layers), hyperclovax (HyperCLOVA X SEED:
-// hyperclovax-config.ts), youtu (Youtu-LLM: deepseek-config.ts) and granitemoe-swa (Granite MoE SWA: granite-swa-config.ts)
-// test-model variants, for test-model.ts.
+// hyperclovax-config.ts), youtu (Youtu-LLM: deepseek-config.ts), granitemoe-swa (Granite MoE SWA: granite-swa-config.ts)
+// and hy-v3 (Hy3: hy-v3-config.ts) test-model variants, for test-model.ts.
 
-export type FamiliesBTestVariant = 'emu3' | 'hyperclovax' | 'youtu' | 'granitemoe-swa'
-export const FAMILIES_B_TEST_VARIANTS: readonly FamiliesBTestVariant[] = ['emu3', 'hyperclovax', 'youtu', 'granitemoe-swa']
+export type FamiliesBTestVariant = 'emu3' | 'hyperclovax' | 'youtu' | 'granitemoe-swa' | 'hy-v3'
+export const FAMILIES_B_TEST_VARIANTS: readonly FamiliesBTestVariant[] = ['emu3', 'hyperclovax', 'youtu', 'granitemoe-swa', 'hy-v3']
 
 export function isFamiliesBTestVariant(variant: string): variant is FamiliesBTestVariant {
   return (FAMILIES_B_TEST_VARIANTS as readonly string[]).includes(variant)
@@ -18,6 +18,7 @@ export function familiesBTestModelConfigJson(variant: FamiliesBTestVariant, comm
   if (variant === 'hyperclovax') return hyperclovaxTestModelConfigJson(common)
   if (variant === 'youtu') return youtuTestModelConfigJson(common)
   if (variant === 'granitemoe-swa') return graniteMoeSwaTestModelConfigJson(common)
+  if (variant === 'hy-v3') return hyV3TestModelConfigJson(common)
   return {architectures: ['Emu3ForCausalLM'], model_type: 'emu3_text_model', ...common, rms_norm_eps: 1e-5, attention_bias: true, mlp_bias: true, tie_word_embeddings: false, pad_token_id: common.eos_token_id}
 }
 
@@ -57,4 +58,21 @@ function graniteMoeSwaTestModelConfigJson(common: Record<string, unknown>): Reco
     layer_rope_theta: [1e6, 1e4, 0, 1e4], embedding_multiplier: 1.75, residual_multiplier: 0.625, attention_multiplier: 0.375, logits_scaling: 1.5, tie_word_embeddings: false,
     intermediate_size: (common.intermediate_size as number) / 2, num_local_experts: 4, num_experts_per_tok: 2, shared_intermediate_size: (common.intermediate_size as number) / 4,
   }
+}
+
+/**
+ * hy-v3: three layers (HYV3Config's mlp_layer_types: layer 0 dense, then sparse), 8 experts of 32 top-2 by sigmoid
+ * scores chosen with the correction bias, scaled by 1.5, one shared MLP of 32; heads of 24 (apart from hidden / heads)
+ * with q/k norms; the rope base left out (its class's 11158840).
+ */
+function hyV3TestModelConfigJson(common: Record<string, unknown>): Record<string, unknown> {
+  return {
+    architectures: ['HYV3ForCausalLM'], model_type: 'hy_v3', ...common, num_hidden_layers: 3, head_dim: 24, rms_norm_eps: 1e-5, tie_word_embeddings: false,
+    num_experts: 8, num_experts_per_tok: 2, moe_intermediate_size: 32, num_shared_experts: 1, router_scaling_factor: 1.5,
+  }
+}
+
+/** A test checkpoint's tensor name as the variant's checkpoints hold it, where the writer's name differs: Hy3's router bias (mlp.expert_bias). */
+export function familiesBCheckpointName(variant: FamiliesBTestVariant, name: string): string {
+  return variant === 'hy-v3' ? name.replace(/\.mlp\.gate\.e_score_correction_bias$/, '.mlp.expert_bias') : name
 }

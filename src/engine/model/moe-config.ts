@@ -13,9 +13,10 @@ import {jambaSparseLayers} from './mamba1-config.js'
 import {ernie45MoeCheckpointName, ernie45MoeEngineName, ernie45MoeRouting, ernie45MoeSharedSize, ernie45MoeSparseLayers} from './ernie45-moe-config.js'
 import {KIMI_LINEAR} from './kimi-linear-config.js'
 import {MISTRAL4} from './mistral4-config.js'
+import {HYV3} from './hy-v3-config.js'
 import {DEEPSEEK_V2, DEEPSEEK_V3, DOTS1, GLM4_MOE, GLM4_MOE_LITE, deepseekRouting, deepseekSharedSize, deepseekSparseLayers, type GroupedRouting} from './deepseek-config.js'
 
-export type MoeFamily = 'mixtral' | 'qwen2_moe' | 'qwen3_moe' | 'olmoe' | 'granitemoe' | 'granitemoeshared' | 'phimoe' | 'gpt_oss' | 'deepseek_v2' | 'deepseek_v3' | 'glm4_moe' | 'glm4_moe_lite' | 'qwen3_5_moe' | 'qwen3_next' | 'llama4' | 'ernie4_5_moe' | 'dots1' | 'minimax_m2' | 'flex_olmo' | 'solar_open' | 'hunyuan_v1_moe' | 'exaone_moe' | 'jamba' | 'lfm2_moe' | 'dbrx' | 'cohere2_moe' | 'afmoe' | 'kimi_linear' | 'mistral4'
+export type MoeFamily = 'mixtral' | 'qwen2_moe' | 'qwen3_moe' | 'olmoe' | 'granitemoe' | 'granitemoeshared' | 'phimoe' | 'gpt_oss' | 'deepseek_v2' | 'deepseek_v3' | 'glm4_moe' | 'glm4_moe_lite' | 'qwen3_5_moe' | 'qwen3_next' | 'llama4' | 'ernie4_5_moe' | 'dots1' | 'minimax_m2' | 'flex_olmo' | 'solar_open' | 'hunyuan_v1_moe' | 'exaone_moe' | 'jamba' | 'lfm2_moe' | 'dbrx' | 'cohere2_moe' | 'afmoe' | 'kimi_linear' | 'mistral4' | 'hy_v3'
 
 export interface MoeConfig {
   numExperts: number
@@ -111,6 +112,8 @@ const DEFAULTS: Record<MoeFamily, {experts: number; topK: number; moeIntermediat
   kimi_linear: {experts: 256, topK: 8, moeIntermediate: 1024, shared: 0, normTopk: true},
   // Mistral4Config: DeepSeek-V3's block under its own defaults (n_routed_experts 128 top-4, one shared expert: mistral4-config.ts).
   mistral4: {experts: 128, topK: 4, moeIntermediate: 2048, shared: 0, normTopk: true},
+  // HYV3Config: 192 experts top-8 of 1536, always renormalised; the shared MLP num_shared_experts wide (hy-v3-config.ts).
+  hy_v3: {experts: 192, topK: 8, moeIntermediate: 1536, shared: 0, normTopk: true},
 }
 
 /** A real checkpoint's expert count stays far below this; a hostile config.json must not make us list millions of tensors. */
@@ -135,7 +138,7 @@ export function parseMoeConfig(config: Json, family: MoeFamily, numLayers: numbe
   if (typeof normTopk !== 'boolean') throw new ModelLoadError(`${source}: "norm_topk_prob" must be a boolean.`)
   const expertIntermediateSize = defaults.moeIntermediate === null ? intermediateSize : positive('moe_intermediate_size', defaults.moeIntermediate)
   // GLM-4-MoE routes and shares experts as DeepSeek-V3 does.
-  const deepseek = ({deepseek_v2: DEEPSEEK_V2, deepseek_v3: DEEPSEEK_V3, glm4_moe: GLM4_MOE, glm4_moe_lite: GLM4_MOE_LITE, dots1: DOTS1, solar_open: SOLAR_OPEN, exaone_moe: EXAONE_MOE, kimi_linear: KIMI_LINEAR, mistral4: MISTRAL4} as Partial<Record<MoeFamily, string>>)[family] ?? null
+  const deepseek = ({deepseek_v2: DEEPSEEK_V2, deepseek_v3: DEEPSEEK_V3, glm4_moe: GLM4_MOE, glm4_moe_lite: GLM4_MOE_LITE, dots1: DOTS1, solar_open: SOLAR_OPEN, exaone_moe: EXAONE_MOE, kimi_linear: KIMI_LINEAR, mistral4: MISTRAL4, hy_v3: HYV3} as Partial<Record<MoeFamily, string>>)[family] ?? null
   const shared = family === 'qwen2_moe' || family === 'qwen3_5_moe' || family === 'qwen3_next' ? positive('shared_expert_intermediate_size', defaults.shared) : family === 'granitemoeshared' ? graniteSharedSize(config, source)
     : deepseek ? deepseekSharedSize(config, deepseek, expertIntermediateSize, source) : family === 'hunyuan_v1_moe' ? intermediateSize : family === 'ernie4_5_moe' ? ernie45MoeSharedSize(config, expertIntermediateSize, source) : 0
   // Qwen2MoeConfig derives its sliding layers otherwise than Qwen2Config (every other layer below max_window_layers);

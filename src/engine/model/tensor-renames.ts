@@ -29,6 +29,8 @@ const RENAMES: Record<string, [string, string][]> = {
     ['post_attention_layernorm', 'pre_feedforward_layernorm'],
     ['post_norm2', 'post_feedforward_layernorm'],
   ],
+  // Hy3's router and shared MLP (its router's correction bias, mlp.expert_bias: moe-config.ts).
+  HYV3ForCausalLM: [['mlp.router.gate', 'mlp.gate'], ...['gate', 'up', 'down'].map((part): [string, string] => [`mlp.shared_mlp.${part}_proj`, `mlp.shared_expert.${part}_proj`])],
   HunYuanMoEV1ForCausalLM: [['self_attn.query_layernorm', 'self_attn.q_norm'], ['self_attn.key_layernorm', 'self_attn.k_norm'], ['mlp.gate.wg', 'mlp.gate'],
     ...(['gate', 'up', 'down'].map((part): [string, string] => [`mlp.shared_mlp.${part}_proj`, `mlp.shared_expert.${part}_proj`]))],
 }
