@@ -2,7 +2,8 @@
 // its tiny model held to transformers (test/fixtures/<variant>-tiny-transformers.json: top-10 last-position logits
 // within 1e-5 relative, greedy tokens equal): Emu3's language model (Emu3ForCausalLM), HyperCLOVA X SEED
 // (HyperCLOVAXForCausalLM), Youtu-LLM (YoutuForCausalLM), Granite MoE SWA
-// (GraniteMoeSWAForCausalLM), Hy3 (HYV3ForCausalLM).
+// (GraniteMoeSWAForCausalLM), Hy3 (HYV3ForCausalLM); and the families of transformers 5.18 it lacks the pieces of,
+// refused naming what they need.
 import assert from 'node:assert/strict'
 import {cpSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
@@ -190,6 +191,25 @@ describe('HYV3ForCausalLM', () => {
       assert.deepEqual(b.tensors.map((t) => t.name), a.tensors.map((t) => t.name))
     } finally {
       rmSync(scratch, {recursive: true, force: true})
+    }
+  })
+})
+
+describe('transformers 5.18 families the engine lacks the pieces of', () => {
+  it('are refused naming what they need', () => {
+    const sizes = {vocab_size: 512, hidden_size: 64, intermediate_size: 128, num_hidden_layers: 2, num_attention_heads: 4}
+    const refusals: [string, RegExp][] = [
+      ['LagunaForCausalLM', /Laguna needs a query head count per layer/],
+      ['ZayaForCausalLM', /ZAYA needs compressed convolutional attention/],
+      ['HYV4ForCausalLM', /Hy4 \(HYV4\) needs DeepSeek-V4's hyper-connections/],
+      ['AXK2ForCausalLM', /A\.X K2 \(AXK2\) needs DeepSeek-V3\.2's lightning indexer/],
+      ['InklingForCausalLM', /Inkling needs hidden-state-conditioned relative-position logits/],
+      ['HrmTextForCausalLM', /HRM-Text needs its hierarchical recurrent stacks/],
+      ['MiMoV2FlashForCausalLM', /MiMo-V2-Flash needs a KV head count per layer/],
+      ['LongcatFlashForCausalLM', /LongCat-Flash needs shortcut-connected MoE/],
+    ]
+    for (const [architecture, why] of refusals) {
+      assert.throws(() => parseModelConfig({architectures: [architecture], ...sizes}), (error: Error) => error instanceof ModelLoadError && error.message.startsWith(`Unsupported architecture ${architecture} in config.json`) && why.test(error.message), architecture)
     }
   })
 })

@@ -223,6 +223,14 @@ export const NEAR_MISSES: Record<string, string> = {
   Qwen4ExpForCausalLM: "Qwen4-Exp needs hyper-connections over several residual streams around Qwen 3.5's Gated DeltaNet and MoE layers, and hashed n-gram per-layer embeddings and QSA's token indexer where its config sets them",
   Qwen4ExpForConditionalGeneration: "Qwen4-Exp's language model needs hyper-connections over several residual streams around Qwen 3.5's Gated DeltaNet and MoE layers, and hashed n-gram per-layer embeddings and QSA's token indexer where its config sets them",
   GlmMoeDsaForCausalLM: "GLM-5 (GlmMoeDsa) needs DeepSeek sparse attention's lightning indexer over V3's latent attention",
+  LagunaForCausalLM: 'Laguna needs a query head count per layer (num_attention_heads_per_layer) and a sigmoid gate per attention head (g_proj)',
+  ZayaForCausalLM: "ZAYA needs compressed convolutional attention (q/k mixed by causal convolutions, values from a delayed recurrent state), its residual scaling and an MLP router",
+  HYV4ForCausalLM: "Hy4 (HYV4) needs DeepSeek-V4's hyper-connections over several residual streams and DeepSeek sparse attention's lightning indexer",
+  AXK2ForCausalLM: "A.X K2 (AXK2) needs DeepSeek-V3.2's lightning indexer (DeepSeek sparse attention) and its gated RMSNorm",
+  InklingForCausalLM: 'Inkling needs hidden-state-conditioned relative-position logits, sliding layers with their own head counts and sizes, short convolutions in every layer and log-scaled attention',
+  HrmTextForCausalLM: "HRM-Text needs its hierarchical recurrent stacks (the same layers run for several cycles) and a prefix-LM bidirectional mask",
+  MiMoV2FlashForCausalLM: "MiMo-V2-Flash needs a KV head count per layer (its sliding layers have twice the full ones'), value heads narrower than key heads outside latent attention, and sinks on the sliding layers only",
+  LongcatFlashForCausalLM: "LongCat-Flash needs shortcut-connected MoE (two attention and MLP sublayers per layer around one MoE branch) with zero-computation experts",
 }
 
 /** The MLP activation as config.json names it; Gemma's legacy "gelu" means the tanh form (as transformers reads it). */
