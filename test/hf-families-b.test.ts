@@ -2,7 +2,7 @@
 // its tiny model held to transformers (test/fixtures/<variant>-tiny-transformers.json: top-10 last-position logits
 // within 1e-5 relative, greedy tokens equal): Emu3's language model (Emu3ForCausalLM), HyperCLOVA X SEED
 // (HyperCLOVAXForCausalLM), Youtu-LLM (YoutuForCausalLM), Granite MoE SWA
-// (GraniteMoeSWAForCausalLM), Hy3 (HYV3ForCausalLM); and the families of transformers 5.18 it lacks the pieces of,
+// (GraniteMoeSWAForCausalLM), Hy3 (HYV3ForCausalLM), Mellum (MellumForCausalLM); and the families of transformers 5.18 it lacks the pieces of,
 // refused naming what they need.
 import assert from 'node:assert/strict'
 import {cpSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
@@ -192,6 +192,31 @@ describe('HYV3ForCausalLM', () => {
     } finally {
       rmSync(scratch, {recursive: true, force: true})
     }
+  })
+})
+
+describe('MellumForCausalLM', () => {
+  const json = (extra: Record<string, unknown> = {}) => ({...testModelConfigJson('tiny', {variant: 'mellum'}), ...extra})
+
+  it('reads MellumConfig: Qwen3-MoE\'s layers, sliding layers with their own rope base, dense layers by mlp_layer_types', () => {
+    const config = parseModelConfig(json())
+    assert.deepEqual([config.qkNorm, config.headDim, config.layerWindows, config.ropeTheta, config.ropeScaling.type, config.ropeLocalTheta], [true, 24, [8, 0, 8], 1e6, 'yarn', 1e4])
+    assert.deepEqual([config.moe?.sparseLayers, config.moe?.numExperts, config.moe?.numExpertsPerToken, config.moe?.expertIntermediateSize, config.moe?.normTopkProb, config.moe?.sharedExpertIntermediateSize], [[false, true, true], 8, 2, 32, true, 0])
+    // MellumConfig's defaults: every layer full and sparse, its own rope bases (5e5 full), 64 experts top-8 of 896, heads of 128.
+    const {layer_types: _l, mlp_layer_types: _m, rope_parameters: _r, num_experts: _e, num_experts_per_tok: _k, moe_intermediate_size: _i, head_dim: _h, ...byDefault} = json()
+    const defaults = parseModelConfig({...byDefault, rope_theta: 1234})
+    assert.deepEqual([defaults.layerWindows, defaults.moe?.sparseLayers, defaults.ropeTheta, defaults.moe?.numExperts, defaults.moe?.numExpertsPerToken, defaults.moe?.expertIntermediateSize, defaults.headDim],
+      [undefined, [true, true, true], 5e5, 64, 8, 896, 128])
+    refusedByKey(json({rope_parameters: {rope_type: 'default', rope_theta: 1e4}}), 'rope_parameters')
+    refusedByKey(json({rope_parameters: {full_attention: {rope_type: 'default'}, sliding_attention: {rope_type: 'default', rope_theta: 1e4}}}), 'rope_parameters.full_attention.rope_theta')
+    assert.throws(() => parseModelConfig(json({rope_parameters: {full_attention: {rope_type: 'default', rope_theta: 1e6}, sliding_attention: {rope_type: 'linear', factor: 2, rope_theta: 1e4}}})), /rope_parameters\.sliding_attention of type "linear" is not supported/)
+    refusedByKey(json({mlp_layer_types: ['dense', 'sparse']}), 'mlp_layer_types')
+    refusedByKey(json({sliding_window: null}), 'sliding_window')
+    refusedByKey(json({layer_types: ['sliding_attention', 'chunked_attention', 'full_attention']}), 'layer_types')
+  })
+
+  it('the tiny model matches transformers 5.18', async () => {
+    await checkAgainstFixture('mellum')
   })
 })
 

@@ -1,9 +1,9 @@
 // The config.json of the emu3 (Emu3's language model: Llama's layers), hyperclovax (HyperCLOVA X SEED:
 // hyperclovax-config.ts), youtu (Youtu-LLM: deepseek-config.ts), granitemoe-swa (Granite MoE SWA: granite-swa-config.ts)
-// and hy-v3 (Hy3: hy-v3-config.ts) test-model variants, for test-model.ts.
+// hy-v3 (Hy3: hy-v3-config.ts) and mellum (Mellum: mellum-config.ts) test-model variants, for test-model.ts.
 
-export type FamiliesBTestVariant = 'emu3' | 'hyperclovax' | 'youtu' | 'granitemoe-swa' | 'hy-v3'
-export const FAMILIES_B_TEST_VARIANTS: readonly FamiliesBTestVariant[] = ['emu3', 'hyperclovax', 'youtu', 'granitemoe-swa', 'hy-v3']
+export type FamiliesBTestVariant = 'emu3' | 'hyperclovax' | 'youtu' | 'granitemoe-swa' | 'hy-v3' | 'mellum'
+export const FAMILIES_B_TEST_VARIANTS: readonly FamiliesBTestVariant[] = ['emu3', 'hyperclovax', 'youtu', 'granitemoe-swa', 'hy-v3', 'mellum']
 
 export function isFamiliesBTestVariant(variant: string): variant is FamiliesBTestVariant {
   return (FAMILIES_B_TEST_VARIANTS as readonly string[]).includes(variant)
@@ -19,6 +19,7 @@ export function familiesBTestModelConfigJson(variant: FamiliesBTestVariant, comm
   if (variant === 'youtu') return youtuTestModelConfigJson(common)
   if (variant === 'granitemoe-swa') return graniteMoeSwaTestModelConfigJson(common)
   if (variant === 'hy-v3') return hyV3TestModelConfigJson(common)
+  if (variant === 'mellum') return mellumTestModelConfigJson(common)
   return {architectures: ['Emu3ForCausalLM'], model_type: 'emu3_text_model', ...common, rms_norm_eps: 1e-5, attention_bias: true, mlp_bias: true, tie_word_embeddings: false, pad_token_id: common.eos_token_id}
 }
 
@@ -69,6 +70,20 @@ function hyV3TestModelConfigJson(common: Record<string, unknown>): Record<string
   return {
     architectures: ['HYV3ForCausalLM'], model_type: 'hy_v3', ...common, num_hidden_layers: 3, head_dim: 24, rms_norm_eps: 1e-5, tie_word_embeddings: false,
     num_experts: 8, num_experts_per_tok: 2, moe_intermediate_size: 32, num_shared_experts: 1, router_scaling_factor: 1.5,
+  }
+}
+
+/**
+ * mellum: three layers, sliding / full / sliding (a window of 8) rotating at base 1e4 and at 1e6 with YaRN x4 over an
+ * original context of 64 (to 256); layer 0 dense, then 8 experts of 32 top-2 (norm_topk_prob left out: true); heads of
+ * 24 with q/k norms.
+ */
+function mellumTestModelConfigJson(common: Record<string, unknown>): Record<string, unknown> {
+  return {
+    architectures: ['MellumForCausalLM'], model_type: 'mellum', ...common, num_hidden_layers: 3, head_dim: 24, max_position_embeddings: 256, rms_norm_eps: 1e-6, tie_word_embeddings: false,
+    sliding_window: 8, layer_types: ['sliding_attention', 'full_attention', 'sliding_attention'], mlp_layer_types: ['dense', 'sparse', 'sparse'],
+    num_experts: 8, num_experts_per_tok: 2, moe_intermediate_size: 32,
+    rope_parameters: {full_attention: {rope_type: 'yarn', rope_theta: 1e6, factor: 4.0, original_max_position_embeddings: 64}, sliding_attention: {rope_type: 'default', rope_theta: 1e4}},
   }
 }
 

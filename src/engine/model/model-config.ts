@@ -34,6 +34,7 @@ import {DOTS1, dots1View} from './dots1-config.js'
 import {MINIMAX_M2, minimaxM2RmsVariant, minimaxM2View} from './minimax-m2-config.js'
 import {SOLAR_OPEN, solarOpenView} from './solar-open-config.js'
 import {HYV3, hyV3View} from './hy-v3-config.js'
+import {MELLUM, mellumView} from './mellum-config.js'
 import {isMultimodalWrapper, multimodalLanguageModel} from './multimodal-text.js'
 import {MINISTRAL3, ministral3View} from './ministral3-config.js'
 import {CWM, cwmView} from './cwm-config.js'
@@ -207,6 +208,7 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   let ropeLocalTheta: number | undefined
   if (architecture === 'Gemma3ForCausalLM') ({config, ropeLocalTheta} = gemma3View(config, source))
   if (architecture === OLMO3) ({config, ropeLocalTheta} = olmo3View(config, source))
+  if (architecture === MELLUM) ({config, ropeLocalTheta} = mellumView(config, source))
   let swaRopeLayers: boolean[] | undefined
   if (isGraniteSwa(architecture)) ({config, ropeLocalTheta, ropeLayers: swaRopeLayers} = graniteSwaView(config, architecture, source))
   let gemma4: Gemma4Features | undefined

@@ -14,9 +14,10 @@ import {ernie45MoeCheckpointName, ernie45MoeEngineName, ernie45MoeRouting, ernie
 import {KIMI_LINEAR} from './kimi-linear-config.js'
 import {MISTRAL4} from './mistral4-config.js'
 import {HYV3} from './hy-v3-config.js'
+import {mellumSparseLayers} from './mellum-config.js'
 import {DEEPSEEK_V2, DEEPSEEK_V3, DOTS1, GLM4_MOE, GLM4_MOE_LITE, deepseekRouting, deepseekSharedSize, deepseekSparseLayers, type GroupedRouting} from './deepseek-config.js'
 
-export type MoeFamily = 'mixtral' | 'qwen2_moe' | 'qwen3_moe' | 'olmoe' | 'granitemoe' | 'granitemoeshared' | 'phimoe' | 'gpt_oss' | 'deepseek_v2' | 'deepseek_v3' | 'glm4_moe' | 'glm4_moe_lite' | 'qwen3_5_moe' | 'qwen3_next' | 'llama4' | 'ernie4_5_moe' | 'dots1' | 'minimax_m2' | 'flex_olmo' | 'solar_open' | 'hunyuan_v1_moe' | 'exaone_moe' | 'jamba' | 'lfm2_moe' | 'dbrx' | 'cohere2_moe' | 'afmoe' | 'kimi_linear' | 'mistral4' | 'hy_v3'
+export type MoeFamily = 'mixtral' | 'qwen2_moe' | 'qwen3_moe' | 'olmoe' | 'granitemoe' | 'granitemoeshared' | 'phimoe' | 'gpt_oss' | 'deepseek_v2' | 'deepseek_v3' | 'glm4_moe' | 'glm4_moe_lite' | 'qwen3_5_moe' | 'qwen3_next' | 'llama4' | 'ernie4_5_moe' | 'dots1' | 'minimax_m2' | 'flex_olmo' | 'solar_open' | 'hunyuan_v1_moe' | 'exaone_moe' | 'jamba' | 'lfm2_moe' | 'dbrx' | 'cohere2_moe' | 'afmoe' | 'kimi_linear' | 'mistral4' | 'hy_v3' | 'mellum'
 
 export interface MoeConfig {
   numExperts: number
@@ -114,6 +115,8 @@ const DEFAULTS: Record<MoeFamily, {experts: number; topK: number; moeIntermediat
   mistral4: {experts: 128, topK: 4, moeIntermediate: 2048, shared: 0, normTopk: true},
   // HYV3Config: 192 experts top-8 of 1536, always renormalised; the shared MLP num_shared_experts wide (hy-v3-config.ts).
   hy_v3: {experts: 192, topK: 8, moeIntermediate: 1536, shared: 0, normTopk: true},
+  // MellumConfig: Qwen3-MoE's experts (64 top-8 of 896, renormalised) on the layers mlp_layer_types marks sparse (mellum-config.ts).
+  mellum: {experts: 64, topK: 8, moeIntermediate: 896, shared: 0, normTopk: true},
 }
 
 /** A real checkpoint's expert count stays far below this; a hostile config.json must not make us list millions of tensors. */
@@ -167,7 +170,7 @@ export function parseMoeConfig(config: Json, family: MoeFamily, numLayers: numbe
     expertIntermediateSize,
     sharedExpertIntermediateSize: shared,
     sparseLayers: family === 'mixtral' || family === 'olmoe' || family === 'flex_olmo' || family === 'hunyuan_v1_moe' || family === 'phimoe' || family === 'gpt_oss' || family === 'dbrx' || granite ? Array<boolean>(numLayers).fill(true)
-      : deepseek ? deepseekSparseLayers(config, numLayers, deepseek, source) : family === 'jamba' ? jambaSparseLayers(config, numLayers, source) : family === 'ernie4_5_moe' ? ernie45MoeSparseLayers(config, numLayers, source) : qwenSparseLayers(config, numLayers, source),
+      : deepseek ? deepseekSparseLayers(config, numLayers, deepseek, source) : family === 'jamba' ? jambaSparseLayers(config, numLayers, source) : family === 'ernie4_5_moe' ? ernie45MoeSparseLayers(config, numLayers, source) : family === 'mellum' ? mellumSparseLayers(config, numLayers, source) : qwenSparseLayers(config, numLayers, source),
     mixtralNames: family === 'mixtral' || family === 'phimoe',
     ...((family === 'granitemoeshared' || deepseek || family === 'ernie4_5_moe' || family === 'hunyuan_v1_moe') && shared > 0 ? {ungatedSharedExpert: true} : {}),
     ...(family === 'ernie4_5_moe' ? {grouped: ernie45MoeRouting(config, source), ernieStatics: true} : {}),
