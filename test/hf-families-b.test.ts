@@ -213,6 +213,7 @@ describe('MellumForCausalLM', () => {
     refusedByKey(json({mlp_layer_types: ['dense', 'sparse']}), 'mlp_layer_types')
     refusedByKey(json({sliding_window: null}), 'sliding_window')
     refusedByKey(json({layer_types: ['sliding_attention', 'chunked_attention', 'full_attention']}), 'layer_types')
+    assert.match(cpuOnlyNeed({}, {config, tensors: []})?.reason ?? '', /^MellumForCausalLM \(CPU only until its CUDA path is checked on a GPU\)/)
   })
 
   it('the tiny model matches transformers 5.18', async () => {

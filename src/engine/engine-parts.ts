@@ -23,6 +23,7 @@ import {GPT_OSS} from './model/gpt-oss.js'
 import {DBRX} from './model/dbrx-config.js'
 import {COHERE2_MOE} from './model/cohere2-moe-config.js'
 import {HYPERCLOVAX} from './model/hyperclovax-config.js'
+import {MELLUM} from './model/mellum-config.js'
 import {hybridSetup} from './hybrid-engine.js'
 
 export interface EngineParts {
@@ -62,7 +63,7 @@ export function cpuOnlyNeed(config: Pick<EngineConfig, 'quantization' | 'batchIn
   // native/cuda loads each expert's gate and up apart; Qwen3-VL-MoE's checkpoints fuse them (llama4-tensors.ts).
   if (c.moe?.fusedExperts) return {reason: `${c.architecture} (experts stored fused per layer are loaded by the CPU backend only)`, param: 'device'}
   // Their pieces all have CUDA kernels, but no GPU has run these models yet.
-  if (c.architecture === DBRX || c.architecture === COHERE2_MOE || c.architecture === HYPERCLOVAX) return {reason: `${c.architecture} (CPU only until its CUDA path is checked on a GPU)`, param: 'device'}
+  if (c.architecture === DBRX || c.architecture === COHERE2_MOE || c.architecture === HYPERCLOVAX || c.architecture === MELLUM) return {reason: `${c.architecture} (CPU only until its CUDA path is checked on a GPU)`, param: 'device'}
   if (c.hybrid) return {reason: `${c.architecture} (Gated DeltaNet linear-attention layers have CPU kernels only)`, param: 'device'}
   if (c.headDim > 256) return {reason: `head_dim ${c.headDim} (CUDA attention takes at most 256)`, param: 'device'}
   return null
