@@ -2,7 +2,8 @@
 // its tiny model held to transformers (test/fixtures/<variant>-tiny-transformers.json: top-10 last-position logits
 // within 1e-5 relative, greedy tokens equal): Emu3's language model (Emu3ForCausalLM), HyperCLOVA X SEED
 // (HyperCLOVAXForCausalLM), Youtu-LLM (YoutuForCausalLM), Granite MoE SWA
-// (GraniteMoeSWAForCausalLM), Hy3 (HYV3ForCausalLM), Mellum (MellumForCausalLM); and the families of transformers 5.18 it lacks the pieces of,
+// (GraniteMoeSWAForCausalLM), Hy3 (HYV3ForCausalLM), Mellum (MellumForCausalLM), Aria's
+// language model (AriaTextForCausalLM); and the families of transformers 5.18 it lacks the pieces of,
 // refused naming what they need.
 import assert from 'node:assert/strict'
 import {cpSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
@@ -218,6 +219,48 @@ describe('MellumForCausalLM', () => {
 
   it('the tiny model matches transformers 5.18', async () => {
     await checkAgainstFixture('mellum')
+  })
+})
+
+describe('AriaTextForCausalLM', () => {
+  const json = (extra: Record<string, unknown> = {}) => ({...testModelConfigJson('tiny', {variant: 'aria-text'}), ...extra})
+
+  it('reads AriaTextConfig: Llama\'s attention over softmax top-k experts stored fused and a shared MLP in every layer', () => {
+    const config = parseModelConfig(json())
+    assert.deepEqual([config.attentionBias, config.attentionOutputBias, config.moe?.numExperts, config.moe?.numExpertsPerToken, config.moe?.expertIntermediateSize, config.moe?.sharedExpertIntermediateSize, config.moe?.ungatedSharedExpert, config.moe?.normTopkProb, config.moe?.fusedExperts, config.moe?.sparseLayers],
+      [true, true, 4, 2, 48, 48, true, true, true, [true, true]])
+    // AriaTextConfig's defaults: 8 experts top-2, two shared experts' width.
+    const {moe_num_experts: _e, moe_topk: _k, moe_num_shared_experts: _s, ...byDefault} = json()
+    const defaults = parseModelConfig(byDefault)
+    assert.deepEqual([defaults.moe?.numExperts, defaults.moe?.numExpertsPerToken, defaults.moe?.sharedExpertIntermediateSize], [8, 2, 96])
+    refusedByKey(json({hidden_act: 'gelu'}), 'hidden_act')
+    refusedByKey(json({mlp_bias: true}), 'mlp_bias')
+    refusedByKey(json({moe_num_shared_experts: -1}), 'moe_num_shared_experts')
+    refusedByKey(json({moe_topk: 5}), 'moe_topk')
+    refusedByKey(json({moe_num_experts: 0}), 'moe_num_experts')
+    assert.match(cpuOnlyNeed({}, {config, tensors: []})?.reason ?? '', /^AriaTextForCausalLM \(experts stored fused per layer are loaded by the CPU backend only\)/)
+  })
+
+  it('the tiny model matches transformers 5.18', async () => {
+    await checkAgainstFixture('aria-text')
+  })
+
+  it('reads the experts under their original names (fc1, fc2) too, and refuses them stored [out, in]', async () => {
+    const dir = await ensureTestModel('tiny', {variant: 'aria-text'})
+    const renamed = (name: string) => name.replace('.mlp.experts.gate_up_proj', '.mlp.experts.fc1.weight').replace('.mlp.experts.down_proj', '.mlp.experts.fc2.weight')
+    const scratch = mkdtempSync(join(tmpdir(), 'pagedllm-aria-'))
+    try {
+      cpSync(dir, scratch, {recursive: true})
+      const tensors = readCheckpointTensors(dir)
+      writeSafetensors(join(scratch, 'model.safetensors'), tensors.map((t) => ({name: renamed(t.name), dtype: 'F32', shape: t.shape, data: () => encodeFloats(readTensorFloat32(t), 'F32')})))
+      const [a, b] = [await loadModel(dir), await loadModel(scratch)]
+      assert.deepEqual(b.tensors.map((t) => [t.name, t.shape, t.nbytes, t.transposed]), a.tensors.map((t) => [t.name, t.shape, t.nbytes, t.transposed]))
+      const outIn = readCheckpointTensors(dir).map((t) => ({name: t.name, shape: t.name.endsWith('experts.gate_up_proj') ? [t.shape[0]!, t.shape[2]!, t.shape[1]!] : t.shape, values: readTensorFloat32(t)}))
+      writeSafetensors(join(scratch, 'model.safetensors'), outIn.map((t) => ({name: t.name, dtype: 'F32', shape: t.shape, data: () => encodeFloats(t.values, 'F32')})))
+      await assert.rejects(loadModel(scratch), /Tensor model\.layers\.0\.mlp\.experts\.gate_up_proj has shape \[4, 96, 64\], but config\.json implies \[4, 64, 96\]/)
+    } finally {
+      rmSync(scratch, {recursive: true, force: true})
+    }
   })
 })
 

@@ -200,6 +200,8 @@ export const ARCHITECTURES: Record<string, ArchitectureTraits> = {
   // Hy3: Llama's attention with per-head q/k norms over DeepSeek-V3's one-group sigmoid routing and a shared MLP (hy-v3-config.ts).
   HYV3ForCausalLM: {...BASE, defaultMaxPositions: 131072, defaultHeadDim: 128, qkNorm: true, moe: 'hy_v3'},
   // Mellum: Qwen3-MoE's layers with sliding layers of their own rope base and dense layers where mlp_layer_types says (mellum-config.ts).
+  // Aria's language model: Llama's attention over softmax top-k experts stored fused [in, out] and a shared MLP (aria-config.ts).
+  AriaTextForCausalLM: {...BASE, moe: 'aria_text'},
   MellumForCausalLM: {...BASE, defaultMaxPositions: 131072, defaultHeadDim: 128, qkNorm: true, defaultSlidingWindow: 1024, moe: 'mellum'},
 }
 /** The RMSNorm families above, then the LayerNorm family (OPT, GPT-NeoX, GPT-2: layernorm-family.ts; Phi, StableLM, StarCoder2, GPT-J, GPTBigCode, GPT-Neo: layernorm-more.ts; BLOOM, Falcon, MPT: alibi-family.ts). */

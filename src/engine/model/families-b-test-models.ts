@@ -1,9 +1,10 @@
 // The config.json of the emu3 (Emu3's language model: Llama's layers), hyperclovax (HyperCLOVA X SEED:
 // hyperclovax-config.ts), youtu (Youtu-LLM: deepseek-config.ts), granitemoe-swa (Granite MoE SWA: granite-swa-config.ts)
-// hy-v3 (Hy3: hy-v3-config.ts) and mellum (Mellum: mellum-config.ts) test-model variants, for test-model.ts.
+// hy-v3 (Hy3: hy-v3-config.ts), mellum (Mellum: mellum-config.ts) and aria-text (Aria's language model: aria-config.ts)
+// test-model variants, for test-model.ts.
 
-export type FamiliesBTestVariant = 'emu3' | 'hyperclovax' | 'youtu' | 'granitemoe-swa' | 'hy-v3' | 'mellum'
-export const FAMILIES_B_TEST_VARIANTS: readonly FamiliesBTestVariant[] = ['emu3', 'hyperclovax', 'youtu', 'granitemoe-swa', 'hy-v3', 'mellum']
+export type FamiliesBTestVariant = 'emu3' | 'hyperclovax' | 'youtu' | 'granitemoe-swa' | 'hy-v3' | 'mellum' | 'aria-text'
+export const FAMILIES_B_TEST_VARIANTS: readonly FamiliesBTestVariant[] = ['emu3', 'hyperclovax', 'youtu', 'granitemoe-swa', 'hy-v3', 'mellum', 'aria-text']
 
 export function isFamiliesBTestVariant(variant: string): variant is FamiliesBTestVariant {
   return (FAMILIES_B_TEST_VARIANTS as readonly string[]).includes(variant)
@@ -20,6 +21,7 @@ export function familiesBTestModelConfigJson(variant: FamiliesBTestVariant, comm
   if (variant === 'granitemoe-swa') return graniteMoeSwaTestModelConfigJson(common)
   if (variant === 'hy-v3') return hyV3TestModelConfigJson(common)
   if (variant === 'mellum') return mellumTestModelConfigJson(common)
+  if (variant === 'aria-text') return ariaTextTestModelConfigJson(common)
   return {architectures: ['Emu3ForCausalLM'], model_type: 'emu3_text_model', ...common, rms_norm_eps: 1e-5, attention_bias: true, mlp_bias: true, tie_word_embeddings: false, pad_token_id: common.eos_token_id}
 }
 
@@ -84,6 +86,14 @@ function mellumTestModelConfigJson(common: Record<string, unknown>): Record<stri
     sliding_window: 8, layer_types: ['sliding_attention', 'full_attention', 'sliding_attention'], mlp_layer_types: ['dense', 'sparse', 'sparse'],
     num_experts: 8, num_experts_per_tok: 2, moe_intermediate_size: 32,
     rope_parameters: {full_attention: {rope_type: 'yarn', rope_theta: 1e6, factor: 4.0, original_max_position_embeddings: 64}, sliding_attention: {rope_type: 'default', rope_theta: 1e4}},
+  }
+}
+
+/** aria-text: 4 experts of 48 (intermediate_size; not half of hidden 64, so a transposed layout would show) top-2, one shared MLP of 48, attention_bias on. */
+function ariaTextTestModelConfigJson(common: Record<string, unknown>): Record<string, unknown> {
+  return {
+    architectures: ['AriaTextForCausalLM'], model_type: 'aria_text', ...common, intermediate_size: 48, rms_norm_eps: 1e-6, rope_theta: 10000.0, attention_bias: true, tie_word_embeddings: false,
+    moe_num_experts: 4, moe_topk: 2, moe_num_shared_experts: 1, pad_token_id: common.eos_token_id,
   }
 }
 

@@ -35,6 +35,7 @@ import {MINIMAX_M2, minimaxM2RmsVariant, minimaxM2View} from './minimax-m2-confi
 import {SOLAR_OPEN, solarOpenView} from './solar-open-config.js'
 import {HYV3, hyV3View} from './hy-v3-config.js'
 import {MELLUM, mellumView} from './mellum-config.js'
+import {ARIA_TEXT, ariaTextView} from './aria-config.js'
 import {isMultimodalWrapper, multimodalLanguageModel} from './multimodal-text.js'
 import {MINISTRAL3, ministral3View} from './ministral3-config.js'
 import {CWM, cwmView} from './cwm-config.js'
@@ -238,6 +239,7 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   if (architecture === MINIMAX_M2) config = minimaxM2View(config)
   if (architecture === SOLAR_OPEN) config = solarOpenView(config, source)
   if (architecture === HYV3) config = hyV3View(config, source)
+  if (architecture === ARIA_TEXT) config = ariaTextView(config, source)
   if (HYBRID_ARCHITECTURES.has(architecture)) config = qwen35View(config, architecture)
   if (architecture === LLAMA4) config = llama4View(config, source)
   if (architecture === CWM) config = cwmView(config)

@@ -31,6 +31,8 @@ const RENAMES: Record<string, [string, string][]> = {
   ],
   // Hy3's router and shared MLP (its router's correction bias, mlp.expert_bias: moe-config.ts).
   HYV3ForCausalLM: [['mlp.router.gate', 'mlp.gate'], ...['gate', 'up', 'down'].map((part): [string, string] => [`mlp.shared_mlp.${part}_proj`, `mlp.shared_expert.${part}_proj`])],
+  // Aria's router and shared MLP (its fused experts: llama4-tensors.ts).
+  AriaTextForCausalLM: [['mlp.router', 'mlp.gate'], ...['gate', 'up', 'down'].map((part): [string, string] => [`mlp.shared_experts.${part}_proj`, `mlp.shared_expert.${part}_proj`])],
   HunYuanMoEV1ForCausalLM: [['self_attn.query_layernorm', 'self_attn.q_norm'], ['self_attn.key_layernorm', 'self_attn.k_norm'], ['mlp.gate.wg', 'mlp.gate'],
     ...(['gate', 'up', 'down'].map((part): [string, string] => [`mlp.shared_mlp.${part}_proj`, `mlp.shared_expert.${part}_proj`]))],
 }
