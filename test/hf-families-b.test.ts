@@ -3,7 +3,7 @@
 // within 1e-5 relative, greedy tokens equal): Emu3's language model (Emu3ForCausalLM), HyperCLOVA X SEED
 // (HyperCLOVAXForCausalLM), Youtu-LLM (YoutuForCausalLM), Granite MoE SWA
 // (GraniteMoeSWAForCausalLM), Hy3 (HYV3ForCausalLM), Mellum (MellumForCausalLM), Aria's
-// language model (AriaTextForCausalLM); and the families of transformers 5.18 it lacks the pieces of,
+// language model (AriaTextForCausalLM), A.X K1 (AXK1ForCausalLM); and the families of transformers 5.18 it lacks the pieces of,
 // refused naming what they need.
 import assert from 'node:assert/strict'
 import {cpSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
@@ -264,6 +264,33 @@ describe('AriaTextForCausalLM', () => {
   })
 })
 
+describe('AXK1ForCausalLM', () => {
+  const json = (extra: Record<string, unknown> = {}) => ({...testModelConfigJson('tiny', {variant: 'axk1'}), ...extra})
+
+  it('reads AXK1Config: DeepSeek-V3\'s layers, a norm on each sparse layer\'s output, its defaults', () => {
+    const config = parseModelConfig(json())
+    assert.deepEqual([config.mla?.qLoraRank, config.mla?.kvLoraRank, config.mla?.latentNormEps, config.moe?.postMlpNorm, config.moe?.sparseLayers, config.moe?.sharedExpertIntermediateSize], [24, 32, 1e-6, true, [false, true, true], 24])
+    assert.deepEqual(config.moe?.grouped, {groups: 2, topkGroups: 1, sigmoid: true, groupTop2: true, routerBias: true, routedScalingFactor: 1.5})
+    // AXK1Config's defaults: 192 experts top-8 in 8 groups (4 kept) scaled by 2.5, 32768 positions.
+    const {n_routed_experts: _e, n_group: _g, topk_group: _t, routed_scaling_factor: _r, max_position_embeddings: _m, num_experts_per_tok: _k, ...byDefault} = json()
+    const defaults = parseModelConfig(byDefault)
+    assert.deepEqual([defaults.moe?.numExperts, defaults.moe?.numExpertsPerToken, defaults.moe?.grouped?.groups, defaults.moe?.grouped?.topkGroups, defaults.moe?.grouped?.routedScalingFactor, defaults.maxPositionEmbeddings], [192, 8, 8, 4, 2.5, 32768])
+    refusedByKey(json({q_lora_rank: null}), 'q_lora_rank')
+    refusedByKey(json({first_k_dense_replace: -1}), 'first_k_dense_replace')
+    refusedByKey(json({n_shared_experts: 'one'}), 'n_shared_experts')
+  })
+
+  it('the tiny model matches transformers 5.18', async () => {
+    await checkAgainstFixture('axk1')
+  })
+
+  it('names a missing sparse-output norm as the checkpoint does', async () => {
+    await withEditedCopy('axk1', {}, (name) => name !== 'model.layers.2.post_mlp_layernorm.weight', async (dir) => {
+      await assert.rejects(loadModel(dir), /Tensor model\.layers\.2\.post_mlp_layernorm\.weight is missing/)
+    })
+  })
+})
+
 describe('transformers 5.18 families the engine lacks the pieces of', () => {
   it('are refused naming what they need', () => {
     const sizes = {vocab_size: 512, hidden_size: 64, intermediate_size: 128, num_hidden_layers: 2, num_attention_heads: 4}
@@ -276,6 +303,7 @@ describe('transformers 5.18 families the engine lacks the pieces of', () => {
       ['HrmTextForCausalLM', /HRM-Text needs its hierarchical recurrent stacks/],
       ['MiMoV2FlashForCausalLM', /MiMo-V2-Flash needs a KV head count per layer/],
       ['LongcatFlashForCausalLM', /LongCat-Flash needs shortcut-connected MoE/],
+      ['CohereCompassForCausalLM', /Cohere Compass needs its pre-rotated rope/],
     ]
     for (const [architecture, why] of refusals) {
       assert.throws(() => parseModelConfig({architectures: [architecture], ...sizes}), (error: Error) => error instanceof ModelLoadError && error.message.startsWith(`Unsupported architecture ${architecture} in config.json`) && why.test(error.message), architecture)

@@ -202,6 +202,8 @@ export const ARCHITECTURES: Record<string, ArchitectureTraits> = {
   // Mellum: Qwen3-MoE's layers with sliding layers of their own rope base and dense layers where mlp_layer_types says (mellum-config.ts).
   // Aria's language model: Llama's attention over softmax top-k experts stored fused [in, out] and a shared MLP (aria-config.ts).
   AriaTextForCausalLM: {...BASE, moe: 'aria_text'},
+  // A.X K1: DeepSeek-V3's layers with an RMSNorm on each sparse layer's MLP output (deepseek-config.ts).
+  AXK1ForCausalLM: {...BASE, defaultMaxPositions: 32768, moe: 'axk1'},
   MellumForCausalLM: {...BASE, defaultMaxPositions: 131072, defaultHeadDim: 128, qkNorm: true, defaultSlidingWindow: 1024, moe: 'mellum'},
 }
 /** The RMSNorm families above, then the LayerNorm family (OPT, GPT-NeoX, GPT-2: layernorm-family.ts; Phi, StableLM, StarCoder2, GPT-J, GPTBigCode, GPT-Neo: layernorm-more.ts; BLOOM, Falcon, MPT: alibi-family.ts). */
@@ -234,6 +236,7 @@ export const NEAR_MISSES: Record<string, string> = {
   InklingForCausalLM: 'Inkling needs hidden-state-conditioned relative-position logits, sliding layers with their own head counts and sizes, short convolutions in every layer and log-scaled attention',
   HrmTextForCausalLM: "HRM-Text needs its hierarchical recurrent stacks (the same layers run for several cycles) and a prefix-LM bidirectional mask",
   MiMoV2FlashForCausalLM: "MiMo-V2-Flash needs a KV head count per layer (its sliding layers have twice the full ones'), value heads narrower than key heads outside latent attention, and sinks on the sliding layers only",
+  CohereCompassForCausalLM: "Cohere Compass needs its pre-rotated rope (each layer type's first mrope_section frequencies reordered, even ones then odd) over Command R7B's block",
   LongcatFlashForCausalLM: "LongCat-Flash needs shortcut-connected MoE (two attention and MLP sublayers per layer around one MoE branch) with zero-computation experts",
 }
 

@@ -1,10 +1,10 @@
 // The config.json of the emu3 (Emu3's language model: Llama's layers), hyperclovax (HyperCLOVA X SEED:
 // hyperclovax-config.ts), youtu (Youtu-LLM: deepseek-config.ts), granitemoe-swa (Granite MoE SWA: granite-swa-config.ts)
-// hy-v3 (Hy3: hy-v3-config.ts), mellum (Mellum: mellum-config.ts) and aria-text (Aria's language model: aria-config.ts)
-// test-model variants, for test-model.ts.
+// hy-v3 (Hy3: hy-v3-config.ts), mellum (Mellum: mellum-config.ts), aria-text (Aria's language model: aria-config.ts) and
+// axk1 (A.X K1: deepseek-config.ts) test-model variants, for test-model.ts.
 
-export type FamiliesBTestVariant = 'emu3' | 'hyperclovax' | 'youtu' | 'granitemoe-swa' | 'hy-v3' | 'mellum' | 'aria-text'
-export const FAMILIES_B_TEST_VARIANTS: readonly FamiliesBTestVariant[] = ['emu3', 'hyperclovax', 'youtu', 'granitemoe-swa', 'hy-v3', 'mellum', 'aria-text']
+export type FamiliesBTestVariant = 'emu3' | 'hyperclovax' | 'youtu' | 'granitemoe-swa' | 'hy-v3' | 'mellum' | 'aria-text' | 'axk1'
+export const FAMILIES_B_TEST_VARIANTS: readonly FamiliesBTestVariant[] = ['emu3', 'hyperclovax', 'youtu', 'granitemoe-swa', 'hy-v3', 'mellum', 'aria-text', 'axk1']
 
 export function isFamiliesBTestVariant(variant: string): variant is FamiliesBTestVariant {
   return (FAMILIES_B_TEST_VARIANTS as readonly string[]).includes(variant)
@@ -22,6 +22,7 @@ export function familiesBTestModelConfigJson(variant: FamiliesBTestVariant, comm
   if (variant === 'hy-v3') return hyV3TestModelConfigJson(common)
   if (variant === 'mellum') return mellumTestModelConfigJson(common)
   if (variant === 'aria-text') return ariaTextTestModelConfigJson(common)
+  if (variant === 'axk1') return axk1TestModelConfigJson(common)
   return {architectures: ['Emu3ForCausalLM'], model_type: 'emu3_text_model', ...common, rms_norm_eps: 1e-5, attention_bias: true, mlp_bias: true, tie_word_embeddings: false, pad_token_id: common.eos_token_id}
 }
 
@@ -94,6 +95,21 @@ function ariaTextTestModelConfigJson(common: Record<string, unknown>): Record<st
   return {
     architectures: ['AriaTextForCausalLM'], model_type: 'aria_text', ...common, intermediate_size: 48, rms_norm_eps: 1e-6, rope_theta: 10000.0, attention_bias: true, tie_word_embeddings: false,
     moe_num_experts: 4, moe_topk: 2, moe_num_shared_experts: 1, pad_token_id: common.eos_token_id,
+  }
+}
+
+/**
+ * axk1: three layers, latent attention as youtu's (q_lora_rank 24, rms_norm_eps 1e-3 against the latent norms' 1e-6, no
+ * YaRN); first_k_dense_replace left out (its class's 1: layer 0 dense), then 8 experts of 24 in 2 groups (one kept), top-2
+ * by sigmoid scores with the correction bias, scaled by 1.5, one shared expert, each sparse output RMS-normed.
+ */
+function axk1TestModelConfigJson(common: Record<string, unknown>): Record<string, unknown> {
+  const {head_dim: _, ...rest} = common
+  return {
+    architectures: ['AXK1ForCausalLM'], model_type: 'axk1', ...rest, num_hidden_layers: 3, max_position_embeddings: 256, num_key_value_heads: common.num_attention_heads, rms_norm_eps: 1e-3,
+    tie_word_embeddings: false, attention_bias: false, q_lora_rank: 24, kv_lora_rank: 32, qk_nope_head_dim: 16, qk_rope_head_dim: 8, v_head_dim: 12,
+    n_routed_experts: 8, num_experts_per_tok: 2, moe_intermediate_size: 24, n_shared_experts: 1, n_group: 2, topk_group: 1, routed_scaling_factor: 1.5,
+    rope_parameters: {rope_type: 'default', rope_theta: 10000.0},
   }
 }
 

@@ -33,6 +33,8 @@ const RENAMES: Record<string, [string, string][]> = {
   HYV3ForCausalLM: [['mlp.router.gate', 'mlp.gate'], ...['gate', 'up', 'down'].map((part): [string, string] => [`mlp.shared_mlp.${part}_proj`, `mlp.shared_expert.${part}_proj`])],
   // Aria's router and shared MLP (its fused experts: llama4-tensors.ts).
   AriaTextForCausalLM: [['mlp.router', 'mlp.gate'], ...['gate', 'up', 'down'].map((part): [string, string] => [`mlp.shared_experts.${part}_proj`, `mlp.shared_expert.${part}_proj`])],
+  // A.X K1's norm on the sparse layers' MLP output, kept at the layer level in its checkpoints.
+  AXK1ForCausalLM: [['post_mlp_layernorm', 'post_feedforward_layernorm']],
   HunYuanMoEV1ForCausalLM: [['self_attn.query_layernorm', 'self_attn.q_norm'], ['self_attn.key_layernorm', 'self_attn.k_norm'], ['mlp.gate.wg', 'mlp.gate'],
     ...(['gate', 'up', 'down'].map((part): [string, string] => [`mlp.shared_mlp.${part}_proj`, `mlp.shared_expert.${part}_proj`]))],
 }

@@ -58,7 +58,7 @@ export const TEST_MODEL_PRESETS: readonly TestModelPreset[] = ['tiny', 'small', 
  * scaling 8 on the full layer. Windows this small make every test prompt cross them. mixtral, qwen2moe, qwen3moe:
  * mixture-of-experts layers (moe-test-models.ts); llama4: llama4-test-models.ts; opt, opt-post-ln, gpt-neox, gpt-neox-serial, gpt2: the LayerNorm
  * family (layernorm-test-models.ts); granite, olmo2, smollm3: rms-test-models.ts; bloom, falcon, falcon-mq, falcon-rw, mpt: ALiBi and
- * Falcon's layouts (alibi-test-models.ts); qwen3_5: Qwen 3.5's hybrid linear attention (hybrid-test-models.ts); granitemoehybrid, bamba, mamba2: Mamba-2 mixers (mamba2-test-models.ts); mamba, falcon-mamba, jamba: Mamba-1 mixers (mamba1-test-models.ts); lfm2, lfm2-moe: LFM2's short convolutions (lfm2-test-models.ts); nemotron-h, falcon-h1: ssm-hybrid-test-models.ts; qwen3-vl-moe, dbrx, cohere2-moe(-sigmoid), afmoe, glm4v(-moe): moe3-test-models.ts; kimi-linear, zamba2: hybrid3-test-models.ts; mistral4, olmo-hybrid: families-a-test-models.ts; emu3, hyperclovax, youtu, granitemoe-swa, hy-v3, mellum, aria-text: families-b-test-models.ts. All others untied: a random
+ * Falcon's layouts (alibi-test-models.ts); qwen3_5: Qwen 3.5's hybrid linear attention (hybrid-test-models.ts); granitemoehybrid, bamba, mamba2: Mamba-2 mixers (mamba2-test-models.ts); mamba, falcon-mamba, jamba: Mamba-1 mixers (mamba1-test-models.ts); lfm2, lfm2-moe: LFM2's short convolutions (lfm2-test-models.ts); nemotron-h, falcon-h1: ssm-hybrid-test-models.ts; qwen3-vl-moe, dbrx, cohere2-moe(-sigmoid), afmoe, glm4v(-moe): moe3-test-models.ts; kimi-linear, zamba2: hybrid3-test-models.ts; mistral4, olmo-hybrid: families-a-test-models.ts; emu3, hyperclovax, youtu, granitemoe-swa, hy-v3, mellum, aria-text, axk1: families-b-test-models.ts. All others untied: a random
  * tied model greedily repeats its last token (its own embedding dominates its logits); tied loading is covered by tinychat.
  * Each carries its family's tokenizer (tokenizer-families.ts), so transformers and pagedllm tokenize it alike.
  */
@@ -108,7 +108,7 @@ function tokenizerFamily(variant: TestModelVariant): TokenizerFamily {
     'nemotron-h': 'gpt2', 'nemotron-h-moe': 'gpt2', 'nemotron-h-latent': 'gpt2', 'falcon-h1': 'gpt2', 'falcon-h1-norm-first': 'gpt2', 'falcon-h1-ungated-norm': 'gpt2',
     apertus: 'gpt2', bitnet: 'llama3', nanochat: 'gpt2', diffllama: 'llama2',
     'qwen3-vl-moe': 'qwen2', dbrx: 'gpt2', 'cohere2-moe': 'gpt2', 'cohere2-moe-sigmoid': 'gpt2', afmoe: 'gpt2', glm4v: 'gpt2', 'glm4v-moe': 'gpt2',
-    'kimi-linear': 'gpt2', zamba2: 'llama2', mistral4: 'llama2', 'olmo-hybrid': 'gpt2', emu3: 'qwen2', hyperclovax: 'gpt2', youtu: 'llama3', 'granitemoe-swa': 'gpt2', 'hy-v3': 'gpt2', mellum: 'gpt2', 'aria-text': 'llama2'}
+    'kimi-linear': 'gpt2', zamba2: 'llama2', mistral4: 'llama2', 'olmo-hybrid': 'gpt2', emu3: 'qwen2', hyperclovax: 'gpt2', youtu: 'llama3', 'granitemoe-swa': 'gpt2', 'hy-v3': 'gpt2', mellum: 'gpt2', 'aria-text': 'llama2', axk1: 'gpt2'}
   return TOKENIZER_FAMILIES[families[variant]]
 }
 
