@@ -107,7 +107,8 @@ function runChildFrom(listPath: string, start: number, deadline: number, record:
         child.kill('SIGKILL')
       }
     }, 250)
-    const memoryWatch = setInterval(() => child.send({rssQuery: true}), 1000)
+    // The channel closes when the child exits or is killed between two polls: a query then is not an error.
+    const memoryWatch = setInterval(() => child.connected && child.send({rssQuery: true}, () => {}), 1000)
     child.on('message', (message: {rss?: number}) => {
       if (message.rss !== undefined && message.rss > CHILD_RSS_LIMIT) {
         record({id: list[current]!.id, outcome: 'crash', message: `RSS ${Math.round(message.rss / 2 ** 20)} MB`})

@@ -58,6 +58,7 @@ describe('BLOOM, Falcon, MPT configs', () => {
     assert.deepEqual([ln.alibiSlopes, ln.qkvGroups], [bloomAlibiSlopes(4), {groups: 4, queriesPerGroup: 1}])
     assert.equal(parseModelConfig({...BLOOM, hidden_size: undefined, n_embed: 32}).hiddenSize, 32)
     assert.throws(() => parseModelConfig({...BLOOM, apply_residual_connection_post_layernorm: true}), loadError(/apply_residual_connection_post_layernorm=true is not supported for BloomForCausalLM/))
+    assert.throws(() => parseModelConfig({...BLOOM, apply_residual_connection_post_layernorm: 1}), loadError(/"apply_residual_connection_post_layernorm" must be true or false, got 1/))
     assert.throws(() => parseModelConfig({...BLOOM, n_head: 5}), loadError(/hidden size \(64\) is not divisible by the number of attention heads \(5\)/))
   })
 

@@ -1,14 +1,17 @@
-// GGUF starcoder, gptj, minicpm3, apertus, jais2 and bitnet files, written from the HF test checkpoints (already checked
-// against transformers) as llama.cpp's converters and tensor map write them, load as those checkpoints (their config.json
+// GGUF starcoder, gptj, minicpm3, apertus, jais2 and bitnet files (with per-tensor scales too), written from the HF test
+// checkpoints (already checked against transformers) as llama.cpp's converters and tensor map write them, load as those checkpoints (their config.json
 // edited to what llama.cpp's files fix): the same features and the same logits.
 import assert from 'node:assert/strict'
 import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {after, describe, it} from 'node:test'
+import {makeEngineConfig} from '../src/engine/config.js'
 import {ModelLoadError} from '../src/engine/errors.js'
+import {LLMEngine} from '../src/engine/llm-engine.js'
 import {loadModel, type LoadedModel} from '../src/engine/model/load-model.js'
 import {ensureTestModel} from '../src/engine/model/test-model.js'
+import {makeSamplingParams} from '../src/engine/sampling-params.js'
 import {ggufBytes, q8_0Matrices, type GgufEntry, type GgufTensorSpec} from './support/gguf-file.js'
 import {withConfig} from './support/edited-checkpoint.js'
 import {convertedValues, ggufNameOf} from './support/layernorm-gguf.js'
@@ -204,12 +207,62 @@ describe('GGUF minicpm3 / apertus / jais2 / bitnet files', () => {
     await same(hf, 'bitnet-silu', metadata, moreDenseTensors(hf))
   })
 
-  it('refuses a bitnet file with ternary blocks, per-tensor scales or an unknown activation, naming the tensor or key', async () => {
+  // Projections split as tools other than llama.cpp's converter write them: values apart from a blk.N.<name>.scale.
+  const PROJECTION = /^(blk\.(\d+)\.(?:attn_[qkv]|attn_output|ffn_(?:gate|up|down)))\.weight$/
+  const floats = (t: GgufTensorSpec) => new Float32Array(new Uint8Array(t.data).buffer)
+  const f32s = (values: number[]) => Buffer.from(new Float32Array(values).buffer)
+  const mapProjections = (tensors: GgufTensorSpec[], map: (values: Float32Array, layer: number) => Float32Array): GgufTensorSpec[] => tensors.map((t) => {
+    const projection = PROJECTION.exec(t.name)
+    return projection ? {...t, data: Buffer.from(map(floats(t), Number(projection[2])).buffer)} : t
+  })
+  const scaleTensors = (tensors: GgufTensorSpec[], scale: (t: GgufTensorSpec, layer: number) => number): GgufTensorSpec[] => tensors.flatMap((t) => {
+    const projection = PROJECTION.exec(t.name)
+    return projection ? [{name: `${projection[1]}.scale`, dims: [1], data: f32s([scale(t, Number(projection[2]))])}] : []
+  })
+  const greedy = async (path: string): Promise<number[]> => {
+    const engine = await LLMEngine.create(makeEngineConfig({modelPath: path, kvMemoryBytes: 4 << 20, threads: 2, weightDtype: 'f32'}))
+    try {
+      const [result] = await engine.generate([{prompt: [1, 5, 9, 20, 7], params: makeSamplingParams({temperature: 0, maxTokens: 8, ignoreEos: true})}])
+      return result!.outputs[0]!.tokenIds
+    } finally {
+      await engine.shutdown()
+    }
+  }
+  const sameRun = async (a: string, b: string) => {
+    assert.equal(maxAbsDifference((await promptLogits(await loadModel(a), 'f32')).logits, (await promptLogits(await loadModel(b), 'f32')).logits), 0)
+    assert.deepEqual(await greedy(a), await greedy(b))
+  }
+
+  it('bitnet with per-tensor scales beside ternary codes (llama.cpp\'s optional blk.N.*.scale): the logits and greedy tokens of the scales multiplied in', async () => {
     const hf = await bitnet('relu2')
     const metadata = moreDenseMetadata('bitnet', hf)
     const tensors = moreDenseTensors(hf)
-    const scaled = [...tensors, {name: 'blk.0.attn_q.scale', dims: [1], data: Buffer.from(new Float32Array([0.5]).buffer)}]
-    await assert.rejects(loadModel(write('bitnet-scale', metadata, scaled)), loadError(/tensor blk\.0\.attn_q\.scale: ternary weights kept apart from a per-tensor scale are not supported/))
+    // F32: codes -1, 0, 1 and the projection's magnitude, whose product is the stored value exactly.
+    const magnitude = (values: Float32Array) => Math.max(...values.map(Math.abs))
+    const codes = mapProjections(tensors, (values) => {
+      const m = magnitude(values)
+      return values.map((v) => v / m)
+    })
+    assert.ok(codes.filter((t) => PROJECTION.test(t.name)).every((t) => floats(t).every((v) => v === -1 || v === 0 || v === 1)))
+    await sameRun(write('bitnet', metadata, tensors), write('bitnet-scales', metadata, [...codes, ...scaleTensors(tensors, (t) => magnitude(floats(t)))]))
+    // Q8_0 codes: a power-of-two scale moves each block's f16 d without rounding, so the blocks of the values scaled
+    // beforehand are met bit for bit.
+    const powerOfTwo = (layer: number) => 2 ** -(layer + 2)
+    const q8Folded = q8_0Matrices(mapProjections(codes, (values, layer) => values.map((v) => v * powerOfTwo(layer))))
+    await sameRun(write('bitnet-q8_0', metadata, q8Folded), write('bitnet-q8_0-scales', metadata, [...q8_0Matrices(codes), ...scaleTensors(codes, (_t, layer) => powerOfTwo(layer))]))
+  })
+
+  it('refuses a bitnet file with ternary blocks, malformed scales or an unknown activation, naming the tensor or key', async () => {
+    const hf = await bitnet('relu2')
+    const metadata = moreDenseMetadata('bitnet', hf)
+    const tensors = moreDenseTensors(hf)
+    const scaled = [...tensors, {name: 'blk.0.attn_q.scale', dims: [2], data: f32s([0.5, 0.5])}]
+    await assert.rejects(loadModel(write('bitnet-scale-shape', metadata, scaled)), loadError(/blk\.0\.attn_q\.scale should hold 1 F32 factors, but is F32 \[2\]/))
+    const normScale = [...tensors, {name: 'blk.0.attn_norm.scale', dims: [1], data: f32s([0.5])}]
+    await assert.rejects(loadModel(write('bitnet-norm-scale', metadata, normScale)), loadError(/tensor blk\.0\.attn_norm\.scale is not a tensor of a bitnet layer/))
+    // Q4_0 (ggml type 2): 18 bytes a block of 32; no scale folds into its offset codes.
+    const q4 = [...tensors.map((t) => (t.name === 'blk.1.ffn_down.weight' ? {...t, type: 2, data: Buffer.alloc(t.dims[1]! * t.dims[0]! / 32 * 18)} : t)), {name: 'blk.1.ffn_down.scale', dims: [1], data: f32s([0.5])}]
+    await assert.rejects(loadModel(write('bitnet-q4_0-scale', metadata, q4)), loadError(/tensor blk\.1\.ffn_down\.scale scales blk\.1\.ffn_down\.weight, which is Q4_0/))
     // TQ2_0 (ggml type 35) holds 256 values a block: rows of the tiny model's 64 are not whole blocks (gguf-ternary.test.ts runs them).
     const tq2 = tensors.map((t) => (t.name === 'blk.1.ffn_up.weight' ? {...t, type: 35, data: Buffer.alloc(66)} : t))
     await assert.rejects(loadModel(write('bitnet-tq2_0', metadata, tq2)), loadError(/tensor blk\.1\.ffn_up\.weight is TQ2_0 with rows of 64 values, not a whole number of its 256-value blocks/))

@@ -95,6 +95,7 @@ describe('the newest transformers families', () => {
       ['Qwen4ExpForCausalLM', /Qwen4-Exp needs hyper-connections over several residual streams/],
       ['Qwen4ExpForConditionalGeneration', /Qwen4-Exp's language model needs hyper-connections/],
       ['GlmMoeDsaForCausalLM', /GLM-5 \(GlmMoeDsa\) needs DeepSeek sparse attention's lightning indexer/],
+      ['MiniMaxForCausalLM', /MiniMax-Text-01 needs lightning attention \(a linear attention decaying by a fixed per-head, per-layer slope/],
     ]
     for (const [architecture, why] of refusals) {
       assert.throws(() => parseModelConfig({architectures: [architecture], ...sizes}), (error: Error) => error instanceof ModelLoadError && error.message.startsWith(`Unsupported architecture ${architecture} in config.json`) && why.test(error.message), architecture)

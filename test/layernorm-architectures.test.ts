@@ -68,6 +68,12 @@ describe('LayerNorm-family configs', () => {
     const scaled = parseModelConfig({...GPT2, scale_attn_by_inverse_layer_idx: true, reorder_and_upcast_attn: true, scale_attn_weights: false})
     assert.deepEqual([scaled.layerNorm!.attentionScaleByLayer, scaled.attentionScale, c.layerNorm!.attentionScaleByLayer, c.attentionScale], [true, 1, false, 0])
     assert.throws(() => parseModelConfig({...GPT2, reorder_and_upcast_attn: 'yes'}), loadError(/"reorder_and_upcast_attn" must be true or false/))
+    // A refused switch that is not a boolean (transformers would take 1 or "true" as on) is refused too, not read as off.
+    for (const value of [1, 'true', 'false', [], {}]) {
+      assert.throws(() => parseModelConfig({...GPT2, add_cross_attention: value}), loadError(/"add_cross_attention" must be true or false, got/))
+    }
+    assert.equal(parseModelConfig({...GPT2, add_cross_attention: null}).layerNorm!.learnedPositions, 1024)
+    assert.throws(() => parseModelConfig({...GPT2, add_cross_attention: true}), loadError(/add_cross_attention=true is not supported/))
     assert.throws(() => parseModelConfig({...OPT, architectures: ['Phi3SmallForCausalLM']}), loadError(/Phi3SmallForCausalLM .*blocksparse attention/))
   })
 })

@@ -12,6 +12,7 @@
 #include <stdexcept>
 #include <utility>
 
+#include "dtype_convert.h"
 #include "fp8_weights.h"
 #include "pagedllm/tensor_rows.h"
 #include "quant_formats.h"
@@ -72,6 +73,16 @@ std::vector<uint8_t> dequantize_ggml_mxfp4(const std::vector<uint8_t>& blocks) {
   return out;
 }
 
+// A per-tensor scale (TensorSource::scale) folded into Q8_0 blocks: each f16 d times it, rounded to f16 as d is stored.
+void scale_q8_0_blocks(const std::string& name, std::vector<uint8_t>& blocks, float scale) {
+  auto* block = reinterpret_cast<BlockQ8_0*>(blocks.data());
+  for (size_t i = 0; i < blocks.size() / sizeof(BlockQ8_0); ++i) {
+    const float d = f16_to_f32(block[i].d) * scale;
+    block[i].d = f32_to_f16(d);
+    if (!std::isfinite(f16_to_f32(block[i].d))) throw std::runtime_error("tensor " + name + ": its scale times a block's d overflows f16");
+  }
+}
+
 class TensorReader {
  public:
   explicit TensorReader(const std::vector<TensorSource>& tensors) {
@@ -82,6 +93,10 @@ class TensorReader {
   }
 
   bool has(const std::string& name) const { return by_name_.count(name) > 0; }
+  float scale(const std::string& name) const {
+    auto found = by_name_.find(name);
+    return found == by_name_.end() ? 1.f : found->second->scale;
+  }
   bool decay_rate_stored(const std::string& name) const {
     auto found = by_name_.find(name);
     return found != by_name_.end() && found->second->decay_rate_stored;
@@ -108,6 +123,7 @@ class TensorReader {
     } else {
       convert_to_f32(t.dtype, raw.data(), values.data(), count);
     }
+    if (t.scale != 1.f) for (float& v : values) v *= t.scale;
     return values;
   }
 
@@ -259,8 +275,15 @@ WeightMatrix load_uniform(TensorReader& reader, const std::vector<StackedPart>& 
   for (size_t i = begin; i < end; ++i) {
     const StackedPart& part = parts[i];
     const WeightFormat stored = reader.block_format(part.name);
+    const float scale = reader.scale(part.name);
+    // Blocks kept as stored take a scale only as Q8_0 (the TypeScript side refuses one beside other block formats).
+    if (scale != 1.f && is_quantized(stored) && format != WeightFormat::Q8_0) {
+      throw std::runtime_error("tensor " + part.name + ": a per-tensor scale is folded only into f32/f16/bf16, Q8_0, TQ1_0 or TQ2_0 weights");
+    }
     if (is_quantized(stored) && stored == format) {
-      matrix.store_raw_rows(row, part.rows, reader.read_raw(part.name, {part.rows, cols}).data());
+      std::vector<uint8_t> raw = reader.read_raw(part.name, {part.rows, cols});
+      if (scale != 1.f) scale_q8_0_blocks(part.name, raw, scale);
+      matrix.store_raw_rows(row, part.rows, raw.data());
     } else if (stored == WeightFormat::IQ4_XS && format == WeightFormat::IQ4_NL) {
       // Block by block, codes kept (a round trip through floats could re-choose them).
       const std::vector<uint8_t> raw = reader.read_raw(part.name, {part.rows, cols});
@@ -274,6 +297,7 @@ WeightMatrix load_uniform(TensorReader& reader, const std::vector<StackedPart>& 
       const std::vector<uint8_t> raw = reader.read_raw(part.name, {part.rows, cols});
       std::vector<uint8_t> converted(static_cast<size_t>(part.rows) * weight_row_bytes(format, cols));
       convert_ternary_to_q8_0(stored, raw.data(), converted.data(), raw.size() / format_block_bytes(stored));
+      if (scale != 1.f) scale_q8_0_blocks(part.name, converted, scale);
       matrix.store_raw_rows(row, part.rows, converted.data());
     } else {
       std::vector<float> values = reader.read(part.name, {part.rows, cols});

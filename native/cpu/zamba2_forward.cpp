@@ -55,7 +55,7 @@ void Zamba2Forward::shared_block(ThreadPool& pool, const ModelWeights& weights, 
   rms_norm(pool, block_out_.data(), block.pre_ff_norm.data(), block_out_.data(), tokens, hidden, config_.rms_norm_eps);
   gate_up_.resize(n * 2 * inter);
   linear(pool, block_out_.data(), tokens, block.gate_up, nullptr, gate_up_.data(), order);
-  add_low_rank(pool, own.gate_up, block_out_.data(), tokens, gate_up_.data(), 2 * inter, order);
+  if (config_.zamba2.adapter_rank > 0) add_low_rank(pool, own.gate_up, block_out_.data(), tokens, gate_up_.data(), 2 * inter, order);
   activated_.resize(n * inter);
   gated_and_mul(pool, config_.hidden_act, gate_up_.data(), activated_.data(), tokens, inter);
   linear(pool, activated_.data(), tokens, block.down, nullptr, block_out_.data(), order);
@@ -83,7 +83,11 @@ void Zamba2Forward::layers(ThreadPool& pool, const ModelWeights& weights, Hybrid
       for (size_t i = 0; i < n; ++i) mixer_in_[i] += block_t_[i];
     }
     rms_norm(pool, mixer_in_.data(), weights.layers[l].input_norm.data(), mixer_in_.data(), tokens, hidden_size, config_.rms_norm_eps);
-    hybrid.mamba2_layer(pool, weights.layers[l].mamba, l, b, mixer_in_.data(), order);
+    if (config_.mamba1.enabled()) {
+      hybrid.mamba1_layer(pool, weights.layers[l].mamba1, l, b, mixer_in_.data(), order);  // Zamba (v1)
+    } else {
+      hybrid.mamba2_layer(pool, weights.layers[l].mamba, l, b, mixer_in_.data(), order);
+    }
     for (size_t i = 0; i < n; ++i) residual[i] += mixer_in_[i];
   }
   hidden.assign(n, 0.f);

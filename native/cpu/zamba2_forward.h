@@ -1,7 +1,7 @@
 // Zamba2's decoder (transformers' Zamba2Model) over one validated batch: each layer h <- h + mixer(norm(h + T)), where
 // T is 0, or on a layer with a shared block linear(block([h | embeddings])): the block's attention (head_dim
 // 2 * hidden / heads, scaled by (head_dim / 2)^-0.5, rope with use_mem_rope) and gated MLP, each projection plus the
-// layer's own adapter.
+// layer's own adapter. Zamba (v1) runs the same with Mamba-1 mixers (config.mamba1), no rope and no adapters.
 #pragma once
 #include <vector>
 

@@ -27,7 +27,8 @@ Zamba2Weights load_zamba2_weights(const ModelConfig& c, WeightFormat format, con
     block.qkv = load({{p + "self_attn.q_proj.weight", q_rows}, {p + "self_attn.k_proj.weight", kv_rows}, {p + "self_attn.v_proj.weight", kv_rows}}, width, format);
     block.o_proj = load({{p + "self_attn.o_proj.weight", hidden}}, q_rows, format);
     block.pre_ff_norm = norm(p + "pre_ff_layernorm.weight", hidden);
-    block.gate_up = load({{p + "feed_forward.gate_up_proj.weight", 2 * inter}}, hidden, format);
+    block.gate_up = c.zamba2.gate_up_apart ? load({{p + "feed_forward.gate_proj.weight", inter}, {p + "feed_forward.up_proj.weight", inter}}, hidden, format)
+                                           : load({{p + "feed_forward.gate_up_proj.weight", 2 * inter}}, hidden, format);
     block.down = load({{p + "feed_forward.down_proj.weight", hidden}}, inter, format);
     w.blocks.push_back(std::move(block));
   }
@@ -39,7 +40,7 @@ Zamba2Weights load_zamba2_weights(const ModelConfig& c, WeightFormat format, con
     if (!c.zamba2.attends(l)) continue;
     const std::string p = "model.layers." + std::to_string(l) + ".";
     Zamba2LayerWeights& layer = w.layers[l];
-    layer.gate_up = low_rank(p + "gate_up_adapter", hidden, 2 * inter);
+    if (rank > 0) layer.gate_up = low_rank(p + "gate_up_adapter", hidden, 2 * inter);
     if (c.zamba2.attention_adapters) {
       layer.q = low_rank(p + "q_adapter", width, q_rows);
       layer.k = low_rank(p + "k_adapter", width, kv_rows);

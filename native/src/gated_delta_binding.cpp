@@ -89,7 +89,7 @@ Napi::Value SelectiveScan(const Napi::CallbackInfo& info) {
   const long wide = static_cast<long>(rows) * m.inner, narrow = static_cast<long>(rows) * m.state_size;
   const cpu::SelectiveScanRows in{js::float32_data(o.Get("x"), "x", wide), m.inner, js::float32_data(o.Get("dt"), "dt", wide),
                                   js::float32_data(o.Get("b"), "b", narrow), js::float32_data(o.Get("c"), "c", narrow), m.state_size,
-                                  js::float32_data(o.Get("z"), "z", wide), m.inner, rows};
+                                  js::float32_data(o.Get("z"), "z", wide), m.inner, rows, m.inner, 0};  // one head
   const float* decay = js::float32_data(o.Get("decay"), "decay", static_cast<long>(m.inner) * m.state_size);
   const float* d = js::float32_data(o.Get("d"), "d", m.inner);
   float* state = js::float32_data(o.Get("state"), "state", static_cast<long>(m.inner) * m.state_size);

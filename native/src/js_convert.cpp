@@ -326,9 +326,10 @@ static void parse_mamba1(const Napi::Object& m, Mamba1Config& out) {
   out.dt_bc_norm = norm == "weighted" ? Mamba1DtBcNorm::kWeighted : norm == "unweighted" ? Mamba1DtBcNorm::kUnweighted : Mamba1DtBcNorm::kNone;
   out.dt_bc_norm_eps = static_cast<float>(number_field(m, "dtBcNormEps"));
   out.no_mlp = bool_field(m, "noMlp");
+  if (m.Has("heads")) out.heads = int_field(m, "heads");
   if (out.inner <= 0 || out.state_size <= 0 || out.conv_kernel <= 0 || out.dt_rank <= 0 || (norm != "none" && norm != "weighted" && norm != "unweighted") ||
-      !(out.dt_bc_norm_eps > 0.f)) {
-    fail(m.Env(), "hybrid.mamba1: sizes must be positive, dtBcNorm none, weighted or unweighted, dtBcNormEps positive");
+      !(out.dt_bc_norm_eps > 0.f) || out.heads <= 0 || out.inner % out.heads != 0 || (out.heads > 1 && norm != "none")) {
+    fail(m.Env(), "hybrid.mamba1: sizes must be positive, heads dividing innerSize (and only without dt/B/C norms), dtBcNorm none, weighted or unweighted, dtBcNormEps positive");
   }
 }
 
@@ -340,12 +341,15 @@ static void parse_zamba2(const Napi::Object& z, ModelConfig& out) {
   out.zamba2.adapter_rank = int_field(z, "adapterRank");
   out.zamba2.attention_adapters = bool_field(z, "attentionAdapters");
   out.zamba2.rope = bool_field(z, "rope");
+  if (z.Has("gateUpApart")) out.zamba2.gate_up_apart = bool_field(z, "gateUpApart");
   for (uint32_t i = 0; i < blocks.As<Napi::Array>().Length(); ++i) {
     const int block = blocks.As<Napi::Array>().Get(i).As<Napi::Number>().Int32Value();
     if (block < -1 || block >= out.zamba2.num_blocks) fail(z.Env(), "hybrid.zamba2.sharedBlocks: a block index is outside numMemBlocks");
     out.zamba2.shared_block.push_back(block);
   }
-  if (out.zamba2.num_blocks <= 0 || out.zamba2.adapter_rank <= 0) fail(z.Env(), "hybrid.zamba2: numMemBlocks and adapterRank must be positive");
+  if (out.zamba2.num_blocks <= 0 || out.zamba2.adapter_rank < 0 || (out.zamba2.adapter_rank == 0 && out.zamba2.attention_adapters)) {
+    fail(z.Env(), "hybrid.zamba2: numMemBlocks must be positive, adapterRank non-negative (0: no adapters, so none on q/k/v)");
+  }
 }
 
 // Optional: hybrid (Qwen 3.5: src/engine/model/qwen35-config.ts HybridFeatures): which layers are Gated DeltaNet, their
@@ -508,6 +512,7 @@ std::vector<TensorSource> parse_tensors(const Napi::Array& tensors) {
     }
     if (t.Has("ggmlMxfp4") && t.Get("ggmlMxfp4").IsBoolean()) source.mxfp4_ggml_blocks = bool_field(t, "ggmlMxfp4");
     if (t.Has("decayRateStored") && t.Get("decayRateStored").IsBoolean()) source.decay_rate_stored = bool_field(t, "decayRateStored");
+    if (t.Has("scale") && t.Get("scale").IsNumber()) source.scale = static_cast<float>(number_field(t, "scale"));
     if (t.Has("fp8Scales") && t.Get("fp8Scales").IsObject()) {
       Napi::Object scales = t.Get("fp8Scales").As<Napi::Object>();
       source.fp8_scales_path = string_field(scales, "path");

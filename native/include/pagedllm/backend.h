@@ -62,6 +62,10 @@ struct TensorSource {
   // GGUF ssm_a: a state-space mixer's decay rate A = -exp(A_log) itself, as llama.cpp's converter stores it in place of
   // A_log; the mixer loaders take it as it is.
   bool decay_rate_stored = false;
+  // GGUF BitNet: the tensor's values times this scalar (a per-tensor `<name>.scale` that llama.cpp's graph multiplies
+  // into the projection's output), folded in at load: float values in fp32, Q8_0 blocks (TQ1_0 / TQ2_0 once converted)
+  // in their f16 d, rounded as the matrix's own values are. 1: none.
+  float scale = 1.f;
 };
 
 // Divisors: one divisor per rotary frequency, computed at load (yarn, longrope: src/engine/model/rope-scaling.ts).
@@ -103,6 +107,8 @@ struct Zamba2Config {
   int adapter_rank = 0;
   bool attention_adapters = false;
   bool rope = false;  // use_mem_rope
+  // Zamba (v1): its block's MLP stores gate_proj and up_proj apart (Zamba2 fuses them in gate_up_proj); adapter_rank 0.
+  bool gate_up_apart = false;
   bool enabled() const { return num_blocks > 0; }
   bool attends(int layer) const { return enabled() && shared_block.at(layer) >= 0; }
 };

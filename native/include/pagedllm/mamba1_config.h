@@ -19,8 +19,12 @@ struct Mamba1Config {
   Mamba1DtBcNorm dt_bc_norm = Mamba1DtBcNorm::kNone;
   float dt_bc_norm_eps = 1e-6f;
   bool no_mlp = false;  // Mamba, Falcon-Mamba: a layer is its norm and mixer only
+  // Zamba's n_mamba_heads: the channels split into this many runs, each with its own x_proj (so its own dt, B and C) and
+  // dt_proj, as independent mixers between one in_proj, conv and out_proj.
+  int heads = 1;
   bool enabled() const { return inner > 0; }
-  int x_proj_rows() const { return dt_rank + 2 * state_size; }  // dt, B, C
+  int head_dim() const { return inner / heads; }
+  int x_proj_rows() const { return dt_rank + 2 * state_size; }  // dt, B, C (per head)
   size_t conv_state_floats() const { return static_cast<size_t>(inner) * (conv_kernel - 1); }
   size_t ssm_state_floats() const { return static_cast<size_t>(inner) * state_size; }
 };

@@ -6,6 +6,7 @@
 // MLP of num_shared_experts x moe_intermediate_size; mup_enabled scales the embeddings by sqrt(hidden_size).
 import {ModelLoadError, quotedValue} from '../errors.js'
 import type {GroupedRouting} from './deepseek-config.js'
+import {switchOn} from './config-switch.js'
 
 export const AFMOE = 'AfmoeForCausalLM'
 
@@ -28,8 +29,7 @@ export function afmoeView(config: Json, source: string): Json {
 
 /** The attention's twists: rope on the sliding layers only, the output gate, muP's embedding scale. */
 export function afmoeAttention(config: Json, source: string): {ropeLayers?: boolean[]; embeddingScale: number} {
-  const mup = config.mup_enabled ?? false
-  if (typeof mup !== 'boolean') throw new ModelLoadError(`${source}: "mup_enabled" must be true or false, got ${quotedValue(mup)}.`)
+  const mup = switchOn(config, 'mup_enabled', source)
   const hidden = config.hidden_size as number
   const rope = (config.layer_types as string[]).map((type) => type === 'sliding_attention')
   return {...(rope.every(Boolean) ? {} : {ropeLayers: rope}), embeddingScale: mup ? Math.sqrt(hidden) : 1}

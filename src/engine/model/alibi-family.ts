@@ -7,6 +7,7 @@ import {configReader, LAYERNORM_DEFAULTS, layerNormBase, layerNormRotary} from '
 import {transformersActivation} from './activations.js'
 import type {LayerNormFeatures, LayerNormModelFields} from './layernorm-family.js'
 import type {ModelConfig} from './model-config.js'
+import {switchOn} from './config-switch.js'
 
 // MPTForCausalLM: MosaicML's own class name, which mosaicml/mpt-7b's config.json still gives (transformers reads it as MptForCausalLM by model_type).
 export const ALIBI_ARCHITECTURES = ['BloomForCausalLM', 'FalconForCausalLM', 'MptForCausalLM', 'MPTForCausalLM'] as const
@@ -124,8 +125,7 @@ function mptAttentionConfig(config: Json, architecture: string, source: string):
   if ((attn.attn_type ?? 'multihead_attention') !== 'multihead_attention') refuseKey('attn_type', 'multihead_attention only, as transformers runs it')
   if (!['torch', 'flash', 'triton'].includes(String(attn.attn_impl ?? 'torch'))) refuseKey('attn_impl', 'torch, flash or triton, which compute the same attention')
   for (const key of ['prefix_lm', 'qk_ln', 'attn_uses_sequence_id']) {
-    if (attn[key] != null && typeof attn[key] !== 'boolean') throw new ModelLoadError(`${source}: "attn_config.${key}" must be true or false.`)
-    if (attn[key] === true) refuseKey(key, key === 'qk_ln' ? 'transformers\' MPT has no q/k LayerNorms' : key === 'prefix_lm' ? 'bidirectional attention over a prefix' : 'attention split by sequence id')
+    if (switchOn(attn, key, `${source}: attn_config`)) refuseKey(key, key === 'qk_ln' ? 'transformers\' MPT has no q/k LayerNorms' : key === 'prefix_lm' ? 'bidirectional attention over a prefix' : 'attention split by sequence id')
   }
   if (attn.alibi === false) refuseKey('alibi', 'transformers\' MPT always applies ALiBi and has no position embeddings')
   const positive = (key: string, fallback: number): number => {

@@ -6,6 +6,7 @@ import {LAYERNORM_ARCHITECTURES} from './layernorm-family.js'
 import {transformersActivation} from './activations.js'
 import {APERTUS} from './apertus-config.js'
 import type {ModelConfig} from './model-config.js'
+import {switchOn} from './config-switch.js'
 
 export interface ArchitectureTraits {
   /** transformers' default max_position_embeddings, used when config.json leaves it out. */
@@ -189,6 +190,8 @@ export const ARCHITECTURES: Record<string, ArchitectureTraits> = {
   OlmoHybridForCausalLM: {...BASE, defaultMaxPositions: 65536, qkNorm: true},
   // Zamba2: Mamba-2 layers, some first running a shared transformer block with per-use adapters (zamba2-config.ts).
   Zamba2ForCausalLM: {...BASE, defaultMaxPositions: 4096, defaultTiedEmbeddings: true},
+  // Zamba (v1): Zamba2's layout over multi-head Mamba-1 layers, one shared block without rope or adapters (zamba-config.ts).
+  ZambaForCausalLM: {...BASE, defaultMaxPositions: 4096, defaultTiedEmbeddings: true},
   // Emu3's language model: Llama's layers under Emu3TextConfig's defaults (rope base 1e6, 9216 positions: config-class-defaults.ts).
   Emu3ForCausalLM: {...BASE, defaultMaxPositions: 9216},
   // HyperCLOVA X SEED: Granite's multipliers with post-norms on each sublayer's output, logits times logits_scaling (hyperclovax-config.ts).
@@ -199,11 +202,11 @@ export const ARCHITECTURES: Record<string, ArchitectureTraits> = {
   GraniteMoeSWAForCausalLM: {...BASE, defaultSlidingWindow: 128, moe: 'granitemoeshared'},
   // Hy3: Llama's attention with per-head q/k norms over DeepSeek-V3's one-group sigmoid routing and a shared MLP (hy-v3-config.ts).
   HYV3ForCausalLM: {...BASE, defaultMaxPositions: 131072, defaultHeadDim: 128, qkNorm: true, moe: 'hy_v3'},
-  // Mellum: Qwen3-MoE's layers with sliding layers of their own rope base and dense layers where mlp_layer_types says (mellum-config.ts).
   // Aria's language model: Llama's attention over softmax top-k experts stored fused [in, out] and a shared MLP (aria-config.ts).
   AriaTextForCausalLM: {...BASE, moe: 'aria_text'},
   // A.X K1: DeepSeek-V3's layers with an RMSNorm on each sparse layer's MLP output (deepseek-config.ts).
   AXK1ForCausalLM: {...BASE, defaultMaxPositions: 32768, moe: 'axk1'},
+  // Mellum: Qwen3-MoE's layers with sliding layers of their own rope base and dense layers where mlp_layer_types says (mellum-config.ts).
   MellumForCausalLM: {...BASE, defaultMaxPositions: 131072, defaultHeadDim: 128, qkNorm: true, defaultSlidingWindow: 1024, moe: 'mellum'},
 }
 /** The RMSNorm families above, then the LayerNorm family (OPT, GPT-NeoX, GPT-2: layernorm-family.ts; Phi, StableLM, StarCoder2, GPT-J, GPTBigCode, GPT-Neo: layernorm-more.ts; BLOOM, Falcon, MPT: alibi-family.ts). */
@@ -229,6 +232,9 @@ export const NEAR_MISSES: Record<string, string> = {
   Qwen4ExpForCausalLM: "Qwen4-Exp needs hyper-connections over several residual streams around Qwen 3.5's Gated DeltaNet and MoE layers, and hashed n-gram per-layer embeddings and QSA's token indexer where its config sets them",
   Qwen4ExpForConditionalGeneration: "Qwen4-Exp's language model needs hyper-connections over several residual streams around Qwen 3.5's Gated DeltaNet and MoE layers, and hashed n-gram per-layer embeddings and QSA's token indexer where its config sets them",
   GlmMoeDsaForCausalLM: "GLM-5 (GlmMoeDsa) needs DeepSeek sparse attention's lightning indexer over V3's latent attention",
+  // Lightning attention is S <- exp(-slope) S + k^T v, o = q S: no kernel here runs it exactly (Mamba-2's scan scales
+  // its input by a softplus dt and gates its norm by silu; the delta rules subtract the state's prediction).
+  MiniMaxForCausalLM: "MiniMax-Text-01 needs lightning attention (a linear attention decaying by a fixed per-head, per-layer slope, its RMSNorm over all heads gated by a sigmoid), residuals taken after the input norm and scaled by per-kind alpha / beta factors, beside softmax attention with partial rope and experts",
   LagunaForCausalLM: 'Laguna needs a query head count per layer (num_attention_heads_per_layer) and a sigmoid gate per attention head (g_proj)',
   ZayaForCausalLM: "ZAYA needs compressed convolutional attention (q/k mixed by causal convolutions, values from a delayed recurrent state), its residual scaling and an MLP router",
   HYV4ForCausalLM: "Hy4 (HYV4) needs DeepSeek-V4's hyper-connections over several residual streams and DeepSeek sparse attention's lightning indexer",
@@ -259,7 +265,7 @@ export function gemma2Features(config: Record<string, unknown>, source: string):
     if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw new ModelLoadError(`${source}: "${key}" must be a positive number or null, got ${quotedValue(value)}.`)
     return value
   }
-  if (config.use_bidirectional_attention === true) throw new ModelLoadError(`${source}: use_bidirectional_attention is not supported (a causal decoder only).`)
+  if (switchOn(config, 'use_bidirectional_attention', source)) throw new ModelLoadError(`${source}: use_bidirectional_attention is not supported (a causal decoder only).`)
   const scalar = positive('query_pre_attn_scalar', 256)
   if (scalar === 0) throw new ModelLoadError(`${source}: "query_pre_attn_scalar" must be a positive number.`)
   return {attentionScale: scalar ** -0.5, attnLogitSoftcap: positive('attn_logit_softcapping', 50), finalLogitSoftcap: positive('final_logit_softcapping', 30)}

@@ -5,6 +5,7 @@
 // weights ternarized at load (native/cpu/model_weights.cpp), the activations in the forward (native/cpu/activation.cpp).
 // Read as transformers 5.18's BitNetConfig and BitNetQuantConfig read them; rms-variants.ts carries it (CPU only).
 import {ModelLoadError, quotedValue} from '../errors.js'
+import {switchOn} from './config-switch.js'
 
 export const BITNET = 'BitNetForCausalLM'
 
@@ -24,7 +25,7 @@ export function bitnetView(config: Json, source: string): {config: Json; bitLine
   if (q.quant_method !== 'bitnet') throw refuse('quant_method', 'a BitNet checkpoint quantizes with "bitnet"')
   if (q.linear_class !== 'autobitlinear') throw refuse('linear_class', 'only "autobitlinear" runs here')
   if (q.quantization_mode !== 'online') throw refuse('quantization_mode', 'packed ternary weights are not loaded; load the bf16 checkpoint, whose "online" mode ternarizes them')
-  if (q.use_rms_norm === true) throw refuse('use_rms_norm', 'an RMSNorm inside every BitLinear is not run')
+  if (switchOn(q, 'use_rms_norm', `${source}: quantization_config`)) throw refuse('use_rms_norm', 'an RMSNorm inside every BitLinear is not run')
   const skipped = q.modules_to_not_convert
   // transformers leaves lm_head (the output embeddings) unquantized by default; naming it changes nothing.
   if (skipped != null && !(Array.isArray(skipped) && skipped.every((name) => name === 'lm_head'))) throw refuse('modules_to_not_convert', 'only lm_head may stay unquantized')

@@ -5,6 +5,7 @@
 // renormalisation). Its checkpoint layout is dbrx-tensors.ts's.
 import {ModelLoadError, quotedValue} from '../errors.js'
 import {isObject} from './rope-scaling.js'
+import {switchOn} from './config-switch.js'
 
 export const DBRX = 'DbrxForCausalLM'
 
@@ -26,7 +27,7 @@ export function dbrxView(config: Json, source: string): Json {
   const attn = subConfig(config, 'attn_config', source)
   const ffn = subConfig(config, 'ffn_config', source)
   // DbrxConfig refuses tied embeddings.
-  if (config.tie_word_embeddings === true) throw new ModelLoadError(`${source}: "tie_word_embeddings" true is not supported for ${DBRX} (DbrxConfig refuses it).`)
+  if (switchOn(config, 'tie_word_embeddings', source)) throw new ModelLoadError(`${source}: "tie_word_embeddings" true is not supported for ${DBRX} (DbrxConfig refuses it).`)
   const act = ffn.ffn_act_fn ?? {name: 'silu'}
   if (!isObject(act)) throw new ModelLoadError(`${source}: "ffn_config.ffn_act_fn" must be an object naming the activation, got ${quotedValue(act)}.`)
   const rope = isObject(config.rope_parameters) || config.rope_theta != null ? {} : {rope_theta: attn.rope_theta ?? 10000}

@@ -9,7 +9,7 @@ import {MINICPM3} from './minicpm3-config.js'
 import {KIMI_LINEAR} from './kimi-linear-config.js'
 import {MISTRAL4} from './mistral4-config.js'
 import {HYV3} from './hy-v3-config.js'
-import {switchOn} from './config-switch.js'
+import {switchOn, switchValue} from './config-switch.js'
 
 export const DEEPSEEK_V2 = 'DeepseekV2ForCausalLM'
 export const DEEPSEEK_V3 = 'DeepseekV3ForCausalLM'
@@ -121,8 +121,7 @@ export function deepseekAttention(config: Json, architecture: string, source: st
   // AXK1Attention always projects q through its latent (q_a_proj): a null rank cannot build it.
   if (architecture === AXK1 && config.q_lora_rank === null) throw new ModelLoadError(`${source}: "q_lora_rank" must be a positive integer for ${AXK1} (its queries always pass through the latent), got null.`)
   const qLoraRank = config.q_lora_rank === null ? 0 : positiveInteger(config, 'q_lora_rank', defaults.qLora, source)
-  const interleave = config.rope_interleave ?? true
-  if (typeof interleave !== 'boolean') throw new ModelLoadError(`${source}: "rope_interleave" must be true or false, got ${quotedValue(interleave)}.`)
+  const interleave = switchValue(config, 'rope_interleave', true, source)
   const mla = {kvLoraRank: positiveInteger(config, 'kv_lora_rank', 512, source), qLoraRank, vHeadDim, ropeInterleaved: architecture === DEEPSEEK_V2 || interleave, latentNormEps: 1e-6}
   let attentionScale = (nope + rope) ** -0.5
   const ropeParameters = isObject(config.rope_parameters) ? config.rope_parameters : isObject(config.rope_scaling) ? config.rope_scaling : null

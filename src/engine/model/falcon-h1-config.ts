@@ -7,7 +7,7 @@
 import {ModelLoadError, quotedValue} from '../errors.js'
 import {timeStepLimit, type FalconH1Multipliers, type Mamba2Features} from './mamba2-config.js'
 import type {HybridFeatures} from './qwen35-config.js'
-import {switchOn} from './config-switch.js'
+import {switchOn, switchValue} from './config-switch.js'
 
 type Json = Record<string, unknown>
 
@@ -54,11 +54,7 @@ export function falconH1Hybrid(config: Json, numLayers: number, hiddenSize: numb
   if (headDim * heads !== inner) throw new ModelLoadError(`${source}: ${heads} Mamba heads of ${headDim} ("mamba_n_heads", "mamba_d_head") must make the inner width ${inner} ("mamba_d_ssm").`)
   const groups = size('mamba_n_groups', 1)
   if (heads % groups !== 0 || inner % groups !== 0) throw new ModelLoadError(`${source}: "mamba_n_heads" (${heads}) is not a multiple of "mamba_n_groups" (${groups}).`)
-  const flag = (key: string, fallback: boolean): boolean => {
-    const value = config[key] ?? fallback
-    if (typeof value !== 'boolean') throw new ModelLoadError(`${source}: "${key}" must be true or false, got ${quotedValue(value)}.`)
-    return value
-  }
+  const flag = (key: string, fallback: boolean) => switchValue(config, key, fallback, source)
   const convKernel = size('mamba_d_conv', 4)
   const ssmIn = positive(config, 'ssm_in_multiplier', 1, source)
   const [mlpGate, mlpDown] = multipliers(config, 'mlp_multipliers', 2, source) as [number, number]

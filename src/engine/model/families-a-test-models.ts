@@ -1,8 +1,8 @@
-// The config.json of the mistral4 (Mistral Small 4: mistral4-config.ts) and olmo-hybrid (OLMo Hybrid:
-// olmo-hybrid-config.ts) test-model variants, for test-model.ts.
+// The config.json of the mistral4 (Mistral Small 4: mistral4-config.ts), olmo-hybrid (OLMo Hybrid:
+// olmo-hybrid-config.ts) and zamba (Zamba v1: zamba-config.ts) test-model variants, for test-model.ts.
 
-export type FamiliesATestVariant = 'mistral4' | 'olmo-hybrid'
-export const FAMILIES_A_TEST_VARIANTS: readonly FamiliesATestVariant[] = ['mistral4', 'olmo-hybrid']
+export type FamiliesATestVariant = 'mistral4' | 'olmo-hybrid' | 'zamba'
+export const FAMILIES_A_TEST_VARIANTS: readonly FamiliesATestVariant[] = ['mistral4', 'olmo-hybrid', 'zamba']
 
 export function isFamiliesATestVariant(variant: string): variant is FamiliesATestVariant {
   return (FAMILIES_A_TEST_VARIANTS as readonly string[]).includes(variant)
@@ -19,6 +19,7 @@ export function isFamiliesATestVariant(variant: string): variant is FamiliesATes
 export function familiesATestModelConfigJson(variant: FamiliesATestVariant, common: Record<string, unknown> & {num_attention_heads: number}): Record<string, unknown> {
   const {head_dim: _, ...rest} = common
   if (variant === 'olmo-hybrid') return olmoHybridTestModelConfigJson(rest)
+  if (variant === 'zamba') return zambaTestModelConfigJson(rest)
   return {
     architectures: ['Mistral4ForCausalLM'], model_type: 'mistral4', ...rest, num_hidden_layers: 3, max_position_embeddings: 256, num_key_value_heads: common.num_attention_heads,
     rms_norm_eps: 1e-3, tie_word_embeddings: false, attention_bias: false, pad_token_id: null,
@@ -41,5 +42,19 @@ function olmoHybridTestModelConfigJson(rest: Record<string, unknown>): Record<st
     tie_word_embeddings: false, attention_bias: false, pad_token_id: null, layer_types: ['linear_attention', 'full_attention', 'linear_attention'],
     linear_num_key_heads: 2, linear_num_value_heads: 4, linear_key_head_dim: 16, linear_value_head_dim: 12, linear_conv_kernel_dim: 4, linear_allow_neg_eigval: true,
     rope_parameters: {rope_type: 'default', rope_theta: null},
+  }
+}
+
+/**
+ * zamba: five layers, mamba / hybrid / mamba / hybrid / mamba (the one shared block run twice, by layers 1 and 3, each
+ * through its own linear), 2 KV heads for 4 in the shared attention (heads of 2 x hidden / heads, no rope), 2 Mamba
+ * heads (each with its own x_proj and dt_proj) of state 8, dt rank auto (4), erf gelu; tied embeddings, as released
+ * (transformers ties the shared block's uses only then). The layer types as the released config writes them.
+ */
+function zambaTestModelConfigJson(rest: Record<string, unknown>): Record<string, unknown> {
+  return {
+    architectures: ['ZambaForCausalLM'], model_type: 'zamba', ...rest, num_hidden_layers: 5, num_key_value_heads: 2, intermediate_size: 96, pad_token_id: 0,
+    layers_block_type: ['mamba', 'hybrid', 'mamba', 'hybrid', 'mamba'], hidden_act: 'gelu', rms_norm_eps: 1e-5, tie_word_embeddings: true,
+    n_mamba_heads: 2, mamba_d_state: 8, mamba_d_conv: 4, mamba_expand: 2, mamba_dt_rank: 'auto', mamba_conv_bias: true, mamba_proj_bias: false, hidden_mamba_act: 'silu',
   }
 }

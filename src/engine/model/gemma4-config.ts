@@ -94,7 +94,7 @@ export function gemma4View(raw: Json, source: string): {config: Json; features: 
     fullRopeAngles: Math.floor((fraction * fullHeadDim) / 2),
     fullRopeFactor: fullType === 'proportional' ? finitePositive(full.factor ?? 1, 'rope_parameters.full_attention.factor', source) : 1,
     localRopeTheta: localTheta,
-    moe: flag(config, 'enable_moe_block', source) ? gemma4Moe(config, source) : null,
+    moe: switchOn(config, 'enable_moe_block', source) ? gemma4Moe(config, source) : null,
   }
   return {config: {...config, layer_types: layerTypes, rope_parameters: {rope_type: 'default', rope_theta: fullTheta}, rope_scaling: undefined}, features}
 }
@@ -133,12 +133,12 @@ function gemma4Layers(config: Json, layerTypes: string[], source: string): Gemma
   const headDim = positiveInt(config, 'head_dim', source)
   const numKvHeads = config.num_key_value_heads == null ? positiveInt(config, 'num_attention_heads', source) : positiveInt(config, 'num_key_value_heads', source)
   const intermediate = positiveInt(config, 'intermediate_size', source)
-  const kEqV = flag(config, 'attention_k_eq_v', source)
+  const kEqV = switchOn(config, 'attention_k_eq_v', source)
   const overrides = fullLayerOverrides(config, layerTypes, kEqV, source)
   const shared = config.num_kv_shared_layers == null ? 0 : nonNegativeInt(config, 'num_kv_shared_layers', source)
   if (shared >= numLayers) throw new ModelLoadError(`${source}: num_kv_shared_layers ${shared} leaves no layer to write the keys and values it shares (${numLayers} layers).`)
   const firstShared = numLayers - shared
-  const doubleWide = flag(config, 'use_double_wide_mlp', source)
+  const doubleWide = switchOn(config, 'use_double_wide_mlp', source)
   return layerTypes.map((type, i) => {
     const own = overrides.get(i) ?? {}
     const sourceLayer = i < firstShared ? i : layerTypes.slice(0, firstShared).lastIndexOf(type)
@@ -212,9 +212,3 @@ function finitePositive(value: unknown, key: string, source: string): number {
   return value
 }
 
-function flag(config: Json, key: string, source: string): boolean {
-  const value = config[key]
-  if (value == null) return false
-  if (typeof value !== 'boolean') throw new ModelLoadError(`${source}: "${key}" must be true or false, got ${quotedValue(value)}.`)
-  return value
-}

@@ -106,7 +106,7 @@ function familyKeys(arch: string, get: (key: string) => unknown, tensorNames: Se
   if (arch === 'arcee') return relu2
   // Jais 2: LayerNorms with biases (llama.cpp's LLM_NORM at attention.layer_norm_epsilon) over Arcee's relu2 MLP.
   if (arch === 'jais2') return {...relu2, layer_norm_eps: get('attention.layer_norm_epsilon') ?? 1e-5}
-  if (arch === 'bitnet') return bitnetKeys(get, tensorNames, path)
+  if (arch === 'bitnet') return bitnetKeys(get, path)
   // Nemotron: LayerNorm1P's eps is attention.layer_norm_epsilon (NemotronConfig's norm_eps).
   return {...relu2, norm_eps: get('attention.layer_norm_epsilon') ?? 1e-5, partial_rotary_factor: rotaryFraction(arch, get, path)}
 }
@@ -127,13 +127,11 @@ function chatglmKeys(get: (key: string) => unknown, tensorNames: Set<string>, pa
  * no int8 activations); a packed checkpoint's weight_scale is folded into those floats too (dequant_bitnet).
  * llama-quantize's ternary blocks (TQ1_0 / TQ2_0) load as Q8_0 blocks of the same values (gguf-block-types.ts), run with
  * 8-bit activations as every block format is (llama.cpp's TQ kernels round them too); files from other tools that keep
- * the ternary codes apart from a per-tensor `<name>.scale` (which llama.cpp's graph multiplies into the product) are
- * refused by that tensor's name. The MLP's activation is bitnet.hidden_activation: SiLU without it (llama.cpp's default,
- * the 1bitLLM models'), relu2 as the 2B-4T's checkpoint declares it.
+ * the ternary codes apart from a per-tensor `<name>.scale` have it folded into the weight (gguf-bitnet-scales.ts).
+ * The MLP's activation is bitnet.hidden_activation: SiLU without it (llama.cpp's default, the 1bitLLM models'), relu2
+ * as the 2B-4T's checkpoint declares it.
  */
-function bitnetKeys(get: (key: string) => unknown, tensorNames: Set<string>, path: string): Record<string, unknown> {
-  const scale = [...tensorNames].find((name) => name.endsWith('.scale'))
-  if (scale !== undefined) throw new ModelLoadError(`${path}: tensor ${scale}: ternary weights kept apart from a per-tensor scale are not supported (load a file whose projections hold the scaled values, as llama.cpp's converter writes them).`)
+function bitnetKeys(get: (key: string) => unknown, path: string): Record<string, unknown> {
   const act = get('hidden_activation') ?? 'silu'
   if (act !== 'silu' && act !== 'relu2') throw new ModelLoadError(`${path}: bitnet.hidden_activation ${quotedValue(act)} is not supported (silu or relu2).`)
   return {hidden_act: act}

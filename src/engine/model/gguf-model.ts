@@ -9,6 +9,7 @@ import {blockFormatOfGgufType, refusedTypeMessage} from './gguf-block-types.js'
 import {GGML_BLOCKS, readGguf, type GgufFile, type GgufValue} from './gguf-file.js'
 import {ggufExpertTensors, ggufMoeConfigKeys, ggufMoeName} from './gguf-moe.js'
 import {GGUF_ALIBI_FILES} from './gguf-alibi.js'
+import {ggufBitnetScales, withBitnetScales} from './gguf-bitnet-scales.js'
 import {DENSE_FAMILY_NORMS_WITH_ONE_ADDED, GGUF_DENSE_FAMILY_ARCHITECTURES, acceptsGgufYarn, GGUF_DENSE_FAMILY_LAYER_NAMES, denseFamilyGgufKeys, isPartialRotaryDenseFamily, withGlm4vRowsAsStored} from './gguf-dense-families.js'
 import {GGUF_LAYERNORM_ARCHITECTURES, layerNormGgufConfigJson, layerNormGgufName, splitStackedTensors} from './gguf-layernorm.js'
 import {GGUF_NORMS_WITH_ONE_ADDED, GGUF_PHI3_GEMMA_ARCHITECTURES, GGUF_PHI3_GEMMA_LAYER_NAMES, ggufF32Vector, phi3GemmaGgufKeys} from './gguf-phi3-gemma.js'
@@ -213,9 +214,11 @@ function llama3ScalingOf(file: GgufFile, headDim: number, ropeTheta: number): Re
 
 function ggufTensors(file: GgufFile, arch: string, config: ModelConfig): TensorInfo[] {
   const interleaved = GGUF_ARCHITECTURES[arch]!.interleavedRope
+  const scales = ggufBitnetScales(file, arch)
   const tensors: TensorInfo[] = []
   for (const t of file.tensors) {
     refuseStrayLayerTensor(file.path, t, Number(file.metadata.get(`${arch}.block_count`)), config)
+    if (scales.has(t.name)) continue
     const name = GGUF_LAYERNORM_ARCHITECTURES[arch] ? layerNormGgufName(t.name, arch) : hfName(t.name, arch) ?? ggufMoeName(t.name)
     if (name === null) {
       // llama.cpp refuses a file with a tensor it does not create; unread, a layer's tensor would be dropped unseen
@@ -238,8 +241,8 @@ function ggufTensors(file: GgufFile, arch: string, config: ModelConfig): TensorI
   }
   tensors.push(...apertusXieluTensors(file, arch, config.numLayers))
   const selected = selectModelTensors(config, GGUF_LAYERNORM_ARCHITECTURES[arch] ? splitStackedTensors(config, tensors) : tensors, file.path)
-  refuseUnreadTensors(file, arch, config.numLayers, selected)
-  return withGlm4vRowsAsStored(arch, (key) => file.metadata.get(`${arch}.${key}`), selected)
+  refuseUnreadTensors(file, arch, config.numLayers, selected, new Set(scales.keys()))
+  return withBitnetScales(withGlm4vRowsAsStored(arch, (key) => file.metadata.get(`${arch}.${key}`), selected), scales)
 }
 
 /**
@@ -247,9 +250,10 @@ function ggufTensors(file: GgufFile, arch: string, config: ModelConfig): TensorI
  * attention biases, which llama.cpp would add): refused, as llama.cpp refuses a tensor it does not create, rather than
  * run without it. Read means some selected tensor (or a window cut from one) lies in its bytes.
  */
-function refuseUnreadTensors(file: GgufFile, arch: string, layers: number, selected: TensorInfo[]): void {
+function refuseUnreadTensors(file: GgufFile, arch: string, layers: number, selected: TensorInfo[], foldedScales: Set<string>): void {
   const read = selected.map((t) => [t.offset, t.offset + t.nbytes] as const)
   for (const t of file.tensors) {
+    if (foldedScales.has(t.name)) continue
     // Layers past the config's are GLM-4.5's NextN prediction layers, counted in block_count, which llama.cpp skips too.
     const layer = /^blk\.(\d+)\./.exec(t.name)
     if (!layer || Number(layer[1]) >= layers || t.nbytes === null) continue

@@ -56,13 +56,19 @@ function addedTokens(tokens: string[], types: number[]) {
     .map(({id, content, type}) => ({...specialAddedToken(id, content), special: type !== TOKEN_TYPE.userDefined}))
 }
 
-/** GPT-2 byte-level BPE: the GGUF tokens are already in GPT-2's byte-to-unicode alphabet, so they go in as they are. */
-export function gpt2TokenizerJson(metadata: Map<string, GgufValue>): Record<string, unknown> {
+/** A BPE vocabulary's tokens, merges and token types as the file lists them, and each token's id by its text. */
+function bpeVocabulary(metadata: Map<string, GgufValue>) {
   const tokens = stringArray(metadata, 'tokenizer.ggml.tokens')
   const merges = stringArray(metadata, 'tokenizer.ggml.merges')
   const types = numberArray(metadata, 'tokenizer.ggml.token_type', tokens.length, TOKEN_TYPE.normal)
   const vocab: Record<string, number> = {}
   tokens.forEach((token, id) => (vocab[token] = id))
+  return {tokens, merges, types, vocab}
+}
+
+/** GPT-2 byte-level BPE: the GGUF tokens are already in GPT-2's byte-to-unicode alphabet, so they go in as they are. */
+export function gpt2TokenizerJson(metadata: Map<string, GgufValue>): Record<string, unknown> {
+  const {tokens, merges, types, vocab} = bpeVocabulary(metadata)
   const spec = ggufPreTokenizer(metadata)
   return {
     version: '1.0', truncation: null, padding: null,
@@ -135,11 +141,7 @@ export function spmTokenizerJson(metadata: Map<string, GgufValue>): Record<strin
  * sets clean_spaces for BPE vocabularies; decoding here cleans up no spaces, as for the gpt2 ones.
  */
 export function gemma4TokenizerJson(metadata: Map<string, GgufValue>): Record<string, unknown> {
-  const tokens = stringArray(metadata, 'tokenizer.ggml.tokens')
-  const merges = stringArray(metadata, 'tokenizer.ggml.merges')
-  const types = numberArray(metadata, 'tokenizer.ggml.token_type', tokens.length, TOKEN_TYPE.normal)
-  const vocab: Record<string, number> = {}
-  tokens.forEach((token, id) => (vocab[token] = id))
+  const {tokens, merges, types, vocab} = bpeVocabulary(metadata)
   const newlineRuns = tokens.flatMap((content, id) => (types[id] === TOKEN_TYPE.normal && /^\n+$/.test(content) ? [{...specialAddedToken(id, content), special: false}] : []))
   return {
     version: '1.0', truncation: null, padding: null,

@@ -17,7 +17,8 @@ type Shape = {name: string; shape: number[]}
 
 /** One layer's token mixer under `prefix` (model.layers.N): a linear layer's tensors, or the gated attention's. */
 export function hybridMixerShapes(config: ModelConfig, hybrid: HybridFeatures, layer: number, prefix: string): Shape[] {
-  if (hybrid.zamba2) return [...mamba2LayerShapes(config, hybrid.mamba2!, true, prefix), ...zamba2LayerShapes(config, hybrid.zamba2, layer)]
+  // Zamba2 over Mamba-2 mixers, Zamba (v1) over Mamba-1 ones.
+  if (hybrid.zamba2) return [...(hybrid.mamba1 ? mamba1LayerShapes(config, hybrid.mamba1, true, prefix) : mamba2LayerShapes(config, hybrid.mamba2!, true, prefix)), ...zamba2LayerShapes(config, hybrid.zamba2, layer)]
   if (hybrid.mamba2) return mamba2LayerShapes(config, hybrid.mamba2, hybrid.linearLayers[layer]!, prefix)
   if (hybrid.shortConv) return lfm2LayerShapes(config, hybrid.shortConv.kernel, hybrid.linearLayers[layer]!, prefix)
   if (hybrid.mamba1) return mamba1LayerShapes(config, hybrid.mamba1, hybrid.linearLayers[layer]!, prefix)

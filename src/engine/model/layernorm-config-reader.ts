@@ -4,6 +4,7 @@ import {ModelLoadError} from '../errors.js'
 import type {LayerNormFeatures} from './layernorm-family.js'
 import type {ModelConfig} from './model-config.js'
 import {parseRopeScaling, type RopeScaling} from './rope-scaling.js'
+import {switchOn, switchValue} from './config-switch.js'
 
 type Json = Record<string, unknown>
 
@@ -19,13 +20,9 @@ export function configReader(config: Json, architecture: string, source: string)
     if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) throw new ModelLoadError(`${source}: "${key}" must be a non-negative number.`)
     return value
   }
-  const flag = (key: string, fallback: boolean): boolean => {
-    const value = config[key] ?? fallback
-    if (typeof value !== 'boolean') throw new ModelLoadError(`${source}: "${key}" must be true or false.`)
-    return value
-  }
+  const flag = (key: string, fallback: boolean) => switchValue(config, key, fallback, source)
   const refuse = (key: string, why: string) => {
-    if (config[key] === true) throw new ModelLoadError(`${source}: ${key}=true is not supported for ${architecture} (${why}).`)
+    if (switchOn(config, key, source)) throw new ModelLoadError(`${source}: ${key}=true is not supported for ${architecture} (${why}).`)
   }
   return {integer, number, flag, refuse}
 }

@@ -93,8 +93,7 @@ function convLayers(config: Json, numLayers: number, source: string): boolean[] 
 export function lfm2MoeRouting(config: Json, numLayers: number, source: string): {sparseLayers: boolean[]; grouped: GroupedRouting} {
   const dense = config.num_dense_layers ?? 2
   if (typeof dense !== 'number' || !Number.isInteger(dense) || dense < 0) throw new ModelLoadError(`${source}: "num_dense_layers" must be a non-negative integer, got ${quotedValue(dense)}.`)
-  const bias = config.use_expert_bias ?? true
-  if (typeof bias !== 'boolean') throw new ModelLoadError(`${source}: "use_expert_bias" must be true or false, got ${quotedValue(bias)}.`)
+  const bias = switchValue(config, 'use_expert_bias', true, source)
   const factor = config.routed_scaling_factor ?? 1
   if (typeof factor !== 'number' || !Number.isFinite(factor) || factor <= 0) throw new ModelLoadError(`${source}: "routed_scaling_factor" must be a positive number, got ${quotedValue(factor)}.`)
   return {

@@ -1,10 +1,10 @@
 // Llama-layout families set apart by their config class's defaults, biases and rope layout (Seed-OSS, Helium, ERNIE 4.5;
 // GLM and GLM-4-0414 too, whose other twists are in glm-config.ts): which projections carry biases and whether q and k
 // rotate interleaved pairs, as transformers 5.18 reads them.
-import {ModelLoadError, quotedValue} from '../errors.js'
 import type {ModelConfig} from './model-config.js'
 import {withPartialRotaryDefault} from './partial-rotary.js'
 import type {TensorInfo} from './safetensors.js'
+import {switchValue} from './config-switch.js'
 
 type Json = Record<string, unknown>
 
@@ -76,12 +76,7 @@ export function twistView(config: Json, architecture: string): Json {
 
 /** Sets the bias flags of `model` from the family's own keys (each a true/false switch, refused otherwise), in place of Llama's reading. */
 export function applyTwistBiases(model: ModelConfig, config: Json, architecture: string, source: string): void {
-  const flag = (key: string, fallback: boolean): boolean => {
-    const value = config[key]
-    if (value == null) return fallback
-    if (typeof value !== 'boolean') throw new ModelLoadError(`${source}: "${key}" must be true or false, got ${quotedValue(value)}.`)
-    return value
-  }
+  const flag = (key: string, fallback: boolean) => switchValue(config, key, fallback, source)
   const {qkv, o, mlp} = TWISTS[architecture]!.biases(flag)
   model.attentionBias = qkv
   // Absent rather than false, as for every other family (the native config reads a present key as a switch).

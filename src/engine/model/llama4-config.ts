@@ -6,6 +6,7 @@
 // layers are intermediate_size_mlp wide). Its checkpoint's names: llama4-tensors.ts.
 import {ModelLoadError, quotedValue} from '../errors.js'
 import {isObject} from './rope-scaling.js'
+import {switchValue} from './config-switch.js'
 
 export const LLAMA4 = 'Llama4ForCausalLM'
 export const LLAMA4_MULTIMODAL = 'Llama4ForConditionalGeneration'
@@ -80,7 +81,7 @@ export function llama4Attention(config: Json, numLayers: number, source: string)
   const llama4: Llama4Features = {
     ropeLayers,
     chunkedAttention: chunked.some(Boolean),
-    ropeLayerQkNorm: flag(config, 'use_qk_norm', true, source),
+    ropeLayerQkNorm: switchValue(config, 'use_qk_norm', true, source),
     attnTemperatureScale: tuning ? attnScale : 0,
     attnFloorScale: floorScale,
   }
@@ -132,11 +133,6 @@ export function llama4SparseLayers(config: Json, numLayers: number, source: stri
   return Array.from({length: numLayers}, (_, layer) => (layer + 1) % step === 0)
 }
 
-function flag(config: Json, key: string, fallback: boolean, source: string): boolean {
-  const value = config[key] ?? fallback
-  if (typeof value !== 'boolean') throw new ModelLoadError(`${source}: "${key}" must be true or false, got ${quotedValue(value)}.`)
-  return value
-}
 
 function number(config: Json, key: string, fallback: number, source: string): number {
   const value = config[key] ?? fallback

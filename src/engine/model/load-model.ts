@@ -29,6 +29,7 @@ import {mamba2CheckpointName, mamba2EngineTensors} from './mamba2-tensors.js'
 import {mamba2HasMlp} from './mamba2-config.js'
 import {kimiLinearCheckpointName, kimiLinearEngineTensors} from './kimi-linear-tensors.js'
 import {zamba2CheckpointName, zamba2EngineTensors} from './zamba2-tensors.js'
+import {zambaCheckpointName, zambaEngineTensors} from './zamba-tensors.js'
 import {readCheckpointTensors, type TensorInfo} from './safetensors.js'
 import {Tokenizer} from './tokenizer.js'
 
@@ -136,7 +137,7 @@ export function selectModelTensors(config: ModelConfig, checkpointTensors: Tenso
   if (config.gemma4) return gemma4Tensors(config, checkpointTensors, dir)
   // A multimodal checkpoint keeps its language model under a prefix (gemma3-config.ts; a text checkpoint has none).
   const named = xieluScalarsAsVectors(checkpointTensors.map((t) => ({...t, name: languageModelTensorName(t.name)})))
-  const split = llama4Tensors(config, splitGptOssExperts(config, splitGraniteMoeExperts(config, splitFusedProjections(config, engineTensorNames(config, mamba2EngineTensors(config, zamba2EngineTensors(config, kimiLinearEngineTensors(config, dbrxTensors(config, named)))))))))
+  const split = llama4Tensors(config, splitGptOssExperts(config, splitGraniteMoeExperts(config, splitFusedProjections(config, engineTensorNames(config, mamba2EngineTensors(config, zambaEngineTensors(config, zamba2EngineTensors(config, kimiLinearEngineTensors(config, dbrxTensors(config, named))))))))))
   const tensors = config.moe?.mixtralNames || config.moe?.grouped ? split.map((t) => ({...t, name: moeEngineName(config.moe, t.name)})) : split
   // A corrupt or hostile layer count must not make us list billions of expected tensors before the first one is missing.
   const perLayer = 9 + (config.attentionBias ? 3 : 0) + (config.qkNorm ? 2 : 0) + (config.sandwichNorms ? 2 : 0) - (config.rmsVariant?.parallelBlock ? 1 : 0) - (config.rmsVariant?.normAffine === false ? (config.qkNorm ? 4 : 2) : 0) - (config.rmsVariant?.ungatedMlp ? 1 : 0) - (config.hybrid?.shortConv ? 3 : 0) // LFM2's conv layers: 3 mixer tensors, no q/k norms
@@ -153,7 +154,7 @@ export function selectModelTensors(config: ModelConfig, checkpointTensors: Tenso
   const selected = interleavedRopeRows(config, deepseekTensors(rmsVariantTensors(config, expectedTensorShapes(config).map(({name, shape}) => {
     const tensor = byName.get(name)
     const renamed = checkpointTensorNames(config, [{name}])[0]!.name
-    const shown = zamba2CheckpointName(config, kimiLinearCheckpointName(config, config.moe?.mixtralNames || config.moe?.grouped ? moeCheckpointName(config.moe, mamba2CheckpointName(config, renamed)) : mamba2CheckpointName(config, dbrxCheckpointName(config, renamed))))
+    const shown = zambaCheckpointName(config, zamba2CheckpointName(config, kimiLinearCheckpointName(config, config.moe?.mixtralNames || config.moe?.grouped ? moeCheckpointName(config.moe, mamba2CheckpointName(config, renamed)) : mamba2CheckpointName(config, dbrxCheckpointName(config, renamed)))))
     if (tensor === undefined) {
       const hint = name === 'lm_head.weight' ? ' (config.json says tie_word_embeddings is false)' : ''
       throw new ModelLoadError(`Tensor ${shown} is missing from the checkpoint in ${dir}${hint}; expected shape [${shape.join(', ')}].`)

@@ -6,7 +6,7 @@
 import {ModelLoadError, quotedValue} from '../errors.js'
 import type {HybridFeatures} from './qwen35-config.js'
 import type {RmsVariantFeatures} from './rms-variants.js'
-import {switchOn} from './config-switch.js'
+import {switchOn, switchValue} from './config-switch.js'
 
 type Json = Record<string, unknown>
 
@@ -30,6 +30,8 @@ export interface Mamba1Features {
   dtBcNormEps: number
   /** Mamba, Falcon-Mamba: a layer is its norm and mixer, no MLP. */
   noMlp: boolean
+  /** Zamba's n_mamba_heads: runs of innerSize / heads channels, each with its own x_proj and dt_proj (absent: 1). */
+  heads?: number
 }
 
 /** The keys each config class names its mixer's settings by, with its defaults. */
@@ -77,8 +79,7 @@ export function parseMamba1Hybrid(config: Json, architecture: string, numLayers:
   }
   const rank = config[keys.dtRank] ?? 'auto'
   const dtRank = rank === 'auto' ? Math.ceil(hiddenSize / 16) : size([keys.dtRank, 0])
-  const convBias = config[keys.convBias] ?? true
-  if (typeof convBias !== 'boolean') throw new ModelLoadError(`${source}: "${keys.convBias}" must be true or false, got ${quotedValue(convBias)}.`)
+  const convBias = switchValue(config, keys.convBias, true, source)
   const convKernel = size(keys.conv)
   const mamba1: Mamba1Features = {
     innerSize: size(keys.expand) * hiddenSize, stateSize: size(keys.state), convKernel, dtRank, convBias,

@@ -16,13 +16,15 @@ export function mamba1LayerShapes(config: ModelConfig, m: Mamba1Features, mixer:
       .concat({name: `${prefix}.self_attn.o_proj.weight`, shape: [hidden, q]})
   }
   const {innerSize: inner, stateSize: n, dtRank: rank} = m
+  const heads = m.heads ?? 1
   const p = `${prefix}.mamba`
   return [
     {name: `${p}.in_proj.weight`, shape: [2 * inner, hidden]},
     {name: `${p}.conv1d.weight`, shape: [inner, 1, m.convKernel]},
     ...(m.convBias ? [{name: `${p}.conv1d.bias`, shape: [inner]}] : []),
-    {name: `${p}.x_proj.weight`, shape: [rank + 2 * n, inner]},
-    {name: `${p}.dt_proj.weight`, shape: [inner, rank]},
+    // Zamba's heads each have their own x_proj and dt_proj, stacked.
+    {name: `${p}.x_proj.weight`, shape: heads > 1 ? [heads, rank + 2 * n, inner / heads] : [rank + 2 * n, inner]},
+    {name: `${p}.dt_proj.weight`, shape: heads > 1 ? [heads, inner / heads, rank] : [inner, rank]},
     {name: `${p}.dt_proj.bias`, shape: [inner]},
     {name: `${p}.A_log`, shape: [inner, n]},
     {name: `${p}.D`, shape: [inner]},

@@ -4,7 +4,7 @@
 // native/cpu/mamba2_mixer.cpp in the hybrid machinery's state slots (HybridFeatures.mamba2).
 import {ModelLoadError, quotedValue} from '../errors.js'
 import type {HybridFeatures} from './qwen35-config.js'
-import {switchOn} from './config-switch.js'
+import {switchOn, switchValue} from './config-switch.js'
 
 type Json = Record<string, unknown>
 
@@ -116,8 +116,7 @@ export function parseMamba2Hybrid(config: Json, architecture: string, numLayers:
   }
   const groups = size(keys.groups)
   if (heads % groups !== 0) throw new ModelLoadError(`${source}: "${keys.heads[0]}" (${heads}) is not a multiple of "${keys.groups[0]}" (${groups}).`)
-  const convBias = config[keys.convBias] ?? true
-  if (typeof convBias !== 'boolean') throw new ModelLoadError(`${source}: "${keys.convBias}" must be true or false, got ${quotedValue(convBias)}.`)
+  const convBias = switchValue(config, keys.convBias, true, source)
   const convKernel = size(keys.conv)
   const mamba2: Mamba2Features = {heads, headDim, groups, stateSize: size(keys.state), convKernel, normGroup: inner, convBias, ...timeStepLimit(config, source), noMlp: architecture === MAMBA2}
   return {

@@ -1,5 +1,7 @@
 // Turns a Hugging Face config.json (+ generation_config.json) into the engine's ModelConfig, rejecting what we cannot run.
 import {existsSync} from 'node:fs'
+import {switchValue} from './config-switch.js'
+import {chooseArchitecture} from './architecture-choice.js'
 import {readRegularFile} from './regular-file.js'
 import {join} from 'node:path'
 import {ModelLoadError, quotedValue, shownName} from '../errors.js'
@@ -28,6 +30,7 @@ import {FALCON_H1, falconH1Hybrid, falconH1View} from './falcon-h1-config.js'
 import {KIMI_LINEAR, kimiLinearFeatures, kimiLinearView} from './kimi-linear-config.js'
 import {MISTRAL4, mistral4View} from './mistral4-config.js'
 import {ZAMBA2, parseZamba2, zamba2View} from './zamba2-config.js'
+import {ZAMBA, parseZamba, zambaView} from './zamba-config.js'
 import {OLMO_HYBRID, olmoHybridFeatures, olmoHybridView} from './olmo-hybrid-config.js'
 import {ERNIE45_MOE, ernie45MoeView} from './ernie45-moe-config.js'
 import {DOTS1, dots1View} from './dots1-config.js'
@@ -157,10 +160,13 @@ export function readJsonObject(path: string): Json {
 
 /** Validates and normalises a parsed config.json; `source` names the file in error messages. */
 export function parseModelConfig(config: Json, generationConfig?: Json, source = 'config.json'): ModelConfig {
-  const architectures = config.architectures
-  const architecture = Array.isArray(architectures) && typeof architectures[0] === 'string' ? architectures[0] : null
+  const {architecture, note} = chooseArchitecture(config, source)
   if (architecture === null) {
-    throw new ModelLoadError(`${source} has no "architectures" entry; ${supportedArchitecturesHint(null)}.`)
+    throw new ModelLoadError(`${source} has no "architectures" entry and no "model_type" that names a causal LM; ${supportedArchitecturesHint(null)}.`)
+  }
+  if (note !== undefined) {
+    const chosen = parseModelConfig({...config, architectures: [architecture]}, generationConfig, source)
+    return {...chosen, notes: [...(chosen.notes ?? []), note]}
   }
   const fp8 = fp8Scheme(config, source)
   if (fp8 !== null) return {...parseModelConfig(withoutQuantizationConfig(config), generationConfig, source), fp8}
@@ -225,6 +231,7 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   if (architecture === MINICPM3) config = minicpm3View(config)
   if (architecture === KIMI_LINEAR) config = kimiLinearView(config, source)
   if (architecture === ZAMBA2) config = zamba2View(config, source)
+  if (architecture === ZAMBA) config = zambaView(config, source)
   if (architecture === MISTRAL4) {
     const view = mistral4View(config, source)
     config = view.config
@@ -382,6 +389,7 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   if (architecture === FALCON_H1) modelConfig.hybrid = falconH1Hybrid(config, numLayers, hiddenSize, source)
   if (architecture === KIMI_LINEAR) Object.assign(modelConfig, kimiLinearFeatures(config, numLayers, source))
   if (architecture === ZAMBA2) Object.assign(modelConfig, parseZamba2(config, numLayers, hiddenSize, headDim, source))
+  if (architecture === ZAMBA) Object.assign(modelConfig, parseZamba(config, numLayers, hiddenSize, headDim, source))
   if (architecture === OLMO_HYBRID) Object.assign(modelConfig, olmoHybridFeatures(config, numLayers, olmoNoRope, source))
   return modelConfig
 }
@@ -422,10 +430,7 @@ function tokenIdsAndDtype(config: Json, generationConfig: Json | undefined, voca
 
 /** A true/false switch, or undefined when absent or null; any other value (a string "false", a 1) is refused, not guessed at. */
 function optionalFlag(config: Json, key: string, source: string): boolean | undefined {
-  const value = config[key]
-  if (value == null) return undefined
-  if (typeof value !== 'boolean') throw new ModelLoadError(`${source}: "${key}" must be true or false, got ${quotedValue(value)}.`)
-  return value
+  return config[key] == null ? undefined : switchValue(config, key, false, source)
 }
 
 function numberOr(value: unknown, fallback: number, key: string, source: string): number {

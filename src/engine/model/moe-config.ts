@@ -17,6 +17,7 @@ import {HYV3} from './hy-v3-config.js'
 import {mellumSparseLayers} from './mellum-config.js'
 import {ariaSharedSize} from './aria-config.js'
 import {AXK1, DEEPSEEK_V2, DEEPSEEK_V3, DOTS1, GLM4_MOE, GLM4_MOE_LITE, deepseekRouting, deepseekSharedSize, deepseekSparseLayers, type GroupedRouting} from './deepseek-config.js'
+import {switchOn} from './config-switch.js'
 
 export type MoeFamily = 'mixtral' | 'qwen2_moe' | 'qwen3_moe' | 'olmoe' | 'granitemoe' | 'granitemoeshared' | 'phimoe' | 'gpt_oss' | 'deepseek_v2' | 'deepseek_v3' | 'glm4_moe' | 'glm4_moe_lite' | 'qwen3_5_moe' | 'qwen3_next' | 'llama4' | 'ernie4_5_moe' | 'dots1' | 'minimax_m2' | 'flex_olmo' | 'solar_open' | 'hunyuan_v1_moe' | 'exaone_moe' | 'jamba' | 'lfm2_moe' | 'dbrx' | 'cohere2_moe' | 'afmoe' | 'kimi_linear' | 'mistral4' | 'hy_v3' | 'mellum' | 'aria_text' | 'axk1'
 
@@ -154,7 +155,7 @@ export function parseMoeConfig(config: Json, family: MoeFamily, numLayers: numbe
     : family === 'aria_text' ? ariaSharedSize(config, intermediateSize, source) : 0
   // Qwen2MoeConfig derives its sliding layers otherwise than Qwen2Config (every other layer below max_window_layers);
   // the layer_types it writes are read as for Qwen2, but without them the Qwen2 rule would pick the wrong layers.
-  if (family === 'qwen2_moe' && config.use_sliding_window === true && config.layer_types == null) {
+  if (family === 'qwen2_moe' && switchOn(config, 'use_sliding_window', source) && config.layer_types == null) {
     throw new ModelLoadError(`${source}: use_sliding_window without "layer_types" is not supported for Qwen2-MoE (its sliding layers alternate).`)
   }
   const granite = family === 'granitemoe' || family === 'granitemoeshared'

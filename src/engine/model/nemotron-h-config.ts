@@ -8,7 +8,7 @@ import {ModelLoadError, quotedValue} from '../errors.js'
 import {timeStepLimit, type Mamba2Features} from './mamba2-config.js'
 import type {MoeConfig} from './moe-config.js'
 import type {HybridFeatures} from './qwen35-config.js'
-import {switchOn} from './config-switch.js'
+import {switchOn, switchValue} from './config-switch.js'
 
 type Json = Record<string, unknown>
 
@@ -116,8 +116,7 @@ export function nemotronHMoe(config: Json, source: string): MoeConfig | undefine
   if (numExperts > 4096 || numExpertsPerToken > numExperts || numExperts % groups !== 0 || topkGroups > groups || (groups > 1 && numExperts / groups < 2) || (numExperts / groups) * topkGroups < numExpertsPerToken) {
     throw new ModelLoadError(`${source}: ${numExperts} experts ("n_routed_experts", at most 4096) in "n_group" ${groups} groups (at least 2 each), "topk_group" ${topkGroups} of them, must hold "num_experts_per_tok" ${numExpertsPerToken}.`)
   }
-  const normTopk = config.norm_topk_prob ?? true
-  if (typeof normTopk !== 'boolean') throw new ModelLoadError(`${source}: "norm_topk_prob" must be true or false, got ${quotedValue(normTopk)}.`)
+  const normTopk = switchValue(config, 'norm_topk_prob', true, source)
   const factor = config.routed_scaling_factor ?? 1
   if (typeof factor !== 'number' || !Number.isFinite(factor) || factor <= 0) throw new ModelLoadError(`${source}: "routed_scaling_factor" must be a positive number, got ${quotedValue(factor)}.`)
   return {

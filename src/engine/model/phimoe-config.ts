@@ -3,6 +3,7 @@
 // original context). Read as transformers 5.18's PhimoeConfig reads it; rms-variants.ts runs the block, moe.cpp the experts.
 import {ModelLoadError, quotedValue} from '../errors.js'
 import {isObject} from './rope-scaling.js'
+import {switchOn} from './config-switch.js'
 
 /** Microsoft's name (Phi-3.5-MoE's config.json) and transformers' (what its save_pretrained writes). */
 export const PHIMOE_ARCHITECTURES = ['PhiMoEForCausalLM', 'PhimoeForCausalLM'] as const
@@ -50,7 +51,5 @@ export function phimoeRouting(config: Json, numExperts: number, numExpertsPerTok
 
 /** lm_head_bias (PhimoeConfig's default false) as a switch. */
 export function phimoeHeadBias(config: Json, source: string): boolean {
-  const value = config.lm_head_bias ?? false
-  if (typeof value !== 'boolean') throw new ModelLoadError(`${source}: "lm_head_bias" must be true or false, got ${quotedValue(value)}.`)
-  return value
+  return switchOn(config, 'lm_head_bias', source)
 }

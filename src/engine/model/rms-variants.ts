@@ -21,6 +21,7 @@ import {DBRX, dbrxView} from './dbrx-config.js'
 import {COHERE2_MOE, cohere2MoeRopeLayers, cohere2MoeView} from './cohere2-moe-config.js'
 import {AFMOE, afmoeAttention, afmoeView} from './afmoe-config.js'
 import {rowWindows} from './fused-tensors.js'
+import {switchOn} from './config-switch.js'
 import {HYPERCLOVAX, hyperclovaxView} from './hyperclovax-config.js'
 import {GRANITE_MOE_SWA} from './granite-swa-config.js'
 
@@ -97,7 +98,7 @@ export function rmsVariantView(config: Json, architecture: string, source: strin
   if (architecture !== 'SmolLM3ForCausalLM' || config.layer_types != null) return config
   // SmolLM3Config: with use_sliding_window and a window, the layers without rope slide.
   const rope = smolLm3RopeLayers(config, source)
-  const slides = config.use_sliding_window === true && config.sliding_window != null
+  const slides = switchOn(config, 'use_sliding_window', source) && config.sliding_window != null
   return {...config, layer_types: rope?.map((hasRope) => (slides && !hasRope ? 'sliding_attention' : 'full_attention'))}
 }
 
@@ -180,8 +181,7 @@ export function parseRmsVariant(config: Json, architecture: string, source: stri
     Object.assign(rmsVariant, {logitsMultiplier: scale, normMean: config.layer_norm_eps !== undefined, parallelBlock: true}, rope ? {ropeLayers: rope} : {})
   }
   if (architecture === 'CohereForCausalLM' || architecture === COHERE2) {
-    const qkNorm = architecture === 'CohereForCausalLM' ? config.use_qk_norm ?? false : false
-    if (typeof qkNorm !== 'boolean') throw new ModelLoadError(`${source}: "use_qk_norm" must be true or false, got ${quotedValue(qkNorm)}.`)
+    const qkNorm = architecture === 'CohereForCausalLM' && switchOn(config, 'use_qk_norm', source)
     const scale = config.logit_scale === undefined ? 0.0625 : config.logit_scale
     if (typeof scale !== 'number' || !Number.isFinite(scale)) throw new ModelLoadError(`${source}: "logit_scale" must be a number, got ${quotedValue(scale)}.`)
     Object.assign(rmsVariant, {logitsMultiplier: scale, normMean: true, parallelBlock: true})

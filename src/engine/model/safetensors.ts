@@ -40,6 +40,8 @@ export interface TensorInfo {
   decayRateStored?: true
   /** FP8 weights: the data are e4m3 / e5m2 codes (dtype then says nothing), each block of blockRows x blockCols times its scale here (fp8-checkpoint.ts); the native loader dequantizes. */
   fp8Scales?: {path: string; offset: number; nbytes: number; dtype: TensorDtype; blockRows: number; blockCols: number; format: 'e4m3' | 'e5m2'; whole: {offset: number; nbytes: number}}
+  /** GGUF bitnet: the values times this per-tensor scale (gguf-bitnet-scales.ts), folded in by the native loader. */
+  scale?: number
 }
 
 export const BYTES_PER_ELEMENT: Record<StoredDtype, number> = {F32: 4, F16: 2, BF16: 2, U8: 1, F8_E4M3: 1, F8_E5M2: 1}
@@ -210,12 +212,20 @@ export function readTensorFloat32(tensor: TensorInfo): Float32Array {
   if (tensor.dtype === 'U8' || tensor.ggmlMxfp4 || tensor.fp8Scales || FP8_DTYPES.includes(tensor.dtype)) throw new ModelLoadError(`Tensor ${tensor.name} holds ${tensor.dtype === 'U8' || tensor.ggmlMxfp4 ? 'MXFP4' : 'FP8'} codes, not floats (in ${tensor.path}).`)
   // A fresh buffer is aligned, and typed arrays are little-endian on every platform Node supports for us (x86-64, arm64).
   const bytes = readFileBytes(tensor.path, tensor.offset, tensor.nbytes)
-  if (tensor.dtype === 'F32') return new Float32Array(bytes.buffer, 0, tensor.nbytes / 4)
-  const halves = new Uint16Array(bytes.buffer, 0, tensor.nbytes / 2)
-  const widen = tensor.dtype === 'F16' ? f16BitsToFloat32 : bf16BitsToFloat32
+  return scaled(tensor.dtype === 'F32' ? new Float32Array(bytes.buffer, 0, tensor.nbytes / 4) : widened(tensor.dtype, new Uint16Array(bytes.buffer, 0, tensor.nbytes / 2)), tensor.scale)
+}
+
+function widened(dtype: StoredDtype, halves: Uint16Array): Float32Array {
+  const widen = dtype === 'F16' ? f16BitsToFloat32 : bf16BitsToFloat32
   const out = new Float32Array(halves.length)
   for (let i = 0; i < halves.length; i++) out[i] = widen(halves[i])
   return out
+}
+
+/** A GGUF bitnet weight's per-tensor scale multiplied in (in fp32, as the native loader folds it); in place. */
+function scaled(values: Float32Array, scale: number | undefined): Float32Array {
+  if (scale !== undefined) for (let i = 0; i < values.length; i++) values[i] = Math.fround(values[i]! * scale)
+  return values
 }
 
 /** Encodes float values as little-endian bytes of the given dtype (rounding to nearest even). */

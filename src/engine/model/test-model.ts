@@ -34,6 +34,7 @@ import {MAMBA1_TEST_VARIANTS, isMamba1TestVariant, mamba1TestModelConfigJson, ty
 import {SSM_HYBRID_TEST_VARIANTS, isSsmHybridTestVariant, ssmHybridTestModelConfigJson, type SsmHybridTestVariant} from './ssm-hybrid-test-models.js'
 import {kimiLinearCheckpointName} from './kimi-linear-tensors.js'
 import {zamba2CheckpointName} from './zamba2-tensors.js'
+import {zambaCheckpointName, zambaCheckpointShapes} from './zamba-tensors.js'
 import {HYBRID3_TEST_VARIANTS, hybrid3TestModelConfigJson, isHybrid3TestVariant, type Hybrid3TestVariant} from './hybrid3-test-models.js'
 import {FAMILIES_A_TEST_VARIANTS, familiesATestModelConfigJson, isFamiliesATestVariant, type FamiliesATestVariant} from './families-a-test-models.js'
 import {FAMILIES_B_TEST_VARIANTS, familiesBCheckpointName, familiesBTestModelConfigJson, isFamiliesBTestVariant, type FamiliesBTestVariant} from './families-b-test-models.js'
@@ -58,7 +59,7 @@ export const TEST_MODEL_PRESETS: readonly TestModelPreset[] = ['tiny', 'small', 
  * scaling 8 on the full layer. Windows this small make every test prompt cross them. mixtral, qwen2moe, qwen3moe:
  * mixture-of-experts layers (moe-test-models.ts); llama4: llama4-test-models.ts; opt, opt-post-ln, gpt-neox, gpt-neox-serial, gpt2: the LayerNorm
  * family (layernorm-test-models.ts); granite, olmo2, smollm3: rms-test-models.ts; bloom, falcon, falcon-mq, falcon-rw, mpt: ALiBi and
- * Falcon's layouts (alibi-test-models.ts); qwen3_5: Qwen 3.5's hybrid linear attention (hybrid-test-models.ts); granitemoehybrid, bamba, mamba2: Mamba-2 mixers (mamba2-test-models.ts); mamba, falcon-mamba, jamba: Mamba-1 mixers (mamba1-test-models.ts); lfm2, lfm2-moe: LFM2's short convolutions (lfm2-test-models.ts); nemotron-h, falcon-h1: ssm-hybrid-test-models.ts; qwen3-vl-moe, dbrx, cohere2-moe(-sigmoid), afmoe, glm4v(-moe): moe3-test-models.ts; kimi-linear, zamba2: hybrid3-test-models.ts; mistral4, olmo-hybrid: families-a-test-models.ts; emu3, hyperclovax, youtu, granitemoe-swa, hy-v3, mellum, aria-text, axk1: families-b-test-models.ts. All others untied: a random
+ * Falcon's layouts (alibi-test-models.ts); qwen3_5: Qwen 3.5's hybrid linear attention (hybrid-test-models.ts); granitemoehybrid, bamba, mamba2: Mamba-2 mixers (mamba2-test-models.ts); mamba, falcon-mamba, jamba: Mamba-1 mixers (mamba1-test-models.ts); lfm2, lfm2-moe: LFM2's short convolutions (lfm2-test-models.ts); nemotron-h, falcon-h1: ssm-hybrid-test-models.ts; qwen3-vl-moe, dbrx, cohere2-moe(-sigmoid), afmoe, glm4v(-moe): moe3-test-models.ts; kimi-linear, zamba2: hybrid3-test-models.ts; mistral4, olmo-hybrid, zamba: families-a-test-models.ts; emu3, hyperclovax, youtu, granitemoe-swa, hy-v3, mellum, aria-text, axk1: families-b-test-models.ts. All others untied: a random
  * tied model greedily repeats its last token (its own embedding dominates its logits); tied loading is covered by tinychat.
  * Each carries its family's tokenizer (tokenizer-families.ts), so transformers and pagedllm tokenize it alike.
  */
@@ -108,7 +109,7 @@ function tokenizerFamily(variant: TestModelVariant): TokenizerFamily {
     'nemotron-h': 'gpt2', 'nemotron-h-moe': 'gpt2', 'nemotron-h-latent': 'gpt2', 'falcon-h1': 'gpt2', 'falcon-h1-norm-first': 'gpt2', 'falcon-h1-ungated-norm': 'gpt2',
     apertus: 'gpt2', bitnet: 'llama3', nanochat: 'gpt2', diffllama: 'llama2',
     'qwen3-vl-moe': 'qwen2', dbrx: 'gpt2', 'cohere2-moe': 'gpt2', 'cohere2-moe-sigmoid': 'gpt2', afmoe: 'gpt2', glm4v: 'gpt2', 'glm4v-moe': 'gpt2',
-    'kimi-linear': 'gpt2', zamba2: 'llama2', mistral4: 'llama2', 'olmo-hybrid': 'gpt2', emu3: 'qwen2', hyperclovax: 'gpt2', youtu: 'llama3', 'granitemoe-swa': 'gpt2', 'hy-v3': 'gpt2', mellum: 'gpt2', 'aria-text': 'llama2', axk1: 'gpt2'}
+    'kimi-linear': 'gpt2', zamba2: 'llama2', mistral4: 'llama2', 'olmo-hybrid': 'gpt2', emu3: 'qwen2', hyperclovax: 'gpt2', youtu: 'llama3', 'granitemoe-swa': 'gpt2', 'hy-v3': 'gpt2', mellum: 'gpt2', 'aria-text': 'llama2', axk1: 'gpt2', zamba: 'llama2'}
   return TOKENIZER_FAMILIES[families[variant]]
 }
 
@@ -300,11 +301,11 @@ function writeTestModelFiles(dir: string, configJson: Record<string, unknown>, o
   // Drawn by the engine's name and shape (the scales below), written under the checkpoint's (OPT, GPT-NeoX, GPT-2, Mixtral: their own).
   const shapes = config.layerNorm
     ? layerNormCheckpointShapes(config).map(({name, shape, engineName}) => ({name, shape, engineName, engineShape: expectedShape(config, engineName)}))
-    : dbrxCheckpointShapes(config, xieluCheckpointShapes(llama4CheckpointShapes(config, mamba2CheckpointShapes(config, gptOssCheckpointShapes(config, checkpointTensorNames(config, graniteMoeCheckpointShapes(config, checkpointTensorShapes(config, expectedTensorShapes(config))))))))).map(({name, shape}) => ({name, shape, engineName: name, engineShape: shape}))
+    : zambaCheckpointShapes(config, dbrxCheckpointShapes(config, xieluCheckpointShapes(llama4CheckpointShapes(config, mamba2CheckpointShapes(config, gptOssCheckpointShapes(config, checkpointTensorNames(config, graniteMoeCheckpointShapes(config, checkpointTensorShapes(config, expectedTensorShapes(config)))))))))).map(({name, shape}) => ({name, shape, engineName: name, engineShape: shape}))
   const variant = options.variant ?? 'llama'
   const tensors = shapes.map(({name, shape, engineName, engineShape}) => ({
     name: isMultimodalTestVariant(variant) ? multimodalCheckpointName(variant, name) : isMoe3TestVariant(variant) ? moe3CheckpointName(variant, moeCheckpointName(config.moe, name))
-      : isFamiliesBTestVariant(variant) ? familiesBCheckpointName(variant, moeCheckpointName(config.moe, name)) : zamba2CheckpointName(config, kimiLinearCheckpointName(config, moeCheckpointName(config.moe, name))),
+      : isFamiliesBTestVariant(variant) ? familiesBCheckpointName(variant, moeCheckpointName(config.moe, name)) : zambaCheckpointName(config, zamba2CheckpointName(config, kimiLinearCheckpointName(config, moeCheckpointName(config.moe, name)))),
     dtype,
     shape,
     data: () => encodeFloats(randomTensor(engineName, engineShape, config, random), dtype),

@@ -5,7 +5,7 @@
 import {ModelLoadError, quotedValue} from '../errors.js'
 import type {Mamba2Features} from './mamba2-config.js'
 import type {HybridFeatures} from './qwen35-config.js'
-import {switchOn} from './config-switch.js'
+import {switchOn, switchValue} from './config-switch.js'
 
 type Json = Record<string, unknown>
 
@@ -22,6 +22,8 @@ export interface Zamba2Features {
   attentionAdapters: boolean
   /** use_mem_rope: the shared attention rotates q and k. */
   rope: boolean
+  /** Zamba (v1, zamba-config.ts): the block's MLP as gate_proj and up_proj apart (Zamba2 fuses them in gate_up_proj). */
+  gateUpApart?: boolean
 }
 
 /** Zamba2Config's 54-layer default layers_block_type. */
@@ -43,12 +45,12 @@ export function zamba2View(config: Json, source: string): Json {
   if (switchOn(config, 'add_bias_linear', source)) throw new ModelLoadError(`${source}: "add_bias_linear" true is not supported for ${ZAMBA2}.`)
   if (switchOn(config, 'use_long_context', source)) throw new ModelLoadError(`${source}: "use_long_context" true (a rescaled rope base) is not supported for ${ZAMBA2}.`)
   // transformers ties a shared block's uses only with tied embeddings; untied, each hybrid layer runs a block of its own.
-  if (config.tie_word_embeddings === false) throw new ModelLoadError(`${source}: "tie_word_embeddings" false is not supported for ${ZAMBA2} (transformers then unties the shared blocks' uses).`)
+  if (!switchValue(config, 'tie_word_embeddings', true, source)) throw new ModelLoadError(`${source}: "tie_word_embeddings" false is not supported for ${ZAMBA2} (transformers then unties the shared blocks' uses).`)
   const hidden = positive(config, 'hidden_size', 2560, source)
   const heads = positive(config, 'num_attention_heads', 32, source)
   const kvHeads = config.num_key_value_heads ?? heads
   const headDim = Math.floor((2 * hidden) / heads)
-  if (config.use_shared_attention_adapter === true && (kvHeads !== heads || heads * headDim !== 2 * hidden)) {
+  if (switchOn(config, 'use_shared_attention_adapter', source) && (kvHeads !== heads || heads * headDim !== 2 * hidden)) {
     throw new ModelLoadError(`${source}: use_shared_attention_adapter needs num_key_value_heads equal to num_attention_heads (${heads}) dividing 2 x hidden_size (the adapters' width).`)
   }
   return {
@@ -72,13 +74,10 @@ export function parseZamba2(config: Json, numLayers: number, hiddenSize: number,
     convBias: true, dtMin, dtMax: Infinity, noMlp: true}
   const numMemBlocks = positive(config, 'num_mem_blocks', 1, source)
   let hybridCount = 0
-  const sharedBlocks = zamba2LayerTypes(config, numLayers, source).map((type) => (type === 'hybrid' ? hybridCount++ % numMemBlocks : -1))
-  for (const key of ['use_shared_attention_adapter', 'use_mem_rope']) {
-    if (config[key] != null && typeof config[key] !== 'boolean') throw new ModelLoadError(`${source}: "${key}" must be true or false, got ${quotedValue(config[key])}.`)
-  }
+  const sharedBlocks = zambaLayerTypes(config, numLayers, numLayers === DEFAULT_LAYERS.length ? DEFAULT_LAYERS : null, source).map((type) => (type === 'hybrid' ? hybridCount++ % numMemBlocks : -1))
   if (hybridCount === 0) throw new ModelLoadError(`${source}: "layers_block_type" has no "hybrid" layer; a ${ZAMBA2} model without its shared transformer blocks is not supported.`)
   // Only the blocks some layer runs are loaded: with fewer hybrid layers than num_mem_blocks the rest go unread.
-  const zamba2: Zamba2Features = {sharedBlocks, numMemBlocks: Math.min(numMemBlocks, hybridCount), adapterRank: positive(config, 'adapter_rank', 128, source), attentionAdapters: config.use_shared_attention_adapter === true, rope: config.use_mem_rope === true}
+  const zamba2: Zamba2Features = {sharedBlocks, numMemBlocks: Math.min(numMemBlocks, hybridCount), adapterRank: positive(config, 'adapter_rank', 128, source), attentionAdapters: switchOn(config, 'use_shared_attention_adapter', source), rope: switchOn(config, 'use_mem_rope', source)}
   return {
     hybrid: {linearLayers: Array<boolean>(numLayers).fill(true), attentionOutputGate: false, linearNumKeyHeads: 0, linearNumValueHeads: 0, linearKeyHeadDim: 0, linearValueHeadDim: 0,
       convKernel, groupedProjections: false, mamba2, zamba2},
@@ -86,9 +85,9 @@ export function parseZamba2(config: Json, numLayers: number, hiddenSize: number,
   }
 }
 
-/** layers_block_type (or layer_types): "hybrid", or "mamba" / "linear_attention" for a plain mixer layer; Zamba2Config's default for 54 layers. */
-function zamba2LayerTypes(config: Json, numLayers: number, source: string): string[] {
-  const types = config.layers_block_type ?? config.layer_types ?? (numLayers === DEFAULT_LAYERS.length ? DEFAULT_LAYERS : null)
+/** layers_block_type (or layer_types): "hybrid", or "mamba" / "linear_attention" for a plain mixer layer; the class's default (null: none for this count). */
+export function zambaLayerTypes(config: Json, numLayers: number, defaults: string[] | null, source: string): string[] {
+  const types = config.layers_block_type ?? config.layer_types ?? defaults
   if (!Array.isArray(types) || types.length !== numLayers || types.some((t) => t !== 'hybrid' && t !== 'mamba' && t !== 'linear_attention')) {
     throw new ModelLoadError(`${source}: "layers_block_type" must list "mamba" (or "linear_attention") or "hybrid" for each of the ${numLayers} layers.`)
   }

@@ -17,7 +17,7 @@ export function zamba2LayerShapes(config: ModelConfig, z: Zamba2Features, layer:
   const [q, kv, inter, rank] = [config.numHeads * config.headDim, config.numKvHeads * config.headDim, config.intermediateSize, z.adapterRank]
   const p = `model.layers.${layer}`
   const adapter = (name: string, input: number, output: number): Shape[] => [{name: `${p}.${name}.0.weight`, shape: [rank, input]}, {name: `${p}.${name}.1.weight`, shape: [output, rank]}]
-  const shapes: Shape[] = [{name: `${p}.linear.weight`, shape: [hidden, hidden]}, ...adapter('gate_up_adapter', hidden, 2 * inter),
+  const shapes: Shape[] = [{name: `${p}.linear.weight`, shape: [hidden, hidden]}, ...(rank > 0 ? adapter('gate_up_adapter', hidden, 2 * inter) : []),
     ...(z.attentionAdapters ? [...adapter('q_adapter', width, q), ...adapter('k_adapter', width, kv), ...adapter('v_adapter', width, kv)] : [])]
   if (z.sharedBlocks.indexOf(block) !== layer) return shapes
   const b = `model.shared_blocks.${block}`
@@ -28,7 +28,8 @@ export function zamba2LayerShapes(config: ModelConfig, z: Zamba2Features, layer:
     {name: `${b}.self_attn.v_proj.weight`, shape: [kv, width]},
     {name: `${b}.self_attn.o_proj.weight`, shape: [hidden, q]},
     {name: `${b}.pre_ff_layernorm.weight`, shape: [hidden]},
-    {name: `${b}.feed_forward.gate_up_proj.weight`, shape: [2 * inter, hidden]},
+    ...(z.gateUpApart ? [{name: `${b}.feed_forward.gate_proj.weight`, shape: [inter, hidden]}, {name: `${b}.feed_forward.up_proj.weight`, shape: [inter, hidden]}]
+      : [{name: `${b}.feed_forward.gate_up_proj.weight`, shape: [2 * inter, hidden]}]),
     {name: `${b}.feed_forward.down_proj.weight`, shape: [hidden, inter]},
     ...shapes,
   ]
@@ -45,7 +46,7 @@ function layout(z: Zamba2Features): {hybridLayers: number[]; sourceLayers: numbe
 /** The checkpoint's names as the engine's; the tied copies of a block a checkpoint may also hold keep their names (and are not read). */
 export function zamba2EngineTensors(config: Pick<ModelConfig, 'hybrid'>, tensors: TensorInfo[]): TensorInfo[] {
   const z = config.hybrid?.zamba2
-  if (!z) return tensors
+  if (!z || config.hybrid?.mamba1) return tensors // Zamba (v1): zamba-tensors.ts
   const {hybridLayers, sourceLayers} = layout(z)
   return tensors.map((tensor) => {
     if (tensor.name === 'model.final_layernorm.weight') return {...tensor, name: 'model.norm.weight'}
@@ -64,7 +65,7 @@ export function zamba2EngineTensors(config: Pick<ModelConfig, 'hybrid'>, tensors
 /** The checkpoint's name of an engine tensor (for messages and for writing test checkpoints); others unchanged. */
 export function zamba2CheckpointName(config: Pick<ModelConfig, 'hybrid'>, name: string): string {
   const z = config.hybrid?.zamba2
-  if (!z) return name
+  if (!z || config.hybrid?.mamba1) return name // Zamba (v1): zamba-tensors.ts
   const {hybridLayers, sourceLayers} = layout(z)
   if (name === 'model.norm.weight') return 'model.final_layernorm.weight'
   const block = /^model\.shared_blocks\.(\d+)\.(.+)$/.exec(name)
