@@ -1,5 +1,5 @@
 // Which class a config.json runs as: vLLM's first listed class the engine runs, else transformers' AutoModelForCausalLM
-// choice by model_type (where no class is listed, or only an unrun causal-LM class such as LLaMAForCausalLM).
+// choice by model_type (where no class is listed, or only an old spelling of its class such as LLaMAForCausalLM).
 import assert from 'node:assert/strict'
 import {cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
@@ -32,7 +32,7 @@ describe('the class a config.json runs as', () => {
     assert.equal(parseModelConfig({...LLAMA, model_type: 'gpt2', n_embd: 64, n_layer: 1, n_head: 4}).architecture, 'GPT2LMHeadModel')
   })
 
-  it('an unrun causal-LM class (an old spelling) runs as model_type\'s; other heads and unknown types are refused by name', () => {
+  it('an old spelling of model_type\'s class runs as that class; other classes, heads and unknown types are refused by name', () => {
     const config = parseModelConfig({...LLAMA, architectures: ['LLaMAForCausalLM'], model_type: 'llama'})
     assert.equal(config.architecture, 'LlamaForCausalLM')
     assert.match(config.notes!.join(' '), /names LLaMAForCausalLM; model_type "llama" runs as LlamaForCausalLM/)
@@ -40,6 +40,8 @@ describe('the class a config.json runs as', () => {
     assert.throws(() => parseModelConfig({...LLAMA, architectures: ['LlamaModel'], model_type: 'llama'}), loadError(/Unsupported architecture LlamaModel/))
     assert.throws(() => parseModelConfig({...LLAMA, architectures: ['MistralForSequenceClassification'], model_type: 'mistral'}), loadError(/Unsupported architecture MistralForSequenceClassification/))
     assert.throws(() => parseModelConfig({...LLAMA, architectures: ['MyOwnForCausalLM'], model_type: 'my_own'}), loadError(/Unsupported architecture MyOwnForCausalLM/))
+    // A list and a model_type that disagree: the listed class is refused, as vLLM refuses it.
+    assert.throws(() => parseModelConfig({...LLAMA, architectures: ['RwkvForCausalLM'], model_type: 'llama'}), loadError(/Unsupported architecture RwkvForCausalLM/))
     // model_type names a class the engine does not run: refused by that class's name.
     assert.throws(() => parseModelConfig({...LLAMA, model_type: 'rwkv'}), loadError(/Unsupported architecture RwkvForCausalLM/))
     for (const modelType of [undefined, 'nope', 'toString', '__proto__', 7]) {

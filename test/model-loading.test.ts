@@ -151,8 +151,9 @@ describe('bad model inputs give clear ModelLoadErrors', () => {
     editJson(join(dir, 'config.json'), (c) => (c.architectures = ['Qwen4ForCausalLM']))
     await assert.rejects(loadModel(dir), assertLoadError(/supported of that family: Qwen2ForCausalLM, Qwen3ForCausalLM, .*Qwen3NextForCausalLM; README/))
     // The whole list (90 names) made a 2,000-character line (found by fuzz-model-files).
-    for (const architectures of [['RwkvForCausalLM'], []]) {
-      editJson(join(dir, 'config.json'), (c) => (c.architectures = architectures))
+    // No class and a model_type naming none (with gpt2's, [] loads as GPT2LMHeadModel: test/architecture-choice.test.ts).
+    for (const [architectures, modelType] of [[['RwkvForCausalLM'], 'gpt2'], [[], 'not-a-model-type']] as const) {
+      editJson(join(dir, 'config.json'), (c) => Object.assign(c, {architectures, model_type: modelType}))
       await assert.rejects(loadModel(dir), (error: Error) => error.message.length < 400)
     }
   })

@@ -3,7 +3,7 @@
 // sparse MoE MLPs: moe.h, DeepSeek's latent attention: mla.h, per-layer sliding windows and Gemma 3's local rope, Qwen 3.5's
 // Gated DeltaNet layers and gated attention: hybrid_layers.h, Llama 4's NoPE temperature and weightless q/k norms:
 // llama4_layers.h), or hands the LayerNorm family (OPT, GPT-NeoX, GPT-2) to
-// layernorm_family.cpp and Gemma 4 to gemma4_forward.cpp.
+// layernorm_family.cpp, Gemma 4 to gemma4_forward.cpp and Gemma 3n to gemma3n_forward.cpp.
 #include <algorithm>
 #include <cmath>
 #include <fstream>
@@ -13,6 +13,7 @@
 #include <string>
 
 #include "gated_delta.h"
+#include "gemma3n_forward.h"
 #include "gemma4_forward.h"
 #include "hybrid_layers.h"
 #include "layernorm_family.h"
@@ -70,6 +71,7 @@ class CpuBackend final : public Backend {
         local_inv_freq_(local_rope_inv_freq(options.model)),
         layer_norm_(options.model.layer_norm ? std::make_unique<LayerNormForward>(options.model) : nullptr),
         gemma4_(options.model.gemma4.enabled() ? std::make_unique<Gemma4Forward>(options.model) : nullptr),
+        gemma3n_(options.model.gemma4.gemma3n.enabled() ? std::make_unique<Gemma3nForward>(options.model) : nullptr),
         zamba2_(options.model.zamba2.enabled() ? std::make_unique<Zamba2Forward>(options.model) : nullptr),
         hybrid_(config_, cache_) {
     check(config_.num_heads % config_.num_kv_heads == 0, "num_heads must be a multiple of num_kv_heads");
@@ -385,10 +387,11 @@ class CpuBackend final : public Backend {
     layer_norm_->layers(pool_, weights_, kv, layout_, linear_order_, b);
   }
 
-  // Gemma 4: each layer's K/V pool is its source layer's, in that layer's block shape.
+  // Gemma 4 and Gemma 3n: each layer's K/V pool is its source layer's, in that layer's block shape.
   void forward_gemma4(const ForwardBatch& b) {
     std::vector<Gemma4Kv> kv;
     for (int l = 0; l < config_.num_layers; ++l) kv.push_back({key_cache_[kv_source(l)].get(), value_cache_[kv_source(l)].get(), layer_layout(l)});
+    if (gemma3n_) return gemma3n_->layers(pool_, weights_, kv, linear_order_, b, residual_, hidden_);
     gemma4_->layers(pool_, weights_, kv, linear_order_, b, residual_, hidden_);
   }
 
@@ -417,6 +420,7 @@ class CpuBackend final : public Backend {
   std::vector<KvArray> key_cache_, value_cache_, key_swap_, value_swap_;
   std::unique_ptr<LayerNormForward> layer_norm_;
   std::unique_ptr<Gemma4Forward> gemma4_;
+  std::unique_ptr<Gemma3nForward> gemma3n_;  // Gemma 3n: its layers around gemma4_'s
   std::unique_ptr<Zamba2Forward> zamba2_;
   HybridLayers hybrid_;
   // Activations, grown to the largest batch seen and reused.

@@ -93,7 +93,9 @@ void Gemma4Forward::per_layer_inputs(ThreadPool& pool, const ModelWeights& w, Li
   const float mix = static_cast<float>(std::pow(2.0, -0.5));
   std::vector<float> row(width);
   for (int t = 0; t < tokens; ++t) {
-    w.gemma4.embed_per_layer.load_row(b.token_ids[t], row.data());
+    // Gemma 3n's ids past the per-layer vocabulary (its towers' soft tokens) take row 0, as Gemma3nModel gives them.
+    const int id = b.token_ids[t] < g.per_layer_vocab_size ? b.token_ids[t] : 0;
+    w.gemma4.embed_per_layer.load_row(id, row.data());
     float* out = ple_.data() + static_cast<size_t>(t) * width;
     for (int i = 0; i < width; ++i) out[i] = (out[i] + row[i] * g.per_layer_embedding_scale) * mix;
   }

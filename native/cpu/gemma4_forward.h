@@ -28,6 +28,7 @@ class Gemma4Forward {
               const ForwardBatch& batch, std::vector<float>& residual, std::vector<float>& hidden);
 
  private:
+  friend class Gemma3nForward;  // Gemma 3n runs these steps around its AltUp streams
   void per_layer_inputs(ThreadPool& pool, const ModelWeights& weights, LinearOrder order, const ForwardBatch& batch, const float* embedded);
   void attention(ThreadPool& pool, const ModelWeights& weights, int layer, const Gemma4Kv& kv, LinearOrder order, const ForwardBatch& batch, float* out);
   void moe_block(ThreadPool& pool, const ModelWeights& weights, int layer, LinearOrder order, int tokens, const float* h, float* mlp_out);

@@ -6,7 +6,7 @@ namespace pagedllm {
 namespace cpu {
 
 uint64_t Gemma4Weights::bytes() const {
-  uint64_t total = embed_per_layer.bytes() + per_layer_projection.bytes() + per_layer_projection_norm.size() * 4;
+  uint64_t total = embed_per_layer.bytes() + per_layer_projection.bytes() + per_layer_projection_norm.size() * 4 + gemma3n.bytes();
   for (const auto& layer : layers) {
     total += layer.ple_gate.bytes() + layer.ple_projection.bytes() + layer.ple_norm.size() * 4 + 4;
     total += (layer.router_scale.size() + layer.per_expert_scale.size() + layer.mlp_out_norm.size() + layer.experts_in_norm.size() +
@@ -78,6 +78,7 @@ ModelWeights load_gemma4_weights(const ModelConfig& config, WeightFormat format,
     if (config.num_experts > 0) load_moe_block(config, format, access, p, layer.moe, extra);
     if (access.has(p + "layer_scalar")) extra.layer_scalar = access.vector(p + "layer_scalar", 1)[0];
   }
+  if (g.gemma3n.enabled()) weights.gemma4.gemma3n = load_gemma3n_weights(config, format, access);
   return weights;
 }
 

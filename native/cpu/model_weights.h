@@ -61,11 +61,28 @@ struct Gemma4LayerWeights {
   // (post_feedforward_layernorm_2).
   std::vector<float> router_scale, per_expert_scale, mlp_out_norm, experts_in_norm, experts_out_norm;
 };
+// Gemma 3n's weights beyond Gemma 4's (gemma3n_weights.cpp): AltUp's router and coefficients (small, kept as floats,
+// row-major as stored) and LAuReL's low-rank pair per layer; the projections into and out of streams 1..N-1.
+struct Gemma3nLayerWeights {
+  std::vector<float> router;            // modality_router [N, hidden]
+  std::vector<float> prediction_coefs;  // [N * N, N]
+  std::vector<float> correction_coefs;  // [N, N]
+  std::vector<float> router_norm, correct_output_scale;
+  WeightMatrix laurel_left;   // [laurel_rank, hidden]
+  WeightMatrix laurel_right;  // [hidden, laurel_rank]
+  std::vector<float> laurel_norm;
+};
+struct Gemma3nWeights {
+  std::vector<WeightMatrix> altup_projections, altup_unembed;  // N - 1 each, [hidden, hidden]
+  std::vector<Gemma3nLayerWeights> layers;
+  uint64_t bytes() const;
+};
 struct Gemma4Weights {
   WeightMatrix embed_per_layer;       // [per_layer_vocab, layers * per_layer_input_size]
   WeightMatrix per_layer_projection;  // [layers * per_layer_input_size, hidden]
   std::vector<float> per_layer_projection_norm;
   std::vector<Gemma4LayerWeights> layers;
+  Gemma3nWeights gemma3n;  // Gemma 3n only
   uint64_t bytes() const;
 };
 
@@ -94,6 +111,8 @@ struct TensorAccess {
   MatrixLoader matrix;
 };
 ModelWeights load_gemma4_weights(const ModelConfig& config, WeightFormat format, const TensorAccess& access);
+// Gemma 3n's AltUp and LAuReL weights (gemma3n-tensors.ts lists them).
+Gemma3nWeights load_gemma3n_weights(const ModelConfig& config, WeightFormat format, const TensorAccess& access);
 
 // Reads every tensor the config needs; throws std::runtime_error naming the tensor on a missing tensor,
 // a wrong shape or an unreadable file.

@@ -1,10 +1,37 @@
-// config.gemma4 (src/engine/model/gemma4-config.ts) into Gemma4Config: per-layer shapes, KV sources, per-layer inputs.
+// config.gemma4 (src/engine/model/gemma4-config.ts) into Gemma4Config: per-layer shapes, KV sources, per-layer inputs;
+// and Gemma 3n's config.gemma3n (gemma3n-config.ts) beside it.
 #include "js_convert.h"
 
 namespace pagedllm {
 namespace js {
 
 [[noreturn]] static void fail(Napi::Env env, const std::string& message) { throw Napi::TypeError::New(env, message); }
+
+// AltUp's streams, LAuReL's rank and the per-layer gate sparsity; Gemma 3n always has per-layer inputs.
+static void parse_gemma3n(const Napi::Object& config, ModelConfig& out) {
+  Napi::Value value = config.Get("gemma3n");
+  if (value.IsUndefined() || value.IsNull()) return;
+  if (!value.IsObject()) fail(config.Env(), "gemma3n must be an object");
+  Napi::Object g = value.As<Napi::Object>();
+  Gemma3nConfig& cfg = out.gemma4.gemma3n;
+  cfg.altup_inputs = int_field(g, "altupInputs");
+  cfg.altup_active = int_field(g, "altupActiveIdx");
+  cfg.altup_correct_scale = g.Get("altupCorrectScale").ToBoolean().Value();
+  cfg.laurel_rank = int_field(g, "laurelRank");
+  Napi::Value sparsity = g.Get("activationSparsity");
+  if (!sparsity.IsArray() || sparsity.As<Napi::Array>().Length() != static_cast<uint32_t>(out.num_layers)) {
+    fail(config.Env(), "gemma3n.activationSparsity must list every layer");
+  }
+  Napi::Array list = sparsity.As<Napi::Array>();
+  for (uint32_t i = 0; i < list.Length(); ++i) {
+    const double share = list.Get(i).ToNumber().DoubleValue();
+    if (!(share >= 0.0 && share < 1.0)) fail(config.Env(), "gemma3n.activationSparsity[" + std::to_string(i) + "] must be in [0, 1)");
+    cfg.activation_sparsity.push_back(static_cast<float>(share));
+  }
+  if (cfg.altup_inputs <= 0 || cfg.altup_active < 0 || cfg.altup_active >= cfg.altup_inputs || cfg.laurel_rank <= 0 || out.gemma4.per_layer_input_size <= 0) {
+    fail(config.Env(), "gemma3n: altupInputs and laurelRank must be positive, altupActiveIdx a stream, per-layer inputs present");
+  }
+}
 
 void parse_gemma4(const Napi::Object& config, ModelConfig& out) {
   Napi::Value value = config.Get("gemma4");
@@ -47,7 +74,8 @@ void parse_gemma4(const Napi::Object& config, ModelConfig& out) {
       fail(config.Env(), "gemma4.moe: expert counts and sizes must be positive, with topK <= numExperts");
     }
   }
-  if (cfg.per_layer_input_size < 0 || (cfg.per_layer_input_size > 0 && cfg.per_layer_vocab_size < out.vocab_size) || cfg.full_rope_angles < 0 ||
+  parse_gemma3n(config, out);
+  if (cfg.per_layer_input_size < 0 || (cfg.per_layer_input_size > 0 && (cfg.per_layer_vocab_size <= 0 || (cfg.per_layer_vocab_size < out.vocab_size && !cfg.gemma3n.enabled()))) || cfg.full_rope_angles < 0 ||
       !(cfg.full_rope_factor > 0.f) || !(cfg.local_rope_theta > 0.f)) {
     fail(config.Env(), "gemma4: per-layer input sizes and rope parameters out of range");
   }

@@ -56,6 +56,7 @@ export function cpuOnlyNeed(config: Pick<EngineConfig, 'quantization' | 'batchIn
   if (rmsGaps.length > 0) return {reason: `${c.architecture} (${rmsGaps.join(', ')})`, param: 'device'}
   if (c.architecture === GPT_OSS) return {reason: `${c.architecture} (attention sinks and its clamped-SwiGLU experts have no CUDA path)`, param: 'device'}
   if (c.attentionSinks) return {reason: `${c.architecture} (attention sinks have no CUDA path)`, param: 'device'}
+  if (c.gemma3n) return {reason: `${c.architecture} (AltUp streams, LAuReL and sparse MLP gates run on the CPU only)`, param: 'device'}
   if (c.gemma4) return {reason: `${c.architecture} (per-layer head sizes, KV-shared layers and per-layer inputs run on the CPU only)`, param: 'device'}
   // native/cuda has no latent-attention projections nor grouped routing (native/cpu/mla.cpp, grouped_topk.cpp).
   if (c.mla || c.moe?.grouped) return {reason: `${c.architecture} (${[c.mla ? 'multi-head latent attention' : '', c.moe?.grouped ? 'grouped expert routing' : ''].filter(Boolean).join(' and ')} run on the CPU only)`, param: 'device'}

@@ -85,6 +85,17 @@ struct Gemma4Layer {
   int kv_source = 0;
   bool k_eq_v = false;
 };
+// Gemma 3n (native/cpu/gemma3n_forward.cpp) on Gemma 4's layers: altup_inputs parallel streams (the layer runs on
+// stream altup_active), LAuReL's rank-laurel_rank residual, and per layer the share of MLP gate activations cut by a
+// gaussian top-k (0: none). CPU only.
+struct Gemma3nConfig {
+  int altup_inputs = 0;  // 0: not Gemma 3n
+  int altup_active = 0;
+  bool altup_correct_scale = true;
+  int laurel_rank = 0;
+  std::vector<float> activation_sparsity;  // [num_layers]
+  bool enabled() const { return altup_inputs > 0; }
+};
 struct Gemma4Config {
   std::vector<Gemma4Layer> layers;  // empty: not Gemma 4
   int per_layer_input_size = 0;     // per-layer input embeddings' width per layer; 0: none
@@ -93,6 +104,7 @@ struct Gemma4Config {
   int full_rope_angles = 0;          // full layers' proportional rope: frequency pairs that turn (the rest stay)
   float full_rope_factor = 1.f;
   float local_rope_theta = 10000.f;  // sliding layers' default rope
+  Gemma3nConfig gemma3n;
   bool enabled() const { return !layers.empty(); }
   bool writes_kv(int layer) const { return !enabled() || layers.at(layer).kv_source == layer; }
 };

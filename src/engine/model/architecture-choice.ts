@@ -1,7 +1,7 @@
 // Which class a config.json runs as. vLLM takes the first class in "architectures" it has; transformers'
 // AutoModelForCausalLM ignores the list and builds the causal-LM class of "model_type". The engine does the first, and
-// the second where the list is absent or empty, or names only an unrun causal-LM class (an old spelling such as
-// LLaMAForCausalLM): the checkpoint of a causal-LM head has the tensors that class reads.
+// the second where the list is absent or empty, or names only an old spelling of model_type's class (LLaMAForCausalLM).
+// Any other unrun class is refused by its name, as vLLM refuses it: the list and model_type disagree.
 import {SUPPORTED_ARCHITECTURES} from './architectures.js'
 import {CAUSAL_LM_CLASS_BY_MODEL_TYPE} from './causal-lm-classes.js'
 import {LLAMA4_MULTIMODAL} from './llama4-config.js'
@@ -31,7 +31,7 @@ export function chooseArchitecture(config: Json, source: string): {architecture:
   if (listed.length === 0) {
     return byType === null ? {architecture: null} : {architecture: byType, note: `${source} names no class; model_type "${modelType}" runs as ${byType}, the class AutoModelForCausalLM builds for it.`}
   }
-  if (byType !== null && runs(byType) && /(ForCausalLM|LMHeadModel)$/.test(listed[0]!)) {
+  if (byType !== null && runs(byType) && byType.toLowerCase() === listed[0]!.toLowerCase()) {
     return {architecture: byType, note: `${source} names ${listed[0]}; model_type "${modelType}" runs as ${byType}, the class AutoModelForCausalLM builds for it.`}
   }
   return {architecture: listed[0]!}

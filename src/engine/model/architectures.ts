@@ -70,6 +70,11 @@ export const ARCHITECTURES: Record<string, ArchitectureTraits> = {
     ...BASE, defaultMaxPositions: 131072, defaultHeadDim: 256, defaultActivation: 'gelu_pytorch_tanh', defaultTiedEmbeddings: true,
     gemmaNorms: true, qkNorm: true, activationKey: 'hidden_activation', defaultSlidingWindow: 512,
   },
+  // Gemma 4's per-layer inputs, KV-shared layers and norms, with AltUp streams, LAuReL and sparse MLP gates (gemma3n-config.ts).
+  Gemma3nForCausalLM: {
+    ...BASE, defaultMaxPositions: 32768, defaultHeadDim: 256, defaultActivation: 'gelu_pytorch_tanh', defaultTiedEmbeddings: true,
+    gemmaNorms: true, qkNorm: true, activationKey: 'hidden_activation', defaultSlidingWindow: 512,
+  },
   // Llama with Granite's multipliers; OLMo2's post-norms and whole-width q/k norms; SmolLM3's rope-free layers (rms-variants.ts).
   GraniteForCausalLM: BASE,
   // Granite SWA: Granite's multipliers, attention sinks, three layers in four sliding, a rope base per layer (granite-swa-config.ts).

@@ -2,6 +2,7 @@
 // width, no k/v projections on KV-shared layers, no v_proj where keys are the values, the per-layer input weights.
 import {ModelLoadError} from '../errors.js'
 import {languageModelTensorName} from './gemma3-config.js'
+import {gemma3nGlobalShapes, gemma3nLayerShapes} from './gemma3n-tensors.js'
 import type {ModelConfig} from './model-config.js'
 import type {TensorInfo} from './safetensors.js'
 
@@ -18,6 +19,7 @@ export function gemma4TensorShapes(config: ModelConfig): {name: string; shape: n
       {name: 'model.per_layer_projection_norm.weight', shape: [ple]},
     )
   }
+  if (config.gemma3n) shapes.push(...gemma3nGlobalShapes(config))
   g.layers.forEach((layer, i) => {
     const p = `model.layers.${i}`
     const q = numHeads * layer.headDim
@@ -56,7 +58,9 @@ export function gemma4TensorShapes(config: ModelConfig): {name: string; shape: n
         {name: `${p}.post_per_layer_input_norm.weight`, shape: [hidden]},
       )
     }
-    shapes.push({name: `${p}.layer_scalar`, shape: [1], optional: true})
+    // Gemma 3n has no layer_scalar: its AltUp and LAuReL weights instead.
+    if (config.gemma3n) shapes.push(...gemma3nLayerShapes(config, i))
+    else shapes.push({name: `${p}.layer_scalar`, shape: [1], optional: true})
   })
   shapes.push({name: 'model.norm.weight', shape: [hidden]})
   if (!config.tieWordEmbeddings) shapes.push({name: 'lm_head.weight', shape: [vocabSize, hidden]})

@@ -72,7 +72,7 @@ const GGUF_ARCHITECTURES: Record<string, {architecture: string; modelType: strin
 /** GGUF architectures close to a supported one, with what they need that the engine lacks (as their HF architectures' near misses). */
 const GGUF_NEAR_MISSES: Record<string, string> = {
   phimoe: 'llama.cpp runs PhiMoE files as Phi-3 with softmax top-2 routing, not the model\'s sparsemixer and short/long mscale; load the Hugging Face checkpoint',
-  gemma3n: 'Gemma 3n needs per-layer embeddings, AltUp and LAuReL blocks',
+  gemma3n: 'Gemma 3n runs from its Hugging Face checkpoint (Gemma3nForCausalLM, CPU only); its GGUF files are not read',
   clip: 'a multimodal projector (mmproj) file holds only the vision tower; load the model\'s own GGUF file, which runs text only',
 }
 const FLOAT_TYPES: Record<string, TensorDtype> = {F32: 'F32', F16: 'F16', BF16: 'BF16'}

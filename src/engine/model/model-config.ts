@@ -11,6 +11,7 @@ import {isLayerNormArchitecture, parseLayerNormConfig, type LayerNormFeatures} f
 import {isObject, parseRopeScaling, type RopeScaling} from './rope-scaling.js'
 import {gemma3LanguageModel, gemma3View} from './gemma3-config.js'
 import {GEMMA4, gemma4LanguageModel, gemma4ModelFields, gemma4View, type Gemma4Features} from './gemma4-config.js'
+import {GEMMA3N, gemma3nLanguageModel, gemma3nView, type Gemma3nFeatures} from './gemma3n-config.js'
 import {parseLayerWindows} from './sliding-windows.js'
 import {OLMO3, olmo3View} from './olmo3-config.js'
 import {parseRotaryDim} from './partial-rotary.js'
@@ -115,6 +116,8 @@ export interface ModelConfig {
   attentionSinks?: boolean
   /** Gemma 4: per-layer head sizes, KV-shared layers, per-layer inputs (gemma4-config.ts); absent for the others. */
   gemma4?: Gemma4Features
+  /** Gemma 3n: gemma4's features plus AltUp streams, LAuReL and sparse MLP gates (gemma3n-config.ts); absent for the others. */
+  gemma3n?: Gemma3nFeatures
   /** DeepSeek V2/V3's multi-head latent attention (deepseek-config.ts; CPU only); absent for the others. */
   mla?: MlaConfig
   /** Qwen 3.5: Gated DeltaNet layers among gated full-attention ones (qwen35-config.ts); absent: every layer full attention. */
@@ -178,6 +181,10 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
     const language = parseModelConfig(gemma4LanguageModel(config, source), generationConfig, source)
     return {...language, notes: [...(language.notes ?? []), 'Gemma4ForConditionalGeneration: its language model runs text only (the vision and audio towers are not loaded).']}
   }
+  if (architecture === 'Gemma3nForConditionalGeneration') {
+    const language = parseModelConfig(gemma3nLanguageModel(config, source), generationConfig, source)
+    return {...language, notes: [...(language.notes ?? []), 'Gemma3nForConditionalGeneration: its language model runs text only (the vision and audio towers are not loaded).']}
+  }
   if (architecture === LLAMA4_MULTIMODAL) {
     const language = parseModelConfig(llama4LanguageModel(config, source), generationConfig, source)
     return {...language, notes: [...(language.notes ?? []), `${LLAMA4_MULTIMODAL}: its language model runs text only (the vision tower is not loaded).`]}
@@ -220,6 +227,14 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   if (isGraniteSwa(architecture)) ({config, ropeLocalTheta, ropeLayers: swaRopeLayers} = graniteSwaView(config, architecture, source))
   let gemma4: Gemma4Features | undefined
   if (architecture === GEMMA4) ({config, features: gemma4} = gemma4View(config, source))
+  let gemma3n: Gemma3nFeatures | undefined
+  if (architecture === GEMMA3N) {
+    const view = gemma3nView(config, source)
+    config = view.config
+    gemma4 = view.features
+    gemma3n = view.gemma3n
+    if (view.note) notes.push(view.note)
+  }
   if (MAMBA2_ARCHITECTURES.has(architecture)) config = mamba2View(config, architecture, source)
   if (LFM2_ARCHITECTURES.has(architecture)) config = lfm2View(config, architecture, source)
   if (MAMBA1_ARCHITECTURES.has(architecture)) config = mamba1View(config, architecture, source)
@@ -368,6 +383,7 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   if (architecture === NANOCHAT) modelConfig.finalLogitSoftcap = nanochatLogitSoftcap(config, source)
   if (architecture === DIFFLLAMA) checkDiffAttentionHeads(numHeads, numKvHeads, source)
   if (gemma4) Object.assign(modelConfig, gemma4ModelFields(config, gemma4, modelConfig.torchDtype, source))
+  if (gemma3n) modelConfig.gemma3n = gemma3n
   if (isLlamaTwist(architecture)) applyTwistBiases(modelConfig, config, architecture, source)
   if (architecture === HYPERCLOVAX) modelConfig.sandwichNorms = hyperclovaxPostNorms(config)
   if (isDeepseek(architecture)) Object.assign(modelConfig, deepseekAttention(config, architecture, source))

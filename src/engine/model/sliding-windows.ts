@@ -6,7 +6,7 @@ import {PHIMOE_ARCHITECTURES} from './phimoe-config.js'
 type Json = Record<string, unknown>
 
 /** Gemma 2, Gemma 3, Cohere2 and OLMo 3 build layer_types, when config.json has none, as every `pattern`-th layer full, the others sliding. */
-const DEFAULT_SLIDING_PATTERN: Record<string, number> = {Gemma2ForCausalLM: 2, GptOssForCausalLM: 2, Gemma3ForCausalLM: 6, Gemma4ForCausalLM: 6, Cohere2ForCausalLM: 4, Olmo3ForCausalLM: 4, Exaone4ForCausalLM: 4, ExaoneMoeForCausalLM: 4, VaultGemmaForCausalLM: 2, Cohere2MoeForCausalLM: 4, AfmoeForCausalLM: 4}
+const DEFAULT_SLIDING_PATTERN: Record<string, number> = {Gemma2ForCausalLM: 2, GptOssForCausalLM: 2, Gemma3ForCausalLM: 6, Gemma4ForCausalLM: 6, Gemma3nForCausalLM: 5, Cohere2ForCausalLM: 4, Olmo3ForCausalLM: 4, Exaone4ForCausalLM: 4, ExaoneMoeForCausalLM: 4, VaultGemmaForCausalLM: 2, Cohere2MoeForCausalLM: 4, AfmoeForCausalLM: 4}
 /** Architectures whose every layer slides when sliding_window is set (their config classes have no layer_types). */
 const ALL_LAYERS_SLIDE = new Set(['MistralForCausalLM', 'Ministral3ForCausalLM', 'MixtralForCausalLM', 'Phi3ForCausalLM', ...PHIMOE_ARCHITECTURES])
 /** Ministral: the layers layer_types marks, by default every one when sliding_window is set. */

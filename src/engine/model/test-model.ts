@@ -63,9 +63,9 @@ export const TEST_MODEL_PRESETS: readonly TestModelPreset[] = ['tiny', 'small', 
  * tied model greedily repeats its last token (its own embedding dominates its logits); tied loading is covered by tinychat.
  * Each carries its family's tokenizer (tokenizer-families.ts), so transformers and pagedllm tokenize it alike.
  */
-export type TestModelVariant = 'llama' | 'qwen2' | 'llama3' | 'qwen3' | 'yarn' | 'gemma' | 'gemma2' | 'phi3' | 'mistral' | 'qwen2-sliding' | 'gemma3' | 'gemma4' | 'gemma4-keqv' | 'gemma4-moe' | 'llama4' | MoeTestVariant | LayerNormTestVariant | RmsTestVariant | AlibiTestVariant | TwistTestVariant | HybridTestVariant | Mamba2TestVariant | Mamba1TestVariant | MoeMoreTestVariant | MultimodalTestVariant | Dense2TestVariant | Lfm2TestVariant | SsmHybridTestVariant | Dense3TestVariant | Moe3TestVariant | Hybrid3TestVariant | FamiliesATestVariant | FamiliesBTestVariant
+export type TestModelVariant = 'llama' | 'qwen2' | 'llama3' | 'qwen3' | 'yarn' | 'gemma' | 'gemma2' | 'phi3' | 'mistral' | 'qwen2-sliding' | 'gemma3' | 'gemma4' | 'gemma4-keqv' | 'gemma4-moe' | 'gemma3n' | 'gemma3n-defaults' | 'llama4' | MoeTestVariant | LayerNormTestVariant | RmsTestVariant | AlibiTestVariant | TwistTestVariant | HybridTestVariant | Mamba2TestVariant | Mamba1TestVariant | MoeMoreTestVariant | MultimodalTestVariant | Dense2TestVariant | Lfm2TestVariant | SsmHybridTestVariant | Dense3TestVariant | Moe3TestVariant | Hybrid3TestVariant | FamiliesATestVariant | FamiliesBTestVariant
 export const TEST_MODEL_VARIANTS: readonly TestModelVariant[] = [
-  'llama', 'qwen2', 'llama3', 'qwen3', 'yarn', 'gemma', 'gemma2', 'phi3', 'mistral', 'qwen2-sliding', 'gemma3', 'gemma4', 'gemma4-keqv', 'gemma4-moe', 'llama4', 'mixtral', 'qwen2moe', 'qwen3moe', 'gptoss', 'deepseek-v2', 'deepseek-v3', 'glm4-moe', 'glm4-moe-lite', ...LAYERNORM_TEST_VARIANTS, ...RMS_TEST_VARIANTS, ...ALIBI_TEST_VARIANTS, ...TWIST_TEST_VARIANTS, ...HYBRID_TEST_VARIANTS, ...MAMBA2_TEST_VARIANTS, ...MAMBA1_TEST_VARIANTS, ...MOE_MORE_TEST_VARIANTS, ...MULTIMODAL_TEST_VARIANTS, ...DENSE2_TEST_VARIANTS, ...LFM2_TEST_VARIANTS, ...SSM_HYBRID_TEST_VARIANTS, ...DENSE3_TEST_VARIANTS, ...MOE3_TEST_VARIANTS, ...HYBRID3_TEST_VARIANTS, ...FAMILIES_A_TEST_VARIANTS, ...FAMILIES_B_TEST_VARIANTS,
+  'llama', 'qwen2', 'llama3', 'qwen3', 'yarn', 'gemma', 'gemma2', 'phi3', 'mistral', 'qwen2-sliding', 'gemma3', 'gemma4', 'gemma4-keqv', 'gemma4-moe', 'gemma3n', 'gemma3n-defaults', 'llama4', 'mixtral', 'qwen2moe', 'qwen3moe', 'gptoss', 'deepseek-v2', 'deepseek-v3', 'glm4-moe', 'glm4-moe-lite', ...LAYERNORM_TEST_VARIANTS, ...RMS_TEST_VARIANTS, ...ALIBI_TEST_VARIANTS, ...TWIST_TEST_VARIANTS, ...HYBRID_TEST_VARIANTS, ...MAMBA2_TEST_VARIANTS, ...MAMBA1_TEST_VARIANTS, ...MOE_MORE_TEST_VARIANTS, ...MULTIMODAL_TEST_VARIANTS, ...DENSE2_TEST_VARIANTS, ...LFM2_TEST_VARIANTS, ...SSM_HYBRID_TEST_VARIANTS, ...DENSE3_TEST_VARIANTS, ...MOE3_TEST_VARIANTS, ...HYBRID3_TEST_VARIANTS, ...FAMILIES_A_TEST_VARIANTS, ...FAMILIES_B_TEST_VARIANTS,
 ]
 
 export interface TestModelOptions {
@@ -98,7 +98,7 @@ const PRESETS: Record<TestModelPreset, PresetShape> = {
 function tokenizerFamily(variant: TestModelVariant): TokenizerFamily {
   // Qwen3 (and Qwen2.5 with YaRN) keep Qwen2's tokenizer.
   const families: Record<TestModelVariant, keyof typeof TOKENIZER_FAMILIES> = {llama: 'llama2', llama3: 'llama3', qwen2: 'qwen2', qwen3: 'qwen2', yarn: 'qwen2', gemma: 'llama2', gemma2: 'llama2', phi3: 'llama2',
-    mistral: 'llama2', 'qwen2-sliding': 'qwen2', gemma3: 'llama2', gemma4: 'llama2', 'gemma4-keqv': 'llama2', 'gemma4-moe': 'llama2', llama4: 'llama3', mixtral: 'llama2', qwen2moe: 'qwen2', qwen3moe: 'qwen2', gptoss: 'gpt2',
+    mistral: 'llama2', 'qwen2-sliding': 'qwen2', gemma3: 'llama2', gemma4: 'llama2', 'gemma4-keqv': 'llama2', 'gemma4-moe': 'llama2', gemma3n: 'llama2', 'gemma3n-defaults': 'llama2', llama4: 'llama3', mixtral: 'llama2', qwen2moe: 'qwen2', qwen3moe: 'qwen2', gptoss: 'gpt2',
     opt: 'opt', 'opt-post-ln': 'opt', 'gpt-neox': 'gpt2', 'gpt-neox-serial': 'gpt2', gpt2: 'gpt2',
     phi: 'gpt2', stablelm: 'gpt2', 'stablelm-parallel': 'gpt2', starcoder2: 'gpt2', gptj: 'gpt2', 'gpt-bigcode': 'gpt2', 'gpt-bigcode-mha': 'gpt2', 'gpt-neo': 'gpt2',
     granite: 'gpt2', olmo2: 'gpt2', smollm3: 'llama3', cohere: 'gpt2', olmo: 'gpt2', olmoe: 'gpt2', granitemoe: 'gpt2', cohere2: 'gpt2', olmo3: 'gpt2', granitemoeshared: 'gpt2', phimoe: 'llama2', 'deepseek-v2': 'gpt2', 'deepseek-v3': 'gpt2', 'glm4-moe': 'gpt2', 'glm4-moe-lite': 'gpt2',
@@ -340,6 +340,7 @@ function randomTensor(name: string, shape: number[], config: ModelConfig, random
   if (config.moe?.fusedExperts && /experts\.(gate_up|down)_proj$/.test(name)) return random.normals(count, 0, 1 / Math.sqrt(shape[config.architecture === MISTRAL4 ? 2 : 1]!))
   if (name.endsWith('mlp.experts.gate_up_proj')) return random.normals(count, 0, 4 / Math.sqrt(config.hiddenSize))
   if (/\.(layer_scalar|per_expert_scale)$/.test(name)) return random.normals(count, 1, 0.1) // Gemma 4's per-layer and per-expert scales
+  if (name.endsWith('.altup.modality_router.weight')) return random.normals(count, 0, Math.sqrt(config.hiddenSize)) // Gemma 3n: its input is norm(x) / hidden, so modalities of order one
   if (name.endsWith('.router.scale')) return random.normals(count, Math.sqrt(config.hiddenSize), 1) // Gemma 4: router logits of order one
   if (/\.norm_attn_norm\.norm_[12]\.weight$/.test(name)) return random.normals(count, 1, 0.1) // DBRX's LayerNorms
   if (name === 'model.embed_tokens.weight' || name === 'transformer.wte.weight') return random.normals(count, 0, 1)
