@@ -21,6 +21,8 @@ const APART: Record<string, (keyof Defaults)[]> = {
   DeepseekV3ForCausalLM: ['head_dim'],
   MiniCPM3ForCausalLM: ['head_dim'],
   Glm4MoeLiteForCausalLM: ['head_dim'],
+  YoutuForCausalLM: ['head_dim'],
+  AXK1ForCausalLM: ['head_dim'],
   // The context is capped at the original 8192 positions, where Llama 4's query scale starts (mistral4-config.ts).
   Mistral4ForCausalLM: ['max_position_embeddings'],
 }

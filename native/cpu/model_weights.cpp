@@ -527,6 +527,8 @@ ModelWeights load_model_weights(const ModelConfig& config, const std::vector<Ten
     } else if (config.has_mlp(i)) {
       layer.post_attention_norm = norm(prefix + "post_attention_layernorm.weight", hidden);
       layer.post_attention_norm_bias = bias(prefix + "post_attention_layernorm.bias", hidden);
+      // A.X K1: an RMSNorm on its sparse layers' MLP output (post_mlp_layernorm), where the tensor list names one.
+      if (reader.has(prefix + "post_feedforward_layernorm.weight")) layer.mlp_out_norm = norm(prefix + "post_feedforward_layernorm.weight", hidden);
     }
     layer.input_norm_bias = bias(prefix + "input_layernorm.bias", hidden);
     const auto stacked = [&](const std::vector<std::pair<std::string, int>>& parts, int cols) { return load_matrix(parts, cols, format); };

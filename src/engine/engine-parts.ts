@@ -25,6 +25,8 @@ import {COHERE2_MOE} from './model/cohere2-moe-config.js'
 import {CODEGEN} from './model/layernorm-codegen.js'
 import {PERSIMMON} from './model/layernorm-persimmon.js'
 import {OPENAI_GPT} from './model/layernorm-openai-gpt.js'
+import {HYPERCLOVAX} from './model/hyperclovax-config.js'
+import {MELLUM} from './model/mellum-config.js'
 import {hybridSetup} from './hybrid-engine.js'
 
 export interface EngineParts {
@@ -65,7 +67,7 @@ export function cpuOnlyNeed(config: Pick<EngineConfig, 'quantization' | 'batchIn
   // native/cuda loads each expert's gate and up apart; Qwen3-VL-MoE's checkpoints fuse them (llama4-tensors.ts).
   if (c.moe?.fusedExperts) return {reason: `${c.architecture} (experts stored fused per layer are loaded by the CPU backend only)`, param: 'device'}
   // Their pieces all have CUDA kernels, but no GPU has run these models yet.
-  if ([DBRX, COHERE2_MOE, CODEGEN, PERSIMMON, OPENAI_GPT].includes(c.architecture)) return {reason: `${c.architecture} (CPU only until its CUDA path is checked on a GPU)`, param: 'device'}
+  if ([DBRX, COHERE2_MOE, CODEGEN, PERSIMMON, OPENAI_GPT, HYPERCLOVAX, MELLUM].includes(c.architecture)) return {reason: `${c.architecture} (CPU only until its CUDA path is checked on a GPU)`, param: 'device'}
   if (c.hybrid) return {reason: `${c.architecture} (Gated DeltaNet linear-attention layers have CPU kernels only)`, param: 'device'}
   if (c.layerNorm?.sinusoidalPositions) return {reason: `${c.architecture} (its sinusoidal positions are computed by the CPU LayerNorm chain only)`, param: 'device'}
   // native/cuda's LayerNorm chain looks embeddings up unscaled.

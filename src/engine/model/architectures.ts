@@ -197,6 +197,22 @@ export const ARCHITECTURES: Record<string, ArchitectureTraits> = {
   Zamba2ForCausalLM: {...BASE, defaultMaxPositions: 4096, defaultTiedEmbeddings: true},
   // Zamba (v1): Zamba2's layout over multi-head Mamba-1 layers, one shared block without rope or adapters (zamba-config.ts).
   ZambaForCausalLM: {...BASE, defaultMaxPositions: 4096, defaultTiedEmbeddings: true},
+  // Emu3's language model: Llama's layers under Emu3TextConfig's defaults (rope base 1e6, 9216 positions: config-class-defaults.ts).
+  Emu3ForCausalLM: {...BASE, defaultMaxPositions: 9216},
+  // HyperCLOVA X SEED: Granite's multipliers with post-norms on each sublayer's output, logits times logits_scaling (hyperclovax-config.ts).
+  HyperCLOVAXForCausalLM: BASE,
+  // Youtu-LLM: DeepSeek-V3's latent attention (interleaved rope by default) over Qwen3's dense MLPs, tied (deepseek-config.ts).
+  YoutuForCausalLM: {...BASE, defaultMaxPositions: 131072, defaultTiedEmbeddings: true},
+  // Granite MoE SWA: Granite SWA's attention (sinks, sliding layers, a rope base per layer) over GraniteMoeShared's experts (granite-swa-config.ts).
+  GraniteMoeSWAForCausalLM: {...BASE, defaultSlidingWindow: 128, moe: 'granitemoeshared'},
+  // Hy3: Llama's attention with per-head q/k norms over DeepSeek-V3's one-group sigmoid routing and a shared MLP (hy-v3-config.ts).
+  HYV3ForCausalLM: {...BASE, defaultMaxPositions: 131072, defaultHeadDim: 128, qkNorm: true, moe: 'hy_v3'},
+  // Aria's language model: Llama's attention over softmax top-k experts stored fused [in, out] and a shared MLP (aria-config.ts).
+  AriaTextForCausalLM: {...BASE, moe: 'aria_text'},
+  // A.X K1: DeepSeek-V3's layers with an RMSNorm on each sparse layer's MLP output (deepseek-config.ts).
+  AXK1ForCausalLM: {...BASE, defaultMaxPositions: 32768, moe: 'axk1'},
+  // Mellum: Qwen3-MoE's layers with sliding layers of their own rope base and dense layers where mlp_layer_types says (mellum-config.ts).
+  MellumForCausalLM: {...BASE, defaultMaxPositions: 131072, defaultHeadDim: 128, qkNorm: true, defaultSlidingWindow: 1024, moe: 'mellum'},
 }
 /** The RMSNorm families above, then the LayerNorm family (OPT, GPT-NeoX, GPT-2: layernorm-family.ts; Phi, StableLM, StarCoder2, GPT-J, GPTBigCode, GPT-Neo: layernorm-more.ts; BLOOM, Falcon, MPT: alibi-family.ts). */
 export const SUPPORTED_ARCHITECTURES = [...Object.keys(ARCHITECTURES), ...LAYERNORM_ARCHITECTURES]
@@ -224,6 +240,15 @@ export const NEAR_MISSES: Record<string, string> = {
   // Lightning attention is S <- exp(-slope) S + k^T v, o = q S: no kernel here runs it exactly (Mamba-2's scan scales
   // its input by a softplus dt and gates its norm by silu; the delta rules subtract the state's prediction).
   MiniMaxForCausalLM: "MiniMax-Text-01 needs lightning attention (a linear attention decaying by a fixed per-head, per-layer slope, its RMSNorm over all heads gated by a sigmoid), residuals taken after the input norm and scaled by per-kind alpha / beta factors, beside softmax attention with partial rope and experts",
+  LagunaForCausalLM: 'Laguna needs a query head count per layer (num_attention_heads_per_layer) and a sigmoid gate per attention head (g_proj)',
+  ZayaForCausalLM: "ZAYA needs compressed convolutional attention (q/k mixed by causal convolutions, values from a delayed recurrent state), its residual scaling and an MLP router",
+  HYV4ForCausalLM: "Hy4 (HYV4) needs DeepSeek-V4's hyper-connections over several residual streams and DeepSeek sparse attention's lightning indexer",
+  AXK2ForCausalLM: "A.X K2 (AXK2) needs DeepSeek-V3.2's lightning indexer (DeepSeek sparse attention) and its gated RMSNorm",
+  InklingForCausalLM: 'Inkling needs hidden-state-conditioned relative-position logits, sliding layers with their own head counts and sizes, short convolutions in every layer and log-scaled attention',
+  HrmTextForCausalLM: "HRM-Text needs its hierarchical recurrent stacks (the same layers run for several cycles) and a prefix-LM bidirectional mask",
+  MiMoV2FlashForCausalLM: "MiMo-V2-Flash needs a KV head count per layer (its sliding layers have twice the full ones'), value heads narrower than key heads outside latent attention, and sinks on the sliding layers only",
+  CohereCompassForCausalLM: "Cohere Compass needs its pre-rotated rope (each layer type's first mrope_section frequencies reordered, even ones then odd) over Command R7B's block",
+  LongcatFlashForCausalLM: "LongCat-Flash needs shortcut-connected MoE (two attention and MLP sublayers per layer around one MoE branch) with zero-computation experts",
 }
 
 /** The MLP activation as config.json names it; Gemma's legacy "gelu" means the tanh form (as transformers reads it). */

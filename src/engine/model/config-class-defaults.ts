@@ -10,6 +10,8 @@ const DEFAULTS: Record<string, Json> = {
   SmolLM3ForCausalLM: {rope_theta: 2e6},
   FlexOlmoForCausalLM: {rope_theta: 5e5},
   HunYuanDenseV1ForCausalLM: {rms_norm_eps: 1e-5},
+  Emu3ForCausalLM: {rms_norm_eps: 1e-5, rope_theta: 1e6},
+  HYV3ForCausalLM: {rms_norm_eps: 1e-5, rope_theta: 11158840},
 }
 
 /** The config.json with its class's defaults for the keys it leaves out (an explicit null keeps the shared parser's meaning). */

@@ -8,6 +8,7 @@ import {EXAONE_MOE} from './exaone-moe-config.js'
 import {MINICPM3} from './minicpm3-config.js'
 import {KIMI_LINEAR} from './kimi-linear-config.js'
 import {MISTRAL4} from './mistral4-config.js'
+import {HYV3} from './hy-v3-config.js'
 import {switchOn, switchValue} from './config-switch.js'
 
 export const DEEPSEEK_V2 = 'DeepseekV2ForCausalLM'
@@ -22,8 +23,14 @@ export const DOTS1 = 'Dots1ForCausalLM'
 /** GLM-4.7-Flash: DeepSeek-V3's layers under other defaults, its sparse layers listed in mlp_layer_types. */
 export const GLM4_MOE_LITE = 'Glm4MoeLiteForCausalLM'
 
+/** Youtu-LLM: DeepSeek-V3's latent attention over dense MLPs in every layer (YoutuConfig: V3's with the experts' keys removed). */
+export const YOUTU = 'YoutuForCausalLM'
+
+/** A.X K1: DeepSeek-V3's layers with q always through its latent and an RMSNorm on each sparse layer's MLP output (MoeConfig.postMlpNorm). */
+export const AXK1 = 'AXK1ForCausalLM'
+
 export function isDeepseek(architecture: string): boolean {
-  return architecture === DEEPSEEK_V2 || architecture === DEEPSEEK_V3 || architecture === GLM4_MOE_LITE || architecture === MINICPM3 || architecture === KIMI_LINEAR || architecture === MISTRAL4
+  return architecture === YOUTU || architecture === AXK1 || architecture === DEEPSEEK_V2 || architecture === DEEPSEEK_V3 || architecture === GLM4_MOE_LITE || architecture === MINICPM3 || architecture === KIMI_LINEAR || architecture === MISTRAL4
 }
 
 /** Each config class's attention and expert defaults. */
@@ -34,6 +41,8 @@ const DEFAULTS: Record<string, {nope: number; rope: number; v: number; qLora: nu
   [MINICPM3]: {nope: 64, rope: 32, v: 64, qLora: 768, experts: 0}, // dense MLPs (minicpm3-config.ts)
   [KIMI_LINEAR]: {nope: 128, rope: 64, v: 128, qLora: 0, experts: 256}, // its view sets q_lora_rank (kimi-linear-config.ts)
   [MISTRAL4]: {nope: 64, rope: 64, v: 128, qLora: 1024, experts: 128}, // its view sets kv_lora_rank (mistral4-config.ts)
+  [YOUTU]: {nope: 128, rope: 64, v: 128, qLora: 1536, experts: 0}, // dense MLPs
+  [AXK1]: {nope: 128, rope: 64, v: 128, qLora: 1536, experts: 192},
 }
 
 /** Multi-head latent attention; ModelConfig.headDim is qk_nope_head_dim + qk_rope_head_dim, rotaryDim qk_rope_head_dim. */
@@ -109,6 +118,8 @@ export function deepseekAttention(config: Json, architecture: string, source: st
   const defaults = DEFAULTS[architecture]!
   const vHeadDim = positiveInteger(config, 'v_head_dim', defaults.v, source)
   if (vHeadDim > nope + rope) throw new ModelLoadError(`${source}: "v_head_dim" ${vHeadDim} above qk_nope_head_dim + qk_rope_head_dim (${nope + rope}) is not supported (the cache pads V to K's head size).`)
+  // AXK1Attention always projects q through its latent (q_a_proj): a null rank cannot build it.
+  if (architecture === AXK1 && config.q_lora_rank === null) throw new ModelLoadError(`${source}: "q_lora_rank" must be a positive integer for ${AXK1} (its queries always pass through the latent), got null.`)
   const qLoraRank = config.q_lora_rank === null ? 0 : positiveInteger(config, 'q_lora_rank', defaults.qLora, source)
   const interleave = switchValue(config, 'rope_interleave', true, source)
   const mla = {kvLoraRank: positiveInteger(config, 'kv_lora_rank', 512, source), qLoraRank, vHeadDim, ropeInterleaved: architecture === DEEPSEEK_V2 || interleave, latentNormEps: 1e-6}
@@ -128,7 +139,7 @@ export function deepseekAttention(config: Json, architecture: string, source: st
 export function deepseekRouting(config: Json, architecture: string, numExperts: number, topK: number, source: string): GroupedRouting {
   const v3 = architecture !== DEEPSEEK_V2
   // GLM's, dots.llm1's and Solar Open's config classes default to one group.
-  const glm = architecture === GLM4_MOE || architecture === GLM4_MOE_LITE || architecture === DOTS1 || architecture === SOLAR_OPEN || architecture === EXAONE_MOE || architecture === KIMI_LINEAR || architecture === MISTRAL4
+  const glm = architecture === GLM4_MOE || architecture === GLM4_MOE_LITE || architecture === DOTS1 || architecture === SOLAR_OPEN || architecture === EXAONE_MOE || architecture === KIMI_LINEAR || architecture === MISTRAL4 || architecture === HYV3
   const method = v3 ? 'noaux_tc' : (config.topk_method ?? 'greedy')
   if (method !== 'greedy' && method !== 'group_limited_greedy' && method !== 'noaux_tc') {
     throw new ModelLoadError(`${source}: topk_method ${quotedValue(method)} is not supported for ${architecture} (greedy, group_limited_greedy).`)
@@ -140,7 +151,7 @@ export function deepseekRouting(config: Json, architecture: string, numExperts: 
   if (numExperts % groups !== 0 || topkGroups > groups) throw new ModelLoadError(`${source}: n_group ${groups} must divide the ${numExperts} experts and be at least topk_group ${topkGroups}.`)
   if (v3 && groups > 1 && numExperts / groups < 2) throw new ModelLoadError(`${source}: ${architecture} ranks a group by its best two experts; ${numExperts} experts in ${groups} groups leave one per group.`)
   if ((numExperts / groups) * topkGroups < topK) throw new ModelLoadError(`${source}: topk_group ${topkGroups} of ${groups} groups hold fewer than num_experts_per_tok ${topK} experts.`)
-  const factor = config.routed_scaling_factor ?? {[DEEPSEEK_V3]: 2.5, [GLM4_MOE_LITE]: 1.8, [EXAONE_MOE]: 2.5}[architecture] ?? 1
+  const factor = config.routed_scaling_factor ?? {[DEEPSEEK_V3]: 2.5, [AXK1]: 2.5, [GLM4_MOE_LITE]: 1.8, [EXAONE_MOE]: 2.5}[architecture] ?? 1
   if (typeof factor !== 'number' || !Number.isFinite(factor) || factor <= 0) throw new ModelLoadError(`${source}: "routed_scaling_factor" must be a positive number, got ${quotedValue(factor)}.`)
   const sigmoid = v3 && architecture !== MISTRAL4
   return {groups, topkGroups, sigmoid, groupTop2: v3, routerBias: sigmoid, routedScalingFactor: factor}
@@ -148,14 +159,14 @@ export function deepseekRouting(config: Json, architecture: string, numExperts: 
 
 /** Dense until first_k_dense_replace, then every moe_layer_freq-th layer sparse (DeepSeek's own rule; every released model has freq 1). */
 export function deepseekSparseLayers(config: Json, numLayers: number, architecture: string, source: string): boolean[] {
-  const dense = config.first_k_dense_replace ?? {[DEEPSEEK_V3]: 3, [GLM4_MOE]: 1}[architecture] ?? 0
+  const dense = config.first_k_dense_replace ?? {[DEEPSEEK_V3]: 3, [GLM4_MOE]: 1, [AXK1]: 1}[architecture] ?? 0
   if (typeof dense !== 'number' || !Number.isInteger(dense) || dense < 0) throw new ModelLoadError(`${source}: "first_k_dense_replace" must be a non-negative integer, got ${quotedValue(dense)}.`)
-  if (architecture === GLM4_MOE_LITE || architecture === EXAONE_MOE || architecture === KIMI_LINEAR) return liteSparseLayers(config, numLayers, source)
+  if (architecture === GLM4_MOE_LITE || architecture === EXAONE_MOE || architecture === KIMI_LINEAR || architecture === HYV3) return liteSparseLayers(config, numLayers, source)
   const freq = positiveInteger(config, 'moe_layer_freq', 1, source)
   return Array.from({length: numLayers}, (_, layer) => layer >= dense && layer % freq === 0)
 }
 
-/** Glm4MoeLiteConfig's mlp_layer_types ("dense" / "sparse" per layer), by default dense first and sparse after. */
+/** Glm4MoeLiteConfig's (and HYV3Config's) mlp_layer_types ("dense" / "sparse" per layer), by default dense first and sparse after. */
 function liteSparseLayers(config: Json, numLayers: number, source: string): boolean[] {
   const types = config.mlp_layer_types ?? ['dense', ...Array<string>(numLayers - 1).fill('sparse')]
   if (!Array.isArray(types) || types.length !== numLayers || types.some((t) => t !== 'dense' && t !== 'sparse')) {

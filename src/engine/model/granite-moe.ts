@@ -1,14 +1,20 @@
 // GraniteMoE's checkpoint layout: each layer's experts in two 3D tensors (input_linear [experts, 2 x inter, hidden] with
 // gate rows then up rows per expert, output_linear [experts, hidden, inter]) and router.layer, seen as the per-expert
 // tensors the backends load (Qwen's names). A part is a byte window of the file, as for Phi-3's fused projections.
-// GraniteMoeShared adds a shared expert fused alike (shared_mlp.input_linear [2 x shared, hidden], output_linear).
+// GraniteMoeShared (and GraniteMoeSWA) adds a shared expert fused alike (shared_mlp.input_linear [2 x shared, hidden], output_linear).
+// GraniteMoeSWA's checkpoints name the experts and router as transformers 5 does (experts.gate_up_proj / down_proj, router.weight).
 import {ModelLoadError} from '../errors.js'
 import type {ModelConfig} from './model-config.js'
 import type {TensorInfo} from './safetensors.js'
+import {GRANITE_MOE_SWA} from './granite-swa-config.js'
 
 const LAYER = /^(model\.layers\.\d+\.)block_sparse_moe\.(input_linear|output_linear|router\.layer)\.weight$/
+/** GraniteMoeSWA's names for the same tensors: transformers 5.18 loads them as its modules name them (no renaming for it). */
+const SWA_LAYER = /^(model\.layers\.\d+\.)block_sparse_moe\.(experts\.gate_up_proj|experts\.down_proj|router\.weight)$/
+const SWA_KINDS: Record<string, string> = {'experts.gate_up_proj': 'input_linear', 'experts.down_proj': 'output_linear', 'router.weight': 'router.layer'}
+const SWA_NAMES: Record<string, string> = {input_linear: 'experts.gate_up_proj', output_linear: 'experts.down_proj', 'router.layer': 'router.weight'}
 const SHARED = /^(model\.layers\.\d+\.)shared_mlp\.(input_linear|output_linear)\.weight$/
-const GRANITE_MOE = new Set(['GraniteMoeForCausalLM', 'GraniteMoeSharedForCausalLM', 'GraniteMoeHybridForCausalLM'])
+const GRANITE_MOE = new Set(['GraniteMoeForCausalLM', 'GraniteMoeSharedForCausalLM', 'GraniteMoeHybridForCausalLM', 'GraniteMoeSWAForCausalLM'])
 
 /** GraniteMoeShared's shared expert split into gate/up (input_linear's halves, as transformers' chunk(2)) and down. */
 function splitSharedExpert(config: ModelConfig, tensor: TensorInfo, prefix: string, kind: string): TensorInfo[] {
@@ -31,9 +37,11 @@ export function splitGraniteMoeExperts(config: ModelConfig, tensors: TensorInfo[
   return tensors.flatMap((tensor) => {
     const shared = config.moe!.sharedExpertIntermediateSize > 0 ? SHARED.exec(tensor.name) : null
     if (shared) return splitSharedExpert(config, tensor, shared[1]!, shared[2]!)
-    const match = LAYER.exec(tensor.name)
+    const swa = config.architecture === GRANITE_MOE_SWA
+    const match = (swa ? SWA_LAYER : LAYER).exec(tensor.name)
     if (!match) return [tensor]
-    const [, prefix, kind] = match as unknown as [string, string, string]
+    const prefix = match[1]!
+    const kind = swa ? SWA_KINDS[match[2]!]! : match[2]!
     if (kind === 'router.layer') return [{...tensor, name: `${prefix}mlp.gate.weight`}]
     const [rows, cols] = kind === 'input_linear' ? [2 * inter, hidden] : [hidden, inter]
     const shape = [experts, rows, cols]
@@ -59,11 +67,12 @@ export function graniteMoeCheckpointShapes(config: ModelConfig, shapes: {name: s
     const match = /^(model\.layers\.\d+\.)mlp\.(gate|experts\.(\d+)\.(gate|up|down)_proj)\.weight$/.exec(name)
     if (!match) return [{name, shape}]
     const prefix = match[1]!
-    if (match[2] === 'gate') return [{name: `${prefix}block_sparse_moe.router.layer.weight`, shape}]
+    const named = (kind: string) => (config.architecture === GRANITE_MOE_SWA ? `${prefix}block_sparse_moe.${SWA_NAMES[kind]}` : `${prefix}block_sparse_moe.${kind}.weight`)
+    if (match[2] === 'gate') return [{name: named('router.layer'), shape}]
     // The first expert's gate and down stand for the whole fused tensor.
     if (match[3] !== '0' || match[4] === 'up') return []
     return match[4] === 'gate'
-      ? [{name: `${prefix}block_sparse_moe.input_linear.weight`, shape: [experts, 2 * inter, config.hiddenSize]}]
-      : [{name: `${prefix}block_sparse_moe.output_linear.weight`, shape: [experts, config.hiddenSize, inter]}]
+      ? [{name: named('input_linear'), shape: [experts, 2 * inter, config.hiddenSize]}]
+      : [{name: named('output_linear'), shape: [experts, config.hiddenSize, inter]}]
   })
 }

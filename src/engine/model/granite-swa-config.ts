@@ -1,11 +1,23 @@
 // Granite SWA (GraniteSWAForCausalLM): Granite's multipliers (rms-variants.ts) with a learned sink per query head
 // (GPT-OSS's: the output scaled by sigmoid(logsumexp - sink) is softmax with one more logit, `attentionSinks`), three
 // layers in four sliding (sliding_window 128), and a rope base per layer (layer_rope_theta; 0 or null: no rope). Read as
-// transformers 5.18's GraniteSWAConfig reads it.
+// transformers 5.18's GraniteSWAConfig reads it. Granite MoE SWA (GraniteMoeSWAForCausalLM): the same attention over
+// GraniteMoeShared's experts (granite-moe.ts), under GraniteMoeSharedConfig's other defaults.
 import {ModelLoadError, quotedValue} from '../errors.js'
 import {isObject} from './rope-scaling.js'
 
 export const GRANITE_SWA = 'GraniteSWAForCausalLM'
+export const GRANITE_MOE_SWA = 'GraniteMoeSWAForCausalLM'
+
+/** GraniteSWAConfig's own defaults beside the window; GraniteMoeSWAConfig keeps GraniteMoeSharedConfig's (untied, the parser's). */
+const CLASS_DEFAULTS: Record<string, Json> = {
+  [GRANITE_SWA]: {sliding_window: 128, tie_word_embeddings: true, bos_token_id: 100257, eos_token_id: 100257},
+  [GRANITE_MOE_SWA]: {sliding_window: 128},
+}
+
+export function isGraniteSwa(architecture: string): boolean {
+  return architecture in CLASS_DEFAULTS
+}
 
 type Json = Record<string, unknown>
 
@@ -15,13 +27,13 @@ type Json = Record<string, unknown>
  * ropeLocalTheta, unscaled), layers of base 0 or null without rope (ropeLayers). Bases the two types do not share, or a
  * second base under a scaled rope, are refused naming layer_rope_theta.
  */
-export function graniteSwaView(config: Json, source: string): {config: Json; ropeLocalTheta?: number; ropeLayers?: boolean[]} {
+export function graniteSwaView(config: Json, architecture: string, source: string): {config: Json; ropeLocalTheta?: number; ropeLayers?: boolean[]} {
   const layers = typeof config.num_hidden_layers === 'number' && Number.isInteger(config.num_hidden_layers) && config.num_hidden_layers > 0 ? config.num_hidden_layers : 0
   const types = (config.layer_types ?? Array.from({length: layers}, (_, i) => (i % 4 === 0 ? 'full_attention' : 'sliding_attention'))) as unknown[]
   const rope = isObject(config.rope_parameters) ? config.rope_parameters : null
   const theta = rope?.rope_theta ?? config.rope_theta ?? 10000
   const given = config.layer_rope_theta ?? Array.from({length: layers}, () => theta)
-  const out: Json = {sliding_window: 128, tie_word_embeddings: true, bos_token_id: 100257, eos_token_id: 100257, ...config, layer_types: types}
+  const out: Json = {...CLASS_DEFAULTS[architecture], ...config, layer_types: types}
   if (!Array.isArray(given) || given.length !== layers || given.some((t) => t != null && (typeof t !== 'number' || !Number.isFinite(t) || t < 0))) {
     throw new ModelLoadError(`${source}: "layer_rope_theta" must list a non-negative rope base (0 or null: no rope) for each of the ${layers} layers, got ${quotedValue(given)}.`)
   }

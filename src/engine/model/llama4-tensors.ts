@@ -4,18 +4,21 @@
 // one transposed byte window per expert, and q/k rows rotating interleaved pairs reordered to rotate_half's at load (as
 // GLM's: llama-twists.ts). Qwen3-VL-MoE stores its experts alike, under mlp.experts (moe.fusedExperts), except in its
 // FP8 releases, which keep each expert apart as Qwen3-MoE does; Mistral Small 4 under mlp.experts as transformers holds
-// them, [experts, out, in] (no transpose in its loader).
+// them, [experts, out, in] (no transpose in its loader); Aria's language model as Llama 4's, [in, out] only, also as fc1 / fc2.
 import {ModelLoadError} from '../errors.js'
 import {LLAMA4} from './llama4-config.js'
 import {MISTRAL4} from './mistral4-config.js'
+import {ARIA_TEXT} from './aria-config.js'
 import type {ModelConfig} from './model-config.js'
 import type {TensorInfo} from './safetensors.js'
 
 const EXPERTS = /^(model\.layers\.\d+\.)(?:feed_forward|mlp)\.experts\.(gate_up_proj|down_proj)$/
+/** Aria's original checkpoints' names for the same two tensors (transformers renames them). */
+const ARIA_EXPERTS = /^(model\.layers\.\d+\.)mlp\.experts\.(fc1|fc2)\.weight$/
 
 /** The config for the checkpoint's expert layout: Qwen3-VL-MoE's experts stored apart (gate_proj, up_proj, down_proj) are read as Qwen3-MoE's. */
 export function withExpertLayout(config: ModelConfig, tensors: readonly {name: string}[]): ModelConfig {
-  if (!config.moe?.fusedExperts || config.architecture === LLAMA4) return config
+  if (!config.moe?.fusedExperts || config.architecture === LLAMA4 || config.architecture === ARIA_TEXT) return config
   if (!tensors.some((t) => /\.mlp\.experts\.\d+\.gate_proj\.weight$/.test(t.name))) return config
   const {fusedExperts: _, ...moe} = config.moe
   return {...config, moe}
@@ -31,7 +34,9 @@ export function llama4Tensors(config: ModelConfig, tensors: TensorInfo[]): Tenso
     // Interleaved pairs (2i, 2i + 1) of every head become (i, i + headDim / 2); q.k is unchanged, NoPE layers included.
     if (llama4 && /\.self_attn\.q_proj\.(weight|bias)$/.test(name)) return [{...tensor, ropeInterleavedHeads: numHeads, ropeInterleavedDims: headDim}]
     if (llama4 && /\.self_attn\.k_proj\.(weight|bias)$/.test(name)) return [{...tensor, ropeInterleavedHeads: numKvHeads, ropeInterleavedDims: headDim}]
-    const match = EXPERTS.exec(name)
+    const aria = config.architecture === ARIA_TEXT
+    const ariaMatch = aria ? ARIA_EXPERTS.exec(name) : null
+    const match = ariaMatch ? [ariaMatch[0], ariaMatch[1], ariaMatch[2] === 'fc1' ? 'gate_up_proj' : 'down_proj'] : EXPERTS.exec(name)
     if (!match || !config.moe?.fusedExperts) return [tensor]
     const [, prefix, part] = match as unknown as [string, string, string]
     const {numExperts: experts, expertIntermediateSize: inter} = config.moe
@@ -40,7 +45,7 @@ export function llama4Tensors(config: ModelConfig, tensors: TensorInfo[]): Tenso
     const is = (shape: number[]) => tensor.shape.length === 3 && tensor.shape.every((d, i) => d === shape[i])
     // Qwen3-VL-MoE's loader (transformers' Transpose with check_dims) also takes experts already stored [out, in], as
     // transformers holds them, and reads a shape that fits both so.
-    const untransposed = !llama4 && is([experts, ...engine!])
+    const untransposed = !llama4 && !aria && is([experts, ...engine!]) // Aria's loader takes [in, out] only
     const outIn = config.architecture === MISTRAL4
     if ((!untransposed && (outIn || !is(stored))) || tensor.nbytes % experts !== 0) {
       throw new ModelLoadError(`Tensor ${tensor.name} has shape [${tensor.shape.join(', ')}], but config.json implies [${(outIn ? [experts, ...engine!] : stored).join(', ')}] (in ${tensor.path}).`)

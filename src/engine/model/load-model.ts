@@ -119,6 +119,7 @@ export function expectedTensorShapes(config: ModelConfig): {name: string; shape:
     )
     // A sparse layer's router and experts take the place of the dense MLP's three matrices.
     if (config.moe?.sparseLayers[layer]) shapes.splice(-3, 3, ...moeLayerTensorShapes(config.moe, prefix, hidden))
+    if (config.moe?.sparseLayers[layer] && config.moe.postMlpNorm) shapes.push({name: `${prefix}.post_feedforward_layernorm.weight`, shape: [hidden]})
     if (config.mlpBias) shapes.push({name: `${prefix}.mlp.gate_proj.bias`, shape: [intermediate]}, {name: `${prefix}.mlp.up_proj.bias`, shape: [intermediate]}, {name: `${prefix}.mlp.down_proj.bias`, shape: [hidden]})
     if (config.hiddenAct === 'xielu') shapes.push(...xieluTensorShapes(prefix))
     if (config.rmsVariant?.diffAttention) shapes.push(...diffLambdaShapes(prefix, headDim))
@@ -152,7 +153,8 @@ export function selectModelTensors(config: ModelConfig, checkpointTensors: Tenso
   const byName = new Map(tensors.map((t) => [t.name, t]))
   const selected = interleavedRopeRows(config, deepseekTensors(rmsVariantTensors(config, expectedTensorShapes(config).map(({name, shape}) => {
     const tensor = byName.get(name)
-    const shown = zambaCheckpointName(config, zamba2CheckpointName(config, kimiLinearCheckpointName(config, config.moe?.mixtralNames || config.moe?.grouped ? moeCheckpointName(config.moe, mamba2CheckpointName(config, name)) : mamba2CheckpointName(config, dbrxCheckpointName(config, checkpointTensorNames(config, [{name}])[0]!.name)))))
+    const renamed = checkpointTensorNames(config, [{name}])[0]!.name
+    const shown = zambaCheckpointName(config, zamba2CheckpointName(config, kimiLinearCheckpointName(config, config.moe?.mixtralNames || config.moe?.grouped ? moeCheckpointName(config.moe, mamba2CheckpointName(config, renamed)) : mamba2CheckpointName(config, dbrxCheckpointName(config, renamed)))))
     if (tensor === undefined) {
       const hint = name === 'lm_head.weight' ? ' (config.json says tie_word_embeddings is false)' : ''
       throw new ModelLoadError(`Tensor ${shown} is missing from the checkpoint in ${dir}${hint}; expected shape [${shape.join(', ')}].`)

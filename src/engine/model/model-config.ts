@@ -37,6 +37,9 @@ import {ERNIE45_MOE, ernie45MoeView} from './ernie45-moe-config.js'
 import {DOTS1, dots1View} from './dots1-config.js'
 import {MINIMAX_M2, minimaxM2RmsVariant, minimaxM2View} from './minimax-m2-config.js'
 import {SOLAR_OPEN, solarOpenView} from './solar-open-config.js'
+import {HYV3, hyV3View} from './hy-v3-config.js'
+import {MELLUM, mellumView} from './mellum-config.js'
+import {ARIA_TEXT, ariaTextView} from './aria-config.js'
 import {isMultimodalWrapper, multimodalLanguageModel} from './multimodal-text.js'
 import {MINISTRAL3, ministral3View} from './ministral3-config.js'
 import {CWM, cwmView} from './cwm-config.js'
@@ -45,7 +48,8 @@ import {BITNET, bitnetView} from './bitnet-config.js'
 import {NANOCHAT, nanochatLogitSoftcap, nanochatView} from './nanochat-config.js'
 import {DIFFLLAMA, checkDiffAttentionHeads, diffllamaView} from './diffllama-config.js'
 import {MINICPM3, minicpm3Multipliers, minicpm3View} from './minicpm3-config.js'
-import {GRANITE_SWA, graniteSwaView} from './granite-swa-config.js'
+import {graniteSwaView, isGraniteSwa} from './granite-swa-config.js'
+import {HYPERCLOVAX, hyperclovaxPostNorms} from './hyperclovax-config.js'
 import {HYBRID_ARCHITECTURES, HYBRID_MULTIMODAL, parseHybrid, qwen35LanguageModel, qwen35View, type HybridFeatures} from './qwen35-config.js'
 import {LLAMA4, LLAMA4_MULTIMODAL, llama4Attention, llama4LanguageModel, llama4View, type Llama4Features} from './llama4-config.js'
 
@@ -218,8 +222,9 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   let ropeLocalTheta: number | undefined
   if (architecture === 'Gemma3ForCausalLM') ({config, ropeLocalTheta} = gemma3View(config, source))
   if (architecture === OLMO3) ({config, ropeLocalTheta} = olmo3View(config, source))
+  if (architecture === MELLUM) ({config, ropeLocalTheta} = mellumView(config, source))
   let swaRopeLayers: boolean[] | undefined
-  if (architecture === GRANITE_SWA) ({config, ropeLocalTheta, ropeLayers: swaRopeLayers} = graniteSwaView(config, source))
+  if (isGraniteSwa(architecture)) ({config, ropeLocalTheta, ropeLayers: swaRopeLayers} = graniteSwaView(config, architecture, source))
   let gemma4: Gemma4Features | undefined
   if (architecture === GEMMA4) ({config, features: gemma4} = gemma4View(config, source))
   let gemma3n: Gemma3nFeatures | undefined
@@ -255,6 +260,8 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   if (architecture === DOTS1) config = dots1View(config, source)
   if (architecture === MINIMAX_M2) config = minimaxM2View(config)
   if (architecture === SOLAR_OPEN) config = solarOpenView(config, source)
+  if (architecture === HYV3) config = hyV3View(config, source)
+  if (architecture === ARIA_TEXT) config = ariaTextView(config, source)
   if (HYBRID_ARCHITECTURES.has(architecture)) config = qwen35View(config, architecture)
   if (architecture === LLAMA4) config = llama4View(config, source)
   if (architecture === CWM) config = cwmView(config)
@@ -370,7 +377,7 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   if (layerWindows !== undefined) modelConfig.layerWindows = layerWindows
   if (layerWindows !== undefined && ropeLocalTheta !== undefined) modelConfig.ropeLocalTheta = ropeLocalTheta
   if (isRmsVariantArchitecture(architecture)) Object.assign(modelConfig, parseRmsVariant(config, architecture, source))
-  if (architecture === GPT_OSS || architecture === GRANITE_SWA) modelConfig.attentionSinks = true
+  if (architecture === GPT_OSS || isGraniteSwa(architecture)) modelConfig.attentionSinks = true
   if (swaRopeLayers) modelConfig.rmsVariant!.ropeLayers = swaRopeLayers
   if (bitLinear) modelConfig.rmsVariant!.bitLinear = true
   if (architecture === NANOCHAT) modelConfig.finalLogitSoftcap = nanochatLogitSoftcap(config, source)
@@ -378,6 +385,7 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
   if (gemma4) Object.assign(modelConfig, gemma4ModelFields(config, gemma4, modelConfig.torchDtype, source))
   if (gemma3n) modelConfig.gemma3n = gemma3n
   if (isLlamaTwist(architecture)) applyTwistBiases(modelConfig, config, architecture, source)
+  if (architecture === HYPERCLOVAX) modelConfig.sandwichNorms = hyperclovaxPostNorms(config)
   if (isDeepseek(architecture)) Object.assign(modelConfig, deepseekAttention(config, architecture, source))
   if (architecture === MINICPM3) Object.assign(modelConfig, minicpm3Multipliers(config, numLayers, hiddenSize, source))
   if (architecture === GLM4_MOE) modelConfig.qkNorm = glm4MoeQkNorm(config, source)
@@ -411,7 +419,7 @@ function refuseQuantizedCheckpoint(config: Json, source: string): void {
   )
 }
 
-const MLP_BIAS_READERS = new Set(['LlamaForCausalLM', 'GraniteForCausalLM', 'SmolLM3ForCausalLM', 'ArceeForCausalLM', 'NemotronForCausalLM', 'Jais2ForCausalLM', 'CwmForCausalLM'])
+const MLP_BIAS_READERS = new Set(['LlamaForCausalLM', 'GraniteForCausalLM', 'SmolLM3ForCausalLM', 'ArceeForCausalLM', 'NemotronForCausalLM', 'Jais2ForCausalLM', 'CwmForCausalLM', 'Emu3ForCausalLM', HYPERCLOVAX])
 /** Architectures whose transformers attention has no biases whatever attention_bias says. */
 const IGNORE_ATTENTION_BIAS = new Set(['MistralForCausalLM', 'MixtralForCausalLM', 'Phi3ForCausalLM'])
 /** No released model has more than a few hundred layers; a count past this is a corrupt or hostile config. */

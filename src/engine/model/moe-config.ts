@@ -13,10 +13,13 @@ import {jambaSparseLayers} from './mamba1-config.js'
 import {ernie45MoeCheckpointName, ernie45MoeEngineName, ernie45MoeRouting, ernie45MoeSharedSize, ernie45MoeSparseLayers} from './ernie45-moe-config.js'
 import {KIMI_LINEAR} from './kimi-linear-config.js'
 import {MISTRAL4} from './mistral4-config.js'
-import {DEEPSEEK_V2, DEEPSEEK_V3, DOTS1, GLM4_MOE, GLM4_MOE_LITE, deepseekRouting, deepseekSharedSize, deepseekSparseLayers, type GroupedRouting} from './deepseek-config.js'
+import {HYV3} from './hy-v3-config.js'
+import {mellumSparseLayers} from './mellum-config.js'
+import {ariaSharedSize} from './aria-config.js'
+import {AXK1, DEEPSEEK_V2, DEEPSEEK_V3, DOTS1, GLM4_MOE, GLM4_MOE_LITE, deepseekRouting, deepseekSharedSize, deepseekSparseLayers, type GroupedRouting} from './deepseek-config.js'
 import {switchOn} from './config-switch.js'
 
-export type MoeFamily = 'mixtral' | 'qwen2_moe' | 'qwen3_moe' | 'olmoe' | 'granitemoe' | 'granitemoeshared' | 'phimoe' | 'gpt_oss' | 'deepseek_v2' | 'deepseek_v3' | 'glm4_moe' | 'glm4_moe_lite' | 'qwen3_5_moe' | 'qwen3_next' | 'llama4' | 'ernie4_5_moe' | 'dots1' | 'minimax_m2' | 'flex_olmo' | 'solar_open' | 'hunyuan_v1_moe' | 'exaone_moe' | 'jamba' | 'lfm2_moe' | 'dbrx' | 'cohere2_moe' | 'afmoe' | 'kimi_linear' | 'mistral4'
+export type MoeFamily = 'mixtral' | 'qwen2_moe' | 'qwen3_moe' | 'olmoe' | 'granitemoe' | 'granitemoeshared' | 'phimoe' | 'gpt_oss' | 'deepseek_v2' | 'deepseek_v3' | 'glm4_moe' | 'glm4_moe_lite' | 'qwen3_5_moe' | 'qwen3_next' | 'llama4' | 'ernie4_5_moe' | 'dots1' | 'minimax_m2' | 'flex_olmo' | 'solar_open' | 'hunyuan_v1_moe' | 'exaone_moe' | 'jamba' | 'lfm2_moe' | 'dbrx' | 'cohere2_moe' | 'afmoe' | 'kimi_linear' | 'mistral4' | 'hy_v3' | 'mellum' | 'aria_text' | 'axk1'
 
 export interface MoeConfig {
   numExperts: number
@@ -48,6 +51,8 @@ export interface MoeConfig {
   inputScaledExperts?: boolean
   /** Llama 4, Qwen3-VL-MoE, Mistral Small 4: each layer's experts stored fused (Mistral Small 4's untransposed), split per expert at load with gate and up kept fused (llama4-tensors.ts). */
   fusedExperts?: true
+  /** A.X K1: an RMSNorm (post_mlp_layernorm) on the sparse layers' output (routed plus shared), before the residual add. */
+  postMlpNorm?: true
   /** ERNIE 4.5: the router's correction bias is stored as mlp.moe_statics.e_score_correction_bias, [1, experts]. */
   ernieStatics?: true
   /** Nemotron-H: each expert and the shared expert is down(act(up(x))), no gate_proj (nemotron-h-config.ts). */
@@ -112,6 +117,14 @@ const DEFAULTS: Record<MoeFamily, {experts: number; topK: number; moeIntermediat
   kimi_linear: {experts: 256, topK: 8, moeIntermediate: 1024, shared: 0, normTopk: true},
   // Mistral4Config: DeepSeek-V3's block under its own defaults (n_routed_experts 128 top-4, one shared expert: mistral4-config.ts).
   mistral4: {experts: 128, topK: 4, moeIntermediate: 2048, shared: 0, normTopk: true},
+  // HYV3Config: 192 experts top-8 of 1536, always renormalised; the shared MLP num_shared_experts wide (hy-v3-config.ts).
+  hy_v3: {experts: 192, topK: 8, moeIntermediate: 1536, shared: 0, normTopk: true},
+  // MellumConfig: Qwen3-MoE's experts (64 top-8 of 896, renormalised) on the layers mlp_layer_types marks sparse (mellum-config.ts).
+  mellum: {experts: 64, topK: 8, moeIntermediate: 896, shared: 0, normTopk: true},
+  // AriaTextConfig (moe_num_experts, moe_topk: aria-config.ts): experts as wide as intermediate_size, a softmax over the top-k logits.
+  aria_text: {experts: 8, topK: 2, moeIntermediate: null, shared: 0, normTopk: true},
+  // AXK1Config: DeepSeek-V3's block with 192 experts (and a norm on the sparse output: postMlpNorm).
+  axk1: {experts: 192, topK: 8, moeIntermediate: 2048, shared: 0, normTopk: true},
 }
 
 /** A real checkpoint's expert count stays far below this; a hostile config.json must not make us list millions of tensors. */
@@ -136,9 +149,10 @@ export function parseMoeConfig(config: Json, family: MoeFamily, numLayers: numbe
   if (typeof normTopk !== 'boolean') throw new ModelLoadError(`${source}: "norm_topk_prob" must be a boolean.`)
   const expertIntermediateSize = defaults.moeIntermediate === null ? intermediateSize : positive('moe_intermediate_size', defaults.moeIntermediate)
   // GLM-4-MoE routes and shares experts as DeepSeek-V3 does.
-  const deepseek = ({deepseek_v2: DEEPSEEK_V2, deepseek_v3: DEEPSEEK_V3, glm4_moe: GLM4_MOE, glm4_moe_lite: GLM4_MOE_LITE, dots1: DOTS1, solar_open: SOLAR_OPEN, exaone_moe: EXAONE_MOE, kimi_linear: KIMI_LINEAR, mistral4: MISTRAL4} as Partial<Record<MoeFamily, string>>)[family] ?? null
+  const deepseek = ({deepseek_v2: DEEPSEEK_V2, deepseek_v3: DEEPSEEK_V3, glm4_moe: GLM4_MOE, glm4_moe_lite: GLM4_MOE_LITE, dots1: DOTS1, solar_open: SOLAR_OPEN, exaone_moe: EXAONE_MOE, kimi_linear: KIMI_LINEAR, mistral4: MISTRAL4, hy_v3: HYV3, axk1: AXK1} as Partial<Record<MoeFamily, string>>)[family] ?? null
   const shared = family === 'qwen2_moe' || family === 'qwen3_5_moe' || family === 'qwen3_next' ? positive('shared_expert_intermediate_size', defaults.shared) : family === 'granitemoeshared' ? graniteSharedSize(config, source)
-    : deepseek ? deepseekSharedSize(config, deepseek, expertIntermediateSize, source) : family === 'hunyuan_v1_moe' ? intermediateSize : family === 'ernie4_5_moe' ? ernie45MoeSharedSize(config, expertIntermediateSize, source) : 0
+    : deepseek ? deepseekSharedSize(config, deepseek, expertIntermediateSize, source) : family === 'hunyuan_v1_moe' ? intermediateSize : family === 'ernie4_5_moe' ? ernie45MoeSharedSize(config, expertIntermediateSize, source)
+    : family === 'aria_text' ? ariaSharedSize(config, intermediateSize, source) : 0
   // Qwen2MoeConfig derives its sliding layers otherwise than Qwen2Config (every other layer below max_window_layers);
   // the layer_types it writes are read as for Qwen2, but without them the Qwen2 rule would pick the wrong layers.
   if (family === 'qwen2_moe' && switchOn(config, 'use_sliding_window', source) && config.layer_types == null) {
@@ -161,20 +175,21 @@ export function parseMoeConfig(config: Json, family: MoeFamily, numLayers: numbe
   return {
     numExperts,
     numExpertsPerToken,
-    normTopkProb: family === 'mixtral' || family === 'gpt_oss' || family === 'hunyuan_v1_moe' || family === 'qwen3_5_moe' || granite || (family !== 'deepseek_v2' && family !== 'jamba' && normTopk),
+    normTopkProb: family === 'mixtral' || family === 'aria_text' || family === 'gpt_oss' || family === 'hunyuan_v1_moe' || family === 'qwen3_5_moe' || granite || (family !== 'deepseek_v2' && family !== 'jamba' && normTopk),
     expertIntermediateSize,
     sharedExpertIntermediateSize: shared,
-    sparseLayers: family === 'mixtral' || family === 'olmoe' || family === 'flex_olmo' || family === 'hunyuan_v1_moe' || family === 'phimoe' || family === 'gpt_oss' || family === 'dbrx' || granite ? Array<boolean>(numLayers).fill(true)
-      : deepseek ? deepseekSparseLayers(config, numLayers, deepseek, source) : family === 'jamba' ? jambaSparseLayers(config, numLayers, source) : family === 'ernie4_5_moe' ? ernie45MoeSparseLayers(config, numLayers, source) : qwenSparseLayers(config, numLayers, source),
+    sparseLayers: family === 'mixtral' || family === 'aria_text' || family === 'olmoe' || family === 'flex_olmo' || family === 'hunyuan_v1_moe' || family === 'phimoe' || family === 'gpt_oss' || family === 'dbrx' || granite ? Array<boolean>(numLayers).fill(true)
+      : deepseek ? deepseekSparseLayers(config, numLayers, deepseek, source) : family === 'jamba' ? jambaSparseLayers(config, numLayers, source) : family === 'ernie4_5_moe' ? ernie45MoeSparseLayers(config, numLayers, source) : family === 'mellum' ? mellumSparseLayers(config, numLayers, source) : qwenSparseLayers(config, numLayers, source),
     mixtralNames: family === 'mixtral' || family === 'phimoe',
-    ...((family === 'granitemoeshared' || deepseek || family === 'ernie4_5_moe' || family === 'hunyuan_v1_moe') && shared > 0 ? {ungatedSharedExpert: true} : {}),
+    ...((family === 'granitemoeshared' || deepseek || family === 'ernie4_5_moe' || family === 'hunyuan_v1_moe' || family === 'aria_text') && shared > 0 ? {ungatedSharedExpert: true} : {}),
     ...(family === 'ernie4_5_moe' ? {grouped: ernie45MoeRouting(config, source), ernieStatics: true} : {}),
     ...(deepseek ? {grouped: deepseekRouting(config, deepseek, numExperts, numExpertsPerToken, source)} : {}),
     ...(family === 'phimoe' ? phimoeRouting(config, numExperts, numExpertsPerToken, source) : {}),
     ...(family === 'gpt_oss' ? {gptOssExperts: true} : {}),
     ...(family === 'minimax_m2' ? minimaxM2Moe(numLayers) : {}),
     ...(family === 'lfm2_moe' ? lfm2MoeRouting(config, numLayers, source) : {}),
-    ...(family === 'mistral4' ? {fusedExperts: true as const} : {}),
+    ...(family === 'mistral4' || family === 'aria_text' ? {fusedExperts: true as const} : {}),
+    ...(family === 'axk1' ? {postMlpNorm: true as const} : {}),
   }
 }
 

@@ -22,6 +22,8 @@ import {COHERE2_MOE, cohere2MoeRopeLayers, cohere2MoeView} from './cohere2-moe-c
 import {AFMOE, afmoeAttention, afmoeView} from './afmoe-config.js'
 import {rowWindows} from './fused-tensors.js'
 import {switchOn} from './config-switch.js'
+import {HYPERCLOVAX, hyperclovaxView} from './hyperclovax-config.js'
+import {GRANITE_MOE_SWA} from './granite-swa-config.js'
 
 /** What sets Granite, OLMo2 or SmolLM3 apart from Llama; ModelConfig.rmsVariant holds it (native/cpu/rms_variants.h runs it). */
 export interface RmsVariantFeatures {
@@ -67,7 +69,7 @@ export interface RmsVariantFeatures {
   attentionOutputGate?: true
 }
 
-export const RMS_VARIANT_ARCHITECTURES = ['GraniteForCausalLM', 'Olmo2ForCausalLM', 'SmolLM3ForCausalLM', 'CohereForCausalLM', 'OlmoForCausalLM', 'OlmoeForCausalLM', 'GraniteMoeForCausalLM', COHERE2, OLMO3, 'GraniteMoeSharedForCausalLM', ...PHIMOE_ARCHITECTURES, EXAONE4, 'ArceeForCausalLM', 'NemotronForCausalLM', HUNYUAN_DENSE, GRANITE_HYBRID, 'FlexOlmoForCausalLM', HUNYUAN_MOE, EXAONE_MOE, 'Jais2ForCausalLM', 'GraniteSWAForCausalLM', NEMOTRON_H, FALCON_H1, APERTUS, BITNET, NANOCHAT, DIFFLLAMA, DBRX, COHERE2_MOE, AFMOE] as const
+export const RMS_VARIANT_ARCHITECTURES = ['GraniteForCausalLM', 'Olmo2ForCausalLM', 'SmolLM3ForCausalLM', 'CohereForCausalLM', 'OlmoForCausalLM', 'OlmoeForCausalLM', 'GraniteMoeForCausalLM', COHERE2, OLMO3, 'GraniteMoeSharedForCausalLM', ...PHIMOE_ARCHITECTURES, EXAONE4, 'ArceeForCausalLM', 'NemotronForCausalLM', HUNYUAN_DENSE, GRANITE_HYBRID, 'FlexOlmoForCausalLM', HUNYUAN_MOE, EXAONE_MOE, 'Jais2ForCausalLM', 'GraniteSWAForCausalLM', NEMOTRON_H, FALCON_H1, APERTUS, BITNET, NANOCHAT, DIFFLLAMA, DBRX, COHERE2_MOE, AFMOE, HYPERCLOVAX, GRANITE_MOE_SWA] as const
 
 export function isRmsVariantArchitecture(architecture: string): boolean {
   return (RMS_VARIANT_ARCHITECTURES as readonly string[]).includes(architecture)
@@ -92,6 +94,7 @@ export function rmsVariantView(config: Json, architecture: string, source: strin
   if (architecture === DBRX) return dbrxView(config, source)
   if (architecture === COHERE2_MOE) return cohere2MoeView(config, source)
   if (architecture === AFMOE) return afmoeView(config, source)
+  if (architecture === HYPERCLOVAX) return hyperclovaxView(config, source)
   if (architecture !== 'SmolLM3ForCausalLM' || config.layer_types != null) return config
   // SmolLM3Config: with use_sliding_window and a window, the layers without rope slide.
   const rope = smolLm3RopeLayers(config, source)
@@ -102,15 +105,16 @@ export function rmsVariantView(config: Json, architecture: string, source: strin
 /** The features and the two scales Granite sets (attentionScale 0: 1 / sqrt(head_dim); embeddingScale 1: none). */
 export function parseRmsVariant(config: Json, architecture: string, source: string): {rmsVariant: RmsVariantFeatures; attentionScale: number; embeddingScale: number; qkNorm?: true; normWeightOffset?: number} {
   const rmsVariant: RmsVariantFeatures = {residualMultiplier: 1, logitsMultiplier: 1, postNormsOnly: false, wholeQkNorm: false, normMean: false, parallelBlock: false, normAffine: true, clipQkv: 0}
-  if (architecture === 'GraniteForCausalLM' || architecture === 'GraniteMoeForCausalLM' || architecture === 'GraniteMoeSharedForCausalLM' || architecture === GRANITE_HYBRID || architecture === 'GraniteSWAForCausalLM') {
-    // GraniteConfig defaults every multiplier to 1, the attention one included (not 1 / sqrt(head_dim)).
+  if (architecture === 'GraniteForCausalLM' || architecture === 'GraniteMoeForCausalLM' || architecture === 'GraniteMoeSharedForCausalLM' || architecture === GRANITE_HYBRID || architecture === 'GraniteSWAForCausalLM' || architecture === GRANITE_MOE_SWA || architecture === HYPERCLOVAX) {
+    // GraniteConfig defaults every multiplier to 1, the attention one included (not 1 / sqrt(head_dim); HyperCLOVAX's view sets its own).
     const multiplier = (key: string): number => {
       const value = config[key] ?? 1
       if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw new ModelLoadError(`${source}: "${key}" must be a positive number, got ${quotedValue(value)}.`)
       return value
     }
     rmsVariant.residualMultiplier = multiplier('residual_multiplier')
-    rmsVariant.logitsMultiplier = 1 / multiplier('logits_scaling')
+    // HyperCLOVAX multiplies the logits by logits_scaling where Granite divides.
+    rmsVariant.logitsMultiplier = architecture === HYPERCLOVAX ? multiplier('logits_scaling') : 1 / multiplier('logits_scaling')
     const rope = architecture === GRANITE_HYBRID ? graniteHybridRopeLayers(config) : undefined
     if (rope) rmsVariant.ropeLayers = rope
     return {rmsVariant, attentionScale: multiplier('attention_multiplier'), embeddingScale: multiplier('embedding_multiplier')}

@@ -10,7 +10,7 @@ const DEFAULT_SLIDING_PATTERN: Record<string, number> = {Gemma2ForCausalLM: 2, G
 /** Architectures whose every layer slides when sliding_window is set (their config classes have no layer_types). */
 const ALL_LAYERS_SLIDE = new Set(['MistralForCausalLM', 'Ministral3ForCausalLM', 'MixtralForCausalLM', 'Phi3ForCausalLM', ...PHIMOE_ARCHITECTURES])
 /** Ministral: the layers layer_types marks, by default every one when sliding_window is set. */
-const LAYER_TYPES_ELSE_ALL = new Set(['MinistralForCausalLM', 'CwmForCausalLM', 'GraniteSWAForCausalLM'])
+const LAYER_TYPES_ELSE_ALL = new Set(['MinistralForCausalLM', 'CwmForCausalLM', 'GraniteSWAForCausalLM', 'GraniteMoeSWAForCausalLM', 'MellumForCausalLM'])
 
 /**
  * One window per layer (0: full attention), or undefined when no layer slides. A query at position p sees keys at

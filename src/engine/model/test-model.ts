@@ -38,6 +38,7 @@ import {zambaCheckpointName, zambaCheckpointShapes} from './zamba-tensors.js'
 import {HYBRID3_TEST_VARIANTS, hybrid3TestModelConfigJson, isHybrid3TestVariant, type Hybrid3TestVariant} from './hybrid3-test-models.js'
 import {FAMILIES_A_TEST_VARIANTS, familiesATestModelConfigJson, isFamiliesATestVariant, type FamiliesATestVariant} from './families-a-test-models.js'
 import {FAMILIES_LN_TEST_VARIANTS, familiesLnTestModelConfigJson, isFamiliesLnTestVariant, type FamiliesLnTestVariant} from './families-ln-test-models.js'
+import {FAMILIES_B_TEST_VARIANTS, familiesBCheckpointName, familiesBTestModelConfigJson, isFamiliesBTestVariant, type FamiliesBTestVariant} from './families-b-test-models.js'
 import {MISTRAL4} from './mistral4-config.js'
 import {encodeFloats, writeSafetensors, type TensorDtype} from './safetensors.js'
 import {SeededRandom} from './seeded-random.js'
@@ -59,13 +60,13 @@ export const TEST_MODEL_PRESETS: readonly TestModelPreset[] = ['tiny', 'small', 
  * scaling 8 on the full layer. Windows this small make every test prompt cross them. mixtral, qwen2moe, qwen3moe:
  * mixture-of-experts layers (moe-test-models.ts); llama4: llama4-test-models.ts; opt, opt-post-ln, gpt-neox, gpt-neox-serial, gpt2: the LayerNorm
  * family (layernorm-test-models.ts); granite, olmo2, smollm3: rms-test-models.ts; bloom, falcon, falcon-mq, falcon-rw, mpt: ALiBi and
- * Falcon's layouts (alibi-test-models.ts); qwen3_5: Qwen 3.5's hybrid linear attention (hybrid-test-models.ts); granitemoehybrid, bamba, mamba2: Mamba-2 mixers (mamba2-test-models.ts); mamba, falcon-mamba, jamba: Mamba-1 mixers (mamba1-test-models.ts); lfm2, lfm2-moe: LFM2's short convolutions (lfm2-test-models.ts); nemotron-h, falcon-h1: ssm-hybrid-test-models.ts; qwen3-vl-moe, dbrx, cohere2-moe(-sigmoid), afmoe, glm4v(-moe): moe3-test-models.ts; kimi-linear, zamba2: hybrid3-test-models.ts; mistral4, olmo-hybrid, zamba: families-a-test-models.ts; codegen, persimmon, xglm, openai-gpt, biogpt: families-ln-test-models.ts. All others untied: a random
+ * Falcon's layouts (alibi-test-models.ts); qwen3_5: Qwen 3.5's hybrid linear attention (hybrid-test-models.ts); granitemoehybrid, bamba, mamba2: Mamba-2 mixers (mamba2-test-models.ts); mamba, falcon-mamba, jamba: Mamba-1 mixers (mamba1-test-models.ts); lfm2, lfm2-moe: LFM2's short convolutions (lfm2-test-models.ts); nemotron-h, falcon-h1: ssm-hybrid-test-models.ts; qwen3-vl-moe, dbrx, cohere2-moe(-sigmoid), afmoe, glm4v(-moe): moe3-test-models.ts; kimi-linear, zamba2: hybrid3-test-models.ts; mistral4, olmo-hybrid, zamba: families-a-test-models.ts; codegen, persimmon, xglm, openai-gpt, biogpt: families-ln-test-models.ts; emu3, hyperclovax, youtu, granitemoe-swa, hy-v3, mellum, aria-text, axk1: families-b-test-models.ts. All others untied: a random
  * tied model greedily repeats its last token (its own embedding dominates its logits); tied loading is covered by tinychat.
  * Each carries its family's tokenizer (tokenizer-families.ts), so transformers and pagedllm tokenize it alike.
  */
-export type TestModelVariant = 'llama' | 'qwen2' | 'llama3' | 'qwen3' | 'yarn' | 'gemma' | 'gemma2' | 'phi3' | 'mistral' | 'qwen2-sliding' | 'gemma3' | 'gemma4' | 'gemma4-keqv' | 'gemma4-moe' | 'gemma3n' | 'gemma3n-defaults' | 'llama4' | MoeTestVariant | LayerNormTestVariant | RmsTestVariant | AlibiTestVariant | TwistTestVariant | HybridTestVariant | Mamba2TestVariant | Mamba1TestVariant | MoeMoreTestVariant | MultimodalTestVariant | Dense2TestVariant | Lfm2TestVariant | SsmHybridTestVariant | Dense3TestVariant | Moe3TestVariant | Hybrid3TestVariant | FamiliesATestVariant | FamiliesLnTestVariant
+export type TestModelVariant = 'llama' | 'qwen2' | 'llama3' | 'qwen3' | 'yarn' | 'gemma' | 'gemma2' | 'phi3' | 'mistral' | 'qwen2-sliding' | 'gemma3' | 'gemma4' | 'gemma4-keqv' | 'gemma4-moe' | 'gemma3n' | 'gemma3n-defaults' | 'llama4' | MoeTestVariant | LayerNormTestVariant | RmsTestVariant | AlibiTestVariant | TwistTestVariant | HybridTestVariant | Mamba2TestVariant | Mamba1TestVariant | MoeMoreTestVariant | MultimodalTestVariant | Dense2TestVariant | Lfm2TestVariant | SsmHybridTestVariant | Dense3TestVariant | Moe3TestVariant | Hybrid3TestVariant | FamiliesATestVariant | FamiliesLnTestVariant | FamiliesBTestVariant
 export const TEST_MODEL_VARIANTS: readonly TestModelVariant[] = [
-  'llama', 'qwen2', 'llama3', 'qwen3', 'yarn', 'gemma', 'gemma2', 'phi3', 'mistral', 'qwen2-sliding', 'gemma3', 'gemma4', 'gemma4-keqv', 'gemma4-moe', 'gemma3n', 'gemma3n-defaults', 'llama4', 'mixtral', 'qwen2moe', 'qwen3moe', 'gptoss', 'deepseek-v2', 'deepseek-v3', 'glm4-moe', 'glm4-moe-lite', ...LAYERNORM_TEST_VARIANTS, ...RMS_TEST_VARIANTS, ...ALIBI_TEST_VARIANTS, ...TWIST_TEST_VARIANTS, ...HYBRID_TEST_VARIANTS, ...MAMBA2_TEST_VARIANTS, ...MAMBA1_TEST_VARIANTS, ...MOE_MORE_TEST_VARIANTS, ...MULTIMODAL_TEST_VARIANTS, ...DENSE2_TEST_VARIANTS, ...LFM2_TEST_VARIANTS, ...SSM_HYBRID_TEST_VARIANTS, ...DENSE3_TEST_VARIANTS, ...MOE3_TEST_VARIANTS, ...HYBRID3_TEST_VARIANTS, ...FAMILIES_A_TEST_VARIANTS, ...FAMILIES_LN_TEST_VARIANTS,
+  'llama', 'qwen2', 'llama3', 'qwen3', 'yarn', 'gemma', 'gemma2', 'phi3', 'mistral', 'qwen2-sliding', 'gemma3', 'gemma4', 'gemma4-keqv', 'gemma4-moe', 'gemma3n', 'gemma3n-defaults', 'llama4', 'mixtral', 'qwen2moe', 'qwen3moe', 'gptoss', 'deepseek-v2', 'deepseek-v3', 'glm4-moe', 'glm4-moe-lite', ...LAYERNORM_TEST_VARIANTS, ...RMS_TEST_VARIANTS, ...ALIBI_TEST_VARIANTS, ...TWIST_TEST_VARIANTS, ...HYBRID_TEST_VARIANTS, ...MAMBA2_TEST_VARIANTS, ...MAMBA1_TEST_VARIANTS, ...MOE_MORE_TEST_VARIANTS, ...MULTIMODAL_TEST_VARIANTS, ...DENSE2_TEST_VARIANTS, ...LFM2_TEST_VARIANTS, ...SSM_HYBRID_TEST_VARIANTS, ...DENSE3_TEST_VARIANTS, ...MOE3_TEST_VARIANTS, ...HYBRID3_TEST_VARIANTS, ...FAMILIES_A_TEST_VARIANTS, ...FAMILIES_LN_TEST_VARIANTS, ...FAMILIES_B_TEST_VARIANTS,
 ]
 
 export interface TestModelOptions {
@@ -109,7 +110,7 @@ function tokenizerFamily(variant: TestModelVariant): TokenizerFamily {
     'nemotron-h': 'gpt2', 'nemotron-h-moe': 'gpt2', 'nemotron-h-latent': 'gpt2', 'falcon-h1': 'gpt2', 'falcon-h1-norm-first': 'gpt2', 'falcon-h1-ungated-norm': 'gpt2',
     apertus: 'gpt2', bitnet: 'llama3', nanochat: 'gpt2', diffllama: 'llama2',
     'qwen3-vl-moe': 'qwen2', dbrx: 'gpt2', 'cohere2-moe': 'gpt2', 'cohere2-moe-sigmoid': 'gpt2', afmoe: 'gpt2', glm4v: 'gpt2', 'glm4v-moe': 'gpt2',
-    'kimi-linear': 'gpt2', zamba2: 'llama2', mistral4: 'llama2', 'olmo-hybrid': 'gpt2', zamba: 'llama2', codegen: 'gpt2', persimmon: 'gpt2', xglm: 'gpt2', 'openai-gpt': 'gpt2', biogpt: 'gpt2'}
+    'kimi-linear': 'gpt2', zamba2: 'llama2', mistral4: 'llama2', 'olmo-hybrid': 'gpt2', zamba: 'llama2', codegen: 'gpt2', persimmon: 'gpt2', xglm: 'gpt2', 'openai-gpt': 'gpt2', biogpt: 'gpt2', emu3: 'qwen2', hyperclovax: 'gpt2', youtu: 'llama3', 'granitemoe-swa': 'gpt2', 'hy-v3': 'gpt2', mellum: 'gpt2', 'aria-text': 'llama2', axk1: 'gpt2'}
   return TOKENIZER_FAMILIES[families[variant]]
 }
 
@@ -177,6 +178,7 @@ export function testModelConfigJson(preset: TestModelPreset, options: TestModelO
   if (isMoe3TestVariant(variant)) return moe3TestModelConfigJson(variant, common)
   if (isFamiliesATestVariant(variant)) return familiesATestModelConfigJson(variant, common)
   if (isFamiliesLnTestVariant(variant)) return familiesLnTestModelConfigJson(variant, common)
+  if (isFamiliesBTestVariant(variant)) return familiesBTestModelConfigJson(variant, common)
   if (variant === 'mistral') {
     return {architectures: ['MistralForCausalLM'], model_type: 'mistral', ...common, rms_norm_eps: 1e-5, rope_theta: 10000.0, sliding_window: 8, tie_word_embeddings: false}
   }
@@ -304,7 +306,8 @@ function writeTestModelFiles(dir: string, configJson: Record<string, unknown>, o
     : zambaCheckpointShapes(config, dbrxCheckpointShapes(config, xieluCheckpointShapes(llama4CheckpointShapes(config, mamba2CheckpointShapes(config, gptOssCheckpointShapes(config, checkpointTensorNames(config, graniteMoeCheckpointShapes(config, checkpointTensorShapes(config, expectedTensorShapes(config)))))))))).map(({name, shape}) => ({name, shape, engineName: name, engineShape: shape}))
   const variant = options.variant ?? 'llama'
   const tensors = shapes.map(({name, shape, engineName, engineShape}) => ({
-    name: isMultimodalTestVariant(variant) ? multimodalCheckpointName(variant, name) : isMoe3TestVariant(variant) ? moe3CheckpointName(variant, moeCheckpointName(config.moe, name)) : zambaCheckpointName(config, zamba2CheckpointName(config, kimiLinearCheckpointName(config, moeCheckpointName(config.moe, name)))),
+    name: isMultimodalTestVariant(variant) ? multimodalCheckpointName(variant, name) : isMoe3TestVariant(variant) ? moe3CheckpointName(variant, moeCheckpointName(config.moe, name))
+      : isFamiliesBTestVariant(variant) ? familiesBCheckpointName(variant, moeCheckpointName(config.moe, name)) : zambaCheckpointName(config, zamba2CheckpointName(config, kimiLinearCheckpointName(config, moeCheckpointName(config.moe, name)))),
     dtype,
     shape,
     data: () => encodeFloats(randomTensor(engineName, engineShape, config, random), dtype),
