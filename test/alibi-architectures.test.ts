@@ -57,6 +57,14 @@ describe('BLOOM, Falcon, MPT configs', () => {
       [1, 4, 256, 'gelu_pytorch_tanh', true, 0, 0, true, true, true])
     assert.deepEqual([ln.alibiSlopes, ln.qkvGroups], [bloomAlibiSlopes(4), {groups: 4, queriesPerGroup: 1}])
     assert.equal(parseModelConfig({...BLOOM, hidden_size: undefined, n_embed: 32}).hiddenSize, 32)
+    // Both names given: the one transformers 5.18's config class keeps (BloomConfig / FalconConfig / MptConfig.from_dict).
+    const both = (c: Record<string, unknown>) => {
+      const p = parseModelConfig(c)
+      return [p.hiddenSize, p.numHeads, p.numLayers]
+    }
+    assert.deepEqual(both({...BLOOM, hidden_size: 64, n_embed: 32, n_head: 4, num_attention_heads: 8, n_layer: 2, num_hidden_layers: 3}), [32, 8, 3])
+    assert.deepEqual(both({...FALCON, hidden_size: 64, n_embed: 32}), [32, 4, 1])
+    assert.deepEqual(both({...MPT, d_model: 64, hidden_size: 32, n_heads: 4, num_attention_heads: 8, n_layers: 2, num_hidden_layers: 3}), [32, 8, 3])
     assert.throws(() => parseModelConfig({...BLOOM, apply_residual_connection_post_layernorm: true}), loadError(/apply_residual_connection_post_layernorm=true is not supported for BloomForCausalLM/))
     assert.throws(() => parseModelConfig({...BLOOM, apply_residual_connection_post_layernorm: 1}), loadError(/"apply_residual_connection_post_layernorm" must be true or false, got 1/))
     assert.throws(() => parseModelConfig({...BLOOM, n_head: 5}), loadError(/hidden size \(64\) is not divisible by the number of attention heads \(5\)/))

@@ -29,6 +29,9 @@ describe('GPT-Neo config', () => {
     // num_attention_heads / num_hidden_layers through its attribute_map; all global: no windows; the default 24 layers of [global, local].
     const global = parseModelConfig({architectures: ['GPTNeoForCausalLM'], vocab_size: 100, hidden_size: 64, num_attention_heads: 4, num_hidden_layers: 2, attention_types: [[['global'], 2]]})
     assert.deepEqual([global.numHeads, global.numLayers, global.layerWindows], [4, 2, undefined])
+    // Both names: the attribute_map one wins, as GPTNeoConfig.from_dict keeps it (8 heads, 3 layers).
+    const both = parseModelConfig({...GPT_NEO, num_heads: 4, num_attention_heads: 8, num_layers: 2, num_hidden_layers: 3, attention_types: [[['global'], 3]]})
+    assert.deepEqual([both.numHeads, both.numLayers], [8, 3])
     assert.deepEqual(parseModelConfig({architectures: ['GPTNeoForCausalLM'], vocab_size: 100, hidden_size: 64}).layerWindows, Array.from({length: 24}, (_, i) => (i % 2 ? 256 : 0)))
     assert.throws(() => parseModelConfig(GPT_NEO), loadError(/"attention_types" .* gives 24 layer types for 4 layers/))
     assert.throws(() => parseModelConfig({...GPT_NEO, attention_types: [[['global', 'local'], 1e12]]}), loadError(/gives 2000000000000 layer types for 4 layers/))

@@ -48,21 +48,22 @@ export function parseAlibiFamilyConfig(config: Json, architecture: string, sourc
     if (hidden % heads !== 0) throw new ModelLoadError(`${source}: the hidden size (${hidden}) is not divisible by the number of attention heads (${heads}).`)
     return hidden / heads
   }
-  // hidden_size by its own key or the n_embed / d_model transformers also takes; layer and head counts likewise.
+  // A value under either of its names, the first listed winning where both are given: the one transformers keeps (a
+  // config class's attribute_map name is set after the class's own key; BLOOM's and Falcon's legacy n_embed overrides).
   const aliased = (keys: string[], fallback: number): number => integer(keys.find((key) => config[key] != null) ?? keys[0]!, fallback)
   let fields: Omit<LayerNormModelFields, keyof ReturnType<typeof layerNormBase> | 'layerNorm' | 'attentionBias'>
   let ropeScaling: ModelConfig['ropeScaling'] = {type: 'none'}
   if (architecture === 'BloomForCausalLM') {
-    const hidden = aliased(['hidden_size', 'n_embed'], 64), heads = aliased(['n_head', 'num_attention_heads'], 8)
+    const hidden = aliased(['n_embed', 'hidden_size'], 64), heads = aliased(['num_attention_heads', 'n_head'], 8)
     refuse('apply_residual_connection_post_layernorm', 'the residual taken after each LayerNorm')
     // pretraining_tp / slow_but_exact only split the dense layers' sums into slices: the same function.
     const headDim = headDimOf(hidden, heads)
     Object.assign(features, {embedNorm: true, alibiSlopes: bloomAlibiSlopes(heads), qkvGroups: {groups: heads, queriesPerGroup: 1}})
-    fields = {vocabSize: integer('vocab_size', 250880), hiddenSize: hidden, intermediateSize: 4 * hidden, numLayers: aliased(['n_layer', 'num_hidden_layers'], 2),
+    fields = {vocabSize: integer('vocab_size', 250880), hiddenSize: hidden, intermediateSize: 4 * hidden, numLayers: aliased(['num_hidden_layers', 'n_layer'], 2),
       numHeads: heads, numKvHeads: heads, headDim, maxPositionEmbeddings: integer('seq_length', 2048), rmsNormEps: number('layer_norm_epsilon', 1e-5),
       hiddenAct: 'gelu_pytorch_tanh', tieWordEmbeddings: flag('tie_word_embeddings', true), ropeTheta: 10000}
   } else if (architecture === 'FalconForCausalLM') {
-    const hidden = aliased(['hidden_size', 'n_embed'], 4544), heads = integer('num_attention_heads', 71), headDim = headDimOf(hidden, heads)
+    const hidden = aliased(['n_embed', 'hidden_size'], 4544), heads = integer('num_attention_heads', 71), headDim = headDimOf(hidden, heads)
     const newArch = flag('new_decoder_architecture', false), parallel = flag('parallel_attn', true), multiQuery = flag('multi_query', true), alibi = flag('alibi', false)
     const lnCount = config.num_ln_in_parallel_attn == null ? (newArch ? 2 : 1) : integer('num_ln_in_parallel_attn')
     if (lnCount !== 1 && lnCount !== 2) throw new ModelLoadError(`${source}: "num_ln_in_parallel_attn" must be 1 or 2, got ${quotedValue(config.num_ln_in_parallel_attn)}.`)
@@ -89,7 +90,7 @@ export function parseAlibiFamilyConfig(config: Json, architecture: string, sourc
       rmsNormEps: number('layer_norm_epsilon', 1e-5), hiddenAct: transformersActivation(config.activation ?? 'gelu', 'activation', source), tieWordEmbeddings: flag('tie_word_embeddings', true), ropeTheta,
       ...(notes.length > 0 ? {notes} : {})}
   } else {
-    const hidden = aliased(['d_model', 'hidden_size'], 2048), heads = aliased(['n_heads', 'num_attention_heads'], 16), headDim = headDimOf(hidden, heads)
+    const hidden = aliased(['hidden_size', 'd_model'], 2048), heads = aliased(['num_attention_heads', 'n_heads'], 16), headDim = headDimOf(hidden, heads)
     const attn = mptAttentionConfig(config, architecture, source)
     if (!flag('no_bias', true)) throw new ModelLoadError(`${source}: no_bias=false is not supported for ${architecture} (transformers' MPT has no biases and would drop them).`)
     if (config.logit_scale != null) throw new ModelLoadError(`${source}: logit_scale ${quotedValue(config.logit_scale)} is not supported for ${architecture} (transformers' MPT does not scale its logits).`)
@@ -99,7 +100,7 @@ export function parseAlibiFamilyConfig(config: Json, architecture: string, sourc
     // learned_pos_emb: transformers' MPT has no position embeddings (ALiBi only); embedding_fraction only scales training gradients.
     Object.assign(features, {qkvBias: false, outputBias: false, mlpBias: false, normBias: false, alibiSlopes: mptAlibiSlopes(heads, attn.alibiBiasMax), clipQkv: attn.clipQkv})
     if (attn.softmaxScale > 0) base.attentionScale = attn.softmaxScale
-    fields = {vocabSize: integer('vocab_size', 50368), hiddenSize: hidden, intermediateSize: integer('expansion_ratio', 4) * hidden, numLayers: aliased(['n_layers', 'num_hidden_layers'], 24),
+    fields = {vocabSize: integer('vocab_size', 50368), hiddenSize: hidden, intermediateSize: integer('expansion_ratio', 4) * hidden, numLayers: aliased(['num_hidden_layers', 'n_layers'], 24),
       numHeads: heads, numKvHeads: heads, headDim, maxPositionEmbeddings: integer('max_seq_len', 2048), rmsNormEps: number('layer_norm_epsilon', 1e-5), hiddenAct: 'gelu',
       tieWordEmbeddings: flag('tie_word_embeddings', true), ropeTheta: 10000}
   }

@@ -16,8 +16,7 @@ export const GPT_NEO_TOP_LEVEL = {prefix: 'transformer.', layers: 'h', names: {e
 
 /** GPTNeoConfig's keys (num_heads / num_layers, or the num_attention_heads / num_hidden_layers its attribute_map takes) with its defaults. */
 export function parseGptNeoConfig(config: Json, source: string): LayerNormModelFields {
-  const {integer, number, flag} = configReader(config, GPT_NEO, source)
-  const aliased = (key: string, alias: string, fallback: number) => (config[key] == null && config[alias] != null ? integer(alias) : integer(key, fallback))
+  const {integer, number, flag, aliased} = configReader(config, GPT_NEO, source)
   const hidden = integer('hidden_size', 2048), heads = aliased('num_heads', 'num_attention_heads', 16), numLayers = aliased('num_layers', 'num_hidden_layers', 24)
   if (hidden % heads !== 0) throw new ModelLoadError(`${source}: the hidden size (${hidden}) is not divisible by the number of attention heads (${heads}).`)
   const positions = integer('max_position_embeddings', 2048)
