@@ -79,6 +79,8 @@ describe('GGUF gemma3n files', () => {
       ['no-table', {tensors: (t) => t.filter((x) => x.name !== 'per_layer_token_embd.weight')}, /tensor per_layer_token_embd\.weight is missing/],
       ['two-streams', {tensors: (t) => t.map((x) => (x.name === 'altup_proj.weight' ? {...x, dims: [64, 64, 2], data: x.data.subarray(0, 2 * 64 * 64 * 4)} : x))}, /tensor altup_proj\.weight is \[2, 64, 64\], but gemma3n\.altup\.num_inputs and embedding_length make it \[3, 64, 64\]/],
       ['laurel-shape', {tensors: (t) => t.map((x) => (x.name === 'blk.2.laurel_r.weight' ? {...x, dims: [32, 64], data: x.data.subarray(0, 32 * 64 * 4)} : x))}, /model\.layers\.2\.laurel\.linear_right\.weight/],
+      // Layer 8 shares its keys and values: its own k, unread, is still held to its shape (as llama.cpp holds it).
+      ['shared-k-shape', {tensors: (t) => t.map((x) => (x.name === 'blk.8.attn_k.weight' ? {...x, dims: [64 * 64]} : x))}, /tensor blk\.8\.attn_k\.weight is \[4096\], but layer 8's keys and values are \[64, 64\]/],
       ['stray', {tensors: (t) => [...t, {name: 'blk.1.altup_extra.weight', dims: [4], data: Buffer.alloc(16)}]}, /tensor blk\.1\.altup_extra\.weight is not a tensor of a gemma3n layer/],
     ]
     for (const [name, options, pattern] of broken) await assert.rejects(loadModel(write(hf, name, options)), loadError(pattern), name)

@@ -141,10 +141,21 @@ function normalCdf(m: number): number {
 
 /**
  * The KV-shared layers' attn_k / attn_v / attn_k_norm: the checkpoint holds them, so the converter writes them, and
- * llama.cpp creates them for every layer but runs only the query on those layers (has_kv); they are left unread here.
+ * llama.cpp creates them for every layer (checking their shapes, as here) but runs only the query on those layers
+ * (has_kv); they are left unread here.
  */
 export function gemma3nUnusedKv(file: GgufFile, config: ModelConfig): string[] {
   if (!config.gemma3n) return []
-  const names = new Set(file.tensors.map((t) => t.name))
-  return config.gemma4!.layers.flatMap((layer, i) => (layer.kvSource === i ? [] : ['attn_k.weight', 'attn_v.weight', 'attn_k_norm.weight'].map((s) => `blk.${i}.${s}`).filter((n) => names.has(n))))
+  const byName = new Map(file.tensors.map((t) => [t.name, t]))
+  return config.gemma4!.layers.flatMap((layer, i) => {
+    if (layer.kvSource === i) return []
+    const kv = layer.numKvHeads * layer.headDim
+    const shapes: [string, number[]][] = [[`blk.${i}.attn_k.weight`, [kv, config.hiddenSize]], [`blk.${i}.attn_v.weight`, [kv, config.hiddenSize]], [`blk.${i}.attn_k_norm.weight`, [layer.headDim]]]
+    return shapes.flatMap(([name, shape]) => {
+      const tensor = byName.get(name)
+      if (tensor === undefined) return []
+      if (tensor.shape.join() !== shape.join()) throw new ModelLoadError(`${file.path}: tensor ${name} is [${tensor.shape.join(', ')}], but layer ${i}'s keys and values are [${shape.join(', ')}].`)
+      return [name]
+    })
+  })
 }
