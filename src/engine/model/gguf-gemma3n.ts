@@ -8,7 +8,8 @@ import type {ModelConfig} from './model-config.js'
 import type {TensorInfo} from './safetensors.js'
 
 export const GGUF_GEMMA3N_ARCHITECTURES: Record<string, {architecture: string; modelType: string; interleavedRope: boolean}> = {
-  // Gemma's rope is rotate_half (NEOX) in llama.cpp and the converter permutes no rows, so q/k are as in HF.
+  // The converter permutes no q/k rows (Gemma3Model has no permute), so they are as in HF (rotate_half); that llama.cpp
+  // runs Gemma 3n's rope as NEOX is our reading.
   gemma3n: {architecture: 'Gemma3nForCausalLM', modelType: 'gemma3n_text', interleavedRope: false},
 }
 
@@ -40,10 +41,11 @@ export const GGUF_GEMMA3N_LAYER_NAMES: Record<string, Record<string, string>> = 
 }
 
 /**
- * The config.json keys a gemma3n file stands for ({} for other architectures). llama.cpp itself fixes AltUp (4 streams,
- * stream 0), LAuReL's rank (64), the per-layer input width (256), the KV-sharing start (layer 20) and the sparse layers
- * (the first 10, at 0.95) to E2B's and E4B's values; the converter writes each of them from the checkpoint's config, so
- * they are read here from the file (LAuReL's rank from laurel_l's shape), which agrees with llama.cpp on those models.
+ * The config.json keys a gemma3n file stands for ({} for other architectures). llama.cpp fixes the KV-sharing start
+ * (layer 20: gemma3n.cpp) and the sparse layers (the first 10, at icdf(0.95): models.h) to E2B's and E4B's values, and
+ * keeps llama_hparams' 4 AltUp streams on stream 0, LAuReL rank 64 and per-layer width 256 (that it reads no key for
+ * these is our reading); the converter writes each of them from the checkpoint's config, so they are read here from
+ * the file (LAuReL's rank from laurel_l's shape), which agrees with llama.cpp on those models.
  */
 export function gemma3nGgufKeys(arch: string, get: (key: string) => unknown, file: GgufFile): Record<string, unknown> {
   if (!Object.hasOwn(GGUF_GEMMA3N_ARCHITECTURES, arch)) return {}
