@@ -8,6 +8,7 @@ import {ensureTestModel, type TestModelVariant} from '../src/engine/model/test-m
 import {denseFamilyMetadata, denseFamilyTensors} from '../test/support/dense-family-gguf.js'
 import {withConfig} from '../test/support/edited-checkpoint.js'
 import {gemma4Metadata, gemma4RopeFreqs, gemma4Tensors} from '../test/support/gemma4-gguf.js'
+import {gemma3nMetadata, gemma3nTensors} from '../test/support/gemma3n-gguf.js'
 import type {GgufEntry, GgufTensorSpec} from '../test/support/gguf-file.js'
 import {gatedDeltaMetadata, gatedDeltaTensors, hybridMetadata, hybridTensors} from '../test/support/hybrid-gguf.js'
 import {kimiLinearForGguf, kimiLinearGgufMetadata, kimiLinearGgufTensors} from '../test/support/kimi-linear-gguf.js'
@@ -54,6 +55,10 @@ export const GGUF_FAMILIES: Record<string, Build> = {
     const hf = await tiny('gemma4-moe')
     return {metadata: gemma4Metadata(hf), tensors: [gemma4RopeFreqs(hf), ...gemma4Tensors(hf)]}
   },
+  ...Object.fromEntries((['gemma3n', 'gemma3n-defaults'] as const).map((variant) => [variant, async () => {
+    const hf = await tiny(variant)
+    return {metadata: gemma3nMetadata(hf), tensors: gemma3nTensors(hf)}
+  }])),
   'kimi-linear': async () => {
     const source = kimiLinearForGguf(await ensureTestModel('tiny', {variant: 'kimi-linear'}), join(mkdtempSync(join(tmpdir(), 'pagedllm-fuzz-kimi-')), 'hf'))
     const hf = await loadModel(source)

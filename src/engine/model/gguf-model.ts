@@ -2,7 +2,7 @@
 // phi3/gemma2/gemma3: gguf-phi3-gemma.ts; glm4/chatglm/exaone4/smollm3/seed_oss/ernie4_5/hunyuan-dense/arcee/nemotron/jais2/bitnet: gguf-dense-families.ts;
 // granitehybrid/mamba2/qwen3next/qwen35/qwen35moe/lfm2/mamba/jamba/nemotron_h/nemotron_h_moe/falcon-h1/kimi-linear: gguf-hybrid.ts, gguf-lfm2-mamba.ts, gguf-ssm-hybrids.ts, gguf-kimi-linear.ts; llama4: gguf-llama4.ts;
 // minicpm3: gguf-minicpm3.ts; apertus: gguf-apertus.ts;
-// ernie4_5-moe/hunyuan-moe/dots1/minimax-m2/exaone-moe/dbrx/afmoe/cohere2moe: gguf-moe-families.ts; qwen2vl/qwen3vl/qwen3vlmoe/mistral3: gguf-vl-text.ts; gemma4: gguf-gemma4.ts) GGUF file as a model: config from metadata, tensors under their HF names, tokenizer and chat template.
+// ernie4_5-moe/hunyuan-moe/dots1/minimax-m2/exaone-moe/dbrx/afmoe/cohere2moe: gguf-moe-families.ts; qwen2vl/qwen3vl/qwen3vlmoe/mistral3: gguf-vl-text.ts; gemma4: gguf-gemma4.ts; gemma3n: gguf-gemma3n.ts) GGUF file as a model: config from metadata, tensors under their HF names, tokenizer and chat template.
 import {basename} from 'node:path'
 import {ModelLoadError, quotedValue} from '../errors.js'
 import {blockFormatOfGgufType, refusedTypeMessage} from './gguf-block-types.js'
@@ -32,6 +32,7 @@ import {GGUF_MINICPM3_ARCHITECTURES, minicpm3GgufKeys} from './gguf-minicpm3.js'
 import {apertusGgufKeys, apertusXieluTensors, GGUF_APERTUS_ARCHITECTURES} from './gguf-apertus.js'
 import {GGUF_VL_TEXT_ARCHITECTURES, acceptsVlTextYarn, vlTextGgufKeys} from './gguf-vl-text.js'
 import {GGUF_GEMMA4_ARCHITECTURES, GGUF_GEMMA4_GLOBAL_NAMES, GGUF_GEMMA4_LAYER_NAMES, gemma4GgufKeys} from './gguf-gemma4.js'
+import {GGUF_GEMMA3N_ARCHITECTURES, GGUF_GEMMA3N_GLOBAL_NAMES, GGUF_GEMMA3N_LAYER_NAMES, gemma3nAltupWindows, gemma3nGgufKeys, gemma3nUnusedKv} from './gguf-gemma3n.js'
 import {MAX_LAYERS, parseModelConfig, type ModelConfig} from './model-config.js'
 import type {TensorDtype, TensorInfo} from './safetensors.js'
 
@@ -68,11 +69,11 @@ const GGUF_ARCHITECTURES: Record<string, {architecture: string; modelType: strin
   ...GGUF_APERTUS_ARCHITECTURES,
   ...GGUF_VL_TEXT_ARCHITECTURES,
   ...GGUF_GEMMA4_ARCHITECTURES,
+  ...GGUF_GEMMA3N_ARCHITECTURES,
 }
 /** GGUF architectures close to a supported one, with what they need that the engine lacks (as their HF architectures' near misses). */
 const GGUF_NEAR_MISSES: Record<string, string> = {
   phimoe: 'llama.cpp runs PhiMoE files as Phi-3 with softmax top-2 routing, not the model\'s sparsemixer and short/long mscale; load the Hugging Face checkpoint',
-  gemma3n: 'Gemma 3n runs from its Hugging Face checkpoint (Gemma3nForCausalLM, CPU only); its GGUF files are not read',
   clip: 'a multimodal projector (mmproj) file holds only the vision tower; load the model\'s own GGUF file, which runs text only',
 }
 const FLOAT_TYPES: Record<string, TensorDtype> = {F32: 'F32', F16: 'F16', BF16: 'BF16'}
@@ -92,10 +93,10 @@ const LAYER_NAMES: Record<string, string> = {
 }
 
 function hfName(ggufName: string, arch: string): string | null {
-  const global = GLOBAL_NAMES[ggufName] ?? GGUF_LFM2_MAMBA_GLOBAL_NAMES[arch]?.[ggufName] ?? GGUF_GEMMA4_GLOBAL_NAMES[arch]?.[ggufName]
+  const global = GLOBAL_NAMES[ggufName] ?? GGUF_LFM2_MAMBA_GLOBAL_NAMES[arch]?.[ggufName] ?? GGUF_GEMMA4_GLOBAL_NAMES[arch]?.[ggufName] ?? GGUF_GEMMA3N_GLOBAL_NAMES[arch]?.[ggufName]
   if (global) return global
   const match = /^blk\.(\d+)\.(.+)$/.exec(ggufName)
-  const suffix = match ? GGUF_PHI3_GEMMA_LAYER_NAMES[arch]?.[match[2]] ?? GGUF_GEMMA4_LAYER_NAMES[arch]?.[match[2]] ?? GGUF_DENSE_FAMILY_LAYER_NAMES[arch]?.[match[2]] ?? GGUF_HYBRID_LAYER_NAMES[arch]?.[match[2]] ?? GGUF_MOE_FAMILY_LAYER_NAMES[arch]?.[match[2]] ?? LAYER_NAMES[match[2]] : undefined
+  const suffix = match ? GGUF_PHI3_GEMMA_LAYER_NAMES[arch]?.[match[2]] ?? GGUF_GEMMA4_LAYER_NAMES[arch]?.[match[2]] ?? GGUF_GEMMA3N_LAYER_NAMES[arch]?.[match[2]] ?? GGUF_DENSE_FAMILY_LAYER_NAMES[arch]?.[match[2]] ?? GGUF_HYBRID_LAYER_NAMES[arch]?.[match[2]] ?? GGUF_MOE_FAMILY_LAYER_NAMES[arch]?.[match[2]] ?? LAYER_NAMES[match[2]] : undefined
   return match && suffix ? `model.layers.${match[1]}.${suffix}` : null
 }
 
@@ -187,6 +188,7 @@ function ggufConfig(file: GgufFile, arch: string, vocabSize: number, tokenizer: 
     ...apertusGgufKeys(arch, get, new Set(file.tensors.map((t) => t.name))),
     ...vlTextGgufKeys(arch, get, file.path),
     ...gemma4GgufKeys(arch, get, file),
+    ...gemma3nGgufKeys(arch, get, file),
   }
   const tensorNames = new Set(file.tensors.map((t) => t.name))
   const config = withLlama4GateUpApart(withGgufHybridLayout(withKvBApart(withGptOssGateUpApart(parseModelConfig(configJson, undefined, `${file.path} (GGUF metadata as config.json)`), tensorNames), tensorNames), arch), tensorNames)
@@ -237,11 +239,11 @@ function ggufTensors(file: GgufFile, arch: string, config: ModelConfig): TensorI
     tensors.push(...ggufExpertTensors({
       name, dtype: dtype ?? 'F32', shape: t.shape, path: file.path, offset: t.offset, nbytes: t.nbytes,
       ...(blockFormat ? {blockFormat} : {}), ...(mxfp4 ? {ggmlMxfp4: true} : {}), ...(ropeHeads ? {ropeInterleavedHeads: ropeHeads, ...(config.layerNorm?.interleavedRotary ? {ropeInterleavedDims: config.layerNorm.rotaryDim} : {})} : {}),
-    }).flatMap(ggufDeepseekTensors).map((tensor) => ggufHybridTensor(tensor, arch)).flatMap((tensor) => ggufMoeFamilyTensors(tensor, config)))
+    }).flatMap(ggufDeepseekTensors).map((tensor) => ggufHybridTensor(tensor, arch)).flatMap((tensor) => ggufMoeFamilyTensors(tensor, config)).flatMap((tensor) => gemma3nAltupWindows(tensor, config)))
   }
   tensors.push(...apertusXieluTensors(file, arch, config.numLayers))
   const selected = selectModelTensors(config, GGUF_LAYERNORM_ARCHITECTURES[arch] ? splitStackedTensors(config, tensors) : tensors, file.path)
-  refuseUnreadTensors(file, arch, config.numLayers, selected, new Set(scales.keys()))
+  refuseUnreadTensors(file, arch, config.numLayers, selected, new Set([...scales.keys(), ...gemma3nUnusedKv(file, config)]))
   return withBitnetScales(withGlm4vRowsAsStored(arch, (key) => file.metadata.get(`${arch}.${key}`), selected), scales)
 }
 
@@ -250,10 +252,11 @@ function ggufTensors(file: GgufFile, arch: string, config: ModelConfig): TensorI
  * attention biases, which llama.cpp would add): refused, as llama.cpp refuses a tensor it does not create, rather than
  * run without it. Read means some selected tensor (or a window cut from one) lies in its bytes.
  */
-function refuseUnreadTensors(file: GgufFile, arch: string, layers: number, selected: TensorInfo[], foldedScales: Set<string>): void {
+function refuseUnreadTensors(file: GgufFile, arch: string, layers: number, selected: TensorInfo[], readElsewhere: Set<string>): void {
   const read = selected.map((t) => [t.offset, t.offset + t.nbytes] as const)
   for (const t of file.tensors) {
-    if (foldedScales.has(t.name)) continue
+    // Bitnet's folded scales, and Gemma 3n's KV-shared layers' own k / v, which llama.cpp loads and never runs either.
+    if (readElsewhere.has(t.name)) continue
     // Layers past the config's are GLM-4.5's NextN prediction layers, counted in block_count, which llama.cpp skips too.
     const layer = /^blk\.(\d+)\./.exec(t.name)
     if (!layer || Number(layer[1]) >= layers || t.nbytes === null) continue
