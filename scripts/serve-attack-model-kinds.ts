@@ -32,6 +32,15 @@ const KINDS: Kind[] = [
   {name: 'granitemoehybrid', variant: 'granitemoehybrid', hybrid: true}, // Mamba-2 mixers + MoE, no chat template
   {name: 'bamba', variant: 'bamba', hybrid: true}, // Mamba-2 mixers
   {name: 'mamba2', variant: 'mamba2', hybrid: true}, // no KV cache at all
+  {name: 'mamba', variant: 'mamba', hybrid: true}, // Mamba-1 mixers, no KV cache
+  {name: 'jamba', variant: 'jamba', hybrid: true}, // Mamba-1 mixers + attention + MoE
+  {name: 'zamba', variant: 'zamba', hybrid: true}, // multi-head Mamba-1 + a shared attention block
+  {name: 'zamba2', variant: 'zamba2', hybrid: true}, // Mamba-2 + shared attention blocks with LoRA adapters
+  {name: 'nemotron-h', variant: 'nemotron-h', hybrid: true}, // Mamba-2 / attention / MLP layers
+  {name: 'falcon-h1', variant: 'falcon-h1', hybrid: true}, // Mamba-2 beside attention in each layer
+  {name: 'lfm2', variant: 'lfm2', hybrid: true}, // short convolutions (conv state slots)
+  {name: 'kimi-linear', variant: 'kimi-linear', hybrid: true}, // Kimi delta attention + MLA
+  {name: 'olmo-hybrid', variant: 'olmo-hybrid', hybrid: true}, // Gated DeltaNet + attention
   {name: 'qwen3moe', variant: 'qwen3moe'},
   {name: 'gptoss', variant: 'gptoss'}, // sinks, sliding windows, harmony
   {name: 'deepseek-v2', variant: 'deepseek-v2'}, // latent attention (MLA)
