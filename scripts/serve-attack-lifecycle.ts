@@ -258,10 +258,11 @@ export const REPLY_MEMORY_CAP = 8 * 1024 * 1024
 
 /**
  * Eight clients that never read their MBs of echoed logprobs: the bytes their replies hold together, sampled until they
- * are cut, must stay within --max-reply-memory plus the one reply the cap spares (about 10 MB here).
+ * are cut, must stay within --max-reply-memory plus the one reply the cap spares (a whole one, read first: ~27 MB).
  */
 async function stalledRepliesCapped(t: Target): Promise<string | null> {
   const body = {prompt: LONG_PROMPT.slice(0, 5000), max_tokens: 1, echo: true, logprobs: 5, n: 32}
+  const whole = Buffer.byteLength((await request(t, 'POST', '/v1/completions', body)).text)
   const sockets = Array.from({length: 8}, () => {
     const socket = connect(t.port, t.host)
     socket.on('error', () => {})
@@ -280,8 +281,8 @@ async function stalledRepliesCapped(t: Target): Promise<string | null> {
     for (const socket of sockets) socket.destroy()
   }
   if (most === 0) return 'no reply ever waited for its reader: the attack no longer stalls one'
-  console.log(`  stalled replies held at most ${(most / 2 ** 20).toFixed(1)} MiB at once (cap ${REPLY_MEMORY_CAP / 2 ** 20} MiB)`)
-  return most > REPLY_MEMORY_CAP + 12 * 1024 * 1024 ? `stalled replies held ${most} bytes at once, over the cap of ${REPLY_MEMORY_CAP}` : null
+  console.log(`  stalled replies held at most ${(most / 2 ** 20).toFixed(1)} MiB at once (cap ${REPLY_MEMORY_CAP / 2 ** 20} MiB, one whole reply ${(whole / 2 ** 20).toFixed(1)} MiB)`)
+  return most > REPLY_MEMORY_CAP + whole ? `stalled replies held ${most} bytes at once, over the cap of ${REPLY_MEMORY_CAP} and one whole reply (${whole})` : null
 }
 
 export function lifecycleAttacks(): Attack[] {
