@@ -39,6 +39,14 @@ function framing(): Attack[] {
       return rawProblem(reply) ?? (reply.statuses.filter((s) => s === 200).length >= 16 ? null : `only ${reply.statuses.filter((s) => s === 200).length} served: ${reply.statuses}`)
     }},
     {cls: 'http', name: 'pipelined after a bad request', run: async (t) => rawProblem(await raw(t, [Buffer.concat([postBytes('/v1/completions', '{'), one])], 3000), [400, 200])},
+    {cls: 'http', name: 'pipelined: ok, a 413, then more', run: async (t) => rawProblem(await raw(t, [Buffer.concat([one, postBytes('/v1/completions', '', {'content-length': String(1 << 30)}), one])], 3000), [200, 413])},
+    {cls: 'http', name: 'pipelined: ok, 100-continue, gzip 415, ok', run: async (t) => rawProblem(await raw(t, [Buffer.concat([one, postBytes('/v1/completions', '', {'content-length': String(body.length), expect: '100-continue'})]), 300, body, postBytes('/v1/completions', gzipSync(body), {'content-encoding': 'gzip'}), one], 3000), [200, 100, 200, 415, 200])},
+    // RFC 9112 9.6: the request that asked to close is answered, what follows it is not processed.
+    {cls: 'http', name: 'bytes after a Connection: close request', run: async (t) => rawProblem(await raw(t, [Buffer.concat([postBytes('/v1/completions', body, {connection: 'close'}), one])]), [200])},
+    {cls: 'http', name: 'bytes while a Connection: close stream runs', run: async (t) => {
+      const reply = await raw(t, [postBytes('/v1/completions', JSON.stringify({...SMALL, max_tokens: 40, stream: true}), {connection: 'close'}), 30, 'GET /health HTTP/1.1\r\nhost: x\r\n\r\n'], 3000)
+      return rawProblem(reply, [200]) ?? (reply.text.endsWith('data: [DONE]\n\n\r\n0\r\n\r\n') ? null : `the stream was cut: ${reply.text.slice(-120)}`)
+    }},
     {cls: 'http', name: 'Expect: 100-continue', run: async (t) => rawProblem(await raw(t, [postBytes('/v1/completions', '', {'content-length': String(body.length), expect: '100-continue'}), 300, body], 3000), [100, 200])},
     {cls: 'http', name: 'Expect: 100-continue, too large', run: async (t) => rawProblem(await raw(t, [postBytes('/v1/completions', '', {'content-length': String(1 << 30), expect: '100-continue'})]))},
     {cls: 'http', name: 'Expect: 100-continue on GET', run: async (t) => rawProblem(await raw(t, ['GET /health HTTP/1.1\r\nhost: x\r\nexpect: 100-continue\r\n\r\n']))},

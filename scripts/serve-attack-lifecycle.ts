@@ -106,6 +106,110 @@ async function backgroundDeletedWhileRunning(t: Target): Promise<string | null> 
   return null
 }
 
+/** A background response's events read by GET ?stream=true from `startingAfter`, leaving after `leaveAfter` events. */
+async function follow(t: Target, id: string, startingAfter: number, leaveAfter = Infinity): Promise<{status: number; events: {type: string; sequence_number: number}[]; raw: string[]}> {
+  const controller = new AbortController()
+  const query = startingAfter < 0 ? '' : `&starting_after=${startingAfter}`
+  const response = await fetch(`${t.url}/v1/responses/${id}?stream=true${query}`, {signal: AbortSignal.any([controller.signal, AbortSignal.timeout(60_000)])})
+  if (response.status !== 200) return {status: response.status, events: [], raw: [await response.text()]}
+  const raw: string[] = []
+  let buffered = ''
+  const decoder = new TextDecoder()
+  try {
+    for await (const chunk of response.body!) {
+      buffered += decoder.decode(chunk, {stream: true})
+      for (let end = buffered.indexOf('\n\n'); end >= 0; end = buffered.indexOf('\n\n')) {
+        const data = buffered.slice(0, end).split('\n').find((line) => line.startsWith('data: '))
+        buffered = buffered.slice(end + 2)
+        if (data !== undefined) raw.push(data.slice(6))
+      }
+      if (raw.length >= leaveAfter) break
+    }
+  } catch {}
+  controller.abort()
+  return {status: 200, events: raw.map((each) => JSON.parse(each)), raw}
+}
+
+/** Starts a background stream and leaves once its first event (which names the response) is in; the response's id. */
+async function startBackground(t: Target, body: Record<string, unknown>): Promise<{id: string} | {reply: {status: number; contentType: string; text: string}}> {
+  const controller = new AbortController()
+  const response = await fetch(`${t.url}/v1/responses`, {method: 'POST', headers: {'content-type': 'application/json'}, body: JSON.stringify({...body, background: true, stream: true}), signal: controller.signal})
+  if (response.status !== 200) return {reply: {status: response.status, contentType: response.headers.get('content-type') ?? '', text: await response.text()}}
+  let text = ''
+  let id: string | undefined
+  try {
+    for await (const chunk of response.body!) {
+      text += Buffer.from(chunk).toString()
+      id = /"id":"(resp_[^"]+)"/.exec(text)?.[1]
+      if (id !== undefined) break
+    }
+  } catch {}
+  controller.abort()
+  return id === undefined ? {reply: {status: 200, contentType: 'text/event-stream', text}} : {id}
+}
+
+const TERMINAL = new Set(['response.completed', 'response.incomplete', 'response.failed'])
+
+/**
+ * Chains of background streams (each continuing the last by previous_response_id) in 6 lanes, while 240 small stored
+ * responses churn a 64-entry store: each run followed live from its start and from event 4 (that one leaving early),
+ * every other one cancelled mid-way, then replayed from the store. A live follower's events must be numbered without a
+ * gap and end with a terminal event unless cancelled; the replay must equal them; a link the churn evicted must be a 404
+ * naming previous_response_id, never a 5xx.
+ */
+async function backgroundChainsUnderChurn(t: Target): Promise<string | null> {
+  const problems: string[] = []
+  let evicted = 0
+  let cancels = 0
+  const churn = inParallel(240, 4, async (i) => {
+    const reply = await request(t, 'POST', '/v1/responses', {input: `churn ${i}`, max_output_tokens: 1})
+    if (reply.status !== 200) problems.push(`churn ${i}: ${gist(reply)}`)
+  })
+  const lane = async (laneIndex: number) => {
+    let previous: string | null = null
+    for (let step = 0; step < 6 && problems.length === 0; step++) {
+      const label = `lane ${laneIndex} step ${step}`
+      const started = await startBackground(t, {input: `${label}: go on`, max_output_tokens: 24 + 8 * step, ...(previous === null ? {} : {previous_response_id: previous})})
+      if ('reply' in started) {
+        const gone = started.reply.status === 404 && previous !== null && JSON.parse(started.reply.text).error?.param === 'previous_response_id'
+        if (!gone) problems.push(`${label} start: ${gist(started.reply)}`)
+        evicted++
+        previous = null
+        continue
+      }
+      const {id} = started
+      const cancelling = (laneIndex + step) % 2 === 1
+      const [whole, late, cancelled] = await Promise.all([
+        follow(t, id, -1),
+        follow(t, id, 3, 2),
+        cancelling ? new Promise((wait) => setTimeout(wait, 30 * laneIndex)).then(() => request(t, 'POST', `/v1/responses/${id}/cancel`, {})) : null,
+      ])
+      if (whole.status !== 200) {
+        problems.push(`${label} follow: ${whole.status} ${whole.raw[0]?.slice(0, 160)}`)
+        continue
+      }
+      const numbers = whole.events.map((event) => event.sequence_number)
+      if (numbers.some((number, i) => number !== i)) problems.push(`${label}: live events numbered ${numbers.slice(0, 20).join(',')}`)
+      const last = whole.events[whole.events.length - 1]?.type ?? 'none'
+      const wasCancelled = cancelled !== null && cancelled.status === 200 && JSON.parse(cancelled.text).status === 'cancelled'
+      if (wasCancelled) cancels++
+      if (cancelled !== null && !wasCancelled && !(cancelled.status === 400 && /already finished/.test(cancelled.text))) problems.push(`${label} cancel: ${gist(cancelled)}`)
+      if (!wasCancelled && !TERMINAL.has(last)) problems.push(`${label}: the live stream ended on ${last}`)
+      if (late.status === 200 && late.events.length > 0 && late.events[0]!.sequence_number !== 4) problems.push(`${label}: starting_after=3 began at ${late.events[0]!.sequence_number}`)
+      const replay = await follow(t, id, -1)
+      if (replay.status === 404) evicted++
+      else if (replay.status !== 200 || replay.raw.join('\n') !== whole.raw.join('\n')) problems.push(`${label}: the replay (${replay.status}, ${replay.events.length} events) differs from the live stream (${whole.events.length} events)`)
+      const stored = await request(t, 'GET', `/v1/responses/${id}`)
+      if (stored.status === 200 && wasCancelled !== (JSON.parse(stored.text).status === 'cancelled')) problems.push(`${label}: stored status ${JSON.parse(stored.text).status}, cancel said ${cancelled?.text.slice(0, 80)}`)
+      else if (stored.status !== 200 && stored.status !== 404) problems.push(`${label} GET: ${gist(stored)}`)
+      previous = id
+    }
+  }
+  await Promise.all([churn, ...Array.from({length: 6}, (_, i) => lane(i))])
+  console.log(`  background chains: ${cancels} runs cancelled, ${evicted} links or replays evicted by the churn`)
+  return problems.length === 0 ? null : problems.slice(0, 5).join('; ')
+}
+
 /** A stream read one socket chunk a second: far slower than the reply is made, never idle long enough to be cut (3 s here). */
 function trickle(target: Target, body: unknown): {socket: Socket; read: Promise<void>} {
   const socket = connect(target.port, target.host)
@@ -154,10 +258,11 @@ export const REPLY_MEMORY_CAP = 8 * 1024 * 1024
 
 /**
  * Eight clients that never read their MBs of echoed logprobs: the bytes their replies hold together, sampled until they
- * are cut, must stay within --max-reply-memory plus the one reply the cap spares (about 10 MB here).
+ * are cut, must stay within --max-reply-memory plus the one reply the cap spares (a whole one, read first: ~27 MB).
  */
 async function stalledRepliesCapped(t: Target): Promise<string | null> {
   const body = {prompt: LONG_PROMPT.slice(0, 5000), max_tokens: 1, echo: true, logprobs: 5, n: 32}
+  const whole = Buffer.byteLength((await request(t, 'POST', '/v1/completions', body)).text)
   const sockets = Array.from({length: 8}, () => {
     const socket = connect(t.port, t.host)
     socket.on('error', () => {})
@@ -176,8 +281,8 @@ async function stalledRepliesCapped(t: Target): Promise<string | null> {
     for (const socket of sockets) socket.destroy()
   }
   if (most === 0) return 'no reply ever waited for its reader: the attack no longer stalls one'
-  console.log(`  stalled replies held at most ${(most / 2 ** 20).toFixed(1)} MiB at once (cap ${REPLY_MEMORY_CAP / 2 ** 20} MiB)`)
-  return most > REPLY_MEMORY_CAP + 12 * 1024 * 1024 ? `stalled replies held ${most} bytes at once, over the cap of ${REPLY_MEMORY_CAP}` : null
+  console.log(`  stalled replies held at most ${(most / 2 ** 20).toFixed(1)} MiB at once (cap ${REPLY_MEMORY_CAP / 2 ** 20} MiB, one whole reply ${(whole / 2 ** 20).toFixed(1)} MiB)`)
+  return most > REPLY_MEMORY_CAP + whole ? `stalled replies held ${most} bytes at once, over the cap of ${REPLY_MEMORY_CAP} and one whole reply (${whole})` : null
 }
 
 export function lifecycleAttacks(): Attack[] {
@@ -197,6 +302,7 @@ export function lifecycleAttacks(): Attack[] {
     cutThroughout('a chat stream with logprobs', '/v1/chat/completions', {messages: [{role: 'user', content: 'hi'}], max_tokens: 40, logprobs: true, top_logprobs: 20, n: 3, ignore_eos: true, stream: true, stream_options: {include_usage: true, continuous_usage_stats: true}}),
     {cls: 'lifecycle', name: 'background retrieve / cancel / delete', run: background},
     {cls: 'lifecycle', name: 'background responses deleted while running', run: backgroundDeletedWhileRunning},
+    {cls: 'lifecycle', name: 'background chains followed, cancelled and replayed while the store churns', run: backgroundChainsUnderChurn},
     {cls: 'lifecycle', name: 'slow readers keep no slots once generated', run: slowReadersHoldNoSlots},
     {cls: 'lifecycle', name: 'stalled readers of long replies stay within --max-reply-memory', run: stalledRepliesCapped},
   ]

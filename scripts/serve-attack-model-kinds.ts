@@ -32,6 +32,15 @@ const KINDS: Kind[] = [
   {name: 'granitemoehybrid', variant: 'granitemoehybrid', hybrid: true}, // Mamba-2 mixers + MoE, no chat template
   {name: 'bamba', variant: 'bamba', hybrid: true}, // Mamba-2 mixers
   {name: 'mamba2', variant: 'mamba2', hybrid: true}, // no KV cache at all
+  {name: 'mamba', variant: 'mamba', hybrid: true}, // Mamba-1 mixers, no KV cache
+  {name: 'jamba', variant: 'jamba', hybrid: true}, // Mamba-1 mixers + attention + MoE
+  {name: 'zamba', variant: 'zamba', hybrid: true}, // multi-head Mamba-1 + a shared attention block
+  {name: 'zamba2', variant: 'zamba2', hybrid: true}, // Mamba-2 + shared attention blocks with LoRA adapters
+  {name: 'nemotron-h', variant: 'nemotron-h', hybrid: true}, // Mamba-2 / attention / MLP layers
+  {name: 'falcon-h1', variant: 'falcon-h1', hybrid: true}, // Mamba-2 beside attention in each layer
+  {name: 'lfm2', variant: 'lfm2', hybrid: true}, // short convolutions (conv state slots)
+  {name: 'kimi-linear', variant: 'kimi-linear', hybrid: true}, // Kimi delta attention + MLA
+  {name: 'olmo-hybrid', variant: 'olmo-hybrid', hybrid: true}, // Gated DeltaNet + attention
   {name: 'qwen3moe', variant: 'qwen3moe'},
   {name: 'gptoss', variant: 'gptoss'}, // sinks, sliding windows, harmony
   {name: 'deepseek-v2', variant: 'deepseek-v2'}, // latent attention (MLA)
@@ -72,6 +81,8 @@ function flavors(kind: Kind): {name: string; flags: string[]; rounds: number}[] 
         '--speculative-method', 'draft', ...(kind.gguf ? [] : ['--speculative-quantization', 'q8_0']), '--num-speculative-tokens', '3',
       ],
     },
+    // A hybrid asked to swap: its state slots cannot go to the CPU pool, so its preemptions must recompute instead.
+    ...(kind.hybrid ? [{name: 'swap', rounds: 1, flags: [...COMMON_FLAGS, '--batch-invariant', '--dtype', 'bf16', '--num-blocks', '16', '--max-num-batched-tokens', '32', '--preemption-mode', 'swap']}] : []),
   ]
 }
 /** Requests whose whole reply the model and the seed fix: alone, under load and after they must agree (bit-identical logits: --batch-invariant, or quantized weights). */
@@ -91,6 +102,8 @@ mkdirSync(scratch, {recursive: true})
 
 const findings: string[] = []
 let attackCount = 0
+/** Background responses a cancel caught running, per server (the rest had finished first). */
+let cancelledRuns = 0
 
 async function send(target: Target, path: string, body: unknown, signal?: AbortSignal): Promise<Reply> {
   return request(target, 'POST', path, body, {}, signal).catch((error: Error) => ({status: 0, contentType: '', text: `threw ${error.message}`}))
@@ -173,13 +186,13 @@ function streamedText(sse: string): string {
   return sse.split('\n\n').filter((event) => event.startsWith('data: {')).map((event) => JSON.parse(event.slice(6)).choices?.[0]?.text ?? '').join('')
 }
 
-/** Streams cut after their first bytes and requests dropped before their reply, with every feature. */
+/** Streams cut after their first bytes and requests dropped before their reply, with every feature (prompts of 6-26 tokens: all fit in 64 with max_tokens 30). */
 async function dropped(target: Target, seqs: number): Promise<void> {
   const features = [{n: seqs}, {use_beam_search: true, n: 2, best_of: 4}, {guided_json: {type: 'object'}}, {logprobs: 20, echo: true}, {best_of: seqs}, {prompt_logprobs: 5}]
   await Promise.all(Array.from({length: 24}, async (_, i) => {
     const controller = new AbortController()
     const stream = i % 2 === 0
-    const body = {prompt: `drop ${i} `.repeat(1 + (i % 5)), max_tokens: 40, ignore_eos: true, stream, ...features[i % features.length]}
+    const body = {prompt: `drop ${i} `.repeat(1 + (i % 5)), max_tokens: 30, ignore_eos: true, stream, ...features[i % features.length]}
     try {
       const response = await fetch(`${target.url}/v1/completions`, {method: 'POST', headers: {'content-type': 'application/json'}, body: JSON.stringify(body), signal: controller.signal})
       if (stream) await response.body!.getReader().read()
@@ -203,6 +216,24 @@ async function preempting(target: Target, label: string): Promise<void> {
 }
 
 /**
+ * Background responses (the Responses store is 8 here) cancelled at staggered points, from before their prefill to after
+ * their end: each cancel is a 200 `cancelled` or a 400 for one already finished, and its slots come back (drained after).
+ */
+async function backgroundCancelled(target: Target, label: string): Promise<void> {
+  await Promise.all(Array.from({length: 8}, async (_, i) => {
+    const started = await send(target, '/v1/responses', {input: `bg ${i}`, max_output_tokens: 16 + i, background: true, temperature: 1, seed: i})
+    attackCount += 2
+    if (started.status !== 200) return findings.push(`${label} background start: ${gist(started)}`)
+    const id = JSON.parse(started.text).id as string
+    await new Promise((wait) => setTimeout(wait, 40 * i))
+    const cancelled = await send(target, `/v1/responses/${id}/cancel`, {})
+    const ok = (cancelled.status === 200 && JSON.parse(cancelled.text).status === 'cancelled') || (cancelled.status === 400 && /already finished/.test(cancelled.text)) || cancelled.status === 404
+    if (!ok) findings.push(`${label} background cancel after ${40 * i} ms: ${gist(cancelled)}`)
+    if (cancelled.status === 200) cancelledRuns++
+  }))
+}
+
+/**
  * Whether a probe's reply must not move with the load: a sampled one may under a draft model's sampled proposals, whose
  * acceptance draws differ with whether the batch let it speculate (documented: ARCHITECTURE.md, draft speculation).
  */
@@ -210,7 +241,7 @@ function fixedUnder(flags: string[], probe: Record<string, unknown>): boolean {
   return !(flags.join(' ').includes('--speculative-method draft') && probe.temperature !== 0 && probe.use_beam_search !== true)
 }
 
-async function corpusRound(target: Target, label: string, attacks: KindAttack[], alone: string[], seqs: number, flags: string[]): Promise<void> {
+async function corpusRound(target: Target, label: string, attacks: KindAttack[], alone: string[], seqs: number, flags: string[], chat: boolean): Promise<void> {
   const lanes = 4
   const under: Promise<[number, Reply]>[] = []
   await Promise.all([
@@ -230,6 +261,7 @@ async function corpusRound(target: Target, label: string, attacks: KindAttack[],
     }),
     preempting(target, label),
     dropped(target, seqs),
+    ...(chat ? [backgroundCancelled(target, label)] : []),
   ])
   for (const [probe, reply] of await Promise.all(under)) {
     attackCount++
@@ -268,8 +300,9 @@ async function attackServer(label: string, model: string, flags: string[], round
   if (reference === null) findings.push(`${label}: the reference request: ${alone[0]}`)
   const attacks = kindCorpus({...limits, maxModelLen: MAX_MODEL_LEN, maxNumSeqs: MAX_NUM_SEQS, speculative: flags.includes('--speculative-method')})
   const rss: number[] = []
+  cancelledRuns = 0
   for (let round = 1; round <= rounds; round++) {
-    await corpusRound(target, `${label} round ${round}`, attacks, alone, MAX_NUM_SEQS, flags)
+    await corpusRound(target, `${label} round ${round}`, attacks, alone, MAX_NUM_SEQS, flags, limits.chat)
     if (server.exit()) break
     const leak = await drained(target)
     if (leak) findings.push(`${label} round ${round}: not drained: ${leak}`)
@@ -291,7 +324,7 @@ async function attackServer(label: string, model: string, flags: string[], round
   if (!died && stopped.code !== 0) findings.push(`${label}: SIGTERM ended it with ${JSON.stringify(stopped)}: ${server.stderrTail()}`)
   const caching = server.banner.find((line) => line.startsWith('kv cache:'))?.match(/prefix caching (\w+)/)?.[1]
   const mib = rss.map((bytes) => (bytes / 2 ** 20).toFixed(0)).join(' -> ')
-  return {reference, figures: `${preemptions} preemptions, prefix caching ${caching}, ${slots ?? 'no'} state slots, RSS ${mib} MiB`}
+  return {reference, figures: `${preemptions} preemptions, ${cancelledRuns} background runs cancelled, prefix caching ${caching}, ${slots ?? 'no'} state slots, RSS ${mib} MiB`}
 }
 
 /** `generate` with the corpus' features as flags: each must exit 0, or with a one-line reason (never a stack, a signal or a hang). */

@@ -164,6 +164,32 @@ describe('hostile HTTP framing', () => {
     assert.equal(((await unknown.json()) as {error: {message: string}}).error.message, 'No route for /v1/completion.')
   })
 
+  it('answers a Connection: close request whole when the client sends more after it, and nothing after it', async () => {
+    const {url, engine} = await start()
+    const post = (body: unknown) => {
+      const text = JSON.stringify(body)
+      return `POST /v1/completions HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-length: ${text.length}\r\n\r\n${text}`
+    }
+    const health = 'GET /health HTTP/1.1\r\nhost: x\r\n\r\n'
+    // In one write: node's parser fails on the bytes after the request; that request was answered with a 400 and dropped.
+    const whole = await exchange(url, post({prompt: 'hi', max_tokens: 2}) + health)
+    assert.deepEqual([...whole.matchAll(/^HTTP\/1\.1 (\d{3})/gm)].map((match) => match[1]), ['200'])
+    assert.equal(JSON.parse(whole.slice(whole.indexOf('\r\n\r\n') + 4)).object, 'text_completion')
+    // Sent while the request streams: the stream was cut where the bytes came.
+    const {hostname, port} = new URL(url)
+    const streamed = await new Promise<string>((resolve) => {
+      let received = ''
+      const socket = connect(Number(port), hostname, () => socket.write(post({prompt: 'hi', max_tokens: 8, stream: true})))
+      socket.setEncoding('utf8').once('data', () => socket.write(health))
+      socket.on('data', (text: string) => (received += text))
+      socket.on('error', () => {})
+      socket.on('close', () => resolve(received))
+    })
+    assert.deepEqual([...streamed.matchAll(/^HTTP\/1\.1 (\d{3})/gm)].map((match) => match[1]), ['200'])
+    assert.ok(streamed.endsWith('data: [DONE]\n\n\r\n0\r\n\r\n'), streamed.slice(-80))
+    assert.equal(engine.receivedParams.length, 2)
+  })
+
   it('answers an Expect header other than 100-continue with a 417 error body', async () => {
     const {url} = await start()
     const body = JSON.stringify({prompt: 'hi', max_tokens: 1})

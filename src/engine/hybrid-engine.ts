@@ -19,11 +19,11 @@ export function hybridSetup(config: EngineConfig, model: ModelConfig): HybridSet
   const prefixCaching = config.enablePrefixCaching && config.policy === 'paged'
   const hybrid = model.hybrid
   if (!hybrid) return {numStateSlots: 0, enablePrefixCaching: prefixCaching, notes: []}
+  const kind = hybrid.mamba2 ? 'Mamba-2 mixers' : hybrid.mamba1 ? 'Mamba-1 mixers' : hybrid.shortConv ? 'short convolutions' : 'linear attention'
   if (config.speculative) {
-    throw new InvalidRequestError(`speculative decoding is not supported for ${model.architecture}: its linear-attention layers' recurrent state cannot take back rejected draft tokens`, {param: 'speculative-config'})
+    throw new InvalidRequestError(`speculative decoding is not supported for ${model.architecture}: the recurrent state of its ${kind} cannot take back rejected draft tokens`, {param: 'speculative-config'})
   }
   const linear = hybrid.linearLayers.filter(Boolean).length
-  const kind = hybrid.mamba2 ? 'Mamba-2 mixers' : hybrid.mamba1 ? 'Mamba-1 mixers' : hybrid.shortConv ? 'short convolutions' : 'linear attention'
   const slotBytes = 4 * linear * stateFloatsPerLayer(hybrid, model.hiddenSize)
   const notes = [
     `${linear} of ${model.numLayers} layers are ${kind}: ${config.maxNumSeqs} recurrent state slots (--max-num-seqs) of ${(slotBytes / (1 << 20)).toFixed(2)} MiB; preempted sequences are recomputed, not swapped`,

@@ -42,8 +42,12 @@ const REFUSED_LINGER_MS = 1000
 
 /** Answers, then closes the connection: after a parse error its framing can no longer be trusted. */
 function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
+  const inFlight = (socket as {_httpMessage?: {headersSent?: boolean} | null})._httpMessage
+  // Bytes after a whole request that asked for Connection: close: RFC 9112 (9.6) has the server answer that request
+  // and process nothing after it, so they are dropped; failing it (node's way) lost a valid request or cut its stream.
+  if (error.code === 'HPE_CLOSED_CONNECTION' && inFlight) return
   // Nobody to answer, or a reply already half-written on this connection: only closing is left (node does the same).
-  const replying = (socket as {_httpMessage?: {headersSent?: boolean} | null})._httpMessage?.headersSent === true
+  const replying = inFlight?.headersSent === true
   if (error.code === 'ECONNRESET' || !socket.writable || replying) {
     socket.destroy()
     return
