@@ -16,6 +16,7 @@ import {lfm2MambaMetadata, lfm2MambaTensors, type Lfm2MambaArch} from '../test/s
 import {moeFamilyMetadata, moeFamilyTensors, type MoeFamilyArch} from '../test/support/moe-family-gguf.js'
 import {moreDenseMetadata, moreDenseTensors, ternarizedBitnetCheckpoint} from '../test/support/more-dense-gguf.js'
 import {ssmHybridMetadata, ssmHybridTensors, type SsmHybridArch} from '../test/support/ssm-hybrid-gguf.js'
+import {youtuMetadata, youtuTensors} from '../test/support/youtu-gguf.js'
 import type {TokenizerFamilyName} from '../src/engine/model/tokenizer-families.js'
 
 export interface GgufFamilyFile {
@@ -63,6 +64,12 @@ export const GGUF_FAMILIES: Record<string, Build> = {
     const source = kimiLinearForGguf(await ensureTestModel('tiny', {variant: 'kimi-linear'}), join(mkdtempSync(join(tmpdir(), 'pagedllm-fuzz-kimi-')), 'hf'))
     const hf = await loadModel(source)
     return {metadata: kimiLinearGgufMetadata(source, hf.config.vocabSize), tensors: kimiLinearGgufTensors(source)}
+  },
+  // Youtu-LLM's deepseek2 file (its YaRN's mscale_all_dim 1.2, as the test checkpoint's).
+  youtu: async () => {
+    const source = await ensureTestModel('tiny', {variant: 'youtu'})
+    const hf = await loadModel(source)
+    return {metadata: youtuMetadata(hf.config, 1.2), tensors: youtuTensors(source, hf.config)}
   },
   bitnet: async () => {
     const hf = await loadModel(ternarizedBitnetCheckpoint(await ensureTestModel('tiny', {variant: 'bitnet'}), join(mkdtempSync(join(tmpdir(), 'pagedllm-fuzz-bitnet-')), 'hf'), 'relu2'))

@@ -379,7 +379,8 @@ describe('GGUF deepseek2 and glm4moe files', () => {
     const path = join(dir, 'deepseek-broken.gguf')
     const cases: [Parameters<typeof kbFile>[1], RegExp][] = [
       [{metadata: {'deepseek2.attention.kv_lora_rank': null}}, /GGUF metadata deepseek2\.attention\.kv_lora_rank is missing/],
-      [{metadata: {'deepseek2.expert_count': null}}, /GGUF metadata deepseek2\.expert_count is missing/],
+      // Without experts only an all-dense file (Youtu-LLM's: gguf-youtu.test.ts) loads.
+      [{metadata: {'deepseek2.expert_count': null, 'deepseek2.leading_dense_block_count': u32(0)}}, /GGUF metadata deepseek2\.expert_count is missing/],
       [{metadata: {'deepseek2.expert_gating_func': u32(3)}}, /deepseek2\.expert_gating_func 3 is not supported \(1 softmax, 2 sigmoid\)/],
       [{metadata: {'deepseek2.rope.scaling.type': {type: 'string', value: 'linear'}}}, /deepseek2 rope scaling "linear" is not supported \(none or yarn\)/],
       [{tensors: (t) => t.filter((x) => x.name !== 'blk.0.attn_kv_a_norm.weight')}, /self_attn\.kv_a_layernorm\.weight is missing/],

@@ -6,7 +6,9 @@
 // head [kv_lora_rank, nope], transposed) and attn_v_b: both are read. llama.cpp keeps q/k rows as in HF (its rope
 // rotates adjacent pairs for deepseek2, as rope_interleave does), and runs YaRN with mscale equal to mscale_all_dim,
 // which it writes as rope.scaling.yarn_log_multiplier = 0.1 * mscale_all_dim. GLM's block_count includes its
-// nextn (MTP) layers, which are skipped.
+// nextn (MTP) layers, which are skipped. Youtu-LLM's files are deepseek2 ones with no expert_count and every layer
+// dense (leading_dense_block_count = block_count), read as YoutuForCausalLM; every deepseek2 file's latent norms run at
+// its layer_norm_rms_epsilon, as llama.cpp's graph runs them.
 import {ModelLoadError, quotedValue} from '../errors.js'
 import type {MlaConfig} from './deepseek-config.js'
 import type {TensorInfo} from './safetensors.js'
@@ -31,6 +33,10 @@ export function deepseekGgufKeys(arch: string, get: (key: string) => unknown, te
     if (get(key) === undefined) throw new ModelLoadError(`${path}: GGUF metadata ${arch}.${key} is missing`)
     return get(key)
   }
+  // Youtu-LLM: the converter writes its dense latent-attention model as deepseek2 with no expert_count and every layer dense.
+  if (arch === 'deepseek2' && get('expert_count') === undefined && get('leading_dense_block_count') !== undefined && get('leading_dense_block_count') === get('block_count')) {
+    return {architectures: ['YoutuForCausalLM'], model_type: 'youtu', ...latentAttentionKeys(get, required, path)}
+  }
   const gating = get('expert_gating_func') ?? 1
   if (gating !== 1 && gating !== 2) throw new ModelLoadError(`${path}: ${arch}.expert_gating_func ${quotedValue(gating)} is not supported (1 softmax, 2 sigmoid).`)
   const groups = get('expert_group_count') ?? 1
@@ -52,10 +58,17 @@ export function deepseekGgufKeys(arch: string, get: (key: string) => unknown, te
     }
   }
   const v3 = gating === 2
-  const rope = Number(required('rope.dimension_count'))
   return {
     ...routing, architectures: [v3 ? 'DeepseekV3ForCausalLM' : 'DeepseekV2ForCausalLM'], model_type: v3 ? 'deepseek_v3' : 'deepseek_v2',
     ...(v3 ? {} : {topk_method: Number(groups) > 1 ? 'group_limited_greedy' : 'greedy'}),
+    ...latentAttentionKeys(get, required, path),
+  }
+}
+
+/** A deepseek2 file's latent attention (llama.cpp rotates adjacent pairs: rope_interleave) and YaRN as DeepSeek's config keys. */
+function latentAttentionKeys(get: (key: string) => unknown, required: (key: string) => unknown, path: string): Record<string, unknown> {
+  const rope = Number(required('rope.dimension_count'))
+  return {
     head_dim: null, num_key_value_heads: null, rope_interleave: true,
     kv_lora_rank: required('attention.kv_lora_rank'), q_lora_rank: get('attention.q_lora_rank') ?? null,
     qk_rope_head_dim: rope, qk_nope_head_dim: Number(get('attention.key_length_mla') ?? required('attention.key_length')) - rope,
@@ -91,6 +104,14 @@ function deepseekYarn(get: (key: string) => unknown, path: string): Record<strin
 export function withKvBApart<C extends {mla?: MlaConfig}>(config: C, tensorNames: Set<string>): C {
   if (!config.mla || tensorNames.has('blk.0.attn_kv_b.weight') || ![...tensorNames].some((name) => name.endsWith('.attn_k_b.weight'))) return config
   return {...config, mla: {...config.mla, kvBApart: true}}
+}
+
+/**
+ * llama.cpp's deepseek2 graph normalizes q's and kv's latents at the file's layer_norm_rms_epsilon (build_norm), where
+ * the checkpoints' RMSNorm classes keep 1e-6: run as the file's runner does (equal for DeepSeek's and Youtu's 1e-6).
+ */
+export function withFileLatentNormEps<C extends {mla?: MlaConfig; rmsNormEps: number}>(config: C, arch: string): C {
+  return arch === 'deepseek2' && config.mla ? {...config, mla: {...config.mla, latentNormEps: writtenDecimal(config.rmsNormEps)}} : config
 }
 
 /**

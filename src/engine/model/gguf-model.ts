@@ -1,4 +1,4 @@
-// Loads a llama/mistral/qwen2/qwen3/gemma (MoE: gguf-moe.ts; gpt2/gptneox/phi2/starcoder2/stablelm/starcoder/gptj: gguf-layernorm.ts; granite/olmo/olmo2/command-r: gguf-rms-variants.ts; gpt-oss: gguf-gpt-oss.ts; deepseek2/glm4moe: gguf-deepseek.ts;
+// Loads a llama/mistral/qwen2/qwen3/gemma (MoE: gguf-moe.ts; gpt2/gptneox/phi2/starcoder2/stablelm/starcoder/gptj: gguf-layernorm.ts; granite/olmo/olmo2/command-r: gguf-rms-variants.ts; gpt-oss: gguf-gpt-oss.ts; deepseek2 (Youtu-LLM's dense ones too)/glm4moe: gguf-deepseek.ts;
 // phi3/gemma2/gemma3: gguf-phi3-gemma.ts; glm4/chatglm/exaone4/smollm3/seed_oss/ernie4_5/hunyuan-dense/arcee/nemotron/jais2/bitnet: gguf-dense-families.ts;
 // granitehybrid/mamba2/qwen3next/qwen35/qwen35moe/lfm2/mamba/jamba/nemotron_h/nemotron_h_moe/falcon-h1/kimi-linear: gguf-hybrid.ts, gguf-lfm2-mamba.ts, gguf-ssm-hybrids.ts, gguf-kimi-linear.ts; llama4: gguf-llama4.ts;
 // minicpm3: gguf-minicpm3.ts; apertus: gguf-apertus.ts;
@@ -21,7 +21,7 @@ import type {LoadedModel} from './load-model.js'
 import {checkTokenizerFits, selectModelTensors} from './load-model.js'
 import {NEAR_MISSES} from './architectures.js'
 import {isOlmo3Gguf} from './gguf-olmo3.js'
-import {GGUF_DEEPSEEK_ARCHITECTURES, GGUF_DEEPSEEK_LAYER_NAMES, deepseekGgufKeys, ggufDeepseekTensors, withKvBApart} from './gguf-deepseek.js'
+import {GGUF_DEEPSEEK_ARCHITECTURES, GGUF_DEEPSEEK_LAYER_NAMES, deepseekGgufKeys, ggufDeepseekTensors, withFileLatentNormEps, withKvBApart} from './gguf-deepseek.js'
 import {GGUF_LLAMA4_ARCHITECTURES, llama4GgufKeys, withLlama4GateUpApart} from './gguf-llama4.js'
 import {GGUF_GPT_OSS_ARCHITECTURES, GGUF_GPT_OSS_LAYER_NAMES, gptOssGgufKeys, withGptOssGateUpApart} from './gguf-gpt-oss.js'
 import {GGUF_HYBRID_ARCHITECTURES, GGUF_HYBRID_LAYER_NAMES, GGUF_HYBRID_NORMS_WITH_ONE_ADDED, GGUF_HYBRID_PARTIAL_ROTARY, ggufHybridTensor, hybridGgufKeys, withGgufHybridLayout} from './gguf-hybrid.js'
@@ -191,7 +191,7 @@ function ggufConfig(file: GgufFile, arch: string, vocabSize: number, tokenizer: 
     ...gemma3nGgufKeys(arch, get, file),
   }
   const tensorNames = new Set(file.tensors.map((t) => t.name))
-  const config = withLlama4GateUpApart(withGgufHybridLayout(withKvBApart(withGptOssGateUpApart(parseModelConfig(configJson, undefined, `${file.path} (GGUF metadata as config.json)`), tensorNames), tensorNames), arch), tensorNames)
+  const config = withLlama4GateUpApart(withGgufHybridLayout(withFileLatentNormEps(withKvBApart(withGptOssGateUpApart(parseModelConfig(configJson, undefined, `${file.path} (GGUF metadata as config.json)`), tensorNames), tensorNames), arch), arch), tensorNames)
   // llama.cpp's converter writes Gemma's norm weights with the 1 of (1 + weight) already added.
   return GGUF_NORMS_WITH_ONE_ADDED.has(arch) || DENSE_FAMILY_NORMS_WITH_ONE_ADDED.has(arch) || GGUF_HYBRID_NORMS_WITH_ONE_ADDED.has(arch) ? {...config, normWeightOffset: 0} : config
 }
