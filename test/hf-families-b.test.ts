@@ -295,7 +295,7 @@ describe('transformers 5.18 families the engine lacks the pieces of', () => {
   it('are refused naming what they need', () => {
     const sizes = {vocab_size: 512, hidden_size: 64, intermediate_size: 128, num_hidden_layers: 2, num_attention_heads: 4}
     const refusals: [string, RegExp][] = [
-      ['LagunaForCausalLM', /Laguna needs a query head count per layer/],
+      ['LagunaForCausalLM', /Laguna needs a query head count per layer \(num_attention_heads_per_layer\), a softplus gate per attention head \(g_proj\) and a rotary fraction per layer type/],
       ['ZayaForCausalLM', /ZAYA needs compressed convolutional attention/],
       ['HYV4ForCausalLM', /Hy4 \(HYV4\) needs DeepSeek-V4's hyper-connections/],
       ['AXK2ForCausalLM', /A\.X K2 \(AXK2\) needs DeepSeek-V3\.2's lightning indexer/],

@@ -240,7 +240,7 @@ export const NEAR_MISSES: Record<string, string> = {
   // Lightning attention is S <- exp(-slope) S + k^T v, o = q S: no kernel here runs it exactly (Mamba-2's scan scales
   // its input by a softplus dt and gates its norm by silu; the delta rules subtract the state's prediction).
   MiniMaxForCausalLM: "MiniMax-Text-01 needs lightning attention (a linear attention decaying by a fixed per-head, per-layer slope, its RMSNorm over all heads gated by a sigmoid), residuals taken after the input norm and scaled by per-kind alpha / beta factors, beside softmax attention with partial rope and experts",
-  LagunaForCausalLM: 'Laguna needs a query head count per layer (num_attention_heads_per_layer) and a sigmoid gate per attention head (g_proj)',
+  LagunaForCausalLM: "Laguna needs a query head count per layer (num_attention_heads_per_layer), a softplus gate per attention head (g_proj) and a rotary fraction per layer type (rope_parameters: half of the full layers' heads, all of the sliding layers' by default)",
   ZayaForCausalLM: "ZAYA needs compressed convolutional attention (q/k mixed by causal convolutions, values from a delayed recurrent state), its residual scaling and an MLP router",
   HYV4ForCausalLM: "Hy4 (HYV4) needs DeepSeek-V4's hyper-connections over several residual streams and DeepSeek sparse attention's lightning indexer",
   AXK2ForCausalLM: "A.X K2 (AXK2) needs DeepSeek-V3.2's lightning indexer (DeepSeek sparse attention) and its gated RMSNorm",
