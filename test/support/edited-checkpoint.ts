@@ -6,9 +6,9 @@ import {parseModelConfig} from '../../src/engine/model/model-config.js'
 
 /**
  * The checkpoint in `dir` read with its config.json edited (what llama.cpp's files imply), layers past its own taken
- * from its layers in turn (the same file windows under other names).
+ * from its layers in turn (the same file windows under other names), or each layer from the one `source` names.
  */
-export async function withConfig(dir: string, edit: (json: Record<string, any>) => Record<string, unknown>): Promise<LoadedModel> {
+export async function withConfig(dir: string, edit: (json: Record<string, any>) => Record<string, unknown>, source = (layer: number, own: number) => layer % own): Promise<LoadedModel> {
   const model = await loadModel(dir)
   const config = parseModelConfig(edit(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'))))
   const own = model.config.numLayers
@@ -16,7 +16,7 @@ export async function withConfig(dir: string, edit: (json: Record<string, any>) 
   for (let layer = 0; layer < config.numLayers; layer++) {
     for (const t of model.tensors) {
       const match = /^model\.layers\.(\d+)\.(.+)$/.exec(t.name)
-      if (match && Number(match[1]) === layer % own) tensors.push({...t, name: `model.layers.${layer}.${match[2]}`})
+      if (match && Number(match[1]) === source(layer, own)) tensors.push({...t, name: `model.layers.${layer}.${match[2]}`})
     }
   }
   return {...model, config, tensors}

@@ -1,7 +1,7 @@
-// Writes a loaded HF test model of the ernie4_5-moe / hunyuan-moe / dots1 / minimax-m2 / exaone-moe / dbrx / afmoe / cohere2moe families
-// as llama.cpp's converter writes its GGUF file (conversion/ernie.py, hunyuan.py, dots1.py, minimax.py, exaone.py, dbrx.py, afmoe.py, command_r.py): experts stacked per layer and
+// Writes a loaded HF test model of the ernie4_5-moe / hunyuan-moe / dots1 / minimax-m2 / exaone-moe / dbrx / afmoe / cohere2moe / mellum / hy_v3 families
+// as llama.cpp's converter writes its GGUF file (conversion/ernie.py, hunyuan.py, dots1.py, minimax.py, exaone.py, dbrx.py, afmoe.py, command_r.py, mellum.py): experts stacked per layer and
 // projection, the router as ffn_gate_inp, shared experts as ffn_*_shexp, the router bias as exp_probs_b.bias (ERNIE's
-// [1, experts] as the checkpoint holds it), q/k rows as in the checkpoint, and the metadata keys each converter writes.
+// [1, experts] as the checkpoint holds it; Hy3's mlp.expert_bias as exp_probs_b, no suffix), q/k rows as in the checkpoint, and the metadata keys each converter writes.
 import type {LoadedModel} from '../../src/engine/model/load-model.js'
 import {readTensorFloat32, type TensorInfo} from '../../src/engine/model/safetensors.js'
 import type {TokenizerFamilyName} from '../../src/engine/model/tokenizer-families.js'
@@ -9,7 +9,7 @@ import type {GgufEntry, GgufTensorSpec} from './gguf-file.js'
 import {FusedExperts, ggufSpec} from './gguf-fused-experts.js'
 import {familyVocabMetadata} from './llama-gguf.js'
 
-export type MoeFamilyArch = 'ernie4_5-moe' | 'hunyuan-moe' | 'dots1' | 'minimax-m2' | 'exaone-moe' | 'dbrx' | 'afmoe' | 'cohere2moe'
+export type MoeFamilyArch = 'ernie4_5-moe' | 'hunyuan-moe' | 'dots1' | 'minimax-m2' | 'exaone-moe' | 'dbrx' | 'afmoe' | 'cohere2moe' | 'mellum' | 'hy_v3'
 
 /** Engine tensor suffix -> GGUF suffix (llama.cpp's tensor map for these families). */
 const LAYER: Record<string, string> = {
@@ -30,6 +30,9 @@ const DBRX_LAYER: Record<string, string> = {'self_attn.q_proj.weight': 'attn_qkv
 const AFMOE_LAYER: Record<string, string> = {
   'post_attention_layernorm.weight': 'post_attention_norm.weight', 'pre_feedforward_layernorm.weight': 'ffn_norm.weight', 'post_feedforward_layernorm.weight': 'post_ffw_norm.weight',
 }
+
+/** Hy3's router bias (mlp.expert_bias) under the name the converter maps it to and llama.cpp's hy_v3 loader reads. */
+const HY_V3_LAYER: Record<string, string> = {'mlp.gate.e_score_correction_bias': 'exp_probs_b'}
 
 /** The engine's values of a tensor: a window the engine reads transposed (DBRX's w2 slabs) read back to its own shape. */
 function engineValues(tensor: TensorInfo): Float32Array<ArrayBuffer> {
@@ -60,7 +63,7 @@ export function moeFamilyTensors(hf: LoadedModel, arch: MoeFamilyArch): GgufTens
     let values = engineValues(tensor)
     if (experts.take(tensor, values)) continue
     const layer = /^model\.layers\.(\d+)\.(.+)$/.exec(tensor.name)
-    const name = layer ? `blk.${layer[1]}.${(arch === 'dbrx' ? DBRX_LAYER[layer[2]!] : arch === 'afmoe' ? AFMOE_LAYER[layer[2]!] : undefined) ?? LAYER[layer[2]!]!}` : GLOBAL[tensor.name]!
+    const name = layer ? `blk.${layer[1]}.${(arch === 'dbrx' ? DBRX_LAYER[layer[2]!] : arch === 'afmoe' ? AFMOE_LAYER[layer[2]!] : arch === 'hy_v3' ? HY_V3_LAYER[layer[2]!] : undefined) ?? LAYER[layer[2]!]!}` : GLOBAL[tensor.name]!
     if (name.endsWith('.attn_qkv.weight')) {
       const parts = ['q', 'k', 'v'].map((p) => engineValues(byName.get(tensor.name.replace('q_proj', `${p}_proj`))!))
       values = new Float32Array(parts.reduce((n, p) => n + p.length, 0))
@@ -69,7 +72,7 @@ export function moeFamilyTensors(hf: LoadedModel, arch: MoeFamilyArch): GgufTens
       continue
     }
     // The engine holds every router bias as [1, experts]; only ERNIE's checkpoint (and so its file) does.
-    const shape = name.endsWith('.exp_probs_b.bias') && arch !== 'ernie4_5-moe' ? [tensor.shape.at(-1)!] : tensor.shape
+    const shape = /\.exp_probs_b(\.bias)?$/.test(name) && arch !== 'ernie4_5-moe' ? [tensor.shape.at(-1)!] : tensor.shape
     specs.push(ggufSpec(name, [...shape].reverse(), values))
   }
   return [...specs, ...experts.specs()]
@@ -127,6 +130,19 @@ export function moeFamilyMetadata(arch: MoeFamilyArch, c: LoadedModel['config'],
       expert_gating_func: u32(2), 'rope.dimension_count': u32(c.headDim), 'rope.scaling.type': {type: 'string', value: 'none'}, 'attention.layer_norm_epsilon': f32(1e-5),
       ...(moe.sharedExpertIntermediateSize > 0 ? {expert_shared_count: u32(moe.sharedExpertIntermediateSize / moe.expertIntermediateSize), expert_shared_feed_forward_length: u32(moe.sharedExpertIntermediateSize)} : {}),
     },
+  }
+  // MellumModel: the base's rope keys (the full layers' YaRN, the sliding layers' base as freq_base_swa) and its windows.
+  extra.mellum = {
+    expert_feed_forward_length: u32(moe.expertIntermediateSize), 'rope.freq_base_swa': f32(c.ropeLocalTheta ?? c.ropeTheta),
+    'attention.sliding_window': u32(Math.max(...(c.layerWindows ?? [0]))), 'attention.sliding_window_pattern': {type: 'bools', value: (c.layerWindows ?? []).map((w) => w > 0)},
+    ...(c.ropeScaling.type === 'yarn'
+      ? {'rope.scaling.type': {type: 'string', value: 'yarn'}, 'rope.scaling.factor': f32(c.ropeScaling.factor), 'rope.scaling.original_context_length': u32(c.ropeScaling.originalMaxPosition)}
+      : {}),
+  }
+  // HYV3Model: sigmoid gating, route_norm, router_scaling_factor and the shared MLP's width; no leading dense count (its layers show it).
+  extra.hy_v3 = {
+    expert_feed_forward_length: u32(moe.expertIntermediateSize), expert_shared_feed_forward_length: u32(moe.sharedExpertIntermediateSize),
+    expert_weights_norm: {type: 'bool', value: true}, expert_weights_scale: f32(grouped.routedScalingFactor), expert_gating_func: u32(2),
   }
   const dbrxOmits = arch === 'dbrx' ? ['attention.key_length', 'attention.value_length', 'attention.layer_norm_rms_epsilon'] : []
   const common: Record<string, GgufEntry> = {

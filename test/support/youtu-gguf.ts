@@ -9,7 +9,8 @@ const u32 = (value: number): GgufEntry => ({type: 'u32', value})
 const f32 = (value: number): GgufEntry => ({type: 'f32', value})
 
 const GLOBAL: Record<string, string> = {'model.embed_tokens.weight': 'token_embd.weight', 'model.norm.weight': 'output_norm.weight', 'lm_head.weight': 'output.weight'}
-const LAYER: Record<string, string> = {
+/** Checkpoint module -> GGUF name for DeepseekV2Model's dense layers (mistral4-gguf.ts adds the experts'). */
+export const DEEPSEEK2_LAYER: Record<string, string> = {
   input_layernorm: 'attn_norm', post_attention_layernorm: 'ffn_norm', 'self_attn.q_a_proj': 'attn_q_a', 'self_attn.q_a_layernorm': 'attn_q_a_norm',
   'self_attn.q_b_proj': 'attn_q_b', 'self_attn.q_proj': 'attn_q', 'self_attn.kv_a_proj_with_mqa': 'attn_kv_a_mqa', 'self_attn.kv_a_layernorm': 'attn_kv_a_norm',
   'self_attn.o_proj': 'attn_output', 'mlp.gate_proj': 'ffn_gate', 'mlp.up_proj': 'ffn_up', 'mlp.down_proj': 'ffn_down',
@@ -26,21 +27,26 @@ export function youtuTensors(source: string, c: LoadedModel['config']): GgufTens
     const values = readTensorFloat32(t)
     if (GLOBAL[t.name]) return [floatTensor(GLOBAL[t.name]!, t.shape, values)]
     const [, layer, part, kind] = /^model\.layers\.(\d+)\.(.+)\.(weight|bias)$/.exec(t.name)!
-    if (part !== 'self_attn.kv_b_proj') return [floatTensor(`blk.${layer}.${LAYER[part!]!}.${kind}`, t.shape, values)]
-    const {kvLoraRank: rank, vHeadDim: v} = c.mla!
-    const nope = c.headDim - c.rotaryDim!
-    const [k, vb] = [new Float32Array(c.numHeads * nope * rank), new Float32Array(c.numHeads * v * rank)]
-    for (let h = 0; h < c.numHeads; h++) {
-      for (let r = 0; r < nope + v; r++) {
-        for (let j = 0; j < rank; j++) {
-          const value = values[(h * (nope + v) + r) * rank + j]!
-          if (r < nope) k[(h * rank + j) * nope + r] = value
-          else vb[(h * v + r - nope) * rank + j] = value
-        }
+    if (part !== 'self_attn.kv_b_proj') return [floatTensor(`blk.${layer}.${DEEPSEEK2_LAYER[part!]!}.${kind}`, t.shape, values)]
+    return kvBSplit(layer!, values, c)
+  })
+}
+
+/** A layer's kv_b_proj as DeepseekV2Model splits it: attn_k_b [heads, rank, nope] (each head's k rows transposed) and attn_v_b [heads, v, rank]. */
+export function kvBSplit(layer: string, values: Float32Array, c: LoadedModel['config']): GgufTensorSpec[] {
+  const {kvLoraRank: rank, vHeadDim: v} = c.mla!
+  const nope = c.headDim - c.rotaryDim!
+  const [k, vb] = [new Float32Array(c.numHeads * nope * rank), new Float32Array(c.numHeads * v * rank)]
+  for (let h = 0; h < c.numHeads; h++) {
+    for (let r = 0; r < nope + v; r++) {
+      for (let j = 0; j < rank; j++) {
+        const value = values[(h * (nope + v) + r) * rank + j]!
+        if (r < nope) k[(h * rank + j) * nope + r] = value
+        else vb[(h * v + r - nope) * rank + j] = value
       }
     }
-    return [floatTensor(`blk.${layer}.attn_k_b.weight`, [c.numHeads, rank, nope], k), floatTensor(`blk.${layer}.attn_v_b.weight`, [c.numHeads, v, rank], vb)]
-  })
+  }
+  return [floatTensor(`blk.${layer}.attn_k_b.weight`, [c.numHeads, rank, nope], k), floatTensor(`blk.${layer}.attn_v_b.weight`, [c.numHeads, v, rank], vb)]
 }
 
 /** deepseek2.* metadata as DeepseekV2Model writes a Youtu checkpoint's: MQA of kv_lora_rank + rope, no expert count, every layer dense. */

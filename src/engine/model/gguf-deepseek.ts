@@ -8,7 +8,11 @@
 // which it writes as rope.scaling.yarn_log_multiplier = 0.1 * mscale_all_dim. GLM's block_count includes its
 // nextn (MTP) layers, which are skipped. Youtu-LLM's files are deepseek2 ones with no expert_count and every layer
 // dense (leading_dense_block_count = block_count), read as YoutuForCausalLM; every deepseek2 file's latent norms run at
-// its layer_norm_rms_epsilon, as llama.cpp's graph runs them.
+// its layer_norm_rms_epsilon, as llama.cpp's graph runs them. mistral4 files (Mistral Small 4: Mistral3Model's
+// Mistral4Model, a DeepseekV2Model) are deepseek2's keys and tensors under their own name, run by llama.cpp's deepseek2
+// loader and graph: softmax routing (no expert_gating_func), the experts' gate and up as the checkpoint fuses them
+// (ffn_gate_up_exps, gate rows first), and Llama 4's query scale only where attention.temperature_scale says (the
+// converter writes none, so llama.cpp runs unscaled queries).
 import {ModelLoadError, quotedValue} from '../errors.js'
 import type {MlaConfig} from './deepseek-config.js'
 import type {TensorInfo} from './safetensors.js'
@@ -16,6 +20,15 @@ import type {TensorInfo} from './safetensors.js'
 export const GGUF_DEEPSEEK_ARCHITECTURES: Record<string, {architecture: string; modelType: string; interleavedRope: boolean}> = {
   deepseek2: {architecture: 'DeepseekV2ForCausalLM', modelType: 'deepseek_v2', interleavedRope: false},
   glm4moe: {architecture: 'Glm4MoeForCausalLM', modelType: 'glm4_moe', interleavedRope: false},
+  mistral4: {architecture: 'Mistral4ForCausalLM', modelType: 'mistral4', interleavedRope: false},
+}
+
+/** Architectures llama.cpp runs with its deepseek2 graph (latent norms at the file's rms eps, YaRN as deepseek2 writes it). */
+const DEEPSEEK2_GRAPH = new Set(['deepseek2', 'mistral4'])
+
+/** Whether the file's rope.scaling.type is the YaRN its deepseek2-graph architecture is read with (deepseekYarn checks it). */
+export function acceptsDeepseekYarn(arch: string): boolean {
+  return DEEPSEEK2_GRAPH.has(arch)
 }
 
 /** Latent attention's tensors and V3's router bias, by GGUF suffix (attn_k_b / attn_v_b: ggufDeepseekTensors). */
@@ -26,7 +39,7 @@ export const GGUF_DEEPSEEK_LAYER_NAMES: Record<string, string> = {
   'exp_probs_b.bias': 'mlp.gate.e_score_correction_bias',
 }
 
-/** The config.json keys a deepseek2 or glm4moe file's metadata stands for; {} for other architectures. */
+/** The config.json keys a deepseek2, glm4moe or mistral4 file's metadata stands for; {} for other architectures. */
 export function deepseekGgufKeys(arch: string, get: (key: string) => unknown, tensorNames: Set<string>, path: string): Record<string, unknown> {
   if (!GGUF_DEEPSEEK_ARCHITECTURES[arch]) return {}
   const required = (key: string): unknown => {
@@ -37,6 +50,7 @@ export function deepseekGgufKeys(arch: string, get: (key: string) => unknown, te
   if (arch === 'deepseek2' && get('expert_count') === undefined && get('leading_dense_block_count') !== undefined && get('leading_dense_block_count') === get('block_count')) {
     return {architectures: ['YoutuForCausalLM'], model_type: 'youtu', ...latentAttentionKeys(get, required, path)}
   }
+  if (arch === 'mistral4') return mistral4Keys(get, required, path)
   const gating = get('expert_gating_func') ?? 1
   if (gating !== 1 && gating !== 2) throw new ModelLoadError(`${path}: ${arch}.expert_gating_func ${quotedValue(gating)} is not supported (1 softmax, 2 sigmoid).`)
   const groups = get('expert_group_count') ?? 1
@@ -65,6 +79,29 @@ export function deepseekGgufKeys(arch: string, get: (key: string) => unknown, te
   }
 }
 
+/**
+ * Mistral4Config's keys: DeepSeek-V3's grouped routing (groups ranked by their best two) over softmax scores, no router
+ * bias; rope_parameters rather than rope_scaling (mistral4-config.ts), llama_4_scaling_beta from attention.temperature_scale.
+ */
+function mistral4Keys(get: (key: string) => unknown, required: (key: string) => unknown, path: string): Record<string, unknown> {
+  const gating = get('expert_gating_func') ?? 1
+  if (gating !== 1) throw new ModelLoadError(`${path}: mistral4.expert_gating_func ${quotedValue(gating)} is not supported: Mistral Small 4 routes with softmax scores (1).`)
+  const groups = get('expert_group_count') ?? 1
+  const {rope_scaling: yarn, ...attention} = latentAttentionKeys(get, required, path)
+  const {type: _, ...yarnKeys} = (yarn ?? {}) as Record<string, unknown>
+  const ropeTheta = get('rope.freq_base') ?? 10000
+  return {
+    architectures: ['Mistral4ForCausalLM'], model_type: 'mistral4', ...attention,
+    n_routed_experts: required('expert_count'), num_experts_per_tok: required('expert_used_count'), moe_intermediate_size: required('expert_feed_forward_length'),
+    n_shared_experts: get('expert_shared_count') ?? 0, first_k_dense_replace: get('leading_dense_block_count') ?? 0,
+    routed_scaling_factor: get('expert_weights_scale') ?? 1, norm_topk_prob: get('expert_weights_norm') ?? false,
+    n_group: groups, topk_group: get('expert_group_used_count') ?? groups,
+    rope_parameters: yarn === null
+      ? {rope_type: 'default', rope_theta: ropeTheta}
+      : {...yarnKeys, rope_type: 'yarn', rope_theta: ropeTheta, llama_4_scaling_beta: get('attention.temperature_scale') ?? 0},
+  }
+}
+
 /** A deepseek2 file's latent attention (llama.cpp rotates adjacent pairs: rope_interleave) and YaRN as DeepSeek's config keys. */
 function latentAttentionKeys(get: (key: string) => unknown, required: (key: string) => unknown, path: string): Record<string, unknown> {
   const rope = Number(required('rope.dimension_count'))
@@ -90,7 +127,7 @@ export function writtenDecimal(value: number): number {
 function deepseekYarn(get: (key: string) => unknown, path: string): Record<string, unknown> | null {
   const type = get('rope.scaling.type')
   if (type === undefined || type === 'none') return null
-  if (type !== 'yarn') throw new ModelLoadError(`${path}: deepseek2 rope scaling ${quotedValue(type)} is not supported (none or yarn).`)
+  if (type !== 'yarn') throw new ModelLoadError(`${path}: deepseek2 and mistral4 rope scaling ${quotedValue(type)} is not supported (none or yarn).`)
   const multiplier = get('rope.scaling.yarn_log_multiplier')
   const mscale = typeof multiplier === 'number' ? Number((writtenDecimal(multiplier) * 10).toPrecision(12)) : undefined
   return {
@@ -107,11 +144,11 @@ export function withKvBApart<C extends {mla?: MlaConfig}>(config: C, tensorNames
 }
 
 /**
- * llama.cpp's deepseek2 graph normalizes q's and kv's latents at the file's layer_norm_rms_epsilon (build_norm), where
+ * llama.cpp's deepseek2 graph (mistral4's too) normalizes q's and kv's latents at the file's layer_norm_rms_epsilon (build_norm), where
  * the checkpoints' RMSNorm classes keep 1e-6: run as the file's runner does (equal for DeepSeek's and Youtu's 1e-6).
  */
 export function withFileLatentNormEps<C extends {mla?: MlaConfig; rmsNormEps: number}>(config: C, arch: string): C {
-  return arch === 'deepseek2' && config.mla ? {...config, mla: {...config.mla, latentNormEps: writtenDecimal(config.rmsNormEps)}} : config
+  return DEEPSEEK2_GRAPH.has(arch) && config.mla ? {...config, mla: {...config.mla, latentNormEps: writtenDecimal(config.rmsNormEps)}} : config
 }
 
 /**

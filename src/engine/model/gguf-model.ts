@@ -1,8 +1,8 @@
-// Loads a llama/mistral/qwen2/qwen3/gemma (MoE: gguf-moe.ts; gpt2/gptneox/phi2/starcoder2/stablelm/starcoder/gptj: gguf-layernorm.ts; granite/olmo/olmo2/command-r: gguf-rms-variants.ts; gpt-oss: gguf-gpt-oss.ts; deepseek2 (Youtu-LLM's dense ones too)/glm4moe: gguf-deepseek.ts;
+// Loads a llama/mistral/qwen2/qwen3/gemma (MoE: gguf-moe.ts; gpt2/gptneox/phi2/starcoder2/stablelm/starcoder/gptj: gguf-layernorm.ts; granite/olmo/olmo2/command-r: gguf-rms-variants.ts; gpt-oss: gguf-gpt-oss.ts; deepseek2 (Youtu-LLM's dense ones too)/glm4moe/mistral4: gguf-deepseek.ts;
 // phi3/gemma2/gemma3: gguf-phi3-gemma.ts; glm4/chatglm/exaone4/smollm3/seed_oss/ernie4_5/hunyuan-dense/arcee/nemotron/jais2/bitnet: gguf-dense-families.ts;
 // granitehybrid/mamba2/qwen3next/qwen35/qwen35moe/lfm2/mamba/jamba/nemotron_h/nemotron_h_moe/falcon-h1/kimi-linear: gguf-hybrid.ts, gguf-lfm2-mamba.ts, gguf-ssm-hybrids.ts, gguf-kimi-linear.ts; llama4: gguf-llama4.ts;
 // minicpm3: gguf-minicpm3.ts; apertus: gguf-apertus.ts;
-// ernie4_5-moe/hunyuan-moe/dots1/minimax-m2/exaone-moe/dbrx/afmoe/cohere2moe: gguf-moe-families.ts; qwen2vl/qwen3vl/qwen3vlmoe/mistral3: gguf-vl-text.ts; gemma4: gguf-gemma4.ts; gemma3n: gguf-gemma3n.ts) GGUF file as a model: config from metadata, tensors under their HF names, tokenizer and chat template.
+// ernie4_5-moe/hunyuan-moe/dots1/minimax-m2/exaone-moe/dbrx/afmoe/cohere2moe/mellum/hy_v3: gguf-moe-families.ts; qwen2vl/qwen3vl/qwen3vlmoe/mistral3: gguf-vl-text.ts; gemma4: gguf-gemma4.ts; gemma3n: gguf-gemma3n.ts) GGUF file as a model: config from metadata, tensors under their HF names, tokenizer and chat template.
 import {basename} from 'node:path'
 import {ModelLoadError, quotedValue} from '../errors.js'
 import {blockFormatOfGgufType, refusedTypeMessage} from './gguf-block-types.js'
@@ -21,13 +21,13 @@ import type {LoadedModel} from './load-model.js'
 import {checkTokenizerFits, selectModelTensors} from './load-model.js'
 import {NEAR_MISSES} from './architectures.js'
 import {isOlmo3Gguf} from './gguf-olmo3.js'
-import {GGUF_DEEPSEEK_ARCHITECTURES, GGUF_DEEPSEEK_LAYER_NAMES, deepseekGgufKeys, ggufDeepseekTensors, withFileLatentNormEps, withKvBApart} from './gguf-deepseek.js'
+import {GGUF_DEEPSEEK_ARCHITECTURES, GGUF_DEEPSEEK_LAYER_NAMES, acceptsDeepseekYarn, deepseekGgufKeys, ggufDeepseekTensors, withFileLatentNormEps, withKvBApart} from './gguf-deepseek.js'
 import {GGUF_LLAMA4_ARCHITECTURES, llama4GgufKeys, withLlama4GateUpApart} from './gguf-llama4.js'
 import {GGUF_GPT_OSS_ARCHITECTURES, GGUF_GPT_OSS_LAYER_NAMES, gptOssGgufKeys, withGptOssGateUpApart} from './gguf-gpt-oss.js'
 import {GGUF_HYBRID_ARCHITECTURES, GGUF_HYBRID_LAYER_NAMES, GGUF_HYBRID_NORMS_WITH_ONE_ADDED, GGUF_HYBRID_PARTIAL_ROTARY, ggufHybridTensor, hybridGgufKeys, withGgufHybridLayout} from './gguf-hybrid.js'
 import {GGUF_LFM2_MAMBA_GLOBAL_NAMES} from './gguf-lfm2-mamba.js'
 import {GGUF_KIMI_LINEAR_ARCHITECTURES} from './gguf-kimi-linear.js'
-import {GGUF_MOE_FAMILY_ARCHITECTURES, GGUF_MOE_FAMILY_LAYER_NAMES, GGUF_MOE_FAMILY_PARTIAL_ROTARY, ggufMoeFamilyTensors, moeFamilyGgufKeys} from './gguf-moe-families.js'
+import {GGUF_MOE_FAMILY_ARCHITECTURES, GGUF_MOE_FAMILY_LAYER_NAMES, GGUF_MOE_FAMILY_PARTIAL_ROTARY, acceptsMoeFamilyYarn, ggufMoeFamilyTensors, moeFamilyGgufKeys} from './gguf-moe-families.js'
 import {GGUF_MINICPM3_ARCHITECTURES, minicpm3GgufKeys} from './gguf-minicpm3.js'
 import {apertusGgufKeys, apertusXieluTensors, GGUF_APERTUS_ARCHITECTURES} from './gguf-apertus.js'
 import {GGUF_VL_TEXT_ARCHITECTURES, acceptsVlTextYarn, vlTextGgufKeys} from './gguf-vl-text.js'
@@ -137,7 +137,7 @@ function ggufConfig(file: GgufFile, arch: string, vocabSize: number, tokenizer: 
   const moe = ggufMoeConfigKeys(arch, get, new Set(file.tensors.map((t) => t.name)), file.path)
   const headDim = get('attention.key_length')
   // phi3's rope.dimension_count may be less (Phi-4-mini's partial rotary): gguf-phi3-gemma.ts reads it.
-  // deepseek2's and glm4moe's (and minicpm3's: gguf-minicpm3.ts; kimi-linear's: gguf-kimi-linear.ts) head sizes and rotary part are read by gguf-deepseek.ts.
+  // deepseek2's, glm4moe's and mistral4's (and minicpm3's: gguf-minicpm3.ts; kimi-linear's: gguf-kimi-linear.ts) head sizes and rotary part are read by gguf-deepseek.ts.
   for (const key of GGUF_DEEPSEEK_ARCHITECTURES[arch] || GGUF_MINICPM3_ARCHITECTURES[arch] || GGUF_KIMI_LINEAR_ARCHITECTURES[arch] ? [] : ['attention.value_length', ...(arch === 'phi3' || isPartialRotaryDenseFamily(arch) || GGUF_HYBRID_PARTIAL_ROTARY.has(arch) || GGUF_MOE_FAMILY_PARTIAL_ROTARY.has(arch) ? [] : ['rope.dimension_count'])]) {
     const value = get(key)
     const expected = headDim ?? Number(get('embedding_length')) / Number(get('attention.head_count'))
@@ -146,7 +146,7 @@ function ggufConfig(file: GgufFile, arch: string, vocabSize: number, tokenizer: 
     }
   }
   const ropeType = get('rope.scaling.type')
-  if (ropeType !== undefined && ropeType !== 'none' && ropeType !== 'linear' && !isOlmo3Gguf(arch, get) && !acceptsGgufYarn(arch, ropeType) && !acceptsVlTextYarn(arch, ropeType) && arch !== 'gpt-oss' && arch !== 'deepseek2') {
+  if (ropeType !== undefined && ropeType !== 'none' && ropeType !== 'linear' && !isOlmo3Gguf(arch, get) && !acceptsGgufYarn(arch, ropeType) && !acceptsVlTextYarn(arch, ropeType) && arch !== 'gpt-oss' && !acceptsDeepseekYarn(arch) && !acceptsMoeFamilyYarn(arch)) {
     throw new ModelLoadError(`${file.path}: rope scaling ${quotedValue(ropeType)} is not supported (none or linear)`)
   }
   const ropeFactor = get('rope.scaling.factor') ?? 1

@@ -1,13 +1,15 @@
 // GGUF ernie4_5-moe (ERNIE-4.5-21B-A3B), hunyuan-moe (Hunyuan-A13B), dots1 (dots.llm1), minimax-m2, exaone-moe (K-EXAONE),
-// dbrx, afmoe (Arcee Trinity) and cohere2moe files, as llama.cpp's converter writes them, read as the config.json each
-// stands for (ernie45-moe-config.ts, hunyuan-moe-config.ts, dots1-config.ts, minimax-m2-config.ts, exaone-moe-config.ts,
-// dbrx-config.ts, afmoe-config.ts, cohere2-moe-config.ts). Their experts, routers, shared experts and router
+// dbrx, afmoe (Arcee Trinity), cohere2moe, mellum (JetBrains Mellum) and hy_v3 (Tencent Hy3) files, as llama.cpp's
+// converter writes them, read as the config.json each stands for (ernie45-moe-config.ts, hunyuan-moe-config.ts,
+// dots1-config.ts, minimax-m2-config.ts, exaone-moe-config.ts, dbrx-config.ts, afmoe-config.ts, cohere2-moe-config.ts,
+// mellum-config.ts, hy-v3-config.ts). Their experts, routers, shared experts and router
 // biases (exp_probs_b) are under llama.cpp's common MoE names (gguf-moe.ts, gguf-deepseek.ts); q/k rows are as in the
 // checkpoint (ERNIE's own interleaved rope is reordered at load as for the checkpoint: llama-twists.ts).
 import {ModelLoadError, quotedValue} from '../errors.js'
 import {DBRX} from './dbrx-config.js'
 import {rowWindows} from './fused-tensors.js'
 import {exaone4Windows} from './gguf-dense-families.js'
+import {ggufYarnScaling} from './gguf-olmo3.js'
 import type {ModelConfig} from './model-config.js'
 import type {TensorInfo} from './safetensors.js'
 
@@ -21,6 +23,13 @@ export const GGUF_MOE_FAMILY_ARCHITECTURES: Record<string, {architecture: string
   afmoe: {architecture: 'AfmoeForCausalLM', modelType: 'afmoe', interleavedRope: false},
   // Cohere's own interleaved rope (llama.cpp's NORM), rows as in the checkpoint: reordered at load as for it (rms-variants.ts).
   cohere2moe: {architecture: 'Cohere2MoeForCausalLM', modelType: 'cohere2_moe', interleavedRope: false},
+  mellum: {architecture: 'MellumForCausalLM', modelType: 'mellum', interleavedRope: false},
+  hy_v3: {architecture: 'HYV3ForCausalLM', modelType: 'hy_v3', interleavedRope: false},
+}
+
+/** Whether the file's rope.scaling.type is a YaRN the family's reader takes (Mellum's full layers: mellumKeys). */
+export function acceptsMoeFamilyYarn(arch: string): boolean {
+  return arch === 'mellum'
 }
 
 /**
@@ -31,6 +40,8 @@ export const GGUF_MOE_FAMILY_LAYER_NAMES: Record<string, Record<string, string>>
   'hunyuan-moe': {'attn_output.bias': 'self_attn.o_proj.bias'},
   dots1: {'attn_output.bias': 'self_attn.o_proj.bias'},
   dbrx: {'attn_qkv.weight': 'self_attn.qkv_proj.weight', 'attn_output_norm.weight': 'post_attention_layernorm.weight'},
+  // Hy3's router bias: llama.cpp reads blk.N.exp_probs_b with no .bias (the converter's name for mlp.expert_bias).
+  hy_v3: {exp_probs_b: 'mlp.gate.e_score_correction_bias'},
   afmoe: {
     'attn_gate.weight': 'self_attn.gate_proj.weight', 'post_attention_norm.weight': 'post_attention_layernorm.weight',
     'ffn_norm.weight': 'pre_mlp_layernorm.weight', 'post_ffw_norm.weight': 'post_mlp_layernorm.weight',
@@ -186,9 +197,77 @@ function cohere2MoeKeys(file: FileKeys): Record<string, unknown> {
   }
 }
 
-const FAMILY_KEYS: Record<string, (file: FileKeys) => Record<string, unknown>> = {
+/**
+ * Mellum as llama.cpp's mellum graph runs the file: every layer's MLP sparse (it creates ffn_gate_inp in each), softmax
+ * routing renormalised and unscaled whatever the file says, the sliding layers (attention.sliding_window_pattern: one
+ * flag per layer, or a period n: every n-th layer full) rotated at rope.freq_base without scaling, the full ones with
+ * rope.scaling's YaRN. The converter writes the sliding layers' own base as rope.freq_base_swa, which that graph never
+ * reads: a file whose two bases differ is refused, since which one it means cannot be known.
+ */
+function mellumKeys(file: FileKeys): Record<string, unknown> {
+  checkGating(file, 1)
+  const {arch, path, get, required} = file
+  const layers = Number(required('block_count'))
+  const base = get('rope.freq_base') ?? 10000
+  const swaBase = get('rope.freq_base_swa')
+  if (swaBase !== undefined && swaBase !== base) {
+    throw new ModelLoadError(`${path}: ${arch}.rope.freq_base_swa ${quotedValue(swaBase)} differs from rope.freq_base ${quotedValue(base)}: llama.cpp's mellum graph rotates the sliding layers by rope.freq_base, the checkpoint by their own base.`)
+  }
+  const type = get('rope.scaling.type')
+  const full = type === 'yarn' ? {...ggufYarnScaling(get), rope_theta: base} : {rope_type: 'default', rope_theta: base}
+  return {
+    ...mellumWindows(file, layers), num_experts: required('expert_count'), num_experts_per_tok: required('expert_used_count'),
+    moe_intermediate_size: required('expert_feed_forward_length'), norm_topk_prob: true, mlp_layer_types: Array<string>(layers).fill('sparse'),
+    rope_parameters: {full_attention: full, sliding_attention: {rope_type: 'default', rope_theta: base}},
+  }
+}
+
+/** Mellum's sliding layers: the pattern's flags (or a period n: layer l slides unless l % n is n - 1); none without a window. */
+function mellumWindows({arch, path, get}: FileKeys, layers: number): Record<string, unknown> {
+  const window = get('attention.sliding_window')
+  const full = Array<string>(layers).fill('full_attention')
+  if (window === undefined || window === 0) return {layer_types: full}
+  const pattern = get('attention.sliding_window_pattern')
+  if (pattern === undefined) throw new ModelLoadError(`${path}: GGUF metadata ${arch}.attention.sliding_window_pattern is missing (which layers slide, with attention.sliding_window)`)
+  if (typeof pattern !== 'number') return exaone4Windows(get, path, arch)
+  if (!Number.isInteger(pattern) || pattern < 1) throw new ModelLoadError(`${path}: ${arch}.attention.sliding_window_pattern ${quotedValue(pattern)} is not a period of layers (a positive integer) nor one true/false per layer.`)
+  return {sliding_window: window, layer_types: full.map((type, l) => (l % pattern < pattern - 1 ? 'sliding_attention' : type))}
+}
+
+/**
+ * Hy3 as llama.cpp's hy_v3 loader reads the file: sigmoid routing (no expert_gating_func) with the exp_probs_b bias,
+ * top-k renormalised by expert_weights_norm (true, as the converter writes route_norm) and scaled by
+ * expert_weights_scale; a shared MLP expert_shared_feed_forward_length wide (else expert_shared_count x, else 1 x, the
+ * experts' width). Its dense layers are the first leading_dense_block_count where the file says so, else those without a
+ * router (the converter writes no count); block_count includes its nextn (MTP) layers, which are skipped.
+ */
+function hyV3Keys(file: FileKeys, tensorNames: Set<string>): Record<string, unknown> {
+  checkGating(file, 2)
+  const {arch, path, get, required} = file
+  if (get('expert_weights_norm') !== true) throw new ModelLoadError(`${path}: ${arch}.expert_weights_norm ${quotedValue(get('expert_weights_norm'))} is not supported: Hy3 renormalises its top-k weights (true; llama.cpp runs a file without it unnormalised).`)
+  const groups = get('expert_group_count') ?? 1
+  if (groups !== 1) throw new ModelLoadError(`${path}: ${arch}.expert_group_count ${quotedValue(groups)} is not supported: Hy3 routes over its experts in one group.`)
+  const width = Number(required('expert_feed_forward_length'))
+  const shared = get('expert_shared_count')
+  const sharedWidth = get('expert_shared_feed_forward_length') ?? (shared === undefined ? width : Number(shared) * width)
+  const count = Number(sharedWidth) / width
+  if (!Number.isInteger(count) || count < 1) {
+    throw new ModelLoadError(`${path}: ${arch}.expert_shared_feed_forward_length ${quotedValue(sharedWidth)} is not a whole, positive number of experts' widths (${quotedValue(width)}): Hy3's shared MLP is num_shared_experts x that wide.`)
+  }
+  const layers = Number(required('block_count')) - Number(get('nextn_predict_layers') ?? 0)
+  const dense = get('leading_dense_block_count')
+  const isDense = (l: number) => (dense === undefined ? !tensorNames.has(`blk.${l}.ffn_gate_inp.weight`) : l < Number(dense))
+  return {
+    num_hidden_layers: layers, num_experts: required('expert_count'), num_experts_per_tok: required('expert_used_count'), moe_intermediate_size: width,
+    num_shared_experts: count, router_scaling_factor: get('expert_weights_scale') ?? 1,
+    mlp_layer_types: Number.isInteger(layers) && layers > 0 ? Array.from({length: layers}, (_, l) => (isDense(l) ? 'dense' : 'sparse')) : [],
+    rope_parameters: {rope_type: 'default', rope_theta: get('rope.freq_base') ?? 10000},
+  }
+}
+
+const FAMILY_KEYS: Record<string, (file: FileKeys, tensorNames: Set<string>) => Record<string, unknown>> = {
   'ernie4_5-moe': ernieKeys, 'hunyuan-moe': hunyuanKeys, dots1: dots1Keys, 'minimax-m2': minimaxKeys, 'exaone-moe': exaoneMoeKeys, dbrx: dbrxKeys, afmoe: afmoeKeys,
-  cohere2moe: cohere2MoeKeys,
+  cohere2moe: cohere2MoeKeys, mellum: mellumKeys, hy_v3: hyV3Keys,
 }
 
 /** The config.json keys a file of these families stands for beyond the llama ones; {} for other architectures. */
@@ -198,7 +277,7 @@ export function moeFamilyGgufKeys(arch: string, get: (key: string) => unknown, t
     if (get(key) === undefined) throw new ModelLoadError(`${path}: GGUF metadata ${arch}.${key} is missing`)
     return get(key)
   }
-  return FAMILY_KEYS[arch]!({arch, path, get, required, hasBias: tensorNames.has('blk.0.attn_q.bias')})
+  return FAMILY_KEYS[arch]!({arch, path, get, required, hasBias: tensorNames.has('blk.0.attn_q.bias')}, tensorNames)
 }
 
 /** DBRX's fused attn_qkv as q, k and v row windows (byte windows of the file, block formats included); others as they are. */

@@ -1,5 +1,6 @@
 // Mixture-of-experts GGUF files (llama with experts = Mixtral, qwen2moe, qwen3moe (qwen3vlmoe's text too), olmoe, granitemoe with or without a shared expert): their config.json keys and their expert tensors under the engine's names.
 import {ModelLoadError, quotedValue} from '../errors.js'
+import {GGUF_DEEPSEEK_ARCHITECTURES} from './gguf-deepseek.js'
 import {GGUF_GEMMA4_ARCHITECTURES} from './gguf-gemma4.js'
 import {GGUF_HYBRID_ARCHITECTURES} from './gguf-hybrid.js'
 import {GGUF_MOE_FAMILY_ARCHITECTURES} from './gguf-moe-families.js'
@@ -12,7 +13,7 @@ export function ggufMoeConfigKeys(arch: string, get: (key: string) => unknown, t
   // gpt-oss's experts (gguf-gpt-oss.ts), DeepSeek's grouped ones (gguf-deepseek.ts), Llama 4's (gguf-llama4.ts) and
   // the hybrid families' (gguf-hybrid.ts), the other MoE families' (gguf-moe-families.ts) and Gemma 4's MoE block
   // (gguf-gemma4.ts) are read with the rest of their config.
-  if (arch === 'gpt-oss' || arch === 'deepseek2' || arch === 'glm4moe' || arch === 'llama4' || GGUF_HYBRID_ARCHITECTURES[arch] || GGUF_MOE_FAMILY_ARCHITECTURES[arch] || GGUF_GEMMA4_ARCHITECTURES[arch]) return null
+  if (arch === 'gpt-oss' || GGUF_DEEPSEEK_ARCHITECTURES[arch] || arch === 'llama4' || GGUF_HYBRID_ARCHITECTURES[arch] || GGUF_MOE_FAMILY_ARCHITECTURES[arch] || GGUF_GEMMA4_ARCHITECTURES[arch]) return null
   if (experts === undefined || experts === 0) {
     if (arch === 'qwen2moe' || isQwen3MoeGguf(arch) || arch === 'olmoe' || arch === 'granitemoe') throw new ModelLoadError(`${path}: GGUF metadata ${arch}.expert_count is missing`)
     return null
