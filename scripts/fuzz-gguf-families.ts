@@ -16,6 +16,7 @@ import {lfm2MambaMetadata, lfm2MambaTensors, type Lfm2MambaArch} from '../test/s
 import {moeFamilyMetadata, moeFamilyTensors, type MoeFamilyArch} from '../test/support/moe-family-gguf.js'
 import {moreDenseMetadata, moreDenseTensors, ternarizedBitnetCheckpoint} from '../test/support/more-dense-gguf.js'
 import {ssmHybridMetadata, ssmHybridTensors, type SsmHybridArch} from '../test/support/ssm-hybrid-gguf.js'
+import {mistral4Metadata, mistral4Tensors} from '../test/support/mistral4-gguf.js'
 import {youtuMetadata, youtuTensors} from '../test/support/youtu-gguf.js'
 import type {TokenizerFamilyName} from '../src/engine/model/tokenizer-families.js'
 
@@ -71,6 +72,21 @@ export const GGUF_FAMILIES: Record<string, Build> = {
     const hf = await loadModel(source)
     return {metadata: youtuMetadata(hf.config, 1.2), tensors: youtuTensors(source, hf.config)}
   },
+  // Mistral Small 4's mistral4 file (its YaRN's mscale_all_dim 1.2, as the test checkpoint's).
+  mistral4: async () => {
+    const source = await ensureTestModel('tiny', {variant: 'mistral4'})
+    const hf = await loadModel(source)
+    return {metadata: mistral4Metadata(hf.config, 1.2), tensors: mistral4Tensors(source, hf.config)}
+  },
+  // Mellum's checkpoint as llama.cpp's mellum graph runs a file (gguf-mellum-hy-v3.test.ts): every layer routed, one rope base.
+  mellum: async () => {
+    const hf = await withConfig(
+      await ensureTestModel('tiny', {variant: 'mellum'}),
+      (json) => ({...json, mlp_layer_types: ['sparse', 'sparse', 'sparse'], rope_parameters: {...json.rope_parameters, sliding_attention: {rope_type: 'default', rope_theta: 1e6}}}),
+      (layer) => (layer === 0 ? 2 : layer),
+    )
+    return {metadata: moeFamilyMetadata('mellum', hf.config, 'gpt2'), tensors: moeFamilyTensors(hf, 'mellum')}
+  },
   bitnet: async () => {
     const hf = await loadModel(ternarizedBitnetCheckpoint(await ensureTestModel('tiny', {variant: 'bitnet'}), join(mkdtempSync(join(tmpdir(), 'pagedllm-fuzz-bitnet-')), 'hf'), 'relu2'))
     return {metadata: moreDenseMetadata('bitnet', hf), tensors: moreDenseTensors(hf)}
@@ -86,6 +102,7 @@ export const GGUF_FAMILIES: Record<string, Build> = {
   'exaone-moe': moe('exaone-moe', 'exaone_moe', 'gpt2'),
   dbrx: moe('dbrx', 'dbrx', 'gpt2'),
   afmoe: moe('afmoe', 'afmoe', 'gpt2'),
+  hy_v3: moe('hy_v3', 'hy-v3', 'gpt2'),
   glm4: dense('glm4', 'glm4'),
   exaone4: dense('exaone4', 'exaone4'),
   seed_oss: dense('seed_oss', 'seedoss'),

@@ -89,6 +89,8 @@ describe('GGUF mellum files (JetBrains Mellum)', () => {
     const cases: [Record<string, GgufEntry | null>, GgufTensorSpec[], RegExp][] = [
       [{'mellum.expert_feed_forward_length': null}, tensors, /GGUF metadata mellum\.expert_feed_forward_length is missing/],
       [{'mellum.attention.sliding_window_pattern': null}, tensors, /GGUF metadata mellum\.attention\.sliding_window_pattern is missing/],
+      // Found by fuzz-model-files.ts --gguf: a scaling other than YaRN loaded and ran unscaled.
+      [{'mellum.rope.scaling.type': {type: 'string', value: 'linear'}}, tensors, /mellum\.rope\.scaling\.type "linear" is not supported \(none or yarn\)/],
       [{'mellum.expert_gating_func': u32(2)}, tensors, /mellum\.expert_gating_func 2 is not supported/],
       [{'mellum.rope.freq_base_swa': {type: 'f32', value: 1e4}}, tensors, /mellum\.rope\.freq_base_swa 10000 differs from rope\.freq_base 1000000/],
       [{}, tensors.filter((t) => t.name !== 'blk.0.ffn_gate_inp.weight'), /blk\.0\.ffn_gate_inp\.weight|layers\.0\.mlp\.gate\.weight/],
@@ -116,6 +118,13 @@ describe('GGUF hy_v3 files (Tencent Hy3)', () => {
     assert.deepEqual(features(gguf), features(hf))
   })
 
+  it('reads linear rope scaling, which llama.cpp\'s hy_v3 graph applies as it does every file\'s', async () => {
+    const hf = await checkpoint()
+    const metadata = edited(moeFamilyMetadata('hy_v3', hf.config, 'gpt2'), {'hy_v3.rope.scaling.type': {type: 'string', value: 'linear'}, 'hy_v3.rope.scaling.factor': {type: 'f32', value: 2}})
+    const gguf = await loadModel(write('hy_v3-linear', metadata, moeFamilyTensors(hf, 'hy_v3')))
+    assert.deepEqual(gguf.config.ropeScaling, {type: 'linear', factor: 2})
+  })
+
   it('skips the nextn (MTP) layers block_count counts', async () => {
     const hf = await checkpoint()
     const tensors = moeFamilyTensors(hf, 'hy_v3')
@@ -134,6 +143,7 @@ describe('GGUF hy_v3 files (Tencent Hy3)', () => {
     const cases: [Record<string, GgufEntry | null>, GgufTensorSpec[], RegExp][] = [
       [{'hy_v3.expert_count': null}, tensors, /GGUF metadata hy_v3\.expert_count is missing/],
       [{'hy_v3.expert_weights_norm': null}, tensors, /hy_v3\.expert_weights_norm undefined is not supported: Hy3 renormalises/],
+      [{'hy_v3.rope.scaling.type': {type: 'string', value: 'yarn'}}, tensors, /rope scaling "yarn" is not supported \(none or linear\)/],
       [{'hy_v3.expert_gating_func': u32(1)}, tensors, /hy_v3\.expert_gating_func 1 is not supported: hy_v3 routes with sigmoid/],
       [{'hy_v3.expert_shared_feed_forward_length': u32(48)}, tensors, /hy_v3\.expert_shared_feed_forward_length 48 is not a whole, positive number/],
       [{}, tensors.filter((t) => t !== bias), /e_score_correction_bias|exp_probs_b/],

@@ -92,6 +92,9 @@ describe('GGUF mistral4 files (Mistral Small 4)', () => {
     const cases: [Record<string, GgufEntry | null>, GgufTensorSpec[], RegExp][] = [
       [{'mistral4.expert_count': null}, tensors, /GGUF metadata mistral4\.expert_count is missing/],
       [{'mistral4.attention.kv_lora_rank': null}, tensors, /GGUF metadata mistral4\.attention\.kv_lora_rank is missing/],
+      // Found by fuzz-model-files.ts --gguf: a key_length other than the latent cache's width loaded, unread.
+      [{'mistral4.attention.key_length': u32(2 ** 31)}, tensors, /attention\.key_length 2147483648 is not 40 \(kv_lora_rank \+ rope\.dimension_count\)/],
+      [{'mistral4.rope.scaling.type': {type: 'string', value: 'linear'}}, tensors, /mistral4 rope scaling "linear" is not supported \(none or yarn\)/],
       [{'mistral4.expert_gating_func': u32(2)}, tensors, /mistral4\.expert_gating_func 2 is not supported: Mistral Small 4 routes with softmax/],
       [{}, tensors.filter((t) => t.name !== 'blk.2.ffn_down_exps.weight'), /down_proj|ffn_down_exps/],
       [{}, tensors.filter((t) => t.name !== 'blk.1.attn_kv_a_norm.weight'), /kv_a_layernorm|attn_kv_a_norm/],

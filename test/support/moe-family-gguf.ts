@@ -130,19 +130,19 @@ export function moeFamilyMetadata(arch: MoeFamilyArch, c: LoadedModel['config'],
       expert_gating_func: u32(2), 'rope.dimension_count': u32(c.headDim), 'rope.scaling.type': {type: 'string', value: 'none'}, 'attention.layer_norm_epsilon': f32(1e-5),
       ...(moe.sharedExpertIntermediateSize > 0 ? {expert_shared_count: u32(moe.sharedExpertIntermediateSize / moe.expertIntermediateSize), expert_shared_feed_forward_length: u32(moe.sharedExpertIntermediateSize)} : {}),
     },
-  }
-  // MellumModel: the base's rope keys (the full layers' YaRN, the sliding layers' base as freq_base_swa) and its windows.
-  extra.mellum = {
-    expert_feed_forward_length: u32(moe.expertIntermediateSize), 'rope.freq_base_swa': f32(c.ropeLocalTheta ?? c.ropeTheta),
-    'attention.sliding_window': u32(Math.max(...(c.layerWindows ?? [0]))), 'attention.sliding_window_pattern': {type: 'bools', value: (c.layerWindows ?? []).map((w) => w > 0)},
-    ...(c.ropeScaling.type === 'yarn'
-      ? {'rope.scaling.type': {type: 'string', value: 'yarn'}, 'rope.scaling.factor': f32(c.ropeScaling.factor), 'rope.scaling.original_context_length': u32(c.ropeScaling.originalMaxPosition)}
-      : {}),
-  }
-  // HYV3Model: sigmoid gating, route_norm, router_scaling_factor and the shared MLP's width; no leading dense count (its layers show it).
-  extra.hy_v3 = {
-    expert_feed_forward_length: u32(moe.expertIntermediateSize), expert_shared_feed_forward_length: u32(moe.sharedExpertIntermediateSize),
-    expert_weights_norm: {type: 'bool', value: true}, expert_weights_scale: f32(grouped.routedScalingFactor), expert_gating_func: u32(2),
+    // MellumModel: the base's rope keys (the full layers' YaRN, the sliding layers' base as freq_base_swa) and its windows.
+    mellum: {
+      expert_feed_forward_length: u32(moe.expertIntermediateSize), 'rope.freq_base_swa': f32(c.ropeLocalTheta ?? c.ropeTheta),
+      'attention.sliding_window': u32(Math.max(...(c.layerWindows ?? [0]))), 'attention.sliding_window_pattern': {type: 'bools', value: (c.layerWindows ?? []).map((w) => w > 0)},
+      ...(c.ropeScaling.type === 'yarn'
+        ? {'rope.scaling.type': {type: 'string', value: 'yarn'}, 'rope.scaling.factor': f32(c.ropeScaling.factor), 'rope.scaling.original_context_length': u32(c.ropeScaling.originalMaxPosition)}
+        : {}),
+    },
+    // HYV3Model: sigmoid gating, route_norm, router_scaling_factor and the shared MLP's width; no leading dense count (its layers show it).
+    hy_v3: {
+      expert_feed_forward_length: u32(moe.expertIntermediateSize), expert_shared_feed_forward_length: u32(moe.sharedExpertIntermediateSize),
+      expert_weights_norm: {type: 'bool', value: true}, expert_weights_scale: f32(grouped.routedScalingFactor), expert_gating_func: u32(2),
+    },
   }
   const dbrxOmits = arch === 'dbrx' ? ['attention.key_length', 'attention.value_length', 'attention.layer_norm_rms_epsilon'] : []
   const common: Record<string, GgufEntry> = {

@@ -48,7 +48,7 @@ export function deepseekGgufKeys(arch: string, get: (key: string) => unknown, te
   }
   // Youtu-LLM: the converter writes its dense latent-attention model as deepseek2 with no expert_count and every layer dense.
   if (arch === 'deepseek2' && get('expert_count') === undefined && get('leading_dense_block_count') !== undefined && get('leading_dense_block_count') === get('block_count')) {
-    return {architectures: ['YoutuForCausalLM'], model_type: 'youtu', ...latentAttentionKeys(get, required, path)}
+    return {architectures: ['YoutuForCausalLM'], model_type: 'youtu', ...latentAttentionKeys(arch, get, required, path)}
   }
   if (arch === 'mistral4') return mistral4Keys(get, required, path)
   const gating = get('expert_gating_func') ?? 1
@@ -75,7 +75,7 @@ export function deepseekGgufKeys(arch: string, get: (key: string) => unknown, te
   return {
     ...routing, architectures: [v3 ? 'DeepseekV3ForCausalLM' : 'DeepseekV2ForCausalLM'], model_type: v3 ? 'deepseek_v3' : 'deepseek_v2',
     ...(v3 ? {} : {topk_method: Number(groups) > 1 ? 'group_limited_greedy' : 'greedy'}),
-    ...latentAttentionKeys(get, required, path),
+    ...latentAttentionKeys(arch, get, required, path),
   }
 }
 
@@ -87,7 +87,7 @@ function mistral4Keys(get: (key: string) => unknown, required: (key: string) => 
   const gating = get('expert_gating_func') ?? 1
   if (gating !== 1) throw new ModelLoadError(`${path}: mistral4.expert_gating_func ${quotedValue(gating)} is not supported: Mistral Small 4 routes with softmax scores (1).`)
   const groups = get('expert_group_count') ?? 1
-  const {rope_scaling: yarn, ...attention} = latentAttentionKeys(get, required, path)
+  const {rope_scaling: yarn, ...attention} = latentAttentionKeys('mistral4', get, required, path)
   const {type: _, ...yarnKeys} = (yarn ?? {}) as Record<string, unknown>
   const ropeTheta = get('rope.freq_base') ?? 10000
   return {
@@ -103,14 +103,22 @@ function mistral4Keys(get: (key: string) => unknown, required: (key: string) => 
 }
 
 /** A deepseek2 file's latent attention (llama.cpp rotates adjacent pairs: rope_interleave) and YaRN as DeepSeek's config keys. */
-function latentAttentionKeys(get: (key: string) => unknown, required: (key: string) => unknown, path: string): Record<string, unknown> {
+function latentAttentionKeys(arch: string, get: (key: string) => unknown, required: (key: string) => unknown, path: string): Record<string, unknown> {
   const rope = Number(required('rope.dimension_count'))
+  const rank = required('attention.kv_lora_rank')
+  // With the _mla sizes, key_length / value_length are the MQA cache's rows llama.cpp sizes the latents by.
+  if (get('attention.key_length_mla') !== undefined) {
+    for (const [key, expected] of [['attention.key_length', Number(rank) + rope], ['attention.value_length', Number(rank)]] as const) {
+      const value = get(key)
+      if (value !== undefined && value !== expected) throw new ModelLoadError(`${path}: ${key} ${quotedValue(value)} is not ${expected} (kv_lora_rank${key.endsWith('key_length') ? ' + rope.dimension_count' : ''}), the latent cache's width beside key_length_mla.`)
+    }
+  }
   return {
     head_dim: null, num_key_value_heads: null, rope_interleave: true,
-    kv_lora_rank: required('attention.kv_lora_rank'), q_lora_rank: get('attention.q_lora_rank') ?? null,
+    kv_lora_rank: rank, q_lora_rank: get('attention.q_lora_rank') ?? null,
     qk_rope_head_dim: rope, qk_nope_head_dim: Number(get('attention.key_length_mla') ?? required('attention.key_length')) - rope,
     v_head_dim: get('attention.value_length_mla') ?? required('attention.value_length'),
-    rope_scaling: deepseekYarn(get, path),
+    rope_scaling: deepseekYarn(arch, get, path),
   }
 }
 
@@ -124,10 +132,10 @@ export function writtenDecimal(value: number): number {
 }
 
 /** rope.scaling.type yarn as DeepSeek's rope_scaling: mscale and mscale_all_dim both yarn_log_multiplier / 0.1; null for none. */
-function deepseekYarn(get: (key: string) => unknown, path: string): Record<string, unknown> | null {
+function deepseekYarn(arch: string, get: (key: string) => unknown, path: string): Record<string, unknown> | null {
   const type = get('rope.scaling.type')
   if (type === undefined || type === 'none') return null
-  if (type !== 'yarn') throw new ModelLoadError(`${path}: deepseek2 and mistral4 rope scaling ${quotedValue(type)} is not supported (none or yarn).`)
+  if (type !== 'yarn') throw new ModelLoadError(`${path}: ${arch} rope scaling ${quotedValue(type)} is not supported (none or yarn).`)
   const multiplier = get('rope.scaling.yarn_log_multiplier')
   const mscale = typeof multiplier === 'number' ? Number((writtenDecimal(multiplier) * 10).toPrecision(12)) : undefined
   return {

@@ -146,7 +146,7 @@ function ggufConfig(file: GgufFile, arch: string, vocabSize: number, tokenizer: 
     }
   }
   const ropeType = get('rope.scaling.type')
-  if (ropeType !== undefined && ropeType !== 'none' && ropeType !== 'linear' && !isOlmo3Gguf(arch, get) && !acceptsGgufYarn(arch, ropeType) && !acceptsVlTextYarn(arch, ropeType) && arch !== 'gpt-oss' && !acceptsDeepseekYarn(arch) && !acceptsMoeFamilyYarn(arch)) {
+  if (ropeType !== undefined && ropeType !== 'none' && ropeType !== 'linear' && !isOlmo3Gguf(arch, get) && !acceptsGgufYarn(arch, ropeType) && !acceptsVlTextYarn(arch, ropeType) && arch !== 'gpt-oss' && !acceptsDeepseekYarn(arch) && !acceptsMoeFamilyYarn(arch, ropeType)) {
     throw new ModelLoadError(`${file.path}: rope scaling ${quotedValue(ropeType)} is not supported (none or linear)`)
   }
   const ropeFactor = get('rope.scaling.factor') ?? 1

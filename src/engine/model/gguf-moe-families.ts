@@ -28,8 +28,8 @@ export const GGUF_MOE_FAMILY_ARCHITECTURES: Record<string, {architecture: string
 }
 
 /** Whether the file's rope.scaling.type is a YaRN the family's reader takes (Mellum's full layers: mellumKeys). */
-export function acceptsMoeFamilyYarn(arch: string): boolean {
-  return arch === 'mellum'
+export function acceptsMoeFamilyYarn(arch: string, ropeType: unknown): boolean {
+  return arch === 'mellum' && ropeType === 'yarn'
 }
 
 /**
@@ -213,7 +213,9 @@ function mellumKeys(file: FileKeys): Record<string, unknown> {
   if (swaBase !== undefined && swaBase !== base) {
     throw new ModelLoadError(`${path}: ${arch}.rope.freq_base_swa ${quotedValue(swaBase)} differs from rope.freq_base ${quotedValue(base)}: llama.cpp's mellum graph rotates the sliding layers by rope.freq_base, the checkpoint by their own base.`)
   }
+  // The loader lets linear scaling through for every file; Mellum's full layers take YaRN or none.
   const type = get('rope.scaling.type')
+  if (type === 'linear') throw new ModelLoadError(`${path}: ${arch}.rope.scaling.type "linear" is not supported (none or yarn).`)
   const full = type === 'yarn' ? {...ggufYarnScaling(get), rope_theta: base} : {rope_type: 'default', rope_theta: base}
   return {
     ...mellumWindows(file, layers), num_experts: required('expert_count'), num_experts_per_tok: required('expert_used_count'),
@@ -261,7 +263,11 @@ function hyV3Keys(file: FileKeys, tensorNames: Set<string>): Record<string, unkn
     num_hidden_layers: layers, num_experts: required('expert_count'), num_experts_per_tok: required('expert_used_count'), moe_intermediate_size: width,
     num_shared_experts: count, router_scaling_factor: get('expert_weights_scale') ?? 1,
     mlp_layer_types: Number.isInteger(layers) && layers > 0 ? Array.from({length: layers}, (_, l) => (isDense(l) ? 'dense' : 'sparse')) : [],
-    rope_parameters: {rope_type: 'default', rope_theta: get('rope.freq_base') ?? 10000},
+    rope_parameters: {
+      rope_theta: get('rope.freq_base') ?? 10000,
+      // Linear scaling (the only one the loader lets through besides none) as llama.cpp's graph applies it to every file.
+      ...(get('rope.scaling.type') === 'linear' ? {rope_type: 'linear', factor: get('rope.scaling.factor') ?? 1} : {rope_type: 'default'}),
+    },
   }
 }
 
