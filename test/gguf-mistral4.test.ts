@@ -94,6 +94,7 @@ describe('GGUF mistral4 files (Mistral Small 4)', () => {
       [{'mistral4.attention.kv_lora_rank': null}, tensors, /GGUF metadata mistral4\.attention\.kv_lora_rank is missing/],
       // Found by fuzz-model-files.ts --gguf: a key_length other than the latent cache's width loaded, unread.
       [{'mistral4.attention.key_length': u32(2 ** 31)}, tensors, /attention\.key_length 2147483648 is not 40 \(kv_lora_rank \+ rope\.dimension_count\)/],
+      [{'mistral4.rope.scaling.yarn_log_multiplier': {type: 'string', value: '0.12'}}, tensors, /mistral4\.rope\.scaling\.yarn_log_multiplier must be a number/],
       [{'mistral4.rope.scaling.type': {type: 'string', value: 'linear'}}, tensors, /mistral4 rope scaling "linear" is not supported \(none or yarn\)/],
       [{'mistral4.expert_gating_func': u32(2)}, tensors, /mistral4\.expert_gating_func 2 is not supported: Mistral Small 4 routes with softmax/],
       [{}, tensors.filter((t) => t.name !== 'blk.2.ffn_down_exps.weight'), /down_proj|ffn_down_exps/],

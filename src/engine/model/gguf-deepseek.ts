@@ -137,6 +137,7 @@ function deepseekYarn(arch: string, get: (key: string) => unknown, path: string)
   if (type === undefined || type === 'none') return null
   if (type !== 'yarn') throw new ModelLoadError(`${path}: ${arch} rope scaling ${quotedValue(type)} is not supported (none or yarn).`)
   const multiplier = get('rope.scaling.yarn_log_multiplier')
+  if (multiplier !== undefined && (typeof multiplier !== 'number' || !Number.isFinite(multiplier))) throw new ModelLoadError(`${path}: ${arch}.rope.scaling.yarn_log_multiplier must be a number (0.1 x mscale_all_dim), got ${quotedValue(multiplier)}.`)
   const mscale = typeof multiplier === 'number' ? Number((writtenDecimal(multiplier) * 10).toPrecision(12)) : undefined
   return {
     type: 'yarn', factor: get('rope.scaling.factor'), original_max_position_embeddings: get('rope.scaling.original_context_length'),
