@@ -145,7 +145,8 @@ describe('GGUF hy_v3 files (Tencent Hy3)', () => {
       [{'hy_v3.expert_weights_norm': null}, tensors, /hy_v3\.expert_weights_norm undefined is not supported: Hy3 renormalises/],
       [{'hy_v3.rope.scaling.type': {type: 'string', value: 'yarn'}}, tensors, /rope scaling "yarn" is not supported \(none or linear\)/],
       [{'hy_v3.expert_gating_func': u32(1)}, tensors, /hy_v3\.expert_gating_func 1 is not supported: hy_v3 routes with sigmoid/],
-      [{'hy_v3.expert_shared_feed_forward_length': u32(48)}, tensors, /hy_v3\.expert_shared_feed_forward_length 48 is not a whole, positive number/],
+      [{'hy_v3.expert_shared_feed_forward_length': u32(48)}, tensors, /hy_v3\.expert_shared_feed_forward_length 48 does not make a whole, positive number/],
+      [{'hy_v3.expert_shared_feed_forward_length': null, 'hy_v3.expert_shared_count': u32(0)}, tensors, /hy_v3\.expert_shared_count 0 does not make a whole, positive number/],
       [{}, tensors.filter((t) => t !== bias), /e_score_correction_bias|exp_probs_b/],
       [{}, tensors.map((t) => (t === bias ? {...t, dims: [t.dims[0]! - 1], data: t.data.subarray(4)} : t)), /e_score_correction_bias|exp_probs_b/],
     ]

@@ -254,7 +254,8 @@ function hyV3Keys(file: FileKeys, tensorNames: Set<string>): Record<string, unkn
   const sharedWidth = get('expert_shared_feed_forward_length') ?? (shared === undefined ? width : Number(shared) * width)
   const count = Number(sharedWidth) / width
   if (!Number.isInteger(count) || count < 1) {
-    throw new ModelLoadError(`${path}: ${arch}.expert_shared_feed_forward_length ${quotedValue(sharedWidth)} is not a whole, positive number of experts' widths (${quotedValue(width)}): Hy3's shared MLP is num_shared_experts x that wide.`)
+    const [key, value] = get('expert_shared_feed_forward_length') === undefined ? ['expert_shared_count', shared] : ['expert_shared_feed_forward_length', sharedWidth]
+    throw new ModelLoadError(`${path}: ${arch}.${key} ${quotedValue(value)} does not make a whole, positive number of experts' widths (${quotedValue(width)}): Hy3's shared MLP is num_shared_experts x that wide.`)
   }
   const layers = Number(required('block_count')) - Number(get('nextn_predict_layers') ?? 0)
   const dense = get('leading_dense_block_count')
