@@ -4,30 +4,21 @@
 // equal to the checkpoint quantized at load. Mellum's checkpoint is read as llama.cpp's mellum graph runs a file: every
 // layer's MLP sparse and the sliding layers rotated at the full layers' base (without the YaRN).
 import assert from 'node:assert/strict'
-import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
-import {join} from 'node:path'
-import {after, describe, it} from 'node:test'
+import {describe, it} from 'node:test'
 import {cpuOnlyNeed} from '../src/engine/engine-parts.js'
 import {ModelLoadError} from '../src/engine/errors.js'
 import {loadModel, type LoadedModel} from '../src/engine/model/load-model.js'
 import {ensureTestModel} from '../src/engine/model/test-model.js'
 import {withConfig} from './support/edited-checkpoint.js'
-import {ggufBytes, q8_0Matrices, type GgufEntry, type GgufTensorSpec} from './support/gguf-file.js'
-import {maxAbsDifference, promptLogits} from './support/model-logits.js'
+import {q8_0Matrices, type GgufEntry, type GgufTensorSpec} from './support/gguf-file.js'
+import {ggufScratch} from './support/gguf-scratch.js'
+import {greedyTokens, maxAbsDifference, promptLogits} from './support/model-logits.js'
 import {moeFamilyMetadata, moeFamilyTensors} from './support/moe-family-gguf.js'
-import {argmax} from './support/reference-model.js'
 
 const loadError = (pattern: RegExp) => (error: unknown) => error instanceof ModelLoadError && pattern.test(error.message)
 const u32 = (value: number): GgufEntry => ({type: 'u32', value})
 
-const dir = mkdtempSync(join(tmpdir(), 'pagedllm-gguf-mellum-hy-v3-'))
-after(() => rmSync(dir, {recursive: true, force: true}))
-const write = (name: string, metadata: Record<string, GgufEntry>, tensors: GgufTensorSpec[]): string => {
-  const path = join(dir, `${name}.gguf`)
-  writeFileSync(path, ggufBytes(metadata, {tensors}))
-  return path
-}
+const {write} = ggufScratch('pagedllm-gguf-mellum-hy-v3-')
 /** The metadata with `edit`'s keys set, or removed where null. */
 const edited = (metadata: Record<string, GgufEntry>, edit: Record<string, GgufEntry | null>) =>
   Object.fromEntries(Object.entries({...metadata, ...edit}).filter((entry): entry is [string, GgufEntry] => entry[1] !== null))
@@ -35,15 +26,6 @@ const edited = (metadata: Record<string, GgufEntry>, edit: Record<string, GgufEn
 function features(m: LoadedModel): unknown {
   const c = m.config
   return [c.architecture, c.numLayers, c.headDim, c.qkNorm, c.ropeTheta, c.ropeLocalTheta, c.ropeScaling, c.layerWindows, c.tieWordEmbeddings, Math.fround(c.rmsNormEps), c.moe]
-}
-
-async function greedyTokens(model: LoadedModel, prompt: number[], steps = 6): Promise<number[]> {
-  const tokens = [...prompt]
-  for (let step = 0; step < steps; step++) {
-    const {logits} = await promptLogits(model, 'f32', [tokens])
-    tokens.push(argmax(logits.subarray((tokens.length - 1) * model.config.vocabSize)))
-  }
-  return tokens.slice(prompt.length)
 }
 
 /** The file's f32 logits within 1e-5 of the checkpoint's, the same greedy tokens, and its q8_0 blocks' logits equal to the checkpoint quantized at load. */

@@ -4,46 +4,28 @@
 // what the file fixes: the same features, f32 logits within 1e-5, a q8_0 file equal to the checkpoint quantized at load,
 // and the same greedy tokens.
 import assert from 'node:assert/strict'
-import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import {after, describe, it} from 'node:test'
+import {describe, it} from 'node:test'
 import {ModelLoadError} from '../src/engine/errors.js'
 import {loadModel, type LoadedModel} from '../src/engine/model/load-model.js'
 import {ensureTestModel} from '../src/engine/model/test-model.js'
 import {chatglmMetadata, denseFamilyTensors, glm4vTextGguf} from './support/dense-family-gguf.js'
 import {withConfig} from './support/edited-checkpoint.js'
-import {ggufBytes, q8_0Matrices, type GgufEntry, type GgufTensorSpec} from './support/gguf-file.js'
-import {maxAbsDifference, promptLogits} from './support/model-logits.js'
+import {q8_0Matrices, type GgufEntry, type GgufTensorSpec} from './support/gguf-file.js'
+import {ggufScratch} from './support/gguf-scratch.js'
+import {greedyTokens, maxAbsDifference, promptLogits} from './support/model-logits.js'
 import {moeFamilyMetadata, moeFamilyTensors} from './support/moe-family-gguf.js'
 import {checkDirAgainstTransformers, readTransformersFixture} from './support/transformers-fixture.js'
-import {argmax} from './support/reference-model.js'
 
 const loadError = (pattern: RegExp) => (error: unknown) => error instanceof ModelLoadError && pattern.test(error.message)
 
-const dir = mkdtempSync(join(tmpdir(), 'pagedllm-gguf-more-archs-'))
-after(() => rmSync(dir, {recursive: true, force: true}))
-const write = (name: string, metadata: Record<string, GgufEntry>, tensors: GgufTensorSpec[]): string => {
-  const path = join(dir, `${name}.gguf`)
-  writeFileSync(path, ggufBytes(metadata, {tensors}))
-  return path
-}
+const {dir, write} = ggufScratch('pagedllm-gguf-more-archs-')
 
 /** What tells the runs apart, to be the same in the file as in the checkpoint. */
 function features(m: LoadedModel): unknown {
   const c = m.config
   return [c.architecture, c.numKvHeads, c.headDim, c.rotaryDim, c.ropeTheta, c.ropeScaling, c.attentionBias, c.attentionOutputBias, c.mlpBias, c.fusedProjections,
     c.hiddenAct, c.tieWordEmbeddings, Math.fround(c.rmsNormEps)]
-}
-
-/** `steps` greedy tokens after `prompt`, each from the last position's f32 logits. */
-async function greedyTokens(model: LoadedModel, prompt: number[], steps = 6): Promise<number[]> {
-  const tokens = [...prompt]
-  for (let step = 0; step < steps; step++) {
-    const {logits} = await promptLogits(model, 'f32', [tokens])
-    tokens.push(argmax(logits.subarray((tokens.length - 1) * model.config.vocabSize)))
-  }
-  return tokens.slice(prompt.length)
 }
 
 /**

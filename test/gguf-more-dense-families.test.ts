@@ -2,17 +2,16 @@
 // checkpoints (already checked against transformers) as llama.cpp's converters and tensor map write them, load as those checkpoints (their config.json
 // edited to what llama.cpp's files fix): the same features and the same logits.
 import assert from 'node:assert/strict'
-import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import {after, describe, it} from 'node:test'
+import {describe, it} from 'node:test'
 import {makeEngineConfig} from '../src/engine/config.js'
 import {ModelLoadError} from '../src/engine/errors.js'
 import {LLMEngine} from '../src/engine/llm-engine.js'
 import {loadModel, type LoadedModel} from '../src/engine/model/load-model.js'
 import {ensureTestModel} from '../src/engine/model/test-model.js'
 import {makeSamplingParams} from '../src/engine/sampling-params.js'
-import {ggufBytes, q8_0Matrices, type GgufEntry, type GgufTensorSpec} from './support/gguf-file.js'
+import {q8_0Matrices, type GgufEntry, type GgufTensorSpec} from './support/gguf-file.js'
+import {ggufScratch} from './support/gguf-scratch.js'
 import {withConfig} from './support/edited-checkpoint.js'
 import {convertedValues, ggufNameOf} from './support/layernorm-gguf.js'
 import {familyVocabMetadata} from './support/llama-gguf.js'
@@ -23,13 +22,7 @@ const u32 = (value: number) => ({type: 'u32' as const, value})
 const f32 = (value: number) => ({type: 'f32' as const, value})
 const loadError = (pattern: RegExp) => (error: unknown) => error instanceof ModelLoadError && pattern.test(error.message)
 
-const dir = mkdtempSync(join(tmpdir(), 'pagedllm-gguf-more-dense-'))
-after(() => rmSync(dir, {recursive: true, force: true}))
-const write = (name: string, metadata: Record<string, GgufEntry>, tensors: GgufTensorSpec[]): string => {
-  const path = join(dir, `${name}.gguf`)
-  writeFileSync(path, ggufBytes(metadata, {tensors}))
-  return path
-}
+const {dir, write} = ggufScratch('pagedllm-gguf-more-dense-')
 
 /** A LayerNorm-family checkpoint's tensors as llama.cpp's converter writes them (GPTBigCode's per-head q|k|v regrouped). */
 function layerNormTensors(hf: LoadedModel): GgufTensorSpec[] {

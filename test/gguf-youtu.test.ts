@@ -5,42 +5,24 @@
 // the same features, f32 logits within 1e-5, the same greedy tokens, a q8_0 file equal to the checkpoint quantized at load
 // (both run at q8_0: the latent pieces the file keeps F32 are quantized at load as the checkpoint's kv_b).
 import assert from 'node:assert/strict'
-import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
-import {join} from 'node:path'
-import {after, describe, it} from 'node:test'
+import {describe, it} from 'node:test'
 import {ModelLoadError} from '../src/engine/errors.js'
 import {loadModel, type LoadedModel} from '../src/engine/model/load-model.js'
 import {ensureTestModel} from '../src/engine/model/test-model.js'
 import {withConfig} from './support/edited-checkpoint.js'
-import {ggufBytes, q8_0Matrices, type GgufEntry, type GgufTensorSpec} from './support/gguf-file.js'
-import {maxAbsDifference, promptLogits} from './support/model-logits.js'
-import {argmax} from './support/reference-model.js'
+import {q8_0Matrices, type GgufEntry, type GgufTensorSpec} from './support/gguf-file.js'
+import {ggufScratch} from './support/gguf-scratch.js'
+import {greedyTokens, maxAbsDifference, promptLogits} from './support/model-logits.js'
 import {floatTensor, youtuMetadata, youtuTensors} from './support/youtu-gguf.js'
 
 const loadError = (pattern: RegExp) => (error: unknown) => error instanceof ModelLoadError && pattern.test(error.message)
 const u32 = (value: number): GgufEntry => ({type: 'u32', value})
 
-const dir = mkdtempSync(join(tmpdir(), 'pagedllm-gguf-youtu-'))
-after(() => rmSync(dir, {recursive: true, force: true}))
-const write = (name: string, metadata: Record<string, GgufEntry>, tensors: GgufTensorSpec[]): string => {
-  const path = join(dir, `${name}.gguf`)
-  writeFileSync(path, ggufBytes(metadata, {tensors}))
-  return path
-}
+const {write} = ggufScratch('pagedllm-gguf-youtu-')
 
 function features(m: LoadedModel): unknown {
   const c = m.config
   return [c.architecture, c.numLayers, c.headDim, c.rotaryDim, c.attentionScale, c.ropeScaling, {...c.mla, kvBApart: undefined}, c.moe, c.tieWordEmbeddings, Math.fround(c.rmsNormEps)]
-}
-
-async function greedyTokens(model: LoadedModel, prompt: number[], steps = 6): Promise<number[]> {
-  const tokens = [...prompt]
-  for (let step = 0; step < steps; step++) {
-    const {logits} = await promptLogits(model, 'f32', [tokens])
-    tokens.push(argmax(logits.subarray((tokens.length - 1) * model.config.vocabSize)))
-  }
-  return tokens.slice(prompt.length)
 }
 
 describe('GGUF deepseek2 files of Youtu-LLM (YoutuForCausalLM)', () => {

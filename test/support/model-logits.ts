@@ -3,6 +3,7 @@ import type {LoadedModel} from '../../src/engine/model/load-model.js'
 import {SeededRandom} from '../../src/engine/model/seeded-random.js'
 import {loadNativeModel, type WeightFormat} from '../../src/engine/native.js'
 import {TestBlockPool, TestSequence, buildStep} from './paged-batch.js'
+import {argmax} from './reference-model.js'
 
 const BLOCK_SIZE = 4
 
@@ -26,4 +27,14 @@ export function maxAbsDifference(a: Float32Array, b: Float32Array): number {
   let worst = 0
   for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]))
   return worst
+}
+
+/** `steps` greedy tokens after `prompt`, each from the last position's f32 logits of the whole sequence run afresh. */
+export async function greedyTokens(model: LoadedModel, prompt: number[], steps = 6): Promise<number[]> {
+  const tokens = [...prompt]
+  for (let step = 0; step < steps; step++) {
+    const {logits} = await promptLogits(model, 'f32', [tokens])
+    tokens.push(argmax(logits.subarray((tokens.length - 1) * model.config.vocabSize)))
+  }
+  return tokens.slice(prompt.length)
 }
