@@ -69,7 +69,7 @@ function patternEdits(pattern: string): [string, string][] {
 /** Values that contradict another key: each applies only where the base config has the key it edits. */
 function relationEdits(scope: Json, layers: number): [string, Json][] {
   const n = (key: string) => (typeof scope[key] === 'number' ? (scope[key] as number) : 0)
-  const experts = n('n_routed_experts') || n('num_experts') || n('num_local_experts')
+  const experts = n('n_routed_experts') || n('num_experts') || n('num_local_experts') || n('moe_num_experts')
   const edits: [string, Json][] = [
     // MLA
     ['qk_rope_head_dim odd', {qk_rope_head_dim: 7}],
@@ -82,7 +82,7 @@ function relationEdits(scope: Json, layers: number): [string, Json][] {
     ['n_group not dividing the experts', {n_group: 3, num_expert_group: 3}],
     ['topk_group above n_group', {topk_group: n('n_group') + n('num_expert_group') + 1}],
     ['n_group above the experts', {n_group: experts * 2, num_expert_group: experts * 2}],
-    ['num_experts_per_tok above the experts', {num_experts_per_tok: experts + 1, num_experts_per_token: experts + 1, top_k_experts: experts + 1}],
+    ['num_experts_per_tok above the experts', {num_experts_per_tok: experts + 1, num_experts_per_token: experts + 1, top_k_experts: experts + 1, moe_topk: experts + 1}],
     ['first_k_dense_replace = layers (no MoE layer)', {first_k_dense_replace: layers}],
     ['first_k_dense_replace above layers', {first_k_dense_replace: layers + 3}],
     ['num_dense_layers above layers', {num_dense_layers: layers + 3}],
@@ -91,7 +91,7 @@ function relationEdits(scope: Json, layers: number): [string, Json][] {
     ['interleave_moe_layer_step 0', {interleave_moe_layer_step: 0}],
     ['expert_layer_period 0', {expert_layer_period: 0}],
     ['expert_layer_offset = period', {expert_layer_offset: n('expert_layer_period')}],
-    ['n_shared_experts 0 (checkpoint has one)', {n_shared_experts: 0, num_shared_experts: 0}],
+    ['n_shared_experts 0 (checkpoint has one)', {n_shared_experts: 0, num_shared_experts: 0, moe_num_shared_experts: 0, shared_intermediate_size: 0}],
     ['moe_intermediate_size doubled', {moe_intermediate_size: n('moe_intermediate_size') * 2}],
     ['routed_scaling_factor -1', {routed_scaling_factor: -1}],
     // hybrid layer placement
@@ -131,7 +131,15 @@ function relationEdits(scope: Json, layers: number): [string, Json][] {
     ['per_layer_config layer "x"', {per_layer_config: {x: {head_dim: 16}}}],
     ['per_layer_config head_dim 7', {per_layer_config: {1: {head_dim: 7}}}],
     ['per_layer_config unknown key', {per_layer_config: {1: {banana: 3}}}],
-    // rope sections and partial rotary
+    // Gemma 3n's AltUp streams, LAuReL and sparse MLP gates
+    ['altup_active_idx = altup_num_inputs', {altup_active_idx: n('altup_num_inputs')}],
+    ['altup_num_inputs 1', {altup_num_inputs: 1}],
+    ['laurel_rank doubled', {laurel_rank: n('laurel_rank') * 2}],
+    ['vocab_size_per_layer_input above vocab_size', {vocab_size_per_layer_input: n('vocab_size') * 2}],
+    ['activation sparsity 1 on the first layer', {activation_sparsity_pattern: Array.isArray(scope.activation_sparsity_pattern) ? [1, ...scope.activation_sparsity_pattern.slice(1)] : undefined}],
+    // rope sections and partial rotary (CodeGen's and GPT-J's rotary_dim)
+    ['rotary_dim above the head size', {rotary_dim: n('n_embd')}],
+    ['rotary_dim odd', {rotary_dim: 3}],
     ['partial_rotary_factor 0', {partial_rotary_factor: 0}],
     ['partial_rotary_factor 1.5', {partial_rotary_factor: 1.5}],
     ['partial_rotary_factor giving an odd rotary dim', {partial_rotary_factor: 0.3}],

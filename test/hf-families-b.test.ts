@@ -117,6 +117,8 @@ describe('YoutuForCausalLM', () => {
     refusedByKey(json({rope_interleave: 'no'}), 'rope_interleave')
     refusedByKey(json({qk_rope_head_dim: 7}), 'qk_rope_head_dim')
     assert.throws(() => parseModelConfig(json({attention_bias: true})), /attention_bias=true is not supported for YoutuForCausalLM/)
+    // Not an object: read as absent, the YaRN (and its attention scale) would be dropped.
+    for (const hostile of [0, 'yarn', [4, 4], true]) refusedByKey(json({rope_parameters: hostile}), 'rope_parameters')
   })
 
   it('the tiny model matches transformers 5.18', async () => {
@@ -141,10 +143,19 @@ describe('GraniteMoeSWAForCausalLM', () => {
     refusedByKey(json({layer_rope_theta: [1e6, 1e4, 5e5, 1e4]}), 'layer_rope_theta')
     refusedByKey(json({sliding_window: 0}), 'sliding_window')
     refusedByKey(json({num_local_experts: 0}), 'num_local_experts')
+    refusedByKey(json({rope_parameters: 'default'}), 'rope_parameters')
   })
 
   it('the tiny model matches transformers 5.18', async () => {
     await checkAgainstFixture('granitemoe-swa')
+  })
+
+  it('refuses a shared_mlp in the checkpoint that shared_intermediate_size 0 (or its default) leaves unread', async () => {
+    for (const extra of [{shared_intermediate_size: 0}, {shared_intermediate_size: undefined}]) {
+      await withEditedCopy('granitemoe-swa', extra, () => true, async (dir) => {
+        await assert.rejects(loadModel(dir), /Tensor model\.layers\.0\.shared_mlp\.input_linear\.weight is in the checkpoint .* no shared expert/)
+      })
+    }
   })
 
   it('names a misshapen fused expert tensor as the checkpoint does', async () => {
@@ -278,6 +289,7 @@ describe('AXK1ForCausalLM', () => {
     refusedByKey(json({q_lora_rank: null}), 'q_lora_rank')
     refusedByKey(json({first_k_dense_replace: -1}), 'first_k_dense_replace')
     refusedByKey(json({n_shared_experts: 'one'}), 'n_shared_experts')
+    refusedByKey(json({rope_parameters: 1e30}), 'rope_parameters')
   })
 
   it('the tiny model matches transformers 5.18', async () => {

@@ -54,6 +54,8 @@ describe('CodeGen', () => {
     assert.throws(() => parseModelConfig(codegenJson({rotary_dim: 3})), loadError(/"rotary_dim" 3 must be even/))
     assert.throws(() => parseModelConfig(codegenJson({activation_function: 'swish2'})), loadError(/activation_function "swish2" is not supported/))
     assert.throws(() => parseModelConfig(codegenJson({tie_word_embeddings: 'no'})), loadError(/"tie_word_embeddings" must be true or false/))
+    // No tensor holds a rotary model's positions: a count past what the backends take is refused by key, not run.
+    assert.throws(() => parseModelConfig(codegenJson({n_positions: 1e30})), loadError(/"n_positions" 1e\+30 is beyond the sizes the backends take/))
     assert.match(cpuOnlyNeed({}, {config, tensors: []})?.reason ?? '', /^CodeGenForCausalLM \(CPU only until its CUDA path is checked on a GPU\)/)
   })
 
@@ -88,6 +90,7 @@ describe('Persimmon', () => {
     assert.throws(() => parseModelConfig(persimmonJson({partial_rotary_factor: 1.5})), loadError(/"partial_rotary_factor" must be in \(0, 1\]/))
     assert.throws(() => parseModelConfig(persimmonJson({qk_layernorm: 'yes'})), loadError(/"qk_layernorm" must be true or false/))
     assert.throws(() => parseModelConfig(persimmonJson({hidden_act: 'swish2'})), loadError(/hidden_act "swish2" is not supported/))
+    assert.throws(() => parseModelConfig(persimmonJson({max_position_embeddings: 2 ** 31})), loadError(/"max_position_embeddings" 2147483648 is beyond the sizes the backends take/))
     assert.throws(() => parseModelConfig(persimmonJson({rope_parameters: {rope_type: 'spiral', rope_theta: 10000}})), loadError(/rope scaling type "spiral" is not supported/))
     assert.match(cpuOnlyNeed({}, {config, tensors: []})?.reason ?? '', /^PersimmonForCausalLM \(CPU only until its CUDA path is checked on a GPU\)/)
   })
@@ -132,7 +135,7 @@ describe('XGLM', () => {
     assert.throws(() => parseModelConfig(xglmJson({add_cross_attention: true})), loadError(/add_cross_attention=true is not supported for XGLMForCausalLM/))
     assert.throws(() => parseModelConfig(xglmJson({pad_token_id: 514})), loadError(/"pad_token_id" 514 must be null or a row of XGLM's 514 sinusoidal positions/))
     assert.throws(() => parseModelConfig(xglmJson({attention_heads: 3})), loadError(/"d_model" 64 is not divisible by "attention_heads" 3/))
-    assert.throws(() => parseModelConfig(xglmJson({max_position_embeddings: 2 ** 31})), loadError(/"max_position_embeddings" 2147483648 is beyond the positions the engine indexes/))
+    assert.throws(() => parseModelConfig(xglmJson({max_position_embeddings: 2 ** 31 - 2})), loadError(/"max_position_embeddings" 2147483646 is beyond the positions the engine indexes/))
     assert.throws(() => parseModelConfig(xglmJson({scale_embedding: 1})), loadError(/"scale_embedding" must be true or false/))
     assert.match(cpuOnlyNeed({}, {config, tensors: []})?.reason ?? '', /^XGLMForCausalLM \(its sinusoidal positions are computed by the CPU LayerNorm chain only\)/)
   })

@@ -8,11 +8,15 @@ import {switchOn, switchValue} from './config-switch.js'
 
 type Json = Record<string, unknown>
 
+const MAX_SIZE = 2 ** 31 - 1
+
 /** config.json's values by key with the config class's defaults, each checked, and refusals that name the key. */
 export function configReader(config: Json, architecture: string, source: string) {
   const integer = (key: string, fallback?: number): number => {
     const value = config[key] ?? fallback
     if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) throw new ModelLoadError(`${source} is missing "${key}" (a positive integer) for ${architecture}.`)
+    // The backends take sizes as 32-bit integers; no tensor checks a rotary model's max_position_embeddings.
+    if (value > MAX_SIZE) throw new ModelLoadError(`${source}: "${key}" ${value} is beyond the sizes the backends take (at most ${MAX_SIZE}).`)
     return value
   }
   const number = (key: string, fallback: number): number => {

@@ -175,11 +175,12 @@ export function selectModelTensors(config: ModelConfig, checkpointTensors: Tenso
 function refuseUnreadSharedExpert(config: ModelConfig, tensors: TensorInfo[], dir: string): void {
   if (!config.moe || config.moe.sharedExpertIntermediateSize > 0) return
   const unread = tensors.find((t) => {
-    const layer = /^model\.layers\.(\d+)\.mlp\.shared_experts?\./.exec(t.name)?.[1]
+    // DeepSeek's and Qwen2-MoE's mlp.shared_expert(s), GraniteMoeShared's shared_mlp.
+    const layer = /^model\.layers\.(\d+)\.(?:mlp\.shared_experts?|shared_mlp)\./.exec(t.name)?.[1]
     return layer !== undefined && config.moe!.sparseLayers[Number(layer)] === true
   })
   if (unread) {
-    throw new ModelLoadError(`Tensor ${unread.name} is in the checkpoint in ${dir}, but config.json gives the MoE layers no shared expert (its n_shared_experts / num_shared_experts / shared_expert_intermediate_size is 0).`)
+    throw new ModelLoadError(`Tensor ${unread.name} is in the checkpoint in ${dir}, but config.json gives the MoE layers no shared expert (its n_shared_experts / num_shared_experts / shared_expert_intermediate_size / shared_intermediate_size is 0).`)
   }
 }
 

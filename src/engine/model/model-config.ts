@@ -216,6 +216,11 @@ export function parseModelConfig(config: Json, generationConfig?: Json, source =
     const notes = [...(fields.notes ?? []), ...idNotes]
     return {...fields, ...ids, ...(notes.length > 0 ? {notes} : {})}
   }
+  // The readers below take a rope_parameters that is not an object as absent (a YaRN model would run unscaled);
+  // transformers fails on one.
+  if (config.rope_parameters != null && !isObject(config.rope_parameters)) {
+    throw new ModelLoadError(`${source}: "rope_parameters" must be an object, got ${quotedValue(config.rope_parameters)}.`)
+  }
   const traits = ARCHITECTURES[architecture]!
   const notes: string[] = []
   config = withConfigClassDefaults(config, architecture)
