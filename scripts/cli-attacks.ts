@@ -5,12 +5,13 @@
 // and stderr with no stack frames, no native abort and an "Error:" line that is not an internal one (TypeError,
 // "Cannot read properties", ...). A child over 3 GiB of RSS is killed and reported (a hostile size was allocated).
 // Usage: npm run build:ts && npx tsx scripts/cli-attacks.ts [--only flags,prompts,models,gguf,traces] [--match REGEX] [--parallel 2] [--verbose]
+// [--variants llama,emu3,...]: the test model variants the model-directory attacks mutate (default: the tiny llama).
 import {spawn} from 'node:child_process'
 import {mkdtempSync, readFileSync, rmSync} from 'node:fs'
 import {loadavg, tmpdir} from 'node:os'
 import {join, resolve} from 'node:path'
 import {parseArgs} from 'node:util'
-import {ensureTestModel} from '../src/engine/model/test-model.js'
+import {ensureTestModel, type TestModelVariant} from '../src/engine/model/test-model.js'
 import {flagAttacks, promptAttacks} from './cli-attack-flags.js'
 import {ggufAttacks} from './cli-attack-gguf.js'
 import {modelDirAttacks, traceAttacks} from './cli-attack-models.js'
@@ -33,7 +34,8 @@ export interface AttackBase {
 }
 
 const {values: options} = parseArgs({
-  options: {only: {type: 'string', default: 'flags,prompts,models,gguf,traces'}, match: {type: 'string'}, parallel: {type: 'string', default: '2'}, verbose: {type: 'boolean', default: false}},
+  options: {only: {type: 'string', default: 'flags,prompts,models,gguf,traces'}, match: {type: 'string'}, parallel: {type: 'string', default: '2'}, verbose: {type: 'boolean', default: false},
+    variants: {type: 'string', default: 'llama'}},
 })
 const ROOT = resolve(import.meta.dirname, '..')
 const DEFAULT_TIMEOUT_MS = 60_000
@@ -113,6 +115,16 @@ export function judge(attack: CliAttack, outcome: Outcome): string | null {
   return null
 }
 
+/** The model-directory attacks over each variant's tiny model; a variant other than llama is named in each attack. */
+async function variantDirAttacks(base: AttackBase, variants: TestModelVariant[]): Promise<CliAttack[]> {
+  const attacks: CliAttack[] = []
+  for (const variant of variants) {
+    const tiny = variant === 'llama' ? base.tiny : await ensureTestModel('tiny', {variant})
+    attacks.push(...modelDirAttacks({...base, tiny}).map((attack) => (variant === 'llama' ? attack : {...attack, name: `${variant} ${attack.name}`})))
+  }
+  return attacks
+}
+
 async function main(): Promise<void> {
   const scratch = mkdtempSync(join(tmpdir(), 'pagedllm-cli-attacks-'))
   const base: AttackBase = {scratch, tiny: await ensureTestModel('tiny')}
@@ -120,7 +132,7 @@ async function main(): Promise<void> {
   const attacks: CliAttack[] = [
     ...(only.has('flags') ? flagAttacks(base) : []),
     ...(only.has('prompts') ? promptAttacks(base) : []),
-    ...(only.has('models') ? modelDirAttacks(base) : []),
+    ...(only.has('models') ? await variantDirAttacks(base, options.variants!.split(',') as TestModelVariant[]) : []),
     ...(only.has('gguf') ? await ggufAttacks(base) : []),
     ...(only.has('traces') ? traceAttacks(base) : []),
   ].filter((attack) => !options.match || new RegExp(options.match).test(attack.name))

@@ -132,9 +132,27 @@ VARIANTS = [
     ('gptj', 'gptj', 'bpe', dict(GPT2_SIZES, rotary_dim=8), {}),
     ('gpt-bigcode', 'gpt_bigcode', 'bpe', GPT2_SIZES, {}),
     ('gpt-bigcode-mha', 'gpt_bigcode', 'bpe', dict(GPT2_SIZES, multi_query=False), {}),
+    # The families merged in the hf-families-b / -ln / gemma3n / zamba rounds (Emu3's text model has no Auto class of its own).
+    ('hyperclovax', 'hyperclovax', 'bpe', dict(embedding_multiplier=1.75, residual_multiplier=0.625, logits_scaling=1.5), {}),
+    ('youtu', 'youtu', 'bpe', dict(num_key_value_heads=4, q_lora_rank=24, kv_lora_rank=32, qk_nope_head_dim=16, qk_rope_head_dim=8, v_head_dim=12), {}),
+    ('granitemoe-swa', 'granitemoe_swa', 'bpe', dict(MOE, num_hidden_layers=4, sliding_window=8, shared_intermediate_size=32), {}),
+    ('hy-v3', 'hy_v3', 'bpe', dict(MOE, num_hidden_layers=3), {}),
+    ('mellum', 'mellum', 'bpe', dict(MOE, num_hidden_layers=3, sliding_window=8), {}),
+    ('aria-text', 'aria_text', 'bpe', dict(moe_num_experts=4, moe_topk=2, moe_num_shared_experts=1), {}),
+    ('axk1', 'axk1', 'bpe', dict(num_hidden_layers=3, num_key_value_heads=4, q_lora_rank=24, kv_lora_rank=32, qk_nope_head_dim=16, qk_rope_head_dim=8, v_head_dim=12,
+                                 n_routed_experts=8, num_experts_per_tok=2, moe_intermediate_size=24, n_group=2, topk_group=1), {}),
+    ('gemma3n', 'gemma3n_text', 'spm', dict(num_hidden_layers=5, head_dim=16, sliding_window=8, num_kv_shared_layers=2, hidden_size_per_layer_input=8, laurel_rank=8,
+                                           layer_types=['sliding_attention', 'sliding_attention', 'full_attention', 'sliding_attention', 'full_attention'],
+                                           activation_sparsity_pattern=[0.95, 0.9, 0.0, 0.0, 0.0]), {}),
+    ('zamba', 'zamba', 'spm', dict(num_hidden_layers=5, attn_layer_period=2, attn_layer_offset=1, mamba_d_state=8), {}),
+    ('persimmon', 'persimmon', 'bpe', dict(SIZES, num_key_value_heads=4), {}),
+    ('biogpt', 'biogpt', 'bpe', dict(SIZES, num_key_value_heads=4), {}),
+    ('codegen', 'codegen', 'bpe', dict(GPT2_SIZES, n_head=8, rotary_dim=4), {}),
+    ('xglm', 'xglm', 'bpe', dict(d_model=64, ffn_dim=128, num_layers=2, attention_heads=4), {}),
+    ('openai-gpt', 'openai-gpt', 'bpe', dict(n_embd=64, n_layer=2, n_head=4), {}),
 ]
 for _, model_type, _, overrides, _ in VARIANTS:  # the RMSNorm families all take the Llama-style sizes
-    if model_type not in ('opt', 'gpt2', 'gptj', 'gpt_bigcode') and 'hidden_size' not in overrides:
+    if model_type not in ('opt', 'gpt2', 'gptj', 'gpt_bigcode', 'codegen', 'xglm', 'openai-gpt') and 'hidden_size' not in overrides:
         overrides.update({k: v for k, v in SIZES.items() if k not in overrides})
 
 
@@ -160,7 +178,7 @@ def randomize(model, seed):
 
 def build(name, model_type, tok, overrides, options, out):
     config = transformers.AutoConfig.for_model(model_type, vocab_size=overrides.pop('vocab_size', len(tok)), **overrides)
-    if (config.pad_token_id or 0) >= config.vocab_size:  # a class default past our vocabulary: transformers cannot build it
+    if (getattr(config, 'pad_token_id', None) or 0) >= config.vocab_size:  # a class default past our vocabulary: transformers cannot build it
         config.pad_token_id = None
     torch.manual_seed(0)
     model = transformers.AutoModelForCausalLM.from_config(config, dtype=torch.float32)
