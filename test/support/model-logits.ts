@@ -7,16 +7,22 @@ import {argmax} from './reference-model.js'
 
 const BLOCK_SIZE = 4
 
-/** Logits of every position of the prompts (two seeded ones of 13 and 6 tokens by default) run as one batch, the prompts, and the resident size of the weights. */
+/**
+ * Logits of every position of the prompts (two seeded ones of 13 and 6 tokens by default) run as one batch, the prompts,
+ * and the resident size of the weights. A hybrid model's prompts each take a recurrent state slot of their own.
+ */
 export async function promptLogits(model: LoadedModel, weightFormat: WeightFormat, given?: number[][]): Promise<{logits: Float32Array; prompts: number[][]; weightBytes: number}> {
+  const random = new SeededRandom(5)
+  const prompts = given ?? [13, 6].map((length) => [1, ...Array.from({length: length - 1}, () => 5 + random.nextInt(model.config.vocabSize - 5))])
+  const slots = model.config.hybrid ? prompts.length : 0
   const native = await loadNativeModel({
-    config: model.config, tensors: model.tensors, numBlocks: 64, blockSize: BLOCK_SIZE, numSwapBlocks: 0, weightFormat, threads: 2, device: 'cpu',
+    config: model.config, tensors: model.tensors, numBlocks: 64, blockSize: BLOCK_SIZE, numSwapBlocks: 0, weightFormat, threads: 2, device: 'cpu', ...(slots > 0 ? {numStateSlots: slots} : {}),
   })
   try {
-    const random = new SeededRandom(5)
-    const prompts = given ?? [13, 6].map((length) => [1, ...Array.from({length: length - 1}, () => 5 + random.nextInt(model.config.vocabSize - 5))])
     const parts = prompts.map((tokens) => ({sequence: new TestSequence(tokens), count: tokens.length, logits: 'all' as const}))
-    return {logits: await native.step({}, buildStep(parts, new TestBlockPool(64), BLOCK_SIZE).batch), prompts, weightBytes: native.info.weightBytes}
+    const {batch} = buildStep(parts, new TestBlockPool(64), BLOCK_SIZE)
+    const logits = await native.step({}, slots > 0 ? {...batch, stateSlots: Int32Array.from(prompts.keys())} : batch)
+    return {logits, prompts, weightBytes: native.info.weightBytes}
   } finally {
     native.close()
   }
