@@ -61,7 +61,10 @@ describe('Gemma 4 config', () => {
     assert.throws(() => parseModelConfig({...GEMMA4, vocab_size_per_layer_input: 50}), loadError(/vocab_size_per_layer_input 50 is below vocab_size 100/))
     assert.throws(() => parseModelConfig({...GEMMA4, sliding_window: null}), loadError(/Gemma 4 needs a "sliding_window" \(null given\)/))
     assert.throws(() => parseModelConfig({...GEMMA4, attention_bias: true}), loadError(/"attention_bias" true .* is not supported/))
-    for (const rope of [0.5, [4, 4], {full_attention: null, sliding_attention: {}}, {full_attention: {}, sliding_attention: -1}]) {
+    for (const rope of [0.5, [4, 4]]) {
+      assert.throws(() => parseModelConfig({...GEMMA4, rope_parameters: rope}), loadError(/"rope_parameters" must be an object, got/))
+    }
+    for (const rope of [{full_attention: null, sliding_attention: {}}, {full_attention: {}, sliding_attention: -1}]) {
       assert.throws(() => parseModelConfig({...GEMMA4, rope_parameters: rope}), loadError(/"rope_parameters" must hold a "full_attention" and a "sliding_attention" object/))
     }
     // Hostile sizes are refused before any per-layer list is built.
