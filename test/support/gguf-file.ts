@@ -22,6 +22,19 @@ export interface GgufTensorSpec {
   offset?: number
 }
 
+/** A test's changes to a file it writes from a model. */
+export interface GgufEdits {
+  /** Changes the metadata; undefined drops a key. */
+  edit?: (m: Record<string, GgufEntry>) => Record<string, GgufEntry | undefined>
+  /** Changes the tensors (after naming, before quantizing). */
+  tensors?: (specs: GgufTensorSpec[]) => GgufTensorSpec[]
+}
+
+/** The metadata without the keys an edit dropped (set to undefined). */
+export function definedEntries(metadata: Record<string, GgufEntry | undefined>): Record<string, GgufEntry> {
+  return Object.fromEntries(Object.entries(metadata).filter((e): e is [string, GgufEntry] => e[1] !== undefined))
+}
+
 export interface GgufFileOptions {
   version?: number
   tensors?: GgufTensorSpec[]
