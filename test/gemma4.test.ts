@@ -14,6 +14,7 @@ import {ensureTestModel, testModelConfigJson} from '../src/engine/model/test-mod
 import {kvBytesPerBlock, loadNativeModel} from '../src/engine/native.js'
 import {makeSamplingParams} from '../src/engine/sampling-params.js'
 import {checkBatchInvariant} from './support/batch-invariance-check.js'
+import {checkPagedMatchesAlone} from './support/paged-alone-check.js'
 import {promptLogits} from './support/model-logits.js'
 import {withMultimodalCheckpoint} from './support/multimodal-checkpoint.js'
 import {runCommand} from './support/run-command.js'
@@ -157,39 +158,10 @@ describe('a Gemma4ForConditionalGeneration checkpoint', () => {
 })
 
 describe('gemma4 in a paged engine', () => {
-  // A 30-token prefix the prefix cache hands on, prompts past the window of 8, 20 tokens each.
-  const prefix = Array.from({length: 30}, (_, i) => 1 + ((i * 53) % 400))
-  const prompts = [[...prefix, 7, 8, 9], [...prefix, 11], Array.from({length: 45}, (_, i) => 2 + ((i * 29) % 450)), [3, 4, 5]]
   const params = (n: number) => makeSamplingParams({temperature: 0, maxTokens: 20, ignoreEos: true, n})
 
   it('chunked prefill, prefix caching, forks and preemption give the tokens one request alone gets', async () => {
-    const dir = await ensureTestModel('tiny', {variant: 'gemma4'})
-    const alone = await LLMEngine.create(makeEngineConfig({modelPath: dir, threads: 2, weightDtype: 'f32', kvMemoryBytes: 4 << 20}))
-    let expected: number[][]
-    try {
-      expected = []
-      for (const prompt of prompts) expected.push((await alone.generate([{prompt, params: params(1)}]))[0]!.outputs[0]!.tokenIds)
-    } finally {
-      await alone.shutdown()
-    }
-    for (const preemptionMode of ['recompute', 'swap'] as const) {
-      const engine = await LLMEngine.create(makeEngineConfig({
-        modelPath: dir, threads: 2, weightDtype: 'f32', blockSize: 4, numBlocks: 30, preemptionMode, enablePrefixCaching: true,
-        enableChunkedPrefill: true, maxNumBatchedTokens: 12,
-      }))
-      try {
-        await engine.generate([{prompt: prompts[0]!, params: params(1)}])
-        const results = await engine.generate(prompts.map((prompt, i) => ({prompt, params: params(i === 1 ? 2 : 1)})))
-        results.forEach((result, i) => {
-          for (const output of result.outputs) assert.deepEqual(output.tokenIds, expected[i], `${preemptionMode} prompt ${i}`)
-        })
-        const stats = engine.stats()
-        assert.ok(stats.numPreemptions > 0 && stats.prefixCacheHits > 0, `${preemptionMode}: preempted and prefix-cached`)
-        engine.checkKvInvariants()
-      } finally {
-        await engine.shutdown()
-      }
-    }
+    await checkPagedMatchesAlone('gemma4')
   })
 
   it('generate --json gives the engine\'s greedy tokens for the text\'s prompt', async () => {
