@@ -13,15 +13,11 @@ import {ensureTestModel} from '../src/engine/model/test-model.js'
 import {ggufBytes, type GgufEntry, type GgufTensorSpec} from './support/gguf-file.js'
 import {familyVocabMetadata} from './support/llama-gguf.js'
 import {maxAbsDifference, promptLogits} from './support/model-logits.js'
+import {floatTensor, kvBSplit} from './support/youtu-gguf.js'
 
 const loadError = (pattern: RegExp) => (error: unknown) => error instanceof ModelLoadError && pattern.test(error.message)
 const u32 = (value: number): GgufEntry => ({type: 'u32', value})
 const f32 = (value: number): GgufEntry => ({type: 'f32', value})
-
-/** A float tensor of PyTorch shape `shape` as a GGUF F32 tensor (ggml dims are the shape reversed). */
-function floatTensor(name: string, shape: number[], values: Float32Array): GgufTensorSpec {
-  return {name, dims: [...shape].reverse(), data: Buffer.from(values.buffer, values.byteOffset, values.byteLength)}
-}
 
 /** Columns `pick(c)` of each row of a [rows, cols] matrix (a [n] vector is one row). */
 function columns(values: Float32Array, cols: number, picked: number[]): Float32Array {
@@ -241,21 +237,7 @@ function deepseekGgufTensors(hf: LoadedModel, source: string, arch: string, spli
     }
     const match = /^model\.layers\.(\d+)\.(.+?)(?:\.(weight|bias))?$/.exec(t.name)!
     const [blk, part, kind] = [`blk.${match[1]}`, match[2]!, match[3] ?? 'bias']
-    if (part === 'self_attn.kv_b_proj' && splitKvB) {
-      const {kvLoraRank: rank, vHeadDim: v} = c.mla!
-      const nope = c.headDim - c.rotaryDim!
-      const [k, vb] = [new Float32Array(c.numHeads * nope * rank), new Float32Array(c.numHeads * v * rank)]
-      for (let h = 0; h < c.numHeads; h++) {
-        for (let r = 0; r < nope + v; r++) {
-          for (let j = 0; j < rank; j++) {
-            const value = values[(h * (nope + v) + r) * rank + j]!
-            if (r < nope) k[(h * rank + j) * nope + r] = value
-            else vb[(h * v + r - nope) * rank + j] = value
-          }
-        }
-      }
-      return [floatTensor(`${blk}.attn_k_b.weight`, [c.numHeads, rank, nope], k), floatTensor(`${blk}.attn_v_b.weight`, [c.numHeads, v, rank], vb)]
-    }
+    if (part === 'self_attn.kv_b_proj' && splitKvB) return kvBSplit(match[1]!, values, c)
     const name = arch === 'glm4moe' && part === 'post_attention_layernorm' ? 'post_attention_norm' : DEEPSEEK_LAYER[part]!
     return [floatTensor(`${blk}.${name}.${part.endsWith('e_score_correction_bias') ? 'bias' : kind}`, t.shape, values)]
   })
