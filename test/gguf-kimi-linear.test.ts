@@ -12,7 +12,7 @@ import {cpuOnlyNeed} from '../src/engine/engine-parts.js'
 import {ModelLoadError} from '../src/engine/errors.js'
 import {loadModel, type LoadedModel} from '../src/engine/model/load-model.js'
 import {ensureTestModel} from '../src/engine/model/test-model.js'
-import {ggufBytes, type GgufEntry, type GgufTensorSpec} from './support/gguf-file.js'
+import {ggufBytes, u32, type GgufEntry, type GgufTensorSpec} from './support/gguf-file.js'
 import {q8_0HybridMatrices} from './support/hybrid-gguf.js'
 import {kimiLinearForGguf, kimiLinearGgufMetadata, kimiLinearGgufTensors} from './support/kimi-linear-gguf.js'
 import {maxAbsDifference} from './support/model-logits.js'
@@ -75,7 +75,6 @@ describe('GGUF kimi-linear files', () => {
   })
 
   it('refuses malformed or unsupported files, naming the key or tensor', async () => {
-    const u32 = (value: number): GgufEntry => ({type: 'u32', value})
     const without = (key: string) => (m: Record<string, GgufEntry>) => Object.fromEntries(Object.entries(m).filter(([k]) => k !== key))
     const cases: [Edit, RegExp][] = [
       [{metadata: without('kimi-linear.kda.head_dim')}, /kimi-linear\.kda\.head_dim must be a positive integer, got undefined/],

@@ -10,14 +10,12 @@ import {ModelLoadError} from '../src/engine/errors.js'
 import {loadModel, type LoadedModel} from '../src/engine/model/load-model.js'
 import {readCheckpointTensors, readTensorFloat32} from '../src/engine/model/safetensors.js'
 import {ensureTestModel} from '../src/engine/model/test-model.js'
-import {ggufBytes, type GgufEntry, type GgufTensorSpec} from './support/gguf-file.js'
+import {f32, ggufBytes, u32, type GgufEntry, type GgufTensorSpec} from './support/gguf-file.js'
 import {familyVocabMetadata} from './support/llama-gguf.js'
 import {maxAbsDifference, promptLogits} from './support/model-logits.js'
 import {floatTensor, kvBSplit} from './support/youtu-gguf.js'
 
 const loadError = (pattern: RegExp) => (error: unknown) => error instanceof ModelLoadError && pattern.test(error.message)
-const u32 = (value: number): GgufEntry => ({type: 'u32', value})
-const f32 = (value: number): GgufEntry => ({type: 'f32', value})
 
 /** Columns `pick(c)` of each row of a [rows, cols] matrix (a [n] vector is one row). */
 function columns(values: Float32Array, cols: number, picked: number[]): Float32Array {

@@ -8,7 +8,7 @@ import {ModelLoadError} from '../src/engine/errors.js'
 import {loadModel, type LoadedModel} from '../src/engine/model/load-model.js'
 import {readTensorFloat64, type TensorInfo} from '../src/engine/model/safetensors.js'
 import {ensureTestModel} from '../src/engine/model/test-model.js'
-import {ggufBytes, q8_0Matrices, type GgufEntry, type GgufTensorSpec} from './support/gguf-file.js'
+import {f32, ggufBytes, q8_0Matrices, u32, type GgufEntry, type GgufTensorSpec} from './support/gguf-file.js'
 import {familyVocabMetadata} from './support/llama-gguf.js'
 import {maxAbsDifference, promptLogits} from './support/model-logits.js'
 
@@ -61,8 +61,6 @@ function convertedAll(hf: LoadedModel, arch: string): GgufTensorSpec[] {
 }
 
 function metadata(arch: string, c: LoadedModel['config']): Record<string, GgufEntry> {
-  const u32 = (value: number) => ({type: 'u32' as const, value})
-  const f32 = (value: number) => ({type: 'f32' as const, value})
   const extra: Record<string, GgufEntry> = arch === 'granite' || arch === 'granitemoe'
     ? {[`${arch}.embedding_scale`]: f32(c.embeddingScale), [`${arch}.residual_scale`]: f32(c.rmsVariant!.residualMultiplier), [`${arch}.attention.scale`]: f32(c.attentionScale), [`${arch}.logit_scale`]: f32(1 / c.rmsVariant!.logitsMultiplier)}
     : arch === 'command-r' || arch === 'cohere2'

@@ -6,7 +6,7 @@
 import type {LoadedModel} from '../../src/engine/model/load-model.js'
 import {readTensorFloat64} from '../../src/engine/model/safetensors.js'
 import {SeededRandom} from '../../src/engine/model/seeded-random.js'
-import {definedEntries, ggufBytes, q8_0Matrices, type GgufEdits, type GgufEntry, type GgufTensorSpec} from './gguf-file.js'
+import {definedEntries, f32, ggufBytes, q8_0Matrices, u32, type GgufEdits, type GgufEntry, type GgufTensorSpec} from './gguf-file.js'
 import {familyVocabMetadata} from './llama-gguf.js'
 
 /** llama.cpp's names of the global tensors and of the layer tensors Gemma 3n and Gemma 4 both have (each adds its own layer ones). */
@@ -97,8 +97,6 @@ export function gemma3nMetadata(hf: LoadedModel): Record<string, GgufEntry> {
   const c = hf.config
   const g = c.gemma4!
   const n = c.gemma3n!
-  const u32 = (value: number): GgufEntry => ({type: 'u32', value})
-  const f32 = (value: number): GgufEntry => ({type: 'f32', value})
   const widths = g.layers.map((l) => l.intermediateSize)
   return {
     'general.architecture': {type: 'string', value: 'gemma3n'},

@@ -7,7 +7,7 @@
 import type {LoadedModel} from '../../src/engine/model/load-model.js'
 import {readTensorFloat64, type TensorInfo} from '../../src/engine/model/safetensors.js'
 import {TOKENIZER_FAMILIES} from '../../src/engine/model/tokenizer-families.js'
-import {definedEntries, ggufBytes, q8_0Matrices, type GgufEdits, type GgufEntry, type GgufTensorSpec} from './gguf-file.js'
+import {definedEntries, f32, ggufBytes, q8_0Matrices, u32, type GgufEdits, type GgufEntry, type GgufTensorSpec} from './gguf-file.js'
 import {GEMMA_LAYER_NAMES, gemmaGgufName} from './gemma3n-gguf.js'
 import {familyVocabMetadata} from './llama-gguf.js'
 
@@ -54,8 +54,6 @@ function gemma4Vocab(vocabSize: number): Record<string, GgufEntry> {
 export function gemma4Metadata(hf: LoadedModel): Record<string, GgufEntry> {
   const c = hf.config
   const g = c.gemma4!
-  const u32 = (value: number): GgufEntry => ({type: 'u32', value})
-  const f32 = (value: number): GgufEntry => ({type: 'f32', value})
   const sliding = (c.layerWindows ?? []).map((w) => w > 0)
   const full = g.layers.find((_, i) => !sliding[i])!
   const swa = g.layers.find((_, i) => sliding[i]) ?? full

@@ -11,6 +11,10 @@ export type GgufEntry =
   | {type: 'i32s' | 'f32s'; value: number[]}
   | {type: 'bools'; value: boolean[]}
 
+/** A u32 / f32 metadata entry. */
+export const u32 = (value: number) => ({type: 'u32' as const, value})
+export const f32 = (value: number) => ({type: 'f32' as const, value})
+
 /** One tensor: ggml dims (fastest-varying first), ggml type id, its data, and optionally a forced relative offset. */
 export interface GgufTensorSpec {
   name: string

@@ -9,7 +9,7 @@ import type {LoadedModel} from '../../src/engine/model/load-model.js'
 import type {Mamba2Features} from '../../src/engine/model/mamba2-config.js'
 import {readSafetensorsHeader, readTensorFloat64} from '../../src/engine/model/safetensors.js'
 import {nativeOps} from '../../src/engine/native.js'
-import {llamaPermuted, type GgufEntry, type GgufTensorSpec} from './gguf-file.js'
+import {f32, llamaPermuted, u32, type GgufEntry, type GgufTensorSpec} from './gguf-file.js'
 import {FusedExperts, ggufSpec} from './gguf-fused-experts.js'
 import {familyVocabMetadata} from './llama-gguf.js'
 
@@ -72,8 +72,6 @@ export function hybridMetadata(hf: LoadedModel, arch: 'granitehybrid' | 'mamba2'
   const c = hf.config
   const m = c.hybrid!.mamba2!
   const json = JSON.parse(readFileSync(join(hf.dir, 'config.json'), 'utf8')) as Record<string, unknown>
-  const u32 = (value: number) => ({type: 'u32' as const, value})
-  const f32 = (value: number) => ({type: 'f32' as const, value})
   const common: Record<string, GgufEntry> = {
     'general.architecture': {type: 'string', value: arch},
     [`${arch}.embedding_length`]: u32(c.hiddenSize), [`${arch}.block_count`]: u32(c.numLayers),
@@ -192,8 +190,6 @@ export function gatedDeltaTensors(hf: LoadedModel, arch: GatedDeltaArch): GgufTe
 export function gatedDeltaMetadata(hf: LoadedModel, arch: GatedDeltaArch): Record<string, GgufEntry> {
   const c = hf.config
   const h = c.hybrid!
-  const u32 = (value: number) => ({type: 'u32' as const, value})
-  const f32 = (value: number) => ({type: 'f32' as const, value})
   const json = JSON.parse(readFileSync(join(hf.dir, 'config.json'), 'utf8')) as Record<string, unknown>
   const moe = c.moe
   return {

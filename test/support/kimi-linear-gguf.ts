@@ -7,7 +7,7 @@
 import {cpSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {readCheckpointTensors, readTensorFloat32, writeSafetensors} from '../../src/engine/model/safetensors.js'
-import type {GgufEntry, GgufTensorSpec} from './gguf-file.js'
+import {f32, u32, type GgufEntry, type GgufTensorSpec} from './gguf-file.js'
 import {FusedExperts, ggufSpec} from './gguf-fused-experts.js'
 import {familyVocabMetadata} from './llama-gguf.js'
 
@@ -118,8 +118,6 @@ export function kimiLinearGgufTensors(dir: string, options: {legacyKvB?: boolean
 export function kimiLinearGgufMetadata(dir: string, vocabSize: number): Record<string, GgufEntry> {
   const json = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as Json
   const linear = json.linear_attn_config
-  const u32 = (value: number) => ({type: 'u32' as const, value})
-  const f32 = (value: number) => ({type: 'f32' as const, value})
   const keys: Record<string, GgufEntry> = {
     block_count: u32(json.num_hidden_layers), context_length: u32(json.model_max_length), embedding_length: u32(json.hidden_size),
     feed_forward_length: u32(json.intermediate_size), 'attention.head_count': u32(json.num_attention_heads),

@@ -5,7 +5,7 @@
 import type {LoadedModel} from '../../src/engine/model/load-model.js'
 import {llama3RopeFactors} from '../../src/engine/model/llama3-rope.js'
 import {readTensorFloat64, type TensorInfo} from '../../src/engine/model/safetensors.js'
-import type {GgufEntry, GgufTensorSpec} from './gguf-file.js'
+import {f32, u32, type GgufEntry, type GgufTensorSpec} from './gguf-file.js'
 import {familyVocabMetadata} from './llama-gguf.js'
 
 const GLOBAL: Record<string, string> = {'model.embed_tokens.weight': 'token_embd.weight', 'model.norm.weight': 'output_norm.weight', 'lm_head.weight': 'output.weight'}
@@ -64,8 +64,6 @@ export function llama4Tensors(hf: LoadedModel, {gateUpFused = false} = {}): Gguf
 export function llama4Metadata(hf: LoadedModel): Record<string, GgufEntry> {
   const c = hf.config
   const moe = c.moe!
-  const u32 = (value: number) => ({type: 'u32' as const, value})
-  const f32 = (value: number) => ({type: 'f32' as const, value})
   const step = moe.sparseLayers.indexOf(true) + 1
   return {
     'general.architecture': {type: 'string', value: 'llama4'},

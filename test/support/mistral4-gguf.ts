@@ -4,12 +4,10 @@
 // ffn_gate_up_exps, down_proj as ffn_down_exps); the router as ffn_gate_inp, the shared experts as ffn_*_shexp.
 import type {LoadedModel} from '../../src/engine/model/load-model.js'
 import {readCheckpointTensors, readTensorFloat32} from '../../src/engine/model/safetensors.js'
-import type {GgufEntry, GgufTensorSpec} from './gguf-file.js'
+import {f32, u32, type GgufEntry, type GgufTensorSpec} from './gguf-file.js'
 import {familyVocabMetadata} from './llama-gguf.js'
 import {DEEPSEEK2_LAYER, floatTensor, kvBSplit} from './youtu-gguf.js'
 
-const u32 = (value: number): GgufEntry => ({type: 'u32', value})
-const f32 = (value: number): GgufEntry => ({type: 'f32', value})
 
 const GLOBAL: Record<string, string> = {'model.embed_tokens.weight': 'token_embd.weight', 'model.norm.weight': 'output_norm.weight', 'lm_head.weight': 'output.weight'}
 const MOE_LAYER: Record<string, string> = {

@@ -5,7 +5,7 @@
 import type {LoadedModel} from '../../src/engine/model/load-model.js'
 import {readTensorFloat32, type TensorInfo} from '../../src/engine/model/safetensors.js'
 import type {TokenizerFamilyName} from '../../src/engine/model/tokenizer-families.js'
-import type {GgufEntry, GgufTensorSpec} from './gguf-file.js'
+import {f32, u32, type GgufEntry, type GgufTensorSpec} from './gguf-file.js'
 import {FusedExperts, ggufSpec} from './gguf-fused-experts.js'
 import {familyVocabMetadata} from './llama-gguf.js'
 
@@ -80,8 +80,6 @@ export function moeFamilyTensors(hf: LoadedModel, arch: MoeFamilyArch): GgufTens
 
 /** The metadata the family's converter writes for `c` (the test models' grouped routing also under deepseek2's group keys). */
 export function moeFamilyMetadata(arch: MoeFamilyArch, c: LoadedModel['config'], tokenizer: TokenizerFamilyName): Record<string, GgufEntry> {
-  const u32 = (value: number): GgufEntry => ({type: 'u32', value})
-  const f32 = (value: number): GgufEntry => ({type: 'f32', value})
   const moe = c.moe!
   const firstSparse = moe.sparseLayers.indexOf(true)
   const grouped = moe.grouped ?? {routedScalingFactor: 1, groups: 1, topkGroups: 1}

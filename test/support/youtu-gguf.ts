@@ -2,11 +2,9 @@
 // latent attention with kv_b split, no expert_count and every layer dense (leading_dense_block_count = block_count).
 import type {LoadedModel} from '../../src/engine/model/load-model.js'
 import {readCheckpointTensors, readTensorFloat32} from '../../src/engine/model/safetensors.js'
-import type {GgufEntry, GgufTensorSpec} from './gguf-file.js'
+import {f32, u32, type GgufEntry, type GgufTensorSpec} from './gguf-file.js'
 import {familyVocabMetadata} from './llama-gguf.js'
 
-const u32 = (value: number): GgufEntry => ({type: 'u32', value})
-const f32 = (value: number): GgufEntry => ({type: 'f32', value})
 
 const GLOBAL: Record<string, string> = {'model.embed_tokens.weight': 'token_embd.weight', 'model.norm.weight': 'output_norm.weight', 'lm_head.weight': 'output.weight'}
 /** Checkpoint module -> GGUF name for DeepseekV2Model's dense layers (mistral4-gguf.ts adds the experts'). */
