@@ -10,7 +10,7 @@ import {ModelLoadError} from '../src/engine/errors.js'
 import {loadModel, type LoadedModel} from '../src/engine/model/load-model.js'
 import {readCheckpointTensors, readTensorFloat32} from '../src/engine/model/safetensors.js'
 import {ensureTestModel} from '../src/engine/model/test-model.js'
-import {f32, ggufBytes, u32, type GgufEntry, type GgufTensorSpec} from './support/gguf-file.js'
+import {f32, GGUF_GLOBAL_NAMES, ggufBytes, u32, type GgufEntry, type GgufTensorSpec} from './support/gguf-file.js'
 import {familyVocabMetadata} from './support/llama-gguf.js'
 import {maxAbsDifference, promptLogits} from './support/model-logits.js'
 import {floatTensor, kvBSplit} from './support/youtu-gguf.js'
@@ -40,7 +40,6 @@ const GPT_OSS_LAYER: Record<string, string> = {
   input_layernorm: 'attn_norm', post_attention_layernorm: 'post_attention_norm', 'self_attn.q_proj': 'attn_q', 'self_attn.k_proj': 'attn_k',
   'self_attn.v_proj': 'attn_v', 'self_attn.o_proj': 'attn_output', 'mlp.router': 'ffn_gate_inp',
 }
-const GLOBAL: Record<string, string> = {'model.embed_tokens.weight': 'token_embd.weight', 'model.norm.weight': 'output_norm.weight', 'lm_head.weight': 'output.weight'}
 
 type ExpertForm = 'apart' | 'fused'
 
@@ -52,7 +51,7 @@ type ExpertForm = 'apart' | 'fused'
 function gptOssGgufTensors(dir: string, inter: number, form: ExpertForm): GgufTensorSpec[] {
   return readCheckpointTensors(dir).flatMap((t): GgufTensorSpec[] => {
     const values = readTensorFloat32(t)
-    if (GLOBAL[t.name]) return [floatTensor(GLOBAL[t.name]!, t.shape, values)]
+    if (GGUF_GLOBAL_NAMES[t.name]) return [floatTensor(GGUF_GLOBAL_NAMES[t.name]!, t.shape, values)]
     const match = /^model\.layers\.(\d+)\.(.+)$/.exec(t.name)!
     const blk = `blk.${match[1]}`
     const [experts] = t.shape as [number]
@@ -222,7 +221,7 @@ function deepseekGgufTensors(hf: LoadedModel, source: string, arch: string, spli
   const c = hf.config
   return readCheckpointTensors(source).flatMap((t): GgufTensorSpec[] => {
     const values = readTensorFloat32(t)
-    if (GLOBAL[t.name]) return [floatTensor(GLOBAL[t.name]!, t.shape, values)]
+    if (GGUF_GLOBAL_NAMES[t.name]) return [floatTensor(GGUF_GLOBAL_NAMES[t.name]!, t.shape, values)]
     const expert = /^model\.layers\.(\d+)\.mlp\.experts\.(\d+)\.(gate|up|down)_proj\.weight$/.exec(t.name)
     if (expert) {
       const name = `blk.${expert[1]}.ffn_${expert[3]}_exps.weight`

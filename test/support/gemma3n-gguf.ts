@@ -6,12 +6,12 @@
 import type {LoadedModel} from '../../src/engine/model/load-model.js'
 import {readTensorFloat64} from '../../src/engine/model/safetensors.js'
 import {SeededRandom} from '../../src/engine/model/seeded-random.js'
-import {definedEntries, f32, ggufBytes, q8_0Matrices, u32, type GgufEdits, type GgufEntry, type GgufTensorSpec} from './gguf-file.js'
+import {definedEntries, f32, GGUF_GLOBAL_NAMES, ggufBytes, q8_0Matrices, u32, type GgufEdits, type GgufEntry, type GgufTensorSpec} from './gguf-file.js'
 import {familyVocabMetadata} from './llama-gguf.js'
 
 /** llama.cpp's names of the global tensors and of the layer tensors Gemma 3n and Gemma 4 both have (each adds its own layer ones). */
 const GLOBAL: Record<string, string> = {
-  'model.embed_tokens.weight': 'token_embd.weight', 'model.norm.weight': 'output_norm.weight', 'lm_head.weight': 'output.weight',
+  ...GGUF_GLOBAL_NAMES,
   'model.embed_tokens_per_layer.weight': 'per_layer_token_embd.weight', 'model.per_layer_model_projection.weight': 'per_layer_model_proj.weight',
   'model.per_layer_projection_norm.weight': 'per_layer_proj_norm.weight',
 }

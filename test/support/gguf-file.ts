@@ -15,6 +15,9 @@ export type GgufEntry =
 export const u32 = (value: number) => ({type: 'u32' as const, value})
 export const f32 = (value: number) => ({type: 'f32' as const, value})
 
+/** llama.cpp's names of a checkpoint's global tensors: the embeddings, the final norm and the output head. */
+export const GGUF_GLOBAL_NAMES: Record<string, string> = {'model.embed_tokens.weight': 'token_embd.weight', 'model.norm.weight': 'output_norm.weight', 'lm_head.weight': 'output.weight'}
+
 /** One tensor: ggml dims (fastest-varying first), ggml type id, its data, and optionally a forced relative offset. */
 export interface GgufTensorSpec {
   name: string
