@@ -2,8 +2,6 @@
 // (test/fixtures/falcon-h1*-tiny-transformers.json: the mixer's norm after the gate, before it, none): top-10 logits of one batch, greedy tokens alone, in prefill chunks,
 // and preempted (recomputed) in a pool too small for six requests at once, every layer holding a KV cache and a state.
 import assert from 'node:assert/strict'
-import {readFileSync} from 'node:fs'
-import {join} from 'node:path'
 import {describe, it} from 'node:test'
 import type {EngineConfig} from '../src/engine/config.js'
 import {cpuOnlyNeed} from '../src/engine/engine-parts.js'
@@ -13,11 +11,11 @@ import type {SsmHybridTestVariant} from '../src/engine/model/ssm-hybrid-test-mod
 import {ensureTestModel, testModelConfigJson} from '../src/engine/model/test-model.js'
 import {kvBytesPerBlock} from '../src/engine/native.js'
 import {checkSlotBatchLogits} from './support/slot-batch-logits.js'
-import type {TransformersFixture} from './support/transformers-fixture.js'
+import {readTransformersFixture} from './support/transformers-fixture.js'
 import {greedyParams, tinyEngineRun} from './support/tiny-engine-run.js'
 
 type Variant = Extract<SsmHybridTestVariant, 'falcon-h1' | 'falcon-h1-norm-first' | 'falcon-h1-ungated-norm'>
-const fixture = (variant: Variant) => JSON.parse(readFileSync(join(import.meta.dirname, 'fixtures', `${variant}-tiny-transformers.json`), 'utf8')) as TransformersFixture
+const fixture = (variant: Variant) => readTransformersFixture(variant)
 const config = (extra: Record<string, unknown> = {}, variant: Variant = 'falcon-h1') => parseModelConfig({...testModelConfigJson('tiny', {variant}), ...extra})
 const greedy = (variant: Variant) => fixture(variant).prompts.map((p) => p.greedy_token_ids)
 

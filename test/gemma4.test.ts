@@ -1,8 +1,6 @@
 // Gemma 4 (text): configs read as transformers 5.18's Gemma4TextConfig reads them, tensors named and shaped per layer,
 // KV-shared layers holding no cache, logits and greedy tokens against transformers, and windows crossed in a paged engine.
 import assert from 'node:assert/strict'
-import {readFileSync} from 'node:fs'
-import {join} from 'node:path'
 import {describe, it} from 'node:test'
 import {makeEngineConfig} from '../src/engine/config.js'
 import {cpuOnlyNeed} from '../src/engine/engine-parts.js'
@@ -10,7 +8,7 @@ import {ModelLoadError} from '../src/engine/errors.js'
 import {LLMEngine} from '../src/engine/llm-engine.js'
 import {expectedTensorShapes, loadModel} from '../src/engine/model/load-model.js'
 import {parseModelConfig} from '../src/engine/model/model-config.js'
-import {ensureTestModel, testModelConfigJson} from '../src/engine/model/test-model.js'
+import {ensureTestModel, testModelConfigJson, type TestModelVariant} from '../src/engine/model/test-model.js'
 import {kvBytesPerBlock, loadNativeModel} from '../src/engine/native.js'
 import {makeSamplingParams} from '../src/engine/sampling-params.js'
 import {checkBatchInvariant} from './support/batch-invariance-check.js'
@@ -18,11 +16,11 @@ import {checkPagedMatchesAlone} from './support/paged-alone-check.js'
 import {promptLogits} from './support/model-logits.js'
 import {withMultimodalCheckpoint} from './support/multimodal-checkpoint.js'
 import {runCommand} from './support/run-command.js'
-import {checkDirAgainstTransformers, checkServerAgainstTransformers, type TransformersFixture} from './support/transformers-fixture.js'
+import {checkDirAgainstTransformers, checkServerAgainstTransformers, readTransformersFixture} from './support/transformers-fixture.js'
 
 const loadError = (pattern: RegExp) => (error: unknown) => error instanceof ModelLoadError && pattern.test(error.message)
 const GEMMA4 = {architectures: ['Gemma4ForCausalLM'], vocab_size: 100, hidden_size: 64, intermediate_size: 128, num_hidden_layers: 6, num_attention_heads: 4, num_key_value_heads: 2, head_dim: 16}
-const fixture = (variant: string) => JSON.parse(readFileSync(join(import.meta.dirname, 'fixtures', `${variant}-tiny-transformers.json`), 'utf8')) as TransformersFixture
+const fixture = (variant: TestModelVariant) => readTransformersFixture(variant)
 
 describe('Gemma 4 config', () => {
   it('as Gemma4TextConfig reads it: every 6th layer full (the last always), full layers of global_head_dim with proportional rope on a quarter, norms by the weight, unscaled scores, per-layer inputs of 256 by default', () => {

@@ -4,7 +4,7 @@
 // file, the same greedy tokens, and refusals naming the key or tensor. The checkpoint is the test model with its
 // latent attention cut to the KDA head count and one expert group, as a file llama.cpp reads must have it.
 import assert from 'node:assert/strict'
-import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {after, before, describe, it} from 'node:test'
@@ -17,9 +17,9 @@ import {q8_0HybridMatrices} from './support/hybrid-gguf.js'
 import {kimiLinearForGguf, kimiLinearGgufMetadata, kimiLinearGgufTensors} from './support/kimi-linear-gguf.js'
 import {maxAbsDifference} from './support/model-logits.js'
 import {seededSlotBatchLogits} from './support/slot-batch-logits.js'
-import {fixtureGreedyTokens, type TransformersFixture} from './support/transformers-fixture.js'
+import {fixtureGreedyTokens, readTransformersFixture} from './support/transformers-fixture.js'
 
-const fixture = JSON.parse(readFileSync(join(import.meta.dirname, 'fixtures', 'kimi-linear-tiny-transformers.json'), 'utf8')) as TransformersFixture
+const fixture = readTransformersFixture('kimi-linear')
 
 /** What tells the runs apart, to be the same in the file as in the checkpoint. */
 function features(m: LoadedModel): unknown {

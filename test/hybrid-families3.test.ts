@@ -4,7 +4,7 @@
 // against transformers 5.18 (test/fixtures/<variant>-tiny-transformers.json), and the engine's state slots under them:
 // chunked prefill and preemption in a tiny KV pool give the same tokens as alone.
 import assert from 'node:assert/strict'
-import {cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {cpSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {describe, it} from 'node:test'
@@ -19,10 +19,10 @@ import {nativeOps} from '../src/engine/native.js'
 import {SeededRandom} from '../src/engine/model/seeded-random.js'
 import {makeSamplingParams} from '../src/engine/sampling-params.js'
 import {checkSlotBatchLogits} from './support/slot-batch-logits.js'
-import type {TransformersFixture} from './support/transformers-fixture.js'
+import {readTransformersFixture} from './support/transformers-fixture.js'
 import {greedyParams, tinyEngineRun} from './support/tiny-engine-run.js'
 
-const fixture = (variant: Hybrid3TestVariant) => JSON.parse(readFileSync(join(import.meta.dirname, 'fixtures', `${variant}-tiny-transformers.json`), 'utf8')) as TransformersFixture
+const fixture = (variant: Hybrid3TestVariant) => readTransformersFixture(variant)
 const configJson = (variant: Hybrid3TestVariant, extra: Record<string, unknown> = {}) => ({...testModelConfigJson('tiny', {variant}), ...extra})
 
 /** Greedy tokens of `prompts` through the engine with these settings; checks slots and blocks come back. */

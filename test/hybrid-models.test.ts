@@ -3,8 +3,6 @@
 // state slots: chunked prefill, n = 2 forks, preemption in a tiny KV pool, an abort mid-stream and the server, each
 // with the slots and blocks all given back.
 import assert from 'node:assert/strict'
-import {readFileSync} from 'node:fs'
-import {join} from 'node:path'
 import {describe, it} from 'node:test'
 import {makeEngineConfig, type EngineConfig} from '../src/engine/config.js'
 import {LLMEngine} from '../src/engine/llm-engine.js'
@@ -22,10 +20,10 @@ import {post, startTinyEngineServer} from './support/server-harness.js'
 import {describeEngine} from '../src/cli/start-engine.js'
 import {InvalidRequestError} from '../src/engine/errors.js'
 import {makeSpeculativeConfig} from '../src/engine/spec-decode/spec-config.js'
-import type {TransformersFixture} from './support/transformers-fixture.js'
+import {readTransformersFixture} from './support/transformers-fixture.js'
 import {greedyParams, tinyEngineRun} from './support/tiny-engine-run.js'
 
-const fixture = (variant: HybridTestVariant) => JSON.parse(readFileSync(join(import.meta.dirname, 'fixtures', `${variant}-tiny-transformers.json`), 'utf8')) as TransformersFixture
+const fixture = (variant: HybridTestVariant) => readTransformersFixture(variant)
 const FIXTURE = fixture('qwen3_5')
 const PROMPTS = FIXTURE.prompts.map((p) => p.prompt_token_ids)
 const GREEDY = FIXTURE.prompts.map((p) => p.greedy_token_ids)

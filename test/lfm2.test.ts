@@ -2,8 +2,6 @@
 // against transformers 5.17 (test/fixtures/<variant>-tiny-transformers.json), and the conv state in the engine's state
 // slots: prefill chunks, n = 2 forks and recompute preemption give the tokens of a sequence run alone.
 import assert from 'node:assert/strict'
-import {readFileSync} from 'node:fs'
-import {join} from 'node:path'
 import {describe, it} from 'node:test'
 import type {EngineConfig} from '../src/engine/config.js'
 import {cpuOnlyNeed} from '../src/engine/engine-parts.js'
@@ -14,11 +12,11 @@ import {parseModelConfig} from '../src/engine/model/model-config.js'
 import {ensureTestModel, testModelConfigJson} from '../src/engine/model/test-model.js'
 import {withMultimodalCheckpoint} from './support/multimodal-checkpoint.js'
 import {checkSlotBatchLogits} from './support/slot-batch-logits.js'
-import type {TransformersFixture} from './support/transformers-fixture.js'
+import {readTransformersFixture} from './support/transformers-fixture.js'
 import {greedyParams, tinyEngineRun} from './support/tiny-engine-run.js'
 
 const VARIANTS: Lfm2TestVariant[] = ['lfm2', 'lfm2-moe']
-const fixture = (variant: Lfm2TestVariant) => JSON.parse(readFileSync(join(import.meta.dirname, 'fixtures', `${variant}-tiny-transformers.json`), 'utf8')) as TransformersFixture
+const fixture = (variant: Lfm2TestVariant) => readTransformersFixture(variant)
 const config = (variant: Lfm2TestVariant, extra: Record<string, unknown> = {}) => parseModelConfig({...testModelConfigJson('tiny', {variant}), ...extra})
 
 describe('LFM2 configs', () => {

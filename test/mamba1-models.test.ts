@@ -3,8 +3,6 @@
 // the same tokens from a crowded engine (batched, prefill in chunks, preempted and recomputed in a tiny pool), each
 // with slots and blocks given back.
 import assert from 'node:assert/strict'
-import {readFileSync} from 'node:fs'
-import {join} from 'node:path'
 import {describe, it} from 'node:test'
 import type {EngineConfig} from '../src/engine/config.js'
 import {cpuOnlyNeed} from '../src/engine/engine-parts.js'
@@ -15,11 +13,11 @@ import {SeededRandom} from '../src/engine/model/seeded-random.js'
 import {ensureTestModel, testModelConfigJson} from '../src/engine/model/test-model.js'
 import {kvBytesPerBlock, nativeOps} from '../src/engine/native.js'
 import {checkSlotBatchLogits} from './support/slot-batch-logits.js'
-import type {TransformersFixture} from './support/transformers-fixture.js'
+import {readTransformersFixture} from './support/transformers-fixture.js'
 import {greedyParams, tinyEngineRun} from './support/tiny-engine-run.js'
 
 const VARIANTS: Mamba1TestVariant[] = ['mamba', 'falcon-mamba', 'jamba']
-const fixture = (variant: Mamba1TestVariant) => JSON.parse(readFileSync(join(import.meta.dirname, 'fixtures', `${variant}-tiny-transformers.json`), 'utf8')) as TransformersFixture
+const fixture = (variant: Mamba1TestVariant) => readTransformersFixture(variant)
 const config = (variant: Mamba1TestVariant, extra: Record<string, unknown> = {}) => parseModelConfig({...testModelConfigJson('tiny', {variant}), ...extra})
 
 function randoms(random: SeededRandom, count: number, scale = 1): Float32Array {

@@ -3,8 +3,6 @@
 // (test/fixtures/<variant>-tiny-transformers.json), and the engine's state slots under them: chunked prefill, n = 2,
 // an abort, a model with no attention layer (no KV bytes), `generate` and the server, each with slots and blocks given back.
 import assert from 'node:assert/strict'
-import {readFileSync} from 'node:fs'
-import {join} from 'node:path'
 import {describe, it} from 'node:test'
 import {describeEngine} from '../src/cli/start-engine.js'
 import {makeEngineConfig, type EngineConfig} from '../src/engine/config.js'
@@ -20,11 +18,11 @@ import {makeSamplingParams} from '../src/engine/sampling-params.js'
 import {checkSlotBatchLogits} from './support/slot-batch-logits.js'
 import {runCommand} from './support/run-command.js'
 import {post, startTinyEngineServer} from './support/server-harness.js'
-import type {TransformersFixture} from './support/transformers-fixture.js'
+import {readTransformersFixture} from './support/transformers-fixture.js'
 import {greedyParams, tinyEngineRun} from './support/tiny-engine-run.js'
 
 const VARIANTS: Mamba2TestVariant[] = ['granitemoehybrid', 'granitemoehybrid-dense', 'bamba', 'mamba2']
-const fixture = (variant: Mamba2TestVariant) => JSON.parse(readFileSync(join(import.meta.dirname, 'fixtures', `${variant}-tiny-transformers.json`), 'utf8')) as TransformersFixture
+const fixture = (variant: Mamba2TestVariant) => readTransformersFixture(variant)
 const config = (variant: Mamba2TestVariant, extra: Record<string, unknown> = {}) => parseModelConfig({...testModelConfigJson('tiny', {variant}), ...extra})
 
 function randoms(random: SeededRandom, count: number, scale = 1): Float32Array {

@@ -3,19 +3,17 @@
 // batch, greedy tokens alone, and the dense one's in prefill chunks and preempted (recomputed) in a pool too small for
 // six requests at once.
 import assert from 'node:assert/strict'
-import {readFileSync} from 'node:fs'
-import {join} from 'node:path'
 import {describe, it} from 'node:test'
 import type {EngineConfig} from '../src/engine/config.js'
 import {cpuOnlyNeed} from '../src/engine/engine-parts.js'
 import {loadModel} from '../src/engine/model/load-model.js'
 import {parseModelConfig} from '../src/engine/model/model-config.js'
-import {ensureTestModel, testModelConfigJson} from '../src/engine/model/test-model.js'
+import {ensureTestModel, testModelConfigJson, type TestModelVariant} from '../src/engine/model/test-model.js'
 import {checkSlotBatchLogits} from './support/slot-batch-logits.js'
-import type {TransformersFixture} from './support/transformers-fixture.js'
+import {readTransformersFixture} from './support/transformers-fixture.js'
 import {greedyParams, tinyEngineRun} from './support/tiny-engine-run.js'
 
-const fixtureOf = (variant: string) => JSON.parse(readFileSync(join(import.meta.dirname, 'fixtures', `${variant}-tiny-transformers.json`), 'utf8')) as TransformersFixture
+const fixtureOf = (variant: TestModelVariant) => readTransformersFixture(variant)
 const fixture = fixtureOf('nemotron-h')
 const config = (extra: Record<string, unknown> = {}) => parseModelConfig({...testModelConfigJson('tiny', {variant: 'nemotron-h'}), ...extra})
 const GREEDY = fixture.prompts.map((p) => p.greedy_token_ids)

@@ -16,10 +16,10 @@ import {ensureTestModel, testModelConfigJson} from '../src/engine/model/test-mod
 import {loadNativeModel} from '../src/engine/native.js'
 import {TestBlockPool, TestSequence, buildStep} from './support/paged-batch.js'
 import {relativeError} from './support/relative-error.js'
-import type {TransformersFixture} from './support/transformers-fixture.js'
+import {readTransformersFixture} from './support/transformers-fixture.js'
 import {greedyParams, tinyEngineRun} from './support/tiny-engine-run.js'
 
-const fixture = JSON.parse(readFileSync(join(import.meta.dirname, 'fixtures', 'zamba-tiny-transformers.json'), 'utf8')) as TransformersFixture
+const fixture = readTransformersFixture('zamba')
 const configJson = (extra: Record<string, unknown> = {}) => ({...testModelConfigJson('tiny', {variant: 'zamba'}), ...extra})
 
 /** Greedy tokens of `prompts` through the engine with these settings; checks slots and blocks come back. */
