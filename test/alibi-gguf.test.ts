@@ -8,7 +8,7 @@ import {after, describe, it} from 'node:test'
 import {loadModel} from '../src/engine/model/load-model.js'
 import {readTensorFloat64, type TensorInfo} from '../src/engine/model/safetensors.js'
 import {ensureTestModel} from '../src/engine/model/test-model.js'
-import {ggufBytes, q8_0Matrices, type GgufEntry, type GgufTensorSpec} from './support/gguf-file.js'
+import {f32, ggufBytes, q8_0Matrices, u32, type GgufEntry, type GgufTensorSpec} from './support/gguf-file.js'
 import {familyVocabMetadata} from './support/llama-gguf.js'
 import {maxAbsDifference, promptLogits} from './support/model-logits.js'
 
@@ -56,8 +56,6 @@ describe('GGUF bloom / falcon / mpt files', () => {
       const c = hf.config
       const tensors: GgufTensorSpec[] = hf.tensors.map((t) => ({name: ggufNameOf(t.name, arch), dims: [...t.shape].reverse(), data: Buffer.from(convertedValues(t).buffer)}))
       if (arch === 'bloom' && c.tieWordEmbeddings) tensors.push({...tensors.find((t) => t.name === 'token_embd.weight')!, name: 'output.weight'})
-      const u32 = (value: number) => ({type: 'u32' as const, value})
-      const f32 = (value: number) => ({type: 'f32' as const, value})
       const metadata: Record<string, GgufEntry> = {
         'general.architecture': {type: 'string', value: arch},
         [`${arch}.context_length`]: u32(c.maxPositionEmbeddings), [`${arch}.embedding_length`]: u32(c.hiddenSize), [`${arch}.block_count`]: u32(c.numLayers),

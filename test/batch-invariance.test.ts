@@ -6,6 +6,7 @@ import {makeEngineConfig, type EngineConfig} from '../src/engine/config.js'
 import {LLMEngine} from '../src/engine/llm-engine.js'
 import {ensureTestModel, type TestModelVariant} from '../src/engine/model/test-model.js'
 import {makeSamplingParams, type SamplingParams} from '../src/engine/sampling-params.js'
+import {assertBatchedAsAlone} from './support/batch-invariance-check.js'
 
 /** 30 requests: even ones greedy, odd ones seeded at temperature 0.8, prompts of 3 to 61 tokens. */
 const REQUESTS: {prompt: number[]; params: SamplingParams}[] = Array.from({length: 30}, (_, i) => ({
@@ -80,10 +81,7 @@ describe('batch invariance (deepseek-v2, q4_k at load beside an f32 o_proj, CPU)
     try {
       // Prompts of 23 to 37 tokens: 240 rows in the first step, 8 decode rows after.
       const requests = REQUESTS.slice(10, 18).map(({prompt, params}) => ({prompt, params: {...params, maxTokens: 4}}))
-      const outputs = (results: Awaited<ReturnType<LLMEngine['generate']>>) => results.map((r) => r.outputs.map((o) => ({tokens: o.tokenIds, logprobs: o.logprobs})))
-      const alone = []
-      for (const request of requests) alone.push(...outputs(await engine.generate([request])))
-      assert.deepEqual(outputs(await engine.generate(requests)), alone)
+      await assertBatchedAsAlone(engine, requests)
     } finally {
       await engine.shutdown()
     }

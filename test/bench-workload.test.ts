@@ -8,7 +8,6 @@ import {buildBenchRequests} from '../src/bench/prompts.js'
 import {syntheticTrace} from '../src/bench/synthetic-trace.js'
 import {sampleTraceFromPairs} from '../src/bench/trace.js'
 import {buildWorkload, loadTrace} from '../src/bench/workload.js'
-import {InvalidRequestError} from '../src/engine/errors.js'
 
 const words = (text: string) => text.split(/\s+/).filter(Boolean).map((word) => word.length)
 const repeat = (n: number) => Array.from({length: n}, () => 'w').join(' ')

@@ -2,8 +2,6 @@
 // read as transformers 5.18's DeepseekV2Config / DeepseekV3Config / Glm4MoeConfig, logits and greedy tokens against
 // transformers, through the server with prefix caching and preemption.
 import assert from 'node:assert/strict'
-import {readFileSync} from 'node:fs'
-import {join} from 'node:path'
 import {describe, it} from 'node:test'
 import {cpuOnlyNeed} from '../src/engine/engine-parts.js'
 import {ModelLoadError} from '../src/engine/errors.js'
@@ -12,13 +10,13 @@ import {LLMEngine} from '../src/engine/llm-engine.js'
 import {loadModel, selectModelTensors} from '../src/engine/model/load-model.js'
 import {readCheckpointTensors} from '../src/engine/model/safetensors.js'
 import {parseModelConfig} from '../src/engine/model/model-config.js'
-import {ensureTestModel, testModelConfigJson} from '../src/engine/model/test-model.js'
+import {ensureTestModel, testModelConfigJson, type TestModelVariant} from '../src/engine/model/test-model.js'
 import {makeSamplingParams} from '../src/engine/sampling-params.js'
-import {checkDirAgainstTransformers, checkServerAgainstTransformers, type TransformersFixture} from './support/transformers-fixture.js'
+import {checkDirAgainstTransformers, checkServerAgainstTransformers, readTransformersFixture} from './support/transformers-fixture.js'
 
 const loadError = (pattern: RegExp) => (error: unknown) => error instanceof ModelLoadError && pattern.test(error.message)
 const BASE = {vocab_size: 100, hidden_size: 64, intermediate_size: 96, num_hidden_layers: 4, num_attention_heads: 4, num_experts_per_tok: 2}
-const fixture = (variant: string) => JSON.parse(readFileSync(join(import.meta.dirname, 'fixtures', `${variant}-tiny-transformers.json`), 'utf8')) as TransformersFixture
+const fixture = (variant: TestModelVariant) => readTransformersFixture(variant)
 
 describe('DeepSeek configs', () => {
   it('as DeepseekV2Config / DeepseekV3Config read them: heads of qk_nope + qk_rope, rope on qk_rope, mscale_all_dim in the softmax scale, routing', () => {

@@ -97,7 +97,7 @@ describe('IncrementalDetokenizer (byte-level, Qwen2 style)', () => {
 
   it('holds back a split character and flushes U+FFFD for one that never completes', () => {
     const complete = encode(' hi 🌍')
-    const {deltas, detokenizer} = stream(byteLevel, prompt, complete)
+    const {deltas} = stream(byteLevel, prompt, complete)
     assert.equal(deltas.join(''), ' hi 🌍')
     assert.ok(deltas.every((delta) => !delta.includes('\uFFFD')))
     const broken = [...encode(' hi'), ...encode('🌍').slice(0, -1)]

@@ -2,23 +2,20 @@
 // (test/fixtures/falcon-h1*-tiny-transformers.json: the mixer's norm after the gate, before it, none): top-10 logits of one batch, greedy tokens alone, in prefill chunks,
 // and preempted (recomputed) in a pool too small for six requests at once, every layer holding a KV cache and a state.
 import assert from 'node:assert/strict'
-import {readFileSync} from 'node:fs'
-import {join} from 'node:path'
 import {describe, it} from 'node:test'
-import {makeEngineConfig, type EngineConfig} from '../src/engine/config.js'
+import type {EngineConfig} from '../src/engine/config.js'
 import {cpuOnlyNeed} from '../src/engine/engine-parts.js'
-import {LLMEngine} from '../src/engine/llm-engine.js'
 import {loadModel} from '../src/engine/model/load-model.js'
 import {parseModelConfig} from '../src/engine/model/model-config.js'
 import type {SsmHybridTestVariant} from '../src/engine/model/ssm-hybrid-test-models.js'
 import {ensureTestModel, testModelConfigJson} from '../src/engine/model/test-model.js'
 import {kvBytesPerBlock} from '../src/engine/native.js'
-import {makeSamplingParams} from '../src/engine/sampling-params.js'
 import {checkSlotBatchLogits} from './support/slot-batch-logits.js'
-import type {TransformersFixture} from './support/transformers-fixture.js'
+import {readTransformersFixture} from './support/transformers-fixture.js'
+import {greedyParams, tinyEngineRun} from './support/tiny-engine-run.js'
 
 type Variant = Extract<SsmHybridTestVariant, 'falcon-h1' | 'falcon-h1-norm-first' | 'falcon-h1-ungated-norm'>
-const fixture = (variant: Variant) => JSON.parse(readFileSync(join(import.meta.dirname, 'fixtures', `${variant}-tiny-transformers.json`), 'utf8')) as TransformersFixture
+const fixture = (variant: Variant) => readTransformersFixture(variant)
 const config = (extra: Record<string, unknown> = {}, variant: Variant = 'falcon-h1') => parseModelConfig({...testModelConfigJson('tiny', {variant}), ...extra})
 const greedy = (variant: Variant) => fixture(variant).prompts.map((p) => p.greedy_token_ids)
 
@@ -48,15 +45,8 @@ describe('Falcon-H1 config', () => {
 
 /** Greedy tokens of `prompts` through the engine; checks slots and blocks come back. */
 async function engineRun(variant: Variant, overrides: Partial<EngineConfig>, prompts = fixture(variant).prompts.map((p) => p.prompt_token_ids), n = 1) {
-  const engine = await LLMEngine.create(makeEngineConfig({modelPath: await ensureTestModel('tiny', {variant}), kvMemoryBytes: 4 << 20, threads: 2, weightDtype: 'f32', ...overrides}))
-  try {
-    const results = await engine.generate(prompts.map((prompt) => ({prompt, params: makeSamplingParams({temperature: 0, maxTokens: 8, ignoreEos: true, n})})))
-    engine.checkKvInvariants()
-    assert.equal(engine.stats().kv.usedBlocks, 0)
-    return {tokens: results.map((r) => r.outputs[0]!.tokenIds), all: results.map((r) => r.outputs.map((o) => o.tokenIds)), preemptions: engine.stats().numPreemptions}
-  } finally {
-    await engine.shutdown()
-  }
+  const {outputs, preemptions} = await tinyEngineRun(variant, prompts, greedyParams(n), overrides)
+  return {tokens: outputs.map((o) => o[0]!), all: outputs, preemptions}
 }
 
 describe('Falcon-H1 tiny models', () => {

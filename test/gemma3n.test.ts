@@ -17,6 +17,7 @@ import {ensureTestModel, testModelConfigJson} from '../src/engine/model/test-mod
 import {kvBytesPerBlock} from '../src/engine/native.js'
 import {makeSamplingParams} from '../src/engine/sampling-params.js'
 import {checkBatchInvariant} from './support/batch-invariance-check.js'
+import {checkPagedMatchesAlone} from './support/paged-alone-check.js'
 import {promptLogits} from './support/model-logits.js'
 import {withMultimodalCheckpoint} from './support/multimodal-checkpoint.js'
 import {checkDirAgainstTransformers, readTransformersFixture} from './support/transformers-fixture.js'
@@ -150,34 +151,7 @@ describe('gemma3n test model', () => {
   })
 
   it('prefix caching, forks and preemption (recompute and swap) give the tokens one request alone gets', async () => {
-    const dir = await ensureTestModel('tiny', {variant: 'gemma3n'})
-    // A 30-token prefix the prefix cache hands on, prompts past the window of 8.
-    const prefix = Array.from({length: 30}, (_, i) => 1 + ((i * 53) % 400))
-    const prompts = [[...prefix, 7, 8, 9], [...prefix, 11], Array.from({length: 45}, (_, i) => 2 + ((i * 29) % 450)), [3, 4, 5]]
-    const alone = await LLMEngine.create(makeEngineConfig({modelPath: dir, threads: 2, weightDtype: 'f32', kvMemoryBytes: 4 << 20}))
-    const expected: number[][] = []
-    try {
-      for (const prompt of prompts) expected.push((await alone.generate([{prompt, params: greedy(20)}]))[0]!.outputs[0]!.tokenIds)
-    } finally {
-      await alone.shutdown()
-    }
-    for (const preemptionMode of ['recompute', 'swap'] as const) {
-      const engine = await LLMEngine.create(makeEngineConfig({
-        modelPath: dir, threads: 2, weightDtype: 'f32', blockSize: 4, numBlocks: 30, preemptionMode, enablePrefixCaching: true, enableChunkedPrefill: true, maxNumBatchedTokens: 12,
-      }))
-      try {
-        await engine.generate([{prompt: prompts[0]!, params: greedy(20)}])
-        const results = await engine.generate(prompts.map((prompt, i) => ({prompt, params: makeSamplingParams({temperature: 0, maxTokens: 20, ignoreEos: true, n: i === 1 ? 2 : 1})})))
-        results.forEach((result, i) => {
-          for (const output of result.outputs) assert.deepEqual(output.tokenIds, expected[i], `${preemptionMode} prompt ${i}`)
-        })
-        const stats = engine.stats()
-        assert.ok(stats.numPreemptions > 0 && stats.prefixCacheHits > 0, `${preemptionMode}: preempted and prefix-cached`)
-        engine.checkKvInvariants()
-      } finally {
-        await engine.shutdown()
-      }
-    }
+    await checkPagedMatchesAlone('gemma3n')
   })
 })
 

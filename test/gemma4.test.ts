@@ -1,8 +1,6 @@
 // Gemma 4 (text): configs read as transformers 5.18's Gemma4TextConfig reads them, tensors named and shaped per layer,
 // KV-shared layers holding no cache, logits and greedy tokens against transformers, and windows crossed in a paged engine.
 import assert from 'node:assert/strict'
-import {readFileSync} from 'node:fs'
-import {join} from 'node:path'
 import {describe, it} from 'node:test'
 import {makeEngineConfig} from '../src/engine/config.js'
 import {cpuOnlyNeed} from '../src/engine/engine-parts.js'
@@ -10,18 +8,19 @@ import {ModelLoadError} from '../src/engine/errors.js'
 import {LLMEngine} from '../src/engine/llm-engine.js'
 import {expectedTensorShapes, loadModel} from '../src/engine/model/load-model.js'
 import {parseModelConfig} from '../src/engine/model/model-config.js'
-import {ensureTestModel, testModelConfigJson} from '../src/engine/model/test-model.js'
+import {ensureTestModel, testModelConfigJson, type TestModelVariant} from '../src/engine/model/test-model.js'
 import {kvBytesPerBlock, loadNativeModel} from '../src/engine/native.js'
 import {makeSamplingParams} from '../src/engine/sampling-params.js'
 import {checkBatchInvariant} from './support/batch-invariance-check.js'
+import {checkPagedMatchesAlone} from './support/paged-alone-check.js'
 import {promptLogits} from './support/model-logits.js'
 import {withMultimodalCheckpoint} from './support/multimodal-checkpoint.js'
 import {runCommand} from './support/run-command.js'
-import {checkDirAgainstTransformers, checkServerAgainstTransformers, type TransformersFixture} from './support/transformers-fixture.js'
+import {checkDirAgainstTransformers, checkServerAgainstTransformers, readTransformersFixture} from './support/transformers-fixture.js'
 
 const loadError = (pattern: RegExp) => (error: unknown) => error instanceof ModelLoadError && pattern.test(error.message)
 const GEMMA4 = {architectures: ['Gemma4ForCausalLM'], vocab_size: 100, hidden_size: 64, intermediate_size: 128, num_hidden_layers: 6, num_attention_heads: 4, num_key_value_heads: 2, head_dim: 16}
-const fixture = (variant: string) => JSON.parse(readFileSync(join(import.meta.dirname, 'fixtures', `${variant}-tiny-transformers.json`), 'utf8')) as TransformersFixture
+const fixture = (variant: TestModelVariant) => readTransformersFixture(variant)
 
 describe('Gemma 4 config', () => {
   it('as Gemma4TextConfig reads it: every 6th layer full (the last always), full layers of global_head_dim with proportional rope on a quarter, norms by the weight, unscaled scores, per-layer inputs of 256 by default', () => {
@@ -160,39 +159,10 @@ describe('a Gemma4ForConditionalGeneration checkpoint', () => {
 })
 
 describe('gemma4 in a paged engine', () => {
-  // A 30-token prefix the prefix cache hands on, prompts past the window of 8, 20 tokens each.
-  const prefix = Array.from({length: 30}, (_, i) => 1 + ((i * 53) % 400))
-  const prompts = [[...prefix, 7, 8, 9], [...prefix, 11], Array.from({length: 45}, (_, i) => 2 + ((i * 29) % 450)), [3, 4, 5]]
   const params = (n: number) => makeSamplingParams({temperature: 0, maxTokens: 20, ignoreEos: true, n})
 
   it('chunked prefill, prefix caching, forks and preemption give the tokens one request alone gets', async () => {
-    const dir = await ensureTestModel('tiny', {variant: 'gemma4'})
-    const alone = await LLMEngine.create(makeEngineConfig({modelPath: dir, threads: 2, weightDtype: 'f32', kvMemoryBytes: 4 << 20}))
-    let expected: number[][]
-    try {
-      expected = []
-      for (const prompt of prompts) expected.push((await alone.generate([{prompt, params: params(1)}]))[0]!.outputs[0]!.tokenIds)
-    } finally {
-      await alone.shutdown()
-    }
-    for (const preemptionMode of ['recompute', 'swap'] as const) {
-      const engine = await LLMEngine.create(makeEngineConfig({
-        modelPath: dir, threads: 2, weightDtype: 'f32', blockSize: 4, numBlocks: 30, preemptionMode, enablePrefixCaching: true,
-        enableChunkedPrefill: true, maxNumBatchedTokens: 12,
-      }))
-      try {
-        await engine.generate([{prompt: prompts[0]!, params: params(1)}])
-        const results = await engine.generate(prompts.map((prompt, i) => ({prompt, params: params(i === 1 ? 2 : 1)})))
-        results.forEach((result, i) => {
-          for (const output of result.outputs) assert.deepEqual(output.tokenIds, expected[i], `${preemptionMode} prompt ${i}`)
-        })
-        const stats = engine.stats()
-        assert.ok(stats.numPreemptions > 0 && stats.prefixCacheHits > 0, `${preemptionMode}: preempted and prefix-cached`)
-        engine.checkKvInvariants()
-      } finally {
-        await engine.shutdown()
-      }
-    }
+    await checkPagedMatchesAlone('gemma4')
   })
 
   it('generate --json gives the engine\'s greedy tokens for the text\'s prompt', async () => {

@@ -2,14 +2,14 @@
 // layers, the HF path's logits bit for bit at f32 (and the checkpoint's q8_0 run at q8_0), transformers' greedy tokens,
 // the converter's sparsity quantiles read back into shares, and malformed files refused by key or tensor.
 import assert from 'node:assert/strict'
-import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {writeFileSync} from 'node:fs'
 import {join} from 'node:path'
-import {after, describe, it} from 'node:test'
+import {describe, it} from 'node:test'
 import {ModelLoadError} from '../src/engine/errors.js'
 import {loadModel, type LoadedModel} from '../src/engine/model/load-model.js'
 import {ensureTestModel} from '../src/engine/model/test-model.js'
 import {gemma3nGgufBytes, type Gemma3nGgufOptions} from './support/gemma3n-gguf.js'
+import {ggufScratch} from './support/gguf-scratch.js'
 import {maxAbsDifference, promptLogits} from './support/model-logits.js'
 import {checkDirAgainstTransformers, readTransformersFixture} from './support/transformers-fixture.js'
 
@@ -26,8 +26,7 @@ function features(m: LoadedModel): unknown {
 }
 
 describe('GGUF gemma3n files', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'pagedllm-gguf-gemma3n-'))
-  after(() => rmSync(dir, {recursive: true, force: true}))
+  const {dir} = ggufScratch('pagedllm-gguf-gemma3n-')
   const write = (hf: LoadedModel, name: string, options: Gemma3nGgufOptions = {}): string => {
     const path = join(dir, `${name}.gguf`)
     writeFileSync(path, gemma3nGgufBytes(hf, options))

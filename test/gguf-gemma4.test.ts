@@ -2,10 +2,9 @@
 // the HF path's logits bit for bit at f32 (and the checkpoint's q8_0 run at q8_0), transformers' greedy tokens, the
 // "gemma4" tokenizer as llama.cpp runs it, and malformed files refused by key or tensor.
 import assert from 'node:assert/strict'
-import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {writeFileSync} from 'node:fs'
 import {join} from 'node:path'
-import {after, describe, it} from 'node:test'
+import {describe, it} from 'node:test'
 import {ModelLoadError} from '../src/engine/errors.js'
 import type {GgufValue} from '../src/engine/model/gguf-file.js'
 import {tokenizerFromGguf} from '../src/engine/model/gguf-tokenizer.js'
@@ -13,6 +12,7 @@ import {loadModel, type LoadedModel} from '../src/engine/model/load-model.js'
 import {ensureTestModel} from '../src/engine/model/test-model.js'
 import {withConfig} from './support/edited-checkpoint.js'
 import {gemma4GgufBytes, gemma4RopeFreqs, type Gemma4GgufOptions} from './support/gemma4-gguf.js'
+import {ggufScratch} from './support/gguf-scratch.js'
 import {maxAbsDifference, promptLogits} from './support/model-logits.js'
 import {checkDirAgainstTransformers, readTransformersFixture} from './support/transformers-fixture.js'
 
@@ -25,8 +25,7 @@ function features(m: LoadedModel): unknown {
 }
 
 describe('GGUF gemma4 files', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'pagedllm-gguf-gemma4-'))
-  after(() => rmSync(dir, {recursive: true, force: true}))
+  const {dir} = ggufScratch('pagedllm-gguf-gemma4-')
   const write = (hf: LoadedModel, name: string, options: Gemma4GgufOptions = {}): string => {
     const path = join(dir, `${name}.gguf`)
     writeFileSync(path, gemma4GgufBytes(hf, options))

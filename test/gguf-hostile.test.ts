@@ -6,7 +6,7 @@ import {join} from 'node:path'
 import {after, describe, it} from 'node:test'
 import {ModelLoadError} from '../src/engine/errors.js'
 import {loadModel} from '../src/engine/model/load-model.js'
-import type {GgufEntry} from './support/gguf-file.js'
+import {u32, type GgufEntry} from './support/gguf-file.js'
 import {SMALL_GGUF_SHAPE, llamaGgufBytes, llamaTensors} from './support/llama-gguf.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'pagedllm-gguf-hostile-'))
@@ -27,7 +27,6 @@ function loadError(pattern: RegExp): (error: unknown) => boolean {
   }
 }
 
-const u32 = (value: number): GgufEntry => ({type: 'u32', value})
 const withMetadata = (metadata: Record<string, GgufEntry | undefined>) => llamaGgufBytes(SMALL_GGUF_SHAPE, {metadata})
 
 describe('GGUF files made here load', () => {

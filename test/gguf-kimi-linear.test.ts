@@ -4,7 +4,7 @@
 // file, the same greedy tokens, and refusals naming the key or tensor. The checkpoint is the test model with its
 // latent attention cut to the KDA head count and one expert group, as a file llama.cpp reads must have it.
 import assert from 'node:assert/strict'
-import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {after, before, describe, it} from 'node:test'
@@ -12,14 +12,14 @@ import {cpuOnlyNeed} from '../src/engine/engine-parts.js'
 import {ModelLoadError} from '../src/engine/errors.js'
 import {loadModel, type LoadedModel} from '../src/engine/model/load-model.js'
 import {ensureTestModel} from '../src/engine/model/test-model.js'
-import {ggufBytes, type GgufEntry, type GgufTensorSpec} from './support/gguf-file.js'
+import {ggufBytes, u32, type GgufEntry, type GgufTensorSpec} from './support/gguf-file.js'
 import {q8_0HybridMatrices} from './support/hybrid-gguf.js'
 import {kimiLinearForGguf, kimiLinearGgufMetadata, kimiLinearGgufTensors} from './support/kimi-linear-gguf.js'
 import {maxAbsDifference} from './support/model-logits.js'
 import {seededSlotBatchLogits} from './support/slot-batch-logits.js'
-import {fixtureGreedyTokens, type TransformersFixture} from './support/transformers-fixture.js'
+import {fixtureGreedyTokens, readTransformersFixture} from './support/transformers-fixture.js'
 
-const fixture = JSON.parse(readFileSync(join(import.meta.dirname, 'fixtures', 'kimi-linear-tiny-transformers.json'), 'utf8')) as TransformersFixture
+const fixture = readTransformersFixture('kimi-linear')
 
 /** What tells the runs apart, to be the same in the file as in the checkpoint. */
 function features(m: LoadedModel): unknown {
@@ -75,7 +75,6 @@ describe('GGUF kimi-linear files', () => {
   })
 
   it('refuses malformed or unsupported files, naming the key or tensor', async () => {
-    const u32 = (value: number): GgufEntry => ({type: 'u32', value})
     const without = (key: string) => (m: Record<string, GgufEntry>) => Object.fromEntries(Object.entries(m).filter(([k]) => k !== key))
     const cases: [Edit, RegExp][] = [
       [{metadata: without('kimi-linear.kda.head_dim')}, /kimi-linear\.kda\.head_dim must be a positive integer, got undefined/],

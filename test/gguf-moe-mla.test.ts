@@ -10,18 +10,12 @@ import {ModelLoadError} from '../src/engine/errors.js'
 import {loadModel, type LoadedModel} from '../src/engine/model/load-model.js'
 import {readCheckpointTensors, readTensorFloat32} from '../src/engine/model/safetensors.js'
 import {ensureTestModel} from '../src/engine/model/test-model.js'
-import {ggufBytes, type GgufEntry, type GgufTensorSpec} from './support/gguf-file.js'
+import {f32, GGUF_GLOBAL_NAMES, ggufBytes, u32, type GgufEntry, type GgufTensorSpec} from './support/gguf-file.js'
 import {familyVocabMetadata} from './support/llama-gguf.js'
 import {maxAbsDifference, promptLogits} from './support/model-logits.js'
+import {floatTensor, kvBSplit} from './support/youtu-gguf.js'
 
 const loadError = (pattern: RegExp) => (error: unknown) => error instanceof ModelLoadError && pattern.test(error.message)
-const u32 = (value: number): GgufEntry => ({type: 'u32', value})
-const f32 = (value: number): GgufEntry => ({type: 'f32', value})
-
-/** A float tensor of PyTorch shape `shape` as a GGUF F32 tensor (ggml dims are the shape reversed). */
-function floatTensor(name: string, shape: number[], values: Float32Array): GgufTensorSpec {
-  return {name, dims: [...shape].reverse(), data: Buffer.from(values.buffer, values.byteOffset, values.byteLength)}
-}
 
 /** Columns `pick(c)` of each row of a [rows, cols] matrix (a [n] vector is one row). */
 function columns(values: Float32Array, cols: number, picked: number[]): Float32Array {
@@ -46,7 +40,6 @@ const GPT_OSS_LAYER: Record<string, string> = {
   input_layernorm: 'attn_norm', post_attention_layernorm: 'post_attention_norm', 'self_attn.q_proj': 'attn_q', 'self_attn.k_proj': 'attn_k',
   'self_attn.v_proj': 'attn_v', 'self_attn.o_proj': 'attn_output', 'mlp.router': 'ffn_gate_inp',
 }
-const GLOBAL: Record<string, string> = {'model.embed_tokens.weight': 'token_embd.weight', 'model.norm.weight': 'output_norm.weight', 'lm_head.weight': 'output.weight'}
 
 type ExpertForm = 'apart' | 'fused'
 
@@ -58,7 +51,7 @@ type ExpertForm = 'apart' | 'fused'
 function gptOssGgufTensors(dir: string, inter: number, form: ExpertForm): GgufTensorSpec[] {
   return readCheckpointTensors(dir).flatMap((t): GgufTensorSpec[] => {
     const values = readTensorFloat32(t)
-    if (GLOBAL[t.name]) return [floatTensor(GLOBAL[t.name]!, t.shape, values)]
+    if (GGUF_GLOBAL_NAMES[t.name]) return [floatTensor(GGUF_GLOBAL_NAMES[t.name]!, t.shape, values)]
     const match = /^model\.layers\.(\d+)\.(.+)$/.exec(t.name)!
     const blk = `blk.${match[1]}`
     const [experts] = t.shape as [number]
@@ -228,7 +221,7 @@ function deepseekGgufTensors(hf: LoadedModel, source: string, arch: string, spli
   const c = hf.config
   return readCheckpointTensors(source).flatMap((t): GgufTensorSpec[] => {
     const values = readTensorFloat32(t)
-    if (GLOBAL[t.name]) return [floatTensor(GLOBAL[t.name]!, t.shape, values)]
+    if (GGUF_GLOBAL_NAMES[t.name]) return [floatTensor(GGUF_GLOBAL_NAMES[t.name]!, t.shape, values)]
     const expert = /^model\.layers\.(\d+)\.mlp\.experts\.(\d+)\.(gate|up|down)_proj\.weight$/.exec(t.name)
     if (expert) {
       const name = `blk.${expert[1]}.ffn_${expert[3]}_exps.weight`
@@ -241,21 +234,7 @@ function deepseekGgufTensors(hf: LoadedModel, source: string, arch: string, spli
     }
     const match = /^model\.layers\.(\d+)\.(.+?)(?:\.(weight|bias))?$/.exec(t.name)!
     const [blk, part, kind] = [`blk.${match[1]}`, match[2]!, match[3] ?? 'bias']
-    if (part === 'self_attn.kv_b_proj' && splitKvB) {
-      const {kvLoraRank: rank, vHeadDim: v} = c.mla!
-      const nope = c.headDim - c.rotaryDim!
-      const [k, vb] = [new Float32Array(c.numHeads * nope * rank), new Float32Array(c.numHeads * v * rank)]
-      for (let h = 0; h < c.numHeads; h++) {
-        for (let r = 0; r < nope + v; r++) {
-          for (let j = 0; j < rank; j++) {
-            const value = values[(h * (nope + v) + r) * rank + j]!
-            if (r < nope) k[(h * rank + j) * nope + r] = value
-            else vb[(h * v + r - nope) * rank + j] = value
-          }
-        }
-      }
-      return [floatTensor(`${blk}.attn_k_b.weight`, [c.numHeads, rank, nope], k), floatTensor(`${blk}.attn_v_b.weight`, [c.numHeads, v, rank], vb)]
-    }
+    if (part === 'self_attn.kv_b_proj' && splitKvB) return kvBSplit(match[1]!, values, c)
     const name = arch === 'glm4moe' && part === 'post_attention_layernorm' ? 'post_attention_norm' : DEEPSEEK_LAYER[part]!
     return [floatTensor(`${blk}.${name}.${part.endsWith('e_score_correction_bias') ? 'bias' : kind}`, t.shape, values)]
   })

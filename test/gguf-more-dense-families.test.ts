@@ -10,7 +10,7 @@ import {LLMEngine} from '../src/engine/llm-engine.js'
 import {loadModel, type LoadedModel} from '../src/engine/model/load-model.js'
 import {ensureTestModel} from '../src/engine/model/test-model.js'
 import {makeSamplingParams} from '../src/engine/sampling-params.js'
-import {q8_0Matrices, type GgufEntry, type GgufTensorSpec} from './support/gguf-file.js'
+import {f32, q8_0Matrices, u32, type GgufEntry, type GgufTensorSpec} from './support/gguf-file.js'
 import {ggufScratch} from './support/gguf-scratch.js'
 import {withConfig} from './support/edited-checkpoint.js'
 import {convertedValues, ggufNameOf} from './support/layernorm-gguf.js'
@@ -18,8 +18,6 @@ import {familyVocabMetadata} from './support/llama-gguf.js'
 import {moreDenseMetadata, moreDenseTensors, ternarizedBitnetCheckpoint} from './support/more-dense-gguf.js'
 import {maxAbsDifference, promptLogits} from './support/model-logits.js'
 
-const u32 = (value: number) => ({type: 'u32' as const, value})
-const f32 = (value: number) => ({type: 'f32' as const, value})
 const loadError = (pattern: RegExp) => (error: unknown) => error instanceof ModelLoadError && pattern.test(error.message)
 
 const {dir, write} = ggufScratch('pagedllm-gguf-more-dense-')

@@ -5,21 +5,21 @@
 // 1e-5), transformers' greedy tokens through the engine, and refusals naming the key or tensor. falcon-h1-norm-first
 // has no GGUF form: llama.cpp's mixer always gates before its norm, and the file has no key to say otherwise.
 import assert from 'node:assert/strict'
-import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {after, describe, it} from 'node:test'
 import {cpuOnlyNeed} from '../src/engine/engine-parts.js'
 import {ModelLoadError} from '../src/engine/errors.js'
 import {loadModel, type LoadedModel} from '../src/engine/model/load-model.js'
-import {ensureTestModel} from '../src/engine/model/test-model.js'
+import {ensureTestModel, type TestModelVariant} from '../src/engine/model/test-model.js'
 import {ggufBytes, type GgufEntry, type GgufTensorSpec} from './support/gguf-file.js'
 import {maxAbsDifference} from './support/model-logits.js'
 import {seededSlotBatchLogits} from './support/slot-batch-logits.js'
 import {ssmHybridMetadata, ssmHybridTensors, type SsmHybridArch} from './support/ssm-hybrid-gguf.js'
-import {fixtureGreedyTokens, type TransformersFixture} from './support/transformers-fixture.js'
+import {fixtureGreedyTokens, readTransformersFixture} from './support/transformers-fixture.js'
 
-const fixtureOf = (variant: string) => JSON.parse(readFileSync(join(import.meta.dirname, 'fixtures', `${variant}-tiny-transformers.json`), 'utf8')) as TransformersFixture
+const fixtureOf = (variant: TestModelVariant) => readTransformersFixture(variant)
 
 /** What tells the runs apart, to be the same in the file as in the checkpoint (Falcon-H1's multipliers aside: folded, so 1 in the file; a MoE file has no dense MLP width). */
 function features(m: LoadedModel): unknown {

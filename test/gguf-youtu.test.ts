@@ -10,13 +10,12 @@ import {ModelLoadError} from '../src/engine/errors.js'
 import {loadModel, type LoadedModel} from '../src/engine/model/load-model.js'
 import {ensureTestModel} from '../src/engine/model/test-model.js'
 import {withConfig} from './support/edited-checkpoint.js'
-import {q8_0Matrices, type GgufEntry, type GgufTensorSpec} from './support/gguf-file.js'
+import {q8_0Matrices, u32, type GgufEntry, type GgufTensorSpec} from './support/gguf-file.js'
 import {ggufScratch} from './support/gguf-scratch.js'
 import {greedyTokens, maxAbsDifference, promptLogits} from './support/model-logits.js'
 import {floatTensor, youtuMetadata, youtuTensors} from './support/youtu-gguf.js'
 
 const loadError = (pattern: RegExp) => (error: unknown) => error instanceof ModelLoadError && pattern.test(error.message)
-const u32 = (value: number): GgufEntry => ({type: 'u32', value})
 
 const {write} = ggufScratch('pagedllm-gguf-youtu-')
 

@@ -19,11 +19,11 @@ import {ensureTestModel} from '../src/engine/model/test-model.js'
 import {makeSamplingParams} from '../src/engine/sampling-params.js'
 import {maxAbsDifference, promptLogits} from './support/model-logits.js'
 import {runCommand} from './support/run-command.js'
-import {checkDirAgainstTransformers, type TransformersFixture} from './support/transformers-fixture.js'
+import {checkDirAgainstTransformers, readTransformersFixture, type TransformersFixture} from './support/transformers-fixture.js'
 import {checkWindowedEngine} from './support/windowed-engine-check.js'
 
 const loadError = (pattern: RegExp) => (error: unknown) => error instanceof ModelLoadError && pattern.test(error.message)
-const fixture = JSON.parse(readFileSync(join(import.meta.dirname, 'fixtures', 'gptoss-tiny-transformers.json'), 'utf8')) as TransformersFixture & {windowed_greedy_token_ids: number[][]}
+const fixture = readTransformersFixture('gptoss') as TransformersFixture & {windowed_greedy_token_ids: number[][]}
 
 /** openai/gpt-oss-20b's config.json (the sizes and switches it sets). */
 const GPT_OSS_20B = {

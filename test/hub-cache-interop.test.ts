@@ -1,20 +1,16 @@
 // The cache as huggingface_hub writes and reads it: trees/<commit>.json, CACHEDIR.TAG, .locks/, and partial files of either tool.
 import assert from 'node:assert/strict'
-import {createHash} from 'node:crypto'
 import {mkdir, readFile, readdir, rm, stat, utimes, writeFile} from 'node:fs/promises'
 import {join} from 'node:path'
 import {describe, it} from 'node:test'
 import {ABANDONED_AFTER_MS} from '../src/engine/hub/partial-downloads.js'
 import {resolveModel, type ResolveModelOptions} from '../src/engine/hub/resolve-model.js'
 import type {FakeHub} from './support/fake-hub.js'
-import {type IsolatedHubEnvironment, useHubSuite} from './support/hub-suite.js'
-import {gitBlobSha, lfsPointer} from './support/fake-hub-listing.js'
-
-const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex')
+import {useHubSuite} from './support/hub-suite.js'
+import {gitBlobSha, lfsPointer, sha256} from './support/fake-hub-listing.js'
 
 let hub: FakeHub
 let tiny: Record<string, Buffer>
-let environment: IsolatedHubEnvironment
 let cacheDir: string
 
 function options(extra: ResolveModelOptions = {}): ResolveModelOptions {
@@ -28,7 +24,7 @@ async function abandon(path: string): Promise<void> {
 }
 
 describe('the cache huggingface_hub shares', () => {
-  useHubSuite((state) => ({hub, tiny} = state), (state) => ({environment, cacheDir} = state))
+  useHubSuite((state) => ({hub, tiny} = state), (state) => ({cacheDir} = state))
 
   it('writes trees/<commit>.json with every file of the commit, CACHEDIR.TAG and the .locks files, in their formats', async () => {
     const files = {...tiny, 'README.md': Buffer.from('# not downloaded\n'), 'onnx/model.onnx': Buffer.from('onnx')}

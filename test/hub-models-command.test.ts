@@ -9,7 +9,7 @@ import ModelsRm from '../src/commands/models/rm.js'
 import {listCachedModels} from '../src/engine/hub/cache-inventory.js'
 import {resolveModel} from '../src/engine/hub/resolve-model.js'
 import type {FakeHub} from './support/fake-hub.js'
-import {type IsolatedHubEnvironment, useHubSuite} from './support/hub-suite.js'
+import {useHubSuite} from './support/hub-suite.js'
 
 // A config without a commands folder: oclif then loads only the command under test, not every built command in dist/.
 const commandConfig = {root: new URL('..', import.meta.url).pathname, pjson: {name: 'pagedllm', version: '0.0.0', oclif: {bin: 'pagedllm'}}}
@@ -38,11 +38,10 @@ async function runCommand(command: typeof ModelsList | typeof ModelsRm, argv: st
 
 let hub: FakeHub
 let tiny: Record<string, Buffer>
-let environment: IsolatedHubEnvironment
 let cacheDir: string
 
 describe('pagedllm models', () => {
-  useHubSuite((state) => ({hub, tiny} = state), (state) => ({environment, cacheDir} = state))
+  useHubSuite((state) => ({hub, tiny} = state), (state) => ({cacheDir} = state))
 
   it('lists cached models with blob sizes and revisions', async () => {
     const mainCommit = hub.addRepo('acme/listed', tiny)

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict'
 import {readdir} from 'node:fs/promises'
 import {join} from 'node:path'
-import {before, describe, it} from 'node:test'
+import {describe, it} from 'node:test'
 import {InvalidRequestError, PagedLLMError} from '../src/engine/errors.js'
 import type {FetchImpl} from '../src/engine/hub/hub-client.js'
 import {assertInside, isSafeEtag, isSafeRepoFile, isValidRevision} from '../src/engine/hub/hub-names.js'

@@ -1,24 +1,22 @@
 // resolveModel against a fake Hub over real HTTP: download, cache layout and reuse, resume, offline, tokens, errors, shards, checksums.
 import assert from 'node:assert/strict'
-import {createHash} from 'node:crypto'
 import {lstat, mkdir, readFile, readdir, readlink, utimes, writeFile} from 'node:fs/promises'
 import {spawnSync} from 'node:child_process'
 import net from 'node:net'
 import {hostname} from 'node:os'
 import {join} from 'node:path'
-import {after, describe, it} from 'node:test'
+import {describe, it} from 'node:test'
 import {AuthenticationError, InvalidRequestError, ModelLoadError, NotFoundError, UnavailableError} from '../src/engine/errors.js'
 import {resolveModel, type ResolveModelOptions} from '../src/engine/hub/resolve-model.js'
 import type {ProgressSink} from '../src/engine/hub/progress.js'
 import {loadModel} from '../src/engine/model/load-model.js'
 import {ensureTestModel} from '../src/engine/model/test-model.js'
 import type {FakeHub} from './support/fake-hub.js'
+import {sha256} from './support/fake-hub-listing.js'
 import {type IsolatedHubEnvironment, useHubSuite} from './support/hub-suite.js'
 import {shardedCheckpointFiles} from './support/hub-checkpoints.js'
 import {torchCheckpointBytes} from './support/torch-checkpoint-writer.js'
 import {safetensorsAsTorch} from './support/torch-copy.js'
-
-const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex')
 
 let hub: FakeHub
 let tiny: Record<string, Buffer>

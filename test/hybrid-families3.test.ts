@@ -4,7 +4,7 @@
 // against transformers 5.18 (test/fixtures/<variant>-tiny-transformers.json), and the engine's state slots under them:
 // chunked prefill and preemption in a tiny KV pool give the same tokens as alone.
 import assert from 'node:assert/strict'
-import {cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {cpSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {describe, it} from 'node:test'
@@ -19,22 +19,16 @@ import {nativeOps} from '../src/engine/native.js'
 import {SeededRandom} from '../src/engine/model/seeded-random.js'
 import {makeSamplingParams} from '../src/engine/sampling-params.js'
 import {checkSlotBatchLogits} from './support/slot-batch-logits.js'
-import type {TransformersFixture} from './support/transformers-fixture.js'
+import {readTransformersFixture} from './support/transformers-fixture.js'
+import {greedyParams, tinyEngineRun} from './support/tiny-engine-run.js'
 
-const fixture = (variant: Hybrid3TestVariant) => JSON.parse(readFileSync(join(import.meta.dirname, 'fixtures', `${variant}-tiny-transformers.json`), 'utf8')) as TransformersFixture
+const fixture = (variant: Hybrid3TestVariant) => readTransformersFixture(variant)
 const configJson = (variant: Hybrid3TestVariant, extra: Record<string, unknown> = {}) => ({...testModelConfigJson('tiny', {variant}), ...extra})
 
 /** Greedy tokens of `prompts` through the engine with these settings; checks slots and blocks come back. */
 async function engineRun(variant: Hybrid3TestVariant, overrides: Partial<EngineConfig>, prompts: number[][]) {
-  const engine = await LLMEngine.create(makeEngineConfig({modelPath: await ensureTestModel('tiny', {variant}), kvMemoryBytes: 4 << 20, threads: 2, weightDtype: 'f32', ...overrides}))
-  try {
-    const results = await engine.generate(prompts.map((prompt) => ({prompt, params: makeSamplingParams({temperature: 0, maxTokens: 8, ignoreEos: true})})))
-    engine.checkKvInvariants()
-    assert.equal(engine.stats().kv.usedBlocks, 0)
-    return {tokens: results.map((r) => r.outputs[0]!.tokenIds), preemptions: engine.stats().numPreemptions}
-  } finally {
-    await engine.shutdown()
-  }
+  const {outputs, preemptions} = await tinyEngineRun(variant, prompts, greedyParams(), overrides)
+  return {tokens: outputs.map((o) => o[0]!), preemptions}
 }
 
 /** The fixture's top-10 last-position logits of its three prompts, run as one batch on state slots 2, 0, 3. */

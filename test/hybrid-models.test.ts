@@ -3,8 +3,6 @@
 // state slots: chunked prefill, n = 2 forks, preemption in a tiny KV pool, an abort mid-stream and the server, each
 // with the slots and blocks all given back.
 import assert from 'node:assert/strict'
-import {readFileSync} from 'node:fs'
-import {join} from 'node:path'
 import {describe, it} from 'node:test'
 import {makeEngineConfig, type EngineConfig} from '../src/engine/config.js'
 import {LLMEngine} from '../src/engine/llm-engine.js'
@@ -22,9 +20,10 @@ import {post, startTinyEngineServer} from './support/server-harness.js'
 import {describeEngine} from '../src/cli/start-engine.js'
 import {InvalidRequestError} from '../src/engine/errors.js'
 import {makeSpeculativeConfig} from '../src/engine/spec-decode/spec-config.js'
-import type {TransformersFixture} from './support/transformers-fixture.js'
+import {readTransformersFixture} from './support/transformers-fixture.js'
+import {greedyParams, tinyEngineRun} from './support/tiny-engine-run.js'
 
-const fixture = (variant: HybridTestVariant) => JSON.parse(readFileSync(join(import.meta.dirname, 'fixtures', `${variant}-tiny-transformers.json`), 'utf8')) as TransformersFixture
+const fixture = (variant: HybridTestVariant) => readTransformersFixture(variant)
 const FIXTURE = fixture('qwen3_5')
 const PROMPTS = FIXTURE.prompts.map((p) => p.prompt_token_ids)
 const GREEDY = FIXTURE.prompts.map((p) => p.greedy_token_ids)
@@ -148,16 +147,9 @@ describe('Qwen 3.5 config', () => {
 })
 
 /** Greedy tokens of the fixture's prompts through the engine with these settings; checks slots and blocks come back. */
-async function engineRun(overrides: Partial<EngineConfig>, params = makeSamplingParams({temperature: 0, maxTokens: 8, ignoreEos: true}), prompts = PROMPTS) {
-  const engine = await LLMEngine.create(makeEngineConfig({modelPath: await ensureTestModel('tiny', {variant: 'qwen3_5'}), kvMemoryBytes: 4 << 20, threads: 2, weightDtype: 'f32', ...overrides}))
-  try {
-    const results = await engine.generate(prompts.map((prompt) => ({prompt, params})))
-    engine.checkKvInvariants()
-    assert.equal(engine.stats().kv.usedBlocks, 0)
-    return {tokens: results.map((r) => r.outputs.map((o) => o.tokenIds)), preemptions: engine.stats().numPreemptions}
-  } finally {
-    await engine.shutdown()
-  }
+async function engineRun(overrides: Partial<EngineConfig>, params = greedyParams(), prompts = PROMPTS) {
+  const {outputs, preemptions} = await tinyEngineRun('qwen3_5', prompts, params, overrides)
+  return {tokens: outputs, preemptions}
 }
 
 describe('Qwen 3.5 tiny model', () => {
@@ -190,14 +182,14 @@ describe('Qwen 3.5 tiny model', () => {
   })
 
   it('n = 2 from one prompt: the forked sample takes its parent\'s state (both greedy samples equal transformers\')', async () => {
-    const {tokens} = await engineRun({}, makeSamplingParams({temperature: 0, maxTokens: 8, ignoreEos: true, n: 2}))
+    const {tokens} = await engineRun({}, greedyParams(2))
     assert.deepEqual(tokens, GREEDY.map((greedy) => [greedy, greedy]))
   })
 
   it('preempted in a tiny KV pool, sequences are recomputed (not swapped) and still give transformers\' tokens', async () => {
     // Six requests of the two short prompts in 9 blocks of 4 tokens: admitted while their prompts fit, they outgrow the pool.
     const prompts = [0, 1, 0, 1, 0, 1].map((i) => PROMPTS[i]!)
-    const params = makeSamplingParams({temperature: 0, maxTokens: 8, ignoreEos: true})
+    const params = greedyParams()
     const {tokens, preemptions} = await engineRun({numBlocks: 9, blockSize: 4, kvMemoryBytes: undefined, preemptionMode: 'swap', swapSpaceBytes: 1 << 20}, params, prompts)
     assert.ok(preemptions > 0, 'the pool is small enough to preempt')
     assert.deepEqual(tokens, [0, 1, 0, 1, 0, 1].map((i) => [GREEDY[i]!]))
@@ -211,7 +203,7 @@ describe('Qwen 3.5 tiny model', () => {
         if (output.outputs[0]!.tokenIds.length >= 2) break
       }
       engine.abort('cut')
-      const [after] = await engine.generate([{prompt: PROMPTS[1]!, params: makeSamplingParams({temperature: 0, maxTokens: 8, ignoreEos: true})}])
+      const [after] = await engine.generate([{prompt: PROMPTS[1]!, params: greedyParams()}])
       assert.deepEqual(after!.outputs[0]!.tokenIds, GREEDY[1])
       engine.checkKvInvariants()
       assert.equal(engine.stats().kv.usedBlocks, 0)

@@ -10,13 +10,13 @@ import {ModelLoadError} from '../src/engine/errors.js'
 import {LLMEngine} from '../src/engine/llm-engine.js'
 import {loadModel, selectModelTensors} from '../src/engine/model/load-model.js'
 import {parseModelConfig} from '../src/engine/model/model-config.js'
-import {readCheckpointTensors, readTensorFloat64, type TensorInfo} from '../src/engine/model/safetensors.js'
+import {readCheckpointTensors} from '../src/engine/model/safetensors.js'
 import {ensureTestModel} from '../src/engine/model/test-model.js'
 import {LAYERNORM_TEST_VARIANTS, type LayerNormTestVariant} from '../src/engine/model/layernorm-test-models.js'
 import {makeSamplingParams} from '../src/engine/sampling-params.js'
 import {nativeOps} from '../src/engine/native.js'
 import {checkBatchInvariant} from './support/batch-invariance-check.js'
-import {ggufBytes, q8_0Matrices, type GgufEntry, type GgufTensorSpec} from './support/gguf-file.js'
+import {ggufBytes, q8_0Matrices, u32, type GgufEntry, type GgufTensorSpec} from './support/gguf-file.js'
 import {familyVocabMetadata} from './support/llama-gguf.js'
 import {convertedValues, ggufNameOf} from './support/layernorm-gguf.js'
 import {maxAbsDifference, promptLogits} from './support/model-logits.js'
@@ -213,7 +213,6 @@ describe('GGUF gpt2 / gptneox / phi2 / starcoder2 files', () => {
       const hf = await loadModel(Object.keys(drop).length > 0 ? await ggufable(variant, drop) : await ensureTestModel('tiny', {variant}))
       const c = hf.config
       const tensors = stackedHeadNorms(hf.tensors.map((t) => ({name: ggufNameOf(t.name), dims: [...t.shape].reverse(), data: Buffer.from(convertedValues(t).buffer)})))
-      const u32 = (value: number) => ({type: 'u32' as const, value})
       const path = join(dir, `${variant}.gguf`)
       const metadata: Record<string, GgufEntry> = {
         'general.architecture': {type: 'string', value: arch},

@@ -2,24 +2,21 @@
 // against transformers 5.17 (test/fixtures/<variant>-tiny-transformers.json), and the conv state in the engine's state
 // slots: prefill chunks, n = 2 forks and recompute preemption give the tokens of a sequence run alone.
 import assert from 'node:assert/strict'
-import {readFileSync} from 'node:fs'
-import {join} from 'node:path'
 import {describe, it} from 'node:test'
-import {makeEngineConfig, type EngineConfig} from '../src/engine/config.js'
+import type {EngineConfig} from '../src/engine/config.js'
 import {cpuOnlyNeed} from '../src/engine/engine-parts.js'
-import {LLMEngine} from '../src/engine/llm-engine.js'
 import type {Lfm2TestVariant} from '../src/engine/model/lfm2-test-models.js'
 import {loadModel} from '../src/engine/model/load-model.js'
 import {mamba2CheckpointName} from '../src/engine/model/mamba2-tensors.js'
 import {parseModelConfig} from '../src/engine/model/model-config.js'
 import {ensureTestModel, testModelConfigJson} from '../src/engine/model/test-model.js'
-import {makeSamplingParams} from '../src/engine/sampling-params.js'
 import {withMultimodalCheckpoint} from './support/multimodal-checkpoint.js'
 import {checkSlotBatchLogits} from './support/slot-batch-logits.js'
-import type {TransformersFixture} from './support/transformers-fixture.js'
+import {readTransformersFixture} from './support/transformers-fixture.js'
+import {greedyParams, tinyEngineRun} from './support/tiny-engine-run.js'
 
 const VARIANTS: Lfm2TestVariant[] = ['lfm2', 'lfm2-moe']
-const fixture = (variant: Lfm2TestVariant) => JSON.parse(readFileSync(join(import.meta.dirname, 'fixtures', `${variant}-tiny-transformers.json`), 'utf8')) as TransformersFixture
+const fixture = (variant: Lfm2TestVariant) => readTransformersFixture(variant)
 const config = (variant: Lfm2TestVariant, extra: Record<string, unknown> = {}) => parseModelConfig({...testModelConfigJson('tiny', {variant}), ...extra})
 
 describe('LFM2 configs', () => {
@@ -51,16 +48,9 @@ describe('LFM2 configs', () => {
 })
 
 /** Greedy tokens of these prompts through the engine; checks slots and blocks come back. */
-async function engineRun(variant: Lfm2TestVariant, overrides: Partial<EngineConfig> = {}, params = makeSamplingParams({temperature: 0, maxTokens: 8, ignoreEos: true}), prompts = fixture(variant).prompts.map((p) => p.prompt_token_ids)) {
-  const engine = await LLMEngine.create(makeEngineConfig({modelPath: await ensureTestModel('tiny', {variant}), kvMemoryBytes: 4 << 20, threads: 2, weightDtype: 'f32', ...overrides}))
-  try {
-    const results = await engine.generate(prompts.map((prompt) => ({prompt, params})))
-    engine.checkKvInvariants()
-    assert.equal(engine.stats().kv.usedBlocks, 0)
-    return {tokens: results.map((r) => r.outputs.map((o) => o.tokenIds)), preemptions: engine.stats().numPreemptions}
-  } finally {
-    await engine.shutdown()
-  }
+async function engineRun(variant: Lfm2TestVariant, overrides: Partial<EngineConfig> = {}, params = greedyParams(), prompts = fixture(variant).prompts.map((p) => p.prompt_token_ids)) {
+  const {outputs, preemptions} = await tinyEngineRun(variant, prompts, params, overrides)
+  return {tokens: outputs, preemptions}
 }
 
 const greedy = (variant: Lfm2TestVariant, copies = 1) => fixture(variant).prompts.map((p) => Array<number[]>(copies).fill(p.greedy_token_ids))
@@ -85,7 +75,7 @@ describe('LFM2 tiny models', () => {
 
   it('lfm2: prefill chunks of 3 tokens, n = 2 forks and recompute preemption in a tiny KV pool give the tokens of each prompt alone', async () => {
     assert.deepEqual((await engineRun('lfm2', {enableChunkedPrefill: true, maxNumBatchedTokens: 3})).tokens, greedy('lfm2'), 'chunks of 3')
-    assert.deepEqual((await engineRun('lfm2', {}, makeSamplingParams({temperature: 0, maxTokens: 8, ignoreEos: true, n: 2}))).tokens, greedy('lfm2', 2), 'n = 2')
+    assert.deepEqual((await engineRun('lfm2', {}, greedyParams(2))).tokens, greedy('lfm2', 2), 'n = 2')
     // Six requests of the two short prompts in 9 blocks of 4 tokens: admitted while their prompts fit, they outgrow the pool.
     const order = [0, 1, 0, 1, 0, 1]
     const prompts = order.map((i) => fixture('lfm2').prompts[i]!.prompt_token_ids)

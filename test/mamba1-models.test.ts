@@ -3,24 +3,21 @@
 // the same tokens from a crowded engine (batched, prefill in chunks, preempted and recomputed in a tiny pool), each
 // with slots and blocks given back.
 import assert from 'node:assert/strict'
-import {readFileSync} from 'node:fs'
-import {join} from 'node:path'
 import {describe, it} from 'node:test'
-import {makeEngineConfig, type EngineConfig} from '../src/engine/config.js'
+import type {EngineConfig} from '../src/engine/config.js'
 import {cpuOnlyNeed} from '../src/engine/engine-parts.js'
-import {LLMEngine} from '../src/engine/llm-engine.js'
 import {loadModel} from '../src/engine/model/load-model.js'
 import type {Mamba1TestVariant} from '../src/engine/model/mamba1-test-models.js'
 import {parseModelConfig} from '../src/engine/model/model-config.js'
 import {SeededRandom} from '../src/engine/model/seeded-random.js'
 import {ensureTestModel, testModelConfigJson} from '../src/engine/model/test-model.js'
 import {kvBytesPerBlock, nativeOps} from '../src/engine/native.js'
-import {makeSamplingParams} from '../src/engine/sampling-params.js'
 import {checkSlotBatchLogits} from './support/slot-batch-logits.js'
-import type {TransformersFixture} from './support/transformers-fixture.js'
+import {readTransformersFixture} from './support/transformers-fixture.js'
+import {greedyParams, tinyEngineRun} from './support/tiny-engine-run.js'
 
 const VARIANTS: Mamba1TestVariant[] = ['mamba', 'falcon-mamba', 'jamba']
-const fixture = (variant: Mamba1TestVariant) => JSON.parse(readFileSync(join(import.meta.dirname, 'fixtures', `${variant}-tiny-transformers.json`), 'utf8')) as TransformersFixture
+const fixture = (variant: Mamba1TestVariant) => readTransformersFixture(variant)
 const config = (variant: Mamba1TestVariant, extra: Record<string, unknown> = {}) => parseModelConfig({...testModelConfigJson('tiny', {variant}), ...extra})
 
 function randoms(random: SeededRandom, count: number, scale = 1): Float32Array {
@@ -113,15 +110,8 @@ describe('Mamba-1 configs', () => {
 
 /** Greedy tokens of these prompts through the engine; checks slots and blocks come back. */
 async function engineRun(variant: Mamba1TestVariant, prompts: number[][], overrides: Partial<EngineConfig> = {}) {
-  const engine = await LLMEngine.create(makeEngineConfig({modelPath: await ensureTestModel('tiny', {variant}), kvMemoryBytes: 4 << 20, threads: 2, weightDtype: 'f32', ...overrides}))
-  try {
-    const results = await engine.generate(prompts.map((prompt) => ({prompt, params: makeSamplingParams({temperature: 0, maxTokens: 8, ignoreEos: true})})))
-    engine.checkKvInvariants()
-    assert.equal(engine.stats().kv.usedBlocks, 0)
-    return {tokens: results.map((r) => r.outputs[0]!.tokenIds), preemptions: engine.stats().numPreemptions}
-  } finally {
-    await engine.shutdown()
-  }
+  const {outputs, preemptions} = await tinyEngineRun(variant, prompts, greedyParams(), overrides)
+  return {tokens: outputs.map((o) => o[0]!), preemptions}
 }
 
 describe('Mamba-1 tiny models', () => {

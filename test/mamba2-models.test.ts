@@ -3,8 +3,6 @@
 // (test/fixtures/<variant>-tiny-transformers.json), and the engine's state slots under them: chunked prefill, n = 2,
 // an abort, a model with no attention layer (no KV bytes), `generate` and the server, each with slots and blocks given back.
 import assert from 'node:assert/strict'
-import {readFileSync} from 'node:fs'
-import {join} from 'node:path'
 import {describe, it} from 'node:test'
 import {describeEngine} from '../src/cli/start-engine.js'
 import {makeEngineConfig, type EngineConfig} from '../src/engine/config.js'
@@ -20,10 +18,11 @@ import {makeSamplingParams} from '../src/engine/sampling-params.js'
 import {checkSlotBatchLogits} from './support/slot-batch-logits.js'
 import {runCommand} from './support/run-command.js'
 import {post, startTinyEngineServer} from './support/server-harness.js'
-import type {TransformersFixture} from './support/transformers-fixture.js'
+import {readTransformersFixture} from './support/transformers-fixture.js'
+import {greedyParams, tinyEngineRun} from './support/tiny-engine-run.js'
 
 const VARIANTS: Mamba2TestVariant[] = ['granitemoehybrid', 'granitemoehybrid-dense', 'bamba', 'mamba2']
-const fixture = (variant: Mamba2TestVariant) => JSON.parse(readFileSync(join(import.meta.dirname, 'fixtures', `${variant}-tiny-transformers.json`), 'utf8')) as TransformersFixture
+const fixture = (variant: Mamba2TestVariant) => readTransformersFixture(variant)
 const config = (variant: Mamba2TestVariant, extra: Record<string, unknown> = {}) => parseModelConfig({...testModelConfigJson('tiny', {variant}), ...extra})
 
 function randoms(random: SeededRandom, count: number, scale = 1): Float32Array {
@@ -133,16 +132,8 @@ describe('Mamba-2 hybrid configs', () => {
 })
 
 /** Greedy tokens of the fixture's prompts through the engine; checks slots and blocks come back. */
-async function engineRun(variant: Mamba2TestVariant, overrides: Partial<EngineConfig> = {}, params = makeSamplingParams({temperature: 0, maxTokens: 8, ignoreEos: true})) {
-  const engine = await LLMEngine.create(makeEngineConfig({modelPath: await ensureTestModel('tiny', {variant}), kvMemoryBytes: 4 << 20, threads: 2, weightDtype: 'f32', ...overrides}))
-  try {
-    const results = await engine.generate(fixture(variant).prompts.map((p) => ({prompt: p.prompt_token_ids, params})))
-    engine.checkKvInvariants()
-    assert.equal(engine.stats().kv.usedBlocks, 0)
-    return {tokens: results.map((r) => r.outputs.map((o) => o.tokenIds)), engine}
-  } finally {
-    await engine.shutdown()
-  }
+async function engineRun(variant: Mamba2TestVariant, overrides: Partial<EngineConfig> = {}, params = greedyParams()) {
+  return {tokens: (await tinyEngineRun(variant, fixture(variant).prompts.map((p) => p.prompt_token_ids), params, overrides)).outputs}
 }
 
 const greedy = (variant: Mamba2TestVariant, copies = 1) => fixture(variant).prompts.map((p) => Array<number[]>(copies).fill(p.greedy_token_ids))
@@ -157,7 +148,7 @@ describe('Mamba-2 hybrid tiny models', () => {
 
   it('granitemoehybrid-dense: prefill chunks of 3 and 16 tokens and n = 2 from one prompt give transformers\' tokens', async () => {
     for (const chunk of [3, 16]) assert.deepEqual((await engineRun('granitemoehybrid-dense', {enableChunkedPrefill: true, maxNumBatchedTokens: chunk})).tokens, greedy('granitemoehybrid-dense'), `chunk ${chunk}`)
-    const {tokens} = await engineRun('granitemoehybrid-dense', {}, makeSamplingParams({temperature: 0, maxTokens: 8, ignoreEos: true, n: 2}))
+    const {tokens} = await engineRun('granitemoehybrid-dense', {}, greedyParams(2))
     assert.deepEqual(tokens, greedy('granitemoehybrid-dense', 2))
   })
 
@@ -172,7 +163,7 @@ describe('Mamba-2 hybrid tiny models', () => {
         if (output.outputs[0]!.tokenIds.length >= 2) break
       }
       engine.abort('cut')
-      const [after] = await engine.generate([{prompt: prompts[1]!, params: makeSamplingParams({temperature: 0, maxTokens: 8, ignoreEos: true})}])
+      const [after] = await engine.generate([{prompt: prompts[1]!, params: greedyParams()}])
       assert.deepEqual(after!.outputs[0]!.tokenIds, fixture('mamba2').prompts[1]!.greedy_token_ids)
       engine.checkKvInvariants()
       assert.equal(engine.stats().kv.usedBlocks, 0)

@@ -15,7 +15,7 @@ import {makeSamplingParams} from '../src/engine/sampling-params.js'
 import {readCheckpointTensors, readTensorFloat64} from '../src/engine/model/safetensors.js'
 import {ensureTestModel} from '../src/engine/model/test-model.js'
 import {nativeOps} from '../src/engine/native.js'
-import {ggufBytes, type GgufTensorSpec} from './support/gguf-file.js'
+import {ggufBytes, u32, type GgufTensorSpec} from './support/gguf-file.js'
 import {familyVocabMetadata} from './support/llama-gguf.js'
 import {maxAbsDifference, promptLogits} from './support/model-logits.js'
 import {checkAgainstReference} from './support/reference-logits-check.js'
@@ -96,7 +96,6 @@ describe('gemma GGUF files', () => {
       const name = layer ? `blk.${layer[1]}.${GGUF_NAMES[layer[2]!]}.weight` : {'model.embed_tokens.weight': 'token_embd.weight', 'model.norm.weight': 'output_norm.weight'}[tensor.name]!
       return {name, dims: [...tensor.shape].reverse(), data: Buffer.from(values.buffer)}
     })
-    const u32 = (value: number) => ({type: 'u32' as const, value})
     const path = join(dir, 'gemma.gguf')
     writeFileSync(path, ggufBytes({
       'general.architecture': {type: 'string', value: 'gemma'},

@@ -3,20 +3,17 @@
 // batch, greedy tokens alone, and the dense one's in prefill chunks and preempted (recomputed) in a pool too small for
 // six requests at once.
 import assert from 'node:assert/strict'
-import {readFileSync} from 'node:fs'
-import {join} from 'node:path'
 import {describe, it} from 'node:test'
-import {makeEngineConfig, type EngineConfig} from '../src/engine/config.js'
+import type {EngineConfig} from '../src/engine/config.js'
 import {cpuOnlyNeed} from '../src/engine/engine-parts.js'
-import {LLMEngine} from '../src/engine/llm-engine.js'
 import {loadModel} from '../src/engine/model/load-model.js'
 import {parseModelConfig} from '../src/engine/model/model-config.js'
-import {ensureTestModel, testModelConfigJson} from '../src/engine/model/test-model.js'
-import {makeSamplingParams} from '../src/engine/sampling-params.js'
+import {ensureTestModel, testModelConfigJson, type TestModelVariant} from '../src/engine/model/test-model.js'
 import {checkSlotBatchLogits} from './support/slot-batch-logits.js'
-import type {TransformersFixture} from './support/transformers-fixture.js'
+import {readTransformersFixture} from './support/transformers-fixture.js'
+import {greedyParams, tinyEngineRun} from './support/tiny-engine-run.js'
 
-const fixtureOf = (variant: string) => JSON.parse(readFileSync(join(import.meta.dirname, 'fixtures', `${variant}-tiny-transformers.json`), 'utf8')) as TransformersFixture
+const fixtureOf = (variant: TestModelVariant) => readTransformersFixture(variant)
 const fixture = fixtureOf('nemotron-h')
 const config = (extra: Record<string, unknown> = {}) => parseModelConfig({...testModelConfigJson('tiny', {variant: 'nemotron-h'}), ...extra})
 const GREEDY = fixture.prompts.map((p) => p.greedy_token_ids)
@@ -58,15 +55,8 @@ describe('Nemotron-H config', () => {
 
 /** Greedy tokens of `prompts` through the engine; checks slots and blocks come back. */
 async function engineRun(overrides: Partial<EngineConfig>, prompts = fixture.prompts.map((p) => p.prompt_token_ids)) {
-  const engine = await LLMEngine.create(makeEngineConfig({modelPath: await ensureTestModel('tiny', {variant: 'nemotron-h'}), kvMemoryBytes: 4 << 20, threads: 2, weightDtype: 'f32', ...overrides}))
-  try {
-    const results = await engine.generate(prompts.map((prompt) => ({prompt, params: makeSamplingParams({temperature: 0, maxTokens: 8, ignoreEos: true})})))
-    engine.checkKvInvariants()
-    assert.equal(engine.stats().kv.usedBlocks, 0)
-    return {tokens: results.map((r) => r.outputs[0]!.tokenIds), preemptions: engine.stats().numPreemptions}
-  } finally {
-    await engine.shutdown()
-  }
+  const {outputs, preemptions} = await tinyEngineRun('nemotron-h', prompts, greedyParams(), overrides)
+  return {tokens: outputs.map((o) => o[0]!), preemptions}
 }
 
 describe('Nemotron-H tiny model', () => {

@@ -2,7 +2,7 @@
 // files run as the float64 reference does, the same weights as HF and as GGUF give the same logits and tokens, and the
 // near misses (MoE GGUF files without expert metadata, unknown GGUF architectures) are refused by name.
 import assert from 'node:assert/strict'
-import {mkdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {mkdirSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {after, before, describe, it} from 'node:test'

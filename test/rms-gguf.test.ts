@@ -8,11 +8,10 @@ import {ModelLoadError} from '../src/engine/errors.js'
 import {loadModel, type LoadedModel} from '../src/engine/model/load-model.js'
 import {readTensorFloat64, type TensorInfo} from '../src/engine/model/safetensors.js'
 import {ensureTestModel} from '../src/engine/model/test-model.js'
-import {ggufBytes, q8_0Matrices, type GgufEntry, type GgufTensorSpec} from './support/gguf-file.js'
+import {f32, GGUF_GLOBAL_NAMES, ggufBytes, q8_0Matrices, u32, type GgufEntry, type GgufTensorSpec} from './support/gguf-file.js'
 import {familyVocabMetadata} from './support/llama-gguf.js'
 import {maxAbsDifference, promptLogits} from './support/model-logits.js'
 
-const GLOBAL: Record<string, string> = {'model.embed_tokens.weight': 'token_embd.weight', 'model.norm.weight': 'output_norm.weight', 'lm_head.weight': 'output.weight'}
 const LAYER: Record<string, string> = {
   input_layernorm: 'attn_norm', 'self_attn.q_proj': 'attn_q', 'self_attn.k_proj': 'attn_k', 'self_attn.v_proj': 'attn_v', 'self_attn.o_proj': 'attn_output',
   post_attention_layernorm: 'ffn_norm', 'mlp.gate_proj': 'ffn_gate', 'mlp.up_proj': 'ffn_up', 'mlp.down_proj': 'ffn_down',
@@ -26,7 +25,7 @@ const PERMUTED = new Set(['granite', 'granitemoe', 'olmo'])
 function converted(tensor: TensorInfo, arch: string, config: LoadedModel['config']): GgufTensorSpec {
   const values = Float32Array.from(readTensorFloat64(tensor))
   const layer = /^model\.layers\.(\d+)\.(.+)\.weight$/.exec(tensor.name)
-  let part = layer ? LAYER[layer[2]!]! : GLOBAL[tensor.name]!
+  let part = layer ? LAYER[layer[2]!]! : GGUF_GLOBAL_NAMES[tensor.name]!
   if (arch === 'olmo2' && part === 'ffn_norm') part = 'post_attention_norm'
   const heads = !PERMUTED.has(arch) ? 0 : part === 'attn_q' ? config.numHeads : part === 'attn_k' ? config.numKvHeads : 0
   let data = values
@@ -61,8 +60,6 @@ function convertedAll(hf: LoadedModel, arch: string): GgufTensorSpec[] {
 }
 
 function metadata(arch: string, c: LoadedModel['config']): Record<string, GgufEntry> {
-  const u32 = (value: number) => ({type: 'u32' as const, value})
-  const f32 = (value: number) => ({type: 'f32' as const, value})
   const extra: Record<string, GgufEntry> = arch === 'granite' || arch === 'granitemoe'
     ? {[`${arch}.embedding_scale`]: f32(c.embeddingScale), [`${arch}.residual_scale`]: f32(c.rmsVariant!.residualMultiplier), [`${arch}.attention.scale`]: f32(c.attentionScale), [`${arch}.logit_scale`]: f32(1 / c.rmsVariant!.logitsMultiplier)}
     : arch === 'command-r' || arch === 'cohere2'

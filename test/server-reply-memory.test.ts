@@ -1,7 +1,6 @@
 // Finished replies waiting for clients that never read them are capped in bytes across clients (--max-reply-memory):
 // past the cap the stalest connections are cut, long before the slow-client timeout, and the server keeps serving.
 import assert from 'node:assert/strict'
-import type {Socket} from 'node:net'
 import {it} from 'node:test'
 import {FakeEngine} from './support/fake-engine.js'
 import {openSocket, post, start, waitFor} from './support/server-harness.js'

@@ -2,8 +2,6 @@
 // them (what the kernels lack refused by key), and each tiny test model held to transformers' logits and greedy tokens
 // (test/fixtures/<variant>-tiny-transformers.json, scripts/transformers-fixture.py).
 import assert from 'node:assert/strict'
-import {readFileSync} from 'node:fs'
-import {join} from 'node:path'
 import {describe, it} from 'node:test'
 import {cpuOnlyNeed} from '../src/engine/engine-parts.js'
 import {ModelLoadError} from '../src/engine/errors.js'
@@ -12,7 +10,7 @@ import {parseModelConfig} from '../src/engine/model/model-config.js'
 import {readCheckpointTensors} from '../src/engine/model/safetensors.js'
 import {ensureTestModel, testModelConfigJson} from '../src/engine/model/test-model.js'
 import {TWIST_TEST_VARIANTS, type TwistTestVariant} from '../src/engine/model/twist-test-models.js'
-import {checkDirAgainstTransformers, type TransformersFixture} from './support/transformers-fixture.js'
+import {checkDirAgainstTransformers, readTransformersFixture} from './support/transformers-fixture.js'
 
 const loadError = (pattern: RegExp) => (error: unknown) => error instanceof ModelLoadError && pattern.test(error.message)
 const SIZES = {vocab_size: 100, hidden_size: 64, intermediate_size: 32, num_hidden_layers: 2, num_attention_heads: 4}
@@ -148,7 +146,7 @@ const ON_CUDA_TOO = new Set<TwistTestVariant>(['glm', 'glm4', 'exaone4', 'seedos
 for (const variant of TWIST_TEST_VARIANTS) {
   describe(`${variant} test model`, () => {
     it(`matches transformers 5.18 (test/fixtures/${variant}-tiny-transformers.json): top-10 logits, 8 greedy tokens`, async () => {
-      const fixture = JSON.parse(readFileSync(join(import.meta.dirname, 'fixtures', `${variant}-tiny-transformers.json`), 'utf8')) as TransformersFixture
+      const fixture = readTransformersFixture(variant)
       await checkDirAgainstTransformers(await ensureTestModel('tiny', {variant}), fixture)
     })
 

@@ -7,33 +7,25 @@ import {cpSync, mkdtempSync, readFileSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {describe, it} from 'node:test'
-import {makeEngineConfig, type EngineConfig} from '../src/engine/config.js'
+import type {EngineConfig} from '../src/engine/config.js'
 import {cpuOnlyNeed} from '../src/engine/engine-parts.js'
-import {LLMEngine} from '../src/engine/llm-engine.js'
 import {loadModel} from '../src/engine/model/load-model.js'
 import {parseModelConfig} from '../src/engine/model/model-config.js'
 import {readCheckpointTensors, writeSafetensors} from '../src/engine/model/safetensors.js'
 import {ensureTestModel, testModelConfigJson} from '../src/engine/model/test-model.js'
 import {loadNativeModel} from '../src/engine/native.js'
-import {makeSamplingParams} from '../src/engine/sampling-params.js'
 import {TestBlockPool, TestSequence, buildStep} from './support/paged-batch.js'
 import {relativeError} from './support/relative-error.js'
-import type {TransformersFixture} from './support/transformers-fixture.js'
+import {readTransformersFixture} from './support/transformers-fixture.js'
+import {greedyParams, tinyEngineRun} from './support/tiny-engine-run.js'
 
-const fixture = JSON.parse(readFileSync(join(import.meta.dirname, 'fixtures', 'zamba-tiny-transformers.json'), 'utf8')) as TransformersFixture
+const fixture = readTransformersFixture('zamba')
 const configJson = (extra: Record<string, unknown> = {}) => ({...testModelConfigJson('tiny', {variant: 'zamba'}), ...extra})
 
 /** Greedy tokens of `prompts` through the engine with these settings; checks slots and blocks come back. */
 async function engineRun(overrides: Partial<EngineConfig>, prompts: number[][]) {
-  const engine = await LLMEngine.create(makeEngineConfig({modelPath: await ensureTestModel('tiny', {variant: 'zamba'}), kvMemoryBytes: 4 << 20, threads: 2, weightDtype: 'f32', ...overrides}))
-  try {
-    const results = await engine.generate(prompts.map((prompt) => ({prompt, params: makeSamplingParams({temperature: 0, maxTokens: 8, ignoreEos: true})})))
-    engine.checkKvInvariants()
-    assert.equal(engine.stats().kv.usedBlocks, 0)
-    return {tokens: results.map((r) => r.outputs[0]!.tokenIds), preemptions: engine.stats().numPreemptions}
-  } finally {
-    await engine.shutdown()
-  }
+  const {outputs, preemptions} = await tinyEngineRun('zamba', prompts, greedyParams(), overrides)
+  return {tokens: outputs.map((o) => o[0]!), preemptions}
 }
 
 describe('Zamba', () => {

@@ -5,7 +5,7 @@ import {readGguf} from '../engine/model/gguf-file.js'
 import {gpt2TokenizerJson} from '../engine/model/gguf-tokenizer.js'
 
 /**
- * A GPT-2 tokenizer from a GGUF vocab file. `prependBos` mimics OPT's tokenizer, which is GPT-2's BPE plus a
+ * A GPT-2 tokenizer from a GGUF vocab file. `prependBosId` mimics OPT's tokenizer, which is GPT-2's BPE plus a
  * BOS token (`</s>`, id 2 in OPT's vocab) before every encoded text: the dataset README's figures count it.
  */
 export function loadGpt2TokenizerFromGguf(

@@ -43,7 +43,7 @@ export class PagedAllocator implements KvAllocator {
 
   canAllocate(group: SequenceGroup, seqs: readonly Sequence[], alone = false): AllocStatus {
     if (this.admissionNeverFits(seqs) !== null) return 'never'
-    const {device, blockSize} = this.tables
+    const {device} = this.tables
     let newBlocks = 0
     for (const seq of seqs) {
       // Hits on blocks other sequences hold cost nothing; hits on evictable blocks are already counted as free; hits

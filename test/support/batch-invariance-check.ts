@@ -17,11 +17,16 @@ export async function checkBatchInvariant(variant: TestModelVariant, shape: {req
     maxNumBatchedTokens: 24, enableChunkedPrefill: true,
   }))
   try {
-    const outputs = (results: Awaited<ReturnType<LLMEngine['generate']>>) => results.map((r) => r.outputs.map((o) => ({tokens: o.tokenIds, logprobs: o.logprobs})))
-    const alone = []
-    for (const request of requests) alone.push(...outputs(await engine.generate([request])))
-    assert.deepEqual(outputs(await engine.generate(requests)), alone)
+    await assertBatchedAsAlone(engine, requests)
   } finally {
     await engine.shutdown()
   }
+}
+
+/** `requests` generated all at once give the tokens and logprobs each gives alone (run first, one by one). */
+export async function assertBatchedAsAlone(engine: LLMEngine, requests: Parameters<LLMEngine['generate']>[0]): Promise<void> {
+  const outputs = (results: Awaited<ReturnType<LLMEngine['generate']>>) => results.map((r) => r.outputs.map((o) => ({tokens: o.tokenIds, logprobs: o.logprobs})))
+  const alone = []
+  for (const request of requests) alone.push(...outputs(await engine.generate([request])))
+  assert.deepEqual(outputs(await engine.generate(requests)), alone)
 }

@@ -4,7 +4,7 @@
 // Nemotron's LayerNorm1P weights with their 1 added, and the metadata keys each converter writes.
 import type {LoadedModel} from '../../src/engine/model/load-model.js'
 import {readTensorFloat64, type TensorInfo} from '../../src/engine/model/safetensors.js'
-import {llamaPermuted, type GgufEntry, type GgufTensorSpec} from './gguf-file.js'
+import {f32, llamaPermuted, u32, type GgufEntry, type GgufTensorSpec} from './gguf-file.js'
 import {familyVocabMetadata} from './llama-gguf.js'
 
 type Config = LoadedModel['config']
@@ -55,8 +55,6 @@ export function denseFamilyTensors(hf: LoadedModel, arch: string): GgufTensorSpe
 
 /** The metadata the family's converter writes for `c`. */
 export function denseFamilyMetadata(arch: string, c: Config): Record<string, GgufEntry> {
-  const u32 = (value: number) => ({type: 'u32' as const, value})
-  const f32 = (value: number) => ({type: 'f32' as const, value})
   const windows = c.layerWindows ?? []
   const extra: Record<string, GgufEntry> = arch === 'nemotron' ? {'nemotron.attention.layer_norm_epsilon': f32(c.rmsNormEps)} : {[`${arch}.attention.layer_norm_rms_epsilon`]: f32(c.rmsNormEps)}
   if (arch === 'exaone4' && windows.some((w) => w > 0)) {
@@ -84,8 +82,6 @@ export function denseFamilyMetadata(arch: string, c: Config): Record<string, Ggu
  * unless the config.json has one); no key_length, value_length or vocab_size; add_bos_token false.
  */
 export function chatglmMetadata(c: Config): Record<string, GgufEntry> {
-  const u32 = (value: number) => ({type: 'u32' as const, value})
-  const f32 = (value: number) => ({type: 'f32' as const, value})
   return {
     'general.architecture': {type: 'string', value: 'chatglm'},
     'chatglm.context_length': u32(c.hiddenSize), 'chatglm.embedding_length': u32(c.hiddenSize), 'chatglm.feed_forward_length': u32(c.intermediateSize),

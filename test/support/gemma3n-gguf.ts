@@ -6,25 +6,37 @@
 import type {LoadedModel} from '../../src/engine/model/load-model.js'
 import {readTensorFloat64} from '../../src/engine/model/safetensors.js'
 import {SeededRandom} from '../../src/engine/model/seeded-random.js'
-import {ggufBytes, q8_0Matrices, type GgufEntry, type GgufTensorSpec} from './gguf-file.js'
+import {definedEntries, f32, GGUF_GLOBAL_NAMES, ggufBytes, q8_0Matrices, u32, type GgufEdits, type GgufEntry, type GgufTensorSpec} from './gguf-file.js'
 import {familyVocabMetadata} from './llama-gguf.js'
 
+/** llama.cpp's names of the global tensors and of the layer tensors Gemma 3n and Gemma 4 both have (each adds its own layer ones). */
 const GLOBAL: Record<string, string> = {
-  'model.embed_tokens.weight': 'token_embd.weight', 'model.norm.weight': 'output_norm.weight', 'lm_head.weight': 'output.weight',
+  ...GGUF_GLOBAL_NAMES,
   'model.embed_tokens_per_layer.weight': 'per_layer_token_embd.weight', 'model.per_layer_model_projection.weight': 'per_layer_model_proj.weight',
   'model.per_layer_projection_norm.weight': 'per_layer_proj_norm.weight',
 }
-const LAYER: Record<string, string> = {
+export const GEMMA_LAYER_NAMES: Record<string, string> = {
   'input_layernorm.weight': 'attn_norm.weight', 'self_attn.q_proj.weight': 'attn_q.weight', 'self_attn.k_proj.weight': 'attn_k.weight',
   'self_attn.v_proj.weight': 'attn_v.weight', 'self_attn.o_proj.weight': 'attn_output.weight', 'self_attn.q_norm.weight': 'attn_q_norm.weight',
   'self_attn.k_norm.weight': 'attn_k_norm.weight', 'post_attention_layernorm.weight': 'post_attention_norm.weight',
   'pre_feedforward_layernorm.weight': 'ffn_norm.weight', 'post_feedforward_layernorm.weight': 'post_ffw_norm.weight',
   'mlp.gate_proj.weight': 'ffn_gate.weight', 'mlp.up_proj.weight': 'ffn_up.weight', 'mlp.down_proj.weight': 'ffn_down.weight',
   'per_layer_input_gate.weight': 'inp_gate.weight', 'per_layer_projection.weight': 'proj.weight', 'post_per_layer_input_norm.weight': 'post_norm.weight',
+}
+const LAYER: Record<string, string> = {
+  ...GEMMA_LAYER_NAMES,
   'altup.correct_output_scale': 'altup_correct_scale.weight', 'altup.correction_coefs.weight': 'altup_correct_coef.weight',
   'altup.prediction_coefs.weight': 'altup_predict_coef.weight', 'altup.modality_router.weight': 'altup_router.weight',
   'altup.router_norm.weight': 'altup_router_norm.weight', 'laurel.linear_left.weight': 'laurel_l.weight', 'laurel.linear_right.weight': 'laurel_r.weight',
   'laurel.post_laurel_norm.weight': 'laurel_post_norm.weight',
+}
+
+/** A checkpoint tensor's llama.cpp name: a global one's, or blk.<i>. and its layer's name in `layerNames`. */
+export function gemmaGgufName(name: string, layerNames: Record<string, string>): string {
+  const layer = /^model\.layers\.(\d+)\.(.+)$/.exec(name)
+  const gguf = layer ? layerNames[layer[2]!] : GLOBAL[name]
+  if (gguf === undefined) throw new Error(`no GGUF name for ${name}`)
+  return layer ? `blk.${layer[1]}.${gguf}` : gguf
 }
 
 const floats = (values: ArrayLike<number>): Buffer => Buffer.from(Float32Array.from(values).buffer)
@@ -41,10 +53,7 @@ export function gemma3nTensors(hf: LoadedModel): GgufTensorSpec[] {
       stacks.set(name, [...(stacks.get(name) ?? []), data])
       continue
     }
-    const layer = /^model\.layers\.(\d+)\.(.+)$/.exec(tensor.name)
-    const gguf = layer ? LAYER[layer[2]!] : GLOBAL[tensor.name]
-    if (gguf === undefined) throw new Error(`no GGUF name for ${tensor.name}`)
-    specs.push({name: layer ? `blk.${layer[1]}.${gguf}` : gguf, dims: [...tensor.shape].reverse(), data})
+    specs.push({name: gemmaGgufName(tensor.name, LAYER), dims: [...tensor.shape].reverse(), data})
   }
   const hidden = hf.config.hiddenSize
   for (const [name, parts] of stacks) specs.push({name, dims: [hidden, hidden, parts.length], data: Buffer.concat(parts)})
@@ -88,8 +97,6 @@ export function gemma3nMetadata(hf: LoadedModel): Record<string, GgufEntry> {
   const c = hf.config
   const g = c.gemma4!
   const n = c.gemma3n!
-  const u32 = (value: number): GgufEntry => ({type: 'u32', value})
-  const f32 = (value: number): GgufEntry => ({type: 'f32', value})
   const widths = g.layers.map((l) => l.intermediateSize)
   return {
     'general.architecture': {type: 'string', value: 'gemma3n'},
@@ -110,12 +117,8 @@ export function gemma3nMetadata(hf: LoadedModel): Record<string, GgufEntry> {
   }
 }
 
-export interface Gemma3nGgufOptions {
+export interface Gemma3nGgufOptions extends GgufEdits {
   q8_0?: boolean
-  /** Changes the metadata; undefined drops a key. */
-  edit?: (m: Record<string, GgufEntry>) => Record<string, GgufEntry | undefined>
-  /** Changes the tensors (after naming, before quantizing). */
-  tensors?: (specs: GgufTensorSpec[]) => GgufTensorSpec[]
 }
 
 /** The file's bytes; at q8_0, matrices whose rows are whole blocks (AltUp's router and coefficients stay F32, as vectors do). */
@@ -123,5 +126,5 @@ export function gemma3nGgufBytes(hf: LoadedModel, options: Gemma3nGgufOptions = 
   const metadata = (options.edit ?? ((m) => m))(gemma3nMetadata(hf))
   const tensors = (options.tensors ?? ((t) => t))(gemma3nTensors(hf))
   const quantized = options.q8_0 ? tensors.map((t) => (t.dims[0]! % 32 === 0 && !/altup_(router|predict_coef|correct_coef)/.test(t.name) ? q8_0Matrices([t])[0]! : t)) : tensors
-  return ggufBytes(Object.fromEntries(Object.entries(metadata).filter((e): e is [string, GgufEntry] => e[1] !== undefined)), {tensors: quantized})
+  return ggufBytes(definedEntries(metadata), {tensors: quantized})
 }

@@ -7,33 +7,19 @@
 import type {LoadedModel} from '../../src/engine/model/load-model.js'
 import {readTensorFloat64, type TensorInfo} from '../../src/engine/model/safetensors.js'
 import {TOKENIZER_FAMILIES} from '../../src/engine/model/tokenizer-families.js'
-import {ggufBytes, q8_0Matrices, type GgufEntry, type GgufTensorSpec} from './gguf-file.js'
+import {definedEntries, f32, ggufBytes, q8_0Matrices, u32, type GgufEdits, type GgufEntry, type GgufTensorSpec} from './gguf-file.js'
+import {GEMMA_LAYER_NAMES, gemmaGgufName} from './gemma3n-gguf.js'
 import {familyVocabMetadata} from './llama-gguf.js'
 
-const GLOBAL: Record<string, string> = {
-  'model.embed_tokens.weight': 'token_embd.weight', 'model.norm.weight': 'output_norm.weight', 'lm_head.weight': 'output.weight',
-  'model.embed_tokens_per_layer.weight': 'per_layer_token_embd.weight', 'model.per_layer_model_projection.weight': 'per_layer_model_proj.weight',
-  'model.per_layer_projection_norm.weight': 'per_layer_proj_norm.weight',
-}
 const LAYER: Record<string, string> = {
-  'input_layernorm.weight': 'attn_norm.weight', 'self_attn.q_proj.weight': 'attn_q.weight', 'self_attn.k_proj.weight': 'attn_k.weight',
-  'self_attn.v_proj.weight': 'attn_v.weight', 'self_attn.o_proj.weight': 'attn_output.weight', 'self_attn.q_norm.weight': 'attn_q_norm.weight',
-  'self_attn.k_norm.weight': 'attn_k_norm.weight', 'post_attention_layernorm.weight': 'post_attention_norm.weight',
-  'pre_feedforward_layernorm.weight': 'ffn_norm.weight', 'post_feedforward_layernorm.weight': 'post_ffw_norm.weight',
-  'mlp.gate_proj.weight': 'ffn_gate.weight', 'mlp.up_proj.weight': 'ffn_up.weight', 'mlp.down_proj.weight': 'ffn_down.weight',
-  'per_layer_input_gate.weight': 'inp_gate.weight', 'per_layer_projection.weight': 'proj.weight', 'post_per_layer_input_norm.weight': 'post_norm.weight',
+  ...GEMMA_LAYER_NAMES,
   layer_scalar: 'layer_output_scale.weight', 'router.proj.weight': 'ffn_gate_inp.weight', 'router.scale': 'ffn_gate_inp.scale',
   'router.per_expert_scale': 'ffn_down_exps.scale', 'experts.gate_up_proj': 'ffn_gate_up_exps.weight', 'experts.down_proj': 'ffn_down_exps.weight',
   'pre_feedforward_layernorm_2.weight': 'pre_ffw_norm_2.weight', 'post_feedforward_layernorm_1.weight': 'post_ffw_norm_1.weight',
   'post_feedforward_layernorm_2.weight': 'post_ffw_norm_2.weight',
 }
 
-function ggufName(name: string): string {
-  const layer = /^model\.layers\.(\d+)\.(.+)$/.exec(name)
-  const gguf = layer ? LAYER[layer[2]!] : GLOBAL[name]
-  if (gguf === undefined) throw new Error(`no GGUF name for ${name}`)
-  return layer ? `blk.${layer[1]}.${gguf}` : gguf
-}
+const ggufName = (name: string): string => gemmaGgufName(name, LAYER)
 
 /** Every tensor under llama.cpp's names; the loader's per-expert windows stacked back into [experts, rows, cols]. */
 export function gemma4Tensors(hf: LoadedModel): GgufTensorSpec[] {
@@ -68,8 +54,6 @@ function gemma4Vocab(vocabSize: number): Record<string, GgufEntry> {
 export function gemma4Metadata(hf: LoadedModel): Record<string, GgufEntry> {
   const c = hf.config
   const g = c.gemma4!
-  const u32 = (value: number): GgufEntry => ({type: 'u32', value})
-  const f32 = (value: number): GgufEntry => ({type: 'f32', value})
   const sliding = (c.layerWindows ?? []).map((w) => w > 0)
   const full = g.layers.find((_, i) => !sliding[i])!
   const swa = g.layers.find((_, i) => sliding[i]) ?? full
@@ -103,12 +87,8 @@ export function gemma4RopeFreqs(hf: LoadedModel, turning = 1): GgufTensorSpec {
   return {name: 'rope_freqs.weight', dims: [values.length], data: Buffer.from(values.buffer)}
 }
 
-export interface Gemma4GgufOptions {
+export interface Gemma4GgufOptions extends GgufEdits {
   q8_0?: boolean
-  /** Changes the metadata; undefined drops a key. */
-  edit?: (m: Record<string, GgufEntry>) => Record<string, GgufEntry | undefined>
-  /** Changes the tensors (after naming, before quantizing). */
-  tensors?: (specs: GgufTensorSpec[]) => GgufTensorSpec[]
 }
 
 /** The file's bytes. */
@@ -118,5 +98,5 @@ export function gemma4GgufBytes(hf: LoadedModel, options: Gemma4GgufOptions = {}
   const tensors = (options.tensors ?? ((t) => t))(named)
   // Rows that are not whole Q8_0 blocks (the per-layer input projection's 8 columns) cannot be stored as Q8_0: kept F32.
   const quantized = options.q8_0 ? tensors.map((t) => (t.dims[0]! % 32 === 0 ? q8_0Matrices([t])[0]! : t)) : tensors
-  return ggufBytes(Object.fromEntries(Object.entries(metadata).filter((e): e is [string, GgufEntry] => e[1] !== undefined)), {tensors: quantized})
+  return ggufBytes(definedEntries(metadata), {tensors: quantized})
 }

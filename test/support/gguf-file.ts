@@ -11,6 +11,13 @@ export type GgufEntry =
   | {type: 'i32s' | 'f32s'; value: number[]}
   | {type: 'bools'; value: boolean[]}
 
+/** A u32 / f32 metadata entry. */
+export const u32 = (value: number) => ({type: 'u32' as const, value})
+export const f32 = (value: number) => ({type: 'f32' as const, value})
+
+/** llama.cpp's names of a checkpoint's global tensors: the embeddings, the final norm and the output head. */
+export const GGUF_GLOBAL_NAMES: Record<string, string> = {'model.embed_tokens.weight': 'token_embd.weight', 'model.norm.weight': 'output_norm.weight', 'lm_head.weight': 'output.weight'}
+
 /** One tensor: ggml dims (fastest-varying first), ggml type id, its data, and optionally a forced relative offset. */
 export interface GgufTensorSpec {
   name: string
@@ -20,6 +27,19 @@ export interface GgufTensorSpec {
   data: Buffer
   /** Offset relative to the data section; by default the next aligned one. */
   offset?: number
+}
+
+/** A test's changes to a file it writes from a model. */
+export interface GgufEdits {
+  /** Changes the metadata; undefined drops a key. */
+  edit?: (m: Record<string, GgufEntry>) => Record<string, GgufEntry | undefined>
+  /** Changes the tensors (after naming, before quantizing). */
+  tensors?: (specs: GgufTensorSpec[]) => GgufTensorSpec[]
+}
+
+/** The metadata without the keys an edit dropped (set to undefined). */
+export function definedEntries(metadata: Record<string, GgufEntry | undefined>): Record<string, GgufEntry> {
+  return Object.fromEntries(Object.entries(metadata).filter((e): e is [string, GgufEntry] => e[1] !== undefined))
 }
 
 export interface GgufFileOptions {

@@ -9,11 +9,10 @@ import type {LoadedModel} from '../../src/engine/model/load-model.js'
 import type {Mamba2Features} from '../../src/engine/model/mamba2-config.js'
 import {readSafetensorsHeader, readTensorFloat64} from '../../src/engine/model/safetensors.js'
 import {nativeOps} from '../../src/engine/native.js'
-import {llamaPermuted, type GgufEntry, type GgufTensorSpec} from './gguf-file.js'
+import {f32, GGUF_GLOBAL_NAMES, llamaPermuted, u32, type GgufEntry, type GgufTensorSpec} from './gguf-file.js'
 import {FusedExperts, ggufSpec} from './gguf-fused-experts.js'
 import {familyVocabMetadata} from './llama-gguf.js'
 
-const GLOBAL: Record<string, string> = {'model.embed_tokens.weight': 'token_embd.weight', 'model.norm.weight': 'output_norm.weight', 'lm_head.weight': 'output.weight'}
 const LAYER: Record<string, string> = {
   'input_layernorm.weight': 'attn_norm.weight', 'post_attention_layernorm.weight': 'ffn_norm.weight',
   'self_attn.q_proj.weight': 'attn_q.weight', 'self_attn.k_proj.weight': 'attn_k.weight', 'self_attn.v_proj.weight': 'attn_v.weight', 'self_attn.o_proj.weight': 'attn_output.weight',
@@ -45,7 +44,7 @@ export function hybridTensors(hf: LoadedModel, arch: 'granitehybrid' | 'mamba2')
     let values: Float32Array<ArrayBuffer> = Float32Array.from(readTensorFloat64(tensor))
     if (experts.take(tensor, values)) continue
     const layer = /^model\.layers\.(\d+)\.(.+)$/.exec(tensor.name)
-    const name = layer ? `blk.${layer[1]}.${LAYER[layer[2]!]}` : GLOBAL[tensor.name]!
+    const name = layer ? `blk.${layer[1]}.${LAYER[layer[2]!]}` : GGUF_GLOBAL_NAMES[tensor.name]!
     const heads = arch !== 'granitehybrid' ? 0 : name.endsWith('.attn_q.weight') ? c.numHeads : name.endsWith('.attn_k.weight') ? c.numKvHeads : 0
     if (heads > 0) values = llamaPermuted(values, heads, tensor.shape[1]!)
     specs.push(mamba2TensorSpec(name, tensor.shape, values, m))
@@ -72,8 +71,6 @@ export function hybridMetadata(hf: LoadedModel, arch: 'granitehybrid' | 'mamba2'
   const c = hf.config
   const m = c.hybrid!.mamba2!
   const json = JSON.parse(readFileSync(join(hf.dir, 'config.json'), 'utf8')) as Record<string, unknown>
-  const u32 = (value: number) => ({type: 'u32' as const, value})
-  const f32 = (value: number) => ({type: 'f32' as const, value})
   const common: Record<string, GgufEntry> = {
     'general.architecture': {type: 'string', value: arch},
     [`${arch}.embedding_length`]: u32(c.hiddenSize), [`${arch}.block_count`]: u32(c.numLayers),
@@ -149,7 +146,7 @@ export function gatedDeltaTensors(hf: LoadedModel, arch: GatedDeltaArch): GgufTe
     if (experts.take(tensor, values)) continue
     const layer = /^model\.layers\.(\d+)\.(.+)$/.exec(tensor.name)
     const suffix = layer?.[2]
-    const name = layer ? `blk.${layer[1]}.${names[suffix!]}` : GLOBAL[tensor.name]!
+    const name = layer ? `blk.${layer[1]}.${names[suffix!]}` : GGUF_GLOBAL_NAMES[tensor.name]!
     if (/norm\.weight$/.test(tensor.name) && suffix !== 'linear_attn.norm.weight') values = values.map((w) => w + 1)
     if (reorder) {
       const keys = 2 * keyHeads * kDim
@@ -192,8 +189,6 @@ export function gatedDeltaTensors(hf: LoadedModel, arch: GatedDeltaArch): GgufTe
 export function gatedDeltaMetadata(hf: LoadedModel, arch: GatedDeltaArch): Record<string, GgufEntry> {
   const c = hf.config
   const h = c.hybrid!
-  const u32 = (value: number) => ({type: 'u32' as const, value})
-  const f32 = (value: number) => ({type: 'f32' as const, value})
   const json = JSON.parse(readFileSync(join(hf.dir, 'config.json'), 'utf8')) as Record<string, unknown>
   const moe = c.moe
   return {

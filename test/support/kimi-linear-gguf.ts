@@ -7,13 +7,12 @@
 import {cpSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {readCheckpointTensors, readTensorFloat32, writeSafetensors} from '../../src/engine/model/safetensors.js'
-import type {GgufEntry, GgufTensorSpec} from './gguf-file.js'
+import {f32, GGUF_GLOBAL_NAMES, u32, type GgufEntry, type GgufTensorSpec} from './gguf-file.js'
 import {FusedExperts, ggufSpec} from './gguf-fused-experts.js'
 import {familyVocabMetadata} from './llama-gguf.js'
 
 type Json = Record<string, any>
 
-const GLOBAL: Record<string, string> = {'model.embed_tokens.weight': 'token_embd.weight', 'model.norm.weight': 'output_norm.weight', 'lm_head.weight': 'output.weight'}
 const LAYER: Record<string, string> = {
   'input_layernorm.weight': 'attn_norm.weight', 'post_attention_layernorm.weight': 'ffn_norm.weight',
   'self_attn.q_proj.weight': 'attn_q.weight', 'self_attn.k_proj.weight': 'attn_k.weight', 'self_attn.v_proj.weight': 'attn_v.weight', 'self_attn.o_proj.weight': 'attn_output.weight',
@@ -75,8 +74,8 @@ export function kimiLinearGgufTensors(dir: string, options: {legacyKvB?: boolean
     let values = Float32Array.from(readTensorFloat32(tensor))
     const expert = /^model\.layers\.(\d+)\.block_sparse_moe\.experts\.(\d+)\.(w[123])\.weight$/.exec(tensor.name)
     if (expert && experts.take({...tensor, name: `model.layers.${expert[1]}.mlp.experts.${expert[2]}.${EXPERT_PARTS[expert[3]!]}_proj.weight`}, values)) continue
-    if (GLOBAL[tensor.name]) {
-      specs.push(ggufSpec(GLOBAL[tensor.name]!, [...tensor.shape].reverse(), values))
+    if (GGUF_GLOBAL_NAMES[tensor.name]) {
+      specs.push(ggufSpec(GGUF_GLOBAL_NAMES[tensor.name]!, [...tensor.shape].reverse(), values))
       continue
     }
     const [, layer, suffix] = /^model\.layers\.(\d+)\.(.+)$/.exec(tensor.name)!
@@ -118,8 +117,6 @@ export function kimiLinearGgufTensors(dir: string, options: {legacyKvB?: boolean
 export function kimiLinearGgufMetadata(dir: string, vocabSize: number): Record<string, GgufEntry> {
   const json = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as Json
   const linear = json.linear_attn_config
-  const u32 = (value: number) => ({type: 'u32' as const, value})
-  const f32 = (value: number) => ({type: 'f32' as const, value})
   const keys: Record<string, GgufEntry> = {
     block_count: u32(json.num_hidden_layers), context_length: u32(json.model_max_length), embedding_length: u32(json.hidden_size),
     feed_forward_length: u32(json.intermediate_size), 'attention.head_count': u32(json.num_attention_heads),

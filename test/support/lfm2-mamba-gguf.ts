@@ -9,7 +9,7 @@ import {readFileSync} from 'node:fs'
 import {join} from 'node:path'
 import type {LoadedModel} from '../../src/engine/model/load-model.js'
 import {readTensorFloat64} from '../../src/engine/model/safetensors.js'
-import type {GgufEntry, GgufTensorSpec} from './gguf-file.js'
+import {f32, u32, type GgufEntry, type GgufTensorSpec} from './gguf-file.js'
 import {FusedExperts, ggufSpec} from './gguf-fused-experts.js'
 import {familyVocabMetadata} from './llama-gguf.js'
 
@@ -49,8 +49,6 @@ export function lfm2MambaTensors(hf: LoadedModel, arch: Lfm2MambaArch): GgufTens
 export function lfm2MambaMetadata(hf: LoadedModel, arch: Lfm2MambaArch): Record<string, GgufEntry> {
   const c = hf.config
   const json = JSON.parse(readFileSync(join(hf.dir, 'config.json'), 'utf8')) as Record<string, unknown>
-  const u32 = (value: number) => ({type: 'u32' as const, value})
-  const f32 = (value: number) => ({type: 'f32' as const, value})
   const kvPerLayer = {type: 'i32s' as const, value: c.hybrid!.linearLayers.map((recurrent) => (recurrent ? 0 : c.numKvHeads))}
   const common: Record<string, GgufEntry> = {
     'general.architecture': {type: 'string', value: arch},

@@ -1,7 +1,7 @@
 // Builds small llama-architecture GGUF files with seeded-random F32 weights and a generated vocabulary, for loader tests.
 import {SeededRandom} from '../../src/engine/model/seeded-random.js'
 import {TOKENIZER_FAMILIES, type TokenizerFamilyName} from '../../src/engine/model/tokenizer-families.js'
-import {ggufBytes, type GgufEntry, type GgufFileOptions, type GgufTensorSpec} from './gguf-file.js'
+import {definedEntries, ggufBytes, type GgufEntry, type GgufFileOptions, type GgufTensorSpec} from './gguf-file.js'
 
 export interface LlamaGgufShape {
   vocabSize: number
@@ -113,6 +113,5 @@ export function llamaGgufBytes(
     ...familyVocabMetadata(options.family ?? 'llama2', shape.vocabSize, options.pre),
     ...options.metadata,
   }
-  const defined = Object.fromEntries(Object.entries(metadata).filter(([, value]) => value !== undefined)) as Record<string, GgufEntry>
-  return ggufBytes(defined, {...options.file, tensors: options.tensors ?? llamaTensors(shape)})
+  return ggufBytes(definedEntries(metadata), {...options.file, tensors: options.tensors ?? llamaTensors(shape)})
 }

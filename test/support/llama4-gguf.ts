@@ -5,10 +5,9 @@
 import type {LoadedModel} from '../../src/engine/model/load-model.js'
 import {llama3RopeFactors} from '../../src/engine/model/llama3-rope.js'
 import {readTensorFloat64, type TensorInfo} from '../../src/engine/model/safetensors.js'
-import type {GgufEntry, GgufTensorSpec} from './gguf-file.js'
+import {f32, GGUF_GLOBAL_NAMES, u32, type GgufEntry, type GgufTensorSpec} from './gguf-file.js'
 import {familyVocabMetadata} from './llama-gguf.js'
 
-const GLOBAL: Record<string, string> = {'model.embed_tokens.weight': 'token_embd.weight', 'model.norm.weight': 'output_norm.weight', 'lm_head.weight': 'output.weight'}
 const LAYER: Record<string, string> = {
   'input_layernorm.weight': 'attn_norm.weight', 'post_attention_layernorm.weight': 'ffn_norm.weight',
   'self_attn.q_proj.weight': 'attn_q.weight', 'self_attn.k_proj.weight': 'attn_k.weight', 'self_attn.v_proj.weight': 'attn_v.weight', 'self_attn.o_proj.weight': 'attn_output.weight',
@@ -44,7 +43,7 @@ export function llama4Tensors(hf: LoadedModel, {gateUpFused = false} = {}): Gguf
       continue
     }
     const layer = /^model\.layers\.(\d+)\.(.+)$/.exec(tensor.name)
-    const name = layer ? `blk.${layer[1]}.${LAYER[layer[2]!]}` : GLOBAL[tensor.name]!
+    const name = layer ? `blk.${layer[1]}.${LAYER[layer[2]!]}` : GGUF_GLOBAL_NAMES[tensor.name]!
     specs.push({name, dims: [...tensor.shape].reverse(), data: Buffer.from(values.buffer)})
   }
   const inter = c.moe!.expertIntermediateSize
@@ -64,8 +63,6 @@ export function llama4Tensors(hf: LoadedModel, {gateUpFused = false} = {}): Gguf
 export function llama4Metadata(hf: LoadedModel): Record<string, GgufEntry> {
   const c = hf.config
   const moe = c.moe!
-  const u32 = (value: number) => ({type: 'u32' as const, value})
-  const f32 = (value: number) => ({type: 'f32' as const, value})
   const step = moe.sparseLayers.indexOf(true) + 1
   return {
     'general.architecture': {type: 'string', value: 'llama4'},

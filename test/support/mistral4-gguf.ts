@@ -4,14 +4,11 @@
 // ffn_gate_up_exps, down_proj as ffn_down_exps); the router as ffn_gate_inp, the shared experts as ffn_*_shexp.
 import type {LoadedModel} from '../../src/engine/model/load-model.js'
 import {readCheckpointTensors, readTensorFloat32} from '../../src/engine/model/safetensors.js'
-import type {GgufEntry, GgufTensorSpec} from './gguf-file.js'
+import {f32, GGUF_GLOBAL_NAMES, u32, type GgufEntry, type GgufTensorSpec} from './gguf-file.js'
 import {familyVocabMetadata} from './llama-gguf.js'
 import {DEEPSEEK2_LAYER, floatTensor, kvBSplit} from './youtu-gguf.js'
 
-const u32 = (value: number): GgufEntry => ({type: 'u32', value})
-const f32 = (value: number): GgufEntry => ({type: 'f32', value})
 
-const GLOBAL: Record<string, string> = {'model.embed_tokens.weight': 'token_embd.weight', 'model.norm.weight': 'output_norm.weight', 'lm_head.weight': 'output.weight'}
 const MOE_LAYER: Record<string, string> = {
   'mlp.gate': 'ffn_gate_inp', 'mlp.experts.gate_up_proj': 'ffn_gate_up_exps', 'mlp.experts.down_proj': 'ffn_down_exps',
   'mlp.shared_experts.gate_proj': 'ffn_gate_shexp', 'mlp.shared_experts.up_proj': 'ffn_up_shexp', 'mlp.shared_experts.down_proj': 'ffn_down_shexp',
@@ -21,7 +18,7 @@ const MOE_LAYER: Record<string, string> = {
 export function mistral4Tensors(source: string, c: LoadedModel['config']): GgufTensorSpec[] {
   return readCheckpointTensors(source).flatMap((t): GgufTensorSpec[] => {
     const values = readTensorFloat32(t)
-    if (GLOBAL[t.name]) return [floatTensor(GLOBAL[t.name]!, t.shape, values)]
+    if (GGUF_GLOBAL_NAMES[t.name]) return [floatTensor(GGUF_GLOBAL_NAMES[t.name]!, t.shape, values)]
     const [, layer, part] = /^model\.layers\.(\d+)\.(.+?)(?:\.weight)?$/.exec(t.name)!
     if (part === 'self_attn.kv_b_proj') return kvBSplit(layer!, values, c)
     return [floatTensor(`blk.${layer}.${MOE_LAYER[part!] ?? DEEPSEEK2_LAYER[part!]!}.weight`, t.shape, values)]

@@ -5,7 +5,7 @@
 import type {LoadedModel} from '../../src/engine/model/load-model.js'
 import {readTensorFloat32, type TensorInfo} from '../../src/engine/model/safetensors.js'
 import type {TokenizerFamilyName} from '../../src/engine/model/tokenizer-families.js'
-import type {GgufEntry, GgufTensorSpec} from './gguf-file.js'
+import {f32, GGUF_GLOBAL_NAMES, u32, type GgufEntry, type GgufTensorSpec} from './gguf-file.js'
 import {FusedExperts, ggufSpec} from './gguf-fused-experts.js'
 import {familyVocabMetadata} from './llama-gguf.js'
 
@@ -22,7 +22,6 @@ for (const part of ['gate', 'up', 'down']) {
   LAYER[`mlp.${part}_proj.weight`] = `ffn_${part}.weight`
   LAYER[`mlp.shared_expert.${part}_proj.weight`] = `ffn_${part}_shexp.weight`
 }
-const GLOBAL: Record<string, string> = {'model.embed_tokens.weight': 'token_embd.weight', 'model.norm.weight': 'output_norm.weight', 'lm_head.weight': 'output.weight'}
 
 /** DBRX's q, k and v as its converter keeps them (one attn_qkv), and its second norm (norm_2) as attn_output_norm. */
 const DBRX_LAYER: Record<string, string> = {'self_attn.q_proj.weight': 'attn_qkv.weight', 'post_attention_layernorm.weight': 'attn_output_norm.weight'}
@@ -63,7 +62,7 @@ export function moeFamilyTensors(hf: LoadedModel, arch: MoeFamilyArch): GgufTens
     let values = engineValues(tensor)
     if (experts.take(tensor, values)) continue
     const layer = /^model\.layers\.(\d+)\.(.+)$/.exec(tensor.name)
-    const name = layer ? `blk.${layer[1]}.${(arch === 'dbrx' ? DBRX_LAYER[layer[2]!] : arch === 'afmoe' ? AFMOE_LAYER[layer[2]!] : arch === 'hy_v3' ? HY_V3_LAYER[layer[2]!] : undefined) ?? LAYER[layer[2]!]!}` : GLOBAL[tensor.name]!
+    const name = layer ? `blk.${layer[1]}.${(arch === 'dbrx' ? DBRX_LAYER[layer[2]!] : arch === 'afmoe' ? AFMOE_LAYER[layer[2]!] : arch === 'hy_v3' ? HY_V3_LAYER[layer[2]!] : undefined) ?? LAYER[layer[2]!]!}` : GGUF_GLOBAL_NAMES[tensor.name]!
     if (name.endsWith('.attn_qkv.weight')) {
       const parts = ['q', 'k', 'v'].map((p) => engineValues(byName.get(tensor.name.replace('q_proj', `${p}_proj`))!))
       values = new Float32Array(parts.reduce((n, p) => n + p.length, 0))
@@ -80,8 +79,6 @@ export function moeFamilyTensors(hf: LoadedModel, arch: MoeFamilyArch): GgufTens
 
 /** The metadata the family's converter writes for `c` (the test models' grouped routing also under deepseek2's group keys). */
 export function moeFamilyMetadata(arch: MoeFamilyArch, c: LoadedModel['config'], tokenizer: TokenizerFamilyName): Record<string, GgufEntry> {
-  const u32 = (value: number): GgufEntry => ({type: 'u32', value})
-  const f32 = (value: number): GgufEntry => ({type: 'f32', value})
   const moe = c.moe!
   const firstSparse = moe.sparseLayers.indexOf(true)
   const grouped = moe.grouped ?? {routedScalingFactor: 1, groups: 1, topkGroups: 1}

@@ -2,7 +2,7 @@
 import type {LoadedModel} from '../../src/engine/model/load-model.js'
 import {readTensorFloat64} from '../../src/engine/model/safetensors.js'
 import type {TokenizerFamilyName} from '../../src/engine/model/tokenizer-families.js'
-import {ggufBytes, type GgufEntry, type GgufTensorSpec} from './gguf-file.js'
+import {ggufBytes, u32, type GgufEntry, type GgufTensorSpec} from './gguf-file.js'
 import {familyVocabMetadata} from './llama-gguf.js'
 
 const LAYER_NAMES: Record<string, string> = {
@@ -61,7 +61,6 @@ export function moeGgufBytes(model: LoadedModel, arch: 'llama' | 'qwen2moe' | 'q
       tensors.push({name: `blk.${layer}.${LAYER_NAMES[suffix!]!}`, dims, data: f32(values)})
     }
   }
-  const u32 = (value: number): GgufEntry => ({type: 'u32', value})
   const metadata: Record<string, GgufEntry | undefined> = {
     'general.architecture': {type: 'string', value: arch},
     [`${arch}.context_length`]: u32(c.maxPositionEmbeddings), [`${arch}.embedding_length`]: u32(c.hiddenSize), [`${arch}.block_count`]: u32(c.numLayers),

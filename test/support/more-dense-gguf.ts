@@ -7,7 +7,7 @@ import {join} from 'node:path'
 import type {LoadedModel} from '../../src/engine/model/load-model.js'
 import {llama3RopeFactors} from '../../src/engine/model/llama3-rope.js'
 import {readCheckpointTensors, readTensorFloat64, writeSafetensors} from '../../src/engine/model/safetensors.js'
-import type {GgufEntry, GgufTensorSpec} from './gguf-file.js'
+import {f32, u32, type GgufEntry, type GgufTensorSpec} from './gguf-file.js'
 import {familyVocabMetadata} from './llama-gguf.js'
 
 export type MoreDenseArch = 'minicpm3' | 'apertus' | 'jais2' | 'bitnet'
@@ -57,8 +57,6 @@ function xieluMetadata(hf: LoadedModel): Record<string, GgufEntry> {
 /** The metadata the family's converter writes for `hf`. */
 export function moreDenseMetadata(arch: MoreDenseArch, hf: LoadedModel): Record<string, GgufEntry> {
   const c = hf.config
-  const u32 = (value: number) => ({type: 'u32' as const, value})
-  const f32 = (value: number) => ({type: 'f32' as const, value})
   const common: Record<string, GgufEntry> = {
     'general.architecture': {type: 'string', value: arch},
     [`${arch}.context_length`]: u32(c.maxPositionEmbeddings), [`${arch}.embedding_length`]: u32(c.hiddenSize), [`${arch}.block_count`]: u32(c.numLayers),

@@ -9,7 +9,7 @@ import {join} from 'node:path'
 import type {LoadedModel} from '../../src/engine/model/load-model.js'
 import type {Mamba2Features} from '../../src/engine/model/mamba2-config.js'
 import {readSafetensorsHeader, readTensorFloat64} from '../../src/engine/model/safetensors.js'
-import {llamaPermuted, type GgufEntry, type GgufTensorSpec} from './gguf-file.js'
+import {f32, llamaPermuted, u32, type GgufEntry, type GgufTensorSpec} from './gguf-file.js'
 import {FusedExperts} from './gguf-fused-experts.js'
 import {mamba2TensorSpec} from './hybrid-gguf.js'
 import {familyVocabMetadata} from './llama-gguf.js'
@@ -90,8 +90,6 @@ export function ssmHybridMetadata(hf: LoadedModel, arch: SsmHybridArch): Record<
   const c = hf.config
   const m = c.hybrid!.mamba2!
   const json = configJson(hf)
-  const u32 = (value: number) => ({type: 'u32' as const, value})
-  const f32 = (value: number) => ({type: 'f32' as const, value})
   const common: Record<string, GgufEntry> = {
     'general.architecture': {type: 'string', value: arch},
     [`${arch}.embedding_length`]: u32(c.hiddenSize), [`${arch}.attention.head_count`]: u32(c.numHeads),

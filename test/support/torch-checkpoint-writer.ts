@@ -40,11 +40,6 @@ export function writeTorchCheckpoint(path: string, storages: StorageToWrite[], v
   writeFileSync(path, torchCheckpointBytes(storages, views, options))
 }
 
-/** One tensor per storage: the usual state dict. */
-export function plainViews(storages: StorageToWrite[], names: string[], shapes: number[][]): TensorView[] {
-  return storages.map((storage, i) => ({name: names[i]!, storage: storage.key, shape: shapes[i]!}))
-}
-
 export function torchCheckpointBytes(storages: StorageToWrite[], views: TensorView[], options: TorchWriteOptions = {}): Buffer {
   const archive = options.archive ?? 'archive'
   const entries: [string, Uint8Array][] = [

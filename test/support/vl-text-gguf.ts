@@ -6,7 +6,7 @@
 import type {LoadedModel} from '../../src/engine/model/load-model.js'
 import {readTensorFloat32, type TensorInfo} from '../../src/engine/model/safetensors.js'
 import {denseFamilyMetadata, denseFamilyTensors} from './dense-family-gguf.js'
-import {ggufBytes, q8_0Matrices, type GgufEntry, type GgufTensorSpec} from './gguf-file.js'
+import {definedEntries, f32, ggufBytes, q8_0Matrices, u32, type GgufEdits, type GgufEntry, type GgufTensorSpec} from './gguf-file.js'
 import {FusedExperts} from './gguf-fused-experts.js'
 
 export type VlTextArch = 'qwen2vl' | 'qwen3vl' | 'qwen3vlmoe' | 'mistral3'
@@ -26,7 +26,6 @@ export function vlTextKeys(arch: VlTextArch, sections: readonly number[], deepst
 export function ministral3Keys(hf: LoadedModel, mscaleAllDim: number, beta: number): Record<string, GgufEntry> {
   const rope = hf.config.ropeScaling
   if (rope.type !== 'yarn') throw new Error('Ministral 3 files are written from a YaRN checkpoint')
-  const f32 = (value: number): GgufEntry => ({type: 'f32', value})
   return {
     'mistral3.rope.scaling.yarn_beta_fast': f32(rope.betaFast), 'mistral3.rope.scaling.yarn_beta_slow': f32(rope.betaSlow),
     'mistral3.rope.scaling.yarn_log_multiplier': f32(mscaleAllDim), 'mistral3.attention.temperature_scale': f32(beta),
@@ -64,13 +63,12 @@ function tensorsOf(hf: LoadedModel, arch: VlTextArch): GgufTensorSpec[] {
 }
 
 /** The file's bytes; `edit` changes the metadata (undefined drops a key); q8_0 stores every matrix at Q8_0. */
-export function vlTextGgufBytes(hf: LoadedModel, arch: VlTextArch, keys: Record<string, GgufEntry>, options: {q8_0?: boolean; edit?: (m: Record<string, GgufEntry>) => Record<string, GgufEntry | undefined>} = {}): Buffer {
+export function vlTextGgufBytes(hf: LoadedModel, arch: VlTextArch, keys: Record<string, GgufEntry>, options: {q8_0?: boolean; edit?: GgufEdits['edit']} = {}): Buffer {
   const c = hf.config
-  const u32 = (value: number): GgufEntry => ({type: 'u32', value})
   const moe: Record<string, GgufEntry> = c.moe
     ? {[`${arch}.expert_count`]: u32(c.moe.numExperts), [`${arch}.expert_used_count`]: u32(c.moe.numExpertsPerToken), [`${arch}.expert_feed_forward_length`]: u32(c.moe.expertIntermediateSize)}
     : {}
   const metadata = (options.edit ?? ((m) => m))({...denseFamilyMetadata(arch, c), ...moe, ...keys})
   const tensors = tensorsOf(hf, arch)
-  return ggufBytes(Object.fromEntries(Object.entries(metadata).filter((e): e is [string, GgufEntry] => e[1] !== undefined)), {tensors: options.q8_0 ? q8_0Matrices(tensors) : tensors})
+  return ggufBytes(definedEntries(metadata), {tensors: options.q8_0 ? q8_0Matrices(tensors) : tensors})
 }

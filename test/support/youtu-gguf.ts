@@ -2,13 +2,10 @@
 // latent attention with kv_b split, no expert_count and every layer dense (leading_dense_block_count = block_count).
 import type {LoadedModel} from '../../src/engine/model/load-model.js'
 import {readCheckpointTensors, readTensorFloat32} from '../../src/engine/model/safetensors.js'
-import type {GgufEntry, GgufTensorSpec} from './gguf-file.js'
+import {f32, GGUF_GLOBAL_NAMES, u32, type GgufEntry, type GgufTensorSpec} from './gguf-file.js'
 import {familyVocabMetadata} from './llama-gguf.js'
 
-const u32 = (value: number): GgufEntry => ({type: 'u32', value})
-const f32 = (value: number): GgufEntry => ({type: 'f32', value})
 
-const GLOBAL: Record<string, string> = {'model.embed_tokens.weight': 'token_embd.weight', 'model.norm.weight': 'output_norm.weight', 'lm_head.weight': 'output.weight'}
 /** Checkpoint module -> GGUF name for DeepseekV2Model's dense layers (mistral4-gguf.ts adds the experts'). */
 export const DEEPSEEK2_LAYER: Record<string, string> = {
   input_layernorm: 'attn_norm', post_attention_layernorm: 'ffn_norm', 'self_attn.q_a_proj': 'attn_q_a', 'self_attn.q_a_layernorm': 'attn_q_a_norm',
@@ -25,7 +22,7 @@ export function floatTensor(name: string, shape: number[], values: Float32Array)
 export function youtuTensors(source: string, c: LoadedModel['config']): GgufTensorSpec[] {
   return readCheckpointTensors(source).flatMap((t): GgufTensorSpec[] => {
     const values = readTensorFloat32(t)
-    if (GLOBAL[t.name]) return [floatTensor(GLOBAL[t.name]!, t.shape, values)]
+    if (GGUF_GLOBAL_NAMES[t.name]) return [floatTensor(GGUF_GLOBAL_NAMES[t.name]!, t.shape, values)]
     const [, layer, part, kind] = /^model\.layers\.(\d+)\.(.+)\.(weight|bias)$/.exec(t.name)!
     if (part !== 'self_attn.kv_b_proj') return [floatTensor(`blk.${layer}.${DEEPSEEK2_LAYER[part!]!}.${kind}`, t.shape, values)]
     return kvBSplit(layer!, values, c)

@@ -8,6 +8,7 @@ import {ModelLoadError, quotedValue} from '../errors.js'
 import {timeStepLimit, type FalconH1Multipliers, type Mamba2Features} from './mamba2-config.js'
 import type {HybridFeatures} from './qwen35-config.js'
 import {switchOn, switchValue} from './config-switch.js'
+import {configSize} from './config-size.js'
 
 type Json = Record<string, unknown>
 
@@ -40,13 +41,7 @@ function multipliers(config: Json, key: string, count: number, source: string): 
 
 /** Every layer a mixer (with attention beside it: falconH1), the mixers' sizes and the multipliers inside the layers. */
 export function falconH1Hybrid(config: Json, numLayers: number, hiddenSize: number, source: string): HybridFeatures {
-  const size = (key: string, fallback: number): number => {
-    const value = config[key] ?? fallback
-    if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0 || value > 65536) {
-      throw new ModelLoadError(`${source}: "${key}" must be a positive integer, got ${quotedValue(value)}.`)
-    }
-    return value
-  }
+  const size = (key: string, fallback: number): number => configSize(config, key, fallback, source)
   // mamba_d_ssm (1024 by default; null: mamba_expand x hidden_size) is the inner width.
   const inner = config.mamba_d_ssm === null ? size('mamba_expand', 2) * hiddenSize : size('mamba_d_ssm', 1024)
   const heads = size('mamba_n_heads', 128)

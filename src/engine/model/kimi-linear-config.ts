@@ -8,6 +8,7 @@ import {isObject} from './rope-scaling.js'
 import type {HybridFeatures} from './qwen35-config.js'
 import type {RmsVariantFeatures} from './rms-variants.js'
 import {switchValue} from './config-switch.js'
+import {checkedSize} from './config-size.js'
 
 type Json = Record<string, unknown>
 
@@ -46,10 +47,7 @@ export function kimiLinearView(config: Json, source: string): Json {
 /** Which layers are Kimi Delta Attention and their sizes, and the latent attention's NoPE (no layer rotates). */
 export function kimiLinearFeatures(config: Json, numLayers: number, source: string): {hybrid: HybridFeatures; rmsVariant: RmsVariantFeatures} {
   const linear = isObject(config.linear_attn_config) ? config.linear_attn_config : {}
-  const size = (key: string, value: unknown): number => {
-    if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0 || value > 65536) throw new ModelLoadError(`${source}: "${key}" must be a positive integer, got ${quotedValue(value)}.`)
-    return value
-  }
+  const size = (key: string, value: unknown): number => checkedSize(key, value, source)
   const heads = size('linear_attn_config.num_heads', linear.num_heads ?? config.linear_num_heads ?? 32)
   const headDim = size('linear_attn_config.head_dim', linear.head_dim ?? config.linear_head_dim ?? 128)
   const convKernel = size('linear_attn_config.short_conv_kernel_size', linear.short_conv_kernel_size ?? config.linear_conv_kernel_dim ?? 4)

@@ -2,7 +2,6 @@
 // refusals by key, the partial rotary with its scaling.
 import {ModelLoadError} from '../errors.js'
 import type {LayerNormFeatures} from './layernorm-family.js'
-import type {ModelConfig} from './model-config.js'
 import {parseRopeScaling, type RopeScaling} from './rope-scaling.js'
 import {switchOn, switchValue} from './config-switch.js'
 

@@ -60,8 +60,6 @@ const TWISTS: Record<string, TwistFamily> = {
   },
 }
 
-export const LLAMA_TWIST_ARCHITECTURES = Object.keys(TWISTS)
-
 export function isLlamaTwist(architecture: string): boolean {
   return Object.hasOwn(TWISTS, architecture)
 }

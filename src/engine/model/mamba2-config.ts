@@ -5,6 +5,7 @@
 import {ModelLoadError, quotedValue} from '../errors.js'
 import type {HybridFeatures} from './qwen35-config.js'
 import {switchOn, switchValue} from './config-switch.js'
+import {configSize} from './config-size.js'
 
 type Json = Record<string, unknown>
 
@@ -100,13 +101,7 @@ function refuseUnsupported(config: Json, architecture: string, source: string): 
 /** The hybrid layout (which layers are mixers) and the mixers' sizes. */
 export function parseMamba2Hybrid(config: Json, architecture: string, numLayers: number, hiddenSize: number, source: string): HybridFeatures {
   const keys = MIXER_KEYS[architecture]!
-  const size = ([key, fallback]: [string, number]): number => {
-    const value = config[key] ?? fallback
-    if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0 || value > 65536) {
-      throw new ModelLoadError(`${source}: "${key}" must be a positive integer, got ${quotedValue(value)}.`)
-    }
-    return value
-  }
+  const size = ([key, fallback]: [string, number]): number => configSize(config, key, fallback, source)
   const heads = size(keys.heads)
   const inner = size(keys.expand) * hiddenSize
   const givenHeadDim = config[keys.headDim[0]] ?? keys.headDim[1]

@@ -9,6 +9,7 @@ import {timeStepLimit, type Mamba2Features} from './mamba2-config.js'
 import type {MoeConfig} from './moe-config.js'
 import type {HybridFeatures} from './qwen35-config.js'
 import {switchOn, switchValue} from './config-switch.js'
+import {configSize} from './config-size.js'
 
 type Json = Record<string, unknown>
 
@@ -71,11 +72,7 @@ export function nemotronHHybrid(config: Json, source: string): HybridFeatures {
   // NemotronHConfig takes the older mamba_* names over the current ones when both are given.
   const size = (key: string, legacy: string | null, fallback: number): number => {
     const name = legacy !== null && config[legacy] !== undefined ? legacy : key
-    const value = config[name] ?? fallback
-    if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0 || value > 65536) {
-      throw new ModelLoadError(`${source}: "${name}" must be a positive integer, got ${quotedValue(value)}.`)
-    }
-    return value
+    return configSize(config, name, fallback, source)
   }
   const heads = size('mamba_num_heads', null, 128)
   const groups = size('n_groups', 'mamba_n_groups', 8)

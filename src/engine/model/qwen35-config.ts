@@ -8,6 +8,7 @@ import type {ShortConvFeatures} from './lfm2-config.js'
 import type {Mamba1Features} from './mamba1-config.js'
 import type {Zamba2Features} from './zamba2-config.js'
 import {switchOn} from './config-switch.js'
+import {configSize} from './config-size.js'
 
 type Json = Record<string, unknown>
 
@@ -71,13 +72,7 @@ export function qwen35LanguageModel(config: Json, architecture: string, source: 
 
 /** layer_types (or full_attention_interval, default 4) and the linear layers' sizes, each checked. */
 export function parseHybrid(config: Json, architecture: string, numLayers: number, source: string): HybridFeatures {
-  const size = (key: string, fallback: number): number => {
-    const value = config[key] ?? fallback
-    if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0 || value > 65536) {
-      throw new ModelLoadError(`${source}: "${key}" must be a positive integer, got ${quotedValue(value)}.`)
-    }
-    return value
-  }
+  const size = (key: string, fallback: number): number => configSize(config, key, fallback, source)
   // Qwen3_5Attention puts biases on q/k/v/o_proj when it is on; the gated attention here has none.
   if (switchOn(config, 'attention_bias', source)) throw new ModelLoadError(`${source}: "attention_bias" true is not supported for ${architecture} (its gated attention runs without biases).`)
   const features: HybridFeatures = {

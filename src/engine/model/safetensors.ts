@@ -1,6 +1,6 @@
 // Reads safetensors headers (single file or sharded via model.safetensors.index.json), reads tensors as floats, and writes
 // files; a directory with only PyTorch .bin weights goes to torch-checkpoint.ts.
-import {closeSync, existsSync, fstatSync, openSync, readdirSync, readFileSync, readSync, writeSync} from 'node:fs'
+import {closeSync, existsSync, fstatSync, openSync, readdirSync, readSync, writeSync} from 'node:fs'
 import {join, resolve, sep} from 'node:path'
 import {ModelLoadError, quotedValue} from '../errors.js'
 import type {BlockFormat} from './gguf-block-types.js'

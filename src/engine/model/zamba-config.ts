@@ -7,17 +7,12 @@ import {ModelLoadError, quotedValue} from '../errors.js'
 import type {Mamba1Features} from './mamba1-config.js'
 import type {HybridFeatures} from './qwen35-config.js'
 import {switchOn, switchValue} from './config-switch.js'
+import {configSize} from './config-size.js'
 import {zambaLayerTypes, type Zamba2Features} from './zamba2-config.js'
 
 type Json = Record<string, unknown>
 
 export const ZAMBA = 'ZambaForCausalLM'
-
-function positive(config: Json, key: string, fallback: number, source: string): number {
-  const value = config[key] ?? fallback
-  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0 || value > 65536) throw new ModelLoadError(`${source}: "${key}" must be a positive integer, got ${quotedValue(value)}.`)
-  return value
-}
 
 /**
  * The config as the shared parser reads it, with ZambaConfig's defaults: the shared attention reads 2 x hidden_size
@@ -30,12 +25,12 @@ export function zambaView(config: Json, source: string): Json {
   const act = config.hidden_mamba_act ?? 'silu'
   if (act !== 'silu' && act !== 'swish') throw new ModelLoadError(`${source}: "hidden_mamba_act" ${quotedValue(act)} is not supported for ${ZAMBA} (only silu).`)
   if (config.tie_word_embeddings === false) throw new ModelLoadError(`${source}: "tie_word_embeddings" false is not supported for ${ZAMBA} (transformers then unties the shared block's uses).`)
-  const hidden = positive(config, 'hidden_size', 3712, source)
+  const hidden = configSize(config, 'hidden_size', 3712, source)
   const attentionWidth = config.attention_hidden_size ?? 2 * hidden
   if (attentionWidth !== 2 * hidden) throw new ModelLoadError(`${source}: "attention_hidden_size" ${quotedValue(attentionWidth)} is not supported for ${ZAMBA} (the shared block reads [hidden | embeddings], 2 x hidden_size = ${2 * hidden}).`)
-  const heads = positive(config, 'num_attention_heads', 16, source)
+  const heads = configSize(config, 'num_attention_heads', 16, source)
   const headKey = config.attention_head_dim != null ? 'attention_head_dim' : 'head_dim'
-  const headDim = positive(config, headKey, Math.floor((2 * hidden) / heads), source)
+  const headDim = configSize(config, headKey, Math.floor((2 * hidden) / heads), source)
   return {
     vocab_size: 32000, max_position_embeddings: 4096, num_hidden_layers: 76, intermediate_size: 14848, num_key_value_heads: 16, hidden_act: 'gelu', tie_word_embeddings: true, rms_norm_eps: 1e-5,
     ...config, hidden_size: hidden, num_attention_heads: heads, head_dim: headDim,
@@ -44,17 +39,17 @@ export function zambaView(config: Json, source: string): Json {
 
 /** The layers (all Mamba-1 mixers), the mixers' sizes, the shared block's use, and the attention's (head_dim / 2)^-0.5 scale. */
 export function parseZamba(config: Json, numLayers: number, hiddenSize: number, headDim: number, source: string): {hybrid: HybridFeatures; attentionScale: number} {
-  const heads = positive(config, 'n_mamba_heads', 2, source)
-  const inner = positive(config, 'mamba_expand', 2, source) * hiddenSize
+  const heads = configSize(config, 'n_mamba_heads', 2, source)
+  const inner = configSize(config, 'mamba_expand', 2, source) * hiddenSize
   if (inner % heads !== 0) throw new ModelLoadError(`${source}: "n_mamba_heads" ${heads} must divide mamba_expand x hidden_size (${inner}).`)
   const rank = config.mamba_dt_rank ?? 'auto'
   const convBias = switchValue(config, 'mamba_conv_bias', true, source)
-  const convKernel = positive(config, 'mamba_d_conv', 4, source)
+  const convKernel = configSize(config, 'mamba_d_conv', 4, source)
   // No dt / B / C norms: their eps is unused.
-  const mamba1: Mamba1Features = {innerSize: inner, stateSize: positive(config, 'mamba_d_state', 16, source), convKernel, dtRank: rank === 'auto' ? Math.ceil(hiddenSize / 16) : positive(config, 'mamba_dt_rank', 0, source),
+  const mamba1: Mamba1Features = {innerSize: inner, stateSize: configSize(config, 'mamba_d_state', 16, source), convKernel, dtRank: rank === 'auto' ? Math.ceil(hiddenSize / 16) : configSize(config, 'mamba_dt_rank', 0, source),
     convBias, dtBcNorm: 'none', dtBcNormEps: 1e-6, noMlp: true, heads}
   // ZambaConfig's default layout: two mixers, a hybrid, then a hybrid where i % attn_layer_period == attn_layer_offset.
-  const period = positive(config, 'attn_layer_period', 6, source)
+  const period = configSize(config, 'attn_layer_period', 6, source)
   const offset = config.attn_layer_offset ?? 4
   if (typeof offset !== 'number' || !Number.isInteger(offset) || offset < 0) throw new ModelLoadError(`${source}: "attn_layer_offset" must be a non-negative integer, got ${quotedValue(offset)}.`)
   const defaults = ['linear_attention', 'linear_attention', 'hybrid', ...Array.from({length: Math.max(0, numLayers - 3)}, (_, i) => (i % period === offset ? 'hybrid' : 'linear_attention'))]

@@ -6,6 +6,7 @@ import {ModelLoadError, quotedValue} from '../errors.js'
 import type {Mamba2Features} from './mamba2-config.js'
 import type {HybridFeatures} from './qwen35-config.js'
 import {switchOn, switchValue} from './config-switch.js'
+import {configSize} from './config-size.js'
 
 type Json = Record<string, unknown>
 
@@ -29,12 +30,6 @@ export interface Zamba2Features {
 /** Zamba2Config's 54-layer default layers_block_type. */
 const DEFAULT_LAYERS = ['mamba', ...Array<string[]>(7).fill([...Array<string>(5).fill('mamba'), 'hybrid']).flat(), ...Array<string>(4).fill('mamba'), 'hybrid', 'mamba', 'mamba', 'mamba', 'hybrid', 'mamba', 'mamba']
 
-function positive(config: Json, key: string, fallback: number, source: string): number {
-  const value = config[key] ?? fallback
-  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0 || value > 65536) throw new ModelLoadError(`${source}: "${key}" must be a positive integer, got ${quotedValue(value)}.`)
-  return value
-}
-
 /**
  * The config as the shared parser reads it, with Zamba2Config's defaults: the shared attention's heads of
  * 2 x hidden_size / heads (its input is [hidden | embeddings]), intermediate_size 4 x hidden_size, erf gelu, tied
@@ -46,8 +41,8 @@ export function zamba2View(config: Json, source: string): Json {
   if (switchOn(config, 'use_long_context', source)) throw new ModelLoadError(`${source}: "use_long_context" true (a rescaled rope base) is not supported for ${ZAMBA2}.`)
   // transformers ties a shared block's uses only with tied embeddings; untied, each hybrid layer runs a block of its own.
   if (!switchValue(config, 'tie_word_embeddings', true, source)) throw new ModelLoadError(`${source}: "tie_word_embeddings" false is not supported for ${ZAMBA2} (transformers then unties the shared blocks' uses).`)
-  const hidden = positive(config, 'hidden_size', 2560, source)
-  const heads = positive(config, 'num_attention_heads', 32, source)
+  const hidden = configSize(config, 'hidden_size', 2560, source)
+  const heads = configSize(config, 'num_attention_heads', 32, source)
   const kvHeads = config.num_key_value_heads ?? heads
   const headDim = Math.floor((2 * hidden) / heads)
   if (switchOn(config, 'use_shared_attention_adapter', source) && (kvHeads !== heads || heads * headDim !== 2 * hidden)) {
@@ -61,23 +56,23 @@ export function zamba2View(config: Json, source: string): Json {
 
 /** The layers (all mixers), the mixers' sizes, the shared blocks' use, and the attention's (head_dim / 2)^-0.5 scale. */
 export function parseZamba2(config: Json, numLayers: number, hiddenSize: number, headDim: number, source: string): {hybrid: HybridFeatures; attentionScale: number} {
-  const heads = positive(config, 'n_mamba_heads', 8, source)
-  const inner = positive(config, 'mamba_expand', 2, source) * hiddenSize
+  const heads = configSize(config, 'n_mamba_heads', 8, source)
+  const inner = configSize(config, 'mamba_expand', 2, source) * hiddenSize
   if (inner % heads !== 0) throw new ModelLoadError(`${source}: "n_mamba_heads" ${heads} must divide mamba_expand x hidden_size (${inner}).`)
-  const groups = positive(config, 'mamba_ngroups', 1, source)
+  const groups = configSize(config, 'mamba_ngroups', 1, source)
   if (heads % groups !== 0) throw new ModelLoadError(`${source}: "n_mamba_heads" (${heads}) is not a multiple of "mamba_ngroups" (${groups}).`)
   const dtMin = config.time_step_min ?? 0.001
   if (typeof dtMin !== 'number' || !(dtMin >= 0)) throw new ModelLoadError(`${source}: "time_step_min" must be a non-negative number, got ${quotedValue(dtMin)}.`)
-  const convKernel = positive(config, 'mamba_d_conv', 4, source)
+  const convKernel = configSize(config, 'mamba_d_conv', 4, source)
   // Zamba2's conv1d always has a bias; its gated norm runs per group; time_step_limit is (time_step_min, inf).
-  const mamba2: Mamba2Features = {heads, headDim: inner / heads, groups, stateSize: positive(config, 'mamba_d_state', 64, source), convKernel, normGroup: inner / groups,
+  const mamba2: Mamba2Features = {heads, headDim: inner / heads, groups, stateSize: configSize(config, 'mamba_d_state', 64, source), convKernel, normGroup: inner / groups,
     convBias: true, dtMin, dtMax: Infinity, noMlp: true}
-  const numMemBlocks = positive(config, 'num_mem_blocks', 1, source)
+  const numMemBlocks = configSize(config, 'num_mem_blocks', 1, source)
   let hybridCount = 0
   const sharedBlocks = zambaLayerTypes(config, numLayers, numLayers === DEFAULT_LAYERS.length ? DEFAULT_LAYERS : null, source).map((type) => (type === 'hybrid' ? hybridCount++ % numMemBlocks : -1))
   if (hybridCount === 0) throw new ModelLoadError(`${source}: "layers_block_type" has no "hybrid" layer; a ${ZAMBA2} model without its shared transformer blocks is not supported.`)
   // Only the blocks some layer runs are loaded: with fewer hybrid layers than num_mem_blocks the rest go unread.
-  const zamba2: Zamba2Features = {sharedBlocks, numMemBlocks: Math.min(numMemBlocks, hybridCount), adapterRank: positive(config, 'adapter_rank', 128, source), attentionAdapters: switchOn(config, 'use_shared_attention_adapter', source), rope: switchOn(config, 'use_mem_rope', source)}
+  const zamba2: Zamba2Features = {sharedBlocks, numMemBlocks: Math.min(numMemBlocks, hybridCount), adapterRank: configSize(config, 'adapter_rank', 128, source), attentionAdapters: switchOn(config, 'use_shared_attention_adapter', source), rope: switchOn(config, 'use_mem_rope', source)}
   return {
     hybrid: {linearLayers: Array<boolean>(numLayers).fill(true), attentionOutputGate: false, linearNumKeyHeads: 0, linearNumValueHeads: 0, linearKeyHeadDim: 0, linearValueHeadDim: 0,
       convKernel, groupedProjections: false, mamba2, zamba2},
