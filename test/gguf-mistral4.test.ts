@@ -77,7 +77,7 @@ describe('GGUF mistral4 files (Mistral Small 4)', () => {
       [{'mistral4.attention.key_length': u32(2 ** 31)}, tensors, /attention\.key_length 2147483648 is not 40 \(kv_lora_rank \+ rope\.dimension_count\)/],
       [{'mistral4.rope.scaling.yarn_log_multiplier': {type: 'string', value: '0.12'}}, tensors, /mistral4\.rope\.scaling\.yarn_log_multiplier must be a number/],
       [{'mistral4.rope.scaling.type': {type: 'string', value: 'linear'}}, tensors, /mistral4 rope scaling "linear" is not supported \(none or yarn\)/],
-      [{'mistral4.expert_gating_func': u32(2)}, tensors, /mistral4\.expert_gating_func 2 is not supported: Mistral Small 4 routes with softmax/],
+      [{'mistral4.expert_gating_func': u32(2)}, tensors, /mistral4\.expert_gating_func 2 is not supported: mistral4 routes with softmax scores/],
       [{}, tensors.filter((t) => t.name !== 'blk.2.ffn_down_exps.weight'), /down_proj|ffn_down_exps/],
       [{}, tensors.filter((t) => t.name !== 'blk.1.attn_kv_a_norm.weight'), /kv_a_layernorm|attn_kv_a_norm/],
       // A stack one expert short of expert_count.

@@ -15,6 +15,7 @@
 // converter writes none, so llama.cpp runs unscaled queries).
 import {ModelLoadError, quotedValue} from '../errors.js'
 import type {MlaConfig} from './deepseek-config.js'
+import {checkGating} from './gguf-moe-families.js'
 import type {TensorInfo} from './safetensors.js'
 
 export const GGUF_DEEPSEEK_ARCHITECTURES: Record<string, {architecture: string; modelType: string; interleavedRope: boolean}> = {
@@ -84,8 +85,7 @@ export function deepseekGgufKeys(arch: string, get: (key: string) => unknown, te
  * bias; rope_parameters rather than rope_scaling (mistral4-config.ts), llama_4_scaling_beta from attention.temperature_scale.
  */
 function mistral4Keys(get: (key: string) => unknown, required: (key: string) => unknown, path: string): Record<string, unknown> {
-  const gating = get('expert_gating_func') ?? 1
-  if (gating !== 1) throw new ModelLoadError(`${path}: mistral4.expert_gating_func ${quotedValue(gating)} is not supported: Mistral Small 4 routes with softmax scores (1).`)
+  checkGating({arch: 'mistral4', path, get}, 1)
   const groups = get('expert_group_count') ?? 1
   const {rope_scaling: yarn, ...attention} = latentAttentionKeys('mistral4', get, required, path)
   const {type: _, ...yarnKeys} = (yarn ?? {}) as Record<string, unknown>

@@ -65,7 +65,7 @@ interface FileKeys {
 }
 
 /** Each family routes one way; a file saying otherwise describes a model the family's config cannot express. */
-function checkGating({arch, path, get}: FileKeys, expected: 1 | 2): void {
+export function checkGating({arch, path, get}: Pick<FileKeys, 'arch' | 'path' | 'get'>, expected: 1 | 2): void {
   const value = get('expert_gating_func') ?? expected
   if (value !== expected) throw new ModelLoadError(`${path}: ${arch}.expert_gating_func ${quotedValue(value)} is not supported: ${arch} routes with ${GATING_NAMES[expected]} scores (${expected}).`)
 }
