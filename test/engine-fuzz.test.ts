@@ -29,6 +29,8 @@ const REFERENCE: Partial<EngineConfig> = {
   maxNumSeqs: 256,
   enablePrefixCaching: false,
   preemptionMode: 'recompute',
+  // It never preempts, so it needs no swap space: the default 1 GiB is a 131,072-block pool to build and check each run.
+  swapSpaceBytes: 0,
 }
 
 /**

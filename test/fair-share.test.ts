@@ -17,13 +17,18 @@ const bigPrompt = Array.from({length: 20}, (_, i) => 3 + i)
 const smallPrompt = [7, 8, 9, 10, 11]
 
 let modelDir: string
+/**
+ * 4 MiB of swap: 2,048 host blocks, more than every sequence here holds at once, so a swap never finds it full; the
+ * default 1 GiB was 524,288 blocks to build per engine and walk at each invariant check.
+ */
+const SWAP = {swapSpaceBytes: 4 << 20}
 
 /**
  * How many engine steps the small request waited for its first token, and both results: the small one arrives once
  * the big one has `arriveAfter` tokens in a sample (by then its samples are forked and decoding, holding their slots).
  */
 async function contend(config: Partial<EngineConfig>, big: Partial<SamplingParams>, small: Partial<SamplingParams>, arriveAfter = 1, prompt = smallPrompt) {
-  const engine = await LLMEngine.create(fuzzEngineConfig(modelDir, {maxNumSeqs: MAX_NUM_SEQS, numBlocks: 128, blockSize: 4, ...config}))
+  const engine = await LLMEngine.create(fuzzEngineConfig(modelDir, {...SWAP, maxNumSeqs: MAX_NUM_SEQS, numBlocks: 128, blockSize: 4, ...config}))
   try {
     let steps = 0
     engine.onStep(() => steps++)
@@ -48,7 +53,7 @@ async function firstTokens(handle: RequestHandle, count: number): Promise<void> 
 }
 
 async function alone(params: Partial<SamplingParams>, prompt: number[]): Promise<RequestOutput> {
-  const engine = await LLMEngine.create(fuzzEngineConfig(modelDir, {numBlocks: 256, blockSize: 4}))
+  const engine = await LLMEngine.create(fuzzEngineConfig(modelDir, {...SWAP, numBlocks: 256, blockSize: 4}))
   try {
     return await engine.addRequest({prompt, params: makeSamplingParams(params)}).result()
   } finally {
@@ -119,7 +124,7 @@ describe('fair share under a mix of requests', () => {
 
   /** Every request's result, arriving 3 steps apart when `staggered`; checks that every block is back. */
   async function runAll(config: Partial<EngineConfig>, staggered: boolean) {
-    const engine = await LLMEngine.create(fuzzEngineConfig(modelDir, {blockSize: 4, ...config}))
+    const engine = await LLMEngine.create(fuzzEngineConfig(modelDir, {...SWAP, blockSize: 4, ...config}))
     try {
       let steps = 0
       engine.onStep(() => steps++)

@@ -21,9 +21,13 @@ const draft = (overrides: Record<string, unknown> = {}) => makeSpeculativeConfig
 
 type Request = {prompt: number[] | string; params: SamplingParams}
 
-/** Runs the requests (checking both pools' invariants after every step); every block of both pools must be back. */
+/**
+ * Runs the requests (checking both pools' invariants after every step); every block of both pools must be back.
+ * 32 MiB of swap holds more than any run here could swap out (the largest KV pool is 32 MiB); the default 1 GiB is
+ * 131,072 host blocks that each step's check walked.
+ */
 async function run(modelPath: string, overrides: Partial<EngineConfig>, requests: Request[], during?: (engine: LLMEngine) => void) {
-  const engine = await LLMEngine.create(makeEngineConfig({modelPath, device: 'cpu', kvMemoryBytes: 16 << 20, threads: 1, ...overrides}))
+  const engine = await LLMEngine.create(makeEngineConfig({modelPath, device: 'cpu', kvMemoryBytes: 16 << 20, swapSpaceBytes: 32 << 20, threads: 1, ...overrides}))
   try {
     engine.onStep(() => engine.checkKvInvariants())
     during?.(engine)
