@@ -9,7 +9,7 @@ from transformers.utils.chat_template_utils import render_jinja_template
 
 HERE = pathlib.Path(__file__).resolve().parent.parent / 'test' / 'fixtures' / 'chat-templates'
 # The date formats real templates pass to strftime_now; today's date in each becomes a mark the test fills in again.
-TODAY_FORMATS = ['%d %b %Y', '%Y-%m-%d', '%B %d, %Y']
+TODAY_FORMATS = ['%d %b %Y', '%Y-%m-%d', '%B %d, %Y', '%d %B %Y']
 
 
 def render(template, case, spec):

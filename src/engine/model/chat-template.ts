@@ -1,8 +1,9 @@
 // A model's chat template rendered as transformers' apply_chat_template renders it (jinja2), on @huggingface/jinja.
-import {Environment, Template} from '@huggingface/jinja'
+import {Environment, type Template} from '@huggingface/jinja'
 import {InvalidRequestError} from '../errors.js'
 import {addParityGlobals, addParityTests, runTemplate} from './jinja-parity.js'
 import {withLibraryEscapes} from './jinja-string-escapes.js'
+import {parseTemplate} from './jinja-test-arguments.js'
 import {boundedRange} from './template-budget.js'
 import {contentInFormat, detectContentFormat, type ChatContentFormat, type ChatContentFormatOption, type ChatTextPart} from './chat-content-format.js'
 
@@ -39,14 +40,14 @@ export interface ChatTemplateOptions {
 export type SpecialTokenText = Readonly<Record<string, string>>
 
 export class ChatTemplate {
-  private readonly template: Template
+  private readonly parsed: Template['parsed']
   /** How this template reads message content, found on its AST (chat-content-format.ts). */
   readonly contentFormat: ChatContentFormat
 
   /** Throws when the source does not parse. */
   constructor(readonly source: string) {
-    this.template = new Template(withLibraryEscapes(source))
-    this.contentFormat = detectContentFormat(this.template.parsed)
+    this.parsed = parseTemplate(withLibraryEscapes(source)) as Template['parsed']
+    this.contentFormat = detectContentFormat(this.parsed)
   }
 
   /** The prompt text; a template's raise_exception (or a conversation it cannot render) is an InvalidRequestError. */
@@ -74,7 +75,7 @@ export class ChatTemplate {
         environment.variables.delete(name)
         environment.set(name, value)
       }
-      return runTemplate(this.template.parsed, environment)
+      return runTemplate(this.parsed, environment)
     } catch (error) {
       // The depth limit (template-budget.ts) should stop recursion first; a stack still exhausted is named as such.
       const stackExhausted = error instanceof RangeError && /call stack/i.test(error.message)

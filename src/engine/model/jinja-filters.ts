@@ -3,6 +3,7 @@ import type {Environment} from '@huggingface/jinja'
 import {pythonPercentFormat} from './python-percent-format.js'
 import {PYTHON_STR_METHODS} from './python-str-methods.js'
 import {passesTest} from './jinja-tests.js'
+import {floatFilter, intFilter, roundFilter} from './jinja-number-filters.js'
 import {
   ArrayValue,
   BooleanValue,
@@ -207,6 +208,16 @@ export function extraFilter(interpreter: InterpreterSteps, operand: Value, name:
       if (list.length === 0) return new UndefinedValue()
       const key = (item: Value) => (attribute === undefined ? item : attributeOf(item, String(attribute.value))).value as number | string
       return list.reduce((best, item) => ((name === 'min' ? key(item) < key(best) : key(item) > key(best)) ? item : best))
+    }
+    case 'int': {
+      const [fallback, base] = namedArgs(interpreter, argNodes, environment, ['default', 'base'])
+      return intFilter(operand, fallback, base)
+    }
+    case 'float':
+      return floatFilter(operand, namedArgs(interpreter, argNodes, environment, ['default'])[0])
+    case 'round': {
+      const [precision, method] = namedArgs(interpreter, argNodes, environment, ['precision', 'method'])
+      return roundFilter(operand, precision, method)
     }
     case 'd':
       return interpreter.applyFilter(operand, argNodes.length === 0 ? {type: 'Identifier', value: 'default'} : {type: 'CallExpression', callee: {type: 'Identifier', value: 'default'}, args: argNodes}, environment)

@@ -119,8 +119,10 @@ parity.evaluateMemberExpression = function (node, environment) {
 // `x is test`: jinja2's tests (jinja-tests.ts); the library would read its own table from each inner scope.
 parity.evaluateTestExpression = function (node, environment) {
   const operand = this.evaluate((node as Node & {operand: Node}).operand, environment)
-  const {negate, test} = node as Node & {negate: boolean; test: Node}
-  return new BooleanValue(passesTest(operand, String(test.value), []) !== negate)
+  // args: a test's argument (`is divisibleby(2)`, `is equalto 'x'`), put on the node by jinja-test-arguments.ts.
+  const {negate, test, args} = node as Node & {negate: boolean; test: Node; args?: Node[]}
+  const values = (args ?? []).map((arg) => this.evaluate(arg, environment))
+  return new BooleanValue(passesTest(operand, String(test.value), values) !== negate)
 }
 
 parity.evaluateBinaryExpression = function (node, environment) {
@@ -175,12 +177,14 @@ parity.evaluateBlock = function (statements, environment) {
   return new StringValue(text)
 }
 
-/** jinja2's loop.cycle('odd', 'even'), added to the loop variable of the iteration this block runs in. */
+/** jinja2's loop.cycle('odd', 'even') and loop.depth, added to the loop variable of the iteration this block runs in. */
 function addLoopCycle(environment: Environment): void {
   const loop = (environment as unknown as {variables: Map<string, Value>}).variables.get('loop')
   if (loop?.type !== 'ObjectValue' || (loop.value as Map<string, Value>).has('cycle')) return
   const index = (loop.value as Map<string, Value>).get('index0')
   if (index?.type !== 'IntegerValue') return
+  // A loop that is not `recursive` (which the library cannot parse) is always at depth 1.
+  ;(loop.value as Map<string, Value>).set('depth', new IntegerValue(1)).set('depth0', new IntegerValue(0))
   ;(loop.value as Map<string, Value>).set('cycle', new FunctionValue((args) => {
     if (args.length === 0) throw new TypeError('no items for cycling given')
     return args[(index.value as number) % args.length]!

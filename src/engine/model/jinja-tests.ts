@@ -6,6 +6,9 @@ type Test = (value: Value, args: Value[]) => boolean
 
 const numeric = (value: Value) => ['IntegerValue', 'FloatValue', 'BooleanValue'].includes(value.type)
 
+/** Whether the text has a character with case (one that upper- or lower-casing changes). */
+const cased = (text: string) => text.toUpperCase() !== text.toLowerCase()
+
 /** Python's <, for the comparison tests: numbers with numbers, strings with strings. */
 function lessThan(a: Value, b: Value): boolean {
   if ((numeric(a) && numeric(b)) || (a.type === 'StringValue' && b.type === 'StringValue')) return (a.value as number | string) < (b.value as number | string)
@@ -41,8 +44,9 @@ const TESTS: Record<string, Test> = {
   sameas: (value, [other]) => value.type === other!.type && (value.value === other!.value || ['NullValue', 'UndefinedValue'].includes(value.type)),
   escaped: () => false,
   in: (value, [container]) => pythonContains(container!, value),
-  lower: (value) => value.type === 'StringValue' && (value.value as string) === (value.value as string).toLowerCase(),
-  upper: (value) => value.type === 'StringValue' && (value.value as string) === (value.value as string).toUpperCase(),
+  // Python's str.islower() / isupper(): false without a cased character ('3' is neither).
+  lower: (value) => value.type === 'StringValue' && cased(value.value as string) && (value.value as string) === (value.value as string).toLowerCase(),
+  upper: (value) => value.type === 'StringValue' && cased(value.value as string) && (value.value as string) === (value.value as string).toUpperCase(),
   eq: (value, [other]) => pythonEquals(value, other!),
   ne: (value, [other]) => !pythonEquals(value, other!),
   lt: (value, [other]) => lessThan(value, other!),

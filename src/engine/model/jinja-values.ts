@@ -125,6 +125,18 @@ function pythonStringRepr(text: string): string {
   return quote + body + quote
 }
 
+/** Python's repr() of a float: inf / nan, 1.0, and an exponent below 1e-4 and from 1e16 (1e-05, 1e+16), where JS writes 0.00001 and 10000000000000000. */
+export function pythonFloatRepr(x: number): string {
+  if (Number.isNaN(x)) return 'nan'
+  if (!Number.isFinite(x)) return x > 0 ? 'inf' : '-inf'
+  if (x === 0) return Object.is(x, -0) ? '-0.0' : '0.0'
+  const [mantissa, exponentText] = x.toExponential().split('e') as [string, string]
+  const exponent = Number(exponentText)
+  if (exponent < -4 || exponent >= 16) return `${mantissa}e${exponent < 0 ? '-' : '+'}${String(Math.abs(exponent)).padStart(2, '0')}`
+  const fixed = x.toFixed(Math.max(0, (mantissa.split('.')[1]?.length ?? 0) - exponent))
+  return fixed.includes('.') ? fixed : fixed + '.0'
+}
+
 /** Python's str() of a value (repr() inside containers), as jinja2 prints {{ value }}, `~` and |string. */
 export function pythonStr(value: Value, nested = false): string {
   switch (value.type) {
@@ -145,7 +157,9 @@ export function pythonStr(value: Value, nested = false): string {
     case 'ObjectValue':
     case 'KeywordArgumentsValue':
       return '{' + [...(value.value as Map<string, Value>)].map(([key, item]) => `${pythonStringRepr(key)}: ${pythonStr(item, true)}`).join(', ') + '}'
+    case 'FloatValue':
+      return pythonFloatRepr(value.value as number)
     default:
-      return value.toString() // numbers (the library prints 1.0 as Python does), namespaces, functions
+      return value.toString() // ints, namespaces, functions
   }
 }

@@ -50,3 +50,25 @@ export function withMetaspaceWords(tokenizerJson: Json): Json {
   const preTokenizer = tokenizerJson.pre_tokenizer
   return {...tokenizerJson, pre_tokenizer: preTokenizer == null ? WORDS : {type: 'Sequence', pretokenizers: [preTokenizer, WORDS]}}
 }
+
+/** Rust's Metaspace split (MergedWithNext at each ▁): a ▁ and the characters up to the next ▁, or what precedes the first ▁. */
+const METASPACE_SPLIT = {type: 'Split', pattern: {Regex: `${METASPACE}[^${METASPACE}]*|[^${METASPACE}]+`}, behavior: 'Isolated', invert: false}
+
+/** A Metaspace pre-tokenizer node with its split made explicit, where it splits (split absent or true, as Rust defaults). */
+function splitMetaspace(node: unknown): unknown {
+  if (node === null || typeof node !== 'object') return node
+  const json = node as Json
+  if (json.type === 'Sequence' && Array.isArray(json.pretokenizers)) return {...json, pretokenizers: json.pretokenizers.map(splitMetaspace)}
+  if (json.type !== 'Metaspace' || json.split === false || (json.replacement ?? METASPACE) !== METASPACE) return node
+  return {type: 'Sequence', pretokenizers: [json, METASPACE_SPLIT]}
+}
+
+/**
+ * tokenizer.json with each splitting Metaspace pre-tokenizer followed by the split it stands for: the library's Metaspace
+ * ignores `split` and hands the model the whole text as one word. A Unigram model (XGLM's) then sums scores across
+ * words, and where two segmentations of a word score the same the rounding of that longer sum picks the other one.
+ */
+export function withMetaspaceSplit(tokenizerJson: Json): Json {
+  if (tokenizerJson.pre_tokenizer == null) return tokenizerJson
+  return {...tokenizerJson, pre_tokenizer: splitMetaspace(tokenizerJson.pre_tokenizer)}
+}

@@ -8,10 +8,13 @@
 //   ByteLevel step (Falcon's) that includes the bytes B2 B3 B9 BC-BE, which map to ² ³ ¹ ¼ ½ ¾.
 // - The Punctuation pre-tokenizer keeps runs of punctuation together whatever its behavior; Rust splits at each
 //   punctuation character as the behavior says (Isolated by default; Falcon's Contiguous keeps runs).
+// - The Unigram model breaks ties between equal-scoring segmentations otherwise and ignores byte_fallback (unigram-viterbi.ts).
 // All are fixed on the built tokenizer's parts, which the library keeps as plain fields.
 
 /** GPT-2's split with \s as Unicode White_Space, as the Rust library compiles it. */
 const GPT2_SPLIT = /'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\p{White_Space}\p{L}\p{N}]+|\p{White_Space}+(?!\P{White_Space})|\p{White_Space}+/gu
+
+import {useRustUnigram} from './unigram-viterbi.js'
 
 type Part = {pattern?: unknown; text_decoder?: unknown; tokenizers?: unknown; decoders?: unknown; use_regex?: unknown; byte_encoder?: unknown; config?: {type?: unknown; individual_digits?: unknown; behavior?: unknown}}
 
@@ -36,7 +39,8 @@ function parts(step: unknown): Part[] {
 }
 
 export function fixTokenizerLibrary(inner: object): void {
-  const {pre_tokenizer: preTokenizer, decoder} = inner as {pre_tokenizer?: unknown; decoder?: unknown}
+  const {pre_tokenizer: preTokenizer, decoder, model} = inner as {pre_tokenizer?: unknown; decoder?: unknown; model?: unknown}
+  useRustUnigram(model)
   for (const part of parts(preTokenizer)) {
     // The ByteLevel pre-tokenizer: a byte-to-unicode table and a split regex.
     if (part.byte_encoder !== undefined && part.pattern instanceof RegExp && part.use_regex !== false) part.pattern = new RegExp(GPT2_SPLIT)

@@ -12,7 +12,7 @@ import {gpt2VocabFilesTokenizerJson, hasGpt2VocabFiles, MERGES_FILE, VOCAB_FILE}
 import {specialTokensPostProcessor} from './byte-level-bpe.js'
 import {maxTextBytes, type TextSizeBound, textSizeBound} from './text-size-bound.js'
 import {tokenBytes} from './token-bytes.js'
-import {withMetaspaceWords} from './metaspace-words.js'
+import {withMetaspaceSplit, withMetaspaceWords} from './metaspace-words.js'
 import {fixTokenizerLibrary} from './tokenizer-library-fixes.js'
 import {checkTokenIds, checkTokenizerModel} from './tokenizer-json-checks.js'
 import {ChatTemplate, type ChatMessage, type ChatTemplateOptions} from './chat-template.js'
@@ -70,7 +70,7 @@ export class Tokenizer {
     options: {extraEosTokenIds?: number[]; chatTemplate?: string | null} = {},
   ) {
     checkTokenIds(tokenizerJson)
-    tokenizerJson = withMetaspaceWords(tokenizerJson)
+    tokenizerJson = withMetaspaceWords(withMetaspaceSplit(tokenizerJson))
     try {
       // transformers defaults clean_up_tokenization_spaces to false (the library to true); llama.cpp never cleans up.
       this.inner = new HfTokenizer(withSpecialTokenFlags(tokenizerJson, tokenizerConfig), {clean_up_tokenization_spaces: false, ...tokenizerConfig})

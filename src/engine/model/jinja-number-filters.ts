@@ -1,0 +1,76 @@
+// jinja2's int, float and round filters: the library refuses None, lists and dicts in int / float (jinja2 gives the
+// default) and has no round at all (`{{ x | round }}` was a 400 on any number).
+import {FloatValue, IntegerValue, pythonType, type Value} from './jinja-values.js'
+
+/** Python's int(text, base) for the forms templates meet: whitespace, a sign, underscores between digits, 0x / 0o / 0b where the base allows. */
+function parsePythonInt(text: string, base: number): number | null {
+  const match = /^\s*([+-]?)(?:0([xob]))?((?:[0-9a-z]_?)*[0-9a-z])\s*$/i.exec(text)
+  if (match === null) return null
+  const [, sign, prefix, digits] = match
+  const prefixBase = prefix === undefined ? base : {x: 16, o: 8, b: 2}[prefix.toLowerCase() as 'x' | 'o' | 'b']
+  if (prefix !== undefined && base !== 0 && base !== prefixBase) return null
+  const radix = base === 0 ? (prefixBase === 0 ? 10 : prefixBase) : base
+  const plain = digits!.replace(/_/g, '')
+  if (![...plain.toLowerCase()].every((char) => parseInt(char, 36) < radix)) return null
+  return (sign === '-' ? -1 : 1) * parseInt(plain, radix)
+}
+
+/** Python's float(text): decimal or exponent forms, inf / infinity / nan, surrounding whitespace. */
+function parsePythonFloat(text: string): number | null {
+  const trimmed = text.trim().replace(/(\d)_(?=\d)/g, '$1')
+  if (/^[+-]?(inf|infinity)$/i.test(trimmed)) return trimmed.startsWith('-') ? -Infinity : Infinity
+  if (/^[+-]?nan$/i.test(trimmed)) return NaN
+  return /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(trimmed) ? Number(trimmed) : null
+}
+
+/** A number from Python's float() of a value, or null where it raises TypeError / ValueError. */
+function floatOf(value: Value): number | null {
+  if (['IntegerValue', 'FloatValue', 'BooleanValue'].includes(value.type)) return Number(value.value)
+  return value.type === 'StringValue' ? parsePythonFloat(value.value as string) : null
+}
+
+/** jinja2's do_int: int(value) (a string in `base`), else int(float(value)), else the default. */
+export function intFilter(value: Value, fallback: Value | undefined, base: Value | undefined): Value {
+  const direct = value.type === 'StringValue' ? parsePythonInt(value.value as string, Number(base?.value ?? 10)) : ['IntegerValue', 'FloatValue', 'BooleanValue'].includes(value.type) ? Math.trunc(Number(value.value)) : null
+  const number = direct ?? floatOf(value)
+  if (number === null || Number.isNaN(number)) return fallback ?? new IntegerValue(0)
+  if (!Number.isFinite(number)) throw new RangeError('OverflowError: cannot convert float infinity to integer')
+  return new IntegerValue(Math.trunc(number))
+}
+
+/** jinja2's do_float: float(value), else the default (0.0). */
+export function floatFilter(value: Value, fallback: Value | undefined): Value {
+  const number = floatOf(value)
+  return number === null ? (fallback ?? new FloatValue(0)) : new FloatValue(number)
+}
+
+/** Python's round(x, digits): the nearest, ties to even on the exact binary value (round(2.5) is 2, round(2.675, 2) 2.67). */
+function pythonRound(x: number, digits: number): number {
+  if (!Number.isFinite(x) || Math.abs(x) >= 1e21) return x
+  if (digits < 0) {
+    const scale = 10 ** -digits
+    const [floor, rest] = [Math.floor(x / scale), x / scale - Math.floor(x / scale)]
+    return (rest > 0.5 || (rest === 0.5 && floor % 2 !== 0) ? floor + 1 : floor) * scale
+  }
+  // toFixed(100) is the exact decimal of the double (to 100 places): a tie only where every digit after the kept ones is 5 then 0s.
+  const exact = Math.abs(x).toFixed(100)
+  const cut = exact.indexOf('.') + 1 + Math.min(digits, 99)
+  if (!/^50*$/.test(exact.slice(cut))) return Number(x.toFixed(Math.min(digits, 100)))
+  const kept = exact.slice(0, cut).replace(/\.$/, '')
+  const lastDigit = Number(kept.replace('.', '').at(-1))
+  const down = Number(kept)
+  const up = Number((down + 10 ** -digits).toFixed(digits))
+  return Math.sign(x) * (lastDigit % 2 === 0 ? down : up) || (x < 0 ? -0 : 0)
+}
+
+/** jinja2's do_round(value, precision=0, method='common'|'ceil'|'floor'): an int stays an int under 'common' (Python's round). */
+export function roundFilter(value: Value, precision: Value | undefined, method: Value | undefined): Value {
+  if (!['IntegerValue', 'FloatValue', 'BooleanValue'].includes(value.type)) throw new TypeError(`type ${pythonType(value)} doesn't define __round__ method`)
+  const digits = Number(precision?.value ?? 0)
+  const how = String(method?.value ?? 'common')
+  const x = Number(value.value)
+  if (how === 'common') return value.type === 'FloatValue' ? new FloatValue(pythonRound(x, digits)) : new IntegerValue(digits >= 0 ? x : pythonRound(x, digits))
+  if (how !== 'ceil' && how !== 'floor') throw new Error('method must be common, ceil or floor')
+  const scale = 10 ** digits
+  return new FloatValue((how === 'ceil' ? Math.ceil(x * scale) : Math.floor(x * scale)) / scale)
+}
