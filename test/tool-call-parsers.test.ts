@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
 import {ToolCallDeltas} from '../src/server/tool-call-deltas.js'
-import {TOOL_CALL_PARSERS} from '../src/server/tool-call-parsers.js'
+import {CALL_START, TOOL_CALL_PARSERS} from '../src/server/tool-call-parsers.js'
 import {parseToolOutput, parseToolRequest} from '../src/server/tool-calls.js'
 import {post, start} from './support/server-harness.js'
 
@@ -74,6 +74,34 @@ describe('tool-call parsers', () => {
     // Not JSON inside: before, the bare text was returned as the arguments, which no client can parse.
     const bare = parseToolOutput('<tool_call>{"name": "get_time", "arguments": "now"}</tool_call>', auto, 'hermes')
     assert.deepEqual(argsOf(bare), ['now'])
+  })
+
+  it('a long whitespace run (a model looping on spaces) costs linear time in every parser', () => {
+    // deepseek_v3 cut its closing fence with /\s*```\s*$/, quadratic in the run: 24 s for 10^5 spaces, on the event loop.
+    const spaces = ' '.repeat(100_000)
+    const fenced = `<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>get_time\n\`\`\`json\n{"zone": "UTC"}${spaces}\`\`\`${spaces}<｜tool▁call▁end｜>`
+    assert.deepEqual(argsOf(parseToolOutput(fenced, auto, 'deepseek_v3')), [{zone: 'UTC'}])
+    const unclosed = `<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>get_time\n\`\`\`json\n{}${spaces}x`
+    for (const parser of TOOL_CALL_PARSERS)
+      for (const text of [`${samples[parser]}${spaces}x`, `${CALL_START[parser] ?? '['}${spaces}x`, unclosed]) {
+        const started = performance.now()
+        parseToolOutput(text, auto, parser)
+        assert.ok(performance.now() - started < 1500, `${parser}: ${(performance.now() - started).toFixed(0)} ms for ${text.length} characters`)
+      }
+  })
+
+  it('a stream of whitespace costs linear time in the families whose calls are the whole output', () => {
+    // The start of the output was found by a trimStart of all of it on every delta: 4 s for 160,000 spaces.
+    const calls = {llama3_json: '{"name": "f", "parameters": {}}', pythonic: '[f(a=1)]', llama4_pythonic: '[f(a=1)]', granite: '[{"name": "f", "arguments": {}}]'}
+    for (const [parser, call] of Object.entries(calls) as [keyof typeof calls, string][]) {
+      const deltas = new ToolCallDeltas(auto, parser)
+      const started = performance.now()
+      for (let sent = 0; sent < 160_000; sent += 4) assert.deepEqual(deltas.next(0, '    ', false), [], parser)
+      assert.ok(performance.now() - started < 1000, `${parser}: ${(performance.now() - started).toFixed(0)} ms`)
+      // Still undecided until the first visible character: an opener after the spaces is held as a call.
+      assert.deepEqual(deltas.next(0, call, true).length, 2, parser)
+      assert.ok(deltas.madeCalls(0), parser)
+    }
   })
 
   it('malformed, partial and hostile text stays content and never throws', () => {

@@ -20,6 +20,9 @@ interface ChoiceState {
   holding: boolean
   callId: string | null
   madeCalls: boolean
+  /** Whole-output families: where the first non-whitespace character is (-1: none yet), and whether the output is decided to be plain content. */
+  visibleAt: number
+  plain: boolean
 }
 
 export class ToolCallDeltas {
@@ -33,12 +36,12 @@ export class ToolCallDeltas {
   /** The deltas to send for new text of choice `index`; `finished` flushes what was held. */
   next(index: number, text: string, finished: boolean): ChatDelta[] {
     let state = this.choices.get(index)
-    if (!state) this.choices.set(index, (state = {text: '', sent: 0, holding: this.request.mode.kind === 'required', callId: null, madeCalls: false}))
+    if (!state) this.choices.set(index, (state = {text: '', sent: 0, holding: this.request.mode.kind === 'required', callId: null, madeCalls: false, visibleAt: -1, plain: false}))
     state.text += text
     if (this.request.mode.kind === 'named') return this.namedDeltas(state, text, finished)
     const deltas: ChatDelta[] = []
     if (!state.holding) {
-      const {streamUpTo, hold} = this.streamable(state.text, state.sent, finished)
+      const {streamUpTo, hold} = this.streamable(state, text, finished)
       if (streamUpTo > state.sent) deltas.push({content: state.text.slice(state.sent, streamUpTo)})
       state.sent = streamUpTo
       state.holding = hold
@@ -65,12 +68,21 @@ export class ToolCallDeltas {
   }
 
   /** How far plain content may stream, and whether the rest must be held as a possible call. */
-  private streamable(text: string, sent: number, finished: boolean): {streamUpTo: number; hold: boolean} {
+  private streamable(state: ChoiceState, delta: string, finished: boolean): {streamUpTo: number; hold: boolean} {
+    const {text, sent} = state
     const openers = this.parser === null ? undefined : WHOLE_OUTPUT_OPENERS[this.parser]
     if (openers !== undefined) {
-      const start = text.trimStart()
+      if (state.plain) return {streamUpTo: text.length, hold: false}
+      // Only the new text is searched for the first visible character: a trimStart of the whole text on every delta
+      // was quadratic in an output of whitespace (1 s of event loop for 80,000 spaces in 4-character deltas).
+      if (state.visibleAt < 0) {
+        const at = delta.search(/\S/)
+        if (at >= 0) state.visibleAt = text.length - delta.length + at
+      }
+      const start = state.visibleAt < 0 ? '' : text.slice(state.visibleAt)
       if (openers.some((opener) => start.startsWith(opener))) return {streamUpTo: sent, hold: true}
       const undecided = !finished && (start === '' || openers.some((opener) => opener.startsWith(start)))
+      state.plain = !undecided
       return {streamUpTo: undecided ? sent : text.length, hold: false}
     }
     const start = this.parser === null ? undefined : CALL_START[this.parser]
