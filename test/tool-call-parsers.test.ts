@@ -104,6 +104,20 @@ describe('tool-call parsers', () => {
     }
   })
 
+  it('streaming content costs linear time in the families whose calls follow content', () => {
+    // Each delta sliced and searched the whole output so far (a string grown by += is copied flat to be searched):
+    // seconds of event loop, spread over the deltas, for 400,000 characters.
+    for (const parser of ['hermes', 'mistral', 'deepseek_v3', 'phi4_mini_json', 'internlm'] as const) {
+      const deltas = new ToolCallDeltas(auto, parser)
+      const started = performance.now()
+      let content = ''
+      for (let sent = 0; sent < 400_000; sent += 4) for (const delta of deltas.next(0, 'ab <', false)) content += (delta as {content: string}).content
+      for (const delta of deltas.next(0, 'x', true)) content += (delta as {content: string}).content
+      assert.ok(performance.now() - started < 1500, `${parser}: ${(performance.now() - started).toFixed(0)} ms`)
+      assert.equal(content, 'ab <'.repeat(100_000) + 'x', parser)
+    }
+  })
+
   it('malformed, partial and hostile text stays content and never throws', () => {
     const deep = `{"name": "get_time", "arguments": ${'['.repeat(6000)}${']'.repeat(6000)}}`
     const hostile: Record<string, string[]> = {
