@@ -58,13 +58,12 @@ describe('reasoning split', () => {
     }
   })
 
-  it('a stream that opens with a long whitespace run costs linear time and keeps the whitespace', () => {
-    // The opening phase trimmed all it held on every delta: 8 s for 160,000 spaces in 4-character deltas.
-    const started = performance.now()
+  it('a stream that opens with a long whitespace run keeps the whitespace', () => {
+    // The opening phase trimmed all it held on every delta: 8 s for 160,000 spaces in 4-character deltas (timing is
+    // measured by scripts/fuzz-tool-call-parsers.ts, not asserted here).
     const pieces = [...Array.from({length: 40_000}, () => '    '), '<think>r</think>a']
     assert.deepEqual(streamed(pieces), {reasoning: 'r', content: 'a'})
     assert.deepEqual(streamed([...pieces.slice(0, 40_000), 'x']), {reasoning: '    '.repeat(40_000) + 'x', content: ''})
-    assert.ok(performance.now() - started < 1500, `${(performance.now() - started).toFixed(0)} ms`)
   })
 
   it('a tag split across pieces is held until whole: no part of it reaches a field', () => {
