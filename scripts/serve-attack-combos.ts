@@ -2,7 +2,7 @@
 // built-in tinychat model and a made test model (qwen2, hermes tool calls): scripts/serve-attack-combo-bodies.ts makes
 // them. Every reply must be a 200 with a well-formed body (or stream) or a 4xx with OpenAI's error object (a 503 only
 // inside a burst), within the timeout; after each combo /health answers, and the KV pool and queues drain to zero.
-// Usage: npm run build:ts && npx tsx scripts/serve-attack-combos.ts [--combos 200] [--seed 1] [--from 0] [--models builtin,qwen2] [--timeout-ms 90000]
+// Usage: npm run build:ts && npx tsx scripts/serve-attack-combos.ts [--combos 200] [--seed 1] [--from 0] [--models builtin,qwen2,ngram,draft,swap] [--timeout-ms 90000]
 // Combo i (seed S) is the same request on every run: --from i --combos 1 --seed S replays a finding.
 import {loadavg} from 'node:os'
 import {parseArgs} from 'node:util'
@@ -34,7 +34,12 @@ async function modelFlags(name: string): Promise<{model: string; flags: string[]
   batchInvariant = name === 'builtin'
   if (name === 'builtin') return {model: BUILTIN_MODEL_DIR, flags: [...FLAGS, '--num-blocks', '512', '--batch-invariant']}
   if (name === 'qwen2') return {model: await ensureTestModel('tiny', {variant: 'qwen2'}), flags: [...FLAGS, '--num-blocks', '48', '--tool-call-parser', 'hermes', '--reasoning-parser', 'deepseek_r1']}
-  throw new Error(`--models: unknown model ${name} (builtin, qwen2)`)
+  // Speculative decoding beside every feature (guided, n / best_of, logprobs, stop strings, leaving early), in a pool that preempts.
+  if (name === 'ngram') return {model: BUILTIN_MODEL_DIR, flags: [...FLAGS, '--num-blocks', '48', '--speculative-method', 'ngram', '--num-speculative-tokens', '4', '--preemption-mode', 'recompute']}
+  if (name === 'draft') return {model: await ensureTestModel('tiny', {variant: 'qwen2'}), flags: [...FLAGS, '--num-blocks', '48', '--speculative-method', 'draft', '--speculative-quantization', 'q8_0', '--num-speculative-tokens', '3', '--tool-call-parser', 'hermes']}
+  // Prefix caching and preemption by swapping: a burst's preempted sequences go to host memory and come back.
+  if (name === 'swap') return {model: await ensureTestModel('tiny', {variant: 'qwen2'}), flags: [...FLAGS, '--num-blocks', '40', '--preemption-mode', 'swap', '--swap-space', '1MiB', '--tool-call-parser', 'hermes']}
+  throw new Error(`--models: unknown model ${name} (builtin, qwen2, ngram, draft, swap)`)
 }
 
 const findings: string[] = []

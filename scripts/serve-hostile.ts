@@ -16,14 +16,16 @@ const {values: options, positionals: serveFlags} = parseArgs({
     root: {type: 'string', default: '.'},
     seconds: {type: 'string', default: '20'},
     'normal-clients': {type: 'string', default: '4'},
-    /** Run only these kinds of traffic (normal, promptLists, hugePrompts, slowReaders, disconnects, slowHeaders). */
+    /** Run only these kinds of traffic (normal, promptLists, hugePrompts, slowReaders, disconnects, slowHeaders, tinyStreams). */
     only: {type: 'string'},
+    /** tinyStreams: how many clients at once. */
+    'tiny-clients': {type: 'string', default: '100'},
   },
 })
 if (!options.model) throw new Error('--model DIR is required (e.g. a tinychat checkpoint or .cache/models/tiny-0-f32)')
 const root = resolve(options.root)
 const seconds = Number(options.seconds)
-const KINDS = ['normal', 'promptLists', 'hugePrompts', 'slowReaders', 'disconnects', 'slowHeaders'] as const
+const KINDS = ['normal', 'promptLists', 'hugePrompts', 'slowReaders', 'disconnects', 'slowHeaders', 'tinyStreams'] as const
 const enabled = new Set(options.only ? options.only.split(',') : KINDS)
 for (const kind of enabled) if (!(KINDS as readonly string[]).includes(kind)) throw new Error(`--only: unknown kind ${kind}; kinds: ${KINDS.join(', ')}`)
 const probe = fileURLToPath(new URL('./event-loop-probe.js', import.meta.url))
@@ -181,7 +183,26 @@ async function main(): Promise<void> {
       socket.destroy()
     }),
   )
-  await Promise.all([...normal, promptLists, hugePrompts, ...slowReaders, disconnects, slowHeaders])
+  // Tiny streams: many clients at once, each streaming a short chat and reading it a sip (one socket read) every 500 ms;
+  // each sip keeps it under the slow-client timeout, so nothing cuts them. Compare normal latency with `--only normal`.
+  const tinyStreams = Array.from({length: enabled.has('tinyStreams') ? Number(options['tiny-clients']) : 0}, (_, client) =>
+    loop(deadline, tallies.tinyStreams, async () => {
+      const socket = await openSocket(base)
+      socket.on('error', () => {})
+      socket.pause()
+      const body = JSON.stringify({messages: [{role: 'user', content: `tiny ${client}`}], max_tokens: 48, ignore_eos: true, stream: true, stream_options: {include_usage: true}})
+      socket.write(`POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`)
+      let text = ''
+      while (!text.includes('[DONE]') && Date.now() < deadline && !socket.destroyed) {
+        await new Promise((resolve) => setTimeout(resolve, 500))
+        const chunk = socket.read(512) ?? socket.read()
+        if (chunk) text += chunk.toString('latin1')
+      }
+      socket.destroy()
+      return text.includes('[DONE]') ? 'done' : /^HTTP\/1\.1 (\d+)/.exec(text)?.[1] ?? (socket.destroyed ? 'closed' : 'unfinished')
+    }),
+  )
+  await Promise.all([...normal, promptLists, hugePrompts, ...slowReaders, disconnects, slowHeaders, ...tinyStreams])
 
   const health = await fetch(`${base}/health`, {signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS)}).then((response) => String(response.status), (error: Error) => error.name)
   let usedBlocks = NaN

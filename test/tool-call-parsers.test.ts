@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
 import {ToolCallDeltas} from '../src/server/tool-call-deltas.js'
-import {TOOL_CALL_PARSERS} from '../src/server/tool-call-parsers.js'
+import {CALL_START, TOOL_CALL_PARSERS} from '../src/server/tool-call-parsers.js'
 import {parseToolOutput, parseToolRequest} from '../src/server/tool-calls.js'
 import {post, start} from './support/server-harness.js'
 
@@ -74,6 +74,42 @@ describe('tool-call parsers', () => {
     // Not JSON inside: before, the bare text was returned as the arguments, which no client can parse.
     const bare = parseToolOutput('<tool_call>{"name": "get_time", "arguments": "now"}</tool_call>', auto, 'hermes')
     assert.deepEqual(argsOf(bare), ['now'])
+  })
+
+  // The three tests below time nothing (timing is measured by scripts/fuzz-tool-call-parsers.ts, not asserted): they hold
+  // the results on outputs long enough that the quadratic code they replace ran for seconds to minutes here.
+  it('a long whitespace run (a model looping on spaces) parses in every parser', () => {
+    // deepseek_v3 cut its closing fence with /\s*```\s*$/, quadratic in the run: 24 s for 10^5 spaces, on the event loop.
+    const spaces = ' '.repeat(100_000)
+    const fenced = `<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>get_time\n\`\`\`json\n{"zone": "UTC"}${spaces}\`\`\`${spaces}<｜tool▁call▁end｜>`
+    assert.deepEqual(argsOf(parseToolOutput(fenced, auto, 'deepseek_v3')), [{zone: 'UTC'}])
+    const unclosed = `<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>get_time\n\`\`\`json\n{}${spaces}x`
+    for (const parser of TOOL_CALL_PARSERS)
+      for (const text of [`${samples[parser]}${spaces}x`, `${CALL_START[parser] ?? '['}${spaces}x`, unclosed]) assert.doesNotThrow(() => parseToolOutput(text, auto, parser), parser)
+  })
+
+  it('a stream of whitespace leaves the families whose calls are the whole output undecided', () => {
+    // The start of the output was found by a trimStart of all of it on every delta: 4 s for 160,000 spaces.
+    const calls = {llama3_json: '{"name": "f", "parameters": {}}', pythonic: '[f(a=1)]', llama4_pythonic: '[f(a=1)]', granite: '[{"name": "f", "arguments": {}}]'}
+    for (const [parser, call] of Object.entries(calls) as [keyof typeof calls, string][]) {
+      const deltas = new ToolCallDeltas(auto, parser)
+      for (let sent = 0; sent < 160_000; sent += 4) assert.deepEqual(deltas.next(0, '    ', false), [], parser)
+      // Still undecided until the first visible character: an opener after the spaces is held as a call.
+      assert.deepEqual(deltas.next(0, call, true).length, 2, parser)
+      assert.ok(deltas.madeCalls(0), parser)
+    }
+  })
+
+  it('a long content stream reaches the client whole in the families whose calls follow content', () => {
+    // Each delta sliced and searched the whole output so far (a string grown by += is copied flat to be searched):
+    // seconds of event loop, spread over the deltas, for 400,000 characters.
+    for (const parser of ['hermes', 'mistral', 'deepseek_v3', 'phi4_mini_json', 'internlm'] as const) {
+      const deltas = new ToolCallDeltas(auto, parser)
+      let content = ''
+      for (let sent = 0; sent < 400_000; sent += 4) for (const delta of deltas.next(0, 'ab <', false)) content += (delta as {content: string}).content
+      for (const delta of deltas.next(0, 'x', true)) content += (delta as {content: string}).content
+      assert.equal(content, 'ab <'.repeat(100_000) + 'x', parser)
+    }
   })
 
   it('malformed, partial and hostile text stays content and never throws', () => {

@@ -13,13 +13,18 @@ import {newToolCallId, parseToolOutput, type ToolCallParserName, type ToolReques
 export type ChatDelta = {content: string} | {tool_calls: object[]}
 
 interface ChoiceState {
-  text: string
-  /** Characters of `text` already sent as content. */
-  sent: number
-  /** From `sent` on, the text may hold calls: nothing more is streamed until the end. */
+  /**
+   * The text not yet sent as content. Only it is kept and searched: slicing or searching a whole output that grows by
+   * a delta at a time copies all of it on every delta (a string built by += is flattened), quadratic in the output.
+   */
+  unsent: string
+  /** The unsent text may hold calls: nothing more is streamed until the end. */
   holding: boolean
   callId: string | null
   madeCalls: boolean
+  /** Whole-output families: where the first non-whitespace character of `unsent` is (-1: none yet), and whether the output is decided to be plain content. */
+  visibleAt: number
+  plain: boolean
 }
 
 export class ToolCallDeltas {
@@ -33,14 +38,17 @@ export class ToolCallDeltas {
   /** The deltas to send for new text of choice `index`; `finished` flushes what was held. */
   next(index: number, text: string, finished: boolean): ChatDelta[] {
     let state = this.choices.get(index)
-    if (!state) this.choices.set(index, (state = {text: '', sent: 0, holding: this.request.mode.kind === 'required', callId: null, madeCalls: false}))
-    state.text += text
+    if (!state) this.choices.set(index, (state = {unsent: '', holding: this.request.mode.kind === 'required', callId: null, madeCalls: false, visibleAt: -1, plain: false}))
     if (this.request.mode.kind === 'named') return this.namedDeltas(state, text, finished)
+    state.unsent += text
     const deltas: ChatDelta[] = []
     if (!state.holding) {
-      const {streamUpTo, hold} = this.streamable(state.text, state.sent, finished)
-      if (streamUpTo > state.sent) deltas.push({content: state.text.slice(state.sent, streamUpTo)})
-      state.sent = streamUpTo
+      const {streamUpTo, hold} = this.streamable(state, text, finished)
+      if (streamUpTo > 0) {
+        deltas.push({content: state.unsent.slice(0, streamUpTo)})
+        state.unsent = state.unsent.slice(streamUpTo)
+        state.visibleAt = -1
+      }
       state.holding = hold
     }
     if (finished && state.holding) deltas.push(...this.callDeltas(state))
@@ -64,21 +72,31 @@ export class ToolCallDeltas {
     return deltas
   }
 
-  /** How far plain content may stream, and whether the rest must be held as a possible call. */
-  private streamable(text: string, sent: number, finished: boolean): {streamUpTo: number; hold: boolean} {
+  /** How much of the unsent text may stream as content (characters), and whether the rest must be held as a possible call. */
+  private streamable(state: ChoiceState, delta: string, finished: boolean): {streamUpTo: number; hold: boolean} {
+    const text = state.unsent
     const openers = this.parser === null ? undefined : WHOLE_OUTPUT_OPENERS[this.parser]
     if (openers !== undefined) {
-      const start = text.trimStart()
-      if (openers.some((opener) => start.startsWith(opener))) return {streamUpTo: sent, hold: true}
+      if (state.plain) return {streamUpTo: text.length, hold: false}
+      // Only the new text is searched for the first visible character: a trimStart of the whole text on every delta
+      // was quadratic in an output of whitespace (1 s of event loop for 80,000 spaces in 4-character deltas). Nothing
+      // is sent before the output is decided, so `unsent` is the whole output here.
+      if (state.visibleAt < 0) {
+        const at = delta.search(/\S/)
+        if (at >= 0) state.visibleAt = text.length - delta.length + at
+      }
+      const start = state.visibleAt < 0 ? '' : text.slice(state.visibleAt)
+      if (openers.some((opener) => start.startsWith(opener))) return {streamUpTo: 0, hold: true}
       const undecided = !finished && (start === '' || openers.some((opener) => opener.startsWith(start)))
-      return {streamUpTo: undecided ? sent : text.length, hold: false}
+      state.plain = !undecided
+      return {streamUpTo: undecided ? 0 : text.length, hold: false}
     }
     const start = this.parser === null ? undefined : CALL_START[this.parser]
     if (start !== undefined) {
-      const marker = text.indexOf(start, sent)
+      const marker = text.indexOf(start)
       if (marker >= 0) return {streamUpTo: marker, hold: true}
       // Keep back a tail that could still grow into the marker.
-      let tail = finished ? 0 : Math.min(start.length - 1, text.length - sent)
+      let tail = finished ? 0 : Math.min(start.length - 1, text.length)
       while (tail > 0 && !start.startsWith(text.slice(text.length - tail))) tail--
       return {streamUpTo: text.length - tail, hold: false}
     }
@@ -86,7 +104,7 @@ export class ToolCallDeltas {
   }
 
   private callDeltas(state: ChoiceState): ChatDelta[] {
-    const parsed = parseToolOutput(state.text.slice(state.sent), this.request, this.parser)
+    const parsed = parseToolOutput(state.unsent, this.request, this.parser)
     const deltas: ChatDelta[] = []
     if (parsed.content !== null && parsed.content !== '') deltas.push({content: parsed.content})
     parsed.toolCalls.forEach((call, callIndex) => {
