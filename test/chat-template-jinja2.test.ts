@@ -35,6 +35,16 @@ const JINJA2_RENDERS: Array<[string, string, Record<string, unknown>, string]> =
 describe('templates render as jinja2 renders them', () => {
   for (const [what, source, variables, jinja2] of JINJA2_RENDERS) it(what, () => assert.equal(render(source, variables), jinja2))
 
+  it('striptags and rsplit() on long runs of unclosed `<` and of whitespace give the regex results', () => {
+    // Both are scanned by hand: the regexes they replace were quadratic in such runs (message text a model or user wrote).
+    const unclosed = '<'.repeat(40_000)
+    assert.equal(render('{{ x | striptags }}', {x: `${unclosed}x`}), `${unclosed}x`)
+    // The first `<` opens a tag that the first `>` closes, however many `<` lie between.
+    assert.equal(render('{{ x | striptags }}', {x: `${unclosed}x <b>y</b> <!--${'<!--'.repeat(10_000)} z`}), `y <!--${'<!--'.repeat(10_000)} z`)
+    const spaced = `a${' '.repeat(100_000)}b${'\t c'.repeat(10_000)}   `
+    assert.equal(render('{{ x.rsplit() | length }}|{{ x.rsplit(none, 1)[0] | length }}|{{ x.rsplit()[-1] }}', {x: spaced}), `10002|${100_002 + 10_000 * 3 - 3}|c`)
+  })
+
   it('looking into an Undefined value is an error (a 400), as in jinja2', () => {
     assert.throws(() => render('{{ missing.name }}'), (error: Error) => error instanceof InvalidRequestError)
     assert.throws(() => render("{{ '%s %s' | format(1) }}"), /not enough arguments/)

@@ -74,33 +74,44 @@ function finder(fromEnd: boolean, raises: boolean): Method {
   }
 }
 
+const WHITESPACE = /\s/
+
+/** Where the whitespace run ending at `end` starts (`end` when there is none). */
+function spacesBefore(text: string, end: number): number {
+  while (end > 0 && WHITESPACE.test(text[end - 1]!)) end--
+  return end
+}
+
 function splitFromEnd(text: string, args: PyValue[], make: PyValueClasses): PyValue {
   const [sepArg, maxArg] = positional(args)
   const sep = optionalString(sepArg, 'rsplit')
   let remaining = maxArg === undefined ? -1 : Number(maxArg.value)
-  const parts: string[] = []
+  // Parts are collected from the end and reversed once (unshift per part is quadratic in their count).
+  const fromEnd: string[] = []
   if (sep === null) {
-    let rest = text.replace(/\s+$/, '')
-    while (rest.length > 0) {
-      const match = remaining === 0 ? null : /\s+(\S*)$/.exec(rest)
-      if (match === null) {
-        parts.unshift(rest.replace(/^\s+/, ''))
+    // Scanned by hand from the end: a regex anchored at $ is retried from every start in a whitespace run, quadratic in it.
+    let end = spacesBefore(text, text.length)
+    while (end > 0) {
+      let start = end
+      while (start > 0 && !WHITESPACE.test(text[start - 1]!)) start--
+      if (remaining === 0 || start === 0) {
+        fromEnd.push(text.slice(0, end).replace(/^\s+/, ''))
         break
       }
-      parts.unshift(match[1]!)
-      rest = rest.slice(0, match.index)
+      fromEnd.push(text.slice(start, end))
+      end = spacesBefore(text, start)
       remaining--
     }
   } else {
     if (sep === '') throw new Error('ValueError: empty separator')
     let rest = text
     for (let at = rest.lastIndexOf(sep); at >= 0 && remaining !== 0; at = rest.lastIndexOf(sep), remaining--) {
-      parts.unshift(rest.slice(at + sep.length))
+      fromEnd.push(rest.slice(at + sep.length))
       rest = rest.slice(0, at)
     }
-    parts.unshift(rest)
+    fromEnd.push(rest)
   }
-  return new make.array(parts.map((part) => new make.string(part)))
+  return new make.array(fromEnd.reverse().map((part) => new make.string(part)))
 }
 
 /** Python's line boundaries: \n, \r, \r\n, \v, \f, \x1c-\x1e, \x85, \u2028, \u2029. */
