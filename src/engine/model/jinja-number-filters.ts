@@ -1,6 +1,6 @@
 // jinja2's int, float and round filters: the library refuses None, lists and dicts in int / float (jinja2 gives the
 // default) and has no round at all (`{{ x | round }}` was a 400 on any number).
-import {FloatValue, IntegerValue, pythonType, type Value} from './jinja-values.js'
+import {FloatValue, IntegerValue, isNumber, pythonType, type Value} from './jinja-values.js'
 
 /** Python's int(text, base) for the forms templates meet: whitespace, a sign, underscores between digits, 0x / 0o / 0b where the base allows. */
 function parsePythonInt(text: string, base: number): number | null {
@@ -25,13 +25,13 @@ function parsePythonFloat(text: string): number | null {
 
 /** A number from Python's float() of a value, or null where it raises TypeError / ValueError. */
 function floatOf(value: Value): number | null {
-  if (['IntegerValue', 'FloatValue', 'BooleanValue'].includes(value.type)) return Number(value.value)
+  if (isNumber(value)) return Number(value.value)
   return value.type === 'StringValue' ? parsePythonFloat(value.value as string) : null
 }
 
 /** jinja2's do_int: int(value) (a string in `base`), else int(float(value)), else the default. */
 export function intFilter(value: Value, fallback: Value | undefined, base: Value | undefined): Value {
-  const direct = value.type === 'StringValue' ? parsePythonInt(value.value as string, Number(base?.value ?? 10)) : ['IntegerValue', 'FloatValue', 'BooleanValue'].includes(value.type) ? Math.trunc(Number(value.value)) : null
+  const direct = value.type === 'StringValue' ? parsePythonInt(value.value as string, Number(base?.value ?? 10)) : isNumber(value) ? Math.trunc(Number(value.value)) : null
   const number = direct ?? floatOf(value)
   if (number === null || Number.isNaN(number)) return fallback ?? new IntegerValue(0)
   if (!Number.isFinite(number)) throw new RangeError('OverflowError: cannot convert float infinity to integer')
@@ -65,7 +65,7 @@ function pythonRound(x: number, digits: number): number {
 
 /** jinja2's do_round(value, precision=0, method='common'|'ceil'|'floor'): an int stays an int under 'common' (Python's round). */
 export function roundFilter(value: Value, precision: Value | undefined, method: Value | undefined): Value {
-  if (!['IntegerValue', 'FloatValue', 'BooleanValue'].includes(value.type)) throw new TypeError(`type ${pythonType(value)} doesn't define __round__ method`)
+  if (!isNumber(value)) throw new TypeError(`type ${pythonType(value)} doesn't define __round__ method`)
   const digits = Number(precision?.value ?? 0)
   const how = String(method?.value ?? 'common')
   const x = Number(value.value)

@@ -1,17 +1,15 @@
 // jinja2's tests (`x is mapping`, select('odd'), selectattr('a', 'equalto', 1)) with Python's semantics, where @huggingface/jinja's differ or are missing.
 import type {Environment} from '@huggingface/jinja'
-import {isMapping, isSequence, pythonContains, pythonEquals, pythonType, type Value} from './jinja-values.js'
+import {isMapping, isNumber, isSequence, pythonContains, pythonEquals, pythonType, type Value} from './jinja-values.js'
 
 type Test = (value: Value, args: Value[]) => boolean
-
-const numeric = (value: Value) => ['IntegerValue', 'FloatValue', 'BooleanValue'].includes(value.type)
 
 /** Whether the text has a character with case (one that upper- or lower-casing changes). */
 const cased = (text: string) => text.toUpperCase() !== text.toLowerCase()
 
 /** Python's <, for the comparison tests: numbers with numbers, strings with strings. */
 function lessThan(a: Value, b: Value): boolean {
-  if ((numeric(a) && numeric(b)) || (a.type === 'StringValue' && b.type === 'StringValue')) return (a.value as number | string) < (b.value as number | string)
+  if ((isNumber(a) && isNumber(b)) || (a.type === 'StringValue' && b.type === 'StringValue')) return (a.value as number | string) < (b.value as number | string)
   throw new TypeError(`'<' not supported between instances of '${pythonType(a)}' and '${pythonType(b)}'`)
 }
 
@@ -34,7 +32,7 @@ const TESTS: Record<string, Test> = {
   // Python's bool is a number but not, for jinja2's test, an integer.
   integer: (value) => value.type === 'IntegerValue',
   float: (value) => value.type === 'FloatValue',
-  number: numeric,
+  number: isNumber,
   string: (value) => value.type === 'StringValue',
   mapping: isMapping,
   // Anything with len() and [] / anything iter() takes: strings, lists, tuples, dicts, and Undefined (empty).

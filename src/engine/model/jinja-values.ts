@@ -70,11 +70,12 @@ export function pythonType(value: Value): string {
 export const isContainer = (value: Value) => ['ArrayValue', 'TupleValue', 'ObjectValue', 'KeywordArgumentsValue', 'NamespaceValue'].includes(value.type)
 export const isSequence = (value: Value) => value.type === 'ArrayValue' || value.type === 'TupleValue'
 export const isMapping = (value: Value) => value.type === 'ObjectValue' || value.type === 'KeywordArgumentsValue'
+/** A Python int, float or bool (bool is an int subclass). */
+export const isNumber = (value: Value) => ['IntegerValue', 'FloatValue', 'BooleanValue'].includes(value.type)
 
 /** Python's == : numbers (and booleans) by value, strings by value, lists and dicts element by element. */
 export function pythonEquals(a: Value, b: Value): boolean {
-  const numeric = (value: Value) => ['IntegerValue', 'FloatValue', 'BooleanValue'].includes(value.type)
-  if (numeric(a) && numeric(b)) return Number(a.value) === Number(b.value)
+  if (isNumber(a) && isNumber(b)) return Number(a.value) === Number(b.value)
   if (isSequence(a) || isSequence(b)) {
     if (a.type !== b.type) return false
     const [left, right] = [a.value as Value[], b.value as Value[]]

@@ -1,12 +1,12 @@
 // Python's printf-style `format % values`, as jinja2's |format filter runs it ("%s" | format(x), "%(name)s" | format(name=x)).
-import {pythonStr, type Value} from './jinja-values.js'
+import {isNumber, pythonStr, type Value} from './jinja-values.js'
 import {MAX_TEMPLATE_STRING} from './template-budget.js'
 
 const SPEC = /%(?:\(([^)]*)\))?([-+ 0#]*)(\d+|\*)?(?:\.(\d+))?([diouxXeEfFgGcrsa%])/g
 
 /** One conversion of a number, with Python's flags (sign, zero padding) and precision. */
 function formatNumber(value: Value, conversion: string, flags: string, precision: number | undefined): string {
-  if (!['IntegerValue', 'FloatValue', 'BooleanValue'].includes(value.type)) throw new TypeError(`%${conversion} format: a real number is required, not ${value.type}`)
+  if (!isNumber(value)) throw new TypeError(`%${conversion} format: a real number is required, not ${value.type}`)
   const number = Number(value.value)
   let body: string
   switch (conversion) {
