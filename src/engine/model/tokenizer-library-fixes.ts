@@ -10,11 +10,10 @@
 //   punctuation character as the behavior says (Isolated by default; Falcon's Contiguous keeps runs).
 // - The Unigram model breaks ties between equal-scoring segmentations otherwise and ignores byte_fallback (unigram-viterbi.ts).
 // All are fixed on the built tokenizer's parts, which the library keeps as plain fields.
+import {useRustUnigram} from './unigram-viterbi.js'
 
 /** GPT-2's split with \s as Unicode White_Space, as the Rust library compiles it. */
 const GPT2_SPLIT = /'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\p{White_Space}\p{L}\p{N}]+|\p{White_Space}+(?!\P{White_Space})|\p{White_Space}+/gu
-
-import {useRustUnigram} from './unigram-viterbi.js'
 
 type Part = {pattern?: unknown; text_decoder?: unknown; tokenizers?: unknown; decoders?: unknown; use_regex?: unknown; byte_encoder?: unknown; config?: {type?: unknown; individual_digits?: unknown; behavior?: unknown}}
 
