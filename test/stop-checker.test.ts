@@ -2,19 +2,22 @@
 import {describe, it} from 'node:test'
 import assert from 'node:assert/strict'
 import {makeSamplingParams, type SamplingParams} from '../src/engine/sampling-params.js'
+import {OutputText} from '../src/engine/output-text.js'
 import {checkStop, findStopString, stopStringHoldback, type StopVerdict} from '../src/engine/stop-checker.js'
 
 const EOS = 2
 
-/** Feeds text deltas (one per token) through checkStop until it finishes; returns every verdict. */
-function run(params: Partial<SamplingParams>, deltas: string[], tokenIds: number[] = deltas.map(() => 100)): StopVerdict[] {
+type ShownVerdict = Omit<StopVerdict, 'textLength'> & {text: string}
+
+/** Feeds text deltas (one per token) through checkStop until it finishes; returns every verdict, with the text it shows. */
+function run(params: Partial<SamplingParams>, deltas: string[], tokenIds: number[] = deltas.map(() => 100)): ShownVerdict[] {
   const full = makeSamplingParams({maxTokens: 50, ...params})
-  const verdicts: StopVerdict[] = []
-  let text = ''
+  const verdicts: ShownVerdict[] = []
+  const text = OutputText.whole()
   for (let i = 0; i < deltas.length; i++) {
-    text += deltas[i]
-    const verdict = checkStop({params: full, tokenId: tokenIds[i]!, eosTokenIds: [EOS], outputLength: i + 1, text, delta: deltas[i]!})
-    verdicts.push(verdict)
+    text.append(deltas[i]!)
+    const {textLength, ...verdict} = checkStop({params: full, tokenId: tokenIds[i]!, eosTokenIds: [EOS], outputLength: i + 1, text, delta: deltas[i]!})
+    verdicts.push({...verdict, text: text.prefix(textLength)})
     if (verdict.finished !== null) break
   }
   return verdicts

@@ -10,11 +10,12 @@ import {beamCandidateCount, beamSearchStep, bestHypotheses, type BeamCandidates,
 import type {BlockManager} from './block-manager.js'
 import {IncrementalDetokenizer} from './detokenizer.js'
 import type {Tokenizer} from './model/tokenizer.js'
+import {OutputText} from './output-text.js'
 import type {CompletionOutput} from './request-output.js'
 import {minTokensSuppressed, type SamplingParams} from './sampling-params.js'
 import {editedTopLogprobs} from './sampler.js'
 import type {Scheduler} from './scheduler.js'
-import {detokenizeAndCheck, sequenceVerdict, type StopVerdict} from './stop-checker.js'
+import {detokenizeAndCheck, longestStop, tokenVerdict, type StopVerdict} from './stop-checker.js'
 import {SequenceStatus, type Sequence, type SequenceGroup, type TokenLogprobs} from './sequence.js'
 
 /** One live beam's best tokens this step (processed logprobs, best first): its candidates and its top logprobs. */
@@ -193,11 +194,12 @@ export class BeamProcessor {
     const {params} = group
     const outputLength = seq.outputLength + 1
     if (params.stop.length === 0)
-      return sequenceVerdict({params, tokenId, eosTokenIds: this.eosTokenIds, outputLength, text: '', delta: ''}).finished === 'stop'
+      return tokenVerdict(params, this.eosTokenIds, tokenId, outputLength).finished === 'stop'
     let detokenizer = this.detokenizers.get(seq.seqId)
     if (!detokenizer) {
       // First asked at the prompt; forks clone their parent's. Tokens it lacks (none, normally) are caught up.
-      detokenizer = this.newDetokenizer(group)
+      // Only stop strings read its text, and only its end: it keeps the tail, so trying a candidate on a copy is cheap.
+      detokenizer = this.newDetokenizer(group, OutputText.tailOnly(longestStop(params.stop) + 1))
       seq.outputTokenIds.forEach((id, i) => detokenizeAndCheck(params, this.eosTokenIds, detokenizer!, id, i + 1))
       this.detokenizers.set(seq.seqId, detokenizer)
     }
@@ -212,9 +214,9 @@ export class BeamProcessor {
     return entries
   }
 
-  private newDetokenizer(group: SequenceGroup): IncrementalDetokenizer {
+  private newDetokenizer(group: SequenceGroup, text = OutputText.whole()): IncrementalDetokenizer {
     // Decoded after the prompt, as a sampled output's text is: alone, a SentencePiece decode drops the leading space.
-    return new IncrementalDetokenizer(this.tokenizer, group.promptTokenIds, {skipSpecialTokens: group.params.skipSpecialTokens})
+    return new IncrementalDetokenizer(this.tokenizer, group.promptTokenIds, {skipSpecialTokens: group.params.skipSpecialTokens, text})
   }
 
   private discard(group: SequenceGroup, seq: Sequence): void {
@@ -231,12 +233,12 @@ export class BeamProcessor {
       group,
       bestHypotheses(finished, params.n).map((hypothesis, index) => {
         const detokenizer = this.newDetokenizer(group)
-        let verdict: StopVerdict = {finished: null, stopReason: null, text: ''}
+        let verdict: StopVerdict = {finished: null, stopReason: null, textLength: 0}
         hypothesis.tokenIds.forEach((tokenId, i) => (verdict = detokenizeAndCheck(params, this.eosTokenIds, detokenizer, tokenId, i + 1)))
         if (verdict.finished === null) throw new Error(`beam search: a returned beam of ${hypothesis.tokenIds.length} tokens has not stopped`)
         return {
           index,
-          text: verdict.text,
+          text: detokenizer.output.prefix(verdict.textLength),
           tokenIds: hypothesis.tokenIds,
           cumulativeLogprob: hypothesis.cumulativeLogprob,
           logprobs: params.logprobs === null ? null : this.hypothesisLogprobs.get(hypothesis)!,

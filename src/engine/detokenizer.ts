@@ -10,7 +10,11 @@
 // - clean_up_tokenization_spaces would take back a space already sent (" ," -> ","), so windows decode without it, as
 //   vLLM's incremental detokenizer does.
 // The delta is the text of [prefixOffset, end) minus the text of [prefixOffset, readOffset), the part already sent.
+// Ids that decode to nothing (special tokens when they are skipped, ids the tokenizer lacks) never enter the window: a
+// decode drops them anyway, and a long run of them (ignore_eos generating EOS) would otherwise grow the window that
+// every step decodes.
 import type {Tokenizer} from './model/tokenizer.js'
+import {OutputText} from './output-text.js'
 
 /** Prompt tokens decoded before the first output token (vLLM uses 5): enough for the decoder to see mid-text spacing. */
 const CONTEXT_TOKENS = 5
@@ -21,13 +25,15 @@ export class IncrementalDetokenizer {
   private window: number[]
   private prefixOffset = 0
   private readOffset: number
-  private outputText = ''
+  /** All output text emitted so far (`opts.text`: a caller's text, e.g. a tail-only one). */
+  private emitted: OutputText
 
   constructor(
-    private readonly tokenizer: Pick<Tokenizer, 'decode'>,
+    private readonly tokenizer: Pick<Tokenizer, 'decode' | 'specialTokenIds' | 'hasToken'>,
     promptTokenIds: readonly number[],
-    private readonly opts: {skipSpecialTokens: boolean},
+    private readonly opts: {skipSpecialTokens: boolean; text?: OutputText},
   ) {
+    this.emitted = opts.text ?? OutputText.whole()
     this.window = promptTokenIds.slice(-CONTEXT_TOKENS)
     // A prompt (given as ids) may end inside a character; output bytes completing it would be sliced off the text of a
     // context that shows U+FFFD, leaving half of a UTF-16 pair. Such bytes stay out of the context: the output's own
@@ -39,8 +45,13 @@ export class IncrementalDetokenizer {
 
   /** Appends tokens and returns the text they complete ('' while a character is still incomplete). */
   push(tokenIds: readonly number[]): string {
-    this.window.push(...tokenIds)
-    return this.emit(false)
+    const before = this.window.length
+    for (const id of tokenIds) if (!this.decodesToNothing(id)) this.window.push(id)
+    return this.window.length === before ? '' : this.emit(false)
+  }
+
+  private decodesToNothing(id: number): boolean {
+    return (this.opts.skipSpecialTokens && this.tokenizer.specialTokenIds.has(id)) || !this.tokenizer.hasToken(id)
   }
 
   /** Releases the text still held back at the end of a sequence, incomplete characters as U+FFFD; '' if none. */
@@ -54,7 +65,7 @@ export class IncrementalDetokenizer {
     const fullText = decode(this.window.slice(this.prefixOffset))
     if (fullText.length <= sentText.length || (!final && fullText.endsWith(REPLACEMENT_CHARACTER))) return ''
     const delta = fullText.slice(sentText.length)
-    this.outputText += delta
+    this.emitted.append(delta)
     // The emitted piece becomes the next context; tokens before it are no longer needed.
     this.window = this.window.slice(this.readOffset)
     this.prefixOffset = 0
@@ -67,11 +78,17 @@ export class IncrementalDetokenizer {
     const copy = Object.create(IncrementalDetokenizer.prototype) as IncrementalDetokenizer
     Object.assign(copy, this)
     copy.window = [...this.window]
+    copy.emitted = this.emitted.clone()
     return copy
   }
 
-  /** All output text emitted so far. */
+  /** All output text emitted so far, in pieces: stop checks read its end. */
+  get output(): OutputText {
+    return this.emitted
+  }
+
+  /** All output text emitted so far, as one string. */
   get text(): string {
-    return this.outputText
+    return this.emitted.toString()
   }
 }

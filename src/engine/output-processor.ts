@@ -16,7 +16,7 @@ import {planBackendSampling, sampledResult, type NativeSampledArrays, type Sampl
 import type {CompletionOutput} from './request-output.js'
 import {sampleRows, samplingDistribution, type SampleRequest, type SampleResult} from './sampler.js'
 import type {ScheduledSequence, Scheduler} from './scheduler.js'
-import {detokenizeAndCheck, sequenceVerdict, type StopVerdict} from './stop-checker.js'
+import {detokenizeAndCheck, tokenVerdict, type StopVerdict} from './stop-checker.js'
 import {SequenceStatus, isFinished, type Sequence, type SequenceGroup} from './sequence.js'
 import type {Speculator} from './spec-decode/speculator.js'
 import {verifyByRejection} from './spec-decode/rejection-sampler.js'
@@ -26,7 +26,7 @@ import {verifyDraft} from './spec-decode/verify.js'
 interface SequenceState {
   stream: number
   detokenizer: IncrementalDetokenizer
-  /** Tokens of the sequence (prompt included) whose text is in seq.outputText. */
+  /** Tokens of the sequence (prompt included) whose text is in seq.text. */
   textTokens: number
 }
 
@@ -183,13 +183,11 @@ export class OutputProcessor {
   private stateOf(group: SequenceGroup, seq: Sequence): SequenceState {
     let state = this.states.get(seq.seqId)
     if (!state) {
-      state = {
-        stream: group.sequences.indexOf(seq),
-        detokenizer: new IncrementalDetokenizer(this.tokenizer, seq.tokenIds.slice(0, seq.promptLength), {
-          skipSpecialTokens: group.params.skipSpecialTokens,
-        }),
-        textTokens: seq.promptLength,
-      }
+      const detokenizer = new IncrementalDetokenizer(this.tokenizer, seq.tokenIds.slice(0, seq.promptLength), {skipSpecialTokens: group.params.skipSpecialTokens})
+      // The text is made again from the output's first token on, into the sequence's own text.
+      seq.text = detokenizer.output
+      seq.shownTextLength = 0
+      state = {stream: group.sequences.indexOf(seq), detokenizer, textTokens: seq.promptLength}
       this.states.set(seq.seqId, state)
     }
     return state
@@ -229,7 +227,7 @@ export class OutputProcessor {
     const verdict =
       group.params.stop.length > 0
         ? this.catchUpText(group, seq)
-        : sequenceVerdict({params: group.params, tokenId: seq.tokenIds[newest - 1]!, eosTokenIds: this.eosTokenIds, outputLength: newest - seq.promptLength, text: '', delta: ''})
+        : tokenVerdict(group.params, this.eosTokenIds, seq.tokenIds[newest - 1]!, newest - seq.promptLength)
     if (verdict.finished === null) return
     seq.status = verdict.finished === 'length' ? SequenceStatus.FinishedLength : SequenceStatus.FinishedStopped
     seq.stopReason = verdict.stopReason
@@ -243,14 +241,14 @@ export class OutputProcessor {
     for (const seq of group.sequences) if (seq.resolvedLength > (this.states.get(seq.seqId)?.textTokens ?? seq.promptLength)) this.catchUpText(group, seq)
   }
 
-  /** Detokenizes the known tokens not yet in seq.outputText, in order; returns the stop verdict of the last one. */
+  /** Detokenizes the known tokens not yet in seq.text, in order; returns the stop verdict of the last one. */
   private catchUpText(group: SequenceGroup, seq: Sequence): StopVerdict {
     const state = this.stateOf(group, seq)
-    let verdict: StopVerdict = {finished: null, stopReason: null, text: seq.outputText}
+    let verdict: StopVerdict = {finished: null, stopReason: null, textLength: seq.shownTextLength}
     while (state.textTokens < seq.resolvedLength) {
       const tokenId = seq.tokenIds[state.textTokens++]!
       verdict = detokenizeAndCheck(group.params, this.eosTokenIds, state.detokenizer, tokenId, state.textTokens - seq.promptLength)
-      seq.outputText = verdict.text
+      seq.shownTextLength = verdict.textLength
     }
     return verdict
   }

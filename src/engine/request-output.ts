@@ -1,5 +1,10 @@
 // What a caller sees of a request: cumulative outputs, and a handle to stream, await or abort them.
-import {finishReasonOf, type FinishReason, type SequenceGroup, type SpecDecodeCounts, type TokenLogprobs} from './sequence.js'
+//
+// A snapshot is taken every step, so it copies nothing that grows with the output: a live sequence's text, tokens and
+// logprobs are read from the sequence when a caller first asks for them. A stream asks only for what is new
+// (outputTextFrom and the like), which reads only that.
+import type {OutputText} from './output-text.js'
+import {finishReasonOf, type FinishReason, type Sequence, type SequenceGroup, type SpecDecodeCounts, type TokenLogprobs} from './sequence.js'
 
 export interface CompletionOutput {
   index: number
@@ -35,15 +40,7 @@ export interface RequestOutput {
 export function snapshotGroup(group: SequenceGroup, finishedOutputs?: CompletionOutput[]): RequestOutput {
   const outputs =
     finishedOutputs ??
-    group.sequences.map((seq, index) => ({
-      index,
-      text: seq.outputText,
-      tokenIds: seq.outputTokenIds,
-      cumulativeLogprob: seq.cumulativeLogprob,
-      logprobs: group.params.logprobs === null ? null : [...seq.outputLogprobs],
-      finishReason: finishReasonOf(seq.status),
-      stopReason: seq.stopReason,
-    }))
+    group.sequences.map((seq, index) => liveOutput(seq, index, group.params.logprobs !== null))
   return {
     requestId: group.requestId,
     prompt: group.prompt,
@@ -61,6 +58,87 @@ export function snapshotGroup(group: SequenceGroup, finishedOutputs?: Completion
     },
     ...(group.specDecode === null ? {} : {specDecode: {...group.specDecode, acceptanceRate: acceptanceRate(group.specDecode)}}),
   }
+}
+
+/** Where a live output's parts are read from: the sequence's text, tokens and logprobs as they were at the snapshot. */
+interface OutputSource {
+  text: OutputText
+  textLength: number
+  tokenIds: readonly number[]
+  tokenStart: number
+  tokenEnd: number
+  logprobs: readonly TokenLogprobs[] | null
+  logprobEnd: number
+}
+
+const sources = new WeakMap<CompletionOutput, OutputSource>()
+
+/**
+ * One sequence's output at this step. The sequence's text, tokens and logprobs only grow at their end, so what the
+ * snapshot covers stays readable later; each part is copied once, when first read.
+ */
+function liveOutput(seq: Sequence, index: number, withLogprobs: boolean): CompletionOutput {
+  const source: OutputSource = {
+    text: seq.text,
+    textLength: seq.shownTextLength,
+    tokenIds: seq.tokenIds,
+    tokenStart: seq.promptLength,
+    tokenEnd: seq.resolvedLength,
+    logprobs: withLogprobs ? seq.outputLogprobs : null,
+    logprobEnd: seq.outputLogprobs.length,
+  }
+  let text: string | undefined
+  let tokenIds: number[] | undefined
+  let logprobs: TokenLogprobs[] | null | undefined
+  const output: CompletionOutput = {
+    index,
+    get text() {
+      return (text ??= source.text.prefix(source.textLength))
+    },
+    get tokenIds() {
+      return (tokenIds ??= source.tokenIds.slice(source.tokenStart, source.tokenEnd))
+    },
+    cumulativeLogprob: seq.cumulativeLogprob,
+    get logprobs() {
+      if (logprobs === undefined) logprobs = source.logprobs === null ? null : source.logprobs.slice(0, source.logprobEnd)
+      return logprobs
+    },
+    finishReason: finishReasonOf(seq.status),
+    stopReason: seq.stopReason,
+  }
+  sources.set(output, source)
+  return output
+}
+
+/** The output's text from character `start` on; an engine snapshot reads only those characters. */
+export function outputTextFrom(output: CompletionOutput, start: number): string {
+  const source = sources.get(output)
+  if (source === undefined) return output.text.slice(start)
+  return start >= source.textLength ? '' : source.text.from(start).slice(0, source.textLength - start)
+}
+
+/** The output text's length, without joining it. */
+export function outputTextLength(output: CompletionOutput): number {
+  return sources.get(output)?.textLength ?? output.text.length
+}
+
+/** The output's token ids from the `start`th on. */
+export function outputTokenIdsFrom(output: CompletionOutput, start: number): number[] {
+  const source = sources.get(output)
+  return source === undefined ? output.tokenIds.slice(start) : source.tokenIds.slice(source.tokenStart + start, source.tokenEnd)
+}
+
+/** How many tokens the output has, without copying them. */
+export function outputTokenCount(output: CompletionOutput): number {
+  const source = sources.get(output)
+  return source === undefined ? output.tokenIds.length : source.tokenEnd - source.tokenStart
+}
+
+/** The output's logprobs from the `start`th token on ([] without logprobs). */
+export function outputLogprobsFrom(output: CompletionOutput, start: number): TokenLogprobs[] {
+  const source = sources.get(output)
+  if (source === undefined) return output.logprobs?.slice(start) ?? []
+  return source.logprobs?.slice(start, source.logprobEnd) ?? []
 }
 
 export function acceptanceRate(counts: SpecDecodeCounts): number {

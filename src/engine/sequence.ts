@@ -1,4 +1,5 @@
 // A sequence (one stream of tokens) and a sequence group (one request: its n samples or beams).
+import {OutputText} from './output-text.js'
 import type {SamplingParams} from './sampling-params.js'
 
 export enum SequenceStatus {
@@ -47,8 +48,10 @@ export class Sequence {
   cumulativeLogprob = 0
   /** One entry per generated token when logprobs were asked for. */
   readonly outputLogprobs: TokenLogprobs[] = []
-  /** Detokenized output so far (stop strings are matched against it). */
-  outputText = ''
+  /** Detokenized output so far, in pieces (stop strings are matched against its end); may run ahead of what is shown. */
+  text = OutputText.whole()
+  /** How much of `text` callers see: a tail that may still become a stop string waits, a stop string's cut is final. */
+  shownTextLength = 0
   /** Why it stopped: the matched stop string or stop token id. */
   stopReason: string | number | null = null
 
@@ -59,6 +62,11 @@ export class Sequence {
 
   get length(): number {
     return this.tokenIds.length
+  }
+
+  /** The output text callers see, joined on demand. */
+  get outputText(): string {
+    return this.text.prefix(this.shownTextLength)
   }
 
   /** Generated tokens, pending ones included: the position the next sample takes. */
@@ -115,7 +123,8 @@ export class Sequence {
     child.numPending = this.numPending
     child.cumulativeLogprob = this.cumulativeLogprob
     child.outputLogprobs.push(...this.outputLogprobs)
-    child.outputText = this.outputText
+    child.text = this.text.clone()
+    child.shownTextLength = this.shownTextLength
     return child
   }
 

@@ -5,6 +5,7 @@
 // Stop strings may span token boundaries: the search covers the new text plus the stop string's length before it.
 // When several stop strings match, the earliest in the text wins (vLLM takes the first in the list).
 import type {IncrementalDetokenizer} from './detokenizer.js'
+import {OutputText} from './output-text.js'
 import type {SamplingParams} from './sampling-params.js'
 
 export interface StopCheckInput {
@@ -14,8 +15,8 @@ export interface StopCheckInput {
   eosTokenIds: readonly number[]
   /** Output tokens including the new one. */
   outputLength: number
-  /** The whole detokenized output so far, the new delta included. */
-  text: string
+  /** The detokenized output so far, the new delta included; only its last characters are read. */
+  text: OutputText
   /** The text the new token added (may be '' while a character is incomplete). */
   delta: string
 }
@@ -25,27 +26,24 @@ export interface StopVerdict {
   /** The matched stop string or stop token id; null for EOS, length or not finished. */
   stopReason: string | number | null
   /**
-   * The text to show now. Finished: the final text (cut before a stop string, or after it with
-   * include_stop_str_in_output). Not finished: the text minus any tail that could still become a stop string, so a
-   * stream never shows text that a later token would take back.
+   * How many characters of the text to show now. Finished: the final text's length (cut before a stop string, or
+   * after it with include_stop_str_in_output). Not finished: the text minus any tail that could still become a stop
+   * string, so a stream never shows text that a later token would take back.
    */
-  text: string
+  textLength: number
 }
 
 export function checkStop(input: StopCheckInput): StopVerdict {
   const {params, tokenId, outputLength, text, delta} = input
   const keepStopText = params.includeStopStrInOutput
-  const running = (): StopVerdict => ({finished: null, stopReason: null, text: keepStopText ? text : text.slice(0, text.length - stopStringHoldback(text, params.stop))})
+  const running = (): StopVerdict => ({finished: null, stopReason: null, textLength: keepStopText ? text.length : text.length - stopStringHoldback(text.tail(longestStop(params.stop)), params.stop)})
   if (outputLength < params.minTokens) return running()
-  const withoutDelta = keepStopText ? text : text.slice(0, text.length - delta.length)
-  if (!params.ignoreEos && input.eosTokenIds.includes(tokenId)) return {finished: 'stop', stopReason: null, text: withoutDelta}
-  if (params.stopTokenIds.includes(tokenId)) return {finished: 'stop', stopReason: tokenId, text: withoutDelta}
-  const match = findStopString(text, delta.length, params.stop)
-  if (match !== null) {
-    const end = keepStopText ? match.index + match.stop.length : match.index
-    return {finished: 'stop', stopReason: match.stop, text: text.slice(0, end)}
-  }
-  if (outputLength >= params.maxTokens) return {finished: 'length', stopReason: null, text}
+  const withoutDelta = keepStopText ? text.length : text.length - delta.length
+  if (!params.ignoreEos && input.eosTokenIds.includes(tokenId)) return {finished: 'stop', stopReason: null, textLength: withoutDelta}
+  if (params.stopTokenIds.includes(tokenId)) return {finished: 'stop', stopReason: tokenId, textLength: withoutDelta}
+  const stopped = stopStringVerdict(text, delta.length, params)
+  if (stopped !== null) return stopped
+  if (outputLength >= params.maxTokens) return {finished: 'length', stopReason: null, textLength: text.length}
   return running()
 }
 
@@ -59,6 +57,11 @@ export function sequenceVerdict(input: StopCheckInput): StopVerdict {
   return verdict
 }
 
+/** sequenceVerdict of a request without stop strings: token ids alone decide, no text is read. */
+export function tokenVerdict(params: SamplingParams, eosTokenIds: readonly number[], tokenId: number, outputLength: number): StopVerdict {
+  return sequenceVerdict({params, tokenId, eosTokenIds, outputLength, text: OutputText.whole(), delta: ''})
+}
+
 /** Whether `tokenId` ends the sequence and leaves its own text out: EOS or a stop token id, as sequenceVerdict decides. */
 export function endsWithoutText(params: SamplingParams, eosTokenIds: readonly number[], tokenId: number, outputLength: number): boolean {
   if (params.includeStopStrInOutput) return false
@@ -68,38 +71,47 @@ export function endsWithoutText(params: SamplingParams, eosTokenIds: readonly nu
 }
 
 /**
- * Detokenizes one more output token (`outputLength` counts it) and decides whether the sequence stops there; the
- * verdict's text is the output's text so far, cut as the verdict says.
+ * Detokenizes one more output token (`outputLength` counts it) into the detokenizer's text and decides whether the
+ * sequence stops there; the verdict's textLength says how much of that text to show.
  */
 export function detokenizeAndCheck(
   params: SamplingParams,
   eosTokenIds: readonly number[],
-  detokenizer: Pick<IncrementalDetokenizer, 'push' | 'flush' | 'text'>,
+  detokenizer: Pick<IncrementalDetokenizer, 'push' | 'flush' | 'output'>,
   tokenId: number,
   outputLength: number,
 ): StopVerdict {
   // A token that ends the sequence without its text is never detokenized (as vLLM V1): pushed, its text would come
   // out together with the bytes held for an incomplete character before it, and the cut would drop both.
   const delta = endsWithoutText(params, eosTokenIds, tokenId, outputLength) ? '' : detokenizer.push([tokenId])
-  const verdict = sequenceVerdict({params, tokenId, eosTokenIds, outputLength, text: detokenizer.text, delta})
+  const verdict = sequenceVerdict({params, tokenId, eosTokenIds, outputLength, text: detokenizer.output, delta})
   // Finished by length or EOS: bytes held back for an incomplete character belong to the returned ids, so they join
   // the text (as U+FFFD if never completed), unless a stop string ends in them. A stop string or stop token already
-  // fixed the text's end.
-  if (verdict.finished === 'length' || (verdict.finished !== null && verdict.stopReason === null)) return withHeldText(verdict, detokenizer.flush(), params)
+  // fixed the text's end. (Such a verdict shows the whole text: EOS that ends a sequence is never detokenized.)
+  if (verdict.finished === 'length' || (verdict.finished !== null && verdict.stopReason === null)) {
+    const held = detokenizer.flush()
+    return stopStringVerdict(detokenizer.output, held.length, params) ?? {...verdict, textLength: detokenizer.output.length}
+  }
   return verdict
 }
 
-/**
- * A sequence that ends by length or EOS releases the text held back for an incomplete character (`held`, flushed by
- * the detokenizer). A stop string may end inside it; the sequence then ends there, as it would have had the
- * character completed.
- */
-export function withHeldText(verdict: StopVerdict, held: string, params: Pick<SamplingParams, 'stop' | 'includeStopStrInOutput'>): StopVerdict {
-  const text = verdict.text + held
-  const match = held === '' ? null : findStopString(text, held.length, params.stop)
-  if (match === null) return {...verdict, text}
-  const end = params.includeStopStrInOutput ? match.index + match.stop.length : match.index
-  return {finished: 'stop', stopReason: match.stop, text: text.slice(0, end)}
+/** The sequence ends at a stop string that ends in the last `newLength` characters of `text`; null when none does. */
+function stopStringVerdict(text: OutputText, newLength: number, params: Pick<SamplingParams, 'stop' | 'includeStopStrInOutput'>): StopVerdict | null {
+  if (newLength === 0 || params.stop.length === 0) return null
+  // The search reads the new text and, before it, the longest stop string's length (its start, and the character
+  // before that start to tell whether a match would split a UTF-16 pair).
+  const window = text.tail(newLength + longestStop(params.stop))
+  const match = findStopString(window, newLength, params.stop)
+  if (match === null) return null
+  const index = text.length - window.length + match.index
+  return {finished: 'stop', stopReason: match.stop, textLength: params.includeStopStrInOutput ? index + match.stop.length : index}
+}
+
+/** The length of the longest stop string. */
+export function longestStop(stop: readonly string[]): number {
+  let longest = 0
+  for (const candidate of stop) longest = Math.max(longest, candidate.length)
+  return longest
 }
 
 /** The earliest stop string that ends inside the new text (the last `newLength` characters). */

@@ -1,4 +1,5 @@
 // Streaming: the engine's text and tokens are cumulative, so each chunk sends only what a choice gained since the last one.
+import {outputLogprobsFrom, outputTextFrom, outputTextLength, outputTokenCount, outputTokenIdsFrom} from '../engine/request-output.js'
 import type {TokenLogprobs} from '../engine/sequence.js'
 import type {CompletionOutput} from './engine-like.js'
 
@@ -27,16 +28,18 @@ export class ChoiceDeltas {
     if (sent?.finished) return null
     const textLength = sent?.textLength ?? 0
     const tokenCount = sent?.tokenCount ?? 0
+    // Only what is new is read: a long output's chunks cost what they add, not the whole text.
     // Text only grows; if the engine ever trimmed it (a stop string found late) the trimmed part is already sent.
-    const text = output.text.length > textLength ? output.text.slice(textLength) : ''
-    const tokenIds = output.tokenIds.slice(tokenCount)
+    const length = outputTextLength(output)
+    const text = length > textLength ? outputTextFrom(output, textLength) : ''
+    const tokenIds = outputTokenIdsFrom(output, tokenCount)
     const finished = output.finishReason !== null
     if (sent && text === '' && tokenIds.length === 0 && !finished) return null
-    this.sent.set(choiceIndex, {textLength: Math.max(textLength, output.text.length), tokenCount: output.tokenIds.length, finished})
+    this.sent.set(choiceIndex, {textLength: Math.max(textLength, length), tokenCount: outputTokenCount(output), finished})
     return {
       text,
       tokenIds,
-      logprobs: output.logprobs?.slice(tokenCount) ?? [],
+      logprobs: outputLogprobsFrom(output, tokenCount),
       isFirst: sent === undefined,
       finishReason: output.finishReason,
       stopReason: output.stopReason,

@@ -129,12 +129,17 @@ export class Tokenizer {
     return this.sizeBound === null ? null : maxTextBytes(this.sizeBound, tokens)
   }
 
+  /** Whether `id` names a token; one that does not (a padded vocabulary's) decodes to nothing. */
+  hasToken(id: number): boolean {
+    return this.inner.id_to_token(id) !== undefined
+  }
+
   /**
    * Ids without a token (a model's vocabulary padded past the tokenizer's) decode to nothing, as in HF's Rust tokenizers.
    * cleanUpSpaces overrides clean_up_tokenization_spaces (" ," -> ","), which only whole-text decodes apply.
    */
   decode(ids: number[], opts: {skipSpecialTokens?: boolean; cleanUpSpaces?: boolean} = {}): string {
-    const known = ids.every((id) => this.inner.id_to_token(id) !== undefined) ? ids : ids.filter((id) => this.inner.id_to_token(id) !== undefined)
+    const known = ids.every((id) => this.hasToken(id)) ? ids : ids.filter((id) => this.hasToken(id))
     if (known.length === 0) return '' // the library rejects an empty list; detokenizers ask for it at the start of a stream
     return this.inner.decode(known, {
       skip_special_tokens: opts.skipSpecialTokens ?? false,
