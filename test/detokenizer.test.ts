@@ -220,3 +220,51 @@ describe('clean_up_tokenization_spaces', () => {
     assert.equal(tokenizer.decode(tokenizer.encode(' a , b .', {addSpecialTokens: false})), ' a , b .')
   })
 })
+
+describe('ids that decode to nothing stay out of the decode window', () => {
+  const encode = (text: string) => byteFallback.encode(text, {addSpecialTokens: false})
+  const prompt = [BOS, ...encode('Go:')]
+  const UNKNOWN = 100_000 // past the 512-token vocabulary: decodes to nothing, as in HF
+  /** The tokenizer, counting the ids each push decodes. */
+  function counting() {
+    const decoded: number[] = []
+    const tokenizer = {
+      decode: (ids: number[], opts: {skipSpecialTokens?: boolean; cleanUpSpaces?: boolean}) => {
+        decoded[decoded.length - 1]! += ids.length
+        return byteFallback.decode(ids, opts)
+      },
+      specialTokenIds: byteFallback.specialTokenIds,
+      hasToken: (id: number) => byteFallback.hasToken(id),
+    }
+    return {tokenizer, decoded, nextPush: () => decoded.push(0)}
+  }
+
+  it('a long run of skipped EOS and unknown ids decodes no more per token than a short one, and changes no text', () => {
+    const {tokenizer, decoded, nextPush} = counting()
+    const detokenizer = new IncrementalDetokenizer(tokenizer, prompt, {skipSpecialTokens: true})
+    // A character split across byte tokens is pending while the run goes by: the run must not disturb it.
+    const emoji = encode('😀')
+    assert.ok(emoji.length > 1, 'the emoji should span several byte-fallback tokens')
+    const run = Array.from({length: 32_000}, (_, i) => (i % 3 === 0 ? UNKNOWN : EOS))
+    const output = [...encode('Hi'), ...emoji.slice(0, -1), ...run, emoji[emoji.length - 1]!, ...encode(' there')]
+    const deltas = output.map((id) => {
+      nextPush()
+      return detokenizer.push([id])
+    })
+    const text = deltas.join('') + detokenizer.flush()
+    assert.equal(text, outputTextOf(byteFallback, prompt, output.filter((id) => id !== UNKNOWN)))
+    assert.equal(text, ' Hi 😀 there')
+    const runStart = encode('Hi').length + emoji.length - 1
+    assert.deepEqual(decoded.slice(runStart, runStart + 32_000), Array(32_000).fill(0), 'a skipped id is not decoded at all')
+    assert.ok(Math.max(...decoded) <= 2 * (prompt.length + emoji.length + 2), `a push decodes a small window (most: ${Math.max(...decoded)})`)
+  })
+
+  it('keeps special tokens in the window when they are shown', () => {
+    const {tokenizer} = counting()
+    const output = [...encode('ok'), EOS, EOS, ...encode(' go'), UNKNOWN]
+    const detokenizer = new IncrementalDetokenizer(tokenizer, prompt, {skipSpecialTokens: false})
+    const text = output.map((id) => detokenizer.push([id])).join('') + detokenizer.flush()
+    assert.equal(text, ' ok</s></s> go')
+    assert.equal(text, detokenizer.text)
+  })
+})

@@ -84,6 +84,11 @@ export class Sequence {
     return this.tokenIds.slice(this.promptLength, this.resolvedLength)
   }
 
+  /** The known generated tokens from the `start`th on: a step that needs only the newest copies only those. */
+  outputTokenIdsFrom(start: number): number[] {
+    return this.tokenIds.slice(this.promptLength + start, this.resolvedLength)
+  }
+
   /** Tokens still to run through the model before a new token can be sampled. */
   get numUncomputedTokens(): number {
     return this.tokenIds.length - this.numComputedTokens

@@ -14,6 +14,7 @@ import {logUnreadFields} from './request-fields.js'
 import {SseStream} from './sse.js'
 import {InvalidRequestError} from '../engine/errors.js'
 import type {CompletionOutput} from './engine-like.js'
+import {outputTokenCount} from '../engine/request-output.js'
 import {ToolCallDeltas} from './tool-call-deltas.js'
 import {parseToolOutput, TOOL_CALL_PARSERS, type ToolCallParserName, type ToolRequest} from './tool-calls.js'
 import {MARKERS_ARE_SPECIAL_TOKENS} from './tool-call-parsers.js'
@@ -202,12 +203,13 @@ async function streamChatCompletion(
           await sendChunk({index: completion.index, delta: {role, content: ''}, logprobs: null, finish_reason: null})
           if (prompt.text !== '') await sendChunk({index: completion.index, delta: {content: prompt.text}, logprobs: null, finish_reason: null})
         }
-        completionLengths.set(completion.index, completion.tokenIds.length)
+        completionLengths.set(completion.index, outputTokenCount(completion))
         const logprobs = topCount === null ? null : await chatLogprobsInSlices(slicer, context.engine.tokenizer, name, delta.tokenIds, delta.logprobs, topCount)
         const finished = delta.finishReason !== null
         if (holdsText) {
-          if (logprobs !== null) heldLogprobs.set(completion.index, [...(heldLogprobs.get(completion.index) ?? []), ...logprobs.content])
-          heldIds.set(completion.index, [...(heldIds.get(completion.index) ?? []), ...delta.tokenIds])
+          // Appended in place: text held for long (a tool call's arguments) must not copy its ids on every chunk.
+          if (logprobs !== null) appendTo(heldLogprobs, completion.index, logprobs.content)
+          appendTo(heldIds, completion.index, delta.tokenIds)
         }
         let answer = delta.text
         if (tags !== null) {
@@ -253,4 +255,10 @@ async function streamChatCompletion(
     if (!sse.hasStarted || context.response.destroyed) throw error
     sse.finish(errorReply(error, context.log).body)
   }
+}
+
+/** Appends `items` to the list kept under `key` (made on first use). */
+function appendTo<K, T>(lists: Map<K, T[]>, key: K, items: readonly T[]): void {
+  const list = lists.get(key) ?? lists.set(key, []).get(key)!
+  for (const item of items) list.push(item)
 }

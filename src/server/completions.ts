@@ -2,6 +2,7 @@
 import {type ApiContext, newObjectId, unixSeconds} from './api-context.js'
 import {ChoiceDeltas} from './choice-deltas.js'
 import type {CompletionOutput, RequestOutput} from './engine-like.js'
+import {outputTokenCount} from '../engine/request-output.js'
 import {errorReply} from './error-reply.js'
 import {admitPrompts, collectFinalOutputs, picksAtEnd, prepareBadWords, prepareGuided, type PreparedPrompt, PromptRun, promptTokensDetails, sequencesPerPrompt, usageOf} from './generation.js'
 import {concatLogprobs, decodedToken, tokenNamer, tokenText, type TokenNamer} from './logprobs-format.js'
@@ -163,7 +164,7 @@ async function streamCompletion(
         const delta = deltas.next(index, completion)
         if (delta === null) continue
         const own = returned(request, delta)
-        completionLengths.set(index, request.echoOnly ? 0 : completion.tokenIds.length)
+        completionLengths.set(index, request.echoOnly ? 0 : outputTokenCount(completion))
         // The first chunk of a choice carries the echoed prompt, with its logprobs when logprobs are asked for.
         const echoing = delta.isFirst && request.echo
         const echoed = echoing && topCount !== null ? await completionLogprobsInSlices(slicer, name, textOf, prompt.tokenIds, output.promptLogprobs ?? [], topCount, 0) : null

@@ -109,7 +109,7 @@ export class SequenceGuides {
     const start = grammarStart(target)!
     const sent = this.grammars.hasMatcher(seq.seqId) ? (this.synced.get(seq.seqId) ?? start) : start
     this.synced.set(seq.seqId, seq.outputLength)
-    return {matcherId: seq.seqId, key: guidedKey(group.params.guided!), accept: seq.outputTokenIds.slice(sent)}
+    return {matcherId: seq.seqId, key: guidedKey(group.params.guided!), accept: seq.outputTokenIdsFrom(sent)}
   }
 
   /** Tokens that would finish a bad word now. */
@@ -118,7 +118,9 @@ export class SequenceGuides {
     let sequences = this.badWordSequences.get(group)
     // Tokenized here (on the engine's thread) only when nothing did it before: serve's tokenizer workers do.
     if (!sequences) this.badWordSequences.set(group, (sequences = group.params.badWordTokenIds ?? badWordTokenSequences(this.tokenizer, group.params.badWords)))
-    return bannedNextTokens(sequences, seq.outputTokenIds)
+    // Only the last tokens can begin a bad word that the next token would finish.
+    const longest = Math.max(...sequences.map((sequence) => sequence.length))
+    return bannedNextTokens(sequences, seq.outputTokenIdsFrom(Math.max(0, seq.resolvedLength - seq.promptLength - (longest - 1))))
   }
 
   forget(seqId: number): void {
@@ -134,12 +136,21 @@ export class SequenceGuides {
   }
 }
 
-/** Where the sequence's grammar starts in its output: at once, or after the first guidedAfterTokenId; null: not yet. */
+/** How far each sequence's output was searched for guidedAfterTokenId, and where it was found (-1: not yet). */
+const afterTokenSearch = new WeakMap<Sequence, {searched: number; at: number}>()
+
+/**
+ * Where the sequence's grammar starts in its output: at once, or after the first guidedAfterTokenId; null: not yet.
+ * Each call searches only the tokens that came since the last (output tokens never change once known).
+ */
 function grammarStart({group, seq}: Target): number | null {
   const after = group.params.guidedAfterTokenId
   if (after === null) return 0
-  const at = seq.outputTokenIds.indexOf(after)
-  return at < 0 ? null : at + 1
+  let search = afterTokenSearch.get(seq)
+  if (search === undefined) afterTokenSearch.set(seq, (search = {searched: 0, at: -1}))
+  const known = seq.resolvedLength - seq.promptLength
+  for (; search.at < 0 && search.searched < known; search.searched++) if (seq.tokenIds[seq.promptLength + search.searched] === after) search.at = search.searched
+  return search.at < 0 ? null : search.at + 1
 }
 
 /** Whether the sequence's next token is held to a grammar. */
