@@ -5,7 +5,7 @@ import type {GrammarService, StepRequest} from '../src/engine/guided/grammar-ser
 import type {GuidedSpec} from '../src/engine/guided/guided-spec.js'
 import {SequenceGuides} from '../src/engine/guided/sequence-guides.js'
 import type {Tokenizer} from '../src/engine/model/tokenizer.js'
-import type {Sequence, SequenceGroup} from '../src/engine/sequence.js'
+import {Sequence, type SequenceGroup} from '../src/engine/sequence.js'
 
 const VOCAB = 64
 const spec: GuidedSpec = {kind: 'regex', pattern: '[a-z]+', param: 'guided_regex'}
@@ -35,7 +35,8 @@ function fakeService(): {service: GrammarService; calls: StepRequest[][]; fail: 
 }
 
 const group = {params: {guided: spec, allowedTokenIds: null, badWords: [], guidedAfterTokenId: null}} as unknown as SequenceGroup
-const sequence = (seqId: number, outputTokenIds: number[]) => ({seqId, outputTokenIds, outputLength: outputTokenIds.length}) as unknown as Sequence
+/** A sequence with the id its matcher is keyed by, holding `outputTokenIds` after a one-token prompt. */
+const sequence = (seqId: number, outputTokenIds: number[]) => Object.defineProperty(new Sequence([0, ...outputTokenIds], 1), 'seqId', {value: seqId})
 
 describe('prefetched grammar masks', () => {
   it('the step starts at prefetch; masksFor takes its masks without another call, and asks only for forks', async () => {
@@ -49,8 +50,7 @@ describe('prefetched grammar masks', () => {
     assert.equal(calls.length, 1)
     assert.equal(mask![0], 1 << 3)
     // Next step: only the new token is sent; a best_of fork made during processing gets its own call, replaying all.
-    a.outputTokenIds.push(7)
-    ;(a as {outputLength: number}).outputLength = 3
+    a.appendToken(7, 0)
     guides.prefetch([{group, seq: a}])
     const fork = sequence(4, [5, 6, 7])
     const masks = await guides.masksFor([{group, seq: a}, {group, seq: fork}])
@@ -78,10 +78,8 @@ describe('prefetched grammar masks', () => {
     const kept = sequence(2, [9])
     const lost = sequence(5, [7, 8])
     await guides.masksFor([{group, seq: kept}, {group, seq: lost}])
-    kept.outputTokenIds.push(10)
-    lost.outputTokenIds.push(11)
-    ;(kept as {outputLength: number}).outputLength = 2
-    ;(lost as {outputLength: number}).outputLength = 3
+    kept.appendToken(10, 0)
+    lost.appendToken(11, 0)
     Object.assign(fail, {next: true, losing: 5})
     guides.prefetch([{group, seq: kept}, {group, seq: lost}])
     const masks = await guides.masksFor([{group, seq: kept}, {group, seq: lost}])
@@ -99,8 +97,8 @@ describe('prefetched grammar masks', () => {
     guides.prefetch([{group: thinking, seq: a}])
     assert.deepEqual(await guides.masksFor([{group: thinking, seq: a}]), [null])
     assert.equal(calls.length, 0, 'no grammar step while the reasoning goes on')
-    a.outputTokenIds.push(9, 7)
-    ;(a as {outputLength: number}).outputLength = 4
+    a.appendToken(9, 0)
+    a.appendToken(7, 0)
     guides.prefetch([{group: thinking, seq: a}])
     const fork = sequence(8, [9, 8, 9, 4])
     const [mask] = await guides.masksFor([{group: thinking, seq: a}, {group: thinking, seq: fork}])

@@ -8,7 +8,7 @@ import {InvalidRequestError} from '../src/engine/errors.js'
 import {GrammarService} from '../src/engine/guided/grammar-service.js'
 import {guidedKey} from '../src/engine/guided/guided-spec.js'
 import {SequenceGuides} from '../src/engine/guided/sequence-guides.js'
-import type {Sequence, SequenceGroup} from '../src/engine/sequence.js'
+import {Sequence, type SequenceGroup} from '../src/engine/sequence.js'
 import {BUILTIN_MODEL_DIR} from '../src/engine/model/builtin-model.js'
 import {Tokenizer} from '../src/engine/model/tokenizer.js'
 import {jsonSchemaGrammar} from '../src/engine/guided/grammar-compiler.js'
@@ -172,7 +172,7 @@ describe('grammar compile time limit', () => {
       // Three grammars with a live sequence each: every worker holds matchers, so the next compile shares one.
       const targets = ['[a-z]+', '[0-9]+', '[A-Z]+'].map((pattern, i) => {
         const group = {params: {guided: {kind: 'regex', pattern, param: 'guided_regex'}, allowedTokenIds: null, badWords: [], guidedAfterTokenId: null}} as unknown as SequenceGroup
-        return {group, seq: {seqId: i, outputTokenIds: [], outputLength: 0} as unknown as Sequence}
+        return {group, seq: Object.defineProperty(new Sequence([0], 1), 'seqId', {value: i})}
       })
       for (const target of targets) {
         await grammars.compile(target.group.params.guided!)

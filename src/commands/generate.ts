@@ -1,7 +1,7 @@
 // `pagedllm generate`: offline generation for one or more prompts, streamed to the terminal or as JSON.
 import {Args, Flags} from '@oclif/core'
 import {InvalidRequestError} from '../engine/errors.js'
-import type {RequestOutput} from '../engine/request-output.js'
+import {outputTextFrom, outputTextLength, outputTokenCount, type RequestOutput} from '../engine/request-output.js'
 import {engineFlags} from '../cli/engine-flags.js'
 import {PagedLLMCommand} from '../cli/pagedllm-command.js'
 import {guidedFlags, guidedSpecFromFlags} from '../cli/guided-flags.js'
@@ -70,10 +70,11 @@ export default class Generate extends PagedLLMCommand {
         process.stdout.write(flags.chat ? '' : prompts[0]!)
         const stopReporting = reportInterrupt(() => `${tokens} tokens generated (the text above)`)
         for await (const output of handle) {
-          const text = output.outputs[0]!.text
-          process.stdout.write(text.slice(printed))
-          printed = text.length
-          tokens = output.outputs[0]!.tokenIds.length
+          // Only the new text is read: a long output prints each step's piece, not the whole text again.
+          const completion = output.outputs[0]!
+          process.stdout.write(outputTextFrom(completion, printed))
+          printed = outputTextLength(completion)
+          tokens = outputTokenCount(completion)
         }
         stopReporting()
         process.stdout.write('\n')
