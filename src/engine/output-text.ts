@@ -55,22 +55,9 @@ export class OutputText {
     let index = this.pieces.length
     let pieceStart = this.length
     while (pieceStart > start) pieceStart -= this.pieces[--index]!.length
-    const text = this.pieces.slice(index).join('')
-    return text.slice(start - pieceStart)
-  }
-
-  /** Cuts the text to its first `length` characters (a stop string found). */
-  truncate(length: number): void {
-    if (length >= this.length) return
-    if (length < this.forgotten) throw new RangeError(`OutputText: cannot cut to ${length}, characters before ${this.forgotten} were forgotten`)
-    while (this.pieces.length > 0 && this.length - this.pieces[this.pieces.length - 1]!.length >= length) this.held -= this.pieces.pop()!.length
-    const last = this.pieces.length - 1
-    if (last >= 0 && this.length > length) {
-      const cut = this.length - length
-      this.pieces[last] = this.pieces[last]!.slice(0, this.pieces[last]!.length - cut)
-      this.held -= cut
-    }
-    this.joined = null
+    // The piece `start` falls in may be a long one (a join kept as one piece): sliced, it is not copied.
+    const first = this.pieces[index]!.slice(start - pieceStart)
+    return index + 1 === this.pieces.length ? first : first + this.pieces.slice(index + 1).join('')
   }
 
   /** The whole text, joined once and kept (as one piece) until the next change. */
