@@ -3,7 +3,8 @@
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
 import {OutputText} from '../src/engine/output-text.js'
-import {outputTextFrom, snapshotGroup} from '../src/engine/request-output.js'
+import {outputTextFrom, snapshotGroup, type CompletionOutput} from '../src/engine/request-output.js'
+import {ChoiceDeltas} from '../src/server/choice-deltas.js'
 import {makeSamplingParams, type SamplingParams} from '../src/engine/sampling-params.js'
 import {SequenceGroup} from '../src/engine/sequence.js'
 import {checkStop, longestStop} from '../src/engine/stop-checker.js'
@@ -202,5 +203,31 @@ describe('stop checking on output text in pieces', () => {
       streamed += delta
     }
     assert.equal(streamed, text.toString())
+  })
+
+  it('a snapshot keeps what it saw while the sequence goes on, and streams as a plain output would', () => {
+    const group = new SequenceGroup('r', null, [1, 2, 3], makeSamplingParams({maxTokens: 1_000_000, logprobs: 1}), 0)
+    const seq = group.sequences[0]!
+    const next = random(7)
+    const live = new ChoiceDeltas()
+    const plain = new ChoiceDeltas()
+    const snapshots: Array<{output: CompletionOutput; text: string; tokenIds: number[]}> = []
+    for (let step = 0; step < 300; step++) {
+      const tokenId = 10 + Math.floor(next() * 50)
+      seq.appendToken(tokenId, -0.5, new Map([[tokenId, -0.5]]))
+      seq.text.append(randomString(next, 3))
+      // A tail held back now and then (a possible stop string): shown text lags the text.
+      seq.shownTextLength = Math.max(seq.shownTextLength, seq.text.length - Math.floor(next() * 3))
+      const output = snapshotGroup(group).outputs[0]!
+      const copy: CompletionOutput = {...output}
+      assert.deepEqual(live.next(0, output), plain.next(0, copy), `step ${step}`)
+      // Another snapshot of this step, left unread until the sequence has gone on.
+      if (step % 37 === 0) snapshots.push({output: snapshotGroup(group).outputs[0]!, text: seq.outputText, tokenIds: seq.outputTokenIds})
+    }
+    for (const {output, text, tokenIds} of snapshots) {
+      assert.equal(output.text, text)
+      assert.deepEqual(output.tokenIds, tokenIds)
+      assert.equal(output.logprobs!.length, tokenIds.length)
+    }
   })
 })
