@@ -13,9 +13,10 @@ export async function regexRules(pattern: string, name: string): Promise<string>
   const {marked, runs} = markLongRuns(pattern)
   if (runs.length === 0) return convertRegex(pattern, name)
   const ebnf = await convertRegex(marked, name)
-  // Each marker must have come out as a string literal of its own; else the pattern goes to the converter as written.
-  if (runs.some((_, k) => ebnf.split(markerLiteral(k)).length !== 2)) return convertRegex(pattern, name)
-  const rules = [runs.reduce((text, _, k) => text.replace(markerLiteral(k), `${name}_run${k}`), ebnf).trim()]
+  // Each marker must have come out as string literals of its own (once, or once per repeat of a group around it);
+  // else the pattern goes to the converter as written.
+  if (runs.some((_, k) => !ebnf.includes(markerLiteral(k)))) return convertRegex(pattern, name)
+  const rules = [runs.reduce((text, _, k) => text.replaceAll(markerLiteral(k), `${name}_run${k}`), ebnf).trim()]
   for (const [k, run] of runs.entries()) {
     rules.push((await regexRules(run.atom, `${name}_run${k}_atom`)).trim())
     rules.push(...countedRunRules(`${name}_run${k}`, `${name}_run${k}_atom`, run))
@@ -67,8 +68,8 @@ export function markLongRuns(pattern: string): {marked: string; runs: (RunBounds
         runs.push({atom, min, max})
         i = end + quantifier[0].length
       } else {
-        // An unrepeated group's inside may hold long runs of its own; a short-repeated one's are left to the converter.
-        const opener = atom.startsWith('(') && !quantifier ? /^\((\?(:|P?<[A-Za-z_]\w*>))?/.exec(atom)![0] : null
+        // A group's inside may hold long runs of its own.
+        const opener = atom.startsWith('(') ? /^\((\?(:|P?<[A-Za-z_]\w*>))?/.exec(atom)![0] : null
         marked += opener === null ? atom : `${opener}${mark(atom.slice(opener.length, -1))})`
         i = end
       }
