@@ -41,10 +41,10 @@ describe('counted runs as rule chains', () => {
     assert.throws(() => countedRunRules('r', '"a"', {min: 0, max: MAX_COUNTED_RUN + 1}), /above the 10000/)
   })
 
-  it('rewrites runs of classes, strings, rules and groups, but not text inside string literals', () => {
-    const out = writeOutCountedRuns('root ::= "[ab]{3}" [ab]{3} ("x" y){2} y{0,40}\ny ::= "q"')
-    assert.match(out, /^root ::= "\[ab\]\{3\}" \(\[ab\] \[ab\] \[ab\]\) \(\("x" y\) \("x" y\)\) counted_run_0\n/)
-    assert.match(out, /counted_run_0_upto40 ::= "" \| y counted_run_0_upto39/)
+  it('rewrites runs of classes and strings, inside groups too, but not text inside string literals', () => {
+    const out = writeOutCountedRuns('root ::= "[ab]{3}" [ab]{3} ("x"{2} y){2} "yz"{0,40} y{500}\ny ::= "q"')
+    assert.match(out, /^root ::= "\[ab\]\{3\}" \(\[ab\] \[ab\] \[ab\]\) \(\("x" "x"\) y\)\{2\} counted_run_0 y\{500\}\n/)
+    assert.match(out, /counted_run_0_upto40 ::= "" \| "yz" counted_run_0_upto39/)
     // A name the grammar already uses is not reused.
     assert.match(writeOutCountedRuns('root ::= counted_run [a]{0,30}\ncounted_run ::= "x"'), /root ::= counted_run counted_run__0/)
   })

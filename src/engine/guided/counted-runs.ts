@@ -77,8 +77,8 @@ export function unrolledRun(atom: string, min: number, max: number): string {
 const QUANTIFIER = /^\{\s*(\d+)\s*(?:(,)\s*(\d*)\s*)?\}/
 
 /**
- * The EBNF with each counted run of a class, a string, a rule name or a group (outside strings, classes and comments)
- * written out: short ones unrolled, longer ones as rules of a name the grammar does not use yet, appended to it.
+ * The EBNF with each counted run of a class or a string (outside strings, classes and comments) written out: short
+ * ones unrolled, longer ones as rules of a name the grammar does not use yet, appended to it.
  */
 export function writeOutCountedRuns(ebnf: string): string {
   let prefix = 'counted_run'
@@ -100,9 +100,10 @@ export function writeOutCountedRuns(ebnf: string): string {
         i = end
         continue
       }
-      // A group's inside may hold runs of its own.
+      // A group's inside may hold runs of its own; a group's or a rule's own repetition stays xgrammar's (their masks
+      // were never the problem: a repeated array item or rule is no single character long).
       const atom = char === '(' ? `(${rewrite(text.slice(i + 1, end - 1))})` : text.slice(i, end)
-      const quantifier = QUANTIFIER.exec(text.slice(end))
+      const quantifier = char === '"' || char === '[' ? QUANTIFIER.exec(text.slice(end)) : null
       i = end + (quantifier?.[0].length ?? 0)
       if (!quantifier) {
         out += atom
