@@ -26,7 +26,8 @@ interface Shape {
 }
 
 const json = (name: string, schema: unknown, matches?: Shape['matches']): Shape => ({name, fields: {response_format: {type: 'json_schema', json_schema: {name: 'x', schema}}}, matches})
-const regex = (name: string, pattern: string): Shape => ({name, fields: {guided_regex: pattern}, matches: (text) => new RegExp(`^(?:${pattern})$`, 'u').test(text) || text.length === 0})
+/** `check`: test a 200's text against the pattern here (not for the ambiguous ones: JavaScript's backtracking would hang on them). */
+const regex = (name: string, pattern: string, check = true): Shape => ({name, fields: {guided_regex: pattern}, matches: check ? (text) => new RegExp(`^(?:${pattern})$`, 'u').test(text) || text.length === 0 : undefined})
 const grammar = (name: string, ebnf: string): Shape => ({name, fields: {guided_grammar: ebnf}})
 const isJsonOf = (check: (value: any) => boolean) => (text: string) => {
   try {
@@ -77,8 +78,8 @@ const SHAPES: Shape[] = [
   regex('regex [a-z]{300,400}', '[a-z]{300,400}'),
   regex('regex two long runs', '[a-z]{100,300}-[0-9]{100,300}'),
   regex('regex [ab]{3} literal text', '\\[ab\\]\\{3\\}'),
-  regex('regex (a*)*b', '(a*)*b'),
-  regex('regex (a|a)*(a|aa)*c', '(a|a)*(a|aa)*c'),
+  regex('regex (a*)*b', '(a*)*b', false),
+  regex('regex (a|a)*(a|aa)*c', '(a|a)*(a|aa)*c', false),
   regex('regex .{0,5000}', '.{0,5000}'),
   regex('regex x{100000}', 'x{100000}'),
   regex('regex 70 nested groups', '('.repeat(70) + 'a' + ')'.repeat(70)),
