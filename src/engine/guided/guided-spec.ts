@@ -56,7 +56,6 @@ const settledOfSpec = new WeakMap<GuidedSpec, Settled | null>()
 const SETTLED_CAPACITY = 128
 /** Characters of keys kept at most: a key is the schema's text, and schemas may be megabytes each. */
 const SETTLED_KEY_CHARS = 32 * 2 ** 20
-let settledKeyChars = 0
 
 /** The spec text's entry (null when it cannot be written as text: nested past JSON.stringify's stack). */
 function settledOf(spec: GuidedSpec): Settled | null {
@@ -80,7 +79,7 @@ function settledOf(spec: GuidedSpec): Settled | null {
 }
 
 function evictSettled(): void {
-  settledKeyChars = 0
+  let settledKeyChars = 0
   for (const settled of settledByDigest.values()) settledKeyChars += settled.key?.length ?? 0
   while (settledByDigest.size > SETTLED_CAPACITY || settledKeyChars > SETTLED_KEY_CHARS) {
     const [oldest, settled] = settledByDigest.entries().next().value as [string, Settled]
