@@ -33,7 +33,7 @@ const isJsonOf = (check: (value: any) => boolean) => (text: string) => {
   try {
     return check(JSON.parse(text))
   } catch {
-    return false // cut by max_tokens: reported, for the literal cases that fit
+    return false
   }
 }
 
@@ -158,6 +158,10 @@ function generated(path: string, reply: Reply): string {
   return path === '/v1/chat/completions' ? body.choices[0].message.content ?? '' : body.choices[0].text
 }
 
+/** Whether the output ended on its own (a cut one is only a prefix of a match). */
+const finished = (reply: Reply) => JSON.parse(reply.text).choices[0].finish_reason === 'stop'
+
+
 /** One shape, sent `repeat` times on each route (the repeats are what a cache must make cheap). */
 async function attack(target: Target, shape: Shape, repeat: number): Promise<string[]> {
   const problems: string[] = []
@@ -174,7 +178,7 @@ async function attack(target: Target, shape: Shape, repeat: number): Promise<str
       const problem = problemOf(path, reply, body)
       if (problem) problems.push(`${path}: ${problem}: ${gist(reply)}`)
       else if (reply.status !== 200 && (reply.status < 400 || reply.status >= 500)) problems.push(`${path}: ${gist(reply)}`)
-      else if (reply.status === 200 && shape.matches && !shape.matches(generated(path, reply))) problems.push(`${path}: output ${JSON.stringify(generated(path, reply)).slice(0, 120)} does not match`)
+      else if (reply.status === 200 && shape.matches && finished(reply) && !shape.matches(generated(path, reply))) problems.push(`${path}: output ${JSON.stringify(generated(path, reply)).slice(0, 120)} does not match`)
       if (i === 0 && path === '/v1/chat/completions') console.log(`    ${reply.status} ${reply.status === 200 ? JSON.stringify(generated(path, reply)).slice(0, 60) : JSON.parse(reply.text).error?.message?.slice(0, 110)}`)
     }
   }
