@@ -217,6 +217,35 @@ describe('structured outputs and tools over HTTP (tiny model)', () => {
     const reply = await client.completions.create({model, prompt: 'x', max_tokens: 40, seed: 3, ...compact, ...schema(tree)} as never)
     assert.match((reply as OpenAI.Completion).choices[0]!.text, /^\{"k":\[/)
   })
+
+  it('round 11: regex-looking enum text is literal, long runs compile and hold, a run past the limit is a 400', async () => {
+    const schema = (body: object) => ({response_format: {type: 'json_schema', json_schema: {name: 'x', schema: body}}})
+    const complete = async (fields: object, maxTokens = 40) => {
+      const response = await fetch(`${baseUrl}/v1/chat/completions`, {
+        method: 'POST',
+        headers: {'content-type': 'application/json'},
+        body: JSON.stringify({model, messages, max_tokens: maxTokens, seed: 2, ...compact, ...fields}),
+      })
+      return {status: response.status, body: (await response.json()) as {choices: {message: {content: string}}[]; error: {message: string; param: string}}}
+    }
+    // Written as "([ab] [ab] [ab])" before: the model could not write the enum's only value.
+    const literal = await complete(schema({enum: ['[ab]{3}']}))
+    assert.equal(literal.status, 200)
+    assert.equal(JSON.parse(literal.body.choices[0]!.message.content), '[ab]{3}')
+    // Two patterns with long runs: both converters' rules were named root_repeat_1 (a 400 naming a duplicate rule).
+    const patterns = {type: 'object', properties: {a: {type: 'string', pattern: '^x{20,300}$'}, b: {type: 'string', pattern: '^y{20,300}$'}}, required: ['a', 'b'], additionalProperties: false}
+    const twoRuns = await complete(schema(patterns), 120)
+    assert.equal(twoRuns.status, 200, JSON.stringify(twoRuns.body.error))
+    assert.match(twoRuns.body.choices[0]!.message.content, /^\{"a":"x{20,}/)
+    const long = await complete(schema({type: 'string', minLength: 30, maxLength: 400}))
+    assert.equal(long.status, 200, JSON.stringify(long.body.error))
+    assert.match(long.body.choices[0]!.message.content, /^"[^"]{30,}/)
+    const tooLong = await complete(schema({type: 'string', maxLength: 100_000}))
+    assert.equal(tooLong.status, 400)
+    assert.match(tooLong.body.error.message, /counted repetition of 100000 .* above the 10000/)
+    assert.equal(tooLong.body.error.param, 'response_format')
+    assert.equal(engine.stats().numWaiting + engine.stats().numRunning, 0)
+  })
 })
 
 describe('tool-call parsers', () => {

@@ -242,3 +242,21 @@ describe('grammar compile time limit', () => {
     }
   })
 })
+
+describe('refused compiles', () => {
+  it('a grammar its worker refused is refused again from memory (the same error), on each request\'s own field', async () => {
+    const tokenizer = Tokenizer.load(BUILTIN_MODEL_DIR)
+    const grammars = new GrammarService({tokenizer, vocabSize: tokenizer.vocabSize, eosTokenIds: [4]})
+    const spec = (param: string): GuidedSpec => ({kind: 'grammar', ebnf: 'root ::= "a" undefined_rule', param})
+    try {
+      const first = await grammars.compile(spec('guided_grammar')).catch((error: Error) => error)
+      assert.ok(first instanceof InvalidRequestError && /undefined_rule/.test(first.message), String(first))
+      // A second compile would make a new error: the same object says no worker compiled it again.
+      assert.equal(await grammars.compile(spec('guided_grammar')).catch((error: Error) => error), first)
+      const other = await grammars.compile(spec('structured_outputs.grammar')).catch((error: Error) => error)
+      assert.ok(other instanceof InvalidRequestError && other.param === 'structured_outputs.grammar' && other.cause === first, String(other))
+    } finally {
+      await grammars.close()
+    }
+  })
+})

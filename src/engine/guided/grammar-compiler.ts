@@ -1,6 +1,7 @@
 // Compiles guided specs against one vocabulary with xgrammar, cached per spec, and makes matchers (runs in the grammar worker).
 import {InvalidRequestError} from '../errors.js'
 import type {DecoderKind, Tokenizer} from '../model/tokenizer.js'
+import {writeOutCountedRuns} from './counted-runs.js'
 import {checkGuidedSpec, choiceGrammar, guidedKey, type GuidedSpec, type JsonSchema} from './guided-spec.js'
 import {fixFormatGrammars} from './format-grammars.js'
 import {checkGrammarEnds} from './grammar-termination.js'
@@ -104,7 +105,7 @@ export class GrammarCompiler {
           // vLLM takes Lark grammars too (converting them for xgrammar); a conversion error is already a 400.
           const ebnf = rewriteNonAsciiClasses(isLarkGrammar(spec.ebnf) ? await larkToEbnf(spec.ebnf, spec.param, regexRules) : spec.ebnf)
           await checkGrammarEnds(ebnf, spec.param)
-          return await compiler.compileGrammar(ebnf)
+          return await compiler.compileGrammar(writeOutCountedRuns(ebnf))
         }
         case 'structural_tag':
           return await compiler.compileStructuralTag(await structuralTagFormat(spec))
@@ -190,22 +191,6 @@ export class GrammarCompiler {
 // (invalid JSON: JSON.parse rejects them); its unbounded strings already exclude them, and so does this class.
 const LOOSE_STRING_CHAR = String.raw`[^"\\\r\n]`
 const JSON_STRING_CHAR = String.raw`[^\0-\x1f\"\\\r\n]`
-/** A character class repeated a bounded number of times, `[...]{m,n}` or `[...]{m}`. */
-const CLASS_RUN = /(\[(?:\\.|[^\]\\])+\])\{(\d+)(?:,(\d+))?\}/g
-
-/**
- * Up to this count a bounded repetition (strings' maxLength, patterns, formats) is written as one alternative per
- * count: xgrammar checks a repetition `c{m,n}` token by token at run time (masks of 1-10 ms inside such strings at 32k
- * tokens), alternatives come from its precomputed cache (docs/PERFORMANCE.md). The grammar grows with the square of
- * the count, hence the limit.
- */
-const MAX_UNROLLED_RUN = 16
-
-function unrolledRun(charClass: string, min: number, max: number): string {
-  if (max > MAX_UNROLLED_RUN) return `${charClass}{${min},${max}}`
-  const counts = Array.from({length: max - min + 1}, (_, i) => min + i)
-  return `(${counts.map((count) => (count === 0 ? '""' : Array(count).fill(charClass).join(' '))).join(' | ')})`
-}
 
 /** xgrammar's structural-tag object for vLLM's (begin, schema, end) tags; each schema through jsonSchemaGrammar (number bounds). */
 async function structuralTagFormat(spec: Extract<GuidedSpec, {kind: 'structural_tag'}>): Promise<object> {
@@ -236,7 +221,8 @@ export async function jsonSchemaGrammar(spec: Extract<GuidedSpec, {kind: 'json'}
   // A part of the schema the converter says it ignores would go unenforced: refuse it, in its words.
   const ignored = takeXgrammarWarnings().find((warning) => /ignor|not supported/i.test(warning))
   if (ignored) throw new InvalidRequestError(`'${param}': this schema cannot be fully enforced: ${ignored}`, {param})
-  const unrolled = fixFormatGrammars(insertPatterns(ebnf, patterns.rules)).replace(CLASS_RUN, (_, charClass: string, min: string, max?: string) => unrolledRun(charClass, Number(min), Number(max ?? min)))
+  // Outside string literals only: an enum value "[ab]{3}" is text, not a run.
+  const unrolled = writeOutCountedRuns(fixFormatGrammars(insertPatterns(ebnf, patterns.rules)))
   const grammar = rewriteNonAsciiClasses(insertNumberGrammars(unrolled.split(LOOSE_STRING_CHAR).join(JSON_STRING_CHAR), grammars))
   await checkGrammarEnds(grammar, param)
   return grammar

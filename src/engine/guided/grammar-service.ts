@@ -46,6 +46,9 @@ export const DEFAULT_COMPILE_WAIT_TIMEOUT_MS = 60_000
  */
 export const DEFAULT_MASK_BUDGET: MaskBudget = {stepMs: 500, totalMs: 30_000, stopMs: 5_000}
 
+/** Refused grammars remembered (their keys are their specs' text, so few). */
+const REFUSED_CAPACITY = 32
+
 /** What a step asks of one sequence (the service assigns its mask slot). */
 export type StepRequest = Omit<StepItem, 'slot'>
 
@@ -73,6 +76,11 @@ export class GrammarService {
   /** Sequences whose grammar went over the mask budget, until taken. */
   private readonly overBudget = new Set<number>()
   private readonly sharedCompiles = new SharedCompiles()
+  /**
+   * Grammars whose compile was refused (by key, in recency order): sent again, each would hold a worker for its whole
+   * compile, up to the time limit, before the same 400.
+   */
+  private readonly refusedCompiles = new Map<string, InvalidRequestError>()
   private readonly tokenizer: GrammarServiceOptions['tokenizer']
   private readonly vocabSize: number
   private readonly eosTokenIds: readonly number[]
@@ -106,6 +114,8 @@ export class GrammarService {
     // --json-schema file; the server's bodies are bounded) would overflow the stack there instead of being refused.
     checkGuidedSpec(spec)
     if (this.isCompiled(spec)) return
+    const refused = this.refusedCompiles.get(guidedKey(spec))
+    if (refused) throw onField(refused, spec.param)
     try {
       await this.sharedCompiles.join(guidedKey(spec), (stop) => this.compileOnce(spec, stop), signal)
     } catch (error) {
@@ -124,10 +134,22 @@ export class GrammarService {
       const shared = host.matchers.size > 0
       const runMs = shared ? Math.min(this.compileTimeoutMs, this.sharedCompileTimeoutMs) : this.compileTimeoutMs
       // 'lost': the worker it queued in stopped before taking it (another compile's limit): it waits for another.
-      if ((await compileInWorker(host, spec, {runMs, shared, startBy, waitMs: this.compileWaitTimeoutMs}, signal)) === 'lost') continue
+      try {
+        if ((await compileInWorker(host, spec, {runMs, shared, startBy, waitMs: this.compileWaitTimeoutMs}, signal)) === 'lost') continue
+      } catch (error) {
+        // Refused alone in its worker (not cut short by sharing one): the same grammar would be refused again.
+        if (error instanceof InvalidRequestError && !shared) this.refuse(key, error)
+        throw error
+      }
       host.compiled.add(key)
       return
     }
+  }
+
+  private refuse(key: string, error: InvalidRequestError): void {
+    this.refusedCompiles.delete(key)
+    this.refusedCompiles.set(key, error)
+    if (this.refusedCompiles.size > REFUSED_CAPACITY) this.refusedCompiles.delete(this.refusedCompiles.keys().next().value as string)
   }
 
   isCompiled(spec: GuidedSpec): boolean {

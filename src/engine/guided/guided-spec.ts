@@ -1,4 +1,5 @@
 // What a constrained request asks for (JSON schema, regex, choice, EBNF grammar) and the checks made before compiling.
+import {createHash} from 'node:crypto'
 import {InvalidRequestError} from '../errors.js'
 import {canonicalSchema} from './canonical-schema.js'
 import {regexForCheck, unsupportedRegex} from './regex-rules.js'
@@ -26,21 +27,66 @@ export interface StructuralTag {
 
 /**
  * The compile cache key: everything that changes the grammar, nothing that only names the field, schemas in canonical
- * form (canonical-schema.ts). Kept per spec object (specs are not changed once made): a request asks for it several
- * times, and a megabyte schema's costs ~20 ms each.
+ * form (canonical-schema.ts). Kept per spec object (specs are not changed once made) and per spec text (settledOf).
  */
 export function guidedKey(spec: GuidedSpec): string {
-  let key = keyOfSpec.get(spec)
-  if (key === undefined) {
-    const {param: _param, ...grammar} = spec
-    if (grammar.kind === 'json') grammar.schema = canonicalSchema(grammar.schema) as JsonSchema | null
-    if (grammar.kind === 'structural_tag') grammar.tags = grammar.tags.map((tag) => ({...tag, schema: canonicalSchema(tag.schema) as JsonSchema}))
-    key = JSON.stringify(grammar)
-    keyOfSpec.set(spec, key)
-  }
+  const settled = settledOf(spec)
+  if (settled?.key !== undefined) return settled.key
+  const {param: _param, ...grammar} = spec
+  if (grammar.kind === 'json') grammar.schema = canonicalSchema(grammar.schema) as JsonSchema | null
+  if (grammar.kind === 'structural_tag') grammar.tags = grammar.tags.map((tag) => ({...tag, schema: canonicalSchema(tag.schema) as JsonSchema}))
+  const key = JSON.stringify(grammar)
+  if (settled) settled.key = key
   return key
 }
-const keyOfSpec = new WeakMap<GuidedSpec, string>()
+
+/** What is known of one spec text: its key once built, whether its checks passed or the error they threw. */
+interface Settled {
+  key?: string
+  checked?: true
+  error?: unknown
+}
+/**
+ * Spec texts (by digest, in recency order) already checked or keyed. Every request brings a new spec object, and a
+ * schema of 20,000 alternatives costs ~250 ms of checks and canonical form on the event loop, stalling every client;
+ * its text and digest cost about 2 ms, so a client sending it again (or many clients sending the same one) pay that.
+ */
+const settledByDigest = new Map<string, Settled>()
+const settledOfSpec = new WeakMap<GuidedSpec, Settled | null>()
+const SETTLED_CAPACITY = 128
+/** Characters of keys kept at most: a key is the schema's text, and schemas may be megabytes each. */
+const SETTLED_KEY_CHARS = 32 * 2 ** 20
+
+/** The spec text's entry (null when it cannot be written as text: nested past JSON.stringify's stack). */
+function settledOf(spec: GuidedSpec): Settled | null {
+  let settled = settledOfSpec.get(spec)
+  if (settled !== undefined) return settled
+  let text: string
+  try {
+    text = JSON.stringify(spec)
+  } catch {
+    settledOfSpec.set(spec, null)
+    return null
+  }
+  const digest = createHash('sha256').update(text).digest('base64')
+  settled = settledByDigest.get(digest)
+  if (settled) settledByDigest.delete(digest)
+  settled ??= {}
+  settledByDigest.set(digest, settled)
+  settledOfSpec.set(spec, settled)
+  evictSettled()
+  return settled
+}
+
+function evictSettled(): void {
+  let settledKeyChars = 0
+  for (const settled of settledByDigest.values()) settledKeyChars += settled.key?.length ?? 0
+  while (settledByDigest.size > SETTLED_CAPACITY || settledKeyChars > SETTLED_KEY_CHARS) {
+    const [oldest, settled] = settledByDigest.entries().next().value as [string, Settled]
+    settledByDigest.delete(oldest)
+    settledKeyChars -= settled.key?.length ?? 0
+  }
+}
 
 // Keywords the compiler enforces (xgrammar's JSON-schema converter) plus annotations that constrain nothing.
 const ENFORCED_KEYWORDS = new Set([
@@ -191,8 +237,22 @@ export function checkGroupNesting(text: string, param: string, quotedStrings: bo
   }
 }
 
-/** Every check of a spec that must pass before xgrammar sees it. */
+/** Every check of a spec that must pass before xgrammar sees it; made once per spec text (settledOf). */
 export function checkGuidedSpec(spec: GuidedSpec): void {
+  const settled = settledOf(spec)
+  if (settled?.checked) return
+  if (settled?.error !== undefined) throw settled.error
+  try {
+    checkSpecOnce(spec)
+  } catch (error) {
+    // Only its own refusals are the text's; anything else (a stack overflow) says nothing of the next try.
+    if (settled && error instanceof InvalidRequestError) settled.error = error
+    throw error
+  }
+  if (settled) settled.checked = true
+}
+
+function checkSpecOnce(spec: GuidedSpec): void {
   if (spec.kind === 'json' && spec.schema !== null) checkJsonSchema(spec.schema, spec.param)
   if (spec.kind === 'regex' && spec.pattern === '') throw new InvalidRequestError(`'${spec.param}' is an empty regex: give the pattern the output must match`, {param: spec.param})
   if (spec.kind === 'regex') checkGroupNesting(spec.pattern, spec.param, false)

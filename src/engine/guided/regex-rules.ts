@@ -1,10 +1,30 @@
 // A regex as EBNF rules of a given name, by xgrammar's own regex converter (its EBNF has no regex syntax).
+import {countedRunRules, MAX_UNROLLED_RUN, type RunBounds} from './counted-runs.js'
 import {xgrammar} from './xgrammar.js'
 
-/** xgrammar's EBNF for `pattern`, its rules (root, root_1, root_1_2, ...) renamed to `name`, `name_1`, ... */
+/**
+ * xgrammar's EBNF for `pattern`, its rules (root, root_1, root_repeat_1, ...) renamed to `name`, `name_1`, ... Long
+ * counted runs (`[a-z]{300,400}`) are written as counted-runs.ts rules named `name_runN`: the converter's own form
+ * for them made each mask cost tens of milliseconds at 50k tokens.
+ */
 export async function regexRules(pattern: string, name: string): Promise<string> {
   const unsupported = unsupportedRegex(pattern)
   if (unsupported !== null) throw new Error(unsupported)
+  const {marked, runs} = markLongRuns(pattern)
+  if (runs.length === 0) return convertRegex(pattern, name)
+  const ebnf = await convertRegex(marked, name)
+  // Each marker must have come out as string literals of its own (once, or once per repeat of a group around it);
+  // else the pattern goes to the converter as written.
+  if (runs.some((_, k) => !ebnf.includes(markerLiteral(k)))) return convertRegex(pattern, name)
+  const rules = [runs.reduce((text, _, k) => text.replaceAll(markerLiteral(k), `${name}_run${k}`), ebnf).trim()]
+  for (const [k, run] of runs.entries()) {
+    rules.push((await regexRules(run.atom, `${name}_run${k}_atom`)).trim())
+    rules.push(...countedRunRules(`${name}_run${k}`, `${name}_run${k}_atom`, run))
+  }
+  return `${rules.join('\n')}\n`
+}
+
+async function convertRegex(pattern: string, name: string): Promise<string> {
   // The web build converts a regex only inside a structural tag; its grammar prints as plain EBNF.
   const grammar = await xgrammar().Grammar.fromStructuralTag({type: 'structural_tag', format: {type: 'regex', pattern: emptyAlternativesLast(pattern)}})
   try {
@@ -14,7 +34,78 @@ export async function regexRules(pattern: string, name: string): Promise<string>
   }
 }
 
-/** Replaces the identifiers root and root_N... outside quoted strings and character classes. */
+/** Markers are code points of Supplementary Private Use Area-A, which a pattern using none of them cannot mean. */
+const MARKER_BASE = 0xf0000
+const MARKER_RANGE = /[\u{F0000}-\u{FFFFF}]/u
+/** How xgrammar prints marker `k` as an EBNF string. */
+const markerLiteral = (k: number) => `"\\U${(MARKER_BASE + k).toString(16).padStart(8, '0')}"`
+
+/** A quantifier `{m}`, `{m,}` or `{m,n}` (with its lazy `?`): elsewhere a `{` is a literal, as in Python. */
+const REGEX_QUANTIFIER = /^\{(\d+)(?:(,)(\d*))?\}\??/
+
+/**
+ * The pattern with each long counted run of an atom (a class, an escape, a character or a group) replaced by a marker
+ * character, and the runs in marker order.
+ */
+export function markLongRuns(pattern: string): {marked: string; runs: (RunBounds & {atom: string})[]} {
+  const runs: (RunBounds & {atom: string})[] = []
+  if (MARKER_RANGE.test(pattern)) return {marked: pattern, runs}
+  const mark = (text: string): string => {
+    let marked = ''
+    for (let i = 0; i < text.length; ) {
+      const end = atomEnd(text, i)
+      if (end === null) {
+        marked += text[i]
+        i++
+        continue
+      }
+      const atom = text.slice(i, end)
+      const quantifier = REGEX_QUANTIFIER.exec(text.slice(end))
+      const min = Number(quantifier?.[1])
+      const max = quantifier?.[2] === undefined ? min : quantifier[3] === '' ? null : Number(quantifier[3])
+      if (quantifier && (max === null || max >= min) && Math.max(min, max ?? 0) > MAX_UNROLLED_RUN) {
+        marked += String.fromCodePoint(MARKER_BASE + runs.length)
+        runs.push({atom, min, max})
+        i = end + quantifier[0].length
+      } else {
+        // A group's inside may hold long runs of its own.
+        const opener = atom.startsWith('(') ? /^\((\?(:|P?<[A-Za-z_]\w*>))?/.exec(atom)![0] : null
+        marked += opener === null ? atom : `${opener}${mark(atom.slice(opener.length, -1))})`
+        i = end
+      }
+    }
+    return marked
+  }
+  return {marked: mark(pattern), runs}
+}
+
+/** The end of the atom starting at `i` (an escape, a class, a group other than a lookaround, a character), or null. */
+function atomEnd(pattern: string, i: number): number | null {
+  const char = pattern[i]!
+  if (char === '\\') {
+    const escape = /^\\(u\{[0-9A-Fa-f]+\}|u[0-9A-Fa-f]{4}|x[0-9A-Fa-f]{2}|[\s\S])/u.exec(pattern.slice(i))
+    return escape === null ? null : i + escape[0].length
+  }
+  if (char === '[') return classEnd(pattern, i) + 1
+  if (char === '(') return /^\(\?(<?[=!])/.test(pattern.slice(i)) ? null : groupEnd(pattern, i)
+  if ('^$|)*+?{'.includes(char)) return null
+  return i + String.fromCodePoint(pattern.codePointAt(i)!).length
+}
+
+/** The index after the group opening at `start` (escapes and classes inside skipped). */
+function groupEnd(pattern: string, start: number): number {
+  let depth = 0
+  for (let i = start; i < pattern.length; i++) {
+    const char = pattern[i]!
+    if (char === '\\') i++
+    else if (char === '[') i = classEnd(pattern, i)
+    else if (char === '(') depth++
+    else if (char === ')' && --depth === 0) return i + 1
+  }
+  return pattern.length
+}
+
+/** Replaces the identifiers root and root_... outside quoted strings and character classes. */
 export function renameRootRules(ebnf: string, name: string): string {
   let out = ''
   for (let i = 0; i < ebnf.length; ) {
@@ -27,7 +118,7 @@ export function renameRootRules(ebnf: string, name: string): string {
       i = end + 1
     } else if (/[A-Za-z_]/.test(char)) {
       const word = /^[A-Za-z_][A-Za-z0-9_-]*/.exec(ebnf.slice(i))![0]
-      out += /^root(_\d+)*$/.test(word) ? name + word.slice(4) : word
+      out += /^root(_[A-Za-z0-9_]+)?$/.test(word) ? name + word.slice(4) : word
       i += word.length
     } else {
       out += char
