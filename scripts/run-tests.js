@@ -2,11 +2,13 @@
 // Runs the test suite with node:test through tsx, after type-checking src/, test/ and scripts/ (tsconfig.check.json).
 // With test files named on the command line it runs only those and leaves the type-check to the full run.
 // PAGEDLLM_TEST_BUILT=1 (.ci/run sets it after `npm ci` built dist/) tests the build instead of transpiling the sources:
-// imports of src/ load dist/ (test-built-modules.js) and commands run as bin/run.js (test/support/run-command.ts).
+// test/ is compiled once with its imports of src/ pointing at dist/ (compile-tests.js) and run with plain node, and
+// commands run as bin/run.js (test/support/run-command.ts).
 import {spawnSync} from 'node:child_process'
 import {readdirSync, statSync} from 'node:fs'
-import {dirname, join} from 'node:path'
+import {dirname, join, relative, resolve} from 'node:path'
 import {fileURLToPath} from 'node:url'
+import {compileTests, TEST_BUILD_DIR} from './compile-tests.js'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const only = process.argv.slice(2)
@@ -22,10 +24,22 @@ if (only.length === 0) {
 }
 const files = (only.length > 0 ? only : readdirSync(join(root, 'test')).filter((f) => f.endsWith('.test.ts')).sort().map((f) => join('test', f)))
 const testBuilt = process.env.PAGEDLLM_TEST_BUILT === '1'
-if (testBuilt) assertBuildIsCurrent()
-const args = ['--import', 'tsx', ...(testBuilt ? ['--import', join(root, 'scripts', 'test-built-modules.js')] : []), '--test', '--test-concurrency=1', ...files]
+if (testBuilt) {
+  assertBuildIsCurrent()
+  await compileTests()
+}
+const args = testBuilt ? ['--test', '--test-concurrency=1', ...files.map(compiledPath)] : ['--import', 'tsx', '--test', '--test-concurrency=1', ...files]
 const result = spawnSync(process.execPath, args, {stdio: 'inherit', cwd: root})
 process.exit(result.status ?? 1)
+
+/**
+ * The compiled counterpart of a test file named as test/x.test.ts (or by any path to it).
+ * @param {string} file
+ */
+function compiledPath(file) {
+  const inTest = relative(join(root, 'test'), resolve(root, file))
+  return join(TEST_BUILD_DIR, inTest.replace(/\.ts$/, '.js'))
+}
 
 /**
  * `npm run build:ts` writes oclif.manifest.json after compiling every source, so the build is current when the manifest
