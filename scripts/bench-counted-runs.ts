@@ -21,6 +21,8 @@ const all: [string, GuidedSpec, string][] = [
   ['pattern [a-z]{300,400}', J({type: 'string', pattern: '^[a-z]{300,400}$'}), '"' + 'a'.repeat(60)],
   ['minLength 300', J({type: 'string', minLength: 300}), '"' + 'a'.repeat(60)],
   ['maxLength 100000', J({type: 'string', maxLength: 100000}), '"' + 'a'.repeat(60)],
+  ['maxLength 2^31-1', J({type: 'string', maxLength: 2 ** 31 - 1}), '"' + 'a'.repeat(60)],
+  ['minLength 50000', J({type: 'string', minLength: 50000}), '"' + 'a'.repeat(60)],
   ['two long patterns', J({type: 'object', properties: {a: {type: 'string', pattern: '^x{200,300}$'}, b: {type: 'string', pattern: '^y{200,300}$'}}, required: ['a', 'b']}), '{"a":"' + 'x'.repeat(40)],
   ['grammar class run', {kind: 'grammar', ebnf: 'root ::= [a-z]{0,400}', param: 'p'}, 'a'.repeat(60)],
   ['maxItems 400', J({type: 'array', items: {type: 'integer'}, maxItems: 400}), '[' + '1,'.repeat(30)],

@@ -13,8 +13,11 @@ export const MAX_UNROLLED_RUN = 16
  * 8) but more rules to precompute (its compile: 4 s and 66 s for 10,000 with 64; 1.5-2 s whatever the count with 8).
  */
 const BLOCK = 8
-/** The longest count written out; a longer run is refused at once (no schema of ours needs more). */
-export const MAX_COUNTED_RUN = 10_000
+/**
+ * The longest count written out (JSON Schema's lengths in practice: `maxLength: 2^31-1` is how schemas say "no real
+ * limit"); rules grow with log n, so even this compiles in seconds. A longer run is refused at once.
+ */
+export const MAX_COUNTED_RUN = 2 ** 31 - 1
 
 /** A counted run's bounds; max null: unbounded (`{m,}`). */
 export interface RunBounds {
