@@ -126,6 +126,34 @@ describe('the tiny model tokenizer', () => {
     assert.deepEqual((await workers.checkBody(Buffer.from('{"prompt": ["a", "b"]}'), 'completions', CHECKS)).request.prompts, [{text: 'a'}, {text: 'b'}])
   })
 
+  it("drops a waiting job whose client left, and answers a running one's caller at once, without mixing up later answers", async () => {
+    const single = new TokenizerWorkers(modelDir, 512, 1, tokenizer)
+    try {
+      const left = new Error('client gone')
+      const running = new AbortController()
+      const waiting = new AbortController()
+      // One worker: the first job runs, the second waits for it (a job is handed over only when a worker is free).
+      const first = single.tokenize({kind: 'text', text: 'first', param: 'prompt'}, running.signal)
+      const second = single.tokenize({kind: 'text', text: 'second', param: 'prompt'}, waiting.signal)
+      const third = single.tokenize({kind: 'text', text: 'third', param: 'prompt'})
+      assert.equal(single.numWaiting, 2)
+      waiting.abort(left)
+      // Posted straight to the worker, the job used to run and resolve for a caller long gone.
+      await assert.rejects(second, (error: unknown) => error === left)
+      assert.equal(single.numWaiting, 1)
+      running.abort(left)
+      await assert.rejects(first, (error: unknown) => error === left)
+      // The first job's late answer is not taken for the third's.
+      assert.deepEqual(await third, tokenizer.encode('third'))
+      const aborted = new AbortController()
+      aborted.abort(left)
+      await assert.rejects(single.checkBody(Buffer.from(JSON.stringify({prompt: 'x'.repeat(100_000)})), 'completions', CHECKS, aborted.signal), (error: unknown) => error === left)
+      assert.equal(single.numWaiting, 0)
+    } finally {
+      await single.close()
+    }
+  })
+
   it('refuses JSON nested too deep to copy between threads as a 400, not a 500; brackets inside strings do not count', async () => {
     const deep = Buffer.from(`{"prompt": ${'['.repeat(500_000)}${']'.repeat(500_000)}}`)
     await assert.rejects(workers.checkBody(deep, 'completions', CHECKS), (error: unknown) => error instanceof InvalidRequestError && error.code === 'invalid_json')

@@ -200,3 +200,46 @@ describe('prompt size (case 3)', () => {
     assert.equal(encoded, 1)
   })
 })
+
+describe('clients that leave while their prompt waits for a tokenizer worker', () => {
+  it("hands the request's signal to every tokenizer call, so a gone client's queued work is dropped", async () => {
+    const fake = new FakeEngine()
+    // Holds each job until its signal aborts: what a job queued behind busy workers sees of its client leaving.
+    const tokenizer = new (class extends InlinePromptTokenizer {
+      readonly aborted: string[] = []
+      waits = 0
+      hold = true
+      private wait(kind: string, signal?: AbortSignal): Promise<void> {
+        if (!this.hold) return Promise.resolve()
+        this.waits++
+        return new Promise((_, reject) => signal?.addEventListener('abort', () => (this.aborted.push(kind), reject(signal.reason)), {once: true}))
+      }
+      override async tokenize(job: TokenizeJob, signal?: AbortSignal): Promise<number[]> {
+        await this.wait(job.kind, signal)
+        return super.tokenize(job, signal)
+      }
+      override async badWordSequences(words: readonly string[], signal?: AbortSignal): Promise<number[][]> {
+        await this.wait('badWords', signal)
+        return super.badWordSequences(words, signal)
+      }
+    })(fake.tokenizer, fake.maxModelLen)
+    const {url, server} = await start({}, fake, false)
+    server.attachEngine(fake, tokenizer)
+    const leave = async (path: string, body: unknown, count: number) => {
+      const controller = new AbortController()
+      const sent = fetch(`${url}${path}`, {method: 'POST', headers: {'content-type': 'application/json'}, body: JSON.stringify(body), signal: controller.signal}).catch(() => {})
+      await waitFor(() => tokenizer.waits === count + 1, `${path} to wait for the tokenizer`)
+      controller.abort()
+      await sent
+      await waitFor(() => tokenizer.aborted.length === count + 1, `${path}'s tokenizer job to see its client leave`)
+    }
+    await leave('/v1/completions', {prompt: 'hello', max_tokens: 2}, 0)
+    await leave('/v1/chat/completions', {messages: [{role: 'user', content: 'hi'}], max_tokens: 2}, 1)
+    await leave('/tokenize', {prompt: 'hello'}, 2)
+    await leave('/v1/completions', {prompt: [1, 2], max_tokens: 2, bad_words: ['x']}, 3)
+    assert.deepEqual(tokenizer.aborted, ['text', 'chat', 'text', 'badWords'])
+    assert.equal(fake.receivedParams.length, 0)
+    tokenizer.hold = false
+    assert.equal((await post(`${url}/v1/completions`, {prompt: 'hello', max_tokens: 2})).status, 200)
+  })
+})

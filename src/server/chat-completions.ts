@@ -99,7 +99,7 @@ export async function startChatRun(context: ApiContext, request: ChatCompletionR
     variables: request.chatTemplateKwargs,
     contentFormat: context.chatTemplateContentFormat,
     truncate: truncationLimit(request, context.engine.maxModelLen),
-  })
+  }, context.signal)
   const maxTokens = resolveMaxTokens(request.maxTokens, tokenIds.length, context.engine.maxModelLen, 'remaining', 'messages')
   // The parsers read the call markers, which some families make special tokens ([TOOL_CALLS]): keep them (vLLM does too).
   // So do the reasoning tags, where the tokenizer makes them special tokens.

@@ -75,7 +75,7 @@ async function preparePrompt(context: ApiContext, request: CompletionRequest, pr
   const truncate = truncationLimit(request, maxModelLen)
   const tokenIds =
     'text' in prompt
-      ? await context.promptTokenizer.tokenize({kind: 'text', text: prompt.text, param: 'prompt', addSpecialTokens: request.addSpecialTokens, truncate})
+      ? await context.promptTokenizer.tokenize({kind: 'text', text: prompt.text, param: 'prompt', addSpecialTokens: request.addSpecialTokens, truncate}, context.signal)
       : lastTokens(prompt.tokenIds, truncate)
   const maxTokens = resolveMaxTokens(request.maxTokens, tokenIds.length, maxModelLen, 16, 'prompt')
   // Echo shows the prompt the model saw: as sent, unless it was given as ids or truncated.

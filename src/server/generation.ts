@@ -56,12 +56,12 @@ export async function prepareGuided(engine: EngineLike, prompts: readonly Prepar
 }
 
 /** Tokenizes the prompts' bad_words off the event loop (serve's tokenizer workers), once per list, so the engine need not. */
-export async function prepareBadWords(context: Pick<ApiContext, 'promptTokenizer'>, prompts: readonly PreparedPrompt[]): Promise<void> {
+export async function prepareBadWords(context: Pick<ApiContext, 'promptTokenizer' | 'signal'>, prompts: readonly PreparedPrompt[]): Promise<void> {
   const sequencesOf = new Map<readonly string[], Promise<number[][]>>()
   for (const {params} of prompts) {
     if (params.badWords.length === 0 || params.badWordTokenIds !== null) continue
     const words = params.badWords
-    if (!sequencesOf.has(words)) sequencesOf.set(words, context.promptTokenizer.badWordSequences(words))
+    if (!sequencesOf.has(words)) sequencesOf.set(words, context.promptTokenizer.badWordSequences(words, context.signal))
     params.badWordTokenIds = await sequencesOf.get(words)!
   }
 }

@@ -365,7 +365,7 @@ export class ApiServer {
       const bytes = await readBody(request, maxBodyBytes, stall)
       if (chunked) bodyGrant.shrinkTo(bytes.length)
       const checkOptions = {modelName: engine.modelName, contentFormat: this.options.chatTemplateContentFormat ?? 'auto', storeOn: this.responseStore !== null}
-      const checked = await promptTokenizer.checkBody(bodyAsUtf8(bytes, charset), route, checkOptions)
+      const checked = await promptTokenizer.checkBody(bodyAsUtf8(bytes, charset), route, checkOptions, signal)
       const admit = async (sequences: number) => {
         const grant = await this.limiter.acquire(signal, sequences)
         releases.push(grant)

@@ -36,16 +36,20 @@ export function mayExceedContext(job: {truncate?: number; countOnly?: boolean}):
   return job.truncate !== undefined || job.countOnly === true
 }
 
-/** The server's way to tokenize; every method may throw an InvalidRequestError / ContextLengthError for the client. */
+/**
+ * The server's way to tokenize; every method may throw an InvalidRequestError / ContextLengthError for the client.
+ * `signal` is the request's: once it aborts (the client left) the call rejects with its reason, and work not yet
+ * started is dropped rather than done for nobody.
+ */
 export interface PromptTokenizer {
-  tokenize(job: TokenizeJob): Promise<number[]>
+  tokenize(job: TokenizeJob, signal?: AbortSignal): Promise<number[]>
   /** bad_words as the token sequences the engine bans (badWordTokenSequences), so the engine's thread need not tokenize them. */
-  badWordSequences(words: readonly string[]): Promise<number[][]>
+  badWordSequences(words: readonly string[], signal?: AbortSignal): Promise<number[][]>
   /**
    * A JSON body decoded, parsed and checked as its route's request (request-checks.ts), refusing prompt text that cannot
    * fit the context first (big bodies: all of it off the event loop).
    */
-  checkBody<R extends RouteName>(body: Buffer, route: R, options: CheckOptions): Promise<CheckedByRoute[R]>
+  checkBody<R extends RouteName>(body: Buffer, route: R, options: CheckOptions, signal?: AbortSignal): Promise<CheckedByRoute[R]>
   close(): Promise<void>
 }
 
@@ -111,15 +115,18 @@ export class InlinePromptTokenizer implements PromptTokenizer {
     private readonly maxModelLen: number,
   ) {}
 
-  async tokenize(job: TokenizeJob): Promise<number[]> {
+  async tokenize(job: TokenizeJob, signal?: AbortSignal): Promise<number[]> {
+    signal?.throwIfAborted()
     return runTokenizeJob(this.tokenizer, job, this.maxModelLen)
   }
 
-  async badWordSequences(words: readonly string[]): Promise<number[][]> {
+  async badWordSequences(words: readonly string[], signal?: AbortSignal): Promise<number[][]> {
+    signal?.throwIfAborted()
     return badWordTokenSequences(this.tokenizer, words)
   }
 
-  async checkBody<R extends RouteName>(body: Buffer, route: R, options: CheckOptions): Promise<CheckedByRoute[R]> {
+  async checkBody<R extends RouteName>(body: Buffer, route: R, options: CheckOptions, signal?: AbortSignal): Promise<CheckedByRoute[R]> {
+    signal?.throwIfAborted()
     return checkBodyText(this.tokenizer, jsonText(body), route, options, this.maxModelLen)
   }
 

@@ -37,7 +37,7 @@ export function checkTokenizeRequest(raw: unknown, options: {modelName: string; 
  * tokenizes; a count may pass max_model_len (as vLLM's), up to TRUNCATABLE_CONTEXTS contexts.
  */
 export async function tokenize(context: ApiContext, {job, returnTokenStrs}: TokenizeRequest): Promise<void> {
-  const tokens = await context.promptTokenizer.tokenize(job)
+  const tokens = await context.promptTokenizer.tokenize(job, context.signal)
   // As vLLM (convert_ids_to_tokens): the vocabulary's own strings, not decoded text.
   const {tokenizer} = context.engine
   const tokenStr = (id: number) => tokenizer.idToToken?.(id) ?? tokenizer.decode([id], {skipSpecialTokens: false})

@@ -7,16 +7,21 @@ import {jsonText} from './request-body.js'
 import {type CheckedByRoute, checkBodyText, type CheckOptions, type RouteName} from './request-checks.js'
 import type {WorkerJob} from './tokenize-worker.js'
 
-interface Pending {
+/** A job waiting for a worker, or running on one. */
+interface Job {
+  id: number
+  job: WorkerJob
+  transfer: ArrayBuffer[]
   resolve: (value: unknown) => void
   reject: (error: unknown) => void
-  bytes: number
+  /** Unhooks the abort listener once the job is answered. */
+  done: () => void
 }
 
 interface PooledWorker {
   worker: Worker
-  pending: Map<number, Pending>
-  pendingBytes: number
+  /** The one job this worker runs, if any: jobs wait here, not in the worker's message queue, so a gone client's can be dropped. */
+  running: Job | null
 }
 
 const MAX_RESPAWNS_IN_A_ROW = 3
@@ -32,6 +37,8 @@ function startWorker(workerData: unknown): Worker {
 
 export class TokenizerWorkers implements PromptTokenizer {
   private readonly pool: PooledWorker[] = []
+  /** Jobs no worker has taken yet, oldest first; one whose client leaves is taken out (post's `signal`). */
+  private readonly waiting: Job[] = []
   private nextJobId = 0
   private closed = false
   /** Worker deaths since the last answered job: a tokenizer that cannot load must not respawn forever. */
@@ -47,43 +54,70 @@ export class TokenizerWorkers implements PromptTokenizer {
     for (let index = 0; index < threads; index++) this.pool.push(this.spawn())
   }
 
-  async tokenize(job: TokenizeJob): Promise<number[]> {
+  async tokenize(job: TokenizeJob, signal?: AbortSignal): Promise<number[]> {
     if (job.kind === 'text') checkTextFits(this.sizeLimit, job.text, this.maxModelLen, job.param, mayExceedContext(job))
-    const bytes = job.kind === 'text' ? job.text.length : typeof job.messages === 'string' ? job.messages.length : job.messages.reduce((sum, message) => sum + message.content.length, 0)
-    return (await this.post(job, bytes)) as number[]
+    return (await this.post(job, signal)) as number[]
   }
 
   /** 256 words of 256 characters took ~0.3 s to tokenize: on the event loop that stalled every stream and /health. */
-  async badWordSequences(words: readonly string[]): Promise<number[][]> {
-    return (await this.post({kind: 'badWords', words}, words.reduce((sum, word) => sum + word.length, 0))) as number[][]
+  async badWordSequences(words: readonly string[], signal?: AbortSignal): Promise<number[][]> {
+    return (await this.post({kind: 'badWords', words}, signal)) as number[][]
   }
 
   /**
    * A big body's bytes move (not copied) to a worker, which decodes, parses and checks it as its route's request, so
    * decoding, checking and refusing a huge request cost the event loop only the copy of what the worker sends back.
    */
-  async checkBody<R extends RouteName>(body: Buffer, route: R, options: CheckOptions): Promise<CheckedByRoute[R]> {
+  async checkBody<R extends RouteName>(body: Buffer, route: R, options: CheckOptions, signal?: AbortSignal): Promise<CheckedByRoute[R]> {
     if (body.length < OFFLOAD_BODY_BYTES) return checkBodyText(this.sizeLimit, jsonText(body), route, options, this.maxModelLen)
     const own = body.byteOffset === 0 && body.byteLength === body.buffer.byteLength ? body : Buffer.from(body)
-    const reply = (await this.post({kind: 'body', body: own, route, options}, body.length, [own.buffer as ArrayBuffer])) as {bodyText: string} | {checked: CheckedByRoute[R]}
+    const reply = (await this.post({kind: 'body', body: own, route, options}, signal, [own.buffer as ArrayBuffer])) as {bodyText: string} | {checked: CheckedByRoute[R]}
     // A body its handler checks may come back as text (tokenize-worker.ts), which parses here without error.
     return 'bodyText' in reply ? ({body: JSON.parse(reply.bodyText)} as CheckedByRoute[R]) : reply.checked
   }
 
-  private async post(job: WorkerJob, bytes: number, transfer: ArrayBuffer[] = []): Promise<unknown> {
-    if (this.closed || this.pool.length === 0) throw new Error('no tokenizer worker is running (closed, or they kept failing)')
-    // The least loaded worker by queued text, so a huge prompt does not hold up the small ones behind it.
-    const target = this.pool.reduce((best, candidate) => (candidate.pendingBytes < best.pendingBytes ? candidate : best))
-    const id = this.nextJobId++
+  /** Jobs waiting for a worker (not counting those running). */
+  get numWaiting(): number {
+    return this.waiting.length
+  }
+
+  /**
+   * Queues a job for the next free worker. `signal` aborting (the client left) rejects it with the abort reason at
+   * once; a job still waiting is dropped, so a flood of requests whose clients left costs the workers nothing.
+   */
+  private post(job: WorkerJob, signal: AbortSignal | undefined, transfer: ArrayBuffer[] = []): Promise<unknown> {
+    if (this.closed || this.pool.length === 0) return Promise.reject(new Error('no tokenizer worker is running (closed, or they kept failing)'))
+    if (signal?.aborted) return Promise.reject(signal.reason)
     return new Promise((resolve, reject) => {
-      target.pending.set(id, {resolve, reject, bytes})
-      target.pendingBytes += bytes
-      target.worker.postMessage({id, job}, transfer)
+      const onAbort = () => {
+        const index = this.waiting.indexOf(entry)
+        if (index >= 0) this.waiting.splice(index, 1)
+        // A running job finishes in its worker; its answer finds no caller (see the message handler).
+        entry.done()
+        reject(signal!.reason)
+      }
+      const entry: Job = {id: this.nextJobId++, job, transfer, resolve, reject, done: () => signal?.removeEventListener('abort', onAbort)}
+      signal?.addEventListener('abort', onAbort, {once: true})
+      this.waiting.push(entry)
+      this.dispatch()
     })
+  }
+
+  /** Hands waiting jobs to idle workers, oldest first. */
+  private dispatch(): void {
+    for (const pooled of this.pool) {
+      if (this.waiting.length === 0) return
+      if (pooled.running !== null) continue
+      const entry = this.waiting.shift()!
+      pooled.running = entry
+      pooled.worker.postMessage({id: entry.id, job: entry.job}, entry.transfer)
+    }
   }
 
   async close(): Promise<void> {
     this.closed = true
+    const error = new Error('the tokenizer workers are closed')
+    for (const entry of this.waiting.splice(0)) entry.done(), entry.reject(error)
     await Promise.all(this.pool.map(({worker}) => terminateWorker(worker)))
   }
 
@@ -91,27 +125,31 @@ export class TokenizerWorkers implements PromptTokenizer {
     const worker = startWorker({modelDir: this.modelDir, maxModelLen: this.maxModelLen})
     // Idle workers must not keep the process alive; the server's socket does.
     worker.unref()
-    const pooled: PooledWorker = {worker, pending: new Map(), pendingBytes: 0}
+    const pooled: PooledWorker = {worker, running: null}
     worker.on('message', (reply: Reply) => {
-      const job = pooled.pending.get(reply.id)
-      if (job === undefined) return
+      const entry = pooled.running
+      if (entry === null || entry.id !== reply.id) return
       this.failuresInARow = 0
-      pooled.pending.delete(reply.id)
-      pooled.pendingBytes -= job.bytes
-      if ('error' in reply) job.reject(deserializeJobError(reply.error))
-      else if ('ids' in reply) job.resolve(Array.from(reply.ids))
-      else job.resolve(reply.value)
+      pooled.running = null
+      entry.done()
+      // A caller whose signal aborted has had its rejection already; settling again is a no-op.
+      if ('error' in reply) entry.reject(deserializeJobError(reply.error))
+      else if ('ids' in reply) entry.resolve(Array.from(reply.ids))
+      else entry.resolve(reply.value)
+      this.dispatch()
     })
-    // A worker that dies fails its jobs (500s: not the client's fault) and is replaced, a few times in a row at most.
+    // A worker that dies fails its job (a 500: not the client's fault) and is replaced, a few times in a row at most.
     const fail = (error: unknown) => {
-      for (const job of pooled.pending.values()) job.reject(error)
-      pooled.pending.clear()
-      pooled.pendingBytes = 0
+      const entry = pooled.running
+      pooled.running = null
+      if (entry !== null) entry.done(), entry.reject(error)
       const index = this.pool.indexOf(pooled)
       if (this.closed || index < 0) return
       this.failuresInARow += 1
       if (this.failuresInARow <= MAX_RESPAWNS_IN_A_ROW) this.pool[index] = this.spawn()
       else this.pool.splice(index, 1)
+      if (this.pool.length === 0) for (const waiting of this.waiting.splice(0)) waiting.done(), waiting.reject(error)
+      else this.dispatch()
     }
     worker.on('error', fail)
     worker.on('exit', (code) => {
