@@ -130,9 +130,11 @@ describe('prompt lists', () => {
     const {url} = await start({maxConcurrentRequests: 2, maxQueuedRequests: 0}, engine)
     const first = post(`${url}/v1/completions`, {prompt: 'x', n: 2, max_tokens: 30})
     await waitFor(() => engine.stats().numRunning === 1, 'the first request to run')
-    const second = await post(`${url}/v1/completions`, {prompt: 'y', max_tokens: 2})
+    const second = await post(`${url}/v1/completions`, {prompt: 'y', n: 2, max_tokens: 2})
     assert.equal(second.status, 503)
     assert.match(second.json().error.message, /2 of 2 sequences/)
+    // One sequence is within an equal share (2 / 2): it takes the room beyond the capacity instead of waiting.
+    assert.equal((await post(`${url}/v1/completions`, {prompt: 'y', max_tokens: 2})).status, 200)
     assert.equal((await first).status, 200)
     assert.equal((await post(`${url}/v1/completions`, {prompt: 'y', max_tokens: 2})).status, 200)
   })

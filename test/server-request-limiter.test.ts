@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
 import {UnavailableError} from '../src/engine/errors.js'
-import {RequestLimiter} from '../src/server/request-limiter.js'
+import {type Grant, RequestLimiter} from '../src/server/request-limiter.js'
 
 const tick = () => new Promise((resolve) => setImmediate(resolve))
 
@@ -70,5 +70,40 @@ describe('RequestLimiter', () => {
     assert.equal(limiter.unitsInUse, 4)
     releaseAll()
     assert.deepEqual([limiter.unitsInUse, limiter.numRunning], [0, 0])
+  })
+
+  it("lets a request within an equal share use the room beyond the capacity, out of the big waiters' way", async () => {
+    const limiter = new RequestLimiter(32, 8, 'sequences', 32)
+    const never = new AbortController().signal
+    const bigOne = await limiter.acquire(never, 16)
+    const bigTwo = await limiter.acquire(never, 16)
+    let bigThree: Grant | null = null
+    const waiting = limiter.acquire(never, 16).then((grant) => (bigThree = grant))
+    await tick()
+    // One sequence, within 32 / 3: in at once (it used to wait for a big one to end), while the big one waits its turn.
+    const small = await limiter.acquire(never, 1)
+    assert.deepEqual([limiter.unitsInUse, limiter.numRunning, limiter.numQueued], [33, 3, 1])
+    // A big request is no share: it queues.
+    const alsoBig = limiter.acquire(never, 12)
+    await tick()
+    assert.equal(limiter.numQueued, 2)
+    // Units in the room do not hold up the waiters: a big one's end admits the next big one with the small one still in.
+    bigOne()
+    await waiting
+    assert.ok(bigThree !== null)
+    assert.equal(limiter.unitsInUse, 33)
+    small()
+    bigTwo()
+    ;(await alsoBig)()
+    ;(bigThree as Grant)()
+    assert.deepEqual([limiter.unitsInUse, limiter.numRunning, limiter.numQueued], [0, 0, 0])
+    // Without a room (body bytes) the queue stays strictly first come first served.
+    const fifo = new RequestLimiter(32, 8)
+    const held = await fifo.acquire(never, 32)
+    const queued = fifo.acquire(never, 1)
+    await tick()
+    assert.equal(fifo.numQueued, 1)
+    held()
+    ;(await queued)()
   })
 })

@@ -45,7 +45,7 @@ export default class Serve extends PagedLLMCommand {
     }),
     'max-concurrent-requests': Flags.integer({
       description:
-        'Sequences handed to the engine at once, counted as prompts x max(n, best_of) (a prompt list counts its --request-window) and given back when generation ends, however slowly the client reads; more requests wait in a queue',
+        'Sequences handed to the engine at once, counted as prompts x max(n, best_of) (a prompt list counts its --request-window) and given back when generation ends, however slowly the client reads; more requests wait in a queue, except one asking for no more than an equal share (this / (requests in + 1)), which goes on to the engine and its fair share, up to as many sequences again',
       default: DEFAULT_SERVER_OPTIONS.maxConcurrentRequests,
       min: 1,
     }),

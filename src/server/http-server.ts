@@ -122,7 +122,8 @@ export class ApiServer {
   constructor(private readonly options: ApiServerOptions) {
     if (options.headersTimeoutMs > options.requestTimeoutMs)
       throw new InvalidRequestError('--headers-timeout must not exceed --request-timeout', {param: 'headers-timeout'})
-    this.limiter = new RequestLimiter(options.maxConcurrentRequests, options.maxQueuedRequests, 'sequences')
+    // As much room again for requests within an equal share, so a small one reaches the engine, whose fair share serves it.
+    this.limiter = new RequestLimiter(options.maxConcurrentRequests, options.maxQueuedRequests, 'sequences', options.maxConcurrentRequests)
     this.bodyBudget = new RequestLimiter(Math.max(options.maxBodyBytesInFlight, options.maxBodyBytes), options.maxQueuedRequests, 'body bytes')
     this.pendingReplies = new PendingReplies(options.maxReplyBytesInFlight, options.slowClientTimeoutMs, options.log)
     this.limits = {
