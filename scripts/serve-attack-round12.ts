@@ -137,7 +137,7 @@ async function aborts(t: Target): Promise<void> {
     ['beam search', (i) => leaveAfter(t, '/v1/completions', {prompt: PREFIX + i, use_beam_search: true, n: 3, best_of: 3, max_tokens: 60}, 200 + i * 300)],
     ['echo + prompt_logprobs 20 + logprobs 20, n 3', (i) => leaveAfter(t, '/v1/completions', {prompt: PREFIX + i, prompt_logprobs: 20, echo: true, logprobs: 20, max_tokens: 60, n: 3}, 100 + i * 200)],
     ['streamed Responses', (i) => leaveAfter(t, '/v1/responses', {input: PREFIX + i, stream: true, max_output_tokens: 300}, 100 + i * 150)],
-    ['json_schema chats, n 3, during compile and decode', (i) => leaveAfter(t, '/v1/chat/completions', {messages: [{role: 'user', content: PREFIX + i}], max_tokens: 300, n: 3, response_format: {type: 'json_schema', json_schema: {name: 'x', schema: {type: 'object', properties: {[`k${i}`]: {type: 'string', maxLength: 500}}, required: [`k${i}`]}}}}, 50 + i * 200)],
+    ['json_schema chats, n 3, during compile and decode (the last one kept)', (i) => leaveAfter(t, '/v1/chat/completions', {messages: [{role: 'user', content: PREFIX + i}], max_tokens: 150, n: 3, response_format: {type: 'json_schema', json_schema: {name: 'x', schema: {type: 'object', properties: {[`k${i}`]: {type: 'string', maxLength: 500}}, required: [`k${i}`]}}}}, i === 5 ? 120_000 : 50 + i * 200)],
     ['preemption storm, streamed and not, every third left', (i) => (i % 3 === 0 ? leaveAfter(t, '/v1/completions', {prompt: PREFIX + i, max_tokens: 400, ignore_eos: true, stream: i % 2 === 0}, 500 + i * 100) : leaveAfter(t, '/v1/completions', {prompt: PREFIX + i, max_tokens: 400, ignore_eos: true, stream: i % 2 === 0}, 300_000))],
   ]
   for (const [name, each] of kinds) {
