@@ -149,6 +149,10 @@ describe('the tiny model tokenizer', () => {
       aborted.abort(left)
       await assert.rejects(single.checkBody(Buffer.from(JSON.stringify({prompt: 'x'.repeat(100_000)})), 'completions', CHECKS, aborted.signal), (error: unknown) => error === left)
       assert.equal(single.numWaiting, 0)
+      // Closing answers the running and the waiting jobs alike.
+      const jobs = ['a', 'b'].map((text) => single.tokenize({kind: 'text', text, param: 'prompt'}).then(() => 'answered', (error: Error) => error.message))
+      await single.close()
+      assert.deepEqual(await Promise.all(jobs), ['the tokenizer workers are closed', 'the tokenizer workers are closed'])
     } finally {
       await single.close()
     }

@@ -116,8 +116,14 @@ export class TokenizerWorkers implements PromptTokenizer {
 
   async close(): Promise<void> {
     this.closed = true
+    // Jobs waiting or running get an answer: a terminated worker sends none, and 'exit' after close fails nothing.
     const error = new Error('the tokenizer workers are closed')
     for (const entry of this.waiting.splice(0)) entry.done(), entry.reject(error)
+    for (const pooled of this.pool) {
+      pooled.running?.done()
+      pooled.running?.reject(error)
+      pooled.running = null
+    }
     await Promise.all(this.pool.map(({worker}) => terminateWorker(worker)))
   }
 
