@@ -4,7 +4,7 @@ import {startModuleWorker, terminateWorker} from '../engine/module-worker.js'
 import type {TokenizerLike} from './engine-like.js'
 import {checkTextFits, deserializeJobError, mayExceedContext, type PromptTokenizer, type SerializedJobError, type TokenizeJob} from './prompt-tokenizer.js'
 import {jsonText} from './request-body.js'
-import {type CheckedByRoute, checkBodyText, type CheckOptions, type RouteName} from './request-checks.js'
+import {type CheckedByRoute, checkBodyText, type CheckOptions, type RouteName, unpackTransferred} from './request-checks.js'
 import type {WorkerJob} from './tokenize-worker.js'
 
 interface Pending {
@@ -67,7 +67,7 @@ export class TokenizerWorkers implements PromptTokenizer {
     const own = body.byteOffset === 0 && body.byteLength === body.buffer.byteLength ? body : Buffer.from(body)
     const reply = (await this.post({kind: 'body', body: own, route, options}, body.length, [own.buffer as ArrayBuffer])) as {bodyText: string} | {checked: CheckedByRoute[R]}
     // A body its handler checks may come back as text (tokenize-worker.ts), which parses here without error.
-    return 'bodyText' in reply ? ({body: JSON.parse(reply.bodyText)} as CheckedByRoute[R]) : reply.checked
+    return 'bodyText' in reply ? ({body: JSON.parse(reply.bodyText)} as CheckedByRoute[R]) : unpackTransferred(reply.checked)
   }
 
   private async post(job: WorkerJob, bytes: number, transfer: ArrayBuffer[] = []): Promise<unknown> {
