@@ -6,7 +6,7 @@ import {after, describe, it} from 'node:test'
 import {InvalidRequestError} from '../src/engine/errors.js'
 import {keyOfRef} from '../src/engine/guided/grammar-ref.js'
 import {GrammarService} from '../src/engine/guided/grammar-service.js'
-import {checkGuidedSpec, grammarRefOf, type GuidedSpec} from '../src/engine/guided/guided-spec.js'
+import {checkGuidedSpec, grammarRefOf, type GuidedSpec, isSettled} from '../src/engine/guided/guided-spec.js'
 import {BUILTIN_MODEL_DIR} from '../src/engine/model/builtin-model.js'
 import {Tokenizer} from '../src/engine/model/tokenizer.js'
 import type {ChatCompletionRequest} from '../src/server/chat-request.js'
@@ -17,17 +17,17 @@ const tokenizer = Tokenizer.load(BUILTIN_MODEL_DIR)
 const workers = new TokenizerWorkers(BUILTIN_MODEL_DIR, 2048, 1, tokenizer)
 after(() => workers.close())
 
-/** An `anyOf` of one-property objects, new to this process (its names carry a fresh id), past the 64 KB a body needs to go to a worker. */
-function freshSchema(last?: Record<string, unknown>): {anyOf: unknown[]} {
+/** An `anyOf` of one-property objects, new to this process (its names carry a fresh id); 3,000 pass the 64 KB a body needs to go to a worker. */
+function freshSchema(last?: Record<string, unknown>, count = 3000): {anyOf: unknown[]} {
   const tag = randomUUID().slice(0, 8)
-  const alternatives: unknown[] = Array.from({length: 3000}, (_, i) => ({type: 'object', properties: {[`${tag}${i}`]: {type: 'integer'}}, required: [`${tag}${i}`]}))
+  const alternatives: unknown[] = Array.from({length: count}, (_, i) => ({type: 'object', properties: {[`${tag}${i}`]: {type: 'integer'}}, required: [`${tag}${i}`]}))
   return {anyOf: last ? [...alternatives, last] : alternatives}
 }
 
 /** The guided spec of a chat body as the event loop gets it from the worker. */
-async function specFromWorker(fields: Record<string, unknown>): Promise<GuidedSpec> {
+async function specFromWorker(fields: Record<string, unknown>, big = true): Promise<GuidedSpec> {
   const body = Buffer.from(JSON.stringify({messages: [{role: 'user', content: 'hi'}], max_tokens: 2, ...fields}))
-  assert.ok(body.length > 64 * 1024, 'big enough to be checked in a worker')
+  assert.equal(body.length > 64 * 1024, big, big ? 'big enough to be checked in a worker' : 'small enough to be checked on the event loop')
   const {request} = (await workers.checkBody(body, 'chat', CHECKS)) as {request: ChatCompletionRequest}
   return request.sampling.guided!
 }
@@ -36,8 +36,12 @@ async function specFromWorker(fields: Record<string, unknown>): Promise<GuidedSp
 function countReads(spec: GuidedSpec, field: string): {reads: number} {
   const descriptor = Object.getOwnPropertyDescriptor(spec, field)
   assert.ok(descriptor?.get, `'${field}' comes back unread (shared text), not rebuilt as objects on the event loop`)
+  return countReadsOf(spec, field, descriptor.get)
+}
+
+function countReadsOf(spec: GuidedSpec, field: string, read: () => unknown): {reads: number} {
   const counter = {reads: 0}
-  Object.defineProperty(spec, field, {...descriptor, get: () => (counter.reads++, descriptor.get!())})
+  Object.defineProperty(spec, field, {enumerable: true, configurable: true, get: () => (counter.reads++, read())})
   return counter
 }
 
@@ -103,5 +107,27 @@ describe('guided specs settled in the tokenizer worker', () => {
       grammarRefOf(spec)
       assert.equal(counter.reads, 0, spec.kind)
     }
+  })
+
+  it('a small body (parsed on the event loop) with a sizeable new schema has it checked and keyed in a worker too', async () => {
+    const schema = freshSchema(undefined, 150)
+    const spec = await specFromWorker({guided_json: schema}, false)
+    assert.ok(isSettled(spec), 'settled by the time the body is checked')
+    const value = (spec as Extract<GuidedSpec, {kind: 'json'}>).schema
+    const counter = countReadsOf(spec, 'schema', () => value)
+    checkGuidedSpec(spec)
+    assert.deepEqual(JSON.parse(keyOfRef(grammarRefOf(spec))), {kind: 'json', schema, anyWhitespace: true})
+    assert.equal(counter.reads, 0)
+    const refused = await specFromWorker({guided_json: freshSchema({type: 'string', format: 'color'}, 150)}, false)
+    const reads = countReadsOf(refused, 'schema', () => value)
+    assert.throws(() => checkGuidedSpec(refused), (error: unknown) => {
+      assert.ok(error instanceof InvalidRequestError)
+      assert.equal(error.param, 'guided_json')
+      assert.match(error.message, /^'guided_json': string format 'color' \(at #\/anyOf\/150\/format\) is not supported; formats: date, /)
+      return true
+    })
+    assert.equal(reads.reads, 0)
+    // A small spec is not worth the hop: the event loop settles it when it is used.
+    assert.ok(!isSettled(await specFromWorker({guided_json: freshSchema(undefined, 3)}, false)))
   })
 })

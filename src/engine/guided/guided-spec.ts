@@ -118,6 +118,12 @@ export interface Settlement {
   error?: InvalidRequestError
 }
 
+/** Whether the spec's checks were made (passed or refused) and its ref built: a digest lookup the first time. */
+export function isSettled(spec: GuidedSpec): boolean {
+  const settled = settledOf(spec)
+  return settled !== null && (settled.error !== undefined || (settled.checked === true && settled.ref !== undefined))
+}
+
 /** Checks and keys the spec (null: it cannot be written as text, so it has no digest to hand over). */
 export function settle(spec: GuidedSpec): Settlement | null {
   const settled = settledOf(spec)
