@@ -26,8 +26,9 @@ export interface CompileLimits {
 }
 
 /**
- * Compiles `spec` (sent as its grammar ref: the same cost whatever its size) in `host`. 'lost': the worker stopped before it took the compile (another compile's limit, a trap,
- * another client leaving), so the caller may send it to another worker.
+ * Compiles `spec` in `host`, sent as its grammar ref (the same cost whatever its size). 'lost': the worker stopped
+ * before it took the compile (another compile's limit, a trap, another client leaving), so the caller may send it to
+ * another worker.
  */
 export async function compileInWorker(host: GrammarHost, spec: GuidedSpec, limits: CompileLimits, signal?: AbortSignal): Promise<'compiled' | 'lost'> {
   const gate = new Int32Array(new SharedArrayBuffer(4))

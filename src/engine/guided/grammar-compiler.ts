@@ -71,10 +71,6 @@ export class GrammarCompiler {
     await pending
   }
 
-  isCompiled(spec: GuidedSpec): boolean {
-    return this.done.has(guidedKey(spec))
-  }
-
   /** Compiles the spec whose guidedKey is `key` (the key is the spec itself, less its field), errors on `param`. */
   async compileKey(key: string, param: string): Promise<void> {
     if (!this.done.has(key)) await this.compile({...JSON.parse(key), param} as GuidedSpec, key)

@@ -69,7 +69,7 @@ interface Settled {
 const settledByDigest = new Map<string, Settled>()
 const settledOfSpec = new WeakMap<GuidedSpec, Settled | null>()
 const SETTLED_CAPACITY = 128
-/** Characters of keys (and bytes of their shared copies) kept at most: a key is the schema's text, and schemas may be megabytes each. */
+/** Characters of keys (and bytes of their shared copies) kept at most: a key is the schema's text, megabytes for some. */
 const SETTLED_KEY_CHARS = 32 * 2 ** 20
 
 /** The spec text's entry (null when it cannot be written as text: nested past JSON.stringify's stack). */
