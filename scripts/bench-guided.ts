@@ -7,7 +7,7 @@ import {parseArgs} from 'node:util'
 import {makeEngineConfig} from '../src/engine/config.js'
 import {GrammarCompiler, vocabInfoOf, type VocabInfo} from '../src/engine/guided/grammar-compiler.js'
 import {GrammarService} from '../src/engine/guided/grammar-service.js'
-import {guidedKey, type GuidedSpec} from '../src/engine/guided/guided-spec.js'
+import {grammarRefOf, guidedKey, type GuidedSpec} from '../src/engine/guided/guided-spec.js'
 import {Utf8Bound} from '../src/engine/guided/utf8-bound.js'
 import {WhitespaceBound} from '../src/engine/guided/whitespace-bound.js'
 import {LLMEngine} from '../src/engine/llm-engine.js'
@@ -159,7 +159,7 @@ async function workerRoundTrip(source: VocabSource, batch: number): Promise<void
     const matcherIds = specs.map((_, i) => i)
     for (let step = 0; step < STEPS; step++) {
       const start = performance.now()
-      const masks = await service.step(specs.map((spec, i) => ({matcherId: matcherIds[i]!, key: guidedKey(spec), accept: accepts[i]!})))
+      const masks = await service.step(specs.map((spec, i) => ({matcherId: matcherIds[i]!, grammar: grammarRefOf(spec), accept: accepts[i]!})))
       const ms = performance.now() - start
       wall.push(ms / batch)
       overhead.push((ms - service.lastStepBusyMs) / batch)

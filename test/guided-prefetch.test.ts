@@ -56,6 +56,11 @@ describe('prefetched grammar masks', () => {
     const masks = await guides.masksFor([{group, seq: a}, {group, seq: fork}])
     assert.deepEqual(calls.map((items) => items.map(({matcherId, accept}) => [matcherId, accept])), [[[3, [5, 6]]], [[3, [7]]], [[4, [5, 6, 7]]]])
     assert.equal(masks[1]![0], 1 << 4)
+    // Each item names its grammar by one ref, made once: its key's text is shared memory, never copied per step.
+    const grammars = calls.flat().map((item) => item.grammar)
+    assert.ok(grammars.every((grammar) => grammar === grammars[0]))
+    assert.ok(grammars[0]!.text instanceof SharedArrayBuffer)
+    assert.ok(!calls.flat().some((item) => 'key' in item), 'no key string in the items')
   })
 
   it('a prefetch abandoned with its step (the forward pass failed) is replaced by the next one, no unhandled rejection', async () => {

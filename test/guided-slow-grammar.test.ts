@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict'
 import {after, before, describe, it} from 'node:test'
 import {makeEngineConfig} from '../src/engine/config.js'
-import {guidedKey} from '../src/engine/guided/guided-spec.js'
+import {grammarRefOf} from '../src/engine/guided/guided-spec.js'
 import {GrammarService} from '../src/engine/guided/grammar-service.js'
 import {LLMEngine} from '../src/engine/llm-engine.js'
 import {ensureTestModel} from '../src/engine/model/test-model.js'
@@ -69,11 +69,11 @@ describe('GrammarService mask budget', () => {
       const plain = {kind: 'regex', pattern: '[a-c]+', param: 'guided_regex'} as const
       await grammars.compile(slow)
       await grammars.compile(plain)
-      await assert.rejects(grammars.step([{matcherId: 2, key: guidedKey(plain), accept: []}, {matcherId: 1, key: guidedKey(slow), accept: []}]), /ran past 300 ms/)
+      await assert.rejects(grammars.step([{matcherId: 2, grammar: grammarRefOf(plain), accept: []}, {matcherId: 1, grammar: grammarRefOf(slow), accept: []}]), /ran past 300 ms/)
       assert.equal(grammars.takeOverBudget(1), true)
       assert.equal(grammars.takeOverBudget(2), false)
       assert.equal(grammars.hasMatcher(2), false)
-      const [mask] = await grammars.step([{matcherId: 2, key: guidedKey(plain), accept: []}])
+      const [mask] = await grammars.step([{matcherId: 2, grammar: grammarRefOf(plain), accept: []}])
       assert.ok(mask!.some((word) => word !== 0))
     } finally {
       await grammars.close()
@@ -92,7 +92,7 @@ describe('GrammarService mask budget', () => {
       let flaggedAt = -1
       for (let step = 0; step < 200 && flaggedAt < 0; step++) {
         const accept = step === 0 ? [] : [a]
-        await grammars.step([{matcherId: 1, key: guidedKey(slow), accept}, {matcherId: 2, key: guidedKey(plain), accept}])
+        await grammars.step([{matcherId: 1, grammar: grammarRefOf(slow), accept}, {matcherId: 2, grammar: grammarRefOf(plain), accept}])
         assert.equal(grammars.takeOverBudget(2), false)
         if (grammars.takeOverBudget(1)) flaggedAt = step
       }

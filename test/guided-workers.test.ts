@@ -6,13 +6,12 @@ import {after, before, describe, it} from 'node:test'
 import {makeEngineConfig} from '../src/engine/config.js'
 import {InvalidRequestError} from '../src/engine/errors.js'
 import {GrammarService} from '../src/engine/guided/grammar-service.js'
-import {guidedKey} from '../src/engine/guided/guided-spec.js'
 import {SequenceGuides} from '../src/engine/guided/sequence-guides.js'
 import {Sequence, type SequenceGroup} from '../src/engine/sequence.js'
 import {BUILTIN_MODEL_DIR} from '../src/engine/model/builtin-model.js'
 import {Tokenizer} from '../src/engine/model/tokenizer.js'
 import {jsonSchemaGrammar} from '../src/engine/guided/grammar-compiler.js'
-import type {GuidedSpec} from '../src/engine/guided/guided-spec.js'
+import {grammarRefOf, type GuidedSpec} from '../src/engine/guided/guided-spec.js'
 import {WhitespaceBound} from '../src/engine/guided/whitespace-bound.js'
 import {xgrammar} from '../src/engine/guided/xgrammar.js'
 import {LLMEngine} from '../src/engine/llm-engine.js'
@@ -235,7 +234,7 @@ describe('grammar compile time limit', () => {
       const small: GuidedSpec = {kind: 'json', schema: {type: 'object', properties: {a: {type: 'integer'}}, required: ['a']}, anyWhitespace: false, param: 'response_format'}
       await grammars.compile(small)
       assert.ok(grammars.isCompiled(small))
-      const [mask] = await grammars.step([{matcherId: 1, key: guidedKey(small), accept: []}])
+      const [mask] = await grammars.step([{matcherId: 1, grammar: grammarRefOf(small), accept: []}])
       assert.ok(mask && mask.some((word) => word !== 0), 'the fresh worker steps matchers')
     } finally {
       await grammars.close()

@@ -2,6 +2,7 @@
 import {ContextLengthError, InvalidRequestError, NotFoundError} from '../engine/errors.js'
 import {type LogitBias, logitBiasFromPairs} from '../engine/logit-bias.js'
 import type {ModelSamplingDefaults} from '../engine/model/load-model.js'
+import type {SpecHandoff} from '../engine/guided/spec-handoff.js'
 import {makeSamplingParams, type SamplingParams} from '../engine/sampling-params.js'
 import {parseAllowedTokenIds, parseBadWords, parseGuided} from './guided-fields.js'
 import {
@@ -42,6 +43,8 @@ export interface CommonRequest {
   tokensAsIds: boolean
   /** return_token_ids (vLLM): replies carry the prompt's and each choice's token ids. */
   returnTokenIds: boolean
+  /** sampling.guided while it crosses from a tokenizer worker to the event loop (request-checks.ts); never set after. */
+  guidedHandoff?: SpecHandoff
 }
 
 export interface CompletionRequest extends CommonRequest {

@@ -1,6 +1,7 @@
 // The checks a request body gets before its request is admitted, by route: the same code wherever it runs, in a tokenizer
 // worker beside the parse for a big body (so 10^5 list items cost the event loop a small copy, not ~250 ms of checks,
 // clones and GC), on the event loop for a small one. The event loop gets the checked request or its 4xx error.
+import {packSpec, unpackSpec} from '../engine/guided/spec-handoff.js'
 import type {ChatContentFormatOption} from '../engine/model/chat-content-format.js'
 import {type ChatCompletionRequest, parseChatCompletionRequest} from './chat-request.js'
 import type {TokenizerLike} from './engine-like.js'
@@ -104,6 +105,12 @@ export function packForTransfer(checked: CheckedByRoute[RouteName]): {value: unk
   const transfer: ArrayBuffer[] = []
   const request = 'request' in checked ? checked.request : undefined
   if (request !== undefined && 'sampling' in request) {
+    // Its checks and key made here: the event loop adopts them instead of walking the spec (a big schema: ~300 ms).
+    const handoff = request.sampling.guided ? packSpec(request.sampling.guided) : null
+    if (handoff) {
+      request.guidedHandoff = handoff
+      delete request.sampling.guided
+    }
     const bias = request.sampling.logitBias
     if (bias) transfer.push(bias.ids.buffer as ArrayBuffer, bias.values.buffer as ArrayBuffer)
     if ('messages' in request && typeof request.messages !== 'string') {
@@ -121,6 +128,16 @@ export function packForTransfer(checked: CheckedByRoute[RouteName]): {value: unk
   // Only the items the store keeps need come back (10^5 of them cost the event loop ~30 ms to rebuild).
   if ('translated' in checked && !checked.translated.settings.store) checked.translated.inputItems = []
   return {value: checked, transfer}
+}
+
+/** A worker's checked request as the event loop uses it: its guided spec unpacked (spec-handoff.ts). */
+export function unpackTransferred<C extends CheckedByRoute[RouteName]>(checked: C): C {
+  const request = 'request' in checked ? checked.request : undefined
+  if (request?.guidedHandoff) {
+    request.sampling.guided = unpackSpec(request.guidedHandoff)
+    delete request.guidedHandoff
+  }
+  return checked
 }
 
 /** The renamer of a checked Responses request's errors; the sources' text is parsed only for an error on one message. */

@@ -1,6 +1,7 @@
 // Worker thread entry: loads the model's tokenizer once, then runs the tokenize jobs TokenizerWorkers posts, off the server's event loop.
 import {parentPort, workerData} from 'node:worker_threads'
 import {badWordTokenSequences} from '../engine/guided/bad-words.js'
+import {settleText} from '../engine/guided/spec-handoff.js'
 import {Tokenizer} from '../engine/model/tokenizer.js'
 import {runTokenizeJob, serializeJobError, type TokenizeJob} from './prompt-tokenizer.js'
 import {jsonText} from './request-body.js'
@@ -9,7 +10,11 @@ import {checkBodyText, type CheckOptions, packForTransfer, type RouteName} from 
 const {modelDir, maxModelLen} = workerData as {modelDir: string; maxModelLen: number}
 const tokenizer = Tokenizer.load(modelDir)
 
-export type WorkerJob = TokenizeJob | {kind: 'body'; body: Uint8Array; route: RouteName; options: CheckOptions} | {kind: 'badWords'; words: readonly string[]}
+export type WorkerJob =
+  | TokenizeJob
+  | {kind: 'body'; body: Uint8Array; route: RouteName; options: CheckOptions}
+  | {kind: 'badWords'; words: readonly string[]}
+  | {kind: 'settleSpec'; text: string}
 
 parentPort!.on('message', ({id, job}: {id: number; job: WorkerJob}) => {
   try {
@@ -22,6 +27,7 @@ parentPort!.on('message', ({id, job}: {id: number; job: WorkerJob}) => {
       return parentPort!.postMessage({id, value: {checked: value}}, transfer)
     }
     if (job.kind === 'badWords') return parentPort!.postMessage({id, value: badWordTokenSequences(tokenizer, job.words)})
+    if (job.kind === 'settleSpec') return parentPort!.postMessage({id, value: settleText(job.text)})
     const ids = Int32Array.from(runTokenizeJob(tokenizer, job, maxModelLen))
     parentPort!.postMessage({id, ids}, [ids.buffer])
   } catch (error) {

@@ -1,10 +1,11 @@
 // A pool of worker threads that tokenize prompts and render chat templates, so a huge prompt never stalls the server's event loop.
 import type {Worker} from 'node:worker_threads'
+import {adoptTextSettlement, type TextSettlement, textToSettle} from '../engine/guided/spec-handoff.js'
 import {startModuleWorker, terminateWorker} from '../engine/module-worker.js'
 import type {TokenizerLike} from './engine-like.js'
 import {checkTextFits, deserializeJobError, mayExceedContext, type PromptTokenizer, type SerializedJobError, type TokenizeJob} from './prompt-tokenizer.js'
 import {jsonText} from './request-body.js'
-import {type CheckedByRoute, checkBodyText, type CheckOptions, type RouteName} from './request-checks.js'
+import {type CheckedByRoute, checkBodyText, type CheckOptions, type RouteName, unpackTransferred} from './request-checks.js'
 import type {WorkerJob} from './tokenize-worker.js'
 
 /** A job waiting for a worker, or running on one. */
@@ -69,11 +70,28 @@ export class TokenizerWorkers implements PromptTokenizer {
    * decoding, checking and refusing a huge request cost the event loop only the copy of what the worker sends back.
    */
   async checkBody<R extends RouteName>(body: Buffer, route: R, options: CheckOptions, signal?: AbortSignal): Promise<CheckedByRoute[R]> {
-    if (body.length < OFFLOAD_BODY_BYTES) return checkBodyText(this.sizeLimit, jsonText(body), route, options, this.maxModelLen)
+    if (body.length < OFFLOAD_BODY_BYTES) return this.settleGuided(checkBodyText(this.sizeLimit, jsonText(body), route, options, this.maxModelLen), signal)
     const own = body.byteOffset === 0 && body.byteLength === body.buffer.byteLength ? body : Buffer.from(body)
     const reply = (await this.post({kind: 'body', body: own, route, options}, signal, [own.buffer as ArrayBuffer])) as {bodyText: string} | {checked: CheckedByRoute[R]}
     // A body its handler checks may come back as text (tokenize-worker.ts), which parses here without error.
-    return 'bodyText' in reply ? ({body: JSON.parse(reply.bodyText)} as CheckedByRoute[R]) : reply.checked
+    return 'bodyText' in reply ? ({body: JSON.parse(reply.bodyText)} as CheckedByRoute[R]) : unpackTransferred(reply.checked)
+  }
+
+  /**
+   * A small body's guided spec new to the server, if its checks would cost the event loop more than the hop (a 60 KB
+   * schema: ~20 ms), is checked and keyed in a worker; the event loop adopts the result (a big body's comes with it).
+   */
+  private async settleGuided<C extends CheckedByRoute[RouteName]>(checked: C, signal: AbortSignal | undefined): Promise<C> {
+    const spec = 'request' in checked && 'sampling' in checked.request ? checked.request.sampling.guided : undefined
+    const text = spec ? textToSettle(spec) : null
+    if (text === null) return checked
+    // Without a worker's answer (none running) the event loop makes the checks itself, as it did before.
+    const settlement = (await this.post({kind: 'settleSpec', text}, signal).catch((error: unknown) => {
+      if (signal?.aborted) throw error
+      return null
+    })) as TextSettlement | null
+    if (settlement) adoptTextSettlement(spec!, settlement)
+    return checked
   }
 
   /** Jobs waiting for a worker (not counting those running). */

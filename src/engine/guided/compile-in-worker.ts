@@ -4,7 +4,7 @@
 import {performance} from 'node:perf_hooks'
 import {InvalidRequestError, UnavailableError} from '../errors.js'
 import type {GrammarHost} from './grammar-host.js'
-import type {GuidedSpec} from './guided-spec.js'
+import {grammarRefOf, type GuidedSpec} from './guided-spec.js'
 
 /**
  * A compile's gate, shared with the worker (one Int32): queued until one side takes it, the worker by starting the
@@ -26,8 +26,9 @@ export interface CompileLimits {
 }
 
 /**
- * Compiles `spec` in `host`. 'lost': the worker stopped before it took the compile (another compile's limit, a trap,
- * another client leaving), so the caller may send it to another worker.
+ * Compiles `spec` in `host`, sent as its grammar ref (the same cost whatever its size). 'lost': the worker stopped
+ * before it took the compile (another compile's limit, a trap, another client leaving), so the caller may send it to
+ * another worker.
  */
 export async function compileInWorker(host: GrammarHost, spec: GuidedSpec, limits: CompileLimits, signal?: AbortSignal): Promise<'compiled' | 'lost'> {
   const gate = new Int32Array(new SharedArrayBuffer(4))
@@ -56,7 +57,7 @@ export async function compileInWorker(host: GrammarHost, spec: GuidedSpec, limit
   host.compiling++
   signal?.addEventListener('abort', abandoned, {once: true})
   try {
-    const call = host.call({op: 'compile', spec, gate}, onStart)
+    const call = host.call({op: 'compile', grammar: grammarRefOf(spec), param: spec.param, gate}, onStart)
     call.catch(() => {}) // after a cancel its answer is nobody's
     await Promise.race([call, waitEnded])
     return 'compiled'

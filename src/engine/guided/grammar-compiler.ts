@@ -53,8 +53,7 @@ export class GrammarCompiler {
    * Compiles (or finds) the grammar; a spec that does not compile is an InvalidRequestError naming its field.
    * xgrammar compiles asynchronously in its WebAssembly instance; the first call also builds the tokenizer tables.
    */
-  async compile(spec: GuidedSpec): Promise<void> {
-    const key = guidedKey(spec)
+  async compile(spec: GuidedSpec, key = guidedKey(spec)): Promise<void> {
     let pending = this.cache.get(key)
     if (pending) {
       this.cache.delete(key)
@@ -72,14 +71,15 @@ export class GrammarCompiler {
     await pending
   }
 
-  isCompiled(spec: GuidedSpec): boolean {
-    return this.done.has(guidedKey(spec))
+  /** Compiles the spec whose guidedKey is `key` (the key is the spec itself, less its field), errors on `param`. */
+  async compileKey(key: string, param: string): Promise<void> {
+    if (!this.done.has(key)) await this.compile({...JSON.parse(key), param} as GuidedSpec, key)
   }
 
   /** A fresh matcher at the start of a compiled grammar (by its guidedKey), with EOS as its stop token. */
   async newMatcher(key: string): Promise<XgGrammarMatcher> {
-    // The key is the spec itself: a grammar dropped from the cache while its requests still run is compiled again.
-    if (!this.done.has(key)) await this.compile({...JSON.parse(key), param: 'guided'} as GuidedSpec)
+    // A grammar dropped from the cache while its requests still run is compiled again.
+    await this.compileKey(key, 'guided')
     const compiled = this.done.get(key)!
     return xgrammar().GrammarMatcher.createGrammarMatcher(compiled, this.vocabInfo.eosTokenIds)
   }

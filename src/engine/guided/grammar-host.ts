@@ -12,7 +12,7 @@ export class GrammarHost {
   private worker: Worker | null
   private nextId = 0
   private readonly pending = new Map<number, Pending>()
-  /** Keys of the grammars compiled here (the worker may drop the least recent past its cache size, and recompile). */
+  /** Ref ids of the grammars compiled here (the worker may drop the least recent past its cache size, and recompile). */
   readonly compiled = new Set<string>()
   /** Sequences whose matchers live here. */
   readonly matchers = new Set<number>()

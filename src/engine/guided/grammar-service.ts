@@ -11,7 +11,8 @@ import {compileInWorker} from './compile-in-worker.js'
 import {vocabInfoOf, type VocabInfo} from './grammar-compiler.js'
 import {GrammarHost, type HostRequest} from './grammar-host.js'
 import type {MaskBudget, StepItem, WorkerReply} from './grammar-worker.js'
-import {checkGuidedSpec, guidedKey, type GuidedSpec} from './guided-spec.js'
+import type {GrammarRef} from './grammar-ref.js'
+import {checkGuidedSpec, grammarRefOf, type GuidedSpec} from './guided-spec.js'
 import {SharedCompiles} from './shared-compiles.js'
 
 /** Worker threads at most; each holds its own tokenizer tables (built once, about a second at 32k tokens). */
@@ -77,7 +78,7 @@ export class GrammarService {
   private readonly overBudget = new Set<number>()
   private readonly sharedCompiles = new SharedCompiles()
   /**
-   * Grammars whose compile was refused (by key, in recency order): sent again, each would hold a worker for its whole
+   * Grammars whose compile was refused (by ref id, in recency order): sent again, each would hold a worker for its whole
    * compile, up to the time limit, before the same 400.
    */
   private readonly refusedCompiles = new Map<string, InvalidRequestError>()
@@ -113,22 +114,22 @@ export class GrammarService {
     // Checked before its key is built: the key walks the schema recursively, and a schema nested thousands deep (a
     // --json-schema file; the server's bodies are bounded) would overflow the stack there instead of being refused.
     checkGuidedSpec(spec)
-    if (this.isCompiled(spec)) return
-    const refused = this.refusedCompiles.get(guidedKey(spec))
+    const grammar = grammarRefOf(spec)
+    if (this.hostOf(grammar.id)) return
+    const refused = this.refusedCompiles.get(grammar.id)
     if (refused) throw onField(refused, spec.param)
     try {
-      await this.sharedCompiles.join(guidedKey(spec), (stop) => this.compileOnce(spec, stop), signal)
+      await this.sharedCompiles.join(grammar.id, (stop) => this.compileOnce(spec, grammar, stop), signal)
     } catch (error) {
       throw onField(error, spec.param)
     }
   }
 
   /** One compile: dropped while it waits for a worker when `signal` aborts, its worker stopped once it runs, if that worker holds no matchers. */
-  private async compileOnce(spec: GuidedSpec, signal: AbortSignal): Promise<void> {
-    const key = guidedKey(spec)
+  private async compileOnce(spec: GuidedSpec, grammar: GrammarRef, signal: AbortSignal): Promise<void> {
     const startBy = performance.now() + this.compileWaitTimeoutMs
     for (;;) {
-      if (this.hostOf(key)) return
+      if (this.hostOf(grammar.id)) return
       signal.throwIfAborted()
       const host = this.hostForCompile()
       const shared = host.matchers.size > 0
@@ -138,22 +139,22 @@ export class GrammarService {
         if ((await compileInWorker(host, spec, {runMs, shared, startBy, waitMs: this.compileWaitTimeoutMs}, signal)) === 'lost') continue
       } catch (error) {
         // Refused alone in its worker (not cut short by sharing one): the same grammar would be refused again.
-        if (error instanceof InvalidRequestError && !shared) this.refuse(key, error)
+        if (error instanceof InvalidRequestError && !shared) this.refuse(grammar.id, error)
         throw error
       }
-      host.compiled.add(key)
+      host.compiled.add(grammar.id)
       return
     }
   }
 
-  private refuse(key: string, error: InvalidRequestError): void {
-    this.refusedCompiles.delete(key)
-    this.refusedCompiles.set(key, error)
+  private refuse(id: string, error: InvalidRequestError): void {
+    this.refusedCompiles.delete(id)
+    this.refusedCompiles.set(id, error)
     if (this.refusedCompiles.size > REFUSED_CAPACITY) this.refusedCompiles.delete(this.refusedCompiles.keys().next().value as string)
   }
 
   isCompiled(spec: GuidedSpec): boolean {
-    return this.hostOf(guidedKey(spec)) !== undefined
+    return this.hostOf(grammarRefOf(spec).id) !== undefined
   }
 
   /**
@@ -235,15 +236,15 @@ export class GrammarService {
     await Promise.all(hosts.map((host) => host.close()))
   }
 
-  private hostOf(key: string): GrammarHost | undefined {
-    return this.hosts.find((host) => host.compiled.has(key))
+  private hostOf(grammarId: string): GrammarHost | undefined {
+    return this.hosts.find((host) => host.compiled.has(grammarId))
   }
 
   /** A sequence's matcher stays in one worker; a new one goes where its grammar is (or is compiled again on demand). */
   private matcherHost(item: StepRequest): GrammarHost {
     let host = this.hostOfMatcher.get(item.matcherId)
     if (!host?.alive) {
-      host = this.hostOf(item.key) ?? this.hostForCompile()
+      host = this.hostOf(item.grammar.id) ?? this.hostForCompile()
       this.hostOfMatcher.set(item.matcherId, host)
       host.matchers.add(item.matcherId)
     }

@@ -5,15 +5,20 @@ import {parentPort, workerData} from 'node:worker_threads'
 import {InvalidRequestError} from '../errors.js'
 import {GATE_QUEUED, GATE_STARTED} from './compile-in-worker.js'
 import {GrammarCompiler, type VocabInfo} from './grammar-compiler.js'
+import {type GrammarRef, keyOfRef} from './grammar-ref.js'
 import type {GuidedSpec} from './guided-spec.js'
 import {Utf8Bound, type Utf8Run} from './utf8-bound.js'
 import {WhitespaceBound, type WhitespaceRun} from './whitespace-bound.js'
 import type {XgGrammarMatcher} from './xgrammar.js'
 
-/** One guided sequence's step: the tokens it took since the last step, then its next mask, written to slot `slot`. */
+/**
+ * One guided sequence's step: the tokens it took since the last step, then its next mask, written to slot `slot`.
+ * `grammar` (a ref: its text is shared memory, so it costs the same whatever the grammar's size) is read only to start
+ * the sequence's matcher.
+ */
 export interface StepItem {
   matcherId: number
-  key: string
+  grammar: GrammarRef
   accept: number[]
   slot: number
 }
@@ -23,7 +28,7 @@ export interface StepItem {
  * 32-bit words per slot.
  */
 export type WorkerRequest =
-  | {id: number; op: 'compile'; spec: GuidedSpec; gate: Int32Array}
+  | {id: number; op: 'compile'; grammar: GrammarRef; param: string; gate: Int32Array}
   | {id: number; op: 'step'; items: StepItem[]; masks: SharedArrayBuffer; words: number; budget: MaskBudget; progress: Int32Array}
   | {id: number; op: 'forget'; matcherIds: number[]}
 
@@ -94,9 +99,9 @@ async function newMatcher(key: string): Promise<MatcherEntry> {
 async function step(items: StepItem[], masks: SharedArrayBuffer, words: number, budget: MaskBudget, progress: Int32Array): Promise<{left: number[]; overBudget: number[]}> {
   const left: number[] = []
   const overBudget: number[] = []
-  for (const {matcherId, key, accept, slot} of items) {
+  for (const {matcherId, grammar, accept, slot} of items) {
     let entry = matchers.get(matcherId)
-    if (!entry) matchers.set(matcherId, (entry = await newMatcher(key)))
+    if (!entry) matchers.set(matcherId, (entry = await newMatcher(keyOfRef(grammar))))
     const {matcher, whitespace, utf8} = entry
     Atomics.add(progress, 1, 1)
     Atomics.store(progress, 0, matcherId)
@@ -125,7 +130,7 @@ async function handle(request: WorkerRequest): Promise<WorkerReply> {
       // Taken from its gate (compile-in-worker.ts) only if the engine has not given up on it while it waited.
       if (Atomics.compareExchange(request.gate, 0, GATE_QUEUED, GATE_STARTED) !== GATE_QUEUED) return {id: request.id, cancelled: true}
       parentPort!.postMessage({id: request.id, started: true} satisfies WorkerReply)
-      await compiler.compile(request.spec)
+      await compiler.compileKey(keyOfRef(request.grammar), request.param)
       return {id: request.id}
     case 'step':
       return {id: request.id, ...(await step(request.items, request.masks, request.words, request.budget, request.progress))}

@@ -2,6 +2,7 @@
 import {createHash} from 'node:crypto'
 import {InvalidRequestError} from '../errors.js'
 import {canonicalSchema} from './canonical-schema.js'
+import {type GrammarRef, grammarRefOfKey, keyOfRef} from './grammar-ref.js'
 import {regexForCheck, unsupportedRegex} from './regex-rules.js'
 import {normalizeSchema} from './schema-normalize.js'
 
@@ -32,6 +33,8 @@ export interface StructuralTag {
 export function guidedKey(spec: GuidedSpec): string {
   const settled = settledOf(spec)
   if (settled?.key !== undefined) return settled.key
+  // A spec checked and keyed in another thread (adoptSettlement) brings its key as shared text.
+  if (settled?.ref !== undefined) return (settled.key = keyOfRef(settled.ref))
   const {param: _param, ...grammar} = spec
   if (grammar.kind === 'json') grammar.schema = canonicalSchema(grammar.schema) as JsonSchema | null
   if (grammar.kind === 'structural_tag') grammar.tags = grammar.tags.map((tag) => ({...tag, schema: canonicalSchema(tag.schema) as JsonSchema}))
@@ -40,21 +43,33 @@ export function guidedKey(spec: GuidedSpec): string {
   return key
 }
 
-/** What is known of one spec text: its key once built, whether its checks passed or the error they threw. */
+/** The spec's grammar as it is sent to grammar workers (its key's digest and text): made once per spec text. */
+export function grammarRefOf(spec: GuidedSpec): GrammarRef {
+  const settled = settledOf(spec)
+  if (settled?.ref !== undefined) return settled.ref
+  const ref = grammarRefOfKey(guidedKey(spec))
+  if (settled) settled.ref = ref
+  return ref
+}
+
+/** What is known of one spec text: its key and grammar ref once built, whether its checks passed or the error they threw. */
 interface Settled {
+  digest: string
   key?: string
+  ref?: GrammarRef
   checked?: true
-  error?: unknown
+  error?: InvalidRequestError
 }
 /**
  * Spec texts (by digest, in recency order) already checked or keyed. Every request brings a new spec object, and a
  * schema of 20,000 alternatives costs ~250 ms of checks and canonical form on the event loop, stalling every client;
  * its text and digest cost about 2 ms, so a client sending it again (or many clients sending the same one) pay that.
+ * A spec in a big body is settled in the tokenizer worker that parsed it, and the event loop adopts the result.
  */
 const settledByDigest = new Map<string, Settled>()
 const settledOfSpec = new WeakMap<GuidedSpec, Settled | null>()
 const SETTLED_CAPACITY = 128
-/** Characters of keys kept at most: a key is the schema's text, and schemas may be megabytes each. */
+/** Characters of keys (and bytes of their shared copies) kept at most: a key is the schema's text, megabytes for some. */
 const SETTLED_KEY_CHARS = 32 * 2 ** 20
 
 /** The spec text's entry (null when it cannot be written as text: nested past JSON.stringify's stack). */
@@ -68,24 +83,70 @@ function settledOf(spec: GuidedSpec): Settled | null {
     settledOfSpec.set(spec, null)
     return null
   }
-  const digest = createHash('sha256').update(text).digest('base64')
-  settled = settledByDigest.get(digest)
-  if (settled) settledByDigest.delete(digest)
-  settled ??= {}
-  settledByDigest.set(digest, settled)
+  settled = entryOf(createHash('sha256').update(text).digest('base64'))
   settledOfSpec.set(spec, settled)
+  return settled
+}
+
+/** The entry of a spec text's digest, made the most recent (a new one if none). */
+function entryOf(digest: string): Settled {
+  const settled = settledByDigest.get(digest) ?? {digest}
+  settledByDigest.delete(digest)
+  settledByDigest.set(digest, settled)
   evictSettled()
   return settled
 }
 
 function evictSettled(): void {
+  const sizeOf = (settled: Settled) => (settled.key?.length ?? 0) + (settled.ref?.text.byteLength ?? 0)
   let settledKeyChars = 0
-  for (const settled of settledByDigest.values()) settledKeyChars += settled.key?.length ?? 0
+  for (const settled of settledByDigest.values()) settledKeyChars += sizeOf(settled)
   while (settledByDigest.size > SETTLED_CAPACITY || settledKeyChars > SETTLED_KEY_CHARS) {
     const [oldest, settled] = settledByDigest.entries().next().value as [string, Settled]
     settledByDigest.delete(oldest)
-    settledKeyChars -= settled.key?.length ?? 0
+    settledKeyChars -= sizeOf(settled)
   }
+}
+
+/**
+ * What a spec's checks and key came to, made in one thread for another to adopt (spec-handoff.ts): the spec text's
+ * digest, and either its grammar ref (checks passed) or the refusal its checks threw.
+ */
+export interface Settlement {
+  digest: string
+  ref?: GrammarRef
+  error?: InvalidRequestError
+}
+
+/** Whether the spec's checks were made (passed or refused) and its ref built: a digest lookup the first time. */
+export function isSettled(spec: GuidedSpec): boolean {
+  const settled = settledOf(spec)
+  return settled !== null && (settled.error !== undefined || (settled.checked === true && settled.ref !== undefined))
+}
+
+/** Checks and keys the spec (null: it cannot be written as text, so it has no digest to hand over). */
+export function settle(spec: GuidedSpec): Settlement | null {
+  const settled = settledOf(spec)
+  if (settled === null) return null
+  try {
+    checkGuidedSpec(spec)
+  } catch (error) {
+    if (error instanceof InvalidRequestError) return {digest: settled.digest, error}
+    throw error
+  }
+  return {digest: settled.digest, ref: grammarRefOf(spec)}
+}
+
+/**
+ * Takes another thread's settlement as this spec object's (it was cloned from the spec settled there): checkGuidedSpec
+ * then throws its refusal or passes, and grammarRefOf gives its ref, without walking the spec here.
+ */
+export function adoptSettlement(spec: GuidedSpec, {digest, ref, error}: Settlement): void {
+  const settled = entryOf(digest)
+  if (error) settled.error ??= error
+  else settled.checked = true
+  settled.ref ??= ref
+  settledOfSpec.set(spec, settled)
 }
 
 // Keywords the compiler enforces (xgrammar's JSON-schema converter) plus annotations that constrain nothing.

@@ -11,7 +11,7 @@ import type {Sequence, SequenceGroup} from '../sequence.js'
 import {badWordTokenSequences, bannedNextTokens} from './bad-words.js'
 import {InvalidRequestError} from '../errors.js'
 import type {GrammarService, StepRequest} from './grammar-service.js'
-import {guidedKey} from './guided-spec.js'
+import {grammarRefOf} from './guided-spec.js'
 import {bitmaskOf, intersectMasks} from './token-mask.js'
 
 type Target = {group: SequenceGroup; seq: Sequence}
@@ -109,7 +109,7 @@ export class SequenceGuides {
     const start = grammarStart(target)!
     const sent = this.grammars.hasMatcher(seq.seqId) ? (this.synced.get(seq.seqId) ?? start) : start
     this.synced.set(seq.seqId, seq.outputLength)
-    return {matcherId: seq.seqId, key: guidedKey(group.params.guided!), accept: seq.outputTokenIdsFrom(sent)}
+    return {matcherId: seq.seqId, grammar: grammarRefOf(group.params.guided!), accept: seq.outputTokenIdsFrom(sent)}
   }
 
   /** Tokens that would finish a bad word now. */
