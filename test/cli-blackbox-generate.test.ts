@@ -113,6 +113,25 @@ describe('generate: the context edge', () => {
     assert.equal(over.code, 2)
     assert.match(over.stderr, new RegExp(`maximum context length is ${maxModelLen} tokens\\. However, you requested ${maxModelLen + 1} tokens`))
   })
+
+  it('without --max-tokens a prompt near the context runs to its end (the default 64 is capped, as the server caps its default)', async () => {
+    const [probe] = await generateJson(['--max-tokens', '1', 'hello'])
+    const promptLength = probe!.prompt_token_ids.length
+    const maxModelLen = promptLength + 5
+    const [capped] = await generateJson(['--max-model-len', String(maxModelLen), '--ignore-eos', 'hello'])
+    assert.equal(capped!.outputs[0]!.token_ids.length, 5)
+    assert.equal(capped!.outputs[0]!.finish_reason, 'length')
+    // Streamed too, and for each of --n samples.
+    const streamed = await runCommand('generate', ['--model', modelDir, '--threads', '1', '--max-model-len', String(maxModelLen), '--ignore-eos', 'hello'])
+    assert.equal(streamed.code, 0, streamed.stderr)
+    assert.match(streamed.stderr, /\[5 tokens in/)
+    const [samples] = await generateJson(['--max-model-len', String(maxModelLen), '--ignore-eos', '--n', '2', '--temperature', '1', 'hello'])
+    assert.deepEqual(samples!.outputs.map((output) => output.token_ids.length), [5, 5])
+    // A prompt that fills the context leaves nothing to cap to: still the context error, exit 2.
+    const full = await runCommand('generate', ['--model', modelDir, '--threads', '1', '--max-model-len', String(promptLength), 'hello'])
+    assert.equal(full.code, 2)
+    assert.match(full.stderr, /maximum context length/)
+  })
 })
 
 describe('generate: beam search takes --stop, --logprobs and --repetition-penalty (it once refused them)', () => {
