@@ -1,8 +1,8 @@
 // The generate and bench commands through oclif, as a user runs them: output, JSON, the built-in model, errors and exit codes.
 import assert from 'node:assert/strict'
-import {mkdtempSync, readFileSync, rmSync} from 'node:fs'
+import {existsSync, mkdtempSync, readFileSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
-import {join} from 'node:path'
+import {dirname, join} from 'node:path'
 import {before, describe, it} from 'node:test'
 import {ensureTestModel} from '../src/engine/model/test-model.js'
 import {ReferenceModel} from './support/reference-model.js'
@@ -216,6 +216,22 @@ describe('pagedllm make-test-model --gguf', () => {
       assert.deepEqual(ids(fromGguf.stdout), ids(fromCheckpoint.stdout))
     } finally {
       rmSync(dir, {recursive: true, force: true})
+    }
+  })
+
+  it('a variant no GGUF file can say (an architecture it lacks, yarn) is refused in one line, exit 2, before anything is written', async () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'pagedllm-gguf-')), 'out')
+    try {
+      for (const [variant, why] of [['gpt2', /not GPT2LMHeadModel$/], ['yarn', /does not write yarn rope scaling$/]] as const) {
+        const made = await runCommand('make-test-model', ['--preset', 'tiny', '--variant', variant, '--out', dir, '--gguf', 'f32'])
+        assert.equal(made.code, 2, made.stderr)
+        assert.match(made.stderr, new RegExp(`^Error: --gguf cannot write --variant ${variant}: `))
+        assert.match(made.stderr.trimEnd(), why)
+        assert.equal(made.stderr.trimEnd().split('\n').length, 1, made.stderr)
+        assert.equal(existsSync(dir), false, 'no checkpoint (nor its folder) written')
+      }
+    } finally {
+      rmSync(dirname(dir), {recursive: true, force: true})
     }
   })
 })
