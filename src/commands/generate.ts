@@ -9,7 +9,7 @@ import {guidedFlags, guidedSpecFromFlags} from '../cli/guided-flags.js'
 import {samplingFlags, samplingParamsFromFlags} from '../cli/sampling-flags.js'
 import {reportInterrupt} from '../cli/interrupt.js'
 import {startEngine} from '../cli/start-engine.js'
-import {promptsFromArgs} from '../cli/stdin-prompt.js'
+import {promptsFromArgs, stdinFirstDataLimitMs} from '../cli/stdin-prompt.js'
 import {givenFlags} from '../cli/given-flags.js'
 import {checkTextFits} from '../server/prompt-tokenizer.js'
 
@@ -44,7 +44,9 @@ export default class Generate extends PagedLLMCommand {
   private async generate(): Promise<void> {
     const {argv, flags, raw} = await this.parse(Generate)
     refuseIgnoredFlags(flags)
-    const prompts = await promptsFromArgs(argv as string[], process.stdin)
+    const prompts = await promptsFromArgs(argv as string[], process.stdin, stdinFirstDataLimitMs(), () =>
+      process.stderr.write('waiting for the prompt on stdin (no PROMPT argument given)...\n'),
+    )
     // --seed given: every request brings it (its samples repeat alone or in any batch, as vLLM's SamplingParams(seed=...)).
     // Not given: requests bring none and the engine derives one per request from its seed, so runs repeat and two
     // identical prompts still sample differently, as in vLLM's LLM.generate.
