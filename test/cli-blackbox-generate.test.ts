@@ -87,6 +87,16 @@ describe('generate: streamed text and --json agree', () => {
   })
 })
 
+describe('generate --json: field names', () => {
+  it("metrics use vLLM's RequestMetrics names (snake_case, as every other field), in time order", async () => {
+    const [result] = await generateJson(['--max-tokens', '2', 'hello'])
+    const metrics = (result as unknown as {metrics: Record<string, number>}).metrics
+    assert.deepEqual(Object.keys(metrics), ['arrival_time', 'first_scheduled_time', 'first_token_time', 'finished_time'])
+    const times = Object.values(metrics)
+    assert.ok(times.every((time, i) => i === 0 || time >= times[i - 1]!), JSON.stringify(metrics))
+  })
+})
+
 describe('generate --json: num_cached_tokens', () => {
   it('a prompt run after the same prompt takes its whole blocks from the prefix cache; none without prefix caching', async () => {
     // One sequence at a time: the second prompt is admitted after the first has computed (and cached) its blocks.

@@ -132,8 +132,12 @@ function toJson(prompt: string, result: RequestOutput) {
     })),
     // vLLM's prompt_logprobs: null for the first token, which nothing predicts.
     prompt_logprobs: result.promptLogprobs?.map((entry) => (entry === null ? null : Object.fromEntries(entry))) ?? null,
+    // vLLM's RequestMetrics names, as every other field here (the engine's own are camelCase).
     metrics: {
-      ...result.metrics,
+      arrival_time: result.metrics.arrivalTime,
+      first_scheduled_time: result.metrics.firstScheduledTime,
+      first_token_time: result.metrics.firstTokenTime,
+      finished_time: result.metrics.finishedTime,
       ...(result.specDecode ? {spec_decode: {proposed: result.specDecode.numDraftTokens, accepted: result.specDecode.numAcceptedTokens, acceptance_rate: result.specDecode.acceptanceRate}} : {}),
     },
   }
