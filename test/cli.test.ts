@@ -1,8 +1,10 @@
 // The generate and bench commands through oclif, as a user runs them: output, JSON, the built-in model, errors and exit codes.
 import assert from 'node:assert/strict'
+import {spawnSync} from 'node:child_process'
 import {existsSync, mkdtempSync, readFileSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {dirname, join} from 'node:path'
+import {fileURLToPath} from 'node:url'
 import {before, describe, it} from 'node:test'
 import {ensureTestModel} from '../src/engine/model/test-model.js'
 import {ReferenceModel} from './support/reference-model.js'
@@ -233,5 +235,25 @@ describe('pagedllm make-test-model --gguf', () => {
     } finally {
       rmSync(dirname(dir), {recursive: true, force: true})
     }
+  })
+})
+
+describe('help as vLLM and llama.cpp users ask for it (bin/run.js, as installed)', () => {
+  const root = fileURLToPath(new URL('..', import.meta.url))
+  const run = (args: string[]) => {
+    const result = spawnSync(process.execPath, ['bin/run.js', ...args], {cwd: root, encoding: 'utf8'})
+    return {code: result.status, stdout: result.stdout, stderr: result.stderr}
+  }
+
+  it('-h is --help; `pagedllm help COMMAND` is COMMAND --help; a name that is no command is one error line', () => {
+    assert.ok(existsSync(join(root, 'dist/commands/help.js')), 'dist/ is not built: run npm run build:ts')
+    const generateHelp = run(['generate', '--help'])
+    assert.equal(generateHelp.code, 0, generateHelp.stderr)
+    assert.match(generateHelp.stdout, /^Generate text for one or more prompts/)
+    for (const args of [['generate', '-h'], ['help', 'generate']]) assert.deepEqual(run(args), generateHelp, args.join(' '))
+    assert.deepEqual(run(['help', 'bench', 'kernels']), run(['bench', 'kernels', '--help']))
+    assert.deepEqual(run(['-h']), run(['--help']))
+    const unknown = run(['help', 'nosuch'])
+    assert.deepEqual([unknown.code, unknown.stdout, unknown.stderr], [2, '', 'Error: nosuch is not a pagedllm command (pagedllm --help lists them)\n'])
   })
 })
