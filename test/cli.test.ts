@@ -6,6 +6,7 @@ import {tmpdir} from 'node:os'
 import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {before, describe, it} from 'node:test'
+import {unknownCommandMessage} from '../src/cli/unknown-command.js'
 import {ensureTestModel} from '../src/engine/model/test-model.js'
 import {ReferenceModel} from './support/reference-model.js'
 import {runCommand} from './support/run-command.js'
@@ -255,5 +256,18 @@ describe('help as vLLM and llama.cpp users ask for it (bin/run.js, as installed)
     assert.deepEqual(run(['-h']), run(['--help']))
     const unknown = run(['help', 'nosuch'])
     assert.deepEqual([unknown.code, unknown.stdout, unknown.stderr], [2, '', 'Error: nosuch is not a pagedllm command (pagedllm --help lists them)\n'])
+  })
+
+  it('a mistyped command is one error line naming what was typed (not the prompt after it), with the command meant', () => {
+    const typo = run(['gen', 'hello world'])
+    assert.deepEqual([typo.code, typo.stdout, typo.stderr], [2, '', 'Error: gen is not a pagedllm command; did you mean generate? (pagedllm --help lists them)\n'])
+    assert.equal(run(['bench', 'kernel']).stderr, 'Error: bench kernel is not a pagedllm command; did you mean bench kernels? (pagedllm --help lists them)\n')
+  })
+
+  it('names the command meant only when one is close (a prefix, or two edits)', () => {
+    const commands = ['generate', 'serve', 'compare', 'bench', 'bench:kernels', 'models', 'models:list', 'models:rm', 'make-test-model']
+    const hint = (id: string) => /did you mean (.*)\?/.exec(unknownCommandMessage(id, commands))?.[1] ?? null
+    assert.deepEqual(['gen:hi', 'genrate', 'serv', 'compar', 'bench:kernel', 'models:rm2', 'models:ls', 'xyz', 'm'].map(hint), ['generate', 'generate', 'serve', 'compare', 'bench kernels', 'models rm', null, null, null])
+    assert.equal(unknownCommandMessage('gen:hi:there', commands), 'gen is not a pagedllm command; did you mean generate? (pagedllm --help lists them)')
   })
 })

@@ -2,6 +2,7 @@
 // oclif leaves this command to a plugin; its Help class renders the same text --help does.
 import {Args, loadHelpClass} from '@oclif/core'
 import {PagedLLMCommand} from '../cli/pagedllm-command.js'
+import {unknownCommandMessage} from '../cli/unknown-command.js'
 
 export default class HelpCommand extends PagedLLMCommand {
   static override description = 'Show the help of a command (same as COMMAND --help)'
@@ -14,7 +15,7 @@ export default class HelpCommand extends PagedLLMCommand {
     const words = argv as string[]
     // A name that is no command: the error line, not the whole CLI's help.
     if (words.length > 0 && !this.config.findCommand(words.join(':')) && !this.config.findTopic(words.join(':')))
-      this.error(`${words.join(' ')} is not a pagedllm command (pagedllm --help lists them)`, {exit: 2})
+      this.error(unknownCommandMessage(words.join(':'), this.config.commandIDs), {exit: 2})
     const Help = await loadHelpClass(this.config)
     await new Help(this.config, this.config.pjson.oclif.helpOptions).showHelp(words)
   }
