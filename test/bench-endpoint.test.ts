@@ -237,9 +237,13 @@ describe('endpoint text prompts, /metrics and labels', () => {
     await new Promise<void>((resolve) => keyed.listen(0, '127.0.0.1', resolve))
     process.env.OPENAI_API_KEY = 'sk-test'
     try {
-      const info = await describeEndpoint(`http://127.0.0.1:${(keyed.address() as AddressInfo).port}`)
+      const url = `http://127.0.0.1:${(keyed.address() as AddressInfo).port}`
+      const info = await describeEndpoint(url)
       assert.deepEqual(info, {model: 'm', maxModelLen: 777})
       assert.deepEqual(seen, ['Bearer sk-test'])
+      // --endpoint-model: one the list names is taken with its context; one it leaves out is refused, naming the list.
+      assert.deepEqual(await describeEndpoint(url, 'm'), {model: 'm', maxModelLen: 777})
+      await assert.rejects(describeEndpoint(url, 'nosuch'), {name: 'UnavailableError', message: `${url}: --endpoint-model nosuch is not served there; GET /v1/models lists m`})
     } finally {
       delete process.env.OPENAI_API_KEY
       keyed.close()

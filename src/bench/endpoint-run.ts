@@ -83,6 +83,9 @@ export async function describeEndpoint(
   const entry = model === undefined ? entries[0] : entries.find((m) => m.id === model)
   if (model === undefined && (response.statusCode !== 200 || !entry))
     throw new UnavailableError(`${baseUrl}: GET /v1/models gave no model (status ${response.statusCode}${keyHint(response.statusCode)})`)
+  // --endpoint-model the server's own list leaves out: said now, not after prompts were made for it by other means.
+  if (model !== undefined && response.statusCode === 200 && entries.length > 0 && !entry)
+    throw new UnavailableError(`${baseUrl}: --endpoint-model ${model} is not served there; GET /v1/models lists ${entries.map((m) => m.id).join(', ')}`)
   const maxModelLen = typeof entry?.max_model_len === 'number' ? entry.max_model_len : null
   return {model: model ?? entry!.id, maxModelLen}
 }
