@@ -237,14 +237,37 @@ describe('endpoint text prompts, /metrics and labels', () => {
     await new Promise<void>((resolve) => keyed.listen(0, '127.0.0.1', resolve))
     process.env.OPENAI_API_KEY = 'sk-test'
     try {
-      const info = await describeEndpoint(`http://127.0.0.1:${(keyed.address() as AddressInfo).port}`)
+      const url = `http://127.0.0.1:${(keyed.address() as AddressInfo).port}`
+      const info = await describeEndpoint(url)
       assert.deepEqual(info, {model: 'm', maxModelLen: 777})
       assert.deepEqual(seen, ['Bearer sk-test'])
+      // --endpoint-model: one the list names is taken with its context; one it leaves out is refused, naming the list.
+      assert.deepEqual(await describeEndpoint(url, 'm'), {model: 'm', maxModelLen: 777})
+      await assert.rejects(describeEndpoint(url, 'nosuch'), {name: 'UnavailableError', message: `${url}: --endpoint-model nosuch is not served there; GET /v1/models lists m`})
     } finally {
       delete process.env.OPENAI_API_KEY
       keyed.close()
     }
     await assert.rejects(describeEndpoint('http://127.0.0.1:1'), UnavailableError)
+  })
+
+  it('a server that wants an API key (401) is named as such: set OPENAI_API_KEY, or the key it holds was refused', async () => {
+    const locked = createServer((req, res) => {
+      res.statusCode = req.headers.authorization === 'Bearer right' ? 200 : 401
+      res.end(JSON.stringify(res.statusCode === 200 ? {data: [{id: 'm'}]} : {error: {message: 'bad key'}}))
+    })
+    await new Promise<void>((resolve) => locked.listen(0, '127.0.0.1', resolve))
+    const url = `http://127.0.0.1:${(locked.address() as AddressInfo).port}`
+    try {
+      await assert.rejects(describeEndpoint(url), {message: `${url}: GET /v1/models gave no model (status 401: the server wants an API key; set OPENAI_API_KEY to it)`})
+      process.env.OPENAI_API_KEY = 'wrong'
+      await assert.rejects(describeEndpoint(url), {message: `${url}: GET /v1/models gave no model (status 401: the server refused the key in OPENAI_API_KEY)`})
+      process.env.OPENAI_API_KEY = 'right'
+      assert.equal((await describeEndpoint(url)).model, 'm')
+    } finally {
+      delete process.env.OPENAI_API_KEY
+      locked.close()
+    }
   })
 
   it('a server that accepts GET /v1/models and never answers is given up on, naming the probe', async () => {

@@ -78,7 +78,18 @@ describe("a user's own length trace (--trace FILE)", () => {
     assert.equal(built.source, `${path} (3 requests)`)
     assert.equal(built.droppedTooLong, 1)
     assert.deepEqual(built.trace.map((r) => [r.promptLen, r.outputLen]).sort((a, b) => a[0]! - b[0]!), [[3, 2], [50, 40]])
-    assert.throws(() => workload(path, 3), {message: `--num-prompts 3: only 2 of the 3 requests of --trace ${path} fit the 100 tokens (prompt + output) the engine or servers hold`})
+    assert.throws(() => workload(path, 3), {message: `--num-prompts 3: only 2 of the 3 requests of --trace ${path} fit the 100 tokens (prompt + output) the engine or servers hold; give --num-prompts 2 or fewer`})
+  })
+
+  it('a file shorter than --num-prompts (the default 30) is named as short, not as too long for the engine', () => {
+    const short = file('short.jsonl', '{"prompt_len": 3, "output_len": 2}\n{"prompt_len": 5, "output_len": 4}\n')
+    assert.throws(() => workload(short, 30), {message: `--num-prompts 30: --trace ${short} holds only 2 requests; give --num-prompts 2 or fewer`})
+    const shortAndLong = file('short-long.jsonl', '{"prompt_len": 3, "output_len": 2}\n{"prompt_len": 500, "output_len": 4}\n')
+    assert.throws(() => workload(shortAndLong, 30), {
+      message: `--num-prompts 30: --trace ${shortAndLong} holds only 2 requests, 1 of which fits the 100 tokens (prompt + output) the engine or servers hold; give --num-prompts 1 or fewer`,
+    })
+    const none = file('none-fit.jsonl', '{"prompt_len": 500, "output_len": 4}\n')
+    assert.throws(() => workload(none, 1), {message: `--num-prompts 1: only 0 of the 1 requests of --trace ${none} fit the 100 tokens (prompt + output) the engine or servers hold`})
   })
 
   it('refuses an unknown name, an empty file, a bad line and lengths that are not whole numbers, by name', () => {

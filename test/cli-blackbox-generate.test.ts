@@ -87,6 +87,16 @@ describe('generate: streamed text and --json agree', () => {
   })
 })
 
+describe('generate --json: field names', () => {
+  it("metrics use vLLM's RequestMetrics names (snake_case, as every other field), in time order", async () => {
+    const [result] = await generateJson(['--max-tokens', '2', 'hello'])
+    const metrics = (result as unknown as {metrics: Record<string, number>}).metrics
+    assert.deepEqual(Object.keys(metrics), ['arrival_time', 'first_scheduled_time', 'first_token_time', 'finished_time'])
+    const times = Object.values(metrics)
+    assert.ok(times.every((time, i) => i === 0 || time >= times[i - 1]!), JSON.stringify(metrics))
+  })
+})
+
 describe('generate --json: num_cached_tokens', () => {
   it('a prompt run after the same prompt takes its whole blocks from the prefix cache; none without prefix caching', async () => {
     // One sequence at a time: the second prompt is admitted after the first has computed (and cached) its blocks.
@@ -112,6 +122,25 @@ describe('generate: the context edge', () => {
     const over = await runCommand('generate', ['--model', modelDir, '--threads', '1', '--max-model-len', String(maxModelLen), '--max-tokens', String(maxModelLen - promptLength + 1), 'hello'])
     assert.equal(over.code, 2)
     assert.match(over.stderr, new RegExp(`maximum context length is ${maxModelLen} tokens\\. However, you requested ${maxModelLen + 1} tokens`))
+  })
+
+  it('without --max-tokens a prompt near the context runs to its end (the default 64 is capped, as the server caps its default)', async () => {
+    const [probe] = await generateJson(['--max-tokens', '1', 'hello'])
+    const promptLength = probe!.prompt_token_ids.length
+    const maxModelLen = promptLength + 5
+    const [capped] = await generateJson(['--max-model-len', String(maxModelLen), '--ignore-eos', 'hello'])
+    assert.equal(capped!.outputs[0]!.token_ids.length, 5)
+    assert.equal(capped!.outputs[0]!.finish_reason, 'length')
+    // Streamed too, and for each of --n samples.
+    const streamed = await runCommand('generate', ['--model', modelDir, '--threads', '1', '--max-model-len', String(maxModelLen), '--ignore-eos', 'hello'])
+    assert.equal(streamed.code, 0, streamed.stderr)
+    assert.match(streamed.stderr, /\[5 tokens in/)
+    const [samples] = await generateJson(['--max-model-len', String(maxModelLen), '--ignore-eos', '--n', '2', '--temperature', '1', 'hello'])
+    assert.deepEqual(samples!.outputs.map((output) => output.token_ids.length), [5, 5])
+    // A prompt that fills the context leaves nothing to cap to: still the context error, exit 2.
+    const full = await runCommand('generate', ['--model', modelDir, '--threads', '1', '--max-model-len', String(promptLength), 'hello'])
+    assert.equal(full.code, 2)
+    assert.match(full.stderr, /maximum context length/)
   })
 })
 

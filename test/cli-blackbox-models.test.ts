@@ -127,7 +127,7 @@ describe('GGUF files by their magic', () => {
     // Any other file is still refused by name.
     const other = join(scratch.dir, 'notes.txt')
     writeFileSync(other, 'GGU')
-    assertOneErrorLine(await runCommand('generate', ['--model', other, 'hi']), 2, /notes\.txt is a file; give the model's directory/)
+    assertOneErrorLine(await runCommand('generate', ['--model', other, 'hi']), 2, /notes\.txt is a file but not a GGUF file; give a GGUF file, the model's directory/)
   })
 })
 

@@ -5,7 +5,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {before, describe, it} from 'node:test'
 import {ensureTestModel} from '../src/engine/model/test-model.js'
-import {runCommand, spawnCommand} from './support/run-command.js'
+import {runCommand, spawnCommand, spawnCommandBehindPipe} from './support/run-command.js'
 
 const GENERATE_USAGE = 'Usage: pagedllm generate PROMPT... [FLAGS]   (all flags: pagedllm generate --help)'
 
@@ -79,6 +79,25 @@ describe('generate: the prompt from stdin', () => {
     assert.equal(piped.code, 0, piped.stderr)
     assert.deepEqual(JSON.parse(piped.stdout).map((output: {prompt: string}) => output.prompt), ['line one\nline two'])
     assertUsageError(empty, 'Missing 1 required arg: prompt (and stdin is empty)')
+  })
+
+  it('a shell pipe whose producer is slow (`python make_prompt.py | pagedllm generate`) is waited on, with a note, not refused after 2 s', async () => {
+    const modelDir = await ensureTestModel('tiny')
+    const child = spawnCommandBehindPipe('generate', ['--model', modelDir, '--threads', '1', '--json', '--max-tokens', '1'])
+    let stdout = ''
+    let stderr = ''
+    child.stdout!.on('data', (chunk) => (stdout += chunk))
+    // The prompt is sent only once the command says it is waiting: it was silent past the old 2 s limit.
+    child.stderr!.on('data', (chunk) => {
+      stderr += chunk
+      if (stderr.includes('waiting for the prompt on stdin')) child.stdin!.end('slow prompt\n')
+      // Refused instead: end the pipe too, so `cat` (and the shell) exit and the failure shows.
+      if (stderr.includes('Error:')) child.stdin!.end()
+    })
+    const code = await new Promise((resolve) => child.on('close', resolve))
+    assert.equal(code, 0, stderr)
+    assert.match(stderr, /^waiting for the prompt on stdin \(no PROMPT argument given\)\.\.\.$/m)
+    assert.deepEqual(JSON.parse(stdout).map((output: {prompt: string}) => output.prompt), ['slow prompt'])
   })
 })
 

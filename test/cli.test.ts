@@ -1,9 +1,12 @@
 // The generate and bench commands through oclif, as a user runs them: output, JSON, the built-in model, errors and exit codes.
 import assert from 'node:assert/strict'
-import {mkdtempSync, readFileSync, rmSync} from 'node:fs'
+import {spawnSync} from 'node:child_process'
+import {existsSync, mkdtempSync, readFileSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
-import {join} from 'node:path'
+import {dirname, join} from 'node:path'
+import {fileURLToPath} from 'node:url'
 import {before, describe, it} from 'node:test'
+import {unknownCommandMessage} from '../src/cli/unknown-command.js'
 import {ensureTestModel} from '../src/engine/model/test-model.js'
 import {ReferenceModel} from './support/reference-model.js'
 import {runCommand} from './support/run-command.js'
@@ -217,5 +220,54 @@ describe('pagedllm make-test-model --gguf', () => {
     } finally {
       rmSync(dir, {recursive: true, force: true})
     }
+  })
+
+  it('a variant no GGUF file can say (an architecture it lacks, yarn) is refused in one line, exit 2, before anything is written', async () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'pagedllm-gguf-')), 'out')
+    try {
+      for (const [variant, why] of [['gpt2', /not GPT2LMHeadModel$/], ['yarn', /does not write yarn rope scaling$/]] as const) {
+        const made = await runCommand('make-test-model', ['--preset', 'tiny', '--variant', variant, '--out', dir, '--gguf', 'f32'])
+        assert.equal(made.code, 2, made.stderr)
+        assert.match(made.stderr, new RegExp(`^Error: --gguf cannot write --variant ${variant}: `))
+        assert.match(made.stderr.trimEnd(), why)
+        assert.equal(made.stderr.trimEnd().split('\n').length, 1, made.stderr)
+        assert.equal(existsSync(dir), false, 'no checkpoint (nor its folder) written')
+      }
+    } finally {
+      rmSync(dirname(dir), {recursive: true, force: true})
+    }
+  })
+})
+
+describe('help as vLLM and llama.cpp users ask for it (bin/run.js, as installed)', () => {
+  const root = fileURLToPath(new URL('..', import.meta.url))
+  const run = (args: string[]) => {
+    const result = spawnSync(process.execPath, ['bin/run.js', ...args], {cwd: root, encoding: 'utf8'})
+    return {code: result.status, stdout: result.stdout, stderr: result.stderr}
+  }
+
+  it('-h is --help; `pagedllm help COMMAND` is COMMAND --help; a name that is no command is one error line', () => {
+    assert.ok(existsSync(join(root, 'dist/commands/help.js')), 'dist/ is not built: run npm run build:ts')
+    const generateHelp = run(['generate', '--help'])
+    assert.equal(generateHelp.code, 0, generateHelp.stderr)
+    assert.match(generateHelp.stdout, /^Generate text for one or more prompts/)
+    for (const args of [['generate', '-h'], ['help', 'generate']]) assert.deepEqual(run(args), generateHelp, args.join(' '))
+    assert.deepEqual(run(['help', 'bench', 'kernels']), run(['bench', 'kernels', '--help']))
+    assert.deepEqual(run(['-h']), run(['--help']))
+    const unknown = run(['help', 'nosuch'])
+    assert.deepEqual([unknown.code, unknown.stdout, unknown.stderr], [2, '', 'Error: nosuch is not a pagedllm command (pagedllm --help lists them)\n'])
+  })
+
+  it('a mistyped command is one error line naming what was typed (not the prompt after it), with the command meant', () => {
+    const typo = run(['gen', 'hello world'])
+    assert.deepEqual([typo.code, typo.stdout, typo.stderr], [2, '', 'Error: gen is not a pagedllm command; did you mean generate? (pagedllm --help lists them)\n'])
+    assert.equal(run(['bench', 'kernel']).stderr, 'Error: bench kernel is not a pagedllm command; did you mean bench kernels? (pagedllm --help lists them)\n')
+  })
+
+  it('names the command meant only when one is close (a prefix, or two edits)', () => {
+    const commands = ['generate', 'serve', 'compare', 'bench', 'bench:kernels', 'models', 'models:list', 'models:rm', 'make-test-model']
+    const hint = (id: string) => /did you mean (.*)\?/.exec(unknownCommandMessage(id, commands))?.[1] ?? null
+    assert.deepEqual(['gen:hi', 'genrate', 'serv', 'compar', 'bench:kernel', 'models:rm2', 'models:ls', 'xyz', 'm'].map(hint), ['generate', 'generate', 'serve', 'compare', 'bench kernels', 'models rm', null, null, null])
+    assert.equal(unknownCommandMessage('gen:hi:there', commands), 'gen is not a pagedllm command; did you mean generate? (pagedllm --help lists them)')
   })
 })

@@ -43,8 +43,11 @@ describe('parseModelSpec', () => {
     expectError('~/surely-missing-pagedllm-model', new RegExp(`Model directory ${homedir()}/surely-missing-pagedllm-model does not exist`))
     const file = join(scratch, 'config.json')
     await writeFile(file, '{}')
-    expectError(file, /is a file; give the model's directory/)
+    expectError(file, /is a file but not a GGUF file; give a GGUF file, the model's directory/)
     expectError('just-a-name', /neither an existing directory nor a Hugging Face model id/)
+    // A GGUF file name as llama.cpp takes it, missing: named as a missing file, not as a bad hub id.
+    expectError('mistral-7b.Q4_K_M.gguf', /^Model file mistral-7b\.Q4_K_M\.gguf does not exist\. Check the path\.$/)
+    expectError(join(scratch, 'gone.GGUF'), /^Model file .*gone\.GGUF does not exist/)
     expectError('a/b/c', /neither an existing directory/)
     expectError('org--x/name', /neither an existing directory/)
     expectError('org/name@', /neither an existing directory/)

@@ -81,6 +81,26 @@ describe('SentencePiece tokenizer.model without tokenizer.json', () => {
     assert.deepEqual(Tokenizer.load(dir).encode('x', {addSpecialTokens: false}), [4])
   })
 
+  it("a piece that starts with U+FEFF keeps it (Llama 2's id 30143 is \\ufeff; TextDecoder dropped it as a BOM, leaving an empty piece)", () => {
+    const pieces: ProtoPiece[] = [
+      {piece: '<unk>', score: 0, type: 2},
+      {piece: '<s>', score: 0, type: 3},
+      {piece: '</s>', score: 0, type: 3},
+      {piece: '▁a', score: -1, type: 1},
+      {piece: '\ufeff', score: -2, type: 1},
+      {piece: 'b', score: -3, type: 1},
+      {piece: '\ufeffb', score: -4, type: 1},
+      {piece: '▁', score: -5, type: 1},
+      {piece: 'a', score: -6, type: 1},
+    ]
+    const dir = modelDir('bom-piece', {'tokenizer.model': sentencePieceProto(pieces, {byteFallback: false})})
+    const tokenizer = Tokenizer.load(dir)
+    assert.deepEqual(tokenizer.encode('a\ufeff', {addSpecialTokens: false}), [3, 4])
+    assert.deepEqual(tokenizer.encode('a\ufeffb', {addSpecialTokens: false}), [3, 6])
+    assert.equal(tokenizer.decode([3, 4, 5]), 'a\ufeffb')
+    assert.equal(tokenizer.decode([6]), '\ufeffb')
+  })
+
   it('a file that is not a BPE SentencePiece model is a ModelLoadError naming it', () => {
     const good = sentencePieceProto([{piece: '<unk>', score: 0, type: 2}, {piece: 'a', score: 0, type: 1}])
     const cases: Array<[string, Uint8Array, RegExp]> = [

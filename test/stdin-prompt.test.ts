@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict'
 import {PassThrough} from 'node:stream'
 import {describe, it} from 'node:test'
-import {MAX_STDIN_BYTES, promptsFromArgs} from '../src/cli/stdin-prompt.js'
+import {MAX_STDIN_BYTES, STDIN_FIRST_DATA_MS, firstDataLimitMs, promptsFromArgs} from '../src/cli/stdin-prompt.js'
 
 /** A pipe that sends these chunks, one per tick, then ends (or stays open when `end` is false). */
 function pipe(chunks: (string | Buffer)[], options: {end?: boolean; tty?: boolean} = {}): PassThrough & {isTTY?: boolean} {
@@ -40,5 +40,12 @@ describe('promptsFromArgs', () => {
     await assert.rejects(promptsFromArgs([], pipe(Array.from({length: MAX_STDIN_BYTES / mib.length + 1}, () => mib), {end: false})), {message: 'the prompt on stdin is over 64 MiB, far more text than any context holds'})
     await assert.rejects(promptsFromArgs([], pipe([], {tty: true})), {message: 'Missing 1 required arg: prompt (or pipe the prompt text on stdin)', parse: {}})
     await assert.rejects(promptsFromArgs([], pipe([], {end: false}), 50), {message: 'Missing 1 required arg: prompt (stdin is open but sent nothing in 0.05 s)'})
+  })
+
+  it('a shell pipe (FIFO) or file has no silence limit, anything else (a spawning program\'s socket) has', () => {
+    const stat = (kind: 'fifo' | 'file' | 'socket') => ({isFIFO: () => kind === 'fifo', isFile: () => kind === 'file'})
+    assert.equal(firstDataLimitMs(stat('fifo')), null)
+    assert.equal(firstDataLimitMs(stat('file')), null)
+    assert.equal(firstDataLimitMs(stat('socket')), STDIN_FIRST_DATA_MS)
   })
 })

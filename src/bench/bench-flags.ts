@@ -39,7 +39,7 @@ const {policy: _policy, 'kv-memory': _kvMemory, ...sharedEngineFlags} = engineFl
 
 export const benchFlags = {
   ...sharedEngineFlags,
-  model: Flags.string({char: 'm', description: "Model directory or hub id (default: the built-in seeded-random 'bench' model, generated once under .cache/)"}),
+  model: Flags.string({char: 'm', description: "Model directory, GGUF file or hub id (default: the built-in seeded-random 'bench' model, generated once under .cache/)"}),
   'kv-memory': Flags.string({description: `KV cache size (e.g. 64MiB); default ${DEFAULT_BENCH_NUM_BLOCKS} blocks (--num-blocks)`}),
   trace: Flags.string({
     description: `Workload: ${TRACE_NAMES.join(', ')} (the built-in ShareGPT or Alpaca length traces in datasets/, or synthetic lengths), or your own length trace file: one {"prompt_len": N, "output_len": N} per line`,

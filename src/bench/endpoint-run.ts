@@ -81,9 +81,19 @@ export async function describeEndpoint(
   } catch {} // reported below as "no model"
   const entries = (Array.isArray(listed) ? listed : []).filter((m): m is {id: string; max_model_len?: unknown} => typeof m?.id === 'string')
   const entry = model === undefined ? entries[0] : entries.find((m) => m.id === model)
-  if (model === undefined && (response.statusCode !== 200 || !entry)) throw new UnavailableError(`${baseUrl}: GET /v1/models gave no model (status ${response.statusCode})`)
+  if (model === undefined && (response.statusCode !== 200 || !entry))
+    throw new UnavailableError(`${baseUrl}: GET /v1/models gave no model (status ${response.statusCode}${keyHint(response.statusCode)})`)
+  // --endpoint-model the server's own list leaves out: said now, not after prompts were made for it by other means.
+  if (model !== undefined && response.statusCode === 200 && entries.length > 0 && !entry)
+    throw new UnavailableError(`${baseUrl}: --endpoint-model ${model} is not served there; GET /v1/models lists ${entries.map((m) => m.id).join(', ')}`)
   const maxModelLen = typeof entry?.max_model_len === 'number' ? entry.max_model_len : null
   return {model: model ?? entry!.id, maxModelLen}
+}
+
+/** What a 401 / 403 asks of the user: the key compare sends is OPENAI_API_KEY (a server's --api-key). */
+function keyHint(status: number): string {
+  if (status !== 401 && status !== 403) return ''
+  return process.env.OPENAI_API_KEY ? ': the server refused the key in OPENAI_API_KEY' : ': the server wants an API key; set OPENAI_API_KEY to it'
 }
 
 /** Yields the JSON payload of each `data:` line of a server-sent-event stream, up to `[DONE]`; a stream that is not one throws. */

@@ -48,11 +48,14 @@ export function buildWorkload(options: WorkloadOptions, tokenizer: Tokenizer | n
   }
   const {requests: full, source} = loadTrace(options.trace)
   const {kept, dropped} = fitTrace(full, maxTotalTokens)
-  if (kept.length < options.numPrompts)
-    throw new InvalidRequestError(
-      `--num-prompts ${options.numPrompts}: only ${kept.length} of the ${full.length} requests of --trace ${options.trace} fit the ${maxTotalTokens} tokens (prompt + output) the engine or servers hold`,
-      {param: 'num-prompts'},
-    )
+  if (kept.length < options.numPrompts) {
+    // A short file of the user's own is the usual case: say that, not that its requests do not fit.
+    const fit = (verb: string) => `${verb} the ${maxTotalTokens} tokens (prompt + output) the engine or servers hold`
+    const why = full.length < options.numPrompts
+      ? `--trace ${options.trace} holds only ${full.length} requests${dropped > 0 ? `, ${kept.length} of which ${fit(kept.length === 1 ? 'fits' : 'fit')}` : ''}`
+      : `only ${kept.length} of the ${full.length} requests of --trace ${options.trace} ${fit('fit')}`
+    throw new InvalidRequestError(`--num-prompts ${options.numPrompts}: ${why}${kept.length > 0 ? `; give --num-prompts ${kept.length} or fewer` : ''}`, {param: 'num-prompts'})
+  }
   const trace = sampleTrace(kept, options.numPrompts, options.seed)
   return {source, trace, droppedTooLong: dropped, stats: traceStats(trace)}
 }

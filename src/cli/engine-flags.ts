@@ -30,7 +30,7 @@ export const MAX_THREADS = 1024
 const VLLM_DTYPE_NAMES: Record<string, WeightDtype> = {float32: 'f32', float: 'f32', bfloat16: 'bf16', float16: 'f16', half: 'f16'}
 
 export const engineFlags = {
-  model: Flags.string({char: 'm', description: 'Model: a local Hugging Face-format directory or a hub id ORG/NAME[@revision] (default: the built-in 6M-parameter tinychat demo model)'}),
+  model: Flags.string({char: 'm', description: 'Model: a local Hugging Face-format directory, a GGUF file, or a hub id ORG/NAME[@revision] (default: the built-in 6M-parameter tinychat demo model)'}),
   revision: Flags.string({description: 'Hub branch, tag or commit (same as ORG/NAME@revision)'}),
   'served-model-name': Flags.string({description: 'Model name reported to clients (default: the hub id, the directory name, or a GGUF file name without .gguf)'}),
   device: Flags.string({description: 'Compute backend', options: ['auto', 'cpu', 'cuda'], default: 'auto'}),

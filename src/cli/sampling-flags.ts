@@ -11,7 +11,7 @@ import {numberFlag} from './number-flag.js'
 const repeatable = {multiple: true, multipleNonGreedy: true} as const
 
 export const samplingFlags = {
-  'max-tokens': Flags.integer({description: 'Most tokens to generate per sequence', default: 64, min: 1}),
+  'max-tokens': Flags.integer({description: 'Most tokens to generate per sequence (not given: 64, or what the context leaves after the prompt when less)', default: 64, min: 1}),
   'min-tokens': Flags.integer({description: 'Fewest tokens to generate per sequence: EOS and --stop-token-ids are held back until then'}),
   temperature: numberFlag({description: 'Sampling temperature (default 0 = greedy)', default: 0}),
   'top-p': numberFlag({description: 'Nucleus sampling: smallest token set with this probability mass', default: 1}),

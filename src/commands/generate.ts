@@ -1,6 +1,7 @@
 // `pagedllm generate`: offline generation for one or more prompts, streamed to the terminal or as JSON.
 import {Args, Flags} from '@oclif/core'
 import {InvalidRequestError} from '../engine/errors.js'
+import type {SamplingParams} from '../engine/sampling-params.js'
 import {outputTextFrom, outputTextLength, outputTokenCount, type RequestOutput} from '../engine/request-output.js'
 import {engineFlags} from '../cli/engine-flags.js'
 import {PagedLLMCommand} from '../cli/pagedllm-command.js'
@@ -8,7 +9,7 @@ import {guidedFlags, guidedSpecFromFlags} from '../cli/guided-flags.js'
 import {samplingFlags, samplingParamsFromFlags} from '../cli/sampling-flags.js'
 import {reportInterrupt} from '../cli/interrupt.js'
 import {startEngine} from '../cli/start-engine.js'
-import {promptsFromArgs} from '../cli/stdin-prompt.js'
+import {promptsFromArgs, stdinFirstDataLimitMs} from '../cli/stdin-prompt.js'
 import {givenFlags} from '../cli/given-flags.js'
 import {checkTextFits} from '../server/prompt-tokenizer.js'
 
@@ -43,12 +44,15 @@ export default class Generate extends PagedLLMCommand {
   private async generate(): Promise<void> {
     const {argv, flags, raw} = await this.parse(Generate)
     refuseIgnoredFlags(flags)
-    const prompts = await promptsFromArgs(argv as string[], process.stdin)
+    const prompts = await promptsFromArgs(argv as string[], process.stdin, stdinFirstDataLimitMs(), () =>
+      process.stderr.write('waiting for the prompt on stdin (no PROMPT argument given)...\n'),
+    )
     // --seed given: every request brings it (its samples repeat alone or in any batch, as vLLM's SamplingParams(seed=...)).
     // Not given: requests bring none and the engine derives one per request from its seed, so runs repeat and two
     // identical prompts still sample differently, as in vLLM's LLM.generate.
     const seed = givenFlags(raw).has('seed') ? flags.seed : null
     const params = samplingParamsFromFlags(flags, seed, guidedSpecFromFlags(flags))
+    const maxTokensGiven = givenFlags(raw).has('max-tokens')
     const engine = await startEngine(flags, {quiet: flags.json})
     try {
       if (flags.chat && !engine.tokenizer.hasChatTemplate)
@@ -59,7 +63,9 @@ export default class Generate extends PagedLLMCommand {
         const rendered = flags.chat ? engine.tokenizer.applyChatTemplate(messages, {addGenerationPrompt: true}) : text
         // Text longer than the context can hold is refused by its size: tokenizing megabytes a template wrote takes minutes.
         checkTextFits(engine.tokenizer, rendered, engine.maxModelLen, 'prompt')
-        return {prompt: flags.chat ? engine.tokenizer.encode(rendered, {addSpecialTokens: false}) : text, params}
+        // The ids the engine would make of the text (a chat's template writes its own special tokens).
+        const promptIds = engine.tokenizer.encode(rendered, {addSpecialTokens: !flags.chat})
+        return {prompt: promptIds, params: maxTokensGiven ? params : withDefaultMaxTokens(params, engine.maxModelLen - promptIds.length)}
       })
       // One prompt with one visible sequence streams; anything else prints whole results in order.
       const streams = !flags.json && prompts.length === 1 && params.n === 1 && params.bestOf === 1
@@ -126,11 +132,25 @@ function toJson(prompt: string, result: RequestOutput) {
     })),
     // vLLM's prompt_logprobs: null for the first token, which nothing predicts.
     prompt_logprobs: result.promptLogprobs?.map((entry) => (entry === null ? null : Object.fromEntries(entry))) ?? null,
+    // vLLM's RequestMetrics names, as every other field here (the engine's own are camelCase).
     metrics: {
-      ...result.metrics,
+      arrival_time: result.metrics.arrivalTime,
+      first_scheduled_time: result.metrics.firstScheduledTime,
+      first_token_time: result.metrics.firstTokenTime,
+      finished_time: result.metrics.finishedTime,
       ...(result.specDecode ? {spec_decode: {proposed: result.specDecode.numDraftTokens, accepted: result.specDecode.numAcceptedTokens, acceptance_rate: result.specDecode.acceptanceRate}} : {}),
     },
   }
+}
+
+/**
+ * Without --max-tokens its default is capped at the room the context leaves after the prompt, as the server's default
+ * max_tokens is (vLLM's too): a long prompt runs to the context's end instead of being refused for a number nobody
+ * asked for. Never below --min-tokens, and a prompt that leaves no room still meets the engine's context error.
+ */
+function withDefaultMaxTokens(params: SamplingParams, room: number): SamplingParams {
+  const maxTokens = Math.max(Math.min(params.maxTokens, room), params.minTokens, 1)
+  return maxTokens === params.maxTokens ? params : {...params, maxTokens}
 }
 
 /** Flags the run would silently ignore (or contradict) are refused, naming them: the user meant something else. */

@@ -6,6 +6,7 @@ import {
   TEST_MODEL_PRESETS,
   TEST_MODEL_VARIANTS,
   ensureTestModel,
+  testModelConfigJson,
   testModelParameterCount,
   type TestModelPreset,
   type TestModelVariant,
@@ -13,7 +14,9 @@ import {
 import {join} from 'node:path'
 import {loadModel} from '../engine/model/load-model.js'
 import type {TensorDtype} from '../engine/model/safetensors.js'
-import {GGUF_FILE_FORMATS, writeGguf, type GgufFileFormat} from '../bench/peer/gguf-writer.js'
+import {GGUF_FILE_FORMATS, ggufExportLayout, writeGguf, type GgufFileFormat} from '../bench/peer/gguf-writer.js'
+import {InvalidRequestError} from '../engine/errors.js'
+import {parseModelConfig} from '../engine/model/model-config.js'
 
 export default class MakeTestModel extends PagedLLMCommand {
   static override description = 'Write a seeded-random checkpoint of a supported architecture (config, safetensors, and the tokenizer of its family: Llama 2, Llama 3, Qwen2, GPT-2 or OPT)'
@@ -29,13 +32,15 @@ export default class MakeTestModel extends PagedLLMCommand {
     seed: Flags.integer({description: 'Seed of the random weights and merges, 0 to 4294967295 (default 0)', default: 0, min: 0, max: 2 ** 32 - 1}),
     dtype: Flags.string({description: 'Weight dtype in the safetensors file', options: ['f32', 'bf16', 'f16'], default: 'f32'}),
     out: Flags.string({description: 'Output directory (default: the cache under .cache/models)'}),
-    gguf: Flags.string({description: 'Also write the checkpoint as a GGUF file of this format (model-FORMAT.gguf in the output directory)', options: [...GGUF_FILE_FORMATS]}),
+    gguf: Flags.string({description: 'Also write the checkpoint as a GGUF file of this format (model-FORMAT.gguf in the output directory; variants llama, llama3, qwen2, qwen3, gemma, phi3)', options: [...GGUF_FILE_FORMATS]}),
   }
 
   async run(): Promise<void> {
     const {flags} = await this.parse(MakeTestModel)
     const preset = flags.preset as TestModelPreset
     const variant = flags.variant as TestModelVariant
+    // A variant no GGUF file can say is refused before anything is written, not after its checkpoint.
+    if (flags.gguf !== undefined) refuseUnexportable(preset, variant)
     if (flags.out) prepareOutputDir(flags.out, 'out')
     const started = performance.now()
     const dir = await ensureTestModel(preset, {seed: flags.seed, dtype: flags.dtype.toUpperCase() as TensorDtype, dir: flags.out, variant})
@@ -45,5 +50,14 @@ export default class MakeTestModel extends PagedLLMCommand {
     const path = join(dir, `model-${flags.gguf}.gguf`)
     writeGguf(await loadModel(dir), path, {format: flags.gguf as GgufFileFormat})
     this.log(`GGUF (${flags.gguf}): ${path}`)
+  }
+}
+
+/** Throws a one-line flag error naming why the variant's config cannot be written as GGUF. */
+function refuseUnexportable(preset: TestModelPreset, variant: TestModelVariant): void {
+  try {
+    ggufExportLayout(parseModelConfig(testModelConfigJson(preset, {variant})))
+  } catch (error) {
+    throw new InvalidRequestError(`--gguf cannot write --variant ${variant}: ${(error as Error).message}`, {param: 'gguf'})
   }
 }

@@ -10,15 +10,28 @@ const RUN_BUILT = process.env.PAGEDLLM_TEST_BUILT === '1'
 
 /** `command`: its path under src/commands without extension ('generate', 'models/rm', 'bench/index'); `stdio` as spawn takes it (default: all three piped). */
 export function spawnCommand(command: string, args: string[], options: {stdio?: StdioOptions} = {}): ChildProcess {
+  return spawn(process.execPath, nodeArgs(command, args), {cwd: REPO_ROOT, stdio: options.stdio})
+}
+
+/**
+ * The command behind a shell pipe, `sh -c 'cat | COMMAND'`: its stdin is a FIFO, as a user's `producer | pagedllm`
+ * gives it, fed by what is written to the returned process's stdin.
+ */
+export function spawnCommandBehindPipe(command: string, args: string[]): ChildProcess {
+  return spawn('sh', ['-c', 'cat | exec "$@"', 'sh', process.execPath, ...nodeArgs(command, args)], {cwd: REPO_ROOT})
+}
+
+/** node's arguments that run the command (run in REPO_ROOT). */
+function nodeArgs(command: string, args: string[]): string[] {
   if (RUN_BUILT) {
     // The words a user types: 'models/rm' is `models rm`, 'bench/index' is `bench`.
     const words = command.split('/').filter((word, index, all) => !(word === 'index' && index === all.length - 1))
-    return spawn(process.execPath, ['bin/run.js', ...words, ...args], {cwd: REPO_ROOT, stdio: options.stdio})
+    return ['bin/run.js', ...words, ...args]
   }
   const program =
     `const {handle} = await import('@oclif/core'); const {default: Command} = await import('./src/commands/${command}.ts');` +
     ` await Command.run(${JSON.stringify(args)}, import.meta.url).catch(handle)`
-  return spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', program], {cwd: REPO_ROOT, stdio: options.stdio})
+  return ['--import', 'tsx', '--input-type=module', '-e', program]
 }
 
 /** The command's exit code and everything it wrote; `stdin`: sent, then the input ends (else it stays open, unwritten). */

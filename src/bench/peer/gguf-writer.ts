@@ -6,6 +6,7 @@ import {GGML_BLOCKS, GGML_TYPE_NAMES} from '../../engine/model/gguf-file.js'
 import {ggufPreTokenizerName} from '../../engine/model/gguf-pre-tokenizers.js'
 import {llama3RopeFactors} from '../../engine/model/llama3-rope.js'
 import type {LoadedModel} from '../../engine/model/load-model.js'
+import type {ModelConfig} from '../../engine/model/model-config.js'
 import {readTensorFloat32} from '../../engine/model/safetensors.js'
 import {nativeOps, type QuantizedFormat} from '../../engine/native.js'
 import {GGUF_EXPORT_ARCHITECTURES, archExtras, layerTensorSpecs, normPlusOne, type ExportTensorSpec} from './gguf-export-layout.js'
@@ -275,15 +276,20 @@ function tokenizerMetadata(model: LoadedModel): Record<string, MetadataValue> {
   return metadata
 }
 
+/** The GGUF architecture and extras of a config; throws where no GGUF file can say this model (checkable before any weights exist). */
+export function ggufExportLayout(c: ModelConfig): {arch: string; extras: ReturnType<typeof archExtras>} {
+  const arch = GGUF_EXPORT_ARCHITECTURES[c.architecture]
+  if (arch === undefined) throw new Error(`GGUF export covers ${Object.keys(GGUF_EXPORT_ARCHITECTURES).join(', ')}, not ${c.architecture}`)
+  return {arch, extras: archExtras(c, arch)}
+}
+
 /**
  * Writes `model` to `path` as GGUF (matrices in `format`, norms and biases always f32); `tensorFormat` may put a
  * matrix (by GGUF name) in another format instead (tests of the other block formats), which must divide its rows.
  */
 export function writeGguf(model: LoadedModel, path: string, options: {format: GgufFileFormat; tensorFormat?: (ggufName: string) => GgufTensorFormat | undefined}): void {
   const c = model.config
-  const arch = GGUF_EXPORT_ARCHITECTURES[c.architecture]
-  if (arch === undefined) throw new Error(`GGUF export covers ${Object.keys(GGUF_EXPORT_ARCHITECTURES).join(', ')}, not ${c.architecture}`)
-  const extras = archExtras(c, arch)
+  const {arch, extras} = ggufExportLayout(c)
   const tensorsByName = new Map(model.tensors.map((tensor) => [tensor.name, tensor]))
   const read = (name: string) => {
     const info = tensorsByName.get(name)

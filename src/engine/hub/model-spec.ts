@@ -3,7 +3,7 @@ import {statSync} from 'node:fs'
 import {homedir} from 'node:os'
 import {join} from 'node:path'
 import {InvalidRequestError} from '../errors.js'
-import {isGgufFile} from '../model/gguf-file.js'
+import {isGgufFile, isGgufPath} from '../model/gguf-file.js'
 
 export type ModelSpec = {kind: 'local'; dir: string} | {kind: 'hub'; repoId: string; revision: string | null}
 
@@ -41,15 +41,22 @@ export function parseModelSpec(spec: string): ModelSpec {
   const state = directoryState(path)
   if (state === 'directory' || (state === 'file' && isGgufFile(path))) return {kind: 'local', dir: path}
   if (state === 'file') {
-    throw new InvalidRequestError(`--model ${spec} is a file; give the model's directory (the one holding config.json) or a Hugging Face id ORG/NAME.`, {param: 'model', code: 'model_not_found'})
+    throw new InvalidRequestError(
+      `--model ${spec} is a file but not a GGUF file; give a GGUF file, the model's directory (the one holding config.json) or a Hugging Face id ORG/NAME.`,
+      {param: 'model', code: 'model_not_found'},
+    )
   }
+  // llama.cpp's habit: a GGUF file by its name. Missing, it is a typo'd file, not a bad hub id (a valid id is still looked up).
+  const missingFile = () => new InvalidRequestError(`Model file ${path} does not exist. Check the path.`, {param: 'model', code: 'model_not_found'})
   if (looksLikePath(trimmed)) {
+    if (isGgufPath(trimmed)) throw missingFile()
     throw new InvalidRequestError(`Model directory ${path} does not exist. Check the path, or give a Hugging Face id such as Qwen/Qwen2.5-0.5B-Instruct.`, {param: 'model', code: 'model_not_found'})
   }
   const at = trimmed.indexOf('@')
   const repoId = at < 0 ? trimmed : trimmed.slice(0, at)
   const revision = at < 0 ? null : trimmed.slice(at + 1)
   if (!isValidRepoId(repoId) || revision === '' || (revision !== null && /\s/.test(revision))) {
+    if (isGgufPath(trimmed)) throw missingFile()
     throw new InvalidRequestError(
       `--model ${spec} is neither an existing directory nor a Hugging Face model id of the form ORG/NAME or ORG/NAME@revision.`,
       {param: 'model', code: 'model_not_found'},

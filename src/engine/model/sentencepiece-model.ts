@@ -75,7 +75,8 @@ export function readSentencePieceModel(bytes: Uint8Array, source: string): Sente
     const value = fields.get(field)?.at(-1)
     return typeof value === 'number' ? value : fallback
   }
-  const text = new TextDecoder('utf-8', {fatal: true})
+  // ignoreBOM: a piece may start with U+FEFF (Llama 2's id 30143 is that character alone), which is text, not a byte-order mark.
+  const text = new TextDecoder('utf-8', {fatal: true, ignoreBOM: true})
   const pieces = (model.get(1) ?? []).map((entry, id): SentencePiece => {
     if (!(entry instanceof Uint8Array)) return fail(`vocabulary entry ${id} is not a message`)
     const fields = readFields(entry, fail)
