@@ -65,13 +65,13 @@ describe('a chat template cannot hang or exhaust the process', () => {
     assertOneErrorLine(result, 3, /^Error: Cannot read \S+\/template-dir\/chat_template\.jinja: EISDIR/)
   })
 
-  it('generate --chat on a model without a chat template says to drop --chat (not "use the completions endpoint")', async () => {
+  it('generate --chat on a model without a chat template says to give one or drop --chat (not "use the completions endpoint")', async () => {
     const dir = scratch.copy('no-template')
     const path = join(dir, 'tokenizer_config.json')
     const {chat_template: _, ...config} = JSON.parse(readFileSync(path, 'utf8'))
     writeFileSync(path, JSON.stringify(config))
     const result = await runCommand('generate', ['--model', dir, '--threads', '1', '--max-tokens', '2', '--chat', 'hi'])
-    assertOneErrorLine(result, 2, /^Error: --chat needs a chat template, and no-template has none: give the prompt without --chat$/)
+    assertOneErrorLine(result, 2, /^Error: --chat needs a chat template, and no-template has none: give one with --chat-template, or the prompt without --chat$/)
   })
 })
 

@@ -6,6 +6,7 @@ import {InvalidRequestError} from '../engine/errors.js'
 import {parseModelSpec} from '../engine/hub/model-spec.js'
 import {resolveModel} from '../engine/hub/resolve-model.js'
 import {BUILTIN_MODEL_DIR} from '../engine/model/builtin-model.js'
+import {readChatTemplateArgument} from '../engine/model/chat-template-source.js'
 import {makeSpeculativeConfig, parseSpeculativeConfigJson, type SpeculativeConfig} from '../engine/spec-decode/spec-config.js'
 import {numberFlag, seedFlag} from './number-flag.js'
 
@@ -66,6 +67,14 @@ export const engineFlags = {
   'speculative-config': Flags.string({description: 'Speculative decoding as one JSON object, vLLM-style: {"method":"ngram","num_speculative_tokens":4,"prompt_lookup_min":1,"prompt_lookup_max":4} or {"method":"draft","model":DIR,"num_speculative_tokens":4,"quantization":"q4_0"}'}),
 }
 
+/** For the commands that render chats (serve, generate --chat); bench renders none, so it has no such flag to ignore. */
+export const chatTemplateFlag = {
+  'chat-template': Flags.string({
+    description:
+      "The chat template (vLLM's flag): a Jinja file's path, or the template text itself (text with { } or a newline that names no file); it replaces the model's, or gives a model without one (a GPT-2 GGUF) a chat",
+  }),
+}
+
 /** The speculative decoding flags (or --speculative-config) as a config; undefined when speculation is off. */
 export function speculativeConfigFromFlags(flags: Record<string, any>): SpeculativeConfig | undefined {
   const fromJson = flags['speculative-config'] === undefined ? {} : parseSpeculativeConfigJson(flags['speculative-config'])
@@ -120,6 +129,7 @@ export function engineConfigFromFlags(flags: Record<string, any>, modelPath: str
     fairShare: flags['fair-share'],
     seed: flags.seed,
     speculative: speculativeConfigFromFlags(flags),
+    chatTemplate: flags['chat-template'] === undefined ? undefined : readChatTemplateArgument(flags['chat-template']),
   })
 }
 

@@ -71,6 +71,16 @@ export function samplingParamsFromFlags(flags: SamplingFlagValues, seed: number 
 
 const fieldOf = (flag: string) => flag.replaceAll('-', '_')
 
+/**
+ * An engine error about a sampling field (the scheduler's "n 4 exceeds --max-num-seqs 2") in the flags' terms (--n),
+ * as a CLI user reads it; any other error is returned as it is.
+ */
+export function samplingErrorAsFlagError(error: unknown, beams: boolean): unknown {
+  if (!(error instanceof InvalidRequestError) || error.param === null) return error
+  const fields = Object.keys(samplingFlags).map((name) => FIELD_OF_FLAG[name] ?? fieldOf(name))
+  return fields.includes(error.param) ? asFlagError(error, beams) : error
+}
+
 function fieldValue(flag: string, value: unknown): unknown {
   if (flag === 'early-stopping') return value === 'never' ? 'never' : value === 'true'
   if (flag === 'logit-bias') {

@@ -3,10 +3,10 @@ import {Args, Flags} from '@oclif/core'
 import {InvalidRequestError} from '../engine/errors.js'
 import type {SamplingParams} from '../engine/sampling-params.js'
 import {outputTextFrom, outputTextLength, outputTokenCount, type RequestOutput} from '../engine/request-output.js'
-import {engineFlags} from '../cli/engine-flags.js'
+import {chatTemplateFlag, engineFlags} from '../cli/engine-flags.js'
 import {PagedLLMCommand} from '../cli/pagedllm-command.js'
 import {guidedFlags, guidedSpecFromFlags} from '../cli/guided-flags.js'
-import {samplingFlags, samplingParamsFromFlags} from '../cli/sampling-flags.js'
+import {samplingErrorAsFlagError, samplingFlags, samplingParamsFromFlags} from '../cli/sampling-flags.js'
 import {reportInterrupt} from '../cli/interrupt.js'
 import {startEngine} from '../cli/start-engine.js'
 import {promptsFromArgs, stdinFirstDataLimitMs} from '../cli/stdin-prompt.js'
@@ -28,6 +28,7 @@ export default class Generate extends PagedLLMCommand {
   static override args = {prompt: Args.string({description: 'Prompt text (several prompts: several arguments; none or "-": one prompt read from stdin)', ignoreStdin: true})}
   static override flags = {
     ...engineFlags,
+    ...chatTemplateFlag,
     ...guidedFlags,
     ...samplingFlags,
     chat: Flags.boolean({description: "Wrap each prompt as a user message in the model's chat template", default: false}),
@@ -56,7 +57,7 @@ export default class Generate extends PagedLLMCommand {
     const engine = await startEngine(flags, {quiet: flags.json})
     try {
       if (flags.chat && !engine.tokenizer.hasChatTemplate)
-        throw new InvalidRequestError(`--chat needs a chat template, and ${engine.modelName} has none: give the prompt without --chat`, {param: 'chat'})
+        throw new InvalidRequestError(`--chat needs a chat template, and ${engine.modelName} has none: give one with --chat-template, or the prompt without --chat`, {param: 'chat'})
       await engine.prepareRequest(params)
       const requests = prompts.map((text) => {
         const messages = [...(flags.system ? [{role: 'system', content: flags.system}] : []), {role: 'user', content: text}]
@@ -67,10 +68,17 @@ export default class Generate extends PagedLLMCommand {
         const promptIds = engine.tokenizer.encode(rendered, {addSpecialTokens: !flags.chat})
         return {prompt: promptIds, params: maxTokensGiven ? params : withDefaultMaxTokens(params, engine.maxModelLen - promptIds.length)}
       })
+      // The engine names sampling fields as a request does (n, best_of): the user gave flags (--n, --best-of).
+      const inFlagTerms = (error: unknown) => samplingErrorAsFlagError(error, flags['beam-width'] !== undefined)
       // One prompt with one visible sequence streams; anything else prints whole results in order.
       const streams = !flags.json && prompts.length === 1 && params.n === 1 && params.bestOf === 1
       if (streams) {
-        const handle = engine.addRequest(requests[0]!)
+        let handle
+        try {
+          handle = engine.addRequest(requests[0]!)
+        } catch (error) {
+          throw inFlagTerms(error)
+        }
         let printed = 0
         let tokens = 0
         process.stdout.write(flags.chat ? '' : prompts[0]!)
@@ -88,7 +96,10 @@ export default class Generate extends PagedLLMCommand {
         return
       }
       const stopReporting = reportInterrupt(() => `no output: ${prompts.length} prompt(s) were generating, printed only when all finish`)
-      const results = await engine.generate(requests).finally(stopReporting)
+      const results = await engine
+        .generate(requests)
+        .catch((error: unknown) => Promise.reject(inFlagTerms(error)))
+        .finally(stopReporting)
       if (flags.json) {
         this.log(JSON.stringify(results.map((result, i) => toJson(prompts[i]!, result)), null, 2))
         return
@@ -172,6 +183,7 @@ function refuseIgnoredFlags(flags: Record<string, any>): void {
       refuse('best-of', `--best-of ${flags['best-of']} picks the best of several samples, but with --temperature 0 every sample is the same greedy text: set --temperature`)
   }
   if (flags.system !== undefined && !flags.chat) refuse('system', '--system is a chat message: it needs --chat')
+  if (flags['chat-template'] !== undefined && !flags.chat) refuse('chat-template', '--chat-template renders the prompt as a chat: it needs --chat')
   for (const name of ['logprobs', 'prompt-logprobs'])
     if (flags[name] !== undefined && !flags.json) refuse(name, `--${name} are printed in the --json output only: add --json`)
 }

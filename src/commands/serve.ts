@@ -8,7 +8,7 @@ import {TokenizerWorkers} from '../server/tokenizer-workers.js'
 import {TOOL_CALL_PARSERS} from '../server/tool-calls.js'
 import {REASONING_PARSERS} from '../server/reasoning-parsers.js'
 import {CHAT_TEMPLATE_CONTENT_FORMATS, type ChatContentFormatOption} from '../engine/model/chat-content-format.js'
-import {engineConfigFromFlags, engineFlags, parseByteSize, resolveEngineConfig} from '../cli/engine-flags.js'
+import {chatTemplateFlag, engineConfigFromFlags, engineFlags, parseByteSize, resolveEngineConfig} from '../cli/engine-flags.js'
 import {MAX_TIMER_SECONDS} from '../cli/number-flag.js'
 import {PagedLLMCommand} from '../cli/pagedllm-command.js'
 import {reportInterrupt} from '../cli/interrupt.js'
@@ -30,6 +30,12 @@ export default class Serve extends PagedLLMCommand {
   static override args = {model: Args.string({description: 'The model, as --model takes it (vLLM\'s `vllm serve MODEL`)'})}
   static override flags = {
     ...engineFlags,
+    ...chatTemplateFlag,
+    'trust-request-chat-template': Flags.boolean({
+      description:
+        "Accept a chat_template in /v1/chat/completions and /tokenize requests (vLLM's flag; off: a 400). A client's template runs in the tokenizer workers, bounded as the model's is (5 s, sizes), but it is code from the client: only for clients you trust",
+      default: false,
+    }),
     host: Flags.string({description: 'Address to listen on (0.0.0.0 for every interface)', default: DEFAULT_SERVER_OPTIONS.host}),
     port: Flags.integer({description: 'Port to listen on (0 = any free port)', default: DEFAULT_SERVER_OPTIONS.port, min: 0, max: 65535}),
     'api-key': Flags.string({description: 'Require "Authorization: Bearer <key>" on /v1/*', env: 'PAGEDLLM_API_KEY'}),
@@ -145,6 +151,7 @@ export default class Serve extends PagedLLMCommand {
       toolCallParser: flags['tool-call-parser'] as (typeof TOOL_CALL_PARSERS)[number] | undefined,
       reasoningParser: flags['reasoning-parser'] as (typeof REASONING_PARSERS)[number] | undefined,
       chatTemplateContentFormat: flags['chat-template-content-format'] as ChatContentFormatOption,
+      trustRequestChatTemplate: flags['trust-request-chat-template'],
       enablePromptTokensDetails: flags['enable-prompt-tokens-details'],
       responsesStore: flags['responses-store'],
       responsesStoreBytes: flags['responses-store-bytes'] === undefined ? undefined : parseByteSize(flags['responses-store-bytes'], 'responses-store-bytes', {min: 1}),
@@ -177,7 +184,7 @@ export default class Serve extends PagedLLMCommand {
       await engine.shutdown()
       return stopped
     }
-    server.attachEngine(engine, new TokenizerWorkers(engine.model.dir, engine.maxModelLen, flags['tokenizer-threads'], engine.tokenizer))
+    server.attachEngine(engine, new TokenizerWorkers(engine.model.dir, engine.maxModelLen, flags['tokenizer-threads'], engine.tokenizer, engine.config.chatTemplate))
     log(describeEngine(engine))
     const defaults = engine.samplingDefaults
     const recommended = Object.entries(GENERATION_CONFIG_SAMPLING_KEYS).filter(([, field]) => defaults[field] !== undefined).map(([key, field]) => `${key} ${defaults[field]}`)

@@ -20,6 +20,8 @@ export interface EngineConfig {
   modelPath: string
   /** Name reported by /v1/models; defaults to the directory name. */
   servedModelName?: string
+  /** A chat template's text replacing the model's (vLLM's --chat-template); the tokenizer workers render with it too. */
+  chatTemplate?: string
   device: DeviceKind
   /** Weights as kept on the compute path; 'auto' = f32 on CPU, bf16 on CUDA. */
   weightDtype: WeightDtype

@@ -77,7 +77,7 @@ export function cpuOnlyNeed(config: Pick<EngineConfig, 'quantization' | 'batchIn
 }
 
 export async function buildEngineParts(config: EngineConfig): Promise<EngineParts> {
-  const model = await loadModel(config.modelPath)
+  const model = await loadModel(config.modelPath, {chatTemplate: config.chatTemplate})
   model.config = longRopeForContext(model.config, config.maxModelLen)
   const device = selectDevice(config.device, nativeBuildInfo(), cudaStatus(), cpuOnlyNeed(config, model))
   const ignored = quantizationIgnored(model, config.quantization)

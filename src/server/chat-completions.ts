@@ -98,6 +98,7 @@ export async function startChatRun(context: ApiContext, request: ChatCompletionR
     documents: request.documents,
     variables: request.chatTemplateKwargs,
     contentFormat: context.chatTemplateContentFormat,
+    chatTemplate: request.chatTemplate,
     truncate: truncationLimit(request, context.engine.maxModelLen),
   }, context.signal)
   const maxTokens = resolveMaxTokens(request.maxTokens, tokenIds.length, context.engine.maxModelLen, 'remaining', 'messages')

@@ -22,12 +22,15 @@ export interface ChatCompletionRequest extends CommonRequest {
   documents: JsonObject[] | undefined
   /** tools / tool_choice / parallel_tool_calls; null without tools (or with tool_choice "none" and no tools). */
   tools: ToolRequest | null
+  /** vLLM's chat_template: the request's own template, rendered instead of the model's (serve --trust-request-chat-template). */
+  chatTemplate: string | undefined
 }
 
-export function parseChatCompletionRequest(raw: unknown): ChatCompletionRequest {
+/** `trustTemplate`: the server was started with --trust-request-chat-template. */
+export function parseChatCompletionRequest(raw: unknown, trustTemplate = false): ChatCompletionRequest {
   const body = requireObject(raw)
   rejectUnsupported(body, ['functions', 'function_call'])
-  refuseRequestTemplate(body)
+  const chatTemplate = requestChatTemplate(body, trustTemplate)
   const common = parseCommon(body, false)
   const tools = parseToolRequest(body)
   const toolSpec = tools === null ? null : toolGrammar(tools)
@@ -63,16 +66,23 @@ export function parseChatCompletionRequest(raw: unknown): ChatCompletionRequest 
     chatTemplateKwargs: optionalObject(body, 'chat_template_kwargs'),
     documents: optionalObjectList(body, 'documents'),
     tools,
+    chatTemplate,
   }
 }
 
 /**
- * A template from the request would run arbitrary Jinja loops in our tokenizer workers (vLLM >= 0.11 also refuses it
- * unless started with --trust-request-chat-template): the model's own template renders every chat.
+ * The request's chat_template. It is Jinja code from the client, run in the tokenizer workers (bounded as any template
+ * by template-budget.ts, but still the client's code): as vLLM >= 0.11, refused unless the server was started with
+ * --trust-request-chat-template. Whether it parses is found where it renders (a 400 naming chat_template).
  */
-export function refuseRequestTemplate(body: JsonObject): void {
-  if (optionalString(body, 'chat_template') !== undefined)
-    throw new InvalidRequestError("'chat_template' is not accepted in a request: this server renders the model's own chat template", {param: 'chat_template'})
+export function requestChatTemplate(body: JsonObject, trusted: boolean): string | undefined {
+  const template = optionalString(body, 'chat_template')
+  if (template !== undefined && !trusted)
+    throw new InvalidRequestError(
+      "'chat_template' in a request is refused: this server renders its own chat template unless started with --trust-request-chat-template (a template is code the server runs)",
+      {param: 'chat_template'},
+    )
+  return template
 }
 
 /** The role of the reply (vLLM's rule): the assistant's after a generation prompt, else the last message's, which it continues. */

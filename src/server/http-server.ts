@@ -66,6 +66,8 @@ export interface ApiServerOptions {
   reasoningParser?: ReasoningParserName
   /** vLLM's --chat-template-content-format; unset = auto. */
   chatTemplateContentFormat?: ChatContentFormatOption
+  /** vLLM's --trust-request-chat-template: a request's chat_template is rendered instead of a 400. */
+  trustRequestChatTemplate?: boolean
   /** vLLM's --enable-prompt-tokens-details: usage.prompt_tokens_details.cached_tokens on completions and chat. */
   enablePromptTokensDetails?: boolean
   /** serve --responses-store: the most finished /v1/responses kept (least recently used evicted); unset or 0 = none. */
@@ -365,7 +367,7 @@ export class ApiServer {
       continueIfExpected(request, response)
       const bytes = await readBody(request, maxBodyBytes, stall)
       if (chunked) bodyGrant.shrinkTo(bytes.length)
-      const checkOptions = {modelName: engine.modelName, contentFormat: this.options.chatTemplateContentFormat ?? 'auto', storeOn: this.responseStore !== null}
+      const checkOptions = {modelName: engine.modelName, contentFormat: this.options.chatTemplateContentFormat ?? 'auto', storeOn: this.responseStore !== null, trustRequestChatTemplate: this.options.trustRequestChatTemplate ?? false}
       const checked = await promptTokenizer.checkBody(bodyAsUtf8(bytes, charset), route, checkOptions, signal)
       const admit = async (sequences: number) => {
         const grant = await this.limiter.acquire(signal, sequences)

@@ -20,6 +20,8 @@ export type TokenizeJob =
       documents?: readonly object[]
       variables?: Readonly<Record<string, unknown>>
       contentFormat?: ChatContentFormatOption
+      /** The request's chat_template, rendered instead of the tokenizer's. */
+      chatTemplate?: string
       /** vLLM's continue_final_message: the rendering ends where the last message's text does (open-final-message.ts). */
       continueFinalMessage?: boolean
       /** BOS and the like on top of what the template writes (vLLM's chat add_special_tokens; off by default). */
@@ -96,7 +98,7 @@ export function runTokenizeJob(tokenizer: TokenizerLike, job: TokenizeJob, maxMo
       'messages',
     )
   const tools: readonly object[] | undefined = typeof job.tools === 'string' ? JSON.parse(job.tools) : job.tools
-  const options = {addGenerationPrompt: job.addGenerationPrompt, tools, documents: job.documents, variables: job.variables, contentFormat: job.contentFormat}
+  const options = {addGenerationPrompt: job.addGenerationPrompt, tools, documents: job.documents, variables: job.variables, contentFormat: job.contentFormat, chatTemplate: job.chatTemplate}
   const render = (chat: ChatMessage[]) => tokenizer.applyChatTemplate(chat, options)
   const rendered = job.continueFinalMessage ? renderOpenFinalMessage(messages, render) : render(messages)
   checkTextFits(tokenizer, rendered, maxModelLen, 'messages', mayExceedContext(job))

@@ -19,6 +19,8 @@ export interface CheckOptions {
   contentFormat: ChatContentFormatOption
   /** Whether `serve --responses-store` is on (previous_response_id and background need it). */
   storeOn: boolean
+  /** Whether `serve --trust-request-chat-template` is on (a request's chat_template is accepted). */
+  trustRequestChatTemplate?: boolean
 }
 
 /** A checked /v1/responses body: the chat request it runs as, and what its reply and the store keep of it. */
@@ -61,7 +63,7 @@ function truncates(body: unknown): boolean {
 function checkRequest<R extends RouteName>(route: R, parsed: unknown, options: CheckOptions): CheckedByRoute[R] {
   const checks: {[K in RouteName]: () => CheckedByRoute[K]} = {
     completions: () => watched(parsed, parseCompletionRequest),
-    chat: () => watched(parsed, parseChatCompletionRequest),
+    chat: () => watched(parsed, (body) => parseChatCompletionRequest(body, options.trustRequestChatTemplate ?? false)),
     responses: () => (continuesStored(parsed, options) ? {body: parsed} : checkResponses(parsed, options.storeOn ? NO_STORED_RESPONSES : null)),
     tokenize: () => checkTokenizeRequest(parsed, options),
     detokenize: () => ({body: parsed}),

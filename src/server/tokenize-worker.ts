@@ -7,8 +7,8 @@ import {runTokenizeJob, serializeJobError, type TokenizeJob} from './prompt-toke
 import {jsonText} from './request-body.js'
 import {checkBodyText, type CheckOptions, packForTransfer, type RouteName} from './request-checks.js'
 
-const {modelDir, maxModelLen} = workerData as {modelDir: string; maxModelLen: number}
-const tokenizer = Tokenizer.load(modelDir)
+const {modelDir, maxModelLen, chatTemplate} = workerData as {modelDir: string; maxModelLen: number; chatTemplate?: string}
+const tokenizer = Tokenizer.load(modelDir, {chatTemplate})
 
 export type WorkerJob =
   | TokenizeJob

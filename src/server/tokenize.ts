@@ -2,7 +2,7 @@
 import {InvalidRequestError} from '../engine/errors.js'
 import {type ApiContext, sendJson} from './api-context.js'
 import type {TokenizeJob} from './prompt-tokenizer.js'
-import {parseMessages, refuseRequestTemplate} from './chat-request.js'
+import {parseMessages, requestChatTemplate} from './chat-request.js'
 import {checkModel} from './openai-schema.js'
 import {optionalBoolean, optionalIntegerList, optionalObject, optionalObjectList, optionalString, requireObject} from './request-fields.js'
 import {parseToolRequest} from './tool-calls.js'
@@ -19,7 +19,14 @@ export interface TokenizeRequest {
  * rendered by the chat template exactly as /v1/chat/completions renders them, so a client can count a conversation
  * before sending it.
  */
-export function checkTokenizeRequest(raw: unknown, options: {modelName: string; contentFormat: ChatContentFormatOption}): TokenizeRequest {
+/** What /tokenize's checks need to know of the server (request-checks.ts' CheckOptions). */
+interface TokenizeOptions {
+  modelName: string
+  contentFormat: ChatContentFormatOption
+  trustRequestChatTemplate?: boolean
+}
+
+export function checkTokenizeRequest(raw: unknown, options: TokenizeOptions): TokenizeRequest {
   const body = requireObject(raw)
   checkModel(optionalString(body, 'model'), options.modelName)
   const hasPrompt = body.prompt !== undefined
@@ -28,7 +35,7 @@ export function checkTokenizeRequest(raw: unknown, options: {modelName: string; 
   const returnTokenStrs = optionalBoolean(body, 'return_token_strs') ?? false
   const job: TokenizeJob = hasPrompt
     ? {kind: 'text', text: requirePrompt(body), param: 'prompt', addSpecialTokens: optionalBoolean(body, 'add_special_tokens') ?? true, countOnly: true}
-    : chatJob(body, options.contentFormat)
+    : chatJob(body, options)
   return {job, returnTokenStrs}
 }
 
@@ -46,8 +53,8 @@ export async function tokenize(context: ApiContext, {job, returnTokenStrs}: Toke
 }
 
 /** A conversation rendered as /v1/chat/completions renders it, with the same defaults (vLLM's TokenizeChatRequest). */
-function chatJob(body: Record<string, unknown>, contentFormat: ChatContentFormatOption): TokenizeJob {
-  refuseRequestTemplate(body)
+function chatJob(body: Record<string, unknown>, options: TokenizeOptions): TokenizeJob {
+  const chatTemplate = requestChatTemplate(body, options.trustRequestChatTemplate ?? false)
   const continueFinalMessage = optionalBoolean(body, 'continue_final_message') ?? false
   const addGenerationPrompt = optionalBoolean(body, 'add_generation_prompt') ?? !continueFinalMessage
   if (continueFinalMessage && addGenerationPrompt)
@@ -61,7 +68,8 @@ function chatJob(body: Record<string, unknown>, contentFormat: ChatContentFormat
     tools: parseToolRequest(body)?.tools,
     documents: optionalObjectList(body, 'documents'),
     variables: optionalObject(body, 'chat_template_kwargs'),
-    contentFormat,
+    contentFormat: options.contentFormat,
+    chatTemplate,
     countOnly: true,
   }
 }

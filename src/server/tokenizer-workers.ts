@@ -45,12 +45,16 @@ export class TokenizerWorkers implements PromptTokenizer {
   /** Worker deaths since the last answered job: a tokenizer that cannot load must not respawn forever. */
   private failuresInARow = 0
 
-  /** `sizeLimit` is the main thread's tokenizer: text that cannot fit is refused before it is copied to a worker. */
+  /**
+   * `sizeLimit` is the main thread's tokenizer: text that cannot fit is refused before it is copied to a worker.
+   * `chatTemplate` replaces the model's template in every worker (serve --chat-template), as it does in the engine's.
+   */
   constructor(
     private readonly modelDir: string,
     private readonly maxModelLen: number,
     threads: number,
     private readonly sizeLimit: Pick<TokenizerLike, 'maxTextBytes'>,
+    private readonly chatTemplate?: string,
   ) {
     for (let index = 0; index < threads; index++) this.pool.push(this.spawn())
   }
@@ -146,7 +150,7 @@ export class TokenizerWorkers implements PromptTokenizer {
   }
 
   private spawn(): PooledWorker {
-    const worker = startWorker({modelDir: this.modelDir, maxModelLen: this.maxModelLen})
+    const worker = startWorker({modelDir: this.modelDir, maxModelLen: this.maxModelLen, chatTemplate: this.chatTemplate})
     // Idle workers must not keep the process alive; the server's socket does.
     worker.unref()
     const pooled: PooledWorker = {worker, running: null}

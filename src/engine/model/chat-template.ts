@@ -34,6 +34,8 @@ export interface ChatTemplateOptions {
   variables?: Readonly<Record<string, unknown>>
   /** vLLM's --chat-template-content-format; auto (the default) takes the one detected on the template. */
   contentFormat?: ChatContentFormatOption
+  /** A request's chat_template (vLLM's field): rendered instead of the tokenizer's, under the same limits. */
+  chatTemplate?: string
 }
 
 /** The special tokens' text, which transformers hands every template (bos_token, eos_token, ...). */
@@ -82,6 +84,15 @@ export class ChatTemplate {
       const cause = stackExhausted ? 'recursion too deep: the render exhausted the stack' : (error as Error).message
       throw new InvalidRequestError(`The chat template rejected these messages: ${cause}`, {param: 'messages', cause: error})
     }
+  }
+}
+
+/** A request's chat_template, parsed; one that does not parse is the client's 400, naming the problem. */
+export function parseRequestTemplate(source: string): ChatTemplate {
+  try {
+    return new ChatTemplate(source)
+  } catch (error) {
+    throw new InvalidRequestError(`'chat_template' does not parse: ${(error as Error).message}`, {param: 'chat_template', cause: error})
   }
 }
 

@@ -294,9 +294,10 @@ export function ggufFloatFormat(tensors: TensorInfo[]): 'f32' | 'f16' | 'bf16' {
   return 'f32'
 }
 
-export function loadGgufModel(path: string): LoadedModel {
+/** options.chatTemplate replaces the file's tokenizer.chat_template (vLLM's --chat-template). */
+export function loadGgufModel(path: string, options: {chatTemplate?: string} = {}): LoadedModel {
   const file = readGguf(path)
-  const tokenizer = tokenizerFromGguf(file.metadata)
+  const tokenizer = tokenizerFromGguf(file.metadata, options)
   const embedding = file.tensors.find((t) => t.name === 'token_embd.weight')
   if (!embedding) {
     // llama.cpp's ggml-vocab-*.gguf files hold a tokenizer and no weights: say so rather than name one missing tensor.

@@ -4,7 +4,7 @@ import {ModelLoadError, quotedValue} from '../errors.js'
 import {specialAddedToken, specialTokensPostProcessor} from './byte-level-bpe.js'
 import {ggufFlag, type GgufValue} from './gguf-file.js'
 import {ggufPreTokenizer, preTokenizerJson} from './gguf-pre-tokenizers.js'
-import {Tokenizer} from './tokenizer.js'
+import {Tokenizer, type TokenizerLoadOptions} from './tokenizer.js'
 
 /**
  * Tokens that end generation whatever eos_token_id says, as llama.cpp decides (its end-of-generation set): chat turn ends
@@ -158,7 +158,7 @@ export function gemma4TokenizerJson(metadata: Map<string, GgufValue>): Record<st
 }
 
 /** The model's tokenizer from GGUF metadata, with its chat template (tokenizer.chat_template) and special tokens. */
-export function tokenizerFromGguf(metadata: Map<string, GgufValue>, options: {extraEosTokenIds?: number[]} = {}): Tokenizer {
+export function tokenizerFromGguf(metadata: Map<string, GgufValue>, options: TokenizerLoadOptions = {}): Tokenizer {
   const kind = metadata.get('tokenizer.ggml.model')
   const tokens = stringArray(metadata, 'tokenizer.ggml.tokens')
   const bosTokenId = optionalId(metadata, 'tokenizer.ggml.bos_token_id', tokens.length)
@@ -182,5 +182,5 @@ export function tokenizerFromGguf(metadata: Map<string, GgufValue>, options: {ex
   const endOfTurn = ['tokenizer.ggml.eot_token_id', 'tokenizer.ggml.eom_token_id'].map((key) => optionalId(metadata, key, tokens.length))
   const endOfGeneration = tokens.flatMap((token, id) => (END_OF_GENERATION_TOKENS.includes(token) ? [id] : []))
   const extraEosTokenIds = [...endOfTurn.filter((id) => id !== null), ...endOfGeneration, ...(options.extraEosTokenIds ?? [])]
-  return new Tokenizer(json, config, {extraEosTokenIds, chatTemplate: template ?? null})
+  return new Tokenizer(json, config, {extraEosTokenIds, chatTemplate: options.chatTemplate ?? template ?? null})
 }

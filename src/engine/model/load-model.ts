@@ -184,9 +184,12 @@ function refuseUnreadSharedExpert(config: ModelConfig, tensors: TensorInfo[], di
   }
 }
 
-/** A Hugging Face model directory, or a llama/qwen2/qwen3-architecture .gguf file (gguf-model.ts). */
-export async function loadModel(dir: string): Promise<LoadedModel> {
-  if (isGgufFile(dir)) return loadGgufModel(dir)
+/**
+ * A Hugging Face model directory, or a llama/qwen2/qwen3-architecture .gguf file (gguf-model.ts); options.chatTemplate
+ * replaces the model's chat template (vLLM's --chat-template).
+ */
+export async function loadModel(dir: string, options: {chatTemplate?: string} = {}): Promise<LoadedModel> {
+  if (isGgufFile(dir)) return loadGgufModel(dir, options)
   const modelDir = resolve(dir)
   if (!existsSync(modelDir) || !statSync(modelDir).isDirectory()) throw new ModelLoadError(`Model directory ${modelDir} does not exist.`)
   const gguf = readdirSync(modelDir).find(isGgufPath)
@@ -196,7 +199,7 @@ export async function loadModel(dir: string): Promise<LoadedModel> {
   const checkpointTensors = readCheckpointTensors(modelDir)
   const config = withExpertLayout(mptMlpWidthFromTensors(readModelConfig(modelDir), checkpointTensors), checkpointTensors)
   const tensors = refuseCutFp8Weights(selectModelTensors(config, pairFp8Scales(config.fp8, checkpointTensors), modelDir))
-  const tokenizer = Tokenizer.load(modelDir, {extraEosTokenIds: config.eosTokenIds})
+  const tokenizer = Tokenizer.load(modelDir, {extraEosTokenIds: config.eosTokenIds, chatTemplate: options.chatTemplate})
   checkTokenizerFits(tokenizer, config, 'tokenizer.json')
   return {dir: modelDir, name: basename(modelDir), config, tensors, tokenizer, generationConfig: readGenerationDefaults(modelDir, tokenizer, config)}
 }

@@ -15,9 +15,15 @@ import {tokenBytes} from './token-bytes.js'
 import {withMetaspaceSplit, withMetaspaceWords} from './metaspace-words.js'
 import {fixTokenizerLibrary} from './tokenizer-library-fixes.js'
 import {checkTokenIds, checkTokenizerModel} from './tokenizer-json-checks.js'
-import {ChatTemplate, type ChatMessage, type ChatTemplateOptions} from './chat-template.js'
+import {ChatTemplate, type ChatMessage, type ChatTemplateOptions, parseRequestTemplate} from './chat-template.js'
 
 export type {ChatMessage, ChatTemplateOptions}
+
+export interface TokenizerLoadOptions {
+  extraEosTokenIds?: number[]
+  /** A chat template replacing the model's (vLLM's --chat-template, read by chat-template-source.ts). */
+  chatTemplate?: string
+}
 
 type Json = Record<string, unknown>
 
@@ -47,9 +53,9 @@ export class Tokenizer {
   /**
    * Loads <dir>/tokenizer.json and <dir>/tokenizer_config.json, or a GGUF file's vocabulary (so whatever takes a model
    * path, the server's tokenizer workers among them, gets the model's tokenizer); extraEosTokenIds come from
-   * config/generation_config.
+   * config/generation_config; options.chatTemplate replaces the model's template (its own is then not read).
    */
-  static load(dir: string, options: {extraEosTokenIds?: number[]} = {}): Tokenizer {
+  static load(dir: string, options: TokenizerLoadOptions = {}): Tokenizer {
     if (isGgufFile(dir)) return tokenizerFromGguf(readGguf(dir, {metadataOnly: true}).metadata, options)
     const configPath = join(dir, 'tokenizer_config.json')
     // Older checkpoints name their special tokens in special_tokens_map.json only; tokenizer_config.json wins where both do.
@@ -58,6 +64,7 @@ export class Tokenizer {
     const tokenizerConfig = {...specialTokensMap, ...(existsSync(configPath) ? readJsonObject(configPath) : {})}
     const tokenizerJson = readTokenizerJson(dir, tokenizerConfig)
     // Newer checkpoints keep the template in its own file instead of tokenizer_config.json.
+    if (options.chatTemplate !== undefined) return new Tokenizer(tokenizerJson, tokenizerConfig, options)
     const templatePath = join(dir, 'chat_template.jinja')
     const templateFile = existsSync(templatePath) ? readModelFileBytes(templatePath).toString('utf8') : null
     const chatTemplate = templateFile ?? (tokenizerConfig.chat_template == null ? processorChatTemplate(dir) : null)
@@ -151,12 +158,13 @@ export class Tokenizer {
     return this.chatTemplate !== null || this.toolUseTemplate !== null
   }
 
-  /** Renders the chat template to text; the text already holds any BOS the template writes. */
+  /** Renders the chat template (or the request's, opts.chatTemplate) to text; the text already holds any BOS the template writes. */
   applyChatTemplate(messages: ChatMessage[], opts: ChatTemplateOptions = {}): string {
+    if (opts.chatTemplate !== undefined) return parseRequestTemplate(opts.chatTemplate).render(messages, this.specialTokenText, opts)
     const template = opts.tools?.length && this.toolUseTemplate !== null ? this.toolUseTemplate : this.chatTemplate
     if (template === null) {
       const why = this.toolUseTemplate === null ? 'no chat template' : 'only a "tool_use" chat template, for chats with tools (no "default")'
-      throw new InvalidRequestError(`This model has ${why}; use the completions endpoint with a plain prompt.`, {param: 'messages'})
+      throw new InvalidRequestError(`This model has ${why}; use the completions endpoint with a plain prompt (or start the server with --chat-template).`, {param: 'messages'})
     }
     return template.render(messages, this.specialTokenText, opts)
   }
