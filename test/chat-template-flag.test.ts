@@ -9,7 +9,7 @@ import {loadModel} from '../src/engine/model/load-model.js'
 import {ensureTestModel} from '../src/engine/model/test-model.js'
 import {Tokenizer} from '../src/engine/model/tokenizer.js'
 import {llamaGgufBytes} from './support/llama-gguf.js'
-import {runCommand} from './support/run-command.js'
+import {runCommand, spawnCommand} from './support/run-command.js'
 
 /** A role-prefixed transcript: what the GPT-2 test model renders with the template below. */
 const TEMPLATE = "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}{% if add_generation_prompt %}assistant:{% endif %}"
@@ -60,8 +60,9 @@ describe('--chat-template value', () => {
   })
 })
 
+const expectedPromptIds = () => Tokenizer.load(gpt2Dir).encode('user: hi\nassistant:', {addSpecialTokens: false})
+
 describe('generate --chat --chat-template', () => {
-  const expectedPromptIds = () => Tokenizer.load(gpt2Dir).encode('user: hi\nassistant:', {addSpecialTokens: false})
   const generateJson = (...args: string[]) => runCommand('generate', ['--model', gpt2Dir, '--threads', '1', '--max-tokens', '2', '--json', '--chat', ...args, 'hi'])
 
   it('a model without a chat template chats with the template given inline or as a file', {timeout: 60_000}, async () => {
@@ -90,5 +91,36 @@ describe('generate --chat --chat-template', () => {
   it('more samples than --max-num-seqs are refused naming --n, the flag given', {timeout: 60_000}, async () => {
     const result = await runCommand('generate', ['--model', gpt2Dir, '--threads', '1', '--max-tokens', '2', '--max-num-seqs', '2', '--n', '4', '--temperature', '1', 'hi'])
     assertOneErrorLine(result, 2, /^Error: --n 4 exceeds --max-num-seqs 2: /)
+  })
+})
+
+describe('serve --chat-template', () => {
+  it('a model without a template serves chats rendered with it (in the tokenizer workers), and takes request templates with --trust-request-chat-template', {timeout: 90_000}, async () => {
+    const child = spawnCommand('serve', [gpt2Dir, '--port', '0', '--threads', '1', '--num-blocks', '64', '--chat-template', TEMPLATE_AS_TYPED, '--trust-request-chat-template'], {stdio: ['ignore', 'ignore', 'pipe']})
+    let stderr = ''
+    child.stderr!.setEncoding('utf8').on('data', (text: string) => (stderr += text))
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve))
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        child.stderr!.on('data', () => {
+          if (/ready: model/.test(stderr)) resolve(/listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(stderr)![1]!)
+        })
+        void exited.then((code) => reject(new Error(`serve exited (${code}):\n${stderr}`)))
+      })
+      const tokenize = async (body: object): Promise<{tokens: number[]}> => (await (await fetch(`${url}/tokenize`, {method: 'POST', headers: {'content-type': 'application/json'}, body: JSON.stringify(body)})).json()) as {tokens: number[]}
+      const messages = [{role: 'user', content: 'hi'}]
+      assert.deepEqual((await tokenize({messages})).tokens, expectedPromptIds())
+      const requestTemplate = await tokenize({messages, chat_template: '{{ messages[0].content }}'})
+      assert.deepEqual(requestTemplate.tokens, Tokenizer.load(gpt2Dir).encode('hi', {addSpecialTokens: false}))
+    } finally {
+      child.kill('SIGTERM')
+      await exited
+    }
+  })
+
+  it('a missing template file ends serve before it listens', {timeout: 60_000}, async () => {
+    const result = await runCommand('serve', [gpt2Dir, '--port', '0', '--chat-template', join(dir, 'missing.jinja')])
+    assertOneErrorLine(result, 2, /^Error: --chat-template: no file \S+missing\.jinja/)
+    assert.doesNotMatch(result.stderr, /listening on/)
   })
 })
