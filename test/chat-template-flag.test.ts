@@ -47,6 +47,7 @@ describe('--chat-template value', () => {
     mkdirSync(directory)
     assert.throws(() => readChatTemplateArgument(directory), /--chat-template: cannot read \S+a-directory: /)
     assert.throws(() => readChatTemplateArgument('{% for m in messages %}{{ m.content }}'), /--chat-template: the template does not parse: /)
+    assert.throws(() => readChatTemplateArgument('{{ "\\U00110000" }}'), /--chat-template: \\U00110000 is not a Unicode character/)
   })
 
   it('gives a GGUF file without tokenizer.chat_template (GPT-2 vocabulary) a template, as it does a directory', async () => {

@@ -1,6 +1,7 @@
 // A request's chat_template (refused unless serve --trust-request-chat-template, as vLLM) and serve --chat-template in the tokenizer workers.
 import assert from 'node:assert/strict'
 import {after, before, describe, it} from 'node:test'
+import {parseRequestTemplate} from '../src/engine/model/chat-template.js'
 import {ensureTestModel} from '../src/engine/model/test-model.js'
 import {Tokenizer} from '../src/engine/model/tokenizer.js'
 import type {ApiServer} from '../src/server/http-server.js'
@@ -61,6 +62,15 @@ describe("a request's chat_template", () => {
     const huge = await post(`${trusted}/v1/chat/completions`, {messages, chat_template: '{% for i in range(10**9) %}x{% endfor %}', max_tokens: 1})
     assert.equal(huge.status, 400, huge.text)
     assert.match(huge.json().error.message, /range\(\) of 1000000000 items/)
+  })
+})
+
+describe('request templates are parsed once while they are among the last 8', () => {
+  it('the same source gives the same parsed template; one pushed out by 8 newer ones is parsed again', () => {
+    const first = parseRequestTemplate(TEMPLATE)
+    assert.equal(parseRequestTemplate(TEMPLATE), first)
+    for (let i = 0; i < 8; i++) parseRequestTemplate(`{{ ${i} }}`)
+    assert.notEqual(parseRequestTemplate(TEMPLATE), first)
   })
 })
 

@@ -38,8 +38,12 @@ function readTemplateFile(path: string, flag: string): string {
 function inlineTemplate(value: string, flag: string): string {
   if (!TEMPLATE_CHARS.test(value))
     throw new InvalidRequestError(`--${flag}: no file ${value} (a template given inline holds Jinja syntax such as {{ or {%)`, {param: flag})
-  return value.replace(ESCAPES, (_, hex2?: string, hex4?: string, hex8?: string, simple?: string) => {
+  return value.replace(ESCAPES, (escape, hex2?: string, hex4?: string, hex8?: string, simple?: string) => {
     const hex = hex2 ?? hex4 ?? hex8
-    return hex === undefined ? SIMPLE_ESCAPES[simple!]! : String.fromCodePoint(Math.min(Number.parseInt(hex, 16), 0x10ffff))
+    if (hex === undefined) return SIMPLE_ESCAPES[simple!]!
+    const codePoint = Number.parseInt(hex, 16)
+    // Python refuses these too ("illegal Unicode character").
+    if (codePoint > 0x10ffff) throw new InvalidRequestError(`--${flag}: ${escape} is not a Unicode character`, {param: flag})
+    return String.fromCodePoint(codePoint)
   })
 }
