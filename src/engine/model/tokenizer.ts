@@ -63,8 +63,8 @@ export class Tokenizer {
     const specialTokensMap = existsSync(mapPath) ? readJsonObject(mapPath) : {}
     const tokenizerConfig = {...specialTokensMap, ...(existsSync(configPath) ? readJsonObject(configPath) : {})}
     const tokenizerJson = readTokenizerJson(dir, tokenizerConfig)
-    // Newer checkpoints keep the template in its own file instead of tokenizer_config.json.
     if (options.chatTemplate !== undefined) return new Tokenizer(tokenizerJson, tokenizerConfig, options)
+    // Newer checkpoints keep the template in its own file instead of tokenizer_config.json.
     const templatePath = join(dir, 'chat_template.jinja')
     const templateFile = existsSync(templatePath) ? readModelFileBytes(templatePath).toString('utf8') : null
     const chatTemplate = templateFile ?? (tokenizerConfig.chat_template == null ? processorChatTemplate(dir) : null)
