@@ -34,3 +34,28 @@ export async function startProbedServer(nodeFlags: readonly string[], serveFlags
     stop: () => child.kill('SIGTERM'),
   }
 }
+
+/** Polls the server's /health every 10 ms until stopped; `stop` gives the waits, sorted, a reset counted as Infinity
+ * (a stalled loop lets keep-alive timers close sockets clients are reusing). */
+export function pollHealth(url: string): {stop(): Promise<number[]>} {
+  const waits: number[] = []
+  let running = true
+  const polling = (async () => {
+    while (running) {
+      const start = performance.now()
+      const ok = await fetch(`${url}/health`).then((reply) => reply.arrayBuffer().then(() => true), () => false)
+      waits.push(ok ? performance.now() - start : Infinity)
+      await new Promise((resolve) => setTimeout(resolve, 10))
+    }
+  })()
+  return {
+    async stop() {
+      running = false
+      await polling
+      return waits.sort((a, b) => a - b)
+    },
+  }
+}
+
+/** The p-quantile (0..1) of sorted values. */
+export const percentile = (sorted: readonly number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!

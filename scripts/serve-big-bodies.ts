@@ -4,7 +4,7 @@
 // Usage: npm run build:ts && node --import tsx scripts/serve-big-bodies.ts [--model DIR] [--concurrent 4] [--only chatParts,...] [-- extra node flags, e.g. --cpu-prof]
 import {loadavg} from 'node:os'
 import {parseArgs} from 'node:util'
-import {startProbedServer} from './probed-server.js'
+import {percentile, pollHealth, startProbedServer} from './probed-server.js'
 
 const {values: options, positionals: nodeFlags} = parseArgs({
   allowPositionals: true,
@@ -31,29 +31,16 @@ const shapes = options.only ? options.only.split(',') : Object.keys(SHAPES)
 const server = await startProbedServer(nodeFlags, options.model ? ['--model', options.model] : [])
 const {url, loopDelay} = server
 
-const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!
 for (const name of shapes) {
   const [route, makeBody] = SHAPES[name]!
   const body = JSON.stringify(makeBody())
   await loopDelay()
-  const health: number[] = []
-  let running = true
-  const poll = (async () => {
-    while (running) {
-      const start = performance.now()
-      // A reset counts as the longest wait: a stalled loop lets keep-alive timers close sockets clients are reusing.
-      const ok = await fetch(`${url}/health`).then((reply) => reply.arrayBuffer().then(() => true), () => false)
-      health.push(ok ? performance.now() - start : Infinity)
-      await new Promise((resolve) => setTimeout(resolve, 10))
-    }
-  })()
+  const health = pollHealth(url)
   const started = performance.now()
   const statuses = await Promise.all(range(Number(options.concurrent)).map(() => fetch(`${url}${route}`, {method: 'POST', headers: {'content-type': 'application/json'}, body}).then(async (reply) => `${reply.status}${reply.ok ? '' : ` ${((await reply.json()) as {error: {message: string}}).error.message.slice(0, 80)}`}`)))
   const wallMs = performance.now() - started
-  running = false
-  await poll
+  const sorted = await health.stop()
   const loop = await loopDelay()
-  const sorted = health.sort((a, b) => a - b)
   console.log(`${name} (${(body.length / 1e6).toFixed(1)} MB x ${options.concurrent}, load ${loadavg()[0]!.toFixed(1)}): /health max ${sorted.at(-1)!.toFixed(0)} ms, p99 ${percentile(sorted, 0.99).toFixed(0)} ms over ${sorted.length}${sorted.includes(Infinity) ? ` (${sorted.filter((ms) => ms === Infinity).length} reset)` : ''}; loop delay max ${loop.maxMs.toFixed(0)} ms; all replied in ${wallMs.toFixed(0)} ms: ${[...new Set(statuses)].join(' | ')}`)
 }
 server.stop()

@@ -4,7 +4,7 @@
 // Usage: npm run build:ts && node --import tsx scripts/serve-echo-logprobs.ts [--model DIR] [--tokens 1500] [--only echo5,...] [-- extra node flags]
 import {loadavg} from 'node:os'
 import {parseArgs} from 'node:util'
-import {startProbedServer} from './probed-server.js'
+import {pollHealth, startProbedServer} from './probed-server.js'
 
 const {values: options, positionals: nodeFlags} = parseArgs({
   allowPositionals: true,
@@ -37,22 +37,12 @@ const {url, loopDelay} = server
 for (const name of shapes) {
   const [route, body] = SHAPES[name]!
   await loopDelay()
-  let healthMax = 0
-  let running = true
-  const poll = (async () => {
-    while (running) {
-      const start = performance.now()
-      const ok = await fetch(`${url}/health`).then((reply) => reply.arrayBuffer().then(() => true), () => false)
-      healthMax = Math.max(healthMax, ok ? performance.now() - start : Infinity)
-      await new Promise((resolve) => setTimeout(resolve, 10))
-    }
-  })()
+  const health = pollHealth(url)
   const started = performance.now()
   const reply = await fetch(`${url}${route}`, {method: 'POST', headers: {'content-type': 'application/json'}, body: JSON.stringify(body)})
   const bytes = (await reply.arrayBuffer()).byteLength
   const wallMs = performance.now() - started
-  running = false
-  await poll
+  const healthMax = (await health.stop()).at(-1) ?? 0
   const loop = await loopDelay()
   console.log(`${name} (${tokens} tokens, load ${loadavg()[0]!.toFixed(1)}): ${reply.status}, ${(bytes / 1e6).toFixed(2)} MB in ${wallMs.toFixed(0)} ms; loop delay max ${loop.maxMs.toFixed(0)} ms; /health max ${healthMax.toFixed(0)} ms`)
 }

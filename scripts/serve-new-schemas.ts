@@ -8,7 +8,7 @@
 import {randomUUID} from 'node:crypto'
 import {loadavg} from 'node:os'
 import {parseArgs} from 'node:util'
-import {startProbedServer} from './probed-server.js'
+import {percentile, pollHealth, startProbedServer} from './probed-server.js'
 
 const {values: options, positionals: serveFlags} = parseArgs({
   allowPositionals: true,
@@ -25,20 +25,10 @@ function freshBody(alternatives = Number(options.alternatives)): string {
 
 const server = await startProbedServer(options['node-flags'].split(' ').filter(Boolean), serveFlags)
 const {url, loopDelay} = server
-const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!
 for (let round = 0; round < Number(options.rounds); round++) {
   const bodies = range(Number(options.concurrent)).map(() => freshBody())
   await loopDelay()
-  const health: number[] = []
-  let running = true
-  const poll = (async () => {
-    while (running) {
-      const start = performance.now()
-      const ok = await fetch(`${url}/health`).then((reply) => reply.arrayBuffer().then(() => true), () => false)
-      health.push(ok ? performance.now() - start : Infinity)
-      await new Promise((resolve) => setTimeout(resolve, 10))
-    }
-  })()
+  const health = pollHealth(url)
   const leaving = options['leave-after'] ? AbortSignal.timeout(Number(options['leave-after'])) : undefined
   const started = performance.now()
   const statuses = await Promise.all(
@@ -50,10 +40,8 @@ for (let round = 0; round < Number(options.rounds); round++) {
     ),
   )
   const wallMs = performance.now() - started
-  running = false
-  await poll
+  const sorted = await health.stop()
   const loop = await loopDelay()
-  const sorted = health.sort((a, b) => a - b)
   console.log(
     `round ${round + 1}: ${bodies.length} new schemas of ${options.alternatives} alternatives (${(bodies[0]!.length / 1e6).toFixed(1)} MB each, load ${loadavg()[0]!.toFixed(2)}): ` +
       `/health max ${sorted.at(-1)!.toFixed(0)} ms, p99 ${percentile(sorted, 0.99).toFixed(0)} ms over ${sorted.length}; loop delay max ${loop.maxMs.toFixed(0)} ms, p99 ${loop.p99Ms.toFixed(0)} ms; ` +
