@@ -5,8 +5,9 @@ import {after, before, describe, it} from 'node:test'
 import OpenAI from 'openai'
 import type {LLMEngine} from '../src/engine/llm-engine.js'
 import type {ApiServer} from '../src/server/http-server.js'
-import {ResponseStore, type StoredResponse} from '../src/server/response-store.js'
-import {translateResponsesRequest} from '../src/server/responses-request.js'
+import {conversationFromTexts, ResponseStore, type StoredResponse} from '../src/server/response-store.js'
+import {type StoredConversation, translateResponsesRequest} from '../src/server/responses-request.js'
+import {inputItemsListText, inputItemsPageText, storedInputItems} from '../src/server/stored-input-items.js'
 import {FakeEngine} from './support/fake-engine.js'
 import {post, refusal, start, startTinyEngineServer, waitFor} from './support/server-harness.js'
 
@@ -17,8 +18,11 @@ const storeOf = (response: OpenAI.Responses.Response) => (response as {store?: b
 /** A stored response of `textLength` characters of output, continuing `previousId`. */
 function stored(id: string, previousId: string | null = null, textLength = 10): StoredResponse {
   const output = [{type: 'message', role: 'assistant', content: [{type: 'output_text', text: 'x'.repeat(textLength)}]}]
-  return {response: {id, output}, inputItems: [{id: `msg_${id}`, type: 'message', role: 'user', content: 'q'}], previousId}
+  return {response: {id, output}, inputItems: storedInputItems([{id: `msg_${id}`, type: 'message', role: 'user', content: 'q'}]), previousId}
 }
+
+/** The store as a worker sees it continuing a response: the conversation's texts parsed. */
+const conversations = (store: ResponseStore): StoredConversation => ({conversationOf: (id) => conversationFromTexts(store.conversationTextsOf(id))})
 
 describe('ResponseStore', () => {
   it('keeps at most N responses, evicting the least recently used (a get counts as a use)', () => {
@@ -32,7 +36,8 @@ describe('ResponseStore', () => {
   })
 
   it('keeps at most its byte budget, and refuses one response larger than all of it', () => {
-    const one = Buffer.byteLength(JSON.stringify(stored('a', null, 1000)))
+    const {inputItems, ...rest} = stored('a', null, 1000)
+    const one = Buffer.byteLength(JSON.stringify({...rest, inputItems: null})) + Buffer.byteLength(inputItems.texts[0]!) + Buffer.byteLength(inputItems.ids[0]!)
     const store = new ResponseStore(100, one * 2 + 10)
     for (const id of ['a', 'b', 'c']) assert.equal(store.put(stored(id, null, 1000)), true)
     assert.deepEqual([store.size, store.bytes], [2, one * 2])
@@ -47,9 +52,22 @@ describe('ResponseStore', () => {
     const store = new ResponseStore(10)
     store.put(stored('a'))
     store.put(stored('b', 'a'))
-    assert.deepEqual(store.conversationOf('b').map((item) => item.id ?? item.type), ['msg_a', 'message', 'msg_b', 'message'])
+    assert.deepEqual(conversations(store).conversationOf('b').map((item) => item.id ?? item.type), ['msg_a', 'message', 'msg_b', 'message'])
     store.delete('a')
-    assert.throws(() => store.conversationOf('b'), {httpStatus: 404, param: 'previous_response_id'})
+    assert.throws(() => store.conversationTextsOf('b'), {httpStatus: 404, param: 'previous_response_id'})
+  })
+})
+
+describe('stored input items (kept as their texts)', () => {
+  const items = storedInputItems([{id: 'a', n: 1}, {id: 'b', n: 2}, {id: 'a', n: 3}, {id: 'c', n: 4}])
+  const page = (query: string) => JSON.parse(inputItemsPageText(items, new URLSearchParams(query)))
+
+  it('page as the items would: desc by default, after the first match in the page\'s order, has_more', () => {
+    assert.deepEqual(page(''), {object: 'list', data: [{id: 'c', n: 4}, {id: 'a', n: 3}, {id: 'b', n: 2}, {id: 'a', n: 1}], first_id: 'c', last_id: 'a', has_more: false})
+    assert.deepEqual(page('order=asc&after=a&limit=2'), {object: 'list', data: [{id: 'b', n: 2}, {id: 'a', n: 3}], first_id: 'b', last_id: 'a', has_more: true})
+    assert.deepEqual(page('after=a').data, [{id: 'b', n: 2}, {id: 'a', n: 1}])
+    assert.deepEqual(page('order=asc&after=c'), {object: 'list', data: [], first_id: null, last_id: null, has_more: false})
+    assert.deepEqual(JSON.parse(inputItemsListText(items)).map((item: {n: number}) => item.n), [1, 2, 3, 4])
   })
 })
 
@@ -130,6 +148,9 @@ describe('/v1/responses with --responses-store (tiny model, openai client)', () 
     const body = (await raw.json()) as {object: string; data: unknown[]; first_id: string; last_id: string; has_more: boolean}
     assert.deepEqual([body.object, body.data.length, body.first_id, body.last_id, body.has_more], ['list', 2, 'msg_kept', page.data[0]!.id, false])
     for (const query of ['limit=0', 'limit=101', 'order=up', 'after=msg_none']) assert.equal((await fetch(`${baseUrl}/v1/responses/${id}/input_items?${query}`)).status, 400, query)
+    // An item's id is a string (it names the item in pages): another type is a 400 naming it, not stored as sent.
+    const badId = await post(`${baseUrl}/v1/responses`, {input: [{role: 'user', content: 'x'}, {role: 'user', content: 'y', id: {nested: [1]}}], ...greedy})
+    assert.deepEqual([badId.status, badId.json().error.param], [400, 'input[1].id'])
     // A string input is one user message of input_text.
     const short = await client.responses.create({input: 'Hi', ...greedy})
     const [item] = (await client.responses.inputItems.list(short.id)).data
@@ -168,8 +189,8 @@ describe('/v1/responses with the store (scripted engine)', () => {
       {id: 'msg_2', type: 'message', status: 'completed', role: 'assistant', content: [{type: 'output_text', text: 'Checking.', annotations: [], logprobs: []}]},
       {id: 'fc_3', type: 'function_call', status: 'completed', call_id: 'call_1', name: 'f', arguments: '{}'},
     ]
-    store.put({response: {id: 'resp_a', output}, inputItems: [{id: 'msg_1', type: 'message', role: 'user', content: [{type: 'input_text', text: 'Hi'}]}], previousId: null})
-    const {chat, settings, inputItems} = translateResponsesRequest({previous_response_id: 'resp_a', input: [{type: 'function_call_output', call_id: 'call_1', output: 'sun'}], instructions: 'New.'}, store)
+    store.put({response: {id: 'resp_a', output}, inputItems: storedInputItems([{id: 'msg_1', type: 'message', role: 'user', content: [{type: 'input_text', text: 'Hi'}]}]), previousId: null})
+    const {chat, settings, inputItems} = translateResponsesRequest({previous_response_id: 'resp_a', input: [{type: 'function_call_output', call_id: 'call_1', output: 'sun'}], instructions: 'New.'}, conversations(store))
     assert.deepEqual(chat.messages, [
       {role: 'system', content: 'New.'},
       {role: 'user', content: [{type: 'input_text', text: 'Hi'}]},
@@ -178,7 +199,7 @@ describe('/v1/responses with the store (scripted engine)', () => {
     ])
     assert.deepEqual([settings.store, settings.previousResponseId], [true, 'resp_a'])
     assert.match(inputItems[0]!.id as string, /^fco_[0-9a-f]{24}$/)
-    assert.equal(translateResponsesRequest({input: 'x', store: false}, store).settings.store, false)
+    assert.equal(translateResponsesRequest({input: 'x', store: false}, conversations(store)).settings.store, false)
   })
 
   it('a client that leaves mid-stream stores nothing', async () => {

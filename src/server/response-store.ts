@@ -3,12 +3,13 @@
 // count and in bytes (JSON text), least recently used evicted first: a client cannot grow it past either bound.
 import {NotFoundError} from '../engine/errors.js'
 import type {JsonObject} from './request-fields.js'
+import {inputItemsBytes, inputItemsListText, type StoredInputItems} from './stored-input-items.js'
 
 export interface StoredResponse {
   /** The Response object as it was sent (status completed or incomplete). */
   response: JsonObject
-  /** The input items it ran on, in order, each with an id (not those of its previous responses). */
-  inputItems: JsonObject[]
+  /** The input items it ran on, in order, each with an id (not those of its previous responses), as their texts. */
+  inputItems: StoredInputItems
   /** The response it continued, whose conversation comes before its own input. */
   previousId: string | null
   /** A background response created with stream: true: its events, numbered, for GET ?stream=true&starting_after=N. */
@@ -39,7 +40,7 @@ export class ResponseStore {
   /** Keeps `stored` under its response's id; one larger than the whole byte budget is not kept (returns false). */
   put(stored: StoredResponse): boolean {
     const id = stored.response.id as string
-    const bytes = Buffer.byteLength(JSON.stringify(stored))
+    const bytes = inputItemsBytes(stored.inputItems) + Buffer.byteLength(JSON.stringify({...stored, inputItems: null}))
     this.delete(id)
     if (bytes > this.maxBytes) return false
     this.entries.set(id, {stored, bytes})
@@ -70,16 +71,22 @@ export class ResponseStore {
   }
 
   /**
-   * The conversation a new response continues from `id`: each response of the chain, oldest first, gives its input
-   * items then its output items. Any link missing (deleted, evicted) is a 404 naming previous_response_id.
+   * The conversation a new response continues from `id`, as JSON lists of items for a tokenizer worker to parse
+   * (conversationFromTexts): each response of the chain, oldest first, gives its input items then its output items.
+   * Any link missing (deleted, evicted) is a 404 naming previous_response_id.
    */
-  conversationOf(id: string): JsonObject[] {
+  conversationTextsOf(id: string): string[] {
     const chain: StoredResponse[] = []
     const seen = new Set<string>()
     for (let at: string | null = id; at !== null && !seen.has(at); at = chain[chain.length - 1]!.previousId) {
       seen.add(at)
       chain.push(this.get(at, 'previous_response_id'))
     }
-    return chain.reverse().flatMap(({inputItems, response}) => [...inputItems, ...(response.output as JsonObject[])])
+    return chain.reverse().flatMap(({inputItems, response}) => [inputItemsListText(inputItems), JSON.stringify(response.output)])
   }
+}
+
+/** The items of conversationTextsOf's lists, in order. */
+export function conversationFromTexts(texts: readonly string[]): JsonObject[] {
+  return texts.flatMap((text) => JSON.parse(text) as JsonObject[])
 }

@@ -8,6 +8,7 @@ import {errorReply} from './error-reply.js'
 import type {JsonObject} from './request-fields.js'
 import type {ResponseStore, StoredResponse} from './response-store.js'
 import {SseStream} from './sse.js'
+import type {StoredInputItems} from './stored-input-items.js'
 
 /** Aborts a background run when POST /v1/responses/{id}/cancel asks to. */
 class CancelledByClient extends Error {
@@ -44,7 +45,7 @@ class BackgroundRun {
   constructor(
     queued: JsonObject,
     readonly streams: boolean,
-    readonly inputItems: JsonObject[],
+    readonly inputItems: StoredInputItems,
   ) {
     this.current = () => queued
   }
@@ -128,7 +129,7 @@ export class BackgroundResponses {
   }
 
   /** The input items of a running or stored response (404 when neither). */
-  inputItemsOf(id: string): JsonObject[] {
+  inputItemsOf(id: string): StoredInputItems {
     return this.running.get(id)?.inputItems ?? this.store.get(id).inputItems
   }
 

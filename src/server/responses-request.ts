@@ -6,7 +6,6 @@
 import {InvalidRequestError, PagedLLMError, quotedValue} from '../engine/errors.js'
 import {newObjectId} from './api-context.js'
 import {type JsonObject, optionalBoolean, optionalObject, optionalObjectItem, optionalString, requireObject} from './request-fields.js'
-import type {ResponseStore} from './response-store.js'
 
 /** What the Response object repeats of the request (the openai SDK reads these), normalized. */
 export interface ResponseSettings {
@@ -60,8 +59,14 @@ const INCLUDABLES = [
   'message.output_text.logprobs',
 ]
 
-/** `store`: the server's response store, or null when `serve` runs without one. */
-export function translateResponsesRequest(raw: unknown, store: Pick<ResponseStore, 'conversationOf'> | null = null): TranslatedRequest {
+/** The conversation of stored responses a request continues (conversationFromTexts of the store's texts, in a worker). */
+export interface StoredConversation {
+  /** The items of `id`'s chain, oldest first; a missing link is a 404 naming previous_response_id. */
+  conversationOf(id: string): JsonObject[]
+}
+
+/** `store`: the server's stored responses, or null when `serve` runs without them. */
+export function translateResponsesRequest(raw: unknown, store: StoredConversation | null = null): TranslatedRequest {
   const body = requireObject(raw)
   const previousResponseId = refuseStoredState(body, store)
   const chat: JsonObject = {}
@@ -142,7 +147,7 @@ export function renameParam(error: unknown, responsesParam: (chatParam: string) 
  * than a reply without the context the client meant to send; so does background (and store: false with it). conversation
  * and prompt are not served at all. Returns the previous response's id, if any.
  */
-function refuseStoredState(body: JsonObject, store: Pick<ResponseStore, 'conversationOf'> | null): string | null {
+function refuseStoredState(body: JsonObject, store: StoredConversation | null): string | null {
   optionalBoolean(body, 'store')
   const previousId = optionalString(body, 'previous_response_id') ?? null
   if (previousId !== null && store === null)
@@ -150,6 +155,13 @@ function refuseStoredState(body: JsonObject, store: Pick<ResponseStore, 'convers
   for (const param of ['conversation', 'prompt'])
     if (body[param] !== undefined && body[param] !== null)
       throw new InvalidRequestError(`'${param}' is not served here: send the whole conversation in 'input'`, {param})
+  // vLLM's ResponsesRequest has no chat_template (it ignores one, rendering its own): a template the client believes ran
+  // would be a silent lie, so it is refused, trusted or not (docs/PERFORMANCE.md, "Responses API, hostile input").
+  if (body.chat_template !== undefined && body.chat_template !== null)
+    throw new InvalidRequestError(
+      "'chat_template' is not taken by /v1/responses (as in vLLM, a response renders the server's template: serve --chat-template sets it); /v1/chat/completions takes one when the server runs with --trust-request-chat-template",
+      {param: 'chat_template'},
+    )
   if (optionalBoolean(body, 'background')) {
     // vLLM's rule (it needs its store too) and OpenAI's: a background response is only ever read back from the store.
     if (store === null)
@@ -184,8 +196,13 @@ class Conversation {
       return [{id: newObjectId('msg'), type: 'message', role: 'user', status: 'completed', content: [{type: 'input_text', text: input}]}]
     }
     if (!Array.isArray(input) || input.length === 0) throw new InvalidRequestError("'input' must be a string or a non-empty list of input items", {param: 'input'})
-    input.forEach((item: unknown, index) => this.addItem(item, `input[${index}]`))
-    return input.map((item: JsonObject) => ({id: newObjectId(ITEM_ID_PREFIXES[item.type as string] ?? 'msg'), ...item}))
+    input.forEach((item: unknown, index) => {
+      this.addItem(item, `input[${index}]`)
+      // Its id names it in input_items' pages (first_id, after): a string, or none (one is given).
+      const id = (item as JsonObject).id
+      if (id !== undefined && id !== null && typeof id !== 'string') throw new InvalidRequestError(`'input[${index}].id' must be a string`, {param: `input[${index}].id`})
+    })
+    return input.map(({id, ...item}: JsonObject) => ({id: typeof id === 'string' ? id : newObjectId(ITEM_ID_PREFIXES[item.type as string] ?? 'msg'), ...item}))
   }
 
   /** `keepsPath`: false for items the client did not send in this request (a stored conversation's). */

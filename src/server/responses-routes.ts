@@ -2,9 +2,10 @@
 // GET /v1/responses/{id}/input_items (a cursor-paged list) and POST /v1/responses/{id}/cancel.
 import type {IncomingMessage, ServerResponse} from 'node:http'
 import {InvalidRequestError, NotFoundError} from '../engine/errors.js'
-import {sendJson} from './api-context.js'
+import {sendJson, sendJsonText} from './api-context.js'
 import type {ResponseStore} from './response-store.js'
 import {type BackgroundResponses, parseStartingAfter, streamEvents} from './responses-background.js'
+import {inputItemsPageText} from './stored-input-items.js'
 
 /** Paths under it name one stored response (and, after it, input_items or cancel). */
 export const RESPONSE_PATH_PREFIX = '/v1/responses/'
@@ -49,7 +50,7 @@ export function storedResponseRoute(
   if (action === 'input_items') {
     const list: Handler = async (request, response) => {
       stored()
-      sendJson(response, 200, inputItemsPage(background!.inputItemsOf(id), new URL(request.url ?? '/', 'http://localhost').searchParams))
+      sendJsonText(response, 200, inputItemsPageText(background!.inputItemsOf(id), new URL(request.url ?? '/', 'http://localhost').searchParams))
     }
     return {GET: list, HEAD: list}
   }
@@ -63,23 +64,4 @@ export function storedResponseRoute(
     }
   }
   return undefined
-}
-
-/** OpenAI's cursor page of input items: `order` (desc by default), `limit` (1-100, 20 by default), `after` an item id. */
-function inputItemsPage(items: readonly {id?: unknown}[], query: URLSearchParams) {
-  const order = query.get('order') ?? 'desc'
-  if (order !== 'asc' && order !== 'desc') throw new InvalidRequestError(`'order' must be 'asc' or 'desc'; got ${JSON.stringify(order)}`, {param: 'order'})
-  const limitText = query.get('limit') ?? '20'
-  const limit = Number(limitText)
-  if (!/^\d+$/.test(limitText) || limit < 1 || limit > 100) throw new InvalidRequestError(`'limit' must be an integer from 1 to 100; got ${JSON.stringify(limitText)}`, {param: 'limit'})
-  const ordered = order === 'asc' ? [...items] : [...items].reverse()
-  const after = query.get('after')
-  let start = 0
-  if (after !== null) {
-    const at = ordered.findIndex((item) => item.id === after)
-    if (at < 0) throw new InvalidRequestError(`'after' names no input item of this response: ${JSON.stringify(after)}`, {param: 'after'})
-    start = at + 1
-  }
-  const data = ordered.slice(start, start + limit)
-  return {object: 'list', data, first_id: data[0]?.id ?? null, last_id: data[data.length - 1]?.id ?? null, has_more: start + limit < ordered.length}
 }
