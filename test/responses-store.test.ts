@@ -7,7 +7,7 @@ import type {LLMEngine} from '../src/engine/llm-engine.js'
 import type {ApiServer} from '../src/server/http-server.js'
 import {conversationFromTexts, ResponseStore, type StoredResponse} from '../src/server/response-store.js'
 import {type StoredConversation, translateResponsesRequest} from '../src/server/responses-request.js'
-import {inputItemsListText, inputItemsPageText, storedInputItems} from '../src/server/stored-input-items.js'
+import {inputItemsPageText, storedInputItems} from '../src/server/stored-input-items.js'
 import {FakeEngine} from './support/fake-engine.js'
 import {post, refusal, start, startTinyEngineServer, waitFor} from './support/server-harness.js'
 
@@ -37,7 +37,7 @@ describe('ResponseStore', () => {
 
   it('keeps at most its byte budget, and refuses one response larger than all of it', () => {
     const {inputItems, ...rest} = stored('a', null, 1000)
-    const one = Buffer.byteLength(JSON.stringify({...rest, inputItems: null})) + Buffer.byteLength(inputItems.texts[0]!) + Buffer.byteLength(inputItems.ids[0]!)
+    const one = Buffer.byteLength(JSON.stringify({...rest, inputItems: null})) + Buffer.byteLength(inputItems.text)
     const store = new ResponseStore(100, one * 2 + 10)
     for (const id of ['a', 'b', 'c']) assert.equal(store.put(stored(id, null, 1000)), true)
     assert.deepEqual([store.size, store.bytes], [2, one * 2])
@@ -59,15 +59,20 @@ describe('ResponseStore', () => {
 })
 
 describe('stored input items (kept as their texts)', () => {
-  const items = storedInputItems([{id: 'a', n: 1}, {id: 'b', n: 2}, {id: 'a', n: 3}, {id: 'c', n: 4}])
+  // Item 2 holds an object with an id of 'c' inside it: no item's start.
+  const items = storedInputItems([{id: 'a', n: 1}, {id: 'b', n: 2, inner: [{id: 'c', n: 0}]}, {id: 'a', n: 3}, {id: 'c', n: 4}])
   const page = (query: string) => JSON.parse(inputItemsPageText(items, new URLSearchParams(query)))
 
   it('page as the items would: desc by default, after the first match in the page\'s order, has_more', () => {
-    assert.deepEqual(page(''), {object: 'list', data: [{id: 'c', n: 4}, {id: 'a', n: 3}, {id: 'b', n: 2}, {id: 'a', n: 1}], first_id: 'c', last_id: 'a', has_more: false})
-    assert.deepEqual(page('order=asc&after=a&limit=2'), {object: 'list', data: [{id: 'b', n: 2}, {id: 'a', n: 3}], first_id: 'b', last_id: 'a', has_more: true})
-    assert.deepEqual(page('after=a').data, [{id: 'b', n: 2}, {id: 'a', n: 1}])
+    const b = {id: 'b', n: 2, inner: [{id: 'c', n: 0}]}
+    assert.deepEqual(page(''), {object: 'list', data: [{id: 'c', n: 4}, {id: 'a', n: 3}, b, {id: 'a', n: 1}], first_id: 'c', last_id: 'a', has_more: false})
+    assert.deepEqual(page('order=asc&after=a&limit=2'), {object: 'list', data: [b, {id: 'a', n: 3}], first_id: 'b', last_id: 'a', has_more: true})
+    assert.deepEqual(page('after=a').data, [b, {id: 'a', n: 1}])
     assert.deepEqual(page('order=asc&after=c'), {object: 'list', data: [], first_id: null, last_id: null, has_more: false})
-    assert.deepEqual(JSON.parse(inputItemsListText(items)).map((item: {n: number}) => item.n), [1, 2, 3, 4])
+    assert.deepEqual(page('after=c&limit=1'), {object: 'list', data: [{id: 'a', n: 3}], first_id: 'a', last_id: 'a', has_more: true})
+    assert.throws(() => page('after=d'), {httpStatus: 400, param: 'after'})
+    assert.deepEqual(JSON.parse(items.text).map((item: {n: number}) => item.n), [1, 2, 3, 4])
+    assert.equal(items.bytes, Buffer.byteLength(items.text))
   })
 })
 

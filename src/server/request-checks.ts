@@ -27,7 +27,7 @@ export interface CheckOptions {
 /** A checked /v1/responses body: the chat request it runs as, and what its reply and the store keep of it. */
 export interface CheckedResponses {
   request: ChatCompletionRequest
-  /** inputItems: their texts when the response is stored, else none. */
+  /** inputItems: as the store keeps them when the response is stored, else none. */
   translated: Omit<TranslatedRequest, 'chat' | 'sources' | 'inputItems'> & {inputItems: StoredInputItems}
   /** translated.sources, or their JSON text from a worker (parsed only to name an error after the checks). */
   sources: MessageSource[] | string
@@ -143,6 +143,7 @@ export function packForTransfer(checked: CheckedByRoute[RouteName]): {value: unk
     if ('tools' in request && request.tools !== null && typeof request.tools.tools !== 'string') request.tools.tools = JSON.stringify(request.tools.tools)
   }
   if ('sources' in checked && typeof checked.sources !== 'string') checked.sources = JSON.stringify(checked.sources)
+  if ('translated' in checked && checked.translated.inputItems.ends.length > 0) transfer.push(checked.translated.inputItems.ends.buffer as ArrayBuffer)
   if ('job' in checked && checked.job.kind === 'chat') {
     if (typeof checked.job.messages !== 'string') checked.job.messages = JSON.stringify(checked.job.messages)
     if (checked.job.tools !== undefined && typeof checked.job.tools !== 'string') checked.job.tools = JSON.stringify(checked.job.tools)

@@ -3,7 +3,7 @@
 // count and in bytes (JSON text), least recently used evicted first: a client cannot grow it past either bound.
 import {NotFoundError} from '../engine/errors.js'
 import type {JsonObject} from './request-fields.js'
-import {inputItemsBytes, inputItemsListText, type StoredInputItems} from './stored-input-items.js'
+import type {StoredInputItems} from './stored-input-items.js'
 
 export interface StoredResponse {
   /** The Response object as it was sent (status completed or incomplete). */
@@ -40,7 +40,7 @@ export class ResponseStore {
   /** Keeps `stored` under its response's id; one larger than the whole byte budget is not kept (returns false). */
   put(stored: StoredResponse): boolean {
     const id = stored.response.id as string
-    const bytes = inputItemsBytes(stored.inputItems) + Buffer.byteLength(JSON.stringify({...stored, inputItems: null}))
+    const bytes = stored.inputItems.bytes + Buffer.byteLength(JSON.stringify({...stored, inputItems: null}))
     this.delete(id)
     if (bytes > this.maxBytes) return false
     this.entries.set(id, {stored, bytes})
@@ -82,7 +82,7 @@ export class ResponseStore {
       seen.add(at)
       chain.push(this.get(at, 'previous_response_id'))
     }
-    return chain.reverse().flatMap(({inputItems, response}) => [inputItemsListText(inputItems), JSON.stringify(response.output)])
+    return chain.reverse().flatMap(({inputItems, response}) => [inputItems.text, JSON.stringify(response.output)])
   }
 }
 

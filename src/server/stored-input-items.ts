@@ -1,56 +1,80 @@
-// A stored response's input items kept as their JSON texts, ids beside them: GET .../input_items pages them and a
-// request continuing the response hands them to a tokenizer worker as one string, so neither makes the event loop
-// parse, rebuild or clone 10^5 objects (a continuing body of 10^5 items held /health for 1.6 s: docs/PERFORMANCE.md).
+// A stored response's input items kept as one JSON list text with each item's end offset: GET .../input_items slices
+// its page out of the text and a request continuing the response hands the text to a tokenizer worker as it is, so
+// neither parses, joins nor clones 10^5 objects on the event loop (docs/PERFORMANCE.md, "Responses API, hostile input").
 import {InvalidRequestError} from '../engine/errors.js'
 import type {JsonObject} from './request-fields.js'
 
 export interface StoredInputItems {
-  /** Each item's id (input items are given one when sent without, and a sent one must be a string). */
-  ids: string[]
-  /** Each item's JSON text, in the order sent. */
-  texts: string[]
+  /** The items as one JSON list; each item's text starts with its id (`{"id":...`), as the items are built. */
+  text: string
+  /** Where each item's text ends in `text` (it starts one past the previous end: after '[' or ','). */
+  ends: Uint32Array
+  /** `text`'s UTF-8 bytes, as the store's budget counts them. */
+  bytes: number
 }
 
-export const NO_INPUT_ITEMS: StoredInputItems = {ids: [], texts: []}
+export const NO_INPUT_ITEMS: StoredInputItems = {text: '[]', ends: new Uint32Array(0), bytes: 2}
 
+/** `items` each with a string id as its first field (responses-request.ts gives them so). */
 export function storedInputItems(items: readonly JsonObject[]): StoredInputItems {
-  return {ids: items.map((item) => item.id as string), texts: items.map((item) => JSON.stringify(item))}
+  const texts = items.map((item) => JSON.stringify(item))
+  const ends = new Uint32Array(texts.length)
+  let at = 0
+  texts.forEach((text, index) => (ends[index] = at += 1 + text.length))
+  const text = `[${texts.join(',')}]`
+  return {text, ends, bytes: Buffer.byteLength(text)}
 }
 
-/** What the items hold, as the store's byte budget counts it. */
-export function inputItemsBytes({ids, texts}: StoredInputItems): number {
-  let bytes = 0
-  for (let index = 0; index < texts.length; index++) bytes += Buffer.byteLength(texts[index]!) + Buffer.byteLength(ids[index]!)
-  return bytes
+/** Item `index`'s JSON text. */
+function itemText({text, ends}: StoredInputItems, index: number): string {
+  return text.slice(index === 0 ? 1 : ends[index - 1]! + 1, ends[index]!)
 }
 
-/** The items as one JSON list. */
-export function inputItemsListText({texts}: StoredInputItems): string {
-  return `[${texts.join(',')}]`
+/** The index of the item whose text starts at `offset`, or -1 (a match inside an item is no item's start). */
+function itemStartingAt({ends}: StoredInputItems, offset: number): number {
+  let low = 0
+  let high = ends.length - 1
+  while (low <= high) {
+    const middle = (low + high) >> 1
+    const start = middle === 0 ? 1 : ends[middle - 1]! + 1
+    if (start === offset) return middle
+    if (start < offset) low = middle + 1
+    else high = middle - 1
+  }
+  return -1
+}
+
+/** The first item with id `id` in the page's order (ids a client sent may repeat), found by its text's start; or -1. */
+function findItem(items: StoredInputItems, id: string, ascending: boolean): number {
+  const needle = `{"id":${JSON.stringify(id)},`
+  for (let at = ascending ? items.text.indexOf(needle) : items.text.lastIndexOf(needle); at >= 0; at = ascending ? items.text.indexOf(needle, at + 1) : items.text.lastIndexOf(needle, at - 1)) {
+    const index = itemStartingAt(items, at)
+    if (index >= 0) return index
+    if (!ascending && at === 0) break
+  }
+  return -1
 }
 
 /** OpenAI's cursor page of input items, as JSON text: `order` (desc by default), `limit` (1-100, 20 by default), `after` an item id. */
-export function inputItemsPageText({ids, texts}: StoredInputItems, query: URLSearchParams): string {
+export function inputItemsPageText(items: StoredInputItems, query: URLSearchParams): string {
   const order = query.get('order') ?? 'desc'
   if (order !== 'asc' && order !== 'desc') throw new InvalidRequestError(`'order' must be 'asc' or 'desc'; got ${JSON.stringify(order)}`, {param: 'order'})
   const limitText = query.get('limit') ?? '20'
   const limit = Number(limitText)
   if (!/^\d+$/.test(limitText) || limit < 1 || limit > 100) throw new InvalidRequestError(`'limit' must be an integer from 1 to 100; got ${JSON.stringify(limitText)}`, {param: 'limit'})
-  const count = ids.length
+  const count = items.ends.length
   // Position k of the page's order is item storedIndex(k).
   const storedIndex = (k: number) => (order === 'asc' ? k : count - 1 - k)
   const after = query.get('after')
   let start = 0
   if (after !== null) {
-    // The first match in the page's order (ids a client sent may repeat).
-    const index = order === 'asc' ? ids.indexOf(after) : ids.lastIndexOf(after)
+    const index = findItem(items, after, order === 'asc')
     if (index < 0) throw new InvalidRequestError(`'after' names no input item of this response: ${JSON.stringify(after)}`, {param: 'after'})
     start = storedIndex(index) + 1
   }
   const end = Math.min(start + limit, count)
   const data: string[] = []
-  for (let k = start; k < end; k++) data.push(texts[storedIndex(k)]!)
-  const firstId = end > start ? ids[storedIndex(start)]! : null
-  const lastId = end > start ? ids[storedIndex(end - 1)]! : null
-  return `{"object":"list","data":[${data.join(',')}],"first_id":${JSON.stringify(firstId)},"last_id":${JSON.stringify(lastId)},"has_more":${end < count}}`
+  for (let k = start; k < end; k++) data.push(itemText(items, storedIndex(k)))
+  const idOf = (text: string | undefined) => (text === undefined ? null : (JSON.parse(text) as {id: string}).id)
+  return `{"object":"list","data":[${data.join(',')}],"first_id":${JSON.stringify(idOf(data[0]))},"last_id":${JSON.stringify(idOf(data.at(-1)))},"has_more":${end < count}}`
 }
