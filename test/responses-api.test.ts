@@ -90,6 +90,14 @@ describe('/v1/responses (tiny model, openai client)', () => {
     assert.equal((response.output[0] as OpenAI.Responses.ResponseOutputMessage).status, 'incomplete')
   })
 
+  it('max_output_tokens past the room the prompt leaves is capped there, as vLLM\'s Responses API does (it was a 400); chat still refuses it', async () => {
+    const response = await client.responses.create({input: 'Count to ten', temperature: 0, max_output_tokens: 10 ** 6})
+    assert.ok(response.usage!.input_tokens + response.usage!.output_tokens <= engine.maxModelLen)
+    assert.equal(response.max_output_tokens, 10 ** 6)
+    const chat = await post(`${baseUrl}/v1/chat/completions`, {messages: [{role: 'user', content: 'Count to ten'}], max_tokens: 10 ** 6})
+    assert.deepEqual([chat.status, chat.json().error.param], [400, 'max_tokens'])
+  })
+
   it('streams typed events in order, numbered, whose deltas join to the non-streamed text', async () => {
     const body = {input: 'Tell me a story', ...greedy}
     const whole = await client.responses.create(body)

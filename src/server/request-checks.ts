@@ -116,7 +116,7 @@ export function checkResponses(parsed: unknown, store: StoredConversation | null
   // Only the items the store keeps are kept, as text (10^5 of them as objects cost the event loop ~30 ms to rebuild).
   const translated = {...settled, inputItems: settled.settings.store ? storedInputItems(inputItems) : NO_INPUT_ITEMS}
   try {
-    return {request: parseChatCompletionRequest(chat), translated, sources, unread}
+    return {request: {...parseChatCompletionRequest(chat), maxTokensCappedAtRoom: true}, translated, sources, unread}
   } catch (error) {
     throw renameParam(error, responsesParamOf(sources))
   }
