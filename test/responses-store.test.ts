@@ -121,6 +121,10 @@ describe('/v1/responses with --responses-store (tiny model, openai client)', () 
     assert.equal((await refusal(client.responses.retrieve(unstored.id))).status, 404)
     const missing = await refusal(client.responses.create({previous_response_id: unstored.id, input: 'x', ...greedy}))
     assert.deepEqual([missing.status, missing.param], [404, 'previous_response_id'])
+    // An unknown id is quoted cut short, not echoed whole (it was: a 3 MB id made a 3 MB error).
+    const huge = await post(`${baseUrl}/v1/responses`, {previous_response_id: `resp_${'9'.repeat(100_000)}`, input: 'x', ...greedy})
+    assert.deepEqual([huge.status, huge.json().error.param], [404, 'previous_response_id'])
+    assert.ok(huge.text.length < 500, huge.text.slice(0, 200))
   })
 
   it('delete removes it (OpenAI\'s deletion object), after which retrieve, input_items, delete and chaining are 404s', async () => {

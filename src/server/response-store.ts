@@ -1,7 +1,7 @@
 // `serve --responses-store N`: finished Response objects kept in memory (as vLLM's VLLM_ENABLE_RESPONSES_API_STORE),
 // with the input items each ran on, so previous_response_id, GET, DELETE and input_items can find them. Bounded in
 // count and in bytes (JSON text), least recently used evicted first: a client cannot grow it past either bound.
-import {NotFoundError} from '../engine/errors.js'
+import {NotFoundError, quotedValue} from '../engine/errors.js'
 import type {JsonObject} from './request-fields.js'
 import type {StoredInputItems} from './stored-input-items.js'
 
@@ -56,7 +56,7 @@ export class ResponseStore {
   /** The stored response (now the most recently used), or a 404 naming `param`. */
   get(id: string, param: string | null = null): StoredResponse {
     const entry = this.entries.get(id)
-    if (entry === undefined) throw new NotFoundError(`No stored response with id ${JSON.stringify(id)}: it was never stored (store: false), was deleted, or was evicted from the store.`, {param, code: 'response_not_found'})
+    if (entry === undefined) throw new NotFoundError(`No stored response with id ${quotedValue(id)}: it was never stored (store: false), was deleted, or was evicted from the store.`, {param, code: 'response_not_found'})
     this.entries.delete(id)
     this.entries.set(id, entry)
     return entry.stored

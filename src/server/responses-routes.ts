@@ -1,7 +1,7 @@
 // The stored responses' routes, as OpenAI serves them: GET and DELETE /v1/responses/{id},
 // GET /v1/responses/{id}/input_items (a cursor-paged list) and POST /v1/responses/{id}/cancel.
 import type {IncomingMessage, ServerResponse} from 'node:http'
-import {InvalidRequestError, NotFoundError} from '../engine/errors.js'
+import {InvalidRequestError, NotFoundError, quotedValue} from '../engine/errors.js'
 import {sendJson, sendJsonText} from './api-context.js'
 import type {ResponseStore} from './response-store.js'
 import {type BackgroundResponses, parseStartingAfter, streamEvents} from './responses-background.js'
@@ -22,7 +22,7 @@ export function storedResponseRoute(
   const [id, action, ...rest] = path.slice(RESPONSE_PATH_PREFIX.length).split('/')
   if (id === undefined || id === '' || rest.length > 0) return undefined
   const stored = () => {
-    if (store === null) throw new NotFoundError(`No stored response with id ${JSON.stringify(id)}: this server keeps responses only when started with --responses-store N.`, {code: 'response_not_found'})
+    if (store === null) throw new NotFoundError(`No stored response with id ${quotedValue(id)}: this server keeps responses only when started with --responses-store N.`, {code: 'response_not_found'})
     if (!background!.isRunning(id)) store.get(id)
   }
   if (action === undefined) {

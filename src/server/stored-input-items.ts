@@ -1,7 +1,7 @@
 // A stored response's input items kept as one JSON list text with each item's end offset: GET .../input_items slices
 // its page out of the text and a request continuing the response hands the text to a tokenizer worker as it is, so
 // neither parses, joins nor clones 10^5 objects on the event loop (docs/PERFORMANCE.md, "Responses API, hostile input").
-import {InvalidRequestError} from '../engine/errors.js'
+import {InvalidRequestError, quotedValue} from '../engine/errors.js'
 import type {JsonObject} from './request-fields.js'
 
 export interface StoredInputItems {
@@ -58,10 +58,10 @@ function findItem(items: StoredInputItems, id: string, ascending: boolean): numb
 /** OpenAI's cursor page of input items, as JSON text: `order` (desc by default), `limit` (1-100, 20 by default), `after` an item id. */
 export function inputItemsPageText(items: StoredInputItems, query: URLSearchParams): string {
   const order = query.get('order') ?? 'desc'
-  if (order !== 'asc' && order !== 'desc') throw new InvalidRequestError(`'order' must be 'asc' or 'desc'; got ${JSON.stringify(order)}`, {param: 'order'})
+  if (order !== 'asc' && order !== 'desc') throw new InvalidRequestError(`'order' must be 'asc' or 'desc'; got ${quotedValue(order)}`, {param: 'order'})
   const limitText = query.get('limit') ?? '20'
   const limit = Number(limitText)
-  if (!/^\d+$/.test(limitText) || limit < 1 || limit > 100) throw new InvalidRequestError(`'limit' must be an integer from 1 to 100; got ${JSON.stringify(limitText)}`, {param: 'limit'})
+  if (!/^\d+$/.test(limitText) || limit < 1 || limit > 100) throw new InvalidRequestError(`'limit' must be an integer from 1 to 100; got ${quotedValue(limitText)}`, {param: 'limit'})
   const count = items.ends.length
   // Position k of the page's order is item storedIndex(k).
   const storedIndex = (k: number) => (order === 'asc' ? k : count - 1 - k)
@@ -69,7 +69,7 @@ export function inputItemsPageText(items: StoredInputItems, query: URLSearchPara
   let start = 0
   if (after !== null) {
     const index = findItem(items, after, order === 'asc')
-    if (index < 0) throw new InvalidRequestError(`'after' names no input item of this response: ${JSON.stringify(after)}`, {param: 'after'})
+    if (index < 0) throw new InvalidRequestError(`'after' names no input item of this response: ${quotedValue(after)}`, {param: 'after'})
     start = storedIndex(index) + 1
   }
   const end = Math.min(start + limit, count)
