@@ -4,6 +4,7 @@
 // on its own `pagedllm serve --responses-store` (dist/, built-in model); after each, /health must be 200, the engine
 // drained (no KV block, request or admitted sequence held) and a normal request served.
 // Usage: npm run build:ts && npx tsx scripts/serve-attack-responses.ts [--only chain,template,fields,lifecycle] [--seconds 10]
+import {spawn} from 'node:child_process'
 import {loadavg} from 'node:os'
 import {parseArgs} from 'node:util'
 import {BUILTIN_MODEL_DIR} from '../src/engine/model/builtin-model.js'
@@ -64,22 +65,31 @@ async function withServer(cls: string, flags: string[], body: (t: Target, rss: (
   }
 }
 
-/** /health latencies, one probe every 20 ms, while `attack` runs. */
+/** Times GET /health every 20 ms until told to stop, from its own process: the attack's clients share this one's loop. */
+const PROBE = `
+const url = process.argv[1]; const latencies = []; let stop = false
+process.stdin.on('data', () => (stop = true)).resume()
+;(async () => {
+  while (!stop) {
+    const started = performance.now()
+    await fetch(url + '/health', {signal: AbortSignal.timeout(30000)}).then((r) => r.text()).catch(() => {})
+    latencies.push(performance.now() - started)
+    await new Promise((wake) => setTimeout(wake, 20))
+  }
+  process.stdout.write(JSON.stringify(latencies), () => process.exit(0))
+})()`
+
+/** /health latencies, one probe every 20 ms from a child process, while `attack` runs. */
 async function healthDuring(t: Target, attack: (stop: AbortSignal) => Promise<unknown>): Promise<number[]> {
-  const stop = new AbortController()
-  const latencies: number[] = []
-  const probe = (async () => {
-    while (!stop.signal.aborted) {
-      const started = performance.now()
-      await request(t, 'GET', '/health', undefined, {}, AbortSignal.timeout(30_000)).catch(() => {})
-      latencies.push(performance.now() - started)
-      await sleep(20)
-    }
-  })()
-  await attack(stop.signal)
-  stop.abort()
-  await probe
-  return latencies
+  const probe = spawn(process.execPath, ['-e', PROBE, t.url], {stdio: ['pipe', 'pipe', 'inherit']})
+  let text = ''
+  probe.stdout.on('data', (chunk) => (text += chunk))
+  const exited = new Promise((resolve) => probe.on('exit', resolve))
+  await sleep(300)
+  await attack(new AbortController().signal)
+  probe.stdin.end('stop')
+  await exited
+  return JSON.parse(text) as number[]
 }
 
 async function storedId(t: Target, body: object): Promise<string> {
@@ -399,7 +409,28 @@ async function parityClass(): Promise<void> {
   })
 }
 
-const classes: Record<string, () => Promise<void>> = {chain: chainClass, fields: fieldsClass, lifecycle: lifecycleClass, parity: parityClass}
+/** A stored response with 20 top logprobs per output token (the most a reply holds), then 4 clients GET it for `seconds`. */
+async function storedClass(): Promise<void> {
+  await withServer('stored', [], async (t) => {
+    const created = await post(t, '/v1/responses', {input: 'Write.', max_output_tokens: 1900, top_logprobs: 20, include: ['message.output_text.logprobs'], temperature: 0, text: {format: {type: 'json_schema', name: 'long', schema: {type: 'object', properties: {a: {type: 'string', minLength: 3000}}, required: ['a']}}}})
+    const response = JSON.parse(created.text)
+    console.log(`stored: a response of ${response.usage.output_tokens} tokens with 20 top logprobs each: ${(created.text.length / 1e6).toFixed(1)} MB of JSON`)
+    for (const [label, path] of [['GET it', `/v1/responses/${response.id}`]] as const) {
+      let served = 0
+      const latencies = await healthDuring(t, async () => {
+        const deadline = performance.now() + seconds * 1000
+        await Promise.all(
+          Array.from({length: 4}, async () => {
+            while (performance.now() < deadline) if ((await get(t, path)).status === 200) served++
+          }),
+        )
+      })
+      console.log(`stored: 4 clients ${label} (${served} served): /health ${percentiles(latencies)} (load ${load()})`)
+    }
+  })
+}
+
+const classes: Record<string, () => Promise<void>> = {chain: chainClass, fields: fieldsClass, lifecycle: lifecycleClass, parity: parityClass, stored: storedClass}
 
 for (const name of options.only.split(',')) {
   const run = classes[name]

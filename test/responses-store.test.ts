@@ -1,12 +1,15 @@
 // serve --responses-store: finished /v1/responses kept for previous_response_id, retrieve, delete and input_items
 // (the openai client's calls, tiny random model), the store's LRU and byte bounds, and the store off.
 import assert from 'node:assert/strict'
+import type {IncomingMessage, ServerResponse} from 'node:http'
 import {after, before, describe, it} from 'node:test'
 import OpenAI from 'openai'
 import type {LLMEngine} from '../src/engine/llm-engine.js'
 import type {ApiServer} from '../src/server/http-server.js'
 import {conversationFromTexts, ResponseStore, type StoredResponse} from '../src/server/response-store.js'
+import {BackgroundResponses} from '../src/server/responses-background.js'
 import {type StoredConversation, translateResponsesRequest} from '../src/server/responses-request.js'
+import {storedResponseRoute} from '../src/server/responses-routes.js'
 import {inputItemsPageText, storedInputItems} from '../src/server/stored-input-items.js'
 import {FakeEngine} from './support/fake-engine.js'
 import {post, refusal, start, startTinyEngineServer, waitFor} from './support/server-harness.js'
@@ -73,6 +76,26 @@ describe('stored input items (kept as their texts)', () => {
     assert.throws(() => page('after=d'), {httpStatus: 400, param: 'after'})
     assert.deepEqual(JSON.parse(items.text).map((item: {n: number}) => item.n), [1, 2, 3, 4])
     assert.equal(items.bytes, Buffer.byteLength(items.text))
+  })
+})
+
+describe('GET /v1/responses/{id} of a big stored response', () => {
+  it('writes it in slices, with turns of the event loop between (it was one JSON.stringify: 2.4 MB held /health 300 ms)', async () => {
+    const store = new ResponseStore(4)
+    const logprobs = Array.from({length: 20_000}, (_, index) => ({token: `t${index}`, logprob: -1, bytes: [116], top_logprobs: [{token: 'u', logprob: -2, bytes: [117]}]}))
+    const output = [{id: 'msg_1', type: 'message', role: 'assistant', content: [{type: 'output_text', text: 'x', annotations: [], logprobs}]}]
+    store.put({response: {id: 'resp_big', object: 'response', output}, inputItems: storedInputItems([{id: 'msg_0', role: 'user', content: 'q'}]), previousId: null})
+    const route = storedResponseRoute('/v1/responses/resp_big', store, new BackgroundResponses(store, () => {}), 10_000)!
+    const pieces: string[] = []
+    let otherTurns = 0
+    let serving = true
+    const count = () => serving && (otherTurns++, setImmediate(count))
+    setImmediate(count)
+    const reply = {writeHead: () => reply, write: (piece: string) => pieces.push(piece), end: (piece?: string) => piece !== undefined && pieces.push(piece)}
+    await route.GET!({url: '/v1/responses/resp_big'} as IncomingMessage, reply as unknown as ServerResponse, new AbortController().signal)
+    serving = false
+    assert.ok(pieces.length > 10 && otherTurns > 10, `pieces ${pieces.length}, other turns ${otherTurns}`)
+    assert.deepEqual(JSON.parse(pieces.join('')), store.get('resp_big').response)
   })
 })
 

@@ -6,6 +6,7 @@ import {sendJson, sendJsonText} from './api-context.js'
 import type {ResponseStore} from './response-store.js'
 import {type BackgroundResponses, parseStartingAfter, streamEvents} from './responses-background.js'
 import {inputItemsPageText} from './stored-input-items.js'
+import {ReplySlicer, sendJsonInSlices} from './reply-slices.js'
 
 /** Paths under it name one stored response (and, after it, input_items or cancel). */
 export const RESPONSE_PATH_PREFIX = '/v1/responses/'
@@ -31,7 +32,8 @@ export function storedResponseRoute(
       stored()
       const found = background!.find(id)
       const query = new URL(request.url ?? '/', 'http://localhost').searchParams
-      if (query.get('stream') !== 'true') return sendJson(response, 200, found.response)
+      // Sliced: a response with 20 top logprobs per token is MBs of JSON (2.4 MB held /health 100-300 ms per GET).
+      if (query.get('stream') !== 'true') return sendJsonInSlices(response, new ReplySlicer(signal), 200, found.response)
       if (found.events === null)
         throw new InvalidRequestError(`'stream' replays the events of a background response created with stream: true; ${JSON.stringify(id)} was not`, {param: 'stream'})
       await streamEvents(response, slowClientTimeoutMs, found, parseStartingAfter(query), signal)
@@ -57,9 +59,9 @@ export function storedResponseRoute(
   if (action === 'cancel') {
     // Only background responses can be cancelled (responses-background.ts); a synchronous one is a 400.
     return {
-      POST: async (_, response) => {
+      POST: async (_, response, signal) => {
         stored()
-        sendJson(response, 200, await background!.cancel(id))
+        await sendJsonInSlices(response, new ReplySlicer(signal), 200, await background!.cancel(id))
       },
     }
   }
