@@ -412,10 +412,14 @@ async function parityClass(): Promise<void> {
 /** A stored response with 20 top logprobs per output token (the most a reply holds), then 4 clients GET it for `seconds`. */
 async function storedClass(): Promise<void> {
   await withServer('stored', [], async (t) => {
-    const created = await post(t, '/v1/responses', {input: 'Write.', max_output_tokens: 1900, top_logprobs: 20, include: ['message.output_text.logprobs'], temperature: 0, text: {format: {type: 'json_schema', name: 'long', schema: {type: 'object', properties: {a: {type: 'string', minLength: 3000}}, required: ['a']}}}})
+    const body = {input: 'Write.', max_output_tokens: 1900, top_logprobs: 20, include: ['message.output_text.logprobs'], temperature: 0, text: {format: {type: 'json_schema', name: 'long', schema: {type: 'object', properties: {a: {type: 'string', minLength: 3000}}, required: ['a']}}}}
+    const created = await post(t, '/v1/responses', body)
     const response = JSON.parse(created.text)
+    // The same as a background stream, read to its end: its events are stored for GET ?stream=true.
+    const streamed = await post(t, '/v1/responses', {...body, background: true, stream: true}, 120_000)
+    const streamedId = /"id":"(resp_[0-9a-f]+)"/.exec(streamed.text)![1]!
     console.log(`stored: a response of ${response.usage.output_tokens} tokens with 20 top logprobs each: ${(created.text.length / 1e6).toFixed(1)} MB of JSON`)
-    for (const [label, path] of [['GET it', `/v1/responses/${response.id}`]] as const) {
+    for (const [label, path] of [['GET it', `/v1/responses/${response.id}`], ['replay it as a background stream (GET ?stream=true)', `/v1/responses/${streamedId}?stream=true`]] as const) {
       let served = 0
       const latencies = await healthDuring(t, async () => {
         const deadline = performance.now() + seconds * 1000

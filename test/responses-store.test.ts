@@ -7,7 +7,7 @@ import OpenAI from 'openai'
 import type {LLMEngine} from '../src/engine/llm-engine.js'
 import type {ApiServer} from '../src/server/http-server.js'
 import {conversationFromTexts, ResponseStore, type StoredResponse} from '../src/server/response-store.js'
-import {BackgroundResponses} from '../src/server/responses-background.js'
+import {BackgroundResponses, streamEvents} from '../src/server/responses-background.js'
 import {type StoredConversation, translateResponsesRequest} from '../src/server/responses-request.js'
 import {storedResponseRoute} from '../src/server/responses-routes.js'
 import {inputItemsPageText, storedInputItems} from '../src/server/stored-input-items.js'
@@ -96,6 +96,22 @@ describe('GET /v1/responses/{id} of a big stored response', () => {
     serving = false
     assert.ok(pieces.length > 10 && otherTurns > 10, `pieces ${pieces.length}, other turns ${otherTurns}`)
     assert.deepEqual(JSON.parse(pieces.join('')), store.get('resp_big').response)
+  })
+
+  it('replays its last event in slices too (GET ?stream=true of a background stream)', async () => {
+    const logprobs = Array.from({length: 20_000}, (_, index) => ({token: `t${index}`, logprob: -1, bytes: [116], top_logprobs: []}))
+    const response = {id: 'resp_big', object: 'response', output: [{id: 'msg_1', type: 'message', content: [{type: 'output_text', text: 'x', logprobs}]}]}
+    const events = [{type: 'response.completed', response, sequence_number: 0}]
+    const written: string[] = []
+    let otherTurns = 0
+    let serving = true
+    const count = () => serving && (otherTurns++, setImmediate(count))
+    setImmediate(count)
+    const reply = {destroyed: false, writeHead: () => reply, flushHeaders: () => {}, write: (text: string) => written.push(text) > 0, end: (text?: string) => text !== undefined && written.push(text), on: () => reply, off: () => reply}
+    await streamEvents(reply as unknown as ServerResponse, 10_000, {response, events, run: null}, -1, new AbortController().signal)
+    serving = false
+    assert.ok(otherTurns > 10, `other turns ${otherTurns}`)
+    assert.deepEqual(JSON.parse(/^data: (.*)$/m.exec(written.join(''))![1]!).response, response)
   })
 })
 

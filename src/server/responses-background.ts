@@ -7,6 +7,7 @@ import {InvalidRequestError} from '../engine/errors.js'
 import {errorReply} from './error-reply.js'
 import type {JsonObject} from './request-fields.js'
 import type {ResponseStore, StoredResponse} from './response-store.js'
+import {ReplySlicer} from './reply-slices.js'
 import {SseStream} from './sse.js'
 import type {StoredInputItems} from './stored-input-items.js'
 
@@ -166,12 +167,17 @@ export class BackgroundResponses {
  */
 export async function streamEvents(response: ServerResponse, slowClientTimeoutMs: number, found: ReturnType<BackgroundResponses['find']>, startingAfter: number, signal: AbortSignal): Promise<void> {
   const sse = new SseStream(response, slowClientTimeoutMs)
+  // The last event holds the whole response (MBs with logprobs): serialized a slice at a time, as on the first stream.
+  const slicer = new ReplySlicer(signal)
   const events = found.events!
   let next = startingAfter + 1
   for (;;) {
     while (next < events.length && !signal.aborted) {
       const event = events[next++]!
-      await sse.send(event, event.type as string)
+      // The slicer throws the abort reason when the client leaves: that ends the stream, never the generation.
+      await sse.send(event, event.type as string, slicer).catch((error: unknown) => {
+        if (!signal.aborted) throw error
+      })
     }
     if (signal.aborted) return
     if (found.run === null || (found.run.ended && next >= events.length)) break
