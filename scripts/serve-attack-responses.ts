@@ -419,13 +419,14 @@ async function storedClass(): Promise<void> {
     const streamed = await post(t, '/v1/responses', {...body, background: true, stream: true}, 120_000)
     const streamedId = /"id":"(resp_[0-9a-f]+)"/.exec(streamed.text)![1]!
     console.log(`stored: a response of ${response.usage.output_tokens} tokens with 20 top logprobs each: ${(created.text.length / 1e6).toFixed(1)} MB of JSON`)
-    for (const [label, path] of [['GET it', `/v1/responses/${response.id}`], ['replay it as a background stream (GET ?stream=true)', `/v1/responses/${streamedId}?stream=true`]] as const) {
+    for (const [label, path] of [['GET it', `/v1/responses/${response.id}`], ['replay it as a background stream (GET ?stream=true)', `/v1/responses/${streamedId}?stream=true`], ['continue it', '']] as const) {
       let served = 0
+      const send = () => (path === '' ? post(t, '/v1/responses', {input: 'next', previous_response_id: response.id, max_output_tokens: 1, store: false}) : get(t, path))
       const latencies = await healthDuring(t, async () => {
         const deadline = performance.now() + seconds * 1000
         await Promise.all(
           Array.from({length: 4}, async () => {
-            while (performance.now() < deadline) if ((await get(t, path)).status === 200) served++
+            while (performance.now() < deadline) if ((await send()).status === 200) served++
           }),
         )
       })

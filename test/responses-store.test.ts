@@ -40,7 +40,8 @@ describe('ResponseStore', () => {
 
   it('keeps at most its byte budget, and refuses one response larger than all of it', () => {
     const {inputItems, ...rest} = stored('a', null, 1000)
-    const one = Buffer.byteLength(JSON.stringify({...rest, inputItems: null})) + Buffer.byteLength(inputItems.text)
+    // The response, its input items' text, and its output's text (what a continuation reads).
+    const one = Buffer.byteLength(JSON.stringify({...rest, inputItems: null})) + Buffer.byteLength(inputItems.text) + Buffer.byteLength(JSON.stringify(rest.response.output))
     const store = new ResponseStore(100, one * 2 + 10)
     for (const id of ['a', 'b', 'c']) assert.equal(store.put(stored(id, null, 1000)), true)
     assert.deepEqual([store.size, store.bytes], [2, one * 2])
@@ -58,6 +59,15 @@ describe('ResponseStore', () => {
     assert.deepEqual(conversations(store).conversationOf('b').map((item) => item.id ?? item.type), ['msg_a', 'message', 'msg_b', 'message'])
     store.delete('a')
     assert.throws(() => store.conversationTextsOf('b'), {httpStatus: 404, param: 'previous_response_id'})
+  })
+
+  it("a chain's output is read without its logprobs, which no template renders (serialized once, when stored)", () => {
+    const store = new ResponseStore(10)
+    const part = {type: 'output_text', text: 'x', annotations: [], logprobs: [{token: 'x', logprob: -1, bytes: [120], top_logprobs: []}]}
+    store.put({response: {id: 'a', output: [{id: 'msg_1', type: 'message', role: 'assistant', content: [part]}]}, inputItems: storedInputItems([{id: 'msg_0', role: 'user', content: 'q'}]), previousId: null})
+    const [, reply] = conversations(store).conversationOf('a')
+    assert.deepEqual(reply, {id: 'msg_1', type: 'message', role: 'assistant', content: [{type: 'output_text', text: 'x', annotations: []}]})
+    assert.deepEqual(store.get('a').response.output, [{id: 'msg_1', type: 'message', role: 'assistant', content: [part]}], 'GET still has them')
   })
 })
 
@@ -242,7 +252,7 @@ describe('/v1/responses with the store (scripted engine)', () => {
     assert.deepEqual(chat.messages, [
       {role: 'system', content: 'New.'},
       {role: 'user', content: [{type: 'input_text', text: 'Hi'}]},
-      {role: 'assistant', content: output[1]!.content, reasoning: 'think', tool_calls: [{id: 'call_1', type: 'function', function: {name: 'f', arguments: '{}'}}]},
+      {role: 'assistant', content: [{type: 'output_text', text: 'Checking.', annotations: []}], reasoning: 'think', tool_calls: [{id: 'call_1', type: 'function', function: {name: 'f', arguments: '{}'}}]},
       {role: 'tool', tool_call_id: 'call_1', content: 'sun'},
     ])
     assert.deepEqual([settings.store, settings.previousResponseId], [true, 'resp_a'])

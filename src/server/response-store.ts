@@ -21,7 +21,7 @@ export const DEFAULT_RESPONSES_STORE_BYTES = 64 * 1024 * 1024
 
 export class ResponseStore {
   /** Map order is recency: the first entry is the least recently used. */
-  private readonly entries = new Map<string, {stored: StoredResponse; bytes: number}>()
+  private readonly entries = new Map<string, {stored: StoredResponse; bytes: number; outputText: string}>()
   private heldBytes = 0
 
   constructor(
@@ -40,10 +40,14 @@ export class ResponseStore {
   /** Keeps `stored` under its response's id; one larger than the whole byte budget is not kept (returns false). */
   put(stored: StoredResponse): boolean {
     const id = stored.response.id as string
-    const bytes = stored.inputItems.bytes + Buffer.byteLength(JSON.stringify({...stored, inputItems: null}))
+    // What a continuation reads of the output, serialized once here: its logprobs are MBs (20 per token) that no
+    // template renders (a content part is read as its type and text), and stringifying them for each continuation
+    // held the event loop 30-60 ms a time.
+    const outputText = JSON.stringify(stored.response.output, (key, value) => (key === 'logprobs' ? undefined : value))
+    const bytes = stored.inputItems.bytes + Buffer.byteLength(JSON.stringify({...stored, inputItems: null})) + Buffer.byteLength(outputText)
     this.delete(id)
     if (bytes > this.maxBytes) return false
-    this.entries.set(id, {stored, bytes})
+    this.entries.set(id, {stored, bytes, outputText})
     this.heldBytes += bytes
     for (const [oldest, entry] of this.entries) {
       if (this.entries.size <= this.maxResponses && this.heldBytes <= this.maxBytes) break
@@ -55,11 +59,16 @@ export class ResponseStore {
 
   /** The stored response (now the most recently used), or a 404 naming `param`. */
   get(id: string, param: string | null = null): StoredResponse {
+    return this.touch(id, param).stored
+  }
+
+  /** The entry of `id`, made the most recently used, or a 404 naming `param`. */
+  private touch(id: string, param: string | null) {
     const entry = this.entries.get(id)
     if (entry === undefined) throw new NotFoundError(`No stored response with id ${quotedValue(id)}: it was never stored (store: false), was deleted, or was evicted from the store.`, {param, code: 'response_not_found'})
     this.entries.delete(id)
     this.entries.set(id, entry)
-    return entry.stored
+    return entry
   }
 
   delete(id: string): boolean {
@@ -76,13 +85,16 @@ export class ResponseStore {
    * Any link missing (deleted, evicted) is a 404 naming previous_response_id.
    */
   conversationTextsOf(id: string): string[] {
-    const chain: StoredResponse[] = []
+    const texts: string[] = []
     const seen = new Set<string>()
-    for (let at: string | null = id; at !== null && !seen.has(at); at = chain[chain.length - 1]!.previousId) {
+    for (let at: string | null = id; at !== null && !seen.has(at); ) {
       seen.add(at)
-      chain.push(this.get(at, 'previous_response_id'))
+      const {stored, outputText} = this.touch(at, 'previous_response_id')
+      // Reversed below: input then output, oldest response first.
+      texts.push(outputText, stored.inputItems.text)
+      at = stored.previousId
     }
-    return chain.reverse().flatMap(({inputItems, response}) => [inputItems.text, JSON.stringify(response.output)])
+    return texts.reverse()
   }
 }
 
