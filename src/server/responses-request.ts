@@ -5,7 +5,7 @@
 // sent and checked there, once. Its errors name chat fields, so `responsesParamOf` names them back as the client sent them.
 import {InvalidRequestError, PagedLLMError, quotedValue} from '../engine/errors.js'
 import {newObjectId} from './api-context.js'
-import {type JsonObject, optionalBoolean, optionalObject, optionalObjectItem, optionalString, requireObject} from './request-fields.js'
+import {type JsonObject, optionalBoolean, optionalInteger, optionalObject, optionalObjectItem, optionalString, requireObject} from './request-fields.js'
 
 /** What the Response object repeats of the request (the openai SDK reads these), normalized. */
 export interface ResponseSettings {
@@ -47,6 +47,8 @@ const INPUT_ROLES = ['user', 'assistant', 'system', 'developer']
 /** The id an input item sent without one is given, by its type (an easy message has none: 'msg'). */
 const ITEM_ID_PREFIXES: Record<string, 'msg' | 'fc' | 'fco' | 'rs'> = {message: 'msg', function_call: 'fc', function_call_output: 'fco', reasoning: 'rs'}
 const REASONING_EFFORTS = ['none', 'minimal', 'low', 'medium', 'high', 'xhigh']
+const REASONING_SUMMARIES = ['auto', 'concise', 'detailed']
+const SERVICE_TIERS = ['auto', 'default', 'flex', 'scale', 'priority']
 /** The openai SDK's ResponseIncludable values; only the logprobs one changes a reply here (the rest are built-in tools' or images'). */
 const INCLUDABLES = [
   'file_search_call.results',
@@ -168,9 +170,21 @@ function refuseStoredState(body: JsonObject, store: StoredConversation | null): 
       throw new InvalidRequestError("'background' needs stored responses, which this server keeps only when started with --responses-store N: start it so, or leave 'background' out", {param: 'background'})
     if (optionalBoolean(body, 'store') === false) throw new InvalidRequestError("'background' needs 'store' to be true: a background response is read back from the store", {param: 'background'})
   }
+  checkUnusedFields(body)
   if ((optionalString(body, 'truncation') ?? 'disabled') !== 'disabled')
     throw new InvalidRequestError("'truncation' must be 'disabled': this server does not drop input to make room", {param: 'truncation'})
   return previousId
+}
+
+/**
+ * Fields vLLM's Responses request types but does not act on for function tools: taken (as there) when well formed, a 400
+ * naming them when not (any value was taken, logged as unread).
+ */
+function checkUnusedFields(body: JsonObject): void {
+  const tier = optionalString(body, 'service_tier')
+  if (tier !== undefined && !SERVICE_TIERS.includes(tier)) throw new InvalidRequestError(`'service_tier' must be one of ${SERVICE_TIERS.join(', ')}; got ${quotedValue(tier)}`, {param: 'service_tier'})
+  const maxToolCalls = optionalInteger(body, 'max_tool_calls')
+  if (maxToolCalls !== undefined && maxToolCalls < 0) throw new InvalidRequestError("'max_tool_calls' must be an integer >= 0", {param: 'max_tool_calls'})
 }
 
 /** The chat messages built from instructions and input, each remembering the field it came from (for error params). */
@@ -330,5 +344,8 @@ function parseReasoning(body: JsonObject): ResponseSettings['reasoning'] {
   const effort = optionalString({'reasoning.effort': reasoning.effort}, 'reasoning.effort') ?? null
   if (effort !== null && !REASONING_EFFORTS.includes(effort))
     throw new InvalidRequestError(`'reasoning.effort' must be one of ${REASONING_EFFORTS.join(', ')}`, {param: 'reasoning.effort'})
-  return {effort, summary: optionalString({'reasoning.summary': reasoning.summary}, 'reasoning.summary') ?? null}
+  const summary = optionalString({'reasoning.summary': reasoning.summary}, 'reasoning.summary') ?? null
+  if (summary !== null && !REASONING_SUMMARIES.includes(summary))
+    throw new InvalidRequestError(`'reasoning.summary' must be one of ${REASONING_SUMMARIES.join(', ')}`, {param: 'reasoning.summary'})
+  return {effort, summary}
 }
