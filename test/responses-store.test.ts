@@ -86,6 +86,9 @@ describe('stored input items (kept as their texts)', () => {
     assert.throws(() => page('after=d'), {httpStatus: 400, param: 'after'})
     assert.deepEqual(JSON.parse(items.text).map((item: {n: number}) => item.n), [1, 2, 3, 4])
     assert.equal(items.bytes, Buffer.byteLength(items.text))
+    // An id with quotes and backslashes is read off its item's text whole.
+    const odd = storedInputItems([{id: 'q"\\"x\\', n: 1}, {id: '\ud800', n: 2}])
+    assert.deepEqual(JSON.parse(inputItemsPageText(odd, new URLSearchParams(''))), {object: 'list', data: [{id: '\ud800', n: 2}, {id: 'q"\\"x\\', n: 1}], first_id: '\ud800', last_id: 'q"\\"x\\', has_more: false})
   })
 })
 

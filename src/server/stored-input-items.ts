@@ -13,6 +13,9 @@ export interface StoredInputItems {
   bytes: number
 }
 
+/** How each item's text starts: its id comes first. */
+const ID_START = '{"id":'
+
 export const NO_INPUT_ITEMS: StoredInputItems = {text: '[]', ends: new Uint32Array(0), bytes: 2}
 
 /** `items` each with a string id as its first field (responses-request.ts gives them so). */
@@ -46,13 +49,21 @@ function itemStartingAt({ends}: StoredInputItems, offset: number): number {
 
 /** The first item with id `id` in the page's order (ids a client sent may repeat), found by its text's start; or -1. */
 function findItem(items: StoredInputItems, id: string, ascending: boolean): number {
-  const needle = `{"id":${JSON.stringify(id)},`
+  const needle = `${ID_START}${JSON.stringify(id)},`
   for (let at = ascending ? items.text.indexOf(needle) : items.text.lastIndexOf(needle); at >= 0; at = ascending ? items.text.indexOf(needle, at + 1) : items.text.lastIndexOf(needle, at - 1)) {
     const index = itemStartingAt(items, at)
     if (index >= 0) return index
     if (!ascending && at === 0) break
   }
   return -1
+}
+
+/** An item's id as JSON text, read off the start of its text (`{"id":"..."`) without parsing the rest (a 3 MB message). */
+function idText(text: string | undefined): string {
+  if (text === undefined) return 'null'
+  let at = ID_START.length + 1
+  while (text[at] !== '"') at += text[at] === '\\' ? 2 : 1
+  return text.slice(ID_START.length, at + 1)
 }
 
 /** OpenAI's cursor page of input items, as JSON text: `order` (desc by default), `limit` (1-100, 20 by default), `after` an item id. */
@@ -75,6 +86,5 @@ export function inputItemsPageText(items: StoredInputItems, query: URLSearchPara
   const end = Math.min(start + limit, count)
   const data: string[] = []
   for (let k = start; k < end; k++) data.push(itemText(items, storedIndex(k)))
-  const idOf = (text: string | undefined) => (text === undefined ? null : (JSON.parse(text) as {id: string}).id)
-  return `{"object":"list","data":[${data.join(',')}],"first_id":${JSON.stringify(idOf(data[0]))},"last_id":${JSON.stringify(idOf(data.at(-1)))},"has_more":${end < count}}`
+  return `{"object":"list","data":[${data.join(',')}],"first_id":${idText(data[0])},"last_id":${idText(data.at(-1))},"has_more":${end < count}}`
 }
