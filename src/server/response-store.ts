@@ -12,8 +12,8 @@ export interface StoredResponse {
   inputItems: StoredInputItems
   /** The response it continued, whose conversation comes before its own input. */
   previousId: string | null
-  /** A background response created with stream: true: its events, numbered, for GET ?stream=true&starting_after=N. */
-  events?: JsonObject[]
+  /** A background response created with stream: true: its events as SSE frames, numbered, for GET ?stream=true&starting_after=N. */
+  events?: string[]
 }
 
 /** 64 MiB of JSON text by default: thousands of ordinary conversations. */
@@ -44,7 +44,8 @@ export class ResponseStore {
     // template renders (a content part is read as its type and text), and stringifying them for each continuation
     // held the event loop 30-60 ms a time.
     const outputText = JSON.stringify(stored.response.output, (key, value) => (key === 'logprobs' ? undefined : value))
-    const bytes = stored.inputItems.bytes + Buffer.byteLength(JSON.stringify({...stored, inputItems: null})) + Buffer.byteLength(outputText)
+    let bytes = stored.inputItems.bytes + Buffer.byteLength(JSON.stringify(stored.response)) + Buffer.byteLength(outputText)
+    for (const frame of stored.events ?? []) bytes += Buffer.byteLength(frame)
     this.delete(id)
     if (bytes > this.maxBytes) return false
     this.entries.set(id, {stored, bytes, outputText})
