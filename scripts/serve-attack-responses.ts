@@ -416,7 +416,9 @@ async function storedClass(): Promise<void> {
     const created = await post(t, '/v1/responses', body)
     const response = JSON.parse(created.text)
     // The same as a background stream, read to its end: its events are stored for GET ?stream=true.
-    const streamed = await post(t, '/v1/responses', {...body, background: true, stream: true}, 120_000)
+    let streamed = {status: 0, contentType: '', text: ''}
+    const creating = await healthDuring(t, async () => (streamed = await post(t, '/v1/responses', {...body, background: true, stream: true}, 120_000)))
+    console.log(`stored: creating it as a background stream: /health ${percentiles(creating)} (load ${load()})`)
     const streamedId = /"id":"(resp_[0-9a-f]+)"/.exec(streamed.text)![1]!
     console.log(`stored: a response of ${response.usage.output_tokens} tokens with 20 top logprobs each: ${(created.text.length / 1e6).toFixed(1)} MB of JSON`)
     for (const [label, path] of [['GET it', `/v1/responses/${response.id}`], ['replay it as a background stream (GET ?stream=true)', `/v1/responses/${streamedId}?stream=true`], ['continue it', '']] as const) {
