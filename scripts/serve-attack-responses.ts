@@ -1,9 +1,10 @@
-// The Responses API attacks (docs/PERFORMANCE.md, "Responses API, hostile input"): bodies continuing a stored response
-// (previous_response_id) while /health is timed, a request's chat_template, type-confused fields on every Responses
-// field, and the stored responses' lifecycle (background, cancel, streams cut at each phase, unknown ids). Each class runs
+// The Responses API attacks (docs/PERFORMANCE.md, "Responses API, hostile input"): bodies continuing stored responses and
+// big stored responses read, paged, replayed and continued while /health is timed (chain, stored), type-confused values
+// on every Responses field (fields), the stored responses' lifecycle (background, cancel, streams cut at each phase,
+// unknown and evicted ids), and greedy text against the chat route (parity). Each class runs
 // on its own `pagedllm serve --responses-store` (dist/, built-in model); after each, /health must be 200, the engine
 // drained (no KV block, request or admitted sequence held) and a normal request served.
-// Usage: npm run build:ts && npx tsx scripts/serve-attack-responses.ts [--only chain,template,fields,lifecycle] [--seconds 10]
+// Usage: npm run build:ts && npx tsx scripts/serve-attack-responses.ts [--only chain,stored,fields,lifecycle,parity] [--seconds 10]
 import {spawn} from 'node:child_process'
 import {loadavg} from 'node:os'
 import {parseArgs} from 'node:util'
@@ -12,7 +13,7 @@ import {drainedProblem} from './fuzz-serve-checks.js'
 import {startServe} from './serve-child.js'
 import {gist, problemOf, type Reply, request, type Target} from './serve-attack-wire.js'
 
-const {values: options} = parseArgs({options: {only: {type: 'string', default: 'chain,template,fields,lifecycle'}, seconds: {type: 'string', default: '10'}}})
+const {values: options} = parseArgs({options: {only: {type: 'string', default: 'chain,stored,fields,lifecycle,parity'}, seconds: {type: 'string', default: '10'}}})
 const seconds = Number(options.seconds)
 const findings: string[] = []
 const finding = (cls: string, what: string) => (findings.push(`[${cls}] ${what}`), console.log(`  FINDING [${cls}] ${what}`))
