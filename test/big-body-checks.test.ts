@@ -105,13 +105,34 @@ describe('big bodies checked in a tokenizer worker', () => {
     }
   })
 
-  it('leave a body continuing a stored response, and /detokenize, to their handlers', async () => {
+  it('leave a body continuing a stored response (as its text, for a second pass with the conversation), and /detokenize, to their handlers', async () => {
     const workers = new TokenizerWorkers(BUILTIN_MODEL_DIR, 2048, 1, Tokenizer.load(BUILTIN_MODEL_DIR))
     try {
       const continuing = {previous_response_id: 'resp_1', input: many(5000, (i) => ({role: 'user', content: `m${i}`}))}
-      assert.deepEqual(await workers.checkBody(Buffer.from(JSON.stringify(continuing)), 'responses', {...CHECKS, storeOn: true}), {body: continuing})
+      const bodyText = JSON.stringify(continuing)
+      assert.deepEqual(await workers.checkBody(Buffer.from(bodyText), 'responses', {...CHECKS, storeOn: true}), {continues: 'resp_1', bodyText})
       const stops = {tokens: [1], stop: many(20_000, (i) => `s${i}`)}
       assert.deepEqual(await workers.checkBody(Buffer.from(JSON.stringify(stops)), 'detokenize', CHECKS), {body: stops})
+    } finally {
+      await workers.close()
+    }
+  })
+
+  it('check a body continuing a stored response with its conversation in the worker, as the event loop would (it was checked on the event loop)', async () => {
+    const workers = new TokenizerWorkers(BUILTIN_MODEL_DIR, 2048, 1, Tokenizer.load(BUILTIN_MODEL_DIR))
+    const inline = new InlinePromptTokenizer(Tokenizer.load(BUILTIN_MODEL_DIR), 2048)
+    try {
+      const stored = JSON.stringify(many(5000, (i) => ({id: `msg_${i}`, type: 'message', role: i % 2 ? 'assistant' : 'user', content: `m${i}`})))
+      const output = JSON.stringify([{id: 'msg_out', type: 'message', role: 'assistant', content: [{type: 'output_text', text: 'ok'}]}])
+      const body = JSON.stringify({previous_response_id: 'resp_1', input: 'next', store: false, max_output_tokens: 2})
+      const checked = await workers.checkContinuation(body, [stored, output])
+      assert.equal(typeof checked.request.messages, 'string', 'packed by the worker')
+      assert.deepEqual(unpacked(checked), unpacked(await inline.checkContinuation(body, [stored, output])))
+      assert.equal(JSON.parse(checked.request.messages as string).length, 5002)
+      // An error names the Responses field, as on the event loop.
+      const refused = JSON.stringify({previous_response_id: 'resp_1', input: [{role: 'robot', content: 'x'}]})
+      assert.deepEqual(await refusal(workers.checkContinuation(refused, [stored, output])), await refusal(inline.checkContinuation(refused, [stored, output])))
+      assert.equal(((await refusal(workers.checkContinuation(refused, [stored, output]))) as {param: string}).param, 'input[0].role')
     } finally {
       await workers.close()
     }

@@ -90,6 +90,14 @@ describe('/v1/responses (tiny model, openai client)', () => {
     assert.equal((response.output[0] as OpenAI.Responses.ResponseOutputMessage).status, 'incomplete')
   })
 
+  it('max_output_tokens past the room the prompt leaves is capped there, as vLLM\'s Responses API does (it was a 400); chat still refuses it', async () => {
+    const response = await client.responses.create({input: 'Count to ten', temperature: 0, max_output_tokens: 10 ** 6})
+    assert.ok(response.usage!.input_tokens + response.usage!.output_tokens <= engine.maxModelLen)
+    assert.equal(response.max_output_tokens, 10 ** 6)
+    const chat = await post(`${baseUrl}/v1/chat/completions`, {messages: [{role: 'user', content: 'Count to ten'}], max_tokens: 10 ** 6})
+    assert.deepEqual([chat.status, chat.json().error.param], [400, 'max_tokens'])
+  })
+
   it('streams typed events in order, numbered, whose deltas join to the non-streamed text', async () => {
     const body = {input: 'Tell me a story', ...greedy}
     const whole = await client.responses.create(body)
@@ -213,6 +221,12 @@ describe('/v1/responses (tiny model, openai client)', () => {
       [{input: 'x', top_logprobs: -1, include: ['message.output_text.logprobs']}, 'top_logprobs'],
       [{input: 'x', include: ['message.output_text.logprobz']}, 'include'],
       [{input: 'x', include: 'message.output_text.logprobs'}, 'include'],
+      // Typed as vLLM types them (any value was taken before).
+      [{input: 'x', service_tier: 'fastest'}, 'service_tier'],
+      [{input: 'x', service_tier: 5}, 'service_tier'],
+      [{input: 'x', max_tool_calls: 'many'}, 'max_tool_calls'],
+      [{input: 'x', max_tool_calls: -1}, 'max_tool_calls'],
+      [{input: 'x', reasoning: {summary: 'verbose'}}, 'reasoning.summary'],
       // Reasoning alone makes no message: before, "'input' must be a non-empty list" for a list that was not empty.
       [{input: [{type: 'reasoning', summary: [{type: 'summary_text', text: 'thinking'}]}]}, 'input'],
     ]
@@ -225,6 +239,8 @@ describe('/v1/responses (tiny model, openai client)', () => {
       // The message names the fields as the client sent them, not the chat fields they became.
       assert.doesNotMatch(error.message, /messages\[|\.function\.|response_format|max_completion_tokens|max_tokens/, error.message)
     }
+    const wellFormed = await post(`${baseUrl}/v1/responses`, {input: 'x', service_tier: 'auto', max_tool_calls: 2, reasoning: {effort: 'low', summary: 'auto'}, max_output_tokens: 2})
+    assert.equal(wellFormed.status, 200, wellFormed.text)
     const reasoningOnly = await post(`${baseUrl}/v1/responses`, {input: [{type: 'reasoning', summary: [{type: 'summary_text', text: 'thinking'}]}]})
     assert.match(reasoningOnly.json().error.message, /'input' has no message: reasoning items only/)
     const notJson = await post(`${baseUrl}/v1/responses`, '{"input": ')

@@ -1,12 +1,16 @@
 // serve --responses-store: finished /v1/responses kept for previous_response_id, retrieve, delete and input_items
 // (the openai client's calls, tiny random model), the store's LRU and byte bounds, and the store off.
 import assert from 'node:assert/strict'
+import type {IncomingMessage, ServerResponse} from 'node:http'
 import {after, before, describe, it} from 'node:test'
 import OpenAI from 'openai'
 import type {LLMEngine} from '../src/engine/llm-engine.js'
 import type {ApiServer} from '../src/server/http-server.js'
-import {ResponseStore, type StoredResponse} from '../src/server/response-store.js'
-import {translateResponsesRequest} from '../src/server/responses-request.js'
+import {conversationFromTexts, ResponseStore, type StoredResponse} from '../src/server/response-store.js'
+import {BackgroundResponses, streamEvents} from '../src/server/responses-background.js'
+import {type StoredConversation, translateResponsesRequest} from '../src/server/responses-request.js'
+import {storedResponseRoute} from '../src/server/responses-routes.js'
+import {inputItemsPageText, storedInputItems} from '../src/server/stored-input-items.js'
 import {FakeEngine} from './support/fake-engine.js'
 import {post, refusal, start, startTinyEngineServer, waitFor} from './support/server-harness.js'
 
@@ -17,8 +21,11 @@ const storeOf = (response: OpenAI.Responses.Response) => (response as {store?: b
 /** A stored response of `textLength` characters of output, continuing `previousId`. */
 function stored(id: string, previousId: string | null = null, textLength = 10): StoredResponse {
   const output = [{type: 'message', role: 'assistant', content: [{type: 'output_text', text: 'x'.repeat(textLength)}]}]
-  return {response: {id, output}, inputItems: [{id: `msg_${id}`, type: 'message', role: 'user', content: 'q'}], previousId}
+  return {response: {id, output}, inputItems: storedInputItems([{id: `msg_${id}`, type: 'message', role: 'user', content: 'q'}]), previousId}
 }
+
+/** The store as a worker sees it continuing a response: the conversation's texts parsed. */
+const conversations = (store: ResponseStore): StoredConversation => ({conversationOf: (id) => conversationFromTexts(store.conversationTextsOf(id))})
 
 describe('ResponseStore', () => {
   it('keeps at most N responses, evicting the least recently used (a get counts as a use)', () => {
@@ -32,7 +39,9 @@ describe('ResponseStore', () => {
   })
 
   it('keeps at most its byte budget, and refuses one response larger than all of it', () => {
-    const one = Buffer.byteLength(JSON.stringify(stored('a', null, 1000)))
+    const {inputItems, ...rest} = stored('a', null, 1000)
+    // The response, its input items' text, and its output's text (what a continuation reads).
+    const one = Buffer.byteLength(JSON.stringify(rest.response)) + Buffer.byteLength(inputItems.text) + Buffer.byteLength(JSON.stringify(rest.response.output))
     const store = new ResponseStore(100, one * 2 + 10)
     for (const id of ['a', 'b', 'c']) assert.equal(store.put(stored(id, null, 1000)), true)
     assert.deepEqual([store.size, store.bytes], [2, one * 2])
@@ -47,9 +56,79 @@ describe('ResponseStore', () => {
     const store = new ResponseStore(10)
     store.put(stored('a'))
     store.put(stored('b', 'a'))
-    assert.deepEqual(store.conversationOf('b').map((item) => item.id ?? item.type), ['msg_a', 'message', 'msg_b', 'message'])
+    assert.deepEqual(conversations(store).conversationOf('b').map((item) => item.id ?? item.type), ['msg_a', 'message', 'msg_b', 'message'])
     store.delete('a')
-    assert.throws(() => store.conversationOf('b'), {httpStatus: 404, param: 'previous_response_id'})
+    assert.throws(() => store.conversationTextsOf('b'), {httpStatus: 404, param: 'previous_response_id'})
+  })
+
+  it("a chain's output is read without its logprobs, which no template renders (serialized once, when stored)", () => {
+    const store = new ResponseStore(10)
+    const part = {type: 'output_text', text: 'x', annotations: [], logprobs: [{token: 'x', logprob: -1, bytes: [120], top_logprobs: []}]}
+    store.put({response: {id: 'a', output: [{id: 'msg_1', type: 'message', role: 'assistant', content: [part]}]}, inputItems: storedInputItems([{id: 'msg_0', role: 'user', content: 'q'}]), previousId: null})
+    const [, reply] = conversations(store).conversationOf('a')
+    assert.deepEqual(reply, {id: 'msg_1', type: 'message', role: 'assistant', content: [{type: 'output_text', text: 'x', annotations: []}]})
+    assert.deepEqual(store.get('a').response.output, [{id: 'msg_1', type: 'message', role: 'assistant', content: [part]}], 'GET still has them')
+  })
+})
+
+describe('stored input items (kept as their texts)', () => {
+  // Item 2 holds an object with an id of 'c' inside it: no item's start.
+  const items = storedInputItems([{id: 'a', n: 1}, {id: 'b', n: 2, inner: [{id: 'c', n: 0}]}, {id: 'a', n: 3}, {id: 'c', n: 4}])
+  const page = (query: string) => JSON.parse(inputItemsPageText(items, new URLSearchParams(query)))
+
+  it('page as the items would: desc by default, after the first match in the page\'s order, has_more', () => {
+    const b = {id: 'b', n: 2, inner: [{id: 'c', n: 0}]}
+    assert.deepEqual(page(''), {object: 'list', data: [{id: 'c', n: 4}, {id: 'a', n: 3}, b, {id: 'a', n: 1}], first_id: 'c', last_id: 'a', has_more: false})
+    assert.deepEqual(page('order=asc&after=a&limit=2'), {object: 'list', data: [b, {id: 'a', n: 3}], first_id: 'b', last_id: 'a', has_more: true})
+    assert.deepEqual(page('after=a').data, [b, {id: 'a', n: 1}])
+    assert.deepEqual(page('order=asc&after=c'), {object: 'list', data: [], first_id: null, last_id: null, has_more: false})
+    assert.deepEqual(page('after=c&limit=1'), {object: 'list', data: [{id: 'a', n: 3}], first_id: 'a', last_id: 'a', has_more: true})
+    assert.throws(() => page('after=d'), {httpStatus: 400, param: 'after'})
+    assert.deepEqual(JSON.parse(items.text).map((item: {n: number}) => item.n), [1, 2, 3, 4])
+    assert.equal(items.bytes, Buffer.byteLength(items.text))
+    // An id with quotes and backslashes is read off its item's text whole.
+    const odd = storedInputItems([{id: 'q"\\"x\\', n: 1}, {id: '\ud800', n: 2}])
+    assert.deepEqual(JSON.parse(inputItemsPageText(odd, new URLSearchParams(''))), {object: 'list', data: [{id: '\ud800', n: 2}, {id: 'q"\\"x\\', n: 1}], first_id: '\ud800', last_id: 'q"\\"x\\', has_more: false})
+  })
+})
+
+describe('GET /v1/responses/{id} of a big stored response', () => {
+  it('writes it in slices, with turns of the event loop between (it was one JSON.stringify: 2.4 MB held /health 300 ms)', async () => {
+    const store = new ResponseStore(4)
+    const logprobs = Array.from({length: 20_000}, (_, index) => ({token: `t${index}`, logprob: -1, bytes: [116], top_logprobs: [{token: 'u', logprob: -2, bytes: [117]}]}))
+    const output = [{id: 'msg_1', type: 'message', role: 'assistant', content: [{type: 'output_text', text: 'x', annotations: [], logprobs}]}]
+    store.put({response: {id: 'resp_big', object: 'response', output}, inputItems: storedInputItems([{id: 'msg_0', role: 'user', content: 'q'}]), previousId: null})
+    const route = storedResponseRoute('/v1/responses/resp_big', store, new BackgroundResponses(store, () => {}), 10_000)!
+    const pieces: string[] = []
+    let otherTurns = 0
+    let serving = true
+    const count = () => serving && (otherTurns++, setImmediate(count))
+    setImmediate(count)
+    const reply = {writeHead: () => reply, write: (piece: string) => pieces.push(piece), end: (piece?: string) => piece !== undefined && pieces.push(piece)}
+    await route.GET!({url: '/v1/responses/resp_big'} as IncomingMessage, reply as unknown as ServerResponse, new AbortController().signal)
+    serving = false
+    assert.ok(pieces.length > 10 && otherTurns > 10, `pieces ${pieces.length}, other turns ${otherTurns}`)
+    assert.deepEqual(JSON.parse(pieces.join('')), store.get('resp_big').response)
+  })
+
+  it('replays a background stream as the frames recorded while it ran: a GET ?stream=true serializes nothing (it serialized 2.4 MB a time)', async () => {
+    const store = new ResponseStore(4)
+    const background = new BackgroundResponses(store, () => {})
+    const queued = {id: 'resp_bg', object: 'response', status: 'queued', output: []}
+    const logprobs = Array.from({length: 1000}, (_, index) => ({token: `t${index}`, logprob: -1, bytes: [116], top_logprobs: []}))
+    const done = {...queued, status: 'completed', output: [{id: 'msg_1', type: 'message', content: [{type: 'output_text', text: 'x', logprobs}]}]}
+    background.start(queued, true, {inputItems: storedInputItems([{id: 'msg_0', role: 'user', content: 'q'}]), previousId: null}, new AbortController().signal, () => {}, async (work) => {
+      work.emit({type: 'response.output_text.delta', delta: 'x'})
+      return {response: done, lastEvent: {type: 'response.completed', response: done}}
+    })
+    await waitFor(() => !background.isRunning('resp_bg'), 'the run to end')
+    const frames = store.get('resp_bg').events!
+    assert.deepEqual(frames.map((frame) => typeof frame), ['string', 'string', 'string'])
+    assert.deepEqual(JSON.parse(/^data: (.*)$/m.exec(frames[2]!)![1]!), {type: 'response.completed', response: done, sequence_number: 2})
+    const written: string[] = []
+    const reply = {destroyed: false, writeHead: () => reply, flushHeaders: () => {}, write: (text: string) => written.push(text) > 0, end: (text?: string) => text !== undefined && written.push(text), on: () => reply, off: () => reply}
+    await streamEvents(reply as unknown as ServerResponse, 10_000, background.find('resp_bg'), 0, new AbortController().signal)
+    assert.deepEqual(written, frames.slice(1))
   })
 })
 
@@ -98,6 +177,10 @@ describe('/v1/responses with --responses-store (tiny model, openai client)', () 
     assert.equal((await refusal(client.responses.retrieve(unstored.id))).status, 404)
     const missing = await refusal(client.responses.create({previous_response_id: unstored.id, input: 'x', ...greedy}))
     assert.deepEqual([missing.status, missing.param], [404, 'previous_response_id'])
+    // An unknown id is quoted cut short, not echoed whole (it was: a 3 MB id made a 3 MB error).
+    const huge = await post(`${baseUrl}/v1/responses`, {previous_response_id: `resp_${'9'.repeat(100_000)}`, input: 'x', ...greedy})
+    assert.deepEqual([huge.status, huge.json().error.param], [404, 'previous_response_id'])
+    assert.ok(huge.text.length < 500, huge.text.slice(0, 200))
   })
 
   it('delete removes it (OpenAI\'s deletion object), after which retrieve, input_items, delete and chaining are 404s', async () => {
@@ -130,6 +213,9 @@ describe('/v1/responses with --responses-store (tiny model, openai client)', () 
     const body = (await raw.json()) as {object: string; data: unknown[]; first_id: string; last_id: string; has_more: boolean}
     assert.deepEqual([body.object, body.data.length, body.first_id, body.last_id, body.has_more], ['list', 2, 'msg_kept', page.data[0]!.id, false])
     for (const query of ['limit=0', 'limit=101', 'order=up', 'after=msg_none']) assert.equal((await fetch(`${baseUrl}/v1/responses/${id}/input_items?${query}`)).status, 400, query)
+    // An item's id is a string (it names the item in pages): another type is a 400 naming it, not stored as sent.
+    const badId = await post(`${baseUrl}/v1/responses`, {input: [{role: 'user', content: 'x'}, {role: 'user', content: 'y', id: {nested: [1]}}], ...greedy})
+    assert.deepEqual([badId.status, badId.json().error.param], [400, 'input[1].id'])
     // A string input is one user message of input_text.
     const short = await client.responses.create({input: 'Hi', ...greedy})
     const [item] = (await client.responses.inputItems.list(short.id)).data
@@ -168,17 +254,17 @@ describe('/v1/responses with the store (scripted engine)', () => {
       {id: 'msg_2', type: 'message', status: 'completed', role: 'assistant', content: [{type: 'output_text', text: 'Checking.', annotations: [], logprobs: []}]},
       {id: 'fc_3', type: 'function_call', status: 'completed', call_id: 'call_1', name: 'f', arguments: '{}'},
     ]
-    store.put({response: {id: 'resp_a', output}, inputItems: [{id: 'msg_1', type: 'message', role: 'user', content: [{type: 'input_text', text: 'Hi'}]}], previousId: null})
-    const {chat, settings, inputItems} = translateResponsesRequest({previous_response_id: 'resp_a', input: [{type: 'function_call_output', call_id: 'call_1', output: 'sun'}], instructions: 'New.'}, store)
+    store.put({response: {id: 'resp_a', output}, inputItems: storedInputItems([{id: 'msg_1', type: 'message', role: 'user', content: [{type: 'input_text', text: 'Hi'}]}]), previousId: null})
+    const {chat, settings, inputItems} = translateResponsesRequest({previous_response_id: 'resp_a', input: [{type: 'function_call_output', call_id: 'call_1', output: 'sun'}], instructions: 'New.'}, conversations(store))
     assert.deepEqual(chat.messages, [
       {role: 'system', content: 'New.'},
       {role: 'user', content: [{type: 'input_text', text: 'Hi'}]},
-      {role: 'assistant', content: output[1]!.content, reasoning: 'think', tool_calls: [{id: 'call_1', type: 'function', function: {name: 'f', arguments: '{}'}}]},
+      {role: 'assistant', content: [{type: 'output_text', text: 'Checking.', annotations: []}], reasoning: 'think', tool_calls: [{id: 'call_1', type: 'function', function: {name: 'f', arguments: '{}'}}]},
       {role: 'tool', tool_call_id: 'call_1', content: 'sun'},
     ])
     assert.deepEqual([settings.store, settings.previousResponseId], [true, 'resp_a'])
     assert.match(inputItems[0]!.id as string, /^fco_[0-9a-f]{24}$/)
-    assert.equal(translateResponsesRequest({input: 'x', store: false}, store).settings.store, false)
+    assert.equal(translateResponsesRequest({input: 'x', store: false}, conversations(store)).settings.store, false)
   })
 
   it('a client that leaves mid-stream stores nothing', async () => {

@@ -54,6 +54,16 @@ describe("a request's chat_template", () => {
     assert.notDeepEqual(own.json().tokens, expected)
   })
 
+  it('is a 400 on /v1/responses, trusted or not: vLLM\'s Responses API takes none (it was ignored without a word)', async () => {
+    for (const url of [untrusted, trusted]) {
+      const reply = await post(`${url}/v1/responses`, {input: 'hi', chat_template: TEMPLATE, max_output_tokens: 1})
+      assert.equal(reply.status, 400, reply.text)
+      assert.equal(reply.json().error.param, 'chat_template')
+      assert.match(reply.json().error.message, /not taken by \/v1\/responses.*--chat-template.*\/v1\/chat\/completions/)
+    }
+    assert.equal((await post(`${trusted}/v1/responses`, {input: 'hi', chat_template: null, max_output_tokens: 1})).status, 200)
+  })
+
   it('that does not parse, or runs past the render limits, is a 400 naming the problem', async () => {
     const broken = await post(`${trusted}/v1/chat/completions`, {messages, chat_template: '{% for m in messages %}', max_tokens: 1})
     assert.equal(broken.status, 400, broken.text)

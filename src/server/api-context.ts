@@ -74,7 +74,11 @@ export class ClientDisconnected extends Error {
 }
 
 export function sendJson(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const text = JSON.stringify(body)
+  sendJsonText(response, status, JSON.stringify(body), headers)
+}
+
+/** sendJson of a body already serialized. */
+export function sendJsonText(response: ServerResponse, status: number, text: string, headers: Record<string, string> = {}): void {
   closeIfBodyUnread(response)
   response.writeHead(status, {'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers})
   response.end(text)

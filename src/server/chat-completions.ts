@@ -101,7 +101,9 @@ export async function startChatRun(context: ApiContext, request: ChatCompletionR
     chatTemplate: request.chatTemplate,
     truncate: truncationLimit(request, context.engine.maxModelLen),
   }, context.signal)
-  const maxTokens = resolveMaxTokens(request.maxTokens, tokenIds.length, context.engine.maxModelLen, 'remaining', 'messages')
+  const room = context.engine.maxModelLen - tokenIds.length
+  const requested = request.maxTokensCappedAtRoom && typeof request.maxTokens === 'number' && room >= 1 ? Math.min(request.maxTokens, room) : request.maxTokens
+  const maxTokens = resolveMaxTokens(requested, tokenIds.length, context.engine.maxModelLen, 'remaining', 'messages')
   // The parsers read the call markers, which some families make special tokens ([TOOL_CALLS]): keep them (vLLM does too).
   // So do the reasoning tags, where the tokenizer makes them special tokens.
   const keepMarkers =

@@ -24,6 +24,11 @@ export interface ChatCompletionRequest extends CommonRequest {
   tools: ToolRequest | null
   /** vLLM's chat_template: the request's own template, rendered instead of the model's (serve --trust-request-chat-template). */
   chatTemplate: string | undefined
+  /**
+   * maxTokens is an upper bound, capped at the room the prompt leaves (vLLM's Responses API: min(max_output_tokens,
+   * max_model_len - prompt)), not a 400 when it passes the context (the chat route's rule). Set for /v1/responses.
+   */
+  maxTokensCappedAtRoom?: boolean
 }
 
 /** `trustTemplate`: the server was started with --trust-request-chat-template. */

@@ -5,7 +5,7 @@ import type {ChatContentFormatOption} from '../engine/model/chat-content-format.
 import {badWordTokenSequences} from '../engine/guided/bad-words.js'
 import {jsonText} from './request-body.js'
 import {renderOpenFinalMessage} from './open-final-message.js'
-import {type CheckedByRoute, checkBodyText, type CheckOptions, type RouteName} from './request-checks.js'
+import {type CheckedByRoute, type CheckedResponses, checkBodyText, checkContinuation, type CheckOptions, type RouteName} from './request-checks.js'
 
 export type TokenizeJob =
   | {kind: 'text'; text: string; param: string; addSpecialTokens?: boolean; truncate?: number; countOnly?: boolean}
@@ -52,6 +52,8 @@ export interface PromptTokenizer {
    * fit the context first (big bodies: all of it off the event loop).
    */
   checkBody<R extends RouteName>(body: Buffer, route: R, options: CheckOptions, signal?: AbortSignal): Promise<CheckedByRoute[R]>
+  /** A body continuing a stored response, checked with its conversation's texts (request-checks.ts checkContinuation). */
+  checkContinuation(bodyText: string, conversation: readonly string[], signal?: AbortSignal): Promise<CheckedResponses>
   close(): Promise<void>
 }
 
@@ -130,6 +132,11 @@ export class InlinePromptTokenizer implements PromptTokenizer {
   async checkBody<R extends RouteName>(body: Buffer, route: R, options: CheckOptions, signal?: AbortSignal): Promise<CheckedByRoute[R]> {
     signal?.throwIfAborted()
     return checkBodyText(this.tokenizer, jsonText(body), route, options, this.maxModelLen)
+  }
+
+  async checkContinuation(bodyText: string, conversation: readonly string[], signal?: AbortSignal): Promise<CheckedResponses> {
+    signal?.throwIfAborted()
+    return checkContinuation(bodyText, conversation)
   }
 
   async close(): Promise<void> {}

@@ -9,8 +9,9 @@ import {type CompletionRequest, parseCompletionRequest} from './openai-schema.js
 import {checkTextFits} from './prompt-tokenizer.js'
 import {parseJsonText, type PromptField, promptTexts} from './request-body.js'
 import {watchFields} from './request-fields.js'
-import type {ResponseStore} from './response-store.js'
-import {type MessageSource, renameParam, responsesParamOf, type TranslatedRequest, translateResponsesRequest} from './responses-request.js'
+import {conversationFromTexts} from './response-store.js'
+import {type MessageSource, renameParam, responsesParamOf, type StoredConversation, type TranslatedRequest, translateResponsesRequest} from './responses-request.js'
+import {NO_INPUT_ITEMS, type StoredInputItems, storedInputItems} from './stored-input-items.js'
 import {checkTokenizeRequest, type TokenizeRequest} from './tokenize.js'
 
 /** What the checks need to know of the server. */
@@ -26,18 +27,27 @@ export interface CheckOptions {
 /** A checked /v1/responses body: the chat request it runs as, and what its reply and the store keep of it. */
 export interface CheckedResponses {
   request: ChatCompletionRequest
-  translated: Omit<TranslatedRequest, 'chat' | 'sources'>
+  /** inputItems: as the store keeps them when the response is stored, else none. */
+  translated: Omit<TranslatedRequest, 'chat' | 'sources' | 'inputItems'> & {inputItems: StoredInputItems}
   /** translated.sources, or their JSON text from a worker (parsed only to name an error after the checks). */
   sources: MessageSource[] | string
   unread: string[]
+}
+
+/**
+ * A /v1/responses body continuing stored response `continues` (previous_response_id): only the event loop's store can
+ * resolve the conversation, so it is checked in a second pass, with the conversation's texts (checkContinuation).
+ */
+export interface ContinuingBody {
+  continues: string
+  bodyText: string
 }
 
 /** What each route's handler gets: its checked request, or (`body`) the parsed body its handler checks on the event loop. */
 export interface CheckedByRoute {
   completions: {request: CompletionRequest; unread: string[]}
   chat: {request: ChatCompletionRequest; unread: string[]}
-  /** `body`: it continues a stored response (previous_response_id), which only the event loop's store can resolve. */
-  responses: CheckedResponses | {body: unknown}
+  responses: CheckedResponses | ContinuingBody
   tokenize: TokenizeRequest
   detokenize: {body: unknown}
 }
@@ -52,7 +62,14 @@ export function checkBodyText<R extends RouteName>(tokenizer: Pick<TokenizerLike
   // /tokenize counts text past the context too (mayExceedContext).
   const beyondContext = route === 'tokenize' || truncates(parsed)
   for (const prompt of promptTexts(parsed, PROMPT_FIELDS[route])) checkTextFits(tokenizer, prompt, maxModelLen, PROMPT_FIELDS[route], beyondContext)
+  const continues = route === 'responses' ? continuedId(parsed, options) : null
+  if (continues !== null) return {continues, bodyText: text} as CheckedByRoute[R]
   return checkRequest(route, parsed, options)
+}
+
+/** A body continuing a stored response, checked with the conversation's texts (ResponseStore.conversationTextsOf). */
+export function checkContinuation(bodyText: string, conversation: readonly string[]): CheckedResponses {
+  return checkResponses(parseJsonText(bodyText), {conversationOf: () => conversationFromTexts(conversation)})
 }
 
 function truncates(body: unknown): boolean {
@@ -64,7 +81,7 @@ function checkRequest<R extends RouteName>(route: R, parsed: unknown, options: C
   const checks: {[K in RouteName]: () => CheckedByRoute[K]} = {
     completions: () => watched(parsed, parseCompletionRequest),
     chat: () => watched(parsed, (body) => parseChatCompletionRequest(body, options.trustRequestChatTemplate ?? false)),
-    responses: () => (continuesStored(parsed, options) ? {body: parsed} : checkResponses(parsed, options.storeOn ? NO_STORED_RESPONSES : null)),
+    responses: () => checkResponses(parsed, options.storeOn ? NO_STORED_RESPONSES : null),
     tokenize: () => checkTokenizeRequest(parsed, options),
     detokenize: () => ({body: parsed}),
   }
@@ -78,25 +95,28 @@ function watched<T>(parsed: unknown, parse: (body: unknown) => T): {request: T; 
   return {request, unread: fields.unread()}
 }
 
-function continuesStored(parsed: unknown, options: CheckOptions): boolean {
+/** The stored response a body continues (a string previous_response_id with the store on); another type is refused by the checks. */
+function continuedId(parsed: unknown, options: CheckOptions): string | null {
   const previousId = typeof parsed === 'object' && parsed !== null ? (parsed as {previous_response_id?: unknown}).previous_response_id : undefined
-  return options.storeOn && previousId !== undefined && previousId !== null
+  return options.storeOn && typeof previousId === 'string' ? previousId : null
 }
 
-/** The store as the checks see it in a worker: on, but never read (a body continuing a stored response is checked on the event loop). */
-const NO_STORED_RESPONSES: Pick<ResponseStore, 'conversationOf'> = {
+/** The store as the first pass sees it: on, but never read (a continuing body comes back for checkContinuation). */
+const NO_STORED_RESPONSES: StoredConversation = {
   conversationOf: () => {
-    throw new Error('a stored response cannot be read off the event loop')
+    throw new Error('a stored conversation is read only in checkContinuation')
   },
 }
 
 /** A /v1/responses body as the chat request it runs as; a chat field's error is renamed to the Responses field it came from. */
-export function checkResponses(parsed: unknown, store: Pick<ResponseStore, 'conversationOf'> | null): CheckedResponses {
+export function checkResponses(parsed: unknown, store: StoredConversation | null): CheckedResponses {
   const fields = watchFields(parsed)
-  const {chat, sources, ...translated} = translateResponsesRequest(fields.body, store)
+  const {chat, sources, inputItems, ...settled} = translateResponsesRequest(fields.body, store)
   const unread = fields.unread()
+  // Only the items the store keeps are kept, as text (10^5 of them as objects cost the event loop ~30 ms to rebuild).
+  const translated = {...settled, inputItems: settled.settings.store ? storedInputItems(inputItems) : NO_INPUT_ITEMS}
   try {
-    return {request: parseChatCompletionRequest(chat), translated, sources, unread}
+    return {request: {...parseChatCompletionRequest(chat), maxTokensCappedAtRoom: true}, translated, sources, unread}
   } catch (error) {
     throw renameParam(error, responsesParamOf(sources))
   }
@@ -123,12 +143,11 @@ export function packForTransfer(checked: CheckedByRoute[RouteName]): {value: unk
     if ('tools' in request && request.tools !== null && typeof request.tools.tools !== 'string') request.tools.tools = JSON.stringify(request.tools.tools)
   }
   if ('sources' in checked && typeof checked.sources !== 'string') checked.sources = JSON.stringify(checked.sources)
+  if ('translated' in checked && checked.translated.inputItems.ends.length > 0) transfer.push(checked.translated.inputItems.ends.buffer as ArrayBuffer)
   if ('job' in checked && checked.job.kind === 'chat') {
     if (typeof checked.job.messages !== 'string') checked.job.messages = JSON.stringify(checked.job.messages)
     if (checked.job.tools !== undefined && typeof checked.job.tools !== 'string') checked.job.tools = JSON.stringify(checked.job.tools)
   }
-  // Only the items the store keeps need come back (10^5 of them cost the event loop ~30 ms to rebuild).
-  if ('translated' in checked && !checked.translated.settings.store) checked.translated.inputItems = []
   return {value: checked, transfer}
 }
 

@@ -1,18 +1,19 @@
 // `serve --responses-store N`: finished Response objects kept in memory (as vLLM's VLLM_ENABLE_RESPONSES_API_STORE),
 // with the input items each ran on, so previous_response_id, GET, DELETE and input_items can find them. Bounded in
 // count and in bytes (JSON text), least recently used evicted first: a client cannot grow it past either bound.
-import {NotFoundError} from '../engine/errors.js'
+import {NotFoundError, quotedValue} from '../engine/errors.js'
 import type {JsonObject} from './request-fields.js'
+import type {StoredInputItems} from './stored-input-items.js'
 
 export interface StoredResponse {
   /** The Response object as it was sent (status completed or incomplete). */
   response: JsonObject
-  /** The input items it ran on, in order, each with an id (not those of its previous responses). */
-  inputItems: JsonObject[]
+  /** The input items it ran on, in order, each with an id (not those of its previous responses), as their texts. */
+  inputItems: StoredInputItems
   /** The response it continued, whose conversation comes before its own input. */
   previousId: string | null
-  /** A background response created with stream: true: its events, numbered, for GET ?stream=true&starting_after=N. */
-  events?: JsonObject[]
+  /** A background response created with stream: true: its events as SSE frames, numbered, for GET ?stream=true&starting_after=N. */
+  events?: string[]
 }
 
 /** 64 MiB of JSON text by default: thousands of ordinary conversations. */
@@ -20,7 +21,7 @@ export const DEFAULT_RESPONSES_STORE_BYTES = 64 * 1024 * 1024
 
 export class ResponseStore {
   /** Map order is recency: the first entry is the least recently used. */
-  private readonly entries = new Map<string, {stored: StoredResponse; bytes: number}>()
+  private readonly entries = new Map<string, {stored: StoredResponse; bytes: number; outputText: string}>()
   private heldBytes = 0
 
   constructor(
@@ -39,10 +40,15 @@ export class ResponseStore {
   /** Keeps `stored` under its response's id; one larger than the whole byte budget is not kept (returns false). */
   put(stored: StoredResponse): boolean {
     const id = stored.response.id as string
-    const bytes = Buffer.byteLength(JSON.stringify(stored))
+    // What a continuation reads of the output, serialized once here: its logprobs are MBs (20 per token) that no
+    // template renders (a content part is read as its type and text), and stringifying them for each continuation
+    // held the event loop 30-60 ms a time.
+    const outputText = JSON.stringify(stored.response.output, (key, value) => (key === 'logprobs' ? undefined : value))
+    let bytes = stored.inputItems.bytes + Buffer.byteLength(JSON.stringify(stored.response)) + Buffer.byteLength(outputText)
+    for (const frame of stored.events ?? []) bytes += Buffer.byteLength(frame)
     this.delete(id)
     if (bytes > this.maxBytes) return false
-    this.entries.set(id, {stored, bytes})
+    this.entries.set(id, {stored, bytes, outputText})
     this.heldBytes += bytes
     for (const [oldest, entry] of this.entries) {
       if (this.entries.size <= this.maxResponses && this.heldBytes <= this.maxBytes) break
@@ -54,11 +60,16 @@ export class ResponseStore {
 
   /** The stored response (now the most recently used), or a 404 naming `param`. */
   get(id: string, param: string | null = null): StoredResponse {
+    return this.touch(id, param).stored
+  }
+
+  /** The entry of `id`, made the most recently used, or a 404 naming `param`. */
+  private touch(id: string, param: string | null) {
     const entry = this.entries.get(id)
-    if (entry === undefined) throw new NotFoundError(`No stored response with id ${JSON.stringify(id)}: it was never stored (store: false), was deleted, or was evicted from the store.`, {param, code: 'response_not_found'})
+    if (entry === undefined) throw new NotFoundError(`No stored response with id ${quotedValue(id)}: it was never stored (store: false), was deleted, or was evicted from the store.`, {param, code: 'response_not_found'})
     this.entries.delete(id)
     this.entries.set(id, entry)
-    return entry.stored
+    return entry
   }
 
   delete(id: string): boolean {
@@ -70,16 +81,25 @@ export class ResponseStore {
   }
 
   /**
-   * The conversation a new response continues from `id`: each response of the chain, oldest first, gives its input
-   * items then its output items. Any link missing (deleted, evicted) is a 404 naming previous_response_id.
+   * The conversation a new response continues from `id`, as JSON lists of items for a tokenizer worker to parse
+   * (conversationFromTexts): each response of the chain, oldest first, gives its input items then its output items.
+   * Any link missing (deleted, evicted) is a 404 naming previous_response_id.
    */
-  conversationOf(id: string): JsonObject[] {
-    const chain: StoredResponse[] = []
+  conversationTextsOf(id: string): string[] {
+    const texts: string[] = []
     const seen = new Set<string>()
-    for (let at: string | null = id; at !== null && !seen.has(at); at = chain[chain.length - 1]!.previousId) {
+    for (let at: string | null = id; at !== null && !seen.has(at); ) {
       seen.add(at)
-      chain.push(this.get(at, 'previous_response_id'))
+      const {stored, outputText} = this.touch(at, 'previous_response_id')
+      // Reversed below: input then output, oldest response first.
+      texts.push(outputText, stored.inputItems.text)
+      at = stored.previousId
     }
-    return chain.reverse().flatMap(({inputItems, response}) => [...inputItems, ...(response.output as JsonObject[])])
+    return texts.reverse()
   }
+}
+
+/** The items of conversationTextsOf's lists, in order. */
+export function conversationFromTexts(texts: readonly string[]): JsonObject[] {
+  return texts.flatMap((text) => JSON.parse(text) as JsonObject[])
 }

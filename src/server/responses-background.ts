@@ -7,7 +7,8 @@ import {InvalidRequestError} from '../engine/errors.js'
 import {errorReply} from './error-reply.js'
 import type {JsonObject} from './request-fields.js'
 import type {ResponseStore, StoredResponse} from './response-store.js'
-import {SseStream} from './sse.js'
+import {eventFrame, SseStream} from './sse.js'
+import type {StoredInputItems} from './stored-input-items.js'
 
 /** Aborts a background run when POST /v1/responses/{id}/cancel asks to. */
 class CancelledByClient extends Error {
@@ -34,7 +35,8 @@ export interface BackgroundEnd {
 
 /** One running background response: its current Response object and, when it streams, its numbered events. */
 class BackgroundRun {
-  readonly events: JsonObject[] = []
+  /** Each event as its SSE frame, serialized once as it is recorded: every replay then writes text (a 2.4 MB stream with logprobs was serialized again per GET). */
+  readonly events: string[] = []
   readonly cancel = new AbortController()
   current: () => JsonObject
   ended = false
@@ -44,14 +46,14 @@ class BackgroundRun {
   constructor(
     queued: JsonObject,
     readonly streams: boolean,
-    readonly inputItems: JsonObject[],
+    readonly inputItems: StoredInputItems,
   ) {
     this.current = () => queued
   }
 
   record(event: {type: string; [field: string]: unknown}): void {
     if (!this.streams) return
-    this.events.push({...event, sequence_number: this.events.length})
+    this.events.push(eventFrame({...event, sequence_number: this.events.length}, event.type))
     this.wake()
   }
 
@@ -128,12 +130,12 @@ export class BackgroundResponses {
   }
 
   /** The input items of a running or stored response (404 when neither). */
-  inputItemsOf(id: string): JsonObject[] {
+  inputItemsOf(id: string): StoredInputItems {
     return this.running.get(id)?.inputItems ?? this.store.get(id).inputItems
   }
 
   /** A running or stored response, with its events when it was created with stream: true (else null). 404 when neither. */
-  find(id: string): {response: JsonObject; events: JsonObject[] | null; run: BackgroundRun | null} {
+  find(id: string): {response: JsonObject; events: string[] | null; run: BackgroundRun | null} {
     const run = this.running.get(id)
     if (run !== undefined) return {response: run.current(), events: run.streams ? run.events : null, run}
     const stored = this.store.get(id)
@@ -168,10 +170,7 @@ export async function streamEvents(response: ServerResponse, slowClientTimeoutMs
   const events = found.events!
   let next = startingAfter + 1
   for (;;) {
-    while (next < events.length && !signal.aborted) {
-      const event = events[next++]!
-      await sse.send(event, event.type as string)
-    }
+    while (next < events.length && !signal.aborted) await sse.sendFrame(events[next++]!)
     if (signal.aborted) return
     if (found.run === null || (found.run.ended && next >= events.length)) break
     await found.run.changed(signal)

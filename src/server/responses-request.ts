@@ -5,8 +5,7 @@
 // sent and checked there, once. Its errors name chat fields, so `responsesParamOf` names them back as the client sent them.
 import {InvalidRequestError, PagedLLMError, quotedValue} from '../engine/errors.js'
 import {newObjectId} from './api-context.js'
-import {type JsonObject, optionalBoolean, optionalObject, optionalObjectItem, optionalString, requireObject} from './request-fields.js'
-import type {ResponseStore} from './response-store.js'
+import {type JsonObject, optionalBoolean, optionalInteger, optionalObject, optionalObjectItem, optionalString, requireObject} from './request-fields.js'
 
 /** What the Response object repeats of the request (the openai SDK reads these), normalized. */
 export interface ResponseSettings {
@@ -48,6 +47,8 @@ const INPUT_ROLES = ['user', 'assistant', 'system', 'developer']
 /** The id an input item sent without one is given, by its type (an easy message has none: 'msg'). */
 const ITEM_ID_PREFIXES: Record<string, 'msg' | 'fc' | 'fco' | 'rs'> = {message: 'msg', function_call: 'fc', function_call_output: 'fco', reasoning: 'rs'}
 const REASONING_EFFORTS = ['none', 'minimal', 'low', 'medium', 'high', 'xhigh']
+const REASONING_SUMMARIES = ['auto', 'concise', 'detailed']
+const SERVICE_TIERS = ['auto', 'default', 'flex', 'scale', 'priority']
 /** The openai SDK's ResponseIncludable values; only the logprobs one changes a reply here (the rest are built-in tools' or images'). */
 const INCLUDABLES = [
   'file_search_call.results',
@@ -60,8 +61,14 @@ const INCLUDABLES = [
   'message.output_text.logprobs',
 ]
 
-/** `store`: the server's response store, or null when `serve` runs without one. */
-export function translateResponsesRequest(raw: unknown, store: Pick<ResponseStore, 'conversationOf'> | null = null): TranslatedRequest {
+/** The conversation of stored responses a request continues (conversationFromTexts of the store's texts, in a worker). */
+export interface StoredConversation {
+  /** The items of `id`'s chain, oldest first; a missing link is a 404 naming previous_response_id. */
+  conversationOf(id: string): JsonObject[]
+}
+
+/** `store`: the server's stored responses, or null when `serve` runs without them. */
+export function translateResponsesRequest(raw: unknown, store: StoredConversation | null = null): TranslatedRequest {
   const body = requireObject(raw)
   const previousResponseId = refuseStoredState(body, store)
   const chat: JsonObject = {}
@@ -142,7 +149,7 @@ export function renameParam(error: unknown, responsesParam: (chatParam: string) 
  * than a reply without the context the client meant to send; so does background (and store: false with it). conversation
  * and prompt are not served at all. Returns the previous response's id, if any.
  */
-function refuseStoredState(body: JsonObject, store: Pick<ResponseStore, 'conversationOf'> | null): string | null {
+function refuseStoredState(body: JsonObject, store: StoredConversation | null): string | null {
   optionalBoolean(body, 'store')
   const previousId = optionalString(body, 'previous_response_id') ?? null
   if (previousId !== null && store === null)
@@ -150,15 +157,34 @@ function refuseStoredState(body: JsonObject, store: Pick<ResponseStore, 'convers
   for (const param of ['conversation', 'prompt'])
     if (body[param] !== undefined && body[param] !== null)
       throw new InvalidRequestError(`'${param}' is not served here: send the whole conversation in 'input'`, {param})
+  // vLLM's ResponsesRequest has no chat_template (it ignores one, rendering its own): a template the client believes ran
+  // would be a silent lie, so it is refused, trusted or not (docs/PERFORMANCE.md, "Responses API, hostile input").
+  if (body.chat_template !== undefined && body.chat_template !== null)
+    throw new InvalidRequestError(
+      "'chat_template' is not taken by /v1/responses (as in vLLM, a response renders the server's template: serve --chat-template sets it); /v1/chat/completions takes one when the server runs with --trust-request-chat-template",
+      {param: 'chat_template'},
+    )
   if (optionalBoolean(body, 'background')) {
     // vLLM's rule (it needs its store too) and OpenAI's: a background response is only ever read back from the store.
     if (store === null)
       throw new InvalidRequestError("'background' needs stored responses, which this server keeps only when started with --responses-store N: start it so, or leave 'background' out", {param: 'background'})
     if (optionalBoolean(body, 'store') === false) throw new InvalidRequestError("'background' needs 'store' to be true: a background response is read back from the store", {param: 'background'})
   }
+  checkUnusedFields(body)
   if ((optionalString(body, 'truncation') ?? 'disabled') !== 'disabled')
     throw new InvalidRequestError("'truncation' must be 'disabled': this server does not drop input to make room", {param: 'truncation'})
   return previousId
+}
+
+/**
+ * Fields vLLM's Responses request types but does not act on for function tools: taken (as there) when well formed, a 400
+ * naming them when not (any value was taken, logged as unread).
+ */
+function checkUnusedFields(body: JsonObject): void {
+  const tier = optionalString(body, 'service_tier')
+  if (tier !== undefined && !SERVICE_TIERS.includes(tier)) throw new InvalidRequestError(`'service_tier' must be one of ${SERVICE_TIERS.join(', ')}; got ${quotedValue(tier)}`, {param: 'service_tier'})
+  const maxToolCalls = optionalInteger(body, 'max_tool_calls')
+  if (maxToolCalls !== undefined && maxToolCalls < 0) throw new InvalidRequestError("'max_tool_calls' must be an integer >= 0", {param: 'max_tool_calls'})
 }
 
 /** The chat messages built from instructions and input, each remembering the field it came from (for error params). */
@@ -184,8 +210,13 @@ class Conversation {
       return [{id: newObjectId('msg'), type: 'message', role: 'user', status: 'completed', content: [{type: 'input_text', text: input}]}]
     }
     if (!Array.isArray(input) || input.length === 0) throw new InvalidRequestError("'input' must be a string or a non-empty list of input items", {param: 'input'})
-    input.forEach((item: unknown, index) => this.addItem(item, `input[${index}]`))
-    return input.map((item: JsonObject) => ({id: newObjectId(ITEM_ID_PREFIXES[item.type as string] ?? 'msg'), ...item}))
+    input.forEach((item: unknown, index) => {
+      this.addItem(item, `input[${index}]`)
+      // Its id names it in input_items' pages (first_id, after): a string, or none (one is given).
+      const id = (item as JsonObject).id
+      if (id !== undefined && id !== null && typeof id !== 'string') throw new InvalidRequestError(`'input[${index}].id' must be a string`, {param: `input[${index}].id`})
+    })
+    return input.map(({id, ...item}: JsonObject) => ({id: typeof id === 'string' ? id : newObjectId(ITEM_ID_PREFIXES[item.type as string] ?? 'msg'), ...item}))
   }
 
   /** `keepsPath`: false for items the client did not send in this request (a stored conversation's). */
@@ -313,5 +344,8 @@ function parseReasoning(body: JsonObject): ResponseSettings['reasoning'] {
   const effort = optionalString({'reasoning.effort': reasoning.effort}, 'reasoning.effort') ?? null
   if (effort !== null && !REASONING_EFFORTS.includes(effort))
     throw new InvalidRequestError(`'reasoning.effort' must be one of ${REASONING_EFFORTS.join(', ')}`, {param: 'reasoning.effort'})
-  return {effort, summary: optionalString({'reasoning.summary': reasoning.summary}, 'reasoning.summary') ?? null}
+  const summary = optionalString({'reasoning.summary': reasoning.summary}, 'reasoning.summary') ?? null
+  if (summary !== null && !REASONING_SUMMARIES.includes(summary))
+    throw new InvalidRequestError(`'reasoning.summary' must be one of ${REASONING_SUMMARIES.join(', ')}`, {param: 'reasoning.summary'})
+  return {effort, summary}
 }

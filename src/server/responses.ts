@@ -13,13 +13,13 @@ import {errorReply} from './error-reply.js'
 import {tokenNamer, tokenText} from './logprobs-format.js'
 import {ReplySlicer, sendJsonInSlices} from './reply-slices.js'
 import {chatLogprobsInSlices} from './sliced-logprobs.js'
-import {type CheckedByRoute, type CheckedResponses, checkResponses, responsesParamOfChecked} from './request-checks.js'
+import {type CheckedByRoute, type CheckedResponses, responsesParamOfChecked} from './request-checks.js'
 import {logUnreadFields} from './request-fields.js'
 import {type ItemStatus, type PlacedLogprob, type ResponseEvent, ResponseOutputBuilder, ReplyReader} from './responses-output.js'
 import {renameParam, type ResponseSettings} from './responses-request.js'
-import type {JsonObject} from './request-fields.js'
 import {streamEvents} from './responses-background.js'
 import {SseStream} from './sse.js'
+import type {StoredInputItems} from './stored-input-items.js'
 
 /** What every Response object of one request repeats: its id, time, model, the settings it ran with. */
 interface ResponseBase {
@@ -33,12 +33,11 @@ interface ResponseBase {
 type ResponseStatus = 'queued' | 'in_progress' | ItemStatus
 
 export async function createResponse(context: ApiContext, checked: CheckedByRoute['responses']): Promise<void> {
-  const store = context.responseStore ?? null
-  if ('body' in checked) {
-    // It continues a stored response: checked here, where the store is.
-    const previousId = (checked.body as {previous_response_id?: unknown} | null)?.previous_response_id
-    if (typeof previousId === 'string') context.backgroundResponses?.refuseRunning(previousId, 'previous_response_id')
-    return runResponse(context, checkResponses(checked.body, store))
+  if ('continues' in checked) {
+    // It continues a stored response: the event loop resolves the conversation's texts, a worker parses and checks them.
+    context.backgroundResponses?.refuseRunning(checked.continues, 'previous_response_id')
+    const conversation = context.responseStore!.conversationTextsOf(checked.continues)
+    return runResponse(context, await context.promptTokenizer.checkContinuation(checked.bodyText, conversation, context.signal))
   }
   return runResponse(context, checked)
 }
@@ -115,7 +114,7 @@ function runInBackground(
   request: ChatCompletionRequest,
   chatRun: ChatRun,
   base: ResponseBase,
-  stored: {inputItems: JsonObject[]; previousId: string | null},
+  stored: {inputItems: StoredInputItems; previousId: string | null},
   rename: (error: unknown) => unknown,
 ): Promise<void> {
   const background = context.backgroundResponses!

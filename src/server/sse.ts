@@ -30,7 +30,11 @@ export class SseStream {
    */
   async send(data: unknown, event?: string, slicer?: ReplySlicer): Promise<void> {
     // A big event (an echoed prompt's logprobs) is serialized a slice at a time (`slicer`), before any of it is written.
-    const text = slicer === undefined ? frame(data, event) : frameText((await slicer.json(data)).join(''), event)
+    return this.sendFrame(slicer === undefined ? eventFrame(data, event) : frameText((await slicer.json(data)).join(''), event))
+  }
+
+  /** send's wait, for an event already framed (eventFrame): a stored stream's replay serializes nothing. */
+  async sendFrame(text: string): Promise<void> {
     this.start()
     if (this.response.write(text)) return
     await this.drained()
@@ -42,7 +46,7 @@ export class SseStream {
    */
   finish(error?: object, {event, done = true}: {event?: string; done?: boolean} = {}): void {
     this.start()
-    if (error) this.response.write(frame(error, event))
+    if (error) this.response.write(eventFrame(error, event))
     this.response.end(done ? 'data: [DONE]\n\n' : undefined)
   }
 
@@ -85,7 +89,7 @@ export class SseStream {
 }
 
 /** One SSE event: its JSON, and its name when the API names events (`event: response.created`). */
-function frame(data: unknown, event: string | undefined): string {
+export function eventFrame(data: unknown, event: string | undefined): string {
   return frameText(JSON.stringify(data), event)
 }
 

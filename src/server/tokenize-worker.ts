@@ -5,7 +5,7 @@ import {settleText} from '../engine/guided/spec-handoff.js'
 import {Tokenizer} from '../engine/model/tokenizer.js'
 import {runTokenizeJob, serializeJobError, type TokenizeJob} from './prompt-tokenizer.js'
 import {jsonText} from './request-body.js'
-import {checkBodyText, type CheckOptions, packForTransfer, type RouteName} from './request-checks.js'
+import {checkBodyText, checkContinuation, type CheckOptions, packForTransfer, type RouteName} from './request-checks.js'
 
 const {modelDir, maxModelLen, chatTemplate} = workerData as {modelDir: string; maxModelLen: number; chatTemplate?: string}
 const tokenizer = Tokenizer.load(modelDir, {chatTemplate})
@@ -15,6 +15,7 @@ export type WorkerJob =
   | {kind: 'body'; body: Uint8Array; route: RouteName; options: CheckOptions}
   | {kind: 'badWords'; words: readonly string[]}
   | {kind: 'settleSpec'; text: string}
+  | {kind: 'continuation'; bodyText: string; conversation: readonly string[]}
 
 parentPort!.on('message', ({id, job}: {id: number; job: WorkerJob}) => {
   try {
@@ -25,6 +26,10 @@ parentPort!.on('message', ({id, job}: {id: number; job: WorkerJob}) => {
       if ('body' in checked) return parentPort!.postMessage({id, value: rebuiltCheaperFromText(checked.body) ? {bodyText: text} : {checked}})
       const {value, transfer} = packForTransfer(checked)
       return parentPort!.postMessage({id, value: {checked: value}}, transfer)
+    }
+    if (job.kind === 'continuation') {
+      const {value, transfer} = packForTransfer(checkContinuation(job.bodyText, job.conversation))
+      return parentPort!.postMessage({id, value}, transfer)
     }
     if (job.kind === 'badWords') return parentPort!.postMessage({id, value: badWordTokenSequences(tokenizer, job.words)})
     if (job.kind === 'settleSpec') return parentPort!.postMessage({id, value: settleText(job.text)})

@@ -5,7 +5,7 @@ import {startModuleWorker, terminateWorker} from '../engine/module-worker.js'
 import type {TokenizerLike} from './engine-like.js'
 import {checkTextFits, deserializeJobError, mayExceedContext, type PromptTokenizer, type SerializedJobError, type TokenizeJob} from './prompt-tokenizer.js'
 import {jsonText} from './request-body.js'
-import {type CheckedByRoute, checkBodyText, type CheckOptions, type RouteName, unpackTransferred} from './request-checks.js'
+import {type CheckedByRoute, type CheckedResponses, checkBodyText, checkContinuation, type CheckOptions, type RouteName, unpackTransferred} from './request-checks.js'
 import type {WorkerJob} from './tokenize-worker.js'
 
 /** A job waiting for a worker, or running on one. */
@@ -79,6 +79,17 @@ export class TokenizerWorkers implements PromptTokenizer {
     const reply = (await this.post({kind: 'body', body: own, route, options}, signal, [own.buffer as ArrayBuffer])) as {bodyText: string} | {checked: CheckedByRoute[R]}
     // A body its handler checks may come back as text (tokenize-worker.ts), which parses here without error.
     return 'bodyText' in reply ? ({body: JSON.parse(reply.bodyText)} as CheckedByRoute[R]) : unpackTransferred(reply.checked)
+  }
+
+  /**
+   * A body continuing a stored response is checked with the conversation it continues, in a worker unless body and
+   * conversation together are small: a long conversation, or a big body (its text comes back from the first pass
+   * unparsed), costs the event loop their copy, not their parse and checks.
+   */
+  async checkContinuation(bodyText: string, conversation: readonly string[], signal?: AbortSignal): Promise<CheckedResponses> {
+    const chars = conversation.reduce((sum, text) => sum + text.length, bodyText.length)
+    if (chars < OFFLOAD_BODY_BYTES) return this.settleGuided(checkContinuation(bodyText, conversation), signal)
+    return unpackTransferred((await this.post({kind: 'continuation', bodyText, conversation}, signal)) as CheckedResponses)
   }
 
   /**
