@@ -1,13 +1,14 @@
 // Adversarial parity fuzz of the samplers: the backend's (native/cpu/sampler.cpp, AVX2 and portable) against the JS
 // reference (sampler.ts) over extreme parameters (temperature 1e-6..100, top_k -1..>vocab, top_p 1e-9, min_p 1,
 // +-100 biases on many and out-of-range ids, repetition_penalty 0.01..100 over long histories) and hostile rows
-// (ties, all-equal, -inf, NaN, +-3e38, every token suppressed), at vocab sizes that are not multiples of 8 or 32.
+// (ties, all-equal, -inf, NaN, +-3e38, every token suppressed), at vocab sizes that are not multiples of 8 or 32; and
+// samplingDistribution (speculative decoding) of each request must be a distribution that holds the drawn token.
 // Usage: npx tsx scripts/fuzz-sampling.ts [cases per vocab, default 400] [seed]
 import {bitmaskOf} from '../src/engine/guided/token-mask.js'
 import {nativeOps} from '../src/engine/native.js'
 import {encodeSampleRequests, sampledResult} from '../src/engine/native-sampling.js'
 import {makeRng} from '../src/engine/random.js'
-import {sampleRows, type SampleRequest, type SampleResult} from '../src/engine/sampler.js'
+import {sampleRows, samplingDistribution, type SampleRequest, type SampleResult} from '../src/engine/sampler.js'
 import {makeSamplingParams, type SamplingParamsInput} from '../src/engine/sampling-params.js'
 
 const ops = nativeOps()
@@ -41,7 +42,7 @@ function extremeRequest(row: number, vocab: number): SampleRequest {
   for (const id of ids(biasIds)) bias[id] = pick([100, -100, 0.5, -7])
   if (rng.nextFloat() < 0.3) bias[vocab + int(1000)] = pick([100, -100])
   const params: SamplingParamsInput = {
-    temperature: pick([0, 1e-6, 1e-5, 0.05, 0.7, 1, 2, 100]),
+    temperature: pick([0, 1e-6, 0.01, 0.05, 0.7, 1, 2, 100]),
     topK: pick([-1, 0, 1, 2, vocab - 1, vocab, vocab + 5, 40]),
     topP: pick([1, 1, 1e-9, 0.5, 0.999999, 0.9]),
     minP: pick([0, 0, 1, 0.999, 0.3, 1e-9]),
@@ -53,9 +54,12 @@ function extremeRequest(row: number, vocab: number): SampleRequest {
   }
   const promptLength = pick([0, 3, 500])
   const history = ids(promptLength + pick([0, 1, 300, 2000]))
+  // makeSamplingParams raises (0, 0.01) to 0.01; set some tiny ones after it so the samplers' own greedy rule is fuzzed.
+  const made = makeSamplingParams(params)
+  const rawTemperature = pick([null, null, null, 1e-6, 9.9e-6, 1e-5])
   return {
     row,
-    params: makeSamplingParams(params),
+    params: rawTemperature === null ? made : {...made, temperature: rawTemperature},
     tokenIds: history,
     promptLength,
     seed: pick([0, -1, 2 ** 53 - 1, -(2 ** 53) + 1, int(2 ** 31)]),
@@ -115,6 +119,12 @@ for (const vocab of vocabs) {
       const desc = `vocab ${vocab} row ${kind} ${JSON.stringify({t: params.temperature, k: params.topK, p: params.topP, minP: params.minP, rep: params.repetitionPenalty, f: params.frequencyPenalty, pr: params.presencePenalty, lp: params.logprobs, bias: params.logitBias?.ids.length ?? 0, suppress: request.suppressTokenIds.length, mask: request.allowedMask ? 1 : 0, hist: request.tokenIds.length})}`
       if (!(Number.isInteger(want.tokenId) && want.tokenId >= 0 && want.tokenId < vocab)) note(`js token out of vocab (${kind})`, desc)
       if (Number.isNaN(want.logprob)) note(`js NaN logprob (${kind})`, desc)
+      // Speculative decoding's view of the same request: a distribution (no NaN, sums to 1) holding the drawn token.
+      const distribution = samplingDistribution(logits.subarray(request.row * vocab, (request.row + 1) * vocab), vocab, {...request, row: 0})
+      let sum = 0
+      for (const p of distribution) sum += p
+      if (!(Math.abs(sum - 1) < 1e-4)) note(`samplingDistribution sums to ${Number.isNaN(sum) ? 'NaN' : 'not 1'} (${kind})`, `${desc}: ${sum}`)
+      if (!(distribution[want.tokenId]! > 0)) note(`drawn token outside samplingDistribution (${kind})`, `${desc}: token ${want.tokenId}`)
       for (const [name, results] of runs) {
         const diff = differences(results[i]!, want)
         if (diff.length > 0) note(`${name} != js (${kind}): ${diff.map((d) => d.split(' ')[0]).join(',')}`, `${desc}: ${diff.join('; ')}`)

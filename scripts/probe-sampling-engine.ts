@@ -54,8 +54,25 @@ async function run(config: Partial<EngineConfig>, requests: Array<{prompt: numbe
 }
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b)
+let failures = 0
 const alone: Outcome[] = []
 for (const target of TARGETS) alone.push((await run({}, [target])).outcomes[0]!)
+// What the parameters promise, beyond agreeing with themselves: n = 3 distinct samples; no stop id (or EOS 2, 4) before
+// min_tokens; no bad word; top_p 1e-9 and min_p 1 leave only the best token (greedy with the same edits).
+const distinct = new Set(alone[0]!.outputs.map((o) => o.tokens.join(','))).size
+if (distinct !== 3) failures++
+const early = alone[4]!.outputs[0]!.tokens.slice(0, 10).filter((t) => [2, 4, 11, 12, 13].includes(t))
+if (early.length > 0) failures++
+const banned = alone[5]!.outputs[0]!.tokens.filter((t, i, all) => t === 40 || (t === 42 && all[i - 1] === 41))
+if (banned.length > 0) failures++
+console.log(`n = 3: ${distinct} distinct samples; stop ids before min_tokens: [${early}]; bad words emitted: [${banned}]`)
+const greedyTwins: Array<[number, SamplingParamsInput]> = [[2, {frequencyPenalty: 2, presencePenalty: -2}], [5, {badWordTokenIds: [[40], [41, 42]], badWords: ['x']}]]
+for (const [index, edits] of greedyTwins) {
+  const greedy = (await run({}, [{prompt: TARGETS[index]!.prompt, params: {...base, temperature: 0, ...edits}}])).outcomes[0]!.outputs[0]!.tokens
+  const ok = same(greedy, alone[index]!.outputs[0]!.tokens)
+  if (!ok) failures++
+  console.log(`target ${index} (${index === 2 ? 'min_p 1' : 'top_p 1e-9'}) ${ok ? 'equals' : 'DIFFERS FROM'} greedy with the same edits`)
+}
 const mixed = [...TARGETS, ...FILLERS]
 const variants: Array<[string, Partial<EngineConfig>, 'native' | 'js']> = [
   ['batch of 65', {}, 'native'],
@@ -65,7 +82,6 @@ const variants: Array<[string, Partial<EngineConfig>, 'native' | 'js']> = [
   ['batch, preemption recompute', {numBlocks: 40, preemptionMode: 'recompute', enablePrefixCaching: false}, 'native'],
   ['batch, preemption swap', {numBlocks: 40, preemptionMode: 'swap', enablePrefixCaching: false}, 'native'],
 ]
-let failures = 0
 for (const [name, config, sampler] of variants) {
   const {outcomes, preemptions} = await run(config, mixed, sampler)
   const differing = outcomes.map((o, i) => (same(o, alone[i]) ? -1 : i)).filter((i) => i >= 0)
