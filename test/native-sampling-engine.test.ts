@@ -7,6 +7,7 @@ import {LLMEngine} from '../src/engine/llm-engine.js'
 import {ensureTestModel} from '../src/engine/model/test-model.js'
 import {NativeModel} from '../src/engine/native.js'
 import {makeSamplingParams, type SamplingParamsInput} from '../src/engine/sampling-params.js'
+import {makeSpeculativeConfig} from '../src/engine/spec-decode/spec-config.js'
 
 let modelDir: string
 
@@ -60,6 +61,47 @@ describe('sampling in the backend (engine)', () => {
         })
       }),
     )
+  })
+
+  it('reports raw logprobs (vLLM\'s default logprobs_mode) on every path: equal to prompt_logprobs of the tokens fed back', async () => {
+    // Penalties and a bias change what is drawn, never what is reported; beams (no edits here) and accepted n-gram
+    // drafts report the same raw values. repetition_penalty 0.01 makes the tiny model repeat, so drafts are accepted.
+    const repeating = Array.from({length: 40}, (_, t) => 3 + (t % 7))
+    const cases: Array<{name: string; prompt: number[]; params: SamplingParamsInput; sampler?: 'js'; speculate?: boolean}> = [
+      {name: 'backend, penalties and bias', prompt: prompt(1), params: {temperature: 1.3, seed: 7, repetitionPenalty: 100, frequencyPenalty: 2, logitBias: {5: 100}, logprobs: 5}},
+      {name: 'JS sampler, the same', prompt: prompt(1), params: {temperature: 1.3, seed: 7, repetitionPenalty: 100, frequencyPenalty: 2, logitBias: {5: 100}, logprobs: 5}, sampler: 'js'},
+      {name: 'temperature 100, top_k past the vocabulary', prompt: prompt(2), params: {temperature: 100, topK: 600, seed: 3, logprobs: 20}},
+      {name: 'beam search', prompt: prompt(3), params: {useBeamSearch: true, n: 2, temperature: 0, logprobs: 3}},
+      {name: 'seeded, n-gram speculation', prompt: repeating, params: {temperature: 0.5, seed: 4, repetitionPenalty: 0.01, logprobs: 4}, speculate: true},
+    ]
+    const speculative = makeSpeculativeConfig({method: 'ngram', numSpeculativeTokens: 4, ngramMin: 1, ngramMax: 3, adaptive: false})
+    const reference = await LLMEngine.create(makeEngineConfig({modelPath: modelDir, device: 'cpu', kvMemoryBytes: 8 << 20, threads: 2, quantization: 'q8_0'}))
+    try {
+      for (const {name, prompt: tokens, params, sampler, speculate} of cases) {
+        if (sampler === 'js') process.env.PAGEDLLM_SAMPLER = 'js'
+        const engine = await LLMEngine.create(makeEngineConfig({modelPath: modelDir, device: 'cpu', kvMemoryBytes: 8 << 20, threads: 2, quantization: 'q8_0', speculative: speculate ? speculative : undefined}))
+        let result
+        try {
+          ;[result] = await engine.generate([{prompt: tokens, params: makeSamplingParams({maxTokens: 12, ignoreEos: true, ...params})}])
+        } finally {
+          delete process.env.PAGEDLLM_SAMPLER
+          await engine.shutdown()
+        }
+        if (speculate) assert.ok(result!.specDecode!.numAcceptedTokens > 0, `${name}: no draft accepted`)
+        for (const output of result!.outputs) {
+          const [fed] = await reference.generate([{prompt: [...tokens, ...output.tokenIds], params: makeSamplingParams({maxTokens: 1, promptLogprobs: 20})}])
+          output.tokenIds.forEach((token, t) => {
+            const want = fed!.promptLogprobs![tokens.length + t]!
+            const got = output.logprobs![t]!
+            assert.equal(got.get(token), want.get(token) ?? got.get(token), `${name}: token ${t}`)
+            for (const [id, logprob] of got) if (want.has(id)) assert.equal(logprob, want.get(id), `${name}: token ${t}, id ${id}`)
+            assert.ok([...got.keys()].filter((id) => want.has(id)).length >= Math.min(params.logprobs!, 1), `${name}: token ${t} compared nothing`)
+          })
+        }
+      }
+    } finally {
+      await reference.shutdown()
+    }
   })
 
   describe('what crosses to JS', () => {

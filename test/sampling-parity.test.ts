@@ -1,5 +1,5 @@
 // vLLM (V1) sampling semantics in every sampler (sampler.ts and native/cpu/sampler.cpp, AVX2 and portable): min-p
-// before top-k/top-p, top-k keeping ties, temperatures below 1e-5 as greedy, and hostile rows (NaN, +-Inf logits,
+// before top-k/top-p, top-k keeping ties, temperature 0 greedy and (0, 0.01) raised to 0.01, and hostile rows (NaN, +-Inf logits,
 // suppression that leaves nothing) always giving a valid token; then vLLM's bounds and reported logprobs.
 import assert from 'node:assert/strict'
 import {after, describe, it} from 'node:test'
@@ -65,12 +65,16 @@ for (const [name, sample] of samplers) {
       assert.deepEqual(drawnSet(counts), [1, 2, 3, 4])
     })
 
-    it('a temperature below 1e-5 is greedy: ties go to the lowest id, never a random one', () => {
-      for (const temperature of [1e-6, 1e-30, 9.9e-6]) {
+    it('temperature 0 is greedy (ties to the lowest id); one in (0, 0.01) samples at 0.01, as vLLM raises it', () => {
+      assert.deepEqual(drawnSet(drawCounts(sample, Float32Array.from([1, 5, 5, 2]), {temperature: 0}, 100)), [1])
+      for (const temperature of [1e-6, 1e-30, 9.9e-6, 0.005]) {
         const counts = drawCounts(sample, Float32Array.from([1, 5, 5, 2]), {temperature}, 100)
-        assert.deepEqual(drawnSet(counts), [1], `temperature ${temperature}`)
+        assert.deepEqual(drawnSet(counts), [1, 2], `temperature ${temperature}: the tied pair is sampled, not the argmax`)
       }
-      assert.equal(isGreedy(makeSamplingParams({temperature: 1e-5})), false)
+      // At 0.01 a gap of 0.05 leaves the second token exp(-5) of the first's weight, which 2000 draws see; at 0.001 it
+      // would be exp(-50), never drawn.
+      const counts = drawCounts(sample, Float32Array.from([3, 3.05, -1]), {temperature: 0.001}, 2000)
+      assert.deepEqual(drawnSet(counts), [0, 1])
     })
   })
 
@@ -116,8 +120,10 @@ for (const [name, sample] of samplers) {
 
 describe('samplingDistribution (speculative decoding) follows the same rules', () => {
   it('is a point mass for tiny temperatures, has no NaN for NaN/Inf rows, and applies min-p before top-p', () => {
+    const greedy = samplingDistribution(Float32Array.from([1, 5, 5, 2]), 4, request({temperature: 0}))
+    assert.deepEqual([...greedy], [0, 1, 0, 0])
     const tiny = samplingDistribution(Float32Array.from([1, 5, 5, 2]), 4, request({temperature: 1e-6}))
-    assert.deepEqual([...tiny], [0, 1, 0, 0])
+    assert.deepEqual([...tiny].map((p) => Math.round(p * 1000) / 1000), [0, 0.5, 0.5, 0])
     const hostile = samplingDistribution(Float32Array.from([Number.NaN, Infinity, 2, Infinity]), 4, request({topK: 2}))
     assert.deepEqual([...hostile], [0, 0.5, 0, 0.5])
     const ordered = samplingDistribution(logOf([0.4, 0.3, 0.2, 0.1]), 4, request({minP: 0.3, topP: 0.75}))
@@ -126,6 +132,14 @@ describe('samplingDistribution (speculative decoding) follows the same rules', (
 })
 
 describe("vLLM's request and reply edges", () => {
+  it('temperature in (0, 0.01) becomes 0.01 and seed -1 means no seed, as vLLM\'s SamplingParams make them', () => {
+    for (const temperature of [1e-30, 1e-6, 1e-5, 0.0099]) assert.equal(makeSamplingParams({temperature}).temperature, 0.01)
+    for (const temperature of [0, 0.01, 0.5, 100]) assert.equal(makeSamplingParams({temperature}).temperature, temperature)
+    assert.equal(isGreedy(makeSamplingParams({temperature: 1e-6})), false)
+    assert.equal(makeSamplingParams({seed: -1}).seed, null)
+    assert.equal(makeSamplingParams({seed: -2}).seed, -2)
+  })
+
   it('repetition_penalty is bounded only below, as in vLLM (3 and 10 are valid; 0, negative and Infinity are not)', () => {
     for (const repetitionPenalty of [3, 10, 0.01]) assert.equal(makeSamplingParams({repetitionPenalty}).repetitionPenalty, repetitionPenalty)
     for (const repetitionPenalty of [0, -1, Infinity, Number.NaN]) assert.throws(() => makeSamplingParams({repetitionPenalty}), /repetition_penalty/)

@@ -1,7 +1,8 @@
 // Turns each row of logits into one sampled token: penalties, suppression, greedy or temperature/top-k/top-p/min-p sampling, logprobs.
 //
 // Order (vLLM V1's): allowed-token mask, logit_bias, then repetition penalty, then frequency/presence penalties, then
-// suppression (min_tokens, bad words) -> argmax when greedy (temperature below 1e-5) -> else divide by temperature ->
+// suppression (min_tokens, bad words) -> argmax when greedy (temperature 0; makeSamplingParams raises
+// any positive one below 0.01 to 0.01, as vLLM) -> else divide by temperature ->
 // min-p -> top-k (keeping ties of the k-th) -> top-p (over what min-p and top-k kept, renormalized) -> draw one token
 // with the Philox uniform of (seed, stream, output position) (philox.ts), so a draw never depends on the batch.
 // A broken model's NaN logits are never drawn and +Inf ones share the mass (row-edits.ts): every row gives a vocabulary id.

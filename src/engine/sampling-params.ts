@@ -20,7 +20,8 @@ export interface SamplingParams {
    * Per-request seed: the same seed gives the same random draws. The tokens are also the same whatever else is batched
    * with block-quantized weights on CPU (--quantization, quantized GGUF), whose kernels reduce every row in one fixed
    * order, and with f32/f16/bf16 weights under --batch-invariant; otherwise float logits move by ~1e-5 with batch
-   * composition (prefill and steps of 48+ rows sum in another order), which can flip a near-tie.
+   * composition (prefill and steps of 48+ rows sum in another order), which can flip a near-tie. -1 (vLLM's and the
+   * OpenAI clients' "none") is read as null.
    */
   seed: number | null
   stop: string[]
@@ -105,6 +106,10 @@ export function makeSamplingParams(partial: SamplingParamsInput = {}): SamplingP
   const {logitBias} = partial
   const params: SamplingParams = {...DEFAULT_SAMPLING_PARAMS, ...defined, logitBias: logitBias === undefined || logitBias === null || isLogitBias(logitBias) ? (logitBias ?? null) : logitBiasOf(logitBias)}
   if (partial.bestOf === undefined) params.bestOf = params.n
+  // vLLM's SamplingParams: a temperature in (0, 0.01) is raised to 0.01 (sampled, not greedy: only 0 is greedy), and
+  // seed -1 is the OpenAI clients' "no seed".
+  if (params.temperature > 0 && params.temperature < MIN_SAMPLED_TEMPERATURE) params.temperature = MIN_SAMPLED_TEMPERATURE
+  if (params.seed === -1) params.seed = null
   const fail = (param: string, message: string): never => {
     throw new InvalidRequestError(message, {param})
   }
@@ -163,10 +168,16 @@ export function minTokensSuppressed(params: SamplingParams, outputLength: number
   return outputLength < params.minTokens ? [...(params.ignoreEos ? [] : eosTokenIds), ...params.stopTokenIds] : []
 }
 
-/** Temperatures below this are greedy (vLLM's _SAMPLING_EPS): 1 / T would overflow float32 weights long before 0. */
+/** The lowest temperature sampled at (vLLM's _MAX_TEMP): makeSamplingParams raises any lower positive one to it. */
+export const MIN_SAMPLED_TEMPERATURE = 0.01
+
+/**
+ * Temperatures below this are greedy (vLLM's _SAMPLING_EPS). makeSamplingParams never leaves one above 0 (see
+ * MIN_SAMPLED_TEMPERATURE); samplers still treat any as greedy, since 1 / T would overflow float32 weights.
+ */
 export const GREEDY_BELOW_TEMPERATURE = 1e-5
 
-/** Greedy decoding: temperature 0 or below 1e-5, or top_k 1 (the argmax, ties to the lowest id). */
+/** Greedy decoding: temperature 0 (or below 1e-5), or top_k 1 (the argmax, ties to the lowest id). */
 export function isGreedy(params: SamplingParams): boolean {
   return params.temperature < GREEDY_BELOW_TEMPERATURE || params.topK === 1
 }
