@@ -4,6 +4,7 @@ import {pythonPercentFormat} from './python-percent-format.js'
 import {PYTHON_STR_METHODS} from './python-str-methods.js'
 import {passesTest} from './jinja-tests.js'
 import {floatFilter, intFilter, roundFilter} from './jinja-number-filters.js'
+import {jsonOptions, pythonJsonDumps} from './jinja-tojson.js'
 import {
   ArrayValue,
   BooleanValue,
@@ -119,9 +120,8 @@ export function extraFilter(interpreter: InterpreterSteps, operand: Value, name:
   const items = () => pythonIterable(operand)
   switch (name) {
     case 'tojson':
-      // json.dumps cannot write Undefined; the library would write null.
-      if (operand.type === 'UndefinedValue') throw new TypeError('Object of type Undefined is not JSON serializable')
-      return null
+      // Python's json.dumps (jinja-tojson.ts): the library writes 2.0 as 2, indent=0 as one line, Undefined as null.
+      return new StringValue(pythonJsonDumps(operand, jsonOptions(namedArgs(interpreter, argNodes, environment, ['ensure_ascii', 'indent', 'separators', 'sort_keys']))))
     case 'select':
     case 'reject': {
       const [test, ...testArgs] = args()
