@@ -3,6 +3,7 @@
 // Python's str() prints them (None, True, {'a': [1]}), loops over strings and Undefined, Python's list and str
 // methods, and jinja2's filters and tests (jinja-filters.ts, jinja-tests.ts).
 import {Environment, Interpreter} from '@huggingface/jinja'
+import {evaluateChain, isChainLink} from './jinja-comparison-chains.js'
 import {extraFilter} from './jinja-filters.js'
 import {passesTest} from './jinja-tests.js'
 import {pythonPercentFormat} from './python-percent-format.js'
@@ -25,6 +26,7 @@ import {
   pythonContains,
   pythonEquals,
   pythonIterable,
+  pythonOrder,
   pythonStr,
   pythonType,
   StringValue,
@@ -126,14 +128,15 @@ parity.evaluateTestExpression = function (node, environment) {
 }
 
 parity.evaluateBinaryExpression = function (node, environment) {
+  if (isChainLink(node)) return evaluateChain(this, node, environment)
   const operator = node.operator!.value
   if (!['==', '!=', '+', '~', '*', '%', 'in', 'not in', '<', '>', '<=', '>='].includes(operator)) return library.evaluateBinaryExpression.call(this, node, environment)
   const left = this.evaluate(node.left!, environment)
   const right = this.evaluate(node.right!, environment)
-  // Strings compare by code point in Python ('a' < 'b'); the library compares only numbers.
-  if (left.type === 'StringValue' && right.type === 'StringValue' && ['<', '>', '<=', '>='].includes(operator)) {
-    const [a, b] = [left.value as string, right.value as string]
-    return new BooleanValue(operator === '<' ? a < b : operator === '>' ? a > b : operator === '<=' ? a <= b : a >= b)
+  // Python's ordering: strings by code point ('a' < 'b'), bools as numbers (True < 3), lists item by item; the library compares only numbers.
+  if (['<', '>', '<=', '>='].includes(operator)) {
+    const order = pythonOrder(left, right, operator)
+    return new BooleanValue(operator === '<' ? order < 0 : operator === '>' ? order > 0 : operator === '<=' ? order <= 0 : order >= 0)
   }
   // 'text %s' % value: Python's printf-style formatting (a tuple gives the values, a dict the %(name)s fields).
   if (operator === '%' && left.type === 'StringValue')

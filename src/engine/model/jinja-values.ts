@@ -91,6 +91,21 @@ export function pythonEquals(a: Value, b: Value): boolean {
   return a.type === b.type && a.value === b.value
 }
 
+/**
+ * Python's ordering of two values (negative, 0, positive), as <, >, sorted() and groupby use it: numbers and bools by
+ * value, strings by code unit, lists (or tuples) item by item; any other pair is Python's TypeError.
+ */
+export function pythonOrder(a: Value, b: Value, operator = '<'): number {
+  if (isNumber(a) && isNumber(b)) return Math.sign(Number(a.value) - Number(b.value))
+  if (a.type === 'StringValue' && b.type === 'StringValue') return a.value === b.value ? 0 : (a.value as string) < (b.value as string) ? -1 : 1
+  if (isSequence(a) && a.type === b.type) {
+    const [left, right] = [a.value as Value[], b.value as Value[]]
+    for (let i = 0; i < Math.min(left.length, right.length); i++) if (!pythonEquals(left[i]!, right[i]!)) return pythonOrder(left[i]!, right[i]!, operator)
+    return Math.sign(left.length - right.length)
+  }
+  throw new TypeError(`'${operator}' not supported between instances of '${pythonType(a)}' and '${pythonType(b)}'`)
+}
+
 /** Python's `needle in haystack`: membership by == in lists, substrings in strings, keys in dicts; nothing is in Undefined. */
 export function pythonContains(haystack: Value, needle: Value): boolean {
   if (isSequence(haystack)) return (haystack.value as Value[]).some((item) => pythonEquals(needle, item))
