@@ -35,10 +35,27 @@ const JINJA2_RENDERS: Array<[string, string, Record<string, unknown>, string]> =
   ["{% raw %} blocks with lstrip/trim and - / + whitespace control", "a\n  {% raw %}{{ x }}{% if %}'\"\\\\\n  {% endraw %}\nb|{%- raw -%}  y  {%- endraw -%}  |{%+ raw %}z{% endraw +%}\nc", {}, "a\n{{ x }}{% if %}'\"\\\\\nb|y|z\nc"],
   ["a + sign turns lstrip_blocks ({%+, {#+) or trim_blocks (+%}, +#}) off for one tag; {{+ is {{", "a\n  {%+ if true %}\nx\n  {% endif +%}\ny\n  {#+ c +#}\nz{{+ 1 }}", {}, "a\n  x\n\ny\n  \nz1"],
   ["chained comparisons as Python's (each pair, and-ed), parentheses break a chain", "{{ 1 < 2 < 3 }}|{{ 1 < 3 < 2 }}|{{ (1 < 2) < 3 }}|{{ 1 == 1 == 1 }}|{{ 1 in [1] == true }}|{{ 2 not in [1] not in [[2]] }}|{{ [1 < 2 < 3, 2 > 3 > 1] }}|{% for x in [1, 2, 3] if 1 < x < 3 %}{{ x }}{% endfor %}|{{ \"a\" if 0 < 1 <= 1 else \"b\" }}|{{ \"a\" < \"b\" < \"c\" }}|{{ [1, 2] < [1, 3] }}", {}, "True|False|True|True|False|True|[True, False]|2|a|True|True"],
+  ["groupby: sorted (grouper, list) tuples by attribute, dotted path or index; default; case-blind unless case_sensitive", "{{ xs|groupby(\"a\") }}|{{ xs|groupby(\"a\", case_sensitive=true)|map(attribute=\"grouper\")|list }}|{{ xs|groupby(\"n\", default=0)|map(attribute=\"grouper\")|list }}|{{ [[1, \"a\"], [0, \"b\"], [1, \"c\"]]|groupby(0) }}|{{ [{\"p\": {\"q\": 2}}, {\"p\": {\"q\": 1}}]|groupby(\"p.q\")|map(attribute=\"grouper\")|join(\",\") }}|{% for g in xs|groupby(\"a\") %}{{ g.grouper }}:{{ g.list|length }}{{ g[0] }};{% endfor %}|{% for k, items in xs|groupby(\"a\") %}{{ k }}={{ items|map(attribute=\"a\")|join }};{% endfor %}|{{ (xs|groupby(\"a\"))[0]|tojson }}|{{ u|groupby(\"a\") }}", {"xs": [{"a": "y"}, {"a": "X", "n": 1}, {"a": "x"}]}, "[('X', [{'a': 'X', 'n': 1}, {'a': 'x'}]), ('y', [{'a': 'y'}])]|['X', 'x', 'y']|[0, 1]|[(0, [[0, 'b']]), (1, [[1, 'a'], [1, 'c']])]|1,2|X:2X;y:1y;|X=Xx;y=y;|[\"X\", [{\"a\": \"X\", \"n\": 1}, {\"a\": \"x\"}]]|[]"],
 ]
 
 describe('templates render as jinja2 renders them', () => {
   for (const [what, source, variables, jinja2] of JINJA2_RENDERS) it(what, () => assert.equal(render(source, variables), jinja2))
+
+  it('a chained comparison evaluates each operand once, left to right, and stops at the first false link', () => {
+    const calls: string[] = []
+    const probe = (name: string, value: number) => {
+      calls.push(name)
+      return value
+    }
+    const f = (value: number) => probe('f', value)
+    const g = (value: number) => probe('g', value)
+    assert.equal(render('{{ 1 < f(2) < g(3) }}|{{ 5 < f(2) < g(3) }}', {f, g}), 'True|False')
+    assert.deepEqual(calls, ['f', 'g', 'f'])
+  })
+
+  it('a missing groupby attribute is an error, as comparing Undefined is in jinja2', () => {
+    assert.throws(() => render("{{ [{'a': 1}, {'b': 2}] | groupby('a') }}"), (error: Error) => error instanceof InvalidRequestError && /UndefinedError/.test(error.message))
+  })
 
   it('striptags and rsplit() on long runs of unclosed `<` and of whitespace give the regex results', () => {
     // Both are scanned by hand: the regexes they replace were quadratic in such runs (message text a model or user wrote).

@@ -30,6 +30,7 @@ import {
   pythonStr,
   pythonType,
   StringValue,
+  tupleField,
   TupleValue,
   UndefinedValue,
   type Value,
@@ -104,6 +105,8 @@ parity.evaluateMemberExpression = function (node, environment) {
   const name = !node.computed && node.property?.type === 'Identifier' ? String(node.property.value) : undefined
   const method = name !== undefined && object.type === 'StringValue' ? PYTHON_STR_METHODS[name] : undefined
   if (method !== undefined) return new FunctionValue((args) => method(object.value as string, args, PY_VALUES) as Value)
+  const field = name !== undefined ? tupleField(object, name) : undefined
+  if (field !== undefined) return field
   const listed = name !== undefined && isSequence(object) ? listMethod(object.value as Value[], name) : undefined
   if (listed !== undefined) return listed
   // dict.items() yields (key, value) tuples, which print as Python prints them.

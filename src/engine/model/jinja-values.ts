@@ -61,6 +61,17 @@ export const PY_VALUES = {string: StringValue, integer: IntegerValue, boolean: B
 export const PRECOMPUTED = 'PagedllmPrecomputed'
 export const precomputed = (value: Value): Node => ({type: PRECOMPUTED, value})
 
+/** A tuple whose items are also fields by name (Python's namedtuple: groupby's (grouper, list)). */
+export function namedTuple(fields: Record<string, Value>): Value {
+  return Object.assign(new TupleValue(Object.values(fields)), {fieldNames: Object.keys(fields)})
+}
+
+/** A named tuple's field (`group.grouper`), or undefined for any other value or name. */
+export function tupleField(value: Value, name: string): Value | undefined {
+  const at = (value as Value & {fieldNames?: string[]}).fieldNames?.indexOf(name) ?? -1
+  return at < 0 ? undefined : (value.value as Value[])[at]
+}
+
 /** Python's name for a value's type, as its TypeError messages say it. */
 export function pythonType(value: Value): string {
   const names: Record<string, string> = {StringValue: 'str', IntegerValue: 'int', FloatValue: 'float', BooleanValue: 'bool', ArrayValue: 'list', TupleValue: 'tuple', ObjectValue: 'dict', NullValue: 'NoneType', UndefinedValue: 'Undefined'}
